@@ -1,0 +1,129 @@
+// A real single-host OVN for integration and e2e tests, driven through scripts/ovn-sandbox.
+// Every sandbox gets its own mkdtemp folder, so tests and helpers can run several side by side;
+// stop() is idempotent and is registered by useSandbox() in afterAll, so a failing test never
+// leaves daemons behind.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const SANDBOX_SCRIPT = resolve(__dirname, '../../scripts/ovn-sandbox');
+
+export interface SandboxEnv {
+  OVS_RUNDIR: string;
+  OVN_RUNDIR: string;
+  OVN_NB_DB: string;
+  OVN_SB_DB: string;
+  OVS_DB: string;
+  [key: string]: string;
+}
+
+export class Sandbox {
+  private stopped = false;
+  readonly env: SandboxEnv;
+
+  private constructor(readonly dir: string, env: SandboxEnv) {
+    this.env = env;
+  }
+
+  static async start(opts: { tcp?: boolean; prefix?: string } = {}): Promise<Sandbox> {
+    const dir = mkdtempSync(join(tmpdir(), opts.prefix ?? 'livetrace-sb-'));
+    const sb = new Sandbox(dir, {} as SandboxEnv);
+    try {
+      await sb.script('start', ...(opts.tcp ? ['--tcp'] : []));
+      const { stdout } = await run(SANDBOX_SCRIPT, ['env', dir]);
+      for (const line of stdout.split('\n')) {
+        const m = /^export (\w+)=(.*)$/.exec(line);
+        if (m) sb.env[m[1]] = m[2];
+      }
+    } catch (err) {
+      await sb.stop();
+      throw err;
+    }
+    return sb;
+  }
+
+  /** tcp:127.0.0.1:PORT remotes, when started with {tcp: true}. */
+  tcpRemote(db: 'nb' | 'sb'): string {
+    return readFileSync(join(this.dir, `${db}.tcp`), 'utf8').trim();
+  }
+
+  vswitchdCtl(): string {
+    const pid = readFileSync(join(this.dir, 'ovs-vswitchd.pid'), 'utf8').trim();
+    return join(this.dir, `ovs-vswitchd.${pid}.ctl`);
+  }
+
+  async script(...args: string[]): Promise<string> {
+    const [cmd, ...rest] = args;
+    const { stdout } = await run(SANDBOX_SCRIPT, [cmd, this.dir, ...rest], { maxBuffer: 64 << 20 });
+    return stdout;
+  }
+
+  /** ovs-appctl against this sandbox's ovs-vswitchd. */
+  appctl(...args: string[]): Promise<string> {
+    return this.script('ctl', ...args);
+  }
+
+  async tool(bin: string, ...args: string[]): Promise<string> {
+    const { stdout } = await run(bin, args, { env: { ...process.env, ...this.env }, maxBuffer: 256 << 20 });
+    return stdout;
+  }
+
+  nbctl(...args: string[]): Promise<string> {
+    return this.tool('ovn-nbctl', '--no-leader-only', ...args);
+  }
+
+  sbctl(...args: string[]): Promise<string> {
+    return this.tool('ovn-sbctl', '--no-leader-only', ...args);
+  }
+
+  vsctl(...args: string[]): Promise<string> {
+    return this.tool('ovs-vsctl', `--db=${this.env.OVS_DB}`, ...args);
+  }
+
+  demoTopology(): Promise<string> {
+    return this.script('demo-topology');
+  }
+
+  bind(lsp: string, iface: string, ofport: number): Promise<string> {
+    return this.script('bind', lsp, iface, String(ofport));
+  }
+
+  inject(iface: string, odpFlow: string, count = 1): Promise<string> {
+    return this.script('inject', iface, odpFlow, String(count));
+  }
+
+  /** Names of this sandbox's daemons that are still alive. */
+  async running(): Promise<string[]> {
+    const out = await run(SANDBOX_SCRIPT, ['status', this.dir]);
+    return out.stdout
+      .split('\n')
+      .filter((l) => l.endsWith(' running'))
+      .map((l) => l.split(' ')[0]);
+  }
+
+  async stop(opts: { keepDir?: boolean } = {}): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await run(SANDBOX_SCRIPT, ['stop', this.dir]).catch(() => undefined);
+    if (!opts.keepDir && !process.env.LIVETRACE_KEEP_SANDBOX) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls cond until it returns a truthy value; fails with what it last saw after `ms`. */
+export async function waitFor<T>(what: string, cond: () => Promise<T | undefined | null | false> | T | undefined | null | false, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
