@@ -1,0 +1,79 @@
+// One entry per configuration key: how to read it and what makes it wrong. The documented
+// defaults live in config/livetrace.env; a unit test keeps the two in step.
+import { parseRemotes } from './remotes';
+
+export type Parser<T> = (raw: string) => T;
+
+export class ConfigValueError extends Error {}
+
+const bool: Parser<boolean> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  throw new ConfigValueError('expected true or false');
+};
+
+const int =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    if (!/^\d+$/.test(raw.trim())) throw new ConfigValueError(`expected an integer between ${min} and ${max}`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new ConfigValueError(`expected an integer between ${min} and ${max}`);
+    return n;
+  };
+
+const text: Parser<string> = (raw) => raw.trim();
+
+const nonEmpty: Parser<string> = (raw) => {
+  if (!raw.trim()) throw new ConfigValueError('must not be empty');
+  return raw.trim();
+};
+
+const oneOf =
+  <T extends string>(...values: T[]): Parser<T> =>
+  (raw) => {
+    const v = raw.trim() as T;
+    if (!values.includes(v)) throw new ConfigValueError(`expected one of ${values.join(', ')}`);
+    return v;
+  };
+
+const remotes: Parser<string> = (raw) => {
+  parseRemotes(raw);
+  return raw.trim();
+};
+
+const host: Parser<string> = (raw) => {
+  const v = raw.trim();
+  if (!/^[A-Za-z0-9.:\-[\]]+$/.test(v)) throw new ConfigValueError('expected a host name or IP address');
+  return v;
+};
+
+const chassis: Parser<string> = (raw) => {
+  const v = raw.trim();
+  if (v && !/^[\w.:-]{1,255}$/.test(v)) throw new ConfigValueError('expected a chassis name (letters, digits, . _ : -)');
+  return v;
+};
+
+export const CONFIG_SCHEMA = {
+  OVS_RUNDIR: nonEmpty,
+  OVN_RUNDIR: nonEmpty,
+  OVN_NB_DB: remotes,
+  OVN_SB_DB: remotes,
+  OVS_DB: remotes,
+  LIVETRACE_VSWITCHD_CTL: text,
+  LIVETRACE_SSL_PRIVATE_KEY: text,
+  LIVETRACE_SSL_CERTIFICATE: text,
+  LIVETRACE_SSL_CA_CERT: text,
+  LIVETRACE_LEADER_ONLY: bool,
+  LIVETRACE_OVSDB_PROBE_INTERVAL_MS: int(0, 3_600_000),
+  LIVETRACE_OVSDB_MAX_BACKOFF_MS: int(1000, 3_600_000),
+  LIVETRACE_OVSDB_MAX_MESSAGE_BYTES: int(1024, 8 * 1024 ** 3),
+  LIVETRACE_DB: nonEmpty,
+  LIVETRACE_HOST: host,
+  LIVETRACE_PORT: int(1, 65535),
+  LIVETRACE_CHASSIS: chassis,
+  LIVETRACE_LOG_LEVEL: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal'),
+} satisfies Record<string, Parser<unknown>>;
+
+export type ConfigKey = keyof typeof CONFIG_SCHEMA;
+export type LivetraceConfig = { [K in ConfigKey]: ReturnType<(typeof CONFIG_SCHEMA)[K]> };

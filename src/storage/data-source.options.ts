@@ -1,0 +1,32 @@
+// The one TypeORM data source definition, used by the app and by the typeorm CLI
+// (`npm run migration:run`, `migration:generate`). Migrations live in the top-level
+// migrations/ folder; the glob matches both the .ts sources (CLI, tests) and the .js that
+// `nest build` writes to dist/migrations.
+import 'reflect-metadata';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DataSourceOptions } from 'typeorm';
+import { ENTITIES } from './entities';
+
+const ROOT = join(__dirname, '../..');
+
+export function dataSourceOptions(dbFile: string): DataSourceOptions {
+  if (dbFile !== ':memory:') mkdirSync(dirname(dbFile), { recursive: true });
+  const isTs = __filename.endsWith('.ts');
+  return {
+    type: 'better-sqlite3',
+    database: dbFile,
+    entities: ENTITIES,
+    migrations: [join(ROOT, 'migrations', isTs ? '*.ts' : '*.js')],
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    enableWAL: true,
+    statementCacheSize: 500,
+    prepareDatabase: (db: { pragma: (s: string) => unknown }) => {
+      // WAL + NORMAL: durable across process crashes, fsync only at checkpoints.
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+    },
+  };
+}
