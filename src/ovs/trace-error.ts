@@ -1,0 +1,59 @@
+import { OvsParseError } from './parse-error';
+
+/**
+ * An OvsParseError for multi-line texts (traces, detrace replies, log files): besides the offset
+ * into the whole text it names the 1-based line, because that is what a person opens the capture at.
+ */
+export class OvsTextParseError extends OvsParseError {
+  constructor(
+    what: string,
+    input: string,
+    position: number,
+    reason: string,
+    readonly line: number,
+  ) {
+    super(what, input, position, `${reason} (line ${line})`);
+  }
+}
+
+/** The text split into lines, each with its 1-based number and its offset in the text. */
+export interface TextLine {
+  readonly text: string;
+  readonly line: number;
+  readonly offset: number;
+}
+
+/** Splits on \n (tolerating \r\n); a trailing newline does not make an empty last line. */
+export function splitLines(text: string): TextLine[] {
+  const out: TextLine[] = [];
+  let offset = 0;
+  let line = 1;
+  while (offset <= text.length) {
+    let end = text.indexOf('\n', offset);
+    if (end < 0) end = text.length;
+    if (end === text.length && offset === text.length) break;
+    let body = text.slice(offset, end);
+    if (body.endsWith('\r')) body = body.slice(0, -1);
+    out.push({ text: body, line, offset });
+    offset = end + 1;
+    line += 1;
+  }
+  return out;
+}
+
+/** Builds the error for one line of a multi-line text, pointing at `column` within that line. */
+export function lineError(what: string, whole: string, at: TextLine, reason: string, column = 0): OvsTextParseError {
+  return new OvsTextParseError(what, whole, at.offset + column, reason, at.line);
+}
+
+/**
+ * OpenFlow cookies as the project stores them: `0x` + 8 lower-case hex digits (ovn-controller uses
+ * the first 32 bits of a southbound UUID; traces print them without leading zeros). A cookie wider
+ * than 32 bits is not OVN's: it is kept whole, padded to 16 digits, so it never collides with one.
+ */
+export function normaliseCookie(raw: string): string | null {
+  const m = /^(?:0x)?([0-9a-fA-F]{1,16})$/.exec(raw.trim());
+  if (!m) return null;
+  const digits = m[1].toLowerCase().replace(/^0+(?=.)/, '');
+  return `0x${digits.padStart(digits.length > 8 ? 16 : 8, '0')}`;
+}
