@@ -2,9 +2,35 @@
 // one at a time on these 2 cores) and e2e (HTTP against the app on a real sandbox).
 // swc strips types only; `npm run typecheck` is the type gate.
 const fs = require('fs');
-const swc = JSON.parse(fs.readFileSync(`${__dirname}/.swcrc`, 'utf8'));
-const transform = { '^.+\\.ts$': ['@swc/jest', { ...swc, swcrc: false }] };
-const common = { rootDir: __dirname, transform, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'] };
+const path = require('path');
+
+// ESM-only packages (Nest 12 and what it imports) are compiled to CommonJS for jest.
+function esmPackages() {
+  const root = path.join(__dirname, 'node_modules');
+  const names = [];
+  for (const entry of fs.existsSync(root) ? fs.readdirSync(root) : []) {
+    const dirs = entry.startsWith('@') ? fs.readdirSync(path.join(root, entry)).map((d) => `${entry}/${d}`) : [entry];
+    for (const name of dirs) {
+      try {
+        const pkg = JSON.parse(fs.readFileSync(path.join(root, name, 'package.json'), 'utf8'));
+        if (pkg.type === 'module') names.push(name);
+      } catch {
+        /* not a package */
+      }
+    }
+  }
+  return names;
+}
+
+const esm = esmPackages().map((n) => n.replace(/[.+]/g, '\\$&'));
+const common = {
+  rootDir: __dirname,
+  transform: { '^.+\\.(t|j|mj)s$': '<rootDir>/test/support/jest-transform.js' },
+  transformIgnorePatterns: [`/node_modules/(?!(${esm.join('|')})/)`],
+  testEnvironment: 'node',
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+};
+
 module.exports = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.spec.ts'] },

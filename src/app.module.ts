@@ -1,5 +1,6 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { BeforeApplicationShutdown, DynamicModule, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
+import pino from 'pino';
 import { ConfigModule } from './config/config.module';
 import { LivetraceConfig } from './config/config.schema';
 import { HealthModule } from './health/health.module';
@@ -7,18 +8,32 @@ import { MetricsModule } from './metrics/metrics.module';
 import { StorageModule } from './storage/storage.module';
 
 @Module({})
-export class AppModule {
+export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly log = new Logger('Lifecycle');
+
+  beforeApplicationShutdown(signal?: string): void {
+    this.log.log(`shutting down${signal ? ` on ${signal}` : ''}: closing sources, flushing the writer, closing storage`);
+  }
+
+  onApplicationShutdown(signal?: string): void {
+    this.log.log(`stopped${signal ? ` (${signal})` : ''}`);
+  }
+
   static forRoot(config: LivetraceConfig): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
         LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.LIVETRACE_LOG_LEVEL,
-            // Health probes and scrapes every few seconds would drown the log.
-            autoLogging: { ignore: (req) => ['/health', '/metrics'].includes(req.url ?? '') },
-          },
+          pinoHttp: [
+            {
+              level: config.LIVETRACE_LOG_LEVEL,
+              // Health probes and scrapes every few seconds would drown the log.
+              autoLogging: { ignore: (req) => ['/health', '/metrics'].includes(req.url ?? '') },
+            },
+            // Synchronous: the last lines before a signal re-raise must not be lost in a buffer.
+            pino.destination({ dest: 1, sync: true }),
+          ],
         }),
         StorageModule,
         MetricsModule,
