@@ -1,0 +1,202 @@
+import { LineError, OvsParseError } from './parse-error';
+import { OdpKey, formatKey, parseKeyFields } from './odp-key';
+import { OdpAction, formatActions, parseActionList } from './odp-actions';
+
+/**
+ * `ovs-appctl dpctl/dump-flows [-m]` output, for the userspace and the kernel datapath:
+ *
+ *   flow-dump from pmd on cpu core: 1
+ *   ufid:94e1412f-…, skb_priority(0/0),…,icmp(type=8/0,code=0/0), packets:0, bytes:0, used:never,
+ *     dp:ovs, actions:ct(commit,zone=12,mark=0/0x1,nat(src)),vif2, dp-extra-info:miniflow_bits(5,1)
+ *
+ * (one line per flow). A bad line is reported with its number and does not cost the others.
+ */
+
+/** The `flow-dump from …:` header a flow was listed under (userspace datapath only). */
+export interface DumpThread {
+  /** Header text after `flow-dump from `, without the colon: `pmd on cpu core: 1`, `the main thread`. */
+  readonly text: string;
+  /** The pmd's cpu core when it is a pmd thread. */
+  readonly pmdCore?: number;
+}
+
+export interface DumpedFlow {
+  /** 1-based line number in the dump. */
+  readonly line: number;
+  readonly thread?: DumpThread;
+  /** Lower-case UUID; present with `-m` (or when the datapath was asked for UFIDs). */
+  readonly ufid?: string;
+  readonly key: OdpKey;
+  readonly packets: number;
+  readonly bytes: number;
+  /** As printed: `never` or `0.123s`. */
+  readonly used: string;
+  /** Seconds since last use; null for `never`. */
+  readonly usedSeconds: number | null;
+  /** TCP flags seen, as printed (`S`, `SF.`, …). */
+  readonly flags?: string;
+  /** `yes`, `no`, `partial` (kernel datapath with offload). */
+  readonly offloaded?: string;
+  /** `ovs` or `tc`. */
+  readonly dp?: string;
+  readonly actions: readonly OdpAction[];
+  /** Userspace datapath internals (`miniflow_bits(5,1)`), kept as text. */
+  readonly dpExtraInfo?: string;
+  /** Any other `name:value` field, in order: nothing printed is lost. */
+  readonly extra: readonly { readonly name: string; readonly value: string }[];
+}
+
+export interface FlowDump {
+  readonly items: DumpedFlow[];
+  readonly errors: LineError[];
+}
+
+const WHAT = 'dump-flows line';
+const HEADER = 'flow-dump from ';
+const PMD = 'pmd on cpu core: ';
+
+export function parseDumpFlows(text: string): FlowDump {
+  const items: DumpedFlow[] = [];
+  const errors: LineError[] = [];
+  let thread: DumpThread | undefined;
+  let lineNo = 0;
+  let pos = 0;
+  while (pos <= text.length) {
+    let eol = text.indexOf('\n', pos);
+    if (eol < 0) eol = text.length;
+    lineNo++;
+    let end = eol;
+    if (end > pos && text.charCodeAt(end - 1) === 13) end--; // \r\n
+    if (end > pos) {
+      const line = text.slice(pos, end);
+      if (line.startsWith(HEADER)) thread = parseHeader(line);
+      else if (line.trim() !== '') {
+        try {
+          items.push(parseDumpLine(line, lineNo, thread));
+        } catch (e) {
+          if (!(e instanceof OvsParseError)) throw e;
+          errors.push({ line: lineNo, text: line, error: e });
+        }
+      }
+    }
+    pos = eol + 1;
+  }
+  return { items, errors };
+}
+
+function parseHeader(line: string): DumpThread {
+  let body = line.slice(HEADER.length);
+  if (body.endsWith(':')) body = body.slice(0, -1);
+  if (body.startsWith(PMD)) {
+    const core = Number(body.slice(PMD.length));
+    if (Number.isInteger(core)) return { text: body, pmdCore: core };
+  }
+  return { text: body };
+}
+
+/** Parses one flow line (no header). Throws OvsParseError with the column on bad input. */
+export function parseDumpLine(line: string, lineNo = 1, thread?: DumpThread): DumpedFlow {
+  let i = 0;
+  while (i < line.length && line.charCodeAt(i) === 32) i++;
+  let ufid: string | undefined;
+  if (line.startsWith('ufid:', i)) {
+    const comma = line.indexOf(', ', i);
+    if (comma < 0) throw new OvsParseError(WHAT, line, i, "expected ', ' after the ufid");
+    ufid = line.slice(i + 5, comma);
+    if (!isUuid(ufid)) throw new OvsParseError(WHAT, line, i + 5, 'expected a UUID after ufid:');
+    i = comma + 2;
+  }
+  const keyEnd = line.indexOf(', packets:', i);
+  if (keyEnd < 0) throw new OvsParseError(WHAT, line, i, "expected ', packets:' after the key");
+  const key: OdpKey = { fields: parseKeyFields(line, i, keyEnd) };
+
+  const actionsAt = line.indexOf('actions:', keyEnd);
+  if (actionsAt < 0) throw new OvsParseError(WHAT, line, keyEnd, "expected 'actions:'");
+  const extraAt = line.lastIndexOf(', dp-extra-info:');
+  const actionsEnd = extraAt > actionsAt ? extraAt : line.length;
+  const actions = parseActionList(line, actionsAt + 8, actionsEnd);
+
+  let packets = -1;
+  let bytes = -1;
+  let used: string | undefined;
+  let flags: string | undefined;
+  let offloaded: string | undefined;
+  let dp: string | undefined;
+  const extra: { name: string; value: string }[] = [];
+  // Statistics: `, name:value` pairs between the key and `actions:`.
+  let p = keyEnd + 2;
+  while (p < actionsAt) {
+    const colon = line.indexOf(':', p);
+    let stop = line.indexOf(', ', p);
+    if (stop < 0 || stop > actionsAt) stop = actionsAt;
+    if (colon < 0 || colon > stop) throw new OvsParseError(WHAT, line, p, "expected 'name:value'");
+    const name = line.slice(p, colon);
+    const value = line.slice(colon + 1, stop);
+    switch (name) {
+      case 'packets': packets = counter(line, colon + 1, value); break;
+      case 'bytes': bytes = counter(line, colon + 1, value); break;
+      case 'used': used = value; break;
+      case 'flags': flags = value; break;
+      case 'offloaded': offloaded = value; break;
+      case 'dp': dp = value; break;
+      default: extra.push({ name, value });
+    }
+    p = stop + 2;
+  }
+  if (packets < 0 || bytes < 0 || used === undefined) {
+    throw new OvsParseError(WHAT, line, keyEnd + 2, 'expected packets:, bytes: and used:');
+  }
+  return {
+    line: lineNo,
+    thread,
+    ufid,
+    key,
+    packets,
+    bytes,
+    used,
+    usedSeconds: usedSeconds(line, keyEnd, used),
+    flags,
+    offloaded,
+    dp,
+    actions,
+    dpExtraInfo: extraAt > actionsAt ? line.slice(extraAt + 16) : undefined,
+    extra,
+  };
+}
+
+function counter(line: string, at: number, value: string): number {
+  const n = Number(value);
+  if (value === '' || !Number.isSafeInteger(n) || n < 0) throw new OvsParseError(WHAT, line, at, 'expected a counter');
+  return n;
+}
+
+function usedSeconds(line: string, at: number, used: string): number | null {
+  if (used === 'never') return null;
+  const n = used.endsWith('s') ? Number(used.slice(0, -1)) : NaN;
+  if (Number.isNaN(n) || used.length < 2) throw new OvsParseError(WHAT, line, at, "expected used:never or used:N.NNNs");
+  return n;
+}
+
+function isUuid(s: string): boolean {
+  if (s.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = s.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45) return false;
+    } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) return false;
+  }
+  return true;
+}
+
+/** The flow back as dpctl prints it (same field order as dpctl.c). */
+export function formatDumpLine(f: DumpedFlow): string {
+  let out = f.ufid !== undefined ? `ufid:${f.ufid}, ` : '';
+  out += `${formatKey(f.key)}, packets:${f.packets}, bytes:${f.bytes}, used:${f.used}`;
+  if (f.flags !== undefined) out += `, flags:${f.flags}`;
+  for (const e of f.extra) out += `, ${e.name}:${e.value}`;
+  if (f.offloaded !== undefined) out += `, offloaded:${f.offloaded}`;
+  if (f.dp !== undefined) out += `, dp:${f.dp}`;
+  out += `, actions:${formatActions(f.actions)}`;
+  if (f.dpExtraInfo !== undefined) out += `, dp-extra-info:${f.dpExtraInfo}`;
+  return out;
+}

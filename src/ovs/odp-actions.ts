@@ -1,0 +1,298 @@
+import { OvsParseError } from './parse-error';
+import { COMMA, EQUALS, OPEN, findClose, itemEnd, skipSpaces, trimEnd } from './odp-scan';
+import { OdpKeyField, formatField, parseKeyFields } from './odp-key';
+
+/**
+ * Datapath (ODP) actions as lib/odp-util.c prints them after `actions:` in dumps and after
+ * `Datapath actions:` in traces: `ct(commit,zone=12,mark=0/0x1,nat(src)),set(ipv4(ttl=63)),vif2`.
+ *
+ * Nested lists (clone, check_pkt_len's gt/le, sample's actions) are parsed as actions; arguments
+ * of other actions are kept as a small tree (`nat(src=10.0.0.1)` → nat → src=10.0.0.1), so
+ * formatting gives the daemon's text back. Unknown actions keep their exact text.
+ */
+
+/** One argument: `commit`, `zone=12`, `mark=0/0x1`, `nat(src=…)`, `{class=0x102,…}`. */
+export interface OdpArg {
+  readonly name: string;
+  readonly value?: string;
+  readonly args?: readonly OdpArg[];
+}
+
+export type OdpAction =
+  /** A bare port: a datapath port number (`3`) or, with `-m`, a port name (`vif2`). */
+  | { readonly type: 'output'; readonly port: string }
+  | { readonly type: 'drop' }
+  /** `ct_clear`, `pop_vlan`, `pop_eth`, `pop_nsh`: no arguments. */
+  | { readonly type: 'word'; readonly name: string }
+  | { readonly type: 'recirc'; readonly id: string }
+  | { readonly type: 'ct'; readonly args: readonly OdpArg[] }
+  /** `set(ipv4(ttl=63))` (set_masked prints the same way, masks included when partial). */
+  | { readonly type: 'set'; readonly name: 'set' | 'set_masked'; readonly field: OdpKeyField }
+  /** `clone(…)` and the like: a nested action list. */
+  | { readonly type: 'clone'; readonly actions: readonly OdpAction[] }
+  | {
+      readonly type: 'check_pkt_len';
+      readonly size: string;
+      readonly gt: readonly OdpAction[];
+      readonly le: readonly OdpAction[];
+    }
+  /** Every other `name(args)`: push_vlan, tnl_push, tnl_pop, userspace, hash, sample, meter, psample, lb_output, trunc, … */
+  | { readonly type: 'call'; readonly name: string; readonly args: readonly OdpArg[] }
+  | { readonly type: 'unknown'; readonly text: string };
+
+const WHAT = 'ODP actions';
+const KNOWN_CALLS = new Set([
+  'push_vlan', 'tnl_push', 'tnl_pop', 'userspace', 'hash', 'sample', 'meter', 'psample', 'lb_output',
+  'trunc', 'push_eth', 'push_nsh', 'push_mpls', 'pop_mpls', 'add_mpls', 'dec_ttl',
+]);
+const WORDS = new Set(['ct_clear', 'pop_vlan', 'pop_eth', 'pop_nsh', 'ct_commit']);
+/** Arguments whose contents are themselves action lists. */
+const ACTION_LIST_ARGS = new Set(['actions', 'gt', 'le', 'le_1']);
+
+export function parseActions(text: string): OdpAction[] {
+  return parseActionList(text, 0, text.length);
+}
+
+export function parseActionList(s: string, start: number, end: number): OdpAction[] {
+  const out: OdpAction[] = [];
+  let i = skipSpaces(s, start, end);
+  while (i < end) {
+    const stop = itemEnd(WHAT, s, i, end);
+    out.push(parseAction(s, i, trimEnd(s, i, stop)));
+    if (stop < end) {
+      i = skipSpaces(s, stop + 1, end);
+      if (i >= end) throw new OvsParseError(WHAT, s, i, "expected an action after ','");
+    } else i = end;
+  }
+  return out;
+}
+
+function parseAction(s: string, i: number, end: number): OdpAction {
+  let j = i;
+  while (j < end && s.charCodeAt(j) !== OPEN) j++;
+  if (j === i) throw new OvsParseError(WHAT, s, i, 'expected an action');
+  const name = s.slice(i, j);
+  if (j === end) {
+    if (name === 'drop') return { type: 'drop' };
+    if (WORDS.has(name)) return { type: 'word', name };
+    for (let k = 0; k < name.length; k++) {
+      const c = name.charCodeAt(k);
+      if (c === EQUALS || c === 32) throw new OvsParseError(WHAT, s, i + k, 'expected an action or a port');
+    }
+    return { type: 'output', port: name };
+  }
+  const close = findClose(WHAT, s, j, end);
+  if (close !== end - 1) throw new OvsParseError(WHAT, s, close + 1, "expected ',' after ')'");
+  const a = j + 1;
+  switch (name) {
+    case 'recirc':
+      return { type: 'recirc', id: s.slice(a, close) };
+    case 'ct':
+      return { type: 'ct', args: parseArgs(s, a, close) };
+    case 'set':
+    case 'set_masked': {
+      const fields = parseKeyFields(s, a, close);
+      if (fields.length !== 1) throw new OvsParseError(WHAT, s, a, 'expected one key field in set()');
+      return { type: 'set', name, field: fields[0] };
+    }
+    case 'clone':
+      return { type: 'clone', actions: parseActionList(s, a, close) };
+    case 'check_pkt_len':
+      return parseCheckPktLen(s, a, close);
+    default:
+      if (KNOWN_CALLS.has(name)) return { type: 'call', name, args: parseArgs(s, a, close) };
+      return parseUnknown(name, s, i, a, close);
+  }
+}
+
+/** An action newer than this parser: structured when its arguments look usual, else verbatim. */
+function parseUnknown(name: string, s: string, i: number, a: number, close: number): OdpAction {
+  try {
+    return { type: 'call', name, args: parseArgs(s, a, close) };
+  } catch (e) {
+    if (e instanceof OvsParseError) return { type: 'unknown', text: s.slice(i, close + 1) };
+    throw e;
+  }
+}
+
+function parseCheckPktLen(s: string, a: number, close: number): OdpAction {
+  const args = parseArgs(s, a, close);
+  const size = args.find((x) => x.name === 'size')?.value;
+  const gt = args.find((x) => x.name === 'gt');
+  const le = args.find((x) => x.name === 'le');
+  if (size === undefined || !gt || !le || args.length !== 3) {
+    throw new OvsParseError(WHAT, s, a, 'expected check_pkt_len(size=N,gt(…),le(…))');
+  }
+  return { type: 'check_pkt_len', size, gt: argActions(gt), le: argActions(le) };
+}
+
+/** Arguments carrying action lists are parsed as actions once, stored under the `actions` arg. */
+function argActions(arg: OdpArg): OdpAction[] {
+  return (arg as ArgWithActions).actions ?? [];
+}
+
+interface ArgWithActions extends OdpArg {
+  readonly actions?: OdpAction[];
+}
+
+function parseArgs(s: string, start: number, end: number): OdpArg[] {
+  const out: OdpArg[] = [];
+  let i = skipSpaces(s, start, end);
+  while (i < end) {
+    const stop = itemEnd(WHAT, s, i, end);
+    out.push(parseArg(s, i, trimEnd(s, i, stop)));
+    if (stop < end) {
+      i = skipSpaces(s, stop + 1, end);
+      if (i >= end) throw new OvsParseError(WHAT, s, i, "expected an argument after ','");
+    } else i = end;
+  }
+  return out;
+}
+
+function parseArg(s: string, i: number, end: number): OdpArg {
+  if (i >= end) throw new OvsParseError(WHAT, s, i, 'expected an argument');
+  for (let j = i; j < end; j++) {
+    const c = s.charCodeAt(j);
+    if (c === EQUALS) return { name: s.slice(i, j), value: s.slice(j + 1, end) };
+    if (c === OPEN) {
+      const close = findClose(WHAT, s, j, end);
+      if (close !== end - 1) throw new OvsParseError(WHAT, s, close + 1, "expected ',' after ')'");
+      const name = s.slice(i, j);
+      if (ACTION_LIST_ARGS.has(name)) {
+        const actions = parseActionList(s, j + 1, close);
+        const arg: ArgWithActions = { name, args: [], actions };
+        return arg;
+      }
+      return { name, args: parseArgs(s, j + 1, close) };
+    }
+    if (c === COMMA) break;
+  }
+  return { name: s.slice(i, end) };
+}
+
+export function formatActions(actions: readonly OdpAction[]): string {
+  let out = '';
+  for (let i = 0; i < actions.length; i++) {
+    if (i > 0) out += ',';
+    out += formatAction(actions[i]);
+  }
+  return out;
+}
+
+export function formatAction(a: OdpAction): string {
+  switch (a.type) {
+    case 'output':
+      return a.port;
+    case 'drop':
+      return 'drop';
+    case 'word':
+      return a.name;
+    case 'recirc':
+      return `recirc(${a.id})`;
+    case 'ct':
+      return `ct(${formatArgs(a.args)})`;
+    case 'set':
+      return `${a.name}(${formatField(a.field)})`;
+    case 'clone':
+      return `clone(${formatActions(a.actions)})`;
+    case 'check_pkt_len':
+      return `check_pkt_len(size=${a.size},gt(${formatActions(a.gt)}),le(${formatActions(a.le)}))`;
+    case 'call':
+      return `${a.name}(${formatArgs(a.args)})`;
+    case 'unknown':
+      return a.text;
+  }
+}
+
+export function formatArgs(args: readonly OdpArg[]): string {
+  let out = '';
+  for (let i = 0; i < args.length; i++) {
+    if (i > 0) out += ',';
+    const arg = args[i] as ArgWithActions;
+    if (arg.actions) out += `${arg.name}(${formatActions(arg.actions)})`;
+    else if (arg.value !== undefined) out += `${arg.name}=${arg.value}`;
+    else if (arg.args) out += `${arg.name}(${formatArgs(arg.args)})`;
+    else out += arg.name;
+  }
+  return out;
+}
+
+/** The nested action list of an argument such as sample's `actions(…)`, if it has one. */
+export function nestedActions(arg: OdpArg): readonly OdpAction[] | undefined {
+  return (arg as ArgWithActions).actions;
+}
+
+// ---- views a network engineer asks for ------------------------------------------------------
+
+export interface CtAction {
+  readonly commit: boolean;
+  readonly forceCommit: boolean;
+  readonly zone?: string;
+  readonly mark?: string;
+  readonly label?: string;
+  readonly helper?: string;
+  /** `nat` alone, `nat(src)`, `nat(dst=10.0.0.2:80)`: kind and the range text when given. */
+  readonly nat?: { readonly kind?: 'src' | 'dst'; readonly range?: string; readonly flags: readonly string[] };
+}
+
+export function ctAction(a: OdpAction): CtAction | undefined {
+  if (a.type !== 'ct') return undefined;
+  const value = (n: string) => a.args.find((x) => x.name === n)?.value;
+  const natArg = a.args.find((x) => x.name === 'nat');
+  let nat: CtAction['nat'];
+  if (natArg) {
+    let kind: 'src' | 'dst' | undefined;
+    let range: string | undefined;
+    const flags: string[] = [];
+    for (const n of natArg.args ?? []) {
+      if (n.name === 'src' || n.name === 'dst') {
+        kind = n.name;
+        range = n.value;
+      } else flags.push(n.name);
+    }
+    nat = { kind, range, flags };
+  }
+  return {
+    commit: a.args.some((x) => x.name === 'commit'),
+    forceCommit: a.args.some((x) => x.name === 'force_commit'),
+    zone: value('zone'),
+    mark: value('mark'),
+    label: value('label'),
+    helper: value('helper'),
+    nat,
+  };
+}
+
+/** Every recirculation id the actions lead to (nested lists included), as numbers. */
+export function recircTargets(actions: readonly OdpAction[]): number[] {
+  const out: number[] = [];
+  const walk = (list: readonly OdpAction[]) => {
+    for (const a of list) {
+      if (a.type === 'recirc') out.push(a.id.startsWith('0x') ? parseInt(a.id.slice(2), 16) : parseInt(a.id, 10));
+      else if (a.type === 'clone') walk(a.actions);
+      else if (a.type === 'check_pkt_len') {
+        walk(a.gt);
+        walk(a.le);
+      } else if (a.type === 'call') for (const arg of a.args) walk(nestedActions(arg) ?? []);
+    }
+  };
+  walk(actions);
+  return out;
+}
+
+/** Ports the actions output to (nested lists included), in order. */
+export function outputPorts(actions: readonly OdpAction[]): string[] {
+  const out: string[] = [];
+  const walk = (list: readonly OdpAction[]) => {
+    for (const a of list) {
+      if (a.type === 'output') out.push(a.port);
+      else if (a.type === 'clone') walk(a.actions);
+      else if (a.type === 'check_pkt_len') {
+        walk(a.gt);
+        walk(a.le);
+      } else if (a.type === 'call') for (const arg of a.args) walk(nestedActions(arg) ?? []);
+    }
+  };
+  walk(actions);
+  return out;
+}

@@ -1,0 +1,316 @@
+import { OvsParseError } from './parse-error';
+import { COMMA, EQUALS, OPEN, findClose, itemEnd, skipSpaces, slashIndex, trimEnd } from './odp-scan';
+
+/**
+ * Datapath (ODP) flow keys as lib/odp-util.c prints them in `dpctl/dump-flows`, upcall logs and
+ * `ofproto/trace`: `recirc_id(0x1),in_port(vif1),eth(src=…/…,dst=…),eth_type(0x0800),ipv4(…)`.
+ *
+ * Every field keeps its text value and, when printed, its mask, in dump order. Fields this
+ * parser does not know are kept verbatim so nothing a daemon printed is ever lost.
+ */
+
+/** `name=value[/mask]` inside a field, or `name(value)` when `paren` (tunnel's `geneve({…})`, `flags(…)`). */
+export interface OdpKeyAttr {
+  readonly name: string;
+  readonly value: string;
+  readonly mask?: string;
+  readonly paren?: true;
+}
+
+export type OdpKeyField =
+  /** `recirc_id(0x1)`, `ct_state(0x21/0x3f)`, `ct_state(+new-est+trk)`, `in_port(vif1)`, … */
+  | { readonly kind: 'scalar'; readonly name: string; readonly value: string; readonly mask?: string }
+  /** `ipv4(src=10.0.0.1/0.0.0.0,…)`, `tunnel(…)`, `eth(…)`, `ct_tuple4(…)`, … */
+  | { readonly kind: 'attrs'; readonly name: string; readonly attrs: readonly OdpKeyAttr[] }
+  /** `encap(eth_type(0x0800),ipv4(…))` after a VLAN header: the inner key. */
+  | { readonly kind: 'encap'; readonly name: 'encap'; readonly fields: readonly OdpKeyField[] }
+  /** A field this parser does not know: its exact text, `name(…)` included. */
+  | { readonly kind: 'unknown'; readonly name: string; readonly text: string };
+
+export interface OdpKey {
+  readonly fields: readonly OdpKeyField[];
+}
+
+const SCALAR_FIELDS = new Set([
+  'skb_priority', 'skb_mark', 'recirc_id', 'dp_hash', 'ct_state', 'ct_zone', 'ct_mark', 'ct_label',
+  'in_port', 'eth_type', 'tcp_flags',
+]);
+const ATTR_FIELDS = new Set([
+  'tunnel', 'ct_tuple4', 'ct_tuple6', 'packet_type', 'eth', 'vlan', 'mpls', 'ipv4', 'ipv6', 'tcp',
+  'udp', 'sctp', 'icmp', 'icmpv6', 'arp', 'nd', 'nd_ext', 'nsh',
+]);
+
+const WHAT = 'ODP key';
+
+/** Parses a whole key text. Throws OvsParseError (with the offset in `text`) on bad input. */
+export function parseKey(text: string): OdpKey {
+  return { fields: parseKeyFields(text, 0, text.length) };
+}
+
+/** Parses the key fields in text[start, end): used for dump lines and `set(…)` actions without copying. */
+export function parseKeyFields(s: string, start: number, end: number): OdpKeyField[] {
+  const fields: OdpKeyField[] = [];
+  let i = skipSpaces(s, start, end);
+  while (i < end) {
+    const nameStart = i;
+    while (i < end) {
+      const c = s.charCodeAt(i);
+      if (c === OPEN || c === COMMA || c === 41 /* ) */ || c === 32) break;
+      i++;
+    }
+    if (i === nameStart) throw new OvsParseError(WHAT, s, i, 'expected a field name');
+    if (i >= end || s.charCodeAt(i) !== OPEN) throw new OvsParseError(WHAT, s, i, "expected '('");
+    const name = s.slice(nameStart, i);
+    const close = findClose(WHAT, s, i, end);
+    fields.push(parseField(name, s, nameStart, i + 1, close));
+    i = skipSpaces(s, close + 1, end);
+    if (i < end) {
+      if (s.charCodeAt(i) !== COMMA) throw new OvsParseError(WHAT, s, i, "expected ','");
+      i = skipSpaces(s, i + 1, end);
+      if (i >= end) throw new OvsParseError(WHAT, s, i, 'expected a field after \',\'');
+    }
+  }
+  return fields;
+}
+
+function parseField(name: string, s: string, fieldStart: number, a: number, b: number): OdpKeyField {
+  if (SCALAR_FIELDS.has(name)) {
+    const slash = slashIndex(s, a, b);
+    if (slash < 0) return { kind: 'scalar', name, value: s.slice(a, b) };
+    return { kind: 'scalar', name, value: s.slice(a, slash), mask: s.slice(slash + 1, b) };
+  }
+  if (ATTR_FIELDS.has(name)) return { kind: 'attrs', name, attrs: parseAttrs(s, a, b) };
+  if (name === 'encap') return { kind: 'encap', name, fields: parseKeyFields(s, a, b) };
+  return { kind: 'unknown', name, text: s.slice(fieldStart, b + 1) };
+}
+
+function parseAttrs(s: string, a: number, b: number): OdpKeyAttr[] {
+  const attrs: OdpKeyAttr[] = [];
+  let i = skipSpaces(s, a, b);
+  while (i < b) {
+    const end = itemEnd(WHAT, s, i, b);
+    attrs.push(parseAttr(s, i, trimEnd(s, i, end)));
+    i = end < b ? skipSpaces(s, end + 1, b) : b;
+    if (end < b && i >= b) throw new OvsParseError(WHAT, s, i, "expected an attribute after ','");
+  }
+  return attrs;
+}
+
+function parseAttr(s: string, i: number, end: number): OdpKeyAttr {
+  for (let j = i; j < end; j++) {
+    const c = s.charCodeAt(j);
+    if (c === EQUALS) {
+      if (j === i) throw new OvsParseError(WHAT, s, j, 'expected an attribute name');
+      const name = s.slice(i, j);
+      const slash = slashIndex(s, j + 1, end);
+      if (slash < 0) return { name, value: s.slice(j + 1, end) };
+      return { name, value: s.slice(j + 1, slash), mask: s.slice(slash + 1, end) };
+    }
+    if (c === OPEN) {
+      // `flags(-df+csum)` or `geneve({class=…})`: kept as text, formatted back as is.
+      if (j === i) throw new OvsParseError(WHAT, s, j, 'expected an attribute name');
+      const close = findClose(WHAT, s, j, end);
+      if (close !== end - 1) throw new OvsParseError(WHAT, s, close + 1, "expected ',' or ')'");
+      return { name: s.slice(i, j), value: s.slice(j + 1, close), paren: true };
+    }
+  }
+  throw new OvsParseError(WHAT, s, i, "expected '=' in attribute");
+}
+
+export interface FormatKeyOptions {
+  /** Write `/mask` where the dump had one. `false` gives a key of exact values (what ofproto/trace takes). */
+  readonly masks: boolean;
+}
+
+export function formatKey(key: OdpKey, options: FormatKeyOptions = { masks: true }): string {
+  return formatKeyFields(key.fields, options.masks, false);
+}
+
+/**
+ * The key as `ofproto/trace` accepts it: values as dumped, masks dropped. With `-m` the userspace
+ * datapath dumps the packet's own values even where the mask is 0, so this replays the packet
+ * that caused the upcall. OVS 3.1 prints ct_tuple6 ports as `src_port=`/`dst_port=` but only
+ * parses `tp_src=`/`tp_dst=`, so those two are renamed.
+ */
+export function traceKey(key: OdpKey): string {
+  return formatKeyFields(key.fields, false, true);
+}
+
+function formatKeyFields(fields: readonly OdpKeyField[], masks: boolean, forTrace: boolean): string {
+  let out = '';
+  for (let i = 0; i < fields.length; i++) {
+    if (i > 0) out += ',';
+    out += formatField(fields[i], masks, forTrace);
+  }
+  return out;
+}
+
+export function formatField(f: OdpKeyField, masks = true, forTrace = false): string {
+  switch (f.kind) {
+    case 'scalar':
+      return `${f.name}(${f.value}${masks && f.mask !== undefined ? `/${f.mask}` : ''})`;
+    case 'attrs': {
+      const rename = forTrace && f.name === 'ct_tuple6';
+      let out = `${f.name}(`;
+      for (let i = 0; i < f.attrs.length; i++) {
+        const a = f.attrs[i];
+        if (i > 0) out += ',';
+        if (a.paren) {
+          out += `${a.name}(${a.value})`;
+          continue;
+        }
+        const name = rename ? CT_TUPLE6_TRACE_NAMES[a.name] ?? a.name : a.name;
+        out += `${name}=${a.value}${masks && a.mask !== undefined ? `/${a.mask}` : ''}`;
+      }
+      return `${out})`;
+    }
+    case 'encap':
+      return `encap(${formatKeyFields(f.fields, masks, forTrace)})`;
+    case 'unknown':
+      return f.text;
+  }
+}
+
+const CT_TUPLE6_TRACE_NAMES: Record<string, string> = { src_port: 'tp_src', dst_port: 'tp_dst' };
+
+// ---- accessors a network engineer asks for ------------------------------------------------
+
+/** The first field of that name, looking inside `encap(…)` too. */
+export function keyField(key: OdpKey, name: string): OdpKeyField | undefined {
+  return findField(key.fields, name);
+}
+
+function findField(fields: readonly OdpKeyField[], name: string): OdpKeyField | undefined {
+  for (const f of fields) {
+    if (f.name === name) return f;
+    if (f.kind === 'encap') {
+      const inner = findField(f.fields, name);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
+
+/** Value of `name(value)` or of `field(…,attr=value,…)`; undefined when absent. */
+export function keyValue(key: OdpKey, name: string, attr?: string): string | undefined {
+  const f = keyField(key, name);
+  if (!f) return undefined;
+  if (attr === undefined) return f.kind === 'scalar' ? f.value : undefined;
+  if (f.kind !== 'attrs') return undefined;
+  return f.attrs.find((a) => a.name === attr)?.value;
+}
+
+/** recirc_id as a number (0 when the key has none, as the datapath assumes). */
+export function recircId(key: OdpKey): number {
+  const v = keyValue(key, 'recirc_id');
+  return v === undefined ? 0 : parseNumber(v);
+}
+
+/** in_port as printed: a datapath port number (`2`) or, with `-m`, a port name (`vif1`). */
+export function inPort(key: OdpKey): string | undefined {
+  return keyValue(key, 'in_port');
+}
+
+/** Conntrack state bits (include/openvswitch/packets.h order, as odp-util prints them). */
+export const CT_STATE_BITS = {
+  new: 0x01, est: 0x02, rel: 0x04, rpl: 0x08, inv: 0x10, trk: 0x20, snat: 0x40, dnat: 0x80,
+} as const;
+export type CtStateFlag = keyof typeof CT_STATE_BITS;
+
+export interface CtState {
+  /** Bits set in the value. */
+  readonly bits: number;
+  /** Bits the flow matches on (all ones when no mask was printed). */
+  readonly mask: number;
+}
+
+/**
+ * ct_state in either printed form: hex `0x21/0x3f` (`-m` dumps) or flags `+new-est+trk`
+ * (plain dumps, masked: only the named flags are matched) or `new|trk` (exact value).
+ */
+export function ctState(key: OdpKey): CtState | undefined {
+  const f = keyField(key, 'ct_state');
+  if (!f || f.kind !== 'scalar') return undefined;
+  return parseCtState(f.value, f.mask);
+}
+
+export function parseCtState(value: string, mask?: string): CtState {
+  const c = value.charCodeAt(0);
+  if (c === 43 /* + */ || c === 45 /* - */) {
+    let bits = 0;
+    let m = 0;
+    let i = 0;
+    while (i < value.length) {
+      const sign = value[i];
+      let j = i + 1;
+      while (j < value.length && value[j] !== '+' && value[j] !== '-') j++;
+      const bit = CT_STATE_BITS[value.slice(i + 1, j) as CtStateFlag];
+      if (bit === undefined) throw new OvsParseError('ct_state', value, i + 1, 'unknown flag');
+      m |= bit;
+      if (sign === '+') bits |= bit;
+      i = j;
+    }
+    return { bits, mask: m };
+  }
+  if (value.includes('|') || /^[a-z]+$/.test(value)) {
+    let bits = 0;
+    for (const name of value.split('|')) {
+      const bit = CT_STATE_BITS[name as CtStateFlag];
+      if (bit === undefined) throw new OvsParseError('ct_state', value, value.indexOf(name), 'unknown flag');
+      bits |= bit;
+    }
+    return { bits, mask: mask === undefined ? 0xff : parseNumber(mask) };
+  }
+  return { bits: parseNumber(value), mask: mask === undefined ? 0xff : parseNumber(mask) };
+}
+
+/** Flag names set in `bits`, e.g. ['new', 'trk']. */
+export function ctStateFlags(bits: number): CtStateFlag[] {
+  return (Object.keys(CT_STATE_BITS) as CtStateFlag[]).filter((k) => (bits & CT_STATE_BITS[k]) !== 0);
+}
+
+function parseNumber(text: string): number {
+  const n = text.startsWith('0x') ? parseInt(text.slice(2), 16) : parseInt(text, 10);
+  if (Number.isNaN(n)) throw new OvsParseError('number', text, 0, 'expected a decimal or 0x number');
+  return n;
+}
+
+export interface GeneveOption {
+  /** Each `name=value[/mask]` of the option (class, type, len), in order. */
+  readonly attrs: readonly OdpKeyAttr[];
+  /** The option data in hex (`0x10002`), with its mask when printed. */
+  readonly data?: string;
+  readonly dataMask?: string;
+}
+
+/** `tunnel(…,geneve({class=0x102,type=0x80,len=4,0x10002/0x7fffffff}),…)` → its options. */
+export function geneveOptions(key: OdpKey): GeneveOption[] {
+  const t = keyField(key, 'tunnel');
+  if (!t || t.kind !== 'attrs') return [];
+  const g = t.attrs.find((a) => a.name === 'geneve');
+  return g ? parseGeneveOptions(g.value) : [];
+}
+
+export function parseGeneveOptions(text: string): GeneveOption[] {
+  const out: GeneveOption[] = [];
+  let i = 0;
+  while (i < text.length) {
+    if (text[i] !== '{') throw new OvsParseError('geneve options', text, i, "expected '{'");
+    const close = text.indexOf('}', i);
+    if (close < 0) throw new OvsParseError('geneve options', text, text.length, "expected '}'");
+    const attrs: OdpKeyAttr[] = [];
+    let data: string | undefined;
+    let dataMask: string | undefined;
+    for (const part of text.slice(i + 1, close).split(',')) {
+      const eq = part.indexOf('=');
+      const [v, m] = (eq < 0 ? part : part.slice(eq + 1)).split('/');
+      if (eq < 0) {
+        data = v;
+        dataMask = m;
+      } else attrs.push(m === undefined ? { name: part.slice(0, eq), value: v } : { name: part.slice(0, eq), value: v, mask: m });
+    }
+    out.push({ attrs, data, dataMask });
+    i = close + 1;
+  }
+  return out;
+}

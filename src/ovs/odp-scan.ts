@@ -1,0 +1,90 @@
+import { OvsParseError } from './parse-error';
+
+/**
+ * Character-level helpers shared by the ODP key and action parsers.
+ *
+ * Dumps can hold hundreds of thousands of lines, so scanning is index-based over charCodeAt
+ * (no regular expressions, no per-character string building): every token is one slice.
+ */
+
+export const OPEN = 40; // (
+export const CLOSE = 41; // )
+export const COMMA = 44; // ,
+export const EQUALS = 61; // =
+export const SLASH = 47; // /
+export const BRACE_OPEN = 123; // {
+export const BRACE_CLOSE = 125; // }
+export const SPACE = 32;
+
+/**
+ * Index of the ')' that closes the '(' at `open`, honouring nested () and {}.
+ * Throws when the text ends first or a closer does not match its opener.
+ */
+export function findClose(what: string, s: string, open: number, end: number): number {
+  // A small stack of expected closers; depth rarely exceeds 4 in real dumps.
+  const stack: number[] = [CLOSE];
+  for (let i = open + 1; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c === OPEN) stack.push(CLOSE);
+    else if (c === BRACE_OPEN) stack.push(BRACE_CLOSE);
+    else if (c === CLOSE || c === BRACE_CLOSE) {
+      const expected = stack.pop();
+      if (c !== expected) {
+        throw new OvsParseError(what, s, i, `expected '${String.fromCharCode(expected ?? CLOSE)}'`);
+      }
+      if (stack.length === 0) return i;
+    }
+  }
+  throw new OvsParseError(what, s, end, `expected '${String.fromCharCode(stack[stack.length - 1])}' before end`);
+}
+
+/**
+ * End (exclusive) of an item that starts at `i`: the next ',' or the closing ')' at depth 0,
+ * skipping balanced () and {} inside (e.g. `geneve({class=0x102,…})` within `tunnel(…)`).
+ */
+export function itemEnd(what: string, s: string, i: number, end: number): number {
+  for (; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c === COMMA) return i;
+    if (c === OPEN || c === BRACE_OPEN) {
+      if (c === OPEN) i = findClose(what, s, i, end);
+      else i = findBraceClose(what, s, i, end);
+    } else if (c === CLOSE || c === BRACE_CLOSE) {
+      throw new OvsParseError(what, s, i, `unexpected '${String.fromCharCode(c)}'`);
+    }
+  }
+  return end;
+}
+
+function findBraceClose(what: string, s: string, open: number, end: number): number {
+  let depth = 0;
+  for (let i = open; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c === OPEN || c === BRACE_OPEN) depth++;
+    else if (c === CLOSE || c === BRACE_CLOSE) {
+      depth--;
+      if (depth === 0) {
+        if (c !== BRACE_CLOSE) throw new OvsParseError(what, s, i, "expected '}'");
+        return i;
+      }
+    }
+  }
+  throw new OvsParseError(what, s, end, "expected '}' before end");
+}
+
+/** Index of the first '/' in [start, end), or -1: splits `value/mask`. */
+export function slashIndex(s: string, start: number, end: number): number {
+  for (let i = start; i < end; i++) if (s.charCodeAt(i) === SLASH) return i;
+  return -1;
+}
+
+export function skipSpaces(s: string, i: number, end: number): number {
+  while (i < end && s.charCodeAt(i) === SPACE) i++;
+  return i;
+}
+
+/** Trims trailing spaces: returns the new exclusive end. */
+export function trimEnd(s: string, start: number, end: number): number {
+  while (end > start && s.charCodeAt(end - 1) === SPACE) end--;
+  return end;
+}
