@@ -1,0 +1,41 @@
+# The two commands of the README:
+#   make demo   a live demo on a real single-host OVN (installs what is missing first)
+#   make test   the unit, integration and e2e suites (installs what is missing first)
+# Both work from a clean clone, as root, with only Node 20 and npm on the machine.
+
+DEB_PACKAGES := openvswitch-switch openvswitch-common ovn-central ovn-host ovn-common \
+                python3-openvswitch python3-netaddr python3-pyparsing
+# The binaries the sandbox, the tests and the benches run; any one missing means install.
+DEB_BINARIES := ovsdb-server ovsdb-tool ovsdb-client ovs-vswitchd ovs-vsctl ovs-appctl ovs-ofctl ovs-pki \
+                ovn-northd ovn-controller ovn-nbctl ovn-sbctl ovn-trace ovn-detrace
+
+.PHONY: demo test deps debs node_modules build clean
+
+demo: deps build
+	scripts/demo
+
+test: deps
+	npm test
+
+deps: debs node_modules
+
+debs:
+	@missing=""; for b in $(DEB_BINARIES); do command -v $$b >/dev/null 2>&1 || missing="$$missing $$b"; done; \
+	/usr/bin/python3 -c 'import ovs.db.idl, ovs.flow.odp, netaddr, pyparsing' 2>/dev/null || missing="$$missing python3-openvswitch"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages (missing:$$missing)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q && apt-get install -y -q --no-install-recommends $(DEB_PACKAGES); \
+	fi
+
+# npm ci only when the lock changed since the last install (or nothing is installed).
+node_modules: node_modules/.package-lock.json
+node_modules/.package-lock.json: package-lock.json package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: node_modules
+	npm run build
+
+clean:
+	rm -rf dist node_modules var
