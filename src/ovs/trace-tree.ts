@@ -33,6 +33,11 @@ export interface TraceStep {
   /** Index in `nodes`. */
   readonly node: number;
   readonly line: number;
+  /**
+   * The bridge printed above the step. Caveat from xlate_actions(): a thawed pass prints the bridge
+   * of its in_port but continues in the frozen state's bridge without printing it (a packet from
+   * br-ex's ext0 resumed in br-int's tables shows `bridge("br-ex")`): trust cookies, not this.
+   */
   readonly bridge: string | null;
   readonly table: number;
   readonly outcome: TableOutcome;

@@ -1,0 +1,62 @@
+/**
+ * Comparing a trace's `Datapath actions` with the actions of the installed datapath flow.
+ *
+ * ofproto/trace prints datapath port numbers (`3`), `dpctl/dump-flows -m` port names (`vif2`), and
+ * recirculation ids differ between the translation that installed a flow and a later trace of the
+ * same key (a new frozen state gets a new id). Both are normalised away before comparing.
+ */
+
+/** `vif1 1/4: (dummy)` lines of `dpif/show`: port name → datapath port number. */
+export function dpifShowPortNumbers(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^\s+(\S+) \d+\/(\d+):/.exec(line);
+    if (m) out.set(m[1], Number(m[2]));
+  }
+  return out;
+}
+
+/** Datapath actions with port names turned into numbers and every `recirc(0x…)` id blanked. */
+export function normaliseDatapathActions(actions: string, portNumbers: ReadonlyMap<string, number> = new Map()): string {
+  let out = actions.trim().replace(/recirc\(0x[0-9a-f]+\)/g, 'recirc(*)');
+  // userspace(controller(…recirc_id=N…)) also names a recirculation id; and ofproto/trace, which
+  // has no side effects, always composes controller actions with dont_send=1.
+  out = out.replace(/recirc_id=\d+/g, 'recirc_id=*').replace(/dont_send=[01]/g, 'dont_send=*');
+  if (portNumbers.size > 0) {
+    out = out.replace(/(^|[(,])([A-Za-z][A-Za-z0-9_.-]*)(?=$|[),])/g, (all, lead: string, name: string) => {
+      const number = portNumbers.get(name);
+      return number === undefined ? all : `${lead}${number}`;
+    });
+  }
+  return out;
+}
+
+export type ActionsComparison =
+  | { readonly same: true; readonly how: 'equal' | 'slow_path' }
+  | { readonly same: false; readonly reason: string };
+
+/**
+ * Compares a traced pass with the installed flow. A pass the trace says is handled by the slow path
+ * is installed as `userspace(pid=…,slow_path(…))` instead of its actions: that is agreement too.
+ */
+export function compareTracedActions(
+  pass: { readonly datapathActions: string; readonly slowPath: readonly string[] },
+  installed: string,
+  portNumbers: ReadonlyMap<string, number> = new Map(),
+): ActionsComparison {
+  if (sameDatapathActions(pass.datapathActions, installed, portNumbers)) return { same: true, how: 'equal' };
+  if (/^userspace\(pid=\d+,slow_path\(.*\)\)$/.test(installed.trim())) {
+    return pass.slowPath.length > 0
+      ? { same: true, how: 'slow_path' }
+      : { same: false, reason: 'installed as slow path but the trace gives no slow-path reason' };
+  }
+  return {
+    same: false,
+    reason: `traced "${normaliseDatapathActions(pass.datapathActions, portNumbers)}" vs installed "${normaliseDatapathActions(installed, portNumbers)}"`,
+  };
+}
+
+/** True when both sides are the same actions once ports and recirculation ids are normalised. */
+export function sameDatapathActions(traced: string, installed: string, portNumbers: ReadonlyMap<string, number> = new Map()): boolean {
+  return normaliseDatapathActions(traced, portNumbers) === normaliseDatapathActions(installed, portNumbers);
+}
