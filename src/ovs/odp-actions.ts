@@ -153,7 +153,10 @@ function parseArg(s: string, i: number, end: number): OdpArg {
   if (i >= end) throw new OvsParseError(WHAT, s, i, 'expected an argument');
   for (let j = i; j < end; j++) {
     const c = s.charCodeAt(j);
-    if (c === EQUALS) return { name: s.slice(i, j), value: s.slice(j + 1, end) };
+    if (c === EQUALS) {
+      if (j === i) throw new OvsParseError(WHAT, s, j, 'expected an argument name');
+      return { name: s.slice(i, j), value: s.slice(j + 1, end) };
+    }
     if (c === OPEN) {
       const close = findClose(WHAT, s, j, end);
       if (close !== end - 1) throw new OvsParseError(WHAT, s, close + 1, "expected ',' after ')'");
