@@ -35,6 +35,12 @@ export interface SessionEvents {
   backoff: [delayMs: number];
 }
 
+function describeReason(err: Error | undefined): string {
+  if (err instanceof ConnectionClosedError) return err.reason;
+  if (err instanceof OvsdbWireError) return err.detail;
+  return err?.message ?? 'closed';
+}
+
 type State = 'idle' | 'connecting' | 'up' | 'backoff' | 'closed';
 
 export class OvsdbSession extends EventEmitter<SessionEvents> {
@@ -158,7 +164,7 @@ export class OvsdbSession extends EventEmitter<SessionEvents> {
   private onConnectionClosed(remote: Remote, conn: JsonRpcConnection, reason: OvsdbWireError | undefined): void {
     if (this.state === 'closed' || conn !== this.conn) return;
     this.conn = undefined;
-    this.emit('disconnected', remote.text, reason?.detail ?? 'closed');
+    this.emit('disconnected', remote.text, describeReason(reason));
     this.scheduleRetry({ connected: true, upForMs: Date.now() - this.upSince });
   }
 
@@ -166,7 +172,7 @@ export class OvsdbSession extends EventEmitter<SessionEvents> {
     if (this.state === 'closed') return;
     // 'error' without a listener would throw from EventEmitter: the session keeps retrying anyway.
     if (this.listenerCount('error') > 0) this.emit('error', err);
-    if (connected) this.emit('disconnected', remote.text, err instanceof OvsdbWireError ? err.detail : err.message);
+    if (connected) this.emit('disconnected', remote.text, describeReason(err));
     this.scheduleRetry({ connected: false, upForMs });
   }
 
