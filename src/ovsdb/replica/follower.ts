@@ -1,0 +1,230 @@
+// Keeps a Replica equal to one database on a (possibly clustered) set of servers, as the OVS IDL
+// does (lib/ovsdb-cs.c): on every connection it first reads _Server.Database and refuses a member
+// that is not connected to its cluster, not the leader when leader-only, or older than what we
+// already have (its index below the highest seen); then it monitors, resuming with
+// monitor_cond_since from the last transaction id when the server has it. A full dump
+// (found=false, or a server without monitor_cond_since) replaces the cache, never merges into it.
+import { EventEmitter } from 'node:events';
+import { OvsdbClient, ServerFeatures } from '../client';
+import { OvsdbWireError } from '../errors';
+import type { JsonRpcConnection } from '../jsonrpc';
+import type { Remote } from '../remote';
+import { OvsdbSession, SessionOptions } from '../session';
+import { TableUpdates2, ZERO_TXN_ID } from '../types';
+import { Replica } from './replica';
+
+export class StaleServerError extends OvsdbWireError {}
+
+export interface FollowerOptions extends Omit<SessionOptions, 'onConnected'> {
+  leaderOnly?: boolean;
+}
+
+export interface FollowerStatus {
+  database: string;
+  remote: string | null;
+  model: string | null;
+  synced: boolean;
+  lastTxnId: string | null;
+  /** Highest raft index seen on any member (clustered databases). */
+  index: number | null;
+  fullDumps: number;
+  resumes: number;
+  updatesApplied: number;
+  rowsChanged: number;
+  lastUpdateAt: string | null;
+  lastError: string | null;
+  skipped: string[];
+  rows: Record<string, number>;
+}
+
+export interface FollowerEvents {
+  synced: [how: 'full' | 'resumed'];
+  unsynced: [reason: string];
+  log: [level: 'info' | 'warn', message: string];
+}
+
+interface ServerDatabaseRow {
+  model: string;
+  connected: boolean;
+  leader: boolean;
+  index: number | null;
+}
+
+const MONITOR_ID = 'livetrace';
+const SERVER_MONITOR_ID = 'livetrace-server';
+
+function serverRow(row: Record<string, unknown> | undefined): ServerDatabaseRow | undefined {
+  if (!row) return undefined;
+  const idx = row.index;
+  const index = Array.isArray(idx) ? (idx[0] === 'set' ? ((idx[1] as number[])[0] ?? null) : null) : typeof idx === 'number' ? idx : null;
+  return { model: String(row.model ?? 'standalone'), connected: row.connected !== false, leader: row.leader !== false, index };
+}
+
+export class ReplicaFollower extends EventEmitter<FollowerEvents> {
+  readonly session: OvsdbSession;
+  private lastTxnId: string = ZERO_TXN_ID;
+  private highestIndex: number | null = null;
+  private features: ServerFeatures = {};
+  private status: Omit<FollowerStatus, 'rows' | 'skipped' | 'database'> = {
+    remote: null,
+    model: null,
+    synced: false,
+    lastTxnId: null,
+    index: null,
+    fullDumps: 0,
+    resumes: 0,
+    updatesApplied: 0,
+    rowsChanged: 0,
+    lastUpdateAt: null,
+    lastError: null,
+  };
+
+  constructor(
+    readonly replica: Replica,
+    private readonly options: FollowerOptions,
+  ) {
+    super();
+    this.session = new OvsdbSession({ ...options, onConnected: (conn, remote) => this.onConnected(conn, remote) });
+    this.session.on('disconnected', (remote, reason) => {
+      this.status.synced = false;
+      this.status.lastError = `${remote}: ${reason}`;
+      this.emit('unsynced', `${remote}: ${reason}`);
+    });
+    this.session.on('error', (err) => {
+      this.status.lastError = err.message;
+      this.emit('log', 'warn', err.message);
+    });
+    replica.on('change', () => this.status.rowsChanged++);
+  }
+
+  start(): this {
+    this.session.start();
+    return this;
+  }
+
+  close(): void {
+    this.session.close();
+  }
+
+  /** Resolves once the replica holds a complete copy. */
+  async waitSynced(): Promise<void> {
+    if (this.status.synced) return;
+    await new Promise<void>((resolve) => this.once('synced', () => resolve()));
+  }
+
+  getStatus(): FollowerStatus {
+    return {
+      database: this.replica.database,
+      ...this.status,
+      lastTxnId: this.lastTxnId === ZERO_TXN_ID ? null : this.lastTxnId,
+      index: this.highestIndex,
+      skipped: [...this.replica.skipped],
+      rows: this.replica.counts(),
+    };
+  }
+
+  private async onConnected(conn: JsonRpcConnection, remote: Remote): Promise<void> {
+    const db = this.replica.database;
+    const client = new OvsdbClient(conn, this.features);
+    this.status.remote = remote.text;
+    const server = await this.checkServer(client, remote);
+    this.status.model = server?.model ?? 'standalone';
+
+    this.replica.configure(await client.getSchema(db));
+
+    // Notifications can arrive in the same chunk as the monitor reply, before our await resumes:
+    // hold them until the reply is applied.
+    let held: Array<() => void> | null = [];
+    const run = (fn: () => void) => (held ? held.push(fn) : fn());
+    client.on('update2', (id, updates) => id === MONITOR_ID && run(() => this.apply(updates)));
+    client.on('update3', (id, txn, updates) => id === MONITOR_ID && run(() => this.apply(updates, txn)));
+    client.on('update', (id, updates) => id === MONITOR_ID && run(() => this.afterApply(() => this.replica.applyUpdate(updates))));
+    client.on('update2', (id, updates) => id === SERVER_MONITOR_ID && this.onServerUpdate(conn, remote, updates));
+
+    const result = await client.monitor(db, MONITOR_ID, this.replica.monitorRequests(), { lastTxnId: this.lastTxnId });
+    if (result.method === 'monitor_cond_since' && result.found) {
+      this.replica.applyUpdate2(result.updates);
+      this.status.resumes++;
+      this.lastTxnId = result.lastTxnId;
+      this.emit('log', 'info', `${db}: resumed from ${remote.text} after transaction ${result.lastTxnId}`);
+    } else {
+      if (result.method === 'monitor') this.replica.replaceAll(result.updates, true);
+      else this.replica.replaceAll(result.updates);
+      this.status.fullDumps++;
+      this.lastTxnId = result.method === 'monitor_cond_since' ? result.lastTxnId : ZERO_TXN_ID;
+      this.emit('log', 'info', `${db}: full copy from ${remote.text} (${result.method})`);
+    }
+    for (const fn of held) fn();
+    held = null;
+    this.status.synced = true;
+    this.status.lastError = null;
+    this.status.lastUpdateAt = new Date().toISOString();
+    this.emit('synced', result.method === 'monitor_cond_since' && result.found ? 'resumed' : 'full');
+  }
+
+  private apply(updates: TableUpdates2, txn?: string): void {
+    this.afterApply(() => this.replica.applyUpdate2(updates));
+    if (txn) this.lastTxnId = txn;
+  }
+
+  private afterApply(fn: () => void): void {
+    fn();
+    this.status.updatesApplied++;
+    this.status.lastUpdateAt = new Date().toISOString();
+  }
+
+  /** Reads this member's _Server.Database row and refuses it when it cannot serve us. */
+  private async checkServer(client: OvsdbClient, remote: Remote): Promise<ServerDatabaseRow | undefined> {
+    const db = this.replica.database;
+    let row: ServerDatabaseRow | undefined;
+    try {
+      const [res] = await client.transact('_Server', [
+        { op: 'select', table: 'Database', where: [['name', '==', db]], columns: ['model', 'connected', 'leader', 'index'] },
+      ]);
+      row = serverRow(res.rows?.[0]);
+    } catch {
+      return undefined; // a server too old for _Server: standalone by definition
+    }
+    if (!row) throw new StaleServerError({ remote: remote.text, db }, `server has no database ${db}`);
+    this.refuseIfUnfit(row, remote);
+    if (row.model === 'clustered') {
+      // Follow leadership and cluster connectivity while connected, as the IDL does.
+      await client.monitor('_Server', SERVER_MONITOR_ID, {
+        Database: { columns: ['name', 'model', 'connected', 'leader', 'index'], where: [['name', '==', db]] },
+      });
+    }
+    return row;
+  }
+
+  private refuseIfUnfit(row: ServerDatabaseRow, remote: Remote): void {
+    const ctx = { remote: remote.text, db: this.replica.database };
+    if (row.model === 'clustered' && !row.connected) throw new StaleServerError(ctx, 'member is not connected to its cluster');
+    if (row.model === 'clustered' && this.options.leaderOnly && !row.leader) throw new StaleServerError(ctx, 'member is not the leader (leader-only)');
+    if (row.index !== null) {
+      if (this.highestIndex !== null && row.index < this.highestIndex) {
+        throw new StaleServerError(ctx, `member is stale: raft index ${row.index} is below ${this.highestIndex} already seen`);
+      }
+      this.highestIndex = row.index;
+    }
+  }
+
+  private onServerUpdate(conn: JsonRpcConnection, remote: Remote, updates: TableUpdates2): void {
+    for (const u of Object.values(updates.Database ?? {})) {
+      const wire = u.modify ?? u.insert ?? u.initial;
+      if (!wire) continue;
+      const row = serverRow(wire as Record<string, unknown>);
+      if (!row) continue;
+      try {
+        if (u.modify) {
+          // modify carries only changed columns: only judge what changed.
+          if ('connected' in wire && !row.connected) throw new StaleServerError({ remote: remote.text }, 'member lost its cluster');
+          if ('leader' in wire && this.options.leaderOnly && !row.leader) throw new StaleServerError({ remote: remote.text }, 'member is no longer the leader');
+          if ('index' in wire && row.index !== null) this.highestIndex = Math.max(this.highestIndex ?? 0, row.index);
+        }
+      } catch (err) {
+        this.emit('log', 'warn', (err as Error).message);
+        conn.close();
+      }
+    }
+  }
+}

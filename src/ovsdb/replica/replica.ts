@@ -1,0 +1,286 @@
+// An in-memory copy of some tables of one OVSDB database: rows by UUID, decoded by the schema,
+// with secondary indexes declared per table, tombstones for deleted rows, and change events.
+// It knows nothing of sockets: the follower feeds it monitor replies and notifications.
+import { EventEmitter } from 'node:events';
+import type { DatabaseSchema, Row as WireRow, TableUpdates, TableUpdates2 } from '../types';
+import { applyDiff, CellValue, columnType, ColumnType, decodeDatum, emptyValue, Value } from './datum';
+
+export interface TableSpec {
+  /** Columns the service uses; those the server's schema lacks are skipped (and reported). */
+  columns: string[];
+  /** Scalar or set columns to index by value (a set column indexes each element). */
+  indexes?: string[];
+  /** Keep deleted rows as tombstones (for cookies that outlive their row). */
+  tombstones?: boolean;
+}
+
+export type ReplicaSpec = Record<string, TableSpec>;
+
+export interface ReplicaRow {
+  _uuid: string;
+  [column: string]: CellValue;
+}
+
+export interface Tombstone {
+  row: ReplicaRow;
+  deletedAt: number;
+}
+
+export interface RowChange {
+  table: string;
+  uuid: string;
+  kind: 'insert' | 'modify' | 'delete';
+  row: ReplicaRow;
+  old?: ReplicaRow;
+}
+
+export interface ReplicaEvents {
+  change: [change: RowChange];
+  /** A full dump replaced the contents (initial sync, or resync after found=false). */
+  reset: [];
+  skipped: [what: string];
+}
+
+interface Table {
+  name: string;
+  columns: Map<string, ColumnType>;
+  rows: Map<string, ReplicaRow>;
+  byPrefix: Map<string, Set<string>>;
+  byColumn: Map<string, Map<Value, Set<string>>>;
+  tombstones: Map<string, Tombstone>;
+  keepTombstones: boolean;
+}
+
+function addTo<K>(index: Map<K, Set<string>>, key: K, uuid: string): void {
+  let s = index.get(key);
+  if (!s) index.set(key, (s = new Set()));
+  s.add(uuid);
+}
+
+function removeFrom<K>(index: Map<K, Set<string>>, key: K, uuid: string): void {
+  const s = index.get(key);
+  if (!s) return;
+  s.delete(uuid);
+  if (s.size === 0) index.delete(key);
+}
+
+export const uuidPrefix = (uuid: string): string => uuid.slice(0, 8);
+
+export class Replica extends EventEmitter<ReplicaEvents> {
+  private tables = new Map<string, Table>();
+  /** What the server's schema lacked, as "Table" or "Table.column". */
+  readonly skipped: string[] = [];
+  tombstoneTtlMs: number;
+  schemaVersion: string | undefined;
+  now: () => number = Date.now;
+
+  constructor(
+    readonly database: string,
+    readonly spec: ReplicaSpec,
+    opts: { tombstoneTtlMs?: number } = {},
+  ) {
+    super();
+    this.tombstoneTtlMs = opts.tombstoneTtlMs ?? 3_600_000;
+  }
+
+  /** Matches the spec against the server's schema. Rows are kept when the schema is unchanged. */
+  configure(schema: DatabaseSchema): void {
+    if (schema.version === this.schemaVersion && this.tables.size) return;
+    this.schemaVersion = schema.version;
+    const old = this.tables;
+    this.tables = new Map();
+    this.skipped.length = 0;
+    for (const [name, spec] of Object.entries(this.spec)) {
+      const ts = schema.tables[name];
+      if (!ts) {
+        this.skip(`${name}`);
+        continue;
+      }
+      const columns = new Map<string, ColumnType>();
+      for (const c of spec.columns) {
+        if (ts.columns[c]) columns.set(c, columnType(ts.columns[c]));
+        else this.skip(`${name}.${c}`);
+      }
+      const byColumn = new Map<string, Map<Value, Set<string>>>();
+      for (const c of spec.indexes ?? []) if (columns.has(c) && columns.get(c)!.kind !== 'map') byColumn.set(c, new Map());
+      this.tables.set(name, {
+        name,
+        columns,
+        rows: new Map(),
+        byPrefix: new Map(),
+        byColumn,
+        tombstones: old.get(name)?.tombstones ?? new Map(),
+        keepTombstones: !!spec.tombstones,
+      });
+    }
+  }
+
+  private skip(what: string): void {
+    this.skipped.push(what);
+    this.emit('skipped', what);
+  }
+
+  /** The `monitor*` request for the configured tables and columns. */
+  monitorRequests(): Record<string, { columns: string[] }> {
+    const out: Record<string, { columns: string[] }> = {};
+    for (const t of this.tables.values()) out[t.name] = { columns: [...t.columns.keys()] };
+    return out;
+  }
+
+  get tableNames(): string[] {
+    return [...this.tables.keys()];
+  }
+
+  hasColumn(table: string, column: string): boolean {
+    return !!this.tables.get(table)?.columns.has(column);
+  }
+
+  // ---- reads -------------------------------------------------------------------------
+
+  get(table: string, uuid: string): ReplicaRow | undefined {
+    return this.tables.get(table)?.rows.get(uuid);
+  }
+
+  rows(table: string): IterableIterator<ReplicaRow> {
+    return (this.tables.get(table)?.rows ?? new Map<string, ReplicaRow>()).values();
+  }
+
+  count(table: string): number {
+    return this.tables.get(table)?.rows.size ?? 0;
+  }
+
+  counts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const t of this.tables.values()) out[t.name] = t.rows.size;
+    return out;
+  }
+
+  /** Live rows whose UUID starts with these 8 hex digits (an OpenFlow cookie). */
+  byPrefix(table: string, prefix: string): ReplicaRow[] {
+    const t = this.tables.get(table);
+    const uuids = t?.byPrefix.get(prefix.toLowerCase());
+    return uuids ? [...uuids].map((u) => t!.rows.get(u)!) : [];
+  }
+
+  /** Deleted rows, still inside their time to live, whose UUID starts with prefix. */
+  tombstonesByPrefix(table: string, prefix: string): Tombstone[] {
+    const t = this.tables.get(table);
+    if (!t) return [];
+    this.expireTombstones(t);
+    const p = prefix.toLowerCase();
+    return [...t.tombstones.values()].filter((ts) => ts.row._uuid.startsWith(p));
+  }
+
+  tombstone(table: string, uuid: string): Tombstone | undefined {
+    const t = this.tables.get(table);
+    if (!t) return undefined;
+    this.expireTombstones(t);
+    return t.tombstones.get(uuid);
+  }
+
+  find(table: string, column: string, value: Value): ReplicaRow[] {
+    const t = this.tables.get(table);
+    const idx = t?.byColumn.get(column);
+    if (!idx) throw new Error(`no index on ${table}.${column}`);
+    const uuids = idx.get(value);
+    return uuids ? [...uuids].map((u) => t!.rows.get(u)!) : [];
+  }
+
+  // ---- writes (from the follower) ----------------------------------------------------
+
+  /** A full dump: the cache is replaced, never merged (rows missing from the dump are gone). */
+  replaceAll(updates: TableUpdates2 | TableUpdates, legacy = false): void {
+    const seen = new Map<string, Set<string>>();
+    for (const [name, rows] of Object.entries(updates)) seen.set(name, new Set(Object.keys(rows)));
+    for (const t of this.tables.values()) {
+      for (const uuid of [...t.rows.keys()]) if (!seen.get(t.name)?.has(uuid)) this.deleteRow(t, uuid);
+    }
+    if (legacy) this.applyUpdate(updates as TableUpdates);
+    else this.applyUpdate2(updates as TableUpdates2);
+    this.emit('reset');
+  }
+
+  applyUpdate2(updates: TableUpdates2): void {
+    for (const [name, rows] of Object.entries(updates)) {
+      const t = this.tables.get(name);
+      if (!t) continue;
+      for (const [uuid, u] of Object.entries(rows)) {
+        if (u.initial || u.insert) this.putRow(t, uuid, this.decodeRow(t, (u.initial ?? u.insert)!, undefined));
+        else if (u.modify) {
+          const old = t.rows.get(uuid);
+          this.putRow(t, uuid, this.decodeRow(t, u.modify, old));
+        } else if ('delete' in u) this.deleteRow(t, uuid);
+      }
+    }
+  }
+
+  /** Legacy `monitor` updates: {old, new} with whole new values. */
+  applyUpdate(updates: TableUpdates): void {
+    for (const [name, rows] of Object.entries(updates)) {
+      const t = this.tables.get(name);
+      if (!t) continue;
+      for (const [uuid, u] of Object.entries(rows)) {
+        if (u.new) {
+          const base = t.rows.get(uuid);
+          const row: ReplicaRow = base ? { ...base } : this.emptyRow(t, uuid);
+          for (const [c, d] of Object.entries(u.new)) {
+            const type = t.columns.get(c);
+            if (type) row[c] = decodeDatum(type, d);
+          }
+          this.putRow(t, uuid, row);
+        } else this.deleteRow(t, uuid);
+      }
+    }
+  }
+
+  private emptyRow(t: Table, uuid: string): ReplicaRow {
+    const row: ReplicaRow = { _uuid: uuid };
+    for (const [c, type] of t.columns) row[c] = emptyValue(type);
+    return row;
+  }
+
+  private decodeRow(t: Table, wire: WireRow, old: ReplicaRow | undefined): ReplicaRow {
+    const row: ReplicaRow = old ? { ...old } : this.emptyRow(t, '');
+    row._uuid = old?._uuid ?? '';
+    for (const [c, d] of Object.entries(wire)) {
+      const type = t.columns.get(c);
+      if (!type) continue;
+      row[c] = old ? applyDiff(type, old[c], d) : decodeDatum(type, d);
+    }
+    return row;
+  }
+
+  private putRow(t: Table, uuid: string, row: ReplicaRow): void {
+    row._uuid = uuid;
+    const old = t.rows.get(uuid);
+    if (old) this.unindex(t, old);
+    t.rows.set(uuid, row);
+    this.index(t, row);
+    t.tombstones.delete(uuid);
+    this.emit('change', { table: t.name, uuid, kind: old ? 'modify' : 'insert', row, old });
+  }
+
+  private deleteRow(t: Table, uuid: string): void {
+    const old = t.rows.get(uuid);
+    if (!old) return;
+    this.unindex(t, old);
+    t.rows.delete(uuid);
+    if (t.keepTombstones) t.tombstones.set(uuid, { row: old, deletedAt: this.now() });
+    this.emit('change', { table: t.name, uuid, kind: 'delete', row: old });
+  }
+
+  private index(t: Table, row: ReplicaRow): void {
+    addTo(t.byPrefix, uuidPrefix(row._uuid), row._uuid);
+    for (const [c, idx] of t.byColumn) for (const v of ([] as Value[]).concat(row[c] as Value | Value[])) addTo(idx, v, row._uuid);
+  }
+
+  private unindex(t: Table, row: ReplicaRow): void {
+    removeFrom(t.byPrefix, uuidPrefix(row._uuid), row._uuid);
+    for (const [c, idx] of t.byColumn) for (const v of ([] as Value[]).concat(row[c] as Value | Value[])) removeFrom(idx, v, row._uuid);
+  }
+
+  private expireTombstones(t: Table): void {
+    const limit = this.now() - this.tombstoneTtlMs;
+    for (const [uuid, ts] of t.tombstones) if (ts.deletedAt < limit) t.tombstones.delete(uuid);
+  }
+}
