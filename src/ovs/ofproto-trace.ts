@@ -1,5 +1,7 @@
 import { buildTraceTree, TraceItem, TraceNode, TraceStep } from './trace-tree';
-import { lineError, splitLines, TextLine } from './trace-error';
+import { OdpAction, parseActions } from './odp-actions';
+import { OvsParseError } from './parse-error';
+import { lineError, splitLines, TextLine, tryParse } from './trace-error';
 
 export { OvsTextParseError } from './trace-error';
 export type { TraceItem, TraceNode, TraceStep, TableOutcome } from './trace-tree';
@@ -30,6 +32,9 @@ export interface TracePass {
   readonly megaflow: string;
   /** `Datapath actions:` exactly as printed (`drop` when empty). */
   readonly datapathActions: string;
+  /** The same read by the ODP actions parser; null, with the reason, if it could not be. */
+  readonly datapathActionsParsed: readonly OdpAction[] | null;
+  readonly datapathActionsError: OvsParseError | null;
   /** `Translation failed (<reason>), packet is dropped.` */
   readonly translationFailed: string | null;
   /** `This flow is handled by the userspace slow path because it:` reasons. */
@@ -157,6 +162,10 @@ function parsePass(whole: string, lines: readonly TextLine[]): TracePass {
     throw lineError(WHAT, whole, actionsLine ?? megaflowLine, 'expected "Datapath actions: " after "Megaflow:"');
   }
   const tail = parseTail(whole, body.slice(finalAt + 3));
+  const datapathActions = actionsLine.text.slice('Datapath actions: '.length);
+  const actionErrors: OvsParseError[] = [];
+  const datapathActionsParsed = tryParse(parseActions, datapathActions, actionErrors);
+  const datapathActionsError = actionErrors[0] ?? null;
   const messages = (kind: 'warning' | 'error'): TraceMessage[] =>
     tree.nodes.filter((n) => n.kind === kind).map((n) => ({ text: n.text, line: n.line }));
   return {
@@ -170,7 +179,9 @@ function parsePass(whole: string, lines: readonly TextLine[]): TracePass {
     finalFlow,
     finalFlowUnchanged: finalFlow === 'unchanged',
     megaflow: megaflowLine.text.slice('Megaflow: '.length),
-    datapathActions: actionsLine.text.slice('Datapath actions: '.length),
+    datapathActions,
+    datapathActionsParsed,
+    datapathActionsError,
     ...tail,
     warnings: messages('warning'),
     errors: messages('error'),

@@ -57,3 +57,18 @@ export function normaliseCookie(raw: string): string | null {
   const digits = m[1].toLowerCase().replace(/^0+(?=.)/, '');
   return `0x${digits.padStart(digits.length > 8 ? 16 : 8, '0')}`;
 }
+
+/** Runs one of the ODP parsers; a failure is kept (the raw text stays in the event) instead of lost. */
+export function tryParse<T>(parse: (text: string) => T, text: string, errors: OvsParseError[]): T | null {
+  try {
+    return parse(text);
+  } catch (e) {
+    if (e instanceof OvsParseError) {
+      errors.push(e);
+      return null;
+    }
+    const reason = e instanceof Error ? e.message : String(e);
+    errors.push(new OvsParseError('ODP text', text, 0, `parser failed: ${reason}`));
+    return null;
+  }
+}

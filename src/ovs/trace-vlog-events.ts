@@ -1,4 +1,7 @@
+import { OdpAction, parseActions } from './odp-actions';
+import { OdpKey, parseKey } from './odp-key';
 import { OvsParseError } from './parse-error';
+import { tryParse } from './trace-error';
 
 /**
  * What a vswitchd log message says about upcalls and datapath flows, recognised from the message
@@ -24,6 +27,9 @@ export interface UpcallEvent {
   readonly key: string;
   /** The packet as ofp_dp_packet_to_string printed it. */
   readonly packet: string;
+  /** `key` read by the ODP key parser; null if it could not be (see `parseErrors`). */
+  readonly parsedKey: OdpKey | null;
+  readonly parseErrors: readonly OvsParseError[];
 }
 
 /** Userspace datapath install (`flow_add`) or change of actions (`flow_mod`). */
@@ -37,6 +43,9 @@ export interface FlowChangeEvent {
   readonly actions: string;
   /** The `flow match: …` message logged right after it (OpenFlow-style match), when seen. */
   readonly flowMatch: string | null;
+  readonly parsedKey: OdpKey | null;
+  readonly parsedActions: readonly OdpAction[] | null;
+  readonly parseErrors: readonly OvsParseError[];
 }
 
 /** A `flow match:` line that could not be joined to a flow_add / flow_mod of its thread. */
@@ -58,6 +67,9 @@ export interface DpifFlowOpEvent {
   /** `packets:N, bytes:N, used:…[, flags:…]` when logged. */
   readonly stats: string | null;
   readonly actions: string | null;
+  readonly parsedKey: OdpKey | null;
+  readonly parsedActions: readonly OdpAction[] | null;
+  readonly parseErrors: readonly OvsParseError[];
 }
 
 /** `Dropped N log messages in last S seconds (most recently, R seconds ago) due to excessive rate`. */
@@ -88,7 +100,9 @@ export function classifyVlogMessage(head: string, continuation: readonly string[
     if (continuation.length !== 2) {
       throw new OvsParseError('vswitchd upcall log', text, head.length, `expected a key line and a packet line, got ${continuation.length} lines`);
     }
-    return { type: 'upcall', dpif: m[1], upcallType: m[2], key: continuation[0], packet: continuation[1] };
+    const errors: OvsParseError[] = [];
+    const parsedKey = tryParse(parseKey, continuation[0], errors);
+    return { type: 'upcall', dpif: m[1], upcallType: m[2], key: continuation[0], packet: continuation[1], parsedKey, parseErrors: errors };
   }
   if (continuation.length > 0) return null;
   if ((m = FLOW_CHANGE.exec(head))) return flowChange(head, m);
@@ -120,7 +134,10 @@ function flowChange(head: string, m: RegExpExecArray): FlowChangeEvent {
     key = body.slice(0, at);
     actions = body.slice(at + ', actions:'.length);
   }
-  return { type: isMod ? 'flow_mod' : 'flow_add', ufid: m[2], megaUfid: m[3], key, oldActions, actions, flowMatch: null };
+  const errors: OvsParseError[] = [];
+  const parsedKey = tryParse(parseKey, key, errors);
+  const parsedActions = tryParse(parseActions, actions, errors);
+  return { type: isMod ? 'flow_mod' : 'flow_add', ufid: m[2], megaUfid: m[3], key, oldActions, actions, flowMatch: null, parsedKey, parsedActions, parseErrors: errors };
 }
 
 function dpifOp(head: string, m: RegExpExecArray): DpifFlowOpEvent {
@@ -143,5 +160,8 @@ function dpifOp(head: string, m: RegExpExecArray): DpifFlowOpEvent {
   }
   const op = m[3].startsWith('put') ? 'flow_put' : (m[3] as 'flow_del' | 'flow_get' | 'flow_dump');
   const flags = (m[4] ?? '').split(/[[\]]+/).filter((f) => f !== '');
-  return { type: op, dpif: m[1], flags, failure: m[5] ?? null, ufid: m[6] ?? null, key: body, stats, actions };
+  const errors: OvsParseError[] = [];
+  const parsedKey = body === '' ? null : tryParse(parseKey, body, errors);
+  const parsedActions = actions === null ? null : tryParse(parseActions, actions, errors);
+  return { type: op, dpif: m[1], flags, failure: m[5] ?? null, ufid: m[6] ?? null, key: body, stats, actions, parsedKey, parsedActions, parseErrors: errors };
 }

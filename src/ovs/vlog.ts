@@ -152,6 +152,12 @@ export class VlogParser {
       const error = new OvsTextParseError(e.what, e.input, e.position, e.reason, draft.line);
       out.errors.push({ line: draft.line, text: message, error });
     }
+    if (event && 'parseErrors' in event) {
+      for (const e of event.parseErrors) {
+        const error = new OvsTextParseError(e.what, e.input, e.position, e.reason, draft.line);
+        out.errors.push({ line: draft.line, text: message, error });
+      }
+    }
     const record: VlogRecord = { ...fields, message, event };
     this.route(record, out);
   }
