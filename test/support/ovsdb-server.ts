@@ -1,0 +1,164 @@
+// Starts a real ovsdb-server in its own scratch folder for integration tests: Unix socket always,
+// TCP and TLS (ovs-pki certificates) on request, on free ports. stop() kills it and waits until
+// it is gone; restart() brings it back on the same socket paths and ports (new pid).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TlsFiles } from '../../src/ovsdb/remote';
+
+export const SCHEMAS = {
+  nb: '/usr/share/ovn/ovn-nb.ovsschema',
+  sb: '/usr/share/ovn/ovn-sb.ovsschema',
+  vswitch: '/usr/share/openvswitch/vswitch.ovsschema',
+} as const;
+
+export interface OvsdbServerOptions {
+  schema?: keyof typeof SCHEMAS;
+  tcp?: boolean;
+  ssl?: boolean;
+  /** Use an existing database file instead of creating one. */
+  dbFile?: string;
+}
+
+export interface OvsdbServer {
+  dir: string;
+  db: string;
+  pidfile: string;
+  /** The unixctl control socket (given with --unixctl). */
+  ctl: string;
+  unix: string;
+  tcp?: string;
+  ssl?: string;
+  /** Client-side key, certificate and CA, signed by the same ovs-pki CA as the server's. */
+  tls?: TlsFiles;
+  pid(): number;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  /** Stops the server and removes its folder. Safe to call twice. */
+  destroy(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function poll(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function makePki(dir: string): { server: TlsFiles; client: TlsFiles } {
+  const pki = join(dir, 'pki');
+  execFileSync('ovs-pki', [`--dir=${pki}`, 'init'], { stdio: 'ignore' });
+  for (const name of ['server', 'client']) {
+    execFileSync('ovs-pki', [`--dir=${pki}`, 'req+sign', name, 'switch'], { cwd: dir, stdio: 'ignore' });
+  }
+  const ca = join(pki, 'switchca', 'cacert.pem');
+  const files = (name: string): TlsFiles => ({
+    privateKey: join(dir, `${name}-privkey.pem`),
+    certificate: join(dir, `${name}-cert.pem`),
+    caCert: ca,
+  });
+  return { server: files('server'), client: files('client') };
+}
+
+export async function startOvsdbServer(options: OvsdbServerOptions = {}): Promise<OvsdbServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'livetrace-ovsdb-'));
+  const db = options.dbFile ?? join(dir, `${options.schema ?? 'nb'}.db`);
+  if (!options.dbFile) execFileSync('ovsdb-tool', ['create', db, SCHEMAS[options.schema ?? 'nb']]);
+  const pidfile = join(dir, 'ovsdb-server.pid');
+  const ctl = join(dir, 'ovsdb-server.ctl');
+  const sock = join(dir, 'db.sock');
+  const args = [
+    '--detach',
+    '--no-chdir',
+    `--pidfile=${pidfile}`,
+    `--log-file=${join(dir, 'ovsdb-server.log')}`,
+    `--unixctl=${ctl}`,
+    `--remote=punix:${sock}`,
+  ];
+  const server: OvsdbServer = {
+    dir,
+    db,
+    pidfile,
+    ctl,
+    unix: `unix:${sock}`,
+    pid: () => Number(readFileSync(pidfile, 'utf8').trim()),
+    stop: async () => {
+      if (!existsSync(pidfile)) return;
+      const pid = server.pid();
+      if (alive(pid)) process.kill(pid, 'SIGTERM');
+      await poll(() => !alive(pid), `ovsdb-server ${pid} to exit`);
+    },
+    restart: async () => {
+      await server.stop();
+      await launch();
+    },
+    destroy: async () => {
+      try {
+        await server.stop();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+  if (options.tcp) {
+    const port = await freePort();
+    args.push(`--remote=ptcp:${port}:127.0.0.1`);
+    server.tcp = `tcp:127.0.0.1:${port}`;
+  }
+  if (options.ssl) {
+    const pki = makePki(dir);
+    const port = await freePort();
+    args.push(
+      `--private-key=${pki.server.privateKey}`,
+      `--certificate=${pki.server.certificate}`,
+      `--ca-cert=${pki.server.caCert}`,
+      `--remote=pssl:${port}:127.0.0.1`,
+    );
+    server.ssl = `ssl:127.0.0.1:${port}`;
+    server.tls = pki.client;
+  }
+  args.push(db);
+
+  const launch = async (): Promise<void> => {
+    rmSync(pidfile, { force: true });
+    execFileSync('ovsdb-server', args, { stdio: 'ignore' });
+    await poll(() => existsSync(pidfile) && existsSync(sock) && existsSync(ctl), 'ovsdb-server sockets');
+    for (const remote of [server.tcp, server.ssl]) {
+      if (!remote) continue;
+      const port = Number(remote.slice(remote.lastIndexOf(':') + 1));
+      await poll(() => execFileSync('ss', ['-Hltn', `sport = :${port}`]).toString().includes(`:${port}`), `port ${port}`);
+    }
+  };
+  try {
+    await launch();
+  } catch (err) {
+    await server.destroy();
+    throw err;
+  }
+  return server;
+}
+
+/** Runs ovn-nbctl against the server's Unix socket. */
+export function nbctl(server: OvsdbServer, ...args: string[]): string {
+  return execFileSync('ovn-nbctl', [`--db=${server.unix}`, ...args]).toString();
+}
