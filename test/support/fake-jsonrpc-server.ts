@@ -126,3 +126,13 @@ export async function waitFor<T>(check: () => T | undefined | false | null, what
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** The error a promise rejects with; fails if it resolves. */
+export async function rejectionOf(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection, got a value');
+}

@@ -10,7 +10,7 @@ import { connectRemote, defaultProbeIntervalMs, parseRemote } from '../../../src
 import { OvsdbSession } from '../../../src/ovsdb/session';
 import { syncInitial } from '../../../src/ovsdb/sync';
 import type { SelectOperation, TableUpdates2 } from '../../../src/ovsdb/types';
-import { waitFor } from '../../support/fake-jsonrpc-server';
+import { rejectionOf, waitFor } from '../../support/fake-jsonrpc-server';
 import { nbctl, OvsdbServer, startOvsdbServer } from '../../support/ovsdb-server';
 
 jest.setTimeout(60_000);
@@ -53,7 +53,7 @@ describe.each(['unix', 'tcp', 'ssl'] as const)('over %s', (kind) => {
   });
 
   it('names the database in a server error', async () => {
-    const err = await c.getSchema('Nope').catch((e) => e);
+    const err = await rejectionOf(c.getSchema('Nope'));
     expect(err).toBeInstanceOf(JsonRpcRemoteError);
     expect(err.message).toMatch(new RegExp(`^get_schema on db Nope @ ${remote()}: server error: unknown database`));
   });
@@ -115,7 +115,7 @@ describe('TLS', () => {
     try {
       execFileSync('ovs-pki', [`--dir=${join(other, 'pki')}`, 'init'], { stdio: 'ignore' });
       const tls = { ...server.tls!, caCert: join(other, 'pki', 'switchca', 'cacert.pem') };
-      const err = await connectRemote(parseRemote(server.ssl!), { tls }).catch((e) => e);
+      const err = await rejectionOf(connectRemote(parseRemote(server.ssl!), { tls }));
       expect(err).toBeInstanceOf(ConnectError);
       expect(err.message).toMatch(new RegExp(`^${server.ssl}: cannot connect: .*(certificate|self.signed)`, 'i'));
     } finally {

@@ -9,7 +9,7 @@ import {
 } from '../../../src/ovsdb/errors';
 import { JsonRpcConnection } from '../../../src/ovsdb/jsonrpc';
 import { connectRemote, parseRemote } from '../../../src/ovsdb/remote';
-import { FakeJsonRpcServer, waitFor } from '../../support/fake-jsonrpc-server';
+import { FakeJsonRpcServer, rejectionOf, waitFor } from '../../support/fake-jsonrpc-server';
 
 describe('JsonRpcConnection against a fake server', () => {
   let server: FakeJsonRpcServer;
@@ -69,7 +69,7 @@ describe('JsonRpcConnection against a fake server', () => {
 
   it('rejects with the server error, naming method, database and remote', async () => {
     const c = await open();
-    const err = await c.request('get_schema', ['Nope'], { db: 'Nope' }).catch((e) => e);
+    const err = await rejectionOf(c.request('get_schema', ['Nope'], { db: 'Nope' }));
     expect(err).toBeInstanceOf(JsonRpcRemoteError);
     expect(err).toMatchObject({ method: 'get_schema', db: 'Nope', remote: server.remote, tag: 'unknown method' });
     expect(err.message).toBe(`get_schema on db Nope @ ${server.remote}: server error: unknown method`);
@@ -84,7 +84,7 @@ describe('JsonRpcConnection against a fake server', () => {
     };
     const c = await open();
     const done = closed(c);
-    const err = await c.request('get_schema', ['OVN_Northbound'], { db: 'OVN_Northbound' }).catch((e) => e);
+    const err = await rejectionOf(c.request('get_schema', ['OVN_Northbound'], { db: 'OVN_Northbound' }));
     expect(err).toBeInstanceOf(ConnectionClosedError);
     expect(err.message).toMatch(
       new RegExp(`^get_schema on db OVN_Northbound @ ${server.remote}: connection closed: peer closed the connection in the middle of a message \\(\\d+ bytes of it received\\)`),
@@ -99,7 +99,7 @@ describe('JsonRpcConnection against a fake server', () => {
     };
     const c = await open();
     const done = closed(c);
-    const err = await c.request('list_dbs', []).catch((e) => e);
+    const err = await rejectionOf(c.request('list_dbs', []));
     expect(err).toBeInstanceOf(ConnectionClosedError);
     const reason = await done;
     expect(reason).toBeInstanceOf(ProtocolError);
@@ -153,7 +153,7 @@ describe('JsonRpcConnection against a fake server', () => {
       return true;
     };
     const c = await open();
-    const err = await c.request('get_schema', ['OVN_Northbound'], { db: 'OVN_Northbound', timeoutMs: 50 }).catch((e) => e);
+    const err = await rejectionOf(c.request('get_schema', ['OVN_Northbound'], { db: 'OVN_Northbound', timeoutMs: 50 }));
     expect(err).toBeInstanceOf(RequestTimeoutError);
     expect(err.message).toBe(`get_schema on db OVN_Northbound @ ${server.remote}: no reply within 50 ms`);
     await waitFor(() => c.bytesReceived > 0, 'late reply');
