@@ -5,6 +5,7 @@ import { ConfigModule } from './config/config.module';
 import { LivetraceConfig } from './config/config.schema';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { ReplicasModule } from './replicas/replicas.module';
 import { StorageModule } from './storage/storage.module';
 
 @Module({})
@@ -37,6 +38,7 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
         }),
         StorageModule,
         MetricsModule,
+        ReplicasModule,
         HealthModule,
       ],
     };

@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { ReplicasHealthIndicator } from '../replicas/replicas.health';
 import { StorageHealthIndicator } from './storage.health';
 
 @ApiTags('operations')
@@ -9,12 +10,18 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly storage: StorageHealthIndicator,
+    private readonly replicas: ReplicasHealthIndicator,
   ) {}
 
   @Get()
   @HealthCheck()
   @ApiOperation({ summary: 'Storage and every daemon connection; 503 when one is down' })
   check() {
-    return this.health.check([() => this.storage.check()]);
+    return this.health.check([
+      () => this.storage.check(),
+      () => this.replicas.check('nb'),
+      () => this.replicas.check('sb'),
+      () => this.replicas.check('ovs'),
+    ]);
   }
 }

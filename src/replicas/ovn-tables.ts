@@ -1,0 +1,56 @@
+// The tables and columns the service reads from each database. Anything a server's schema
+// lacks (OVN's schemas change every release) is skipped with a log line, never an error.
+import type { ReplicaSpec } from '../ovsdb/replica/replica';
+
+export const SOUTHBOUND: ReplicaSpec = {
+  // Southbound rows own OpenFlow cookies: keep them as tombstones after deletion so stale cookies
+  // (ovn-controller lagging behind northd) still resolve.
+  Logical_Flow: {
+    columns: ['logical_datapath', 'logical_dp_group', 'pipeline', 'table_id', 'priority', 'match', 'actions', 'external_ids', 'tags'],
+    indexes: ['logical_datapath', 'logical_dp_group'],
+    tombstones: true,
+  },
+  Logical_DP_Group: { columns: ['datapaths'], tombstones: true },
+  // `type` and `nb_uuid` exist only in newer schemas (23.03 keeps them in external_ids).
+  Datapath_Binding: { columns: ['tunnel_key', 'external_ids', 'load_balancers', 'type', 'nb_uuid'], indexes: ['tunnel_key'], tombstones: true },
+  Port_Binding: {
+    columns: ['logical_port', 'datapath', 'tunnel_key', 'type', 'chassis', 'mac', 'parent_port', 'tag', 'options', 'external_ids', 'up', 'requested_chassis'],
+    indexes: ['logical_port', 'datapath'],
+    tombstones: true,
+  },
+  Multicast_Group: { columns: ['name', 'datapath', 'tunnel_key', 'ports'], indexes: ['datapath'], tombstones: true },
+  MAC_Binding: { columns: ['logical_port', 'ip', 'mac', 'datapath'], tombstones: true },
+  Static_MAC_Binding: { columns: ['logical_port', 'ip', 'mac', 'datapath'], tombstones: true },
+  FDB: { columns: ['mac', 'dp_key', 'port_key'], tombstones: true },
+  Chassis: { columns: ['name', 'hostname', 'external_ids'], indexes: ['name'], tombstones: true },
+  Load_Balancer: { columns: ['name', 'vips', 'protocol', 'datapaths', 'datapath_group', 'options', 'external_ids'], tombstones: true },
+};
+
+export const NORTHBOUND: ReplicaSpec = {
+  ACL: { columns: ['name', 'direction', 'priority', 'match', 'action', 'log', 'severity', 'meter', 'label', 'tier', 'options', 'external_ids'] },
+  Logical_Switch: { columns: ['name', 'ports', 'acls', 'load_balancer', 'qos_rules', 'dns_records', 'other_config', 'external_ids'], indexes: ['name', 'ports', 'acls'] },
+  Logical_Switch_Port: {
+    columns: ['name', 'type', 'addresses', 'port_security', 'options', 'external_ids', 'tag', 'parent_name', 'enabled', 'up', 'dhcpv4_options', 'dhcpv6_options'],
+    indexes: ['name'],
+  },
+  Logical_Router: {
+    columns: ['name', 'ports', 'nat', 'load_balancer', 'policies', 'static_routes', 'options', 'external_ids'],
+    indexes: ['name', 'ports', 'nat', 'policies', 'static_routes'],
+  },
+  Logical_Router_Port: { columns: ['name', 'mac', 'networks', 'options', 'peer', 'gateway_chassis', 'ha_chassis_group', 'external_ids'], indexes: ['name'] },
+  NAT: { columns: ['type', 'external_ip', 'external_mac', 'logical_ip', 'logical_port', 'external_port_range', 'options', 'external_ids'] },
+  Load_Balancer: { columns: ['name', 'vips', 'protocol', 'options', 'selection_fields', 'health_check', 'external_ids'], indexes: ['name'] },
+  Logical_Router_Policy: { columns: ['priority', 'match', 'action', 'nexthop', 'nexthops', 'options', 'external_ids'] },
+  Logical_Router_Static_Route: { columns: ['ip_prefix', 'nexthop', 'output_port', 'policy', 'route_table', 'options', 'external_ids'] },
+  QoS: { columns: ['priority', 'direction', 'match', 'action', 'bandwidth', 'external_ids'] },
+  DHCP_Options: { columns: ['cidr', 'options', 'external_ids'] },
+  Forwarding_Group: { columns: ['name', 'vip', 'vmac', 'liveness', 'child_port', 'external_ids'] },
+  Port_Group: { columns: ['name', 'ports', 'acls', 'external_ids'], indexes: ['name', 'acls'] },
+};
+
+export const OPEN_VSWITCH: ReplicaSpec = {
+  Open_vSwitch: { columns: ['external_ids', 'ovs_version', 'db_version', 'bridges', 'datapath_types'] },
+  Bridge: { columns: ['name', 'ports', 'datapath_type', 'fail_mode', 'external_ids'], indexes: ['name'] },
+  Port: { columns: ['name', 'interfaces', 'external_ids'], indexes: ['name'] },
+  Interface: { columns: ['name', 'type', 'ofport', 'external_ids', 'options', 'admin_state', 'link_state'], indexes: ['name', 'ofport'] },
+};
