@@ -38,7 +38,7 @@ export async function startFakeDetraceVswitchd(options: FakeDetraceOptions): Pro
 
   const answer = (method: string, params: string[]): { result: string | null; error: string | null } => {
     if (method === 'list-commands') {
-      const commands = ['dpctl/dump-flows', 'list-commands', 'ofproto/detrace', 'ofproto/trace', ...(options.extraCommands ?? [])];
+      const commands = ['list-commands', 'ofproto/detrace', ...(options.extraCommands ?? [])];
       return { result: `The available commands are:\n${commands.map((c) => `  ${c}`).join('\n')}\n`, error: null };
     }
     if (method !== 'ofproto/detrace') return { result: null, error: `"${method}" is not a valid command` };
