@@ -41,16 +41,19 @@ export class FakeJsonRpcServer {
   /** Answer echo requests by default (a real ovsdb-server does). */
   answerEcho = true;
   port = 0;
+  /** When set, listens on this Unix socket path instead of TCP. */
+  path: string | undefined;
 
-  static async start(script?: Script): Promise<FakeJsonRpcServer> {
+  static async start(script?: Script, options: { path?: string } = {}): Promise<FakeJsonRpcServer> {
     const s = new FakeJsonRpcServer();
     s.script = script;
+    s.path = options.path;
     await s.listen();
     return s;
   }
 
   get remote(): string {
-    return `tcp:127.0.0.1:${this.port}`;
+    return this.path ? `unix:${this.path}` : `tcp:127.0.0.1:${this.port}`;
   }
 
   get requests(): Message[] {
@@ -63,6 +66,10 @@ export class FakeJsonRpcServer {
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
+      if (this.path) {
+        server.listen(this.path, () => resolve());
+        return;
+      }
       server.listen(this.port, '127.0.0.1', () => {
         this.port = (server.address() as net.AddressInfo).port;
         resolve();

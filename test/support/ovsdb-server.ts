@@ -20,14 +20,19 @@ export interface OvsdbServerOptions {
   ssl?: boolean;
   /** Use an existing database file instead of creating one. */
   dbFile?: string;
+  /**
+   * 'pidfile': no --unixctl, so the control socket is <dir>/ovsdb-server.<pid>.ctl (OVS_RUNDIR=dir),
+   * found through <dir>/ovsdb-server.pid as in production. Default 'path' (--unixctl=<dir>/ovsdb-server.ctl).
+   */
+  unixctl?: 'path' | 'pidfile';
 }
 
 export interface OvsdbServer {
   dir: string;
   db: string;
   pidfile: string;
-  /** The unixctl control socket (given with --unixctl). */
-  ctl: string;
+  /** The unixctl control socket of the running process (changes on restart with unixctl 'pidfile'). */
+  readonly ctl: string;
   unix: string;
   tcp?: string;
   ssl?: string;
@@ -85,21 +90,24 @@ export async function startOvsdbServer(options: OvsdbServerOptions = {}): Promis
   const db = options.dbFile ?? join(dir, `${options.schema ?? 'nb'}.db`);
   if (!options.dbFile) execFileSync('ovsdb-tool', ['create', db, SCHEMAS[options.schema ?? 'nb']]);
   const pidfile = join(dir, 'ovsdb-server.pid');
-  const ctl = join(dir, 'ovsdb-server.ctl');
+  const byPidfile = options.unixctl === 'pidfile';
+  const ctlPath = () => (byPidfile ? join(dir, `ovsdb-server.${server.pid()}.ctl`) : join(dir, 'ovsdb-server.ctl'));
   const sock = join(dir, 'db.sock');
   const args = [
     '--detach',
     '--no-chdir',
     `--pidfile=${pidfile}`,
     `--log-file=${join(dir, 'ovsdb-server.log')}`,
-    `--unixctl=${ctl}`,
+    ...(byPidfile ? [] : [`--unixctl=${ctlPath()}`]),
     `--remote=punix:${sock}`,
   ];
   const server: OvsdbServer = {
     dir,
     db,
     pidfile,
-    ctl,
+    get ctl() {
+      return ctlPath();
+    },
     unix: `unix:${sock}`,
     pid: () => Number(readFileSync(pidfile, 'utf8').trim()),
     stop: async () => {
@@ -141,8 +149,8 @@ export async function startOvsdbServer(options: OvsdbServerOptions = {}): Promis
 
   const launch = async (): Promise<void> => {
     rmSync(pidfile, { force: true });
-    execFileSync('ovsdb-server', args, { stdio: 'ignore' });
-    await poll(() => existsSync(pidfile) && existsSync(sock) && existsSync(ctl), 'ovsdb-server sockets');
+    execFileSync('ovsdb-server', args, { stdio: 'ignore', env: { ...process.env, OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir } });
+    await poll(() => existsSync(pidfile) && existsSync(sock) && existsSync(ctlPath()), 'ovsdb-server sockets');
     for (const remote of [server.tcp, server.ssl]) {
       if (!remote) continue;
       const port = Number(remote.slice(remote.lastIndexOf(':') + 1));

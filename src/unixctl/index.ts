@@ -1,0 +1,2 @@
+export * from './discovery';
+export * from './client';
