@@ -161,6 +161,19 @@ describe('JsonRpcConnection against a fake server', () => {
     expect(c.pendingRequests).toBe(0);
   });
 
+  it('receives a 39 MB reply written in one go', async () => {
+    const rows: Record<string, unknown> = {};
+    for (let i = 0; i < 100_000; i++) rows[`${i}`] = { initial: { match: `inport == "lsp${i}" && ip4.dst == {10.0.0.2}`, pad: 'y'.repeat(300) } };
+    server.script = (msg, sc) => {
+      sc.reply(msg.id, { Logical_Flow: rows });
+      return true;
+    };
+    const c = await open();
+    const result = (await c.request('monitor_cond', [])) as { Logical_Flow: Record<string, unknown> };
+    expect(Object.keys(result.Logical_Flow)).toHaveLength(100_000);
+    expect(c.bytesReceived).toBeGreaterThan(38_000_000);
+  });
+
   it('rejects requests on a closed connection with the reason', async () => {
     const c = await open();
     c.close('shutting down');

@@ -152,6 +152,35 @@ describe('OvsdbSession against a fake server', () => {
     ]);
   });
 
+  it.each([
+    ['garbage', (id: unknown) => `{"id":${String(id)},"result":[]}<html>`, /^protocol error: unexpected byte '<' at offset \d+/],
+    ['an oversize message', (id: unknown) => JSON.stringify({ id, result: 'x'.repeat(4096), error: null }), /^protocol error: JSON message exceeds the limit of 1024 bytes/],
+  ])('reports %s from the server with the remote, and reconnects with backoff', async (_what, payload, reason) => {
+    let first = true;
+    server.script = (msg, sc) => {
+      if (msg.method !== 'list_dbs' || !first) return false;
+      first = false;
+      sc.send(payload(msg.id));
+      return true;
+    };
+    session = new OvsdbSession({
+      remotes: server.remote,
+      backoffMinMs: 15,
+      maxMessageBytes: 1024,
+      onConnected: async (conn) => {
+        await conn.request('list_dbs', []);
+      },
+    });
+    const events = record(session);
+    session.start();
+    await session.waitUp();
+    const disconnect = events.find((e) => e.startsWith('disconnected'))!;
+    expect(disconnect.startsWith(`disconnected ${server.remote}: `)).toBe(true);
+    expect(disconnect.slice(`disconnected ${server.remote}: `.length)).toMatch(reason);
+    expect(events).toContain('backoff 15');
+    expect(session.connectCount).toBe(1);
+  });
+
   it('backs off while the server is down and reconnects when it comes back on the same port', async () => {
     session = new OvsdbSession({ remotes: server.remote, backoffMinMs: 10, backoffMaxMs: 40 });
     const events = record(session);
