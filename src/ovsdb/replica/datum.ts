@@ -1,7 +1,9 @@
 // OVSDB datums → plain JavaScript values, by the column's schema type, so the rest of the
 // service never sees wire encodings: a UUID becomes its string, a set (also one sent as a
-// bare atom) an array, a map an object. update2's "modify" carries, for every non-scalar
-// column, the symmetric difference of old and new (ovsdb_datum_diff in ovsdb/monitor.c).
+// bare atom) an array, a map an object. update2's "modify" carries, for set and map columns
+// with max > 1, the difference between old and new; a column of at most one element that had a
+// value gets its new value outright (Datum.diff in python/ovs/db/data.py; seen on the real
+// server with Logical_Switch_Port.up going [false] → [true]).
 import type { Atom, ColumnSchema, Datum } from '../types';
 
 export type Value = string | number | boolean;
@@ -74,6 +76,8 @@ export function emptyValue(type: ColumnType): CellValue {
 /** Applies an update2 "modify" diff to a cell (scalars are replaced). */
 export function applyDiff(type: ColumnType, old: CellValue | undefined, diff: Datum): CellValue {
   if (type.kind === 'scalar') return decodeDatum(type, diff);
+  const oldEmpty = old === undefined || (Array.isArray(old) ? old.length === 0 : Object.keys(old as object).length === 0);
+  if (type.max <= 1 && !oldEmpty) return decodeDatum(type, diff);
   if (type.kind === 'set') {
     const result = new Set((old as Value[] | undefined) ?? []);
     for (const a of setElements(diff)) {

@@ -133,3 +133,20 @@ describe('Replica', () => {
     expect(r.count('Port_Binding')).toBe(0);
   });
 });
+
+describe('update2 diffs of optional columns (max 1)', () => {
+  it('replaces a value that was set, adds one that was empty (as the OVS IDL does)', () => {
+    const r = new Replica('OVN_Northbound', { Logical_Switch_Port: { columns: ['name', 'up'] } });
+    r.configure({
+      name: 'OVN_Northbound',
+      version: '7.0.0',
+      tables: { Logical_Switch_Port: { columns: { name: { type: 'string' }, up: { type: { key: 'boolean', min: 0, max: 1 } } } } },
+    });
+    r.applyUpdate2({ Logical_Switch_Port: { [U1]: { insert: { name: 'lsp1' } } } });
+    expect(r.get('Logical_Switch_Port', U1)!.up).toEqual([]);
+    r.applyUpdate2({ Logical_Switch_Port: { [U1]: { modify: { up: false } } } });
+    expect(r.get('Logical_Switch_Port', U1)!.up).toEqual([false]);
+    r.applyUpdate2({ Logical_Switch_Port: { [U1]: { modify: { up: true } } } });
+    expect(r.get('Logical_Switch_Port', U1)!.up).toEqual([true]);
+  });
+});
