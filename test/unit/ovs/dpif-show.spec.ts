@@ -20,7 +20,7 @@ describe('dpif/show', () => {
 
   it('maps the captured sandbox ports: names ↔ datapath numbers, patch ports have none', () => {
     const show = parseDpifShow(readFileSync(join(FIXTURES, 'captured/icmp-allow-related/dpif-show.txt'), 'utf8'));
-    expect(show.datapaths.map((d) => d.name)).toEqual(['system@ovs-system']);
+    expect(show.datapaths).toHaveLength(1);
     const dp = show.datapaths[0];
     expect(dp.bridges.map((b) => b.name).sort()).toEqual(['br-ex', 'br-int']);
     const brInt = dp.bridges.find((b) => b.name === 'br-int');
