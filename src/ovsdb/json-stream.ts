@@ -206,21 +206,23 @@ export class JsonSplitter {
   }
 }
 
+/** A framed message that JSON.parse rejects; `detail` has V8's position within the message. */
 export class JsonParseError extends Error {
   constructor(
-    readonly offset: number,
+    /** Bytes of the stream received when the message completed. */
+    readonly receivedBytes: number,
     readonly detail: string,
   ) {
-    super(`invalid JSON in message starting at stream offset ${offset}: ${detail}`);
+    super(`invalid JSON in a message received by stream byte ${receivedBytes}: ${detail}`);
     this.name = 'JsonParseError';
   }
 }
 
 /** Decodes one framed message. JSON.parse on one string is the fastest decoder Node has. */
-export function parseMessage(message: Buffer, streamOffset = 0): unknown {
+export function parseMessage(message: Buffer, receivedBytes = 0): unknown {
   try {
     return JSON.parse(message.toString('utf8'));
   } catch (err) {
-    throw new JsonParseError(streamOffset, err instanceof Error ? err.message : String(err));
+    throw new JsonParseError(receivedBytes, err instanceof Error ? err.message : String(err));
   }
 }
