@@ -144,7 +144,8 @@ function summarise(whole: string, lines: readonly TextLine[], nodes: readonly Tr
   let resumeTable: number | null = null;
   const restored: string[] = [];
   const unattached: TraceItem[] = [];
-  const byLine = new Map(lines.map((l) => [l.line, l]));
+  // The lines are consecutive, so a node's line is found by offset.
+  const firstLine = lines.length > 0 ? lines[0].line : 0;
 
   nodes.forEach((node, index) => {
     const inherited = node.parent === null ? null : (bridgeOfNode.get(node.parent) ?? null);
@@ -162,9 +163,14 @@ function summarise(whole: string, lines: readonly TextLine[], nodes: readonly Tr
       return;
     }
     if (node.kind === 'table') {
-      const at = byLine.get(node.line)!;
+      const at = lines[node.line - firstLine];
+      const fields = parseTableLine(whole, at, node.text);
       steps.push({
-        ...parseTableLine(whole, at, node.text),
+        table: fields.table,
+        outcome: fields.outcome,
+        match: fields.match,
+        priority: fields.priority,
+        cookie: fields.cookie,
         node: index,
         line: node.line,
         bridge: inherited,
