@@ -1,0 +1,347 @@
+// The OVN model over the live replicas: cookie → southbound owners (tombstones included),
+// stage-hint → northbound row, datapath and port keys → logical names, OVS interfaces → logical
+// ports. Answers are cached and the caches are invalidated from the replicas' change events,
+// so a query never rescans a table and never sees rows older than the replica.
+import { createHash } from 'node:crypto';
+import type { ReplicaRow, Replica, RowChange } from '../ovsdb/replica/replica';
+import type { HintTable, LogicalDatapathRef, LogicalFlowSnapshot, OwnerTable, StepHint, StepOwner } from '../correlation/types';
+import { datapathRef } from './datapaths';
+import { hintName, hintSummary, ownerSummary } from './summaries';
+
+/** In ovn-detrace's order (its cookie handlers first), then the ones it does not know. */
+export const OWNER_TABLES: readonly OwnerTable[] = [
+  'Logical_Flow', 'Port_Binding', 'MAC_Binding', 'Multicast_Group', 'Chassis', 'Load_Balancer',
+  'Static_MAC_Binding', 'FDB', 'Datapath_Binding',
+];
+/** In ovn-detrace's order of hint handlers, then Logical_Switch / Logical_Router (ours). */
+export const HINT_TABLES: readonly HintTable[] = [
+  'ACL', 'DHCP_Options', 'Forwarding_Group', 'Logical_Switch_Port', 'Logical_Router_Port',
+  'Logical_Router_Policy', 'Load_Balancer', 'NAT', 'Logical_Router_Static_Route', 'QoS',
+  'Logical_Switch', 'Logical_Router',
+];
+const OWNER_SET = new Set<string>(OWNER_TABLES);
+const HINT_SET = new Set<string>(HINT_TABLES);
+/** SB tables every cached answer may depend on (names, groups, chassis): a change clears all. */
+const SHARED_SB = new Set(['Datapath_Binding', 'Logical_DP_Group', 'Chassis', 'Port_Binding']);
+
+export interface CookieOwners {
+  readonly cookie: string;
+  readonly owners: readonly StepOwner[];
+  readonly collision: boolean;
+  /** The hint rows of every owning logical flow, in owner order (duplicates included). */
+  readonly hints: readonly StepHint[];
+  /** The first hint (of the first logical flow that has one), null when none. */
+  readonly hint: StepHint | null;
+}
+
+export interface LogicalPortRef {
+  readonly logicalPort: string;
+  readonly portBindingUuid: string;
+  readonly datapath: LogicalDatapathRef | null;
+  readonly type: string;
+  readonly tunnelKey: number;
+  readonly chassis: string | null;
+}
+
+export interface OvsInterfaceRef {
+  readonly name: string;
+  readonly ofport: number | null;
+  readonly bridge: string | null;
+  /** external_ids:iface-id, the logical port name. */
+  readonly ifaceId: string | null;
+}
+
+export interface OvnReplicas {
+  readonly nb: Replica;
+  readonly sb: Replica;
+  /** The local Open_vSwitch database; without it interfaces map to no logical port. */
+  readonly ovs?: Replica;
+}
+
+/** `0xdd9b0a` or `dd9b0a` → `00dd9b0a` (UUID prefix); null for cookie 0 or bad text. */
+export function cookiePrefix(cookie: string): string | null {
+  const hex = cookie.toLowerCase().replace(/^0x/, '');
+  if (!/^[0-9a-f]{1,16}$/.test(hex)) return null;
+  // A cookie is 64 bits; ovn-controller uses the low 32 (the UUID's first 8 hex digits).
+  const low = hex.length > 8 ? hex.slice(-8) : hex.padStart(8, '0');
+  return low === '00000000' ? null : low;
+}
+
+export function contentHash(f: Omit<LogicalFlowSnapshot, 'uuid' | 'contentHash'>): string {
+  const ids = Object.keys(f.externalIds).sort().map((k) => [k, f.externalIds[k]]);
+  const canon = JSON.stringify([
+    f.datapaths.map((d) => [d.uuid, d.tunnelKey, d.name, d.kind, d.nbUuid]),
+    f.pipeline, f.tableId, f.stage, f.priority, f.match, f.actions, f.source, f.stageHint, ids,
+  ]);
+  return createHash('sha256').update(canon).digest('hex').slice(0, 32);
+}
+
+export class OvnModel {
+  private readonly cookies = new Map<string, CookieOwners & { expiresAt: number }>();
+  /** hint prefix → cookies whose cached answer used it. */
+  private readonly hintDeps = new Map<string, Set<string>>();
+  private readonly datapaths = new Map<number, LogicalDatapathRef | null>();
+  private readonly ports = new Map<string, LogicalPortRef | null>();
+  private interfaces: { byName: Map<string, OvsInterfaceRef>; byOfport: Map<string, OvsInterfaceRef> } | null = null;
+  private readonly listeners: Array<() => void> = [];
+  /** Bumped on every invalidation: lets callers (annotators) keep their own caches honest. */
+  generation = 0;
+  readonly stats = { cookieHits: 0, cookieMisses: 0, invalidations: 0 };
+
+  constructor(readonly db: OvnReplicas, readonly integrationBridge = 'br-int') {
+    this.listen(db.sb, (c) => this.onSbChange(c), () => this.clearAll());
+    this.listen(db.nb, (c) => this.onNbChange(c), () => this.clearAll());
+    if (db.ovs) this.listen(db.ovs, () => this.touch(() => (this.interfaces = null)), () => this.clearAll());
+  }
+
+  private listen(r: Replica, onChange: (c: RowChange) => void, onReset: () => void): void {
+    r.on('change', onChange);
+    r.on('reset', onReset);
+    this.listeners.push(() => {
+      r.off('change', onChange);
+      r.off('reset', onReset);
+    });
+  }
+
+  dispose(): void {
+    for (const off of this.listeners.splice(0)) off();
+  }
+
+  private touch(fn: () => void): void {
+    fn();
+    this.generation++;
+    this.stats.invalidations++;
+  }
+
+  private clearAll(): void {
+    this.touch(() => {
+      this.cookies.clear();
+      this.hintDeps.clear();
+      this.datapaths.clear();
+      this.ports.clear();
+      this.interfaces = null;
+    });
+  }
+
+  private onSbChange(c: RowChange): void {
+    if (SHARED_SB.has(c.table)) return this.clearAll();
+    if (OWNER_SET.has(c.table)) this.touch(() => this.cookies.delete(c.uuid.slice(0, 8)));
+  }
+
+  private onNbChange(c: RowChange): void {
+    if (!HINT_SET.has(c.table)) return;
+    const deps = this.hintDeps.get(c.uuid.slice(0, 8));
+    if (!deps) return;
+    this.touch(() => {
+      for (const cookie of deps) this.cookies.delete(cookie);
+      this.hintDeps.delete(c.uuid.slice(0, 8));
+    });
+  }
+
+  // ---- cookies ---------------------------------------------------------------------------
+
+  /** Every southbound row owning this cookie, live and stale; empty for cookie 0. */
+  owners(cookie: string): CookieOwners {
+    const prefix = cookiePrefix(cookie);
+    if (!prefix) return { cookie: '0x00000000', owners: [], collision: false, hints: [], hint: null };
+    const cached = this.cookies.get(prefix);
+    if (cached && cached.expiresAt > this.db.sb.now()) {
+      this.stats.cookieHits++;
+      return cached;
+    }
+    this.stats.cookieMisses++;
+    const fresh = this.resolve(prefix);
+    this.cookies.set(prefix, fresh);
+    return fresh;
+  }
+
+  private resolve(prefix: string): CookieOwners & { expiresAt: number } {
+    const sb = this.db.sb;
+    const owners: StepOwner[] = [];
+    const hints: StepHint[] = [];
+    let expiresAt = Infinity;
+    for (const table of OWNER_TABLES) {
+      const live = sb.byPrefix(table, prefix).sort(byUuid);
+      const dead = sb.tombstonesByPrefix(table, prefix).sort((a, b) => byUuid(a.row, b.row));
+      for (const ts of dead) expiresAt = Math.min(expiresAt, ts.deletedAt + sb.tombstoneTtlMs);
+      for (const [row, stale] of [...live.map((r) => [r, false] as const), ...dead.map((t) => [t.row, true] as const)]) {
+        const owner = this.owner(table, row, stale);
+        owners.push(owner);
+        const hintPrefix = owner.logicalFlow?.stageHint;
+        if (hintPrefix) {
+          hints.push(...this.hintRows(hintPrefix));
+          let deps = this.hintDeps.get(hintPrefix);
+          if (!deps) this.hintDeps.set(hintPrefix, (deps = new Set()));
+          deps.add(prefix);
+        }
+      }
+    }
+    return { cookie: '0x' + prefix, owners, collision: owners.length > 1, hints, hint: hints[0] ?? null, expiresAt };
+  }
+
+  private owner(table: OwnerTable, row: ReplicaRow, stale: boolean): StepOwner {
+    if (table === 'Logical_Flow') return { table, uuid: row._uuid, stale, logicalFlow: this.snapshot(row) };
+    const dpUuid = table === 'Datapath_Binding' ? row._uuid : firstRef(row.datapath);
+    const datapath = table === 'FDB' ? this.datapathByKey(Number(row.dp_key)) : dpUuid ? this.datapathByUuid(dpUuid) : null;
+    const text = ownerSummary(table, row, {
+      chassis: (u) => this.db.sb.get('Chassis', u) ?? this.db.sb.tombstone('Chassis', u)?.row,
+      portName: (u) => {
+        const pb = this.db.sb.get('Port_Binding', u) ?? this.db.sb.tombstone('Port_Binding', u)?.row;
+        return pb ? String(pb.logical_port) : undefined;
+      },
+      datapath,
+    });
+    return { table, uuid: row._uuid, stale, name: text.name, summary: text.summary, datapath };
+  }
+
+  /** A Logical_Flow row as a snapshot (datapath groups expanded, ordered as ovn-detrace lists them). */
+  snapshot(row: ReplicaRow): LogicalFlowSnapshot {
+    const dpUuids: string[] = [];
+    const own = firstRef(row.logical_datapath);
+    if (own) dpUuids.push(own);
+    const group = firstRef(row.logical_dp_group);
+    if (group) {
+      const g = this.db.sb.get('Logical_DP_Group', group) ?? this.db.sb.tombstone('Logical_DP_Group', group)?.row;
+      dpUuids.push(...([] as unknown[]).concat(g?.datapaths ?? []).map(String).sort());
+    }
+    const datapaths = dpUuids.map((u) => this.datapathByUuid(u) ?? { uuid: u, tunnelKey: 0, name: null, kind: null, nbUuid: null });
+    const ids = (row.external_ids ?? {}) as Record<string, string>;
+    const body = {
+      datapaths,
+      pipeline: (row.pipeline === 'egress' ? 'egress' : 'ingress') as 'ingress' | 'egress',
+      tableId: Number(row.table_id),
+      stage: ids['stage-name'] ?? null,
+      priority: Number(row.priority),
+      match: String(row.match),
+      actions: String(row.actions),
+      source: ids.source ?? null,
+      stageHint: ids['stage-hint'] ? ids['stage-hint'].toLowerCase().slice(0, 8) : null,
+      externalIds: { ...ids },
+    };
+    return { uuid: row._uuid, contentHash: contentHash(body), ...body };
+  }
+
+  /** Northbound rows whose UUID starts with the hint, table by table (ovn-detrace's order). */
+  hintRows(prefix: string): StepHint[] {
+    const out: StepHint[] = [];
+    for (const table of HINT_TABLES) {
+      for (const r of this.db.nb.byPrefix(table, prefix).sort(byUuid)) {
+        out.push({ table, uuid: r._uuid, name: hintName(table, r), summary: hintSummary(table, r) });
+      }
+    }
+    return out;
+  }
+
+  // ---- datapaths and ports ---------------------------------------------------------------
+
+  datapathByUuid(uuid: string): LogicalDatapathRef | null {
+    const row = this.db.sb.get('Datapath_Binding', uuid) ?? this.db.sb.tombstone('Datapath_Binding', uuid)?.row;
+    return row ? datapathRef(row) : null;
+  }
+
+  /** `metadata` / geneve VNI → the logical switch or router. */
+  datapathByKey(key: number): LogicalDatapathRef | null {
+    let dp = this.datapaths.get(key);
+    if (dp === undefined) {
+      const row = this.db.sb.find('Datapath_Binding', 'tunnel_key', key)[0];
+      dp = row ? datapathRef(row) : null;
+      this.datapaths.set(key, dp);
+    }
+    return dp;
+  }
+
+  /** (datapath tunnel_key, port tunnel_key) — `metadata` + `reg14`/`reg15` — → logical port. */
+  portByKeys(dpKey: number, portKey: number): LogicalPortRef | null {
+    const k = `${dpKey}/${portKey}`;
+    let p = this.ports.get(k);
+    if (p === undefined) {
+      const dp = this.datapathByKey(dpKey);
+      const row = dp ? this.db.sb.find('Port_Binding', 'datapath', dp.uuid).find((r) => Number(r.tunnel_key) === portKey) : undefined;
+      p = row ? this.portRef(row, dp) : null;
+      this.ports.set(k, p);
+    }
+    return p;
+  }
+
+  portByName(logicalPort: string): LogicalPortRef | null {
+    const k = `name:${logicalPort}`;
+    let p = this.ports.get(k);
+    if (p === undefined) {
+      const row = this.db.sb.find('Port_Binding', 'logical_port', logicalPort)[0];
+      p = row ? this.portRef(row, firstRef(row.datapath) ? this.datapathByUuid(firstRef(row.datapath)!) : null) : null;
+      this.ports.set(k, p);
+    }
+    return p;
+  }
+
+  private portRef(row: ReplicaRow, dp: LogicalDatapathRef | null): LogicalPortRef {
+    const ch = firstRef(row.chassis);
+    const chassis = ch ? (this.db.sb.get('Chassis', ch)?.name as string | undefined) ?? null : null;
+    return {
+      logicalPort: String(row.logical_port),
+      portBindingUuid: row._uuid,
+      datapath: dp,
+      type: String(row.type ?? ''),
+      tunnelKey: Number(row.tunnel_key),
+      chassis,
+    };
+  }
+
+  /** Chassis name of a tunnel endpoint IP (SB Encap). */
+  chassisByIp(ip: string): string | null {
+    try {
+      const e = this.db.sb.find('Encap', 'ip', ip)[0];
+      return e ? String(e.chassis_name) : null;
+    } catch {
+      return null; // Encap not replicated (older spec): unknown, not an error
+    }
+  }
+
+  // ---- OVS interfaces --------------------------------------------------------------------
+
+  private interfaceIndex(): NonNullable<OvnModel['interfaces']> {
+    if (this.interfaces) return this.interfaces;
+    const byName = new Map<string, OvsInterfaceRef>();
+    const byOfport = new Map<string, OvsInterfaceRef>();
+    const ovs = this.db.ovs;
+    if (ovs) {
+      const bridgeOf = new Map<string, string>();
+      for (const br of ovs.rows('Bridge')) {
+        for (const p of ([] as unknown[]).concat(br.ports ?? [])) {
+          const port = ovs.get('Port', String(p));
+          for (const i of ([] as unknown[]).concat(port?.interfaces ?? [])) bridgeOf.set(String(i), String(br.name));
+        }
+      }
+      for (const i of ovs.rows('Interface')) {
+        const ofport = ([] as unknown[]).concat(i.ofport ?? [])[0];
+        const ref: OvsInterfaceRef = {
+          name: String(i.name),
+          ofport: typeof ofport === 'number' ? ofport : null,
+          bridge: bridgeOf.get(i._uuid) ?? null,
+          ifaceId: ((i.external_ids ?? {}) as Record<string, string>)['iface-id'] ?? null,
+        };
+        byName.set(ref.name, ref);
+        if (ref.ofport !== null) byOfport.set(`${ref.bridge ?? ''}/${ref.ofport}`, ref);
+      }
+    }
+    return (this.interfaces = { byName, byOfport });
+  }
+
+  interfaceByName(name: string): OvsInterfaceRef | null {
+    return this.interfaceIndex().byName.get(name) ?? null;
+  }
+
+  /** OpenFlow port on a bridge (the integration bridge by default) → interface. */
+  interfaceByOfport(ofport: number, bridge = this.integrationBridge): OvsInterfaceRef | null {
+    return this.interfaceIndex().byOfport.get(`${bridge}/${ofport}`) ?? null;
+  }
+}
+
+function byUuid(a: ReplicaRow, b: ReplicaRow): number {
+  return a._uuid < b._uuid ? -1 : a._uuid > b._uuid ? 1 : 0;
+}
+
+function firstRef(cell: unknown): string | null {
+  if (Array.isArray(cell)) return cell.length ? String(cell[0]) : null;
+  return typeof cell === 'string' && cell ? cell : null;
+}
