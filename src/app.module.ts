@@ -7,6 +7,10 @@ import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ReplicasModule } from './replicas/replicas.module';
 import { StorageModule } from './storage/storage.module';
+import { TracesModule } from './traces/traces.module';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ApiErrorFilter } from './common/api-error';
+import { ApiTokenGuard } from './common/auth.guard';
 
 @Module({})
 export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdown {
@@ -40,6 +44,11 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
         MetricsModule,
         ReplicasModule,
         HealthModule,
+        TracesModule,
+      ],
+      providers: [
+        { provide: APP_FILTER, useClass: ApiErrorFilter },
+        { provide: APP_GUARD, useClass: ApiTokenGuard },
       ],
     };
   }

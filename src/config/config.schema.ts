@@ -73,6 +73,11 @@ export const CONFIG_SCHEMA = {
   LIVETRACE_HOST: host,
   LIVETRACE_PORT: int(1, 65535),
   LIVETRACE_CHASSIS: chassis,
+  LIVETRACE_API_TOKEN: (raw: string) => {
+    const v = raw.trim();
+    if (v && !/^[\x21-\x7e]{16,256}$/.test(v)) throw new ConfigValueError('expected 16 to 256 printable characters without spaces');
+    return v;
+  },
   LIVETRACE_LOG_LEVEL: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal'),
 } satisfies Record<string, Parser<unknown>>;
 

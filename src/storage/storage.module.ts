@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { dataSourceOptions } from './data-source.options';
+import { StoreService } from './store.service';
 
 @Global()
 @Module({
@@ -13,5 +14,7 @@ import { dataSourceOptions } from './data-source.options';
       useFactory: (cfg: LivetraceConfig) => ({ ...dataSourceOptions(cfg.LIVETRACE_DB), migrationsRun: true }),
     }),
   ],
+  providers: [StoreService],
+  exports: [StoreService],
 })
 export class StorageModule {}

@@ -1,0 +1,178 @@
+// The stored data model (architecture page, "Storage"). Rows are small on purpose: a million
+// traces of ~30 steps must fit in a few GB, so a step refers to its OpenFlow rule, owner and
+// logical-flow snapshot by integer id, each stored once. Times are RFC 3339 UTC text (they
+// sort as text). Every top-level row carries its chassis.
+import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+
+/** One lifetime of one datapath flow: (chassis, ufid, first seen). */
+@Entity('datapath_flow')
+@Index('idx_dpflow_ufid', ['ufid', 'firstSeen'])
+@Index('idx_dpflow_live', ['chassis', 'removedAt'])
+export class DatapathFlowEntity {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column('text') chassis!: string;
+  @Column('text') ufid!: string;
+  @Column('text', { name: 'first_seen' }) firstSeen!: string;
+  @Column('text', { name: 'last_seen' }) lastSeen!: string;
+  @Column('text', { name: 'removed_at', nullable: true }) removedAt!: string | null;
+  @Column('text', { name: 'removal_reason', nullable: true }) removalReason!: string | null;
+  @Column('text', { name: 'in_port', nullable: true }) inPort!: string | null;
+  @Column('text', { name: 'recirc_id' }) recircId!: string;
+  /** The key with its masks, as dumped. */
+  @Column('text') key!: string;
+  @Column('text') actions!: string;
+  @Column('integer') packets!: number;
+  @Column('integer') bytes!: number;
+  @Column('text', { nullable: true }) used!: string | null;
+  /** poller | vlog | ingest */
+  @Column('text') source!: string;
+}
+
+@Entity('recirc_edge', { withoutRowid: true })
+@Index('idx_recirc_child', ['childId'])
+export class RecircEdgeEntity {
+  @PrimaryColumn('integer', { name: 'parent_id' }) parentId!: number;
+  @PrimaryColumn('integer', { name: 'child_id' }) childId!: number;
+  @Column('text', { name: 'recirc_id' }) recircId!: string;
+}
+
+/** Each distinct OpenFlow rule once. */
+@Entity('of_rule')
+export class OfRuleEntity {
+  @PrimaryGeneratedColumn() id!: number;
+  @Index('idx_of_rule_hash', { unique: true }) @Column('text') hash!: string;
+  @Column('text', { nullable: true }) bridge!: string | null;
+  @Column('integer', { name: 'table_id' }) tableId!: number;
+  @Column('integer', { nullable: true }) priority!: number | null;
+  @Column('text') match!: string;
+  @Column('text') actions!: string;
+  @Column('text', { nullable: true }) cookie!: string | null;
+}
+
+/** A logical flow as a trace saw it: kept per content, so audits outlive northd's changes. */
+@Entity('logical_flow_snapshot')
+@Index('idx_lflow_uuid_hash', ['uuid', 'contentHash'], { unique: true })
+export class LogicalFlowSnapshotEntity {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column('text') uuid!: string;
+  @Column('text', { name: 'content_hash' }) contentHash!: string;
+  /** JSON [{uuid, tunnelKey, name, kind, nbUuid}] */
+  @Column('text') datapaths!: string;
+  @Column('text') pipeline!: string;
+  @Column('integer', { name: 'table_id' }) tableId!: number;
+  @Column('text', { nullable: true }) stage!: string | null;
+  @Column('integer') priority!: number;
+  @Column('text') match!: string;
+  @Column('text') actions!: string;
+  @Column('text', { nullable: true }) source!: string | null;
+  @Column('text', { name: 'stage_hint', nullable: true }) stageHint!: string | null;
+  @Column('text', { name: 'external_ids' }) externalIds!: string;
+  @Column('text', { name: 'first_seen' }) firstSeen!: string;
+  @Column('text', { name: 'last_seen' }) lastSeen!: string;
+  @Column('text', { name: 'deleted_at', nullable: true }) deletedAt!: string | null;
+}
+
+/** Any other owner (Port_Binding, Multicast_Group, …) or a northbound hint, by content. */
+@Entity('ovn_object')
+@Index('idx_ovn_object_uuid', ['uuid'])
+export class OvnObjectEntity {
+  @PrimaryGeneratedColumn() id!: number;
+  @Index('idx_ovn_object_hash', { unique: true }) @Column('text') hash!: string;
+  /** OVN_Southbound or OVN_Northbound */
+  @Column('text', { name: 'db' }) db!: string;
+  @Column('text', { name: 'tbl' }) table!: string;
+  @Column('text') uuid!: string;
+  @Column('text', { nullable: true }) name!: string | null;
+  @Column('text') summary!: string;
+  /** JSON of whatever else the API shows for it. */
+  @Column('text') detail!: string;
+}
+
+@Entity('path')
+export class PathEntity {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column('text') chassis!: string;
+  @Column('text', { name: 'created_at' }) createdAt!: string;
+  @Column('text', { name: 'updated_at' }) updatedAt!: string;
+  /** JSON path verdict */
+  @Column('text') verdict!: string;
+}
+
+@Entity('trace')
+@Index('idx_trace_created', ['createdAt'])
+@Index('idx_trace_ufid', ['ufid'])
+@Index('idx_trace_dpflow', ['datapathFlowId'])
+@Index('idx_trace_path', ['pathId'])
+export class TraceEntity {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column('text') chassis!: string;
+  @Column('text', { name: 'created_at' }) createdAt!: string;
+  @Column('integer', { name: 'datapath_flow_id', nullable: true }) datapathFlowId!: number | null;
+  @Column('integer', { name: 'upcall_id', nullable: true }) upcallId!: number | null;
+  @Column('integer', { name: 'session_id', nullable: true }) sessionId!: number | null;
+  @Column('text', { nullable: true }) ufid!: string | null;
+  /** detrace | trace | ingested */
+  @Column('text') method!: string;
+  @Column('text', { nullable: true }) bridge!: string | null;
+  @Column('text', { name: 'recirc_id' }) recircId!: string;
+  @Column('text') flow!: string;
+  @Column('text', { name: 'final_flow' }) finalFlow!: string;
+  @Column('text') megaflow!: string;
+  @Column('text', { name: 'datapath_actions' }) datapathActions!: string;
+  /** 1, 0, or null when no trace could be compared */
+  @Column('integer', { nullable: true }) consistent!: number | null;
+  @Column('text', { name: 'consistent_reason', nullable: true }) consistentReason!: string | null;
+  /** Comma-separated verdict kinds, for filtering: output,drop,controller,tunnel,recirculate */
+  @Column('text', { name: 'verdict_kinds' }) verdictKinds!: string;
+  /** JSON verdict {kinds, logicalPorts, logicalFlow, northbound, …} */
+  @Column('text') verdict!: string;
+  @Column('integer', { name: 'path_id', nullable: true }) pathId!: number | null;
+  @Column('integer', { name: 'step_count' }) stepCount!: number;
+  /** JSON: warnings, errors, translation failure, extra owners of colliding cookies */
+  @Column('text', { nullable: true }) extra!: string | null;
+}
+
+/** One OpenFlow step of a trace: integers only, ~20 bytes a row. */
+@Entity('trace_step', { withoutRowid: true })
+@Index('idx_step_lflow', ['lflowId', 'traceId'], { where: 'lflow_id IS NOT NULL' })
+@Index('idx_step_hint', ['hintId', 'traceId'], { where: 'hint_id IS NOT NULL' })
+export class TraceStepEntity {
+  @PrimaryColumn('integer', { name: 'trace_id' }) traceId!: number;
+  @PrimaryColumn('integer') seq!: number;
+  @Column('integer') depth!: number;
+  @Column('integer', { name: 'rule_id' }) ruleId!: number;
+  /** The logical flow owning the cookie (snapshot), if the owner is a logical flow. */
+  @Column('integer', { name: 'lflow_id', nullable: true }) lflowId!: number | null;
+  /** Another southbound owner (ovn_object), if not a logical flow. */
+  @Column('integer', { name: 'owner_id', nullable: true }) ownerId!: number | null;
+  /** The northbound object of the logical flow's stage-hint (ovn_object). */
+  @Column('integer', { name: 'hint_id', nullable: true }) hintId!: number | null;
+  /** bit 0: owner stale (tombstone); bit 1: cookie collision (other owners in trace.extra) */
+  @Column('integer') flags!: number;
+}
+
+/** The index behind ?logical_port=: the logical ports a trace's pass or path touched. */
+@Entity('trace_port', { withoutRowid: true })
+@Index('idx_trace_port_uuid', ['portUuid', 'traceId'])
+export class TracePortEntity {
+  @PrimaryColumn('text', { name: 'port_name' }) portName!: string;
+  @PrimaryColumn('integer', { name: 'trace_id' }) traceId!: number;
+  @PrimaryColumn('text') role!: string;
+  /** pass | path */
+  @PrimaryColumn('text') scope!: string;
+  @Column('text', { name: 'port_uuid', nullable: true }) portUuid!: string | null;
+  @Column('text', { name: 'binding_uuid', nullable: true }) bindingUuid!: string | null;
+  @Column('text', { nullable: true }) datapath!: string | null;
+}
+
+export const MODEL_ENTITIES = [
+  DatapathFlowEntity,
+  RecircEdgeEntity,
+  OfRuleEntity,
+  LogicalFlowSnapshotEntity,
+  OvnObjectEntity,
+  PathEntity,
+  TraceEntity,
+  TraceStepEntity,
+  TracePortEntity,
+];

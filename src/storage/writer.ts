@@ -1,0 +1,133 @@
+// The one writer of the process. better-sqlite3 is synchronous, so a transaction that contains
+// no `await` cannot interleave with anything else on the connection (concurrent TypeORM
+// transactions on one better-sqlite3 handle corrupt each other). Work is queued, run in chunks of
+// one transaction each, and the event loop gets a turn between chunks so the API keeps
+// answering. The queue is bounded: a source that outruns the disk waits (backpressure) instead
+// of growing memory without limit. A submitted job's promise settles only after its commit.
+import type { Database, Statement } from 'better-sqlite3';
+
+export type WriteJob<T> = (tx: WriteContext) => T;
+
+export interface WriteContext {
+  db: Database;
+  /** A prepared statement, cached by its SQL text. */
+  stmt(sql: string): Statement;
+}
+
+interface Queued {
+  job: WriteJob<unknown>;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+export interface WriterStats {
+  queued: number;
+  committedJobs: number;
+  failedJobs: number;
+  transactions: number;
+  waitingProducers: number;
+}
+
+export class StoreWriter {
+  private queue: Queued[] = [];
+  private running = false;
+  private closed = false;
+  private readonly statements = new Map<string, Statement>();
+  private readonly ctx: WriteContext;
+  private spaceWaiters: Array<() => void> = [];
+  private idleWaiters: Array<() => void> = [];
+  readonly stats: WriterStats = { queued: 0, committedJobs: 0, failedJobs: 0, transactions: 0, waitingProducers: 0 };
+
+  constructor(
+    readonly db: Database,
+    private readonly opts: { chunkSize?: number; maxQueue?: number } = {},
+  ) {
+    this.ctx = {
+      db,
+      stmt: (sql) => {
+        let s = this.statements.get(sql);
+        if (!s) this.statements.set(sql, (s = db.prepare(sql)));
+        return s;
+      },
+    };
+  }
+
+  private get chunkSize(): number {
+    return this.opts.chunkSize ?? 500;
+  }
+
+  private get maxQueue(): number {
+    return this.opts.maxQueue ?? 20_000;
+  }
+
+  /** Queues a job; resolves with its result once its transaction has committed. */
+  async submit<T>(job: WriteJob<T>): Promise<T> {
+    if (this.closed) throw new Error('the store writer is closed');
+    while (this.queue.length >= this.maxQueue) {
+      this.stats.waitingProducers++;
+      await new Promise<void>((r) => this.spaceWaiters.push(r));
+      this.stats.waitingProducers--;
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ job, resolve: resolve as (v: unknown) => void, reject });
+      this.stats.queued = this.queue.length;
+      if (!this.running) {
+        this.running = true;
+        setImmediate(() => this.drain());
+      }
+    });
+  }
+
+  /** Runs a job right now, alone, in its own transaction (for rare maintenance work). */
+  submitAll<T>(jobs: WriteJob<T>[]): Promise<T[]> {
+    return Promise.all(jobs.map((j) => this.submit(j)));
+  }
+
+  /** Resolves when everything queued so far has been committed. */
+  idle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
+    this.closed = true;
+  }
+
+  private drain(): void {
+    const chunk = this.queue.splice(0, this.chunkSize);
+    this.stats.queued = this.queue.length;
+    for (const w of this.spaceWaiters.splice(0, this.maxQueue - this.queue.length)) w();
+    if (chunk.length) this.runChunk(chunk);
+    if (this.queue.length) {
+      setImmediate(() => this.drain());
+      return;
+    }
+    this.running = false;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private runChunk(chunk: Queued[]): void {
+    const results: unknown[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const q of chunk) results.push(q.job(this.ctx));
+      })();
+      this.stats.transactions++;
+      this.stats.committedJobs += chunk.length;
+      chunk.forEach((q, i) => q.resolve(results[i]));
+    } catch {
+      // One bad job must not lose the others: replay them one transaction each.
+      for (const q of chunk) {
+        try {
+          const r = this.db.transaction(() => q.job(this.ctx))();
+          this.stats.committedJobs++;
+          q.resolve(r);
+        } catch (err) {
+          this.stats.failedJobs++;
+          q.reject(err as Error);
+        }
+      }
+    }
+  }
+}

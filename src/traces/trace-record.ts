@@ -1,0 +1,119 @@
+// An annotated trace as the store receives it, and the JSON the API answers with. The JSON names
+// are a contract outside tools rely on (issue 10): only ever add fields.
+import type { AnnotatedTrace, StepHint, Verdict } from '../correlation/types';
+
+export interface TraceRecordInput {
+  trace: AnnotatedTrace;
+  chassis: string;
+  createdAt: string;
+  ufid?: string | null;
+  datapathFlowId?: number | null;
+  upcallId?: number | null;
+  sessionId?: number | null;
+  pathId?: number | null;
+  /** Did the trace's datapath actions equal the installed flow's? null: nothing to compare. */
+  consistent?: boolean | null;
+  consistentReason?: string | null;
+  /** Northbound Logical_Switch_Port / Logical_Router_Port UUID by port name, when known. */
+  portUuids?: ReadonlyMap<string, string>;
+}
+
+export type VerdictKindJson = 'output' | 'drop' | 'controller' | 'tunnel' | 'recirculate';
+
+export interface VerdictJson {
+  kinds: VerdictKindJson[];
+  logicalPorts: string[];
+  /** The logical flow that dropped the packet (uuid), when it was dropped by one. */
+  logicalFlow: string | null;
+  /** The northbound object behind that logical flow (e.g. the ACL). */
+  northbound: StepHint | null;
+  tunnels: Verdict['tunnels'];
+  recircIds: string[];
+  reason: string | null;
+}
+
+export interface LogicalPortJson {
+  name: string;
+  uuid: string | null;
+  bindingUuid: string | null;
+  datapath: string | null;
+  role: string;
+  scope: 'pass' | 'path';
+}
+
+export interface OwnerJson {
+  table: string;
+  uuid: string;
+  stale: boolean;
+  name?: string | null;
+  summary?: string;
+  datapaths?: Array<{ name: string | null; uuid: string; nbUuid: string | null }>;
+  pipeline?: string;
+  tableId?: number;
+  stage?: string | null;
+  priority?: number;
+  match?: string;
+  actions?: string;
+  source?: string | null;
+}
+
+export interface StepJson {
+  seq: number;
+  depth: number;
+  bridge: string | null;
+  table: number;
+  priority: number | null;
+  cookie: string | null;
+  match: string;
+  actions: string;
+  owners: OwnerJson[];
+  collision: boolean;
+  northbound: StepHint | null;
+}
+
+export interface TraceJson {
+  id: number;
+  ufid: string | null;
+  chassis: string;
+  bridge: string | null;
+  createdAt: string;
+  method: string;
+  recircId: string;
+  flow: string;
+  finalFlow: string;
+  megaflow: string;
+  datapathActions: string;
+  consistent: boolean | null;
+  consistentReason: string | null;
+  pathId: number | null;
+  datapathFlowId: number | null;
+  sessionId: number | null;
+  verdict: VerdictJson;
+  logicalPorts: LogicalPortJson[];
+  stepCount: number;
+  steps?: StepJson[];
+  warnings?: string[];
+  errors?: string[];
+  translationFailed?: string | null;
+}
+
+export function verdictJson(v: Verdict): VerdictJson {
+  const kinds = new Set<VerdictKindJson>();
+  if (v.outputs.length) kinds.add('output');
+  if (v.tunnels.length) kinds.add('tunnel');
+  if (v.recircIds.length) kinds.add('recirculate');
+  if (v.kind === 'drop') kinds.add('drop');
+  if (v.kind === 'controller') kinds.add('controller');
+  if (v.kind === 'output') kinds.add('output');
+  if (v.kind === 'tunnel') kinds.add('tunnel');
+  if (v.kind === 'recirculate') kinds.add('recirculate');
+  return {
+    kinds: [...kinds],
+    logicalPorts: [...v.outputs],
+    logicalFlow: v.dropBy?.logicalFlowUuid ?? null,
+    northbound: v.dropBy?.hint ?? null,
+    tunnels: v.tunnels,
+    recircIds: [...v.recircIds],
+    reason: v.reason ?? null,
+  };
+}

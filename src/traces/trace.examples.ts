@@ -1,0 +1,56 @@
+// OpenAPI examples, taken from a real trace of the demo (ICMP lsp1 -> lsp2, second pass).
+export const TRACE_EXAMPLE = {
+  id: 2,
+  ufid: '3463f226-caca-4e47-a558-aa7b7eea586a',
+  chassis: 'hv1',
+  bridge: 'br-int',
+  createdAt: '2026-11-27T05:12:54.120Z',
+  method: 'trace',
+  recircId: '0x1',
+  flow: 'recirc_id=0x1,ct_state=new|trk,ct_zone=1,…,icmp,in_port=1,dl_src=50:54:00:00:00:01,dl_dst=50:54:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2',
+  finalFlow: 'unchanged',
+  megaflow: 'recirc_id=0x1,ct_state=+new-est-rel-rpl-inv+trk,ct_mark=0/0x1,eth,icmp,in_port=1,…',
+  datapathActions: 'ct(commit,zone=1,mark=0/0x1,nat(src)),ct(zone=4),recirc(0x2)',
+  consistent: true,
+  consistentReason: null,
+  pathId: 1,
+  datapathFlowId: 2,
+  sessionId: 1,
+  verdict: { kinds: ['recirculate'], logicalPorts: [], logicalFlow: null, northbound: null, tunnels: [], recircIds: ['0x2'], reason: null },
+  logicalPorts: [
+    { name: 'lsp1', uuid: '4f0e8a3c-…', bindingUuid: '9b1d2c4e-…', datapath: 'sw0', role: 'inport', scope: 'pass' },
+    { name: 'lsp2', uuid: '7a2b9c1d-…', bindingUuid: '911f554b-…', datapath: 'sw0', role: 'outport', scope: 'path' },
+  ],
+  stepCount: 24,
+  steps: [
+    {
+      seq: 3,
+      depth: 0,
+      bridge: 'br-int',
+      table: 16,
+      priority: 2001,
+      cookie: '0x56f85aa9',
+      match: 'ip,reg0=0x80/0x80,reg14=0x1,metadata=0x1',
+      actions: 'set_field:0x2000000000000000000000000/0x2000000000000000000000000->xxreg0\nresubmit(,17)',
+      owners: [
+        {
+          table: 'Logical_Flow',
+          uuid: '56f85aa9-…',
+          stale: false,
+          datapaths: [{ name: 'sw0', uuid: '0e73d171-…', nbUuid: 'c2f7…' }],
+          pipeline: 'ingress',
+          tableId: 8,
+          stage: 'ls_in_acl',
+          priority: 2001,
+          match: 'reg0[7] == 1 && (inport == "lsp1" && ip4)',
+          actions: 'reg0[1] = 1; next;',
+          source: 'northd.c:6591',
+        },
+      ],
+      collision: false,
+      northbound: { table: 'ACL', uuid: 'a1b2c3d4-…', name: null, summary: 'ACL: from-lport, priority=1001, match=(inport == "lsp1" && ip4), allow-related' },
+    },
+  ],
+};
+
+export const TRACE_LIST_EXAMPLE = { items: [{ ...TRACE_EXAMPLE, steps: undefined }], next: 'aWQ6MQ' };

@@ -1,0 +1,68 @@
+import { Controller, Get, Header, Param, Query, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { includes, limit, cursor, oneOf, pathId, Query as Q, rejectUnknown, str, time, uuid } from '../common/query';
+import { TracesService } from './traces.service';
+import { TRACE_EXAMPLE, TRACE_LIST_EXAMPLE } from './trace.examples';
+
+const LIST_PARAMS = ['logical_port', 'role', 'ufid', 'logical_flow', 'northbound_uuid', 'datapath', 'verdict', 'since', 'until', 'chassis', 'include', 'limit', 'cursor', 'session'];
+
+@ApiTags('traces')
+@Controller('traces')
+export class TracesController {
+  constructor(private readonly traces: TracesService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Annotated traces, newest first', description: 'What happened to a logical port\'s traffic, and which logical flow made it so.' })
+  @ApiQuery({ name: 'logical_port', required: false, description: 'Logical port name or UUID (northbound or Port_Binding); 404 when OVN does not know it', example: 'lsp1' })
+  @ApiQuery({ name: 'role', required: false, enum: ['inport', 'outport', 'any'], description: 'With logical_port: how the port took part (default any)' })
+  @ApiQuery({ name: 'ufid', required: false, description: 'Datapath flow UFID' })
+  @ApiQuery({ name: 'logical_flow', required: false, description: 'Southbound Logical_Flow UUID cited by a step' })
+  @ApiQuery({ name: 'northbound_uuid', required: false, description: 'Northbound row (ACL, NAT, …) behind a cited logical flow' })
+  @ApiQuery({ name: 'datapath', required: false, description: 'Logical switch or router name' })
+  @ApiQuery({ name: 'verdict', required: false, enum: ['output', 'drop', 'controller', 'tunnel', 'recirculate'] })
+  @ApiQuery({ name: 'since', required: false, description: 'RFC 3339', example: '2026-11-27T00:00:00Z' })
+  @ApiQuery({ name: 'until', required: false, description: 'RFC 3339' })
+  @ApiQuery({ name: 'chassis', required: false })
+  @ApiQuery({ name: 'session', required: false, description: 'Trace session id' })
+  @ApiQuery({ name: 'include', required: false, enum: ['steps'], description: 'Add the steps to each item' })
+  @ApiQuery({ name: 'limit', required: false, description: '1–500, default 50' })
+  @ApiQuery({ name: 'cursor', required: false, description: 'The `next` of the previous page' })
+  @ApiOkResponse({ description: '{"items": [...], "next": cursor | null}', schema: { example: TRACE_LIST_EXAMPLE } })
+  list(@Query() q: Q) {
+    rejectUnknown(q, LIST_PARAMS);
+    const session = str(q, 'session', { max: 16, pattern: /^[1-9]\d*$/, what: 'a trace session id' });
+    return this.traces.list({
+      logicalPort: str(q, 'logical_port', { max: 256 }),
+      role: oneOf(q, 'role', ['inport', 'outport', 'any'] as const),
+      ufid: uuid(q, 'ufid'),
+      logicalFlow: uuid(q, 'logical_flow'),
+      northboundUuid: uuid(q, 'northbound_uuid'),
+      datapath: str(q, 'datapath', { max: 256 }),
+      verdict: oneOf(q, 'verdict', ['output', 'drop', 'controller', 'tunnel', 'recirculate'] as const),
+      since: time(q, 'since'),
+      until: time(q, 'until'),
+      chassis: str(q, 'chassis', { max: 255 }),
+      sessionId: session ? Number(session) : undefined,
+      cursor: cursor(q),
+      limit: limit(q),
+      withSteps: includes(q, ['steps']).has('steps'),
+    });
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One annotated trace; ?format=text gives the ovn-detrace-style text' })
+  @ApiParam({ name: 'id', example: 1 })
+  @ApiQuery({ name: 'format', required: false, enum: ['json', 'text'] })
+  @ApiOkResponse({ schema: { example: TRACE_EXAMPLE } })
+  @Header('Cache-Control', 'no-store')
+  get(@Param('id') idText: string, @Query() q: Q, @Res({ passthrough: true }) res: Response) {
+    rejectUnknown(q, ['format']);
+    const id = pathId(idText, 'id');
+    if (oneOf(q, 'format', ['json', 'text'] as const) === 'text') {
+      res.type('text/plain; charset=utf-8');
+      return this.traces.text(id);
+    }
+    return this.traces.get(id);
+  }
+}
