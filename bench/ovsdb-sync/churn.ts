@@ -1,0 +1,101 @@
+/**
+ * Steady state (issue 4): the southbound replica synced against a live SB that real ovn-northd
+ * writes while churn.sh adds and removes NB ports in a loop. Reports the rows/s the replica
+ * applied, the time spent inside Replica.applyUpdate2 (its capacity, independent of how fast
+ * northd produces), and the event-loop lag of this process during the churn.
+ *
+ *   node churn.js SB_REMOTE CHURN_SCRIPT SECONDS
+ * Prints one JSON line.
+ */
+import { spawn } from 'node:child_process';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { Replica } from '../../src/ovsdb/replica/replica';
+import { ReplicaFollower } from '../../src/ovsdb/replica/follower';
+import { SOUTHBOUND } from '../../src/replicas/ovn-tables';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const [remote, script, secondsText] = process.argv.slice(2);
+  const seconds = Number(secondsText ?? 20);
+  const replica = new Replica('OVN_Southbound', SOUTHBOUND);
+
+  // Time spent applying notifications (not the initial dump): the replica's own cost.
+  let applyMs = 0;
+  let applyMaxMs = 0;
+  let firstAt = 0;
+  let lastAt = 0;
+  let counting = false;
+  const original = replica.applyUpdate2.bind(replica);
+  replica.applyUpdate2 = (updates) => {
+    const t = performance.now();
+    original(updates);
+    if (!counting) return;
+    const d = performance.now() - t;
+    applyMs += d;
+    applyMaxMs = Math.max(applyMaxMs, d);
+    if (!firstAt) firstAt = t;
+    lastAt = t + d;
+  };
+
+  const follower = new ReplicaFollower(replica, { remotes: remote }).start();
+  const t0 = performance.now();
+  await follower.waitSynced();
+  const syncSeconds = (performance.now() - t0) / 1000;
+  await sleep(2000); // let northd's reaction to its own restart settle before counting
+  const before = follower.getStatus();
+  counting = true;
+
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  const churnStart = performance.now();
+  const child = spawn('bash', [script, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let churnOut = '';
+  child.stdout.on('data', (b: Buffer) => (churnOut += b.toString()));
+  const code = await new Promise<number>((r) => child.on('exit', (c) => r(c ?? 1)));
+  const churnSeconds = (performance.now() - churnStart) / 1000;
+
+  // Drain: northd and the server may still be behind the last nbctl call.
+  let last = follower.getStatus().updatesApplied;
+  let quietSince = performance.now();
+  const drainLimit = performance.now() + 120_000;
+  while (performance.now() - quietSince < 3000 && performance.now() < drainLimit) {
+    await sleep(200);
+    const n = follower.getStatus().updatesApplied;
+    if (n !== last) {
+      last = n;
+      quietSince = performance.now();
+    }
+  }
+  lag.disable();
+  const after = follower.getStatus();
+  follower.close();
+
+  const rows = after.rowsChanged - before.rowsChanged;
+  const updates = after.updatesApplied - before.updatesApplied;
+  const window = (lastAt - firstAt) / 1000;
+  console.log(
+    JSON.stringify({
+      syncSeconds,
+      churnExit: code,
+      churnSeconds,
+      churn: churnOut.trim().split('\n').pop(),
+      updates,
+      rowsChanged: rows,
+      windowSeconds: window,
+      rowsPerSecond: window > 0 ? rows / window : 0,
+      applyMs,
+      applyMaxMs,
+      applyCapacityRowsPerSecond: applyMs > 0 ? rows / (applyMs / 1000) : 0,
+      lagMs: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6, mean: lag.mean / 1e6 },
+      rows: after.rows,
+      maxRssKb: process.resourceUsage().maxRSS,
+    }),
+  );
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exit(1);
+});

@@ -1,0 +1,142 @@
+/**
+ * One measured side of bench/ovsdb-sync, run in its own process so that its peak RSS is its own.
+ * Times are taken inside the process from "connect" to "initial monitor reply received and
+ * decoded", so Node's start-up and module loading are not counted.
+ *
+ *   node client.js MODE REMOTE TABLES_JSON
+ *     raw      the physical limit: send the same monitor_cond_since request, count the reply's
+ *              bytes until it ends (depth counting aware of strings, no JSON.parse)
+ *     naive    read every byte of the reply, then one Buffer.concat + JSON.parse
+ *     wire     ours: syncInitial() from src/ovsdb (splitter + JSON-RPC connection + client)
+ *     replica  ours: ReplicaFollower + Replica on SOUTHBOUND (decoded rows, indexes), until waitSynced
+ *
+ * Prints one JSON line: {mode, seconds, bytes, rows, maxRssKb, heapUsedMb}.
+ */
+import { readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { syncInitial } from '../../src/ovsdb/sync';
+import { Replica } from '../../src/ovsdb/replica/replica';
+import { ReplicaFollower } from '../../src/ovsdb/replica/follower';
+import { SOUTHBOUND } from '../../src/replicas/ovn-tables';
+
+const DB = 'OVN_Southbound';
+const ZERO_TXN = '00000000-0000-0000-0000-000000000000';
+
+type Tables = Record<string, string[]>;
+
+interface Outcome {
+  bytes: number;
+  rows: number;
+}
+
+function monitorRequest(tables: Tables, id: string): string {
+  const requests: Record<string, { columns: string[] }> = {};
+  for (const [t, columns] of Object.entries(tables)) requests[t] = { columns };
+  return JSON.stringify({ method: 'monitor_cond_since', params: [DB, id, requests, ZERO_TXN], id: 1 });
+}
+
+function connect(remote: string): net.Socket {
+  if (remote.startsWith('unix:')) return net.connect({ path: remote.slice(5) });
+  const m = /^tcp:(.+):(\d+)$/.exec(remote);
+  if (!m) throw new Error(`unsupported remote ${remote}`);
+  return net.connect({ host: m[1], port: Number(m[2]) });
+}
+
+/**
+ * Depth counter over a byte stream, string- and escape-aware: the least work that can still tell
+ * where a concatenated JSON message ends. Returns the index after the message's last byte, or -1.
+ */
+class EndFinder {
+  private depth = 0;
+  private inString = false;
+  private escape = false;
+  private started = false;
+
+  feed(b: Buffer): number {
+    let depth = this.depth;
+    let inString = this.inString;
+    let escape = this.escape;
+    const len = b.length;
+    for (let i = 0; i < len; i++) {
+      const c = b[i];
+      if (inString) {
+        if (escape) escape = false;
+        else if (c === 0x5c) escape = true;
+        else if (c === 0x22) inString = false;
+      } else if (c === 0x22) inString = true;
+      else if (c === 0x7b || c === 0x5b) {
+        depth++;
+        this.started = true;
+      } else if ((c === 0x7d || c === 0x5d) && --depth === 0 && this.started) {
+        this.depth = 0;
+        return i + 1;
+      }
+    }
+    this.depth = depth;
+    this.inString = inString;
+    this.escape = escape;
+    return -1;
+  }
+}
+
+/** raw / naive: one monitor request, the reply read by hand. */
+function readReply(remote: string, tables: Tables, parse: boolean): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(remote);
+    const finder = new EndFinder();
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    sock.on('error', reject);
+    sock.on('connect', () => sock.write(monitorRequest(tables, parse ? 'naive' : 'raw')));
+    sock.on('data', (chunk: Buffer) => {
+      const end = finder.feed(chunk);
+      const part = end < 0 ? chunk : chunk.subarray(0, end);
+      bytes += part.length;
+      if (parse) chunks.push(part);
+      if (end < 0) return;
+      sock.destroy();
+      let rows = 0;
+      if (parse) {
+        const msg = JSON.parse(Buffer.concat(chunks, bytes).toString('utf8')) as { result: [boolean, string, Record<string, object>] };
+        for (const t of Object.values(msg.result[2] ?? {})) rows += Object.keys(t).length;
+      }
+      resolve({ bytes, rows });
+    });
+  });
+}
+
+async function wire(remote: string, tables: Tables): Promise<Outcome> {
+  const r = await syncInitial(remote, DB, tables);
+  return { bytes: r.bytes, rows: r.rows };
+}
+
+async function replica(remote: string): Promise<Outcome> {
+  const follower = new ReplicaFollower(new Replica(DB, SOUTHBOUND), { remotes: remote }).start();
+  await follower.waitSynced();
+  const status = follower.getStatus();
+  const bytes = follower.session.connection?.bytesReceived ?? 0;
+  follower.close();
+  return { bytes, rows: Object.values(status.rows).reduce((a, b) => a + b, 0) };
+}
+
+async function main(): Promise<void> {
+  const [mode, remote, tablesFile] = process.argv.slice(2);
+  const tables = JSON.parse(readFileSync(tablesFile, 'utf8')) as Tables;
+  const t0 = process.hrtime.bigint();
+  let out: Outcome;
+  if (mode === 'raw') out = await readReply(remote, tables, false);
+  else if (mode === 'naive') out = await readReply(remote, tables, true);
+  else if (mode === 'wire') out = await wire(remote, tables);
+  else if (mode === 'replica') out = await replica(remote);
+  else throw new Error(`unknown mode ${mode}`);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const heapUsedMb = process.memoryUsage().heapUsed / 1048576;
+  // maxRSS is in kilobytes; same number /usr/bin/time -f %M reports.
+  console.log(JSON.stringify({ mode, seconds, ...out, maxRssKb: process.resourceUsage().maxRSS, heapUsedMb }));
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exit(1);
+});
