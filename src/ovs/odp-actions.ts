@@ -1,6 +1,6 @@
 import { OvsParseError } from './parse-error';
 import { COMMA, EQUALS, OPEN, findClose, itemEnd, skipSpaces, trimEnd } from './odp-scan';
-import { OdpKeyField, formatField, parseKeyFields } from './odp-key';
+import { OdpKeyField, checkKeyFields, formatField, parseKeyFields } from './odp-key';
 
 /**
  * Datapath (ODP) actions as lib/odp-util.c prints them after `actions:` in dumps and after
@@ -53,55 +53,78 @@ export function parseActions(text: string): OdpAction[] {
   return parseActionList(text, 0, text.length);
 }
 
+
 export function parseActionList(s: string, start: number, end: number): OdpAction[] {
   const out: OdpAction[] = [];
+  scanActionList(s, start, end, out);
+  return out;
+}
+
+/**
+ * Checks text[start, end) against the same grammar as parseActionList without building anything
+ * (same errors, same positions), so a dump can be checked whole and built flow by flow on demand.
+ */
+export function checkActionList(s: string, start: number, end: number): void {
+  scanActionList(s, start, end, null);
+}
+
+function scanActionList(s: string, start: number, end: number, out: OdpAction[] | null): void {
   let i = skipSpaces(s, start, end);
   while (i < end) {
     const stop = itemEnd(WHAT, s, i, end);
-    out.push(parseAction(s, i, trimEnd(s, i, stop)));
+    const action = scanAction(s, i, trimEnd(s, i, stop), out !== null);
+    if (out !== null && action !== undefined) out.push(action);
     if (stop < end) {
       i = skipSpaces(s, stop + 1, end);
       if (i >= end) throw new OvsParseError(WHAT, s, i, "expected an action after ','");
     } else i = end;
   }
-  return out;
 }
 
-function parseAction(s: string, i: number, end: number): OdpAction {
+function scanAction(s: string, i: number, end: number, build: boolean): OdpAction | undefined {
   let j = i;
   while (j < end && s.charCodeAt(j) !== OPEN) j++;
   if (j === i) throw new OvsParseError(WHAT, s, i, 'expected an action');
-  const name = s.slice(i, j);
   if (j === end) {
+    for (let k = i; k < end; k++) {
+      const c = s.charCodeAt(k);
+      if (c === EQUALS || c === 32) throw new OvsParseError(WHAT, s, k, 'expected an action or a port');
+    }
+    if (!build) return undefined;
+    const name = s.slice(i, j);
     if (name === 'drop') return { type: 'drop' };
     if (WORDS.has(name)) return { type: 'word', name };
-    for (let k = 0; k < name.length; k++) {
-      const c = name.charCodeAt(k);
-      if (c === EQUALS || c === 32) throw new OvsParseError(WHAT, s, i + k, 'expected an action or a port');
-    }
     return { type: 'output', port: name };
   }
   const close = findClose(WHAT, s, j, end);
   if (close !== end - 1) throw new OvsParseError(WHAT, s, close + 1, "expected ',' after ')'");
   const a = j + 1;
+  const name = s.slice(i, j);
   switch (name) {
     case 'recirc':
-      return { type: 'recirc', id: s.slice(a, close) };
-    case 'ct':
-      return { type: 'ct', args: parseArgs(s, a, close) };
+      return build ? { type: 'recirc', id: s.slice(a, close) } : undefined;
+    case 'ct': {
+      const args = scanArgs(s, a, close, build);
+      return args && { type: 'ct', args };
+    }
     case 'set':
     case 'set_masked': {
-      const fields = parseKeyFields(s, a, close);
-      if (fields.length !== 1) throw new OvsParseError(WHAT, s, a, 'expected one key field in set()');
-      return { type: 'set', name, field: fields[0] };
+      if (checkKeyFields(s, a, close) !== 1) throw new OvsParseError(WHAT, s, a, 'expected one key field in set()');
+      return build ? { type: 'set', name, field: parseKeyFields(s, a, close)[0] } : undefined;
     }
-    case 'clone':
+    case 'clone': {
+      if (!build) return void scanActionList(s, a, close, null);
       return { type: 'clone', actions: parseActionList(s, a, close) };
+    }
     case 'check_pkt_len':
       return parseCheckPktLen(s, a, close);
     default:
-      if (KNOWN_CALLS.has(name)) return { type: 'call', name, args: parseArgs(s, a, close) };
-      return parseUnknown(name, s, i, a, close);
+      if (KNOWN_CALLS.has(name)) {
+        const args = scanArgs(s, a, close, build);
+        return args && { type: 'call', name, args };
+      }
+      // Never fails: an unknown action falls back to its exact text.
+      return build ? parseUnknown(name, s, i, a, close) : undefined;
   }
 }
 
@@ -136,11 +159,16 @@ interface ArgWithActions extends OdpArg {
 }
 
 function parseArgs(s: string, start: number, end: number): OdpArg[] {
-  const out: OdpArg[] = [];
+  return scanArgs(s, start, end, true) as OdpArg[];
+}
+
+function scanArgs(s: string, start: number, end: number, build: boolean): OdpArg[] | undefined {
+  const out: OdpArg[] | undefined = build ? [] : undefined;
   let i = skipSpaces(s, start, end);
   while (i < end) {
     const stop = itemEnd(WHAT, s, i, end);
-    out.push(parseArg(s, i, trimEnd(s, i, stop)));
+    const arg = scanArg(s, i, trimEnd(s, i, stop), build);
+    if (out && arg) out.push(arg);
     if (stop < end) {
       i = skipSpaces(s, stop + 1, end);
       if (i >= end) throw new OvsParseError(WHAT, s, i, "expected an argument after ','");
@@ -149,28 +177,29 @@ function parseArgs(s: string, start: number, end: number): OdpArg[] {
   return out;
 }
 
-function parseArg(s: string, i: number, end: number): OdpArg {
+function scanArg(s: string, i: number, end: number, build: boolean): OdpArg | undefined {
   if (i >= end) throw new OvsParseError(WHAT, s, i, 'expected an argument');
   for (let j = i; j < end; j++) {
     const c = s.charCodeAt(j);
     if (c === EQUALS) {
       if (j === i) throw new OvsParseError(WHAT, s, j, 'expected an argument name');
-      return { name: s.slice(i, j), value: s.slice(j + 1, end) };
+      return build ? { name: s.slice(i, j), value: s.slice(j + 1, end) } : undefined;
     }
     if (c === OPEN) {
       const close = findClose(WHAT, s, j, end);
       if (close !== end - 1) throw new OvsParseError(WHAT, s, close + 1, "expected ',' after ')'");
       const name = s.slice(i, j);
       if (ACTION_LIST_ARGS.has(name)) {
-        const actions = parseActionList(s, j + 1, close);
-        const arg: ArgWithActions = { name, args: [], actions };
+        if (!build) return void scanActionList(s, j + 1, close, null);
+        const arg: ArgWithActions = { name, args: [], actions: parseActionList(s, j + 1, close) };
         return arg;
       }
-      return { name, args: parseArgs(s, j + 1, close) };
+      const args = scanArgs(s, j + 1, close, build);
+      return args && { name, args };
     }
     if (c === COMMA) break;
   }
-  return { name: s.slice(i, end) };
+  return build ? { name: s.slice(i, end) } : undefined;
 }
 
 export function formatActions(actions: readonly OdpAction[]): string {

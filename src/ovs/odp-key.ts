@@ -1,5 +1,6 @@
 import { OvsParseError } from './parse-error';
-import { COMMA, EQUALS, OPEN, findClose, itemEnd, skipSpaces, slashIndex, trimEnd } from './odp-scan';
+import { BRACE_OPEN, COMMA, EQUALS, OPEN, findClose, itemEnd, skipSpaces, slashIndex, trimEnd } from './odp-scan';
+import { checkFields } from './odp-key-check';
 
 /**
  * Datapath (ODP) flow keys as lib/odp-util.c prints them in `dpctl/dump-flows`, upcall logs and
@@ -50,6 +51,21 @@ export function parseKey(text: string): OdpKey {
 /** Parses the key fields in text[start, end): used for dump lines and `set(…)` actions without copying. */
 export function parseKeyFields(s: string, start: number, end: number): OdpKeyField[] {
   const fields: OdpKeyField[] = [];
+  scanKeyFields(s, start, end, fields);
+  return fields;
+}
+
+/**
+ * Checks text[start, end) against the same grammar as parseKeyFields without building anything
+ * (same errors, same positions); returns the number of top-level fields. Dumps are checked
+ * whole and their objects built only when a flow is looked at.
+ */
+export function checkKeyFields(s: string, start: number, end: number): number {
+  return checkFields(s, start, end);
+}
+
+function scanKeyFields(s: string, start: number, end: number, out: OdpKeyField[] | null): number {
+  let count = 0;
   let i = skipSpaces(s, start, end);
   while (i < end) {
     const nameStart = i;
@@ -62,7 +78,9 @@ export function parseKeyFields(s: string, start: number, end: number): OdpKeyFie
     if (i >= end || s.charCodeAt(i) !== OPEN) throw new OvsParseError(WHAT, s, i, "expected '('");
     const name = s.slice(nameStart, i);
     const close = findClose(WHAT, s, i, end);
-    fields.push(parseField(name, s, nameStart, i + 1, close));
+    const field = scanField(name, s, nameStart, i + 1, close, out !== null);
+    if (out !== null && field !== undefined) out.push(field);
+    count++;
     i = skipSpaces(s, close + 1, end);
     if (i < end) {
       if (s.charCodeAt(i) !== COMMA) throw new OvsParseError(WHAT, s, i, "expected ','");
@@ -70,48 +88,58 @@ export function parseKeyFields(s: string, start: number, end: number): OdpKeyFie
       if (i >= end) throw new OvsParseError(WHAT, s, i, 'expected a field after \',\'');
     }
   }
-  return fields;
+  return count;
 }
 
-function parseField(name: string, s: string, fieldStart: number, a: number, b: number): OdpKeyField {
+function scanField(name: string, s: string, fieldStart: number, a: number, b: number, build: boolean): OdpKeyField | undefined {
   if (SCALAR_FIELDS.has(name)) {
+    if (!build) return undefined;
     const slash = slashIndex(s, a, b);
-    if (slash < 0) return { kind: 'scalar', name, value: s.slice(a, b) };
+    if (slash < 0) return { kind: 'scalar', name, value: s.slice(a, b), mask: undefined };
     return { kind: 'scalar', name, value: s.slice(a, slash), mask: s.slice(slash + 1, b) };
   }
-  if (ATTR_FIELDS.has(name)) return { kind: 'attrs', name, attrs: parseAttrs(s, a, b) };
-  if (name === 'encap') return { kind: 'encap', name, fields: parseKeyFields(s, a, b) };
-  return { kind: 'unknown', name, text: s.slice(fieldStart, b + 1) };
+  if (ATTR_FIELDS.has(name)) {
+    const attrs = scanAttrs(s, a, b, build);
+    return attrs && { kind: 'attrs', name, attrs };
+  }
+  if (name === 'encap') {
+    if (!build) return void scanKeyFields(s, a, b, null);
+    return { kind: 'encap', name, fields: parseKeyFields(s, a, b) };
+  }
+  return build ? { kind: 'unknown', name, text: s.slice(fieldStart, b + 1) } : undefined;
 }
 
-function parseAttrs(s: string, a: number, b: number): OdpKeyAttr[] {
-  const attrs: OdpKeyAttr[] = [];
+function scanAttrs(s: string, a: number, b: number, build: boolean): OdpKeyAttr[] | undefined {
+  const attrs: OdpKeyAttr[] | undefined = build ? [] : undefined;
   let i = skipSpaces(s, a, b);
   while (i < b) {
     const end = itemEnd(WHAT, s, i, b);
-    attrs.push(parseAttr(s, i, trimEnd(s, i, end)));
+    const attr = scanAttr(s, i, trimEnd(s, i, end), build);
+    if (attrs && attr) attrs.push(attr);
     i = end < b ? skipSpaces(s, end + 1, b) : b;
     if (end < b && i >= b) throw new OvsParseError(WHAT, s, i, "expected an attribute after ','");
   }
   return attrs;
 }
 
-function parseAttr(s: string, i: number, end: number): OdpKeyAttr {
+function scanAttr(s: string, i: number, end: number, build: boolean): OdpKeyAttr | undefined {
   for (let j = i; j < end; j++) {
     const c = s.charCodeAt(j);
     if (c === EQUALS) {
       if (j === i) throw new OvsParseError(WHAT, s, j, 'expected an attribute name');
+      if (!build) return undefined;
       const name = s.slice(i, j);
       const slash = slashIndex(s, j + 1, end);
-      if (slash < 0) return { name, value: s.slice(j + 1, end) };
+      if (slash < 0) return { name, value: s.slice(j + 1, end), mask: undefined };
       return { name, value: s.slice(j + 1, slash), mask: s.slice(slash + 1, end) };
     }
+    if (c === BRACE_OPEN) throw new OvsParseError(WHAT, s, j, 'expected an attribute name');
     if (c === OPEN) {
       // `flags(-df+csum)` or `geneve({class=…})`: kept as text, formatted back as is.
       if (j === i) throw new OvsParseError(WHAT, s, j, 'expected an attribute name');
       const close = findClose(WHAT, s, j, end);
       if (close !== end - 1) throw new OvsParseError(WHAT, s, close + 1, "expected ',' or ')'");
-      return { name: s.slice(i, j), value: s.slice(j + 1, close), paren: true };
+      return build ? { name: s.slice(i, j), value: s.slice(j + 1, close), paren: true } : undefined;
     }
   }
   throw new OvsParseError(WHAT, s, i, "expected '=' in attribute");

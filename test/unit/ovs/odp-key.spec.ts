@@ -132,3 +132,30 @@ describe('ODP flow keys', () => {
     );
   });
 });
+
+describe('ODP key fast check', () => {
+  const { checkKeyFields } = require('../../../src/ovs/odp-key') as typeof import('../../../src/ovs/odp-key');
+  const accepts = (f: () => unknown) => {
+    try {
+      f();
+      return true;
+    } catch (e) {
+      if (!(e instanceof OvsParseError)) throw e;
+      return false;
+    }
+  };
+
+  it('accepts exactly what the building parser accepts, on mutated fixture keys', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...lines.map((l) => l.key)).chain(mutated), (text) => {
+        expect(accepts(() => checkKeyFields(text, 0, text.length))).toBe(accepts(() => parseKey(text)));
+      }),
+      { numRuns: 20000 },
+    );
+  });
+
+  it('counts the top-level fields', () => {
+    const text = 'recirc_id(0),eth_type(0x8100),encap(eth_type(0x0800),ipv4(frag=no))';
+    expect(checkKeyFields(text, 0, text.length)).toBe(3);
+  });
+});
