@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatapathFlowTable, FlowEvent } from '../../../src/collectors/datapath-diff';
+import { parseDumpFlows } from '../../../src/ovs/dump-flows';
+
+const FIX = join(__dirname, '../../fixtures/captured/icmp-allow-related/dump-flows.txt');
+const dumpText = readFileSync(FIX, 'utf8');
+const dump = () => parseDumpFlows(dumpText).items;
+const kinds = (evs: FlowEvent[]) => evs.map((e) => `${e.type} ${e.flow.ufid.slice(0, 8)}${e.type === 'ukey_removed' ? ' ' + e.reason : ''}`).sort();
+
+describe('datapath flow lifetimes from successive dumps', () => {
+  it('creates one lifetime per UFID of a real dump, and links the recirculation chain of the ICMP echo', () => {
+    const t = new DatapathFlowTable();
+    const { events, links } = t.apply(dump(), 't1');
+    expect(events.every((e) => e.type === 'ukey_created')).toBe(true);
+    expect(events).toHaveLength(6);
+    // Echo request from vif1: recirc 0 → 0x1 → 0x2 (and the reply from vif2 likewise).
+    const byUfid = new Map(events.map((e) => [e.flow.ufid, e.flow]));
+    const first = [...byUfid.values()].find((f) => f.recircId === 0 && f.inPort === 'vif1')!;
+    const chain = [first];
+    for (;;) {
+      const next = links.filter((l) => l.parent === chain[chain.length - 1]).map((l) => l.child);
+      if (next.length !== 1) break;
+      chain.push(next[0]);
+    }
+    expect(chain.length).toBe(3);
+    for (let i = 1; i < chain.length; i++) expect(chain[i - 1].recircTargets).toContain(chain[i].recircId);
+    expect(chain[2].recircTargets).toEqual([]); // the last pass outputs
+    expect(chain.every((f) => f.inPort === 'vif1')).toBe(true);
+    expect(t.parentsOf(chain[1])).toEqual([chain[0]]);
+  });
+
+  it('an unchanged dump yields nothing; new counters yield updates', () => {
+    const t = new DatapathFlowTable();
+    t.apply(dump(), 't1');
+    expect(t.apply(dump(), 't2').events).toEqual([]);
+    const bumped = dumpText.replace(/packets:(\d+), bytes:(\d+)/g, (_, p, b) => `packets:${Number(p) + 3}, bytes:${Number(b) + 300}`);
+    const { events } = t.apply(parseDumpFlows(bumped).items, 't3');
+    expect(events.map((e) => e.type)).toEqual(Array(6).fill('ukey_updated'));
+    expect(events.every((e) => e.type === 'ukey_updated' && e.packetsDelta === 3)).toBe(true);
+  });
+
+  it('a UFID that leaves the dump is removed; back with other actions or lower counters it is a new lifetime', () => {
+    const t = new DatapathFlowTable();
+    const { events: created } = t.apply(dump(), 't1');
+    const victim = created[0].flow;
+    const without = dumpText.split('\n').filter((l) => !l.includes(victim.ufid)).join('\n');
+    expect(kinds(t.apply(parseDumpFlows(without).items, 't2').events)).toEqual([`ukey_removed ${victim.ufid.slice(0, 8)} gone`]);
+    const back = t.apply(dump(), 't3').events;
+    expect(kinds(back)).toEqual([`ukey_created ${victim.ufid.slice(0, 8)}`]);
+    expect((back[0].flow as { firstSeen: string }).firstSeen).toBe('t3');
+
+    const other = dumpText.replace(new RegExp(`(ufid:${victim.ufid}.*actions:)(.*?)(, dp-extra-info.*)?$`, 'm'), '$1drop$3');
+    const changed = t.apply(parseDumpFlows(other).items, 't4').events;
+    expect(kinds(changed)).toEqual([`ukey_created ${victim.ufid.slice(0, 8)}`, `ukey_removed ${victim.ufid.slice(0, 8)} actions_changed`]);
+  });
+
+  it('ends every lifetime when ovs-vswitchd restarts', () => {
+    const t = new DatapathFlowTable();
+    t.apply(dump(), 't1');
+    const evs = t.clear('vswitchd_restarted', 't2');
+    expect(evs).toHaveLength(6);
+    expect(t.live.size).toBe(0);
+  });
+});
