@@ -1,0 +1,240 @@
+// A trace session's filter, in OpenFlow match syntax (what ovs-ofctl and the upstream
+// upcall/trace proposal take): `ip,nw_src=10.0.0.1`, `tcp,tp_dst=22`, `nw_dst=10.0.0.0/24`,
+// `in_port=vif1`. Parsed once into predicates over a datapath flow's ODP key. The key of a
+// userspace-datapath dump keeps the packet's own values even where the mask is 0, so matching the
+// values is matching the packet that created the flow.
+import type { OdpKey } from '../ovs/odp-key';
+import { keyField, keyValue } from '../ovs/odp-key';
+
+export class FilterError extends Error {
+  constructor(
+    readonly term: string,
+    reason: string,
+  ) {
+    super(`filter term "${term}": ${reason}`);
+  }
+}
+
+type Pred = (k: OdpKey) => boolean;
+
+const ETH = { ip: '0x0800', ipv6: '0x86dd', arp: '0x0806' };
+const PROTO: Record<string, { eth: string; proto?: number; l4?: string }> = {
+  eth: { eth: '' },
+  ip: { eth: ETH.ip },
+  ipv6: { eth: ETH.ipv6 },
+  arp: { eth: ETH.arp },
+  rarp: { eth: '0x8035' },
+  icmp: { eth: ETH.ip, proto: 1, l4: 'icmp' },
+  tcp: { eth: ETH.ip, proto: 6, l4: 'tcp' },
+  udp: { eth: ETH.ip, proto: 17, l4: 'udp' },
+  sctp: { eth: ETH.ip, proto: 132, l4: 'sctp' },
+  icmp6: { eth: ETH.ipv6, proto: 58, l4: 'icmpv6' },
+  tcp6: { eth: ETH.ipv6, proto: 6, l4: 'tcp' },
+  udp6: { eth: ETH.ipv6, proto: 17, l4: 'udp' },
+  sctp6: { eth: ETH.ipv6, proto: 132, l4: 'sctp' },
+};
+
+function ipv4ToInt(s: string): number | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) return null;
+  const parts = m.slice(1).map(Number);
+  if (parts.some((p) => p > 255)) return null;
+  return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+}
+
+function ipv6ToBig(s: string): bigint | null {
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || (s.match(/::/g) ?? []).length > 1) return null;
+  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return null;
+  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
+function cidr4(term: string, v: string): (x: string | undefined) => boolean {
+  const [addr, len] = v.split('/');
+  const a = ipv4ToInt(addr);
+  let mask = 0xffffffff;
+  if (len !== undefined) {
+    if (/^\d+$/.test(len) && Number(len) <= 32) mask = Number(len) === 0 ? 0 : (0xffffffff << (32 - Number(len))) >>> 0;
+    else if (ipv4ToInt(len) !== null) mask = ipv4ToInt(len)!;
+    else throw new FilterError(term, `bad prefix length or mask "${len}"`);
+  }
+  if (a === null) throw new FilterError(term, `"${addr}" is not an IPv4 address`);
+  return (x) => {
+    const n = x === undefined ? null : ipv4ToInt(x);
+    return n !== null && ((n & mask) >>> 0) === ((a & mask) >>> 0);
+  };
+}
+
+function cidr6(term: string, v: string): (x: string | undefined) => boolean {
+  const [addr, len] = v.split('/');
+  const a = ipv6ToBig(addr);
+  if (a === null) throw new FilterError(term, `"${addr}" is not an IPv6 address`);
+  const bits = len === undefined ? 128 : Number(len);
+  if (!(bits >= 0 && bits <= 128) || (len !== undefined && !/^\d+$/.test(len))) throw new FilterError(term, `bad prefix length "${len}"`);
+  const mask = bits === 0 ? 0n : ((1n << BigInt(bits)) - 1n) << BigInt(128 - bits);
+  return (x) => {
+    const n = x === undefined ? null : ipv6ToBig(x);
+    return n !== null && (n & mask) === (a & mask);
+  };
+}
+
+function mac(term: string, v: string): (x: string | undefined) => boolean {
+  const [addr, m] = v.toLowerCase().split('/');
+  const re = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
+  if (!re.test(addr) || (m !== undefined && !re.test(m))) throw new FilterError(term, `"${v}" is not a MAC address[/mask]`);
+  const bytes = (s: string) => s.split(':').map((b) => parseInt(b, 16));
+  const want = bytes(addr);
+  const mask = m ? bytes(m) : [255, 255, 255, 255, 255, 255];
+  return (x) => {
+    if (!x || !re.test(x.toLowerCase())) return false;
+    const got = bytes(x.toLowerCase());
+    return got.every((b, i) => (b & mask[i]) === (want[i] & mask[i]));
+  };
+}
+
+function num(term: string, v: string, max: number): (x: string | undefined) => boolean {
+  const [val, m] = v.split('/');
+  const parse = (s: string) => (/^0x[0-9a-f]+$/i.test(s) ? parseInt(s, 16) : /^\d+$/.test(s) ? Number(s) : NaN);
+  const want = parse(val);
+  const mask = m === undefined ? max : parse(m);
+  if (!Number.isFinite(want) || want > max || !Number.isFinite(mask)) throw new FilterError(term, `"${v}" is not a number[/mask] up to ${max}`);
+  return (x) => x !== undefined && Number.isFinite(parse(x)) && (parse(x) & mask) === (want & mask);
+}
+
+const l4Field = (k: OdpKey): string | undefined => ['tcp', 'udp', 'sctp'].find((n) => keyField(k, n));
+
+export interface CompiledFilter {
+  text: string;
+  /** The in_port the filter names, if any (lets the poller narrow its dump). */
+  inPort?: string;
+  matches(key: OdpKey, portNames?: ReadonlyMap<string, string>): boolean;
+}
+
+/**
+ * Compiles an OpenFlow match. Throws FilterError naming the term on anything unknown or malformed.
+ * portNames maps datapath port numbers to names, for keys that name in_port by number.
+ */
+export function compileFilter(text: string): CompiledFilter {
+  if (text.length > 1024) throw new FilterError(text.slice(0, 32) + '…', 'longer than 1024 characters');
+  const preds: Pred[] = [];
+  let inPortPred: Pred | undefined;
+  let inPortName: string | undefined;
+  const terms = text.split(',').map((t) => t.trim()).filter(Boolean);
+  if (!terms.length) throw new FilterError(text, 'empty filter');
+  for (const term of terms) {
+    const eq = term.indexOf('=');
+    if (eq < 0) {
+      const p = PROTO[term];
+      if (!p) throw new FilterError(term, `unknown protocol keyword (known: ${Object.keys(PROTO).join(', ')})`);
+      if (p.eth) preds.push((k) => keyValue(k, 'eth_type') === p.eth);
+      if (p.proto !== undefined) {
+        const fam = p.eth === ETH.ip ? 'ipv4' : 'ipv6';
+        preds.push((k) => keyValue(k, fam, 'proto') === String(p.proto));
+      }
+      continue;
+    }
+    const name = term.slice(0, eq).trim();
+    const v = term.slice(eq + 1).trim();
+    if (!v) throw new FilterError(term, 'missing value');
+    let p: Pred;
+    switch (name) {
+      case 'in_port':
+        inPortName = v;
+        p = (k) => keyValue(k, 'in_port') === v;
+        inPortPred = p;
+        break;
+      case 'dl_src':
+      case 'eth_src': {
+        const m = mac(term, v);
+        p = (k) => m(keyValue(k, 'eth', 'src'));
+        break;
+      }
+      case 'dl_dst':
+      case 'eth_dst': {
+        const m = mac(term, v);
+        p = (k) => m(keyValue(k, 'eth', 'dst'));
+        break;
+      }
+      case 'dl_type':
+      case 'eth_type': {
+        const n = num(term, v, 0xffff);
+        p = (k) => n(keyValue(k, 'eth_type'));
+        break;
+      }
+      case 'nw_src':
+      case 'ip_src': {
+        const c = cidr4(term, v);
+        p = (k) => c(keyValue(k, 'ipv4', 'src') ?? keyValue(k, 'arp', 'sip'));
+        break;
+      }
+      case 'nw_dst':
+      case 'ip_dst': {
+        const c = cidr4(term, v);
+        p = (k) => c(keyValue(k, 'ipv4', 'dst') ?? keyValue(k, 'arp', 'tip'));
+        break;
+      }
+      case 'ipv6_src': {
+        const c = cidr6(term, v);
+        p = (k) => c(keyValue(k, 'ipv6', 'src'));
+        break;
+      }
+      case 'ipv6_dst': {
+        const c = cidr6(term, v);
+        p = (k) => c(keyValue(k, 'ipv6', 'dst'));
+        break;
+      }
+      case 'nw_proto':
+      case 'ip_proto': {
+        const n = num(term, v, 255);
+        p = (k) => n(keyValue(k, 'ipv4', 'proto') ?? keyValue(k, 'ipv6', 'proto'));
+        break;
+      }
+      case 'tp_src':
+      case 'tcp_src':
+      case 'udp_src': {
+        const n = num(term, v, 0xffff);
+        p = (k) => {
+          const f = l4Field(k);
+          return !!f && n(keyValue(k, f, 'src'));
+        };
+        break;
+      }
+      case 'tp_dst':
+      case 'tcp_dst':
+      case 'udp_dst': {
+        const n = num(term, v, 0xffff);
+        p = (k) => {
+          const f = l4Field(k);
+          return !!f && n(keyValue(k, f, 'dst'));
+        };
+        break;
+      }
+      case 'icmp_type': {
+        const n = num(term, v, 255);
+        p = (k) => n(keyValue(k, 'icmp', 'type') ?? keyValue(k, 'icmpv6', 'type'));
+        break;
+      }
+      case 'icmp_code': {
+        const n = num(term, v, 255);
+        p = (k) => n(keyValue(k, 'icmp', 'code') ?? keyValue(k, 'icmpv6', 'code'));
+        break;
+      }
+      default:
+        throw new FilterError(term, `unknown field "${name}" (known: in_port, dl_src, dl_dst, dl_type, nw_src, nw_dst, ipv6_src, ipv6_dst, nw_proto, tp_src, tp_dst, icmp_type, icmp_code)`);
+    }
+    preds.push(p);
+  }
+  return {
+    text,
+    inPort: inPortName,
+    matches(key, portNames) {
+      // A key may name in_port by number (kernel datapath, or a dump without -m).
+      const raw = keyValue(key, 'in_port');
+      const byNumber = !!portNames && inPortName !== undefined && raw !== undefined && /^\d+$/.test(raw) && portNames.get(raw) === inPortName;
+      return preds.every((p) => (byNumber && p === inPortPred) || p(key));
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import { compileFilter, FilterError } from '../../../src/collectors/of-filter';
+import { parseKey } from '../../../src/ovs/odp-key';
+
+// Keys as the userspace datapath dumps them (values of the packet kept under zero masks).
+const ICMP = parseKey(
+  'recirc_id(0),in_port(vif1),eth(src=50:54:00:00:00:01/01:00:00:00:00:00,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1/0.0.0.0,dst=10.0.0.2/0.0.0.0,proto=1,tos=0/0,ttl=64/0,frag=no),icmp(type=8/0,code=0/0)',
+);
+const SSH = parseKey(
+  'recirc_id(0),in_port(3),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:03),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.3,proto=6,tos=0,ttl=64,frag=no),tcp(src=40000,dst=22)',
+);
+const V6 = parseKey(
+  'recirc_id(0),in_port(vif2),eth(src=50:54:00:00:00:02,dst=50:54:00:00:00:01),eth_type(0x86dd),ipv6(src=fd00::2,dst=fd00::1,label=0,proto=58,tclass=0,hlimit=64,frag=no),icmpv6(type=128,code=0)',
+);
+
+describe('OpenFlow-syntax session filters', () => {
+  it.each([
+    ['ip,nw_src=10.0.0.1', [true, true, false]],
+    ['icmp', [true, false, false]],
+    ['tcp,tp_dst=22', [false, true, false]],
+    ['tcp,tp_dst=0x10/0xfff0', [false, true, false]],
+    ['nw_dst=10.0.0.0/30', [true, true, false]],
+    ['nw_dst=10.0.0.2/255.255.255.255', [true, false, false]],
+    ['ipv6,ipv6_dst=fd00::/64', [false, false, true]],
+    ['icmp6,icmp_type=128', [false, false, true]],
+    ['in_port=vif1', [true, false, false]],
+    ['dl_dst=50:54:00:00:00:03', [false, true, false]],
+    ['dl_src=50:54:00:00:00:00/ff:ff:ff:ff:ff:00', [true, true, true]],
+  ])('%s', (filter, expected) => {
+    const f = compileFilter(filter);
+    expect([ICMP, SSH, V6].map((k) => f.matches(k))).toEqual(expected);
+  });
+
+  it('matches in_port by name on a key that names it by number, given dpif/show', () => {
+    const f = compileFilter('in_port=vif3,tcp');
+    expect(f.matches(SSH)).toBe(false);
+    expect(f.matches(SSH, new Map([['3', 'vif3']]))).toBe(true);
+    expect(f.inPort).toBe('vif3');
+  });
+
+  it.each([
+    ['ip,nw_src=10.0.0.300', /nw_src=10.0.0.300.*not an IPv4 address/],
+    ['tcp,tp_dst=70000', /tp_dst=70000/],
+    ['udp,frobnicate=1', /unknown field "frobnicate"/],
+    ['ipx', /"ipx": unknown protocol keyword/],
+    ['nw_dst=10.0.0.0/33', /bad prefix length/],
+    ['tp_dst=', /missing value/],
+    [',', /empty filter/],
+    ["ip,nw_src=10.0.0.1');DROP TABLE trace;--", /not an IPv4 address/],
+  ])('rejects %j naming the term', (filter, message) => {
+    expect(() => compileFilter(filter)).toThrow(FilterError);
+    expect(() => compileFilter(filter)).toThrow(message);
+  });
+});
