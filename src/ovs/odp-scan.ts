@@ -21,21 +21,25 @@ export const SPACE = 32;
  * Throws when the text ends first or a closer does not match its opener.
  */
 export function findClose(what: string, s: string, open: number, end: number): number {
-  // A small stack of expected closers; depth rarely exceeds 4 in real dumps.
-  const stack: number[] = [CLOSE];
+  // Expected closers as a bit stack (1 = '}', 0 = ')'): no allocation on the hot path.
+  let depth = 1;
+  let braces = 0;
   for (let i = open + 1; i < end; i++) {
     const c = s.charCodeAt(i);
-    if (c === OPEN) stack.push(CLOSE);
-    else if (c === BRACE_OPEN) stack.push(BRACE_CLOSE);
-    else if (c === CLOSE || c === BRACE_CLOSE) {
-      const expected = stack.pop();
-      if (c !== expected) {
-        throw new OvsParseError(what, s, i, `expected '${String.fromCharCode(expected ?? CLOSE)}'`);
-      }
-      if (stack.length === 0) return i;
+    if (c === CLOSE || c === BRACE_CLOSE) {
+      const expected = braces & 1 ? BRACE_CLOSE : CLOSE;
+      if (c !== expected) throw new OvsParseError(what, s, i, `expected '${String.fromCharCode(expected)}'`);
+      depth--;
+      braces >>>= 1;
+      if (depth === 0) return i;
+    } else if (c === OPEN || c === BRACE_OPEN) {
+      if (depth >= 31) throw new OvsParseError(what, s, i, 'nested too deep');
+      depth++;
+      braces = (braces << 1) | (c === BRACE_OPEN ? 1 : 0);
     }
   }
-  throw new OvsParseError(what, s, end, `expected '${String.fromCharCode(stack[stack.length - 1])}' before end`);
+  const expected = braces & 1 ? '}' : ')';
+  throw new OvsParseError(what, s, end, `expected '${expected}' before end`);
 }
 
 /**
