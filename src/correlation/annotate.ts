@@ -1,0 +1,94 @@
+// Parsed pass + OVN model → annotated trace. Pure over the model: the model caches cookie
+// answers and invalidates them from replica changes, so annotating is a walk over the steps with
+// map lookups (bench/annotate measures it).
+import type { TracePass } from '../ovs/ofproto-trace';
+import type { DpifDatapath } from '../ovs/dpif-show';
+import type { OvnModel } from '../ovn/ovn-model';
+import { collectPassPorts } from './ports';
+import { dpifMaps, passVerdict } from './verdict';
+import type { AnnotatedStep, AnnotatedTrace, LogicalFlowSnapshot, TraceMethod, TracePort } from './types';
+
+export interface AnnotateOptions {
+  readonly method?: TraceMethod;
+  /** recirc_id of the datapath flow (`0x1`); default: the Flow line's, else `0x0`. */
+  readonly recircId?: string;
+  /** in_port as the datapath key names it (`vif1` or `4`); default: the Flow line's OpenFlow in_port. */
+  readonly inPort?: string;
+  /** dpif/show of the datapath, so `Datapath actions` port numbers become port names. */
+  readonly dpif?: DpifDatapath | null;
+  /** Or the maps already built from it (dpifMaps), to skip rebuilding them per trace. */
+  readonly dpifMaps?: ReturnType<typeof dpifMaps>;
+  readonly chassis?: string | null;
+}
+
+const RECIRC = /(?:^|,)recirc_id=(0x[0-9a-f]+|\d+)(?=,|$)/;
+const IN_PORT = /(?:^|,)in_port=([^,]+)/;
+
+function normRecirc(v: string | undefined): string {
+  if (!v) return '0x0';
+  return '0x' + Number(v).toString(16);
+}
+
+export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOptions = {}): AnnotatedTrace {
+  const steps: AnnotatedStep[] = new Array(pass.steps.length);
+  const flows = new Map<string, LogicalFlowSnapshot>();
+  for (let i = 0; i < pass.steps.length; i++) {
+    const s = pass.steps[i];
+    const cookie = s.cookie && s.cookie !== '0x00000000' ? s.cookie : null;
+    const res = cookie ? model.owners(cookie) : null;
+    let actions = '';
+    for (const it of s.items) if (it.kind === 'action') actions = actions ? actions + '\n' + it.text : it.text;
+    if (res) for (const o of res.owners) if (o.logicalFlow) flows.set(o.uuid, o.logicalFlow);
+    steps[i] = {
+      seq: i,
+      depth: s.depth,
+      bridge: s.bridge,
+      table: s.table,
+      priority: s.priority,
+      match: s.match,
+      actions,
+      cookie,
+      outcome: s.outcome,
+      owners: res ? res.owners : [],
+      collision: res ? res.collision : false,
+      hint: res ? res.hint : null,
+      parentSeq: s.parentStep,
+      ...(res && res.hints.length > 1 ? { hints: res.hints } : {}),
+    };
+  }
+  const collected = collectPassPorts(pass.flow, pass.steps, model);
+  const maps = opts.dpifMaps ?? dpifMaps(opts.dpif);
+  const { verdict, ports: outPorts } = passVerdict(
+    {
+      datapathActions: pass.datapathActions,
+      parsed: pass.datapathActionsParsed,
+      parseError: pass.datapathActionsError?.message ?? null,
+      translationFailed: pass.translationFailed,
+      steps,
+      lastOutport: collected.lastOutport,
+      dpifPortNames: maps?.names ?? null,
+      dpifPortTypes: maps?.types ?? null,
+    },
+    model,
+  );
+  const ports: TracePort[] = collected.ports;
+  for (const p of outPorts) if (!ports.some((q) => q.role === p.role && q.logicalPort === p.logicalPort)) ports.push(p);
+  return {
+    method: opts.method ?? 'trace',
+    flow: pass.flow,
+    finalFlow: pass.finalFlow,
+    megaflow: pass.megaflow,
+    datapathActions: pass.datapathActions,
+    bridge: pass.bridges[0] ?? null,
+    recircId: opts.recircId ?? normRecirc(RECIRC.exec(pass.flow)?.[1]),
+    inPort: opts.inPort ?? IN_PORT.exec(pass.flow)?.[1] ?? null,
+    warnings: pass.warnings.map((w) => w.text),
+    errors: pass.errors.map((e) => e.text),
+    translationFailed: pass.translationFailed,
+    steps,
+    ports,
+    verdict,
+    logicalFlows: [...flows.values()],
+    ...(opts.chassis !== undefined ? { chassis: opts.chassis } : {}),
+  };
+}

@@ -1,0 +1,136 @@
+// A pass's verdict from its own `Datapath actions`: where the packet leaves (logical ports through
+// dpif/show names and the OVS interfaces' iface-id), which chassis a tunnel goes to, recirculation,
+// controller, or a drop with the logical flow (and northbound row) responsible.
+import type { OdpAction } from '../ovs/odp-actions';
+import type { DpifDatapath } from '../ovs/dpif-show';
+import type { OvnModel } from '../ovn/ovn-model';
+import type { AnnotatedStep, DropCause, TracePort, TunnelTarget, Verdict, VerdictKind } from './types';
+
+export interface VerdictInput {
+  readonly datapathActions: string;
+  readonly parsed: readonly OdpAction[] | null;
+  readonly parseError: string | null;
+  readonly translationFailed: string | null;
+  readonly steps: readonly AnnotatedStep[];
+  readonly lastOutport: TracePort | null;
+  readonly dpifPortNames?: ReadonlyMap<number, string> | null;
+  readonly dpifPortTypes?: ReadonlyMap<string, string> | null;
+}
+
+export interface VerdictResult {
+  readonly verdict: Verdict;
+  readonly ports: TracePort[];
+}
+
+/** Port names and types of one datapath, for the verdict (built once per dpif/show, not per trace). */
+export function dpifMaps(dp: DpifDatapath | null | undefined): { names: Map<number, string>; types: Map<string, string> } | null {
+  if (!dp) return null;
+  const names = new Map<number, string>();
+  const types = new Map<string, string>();
+  for (const b of dp.bridges) for (const p of b.ports) {
+    if (p.odpPort !== null) names.set(p.odpPort, p.name);
+    types.set(p.name, p.type);
+  }
+  return { names, types };
+}
+
+const TUNNEL_SET = /set\(tunnel\(([^]*?)\)\)/g;
+const TNL_PUSH = /tnl_push\(([^]*?)out_port\((\d+)\)\)/g;
+
+function tunnelsOf(text: string, model: OvnModel): TunnelTarget[] {
+  const out: TunnelTarget[] = [];
+  const push = (body: string, ipKey: RegExp, vniKey: RegExp) => {
+    const ip = ipKey.exec(body)?.[1];
+    if (!ip) return;
+    const vni = vniKey.exec(body)?.[1];
+    const opt = /class=0x102,type=0x80,len=4,(0x[0-9a-f]+)/.exec(body)?.[1];
+    const dp = vni ? model.datapathByKey(Number(vni)) : null;
+    const outport = vni && opt ? model.portByKeys(Number(vni), Number(opt) & 0xffff) : null;
+    out.push({ chassis: model.chassisByIp(ip), remoteIp: ip, tunnelId: vni, datapath: dp?.name ?? null, outport: outport?.logicalPort ?? null });
+  };
+  for (const m of text.matchAll(TUNNEL_SET)) push(m[1], /(?:^|,)dst=([0-9a-f.:]+)/, /tun_id=(0x[0-9a-f]+)/);
+  for (const m of text.matchAll(TNL_PUSH)) push(m[1], /ipv[46]\(src=[^,]+,dst=([0-9a-f.:]+)/, /vni=(0x[0-9a-f]+)/);
+  return out;
+}
+
+function walk(actions: readonly OdpAction[], f: (a: OdpAction) => void): void {
+  for (const a of actions) {
+    f(a);
+    if (a.type === 'clone') walk(a.actions, f);
+    else if (a.type === 'check_pkt_len') {
+      walk(a.gt, f);
+      walk(a.le, f);
+    }
+  }
+}
+
+const DROP_ACTION = /(^|[;\s])drop;/;
+
+/** The logical flow that dropped: the last matched one whose actions say `drop;`, else the last one that ran. */
+export function dropCause(steps: readonly AnnotatedStep[]): DropCause | undefined {
+  let last: AnnotatedStep | undefined;
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const s = steps[i];
+    const lf = s.owners.find((o) => o.logicalFlow)?.logicalFlow;
+    if (!lf) continue;
+    if (!last) last = s;
+    if (DROP_ACTION.test(lf.actions)) return { stepSeq: s.seq, logicalFlowUuid: lf.uuid, hint: s.hint };
+  }
+  if (!last) return undefined;
+  return { stepSeq: last.seq, logicalFlowUuid: last.owners.find((o) => o.logicalFlow)?.uuid ?? null, hint: last.hint };
+}
+
+export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult {
+  const ports: TracePort[] = [];
+  if (input.translationFailed) {
+    return { verdict: { kind: 'error', outputs: [], tunnels: [], recircIds: [], reason: `translation failed: ${input.translationFailed}`, dropBy: dropCause(input.steps) }, ports };
+  }
+  if (!input.parsed) {
+    return { verdict: { kind: 'error', outputs: [], tunnels: [], recircIds: [], reason: `datapath actions not understood: ${input.parseError ?? input.datapathActions}` }, ports };
+  }
+  const outputs: string[] = [];
+  const unmapped: string[] = [];
+  const recircIds: string[] = [];
+  let controller = false;
+  let tunnelPorts = 0;
+  walk(input.parsed, (a) => {
+    if (a.type === 'recirc') recircIds.push(a.id);
+    else if (a.type === 'call' && a.name === 'userspace') controller = true;
+    else if (a.type === 'call' && a.name === 'tnl_push') tunnelPorts++;
+    else if (a.type === 'output') {
+      const name = /^\d+$/.test(a.port) ? (input.dpifPortNames?.get(Number(a.port)) ?? a.port) : a.port;
+      const type = input.dpifPortTypes?.get(name);
+      if (type === 'geneve' || type === 'vxlan' || type === 'stt' || /^(genev|vxlan|stt)_sys_/.test(name)) {
+        tunnelPorts++;
+        return;
+      }
+      const lp = model.interfaceByName(name)?.ifaceId;
+      if (lp) {
+        if (!outputs.includes(lp)) outputs.push(lp);
+        const p = model.portByName(lp);
+        ports.push({ logicalPort: lp, portBindingUuid: p?.portBindingUuid ?? null, datapath: p?.datapath?.name ?? null, role: 'output', chassis: p?.chassis ?? null, via: `output:${a.port}`, scope: 'pass' });
+      } else unmapped.push(name);
+    }
+  });
+  // A physical NIC (localnet bridge) has no iface-id: the logical port is the localnet outport.
+  if (unmapped.length && input.lastOutport && model.portByName(input.lastOutport.logicalPort)?.type === 'localnet') {
+    const lp = input.lastOutport.logicalPort;
+    if (!outputs.includes(lp)) outputs.push(lp);
+    ports.push({ ...input.lastOutport, role: 'output', via: `output:${unmapped.join(',')}` });
+  }
+  const tunnels = tunnelPorts ? tunnelsOf(input.datapathActions, model) : [];
+  for (const t of tunnels) {
+    if (t.outport) ports.push({ logicalPort: t.outport, portBindingUuid: null, datapath: t.datapath ?? null, role: 'tunnel_out', chassis: t.chassis, via: `tunnel:${t.remoteIp}`, scope: 'pass' });
+  }
+  const kinds: VerdictKind[] = [];
+  if (outputs.length || unmapped.length) kinds.push('output');
+  if (tunnelPorts) kinds.push('tunnel');
+  if (recircIds.length) kinds.push('recirculate');
+  if (controller) kinds.push('controller');
+  const base = { outputs, tunnels, recircIds, ...(unmapped.length ? { unmappedOutputs: unmapped } : {}) };
+  if (kinds.length === 0) {
+    const dropBy = dropCause(input.steps);
+    return { verdict: { kind: 'drop', ...base, ...(dropBy ? { dropBy } : {}), reason: dropBy ? undefined : 'no logical flow ran' }, ports };
+  }
+  return { verdict: { kind: kinds.length === 1 ? kinds[0] : 'mixed', ...base }, ports };
+}
