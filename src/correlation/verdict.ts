@@ -64,7 +64,8 @@ function walk(actions: readonly OdpAction[], f: (a: OdpAction) => void): void {
   }
 }
 
-const DROP_ACTION = /(^|[;\s])drop;/;
+// `drop;` or, for ACL drops in 23.03, an action list that is only the comment `/* drop */`.
+const DROP_ACTION = /(^|[;\s{])drop;|\/\* drop \*\//;
 
 /** The logical flow that dropped: the last matched one whose actions say `drop;`, else the last one that ran. */
 export function dropCause(steps: readonly AnnotatedStep[]): DropCause | undefined {

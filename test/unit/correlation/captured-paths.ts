@@ -1,0 +1,29 @@
+// The datapath flows of each captured scenario as pass nodes: the trace of each flow's own key
+// (traces/<ufid>.txt, first pass only) with its key from manifest.json.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { annotatePass } from '../../../src/correlation/annotate';
+import type { PassNode } from '../../../src/correlation/paths';
+import type { OvnModel } from '../../../src/ovn/ovn-model';
+import { parseDpifShow } from '../../../src/ovs/dpif-show';
+import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
+import { keyValue, parseKey } from '../../../src/ovs/odp-key';
+import { CAPTURED } from '../ovn/captured-model';
+
+export function scenarioNodes(scenario: string, model: OvnModel): Array<PassNode & { ufid: string }> {
+  const dir = join(CAPTURED, scenario);
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { ownKeys: Record<string, string> };
+  const dpif = parseDpifShow(readFileSync(join(dir, 'dpif-show.txt'), 'utf8')).datapaths[0];
+  return Object.entries(manifest.ownKeys).map(([ufid, key]) => {
+    const parsed = parseOfprotoTrace(readFileSync(join(dir, 'traces', `${ufid}.txt`), 'utf8'));
+    if (parsed.kind !== 'trace') throw new Error(`${scenario}/${ufid}: ${parsed.kind}`);
+    const k = parseKey(key);
+    const trace = annotatePass(parsed.pass, model, {
+      method: 'trace',
+      recircId: '0x' + Number(keyValue(k, 'recirc_id') ?? 0).toString(16),
+      inPort: keyValue(k, 'in_port'),
+      dpif,
+    });
+    return { ufid, key, trace };
+  });
+}

@@ -1,0 +1,98 @@
+// Verdicts, ports and paths of the captured scenarios, whose topology is known (manifest.json):
+// lsp1..lsp3 on sw0, lsp4 on sw1, lr0 between them and `public` (localnet ln-public, NAT on lr0).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { annotatePass } from '../../../src/correlation/annotate';
+import { buildPaths, recircEdges } from '../../../src/correlation/paths';
+import { renderTrace } from '../../../src/correlation/render-text';
+import { parseOfprotoTrace, TracePass } from '../../../src/ovs/ofproto-trace';
+import { capturedModel, CAPTURED } from '../ovn/captured-model';
+import { scenarioNodes } from './captured-paths';
+
+const model = capturedModel();
+const pathsOf = (scenario: string) => buildPaths(scenarioNodes(scenario, model));
+const summary = (scenario: string) =>
+  pathsOf(scenario).map((p) => ({ recirc: p.passes.map((x) => x.recircId), kind: p.verdict.kind, outputs: p.verdict.outputs }));
+
+describe('paths over captured datapath flows', () => {
+  it('acl-drop: the packet is dropped in its third pass by the to-lport ACL, its ports are lsp1 → lsp3', () => {
+    const [path] = pathsOf('acl-drop');
+    expect(path.passes.map((p) => p.recircId)).toEqual(['0x0', '0x1', '0x5']);
+    expect(path.verdict.kind).toBe('drop');
+    expect(path.verdict.dropBy).toMatchObject({ passIndex: 2, logicalFlowUuid: '66c1233a-1dad-4e60-a752-70c24b935699' });
+    expect(path.verdict.dropBy!.hint).toMatchObject({ table: 'ACL', summary: expect.stringContaining('to-lport, priority=2000') });
+    expect(path.ports.map((p) => `${p.role}:${p.logicalPort}`)).toEqual(['inport:lsp1', 'outport:lsp3']);
+    expect(path.passes[0].verdict).toMatchObject({ kind: 'recirculate', recircIds: ['0x1'] });
+  });
+
+  it('icmp-allow-related: request and reply, each through two conntrack recirculations', () => {
+    expect(summary('icmp-allow-related')).toEqual([
+      { recirc: ['0x0', '0x1', '0x2'], kind: 'output', outputs: ['lsp2'] },
+      { recirc: ['0x0', '0x3', '0x4'], kind: 'output', outputs: ['lsp1'] },
+    ]);
+  });
+
+  it('routed: sw1 → lr0 → sw0 sees each datapath’s ports with their roles', () => {
+    const p = pathsOf('routed').find((x) => x.verdict.outputs.includes('lsp1'))!;
+    expect(p.ports.map((x) => `${x.role}:${x.logicalPort}@${x.datapath}`)).toEqual([
+      'inport:lsp4@sw1', 'outport:sw1-lr0@sw1', 'inport:lr0-sw1@lr0', 'outport:lr0-sw0@lr0', 'inport:sw0-lr0@sw0', 'outport:lsp1@sw0', 'output:lsp1@sw0',
+    ]);
+  });
+
+  it('snat-gateway: leaves by the physical NIC, attributed to the localnet port', () => {
+    for (const p of pathsOf('snat-gateway')) {
+      expect(p.verdict).toMatchObject({ kind: 'output', outputs: ['ln-public'] });
+      expect(p.passes[p.passes.length - 1].verdict.unmappedOutputs).toContain('ext0');
+    }
+  });
+
+  it('ipv6-nd: neighbour solicitations go to the controller', () => {
+    expect(summary('ipv6-nd').filter((p) => p.kind === 'controller')).toHaveLength(2);
+  });
+
+  it('links a child only to parents on its in_port whose packet it fits', () => {
+    const nodes = scenarioNodes('icmp-allow-related', model);
+    const edges = recircEdges(nodes);
+    for (const e of edges) {
+      expect(nodes[e.child].trace.recircId).toBe(e.recircId);
+      expect(nodes[e.child].trace.inPort).toBe(nodes[e.parent].trace.inPort);
+    }
+    // The same child on another in_port is no longer linked to that parent.
+    const e = edges[0];
+    const moved = nodes.map((n, i) => (i === e.child ? { ...n, key: n.key!.replace(/in_port\(vif\d\)/, 'in_port(vif9)'), trace: { ...n.trace, inPort: 'vif9' } } : n));
+    expect(recircEdges(moved).filter((x) => x.child === e.child && x.parent === e.parent)).toEqual([]);
+    expect(edges.length).toBeGreaterThan(0);
+  });
+
+  it('a pass whose recirculation was not captured gives an incomplete path', () => {
+    const incomplete = pathsOf('dnat-and-snat').filter((p) => p.verdict.incomplete);
+    expect(incomplete.length).toBeGreaterThan(0);
+    for (const p of incomplete) expect(p.verdict.kind).toBe('recirculate');
+  });
+});
+
+describe('annotated trace of a pass', () => {
+  const text = readFileSync(join(CAPTURED, 'acl-drop/traces/c18ab9e3-05d2-4739-9226-22dae8fd93e9.txt'), 'utf8');
+  const parsed = parseOfprotoTrace(text);
+  const pass = (parsed.kind === 'trace' ? parsed.pass : null) as TracePass;
+
+  it('carries the pass fields and cookie-0 steps without owners', () => {
+    const t = annotatePass(pass, model, { method: 'trace', inPort: 'vif1' });
+    expect(t).toMatchObject({ method: 'trace', recircId: '0x0', inPort: 'vif1', bridge: 'br-int', datapathActions: 'ct(zone=11,nat),recirc(0x1)', translationFailed: null });
+    expect(t.steps[0]).toMatchObject({ seq: 0, table: 0, cookie: '0xb3b25c79', priority: 100, match: 'in_port=1', outcome: 'match', collision: false });
+    expect(t.steps[0].owners[0]).toMatchObject({ table: 'Port_Binding', name: 'lsp1', stale: false });
+    const noMatch = t.steps.find((s) => s.outcome === 'no_match')!;
+    expect(noMatch).toMatchObject({ cookie: null, owners: [], hint: null });
+    expect(t.logicalFlows!.length).toBe(t.steps.filter((s) => s.owners.some((o) => o.logicalFlow)).length);
+  });
+
+  it('renders in ovn-detrace’s layout', () => {
+    const out = renderTrace(annotatePass(pass, model));
+    const detrace = readFileSync(join(CAPTURED, 'acl-drop/traces/c18ab9e3-05d2-4739-9226-22dae8fd93e9.detrace.txt'), 'utf8');
+    // Every line we print for the first pass (trace lines and annotations) is a line of ovn-detrace's output.
+    const theirs = new Set(detrace.split('\n'));
+    const missing = out.split('\n').filter((l) => l && !theirs.has(l));
+    expect(missing).toEqual([]);
+    expect(out).toContain('  * Port Binding: logical_port "lsp1", tunnel_key 1, chassis-name "hv1", chassis-str "hv1"');
+  });
+});
