@@ -8,6 +8,8 @@ import { MetricsModule } from './metrics/metrics.module';
 import { ReplicasModule } from './replicas/replicas.module';
 import { StorageModule } from './storage/storage.module';
 import { TracesModule } from './traces/traces.module';
+import { CollectorsModule } from './collectors/collectors.module';
+import { DatapathFlowsModule } from './datapath-flows/datapath-flows.module';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ApiErrorFilter } from './common/api-error';
 import { ApiTokenGuard } from './common/auth.guard';
@@ -45,6 +47,8 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
         ReplicasModule,
         HealthModule,
         TracesModule,
+        CollectorsModule,
+        DatapathFlowsModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ApiErrorFilter },

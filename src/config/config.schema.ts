@@ -69,6 +69,15 @@ export const CONFIG_SCHEMA = {
   LIVETRACE_OVSDB_MAX_BACKOFF_MS: int(1000, 3_600_000),
   LIVETRACE_OVSDB_MAX_MESSAGE_BYTES: int(1024, 8 * 1024 ** 3),
   LIVETRACE_TOMBSTONE_TTL_SECONDS: int(0, 30 * 86400),
+  LIVETRACE_POLLER: bool,
+  LIVETRACE_POLL_INTERVAL_MS: int(100, 3_600_000),
+  LIVETRACE_POLL_MAX_SHARE: (raw: string) => {
+    const v = Number(raw.trim());
+    if (!/^\d*\.?\d+$/.test(raw.trim()) || !(v > 0 && v <= 1)) throw new ConfigValueError('expected a fraction in (0, 1], e.g. 0.05');
+    return v;
+  },
+  LIVETRACE_TRACE_RATE: int(1, 100_000),
+  LIVETRACE_TRACE_QUEUE: int(1, 10_000_000),
   LIVETRACE_DB: nonEmpty,
   LIVETRACE_HOST: host,
   LIVETRACE_PORT: int(1, 65535),

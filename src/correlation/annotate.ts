@@ -39,7 +39,7 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
     let actions = '';
     for (const it of s.items) if (it.kind === 'action') actions = actions ? actions + '\n' + it.text : it.text;
     if (res) for (const o of res.owners) if (o.logicalFlow) flows.set(o.uuid, o.logicalFlow);
-    steps[i] = {
+    const step: AnnotatedStep = {
       seq: i,
       depth: s.depth,
       bridge: s.bridge,
@@ -53,8 +53,9 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
       collision: res ? res.collision : false,
       hint: res ? res.hint : null,
       parentSeq: s.parentStep,
-      ...(res && res.hints.length > 1 ? { hints: res.hints } : {}),
     };
+    if (res && res.hints.length > 1) (step as { hints?: AnnotatedStep['hints'] }).hints = res.hints;
+    steps[i] = step;
   }
   const collected = collectPassPorts(pass.flow, pass.steps, model);
   const maps = opts.dpifMaps ?? dpifMaps(opts.dpif);

@@ -6,9 +6,28 @@ import type { TraceStep } from '../ovs/trace-tree';
 import type { OvnModel } from '../ovn/ovn-model';
 import type { PortRole, TracePort } from './types';
 
-const MATCH_REG = /(?:^|,)(metadata|reg14|reg15)=(0x[0-9a-f]+|\d+)(?=,|$)/g;
-const SET_REG = /^set_field:(0x[0-9a-f]+|\d+)->(metadata|reg14|reg15)$/;
-const FLOW_REG = /(?:^|,)(metadata|reg14|reg15|tun_id|tun_src|tun_metadata0)=([0-9a-fx.:]+)(?=,|$)/g;
+const FLOW_FIELDS = ['metadata', 'reg14', 'reg15', 'tun_id', 'tun_src', 'tun_metadata0'] as const;
+
+/**
+ * The unmasked value of `name=` in an OpenFlow match/flow text (`…,reg14=0x1,…`), or undefined
+ * (absent or masked). Plain indexOf scanning: this runs for every step of every trace.
+ */
+export function fieldValue(text: string, name: string): string | undefined {
+  let at = text.indexOf(name + '=');
+  while (at >= 0) {
+    if (at === 0 || text.charCodeAt(at - 1) === 44 /* , */) {
+      const start = at + name.length + 1;
+      let end = text.indexOf(',', start);
+      if (end < 0) end = text.length;
+      const v = text.slice(start, end);
+      return v.includes('/') ? undefined : v;
+    }
+    at = text.indexOf(name + '=', at + 1);
+  }
+  return undefined;
+}
+
+const SET_TARGETS = ['->metadata', '->reg14', '->reg15'] as const;
 
 export interface PortCollector {
   readonly ports: TracePort[];
@@ -43,8 +62,11 @@ export function collectPassPorts(flowLine: string, steps: readonly TraceStep[], 
 
   // A recirculated pass resumes with the registers its Flow line shows; a tunnelled packet names
   // its datapath (VNI) and ports (geneve option: 15-bit inport, 16-bit outport).
-  const flow: Record<string, string> = {};
-  for (const m of flowLine.matchAll(FLOW_REG)) flow[m[1]] = m[2];
+  const flow: Partial<Record<(typeof FLOW_FIELDS)[number], string>> = {};
+  for (const f of FLOW_FIELDS) {
+    const v = fieldValue(flowLine, f);
+    if (v !== undefined) flow[f] = v;
+  }
   if (flow.metadata) meta = Number(flow.metadata);
   if (flow.tun_id && flow.tun_metadata0) {
     const vni = Number(flow.tun_id);
@@ -62,25 +84,29 @@ export function collectPassPorts(flowLine: string, steps: readonly TraceStep[], 
 
   for (const s of steps) {
     if (s.outcome !== 'match') continue;
-    let reg14 = 0;
-    let reg15 = 0;
-    for (const m of s.match.matchAll(MATCH_REG)) {
-      if (m[1] === 'metadata') meta = Number(m[2]);
-      else if (m[1] === 'reg14') reg14 = Number(m[2]);
-      else reg15 = Number(m[2]);
+    const match = s.match;
+    if (match.includes('metadata=')) {
+      const m = fieldValue(match, 'metadata');
+      if (m !== undefined) meta = Number(m);
     }
-    if (reg14) add(meta, reg14, 'inport', 'reg14');
-    if (reg15) {
-      const out = add(meta, reg15, 'outport', 'reg15');
+    if (match.includes('reg14=')) {
+      const v = fieldValue(match, 'reg14');
+      if (v !== undefined) add(meta, Number(v), 'inport', 'reg14');
+    }
+    if (match.includes('reg15=')) {
+      const v = fieldValue(match, 'reg15');
+      const out = v !== undefined ? add(meta, Number(v), 'outport', 'reg15') : null;
       if (out) c.lastOutport = out;
     }
     for (const item of s.items) {
-      if (item.kind !== 'action' || item.text.charCodeAt(0) !== 115 /* s */) continue;
-      const m = SET_REG.exec(item.text);
-      if (!m) continue;
-      const v = Number(m[1]);
-      if (m[2] === 'metadata') meta = v;
-      else if (m[2] === 'reg14') add(meta, v, 'inport', 'reg14');
+      const text = item.text;
+      if (item.kind !== 'action' || !text.startsWith('set_field:')) continue;
+      const target = SET_TARGETS.find((t) => text.endsWith(t));
+      if (!target) continue;
+      const v = Number(text.slice('set_field:'.length, text.length - target.length));
+      if (Number.isNaN(v)) continue; // a masked set (`0x1/0x1`) is not a port key
+      if (target === '->metadata') meta = v;
+      else if (target === '->reg14') add(meta, v, 'inport', 'reg14');
       else {
         const out = add(meta, v, 'outport', 'reg15');
         if (out) c.lastOutport = out;

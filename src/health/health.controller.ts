@@ -2,6 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { ReplicasHealthIndicator } from '../replicas/replicas.health';
+import { VswitchdHealthIndicator } from '../collectors/vswitchd.health';
 import { StorageHealthIndicator } from './storage.health';
 
 @ApiTags('operations')
@@ -11,6 +12,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly storage: StorageHealthIndicator,
     private readonly replicas: ReplicasHealthIndicator,
+    private readonly vswitchd: VswitchdHealthIndicator,
   ) {}
 
   @Get()
@@ -22,6 +24,7 @@ export class HealthController {
       () => this.replicas.check('nb'),
       () => this.replicas.check('sb'),
       () => this.replicas.check('ovs'),
+      () => this.vswitchd.check(),
     ]);
   }
 }

@@ -78,6 +78,8 @@ export function contentHash(f: Omit<LogicalFlowSnapshot, 'uuid' | 'contentHash'>
 
 export class OvnModel {
   private readonly cookies = new Map<string, CookieOwners & { expiresAt: number }>();
+  /** Cookie text as printed → UUID prefix (pure; saves the parse on every step). */
+  private readonly prefixes = new Map<string, string | null>();
   /** hint prefix → cookies whose cached answer used it. */
   private readonly hintDeps = new Map<string, Set<string>>();
   private readonly datapaths = new Map<number, LogicalDatapathRef | null>();
@@ -142,7 +144,11 @@ export class OvnModel {
 
   /** Every southbound row owning this cookie, live and stale; empty for cookie 0. */
   owners(cookie: string): CookieOwners {
-    const prefix = cookiePrefix(cookie);
+    let prefix = this.prefixes.get(cookie);
+    if (prefix === undefined) {
+      if (this.prefixes.size > 100_000) this.prefixes.clear();
+      this.prefixes.set(cookie, (prefix = cookiePrefix(cookie)));
+    }
     if (!prefix) return { cookie: '0x00000000', owners: [], collision: false, hints: [], hint: null };
     const cached = this.cookies.get(prefix);
     if (cached && cached.expiresAt > this.db.sb.now()) {

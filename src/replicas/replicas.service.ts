@@ -9,6 +9,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { TlsFiles } from '../ovsdb/remote';
 import { FollowerStatus, ReplicaFollower } from '../ovsdb/replica/follower';
 import { Replica, ReplicaSpec } from '../ovsdb/replica/replica';
+import { OvnModel } from '../ovn/ovn-model';
 import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from './ovn-tables';
 
 export type DbName = 'nb' | 'sb' | 'ovs';
@@ -23,6 +24,8 @@ const DATABASES: Record<DbName, { name: string; spec: ReplicaSpec; key: 'OVN_NB_
 export class ReplicasService implements OnModuleInit, OnApplicationShutdown {
   private readonly log = new Logger('Replicas');
   readonly followers: Record<DbName, ReplicaFollower>;
+  /** The OVN model over the replicas (cookie owners, hints, ports), kept current by their changes. */
+  readonly model: OvnModel;
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -49,6 +52,7 @@ export class ReplicasService implements OnModuleInit, OnApplicationShutdown {
       return follower;
     };
     this.followers = { nb: make('nb'), sb: make('sb'), ovs: make('ovs') };
+    this.model = new OvnModel({ nb: this.nb, sb: this.sb, ovs: this.ovs });
     this.registerMetrics(metrics);
   }
 
@@ -67,11 +71,24 @@ export class ReplicasService implements OnModuleInit, OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
+    this.model.dispose();
     for (const f of Object.values(this.followers)) f.close();
   }
 
   status(db: DbName): FollowerStatus {
     return this.followers[db].getStatus();
+  }
+
+  /** Resolves once the three replicas hold complete copies (or after timeoutMs). */
+  async waitSynced(timeoutMs = 30_000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+    const all = Promise.all(Object.values(this.followers).map((f) => f.waitSynced())).then(() => true);
+    try {
+      return await Promise.race([all, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** This chassis's name: LIVETRACE_CHASSIS, else the local Open_vSwitch external_ids:system-id. */

@@ -1,0 +1,192 @@
+// Follows the datapath flows of this chassis by dumping them (works on any unpatched OVS,
+// kernel or userspace datapath) and diffing successive dumps into lifetimes. Each dump costs
+// ovs-vswitchd's main thread; the interval stretches so that cost stays under a configured share.
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { Counter, Gauge } from 'prom-client';
+import { LIVETRACE_CONFIG } from '../config/config.module';
+import { LivetraceConfig } from '../config/config.schema';
+import { MetricsService } from '../metrics/metrics.service';
+import { parseDumpFlows } from '../ovs/dump-flows';
+import { ReplicasService } from '../replicas/replicas.service';
+import { StoreService } from '../storage/store.service';
+import type { WriteContext } from '../storage/writer';
+import { DatapathFlowTable, FlowEvent, LiveFlow, RecircLink } from './datapath-diff';
+import { VswitchdService } from './vswitchd.service';
+
+export interface PollCycle {
+  at: string;
+  flows: number;
+  created: number;
+  updated: number;
+  removed: number;
+  dumpMs: number;
+  cycleMs: number;
+  nextIntervalMs: number;
+  parseErrors: number;
+}
+
+export interface PollerEvents {
+  /** After the cycle's rows are committed (flows carry their dbId). */
+  cycle: [events: FlowEvent[], links: RecircLink[]];
+}
+
+const CHUNK = 1000;
+
+@Injectable()
+export class PollerService extends EventEmitter<PollerEvents> implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('Poller');
+  readonly table = new DatapathFlowTable();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private lastPid: number | null = null;
+  lastCycle: PollCycle | null = null;
+  lastError: string | null = null;
+  private busyMs = 0;
+  private readonly startedAt = Date.now();
+  private readonly m: { cycles: Counter; events: Counter; cycleSeconds: Gauge; live: Gauge; share: Gauge };
+
+  constructor(
+    @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
+    private readonly vswitchd: VswitchdService,
+    private readonly store: StoreService,
+    private readonly replicas: ReplicasService,
+    metrics: MetricsService,
+  ) {
+    super();
+    const registers = [metrics.registry];
+    this.m = {
+      cycles: new Counter({ name: 'livetrace_poll_cycles_total', help: 'Datapath dumps done', labelNames: ['result'], registers }),
+      events: new Counter({ name: 'livetrace_datapath_flow_events_total', help: 'Datapath flow lifetime events', labelNames: ['type'], registers }),
+      cycleSeconds: new Gauge({ name: 'livetrace_poll_cycle_seconds', help: 'Duration of the last dump (ovs-vswitchd round trip) and diff', labelNames: ['part'], registers }),
+      live: new Gauge({ name: 'livetrace_datapath_flows_live', help: 'Datapath flows in the last dump', registers }),
+      share: new Gauge({ name: 'livetrace_vswitchd_time_share', help: "Share of ovs-vswitchd's main thread spent answering our dumps and traces since start", registers }),
+    };
+  }
+
+  get chassis(): string {
+    return this.replicas.chassisName() ?? hostname();
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.config.LIVETRACE_POLLER) return;
+    this.vswitchd.on('restarted', () => void this.onRestart());
+    this.schedule(0);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Time spent in ovs-vswitchd on our behalf (the tracer adds its calls). */
+  addBusy(ms: number): void {
+    this.busyMs += ms;
+    this.m.share.set(this.busyMs / Math.max(1, Date.now() - this.startedAt));
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.cycle().then(
+        () => undefined,
+        () => undefined,
+      );
+    }, ms);
+  }
+
+  /** One dump + diff + store; also callable directly (tests, on-demand traces). */
+  async cycle(): Promise<PollCycle | null> {
+    const t0 = performance.now();
+    let next = this.config.LIVETRACE_POLL_INTERVAL_MS;
+    try {
+      const text = await this.vswitchd.call('dpctl/dump-flows', ['-m'], 60_000);
+      const dumpMs = performance.now() - t0;
+      this.addBusy(dumpMs);
+      if (this.lastPid !== null && this.vswitchd.currentPid !== this.lastPid) await this.onRestart();
+      this.lastPid = this.vswitchd.currentPid;
+      const dump = parseDumpFlows(text);
+      const now = new Date().toISOString();
+      const { events, links } = this.table.apply(dump.items, now);
+      await this.persist(events, links);
+      const count = (t: FlowEvent['type']) => events.filter((e) => e.type === t).length;
+      for (const t of ['ukey_created', 'ukey_updated', 'ukey_removed'] as const) this.m.events.inc({ type: t }, count(t));
+      next = Math.max(this.config.LIVETRACE_POLL_INTERVAL_MS, dumpMs / this.config.LIVETRACE_POLL_MAX_SHARE);
+      const cycleMs = performance.now() - t0;
+      this.lastCycle = {
+        at: now,
+        flows: this.table.live.size,
+        created: count('ukey_created'),
+        updated: count('ukey_updated'),
+        removed: count('ukey_removed'),
+        dumpMs: Math.round(dumpMs * 10) / 10,
+        cycleMs: Math.round(cycleMs * 10) / 10,
+        nextIntervalMs: Math.round(next),
+        parseErrors: dump.errors.length,
+      };
+      if (dump.errors.length) this.log.warn(`dump had ${dump.errors.length} unparsable lines, first: line ${dump.errors[0].line}: ${dump.errors[0].error.message}`);
+      this.lastError = null;
+      this.m.cycles.inc({ result: 'ok' });
+      this.m.cycleSeconds.set({ part: 'dump' }, dumpMs / 1000);
+      this.m.cycleSeconds.set({ part: 'total' }, cycleMs / 1000);
+      this.m.live.set(this.table.live.size);
+      this.emit('cycle', events, links);
+      return this.lastCycle;
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.m.cycles.inc({ result: 'error' });
+      next = Math.min(10_000, Math.max(this.config.LIVETRACE_POLL_INTERVAL_MS, 2000));
+      return null;
+    } finally {
+      this.schedule(next);
+    }
+  }
+
+  private async onRestart(): Promise<void> {
+    const events = this.table.clear('vswitchd_restarted', new Date().toISOString());
+    this.vswitchd.invalidateDatapath();
+    this.lastPid = this.vswitchd.currentPid;
+    await this.persist(events, []);
+    if (events.length) this.emit('cycle', events, []);
+  }
+
+  private async persist(events: FlowEvent[], links: RecircLink[]): Promise<void> {
+    const chassis = this.chassis;
+    const jobs: Array<Promise<unknown>> = [];
+    for (let i = 0; i < events.length; i += CHUNK) {
+      const chunk = events.slice(i, i + CHUNK);
+      jobs.push(this.store.writer.submit((tx) => chunk.forEach((e) => this.write(tx, e, chassis))));
+    }
+    if (links.length) jobs.push(this.store.writer.submit((tx) => links.forEach((l) => writeLink(tx, l))));
+    await Promise.all(jobs);
+  }
+
+  private write(tx: WriteContext, e: FlowEvent, chassis: string): void {
+    const f = e.flow;
+    if (e.type === 'ukey_created') {
+      const r = tx
+        .stmt(
+          `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'poller')`,
+        )
+        .run(chassis, f.ufid, f.firstSeen, f.lastSeen, f.inPort, '0x' + f.recircId.toString(16), f.key, f.actions, f.packets, f.bytes, f.used);
+      f.dbId = Number(r.lastInsertRowid);
+    } else if (e.type === 'ukey_updated' && f.dbId) {
+      tx.stmt('UPDATE datapath_flow SET last_seen = ?, packets = ?, bytes = ?, used = ? WHERE id = ?').run(f.lastSeen, f.packets, f.bytes, f.used, f.dbId);
+    } else if (e.type === 'ukey_removed' && f.dbId) {
+      tx.stmt('UPDATE datapath_flow SET removed_at = ?, removal_reason = ? WHERE id = ?').run(e.at, e.reason, f.dbId);
+    }
+  }
+
+  liveFlows(): LiveFlow[] {
+    return [...this.table.live.values()];
+  }
+}
+
+function writeLink(tx: WriteContext, l: RecircLink): void {
+  if (!l.parent.dbId || !l.child.dbId) return;
+  tx.stmt('INSERT OR IGNORE INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(l.parent.dbId, l.child.dbId, '0x' + l.recircId.toString(16));
+}

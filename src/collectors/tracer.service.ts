@@ -1,0 +1,291 @@
+// Turns new datapath flows into annotated, stored traces. For each flow an active session wants,
+// it asks ovs-vswitchd for the OpenFlow rules behind it: ofproto/trace of the flow's own key
+// (values as dumped, masks dropped), which replays the real translation, conntrack state included,
+// while the recirculation id is alive. A token bucket protects ovs-vswitchd's main thread, the
+// queue is bounded, and every trace skipped, dropped or failed is counted, never silent.
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Counter, Gauge } from 'prom-client';
+import { annotatePass } from '../correlation/annotate';
+import type { AnnotatedTrace, TracePort } from '../correlation/types';
+import { LIVETRACE_CONFIG } from '../config/config.module';
+import { LivetraceConfig } from '../config/config.schema';
+import { MetricsService } from '../metrics/metrics.service';
+import { parseOfprotoTrace } from '../ovs/ofproto-trace';
+import { traceKey } from '../ovs/odp-key';
+import { DpifDatapath, portNamesByNumber, portNumbersByName } from '../ovs/dpif-show';
+import { compareTracedActions } from '../ovs/trace-compare';
+import { ReplicasService } from '../replicas/replicas.service';
+import { StoreService } from '../storage/store.service';
+import type { WriteContext } from '../storage/writer';
+import { ActiveSession, TraceSessionsService } from '../trace-sessions/trace-sessions.service';
+import { TracesService } from '../traces/traces.service';
+import { FlowEvent, LiveFlow } from './datapath-diff';
+import { PollerService } from './poller.service';
+import { TokenBucket } from './token-bucket';
+import { VswitchdService } from './vswitchd.service';
+import { pathVerdictOf, PathState } from './path-state';
+
+interface Job {
+  flow: LiveFlow;
+  sessions: Array<{ session: ActiveSession; how: 'store' | 'decide' }>;
+  enqueuedAt: number;
+}
+
+export interface TraceOutcome {
+  traceId?: number;
+  trace?: AnnotatedTrace;
+  consistent: boolean | null;
+  reason?: string;
+}
+
+@Injectable()
+export class TracerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('Tracer');
+  private readonly queue: Job[] = [];
+  private readonly bucket: TokenBucket;
+  private working = false;
+  private stopped = false;
+  private wake: NodeJS.Timeout | undefined;
+  /** Datapath flow lifetime (dbId) → its trace and path, for chaining recirculations. */
+  private readonly traced = new Map<number, { traceId: number; pathId: number }>();
+  private readonly paths = new Map<number, PathState>();
+  private readonly m: { traces: Counter; queue: Gauge; latency: Gauge };
+
+  constructor(
+    @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
+    private readonly vswitchd: VswitchdService,
+    private readonly poller: PollerService,
+    private readonly sessions: TraceSessionsService,
+    private readonly replicas: ReplicasService,
+    private readonly traces: TracesService,
+    private readonly store: StoreService,
+    metrics: MetricsService,
+  ) {
+    this.bucket = new TokenBucket(config.LIVETRACE_TRACE_RATE);
+    const registers = [metrics.registry];
+    this.m = {
+      traces: new Counter({ name: 'livetrace_traces_total', help: 'Datapath flows handled by the tracer, by outcome', labelNames: ['outcome'], registers }),
+      queue: new Gauge({ name: 'livetrace_trace_queue_depth', help: 'Datapath flows waiting to be traced', registers }),
+      latency: new Gauge({ name: 'livetrace_trace_latency_seconds', help: 'Time from a flow being seen to its trace being stored (last)', registers }),
+    };
+  }
+
+  onApplicationBootstrap(): void {
+    this.poller.on('cycle', (events) => this.onCycle(events));
+    this.sessions.on('created', (s) => {
+      if (s.json.includeExisting) void this.includeExisting(s);
+    });
+  }
+
+  onApplicationShutdown(): void {
+    this.stopped = true;
+    if (this.wake) clearTimeout(this.wake);
+  }
+
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  private portNamesCache: ReadonlyMap<string, string> | undefined;
+
+  private onCycle(events: FlowEvent[]): void {
+    // Parents before their recirculations (recirc ids grow along a packet's passes), so a
+    // session that selects a packet's first pass selects the others with it.
+    const ordered = [...events].sort((a, b) => a.flow.recircId - b.flow.recircId);
+    for (const e of ordered) {
+      if (e.type === 'ukey_removed' && e.flow.dbId !== undefined) {
+        // Keep chaining info a little: children of a removed parent may still be traced.
+        const dbId = e.flow.dbId;
+        setTimeout(() => this.traced.delete(dbId), 60_000).unref();
+      }
+      if (e.type !== 'ukey_created') continue;
+      this.consider(e.flow);
+    }
+  }
+
+  private consider(flow: LiveFlow, only?: ActiveSession): void {
+    if (!this.sessions.active.size) return;
+    const parents = this.poller.table.parentsOf(flow);
+    let picked = this.sessions.select(flow, parents, this.portNamesCache);
+    if (only) picked = picked.filter((p) => p.session === only);
+    if (!picked.length) return;
+    for (const p of picked) {
+      this.sessions.count(p.session, 'selected');
+      if (flow.dbId !== undefined) p.session.selectedFlows.add(flow.dbId);
+    }
+    if (this.queue.length >= this.config.LIVETRACE_TRACE_QUEUE) {
+      this.m.traces.inc({ outcome: 'dropped_queue_full' });
+      for (const p of picked) this.sessions.count(p.session, 'dropped');
+      return;
+    }
+    this.queue.push({ flow, sessions: picked, enqueuedAt: Date.now() });
+    this.m.queue.set(this.queue.length);
+    this.kick();
+  }
+
+  private async includeExisting(s: ActiveSession): Promise<void> {
+    // Parents first, so their recirculations are selected with them.
+    const flows = this.poller.liveFlows().sort((a, b) => a.recircId - b.recircId);
+    for (const f of flows) this.consider(f, s);
+  }
+
+  private kick(): void {
+    if (this.working || this.stopped) return;
+    this.working = true;
+    void this.work().finally(() => (this.working = false));
+  }
+
+  private async work(): Promise<void> {
+    while (this.queue.length && !this.stopped) {
+      const wait = this.bucket.take();
+      if (wait > 0) {
+        await new Promise((r) => (this.wake = setTimeout(r, wait)));
+        continue;
+      }
+      const job = this.queue.shift()!;
+      this.m.queue.set(this.queue.length);
+      const live = job.sessions.filter((s) => s.session.json.state === 'active');
+      if (!live.length) {
+        this.m.traces.inc({ outcome: 'skipped_session_ended' });
+        continue;
+      }
+      try {
+        await this.traceJob({ ...job, sessions: live });
+      } catch (err) {
+        this.log.warn(`trace of ${job.flow.ufid} failed: ${(err as Error).message}`);
+        this.m.traces.inc({ outcome: 'failed_error' });
+        for (const s of live) this.sessions.fail(s.session, 'error');
+      }
+    }
+  }
+
+  private async traceJob(job: Job): Promise<void> {
+    const { flow } = job;
+    const result = await this.traceFlow(flow);
+    if (result.kind === 'failed') {
+      this.m.traces.inc({ outcome: `failed_${result.reason}` });
+      for (const s of job.sessions) this.sessions.fail(s.session, result.reason);
+      return;
+    }
+    for (const s of job.sessions) this.sessions.count(s.session, 'traced');
+    const wanted = job.sessions.filter(
+      (s) => s.how === 'store' || result.trace.ports.some((p) => p.logicalPort === s.session.json.logicalPort),
+    );
+    for (const s of job.sessions) if (!wanted.includes(s)) this.sessions.count(s.session, 'notSelected');
+    if (!wanted.length) {
+      this.m.traces.inc({ outcome: 'not_selected' });
+      return;
+    }
+    for (const s of wanted) if (flow.dbId !== undefined) s.session.selectedFlows.add(flow.dbId);
+    await this.storeFlowTrace(flow, result.trace, result.consistent, result.reason, wanted[0].session.json.id);
+    for (const s of wanted) this.sessions.count(s.session, 'stored');
+    this.m.traces.inc({ outcome: 'stored' });
+    this.m.latency.set((Date.now() - job.enqueuedAt) / 1000);
+  }
+
+  /** ofproto/trace of an installed flow's own key, parsed, annotated and compared. */
+  async traceFlow(
+    flow: LiveFlow,
+  ): Promise<{ kind: 'ok'; trace: AnnotatedTrace; consistent: boolean | null; reason?: string } | { kind: 'failed'; reason: string; message: string }> {
+    let dp: DpifDatapath | null = null;
+    try {
+      dp = await this.vswitchd.datapath();
+      this.portNamesCache = dp ? new Map([...portNamesByNumber(dp)].map(([n, name]) => [String(n), name])) : undefined;
+    } catch {
+      /* traced without port names */
+    }
+    const t0 = performance.now();
+    let text: string;
+    try {
+      text = await this.vswitchd.call('ofproto/trace', [traceKey(flow.flow.key)]);
+    } catch (err) {
+      const msg = (err as Error).message;
+      const reason = /no recirculation data/.test(msg) ? 'no_recirculation_data' : 'vswitchd_error';
+      return { kind: 'failed', reason, message: msg };
+    } finally {
+      this.poller.addBusy(performance.now() - t0);
+    }
+    const parsed = parseOfprotoTrace(text);
+    if (parsed.kind === 'no_recirculation_data') return { kind: 'failed', reason: 'no_recirculation_data', message: parsed.message };
+    const trace = annotatePass(parsed.pass, this.replicas.model, {
+      method: 'trace',
+      recircId: '0x' + flow.recircId.toString(16),
+      inPort: flow.inPort ?? undefined,
+      dpif: dp,
+      chassis: this.poller.chassis,
+    });
+    const cmp = compareTracedActions(parsed.pass, flow.actions, dp ? new Map([...portNumbersByName(dp)]) : new Map());
+    return { kind: 'ok', trace, consistent: cmp.same, reason: cmp.same ? undefined : cmp.reason };
+  }
+
+  /** Stores a flow's trace, chaining it into its packet's path by the recirculation edges. */
+  async storeFlowTrace(flow: LiveFlow, trace: AnnotatedTrace, consistent: boolean | null, reason: string | undefined, sessionId: number | null): Promise<number> {
+    const parents = this.poller.table.parentsOf(flow);
+    const children = this.poller.table.childrenOf(flow);
+    const linked = [...parents, ...children].map((f) => (f.dbId !== undefined ? this.traced.get(f.dbId) : undefined)).find(Boolean);
+    const portUuids = this.portUuids(trace.ports);
+    const chassis = this.poller.chassis;
+    const now = new Date().toISOString();
+    const { traceId, pathId } = await this.store.writer.submit((tx) => {
+      let pathId = linked?.pathId;
+      if (pathId === undefined) {
+        pathId = Number(
+          tx.stmt('INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, ?)').run(chassis, now, now, '{}').lastInsertRowid,
+        );
+        this.paths.set(pathId, new PathState());
+      }
+      const id = this.traces.store.insert(tx, {
+        trace,
+        chassis,
+        createdAt: now,
+        ufid: flow.ufid,
+        datapathFlowId: flow.dbId ?? null,
+        sessionId,
+        pathId,
+        consistent,
+        consistentReason: reason ?? null,
+        portUuids,
+      });
+      this.addToPath(tx, pathId, id, flow, trace, portUuids, now);
+      return { traceId: id, pathId };
+    });
+    if (flow.dbId !== undefined) this.traced.set(flow.dbId, { traceId, pathId });
+    return traceId;
+  }
+
+  private addToPath(tx: WriteContext, pathId: number, traceId: number, flow: LiveFlow, trace: AnnotatedTrace, uuids: Map<string, string>, now: string): void {
+    let p = this.paths.get(pathId);
+    if (!p) this.paths.set(pathId, (p = new PathState()));
+    p.add(traceId, flow.recircId, trace);
+    // Every pass of the packet carries the ports of the whole path (scope 'path').
+    const all = p.ports();
+    const known = new Map([...this.portUuids(all), ...uuids]);
+    const ports = all.map((x) => ({ name: x.logicalPort, uuid: known.get(x.logicalPort) ?? null, bindingUuid: x.portBindingUuid, datapath: x.datapath, role: x.role }));
+    for (const id of p.traceIds) this.traces.store.addPathPorts(tx, id, ports);
+    tx.stmt('UPDATE path SET verdict = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(pathVerdictOf(p)), now, pathId);
+    if (this.paths.size > 50_000) this.paths.delete(this.paths.keys().next().value!);
+  }
+
+  private portUuids(ports: readonly TracePort[]): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const p of ports) {
+      const row = this.replicas.nb.find('Logical_Switch_Port', 'name', p.logicalPort)[0] ?? this.replicas.nb.find('Logical_Router_Port', 'name', p.logicalPort)[0];
+      if (row) out.set(p.logicalPort, row._uuid);
+    }
+    return out;
+  }
+
+  /** On demand: trace one installed flow now (still rate-limited) and store it. */
+  async traceNow(flow: LiveFlow): Promise<TraceOutcome> {
+    const wait = this.bucket.take();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const r = await this.traceFlow(flow);
+    if (r.kind === 'failed') {
+      this.m.traces.inc({ outcome: `failed_${r.reason}` });
+      return { consistent: null, reason: r.message };
+    }
+    const traceId = await this.storeFlowTrace(flow, r.trace, r.consistent, r.reason, null);
+    this.m.traces.inc({ outcome: 'stored' });
+    return { traceId, trace: r.trace, consistent: r.consistent, reason: r.reason };
+  }
+}

@@ -1,0 +1,50 @@
+// Which datapath flows a trace session wants. A logical port is selected in both directions:
+// flows entering from its interface are its traffic for sure; flows whose destination (MAC or
+// address) is the port's may reach it, so they are traced and kept only if the annotated trace
+// names the port ("decide"); passes recirculated from a selected flow belong to the same packet.
+import type { LiveFlow } from '../collectors/datapath-diff';
+import type { CompiledFilter } from '../collectors/of-filter';
+import { keyValue } from '../ovs/odp-key';
+
+export interface PortTarget {
+  name: string;
+  /** OVS interface names bound to the port (iface-id), i.e. datapath port names with `-m`. */
+  interfaces: Set<string>;
+  /** Datapath port numbers of those interfaces, for keys that name in_port by number. */
+  dpPorts: Set<string>;
+  macs: Set<string>;
+  ips: Set<string>;
+}
+
+export type Selection = 'store' | 'decide' | null;
+
+/** `50:54:00:00:00:01 10.0.0.1 fd00::1` (LSP addresses) → MACs and IPs. */
+export function parseAddresses(addresses: readonly string[]): { macs: Set<string>; ips: Set<string> } {
+  const macs = new Set<string>();
+  const ips = new Set<string>();
+  for (const a of addresses) {
+    for (const tok of a.split(/\s+/)) {
+      if (/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(tok)) macs.add(tok.toLowerCase());
+      else if (/^[0-9.]+$/.test(tok) || tok.includes(':')) ips.add(tok.replace(/\/\d+$/, '').toLowerCase());
+    }
+  }
+  return { macs, ips };
+}
+
+export function selectFlow(
+  flow: LiveFlow,
+  opts: { filter?: CompiledFilter; port?: PortTarget; parentSelected: boolean; portNames?: ReadonlyMap<string, string> },
+): Selection {
+  if (opts.parentSelected) return 'store';
+  const key = flow.flow.key;
+  if (opts.filter && !opts.filter.matches(key, opts.portNames)) return null;
+  if (!opts.port) return 'store';
+  const inPort = flow.inPort ?? '';
+  if (opts.port.interfaces.has(inPort) || opts.port.dpPorts.has(inPort)) return 'store';
+  const dstMac = keyValue(key, 'eth', 'dst')?.toLowerCase();
+  const dstIp = (keyValue(key, 'ipv4', 'dst') ?? keyValue(key, 'ipv6', 'dst') ?? keyValue(key, 'arp', 'tip'))?.toLowerCase();
+  if ((dstMac && opts.port.macs.has(dstMac)) || (dstIp && opts.port.ips.has(dstIp))) return 'decide';
+  // Broadcast ARP / ND for the port's addresses reach it too.
+  if (dstMac === 'ff:ff:ff:ff:ff:ff' && dstIp && opts.port.ips.has(dstIp)) return 'decide';
+  return null;
+}

@@ -1,0 +1,64 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBody, ApiCreatedResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { badRequest } from '../common/api-error';
+import { bodyBool, bodyInt, bodyStr, object, onlyKeys } from '../common/body';
+import { cursor, limit, oneOf, pathId, Query as Q, rejectUnknown } from '../common/query';
+import { TraceSessionsService } from './trace-sessions.service';
+
+const SESSION_EXAMPLE = { bridge: 'br-int', logicalPort: 'lsp1', filter: 'tcp,tp_dst=22', maxTraces: 100, durationSeconds: 600, includeExisting: true };
+
+@ApiTags('trace sessions')
+@Controller('trace-sessions')
+export class TraceSessionsController {
+  constructor(private readonly sessions: TraceSessionsService) {}
+
+  @Post()
+  @ApiOperation({
+    summary: 'Trace live traffic of a logical port and/or an OpenFlow match',
+    description:
+      'At least one of `filter` (OpenFlow match syntax: `ip,nw_src=10.0.0.1`, `tcp,tp_dst=22`, CIDR masks, `in_port=vif1`) and ' +
+      '`logicalPort` (both directions: flows entering from its interface, flows towards its addresses, and their recirculations). ' +
+      '`includeExisting` also traces the matching flows already installed.',
+  })
+  @ApiBody({ schema: { example: SESSION_EXAMPLE } })
+  @ApiCreatedResponse({ description: 'The session, with its counters' })
+  create(@Body() raw: unknown) {
+    const b = object(raw);
+    onlyKeys(b, ['bridge', 'filter', 'logicalPort', 'maxTraces', 'durationSeconds', 'includeExisting', 'crossCheck']);
+    const filter = bodyStr(b, 'filter', { max: 1024 });
+    const logicalPort = bodyStr(b, 'logicalPort', { max: 256 });
+    if (filter === undefined && logicalPort === undefined) throw badRequest('filter', 'give a filter, a logicalPort, or both');
+    return this.sessions.create({
+      bridge: bodyStr(b, 'bridge', { max: 64 }) ?? 'br-int',
+      filter,
+      logicalPort,
+      maxTraces: bodyInt(b, 'maxTraces', 1, 10_000_000),
+      durationSeconds: bodyInt(b, 'durationSeconds', 1, 30 * 86400),
+      includeExisting: bodyBool(b, 'includeExisting'),
+      crossCheck: bodyBool(b, 'crossCheck'),
+    });
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'Trace sessions, newest first' })
+  @ApiQuery({ name: 'state', required: false, enum: ['active', 'completed', 'expired', 'stopped'] })
+  @ApiQuery({ name: 'limit', required: false })
+  @ApiQuery({ name: 'cursor', required: false })
+  list(@Query() q: Q) {
+    rejectUnknown(q, ['state', 'limit', 'cursor']);
+    return this.sessions.list({ state: oneOf(q, 'state', ['active', 'completed', 'expired', 'stopped'] as const), cursor: cursor(q), limit: limit(q) });
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One session with its counters (selected, traced, stored, notSelected, dropped, failed by reason)' })
+  get(@Param('id') id: string) {
+    return this.sessions.get(pathId(id, 'id'));
+  }
+
+  @Delete(':id')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Stop a session (its traces stay)' })
+  stop(@Param('id') id: string) {
+    return this.sessions.stop(pathId(id, 'id'));
+  }
+}

@@ -1,0 +1,273 @@
+// Trace sessions: what live traffic to trace, for how long, how much. Kept in memory for the
+// hot path (every new datapath flow is checked against the active ones) and in SQLite for the
+// API and restarts.
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { LiveFlow } from '../collectors/datapath-diff';
+import { compileFilter, CompiledFilter, FilterError } from '../collectors/of-filter';
+import { badRequest, notFound } from '../common/api-error';
+import { Page, page } from '../common/query';
+import { LIVETRACE_CONFIG } from '../config/config.module';
+import { LivetraceConfig } from '../config/config.schema';
+import { ReplicasService } from '../replicas/replicas.service';
+import { StoreService } from '../storage/store.service';
+import { parseAddresses, PortTarget, selectFlow, Selection } from './session-selector';
+
+export interface SessionStats {
+  selected: number;
+  traced: number;
+  stored: number;
+  /** Traced only to decide (a flow towards the port's addresses) and not about the port. */
+  notSelected: number;
+  dropped: number;
+  failed: Record<string, number>;
+}
+
+export interface CreateSessionInput {
+  bridge: string;
+  filter?: string;
+  logicalPort?: string;
+  maxTraces?: number;
+  durationSeconds?: number;
+  includeExisting?: boolean;
+  crossCheck?: boolean;
+}
+
+export interface TraceSessionJson {
+  id: number;
+  chassis: string;
+  createdAt: string;
+  bridge: string;
+  filter: string | null;
+  logicalPort: string | null;
+  maxTraces: number | null;
+  durationSeconds: number | null;
+  includeExisting: boolean;
+  crossCheck: boolean;
+  expiresAt: string | null;
+  state: 'active' | 'completed' | 'expired' | 'stopped';
+  endedAt: string | null;
+  stats: SessionStats;
+}
+
+export interface ActiveSession {
+  json: TraceSessionJson;
+  filter?: CompiledFilter;
+  port?: PortTarget;
+  /** Datapath flow lifetimes (dbId) selected for this session, so their recirculations are too. */
+  selectedFlows: Set<number>;
+  dirty: boolean;
+}
+
+const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored: 0, notSelected: 0, dropped: 0, failed: {} });
+
+@Injectable()
+export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession] }> implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('TraceSessions');
+  readonly active = new Map<number, ActiveSession>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
+    private readonly store: StoreService,
+    private readonly replicas: ReplicasService,
+  ) {
+    super();
+  }
+
+  onApplicationBootstrap(): void {
+    // Sessions survive a restart of the service: reload the active ones.
+    const rows = this.store.db.prepare(`SELECT * FROM trace_session WHERE state = 'active'`).all() as SessionRow[];
+    for (const r of rows) {
+      const json = fromRow(r);
+      try {
+        this.active.set(json.id, { json, filter: json.filter ? compileFilter(json.filter) : undefined, selectedFlows: new Set(), dirty: false });
+      } catch (err) {
+        this.log.warn(`session ${json.id}: ${(err as Error).message}; stopped`);
+      }
+    }
+    this.timer = setInterval(() => void this.housekeeping(), 1000);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+  }
+
+  async create(input: CreateSessionInput): Promise<TraceSessionJson> {
+    let filter: CompiledFilter | undefined;
+    if (input.filter !== undefined) {
+      try {
+        filter = compileFilter(input.filter);
+      } catch (err) {
+        if (err instanceof FilterError) throw badRequest('filter', err.message);
+        throw err;
+      }
+    }
+    if (input.logicalPort !== undefined && !this.portTarget(input.logicalPort)) {
+      throw notFound(`no logical port named ${JSON.stringify(input.logicalPort)} in the southbound database`);
+    }
+    const now = new Date();
+    const json: Omit<TraceSessionJson, 'id'> = {
+      chassis: this.replicas.chassisName() ?? hostname(),
+      createdAt: now.toISOString(),
+      bridge: input.bridge,
+      filter: input.filter ?? null,
+      logicalPort: input.logicalPort ?? null,
+      maxTraces: input.maxTraces ?? null,
+      durationSeconds: input.durationSeconds ?? null,
+      includeExisting: !!input.includeExisting,
+      crossCheck: !!input.crossCheck,
+      expiresAt: input.durationSeconds ? new Date(now.getTime() + input.durationSeconds * 1000).toISOString() : null,
+      state: 'active',
+      endedAt: null,
+      stats: emptyStats(),
+    };
+    const id = await this.store.writer.submit((tx) =>
+      Number(
+        tx
+          .stmt(
+            `INSERT INTO trace_session (chassis, created_at, bridge, filter, logical_port, max_traces, duration_seconds, include_existing,
+               cross_check, expires_at, state, ended_at, stats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(json.chassis, json.createdAt, json.bridge, json.filter, json.logicalPort, json.maxTraces, json.durationSeconds,
+            json.includeExisting ? 1 : 0, json.crossCheck ? 1 : 0, json.expiresAt, json.state, null, JSON.stringify(json.stats)).lastInsertRowid,
+      ),
+    );
+    const session: ActiveSession = { json: { id, ...json }, filter, selectedFlows: new Set(), dirty: false };
+    this.active.set(id, session);
+    this.emit('created', session);
+    return session.json;
+  }
+
+  get(id: number): TraceSessionJson {
+    const a = this.active.get(id);
+    if (a) return a.json;
+    const r = this.store.db.prepare('SELECT * FROM trace_session WHERE id = ?').get(id) as SessionRow | undefined;
+    if (!r) throw notFound(`no trace session ${id}`);
+    return fromRow(r);
+  }
+
+  list(opts: { state?: string; cursor?: number; limit: number }): Page<TraceSessionJson> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (opts.state) where.push('state = ?') && args.push(opts.state);
+    if (opts.cursor) where.push('id < ?') && args.push(opts.cursor);
+    const rows = this.store.db
+      .prepare(`SELECT * FROM trace_session ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
+      .all(...args, opts.limit + 1) as SessionRow[];
+    return page(
+      rows.map((r) => this.active.get(r.id)?.json ?? fromRow(r)),
+      opts.limit,
+    );
+  }
+
+  async stop(id: number): Promise<TraceSessionJson> {
+    const s = this.get(id);
+    if (s.state === 'active') await this.end(this.active.get(id)!, 'stopped');
+    return this.get(id);
+  }
+
+  /** The port's interfaces, datapath ports and addresses, from the live replicas. */
+  portTarget(name: string, portNames?: ReadonlyMap<string, string>): PortTarget | undefined {
+    const pb = this.replicas.sb.find('Port_Binding', 'logical_port', name)[0];
+    if (!pb) return undefined;
+    const interfaces = new Set<string>();
+    for (const i of this.replicas.ovs.rows('Interface')) {
+      if ((i.external_ids as Record<string, string>)['iface-id'] === name) interfaces.add(String(i.name));
+    }
+    const dpPorts = new Set<string>();
+    if (portNames) for (const [num, n] of portNames) if (interfaces.has(n)) dpPorts.add(num);
+    const lsp = this.replicas.nb.find('Logical_Switch_Port', 'name', name)[0];
+    const addrs = parseAddresses([...((pb.mac as string[]) ?? []), ...(((lsp?.addresses as string[]) ?? []) as string[])]);
+    return { name, interfaces, dpPorts, ...addrs };
+  }
+
+  /** Active sessions that want this new datapath flow, with how. */
+  select(flow: LiveFlow, parents: LiveFlow[], portNames?: ReadonlyMap<string, string>): Array<{ session: ActiveSession; how: Exclude<Selection, null> }> {
+    const out: Array<{ session: ActiveSession; how: Exclude<Selection, null> }> = [];
+    for (const s of this.active.values()) {
+      if (s.json.state !== 'active') continue;
+      if (s.json.logicalPort) s.port = this.portTarget(s.json.logicalPort, portNames) ?? s.port;
+      const parentSelected = parents.some((p) => p.dbId !== undefined && s.selectedFlows.has(p.dbId));
+      const how = selectFlow(flow, { filter: s.filter, port: s.port, parentSelected, portNames });
+      if (how) out.push({ session: s, how });
+    }
+    return out;
+  }
+
+  count(s: ActiveSession, what: keyof Omit<SessionStats, 'failed'>, n = 1): void {
+    s.json.stats[what] += n;
+    s.dirty = true;
+    if (what === 'stored' && s.json.maxTraces && s.json.stats.stored >= s.json.maxTraces) void this.end(s, 'completed');
+  }
+
+  fail(s: ActiveSession, reason: string): void {
+    s.json.stats.failed[reason] = (s.json.stats.failed[reason] ?? 0) + 1;
+    s.dirty = true;
+  }
+
+  private async end(s: ActiveSession, state: 'completed' | 'expired' | 'stopped'): Promise<void> {
+    if (s.json.state !== 'active') return;
+    s.json.state = state;
+    s.json.endedAt = new Date().toISOString();
+    this.active.delete(s.json.id);
+    await this.store.writer.submit((tx) =>
+      tx.stmt('UPDATE trace_session SET state = ?, ended_at = ?, stats = ? WHERE id = ?').run(state, s.json.endedAt, JSON.stringify(s.json.stats), s.json.id),
+    );
+  }
+
+  private async housekeeping(): Promise<void> {
+    const now = new Date().toISOString();
+    for (const s of [...this.active.values()]) if (s.json.expiresAt && s.json.expiresAt <= now) await this.end(s, 'expired');
+    await this.flush();
+  }
+
+  /** Writes changed counters (at most once a second per session). */
+  async flush(): Promise<void> {
+    const dirty = [...this.active.values()].filter((s) => s.dirty);
+    if (!dirty.length) return;
+    dirty.forEach((s) => (s.dirty = false));
+    await this.store.writer.submit((tx) => {
+      for (const s of dirty) tx.stmt('UPDATE trace_session SET stats = ? WHERE id = ?').run(JSON.stringify(s.json.stats), s.json.id);
+    });
+  }
+}
+
+interface SessionRow {
+  id: number;
+  chassis: string;
+  created_at: string;
+  bridge: string;
+  filter: string | null;
+  logical_port: string | null;
+  max_traces: number | null;
+  duration_seconds: number | null;
+  include_existing: number;
+  cross_check: number;
+  expires_at: string | null;
+  state: TraceSessionJson['state'];
+  ended_at: string | null;
+  stats: string;
+}
+
+function fromRow(r: SessionRow): TraceSessionJson {
+  return {
+    id: r.id,
+    chassis: r.chassis,
+    createdAt: r.created_at,
+    bridge: r.bridge,
+    filter: r.filter,
+    logicalPort: r.logical_port,
+    maxTraces: r.max_traces,
+    durationSeconds: r.duration_seconds,
+    includeExisting: r.include_existing === 1,
+    crossCheck: r.cross_check === 1,
+    expiresAt: r.expires_at,
+    state: r.state,
+    endedAt: r.ended_at,
+    stats: { ...emptyStats(), ...(JSON.parse(r.stats) as Partial<SessionStats>) },
+  };
+}
