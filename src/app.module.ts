@@ -10,6 +10,7 @@ import { StorageModule } from './storage/storage.module';
 import { TracesModule } from './traces/traces.module';
 import { CollectorsModule } from './collectors/collectors.module';
 import { DatapathFlowsModule } from './datapath-flows/datapath-flows.module';
+import { PathsModule } from './paths/paths.module';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ApiErrorFilter } from './common/api-error';
 import { ApiTokenGuard } from './common/auth.guard';
@@ -49,6 +50,7 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
         TracesModule,
         CollectorsModule,
         DatapathFlowsModule,
+        PathsModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ApiErrorFilter },

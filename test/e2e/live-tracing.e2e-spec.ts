@@ -1,0 +1,140 @@
+// Live tracing on a real sandbox: a session on lsp1 follows every datapath flow of lsp1's
+// packets (allowed and dropped), with recirculation edges and a consistent trace for each, and
+// stores nothing of lsp2<->lsp3. Flows that idle out are closed; the same UFID re-created later
+// is a new lifetime, traced again.
+import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { startApp } from '../support/app';
+import { Sandbox, waitFor } from '../support/sandbox';
+
+jest.setTimeout(240_000);
+
+const MAC = (n: number) => `50:54:00:00:00:0${n}`;
+const IP = (n: number) => `10.0.0.${n}`;
+function ip4(from: number, to: number, l4: string, proto: number): string {
+  return `eth(src=${MAC(from)},dst=${MAC(to)}),eth_type(0x0800),ipv4(src=${IP(from)},dst=${IP(to)},proto=${proto},tos=0,ttl=64,frag=no),${l4}`;
+}
+
+describe('live tracing of lsp1 on a real sandbox', () => {
+  let sb: Sandbox;
+  let app: INestApplication;
+  let http: ReturnType<typeof request>;
+  const dpPort = new Map<string, number>();
+  let aclUuid = '';
+
+  const inject = (iface: string, flow: string, n = 1) => sb.inject(iface, `in_port(${dpPort.get(iface)}),${flow}`, n);
+  async function dump(): Promise<Array<{ ufid: string; line: string }>> {
+    const text = await sb.appctl('dpctl/dump-flows', '-m');
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('ufid:'))
+      .map((line) => ({ ufid: line.slice(5, 41), line }));
+  }
+
+  beforeAll(async () => {
+    sb = await Sandbox.start();
+    await sb.demoTopology();
+    await sb.nbctl('acl-add', 'sw0', 'to-lport', '1003', 'outport == "lsp2" && tcp.dst == 22', 'drop');
+    aclUuid = (await sb.nbctl('--bare', '--columns=_uuid', 'find', 'acl', 'priority=1003')).trim();
+    await sb.nbctl('--wait=hv', 'sync');
+    for (const m of (await sb.appctl('dpif/show')).matchAll(/^\s+(\S+) \d+\/(\d+):/gm)) dpPort.set(m[1], Number(m[2]));
+    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
+    http = request(app.getHttpServer());
+    await waitFor('service healthy', async () => (await http.get('/health')).status === 200, 60_000);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await sb?.stop();
+  });
+
+  it('creates a session on lsp1 (201) and refuses bad ones naming the field', async () => {
+    const res = await http.post('/trace-sessions').send({ bridge: 'br-int', logicalPort: 'lsp1' }).expect(201);
+    expect(res.body).toMatchObject({ id: 1, logicalPort: 'lsp1', state: 'active' });
+    expect((await http.post('/trace-sessions').send({ filter: 'tcp,tp_dst=99999' }).expect(400)).body).toMatchObject({ field: 'filter' });
+    expect((await http.post('/trace-sessions').send({}).expect(400)).body.message).toMatch(/filter: give a filter, a logicalPort, or both/);
+    expect((await http.post('/trace-sessions').send({ logicalPort: 'nope' }).expect(404)).body.message).toMatch(/"nope"/);
+    expect((await http.post('/trace-sessions').send({ logicalPort: 'lsp1', maxTraces: -1 }).expect(400)).body.field).toBe('maxTraces');
+  });
+
+  it('traces every datapath flow of lsp1 packets, with recirculation edges and consistent traces; nothing of lsp2<->lsp3', async () => {
+    await inject('vif1', ip4(1, 2, 'icmp(type=8,code=0)', 1), 2);
+    await inject('vif1', ip4(1, 2, 'tcp(src=40000,dst=80),tcp_flags(0x002)', 6), 2);
+    await inject('vif1', ip4(1, 2, 'tcp(src=40001,dst=22),tcp_flags(0x002)', 6), 2);
+    await inject('vif2', ip4(2, 3, 'icmp(type=8,code=0)', 1), 2);
+    await inject('vif3', ip4(3, 2, 'udp(src=5000,dst=6000)', 17), 2);
+
+    const lsp1Flows = (await dump()).filter((f) => f.line.includes('in_port(vif1)'));
+    expect(lsp1Flows.length).toBeGreaterThanOrEqual(6);
+    const lifetimes = await waitFor('a consistent trace for every flow of lsp1', async () => {
+      const all = [];
+      for (const f of lsp1Flows) {
+        const r = await http.get(`/datapath-flows/${f.ufid}`);
+        if (r.status !== 200) return undefined;
+        const lt = r.body.lifetimes[0];
+        if (!lt.traces.length) return undefined;
+        all.push({ ...lt, line: f.line });
+      }
+      return all;
+    }, 60_000);
+    for (const lt of lifetimes) {
+      expect(lt.traces[0].consistent).toBe(true);
+      if (lt.recircId !== '0x0') expect(lt.parents.length).toBeGreaterThanOrEqual(1);
+    }
+    const withChildren = lifetimes.filter((lt) => lt.children.length);
+    expect(withChildren.length).toBeGreaterThanOrEqual(3);
+
+    // Nothing of lsp2 <-> lsp3 (flows entering from vif2/vif3 towards each other) is stored.
+    const others = (await dump()).filter((f) => /in_port\(vif[23]\)/.test(f.line) && !f.line.includes(`dst=${MAC(1)}`));
+    expect(others.length).toBeGreaterThan(0);
+    for (const f of others) {
+      const r = await http.get(`/datapath-flows/${f.ufid}`);
+      const traces = r.status === 200 ? r.body.lifetimes.flatMap((l: { traces: unknown[] }) => l.traces) : [];
+      expect(traces).toEqual([]);
+    }
+    const lsp3 = await http.get('/traces').query({ logical_port: 'lsp3', role: 'inport' }).expect(200);
+    expect(lsp3.body.items).toEqual([]);
+    const session = await http.get('/trace-sessions/1').expect(200);
+    expect(session.body.stats.stored).toBeGreaterThanOrEqual(lsp1Flows.length);
+  });
+
+  it('the path of the SSH packet ends in a drop attributed to the ACL and its logical flow', async () => {
+    const drops = await waitFor('a dropped trace of lsp1', async () => {
+      const r = await http.get('/traces').query({ logical_port: 'lsp1', verdict: 'drop', include: 'steps' });
+      return r.body.items?.length ? r.body.items : undefined;
+    });
+    const ssh = drops.find((t: { flow: string }) => /tp_dst=22\b/.test(t.flow));
+    expect(ssh).toBeDefined();
+    const path = await http.get(`/paths/${ssh.pathId}`).expect(200);
+    expect(path.body.verdict.kinds).toContain('drop');
+    expect(path.body.verdict.northbound).toMatchObject({ table: 'ACL', uuid: aclUuid });
+    const lflow = path.body.verdict.logicalFlow;
+    expect(lflow).toMatch(/^[0-9a-f-]{36}$/);
+    const step = ssh.steps.find((s: { owners: Array<{ uuid: string }> }) => s.owners.some((o) => o.uuid === lflow));
+    expect(step.owners[0]).toMatchObject({ table: 'Logical_Flow', stage: 'ls_out_acl', stale: false });
+    expect(path.body.passes.length).toBeGreaterThanOrEqual(2);
+    expect(path.body.passes[0].recircId).toBe('0x0');
+    // The audit by the ACL finds the trace.
+    const byAcl = await http.get('/traces').query({ northbound_uuid: aclUuid }).expect(200);
+    expect(byAcl.body.items.map((t: { id: number }) => t.id)).toContain(ssh.id);
+  });
+
+  it('marks idle flows removed, and a re-created UFID is a new lifetime traced again', async () => {
+    const first = (await dump()).find((f) => f.line.includes('in_port(vif1)') && f.line.includes('recirc_id(0)') && f.line.includes('proto=1'))!;
+    expect(first).toBeDefined();
+    await sb.vsctl('set', 'open_vswitch', '.', 'other_config:max-idle=500');
+    await waitFor('the flow to be removed', async () => {
+      const r = await http.get(`/datapath-flows/${first.ufid}`);
+      return r.body.lifetimes?.[0]?.state === 'removed';
+    }, 60_000);
+    await sb.vsctl('remove', 'open_vswitch', '.', 'other_config', 'max-idle');
+    await inject('vif1', ip4(1, 2, 'icmp(type=8,code=0)', 1), 1);
+    const lts = await waitFor('a second, traced lifetime', async () => {
+      const r = await http.get(`/datapath-flows/${first.ufid}`);
+      const l = r.body.lifetimes;
+      return l?.length === 2 && l[0].state === 'live' && l[0].traces.length ? l : undefined;
+    }, 60_000);
+    expect(lts[1].removalReason).toBe('gone');
+    expect(lts[0].id).not.toBe(lts[1].id);
+  });
+});
