@@ -54,7 +54,7 @@ export interface LogicalFlowSnapshot {
   readonly uuid: string;
   /** Stable hash (hex) of every field below except uuid; equal content, equal hash. */
   readonly contentHash: string;
-  /** The flow's datapath, or every datapath of its Logical_DP_Group, ordered by tunnel key. */
+  /** The flow's datapath, or every datapath of its Logical_DP_Group, ordered by UUID (as ovn-detrace lists them). */
   readonly datapaths: readonly LogicalDatapathRef[];
   readonly pipeline: 'ingress' | 'egress';
   readonly tableId: number;
