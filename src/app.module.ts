@@ -11,6 +11,7 @@ import { TracesModule } from './traces/traces.module';
 import { CollectorsModule } from './collectors/collectors.module';
 import { DatapathFlowsModule } from './datapath-flows/datapath-flows.module';
 import { PathsModule } from './paths/paths.module';
+import { LogicalFlowsModule } from './logical-flows/logical-flows.module';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ApiErrorFilter } from './common/api-error';
 import { ApiTokenGuard } from './common/auth.guard';
@@ -51,6 +52,7 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
         CollectorsModule,
         DatapathFlowsModule,
         PathsModule,
+        LogicalFlowsModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ApiErrorFilter },

@@ -3,6 +3,7 @@ import { TraceSessionsController } from '../trace-sessions/trace-sessions.contro
 import { TraceSessionsService } from '../trace-sessions/trace-sessions.service';
 import { TracesModule } from '../traces/traces.module';
 import { PollerService } from './poller.service';
+import { OnDemandTraceController } from './on-demand.controller';
 import { TracerService } from './tracer.service';
 import { VswitchdService } from './vswitchd.service';
 import { VswitchdHealthIndicator } from './vswitchd.health';
@@ -11,7 +12,7 @@ import { TerminusModule } from '@nestjs/terminus';
 /** The ovs-vswitchd side: connection, datapath poller, tracer, and the sessions that steer it. */
 @Module({
   imports: [TracesModule, TerminusModule],
-  controllers: [TraceSessionsController],
+  controllers: [TraceSessionsController, OnDemandTraceController],
   providers: [VswitchdService, PollerService, TracerService, TraceSessionsService, VswitchdHealthIndicator],
   exports: [VswitchdService, PollerService, TracerService, TraceSessionsService, VswitchdHealthIndicator],
 })

@@ -1,0 +1,108 @@
+// The audits: which datapath flows did this logical flow (or northbound object: an ACL, a NAT
+// rule…) take part in, with what outcome. Answered from the snapshots the traces cited, so they
+// still answer after northd changes or deletes the row.
+import { Injectable } from '@nestjs/common';
+import { notFound } from '../common/api-error';
+import { Page, page } from '../common/query';
+import { toJson } from '../datapath-flows/datapath-flows.service';
+import { ReplicasService } from '../replicas/replicas.service';
+import { StoreService } from '../storage/store.service';
+
+interface SnapshotRow {
+  id: number;
+  uuid: string;
+  content_hash: string;
+  datapaths: string;
+  pipeline: string;
+  table_id: number;
+  stage: string | null;
+  priority: number;
+  match: string;
+  actions: string;
+  source: string | null;
+  stage_hint: string | null;
+  external_ids: string;
+  first_seen: string;
+  last_seen: string;
+}
+
+export const NB_TABLES = [
+  'ACL', 'Logical_Switch_Port', 'Logical_Router_Port', 'NAT', 'Load_Balancer', 'Logical_Router_Policy',
+  'Logical_Router_Static_Route', 'QoS', 'DHCP_Options', 'Forwarding_Group', 'Logical_Switch', 'Logical_Router',
+] as const;
+
+@Injectable()
+export class LogicalFlowsService {
+  constructor(
+    private readonly storage: StoreService,
+    private readonly replicas: ReplicasService,
+  ) {}
+
+  get(uuid: string) {
+    const rows = this.storage.db.prepare('SELECT * FROM logical_flow_snapshot WHERE uuid = ? ORDER BY first_seen').all(uuid) as SnapshotRow[];
+    const live = this.replicas.sb.get('Logical_Flow', uuid);
+    const tomb = live ? undefined : this.replicas.sb.tombstone('Logical_Flow', uuid);
+    if (!rows.length && !live && !tomb) throw notFound(`no logical flow ${uuid} (neither in the southbound database nor in any trace)`);
+    return {
+      uuid,
+      state: live ? 'live' : tomb ? 'deleted' : 'unknown',
+      current: live ? this.replicas.model.snapshot(live) : tomb ? this.replicas.model.snapshot(tomb.row) : null,
+      snapshots: rows.map((r) => ({
+        contentHash: r.content_hash,
+        datapaths: JSON.parse(r.datapaths),
+        pipeline: r.pipeline,
+        tableId: r.table_id,
+        stage: r.stage,
+        priority: r.priority,
+        match: r.match,
+        actions: r.actions,
+        source: r.source,
+        stageHint: r.stage_hint,
+        externalIds: JSON.parse(r.external_ids),
+        firstSeen: r.first_seen,
+        lastSeen: r.last_seen,
+      })),
+    };
+  }
+
+  /** Datapath flow lifetimes whose traces cite this logical flow, newest first. */
+  datapathFlows(uuid: string, cursor: number | undefined, limit: number): Page<ReturnType<typeof toJson> & { traces: unknown[] }> {
+    const ids = (this.storage.db.prepare('SELECT id FROM logical_flow_snapshot WHERE uuid = ?').all(uuid) as Array<{ id: number }>).map((r) => r.id);
+    if (!ids.length && !this.replicas.sb.get('Logical_Flow', uuid)) throw notFound(`no logical flow ${uuid} in any trace or in the southbound database`);
+    return this.flowsOfSteps(`lflow_id IN (${ids.map(() => '?').join(',') || 'NULL'})`, ids, cursor, limit);
+  }
+
+  /** The same for a northbound object (the stage-hint of the logical flows a trace cited). */
+  northboundFlows(table: string, uuid: string, cursor: number | undefined, limit: number) {
+    const ids = (this.storage.db.prepare(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = ? AND uuid = ?`).all(table, uuid) as Array<{ id: number }>).map((r) => r.id);
+    if (!ids.length && !this.replicas.nb.get(table, uuid)) throw notFound(`no ${table} ${uuid} in any trace or in the northbound database`);
+    return this.flowsOfSteps(`hint_id IN (${ids.map(() => '?').join(',') || 'NULL'})`, ids, cursor, limit);
+  }
+
+  private flowsOfSteps(stepWhere: string, args: number[], cursor: number | undefined, limit: number) {
+    const db = this.storage.db;
+    const rows = db
+      .prepare(
+        `SELECT d.* FROM datapath_flow d WHERE d.id IN (
+           SELECT t.datapath_flow_id FROM trace t WHERE t.id IN (SELECT trace_id FROM trace_step WHERE ${stepWhere}))
+         ${cursor ? 'AND d.id < ?' : ''} ORDER BY d.id DESC LIMIT ?`,
+      )
+      .all(...args, ...(cursor ? [cursor] : []), limit + 1) as Parameters<typeof toJson>[0][];
+    const traces = db.prepare(
+      `SELECT id, verdict, consistent, path_id FROM trace WHERE datapath_flow_id = ? AND id IN (SELECT trace_id FROM trace_step WHERE ${stepWhere}) ORDER BY id DESC`,
+    );
+    return page(
+      rows.map((r) => ({
+        ...toJson(r),
+        traces: (traces.all(r.id, ...args) as Array<{ id: number; verdict: string; consistent: number | null; path_id: number | null }>).map((t) => ({
+          id: t.id,
+          pathId: t.path_id,
+          consistent: t.consistent == null ? null : t.consistent === 1,
+          verdict: JSON.parse(t.verdict),
+          pathVerdict: t.path_id ? JSON.parse((db.prepare('SELECT verdict FROM path WHERE id = ?').get(t.path_id) as { verdict: string }).verdict) : null,
+        })),
+      })),
+      limit,
+    );
+  }
+}
