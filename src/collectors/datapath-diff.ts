@@ -93,6 +93,17 @@ export class DatapathFlowTable {
     return { events, links: this.linksOf(created) };
   }
 
+  /**
+   * Lifetimes still open in the store when the service starts: the next dump continues them
+   * (same UFID, same actions) or closes them, instead of leaving them open forever.
+   */
+  seed(flow: DumpedFlow, stored: { dbId: number; firstSeen: string; lastSeen: string }): LiveFlow {
+    const f = this.add(flow, stored.firstSeen);
+    f.dbId = stored.dbId;
+    f.lastSeen = stored.lastSeen;
+    return f;
+  }
+
   /** Ends every lifetime (ovs-vswitchd restarted, or the poller stops). */
   clear(reason: RemovalReason, now: string): FlowEvent[] {
     const events: FlowEvent[] = [...this.live.values()].map((flow) => ({ type: 'ukey_removed' as const, flow, reason, at: now }));

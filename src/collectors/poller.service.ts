@@ -8,7 +8,7 @@ import { Counter, Gauge } from 'prom-client';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
-import { parseDumpFlows } from '../ovs/dump-flows';
+import { parseDumpFlows, parseDumpLine } from '../ovs/dump-flows';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
@@ -72,6 +72,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
 
   onApplicationBootstrap(): void {
     if (!this.config.LIVETRACE_POLLER) return;
+    this.seedFromStore();
     this.vswitchd.on('restarted', () => void this.onRestart());
     this.schedule(0);
   }
@@ -86,6 +87,28 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
   addBusy(ms: number): void {
     this.busyMs += ms;
     this.m.share.set(this.busyMs / Math.max(1, Date.now() - this.startedAt));
+  }
+
+  /** Picks up the lifetimes a previous run of the service left open. */
+  private seedFromStore(): void {
+    const rows = this.store.db
+      .prepare(`SELECT id, ufid, first_seen, last_seen, key, actions, packets, bytes, used FROM datapath_flow WHERE removed_at IS NULL AND source = 'poller'`)
+      .all() as Array<{ id: number; ufid: string; first_seen: string; last_seen: string; key: string; actions: string; packets: number; bytes: number; used: string | null }>;
+    const bad: number[] = [];
+    for (const r of rows) {
+      try {
+        const flow = parseDumpLine(`ufid:${r.ufid}, ${r.key}, packets:${r.packets}, bytes:${r.bytes}, used:${r.used ?? 'never'}, actions:${r.actions}`);
+        this.table.seed(flow, { dbId: r.id, firstSeen: r.first_seen, lastSeen: r.last_seen });
+      } catch {
+        bad.push(r.id);
+      }
+    }
+    if (rows.length) this.log.log(`continuing ${rows.length - bad.length} datapath flow lifetimes left open by the previous run`);
+    if (bad.length) {
+      this.log.warn(`${bad.length} stored open lifetimes could not be re-read: closed as unreadable`);
+      const at = new Date().toISOString();
+      void this.store.writer.submit((tx) => bad.forEach((id) => tx.stmt(`UPDATE datapath_flow SET removed_at = ?, removal_reason = 'unreadable' WHERE id = ?`).run(at, id)));
+    }
   }
 
   private schedule(ms: number): void {
