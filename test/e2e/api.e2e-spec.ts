@@ -80,8 +80,8 @@ describe('REST API on real data', () => {
       const seen: number[] = [];
       let next: string | null = null;
       do {
-        const r = (await get(`/traces?limit=2${next ? `&cursor=${next}` : ''}`).expect(200)).body;
-        seen.push(...r.items.map((t: { id: number }) => t.id));
+        const r: { items: Array<{ id: number }>; next: string | null } = (await get(`/traces?limit=2${next ? `&cursor=${next}` : ''}`).expect(200)).body;
+        seen.push(...r.items.map((t) => t.id));
         next = r.next;
       } while (next);
       expect(seen).toEqual(all);
