@@ -5,7 +5,7 @@
 // Pure: no sockets, no clock (the caller passes `now`).
 import type { DumpedFlow } from '../ovs/dump-flows';
 import { formatActions, recircTargets } from '../ovs/odp-actions';
-import { formatKey, inPort, recircId } from '../ovs/odp-key';
+import { formatKey, inPort, keyValue, recircId } from '../ovs/odp-key';
 
 export interface LiveFlow {
   ufid: string;
@@ -23,6 +23,8 @@ export interface LiveFlow {
   /** recirc ids this flow's actions queue. */
   recircTargets: number[];
   flow: DumpedFlow;
+  /** Cached packet shape (eth_type, proto, MACs) for recirculation matching. */
+  shape?: PacketShape;
 }
 
 export type RemovalReason = 'gone' | 'actions_changed' | 'counters_reset' | 'vswitchd_restarted' | 'stopped';
@@ -113,13 +115,19 @@ export class DatapathFlowTable {
     return events;
   }
 
+  /**
+   * Flows that recirculate into this one. Different packets share a recirculation id when their
+   * frozen state is the same (an ICMP echo and a DNS query both leave pass 0 as
+   * `ct(zone=1),recirc(0x1)`), so a parent must also fit: same eth_type, ip proto and the
+   * Ethernet addresses it sent (IPs and ports are not compared: conntrack NAT changes them).
+   */
   parentsOf(f: LiveFlow): LiveFlow[] {
     if (f.recircId === 0) return [];
-    return [...(this.byTarget.get(slot(f.inPort, f.recircId)) ?? [])];
+    return [...(this.byTarget.get(slot(f.inPort, f.recircId)) ?? [])].filter((p) => fits(p, f));
   }
 
   childrenOf(f: LiveFlow): LiveFlow[] {
-    return f.recircTargets.flatMap((t) => [...(this.byRecirc.get(slot(f.inPort, t)) ?? [])]);
+    return f.recircTargets.flatMap((t) => [...(this.byRecirc.get(slot(f.inPort, t)) ?? [])]).filter((c) => fits(f, c));
   }
 
   private linksOf(created: LiveFlow[]): RecircLink[] {
@@ -157,6 +165,50 @@ export class DatapathFlowTable {
     this.byRecirc.get(slot(f.inPort, f.recircId))?.delete(f);
     for (const t of f.recircTargets) this.byTarget.get(slot(f.inPort, t))?.delete(f);
   }
+}
+
+interface PacketShape {
+  ethType?: string;
+  proto?: string;
+  ethSrc?: string;
+  ethDst?: string;
+}
+
+const bare = (v: string | undefined) => v?.split('/')[0];
+
+function shapeOf(f: LiveFlow): PacketShape {
+  if (!f.shape) {
+    const k = f.flow.key;
+    f.shape = {
+      ethType: bare(keyValue(k, 'eth_type')),
+      proto: bare(keyValue(k, 'ipv4', 'proto') ?? keyValue(k, 'ipv6', 'proto')),
+      ethSrc: bare(keyValue(k, 'eth', 'src')),
+      ethDst: bare(keyValue(k, 'eth', 'dst')),
+    };
+  }
+  return f.shape;
+}
+
+/** The packet the parent hands to recirculation: its own, with any set(eth(...)) applied. */
+function sentShape(parent: LiveFlow): PacketShape {
+  const out = { ...shapeOf(parent) };
+  for (const a of parent.flow.actions) {
+    if (a.type === 'set' && a.field.kind === 'attrs' && a.field.name === 'eth') {
+      for (const at of a.field.attrs) {
+        if (at.name === 'src') out.ethSrc = at.value;
+        if (at.name === 'dst') out.ethDst = at.value;
+      }
+    }
+  }
+  return out;
+}
+
+const same = (a?: string, b?: string) => a === undefined || b === undefined || a === b;
+
+function fits(parent: LiveFlow, child: LiveFlow): boolean {
+  const p = sentShape(parent);
+  const c = shapeOf(child);
+  return same(p.ethType, c.ethType) && same(p.proto, c.proto) && same(p.ethSrc, c.ethSrc) && same(p.ethDst, c.ethDst);
 }
 
 function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {

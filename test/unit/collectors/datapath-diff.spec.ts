@@ -63,3 +63,21 @@ describe('datapath flow lifetimes from successive dumps', () => {
     expect(t.live.size).toBe(0);
   });
 });
+
+describe('recirculation ids shared by different packets', () => {
+  // Real lines (demo sandbox): an ICMP echo and a DNS query from vif1 both leave pass 0 as
+  // ct(zone=1),recirc(0x1); their second passes differ by ip proto.
+  const shared = [
+    'ufid:00000000-0000-4000-8000-000000000001, recirc_id(0),in_port(vif1),packet_type(ns=0,id=0),eth(src=50:54:00:00:00:01/01:00:00:00:00:00,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1/0.0.0.0,dst=10.0.0.2/0.0.0.0,proto=1,tos=0/0,ttl=64/0,frag=no),icmp(type=8/0,code=0/0), packets:4, bytes:424, used:0.1s, actions:ct(zone=1),recirc(0x1)',
+    'ufid:00000000-0000-4000-8000-000000000002, recirc_id(0),in_port(vif1),packet_type(ns=0,id=0),eth(src=50:54:00:00:00:01/01:00:00:00:00:00,dst=50:54:00:00:00:03),eth_type(0x0800),ipv4(src=10.0.0.1/0.0.0.0,dst=10.0.0.3/0.0.0.0,proto=17,tos=0/0,ttl=64/0,frag=no),udp(src=5353/0xf000,dst=53/0), packets:4, bytes:424, used:0.1s, actions:ct(zone=1),recirc(0x1)',
+    'ufid:00000000-0000-4000-8000-000000000003, ct_state(0x21/0x3f),recirc_id(0x1),in_port(vif1),packet_type(ns=0,id=0),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1/0.0.0.0,dst=10.0.0.2/0.0.0.0,proto=1,tos=0/0,ttl=64/0,frag=no),icmp(type=8/0,code=0/0), packets:4, bytes:424, used:0.1s, actions:ct(commit,zone=1,mark=0/0x1,nat(src)),ct(zone=4),recirc(0x2)',
+    'ufid:00000000-0000-4000-8000-000000000004, ct_state(0x21/0x3f),recirc_id(0x1),in_port(vif1),packet_type(ns=0,id=0),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:03),eth_type(0x0800),ipv4(src=10.0.0.1/0.0.0.0,dst=10.0.0.3/0.0.0.0,proto=17,tos=0/0,ttl=64/0,frag=no),udp(src=5353/0xf000,dst=53/0), packets:4, bytes:424, used:0.1s, actions:ct(commit,zone=1,mark=0/0x1,nat(src)),ct(zone=5),recirc(0x3)',
+  ].join('\n');
+
+  it('links each second pass to the first pass of its own packet only', () => {
+    const t = new DatapathFlowTable();
+    const { links } = t.apply(parseDumpFlows(shared).items, 't1');
+    const pairs = links.map((l) => `${l.parent.ufid.slice(-1)}>${l.child.ufid.slice(-1)}`).sort();
+    expect(pairs).toEqual(['1>3', '2>4']);
+  });
+});
