@@ -47,7 +47,7 @@ describe('operations endpoints on a real sandbox', () => {
     process.kill(pid, 'SIGKILL');
     const res = await waitFor('nb_db down', async () => {
       const r = await request(app.getHttpServer()).get('/health');
-      return r.status === 503 ? r : undefined;
+      return r.status === 503 && r.body.error?.nb_db ? r : undefined;
     });
     expect(res.body.error.nb_db).toMatchObject({ status: 'down', synced: false });
     expect(res.body.error.nb_db.lastError).toContain(sb.env.OVN_NB_DB);
