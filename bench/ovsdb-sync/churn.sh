@@ -7,7 +7,9 @@
 set -euo pipefail
 SECONDS_TOTAL=${1:-20}
 PORTS=${PORTS:-10}
-SWITCHES=${SWITCHES:-100}
+# Up to 100 of the topology's switches, taken in turn.
+mapfile -t SW < <(ovn-nbctl --bare --columns=name list Logical_Switch | grep . | sort | head -n 100)
+[ ${#SW[@]} -gt 0 ] || { echo "churn: no logical switch in the NB" >&2; exit 1; }
 end=$(( $(date +%s) + SECONDS_TOTAL ))
 round=0 added=0 deleted=0
 # Each call adds batch N and deletes batch N-KEEP, so ports live across several northd runs
@@ -18,7 +20,7 @@ batch() { # batch N: the names of batch N's ports
   local k; for ((k = 1; k <= PORTS; k++)); do echo "churn-$1-$k"; done
 }
 while [ "$(date +%s)" -lt "$end" ]; do
-  sw=$(printf 'sw%04d' $(( round % SWITCHES )))
+  sw=${SW[$(( round % ${#SW[@]} ))]}
   args=()
   for p in $(batch $round); do
     k=${p##*-}

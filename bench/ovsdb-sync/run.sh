@@ -63,7 +63,7 @@ free_port() {
 echo "run: compiling bench/ovsdb-sync"
 (cd "$ROOT" && npx tsc --ignoreConfig --outDir "$SCR/js" --rootDir "$ROOT" --module commonjs --target es2022 \
   --moduleResolution node --ignoreDeprecations 6.0 --esModuleInterop --skipLibCheck --types node --strict \
-  bench/ovsdb-sync/client.ts bench/ovsdb-sync/run.ts bench/ovsdb-sync/churn.ts >"$SCR/tsc.log" 2>&1) ||
+  bench/ovsdb-sync/client.ts bench/ovsdb-sync/run.ts bench/ovsdb-sync/churn.ts bench/ovsdb-sync/breakdown.ts >"$SCR/tsc.log" 2>&1) ||
   { echo "run: tsc reported errors (emitted anyway):"; head -20 "$SCR/tsc.log"; }
 [ -f "$SCR/js/bench/ovsdb-sync/client.js" ] || { echo "run: compilation failed"; exit 1; }
 JS=$SCR/js/bench/ovsdb-sync
@@ -92,6 +92,10 @@ node -e '
 node "$JS/run.js" --remote "$SB" --tables "$SCR/tables.json" --schema "$SCR/schema.json" \
   --client "$JS/client.js" --python "$HERE/python_idl.py" --runs "$RUNS" \
   --db "$DATA/ovnsb_db.db" --results "$SCR/sync.md"
+
+# Where our time goes, stage by stage (one run; see breakdown.ts).
+BREAKDOWN=$(node "$JS/breakdown.js" "$SB" "$SCR/tables.json")
+echo "breakdown (ms): $BREAKDOWN"
 
 CHURN_JSON=""
 if [ $CHURN = 1 ]; then
@@ -124,6 +128,15 @@ fi
   echo "## Initial sync"
   echo
   cat "$SCR/sync.md"
+  echo
+  echo "## Where our time goes (breakdown.ts, one run, ms)"
+  echo
+  node -e '
+    const j = JSON.parse(process.argv[1]);
+    console.log("| stage | value |");
+    console.log("|---|---:|");
+    for (const [k, v] of Object.entries(j)) console.log(`| ${k} | ${typeof v === "number" && !Number.isInteger(v) ? v.toFixed(1) : v} |`);
+  ' "$BREAKDOWN"
   if [ -n "$CHURN_JSON" ]; then
     echo
     echo "## Steady state (replica, ovn-northd churning)"
@@ -142,7 +155,7 @@ fi
       console.log(`| rows/s applied (as northd produced them) | ${f(j.rowsPerSecond)} |`);
       console.log(`| time inside Replica.applyUpdate2 | ${f(j.applyMs)} ms total, ${f(j.applyMaxMs, 1)} ms max per update |`);
       console.log(`| replica capacity (rows / apply time) | ${f(j.applyCapacityRowsPerSecond)} rows/s |`);
-      console.log(`| event-loop lag p50 / p99 / max | ${f(j.lagMs.p50, 1)} / ${f(j.lagMs.p99, 1)} / ${f(j.lagMs.max, 1)} ms |`);
+      console.log(`| event-loop lag p50 / p99 / max (10 ms timer, lateness) | ${f(j.lagMs.p50, 1)} / ${f(j.lagMs.p99, 1)} / ${f(j.lagMs.max, 1)} ms |`);
       console.log(`| peak RSS of the replica process | ${f(j.maxRssKb / 1024)} MB |`);
     ' "$CHURN_JSON"
   fi
