@@ -87,6 +87,8 @@ export const CONFIG_SCHEMA = {
     if (v && !/^[\x21-\x7e]{16,256}$/.test(v)) throw new ConfigValueError('expected 16 to 256 printable characters without spaces');
     return v;
   },
+  LIVETRACE_OVN_TRACE: nonEmpty,
+  LIVETRACE_OVN_TRACE_TIMEOUT_MS: int(100, 600_000),
   LIVETRACE_LOG_LEVEL: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal'),
 } satisfies Record<string, Parser<unknown>>;
 

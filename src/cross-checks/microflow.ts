@@ -1,0 +1,169 @@
+// The ovn-trace question for a live path: the same packet, entering by the same logical port,
+// seeing the conntrack states the datapath really saw. Built only from what the path stored:
+// the first pass's Flow: line (ofproto/trace, OpenFlow syntax), its logical inport, the ct_state
+// of each pass that a ct() recirculation started, and a load balancer's NAT in the actions.
+import type { LogicalPortJson } from '../traces/trace-record';
+
+/** What a pass must carry for this module (a TraceJson has it). */
+export interface LivePass {
+  recircId: string;
+  flow: string;
+  datapathActions: string;
+  logicalPorts: LogicalPortJson[];
+}
+
+export interface Microflow {
+  datapath: string;
+  inport: string;
+  /** The OVN expression given to ovn-trace (names quoted and escaped). */
+  expression: string;
+  /** One `--ct` value per conntrack recirculation, in order (`new,trk`). */
+  ctStates: string[];
+  /** `--lb-dst`, from ct(…nat(dst=…)) in the live datapath actions. */
+  lbDst: string | null;
+}
+
+/** The live path lacks what a microflow needs (no inport attribution, no Flow: line…). */
+export class MicroflowError extends Error {
+  override readonly name = 'MicroflowError';
+}
+
+/** An OVN string literal: OVN's lexer unescapes strings as JSON does. */
+export function ovnString(s: string): string {
+  return JSON.stringify(s);
+}
+
+/** `icmp,in_port=1,dl_src=…` → protocol words and field=value pairs. */
+export function flowFields(flow: string): { words: Set<string>; fields: Map<string, string> } {
+  const words = new Set<string>();
+  const fields = new Map<string, string>();
+  for (const part of flow.split(',')) {
+    const t = part.trim();
+    if (!t) continue;
+    const eq = t.indexOf('=');
+    if (eq < 0) words.add(t);
+    else fields.set(t.slice(0, eq), t.slice(eq + 1));
+  }
+  return { words, fields };
+}
+
+const TCP_FLAGS: Record<string, number> = { fin: 0x1, syn: 0x2, rst: 0x4, psh: 0x8, ack: 0x10, urg: 0x20, ece: 0x40, cwr: 0x80, ns: 0x100 };
+
+function tcpFlags(v: string): number {
+  if (/^(0x[0-9a-f]+|\d+)$/i.test(v)) return Number(v);
+  let n = 0;
+  for (const name of v.split('|')) {
+    const bit = TCP_FLAGS[name.replace(/^\+/, '')];
+    if (bit === undefined) throw new MicroflowError(`unknown TCP flag ${JSON.stringify(name)} in tcp_flags=${v}`);
+    n |= bit;
+  }
+  return n;
+}
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+const IP4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+const IP6 = /^[0-9a-f:.]+$/i;
+const NUM = /^(0x[0-9a-f]+|\d+)$/i;
+
+/** The OVN microflow expression equivalent to an OpenFlow flow, for the given logical inport. */
+export function flowToExpression(flow: string, inport: string): string {
+  const { words, fields } = flowFields(flow);
+  const parts: string[] = [`inport == ${ovnString(inport)}`];
+  const take = (field: string, ovn: string, re: RegExp, always = true) => {
+    const v = fields.get(field);
+    if (v === undefined) return;
+    if (!re.test(v)) throw new MicroflowError(`unexpected value ${JSON.stringify(v)} for ${field} in the flow`);
+    if (always || !/^(0x0*|0+)$/i.test(v)) parts.push(`${ovn} == ${v}`);
+  };
+  take('dl_src', 'eth.src', MAC);
+  take('dl_dst', 'eth.dst', MAC);
+  take('vlan_tci', 'vlan.tci', NUM, false);
+  const v6 = ['ipv6', 'tcp6', 'udp6', 'icmp6', 'sctp6'].some((w) => words.has(w));
+  const v4 = ['ip', 'tcp', 'udp', 'icmp', 'sctp', 'igmp'].some((w) => words.has(w));
+  if (v4 || v6) {
+    parts.push(v4 ? 'ip4' : 'ip6');
+    if (v4) {
+      take('nw_src', 'ip4.src', IP4);
+      take('nw_dst', 'ip4.dst', IP4);
+    } else {
+      take('ipv6_src', 'ip6.src', IP6);
+      take('ipv6_dst', 'ip6.dst', IP6);
+      take('ipv6_label', 'ip6.label', NUM, false);
+    }
+    take('nw_ttl', 'ip.ttl', NUM);
+    const tos = fields.get('nw_tos');
+    if (tos && NUM.test(tos) && Number(tos) >> 2) parts.push(`ip.dscp == ${Number(tos) >> 2}`);
+    take('nw_ecn', 'ip.ecn', NUM, false);
+    const l4 = ['tcp', 'udp', 'sctp'].find((p) => words.has(p) || words.has(p + '6'));
+    if (l4) {
+      parts.push(l4);
+      take('tp_src', `${l4}.src`, NUM);
+      take('tp_dst', `${l4}.dst`, NUM);
+      const f = fields.get('tcp_flags');
+      if (l4 === 'tcp' && f !== undefined && tcpFlags(f)) parts.push(`tcp.flags == 0x${tcpFlags(f).toString(16).padStart(3, '0')}`);
+    } else if (words.has('icmp') || words.has('icmp6')) {
+      const p = words.has('icmp') ? 'icmp4' : 'icmp6';
+      parts.push(p);
+      take('icmp_type', `${p}.type`, NUM);
+      take('icmp_code', `${p}.code`, NUM);
+      if (p === 'icmp6') {
+        take('nd_target', 'nd.target', IP6);
+        take('nd_sll', 'nd.sll', MAC);
+        take('nd_tll', 'nd.tll', MAC);
+      }
+    } else if (fields.has('nw_proto')) take('nw_proto', 'ip.proto', NUM);
+  } else if (words.has('arp')) {
+    parts.push('arp');
+    take('arp_op', 'arp.op', NUM);
+    take('arp_spa', 'arp.spa', IP4);
+    take('arp_tpa', 'arp.tpa', IP4);
+    take('arp_sha', 'arp.sha', MAC);
+    take('arp_tha', 'arp.tha', MAC);
+  } else if (fields.has('dl_type')) take('dl_type', 'eth.type', NUM);
+  return parts.join(' && ');
+}
+
+/** `new|trk` (ofproto/trace) → `new,trk` (ovn-trace --ct). */
+export function ctFlags(ctState: string): string {
+  return ctState
+    .split(/[|,]/)
+    .map((f) => f.replace(/^\+/, ''))
+    .filter(Boolean)
+    .join(',');
+}
+
+/** A pass's datapath actions end in ct(…),recirc(…): the next pass starts with fresh conntrack state. */
+function endsInConntrack(actions: string): boolean {
+  return /\bct\((?:[^()]|\([^()]*\))*\),recirc\(0x[0-9a-f]+\)\s*$/i.test(actions);
+}
+
+/** The passes of one path in recirculation order (the root, recirc_id 0, first). */
+export function orderPasses<T extends LivePass>(passes: readonly T[]): T[] {
+  return [...passes].sort((a, b) => Number(a.recircId) - Number(b.recircId));
+}
+
+export function buildMicroflow(passes: readonly LivePass[]): Microflow {
+  if (!passes.length) throw new MicroflowError('the path has no passes');
+  const ordered = orderPasses(passes);
+  const root = ordered[0];
+  const port =
+    root.logicalPorts.find((p) => p.role === 'inport' && p.scope === 'pass') ?? root.logicalPorts.find((p) => p.role === 'inport');
+  if (!port) throw new MicroflowError(`no logical inport attributed to the first pass (recirc_id ${root.recircId})`);
+  if (!port.datapath) throw new MicroflowError(`no logical datapath known for inport ${JSON.stringify(port.name)}`);
+  if (!root.flow) throw new MicroflowError('the first pass has no flow');
+  const ctStates: string[] = [];
+  for (let i = 1; i < ordered.length; i++) {
+    if (!endsInConntrack(ordered[i - 1].datapathActions)) continue;
+    const st = flowFields(ordered[i].flow).fields.get('ct_state');
+    ctStates.push(st ? ctFlags(st) : 'trk');
+  }
+  let lbDst: string | null = null;
+  for (const p of ordered) {
+    const m = /\bnat\(dst=([^),]+)/.exec(p.datapathActions);
+    if (m) {
+      lbDst = m[1];
+      break;
+    }
+  }
+  return { datapath: port.datapath, inport: port.name, expression: flowToExpression(root.flow, port.name), ctStates, lbDst };
+}
