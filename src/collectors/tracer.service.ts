@@ -11,6 +11,8 @@ import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
 import { parseOfprotoTrace } from '../ovs/ofproto-trace';
+import { parseOfprotoDetrace } from '../ovs/ofproto-detrace';
+import { detracePass } from './detrace-pass';
 import { traceKey } from '../ovs/odp-key';
 import { DpifDatapath, portNamesByNumber, portNumbersByName } from '../ovs/dpif-show';
 import { compareTracedActions } from '../ovs/trace-compare';
@@ -24,6 +26,8 @@ import { PollerService } from './poller.service';
 import { TokenBucket } from './token-bucket';
 import { VswitchdService } from './vswitchd.service';
 import { pathVerdictOf, PathState } from './path-state';
+
+const DETRACE_ATTEMPTS = 5;
 
 interface Job {
   flow: LiveFlow;
@@ -187,12 +191,17 @@ export class TracerService implements OnApplicationBootstrap, OnApplicationShutd
   async traceFlow(
     flow: LiveFlow,
   ): Promise<{ kind: 'ok'; trace: AnnotatedTrace; consistent: boolean | null; reason?: string } | { kind: 'failed'; reason: string; message: string }> {
+    // (detrace first when the daemon has it, see detrace())
     let dp: DpifDatapath | null = null;
     try {
       dp = await this.vswitchd.datapath();
       this.portNamesCache = dp ? new Map([...portNamesByNumber(dp)].map(([n, name]) => [String(n), name])) : undefined;
     } catch {
       /* traced without port names */
+    }
+    if (this.vswitchd.detrace) {
+      const viaCache = await this.detrace(flow, dp);
+      if (viaCache) return viaCache;
     }
     const t0 = performance.now();
     let text: string;
@@ -216,6 +225,42 @@ export class TracerService implements OnApplicationBootstrap, OnApplicationShutd
     });
     const cmp = compareTracedActions(parsed.pass, flow.actions, dp ? new Map([...portNumbersByName(dp)]) : new Map());
     return { kind: 'ok', trace, consistent: cmp.same, reason: cmp.same ? undefined : cmp.reason };
+  }
+
+  /**
+   * ofproto/detrace: the rules in the ukey's own translation cache. Right after install the cache
+   * may not exist yet ("Cache was not found"): retried with backoff, then ofproto/trace is used.
+   */
+  private async detrace(flow: LiveFlow, dp: DpifDatapath | null): Promise<{ kind: 'ok'; trace: AnnotatedTrace; consistent: null; reason: string } | null> {
+    for (let attempt = 0; attempt < DETRACE_ATTEMPTS; attempt++) {
+      if (attempt > 0) {
+        this.m.traces.inc({ outcome: 'detrace_cache_not_found_retry' });
+        await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      }
+      const t0 = performance.now();
+      let text: string;
+      try {
+        text = await this.vswitchd.call('ofproto/detrace', [`ufid:${flow.ufid}`]);
+      } catch (err) {
+        this.log.debug?.(`ofproto/detrace ufid:${flow.ufid}: ${(err as Error).message}`);
+        return null;
+      } finally {
+        this.poller.addBusy(performance.now() - t0);
+      }
+      const r = parseOfprotoDetrace(text);
+      if (r.kind === 'cache_not_found') continue;
+      const trace = annotatePass(detracePass(r.entries, flow), this.replicas.model, {
+        method: 'detrace',
+        recircId: '0x' + flow.recircId.toString(16),
+        inPort: flow.inPort ?? undefined,
+        dpif: dp,
+        chassis: this.poller.chassis,
+      });
+      // The cache is what installed the flow: there is no re-translation to compare.
+      return { kind: 'ok', trace, consistent: null, reason: 'detrace: rules from the installed flow\'s own translation cache' };
+    }
+    this.m.traces.inc({ outcome: 'detrace_gave_up_fallback_trace' });
+    return null;
   }
 
   /** Stores a flow's trace, chaining it into its packet's path by the recirculation edges. */

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { DpifDatapath, parseDpifShow } from '../ovs/dpif-show';
-import { UnixctlClient } from '../unixctl/client';
+import { UnixctlClient, UnixctlError } from '../unixctl/client';
 
 export interface VswitchdStatus {
   socket: string | null;
@@ -50,19 +50,28 @@ export class VswitchdService extends EventEmitter<{ restarted: [pid: number] }> 
       await this.notePid();
       return out;
     } catch (err) {
-      this.lastError = (err as Error).message;
+      // The daemon answered (with an error of its own): it is there, note which instance.
+      if (err instanceof UnixctlError) await this.notePid();
+      else this.lastError = (err as Error).message;
       throw err;
     }
   }
 
+  private instance: string | null = null;
+
   private async notePid(): Promise<void> {
-    const pid = this.client.currentSocket?.pid ?? null;
-    if (pid === null || pid === this.pid) return;
-    const first = this.pid === null;
+    const sock = this.client.currentSocket;
+    if (!sock) return;
+    // An explicit socket path has no pidfile: a new connection stands for a possible new instance.
+    const pid = sock.pid ?? null;
+    const instance = pid !== null ? `pid:${pid}` : `conn:${this.client.connectCount}`;
+    if (instance === this.instance) return;
+    const first = this.instance === null;
+    this.instance = instance;
     this.pid = pid;
     this.dp = null;
     this.hasDetrace = await this.client.has('ofproto/detrace').catch(() => false);
-    if (!first) {
+    if (!first && pid !== null) {
       this.restarts++;
       this.log.warn(`ovs-vswitchd restarted (pid ${pid}): every datapath flow of the old instance is gone`);
       this.emit('restarted', pid);

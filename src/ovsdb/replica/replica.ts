@@ -180,8 +180,13 @@ export class Replica extends EventEmitter<ReplicaEvents> {
 
   find(table: string, column: string, value: Value): ReplicaRow[] {
     const t = this.tables.get(table);
-    const idx = t?.byColumn.get(column);
-    if (!idx) throw new Error(`no index on ${table}.${column}`);
+    // Not configured yet (never synced) or absent from this server's schema: nothing to find.
+    if (!t) return [];
+    const idx = t.byColumn.get(column);
+    if (!idx) {
+      if (!t.columns.has(column)) return [];
+      throw new Error(`no index on ${table}.${column}`);
+    }
     const uuids = idx.get(value);
     return uuids ? [...uuids].map((u) => t!.rows.get(u)!) : [];
   }
