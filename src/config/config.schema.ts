@@ -78,6 +78,15 @@ export const CONFIG_SCHEMA = {
   },
   LIVETRACE_TRACE_RATE: int(1, 100_000),
   LIVETRACE_TRACE_QUEUE: int(1, 10_000_000),
+  LIVETRACE_VLOG_FILE: text,
+  LIVETRACE_VLOG_UDP: (raw: string) => {
+    const v = raw.trim();
+    if (v && !/^(?:[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):\d{1,5}$/.test(v)) throw new ConfigValueError('expected HOST:PORT (e.g. 127.0.0.1:5140), or empty');
+    if (v && !(Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535)) throw new ConfigValueError('port must be at most 65535');
+    return v;
+  },
+  LIVETRACE_VLOG_SET_LEVELS: bool,
+  LIVETRACE_INGEST_MAX_BYTES: int(1024, 1024 ** 3),
   LIVETRACE_DB: nonEmpty,
   LIVETRACE_HOST: host,
   LIVETRACE_PORT: int(1, 65535),

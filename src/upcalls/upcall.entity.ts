@@ -1,0 +1,57 @@
+// Upcalls (from vswitchd's log or ingested) and the ledger of ingested events. Times are RFC 3339
+// UTC text, as everywhere in the store.
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+
+/** One packet the datapath sent up to ovs-vswitchd, and the flow it installed when known. */
+@Entity('upcall')
+@Index('idx_upcall_time', ['time'])
+@Index('idx_upcall_ufid', ['ufid'])
+@Index('idx_upcall_chassis', ['chassis', 'time'])
+export class UpcallEntity {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column('text') chassis!: string;
+  /** vlog (ovs-vswitchd's log file or syslog), or the ingest source name (retis, usdt, …). */
+  @Column('text') source!: string;
+  /** The producer's event id (ingest); null from the log. */
+  @Column('text', { name: 'event_id', nullable: true }) eventId!: string | null;
+  @Column('text') time!: string;
+  /** miss, action, … */
+  @Column('text', { name: 'upcall_type', nullable: true }) upcallType!: string | null;
+  @Column('text', { nullable: true }) dpif!: string | null;
+  @Column('text', { nullable: true }) thread!: string | null;
+  /** Full ODP key of the packet. */
+  @Column('text', { nullable: true }) key!: string | null;
+  @Column('text', { nullable: true }) packet!: string | null;
+  @Column('text', { name: 'in_port', nullable: true }) inPort!: string | null;
+  @Column('text', { name: 'recirc_id', nullable: true }) recircId!: string | null;
+  /** The flow it installed (by key under mask from the log; given by the producer on ingest). */
+  @Column('text', { nullable: true }) ufid!: string | null;
+  @Column('text', { name: 'mega_ufid', nullable: true }) megaUfid!: string | null;
+  @Column('text', { name: 'flow_key', nullable: true }) flowKey!: string | null;
+  @Column('text', { name: 'flow_actions', nullable: true }) flowActions!: string | null;
+  /** Set when the lifetime was known at write time; otherwise joined by (chassis, ufid, time). */
+  @Column('integer', { name: 'datapath_flow_id', nullable: true }) datapathFlowId!: number | null;
+  /** 1 when the source samples (the log drops lines under its rate limits). */
+  @Column('integer') sampled!: number;
+  /** JSON: queueId, installed, datapathActions, log line, … */
+  @Column('text', { nullable: true }) extra!: string | null;
+}
+
+/** Every accepted ingested event once: the unique (source, event_id) is what makes a repeat a no-op. */
+@Entity('ingest_event')
+@Index('idx_ingest_event_id', ['source', 'eventId'], { unique: true })
+export class IngestEventEntity {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column('text') source!: string;
+  @Column('text', { name: 'event_id' }) eventId!: string;
+  @Column('text') type!: string;
+  @Column('text') time!: string;
+  @Column('text', { name: 'received_at' }) receivedAt!: string;
+  @Column('text') chassis!: string;
+  /** The row the event became (upcall, datapath_flow or trace id), when it became one. */
+  @Column('integer', { name: 'ref_id', nullable: true }) refId!: number | null;
+  /** The event as accepted (JSON). */
+  @Column('text') body!: string;
+}
+
+export const UPCALL_ENTITIES = [UpcallEntity, IngestEventEntity];
