@@ -12,6 +12,7 @@ import { CollectorsModule } from './collectors/collectors.module';
 import { DatapathFlowsModule } from './datapath-flows/datapath-flows.module';
 import { PathsModule } from './paths/paths.module';
 import { LogicalFlowsModule } from './logical-flows/logical-flows.module';
+import { CrossChecksModule } from './cross-checks/cross-checks.module';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ApiErrorFilter } from './common/api-error';
 import { ApiTokenGuard } from './common/auth.guard';
@@ -53,6 +54,7 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
         DatapathFlowsModule,
         PathsModule,
         LogicalFlowsModule,
+        CrossChecksModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ApiErrorFilter },

@@ -88,8 +88,14 @@ export interface PipelineComparison {
   simulatedStages: number;
   liveStages: number;
   matched: number;
-  /** Stages skipped as not differences, with why. */
-  excused: Array<{ tableId: number; reason: 'omitted-by-ovn-trace' | 'cookie-0' | 'shared-openflow-rule' | 'no-match-both' }>;
+  /** Logical tables not counted as differences, by why: omittedByOvnTrace, cookie0, sharedOpenflowRule, noMatchBoth. */
+  excused: Partial<Record<ExcuseReason, number[]>>;
+}
+
+export type ExcuseReason = 'omittedByOvnTrace' | 'cookie0' | 'sharedOpenflowRule' | 'noMatchBoth';
+
+function excuse(cmp: PipelineComparison, reason: ExcuseReason, tableId: number): void {
+  (cmp.excused[reason] ??= []).push(tableId);
 }
 
 export interface Comparison {
@@ -214,7 +220,7 @@ export function compareWithSimulation(
         explanation: `Pipeline ${i + 1}: ovn-trace went through ${name(sp)}, the live path through ${name(lp)}.`,
       });
     }
-    const cmp: PipelineComparison = { pipeline: sp.pipeline, datapath: sp.datapath, simulatedStages: sp.stages.length, liveStages: 0, matched: 0, excused: [] };
+    const cmp: PipelineComparison = { pipeline: sp.pipeline, datapath: sp.datapath, simulatedStages: sp.stages.length, liveStages: 0, matched: 0, excused: {} };
     pipelines.push(cmp);
     const liveBy = new Map<number, LiveEntry[]>();
     for (const e of lp.entries) liveBy.set(e.tableId, [...(liveBy.get(e.tableId) ?? []), e]);
@@ -246,24 +252,24 @@ export function compareWithSimulation(
           continue;
         }
         if (s.uuid && sharesRule(s.uuid, l, resolve)) {
-          cmp.excused.push({ tableId: t, reason: 'shared-openflow-rule' });
+          excuse(cmp, 'sharedOpenflowRule', t);
           continue;
         }
         return fail(l[0]);
       }
       if (s) {
         if (lp.glue.has(t)) {
-          cmp.excused.push({ tableId: t, reason: 'cookie-0' });
+          excuse(cmp, 'cookie0', t);
           continue;
         }
         if (!s.uuid && t > lastLive && i === n - 1) {
-          cmp.excused.push({ tableId: t, reason: 'no-match-both' });
+          excuse(cmp, 'noMatchBoth', t);
           continue;
         }
         return fail(undefined);
       }
       if (l!.every((e) => e.owners.some(omittable))) {
-        cmp.excused.push({ tableId: t, reason: 'omitted-by-ovn-trace' });
+        excuse(cmp, 'omittedByOvnTrace', t);
         continue;
       }
       return fail(l![0]);

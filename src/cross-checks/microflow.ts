@@ -19,8 +19,16 @@ export interface Microflow {
   expression: string;
   /** One `--ct` value per conntrack recirculation, in order (`new,trk`). */
   ctStates: string[];
-  /** `--lb-dst`, from ct(…nat(dst=…)) in the live datapath actions. */
+  /**
+   * `--lb-dst`: the load balancer backend the live packet was NATed to, for an established
+   * connection (ct_state +dnat, the backend read from the NATed pass). ovn-trace 23.03 applies
+   * --lb-dst at the first backend-less `ct_lb_mark;` (ls_in_pre_stateful), i.e. it models an
+   * existing connection; for a first packet that would NAT one stage too early, so there it is
+   * not passed and ovn-trace's ct_lb_mark(backends=…) picks the backend (see liveNat).
+   */
   lbDst: string | null;
+  /** The NAT the datapath committed for a new connection: ct(commit,…,nat(dst=…)). */
+  liveNat: string | null;
 }
 
 /** The live path lacks what a microflow needs (no inport attribution, no Flow: line…). */
@@ -157,13 +165,22 @@ export function buildMicroflow(passes: readonly LivePass[]): Microflow {
     const st = flowFields(ordered[i].flow).fields.get('ct_state');
     ctStates.push(st ? ctFlags(st) : 'trk');
   }
-  let lbDst: string | null = null;
+  let liveNat: string | null = null;
   for (const p of ordered) {
     const m = /\bnat\(dst=([^),]+)/.exec(p.datapathActions);
     if (m) {
-      lbDst = m[1];
+      liveNat = m[1];
       break;
     }
   }
-  return { datapath: port.datapath, inport: port.name, expression: flowToExpression(root.flow, port.name), ctStates, lbDst };
+  let lbDst: string | null = null;
+  if (!liveNat) {
+    const natted = ordered.find((p) => /(^|\|)dnat(\||$)/.test(flowFields(p.flow).fields.get('ct_state') ?? ''));
+    if (natted) {
+      const f = flowFields(natted.flow).fields;
+      const ip = f.get('nw_dst') ?? (f.get('ipv6_dst') ? `[${f.get('ipv6_dst')}]` : undefined);
+      if (ip) lbDst = f.get('tp_dst') && f.get('tp_dst') !== '0' ? `${ip}:${f.get('tp_dst')}` : ip;
+    }
+  }
+  return { datapath: port.datapath, inport: port.name, expression: flowToExpression(root.flow, port.name), ctStates, lbDst, liveNat };
 }
