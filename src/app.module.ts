@@ -12,6 +12,8 @@ import { CollectorsModule } from './collectors/collectors.module';
 import { DatapathFlowsModule } from './datapath-flows/datapath-flows.module';
 import { PathsModule } from './paths/paths.module';
 import { LogicalFlowsModule } from './logical-flows/logical-flows.module';
+import { UpcallsModule } from './upcalls/upcalls.module';
+import { IngestModule } from './ingest/ingest.module';
 import { CrossChecksModule } from './cross-checks/cross-checks.module';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ApiErrorFilter } from './common/api-error';
@@ -54,6 +56,8 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
         DatapathFlowsModule,
         PathsModule,
         LogicalFlowsModule,
+        UpcallsModule,
+        IngestModule,
         CrossChecksModule,
       ],
       providers: [

@@ -1,0 +1,99 @@
+import { Controller, Get, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { ApiError } from '../common/api-error';
+import { oneOf, Query as Q, rejectUnknown, str } from '../common/query';
+import { LIVETRACE_CONFIG } from '../config/config.module';
+import { LivetraceConfig } from '../config/config.schema';
+import { EVENT_SCHEMA } from './event-schema';
+import { IngestService } from './ingest.service';
+
+const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/json-lines', 'text/plain'];
+const SOURCE = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+const RESULT_EXAMPLE = {
+  accepted: 3,
+  rejected: 1,
+  duplicates: 1,
+  errors: [{ line: 2, reason: 'ufid: must be a full lower-case UUID (got "29330E32")' }],
+};
+
+@ApiTags('ingest')
+@Controller('ingest')
+export class IngestController {
+  constructor(
+    private readonly ingest: IngestService,
+    @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
+  ) {}
+
+  @Get('schema')
+  @ApiOperation({ summary: 'JSON Schema of the v1 event vocabulary accepted by POST /ingest/events' })
+  schema() {
+    return EVENT_SCHEMA;
+  }
+
+  @Post('events')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Ingest v1 events, one JSON object a line (application/x-ndjson)',
+    description:
+      'Each line is validated alone: the reply counts accepted and rejected lines and gives each rejected line\'s number and reason. ' +
+      'An id already stored for its source is accepted but not stored twice. The reply is sent only after the accepted events are committed. ' +
+      '413 when the body is over LIVETRACE_INGEST_MAX_BYTES. `?format=retis` reads retis JSON events instead (as POST /ingest/retis).',
+  })
+  @ApiConsumes('application/x-ndjson')
+  @ApiBody({ schema: { type: 'string', example: '{"type":"upcall","id":"u1","time":"2026-11-27T05:21:55.633Z","upcallType":"miss","key":"recirc_id(0),in_port(4),eth_type(0x0800)"}\n' } })
+  @ApiQuery({ name: 'source', required: false, description: 'Producer name for events without their own `source` (default "ingest")' })
+  @ApiQuery({ name: 'format', required: false, enum: ['v1', 'retis'] })
+  @ApiOkResponse({ schema: { example: RESULT_EXAMPLE } })
+  async events(@Req() req: Request, @Query() q: Q) {
+    rejectUnknown(q, ['source', 'format']);
+    const source = str(q, 'source', { max: 64, pattern: SOURCE, what: 'letters, digits, _ . : - (at most 64)' });
+    const format = oneOf(q, 'format', ['v1', 'retis'] as const) ?? 'v1';
+    const text = await this.readBody(req);
+    return format === 'retis' ? this.ingest.ingestRetis(text, source) : this.ingest.ingestNdjson(text, source);
+  }
+
+  @Post('retis')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Ingest a retis events file (retis collect -c ovs --ovs-track [--ovs-enrich-flows] -o file)',
+    description:
+      'upcall / upcall_enqueue / recv_upcall / flow_operation / action_execute, tied by queue_id, become one `upcall` each; ' +
+      'flow_lookup marks its UFID alive; an `ovs-detrace` section becomes a datapath flow and its translation (rule steps). ' +
+      'Events of other collectors are counted as ignored.',
+  })
+  @ApiConsumes('application/x-ndjson')
+  @ApiQuery({ name: 'source', required: false, description: 'Default "retis"' })
+  @ApiOkResponse({ schema: { example: { ...RESULT_EXAMPLE, ignored: 12 } } })
+  async retis(@Req() req: Request, @Query() q: Q) {
+    rejectUnknown(q, ['source']);
+    const source = str(q, 'source', { max: 64, pattern: SOURCE, what: 'letters, digits, _ . : - (at most 64)' });
+    return this.ingest.ingestRetis(await this.readBody(req), source);
+  }
+
+  /** The raw body, refused with 413 past the limit (by Content-Length at once, else while reading). */
+  private async readBody(req: Request): Promise<string> {
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (!NDJSON_TYPES.includes(type)) {
+      throw new ApiError(415, `Content-Type must be one of ${NDJSON_TYPES.join(', ')} (got ${JSON.stringify(type || 'none')})`, 'content-type');
+    }
+    const max = this.config.LIVETRACE_INGEST_MAX_BYTES;
+    const tooLarge = () => new ApiError(413, `body over LIVETRACE_INGEST_MAX_BYTES (${max} bytes): send fewer lines per request`, 'body');
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > max) {
+      req.resume();
+      throw tooLarge();
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > max) over = true;
+      if (!over) chunks.push(chunk);
+    }
+    if (over) throw tooLarge();
+    return Buffer.concat(chunks).toString('utf8');
+  }
+}

@@ -1,0 +1,9 @@
+import { Module } from '@nestjs/common';
+import { TracesModule } from '../traces/traces.module';
+import { UpcallsModule } from '../upcalls/upcalls.module';
+import { IngestController } from './ingest.controller';
+import { IngestService } from './ingest.service';
+
+/** External producers (USDT scripts, retis, a patched ovs-vswitchd) feeding the v1 events. */
+@Module({ imports: [TracesModule, UpcallsModule], controllers: [IngestController], providers: [IngestService] })
+export class IngestModule {}

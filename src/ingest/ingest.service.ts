@@ -1,0 +1,103 @@
+// POST /ingest/*: validated events → annotated where they are translations → written in
+// chunks through the single writer. The answer is given only once every chunk has committed,
+// so "accepted" means "on disk".
+import { Injectable } from '@nestjs/common';
+import { Counter } from 'prom-client';
+import { annotatePass } from '../correlation/annotate';
+import { MetricsService } from '../metrics/metrics.service';
+import { ReplicasService } from '../replicas/replicas.service';
+import { StoreService } from '../storage/store.service';
+import { TracesService } from '../traces/traces.service';
+import { UpcallsService } from '../upcalls/upcalls.service';
+import { LineRejection, ParsedLine, parseEventLines } from './ndjson';
+import { parseRetis } from './retis-adapter';
+import { Prepared, writeEvents } from './ingest-store';
+import { passOfTranslation } from './translation';
+import type { EventV1 } from './event-schema';
+
+export interface IngestResult {
+  /** Valid lines (stored now, or already stored under the same source and id). */
+  accepted: number;
+  rejected: number;
+  /** Accepted lines whose (source, id) was already stored: not stored twice. */
+  duplicates: number;
+  /** retis only: lines of other collectors, nothing to store. */
+  ignored?: number;
+  /** One per rejected line, in line order (at most MAX_ERRORS). */
+  errors: LineRejection[];
+  errorsTruncated?: boolean;
+}
+
+const CHUNK = 500;
+const MAX_ERRORS = 1000;
+
+@Injectable()
+export class IngestService {
+  private readonly m: { lines: Counter };
+
+  constructor(
+    private readonly storage: StoreService,
+    private readonly traces: TracesService,
+    private readonly upcalls: UpcallsService,
+    private readonly replicas: ReplicasService,
+    metrics: MetricsService,
+  ) {
+    this.m = {
+      lines: new Counter({ name: 'livetrace_ingest_lines_total', help: 'Ingested lines by outcome', labelNames: ['format', 'outcome'], registers: [metrics.registry] }),
+    };
+  }
+
+  ingestNdjson(text: string, source: string | undefined): Promise<IngestResult> {
+    const batch = parseEventLines(text);
+    return this.store(batch.events, batch.rejected, source, 'ndjson');
+  }
+
+  async ingestRetis(text: string, source: string | undefined): Promise<IngestResult> {
+    const batch = parseRetis(text, { now: Date.now() });
+    const r = await this.store(batch.events, batch.rejected, source ?? 'retis', 'retis');
+    return { ...r, ignored: batch.ignored };
+  }
+
+  private async store(events: ParsedLine<EventV1>[], rejected: LineRejection[], source: string | undefined, format: string): Promise<IngestResult> {
+    const chassis = this.upcalls.chassis;
+    const prepared: Prepared[] = [];
+    for (const { line, event } of events) {
+      const p: Prepared = { line, event, source: event.source ?? source ?? 'ingest', chassis: event.chassis ?? chassis };
+      if (event.type === 'translation') {
+        const pass = passOfTranslation(event);
+        if ('reason' in pass) {
+          rejected.push({ line, reason: pass.reason });
+          continue;
+        }
+        const trace = annotatePass(pass.pass, this.replicas.model, {
+          method: 'ingested',
+          recircId: event.recircId ? '0x' + Number(event.recircId).toString(16) : undefined,
+          inPort: event.inPort,
+          chassis: p.chassis,
+        });
+        prepared.push({ ...p, trace });
+      } else {
+        prepared.push(p);
+      }
+    }
+    const receivedAt = new Date().toISOString();
+    const jobs: Array<Promise<{ stored: number; duplicates: number }>> = [];
+    for (let i = 0; i < prepared.length; i += CHUNK) {
+      const chunk = prepared.slice(i, i + CHUNK);
+      jobs.push(this.storage.writer.submit((tx) => writeEvents(tx, chunk, receivedAt, { upcalls: this.upcalls, traces: this.traces.store })));
+    }
+    const done = await Promise.all(jobs);
+    const duplicates = done.reduce((n, d) => n + d.duplicates, 0);
+    rejected.sort((a, b) => a.line - b.line);
+    this.m.lines.inc({ format, outcome: 'stored' }, prepared.length - duplicates);
+    this.m.lines.inc({ format, outcome: 'duplicate' }, duplicates);
+    this.m.lines.inc({ format, outcome: 'rejected' }, rejected.length);
+    return {
+      accepted: prepared.length,
+      rejected: rejected.length,
+      duplicates,
+      errors: rejected.slice(0, MAX_ERRORS),
+      ...(rejected.length > MAX_ERRORS ? { errorsTruncated: true } : {}),
+    };
+  }
+}
