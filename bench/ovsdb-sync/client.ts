@@ -9,17 +9,29 @@
  *     naive    read every byte of the reply, then one Buffer.concat + JSON.parse
  *     wire     ours: syncInitial() from src/ovsdb (splitter + JSON-RPC connection + client)
  *     replica  ours: ReplicaFollower + Replica on SOUTHBOUND (decoded rows, indexes), until waitSynced
+ *     save     not measured: writes the raw reply's bytes to stdout (input of offline.ts)
  *
- * Prints one JSON line: {mode, seconds, bytes, rows, maxRssKb, heapUsedMb}.
+ * Prints one JSON line: {mode, seconds, tailSeconds, bytes, rows, maxRssKb, heapUsedMb}.
  */
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { syncInitial } from '../../src/ovsdb/sync';
 import { Replica } from '../../src/ovsdb/replica/replica';
 import { ReplicaFollower } from '../../src/ovsdb/replica/follower';
 import { SOUTHBOUND } from '../../src/replicas/ovn-tables';
 
 const DB = 'OVN_Southbound';
+
+// When the last byte arrived, whichever side's socket it came on: "tail" = done - last byte is the
+// client's own cost after the server finished sending (ovsdb-server builds the whole reply before
+// its first byte, so the time to the last byte is the server's, and varies with its load).
+let lastDataAt = 0;
+const socketEmit = net.Socket.prototype.emit;
+net.Socket.prototype.emit = function (this: net.Socket, event: string | symbol, ...args: unknown[]): boolean {
+  if (event === 'data') lastDataAt = performance.now();
+  return (socketEmit as (...a: unknown[]) => boolean).apply(this, [event, ...args]);
+} as typeof socketEmit;
 const ZERO_TXN = '00000000-0000-0000-0000-000000000000';
 
 type Tables = Record<string, string[]>;
@@ -80,7 +92,7 @@ class EndFinder {
 }
 
 /** raw / naive: one monitor request, the reply read by hand. */
-function readReply(remote: string, tables: Tables, parse: boolean): Promise<Outcome> {
+function readReply(remote: string, tables: Tables, parse: boolean, sink?: (b: Buffer) => void): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const sock = connect(remote);
     const finder = new EndFinder();
@@ -93,6 +105,7 @@ function readReply(remote: string, tables: Tables, parse: boolean): Promise<Outc
       const part = end < 0 ? chunk : chunk.subarray(0, end);
       bytes += part.length;
       if (parse) chunks.push(part);
+      sink?.(part);
       if (end < 0) return;
       sock.destroy();
       let rows = 0;
@@ -122,17 +135,25 @@ async function replica(remote: string): Promise<Outcome> {
 async function main(): Promise<void> {
   const [mode, remote, tablesFile] = process.argv.slice(2);
   const tables = JSON.parse(readFileSync(tablesFile, 'utf8')) as Tables;
-  const t0 = process.hrtime.bigint();
+  if (mode === 'save') {
+    const parts: Buffer[] = [];
+    await readReply(remote, tables, false, (b) => parts.push(Buffer.from(b)));
+    process.stdout.write(Buffer.concat(parts), () => process.exit(0));
+    return;
+  }
+  const t0 = performance.now();
   let out: Outcome;
   if (mode === 'raw') out = await readReply(remote, tables, false);
   else if (mode === 'naive') out = await readReply(remote, tables, true);
   else if (mode === 'wire') out = await wire(remote, tables);
   else if (mode === 'replica') out = await replica(remote);
   else throw new Error(`unknown mode ${mode}`);
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const done = performance.now();
+  const seconds = (done - t0) / 1000;
+  const tailSeconds = (done - lastDataAt) / 1000;
   const heapUsedMb = process.memoryUsage().heapUsed / 1048576;
   // maxRSS is in kilobytes; same number /usr/bin/time -f %M reports.
-  console.log(JSON.stringify({ mode, seconds, ...out, maxRssKb: process.resourceUsage().maxRSS, heapUsedMb }));
+  console.log(JSON.stringify({ mode, seconds, tailSeconds, ...out, maxRssKb: process.resourceUsage().maxRSS, heapUsedMb }));
   process.exit(0);
 }
 

@@ -63,7 +63,7 @@ free_port() {
 echo "run: compiling bench/ovsdb-sync"
 (cd "$ROOT" && npx tsc --ignoreConfig --outDir "$SCR/js" --rootDir "$ROOT" --module commonjs --target es2022 \
   --moduleResolution node --ignoreDeprecations 6.0 --esModuleInterop --skipLibCheck --types node --strict \
-  bench/ovsdb-sync/client.ts bench/ovsdb-sync/run.ts bench/ovsdb-sync/churn.ts bench/ovsdb-sync/breakdown.ts >"$SCR/tsc.log" 2>&1) ||
+  bench/ovsdb-sync/client.ts bench/ovsdb-sync/run.ts bench/ovsdb-sync/churn.ts bench/ovsdb-sync/breakdown.ts bench/ovsdb-sync/offline.ts >"$SCR/tsc.log" 2>&1) ||
   { echo "run: tsc reported errors (emitted anyway):"; head -20 "$SCR/tsc.log"; }
 [ -f "$SCR/js/bench/ovsdb-sync/client.js" ] || { echo "run: compilation failed"; exit 1; }
 JS=$SCR/js/bench/ovsdb-sync
@@ -96,6 +96,20 @@ node "$JS/run.js" --remote "$SB" --tables "$SCR/tables.json" --schema "$SCR/sche
 # Where our time goes, stage by stage (one run; see breakdown.ts).
 BREAKDOWN=$(node "$JS/breakdown.js" "$SB" "$SCR/tables.json")
 echo "breakdown (ms): $BREAKDOWN"
+
+# The same reply replayed offline (no server noise): our stages, a row-streaming sketch, and V8's
+# young generation enlarged. Best CPU of 3 processes each.
+node "$JS/client.js" save "$SB" "$SCR/tables.json" >"$SCR/reply.json"
+OFFLINE=""
+for spec in "ours" "replica" "rowsbatch" "ours --max-semi-space-size=64" "replica --max-semi-space-size=64"; do
+  set -- $spec
+  variant=$1; shift
+  best=$(for _ in 1 2 3; do node "$@" "$JS/offline.js" "$SCR/reply.json" "$SCR/schema.json" "$variant"; done |
+    node -e 'const l=require("fs").readFileSync(0,"utf8").trim().split("\n").map(JSON.parse); l.sort((a,b)=>a.cpuMs-b.cpuMs); console.log(JSON.stringify(l[0]))')
+  OFFLINE+="${*:-default} $best"$'\n'
+  echo "offline: ${*:-default} $best"
+done
+rm -f "$SCR/reply.json"
 
 CHURN_JSON=""
 if [ $CHURN = 1 ]; then
@@ -137,6 +151,17 @@ fi
     console.log("|---|---:|");
     for (const [k, v] of Object.entries(j)) console.log(`| ${k} | ${typeof v === "number" && !Number.isInteger(v) ? v.toFixed(1) : v} |`);
   ' "$BREAKDOWN"
+  echo
+  echo "## The same reply replayed offline (offline.ts; best CPU of 3 processes, ms)"
+  echo
+  echo "| variant | node flags | CPU | split | JSON.parse | replaceAll | peak RSS MB |"
+  echo "|---|---|---:|---:|---:|---:|---:|"
+  printf '%s' "$OFFLINE" | while read -r flags json; do
+    node -e '
+      const j = JSON.parse(process.argv[2]); const f = (x) => (x === undefined ? "" : x.toFixed(0));
+      console.log(`| ${j.variant} | ${process.argv[1]} | ${f(j.cpuMs)} | ${f(j.split)} | ${f(j.parse)} | ${f(j.replaceAll)} | ${f(j.maxRssMb)} |`);
+    ' "$flags" "$json"
+  done
   if [ -n "$CHURN_JSON" ]; then
     echo
     echo "## Steady state (replica, ovn-northd churning)"
