@@ -8,12 +8,14 @@ import { TracerService } from './tracer.service';
 import { VswitchdService } from './vswitchd.service';
 import { VswitchdHealthIndicator } from './vswitchd.health';
 import { TerminusModule } from '@nestjs/terminus';
+import { UpcallsModule } from '../upcalls/upcalls.module';
+import { VlogSourceService } from './vlog-source.service';
 
 /** The ovs-vswitchd side: connection, datapath poller, tracer, and the sessions that steer it. */
 @Module({
-  imports: [TracesModule, TerminusModule],
+  imports: [TracesModule, TerminusModule, UpcallsModule],
   controllers: [TraceSessionsController, OnDemandTraceController],
-  providers: [VswitchdService, PollerService, TracerService, TraceSessionsService, VswitchdHealthIndicator],
-  exports: [VswitchdService, PollerService, TracerService, TraceSessionsService, VswitchdHealthIndicator],
+  providers: [VswitchdService, PollerService, TracerService, TraceSessionsService, VswitchdHealthIndicator, VlogSourceService],
+  exports: [VswitchdService, PollerService, TracerService, TraceSessionsService, VswitchdHealthIndicator, VlogSourceService],
 })
 export class CollectorsModule {}

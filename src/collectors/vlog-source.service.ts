@@ -1,0 +1,274 @@
+// Upcalls from ovs-vswitchd's own log, on any unpatched OVS: the log file (followed across
+// rotation) and/or UDP syslog. Upcall records wait in the linker until the flow_add / put whose
+// key under mask they fit appears (facts §3), then are stored with the flow they installed. The
+// log is rate-limited (600 lines a minute per message by default), so this source samples: what
+// vswitchd says it dropped is counted, and GET /upcalls says `sampled`.
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { Socket } from 'node:dgram';
+import { Counter, Gauge } from 'prom-client';
+import { LIVETRACE_CONFIG } from '../config/config.module';
+import { LivetraceConfig } from '../config/config.schema';
+import { MetricsService } from '../metrics/metrics.service';
+import { inPort, recircId } from '../ovs/odp-key';
+import { VlogOutput, VlogParser, VlogRecord } from '../ovs/vlog';
+import { StoreService } from '../storage/store.service';
+import type { WriteContext } from '../storage/writer';
+import { InstalledFlow, Released, UpcallLinker } from '../upcalls/upcall-linker';
+import { UpcallsService } from '../upcalls/upcalls.service';
+import { FileFollower, listenSyslog } from './vlog-follow';
+import { VswitchdService } from './vswitchd.service';
+
+interface Draft {
+  record: VlogRecord;
+  key: string;
+  packet: string;
+  dpif: string;
+  upcallType: string;
+}
+
+type WriteItem = { kind: 'upcall'; released: Released<Draft> } | { kind: 'flow'; flow: InstalledFlow; time: string } | { kind: 'flow_del'; ufid: string; time: string };
+
+const TICK_MS = 250;
+
+@Injectable()
+export class VlogSourceService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger('VlogSource');
+  private readonly linker = new UpcallLinker<Draft>({ maxWaitMs: 3000, maxPending: 20_000 });
+  private readonly parsers = new Map<string, VlogParser>();
+  private follower: FileFollower | null = null;
+  private socket: Socket | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private queue: WriteItem[] = [];
+  private writing: Promise<unknown> = Promise.resolve();
+  /** vlog levels before we raised them, to put back on shutdown: module → destination → level. */
+  private restore: Array<{ module: string; destination: string; level: string }> = [];
+  private readonly m: { records: Counter; dropped: Counter; upcalls: Counter; rotations: Counter; waiting: Gauge };
+
+  constructor(
+    @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
+    private readonly vswitchd: VswitchdService,
+    private readonly upcalls: UpcallsService,
+    private readonly store: StoreService,
+    metrics: MetricsService,
+  ) {
+    const registers = [metrics.registry];
+    this.m = {
+      records: new Counter({ name: 'livetrace_vlog_records_total', help: 'vswitchd log records read, by kind', labelNames: ['kind'], registers }),
+      dropped: new Counter({ name: 'livetrace_vlog_dropped_messages_total', help: 'Log messages ovs-vswitchd said it dropped (rate limit): upcalls are sampled', registers }),
+      upcalls: new Counter({ name: 'livetrace_vlog_upcalls_total', help: 'Upcalls read from the log, by whether their installed flow was found', labelNames: ['linked'], registers }),
+      rotations: new Counter({ name: 'livetrace_vlog_rotations_total', help: 'Log file rotations seen', labelNames: ['kind'], registers }),
+      waiting: new Gauge({ name: 'livetrace_vlog_upcalls_waiting', help: 'Upcalls waiting for the flow they installed', registers }),
+    };
+  }
+
+  get enabled(): boolean {
+    return !!(this.config.LIVETRACE_VLOG_FILE || this.config.LIVETRACE_VLOG_UDP);
+  }
+
+  /** The file follower (tests wait on its offset). */
+  get fileFollower(): FileFollower | null {
+    return this.follower;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.enabled) return;
+    this.upcalls.logSource.enabled = true;
+    if (this.config.LIVETRACE_VLOG_SET_LEVELS) {
+      await this.raiseLevels().catch((err: Error) => this.log.warn(`could not set vlog levels: ${err.message}`));
+      this.vswitchd.on('restarted', () => void this.raiseLevels().catch(() => undefined));
+    }
+    if (this.config.LIVETRACE_VLOG_FILE) {
+      const f = new FileFollower(this.config.LIVETRACE_VLOG_FILE);
+      f.on('lines', (lines, stream) => {
+        const p = this.parser(`file:${stream}`);
+        for (const l of lines) this.onOutput(p.pushLine(l));
+      });
+      f.on('end', (stream) => {
+        this.onOutput(this.parser(`file:${stream}`).flush());
+        this.parsers.delete(`file:${stream}`);
+      });
+      f.on('rotated', (kind) => {
+        this.m.rotations.inc({ kind });
+        this.upcalls.logSource.rotations[kind]++;
+        if (kind === 'truncated') this.log.warn(`${this.config.LIVETRACE_VLOG_FILE} was truncated: lines written since the last read are lost`);
+      });
+      f.on('error', (err) => this.log.warn(`following ${this.config.LIVETRACE_VLOG_FILE}: ${err.message}`));
+      await f.start();
+      this.follower = f;
+    }
+    if (this.config.LIVETRACE_VLOG_UDP) {
+      const p = this.parser('udp');
+      this.socket = await listenSyslog(this.config.LIVETRACE_VLOG_UDP, (text) => this.onOutput(p.pushDatagram(text)));
+    }
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.log.log(`reading upcalls from ${[this.config.LIVETRACE_VLOG_FILE, this.config.LIVETRACE_VLOG_UDP && `udp ${this.config.LIVETRACE_VLOG_UDP}`].filter(Boolean).join(' and ')}`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.enabled) return;
+    if (this.timer) clearInterval(this.timer);
+    await this.follower?.stop();
+    this.socket?.close();
+    for (const p of this.parsers.values()) this.onOutput(p.flush());
+    for (const r of this.linker.flush()) this.queue.push({ kind: 'upcall', released: r });
+    await this.flushWrites();
+    if (this.restore.length) await this.restoreLevels().catch((err: Error) => this.log.warn(`could not restore vlog levels: ${err.message}`));
+  }
+
+  /** Resolves once everything read so far is committed (tests). */
+  async settle(): Promise<void> {
+    await this.follower?.poll();
+    this.tick();
+    await this.writing;
+  }
+
+  private parser(name: string): VlogParser {
+    let p = this.parsers.get(name);
+    if (!p) this.parsers.set(name, (p = new VlogParser()));
+    return p;
+  }
+
+  private onOutput(out: VlogOutput): void {
+    for (const r of out.records) this.onRecord(r);
+  }
+
+  private onRecord(r: VlogRecord): void {
+    const e = r.event;
+    this.m.records.inc({ kind: e?.type ?? 'other' });
+    if (!e) return;
+    const at = Number.isFinite(r.time) ? r.time : Date.now();
+    switch (e.type) {
+      case 'upcall':
+        this.upcalls.logSource.upcalls++;
+        if (!e.parsedKey) {
+          this.queue.push({ kind: 'upcall', released: { upcall: { record: r, key: e.key, packet: e.packet, dpif: e.dpif, upcallType: e.upcallType }, flow: null } });
+          return;
+        }
+        this.release(this.linker.addUpcall({ record: r, key: e.key, packet: e.packet, dpif: e.dpif, upcallType: e.upcallType }, e.parsedKey, at));
+        return;
+      case 'flow_add':
+      case 'flow_mod':
+      case 'flow_put': {
+        if (!e.parsedKey || !e.ufid || (e.type === 'flow_put' && (e.failure !== null || !e.flags.includes('create')))) return;
+        const flow: InstalledFlow = { ufid: e.ufid, megaUfid: 'megaUfid' in e ? e.megaUfid : null, key: e.key, parsedKey: e.parsedKey, actions: e.actions ?? '', at };
+        if (!this.config.LIVETRACE_POLLER) this.queue.push({ kind: 'flow', flow, time: r.timestamp });
+        this.release(this.linker.addFlow(flow));
+        return;
+      }
+      case 'flow_del':
+        if (!this.config.LIVETRACE_POLLER && e.ufid && e.failure === null) this.queue.push({ kind: 'flow_del', ufid: e.ufid, time: r.timestamp });
+        return;
+      case 'dropped_messages':
+        this.m.dropped.inc(e.count);
+        this.upcalls.logSource.droppedMessages += e.count;
+        return;
+      default:
+        return;
+    }
+  }
+
+  private release(rs: Released<Draft>[]): void {
+    for (const r of rs) this.queue.push({ kind: 'upcall', released: r });
+  }
+
+  private tick(): void {
+    this.release(this.linker.expire(Date.now()));
+    this.m.waiting.set(this.linker.waiting);
+    if (this.queue.length) void this.flushWrites();
+  }
+
+  /** Writes are chained so rows land in the order they were decided. */
+  private flushWrites(): Promise<unknown> {
+    const items = this.queue.splice(0);
+    if (!items.length) return this.writing;
+    const chassis = this.upcalls.chassis;
+    this.writing = this.writing
+      .then(() => this.store.writer.submit((tx) => items.forEach((i) => this.write(tx, i, chassis))))
+      .catch((err: Error) => this.log.error(`storing ${items.length} log events failed: ${err.message}`));
+    return this.writing;
+  }
+
+  private write(tx: WriteContext, item: WriteItem, chassis: string): void {
+    if (item.kind === 'flow') {
+      const f = item.flow;
+      if (openVlogLifetime(tx, chassis, f.ufid)) return;
+      tx.stmt(
+        `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, NULL, 'vlog')`,
+      ).run(chassis, f.ufid, item.time, item.time, inPort(f.parsedKey) ?? null, '0x' + recircId(f.parsedKey).toString(16), f.key, f.actions);
+      return;
+    }
+    if (item.kind === 'flow_del') {
+      const id = openVlogLifetime(tx, chassis, item.ufid);
+      if (id) tx.stmt(`UPDATE datapath_flow SET removed_at = ?, removal_reason = 'flow_del' WHERE id = ?`).run(item.time, id);
+      return;
+    }
+    const { upcall: d, flow } = item.released;
+    const key = d.record.event?.type === 'upcall' ? d.record.event.parsedKey : null;
+    this.m.upcalls.inc({ linked: flow ? 'yes' : 'no' });
+    this.upcalls.insert(tx, {
+      chassis,
+      source: 'vlog',
+      time: Number.isFinite(d.record.time) ? new Date(d.record.time).toISOString() : new Date().toISOString(),
+      upcallType: d.upcallType,
+      dpif: d.dpif,
+      thread: d.record.thread,
+      key: d.key,
+      packet: d.packet,
+      inPort: key ? inPort(key) ?? null : null,
+      recircId: key ? '0x' + recircId(key).toString(16) : null,
+      ufid: flow?.ufid ?? null,
+      megaUfid: flow?.megaUfid ?? null,
+      flowKey: flow?.key ?? null,
+      flowActions: flow?.actions ?? null,
+      datapathFlowId: flow && !this.config.LIVETRACE_POLLER ? openVlogLifetime(tx, chassis, flow.ufid) : null,
+      sampled: true,
+      extra: { line: d.record.line, ...(d.record.sequence !== null ? { sequence: d.record.sequence } : {}), ...(d.record.origin ? { origin: d.record.origin } : {}) },
+    });
+  }
+
+  private async raiseLevels(): Promise<void> {
+    const dp = await this.vswitchd.datapath().catch(() => null);
+    const module = dp && dp.type !== 'netdev' && dp.type !== 'dummy' ? 'dpif' : 'dpif_netdev';
+    const current = parseVlogList(await this.vswitchd.call('vlog/list'));
+    const wanted = [...(this.config.LIVETRACE_VLOG_FILE ? ['file'] : []), ...(this.config.LIVETRACE_VLOG_UDP ? ['syslog'] : [])];
+    for (const destination of wanted) {
+      const before = current.get(module)?.[destination];
+      if (!before || before === 'dbg') continue;
+      if (!this.restore.some((r) => r.module === module && r.destination === destination)) this.restore.push({ module, destination, level: before });
+      await this.vswitchd.call('vlog/set', [`${module}:${destination}:dbg`]);
+      this.log.log(`vlog/set ${module}:${destination}:dbg (was ${before}; restored on shutdown)`);
+    }
+  }
+
+  private async restoreLevels(): Promise<void> {
+    for (const r of this.restore) await this.vswitchd.call('vlog/set', [`${r.module}:${r.destination}:${r.level}`]);
+    this.restore = [];
+  }
+}
+
+function openVlogLifetime(tx: WriteContext, chassis: string, ufid: string): number | null {
+  const r = tx.stmt(`SELECT id FROM datapath_flow WHERE chassis = ? AND ufid = ? AND source = 'vlog' AND removed_at IS NULL ORDER BY id DESC LIMIT 1`).get(chassis, ufid) as
+    | { id: number }
+    | undefined;
+  return r?.id ?? null;
+}
+
+/**
+ * `vlog/list`: a header naming the destinations (console syslog file), a dashes line, then one
+ * line per module with its level per destination. Levels are lower-cased as vlog/set takes them.
+ */
+export function parseVlogList(text: string): Map<string, Record<string, string>> {
+  const lines = text.split('\n');
+  const header = lines.find((l) => /\bconsole\b/.test(l));
+  const destinations = header ? header.trim().split(/\s+/) : ['console', 'syslog', 'file'];
+  const out = new Map<string, Record<string, string>>();
+  for (const l of lines) {
+    const parts = l.trim().split(/\s+/);
+    if (parts.length !== destinations.length + 1 || !/^[a-z0-9_-]+$/.test(parts[0])) continue;
+    const levels = parts.slice(1).map((p) => p.toLowerCase());
+    if (!levels.every((v) => ['off', 'emer', 'err', 'warn', 'info', 'dbg'].includes(v))) continue;
+    out.set(parts[0], Object.fromEntries(destinations.map((d, i) => [d, levels[i]])));
+  }
+  return out;
+}
