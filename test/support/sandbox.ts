@@ -91,6 +91,10 @@ export class Sandbox {
     return this.script('bind', lsp, iface, String(ofport));
   }
 
+  restartVswitchd(): Promise<string> {
+    return this.script('restart-vswitchd');
+  }
+
   inject(iface: string, odpFlow: string, count = 1): Promise<string> {
     return this.script('inject', iface, odpFlow, String(count));
   }
