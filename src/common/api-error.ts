@@ -29,6 +29,11 @@ export class ApiErrorFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const r = exception.getResponse();
+      // /health's 503 carries the health report itself (terminus): pass it through untouched.
+      if (typeof r === 'object' && r && 'status' in r && 'details' in r) {
+        res.status(status).json(r);
+        return;
+      }
       if (typeof r === 'object' && r && 'message' in r && typeof (r as ApiErrorBody).message === 'string' && 'statusCode' in r) {
         body = r as ApiErrorBody;
       } else {

@@ -45,9 +45,13 @@ describe('operations endpoints on a real sandbox', () => {
   it('GET /health turns 503 naming the database when a server goes away', async () => {
     const pid = Number(readFileSync(join(sb.dir, 'ovsdb-server-nb.pid'), 'utf8'));
     process.kill(pid, 'SIGKILL');
+    let last: unknown;
     const res = await waitFor('nb_db down', async () => {
       const r = await request(app.getHttpServer()).get('/health');
+      last = r.body;
       return r.status === 503 && r.body.error?.nb_db ? r : undefined;
+    }).catch((err) => {
+      throw new Error(`${err.message}; last /health: ${JSON.stringify(last)}`);
     });
     expect(res.body.error.nb_db).toMatchObject({ status: 'down', synced: false });
     expect(res.body.error.nb_db.lastError).toContain(sb.env.OVN_NB_DB);
