@@ -8,7 +8,6 @@
 //  - several logical flows with identical content yield one OpenFlow rule and one visible cookie.
 import type { OwnerJson, StepJson } from '../traces/trace-record';
 import type { LivePass } from './microflow';
-import { orderPasses } from './microflow';
 import type { OvnTraceResult, Pipeline, SimStage } from './ovn-trace-parse';
 import { simVerdict } from './ovn-trace-parse';
 
@@ -116,7 +115,7 @@ function liveSegments(passes: readonly LivePassWithSteps[]): LiveSegment[] {
   const offsets = new Map<Pipeline, number>();
   let cur: LiveSegment | null = null;
   const pendingGlue: Array<{ ofTable: number; seg: LiveSegment | null }> = [];
-  for (const pass of orderPasses(passes)) {
+  for (const pass of passes) {
     for (const step of pass.steps ?? []) {
       const lflows = step.owners.filter((o) => o.table === 'Logical_Flow' && o.pipeline && o.tableId !== undefined);
       if (lflows.length) {
@@ -191,6 +190,7 @@ function explain(live: LiveFlowJson | null, sim: SimFlowJson | null, where: stri
   return `At ${where} ovn-trace found no logical flow (implicit drop) but the live path went on.`;
 }
 
+/** passes: the live path's passes in the order the packet went through them (root first). */
 export function compareWithSimulation(
   passes: readonly LivePassWithSteps[],
   liveVerdict: { kinds: string[]; logicalPorts: string[] },

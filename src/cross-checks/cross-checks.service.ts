@@ -12,7 +12,7 @@ import { TraceJson } from '../traces/trace-record';
 import { TraceRow } from '../traces/trace-store';
 import { TracesService } from '../traces/traces.service';
 import { Comparison, compareWithSimulation, LogicalFlowResolver } from './compare';
-import { buildMicroflow, Microflow, MicroflowError, orderPasses } from './microflow';
+import { buildMicroflow, Microflow, MicroflowError } from './microflow';
 import { OvnTraceParseError, OvnTraceRefusedError, parseOvnTrace } from './ovn-trace-parse';
 import { ovnTraceArgs, OvnTraceUnavailableError, runOvnTrace, shellQuote } from './ovn-trace-runner';
 
@@ -52,14 +52,64 @@ export class CrossChecksService {
     });
   }
 
-  /** The trace's whole path (or the trace alone when it has none) and the path's verdict. */
+  /**
+   * The trace's whole path (or the trace alone when it has none) and its verdict. Passes that the
+   * recirculation edges name as children of the path's flows but that were stored under another
+   * path (a child traced before its parent) are followed too, so the comparison sees every pass.
+   */
   private livePath(trace: TraceJson): { passes: TraceJson[]; verdict: { kinds: string[]; logicalPorts: string[] } } {
     const db = this.storage.db;
-    if (trace.pathId == null) return { passes: [this.traces.get(trace.id, true)], verdict: trace.verdict };
-    const rows = db.prepare('SELECT * FROM trace WHERE path_id = ?').all(trace.pathId) as TraceRow[];
-    const passes = orderPasses(rows.map((r) => this.traces.store.fromRow(db, r, true)));
-    const p = db.prepare('SELECT verdict FROM path WHERE id = ?').get(trace.pathId) as { verdict: string } | undefined;
-    return { passes, verdict: p ? JSON.parse(p.verdict) : trace.verdict };
+    const rows: TraceRow[] =
+      trace.pathId == null
+        ? [db.prepare('SELECT * FROM trace WHERE id = ?').get(trace.id) as TraceRow]
+        : (db.prepare('SELECT * FROM trace WHERE path_id = ?').all(trace.pathId) as TraceRow[]);
+    const flows = new Set(rows.map((r) => r.datapath_flow_id).filter((f): f is number => f != null));
+    const childOf = db.prepare(
+      'SELECT t.* FROM recirc_edge e JOIN trace t ON t.datapath_flow_id = e.child_id WHERE e.parent_id = ? ORDER BY t.id DESC LIMIT 1',
+    );
+    let added = false;
+    for (let i = 0, frontier = [...flows]; i < 16 && frontier.length; i++) {
+      const next: number[] = [];
+      for (const parent of frontier) {
+        const child = childOf.get(parent) as TraceRow | undefined;
+        if (child?.datapath_flow_id != null && !flows.has(child.datapath_flow_id)) {
+          flows.add(child.datapath_flow_id);
+          rows.push(child);
+          next.push(child.datapath_flow_id);
+          added = true;
+        }
+      }
+      frontier = next;
+    }
+    const passes = this.packetOrder(rows).map((r) => this.traces.store.fromRow(db, r, true));
+    const p = trace.pathId != null ? (db.prepare('SELECT verdict FROM path WHERE id = ?').get(trace.pathId) as { verdict: string } | undefined) : undefined;
+    const stored = p ? JSON.parse(p.verdict) : trace.verdict;
+    return { passes, verdict: added || trace.pathId == null ? terminalVerdict(passes, stored) : stored };
+  }
+
+  /** Root first, then children along the recirculation edges (recirculation ids are reused, so they cannot order passes). */
+  private packetOrder(rows: TraceRow[]): TraceRow[] {
+    const byFlow = new Map(rows.filter((r) => r.datapath_flow_id != null).map((r) => [r.datapath_flow_id!, r]));
+    const children = new Map<number, number[]>();
+    const hasParent = new Set<number>();
+    const edges = this.storage.db.prepare('SELECT child_id FROM recirc_edge WHERE parent_id = ?');
+    for (const id of byFlow.keys()) {
+      const kids = (edges.all(id) as Array<{ child_id: number }>).map((e) => e.child_id).filter((c) => byFlow.has(c) && c !== id);
+      children.set(id, kids);
+      for (const k of kids) hasParent.add(k);
+    }
+    const out: TraceRow[] = [];
+    const seen = new Set<TraceRow>();
+    const visit = (r: TraceRow) => {
+      if (seen.has(r)) return;
+      seen.add(r);
+      out.push(r);
+      for (const c of children.get(r.datapath_flow_id ?? -1) ?? []) visit(byFlow.get(c)!);
+    };
+    const roots = [...rows].sort((a, b) => Number(a.recirc_id) - Number(b.recirc_id) || a.id - b.id);
+    for (const r of roots) if (r.recirc_id === '0x0' || r.datapath_flow_id == null || !hasParent.has(r.datapath_flow_id)) visit(r);
+    for (const r of roots) visit(r);
+    return out;
   }
 
   private readonly resolve: LogicalFlowResolver = (prefix) =>
@@ -148,4 +198,15 @@ export class CrossChecksService {
     });
     return { traceId, latestCrossCheck: rows[0]?.id ?? null, items, next: null };
   }
+}
+
+/** Where the packet ended, from its passes: every verdict kind but recirculate, and their ports. */
+function terminalVerdict(passes: TraceJson[], fallback: { kinds: string[]; logicalPorts: string[] }): { kinds: string[]; logicalPorts: string[] } {
+  const kinds = new Set<string>();
+  const ports = new Set<string>();
+  for (const p of passes) {
+    for (const k of p.verdict.kinds) if (k !== 'recirculate') kinds.add(k);
+    for (const port of p.verdict.logicalPorts) ports.add(port);
+  }
+  return kinds.size ? { kinds: [...kinds], logicalPorts: [...ports] } : fallback;
 }

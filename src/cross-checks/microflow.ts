@@ -145,14 +145,15 @@ function endsInConntrack(actions: string): boolean {
   return /\bct\((?:[^()]|\([^()]*\))*\),recirc\(0x[0-9a-f]+\)\s*$/i.test(actions);
 }
 
-/** The passes of one path in recirculation order (the root, recirc_id 0, first). */
+/** Passes by recirculation id (root first): the order when no recirculation edges are known. Ids are reused across packets, so edges are better. */
 export function orderPasses<T extends LivePass>(passes: readonly T[]): T[] {
   return [...passes].sort((a, b) => Number(a.recircId) - Number(b.recircId));
 }
 
+/** passes: the path's passes in the order the packet went through them (root first). */
 export function buildMicroflow(passes: readonly LivePass[]): Microflow {
   if (!passes.length) throw new MicroflowError('the path has no passes');
-  const ordered = orderPasses(passes);
+  const ordered = passes;
   const root = ordered[0];
   const port =
     root.logicalPorts.find((p) => p.role === 'inport' && p.scope === 'pass') ?? root.logicalPorts.find((p) => p.role === 'inport');

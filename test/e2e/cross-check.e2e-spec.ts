@@ -1,0 +1,200 @@
+// Cross-checks of live paths against the real ovn-trace on a real sandbox: an ICMP echo, a TCP
+// connection's first packet and a load-balanced packet match; a paused ovn-controller that still
+// runs an allow-related ACL the northbound changed to drop diverges at the ACL stage, naming the
+// stale live logical flow and ovn-trace's new one, and matches again once resumed; a port named
+// with quotes, a backslash and shell metacharacters reaches ovn-trace as data; a missing ovn-trace
+// binary is a 503 naming it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { startApp } from '../support/app';
+import { Sandbox, waitFor } from '../support/sandbox';
+
+jest.setTimeout(300_000);
+
+const WEIRD = 'we"ird\\ $(x);';
+const MAC = (n: number) => `50:54:00:00:00:0${n}`;
+const IP = (n: number) => `10.0.0.${n}`;
+function ip4(from: number, dst: { mac: string; ip: string }, l4: string, proto: number): string {
+  return `eth(src=${MAC(from)},dst=${dst.mac}),eth_type(0x0800),ipv4(src=${IP(from)},dst=${dst.ip},proto=${proto},tos=0,ttl=64,frag=no),${l4}`;
+}
+const TO2 = { mac: MAC(2), ip: IP(2) };
+
+interface Path {
+  id: number;
+  verdict: { kinds: string[]; logicalPorts: string[]; incomplete?: boolean };
+  passes: Array<{ id: number; recircId: string; flow: string }>;
+}
+
+describe('cross-check of live paths against ovn-trace', () => {
+  let sb: Sandbox;
+  let app: INestApplication;
+  let http: ReturnType<typeof request>;
+  let dbFile = '';
+  const dpPort = new Map<string, number>();
+  let aclUuid = '';
+
+  const inject = (iface: string, flow: string) => sb.inject(iface, `in_port(${dpPort.get(iface)}),${flow}`, 1);
+
+  /** Sends one packet with a unique L4 source and waits for its whole path (every pass traced, a final verdict). */
+  async function pathOf(iface: string, flow: string, marker: RegExp, port = 'lsp1'): Promise<Path> {
+    // Megaflows of earlier packets wildcard the IP protocol after conntrack: a TCP packet would
+    // reuse an ICMP packet's last pass without an upcall. Fresh flows give every packet its own passes.
+    // The poller must see them gone, or a re-created flow with the same UFID looks like the old one.
+    await sb.appctl('dpctl/del-flows');
+    const deleted = new Date().toISOString();
+    await waitFor('a poll cycle after the flush', async () => {
+      const cycle = (await http.get('/health')).body.info?.vswitchd?.poller?.lastCycle;
+      return cycle && cycle.at > deleted && cycle.flows === 0;
+    });
+    await inject(iface, flow);
+    // Done when the first pass and a last pass (output or drop) of this packet are stored. The
+    // path row may lack a pass traced before its parent: the cross-check follows the recirculation edges.
+    return waitFor(`the passes of ${marker}`, async () => {
+      const r = await http.get('/traces').query({ limit: 50 });
+      const mine = (r.body.items ?? []).filter((t: { flow: string }) => marker.test(t.flow));
+      const root = mine.find((t: { recircId: string }) => t.recircId === '0x0');
+      const last = mine.find((t: { verdict: { kinds: string[] } }) => t.verdict.kinds.some((k) => k === 'output' || k === 'drop'));
+      if (!root?.pathId || !last) return undefined;
+      const p = (await http.get(`/paths/${root.pathId}`)).body as Path;
+      return { ...p, passes: [root, ...p.passes.filter((x) => x.id !== root.id)], verdict: last.verdict };
+    }, 60_000).catch(async (err) => {
+      const r = await http.get('/traces').query({ logical_port: port, limit: 20 });
+      const seen = r.body.items?.map((t: { id: number; pathId: number; recircId: string; flow: string }) => `${t.id} path ${t.pathId} ${t.recircId} ${t.flow.slice(0, 160)}`);
+      throw new Error(`${(err as Error).message}; traces of ${port}: ${JSON.stringify(seen, null, 1)}`);
+    });
+  }
+
+  async function crossCheck(p: Path) {
+    const res = await http.post(`/traces/${p.passes[0].id}/cross-check`);
+    expect(res.status).toBe(201);
+    return res.body;
+  }
+
+  beforeAll(async () => {
+    sb = await Sandbox.start({ prefix: 'livetrace-xc-' });
+    await sb.demoTopology();
+    // A second stateful ACL keeps sw0 stateful when lsp1's ACL becomes a drop, so the change is
+    // one logical flow in ls_in_acl and not the whole conntrack pipeline.
+    await sb.nbctl('acl-add', 'sw0', 'from-lport', '1001', 'inport == "lsp2" && ip4', 'allow-related');
+    await sb.nbctl('lb-add', 'lb0', '10.0.0.100:80', '10.0.0.2:8080', 'tcp', '--', 'ls-lb-add', 'sw0', 'lb0');
+    await sb.nbctl('lsp-add', 'sw0', WEIRD, '--', 'lsp-set-addresses', WEIRD, `${MAC(9)} ${IP(9)}`);
+    await sb.bind(WEIRD, 'vif9', 9);
+    aclUuid = (await sb.nbctl('--bare', '--columns=_uuid', 'find', 'acl', 'priority=1001', 'match="inport == \\"lsp1\\" && ip4"')).trim();
+    await sb.nbctl('--wait=hv', 'sync');
+    for (const m of (await sb.appctl('dpif/show')).matchAll(/^\s+(\S+) \d+\/(\d+):/gm)) dpPort.set(m[1], Number(m[2]));
+    dbFile = join(sb.dir, 'livetrace.sqlite');
+    app = await startApp({ ...sb.env, LIVETRACE_DB: dbFile, LIVETRACE_POLL_INTERVAL_MS: '200' });
+    http = request(app.getHttpServer());
+    await waitFor('service healthy', async () => (await http.get('/health')).status === 200, 60_000);
+    await http.post('/trace-sessions').send({ logicalPort: 'lsp1' }).expect(201);
+    await http.post('/trace-sessions').send({ logicalPort: WEIRD }).expect(201);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await sb?.stop();
+  });
+
+  it('the ICMP echo matches, with the live conntrack states (new,trk) passed as --ct', async () => {
+    const p = await pathOf('vif1', ip4(1, TO2, 'icmp(type=8,code=0)', 1), /icmp_type=8/);
+    const xc = await crossCheck(p);
+    expect(xc.result).toBe('match');
+    expect(xc.divergence).toBeNull();
+    expect(xc.microflow).toMatchObject({ datapath: 'sw0', inport: 'lsp1', ctStates: ['new,trk', 'new,trk'], lbDst: null });
+    expect(xc.microflow.expression).toContain('ip.ttl == 64');
+    expect(xc.command.argv).toEqual(expect.arrayContaining(['--detailed', '--ct=new,trk', '--', 'sw0']));
+    expect(xc.command.argv[0]).toBe('ovn-trace');
+    expect(xc.ovnTrace.ctSections.every((s: { defaulted: boolean }) => !s.defaulted)).toBe(true);
+    expect(xc.pipelines.map((x: { pipeline: string }) => x.pipeline)).toEqual(['ingress', 'egress']);
+    expect(xc.pipelines[0].matched).toBeGreaterThanOrEqual(5);
+    expect(xc.verdicts).toEqual({ live: { kinds: ['output'], logicalPorts: ['lsp2'] }, simulated: { outputs: ['lsp2'], dropped: false } });
+    // Stored: GET /cross-checks/:id answers the same; the trace knows its latest cross-check.
+    const got = await http.get(`/cross-checks/${xc.id}`).expect(200);
+    expect(got.body).toMatchObject({ id: xc.id, result: 'match', traceId: p.passes[0].id, pathId: p.id });
+    const list = await http.get(`/traces/${p.passes.at(-1)!.id}/cross-checks`).expect(200);
+    expect(list.body.latestCrossCheck).toBe(xc.id);
+    await http.get('/cross-checks/999999').expect(404);
+    await http.post('/traces/999999/cross-check').expect(404);
+  });
+
+  it("a TCP connection's first packet matches", async () => {
+    const p = await pathOf('vif1', ip4(1, TO2, 'tcp(src=40100,dst=80),tcp_flags(0x002)', 6), /tp_src=40100\b/);
+    const xc = await crossCheck(p);
+    expect(xc.result).toBe('match');
+    expect(xc.microflow.expression).toMatch(/tcp\.src == 40100 && tcp\.dst == 80/);
+    expect(xc.microflow.ctStates[0]).toBe('new,trk');
+  });
+
+  it('a load-balanced packet matches; the live NAT names the backend', async () => {
+    const p = await pathOf('vif1', ip4(1, { mac: MAC(2), ip: '10.0.0.100' }, 'tcp(src=40200,dst=80),tcp_flags(0x002)', 6), /tp_src=40200\b/);
+    const xc = await crossCheck(p);
+    expect(xc.microflow.liveNat).toBe('10.0.0.2:8080');
+    expect(xc.microflow.ctStates).toContain('new,trk,dnat');
+    expect(xc.result).toBe('match');
+    expect(xc.ovnTrace.output).toContain('ct_lb_mark(backends=10.0.0.2:8080)');
+  });
+
+  it('a port named with quotes, a backslash and $(…) reaches ovn-trace as data', async () => {
+    const p = await pathOf('vif9', ip4(9, TO2, 'icmp(type=8,code=0)', 1), /nw_src=10\.0\.0\.9\b/, WEIRD);
+    const xc = await crossCheck(p);
+    expect(xc.microflow.inport).toBe(WEIRD);
+    expect(xc.microflow.expression.startsWith('inport == "we\\"ird\\\\ $(x);" && ')).toBe(true);
+    expect(xc.command.argv.at(-1)).toBe(xc.microflow.expression);
+    expect(xc.ovnTrace.output).toContain(`ingress(dp="sw0", inport="${WEIRD}")`);
+    expect(xc.result).toBe('match');
+  });
+
+  it('a paused ovn-controller behind an ACL change diverges at the ACL stage; resumed, a new path matches', async () => {
+    const pid = readFileSync(join(sb.dir, 'ovn-controller.pid'), 'utf8').trim();
+    const ctl = join(sb.env.OVN_RUNDIR, `ovn-controller.${pid}.ctl`);
+    const before = (await sb.sbctl('--bare', '--columns=_uuid', 'find', 'logical_flow', 'match="reg0[7] == 1 && (inport == \\"lsp1\\" && ip4)"')).trim();
+    expect(before).toMatch(/^[0-9a-f-]{36}$/);
+    await sb.tool('ovs-appctl', '-t', ctl, 'debug/pause');
+    try {
+      await sb.nbctl('set', 'acl', aclUuid, 'action=drop');
+      const dropFlow = await waitFor('the southbound drop flow of the ACL', async () => {
+        const out = JSON.parse(await sb.sbctl('--format=json', '--columns=_uuid,match,actions', 'find', 'logical_flow', 'external_ids:stage-name=ls_in_acl'));
+        const row = (out.data as Array<[[string, string], string, string]>).find(
+          ([, match, actions]) => match.includes('(inport == "lsp1" && ip4)') && actions === '/* drop */',
+        );
+        return row?.[0][1];
+      });
+      await waitFor('the old ACL flow gone from the southbound', () =>
+        sb.sbctl('--bare', '--columns=match', 'list', 'logical_flow', before).then(
+          () => false,
+          () => true,
+        ),
+      );
+      const p = await pathOf('vif1', ip4(1, TO2, 'udp(src=40300,dst=7000)', 17), /tp_src=40300\b/);
+      expect(p.verdict.kinds).toContain('output'); // the old OpenFlow rules still let it through
+      const xc = await crossCheck(p);
+      expect(xc.result).toBe('diverged');
+      expect(xc.divergence).toMatchObject({ pipeline: 'ingress', datapath: 'sw0', stage: 'ls_in_acl' });
+      expect(xc.divergence.live).toMatchObject({ uuid: before, stale: true, stage: 'ls_in_acl' });
+      expect(xc.divergence.simulated).toMatchObject({ uuidPrefix: dropFlow.slice(0, 8), uuid: dropFlow, stage: 'ls_in_acl' });
+      expect(xc.divergence.simulated.actions.join(' ')).toMatch(/drop/);
+      expect(xc.divergence.explanation).toMatch(/stale/);
+      expect(xc.verdicts).toMatchObject({ live: { kinds: ['output'] }, simulated: { dropped: true } });
+    } finally {
+      await sb.tool('ovs-appctl', '-t', ctl, 'debug/resume');
+    }
+    await sb.nbctl('--wait=hv', 'sync');
+    const p2 = await pathOf('vif1', ip4(1, TO2, 'udp(src=40301,dst=7000)', 17), /tp_src=40301\b/);
+    expect(p2.verdict.kinds).toContain('drop');
+    const xc2 = await crossCheck(p2);
+    expect(xc2.result).toBe('match');
+    expect(xc2.verdicts.simulated.dropped).toBe(true);
+  });
+
+  it('a missing ovn-trace is a 503 naming the binary, and the service stays up', async () => {
+    const anyTrace = (await http.get('/traces').query({ limit: 1 })).body.items[0].id;
+    await app.close();
+    app = await startApp({ ...sb.env, LIVETRACE_DB: dbFile, LIVETRACE_POLLER: 'false', LIVETRACE_OVN_TRACE: '/nonexistent/ovn-trace' });
+    http = request(app.getHttpServer());
+    const res = await http.post(`/traces/${anyTrace}/cross-check`).expect(503);
+    expect(res.body.message).toMatch(/^\/nonexistent\/ovn-trace: not found/);
+    await http.get(`/traces/${anyTrace}`).expect(200);
+  });
+});
