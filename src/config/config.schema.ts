@@ -1,6 +1,6 @@
 // One entry per configuration key: how to read it and what makes it wrong. The documented
 // defaults live in config/livetrace.env; a unit test keeps the two in step.
-import { parseRemotes } from './remotes';
+import { parseRemote, RemoteSyntaxError } from '../ovsdb/remote';
 
 export type Parser<T> = (raw: string) => T;
 
@@ -37,8 +37,22 @@ const oneOf =
     return v;
   };
 
+/** OVSDB remotes, comma-separated; the OVSDB client's own parser decides what is valid. */
+export function configRemotes(raw: string) {
+  const parts = raw.split(',').map((s) => s.trim());
+  if (!raw.trim() || parts.some((p) => !p)) throw new ConfigValueError('expected one or more comma-separated remotes');
+  return parts.map((p) => {
+    try {
+      return parseRemote(p);
+    } catch (err) {
+      if (err instanceof RemoteSyntaxError) throw new ConfigValueError(`remote "${p}": ${err.detail}`);
+      throw err;
+    }
+  });
+}
+
 const remotes: Parser<string> = (raw) => {
-  parseRemotes(raw);
+  configRemotes(raw);
   return raw.trim();
 };
 
@@ -78,6 +92,8 @@ export const CONFIG_SCHEMA = {
   },
   LIVETRACE_TRACE_RATE: int(1, 100_000),
   LIVETRACE_TRACE_QUEUE: int(1, 10_000_000),
+  LIVETRACE_RETENTION_DAYS: int(0, 36_500),
+  LIVETRACE_RETENTION_ROWS: int(0, 1_000_000_000),
   LIVETRACE_VLOG_FILE: text,
   LIVETRACE_VLOG_UDP: (raw: string) => {
     const v = raw.trim();

@@ -3,8 +3,7 @@
 // and the value, so a bad deployment stops at once with a message an operator can act on.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CONFIG_SCHEMA, ConfigKey, ConfigValueError, LivetraceConfig } from './config.schema';
-import { parseRemotes } from './remotes';
+import { CONFIG_SCHEMA, ConfigKey, ConfigValueError, configRemotes, LivetraceConfig } from './config.schema';
 
 export const DEFAULT_CONFIG_FILE = resolve(__dirname, '../../config/livetrace.env');
 // nest build puts this file in dist/src/config: look one level further up too.
@@ -76,7 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LivetraceConfi
 
 function checkTls(cfg: LivetraceConfig): void {
   const tlsKeys = ['LIVETRACE_SSL_PRIVATE_KEY', 'LIVETRACE_SSL_CERTIFICATE', 'LIVETRACE_SSL_CA_CERT'] as const;
-  const sslUsedBy = (['OVN_NB_DB', 'OVN_SB_DB', 'OVS_DB'] as const).find((k) => parseRemotes(cfg[k]).some((r) => r.kind === 'ssl'));
+  const sslUsedBy = (['OVN_NB_DB', 'OVN_SB_DB', 'OVS_DB'] as const).find((k) => configRemotes(cfg[k]).some((r) => r.kind === 'ssl'));
   for (const k of tlsKeys) {
     const path = cfg[k];
     if (!path && sslUsedBy) throw new ConfigError(k, '', `required because ${sslUsedBy} uses an ssl: remote`);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, parseEnvFile } from '../../../src/config/config';
 import { CONFIG_SCHEMA } from '../../../src/config/config.schema';
-import { parseRemotes } from '../../../src/config/remotes';
+import { configRemotes } from '../../../src/config/config.schema';
 
 const base = { LIVETRACE_CONFIG_FILE: DEFAULT_CONFIG_FILE };
 
@@ -44,7 +44,7 @@ describe('configuration', () => {
     ['LIVETRACE_PORT', 'eighty', /LIVETRACE_PORT="eighty": expected an integer between 1 and 65535/],
     ['LIVETRACE_PORT', '70000', /LIVETRACE_PORT="70000"/],
     ['LIVETRACE_LEADER_ONLY', 'maybe', /LIVETRACE_LEADER_ONLY="maybe": expected true or false/],
-    ['OVN_SB_DB', 'tcp:127.0.0.1', /OVN_SB_DB="tcp:127.0.0.1": remote "tcp:127.0.0.1": expected tcp:HOST:PORT/],
+    ['OVN_SB_DB', 'tcp:127.0.0.1', /OVN_SB_DB="tcp:127.0.0.1": remote "tcp:127.0.0.1": expected HOST:PORT/],
     ['OVN_NB_DB', 'unix:/a.sock,,tcp:b:1', /OVN_NB_DB=.*comma-separated/],
     ['OVS_DB', 'http://x', /OVS_DB="http:\/\/x"/],
     ['LIVETRACE_LOG_LEVEL', 'loud', /LIVETRACE_LOG_LEVEL="loud": expected one of/],
@@ -73,6 +73,6 @@ describe('OVSDB remotes', () => {
     ['unix:/run/ovn/ovnsb_db.sock', [{ kind: 'unix', path: '/run/ovn/ovnsb_db.sock' }]],
     ['tcp:10.0.0.1:6642,ssl:[fd00::1]:6642', [{ kind: 'tcp', host: '10.0.0.1', port: 6642 }, { kind: 'ssl', host: 'fd00::1', port: 6642 }]],
   ])('parses %s', (text, expected) => {
-    expect(parseRemotes(text)).toMatchObject(expected);
+    expect(configRemotes(text)).toMatchObject(expected);
   });
 });
