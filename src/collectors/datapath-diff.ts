@@ -65,7 +65,7 @@ export class DatapathFlowTable {
       seen.add(d.ufid);
       const old = this.live.get(d.ufid);
       if (old) {
-        const actions = formatActions(d.actions);
+        const actions = actionsOf(d);
         if (actions !== old.actions || d.packets < old.packets) {
           this.remove(old);
           events.push({ type: 'ukey_removed', flow: old, reason: actions !== old.actions ? 'actions_changed' : 'counters_reset', at: now });
@@ -146,8 +146,8 @@ export class DatapathFlowTable {
       lastSeen: now,
       inPort: inPort(d.key) ?? null,
       recircId: recircId(d.key),
-      key: formatKey(d.key, { masks: true }),
-      actions: formatActions(d.actions),
+      key: d.keyText ?? formatKey(d.key, { masks: true }),
+      actions: actionsOf(d),
       packets: d.packets,
       bytes: d.bytes,
       used: d.used,
@@ -210,6 +210,9 @@ function fits(parent: LiveFlow, child: LiveFlow): boolean {
   const c = shapeOf(child);
   return same(p.ethType, c.ethType) && same(p.proto, c.proto) && same(p.ethSrc, c.ethSrc) && same(p.ethDst, c.ethDst);
 }
+
+/** Dumped text when the parser kept it (no objects built for the flows a cycle only compares). */
+const actionsOf = (d: DumpedFlow): string => d.actionsText ?? formatActions(d.actions);
 
 function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
   let s = m.get(k);

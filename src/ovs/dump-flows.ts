@@ -44,6 +44,9 @@ export interface DumpedFlow {
   /** `ovs` or `tc`. */
   readonly dp?: string;
   readonly actions: readonly OdpAction[];
+  /** The key (masks included) and the actions exactly as dumped, without building objects. */
+  readonly keyText?: string;
+  readonly actionsText?: string;
   /** Userspace datapath internals (`miniflow_bits(5,1)`), kept as text. */
   readonly dpExtraInfo?: string;
   /** Any other `name:value` field, in order: nothing printed is lost. */
@@ -198,6 +201,10 @@ class LazyDumpedFlow implements DumpedFlow {
   /** The key text as dumped (masks included). */
   get keyText(): string {
     return this.text.slice(this.keyStart, this.keyEnd);
+  }
+
+  get actionsText(): string {
+    return this.text.slice(this.actionsStart, this.actionsEnd);
   }
 }
 
