@@ -10,6 +10,11 @@
  *     rows     streaming sketch: cut the reply into rows while scanning and JSON.parse each row
  *              (what a row-yielding splitter would do; no whole-message Buffer or string)
  *     rowsbatch  same cut, but one JSON.parse per 64 KB chunk of completed rows
+ *     rowsreplica  rowsbatch, each batch applied at once to a real Replica (applyUpdate2 of its
+ *              initial rows): the wire objects of a batch die young instead of being promoted
+ *     sketch   ours (split + parse) + the decode/index loop proposed for Replica.replaceAll on a
+ *              first sync: rows built in one pass over the table's columns, index entries a bare
+ *              UUID until a key has two rows, no per-row change event (see FINDINGS.md)
  * Prints one JSON line of milliseconds plus cpu and peak RSS.
  *
  * Capture a reply with: node client.js save REMOTE TABLES_JSON > reply.json (see client.ts)
@@ -19,7 +24,51 @@ import { performance } from 'node:perf_hooks';
 import { JsonSplitter, parseMessage } from '../../src/ovsdb/json-stream';
 import { Replica } from '../../src/ovsdb/replica/replica';
 import { SOUTHBOUND } from '../../src/replicas/ovn-tables';
-import type { DatabaseSchema, TableUpdates2 } from '../../src/ovsdb/types';
+import type { DatabaseSchema, Row as WireRow, TableUpdates2 } from '../../src/ovsdb/types';
+import { CellValue, columnType, ColumnType, decodeDatum, emptyValue, Value } from '../../src/ovsdb/replica/datum';
+
+type Index = Map<Value, string | Set<string>>;
+
+function addTo(index: Index, key: Value, uuid: string): void {
+  const cur = index.get(key);
+  if (cur === undefined) index.set(key, uuid);
+  else if (typeof cur === 'string') {
+    if (cur !== uuid) index.set(key, new Set([cur, uuid]));
+  } else cur.add(uuid);
+}
+
+/** The proposed first-sync path of Replica.replaceAll, for comparison (not a replacement). */
+function sketchReplica(schema: DatabaseSchema, updates: TableUpdates2): number {
+  let rows = 0;
+  const tables = new Map<string, { rows: Map<string, Record<string, CellValue>>; byPrefix: Index; byColumn: Map<string, Index> }>();
+  for (const [name, spec] of Object.entries(SOUTHBOUND)) {
+    const ts = schema.tables[name];
+    const wireRows = updates[name];
+    if (!ts || !wireRows) continue;
+    const cols: Array<[string, ColumnType]> = spec.columns.filter((c) => ts.columns[c]).map((c) => [c, columnType(ts.columns[c])]);
+    const indexed = (spec.indexes ?? []).filter((c) => cols.some(([n, t]) => n === c && t.kind !== 'map'));
+    const t = { rows: new Map<string, Record<string, CellValue>>(), byPrefix: new Map() as Index, byColumn: new Map(indexed.map((c) => [c, new Map() as Index])) };
+    tables.set(name, t);
+    for (const uuid in wireRows) {
+      const wire = (wireRows[uuid].initial ?? wireRows[uuid].insert) as WireRow | undefined;
+      if (!wire) continue;
+      const row: Record<string, CellValue> = { _uuid: uuid };
+      for (const [c, type] of cols) {
+        const d = wire[c];
+        row[c] = d === undefined ? emptyValue(type) : decodeDatum(type, d);
+      }
+      t.rows.set(uuid, row);
+      addTo(t.byPrefix, uuid.slice(0, 8), uuid);
+      for (const [c, idx] of t.byColumn) {
+        const v = row[c];
+        if (Array.isArray(v)) for (const x of v) addTo(idx, x, uuid);
+        else addTo(idx, v as Value, uuid);
+      }
+      rows++;
+    }
+  }
+  return rows;
+}
 
 const CHUNK = 65536;
 
@@ -121,7 +170,7 @@ function main(): void {
   const t0 = performance.now();
   const ms: Record<string, number> = {};
   let rows = 0;
-  if (variant === 'ours' || variant === 'replica') {
+  if (variant === 'ours' || variant === 'replica' || variant === 'sketch') {
     const splitter = new JsonSplitter();
     let msg: Buffer | undefined;
     for (const p of parts) for (const m of splitter.push(p)) msg = m;
@@ -139,6 +188,22 @@ function main(): void {
       replica.replaceAll(value.result[2]);
       ms.replaceAll = performance.now() - t2;
     }
+    if (variant === 'sketch') {
+      const t2 = performance.now();
+      sketchReplica(schema, value.result[2]);
+      ms.replaceAll = performance.now() - t2;
+    }
+  } else if (variant === 'rowsreplica') {
+    const replica = new Replica('OVN_Southbound', SOUTHBOUND);
+    let changes = 0;
+    replica.on('change', () => changes++);
+    replica.configure(schema);
+    const cutter = new RowCutter((table, text) => {
+      const parsed = JSON.parse(text) as TableUpdates2[string];
+      replica.applyUpdate2({ [table]: parsed });
+    }, true);
+    for (const p of parts) cutter.push(p);
+    rows = Object.values(replica.counts()).reduce((a, b) => a + b, 0);
   } else if (variant === 'rows' || variant === 'rowsbatch') {
     const tables: TableUpdates2 = {};
     const cutter = new RowCutter((table, text) => {

@@ -97,11 +97,12 @@ node "$JS/run.js" --remote "$SB" --tables "$SCR/tables.json" --schema "$SCR/sche
 BREAKDOWN=$(node "$JS/breakdown.js" "$SB" "$SCR/tables.json")
 echo "breakdown (ms): $BREAKDOWN"
 
-# The same reply replayed offline (no server noise): our stages, a row-streaming sketch, and V8's
-# young generation enlarged. Best CPU of 3 processes each.
+# The same reply replayed offline (no server noise): our stages, a row-streaming parse (rowsbatch,
+# rowsreplica) and the proposed replica decode loop (sketch). Best CPU of 3 processes each. Add e.g.
+# "ours --max-semi-space-size=64" to the list to try V8 flags.
 node "$JS/client.js" save "$SB" "$SCR/tables.json" >"$SCR/reply.json"
 OFFLINE=""
-for spec in "ours" "replica" "rowsbatch" "ours --max-semi-space-size=64" "replica --max-semi-space-size=64"; do
+for spec in "ours" "rowsbatch" "replica" "rowsreplica" "sketch"; do
   set -- $spec
   variant=$1; shift
   best=$(for _ in 1 2 3; do node "$@" "$JS/offline.js" "$SCR/reply.json" "$SCR/schema.json" "$variant"; done |
@@ -157,10 +158,11 @@ fi
   echo "| variant | node flags | CPU | split | JSON.parse | replaceAll | peak RSS MB |"
   echo "|---|---|---:|---:|---:|---:|---:|"
   printf '%s' "$OFFLINE" | while read -r flags json; do
-    node -e '
-      const j = JSON.parse(process.argv[2]); const f = (x) => (x === undefined ? "" : x.toFixed(0));
-      console.log(`| ${j.variant} | ${process.argv[1]} | ${f(j.cpuMs)} | ${f(j.split)} | ${f(j.parse)} | ${f(j.replaceAll)} | ${f(j.maxRssMb)} |`);
-    ' "$flags" "$json"
+    # Through the environment: a flag like --max-semi-space-size in argv would be taken by node itself.
+    FLAGS=$flags LINE=$json node -e '
+      const j = JSON.parse(process.env.LINE); const f = (x) => (x === undefined ? "" : x.toFixed(0));
+      console.log(`| ${j.variant} | ${process.env.FLAGS} | ${f(j.cpuMs)} | ${f(j.split)} | ${f(j.parse)} | ${f(j.replaceAll)} | ${f(j.maxRssMb)} |`);
+    '
   done
   if [ -n "$CHURN_JSON" ]; then
     echo
@@ -184,6 +186,8 @@ fi
       console.log(`| peak RSS of the replica process | ${f(j.maxRssKb / 1024)} MB |`);
     ' "$CHURN_JSON"
   fi
+  echo
+  echo "What these numbers mean, where the time goes and the changes proposed for src/ovsdb: FINDINGS.md."
 } >"$HERE/RESULTS.md.new"
 mv "$HERE/RESULTS.md.new" "$HERE/RESULTS.md"
 echo "run: wrote $HERE/RESULTS.md"
