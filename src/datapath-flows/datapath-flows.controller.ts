@@ -1,5 +1,6 @@
+import { EXAMPLES } from '../openapi/examples';
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ApiError, notFound } from '../common/api-error';
 import { cursor, limit, oneOf, pathUuid, Query as Q, rejectUnknown, str } from '../common/query';
 import { PollerService } from '../collectors/poller.service';
@@ -24,6 +25,7 @@ export class DatapathFlowsController {
   @ApiQuery({ name: 'chassis', required: false })
   @ApiQuery({ name: 'limit', required: false })
   @ApiQuery({ name: 'cursor', required: false })
+  @ApiOkResponse({ schema: { example: EXAMPLES.datapathFlowList } })
   list(@Query() q: Q) {
     rejectUnknown(q, ['state', 'logical_port', 'chassis', 'limit', 'cursor']);
     return this.flows.list({
@@ -37,6 +39,7 @@ export class DatapathFlowsController {
 
   @Get(':ufid')
   @ApiOperation({ summary: 'The lifetimes of one UFID, newest first: stats, traces, recirculation parents and children' })
+  @ApiOkResponse({ schema: { example: EXAMPLES.datapathFlow } })
   get(@Param('ufid') ufid: string) {
     return this.flows.lifetimes(pathUuid(ufid, 'ufid'));
   }
@@ -44,6 +47,7 @@ export class DatapathFlowsController {
   @Post(':ufid/trace')
   @HttpCode(201)
   @ApiOperation({ summary: 'Trace one installed datapath flow now (ofproto/trace of its own key), annotate and store it' })
+  @ApiCreatedResponse({ description: 'The stored, annotated trace', schema: { example: EXAMPLES.trace } })
   async trace(@Param('ufid') ufidText: string) {
     const ufid = pathUuid(ufidText, 'ufid');
     let flow = this.poller.table.live.get(ufid);

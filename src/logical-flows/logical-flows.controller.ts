@@ -1,5 +1,6 @@
+import { EXAMPLES } from '../openapi/examples';
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { badRequest } from '../common/api-error';
 import { cursor, limit, pathUuid, Query as Q, rejectUnknown } from '../common/query';
 import { LogicalFlowsService, NB_TABLES } from './logical-flows.service';
@@ -11,6 +12,7 @@ export class LogicalFlowsController {
 
   @Get('logical-flows/:uuid')
   @ApiOperation({ summary: 'A southbound logical flow: its current row (or tombstone) and every version a trace cited' })
+  @ApiOkResponse({ schema: { example: EXAMPLES.logicalFlow } })
   get(@Param('uuid') uuid: string) {
     return this.lflows.get(pathUuid(uuid, 'uuid'));
   }
@@ -19,6 +21,7 @@ export class LogicalFlowsController {
   @ApiOperation({ summary: 'The audit: datapath flows this logical flow took part in, with the traces and their verdicts' })
   @ApiQuery({ name: 'limit', required: false })
   @ApiQuery({ name: 'cursor', required: false })
+  @ApiOkResponse({ schema: { example: EXAMPLES.logicalFlowAudit } })
   flows(@Param('uuid') uuid: string, @Query() q: Q) {
     rejectUnknown(q, ['limit', 'cursor']);
     return this.lflows.datapathFlows(pathUuid(uuid, 'uuid'), cursor(q), limit(q));
@@ -29,6 +32,7 @@ export class LogicalFlowsController {
   @ApiParam({ name: 'table', enum: NB_TABLES })
   @ApiQuery({ name: 'limit', required: false })
   @ApiQuery({ name: 'cursor', required: false })
+  @ApiOkResponse({ schema: { example: EXAMPLES.northboundAudit } })
   northbound(@Param('table') table: string, @Param('uuid') uuid: string, @Query() q: Q) {
     rejectUnknown(q, ['limit', 'cursor']);
     if (!(NB_TABLES as readonly string[]).includes(table)) throw badRequest('table', `must be one of ${NB_TABLES.join(', ')} (got ${JSON.stringify(table.slice(0, 64))})`);

@@ -1,5 +1,6 @@
+import { EXAMPLES } from '../openapi/examples';
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { includes, pathId, Query as Q, rejectUnknown } from '../common/query';
 import { PathsService } from './paths.service';
 
@@ -11,6 +12,7 @@ export class PathsController {
   @Get(':id')
   @ApiOperation({ summary: "The passes of one packet in order, linked by recirculation edges, with the path's final verdict" })
   @ApiQuery({ name: 'include', required: false, enum: ['steps'] })
+  @ApiOkResponse({ schema: { example: EXAMPLES.path } })
   get(@Param('id') id: string, @Query() q: Q) {
     rejectUnknown(q, ['include']);
     return this.paths.get(pathId(id, 'id'), includes(q, ['steps']).has('steps'));

@@ -1,5 +1,6 @@
+import { EXAMPLES } from '../openapi/examples';
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBody, ApiCreatedResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { badRequest } from '../common/api-error';
 import { bodyBool, bodyInt, bodyStr, object, onlyKeys } from '../common/body';
 import { cursor, limit, oneOf, pathId, Query as Q, rejectUnknown } from '../common/query';
@@ -21,7 +22,7 @@ export class TraceSessionsController {
       '`includeExisting` also traces the matching flows already installed.',
   })
   @ApiBody({ schema: { example: SESSION_EXAMPLE } })
-  @ApiCreatedResponse({ description: 'The session, with its counters' })
+  @ApiCreatedResponse({ description: 'The session, with its counters', schema: { example: EXAMPLES.traceSession } })
   create(@Body() raw: unknown) {
     const b = object(raw);
     onlyKeys(b, ['bridge', 'filter', 'logicalPort', 'maxTraces', 'durationSeconds', 'includeExisting', 'crossCheck']);
@@ -51,6 +52,7 @@ export class TraceSessionsController {
 
   @Get(':id')
   @ApiOperation({ summary: 'One session with its counters (selected, traced, stored, notSelected, dropped, failed by reason)' })
+  @ApiOkResponse({ schema: { example: EXAMPLES.traceSession } })
   get(@Param('id') id: string) {
     return this.sessions.get(pathId(id, 'id'));
   }

@@ -107,3 +107,31 @@ describe('the service process', () => {
     }
   });
 });
+
+describe('the OpenAPI document', () => {
+  let sb: Sandbox;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    sb = await Sandbox.start();
+    app = await startApp({ ...sb.env, LIVETRACE_POLLER: 'false' });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await sb?.stop();
+  });
+
+  it('documents every route with a summary, and the main ones with real examples', async () => {
+    const doc = (await request(app.getHttpServer()).get('/docs-json').expect(200)).body;
+    const paths = Object.keys(doc.paths);
+    for (const p of ['/traces', '/traces/{id}', '/paths/{id}', '/datapath-flows', '/datapath-flows/{ufid}', '/datapath-flows/{ufid}/trace',
+      '/logical-flows/{uuid}', '/logical-flows/{uuid}/datapath-flows', '/northbound/{table}/{uuid}/datapath-flows', '/trace-sessions', '/trace-sessions/{id}'])
+      expect(paths).toContain(p);
+    for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, { summary?: string }>>))
+      for (const [m, op] of Object.entries(ops)) expect(`${m} ${p}: ${op.summary ?? ''}`).toMatch(/: \S/);
+    const example = doc.paths['/traces/{id}'].get.responses['200'].content['application/json'].schema.example;
+    expect(example.steps[0].owners[0].table).toBe('Logical_Flow');
+    expect(doc.paths['/traces'].get.parameters.map((x: { name: string }) => x.name)).toEqual(expect.arrayContaining(['logical_port', 'role', 'verdict', 'limit', 'cursor']));
+  });
+});
