@@ -29,11 +29,20 @@ interface Stream {
   ino: number;
   offset: number;
   partial: string;
+  /** The last bytes read, to notice a truncation the file has already grown back past. */
+  tail: Buffer;
   /** Set once rotated away: drained until this time, then closed. */
   drainUntil?: number;
 }
 
 const CHUNK = 1 << 20;
+const TAIL = 64;
+
+async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  const { bytesRead } = await fh.read(buf, 0, length, position);
+  return buf.subarray(0, bytesRead);
+}
 
 export class FileFollower extends EventEmitter<FollowerEvents> {
   private current: Stream | null = null;
@@ -84,6 +93,7 @@ export class FileFollower extends EventEmitter<FollowerEvents> {
         .catch((err: Error) => this.emit('error', err))
         .finally(() => this.schedule());
     }, this.opts.pollMs ?? 200);
+    this.timer.unref();
   }
 
   private async open(atEnd: boolean): Promise<Stream | null> {
@@ -95,7 +105,9 @@ export class FileFollower extends EventEmitter<FollowerEvents> {
       throw err;
     }
     const st = await fh.stat();
-    return { id: this.nextId++, fh, ino: st.ino, offset: atEnd ? st.size : 0, partial: '' };
+    const s: Stream = { id: this.nextId++, fh, ino: st.ino, offset: atEnd ? st.size : 0, partial: '', tail: Buffer.alloc(0) };
+    if (atEnd && st.size > 0) s.tail = await readAt(fh, Math.max(0, st.size - TAIL), Math.min(TAIL, st.size));
+    return s;
   }
 
   private async pollOnce(): Promise<void> {
@@ -133,9 +145,11 @@ export class FileFollower extends EventEmitter<FollowerEvents> {
 
   private async readNew(s: Stream): Promise<void> {
     const { size } = await s.fh.stat();
-    if (size < s.offset) {
-      // copytruncate: start over; what was written after our last read and before the truncation is lost.
+    if (size < s.offset || (s.tail.length > 0 && !(await readAt(s.fh, s.offset - s.tail.length, s.tail.length)).equals(s.tail))) {
+      // copytruncate (maybe already written past our offset again): start over; what was written
+      // after our last read and before the truncation is lost.
       s.offset = 0;
+      s.tail = Buffer.alloc(0);
       s.partial = '';
       this.emit('rotated', 'truncated');
     }
@@ -144,6 +158,8 @@ export class FileFollower extends EventEmitter<FollowerEvents> {
       const { bytesRead } = await s.fh.read(buf, 0, buf.length, s.offset);
       if (bytesRead === 0) break;
       s.offset += bytesRead;
+      const got = buf.subarray(0, bytesRead);
+      s.tail = Buffer.from(got.length >= TAIL ? got.subarray(got.length - TAIL) : Buffer.concat([s.tail, got]).subarray(-TAIL));
       const text = s.partial + buf.subarray(0, bytesRead).toString('utf8');
       const cut = text.lastIndexOf('\n');
       if (cut < 0) {
