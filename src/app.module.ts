@@ -7,6 +7,7 @@ import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ReplicasModule } from './replicas/replicas.module';
 import { StorageModule } from './storage/storage.module';
+import { RetentionModule } from './storage/retention.module';
 import { TracesModule } from './traces/traces.module';
 import { CollectorsModule } from './collectors/collectors.module';
 import { DatapathFlowsModule } from './datapath-flows/datapath-flows.module';
@@ -48,6 +49,7 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
           ],
         }),
         StorageModule,
+        RetentionModule,
         MetricsModule,
         ReplicasModule,
         HealthModule,

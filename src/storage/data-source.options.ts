@@ -27,6 +27,15 @@ export function dataSourceOptions(dbFile: string): DataSourceOptions {
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
+      // A million traces are GBs: the default 2 MB page cache thrashes on the random index
+      // inserts (trace_port, idx_step_lflow, ufids) and on reads. 256 MB of cache, reads through
+      // mmap (no copy into the cache), sorts and temp b-trees in memory (bench/api/RESULTS.md).
+      db.pragma('cache_size = -262144');
+      db.pragma('mmap_size = 4294967296');
+      db.pragma('temp_store = MEMORY');
+      // Checkpoint less often: fewer fsyncs and fewer rewrites of the same hot index pages.
+      db.pragma('wal_autocheckpoint = 10000');
+      db.pragma('journal_size_limit = 268435456');
     },
   };
 }

@@ -153,7 +153,7 @@ export class TraceStepEntity {
 
 /** The index behind ?logical_port=: the logical ports a trace's pass or path touched. */
 @Entity('trace_port', { withoutRowid: true })
-@Index('idx_trace_port_uuid', ['portUuid', 'traceId'])
+@Index('idx_trace_port_trace', ['traceId'])
 export class TracePortEntity {
   @PrimaryColumn('text', { name: 'port_name' }) portName!: string;
   @PrimaryColumn('integer', { name: 'trace_id' }) traceId!: number;
@@ -167,6 +167,16 @@ export class TracePortEntity {
 
 
 
+
+/**
+ * Port UUIDs (northbound and Port_Binding) to the name trace_port is keyed by: a lookup of a port
+ * by UUID costs one row here instead of an index over every trace_port row.
+ */
+@Entity('logical_port_alias', { withoutRowid: true })
+export class LogicalPortAliasEntity {
+  @PrimaryColumn('text') uuid!: string;
+  @PrimaryColumn('text', { name: 'port_name' }) portName!: string;
+}
 
 /** A request to trace some traffic live (logical port and/or OpenFlow filter), with its counters. */
 @Entity('trace_session')
@@ -199,5 +209,6 @@ export const MODEL_ENTITIES = [
   TraceEntity,
   TraceStepEntity,
   TracePortEntity,
+  LogicalPortAliasEntity,
   TraceSessionEntity,
 ];

@@ -34,6 +34,7 @@ export class StoreWriter {
   private closed = false;
   private readonly statements = new Map<string, Statement>();
   private readonly ctx: WriteContext;
+  private readonly chunkEnd: Array<(tx: WriteContext) => void> = [];
   private spaceWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
   readonly stats: WriterStats = { queued: 0, committedJobs: 0, failedJobs: 0, transactions: 0, waitingProducers: 0 };
@@ -78,6 +79,14 @@ export class StoreWriter {
     });
   }
 
+  /**
+   * Work run at the end of every transaction, inside it (e.g. coalesced UPDATEs that many jobs
+   * asked for). It must not throw on good data: a throw replays the chunk job by job.
+   */
+  onChunkEnd(fn: (tx: WriteContext) => void): void {
+    this.chunkEnd.push(fn);
+  }
+
   /** Runs a job right now, alone, in its own transaction (for rare maintenance work). */
   submitAll<T>(jobs: WriteJob<T>[]): Promise<T[]> {
     return Promise.all(jobs.map((j) => this.submit(j)));
@@ -112,6 +121,7 @@ export class StoreWriter {
     try {
       this.db.transaction(() => {
         for (const q of chunk) results.push(q.job(this.ctx));
+        for (const fn of this.chunkEnd) fn(this.ctx);
       })();
       this.stats.transactions++;
       this.stats.committedJobs += chunk.length;
@@ -120,7 +130,11 @@ export class StoreWriter {
       // One bad job must not lose the others: replay them one transaction each.
       for (const q of chunk) {
         try {
-          const r = this.db.transaction(() => q.job(this.ctx))();
+          const r = this.db.transaction(() => {
+            const v = q.job(this.ctx);
+            for (const fn of this.chunkEnd) fn(this.ctx);
+            return v;
+          })();
           this.stats.committedJobs++;
           q.resolve(r);
         } catch (err) {

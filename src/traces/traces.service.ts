@@ -24,6 +24,9 @@ export interface TraceFilter {
   withSteps: boolean;
 }
 
+/** Citations above which a filter by logical flow / northbound row is checked per trace. */
+const WALK_ABOVE = 10_000;
+
 @Injectable()
 export class TracesService {
   readonly store = new TraceStore();
@@ -31,7 +34,9 @@ export class TracesService {
   constructor(
     private readonly storage: StoreService,
     private readonly replicas: ReplicasService,
-  ) {}
+  ) {
+    storage.writer.onChunkEnd((tx) => this.store.flushSeen(tx));
+  }
 
   /** Stores one annotated trace through the writer; resolves with its id once committed. */
   record(input: TraceRecordInput): Promise<number> {
@@ -48,20 +53,24 @@ export class TracesService {
     return renderTraceText(this.get(id, true));
   }
 
-  /** Port names or UUIDs the store has never seen and OVN does not know: a 404 names them. */
-  resolvePort(nameOrUuid: string): { column: 'port_name' | 'port_uuid' | 'binding_uuid'; value: string } {
+  /**
+   * A port by name or UUID, as the name trace_port is keyed by (a UUID is looked up in
+   * logical_port_alias, then in OVN); unknown ones are a 404 naming them. The column is always
+   * port_name: the primary key (port_name, trace_id) serves every port query.
+   */
+  resolvePort(nameOrUuid: string): { column: 'port_name'; value: string } {
     const db = this.storage.db;
     if (isUuid(nameOrUuid.toLowerCase())) {
       const u = nameOrUuid.toLowerCase();
-      if (db.prepare('SELECT 1 FROM trace_port WHERE port_uuid = ? LIMIT 1').get(u)) return { column: 'port_uuid', value: u };
-      if (db.prepare('SELECT 1 FROM trace_port WHERE binding_uuid = ? LIMIT 1').get(u)) return { column: 'binding_uuid', value: u };
+      const alias = this.store.stmt(db, 'SELECT port_name FROM logical_port_alias WHERE uuid = ? LIMIT 1').get(u) as { port_name: string } | undefined;
+      if (alias) return { column: 'port_name', value: alias.port_name };
       const nb = this.replicas.nb.get('Logical_Switch_Port', u) ?? this.replicas.nb.get('Logical_Router_Port', u);
       if (nb) return { column: 'port_name', value: String(nb.name) };
       const pb = this.replicas.sb.get('Port_Binding', u);
       if (pb) return { column: 'port_name', value: String(pb.logical_port) };
       throw notFound(`no logical port with UUID ${u}`);
     }
-    if (db.prepare('SELECT 1 FROM trace_port WHERE port_name = ? LIMIT 1').get(nameOrUuid)) return { column: 'port_name', value: nameOrUuid };
+    if (this.store.stmt(db, 'SELECT 1 FROM trace_port WHERE port_name = ? LIMIT 1').get(nameOrUuid)) return { column: 'port_name', value: nameOrUuid };
     const known =
       this.replicas.nb.find('Logical_Switch_Port', 'name', nameOrUuid).length ||
       this.replicas.nb.find('Logical_Router_Port', 'name', nameOrUuid).length ||
@@ -70,27 +79,43 @@ export class TracesService {
     return { column: 'port_name', value: nameOrUuid };
   }
 
+  /**
+   * "A step of the trace cites one of these rows". Few citations: the set of traces from the
+   * step index (cost ~ citations). Many (a DP-group flow is in nearly every trace): checked per
+   * trace while walking newest first, as materialising a million ids took seconds (bench/api).
+   */
+  private citing(column: 'lflow_id' | 'hint_id', idsSql: string, value: string): string {
+    const n = (
+      this.store
+        .stmt(this.storage.db, `SELECT count(*) AS n FROM (SELECT 1 FROM trace_step WHERE ${column} IN (${idsSql}) LIMIT ${WALK_ABOVE + 1})`)
+        .get(value) as { n: number }
+    ).n;
+    return n > WALK_ABOVE
+      ? `EXISTS (SELECT 1 FROM trace_step s WHERE s.trace_id = t.id AND s.${column} IN (${idsSql}))`
+      : `t.id IN (SELECT s.trace_id FROM trace_step s WHERE s.${column} IN (${idsSql}))`;
+  }
+
   list(f: TraceFilter): Page<TraceJson> {
     const where: string[] = [];
     const args: unknown[] = [];
+    // By port: walk trace_port's primary key (port_name, trace_id) newest first from the cursor
+    // and join each trace by id, so the first page costs ~limit rows however many traces the port
+    // has (an IN (subquery) materialised all of them; EXPLAIN QUERY PLAN in bench/api/RESULTS.md).
+    let from = 'trace t';
+    let order = 't.id';
     if (f.logicalPort) {
       const port = this.resolvePort(f.logicalPort);
-      const role = f.role === 'inport' ? ` AND role = 'inport'` : f.role === 'outport' ? ` AND role IN ('outport', 'output', 'tunnel_out')` : '';
-      where.push(`t.id IN (SELECT trace_id FROM trace_port WHERE ${port.column} = ?${role}${f.cursor ? ' AND trace_id < ?' : ''})`);
-      args.push(port.value);
-      if (f.cursor) args.push(f.cursor);
+      from = 'trace_port p CROSS JOIN trace t ON t.id = p.trace_id';
+      order = 'p.trace_id';
+      where.push('p.port_name = ?') && args.push(port.value);
+      if (f.role === 'inport') where.push(`p.role = 'inport'`);
+      if (f.role === 'outport') where.push(`p.role IN ('outport', 'output', 'tunnel_out')`);
+      if (f.cursor) where.push('p.trace_id < ?') && args.push(f.cursor);
     }
     if (f.ufid) where.push('t.ufid = ?') && args.push(f.ufid);
-    if (f.logicalFlow) {
-      where.push('t.id IN (SELECT s.trace_id FROM trace_step s WHERE s.lflow_id IN (SELECT id FROM logical_flow_snapshot WHERE uuid = ?))');
-      args.push(f.logicalFlow);
-    }
-    if (f.northboundUuid) {
-      where.push(
-        `t.id IN (SELECT s.trace_id FROM trace_step s WHERE s.hint_id IN (SELECT id FROM ovn_object WHERE uuid = ? AND db = 'OVN_Northbound'))`,
-      );
-      args.push(f.northboundUuid);
-    }
+    if (f.logicalFlow) where.push(this.citing('lflow_id', 'SELECT id FROM logical_flow_snapshot WHERE uuid = ?', f.logicalFlow)) && args.push(f.logicalFlow);
+    if (f.northboundUuid)
+      where.push(this.citing('hint_id', `SELECT id FROM ovn_object WHERE uuid = ? AND db = 'OVN_Northbound'`, f.northboundUuid)) && args.push(f.northboundUuid);
     if (f.datapath) where.push('t.id IN (SELECT trace_id FROM trace_port WHERE datapath = ?)') && args.push(f.datapath);
     if (f.verdict) where.push('t.verdict_kinds LIKE ?') && args.push(`%,${f.verdict},%`);
     if (f.since) where.push('t.created_at >= ?') && args.push(f.since);
@@ -98,8 +123,9 @@ export class TracesService {
     if (f.chassis) where.push('t.chassis = ?') && args.push(f.chassis);
     if (f.sessionId) where.push('t.session_id = ?') && args.push(f.sessionId);
     if (f.cursor) where.push('t.id < ?') && args.push(f.cursor);
-    const sql = `SELECT t.* FROM trace t ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY t.id DESC LIMIT ?`;
-    const rows = this.storage.db.prepare(sql).all(...args, f.limit + 1) as TraceRow[];
+    const group = f.logicalPort ? ' GROUP BY p.trace_id' : '';
+    const sql = `SELECT t.* FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${order} DESC LIMIT ?`;
+    const rows = this.store.stmt(this.storage.db, sql).all(...args, f.limit + 1) as TraceRow[];
     return page(
       rows.map((r) => this.store.fromRow(this.storage.db, r, f.withSteps)),
       f.limit,

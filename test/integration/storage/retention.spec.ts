@@ -1,0 +1,144 @@
+// Retention on a real migrated SQLite store filled with real annotated traces (the captured
+// replies, annotated with the captured NB/SB as the unit tests do), written as the tracer writes
+// them: pruning by row count and by age keeps exactly the newest traces, leaves no step, port,
+// path or ended datapath-flow lifetime behind, and the kept traces read back unchanged.
+import 'reflect-metadata';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Database } from 'better-sqlite3';
+import { DataSource } from 'typeorm';
+import { loadConfig } from '../../../src/config/config';
+import type { AnnotatedTrace } from '../../../src/correlation/types';
+import { MetricsService } from '../../../src/metrics/metrics.service';
+import { dataSourceOptions } from '../../../src/storage/data-source.options';
+import { pruneBatch, rowLimitCut } from '../../../src/storage/retention';
+import { RetentionService } from '../../../src/storage/retention.service';
+import type { StoreService } from '../../../src/storage/store.service';
+import { StoreWriter } from '../../../src/storage/writer';
+import { TraceStore } from '../../../src/traces/trace-store';
+import { annotateReply } from '../../unit/correlation/detrace-agreement';
+import { capturedModel, CAPTURED } from '../../unit/ovn/captured-model';
+import { readdirSync, readFileSync } from 'node:fs';
+
+const DAY = 86_400_000;
+const NOW = Date.parse('2026-11-27T00:00:00Z');
+
+function capturedReplies(): AnnotatedTrace[][] {
+  const model = capturedModel();
+  const out: AnnotatedTrace[][] = [];
+  for (const sc of readdirSync(CAPTURED, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+    const dir = join(CAPTURED, sc.name, 'traces');
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.txt') && !x.endsWith('.detrace.txt'))) out.push(annotateReply(readFileSync(join(dir, f), 'utf8'), model));
+  }
+  return out.filter((r) => r.length);
+}
+
+describe('retention', () => {
+  let dir: string;
+  let ds: DataSource;
+  let db: Database;
+  let writer: StoreWriter;
+  const store = new TraceStore();
+  const replies = capturedReplies();
+
+  const count = (table: string, where = '1') => (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).get() as { n: number }).n;
+
+  /** Every reply as one packet, one writer job per pass, over 20 days; odd lifetimes have ended. */
+  async function fill(): Promise<number> {
+    let n = 0;
+    const jobs: Promise<unknown>[] = [];
+    replies.forEach((reply, i) => {
+      const at = new Date(NOW - 20 * DAY + (i * 20 * DAY) / replies.length).toISOString();
+      let pathId: number | undefined;
+      for (const pass of reply) {
+        const k = n++;
+        jobs.push(
+          writer.submit((tx) => {
+            const flow = Number(
+              tx
+                .stmt(`INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source) VALUES ('hv1', ?, ?, ?, ?, ?, ?, ?, 1, 1, 'poller')`)
+                .run(`00000000-0000-4000-8000-${String(k).padStart(12, '0')}`, at, at, k % 2 ? at : null, pass.recircId, pass.megaflow, pass.datapathActions).lastInsertRowid,
+            );
+            pathId ??= Number(tx.stmt(`INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES ('hv1', ?, ?, '{}')`).run(at, at).lastInsertRowid);
+            const id = store.insert(tx, { trace: pass, chassis: 'hv1', createdAt: at, datapathFlowId: flow, pathId, portUuids: new Map([[pass.ports[0]?.logicalPort ?? 'x', `11111111-0000-4000-8000-${String(k).padStart(12, '0')}`]]) });
+            store.addPathPorts(tx, id, pass.ports.map((p) => ({ name: p.logicalPort, uuid: null, bindingUuid: p.portBindingUuid, datapath: p.datapath, role: p.role })));
+            return id;
+          }),
+        );
+      }
+    });
+    await Promise.all(jobs);
+    return n;
+  }
+
+  function orphans(): Record<string, number> {
+    return {
+      steps: count('trace_step', 'trace_id NOT IN (SELECT id FROM trace)'),
+      ports: count('trace_port', 'trace_id NOT IN (SELECT id FROM trace)'),
+      paths: count('path', 'id NOT IN (SELECT path_id FROM trace WHERE path_id IS NOT NULL)'),
+      endedFlows: count('datapath_flow', 'removed_at IS NOT NULL AND id NOT IN (SELECT datapath_flow_id FROM trace WHERE datapath_flow_id IS NOT NULL)'),
+      edges: count('recirc_edge', 'parent_id NOT IN (SELECT id FROM datapath_flow) OR child_id NOT IN (SELECT id FROM datapath_flow)'),
+    };
+  }
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'livetrace-retention-'));
+    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), logging: false });
+    await ds.initialize();
+    await ds.runMigrations();
+    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    writer = new StoreWriter(db);
+    writer.onChunkEnd((tx) => store.flushSeen(tx));
+    store.clearCaches();
+  });
+
+  afterEach(async () => {
+    await writer.close();
+    await ds.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('by row count: keeps exactly the newest N traces, in batches, and nothing dangling', async () => {
+    const total = await fill();
+    expect(total).toBeGreaterThan(100);
+    const keep = 40;
+    const newest = (db.prepare('SELECT id FROM trace ORDER BY id DESC LIMIT ?').all(keep) as Array<{ id: number }>).map((r) => r.id);
+    const before = newest.map((id) => store.read(db, id, true));
+    const limits = { before: null, maxPrunedId: await writer.submit((tx) => rowLimitCut(tx, keep)) };
+    let batches = 0;
+    let pruned = 0;
+    for (;;) {
+      const r = await writer.submit((tx) => pruneBatch(tx, limits, 7));
+      if (!r.traces) break;
+      expect(r.traces).toBeLessThanOrEqual(7);
+      pruned += r.traces;
+      batches++;
+    }
+    expect(pruned).toBe(total - keep);
+    expect(batches).toBe(Math.ceil((total - keep) / 7));
+    expect((db.prepare('SELECT id FROM trace ORDER BY id DESC').all() as Array<{ id: number }>).map((r) => r.id)).toEqual(newest);
+    expect(newest.map((id) => store.read(db, id, true))).toEqual(before);
+    expect(orphans()).toEqual({ steps: 0, ports: 0, paths: 0, endedFlows: 0, edges: 0 });
+    // Live lifetimes stay for the poller even when no trace cites them any more.
+    expect(count('datapath_flow', 'removed_at IS NULL')).toBeGreaterThan(count('trace', 'datapath_flow_id IN (SELECT id FROM datapath_flow WHERE removed_at IS NULL)'));
+  });
+
+  it('by age, through the service: everything created before the cutoff goes, the rest stays', async () => {
+    const total = await fill();
+    const cutoff = new Date(NOW - 5 * DAY).toISOString();
+    const young = count('trace', `created_at >= '${cutoff}'`);
+    expect(young).toBeGreaterThan(0);
+    expect(young).toBeLessThan(total);
+    const config = loadConfig({ LIVETRACE_DB: join(dir, 'db.sqlite'), LIVETRACE_RETENTION_DAYS: '5', LIVETRACE_RETENTION_ROWS: '0' });
+    const service = new RetentionService({ db, writer } as unknown as StoreService, config, new MetricsService());
+    const r = await service.round(NOW);
+    expect(r.traces).toBe(total - young);
+    expect(r.batches).toBe(Math.ceil((total - young) / 500));
+    expect(count('trace')).toBe(young);
+    expect(count('trace', `created_at < '${cutoff}'`)).toBe(0);
+    expect(orphans()).toEqual({ steps: 0, ports: 0, paths: 0, endedFlows: 0, edges: 0 });
+    // A second round finds nothing to do.
+    expect((await service.round(NOW)).traces).toBe(0);
+  });
+});
