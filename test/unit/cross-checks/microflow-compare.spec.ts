@@ -53,7 +53,7 @@ describe('buildMicroflow', () => {
   });
 
   it('passes --lb-dst for an established load-balanced connection, not for a first packet', () => {
-    const base = { logicalPorts: [{ name: 'lsp1', role: 'inport', scope: 'pass', datapath: 'sw0', uuid: null, bindingUuid: null }] };
+    const base = { logicalPorts: [{ name: 'lsp1', role: 'inport', scope: 'pass' as const, datapath: 'sw0', uuid: null, bindingUuid: null }] };
     const root = { ...base, recircId: '0x0', flow: 'tcp,in_port=1,nw_src=10.0.0.1,nw_dst=10.0.0.100,nw_ttl=64,tp_src=5,tp_dst=80', datapathActions: 'ct(zone=1,nat),recirc(0x1)' };
     const est = { ...base, recircId: '0x1', flow: 'recirc_id=0x1,ct_state=est|trk|dnat,tcp,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=5,tp_dst=8080', datapathActions: '3' };
     expect(buildMicroflow([root, est])).toMatchObject({ ctStates: ['est,trk,dnat'], lbDst: '10.0.0.2:8080', liveNat: null });
