@@ -11,6 +11,11 @@ export class PathState {
     this.passes.push({ traceId, recircId, trace });
   }
 
+  /** Takes the passes of another path of the same packet. */
+  absorb(other: PathState): void {
+    for (const p of other.passes) this.add(p.traceId, p.recircId, p.trace);
+  }
+
   ports(): TracePort[] {
     const seen = new Map<string, TracePort>();
     for (const p of this.passes) for (const port of p.trace.ports) seen.set(`${port.logicalPort}/${port.role}`, port);

@@ -265,20 +265,24 @@ export class TracerService implements OnApplicationBootstrap, OnApplicationShutd
 
   /** Stores a flow's trace, chaining it into its packet's path by the recirculation edges. */
   async storeFlowTrace(flow: LiveFlow, trace: AnnotatedTrace, consistent: boolean | null, reason: string | undefined, sessionId: number | null): Promise<number> {
-    const parents = this.poller.table.parentsOf(flow);
-    const children = this.poller.table.childrenOf(flow);
-    const linked = [...parents, ...children].map((f) => (f.dbId !== undefined ? this.traced.get(f.dbId) : undefined)).find(Boolean);
+    const neighbours = [...this.poller.table.parentsOf(flow), ...this.poller.table.childrenOf(flow)]
+      .map((f) => f.dbId)
+      .filter((id): id is number => id !== undefined);
     const portUuids = this.portUuids(trace.ports);
     const chassis = this.poller.chassis;
     const now = new Date().toISOString();
-    const { traceId, pathId } = await this.store.writer.submit((tx) => {
-      let pathId = linked?.pathId;
+    const { traceId } = await this.store.writer.submit((tx) => {
+      // Passes are traced in any order (recirculation ids are reused, so they cannot order them):
+      // a pass that links two paths already stored merges them into one.
+      const linked = [...new Set(neighbours.map((id) => this.traced.get(id)?.pathId).filter((id): id is number => id !== undefined))].sort((a, b) => a - b);
+      let pathId = linked[0];
       if (pathId === undefined) {
         pathId = Number(
           tx.stmt('INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, ?)').run(chassis, now, now, '{}').lastInsertRowid,
         );
         this.paths.set(pathId, new PathState());
       }
+      for (const other of linked.slice(1)) this.mergePaths(tx, pathId, other);
       const id = this.traces.store.insert(tx, {
         trace,
         chassis,
@@ -291,11 +295,23 @@ export class TracerService implements OnApplicationBootstrap, OnApplicationShutd
         consistentReason: reason ?? null,
         portUuids,
       });
+      if (flow.dbId !== undefined) this.traced.set(flow.dbId, { traceId: id, pathId });
       this.addToPath(tx, pathId, id, flow, trace, portUuids, now);
       return { traceId: id, pathId };
     });
-    if (flow.dbId !== undefined) this.traced.set(flow.dbId, { traceId, pathId });
     return traceId;
+  }
+
+  /** Moves every pass of path `from` into path `into` (same packet, found out late). */
+  private mergePaths(tx: WriteContext, into: number, from: number): void {
+    tx.stmt('UPDATE trace SET path_id = ? WHERE path_id = ?').run(into, from);
+    tx.stmt('DELETE FROM path WHERE id = ?').run(from);
+    const target = this.paths.get(into) ?? new PathState();
+    const source = this.paths.get(from);
+    if (source) target.absorb(source);
+    this.paths.set(into, target);
+    this.paths.delete(from);
+    for (const [dbId, t] of this.traced) if (t.pathId === from) this.traced.set(dbId, { ...t, pathId: into });
   }
 
   private addToPath(tx: WriteContext, pathId: number, traceId: number, flow: LiveFlow, trace: AnnotatedTrace, uuids: Map<string, string>, now: string): void {
