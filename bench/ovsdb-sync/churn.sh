@@ -6,7 +6,7 @@
 # Prints "rounds=N ports_added=N ports_deleted=N" at the end.
 set -euo pipefail
 SECONDS_TOTAL=${1:-20}
-PORTS=${PORTS:-10}
+PORTS=${PORTS:-20}
 # Up to 100 of the topology's switches, taken in turn.
 mapfile -t SW < <(ovn-nbctl --bare --columns=name list Logical_Switch | grep . | sort | head -n 100)
 [ ${#SW[@]} -gt 0 ] || { echo "churn: no logical switch in the NB" >&2; exit 1; }

@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   let last = follower.getStatus().updatesApplied;
   let quietSince = performance.now();
   const drainLimit = performance.now() + 120_000;
-  while (performance.now() - quietSince < 3000 && performance.now() < drainLimit) {
+  while (performance.now() - quietSince < 10_000 && performance.now() < drainLimit) {
     await sleep(200);
     const n = follower.getStatus().updatesApplied;
     if (n !== last) {
