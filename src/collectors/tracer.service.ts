@@ -4,6 +4,7 @@
 // while the recirculation id is alive. A token bucket protects ovs-vswitchd's main thread, the
 // queue is bounded, and every trace skipped, dropped or failed is counted, never silent.
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { EventEmitter } from 'node:events';
 import { Counter, Gauge } from 'prom-client';
 import { annotatePass } from '../correlation/annotate';
 import type { AnnotatedTrace, TracePort } from '../correlation/types';
@@ -42,8 +43,16 @@ export interface TraceOutcome {
   reason?: string;
 }
 
+export interface PathUpdate {
+  pathId: number;
+  traceId: number;
+  sessionIds: number[];
+  /** Every recirculation the passes queued has its pass, and the packet's fate is known. */
+  complete: boolean;
+}
+
 @Injectable()
-export class TracerService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('Tracer');
   private readonly queue: Job[] = [];
   private readonly bucket: TokenBucket;
@@ -65,6 +74,7 @@ export class TracerService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly store: StoreService,
     metrics: MetricsService,
   ) {
+    super();
     this.bucket = new TokenBucket(config.LIVETRACE_TRACE_RATE);
     const registers = [metrics.registry];
     this.m = {
@@ -181,7 +191,7 @@ export class TracerService implements OnApplicationBootstrap, OnApplicationShutd
       return;
     }
     for (const s of wanted) if (flow.dbId !== undefined) s.session.selectedFlows.add(flow.dbId);
-    await this.storeFlowTrace(flow, result.trace, result.consistent, result.reason, wanted[0].session.json.id);
+    await this.storeFlowTrace(flow, result.trace, result.consistent, result.reason, wanted[0].session.json.id, wanted.map((w) => w.session.json.id));
     for (const s of wanted) this.sessions.count(s.session, 'stored');
     this.m.traces.inc({ outcome: 'stored' });
     this.m.latency.set((Date.now() - job.enqueuedAt) / 1000);
@@ -264,14 +274,21 @@ export class TracerService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /** Stores a flow's trace, chaining it into its packet's path by the recirculation edges. */
-  async storeFlowTrace(flow: LiveFlow, trace: AnnotatedTrace, consistent: boolean | null, reason: string | undefined, sessionId: number | null): Promise<number> {
+  async storeFlowTrace(
+    flow: LiveFlow,
+    trace: AnnotatedTrace,
+    consistent: boolean | null,
+    reason: string | undefined,
+    sessionId: number | null,
+    sessionIds: number[] = sessionId === null ? [] : [sessionId],
+  ): Promise<number> {
     const neighbours = [...this.poller.table.parentsOf(flow), ...this.poller.table.childrenOf(flow)]
       .map((f) => f.dbId)
       .filter((id): id is number => id !== undefined);
     const portUuids = this.portUuids(trace.ports);
     const chassis = this.poller.chassis;
     const now = new Date().toISOString();
-    const { traceId } = await this.store.writer.submit((tx) => {
+    const { traceId, pathId } = await this.store.writer.submit((tx) => {
       // Passes are traced in any order (recirculation ids are reused, so they cannot order them):
       // a pass that links two paths already stored merges them into one.
       const linked = [...new Set(neighbours.map((id) => this.traced.get(id)?.pathId).filter((id): id is number => id !== undefined))].sort((a, b) => a - b);
@@ -299,6 +316,11 @@ export class TracerService implements OnApplicationBootstrap, OnApplicationShutd
       this.addToPath(tx, pathId, id, flow, trace, portUuids, now);
       return { traceId: id, pathId };
     });
+    const state = this.paths.get(pathId);
+    if (state) {
+      const v = pathVerdictOf(state);
+      this.emit('pathUpdated', { pathId, traceId, sessionIds, complete: !v.incomplete && !(v.kinds.length === 1 && v.kinds[0] === 'recirculate') });
+    }
     return traceId;
   }
 

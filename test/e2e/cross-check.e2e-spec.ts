@@ -136,6 +136,18 @@ describe('cross-check of live paths against ovn-trace', () => {
     expect(xc.ovnTrace.output).toContain('ct_lb_mark(backends=10.0.0.2:8080)');
   });
 
+  it('a session with crossCheck: true cross-checks its completed paths by itself', async () => {
+    await http.post('/trace-sessions').send({ logicalPort: 'lsp3', crossCheck: true }).expect(201);
+    const p = await pathOf('vif3', ip4(3, TO2, 'icmp(type=8,code=0)', 1), /nw_src=10\.0\.0\.3\b/, 'lsp3');
+    const latest = await waitFor('an automatic cross-check of the path', async () => {
+      const r = await http.get(`/traces/${p.passes[0].id}/cross-checks`);
+      return r.body.latestCrossCheck ?? undefined;
+    }, 60_000);
+    const xc = (await http.get(`/cross-checks/${latest}`).expect(200)).body;
+    expect(xc).toMatchObject({ result: 'match', pathId: p.id });
+    expect(xc.microflow.inport).toBe('lsp3');
+  });
+
   it('a port named with quotes, a backslash and $(…) reaches ovn-trace as data', async () => {
     const p = await pathOf('vif9', ip4(9, TO2, 'icmp(type=8,code=0)', 1), /nw_src=10\.0\.0\.9\b/, WEIRD);
     const xc = await crossCheck(p);
