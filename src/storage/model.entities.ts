@@ -103,6 +103,7 @@ export class PathEntity {
 @Index('idx_trace_ufid', ['ufid'])
 @Index('idx_trace_dpflow', ['datapathFlowId'])
 @Index('idx_trace_path', ['pathId'])
+@Index('idx_trace_dpflow_cover', ['id', 'datapathFlowId'])
 export class TraceEntity {
   @PrimaryGeneratedColumn() id!: number;
   @Column('text') chassis!: string;
@@ -153,10 +154,11 @@ export class TraceStepEntity {
 
 /** The index behind ?logical_port=: the logical ports a trace's pass or path touched. */
 @Entity('trace_port', { withoutRowid: true })
-@Index('idx_trace_port_trace', ['traceId'])
+@Index('idx_trace_port_name', ['portName', 'traceId'])
 export class TracePortEntity {
-  @PrimaryColumn('text', { name: 'port_name' }) portName!: string;
+  /** Clustered by trace (a trace's ports are one range); the port query walks idx_trace_port_name. */
   @PrimaryColumn('integer', { name: 'trace_id' }) traceId!: number;
+  @PrimaryColumn('text', { name: 'port_name' }) portName!: string;
   @PrimaryColumn('text') role!: string;
   /** pass | path */
   @PrimaryColumn('text') scope!: string;

@@ -1,0 +1,234 @@
+/**
+ * bench/api: the store at a million traces.
+ *
+ * 1. The history (generate.ts): N traces through the writer, reused from bench/data when present.
+ * 2. Size on disk and per table (dbstat).
+ * 3. The real app (createApp, poller off, OVN unreachable) on that database, loopback, autocannon
+ *    in a worker thread (8 connections, random targets per request): port query, trace, path, the
+ *    logical-flow audit (a DP-group flow in nearly every trace, and port-specific flows) and the
+ *    ACL audit.
+ * 4. Baseline, in-process on the same database: the queries as they were before this work
+ *    (IN (subquery) plans, statements prepared per call) against the ones the app runs now.
+ * 5. The live pipeline's write path (one writer job per pass, as the tracer) alone, then while a
+ *    query load runs.
+ * 6. Retention on a copy: prune the oldest 100k traces in batches of 500, through the writer.
+ *
+ * Usage: node --max-old-space-size=12000 -r ts-node/register/transpile-only bench/api/run.ts [N=1000000] [SECONDS=15]
+ */
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { createApp } from '../../src/bootstrap';
+import { loadConfig } from '../../src/config/config';
+import { pruneBatch, rowLimitCut } from '../../src/storage/retention';
+import { StoreService } from '../../src/storage/store.service';
+import { StoreWriter } from '../../src/storage/writer';
+import { TracesService } from '../../src/traces/traces.service';
+import { cannon, CannonResult } from './cannon';
+import { DATA, dbFile, doneFile, generate, TENANTS } from './generate';
+import { load, openStore } from './load';
+import { rng, World } from './world';
+
+const N = Number(process.argv[2] ?? 1_000_000);
+const SECONDS = Number(process.argv[3] ?? 15);
+const out: Record<string, unknown> = { n: N, seconds: SECONDS, startLoad: loadavg() };
+
+function pct(xs: number[]): { p50: number; p90: number; p99: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: s[s.length - 1] };
+}
+
+function timeIt(n: number, fn: (i: number) => unknown): ReturnType<typeof pct> {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    fn(i);
+    xs.push(performance.now() - t);
+  }
+  return pct(xs);
+}
+
+/** Targets taken from the database itself, at random. */
+function targets(db: Database.Database) {
+  const r = rng(42);
+  const { lo, hi } = db.prepare('SELECT min(id) AS lo, max(id) AS hi FROM trace').get() as { lo: number; hi: number };
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
+  const ports = Array.from({ length: 300 }, () => `t${Math.floor(r() * TENANTS)}-lsp${1 + Math.floor(r() * 4)}`);
+  const traceIds = Array.from({ length: 2000 }, () => lo + Math.floor(r() * (hi - lo)));
+  const pathIds = (db.prepare('SELECT path_id FROM trace WHERE id IN (' + traceIds.slice(0, 500).join(',') + ') AND path_id IS NOT NULL').all() as Array<{ path_id: number }>).map((x) => x.path_id);
+  // Citations in the newest 20k traces tell popular from rare flows.
+  const cited = db
+    .prepare(
+      `SELECT l.uuid, count(*) AS n FROM trace_step s JOIN logical_flow_snapshot l ON l.id = s.lflow_id WHERE s.trace_id > ? GROUP BY l.uuid ORDER BY n DESC`,
+    )
+    .all(hi - 20_000) as Array<{ uuid: string; n: number }>;
+  const dpGroup = cited.slice(0, 20).map((c) => c.uuid);
+  const portFlows = cited.filter((c) => c.n >= 3 && c.n <= 40).map((c) => c.uuid);
+  const acls = (db.prepare(`SELECT DISTINCT uuid FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = 'ACL'`).all() as Array<{ uuid: string }>).map((x) => x.uuid);
+  return {
+    lo,
+    hi,
+    ports,
+    traceIds,
+    pathIds,
+    dpGroup,
+    portFlows: Array.from({ length: 300 }, () => pick(portFlows)),
+    acls,
+    citedCounts: { top: cited.slice(0, 3), portFlowsDistinct: portFlows.length, acls: acls.length },
+  };
+}
+
+/** The SQL as it was before this work (HEAD of issue 10), to compare on the same database. */
+function baseline(db: Database.Database, t: ReturnType<typeof targets>) {
+  const oldList = (port: string) => {
+    const rows = db.prepare('SELECT t.* FROM trace t WHERE t.id IN (SELECT trace_id FROM trace_port WHERE port_name = ?) ORDER BY t.id DESC LIMIT ?').all(port, 51) as Array<{ id: number; verdict: string }>;
+    for (const row of rows) {
+      db.prepare('SELECT port_name, role, scope, port_uuid, binding_uuid, datapath FROM trace_port WHERE trace_id = ? ORDER BY scope DESC, role, port_name').all(row.id);
+      JSON.parse(row.verdict);
+    }
+    return rows.length;
+  };
+  const oldAudit = (where: string, ids: number[]) =>
+    db
+      .prepare(
+        `SELECT d.* FROM datapath_flow d WHERE d.id IN (SELECT t.datapath_flow_id FROM trace t WHERE t.id IN (SELECT trace_id FROM trace_step WHERE ${where}))
+         ORDER BY d.id DESC LIMIT ?`,
+      )
+      .all(...ids, 51).length;
+  const lflowIds = (uuid: string) => (db.prepare('SELECT id FROM logical_flow_snapshot WHERE uuid = ?').all(uuid) as Array<{ id: number }>).map((x) => x.id);
+  const hintIds = (uuid: string) => (db.prepare(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND uuid = ?`).all(uuid) as Array<{ id: number }>).map((x) => x.id);
+  const inList = (ids: number[]) => ids.map(() => '?').join(',') || 'NULL';
+  const res: Record<string, unknown> = {
+    portQuery: timeIt(200, (i) => oldList(t.ports[i % t.ports.length])),
+    auditDpGroupFlow: timeIt(5, (i) => {
+      const ids = lflowIds(t.dpGroup[i % t.dpGroup.length]);
+      return oldAudit(`lflow_id IN (${inList(ids)})`, ids);
+    }),
+    auditPortFlow: timeIt(200, (i) => {
+      const ids = lflowIds(t.portFlows[i % t.portFlows.length]);
+      return oldAudit(`lflow_id IN (${inList(ids)})`, ids);
+    }),
+    auditAcl: timeIt(50, (i) => {
+      const ids = hintIds(t.acls[i % t.acls.length]);
+      return oldAudit(`hint_id IN (${inList(ids)})`, ids);
+    }),
+  };
+  res.plans = {
+    oldPortQuery: (db.prepare('EXPLAIN QUERY PLAN SELECT t.* FROM trace t WHERE t.id IN (SELECT trace_id FROM trace_port WHERE port_name = ?) ORDER BY t.id DESC LIMIT 51').all('x') as Array<{ detail: string }>).map((x) => x.detail),
+    newPortQuery: (
+      db.prepare('EXPLAIN QUERY PLAN SELECT t.* FROM trace_port p CROSS JOIN trace t ON t.id = p.trace_id WHERE p.port_name = ? GROUP BY p.trace_id ORDER BY p.trace_id DESC LIMIT 51').all('x') as Array<{ detail: string }>
+    ).map((x) => x.detail),
+  };
+  return res;
+}
+
+async function http(t: ReturnType<typeof targets>) {
+  const port = 18000 + Math.floor(Math.random() * 2000);
+  const config = loadConfig({
+    LIVETRACE_DB: dbFile(N),
+    LIVETRACE_POLLER: 'false',
+    OVN_NB_DB: 'unix:/nonexistent/nb.sock',
+    OVN_SB_DB: 'unix:/nonexistent/sb.sock',
+    OVS_DB: 'unix:/nonexistent/db.sock',
+    LIVETRACE_VSWITCHD_CTL: '/nonexistent/ovs-vswitchd.ctl',
+    LIVETRACE_LOG_LEVEL: 'error',
+    LIVETRACE_RETENTION_DAYS: '0',
+    LIVETRACE_RETENTION_ROWS: '0',
+    LIVETRACE_CHASSIS: 'hv1',
+  });
+  const app = await createApp(config);
+  await app.listen(port, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
+  const res: Record<string, CannonResult | unknown> = {};
+  const scenarios: Record<string, string[]> = {
+    'GET /traces?logical_port=…': t.ports.map((p) => `/traces?logical_port=${p}`),
+    'GET /traces?logical_port=…&role=inport&limit=500': t.ports.map((p) => `/traces?logical_port=${p}&role=inport&limit=500`),
+    'GET /traces/:id': t.traceIds.map((id) => `/traces/${id}`),
+    'GET /paths/:id': t.pathIds.map((id) => `/paths/${id}`),
+    'GET /logical-flows/:uuid/datapath-flows (DP-group flow)': t.dpGroup.map((u) => `/logical-flows/${u}/datapath-flows`),
+    'GET /logical-flows/:uuid/datapath-flows (port flow)': t.portFlows.map((u) => `/logical-flows/${u}/datapath-flows`),
+    'GET /northbound/ACL/:uuid/datapath-flows': t.acls.map((u) => `/northbound/ACL/${u}/datapath-flows`),
+  };
+  for (const [name, paths] of Object.entries(scenarios)) {
+    await cannon(url, paths.slice(0, 50), { duration: 2 }); // warm the page cache for this route
+    res[name] = await cannon(url, paths, { duration: SECONDS });
+    console.log(name, JSON.stringify(res[name]));
+  }
+
+  // The live write path, alone and under a query load.
+  const store = app.get(StoreService);
+  const traces = app.get(TracesService);
+  const world = new World({ tenants: 20, seed: 9 });
+  const writeRun = () => {
+    const now = Date.now();
+    return load(store.writer, traces.store, world, { traces: 20_000, tenants: 20, chassis: 'hv1', start: now, end: now + 1, seed: Date.now() & 0xffff, window: 2000 });
+  };
+  for (let t0 = 0; t0 < 20; t0++) for (let i = 0; i < world.templates.length; i++) world.reply(i, t0);
+  res.writeAlone = await writeRun();
+  const mixed = [...scenarios['GET /traces?logical_port=…'], ...scenarios['GET /traces/:id'].slice(0, 300), ...scenarios['GET /northbound/ACL/:uuid/datapath-flows']];
+  const during = cannon(url, mixed, { duration: 30 });
+  await new Promise((r) => setTimeout(r, 1000));
+  res.writeUnderQueries = await writeRun();
+  res.queriesDuringWrites = await during;
+  console.log('writes', JSON.stringify({ alone: res.writeAlone, under: res.writeUnderQueries, queries: res.queriesDuringWrites }));
+  await app.close();
+  return res;
+}
+
+async function retention() {
+  const copy = join(DATA, `api-${N}-prune.sqlite`);
+  for (const f of [copy, `${copy}-wal`, `${copy}-shm`]) rmSync(f, { force: true });
+  copyFileSync(dbFile(N), copy);
+  const { ds, db } = await openStore(copy);
+  db.exec('UPDATE datapath_flow SET removed_at = last_seen WHERE removed_at IS NULL'); // a history: its lifetimes have ended
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  const writer = new StoreWriter(db);
+  const keep = N - 100_000;
+  const t0 = performance.now();
+  const limits = { before: null, maxPrunedId: await writer.submit((tx) => rowLimitCut(tx, keep)) };
+  const batchMs: number[] = [];
+  let traces = 0;
+  let flows = 0;
+  let paths = 0;
+  for (;;) {
+    const b0 = performance.now();
+    const r = await writer.submit((tx) => pruneBatch(tx, limits, 500));
+    batchMs.push(performance.now() - b0);
+    if (!r.traces) break;
+    traces += r.traces;
+    flows += r.datapathFlows;
+    paths += r.paths;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const left = (db.prepare('SELECT count(*) AS n FROM trace').get() as { n: number }).n;
+  await ds.destroy();
+  for (const f of [copy, `${copy}-wal`, `${copy}-shm`]) rmSync(f, { force: true });
+  return { traces, paths, datapathFlows: flows, seconds, tracesPerS: traces / seconds, batch: pct(batchMs), left };
+}
+
+async function main() {
+  if (!existsSync(doneFile(N))) out.generated = await generate(N);
+  out.history = JSON.parse(readFileSync(doneFile(N), 'utf8'));
+  const file = dbFile(N);
+  const ro = new Database(file, { readonly: true });
+  out.bytes = statSync(file).size + (existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0);
+  out.tables = ro.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC LIMIT 14').all();
+  const t = targets(ro);
+  out.targets = t.citedCounts;
+  out.baseline = baseline(ro, t);
+  console.log('baseline', JSON.stringify(out.baseline));
+  ro.close();
+  out.http = await http(t);
+  out.retention = await retention();
+  console.log('retention', JSON.stringify(out.retention));
+  out.endLoad = loadavg();
+  writeFileSync(join(__dirname, `results-${N}.json`), JSON.stringify(out, null, 2));
+  console.log(`wrote bench/api/results-${N}.json`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
