@@ -41,7 +41,7 @@ export class StoreWriter {
 
   constructor(
     readonly db: Database,
-    private readonly opts: { chunkSize?: number; maxQueue?: number } = {},
+    private readonly opts: { chunkSize?: number; maxQueue?: number; maxChunkMs?: number } = {},
   ) {
     this.ctx = {
       db,
@@ -55,6 +55,10 @@ export class StoreWriter {
 
   private get chunkSize(): number {
     return this.opts.chunkSize ?? 500;
+  }
+
+  private get maxChunkMs(): number {
+    return this.opts.maxChunkMs ?? 50;
   }
 
   private get maxQueue(): number {
@@ -105,9 +109,9 @@ export class StoreWriter {
 
   private drain(): void {
     const chunk = this.queue.splice(0, this.chunkSize);
+    if (chunk.length) this.runChunk(chunk);
     this.stats.queued = this.queue.length;
     for (const w of this.spaceWaiters.splice(0, this.maxQueue - this.queue.length)) w();
-    if (chunk.length) this.runChunk(chunk);
     if (this.queue.length) {
       setImmediate(() => this.drain());
       return;
@@ -116,13 +120,25 @@ export class StoreWriter {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  private runChunk(chunk: Queued[]): void {
+  private runChunk(taken: Queued[]): void {
     const results: unknown[] = [];
+    let chunk = taken;
     try {
       this.db.transaction(() => {
-        for (const q of chunk) results.push(q.job(this.ctx));
+        // A time budget as well as a count: the event loop (the API) waits for the whole
+        // transaction, so a chunk stops after maxChunkMs and the rest goes back to the front.
+        const t0 = performance.now();
+        for (const q of taken) {
+          results.push(q.job(this.ctx));
+          if (performance.now() - t0 >= this.maxChunkMs) break;
+        }
         for (const fn of this.chunkEnd) fn(this.ctx);
       })();
+      if (results.length < taken.length) {
+        chunk = taken.slice(0, results.length);
+        this.queue.unshift(...taken.slice(results.length));
+        this.stats.queued = this.queue.length;
+      }
       this.stats.transactions++;
       this.stats.committedJobs += chunk.length;
       chunk.forEach((q, i) => q.resolve(results[i]));

@@ -1,0 +1,54 @@
+// The single writer on a real SQLite handle: jobs commit in submission order, a chunk ends on
+// its time budget (the rest runs in the next transaction, nothing lost or reordered), the
+// end-of-chunk hook runs inside every transaction, and one bad job is rejected alone.
+import Database from 'better-sqlite3';
+import { StoreWriter } from '../../../src/storage/writer';
+
+const busy = (ms: number) => {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+};
+
+describe('StoreWriter', () => {
+  let db: Database.Database;
+  beforeEach(() => {
+    db = new Database(':memory:');
+    db.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY, tx INTEGER NOT NULL); CREATE TABLE hook (n INTEGER)');
+  });
+  afterEach(() => db.close());
+
+  it('splits chunks on the time budget, in order, with the hook in every transaction', async () => {
+    const w = new StoreWriter(db, { chunkSize: 500, maxChunkMs: 10 });
+    let hookRuns = 0;
+    w.onChunkEnd((tx) => {
+      hookRuns++;
+      tx.stmt('INSERT INTO hook (n) VALUES (?)').run(hookRuns);
+    });
+    const ids = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        w.submit((tx) => {
+          busy(1);
+          tx.stmt('INSERT INTO t (seq, tx) VALUES (?, ?)').run(i, w.stats.transactions);
+          return i;
+        }),
+      ),
+    );
+    expect(ids).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(w.stats.committedJobs).toBe(60);
+    expect(w.stats.transactions).toBeGreaterThan(2);
+    expect(hookRuns).toBe(w.stats.transactions);
+    expect((db.prepare('SELECT count(*) AS n FROM hook').get() as { n: number }).n).toBe(hookRuns);
+    // Transaction numbers never go down along the submission order.
+    const txs = (db.prepare('SELECT tx FROM t ORDER BY seq').all() as Array<{ tx: number }>).map((r) => r.tx);
+    expect(txs).toEqual([...txs].sort((a, b) => a - b));
+  });
+
+  it('rejects a bad job alone and commits the others of its chunk', async () => {
+    const w = new StoreWriter(db);
+    const results = await Promise.allSettled(
+      [1, 2, 2, 3].map((seq) => w.submit((tx) => tx.stmt('INSERT INTO t (seq, tx) VALUES (?, 0)').run(seq).changes)),
+    );
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((db.prepare('SELECT seq FROM t ORDER BY seq').all() as Array<{ seq: number }>).map((r) => r.seq)).toEqual([1, 2, 3]);
+  });
+});
