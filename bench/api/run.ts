@@ -11,7 +11,7 @@
  *    (IN (subquery) plans, statements prepared per call) against the ones the app runs now.
  * 5. The live pipeline's write path (one writer job per pass, as the tracer) alone, then while a
  *    query load runs.
- * 6. Retention on a copy: prune the oldest 100k traces in batches of 500, through the writer.
+ * 6. Retention on a copy: prune the oldest 100k traces in batches (RETENTION_BATCH), through the writer.
  *
  * Usage: node --max-old-space-size=12000 -r ts-node/register/transpile-only bench/api/run.ts [N=1000000] [SECONDS=15]
  */
@@ -22,6 +22,7 @@ import Database from 'better-sqlite3';
 import { createApp } from '../../src/bootstrap';
 import { loadConfig } from '../../src/config/config';
 import { pruneBatch, rowLimitCut } from '../../src/storage/retention';
+import { RETENTION_BATCH } from '../../src/storage/retention.service';
 import { StoreService } from '../../src/storage/store.service';
 import { StoreWriter } from '../../src/storage/writer';
 import { TracesService } from '../../src/traces/traces.service';
@@ -155,6 +156,9 @@ async function http(t: ReturnType<typeof targets>) {
     await cannon(url, paths.slice(0, 50), { duration: 2 }); // warm the page cache for this route
     res[name] = await cannon(url, paths, { duration: SECONDS });
     console.log(name, JSON.stringify(res[name]));
+    // One connection: the latency of one request alone (8 connections queue on one event loop).
+    res[`${name} [1 connection]`] = await cannon(url, paths, { duration: Math.ceil(SECONDS / 2), connections: 1, seed: 11 });
+    console.log(`${name} [1 connection]`, JSON.stringify(res[`${name} [1 connection]`]));
   }
 
   // The live write path, alone and under a query load.
@@ -194,7 +198,7 @@ async function retention() {
   let paths = 0;
   for (;;) {
     const b0 = performance.now();
-    const r = await writer.submit((tx) => pruneBatch(tx, limits, 500));
+    const r = await writer.submit((tx) => pruneBatch(tx, limits, RETENTION_BATCH));
     batchMs.push(performance.now() - b0);
     if (!r.traces) break;
     traces += r.traces;
@@ -208,10 +212,28 @@ async function retention() {
   return { traces, paths, datapathFlows: flows, seconds, tracesPerS: traces / seconds, batch: pct(batchMs), left };
 }
 
+/** Puts the history back as generated: the write measurements add traces to it. */
+function dropWritesAbove(file: string, traces: number, flows: number): void {
+  const db = new Database(file);
+  db.transaction(() => {
+    db.prepare('DELETE FROM trace_step WHERE trace_id > ?').run(traces);
+    db.prepare('DELETE FROM trace_port WHERE trace_id > ?').run(traces);
+    const paths = db.prepare('SELECT DISTINCT path_id FROM trace WHERE id > ?').all(traces) as Array<{ path_id: number }>;
+    db.prepare('DELETE FROM trace WHERE id > ?').run(traces);
+    for (const p of paths) db.prepare('DELETE FROM path WHERE id = ? AND NOT EXISTS (SELECT 1 FROM trace WHERE path_id = ?)').run(p.path_id, p.path_id);
+    db.prepare('DELETE FROM recirc_edge WHERE parent_id > ? OR child_id > ?').run(flows, flows);
+    db.prepare('DELETE FROM datapath_flow WHERE id > ?').run(flows);
+  })();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+}
+
 async function main() {
   if (!existsSync(doneFile(N))) out.generated = await generate(N);
   out.history = JSON.parse(readFileSync(doneFile(N), 'utf8'));
   const file = dbFile(N);
+  const h = out.history as { counts: { trace: number; datapath_flow: number } };
+  dropWritesAbove(file, h.counts.trace, h.counts.datapath_flow);
   const ro = new Database(file, { readonly: true });
   out.bytes = statSync(file).size + (existsSync(`${file}-wal`) ? statSync(`${file}-wal`).size : 0);
   out.tables = ro.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC LIMIT 14').all();
@@ -221,6 +243,7 @@ async function main() {
   console.log('baseline', JSON.stringify(out.baseline));
   ro.close();
   out.http = await http(t);
+  dropWritesAbove(file, h.counts.trace, h.counts.datapath_flow);
   out.retention = await retention();
   console.log('retention', JSON.stringify(out.retention));
   out.endLoad = loadavg();

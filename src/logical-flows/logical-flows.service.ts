@@ -2,6 +2,7 @@
 // rule…) take part in, with what outcome. Answered from the snapshots the traces cited, so they
 // still answer after northd changes or deletes the row.
 import { Injectable } from '@nestjs/common';
+import type { Statement } from 'better-sqlite3';
 import { notFound } from '../common/api-error';
 import { Page, page } from '../common/query';
 import { toJson } from '../datapath-flows/datapath-flows.service';
@@ -42,7 +43,7 @@ export class LogicalFlowsService {
   ) {}
 
   get(uuid: string) {
-    const rows = this.storage.db.prepare('SELECT * FROM logical_flow_snapshot WHERE uuid = ? ORDER BY first_seen').all(uuid) as SnapshotRow[];
+    const rows = this.prepare('SELECT * FROM logical_flow_snapshot WHERE uuid = ? ORDER BY first_seen').all(uuid) as SnapshotRow[];
     const live = this.replicas.sb.get('Logical_Flow', uuid);
     const tomb = live ? undefined : this.replicas.sb.tombstone('Logical_Flow', uuid);
     if (!rows.length && !live && !tomb) throw notFound(`no logical flow ${uuid} (neither in the southbound database nor in any trace)`);
@@ -70,20 +71,29 @@ export class LogicalFlowsService {
 
   /** Datapath flow lifetimes whose traces cite this logical flow, newest first. */
   datapathFlows(uuid: string, cursor: number | undefined, limit: number): Page<ReturnType<typeof toJson> & { traces: unknown[] }> {
-    const ids = (this.storage.db.prepare('SELECT id FROM logical_flow_snapshot WHERE uuid = ?').all(uuid) as Array<{ id: number }>).map((r) => r.id);
+    const ids = (this.prepare('SELECT id FROM logical_flow_snapshot WHERE uuid = ?').all(uuid) as Array<{ id: number }>).map((r) => r.id);
     if (!ids.length && !this.replicas.sb.get('Logical_Flow', uuid)) throw notFound(`no logical flow ${uuid} in any trace or in the southbound database`);
     return this.flowsOfSteps(`lflow_id IN (${ids.map(() => '?').join(',') || 'NULL'})`, ids, cursor, limit);
   }
 
   /** The same for a northbound object (the stage-hint of the logical flows a trace cited). */
   northboundFlows(table: string, uuid: string, cursor: number | undefined, limit: number) {
-    const ids = (this.storage.db.prepare(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = ? AND uuid = ?`).all(table, uuid) as Array<{ id: number }>).map((r) => r.id);
+    const ids = (this.prepare(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = ? AND uuid = ?`).all(table, uuid) as Array<{ id: number }>).map((r) => r.id);
     if (!ids.length && !this.replicas.nb.get(table, uuid)) throw notFound(`no ${table} ${uuid} in any trace or in the northbound database`);
     return this.flowsOfSteps(`hint_id IN (${ids.map(() => '?').join(',') || 'NULL'})`, ids, cursor, limit);
   }
 
+  private readonly statements = new Map<string, Statement>();
+
+  /** Statements prepared once (the audits run a handful per request, for every request). */
+  private prepare(sql: string): Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.storage.db.prepare(sql)));
+    return st;
+  }
+
   private flowsOfSteps(stepWhere: string, args: number[], cursor: number | undefined, limit: number) {
-    const db = this.storage.db;
+    const db = { prepare: (sql: string) => this.prepare(sql) };
     // Two plans (bench/api/RESULTS.md). A flow cited by few steps: collect its traces' datapath
     // flows through idx_step_lflow/idx_step_hint (cost ~ citations). A flow cited by many (a
     // DP-group flow is in nearly every trace): walk datapath_flow newest first and keep those with

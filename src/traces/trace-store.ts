@@ -269,8 +269,18 @@ export class TraceStore {
 
   fromRow(db: Database, row: TraceRow, withSteps: boolean): TraceJson {
     const extra = row.extra ? (JSON.parse(row.extra) as Record<string, unknown>) : {};
-    const ports = this.stmt(db, 'SELECT port_name, role, scope, port_uuid, binding_uuid, datapath FROM trace_port WHERE trace_id = ? ORDER BY scope DESC, role, port_name')
-      .all(row.id) as Array<{ port_name: string; role: string; scope: 'pass' | 'path'; port_uuid: string | null; binding_uuid: string | null; datapath: string | null }>;
+    // One range of the primary key (trace_id, port_name, role, scope); sorted here rather than
+    // by a temp b-tree per trace in SQLite (byte order, as SQLite's BINARY collation).
+    const ports = (
+      this.stmt(db, 'SELECT port_name, role, scope, port_uuid, binding_uuid, datapath FROM trace_port WHERE trace_id = ?').all(row.id) as Array<{
+        port_name: string;
+        role: string;
+        scope: 'pass' | 'path';
+        port_uuid: string | null;
+        binding_uuid: string | null;
+        datapath: string | null;
+      }>
+    ).sort((a, b) => cmp(b.scope, a.scope) || cmp(a.role, b.role) || cmp(a.port_name, b.port_name));
     const json: TraceJson = {
       id: row.id,
       ufid: row.ufid,
@@ -379,6 +389,8 @@ export function unpackFinalFlow(flow: string, stored: string): string {
   const q = Number(stored.slice(a + 1, b));
   return flow.slice(0, p) + stored.slice(b + 1) + flow.slice(flow.length - q);
 }
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function ownerDetail(o: StepOwner): object {
   return o.datapath ? { datapath: o.datapath } : {};

@@ -13,7 +13,7 @@ import type { AnnotatedTrace } from '../../../src/correlation/types';
 import { MetricsService } from '../../../src/metrics/metrics.service';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { pruneBatch, rowLimitCut } from '../../../src/storage/retention';
-import { RetentionService } from '../../../src/storage/retention.service';
+import { RETENTION_BATCH, RetentionService } from '../../../src/storage/retention.service';
 import type { StoreService } from '../../../src/storage/store.service';
 import { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
@@ -134,7 +134,7 @@ describe('retention', () => {
     const service = new RetentionService({ db, writer } as unknown as StoreService, config, new MetricsService());
     const r = await service.round(NOW);
     expect(r.traces).toBe(total - young);
-    expect(r.batches).toBe(Math.ceil((total - young) / 500));
+    expect(r.batches).toBe(Math.ceil((total - young) / RETENTION_BATCH));
     expect(count('trace')).toBe(young);
     expect(count('trace', `created_at < '${cutoff}'`)).toBe(0);
     expect(orphans()).toEqual({ steps: 0, ports: 0, paths: 0, endedFlows: 0, edges: 0 });
