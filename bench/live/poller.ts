@@ -18,8 +18,8 @@ import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import { PollCycle, PollerService } from '../../src/collectors/poller.service';
-import { startApp } from '../../test/support/app';
 import { Cpu, cpuDelta, cpuOf, emit, env, loadLine, median, ROOT, rssMb, sleep, vswitchdCtl, vswitchdPid } from './common';
+import { sandboxEnv, startService } from './service';
 
 const mode = process.argv[2] as 'real' | 'replay';
 const size = Number(process.argv[3]);
@@ -27,14 +27,9 @@ const dir = env('BENCH_SANDBOX');
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 5);
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_S ?? 180) * 1000;
 const SHARE = process.env.BENCH_POLL_MAX_SHARE ?? '0.05';
+/** 1: start on a database holding the flows as open lifetimes (steady cycles only); 0: as-is. */
+const SEED = process.env.BENCH_SEED !== '0';
 const log = (s: string) => process.stderr.write(`  [poller ${mode} ${size}] ${s}\n`);
-
-function sandboxEnv(): Record<string, string> {
-  const out = spawnSync(join(ROOT, 'scripts/ovn-sandbox'), ['env', dir], { encoding: 'utf8' }).stdout;
-  const e: Record<string, string> = {};
-  for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) e[m[1]] = m[2];
-  return e;
-}
 
 async function startReplay(socket: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, 'fake-vswitchd.ts'), socket, String(size)], {
@@ -67,7 +62,7 @@ function reference(target: string, pid: number | null, runs: number): { wallMs: 
 }
 
 async function main(): Promise<void> {
-  const e = sandboxEnv();
+  const e = sandboxEnv(dir);
   let replay: ChildProcess | undefined;
   let target: string;
   let pid: number | null = null;
@@ -94,24 +89,44 @@ async function main(): Promise<void> {
     const rssBefore = rssMb();
 
     const cycles: Array<PollCycle & { cpu: Cpu | null; rssMb: number }> = [];
-    app = await startApp({
-      ...e,
-      LIVETRACE_POLLER: 'true',
-      LIVETRACE_POLL_INTERVAL_MS: '1000',
-      LIVETRACE_POLL_MAX_SHARE: SHARE,
-      ...(mode === 'replay' ? { LIVETRACE_VSWITCHD_CTL: target } : {}),
-    });
-    const poller = app.get(PollerService);
-    const done = new Promise<void>((resolve) => {
-      poller.on('cycle', () => {
-        const c = poller.lastCycle!;
-        cycles.push({ ...c, cpu: pid ? cpuOf(pid) : null, rssMb: rssMb().rssMb });
-        log(`cycle ${cycles.length}: ${c.flows} flows, +${c.created} ~${c.updated} -${c.removed}, dump ${c.dumpMs} ms, cycle ${c.cycleMs} ms, next in ${c.nextIntervalMs} ms`);
-        if (cycles.length >= CYCLES) resolve();
-      });
-    });
+    const errors: Array<{ afterS: number; error: string }> = [];
+    const tStart = Date.now();
+    let poller!: PollerService;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    const started = await startService(
+      {
+        ...e,
+        LIVETRACE_POLLER: 'true',
+        LIVETRACE_POLL_INTERVAL_MS: '1000',
+        LIVETRACE_POLL_MAX_SHARE: SHARE,
+        ...(mode === 'replay' ? { LIVETRACE_VSWITCHD_CTL: target } : {}),
+      },
+      {
+        seedFrom: SEED ? target : undefined,
+        beforeInit: (a) => {
+          poller = a.get(PollerService);
+          poller.on('cycle', () => {
+            const c = poller.lastCycle!;
+            cycles.push({ ...c, cpu: pid ? cpuOf(pid) : null, rssMb: rssMb().rssMb });
+            log(`cycle ${cycles.length}: ${c.flows} flows, +${c.created} ~${c.updated} -${c.removed}, dump ${c.dumpMs} ms, cycle ${c.cycleMs} ms, next in ${c.nextIntervalMs} ms (rss ${Math.round(rssMb().rssMb)} MB)`);
+            if (cycles.length >= CYCLES) resolveDone();
+          });
+        },
+      },
+    );
+    app = started.app;
+    if (started.seeded !== null) log(`database seeded with ${started.seeded} open lifetimes`);
+    const watch = setInterval(() => {
+      const err = poller.lastError;
+      if (err && errors[errors.length - 1]?.error !== err) {
+        errors.push({ afterS: (Date.now() - tStart) / 1000, error: err.slice(0, 200) });
+        log(`cycle failed after ${((Date.now() - tStart) / 1000).toFixed(1)} s: ${err.slice(0, 200)} (peak rss ${Math.round(rssMb().peakMb)} MB)`);
+      }
+    }, 100);
     const t0 = Date.now();
     await Promise.race([done, sleep(WINDOW_MS)]);
+    clearInterval(watch);
     if (cycles.length < 2) throw new Error(`only ${cycles.length} cycles in ${WINDOW_MS} ms (last error: ${poller.lastError})`);
     const steady = cycles.slice(1);
     const first = cycles[0];
@@ -134,6 +149,8 @@ async function main(): Promise<void> {
       bench: 'poller',
       mode,
       size,
+      seeded: started.seeded,
+      errors,
       flowsSeen: last.flows,
       parseErrors: last.parseErrors,
       first: { dumpMs: first.dumpMs, cycleMs: first.cycleMs, created: first.created },
