@@ -150,6 +150,7 @@ async function main(): Promise<void> {
       mode,
       size,
       seeded: started.seeded,
+      share: SHARE,
       errors,
       flowsSeen: last.flows,
       parseErrors: last.parseErrors,
