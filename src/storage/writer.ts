@@ -35,6 +35,7 @@ export class StoreWriter {
   private readonly statements = new Map<string, Statement>();
   private readonly ctx: WriteContext;
   private readonly chunkEnd: Array<(tx: WriteContext) => void> = [];
+  private readonly rollbackListeners: Array<() => void> = [];
   private spaceWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
   readonly stats: WriterStats = { queued: 0, committedJobs: 0, failedJobs: 0, transactions: 0, waitingProducers: 0 };
@@ -120,6 +121,19 @@ export class StoreWriter {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
+  /**
+   * Called after a transaction rolled back: whoever caches row ids assigned inside write jobs
+   * (the trace store's rule/snapshot/object ids) must forget them, or later rows would point at
+   * rows that were never committed.
+   */
+  onRollback(fn: () => void): void {
+    this.rollbackListeners.push(fn);
+  }
+
+  private rolledBack(): void {
+    for (const fn of this.rollbackListeners) fn();
+  }
+
   private runChunk(taken: Queued[]): void {
     const results: unknown[] = [];
     let chunk = taken;
@@ -143,6 +157,7 @@ export class StoreWriter {
       this.stats.committedJobs += chunk.length;
       chunk.forEach((q, i) => q.resolve(results[i]));
     } catch {
+      this.rolledBack();
       // One bad job must not lose the others: replay them one transaction each.
       for (const q of chunk) {
         try {
@@ -154,6 +169,7 @@ export class StoreWriter {
           this.stats.committedJobs++;
           q.resolve(r);
         } catch (err) {
+          this.rolledBack();
           this.stats.failedJobs++;
           q.reject(err as Error);
         }

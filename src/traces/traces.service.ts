@@ -36,6 +36,7 @@ export class TracesService {
     private readonly replicas: ReplicasService,
   ) {
     storage.writer.onChunkEnd((tx) => this.store.flushSeen(tx));
+    storage.writer.onRollback(() => this.store.clearCaches());
   }
 
   /** Stores one annotated trace through the writer; resolves with its id once committed. */

@@ -52,3 +52,35 @@ describe('StoreWriter', () => {
     expect((db.prepare('SELECT seq FROM t ORDER BY seq').all() as Array<{ seq: number }>).map((r) => r.seq)).toEqual([1, 2, 3]);
   });
 });
+
+describe('ids cached inside a rolled-back transaction', () => {
+  it('are forgotten: a later job does not reuse an id that was never committed', async () => {
+    const Database = (await import('better-sqlite3')).default;
+    const { StoreWriter } = await import('../../../src/storage/writer');
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE rule (id INTEGER PRIMARY KEY, name TEXT UNIQUE); CREATE TABLE step (rule_id INTEGER NOT NULL REFERENCES rule(id))');
+    db.pragma('foreign_keys = ON');
+    const writer = new StoreWriter(db);
+    const cache = new Map<string, number>();
+    writer.onRollback(() => cache.clear());
+    const ruleId = (tx: import('../../../src/storage/writer').WriteContext, name: string) => {
+      let id = cache.get(name);
+      if (id === undefined) {
+        id = Number(tx.stmt('INSERT INTO rule (name) VALUES (?)').run(name).lastInsertRowid);
+        cache.set(name, id);
+      }
+      return id;
+    };
+    const good = writer.submit((tx) => tx.stmt('INSERT INTO step (rule_id) VALUES (?)').run(ruleId(tx, 'r1')));
+    const bad = writer.submit((tx) => {
+      ruleId(tx, 'r2');
+      throw new Error('boom');
+    });
+    await expect(good).resolves.toBeDefined();
+    await expect(bad).rejects.toThrow('boom');
+    // r2's id was assigned inside a rolled-back transaction: it must not be used now.
+    await writer.submit((tx) => tx.stmt('INSERT INTO step (rule_id) VALUES (?)').run(ruleId(tx, 'r2')));
+    const dangling = db.prepare('SELECT count(*) AS n FROM step WHERE rule_id NOT IN (SELECT id FROM rule)').get() as { n: number };
+    expect(dangling.n).toBe(0);
+  });
+});
