@@ -16,7 +16,6 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { INestApplication } from '@nestjs/common';
 import { PollCycle, PollerService } from '../../src/collectors/poller.service';
 import { Cpu, cpuDelta, cpuOf, emit, env, loadLine, median, ROOT, rssMb, sleep, vswitchdCtl, vswitchdPid } from './common';
 import { sandboxEnv, startService } from './service';
@@ -74,7 +73,7 @@ async function main(): Promise<void> {
     target = vswitchdCtl(dir);
     pid = vswitchdPid(dir);
   }
-  let app: INestApplication | undefined;
+  let service: { close(): Promise<void> } | undefined;
   try {
     log(`reference: ovs-appctl dpctl/dump-flows -m > /dev/null ×5 (${loadLine()})`);
     const ref = reference(target, pid, 5);
@@ -115,7 +114,7 @@ async function main(): Promise<void> {
         },
       },
     );
-    app = started.app;
+    service = started;
     if (started.seeded !== null) log(`database seeded with ${started.seeded} open lifetimes`);
     const watch = setInterval(() => {
       const err = poller.lastError;
@@ -174,7 +173,7 @@ async function main(): Promise<void> {
     };
     emit(result);
   } finally {
-    await app?.close();
+    await service?.close();
     replay?.kill('SIGTERM');
   }
 }

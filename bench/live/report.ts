@@ -71,10 +71,11 @@ p('|---|---|---|---|---|---|');
 for (const r of l?.rows ?? []) p(`| ${f0(r.flows)} | ${f0(r.sandbox.ms)} | ${f0(r.sandbox.links)} | ${f0((r.sandboxPackets ?? 0) * 2)} | ${f0(r.replay.ms)} | ${f0(r.replay.links)} |`);
 p();
 p('Doubling the flows multiplies time and links by ~4. Observed while building this bench (not re-run by run.sh, it takes too long):');
-p('- real, 50,001 sandbox flows, service as-is: the first cycle threw `RangeError: Map maximum size exceeded` (datapath-diff.ts:136,');
-p('  the `links` Map passes 2^24 entries) after growing the process to ~3 GB; PollerService.cycle() caught it, but apply() had already');
-p('  put every flow in `live`, so the next cycles saw nothing new: **no datapath_flow row was ever written for those 50k flows** and no');
-p('  session could select them.');
+p('- real, 50,001 sandbox flows: `stages.ts` against the sandbox threw `RangeError: Map maximum size exceeded` in apply()');
+p('  (datapath-diff.ts:136, the `links` Map passes 2^24 entries). The service as-is on the same flows (unseeded poller.ts): its first');
+p('  completed cycle reported 50,001 live flows and 0 created, peak RSS 2,987 MB: the failed cycle had already put every flow in');
+p('  `live` (apply adds before linking, persist runs after), so by the code **no datapath_flow row is written for them** and no');
+p('  session can select them.');
 p('- replayed 50,000 flows (`stages.ts`): the first apply took **660 s** and 3.5 GB RSS (then dump 0.5–0.9 s, parse 0.3–1.5 s, apply 0.1–0.2 s).');
 p('- 200,000 flows: not attempted unseeded.');
 p('The same over-broad matching makes the tracer chain every trace of one ACL into one path (storeFlowTrace → linked; addToPath');
@@ -100,6 +101,15 @@ for (const t of of('traces')) {
   p(`End to end: **${f0(t.e2e.storedPerS)}/s — target ${t.e2e.storedPerS >= 800 ? 'met' : 'NOT met'}**. ovs-vswitchd is not the bottleneck: its main thread was busy ${f1(t.e2e.mainSharePct)}% of the window.`);
   p();
 }
+
+p('Chaining, checked in the service\'s database after the 10k run: all 4,497 stored traces had the same path_id (one path);');
+p('in a 3,000-flow trial, all 2,159. Hence the decay: ~150 traces/s in the first 17 s, ~30/s after 40 s.');
+p();
+p('At 50,001 real flows (observed in a first run of run.sh, not repeated): after the session was created with includeExisting,');
+p('the service process sat at 100% CPU for 5+ minutes without answering GET /trace-sessions/:id or SIGTERM (event loop blocked;');
+p('it had to be killed). Likely cause, not profiled: TracerService.includeExisting → consider() → parentsOf() for each of the 50k');
+p('flows, each scanning the ~16.7k flows of its recirc slot, synchronously — the same quadratic matching as the first cycle.');
+p();
 
 p('## What the numbers say about src/collectors (for the owners; bench/ does not change src/)');
 p();

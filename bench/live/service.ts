@@ -3,9 +3,9 @@
 // path) and every cycle is a steady one. Needed at 10k+ flows, where the first cycle's
 // recirculation linking does not finish (see links.ts and RESULTS.md).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { INestApplication } from '@nestjs/common';
 import { formatActions } from '../../src/ovs/odp-actions';
@@ -49,6 +49,8 @@ export interface Started {
   app: INestApplication;
   dbPath: string;
   seeded: number | null;
+  /** Closes the app and removes its database folder. */
+  close(): Promise<void>;
 }
 
 /**
@@ -68,5 +70,9 @@ export async function startService(env: Record<string, string>, opts: { seedFrom
   const app = await createApp(testConfig({ ...env, LIVETRACE_DB: dbPath }));
   opts.beforeInit?.(app);
   await app.init();
-  return { app, dbPath, seeded };
+  const close = async () => {
+    await app.close();
+    rmSync(dirname(dbPath), { recursive: true, force: true });
+  };
+  return { app, dbPath, seeded, close };
 }

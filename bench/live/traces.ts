@@ -55,10 +55,11 @@ async function main(): Promise<void> {
   c.close();
 
   // 3. End to end.
-  const { app, seeded } = await startService(
+  const started = await startService(
     { ...sandboxEnv(dir), LIVETRACE_POLLER: 'true', LIVETRACE_POLL_INTERVAL_MS: '3600000', LIVETRACE_TRACE_RATE: '100000', LIVETRACE_TRACE_QUEUE: '1000000' },
     { seedFrom: ctl },
   );
+  const { app, seeded } = started;
   try {
     const poller = app.get(PollerService);
     for (let i = 0; !poller.lastCycle && i < 1200; i++) await sleep(100);
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
     log(`end to end: ${e2e.storedPerS.toFixed(0)} stored/s (${e2e.tracedPerS.toFixed(0)} traced/s), ${e2e.mainCpuMsPerTrace.toFixed(2)} ms of the main thread each`);
     emit({ bench: 'traces', flows: flows.length, spawned, raw, e2e, ceilingPerS: 1000 / raw.mainCpuMsPerTrace, load: loadLine() });
   } finally {
-    await app.close();
+    await started.close();
   }
 }
 
