@@ -5,7 +5,8 @@
 // Pure: no sockets, no clock (the caller passes `now`).
 import type { DumpedFlow } from '../ovs/dump-flows';
 import { formatActions, recircTargets } from '../ovs/odp-actions';
-import { formatKey, inPort, keyValue, recircId } from '../ovs/odp-key';
+import { formatKey, inPort, recircId } from '../ovs/odp-key';
+import { RecircIndex } from './recirc-index';
 
 export interface LiveFlow {
   ufid: string;
@@ -23,8 +24,6 @@ export interface LiveFlow {
   /** recirc ids this flow's actions queue. */
   recircTargets: number[];
   flow: DumpedFlow;
-  /** Cached packet shape (eth_type, proto, MACs) for recirculation matching. */
-  shape?: PacketShape;
 }
 
 export type RemovalReason = 'gone' | 'actions_changed' | 'counters_reset' | 'vswitchd_restarted' | 'stopped';
@@ -46,14 +45,9 @@ export interface DiffResult {
   links: RecircLink[];
 }
 
-const slot = (inPort: string | null, recirc: number) => `${inPort}\u0000${recirc}`;
-
 export class DatapathFlowTable {
   readonly live = new Map<string, LiveFlow>();
-  /** (in_port, recirc_id) → flows running with that recirc id. */
-  private readonly byRecirc = new Map<string, Set<LiveFlow>>();
-  /** (in_port, recirc target) → flows that recirculate into it. */
-  private readonly byTarget = new Map<string, Set<LiveFlow>>();
+  private readonly recirc = new RecircIndex<LiveFlow>();
 
   /** Applies one full dump. */
   apply(dump: readonly DumpedFlow[], now: string): DiffResult {
@@ -110,24 +104,20 @@ export class DatapathFlowTable {
   clear(reason: RemovalReason, now: string): FlowEvent[] {
     const events: FlowEvent[] = [...this.live.values()].map((flow) => ({ type: 'ukey_removed' as const, flow, reason, at: now }));
     this.live.clear();
-    this.byRecirc.clear();
-    this.byTarget.clear();
+    this.recirc.clear();
     return events;
   }
 
   /**
-   * Flows that recirculate into this one. Different packets share a recirculation id when their
-   * frozen state is the same (an ICMP echo and a DNS query both leave pass 0 as
-   * `ct(zone=1),recirc(0x1)`), so a parent must also fit: same eth_type, ip proto and the
-   * Ethernet addresses it sent (IPs and ports are not compared: conntrack NAT changes them).
+   * Flows that recirculate into this one: same in_port, a recirc(...) to its recirc id, and a
+   * match that accepts this flow's packet (see recirc-index.ts).
    */
   parentsOf(f: LiveFlow): LiveFlow[] {
-    if (f.recircId === 0) return [];
-    return [...(this.byTarget.get(slot(f.inPort, f.recircId)) ?? [])].filter((p) => fits(p, f));
+    return this.recirc.parentsOf(f);
   }
 
   childrenOf(f: LiveFlow): LiveFlow[] {
-    return f.recircTargets.flatMap((t) => [...(this.byRecirc.get(slot(f.inPort, t)) ?? [])]).filter((c) => fits(f, c));
+    return this.recirc.childrenOf(f);
   }
 
   private linksOf(created: LiveFlow[]): RecircLink[] {
@@ -155,67 +145,15 @@ export class DatapathFlowTable {
       flow: d,
     };
     this.live.set(f.ufid, f);
-    addTo(this.byRecirc, slot(f.inPort, f.recircId), f);
-    for (const t of f.recircTargets) addTo(this.byTarget, slot(f.inPort, t), f);
+    this.recirc.add(f);
     return f;
   }
 
   private remove(f: LiveFlow): void {
     this.live.delete(f.ufid);
-    this.byRecirc.get(slot(f.inPort, f.recircId))?.delete(f);
-    for (const t of f.recircTargets) this.byTarget.get(slot(f.inPort, t))?.delete(f);
+    this.recirc.remove(f);
   }
-}
-
-interface PacketShape {
-  ethType?: string;
-  proto?: string;
-  ethSrc?: string;
-  ethDst?: string;
-}
-
-const bare = (v: string | undefined) => v?.split('/')[0];
-
-function shapeOf(f: LiveFlow): PacketShape {
-  if (!f.shape) {
-    const k = f.flow.key;
-    f.shape = {
-      ethType: bare(keyValue(k, 'eth_type')),
-      proto: bare(keyValue(k, 'ipv4', 'proto') ?? keyValue(k, 'ipv6', 'proto')),
-      ethSrc: bare(keyValue(k, 'eth', 'src')),
-      ethDst: bare(keyValue(k, 'eth', 'dst')),
-    };
-  }
-  return f.shape;
-}
-
-/** The packet the parent hands to recirculation: its own, with any set(eth(...)) applied. */
-function sentShape(parent: LiveFlow): PacketShape {
-  const out = { ...shapeOf(parent) };
-  for (const a of parent.flow.actions) {
-    if (a.type === 'set' && a.field.kind === 'attrs' && a.field.name === 'eth') {
-      for (const at of a.field.attrs) {
-        if (at.name === 'src') out.ethSrc = at.value;
-        if (at.name === 'dst') out.ethDst = at.value;
-      }
-    }
-  }
-  return out;
-}
-
-const same = (a?: string, b?: string) => a === undefined || b === undefined || a === b;
-
-function fits(parent: LiveFlow, child: LiveFlow): boolean {
-  const p = sentShape(parent);
-  const c = shapeOf(child);
-  return same(p.ethType, c.ethType) && same(p.proto, c.proto) && same(p.ethSrc, c.ethSrc) && same(p.ethDst, c.ethDst);
 }
 
 /** Dumped text when the parser kept it (no objects built for the flows a cycle only compares). */
 const actionsOf = (d: DumpedFlow): string => d.actionsText ?? formatActions(d.actions);
-
-function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
-  let s = m.get(k);
-  if (!s) m.set(k, (s = new Set()));
-  s.add(v);
-}

@@ -81,3 +81,31 @@ describe('recirculation ids shared by different packets', () => {
     expect(pairs).toEqual(['1>3', '2>4']);
   });
 });
+
+describe('many connections sharing recirculation ids (megaflows off)', () => {
+  // Every TCP connection lsp1 -> lsp2 leaves pass 0 as ct(zone=1),recirc(0x1) and pass 0x1 as
+  // ...,recirc(0x2): the ids are shared, only the 5-tuple tells the connections apart.
+  function connection(n: number): string[] {
+    const sport = 10000 + n;
+    const ufid = (pass: number) => `00000000-0000-4000-8000-${(n * 4 + pass).toString(16).padStart(12, '0')}`;
+    const ip = `eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=6,tos=0,ttl=64,frag=no),tcp(src=${sport},dst=80)`;
+    return [
+      `ufid:${ufid(0)}, recirc_id(0),in_port(vif1),${ip}, packets:1, bytes:60, used:0.1s, actions:ct(zone=1),recirc(0x1)`,
+      `ufid:${ufid(1)}, ct_state(0x21),recirc_id(0x1),in_port(vif1),${ip}, packets:1, bytes:60, used:0.1s, actions:ct(commit,zone=1,mark=0/0x1,nat(src)),ct(zone=4),recirc(0x2)`,
+      `ufid:${ufid(2)}, ct_state(0x21),recirc_id(0x2),in_port(vif1),${ip}, packets:1, bytes:60, used:0.1s, actions:ct(commit,zone=4,mark=0/0x1,nat(src)),vif2`,
+    ];
+  }
+
+  it('links each pass to its own connection only, in one index lookup per pass', () => {
+    const n = 3000;
+    const lines = Array.from({ length: n }, (_, i) => connection(i)).flat();
+    const t = new DatapathFlowTable();
+    const { links } = t.apply(parseDumpFlows(lines.join('\n')).items, 't1');
+    expect(links).toHaveLength(2 * n);
+    const conn = (ufid: string) => Math.floor(parseInt(ufid.slice(-12), 16) / 4);
+    expect(links.filter((l) => conn(l.parent.ufid) !== conn(l.child.ufid))).toEqual([]);
+    const mid = [...t.live.values()].find((f) => f.recircId === 1)!;
+    expect(t.parentsOf(mid)).toHaveLength(1);
+    expect(t.childrenOf(mid)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,237 @@
+// Which datapath flow recirculates into which. A pass ending in recirc(0xN) continues as a flow
+// with recirc_id(0xN) on the same in_port, but OVN gives every connection through the same
+// conntrack zone the same recirc id, so (in_port, recirc id) alone links every connection of a
+// VM to every other: a child must also be a packet the parent's match accepts. The parent's key
+// and masks decide which header fields count; a child's key carries its packet's own values
+// (userspace datapath) or at least the fields its own mask kept. Fields the parent rewrites
+// (set(...), conntrack NAT) are not compared.
+//
+// Matching is indexed: parents of a slot are grouped by the shape of their match (which fields,
+// which masks); within a group, by their masked values. A child is looked up once per group
+// (a slot has a handful of groups), not compared with every parent.
+import type { OdpAction } from '../ovs/odp-actions';
+import { ctAction } from '../ovs/odp-actions';
+import type { OdpKey } from '../ovs/odp-key';
+import { keyField } from '../ovs/odp-key';
+import { toBits } from '../upcalls/key-match';
+
+const COMPARED: ReadonlyArray<[field: string, attrs: readonly string[]]> = [
+  ['eth', ['src', 'dst']],
+  ['eth_type', []],
+  ['ipv4', ['src', 'dst', 'proto']],
+  ['ipv6', ['src', 'dst', 'proto']],
+  ['tcp', ['src', 'dst']],
+  ['udp', ['src', 'dst']],
+  ['sctp', ['src', 'dst']],
+  ['icmp', ['type', 'code']],
+  ['icmpv6', ['type', 'code']],
+  ['arp', ['sip', 'tip', 'op']],
+];
+
+interface Part {
+  field: string;
+  attr: string | null;
+  /** Exact when null. */
+  mask: bigint | null;
+}
+
+export interface MatchShape {
+  id: string;
+  parts: Part[];
+}
+
+/**
+ * Header fields the parent's actions rewrite before recirculating. A bare `nat` / `nat(src)` (what
+ * OVN's ACL commit sends for every connection) rewrites nothing unless the connection already has
+ * a NAT binding; treating it as a rewrite would link every connection of a VM pair to every other.
+ * The cost: a NATed established connection's later pass may not find its parent.
+ */
+function rewritten(actions: readonly OdpAction[]): Set<string> {
+  const out = new Set<string>();
+  for (const a of actions) {
+    if (a.type === 'set') out.add(a.field.name);
+    const ct = ctAction(a);
+    if (ct?.nat?.range) for (const f of ['ipv4', 'ipv6', 'tcp', 'udp', 'sctp', 'icmp', 'icmpv6']) out.add(f);
+  }
+  return out;
+}
+
+/** The shape of a parent's match: the compared fields it matches on, with their masks. */
+export function matchShape(key: OdpKey, actions: readonly OdpAction[]): MatchShape {
+  const skip = rewritten(actions);
+  const parts: Part[] = [];
+  for (const [name, attrs] of COMPARED) {
+    if (skip.has(name)) continue;
+    const f = keyField(key, name);
+    if (!f) continue;
+    if (f.kind === 'scalar') {
+      const m = f.mask === undefined ? null : toBits(f.mask);
+      if (m !== 0n) parts.push({ field: name, attr: null, mask: m });
+    } else if (f.kind === 'attrs') {
+      for (const a of f.attrs) {
+        if (!attrs.includes(a.name)) continue;
+        const m = a.mask === undefined ? null : toBits(a.mask);
+        if (m !== 0n) parts.push({ field: name, attr: a.name, mask: m });
+      }
+    }
+  }
+  return { id: parts.map((p) => `${p.field}.${p.attr ?? ''}/${p.mask === null ? '*' : p.mask.toString(16)}`).join(','), parts };
+}
+
+/** A flow's values under a shape; null when it lacks a field the shape compares. */
+export function valuesUnder(key: OdpKey, shape: MatchShape): string | null {
+  let out = '';
+  for (const p of shape.parts) {
+    const f = keyField(key, p.field);
+    if (!f) return null;
+    let v: string | undefined;
+    if (f.kind === 'scalar' && p.attr === null) v = f.value;
+    else if (f.kind === 'attrs' && p.attr !== null) v = f.attrs.find((a) => a.name === p.attr)?.value;
+    if (v === undefined) return null;
+    if (p.mask !== null) {
+      const bits = toBits(v);
+      v = bits === null ? v : (bits & p.mask).toString(16);
+    } else v = v.toLowerCase();
+    out += v + '|';
+  }
+  return out;
+}
+
+export interface IndexedFlow {
+  readonly inPort: string | null;
+  readonly recircId: number;
+  readonly recircTargets: readonly number[];
+  readonly flow: { readonly key: OdpKey; readonly actions: readonly OdpAction[] };
+}
+
+const slotOf = (inPort: string | null, recirc: number) => `${inPort}\u0000${recirc}`;
+
+class Slot<F extends IndexedFlow> {
+  /** Parents recirculating into this slot, by match shape, then by masked values. */
+  readonly parents = new Map<string, { shape: MatchShape; byValues: Map<string, Set<F>> }>();
+  readonly children = new Set<F>();
+  /** Children by their values under each parent shape present. */
+  readonly childIndex = new Map<string, Map<string, Set<F>>>();
+
+  get empty(): boolean {
+    return this.parents.size === 0 && this.children.size === 0;
+  }
+}
+
+function add<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
+  let s = m.get(k);
+  if (!s) m.set(k, (s = new Set()));
+  s.add(v);
+}
+
+function del<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
+  const s = m.get(k);
+  if (!s) return;
+  s.delete(v);
+  if (!s.size) m.delete(k);
+}
+
+export class RecircIndex<F extends IndexedFlow> {
+  private readonly slots = new Map<string, Slot<F>>();
+  private readonly shapes = new WeakMap<F, MatchShape>();
+
+  private slot(k: string): Slot<F> {
+    let s = this.slots.get(k);
+    if (!s) this.slots.set(k, (s = new Slot()));
+    return s;
+  }
+
+  private shapeOf(f: F): MatchShape {
+    let s = this.shapes.get(f);
+    if (!s) this.shapes.set(f, (s = matchShape(f.flow.key, f.flow.actions)));
+    return s;
+  }
+
+  add(f: F): void {
+    if (f.recircId !== 0) {
+      const s = this.slot(slotOf(f.inPort, f.recircId));
+      s.children.add(f);
+      for (const [id, idx] of s.childIndex) {
+        const v = valuesUnder(f.flow.key, s.parents.get(id)!.shape);
+        if (v !== null) add(idx, v, f);
+      }
+    }
+    if (!f.recircTargets.length) return;
+    const shape = this.shapeOf(f);
+    const own = valuesUnder(f.flow.key, shape);
+    for (const t of new Set(f.recircTargets)) {
+      const s = this.slot(slotOf(f.inPort, t));
+      let group = s.parents.get(shape.id);
+      if (!group) {
+        s.parents.set(shape.id, (group = { shape, byValues: new Map() }));
+        const idx = new Map<string, Set<F>>();
+        for (const c of s.children) {
+          const v = valuesUnder(c.flow.key, shape);
+          if (v !== null) add(idx, v, c);
+        }
+        s.childIndex.set(shape.id, idx);
+      }
+      if (own !== null) add(group.byValues, own, f);
+    }
+  }
+
+  remove(f: F): void {
+    if (f.recircId !== 0) {
+      const k = slotOf(f.inPort, f.recircId);
+      const s = this.slots.get(k);
+      if (s) {
+        s.children.delete(f);
+        for (const [id, idx] of s.childIndex) {
+          const v = valuesUnder(f.flow.key, s.parents.get(id)!.shape);
+          if (v !== null) del(idx, v, f);
+        }
+        if (s.empty) this.slots.delete(k);
+      }
+    }
+    if (!f.recircTargets.length) return;
+    const shape = this.shapeOf(f);
+    const own = valuesUnder(f.flow.key, shape);
+    for (const t of new Set(f.recircTargets)) {
+      const k = slotOf(f.inPort, t);
+      const s = this.slots.get(k);
+      const group = s?.parents.get(shape.id);
+      if (!s || !group) continue;
+      if (own !== null) del(group.byValues, own, f);
+      if (!group.byValues.size) {
+        s.parents.delete(shape.id);
+        s.childIndex.delete(shape.id);
+      }
+      if (s.empty) this.slots.delete(k);
+    }
+  }
+
+  parentsOf(f: F): F[] {
+    if (f.recircId === 0) return [];
+    const s = this.slots.get(slotOf(f.inPort, f.recircId));
+    if (!s) return [];
+    const out: F[] = [];
+    for (const { shape, byValues } of s.parents.values()) {
+      const v = valuesUnder(f.flow.key, shape);
+      const hit = v === null ? undefined : byValues.get(v);
+      if (hit) for (const p of hit) if (p !== f) out.push(p);
+    }
+    return out;
+  }
+
+  childrenOf(f: F): F[] {
+    if (!f.recircTargets.length) return [];
+    const shape = this.shapeOf(f);
+    const own = valuesUnder(f.flow.key, shape);
+    if (own === null) return [];
+    const out = new Set<F>();
+    for (const t of new Set(f.recircTargets)) {
+      const hit = this.slots.get(slotOf(f.inPort, t))?.childIndex.get(shape.id)?.get(own);
+      if (hit) for (const c of hit) if (c !== f) out.add(c);
+    }
+    return [...out];
+  }
+
+  clear(): void {
+    this.slots.clear();
+  }
+}
