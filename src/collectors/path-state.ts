@@ -11,6 +11,14 @@ export class PathState {
     this.passes.push({ traceId, recircId, trace });
   }
 
+  hasRecirc(recircId: number): boolean {
+    return this.passes.some((p) => p.recircId === recircId);
+  }
+
+  recircIds(): Set<number> {
+    return new Set(this.passes.map((p) => p.recircId));
+  }
+
   /** Takes the passes of another path of the same packet. */
   absorb(other: PathState): void {
     for (const p of other.passes) this.add(p.traceId, p.recircId, p.trace);

@@ -29,6 +29,7 @@ import { VswitchdService } from './vswitchd.service';
 import { pathVerdictOf, PathState } from './path-state';
 
 const DETRACE_ATTEMPTS = 5;
+const MAX_STORES_IN_FLIGHT = 256;
 
 interface Job {
   flow: LiveFlow;
@@ -60,8 +61,9 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   private stopped = false;
   private wake: NodeJS.Timeout | undefined;
   /** Datapath flow lifetime (dbId) → its trace and path, for chaining recirculations. */
-  private readonly traced = new Map<number, { traceId: number; pathId: number }>();
+  private readonly traced = new Map<number, { traceId: number; pathId: number; recircId: number; trace: AnnotatedTrace }>();
   private readonly paths = new Map<number, PathState>();
+  private readonly inflight = new Set<Promise<void>>();
   private readonly m: { traces: Counter; queue: Gauge; latency: Gauge };
 
   constructor(
@@ -140,7 +142,11 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   private async includeExisting(s: ActiveSession): Promise<void> {
     // Parents first, so their recirculations are selected with them.
     const flows = this.poller.liveFlows().sort((a, b) => a.recircId - b.recircId);
-    for (const f of flows) this.consider(f, s);
+    for (let i = 0; i < flows.length; i++) {
+      this.consider(flows[i], s);
+      // Tens of thousands of installed flows: let the API and the poller breathe.
+      if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+    }
   }
 
   private kick(): void {
@@ -191,10 +197,28 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       return;
     }
     for (const s of wanted) if (flow.dbId !== undefined) s.session.selectedFlows.add(flow.dbId);
-    await this.storeFlowTrace(flow, result.trace, result.consistent, result.reason, wanted[0].session.json.id, wanted.map((w) => w.session.json.id));
-    for (const s of wanted) this.sessions.count(s.session, 'stored');
-    this.m.traces.inc({ outcome: 'stored' });
-    this.m.latency.set((Date.now() - job.enqueuedAt) / 1000);
+    // The next ofproto/trace does not wait for this commit: the writer batches many traces per
+    // transaction. Stores stay in order (one writer queue), and their number in flight is bounded.
+    const stored = this.storeFlowTrace(flow, result.trace, result.consistent, result.reason, wanted[0].session.json.id, wanted.map((w) => w.session.json.id)).then(
+      () => {
+        for (const s of wanted) this.sessions.count(s.session, 'stored');
+        this.m.traces.inc({ outcome: 'stored' });
+        this.m.latency.set((Date.now() - job.enqueuedAt) / 1000);
+      },
+      (err: Error) => {
+        this.log.warn(`storing the trace of ${flow.ufid} failed: ${err.message}`);
+        this.m.traces.inc({ outcome: 'failed_store' });
+        for (const s of wanted) this.sessions.fail(s.session, 'store');
+      },
+    );
+    this.inflight.add(stored);
+    void stored.finally(() => this.inflight.delete(stored));
+    if (this.inflight.size >= MAX_STORES_IN_FLIGHT) await Promise.race(this.inflight);
+  }
+
+  /** Resolves when every trace handed to the writer is committed (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.inflight.size) await Promise.all([...this.inflight]);
   }
 
   /** ofproto/trace of an installed flow's own key, parsed, annotated and compared. */
@@ -285,21 +309,37 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     const neighbours = [...this.poller.table.parentsOf(flow), ...this.poller.table.childrenOf(flow)]
       .map((f) => f.dbId)
       .filter((id): id is number => id !== undefined);
+    const ancestors = this.ancestorsOf(flow);
     const portUuids = this.portUuids(trace.ports);
     const chassis = this.poller.chassis;
     const now = new Date().toISOString();
     const { traceId, pathId } = await this.store.writer.submit((tx) => {
       // Passes are traced in any order (recirculation ids are reused, so they cannot order them):
       // a pass that links two paths already stored merges them into one.
-      const linked = [...new Set(neighbours.map((id) => this.traced.get(id)?.pathId).filter((id): id is number => id !== undefined))].sort((a, b) => a - b);
+      // A path is one packet: it never holds two passes with the same recirc id. A megaflow
+      // shared by several packets' passes (its children) stays in the first packet's path.
+      const linked = [...new Set(neighbours.map((id) => this.traced.get(id)?.pathId).filter((id): id is number => id !== undefined))]
+        .filter((id) => !this.paths.get(id)?.hasRecirc(flow.recircId))
+        .sort((a, b) => a - b);
       let pathId = linked[0];
       if (pathId === undefined) {
         pathId = Number(
           tx.stmt('INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, ?)').run(chassis, now, now, '{}').lastInsertRowid,
         );
-        this.paths.set(pathId, new PathState());
+        // Earlier passes this packet shares with others (megaflows) stay in the first packet's
+        // path, but they are this packet's passes too: its path sees their ports and verdicts.
+        const state = new PathState();
+        for (const a of ancestors) {
+          const t = this.traced.get(a);
+          if (t) state.add(t.traceId, t.recircId, t.trace);
+        }
+        this.paths.set(pathId, state);
       }
-      for (const other of linked.slice(1)) this.mergePaths(tx, pathId, other);
+      for (const other of linked.slice(1)) {
+        const a = this.paths.get(pathId)?.recircIds() ?? new Set<number>();
+        const b = this.paths.get(other)?.recircIds() ?? new Set<number>();
+        if (![...b].some((r) => a.has(r))) this.mergePaths(tx, pathId, other);
+      }
       const id = this.traces.store.insert(tx, {
         trace,
         chassis,
@@ -312,7 +352,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
         consistentReason: reason ?? null,
         portUuids,
       });
-      if (flow.dbId !== undefined) this.traced.set(flow.dbId, { traceId: id, pathId });
+      if (flow.dbId !== undefined) this.traced.set(flow.dbId, { traceId: id, pathId, recircId: flow.recircId, trace });
       this.addToPath(tx, pathId, id, flow, trace, portUuids, now);
       return { traceId: id, pathId };
     });
@@ -322,6 +362,21 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       this.emit('pathUpdated', { pathId, traceId, sessionIds, complete: !v.incomplete && !(v.kinds.length === 1 && v.kinds[0] === 'recirculate') });
     }
     return traceId;
+  }
+
+  /** The earlier passes of this flow's packet (one parent per level, nearest first), by dbId. */
+  private ancestorsOf(flow: LiveFlow): number[] {
+    const out: number[] = [];
+    const seen = new Set<LiveFlow>([flow]);
+    let cur = flow;
+    for (let depth = 0; depth < 16; depth++) {
+      const parent = this.poller.table.parentsOf(cur).find((p) => !seen.has(p));
+      if (!parent) break;
+      seen.add(parent);
+      if (parent.dbId !== undefined) out.push(parent.dbId);
+      cur = parent;
+    }
+    return out;
   }
 
   /** Moves every pass of path `from` into path `into` (same packet, found out late). */

@@ -19,14 +19,33 @@ export class PathsService {
       | undefined;
     if (!p) throw notFound(`no path ${id}`);
     const rows = db.prepare('SELECT * FROM trace WHERE path_id = ?').all(id) as TraceRow[];
+    // Passes this packet shared with earlier packets (megaflows) are stored in the first packet's
+    // path: walk the recirculation edges up from the passes to include them.
+    const have = new Set(rows.map((r) => r.datapath_flow_id));
+    const parentTrace = db.prepare(
+      `SELECT t.* FROM recirc_edge e JOIN trace t ON t.datapath_flow_id = e.parent_id
+        WHERE e.child_id = ? ORDER BY t.id DESC LIMIT 1`,
+    );
+    let frontier = rows.map((r) => r.datapath_flow_id).filter((x): x is number => x !== null);
+    for (let depth = 0; depth < 16 && frontier.length; depth++) {
+      const next: number[] = [];
+      for (const child of frontier) {
+        const parent = parentTrace.get(child) as TraceRow | undefined;
+        if (parent && !have.has(parent.datapath_flow_id)) {
+          have.add(parent.datapath_flow_id);
+          rows.push(parent);
+          if (parent.datapath_flow_id !== null) next.push(parent.datapath_flow_id);
+        }
+      }
+      frontier = next;
+    }
     rows.sort((a, b) => Number(a.recirc_id) - Number(b.recirc_id) || a.id - b.id);
     const passes = rows.map((r) => this.traces.store.fromRow(db, r, withSteps));
+    const flowIds = rows.map((r) => r.datapath_flow_id).filter((x): x is number => x !== null);
+    const marks = flowIds.map(() => '?').join(',') || 'NULL';
     const edges = db
-      .prepare(
-        `SELECT e.parent_id, e.child_id, e.recirc_id FROM recirc_edge e
-          WHERE e.parent_id IN (SELECT datapath_flow_id FROM trace WHERE path_id = ?) AND e.child_id IN (SELECT datapath_flow_id FROM trace WHERE path_id = ?)`,
-      )
-      .all(id, id) as Array<{ parent_id: number; child_id: number; recirc_id: string }>;
+      .prepare(`SELECT parent_id, child_id, recirc_id FROM recirc_edge WHERE parent_id IN (${marks}) AND child_id IN (${marks})`)
+      .all(...flowIds, ...flowIds) as Array<{ parent_id: number; child_id: number; recirc_id: string }>;
     return {
       id: p.id,
       chassis: p.chassis,

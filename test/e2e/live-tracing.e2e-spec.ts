@@ -102,6 +102,11 @@ describe('live tracing of lsp1 on a real sandbox', () => {
     const drops = await waitFor('a dropped trace of lsp1', async () => {
       const r = await http.get('/traces').query({ logical_port: 'lsp1', verdict: 'drop', include: 'steps' });
       return r.body.items?.length ? r.body.items : undefined;
+    }).catch(async (err) => {
+      const all = (await http.get('/traces').query({ limit: 100 })).body.items.map((t: { id: number; recircId: string; verdict: { kinds: string[] }; flow: string; logicalPorts: Array<{ name: string }> }) =>
+        `${t.id} ${t.recircId} ${t.verdict.kinds} ${t.logicalPorts.map((p) => p.name)} ${t.flow.slice(0, 120)}`);
+      const s = (await http.get('/trace-sessions/1')).body.stats;
+      throw new Error(`${err.message}: ${JSON.stringify(s)}\n${all.join('\n')}\n${(await dump()).map((d) => d.line.slice(0, 200)).join('\n')}`);
     });
     const ssh = drops.find((t: { flow: string }) => /tp_dst=22\b/.test(t.flow));
     expect(ssh).toBeDefined();
