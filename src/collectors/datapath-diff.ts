@@ -26,7 +26,7 @@ export interface LiveFlow {
   flow: DumpedFlow;
 }
 
-export type RemovalReason = 'gone' | 'actions_changed' | 'counters_reset' | 'vswitchd_restarted' | 'stopped';
+export type RemovalReason = 'gone' | 'actions_changed' | 'counters_reset' | 'vswitchd_restarted' | 'stopped' | 'out_of_scope';
 
 export type FlowEvent =
   | { type: 'ukey_created'; flow: LiveFlow }
@@ -49,8 +49,11 @@ export class DatapathFlowTable {
   readonly live = new Map<string, LiveFlow>();
   private readonly recirc = new RecircIndex<LiveFlow>();
 
-  /** Applies one full dump. */
-  apply(dump: readonly DumpedFlow[], now: string): DiffResult {
+  /**
+   * Applies one full dump. `scope`: the dump covered only flows entering on these ports
+   * (dpctl/dump-flows filter=in_port=…); flows of other ports left it, they did not die.
+   */
+  apply(dump: readonly DumpedFlow[], now: string, scope?: ReadonlySet<string>): DiffResult {
     const events: FlowEvent[] = [];
     const created: LiveFlow[] = [];
     const seen = new Set<string>();
@@ -83,7 +86,8 @@ export class DatapathFlowTable {
     for (const f of [...this.live.values()]) {
       if (!seen.has(f.ufid)) {
         this.remove(f);
-        events.push({ type: 'ukey_removed', flow: f, reason: 'gone', at: now });
+        const outside = scope !== undefined && !scope.has(f.inPort ?? '');
+        events.push({ type: 'ukey_removed', flow: f, reason: outside ? 'out_of_scope' : 'gone', at: now });
       }
     }
     return { events, links: this.linksOf(created) };

@@ -43,6 +43,11 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
   private running: Promise<void> | undefined;
   private lastPid: number | null = null;
   lastCycle: PollCycle | null = null;
+  /**
+   * The in_ports the active sessions need (LIVETRACE_POLL_SCOPE=sessions), or null when one of
+   * them needs every flow; set by the tracer, which knows the sessions.
+   */
+  scope: (() => string[] | null) | undefined;
   lastError: string | null = null;
   private busyMs = 0;
   private readonly startedAt = Date.now();
@@ -126,14 +131,17 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     const t0 = performance.now();
     let next = this.config.LIVETRACE_POLL_INTERVAL_MS;
     try {
-      const text = await this.vswitchd.call('dpctl/dump-flows', ['-m'], 60_000);
+      const scope = this.config.LIVETRACE_POLL_SCOPE === 'sessions' ? (this.scope?.() ?? null) : null;
+      let text = '';
+      if (scope === null) text = await this.vswitchd.call('dpctl/dump-flows', ['-m'], 60_000);
+      else for (const port of scope) text += (await this.vswitchd.call('dpctl/dump-flows', ['-m', `filter=in_port=${port}`], 60_000)) + '\n';
       const dumpMs = performance.now() - t0;
       this.addBusy(dumpMs);
       if (this.lastPid !== null && this.vswitchd.currentPid !== this.lastPid) await this.onRestart();
       this.lastPid = this.vswitchd.currentPid;
       const dump = parseDumpFlows(text);
       const now = new Date().toISOString();
-      const { events, links } = this.table.apply(dump.items, now);
+      const { events, links } = this.table.apply(dump.items, now, scope === null ? undefined : new Set(scope));
       await this.persist(events, links);
       const count = (t: FlowEvent['type']) => events.filter((e) => e.type === t).length;
       for (const t of ['ukey_created', 'ukey_updated', 'ukey_removed'] as const) this.m.events.inc({ type: t }, count(t));

@@ -87,6 +87,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   }
 
   onApplicationBootstrap(): void {
+    this.poller.scope = () => this.sessions.inPortScope();
     this.poller.on('cycle', (events) => this.onCycle(events));
     this.sessions.on('created', (s) => {
       if (s.json.includeExisting) void this.includeExisting(s);

@@ -85,6 +85,7 @@ export const CONFIG_SCHEMA = {
   LIVETRACE_TOMBSTONE_TTL_SECONDS: int(0, 30 * 86400),
   LIVETRACE_POLLER: bool,
   LIVETRACE_POLL_INTERVAL_MS: int(100, 3_600_000),
+  LIVETRACE_POLL_SCOPE: oneOf('all', 'sessions'),
   LIVETRACE_POLL_MAX_SHARE: (raw: string) => {
     const v = Number(raw.trim());
     if (!/^\d*\.?\d+$/.test(raw.trim()) || !(v > 0 && v <= 1)) throw new ConfigValueError('expected a fraction in (0, 1], e.g. 0.05');

@@ -185,6 +185,17 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     return { name, interfaces, dpPorts, ...addrs };
   }
 
+  /** The in_ports every active session is confined to, or null when one needs all flows. */
+  inPortScope(): string[] | null {
+    const ports = new Set<string>();
+    for (const s of this.active.values()) {
+      if (s.json.state !== 'active') continue;
+      if (s.json.logicalPort || !s.filter?.inPort) return null;
+      ports.add(s.filter.inPort);
+    }
+    return [...ports];
+  }
+
   /** Active sessions that want this new datapath flow, with how. */
   select(flow: LiveFlow, parents: LiveFlow[], portNames?: ReadonlyMap<string, string>): Array<{ session: ActiveSession; how: Exclude<Selection, null> }> {
     const out: Array<{ session: ActiveSession; how: Exclude<Selection, null> }> = [];
