@@ -28,6 +28,11 @@ export async function flowCount(c: UnixctlClient): Promise<number> {
   return Number(/flows: (\d+)/.exec(await c.call('dpctl/show'))?.[1] ?? 0);
 }
 
+/** The revalidators' dynamic flow limit. Past it they evict every flow idle for 100 ms, not just the excess. */
+async function flowLimit(c: UnixctlClient): Promise<number> {
+  return Number(/\(limit (\d+)\)/.exec(await c.call('upcall/show'))?.[1] ?? 0);
+}
+
 /** vif1's datapath RX counter: packets taken off the dummy queue. */
 async function rxPackets(c: UnixctlClient): Promise<number> {
   const m = /port \d+: vif1 .*\n\s+RX packets:(\d+)/.exec(await c.call('dpctl/show', ['-s']));
@@ -48,6 +53,8 @@ async function main(): Promise<void> {
   while (have < target) {
     const n = Math.min(CHUNK, Math.ceil((target - have) / 3));
     const want = have + 3 * n;
+    // Stay under the dynamic limit (it grows by 1,000 per quick revalidator round): over it, idle flows go.
+    for (let w = 0; (await flowLimit(c)) < want + 500 && w < 600; w++) await sleep(100);
     const packets = Array.from({ length: n }, (_, k) => synFrom(vif1, next + k));
     let stale = 0;
     for (let tries = 0; have < want; tries++) {

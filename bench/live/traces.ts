@@ -9,9 +9,15 @@
  *      and ovs-vswitchd main-thread CPU per trace. The poll floor is raised so that no dump falls in
  *      the window (its CPU would be counted as the traces').
  *
- * Env: BENCH_SANDBOX, BENCH_TRACE_WINDOW_S (60), BENCH_SPAWN_N (200), BENCH_RAW_N (3000).
+ * BENCH_SEED=0 starts the service on an empty database, so its first poll cycle is the unseeded one
+ * (created events, recirculation linking, every datapath_flow row written): its time, RSS and rows are
+ * recorded before the session starts. After the session: how many distinct paths its traces fell into.
+ *
+ * Env: BENCH_SANDBOX, BENCH_TRACE_WINDOW_S (60), BENCH_SPAWN_N (200), BENCH_RAW_N (3000), BENCH_SEED (1),
+ * BENCH_FIRST_CYCLE_S (max wait for the first cycle, 600).
  */
 import { spawnSync } from 'node:child_process';
+import Database from 'better-sqlite3';
 import request from 'supertest';
 import { parseDumpFlows } from '../../src/ovs/dump-flows';
 import { traceKey } from '../../src/ovs/odp-key';
@@ -24,6 +30,8 @@ const dir = env('BENCH_SANDBOX');
 const WINDOW_MS = Number(process.env.BENCH_TRACE_WINDOW_S ?? 60) * 1000;
 const SPAWN_N = Number(process.env.BENCH_SPAWN_N ?? 200);
 const RAW_N = Number(process.env.BENCH_RAW_N ?? 3000);
+const SEED = process.env.BENCH_SEED !== '0';
+const FIRST_CYCLE_MS = Number(process.env.BENCH_FIRST_CYCLE_S ?? 600) * 1000;
 const log = (s: string) => process.stderr.write(`  [traces] ${s}\n`);
 
 async function main(): Promise<void> {
@@ -57,14 +65,34 @@ async function main(): Promise<void> {
   // 3. End to end.
   const started = await startService(
     { ...sandboxEnv(dir), LIVETRACE_POLLER: 'true', LIVETRACE_POLL_INTERVAL_MS: '3600000', LIVETRACE_TRACE_RATE: '100000', LIVETRACE_TRACE_QUEUE: '1000000' },
-    { seedFrom: ctl },
+    { seedFrom: SEED ? ctl : undefined },
   );
   const { app, seeded } = started;
+  const db = new Database(started.dbPath, { readonly: true });
   try {
     const poller = app.get(PollerService);
-    for (let i = 0; !poller.lastCycle && i < 1200; i++) await sleep(100);
+    const tUp = performance.now();
+    const errors: string[] = [];
+    while (!poller.lastCycle && performance.now() - tUp < FIRST_CYCLE_MS) {
+      await sleep(100);
+      if (poller.lastError && errors[errors.length - 1] !== poller.lastError) errors.push(poller.lastError.slice(0, 200));
+    }
     if (!poller.lastCycle) throw new Error(`no poll cycle: ${poller.lastError}`);
-    log(`service up on ${seeded} seeded lifetimes; first cycle ${poller.lastCycle.cycleMs} ms`);
+    const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+    const c1 = poller.lastCycle;
+    const firstCycle = {
+      seeded,
+      waitS: (performance.now() - tUp) / 1000,
+      flows: c1.flows,
+      created: c1.created,
+      dumpMs: c1.dumpMs,
+      cycleMs: c1.cycleMs,
+      errors,
+      rss: rssMb(),
+      rows: count('SELECT count(*) AS n FROM datapath_flow'),
+      recircEdges: count('SELECT count(*) AS n FROM recirc_edge'),
+    };
+    log(`service up (${seeded === null ? 'unseeded' : `${seeded} seeded lifetimes`}); first cycle: ${JSON.stringify(firstCycle)}`);
     const http = request(app.getHttpServer());
     const t0 = performance.now();
     a = cpuOf(pid);
@@ -82,6 +110,11 @@ async function main(): Promise<void> {
     d = cpuDelta(a, cpuOf(pid));
     const metrics = (await http.get('/metrics')).text.split('\n').filter((l) => l.startsWith('livetrace_traces_total'));
     await http.delete(`/trace-sessions/${id}`);
+    // Give stores in flight a moment to commit before counting paths.
+    await sleep(2000);
+    const paths = db.prepare('SELECT count(*) AS traces, count(DISTINCT path_id) AS paths, sum(path_id IS NULL) AS noPath FROM trace WHERE session_id = ?').get(id);
+    const pathRows = count('SELECT count(*) AS n FROM path');
+    log(`paths: ${JSON.stringify(paths)}, path rows ${pathRows}`);
     const e2e = {
       windowS: d.wallMs / 1000,
       stats,
@@ -92,10 +125,13 @@ async function main(): Promise<void> {
       processSharePct: (100 * d.processMs) / d.wallMs,
       rssMb: rssMb(),
       metrics,
+      samples: samples.filter((_, i) => i % 5 === 4).map((x) => ({ s: Math.round(x.s), stored: x.stored })),
+      paths: { ...(paths as object), pathRows },
     };
     log(`end to end: ${e2e.storedPerS.toFixed(0)} stored/s (${e2e.tracedPerS.toFixed(0)} traced/s), ${e2e.mainCpuMsPerTrace.toFixed(2)} ms of the main thread each`);
-    emit({ bench: 'traces', flows: flows.length, spawned, raw, e2e, ceilingPerS: 1000 / raw.mainCpuMsPerTrace, load: loadLine() });
+    emit({ bench: 'traces', flows: flows.length, firstCycle, spawned, raw, e2e, ceilingPerS: 1000 / raw.mainCpuMsPerTrace, load: loadLine() });
   } finally {
+    db.close();
     await started.close();
   }
 }
