@@ -23,7 +23,7 @@ ts() { node -r ts-node/register/transpile-only "$@" | tee -a /dev/stderr | sed -
 fill() { node -r ts-node/register/transpile-only bench/live/fill.ts "$1"; }
 
 [ "${BENCH_APPEND:-0}" = 1 ] || : > "$RESULTS"
-echo "{\"bench\":\"machine\",\"date\":\"$(date -u +%FT%TZ)\",\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"cores\":$(nproc),\"memGb\":$(awk '/MemTotal/{printf "%.0f", $2/1048576}' /proc/meminfo),\"ovs\":\"$(ovs-vswitchd --version | head -1)\",\"node\":\"$(node --version)\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >> "$RESULTS"
+echo "{\"bench\":\"machine\",\"date\":\"$(date -u +%FT%TZ)\",\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"cores\":$(nproc),\"memGb\":$(awk '/MemTotal/{printf "%.0f", $2/1048576}' /proc/meminfo),\"ovs\":\"$(ovs-vswitchd --version | head -1)\",\"node\":\"$(node --version)\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"commit\":\"${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')}\"}" >> "$RESULTS"
 
 has links && ts bench/live/links.ts 1000,2000,4000,10000
 
