@@ -2,13 +2,18 @@
 // packet finally went, or which logical flow and northbound object dropped it.
 import type { AnnotatedTrace, TracePort } from '../correlation/types';
 
+/** What a path needs of a pass: its ports and verdict (not its steps: memory grows with live flows). */
+export type PassSummary = Pick<AnnotatedTrace, 'ports' | 'verdict'>;
+
+export const summarise = (t: PassSummary): PassSummary => ({ ports: t.ports, verdict: t.verdict });
+
 export class PathState {
   readonly traceIds: number[] = [];
-  private readonly passes: Array<{ traceId: number; recircId: number; trace: AnnotatedTrace }> = [];
+  private readonly passes: Array<{ traceId: number; recircId: number; trace: PassSummary }> = [];
 
-  add(traceId: number, recircId: number, trace: AnnotatedTrace): void {
+  add(traceId: number, recircId: number, trace: PassSummary): void {
     this.traceIds.push(traceId);
-    this.passes.push({ traceId, recircId, trace });
+    this.passes.push({ traceId, recircId, trace: summarise(trace) });
   }
 
   hasRecirc(recircId: number): boolean {
@@ -30,7 +35,7 @@ export class PathState {
     return [...seen.values()];
   }
 
-  ordered(): Array<{ traceId: number; recircId: number; trace: AnnotatedTrace }> {
+  ordered(): Array<{ traceId: number; recircId: number; trace: PassSummary }> {
     return [...this.passes].sort((a, b) => a.recircId - b.recircId || a.traceId - b.traceId);
   }
 }

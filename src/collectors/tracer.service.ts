@@ -26,7 +26,7 @@ import { FlowEvent, LiveFlow } from './datapath-diff';
 import { PollerService } from './poller.service';
 import { TokenBucket } from './token-bucket';
 import { VswitchdService } from './vswitchd.service';
-import { pathVerdictOf, PathState } from './path-state';
+import { PassSummary, pathVerdictOf, PathState, summarise } from './path-state';
 
 const DETRACE_ATTEMPTS = 5;
 const MAX_STORES_IN_FLIGHT = 256;
@@ -61,7 +61,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   private stopped = false;
   private wake: NodeJS.Timeout | undefined;
   /** Datapath flow lifetime (dbId) → its trace and path, for chaining recirculations. */
-  private readonly traced = new Map<number, { traceId: number; pathId: number; recircId: number; trace: AnnotatedTrace }>();
+  private readonly traced = new Map<number, { traceId: number; pathId: number; recircId: number; trace: PassSummary }>();
   private readonly paths = new Map<number, PathState>();
   private readonly inflight = new Set<Promise<void>>();
   private readonly m: { traces: Counter; queue: Gauge; latency: Gauge };
@@ -353,7 +353,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
         consistentReason: reason ?? null,
         portUuids,
       });
-      if (flow.dbId !== undefined) this.traced.set(flow.dbId, { traceId: id, pathId, recircId: flow.recircId, trace });
+      if (flow.dbId !== undefined) this.traced.set(flow.dbId, { traceId: id, pathId, recircId: flow.recircId, trace: summarise(trace) });
       this.addToPath(tx, pathId, id, flow, trace, portUuids, now);
       return { traceId: id, pathId };
     });
