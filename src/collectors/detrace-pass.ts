@@ -1,9 +1,9 @@
 // ofproto/detrace (OVS >= 3.4) lists the OpenFlow rules cached in the ukey: exactly those that
 // produced the installed flow, with no re-translation. It has no Flow/Final flow/Datapath actions
 // lines, so the pass is built from the rules, the flow's own key and its installed actions.
-import { parseActions } from '../ovs/odp-actions';
 import type { DetraceEntry } from '../ovs/ofproto-detrace';
 import type { TracePass, TraceStep } from '../ovs/ofproto-trace';
+import { rulePass } from '../ovs/rule-pass';
 import type { LiveFlow } from './datapath-diff';
 
 /** Top-level comma split of OpenFlow actions (commas inside parentheses stay). */
@@ -43,31 +43,5 @@ export function detracePass(entries: readonly DetraceEntry[], flow: LiveFlow): T
       items: e.type === 'rule' ? splitActions(e.actions).map((text) => ({ kind: 'action' as const, text, line: e.line, depth: 1 })) : [],
     });
   }
-  let parsed = null;
-  try {
-    parsed = parseActions(flow.actions);
-  } catch {
-    /* kept raw */
-  }
-  return {
-    flow: flow.key,
-    bridges: [...new Set(steps.map((s) => s.bridge!))],
-    steps,
-    nodes: [],
-    resumeTable: null,
-    restored: [],
-    unattached: [],
-    finalFlow: '',
-    finalFlowUnchanged: true,
-    megaflow: flow.key,
-    datapathActions: flow.actions,
-    datapathActionsParsed: parsed,
-    datapathActionsError: null,
-    translationFailed: null,
-    slowPath: [],
-    actionExecutionFailed: null,
-    warnings: [],
-    errors: [],
-    line: 1,
-  };
+  return rulePass(steps, flow.key, flow.actions, flow.key);
 }

@@ -2,11 +2,11 @@
 // translation is annotated and stored exactly like a live one. Raw ofproto/trace text goes
 // through the trace parser (only its own pass: the simulated continuations are not the flow's
 // translation); rule steps (ofproto/detrace, a patched vswitchd) become a flat pass.
-import { parseActions } from '../ovs/odp-actions';
+import { rulePass } from '../ovs/rule-pass';
 import { OvsParseError } from '../ovs/parse-error';
 import { parseOfprotoTrace, TracePass } from '../ovs/ofproto-trace';
 import type { TraceStep } from '../ovs/trace-tree';
-import { normaliseCookie, tryParse } from '../ovs/trace-error';
+import { normaliseCookie } from '../ovs/trace-error';
 import type { TranslationV1 } from './event-schema';
 
 export function passOfTranslation(e: TranslationV1): { pass: TracePass } | { reason: string } {
@@ -32,31 +32,5 @@ export function passOfTranslation(e: TranslationV1): { pass: TracePass } | { rea
     parentStep: i === 0 ? null : i - 1,
     items: s.actions ? [{ kind: 'action', text: s.actions, line: i + 1, depth: 1 }] : [],
   }));
-  const errors: OvsParseError[] = [];
-  const datapathActions = e.datapathActions ?? '';
-  const parsed = datapathActions ? tryParse(parseActions, datapathActions, errors) : null;
-  const bridges = [...new Set(steps.map((s) => s.bridge).filter((b): b is string => !!b))];
-  return {
-    pass: {
-      flow: e.flow ?? '',
-      bridges,
-      steps,
-      nodes: [],
-      resumeTable: null,
-      restored: [],
-      unattached: [],
-      finalFlow: '',
-      finalFlowUnchanged: false,
-      megaflow: '',
-      datapathActions,
-      datapathActionsParsed: parsed,
-      datapathActionsError: errors[0] ?? null,
-      translationFailed: null,
-      slowPath: [],
-      actionExecutionFailed: null,
-      warnings: [],
-      errors: [],
-      line: 1,
-    },
-  };
+  return { pass: rulePass(steps, e.flow ?? '', e.datapathActions ?? '') };
 }
