@@ -15,7 +15,8 @@ export class ConfigError extends Error {
     readonly value: string,
     reason: string,
   ) {
-    super(`invalid configuration: ${key}=${JSON.stringify(value)}: ${reason}`);
+    // A secret is named, never printed: the message ends up in logs.
+    super(`invalid configuration: ${key}=${/TOKEN|PASSWORD|SECRET/.test(key) ? '<hidden>' : JSON.stringify(value)}: ${reason}`);
     this.name = 'ConfigError';
   }
 }

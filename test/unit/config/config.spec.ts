@@ -63,6 +63,12 @@ describe('configuration', () => {
     expect(errorOf({ LIVETRACE_SSL_CA_CERT: '/nonexistent/ca.pem' }).message).toMatch(/LIVETRACE_SSL_CA_CERT="\/nonexistent\/ca.pem": file does not exist/);
   });
 
+  it('names a bad secret without printing it', () => {
+    const err = errorOf({ LIVETRACE_API_TOKEN: 'short secret' });
+    expect(err.message).toMatch(/LIVETRACE_API_TOKEN=<hidden>: expected 16 to 256 printable characters/);
+    expect(err.message).not.toContain('short secret');
+  });
+
   it('names an unknown reference and a malformed file line', () => {
     expect(() => parseEnvFile('A=1\nnot a line\n', 'x.env')).toThrow(/x.env:2/);
   });
