@@ -295,36 +295,32 @@ export function ctAction(a: OdpAction): CtAction | undefined {
   };
 }
 
+/** Visits every action, descending into nested lists (clone, check_pkt_len, sample(actions(…)), …). */
+export function eachAction(actions: readonly OdpAction[], visit: (a: OdpAction) => void): void {
+  for (const a of actions) {
+    visit(a);
+    if (a.type === 'clone') eachAction(a.actions, visit);
+    else if (a.type === 'check_pkt_len') {
+      eachAction(a.gt, visit);
+      eachAction(a.le, visit);
+    } else if (a.type === 'call') for (const arg of a.args) eachAction(nestedActions(arg) ?? [], visit);
+  }
+}
+
 /** Every recirculation id the actions lead to (nested lists included), as numbers. */
 export function recircTargets(actions: readonly OdpAction[]): number[] {
   const out: number[] = [];
-  const walk = (list: readonly OdpAction[]) => {
-    for (const a of list) {
-      if (a.type === 'recirc') out.push(a.id.startsWith('0x') ? parseInt(a.id.slice(2), 16) : parseInt(a.id, 10));
-      else if (a.type === 'clone') walk(a.actions);
-      else if (a.type === 'check_pkt_len') {
-        walk(a.gt);
-        walk(a.le);
-      } else if (a.type === 'call') for (const arg of a.args) walk(nestedActions(arg) ?? []);
-    }
-  };
-  walk(actions);
+  eachAction(actions, (a) => {
+    if (a.type === 'recirc') out.push(a.id.startsWith('0x') ? parseInt(a.id.slice(2), 16) : parseInt(a.id, 10));
+  });
   return out;
 }
 
 /** Ports the actions output to (nested lists included), in order. */
 export function outputPorts(actions: readonly OdpAction[]): string[] {
   const out: string[] = [];
-  const walk = (list: readonly OdpAction[]) => {
-    for (const a of list) {
-      if (a.type === 'output') out.push(a.port);
-      else if (a.type === 'clone') walk(a.actions);
-      else if (a.type === 'check_pkt_len') {
-        walk(a.gt);
-        walk(a.le);
-      } else if (a.type === 'call') for (const arg of a.args) walk(nestedActions(arg) ?? []);
-    }
-  };
-  walk(actions);
+  eachAction(actions, (a) => {
+    if (a.type === 'output') out.push(a.port);
+  });
   return out;
 }

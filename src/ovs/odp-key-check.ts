@@ -1,5 +1,5 @@
 import { OvsParseError } from './parse-error';
-import { BRACE_OPEN, CLOSE, COMMA, EQUALS, OPEN, SPACE, findClose } from './odp-scan';
+import { BRACE_OPEN, CLOSE, COMMA, EQUALS, OPEN, SPACE, findBraceClose, findClose } from './odp-scan';
 
 /**
  * The fast path of the ODP key grammar: checks key text in one pass, building nothing.
@@ -104,7 +104,7 @@ function checkAttrs(s: string, i: number, end: number): number {
       i = j - 1;
     } else if (c === BRACE_OPEN) {
       if (!named) throw new OvsParseError(WHAT, s, i, 'expected an attribute name');
-      i = skipBraces(s, i, end);
+      i = findBraceClose(WHAT, s, i, end);
     } else if (c === COMMA || c === CLOSE) {
       if (!named) throw new OvsParseError(WHAT, s, itemStart, "expected '=' in attribute");
       if (c === CLOSE) return i;
@@ -119,21 +119,4 @@ function checkAttrs(s: string, i: number, end: number): number {
     }
   }
   throw new OvsParseError(WHAT, s, end, "expected ')' before end");
-}
-
-/** Same rule as the building parser's brace skipping: any closer counts, the last must be '}'. */
-function skipBraces(s: string, open: number, end: number): number {
-  let depth = 0;
-  for (let i = open; i < end; i++) {
-    const c = s.charCodeAt(i);
-    if (c === OPEN || c === BRACE_OPEN) depth++;
-    else if (c === CLOSE || c === BRACE_CLOSE) {
-      depth--;
-      if (depth === 0) {
-        if (c !== BRACE_CLOSE) throw new OvsParseError(WHAT, s, i, "expected '}'");
-        return i;
-      }
-    }
-  }
-  throw new OvsParseError(WHAT, s, end, "expected '}' before end");
 }

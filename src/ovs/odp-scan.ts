@@ -60,7 +60,8 @@ export function itemEnd(what: string, s: string, i: number, end: number): number
   return end;
 }
 
-function findBraceClose(what: string, s: string, open: number, end: number): number {
+/** The '}' closing the '{' at `open` (geneve option lists); any closer counts, the last must be '}'. */
+export function findBraceClose(what: string, s: string, open: number, end: number): number {
   let depth = 0;
   for (let i = open; i < end; i++) {
     const c = s.charCodeAt(i);
