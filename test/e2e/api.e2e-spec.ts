@@ -32,7 +32,7 @@ describe('REST API on real data', () => {
     http = request(app.getHttpServer());
     await waitFor('healthy', async () => (await http.get('/health')).status === 200, 60_000);
     await http.post('/trace-sessions').set('Authorization', `Bearer ${TOKEN}`).send({ logicalPort: 'lsp1', includeExisting: true }).expect(201);
-    const ports = new Map([...(await sb.appctl('dpif/show')).matchAll(/^\s+(\S+) \d+\/(\d+):/gm)].map((m) => [m[1], m[2]]));
+    const ports = await sb.dpPorts();
     await sb.inject('vif1', `in_port(${ports.get('vif1')}),${pkt(1, 2, 'icmp(type=8,code=0)', 1)}`, 2);
     await sb.inject('vif1', `in_port(${ports.get('vif1')}),${pkt(1, 3, 'udp(src=5353,dst=53)', 17)}`, 2);
     await waitFor('traces of the echo and of the dropped DNS query', async () => {

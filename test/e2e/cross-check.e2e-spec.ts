@@ -83,7 +83,7 @@ describe('cross-check of live paths against ovn-trace', () => {
     await sb.bind(WEIRD, 'vif9', 9);
     aclUuid = (await sb.nbctl('--bare', '--columns=_uuid', 'find', 'acl', 'priority=1001', 'match="inport == \\"lsp1\\" && ip4"')).trim();
     await sb.nbctl('--wait=hv', 'sync');
-    for (const m of (await sb.appctl('dpif/show')).matchAll(/^\s+(\S+) \d+\/(\d+):/gm)) dpPort.set(m[1], Number(m[2]));
+    for (const [name, port] of await sb.dpPorts()) dpPort.set(name, port);
     dbFile = join(sb.dir, 'livetrace.sqlite');
     app = await startApp({ ...sb.env, LIVETRACE_DB: dbFile, LIVETRACE_POLL_INTERVAL_MS: '200' });
     http = request(app.getHttpServer());

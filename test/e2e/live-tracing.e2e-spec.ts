@@ -37,7 +37,7 @@ describe('live tracing of lsp1 on a real sandbox', () => {
     await sb.nbctl('acl-add', 'sw0', 'to-lport', '1003', 'outport == "lsp2" && tcp.dst == 22', 'drop');
     aclUuid = (await sb.nbctl('--bare', '--columns=_uuid', 'find', 'acl', 'priority=1003')).trim();
     await sb.nbctl('--wait=hv', 'sync');
-    for (const m of (await sb.appctl('dpif/show')).matchAll(/^\s+(\S+) \d+\/(\d+):/gm)) dpPort.set(m[1], Number(m[2]));
+    for (const [name, port] of await sb.dpPorts()) dpPort.set(name, port);
     app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
     http = request(app.getHttpServer());
     await waitFor('service healthy', async () => (await http.get('/health')).status === 200, 60_000);

@@ -31,7 +31,7 @@ describe('a poller narrowed to the sessions’ ports', () => {
 
   it('dumps and traces only vif1’s flows while the only session filters on in_port=vif1', async () => {
     await http.post('/trace-sessions').send({ filter: 'in_port=vif1,icmp' }).expect(201);
-    const ports = new Map([...(await sb.appctl('dpif/show')).matchAll(/^\s+(\S+) \d+\/(\d+):/gm)].map((m) => [m[1], m[2]]));
+    const ports = await sb.dpPorts();
     await sb.inject('vif1', `in_port(${ports.get('vif1')}),${icmp(1, 2)}`, 2);
     await sb.inject('vif2', `in_port(${ports.get('vif2')}),${icmp(2, 3)}`, 2);
     const all = (await sb.appctl('dpctl/dump-flows', '-m')).split('\n').filter((l) => l.startsWith('ufid:'));

@@ -42,7 +42,7 @@ describe('upcalls from the vswitchd log', () => {
     sb = await Sandbox.start();
     await sb.demoTopology();
     log = join(sb.dir, 'ovs-vswitchd.log');
-    for (const m of (await sb.appctl('dpif/show')).matchAll(/^\s+(\S+) \d+\/(\d+):/gm)) vif.set(m[1], Number(m[2]));
+    for (const [name, port] of await sb.dpPorts()) vif.set(name, port);
   });
 
   afterAll(async () => {

@@ -15,7 +15,7 @@ describe('an ovs-vswitchd restart during a session', () => {
   let app: INestApplication;
   let http: ReturnType<typeof request>;
 
-  const vif1 = async () => /^\s+vif1 \d+\/(\d+):/m.exec(await sb.appctl('dpif/show'))![1];
+  const vif1 = async () => (await sb.dpPorts()).get('vif1')!;
 
   beforeAll(async () => {
     sb = await Sandbox.start();

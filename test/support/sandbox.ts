@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { dpifShowPortNumbers } from '../../src/ovs/trace-compare';
 
 const run = promisify(execFile);
 export const SANDBOX_SCRIPT = resolve(__dirname, '../../scripts/ovn-sandbox');
@@ -93,6 +94,11 @@ export class Sandbox {
 
   restartVswitchd(): Promise<string> {
     return this.script('restart-vswitchd');
+  }
+
+  /** Datapath port numbers by interface name (dpif/show): what `in_port(N)` of an injected flow needs. */
+  async dpPorts(): Promise<Map<string, number>> {
+    return dpifShowPortNumbers(await this.appctl('dpif/show'));
   }
 
   inject(iface: string, odpFlow: string, count = 1): Promise<string> {

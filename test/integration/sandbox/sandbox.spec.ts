@@ -11,13 +11,6 @@ const ICMP_LSP1_TO_LSP2 =
   'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),' +
   'ipv4(src=10.0.0.1,dst=10.0.0.2,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)';
 
-/** `port 3: vif2 (dummy)` lines of dpif/show → name → datapath port number. */
-function dpPorts(dpifShow: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const m of dpifShow.matchAll(/^\s+(\S+) \d+\/(\d+):/gm)) out.set(m[1], Number(m[2]));
-  return out;
-}
-
 function processesNaming(pattern: string): string[] {
   try {
     return execFileSync('pgrep', ['-a', '-f', '--', pattern], { encoding: 'utf8' }).trim().split('\n');
@@ -52,7 +45,7 @@ describe('ovn-sandbox', () => {
 
   it('forwards an ICMP echo from lsp1 to lsp2 through conntrack: recirc_id 0, a recirculated pass, output to vif2', async () => {
     await sb.demoTopology();
-    const ports = dpPorts(await sb.appctl('dpif/show'));
+    const ports = await sb.dpPorts();
     expect(ports.get('vif1')).toBeDefined();
     await sb.inject('vif1', `in_port(${ports.get('vif1')}),${ICMP_LSP1_TO_LSP2}`, 3);
 
