@@ -7,6 +7,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { EventEmitter } from 'node:events';
 import { Counter, Gauge } from 'prom-client';
 import { annotatePass } from '../correlation/annotate';
+import { dpifMaps } from '../correlation/verdict';
 import type { AnnotatedTrace, TracePort } from '../correlation/types';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
@@ -104,6 +105,21 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   }
 
   private portNamesCache: ReadonlyMap<string, string> | undefined;
+  /** Port maps of a dpif/show (cached by VswitchdService for seconds): built once, not per trace. */
+  private readonly dpViews = new WeakMap<DpifDatapath, { names: Map<string, string>; numbers: Map<string, number>; annotate: ReturnType<typeof dpifMaps> }>();
+
+  private dpView(dp: DpifDatapath) {
+    let v = this.dpViews.get(dp);
+    if (!v) {
+      v = {
+        names: new Map([...portNamesByNumber(dp)].map(([n, name]) => [String(n), name])),
+        numbers: new Map(portNumbersByName(dp)),
+        annotate: dpifMaps(dp),
+      };
+      this.dpViews.set(dp, v);
+    }
+    return v;
+  }
 
   private onCycle(events: FlowEvent[]): void {
     // Parents before their recirculations (recirc ids grow along a packet's passes), so a
@@ -230,7 +246,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     let dp: DpifDatapath | null = null;
     try {
       dp = await this.vswitchd.datapath();
-      this.portNamesCache = dp ? new Map([...portNamesByNumber(dp)].map(([n, name]) => [String(n), name])) : undefined;
+      this.portNamesCache = dp ? this.dpView(dp).names : undefined;
     } catch {
       /* traced without port names */
     }
@@ -255,10 +271,10 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       method: 'trace',
       recircId: '0x' + flow.recircId.toString(16),
       inPort: flow.inPort ?? undefined,
-      dpif: dp,
+      dpifMaps: dp ? this.dpView(dp).annotate : null,
       chassis: this.poller.chassis,
     });
-    const cmp = compareTracedActions(parsed.pass, flow.actions, dp ? new Map([...portNumbersByName(dp)]) : new Map());
+    const cmp = compareTracedActions(parsed.pass, flow.actions, dp ? this.dpView(dp).numbers : new Map());
     return { kind: 'ok', trace, consistent: cmp.same, reason: cmp.same ? undefined : cmp.reason };
   }
 
@@ -288,7 +304,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
         method: 'detrace',
         recircId: '0x' + flow.recircId.toString(16),
         inPort: flow.inPort ?? undefined,
-        dpif: dp,
+        dpifMaps: dp ? this.dpView(dp).annotate : null,
         chassis: this.poller.chassis,
       });
       // The cache is what installed the flow: there is no re-translation to compare.
