@@ -55,6 +55,8 @@ export interface ActiveSession {
   json: TraceSessionJson;
   filter?: CompiledFilter;
   port?: PortTarget;
+  /** What `port` was computed from: the OVN model's generation and the dpif/show port names. */
+  portFrom?: { generation: number; portNames?: ReadonlyMap<string, string> };
   /** Datapath flow lifetimes (dbId) selected for this session, so their recirculations are too. */
   selectedFlows: Set<number>;
   dirty: boolean;
@@ -201,7 +203,12 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     const out: Array<{ session: ActiveSession; how: Exclude<Selection, null> }> = [];
     for (const s of this.active.values()) {
       if (s.json.state !== 'active') continue;
-      if (s.json.logicalPort) s.port = this.portTarget(s.json.logicalPort, portNames) ?? s.port;
+      // Recomputed only when the replicas or the datapath ports changed: this runs for every new flow.
+      const generation = this.replicas.model.generation;
+      if (s.json.logicalPort && (s.portFrom?.generation !== generation || s.portFrom.portNames !== portNames)) {
+        s.port = this.portTarget(s.json.logicalPort, portNames) ?? s.port;
+        s.portFrom = { generation, portNames };
+      }
       const parentSelected = parents.some((p) => p.dbId !== undefined && s.selectedFlows.has(p.dbId));
       const how = selectFlow(flow, { filter: s.filter, port: s.port, parentSelected, portNames });
       if (how) out.push({ session: s, how });
