@@ -1,6 +1,7 @@
 import { LineError, OvsParseError } from './parse-error';
 import { OdpKey, checkKeyFields, formatKey, parseKeyFields } from './odp-key';
-import { OdpAction, checkActionList, formatActions, parseActionList } from './odp-actions';
+import { OdpAction, checkActionList, formatActions, parseActionList, parseSharedActionList } from './odp-actions';
+import { OdpMemo } from './odp-memo';
 
 /**
  * `ovs-appctl dpctl/dump-flows [-m]` output, for the userspace and the kernel datapath:
@@ -11,9 +12,12 @@ import { OdpAction, checkActionList, formatActions, parseActionList } from './od
  *
  * (one line per flow). A bad line is reported with its number and does not cost the others.
  *
- * Every line is checked whole against the key and action grammar while parsing (a bad key or
- * action is a line error right away), but a flow's key and action objects are built the first
- * time they are read: a poller diffing 200,000 UFIDs a cycle only builds the flows it looks at.
+ * Every flow's key (fields, attributes, masks) and actions are built while parsing, one pass that
+ * validates and builds; a field, attribute, action or action list whose exact text was already
+ * parsed in this dump is the same frozen object (see odp-memo.ts), which is what makes a 200,000
+ * flow dump cheap: OVN's flows differ in a few addresses. `build: 'on-read'` instead checks each
+ * line whole (a bad key or action is still a line error right away) and builds a flow's objects
+ * the first time they are read.
  */
 
 /** The `flow-dump from …:` header a flow was listed under (userspace datapath only). */
@@ -64,7 +68,19 @@ const NO_EXTRA: { name: string; value: string }[] = [];
 const HEADER = 'flow-dump from ';
 const PMD = 'pmd on cpu core: ';
 
-export function parseDumpFlows(text: string): FlowDump {
+export interface ParseDumpOptions {
+  /** `all` (default): keys and actions built now, shared through a memo; `on-read`: checked now, built when read. */
+  readonly build?: 'all' | 'on-read';
+  /** Texts each memo table keeps before starting over (OdpMemo's default when absent); 0: no sharing. */
+  readonly memoEntries?: number;
+}
+
+/** How parseDumpLine builds: now through a dump's memo, now alone, or on first read. */
+export type FlowBuild = OdpMemo | 'now' | 'on-read';
+
+export function parseDumpFlows(text: string, options: ParseDumpOptions = {}): FlowDump {
+  const build: FlowBuild =
+    options.build === 'on-read' ? 'on-read' : options.memoEntries === 0 ? 'now' : new OdpMemo(options.memoEntries);
   const items: DumpedFlow[] = [];
   const errors: LineError[] = [];
   let thread: DumpThread | undefined;
@@ -81,7 +97,7 @@ export function parseDumpFlows(text: string): FlowDump {
       if (line.startsWith(HEADER)) thread = parseHeader(line);
       else if (line.trim() !== '') {
         try {
-          items.push(parseDumpLine(line, lineNo, thread));
+          items.push(parseDumpLine(line, lineNo, thread, build));
         } catch (e) {
           if (!(e instanceof OvsParseError)) throw e;
           errors.push({ line: lineNo, text: line, error: e });
@@ -104,7 +120,7 @@ function parseHeader(line: string): DumpThread {
 }
 
 /** Parses one flow line (no header). Throws OvsParseError with the column on bad input. */
-export function parseDumpLine(line: string, lineNo = 1, thread?: DumpThread): DumpedFlow {
+export function parseDumpLine(line: string, lineNo = 1, thread?: DumpThread, build: FlowBuild = 'now'): DumpedFlow {
   let i = 0;
   while (i < line.length && line.charCodeAt(i) === 32) i++;
   let ufid: string | undefined;
@@ -118,13 +134,19 @@ export function parseDumpLine(line: string, lineNo = 1, thread?: DumpThread): Du
   const keyEnd = line.indexOf(', packets:', i);
   if (keyEnd < 0) throw new OvsParseError(WHAT, line, i, "expected ', packets:' after the key");
   const keyStart = i;
-  checkKeyFields(line, keyStart, keyEnd);
+  const memo = typeof build === 'object' ? build : undefined;
+  let key: OdpKey | undefined;
+  if (build === 'on-read') checkKeyFields(line, keyStart, keyEnd);
+  else key = { fields: parseKeyFields(line, keyStart, keyEnd, memo) };
 
   const actionsAt = line.indexOf('actions:', keyEnd);
   if (actionsAt < 0) throw new OvsParseError(WHAT, line, keyEnd, "expected 'actions:'");
   const extraAt = line.lastIndexOf(', dp-extra-info:');
   const actionsEnd = extraAt > actionsAt ? extraAt : line.length;
-  checkActionList(line, actionsAt + 8, actionsEnd);
+  let actions: readonly OdpAction[] | undefined;
+  if (build === 'on-read') checkActionList(line, actionsAt + 8, actionsEnd);
+  else if (memo !== undefined) actions = parseSharedActionList(line, actionsAt + 8, actionsEnd, memo);
+  else actions = parseActionList(line, actionsAt + 8, actionsEnd);
 
   let packets = -1;
   let bytes = -1;
@@ -140,36 +162,37 @@ export function parseDumpLine(line: string, lineNo = 1, thread?: DumpThread): Du
     let stop = line.indexOf(', ', p);
     if (stop < 0 || stop > actionsAt) stop = actionsAt;
     if (colon < 0 || colon > stop) throw new OvsParseError(WHAT, line, p, "expected 'name:value'");
-    const name = line.slice(p, colon);
-    const value = line.slice(colon + 1, stop);
-    switch (name) {
-      case 'packets': packets = counter(line, colon + 1, value); break;
-      case 'bytes': bytes = counter(line, colon + 1, value); break;
-      case 'used': used = value; break;
-      case 'flags': flags = value; break;
-      case 'offloaded': offloaded = value; break;
-      case 'dp': dp = value; break;
-      default:
-        if (extra === NO_EXTRA) extra = [];
-        extra.push({ name, value });
+    // Names compared in place and values shared through the memo: no strings per line but the counters'.
+    const n = colon - p;
+    const v = colon + 1;
+    if (n === 7 && line.startsWith('packets', p)) packets = counter(line, v, stop);
+    else if (n === 5 && line.startsWith('bytes', p)) bytes = counter(line, v, stop);
+    else if (n === 4 && line.startsWith('used', p)) used = cut(line, v, stop, memo);
+    else if (n === 5 && line.startsWith('flags', p)) flags = cut(line, v, stop, memo);
+    else if (n === 9 && line.startsWith('offloaded', p)) offloaded = cut(line, v, stop, memo);
+    else if (n === 2 && line.startsWith('dp', p)) dp = cut(line, v, stop, memo);
+    else {
+      if (extra === NO_EXTRA) extra = [];
+      extra.push({ name: line.slice(p, colon), value: line.slice(v, stop) });
     }
     p = stop + 2;
   }
   if (packets < 0 || bytes < 0 || used === undefined) {
     throw new OvsParseError(WHAT, line, keyEnd + 2, 'expected packets:, bytes: and used:');
   }
-  return new LazyDumpedFlow(
+  return new DumpLineFlow(
     line, lineNo, thread, ufid, keyStart, keyEnd, actionsAt + 8, actionsEnd, packets, bytes, used,
     usedSeconds(line, keyEnd, used), flags, offloaded, dp,
-    extraAt > actionsAt ? line.slice(extraAt + 16) : undefined, extra,
+    extraAt > actionsAt ? cut(line, extraAt + 16, line.length, memo) : undefined, extra, key, actions,
   );
 }
 
-/** A checked dump line whose key and actions are built from the line on first read (then kept). */
-class LazyDumpedFlow implements DumpedFlow {
-  private builtKey: OdpKey | undefined;
-  private builtActions: OdpAction[] | undefined;
-
+/**
+ * A parsed dump line. Its key and actions were built while parsing, or (`on-read`) the line was
+ * checked and they are built from it on first read, then kept. One class either way, so code
+ * reading flows sees one object shape.
+ */
+class DumpLineFlow implements DumpedFlow {
   constructor(
     private readonly text: string,
     readonly line: number,
@@ -188,6 +211,8 @@ class LazyDumpedFlow implements DumpedFlow {
     readonly dp: string | undefined,
     readonly dpExtraInfo: string | undefined,
     readonly extra: readonly { readonly name: string; readonly value: string }[],
+    private builtKey: OdpKey | undefined,
+    private builtActions: readonly OdpAction[] | undefined,
   ) {}
 
   get key(): OdpKey {
@@ -208,10 +233,27 @@ class LazyDumpedFlow implements DumpedFlow {
   }
 }
 
-function counter(line: string, at: number, value: string): number {
+function counter(line: string, at: number, end: number): number {
+  // Plain digits (every real dump) are read in place; anything else goes through Number as before.
+  if (end > at && end - at <= 15) {
+    let n = 0;
+    let i = at;
+    for (; i < end; i++) {
+      const c = line.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      n = n * 10 + c;
+    }
+    if (i === end) return n;
+  }
+  const value = line.slice(at, end);
   const n = Number(value);
   if (value === '' || !Number.isSafeInteger(n) || n < 0) throw new OvsParseError(WHAT, line, at, 'expected a counter');
   return n;
+}
+
+/** line[a, b): one shared string per distinct text when parsing through a memo. */
+function cut(line: string, a: number, b: number, memo: OdpMemo | undefined): string {
+  return memo !== undefined ? memo.string(line, a, b) : line.slice(a, b);
 }
 
 function usedSeconds(line: string, at: number, used: string): number | null {

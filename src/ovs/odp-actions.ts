@@ -1,5 +1,6 @@
 import { OvsParseError } from './parse-error';
-import { COMMA, EQUALS, OPEN, findClose, itemEnd, skipSpaces, trimEnd } from './odp-scan';
+import { COMMA, EQUALS, OPEN, SCAN_HASH, findClose, hashRange, itemEnd, skipSpaces, trimEnd } from './odp-scan';
+import { OdpMemo, deepFreeze } from './odp-memo';
 import { OdpKeyField, checkKeyFields, formatField, parseKeyFields } from './odp-key';
 
 /**
@@ -61,6 +62,21 @@ export function parseActionList(s: string, start: number, end: number): OdpActio
 }
 
 /**
+ * The action list in text[start, end) through a dump's memo: a list or an action whose exact
+ * text was parsed before is the same frozen structure again (OVN flows share a few dozen lists).
+ */
+export function parseSharedActionList(s: string, start: number, end: number, memo: OdpMemo): readonly OdpAction[] {
+  const hash = hashRange(s, start, end);
+  let list = memo.actionLists.get(s, start, end, hash);
+  if (list === undefined) {
+    const out: OdpAction[] = [];
+    scanActionList(s, start, end, out, memo);
+    list = memo.actionLists.set(s, start, end, hash, Object.freeze(out));
+  }
+  return list;
+}
+
+/**
  * Checks text[start, end) against the same grammar as parseActionList without building anything
  * (same errors, same positions), so a dump can be checked whole and built flow by flow on demand.
  */
@@ -68,12 +84,22 @@ export function checkActionList(s: string, start: number, end: number): void {
   scanActionList(s, start, end, null);
 }
 
-function scanActionList(s: string, start: number, end: number, out: OdpAction[] | null): void {
+function scanActionList(s: string, start: number, end: number, out: OdpAction[] | null, memo?: OdpMemo): void {
   let i = skipSpaces(s, start, end);
   while (i < end) {
     const stop = itemEnd(WHAT, s, i, end);
-    const action = scanAction(s, i, trimEnd(s, i, stop), out !== null);
-    if (out !== null && action !== undefined) out.push(action);
+    if (memo !== undefined && out !== null) {
+      const hash = SCAN_HASH[0];
+      let action = memo.actions.get(s, i, stop, hash);
+      if (action === undefined) {
+        action = deepFreeze(scanAction(s, i, trimEnd(s, i, stop), true, memo) as OdpAction);
+        memo.actions.set(s, i, stop, hash, action);
+      }
+      out.push(action);
+    } else {
+      const action = scanAction(s, i, trimEnd(s, i, stop), out !== null);
+      if (out !== null && action !== undefined) out.push(action);
+    }
     if (stop < end) {
       i = skipSpaces(s, stop + 1, end);
       if (i >= end) throw new OvsParseError(WHAT, s, i, "expected an action after ','");
@@ -81,7 +107,7 @@ function scanActionList(s: string, start: number, end: number, out: OdpAction[] 
   }
 }
 
-function scanAction(s: string, i: number, end: number, build: boolean): OdpAction | undefined {
+function scanAction(s: string, i: number, end: number, build: boolean, memo?: OdpMemo): OdpAction | undefined {
   let j = i;
   while (j < end && s.charCodeAt(j) !== OPEN) j++;
   if (j === i) throw new OvsParseError(WHAT, s, i, 'expected an action');
@@ -109,8 +135,12 @@ function scanAction(s: string, i: number, end: number, build: boolean): OdpActio
     }
     case 'set':
     case 'set_masked': {
-      if (checkKeyFields(s, a, close) !== 1) throw new OvsParseError(WHAT, s, a, 'expected one key field in set()');
-      return build ? { type: 'set', name, field: parseKeyFields(s, a, close)[0] } : undefined;
+      // Building parses once; the count is checked after (the errors and their order are the same).
+      const fields = build ? parseKeyFields(s, a, close, memo) : undefined;
+      if ((fields ? fields.length : checkKeyFields(s, a, close)) !== 1) {
+        throw new OvsParseError(WHAT, s, a, 'expected one key field in set()');
+      }
+      return fields && { type: 'set', name, field: fields[0] };
     }
     case 'clone': {
       if (!build) return void scanActionList(s, a, close, null);

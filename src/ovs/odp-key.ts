@@ -1,6 +1,7 @@
 import { OvsParseError } from './parse-error';
-import { BRACE_OPEN, COMMA, EQUALS, OPEN, findClose, itemEnd, skipSpaces, slashIndex, trimEnd } from './odp-scan';
+import { BRACE_OPEN, COMMA, EQUALS, OPEN, SCAN_HASH, findClose, itemEnd, skipSpaces, slashIndex, trimEnd } from './odp-scan';
 import { checkFields } from './odp-key-check';
+import { OdpMemo, stackMark, stackPush, stackReset, stackTake } from './odp-memo';
 
 /**
  * Datapath (ODP) flow keys as lib/odp-util.c prints them in `dpctl/dump-flows`, upcall logs and
@@ -48,12 +49,28 @@ export function parseKey(text: string): OdpKey {
   return { fields: parseKeyFields(text, 0, text.length) };
 }
 
-/** Parses the key fields in text[start, end): used for dump lines and `set(…)` actions without copying. */
-export function parseKeyFields(s: string, start: number, end: number): OdpKeyField[] {
-  const fields: OdpKeyField[] = [];
-  scanKeyFields(s, start, end, fields);
-  return fields;
+/**
+ * Parses the key fields in text[start, end): used for dump lines and `set(…)` actions without
+ * copying. With a memo (one per dump), a field or attribute whose exact text was parsed before
+ * is the same frozen object again, and everything returned is frozen.
+ */
+export function parseKeyFields(s: string, start: number, end: number, memo?: OdpMemo): OdpKeyField[] {
+  if (memo === undefined) {
+    const fields: OdpKeyField[] = [];
+    scanKeyFields(s, start, end, fields);
+    return fields;
+  }
+  const mark = stackMark();
+  try {
+    scanKeyFields(s, start, end, NO_FIELDS, memo);
+    return stackTake(mark);
+  } finally {
+    stackReset(mark);
+  }
 }
+
+/** The `out` of scanKeyFields when building through a memo (items go on the shared stack). */
+const NO_FIELDS: OdpKeyField[] = [];
 
 /**
  * Checks text[start, end) against the same grammar as parseKeyFields without building anything
@@ -64,22 +81,34 @@ export function checkKeyFields(s: string, start: number, end: number): number {
   return checkFields(s, start, end);
 }
 
-function scanKeyFields(s: string, start: number, end: number, out: OdpKeyField[] | null): number {
+function scanKeyFields(s: string, start: number, end: number, out: OdpKeyField[] | null, memo?: OdpMemo): number {
   let count = 0;
   let i = skipSpaces(s, start, end);
   while (i < end) {
     const nameStart = i;
+    let h = 0;
     while (i < end) {
       const c = s.charCodeAt(i);
       if (c === OPEN || c === COMMA || c === 41 /* ) */ || c === 32) break;
+      h = (Math.imul(h, 31) + c) | 0;
       i++;
     }
     if (i === nameStart) throw new OvsParseError(WHAT, s, i, 'expected a field name');
     if (i >= end || s.charCodeAt(i) !== OPEN) throw new OvsParseError(WHAT, s, i, "expected '('");
-    const name = s.slice(nameStart, i);
-    const close = findClose(WHAT, s, i, end);
-    const field = scanField(name, s, nameStart, i + 1, close, out !== null);
-    if (out !== null && field !== undefined) out.push(field);
+    const close = findClose(WHAT, s, i, end, h);
+    if (memo !== undefined && out !== null) {
+      // The same text parsed before is valid and gives the same field: share it.
+      const hash = SCAN_HASH[0];
+      let field = memo.fields.get(s, nameStart, close + 1, hash);
+      if (field === undefined) {
+        field = frozenField(scanField(memo.string(s, nameStart, i), s, nameStart, i + 1, close, true, memo) as OdpKeyField);
+        memo.fields.set(s, nameStart, close + 1, hash, field);
+      }
+      stackPush(field);
+    } else {
+      const field = scanField(s.slice(nameStart, i), s, nameStart, i + 1, close, out !== null);
+      if (out !== null && field !== undefined) out.push(field);
+    }
     count++;
     i = skipSpaces(s, close + 1, end);
     if (i < end) {
@@ -91,25 +120,28 @@ function scanKeyFields(s: string, start: number, end: number, out: OdpKeyField[]
   return count;
 }
 
-function scanField(name: string, s: string, fieldStart: number, a: number, b: number, build: boolean): OdpKeyField | undefined {
+function scanField(
+  name: string, s: string, fieldStart: number, a: number, b: number, build: boolean, memo?: OdpMemo,
+): OdpKeyField | undefined {
   if (SCALAR_FIELDS.has(name)) {
     if (!build) return undefined;
     const slash = slashIndex(s, a, b);
     if (slash < 0) return { kind: 'scalar', name, value: s.slice(a, b), mask: undefined };
-    return { kind: 'scalar', name, value: s.slice(a, slash), mask: s.slice(slash + 1, b) };
+    return { kind: 'scalar', name, value: s.slice(a, slash), mask: memo ? memo.string(s, slash + 1, b) : s.slice(slash + 1, b) };
   }
   if (ATTR_FIELDS.has(name)) {
-    const attrs = scanAttrs(s, a, b, build);
+    const attrs = scanAttrs(s, a, b, build, memo);
     return attrs && { kind: 'attrs', name, attrs };
   }
   if (name === 'encap') {
     if (!build) return void scanKeyFields(s, a, b, null);
-    return { kind: 'encap', name, fields: parseKeyFields(s, a, b) };
+    return { kind: 'encap', name, fields: parseKeyFields(s, a, b, memo) };
   }
   return build ? { kind: 'unknown', name, text: s.slice(fieldStart, b + 1) } : undefined;
 }
 
-function scanAttrs(s: string, a: number, b: number, build: boolean): OdpKeyAttr[] | undefined {
+function scanAttrs(s: string, a: number, b: number, build: boolean, memo?: OdpMemo): OdpKeyAttr[] | undefined {
+  if (memo !== undefined && build) return scanSharedAttrs(s, a, b, memo);
   const attrs: OdpKeyAttr[] | undefined = build ? [] : undefined;
   let i = skipSpaces(s, a, b);
   while (i < b) {
@@ -122,16 +154,39 @@ function scanAttrs(s: string, a: number, b: number, build: boolean): OdpKeyAttr[
   return attrs;
 }
 
-function scanAttr(s: string, i: number, end: number, build: boolean): OdpKeyAttr | undefined {
+/** scanAttrs through a memo: same grammar and errors, attributes shared and frozen, exact-length array. */
+function scanSharedAttrs(s: string, a: number, b: number, memo: OdpMemo): OdpKeyAttr[] {
+  const mark = stackMark();
+  try {
+    let i = skipSpaces(s, a, b);
+    while (i < b) {
+      const end = itemEnd(WHAT, s, i, b);
+      const hash = SCAN_HASH[0];
+      let attr = memo.attrs.get(s, i, end, hash);
+      if (attr === undefined) {
+        attr = Object.freeze(scanAttr(s, i, trimEnd(s, i, end), true, memo) as OdpKeyAttr);
+        memo.attrs.set(s, i, end, hash, attr);
+      }
+      stackPush(attr);
+      i = end < b ? skipSpaces(s, end + 1, b) : b;
+      if (end < b && i >= b) throw new OvsParseError(WHAT, s, i, "expected an attribute after ','");
+    }
+    return stackTake(mark);
+  } finally {
+    stackReset(mark);
+  }
+}
+
+function scanAttr(s: string, i: number, end: number, build: boolean, memo?: OdpMemo): OdpKeyAttr | undefined {
   for (let j = i; j < end; j++) {
     const c = s.charCodeAt(j);
     if (c === EQUALS) {
       if (j === i) throw new OvsParseError(WHAT, s, j, 'expected an attribute name');
       if (!build) return undefined;
-      const name = s.slice(i, j);
+      const name = memo ? memo.string(s, i, j) : s.slice(i, j);
       const slash = slashIndex(s, j + 1, end);
       if (slash < 0) return { name, value: s.slice(j + 1, end), mask: undefined };
-      return { name, value: s.slice(j + 1, slash), mask: s.slice(slash + 1, end) };
+      return { name, value: s.slice(j + 1, slash), mask: memo ? memo.string(s, slash + 1, end) : s.slice(slash + 1, end) };
     }
     if (c === BRACE_OPEN) throw new OvsParseError(WHAT, s, j, 'expected an attribute name');
     if (c === OPEN) {
@@ -143,6 +198,13 @@ function scanAttr(s: string, i: number, end: number, build: boolean): OdpKeyAttr
     }
   }
   throw new OvsParseError(WHAT, s, i, "expected '=' in attribute");
+}
+
+/** Freezes a field built for the memo (its attributes and inner fields are frozen already). */
+function frozenField(f: OdpKeyField): OdpKeyField {
+  if (f.kind === 'attrs') Object.freeze(f.attrs);
+  else if (f.kind === 'encap') Object.freeze(f.fields);
+  return Object.freeze(f);
 }
 
 export interface FormatKeyOptions {

@@ -17,21 +17,40 @@ export const BRACE_CLOSE = 125; // }
 export const SPACE = 32;
 
 /**
+ * Hash of the text the last findClose / findBraceClose / itemEnd call walked over (seeded by
+ * the caller), so a memo can look the item up without reading its characters again.
+ */
+export const SCAN_HASH = new Int32Array(1);
+
+/** Hash of s[start, end) as the scanners compute it (h * 31 + c, 32-bit). */
+export function hashRange(s: string, start: number, end: number, seed = 0): number {
+  let h = seed;
+  for (let i = start; i < end; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+/**
  * Index of the ')' that closes the '(' at `open`, honouring nested () and {}.
  * Throws when the text ends first or a closer does not match its opener.
  */
-export function findClose(what: string, s: string, open: number, end: number): number {
+export function findClose(what: string, s: string, open: number, end: number, seed = 0): number {
   // Expected closers as a bit stack (1 = '}', 0 = ')'): no allocation on the hot path.
   let depth = 1;
   let braces = 0;
+  // Hash of s[open, close] continuing `seed` (SCAN_HASH): memo lookups need no second read.
+  let h = (Math.imul(seed, 31) + OPEN) | 0;
   for (let i = open + 1; i < end; i++) {
     const c = s.charCodeAt(i);
+    h = (Math.imul(h, 31) + c) | 0;
     if (c === CLOSE || c === BRACE_CLOSE) {
       const expected = braces & 1 ? BRACE_CLOSE : CLOSE;
       if (c !== expected) throw new OvsParseError(what, s, i, `expected '${String.fromCharCode(expected)}'`);
       depth--;
       braces >>>= 1;
-      if (depth === 0) return i;
+      if (depth === 0) {
+        SCAN_HASH[0] = h;
+        return i;
+      }
     } else if (c === OPEN || c === BRACE_OPEN) {
       if (depth >= 31) throw new OvsParseError(what, s, i, 'nested too deep');
       depth++;
@@ -47,29 +66,35 @@ export function findClose(what: string, s: string, open: number, end: number): n
  * skipping balanced () and {} inside (e.g. `geneve({class=0x102,…})` within `tunnel(…)`).
  */
 export function itemEnd(what: string, s: string, i: number, end: number): number {
+  let h = 0;
   for (; i < end; i++) {
     const c = s.charCodeAt(i);
-    if (c === COMMA) return i;
+    if (c === COMMA) break;
     if (c === OPEN || c === BRACE_OPEN) {
-      if (c === OPEN) i = findClose(what, s, i, end);
-      else i = findBraceClose(what, s, i, end);
+      if (c === OPEN) i = findClose(what, s, i, end, h);
+      else i = findBraceClose(what, s, i, end, h);
+      h = SCAN_HASH[0];
     } else if (c === CLOSE || c === BRACE_CLOSE) {
       throw new OvsParseError(what, s, i, `unexpected '${String.fromCharCode(c)}'`);
-    }
+    } else h = (Math.imul(h, 31) + c) | 0;
   }
-  return end;
+  SCAN_HASH[0] = h;
+  return i;
 }
 
 /** The '}' closing the '{' at `open` (geneve option lists); any closer counts, the last must be '}'. */
-export function findBraceClose(what: string, s: string, open: number, end: number): number {
+export function findBraceClose(what: string, s: string, open: number, end: number, seed = 0): number {
   let depth = 0;
+  let h = seed;
   for (let i = open; i < end; i++) {
     const c = s.charCodeAt(i);
+    h = (Math.imul(h, 31) + c) | 0;
     if (c === OPEN || c === BRACE_OPEN) depth++;
     else if (c === CLOSE || c === BRACE_CLOSE) {
       depth--;
       if (depth === 0) {
         if (c !== BRACE_CLOSE) throw new OvsParseError(what, s, i, "expected '}'");
+        SCAN_HASH[0] = h;
         return i;
       }
     }

@@ -1,0 +1,164 @@
+/**
+ * Memo of immutable ODP parse results keyed by their exact text, for one dump.
+ *
+ * A datapath dump repeats itself: OVN's flows differ in a few addresses and ports while
+ * `eth_type(0x0800)`, `recirc_id(0)`, `ct_state(0x21/0x3f)` or a port's whole action list recur
+ * on thousands of lines. Parsing the same text always gives the same (valid) result, so the
+ * first parse is kept, frozen, and handed to every later flow with that exact text: no
+ * re-validation, no new objects. Everything handed out is Object.freeze'd, so no consumer can
+ * change a structure another flow shares.
+ *
+ * Bounded: each table keeps at most `maxEntries` texts and starts over when full, and a lookup
+ * probes at most PROBE_LIMIT slots, so a hostile dump (every field unique, or crafted hash
+ * collisions) costs neither unbounded memory nor quadratic time: it only misses.
+ */
+
+import type { OdpKeyAttr, OdpKeyField } from './odp-key';
+import type { OdpAction } from './odp-actions';
+
+const PROBE_LIMIT = 8;
+
+export class MemoTable<T> {
+  private readonly mask: number;
+  private readonly hashes: Int32Array;
+  private texts: (string | undefined)[];
+  private values: (T | undefined)[];
+  private count = 0;
+  /** Lookups answered from the table, and texts stored (for bench and tests). */
+  hits = 0;
+  stores = 0;
+  clears = 0;
+
+  constructor(readonly maxEntries: number) {
+    // Twice the entries, rounded up to a power of two: probes stay short.
+    let size = 16;
+    while (size < maxEntries * 2) size *= 2;
+    this.mask = size - 1;
+    this.hashes = new Int32Array(size);
+    this.texts = new Array<string | undefined>(size).fill(undefined);
+    this.values = new Array<T | undefined>(size).fill(undefined);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The value stored for exactly s[start, end) (whose scan hash is `hash`), if any. */
+  get(s: string, start: number, end: number, hash: number): T | undefined {
+    const len = end - start;
+    let slot = mix(hash) & this.mask;
+    for (let n = 0; n < PROBE_LIMIT; n++) {
+      const t = this.texts[slot];
+      if (t === undefined) return undefined;
+      if (this.hashes[slot] === hash && t.length === len && s.startsWith(t, start)) {
+        this.hits++;
+        return this.values[slot];
+      }
+      slot = (slot + 1) & this.mask;
+    }
+    return undefined;
+  }
+
+  /** Stores a frozen value for s[start, end) (not already stored); returns it. */
+  set(s: string, start: number, end: number, hash: number, value: T): T {
+    return this.store(s.slice(start, end), hash, value);
+  }
+
+  /** Stores `value` under `text` (whose scan hash is `hash`); returns the value. */
+  store(text: string, hash: number, value: T): T {
+    if (this.count >= this.maxEntries) this.clear();
+    let slot = mix(hash) & this.mask;
+    for (let n = 0; n < PROBE_LIMIT; n++) {
+      if (this.texts[slot] === undefined) {
+        this.texts[slot] = text;
+        this.hashes[slot] = hash;
+        this.values[slot] = value;
+        this.count++;
+        this.stores++;
+        return value;
+      }
+      slot = (slot + 1) & this.mask;
+    }
+    return value; // a crowded run of slots: not stored, the next flow parses it again
+  }
+
+  clear(): void {
+    this.texts.fill(undefined);
+    this.values.fill(undefined);
+    this.count = 0;
+    this.clears++;
+  }
+}
+
+/** Spreads the scanners' h*31+c hash so that its low bits pick slots evenly. */
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x45d9f3b);
+  return h ^ (h >>> 16);
+}
+
+/**
+ * One memo per kind of item: the same text means different things as a key field, an
+ * attribute, an action or an action list (`foo(1)` can be all of them).
+ */
+export class OdpMemo {
+  readonly fields: MemoTable<OdpKeyField>;
+  readonly attrs: MemoTable<OdpKeyAttr>;
+  readonly actions: MemoTable<OdpAction>;
+  readonly actionLists: MemoTable<readonly OdpAction[]>;
+  /** Attribute names, masks and dump statistics (`never`, `ovs`, `miniflow_bits(5,2)`): one copy each. */
+  readonly strings: MemoTable<string>;
+
+  /** 16,384 texts a table by default: a few MB at most, and far above a real dump's distinct fields. */
+  constructor(maxEntries = 16_384) {
+    this.fields = new MemoTable(maxEntries);
+    this.attrs = new MemoTable(maxEntries);
+    this.actions = new MemoTable(maxEntries);
+    this.actionLists = new MemoTable(maxEntries);
+    this.strings = new MemoTable(maxEntries);
+  }
+
+  /** s.slice(start, end), the same string object as last time that text was seen. */
+  string(s: string, start: number, end: number): string {
+    let h = 0;
+    for (let i = start; i < end; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+    const known = this.strings.get(s, start, end, h);
+    if (known !== undefined) return known;
+    const text = s.slice(start, end);
+    return this.strings.store(text, h, text);
+  }
+}
+
+// Small lists (a field's attributes, a key's fields) are gathered on one shared stack and
+// sliced off at their exact length: push-grown arrays keep up to 16 spare slots each, which
+// for 200,000 retained flows is tens of MB the garbage collector copies around.
+const STACK: unknown[] = [];
+let top = 0;
+
+export function stackMark(): number {
+  return top;
+}
+
+export function stackPush(v: unknown): void {
+  STACK[top++] = v;
+}
+
+/** The items pushed since `mark`, as a new exact-length array; the stack drops back to `mark`. */
+export function stackTake<T>(mark: number): T[] {
+  const out = STACK.slice(mark, top) as T[];
+  top = mark;
+  return out;
+}
+
+/** Drops back to `mark` (after a parse error left items behind). */
+export function stackReset(mark: number): void {
+  top = mark;
+}
+
+/** Freezes a parsed structure and everything under it (actions are few per dump: no need to be clever). */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  for (const v of Object.values(value as object)) deepFreeze(v);
+  return value;
+}
