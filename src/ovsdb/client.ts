@@ -2,7 +2,7 @@
 // so transact refuses anything but select before a byte is sent.
 import { EventEmitter } from 'node:events';
 import { InvalidRequestError, JsonRpcRemoteError, OvsdbWireError, RequestContext } from './errors';
-import type { JsonRpcConnection, RequestOptions } from './jsonrpc';
+import type { JsonRpcConnection, RequestOptions, StreamRows } from './jsonrpc';
 import {
   DatabaseSchema,
   MonitorMethod,
@@ -58,6 +58,28 @@ function stripConditions(requests: MonitorRequests): { requests: MonitorRequests
   return { requests: out, dropped };
 }
 
+/**
+ * Collects the rows of a monitor reply as they arrive (the connection parses them chunk by chunk
+ * while the rest of the reply is still coming), then puts them back into the reply's tables.
+ * `depth` is where row values sit: {"id":…,"result":[found,txn,{TABLE:{UUID:ROW}}]} puts them at 5
+ * for monitor_cond_since, {"id":…,"result":{TABLE:{UUID:ROW}}} at 4 for monitor(_cond).
+ */
+function rowCollector(depth: number): StreamRows & { into<T extends Record<string, unknown>>(updates: T): T } {
+  const tables: Record<string, Record<string, unknown>> = {};
+  return {
+    depth,
+    onRows(table, rows) {
+      const t = tables[table];
+      if (t === undefined) tables[table] = rows;
+      else for (const uuid in rows) t[uuid] = rows[uuid];
+    },
+    into(updates) {
+      for (const table in tables) (updates as Record<string, unknown>)[table] = tables[table];
+      return updates;
+    },
+  };
+}
+
 export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
   constructor(
     readonly conn: JsonRpcConnection,
@@ -109,13 +131,14 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     const opts = { ...options, db };
     if (this.features.monitorCondSince !== false) {
       try {
-        const r = (await this.call('monitor_cond_since', [db, monitorId, requests, options.lastTxnId ?? ZERO_TXN_ID], opts)) as [
+        const rows = rowCollector(5);
+        const r = (await this.conn.request('monitor_cond_since', [db, monitorId, requests, options.lastTxnId ?? ZERO_TXN_ID], { ...opts, rows })) as [
           boolean,
           string,
           TableUpdates2 | null,
         ];
         this.features.monitorCondSince = true;
-        return { method: 'monitor_cond_since', found: r[0], lastTxnId: r[1], updates: r[2] ?? {} };
+        return { method: 'monitor_cond_since', found: r[0], lastTxnId: r[1], updates: rows.into(r[2] ?? {}) };
       } catch (err) {
         if (!isUnknownMethod(err)) throw err;
         this.features.monitorCondSince = false;
@@ -123,17 +146,19 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     }
     if (this.features.monitorCond !== false) {
       try {
-        const updates = (await this.call('monitor_cond', [db, monitorId, requests], opts)) as TableUpdates2 | null;
+        const rows = rowCollector(4);
+        const updates = (await this.conn.request('monitor_cond', [db, monitorId, requests], { ...opts, rows })) as TableUpdates2 | null;
         this.features.monitorCond = true;
-        return { method: 'monitor_cond', updates: updates ?? {} };
+        return { method: 'monitor_cond', updates: rows.into(updates ?? {}) };
       } catch (err) {
         if (!isUnknownMethod(err)) throw err;
         this.features.monitorCond = false;
       }
     }
     const plain = stripConditions(requests);
-    const updates = (await this.call('monitor', [db, monitorId, plain.requests], opts)) as TableUpdates | null;
-    return { method: 'monitor', updates: updates ?? {}, conditionsIgnored: plain.dropped };
+    const rows = rowCollector(4);
+    const updates = (await this.conn.request('monitor', [db, monitorId, plain.requests], { ...opts, rows })) as TableUpdates | null;
+    return { method: 'monitor', updates: rows.into(updates ?? {}), conditionsIgnored: plain.dropped };
   }
 
   /** Which method the next monitor() will use first. */

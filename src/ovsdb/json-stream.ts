@@ -6,6 +6,13 @@
 // Chunks of an unfinished message are kept in a list and concatenated once when the message
 // completes, so a 300 MB reply arriving in thousands of 64 KB chunks is copied once, not
 // once per chunk.
+//
+// Row streaming (armRows): ovsdb-server builds a whole monitor reply before sending its first
+// byte, then sends tens of megabytes at once. For a reply armed by its id, the members of every
+// object at one depth (the rows of each table) are handed out as they complete, a chunk's worth
+// at a time, so the client parses them while the rest arrives; the message itself then completes
+// as a skeleton whose table objects are empty. Only the framing is known here: which id, which
+// depth and what a row is are the caller's business.
 
 const OPEN_BRACE = 0x7b; // {
 const CLOSE_BRACE = 0x7d; // }
@@ -46,6 +53,17 @@ export interface JsonSplitterOptions {
   maxDepth?: number;
 }
 
+/**
+ * Receives the complete members of one streamed object: `members` is their JSON text, members
+ * separated by commas (a leading comma possible), to be wrapped in braces.
+ */
+export type RowsHandler = (id: number, key: string, members: Buffer) => void;
+
+interface RowsArm {
+  /** Depth of the member values streamed: 5 for monitor_cond_since's rows, 4 for monitor_cond's. */
+  rowDepth: number;
+}
+
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_MAX_DEPTH = 128;
 
@@ -73,20 +91,50 @@ export class JsonSplitter {
   private consumed = 0; // bytes of the stream before the current chunk
   private messageStart = 0; // stream offset of the current message's first byte
   private failed: JsonStreamError | null = null;
+  private messageBytesBefore = 0; // bytes of the current message in earlier chunks (skeleton and rows)
+
+  // Row streaming: replies armed by id, and the state of the one being streamed.
+  private readonly armed = new Map<number, RowsArm>();
+  private onRows: RowsHandler | null = null;
+  private streamState: 'undecided' | 'off' | 'on' = 'off';
+  private streamId = 0;
+  private rowDepth = 0;
+  private keyParts: Buffer[] | null = null; // the object key being read at depth rowDepth - 2
+  private keyStart = -1;
+  private lastKey = '';
+  private inRows = false; // between the braces of an object at depth rowDepth - 1
+  private rowKey = '';
+  private rowParts: Buffer[] = []; // member bytes of earlier chunks not handed out yet
+  private rowPartsBytes = 0;
 
   constructor(options: JsonSplitterOptions = {}) {
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   }
 
+  /**
+   * Streams the reply whose first member is `"id":<id>`: the members of each object at depth
+   * `rowDepth - 1` go to `onRows` (with the key that object sits under) instead of the message.
+   * A reply laid out otherwise is delivered whole, as without arming. Disarmed when it completes.
+   */
+  armRows(id: number, rowDepth: number, onRows: RowsHandler): void {
+    if (rowDepth < 3) throw new RangeError('rowDepth must be at least 3');
+    this.onRows = onRows;
+    this.armed.set(id, { rowDepth });
+  }
+
+  disarmRows(id: number): void {
+    this.armed.delete(id);
+  }
+
   /** Bytes held for a message that has not ended yet. */
   get pendingBytes(): number {
-    return this.partsBytes;
+    return this.messageBytesBefore;
   }
 
   /** True between messages (nothing buffered, not inside a value). */
   get idle(): boolean {
-    return this.depth === 0 && this.partsBytes === 0;
+    return this.depth === 0 && this.messageBytesBefore === 0;
   }
 
   /** Feeds one chunk; returns the messages it completes, in order. Throws JsonStreamError. */
@@ -103,11 +151,11 @@ export class JsonSplitter {
   /** Call at end of stream: throws if a message was cut off. */
   end(): void {
     if (this.failed) throw this.failed;
-    if (this.depth > 0 || this.partsBytes > 0) {
+    if (this.depth > 0 || this.messageBytesBefore > 0) {
       this.failed = new JsonStreamError(
         'truncated',
         this.consumed,
-        `stream ended inside a JSON message (${this.partsBytes} bytes received since offset ${this.messageStart})`,
+        `stream ended inside a JSON message (${this.messageBytesBefore} bytes received since offset ${this.messageStart})`,
       );
       throw this.failed;
     }
@@ -116,7 +164,12 @@ export class JsonSplitter {
   private scan(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
     const len = chunk.length;
-    let start = this.depth > 0 ? 0 : -1; // index in chunk where the current message began
+    const within = this.depth > 0;
+    let msgStart = within ? 0 : -1; // where the current message's bytes begin in this chunk
+    let skel = within && !this.inRows ? 0 : -1; // where its unsaved skeleton bytes begin (-1: none)
+    let rowsFrom = this.inRows ? 0 : -1; // where its unsent row bytes begin
+    let rowsEnd = -1; // just after the last member completed in this chunk
+    if (this.keyParts) this.keyStart = 0;
     let i = 0;
     // indexOf results are cached: re-searching from scratch for every string would rescan a
     // chunk without backslashes once per string (quadratic on a big chunk).
@@ -142,6 +195,7 @@ export class JsonSplitter {
           break;
         }
         this.inString = false;
+        if (this.keyParts) this.endKey(chunk, nextQuote);
         i = nextQuote + 1;
         continue;
       }
@@ -160,43 +214,126 @@ export class JsonSplitter {
             `${what === 'unbalanced' ? 'unbalanced' : 'unexpected'} byte ${describeByte(b)} at offset ${this.consumed + i}: a JSON-RPC message must start with '{' or '['`,
           );
         }
-        start = i;
+        msgStart = skel = i;
         this.messageStart = this.consumed + i;
+        this.streamState = this.armed.size > 0 ? 'undecided' : 'off';
       }
 
       if (b === QUOTE) {
         this.inString = true;
+        if (this.streamState === 'on' && !this.inRows && this.depth === this.rowDepth - 2) {
+          this.keyParts = [];
+          this.keyStart = i + 1;
+        }
       } else if (b === OPEN_BRACE || b === OPEN_BRACKET) {
         if (++this.depth > this.maxDepth) {
           throw new JsonStreamError('too-deep', this.consumed + i, `JSON nesting deeper than ${this.maxDepth} at offset ${this.consumed + i}`);
         }
+        if (this.streamState === 'undecided' && this.depth === 2) this.decide(chunk, skel, i);
+        if (this.streamState === 'on' && !this.inRows && b === OPEN_BRACE && this.depth === this.rowDepth - 1) {
+          // An object of rows opens: its braces stay in the skeleton, its members are streamed.
+          this.savePart(chunk.subarray(skel, i + 1));
+          skel = -1;
+          this.inRows = true;
+          this.rowKey = this.lastKey;
+          rowsFrom = i + 1;
+          rowsEnd = -1;
+        }
       } else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
-        if (--this.depth === 0) {
+        --this.depth;
+        if (this.inRows) {
+          if (this.depth === this.rowDepth - 1) {
+            rowsEnd = i + 1;
+          } else if (this.depth === this.rowDepth - 2) {
+            this.emitRows(chunk.subarray(rowsFrom, i));
+            this.inRows = false;
+            rowsFrom = -1;
+            skel = i;
+          }
+        } else if (this.depth === 0) {
           const end = i + 1;
-          const size = this.partsBytes + end - start;
+          const size = this.messageBytesBefore + end - msgStart;
           if (size > this.maxMessageBytes) {
             throw new JsonMessageTooLargeError(this.maxMessageBytes, size, this.consumed + i);
           }
-          out.push(this.finish(chunk.subarray(start, end)));
-          start = -1;
+          out.push(this.finish(chunk.subarray(skel, end)));
+          msgStart = skel = -1;
         }
       }
       i++;
     }
 
     if (this.depth > 0 || this.inString) {
-      const tail = chunk.subarray(start < 0 ? 0 : start);
-      this.partsBytes += tail.length;
-      if (this.partsBytes > this.maxMessageBytes) {
-        throw new JsonMessageTooLargeError(this.maxMessageBytes, this.partsBytes, this.consumed + len);
+      if (skel >= 0) this.savePart(chunk.subarray(skel));
+      if (rowsFrom >= 0) {
+        if (rowsEnd > rowsFrom) {
+          this.emitRows(chunk.subarray(rowsFrom, rowsEnd));
+          rowsFrom = rowsEnd;
+        }
+        this.rowParts.push(chunk.subarray(rowsFrom));
+        this.rowPartsBytes += len - rowsFrom;
       }
-      this.parts.push(tail);
+      if (this.keyParts && this.keyStart >= 0) this.keyParts.push(chunk.subarray(this.keyStart));
+      this.messageBytesBefore += len - (msgStart < 0 ? 0 : msgStart);
+      if (this.messageBytesBefore > this.maxMessageBytes) {
+        throw new JsonMessageTooLargeError(this.maxMessageBytes, this.messageBytesBefore, this.consumed + len);
+      }
     }
     this.consumed += len;
     return out;
   }
 
+  private savePart(part: Buffer): void {
+    if (part.length === 0) return;
+    this.parts.push(part);
+    this.partsBytes += part.length;
+  }
+
+  /** At the message's first nested value: is it an armed reply (`{"id":N,` first)? */
+  private decide(chunk: Buffer, skel: number, i: number): void {
+    const head = Buffer.concat([...this.parts, chunk.subarray(skel, i)]).toString('latin1', 0, 64);
+    const m = /^\{\s*"id"\s*:\s*(\d+)\s*,/.exec(head);
+    const arm = m ? this.armed.get(Number(m[1])) : undefined;
+    if (!m || !arm) {
+      this.streamState = 'off';
+      return;
+    }
+    this.streamState = 'on';
+    this.streamId = Number(m[1]);
+    this.rowDepth = arm.rowDepth;
+  }
+
+  private endKey(chunk: Buffer, quote: number): void {
+    const parts = this.keyParts!;
+    parts.push(chunk.subarray(this.keyStart, quote));
+    const raw = (parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString('utf8');
+    this.keyParts = null;
+    this.keyStart = -1;
+    try {
+      this.lastKey = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
+    } catch {
+      this.lastKey = raw; // the whole message's JSON.parse will report it
+    }
+  }
+
+  private emitRows(last: Buffer): void {
+    let members = last;
+    if (this.rowParts.length > 0) {
+      this.rowParts.push(last);
+      members = Buffer.concat(this.rowParts, this.rowPartsBytes + last.length);
+      this.rowParts = [];
+      this.rowPartsBytes = 0;
+    }
+    let k = 0;
+    while (k < members.length && (isWhitespace(members[k]) || members[k] === 0x2c)) k++;
+    if (k < members.length) this.onRows?.(this.streamId, this.rowKey, members.subarray(k));
+  }
+
   private finish(last: Buffer): Buffer {
+    this.messageBytesBefore = 0;
+    this.keyParts = null;
+    if (this.streamState === 'on') this.armed.delete(this.streamId);
+    this.streamState = 'off';
     if (this.parts.length === 0) return last;
     this.parts.push(last);
     const whole = Buffer.concat(this.parts, this.partsBytes + last.length);

@@ -36,8 +36,19 @@ export interface RequestOptions {
   db?: string;
 }
 
+/**
+ * Hands the reply's rows over while the reply arrives (JsonSplitter.armRows): the members of each
+ * object at depth `depth - 1` of the reply, parsed, with the key of that object. The result the
+ * request resolves with then has those objects empty.
+ */
+export interface StreamRows {
+  depth: number;
+  onRows(key: string, members: Record<string, unknown>): void;
+}
+
 interface Pending {
   ctx: RequestContext;
+  onRows?: StreamRows['onRows'];
   resolve(result: unknown): void;
   reject(err: Error): void;
   timer?: NodeJS.Timeout;
@@ -97,22 +108,24 @@ export class JsonRpcConnection extends EventEmitter<JsonRpcConnectionEvents> {
   }
 
   /** Sends a request and resolves with its result, or rejects with a typed error. */
-  request(method: string, params: unknown[], options: RequestOptions = {}): Promise<unknown> {
+  request(method: string, params: unknown[], options: RequestOptions & { rows?: StreamRows } = {}): Promise<unknown> {
     const ctx: RequestContext = { remote: this.remote, method, db: options.db };
     if (this.closed) {
       return Promise.reject(new ConnectionClosedError(ctx, this.closeReason?.message ?? 'closed'));
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const entry: Pending = { ctx, resolve, reject };
+      const entry: Pending = { ctx, resolve, reject, onRows: options.rows?.onRows };
       const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
       if (timeoutMs > 0) {
         entry.timer = setTimeout(() => {
           this.pending.delete(id);
+          this.splitter.disarmRows(id);
           reject(new RequestTimeoutError(ctx, timeoutMs));
         }, timeoutMs);
       }
       this.pending.set(id, entry);
+      if (options.rows) this.splitter.armRows(id, options.rows.depth, (rid, key, members) => this.onRows(rid, key, members));
       this.send({ method, params, id });
     });
   }
@@ -172,6 +185,20 @@ export class JsonRpcConnection extends EventEmitter<JsonRpcConnectionEvents> {
     }
   }
 
+  /** Rows of an armed reply, parsed as they arrive; nothing here knows what a row is. */
+  private onRows(id: number, key: string, members: Buffer): void {
+    const entry = this.pending.get(id);
+    if (!entry?.onRows || this.closed) return;
+    let rows: Record<string, unknown>;
+    try {
+      rows = JSON.parse(`{${members.toString('utf8')}}`) as Record<string, unknown>;
+    } catch (err) {
+      // Thrown inside the splitter's push: onData turns it into a protocol failure.
+      throw new JsonStreamError('garbage', this.bytesReceived, `invalid JSON in the "${key}" members of the reply to ${entry.ctx.method}: ${(err as Error).message}`);
+    }
+    entry.onRows(key, rows);
+  }
+
   private dispatch(value: unknown): void {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       this.fail(new ProtocolError({ remote: this.remote }, 'message is not a JSON object'));
@@ -209,6 +236,7 @@ export class JsonRpcConnection extends EventEmitter<JsonRpcConnectionEvents> {
     const entry = typeof id === 'number' ? this.pending.get(id) : undefined;
     if (!entry) return; // a reply after its request timed out: nothing is waiting for it
     this.pending.delete(id as number);
+    this.splitter.disarmRows(id as number);
     if (entry.timer) clearTimeout(entry.timer);
     if (error != null) entry.reject(new JsonRpcRemoteError(entry.ctx, error));
     else entry.resolve(result);
