@@ -1,7 +1,8 @@
 /**
  * Where the time of our initial sync goes (run by run.sh after the side-by-side table, or alone):
- * the same monitor_cond_since request through our JsonSplitter and parseMessage, with each stage
- * timed separately, then the decoded reply through Replica.replaceAll.
+ * the same monitor_cond_since request through our JsonSplitter with its rows streamed (armRows, as
+ * OvsdbClient.monitor does), each stage timed separately, then the decoded reply through
+ * Replica.replaceAll.
  *
  *   node breakdown.js REMOTE TABLES_JSON
  * Prints one JSON line of milliseconds (t_* are times since connect).
@@ -24,8 +25,16 @@ function connect(remote: string): net.Socket {
 }
 
 /** Sends requests one after another on one socket; resolves each framed reply as a Buffer. */
-function exchange(sock: net.Socket, stats: { pushMs: number; chunks: number; firstByte: number; lastByte: number }) {
-  const splitter = new JsonSplitter();
+interface Stats {
+  pushMs: number;
+  rowsMs: number;
+  batches: number;
+  chunks: number;
+  firstByte: number;
+  lastByte: number;
+}
+
+function exchange(sock: net.Socket, stats: Stats, splitter: JsonSplitter) {
   const waiting: Array<(b: Buffer) => void> = [];
   sock.on('data', (chunk: Buffer) => {
     const t = performance.now();
@@ -49,19 +58,31 @@ async function main(): Promise<void> {
   const sock = connect(remote);
   const t0 = performance.now();
   await new Promise((r) => sock.once('connect', r));
-  const stats = { pushMs: 0, chunks: 0, firstByte: 0, lastByte: 0 };
-  const send = exchange(sock, stats);
+  const stats: Stats = { pushMs: 0, rowsMs: 0, batches: 0, chunks: 0, firstByte: 0, lastByte: 0 };
+  const splitter = new JsonSplitter();
+  const send = exchange(sock, stats, splitter);
   const schema = (JSON.parse((await send({ method: 'get_schema', params: [DB], id: 0 })).toString()) as { result: DatabaseSchema }).result;
   const requests: Record<string, { columns: string[] }> = {};
   for (const [t, columns] of Object.entries(tables)) requests[t] = { columns };
-  Object.assign(stats, { pushMs: 0, chunks: 0, firstByte: 0, lastByte: 0 });
+  Object.assign(stats, { pushMs: 0, rowsMs: 0, batches: 0, chunks: 0, firstByte: 0, lastByte: 0 });
+  const streamed: Record<string, Record<string, unknown>> = {};
+  let bytes = 0;
+  splitter.armRows(1, 5, (_id, table, members) => {
+    const t = performance.now();
+    bytes += members.length;
+    const rows = JSON.parse(`{${members.toString('utf8')}}`) as Record<string, unknown>;
+    const into = streamed[table];
+    if (into === undefined) streamed[table] = rows;
+    else for (const uuid in rows) into[uuid] = rows[uuid];
+    stats.rowsMs += performance.now() - t;
+    stats.batches++;
+  });
   const tReq = performance.now();
   const buf = await send({ method: 'monitor_cond_since', params: [DB, 'b', requests, '00000000-0000-0000-0000-000000000000'], id: 1 });
-  const tFramed = performance.now();
-  const text = buf.toString('utf8');
-  const tString = performance.now();
-  const msg = JSON.parse(text) as { result: [boolean, string, TableUpdates2] };
+  const msg = JSON.parse(buf.toString('utf8')) as { result: [boolean, string, TableUpdates2] };
+  Object.assign(msg.result[2], streamed);
   const tParsed = performance.now();
+  bytes += buf.length;
   sock.destroy();
 
   const replica = new Replica(DB, SOUTHBOUND);
@@ -72,15 +93,15 @@ async function main(): Promise<void> {
   const rows = Object.values(replica.counts()).reduce((a, b) => a + b, 0);
   console.log(
     JSON.stringify({
-      bytes: buf.length,
+      bytes,
       chunks: stats.chunks,
+      row_batches: stats.batches,
       rows,
       request_to_first_byte: stats.firstByte - tReq,
       first_to_last_byte: stats.lastByte - stats.firstByte,
-      splitter_push_total: stats.pushMs,
-      last_byte_to_framed: tFramed - stats.lastByte,
-      buffer_toString: tString - tFramed,
-      json_parse: tParsed - tString,
+      splitter_push_total_without_rows: stats.pushMs - stats.rowsMs,
+      rows_parse_total: stats.rowsMs,
+      last_byte_to_reply_parsed: tParsed - stats.lastByte,
       replica_replaceAll: tReplica - tCfg,
       t_connect_to_reply_parsed: tParsed - t0,
       t_connect_to_replica: tReplica - t0,

@@ -5,14 +5,14 @@
  * process for its own peak RSS.
  *
  *   node offline.js REPLY_FILE SCHEMA_JSON VARIANT
- *     ours     JsonSplitter over 64 KB chunks, parseMessage (concat, toString, one JSON.parse)
+ *     whole    the path before row streaming: JsonSplitter frames the whole reply, one Buffer,
+ *              one string, one JSON.parse
+ *     ours     what OvsdbClient.monitor does: JsonSplitter.armRows hands each chunk's completed rows
+ *              over, each batch JSON.parsed and merged back by table
  *     replica  ours + Replica.configure + replaceAll (decode, indexes, change events)
- *     rows     streaming sketch: cut the reply into rows while scanning and JSON.parse each row
- *              (what a row-yielding splitter would do; no whole-message Buffer or string)
- *     rowsbatch  same cut, but one JSON.parse per 64 KB chunk of completed rows
- *     rowsreplica  rowsbatch, each batch applied at once to a real Replica (applyUpdate2 of its
+ *     rowsreplica  ours, each batch applied to a real Replica as it arrives (applyUpdate2 of its
  *              initial rows): the wire objects of a batch die young instead of being promoted
- *     sketch   ours (split + parse) + the decode/index loop proposed for Replica.replaceAll on a
+ *     sketch   whole + the decode/index loop proposed for Replica.replaceAll on a
  *              first sync: rows built in one pass over the table's columns, index entries a bare
  *              UUID until a key has two rows, no per-row change event (see FINDINGS.md)
  * Prints one JSON line of milliseconds plus cpu and peak RSS.
@@ -79,87 +79,20 @@ function chunks(buf: Buffer): Buffer[] {
   return out;
 }
 
-/**
- * The monitor reply is {"id":..,"result":[found,txn,{TABLE:{UUID:ROW,...},...}],"error":null}:
- * tables sit at depth 3, rows at depth 4, a row's value opens depth 5. This scanner hands every
- * completed row's bytes to `onRow` as it goes; bytes of a row split across chunks are carried over.
- */
-class RowCutter {
-  private depth = 0;
-  private inString = false;
-  private escape = false;
-  private carry: Buffer | null = null;
-  private table = '';
-  private keyStart = -1;
-  private lastKey = '';
-
-  constructor(private readonly onRows: (table: string, text: string) => void, private readonly batch: boolean) {}
-
-  push(input: Buffer): void {
-    const b = this.carry ? Buffer.concat([this.carry, input]) : input;
-    const base = this.carry ? this.carry.length : 0;
-    this.carry = null;
-    let rowStart = -1; // start of the current row's "UUID": key, in b
-    let batchStart = -1;
-    let batchEnd = -1;
-    let depth = this.depth;
-    let i = this.inString ? base : 0;
-    // Re-scan from 0 when carrying: the carried bytes start at the unfinished row's key.
-    if (base > 0) {
-      depth = 4;
-      i = 0;
-      this.inString = false;
-      this.escape = false;
-    }
-    const len = b.length;
-    const flush = () => {
-      if (batchStart >= 0) this.onRows(this.table, `{${b.toString('utf8', batchStart, batchEnd)}}`);
-      batchStart = -1;
-    };
-    for (; i < len; i++) {
-      const c = b[i];
-      if (this.inString) {
-        if (this.escape) this.escape = false;
-        else if (c === 0x5c) this.escape = true;
-        else if (c === 0x22) {
-          this.inString = false;
-          if (depth === 3 || depth === 4) this.lastKey = b.toString('utf8', this.keyStart, i);
-        }
-        continue;
-      }
-      if (c === 0x22) {
-        this.inString = true;
-        this.keyStart = i + 1;
-        if (depth === 4 && rowStart < 0) rowStart = i;
-      } else if (c === 0x7b || c === 0x5b) {
-        depth++;
-        if (depth === 4) {
-          flush();
-          this.table = this.lastKey;
-        }
-      } else if (c === 0x7d || c === 0x5d) {
-        depth--;
-        if (depth === 4 && rowStart >= 0) {
-          if (this.batch) {
-            if (batchStart < 0) batchStart = rowStart;
-            batchEnd = i + 1;
-          } else this.onRows(this.table, `{${b.toString('utf8', rowStart, i + 1)}}`);
-          rowStart = -1;
-        } else if (depth === 3) {
-          flush();
-          rowStart = -1;
-        }
-      } else if (c === 0x2c && depth === 4) {
-        rowStart = -1;
-      }
-    }
-    flush();
-    this.depth = depth;
-    if (rowStart >= 0) {
-      this.carry = b.subarray(rowStart);
-      this.inString = false;
-    }
-  }
+/** Our streamed path (as OvsdbClient.monitor): rows parsed per chunk, merged back by table. */
+function streamed(parts: Buffer[], onBatch?: (table: string, rows: Record<string, never>) => void): { msg: Buffer; tables: TableUpdates2 } {
+  const splitter = new JsonSplitter();
+  const tables: TableUpdates2 = {};
+  splitter.armRows(1, 5, (_id, table, members) => {
+    const rows = JSON.parse(`{${members.toString('utf8')}}`) as Record<string, never>;
+    if (onBatch) return onBatch(table, rows);
+    const into = tables[table];
+    if (into === undefined) tables[table] = rows;
+    else for (const uuid in rows) into[uuid] = rows[uuid];
+  });
+  let msg: Buffer | undefined;
+  for (const p of parts) for (const m of splitter.push(p)) msg = m;
+  return { msg: msg!, tables };
 }
 
 function main(): void {
@@ -170,52 +103,45 @@ function main(): void {
   const t0 = performance.now();
   const ms: Record<string, number> = {};
   let rows = 0;
-  if (variant === 'ours' || variant === 'replica' || variant === 'sketch') {
+  let updates: TableUpdates2 | undefined;
+  if (variant === 'whole' || variant === 'sketch') {
+    // The path before row streaming: one Buffer for the whole reply, one string, one JSON.parse.
     const splitter = new JsonSplitter();
     let msg: Buffer | undefined;
     for (const p of parts) for (const m of splitter.push(p)) msg = m;
     ms.split = performance.now() - t0;
     const t1 = performance.now();
-    const value = parseMessage(msg!) as { result: [boolean, string, TableUpdates2] };
+    updates = (parseMessage(msg!) as { result: [boolean, string, TableUpdates2] }).result[2];
     ms.parse = performance.now() - t1;
-    for (const t of Object.values(value.result[2])) rows += Object.keys(t).length;
-    if (variant === 'replica') {
-      const replica = new Replica('OVN_Southbound', SOUTHBOUND);
-      let changes = 0;
-      replica.on('change', () => changes++); // as the follower does
-      replica.configure(schema);
-      const t2 = performance.now();
-      replica.replaceAll(value.result[2]);
-      ms.replaceAll = performance.now() - t2;
-    }
-    if (variant === 'sketch') {
-      const t2 = performance.now();
-      sketchReplica(schema, value.result[2]);
-      ms.replaceAll = performance.now() - t2;
-    }
+  } else if (variant === 'ours' || variant === 'replica') {
+    const { msg, tables } = streamed(parts);
+    updates = Object.assign((parseMessage(msg) as { result: [boolean, string, TableUpdates2] }).result[2], tables);
+    ms.splitAndParse = performance.now() - t0;
   } else if (variant === 'rowsreplica') {
+    // Each streamed batch applied to the replica as it arrives (not what the follower does yet).
     const replica = new Replica('OVN_Southbound', SOUTHBOUND);
-    let changes = 0;
-    replica.on('change', () => changes++);
+    replica.on('change', () => undefined);
     replica.configure(schema);
-    const cutter = new RowCutter((table, text) => {
-      const parsed = JSON.parse(text) as TableUpdates2[string];
-      replica.applyUpdate2({ [table]: parsed });
-    }, true);
-    for (const p of parts) cutter.push(p);
+    streamed(parts, (table, rows) => replica.applyUpdate2({ [table]: rows }));
     rows = Object.values(replica.counts()).reduce((a, b) => a + b, 0);
-  } else if (variant === 'rows' || variant === 'rowsbatch') {
-    const tables: TableUpdates2 = {};
-    const cutter = new RowCutter((table, text) => {
-      const parsed = JSON.parse(text) as Record<string, never>;
-      const t = (tables[table] ??= {});
-      for (const k in parsed) {
-        t[k] = parsed[k];
-        rows++;
-      }
-    }, variant === 'rowsbatch');
-    for (const p of parts) cutter.push(p);
-  } else throw new Error(`unknown variant ${variant}`);
+  }
+  if (updates) for (const t of Object.values(updates)) rows += Object.keys(t).length;
+  if (updates && variant === 'replica') {
+    const replica = new Replica('OVN_Southbound', SOUTHBOUND);
+    replica.on('change', () => undefined); // as the follower does
+    replica.configure(schema);
+    const t2 = performance.now();
+    replica.replaceAll(updates);
+    ms.replaceAll = performance.now() - t2;
+  }
+  if (updates && variant === 'sketch') {
+    const t2 = performance.now();
+    sketchReplica(schema, updates);
+    ms.replaceAll = performance.now() - t2;
+  }
+  if (!updates && variant !== 'rowsreplica') {
+    throw new Error(`unknown variant ${variant}`);
+  }
   ms.total = performance.now() - t0;
   const cpu = process.cpuUsage(c0);
   console.log(JSON.stringify({ variant, rows, ...ms, cpuMs: (cpu.user + cpu.system) / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024 }));

@@ -97,12 +97,12 @@ node "$JS/run.js" --remote "$SB" --tables "$SCR/tables.json" --schema "$SCR/sche
 BREAKDOWN=$(node "$JS/breakdown.js" "$SB" "$SCR/tables.json")
 echo "breakdown (ms): $BREAKDOWN"
 
-# The same reply replayed offline (no server noise): our stages, a row-streaming parse (rowsbatch,
-# rowsreplica) and the proposed replica decode loop (sketch). Best CPU of 3 processes each. Add e.g.
+# The same reply replayed offline (no server noise): the whole-message path, ours (rows streamed),
+# the replica, rows applied as they arrive (rowsreplica) and the proposed replica decode loop (sketch). Best CPU of 3 processes each. Add e.g.
 # "ours --max-semi-space-size=64" to the list to try V8 flags.
 node "$JS/client.js" save "$SB" "$SCR/tables.json" >"$SCR/reply.json"
 OFFLINE=""
-for spec in "ours" "rowsbatch" "replica" "rowsreplica" "sketch"; do
+for spec in "whole" "ours" "replica" "rowsreplica" "sketch"; do
   set -- $spec
   variant=$1; shift
   best=$(for _ in 1 2 3; do node "$@" "$JS/offline.js" "$SCR/reply.json" "$SCR/schema.json" "$variant"; done |

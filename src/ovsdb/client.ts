@@ -126,12 +126,21 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     db: string,
     monitorId: unknown,
     requests: MonitorRequests,
-    options: RequestOptions & { lastTxnId?: string } = {},
+    options: RequestOptions & {
+      lastTxnId?: string;
+      /**
+       * Takes the reply's rows as they arrive instead of putting them back into `updates` (whose
+       * tables are then empty): a batch of one table's row updates, and the method that answered.
+       */
+      onRows?: (table: string, rows: Record<string, unknown>, method: MonitorMethod) => void;
+    } = {},
   ): Promise<MonitorResult> {
-    const opts = { ...options, db };
+    const { onRows, lastTxnId: _since, ...opts } = { ...options, db };
+    const collect = (method: MonitorMethod, depth: number) =>
+      onRows ? { depth, onRows: (t: string, r: Record<string, unknown>) => onRows(t, r, method), into: <T>(u: T) => u } : rowCollector(depth);
     if (this.features.monitorCondSince !== false) {
       try {
-        const rows = rowCollector(5);
+        const rows = collect('monitor_cond_since', 5);
         const r = (await this.conn.request('monitor_cond_since', [db, monitorId, requests, options.lastTxnId ?? ZERO_TXN_ID], { ...opts, rows })) as [
           boolean,
           string,
@@ -146,7 +155,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     }
     if (this.features.monitorCond !== false) {
       try {
-        const rows = rowCollector(4);
+        const rows = collect('monitor_cond', 4);
         const updates = (await this.conn.request('monitor_cond', [db, monitorId, requests], { ...opts, rows })) as TableUpdates2 | null;
         this.features.monitorCond = true;
         return { method: 'monitor_cond', updates: rows.into(updates ?? {}) };
@@ -156,7 +165,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
       }
     }
     const plain = stripConditions(requests);
-    const rows = rowCollector(4);
+    const rows = collect('monitor', 4);
     const updates = (await this.conn.request('monitor', [db, monitorId, plain.requests], { ...opts, rows })) as TableUpdates | null;
     return { method: 'monitor', updates: rows.into(updates ?? {}), conditionsIgnored: plain.dropped };
   }

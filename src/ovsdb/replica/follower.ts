@@ -10,7 +10,7 @@ import { OvsdbWireError } from '../errors';
 import type { JsonRpcConnection } from '../jsonrpc';
 import type { Remote } from '../remote';
 import { OvsdbSession, SessionOptions } from '../session';
-import { TableUpdates2, ZERO_TXN_ID } from '../types';
+import { MonitorMethod, RowUpdate2, TableUpdates2, ZERO_TXN_ID } from '../types';
 import { Replica } from './replica';
 
 export class StaleServerError extends OvsdbWireError {}
@@ -141,15 +141,48 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
     client.on('update', (id, updates) => id === MONITOR_ID && run(() => this.afterApply(() => this.replica.applyUpdate(updates))));
     client.on('update2', (id, updates) => id === SERVER_MONITOR_ID && this.onServerUpdate(conn, remote, updates));
 
-    const result = await client.monitor(db, MONITOR_ID, this.replica.monitorRequests(), { lastTxnId: this.lastTxnId });
+    // The reply's rows arrive in batches while the rest of it is still coming. A full dump
+    // ("initial" rows, or legacy monitor) goes into the replica batch by batch; until it ends the
+    // replica mixes old and new rows, so the resume point is dropped first: should the connection
+    // fail halfway, the next sync is a full dump again. Changes since our transaction (found=true)
+    // are held and applied together once the reply is whole, since a diff must not apply twice.
+    let streamed: 'dump' | 'changes' | null = null;
+    const changes: TableUpdates2 = {};
+    const onRows = (table: string, rows: Record<string, unknown>, method: MonitorMethod) => {
+      if (streamed === null) {
+        let first: unknown;
+        for (const uuid in rows) {
+          first = rows[uuid];
+          break;
+        }
+        streamed = method === 'monitor' || (typeof first === 'object' && first !== null && 'initial' in first) ? 'dump' : 'changes';
+        if (streamed === 'dump') {
+          this.lastTxnId = ZERO_TXN_ID;
+          this.replica.beginDump();
+        }
+      }
+      if (streamed === 'dump') this.replica.applyDumpBatch(table, rows as Record<string, RowUpdate2>, method === 'monitor');
+      else Object.assign((changes[table] ??= {}), rows);
+    };
+    const result = await client.monitor(db, MONITOR_ID, this.replica.monitorRequests(), { lastTxnId: this.lastTxnId, onRows });
+    if (streamed === 'dump') {
+      // What was not streamed (a server that does not write "id" first sends it all here).
+      for (const [table, rows] of Object.entries(result.updates)) {
+        if (Object.keys(rows).length > 0) this.replica.applyDumpBatch(table, rows, result.method === 'monitor');
+      }
+      this.replica.endDump();
+    }
+    for (const [table, rows] of Object.entries(changes)) Object.assign((result.updates[table] ??= {}), rows);
     if (result.method === 'monitor_cond_since' && result.found) {
       this.replica.applyUpdate2(result.updates);
       this.status.resumes++;
       this.lastTxnId = result.lastTxnId;
       this.emit('log', 'info', `${db}: resumed from ${remote.text} after transaction ${result.lastTxnId}`);
     } else {
-      if (result.method === 'monitor') this.replica.replaceAll(result.updates, true);
-      else this.replica.replaceAll(result.updates);
+      if (streamed !== 'dump') {
+        if (result.method === 'monitor') this.replica.replaceAll(result.updates, true);
+        else this.replica.replaceAll(result.updates);
+      }
       this.status.fullDumps++;
       this.lastTxnId = result.method === 'monitor_cond_since' ? result.lastTxnId : ZERO_TXN_ID;
       this.emit('log', 'info', `${db}: full copy from ${remote.text} (${result.method})`);

@@ -2,7 +2,7 @@
 // with secondary indexes declared per table, tombstones for deleted rows, and change events.
 // It knows nothing of sockets: the follower feeds it monitor replies and notifications.
 import { EventEmitter } from 'node:events';
-import type { DatabaseSchema, Row as WireRow, TableUpdates, TableUpdates2 } from '../types';
+import type { DatabaseSchema, Row as WireRow, RowUpdate, RowUpdate2, TableUpdates, TableUpdates2 } from '../types';
 import { applyDiff, CellValue, columnType, ColumnType, decodeDatum, emptyValue, Value } from './datum';
 
 export interface TableSpec {
@@ -202,6 +202,37 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     }
     if (legacy) this.applyUpdate(updates as TableUpdates);
     else this.applyUpdate2(updates as TableUpdates2);
+    this.emit('reset');
+  }
+
+  // A full dump whose rows arrive in batches (a streamed monitor reply): each batch is applied as
+  // it arrives, so the reply's wire objects die young instead of all living until the last byte.
+  private dumpSeen: Map<string, Set<string>> | null = null;
+
+  beginDump(): void {
+    this.dumpSeen = new Map();
+  }
+
+  /** One batch of a full dump's rows: update2 `initial` rows, or legacy `new` rows. */
+  applyDumpBatch(table: string, rows: Record<string, RowUpdate2> | Record<string, RowUpdate>, legacy = false): void {
+    const seen = this.dumpSeen;
+    if (!seen) throw new Error(`${this.database}: a dump batch of ${table} outside beginDump/endDump`);
+    let s = seen.get(table);
+    if (!s) seen.set(table, (s = new Set()));
+    for (const uuid in rows) s.add(uuid);
+    if (legacy) this.applyUpdate({ [table]: rows as Record<string, RowUpdate> });
+    else this.applyUpdate2({ [table]: rows as Record<string, RowUpdate2> });
+  }
+
+  /** Ends a batched dump as replaceAll ends: rows it did not carry are gone, then `reset`. */
+  endDump(): void {
+    const seen = this.dumpSeen;
+    if (!seen) return;
+    this.dumpSeen = null;
+    for (const t of this.tables.values()) {
+      const s = seen.get(t.name);
+      for (const uuid of [...t.rows.keys()]) if (!s?.has(uuid)) this.deleteRow(t, uuid);
+    }
     this.emit('reset');
   }
 

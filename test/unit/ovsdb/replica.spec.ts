@@ -124,6 +124,36 @@ describe('Replica', () => {
     expect(changes.map((c) => `${c.kind} ${c.uuid}`)).toEqual([`delete ${U1}`, `modify ${U2}`]);
   });
 
+  it('a dump in batches (streamed reply) ends as replaceAll does: same rows, indexes and tombstones, one reset', () => {
+    const seed = { Port_Binding: { [U1]: { insert: { logical_port: 'old', tunnel_key: 1 } }, [U2]: { insert: { logical_port: 'kept', tunnel_key: 2 } } } };
+    const U3 = '00dd9b0a-3333-4333-8333-333333333333';
+    const dump = {
+      Port_Binding: { [U2]: { initial: { logical_port: 'kept', tunnel_key: 3 } }, [U3]: { initial: { logical_port: 'new', tunnel_key: 4, mac: 'm' } } },
+      Logical_Flow: { [U1]: { initial: { pipeline: 'ingress', table_id: 7, priority: 1, match: '1' } } },
+    };
+    const whole = replica();
+    whole.applyUpdate2(seed);
+    whole.replaceAll(dump);
+
+    const batched = replica();
+    batched.applyUpdate2(seed);
+    let resets = 0;
+    batched.on('reset', () => resets++);
+    batched.beginDump();
+    batched.applyDumpBatch('Port_Binding', { [U2]: dump.Port_Binding[U2] });
+    expect(batched.count('Port_Binding')).toBe(2); // nothing deleted before the dump ends
+    batched.applyDumpBatch('Logical_Flow', dump.Logical_Flow);
+    batched.applyDumpBatch('Port_Binding', { [U3]: dump.Port_Binding[U3] });
+    expect(resets).toBe(0);
+    batched.endDump();
+    expect(resets).toBe(1);
+    for (const table of ['Port_Binding', 'Logical_Flow']) expect([...batched.rows(table)]).toEqual([...whole.rows(table)]);
+    expect(batched.find('Port_Binding', 'logical_port', 'old')).toEqual([]);
+    expect(batched.find('Port_Binding', 'mac', 'm').map((r) => r._uuid)).toEqual([U3]);
+    expect(batched.find('Logical_Flow', 'table_id', 7).map((r) => r._uuid)).toEqual([U1]);
+    expect(() => batched.applyDumpBatch('Port_Binding', {})).toThrow(/outside beginDump/);
+  });
+
   it('applies legacy monitor updates (whole new values)', () => {
     const r = replica();
     r.replaceAll({ Port_Binding: { [U1]: { new: { logical_port: 'lsp1', tunnel_key: 1, mac: ['set', []] } } } }, true);
