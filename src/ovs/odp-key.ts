@@ -1,7 +1,7 @@
 import { OvsParseError } from './parse-error';
 import { BRACE_OPEN, COMMA, EQUALS, OPEN, SCAN_HASH, findClose, itemEnd, skipSpaces, slashIndex, trimEnd } from './odp-scan';
 import { checkFields } from './odp-key-check';
-import { OdpMemo, stackMark, stackPush, stackReset, stackTake } from './odp-memo';
+import { OdpMemo, deepFreeze, stackMark, stackPush, stackReset, stackTake } from './odp-memo';
 
 /**
  * Datapath (ODP) flow keys as lib/odp-util.c prints them in `dpctl/dump-flows`, upcall logs and
@@ -51,8 +51,8 @@ export function parseKey(text: string): OdpKey {
 
 /**
  * Parses the key fields in text[start, end): used for dump lines and `set(…)` actions without
- * copying. With a memo (one per dump), a field or attribute whose exact text was parsed before
- * is the same frozen object again, and everything returned is frozen.
+ * copying. With a memo (one per dump), a field or attribute whose exact text recurs is one
+ * frozen object shared by every flow that has it (see odp-memo.ts).
  */
 export function parseKeyFields(s: string, start: number, end: number, memo?: OdpMemo): OdpKeyField[] {
   if (memo === undefined) {
@@ -101,8 +101,8 @@ function scanKeyFields(s: string, start: number, end: number, out: OdpKeyField[]
       const hash = SCAN_HASH[0];
       let field = memo.fields.get(s, nameStart, close + 1, hash);
       if (field === undefined) {
-        field = frozenField(scanField(memo.string(s, nameStart, i), s, nameStart, i + 1, close, true, memo) as OdpKeyField);
-        memo.fields.set(s, nameStart, close + 1, hash, field);
+        field = scanField(memo.string(s, nameStart, i), s, nameStart, i + 1, close, true, memo) as OdpKeyField;
+        if (memo.fields.repeated(hash)) memo.fields.set(s, nameStart, close + 1, hash, frozenField(field));
       }
       stackPush(field);
     } else {
@@ -164,8 +164,8 @@ function scanSharedAttrs(s: string, a: number, b: number, memo: OdpMemo): OdpKey
       const hash = SCAN_HASH[0];
       let attr = memo.attrs.get(s, i, end, hash);
       if (attr === undefined) {
-        attr = Object.freeze(scanAttr(s, i, trimEnd(s, i, end), true, memo) as OdpKeyAttr);
-        memo.attrs.set(s, i, end, hash, attr);
+        attr = scanAttr(s, i, trimEnd(s, i, end), true, memo) as OdpKeyAttr;
+        if (memo.attrs.repeated(hash)) memo.attrs.set(s, i, end, hash, Object.freeze(attr));
       }
       stackPush(attr);
       i = end < b ? skipSpaces(s, end + 1, b) : b;
@@ -200,10 +200,12 @@ function scanAttr(s: string, i: number, end: number, build: boolean, memo?: OdpM
   throw new OvsParseError(WHAT, s, i, "expected '=' in attribute");
 }
 
-/** Freezes a field built for the memo (its attributes and inner fields are frozen already). */
+/** Freezes a field the memo is about to share, with its attributes (some were seen once, unfrozen). */
 function frozenField(f: OdpKeyField): OdpKeyField {
-  if (f.kind === 'attrs') Object.freeze(f.attrs);
-  else if (f.kind === 'encap') Object.freeze(f.fields);
+  if (f.kind === 'attrs') {
+    for (const a of f.attrs) Object.freeze(a);
+    Object.freeze(f.attrs);
+  } else if (f.kind === 'encap') deepFreeze(f.fields);
   return Object.freeze(f);
 }
 

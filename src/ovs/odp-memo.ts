@@ -3,10 +3,11 @@
  *
  * A datapath dump repeats itself: OVN's flows differ in a few addresses and ports while
  * `eth_type(0x0800)`, `recirc_id(0)`, `ct_state(0x21/0x3f)` or a port's whole action list recur
- * on thousands of lines. Parsing the same text always gives the same (valid) result, so the
- * first parse is kept, frozen, and handed to every later flow with that exact text: no
- * re-validation, no new objects. Everything handed out is Object.freeze'd, so no consumer can
- * change a structure another flow shares.
+ * on thousands of lines. Parsing the same text always gives the same (valid) result, so once a
+ * text has been seen twice its parse is kept, frozen, and handed to every later flow with that
+ * exact text: no re-validation, no new objects. Whatever two flows share is Object.freeze'd, so
+ * no consumer can change what another flow sees; a text seen once (a flow's own address) stays
+ * its flow's own object, unfrozen (the types are readonly either way).
  *
  * Bounded: each table keeps at most `maxEntries` texts and starts over when full, and a lookup
  * probes at most PROBE_LIMIT slots, so a hostile dump (every field unique, or crafted hash
@@ -21,6 +22,8 @@ const PROBE_LIMIT = 8;
 export class MemoTable<T> {
   private readonly mask: number;
   private readonly hashes: Int32Array;
+  /** Hashes missed once: a text is stored the second time it is seen, so one-off texts (a flow's own addresses) cost no slot. */
+  private readonly seen: Int32Array;
   private texts: (string | undefined)[];
   private values: (T | undefined)[];
   private count = 0;
@@ -35,6 +38,7 @@ export class MemoTable<T> {
     while (size < maxEntries * 2) size *= 2;
     this.mask = size - 1;
     this.hashes = new Int32Array(size);
+    this.seen = new Int32Array(size);
     this.texts = new Array<string | undefined>(size).fill(undefined);
     this.values = new Array<T | undefined>(size).fill(undefined);
   }
@@ -57,6 +61,14 @@ export class MemoTable<T> {
       slot = (slot + 1) & this.mask;
     }
     return undefined;
+  }
+
+  /** After a miss: whether the text with this hash was missed before, i.e. is worth storing now. */
+  repeated(hash: number): boolean {
+    const slot = mix(hash) & this.mask;
+    if (this.seen[slot] === hash) return true;
+    this.seen[slot] = hash;
+    return false;
   }
 
   /** Stores a frozen value for s[start, end) (not already stored); returns it. */
