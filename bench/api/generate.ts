@@ -40,9 +40,10 @@ export async function generate(n: number): Promise<Record<string, unknown>> {
     seed: 2,
     onProgress: (done, perS) => console.log(`  ${done} traces, ${perS.toFixed(0)}/s`),
   });
+  console.log(`loaded: ${JSON.stringify(res)}`);
   db.pragma('wal_checkpoint(TRUNCATE)');
   const counts = Object.fromEntries(
-    ['trace', 'trace_step', 'trace_port', 'of_rule', 'logical_flow_snapshot', 'ovn_object', 'datapath_flow', 'path', 'recirc_edge'].map((t) => [
+    ['trace', 'trace_citation', 'trace_port', 'of_rule', 'logical_flow_snapshot', 'ovn_object', 'datapath_flow', 'path', 'recirc_edge'].map((t) => [
       t,
       (db.prepare(`SELECT count(*) AS c FROM ${t}`).get() as { c: number }).c,
     ]),

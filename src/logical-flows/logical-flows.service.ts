@@ -8,6 +8,7 @@ import { Page, page } from '../common/query';
 import { toJson } from '../datapath-flows/datapath-flows.service';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
+import { citedTraceIds, citesSql, CITES_HINT, CITES_LFLOW } from '../traces/citations';
 
 interface SnapshotRow {
   id: number;
@@ -73,14 +74,14 @@ export class LogicalFlowsService {
   datapathFlows(uuid: string, cursor: number | undefined, limit: number): Page<ReturnType<typeof toJson> & { traces: unknown[] }> {
     const ids = (this.prepare('SELECT id FROM logical_flow_snapshot WHERE uuid = ?').all(uuid) as Array<{ id: number }>).map((r) => r.id);
     if (!ids.length && !this.replicas.sb.get('Logical_Flow', uuid)) throw notFound(`no logical flow ${uuid} in any trace or in the southbound database`);
-    return this.flowsOfSteps(`lflow_id IN (${ids.map(() => '?').join(',') || 'NULL'})`, ids, cursor, limit);
+    return this.flowsCiting(CITES_LFLOW, ids, cursor, limit);
   }
 
   /** The same for a northbound object (the stage-hint of the logical flows a trace cited). */
   northboundFlows(table: string, uuid: string, cursor: number | undefined, limit: number) {
     const ids = (this.prepare(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = ? AND uuid = ?`).all(table, uuid) as Array<{ id: number }>).map((r) => r.id);
     if (!ids.length && !this.replicas.nb.get(table, uuid)) throw notFound(`no ${table} ${uuid} in any trace or in the northbound database`);
-    return this.flowsOfSteps(`hint_id IN (${ids.map(() => '?').join(',') || 'NULL'})`, ids, cursor, limit);
+    return this.flowsCiting(CITES_HINT, ids, cursor, limit);
   }
 
   private readonly statements = new Map<string, Statement>();
@@ -92,25 +93,34 @@ export class LogicalFlowsService {
     return st;
   }
 
-  private flowsOfSteps(stepWhere: string, args: number[], cursor: number | undefined, limit: number) {
+  private flowsCiting(kind: number, refs: number[], cursor: number | undefined, limit: number) {
     const db = { prepare: (sql: string) => this.prepare(sql) };
-    // Two plans (bench/api/RESULTS.md). A flow cited by few steps: collect its traces' datapath
-    // flows through idx_step_lflow/idx_step_hint (cost ~ citations). A flow cited by many (a
-    // DP-group flow is in nearly every trace): walk datapath_flow newest first and keep those with
-    // a citing step (cost ~ limit x traces/citations); collecting its million citations took seconds.
-    const cited = (db.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM trace_step WHERE ${stepWhere} LIMIT ${WALK_ABOVE + 1})`).get(...args) as { n: number }).n;
-    const sql =
-      cited > WALK_ABOVE
-        ? `SELECT d.* FROM datapath_flow d WHERE ${cursor ? 'd.id < ? AND ' : ''}EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = d.id
-             AND EXISTS (SELECT 1 FROM trace_step WHERE trace_id = t.id AND ${stepWhere})) ORDER BY d.id DESC LIMIT ?`
-        : `SELECT d.* FROM datapath_flow d WHERE d.id IN (
-             SELECT t.datapath_flow_id FROM trace t WHERE t.id IN (SELECT trace_id FROM trace_step WHERE ${stepWhere}))
-           ${cursor ? 'AND d.id < ?' : ''} ORDER BY d.id DESC LIMIT ?`;
-    const params = cited > WALK_ABOVE ? [...(cursor ? [cursor] : []), ...args] : [...args, ...(cursor ? [cursor] : [])];
-    const rows = db.prepare(sql).all(...params, limit + 1) as Parameters<typeof toJson>[0][];
+    const refsJson = JSON.stringify(refs);
+    // Two plans (bench/api/RESULTS.md). A flow cited by few traces: their ids from the citation
+    // bitmaps, then their datapath flows (cost ~ citations). A flow cited by many (a DP-group
+    // flow is in nearly every trace): walk datapath_flow newest first and keep those with a citing
+    // trace (cost ~ limit x traces/citations); collecting a million citations took seconds.
+    const ids = citedTraceIds((sql) => this.prepare(sql), kind, refs, WALK_ABOVE);
+    const rows = (
+      ids === 'many'
+        ? db
+            .prepare(
+              `SELECT d.* FROM datapath_flow d WHERE ${cursor ? 'd.id < ? AND ' : ''}EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = d.id
+                 AND ${citesSql(kind, 't.id')}) ORDER BY d.id DESC LIMIT ?`,
+            )
+            .all(...(cursor ? [cursor] : []), refsJson, limit + 1)
+        : db
+            .prepare(
+              `SELECT d.* FROM datapath_flow d WHERE d.id IN (
+                 SELECT t.datapath_flow_id FROM trace t WHERE t.id IN (SELECT value FROM json_each(?)))
+               ${cursor ? 'AND d.id < ?' : ''} ORDER BY d.id DESC LIMIT ?`,
+            )
+            .all(JSON.stringify(ids), ...(cursor ? [cursor] : []), limit + 1)
+    ) as Parameters<typeof toJson>[0][];
     const traces = db.prepare(
-      `SELECT id, verdict, consistent, path_id FROM trace WHERE datapath_flow_id = ? AND EXISTS (SELECT 1 FROM trace_step WHERE trace_id = trace.id AND ${stepWhere}) ORDER BY id DESC`,
+      `SELECT id, verdict, consistent, path_id FROM trace WHERE datapath_flow_id = ? AND ${citesSql(kind, 'trace.id')} ORDER BY id DESC`,
     );
+    const args = [refsJson];
     return page(
       rows.map((r) => ({
         ...toJson(r),

@@ -131,25 +131,24 @@ export class TraceEntity {
   @Column('integer', { name: 'step_count' }) stepCount!: number;
   /** JSON: warnings, errors, translation failure, extra owners of colliding cookies */
   @Column('text', { nullable: true }) extra!: string | null;
+  /** The OpenFlow steps, packed (src/traces/step-pack.ts): rule, owner and hint ids per step. */
+  @Column('blob') steps!: Buffer;
 }
 
-/** One OpenFlow step of a trace: integers only, ~20 bytes a row. */
-@Entity('trace_step', { withoutRowid: true })
-@Index('idx_step_lflow', ['lflowId', 'traceId'], { where: 'lflow_id IS NOT NULL' })
-@Index('idx_step_hint', ['hintId', 'traceId'], { where: 'hint_id IS NOT NULL' })
-export class TraceStepEntity {
-  @PrimaryColumn('integer', { name: 'trace_id' }) traceId!: number;
-  @PrimaryColumn('integer') seq!: number;
-  @Column('integer') depth!: number;
-  @Column('integer', { name: 'rule_id' }) ruleId!: number;
-  /** The logical flow owning the cookie (snapshot), if the owner is a logical flow. */
-  @Column('integer', { name: 'lflow_id', nullable: true }) lflowId!: number | null;
-  /** Another southbound owner (ovn_object), if not a logical flow. */
-  @Column('integer', { name: 'owner_id', nullable: true }) ownerId!: number | null;
-  /** The northbound object of the logical flow's stage-hint (ovn_object). */
-  @Column('integer', { name: 'hint_id', nullable: true }) hintId!: number | null;
-  /** bit 0: owner stale (tombstone); bit 1: cookie collision (other owners in trace.extra) */
-  @Column('integer') flags!: number;
+/**
+ * Which traces cite a logical-flow snapshot (kind 0) or the northbound object of a step's
+ * stage-hint (kind 1, an ovn_object id): a bitmap per bucket of 32 consecutive trace ids
+ * (src/traces/citations.ts). The audits and ?logical_flow= / ?northbound_uuid= read it; a
+ * trace's own steps are the packed blob trace.steps (src/traces/step-pack.ts).
+ */
+@Entity('trace_citation', { withoutRowid: true })
+export class TraceCitationEntity {
+  @PrimaryColumn('integer') kind!: number;
+  @PrimaryColumn('integer') ref!: number;
+  /** trace id >> 5 */
+  @PrimaryColumn('integer') bucket!: number;
+  /** bit i: trace bucket·32 + i cites ref */
+  @Column('integer') bits!: number;
 }
 
 /** The index behind ?logical_port=: the logical ports a trace's pass or path touched. */
@@ -209,7 +208,7 @@ export const MODEL_ENTITIES = [
   OvnObjectEntity,
   PathEntity,
   TraceEntity,
-  TraceStepEntity,
+  TraceCitationEntity,
   TracePortEntity,
   LogicalPortAliasEntity,
   TraceSessionEntity,

@@ -2,10 +2,12 @@
 // (LIVETRACE_RETENTION_ROWS), in small batches, each one writer job: the live sources' writes and
 // the API's reads interleave with pruning instead of waiting behind one huge DELETE.
 //
-// A pruned trace takes its step rows, port rows, its path when no pass of it is left, and its
+// A pruned trace takes its citation rows, port rows, its path when no pass of it is left, and its
 // datapath flow lifetime once that lifetime has ended and no other trace cites it. Rows stored
 // once (OpenFlow rules, logical-flow snapshots, OVN objects) stay: they are bounded by the size of
 // the OVN databases, not by traffic, and the audits read them.
+import { CitationBatch } from '../traces/citations';
+import { citationsOf } from '../traces/step-pack';
 import type { WriteContext } from './writer';
 
 export interface RetentionLimits {
@@ -53,19 +55,21 @@ export function pruneBatch(tx: WriteContext, limits: RetentionLimits, batch: num
   if (!ids.length) return out;
   const paths = new Set<number>();
   const flows = new Set<number>();
-  const info = tx.stmt('SELECT path_id, datapath_flow_id FROM trace WHERE id = ?');
-  const delSteps = tx.stmt('DELETE FROM trace_step WHERE trace_id = ?');
+  const info = tx.stmt('SELECT path_id, datapath_flow_id, steps FROM trace WHERE id = ?');
+  const cites: Array<[number, number, number]> = [];
   const delPorts = tx.stmt('DELETE FROM trace_port WHERE trace_id = ?');
   const delTrace = tx.stmt('DELETE FROM trace WHERE id = ?');
   for (const id of ids) {
-    const t = info.get(id) as { path_id: number | null; datapath_flow_id: number | null } | undefined;
+    const t = info.get(id) as { path_id: number | null; datapath_flow_id: number | null; steps: Buffer } | undefined;
     if (!t) continue;
     if (t.path_id !== null) paths.add(t.path_id);
     if (t.datapath_flow_id !== null) flows.add(t.datapath_flow_id);
-    delSteps.run(id);
+    // The trace's own steps say which citation bits are its.
+    for (const [kind, ref] of citationsOf(t.steps)) cites.push([kind, ref, id]);
     delPorts.run(id);
     out.traces += delTrace.run(id).changes;
   }
+  CitationBatch.clear(tx, cites);
   const delPath = tx.stmt('DELETE FROM path WHERE id = ? AND NOT EXISTS (SELECT 1 FROM trace WHERE path_id = ?)');
   for (const p of paths) out.paths += delPath.run(p, p).changes;
   // Only ended lifetimes: a live one is still followed by the poller under its row id.

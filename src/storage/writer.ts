@@ -12,6 +12,12 @@ export interface WriteContext {
   db: Database;
   /** A prepared statement, cached by its SQL text. */
   stmt(sql: string): Statement;
+  /**
+   * State shared by the jobs of the current transaction (e.g. rows to coalesce): created on first
+   * use under `key`, handed to `flush` inside the transaction just before COMMIT, dropped on
+   * rollback. Lets many jobs write one coalesced row instead of one each.
+   */
+  shared<T>(key: object, create: () => T, flush: (tx: WriteContext, state: T) => void): T;
 }
 
 interface Queued {
@@ -36,6 +42,7 @@ export class StoreWriter {
   private readonly ctx: WriteContext;
   private readonly chunkEnd: Array<(tx: WriteContext) => void> = [];
   private readonly rollbackListeners: Array<() => void> = [];
+  private txShared = new Map<object, { state: unknown; flush: (tx: WriteContext, state: unknown) => void }>();
   private spaceWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
   readonly stats: WriterStats = { queued: 0, committedJobs: 0, failedJobs: 0, transactions: 0, waitingProducers: 0 };
@@ -50,6 +57,11 @@ export class StoreWriter {
         let s = this.statements.get(sql);
         if (!s) this.statements.set(sql, (s = db.prepare(sql)));
         return s;
+      },
+      shared: <T>(key: object, create: () => T, flush: (tx: WriteContext, state: T) => void): T => {
+        let e = this.txShared.get(key);
+        if (!e) this.txShared.set(key, (e = { state: create(), flush: flush as (tx: WriteContext, state: unknown) => void }));
+        return e.state as T;
       },
     };
   }
@@ -131,7 +143,17 @@ export class StoreWriter {
   }
 
   private rolledBack(): void {
+    this.txShared.clear();
     for (const fn of this.rollbackListeners) fn();
+  }
+
+  /** Everything that waits for the end of the transaction, inside it. */
+  private endOfTransaction(): void {
+    for (const [key, e] of this.txShared) {
+      this.txShared.delete(key);
+      e.flush(this.ctx, e.state);
+    }
+    for (const fn of this.chunkEnd) fn(this.ctx);
   }
 
   private runChunk(taken: Queued[]): void {
@@ -146,7 +168,7 @@ export class StoreWriter {
           results.push(q.job(this.ctx));
           if (performance.now() - t0 >= this.maxChunkMs) break;
         }
-        for (const fn of this.chunkEnd) fn(this.ctx);
+        this.endOfTransaction();
       })();
       if (results.length < taken.length) {
         chunk = taken.slice(0, results.length);
@@ -163,7 +185,7 @@ export class StoreWriter {
         try {
           const r = this.db.transaction(() => {
             const v = q.job(this.ctx);
-            for (const fn of this.chunkEnd) fn(this.ctx);
+            this.endOfTransaction();
             return v;
           })();
           this.stats.committedJobs++;

@@ -1,11 +1,16 @@
 // Annotated traces into rows and back. Writes run inside the StoreWriter's transactions (pure
 // synchronous code, prepared statements); the OpenFlow rules, logical-flow snapshots and OVN
 // objects a step refers to are stored once and remembered by id in memory, so a trace of 30
-// steps usually costs one trace row, 30 small step rows and a few port rows.
+// steps usually costs one trace row (its steps packed in it: step-pack.ts), ~20 citation rows
+// (what the audits walk) and a few port rows.
 import { createHash } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import type { AnnotatedStep, LogicalFlowSnapshot, StepHint, StepOwner } from '../correlation/types';
 import type { WriteContext } from '../storage/writer';
+import { CitationBatch, CITES_HINT, CITES_LFLOW } from './citations';
+import { PackedStep, StepPacker, unpackSteps } from './step-pack';
+
+export { CITES_HINT, CITES_LFLOW } from './citations';
 import { LogicalPortJson, OwnerJson, StepJson, TraceJson, TraceRecordInput, verdictJson } from './trace-record';
 
 const STALE = 1;
@@ -13,12 +18,12 @@ const COLLISION = 2;
 
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
 
-const STEP_BATCH = 16;
-const stepSql: string[] = [];
-/** `INSERT … VALUES (…), (…)` for n steps; the writer caches the prepared statement by its text. */
-function stepInsertSql(n: number): string {
-  return (stepSql[n] ??=
-    'INSERT INTO trace_step (trace_id, seq, depth, rule_id, lflow_id, owner_id, hint_id, flags) VALUES ' + Array(n).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', '));
+
+interface RuleRef {
+  table: number;
+  priority: number | null;
+  bridge: string | null;
+  id: number;
 }
 
 /** Bounded id cache: stored rows never change, so a hit is always right. */
@@ -38,10 +43,14 @@ class IdCache {
 }
 
 export class TraceStore {
-  /** OpenFlow rule ids: (cookie/table/priority/bridge) → match → actions → id. */
-  private ruleTree = new Map<string, Map<string, Map<string, number>>>();
+  /** OpenFlow rule ids: cookie → match → actions → (table, priority, bridge, id). */
+  private ruleTree = new Map<string | null, Map<string, Map<string, RuleRef[]>>>();
   private ruleCount = 0;
-  private lflows = new IdCache();
+  /** Logical-flow snapshot ids: uuid → content hash → id. */
+  private lflows = new Map<string, Map<string, number>>();
+  private lflowCount = 0;
+  private readonly packer = new StepPacker();
+  private readonly citationKey = {};
   private objects = new IdCache();
   /** Port UUID → name already in logical_port_alias. */
   private aliases = new Map<string, string>();
@@ -53,6 +62,7 @@ export class TraceStore {
     this.ruleTree.clear();
     this.ruleCount = 0;
     this.lflows.clear();
+    this.lflowCount = 0;
     this.objects.clear();
     this.seen.clear();
     this.aliases.clear();
@@ -78,11 +88,30 @@ export class TraceStore {
     for (const s of t.steps) if (s.owners.length > 1) collisions[s.seq] = s.owners.slice(1) as StepOwner[];
     if (Object.keys(collisions).length) extra.collisions = collisions;
 
+    // Steps first: their ids go into the packed blob and the citations.
+    const packer = this.packer.reset();
+    const lflowIds: number[] = [];
+    const hintIds: number[] = [];
+    for (const s of t.steps) {
+      const owner = s.owners[0];
+      let lflowId: number | null = null;
+      let ownerId: number | null = null;
+      if (owner?.logicalFlow) {
+        lflowId = this.lflowId(tx, owner.logicalFlow, rec.createdAt);
+        if (!lflowIds.includes(lflowId)) lflowIds.push(lflowId);
+      } else if (owner) ownerId = this.objectId(tx, 'OVN_Southbound', owner.table, owner.uuid, owner.name ?? null, owner.summary ?? '', ownerDetail(owner));
+      const hintId = s.hint ? this.hintId(tx, s.hint) : null;
+      if (hintId !== null && !hintIds.includes(hintId)) hintIds.push(hintId);
+      const flags = (owner?.stale ? STALE : 0) | (s.collision ? COLLISION : 0);
+      packer.add(s.seq, s.depth, this.ruleId(tx, s), lflowId, ownerId, hintId, flags);
+    }
+
+    const verdict = verdictJson(t.verdict);
     const info = tx
       .stmt(
         `INSERT INTO trace (chassis, created_at, datapath_flow_id, upcall_id, session_id, ufid, method, bridge, recirc_id,
-           flow, final_flow, megaflow, datapath_actions, consistent, consistent_reason, verdict_kinds, verdict, path_id, step_count, extra)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           flow, final_flow, megaflow, datapath_actions, consistent, consistent_reason, verdict_kinds, verdict, path_id, step_count, extra, steps)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         rec.chassis,
@@ -100,34 +129,24 @@ export class TraceStore {
         t.datapathActions,
         rec.consistent == null ? null : rec.consistent ? 1 : 0,
         rec.consistentReason ?? null,
-        ',' + verdictJson(t.verdict).kinds.join(',') + ',',
-        JSON.stringify(verdictJson(t.verdict)),
+        ',' + verdict.kinds.join(',') + ',',
+        JSON.stringify(verdict),
         rec.pathId ?? null,
         t.steps.length,
         Object.keys(extra).length ? JSON.stringify(extra) : null,
+        packer.bytes(),
       );
     const traceId = Number(info.lastInsertRowid);
-    // Steps go in as multi-row INSERTs of up to STEP_BATCH rows: one native call instead of 30
-    // is most of the load rate (bench/api).
-    const values: unknown[] = [];
-    const flush = () => {
-      if (values.length) tx.stmt(stepInsertSql(values.length / 8)).run(values);
-      values.length = 0;
-    };
-    for (const s of t.steps) {
-      const owner = s.owners[0];
-      let lflowId: number | null = null;
-      let ownerId: number | null = null;
-      if (owner?.logicalFlow) lflowId = this.lflowId(tx, owner.logicalFlow, rec.createdAt);
-      else if (owner) ownerId = this.objectId(tx, 'OVN_Southbound', owner.table, owner.uuid, owner.name ?? null, owner.summary ?? '', ownerDetail(owner));
-      const hintId = s.hint ? this.hintId(tx, s.hint) : null;
-      const flags = (owner?.stale ? STALE : 0) | (s.collision ? COLLISION : 0);
-      values.push(traceId, s.seq, s.depth, this.ruleId(tx, s), lflowId, ownerId, hintId, flags);
-      if (values.length === STEP_BATCH * 8) flush();
-    }
-    flush();
+    this.insertCitations(tx, traceId, lflowIds, hintIds);
     this.insertPorts(tx, traceId, rec, 'pass');
     return traceId;
+  }
+
+  /** Citations are ORed into their bucket rows once per writer transaction (citations.ts). */
+  private insertCitations(tx: WriteContext, traceId: number, lflowIds: number[], hintIds: number[]): void {
+    const batch = tx.shared(this.citationKey, () => new CitationBatch(), (t, b) => b.flush(t));
+    for (const id of lflowIds) batch.add(CITES_LFLOW, id, traceId);
+    for (const id of hintIds) batch.add(CITES_HINT, id, traceId);
   }
 
   /** Adds the ports of a whole path to each of its traces (scope 'path'). */
@@ -164,11 +183,10 @@ export class TraceStore {
   }
 
   private ruleId(tx: WriteContext, s: AnnotatedStep): number {
-    // Looked up by the step's own strings (their hashes are cached by V8), not by one long
+    // Looked up by the step's own strings (V8 caches a string's hash), not by one long
     // concatenated key that would be built and hashed again for every step.
-    const byActions = this.ruleIndex(s.cookie, s.table, s.priority, s.bridge, s.match);
-    const hit = byActions.get(s.actions);
-    if (hit !== undefined) return hit;
+    const candidates = this.ruleCandidates(s.cookie, s.match, s.actions);
+    for (const r of candidates) if (r.table === s.table && r.priority === s.priority && r.bridge === s.bridge) return r.id;
     const key = `${s.bridge}\u0000${s.table}\u0000${s.priority}\u0000${s.cookie}\u0000${s.match}\u0000${s.actions}`;
     const hash = sha1(key);
     tx.stmt('INSERT OR IGNORE INTO of_rule (hash, bridge, table_id, priority, match, actions, cookie) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
@@ -184,23 +202,25 @@ export class TraceStore {
     if (++this.ruleCount > 200_000) {
       this.ruleTree.clear();
       this.ruleCount = 0;
+      return id;
     }
-    byActions.set(s.actions, id);
+    candidates.push({ table: s.table, priority: s.priority, bridge: s.bridge, id });
     return id;
   }
 
-  private ruleIndex(cookie: string | null, table: number, priority: number | null, bridge: string | null, match: string): Map<string, number> {
-    const head = `${cookie}/${table}/${priority}/${bridge}`;
-    let byMatch = this.ruleTree.get(head);
-    if (!byMatch) this.ruleTree.set(head, (byMatch = new Map()));
+  private ruleCandidates(cookie: string | null, match: string, actions: string): RuleRef[] {
+    let byMatch = this.ruleTree.get(cookie);
+    if (!byMatch) this.ruleTree.set(cookie, (byMatch = new Map()));
     let byActions = byMatch.get(match);
     if (!byActions) byMatch.set(match, (byActions = new Map()));
-    return byActions;
+    let list = byActions.get(actions);
+    if (!list) byActions.set(actions, (list = []));
+    return list;
   }
 
   private lflowId(tx: WriteContext, lf: LogicalFlowSnapshot, now: string): number {
-    const key = `${lf.uuid}/${lf.contentHash}`;
-    let id = this.lflows.get(key);
+    let byHash = this.lflows.get(lf.uuid);
+    let id = byHash?.get(lf.contentHash);
     if (id === undefined) {
       tx.stmt(
         `INSERT OR IGNORE INTO logical_flow_snapshot (uuid, content_hash, datapaths, pipeline, table_id, stage, priority, match, actions,
@@ -222,7 +242,12 @@ export class TraceStore {
         now,
       );
       id = (tx.stmt('SELECT id FROM logical_flow_snapshot WHERE uuid = ? AND content_hash = ?').get(lf.uuid, lf.contentHash) as { id: number }).id;
-      this.lflows.set(key, id);
+      if (++this.lflowCount > 200_000) {
+        this.lflows.clear();
+        this.lflowCount = 0;
+      }
+      if (!byHash) this.lflows.set(lf.uuid, (byHash = new Map()));
+      byHash.set(lf.contentHash, id);
     }
     // last_seen is bumped once per writer chunk (flushSeen), not with one UPDATE per step: at
     // thousands of traces/s the per-step UPDATE was a fifth of the load time (bench/api).
@@ -305,7 +330,7 @@ export class TraceStore {
       stepCount: row.step_count,
     };
     if (withSteps) {
-      json.steps = this.readSteps(db, row.id, (extra.collisions ?? {}) as Record<string, StepOwner[]>);
+      json.steps = this.readSteps(db, row.steps, (extra.collisions ?? {}) as Record<string, StepOwner[]>);
       json.warnings = (extra.warnings as string[]) ?? [];
       json.errors = (extra.errors as string[]) ?? [];
       json.translationFailed = (extra.translationFailed as string) ?? null;
@@ -313,46 +338,44 @@ export class TraceStore {
     return json;
   }
 
-  private readSteps(db: Database, traceId: number, collisions: Record<string, StepOwner[]>): StepJson[] {
-    const rows = this.stmt(
-      db,
-      `SELECT s.seq, s.depth, s.flags, r.bridge, r.table_id, r.priority, r.cookie, r.match, r.actions,
-                l.uuid AS l_uuid, l.datapaths AS l_datapaths, l.pipeline AS l_pipeline, l.table_id AS l_table_id, l.stage AS l_stage,
-                l.priority AS l_priority, l.match AS l_match, l.actions AS l_actions, l.source AS l_source,
-                o.tbl AS o_table, o.uuid AS o_uuid, o.name AS o_name, o.summary AS o_summary,
-                h.tbl AS h_table, h.uuid AS h_uuid, h.name AS h_name, h.summary AS h_summary
-           FROM trace_step s JOIN of_rule r ON r.id = s.rule_id
-           LEFT JOIN logical_flow_snapshot l ON l.id = s.lflow_id
-           LEFT JOIN ovn_object o ON o.id = s.owner_id
-           LEFT JOIN ovn_object h ON h.id = s.hint_id
-          WHERE s.trace_id = ? ORDER BY s.seq`,
-    ).all(traceId) as StepRow[];
-    return rows.map((r) => {
-      const stale = (r.flags & STALE) !== 0;
+  /** Unpacks trace.steps and fetches the rows they refer to, one statement per table. */
+  private readSteps(db: Database, blob: Buffer, collisions: Record<string, StepOwner[]>): StepJson[] {
+    const steps = unpackSteps(blob);
+    const rules = this.byId<RuleRow>(db, 'SELECT id, bridge, table_id, priority, cookie, match, actions FROM of_rule', steps, (s) => s.ruleId);
+    const lflows = this.byId<LflowRow>(db, 'SELECT id, uuid, datapaths, pipeline, table_id, stage, priority, match, actions, source FROM logical_flow_snapshot', steps, (s) => s.lflowId);
+    const objects = this.byId<ObjectRow>(db, 'SELECT id, tbl, uuid, name, summary FROM ovn_object', steps, (s) => s.ownerId, (s) => s.hintId);
+    const out: StepJson[] = [];
+    for (const s of steps) {
+      const r = rules.get(s.ruleId);
+      if (!r) continue; // rules are never deleted; a missing one was never committed
+      const stale = (s.flags & STALE) !== 0;
       const owners: OwnerJson[] = [];
-      if (r.l_uuid) {
+      const l = s.lflowId !== null ? lflows.get(s.lflowId) : undefined;
+      const o = s.ownerId !== null ? objects.get(s.ownerId) : undefined;
+      if (l) {
         owners.push({
           table: 'Logical_Flow',
-          uuid: r.l_uuid,
+          uuid: l.uuid,
           stale,
-          datapaths: (JSON.parse(r.l_datapaths!) as Array<{ name: string | null; uuid: string; nbUuid: string | null }>).map((d) => ({
+          datapaths: (JSON.parse(l.datapaths) as Array<{ name: string | null; uuid: string; nbUuid: string | null }>).map((d) => ({
             name: d.name,
             uuid: d.uuid,
             nbUuid: d.nbUuid,
           })),
-          pipeline: r.l_pipeline!,
-          tableId: r.l_table_id!,
-          stage: r.l_stage,
-          priority: r.l_priority!,
-          match: r.l_match!,
-          actions: r.l_actions!,
-          source: r.l_source,
+          pipeline: l.pipeline,
+          tableId: l.table_id,
+          stage: l.stage,
+          priority: l.priority,
+          match: l.match,
+          actions: l.actions,
+          source: l.source,
         });
-      } else if (r.o_uuid) owners.push({ table: r.o_table!, uuid: r.o_uuid, stale, name: r.o_name, summary: r.o_summary! });
-      for (const o of collisions[String(r.seq)] ?? []) owners.push(ownerJson(o));
-      return {
-        seq: r.seq,
-        depth: r.depth,
+      } else if (o) owners.push({ table: o.tbl, uuid: o.uuid, stale, name: o.name, summary: o.summary });
+      for (const c of collisions[String(s.seq)] ?? []) owners.push(ownerJson(c));
+      const h = s.hintId !== null ? objects.get(s.hintId) : undefined;
+      out.push({
+        seq: s.seq,
+        depth: s.depth,
         bridge: r.bridge,
         table: r.table_id,
         priority: r.priority,
@@ -360,10 +383,24 @@ export class TraceStore {
         match: r.match,
         actions: r.actions,
         owners,
-        collision: (r.flags & COLLISION) !== 0,
-        northbound: r.h_uuid ? { table: r.h_table as StepHint['table'], uuid: r.h_uuid, name: r.h_name, summary: r.h_summary! } : null,
-      };
-    });
+        collision: (s.flags & COLLISION) !== 0,
+        northbound: h ? { table: h.tbl as StepHint['table'], uuid: h.uuid, name: h.name, summary: h.summary } : null,
+      });
+    }
+    return out;
+  }
+
+  /** The rows of one table the steps refer to, by id (one prepared statement, ids as a JSON array). */
+  private byId<R extends { id: number }>(db: Database, select: string, steps: PackedStep[], ...refs: Array<(s: PackedStep) => number | null>): Map<number, R> {
+    const ids = new Set<number>();
+    for (const s of steps) for (const ref of refs) {
+      const id = ref(s);
+      if (id !== null) ids.add(id);
+    }
+    const out = new Map<number, R>();
+    if (!ids.size) return out;
+    for (const row of this.stmt(db, `${select} WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify([...ids])) as R[]) out.set(row.id, row);
+    return out;
   }
 }
 
@@ -438,33 +475,36 @@ export interface TraceRow {
   path_id: number | null;
   step_count: number;
   extra: string | null;
+  steps: Buffer;
 }
 
-interface StepRow {
-  seq: number;
-  depth: number;
-  flags: number;
+interface RuleRow {
+  id: number;
   bridge: string | null;
   table_id: number;
   priority: number | null;
   cookie: string | null;
   match: string;
   actions: string;
-  l_uuid: string | null;
-  l_datapaths: string | null;
-  l_pipeline: string | null;
-  l_table_id: number | null;
-  l_stage: string | null;
-  l_priority: number | null;
-  l_match: string | null;
-  l_actions: string | null;
-  l_source: string | null;
-  o_table: string | null;
-  o_uuid: string | null;
-  o_name: string | null;
-  o_summary: string | null;
-  h_table: string | null;
-  h_uuid: string | null;
-  h_name: string | null;
-  h_summary: string | null;
+}
+
+interface LflowRow {
+  id: number;
+  uuid: string;
+  datapaths: string;
+  pipeline: string;
+  table_id: number;
+  stage: string | null;
+  priority: number;
+  match: string;
+  actions: string;
+  source: string | null;
+}
+
+interface ObjectRow {
+  id: number;
+  tbl: string;
+  uuid: string;
+  name: string | null;
+  summary: string;
 }

@@ -5,6 +5,7 @@ import { renderTraceText } from './trace-text';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import { TraceJson, TraceRecordInput } from './trace-record';
+import { citedTraceIds, citesSql, CITES_HINT, CITES_LFLOW } from './citations';
 import { TraceRow, TraceStore } from './trace-store';
 
 export interface TraceFilter {
@@ -81,19 +82,18 @@ export class TracesService {
   }
 
   /**
-   * "A step of the trace cites one of these rows". Few citations: the set of traces from the
-   * step index (cost ~ citations). Many (a DP-group flow is in nearly every trace): checked per
+   * "The trace cites one of these rows" (trace_citation). Few citations: the traces' ids, from
+   * the bitmaps (cost ~ citations). Many (a DP-group flow is in nearly every trace): checked per
    * trace while walking newest first, as materialising a million ids took seconds (bench/api).
    */
-  private citing(column: 'lflow_id' | 'hint_id', idsSql: string, value: string): string {
-    const n = (
-      this.store
-        .stmt(this.storage.db, `SELECT count(*) AS n FROM (SELECT 1 FROM trace_step WHERE ${column} IN (${idsSql}) LIMIT ${WALK_ABOVE + 1})`)
-        .get(value) as { n: number }
-    ).n;
-    return n > WALK_ABOVE
-      ? `EXISTS (SELECT 1 FROM trace_step s WHERE s.trace_id = t.id AND s.${column} IN (${idsSql}))`
-      : `t.id IN (SELECT s.trace_id FROM trace_step s WHERE s.${column} IN (${idsSql}))`;
+  private citing(kind: number, refs: number[], where: string[], args: unknown[]): void {
+    const ids = citedTraceIds((sql) => this.store.stmt(this.storage.db, sql), kind, refs, WALK_ABOVE);
+    if (ids === 'many') where.push(citesSql(kind, 't.id')) && args.push(JSON.stringify(refs));
+    else where.push('t.id IN (SELECT value FROM json_each(?))') && args.push(JSON.stringify(ids));
+  }
+
+  private refs(sql: string, value: string): number[] {
+    return (this.store.stmt(this.storage.db, sql).all(value) as Array<{ id: number }>).map((r) => r.id);
   }
 
   list(f: TraceFilter): Page<TraceJson> {
@@ -114,9 +114,8 @@ export class TracesService {
       if (f.cursor) where.push('p.trace_id < ?') && args.push(f.cursor);
     }
     if (f.ufid) where.push('t.ufid = ?') && args.push(f.ufid);
-    if (f.logicalFlow) where.push(this.citing('lflow_id', 'SELECT id FROM logical_flow_snapshot WHERE uuid = ?', f.logicalFlow)) && args.push(f.logicalFlow);
-    if (f.northboundUuid)
-      where.push(this.citing('hint_id', `SELECT id FROM ovn_object WHERE uuid = ? AND db = 'OVN_Northbound'`, f.northboundUuid)) && args.push(f.northboundUuid);
+    if (f.logicalFlow) this.citing(CITES_LFLOW, this.refs('SELECT id FROM logical_flow_snapshot WHERE uuid = ?', f.logicalFlow), where, args);
+    if (f.northboundUuid) this.citing(CITES_HINT, this.refs(`SELECT id FROM ovn_object WHERE uuid = ? AND db = 'OVN_Northbound'`, f.northboundUuid), where, args);
     if (f.datapath) where.push('t.id IN (SELECT trace_id FROM trace_port WHERE datapath = ?)') && args.push(f.datapath);
     if (f.verdict) where.push('t.verdict_kinds LIKE ?') && args.push(`%,${f.verdict},%`);
     if (f.since) where.push('t.created_at >= ?') && args.push(f.since);

@@ -16,6 +16,8 @@ import { pruneBatch, rowLimitCut } from '../../../src/storage/retention';
 import { RETENTION_BATCH, RetentionService } from '../../../src/storage/retention.service';
 import type { StoreService } from '../../../src/storage/store.service';
 import { StoreWriter } from '../../../src/storage/writer';
+import { allCitations } from '../../../src/traces/citations';
+import { citationsOf } from '../../../src/traces/step-pack';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { annotateReply } from '../../unit/correlation/detrace-agreement';
 import { capturedModel, CAPTURED } from '../../unit/ovn/captured-model';
@@ -72,9 +74,17 @@ describe('retention', () => {
     return n;
   }
 
+  /** The citation bitmaps hold exactly what the remaining traces' own steps cite. */
+  function citationsMatchSteps(): void {
+    const expected = (db.prepare('SELECT id, steps FROM trace ORDER BY id').all() as Array<{ id: number; steps: Buffer }>).flatMap((t) =>
+      citationsOf(t.steps).map(([kind, ref]) => `${kind}:${ref}:${t.id}`),
+    );
+    expect(allCitations(db).map((c) => c.join(':')).sort()).toEqual(expected.sort());
+  }
+
   function orphans(): Record<string, number> {
     return {
-      steps: count('trace_step', 'trace_id NOT IN (SELECT id FROM trace)'),
+      citations: allCitations(db).filter(([, , id]) => !count('trace', `id = ${id}`)).length + count('trace_citation', 'bits = 0'),
       ports: count('trace_port', 'trace_id NOT IN (SELECT id FROM trace)'),
       paths: count('path', 'id NOT IN (SELECT path_id FROM trace WHERE path_id IS NOT NULL)'),
       endedFlows: count('datapath_flow', 'removed_at IS NOT NULL AND id NOT IN (SELECT datapath_flow_id FROM trace WHERE datapath_flow_id IS NOT NULL)'),
@@ -119,7 +129,8 @@ describe('retention', () => {
     expect(batches).toBe(Math.ceil((total - keep) / 7));
     expect((db.prepare('SELECT id FROM trace ORDER BY id DESC').all() as Array<{ id: number }>).map((r) => r.id)).toEqual(newest);
     expect(newest.map((id) => store.read(db, id, true))).toEqual(before);
-    expect(orphans()).toEqual({ steps: 0, ports: 0, paths: 0, endedFlows: 0, edges: 0 });
+    expect(orphans()).toEqual({ citations: 0, ports: 0, paths: 0, endedFlows: 0, edges: 0 });
+    citationsMatchSteps();
     // Live lifetimes stay for the poller even when no trace cites them any more.
     expect(count('datapath_flow', 'removed_at IS NULL')).toBeGreaterThan(count('trace', 'datapath_flow_id IN (SELECT id FROM datapath_flow WHERE removed_at IS NULL)'));
   });
@@ -137,7 +148,8 @@ describe('retention', () => {
     expect(r.batches).toBe(Math.ceil((total - young) / RETENTION_BATCH));
     expect(count('trace')).toBe(young);
     expect(count('trace', `created_at < '${cutoff}'`)).toBe(0);
-    expect(orphans()).toEqual({ steps: 0, ports: 0, paths: 0, endedFlows: 0, edges: 0 });
+    expect(orphans()).toEqual({ citations: 0, ports: 0, paths: 0, endedFlows: 0, edges: 0 });
+    citationsMatchSteps();
     // A second round finds nothing to do.
     expect((await service.round(NOW)).traces).toBe(0);
   });

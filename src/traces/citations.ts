@@ -1,0 +1,97 @@
+// trace_citation: which traces cite a logical-flow snapshot (kind 0) or a northbound stage-hint
+// object (kind 1). One row per (kind, ref, bucket of 32 consecutive trace ids) with a bitmap of
+// the bucket's traces that cite it. Most citations are of a few dozen DP-group flows cited by
+// nearly every trace: one row per 32 traces for them instead of one per trace (bench/api/RESULTS.md),
+// and a writer transaction ORs its citations into the rows once, at its end.
+import type { Database, Statement } from 'better-sqlite3';
+import type { WriteContext } from '../storage/writer';
+
+export const CITES_LFLOW = 0;
+export const CITES_HINT = 1;
+export const BUCKET_SHIFT = 5;
+const BUCKET_MASK = (1 << BUCKET_SHIFT) - 1;
+
+/** Citations of one writer transaction, keyed "kind:ref:bucket" → bits. */
+export class CitationBatch {
+  private readonly bits = new Map<number, Map<number, number>>();
+
+  add(kind: number, ref: number, traceId: number): void {
+    // kind in the lowest bit of the map key: refs are ids far below 2^51.
+    const k = ref * 2 + kind;
+    let byBucket = this.bits.get(k);
+    if (!byBucket) this.bits.set(k, (byBucket = new Map()));
+    const bucket = Math.floor(traceId / (BUCKET_MASK + 1));
+    byBucket.set(bucket, ((byBucket.get(bucket) ?? 0) | (1 << (traceId & BUCKET_MASK))) >>> 0);
+  }
+
+  /** ORs every bucket into trace_citation (run inside the transaction, before COMMIT). */
+  flush(tx: WriteContext): void {
+    const upsert = tx.stmt(
+      'INSERT INTO trace_citation (kind, ref, bucket, bits) VALUES (?, ?, ?, ?) ON CONFLICT (kind, ref, bucket) DO UPDATE SET bits = bits | excluded.bits',
+    );
+    for (const [k, byBucket] of this.bits) for (const [bucket, bits] of byBucket) upsert.run(k % 2, Math.floor(k / 2), bucket, bits);
+    this.bits.clear();
+  }
+
+  /** Clears the bits of pruned traces; rows left with no bit go. */
+  static clear(tx: WriteContext, cites: Iterable<[kind: number, ref: number, traceId: number]>): void {
+    const masks = new Map<string, number>();
+    for (const [kind, ref, id] of cites) {
+      const key = `${kind}:${ref}:${Math.floor(id / (BUCKET_MASK + 1))}`;
+      masks.set(key, ((masks.get(key) ?? 0) | (1 << (id & BUCKET_MASK))) >>> 0);
+    }
+    const clear = tx.stmt('UPDATE trace_citation SET bits = bits & ~? WHERE kind = ? AND ref = ? AND bucket = ? RETURNING bits');
+    const drop = tx.stmt('DELETE FROM trace_citation WHERE kind = ? AND ref = ? AND bucket = ?');
+    for (const [key, mask] of masks) {
+      const [kind, ref, bucket] = key.split(':').map(Number);
+      const left = clear.get(mask, kind, ref, bucket) as { bits: number } | undefined;
+      if (left && left.bits === 0) drop.run(kind, ref, bucket);
+    }
+  }
+}
+
+/**
+ * SQL true when trace `idExpr` cites one of the refs given as a JSON array parameter: one probe of
+ * the key (kind, ref, bucket) per ref.
+ */
+export function citesSql(kind: number, idExpr: string): string {
+  return `EXISTS (SELECT 1 FROM trace_citation c WHERE c.kind = ${kind} AND c.ref IN (SELECT value FROM json_each(?))
+    AND c.bucket = (${idExpr}) >> ${BUCKET_SHIFT} AND (c.bits >> ((${idExpr}) & ${BUCKET_MASK})) & 1)`;
+}
+
+const popcount = (v: number): number => {
+  let n = 0;
+  for (let x = v >>> 0; x; x &= x - 1) n++;
+  return n;
+};
+
+/**
+ * The ids of the traces citing these refs, ascending, or 'many' when there are more than `max`
+ * (the caller then checks trace by trace with citesSql while walking newest first).
+ */
+export function citedTraceIds(stmt: (sql: string) => Statement, kind: number, refs: number[], max: number): number[] | 'many' {
+  if (!refs.length) return [];
+  const rows = stmt(`SELECT bucket, bits FROM trace_citation WHERE kind = ${kind} AND ref IN (SELECT value FROM json_each(?))`).iterate(JSON.stringify(refs)) as IterableIterator<{
+    bucket: number;
+    bits: number;
+  }>;
+  const ids = new Set<number>();
+  let n = 0;
+  for (const r of rows) {
+    n += popcount(r.bits);
+    if (n > max) {
+      rows.return?.();
+      return 'many';
+    }
+    for (let b = 0; b <= BUCKET_MASK; b++) if ((r.bits >>> b) & 1) ids.add(r.bucket * (BUCKET_MASK + 1) + b);
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
+/** Every (kind, ref) → trace ids as stored (for tests and checks). */
+export function allCitations(db: Database): Array<[kind: number, ref: number, traceId: number]> {
+  const out: Array<[number, number, number]> = [];
+  for (const r of db.prepare('SELECT kind, ref, bucket, bits FROM trace_citation ORDER BY kind, ref, bucket').all() as Array<{ kind: number; ref: number; bucket: number; bits: number }>)
+    for (let b = 0; b <= BUCKET_MASK; b++) if ((r.bits >>> b) & 1) out.push([r.kind, r.ref, r.bucket * (BUCKET_MASK + 1) + b]);
+  return out;
+}
