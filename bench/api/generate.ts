@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StoreWriter } from '../../src/storage/writer';
+import { storeHandles } from '../../src/storage/store.service';
 import { TraceStore } from '../../src/traces/trace-store';
 import { load, openStore } from './load';
 import { World } from './world';
@@ -27,7 +27,8 @@ export async function generate(n: number): Promise<Record<string, unknown>> {
   const buildS = (performance.now() - t0) / 1000;
   console.log(`templates stamped: ${world.built} (template, tenant) replies in ${buildS.toFixed(1)} s`);
   const { ds, db } = await openStore(file);
-  const writer = new StoreWriter(db);
+  // The writer and read connection exactly as the app's StoreService makes them.
+  const { writer, db: reader } = storeHandles(db);
   const store = new TraceStore();
   writer.onChunkEnd((tx) => store.flushSeen(tx));
   const end = Date.parse('2026-11-27T00:00:00Z');
@@ -48,6 +49,7 @@ export async function generate(n: number): Promise<Record<string, unknown>> {
       (db.prepare(`SELECT count(*) AS c FROM ${t}`).get() as { c: number }).c,
     ]),
   );
+  reader.close();
   await ds.destroy();
   const summary = { ...res, stampSeconds: buildS, bytes: statSync(file).size, counts, tenants: TENANTS, days: DAYS, at: new Date().toISOString() };
   writeFileSync(doneFile(n), JSON.stringify(summary, null, 2));

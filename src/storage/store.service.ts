@@ -1,25 +1,42 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
-import type { Database } from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { StoreWriter } from './writer';
 
 /**
- * The raw better-sqlite3 handle under TypeORM's data source and the process's one writer.
- * Reads go straight to the handle with prepared statements: they are synchronous, so they can
- * never observe half of a write transaction.
+ * The process's one writer (on TypeORM's better-sqlite3 handle) and `db`, the connection reads
+ * use. For a database file, `db` is a second, read-only connection: under WAL it reads the last
+ * committed state, so the writer may keep a transaction open across event-loop turns (fewer,
+ * bigger commits) without reads ever seeing half of one. For ':memory:' both are the one handle.
  */
 @Injectable()
 export class StoreService implements OnApplicationShutdown {
-  readonly db: Database;
+  readonly db: Database.Database;
   readonly writer: StoreWriter;
+  private readonly reader?: Database.Database;
 
   constructor(dataSource: DataSource) {
-    this.db = (dataSource.driver as unknown as { databaseConnection: Database }).databaseConnection;
-    this.writer = new StoreWriter(this.db);
+    const handles = storeHandles((dataSource.driver as unknown as { databaseConnection: Database.Database }).databaseConnection);
+    this.db = handles.db;
+    this.writer = handles.writer;
+    if (handles.db !== handles.writer.db) this.reader = handles.db;
   }
 
   async onApplicationShutdown(): Promise<void> {
     // Flush what was accepted before TypeORM closes the handle.
     await this.writer.close();
+    this.reader?.close();
   }
+}
+
+/** The writer on `main` and the connection reads use (the same app and bench/api use). */
+export function storeHandles(main: Database.Database): { db: Database.Database; writer: StoreWriter } {
+  if (main.memory || !main.name) return { db: main, writer: new StoreWriter(main) };
+  const db = new Database(main.name, { readonly: true, fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  // Reads come through mmap; a smaller page cache than the writer's does.
+  db.pragma('cache_size = -65536');
+  db.pragma('mmap_size = 4294967296');
+  db.pragma('temp_store = MEMORY');
+  return { db, writer: new StoreWriter(main, { spanTurns: true }) };
 }

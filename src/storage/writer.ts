@@ -42,6 +42,8 @@ export class StoreWriter {
   private readonly ctx: WriteContext;
   private readonly chunkEnd: Array<(tx: WriteContext) => void> = [];
   private readonly rollbackListeners: Array<() => void> = [];
+  /** The transaction in progress (spanTurns: it may outlive one drain). */
+  private open?: { started: number; jobs: Array<{ q: Queued; result: unknown }> };
   private txShared = new Map<object, { state: unknown; flush: (tx: WriteContext, state: unknown) => void }>();
   private spaceWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
@@ -49,7 +51,14 @@ export class StoreWriter {
 
   constructor(
     readonly db: Database,
-    private readonly opts: { chunkSize?: number; maxQueue?: number; maxChunkMs?: number } = {},
+    private readonly opts: {
+      chunkSize?: number;
+      maxQueue?: number;
+      maxChunkMs?: number;
+      /** Keep a transaction open across event-loop turns: only when nothing reads through `db`. */
+      spanTurns?: boolean;
+      maxTxMs?: number;
+    } = {},
   ) {
     this.ctx = {
       db,
@@ -72,6 +81,10 @@ export class StoreWriter {
 
   private get maxChunkMs(): number {
     return this.opts.maxChunkMs ?? 50;
+  }
+
+  private get maxTxMs(): number {
+    return this.opts.maxTxMs ?? 1000;
   }
 
   private get maxQueue(): number {
@@ -122,10 +135,10 @@ export class StoreWriter {
 
   private drain(): void {
     const chunk = this.queue.splice(0, this.chunkSize);
-    if (chunk.length) this.runChunk(chunk);
+    if (chunk.length || this.open) this.runChunk(chunk);
     this.stats.queued = this.queue.length;
     for (const w of this.spaceWaiters.splice(0, this.maxQueue - this.queue.length)) w();
-    if (this.queue.length) {
+    if (this.queue.length || this.open) {
       setImmediate(() => this.drain());
       return;
     }
@@ -156,32 +169,51 @@ export class StoreWriter {
     for (const fn of this.chunkEnd) fn(this.ctx);
   }
 
+  /**
+   * Runs jobs for at most maxChunkMs, then gives the event loop a turn. The transaction is
+   * committed then too, unless the store reads through another connection (spanTurns): then it
+   * stays open across turns while work is queued, up to maxTxMs, and its jobs settle at its
+   * COMMIT. Each commit writes every page the transaction touched to the WAL; a transaction of
+   * 50 ms wrote the same hot index pages ~20 times a second (bench/api/RESULTS.md).
+   */
   private runChunk(taken: Queued[]): void {
-    const results: unknown[] = [];
-    let chunk = taken;
+    let done = 0;
+    let requeued = false;
     try {
-      this.db.transaction(() => {
-        // A time budget as well as a count: the event loop (the API) waits for the whole
-        // transaction, so a chunk stops after maxChunkMs and the rest goes back to the front.
-        const t0 = performance.now();
-        for (const q of taken) {
-          results.push(q.job(this.ctx));
-          if (performance.now() - t0 >= this.maxChunkMs) break;
-        }
-        this.endOfTransaction();
-      })();
-      if (results.length < taken.length) {
-        chunk = taken.slice(0, results.length);
-        this.queue.unshift(...taken.slice(results.length));
-        this.stats.queued = this.queue.length;
+      if (!this.open) {
+        this.db.exec('BEGIN');
+        this.open = { started: performance.now(), jobs: [] };
       }
+      const tx = this.open;
+      const t0 = performance.now();
+      for (const q of taken) {
+        const result = q.job(this.ctx);
+        tx.jobs.push({ q, result });
+        done++;
+        if (performance.now() - t0 >= this.maxChunkMs) break;
+      }
+      if (done < taken.length) {
+        this.queue.unshift(...taken.slice(done));
+        this.stats.queued = this.queue.length;
+        requeued = true;
+      }
+      const keepOpen = this.opts.spanTurns && this.queue.length > 0 && performance.now() - tx.started < this.maxTxMs;
+      if (keepOpen) return;
+      this.endOfTransaction();
+      this.db.exec('COMMIT');
+      this.open = undefined;
       this.stats.transactions++;
-      this.stats.committedJobs += chunk.length;
-      chunk.forEach((q, i) => q.resolve(results[i]));
+      this.stats.committedJobs += tx.jobs.length;
+      for (const j of tx.jobs) j.q.resolve(j.result);
     } catch {
+      // Replay what this transaction held: its completed jobs, the one that threw and the rest
+      // of the chunk (unless they went back to the queue before the throw).
+      const replay = [...(this.open?.jobs.map((j) => j.q) ?? []), ...(requeued ? [] : taken.slice(done))];
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.open = undefined;
       this.rolledBack();
       // One bad job must not lose the others: replay them one transaction each.
-      for (const q of chunk) {
+      for (const q of replay) {
         try {
           const r = this.db.transaction(() => {
             const v = q.job(this.ctx);

@@ -84,3 +84,44 @@ describe('ids cached inside a rolled-back transaction', () => {
     expect(dangling.n).toBe(0);
   });
 });
+
+describe('StoreWriter spanning event-loop turns (reads on another connection)', () => {
+  it('keeps one transaction open while work is queued; readers see only commits; a bad job is replayed alone', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const Database = (await import('better-sqlite3')).default;
+    const { storeHandles } = await import('../../../src/storage/store.service');
+    const dir = mkdtempSync(join(tmpdir(), 'livetrace-writer-'));
+    const main = new Database(join(dir, 'db.sqlite'));
+    main.pragma('journal_mode = WAL');
+    main.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY)');
+    const { db: reader, writer } = storeHandles(main);
+    try {
+      const count = () => (reader.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n;
+      const seenByReader: number[] = [];
+      // A reader on the event loop between chunks: it must never see a partial transaction.
+      const poll = setInterval(() => seenByReader.push(count()), 1);
+      const jobs = Array.from({ length: 40 }, (_, i) =>
+        writer.submit((tx) => {
+          busy(2);
+          if (i === 25) throw new Error('bad job');
+          return tx.stmt('INSERT INTO t (seq) VALUES (?)').run(i).changes;
+        }),
+      );
+      const settled = await Promise.allSettled(jobs);
+      clearInterval(poll);
+      expect(settled.filter((r) => r.status === 'rejected').length).toBe(1);
+      expect((settled[25] as PromiseRejectedResult).reason.message).toBe('bad job');
+      expect(count()).toBe(39);
+      // Every count a reader saw is a committed state: nothing, or everything up to the end.
+      expect(seenByReader.every((n) => n === 0 || n === 39)).toBe(true);
+      expect(seenByReader.length).toBeGreaterThan(0);
+    } finally {
+      await writer.close();
+      reader.close();
+      main.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
