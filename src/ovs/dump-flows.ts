@@ -93,20 +93,40 @@ export function parseDumpFlows(text: string, options: ParseDumpOptions = {}): Fl
     let end = eol;
     if (end > pos && text.charCodeAt(end - 1) === 13) end--; // \r\n
     if (end > pos) {
-      const line = text.slice(pos, end);
-      if (line.startsWith(HEADER)) thread = parseHeader(line);
-      else if (line.trim() !== '') {
+      if (text.startsWith(HEADER, pos)) thread = parseHeader(text.slice(pos, end));
+      else if (!blank(text, pos, end)) {
+        // Parsed in place in the whole text (no slice per line, flat for the memo's compares);
+        // a bad line is parsed again on its own for an error whose position is in the line.
         try {
-          items.push(parseDumpLine(line, lineNo, thread, build));
+          items.push(parseFlowAt(text, pos, end, lineNo, thread, build));
         } catch (e) {
           if (!(e instanceof OvsParseError)) throw e;
-          errors.push({ line: lineNo, text: line, error: e });
+          const line = text.slice(pos, end);
+          errors.push({ line: lineNo, text: line, error: lineError(line, lineNo, thread) ?? e });
         }
       }
     }
     pos = eol + 1;
   }
   return { items, errors };
+}
+
+/** The error of a line parsed on its own (the same error, its position counted from the line's start). */
+function lineError(line: string, lineNo: number, thread: DumpThread | undefined): OvsParseError | undefined {
+  try {
+    parseFlowAt(line, 0, line.length, lineNo, thread, 'now');
+  } catch (e) {
+    if (e instanceof OvsParseError) return e;
+    throw e;
+  }
+  return undefined;
+}
+
+/** Whether text[start, end) is only whitespace (String.prototype.trim's). */
+function blank(text: string, start: number, end: number): boolean {
+  const c = text.charCodeAt(start);
+  if (c > 32 && c < 127) return false; // the usual case: a flow starts right away
+  return text.slice(start, end).trim() === '';
 }
 
 function parseHeader(line: string): DumpThread {
@@ -121,32 +141,46 @@ function parseHeader(line: string): DumpThread {
 
 /** Parses one flow line (no header). Throws OvsParseError with the column on bad input. */
 export function parseDumpLine(line: string, lineNo = 1, thread?: DumpThread, build: FlowBuild = 'now'): DumpedFlow {
-  let i = 0;
-  while (i < line.length && line.charCodeAt(i) === 32) i++;
+  return parseFlowAt(line, 0, line.length, lineNo, thread, build);
+}
+
+/**
+ * The flow line s[start, end). Characters are read in `s`; searches run in the line alone (a
+ * slice, no copy), so a line missing what is searched for costs its own length, not the dump's.
+ */
+function parseFlowAt(s: string, start: number, end: number, lineNo: number, thread: DumpThread | undefined, build: FlowBuild): DumpedFlow {
+  const line = start === 0 && end === s.length ? s : s.slice(start, end);
+  const find = (what: string, from: number): number => {
+    const k = line.indexOf(what, from - start);
+    return k < 0 ? -1 : k + start;
+  };
+  let i = start;
+  while (i < end && s.charCodeAt(i) === 32) i++;
   let ufid: string | undefined;
-  if (line.startsWith('ufid:', i)) {
-    const comma = line.indexOf(', ', i);
-    if (comma < 0) throw new OvsParseError(WHAT, line, i, "expected ', ' after the ufid");
-    ufid = line.slice(i + 5, comma);
-    if (!isUuid(ufid)) throw new OvsParseError(WHAT, line, i + 5, 'expected a UUID after ufid:');
+  if (i + 5 <= end && s.startsWith('ufid:', i)) {
+    const comma = find(', ', i);
+    if (comma < 0) throw new OvsParseError(WHAT, s, i, "expected ', ' after the ufid");
+    if (comma - i - 5 !== 36 || !isUuid(s, i + 5)) throw new OvsParseError(WHAT, s, i + 5, 'expected a UUID after ufid:');
+    ufid = s.slice(i + 5, comma);
     i = comma + 2;
   }
-  const keyEnd = line.indexOf(', packets:', i);
-  if (keyEnd < 0) throw new OvsParseError(WHAT, line, i, "expected ', packets:' after the key");
+  const keyEnd = find(', packets:', i);
+  if (keyEnd < 0) throw new OvsParseError(WHAT, s, i, "expected ', packets:' after the key");
   const keyStart = i;
   const memo = typeof build === 'object' ? build : undefined;
   let key: OdpKey | undefined;
-  if (build === 'on-read') checkKeyFields(line, keyStart, keyEnd);
-  else key = { fields: parseKeyFields(line, keyStart, keyEnd, memo) };
+  if (build === 'on-read') checkKeyFields(s, keyStart, keyEnd);
+  else key = { fields: parseKeyFields(s, keyStart, keyEnd, memo) };
 
-  const actionsAt = line.indexOf('actions:', keyEnd);
-  if (actionsAt < 0) throw new OvsParseError(WHAT, line, keyEnd, "expected 'actions:'");
-  const extraAt = line.lastIndexOf(', dp-extra-info:');
-  const actionsEnd = extraAt > actionsAt ? extraAt : line.length;
+  const actionsAt = find('actions:', keyEnd);
+  if (actionsAt < 0) throw new OvsParseError(WHAT, s, keyEnd, "expected 'actions:'");
+  const last = line.lastIndexOf(', dp-extra-info:');
+  const extraAt = last < 0 ? -1 : last + start;
+  const actionsEnd = extraAt > actionsAt ? extraAt : end;
   let actions: readonly OdpAction[] | undefined;
-  if (build === 'on-read') checkActionList(line, actionsAt + 8, actionsEnd);
-  else if (memo !== undefined) actions = parseSharedActionList(line, actionsAt + 8, actionsEnd, memo);
-  else actions = parseActionList(line, actionsAt + 8, actionsEnd);
+  if (build === 'on-read') checkActionList(s, actionsAt + 8, actionsEnd);
+  else if (memo !== undefined) actions = parseSharedActionList(s, actionsAt + 8, actionsEnd, memo);
+  else actions = parseActionList(s, actionsAt + 8, actionsEnd);
 
   let packets = -1;
   let bytes = -1;
@@ -158,37 +192,38 @@ export function parseDumpLine(line: string, lineNo = 1, thread?: DumpThread, bui
   // Statistics: `, name:value` pairs between the key and `actions:`.
   let p = keyEnd + 2;
   while (p < actionsAt) {
-    const colon = line.indexOf(':', p);
-    let stop = line.indexOf(', ', p);
+    const colon = find(':', p);
+    let stop = find(', ', p);
     if (stop < 0 || stop > actionsAt) stop = actionsAt;
-    if (colon < 0 || colon > stop) throw new OvsParseError(WHAT, line, p, "expected 'name:value'");
+    if (colon < 0 || colon > stop) throw new OvsParseError(WHAT, s, p, "expected 'name:value'");
     // Names compared in place and values shared through the memo: no strings per line but the counters'.
     const n = colon - p;
     const v = colon + 1;
-    if (n === 7 && line.startsWith('packets', p)) packets = counter(line, v, stop);
-    else if (n === 5 && line.startsWith('bytes', p)) bytes = counter(line, v, stop);
-    else if (n === 4 && line.startsWith('used', p)) used = cut(line, v, stop, memo);
-    else if (n === 5 && line.startsWith('flags', p)) flags = cut(line, v, stop, memo);
-    else if (n === 9 && line.startsWith('offloaded', p)) offloaded = cut(line, v, stop, memo);
-    else if (n === 2 && line.startsWith('dp', p)) dp = cut(line, v, stop, memo);
+    if (n === 7 && s.startsWith('packets', p)) packets = counter(s, v, stop);
+    else if (n === 5 && s.startsWith('bytes', p)) bytes = counter(s, v, stop);
+    else if (n === 4 && s.startsWith('used', p)) used = cut(s, v, stop, memo);
+    else if (n === 5 && s.startsWith('flags', p)) flags = cut(s, v, stop, memo);
+    else if (n === 9 && s.startsWith('offloaded', p)) offloaded = cut(s, v, stop, memo);
+    else if (n === 2 && s.startsWith('dp', p)) dp = cut(s, v, stop, memo);
     else {
       if (extra === NO_EXTRA) extra = [];
-      extra.push({ name: line.slice(p, colon), value: line.slice(v, stop) });
+      extra.push({ name: s.slice(p, colon), value: s.slice(v, stop) });
     }
     p = stop + 2;
   }
   if (packets < 0 || bytes < 0 || used === undefined) {
-    throw new OvsParseError(WHAT, line, keyEnd + 2, 'expected packets:, bytes: and used:');
+    throw new OvsParseError(WHAT, s, keyEnd + 2, 'expected packets:, bytes: and used:');
   }
   return new DumpLineFlow(
-    line, lineNo, thread, ufid, keyStart, keyEnd, actionsAt + 8, actionsEnd, packets, bytes, used,
-    usedSeconds(line, keyEnd, used), flags, offloaded, dp,
-    extraAt > actionsAt ? cut(line, extraAt + 16, line.length, memo) : undefined, extra, key, actions,
+    s, lineNo, thread, ufid, keyStart, keyEnd, actionsAt + 8, actionsEnd, packets, bytes, used,
+    usedSeconds(s, keyEnd, used), flags, offloaded, dp,
+    extraAt > actionsAt ? cut(s, extraAt + 16, end, memo) : undefined, extra, key, actions,
   );
 }
 
 /**
- * A parsed dump line. Its key and actions were built while parsing, or (`on-read`) the line was
+ * A parsed dump line, kept as offsets into the text it came from (the whole dump, or the line).
+ * Its key and actions were built while parsing, or (`on-read`) the line was
  * checked and they are built from it on first read, then kept. One class either way, so code
  * reading flows sees one object shape.
  */
@@ -263,10 +298,10 @@ function usedSeconds(line: string, at: number, used: string): number | null {
   return n;
 }
 
-function isUuid(s: string): boolean {
-  if (s.length !== 36) return false;
+/** Whether the 36 characters at `at` are a UUID. */
+function isUuid(s: string, at: number): boolean {
   for (let i = 0; i < 36; i++) {
-    const c = s.charCodeAt(i);
+    const c = s.charCodeAt(at + i);
     if (i === 8 || i === 13 || i === 18 || i === 23) {
       if (c !== 45) return false;
     } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) return false;

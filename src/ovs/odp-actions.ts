@@ -1,6 +1,6 @@
 import { OvsParseError } from './parse-error';
 import { COMMA, EQUALS, OPEN, SCAN_HASH, findClose, hashRange, itemEnd, skipSpaces, trimEnd } from './odp-scan';
-import { OdpMemo, deepFreeze } from './odp-memo';
+import { EXACT, ITEM, OdpMemo, deepFreeze, prefixKey, rangeKey } from './odp-memo';
 import { OdpKeyField, checkKeyFields, formatField, parseKeyFields } from './odp-key';
 
 /**
@@ -66,12 +66,13 @@ export function parseActionList(s: string, start: number, end: number): OdpActio
  * text was parsed before is the same frozen structure again (OVN flows share a few dozen lists).
  */
 export function parseSharedActionList(s: string, start: number, end: number, memo: OdpMemo): readonly OdpAction[] {
-  const hash = hashRange(s, start, end);
-  let list = memo.actionLists.get(s, start, end, hash);
+  const key = rangeKey(s, start, end);
+  let list = memo.actionLists.find(s, start, end, key, EXACT);
   if (list === undefined) {
     const out: OdpAction[] = [];
     scanActionList(s, start, end, out, memo);
-    list = memo.actionLists.set(s, start, end, hash, Object.freeze(out));
+    list = out;
+    if (memo.actionLists.repeated(hashRange(s, start, end))) memo.actionLists.set(s, start, end, key, deepFreeze(list));
   }
   return list;
 }
@@ -87,16 +88,20 @@ export function checkActionList(s: string, start: number, end: number): void {
 function scanActionList(s: string, start: number, end: number, out: OdpAction[] | null, memo?: OdpMemo): void {
   let i = skipSpaces(s, start, end);
   while (i < end) {
-    const stop = itemEnd(WHAT, s, i, end);
+    let stop: number;
     if (memo !== undefined && out !== null) {
-      const hash = SCAN_HASH[0];
-      let action = memo.actions.get(s, i, stop, hash);
-      if (action === undefined) {
-        action = deepFreeze(scanAction(s, i, trimEnd(s, i, stop), true, memo) as OdpAction);
-        memo.actions.set(s, i, stop, hash, action);
+      const key = prefixKey(s, i, end);
+      let action = memo.actions.find(s, i, end, key, ITEM);
+      if (action !== undefined) stop = i + memo.actions.found;
+      else {
+        stop = itemEnd(WHAT, s, i, end);
+        const hash = SCAN_HASH[0];
+        action = scanAction(s, i, trimEnd(s, i, stop), true, memo) as OdpAction;
+        if (memo.actions.repeated(hash)) memo.actions.set(s, i, stop, key, deepFreeze(action));
       }
       out.push(action);
     } else {
+      stop = itemEnd(WHAT, s, i, end);
       const action = scanAction(s, i, trimEnd(s, i, stop), out !== null);
       if (out !== null && action !== undefined) out.push(action);
     }

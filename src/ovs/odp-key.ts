@@ -1,7 +1,7 @@
 import { OvsParseError } from './parse-error';
 import { BRACE_OPEN, COMMA, EQUALS, OPEN, SCAN_HASH, findClose, itemEnd, skipSpaces, slashIndex, trimEnd } from './odp-scan';
 import { checkFields } from './odp-key-check';
-import { OdpMemo, deepFreeze, stackMark, stackPush, stackReset, stackTake } from './odp-memo';
+import { FIELD, ITEM, OdpMemo, deepFreeze, prefixKey, stackMark, stackPush, stackReset, stackTake } from './odp-memo';
 
 /**
  * Datapath (ODP) flow keys as lib/odp-util.c prints them in `dpctl/dump-flows`, upcall logs and
@@ -84,30 +84,51 @@ export function checkKeyFields(s: string, start: number, end: number): number {
 function scanKeyFields(s: string, start: number, end: number, out: OdpKeyField[] | null, memo?: OdpMemo): number {
   let count = 0;
   let i = skipSpaces(s, start, end);
+  let prev = -1; // memo slot of the previous field
   while (i < end) {
-    const nameStart = i;
-    let h = 0;
-    while (i < end) {
-      const c = s.charCodeAt(i);
-      if (c === OPEN || c === COMMA || c === 41 /* ) */ || c === 32) break;
-      h = (Math.imul(h, 31) + c) | 0;
-      i++;
-    }
-    if (i === nameStart) throw new OvsParseError(WHAT, s, i, 'expected a field name');
-    if (i >= end || s.charCodeAt(i) !== OPEN) throw new OvsParseError(WHAT, s, i, "expected '('");
-    const close = findClose(WHAT, s, i, end, h);
-    if (memo !== undefined && out !== null) {
-      // The same text parsed before is valid and gives the same field: share it.
-      const hash = SCAN_HASH[0];
-      let field = memo.fields.get(s, nameStart, close + 1, hash);
-      if (field === undefined) {
-        field = scanField(memo.string(s, nameStart, i), s, nameStart, i + 1, close, true, memo) as OdpKeyField;
-        if (memo.fields.repeated(hash)) memo.fields.set(s, nameStart, close + 1, hash, frozenField(field));
+    // Through a memo, a field text parsed before is found in place: valid, the same field, shared.
+    // First guess: the field that followed the previous one last time.
+    let key = 0;
+    let known: OdpKeyField | undefined;
+    if (memo !== undefined) {
+      known = memo.fields.follow(prev, s, i, end, FIELD);
+      if (known === undefined) {
+        key = prefixKey(s, i, end);
+        known = memo.fields.find(s, i, end, key, FIELD);
+        if (known !== undefined) memo.fields.link(prev, memo.fields.slot);
       }
-      stackPush(field);
+    }
+    let close: number;
+    if (known !== undefined) {
+      close = i + memo!.fields.found - 1;
+      prev = memo!.fields.slot;
+      stackPush(known);
     } else {
-      const field = scanField(s.slice(nameStart, i), s, nameStart, i + 1, close, out !== null);
-      if (out !== null && field !== undefined) out.push(field);
+      const nameStart = i;
+      let h = 0;
+      while (i < end) {
+        const c = s.charCodeAt(i);
+        if (c === OPEN || c === COMMA || c === 41 /* ) */ || c === 32) break;
+        h = (Math.imul(h, 31) + c) | 0;
+        i++;
+      }
+      if (i === nameStart) throw new OvsParseError(WHAT, s, i, 'expected a field name');
+      if (i >= end || s.charCodeAt(i) !== OPEN) throw new OvsParseError(WHAT, s, i, "expected '('");
+      close = findClose(WHAT, s, i, end, h);
+      if (memo !== undefined) {
+        const hash = SCAN_HASH[0];
+        const field = scanField(memo.string(s, nameStart, i), s, nameStart, i + 1, close, true, memo) as OdpKeyField;
+        // Kept the second time its text is seen: one-off texts (a flow's own addresses) take no slot.
+        if (memo.fields.repeated(hash)) {
+          memo.fields.set(s, nameStart, close + 1, key, frozenField(field));
+          memo.fields.link(prev, memo.fields.slot);
+          prev = memo.fields.slot;
+        } else prev = -1;
+        stackPush(field);
+      } else {
+        const field = scanField(s.slice(nameStart, i), s, nameStart, i + 1, close, out !== null);
+        if (out !== null && field !== undefined) out.push(field);
+      }
     }
     count++;
     i = skipSpaces(s, close + 1, end);
@@ -159,13 +180,28 @@ function scanSharedAttrs(s: string, a: number, b: number, memo: OdpMemo): OdpKey
   const mark = stackMark();
   try {
     let i = skipSpaces(s, a, b);
+    let prev = -1;
     while (i < b) {
-      const end = itemEnd(WHAT, s, i, b);
-      const hash = SCAN_HASH[0];
-      let attr = memo.attrs.get(s, i, end, hash);
+      let attr = memo.attrs.follow(prev, s, i, b, ITEM);
+      let key = 0;
       if (attr === undefined) {
+        key = prefixKey(s, i, b);
+        attr = memo.attrs.find(s, i, b, key, ITEM);
+        if (attr !== undefined) memo.attrs.link(prev, memo.attrs.slot);
+      }
+      let end: number;
+      if (attr !== undefined) {
+        end = i + memo.attrs.found;
+        prev = memo.attrs.slot;
+      } else {
+        end = itemEnd(WHAT, s, i, b);
+        const hash = SCAN_HASH[0];
         attr = scanAttr(s, i, trimEnd(s, i, end), true, memo) as OdpKeyAttr;
-        if (memo.attrs.repeated(hash)) memo.attrs.set(s, i, end, hash, Object.freeze(attr));
+        if (memo.attrs.repeated(hash)) {
+          memo.attrs.set(s, i, end, key, Object.freeze(attr));
+          memo.attrs.link(prev, memo.attrs.slot);
+          prev = memo.attrs.slot;
+        } else prev = -1;
       }
       stackPush(attr);
       i = end < b ? skipSpaces(s, end + 1, b) : b;

@@ -18,12 +18,61 @@ import type { OdpKeyAttr, OdpKeyField } from './odp-key';
 import type { OdpAction } from './odp-actions';
 
 const PROBE_LIMIT = 8;
+const OPEN = 40;
+const CLOSE = 41;
+const COMMA = 44;
+const BRACE_OPEN = 123;
+const BRACE_CLOSE = 125;
+/** Characters of a text's start that file it (see prefixKey). */
+const PREFIX = 48;
+
+/** How a found text must end in the input (see MemoTable.find). */
+export type Bound = typeof FIELD | typeof ITEM | typeof EXACT;
+/** A key field `name(…)`: it ends with its own ')', it only has to fit. */
+export const FIELD = 0;
+/** An item of a list (attribute, action): at the list's end or before a ','. */
+export const ITEM = 1;
+/** The whole range (an action list). */
+export const EXACT = 2;
+
+/**
+ * What an item or field is filed under: the hash of its first PREFIX characters, or of all of
+ * it and the ',' after it when shorter (its end is where a ',' or the enclosing ')' comes at its
+ * own nesting level). A stored text that the input continues with at some position gives that
+ * position the same key, so a lookup needs no scan of the item first: it compares the candidates
+ * in place, and a hit reads each character once.
+ */
+export function prefixKey(s: string, start: number, limit: number): number {
+  const stop = Math.min(limit, start + PREFIX);
+  let h = 0;
+  let depth = 0;
+  for (let i = start; i < stop; i++) {
+    const c = s.charCodeAt(i);
+    h = (Math.imul(h, 31) + c) | 0;
+    if (c === OPEN || c === BRACE_OPEN) depth++;
+    else if (c === CLOSE || c === BRACE_CLOSE) {
+      if (--depth < 0) break;
+    } else if (c === COMMA && depth === 0) break;
+  }
+  return h;
+}
+
+/** What a whole range (an action list) is filed under: its length, first and last characters. */
+export function rangeKey(s: string, start: number, end: number): number {
+  let h = end - start;
+  const head = Math.min(end, start + PREFIX);
+  for (let i = start; i < head; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+  for (let i = Math.max(head, end - 16); i < end; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0;
+  return h;
+}
 
 export class MemoTable<T> {
   private readonly mask: number;
   private readonly hashes: Int32Array;
   /** Hashes missed once: a text is stored the second time it is seen, so one-off texts (a flow's own addresses) cost no slot. */
   private readonly seen: Int32Array;
+  /** Slot → slot of the text that came right after it last time (-1: none): the next lookup's first guess. */
+  private readonly next: Int32Array;
   private texts: (string | undefined)[];
   private values: (T | undefined)[];
   private count = 0;
@@ -39,12 +88,72 @@ export class MemoTable<T> {
     this.mask = size - 1;
     this.hashes = new Int32Array(size);
     this.seen = new Int32Array(size);
+    this.next = new Int32Array(size).fill(-1);
     this.texts = new Array<string | undefined>(size).fill(undefined);
     this.values = new Array<T | undefined>(size).fill(undefined);
   }
 
   get size(): number {
     return this.count;
+  }
+
+  /** Length of the text the last successful find() or follow() matched. */
+  found = 0;
+  /** Slot of the last text found or stored (-1 when the last store found no room). */
+  slot = -1;
+
+  /**
+   * The text that came after the one in slot `prev` last time, if the input continues with it at
+   * `start` (ending as `bound` says): a key's fields come in the same order flow after flow, so
+   * this guess spares most lookups their hashing. Same checks as find().
+   */
+  follow(prev: number, s: string, start: number, limit: number, bound: Bound): T | undefined {
+    if (prev < 0) return undefined;
+    const q = this.next[prev];
+    if (q < 0) return undefined;
+    const t = this.texts[q];
+    if (t === undefined) return undefined;
+    const stop = start + t.length;
+    if (stop <= limit && (bound === FIELD || stop === limit || (bound === ITEM && s.charCodeAt(stop) === COMMA)) && s.startsWith(t, start)) {
+      this.found = t.length;
+      this.slot = q;
+      this.hits++;
+      return this.values[q];
+    }
+    return undefined;
+  }
+
+  /** Remembers that the text in slot `to` came right after the one in slot `from`. */
+  link(from: number, to: number): void {
+    if (from >= 0 && to >= 0) this.next[from] = to;
+  }
+
+  /**
+   * The value of a stored text, filed under `key` (prefixKey), that s continues with at `start`
+   * and that ends as `bound` says before `limit`. Such a text was parsed before, so the input
+   * there is valid and parses the same: the caller skips `found` characters.
+   */
+  find(s: string, start: number, limit: number, key: number, bound: Bound): T | undefined {
+    let slot = mix(key) & this.mask;
+    for (let n = 0; n < PROBE_LIMIT; n++) {
+      const t = this.texts[slot];
+      if (t === undefined) return undefined;
+      if (this.hashes[slot] === key) {
+        const stop = start + t.length;
+        if (
+          stop <= limit &&
+          (bound === FIELD || stop === limit || (bound === ITEM && s.charCodeAt(stop) === COMMA)) &&
+          s.startsWith(t, start)
+        ) {
+          this.found = t.length;
+          this.slot = slot;
+          this.hits++;
+          return this.values[slot];
+        }
+      }
+      slot = (slot + 1) & this.mask;
+    }
+    return undefined;
   }
 
   /** The value stored for exactly s[start, end) (whose scan hash is `hash`), if any. */
@@ -71,12 +180,12 @@ export class MemoTable<T> {
     return false;
   }
 
-  /** Stores a frozen value for s[start, end) (not already stored); returns it. */
-  set(s: string, start: number, end: number, hash: number, value: T): T {
-    return this.store(s.slice(start, end), hash, value);
+  /** Stores a frozen value for s[start, end), filed under `key` (its hash or its prefixKey); returns it. */
+  set(s: string, start: number, end: number, key: number, value: T): T {
+    return this.store(flatCopy(s.slice(start, end)), key, value);
   }
 
-  /** Stores `value` under `text` (whose scan hash is `hash`); returns the value. */
+  /** Stores `value` under `text`, filed under `hash`; returns the value. */
   store(text: string, hash: number, value: T): T {
     if (this.count >= this.maxEntries) this.clear();
     let slot = mix(hash) & this.mask;
@@ -87,19 +196,33 @@ export class MemoTable<T> {
         this.values[slot] = value;
         this.count++;
         this.stores++;
+        this.slot = slot;
         return value;
       }
       slot = (slot + 1) & this.mask;
     }
+    this.slot = -1;
     return value; // a crowded run of slots: not stored, the next flow parses it again
   }
 
   clear(): void {
     this.texts.fill(undefined);
     this.values.fill(undefined);
+    this.next.fill(-1);
     this.count = 0;
     this.clears++;
   }
+}
+
+/**
+ * A copy of a slice that no longer points into the dump: compares against a flat string cost
+ * about half (measured), and the memo does not keep a whole dump alive. Texts with characters
+ * beyond Latin-1 (never in a real dump) keep the slice: the copy would not be equal.
+ */
+function flatCopy(t: string): string {
+  if (t.length < 13) return t; // V8 copies short slices already
+  const copy = Buffer.from(t, 'latin1').toString('latin1');
+  return copy === t ? copy : t;
 }
 
 /** Spreads the scanners' h*31+c hash so that its low bits pick slots evenly. */
