@@ -4,11 +4,10 @@
  * 1. The history (generate.ts): N traces through the writer, reused from bench/data when present.
  * 2. Size on disk and per table (dbstat).
  * 3. The real app (createApp, poller off, OVN unreachable) on that database, loopback, autocannon
- *    in a worker thread (8 connections, random targets per request): port query, trace, path, the
- *    logical-flow audit (a DP-group flow in nearly every trace, and port-specific flows) and the
- *    ACL audit.
- * 4. Baseline, in-process on the same database: the queries as they were before this work
- *    (IN (subquery) plans, statements prepared per call) against the ones the app runs now.
+ *    in a child process (1, 4 and 8 connections, random targets per request): port query, trace,
+ *    path, the logical-flow audit (a DP-group flow in nearly every trace, and port-specific flows)
+ *    and the ACL audit.
+ * 4. (The baseline of the first schema's SQL is gone with that schema: its numbers stay in RESULTS.md.)
  * 5. The live pipeline's write path (one writer job per pass, as the tracer) alone, then while a
  *    query load runs.
  * 6. Retention on a copy: prune the oldest 100k traces in batches (RETENTION_BATCH), through the writer.
@@ -59,12 +58,18 @@ function targets(db: Database.Database) {
   const ports = Array.from({ length: 300 }, () => `t${Math.floor(r() * TENANTS)}-lsp${1 + Math.floor(r() * 4)}`);
   const traceIds = Array.from({ length: 2000 }, () => lo + Math.floor(r() * (hi - lo)));
   const pathIds = (db.prepare('SELECT path_id FROM trace WHERE id IN (' + traceIds.slice(0, 500).join(',') + ') AND path_id IS NOT NULL').all() as Array<{ path_id: number }>).map((x) => x.path_id);
-  // Citations in the newest 20k traces tell popular from rare flows.
+  // Citations in the newest 20k traces tell popular from rare flows (bits of the citation bitmaps).
+  db.function('popcount', { deterministic: true }, (v: unknown) => {
+    let n = 0;
+    for (let x = Number(v) >>> 0; x; x &= x - 1) n++;
+    return n;
+  });
   const cited = db
     .prepare(
-      `SELECT l.uuid, count(*) AS n FROM trace_step s JOIN logical_flow_snapshot l ON l.id = s.lflow_id WHERE s.trace_id > ? GROUP BY l.uuid ORDER BY n DESC`,
+      `SELECT l.uuid, sum(popcount(c.bits)) AS n FROM trace_citation c JOIN logical_flow_snapshot l ON l.id = c.ref
+        WHERE c.kind = 0 AND c.bucket > ? GROUP BY l.uuid ORDER BY n DESC`,
     )
-    .all(hi - 20_000) as Array<{ uuid: string; n: number }>;
+    .all((hi - 20_000) >> 5) as Array<{ uuid: string; n: number }>;
   const dpGroup = cited.slice(0, 20).map((c) => c.uuid);
   const portFlows = cited.filter((c) => c.n >= 3 && c.n <= 40).map((c) => c.uuid);
   const acls = (db.prepare(`SELECT DISTINCT uuid FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = 'ACL'`).all() as Array<{ uuid: string }>).map((x) => x.uuid);
@@ -79,50 +84,6 @@ function targets(db: Database.Database) {
     acls,
     citedCounts: { top: cited.slice(0, 3), portFlowsDistinct: portFlows.length, acls: acls.length },
   };
-}
-
-/** The SQL as it was before this work (HEAD of issue 10), to compare on the same database. */
-function baseline(db: Database.Database, t: ReturnType<typeof targets>) {
-  const oldList = (port: string) => {
-    const rows = db.prepare('SELECT t.* FROM trace t WHERE t.id IN (SELECT trace_id FROM trace_port WHERE port_name = ?) ORDER BY t.id DESC LIMIT ?').all(port, 51) as Array<{ id: number; verdict: string }>;
-    for (const row of rows) {
-      db.prepare('SELECT port_name, role, scope, port_uuid, binding_uuid, datapath FROM trace_port WHERE trace_id = ? ORDER BY scope DESC, role, port_name').all(row.id);
-      JSON.parse(row.verdict);
-    }
-    return rows.length;
-  };
-  const oldAudit = (where: string, ids: number[]) =>
-    db
-      .prepare(
-        `SELECT d.* FROM datapath_flow d WHERE d.id IN (SELECT t.datapath_flow_id FROM trace t WHERE t.id IN (SELECT trace_id FROM trace_step WHERE ${where}))
-         ORDER BY d.id DESC LIMIT ?`,
-      )
-      .all(...ids, 51).length;
-  const lflowIds = (uuid: string) => (db.prepare('SELECT id FROM logical_flow_snapshot WHERE uuid = ?').all(uuid) as Array<{ id: number }>).map((x) => x.id);
-  const hintIds = (uuid: string) => (db.prepare(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND uuid = ?`).all(uuid) as Array<{ id: number }>).map((x) => x.id);
-  const inList = (ids: number[]) => ids.map(() => '?').join(',') || 'NULL';
-  const res: Record<string, unknown> = {
-    portQuery: timeIt(200, (i) => oldList(t.ports[i % t.ports.length])),
-    auditDpGroupFlow: timeIt(5, (i) => {
-      const ids = lflowIds(t.dpGroup[i % t.dpGroup.length]);
-      return oldAudit(`lflow_id IN (${inList(ids)})`, ids);
-    }),
-    auditPortFlow: timeIt(200, (i) => {
-      const ids = lflowIds(t.portFlows[i % t.portFlows.length]);
-      return oldAudit(`lflow_id IN (${inList(ids)})`, ids);
-    }),
-    auditAcl: timeIt(50, (i) => {
-      const ids = hintIds(t.acls[i % t.acls.length]);
-      return oldAudit(`hint_id IN (${inList(ids)})`, ids);
-    }),
-  };
-  res.plans = {
-    oldPortQuery: (db.prepare('EXPLAIN QUERY PLAN SELECT t.* FROM trace t WHERE t.id IN (SELECT trace_id FROM trace_port WHERE port_name = ?) ORDER BY t.id DESC LIMIT 51').all('x') as Array<{ detail: string }>).map((x) => x.detail),
-    newPortQuery: (
-      db.prepare('EXPLAIN QUERY PLAN SELECT t.* FROM trace_port p CROSS JOIN trace t ON t.id = p.trace_id WHERE p.port_name = ? GROUP BY p.trace_id ORDER BY p.trace_id DESC LIMIT 51').all('x') as Array<{ detail: string }>
-    ).map((x) => x.detail),
-  };
-  return res;
 }
 
 async function http(t: ReturnType<typeof targets>) {
@@ -154,11 +115,12 @@ async function http(t: ReturnType<typeof targets>) {
   };
   for (const [name, paths] of Object.entries(scenarios)) {
     await cannon(url, paths.slice(0, 50), { duration: 2 }); // warm the page cache for this route
-    res[name] = await cannon(url, paths, { duration: SECONDS });
-    console.log(name, JSON.stringify(res[name]));
-    // One connection: the latency of one request alone (8 connections queue on one event loop).
-    res[`${name} [1 connection]`] = await cannon(url, paths, { duration: Math.ceil(SECONDS / 2), connections: 1, seed: 11 });
-    console.log(`${name} [1 connection]`, JSON.stringify(res[`${name} [1 connection]`]));
+    // 1 connection: one request alone; 4 and 8 queue on the one event loop.
+    for (const connections of [1, 4, 8]) {
+      const key = `${name} [${connections}]`;
+      res[key] = { ...(await cannon(url, paths, { duration: SECONDS, connections, seed: 11 + connections })), load1: loadavg()[0] };
+      console.log(key, JSON.stringify(res[key]));
+    }
   }
 
   // The live write path, alone and under a query load.
@@ -170,11 +132,11 @@ async function http(t: ReturnType<typeof targets>) {
     return load(store.writer, traces.store, world, { traces: 20_000, tenants: 20, chassis: 'hv1', start: now, end: now + 1, seed: Date.now() & 0xffff, window: 2000 });
   };
   for (let t0 = 0; t0 < 20; t0++) for (let i = 0; i < world.templates.length; i++) world.reply(i, t0);
-  res.writeAlone = await writeRun();
+  res.writeAlone = { ...(await writeRun()), load1: loadavg()[0] };
   const mixed = [...scenarios['GET /traces?logical_port=…'], ...scenarios['GET /traces/:id'].slice(0, 300), ...scenarios['GET /northbound/ACL/:uuid/datapath-flows']];
   const during = cannon(url, mixed, { duration: 30 });
   await new Promise((r) => setTimeout(r, 1000));
-  res.writeUnderQueries = await writeRun();
+  res.writeUnderQueries = { ...(await writeRun()), load1: loadavg()[0] };
   res.queriesDuringWrites = await during;
   console.log('writes', JSON.stringify({ alone: res.writeAlone, under: res.writeUnderQueries, queries: res.queriesDuringWrites }));
   await app.close();
@@ -216,7 +178,10 @@ async function retention() {
 function dropWritesAbove(file: string, traces: number, flows: number): void {
   const db = new Database(file);
   db.transaction(() => {
-    db.prepare('DELETE FROM trace_step WHERE trace_id > ?').run(traces);
+    // Citation bits of traces above `traces`: whole buckets go, the boundary bucket is masked.
+    db.prepare('DELETE FROM trace_citation WHERE bucket > ?').run(traces >> 5);
+    db.prepare('UPDATE trace_citation SET bits = bits & ? WHERE bucket = ?').run(2 ** ((traces & 31) + 1) - 1, traces >> 5);
+    db.prepare('DELETE FROM trace_citation WHERE bits = 0').run();
     db.prepare('DELETE FROM trace_port WHERE trace_id > ?').run(traces);
     const paths = db.prepare('SELECT DISTINCT path_id FROM trace WHERE id > ?').all(traces) as Array<{ path_id: number }>;
     db.prepare('DELETE FROM trace WHERE id > ?').run(traces);
@@ -239,8 +204,6 @@ async function main() {
   out.tables = ro.prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC LIMIT 14').all();
   const t = targets(ro);
   out.targets = t.citedCounts;
-  out.baseline = baseline(ro, t);
-  console.log('baseline', JSON.stringify(out.baseline));
   ro.close();
   out.http = await http(t);
   dropWritesAbove(file, h.counts.trace, h.counts.datapath_flow);
