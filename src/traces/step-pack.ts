@@ -1,7 +1,7 @@
 // A trace's OpenFlow steps as one compact blob on its trace row (trace.steps). A step is six
 // unsigned LEB128 varints: seq, depth, OpenFlow rule id, owner reference, northbound hint id
 // (0: none), flags. The owner reference is 0 for none, 2·id for a logical-flow snapshot and
-// 2·id + 1 for another southbound owner (ovn_object). ~10 bytes a step: one row write per trace
+// 2·id + 1 for another southbound owner (ovn_object). ~11 bytes a step: one row write per trace
 // instead of ~27 step rows and their index entries (bench/api/RESULTS.md). The audits do not read
 // it: they use trace_citation.
 
