@@ -100,7 +100,10 @@ export class PathEntity {
 
 @Entity('trace')
 @Index('idx_trace_created', ['createdAt'])
-@Index('idx_trace_ufid', ['ufid'])
+// By UFID through the datapath flow (idx_dpflow_ufid, then idx_trace_dpflow): an index of every
+// trace by its random UFID was a third of the load cost at 1M (bench/api/RESULTS.md). Only traces
+// with no datapath flow (ingested, on demand) are indexed by their own UFID.
+@Index('idx_trace_ufid_nodp', ['ufid'], { where: 'datapath_flow_id IS NULL' })
 @Index('idx_trace_dpflow', ['datapathFlowId'])
 @Index('idx_trace_path', ['pathId'])
 @Index('idx_trace_dpflow_cover', ['id', 'datapathFlowId'])

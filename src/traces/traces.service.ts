@@ -113,7 +113,10 @@ export class TracesService {
       if (f.role === 'outport') where.push(`p.role IN ('outport', 'output', 'tunnel_out')`);
       if (f.cursor) where.push('p.trace_id < ?') && args.push(f.cursor);
     }
-    if (f.ufid) where.push('t.ufid = ?') && args.push(f.ufid);
+    // A trace's UFID is its datapath flow's (the tracer and ingest store them together).
+    if (f.ufid)
+      where.push('(t.datapath_flow_id IN (SELECT id FROM datapath_flow WHERE ufid = ?) OR (t.datapath_flow_id IS NULL AND t.ufid = ?))') &&
+        args.push(f.ufid, f.ufid);
     if (f.logicalFlow) this.citing(CITES_LFLOW, this.refs('SELECT id FROM logical_flow_snapshot WHERE uuid = ?', f.logicalFlow), where, args);
     if (f.northboundUuid) this.citing(CITES_HINT, this.refs(`SELECT id FROM ovn_object WHERE uuid = ? AND db = 'OVN_Northbound'`, f.northboundUuid), where, args);
     if (f.datapath) where.push('t.id IN (SELECT trace_id FROM trace_port WHERE datapath = ?)') && args.push(f.datapath);
