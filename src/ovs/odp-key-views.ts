@@ -1,0 +1,147 @@
+import { OvsParseError } from './parse-error';
+import type { OdpKey, OdpKeyAttr, OdpKeyField } from './odp-key';
+
+/**
+ * Views of a parsed ODP key a network engineer asks for: a field by name (inside `encap(…)` too),
+ * recirc_id and in_port, ct_state in either printed form, geneve options. Re-exported by odp-key.
+ */
+
+/** The first field of that name, looking inside `encap(…)` too. */
+export function keyField(key: OdpKey, name: string): OdpKeyField | undefined {
+  return findField(key.fields, name);
+}
+
+function findField(fields: readonly OdpKeyField[], name: string): OdpKeyField | undefined {
+  for (const f of fields) {
+    if (f.name === name) return f;
+    if (f.kind === 'encap') {
+      const inner = findField(f.fields, name);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
+
+/** Value of `name(value)` or of `field(…,attr=value,…)`; undefined when absent. */
+export function keyValue(key: OdpKey, name: string, attr?: string): string | undefined {
+  const f = keyField(key, name);
+  if (!f) return undefined;
+  if (attr === undefined) return f.kind === 'scalar' ? f.value : undefined;
+  if (f.kind !== 'attrs') return undefined;
+  return f.attrs.find((a) => a.name === attr)?.value;
+}
+
+/** recirc_id as a number (0 when the key has none, as the datapath assumes). */
+export function recircId(key: OdpKey): number {
+  const v = keyValue(key, 'recirc_id');
+  return v === undefined ? 0 : parseNumber(v);
+}
+
+/** in_port as printed: a datapath port number (`2`) or, with `-m`, a port name (`vif1`). */
+export function inPort(key: OdpKey): string | undefined {
+  return keyValue(key, 'in_port');
+}
+
+/** Conntrack state bits (include/openvswitch/packets.h order, as odp-util prints them). */
+export const CT_STATE_BITS = {
+  new: 0x01, est: 0x02, rel: 0x04, rpl: 0x08, inv: 0x10, trk: 0x20, snat: 0x40, dnat: 0x80,
+} as const;
+export type CtStateFlag = keyof typeof CT_STATE_BITS;
+
+export interface CtState {
+  /** Bits set in the value. */
+  readonly bits: number;
+  /** Bits the flow matches on (all ones when no mask was printed). */
+  readonly mask: number;
+}
+
+/**
+ * ct_state in either printed form: hex `0x21/0x3f` (`-m` dumps) or flags `+new-est+trk`
+ * (plain dumps, masked: only the named flags are matched) or `new|trk` (exact value).
+ */
+export function ctState(key: OdpKey): CtState | undefined {
+  const f = keyField(key, 'ct_state');
+  if (!f || f.kind !== 'scalar') return undefined;
+  return parseCtState(f.value, f.mask);
+}
+
+export function parseCtState(value: string, mask?: string): CtState {
+  const c = value.charCodeAt(0);
+  if (c === 43 /* + */ || c === 45 /* - */) {
+    let bits = 0;
+    let m = 0;
+    let i = 0;
+    while (i < value.length) {
+      const sign = value[i];
+      let j = i + 1;
+      while (j < value.length && value[j] !== '+' && value[j] !== '-') j++;
+      const bit = CT_STATE_BITS[value.slice(i + 1, j) as CtStateFlag];
+      if (bit === undefined) throw new OvsParseError('ct_state', value, i + 1, 'unknown flag');
+      m |= bit;
+      if (sign === '+') bits |= bit;
+      i = j;
+    }
+    return { bits, mask: m };
+  }
+  if (value.includes('|') || /^[a-z]+$/.test(value)) {
+    let bits = 0;
+    for (const name of value.split('|')) {
+      const bit = CT_STATE_BITS[name as CtStateFlag];
+      if (bit === undefined) throw new OvsParseError('ct_state', value, value.indexOf(name), 'unknown flag');
+      bits |= bit;
+    }
+    return { bits, mask: mask === undefined ? 0xff : parseNumber(mask) };
+  }
+  return { bits: parseNumber(value), mask: mask === undefined ? 0xff : parseNumber(mask) };
+}
+
+/** Flag names set in `bits`, e.g. ['new', 'trk']. */
+export function ctStateFlags(bits: number): CtStateFlag[] {
+  return (Object.keys(CT_STATE_BITS) as CtStateFlag[]).filter((k) => (bits & CT_STATE_BITS[k]) !== 0);
+}
+
+function parseNumber(text: string): number {
+  const n = text.startsWith('0x') ? parseInt(text.slice(2), 16) : parseInt(text, 10);
+  if (Number.isNaN(n)) throw new OvsParseError('number', text, 0, 'expected a decimal or 0x number');
+  return n;
+}
+
+export interface GeneveOption {
+  /** Each `name=value[/mask]` of the option (class, type, len), in order. */
+  readonly attrs: readonly OdpKeyAttr[];
+  /** The option data in hex (`0x10002`), with its mask when printed. */
+  readonly data?: string;
+  readonly dataMask?: string;
+}
+
+/** `tunnel(…,geneve({class=0x102,type=0x80,len=4,0x10002/0x7fffffff}),…)` → its options. */
+export function geneveOptions(key: OdpKey): GeneveOption[] {
+  const t = keyField(key, 'tunnel');
+  if (!t || t.kind !== 'attrs') return [];
+  const g = t.attrs.find((a) => a.name === 'geneve');
+  return g ? parseGeneveOptions(g.value) : [];
+}
+
+export function parseGeneveOptions(text: string): GeneveOption[] {
+  const out: GeneveOption[] = [];
+  let i = 0;
+  while (i < text.length) {
+    if (text[i] !== '{') throw new OvsParseError('geneve options', text, i, "expected '{'");
+    const close = text.indexOf('}', i);
+    if (close < 0) throw new OvsParseError('geneve options', text, text.length, "expected '}'");
+    const attrs: OdpKeyAttr[] = [];
+    let data: string | undefined;
+    let dataMask: string | undefined;
+    for (const part of text.slice(i + 1, close).split(',')) {
+      const eq = part.indexOf('=');
+      const [v, m] = (eq < 0 ? part : part.slice(eq + 1)).split('/');
+      if (eq < 0) {
+        data = v;
+        dataMask = m;
+      } else attrs.push(m === undefined ? { name: part.slice(0, eq), value: v } : { name: part.slice(0, eq), value: v, mask: m });
+    }
+    out.push({ attrs, data, dataMask });
+    i = close + 1;
+  }
+  return out;
+}
