@@ -134,6 +134,7 @@ function main(): void {
     ['ours, materialised', runOurs(file, 'all', semi), `node ${semi.join(' ')}`],
     ['ours, no memo', runOurs(file, 'nomemo'), 'node (no flags); every flow its own objects'],
     ['ours, check only', runOurs(file, 'on-read'), "node (no flags); build: 'on-read', nothing built"],
+    ['ours, on-read + read', runOurs(file, 'on-read+read'), "node (no flags); build: 'on-read', then every flow read (a poller's first cycle)"],
     ['ours, distinct dump', runOurs(distinctFile, 'all'), 'node (no flags); materialised, every address/port varies'],
   ];
   const py = runPython(file, sample);

@@ -67,6 +67,17 @@ describe('per-dump memo of ODP structures', () => {
     expect(ethType(b)).toMatchObject({ kind: 'scalar', value: '0x0800' });
   });
 
+  it('builds flows read later (on-read) through the same memo: shared and frozen alike', () => {
+    const dump = parseDumpFlows(lines.join('\n'), { build: 'on-read' });
+    const [first, a, b] = dump.items.filter((f) => f.actionsText === 'ct(zone=11,nat),recirc(0x1)');
+    // Read in dump order: the first reading builds, the second keeps, later ones share.
+    for (const f of [first, a, b]) expect(f.key.fields.length + f.actions.length).toBeGreaterThan(0);
+    expect(a.actions).toBe(b.actions);
+    expect(Object.isFrozen(a.actions)).toBe(true);
+    const ethType = (f: DumpedFlow) => f.key.fields.find((x) => x.name === 'eth_type');
+    expect(ethType(a)).toBe(ethType(b));
+  });
+
   it('never leaks one flow into another: each flow has its own key array and its own varied fields', () => {
     const base = lines.find((l) => l.includes('ipv4(src=10.0.0.1/'))!;
     const other = base.replace('ipv4(src=10.0.0.1/', 'ipv4(src=10.9.9.9/');
