@@ -11,7 +11,7 @@
  *     replica  ours: ReplicaFollower + Replica on SOUTHBOUND (decoded rows, indexes), until waitSynced
  *     save     not measured: writes the raw reply's bytes to stdout (input of offline.ts)
  *
- * Prints one JSON line: {mode, seconds, tailSeconds, bytes, rows, maxRssKb, heapUsedMb}.
+ * Prints one JSON line: {mode, seconds, tailSeconds, spanSeconds, bytes, rows, maxRssKb, heapUsedMb}.
  */
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -27,9 +27,17 @@ const DB = 'OVN_Southbound';
 // client's own cost after the server finished sending (ovsdb-server builds the whole reply before
 // its first byte, so the time to the last byte is the server's, and varies with its load).
 let lastDataAt = 0;
+// The reply's first byte: the first data after the last silence of 300 ms or more (the server's
+// composing). "span" = done - that: the client's time once the server starts sending, which with
+// streamed rows includes parsing while the bytes arrive (the tail alone is then near zero).
+let replyStartAt = 0;
 const socketEmit = net.Socket.prototype.emit;
 net.Socket.prototype.emit = function (this: net.Socket, event: string | symbol, ...args: unknown[]): boolean {
-  if (event === 'data') lastDataAt = performance.now();
+  if (event === 'data') {
+    const now = performance.now();
+    if (now - lastDataAt >= 300) replyStartAt = now;
+    lastDataAt = now;
+  }
   return (socketEmit as (...a: unknown[]) => boolean).apply(this, [event, ...args]);
 } as typeof socketEmit;
 const ZERO_TXN = '00000000-0000-0000-0000-000000000000';
@@ -151,9 +159,10 @@ async function main(): Promise<void> {
   const done = performance.now();
   const seconds = (done - t0) / 1000;
   const tailSeconds = (done - lastDataAt) / 1000;
+  const spanSeconds = (done - replyStartAt) / 1000;
   const heapUsedMb = process.memoryUsage().heapUsed / 1048576;
   // maxRSS is in kilobytes; same number /usr/bin/time -f %M reports.
-  console.log(JSON.stringify({ mode, seconds, tailSeconds, ...out, maxRssKb: process.resourceUsage().maxRSS, heapUsedMb }));
+  console.log(JSON.stringify({ mode, seconds, tailSeconds, spanSeconds, ...out, maxRssKb: process.resourceUsage().maxRSS, heapUsedMb }));
   process.exit(0);
 }
 
