@@ -282,6 +282,8 @@ export function stackPush(v: unknown): void {
 export function stackTake<T>(mark: number): T[] {
   const out = STACK.slice(mark, top) as T[];
   top = mark;
+  // A huge list (hostile input) must not leave the stack holding its items for good.
+  if (top === 0 && STACK.length > 4096) STACK.length = 0;
   return out;
 }
 
