@@ -139,7 +139,9 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
       this.addBusy(dumpMs);
       if (this.lastPid !== null && this.vswitchd.currentPid !== this.lastPid) await this.onRestart();
       this.lastPid = this.vswitchd.currentPid;
-      const dump = parseDumpFlows(text);
+      // Every line is checked now, but a flow's key and actions are built only when read: the
+      // diff compares dumped text, so only new or changed flows are ever looked at.
+      const dump = parseDumpFlows(text, { build: 'on-read' });
       const now = new Date().toISOString();
       const { events, links } = this.table.apply(dump.items, now, scope === null ? undefined : new Set(scope));
       await this.persist(events, links);

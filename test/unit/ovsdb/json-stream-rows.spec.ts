@@ -127,8 +127,8 @@ describe('JsonSplitter row streaming on real ovsdb-server monitor replies', () =
 describe('JsonRpcConnection with streamed rows', () => {
   class Wire extends Duplex {
     written: string[] = [];
-    _read(): void {}
-    _write(chunk: Buffer, _enc: string, cb: () => void): void {
+    override _read(): void {}
+    override _write(chunk: Buffer, _enc: string, cb: () => void): void {
       this.written.push(chunk.toString());
       cb();
     }
