@@ -28,6 +28,14 @@ interface SnapshotRow {
   last_seen: string;
 }
 
+interface AuditTrace {
+  id: number;
+  pathId: number | null;
+  consistent: boolean | null;
+  verdict: unknown;
+  pathVerdict: unknown;
+}
+
 /** Citations above which an audit walks datapath flows newest first instead of collecting them all. */
 const WALK_ABOVE = 10_000;
 
@@ -117,21 +125,33 @@ export class LogicalFlowsService {
             )
             .all(JSON.stringify(ids), ...(cursor ? [cursor] : []), limit + 1)
     ) as Parameters<typeof toJson>[0][];
-    const traces = db.prepare(
-      `SELECT id, verdict, consistent, path_id FROM trace WHERE datapath_flow_id = ? AND ${citesSql(kind, 'trace.id')} ORDER BY id DESC`,
-    );
-    const args = [refsJson];
+    // The citing traces of the whole page in one statement, and each path's verdict once (one
+    // statement per flow and one per trace were most of an audit's cost at 1M, bench/api/RESULTS.md).
+    const byFlow = new Map<number, AuditTrace[]>();
+    for (const r of rows) byFlow.set(r.id, []);
+    const traceRows = db
+      .prepare(
+        `SELECT id, datapath_flow_id, verdict, consistent, path_id FROM trace WHERE datapath_flow_id IN (SELECT value FROM json_each(?))
+           AND ${citesSql(kind, 'trace.id')} ORDER BY id DESC`,
+      )
+      .all(JSON.stringify(rows.map((r) => r.id)), refsJson) as Array<{ id: number; datapath_flow_id: number; verdict: string; consistent: number | null; path_id: number | null }>;
+    const pathIds = [...new Set(traceRows.map((t) => t.path_id).filter((p): p is number => p !== null))];
+    const pathVerdicts = new Map<number, string>();
+    if (pathIds.length)
+      for (const p of db.prepare('SELECT id, verdict FROM path WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(pathIds)) as Array<{ id: number; verdict: string }>)
+        pathVerdicts.set(p.id, p.verdict);
+    for (const t of traceRows) {
+      const pathVerdict = t.path_id ? pathVerdicts.get(t.path_id) : undefined;
+      byFlow.get(t.datapath_flow_id)?.push({
+        id: t.id,
+        pathId: t.path_id,
+        consistent: t.consistent == null ? null : t.consistent === 1,
+        verdict: JSON.parse(t.verdict),
+        pathVerdict: t.path_id ? JSON.parse(pathVerdict as string) : null,
+      });
+    }
     return page(
-      rows.map((r) => ({
-        ...toJson(r),
-        traces: (traces.all(r.id, ...args) as Array<{ id: number; verdict: string; consistent: number | null; path_id: number | null }>).map((t) => ({
-          id: t.id,
-          pathId: t.path_id,
-          consistent: t.consistent == null ? null : t.consistent === 1,
-          verdict: JSON.parse(t.verdict),
-          pathVerdict: t.path_id ? JSON.parse((db.prepare('SELECT verdict FROM path WHERE id = ?').get(t.path_id) as { verdict: string }).verdict) : null,
-        })),
-      })),
+      rows.map((r) => ({ ...toJson(r), traces: byFlow.get(r.id) ?? [] })),
       limit,
     );
   }

@@ -40,7 +40,7 @@ export class PathsService {
       frontier = next;
     }
     rows.sort((a, b) => Number(a.recirc_id) - Number(b.recirc_id) || a.id - b.id);
-    const passes = rows.map((r) => this.traces.store.fromRow(db, r, withSteps));
+    const passes = this.traces.store.fromRows(db, rows, withSteps);
     const flowIds = rows.map((r) => r.datapath_flow_id).filter((x): x is number => x !== null);
     const marks = flowIds.map(() => '?').join(',') || 'NULL';
     const edges = db

@@ -293,19 +293,26 @@ export class TraceStore {
   }
 
   fromRow(db: Database, row: TraceRow, withSteps: boolean): TraceJson {
-    const extra = row.extra ? (JSON.parse(row.extra) as Record<string, unknown>) : {};
-    // One range of the primary key (trace_id, port_name, role, scope); sorted here rather than
-    // by a temp b-tree per trace in SQLite (byte order, as SQLite's BINARY collation).
-    const ports = (
-      this.stmt(db, 'SELECT port_name, role, scope, port_uuid, binding_uuid, datapath FROM trace_port WHERE trace_id = ?').all(row.id) as Array<{
-        port_name: string;
-        role: string;
-        scope: 'pass' | 'path';
-        port_uuid: string | null;
-        binding_uuid: string | null;
-        datapath: string | null;
-      }>
-    ).sort((a, b) => cmp(b.scope, a.scope) || cmp(a.role, b.role) || cmp(a.port_name, b.port_name));
+    // One range of the primary key (trace_id, port_name, role, scope).
+    return this.build(db, row, withSteps, this.stmt(db, `${PORT_COLUMNS} WHERE trace_id = ?`).all(row.id) as PortRow[]);
+  }
+
+  /**
+   * A page of traces: their ports in one statement for the page rather than one per trace (at 1M
+   * the 51 statements of a port query's page were a third of its cost, bench/api/RESULTS.md).
+   */
+  fromRows(db: Database, rows: TraceRow[], withSteps: boolean): TraceJson[] {
+    if (rows.length < 2) return rows.map((r) => this.fromRow(db, r, withSteps));
+    const byTrace = new Map<number, PortRow[]>();
+    for (const r of rows) byTrace.set(r.id, []);
+    const ports = this.stmt(db, `${PORT_COLUMNS} WHERE trace_id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(rows.map((r) => r.id))) as PortRow[];
+    for (const p of ports) byTrace.get(p.trace_id)?.push(p);
+    return rows.map((r) => this.build(db, r, withSteps, byTrace.get(r.id) ?? []));
+  }
+
+  private build(db: Database, row: TraceRow, withSteps: boolean, portRows: PortRow[]): TraceJson {
+    // Sorted here rather than by a temp b-tree in SQLite (byte order, as SQLite's BINARY collation).
+    const ports = portRows.sort((a, b) => cmp(b.scope, a.scope) || cmp(a.role, b.role) || cmp(a.port_name, b.port_name));
     const json: TraceJson = {
       id: row.id,
       ufid: row.ufid,
@@ -330,6 +337,7 @@ export class TraceStore {
       stepCount: row.step_count,
     };
     if (withSteps) {
+      const extra = row.extra ? (JSON.parse(row.extra) as Record<string, unknown>) : {};
       json.steps = this.readSteps(db, row.steps, (extra.collisions ?? {}) as Record<string, StepOwner[]>);
       json.warnings = (extra.warnings as string[]) ?? [];
       json.errors = (extra.errors as string[]) ?? [];
@@ -452,6 +460,22 @@ function ownerJson(o: StepOwner): OwnerJson {
   }
   return { table: o.table, uuid: o.uuid, stale: o.stale, name: o.name ?? null, summary: o.summary ?? '' };
 }
+
+const PORT_COLUMNS = 'SELECT trace_id, port_name, role, scope, port_uuid, binding_uuid, datapath FROM trace_port';
+
+interface PortRow {
+  trace_id: number;
+  port_name: string;
+  role: string;
+  scope: 'pass' | 'path';
+  port_uuid: string | null;
+  binding_uuid: string | null;
+  datapath: string | null;
+}
+
+/** The trace columns a list without steps reads (the packed steps stay on disk). */
+export const TRACE_LIST_COLUMNS =
+  'id, chassis, created_at, datapath_flow_id, upcall_id, session_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, consistent, consistent_reason, verdict_kinds, verdict, path_id, step_count, extra';
 
 export interface TraceRow {
   id: number;

@@ -6,7 +6,7 @@ import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import { TraceJson, TraceRecordInput } from './trace-record';
 import { citedTraceIds, citesSql, CITES_HINT, CITES_LFLOW } from './citations';
-import { TraceRow, TraceStore } from './trace-store';
+import { TRACE_LIST_COLUMNS, TraceRow, TraceStore } from './trace-store';
 
 export interface TraceFilter {
   logicalPort?: string;
@@ -127,11 +127,9 @@ export class TracesService {
     if (f.sessionId) where.push('t.session_id = ?') && args.push(f.sessionId);
     if (f.cursor) where.push('t.id < ?') && args.push(f.cursor);
     const group = f.logicalPort ? ' GROUP BY p.trace_id' : '';
-    const sql = `SELECT t.* FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${order} DESC LIMIT ?`;
+    const columns = f.withSteps ? 't.*' : TRACE_LIST_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ');
+    const sql = `SELECT ${columns} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${order} DESC LIMIT ?`;
     const rows = this.store.stmt(this.storage.db, sql).all(...args, f.limit + 1) as TraceRow[];
-    return page(
-      rows.map((r) => this.store.fromRow(this.storage.db, r, f.withSteps)),
-      f.limit,
-    );
+    return page(this.store.fromRows(this.storage.db, rows, f.withSteps), f.limit);
   }
 }

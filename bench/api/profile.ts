@@ -1,0 +1,69 @@
+/**
+ * Profiles the app serving one route at 1M (bench/api): start it under `node --cpu-prof`, drive
+ * it with autocannon (cannon.ts) for a few seconds per scenario, print p50/p99 and req/s.
+ *
+ * Usage: node --cpu-prof --cpu-prof-dir=/tmp/prof -r ts-node/register/transpile-only bench/api/profile.ts [N=1000000] [SECONDS=8] [CONNECTIONS=4] [scenario substring]
+ */
+import { loadavg } from 'node:os';
+import Database from 'better-sqlite3';
+import { createApp } from '../../src/bootstrap';
+import { loadConfig } from '../../src/config/config';
+import { cannon } from './cannon';
+import { dbFile, TENANTS } from './generate';
+import { rng } from './world';
+
+const N = Number(process.argv[2] ?? 1_000_000);
+const SECONDS = Number(process.argv[3] ?? 8);
+const CONNECTIONS = Number(process.argv[4] ?? 4);
+const ONLY = process.argv[5] ?? '';
+
+async function main() {
+  const ro = new Database(dbFile(N), { readonly: true });
+  const r = rng(42);
+  const ports = Array.from({ length: 300 }, () => `t${Math.floor(r() * TENANTS)}-lsp${1 + Math.floor(r() * 4)}`);
+  const hi = (ro.prepare('SELECT max(id) AS hi FROM trace').get() as { hi: number }).hi;
+  const lf = ro
+    .prepare(
+      `SELECT l.uuid, count(*) AS n FROM trace_citation c JOIN logical_flow_snapshot l ON l.id = c.ref
+        WHERE c.kind = 0 AND c.bucket > ? GROUP BY l.uuid ORDER BY n DESC`,
+    )
+    .all((hi - 20_000) >> 5) as Array<{ uuid: string; n: number }>;
+  const acls = (ro.prepare(`SELECT DISTINCT uuid FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = 'ACL'`).all() as Array<{ uuid: string }>).map((x) => x.uuid);
+  ro.close();
+  const port = 20000 + Math.floor(Math.random() * 2000);
+  const app = await createApp(
+    loadConfig({
+      LIVETRACE_DB: dbFile(N),
+      LIVETRACE_POLLER: 'false',
+      OVN_NB_DB: 'unix:/nonexistent/nb.sock',
+      OVN_SB_DB: 'unix:/nonexistent/sb.sock',
+      OVS_DB: 'unix:/nonexistent/db.sock',
+      LIVETRACE_VSWITCHD_CTL: '/nonexistent/ovs-vswitchd.ctl',
+      LIVETRACE_LOG_LEVEL: 'error',
+      LIVETRACE_RETENTION_DAYS: '0',
+      LIVETRACE_RETENTION_ROWS: '0',
+      LIVETRACE_CHASSIS: 'hv1',
+    }),
+  );
+  await app.listen(port, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
+  const scenarios: Record<string, string[]> = {
+    port: ports.map((p) => `/traces?logical_port=${p}`),
+    dpgroup: lf.slice(0, 20).map((c) => `/logical-flows/${c.uuid}/datapath-flows`),
+    portflow: lf.filter((c) => c.n >= 2 && c.n <= 20).slice(0, 300).map((c) => `/logical-flows/${c.uuid}/datapath-flows`),
+    acl: acls.map((u) => `/northbound/ACL/${u}/datapath-flows`),
+  };
+  for (const [name, paths] of Object.entries(scenarios)) {
+    if (ONLY && !name.includes(ONLY)) continue;
+    await cannon(url, paths.slice(0, 50), { duration: 1 });
+    const res = await cannon(url, paths, { duration: SECONDS, connections: CONNECTIONS, seed: 11 + CONNECTIONS });
+    console.log(name, `[${CONNECTIONS}]`, JSON.stringify({ ...res, load1: loadavg()[0] }));
+  }
+  await app.close();
+  process.exit(0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,69 @@
+/**
+ * Times the read services in process (no HTTP) at 1M: per-call ms of the port query and the
+ * audits, including JSON.stringify of the answer. For profiling with `node --cpu-prof`; quick,
+ * not a reported number. Usage: node -r ts-node/register/transpile-only bench/api/service-time.ts [N] [REPEAT]
+ */
+import Database from 'better-sqlite3';
+import { createApp } from '../../src/bootstrap';
+import { loadConfig } from '../../src/config/config';
+import { LogicalFlowsService } from '../../src/logical-flows/logical-flows.service';
+import { TracesService } from '../../src/traces/traces.service';
+import { dbFile, TENANTS } from './generate';
+import { rng } from './world';
+
+const N = Number(process.argv[2] ?? 1_000_000);
+const REPEAT = Number(process.argv[3] ?? 300);
+
+async function main() {
+  const ro = new Database(dbFile(N), { readonly: true });
+  const r = rng(42);
+  const ports = Array.from({ length: 300 }, () => `t${Math.floor(r() * TENANTS)}-lsp${1 + Math.floor(r() * 4)}`);
+  const hi = (ro.prepare('SELECT max(id) AS hi FROM trace').get() as { hi: number }).hi;
+  const lf = ro
+    .prepare(`SELECT l.uuid, count(*) AS n FROM trace_citation c JOIN logical_flow_snapshot l ON l.id = c.ref WHERE c.kind = 0 AND c.bucket > ? GROUP BY l.uuid ORDER BY n DESC`)
+    .all((hi - 20_000) >> 5) as Array<{ uuid: string; n: number }>;
+  const acls = (ro.prepare(`SELECT DISTINCT uuid FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = 'ACL'`).all() as Array<{ uuid: string }>).map((x) => x.uuid);
+  ro.close();
+  const app = await createApp(
+    loadConfig({
+      LIVETRACE_DB: dbFile(N),
+      LIVETRACE_POLLER: 'false',
+      OVN_NB_DB: 'unix:/nonexistent/nb.sock',
+      OVN_SB_DB: 'unix:/nonexistent/sb.sock',
+      OVS_DB: 'unix:/nonexistent/db.sock',
+      LIVETRACE_VSWITCHD_CTL: '/nonexistent/ovs-vswitchd.ctl',
+      LIVETRACE_LOG_LEVEL: 'error',
+      LIVETRACE_RETENTION_DAYS: '0',
+      LIVETRACE_RETENTION_ROWS: '0',
+      LIVETRACE_CHASSIS: 'hv1',
+    }),
+  );
+  const traces = app.get(TracesService);
+  const audits = app.get(LogicalFlowsService);
+  const portFlows = lf.filter((c) => c.n >= 2 && c.n <= 20).map((c) => c.uuid);
+  const runs: Record<string, (i: number) => unknown> = {
+    port: (i) => traces.list({ logicalPort: ports[i % ports.length], limit: 50, withSteps: false }),
+    dpgroup: (i) => audits.datapathFlows(lf[i % 20].uuid, undefined, 50),
+    portflow: (i) => audits.datapathFlows(portFlows[i % portFlows.length], undefined, 50),
+    acl: (i) => audits.northboundFlows('ACL', acls[i % acls.length], undefined, 50),
+  };
+  for (const [name, fn] of Object.entries(runs)) {
+    for (let i = 0; i < 30; i++) JSON.stringify(fn(i));
+    const xs: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < REPEAT; i++) {
+      const t = performance.now();
+      bytes += JSON.stringify(fn(i)).length;
+      xs.push(performance.now() - t);
+    }
+    xs.sort((a, b) => a - b);
+    console.log(name, 'mean', (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(2), 'p50', xs[xs.length >> 1].toFixed(2), 'p99', xs[Math.floor(xs.length * 0.99)].toFixed(2), 'bytes', Math.round(bytes / REPEAT));
+  }
+  await app.close();
+  process.exit(0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
