@@ -75,7 +75,7 @@ export function citedTraceIds(stmt: (sql: string) => Statement, kind: number, re
     bucket: number;
     bits: number;
   }>;
-  const ids = new Set<number>();
+  const ids: number[] = [];
   let n = 0;
   for (const r of rows) {
     n += popcount(r.bits);
@@ -83,9 +83,12 @@ export function citedTraceIds(stmt: (sql: string) => Statement, kind: number, re
       rows.return?.();
       return 'many';
     }
-    for (let b = 0; b <= BUCKET_MASK; b++) if ((r.bits >>> b) & 1) ids.add(r.bucket * (BUCKET_MASK + 1) + b);
+    const base = r.bucket * (BUCKET_MASK + 1);
+    for (let bits = r.bits >>> 0; bits; bits &= bits - 1) ids.push(base + 31 - Math.clz32(bits & -bits));
   }
-  return [...ids].sort((a, b) => a - b);
+  // One ref: the key (kind, ref, bucket) gives them ascending and distinct already.
+  if (refs.length === 1) return ids;
+  return [...new Set(ids)].sort((a, b) => a - b);
 }
 
 /** Every (kind, ref) → trace ids as stored (for tests and checks). */
