@@ -294,7 +294,7 @@ export class TraceStore {
 
   fromRow(db: Database, row: TraceRow, withSteps: boolean): TraceJson {
     // One range of the primary key (trace_id, port_name, role, scope).
-    return this.build(db, row, withSteps, this.stmt(db, `${PORT_COLUMNS} WHERE trace_id = ?`).all(row.id) as PortRow[]);
+    return this.build(db, row, withSteps, this.stmt(db, `${PORT_COLUMNS} WHERE trace_id = ?`).raw().all(row.id) as PortRow[]);
   }
 
   /**
@@ -305,14 +305,14 @@ export class TraceStore {
     if (rows.length < 2) return rows.map((r) => this.fromRow(db, r, withSteps));
     const byTrace = new Map<number, PortRow[]>();
     for (const r of rows) byTrace.set(r.id, []);
-    const ports = this.stmt(db, `${PORT_COLUMNS} WHERE trace_id IN (SELECT value FROM json_each(?))`).all(JSON.stringify(rows.map((r) => r.id))) as PortRow[];
-    for (const p of ports) byTrace.get(p.trace_id)?.push(p);
+    const ports = this.stmt(db, `${PORT_COLUMNS} WHERE trace_id IN (SELECT value FROM json_each(?))`).raw().all(JSON.stringify(rows.map((r) => r.id))) as PortRow[];
+    for (const p of ports) byTrace.get(p[0])?.push(p);
     return rows.map((r) => this.build(db, r, withSteps, byTrace.get(r.id) ?? []));
   }
 
   private build(db: Database, row: TraceRow, withSteps: boolean, portRows: PortRow[]): TraceJson {
     // Sorted here rather than by a temp b-tree in SQLite (byte order, as SQLite's BINARY collation).
-    const ports = portRows.sort((a, b) => cmp(b.scope, a.scope) || cmp(a.role, b.role) || cmp(a.port_name, b.port_name));
+    const ports = portRows.sort((a, b) => cmp(b[3], a[3]) || cmp(a[2], b[2]) || cmp(a[1], b[1])); // scope desc, role, name
     const json: TraceJson = {
       id: row.id,
       ufid: row.ufid,
@@ -331,9 +331,7 @@ export class TraceStore {
       datapathFlowId: row.datapath_flow_id,
       sessionId: row.session_id,
       verdict: JSON.parse(row.verdict),
-      logicalPorts: ports.map(
-        (p): LogicalPortJson => ({ name: p.port_name, uuid: p.port_uuid, bindingUuid: p.binding_uuid, datapath: p.datapath, role: p.role, scope: p.scope }),
-      ),
+      logicalPorts: ports.map((p): LogicalPortJson => ({ name: p[1], uuid: p[4], bindingUuid: p[5], datapath: p[6], role: p[2], scope: p[3] })),
       stepCount: row.step_count,
     };
     if (withSteps) {
@@ -463,19 +461,20 @@ function ownerJson(o: StepOwner): OwnerJson {
 
 const PORT_COLUMNS = 'SELECT trace_id, port_name, role, scope, port_uuid, binding_uuid, datapath FROM trace_port';
 
-interface PortRow {
-  trace_id: number;
-  port_name: string;
-  role: string;
-  scope: 'pass' | 'path';
-  port_uuid: string | null;
-  binding_uuid: string | null;
-  datapath: string | null;
-}
+/** A trace_port row as an array (raw statements: ~40 % cheaper than objects at ~230 rows a page). */
+type PortRow = [
+  trace_id: number,
+  port_name: string,
+  role: string,
+  scope: 'pass' | 'path',
+  port_uuid: string | null,
+  binding_uuid: string | null,
+  datapath: string | null,
+];
 
-/** The trace columns a list without steps reads (the packed steps stay on disk). */
+/** The trace columns a list without steps shows (the packed steps and `extra` stay on disk). */
 export const TRACE_LIST_COLUMNS =
-  'id, chassis, created_at, datapath_flow_id, upcall_id, session_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, consistent, consistent_reason, verdict_kinds, verdict, path_id, step_count, extra';
+  'id, chassis, created_at, datapath_flow_id, session_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, consistent, consistent_reason, verdict, path_id, step_count';
 
 export interface TraceRow {
   id: number;
