@@ -129,14 +129,16 @@ export class LogicalFlowsService {
     ) as Parameters<typeof toJson>[0][];
     // The citing traces of the whole page in one statement, and each path's verdict once (one
     // statement per flow and one per trace were most of an audit's cost at 1M, bench/api/RESULTS.md).
+    // (The row past the limit only says there is a next page: page() drops it, its traces are not read.)
+    const shown = rows.slice(0, limit);
     const byFlow = new Map<number, AuditTrace[]>();
-    for (const r of rows) byFlow.set(r.id, []);
+    for (const r of shown) byFlow.set(r.id, []);
     const traceRows = db
       .prepare(
         `SELECT id, datapath_flow_id, verdict, consistent, path_id FROM trace WHERE datapath_flow_id IN (SELECT value FROM json_each(?))
            AND ${citesSql(kind, 'trace.id')} ORDER BY id DESC`,
       )
-      .all(JSON.stringify(rows.map((r) => r.id)), refsJson) as Array<{ id: number; datapath_flow_id: number; verdict: string; consistent: number | null; path_id: number | null }>;
+      .all(JSON.stringify(shown.map((r) => r.id)), refsJson) as Array<{ id: number; datapath_flow_id: number; verdict: string; consistent: number | null; path_id: number | null }>;
     const pathIds = [...new Set(traceRows.map((t) => t.path_id).filter((p): p is number => p !== null))];
     const pathVerdicts = new Map<number, string>();
     if (pathIds.length)

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { notFound } from '../common/api-error';
-import { isUuid, Page, page } from '../common/query';
+import { isUuid, makeCursor, Page } from '../common/query';
 import { renderTraceText } from './trace-text';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
@@ -130,6 +130,8 @@ export class TracesService {
     const columns = f.withSteps ? 't.*' : TRACE_LIST_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ');
     const sql = `SELECT ${columns} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${order} DESC LIMIT ?`;
     const rows = this.store.stmt(this.storage.db, sql).all(...args, f.limit + 1) as TraceRow[];
-    return page(this.store.fromRows(this.storage.db, rows, f.withSteps), f.limit);
+    // The row past the limit only says there is a next page: not built.
+    const items = this.store.fromRows(this.storage.db, rows.slice(0, f.limit), f.withSteps);
+    return { items, next: rows.length > f.limit ? makeCursor(items[items.length - 1].id) : null };
   }
 }
