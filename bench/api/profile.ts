@@ -7,8 +7,8 @@
 import { loadavg } from 'node:os';
 import Database from 'better-sqlite3';
 import { createApp } from '../../src/bootstrap';
-import { loadConfig } from '../../src/config/config';
 import { cannon } from './cannon';
+import { historyAppConfig } from './app-config';
 import { dbFile, TENANTS } from './generate';
 import { rng } from './world';
 
@@ -32,18 +32,7 @@ async function main() {
   ro.close();
   const port = 20000 + Math.floor(Math.random() * 2000);
   const app = await createApp(
-    loadConfig({
-      LIVETRACE_DB: dbFile(N),
-      LIVETRACE_POLLER: 'false',
-      OVN_NB_DB: 'unix:/nonexistent/nb.sock',
-      OVN_SB_DB: 'unix:/nonexistent/sb.sock',
-      OVS_DB: 'unix:/nonexistent/db.sock',
-      LIVETRACE_VSWITCHD_CTL: '/nonexistent/ovs-vswitchd.ctl',
-      LIVETRACE_LOG_LEVEL: 'error',
-      LIVETRACE_RETENTION_DAYS: '0',
-      LIVETRACE_RETENTION_ROWS: '0',
-      LIVETRACE_CHASSIS: 'hv1',
-    }),
+    historyAppConfig(N),
   );
   await app.listen(port, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;

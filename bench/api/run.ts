@@ -19,13 +19,13 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { createApp } from '../../src/bootstrap';
-import { loadConfig } from '../../src/config/config';
 import { pruneBatch, rowLimitCut } from '../../src/storage/retention';
 import { RETENTION_BATCH } from '../../src/storage/retention.service';
 import { StoreService } from '../../src/storage/store.service';
 import { StoreWriter } from '../../src/storage/writer';
 import { TracesService } from '../../src/traces/traces.service';
 import { cannon, CannonResult } from './cannon';
+import { historyAppConfig } from './app-config';
 import { DATA, dbFile, doneFile, generate, TENANTS } from './generate';
 import { load, openStore } from './load';
 import { rng, World } from './world';
@@ -88,18 +88,7 @@ function targets(db: Database.Database) {
 
 async function http(t: ReturnType<typeof targets>) {
   const port = 18000 + Math.floor(Math.random() * 2000);
-  const config = loadConfig({
-    LIVETRACE_DB: dbFile(N),
-    LIVETRACE_POLLER: 'false',
-    OVN_NB_DB: 'unix:/nonexistent/nb.sock',
-    OVN_SB_DB: 'unix:/nonexistent/sb.sock',
-    OVS_DB: 'unix:/nonexistent/db.sock',
-    LIVETRACE_VSWITCHD_CTL: '/nonexistent/ovs-vswitchd.ctl',
-    LIVETRACE_LOG_LEVEL: 'error',
-    LIVETRACE_RETENTION_DAYS: '0',
-    LIVETRACE_RETENTION_ROWS: '0',
-    LIVETRACE_CHASSIS: 'hv1',
-  });
+  const config = historyAppConfig(N);
   const app = await createApp(config);
   await app.listen(port, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;

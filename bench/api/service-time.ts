@@ -5,9 +5,9 @@
  */
 import Database from 'better-sqlite3';
 import { createApp } from '../../src/bootstrap';
-import { loadConfig } from '../../src/config/config';
 import { LogicalFlowsService } from '../../src/logical-flows/logical-flows.service';
 import { TracesService } from '../../src/traces/traces.service';
+import { historyAppConfig } from './app-config';
 import { dbFile, TENANTS } from './generate';
 import { rng } from './world';
 
@@ -25,18 +25,7 @@ async function main() {
   const acls = (ro.prepare(`SELECT DISTINCT uuid FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = 'ACL'`).all() as Array<{ uuid: string }>).map((x) => x.uuid);
   ro.close();
   const app = await createApp(
-    loadConfig({
-      LIVETRACE_DB: dbFile(N),
-      LIVETRACE_POLLER: 'false',
-      OVN_NB_DB: 'unix:/nonexistent/nb.sock',
-      OVN_SB_DB: 'unix:/nonexistent/sb.sock',
-      OVS_DB: 'unix:/nonexistent/db.sock',
-      LIVETRACE_VSWITCHD_CTL: '/nonexistent/ovs-vswitchd.ctl',
-      LIVETRACE_LOG_LEVEL: 'error',
-      LIVETRACE_RETENTION_DAYS: '0',
-      LIVETRACE_RETENTION_ROWS: '0',
-      LIVETRACE_CHASSIS: 'hv1',
-    }),
+    historyAppConfig(N),
   );
   const traces = app.get(TracesService);
   const audits = app.get(LogicalFlowsService);
