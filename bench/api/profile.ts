@@ -8,9 +8,8 @@ import { loadavg } from 'node:os';
 import Database from 'better-sqlite3';
 import { createApp } from '../../src/bootstrap';
 import { cannon } from './cannon';
-import { historyAppConfig } from './app-config';
-import { dbFile, TENANTS } from './generate';
-import { rng } from './world';
+import { historyAppConfig, targets } from './app-config';
+import { dbFile } from './generate';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const SECONDS = Number(process.argv[3] ?? 8);
@@ -19,27 +18,16 @@ const ONLY = process.argv[5] ?? '';
 
 async function main() {
   const ro = new Database(dbFile(N), { readonly: true });
-  const r = rng(42);
-  const ports = Array.from({ length: 300 }, () => `t${Math.floor(r() * TENANTS)}-lsp${1 + Math.floor(r() * 4)}`);
-  const hi = (ro.prepare('SELECT max(id) AS hi FROM trace').get() as { hi: number }).hi;
-  const lf = ro
-    .prepare(
-      `SELECT l.uuid, count(*) AS n FROM trace_citation c JOIN logical_flow_snapshot l ON l.id = c.ref
-        WHERE c.kind = 0 AND c.bucket > ? GROUP BY l.uuid ORDER BY n DESC`,
-    )
-    .all((hi - 20_000) >> 5) as Array<{ uuid: string; n: number }>;
-  const acls = (ro.prepare(`SELECT DISTINCT uuid FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = 'ACL'`).all() as Array<{ uuid: string }>).map((x) => x.uuid);
+  const { ports, dpGroup, portFlows, acls } = targets(ro);
   ro.close();
   const port = 20000 + Math.floor(Math.random() * 2000);
-  const app = await createApp(
-    historyAppConfig(N),
-  );
+  const app = await createApp(historyAppConfig(N));
   await app.listen(port, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
   const scenarios: Record<string, string[]> = {
     port: ports.map((p) => `/traces?logical_port=${p}`),
-    dpgroup: lf.slice(0, 20).map((c) => `/logical-flows/${c.uuid}/datapath-flows`),
-    portflow: lf.filter((c) => c.n >= 2 && c.n <= 20).slice(0, 300).map((c) => `/logical-flows/${c.uuid}/datapath-flows`),
+    dpgroup: dpGroup.map((u) => `/logical-flows/${u}/datapath-flows`),
+    portflow: portFlows.map((u) => `/logical-flows/${u}/datapath-flows`),
     acl: acls.map((u) => `/northbound/ACL/${u}/datapath-flows`),
   };
   for (const [name, paths] of Object.entries(scenarios)) {

@@ -25,10 +25,10 @@ import { StoreService } from '../../src/storage/store.service';
 import { StoreWriter } from '../../src/storage/writer';
 import { TracesService } from '../../src/traces/traces.service';
 import { cannon, CannonResult } from './cannon';
-import { historyAppConfig } from './app-config';
-import { DATA, dbFile, doneFile, generate, TENANTS } from './generate';
+import { historyAppConfig, targets } from './app-config';
+import { DATA, dbFile, doneFile, generate } from './generate';
 import { load, openStore } from './load';
-import { rng, World } from './world';
+import { World } from './world';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const SECONDS = Number(process.argv[3] ?? 15);
@@ -48,42 +48,6 @@ function timeIt(n: number, fn: (i: number) => unknown): ReturnType<typeof pct> {
     xs.push(performance.now() - t);
   }
   return pct(xs);
-}
-
-/** Targets taken from the database itself, at random. */
-function targets(db: Database.Database) {
-  const r = rng(42);
-  const { lo, hi } = db.prepare('SELECT min(id) AS lo, max(id) AS hi FROM trace').get() as { lo: number; hi: number };
-  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
-  const ports = Array.from({ length: 300 }, () => `t${Math.floor(r() * TENANTS)}-lsp${1 + Math.floor(r() * 4)}`);
-  const traceIds = Array.from({ length: 2000 }, () => lo + Math.floor(r() * (hi - lo)));
-  const pathIds = (db.prepare('SELECT path_id FROM trace WHERE id IN (' + traceIds.slice(0, 500).join(',') + ') AND path_id IS NOT NULL').all() as Array<{ path_id: number }>).map((x) => x.path_id);
-  // Citations in the newest 20k traces tell popular from rare flows (bits of the citation bitmaps).
-  db.function('popcount', { deterministic: true }, (v: unknown) => {
-    let n = 0;
-    for (let x = Number(v) >>> 0; x; x &= x - 1) n++;
-    return n;
-  });
-  const cited = db
-    .prepare(
-      `SELECT l.uuid, sum(popcount(c.bits)) AS n FROM trace_citation c JOIN logical_flow_snapshot l ON l.id = c.ref
-        WHERE c.kind = 0 AND c.bucket > ? GROUP BY l.uuid ORDER BY n DESC`,
-    )
-    .all((hi - 20_000) >> 5) as Array<{ uuid: string; n: number }>;
-  const dpGroup = cited.slice(0, 20).map((c) => c.uuid);
-  const portFlows = cited.filter((c) => c.n >= 3 && c.n <= 40).map((c) => c.uuid);
-  const acls = (db.prepare(`SELECT DISTINCT uuid FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = 'ACL'`).all() as Array<{ uuid: string }>).map((x) => x.uuid);
-  return {
-    lo,
-    hi,
-    ports,
-    traceIds,
-    pathIds,
-    dpGroup,
-    portFlows: Array.from({ length: 300 }, () => pick(portFlows)),
-    acls,
-    citedCounts: { top: cited.slice(0, 3), portFlowsDistinct: portFlows.length, acls: acls.length },
-  };
 }
 
 async function http(t: ReturnType<typeof targets>) {

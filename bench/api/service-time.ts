@@ -7,32 +7,22 @@ import Database from 'better-sqlite3';
 import { createApp } from '../../src/bootstrap';
 import { LogicalFlowsService } from '../../src/logical-flows/logical-flows.service';
 import { TracesService } from '../../src/traces/traces.service';
-import { historyAppConfig } from './app-config';
-import { dbFile, TENANTS } from './generate';
-import { rng } from './world';
+import { historyAppConfig, targets } from './app-config';
+import { dbFile } from './generate';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const REPEAT = Number(process.argv[3] ?? 300);
 
 async function main() {
   const ro = new Database(dbFile(N), { readonly: true });
-  const r = rng(42);
-  const ports = Array.from({ length: 300 }, () => `t${Math.floor(r() * TENANTS)}-lsp${1 + Math.floor(r() * 4)}`);
-  const hi = (ro.prepare('SELECT max(id) AS hi FROM trace').get() as { hi: number }).hi;
-  const lf = ro
-    .prepare(`SELECT l.uuid, count(*) AS n FROM trace_citation c JOIN logical_flow_snapshot l ON l.id = c.ref WHERE c.kind = 0 AND c.bucket > ? GROUP BY l.uuid ORDER BY n DESC`)
-    .all((hi - 20_000) >> 5) as Array<{ uuid: string; n: number }>;
-  const acls = (ro.prepare(`SELECT DISTINCT uuid FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = 'ACL'`).all() as Array<{ uuid: string }>).map((x) => x.uuid);
+  const { ports, dpGroup, portFlows, acls } = targets(ro);
   ro.close();
-  const app = await createApp(
-    historyAppConfig(N),
-  );
+  const app = await createApp(historyAppConfig(N));
   const traces = app.get(TracesService);
   const audits = app.get(LogicalFlowsService);
-  const portFlows = lf.filter((c) => c.n >= 2 && c.n <= 20).map((c) => c.uuid);
   const runs: Record<string, (i: number) => unknown> = {
     port: (i) => traces.list({ logicalPort: ports[i % ports.length], limit: 50, withSteps: false }),
-    dpgroup: (i) => audits.datapathFlows(lf[i % 20].uuid, undefined, 50),
+    dpgroup: (i) => audits.datapathFlows(dpGroup[i % dpGroup.length], undefined, 50),
     portflow: (i) => audits.datapathFlows(portFlows[i % portFlows.length], undefined, 50),
     acl: (i) => audits.northboundFlows('ACL', acls[i % acls.length], undefined, 50),
   };
