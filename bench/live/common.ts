@@ -2,8 +2,10 @@
 // thread, which is the one that answers unixctl), our own RSS, small statistics, and the replayed
 // dump built from the captured fixtures (as bench/parse does).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+
+import { CAPTURED, capturedDumpLines } from '../captured';
 
 export const ROOT = resolve(__dirname, '../..');
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || '100');
@@ -69,17 +71,6 @@ export function env(name: string): string {
   return v;
 }
 
-const CAPTURED = join(ROOT, 'test/fixtures/captured');
-
-function capturedLines(): string[] {
-  const out: string[] = [];
-  for (const s of readdirSync(CAPTURED)) {
-    const f = join(CAPTURED, s, 'dump-flows.txt');
-    if (!existsSync(f)) continue;
-    for (const l of readFileSync(f, 'utf8').split('\n')) if (l.startsWith('ufid:')) out.push(l);
-  }
-  return out;
-}
 
 /**
  * `flows` dump lines made of the real captured lines, each with a fresh UFID and its endpoint
@@ -87,7 +78,7 @@ function capturedLines(): string[] {
  * Returned as lines so the replay server can bump counters between dumps.
  */
 export function replayLines(flows: number): { header: string; pmdHeader: string; lines: string[]; base: number } {
-  const base = capturedLines();
+  const base = capturedDumpLines();
   if (!base.length) throw new Error(`no captured dump lines under ${CAPTURED}`);
   const lines: string[] = [];
   for (let i = 0; i < flows; i++) {

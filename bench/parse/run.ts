@@ -14,14 +14,14 @@
  * Usage: npx ts-node --swc -P tsconfig.json bench/parse/run.ts [FLOWS=200000] [PYTHON_SAMPLE=20000]
  */
 import { execFileSync } from 'child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { cpus, loadavg } from 'os';
 import { parseDumpFlows } from '../../src/ovs/dump-flows';
 import { formatField } from '../../src/ovs/odp-key';
+import { CAPTURED, capturedDumpLines } from '../captured';
 
 const ROOT = join(__dirname, '../..');
-const CAPTURED = join(ROOT, 'test/fixtures/captured');
 
 interface SideResult {
   mode?: string;
@@ -37,23 +37,13 @@ interface SideResult {
   actions?: number;
 }
 
-function capturedLines(): string[] {
-  const out: string[] = [];
-  for (const s of readdirSync(CAPTURED)) {
-    const f = join(CAPTURED, s, 'dump-flows.txt');
-    if (!existsSync(f)) continue;
-    for (const l of readFileSync(f, 'utf8').split('\n')) if (l.startsWith('ufid:')) out.push(l);
-  }
-  return out;
-}
-
 /**
  * Repeats captured lines with a fresh UFID each. `captured` (the dump the target is measured on,
  * unchanged since the bench was written): the first VM's IPv4 address (10.0.0.1) and MAC vary per
  * flow. `distinct`: every 10.0.0.N address, every 50:54:00 MAC and every tp/icmp port varies too.
  */
 export function buildDump(flows: number, variation: 'captured' | 'distinct' = 'captured'): string {
-  const base = capturedLines();
+  const base = capturedDumpLines();
   if (base.length === 0) throw new Error(`no captured dump lines under ${CAPTURED}: run scripts/capture-fixtures`);
   const parts: string[] = ['flow-dump from the main thread:'];
   for (let i = 0; i < flows; i++) {
@@ -119,7 +109,7 @@ function main(): void {
   writeFileSync(file, buildDump(flows));
   writeFileSync(distinctFile, buildDump(flows, 'distinct'));
   const size = readFileSync(file).length;
-  const captured = capturedLines();
+  const captured = capturedDumpLines();
   console.log(`dump: ${flows} flows, ${(size / 1e6).toFixed(1)} MB, built from ${captured.length} captured lines (${file})`);
   console.log(`repetition, captured fixtures (real daemons, 10 scenarios): ${repetition(captured)}`);
   const sampleOf = (f: string) => readFileSync(f, 'utf8').split('\n').filter((l) => l.startsWith('ufid:')).slice(0, 20_000);
