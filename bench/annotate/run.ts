@@ -77,12 +77,7 @@ async function live(): Promise<void> {
   const sb = await Sandbox.start({ prefix: 'livetrace-bench-annotate-' });
   const followers: ReplicaFollower[] = [];
   try {
-    await sb.demoTopology();
-    await sb.nbctl('lb-add', 'lb0', '10.0.0.100:80', '10.0.0.2:80', 'tcp');
-    await sb.nbctl('ls-lb-add', 'sw0', 'lb0');
-    await sb.nbctl('pg-add', 'pg_web', 'lsp2', 'lsp3');
-    await sb.nbctl('acl-add', 'pg_web', 'to-lport', '1001', 'outport == @pg_web && ip4', 'allow-related');
-    await sb.nbctl('--wait=hv', 'sync');
+    await sb.hintTopology();
     for (const [name, spec, remote] of [['OVN_Northbound', NORTHBOUND, sb.env.OVN_NB_DB], ['OVN_Southbound', SOUTHBOUND, sb.env.OVN_SB_DB], ['Open_vSwitch', OPEN_VSWITCH, sb.env.OVS_DB]] as const) {
       followers.push(new ReplicaFollower(new Replica(name, spec), { remotes: remote }).start());
     }

@@ -88,6 +88,19 @@ export class Sandbox {
     return this.script('demo-topology');
   }
 
+  /**
+   * The demo topology plus a load balancer and a port-group ACL on sw0, so that annotation hints
+   * cover LB and ACL rows too (the correlation test and bench/annotate use the same set-up).
+   */
+  async hintTopology(): Promise<void> {
+    await this.demoTopology();
+    await this.nbctl('lb-add', 'lb0', '10.0.0.100:80', '10.0.0.2:80', 'tcp');
+    await this.nbctl('ls-lb-add', 'sw0', 'lb0');
+    await this.nbctl('pg-add', 'pg_web', 'lsp2', 'lsp3');
+    await this.nbctl('acl-add', 'pg_web', 'to-lport', '1001', 'outport == @pg_web && ip4', 'allow-related');
+    await this.nbctl('--wait=hv', 'sync');
+  }
+
   bind(lsp: string, iface: string, ofport: number): Promise<string> {
     return this.script('bind', lsp, iface, String(ofport));
   }

@@ -44,13 +44,7 @@ describe('correlation on a live sandbox', () => {
 
   beforeAll(async () => {
     sb = await Sandbox.start({ prefix: 'livetrace-corr-' });
-    await sb.demoTopology();
-    // A load balancer and a port group ACL on the same switch, so hints cover LB and ACL rows.
-    await sb.nbctl('lb-add', 'lb0', '10.0.0.100:80', '10.0.0.2:80', 'tcp');
-    await sb.nbctl('ls-lb-add', 'sw0', 'lb0');
-    await sb.nbctl('pg-add', 'pg_web', 'lsp2', 'lsp3');
-    await sb.nbctl('acl-add', 'pg_web', 'to-lport', '1001', 'outport == @pg_web && ip4', 'allow-related');
-    await sb.nbctl('--wait=hv', 'sync');
+    await sb.hintTopology();
     const make = (name: string, spec: typeof NORTHBOUND, remote: string) => new ReplicaFollower(new Replica(name, spec), { remotes: remote }).start();
     followers = [make('OVN_Northbound', NORTHBOUND, sb.env.OVN_NB_DB), make('OVN_Southbound', SOUTHBOUND, sb.env.OVN_SB_DB), make('Open_vSwitch', OPEN_VSWITCH, sb.env.OVS_DB)];
     await Promise.all(followers.map((f) => f.waitSynced()));
