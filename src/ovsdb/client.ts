@@ -135,13 +135,14 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
       onRows?: (table: string, rows: Record<string, unknown>, method: MonitorMethod) => void;
     } = {},
   ): Promise<MonitorResult> {
-    const { onRows, lastTxnId: _since, ...opts } = { ...options, db };
+    const { onRows, lastTxnId = ZERO_TXN_ID, ...rest } = options;
+    const opts = { ...rest, db };
     const collect = (method: MonitorMethod, depth: number) =>
       onRows ? { depth, onRows: (t: string, r: Record<string, unknown>) => onRows(t, r, method), into: <T>(u: T) => u } : rowCollector(depth);
     if (this.features.monitorCondSince !== false) {
       try {
         const rows = collect('monitor_cond_since', 5);
-        const r = (await this.conn.request('monitor_cond_since', [db, monitorId, requests, options.lastTxnId ?? ZERO_TXN_ID], { ...opts, rows })) as [
+        const r = (await this.conn.request('monitor_cond_since', [db, monitorId, requests, lastTxnId], { ...opts, rows })) as [
           boolean,
           string,
           TableUpdates2 | null,
