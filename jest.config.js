@@ -22,6 +22,8 @@ function esmPackages() {
   return names;
 }
 
+// LIVETRACE_PAIR picks the OVS/OVN pair the daemons come from (test/support/pair-setup.ts).
+const pairSetup = '<rootDir>/test/support/pair-setup.ts';
 const esm = esmPackages().map((n) => n.replace(/[.+]/g, '\\$&'));
 const common = {
   rootDir: __dirname,
@@ -34,7 +36,7 @@ const common = {
 module.exports = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.spec.ts'] },
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'], slowTestThreshold: 60 },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], slowTestThreshold: 60 },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'], setupFiles: [pairSetup], slowTestThreshold: 60 },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], setupFiles: [pairSetup], slowTestThreshold: 60 },
   ],
 };
