@@ -1,13 +1,14 @@
 # The two commands of the README:
 #   make demo   a live demo on a real single-host OVN (installs what is missing first)
-#   make test   the unit, integration and e2e suites (installs what is missing first)
+#   make test   the unit suite, then the integration and e2e suites on every supported OVS/OVN pair
+#               (installs what is missing first, builds the Debian roots once: scripts/ovn-root)
 # Both work from a clean clone, as root, with only Node 20 and npm on the machine.
 
 DEB_PACKAGES := openvswitch-switch openvswitch-common ovn-central ovn-host ovn-common \
-                python3-openvswitch python3-netaddr python3-pyparsing
+                python3-openvswitch python3-netaddr python3-pyparsing debootstrap
 # The binaries the sandbox, the tests and the benches run; any one missing means install.
 DEB_BINARIES := ovsdb-server ovsdb-tool ovsdb-client ovs-vswitchd ovs-vsctl ovs-appctl ovs-ofctl ovs-pki \
-                ovn-northd ovn-controller ovn-nbctl ovn-sbctl ovn-trace ovn-detrace
+                ovn-northd ovn-controller ovn-nbctl ovn-sbctl ovn-trace ovn-detrace debootstrap
 
 .PHONY: demo test deps debs node_modules build clean
 
