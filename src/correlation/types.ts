@@ -154,10 +154,27 @@ export interface TunnelTarget {
 }
 
 export interface DropCause {
-  /** The step that decided the drop (last matched logical flow with `drop`, or where the pipeline ended). */
+  /**
+   * The step that decided the drop: the last matched logical flow with `drop` (or where the pipeline
+   * ended); with ACL tiers (OVN >= 23.09) the `ls_*_acl_eval` flow carrying the ACL's stage-hint.
+   */
   readonly stepSeq: number;
   readonly logicalFlowUuid: string | null;
   readonly hint: StepHint | null;
+  /** The deciding logical flow's stage (southbound stage-name). */
+  readonly stage?: string | null;
+  /** When another logical flow executed the drop (`ls_*_acl_action`): that flow. */
+  readonly executedBy?: { readonly stepSeq: number; readonly logicalFlowUuid: string | null; readonly stage: string | null };
+}
+
+/** Why a pass went to ovn-controller (see correlation/controller-reason.ts). */
+export interface ControllerVerdict {
+  readonly reason: string;
+  readonly opcode: number | null;
+  readonly paused: boolean;
+  readonly stepSeq: number;
+  readonly logicalFlowUuid: string | null;
+  readonly stage: string | null;
 }
 
 export interface Verdict {
@@ -172,6 +189,8 @@ export interface Verdict {
   readonly reason?: string;
   /** Raw datapath ports output that map to no logical port (`2`, `br-ex`). */
   readonly unmappedOutputs?: readonly string[];
+  /** For `controller` (and `mixed` with a controller action): why, and which logical flow sent it. */
+  readonly controller?: ControllerVerdict;
 }
 
 export interface AnnotatedTrace {
@@ -215,8 +234,11 @@ export interface PathVerdict {
   readonly tunnels: readonly TunnelTarget[];
   readonly dropBy?: DropCause & { readonly passIndex: number };
   readonly reason?: string;
+  readonly controller?: ControllerVerdict;
   /** True when a recirculation has no child pass (the packet's fate is unknown after it). */
   readonly incomplete?: boolean;
+  /** Why the path is incomplete (which recirculation of which pass has no pass after it). */
+  readonly incompleteReason?: string;
 }
 
 /** The passes of one packet, in order, linked by recirculation edges. */

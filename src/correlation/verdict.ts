@@ -4,6 +4,7 @@
 import type { OdpAction } from '../ovs/odp-actions';
 import type { DpifDatapath } from '../ovs/dpif-show';
 import type { OvnModel } from '../ovn/ovn-model';
+import { controllerCause } from './controller-reason';
 import type { AnnotatedStep, DropCause, TracePort, TunnelTarget, Verdict, VerdictKind } from './types';
 
 export interface VerdictInput {
@@ -64,21 +65,62 @@ function walk(actions: readonly OdpAction[], f: (a: OdpAction) => void): void {
   }
 }
 
-// `drop;` or, for ACL drops in 23.03, an action list that is only the comment `/* drop */`.
+// `drop;` or, for ACL drops in 23.03 and the ACL action stage of newer OVN, an action list whose
+// drop is only the comment `/* drop */`.
 const DROP_ACTION = /(^|[;\s{])drop;|\/\* drop \*\//;
 
-/** The logical flow that dropped: the last matched one whose actions say `drop;`, else the last one that ran. */
+const lfOf = (s: AnnotatedStep) => s.owners.find((o) => o.logicalFlow)?.logicalFlow;
+
+/**
+ * ACL tiers (OVN >= 23.09): `ls_*_acl_eval` (whose logical flow carries the ACL's stage-hint) sets a
+ * reg8 bit, `ls_*_acl_action` (no stage-hint) executes the decision: `reg8[17] == 1` drops,
+ * `reg8[18] == 1` rejects. Stages are known by their southbound stage-name, never by table number:
+ * the decision is the last step of the pass in the matching `_eval` stage of the same pipeline and
+ * datapath that set the bit the executing flow matched. Steps are searched in any order (detrace
+ * lists rules in cache order), preferring the one nearest before the execution.
+ */
+function aclDecision(steps: readonly AnnotatedStep[], exec: AnnotatedStep): AnnotatedStep | undefined {
+  const lf = lfOf(exec);
+  if (!lf?.stage || !/_acl(_after_lb)?_action$/.test(lf.stage)) return undefined;
+  const evalStage = lf.stage.replace(/_action$/, '_eval');
+  const bit = /reg8\[(\d+)\]\s*==\s*1/.exec(lf.match)?.[1];
+  const sets = bit === undefined ? null : new RegExp(`reg8\\[${bit}\\]\\s*=\\s*1\\s*;`);
+  const dps = new Set(lf.datapaths.map((d) => d.uuid));
+  const candidates = steps.filter((s) => {
+    const f = lfOf(s);
+    return f && f.stage === evalStage && f.pipeline === lf.pipeline && (!sets || sets.test(f.actions)) && (dps.size === 0 || f.datapaths.some((d) => dps.has(d.uuid)));
+  });
+  const before = candidates.filter((s) => s.seq < exec.seq);
+  return before[before.length - 1] ?? candidates[candidates.length - 1];
+}
+
+/**
+ * Who dropped: the last matched logical flow whose actions drop (else the last one that ran). When
+ * that flow only executes a decision taken by another (ACL tiers), the cause is the deciding flow
+ * (with the ACL it came from) and `executedBy` names the flow that dropped.
+ */
 export function dropCause(steps: readonly AnnotatedStep[]): DropCause | undefined {
   let last: AnnotatedStep | undefined;
   for (let i = steps.length - 1; i >= 0; i--) {
     const s = steps[i];
-    const lf = s.owners.find((o) => o.logicalFlow)?.logicalFlow;
+    const lf = lfOf(s);
     if (!lf) continue;
     if (!last) last = s;
-    if (DROP_ACTION.test(lf.actions)) return { stepSeq: s.seq, logicalFlowUuid: lf.uuid, hint: s.hint };
+    if (!DROP_ACTION.test(lf.actions)) continue;
+    const decided = aclDecision(steps, s);
+    if (!decided) return { stepSeq: s.seq, logicalFlowUuid: lf.uuid, hint: s.hint, stage: lf.stage };
+    const d = lfOf(decided)!;
+    return {
+      stepSeq: decided.seq,
+      logicalFlowUuid: d.uuid,
+      hint: decided.hint,
+      stage: d.stage,
+      executedBy: { stepSeq: s.seq, logicalFlowUuid: lf.uuid, stage: lf.stage },
+    };
   }
   if (!last) return undefined;
-  return { stepSeq: last.seq, logicalFlowUuid: last.owners.find((o) => o.logicalFlow)?.uuid ?? null, hint: last.hint };
+  const lf = lfOf(last);
+  return { stepSeq: last.seq, logicalFlowUuid: lf?.uuid ?? null, hint: last.hint, stage: lf?.stage ?? null };
 }
 
 export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult {
@@ -94,6 +136,7 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
   const recircIds: string[] = [];
   let controller = false;
   let tunnelPorts = 0;
+  const cause = controllerCause(input.steps);
   walk(input.parsed, (a) => {
     if (a.type === 'recirc') recircIds.push(a.id);
     else if (a.type === 'call' && a.name === 'userspace') controller = true;
@@ -127,11 +170,21 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
   if (outputs.length || unmapped.length) kinds.push('output');
   if (tunnelPorts) kinds.push('tunnel');
   if (recircIds.length) kinds.push('recirculate');
-  if (controller) kinds.push('controller');
-  const base = { outputs, tunnels, recircIds, ...(unmapped.length ? { unmappedOutputs: unmapped } : {}) };
+  // ofproto/trace of OVS >= 3.2 freezes at a paused controller action and prints no userspace()
+  // in its Datapath actions (it has no side effects), while the installed flow has one: the step's
+  // `controller(…,pause)` says where the packet went.
+  if (controller || cause?.paused) kinds.push('controller');
+  const base = {
+    outputs,
+    tunnels,
+    recircIds,
+    ...(unmapped.length ? { unmappedOutputs: unmapped } : {}),
+    ...(kinds.includes('controller') && cause ? { controller: cause } : {}),
+  };
   if (kinds.length === 0) {
     const dropBy = dropCause(input.steps);
     return { verdict: { kind: 'drop', ...base, ...(dropBy ? { dropBy } : {}), reason: dropBy ? undefined : 'no logical flow ran' }, ports };
   }
-  return { verdict: { kind: kinds.length === 1 ? kinds[0] : 'mixed', ...base }, ports };
+  const reason = base.controller ? `controller: ${base.controller.reason}${base.controller.paused ? ' (paused, ovn-controller resumes the packet)' : ''}` : undefined;
+  return { verdict: { kind: kinds.length === 1 ? kinds[0] : 'mixed', ...base, ...(reason ? { reason } : {}) }, ports };
 }

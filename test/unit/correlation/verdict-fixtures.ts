@@ -1,0 +1,123 @@
+// The verdict fixtures of every captured pair (scripts/capture-verdict-fixtures.ts, folders
+// test/fixtures/verdicts/ovs-<ovs>_ovn-<ovn>): the OVN model from the pair's own NB/SB/local
+// database dumps and schemas, and each packet's datapath flows as annotated passes.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { annotatePass } from '../../../src/correlation/annotate';
+import type { PassNode } from '../../../src/correlation/paths';
+import { replicaFromDump } from '../../../src/ovn/fixture-loader';
+import { OvnModel } from '../../../src/ovn/ovn-model';
+import type { ReplicaSpec } from '../../../src/ovsdb/replica/replica';
+import type { DatabaseSchema } from '../../../src/ovsdb/types';
+import { DumpedFlow, parseDumpFlows } from '../../../src/ovs/dump-flows';
+import { parseDpifShow } from '../../../src/ovs/dpif-show';
+import { parseOfprotoTrace, TracePass } from '../../../src/ovs/ofproto-trace';
+import { formatActions, recircTargets } from '../../../src/ovs/odp-actions';
+import { formatKey, inPort, recircId } from '../../../src/ovs/odp-key';
+import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
+
+export const VERDICT_FIXTURES = join(__dirname, '../../fixtures/verdicts');
+export const VERDICT_VERSIONS = existsSync(VERDICT_FIXTURES) ? readdirSync(VERDICT_FIXTURES).filter((d) => /^ovs-.*_ovn-/.test(d)).sort() : [];
+
+export interface Topology {
+  pair: string;
+  ovs: string;
+  ovn: string;
+  dropAcl: string;
+  allowAcl: string;
+  lb: string;
+  snat: string;
+  dpPorts: Record<string, number>;
+}
+
+const models = new Map<string, OvnModel>();
+
+export function fixtureModel(version: string): OvnModel {
+  let m = models.get(version);
+  if (m) return m;
+  const dir = join(VERDICT_FIXTURES, version);
+  const load = (db: string, spec: ReplicaSpec, schema: string, file: string) =>
+    replicaFromDump(db, spec, JSON.parse(readFileSync(join(dir, 'schemas', schema), 'utf8')) as DatabaseSchema, readFileSync(join(dir, file), 'utf8'));
+  m = new OvnModel({
+    nb: load('OVN_Northbound', NORTHBOUND, 'ovn-nb.ovsschema', 'northbound.json'),
+    sb: load('OVN_Southbound', SOUTHBOUND, 'ovn-sb.ovsschema', 'southbound.json'),
+    ovs: load('Open_vSwitch', OPEN_VSWITCH as ReplicaSpec, 'vswitch.ovsschema', 'openvswitch.json'),
+  });
+  models.set(version, m);
+  return m;
+}
+
+export function topology(version: string): Topology {
+  return JSON.parse(readFileSync(join(VERDICT_FIXTURES, version, 'topology.json'), 'utf8')) as Topology;
+}
+
+export interface FixtureFlow {
+  ufid: string;
+  dumped: DumpedFlow;
+  /** The installed actions as dumped. */
+  actions: string;
+  pass: TracePass;
+}
+
+/** The datapath flows one packet installed, each with the parsed trace of its own key. */
+export function packetFlows(version: string, packet: string): FixtureFlow[] {
+  const dir = join(VERDICT_FIXTURES, version, packet);
+  const dump = parseDumpFlows(readFileSync(join(dir, 'dump-flows.txt'), 'utf8'));
+  return dump.items
+    .filter((d) => d.ufid)
+    .map((d) => {
+      const parsed = parseOfprotoTrace(readFileSync(join(dir, 'traces', `${d.ufid}.txt`), 'utf8'));
+      if (parsed.kind !== 'trace') throw new Error(`${version}/${packet}/${d.ufid}: ${parsed.kind}`);
+      return { ufid: d.ufid!, dumped: d, actions: d.actionsText ?? formatActions(d.actions), pass: parsed.pass };
+    });
+}
+
+export function dpifOf(version: string, packet: string) {
+  return parseDpifShow(readFileSync(join(VERDICT_FIXTURES, version, packet, 'dpif-show.txt'), 'utf8')).datapaths[0];
+}
+
+/** Annotated passes with their keys (for correlation/paths.ts). */
+export function packetNodes(version: string, packet: string): Array<PassNode & { ufid: string; installed: string }> {
+  const model = fixtureModel(version);
+  const dpif = dpifOf(version, packet);
+  return packetFlows(version, packet).map((f) => ({
+    ufid: f.ufid,
+    key: formatKey(f.dumped.key),
+    installed: f.actions,
+    trace: annotatePass(f.pass, model, {
+      method: 'trace',
+      recircId: '0x' + recircId(f.dumped.key).toString(16),
+      inPort: inPort(f.dumped.key) ?? undefined,
+      dpif,
+    }),
+  }));
+}
+
+/** The flows as the poller's table holds them (for recirc-index.ts). */
+export function liveFlows(version: string, packet: string) {
+  return packetFlows(version, packet).map((f) => ({
+    ufid: f.ufid,
+    inPort: inPort(f.dumped.key),
+    recircId: recircId(f.dumped.key),
+    recircTargets: recircTargets(f.dumped.actions),
+    flow: { key: f.dumped.key, actions: f.dumped.actions },
+  }));
+}
+
+/** `dpctl/show -s` TX packets per interface. */
+export function txDelta(version: string, packet: string): Map<string, number> {
+  const read = (file: string) => {
+    const out = new Map<string, number>();
+    let port: string | null = null;
+    for (const line of readFileSync(join(VERDICT_FIXTURES, version, packet, file), 'utf8').split('\n')) {
+      const p = /^\s*port \d+: (\S+)/.exec(line);
+      if (p) port = p[1];
+      const t = /TX packets:(\d+)/.exec(line);
+      if (t && port) out.set(port, Number(t[1]));
+    }
+    return out;
+  };
+  const before = read('tx-before.txt');
+  const after = read('tx-after.txt');
+  return new Map([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]));
+}
