@@ -116,9 +116,14 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     }
   }
 
+  // One timer at a time: a cycle run from outside (an on-demand trace) moves the next poll back
+  // instead of starting a second loop (each such call used to leave one more loop running for good).
   private schedule(ms: number): void {
-    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.stopped || !this.config.LIVETRACE_POLLER) return;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
       this.running = this.cycle().then(
         () => undefined,
         () => undefined,
@@ -126,8 +131,18 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     }, ms);
   }
 
-  /** One dump + diff + store; also callable directly (tests, on-demand traces). */
-  async cycle(): Promise<PollCycle | null> {
+  private inFlight: Promise<PollCycle | null> | undefined;
+
+  /**
+   * One dump + diff + store; also callable directly (tests, on-demand traces). Callers that come
+   * while a cycle runs share it: any number of requests costs ovs-vswitchd one dump at a time.
+   */
+  cycle(): Promise<PollCycle | null> {
+    this.inFlight ??= this.runCycle().finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  private async runCycle(): Promise<PollCycle | null> {
     const t0 = performance.now();
     let next = this.config.LIVETRACE_POLL_INTERVAL_MS;
     try {
