@@ -16,9 +16,9 @@ import { LogicalFlowsModule } from './logical-flows/logical-flows.module';
 import { UpcallsModule } from './upcalls/upcalls.module';
 import { IngestModule } from './ingest/ingest.module';
 import { CrossChecksModule } from './cross-checks/cross-checks.module';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER } from '@nestjs/core';
 import { ApiErrorFilter } from './common/api-error';
-import { ApiTokenGuard } from './common/auth.guard';
+import { isClientGone } from './common/api-error';
 
 @Module({})
 export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdown {
@@ -43,6 +43,10 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
               level: config.LIVETRACE_LOG_LEVEL,
               // Health probes and scrapes every few seconds would drown the log.
               autoLogging: { ignore: (req) => ['/health', '/metrics'].includes(req.url ?? '') },
+              // Credentials never reach a log line (the token is checked in src/common/http-edge.ts).
+              redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]', 'res.headers["set-cookie"]'], censor: '<redacted>' },
+              // A client that hangs up is not a server error: one info line, no stack.
+              customLogLevel: (_req, res, err) => ((err && !isClientGone(err)) || res.statusCode >= 500 ? 'error' : 'info'),
             },
             // Synchronous: the last lines before a signal re-raise must not be lost in a buffer.
             pino.destination({ dest: 1, sync: true }),
@@ -64,7 +68,6 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
       ],
       providers: [
         { provide: APP_FILTER, useClass: ApiErrorFilter },
-        { provide: APP_GUARD, useClass: ApiTokenGuard },
       ],
     };
   }

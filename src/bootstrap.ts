@@ -1,15 +1,24 @@
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { httpEdge } from './common/http-edge';
 import { LivetraceConfig } from './config/config.schema';
 
 /** Builds the app (shared by main.ts and the e2e tests) without listening. */
 export async function createApp(config: LivetraceConfig): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forRoot(config), { bufferLogs: true });
+  // Body parsers are installed below, after the edge checks (Host, token, Origin, Content-Type):
+  // a refused request is not parsed first, and form bodies are never parsed at all.
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bufferLogs: true, bodyParser: false });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
+  app.use(httpEdge(config));
+  app.useBodyParser('json', { limit: '1mb' });
+  if (config.LIVETRACE_CORS_ORIGINS.length) {
+    app.enableCors({ origin: config.LIVETRACE_CORS_ORIGINS, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 });
+  }
   const doc = new DocumentBuilder()
     .setTitle('ovn-livetrace')
     .setDescription(
@@ -17,7 +26,22 @@ export async function createApp(config: LivetraceConfig): Promise<INestApplicati
         'remembered. Query parameters are snake_case, bodies camelCase, times RFC 3339 UTC.',
     )
     .setVersion('0.1.0')
+    .addBearerAuth()
     .build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs-json' });
   return app;
+}
+
+const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i.test(host);
+
+/**
+ * A non-loopback bind without a token lets anyone on the network start traces and inject events:
+ * refused unless LIVETRACE_ALLOW_INSECURE_BIND=true, and then said loudly. Returns the refusal.
+ */
+export function checkBind(config: LivetraceConfig, log = new NestLogger('Startup')): string | null {
+  if (isLoopback(config.LIVETRACE_HOST) || config.LIVETRACE_API_TOKEN) return null;
+  const what = `LIVETRACE_HOST=${config.LIVETRACE_HOST} is not a loopback address and LIVETRACE_API_TOKEN is empty: anyone who can reach port ${config.LIVETRACE_PORT} can start traces and inject events`;
+  if (!config.LIVETRACE_ALLOW_INSECURE_BIND) return `${what}; set LIVETRACE_API_TOKEN, or LIVETRACE_ALLOW_INSECURE_BIND=true to start anyway`;
+  log.warn(`INSECURE: ${what} (LIVETRACE_ALLOW_INSECURE_BIND=true)`);
+  return null;
 }

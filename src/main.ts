@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createApp } from './bootstrap';
+import { checkBind, createApp } from './bootstrap';
 import { ConfigError, loadConfig } from './config/config';
 
 // EX_CONFIG from sysexits.h: the operator, not the code, has something to fix.
@@ -15,6 +15,11 @@ async function main(): Promise<void> {
       process.exit(EX_CONFIG);
     }
     throw err;
+  }
+  const refusal = checkBind(config);
+  if (refusal) {
+    process.stderr.write(`ovn-livetrace: ${refusal}\n`);
+    process.exit(EX_CONFIG);
   }
   const app = await createApp(config);
   await app.listen(config.LIVETRACE_PORT, config.LIVETRACE_HOST);

@@ -104,6 +104,11 @@ function num(term: string, v: string, max: number): (x: string | undefined) => b
   return (x) => x !== undefined && Number.isFinite(parse(x)) && (parse(x) & mask) === (want & mask);
 }
 
+const ALIAS: Record<string, string> = {
+  eth_src: 'dl_src', eth_dst: 'dl_dst', eth_type: 'dl_type', ip_src: 'nw_src', ip_dst: 'nw_dst', ip_proto: 'nw_proto',
+  tcp_src: 'tp_src', udp_src: 'tp_src', tcp_dst: 'tp_dst', udp_dst: 'tp_dst',
+};
+
 const l4Field = (k: OdpKey): string | undefined => ['tcp', 'udp', 'sctp'].find((n) => keyField(k, n));
 
 export interface CompiledFilter {
@@ -124,11 +129,20 @@ export function compileFilter(text: string): CompiledFilter {
   let inPortName: string | undefined;
   const terms = text.split(',').map((t) => t.trim()).filter(Boolean);
   if (!terms.length) throw new FilterError(text, 'empty filter');
+  // A field given twice (`tp_dst=22,tp_dst=80`, or under two aliases) or two protocol keywords
+  // can match nothing or only one of them: an error, not a session that silently never fires.
+  const seen = new Map<string, string>();
+  const once = (canon: string, term: string) => {
+    const prev = seen.get(canon);
+    if (prev !== undefined) throw new FilterError(term, `${canon === 'protocol' ? 'a second protocol keyword' : 'the same field again'} (already "${prev}")`);
+    seen.set(canon, term);
+  };
   for (const term of terms) {
     const eq = term.indexOf('=');
     if (eq < 0) {
       const p = PROTO[term];
       if (!p) throw new FilterError(term, `unknown protocol keyword (known: ${Object.keys(PROTO).join(', ')})`);
+      once('protocol', term);
       if (p.eth) preds.push((k) => keyValue(k, 'eth_type') === p.eth);
       if (p.proto !== undefined) {
         const fam = p.eth === ETH.ip ? 'ipv4' : 'ipv6';
@@ -139,6 +153,7 @@ export function compileFilter(text: string): CompiledFilter {
     const name = term.slice(0, eq).trim();
     const v = term.slice(eq + 1).trim();
     if (!v) throw new FilterError(term, 'missing value');
+    once(ALIAS[name] ?? name, term);
     let p: Pred;
     switch (name) {
       case 'in_port':

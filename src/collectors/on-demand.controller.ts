@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { hostname } from 'node:os';
-import { ApiError, badRequest } from '../common/api-error';
+import { badRequest, vswitchdUnavailable } from '../common/api-error';
 import { bodyStr, object, onlyKeys } from '../common/body';
 import { annotatePass } from '../correlation/annotate';
 import { parseOfprotoTrace } from '../ovs/ofproto-trace';
@@ -40,7 +40,7 @@ export class OnDemandTraceController {
       text = await this.vswitchd.call('ofproto/trace', isOdp ? [flow] : [bridge, flow]);
     } catch (err) {
       if (err instanceof UnixctlError) throw badRequest('flow', `ovs-vswitchd refused it: ${err.text.trim().split('\n')[0]}`);
-      throw new ApiError(503, `ovs-vswitchd is not reachable: ${(err as Error).message}`);
+      throw vswitchdUnavailable(err);
     }
     const parsed = parseOfprotoTrace(text);
     if (parsed.kind === 'no_recirculation_data') throw badRequest('flow', parsed.message);

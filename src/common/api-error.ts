@@ -1,7 +1,10 @@
 // One error body everywhere: {"statusCode": 400, "error": "Bad Request", "message": "…", "field"?: "…"}.
-// Messages name what was wrong (the parameter and the reason, the unknown port, …).
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+// Messages name what was wrong (the parameter and the reason, the unknown port, …). Errors the
+// framework raises before a route runs (malformed JSON, a body over the limit, a path that is not
+// valid percent-encoding, an unknown route) are put in the same shape here, with their field.
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { STATUS_CODES } from 'node:http';
 
 export interface ApiErrorBody {
   statusCode: number;
@@ -10,14 +13,68 @@ export interface ApiErrorBody {
   field?: string;
 }
 
+export const reasonPhrase = (status: number): string => STATUS_CODES[status] ?? (status >= 500 ? 'Server Error' : 'Error');
+
+export const errorBody = (status: number, message: string, field?: string): ApiErrorBody => ({
+  statusCode: status,
+  error: reasonPhrase(status),
+  message,
+  ...(field ? { field } : {}),
+});
+
 export class ApiError extends HttpException {
   constructor(status: number, message: string, field?: string) {
-    super({ statusCode: status, error: HttpStatus[status]?.replace(/_/g, ' ').toLowerCase().replace(/\b\w/g, (c) => c.toUpperCase()) ?? 'Error', message, ...(field ? { field } : {}) }, status);
+    super(errorBody(status, message, field), status);
   }
 }
 
 export const badRequest = (field: string, reason: string) => new ApiError(400, `${field}: ${reason}`, field);
 export const notFound = (what: string) => new ApiError(404, what);
+
+/** For middleware that answers before Nest routes (http-edge.ts). */
+export function sendError(res: Response, status: number, message: string, field?: string): void {
+  res.status(status).json(errorBody(status, message, field));
+}
+
+/** The client went away before the answer: nothing to answer, nothing wrong with the service. */
+export function isClientGone(err: unknown, res?: Response): boolean {
+  const e = err as { code?: string; type?: string; message?: string } | null;
+  if (err instanceof HttpException) return false;
+  return (
+    !!e &&
+    (e.code === 'ECONNRESET' || e.code === 'ECONNABORTED' || e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.type === 'request.aborted' || e.message === 'aborted' || !!res?.destroyed)
+  );
+}
+
+/** body-parser's error types → what to tell the client. */
+const BODY_ERRORS: Record<string, (e: { message: string; limit?: number }) => string> = {
+  'entity.parse.failed': (e) => `body: not valid JSON: ${e.message.replace(/^[^:]*JSON[^:]*:\s*/i, '').slice(0, 200)}`,
+  'entity.too.large': (e) => `body: larger than ${e.limit ?? 'the limit of'} bytes`,
+  'encoding.unsupported': () => 'content-type: unsupported charset',
+  'charset.unsupported': () => 'content-type: unsupported charset',
+  'request.size.invalid': () => 'body: shorter than its Content-Length',
+  'stream.encoding.set': () => 'body: could not be read',
+};
+
+/** A framework error (not thrown by our code) in the one shape, naming its field. */
+function frameworkError(exception: HttpException, req: Request | undefined): ApiErrorBody {
+  const status = exception.getStatus();
+  const cause = (exception.cause ?? exception) as { type?: string; message: string; limit?: number };
+  const r = exception.getResponse();
+  const raw = typeof r === 'string' ? r : Array.isArray((r as { message?: unknown }).message) ? (r as { message: string[] }).message.join('; ') : typeof (r as { message?: unknown }).message === 'string' ? (r as { message: string }).message : exception.message;
+  if (cause.type && BODY_ERRORS[cause.type]) {
+    const msg = BODY_ERRORS[cause.type](cause);
+    return errorBody(status, msg, msg.split(':')[0]);
+  }
+  if (status === 413) return errorBody(413, `body: too large (${raw})`, 'body');
+  if (/Failed to decode param|URI malformed|URIError/i.test(raw) || cause instanceof URIError) {
+    return errorBody(400, `path: not valid percent-encoding: ${JSON.stringify((req?.originalUrl ?? '').slice(0, 200))}`, 'path');
+  }
+  if (status === 404 && /^Cannot [A-Z]+ /.test(raw)) {
+    return errorBody(404, `no route ${req ? `${req.method} ${JSON.stringify(req.path.slice(0, 200))}` : raw}`, 'path');
+  }
+  return errorBody(status, raw);
+}
 
 @Catch()
 export class ApiErrorFilter implements ExceptionFilter {
@@ -25,6 +82,12 @@ export class ApiErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
+    const req = host.switchToHttp().getRequest<Request | undefined>();
+    if (isClientGone(exception, res) || (!(exception instanceof HttpException) && res.headersSent)) {
+      this.log.debug(`client went away before the answer (${req?.method} ${req?.path}): ${(exception as Error)?.message}`);
+      if (!res.headersSent && !res.destroyed) res.status(499).end();
+      return;
+    }
     let body: ApiErrorBody;
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
@@ -34,16 +97,23 @@ export class ApiErrorFilter implements ExceptionFilter {
         res.status(status).json(r);
         return;
       }
-      if (typeof r === 'object' && r && 'message' in r && typeof (r as ApiErrorBody).message === 'string' && 'statusCode' in r) {
-        body = r as ApiErrorBody;
-      } else {
-        const msg = typeof r === 'string' ? r : Array.isArray((r as { message?: unknown }).message) ? ((r as { message: string[] }).message).join('; ') : exception.message;
-        body = { statusCode: status, error: exception.name.replace(/Exception$/, '').replace(/([a-z])([A-Z])/g, '$1 $2'), message: msg };
-      }
+      if (exception instanceof ApiError) body = r as ApiErrorBody;
+      else body = frameworkError(exception, req);
     } else {
       this.log.error(exception instanceof Error ? exception.stack : String(exception));
-      body = { statusCode: 500, error: 'Internal Server Error', message: 'internal error (logged)' };
+      body = errorBody(500, 'internal error (logged)');
     }
     res.status(body.statusCode).json(body);
   }
+}
+
+/**
+ * 503 for a request that needs ovs-vswitchd while its control socket does not answer. The reason
+ * is a kind, never the socket's path (paths and pids are for /health with the token).
+ */
+export function vswitchdUnavailable(err?: unknown): ApiError {
+  const e = err as { code?: string; message?: string } | undefined;
+  const why =
+    e?.code === 'ENOENT' ? 'no control socket' : e?.code === 'ECONNREFUSED' ? 'connection refused' : /time/i.test(e?.message ?? '') ? 'no answer in time' : 'its control socket does not answer';
+  return new ApiError(503, `ovs-vswitchd is not reachable now (${why}): retry when it is back (GET /health)`);
 }

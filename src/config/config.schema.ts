@@ -104,6 +104,7 @@ export const CONFIG_SCHEMA = {
   },
   LIVETRACE_VLOG_SET_LEVELS: bool,
   LIVETRACE_INGEST_MAX_BYTES: int(1024, 1024 ** 3),
+  LIVETRACE_INGEST_IDLE_SECONDS: int(0, 365 * 86400),
   LIVETRACE_DB: nonEmpty,
   LIVETRACE_HOST: host,
   LIVETRACE_PORT: int(1, 65535),
@@ -113,6 +114,20 @@ export const CONFIG_SCHEMA = {
     if (v && !/^[\x21-\x7e]{16,256}$/.test(v)) throw new ConfigValueError('expected 16 to 256 printable characters without spaces');
     return v;
   },
+  LIVETRACE_ALLOWED_HOSTS: (raw: string) => {
+    const v = raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    if (v.some((h) => h !== '*' && !/^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/.test(h))) throw new ConfigValueError('expected host names or host:port, comma-separated, or *');
+    return v;
+  },
+  LIVETRACE_CORS_ORIGINS: (raw: string) => {
+    const v = raw.split(',').map((s) => s.trim().replace(/\/$/, '').toLowerCase()).filter(Boolean);
+    if (v.some((o) => !/^https?:\/\/(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/.test(o))) throw new ConfigValueError('expected origins like https://ui.example:8443, comma-separated');
+    return v;
+  },
+  LIVETRACE_ALLOW_INSECURE_BIND: bool,
+  LIVETRACE_ONDEMAND_MAX_IN_FLIGHT: int(1, 1000),
+  LIVETRACE_ONDEMAND_RATE: int(1, 100_000),
+  LIVETRACE_MAX_SESSIONS: int(1, 100_000),
   LIVETRACE_OVN_TRACE: nonEmpty,
   LIVETRACE_OVN_TRACE_TIMEOUT_MS: int(100, 600_000),
   LIVETRACE_LOG_LEVEL: oneOf('trace', 'debug', 'info', 'warn', 'error', 'fatal'),

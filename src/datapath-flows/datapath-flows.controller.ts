@@ -1,7 +1,7 @@
 import { EXAMPLES } from '../openapi/examples';
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { ApiError, notFound } from '../common/api-error';
+import { ApiError, notFound, vswitchdUnavailable } from '../common/api-error';
 import { cursor, limit, oneOf, pathUuid, Query as Q, rejectUnknown, str } from '../common/query';
 import { PollerService } from '../collectors/poller.service';
 import { TracerService } from '../collectors/tracer.service';
@@ -52,7 +52,8 @@ export class DatapathFlowsController {
     const ufid = pathUuid(ufidText, 'ufid');
     let flow = this.poller.table.live.get(ufid);
     if (!flow) {
-      await this.poller.cycle();
+      // A failed dump says nothing about the flow: 503, not "not installed".
+      if ((await this.poller.cycle()) === null) throw vswitchdUnavailable();
       flow = this.poller.table.live.get(ufid);
     }
     if (!flow) throw notFound(`datapath flow ${ufid} is not installed now`);

@@ -2,13 +2,13 @@ import { Controller, Get, HttpCode, Inject, Post, Query, Req } from '@nestjs/com
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { ApiError } from '../common/api-error';
+import { NDJSON_TYPES } from '../common/http-edge';
 import { oneOf, Query as Q, rejectUnknown, str } from '../common/query';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { EVENT_SCHEMA } from './event-schema';
 import { IngestService } from './ingest.service';
 
-const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/json-lines', 'text/plain'];
 const SOURCE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 const RESULT_EXAMPLE = {

@@ -37,6 +37,14 @@ type Json = Record<string, unknown>;
 const CMD = ['unspec', 'miss', 'action', 'exec'];
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+/** Counters, cpus, queue ids and nanosecond timestamps: non-negative integers (they become event ids). */
+const uint = (v: unknown): number | undefined => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : undefined);
+/** A field that is absent → undefined; present but not a non-negative integer → the reason. */
+function uintField(o: Json, name: string, where: string): { value?: number; bad?: string } {
+  if (o[name] === undefined) return {};
+  const value = uint(o[name]);
+  return value === undefined ? { bad: `${where}.${name}: must be a non-negative integer (got ${JSON.stringify(o[name])?.slice(0, 40)})` } : { value };
+}
 
 /** retis prints a UFID from its four u32 words (fmt_ufid); newer files may carry the string. */
 export function retisUfid(v: unknown): string | null {
@@ -80,12 +88,17 @@ export function parseRetis(text: string, opts: RetisOptions): RetisBatch {
       offsetMs = (num(o.sec) ?? 0) * 1000 + (num(o.nsec) ?? 0) / 1e6;
     }
     const common = isObj(ev.common) ? ev.common : {};
-    const ts = num(common.timestamp) ?? 0;
     const comm = isObj(common.task) && typeof common.task.comm === 'string' ? common.task.comm : undefined;
     const ovs = ev.ovs;
     const detrace = ev['ovs-detrace'];
     if (!isObj(ovs) && !isObj(detrace)) {
       ignored++;
+      continue;
+    }
+    // The timestamp ties an upcall's events together and names the events built from them.
+    const ts = uint(common.timestamp);
+    if (ts === undefined) {
+      rejected.push({ line, reason: `common.timestamp: must be a non-negative integer of nanoseconds (got ${JSON.stringify(common.timestamp)?.slice(0, 40) ?? 'nothing'})` });
       continue;
     }
     if (isObj(ovs)) {
@@ -125,10 +138,13 @@ export function parseRetis(text: string, opts: RetisOptions): RetisBatch {
   }
 
   function onOvs(o: Json, line: number, ts: number, comm: string | undefined, packet: string | undefined): string | null {
-    const queue = num(o.queue_id);
+    const fields = ['queue_id', 'cpu', 'upcall_cpu', 'upcall_ts', 'cmd'].map((n) => uintField(o, n, 'ovs'));
+    const bad = fields.find((f) => f.bad);
+    if (bad) return bad.bad!;
+    const queue = uint(o.queue_id);
     switch (o.event_type) {
       case 'upcall': {
-        const cpu = num(o.cpu);
+        const cpu = uint(o.cpu);
         if (cpu === undefined) return 'ovs.cpu: required for an upcall event';
         const u = upcallAt(cpu, ts, line);
         u.cmd = num(o.cmd) ?? null;
@@ -136,8 +152,8 @@ export function parseRetis(text: string, opts: RetisOptions): RetisBatch {
         return null;
       }
       case 'upcall_enqueue': {
-        const cpu = num(o.upcall_cpu);
-        const uts = num(o.upcall_ts);
+        const cpu = uint(o.upcall_cpu);
+        const uts = uint(o.upcall_ts);
         if (cpu === undefined || uts === undefined || queue === undefined) return 'ovs: upcall_enqueue needs upcall_cpu, upcall_ts and queue_id';
         const u = upcallAt(cpu, uts, line);
         u.cmd ??= num(o.cmd) ?? null;

@@ -59,7 +59,8 @@ function checkObject(schema: Schema, value: unknown, field: string): SchemaIssue
   const props = (schema.properties ?? {}) as Record<string, Schema>;
   for (const r of (schema.required ?? []) as string[]) if (value[r] === undefined) return issue(join(field, r), 'is required');
   for (const [k, v] of Object.entries(value)) {
-    const sub = props[k];
+    // Own properties only: `constructor`, `__proto__`, `toString`… are on every object's prototype.
+    const sub = Object.hasOwn(props, k) ? props[k] : undefined;
     if (!sub) {
       if (schema.additionalProperties === false) return issue(join(field, k), 'is not a field of this event type');
       continue;

@@ -6,6 +6,12 @@ import { bodyBool, bodyInt, bodyStr, object, onlyKeys } from '../common/body';
 import { cursor, limit, oneOf, pathId, Query as Q, rejectUnknown } from '../common/query';
 import { TraceSessionsService } from './trace-sessions.service';
 
+/** OVS bridge names are interface names: no slashes, no spaces (its existence is checked by the service). */
+function bridgeName(v: string): string {
+  if (!/^[\w.-]{1,64}$/.test(v) || v === '.' || v === '..') throw badRequest('bridge', `not a bridge name: ${JSON.stringify(v.slice(0, 64))}`);
+  return v;
+}
+
 const SESSION_EXAMPLE = { bridge: 'br-int', logicalPort: 'lsp1', filter: 'tcp,tp_dst=22', maxTraces: 100, durationSeconds: 600, includeExisting: true };
 
 @ApiTags('trace sessions')
@@ -30,7 +36,7 @@ export class TraceSessionsController {
     const logicalPort = bodyStr(b, 'logicalPort', { max: 256 });
     if (filter === undefined && logicalPort === undefined) throw badRequest('filter', 'give a filter, a logicalPort, or both');
     return this.sessions.create({
-      bridge: bodyStr(b, 'bridge', { max: 64 }) ?? 'br-int',
+      bridge: bridgeName(bodyStr(b, 'bridge', { max: 64 }) ?? 'br-int'),
       filter,
       logicalPort,
       maxTraces: bodyInt(b, 'maxTraces', 1, 10_000_000),

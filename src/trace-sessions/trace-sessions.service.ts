@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { LiveFlow } from '../collectors/datapath-diff';
 import { compileFilter, CompiledFilter, FilterError } from '../collectors/of-filter';
-import { badRequest, notFound } from '../common/api-error';
+import { ApiError, badRequest, notFound } from '../common/api-error';
 import { Page, page } from '../common/query';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
@@ -99,6 +99,10 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   }
 
   async create(input: CreateSessionInput): Promise<TraceSessionJson> {
+    // Every active session is checked against every new datapath flow: their number is bounded.
+    if (this.active.size >= this.config.LIVETRACE_MAX_SESSIONS) {
+      throw new ApiError(409, `${this.active.size} trace sessions are active (LIVETRACE_MAX_SESSIONS=${this.config.LIVETRACE_MAX_SESSIONS}): stop one first (DELETE /trace-sessions/:id)`);
+    }
     let filter: CompiledFilter | undefined;
     if (input.filter !== undefined) {
       try {
@@ -108,6 +112,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
         throw err;
       }
     }
+    await this.checkAgainstSwitch(input.bridge, filter);
     if (input.logicalPort !== undefined && !this.portTarget(input.logicalPort)) {
       throw notFound(`no logical port named ${JSON.stringify(input.logicalPort)} in the southbound database`);
     }
@@ -142,6 +147,22 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     this.active.set(id, session);
     this.emit('created', session);
     return session.json;
+  }
+
+  /** The bridge and the filter's in_port must exist in the local OVS database (not just look like names). */
+  private async checkAgainstSwitch(bridge: string, filter: CompiledFilter | undefined): Promise<void> {
+    if (!this.replicas.status('ovs').synced && !(await this.replicas.waitSynced(5000)) && !this.replicas.status('ovs').synced) {
+      throw new ApiError(503, 'the local OVS database is not synced yet, so bridge and in_port cannot be checked: retry in a moment');
+    }
+    const bridges = [...this.replicas.ovs.rows('Bridge')].map((b) => String(b.name));
+    if (!bridges.includes(bridge)) {
+      throw badRequest('bridge', `no bridge named ${JSON.stringify(bridge.slice(0, 64))} on this chassis (bridges: ${bridges.slice(0, 20).join(', ') || 'none'})`);
+    }
+    const port = filter?.inPort;
+    if (port !== undefined && !/^\d+$/.test(port)) {
+      const names = [...this.replicas.ovs.rows('Interface')].map((i) => String(i.name));
+      if (!names.includes(port)) throw badRequest('filter', `in_port=${port}: no interface named ${JSON.stringify(port.slice(0, 64))} on this chassis`);
+    }
   }
 
   get(id: number): TraceSessionJson {

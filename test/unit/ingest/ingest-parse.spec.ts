@@ -103,7 +103,8 @@ describe('retis adapter (events written from the documented format)', () => {
   });
 
   it('rejects malformed retis lines by number and keeps the rest', () => {
-    const extra = ['{"ovs":{"event_type":"flow_lookup","ufid":"nope"}}', '{"ovs":{"event_type":"teleport"}}', 'garbage', '[]'];
+    const at = '"common":{"timestamp":1}';
+    const extra = [`{${at},"ovs":{"event_type":"flow_lookup","ufid":"nope"}}`, `{${at},"ovs":{"event_type":"teleport"}}`, 'garbage', '[]'];
     const r = parseRetis(RETIS + extra.join('\n'), { now: 0 });
     expect(r.rejected.map((x) => [x.line, x.reason.split(':')[0]])).toEqual([
       [18, 'ovs.ufid'],
