@@ -10,7 +10,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseOfprotoTrace } from '../../src/ovs/ofproto-trace';
 
-const root = join(__dirname, '../../test/fixtures/captured');
+// The Debian 12 capture, as in earlier runs (test/fixtures/captured/<version>/, one folder per OVS/OVN pair).
+const root = join(__dirname, '../../test/fixtures/captured/ovs-3.1.0_ovn-23.03.1');
 const texts: string[] = [];
 for (const scenario of readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory())) {
   const dir = join(root, scenario.name, 'traces');

@@ -2,13 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatapathFlowTable, FlowEvent } from '../../../src/collectors/datapath-diff';
 import { parseDumpFlows } from '../../../src/ovs/dump-flows';
+import { VERSIONS, versionDir } from '../ovn/captured-model';
 
-const FIX = join(__dirname, '../../fixtures/captured/icmp-allow-related/dump-flows.txt');
-const dumpText = readFileSync(FIX, 'utf8');
-const dump = () => parseDumpFlows(dumpText).items;
 const kinds = (evs: FlowEvent[]) => evs.map((e) => `${e.type} ${e.flow.ufid.slice(0, 8)}${e.type === 'ukey_removed' ? ' ' + e.reason : ''}`).sort();
 
-describe('datapath flow lifetimes from successive dumps', () => {
+// The ICMP echo request and reply dump of every captured OVS/OVN version.
+describe.each(VERSIONS)('datapath flow lifetimes from successive dumps (%s)', (version) => {
+  const dumpText = readFileSync(join(versionDir(version), 'icmp-allow-related/dump-flows.txt'), 'utf8');
+  const dump = () => parseDumpFlows(dumpText).items;
+
   it('creates one lifetime per UFID of a real dump, and links the recirculation chain of the ICMP echo', () => {
     const t = new DatapathFlowTable();
     const { events, links } = t.apply(dump(), 't1');

@@ -5,6 +5,7 @@ import { formatDpifShow, parseDpifShow, portNamesByNumber, portNumbersByName } f
 import { parseDumpFlows } from '../../../src/ovs/dump-flows';
 import { inPort } from '../../../src/ovs/odp-key';
 import { outputPorts } from '../../../src/ovs/odp-actions';
+import { VERSIONS, versionDir } from '../ovn/captured-model';
 import { mutated, scenarioDirs } from './odp-fixtures';
 
 const FIXTURES = join(__dirname, '../../fixtures');
@@ -18,8 +19,8 @@ describe('dpif/show', () => {
     expect(formatDpifShow(show)).toBe(text);
   });
 
-  it('maps the captured sandbox ports: names ↔ datapath numbers, patch ports have none', () => {
-    const show = parseDpifShow(readFileSync(join(FIXTURES, 'captured/icmp-allow-related/dpif-show.txt'), 'utf8'));
+  it.each(VERSIONS)('%s: maps the captured sandbox ports: names ↔ datapath numbers, patch ports have none', (version) => {
+    const show = parseDpifShow(readFileSync(join(versionDir(version), 'icmp-allow-related/dpif-show.txt'), 'utf8'));
     expect(show.datapaths).toHaveLength(1);
     const dp = show.datapaths[0];
     expect(dp.bridges.map((b) => b.name).sort()).toEqual(['br-ex', 'br-int']);

@@ -5,6 +5,7 @@ import { formatDumpLine, parseDumpFlows, parseDumpLine } from '../../../src/ovs/
 import { inPort, recircId } from '../../../src/ovs/odp-key';
 import { recircTargets } from '../../../src/ovs/odp-actions';
 import { OvsParseError } from '../../../src/ovs/parse-error';
+import { VERSIONS, versionDir } from '../ovn/captured-model';
 import { dumpFiles, fixtureLines, mutated } from './odp-fixtures';
 
 const FIXTURES = join(__dirname, '../../fixtures');
@@ -19,8 +20,17 @@ describe('dpctl/dump-flows', () => {
     expect(dump.items.map(formatDumpLine)).toEqual(lines);
   });
 
+  it('has dumps of every captured version', () => {
+    expect(VERSIONS.length).toBeGreaterThanOrEqual(3);
+    for (const v of VERSIONS) expect(dumpFiles().filter((f) => f.startsWith(versionDir(v) + '/')).length).toBeGreaterThanOrEqual(20);
+  });
+});
+
+describe.each(VERSIONS)('dpctl/dump-flows captured on %s', (version) => {
+  const captured = (p: string) => readFileSync(join(versionDir(version), p), 'utf8');
+
   it('reads a captured -m line of the userspace datapath', () => {
-    const dump = parseDumpFlows(read('captured/icmp-allow-related/dump-flows.txt'));
+    const dump = parseDumpFlows(captured('icmp-allow-related/dump-flows.txt'));
     const first = dump.items.find((f) => recircId(f.key) === 0 && inPort(f.key) === 'vif1');
     expect(first).toBeDefined();
     expect(first?.ufid).toMatch(/^[0-9a-f-]{36}$/);
@@ -33,21 +43,23 @@ describe('dpctl/dump-flows', () => {
   });
 
   it('keeps the pmd thread header of flows polled by a pmd', () => {
-    const dump = parseDumpFlows(read('captured/routed/dump-flows.txt'));
+    const dump = parseDumpFlows(captured('routed/dump-flows.txt'));
     const pmd = dump.items.filter((f) => f.thread?.pmdCore !== undefined);
     expect(pmd.length).toBeGreaterThan(0);
     expect(pmd.every((f) => inPort(f.key) === 'vif4')).toBe(true);
   });
 
-  it('reads kernel-datapath statistics: used seconds, tcp flags, offloaded, dp:tc', () => {
-    const dump = parseDumpFlows(read('documented/kernel-datapath/dump-flows.txt'));
-    const tc = dump.items.find((f) => f.dp === 'tc');
-    expect(tc).toMatchObject({ packets: 2041, bytes: 2963520, used: '0.012s', usedSeconds: 0.012, flags: 'SP.', offloaded: 'yes' });
-    expect(tc?.thread).toBeUndefined();
+  it('reads the ct_tuple4 match field of a recirculated flow (IPv4 conntrack original tuple)', () => {
+    const tuples = parseDumpFlows(captured('acl-drop/dump-flows.txt')).items.flatMap((f) => f.key.fields.filter((e) => e.name === 'ct_tuple4'));
+    expect(tuples.length).toBeGreaterThan(0);
+    for (const t of tuples) {
+      expect(t.kind).toBe('attrs');
+      if (t.kind === 'attrs') expect(t.attrs.map((a) => a.name)).toEqual(['src', 'dst', 'proto', 'tp_src', 'tp_dst']);
+    }
   });
 
   it('reports a bad line with its number and keeps the others', () => {
-    const good = read('captured/arp/dump-flows.txt').split('\n');
+    const good = captured('arp/dump-flows.txt').split('\n');
     const text = [good[0], good[1], 'ufid:not-a-uuid, recirc_id(0), packets:0, bytes:0, used:never, actions:drop', good[2], ''].join('\n');
     const dump = parseDumpFlows(text);
     expect(dump.items).toHaveLength(2);
@@ -55,6 +67,15 @@ describe('dpctl/dump-flows', () => {
     expect(dump.errors[0].line).toBe(3);
     expect(dump.errors[0].error.message).toMatch(/^bad dump-flows line at 5: expected a UUID/);
     expect(dump.items.map((f) => f.line)).toEqual([2, 4]);
+  });
+});
+
+describe('dpctl/dump-flows, documented and hand-made lines', () => {
+  it('reads kernel-datapath statistics: used seconds, tcp flags, offloaded, dp:tc', () => {
+    const dump = parseDumpFlows(read('documented/kernel-datapath/dump-flows.txt'));
+    const tc = dump.items.find((f) => f.dp === 'tc');
+    expect(tc).toMatchObject({ packets: 2041, bytes: 2963520, used: '0.012s', usedSeconds: 0.012, flags: 'SP.', offloaded: 'yes' });
+    expect(tc?.thread).toBeUndefined();
   });
 
   it('rejects lines missing the statistics or the actions, naming what is missing', () => {

@@ -1,10 +1,13 @@
 import { readdirSync, readFileSync, existsSync } from 'fs';
 import { join } from 'path';
 import * as fc from 'fast-check';
+import { capturedScenarios, VERSIONS, versionDir } from '../ovn/captured-model';
 
-/** Every dump line of every scenario, captured from real daemons or written from the documented format. */
+/** Every dump line of every scenario, captured from real daemons (every OVS/OVN version) or written from the documented format. */
 export interface FixtureLine {
   readonly source: string;
+  /** The captured version folder (ovs-<X>_ovn-<Y>), or 'documented'. */
+  readonly version: string;
   readonly line: string;
   /** The key text and the actions text, cut the simple way (for round-trip checks). */
   readonly key: string;
@@ -13,16 +16,23 @@ export interface FixtureLine {
 
 const FIXTURES = join(__dirname, '../../fixtures');
 
+/** captured/<version>/<scenario> of every captured version, then documented/<name>. */
 export function scenarioDirs(): string[] {
   const out: string[] = [];
-  for (const group of ['captured', 'documented']) {
-    const root = join(FIXTURES, group);
-    if (!existsSync(root)) continue;
-    for (const name of readdirSync(root, { withFileTypes: true })) {
-      if (name.isDirectory()) out.push(join(root, name.name));
+  for (const v of VERSIONS) out.push(...capturedScenarios(v).map((s) => join(versionDir(v), s)));
+  const documented = join(FIXTURES, 'documented');
+  if (existsSync(documented)) {
+    for (const name of readdirSync(documented, { withFileTypes: true })) {
+      if (name.isDirectory()) out.push(join(documented, name.name));
     }
   }
   return out;
+}
+
+/** The version folder a fixture path is in ('documented' for hand-written ones). */
+export function versionOfPath(path: string): string {
+  const m = /\/captured\/(ovs-[^/]+_ovn-[^/]+)\//.exec(path);
+  return m ? m[1] : 'documented';
 }
 
 export function dumpFiles(): string[] {
@@ -44,6 +54,7 @@ export function fixtureLines(): FixtureLine[] {
       const extra = line.indexOf(', dp-extra-info:');
       out.push({
         source: file.slice(FIXTURES.length + 1),
+        version: versionOfPath(file),
         line,
         key: line.slice(keyStart, keyEnd),
         actions: line.slice(actStart, extra < 0 ? line.length : extra),

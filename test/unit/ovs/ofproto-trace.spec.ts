@@ -4,19 +4,17 @@ import * as fc from 'fast-check';
 import { OvsParseError } from '../../../src/ovs/parse-error';
 import { OfprotoTrace, OvsTextParseError, parseOfprotoTrace, stepTables } from '../../../src/ovs/ofproto-trace';
 import { compareTracedActions, dpifShowPortNumbers } from '../../../src/ovs/trace-compare';
+import { VERSIONS, versionDir, versionScenarios } from '../ovn/captured-model';
 
-const CAPTURED = join(__dirname, '..', '..', 'fixtures', 'captured');
-
-/** Every captured own-key trace (not the ovn-detrace renderings next to them), so new scenarios are covered. */
-function capturedTraces(): Array<{ scenario: string; ufid: string; text: string }> {
-  if (!existsSync(CAPTURED)) return [];
-  return readdirSync(CAPTURED, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(CAPTURED, d.name, 'traces')))
-    .flatMap((d) =>
-      readdirSync(join(CAPTURED, d.name, 'traces'))
-        .filter((f) => /^[0-9a-f-]{36}\.txt$/.test(f))
-        .map((f) => ({ scenario: d.name, ufid: f.slice(0, 36), text: readFileSync(join(CAPTURED, d.name, 'traces', f), 'utf8') })),
-    );
+/** Every captured own-key trace of every version (not the ovn-detrace renderings next to them), so new scenarios and versions are covered. */
+function capturedTraces(): Array<{ version: string; scenario: string; ufid: string; text: string }> {
+  return versionScenarios().flatMap(([version, scenario]) => {
+    const dir = join(versionDir(version), scenario, 'traces');
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .filter((f) => /^[0-9a-f-]{36}\.txt$/.test(f))
+      .map((f) => ({ version, scenario, ufid: f.slice(0, 36), text: readFileSync(join(dir, f), 'utf8') }));
+  });
 }
 
 function trace(text: string): OfprotoTrace {
@@ -28,11 +26,11 @@ function trace(text: string): OfprotoTrace {
 const TRACES = capturedTraces();
 
 describe('parseOfprotoTrace on every captured trace', () => {
-  it('has captured traces to read', () => {
-    expect(TRACES.length).toBeGreaterThanOrEqual(50);
+  it.each(VERSIONS)('has captured traces of %s to read', (version) => {
+    expect(TRACES.filter((t) => t.version === version).length).toBeGreaterThanOrEqual(50);
   });
 
-  it.each(TRACES.map((t) => [`${t.scenario}/${t.ufid}`, t] as const))('%s', (_name, t) => {
+  it.each(TRACES.map((t) => [`${t.version}/${t.scenario}/${t.ufid}`, t] as const))('%s', (_name, t) => {
     const r = trace(t.text);
     const { pass } = r;
     expect(pass.flow.length).toBeGreaterThan(0);
@@ -62,8 +60,9 @@ describe('parseOfprotoTrace on every captured trace', () => {
   });
 });
 
-describe('traced Datapath actions against the installed flow (dump-flows), ports mapped, recirc ids ignored', () => {
-  const scenarios = existsSync(CAPTURED) ? readdirSync(CAPTURED).filter((s) => existsSync(join(CAPTURED, s, 'dump-flows.txt'))) : [];
+describe.each(VERSIONS)('traced Datapath actions against the installed flow (dump-flows) on %s, ports mapped, recirc ids ignored', (version) => {
+  const CAPTURED = versionDir(version);
+  const scenarios = readdirSync(CAPTURED).filter((s) => existsSync(join(CAPTURED, s, 'dump-flows.txt')));
   const rows = scenarios.flatMap((s) => {
     const ports = existsSync(join(CAPTURED, s, 'dpif-show.txt'))
       ? dpifShowPortNumbers(readFileSync(join(CAPTURED, s, 'dpif-show.txt'), 'utf8'))
@@ -82,7 +81,7 @@ describe('traced Datapath actions against the installed flow (dump-flows), ports
     const slow = results.filter((r) => r.cmp.same && r.cmp.how === 'slow_path').length;
     const disagree = results.flatMap((r) => (r.cmp.same ? [] : [`${r.scenario}/${r.ufid}: ${r.cmp.reason}`]));
     // Printed so the report can quote it: how many of how many agree.
-    console.log(`datapath actions: ${rows.length - disagree.length}/${rows.length} traces agree with dump-flows (${slow} as slow path)`);
+    console.log(`${version}: datapath actions: ${rows.length - disagree.length}/${rows.length} traces agree with dump-flows (${slow} as slow path)`);
     expect(rows.length).toBeGreaterThan(0);
     expect(disagree).toEqual([]);
   });

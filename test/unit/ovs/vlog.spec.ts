@@ -1,27 +1,25 @@
-import { existsSync, readdirSync, readFileSync } from 'fs';
+import { existsSync, readFileSync } from 'fs';
 import { join } from 'path';
 import * as fc from 'fast-check';
 import { OvsParseError } from '../../../src/ovs/parse-error';
 import { parseVlogDatagrams, parseVlogText, VlogParser, VlogRecord } from '../../../src/ovs/vlog';
+import { VERSIONS, versionDir, versionScenarios } from '../ovn/captured-model';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures');
-const CAPTURED = join(FIXTURES, 'captured');
 
-/** Every captured vswitchd log, so new scenarios are covered without touching this file. */
-const LOGS = existsSync(CAPTURED)
-  ? readdirSync(CAPTURED)
-      .filter((s) => existsSync(join(CAPTURED, s, 'vswitchd.log')))
-      .map((s) => ({ scenario: s, text: readFileSync(join(CAPTURED, s, 'vswitchd.log'), 'utf8') }))
-  : [];
+/** Every captured vswitchd log of every version, so new scenarios and versions are covered without touching this file. */
+const LOGS = versionScenarios()
+  .filter(([v, s]) => existsSync(join(versionDir(v), s, 'vswitchd.log')))
+  .map(([version, scenario]) => ({ version, scenario, dir: join(versionDir(version), scenario), text: readFileSync(join(versionDir(version), scenario, 'vswitchd.log'), 'utf8') }));
 
 const events = (records: VlogRecord[], type: string) => records.filter((r) => r.event?.type === type);
 
 describe('vswitchd log records from every captured log', () => {
-  it('has captured logs to read', () => {
-    expect(LOGS.length).toBeGreaterThanOrEqual(5);
+  it.each(VERSIONS)('has captured logs of %s to read', (version) => {
+    expect(LOGS.filter((l) => l.version === version).length).toBeGreaterThanOrEqual(5);
   });
 
-  it.each(LOGS.map((l) => [l.scenario, l] as const))('%s', (_name, log) => {
+  it.each(LOGS.map((l) => [`${l.version}/${l.scenario}`, l] as const))('%s', (_name, log) => {
     const { records, errors } = parseVlogText(log.text);
     expect(errors).toEqual([]);
     // Nothing accepted is lost: every line belongs to exactly one record.
@@ -51,17 +49,17 @@ describe('vswitchd log records from every captured log', () => {
     expect(events(records, 'flow_match')).toEqual([]);
   });
 
-  it('finds the installed flows of the dump among the logged flow_adds', () => {
+  it.each(VERSIONS)('%s: finds the installed flows of the dump among the logged flow_adds', (version) => {
     let found = 0;
     let total = 0;
-    for (const log of LOGS) {
-      const dump = readFileSync(join(CAPTURED, log.scenario, 'dump-flows.txt'), 'utf8');
+    for (const log of LOGS.filter((l) => l.version === version)) {
+      const dump = readFileSync(join(log.dir, 'dump-flows.txt'), 'utf8');
       const ufids = new Set([...dump.matchAll(/^ufid:([0-9a-f-]{36})/gm)].map((m) => m[1]));
       const logged = new Set(parseVlogText(log.text).records.flatMap((r) => (r.event?.type === 'flow_add' ? [r.event.ufid] : [])));
       total += ufids.size;
       found += [...ufids].filter((u) => logged.has(u)).length;
     }
-    console.log(`vlog: ${found}/${total} dumped datapath flows have their flow_add in the captured log`);
+    console.log(`${version}: vlog: ${found}/${total} dumped datapath flows have their flow_add in the captured log`);
     expect(found).toBeGreaterThan(0);
   });
 

@@ -5,7 +5,19 @@ import { parseKey, recircId } from '../../../src/ovs/odp-key';
 import { keyUnderMask, toBits } from '../../../src/upcalls/key-match';
 import { UpcallLinker } from '../../../src/upcalls/upcall-linker';
 
-const CAPTURED = join(__dirname, '../../fixtures/captured');
+import { DEBIAN12, VERSIONS, versionDir } from '../ovn/captured-model';
+
+/** The ufids of the first three flows of the Debian 12 capture, the one whose ids are named below. */
+const FIRST_FLOWS: Record<string, string[]> = {
+  [DEBIAN12]: ['29330e32-048b-4506-9eb9-3cabbdaf82c2', '3c0cd04b-4f64-4f10-be26-dc12ebbb7c59', 'c06786ca-4044-468e-8157-05a8bb38e458'],
+};
+
+/** ufid → recirc_id of every flow in a scenario's dump. */
+function dumpedRecircIds(dir: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of readFileSync(join(dir, 'dump-flows.txt'), 'utf8').matchAll(/^ufid:([0-9a-f-]{36}), .*?recirc_id\((0x[0-9a-f]+|\d+)\)/gm)) out.set(m[1], Number(m[2]));
+  return out;
+}
 
 function linkLog(file: string) {
   const { records } = parseVlogText(readFileSync(file, 'utf8'));
@@ -24,15 +36,19 @@ function linkLog(file: string) {
   return links.sort((a, b) => a.line - b.line);
 }
 
-describe('upcall → installed flow, by key under mask', () => {
+describe.each(VERSIONS)('upcall → installed flow, by key under mask, on %s', (version) => {
+  const CAPTURED = versionDir(version);
+
   it('links each pass of a conntrack-recirculated ICMP echo to its own flow, although the flow_add lines come innermost first', () => {
     const links = linkLog(join(CAPTURED, 'icmp-allow-related/vswitchd.log'));
-    // First packet: three upcalls (recirc 0, 0x1, 0x2), then flow_add 0x2, 0x1, 0.
-    expect(links.slice(0, 3).map((l) => [recircId(parseKey(l.key)), l.ufid])).toEqual([
-      [0, '29330e32-048b-4506-9eb9-3cabbdaf82c2'],
-      [1, '3c0cd04b-4f64-4f10-be26-dc12ebbb7c59'],
-      [2, 'c06786ca-4044-468e-8157-05a8bb38e458'],
-    ]);
+    const dumped = dumpedRecircIds(join(CAPTURED, 'icmp-allow-related'));
+    // First packet: three upcalls (recirc 0, then two conntrack recirculations), then their flow_adds innermost first;
+    // each upcall is linked to the dumped flow of its own recirc id.
+    const first = links.slice(0, 3).map((l) => ({ recirc: recircId(parseKey(l.key)), ufid: l.ufid }));
+    expect(first[0].recirc).toBe(0);
+    expect(new Set(first.map((l) => l.recirc)).size).toBe(3);
+    for (const l of first) expect(dumped.get(l.ufid!)).toBe(l.recirc);
+    if (FIRST_FLOWS[version]) expect(first.map((l) => l.ufid)).toEqual(FIRST_FLOWS[version]);
     for (const l of links) {
       expect(l.ufid).not.toBeNull();
       expect(keyUnderMask(parseKey(l.flowKey!), parseKey(l.key))).toBe(true);
@@ -50,7 +66,9 @@ describe('upcall → installed flow, by key under mask', () => {
     }
     expect(links.filter((x) => x.ufid).length / links.length).toBeGreaterThan(0.5);
   });
+});
 
+describe('upcall linker on hand-made keys', () => {
   it('refuses a flow whose masked field differs from the packet', () => {
     const packet = parseKey('recirc_id(0),in_port(4),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=1,tos=0,ttl=64,frag=no)');
     expect(keyUnderMask(parseKey('recirc_id(0),in_port(4),eth_type(0x0800),ipv4(dst=10.0.0.2/255.255.255.192,proto=1,frag=no)'), packet)).toBe(true);
