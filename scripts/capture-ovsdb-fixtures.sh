@@ -1,10 +1,22 @@
 #!/bin/bash
 # Captures real ovsdb-server replies, byte for byte as they came off the socket, into
-# test/fixtures/ovsdb/ for the JSON stream splitter tests. Starts its own ovsdb-server on the
+# test/fixtures/ovsdb/<version>/ for the JSON stream splitter tests, <version> = ovs-X_ovn-Y of the
+# pair (as scripts/capture-fixtures names it). Starts its own ovsdb-server of the pair on the pair's
 # OVN_Northbound schema in a scratch folder and stops it on exit.
-#   scripts/capture-ovsdb-fixtures.sh [OUTDIR]
+#   scripts/capture-ovsdb-fixtures.sh [--pair debian12|debian13|unstable] [OUTDIR]
+#   (PAIR defaults to $LIVETRACE_PAIR or debian12; run once per pair)
 set -euo pipefail
-OUT=${1:-$(cd "$(dirname "$0")/.." && pwd)/test/fixtures/ovsdb}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PAIR=${LIVETRACE_PAIR:-debian12}
+case ${1:-} in
+  --pair) PAIR=${2:?--pair PAIR}; shift 2 ;;
+  --pair=*) PAIR=${1#--pair=}; shift ;;
+esac
+# The pair's ovsdb-server, ovsdb-tool and ovn-nbctl first on PATH (wrappers that chroot into its
+# root, where /usr/share/ovn/ovn-nb.ovsschema is the pair's own schema).
+BIN=$("$ROOT/scripts/ovn-root" bin "$PAIR")
+[ -z "$BIN" ] || export PATH="$BIN:$PATH"
+OUT=${1:-$ROOT/test/fixtures/ovsdb/$("$ROOT/scripts/capture-fixtures" --version-dir "$PAIR")}
 DIR=$(mktemp -d /tmp/ovsdb-capture.XXXXXX)
 cleanup() {
   [ -f "$DIR/nb.pid" ] && kill "$(cat "$DIR/nb.pid")" 2>/dev/null || true

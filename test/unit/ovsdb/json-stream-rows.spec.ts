@@ -5,13 +5,18 @@ import { Duplex } from 'node:stream';
 import { ConnectionClosedError, ProtocolError } from '../../../src/ovsdb/errors';
 import { JsonMessageTooLargeError, JsonSplitter, JsonSplitterOptions } from '../../../src/ovsdb/json-stream';
 import { JsonRpcConnection } from '../../../src/ovsdb/jsonrpc';
+import { capturedVersions } from '../ovn/captured-model';
 
 // Row streaming (JsonSplitter.armRows): real ovsdb-server replies, cut at every boundary, must give
 // back exactly JSON.parse of the whole reply once the streamed rows are put back in the skeleton.
-const FIXTURES = join(__dirname, '../../fixtures/ovsdb');
-const since = readFileSync(join(FIXTURES, 'monitor_cond_since-nb.json')); // {"id":5,"result":[false,txn,{T:{U:R}}]…}
-const cond = readFileSync(join(FIXTURES, 'monitor_cond-nb.json')); // {"id":4,"result":{T:{U:R}}…}
-const notification = readFileSync(join(FIXTURES, 'notification-update3.json'));
+// The replies of every captured OVS/OVN version (test/fixtures/ovsdb/<version>/).
+const ROOT = join(__dirname, '../../fixtures/ovsdb');
+const VERSIONS = capturedVersions(ROOT);
+const replies = (version: string) => ({
+  since: readFileSync(join(ROOT, version, 'monitor_cond_since-nb.json')), // {"id":5,"result":[false,txn,{T:{U:R}}]…}
+  cond: readFileSync(join(ROOT, version, 'monitor_cond-nb.json')), // {"id":4,"result":{T:{U:R}}…}
+  notification: readFileSync(join(ROOT, version, 'notification-update3.json')),
+});
 
 interface Streamed {
   messages: unknown[];
@@ -40,7 +45,9 @@ function tables(reply: Buffer, depth: number): string[] {
   return Object.keys(depth === 5 ? r[2] : r);
 }
 
-describe('JsonSplitter row streaming on real ovsdb-server monitor replies', () => {
+describe.each(VERSIONS)('JsonSplitter row streaming on real ovsdb-server monitor replies of %s', (version) => {
+  const { since, cond, notification } = replies(version);
+
   it.each([
     ['monitor_cond_since', since, 5, 5],
     ['monitor_cond', cond, 4, 4],
@@ -124,7 +131,9 @@ describe('JsonSplitter row streaming on real ovsdb-server monitor replies', () =
   });
 });
 
-describe('JsonRpcConnection with streamed rows', () => {
+describe.each(VERSIONS)('JsonRpcConnection with streamed rows (%s replies)', (version) => {
+  const { since } = replies(version);
+
   class Wire extends Duplex {
     written: string[] = [];
     override _read(): void {}

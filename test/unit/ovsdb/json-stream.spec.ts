@@ -9,11 +9,16 @@ import {
   parseMessage,
 } from '../../../src/ovsdb/json-stream';
 
-const FIXTURES = join(__dirname, '../../fixtures/ovsdb');
-const fixtures = readdirSync(FIXTURES)
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((name) => ({ name, bytes: readFileSync(join(FIXTURES, name)) }));
+import { capturedVersions } from '../ovn/captured-model';
+
+// One folder per OVS/OVN version (scripts/capture-ovsdb-fixtures.sh --pair PAIR).
+const ROOT = join(__dirname, '../../fixtures/ovsdb');
+const VERSIONS = capturedVersions(ROOT);
+const fixturesOf = (version: string) =>
+  readdirSync(join(ROOT, version))
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((name) => ({ name, bytes: readFileSync(join(ROOT, version, name)) }));
 
 function feed(splitter: JsonSplitter, chunks: Buffer[]): Buffer[] {
   return chunks.flatMap((c) => splitter.push(c));
@@ -31,7 +36,13 @@ function splitAt(buf: Buffer, points: number[]): Buffer[] {
   return out;
 }
 
-describe('JsonSplitter on real ovsdb-server replies', () => {
+it('has ovsdb-server replies of every captured version', () => {
+  expect(VERSIONS.length).toBeGreaterThanOrEqual(3);
+});
+
+describe.each(VERSIONS)('JsonSplitter on real ovsdb-server replies of %s', (version) => {
+  const fixtures = fixturesOf(version);
+
   it('has the captured fixtures', () => {
     expect(fixtures.map((f) => f.name)).toEqual(
       expect.arrayContaining(['list_dbs.json', 'get_schema-nb.json', 'monitor_cond-nb.json', 'notification-update2.json']),
