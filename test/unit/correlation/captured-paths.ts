@@ -1,5 +1,7 @@
 // The datapath flows of each captured scenario as pass nodes: the trace of each flow's own key
-// (traces/<ufid>.txt, first pass only) with its key from manifest.json.
+// (traces/<ufid>.txt, first pass only) with its key from manifest.json. `version` is the captured
+// version folder (test/fixtures/captured/ovs-X_ovn-Y), Debian 12's by default; the model must be
+// built from the same version (capturedModel(undefined, version)).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
@@ -8,10 +10,10 @@ import type { OvnModel } from '../../../src/ovn/ovn-model';
 import { parseDpifShow } from '../../../src/ovs/dpif-show';
 import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
 import { keyValue, parseKey } from '../../../src/ovs/odp-key';
-import { CAPTURED } from '../ovn/captured-model';
+import { DEBIAN12, versionDir } from '../ovn/captured-model';
 
-export function scenarioNodes(scenario: string, model: OvnModel): Array<PassNode & { ufid: string }> {
-  const dir = join(CAPTURED, scenario);
+export function scenarioNodes(scenario: string, model: OvnModel, version = DEBIAN12): Array<PassNode & { ufid: string }> {
+  const dir = join(versionDir(version), scenario);
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { ownKeys: Record<string, string> };
   const dpif = parseDpifShow(readFileSync(join(dir, 'dpif-show.txt'), 'utf8')).datapaths[0];
   return Object.entries(manifest.ownKeys).map(([ufid, key]) => {
