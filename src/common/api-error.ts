@@ -29,7 +29,8 @@ export class ApiError extends HttpException {
 }
 
 export const badRequest = (field: string, reason: string) => new ApiError(400, `${field}: ${reason}`, field);
-export const notFound = (what: string) => new ApiError(404, what);
+/** 404; without a field, the filter names the request's last path parameter (the id that matched nothing). */
+export const notFound = (what: string, field?: string) => new ApiError(404, what, field);
 
 /** For middleware that answers before Nest routes (http-edge.ts). */
 export function sendError(res: Response, status: number, message: string, field?: string): void {
@@ -76,6 +77,12 @@ function frameworkError(exception: HttpException, req: Request | undefined): Api
   return errorBody(status, raw);
 }
 
+/** A 4xx thrown without a field is about the resource the path names: its last parameter. */
+function guessField(req: Request | undefined): string {
+  const names = Object.keys((req?.params ?? {}) as Record<string, unknown>).filter((k) => k !== 'splat' && k !== '0');
+  return names.length ? names[names.length - 1] : req && ['POST', 'PUT', 'PATCH'].includes(req.method) ? 'body' : 'path';
+}
+
 @Catch()
 export class ApiErrorFilter implements ExceptionFilter {
   private readonly log = new Logger('Api');
@@ -99,6 +106,7 @@ export class ApiErrorFilter implements ExceptionFilter {
       }
       if (exception instanceof ApiError) body = r as ApiErrorBody;
       else body = frameworkError(exception, req);
+      if (body.statusCode < 500 && !body.field) body = { ...body, field: guessField(req) };
     } else {
       this.log.error(exception instanceof Error ? exception.stack : String(exception));
       body = errorBody(500, 'internal error (logged)');

@@ -1,13 +1,14 @@
 import { Controller, Get, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { ApiError } from '../common/api-error';
+import { ApiError, badRequest } from '../common/api-error';
 import { NDJSON_TYPES } from '../common/http-edge';
 import { oneOf, Query as Q, rejectUnknown, str } from '../common/query';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { EVENT_SCHEMA } from './event-schema';
 import { IngestService } from './ingest.service';
+import { IngestLifetimesService } from './ingest-lifetimes';
 
 const SOURCE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
@@ -23,6 +24,7 @@ const RESULT_EXAMPLE = {
 export class IngestController {
   constructor(
     private readonly ingest: IngestService,
+    private readonly lifetimes: IngestLifetimesService,
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
   ) {}
 
@@ -70,6 +72,25 @@ export class IngestController {
     rejectUnknown(q, ['source']);
     const source = str(q, 'source', { max: 64, pattern: SOURCE, what: 'letters, digits, _ . : - (at most 64)' });
     return this.ingest.ingestRetis(await this.readBody(req), source);
+  }
+
+  @Post('close-lifetimes')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "Close every open datapath flow lifetime a producer's events created (the producer restarted)",
+    description:
+      'Lifetimes created or touched by ukey events of `source` that are still open are closed now with reason `producer_restart` ' +
+      '(or `reason`). Lifetimes nobody touches for LIVETRACE_INGEST_IDLE_SECONDS are closed as `idle` anyway.',
+  })
+  @ApiQuery({ name: 'source', required: true, description: 'The producer name its events were ingested under' })
+  @ApiQuery({ name: 'reason', required: false, description: 'Removal reason to record (letters and _, default producer_restart)' })
+  @ApiOkResponse({ schema: { example: { source: 'usdt', closed: 12 } } })
+  async closeLifetimes(@Query() q: Q) {
+    rejectUnknown(q, ['source', 'reason']);
+    const source = str(q, 'source', { max: 64, pattern: SOURCE, what: 'letters, digits, _ . : - (at most 64)' });
+    if (source === undefined) throw badRequest('source', 'is required: the producer whose lifetimes to close');
+    const reason = str(q, 'reason', { max: 64, pattern: /^[A-Za-z_]{1,64}$/, what: 'letters and _ (at most 64)' }) ?? 'producer_restart';
+    return { source, closed: await this.lifetimes.closeSource(source, reason.toLowerCase()) };
   }
 
   /** The raw body, refused with 413 past the limit (by Content-Length at once, else while reading). */

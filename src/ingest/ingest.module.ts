@@ -3,7 +3,8 @@ import { TracesModule } from '../traces/traces.module';
 import { UpcallsModule } from '../upcalls/upcalls.module';
 import { IngestController } from './ingest.controller';
 import { IngestService } from './ingest.service';
+import { IngestLifetimesService } from './ingest-lifetimes';
 
 /** External producers (USDT scripts, retis, a patched ovs-vswitchd) feeding the v1 events. */
-@Module({ imports: [TracesModule, UpcallsModule], controllers: [IngestController], providers: [IngestService] })
+@Module({ imports: [TracesModule, UpcallsModule], controllers: [IngestController], providers: [IngestService, IngestLifetimesService] })
 export class IngestModule {}

@@ -8,6 +8,7 @@ import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'ty
 @Entity('datapath_flow')
 @Index('idx_dpflow_ufid', ['ufid', 'firstSeen'])
 @Index('idx_dpflow_live', ['chassis', 'removedAt'])
+@Index('idx_dpflow_ingest_open', ['lastSeen'], { where: "removed_at IS NULL AND source = 'ingest'" })
 export class DatapathFlowEntity {
   @PrimaryGeneratedColumn() id!: number;
   @Column('text') chassis!: string;

@@ -101,7 +101,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   async create(input: CreateSessionInput): Promise<TraceSessionJson> {
     // Every active session is checked against every new datapath flow: their number is bounded.
     if (this.active.size >= this.config.LIVETRACE_MAX_SESSIONS) {
-      throw new ApiError(409, `${this.active.size} trace sessions are active (LIVETRACE_MAX_SESSIONS=${this.config.LIVETRACE_MAX_SESSIONS}): stop one first (DELETE /trace-sessions/:id)`);
+      throw new ApiError(409, `${this.active.size} trace sessions are active (LIVETRACE_MAX_SESSIONS=${this.config.LIVETRACE_MAX_SESSIONS}): stop one first (DELETE /trace-sessions/:id)`, 'body');
     }
     let filter: CompiledFilter | undefined;
     if (input.filter !== undefined) {
@@ -114,7 +114,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     }
     await this.checkAgainstSwitch(input.bridge, filter);
     if (input.logicalPort !== undefined && !this.portTarget(input.logicalPort)) {
-      throw notFound(`no logical port named ${JSON.stringify(input.logicalPort)} in the southbound database`);
+      throw notFound(`no logical port named ${JSON.stringify(input.logicalPort)} in the southbound database`, 'logicalPort');
     }
     const now = new Date();
     const json: Omit<TraceSessionJson, 'id'> = {

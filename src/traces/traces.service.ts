@@ -70,14 +70,14 @@ export class TracesService {
       if (nb) return { column: 'port_name', value: String(nb.name) };
       const pb = this.replicas.sb.get('Port_Binding', u);
       if (pb) return { column: 'port_name', value: String(pb.logical_port) };
-      throw notFound(`no logical port with UUID ${u}`);
+      throw notFound(`no logical port with UUID ${u}`, 'logical_port');
     }
     if (this.store.stmt(db, 'SELECT 1 FROM trace_port WHERE port_name = ? LIMIT 1').get(nameOrUuid)) return { column: 'port_name', value: nameOrUuid };
     const known =
       this.replicas.nb.find('Logical_Switch_Port', 'name', nameOrUuid).length ||
       this.replicas.nb.find('Logical_Router_Port', 'name', nameOrUuid).length ||
       this.replicas.sb.find('Port_Binding', 'logical_port', nameOrUuid).length;
-    if (!known) throw notFound(`no logical port named ${JSON.stringify(nameOrUuid)}`);
+    if (!known) throw notFound(`no logical port named ${JSON.stringify(nameOrUuid)}`, 'logical_port');
     return { column: 'port_name', value: nameOrUuid };
   }
 
