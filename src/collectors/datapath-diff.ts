@@ -24,6 +24,23 @@ export interface LiveFlow {
   /** recirc ids this flow's actions queue. */
   recircTargets: number[];
   flow: DumpedFlow;
+  /**
+   * The dump's thread header, as ofproto/detrace's `pmd=` wants it: the pmd's core id under
+   * `flow-dump from pmd on cpu core: N`, NON_PMD_CORE_ID under `flow-dump from the main thread:`
+   * (both the ukey's pmd id on the userspace datapath); null without a header (kernel datapath:
+   * no pmd= needed); undefined until a dump showed the flow (lifetimes seeded from the store).
+   */
+  pmd?: number | null;
+}
+
+/** The main thread's pmd id on the userspace datapath (NON_PMD_CORE_ID = UINT32_MAX in dpif-netdev). */
+export const NON_PMD_CORE_ID = 4294967295;
+
+/** A dumped flow's pmd id for ofproto/detrace (see LiveFlow.pmd). */
+export function pmdOf(d: DumpedFlow): number | null {
+  if (!d.thread) return null;
+  if (d.thread.pmdCore !== undefined) return d.thread.pmdCore;
+  return d.thread.text === 'the main thread' ? NON_PMD_CORE_ID : null;
 }
 
 export type RemovalReason = 'gone' | 'actions_changed' | 'counters_reset' | 'vswitchd_restarted' | 'stopped' | 'out_of_scope';
@@ -62,6 +79,7 @@ export class DatapathFlowTable {
       seen.add(d.ufid);
       const old = this.live.get(d.ufid);
       if (old) {
+        old.pmd = pmdOf(d);
         const actions = actionsOf(d);
         if (actions !== old.actions || d.packets < old.packets) {
           this.remove(old);
@@ -99,6 +117,7 @@ export class DatapathFlowTable {
    */
   seed(flow: DumpedFlow, stored: { dbId: number; firstSeen: string; lastSeen: string }): LiveFlow {
     const f = this.add(flow, stored.firstSeen);
+    f.pmd = undefined; // not stored: known again from the next dump's header
     f.dbId = stored.dbId;
     f.lastSeen = stored.lastSeen;
     return f;
@@ -147,6 +166,7 @@ export class DatapathFlowTable {
       used: d.used,
       recircTargets: recircTargets(d.actions),
       flow: d,
+      pmd: pmdOf(d),
     };
     this.live.set(f.ufid, f);
     this.recirc.add(f);

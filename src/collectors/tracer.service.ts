@@ -1,8 +1,10 @@
 // Turns new datapath flows into annotated, stored traces. For each flow an active session wants,
-// it asks ovs-vswitchd for the OpenFlow rules behind it: ofproto/trace of the flow's own key
-// (values as dumped, masks dropped), which replays the real translation, conntrack state included,
-// while the recirculation id is alive. A token bucket protects ovs-vswitchd's main thread, the
-// queue is bounded, and every trace skipped, dropped or failed is counted, never silent.
+// it asks ovs-vswitchd for the OpenFlow rules behind it: ofproto/detrace (OVS >= 3.4: the rules in
+// the ukey's own translation cache) when LIVETRACE_TRACE_METHOD allows and the cache exists, else
+// ofproto/trace of the flow's own key (values as dumped, masks dropped), which replays the real
+// translation, conntrack state included, while the recirculation id is alive. Every trace records
+// which method made it and why. A token bucket protects ovs-vswitchd's main thread, the queue is
+// bounded, and every trace skipped, dropped or failed is counted, never silent.
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { Counter, Gauge } from 'prom-client';
@@ -13,8 +15,6 @@ import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
 import { parseOfprotoTrace } from '../ovs/ofproto-trace';
-import { parseOfprotoDetrace } from '../ovs/ofproto-detrace';
-import { detracePass } from './detrace-pass';
 import { traceKey } from '../ovs/odp-key';
 import { DpifDatapath, portNamesByNumber, portNumbersByName } from '../ovs/dpif-show';
 import { compareTracedActions } from '../ovs/trace-compare';
@@ -24,19 +24,34 @@ import type { WriteContext } from '../storage/writer';
 import { ActiveSession, TraceSessionsService } from '../trace-sessions/trace-sessions.service';
 import { TracesService } from '../traces/traces.service';
 import { FlowEvent, LiveFlow } from './datapath-diff';
+import { DetraceAnswer, detraceArgs, parseDetraceAnswer } from './detrace-pass';
 import { PollerService } from './poller.service';
 import { TokenBucket } from './token-bucket';
 import { VswitchdService } from './vswitchd.service';
 import { PassSummary, pathVerdictOf, PathState, summarise } from './path-state';
 
-const DETRACE_ATTEMPTS = 5;
+/**
+ * LIVETRACE_TRACE_METHOD=detrace: when the ukey has no translation cache yet, ask again after these
+ * delays (ms) before tracing the key. The flow waits aside, the queue goes on. A cache appears
+ * only after the flow carried more packets and a revalidation round (~0.5 s) followed, so one-packet
+ * flows never get one (bench/live/RESULTS.md, "detrace vs trace").
+ */
+const DETRACE_RETRY_MS = [500, 1000, 2000];
 const MAX_STORES_IN_FLIGHT = 256;
 
 interface Job {
   flow: LiveFlow;
   sessions: Array<{ session: ActiveSession; how: 'store' | 'decide' }>;
   enqueuedAt: number;
+  /** Earlier ofproto/detrace attempts that found no cache (LIVETRACE_TRACE_METHOD=detrace). */
+  detraceTries?: number;
 }
+
+export type TraceFlowResult =
+  | { kind: 'ok'; trace: AnnotatedTrace; consistent: boolean | null; reason?: string; methodReason: string }
+  /** detrace found the ukey but no cache yet, and the caller may ask again later. */
+  | { kind: 'cache_pending'; message: string }
+  | { kind: 'failed'; reason: string; message: string };
 
 export interface TraceOutcome {
   traceId?: number;
@@ -198,7 +213,21 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
 
   private async traceJob(job: Job): Promise<void> {
     const { flow } = job;
-    const result = await this.traceFlow(flow);
+    const tries = job.detraceTries ?? 0;
+    const mayWait = this.config.LIVETRACE_TRACE_METHOD === 'detrace' && tries < DETRACE_RETRY_MS.length;
+    const result = await this.traceFlow(flow, { waitForCache: mayWait, detraceTries: tries });
+    if (result.kind === 'cache_pending') {
+      // Aside, not in the queue: the flows behind it are not held up while its cache is built.
+      this.m.traces.inc({ outcome: 'detrace_cache_wait' });
+      const again = { ...job, detraceTries: tries + 1 };
+      setTimeout(() => {
+        if (this.stopped) return;
+        this.queue.push(again);
+        this.m.queue.set(this.queue.length);
+        this.kick();
+      }, DETRACE_RETRY_MS[tries]).unref();
+      return;
+    }
     if (result.kind === 'failed') {
       this.m.traces.inc({ outcome: `failed_${result.reason}` });
       for (const s of job.sessions) this.sessions.fail(s.session, result.reason);
@@ -216,7 +245,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     for (const s of wanted) if (flow.dbId !== undefined) s.session.selectedFlows.add(flow.dbId);
     // The next ofproto/trace does not wait for this commit: the writer batches many traces per
     // transaction. Stores stay in order (one writer queue), and their number in flight is bounded.
-    const stored = this.storeFlowTrace(flow, result.trace, result.consistent, result.reason, wanted[0].session.json.id, wanted.map((w) => w.session.json.id)).then(
+    const stored = this.storeFlowTrace(flow, result.trace, result.consistent, result.reason, wanted[0].session.json.id, wanted.map((w) => w.session.json.id), result.methodReason).then(
       () => {
         for (const s of wanted) this.sessions.count(s.session, 'stored');
         this.m.traces.inc({ outcome: 'stored' });
@@ -238,11 +267,12 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     while (this.inflight.size) await Promise.all([...this.inflight]);
   }
 
-  /** ofproto/trace of an installed flow's own key, parsed, annotated and compared. */
-  async traceFlow(
-    flow: LiveFlow,
-  ): Promise<{ kind: 'ok'; trace: AnnotatedTrace; consistent: boolean | null; reason?: string } | { kind: 'failed'; reason: string; message: string }> {
-    // (detrace first when the daemon has it, see detrace())
+  /**
+   * The rules behind an installed flow: ofproto/detrace when LIVETRACE_TRACE_METHOD and the daemon
+   * allow and it answers, else ofproto/trace of the flow's own key; annotated, with the reason.
+   * `waitForCache`: a "Cache was not found" reply returns cache_pending instead of falling back.
+   */
+  async traceFlow(flow: LiveFlow, opts: { waitForCache?: boolean; detraceTries?: number } = {}): Promise<TraceFlowResult> {
     let dp: DpifDatapath | null = null;
     try {
       dp = await this.vswitchd.datapath();
@@ -250,9 +280,27 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     } catch {
       /* traced without port names */
     }
-    if (this.vswitchd.detrace) {
-      const viaCache = await this.detrace(flow, dp);
-      if (viaCache) return viaCache;
+    let methodReason: string;
+    if (this.config.LIVETRACE_TRACE_METHOD === 'trace') methodReason = 'LIVETRACE_TRACE_METHOD=trace';
+    else if (!this.vswitchd.detrace) methodReason = 'ovs-vswitchd has no ofproto/detrace (OVS < 3.4)';
+    else {
+      const d = await this.detrace(flow);
+      if (d.kind === 'entries') {
+        const trace = annotatePass(d.pass, this.replicas.model, { ...this.annotateOptions(flow, dp), method: 'detrace' });
+        this.m.traces.inc({ outcome: 'detrace_answered' });
+        // The cache is what installed the flow: there is no re-translation to compare.
+        const tries = opts.detraceTries ?? 0;
+        return {
+          kind: 'ok',
+          trace,
+          consistent: null,
+          reason: "detrace: rules from the installed flow's own translation cache",
+          methodReason: tries ? `ofproto/detrace answered after ${tries} "Cache was not found"` : 'ofproto/detrace answered',
+        };
+      }
+      if (d.kind === 'cache_not_found' && opts.waitForCache) return { kind: 'cache_pending', message: d.message };
+      this.m.traces.inc({ outcome: `detrace_fallback_${d.kind}` });
+      methodReason = `detrace: ${d.message}`;
     }
     const t0 = performance.now();
     let text: string;
@@ -267,51 +315,36 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     }
     const parsed = parseOfprotoTrace(text);
     if (parsed.kind === 'no_recirculation_data') return { kind: 'failed', reason: 'no_recirculation_data', message: parsed.message };
-    const trace = annotatePass(parsed.pass, this.replicas.model, {
-      method: 'trace',
+    const trace = annotatePass(parsed.pass, this.replicas.model, { ...this.annotateOptions(flow, dp), method: 'trace' });
+    const cmp = compareTracedActions(parsed.pass, flow.actions, dp ? this.dpView(dp).numbers : new Map());
+    return { kind: 'ok', trace, consistent: cmp.same, reason: cmp.same ? undefined : cmp.reason, methodReason };
+  }
+
+  private annotateOptions(flow: LiveFlow, dp: DpifDatapath | null) {
+    return {
       recircId: '0x' + flow.recircId.toString(16),
       inPort: flow.inPort ?? undefined,
       dpifMaps: dp ? this.dpView(dp).annotate : null,
       chassis: this.poller.chassis,
-    });
-    const cmp = compareTracedActions(parsed.pass, flow.actions, dp ? this.dpView(dp).numbers : new Map());
-    return { kind: 'ok', trace, consistent: cmp.same, reason: cmp.same ? undefined : cmp.reason };
+    };
   }
 
   /**
-   * ofproto/detrace: the rules in the ukey's own translation cache. Right after install the cache
-   * may not exist yet ("Cache was not found"): retried with backoff, then ofproto/trace is used.
+   * One ofproto/detrace of the flow's UFID with the pmd= of the dump it came from. Anything but
+   * cache entries (no ukey, no cache yet, an error reply, a reply we cannot read) is an answer
+   * to fall back on, with the daemon's own words: never a failed trace.
    */
-  private async detrace(flow: LiveFlow, dp: DpifDatapath | null): Promise<{ kind: 'ok'; trace: AnnotatedTrace; consistent: null; reason: string } | null> {
-    for (let attempt = 0; attempt < DETRACE_ATTEMPTS; attempt++) {
-      if (attempt > 0) {
-        this.m.traces.inc({ outcome: 'detrace_cache_not_found_retry' });
-        await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-      }
-      const t0 = performance.now();
-      let text: string;
-      try {
-        text = await this.vswitchd.call('ofproto/detrace', [`ufid:${flow.ufid}`]);
-      } catch (err) {
-        this.log.debug?.(`ofproto/detrace ufid:${flow.ufid}: ${(err as Error).message}`);
-        return null;
-      } finally {
-        this.poller.addBusy(performance.now() - t0);
-      }
-      const r = parseOfprotoDetrace(text);
-      if (r.kind === 'cache_not_found') continue;
-      const trace = annotatePass(detracePass(r.entries, flow), this.replicas.model, {
-        method: 'detrace',
-        recircId: '0x' + flow.recircId.toString(16),
-        inPort: flow.inPort ?? undefined,
-        dpifMaps: dp ? this.dpView(dp).annotate : null,
-        chassis: this.poller.chassis,
-      });
-      // The cache is what installed the flow: there is no re-translation to compare.
-      return { kind: 'ok', trace, consistent: null, reason: 'detrace: rules from the installed flow\'s own translation cache' };
+  private async detrace(flow: LiveFlow): Promise<DetraceAnswer> {
+    const t0 = performance.now();
+    let text: string;
+    try {
+      text = await this.vswitchd.call('ofproto/detrace', detraceArgs(flow));
+    } catch (err) {
+      return { kind: 'error', message: `error reply: ${(err as Error).message}` };
+    } finally {
+      this.poller.addBusy(performance.now() - t0);
     }
-    this.m.traces.inc({ outcome: 'detrace_gave_up_fallback_trace' });
-    return null;
+    return parseDetraceAnswer(text, flow);
   }
 
   /** Stores a flow's trace, chaining it into its packet's path by the recirculation edges. */
@@ -322,6 +355,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     reason: string | undefined,
     sessionId: number | null,
     sessionIds: number[] = sessionId === null ? [] : [sessionId],
+    methodReason: string | null = null,
   ): Promise<number> {
     const neighbours = [...this.poller.table.parentsOf(flow), ...this.poller.table.childrenOf(flow)]
       .map((f) => f.dbId)
@@ -367,6 +401,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
         pathId,
         consistent,
         consistentReason: reason ?? null,
+        methodReason,
         portUuids,
       });
       if (flow.dbId !== undefined) this.traced.set(flow.dbId, { traceId: id, pathId, recircId: flow.recircId, trace: summarise(trace) });
@@ -435,11 +470,11 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     const wait = this.bucket.take();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const r = await this.traceFlow(flow);
-    if (r.kind === 'failed') {
-      this.m.traces.inc({ outcome: `failed_${r.reason}` });
+    if (r.kind !== 'ok') {
+      this.m.traces.inc({ outcome: `failed_${r.kind === 'failed' ? r.reason : 'cache_pending'}` });
       return { consistent: null, reason: r.message };
     }
-    const traceId = await this.storeFlowTrace(flow, r.trace, r.consistent, r.reason, null);
+    const traceId = await this.storeFlowTrace(flow, r.trace, r.consistent, r.reason, null, [], r.methodReason);
     this.m.traces.inc({ outcome: 'stored' });
     return { traceId, trace: r.trace, consistent: r.consistent, reason: r.reason };
   }

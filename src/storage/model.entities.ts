@@ -118,6 +118,8 @@ export class TraceEntity {
   @Column('text', { nullable: true }) ufid!: string | null;
   /** detrace | trace | ingested */
   @Column('text') method!: string;
+  /** Why this method: the configured one, or the fallback and what the first one answered */
+  @Column('text', { name: 'method_reason', nullable: true }) methodReason!: string | null;
   @Column('text', { nullable: true }) bridge!: string | null;
   @Column('text', { name: 'recirc_id' }) recircId!: string;
   @Column('text') flow!: string;

@@ -58,6 +58,7 @@ export class TraceReader {
       bridge: row.bridge,
       createdAt: row.created_at,
       method: row.method,
+      methodReason: row.method_reason,
       recircId: row.recirc_id,
       flow: row.flow,
       finalFlow: unpackFinalFlow(row.flow, row.final_flow),
@@ -209,7 +210,7 @@ type PortRow = [
 
 /** The trace columns a list without steps shows (the packed steps and `extra` stay on disk). */
 export const TRACE_LIST_COLUMNS =
-  'id, chassis, created_at, datapath_flow_id, session_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, consistent, consistent_reason, verdict, path_id, step_count';
+  'id, chassis, created_at, datapath_flow_id, session_id, ufid, method, method_reason, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, consistent, consistent_reason, verdict, path_id, step_count';
 
 export interface TraceRow {
   id: number;
@@ -220,6 +221,7 @@ export interface TraceRow {
   session_id: number | null;
   ufid: string | null;
   method: string;
+  method_reason: string | null;
   bridge: string | null;
   recirc_id: string;
   flow: string;

@@ -14,6 +14,8 @@ export interface TraceRecordInput {
   /** Did the trace's datapath actions equal the installed flow's? null: nothing to compare. */
   consistent?: boolean | null;
   consistentReason?: string | null;
+  /** Why `trace.method` was used (e.g. the detrace reply that made the tracer trace the key instead). */
+  methodReason?: string | null;
   /** Northbound Logical_Switch_Port / Logical_Router_Port UUID by port name, when known. */
   portUuids?: ReadonlyMap<string, string>;
 }
@@ -78,6 +80,8 @@ export interface TraceJson {
   bridge: string | null;
   createdAt: string;
   method: string;
+  /** Why this method (a fallback says what the other one answered); null when not recorded. */
+  methodReason: string | null;
   recircId: string;
   flow: string;
   finalFlow: string;

@@ -108,9 +108,9 @@ export class TraceStore extends TraceReader {
     const verdict = verdictJson(t.verdict);
     const info = tx
       .stmt(
-        `INSERT INTO trace (chassis, created_at, datapath_flow_id, upcall_id, session_id, ufid, method, bridge, recirc_id,
+        `INSERT INTO trace (chassis, created_at, datapath_flow_id, upcall_id, session_id, ufid, method, method_reason, bridge, recirc_id,
            flow, final_flow, megaflow, datapath_actions, consistent, consistent_reason, verdict_kinds, verdict, path_id, step_count, extra, steps)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         rec.chassis,
@@ -120,6 +120,7 @@ export class TraceStore extends TraceReader {
         rec.sessionId ?? null,
         rec.ufid ?? null,
         t.method,
+        rec.methodReason ?? null,
         t.bridge,
         t.recircId,
         t.flow,
