@@ -10,6 +10,7 @@ import type { OwnerJson, StepJson } from '../traces/trace-record';
 import type { LivePass } from './microflow';
 import type { OvnTraceResult, Pipeline, SimStage } from './ovn-trace-parse';
 import { simVerdict } from './ovn-trace-parse';
+import { ClearedCtExcuser, clearedAt } from './ct-cleared';
 
 export interface LivePassWithSteps extends LivePass {
   id: number;
@@ -87,11 +88,14 @@ export interface PipelineComparison {
   simulatedStages: number;
   liveStages: number;
   matched: number;
-  /** Logical tables not counted as differences, by why: omittedByOvnTrace, cookie0, sharedOpenflowRule, noMatchBoth. */
+  /**
+   * Logical tables not counted as differences, by why: omittedByOvnTrace, cookie0, sharedOpenflowRule, noMatchBoth,
+   * ctClearedByCommit (conntrack state OVS had cleared after a ct_commit and ovn-trace had not: ct-cleared.ts).
+   */
   excused: Partial<Record<ExcuseReason, number[]>>;
 }
 
-export type ExcuseReason = 'omittedByOvnTrace' | 'cookie0' | 'sharedOpenflowRule' | 'noMatchBoth';
+export type ExcuseReason = 'omittedByOvnTrace' | 'cookie0' | 'sharedOpenflowRule' | 'noMatchBoth' | 'ctClearedByCommit';
 
 function excuse(cmp: PipelineComparison, reason: ExcuseReason, tableId: number): void {
   (cmp.excused[reason] ??= []).push(tableId);
@@ -202,6 +206,7 @@ export function compareWithSimulation(
   const verdicts = { live: { kinds: liveVerdict.kinds, logicalPorts: liveVerdict.logicalPorts }, simulated: simVerdict(sim) };
   const diverged = (d: Divergence): Comparison => ({ result: 'diverged', divergence: d, pipelines, verdicts });
   const n = Math.max(live.length, sim.pipelines.length);
+  const clearedCt = new ClearedCtExcuser();
   for (let i = 0; i < n; i++) {
     const sp = sim.pipelines[i];
     const lp = live[i];
@@ -246,6 +251,13 @@ export function compareWithSimulation(
           explanation: explain(lj, sj, where),
         });
       };
+      const excusedByClearedCt = (liveE: LiveEntry[] | undefined) => {
+        if (!(s ? s.ctCleared : clearedAt(sp.stages, t))) return false;
+        const shapes = (liveE ?? []).map((e) => liveJson(e, resolve));
+        if (!clearedCt.excuses(s, shapes)) return false;
+        excuse(cmp, 'ctClearedByCommit', t);
+        return true;
+      };
       if (s && l) {
         if (s.uuid && l.some((e) => e.cookie === s.uuid || e.owners.some((o) => prefixOf(o.uuid) === s.uuid))) {
           cmp.matched++;
@@ -255,6 +267,7 @@ export function compareWithSimulation(
           excuse(cmp, 'sharedOpenflowRule', t);
           continue;
         }
+        if (excusedByClearedCt(l)) continue;
         return fail(l[0]);
       }
       if (s) {
@@ -266,12 +279,14 @@ export function compareWithSimulation(
           excuse(cmp, 'noMatchBoth', t);
           continue;
         }
+        if (excusedByClearedCt(undefined)) continue;
         return fail(undefined);
       }
       if (l!.every((e) => e.owners.some(omittable))) {
         excuse(cmp, 'omittedByOvnTrace', t);
         continue;
       }
+      if (excusedByClearedCt(l)) continue;
       return fail(l![0]);
     }
   }

@@ -13,7 +13,8 @@ import { TraceRow } from '../traces/trace-store';
 import { TracesService } from '../traces/traces.service';
 import { Comparison, compareWithSimulation, LogicalFlowResolver } from './compare';
 import { buildMicroflow, Microflow, MicroflowError } from './microflow';
-import { OvnTraceParseError, OvnTraceRefusedError, parseOvnTrace } from './ovn-trace-parse';
+import { feedCtStates, liveCtPasses } from './ct-sequence';
+import { OvnTraceParseError, OvnTraceRefusedError, OvnTraceResult, parseOvnTrace } from './ovn-trace-parse';
 import { ovnTraceArgs, OvnTraceUnavailableError, runOvnTrace, shellQuote } from './ovn-trace-runner';
 
 export interface CrossCheckJson extends Comparison {
@@ -27,10 +28,21 @@ export interface CrossCheckJson extends Comparison {
   command: { argv: string[]; shell: string };
   /** The passes compared, in recirculation order. */
   traceIds: number[];
-  ovnTrace: { flow: string; ctSections: Array<{ title: string; ctState: string | null; defaulted: boolean }>; output: string };
+  ovnTrace: {
+    flow: string;
+    /** How many times ovn-trace ran before the --ct values settled (ct-sequence.ts). */
+    runs: number;
+    /** Its conntrack sections: which took a --ct value (flag) and the live pass it stands for. */
+    ctSections: Array<{ title: string; ctState: string | null; defaulted: boolean; consumesCt: boolean; flag: string | null; liveTraceId: number | null }>;
+    output: string;
+  };
 }
 
 const MAX_STORED_OUTPUT = 256 * 1024;
+/** ovn-trace runs per cross-check while the --ct values settle (two suffice on every path seen; a third is a guard). */
+const MAX_OVN_TRACE_RUNS = 3;
+
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 @Injectable()
 export class CrossChecksService {
@@ -129,19 +141,33 @@ export class CrossChecksService {
       throw err;
     }
     const binary = this.config.LIVETRACE_OVN_TRACE;
-    const args = ovnTraceArgs(microflow, {
-      db: this.config.OVN_SB_DB,
-      tls: this.config.LIVETRACE_SSL_PRIVATE_KEY
-        ? { privateKey: this.config.LIVETRACE_SSL_PRIVATE_KEY, certificate: this.config.LIVETRACE_SSL_CERTIFICATE, caCert: this.config.LIVETRACE_SSL_CA_CERT }
-        : undefined,
-      leaderOnly: this.config.LIVETRACE_LEADER_ONLY,
-    });
+    const argsFor = (m: Microflow) =>
+      ovnTraceArgs(m, {
+        db: this.config.OVN_SB_DB,
+        tls: this.config.LIVETRACE_SSL_PRIVATE_KEY
+          ? { privateKey: this.config.LIVETRACE_SSL_PRIVATE_KEY, certificate: this.config.LIVETRACE_SSL_CERTIFICATE, caCert: this.config.LIVETRACE_SSL_CA_CERT }
+          : undefined,
+        leaderOnly: this.config.LIVETRACE_LEADER_ONLY,
+      });
+    const liveCt = liveCtPasses(passes);
+    let args: string[];
     let output: string;
     let comparison: Comparison;
-    let sim;
+    let sim: OvnTraceResult;
+    let feed: ReturnType<typeof feedCtStates>;
+    let runs = 0;
     try {
-      output = await runOvnTrace(binary, args, this.config.LIVETRACE_OVN_TRACE_TIMEOUT_MS);
-      sim = parseOvnTrace(output);
+      // Which conntrack actions take a --ct value depends on the path ovn-trace takes: start from one
+      // value per live ct pass, then feed the states its own sections call for until they settle.
+      for (;;) {
+        args = argsFor(microflow);
+        output = await runOvnTrace(binary, args, this.config.LIVETRACE_OVN_TRACE_TIMEOUT_MS);
+        runs++;
+        sim = parseOvnTrace(output);
+        feed = feedCtStates(sim, liveCt);
+        if (runs >= MAX_OVN_TRACE_RUNS || sameList(feed.flags, microflow.ctStates)) break;
+        microflow = { ...microflow, ctStates: feed.flags };
+      }
       comparison = compareWithSimulation(passes, verdict, sim, this.resolve);
     } catch (err) {
       this.results.inc({ result: 'failed' });
@@ -162,7 +188,10 @@ export class CrossChecksService {
       traceIds: passes.map((p) => p.id),
       ovnTrace: {
         flow: sim.flow,
-        ctSections: sim.sections.filter((s) => s.conntrack).map((s) => ({ title: s.title, ctState: s.ctState, defaulted: s.defaulted })),
+        runs,
+        ctSections: sim.sections
+          .filter((s) => s.conntrack)
+          .map((s, k) => ({ title: s.title, ctState: s.ctState, defaulted: s.defaulted, consumesCt: s.consumesCt, flag: feed.sections[k]?.flag ?? null, liveTraceId: feed.sections[k]?.liveTraceId ?? null })),
         output: output.length > MAX_STORED_OUTPUT ? output.slice(0, MAX_STORED_OUTPUT) + '\n… (truncated)' : output,
       },
     };

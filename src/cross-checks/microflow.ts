@@ -141,7 +141,7 @@ export function ctFlags(ctState: string): string {
 }
 
 /** A pass's datapath actions end in ct(…),recirc(…): the next pass starts with fresh conntrack state. */
-function endsInConntrack(actions: string): boolean {
+export function endsInConntrack(actions: string): boolean {
   return /\bct\((?:[^()]|\([^()]*\))*\),recirc\(0x[0-9a-f]+\)\s*$/i.test(actions);
 }
 
