@@ -73,7 +73,8 @@ function checkObject(schema: Schema, value: unknown, field: string): SchemaIssue
     const present = sets.filter((s) => s.every((k) => value[k] !== undefined));
     if (present.length !== 1) {
       const names = sets.map((s) => s.join('+')).join(' or ');
-      return issue(field, present.length ? `give only one of ${names}` : `needs ${names}`);
+      // Named by the fields in question (`text|steps`), so the reason still starts with a field.
+      return issue(join(field, sets.map((set) => set.join('+')).join('|')), present.length ? `give only one of ${names}` : `needs ${names}`);
     }
   }
   return null;
