@@ -19,6 +19,8 @@ const p = (s = '') => out.push(s);
 const m = of('machine')[0] ?? {};
 p('# bench/live results');
 p();
+p("ofproto/detrace vs ofproto/trace of the flow's own key (OVS 3.5 and 4.0, side by side, and why LIVETRACE_TRACE_METHOD defaults to `trace`): [RESULTS-methods.md](RESULTS-methods.md), by `bench/live/methods.sh`.");
+p();
 p(`Run by \`bench/live/run.sh\` on ${m.date ?? '?'}: ${m.cpu ?? '?'}, ${m.cores ?? '?'} cores, ${m.memGb ?? '?'} GiB, ${m.ovs ?? ''}, node ${m.node ?? ''}.`);
 p(`Load average at the start: ${m.load ?? '?'} (other sessions share the machine: absolute times are noisy, ratios less so).`);
 p('The service runs in-process (createApp, ts-node transpile-only; its start is not measured).');

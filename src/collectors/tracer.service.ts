@@ -32,11 +32,12 @@ import { PassSummary, pathVerdictOf, PathState, summarise } from './path-state';
 
 /**
  * LIVETRACE_TRACE_METHOD=detrace: when the ukey has no translation cache yet, ask again after these
- * delays (ms) before tracing the key. The flow waits aside, the queue goes on. A cache appears
- * only after the flow carried more packets and a revalidation round (~0.5 s) followed, so one-packet
- * flows never get one (bench/live/RESULTS.md, "detrace vs trace").
+ * delays (ms) before tracing the key; the flow waits aside, the queue goes on. A cache appears only
+ * after the flow carried more packets and a revalidation round followed: measured, continuing
+ * flows had one 0.5 s after first sight in 42-100 % of cases (runs differ) and after 1 s in all, one-packet flows
+ * never (bench/live/RESULTS-methods.md). One retry at 1 s gets the former; more only delay the latter.
  */
-const DETRACE_RETRY_MS = [500, 1000, 2000];
+const DETRACE_RETRY_MS = [1000];
 const MAX_STORES_IN_FLIGHT = 256;
 
 interface Job {
