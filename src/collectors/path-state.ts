@@ -43,11 +43,21 @@ export class PathState {
 export interface StoredPathVerdict {
   kinds: string[];
   logicalPorts: string[];
+  /** The logical flow that decided a drop (with ACL tiers: the `ls_*_acl_eval` flow of the ACL). */
   logicalFlow: string | null;
+  /** Its stage (southbound stage-name). */
+  stage?: string | null;
+  /** The northbound row behind that flow (the ACL…). */
   northbound: unknown;
+  /** When another logical flow executed the drop (`ls_*_acl_action`): that flow and its stage. */
+  executedBy?: { logicalFlow: string | null; stage: string | null };
+  /** Why the packet went to ovn-controller (ARP resolution, ICMP error, …). */
+  controller?: { reason: string; paused: boolean; opcode: number | null; logicalFlow: string | null; stage: string | null; traceId: number };
   passes: number;
   /** A recirculation whose next pass has not been traced (yet). */
   incomplete: boolean;
+  /** Which recirculation of which pass has no pass after it, and what that can mean. */
+  incompleteReason?: string;
   dropTraceId: number | null;
 }
 
@@ -63,17 +73,36 @@ export function pathVerdictOf(p: PathState): StoredPathVerdict {
     if (v.kind === 'drop') kinds.add('drop');
     if (v.kind === 'controller') kinds.add('controller');
   }
-  const queued = new Set(passes.flatMap((x) => x.trace.verdict.recircIds.map((r) => Number(r))));
   const have = new Set(passes.map((x) => x.recircId));
-  const incomplete = [...queued].some((r) => !have.has(r));
+  const missing: string[] = [];
+  for (const x of passes) {
+    for (const r of x.trace.verdict.recircIds) {
+      if (have.has(Number(r))) continue;
+      missing.push(`recirculation ${r} queued by trace ${x.traceId} (recirc_id 0x${x.recircId.toString(16)})`);
+    }
+  }
+  const incomplete = missing.length > 0;
   if (!kinds.size) kinds.add('recirculate');
+  const by = drop?.trace.verdict.dropBy;
+  const ctl = passes.find((x) => x.trace.verdict.controller);
+  const c = ctl?.trace.verdict.controller;
   return {
     kinds: [...kinds],
     logicalPorts: outputs,
-    logicalFlow: drop?.trace.verdict.dropBy?.logicalFlowUuid ?? null,
-    northbound: drop?.trace.verdict.dropBy?.hint ?? null,
+    logicalFlow: by?.logicalFlowUuid ?? null,
+    ...(by ? { stage: by.stage ?? null } : {}),
+    northbound: by?.hint ?? null,
+    ...(by?.executedBy ? { executedBy: { logicalFlow: by.executedBy.logicalFlowUuid, stage: by.executedBy.stage } } : {}),
+    ...(c && ctl ? { controller: { reason: c.reason, paused: c.paused, opcode: c.opcode, logicalFlow: c.logicalFlowUuid, stage: c.stage, traceId: ctl.traceId } } : {}),
     passes: passes.length,
     incomplete,
+    ...(incomplete
+      ? {
+          incompleteReason:
+            `${missing.join('; ')}: no pass of this packet with that recirc_id on the same in_port is in the path ` +
+            '(not traced yet, idle and gone before it was traced, or its key does not fit the packet the parent sent)',
+        }
+      : {}),
     dropTraceId: drop?.traceId ?? null,
   };
 }

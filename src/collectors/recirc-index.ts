@@ -4,7 +4,11 @@
 // VM to every other: a child must also be a packet the parent's match accepts. The parent's key
 // and masks decide which header fields count; a child's key carries its packet's own values
 // (userspace datapath) or at least the fields its own mask kept. Fields the parent rewrites
-// (set(...), conntrack NAT) are not compared.
+// (set(...), conntrack NAT to a given address) are not compared. A bare `ct(…,nat)` rewrites only
+// packets of connections that already have a NAT binding (an established load-balanced or SNATed
+// connection): such a child says so itself (ct_state +dnat/+snat) and carries the connection's
+// original tuple (ct_tuple4/6), i.e. the addresses and ports the parent's packet had; it is
+// matched under those too (see natVariant).
 //
 // Matching is indexed: parents of a slot are grouped by the shape of their match (which fields,
 // which masks); within a group, by their masked values. A child is looked up once per group
@@ -13,6 +17,7 @@ import type { OdpAction } from '../ovs/odp-actions';
 import { ctAction } from '../ovs/odp-actions';
 import type { OdpKey } from '../ovs/odp-key';
 import { keyField } from '../ovs/odp-key';
+import { ctState } from '../ovs/odp-key-views';
 import { toBits } from '../upcalls/key-match';
 
 const COMPARED: ReadonlyArray<[field: string, attrs: readonly string[]]> = [
@@ -38,6 +43,8 @@ interface Part {
 export interface MatchShape {
   id: string;
   parts: Part[];
+  /** The parent's actions run conntrack with NAT: a child may carry translated addresses. */
+  nat: boolean;
 }
 
 /**
@@ -59,6 +66,7 @@ function rewritten(actions: readonly OdpAction[]): Set<string> {
 /** The shape of a parent's match: the compared fields it matches on, with their masks. */
 export function matchShape(key: OdpKey, actions: readonly OdpAction[]): MatchShape {
   const skip = rewritten(actions);
+  const nat = actions.some((a) => ctAction(a)?.nat !== undefined);
   const parts: Part[] = [];
   for (const [name, attrs] of COMPARED) {
     if (skip.has(name)) continue;
@@ -75,17 +83,60 @@ export function matchShape(key: OdpKey, actions: readonly OdpAction[]): MatchSha
       }
     }
   }
-  return { id: parts.map((p) => `${p.field}.${p.attr ?? ''}/${p.mask === null ? '*' : p.mask.toString(16)}`).join(','), parts };
+  const id = parts.map((p) => `${p.field}.${p.attr ?? ''}/${p.mask === null ? '*' : p.mask.toString(16)}`).join(',');
+  return { id: nat ? `${id};nat` : id, parts, nat };
+}
+
+/** `ipv4.src` → value: header values that stand in for the key's own (see natVariant). */
+export type KeyOverride = ReadonlyMap<string, string>;
+
+const CT_DNAT = 0x80;
+const CT_SNAT = 0x40;
+const CT_RPL = 0x08;
+const L4_BY_PROTO: Record<string, string> = { '6': 'tcp', '17': 'udp', '132': 'sctp' };
+
+/**
+ * The packet as it was before a bare `ct(…,nat)` translated it, when the key says so: conntrack
+ * marked it +dnat or +snat in the original direction, and the key carries the connection's original
+ * tuple, which is the packet as the parent's ct() met it. Null when the key shows no translation
+ * (then only its own values count, so connections are never linked to each other's passes).
+ * Reply-direction packets (+rpl) are not rebuilt: the original tuple does not hold the address the
+ * reply had before it was un-NATed.
+ */
+export function natVariant(key: OdpKey): KeyOverride | null {
+  const st = ctState(key);
+  if (!st || !(st.bits & (CT_DNAT | CT_SNAT)) || st.bits & CT_RPL) return null;
+  const v6 = keyField(key, 'ct_tuple6');
+  const t = v6 ?? keyField(key, 'ct_tuple4');
+  if (!t || t.kind !== 'attrs') return null;
+  const get = (n: string) => t.attrs.find((a) => a.name === n)?.value.split('/')[0];
+  const ip = v6 ? 'ipv6' : 'ipv4';
+  const out = new Map<string, string>();
+  const src = get('src');
+  const dst = get('dst');
+  if (src !== undefined) out.set(`${ip}.src`, src);
+  if (dst !== undefined) out.set(`${ip}.dst`, dst);
+  const proto = get('proto');
+  const l4 = proto === undefined ? undefined : L4_BY_PROTO[String(Number(proto))];
+  if (l4) {
+    const sp = get('tp_src');
+    const dp = get('tp_dst');
+    if (sp !== undefined) out.set(`${l4}.src`, sp);
+    if (dp !== undefined) out.set(`${l4}.dst`, dp);
+  }
+  return out.size ? out : null;
 }
 
 /** A flow's values under a shape; null when it lacks a field the shape compares. */
-export function valuesUnder(key: OdpKey, shape: MatchShape): string | null {
+export function valuesUnder(key: OdpKey, shape: MatchShape, override?: KeyOverride | null): string | null {
   let out = '';
   for (const p of shape.parts) {
     const f = keyField(key, p.field);
     if (!f) return null;
-    let v: string | undefined;
-    if (f.kind === 'scalar' && p.attr === null) v = f.value;
+    let v: string | undefined = override?.get(`${p.field}.${p.attr ?? ''}`);
+    if (v !== undefined) {
+      /* the packet before NAT */
+    } else if (f.kind === 'scalar' && p.attr === null) v = f.value;
     else if (f.kind === 'attrs' && p.attr !== null) v = f.attrs.find((a) => a.name === p.attr)?.value;
     if (v === undefined) return null;
     if (p.mask !== null) {
@@ -93,6 +144,17 @@ export function valuesUnder(key: OdpKey, shape: MatchShape): string | null {
       v = bits === null ? v : (bits & p.mask).toString(16);
     } else v = v.toLowerCase();
     out += v + '|';
+  }
+  return out;
+}
+
+/** A child's values under a parent shape: its own, and before NAT when the parent ran ct(nat). */
+function childValues(key: OdpKey, shape: MatchShape, variant: KeyOverride | null): string[] {
+  const own = valuesUnder(key, shape);
+  const out = own === null ? [] : [own];
+  if (shape.nat && variant) {
+    const pre = valuesUnder(key, shape, variant);
+    if (pre !== null && pre !== own) out.push(pre);
   }
   return out;
 }
@@ -134,6 +196,17 @@ function del<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
 export class RecircIndex<F extends IndexedFlow> {
   private readonly slots = new Map<string, Slot<F>>();
   private readonly shapes = new WeakMap<F, MatchShape>();
+  private readonly variants = new WeakMap<F, KeyOverride | null>();
+
+  private variantOf(f: F): KeyOverride | null {
+    let v = this.variants.get(f);
+    if (v === undefined) this.variants.set(f, (v = natVariant(f.flow.key)));
+    return v;
+  }
+
+  private valuesOfChild(c: F, shape: MatchShape): string[] {
+    return childValues(c.flow.key, shape, shape.nat ? this.variantOf(c) : null);
+  }
 
   private slot(k: string): Slot<F> {
     let s = this.slots.get(k);
@@ -152,8 +225,7 @@ export class RecircIndex<F extends IndexedFlow> {
       const s = this.slot(slotOf(f.inPort, f.recircId));
       s.children.add(f);
       for (const [id, idx] of s.childIndex) {
-        const v = valuesUnder(f.flow.key, s.parents.get(id)!.shape);
-        if (v !== null) add(idx, v, f);
+        for (const v of this.valuesOfChild(f, s.parents.get(id)!.shape)) add(idx, v, f);
       }
     }
     if (!f.recircTargets.length) return;
@@ -165,10 +237,7 @@ export class RecircIndex<F extends IndexedFlow> {
       if (!group) {
         s.parents.set(shape.id, (group = { shape, byValues: new Map() }));
         const idx = new Map<string, Set<F>>();
-        for (const c of s.children) {
-          const v = valuesUnder(c.flow.key, shape);
-          if (v !== null) add(idx, v, c);
-        }
+        for (const c of s.children) for (const v of this.valuesOfChild(c, shape)) add(idx, v, c);
         s.childIndex.set(shape.id, idx);
       }
       if (own !== null) add(group.byValues, own, f);
@@ -182,8 +251,7 @@ export class RecircIndex<F extends IndexedFlow> {
       if (s) {
         s.children.delete(f);
         for (const [id, idx] of s.childIndex) {
-          const v = valuesUnder(f.flow.key, s.parents.get(id)!.shape);
-          if (v !== null) del(idx, v, f);
+          for (const v of this.valuesOfChild(f, s.parents.get(id)!.shape)) del(idx, v, f);
         }
         if (s.empty) this.slots.delete(k);
       }
@@ -211,9 +279,10 @@ export class RecircIndex<F extends IndexedFlow> {
     if (!s) return [];
     const out: F[] = [];
     for (const { shape, byValues } of s.parents.values()) {
-      const v = valuesUnder(f.flow.key, shape);
-      const hit = v === null ? undefined : byValues.get(v);
-      if (hit) for (const p of hit) if (p !== f) out.push(p);
+      for (const v of this.valuesOfChild(f, shape)) {
+        const hit = byValues.get(v);
+        if (hit) for (const p of hit) if (p !== f && !out.includes(p)) out.push(p);
+      }
     }
     return out;
   }

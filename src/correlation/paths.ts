@@ -141,13 +141,20 @@ export function pathVerdict(passes: readonly AnnotatedTrace[]): PathVerdict {
   const last = passes[lastIndex].verdict;
   const incomplete = last.kind === 'recirculate' || (last.kind === 'mixed' && last.recircIds.length > 0);
   const kind = last.kind === 'drop' && outputs.length ? 'mixed' : last.kind;
+  const controller = passes.find((p) => p.verdict.controller)?.verdict.controller;
   return {
     kind,
     outputs,
     tunnels,
     ...(last.dropBy ? { dropBy: { ...last.dropBy, passIndex: lastIndex } } : {}),
     ...(last.reason ? { reason: last.reason } : {}),
-    ...(incomplete ? { incomplete: true } : {}),
+    ...(controller ? { controller } : {}),
+    ...(incomplete
+      ? {
+          incomplete: true,
+          incompleteReason: `pass ${lastIndex} (recirc_id ${passes[lastIndex].recircId}) queued ${last.recircIds.map((r) => `recirc(${r})`).join(', ')} and no pass of the packet follows it`,
+        }
+      : {}),
   };
 }
 

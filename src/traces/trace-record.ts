@@ -32,6 +32,12 @@ export interface VerdictJson {
   tunnels: Verdict['tunnels'];
   recircIds: string[];
   reason: string | null;
+  /** Stage of the deciding logical flow (with ACL tiers: `ls_*_acl_eval`). */
+  stage?: string | null;
+  /** The logical flow that executed a drop another one decided (`ls_*_acl_action`). */
+  executedBy?: { logicalFlow: string | null; stage: string | null };
+  /** Why the pass went to ovn-controller. */
+  controller?: { reason: string; paused: boolean; opcode: number | null; logicalFlow: string | null; stage: string | null };
 }
 
 export interface LogicalPortJson {
@@ -119,5 +125,10 @@ export function verdictJson(v: Verdict): VerdictJson {
     tunnels: v.tunnels,
     recircIds: [...v.recircIds],
     reason: v.reason ?? null,
+    ...(v.dropBy ? { stage: v.dropBy.stage ?? null } : {}),
+    ...(v.dropBy?.executedBy ? { executedBy: { logicalFlow: v.dropBy.executedBy.logicalFlowUuid, stage: v.dropBy.executedBy.stage } } : {}),
+    ...(v.controller
+      ? { controller: { reason: v.controller.reason, paused: v.controller.paused, opcode: v.controller.opcode, logicalFlow: v.controller.logicalFlowUuid, stage: v.controller.stage } }
+      : {}),
   };
 }

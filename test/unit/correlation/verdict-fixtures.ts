@@ -97,7 +97,7 @@ export function packetNodes(version: string, packet: string): Array<PassNode & {
 export function liveFlows(version: string, packet: string) {
   return packetFlows(version, packet).map((f) => ({
     ufid: f.ufid,
-    inPort: inPort(f.dumped.key),
+    inPort: inPort(f.dumped.key) ?? null,
     recircId: recircId(f.dumped.key),
     recircTargets: recircTargets(f.dumped.actions),
     flow: { key: f.dumped.key, actions: f.dumped.actions },

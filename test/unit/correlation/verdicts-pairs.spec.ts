@@ -1,0 +1,167 @@
+// Verdicts over real traces of every captured OVS/OVN pair (test/fixtures/verdicts, captured by
+// scripts/capture-verdict-fixtures.ts from the topology of test/support/verdict-topology.ts), each
+// checked against what the datapath really did: the installed flow's actions and the tx counters
+// of the interfaces while the packet went through.
+import { buildPaths } from '../../../src/correlation/paths';
+import { reasonOfOpcode, userdataOpcode } from '../../../src/correlation/controller-reason';
+import { PathState, pathVerdictOf } from '../../../src/collectors/path-state';
+import { natVariant, RecircIndex } from '../../../src/collectors/recirc-index';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compareTracedActions, dpifShowPortNumbers } from '../../../src/ovs/trace-compare';
+import { formatKey, parseKey } from '../../../src/ovs/odp-key';
+import { liveFlows, packetFlows, packetNodes, topology, txDelta, VERDICT_FIXTURES, VERDICT_VERSIONS } from './verdict-fixtures';
+
+const tiered = (v: string) => Number(/_ovn-(\d+)\./.exec(v)![1]) * 100 + Number(/_ovn-\d+\.(\d+)/.exec(v)![1]) >= 2309;
+const PACKETS = ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired'];
+
+it('fixtures of the three supported pairs are present', () => {
+  expect(VERDICT_VERSIONS).toEqual(['ovs-3.1.0_ovn-23.03.1', 'ovs-3.5.0_ovn-25.03.0', 'ovs-4.0.0_ovn-26.03.1']);
+});
+
+describe.each(VERDICT_VERSIONS)('%s', (version) => {
+  const topo = topology(version);
+  const lastPass = (packet: string) => {
+    const nodes = packetNodes(version, packet);
+    return nodes.filter((n) => n.trace.verdict.kind !== 'recirculate');
+  };
+
+  it.each(PACKETS)('%s: every traced pass agrees with its installed flow', (packet) => {
+    const ports = dpifShowPortNumbers(readFileSync(join(VERDICT_FIXTURES, version, packet, 'dpif-show.txt'), 'utf8'));
+    for (const f of packetFlows(version, packet)) {
+      const cmp = compareTracedActions(f.pass, f.actions, ports);
+      expect({ ufid: f.ufid, ...cmp }).toMatchObject({ ufid: f.ufid, same: true });
+    }
+  });
+
+  it('acl-drop: the drop names the pg_web ACL that decided it, and which flow executed it', () => {
+    const [drop] = lastPass('acl-drop');
+    expect(drop.installed).toBe('drop');
+    expect(txDelta(version, 'acl-drop').get('vif2')).toBe(0);
+    const by = drop.trace.verdict.dropBy!;
+    expect(drop.trace.verdict.kind).toBe('drop');
+    expect(by.hint).toMatchObject({ table: 'ACL', uuid: topo.dropAcl });
+    if (tiered(version)) {
+      expect(by.stage).toBe('ls_out_acl_eval');
+      expect(by.executedBy).toMatchObject({ stage: 'ls_out_acl_action' });
+      expect(by.executedBy!.logicalFlowUuid).not.toBe(by.logicalFlowUuid);
+    } else {
+      expect(by.stage).toBe('ls_out_acl');
+      expect(by.executedBy).toBeUndefined();
+    }
+    // The path's stored verdict carries both.
+    const p = new PathState();
+    packetNodes(version, 'acl-drop').forEach((n, i) => p.add(i + 1, Number(n.trace.recircId), n.trace));
+    const v = pathVerdictOf(p);
+    expect(v).toMatchObject({ kinds: ['drop'], logicalFlow: by.logicalFlowUuid, northbound: { uuid: topo.dropAcl }, incomplete: false });
+    if (tiered(version)) expect(v.executedBy).toMatchObject({ stage: 'ls_out_acl_action' });
+  });
+
+  it('unresolved-next-hop: verdict controller for ARP resolution, paused on OVN >= 23.09, consistent', () => {
+    const [pass] = lastPass('unresolved-next-hop');
+    const f = packetFlows(version, 'unresolved-next-hop').find((x) => x.ufid === pass.ufid)!;
+    expect(pass.installed).toMatch(/userspace\(pid=\d+,controller\(/);
+    expect(pass.trace.verdict).toMatchObject({ kind: 'controller', controller: { reason: 'ARP resolution', opcode: 0, stage: 'lr_in_arp_request' } });
+    expect(pass.trace.verdict.controller!.paused).toBe(/continuation=1/.test(pass.installed));
+    expect(compareTracedActions(f.pass, f.actions)).toMatchObject({ same: true, how: pass.trace.verdict.controller!.paused ? 'paused_controller' : 'equal' });
+    // ovn-controller did send the ARP: out of the ext switch's port.
+    expect(txDelta(version, 'unresolved-next-hop').get('vif4')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('ttl-expired: verdict controller for an ICMP error (lr0 answers the sender)', () => {
+    const [pass] = lastPass('ttl-expired');
+    expect(pass.trace.verdict).toMatchObject({ kind: 'controller', controller: { reason: 'ICMP error', opcode: 10, stage: 'lr_in_ip_input' } });
+    expect(txDelta(version, 'ttl-expired').get('vif1')).toBe(1);
+    expect(txDelta(version, 'ttl-expired').get('vif4')).toBe(0);
+  });
+
+  it.each([
+    ['same-switch', 'lsp2', 'vif2', 1],
+    ['routed-snat', 'lsp4', 'vif4', 1],
+    ['lb-vip', 'lsp3', 'vif3', 2],
+  ] as const)('%s: every path ends in the output to %s, whose interface sent the packets', (packet, lsp, vif, n) => {
+    expect(txDelta(version, packet).get(vif)).toBe(n);
+    const paths = buildPaths(packetNodes(version, packet));
+    expect(paths.length).toBeGreaterThanOrEqual(1);
+    for (const p of paths) expect(p.verdict).toMatchObject({ kind: 'output', outputs: [lsp] });
+  });
+
+  it('lb-vip: the established packet’s pass after ct(nat) links to its parent through the original tuple', () => {
+    const flows = liveFlows(version, 'lb-vip');
+    const idx = new RecircIndex<(typeof flows)[number]>();
+    for (const f of flows) idx.add(f);
+    const orphans = flows.filter((f) => f.recircId !== 0 && idx.parentsOf(f).length === 0);
+    expect(orphans.map((f) => f.ufid)).toEqual([]);
+    // The NATed child: +dnat, its own key says 10.0.0.3, the root's match says 10.0.0.100.
+    const root = flows.find((f) => f.recircId === 0)!;
+    const natChild = idx.childrenOf(root).find((c) => /10\.0\.0\.3\b/.test(JSON.stringify(c.flow.key)));
+    expect(natChild).toBeDefined();
+    // Every output pass reaches the root; the stored path of the second packet is complete.
+    const output = flows.find((f) => f.recircTargets.length === 0)!;
+    for (const parent of idx.parentsOf(output)) {
+      const chain = [output, parent];
+      for (let cur = parent; cur.recircId !== 0; ) {
+        cur = idx.parentsOf(cur)[0];
+        chain.push(cur);
+      }
+      expect(chain[chain.length - 1]).toBe(root);
+      const nodes = packetNodes(version, 'lb-vip');
+      const state = new PathState();
+      chain.reverse().forEach((f, i) => state.add(i + 1, f.recircId, nodes.find((n) => n.ufid === f.ufid)!.trace));
+      expect(pathVerdictOf(state)).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp3'], incomplete: false });
+    }
+  });
+
+  it('lb-vip: a NATed child whose original tuple is another connection’s is not linked (no over-linking)', () => {
+    const flows = liveFlows(version, 'lb-vip');
+    const root = flows.find((f) => f.recircId === 0)!;
+    const idx = new RecircIndex<(typeof flows)[number]>();
+    idx.add(root);
+    // The NATed child of the root (its own addresses are the backend's, not the VIP's).
+    const natted = flows.filter((f) => f.recircId === root.recircTargets[0] && natVariant(f.flow.key) !== null && /10\.0\.0\.3"/.test(JSON.stringify(f.flow.key)));
+    expect(natted).toHaveLength(1);
+    idx.add(natted[0]);
+    expect(idx.parentsOf(natted[0])).toEqual([root]);
+    // The same child, but its connection was to another VIP port: the root (tcp dst 80) is not its parent.
+    const other = { ...natted[0], ufid: 'other', flow: { ...natted[0].flow, key: parseKey(retuple(natted[0].flow.key)) } };
+    idx.add(other);
+    expect(idx.parentsOf(other)).toEqual([]);
+    expect(idx.childrenOf(root)).toEqual([natted[0]]);
+  });
+
+  it('a path whose recirculation has no pass says which one is missing', () => {
+    const nodes = packetNodes(version, 'lb-vip');
+    const root = nodes.find((n) => n.trace.recircId === '0x0')!;
+    const state = new PathState();
+    state.add(7, 0, root.trace);
+    const v = pathVerdictOf(state);
+    expect(v).toMatchObject({ kinds: ['recirculate'], incomplete: true });
+    expect(v.incompleteReason).toContain(`recirculation ${root.trace.verdict.recircIds[0]} queued by trace 7 (recirc_id 0x0)`);
+  });
+});
+
+/** The key text with the ct_tuple's destination port changed (a different connection). */
+function retuple(key: ReturnType<typeof parseKey>): string {
+  return formatKey(key).replace(/(ct_tuple4\([^)]*tp_dst=)80/, '$18080');
+}
+
+describe('controller reasons', () => {
+  it('reads the opcode from the userdata, unknown opcodes by number', () => {
+    expect(userdataOpcode('controller(userdata=00.00.00.0a.00.00.00.00.ff)')).toBe(10);
+    expect(userdataOpcode('controller(userdata=00.00.00.00.00.00.00.00,pause)')).toBe(0);
+    expect(userdataOpcode('controller(reason=no_match)')).toBeNull();
+    expect(reasonOfOpcode(0)).toBe('ARP resolution');
+    expect(reasonOfOpcode(9)).toBe('ND resolution');
+    expect(reasonOfOpcode(999)).toBe('OVN controller action, opcode 999');
+  });
+
+  it('a paused controller trace disagrees when the installed actions before userspace() differ', () => {
+    const f = packetFlows('ovs-3.5.0_ovn-25.03.0', 'unresolved-next-hop').find((x) => /continuation=1/.test(x.actions))!;
+    expect(compareTracedActions(f.pass, f.actions).same).toBe(true);
+    const other = f.actions.replace('set(ipv4(ttl=63))', 'set(ipv4(ttl=62))');
+    expect(compareTracedActions(f.pass, other).same).toBe(false);
+    // Without the paused step in the trace, the userspace() is not explained either.
+    const noSteps = { ...f.pass, steps: [] };
+    expect(compareTracedActions(noSteps, f.actions).same).toBe(false);
+  });
+});
