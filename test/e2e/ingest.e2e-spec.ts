@@ -15,7 +15,7 @@ const NDJSON = 'application/x-ndjson';
 const T = '2026-11-27T05:21:55.633Z';
 const UFID = 'c3eaf764-0b75-4369-bd29-5dd907c66fb9';
 const KEY = 'recirc_id(0),dp_hash(0/0),skb_priority(0/0),in_port(2),skb_mark(0/0),eth(src=50:54:00:00:00:01/01:00:00:00:00:00,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1/0.0.0.0,dst=10.0.0.2/0.0.0.0,proto=1,frag=no)';
-const TRACE = readFileSync(join(__dirname, '../fixtures/documented/detrace/c3eaf764-0b75-4369-bd29-5dd907c66fb9.trace.txt'), 'utf8');
+const TRACE = readFileSync(join(__dirname, '../fixtures/documented/retis/c3eaf764-0b75-4369-bd29-5dd907c66fb9.trace.txt'), 'utf8');
 const RETIS = readFileSync(join(__dirname, '../fixtures/documented/retis/events.json'), 'utf8');
 const ndjson = (events: unknown[]) => events.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))).join('\n') + '\n';
 

@@ -6,7 +6,7 @@ import { parseRetis, retisUfid } from '../../../src/ingest/retis-adapter';
 import { passOfTranslation } from '../../../src/ingest/translation';
 
 const RETIS = readFileSync(join(__dirname, '../../fixtures/documented/retis/events.json'), 'utf8');
-const TRACE = readFileSync(join(__dirname, '../../fixtures/documented/detrace/c3eaf764-0b75-4369-bd29-5dd907c66fb9.trace.txt'), 'utf8');
+const TRACE = readFileSync(join(__dirname, '../../fixtures/documented/retis/c3eaf764-0b75-4369-bd29-5dd907c66fb9.trace.txt'), 'utf8');
 const T = '2026-11-27T05:21:55.633Z';
 const UFID = '29330e32-048b-4506-9eb9-3cabbdaf82c2';
 
@@ -91,7 +91,7 @@ describe('retis adapter (events written from the documented format)', () => {
     ]);
     const xl = byType('translation');
     expect(xl).toHaveLength(3);
-    expect((xl[0].steps as unknown[]).length).toBe(readFileSync(join(__dirname, "../../fixtures/documented/detrace/flat-3.4/c3eaf764-0b75-4369-bd29-5dd907c66fb9.txt"), "utf8").trim().split("\n").length);
+    expect((xl[0].steps as unknown[]).length).toBe(readFileSync(join(__dirname, "../../fixtures/documented/retis/ofpflows/c3eaf764-0b75-4369-bd29-5dd907c66fb9.txt"), "utf8").trim().split("\n").length);
     expect(byType('ukey_updated')).toHaveLength(3);
     expect(r.ignored).toBeGreaterThan(0);
   });
