@@ -109,3 +109,53 @@ describe('tracer: ofproto/detrace where it answers, trace by key where it does n
     for (const s of ovn) expect({ cookie: s.cookie, owners: s.owners.length }).toEqual({ cookie: s.cookie, owners: 1 });
   });
 });
+
+describe('LIVETRACE_TRACE_METHOD=detrace: a flow without a cache yet waits once, 1 s, for it', () => {
+  let sb: Sandbox;
+  let app: INestApplication;
+  let http: ReturnType<typeof request>;
+  let vif1 = 0;
+  let detraceCapable = false;
+
+  beforeAll(async () => {
+    sb = await Sandbox.start({ prefix: 'livetrace-detrace-wait-' });
+    await sb.demoTopology();
+    vif1 = (await sb.dpPorts()).get('vif1')!;
+    detraceCapable = (await sb.appctl('list-commands')).includes('ofproto/detrace');
+    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200', LIVETRACE_TRACE_METHOD: 'detrace' });
+    http = request(app.getHttpServer());
+    await waitFor('service healthy', async () => (await http.get('/health')).status === 200, 60_000);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await sb?.stop();
+  });
+
+  it('gets the cached rules of continuing traffic, and still traces a one-packet flow by its key after the wait', async () => {
+    await http.post('/trace-sessions').send({ logicalPort: 'lsp1' }).expect(201);
+    await sb.inject('vif1', icmp(vif1), 1); // one packet: never a cache
+    const end = Date.now() + 2500;
+    while (Date.now() < end) {
+      await sb.inject('vif1', udp(vif1), 1); // continuing: a cache after the next revalidation round
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const flows = (await sb.appctl('dpctl/dump-flows', '-m')).split('\n').filter((l) => l.startsWith('ufid:') && l.includes('recirc_id(0)') && l.includes('in_port(vif1)'));
+    const ufidOf = (proto: string) => flows.find((l) => l.includes(proto))!.slice(5, 41);
+    const traceOf = (ufid: string) =>
+      waitFor(`the trace of ${ufid}`, async () => {
+        const r = await http.get(`/datapath-flows/${ufid}`);
+        const t = r.status === 200 ? r.body.lifetimes[0]?.traces[0] : undefined;
+        return t ? ((await http.get(`/traces/${t.id}`).expect(200)).body as TraceJson) : undefined;
+      }, 60_000);
+    const one = await traceOf(ufidOf('icmp('));
+    const continuing = await traceOf(ufidOf('udp('));
+    if (!detraceCapable) {
+      for (const t of [one, continuing]) expect(t).toMatchObject({ method: 'trace', methodReason: 'ovs-vswitchd has no ofproto/detrace (OVS < 3.4)' });
+      return;
+    }
+    expect(one).toMatchObject({ method: 'trace', methodReason: 'detrace: Cache was not found for netdev@ovs-netdev', consistent: true });
+    expect(continuing.method).toBe('detrace');
+    expect(continuing.methodReason).toMatch(/^ofproto\/detrace answered( after 1 "Cache was not found")?$/);
+  });
+});

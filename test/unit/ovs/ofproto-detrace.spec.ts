@@ -1,15 +1,16 @@
 // parseOfprotoDetrace over every real reply captured from OVS 3.5 (flat layout) and OVS 4.0
 // (bridge-headed layout) by scripts/capture-detrace-fixtures, checked against the own-key
 // ofproto/trace of the same flows captured with them.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as fc from 'fast-check';
 import { detraceArgs, detracePass, parseDetraceAnswer } from '../../../src/collectors/detrace-pass';
-import { LiveFlow, NON_PMD_CORE_ID } from '../../../src/collectors/datapath-diff';
+import { DatapathFlowTable, LiveFlow, NON_PMD_CORE_ID } from '../../../src/collectors/datapath-diff';
+import { parseDumpFlows, parseDumpLine } from '../../../src/ovs/dump-flows';
 import { OvsParseError } from '../../../src/ovs/parse-error';
 import { detraceCookies, OfprotoDetraceResult, OvsTextParseError, parseOfprotoDetrace } from '../../../src/ovs/ofproto-detrace';
 import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
-import { capturedDetraceFlows, capturedDetraceVersions } from './detrace-fixtures';
+import { CAPTURED_DETRACE, capturedDetraceFlows, capturedDetraceVersions } from './detrace-fixtures';
 
 const VERSIONS = capturedDetraceVersions();
 const entries = (r: OfprotoDetraceResult) => {
@@ -116,6 +117,27 @@ describe.each(VERSIONS)('parseOfprotoDetrace on %s', (version) => {
 });
 
 describe('detrace arguments', () => {
+  it('carries each flow\'s dump header onto the poller\'s LiveFlow as the pmd= the captured replies were answered with', () => {
+    let pmdFlows = 0;
+    for (const version of VERSIONS) {
+      const root = join(CAPTURED_DETRACE, version);
+      for (const scenario of readdirSync(root)) {
+        const manifest = JSON.parse(readFileSync(join(root, scenario, 'manifest.json'), 'utf8')) as { flows: Record<string, { pmd: string }> };
+        const table = new DatapathFlowTable();
+        table.apply(parseDumpFlows(readFileSync(join(root, scenario, 'dump-flows.txt'), 'utf8'), { build: 'on-read' }).items, new Date().toISOString());
+        for (const [ufid, m] of Object.entries(manifest.flows)) {
+          const flow = table.live.get(ufid)!;
+          expect({ ufid, args: detraceArgs(flow) }).toEqual({ ufid, args: [`ufid:${ufid}`, m.pmd] });
+          if (m.pmd !== `pmd=${NON_PMD_CORE_ID}`) pmdFlows++;
+        }
+      }
+    }
+    expect(pmdFlows).toBeGreaterThan(0); // a flow polled by a pmd thread (dummy-pmd port), pmd=<core>
+    // A lifetime seeded from the store has no header until the next dump: no pmd= (the daemon's default).
+    const seeded = new DatapathFlowTable().seed(parseDumpLine('ufid:11111111-2222-4333-8444-555555555555, recirc_id(0),in_port(1),eth_type(0x0800), packets:1, bytes:98, used:0.1s, actions:drop'), { dbId: 1, firstSeen: 'x', lastSeen: 'x' });
+    expect(detraceArgs(seeded)).toEqual(['ufid:11111111-2222-4333-8444-555555555555']);
+  });
+
   it('passes the pmd id of the dump header; none for the kernel datapath', () => {
     expect(detraceArgs({ ufid: 'u', pmd: NON_PMD_CORE_ID })).toEqual(['ufid:u', 'pmd=4294967295']);
     expect(detraceArgs({ ufid: 'u', pmd: 1 })).toEqual(['ufid:u', 'pmd=1']);
