@@ -1,6 +1,7 @@
 // The passes of one packet as they are traced (in any order), and the path verdict: where the
 // packet finally went, or which logical flow and northbound object dropped it.
-import type { AnnotatedTrace, TracePort } from '../correlation/types';
+import type { AnnotatedTrace, TracePort, Verdict, VerdictKind } from '../correlation/types';
+import type { VerdictJson } from '../traces/trace-record';
 
 /** What a path needs of a pass: its ports and verdict (not its steps: memory grows with live flows). */
 export type PassSummary = Pick<AnnotatedTrace, 'ports' | 'verdict'>;
@@ -78,8 +79,14 @@ export function pathVerdictOf(p: PathState): StoredPathVerdict {
   for (const x of passes) {
     for (const r of x.trace.verdict.recircIds) {
       if (have.has(Number(r))) continue;
-      missing.push(`recirculation ${r} queued by trace ${x.traceId} (recirc_id 0x${x.recircId.toString(16)})`);
+      missing.push(`recirculation ${r} queued by trace ${x.traceId} (recirc_id 0x${x.recircId.toString(16)}) has no pass in the path`);
     }
+  }
+  // A packet's path starts with its recirc_id 0 pass: without it the passes found are the tail of
+  // a packet whose earlier passes were not linked to them (or not traced).
+  if (passes.length && !have.has(0)) {
+    const first = passes[0];
+    missing.push(`no first pass (recirc_id 0): the pass of trace ${first.traceId} (recirc_id 0x${first.recircId.toString(16)}) has no parent in the path`);
   }
   const incomplete = missing.length > 0;
   if (!kinds.size) kinds.add('recirculate');
@@ -99,10 +106,44 @@ export function pathVerdictOf(p: PathState): StoredPathVerdict {
     ...(incomplete
       ? {
           incompleteReason:
-            `${missing.join('; ')}: no pass of this packet with that recirc_id on the same in_port is in the path ` +
-            '(not traced yet, idle and gone before it was traced, or its key does not fit the packet the parent sent)',
+            `${missing.join('; ')} (a pass not traced yet, idle and gone before it was traced, or whose key does not fit ` +
+            'the packet its parent sent)',
         }
       : {}),
     dropTraceId: drop?.traceId ?? null,
   };
+}
+
+/** A pass as stored (its verdict JSON) back into what a path needs, to recompute a path verdict on read. */
+export function passOfStored(v: VerdictJson): PassSummary {
+  const kinds = v.kinds as string[];
+  const kind: VerdictKind = kinds.includes('drop')
+    ? 'drop'
+    : kinds.includes('controller') && kinds.length === 1
+      ? 'controller'
+      : kinds.length === 1
+        ? (kinds[0] as VerdictKind)
+        : 'mixed';
+  const verdict: Verdict = {
+    kind,
+    outputs: v.logicalPorts,
+    tunnels: v.tunnels ?? [],
+    recircIds: v.recircIds ?? [],
+    ...(v.reason ? { reason: v.reason } : {}),
+    ...(kinds.includes('drop')
+      ? {
+          dropBy: {
+            stepSeq: -1,
+            logicalFlowUuid: v.logicalFlow,
+            hint: v.northbound,
+            stage: v.stage ?? null,
+            ...(v.executedBy ? { executedBy: { stepSeq: -1, logicalFlowUuid: v.executedBy.logicalFlow, stage: v.executedBy.stage } } : {}),
+          },
+        }
+      : {}),
+    ...(v.controller
+      ? { controller: { reason: v.controller.reason, paused: v.controller.paused, opcode: v.controller.opcode, stepSeq: -1, logicalFlowUuid: v.controller.logicalFlow, stage: v.controller.stage } }
+      : {}),
+  };
+  return { ports: [], verdict };
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { notFound } from '../common/api-error';
+import { passOfStored, PathState, pathVerdictOf } from '../collectors/path-state';
 import { StoreService } from '../storage/store.service';
 import { TraceRow } from '../traces/trace-store';
 import { TracesService } from '../traces/traces.service';
@@ -39,7 +40,37 @@ export class PathsService {
       }
       frontier = next;
     }
+    // Passes this packet shares with earlier packets below it (a megaflow after the recirculation,
+    // e.g. a load-balanced connection's later packet joining the backend's output flow) are in the
+    // first packet's path too: walk the edges down, for recirc ids no pass of this path has.
+    const recircs = new Set(rows.map((r) => Number(r.recirc_id)));
+    const childTraces = db.prepare(
+      `SELECT t.* FROM recirc_edge e JOIN trace t ON t.datapath_flow_id = e.child_id
+        WHERE e.parent_id = ? ORDER BY t.id DESC`,
+    );
+    let added = false;
+    frontier = rows.map((r) => r.datapath_flow_id).filter((x): x is number => x !== null);
+    for (let depth = 0; depth < 16 && frontier.length; depth++) {
+      const next: number[] = [];
+      for (const parent of frontier) {
+        for (const child of childTraces.all(parent) as TraceRow[]) {
+          if (have.has(child.datapath_flow_id) || recircs.has(Number(child.recirc_id))) continue;
+          have.add(child.datapath_flow_id);
+          recircs.add(Number(child.recirc_id));
+          rows.push(child);
+          added = true;
+          if (child.datapath_flow_id !== null) next.push(child.datapath_flow_id);
+        }
+      }
+      frontier = next;
+    }
     rows.sort((a, b) => Number(a.recirc_id) - Number(b.recirc_id) || a.id - b.id);
+    let verdict = JSON.parse(p.verdict);
+    if (added || verdict.incomplete) {
+      const state = new PathState();
+      for (const r of rows) state.add(r.id, Number(r.recirc_id), passOfStored(JSON.parse(r.verdict)));
+      verdict = pathVerdictOf(state);
+    }
     const passes = this.traces.store.fromRows(db, rows, withSteps);
     const flowIds = rows.map((r) => r.datapath_flow_id).filter((x): x is number => x !== null);
     const marks = flowIds.map(() => '?').join(',') || 'NULL';
@@ -51,7 +82,7 @@ export class PathsService {
       chassis: p.chassis,
       createdAt: p.created_at,
       updatedAt: p.updated_at,
-      verdict: JSON.parse(p.verdict),
+      verdict,
       passes,
       edges: edges.map((e) => ({ parentDatapathFlowId: e.parent_id, childDatapathFlowId: e.child_id, recircId: e.recirc_id })),
     };

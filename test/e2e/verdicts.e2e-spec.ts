@@ -4,6 +4,7 @@
 // (ACL tiers or not), the controller with its reason (ARP resolution of an unresolved next hop,
 // ICMP error), and a load-balanced connection's later packet linked through its NAT to the
 // backend's output. Whether the tracer used ofproto/detrace or ofproto/trace by key, the same holds.
+import { appendFileSync } from 'node:fs';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { startApp } from '../support/app';
@@ -35,6 +36,11 @@ describe(`path verdicts against the datapath (${process.env.LIVETRACE_PAIR ?? 'd
 
   it.each(Object.keys(VERDICT_PACKETS))('%s', async (name) => {
     const r = await checkPacket(sb, http, topo, name);
+    // LIVETRACE_VERDICTS_REPORT=FILE: one JSON line per packet (the version-matrix report reads them).
+    if (process.env.LIVETRACE_VERDICTS_REPORT) {
+      const line = { pair: process.env.LIVETRACE_PAIR ?? 'debian12', ...r, tx: Object.fromEntries([...r.tx].filter(([, n]) => n)) };
+      appendFileSync(process.env.LIVETRACE_VERDICTS_REPORT, JSON.stringify(line) + '\n');
+    }
     expect(r.paths.length).toBeGreaterThanOrEqual(1);
     expect({ packet: name, mismatches: r.mismatches }).toEqual({ packet: name, mismatches: [] });
     const e = VERDICT_PACKETS[name].expect;

@@ -136,7 +136,17 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
     state.add(7, 0, root.trace);
     const v = pathVerdictOf(state);
     expect(v).toMatchObject({ kinds: ['recirculate'], incomplete: true });
-    expect(v.incompleteReason).toContain(`recirculation ${root.trace.verdict.recircIds[0]} queued by trace 7 (recirc_id 0x0)`);
+    expect(v.incompleteReason).toContain(`recirculation ${root.trace.verdict.recircIds[0]} queued by trace 7 (recirc_id 0x0) has no pass in the path`);
+  });
+
+  it('a path without its first pass (a NATed pass linked to no parent) is incomplete and says so', () => {
+    const nodes = packetNodes(version, 'lb-vip');
+    const output = nodes.find((n) => n.trace.verdict.kind === 'output')!;
+    const state = new PathState();
+    state.add(9, Number(output.trace.recircId), output.trace);
+    const v = pathVerdictOf(state);
+    expect(v).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp3'], incomplete: true });
+    expect(v.incompleteReason).toContain(`no first pass (recirc_id 0): the pass of trace 9 (recirc_id ${output.trace.recircId}) has no parent in the path`);
   });
 });
 
