@@ -111,8 +111,16 @@ export class ApiErrorFilter implements ExceptionFilter {
       this.log.error(exception instanceof Error ? exception.stack : String(exception));
       body = errorBody(500, 'internal error (logged)');
     }
-    res.status(body.statusCode).json(body);
+    res.status(body.statusCode).json({ ...body, message: scrubPaths(body.message) });
   }
+}
+
+/**
+ * Daemon sockets, pidfiles and database files named in a message (a connect error's text) become
+ * their kind: where they live is for /health with the token, not for every client.
+ */
+export function scrubPaths(message: string): string {
+  return message.replace(/(?:unix:|punix:)?(?:\/[\w.@+-]+)+\.(ctl|sock|pid|sqlite|db)\b/g, (_, ext: string) => `<${ext === 'ctl' || ext === 'sock' ? 'socket' : ext === 'pid' ? 'pidfile' : 'database file'}>`);
 }
 
 /**

@@ -54,3 +54,13 @@ describe('session filter: a field given twice', () => {
     expect(compileFilter('tcp,nw_src=10.0.0.1,tp_dst=22,in_port=vif1').inPort).toBe('vif1');
   });
 });
+
+describe('error messages name no socket or file paths', () => {
+  it('replaces sockets, pidfiles and database files by their kind, and leaves URL paths alone', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { scrubPaths } = require('../../../src/common/api-error') as typeof import('../../../src/common/api-error');
+    expect(scrubPaths('ovs-vswitchd could not trace x: connect ENOENT /var/run/openvswitch/ovs-vswitchd.4242.ctl')).toBe('ovs-vswitchd could not trace x: connect ENOENT <socket>');
+    expect(scrubPaths('unix:/tmp/sb/ovnsb_db.sock: refused; /run/ovn/ovn-northd.pid; /var/lib/x/livetrace.sqlite')).toBe('<socket>: refused; <pidfile>; <database file>');
+    expect(scrubPaths('no route GET "/traces/1/x"')).toBe('no route GET "/traces/1/x"');
+  });
+});
