@@ -47,7 +47,10 @@ export function runOvnTrace(binary: string, args: readonly string[], timeoutMs: 
     execFile(
       binary,
       args,
-      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 32 << 20, encoding: 'utf8', windowsHide: true },
+      // env given explicitly: the binary is looked up on this process.env's PATH. Without it Node
+      // uses the process's original environment, which under jest is not the test's (a pair's
+      // wrappers put first on PATH by the test setup would be skipped for the host's ovn-trace).
+      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 32 << 20, encoding: 'utf8', windowsHide: true, env: process.env },
       (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
         const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string; signal?: string | null };

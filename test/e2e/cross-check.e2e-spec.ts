@@ -1,10 +1,14 @@
-// Cross-checks of live paths against the real ovn-trace on a real sandbox: an ICMP echo, a TCP
-// connection's first packet and a load-balanced packet match; a paused ovn-controller that still
-// runs an allow-related ACL the northbound changed to drop diverges at the ACL stage, naming the
-// stale live logical flow and ovn-trace's new one, and matches again once resumed; a port named
+// Cross-checks of live paths against the real ovn-trace on a real sandbox of the pair under test
+// (LIVETRACE_PAIR): same-switch (ICMP echo, a TCP connection's first packet), routed (ICMP from sw0
+// to sw1 through lr0, whose egress toward the router port is untracked after the ingress
+// ct_commit), SNAT (out of lr0's gateway port) and load-balanced paths match, with the --ct values
+// each of ovn-trace's conntrack actions takes derived from the live passes; a paused
+// ovn-controller that still runs an allow-related ACL the northbound changed to drop makes every
+// one of them diverge at the ACL stage (ls_in_acl, or ls_in_acl_eval with ACL tiers), naming the
+// stale live logical flow and ovn-trace's new one, and they match again once resumed; a port named
 // with quotes, a backslash and shell metacharacters reaches ovn-trace as data; a missing ovn-trace
 // binary is a 503 naming it.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
@@ -20,6 +24,13 @@ function ip4(from: number, dst: { mac: string; ip: string }, l4: string, proto: 
   return `eth(src=${MAC(from)},dst=${dst.mac}),eth_type(0x0800),ipv4(src=${IP(from)},dst=${dst.ip},proto=${proto},tos=0,ttl=64,frag=no),${l4}`;
 }
 const TO2 = { mac: MAC(2), ip: IP(2) };
+/** lr0's MAC on sw0: routed and SNATed packets are sent to it. */
+const ROUTER = { mac: '00:00:00:00:ff:01' };
+const TO4 = { ...ROUTER, ip: '20.0.0.4' };
+const TO_PUBLIC = { ...ROUTER, ip: '172.16.0.10' };
+const VIP = { mac: MAC(2), ip: '10.0.0.100' };
+/** The stages that hold an ACL's decision: ls_in_acl before ACL tiers (OVN 23.09), ls_in_acl_eval after. */
+const ACL_STAGE = /^ls_in_acl(_eval)?$/;
 
 interface Path {
   id: number;
@@ -48,12 +59,13 @@ describe('cross-check of live paths against ovn-trace', () => {
       const cycle = (await http.get('/health')).body.info?.vswitchd?.poller?.lastCycle;
       return cycle && cycle.at > deleted && cycle.flows === 0;
     });
+    const newest = (await http.get('/traces').query({ limit: 1 })).body.items?.[0]?.id ?? 0;
     await inject(iface, flow);
     // Done when the first pass and a last pass (output or drop) of this packet are stored. The
     // path row may lack a pass traced before its parent: the cross-check follows the recirculation edges.
     return waitFor(`the passes of ${marker}`, async () => {
       const r = await http.get('/traces').query({ limit: 50 });
-      const mine = (r.body.items ?? []).filter((t: { flow: string }) => marker.test(t.flow));
+      const mine = (r.body.items ?? []).filter((t: { id: number; flow: string }) => t.id > newest && marker.test(t.flow));
       const root = mine.find((t: { recircId: string }) => t.recircId === '0x0');
       const last = mine.find((t: { verdict: { kinds: string[] } }) => t.verdict.kinds.some((k) => k === 'output' || k === 'drop'));
       if (!root?.pathId || !last) return undefined;
@@ -66,10 +78,25 @@ describe('cross-check of live paths against ovn-trace', () => {
     });
   }
 
-  async function crossCheck(p: Path) {
+  async function crossCheck(p: Path, keepAs?: string) {
     const res = await http.post(`/traces/${p.passes[0].id}/cross-check`);
-    expect(res.status).toBe(201);
+    expect([res.status, res.body?.message]).toEqual([201, undefined]);
+    if (keepAs && process.env.LIVETRACE_XC_CAPTURE_DIR) await keep(keepAs, res.body);
     return res.body;
+  }
+
+  /**
+   * scripts/capture-ovn-trace-fixtures --live runs this suite with LIVETRACE_XC_CAPTURE_DIR: each
+   * named cross-check's live passes (with steps), live verdict, microflow and ovn-trace output are
+   * written there, the inputs of the compare unit tests on every pair.
+   */
+  async function keep(name: string, xc: { traceIds: number[]; verdicts: { live: unknown }; microflow: unknown; ovnTrace: { output: string } }) {
+    const dir = process.env.LIVETRACE_XC_CAPTURE_DIR!;
+    mkdirSync(dir, { recursive: true });
+    const passes = [];
+    for (const id of xc.traceIds) passes.push((await http.get(`/traces/${id}`).expect(200)).body);
+    writeFileSync(join(dir, `${name}-path.json`), JSON.stringify({ verdict: xc.verdicts.live, microflow: xc.microflow, passes }, null, 1) + '\n');
+    writeFileSync(join(dir, `${name}.ovn-trace.txt`), xc.ovnTrace.output);
   }
 
   beforeAll(async () => {
@@ -81,6 +108,24 @@ describe('cross-check of live paths against ovn-trace', () => {
     await sb.nbctl('lb-add', 'lb0', '10.0.0.100:80', '10.0.0.2:8080', 'tcp', '--', 'ls-lb-add', 'sw0', 'lb0');
     await sb.nbctl('lsp-add', 'sw0', WEIRD, '--', 'lsp-set-addresses', WEIRD, `${MAC(9)} ${IP(9)}`);
     await sb.bind(WEIRD, 'vif9', 9);
+    // lr0 joins sw0, sw1 (lsp4) and public (lsp5, the "outside"); its public port is a distributed
+    // gateway port on this chassis that SNATs sw0's subnet.
+    await sb.nbctl('ls-add', 'sw1', '--', 'lsp-add', 'sw1', 'lsp4', '--', 'lsp-set-addresses', 'lsp4', `${MAC(4)} 20.0.0.4`);
+    await sb.nbctl('ls-add', 'public', '--', 'lsp-add', 'public', 'lsp5', '--', 'lsp-set-addresses', 'lsp5', `${MAC(5)} 172.16.0.10`);
+    await sb.bind('lsp4', 'vif4', 4);
+    await sb.bind('lsp5', 'vif5', 5);
+    await sb.nbctl(
+      'lr-add', 'lr0',
+      '--', 'lrp-add', 'lr0', 'lr0-sw0', ROUTER.mac, '10.0.0.254/24',
+      '--', 'lrp-add', 'lr0', 'lr0-sw1', '00:00:00:00:ff:02', '20.0.0.254/24',
+      '--', 'lrp-add', 'lr0', 'lr0-public', '00:00:00:00:ff:03', '172.16.0.254/24',
+      '--', 'lrp-set-gateway-chassis', 'lr0-public', 'hv1', '20',
+    );
+    for (const [sw, lrp] of [['sw0', 'lr0-sw0'], ['sw1', 'lr0-sw1'], ['public', 'lr0-public']]) {
+      const lsp = `${sw}-lr0`;
+      await sb.nbctl('lsp-add', sw, lsp, '--', 'lsp-set-type', lsp, 'router', '--', 'lsp-set-addresses', lsp, 'router', '--', 'lsp-set-options', lsp, `router-port=${lrp}`);
+    }
+    await sb.nbctl('lr-nat-add', 'lr0', 'snat', '172.16.0.254', '10.0.0.0/24');
     aclUuid = (await sb.nbctl('--bare', '--columns=_uuid', 'find', 'acl', 'priority=1001', 'match="inport == \\"lsp1\\" && ip4"')).trim();
     await sb.nbctl('--wait=hv', 'sync');
     for (const [name, port] of await sb.dpPorts()) dpPort.set(name, port);
@@ -99,7 +144,7 @@ describe('cross-check of live paths against ovn-trace', () => {
 
   it('the ICMP echo matches, with the live conntrack states (new,trk) passed as --ct', async () => {
     const p = await pathOf('vif1', ip4(1, TO2, 'icmp(type=8,code=0)', 1), /icmp_type=8/);
-    const xc = await crossCheck(p);
+    const xc = await crossCheck(p, 'icmp');
     expect(xc.result).toBe('match');
     expect(xc.divergence).toBeNull();
     expect(xc.microflow).toMatchObject({ datapath: 'sw0', inport: 'lsp1', ctStates: ['new,trk', 'new,trk'], lbDst: null });
@@ -128,12 +173,40 @@ describe('cross-check of live paths against ovn-trace', () => {
   });
 
   it('a load-balanced packet matches; the live NAT names the backend', async () => {
-    const p = await pathOf('vif1', ip4(1, { mac: MAC(2), ip: '10.0.0.100' }, 'tcp(src=40200,dst=80),tcp_flags(0x002)', 6), /tp_src=40200\b/);
-    const xc = await crossCheck(p);
+    const p = await pathOf('vif1', ip4(1, VIP, 'tcp(src=40200,dst=80),tcp_flags(0x002)', 6), /tp_src=40200\b/);
+    const xc = await crossCheck(p, 'lb-vip');
     expect(xc.microflow.liveNat).toBe('10.0.0.2:8080');
     expect(xc.microflow.ctStates).toContain('new,trk,dnat');
     expect(xc.result).toBe('match');
     expect(xc.ovnTrace.output).toContain('ct_lb_mark(backends=10.0.0.2:8080)');
+  });
+
+  it('a routed packet matches: the egress toward the router port, untracked after ct_commit, is not a difference', async () => {
+    const p = await pathOf('vif1', ip4(1, TO4, 'icmp(type=8,code=0)', 1), /nw_dst=20\.0\.0\.4\b/);
+    const xc = await crossCheck(p, 'routed');
+    expect(xc.divergence).toBeNull();
+    expect(xc.result).toBe('match');
+    expect(xc.pipelines.map((x: { pipeline: string; datapath: string }) => `${x.pipeline}/${x.datapath}`)).toEqual([
+      'ingress/sw0', 'egress/sw0', 'ingress/lr0', 'egress/lr0', 'ingress/sw1', 'egress/sw1',
+    ]);
+    // ovn-trace keeps the ingress conntrack state through sw0's egress (ct_commit is a no-op there); OVS untracks it.
+    const egress = xc.pipelines[1];
+    expect(egress.excused.ctClearedByCommit?.length ?? 0).toBeGreaterThanOrEqual(1);
+    expect(xc.verdicts).toEqual({ live: { kinds: ['output'], logicalPorts: ['lsp4'] }, simulated: { outputs: ['lsp4'], dropped: false } });
+    expect(xc.microflow.ctStates[0]).toBe('new,trk');
+  });
+
+  it('a packet SNATed out of the gateway port matches', async () => {
+    const p = await pathOf('vif1', ip4(1, TO_PUBLIC, 'udp(src=40400,dst=53)', 17), /tp_src=40400\b/);
+    const xc = await crossCheck(p, 'snat');
+    expect(xc.divergence).toBeNull();
+    expect(xc.result).toBe('match');
+    expect(xc.verdicts.simulated).toEqual({ outputs: ['lsp5'], dropped: false });
+    expect(xc.verdicts.live.logicalPorts).toContain('lsp5');
+    // The router's SNAT (ct_snat, or ct_snat_in_czone printed `ct_snatin_czone`) comes after sw0's
+    // conntrack: ovn-trace holds the packet tracked there and takes no --ct for it.
+    const snat = xc.ovnTrace.ctSections.find((s: { title: string }) => /^ct_snat(_?in_czone)?\(ip4\.src=172\.16\.0\.254\)/.test(s.title));
+    expect(snat).toMatchObject({ consumesCt: false, flag: null });
   });
 
   it('a session with crossCheck: true cross-checks its completed paths by itself', async () => {
@@ -158,37 +231,45 @@ describe('cross-check of live paths against ovn-trace', () => {
     expect(xc.result).toBe('match');
   });
 
-  it('a paused ovn-controller behind an ACL change diverges at the ACL stage; resumed, a new path matches', async () => {
+  it('a paused ovn-controller behind an ACL change: same-switch, routed, SNAT and load-balanced paths diverge at the ACL stage; resumed, a new path matches', async () => {
     const pid = readFileSync(join(sb.dir, 'ovn-controller.pid'), 'utf8').trim();
     const ctl = join(sb.env.OVN_RUNDIR, `ovn-controller.${pid}.ctl`);
     const before = (await sb.sbctl('--bare', '--columns=_uuid', 'find', 'logical_flow', 'match="reg0[7] == 1 && (inport == \\"lsp1\\" && ip4)"')).trim();
     expect(before).toMatch(/^[0-9a-f-]{36}$/);
+    /** The ACL's logical flows, in ls_in_acl (23.03) or ls_in_acl_eval (ACL tiers). */
+    const aclFlows = async () => {
+      const rows: string[] = [];
+      for (const stage of ['ls_in_acl', 'ls_in_acl_eval']) {
+        const out = JSON.parse(await sb.sbctl('--format=json', '--columns=_uuid,match', 'find', 'logical_flow', `external_ids:stage-name=${stage}`));
+        for (const [[, uuid], match] of out.data as Array<[[string, string], string]>) if (match.includes('(inport == "lsp1" && ip4)')) rows.push(uuid);
+      }
+      return rows;
+    };
+    const old = new Set(await aclFlows());
     await sb.tool('ovs-appctl', '-t', ctl, 'debug/pause');
     try {
       await sb.nbctl('set', 'acl', aclUuid, 'action=drop');
-      const dropFlow = await waitFor('the southbound drop flow of the ACL', async () => {
-        const out = JSON.parse(await sb.sbctl('--format=json', '--columns=_uuid,match,actions', 'find', 'logical_flow', 'external_ids:stage-name=ls_in_acl'));
-        const row = (out.data as Array<[[string, string], string, string]>).find(
-          ([, match, actions]) => match.includes('(inport == "lsp1" && ip4)') && actions === '/* drop */',
-        );
-        return row?.[0][1];
+      const dropFlows = await waitFor('the southbound flows of the ACL turned drop', async () => {
+        const now = (await aclFlows()).filter((u) => !old.has(u));
+        return now.length && !(await aclFlows()).includes(before) ? now : undefined;
       });
-      await waitFor('the old ACL flow gone from the southbound', () =>
-        sb.sbctl('--bare', '--columns=match', 'list', 'logical_flow', before).then(
-          () => false,
-          () => true,
-        ),
-      );
-      const p = await pathOf('vif1', ip4(1, TO2, 'udp(src=40300,dst=7000)', 17), /tp_src=40300\b/);
-      expect(p.verdict.kinds).toContain('output'); // the old OpenFlow rules still let it through
-      const xc = await crossCheck(p);
-      expect(xc.result).toBe('diverged');
-      expect(xc.divergence).toMatchObject({ pipeline: 'ingress', datapath: 'sw0', stage: 'ls_in_acl' });
-      expect(xc.divergence.live).toMatchObject({ uuid: before, stale: true, stage: 'ls_in_acl' });
-      expect(xc.divergence.simulated).toMatchObject({ uuidPrefix: dropFlow.slice(0, 8), uuid: dropFlow, stage: 'ls_in_acl' });
-      expect(xc.divergence.simulated.actions.join(' ')).toMatch(/drop/);
-      expect(xc.divergence.explanation).toMatch(/stale/);
-      expect(xc.verdicts).toMatchObject({ live: { kinds: ['output'] }, simulated: { dropped: true } });
+      const cases: Array<[string, string, string, RegExp]> = [
+        ['same-switch', 'vif1', ip4(1, TO2, 'udp(src=40300,dst=7000)', 17), /tp_src=40300\b/],
+        ['routed', 'vif1', ip4(1, TO4, 'udp(src=40310,dst=7000)', 17), /tp_src=40310\b/],
+        ['SNAT', 'vif1', ip4(1, TO_PUBLIC, 'udp(src=40320,dst=53)', 17), /tp_src=40320\b/],
+        ['load-balanced', 'vif1', ip4(1, VIP, 'tcp(src=40330,dst=80),tcp_flags(0x002)', 6), /tp_src=40330\b/],
+      ];
+      for (const [what, iface, flow, marker] of cases) {
+        const p = await pathOf(iface, flow, marker);
+        expect([what, p.verdict.kinds]).toEqual([what, expect.arrayContaining(['output'])]); // the old OpenFlow rules still let it through
+        const xc = await crossCheck(p, `acl-changed-${what.toLowerCase()}`);
+        expect([what, xc.result]).toEqual([what, 'diverged']);
+        expect(xc.divergence).toMatchObject({ pipelineIndex: 0, pipeline: 'ingress', datapath: 'sw0', stage: expect.stringMatching(ACL_STAGE) });
+        expect(xc.divergence.live).toMatchObject({ uuid: before, stale: true });
+        expect(dropFlows).toContain(xc.divergence.simulated.uuid);
+        expect(xc.divergence.explanation).toMatch(/stale/);
+        expect(xc.verdicts).toMatchObject({ live: { kinds: expect.arrayContaining(['output']) }, simulated: { dropped: true } });
+      }
     } finally {
       await sb.tool('ovs-appctl', '-t', ctl, 'debug/resume');
     }
