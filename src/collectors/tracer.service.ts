@@ -1,30 +1,25 @@
 // Turns new datapath flows into annotated, stored traces. For each flow an active session wants,
-// it asks ovs-vswitchd for the OpenFlow rules behind it: ofproto/detrace (OVS >= 3.4: the rules in
-// the ukey's own translation cache) when LIVETRACE_TRACE_METHOD allows and the cache exists, else
-// ofproto/trace of the flow's own key (values as dumped, masks dropped), which replays the real
-// translation, conntrack state included, while the recirculation id is alive. Every trace records
-// which method made it and why. A token bucket protects ovs-vswitchd's main thread, the queue is
-// bounded, and every trace skipped, dropped or failed is counted, never silent.
+// it asks ovs-vswitchd for the OpenFlow rules behind it (flow-tracer.ts: ofproto/detrace or
+// ofproto/trace of the flow's own key, as LIVETRACE_TRACE_METHOD and the daemon allow; every trace
+// records which method made it and why), then chains it into its packet's path and stores it.
+// A token bucket protects ovs-vswitchd's main thread, the queue is bounded, and every trace
+// skipped, dropped or failed is counted, never silent.
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { Counter, Gauge } from 'prom-client';
-import { annotatePass } from '../correlation/annotate';
-import { dpifMaps } from '../correlation/verdict';
 import type { AnnotatedTrace, TracePort } from '../correlation/types';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
-import { parseOfprotoTrace } from '../ovs/ofproto-trace';
-import { traceKey } from '../ovs/odp-key';
-import { DpifDatapath, portNamesByNumber, portNumbersByName } from '../ovs/dpif-show';
-import { compareTracedActions } from '../ovs/trace-compare';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { ActiveSession, TraceSessionsService } from '../trace-sessions/trace-sessions.service';
 import { TracesService } from '../traces/traces.service';
 import { FlowEvent, LiveFlow } from './datapath-diff';
-import { DetraceAnswer, detraceArgs, parseDetraceAnswer } from './detrace-pass';
+import { FlowTracer, TraceFlowResult } from './flow-tracer';
+
+export type { TraceFlowResult } from './flow-tracer';
 import { PollerService } from './poller.service';
 import { TokenBucket } from './token-bucket';
 import { VswitchdService } from './vswitchd.service';
@@ -47,12 +42,6 @@ interface Job {
   /** Earlier ofproto/detrace attempts that found no cache (LIVETRACE_TRACE_METHOD=detrace). */
   detraceTries?: number;
 }
-
-export type TraceFlowResult =
-  | { kind: 'ok'; trace: AnnotatedTrace; consistent: boolean | null; reason?: string; methodReason: string }
-  /** detrace found the ukey but no cache yet, and the caller may ask again later. */
-  | { kind: 'cache_pending'; message: string }
-  | { kind: 'failed'; reason: string; message: string };
 
 export interface TraceOutcome {
   traceId?: number;
@@ -82,6 +71,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   private readonly paths = new Map<number, PathState>();
   private readonly inflight = new Set<Promise<void>>();
   private readonly m: { traces: Counter; queue: Gauge; latency: Gauge };
+  private readonly flowTracer: FlowTracer;
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -101,6 +91,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       queue: new Gauge({ name: 'livetrace_trace_queue_depth', help: 'Datapath flows waiting to be traced', registers }),
       latency: new Gauge({ name: 'livetrace_trace_latency_seconds', help: 'Time from a flow being seen to its trace being stored (last)', registers }),
     };
+    this.flowTracer = new FlowTracer(config.LIVETRACE_TRACE_METHOD, vswitchd, poller, replicas, (outcome) => this.m.traces.inc({ outcome }));
   }
 
   onApplicationBootstrap(): void {
@@ -118,23 +109,6 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
 
   get queueDepth(): number {
     return this.queue.length;
-  }
-
-  private portNamesCache: ReadonlyMap<string, string> | undefined;
-  /** Port maps of a dpif/show (cached by VswitchdService for seconds): built once, not per trace. */
-  private readonly dpViews = new WeakMap<DpifDatapath, { names: Map<string, string>; numbers: Map<string, number>; annotate: ReturnType<typeof dpifMaps> }>();
-
-  private dpView(dp: DpifDatapath) {
-    let v = this.dpViews.get(dp);
-    if (!v) {
-      v = {
-        names: new Map([...portNamesByNumber(dp)].map(([n, name]) => [String(n), name])),
-        numbers: new Map(portNumbersByName(dp)),
-        annotate: dpifMaps(dp),
-      };
-      this.dpViews.set(dp, v);
-    }
-    return v;
   }
 
   private onCycle(events: FlowEvent[]): void {
@@ -155,7 +129,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   private consider(flow: LiveFlow, only?: ActiveSession): void {
     if (!this.sessions.active.size) return;
     const parents = this.poller.table.parentsOf(flow);
-    let picked = this.sessions.select(flow, parents, this.portNamesCache);
+    let picked = this.sessions.select(flow, parents, this.flowTracer.portNamesCache);
     if (only) picked = picked.filter((p) => p.session === only);
     if (!picked.length) return;
     for (const p of picked) {
@@ -268,84 +242,9 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     while (this.inflight.size) await Promise.all([...this.inflight]);
   }
 
-  /**
-   * The rules behind an installed flow: ofproto/detrace when LIVETRACE_TRACE_METHOD and the daemon
-   * allow and it answers, else ofproto/trace of the flow's own key; annotated, with the reason.
-   * `waitForCache`: a "Cache was not found" reply returns cache_pending instead of falling back.
-   */
-  async traceFlow(flow: LiveFlow, opts: { waitForCache?: boolean; detraceTries?: number } = {}): Promise<TraceFlowResult> {
-    let dp: DpifDatapath | null = null;
-    try {
-      dp = await this.vswitchd.datapath();
-      this.portNamesCache = dp ? this.dpView(dp).names : undefined;
-    } catch {
-      /* traced without port names */
-    }
-    let methodReason: string;
-    if (this.config.LIVETRACE_TRACE_METHOD === 'trace') methodReason = 'LIVETRACE_TRACE_METHOD=trace';
-    else if (!this.vswitchd.detrace) methodReason = 'ovs-vswitchd has no ofproto/detrace (OVS < 3.4)';
-    else {
-      const d = await this.detrace(flow);
-      if (d.kind === 'entries') {
-        const trace = annotatePass(d.pass, this.replicas.model, { ...this.annotateOptions(flow, dp), method: 'detrace' });
-        this.m.traces.inc({ outcome: 'detrace_answered' });
-        // The cache is what installed the flow: there is no re-translation to compare.
-        const tries = opts.detraceTries ?? 0;
-        return {
-          kind: 'ok',
-          trace,
-          consistent: null,
-          reason: "detrace: rules from the installed flow's own translation cache",
-          methodReason: tries ? `ofproto/detrace answered after ${tries} "Cache was not found"` : 'ofproto/detrace answered',
-        };
-      }
-      if (d.kind === 'cache_not_found' && opts.waitForCache) return { kind: 'cache_pending', message: d.message };
-      this.m.traces.inc({ outcome: `detrace_fallback_${d.kind}` });
-      methodReason = `detrace: ${d.message}`;
-    }
-    const t0 = performance.now();
-    let text: string;
-    try {
-      text = await this.vswitchd.call('ofproto/trace', [traceKey(flow.flow.key)]);
-    } catch (err) {
-      const msg = (err as Error).message;
-      const reason = /no recirculation data/.test(msg) ? 'no_recirculation_data' : 'vswitchd_error';
-      return { kind: 'failed', reason, message: msg };
-    } finally {
-      this.poller.addBusy(performance.now() - t0);
-    }
-    const parsed = parseOfprotoTrace(text);
-    if (parsed.kind === 'no_recirculation_data') return { kind: 'failed', reason: 'no_recirculation_data', message: parsed.message };
-    const trace = annotatePass(parsed.pass, this.replicas.model, { ...this.annotateOptions(flow, dp), method: 'trace' });
-    const cmp = compareTracedActions(parsed.pass, flow.actions, dp ? this.dpView(dp).numbers : new Map());
-    return { kind: 'ok', trace, consistent: cmp.same, reason: cmp.same ? undefined : cmp.reason, methodReason };
-  }
-
-  private annotateOptions(flow: LiveFlow, dp: DpifDatapath | null) {
-    return {
-      recircId: '0x' + flow.recircId.toString(16),
-      inPort: flow.inPort ?? undefined,
-      dpifMaps: dp ? this.dpView(dp).annotate : null,
-      chassis: this.poller.chassis,
-    };
-  }
-
-  /**
-   * One ofproto/detrace of the flow's UFID with the pmd= of the dump it came from. Anything but
-   * cache entries (no ukey, no cache yet, an error reply, a reply we cannot read) is an answer
-   * to fall back on, with the daemon's own words: never a failed trace.
-   */
-  private async detrace(flow: LiveFlow): Promise<DetraceAnswer> {
-    const t0 = performance.now();
-    let text: string;
-    try {
-      text = await this.vswitchd.call('ofproto/detrace', detraceArgs(flow));
-    } catch (err) {
-      return { kind: 'error', message: `error reply: ${(err as Error).message}` };
-    } finally {
-      this.poller.addBusy(performance.now() - t0);
-    }
-    return parseDetraceAnswer(text, flow);
+  /** The rules behind an installed flow, annotated, with the method used and why (flow-tracer.ts). */
+  traceFlow(flow: LiveFlow, opts: { waitForCache?: boolean; detraceTries?: number } = {}): Promise<TraceFlowResult> {
+    return this.flowTracer.traceFlow(flow, opts);
   }
 
   /** Stores a flow's trace, chaining it into its packet's path by the recirculation edges. */
