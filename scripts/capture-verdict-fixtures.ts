@@ -11,11 +11,15 @@
 //   topology.json                                       the northbound UUIDs the tests check against
 //   <packet>/packets.txt dump-flows.txt dpif-show.txt tx-before.txt tx-after.txt (dpctl/show -s)
 //   <packet>/traces/<ufid>.txt                          ofproto/trace of the flow's own key
+//   <packet>/detrace/<ufid>.txt                         ofproto/detrace ufid:… pmd=… (OVS >= 3.4), taken
+//                                                       after one more packet and a revalidation round,
+//                                                       which is when a ukey has a translation cache
 // Every packet starts from an empty datapath and conntrack (revalidator/purge, flush-conntrack:
 // the capture may change daemon state; the service never does).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pmdOf } from '../src/collectors/datapath-diff';
 import { parseDumpFlows } from '../src/ovs/dump-flows';
 import { traceKey } from '../src/ovs/odp-key';
 
@@ -40,6 +44,7 @@ async function main(): Promise<void> {
   const sb = await Sandbox.start({ prefix: 'livetrace-capv-' });
   try {
     const topo = await buildVerdictTopology(sb);
+    const hasDetrace = (await sb.appctl('list-commands')).includes('ofproto/detrace');
     writeFileSync(join(out, 'topology.json'), JSON.stringify({ pair, ovs: m[1], ovn: m[2], ...topo, dpPorts: Object.fromEntries(topo.dpPorts) }, null, 1) + '\n');
     for (const [name, p] of Object.entries(VERDICT_PACKETS)) {
       const dir = join(out, name);
@@ -65,6 +70,24 @@ async function main(): Promise<void> {
       // ovn-controller answers paused actions (ARP, ICMP) asynchronously: let it send before counting.
       await new Promise((r) => setTimeout(r, 1000));
       writeFileSync(join(dir, 'tx-after.txt'), await sb.appctl('dpctl/show', '-s'));
+      if (hasDetrace) {
+        // A ukey gets its translation cache when revalidated after carrying packets: send the
+        // packet once more (tx counters are already taken) and ask until each flow answers (5 s).
+        mkdirSync(join(dir, 'detrace'), { recursive: true });
+        await sb.inject(p.iface, flow, 1);
+        const pending = new Map(parseDumpFlows(dump).items.filter((f) => f.ufid).map((f) => [f.ufid!, pmdOf(f)]));
+        for (let round = 0; round < 25 && pending.size; round++) {
+          await new Promise((r) => setTimeout(r, 200));
+          for (const [ufid, pmd] of [...pending]) {
+            const args = pmd == null ? [`ufid:${ufid}`] : [`ufid:${ufid}`, `pmd=${pmd}`];
+            const text = await sb.appctl('ofproto/detrace', ...args).catch((err: Error) => `ERROR ${err.message}`);
+            if (/was not found|^ERROR/.test(text)) continue;
+            writeFileSync(join(dir, 'detrace', `${ufid}.txt`), text);
+            pending.delete(ufid);
+          }
+        }
+        if (pending.size) console.log(`${name}: no detrace answer for ${[...pending.keys()].join(', ')}`);
+      }
       writeFileSync(join(dir, 'dump-flows.txt'), dump);
       writeFileSync(join(dir, 'dpif-show.txt'), dpif);
       for (const [ufid, text] of traces) writeFileSync(join(dir, 'traces', `${ufid}.txt`), text);

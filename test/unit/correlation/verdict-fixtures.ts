@@ -15,6 +15,9 @@ import { parseOfprotoTrace, TracePass } from '../../../src/ovs/ofproto-trace';
 import { formatActions, recircTargets } from '../../../src/ovs/odp-actions';
 import { formatKey, inPort, recircId } from '../../../src/ovs/odp-key';
 import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
+import type { LiveFlow } from '../../../src/collectors/datapath-diff';
+import { detracePass } from '../../../src/collectors/detrace-pass';
+import { parseOfprotoDetrace } from '../../../src/ovs/ofproto-detrace';
 
 export const VERDICT_FIXTURES = join(__dirname, '../../fixtures/verdicts');
 export const VERDICT_VERSIONS = existsSync(VERDICT_FIXTURES) ? readdirSync(VERDICT_FIXTURES).filter((d) => /^ovs-.*_ovn-/.test(d)).sort() : [];
@@ -91,6 +94,34 @@ export function packetNodes(version: string, packet: string): Array<PassNode & {
       dpif,
     }),
   }));
+}
+
+/**
+ * The same flows as the tracer annotates them with the detrace method: the rules of the real
+ * `ofproto/detrace` reply (OVS >= 3.4, captured after a revalidation), the installed actions.
+ * Flows whose ukey never had a cache are left out.
+ */
+export function detraceNodes(version: string, packet: string): Array<PassNode & { ufid: string; installed: string }> {
+  const dir = join(VERDICT_FIXTURES, version, packet, 'detrace');
+  if (!existsSync(dir)) return [];
+  const model = fixtureModel(version);
+  const dpif = dpifOf(version, packet);
+  const out: Array<PassNode & { ufid: string; installed: string }> = [];
+  for (const f of packetFlows(version, packet)) {
+    const file = join(dir, `${f.ufid}.txt`);
+    if (!existsSync(file)) continue;
+    const r = parseOfprotoDetrace(readFileSync(file, 'utf8'));
+    if (r.kind !== 'entries') throw new Error(`${version}/${packet}/detrace/${f.ufid}: ${r.kind}`);
+    const live = { ufid: f.ufid, key: f.dumped.keyText ?? formatKey(f.dumped.key), actions: f.actions } as LiveFlow;
+    const trace = annotatePass(detracePass(r.entries, live), model, {
+      method: 'detrace',
+      recircId: '0x' + recircId(f.dumped.key).toString(16),
+      inPort: inPort(f.dumped.key) ?? undefined,
+      dpif,
+    });
+    out.push({ ufid: f.ufid, key: formatKey(f.dumped.key), installed: f.actions, trace });
+  }
+  return out;
 }
 
 /** The flows as the poller's table holds them (for recirc-index.ts). */

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareTracedActions, dpifShowPortNumbers } from '../../../src/ovs/trace-compare';
 import { formatKey, parseKey } from '../../../src/ovs/odp-key';
-import { liveFlows, packetFlows, packetNodes, topology, txDelta, VERDICT_FIXTURES, VERDICT_VERSIONS } from './verdict-fixtures';
+import { detraceNodes, liveFlows, packetFlows, packetNodes, topology, txDelta, VERDICT_FIXTURES, VERDICT_VERSIONS } from './verdict-fixtures';
 
 const tiered = (v: string) => Number(/_ovn-(\d+)\./.exec(v)![1]) * 100 + Number(/_ovn-\d+\.(\d+)/.exec(v)![1]) >= 2309;
 const PACKETS = ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired'];
@@ -127,6 +127,32 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
     idx.add(other);
     expect(idx.parentsOf(other)).toEqual([]);
     expect(idx.childrenOf(root)).toEqual([natted[0]]);
+  });
+
+  const withDetrace = detraceNodes(version, 'acl-drop').length > 0;
+  (withDetrace ? describe : describe.skip)('with the detrace method (rules of the real ofproto/detrace reply)', () => {
+    it('acl-drop: the drop names the same ACL, decision and execution', () => {
+      const t = detraceNodes(version, 'acl-drop').find((n) => n.installed === 'drop')!;
+      const byTrace = lastPass('acl-drop')[0].trace.verdict.dropBy!;
+      expect(t.trace.verdict).toMatchObject({ kind: 'drop', dropBy: { hint: { table: 'ACL', uuid: topo.dropAcl }, stage: byTrace.stage } });
+      expect(t.trace.verdict.dropBy!.executedBy?.stage).toBe(byTrace.executedBy?.stage);
+    });
+
+    it.each(['unresolved-next-hop', 'ttl-expired'])('%s: controller with the same reason as the trace gives', (packet) => {
+      const [byTrace] = lastPass(packet);
+      const t = detraceNodes(version, packet).find((n) => n.ufid === byTrace.ufid);
+      expect(t).toBeDefined();
+      expect(t!.trace.verdict).toMatchObject({ kind: 'controller', controller: { reason: byTrace.trace.verdict.controller!.reason, paused: byTrace.trace.verdict.controller!.paused } });
+    });
+
+    it.each([
+      ['same-switch', 'lsp2'],
+      ['routed-snat', 'lsp4'],
+    ])('%s: the output pass outputs to %s', (packet, lsp) => {
+      const outs = detraceNodes(version, packet).filter((n) => n.trace.verdict.outputs.length);
+      expect(outs.length).toBeGreaterThanOrEqual(1);
+      for (const n of outs) expect(n.trace.verdict).toMatchObject({ kind: 'output', outputs: [lsp] });
+    });
   });
 
   it('a path whose recirculation has no pass says which one is missing', () => {
