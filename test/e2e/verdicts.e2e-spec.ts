@@ -23,7 +23,9 @@ describe(`path verdicts against the datapath (${process.env.LIVETRACE_PAIR ?? 'd
   beforeAll(async () => {
     sb = await Sandbox.start({ prefix: 'livetrace-verdicts-' });
     topo = await buildVerdictTopology(sb);
-    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
+    // LIVETRACE_TRACE_METHOD (trace | auto | detrace) reaches the service: the verdicts must not depend on it.
+    const method = process.env.LIVETRACE_TRACE_METHOD;
+    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200', ...(method ? { LIVETRACE_TRACE_METHOD: method } : {}) });
     http = request(app.getHttpServer());
     await waitFor('service healthy', async () => (await http.get('/health')).status === 200, 60_000);
     await http.post('/trace-sessions').send({ logicalPort: 'lsp1' }).expect(201);
