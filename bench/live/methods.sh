@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/live methods: ofproto/detrace vs ofproto/trace of the flow's own key, side by side in one run
 # per pair (OVS >= 3.4 only: debian13 = OVS 3.5, unstable = OVS 4.0), each in a sandbox of its own;
+# then the service itself under each LIVETRACE_TRACE_METHOD on one traffic mix (methods-service.ts);
 # writes bench/live/RESULTS-methods.md (the numbers LIVETRACE_TRACE_METHOD's default is chosen from).
 #
-#   bench/live/methods.sh [PAIR...]      default: debian13 unstable (~2 min each)
+#   bench/live/methods.sh [PAIR...]      default: debian13 unstable (~3 min each)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -27,6 +28,7 @@ for pair in "${PAIRS[@]}"; do
   # Flows stay for the whole run (the cost rounds ask about the same flows again and again).
   scripts/ovn-sandbox run "$D" ovs-vsctl set open_vswitch . other_config:max-idle=600000
   BENCH_SANDBOX=$D node -r ts-node/register/transpile-only bench/live/methods.ts | tee -a /dev/stderr | sed -n "s/^RESULT {/{\"pair\":\"$pair\",/p" >> "$RESULTS"
+  BENCH_SANDBOX=$D node -r ts-node/register/transpile-only bench/live/methods-service.ts | tee -a /dev/stderr | sed -n "s/^RESULT {/{\"pair\":\"$pair\",/p" >> "$RESULTS"
   cleanup; D=
 done
 node -r ts-node/register/transpile-only bench/live/methods-report.ts "$RESULTS" > bench/live/RESULTS-methods.md.new
