@@ -1,5 +1,5 @@
 // Captures, from real daemons of one OVS/OVN pair, what the verdict unit tests replay: the
-// router topology of test/support/verdict-topology.ts and, per packet of VERDICT_PACKETS, the
+// router topology of test/support/verdict-topology.ts and, per packet of VERDICT_PACKETS and EXTRA_VERDICT_PACKETS, the
 // datapath flows it installed, the ofproto/trace of each flow's own key (taken right after the
 // dump, while the recirculation ids are alive) and the interfaces' tx counters before and after.
 //
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   if (bin) process.env.PATH = `${bin}:${process.env.PATH}`;
   // Imported after PATH is set: the sandbox's tools are the pair's.
   const { Sandbox } = await import('../test/support/sandbox');
-  const { buildVerdictTopology, VERDICT_PACKETS } = await import('../test/support/verdict-topology');
+  const { buildVerdictTopology, EXTRA_VERDICT_PACKETS, VERDICT_PACKETS } = await import('../test/support/verdict-topology');
   const versions = execFileSync(join(ROOT, 'scripts/ovn-root'), ['versions', pair], { encoding: 'utf8' }).trim();
   const m = /ovs=(\S+) ovn=(\S+)/.exec(versions);
   if (!m) throw new Error(`scripts/ovn-root versions ${pair} printed "${versions}"`);
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     const topo = await buildVerdictTopology(sb);
     const hasDetrace = (await sb.appctl('list-commands')).includes('ofproto/detrace');
     writeFileSync(join(out, 'topology.json'), JSON.stringify({ pair, ovs: m[1], ovn: m[2], ...topo, dpPorts: Object.fromEntries(topo.dpPorts) }, null, 1) + '\n');
-    for (const [name, p] of Object.entries(VERDICT_PACKETS)) {
+    for (const [name, p] of Object.entries({ ...VERDICT_PACKETS, ...EXTRA_VERDICT_PACKETS })) {
       const dir = join(out, name);
       mkdirSync(join(dir, 'traces'), { recursive: true });
       await sb.appctl('revalidator/purge');

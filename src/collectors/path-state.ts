@@ -53,7 +53,7 @@ export interface StoredPathVerdict {
   /** When another logical flow executed the drop (`ls_*_acl_action`): that flow and its stage. */
   executedBy?: { logicalFlow: string | null; stage: string | null };
   /** Why the packet went to ovn-controller (ARP resolution, ICMP error, …). */
-  controller?: { reason: string; paused: boolean; opcode: number | null; logicalFlow: string | null; stage: string | null; traceId: number };
+  controller?: { reason: string; paused: boolean; opcode: number | null; logicalFlow: string | null; stage: string | null; northbound?: unknown; traceId: number };
   passes: number;
   /** A recirculation whose next pass has not been traced (yet). */
   incomplete: boolean;
@@ -100,7 +100,9 @@ export function pathVerdictOf(p: PathState): StoredPathVerdict {
     ...(by ? { stage: by.stage ?? null } : {}),
     northbound: by?.hint ?? null,
     ...(by?.executedBy ? { executedBy: { logicalFlow: by.executedBy.logicalFlowUuid, stage: by.executedBy.stage } } : {}),
-    ...(c && ctl ? { controller: { reason: c.reason, paused: c.paused, opcode: c.opcode, logicalFlow: c.logicalFlowUuid, stage: c.stage, traceId: ctl.traceId } } : {}),
+    ...(c && ctl
+      ? { controller: { reason: c.reason, paused: c.paused, opcode: c.opcode, logicalFlow: c.logicalFlowUuid, stage: c.stage, ...(c.hint ? { northbound: c.hint } : {}), traceId: ctl.traceId } }
+      : {}),
     passes: passes.length,
     incomplete,
     ...(incomplete
@@ -142,7 +144,17 @@ export function passOfStored(v: VerdictJson): PassSummary {
         }
       : {}),
     ...(v.controller
-      ? { controller: { reason: v.controller.reason, paused: v.controller.paused, opcode: v.controller.opcode, stepSeq: -1, logicalFlowUuid: v.controller.logicalFlow, stage: v.controller.stage } }
+      ? {
+          controller: {
+            reason: v.controller.reason,
+            paused: v.controller.paused,
+            opcode: v.controller.opcode,
+            stepSeq: -1,
+            logicalFlowUuid: v.controller.logicalFlow,
+            stage: v.controller.stage,
+            ...(v.controller.northbound ? { hint: v.controller.northbound } : {}),
+          },
+        }
       : {}),
   };
   return { ports: [], verdict };

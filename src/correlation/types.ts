@@ -175,6 +175,11 @@ export interface ControllerVerdict {
   readonly stepSeq: number;
   readonly logicalFlowUuid: string | null;
   readonly stage: string | null;
+  /**
+   * The northbound row behind it: the ACL of a reject (with ACL tiers, the one whose acl_eval flow
+   * decided; the acl_action flow sent the packet), or the stage-hint of the sending flow.
+   */
+  readonly hint?: StepHint | null;
 }
 
 export interface Verdict {

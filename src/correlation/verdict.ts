@@ -5,7 +5,7 @@ import type { OdpAction } from '../ovs/odp-actions';
 import type { DpifDatapath } from '../ovs/dpif-show';
 import type { OvnModel } from '../ovn/ovn-model';
 import { controllerCause } from './controller-reason';
-import type { AnnotatedStep, DropCause, TracePort, TunnelTarget, Verdict, VerdictKind } from './types';
+import type { AnnotatedStep, ControllerVerdict, DropCause, TracePort, TunnelTarget, Verdict, VerdictKind } from './types';
 
 export interface VerdictInput {
   readonly datapathActions: string;
@@ -123,6 +123,16 @@ export function dropCause(steps: readonly AnnotatedStep[]): DropCause | undefine
   return { stepSeq: last.seq, logicalFlowUuid: lf?.uuid ?? null, hint: last.hint, stage: lf?.stage ?? null };
 }
 
+/** The ACL (or other northbound row) behind a controller action: an ACL reject names its ACL. */
+function withControllerHint(cause: ControllerVerdict | undefined, steps: readonly AnnotatedStep[]): ControllerVerdict | undefined {
+  if (!cause) return cause;
+  const step = steps.find((s) => s.seq === cause.stepSeq);
+  if (!step) return cause;
+  const decided = aclDecision(steps, step);
+  const hint = decided?.hint ?? step.hint;
+  return hint ? { ...cause, hint } : cause;
+}
+
 export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult {
   const ports: TracePort[] = [];
   if (input.translationFailed) {
@@ -136,7 +146,7 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
   const recircIds: string[] = [];
   let controller = false;
   let tunnelPorts = 0;
-  const cause = controllerCause(input.steps);
+  const cause = withControllerHint(controllerCause(input.steps), input.steps);
   walk(input.parsed, (a) => {
     if (a.type === 'recirc') recircIds.push(a.id);
     else if (a.type === 'call' && a.name === 'userspace') controller = true;

@@ -37,7 +37,7 @@ export interface VerdictJson {
   /** The logical flow that executed a drop another one decided (`ls_*_acl_action`). */
   executedBy?: { logicalFlow: string | null; stage: string | null };
   /** Why the pass went to ovn-controller. */
-  controller?: { reason: string; paused: boolean; opcode: number | null; logicalFlow: string | null; stage: string | null };
+  controller?: { reason: string; paused: boolean; opcode: number | null; logicalFlow: string | null; stage: string | null; northbound?: StepHint | null };
 }
 
 export interface LogicalPortJson {
@@ -128,7 +128,16 @@ export function verdictJson(v: Verdict): VerdictJson {
     ...(v.dropBy ? { stage: v.dropBy.stage ?? null } : {}),
     ...(v.dropBy?.executedBy ? { executedBy: { logicalFlow: v.dropBy.executedBy.logicalFlowUuid, stage: v.dropBy.executedBy.stage } } : {}),
     ...(v.controller
-      ? { controller: { reason: v.controller.reason, paused: v.controller.paused, opcode: v.controller.opcode, logicalFlow: v.controller.logicalFlowUuid, stage: v.controller.stage } }
+      ? {
+          controller: {
+            reason: v.controller.reason,
+            paused: v.controller.paused,
+            opcode: v.controller.opcode,
+            logicalFlow: v.controller.logicalFlowUuid,
+            stage: v.controller.stage,
+            ...(v.controller.hint ? { northbound: v.controller.hint } : {}),
+          },
+        }
       : {}),
   };
 }

@@ -2,7 +2,7 @@
 // of test/support/verdict-topology.ts: each packet's every path must say what the datapath did —
 // output to the port whose interface sent it, a drop naming the port-group ACL that decided it
 // (ACL tiers or not), the controller with its reason (ARP resolution of an unresolved next hop,
-// ICMP error), and a load-balanced connection's later packet linked through its NAT to the
+// ICMP error, an ACL reject naming its ACL), and a load-balanced connection's later packet linked through its NAT to the
 // backend's output. Whether the tracer used ofproto/detrace or ofproto/trace by key, the same holds.
 import { appendFileSync } from 'node:fs';
 import { INestApplication } from '@nestjs/common';
@@ -10,7 +10,9 @@ import request from 'supertest';
 import { startApp } from '../support/app';
 import { Sandbox, waitFor } from '../support/sandbox';
 import { checkPacket } from '../support/verdict-check';
-import { buildVerdictTopology, VERDICT_PACKETS, VerdictTopology } from '../support/verdict-topology';
+import { buildVerdictTopology, EXTRA_VERDICT_PACKETS, VERDICT_PACKETS, VerdictTopology } from '../support/verdict-topology';
+
+const PACKETS = { ...VERDICT_PACKETS, ...EXTRA_VERDICT_PACKETS };
 
 jest.setTimeout(300_000);
 
@@ -36,7 +38,7 @@ describe(`path verdicts against the datapath (${process.env.LIVETRACE_PAIR ?? 'd
     await sb?.stop();
   });
 
-  it.each(Object.keys(VERDICT_PACKETS))('%s', async (name) => {
+  it.each(Object.keys(PACKETS))('%s', async (name) => {
     const r = await checkPacket(sb, http, topo, name);
     // LIVETRACE_VERDICTS_REPORT=FILE: one JSON line per packet (the version-matrix report reads them).
     if (process.env.LIVETRACE_VERDICTS_REPORT) {
@@ -45,7 +47,7 @@ describe(`path verdicts against the datapath (${process.env.LIVETRACE_PAIR ?? 'd
     }
     expect(r.paths.length).toBeGreaterThanOrEqual(1);
     expect({ packet: name, mismatches: r.mismatches }).toEqual({ packet: name, mismatches: [] });
-    const e = VERDICT_PACKETS[name].expect;
+    const e = PACKETS[name].expect;
     if (e.kind === 'drop') {
       for (const p of r.paths) {
         expect(p.verdict.northbound).toMatchObject({ table: 'ACL', uuid: topo.dropAcl });

@@ -5,7 +5,9 @@
 // test/e2e/verdicts.e2e-spec.ts and by the version-matrix report.
 import type request from 'supertest';
 import { Sandbox, waitFor } from './sandbox';
-import { txPackets, VERDICT_PACKETS, VerdictTopology } from './verdict-topology';
+import { EXTRA_VERDICT_PACKETS, txPackets, VERDICT_PACKETS, VerdictTopology } from './verdict-topology';
+
+const ALL_PACKETS = { ...VERDICT_PACKETS, ...EXTRA_VERDICT_PACKETS };
 
 export interface PathVerdictJson {
   kinds: string[];
@@ -14,7 +16,7 @@ export interface PathVerdictJson {
   stage?: string | null;
   northbound: { table?: string; uuid?: string } | null;
   executedBy?: { logicalFlow: string | null; stage: string | null };
-  controller?: { reason: string; paused: boolean; opcode: number | null };
+  controller?: { reason: string; paused: boolean; opcode: number | null; northbound?: { table?: string; uuid?: string } };
   incomplete: boolean;
   incompleteReason?: string;
 }
@@ -47,7 +49,7 @@ async function dump(sb: Sandbox, inPort: string): Promise<Array<{ ufid: string; 
  * waits for a poll cycle that saw no flows, sends the packet and checks its paths.
  */
 export async function checkPacket(sb: Sandbox, http: Http, topo: VerdictTopology, name: string, ms = 90_000): Promise<PacketResult> {
-  const p = VERDICT_PACKETS[name];
+  const p = ALL_PACKETS[name];
   if (!p) throw new Error(`no verdict packet named ${name}`);
   await sb.appctl('dpctl/del-flows');
   await sb.appctl('dpctl/flush-conntrack');
@@ -99,7 +101,7 @@ function mismatches(
   paths: PacketResult['paths'],
   tx: Map<string, number>,
 ): string[] {
-  const e = VERDICT_PACKETS[name].expect;
+  const e = ALL_PACKETS[name].expect;
   const out: string[] = [];
   for (const t of traces) if (t.consistent === false) out.push(`trace of ${t.ufid} (${t.method}) is not consistent with its installed flow`);
   const installed = flows.map((f) => f.actions).join(' | ');
@@ -114,6 +116,7 @@ function mismatches(
       if (e.acl && v.northbound?.uuid !== topo[e.acl]) out.push(`${where}: names ${JSON.stringify(v.northbound)}, not ACL ${topo[e.acl]}`);
     }
     if (e.kind === 'controller' && e.reason && !e.reason.test(v.controller?.reason ?? '')) out.push(`${where}: controller reason ${v.controller?.reason}, expected ${e.reason}`);
+    if (e.kind === 'controller' && e.acl && v.controller?.northbound?.uuid !== topo[e.acl]) out.push(`${where}: controller names ${JSON.stringify(v.controller?.northbound)}, not ACL ${topo[e.acl]}`);
   }
   // What the datapath did.
   if (e.kind === 'output') {
@@ -121,6 +124,9 @@ function mismatches(
   } else if (e.kind === 'drop') {
     for (const i of e.txIfaces ?? []) if (tx.get(i)) out.push(`datapath: ${i} sent ${tx.get(i)} packets of a dropped packet`);
     if (!flows.some((f) => f.actions === 'drop')) out.push(`datapath: no installed flow drops (${installed})`);
-  } else if (!/userspace\(pid=\d+,controller\(/.test(installed)) out.push(`datapath: no installed flow goes to the controller (${installed})`);
+  } else {
+    if (!/userspace\(pid=\d+,controller\(/.test(installed)) out.push(`datapath: no installed flow goes to the controller (${installed})`);
+    for (const i of e.txIfaces ?? []) if (tx.get(i)) out.push(`datapath: ${i} sent ${tx.get(i)} packets of a packet sent to the controller`);
+  }
   return out;
 }

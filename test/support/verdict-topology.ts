@@ -9,7 +9,8 @@
 // - lr0: SNAT 10.0.0.0/24 → 172.16.0.254, a static route 192.168.100.0/24 via 172.16.0.99, a next
 //   hop nobody answers for (lr0 asks ovn-controller to ARP for it: a paused controller action);
 // - port group pg_web = {lsp2, lsp3}: to-lport allow-related for ip4 (sw0 is stateful) and a
-//   to-lport drop of tcp.dst == 22 at a higher priority.
+//   to-lport drop of tcp.dst == 22 at a higher priority, and a reject of tcp.dst == 23 (the
+//   rejected packet goes to ovn-controller, which answers a TCP reset).
 //
 // Every packet is sent from lsp1 (vif1). `VERDICT_PACKETS` says what the datapath must do with it;
 // tests compare that with the service's path verdict and with the interfaces' tx counters.
@@ -23,6 +24,8 @@ export interface VerdictTopology {
   dropAcl: string;
   /** UUID of the pg_web allow-related ACL. */
   allowAcl: string;
+  /** UUID of the pg_web reject ACL (tcp.dst == 23). */
+  rejectAcl: string;
   lb: string;
   snat: string;
   /** Datapath port numbers by interface name (dpif/show), for in_port(N). */
@@ -54,11 +57,13 @@ export async function buildVerdictTopology(sb: Sandbox): Promise<VerdictTopology
   await nb('pg-add', 'pg_web', 'lsp2', 'lsp3');
   await nb('acl-add', 'pg_web', 'to-lport', '1002', 'outport == @pg_web && tcp.dst == 22', 'drop');
   await nb('acl-add', 'pg_web', 'to-lport', '1001', 'outport == @pg_web && ip4', 'allow-related');
+  await nb('acl-add', 'pg_web', 'to-lport', '1003', 'outport == @pg_web && tcp.dst == 23', 'reject');
   await nb('--wait=hv', 'sync');
   const uuid = async (...a: string[]) => (await nb('--bare', '--columns=_uuid', 'find', ...a)).trim();
   return {
     dropAcl: await uuid('acl', 'priority=1002'),
     allowAcl: await uuid('acl', 'priority=1001'),
+    rejectAcl: await uuid('acl', 'priority=1003'),
     lb: await uuid('load_balancer', 'name=lb0'),
     snat: await uuid('nat', 'type=snat'),
     dpPorts: await sb.dpPorts(),
@@ -71,8 +76,8 @@ export interface Expected {
   outputs?: string[];
   /** Interfaces whose tx counter must grow (output), or must not (drop). */
   txIfaces?: string[];
-  /** Northbound row that decided a drop. */
-  acl?: 'dropAcl';
+  /** Northbound row that decided a drop (or a reject, sent to the controller). */
+  acl?: 'dropAcl' | 'rejectAcl';
   /** The controller reason. */
   reason?: RegExp;
 }
@@ -134,6 +139,20 @@ export const VERDICT_PACKETS: Record<string, VerdictPacket> = {
     flow: ip4(ROUTER_MAC.sw0, '172.16.0.4', 'udp(src=5001,dst=6001)', 17, 1),
     count: 1,
     expect: { kind: 'controller', reason: /ICMP/ },
+  },
+};
+
+/**
+ * Packets beyond the version matrix's six (VERDICT_PACKETS), checked by the verdict tests: an ACL
+ * reject goes to ovn-controller (a TCP reset back to the sender), named by its ACL.
+ */
+export const EXTRA_VERDICT_PACKETS: Record<string, VerdictPacket> = {
+  'acl-reject': {
+    what: 'TCP lsp1 → lsp2:23, rejected by the pg_web ACL',
+    iface: 'vif1',
+    flow: ip4(VERDICT_MAC(2), '10.0.0.2', 'tcp(src=40023,dst=23),tcp_flags(0x002)', 6),
+    count: 1,
+    expect: { kind: 'controller', reason: /reject|TCP reset/, acl: 'rejectAcl', txIfaces: ['vif2'] },
   },
 };
 

@@ -28,6 +28,7 @@ export interface Topology {
   ovn: string;
   dropAcl: string;
   allowAcl: string;
+  rejectAcl: string;
   lb: string;
   snat: string;
   dpPorts: Record<string, number>;

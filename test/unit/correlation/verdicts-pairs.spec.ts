@@ -13,7 +13,7 @@ import { formatKey, parseKey } from '../../../src/ovs/odp-key';
 import { detraceNodes, liveFlows, packetFlows, packetNodes, topology, txDelta, VERDICT_FIXTURES, VERDICT_VERSIONS } from './verdict-fixtures';
 
 const tiered = (v: string) => Number(/_ovn-(\d+)\./.exec(v)![1]) * 100 + Number(/_ovn-\d+\.(\d+)/.exec(v)![1]) >= 2309;
-const PACKETS = ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired'];
+const PACKETS = ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired', 'acl-reject'];
 
 it('fixtures of the three supported pairs are present', () => {
   expect(VERDICT_VERSIONS).toEqual(['ovs-3.1.0_ovn-23.03.1', 'ovs-3.5.0_ovn-25.03.0', 'ovs-4.0.0_ovn-26.03.1']);
@@ -66,6 +66,19 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
     expect(compareTracedActions(f.pass, f.actions)).toMatchObject({ same: true, how: pass.trace.verdict.controller!.paused ? 'paused_controller' : 'equal' });
     // ovn-controller did send the ARP: out of the ext switch's port.
     expect(txDelta(version, 'unresolved-next-hop').get('vif4')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('acl-reject: verdict controller for the reject, naming the pg_web reject ACL (decided in acl_eval with tiers)', () => {
+    const [pass] = lastPass('acl-reject');
+    expect(pass.installed).toMatch(/^userspace\(pid=\d+,controller\(/);
+    expect(pass.trace.verdict).toMatchObject({ kind: 'controller', controller: { reason: 'ACL reject', hint: { table: 'ACL', uuid: topo.rejectAcl } } });
+    expect(pass.trace.verdict.controller!.stage).toBe(tiered(version) ? 'ls_out_acl_action' : 'ls_out_acl');
+    expect(txDelta(version, 'acl-reject').get('vif2')).toBe(0);
+    // ovn-controller answered the sender (a TCP reset).
+    expect(txDelta(version, 'acl-reject').get('vif1')).toBe(1);
+    const p = new PathState();
+    packetNodes(version, 'acl-reject').forEach((n, i) => p.add(i + 1, Number(n.trace.recircId), n.trace));
+    expect(pathVerdictOf(p)).toMatchObject({ kinds: ['controller'], controller: { reason: 'ACL reject', northbound: { uuid: topo.rejectAcl } }, incomplete: false });
   });
 
   it('ttl-expired: verdict controller for an ICMP error (lr0 answers the sender)', () => {
