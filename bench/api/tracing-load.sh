@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# bench/api tracing under query load: the delay from an injected packet to its stored trace, with and
+# without 8 concurrent readers of ~100 kB `GET /traces?logical_port=` pages, side by side in one run
+# (tracing-load.ts). A real sandbox of PAIR (default debian12), the service started as `npm start`
+# starts it (its own process, src/main.ts), a session on lsp1.
+#
+#   bench/api/tracing-load.sh [LABEL] [PAIR]     appends one JSON line to bench/data/tracing-load.ndjson
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+LABEL=${1:-$(git rev-parse --short HEAD)}
+PAIR=${2:-debian12}
+mkdir -p bench/data
+export TS_NODE_TRANSPILE_ONLY=1
+D=$(mktemp -d /tmp/livetrace-bench-tracing-XXXXXX)
+cleanup() { "$ROOT/scripts/ovn-sandbox" stop "$D" >/dev/null 2>&1 || true; rm -rf "$D"; }
+trap cleanup EXIT INT TERM
+scripts/ovn-sandbox start "$D" --pair "$PAIR" >/dev/null
+scripts/ovn-sandbox demo-topology "$D" >/dev/null
+# One exact-match flow per packet and pass (as bench/live): each SYN is new flows to trace.
+scripts/ovn-sandbox ctl "$D" upcall/disable-megaflows >/dev/null
+scripts/ovn-sandbox run "$D" ovs-vsctl set open_vswitch . other_config:max-idle=600000
+BENCH_SANDBOX=$D BENCH_LABEL=$LABEL BENCH_PAIR=$PAIR node -r ts-node/register/transpile-only bench/api/tracing-load.ts \
+  | sed -n 's/^RESULT //p' >> bench/data/tracing-load.ndjson
+tail -1 bench/data/tracing-load.ndjson
