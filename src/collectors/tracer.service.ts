@@ -286,10 +286,12 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
         }
         this.paths.set(pathId, state);
       }
+      const sharedWith: number[] = [];
       for (const other of linked.slice(1)) {
         const a = this.paths.get(pathId)?.recircIds() ?? new Set<number>();
         const b = this.paths.get(other)?.recircIds() ?? new Set<number>();
         if (![...b].some((r) => a.has(r))) this.mergePaths(tx, pathId, other);
+        else sharedWith.push(other);
       }
       const id = this.traces.store.insert(tx, {
         trace,
@@ -306,6 +308,15 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       });
       if (flow.dbId !== undefined) this.traced.set(flow.dbId, { traceId: id, pathId, recircId: flow.recircId, trace: summarise(trace) });
       this.addToPath(tx, pathId, id, flow, trace, portUuids, now);
+      // A pass shared by several packets (a megaflow after their recirculation, e.g. the backend's
+      // output flow of a load-balanced connection's packets) is stored in one packet's path; the
+      // other packets' paths see it too, as they see shared ancestors, or they stay incomplete.
+      for (const other of sharedWith) {
+        const st = this.paths.get(other);
+        if (!st || st.hasRecirc(flow.recircId)) continue;
+        st.add(id, flow.recircId, trace);
+        tx.stmt('UPDATE path SET verdict = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(pathVerdictOf(st)), now, other);
+      }
       return { traceId: id, pathId };
     });
     const state = this.paths.get(pathId);
