@@ -2,6 +2,7 @@
 // produced the installed flow, with no re-translation. It has no Flow/Final flow/Datapath actions
 // lines, so the pass is built from the rules, the flow's own key and its installed actions.
 import { DetraceEntry, parseOfprotoDetrace } from '../ovs/ofproto-detrace';
+import { splitTopLevel } from '../ovs/odp-scan';
 import { OvsParseError } from '../ovs/parse-error';
 import type { TracePass, TraceStep } from '../ovs/ofproto-trace';
 import { rulePass } from '../ovs/rule-pass';
@@ -42,24 +43,6 @@ export function parseDetraceAnswer(text: string, flow: LiveFlow): DetraceAnswer 
   return { kind: 'entries', pass };
 }
 
-/** Top-level comma split of OpenFlow actions (commas inside parentheses stay). */
-function splitActions(text: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === ',' && depth === 0) {
-      out.push(text.slice(start, i));
-      start = i + 1;
-    }
-  }
-  if (start < text.length) out.push(text.slice(start));
-  return out.filter(Boolean);
-}
-
 /** OVS's internal rule a lookup that missed falls to (table 254, `reg0=0x2`): not an OpenFlow rule of the pipeline. */
 const isMissRule = (e: DetraceEntry) => e.type === 'rule' && e.table === 254 && e.priority === 0 && e.actions === 'drop';
 
@@ -87,7 +70,7 @@ export function detracePass(entries: readonly DetraceEntry[], flow: LiveFlow): T
       cookie: e.type === 'rule' && !miss ? e.cookie : null,
       depth: 0,
       parentStep: seq > 0 ? seq - 1 : null,
-      items: e.type === 'rule' && !miss ? splitActions(e.actions).map((text) => ({ kind: 'action' as const, text, line: e.line, depth: 1 })) : [],
+      items: e.type === 'rule' && !miss ? splitTopLevel(e.actions).filter(Boolean).map((text) => ({ kind: 'action' as const, text, line: e.line, depth: 1 })) : [],
     });
   }
   return rulePass(steps, flow.key, flow.actions, flow.key);

@@ -118,3 +118,24 @@ export function trimEnd(s: string, start: number, end: number): number {
   while (end > start && s.charCodeAt(end - 1) === SPACE) end--;
   return end;
 }
+
+/**
+ * Top-level comma split of an action list (datapath or OpenFlow): commas inside parentheses stay.
+ * Lenient (never throws): for texts already printed by the daemon, compared or shown as steps.
+ */
+export function splitTopLevel(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === OPEN) depth++;
+    else if (c === CLOSE) depth--;
+    else if (c === COMMA && depth === 0) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  if (start < text.length) out.push(text.slice(start));
+  return out;
+}

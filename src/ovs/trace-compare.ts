@@ -5,6 +5,7 @@
  * recirculation ids differ between the translation that installed a flow and a later trace of the
  * same key (a new frozen state gets a new id). Both are normalised away before comparing.
  */
+import { splitTopLevel } from './odp-scan';
 
 /** `vif1 1/4: (dummy)` lines of `dpif/show`: port name → datapath port number. */
 export function dpifShowPortNumbers(text: string): Map<string, number> {
@@ -67,22 +68,9 @@ interface PassStep {
   readonly items: ReadonlyArray<{ readonly kind: string; readonly text: string }>;
 }
 
-/** Top-level comma split of datapath actions (commas inside parentheses stay). */
+/** Top-level comma split of datapath actions, `drop` and blanks left out. */
 export function splitDatapathActions(text: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '(') depth++;
-    else if (c === ')') depth--;
-    else if (c === ',' && depth === 0) {
-      out.push(text.slice(start, i));
-      start = i + 1;
-    }
-  }
-  if (start < text.length) out.push(text.slice(start));
-  return out.map((a) => a.trim()).filter((a) => a && a !== 'drop');
+  return splitTopLevel(text).map((a) => a.trim()).filter((a) => a && a !== 'drop');
 }
 
 const PAUSED_USERSPACE = /^userspace\(pid=\d+,controller\([^()]*\bcontinuation=1\b[^()]*\)\)$/;
