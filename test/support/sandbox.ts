@@ -37,7 +37,8 @@ export class Sandbox {
       const { stdout } = await run(SANDBOX_SCRIPT, ['env', dir]);
       for (const line of stdout.split('\n')) {
         const m = /^export (\w+)=(.*)$/.exec(line);
-        if (m) sb.env[m[1]] = m[2];
+        // PATH (a pair's tools) is already first on the tests' PATH (test/support/pair-setup.ts).
+        if (m && m[1] !== 'PATH') sb.env[m[1]] = m[2];
       }
     } catch (err) {
       await sb.stop();
