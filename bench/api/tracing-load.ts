@@ -11,7 +11,7 @@
  *     to visible: the service's own delay, what readers can starve;
  *   - packet -> stored: from the injection to visible (adds the wait for the next poll, up to 1 s).
  * Env: BENCH_SANDBOX, BENCH_RATE (packets/s, 10), BENCH_PHASE_S (15), BENCH_PREFILL (packets, 700),
- * BENCH_PAGE_BYTES (100000), BENCH_READERS (8).
+ * BENCH_PAGE_BYTES (100000), BENCH_READERS (8), BENCH_NODE_ARGS (e.g. --cpu-prof --cpu-prof-dir=DIR for the service).
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const dbDir = mkdtempSync(join(tmpdir(), 'livetrace-bench-tracing-db-'));
   const dbPath = join(dbDir, 'livetrace.sqlite');
   const api = `http://127.0.0.1:${port}`;
-  const svc: ChildProcess = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+  const svc: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, ...sandboxEnv(dir), LIVETRACE_DB: dbPath, LIVETRACE_PORT: String(port), LIVETRACE_HOST: '127.0.0.1', LIVETRACE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],

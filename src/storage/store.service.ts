@@ -1,6 +1,7 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import Database from 'better-sqlite3';
 import { DataSource } from 'typeorm';
+import { openReadConnection } from './read-connection';
 import { StoreWriter } from './writer';
 
 /**
@@ -32,11 +33,5 @@ export class StoreService implements OnApplicationShutdown {
 /** The writer on `main` and the connection reads use (the same app and bench/api use). */
 export function storeHandles(main: Database.Database): { db: Database.Database; writer: StoreWriter } {
   if (main.memory || !main.name) return { db: main, writer: new StoreWriter(main) };
-  const db = new Database(main.name, { readonly: true, fileMustExist: true });
-  db.pragma('busy_timeout = 5000');
-  // Reads come through mmap; a smaller page cache than the writer's does.
-  db.pragma('cache_size = -65536');
-  db.pragma('mmap_size = 4294967296');
-  db.pragma('temp_store = MEMORY');
-  return { db, writer: new StoreWriter(main, { spanTurns: true }) };
+  return { db: openReadConnection(main.name), writer: new StoreWriter(main, { spanTurns: true }) };
 }

@@ -29,10 +29,12 @@ export class TracesController {
   @ApiQuery({ name: 'limit', required: false, description: '1–500, default 50' })
   @ApiQuery({ name: 'cursor', required: false, description: 'The `next` of the previous page' })
   @ApiOkResponse({ description: '{"items": [...], "next": cursor | null}', schema: { example: TRACE_LIST_EXAMPLE } })
-  list(@Query() q: Q) {
+  async list(@Query() q: Q, @Res() res: Response): Promise<void> {
     rejectUnknown(q, LIST_PARAMS);
     const session = str(q, 'session', { max: 16, pattern: /^[1-9]\d*$/, what: 'a trace session id' });
-    return this.traces.list({
+    // The body comes back as JSON bytes (built off the event loop, traces.service.ts): sent as is,
+    // with the header res.json would have set (Nest would serialise a returned Buffer as an object).
+    const body = await this.traces.listJson({
       logicalPort: str(q, 'logical_port', { max: 256 }),
       role: oneOf(q, 'role', ['inport', 'outport', 'any'] as const),
       ufid: uuid(q, 'ufid'),
@@ -48,6 +50,8 @@ export class TracesController {
       limit: limit(q),
       withSteps: includes(q, ['steps']).has('steps'),
     });
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.send(body);
   }
 
   @Get(':id')

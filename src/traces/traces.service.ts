@@ -1,12 +1,13 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { notFound } from '../common/api-error';
-import { isUuid, makeCursor, Page } from '../common/query';
+import { isUuid, Page } from '../common/query';
 import { renderTraceText } from './trace-text';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import { TraceJson, TraceRecordInput } from './trace-record';
-import { citedTraceIds, citesSql, CITES_HINT, CITES_LFLOW } from './citations';
-import { TRACE_LIST_COLUMNS, TraceRow, TraceStore } from './trace-store';
+import { TraceStore } from './trace-store';
+import { listTraces, TraceListQuery } from './trace-query';
+import { TraceReadWorker } from './trace-read-pool';
 
 export interface TraceFilter {
   logicalPort?: string;
@@ -25,12 +26,11 @@ export interface TraceFilter {
   withSteps: boolean;
 }
 
-/** Citations above which a filter by logical flow / northbound row is checked per trace. */
-const WALK_ABOVE = 10_000;
-
 @Injectable()
-export class TracesService {
+export class TracesService implements OnModuleDestroy {
   readonly store = new TraceStore();
+  /** Where `GET /traces` runs: a worker thread on its own read connection (none for ':memory:'). */
+  readonly readWorker?: TraceReadWorker;
 
   constructor(
     private readonly storage: StoreService,
@@ -38,6 +38,7 @@ export class TracesService {
   ) {
     storage.writer.onChunkEnd((tx) => this.store.flushSeen(tx));
     storage.writer.onRollback(() => this.store.clearCaches());
+    if (!storage.db.memory && storage.db.name) this.readWorker = new TraceReadWorker(storage.db.name);
   }
 
   /** Stores one annotated trace through the writer; resolves with its id once committed. */
@@ -82,56 +83,29 @@ export class TracesService {
   }
 
   /**
-   * "The trace cites one of these rows" (trace_citation). Few citations: the traces' ids, from
-   * the bitmaps (cost ~ citations). Many (a DP-group flow is in nearly every trace): checked per
-   * trace while walking newest first, as materialising a million ids took seconds (bench/api).
+   * The filter with its port resolved (here, on the main thread: it asks the OVN replicas),
+   * ready for the trace query (trace-query.ts); a 404 for an unknown port.
    */
-  private citing(kind: number, refs: number[], where: string[], args: unknown[]): void {
-    const ids = citedTraceIds((sql) => this.store.stmt(this.storage.db, sql), kind, refs, WALK_ABOVE);
-    if (ids === 'many') where.push(citesSql(kind, 't.id')) && args.push(JSON.stringify(refs));
-    else where.push('t.id IN (SELECT value FROM json_each(?))') && args.push(JSON.stringify(ids));
-  }
-
-  private refs(sql: string, value: string): number[] {
-    return (this.store.stmt(this.storage.db, sql).all(value) as Array<{ id: number }>).map((r) => r.id);
+  private query(f: TraceFilter): TraceListQuery {
+    const { logicalPort, ...rest } = f;
+    return logicalPort ? { ...rest, portName: this.resolvePort(logicalPort).value } : rest;
   }
 
   list(f: TraceFilter): Page<TraceJson> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    // By port: walk trace_port's primary key (port_name, trace_id) newest first from the cursor
-    // and join each trace by id, so the first page costs ~limit rows however many traces the port
-    // has (an IN (subquery) materialised all of them; EXPLAIN QUERY PLAN in bench/api/RESULTS.md).
-    let from = 'trace t';
-    let order = 't.id';
-    if (f.logicalPort) {
-      const port = this.resolvePort(f.logicalPort);
-      from = 'trace_port p CROSS JOIN trace t ON t.id = p.trace_id';
-      order = 'p.trace_id';
-      where.push('p.port_name = ?') && args.push(port.value);
-      if (f.role === 'inport') where.push(`p.role = 'inport'`);
-      if (f.role === 'outport') where.push(`p.role IN ('outport', 'output', 'tunnel_out')`);
-      if (f.cursor) where.push('p.trace_id < ?') && args.push(f.cursor);
-    }
-    // A trace's UFID is its datapath flow's (the tracer and ingest store them together).
-    if (f.ufid)
-      where.push('(t.datapath_flow_id IN (SELECT id FROM datapath_flow WHERE ufid = ?) OR (t.datapath_flow_id IS NULL AND t.ufid = ?))') &&
-        args.push(f.ufid, f.ufid);
-    if (f.logicalFlow) this.citing(CITES_LFLOW, this.refs('SELECT id FROM logical_flow_snapshot WHERE uuid = ?', f.logicalFlow), where, args);
-    if (f.northboundUuid) this.citing(CITES_HINT, this.refs(`SELECT id FROM ovn_object WHERE uuid = ? AND db = 'OVN_Northbound'`, f.northboundUuid), where, args);
-    if (f.datapath) where.push('t.id IN (SELECT trace_id FROM trace_port WHERE datapath = ?)') && args.push(f.datapath);
-    if (f.verdict) where.push('t.verdict_kinds LIKE ?') && args.push(`%,${f.verdict},%`);
-    if (f.since) where.push('t.created_at >= ?') && args.push(f.since);
-    if (f.until) where.push('t.created_at <= ?') && args.push(f.until);
-    if (f.chassis) where.push('t.chassis = ?') && args.push(f.chassis);
-    if (f.sessionId) where.push('t.session_id = ?') && args.push(f.sessionId);
-    if (f.cursor) where.push('t.id < ?') && args.push(f.cursor);
-    const group = f.logicalPort ? ' GROUP BY p.trace_id' : '';
-    const columns = f.withSteps ? 't.*' : TRACE_LIST_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ');
-    const sql = `SELECT ${columns} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${order} DESC LIMIT ?`;
-    const rows = this.store.stmt(this.storage.db, sql).all(...args, f.limit + 1) as TraceRow[];
-    // The row past the limit only says there is a next page: not built.
-    const items = this.store.fromRows(this.storage.db, rows.slice(0, f.limit), f.withSteps);
-    return { items, next: rows.length > f.limit ? makeCursor(items[items.length - 1].id) : null };
+    return listTraces(this.store, this.storage.db, this.query(f));
+  }
+
+  /**
+   * `GET /traces`'s body (JSON, UTF-8), built in the trace reader worker when the store is a file
+   * (see trace-read-pool.ts; 503 while it restarts), else here.
+   */
+  async listJson(f: TraceFilter): Promise<Buffer> {
+    const q = this.query(f);
+    if (this.readWorker) return this.readWorker.list(q);
+    return Buffer.from(JSON.stringify(listTraces(this.store, this.storage.db, q)));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.readWorker?.close();
   }
 }

@@ -1,0 +1,94 @@
+// GET /traces runs in the trace reader worker (issue 18 #7: big pages on the event loop delayed
+// tracing): its bodies are byte for byte what the in-process query gives, and a worker that dies
+// answers its queries 503 in the one error shape and is started again.
+import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { ApiError } from '../../src/common/api-error';
+import { TraceFilter, TracesService } from '../../src/traces/traces.service';
+import { startApp } from '../support/app';
+import { Sandbox, waitFor } from '../support/sandbox';
+
+jest.setTimeout(240_000);
+
+const pkt = (from: number, to: number, l4: string, proto: number) =>
+  `eth(src=50:54:00:00:00:0${from},dst=50:54:00:00:00:0${to}),eth_type(0x0800),ipv4(src=10.0.0.${from},dst=10.0.0.${to},proto=${proto},tos=0,ttl=64,frag=no),${l4}`;
+
+describe('the trace reader worker', () => {
+  let sb: Sandbox;
+  let app: INestApplication;
+  let http: ReturnType<typeof request>;
+  let traces: TracesService;
+
+  beforeAll(async () => {
+    sb = await Sandbox.start();
+    await sb.demoTopology();
+    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
+    http = request(app.getHttpServer());
+    traces = app.get(TracesService);
+    await waitFor('healthy', async () => (await http.get('/health')).status === 200, 60_000);
+    await http.post('/trace-sessions').send({ logicalPort: 'lsp1', includeExisting: true }).expect(201);
+    const ports = await sb.dpPorts();
+    await sb.inject('vif1', `in_port(${ports.get('vif1')}),${pkt(1, 2, 'icmp(type=8,code=0)', 1)}`, 2);
+    await sb.inject('vif1', `in_port(${ports.get('vif1')}),${pkt(1, 3, 'udp(src=5353,dst=53)', 17)}`, 2);
+    await waitFor('traces of the echo and the dropped DNS query', async () => {
+      const items = (await http.get('/traces?logical_port=lsp1&verdict=drop')).body.items ?? [];
+      return items.length > 0 && (await http.get('/traces?logical_port=lsp1&verdict=output')).body.items?.length > 0;
+    }, 60_000);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await sb?.stop();
+  });
+
+  const base: TraceFilter = { limit: 50, withSteps: false };
+  const cases: Array<[string, TraceFilter]> = [
+    ['/traces', base],
+    ['/traces?logical_port=lsp1', { ...base, logicalPort: 'lsp1' }],
+    ['/traces?logical_port=lsp1&role=inport&include=steps&limit=3', { ...base, logicalPort: 'lsp1', role: 'inport', withSteps: true, limit: 3 }],
+    ['/traces?logical_port=lsp2&role=outport', { ...base, logicalPort: 'lsp2', role: 'outport' }],
+    ['/traces?verdict=drop&include=steps', { ...base, verdict: 'drop', withSteps: true }],
+    ['/traces?datapath=sw0&limit=2', { ...base, datapath: 'sw0', limit: 2 }],
+  ];
+
+  it('is where GET /traces runs, and its bodies are the in-process query to the byte', async () => {
+    expect(traces.readWorker).toBeDefined();
+    for (const [url, filter] of cases) {
+      const r = await http.get(url).expect(200);
+      expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(r.text).toBe(JSON.stringify(traces.list(filter)));
+    }
+    // A cursor and a cited logical flow (the citation bitmaps) too.
+    const first = (await http.get('/traces?logical_port=lsp1&limit=1&include=steps').expect(200)).body;
+    const next = Number(Buffer.from(first.next, 'base64url').toString().slice(3));
+    const r = await http.get(`/traces?logical_port=lsp1&limit=2&cursor=${first.next}`).expect(200);
+    expect(r.text).toBe(JSON.stringify(traces.list({ ...base, logicalPort: 'lsp1', limit: 2, cursor: next })));
+    const lflow = first.items[0].steps.flatMap((s: { owners: Array<{ table: string; uuid: string }> }) => s.owners).find((o: { table: string }) => o.table === 'Logical_Flow').uuid;
+    const cited = await http.get(`/traces?logical_flow=${lflow}`).expect(200);
+    expect(cited.body.items.length).toBeGreaterThan(0);
+    expect(cited.text).toBe(JSON.stringify(traces.list({ ...base, logicalFlow: lflow })));
+    // An unknown port is still a 404 naming it (resolved on the main thread).
+    expect((await http.get('/traces?logical_port=nosuch').expect(404)).body).toMatchObject({ statusCode: 404, field: 'logical_port' });
+  });
+
+  it('answers 503 for the queries a dead worker held, and is started again', async () => {
+    const before = (await http.get('/traces?logical_port=lsp1').expect(200)).text;
+    const starts = traces.readWorker!.starts;
+    // A query handed over as the worker goes down (one already answered would not show it).
+    const killed = traces.readWorker!.kill();
+    const held = traces.listJson({ ...base, logicalPort: 'lsp1' });
+    await killed;
+    const err = await held.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).getStatus()).toBe(503);
+    expect((err as ApiError).getResponse()).toEqual({ statusCode: 503, error: 'Service Unavailable', message: expect.stringMatching(/trace reader stopped/) });
+    await waitFor('a new worker', async () => traces.readWorker!.starts > starts, 10_000);
+    // While it starts, a query either waits for it or is told to retry; once up, the same answer.
+    await waitFor('the same answer again', async () => {
+      const r = await http.get('/traces?logical_port=lsp1');
+      if (r.status === 503) expect(r.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+      else expect(r.status).toBe(200);
+      return r.status === 200 && r.text === before;
+    }, 10_000);
+  });
+});
