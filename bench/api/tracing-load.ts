@@ -1,7 +1,7 @@
 /**
  * Does tracing keep its latency while the API answers heavy queries? (issue 18, finding 7)
  *
- * The service runs in its own process as users run it (src/main.ts, default settings: poll every
+ * The service runs in its own process as users run it (compiled, dist/src/main.js; default settings: poll every
  * 1 s, 200 traces/s), on a real sandbox (tracing-load.sh), with a trace session on lsp1. Packets
  * (distinct TCP SYNs lsp1 -> lsp2, three passes each) are injected at a steady rate in phases
  * alternating without and with 8 concurrent autocannon connections asking for the newest ~100 kB
@@ -65,9 +65,11 @@ async function main(): Promise<void> {
   const dbDir = mkdtempSync(join(tmpdir(), 'livetrace-bench-tracing-db-'));
   const dbPath = join(dbDir, 'livetrace.sqlite');
   const api = `http://127.0.0.1:${port}`;
-  const svc: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+  // The build tracing-load.sh made (as `npm start` runs dist/src/main.js), else the sources.
+  const main = process.env.BENCH_SERVICE_MAIN ? [process.env.BENCH_SERVICE_MAIN] : ['-r', 'ts-node/register/transpile-only', 'src/main.ts'];
+  const svc: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), ...main], {
     cwd: ROOT,
-    env: { ...process.env, ...sandboxEnv(dir), LIVETRACE_DB: dbPath, LIVETRACE_PORT: String(port), LIVETRACE_HOST: '127.0.0.1', LIVETRACE_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...sandboxEnv(dir), LIVETRACE_CONFIG_FILE: join(ROOT, 'config/livetrace.env'), LIVETRACE_DB: dbPath, LIVETRACE_PORT: String(port), LIVETRACE_HOST: '127.0.0.1', LIVETRACE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const vs = new UnixctlClient({ target: vswitchdCtl(dir), timeoutMs: 60_000 });
