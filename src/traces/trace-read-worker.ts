@@ -1,8 +1,8 @@
 // The trace reader worker's thread: runs `GET /traces` queries on a read-only connection of its own
 // and answers each with the response body, already JSON. A 100 kB page is tens of ms of SQLite and
 // object building plus its JSON.stringify; on the service's event loop that time was taken from the
-// poller and the tracer (issue 18 #7: stored traces lagged first sight by 0.9 s p50 under 8 readers,
-// bench/api/RESULTS-tracing.md). Started by TraceReadWorker (trace-read-pool.ts).
+// poller and the tracer (issue 18 #7: under 8 readers, traces were stored 1.7 s p50 / 5.5 s p99 after
+// their flow's first sight; bench/api/RESULTS-tracing.md). Started by TraceReadWorker (trace-read-pool.ts).
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
