@@ -71,6 +71,16 @@ describe('the trace reader worker', () => {
     expect((await http.get('/traces?logical_port=nosuch').expect(404)).body).toMatchObject({ statusCode: 404, field: 'logical_port' });
   });
 
+  it('refuses queries beyond 64 waiting with 503 rather than queue them without bound', async () => {
+    const all = Array.from({ length: 70 }, () => traces.listJson({ ...base, logicalPort: 'lsp1', withSteps: true }).then(() => 200, (e: ApiError) => e));
+    const settled = await Promise.all(all);
+    const refused = settled.filter((x): x is ApiError => x instanceof ApiError);
+    expect(settled.filter((x) => x === 200).length).toBe(64);
+    expect(refused).toHaveLength(6);
+    for (const e of refused) expect(e.getResponse()).toEqual({ statusCode: 503, error: 'Service Unavailable', message: expect.stringMatching(/64 trace queries are already waiting/) });
+    await http.get('/traces?logical_port=lsp1').expect(200);
+  });
+
   it('answers 503 for the queries a dead worker held, and is started again', async () => {
     const before = (await http.get('/traces?logical_port=lsp1').expect(200)).text;
     const starts = traces.readWorker!.starts;
