@@ -2,7 +2,7 @@
 // Every sandbox gets its own mkdtemp folder, so tests and helpers can run several side by side;
 // stop() is idempotent and is registered by useSandbox() in afterAll, so a failing test never
 // leaves daemons behind.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -150,4 +150,14 @@ export async function waitFor<T>(what: string, cond: () => Promise<T | undefined
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * A file of the OVS/OVN pair under test (LIVETRACE_PAIR) as Node sees it: `/usr/share/ovn/ovn-sb.ovsschema`
+ * is the host's for Debian 12 and lives under the pair's Debian root for the others.
+ */
+export function pairFile(path: string): string {
+  const pair = process.env.LIVETRACE_PAIR ?? 'debian12';
+  const root = execFileSync(resolve(__dirname, '../../scripts/ovn-root'), ['path', pair], { encoding: 'utf8' }).trim();
+  return root === '/' ? path : join(root, path);
 }

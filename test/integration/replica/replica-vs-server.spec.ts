@@ -5,14 +5,14 @@ import { ReplicaFollower } from '../../../src/ovsdb/replica/follower';
 import { Replica, ReplicaSpec } from '../../../src/ovsdb/replica/replica';
 import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
 import { dumpTable, replicaTable } from '../../support/ovsdb-dump';
-import { Sandbox, waitFor } from '../../support/sandbox';
+import { pairFile, Sandbox, waitFor } from '../../support/sandbox';
 
 jest.setTimeout(180_000);
 
 const DBS = [
-  { name: 'OVN_Northbound', spec: NORTHBOUND, env: 'OVN_NB_DB', schema: '/usr/share/ovn/ovn-nb.ovsschema' },
-  { name: 'OVN_Southbound', spec: SOUTHBOUND, env: 'OVN_SB_DB', schema: '/usr/share/ovn/ovn-sb.ovsschema' },
-  { name: 'Open_vSwitch', spec: OPEN_VSWITCH, env: 'OVS_DB', schema: '/usr/share/openvswitch/vswitch.ovsschema' },
+  { name: 'OVN_Northbound', spec: NORTHBOUND, env: 'OVN_NB_DB', schema: pairFile('/usr/share/ovn/ovn-nb.ovsschema') },
+  { name: 'OVN_Southbound', spec: SOUTHBOUND, env: 'OVN_SB_DB', schema: pairFile('/usr/share/ovn/ovn-sb.ovsschema') },
+  { name: 'Open_vSwitch', spec: OPEN_VSWITCH, env: 'OVS_DB', schema: pairFile('/usr/share/openvswitch/vswitch.ovsschema') },
 ] as const;
 
 async function differences(f: ReplicaFollower, remote: string, schema: string, spec: ReplicaSpec): Promise<string[]> {
