@@ -9,22 +9,8 @@ import { TraceStore } from './trace-store';
 import { listTraces, TraceListQuery } from './trace-query';
 import { TraceReadWorker } from './trace-read-pool';
 
-export interface TraceFilter {
-  logicalPort?: string;
-  role?: 'inport' | 'outport' | 'any';
-  ufid?: string;
-  logicalFlow?: string;
-  northboundUuid?: string;
-  datapath?: string;
-  verdict?: string;
-  since?: string;
-  until?: string;
-  chassis?: string;
-  sessionId?: number;
-  cursor?: number;
-  limit: number;
-  withSteps: boolean;
-}
+/** What a caller asks for: the query of trace-query.ts with the logical port by name or UUID, unresolved. */
+export type TraceFilter = Omit<TraceListQuery, 'portName'> & { logicalPort?: string };
 
 @Injectable()
 export class TracesService implements OnModuleDestroy {
