@@ -18,8 +18,6 @@ import { ActiveSession, TraceSessionsService } from '../trace-sessions/trace-ses
 import { TracesService } from '../traces/traces.service';
 import { FlowEvent, LiveFlow } from './datapath-diff';
 import { FlowTracer, TraceFlowResult } from './flow-tracer';
-
-export type { TraceFlowResult } from './flow-tracer';
 import { PollerService } from './poller.service';
 import { TokenBucket } from './token-bucket';
 import { VswitchdService } from './vswitchd.service';
