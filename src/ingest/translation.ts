@@ -6,7 +6,7 @@ import { rulePass } from '../ovs/rule-pass';
 import { OvsParseError } from '../ovs/parse-error';
 import { parseOfprotoTrace, TracePass } from '../ovs/ofproto-trace';
 import type { TraceStep } from '../ovs/trace-tree';
-import { normaliseCookie } from '../ovs/trace-error';
+import { normaliseCookie } from '../ovs/ids';
 import type { TranslationV1 } from './event-schema';
 
 export function passOfTranslation(e: TranslationV1): { pass: TracePass } | { reason: string } {

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { ReplicaRow, Replica, RowChange } from '../ovsdb/replica/replica';
 import type { HintTable, LogicalDatapathRef, LogicalFlowSnapshot, OwnerTable, StepHint, StepOwner } from '../correlation/types';
+import { cookieUuidPrefix } from '../ovs/ids';
 import { datapathRef } from './datapaths';
 import { hintName, hintSummary, ownerSummary } from './summaries';
 
@@ -56,15 +57,6 @@ export interface OvnReplicas {
   readonly sb: Replica;
   /** The local Open_vSwitch database; without it interfaces map to no logical port. */
   readonly ovs?: Replica;
-}
-
-/** `0xdd9b0a` or `dd9b0a` → `00dd9b0a` (UUID prefix); null for cookie 0 or bad text. */
-export function cookiePrefix(cookie: string): string | null {
-  const hex = cookie.toLowerCase().replace(/^0x/, '');
-  if (!/^[0-9a-f]{1,16}$/.test(hex)) return null;
-  // A cookie is 64 bits; ovn-controller uses the low 32 (the UUID's first 8 hex digits).
-  const low = hex.length > 8 ? hex.slice(-8) : hex.padStart(8, '0');
-  return low === '00000000' ? null : low;
 }
 
 export function contentHash(f: Omit<LogicalFlowSnapshot, 'uuid' | 'contentHash'>): string {
@@ -147,7 +139,7 @@ export class OvnModel {
     let prefix = this.prefixes.get(cookie);
     if (prefix === undefined) {
       if (this.prefixes.size > 100_000) this.prefixes.clear();
-      this.prefixes.set(cookie, (prefix = cookiePrefix(cookie)));
+      this.prefixes.set(cookie, (prefix = cookieUuidPrefix(cookie)));
     }
     if (!prefix) return { cookie: '0x00000000', owners: [], collision: false, hints: [], hint: null };
     const cached = this.cookies.get(prefix);

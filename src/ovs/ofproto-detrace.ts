@@ -1,4 +1,5 @@
-import { lineError, normaliseCookie, splitLines, TextLine } from './trace-error';
+import { lineError, splitLines, TextLine } from './trace-error';
+import { normaliseCookie } from './ids';
 
 export { OvsTextParseError } from './trace-error';
 

@@ -46,18 +46,6 @@ export function lineError(what: string, whole: string, at: TextLine, reason: str
   return new OvsTextParseError(what, whole, at.offset + column, reason, at.line);
 }
 
-/**
- * OpenFlow cookies as the project stores them: `0x` + 8 lower-case hex digits (ovn-controller uses
- * the first 32 bits of a southbound UUID; traces print them without leading zeros). A cookie wider
- * than 32 bits is not OVN's: it is kept whole, padded to 16 digits, so it never collides with one.
- */
-export function normaliseCookie(raw: string): string | null {
-  const m = /^(?:0x)?([0-9a-fA-F]{1,16})$/.exec(raw.trim());
-  if (!m) return null;
-  const digits = m[1].toLowerCase().replace(/^0+(?=.)/, '');
-  return `0x${digits.padStart(digits.length > 8 ? 16 : 8, '0')}`;
-}
-
 /** Runs one of the ODP parsers; a failure is kept (the raw text stays in the event) instead of lost. */
 export function tryParse<T>(parse: (text: string) => T, text: string, errors: OvsParseError[]): T | null {
   try {

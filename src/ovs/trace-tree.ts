@@ -1,4 +1,5 @@
-import { lineError, normaliseCookie, TextLine } from './trace-error';
+import { lineError, TextLine } from './trace-error';
+import { normaliseCookie } from './ids';
 
 /**
  * The node tree of one ofproto/trace pass, rebuilt from its indentation.

@@ -1,7 +1,7 @@
 // The OVN model over replicas loaded from the captured dumps, then changed the way monitor
 // updates change them: collisions, tombstones, datapath groups, both Datapath_Binding schemas,
 // and caches that follow the replicas.
-import { OvnModel, cookiePrefix } from '../../../src/ovn/ovn-model';
+import { OvnModel } from '../../../src/ovn/ovn-model';
 import type { Row } from '../../../src/ovsdb/types';
 import { capturedReplicas } from './captured-model';
 
@@ -21,11 +21,12 @@ function lflowRow(dp: string, actions = 'next;'): Row {
 }
 
 describe('OvnModel', () => {
-  it('pads cookies to the UUID prefix and treats cookie 0 as no owner', () => {
-    expect(cookiePrefix('0xdd9b0a')).toBe('00dd9b0a');
-    expect(cookiePrefix('0x0')).toBeNull();
-    expect(cookiePrefix('0x00000000')).toBeNull();
-    expect(cookiePrefix('zz')).toBeNull();
+  it('gives a cookie wider than 32 bits no owner, even when its low 32 bits are a live flow (ovn-detrace does the same)', () => {
+    const model = new OvnModel(capturedReplicas());
+    expect(model.owners('0x66c1233a').owners).toHaveLength(1);
+    const wide = model.owners('0x166c1233a');
+    expect(wide.owners).toEqual([]);
+    expect(wide.hint).toBeNull();
   });
 
   it('resolves a logical flow with its datapath, stage and ACL hint', () => {
