@@ -29,8 +29,7 @@ export async function generate(n: number): Promise<Record<string, unknown>> {
   const { ds, db } = await openStore(file);
   // The writer and read connection exactly as the app's StoreService makes them.
   const { writer, db: reader } = storeHandles(db);
-  const store = new TraceStore();
-  writer.onChunkEnd((tx) => store.flushSeen(tx));
+  const store = new TraceStore({ db: reader, writer });
   const end = Date.parse('2026-11-27T00:00:00Z');
   const res = await load(writer, store, world, {
     traces: n,

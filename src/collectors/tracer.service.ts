@@ -15,7 +15,7 @@ import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { ActiveSession, TraceSessionsService } from '../trace-sessions/trace-sessions.service';
-import { TracesService } from '../traces/traces.service';
+import { TraceStore } from '../traces/trace-store';
 import { FlowEvent, LiveFlow } from './datapath-diff';
 import { FlowTracer, TraceFlowResult } from './flow-tracer';
 import { PollerService } from './poller.service';
@@ -77,7 +77,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     private readonly poller: PollerService,
     private readonly sessions: TraceSessionsService,
     private readonly replicas: ReplicasService,
-    private readonly traces: TracesService,
+    private readonly traces: TraceStore,
     private readonly store: StoreService,
     metrics: MetricsService,
   ) {
@@ -291,7 +291,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
         if (![...b].some((r) => a.has(r))) this.mergePaths(tx, pathId, other);
         else sharedWith.push(other);
       }
-      const id = this.traces.store.insert(tx, {
+      const id = this.traces.insert(tx, {
         trace,
         chassis,
         createdAt: now,
@@ -360,7 +360,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     const all = p.ports();
     const known = new Map([...this.portUuids(all), ...uuids]);
     const ports = all.map((x) => ({ name: x.logicalPort, uuid: known.get(x.logicalPort) ?? null, bindingUuid: x.portBindingUuid, datapath: x.datapath, role: x.role }));
-    for (const id of p.traceIds) this.traces.store.addPathPorts(tx, id, ports);
+    for (const id of p.traceIds) this.traces.addPathPorts(tx, id, ports);
     tx.stmt('UPDATE path SET verdict = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(pathVerdictOf(p)), now, pathId);
     if (this.paths.size > 50_000) this.paths.delete(this.paths.keys().next().value!);
   }

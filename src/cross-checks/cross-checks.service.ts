@@ -9,7 +9,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import { TraceJson } from '../traces/trace-record';
-import { TraceRow } from '../traces/trace-store';
+import { TraceRow, TraceStore } from '../traces/trace-store';
 import { TracesService } from '../traces/traces.service';
 import { Comparison, compareWithSimulation, LogicalFlowResolver } from './compare';
 import { buildMicroflow, Microflow, MicroflowError } from './microflow';
@@ -53,6 +53,7 @@ export class CrossChecksService {
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
     private readonly storage: StoreService,
     private readonly traces: TracesService,
+    private readonly traceStore: TraceStore,
     private readonly replicas: ReplicasService,
     metrics: MetricsService,
   ) {
@@ -93,7 +94,7 @@ export class CrossChecksService {
       }
       frontier = next;
     }
-    const passes = this.packetOrder(rows).map((r) => this.traces.store.fromRow(db, r, true));
+    const passes = this.packetOrder(rows).map((r) => this.traceStore.fromRow(r, true));
     const p = trace.pathId != null ? (db.prepare('SELECT verdict FROM path WHERE id = ?').get(trace.pathId) as { verdict: string } | undefined) : undefined;
     const stored = p ? JSON.parse(p.verdict) : trace.verdict;
     return { passes, verdict: added || trace.pathId == null ? terminalVerdict(passes, stored) : stored };

@@ -7,7 +7,7 @@ import { annotatePass } from '../correlation/annotate';
 import { MetricsService } from '../metrics/metrics.service';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
-import { TracesService } from '../traces/traces.service';
+import { TraceStore } from '../traces/trace-store';
 import { UpcallsService } from '../upcalls/upcalls.service';
 import { LineRejection, ParsedLine, parseEventLines } from './ndjson';
 import { parseRetis } from './retis-adapter';
@@ -37,7 +37,7 @@ export class IngestService {
 
   constructor(
     private readonly storage: StoreService,
-    private readonly traces: TracesService,
+    private readonly traces: TraceStore,
     private readonly upcalls: UpcallsService,
     private readonly replicas: ReplicasService,
     metrics: MetricsService,
@@ -84,7 +84,7 @@ export class IngestService {
     const jobs: Array<Promise<{ stored: number; duplicates: number }>> = [];
     for (let i = 0; i < prepared.length; i += CHUNK) {
       const chunk = prepared.slice(i, i + CHUNK);
-      jobs.push(this.storage.writer.submit((tx) => writeEvents(tx, chunk, receivedAt, { upcalls: this.upcalls, traces: this.traces.store })));
+      jobs.push(this.storage.writer.submit((tx) => writeEvents(tx, chunk, receivedAt, { upcalls: this.upcalls, traces: this.traces })));
     }
     const done = await Promise.all(jobs);
     const duplicates = done.reduce((n, d) => n + d.duplicates, 0);

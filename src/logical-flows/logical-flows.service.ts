@@ -8,7 +8,7 @@ import { Page, page } from '../common/query';
 import { toJson } from '../datapath-flows/datapath-flows.service';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
-import { citedTraceIds, citesSql, CITES_HINT, CITES_LFLOW } from '../traces/citations';
+import { citedTraceIds, citesSql, CITES_HINT, CITES_LFLOW } from '../traces/citation-store';
 
 interface SnapshotRow {
   id: number;

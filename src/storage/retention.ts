@@ -6,7 +6,7 @@
 // datapath flow lifetime once that lifetime has ended and no other trace cites it. Rows stored
 // once (OpenFlow rules, logical-flow snapshots, OVN objects) stay: they are bounded by the size of
 // the OVN databases, not by traffic, and the audits read them.
-import { CitationBatch } from '../traces/citations';
+import { CitationBatch } from '../traces/citation-store';
 import { citationsOf } from '../traces/step-pack';
 import type { WriteContext } from './writer';
 

@@ -7,7 +7,7 @@ import { Logger } from '@nestjs/common';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ApiError } from '../common/api-error';
-import type { TraceListQuery } from './trace-query';
+import type { TraceListQuery } from './trace-read-store';
 import type { ReadReply, ReadRequest } from './trace-read-worker';
 
 const MAX_WAITING = 64;

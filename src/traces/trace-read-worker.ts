@@ -7,8 +7,7 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openReadConnection } from '../storage/read-connection';
-import { listTraces, TraceListQuery } from './trace-query';
-import { TraceReader } from './trace-reader';
+import { TraceListQuery, TraceReadStore } from './trace-read-store';
 
 export interface ReadRequest {
   id: number;
@@ -36,12 +35,12 @@ const port = parentPort;
 if (port) {
   lowerPriority();
   const db = openReadConnection((workerData as { file: string }).file);
-  const reader = new TraceReader();
+  const reader = new TraceReadStore(db);
   const encoder = new TextEncoder();
   port.on('message', (m: ReadRequest) => {
     let body: Uint8Array;
     try {
-      body = encoder.encode(JSON.stringify(listTraces(reader, db, m.query)));
+      body = encoder.encode(JSON.stringify(reader.list(m.query)));
     } catch (err) {
       port.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) } satisfies ReadReply);
       return;

@@ -1,19 +1,21 @@
-// Annotated traces into rows (reads: trace-reader.ts). Writes run inside the StoreWriter's transactions (pure
+// The one way into the trace tables (trace, trace_port, logical_port_alias, trace_citation, of_rule,
+// logical_flow_snapshot, ovn_object). Writes run inside the StoreWriter's transactions (pure
 // synchronous code, prepared statements); the OpenFlow rules, logical-flow snapshots and OVN
-// objects a step refers to are stored once and remembered by id in memory, so a trace of 30
-// steps usually costs one trace row (its steps packed in it: step-pack.ts), ~20 citation rows
-// (what the audits walk) and a few port rows.
+// objects a step refers to are stored once and remembered by id in memory, so a trace of 30 steps
+// usually costs one trace row (its steps packed in it: step-pack.ts), ~20 citation rows (what the
+// audits walk) and a few port rows. Reads go through trace-read-store.ts on the read connection.
+import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import type { Page } from '../common/query';
 import type { AnnotatedStep, LogicalFlowSnapshot, StepHint, StepOwner } from '../correlation/types';
+import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
-import { CitationBatch, CITES_HINT, CITES_LFLOW } from './citations';
-import { StepPacker } from './step-pack';
-import { COLLISION, packFinalFlow, STALE, TraceReader } from './trace-reader';
-import { TraceRecordInput, verdictJson } from './trace-record';
+import { CitationBatch, CITES_HINT, CITES_LFLOW } from './citation-store';
+import { citationsOf, StepPacker } from './step-pack';
+import { COLLISION, packFinalFlow, STALE, TraceListQuery, TraceReadStore, TraceRow } from './trace-read-store';
+import { TraceJson, TraceRecordInput, verdictJson } from './trace-record';
 
-export { CITES_HINT, CITES_LFLOW } from './citations';
-export { TRACE_LIST_COLUMNS, type TraceRow } from './trace-reader';
-
+export type { TraceRow } from './trace-read-store';
 
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
 
@@ -41,7 +43,21 @@ class IdCache {
   }
 }
 
-export class TraceStore extends TraceReader {
+/** The connection reads use and the writer (StoreService, or storeHandles() outside the app). */
+export interface StoreHandles {
+  readonly db: StoreService['db'];
+  readonly writer: StoreService['writer'];
+}
+
+/** What a pruned trace leaves to its owners: its path and its datapath flow lifetime. */
+export interface PrunedTrace {
+  pathId: number | null;
+  datapathFlowId: number | null;
+}
+
+@Injectable()
+export class TraceStore {
+  private readonly reader: TraceReadStore;
   /** OpenFlow rule ids: cookie → match → actions → (table, priority, bridge, id). */
   private ruleTree = new Map<string | null, Map<string, Map<string, RuleRef[]>>>();
   private ruleCount = 0;
@@ -56,6 +72,39 @@ export class TraceStore extends TraceReader {
   /** Snapshot id → newest created_at citing it since the last flushSeen. */
   private seen = new Map<number, string>();
 
+  constructor(@Inject(StoreService) storage: StoreHandles) {
+    this.reader = new TraceReadStore(storage.db);
+    storage.writer.onChunkEnd((tx) => this.flushSeen(tx));
+    storage.writer.onRollback(() => this.clearCaches());
+  }
+
+  // ---- reads (the read connection) ----------------------------------------------------
+
+  /** The trace as the API shows it; steps only when asked (lists carry stepCount). */
+  read(id: number, withSteps: boolean): TraceJson | undefined {
+    return this.reader.read(id, withSteps);
+  }
+
+  fromRow(row: TraceRow, withSteps: boolean): TraceJson {
+    return this.reader.fromRow(row, withSteps);
+  }
+
+  fromRows(rows: TraceRow[], withSteps: boolean): TraceJson[] {
+    return this.reader.fromRows(rows, withSteps);
+  }
+
+  list(q: TraceListQuery): Page<TraceJson> {
+    return this.reader.list(q);
+  }
+
+  portNameOfUuid(uuid: string): string | undefined {
+    return this.reader.portNameOfUuid(uuid);
+  }
+
+  hasPort(name: string): boolean {
+    return this.reader.hasPort(name);
+  }
+
   /** Forget cached ids (after pruning removed rows they point to). */
   clearCaches(): void {
     this.ruleTree.clear();
@@ -65,6 +114,48 @@ export class TraceStore extends TraceReader {
     this.objects.clear();
     this.seen.clear();
     this.aliases.clear();
+  }
+
+  // ---- retention (inside writer jobs) -------------------------------------------------
+
+  /** The id of the newest trace beyond the `keep` newest (one index walk of `keep` entries). */
+  idBeyondNewest(tx: WriteContext, keep: number): number | null {
+    const row = tx.stmt('SELECT id FROM trace ORDER BY id DESC LIMIT 1 OFFSET ?').get(keep) as { id: number } | undefined;
+    return row ? row.id : null;
+  }
+
+  /** At most `batch` of the oldest traces with an id at or below `maxId`, then created before `before`. */
+  oldest(tx: WriteContext, limits: { maxId: number | null; before: string | null }, batch: number): number[] {
+    const ids = new Set<number>();
+    if (limits.maxId !== null) {
+      for (const r of tx.stmt('SELECT id FROM trace WHERE id <= ? ORDER BY id LIMIT ?').all(limits.maxId, batch) as Array<{ id: number }>) ids.add(r.id);
+    }
+    if (limits.before !== null && ids.size < batch) {
+      for (const r of tx.stmt('SELECT id FROM trace WHERE created_at < ? ORDER BY created_at LIMIT ?').all(limits.before, batch - ids.size) as Array<{ id: number }>) ids.add(r.id);
+    }
+    return [...ids];
+  }
+
+  /**
+   * Deletes these traces with their port rows and citation bits; returns, per trace deleted, the
+   * path and datapath flow lifetime it belonged to (their owners decide whether those go too).
+   */
+  prune(tx: WriteContext, ids: readonly number[]): PrunedTrace[] {
+    const out: PrunedTrace[] = [];
+    const info = tx.stmt('SELECT path_id, datapath_flow_id, steps FROM trace WHERE id = ?');
+    const cites: Array<[number, number, number]> = [];
+    const delPorts = tx.stmt('DELETE FROM trace_port WHERE trace_id = ?');
+    const delTrace = tx.stmt('DELETE FROM trace WHERE id = ?');
+    for (const id of ids) {
+      const t = info.get(id) as { path_id: number | null; datapath_flow_id: number | null; steps: Buffer } | undefined;
+      if (!t) continue;
+      // The trace's own steps say which citation bits are its.
+      for (const [kind, ref] of citationsOf(t.steps)) cites.push([kind, ref, id]);
+      delPorts.run(id);
+      if (delTrace.run(id).changes) out.push({ pathId: t.path_id, datapathFlowId: t.datapath_flow_id });
+    }
+    CitationBatch.clear(tx, cites);
+    return out;
   }
 
   // ---- writes -------------------------------------------------------------------------

@@ -6,24 +6,22 @@ import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import { TraceJson, TraceRecordInput } from './trace-record';
 import { TraceStore } from './trace-store';
-import { listTraces, TraceListQuery } from './trace-query';
+import type { TraceListQuery } from './trace-read-store';
 import { TraceReadWorker } from './trace-read-pool';
 
-/** What a caller asks for: the query of trace-query.ts with the logical port by name or UUID, unresolved. */
+/** What a caller asks for: the query of trace-read-store.ts with the logical port by name or UUID, unresolved. */
 export type TraceFilter = Omit<TraceListQuery, 'portName'> & { logicalPort?: string };
 
 @Injectable()
 export class TracesService implements OnModuleDestroy {
-  readonly store = new TraceStore();
   /** Where `GET /traces` runs: a worker thread on its own read connection (none for ':memory:'). */
   readonly readWorker?: TraceReadWorker;
 
   constructor(
     private readonly storage: StoreService,
+    private readonly store: TraceStore,
     private readonly replicas: ReplicasService,
   ) {
-    storage.writer.onChunkEnd((tx) => this.store.flushSeen(tx));
-    storage.writer.onRollback(() => this.store.clearCaches());
     if (!storage.db.memory && storage.db.name) this.readWorker = new TraceReadWorker(storage.db.name);
   }
 
@@ -33,7 +31,7 @@ export class TracesService implements OnModuleDestroy {
   }
 
   get(id: number, withSteps = true): TraceJson {
-    const t = this.store.read(this.storage.db, id, withSteps);
+    const t = this.store.read(id, withSteps);
     if (!t) throw notFound(`no trace ${id}`);
     return t;
   }
@@ -48,18 +46,17 @@ export class TracesService implements OnModuleDestroy {
    * port_name: the primary key (port_name, trace_id) serves every port query.
    */
   resolvePort(nameOrUuid: string): { column: 'port_name'; value: string } {
-    const db = this.storage.db;
     if (isUuid(nameOrUuid.toLowerCase())) {
       const u = nameOrUuid.toLowerCase();
-      const alias = this.store.stmt(db, 'SELECT port_name FROM logical_port_alias WHERE uuid = ? LIMIT 1').get(u) as { port_name: string } | undefined;
-      if (alias) return { column: 'port_name', value: alias.port_name };
+      const alias = this.store.portNameOfUuid(u);
+      if (alias !== undefined) return { column: 'port_name', value: alias };
       const nb = this.replicas.nb.get('Logical_Switch_Port', u) ?? this.replicas.nb.get('Logical_Router_Port', u);
       if (nb) return { column: 'port_name', value: String(nb.name) };
       const pb = this.replicas.sb.get('Port_Binding', u);
       if (pb) return { column: 'port_name', value: String(pb.logical_port) };
       throw notFound(`no logical port with UUID ${u}`, 'logical_port');
     }
-    if (this.store.stmt(db, 'SELECT 1 FROM trace_port WHERE port_name = ? LIMIT 1').get(nameOrUuid)) return { column: 'port_name', value: nameOrUuid };
+    if (this.store.hasPort(nameOrUuid)) return { column: 'port_name', value: nameOrUuid };
     const known =
       this.replicas.nb.find('Logical_Switch_Port', 'name', nameOrUuid).length ||
       this.replicas.nb.find('Logical_Router_Port', 'name', nameOrUuid).length ||
@@ -70,7 +67,7 @@ export class TracesService implements OnModuleDestroy {
 
   /**
    * The filter with its port resolved (here, on the main thread: it asks the OVN replicas),
-   * ready for the trace query (trace-query.ts); a 404 for an unknown port.
+   * ready for the trace query (trace-read-store.ts); a 404 for an unknown port.
    */
   private query(f: TraceFilter): TraceListQuery {
     const { logicalPort, ...rest } = f;
@@ -78,7 +75,7 @@ export class TracesService implements OnModuleDestroy {
   }
 
   list(f: TraceFilter): Page<TraceJson> {
-    return listTraces(this.store, this.storage.db, this.query(f));
+    return this.store.list(this.query(f));
   }
 
   /**
@@ -88,7 +85,7 @@ export class TracesService implements OnModuleDestroy {
   async listJson(f: TraceFilter): Promise<Buffer> {
     const q = this.query(f);
     if (this.readWorker) return this.readWorker.list(q);
-    return Buffer.from(JSON.stringify(listTraces(this.store, this.storage.db, q)));
+    return Buffer.from(JSON.stringify(this.store.list(q)));
   }
 
   async onModuleDestroy(): Promise<void> {

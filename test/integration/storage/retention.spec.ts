@@ -16,7 +16,7 @@ import { pruneBatch, rowLimitCut } from '../../../src/storage/retention';
 import { RETENTION_BATCH, RetentionService } from '../../../src/storage/retention.service';
 import type { StoreService } from '../../../src/storage/store.service';
 import { StoreWriter } from '../../../src/storage/writer';
-import { allCitations } from '../../../src/traces/citations';
+import { allCitations } from '../../../src/traces/citation-store';
 import { citationsOf } from '../../../src/traces/step-pack';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { annotateReply } from '../../unit/correlation/detrace-agreement';
@@ -41,7 +41,7 @@ describe('retention', () => {
   let ds: DataSource;
   let db: Database;
   let writer: StoreWriter;
-  const store = new TraceStore();
+  let store: TraceStore;
   const replies = capturedReplies();
 
   const count = (table: string, where = '1') => (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).get() as { n: number }).n;
@@ -99,8 +99,7 @@ describe('retention', () => {
     await ds.runMigrations();
     db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
     writer = new StoreWriter(db);
-    writer.onChunkEnd((tx) => store.flushSeen(tx));
-    store.clearCaches();
+    store = new TraceStore({ db, writer });
   });
 
   afterEach(async () => {
@@ -114,7 +113,7 @@ describe('retention', () => {
     expect(total).toBeGreaterThan(100);
     const keep = 40;
     const newest = (db.prepare('SELECT id FROM trace ORDER BY id DESC LIMIT ?').all(keep) as Array<{ id: number }>).map((r) => r.id);
-    const before = newest.map((id) => store.read(db, id, true));
+    const before = newest.map((id) => store.read(id, true));
     const limits = { before: null, maxPrunedId: await writer.submit((tx) => rowLimitCut(tx, keep)) };
     let batches = 0;
     let pruned = 0;
@@ -128,7 +127,7 @@ describe('retention', () => {
     expect(pruned).toBe(total - keep);
     expect(batches).toBe(Math.ceil((total - keep) / 7));
     expect((db.prepare('SELECT id FROM trace ORDER BY id DESC').all() as Array<{ id: number }>).map((r) => r.id)).toEqual(newest);
-    expect(newest.map((id) => store.read(db, id, true))).toEqual(before);
+    expect(newest.map((id) => store.read(id, true))).toEqual(before);
     expect(orphans()).toEqual({ citations: 0, ports: 0, paths: 0, endedFlows: 0, edges: 0 });
     citationsMatchSteps();
     // Live lifetimes stay for the poller even when no trace cites them any more.

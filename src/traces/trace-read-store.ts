@@ -1,7 +1,11 @@
-// Annotated traces read back from their rows: the trace row, its packed steps (step-pack.ts) with
-// the rules, logical-flow snapshots and OVN objects they point to, and its ports, as the API shows
-// them. TraceStore (the write side) extends it; statements are prepared once per connection.
+// Annotated traces read back from their rows on one read connection: the trace row, its packed
+// steps (step-pack.ts) with the rules, logical-flow snapshots and OVN objects they point to, and its
+// ports, as the API shows them; `GET /traces`'s query. The service reads through the main thread's
+// connection (TraceStore, trace-store.ts), the trace reader worker through its own
+// (trace-read-worker.ts); statements are prepared once per connection.
 import type { Database, Statement } from 'better-sqlite3';
+import { makeCursor, Page } from '../common/query';
+import { citedTraceIds, citesSql, CITES_HINT, CITES_LFLOW } from './citation-store';
 import { PackedStep, unpackSteps } from './step-pack';
 import { LogicalPortJson, OwnerJson, StepJson, TraceJson } from './trace-record';
 import type { StepHint, StepOwner } from '../correlation/types';
@@ -10,45 +14,125 @@ import type { StepHint, StepOwner } from '../correlation/types';
 export const STALE = 1;
 export const COLLISION = 2;
 
-export class TraceReader {
+/** A trace filter with its logical port already resolved to the name trace_port is keyed by. */
+export interface TraceListQuery {
+  portName?: string;
+  role?: 'inport' | 'outport' | 'any';
+  ufid?: string;
+  logicalFlow?: string;
+  northboundUuid?: string;
+  datapath?: string;
+  verdict?: string;
+  since?: string;
+  until?: string;
+  chassis?: string;
+  sessionId?: number;
+  cursor?: number;
+  limit: number;
+  withSteps: boolean;
+}
 
-  private readonly readStmts = new WeakMap<Database, Map<string, Statement>>();
+/** Citations above which a filter by logical flow / northbound row is checked per trace. */
+const WALK_ABOVE = 10_000;
 
-  /** A read statement prepared once per connection (a list of 50 traces runs 50 port queries). */
-  stmt(db: Database, sql: string): Statement {
-    let m = this.readStmts.get(db);
-    if (!m) this.readStmts.set(db, (m = new Map()));
-    let st = m.get(sql);
-    if (!st) m.set(sql, (st = db.prepare(sql)));
+export class TraceReadStore {
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(private readonly db: Database) {}
+
+  /** A read statement prepared once (a list of 50 traces runs 50 port queries). */
+  private stmt(sql: string): Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
     return st;
   }
 
   /** The trace as the API shows it; steps only when asked (lists carry stepCount). */
-  read(db: Database, id: number, withSteps: boolean): TraceJson | undefined {
-    const row = this.stmt(db, 'SELECT * FROM trace WHERE id = ?').get(id) as TraceRow | undefined;
+  read(id: number, withSteps: boolean): TraceJson | undefined {
+    const row = this.stmt('SELECT * FROM trace WHERE id = ?').get(id) as TraceRow | undefined;
     if (!row) return undefined;
-    return this.fromRow(db, row, withSteps);
+    return this.fromRow(row, withSteps);
   }
 
-  fromRow(db: Database, row: TraceRow, withSteps: boolean): TraceJson {
+  fromRow(row: TraceRow, withSteps: boolean): TraceJson {
     // One range of the primary key (trace_id, port_name, role, scope).
-    return this.build(db, row, withSteps, this.stmt(db, `${PORT_COLUMNS} WHERE trace_id = ?`).raw().all(row.id) as PortRow[]);
+    return this.build(row, withSteps, this.stmt(`${PORT_COLUMNS} WHERE trace_id = ?`).raw().all(row.id) as PortRow[]);
   }
 
   /**
    * A page of traces: their ports in one statement for the page rather than one per trace (at 1M
    * the 51 statements of a port query's page were a third of its cost, bench/api/RESULTS.md).
    */
-  fromRows(db: Database, rows: TraceRow[], withSteps: boolean): TraceJson[] {
-    if (rows.length < 2) return rows.map((r) => this.fromRow(db, r, withSteps));
+  fromRows(rows: TraceRow[], withSteps: boolean): TraceJson[] {
+    if (rows.length < 2) return rows.map((r) => this.fromRow(r, withSteps));
     const byTrace = new Map<number, PortRow[]>();
     for (const r of rows) byTrace.set(r.id, []);
-    const ports = this.stmt(db, `${PORT_COLUMNS} WHERE trace_id IN (SELECT value FROM json_each(?))`).raw().all(JSON.stringify(rows.map((r) => r.id))) as PortRow[];
+    const ports = this.stmt(`${PORT_COLUMNS} WHERE trace_id IN (SELECT value FROM json_each(?))`).raw().all(JSON.stringify(rows.map((r) => r.id))) as PortRow[];
     for (const p of ports) byTrace.get(p[0])?.push(p);
-    return rows.map((r) => this.build(db, r, withSteps, byTrace.get(r.id) ?? []));
+    return rows.map((r) => this.build(r, withSteps, byTrace.get(r.id) ?? []));
   }
 
-  private build(db: Database, row: TraceRow, withSteps: boolean, portRows: PortRow[]): TraceJson {
+  /** `GET /traces`: one page, newest first. */
+  list(f: TraceListQuery): Page<TraceJson> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const refs = (sql: string, value: string): number[] => (this.stmt(sql).all(value) as Array<{ id: number }>).map((r) => r.id);
+    /**
+     * "The trace cites one of these rows" (trace_citation). Few citations: the traces' ids, from
+     * the bitmaps (cost ~ citations). Many (a DP-group flow is in nearly every trace): checked per
+     * trace while walking newest first, as materialising a million ids took seconds (bench/api).
+     */
+    const citing = (kind: number, ids0: number[]): void => {
+      const ids = citedTraceIds((sql) => this.stmt(sql), kind, ids0, WALK_ABOVE);
+      if (ids === 'many') where.push(citesSql(kind, 't.id')) && args.push(JSON.stringify(ids0));
+      else where.push('t.id IN (SELECT value FROM json_each(?))') && args.push(JSON.stringify(ids));
+    };
+    // By port: walk trace_port's primary key (port_name, trace_id) newest first from the cursor
+    // and join each trace by id, so the first page costs ~limit rows however many traces the port
+    // has (an IN (subquery) materialised all of them; EXPLAIN QUERY PLAN in bench/api/RESULTS.md).
+    let from = 'trace t';
+    let order = 't.id';
+    if (f.portName !== undefined) {
+      from = 'trace_port p CROSS JOIN trace t ON t.id = p.trace_id';
+      order = 'p.trace_id';
+      where.push('p.port_name = ?') && args.push(f.portName);
+      if (f.role === 'inport') where.push(`p.role = 'inport'`);
+      if (f.role === 'outport') where.push(`p.role IN ('outport', 'output', 'tunnel_out')`);
+      if (f.cursor) where.push('p.trace_id < ?') && args.push(f.cursor);
+    }
+    // A trace's UFID is its datapath flow's (the tracer and ingest store them together).
+    if (f.ufid)
+      where.push('(t.datapath_flow_id IN (SELECT id FROM datapath_flow WHERE ufid = ?) OR (t.datapath_flow_id IS NULL AND t.ufid = ?))') &&
+        args.push(f.ufid, f.ufid);
+    if (f.logicalFlow) citing(CITES_LFLOW, refs('SELECT id FROM logical_flow_snapshot WHERE uuid = ?', f.logicalFlow));
+    if (f.northboundUuid) citing(CITES_HINT, refs(`SELECT id FROM ovn_object WHERE uuid = ? AND db = 'OVN_Northbound'`, f.northboundUuid));
+    if (f.datapath) where.push('t.id IN (SELECT trace_id FROM trace_port WHERE datapath = ?)') && args.push(f.datapath);
+    if (f.verdict) where.push('t.verdict_kinds LIKE ?') && args.push(`%,${f.verdict},%`);
+    if (f.since) where.push('t.created_at >= ?') && args.push(f.since);
+    if (f.until) where.push('t.created_at <= ?') && args.push(f.until);
+    if (f.chassis) where.push('t.chassis = ?') && args.push(f.chassis);
+    if (f.sessionId) where.push('t.session_id = ?') && args.push(f.sessionId);
+    if (f.cursor) where.push('t.id < ?') && args.push(f.cursor);
+    const group = f.portName !== undefined ? ' GROUP BY p.trace_id' : '';
+    const columns = f.withSteps ? 't.*' : TRACE_LIST_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ');
+    const sql = `SELECT ${columns} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${order} DESC LIMIT ?`;
+    const rows = this.stmt(sql).all(...args, f.limit + 1) as TraceRow[];
+    // The row past the limit only says there is a next page: not built.
+    const items = this.fromRows(rows.slice(0, f.limit), f.withSteps);
+    return { items, next: rows.length > f.limit ? makeCursor(items[items.length - 1].id) : null };
+  }
+
+  /** The name a logical port UUID was stored under (logical_port_alias), if any trace saw it. */
+  portNameOfUuid(uuid: string): string | undefined {
+    return (this.stmt('SELECT port_name FROM logical_port_alias WHERE uuid = ? LIMIT 1').get(uuid) as { port_name: string } | undefined)?.port_name;
+  }
+
+  /** Whether any trace touched a logical port of this name. */
+  hasPort(name: string): boolean {
+    return this.stmt('SELECT 1 FROM trace_port WHERE port_name = ? LIMIT 1').get(name) !== undefined;
+  }
+
+  private build(row: TraceRow, withSteps: boolean, portRows: PortRow[]): TraceJson {
     // Sorted here rather than by a temp b-tree in SQLite (byte order, as SQLite's BINARY collation).
     const ports = portRows.sort((a, b) => cmp(b[3], a[3]) || cmp(a[2], b[2]) || cmp(a[1], b[1])); // scope desc, role, name
     const json: TraceJson = {
@@ -75,7 +159,7 @@ export class TraceReader {
     };
     if (withSteps) {
       const extra = row.extra ? (JSON.parse(row.extra) as Record<string, unknown>) : {};
-      json.steps = this.readSteps(db, row.steps, (extra.collisions ?? {}) as Record<string, StepOwner[]>);
+      json.steps = this.readSteps(row.steps, (extra.collisions ?? {}) as Record<string, StepOwner[]>);
       json.warnings = (extra.warnings as string[]) ?? [];
       json.errors = (extra.errors as string[]) ?? [];
       json.translationFailed = (extra.translationFailed as string) ?? null;
@@ -84,11 +168,11 @@ export class TraceReader {
   }
 
   /** Unpacks trace.steps and fetches the rows they refer to, one statement per table. */
-  private readSteps(db: Database, blob: Buffer, collisions: Record<string, StepOwner[]>): StepJson[] {
+  private readSteps(blob: Buffer, collisions: Record<string, StepOwner[]>): StepJson[] {
     const steps = unpackSteps(blob);
-    const rules = this.byId<RuleRow>(db, 'SELECT id, bridge, table_id, priority, cookie, match, actions FROM of_rule', steps, (s) => s.ruleId);
-    const lflows = this.byId<LflowRow>(db, 'SELECT id, uuid, datapaths, pipeline, table_id, stage, priority, match, actions, source FROM logical_flow_snapshot', steps, (s) => s.lflowId);
-    const objects = this.byId<ObjectRow>(db, 'SELECT id, tbl, uuid, name, summary FROM ovn_object', steps, (s) => s.ownerId, (s) => s.hintId);
+    const rules = this.byId<RuleRow>('SELECT id, bridge, table_id, priority, cookie, match, actions FROM of_rule', steps, (s) => s.ruleId);
+    const lflows = this.byId<LflowRow>('SELECT id, uuid, datapaths, pipeline, table_id, stage, priority, match, actions, source FROM logical_flow_snapshot', steps, (s) => s.lflowId);
+    const objects = this.byId<ObjectRow>('SELECT id, tbl, uuid, name, summary FROM ovn_object', steps, (s) => s.ownerId, (s) => s.hintId);
     const out: StepJson[] = [];
     for (const s of steps) {
       const r = rules.get(s.ruleId);
@@ -136,7 +220,7 @@ export class TraceReader {
   }
 
   /** The rows of one table the steps refer to, by id (one prepared statement, ids as a JSON array). */
-  private byId<R extends { id: number }>(db: Database, select: string, steps: PackedStep[], ...refs: Array<(s: PackedStep) => number | null>): Map<number, R> {
+  private byId<R extends { id: number }>(select: string, steps: PackedStep[], ...refs: Array<(s: PackedStep) => number | null>): Map<number, R> {
     const ids = new Set<number>();
     for (const s of steps) for (const ref of refs) {
       const id = ref(s);
@@ -144,7 +228,7 @@ export class TraceReader {
     }
     const out = new Map<number, R>();
     if (!ids.size) return out;
-    for (const row of this.stmt(db, `${select} WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify([...ids])) as R[]) out.set(row.id, row);
+    for (const row of this.stmt(`${select} WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify([...ids])) as R[]) out.set(row.id, row);
     return out;
   }
 }
