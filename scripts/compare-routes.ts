@@ -1,0 +1,376 @@
+// The before/after comparison of every GET route over one stored history (issue 17; the packed-step
+// schema was checked the same way): one real sandbox run stored in SQLite, then each tree under
+// comparison serves a copy of that file with no live source behind it, and every answer is kept as a
+// file so that two trees' answers can be compared byte for byte. Driven by scripts/compare-routes.
+//
+//   history OUT.sqlite          a real sandbox (the verdict tests' router topology), the service in
+//                               process tracing lsp1 live, vlog upcalls, sessions, cross-checks,
+//                               ingested NDJSON and retis events; daemons stopped, WAL folded in.
+//   capture TREE DB OUTDIR      TREE's app on a copy of DB (no OVSDB, no ovs-vswitchd, no poller, no
+//                               retention): every GET with the targets read from DB, one file each.
+//   diff DIR_A DIR_B            identical/total and every difference (a unified diff per answer).
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import request from 'supertest';
+
+type Http = ReturnType<typeof request>;
+
+// ---------------------------------------------------------------------------------------------
+// (a) the history
+
+async function history(out: string): Promise<void> {
+  // The tree whose service and test helpers make the history: the working directory.
+  const here = process.cwd();
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { Sandbox, waitFor } = require(join(here, 'test/support/sandbox'));
+  const { buildVerdictTopology, VERDICT_PACKETS, EXTRA_VERDICT_PACKETS, VERDICT_MAC } = require(join(here, 'test/support/verdict-topology'));
+  const { checkPacket } = require(join(here, 'test/support/verdict-check'));
+  const { createApp } = require(join(here, 'src/bootstrap'));
+  const { loadConfig } = require(join(here, 'src/config/config'));
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  for (const f of [out, `${out}-wal`, `${out}-shm`]) rmSync(f, { force: true });
+  const sb = await Sandbox.start({ prefix: 'livetrace-compare-' });
+  let app: { init(): Promise<unknown>; close(): Promise<void>; getHttpServer(): unknown } | undefined;
+  try {
+    const topo = await buildVerdictTopology(sb);
+    app = await createApp(
+      loadConfig({
+        ...sb.env,
+        LIVETRACE_DB: out,
+        LIVETRACE_POLL_INTERVAL_MS: '200',
+        LIVETRACE_VLOG_FILE: join(sb.dir, 'ovs-vswitchd.log'),
+        LIVETRACE_VLOG_SET_LEVELS: 'true',
+        LIVETRACE_LOG_LEVEL: 'warn',
+      }),
+    );
+    await app!.init();
+    const http: Http = request(app!.getHttpServer() as Parameters<typeof request>[0]);
+    await waitFor('service healthy', async () => (await http.get('/health')).status === 200, 60_000);
+    const post = async (url: string, body: unknown, type = 'application/json') => {
+      const r = await http.post(url).set('Content-Type', type).send(typeof body === 'string' ? body : JSON.stringify(body));
+      console.log(`POST ${url} -> ${r.status}`);
+      return r;
+    };
+    // Sessions in every state: lsp1 live (left active), one completing at maxTraces, one expiring,
+    // an auto-cross-checked filter on SSH (stopped at the end).
+    await post('/trace-sessions', { logicalPort: 'lsp1', includeExisting: true });
+    await post('/trace-sessions', { filter: 'tcp,tp_dst=22', crossCheck: true });
+    await post('/trace-sessions', { logicalPort: 'lsp1', filter: 'icmp', maxTraces: 2 });
+    await post('/trace-sessions', { logicalPort: 'lsp3', durationSeconds: 1 });
+    // Every verdict packet: pings, the ACL-dropped TCP, the load-balancer VIP, routed SNAT, the
+    // unresolved next hop, TTL expiry, the ACL reject (each after a flush: removed lifetimes too).
+    const packets = { ...VERDICT_PACKETS, ...EXTRA_VERDICT_PACKETS };
+    for (const name of Object.keys(packets)) {
+      const r = await checkPacket(sb, http, topo, name);
+      console.log(`${name}: ${r.traces.length} traces, paths ${r.paths.map((p: { id: number }) => p.id).join(',')}${r.mismatches.length ? ' MISMATCH ' + r.mismatches.join('; ') : ''}`);
+    }
+    // Without a flush: a second ping and a ping lsp2 -> lsp3 (not lsp1's), left installed (live lifetimes).
+    const dp = topo.dpPorts as Map<string, number>;
+    const icmp = (from: number, to: number) =>
+      `in_port(${dp.get(`vif${from}`)}),eth(src=${VERDICT_MAC(from)},dst=${VERDICT_MAC(to)}),eth_type(0x0800),ipv4(src=10.0.0.${from},dst=10.0.0.${to},proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)`;
+    await sb.inject('vif1', icmp(1, 2), 3);
+    await sb.inject('vif2', icmp(2, 3), 3);
+    await sb.inject('vif3', icmp(3, 2), 2);
+    await new Promise((r) => setTimeout(r, 3000));
+    // On-demand traces: a hand-typed OpenFlow flow and an installed datapath flow by UFID.
+    await post('/traces', { bridge: 'br-int', flow: `in_port=${dp.get('vif1')},icmp,dl_src=${VERDICT_MAC(1)},dl_dst=${VERDICT_MAC(3)},nw_src=10.0.0.1,nw_dst=10.0.0.3` });
+    const live = (await http.get('/datapath-flows?state=live&limit=5')).body.items as Array<{ ufid: string }>;
+    if (live[0]) await post(`/datapath-flows/${live[0].ufid}/trace`, {});
+    // Cross-checks against the real ovn-trace: the newest trace of each verdict.
+    for (const v of ['drop', 'output', 'controller']) {
+      const t = (await http.get(`/traces?verdict=${v}&limit=2`)).body.items as Array<{ id: number }>;
+      for (const x of t) await post(`/traces/${x.id}/cross-check`, {});
+    }
+    // Ingested events (the ingest e2e's NDJSON, a bad line included) and retis events.
+    const fx = join(here, 'test/fixtures/documented/retis');
+    const T = '2026-11-27T05:21:55.633Z';
+    const UFID = 'c3eaf764-0b75-4369-bd29-5dd907c66fb9';
+    const KEY = 'recirc_id(0),dp_hash(0/0),skb_priority(0/0),in_port(2),skb_mark(0/0),eth(src=50:54:00:00:00:01/01:00:00:00:00:00,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1/0.0.0.0,dst=10.0.0.2/0.0.0.0,proto=1,frag=no)';
+    const events = [
+      { type: 'ukey_created', id: 'c1', time: T, ufid: UFID, key: KEY, actions: 'ct(zone=1),recirc(0x1)', packets: 1, bytes: 98 },
+      { type: 'upcall', id: 'u1', time: T, upcallType: 'miss', key: 'recirc_id(0),in_port(2),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800)', thread: 'handler1', ufid: UFID },
+      { type: 'translation', id: 't1', time: T, ufid: UFID, upcallId: 'u1', text: readFileSync(join(fx, `${UFID}.trace.txt`), 'utf8') },
+      { type: 'ukey_updated', id: 'd1', time: '2026-11-27T05:21:56Z', ufid: UFID, packets: 7, bytes: 686 },
+      { type: 'ukey_revalidated', id: 'r1', time: '2026-11-27T05:21:57Z', ufid: UFID, result: 'KEEP', reason: 'NONE' },
+      { type: 'upcall', id: 'u2', time: '2026-11-27T05:22:00Z', upcallType: 'action', key: 'recirc_id(0),in_port(3)', thread: 'handler2' },
+      { type: 'ukey_removed', id: 'x1', time: '2026-11-27T05:23:00Z', ufid: UFID, reason: 'idle' },
+    ];
+    await post('/ingest/events?source=usdt', events.map((e) => JSON.stringify(e)).join('\n') + '\n{"type":"upcall"\n', 'application/x-ndjson');
+    await post('/ingest/retis', readFileSync(join(fx, 'events.json'), 'utf8'), 'application/x-ndjson');
+    // Upcalls from ovs-vswitchd's log reach the store at the vlog source's pace.
+    await waitFor('vlog upcalls stored', async () => ((await http.get('/upcalls?source=vlog&linked=true')).body.items?.length ?? 0) >= 3, 30_000).catch(() => console.log('no linked vlog upcalls'));
+    const ssh = (await http.get('/trace-sessions')).body.items.find((s: { filter: string | null }) => s.filter === 'tcp,tp_dst=22');
+    if (ssh) await http.delete(`/trace-sessions/${ssh.id}`);
+    await new Promise((r) => setTimeout(r, 2000));
+  } finally {
+    await app?.close().catch((e: Error) => console.error(`app close: ${e.message}`));
+    await sb.stop();
+  }
+  const db = new Database(out);
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.pragma('journal_mode = DELETE');
+  const counts = Object.fromEntries(
+    (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as Array<{ name: string }>).map((t) => [
+      t.name,
+      (db.prepare(`SELECT count(*) AS n FROM "${t.name}"`).get() as { n: number }).n,
+    ]),
+  );
+  db.close();
+  console.log(JSON.stringify(counts));
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) the answers of one tree
+
+/** Every GET, with targets read from the history itself (so both trees are asked the same). */
+function requests(dbFile: string): string[] {
+  const db = new Database(dbFile, { readonly: true });
+  const all = <T>(sql: string) => db.prepare(sql).all() as T[];
+  const col = (sql: string) => all<Record<string, unknown>>(sql).map((r) => String(Object.values(r)[0]));
+  const has = (t: string) => !!db.prepare(`SELECT 1 FROM sqlite_master WHERE name = ?`).get(t);
+  const urls: string[] = ['/health', '/metrics', '/docs-json', '/ingest/schema'];
+  const traces = col('SELECT id FROM trace ORDER BY id');
+  const pathIds = col('SELECT DISTINCT path_id FROM trace WHERE path_id IS NOT NULL ORDER BY 1');
+  const ufids = col('SELECT DISTINCT ufid FROM datapath_flow ORDER BY 1');
+  const upcalls = has('upcall') ? col('SELECT id FROM upcall ORDER BY id') : [];
+  const sessions = col('SELECT id FROM trace_session ORDER BY id');
+  const crossChecks = has('cross_check') ? col('SELECT id FROM cross_check ORDER BY id') : [];
+  const lflows = col('SELECT DISTINCT uuid FROM logical_flow_snapshot ORDER BY 1');
+  const nb = all<{ tbl: string; uuid: string }>(`SELECT DISTINCT tbl, uuid FROM ovn_object WHERE db = 'OVN_Northbound' ORDER BY tbl, uuid`);
+  const pbs = col(`SELECT DISTINCT uuid FROM ovn_object WHERE db = 'OVN_Southbound' AND tbl = 'Port_Binding' ORDER BY 1`);
+  const times = all<{ lo: string; mid: string; hi: string }>(
+    `SELECT min(created_at) AS lo, (SELECT created_at FROM trace ORDER BY id LIMIT 1 OFFSET (SELECT count(*) / 2 FROM trace)) AS mid, max(created_at) AS hi FROM trace`,
+  )[0];
+  const chassis = col('SELECT DISTINCT chassis FROM trace ORDER BY 1');
+  db.close();
+
+  for (const id of traces) urls.push(`/traces/${id}`, `/traces/${id}?format=text`, `/traces/${id}?format=json`, `/traces/${id}/cross-checks`);
+  for (const id of pathIds) urls.push(`/paths/${id}`);
+  for (const id of crossChecks) urls.push(`/cross-checks/${id}`);
+  for (const u of ufids) urls.push(`/datapath-flows/${u}`);
+  for (const id of upcalls) urls.push(`/upcalls/${id}`);
+  for (const id of sessions) urls.push(`/trace-sessions/${id}`);
+  for (const u of lflows) urls.push(`/logical-flows/${u}`, `/logical-flows/${u}/datapath-flows`, `/logical-flows/${u}/datapath-flows?limit=1`);
+  for (const { tbl, uuid } of nb) urls.push(`/northbound/${tbl}/${uuid}/datapath-flows`);
+
+  const ports = ['lsp1', 'lsp2', 'lsp3', 'lsp4', 'sw0-lr0', ...pbs.slice(0, 8)];
+  const traceLists = ['', 'include=steps', 'limit=1', 'limit=500', 'limit=500&include=steps'];
+  for (const p of ports) for (const role of ['', '&role=inport', '&role=outport', '&role=any']) traceLists.push(`logical_port=${p}${role}`);
+  for (const v of ['output', 'drop', 'controller', 'tunnel', 'recirculate']) traceLists.push(`verdict=${v}`, `verdict=${v}&include=steps`);
+  for (const u of ufids.slice(0, 12)) traceLists.push(`ufid=${u}`);
+  for (const u of lflows.filter((_, i) => i % 7 === 0)) traceLists.push(`logical_flow=${u}`);
+  for (const { uuid } of nb) traceLists.push(`northbound_uuid=${uuid}`);
+  for (const d of ['sw0', 'lr0', 'ext', 'nosuch']) traceLists.push(`datapath=${d}`);
+  for (const c of [...chassis, 'nosuch']) traceLists.push(`chassis=${c}`);
+  for (const s of sessions) traceLists.push(`session=${s}`, `session=${s}&include=steps`);
+  if (times?.mid) traceLists.push(`since=${times.mid}`, `until=${times.mid}`, `since=${times.lo}&until=${times.mid}`, `logical_port=lsp1&since=${times.mid}&verdict=output`);
+  traceLists.push('verdict=drop&logical_port=lsp1&role=inport', 'datapath=sw0&verdict=output&limit=3');
+  for (const q of traceLists) urls.push(`/traces${q ? '?' + q : ''}`);
+
+  const flowLists = ['', 'state=live', 'state=removed', 'limit=1', 'limit=500', 'chassis=nosuch', ...chassis.map((c) => `chassis=${c}`)];
+  for (const p of ports) flowLists.push(`logical_port=${p}`, `logical_port=${p}&state=live`);
+  for (const q of flowLists) urls.push(`/datapath-flows${q ? '?' + q : ''}`);
+
+  const upcallLists = ['', 'limit=1', 'limit=500', 'linked=true', 'linked=false', 'source=vlog', 'source=usdt', 'source=retis', 'source=nosuch'];
+  for (const t of ['miss', 'action', 'exec', 'unspec']) upcallLists.push(`type=${t}`);
+  for (const p of ['lsp1', 'lsp2', 'lsp3']) upcallLists.push(`logical_port=${p}`);
+  for (const u of ufids.slice(0, 8)) upcallLists.push(`ufid=${u}`);
+  for (const c of [...chassis, 'hv1', 'nosuch']) upcallLists.push(`chassis=${c}`);
+  upcallLists.push('since=2026-11-27T05:21:59Z', 'until=2026-11-27T05:21:59Z');
+  if (times?.mid) upcallLists.push(`since=${times.mid}`);
+  for (const q of upcallLists) urls.push(`/upcalls${q ? '?' + q : ''}`);
+
+  for (const q of ['', 'limit=1', 'state=active', 'state=completed', 'state=expired', 'state=stopped']) urls.push(`/trace-sessions${q ? '?' + q : ''}`);
+
+  // Errors keep their shape too.
+  urls.push(
+    '/traces/999999', '/traces/0', '/traces/1?format=xml', '/traces/1?x=1', '/traces?limit=0', '/traces?role=inport', '/traces?logical_port=nosuch',
+    '/traces?verdict=maybe', '/traces?since=yesterday', '/traces?cursor=bad', '/traces?ufid=abc', '/paths/999999', '/paths/abc',
+    '/datapath-flows/00000000-0000-0000-0000-000000000000', '/datapath-flows/abc', '/datapath-flows?state=gone', '/upcalls/999999', '/upcalls?linked=maybe',
+    '/trace-sessions/999999', '/cross-checks/999999', '/traces/999999/cross-checks', '/logical-flows/00000000-0000-0000-0000-000000000000',
+    '/northbound/Nope/00000000-0000-0000-0000-000000000000/datapath-flows', '/northbound/ACL/00000000-0000-0000-0000-000000000000/datapath-flows', '/nosuch',
+  );
+  return urls;
+}
+
+/** Volatile parts of /health (times, pids, socket paths, the database file) replaced by their type. */
+function stableHealth(v: unknown, key = ''): unknown {
+  if (Array.isArray(v)) return v.map((x) => stableHealth(x, key));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, stableHealth(x, k)]));
+  if (/(^at$|At$|time|Time|pid|Ms$|ms$|uptime|file|path|socket|error|message|since|last|bytes|Bytes|size|age)/.test(key)) return `<${typeof v}>`;
+  return v;
+}
+
+/** Metric names with their label names (values change with every scrape). */
+function metricNames(text: string): string {
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('# TYPE ')) out.add(line);
+    else if (line && !line.startsWith('#')) {
+      const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?/.exec(line);
+      if (m) out.add(`${m[1]} {${(m[3] ?? '').split(',').map((l) => l.split('=')[0]).filter(Boolean).join(',')}}`);
+    }
+  }
+  return [...out].sort().join('\n') + '\n';
+}
+
+const slug = (url: string) => {
+  const s = url.replace(/^\//, '').replace(/[^\w.=-]+/g, '_');
+  return s.length <= 120 ? s : `${s.slice(0, 90)}_${createHash('sha1').update(url).digest('hex').slice(0, 12)}`;
+};
+
+async function capture(tree: string, dbFile: string, outDir: string): Promise<void> {
+  const t = resolve(tree);
+  const work = mkdtempSync(join(tmpdir(), 'livetrace-compare-db-'));
+  const db = join(work, 'history.sqlite');
+  copyFileSync(dbFile, db);
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { createApp } = require(join(t, 'src/bootstrap'));
+  const { loadConfig } = require(join(t, 'src/config/config'));
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  // No live source: unreachable sockets (the replicas and ovs-vswitchd only retry, never write), no
+  // poller, no retention, no idle sweep of ingested lifetimes, and no ovn-trace to run.
+  const app = await createApp(
+    loadConfig({
+      LIVETRACE_DB: db,
+      LIVETRACE_POLLER: 'false',
+      OVN_NB_DB: `unix:${work}/nb.sock`,
+      OVN_SB_DB: `unix:${work}/sb.sock`,
+      OVS_DB: `unix:${work}/db.sock`,
+      OVS_RUNDIR: work,
+      OVN_RUNDIR: work,
+      LIVETRACE_VSWITCHD_CTL: `${work}/ovs-vswitchd.ctl`,
+      LIVETRACE_OVN_TRACE: `${work}/no-ovn-trace`,
+      LIVETRACE_LOG_LEVEL: 'fatal',
+      LIVETRACE_RETENTION_DAYS: '0',
+      LIVETRACE_RETENTION_ROWS: '0',
+      LIVETRACE_INGEST_IDLE_SECONDS: '0',
+      LIVETRACE_CHASSIS: 'hv1',
+    }),
+  );
+  await app.init();
+  const http: Http = request(app.getHttpServer());
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const urls = requests(dbFile);
+  const index: string[] = [];
+  const seen = new Set<string>();
+  for (const url of urls) {
+    if (seen.has(url)) continue;
+    seen.add(url);
+    const first = await fetchOne(http, url, outDir, index);
+    // Follow a list's pages (limit=1 lists walk every page, up to 40).
+    if (/[?&]limit=1(&|$)/.test(url)) {
+      let next = (first as { next?: string | null })?.next ?? null;
+      for (let i = 0; next && i < 40; i++) {
+        const u = `${url}&cursor=${next}`;
+        const body = await fetchOne(http, u, outDir, index);
+        next = (body as { next?: string | null })?.next ?? null;
+      }
+    }
+  }
+  writeFileSync(join(outDir, 'INDEX'), index.join('\n') + '\n');
+  await app.close();
+  const counts = dbCounts(dbFile);
+  const after = dbCounts(db);
+  rmSync(work, { recursive: true, force: true });
+  const grew = Object.keys(after).filter((k) => counts[k] !== undefined && after[k] !== counts[k] && k !== 'migrations');
+  console.log(`${index.length} answers from ${t} in ${outDir}${grew.length ? `; WARNING rows changed in ${grew.join(', ')}` : ''}`);
+}
+
+function dbCounts(file: string): Record<string, number> {
+  const d = new Database(file, { readonly: true });
+  const out = Object.fromEntries(
+    (d.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as Array<{ name: string }>).map((x) => [
+      x.name,
+      (d.prepare(`SELECT count(*) AS n FROM "${x.name}"`).get() as { n: number }).n,
+    ]),
+  );
+  d.close();
+  return out;
+}
+
+async function fetchOne(http: Http, url: string, outDir: string, index: string[]): Promise<unknown> {
+  const r = await http.get(url).buffer(true).parse((res, cb) => {
+    let s = '';
+    res.setEncoding('utf8');
+    res.on('data', (d: string) => (s += d));
+    res.on('end', () => cb(null, s));
+  });
+  const text = r.body as string;
+  const type = String(r.headers['content-type'] ?? '').split(';')[0];
+  let shown = text;
+  let parsed: unknown;
+  if (type === 'application/json') {
+    try {
+      parsed = JSON.parse(text);
+      shown = JSON.stringify(url === '/health' ? stableHealth(parsed) : parsed, null, 1);
+    } catch {
+      /* kept as text */
+    }
+  } else if (url === '/metrics') shown = metricNames(text);
+  const file = slug(url);
+  writeFileSync(join(outDir, file), `GET ${url}\n${r.status} ${type}\n\n${shown}`);
+  index.push(`${file} ${url}`);
+  return parsed;
+}
+
+// ---------------------------------------------------------------------------------------------
+// (c) two trees' answers compared
+
+function diff(a: string, b: string): void {
+  const read = (d: string) => new Map(readFileSync(join(d, 'INDEX'), 'utf8').trim().split('\n').map((l) => [l.slice(l.indexOf(' ') + 1), l.slice(0, l.indexOf(' '))] as const));
+  const ia = read(a);
+  const ib = read(b);
+  const urls = [...new Set([...ia.keys(), ...ib.keys()])];
+  let same = 0;
+  const differ: string[] = [];
+  for (const url of urls) {
+    const fa = ia.get(url);
+    const fb = ib.get(url);
+    if (!fa || !fb) {
+      differ.push(`${url}: only in ${fa ? a : b}`);
+      continue;
+    }
+    const ta = readFileSync(join(a, fa), 'utf8');
+    const tb = readFileSync(join(b, fb), 'utf8');
+    if (ta === tb) {
+      same++;
+      continue;
+    }
+    let d = '';
+    try {
+      execFileSync('diff', ['-u', join(a, fa), join(b, fb)], { encoding: 'utf8' });
+    } catch (e) {
+      d = (e as { stdout: string }).stdout;
+    }
+    const lines = d.split('\n').slice(2);
+    differ.push(`${url}:\n${lines.slice(0, 60).join('\n')}${lines.length > 60 ? `\n  ... ${lines.length - 60} more diff lines` : ''}`);
+  }
+  for (const d of differ) console.log(`--- ${d}`);
+  console.log(`identical ${same}/${urls.length} (${differ.length} differ)`);
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...args] = process.argv.slice(2);
+  if (cmd === 'history' && args.length === 1) return history(resolve(args[0]));
+  if (cmd === 'capture' && args.length === 3) {
+    if (!existsSync(args[1])) throw new Error(`no history at ${args[1]}`);
+    return capture(args[0], resolve(args[1]), resolve(args[2]));
+  }
+  if (cmd === 'diff' && args.length === 2) return diff(args[0], args[1]);
+  if (cmd === 'list' && args.length === 1) return void console.log(requests(args[0]).join('\n'));
+  throw new Error('usage: compare-routes.ts history OUT.sqlite | capture TREE DB OUTDIR | diff DIR_A DIR_B | list DB');
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
