@@ -9,7 +9,7 @@ const str = (row: ReplicaRow, c: string): string => pyStr(row[c]);
 const repr = (row: ReplicaRow, c: string): string => pyRepr(row[c]);
 
 /** `"sw0" (0e73d171-…)`: ovn-detrace's datapath_str(); `None` when the binding has no name. */
-export function datapathText(dp: LogicalDatapathRef | null | undefined, uuid?: string): string {
+export function datapathText(dp: Pick<LogicalDatapathRef, 'name' | 'uuid'> | null | undefined, uuid?: string): string {
   return `"${dp?.name ?? 'None'}" (${dp?.uuid ?? uuid ?? ''})`;
 }
 
@@ -71,7 +71,7 @@ export function hintName(table: HintTable, r: ReplicaRow): string | null {
 }
 
 export interface OwnerText {
-  /** The `  * …` lines after `Logical datapath:` (which render-text adds from `datapath`). */
+  /** The `  * …` line after `Logical datapath:` (which traces/trace-text.ts adds from `datapath`). */
   readonly summary: string;
   readonly name: string | null;
 }

@@ -1,6 +1,6 @@
 // An annotated trace as the store receives it, and the JSON the API answers with. The JSON names
 // are a contract outside tools rely on (issue 10): only ever add fields.
-import type { AnnotatedTrace, StepHint, Verdict } from '../correlation/types';
+import type { AnnotatedTrace, StepHint, StepOwner, Verdict } from '../correlation/types';
 
 export interface TraceRecordInput {
   trace: AnnotatedTrace;
@@ -55,6 +55,8 @@ export interface OwnerJson {
   stale: boolean;
   name?: string | null;
   summary?: string;
+  /** Logical datapath of a row that is not a logical flow (Port_Binding, MAC_Binding, Multicast_Group…). */
+  datapath?: { name: string | null; uuid: string } | null;
   datapaths?: Array<{ name: string | null; uuid: string; nbUuid: string | null }>;
   pipeline?: string;
   tableId?: number;
@@ -140,4 +142,26 @@ export function verdictJson(v: Verdict): VerdictJson {
         }
       : {}),
   };
+}
+
+/** A step's owner as the API shows it (and as the store reads back a collision's extra owners). */
+export function ownerJson(o: StepOwner): OwnerJson {
+  const lf = o.logicalFlow;
+  if (lf) {
+    return {
+      table: o.table,
+      uuid: o.uuid,
+      stale: o.stale,
+      datapaths: lf.datapaths.map((d) => ({ name: d.name, uuid: d.uuid, nbUuid: d.nbUuid })),
+      pipeline: lf.pipeline,
+      tableId: lf.tableId,
+      stage: lf.stage,
+      priority: lf.priority,
+      match: lf.match,
+      actions: lf.actions,
+      source: lf.source,
+    };
+  }
+  const out: OwnerJson = { table: o.table, uuid: o.uuid, stale: o.stale, name: o.name ?? null, summary: o.summary ?? '' };
+  return o.datapath !== undefined ? { ...out, datapath: o.datapath && { name: o.datapath.name, uuid: o.datapath.uuid } } : out;
 }

@@ -1,10 +1,12 @@
 // Our annotation of a trace reply (its pass and ofproto/trace's continuations) against the text
-// ovn-detrace printed for the same reply: per step with a cookie, the lines ovn-detrace would
-// print from our owners and hints (restricted to the tables it knows) must equal its lines; what we
-// add beyond it is counted apart. Shared by the unit test (captured) and the integration test (live).
+// ovn-detrace printed for the same reply: per step with a cookie, the OVN lines the served text
+// (src/traces/trace-text.ts) prints for the step as the store keeps it (its owners, its first hint),
+// restricted to the tables ovn-detrace knows, must equal its lines; what we add beyond it is counted
+// apart. Shared by the captured unit test, the live correlation test and the version matrix.
 import { annotatePass } from '../../../src/correlation/annotate';
-import { ownerLines } from '../../../src/correlation/render-text';
-import type { AnnotatedStep, AnnotatedTrace, StepHint } from '../../../src/correlation/types';
+import type { AnnotatedTrace } from '../../../src/correlation/types';
+import { ownerJson } from '../../../src/traces/trace-record';
+import { stepOvnLines } from '../../../src/traces/trace-text';
 import type { OvnModel } from '../../../src/ovn/ovn-model';
 import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
 import { readDetrace } from './detrace-text';
@@ -26,10 +28,6 @@ export function annotateReply(traceText: string, model: OvnModel): AnnotatedTrac
   return [parsed.pass, ...parsed.continuations].map((p) => annotatePass(p, model));
 }
 
-function stepHints(s: AnnotatedStep): readonly StepHint[] {
-  return s.hints ?? (s.hint ? [s.hint] : []);
-}
-
 export function compareWithDetrace(traceText: string, detraceText: string, model: OvnModel, into?: Agreement): Agreement {
   const acc: Agreement = into ?? { steps: 0, agree: 0, disagreements: [], extras: {}, passes: [] };
   const passes = annotateReply(traceText, model);
@@ -46,11 +44,11 @@ export function compareWithDetrace(traceText: string, detraceText: string, model
       if (!DETRACE_OWNERS.has(o.table)) acc.extras[`owner ${o.table}`] = (acc.extras[`owner ${o.table}`] ?? 0) + 1;
       if (o.stale) acc.extras.stale = (acc.extras.stale ?? 0) + 1;
     }
-    for (const h of stepHints(s)) if (!DETRACE_HINTS.has(h.table)) acc.extras[`hint ${h.table}`] = (acc.extras[`hint ${h.table}`] ?? 0) + 1;
-    const hints = stepHints(s).filter((h) => DETRACE_HINTS.has(h.table));
-    const lines = ownerLines({ owners: s.owners.filter((o) => DETRACE_OWNERS.has(o.table) && !o.stale) }, (o) =>
-      o.logicalFlow?.stageHint ? hints.filter((h) => h.uuid.startsWith(o.logicalFlow!.stageHint!)) : [],
-    );
+    if (s.hint && !DETRACE_HINTS.has(s.hint.table)) acc.extras[`hint ${s.hint.table}`] = (acc.extras[`hint ${s.hint.table}`] ?? 0) + 1;
+    const lines = stepOvnLines({
+      owners: s.owners.filter((o) => DETRACE_OWNERS.has(o.table) && !o.stale).map(ownerJson),
+      northbound: s.hint && DETRACE_HINTS.has(s.hint.table) ? s.hint : null,
+    });
     const expected = theirs[i].annotations;
     if (s.cookie === theirs[i].cookie && lines.join('\n') === expected.join('\n')) acc.agree++;
     else acc.disagreements.push({ step: `${s.cookie} / ${theirs[i].line}`, ours: lines, detrace: expected });

@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
 import { buildPaths, recircEdges } from '../../../src/correlation/paths';
-import { renderTrace } from '../../../src/correlation/render-text';
 import { parseOfprotoTrace, TracePass } from '../../../src/ovs/ofproto-trace';
 import { capturedModel, CAPTURED } from '../ovn/captured-model';
 import { scenarioNodes } from './captured-paths';
@@ -84,15 +83,5 @@ describe('annotated trace of a pass', () => {
     const noMatch = t.steps.find((s) => s.outcome === 'no_match')!;
     expect(noMatch).toMatchObject({ cookie: null, owners: [], hint: null });
     expect(t.logicalFlows!.length).toBe(t.steps.filter((s) => s.owners.some((o) => o.logicalFlow)).length);
-  });
-
-  it('renders in ovn-detrace’s layout', () => {
-    const out = renderTrace(annotatePass(pass, model));
-    const detrace = readFileSync(join(CAPTURED, 'acl-drop/traces/c18ab9e3-05d2-4739-9226-22dae8fd93e9.detrace.txt'), 'utf8');
-    // Every line we print for the first pass (trace lines and annotations) is a line of ovn-detrace's output.
-    const theirs = new Set(detrace.split('\n'));
-    const missing = out.split('\n').filter((l) => l && !theirs.has(l));
-    expect(missing).toEqual([]);
-    expect(out).toContain('  * Port Binding: logical_port "lsp1", tunnel_key 1, chassis-name "hv1", chassis-str "hv1"');
   });
 });

@@ -1,0 +1,60 @@
+// The served text (GET /traces/:id?format=text) of a captured trace, rendered from the JSON the API
+// gives for it, against the real ovn-detrace output captured with it (OVN 23.03).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { annotatePass } from '../../../src/correlation/annotate';
+import type { AnnotatedTrace } from '../../../src/correlation/types';
+import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
+import { ownerJson, TraceJson, verdictJson } from '../../../src/traces/trace-record';
+import { renderTraceText, stepOvnLines } from '../../../src/traces/trace-text';
+import { capturedModel, CAPTURED } from '../ovn/captured-model';
+import { readDetrace } from '../correlation/detrace-text';
+
+const model = capturedModel();
+const TRACE = join(CAPTURED, 'acl-drop/traces/c18ab9e3-05d2-4739-9226-22dae8fd93e9');
+
+/** The JSON the API answers for this annotated pass (the fields the text reads). */
+function served(t: AnnotatedTrace): TraceJson {
+  return {
+    id: 1, ufid: null, chassis: 'hv1', bridge: t.bridge, createdAt: '2026-12-05T00:00:00.000Z', method: t.method, methodReason: null,
+    recircId: t.recircId, flow: t.flow, finalFlow: t.finalFlow, megaflow: t.megaflow, datapathActions: t.datapathActions,
+    consistent: null, consistentReason: null, pathId: null, datapathFlowId: null, sessionId: null,
+    verdict: verdictJson(t.verdict), logicalPorts: [], stepCount: t.steps.length, translationFailed: t.translationFailed,
+    steps: t.steps.map((s) => ({
+      seq: s.seq, depth: s.depth, bridge: s.bridge, table: s.table, priority: s.outcome === 'match' ? s.priority : null,
+      cookie: s.cookie, match: s.match, actions: s.actions, owners: s.owners.map(ownerJson), collision: s.collision, northbound: s.hint,
+    })),
+  };
+}
+
+describe('the served trace text', () => {
+  const parsed = parseOfprotoTrace(readFileSync(TRACE + '.txt', 'utf8'));
+  if (parsed.kind !== 'trace') throw new Error('captured trace did not parse');
+  const trace = annotatePass(parsed.pass, model, { method: 'trace' });
+  const text = renderTraceText(served(trace));
+  const detrace = readDetrace(readFileSync(TRACE + '.detrace.txt', 'utf8'));
+
+  it("prints under each cookie step the OVN lines ovn-detrace printed for that cookie", () => {
+    const ours = readDetrace(text);
+    expect(ours.length).toBeGreaterThan(5);
+    const theirs = new Map(detrace.map((d) => [d.cookie, d.annotations]));
+    for (const step of ours) expect({ cookie: step.cookie, lines: step.annotations }).toEqual({ cookie: step.cookie, lines: theirs.get(step.cookie) });
+  });
+
+  it('names a Port_Binding once, after its logical datapath, as ovn-detrace does', () => {
+    expect(text).not.toContain('Port Binding: Port Binding');
+    expect(text).toMatch(/^ {2}\* Logical datapath: "sw0" \([0-9a-f-]{36}\)\n {2}\* Port Binding: logical_port "lsp1", tunnel_key 1, chassis-name "hv1", chassis-str "hv1"$/m);
+  });
+
+  it('marks every repeated row of one table and keeps a deleted row, marked stale, out of the lines that match ovn-detrace', () => {
+    const lf = trace.steps.find((s) => s.owners[0]?.logicalFlow)!;
+    const two = [ownerJson(lf.owners[0]), { ...ownerJson(lf.owners[0]), uuid: 'ffffffff-0000-0000-0000-000000000000', stale: true }];
+    const lines = stepOvnLines({ owners: two, northbound: null });
+    expect(lines.filter((l) => l === '   * [Duplicate uuid cookie]')).toHaveLength(1);
+    expect(lines[lines.length - 1]).toBe('   * (stale: logical flow ffffffff-0000-0000-0000-000000000000 no longer in the southbound database)');
+  });
+
+  it('prints a stored 8-digit cookie as ofproto/trace does, without leading zeros', () => {
+    expect(text).not.toMatch(/cookie 0x0[0-9a-f]/);
+  });
+});
