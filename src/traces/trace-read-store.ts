@@ -7,7 +7,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { makeCursor, Page } from '../common/query';
 import { citedTraceIds, citesSql, CITES_HINT, CITES_LFLOW } from './citation-store';
 import { PackedStep, unpackSteps } from './step-pack';
-import { LogicalPortJson, OwnerJson, StepJson, TraceJson } from './trace-record';
+import { LogicalPortJson, OwnerJson, ownerJson, StepJson, TraceJson } from './trace-record';
 import type { StepHint, StepOwner } from '../correlation/types';
 
 /** Owner flags in a packed step. */
@@ -172,7 +172,7 @@ export class TraceReadStore {
     const steps = unpackSteps(blob);
     const rules = this.byId<RuleRow>('SELECT id, bridge, table_id, priority, cookie, match, actions FROM of_rule', steps, (s) => s.ruleId);
     const lflows = this.byId<LflowRow>('SELECT id, uuid, datapaths, pipeline, table_id, stage, priority, match, actions, source FROM logical_flow_snapshot', steps, (s) => s.lflowId);
-    const objects = this.byId<ObjectRow>('SELECT id, tbl, uuid, name, summary FROM ovn_object', steps, (s) => s.ownerId, (s) => s.hintId);
+    const objects = this.byId<ObjectRow>('SELECT id, tbl, uuid, name, summary, detail FROM ovn_object', steps, (s) => s.ownerId, (s) => s.hintId);
     const out: StepJson[] = [];
     for (const s of steps) {
       const r = rules.get(s.ruleId);
@@ -199,7 +199,7 @@ export class TraceReadStore {
           actions: l.actions,
           source: l.source,
         });
-      } else if (o) owners.push({ table: o.tbl, uuid: o.uuid, stale, name: o.name, summary: o.summary });
+      } else if (o) owners.push({ table: o.tbl, uuid: o.uuid, stale, name: o.name, summary: o.summary, ...objectDatapath(o.detail) });
       for (const c of collisions[String(s.seq)] ?? []) owners.push(ownerJson(c));
       const h = s.hintId !== null ? objects.get(s.hintId) : undefined;
       out.push({
@@ -259,24 +259,10 @@ export function unpackFinalFlow(flow: string, stored: string): string {
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 
-function ownerJson(o: StepOwner): OwnerJson {
-  if (o.logicalFlow) {
-    const lf = o.logicalFlow;
-    return {
-      table: o.table,
-      uuid: o.uuid,
-      stale: o.stale,
-      datapaths: lf.datapaths.map((d) => ({ name: d.name, uuid: d.uuid, nbUuid: d.nbUuid })),
-      pipeline: lf.pipeline,
-      tableId: lf.tableId,
-      stage: lf.stage,
-      priority: lf.priority,
-      match: lf.match,
-      actions: lf.actions,
-      source: lf.source,
-    };
-  }
-  return { table: o.table, uuid: o.uuid, stale: o.stale, name: o.name ?? null, summary: o.summary ?? '' };
+/** The logical datapath the store kept with a southbound owner (trace-store's ownerDetail), when any. */
+function objectDatapath(detail: string | null): Pick<OwnerJson, 'datapath'> {
+  const d = detail ? (JSON.parse(detail) as { datapath?: { name: string | null; uuid: string } | null }).datapath : undefined;
+  return d === undefined ? {} : { datapath: d && { name: d.name, uuid: d.uuid } };
 }
 
 const PORT_COLUMNS = 'SELECT trace_id, port_name, role, scope, port_uuid, binding_uuid, datapath FROM trace_port';
@@ -351,4 +337,5 @@ interface ObjectRow {
   uuid: string;
   name: string | null;
   summary: string;
+  detail: string | null;
 }
