@@ -12,6 +12,7 @@ import { TracesModule } from './traces/traces.module';
 import { CollectorsModule } from './collectors/collectors.module';
 import { DatapathFlowsModule } from './datapath-flows/datapath-flows.module';
 import { PathsModule } from './paths/paths.module';
+import { TraceSessionsModule } from './trace-sessions/trace-sessions.module';
 import { LogicalFlowsModule } from './logical-flows/logical-flows.module';
 import { UpcallsModule } from './upcalls/upcalls.module';
 import { IngestModule } from './ingest/ingest.module';
@@ -58,6 +59,7 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
         ReplicasModule,
         HealthModule,
         TracesModule,
+        TraceSessionsModule,
         CollectorsModule,
         DatapathFlowsModule,
         PathsModule,

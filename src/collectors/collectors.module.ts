@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
-import { TraceSessionsController } from '../trace-sessions/trace-sessions.controller';
-import { TraceSessionsService } from '../trace-sessions/trace-sessions.service';
+import { TraceSessionsModule } from '../trace-sessions/trace-sessions.module';
 import { TracesModule } from '../traces/traces.module';
 import { PollerService } from './poller.service';
 import { OnDemandTraceController } from './on-demand.controller';
@@ -11,11 +10,11 @@ import { TerminusModule } from '@nestjs/terminus';
 import { UpcallsModule } from '../upcalls/upcalls.module';
 import { VlogSourceService } from './vlog-source.service';
 
-/** The ovs-vswitchd side: connection, datapath poller, tracer, and the sessions that steer it. */
+/** The ovs-vswitchd side: connection, datapath poller, vlog source and the tracer the sessions steer. */
 @Module({
-  imports: [TracesModule, TerminusModule, UpcallsModule],
-  controllers: [TraceSessionsController, OnDemandTraceController],
-  providers: [VswitchdService, PollerService, TracerService, TraceSessionsService, VswitchdHealthIndicator, VlogSourceService],
-  exports: [VswitchdService, PollerService, TracerService, TraceSessionsService, VswitchdHealthIndicator, VlogSourceService],
+  imports: [TracesModule, TerminusModule, UpcallsModule, TraceSessionsModule],
+  controllers: [OnDemandTraceController],
+  providers: [VswitchdService, PollerService, TracerService, VswitchdHealthIndicator, VlogSourceService],
+  exports: [VswitchdService, PollerService, TracerService, VswitchdHealthIndicator, VlogSourceService],
 })
 export class CollectorsModule {}

@@ -1,9 +1,17 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { CollectorsModule } from '../collectors/collectors.module';
+import { TraceSessionsModule } from '../trace-sessions/trace-sessions.module';
 import { TracesModule } from '../traces/traces.module';
 import { AutoCrossCheckService } from './auto-cross-check.service';
+import { CrossCheckEntity } from './cross-check.entity';
 import { CrossChecksController } from './cross-checks.controller';
 import { CrossChecksService } from './cross-checks.service';
 
-@Module({ imports: [TracesModule, CollectorsModule], controllers: [CrossChecksController], providers: [CrossChecksService, AutoCrossCheckService], exports: [CrossChecksService] })
+@Module({
+  imports: [TypeOrmModule.forFeature([CrossCheckEntity]), TracesModule, CollectorsModule, TraceSessionsModule],
+  controllers: [CrossChecksController],
+  providers: [CrossChecksService, AutoCrossCheckService],
+  exports: [CrossChecksService],
+})
 export class CrossChecksModule {}

@@ -1,12 +1,12 @@
 // The one TypeORM data source definition, used by the app and by the typeorm CLI
 // (`npm run migration:run`, `migration:generate`). Migrations live in the top-level
 // migrations/ folder; the glob matches both the .ts sources (CLI, tests) and the .js that
-// `nest build` writes to dist/migrations.
+// `nest build` writes to dist/migrations. Entities are not here: the app's modules register
+// theirs, the CLI globs them (entities.ts).
 import 'reflect-metadata';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
-import { ENTITIES } from './entities';
 
 const ROOT = join(__dirname, '../..');
 
@@ -16,7 +16,6 @@ export function dataSourceOptions(dbFile: string): DataSourceOptions {
   return {
     type: 'better-sqlite3',
     database: dbFile,
-    entities: ENTITIES,
     migrations: [join(ROOT, 'migrations', isTs ? '*.ts' : '*.js')],
     migrationsTableName: 'migrations',
     synchronize: false,

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { dataSourceOptions } from './data-source.options';
+import { Meta } from './meta.entity';
 import { StoreService } from './store.service';
 
 @Global()
@@ -10,9 +11,11 @@ import { StoreService } from './store.service';
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [LIVETRACE_CONFIG],
-      // Migrations run before the app serves anything; synchronize stays off.
-      useFactory: (cfg: LivetraceConfig) => ({ ...dataSourceOptions(cfg.LIVETRACE_DB), migrationsRun: true }),
+      // Migrations run before the app serves anything; synchronize stays off. Each feature module
+      // registers its own entities (TypeOrmModule.forFeature), collected here.
+      useFactory: (cfg: LivetraceConfig) => ({ ...dataSourceOptions(cfg.LIVETRACE_DB), autoLoadEntities: true, migrationsRun: true }),
     }),
+    TypeOrmModule.forFeature([Meta]),
   ],
   providers: [StoreService],
   exports: [StoreService],

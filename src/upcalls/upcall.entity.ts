@@ -1,5 +1,4 @@
-// Upcalls (from vswitchd's log or ingested) and the ledger of ingested events. Times are RFC 3339
-// UTC text, as everywhere in the store.
+// Upcalls (from vswitchd's log or ingested). Times are RFC 3339 UTC text, as everywhere in the store.
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /** One packet the datapath sent up to ovs-vswitchd, and the flow it installed when known. */
@@ -36,22 +35,3 @@ export class UpcallEntity {
   /** JSON: queueId, installed, datapathActions, log line, … */
   @Column('text', { nullable: true }) extra!: string | null;
 }
-
-/** Every accepted ingested event once: the unique (source, event_id) is what makes a repeat a no-op. */
-@Entity('ingest_event')
-@Index('idx_ingest_event_id', ['source', 'eventId'], { unique: true })
-export class IngestEventEntity {
-  @PrimaryGeneratedColumn() id!: number;
-  @Column('text') source!: string;
-  @Column('text', { name: 'event_id' }) eventId!: string;
-  @Column('text') type!: string;
-  @Column('text') time!: string;
-  @Column('text', { name: 'received_at' }) receivedAt!: string;
-  @Column('text') chassis!: string;
-  /** The row the event became (upcall, datapath_flow or trace id), when it became one. */
-  @Column('integer', { name: 'ref_id', nullable: true }) refId!: number | null;
-  /** The event as accepted (JSON). */
-  @Column('text') body!: string;
-}
-
-export const UPCALL_ENTITIES = [UpcallEntity, IngestEventEntity];

@@ -1,0 +1,36 @@
+// Datapath flow lifetimes and the recirculation edges between them. Times are RFC 3339 UTC text
+// (they sort as text); every lifetime carries its chassis.
+import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+
+/** One lifetime of one datapath flow: (chassis, ufid, first seen). */
+@Entity('datapath_flow')
+@Index('idx_dpflow_ufid', ['ufid', 'firstSeen'])
+@Index('idx_dpflow_live', ['chassis', 'removedAt'])
+@Index('idx_dpflow_ingest_open', ['lastSeen'], { where: "removed_at IS NULL AND source = 'ingest'" })
+export class DatapathFlowEntity {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column('text') chassis!: string;
+  @Column('text') ufid!: string;
+  @Column('text', { name: 'first_seen' }) firstSeen!: string;
+  @Column('text', { name: 'last_seen' }) lastSeen!: string;
+  @Column('text', { name: 'removed_at', nullable: true }) removedAt!: string | null;
+  @Column('text', { name: 'removal_reason', nullable: true }) removalReason!: string | null;
+  @Column('text', { name: 'in_port', nullable: true }) inPort!: string | null;
+  @Column('text', { name: 'recirc_id' }) recircId!: string;
+  /** The key with its masks, as dumped. */
+  @Column('text') key!: string;
+  @Column('text') actions!: string;
+  @Column('integer') packets!: number;
+  @Column('integer') bytes!: number;
+  @Column('text', { nullable: true }) used!: string | null;
+  /** poller | vlog | ingest */
+  @Column('text') source!: string;
+}
+
+@Entity('recirc_edge', { withoutRowid: true })
+@Index('idx_recirc_child', ['childId'])
+export class RecircEdgeEntity {
+  @PrimaryColumn('integer', { name: 'parent_id' }) parentId!: number;
+  @PrimaryColumn('integer', { name: 'child_id' }) childId!: number;
+  @Column('text', { name: 'recirc_id' }) recircId!: string;
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { TraceSessionEntity } from './trace-session.entity';
+import { TraceSessionsController } from './trace-sessions.controller';
+import { TraceSessionsService } from './trace-sessions.service';
+
+/** Trace sessions: what live traffic to trace; the tracer (collectors) asks them which flows they want. */
+@Module({
+  imports: [TypeOrmModule.forFeature([TraceSessionEntity])],
+  controllers: [TraceSessionsController],
+  providers: [TraceSessionsService],
+  exports: [TraceSessionsService],
+})
+export class TraceSessionsModule {}
