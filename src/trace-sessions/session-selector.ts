@@ -2,8 +2,8 @@
 // flows entering from its interface are its traffic for sure; flows whose destination (MAC or
 // address) is the port's may reach it, so they are traced and kept only if the annotated trace
 // names the port ("decide"); passes recirculated from a selected flow belong to the same packet.
-import type { LiveFlow } from '../collectors/datapath-diff';
-import type { CompiledFilter } from '../collectors/of-filter';
+import type { DumpedFlow } from '../ovs/dump-flows';
+import type { CompiledFilter } from '../ovs/of-filter';
 import { keyValue } from '../ovs/odp-key';
 
 export interface PortTarget {
@@ -17,6 +17,14 @@ export interface PortTarget {
 }
 
 export type Selection = 'store' | 'decide' | null;
+
+/** What a session reads of a live datapath flow (the poller's LiveFlow is one). */
+export interface SessionFlow {
+  /** The lifetime's row id, once stored. */
+  dbId?: number;
+  inPort: string | null;
+  flow: Pick<DumpedFlow, 'key'>;
+}
 
 /** `50:54:00:00:00:01 10.0.0.1 fd00::1` (LSP addresses) → MACs and IPs. */
 export function parseAddresses(addresses: readonly string[]): { macs: Set<string>; ips: Set<string> } {
@@ -32,7 +40,7 @@ export function parseAddresses(addresses: readonly string[]): { macs: Set<string
 }
 
 export function selectFlow(
-  flow: LiveFlow,
+  flow: SessionFlow,
   opts: { filter?: CompiledFilter; port?: PortTarget; parentSelected: boolean; portNames?: ReadonlyMap<string, string> },
 ): Selection {
   if (opts.parentSelected) return 'store';

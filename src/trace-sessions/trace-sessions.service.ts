@@ -4,15 +4,14 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import { LiveFlow } from '../collectors/datapath-diff';
-import { compileFilter, CompiledFilter, FilterError } from '../collectors/of-filter';
+import { compileFilter, CompiledFilter, FilterError } from '../ovs/of-filter';
 import { ApiError, badRequest, notFound } from '../common/api-error';
 import { Page, page } from '../common/query';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
-import { parseAddresses, PortTarget, selectFlow, Selection } from './session-selector';
+import { parseAddresses, PortTarget, selectFlow, Selection, SessionFlow } from './session-selector';
 
 export interface SessionStats {
   selected: number;
@@ -220,7 +219,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   }
 
   /** Active sessions that want this new datapath flow, with how. */
-  select(flow: LiveFlow, parents: LiveFlow[], portNames?: ReadonlyMap<string, string>): Array<{ session: ActiveSession; how: Exclude<Selection, null> }> {
+  select(flow: SessionFlow, parents: SessionFlow[], portNames?: ReadonlyMap<string, string>): Array<{ session: ActiveSession; how: Exclude<Selection, null> }> {
     const out: Array<{ session: ActiveSession; how: Exclude<Selection, null> }> = [];
     for (const s of this.active.values()) {
       if (s.json.state !== 'active') continue;

@@ -1,7 +1,7 @@
 // Issue 18 finding 4: names every JavaScript object has passed the "not a field of this event
 // type" check; the retis adapter built event ids from a non-numeric timestamp or a negative cpu;
 // a session filter could name one field twice.
-import { compileFilter } from '../../../src/collectors/of-filter';
+import { compileFilter } from '../../../src/ovs/of-filter';
 import { validateEvent } from '../../../src/ingest/ndjson';
 import { parseRetis } from '../../../src/ingest/retis-adapter';
 

@@ -1,4 +1,4 @@
-import { compileFilter, FilterError } from '../../../src/collectors/of-filter';
+import { compileFilter, FilterError } from '../../../src/ovs/of-filter';
 import { parseKey } from '../../../src/ovs/odp-key';
 
 // Keys as the userspace datapath dumps them (values of the packet kept under zero masks).

@@ -3,8 +3,8 @@
 // `in_port=vif1`. Parsed once into predicates over a datapath flow's ODP key. The key of a
 // userspace-datapath dump keeps the packet's own values even where the mask is 0, so matching the
 // values is matching the packet that created the flow.
-import type { OdpKey } from '../ovs/odp-key';
-import { keyField, keyValue } from '../ovs/odp-key';
+import type { OdpKey } from './odp-key';
+import { keyField, keyValue } from './odp-key';
 
 export class FilterError extends Error {
   constructor(
