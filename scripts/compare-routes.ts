@@ -26,7 +26,8 @@ async function history(out: string): Promise<void> {
   // The tree whose service and test helpers make the history: the working directory.
   const here = process.cwd();
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { Sandbox, waitFor } = require(join(here, 'test/support/sandbox'));
+  const { Sandbox } = require(join(here, 'test/support/sandbox'));
+  const { waitFor } = require(join(here, existsSync(join(here, 'test/support/wait.ts')) ? 'test/support/wait' : 'test/support/sandbox'));
   const { buildVerdictTopology, VERDICT_PACKETS, EXTRA_VERDICT_PACKETS, VERDICT_MAC } = require(join(here, 'test/support/verdict-topology'));
   const { checkPacket } = require(join(here, 'test/support/verdict-check'));
   const { createApp } = require(join(here, 'src/bootstrap'));

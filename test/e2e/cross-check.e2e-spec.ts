@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { startApp } from '../support/app';
-import { Sandbox, waitFor } from '../support/sandbox';
+import { Sandbox } from '../support/sandbox';
+import { waitFor } from '../support/wait';
 
 jest.setTimeout(300_000);
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { Child, spawnService, startApp } from '../support/app';
-import { waitFor } from '../support/sandbox';
+import { waitFor } from '../support/wait';
 
 jest.setTimeout(180_000);
 

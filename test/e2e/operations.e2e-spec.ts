@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { pairFile, Sandbox, waitFor } from '../support/sandbox';
+import { pairFile, Sandbox } from '../support/sandbox';
+import { waitFor } from '../support/wait';
 import { spawnService, startApp } from '../support/app';
 
 jest.setTimeout(120_000);

@@ -6,7 +6,8 @@ import request from 'supertest';
 import { ApiError } from '../../src/common/api-error';
 import { TraceFilter, TracesService } from '../../src/traces/traces.service';
 import { startApp } from '../support/app';
-import { Sandbox, waitFor } from '../support/sandbox';
+import { Sandbox } from '../support/sandbox';
+import { waitFor } from '../support/wait';
 
 jest.setTimeout(240_000);
 

@@ -8,7 +8,8 @@ import { appendFileSync } from 'node:fs';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { startApp } from '../support/app';
-import { Sandbox, waitFor } from '../support/sandbox';
+import { Sandbox } from '../support/sandbox';
+import { waitFor } from '../support/wait';
 import { checkPacket } from '../support/verdict-check';
 import { buildVerdictTopology, EXTRA_VERDICT_PACKETS, VERDICT_PACKETS, VerdictTopology } from '../support/verdict-topology';
 

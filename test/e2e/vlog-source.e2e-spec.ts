@@ -10,7 +10,8 @@ import request from 'supertest';
 import { VlogSourceService } from '../../src/collectors/vlog-source.service';
 import { parseVlogText } from '../../src/ovs/vlog';
 import { startApp } from '../support/app';
-import { Sandbox, waitFor } from '../support/sandbox';
+import { Sandbox } from '../support/sandbox';
+import { waitFor } from '../support/wait';
 
 jest.setTimeout(240_000);
 

@@ -4,7 +4,8 @@
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { startApp } from '../support/app';
-import { Sandbox, waitFor } from '../support/sandbox';
+import { Sandbox } from '../support/sandbox';
+import { waitFor } from '../support/wait';
 
 jest.setTimeout(180_000);
 

@@ -123,17 +123,6 @@ export class FakeJsonRpcServer {
   }
 }
 
-/** Polls `check` until it returns a truthy value; never a fixed sleep. */
-export async function waitFor<T>(check: () => T | undefined | false | null, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** The error a promise rejects with; fails if it resolves. */
 export async function rejectionOf(p: Promise<unknown>): Promise<Error> {
   try {

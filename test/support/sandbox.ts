@@ -9,6 +9,9 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { dpifShowPortNumbers } from '../../src/ovs/trace-compare';
 
+// Kept for test/browser (not yet committed), which imports waitFor from here; new code imports ./wait.
+export { waitFor } from './wait';
+
 const run = promisify(execFile);
 export const SANDBOX_SCRIPT = resolve(__dirname, '../../scripts/ovn-sandbox');
 
@@ -133,22 +136,6 @@ export class Sandbox {
     this.stopped = true;
     await run(SANDBOX_SCRIPT, ['stop', this.dir]).catch(() => undefined);
     if (!opts.keepDir && !process.env.LIVETRACE_KEEP_SANDBOX) rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** Polls cond until it returns a truthy value; fails with what it last saw after `ms`. */
-export async function waitFor<T>(what: string, cond: () => Promise<T | undefined | null | false> | T | undefined | null | false, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await cond();
-      if (v) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -4,7 +4,8 @@
 // `drop` and no tx, for controller packets the installed userspace(controller(…)). Used by
 // test/e2e/verdicts.e2e-spec.ts and by the version-matrix report.
 import type request from 'supertest';
-import { Sandbox, waitFor } from './sandbox';
+import { Sandbox } from './sandbox';
+import { waitFor } from './wait';
 import { EXTRA_VERDICT_PACKETS, txPackets, VERDICT_PACKETS, VerdictTopology } from './verdict-topology';
 
 const ALL_PACKETS = { ...VERDICT_PACKETS, ...EXTRA_VERDICT_PACKETS };

@@ -11,7 +11,8 @@ import { ReplicaFollower } from '../../../src/ovsdb/replica/follower';
 import { Replica } from '../../../src/ovsdb/replica/replica';
 import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
 import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
-import { Sandbox, waitFor } from '../../support/sandbox';
+import { Sandbox } from '../../support/sandbox';
+import { waitFor } from '../../support/wait';
 import { Agreement, compareWithDetrace } from '../../unit/correlation/detrace-agreement';
 
 jest.setTimeout(180_000);

@@ -5,7 +5,8 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { Sandbox, waitFor } from '../../support/sandbox';
+import { Sandbox } from '../../support/sandbox';
+import { waitFor } from '../../support/wait';
 import { UnixctlClient } from '../../../src/unixctl';
 import { parseDumpFlows } from '../../../src/ovs/dump-flows';
 import { recircId, traceKey } from '../../../src/ovs/odp-key';

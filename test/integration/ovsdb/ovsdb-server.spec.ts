@@ -10,7 +10,8 @@ import { connectRemote, defaultProbeIntervalMs, parseRemote } from '../../../src
 import { OvsdbSession } from '../../../src/ovsdb/session';
 import { syncInitial } from '../../../src/ovsdb/sync';
 import type { SelectOperation, TableUpdates2 } from '../../../src/ovsdb/types';
-import { rejectionOf, waitFor } from '../../support/fake-jsonrpc-server';
+import { rejectionOf } from '../../support/fake-jsonrpc-server';
+import { waitFor } from '../../support/wait';
 import { nbctl, OvsdbServer, startOvsdbServer } from '../../support/ovsdb-server';
 
 jest.setTimeout(60_000);
@@ -83,12 +84,12 @@ describe.each(['unix', 'tcp', 'ssl'] as const)('over %s', (kind) => {
     c.on('update3', (id, _txn, u) => id === `mon-${kind}` && updates.push(u));
     nbctl(server, 'ls-add', `sw-${kind}`, '--', 'lsp-add', `sw-${kind}`, `p-${kind}`, '--', 'lsp-set-addresses', `p-${kind}`, '50:54:00:00:00:01 10.0.0.1');
     const inserted = await waitFor(
-      () => updates.flatMap((u) => Object.values(u.Logical_Switch_Port ?? {})).find((r) => r.insert?.name === `p-${kind}`),
       'insert of the new port',
+      () => updates.flatMap((u) => Object.values(u.Logical_Switch_Port ?? {})).find((r) => r.insert?.name === `p-${kind}`),
     );
     expect(inserted.insert).toMatchObject({ name: `p-${kind}`, addresses: '50:54:00:00:00:01 10.0.0.1' });
     nbctl(server, 'ls-del', `sw-${kind}`);
-    await waitFor(() => updates.some((u) => Object.values(u.Logical_Switch ?? {}).some((r) => 'delete' in r)), 'delete of the switch');
+    await waitFor('delete of the switch', () => updates.some((u) => Object.values(u.Logical_Switch ?? {}).some((r) => 'delete' in r)));
     await c.monitorCancel(`mon-${kind}`);
   });
 
@@ -147,15 +148,15 @@ describe('session across a server restart', () => {
       session.start();
       await session.waitUp();
       nbctl(server, 'ls-add', 'before-restart');
-      await waitFor(() => seen.includes('before-restart'), 'update before restart');
+      await waitFor('update before restart', () => seen.includes('before-restart'));
 
       const oldPid = server.pid();
       await server.restart();
       expect(server.pid()).not.toBe(oldPid);
-      await waitFor(() => session.connectCount >= 2 && session.isUp, 'reconnect after restart', 30_000);
+      await waitFor('reconnect after restart', () => session.connectCount >= 2 && session.isUp, 30_000);
       expect(events[0]).toMatch(/^disconnected (tcp|unix):.*: peer closed the connection/);
       nbctl(server, 'ls-add', 'after-restart');
-      await waitFor(() => seen.includes('after-restart'), 'update after restart');
+      await waitFor('update after restart', () => seen.includes('after-restart'));
     } finally {
       session.close();
     }

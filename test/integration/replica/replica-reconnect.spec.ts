@@ -11,7 +11,7 @@ import { Replica } from '../../../src/ovsdb/replica/replica';
 import { NORTHBOUND, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
 import { dumpTable, replicaTable } from '../../support/ovsdb-dump';
 import { freePort, nbctl, startOvsdbServer, OvsdbServer } from '../../support/ovsdb-server';
-import { waitFor } from '../../support/sandbox';
+import { waitFor } from '../../support/wait';
 
 jest.setTimeout(180_000);
 

@@ -5,7 +5,8 @@ import { ReplicaFollower } from '../../../src/ovsdb/replica/follower';
 import { Replica, ReplicaSpec } from '../../../src/ovsdb/replica/replica';
 import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
 import { dumpTable, replicaTable } from '../../support/ovsdb-dump';
-import { pairFile, Sandbox, waitFor } from '../../support/sandbox';
+import { pairFile, Sandbox } from '../../support/sandbox';
+import { waitFor } from '../../support/wait';
 
 jest.setTimeout(180_000);
 

@@ -3,7 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Sandbox, waitFor } from '../../support/sandbox';
+import { Sandbox } from '../../support/sandbox';
+import { waitFor } from '../../support/wait';
 
 jest.setTimeout(120_000);
 

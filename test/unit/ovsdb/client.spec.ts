@@ -3,7 +3,8 @@ import { InvalidRequestError } from '../../../src/ovsdb/errors';
 import { JsonRpcConnection } from '../../../src/ovsdb/jsonrpc';
 import { connectRemote, parseRemote } from '../../../src/ovsdb/remote';
 import type { SelectOperation } from '../../../src/ovsdb/types';
-import { FakeJsonRpcServer, rejectionOf, waitFor } from '../../support/fake-jsonrpc-server';
+import { FakeJsonRpcServer, rejectionOf } from '../../support/fake-jsonrpc-server';
+import { waitFor } from '../../support/wait';
 
 describe('OvsdbClient against a fake server', () => {
   let server: FakeJsonRpcServer;
@@ -86,7 +87,7 @@ describe('OvsdbClient against a fake server', () => {
     sc.send({ id: null, method: 'update', params: ['a', { T: { u: { new: { x: 1 } } } }] });
     sc.send({ id: null, method: 'update2', params: ['b', { T: { u: { modify: { x: 2 } } } }] });
     sc.send({ id: null, method: 'update3', params: ['c', 'txn-1', { T: { u: { delete: null } } }] });
-    await waitFor(() => seen.length === 3, 'three notifications');
+    await waitFor('three notifications', () => seen.length === 3);
     expect(seen).toEqual([
       ['update', 'a', { T: { u: { new: { x: 1 } } } }],
       ['update2', 'b', { T: { u: { modify: { x: 2 } } } }],

@@ -1,7 +1,8 @@
 import { Replica } from '../../../src/ovsdb/replica/replica';
 import { ReplicaFollower } from '../../../src/ovsdb/replica/follower';
 import type { DatabaseSchema } from '../../../src/ovsdb/types';
-import { FakeJsonRpcServer, Message, waitFor } from '../../support/fake-jsonrpc-server';
+import { FakeJsonRpcServer, Message } from '../../support/fake-jsonrpc-server';
+import { waitFor } from '../../support/wait';
 
 // The follower applies a streamed full dump batch by batch. A connection lost halfway leaves the
 // replica mixing old and new rows, so it must not resume from its old transaction id (the server
@@ -55,7 +56,7 @@ describe('ReplicaFollower with a streamed full dump', () => {
     const seen: string[] = [];
     follower.replica.on('change', (c) => seen.push(`${c.kind} ${String(c.row.name)}`));
     follower.start();
-    await waitFor(() => monitors.length === 3 && follower!.getStatus().synced, 'the third sync');
+    await waitFor('the third sync', () => monitors.length === 3 && follower!.getStatus().synced);
     expect((monitors[1].params as unknown[])[3]).toBe(TXN); // a resume was tried after the first drop
     expect(seen.slice(2, 4)).toEqual(['modify c', 'modify d']); // the second dump, applied as it arrived
     expect((monitors[2].params as unknown[])[3]).toBe(ZERO); // half a dump is not a resume point

@@ -9,7 +9,8 @@ import {
 } from '../../../src/ovsdb/errors';
 import { JsonRpcConnection } from '../../../src/ovsdb/jsonrpc';
 import { connectRemote, parseRemote } from '../../../src/ovsdb/remote';
-import { FakeJsonRpcServer, rejectionOf, waitFor } from '../../support/fake-jsonrpc-server';
+import { FakeJsonRpcServer, rejectionOf } from '../../support/fake-jsonrpc-server';
+import { waitFor } from '../../support/wait';
 
 describe('JsonRpcConnection against a fake server', () => {
   let server: FakeJsonRpcServer;
@@ -48,7 +49,7 @@ describe('JsonRpcConnection against a fake server', () => {
     const sc = server.connections[0];
     sc.send({ method: 'echo', params: [], id: 'echo' });
     sc.send({ method: 'echo', params: ['x', 1], id: 7 });
-    await waitFor(() => sc.received.length >= 3, 'echo replies');
+    await waitFor('echo replies', () => sc.received.length >= 3);
     expect(sc.received.slice(1)).toEqual([
       { result: [], error: null, id: 'echo' },
       { result: ['x', 1], error: null, id: 7 },
@@ -59,10 +60,10 @@ describe('JsonRpcConnection against a fake server', () => {
     const c = await open();
     const seen: unknown[] = [];
     c.on('notification', (method, params) => seen.push([method, params]));
-    const sc = (await waitFor(() => server.connections[0], 'connection'))!;
+    const sc = (await waitFor('connection', () => server.connections[0]))!;
     sc.send({ method: 'update2', params: ['m1', { T: {} }], id: null });
     sc.send({ method: 'frobnicate', params: [], id: 3 });
-    await waitFor(() => seen.length === 1 && sc.received.length === 1, 'notification and reply');
+    await waitFor('notification and reply', () => seen.length === 1 && sc.received.length === 1);
     expect(seen).toEqual([['update2', ['m1', { T: {} }]]]);
     expect(sc.received[0]).toEqual({ error: 'unknown method', id: 3 });
   });
@@ -142,7 +143,7 @@ describe('JsonRpcConnection against a fake server', () => {
 
   it('stays up while the server answers the probes', async () => {
     const c = await open({ probeIntervalMs: 50 });
-    await waitFor(() => server.requests.filter((m) => m.method === 'echo').length >= 3, 'three probes');
+    await waitFor('three probes', () => server.requests.filter((m) => m.method === 'echo').length >= 3);
     expect(c.isClosed).toBe(false);
   });
 
@@ -156,7 +157,7 @@ describe('JsonRpcConnection against a fake server', () => {
     const err = await rejectionOf(c.request('get_schema', ['OVN_Northbound'], { db: 'OVN_Northbound', timeoutMs: 50 }));
     expect(err).toBeInstanceOf(RequestTimeoutError);
     expect(err.message).toBe(`get_schema on db OVN_Northbound @ ${server.remote}: no reply within 50 ms`);
-    await waitFor(() => c.bytesReceived > 0, 'late reply');
+    await waitFor('late reply', () => c.bytesReceived > 0);
     await expect(c.request('list_dbs', [])).resolves.toEqual(['OVN_Northbound', '_Server']);
     expect(c.pendingRequests).toBe(0);
   });

@@ -2,7 +2,8 @@ import { PassThrough } from 'node:stream';
 import { Backoff, shuffle } from '../../../src/ovsdb/backoff';
 import { ConnectError } from '../../../src/ovsdb/errors';
 import { OvsdbSession } from '../../../src/ovsdb/session';
-import { FakeJsonRpcServer, waitFor } from '../../support/fake-jsonrpc-server';
+import { FakeJsonRpcServer } from '../../support/fake-jsonrpc-server';
+import { waitFor } from '../../support/wait';
 
 describe('Backoff (OVS reconnect.c policy)', () => {
   it('doubles from 1 s to 8 s on repeated failures', () => {
@@ -137,7 +138,7 @@ describe('OvsdbSession against a fake server', () => {
     await session.waitUp();
     // the server drops the live connection; the session reconnects and re-issues the monitor
     server.connections[0].destroy();
-    await waitFor(() => session!.connectCount === 2, 'second session');
+    await waitFor('second session', () => session!.connectCount === 2);
     expect(monitors).toBe(3);
     expect(events.map((e) => e.replace(/\(\d+ bytes/, '(N bytes'))).toEqual([
       `connecting ${server.remote}`,
@@ -187,11 +188,11 @@ describe('OvsdbSession against a fake server', () => {
     session.start();
     await session.waitUp();
     await server.stop();
-    await waitFor(() => events.filter((e) => e === 'backoff 40').length >= 2, 'backoff to reach its maximum');
+    await waitFor('backoff to reach its maximum', () => events.filter((e) => e === 'backoff 40').length >= 2);
     expect(events.filter((e) => e.startsWith('backoff'))).toEqual(expect.arrayContaining(['backoff 10', 'backoff 20', 'backoff 40']));
     expect(events).toContain(`disconnected ${server.remote}: peer closed the connection`);
     await server.listen();
-    await waitFor(() => session!.connectCount === 2, 'reconnect after restart');
+    await waitFor('reconnect after restart', () => session!.connectCount === 2);
     await expect(session.connection!.request('list_dbs', [])).resolves.toEqual(['OVN_Northbound', '_Server']);
   });
 
@@ -200,9 +201,9 @@ describe('OvsdbSession against a fake server', () => {
     session = new OvsdbSession({ remotes: server.remote, probeIntervalMs: 50, backoffMinMs: 10 });
     const events = record(session);
     session.start();
-    await waitFor(() => events.some((e) => e.startsWith('disconnected')), 'inactivity disconnect');
+    await waitFor('inactivity disconnect', () => events.some((e) => e.startsWith('disconnected')));
     expect(events).toContain(`disconnected ${server.remote}: no data received for 100 ms (echo probe after 50 ms unanswered)`);
-    await waitFor(() => session!.connectCount === 2, 'reconnect');
+    await waitFor('reconnect', () => session!.connectCount === 2);
   });
 
   it('close() while waiting rejects waiters and stops retrying', async () => {

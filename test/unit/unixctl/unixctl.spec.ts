@@ -10,7 +10,8 @@ import {
   resolveUnixctlSocket,
   UnixctlDiscoveryError,
 } from '../../../src/unixctl/discovery';
-import { FakeJsonRpcServer, rejectionOf, waitFor } from '../../support/fake-jsonrpc-server';
+import { FakeJsonRpcServer, rejectionOf } from '../../support/fake-jsonrpc-server';
+import { waitFor } from '../../support/wait';
 
 let dir: string;
 beforeEach(() => {
@@ -120,7 +121,7 @@ describe('UnixctlClient against a fake daemon', () => {
     await client.call('warmup');
     server.script = () => true; // never answer: the daemon dies with the request in flight
     const pending = client.call('slow');
-    await waitFor(() => server.requests.some((m) => m.method === 'slow'), 'request to arrive');
+    await waitFor('request to arrive', () => server.requests.some((m) => m.method === 'slow'));
     await server.stop();
     await expect(pending).rejects.toBeInstanceOf(ConnectionClosedError);
 
