@@ -7,7 +7,7 @@ import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ReplicasModule } from './replicas/replicas.module';
 import { StorageModule } from './storage/storage.module';
-import { RetentionModule } from './storage/retention.module';
+import { RetentionModule } from './retention/retention.module';
 import { TracesModule } from './traces/traces.module';
 import { CollectorsModule } from './collectors/collectors.module';
 import { DatapathFlowsModule } from './datapath-flows/datapath-flows.module';

@@ -7,7 +7,7 @@ import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
 import { cutoffOf, pruneBatch, PruneResult, RetentionLimits, rowLimitCut } from './retention';
-import { StoreService } from './store.service';
+import { StoreService } from '../storage/store.service';
 
 /** Traces per batch: ~0.3 ms each at 1M traces (27 step rows, their index entries…), so a batch
  * holds the event loop for tens of ms, not the 0.1–0.7 s batches of 500 took (bench/api). */

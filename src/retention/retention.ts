@@ -8,7 +8,7 @@
 // the OVN databases, not by traffic, and the audits read them.
 import { CitationBatch } from '../traces/citation-store';
 import { citationsOf } from '../traces/step-pack';
-import type { WriteContext } from './writer';
+import type { WriteContext } from '../storage/writer';
 
 export interface RetentionLimits {
   /** Traces created before this time go (RFC 3339); null: no age limit. */
