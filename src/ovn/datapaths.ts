@@ -2,7 +2,7 @@
 // 23.03 keeps the NB identity in external_ids {name, logical-switch | logical-router}; newer
 // schemas add `type` ("logical-switch" | "logical-router") and `nb_uuid` columns.
 import type { ReplicaRow } from '../ovsdb/replica/replica';
-import type { DatapathKind, LogicalDatapathRef } from '../correlation/types';
+import type { DatapathKind, LogicalDatapathRef } from './types';
 
 function first(cell: unknown): string | null {
   if (Array.isArray(cell)) return cell.length ? String(cell[0]) : null;

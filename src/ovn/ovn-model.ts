@@ -4,7 +4,7 @@
 // so a query never rescans a table and never sees rows older than the replica.
 import { createHash } from 'node:crypto';
 import type { ReplicaRow, Replica, RowChange } from '../ovsdb/replica/replica';
-import type { HintTable, LogicalDatapathRef, LogicalFlowSnapshot, OwnerTable, StepHint, StepOwner } from '../correlation/types';
+import type { HintTable, LogicalDatapathRef, LogicalFlowSnapshot, OwnerTable, StepHint, StepOwner } from './types';
 import { cookieUuidPrefix } from '../ovs/ids';
 import { datapathRef } from './datapaths';
 import { hintName, hintSummary, ownerSummary } from './summaries';

@@ -2,7 +2,7 @@
 // ovn-detrace 23.03 prints them (so they can be compared with it), plus the rows it does not
 // describe (FDB, Static_MAC_Binding, Datapath_Binding, Logical_Switch, Logical_Router).
 import type { ReplicaRow } from '../ovsdb/replica/replica';
-import type { HintTable, LogicalDatapathRef, OwnerTable } from '../correlation/types';
+import type { HintTable, LogicalDatapathRef, OwnerTable } from './types';
 import { pyRepr, pyStr, stripQuotes } from './py-repr';
 
 const str = (row: ReplicaRow, c: string): string => pyStr(row[c]);
