@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DatapathFlowStoreModule } from '../datapath-flows/datapath-flow-store.module';
 import { TraceSessionsModule } from '../trace-sessions/trace-sessions.module';
 import { TracesModule } from '../traces/traces.module';
 import { PollerService } from './poller.service';
@@ -12,7 +13,7 @@ import { VlogSourceService } from './vlog-source.service';
 
 /** The ovs-vswitchd side: connection, datapath poller, vlog source and the tracer the sessions steer. */
 @Module({
-  imports: [TracesModule, TerminusModule, UpcallsModule, TraceSessionsModule],
+  imports: [TracesModule, TerminusModule, UpcallsModule, TraceSessionsModule, DatapathFlowStoreModule],
   controllers: [OnDemandTraceController],
   providers: [VswitchdService, PollerService, TracerService, VswitchdHealthIndicator, VlogSourceService],
   exports: [VswitchdService, PollerService, TracerService, VswitchdHealthIndicator, VlogSourceService],

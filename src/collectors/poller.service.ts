@@ -9,7 +9,9 @@ import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
 import { parseDumpFlows, parseDumpLine } from '../ovs/dump-flows';
+import { recircIdHex } from '../ovs/ids';
 import { ReplicasService } from '../replicas/replicas.service';
+import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { DatapathFlowTable, FlowEvent, LiveFlow, RecircLink } from './datapath-diff';
@@ -57,6 +59,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
     private readonly vswitchd: VswitchdService,
     private readonly store: StoreService,
+    private readonly flows: DatapathFlowStore,
     private readonly replicas: ReplicasService,
     metrics: MetricsService,
   ) {
@@ -96,14 +99,12 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
 
   /** Picks up the lifetimes a previous run of the service left open. */
   private seedFromStore(): void {
-    const rows = this.store.db
-      .prepare(`SELECT id, ufid, first_seen, last_seen, key, actions, packets, bytes, used FROM datapath_flow WHERE removed_at IS NULL AND source = 'poller'`)
-      .all() as Array<{ id: number; ufid: string; first_seen: string; last_seen: string; key: string; actions: string; packets: number; bytes: number; used: string | null }>;
+    const rows = this.flows.open('poller');
     const bad: number[] = [];
     for (const r of rows) {
       try {
         const flow = parseDumpLine(`ufid:${r.ufid}, ${r.key}, packets:${r.packets}, bytes:${r.bytes}, used:${r.used ?? 'never'}, actions:${r.actions}`);
-        this.table.seed(flow, { dbId: r.id, firstSeen: r.first_seen, lastSeen: r.last_seen });
+        this.table.seed(flow, { dbId: r.id, firstSeen: r.firstSeen, lastSeen: r.lastSeen });
       } catch {
         bad.push(r.id);
       }
@@ -112,7 +113,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     if (bad.length) {
       this.log.warn(`${bad.length} stored open lifetimes could not be re-read: closed as unreadable`);
       const at = new Date().toISOString();
-      void this.store.writer.submit((tx) => bad.forEach((id) => tx.stmt(`UPDATE datapath_flow SET removed_at = ?, removal_reason = 'unreadable' WHERE id = ?`).run(at, id)));
+      void this.store.writer.submit((tx) => bad.forEach((id) => this.flows.close(tx, id, at, 'unreadable')));
     }
   }
 
@@ -208,33 +209,40 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
       const chunk = events.slice(i, i + CHUNK);
       jobs.push(this.store.writer.submit((tx) => chunk.forEach((e) => this.write(tx, e, chassis))));
     }
-    if (links.length) jobs.push(this.store.writer.submit((tx) => links.forEach((l) => writeLink(tx, l))));
+    if (links.length) jobs.push(this.store.writer.submit((tx) => links.forEach((l) => this.link(tx, l))));
     await Promise.all(jobs);
   }
 
   private write(tx: WriteContext, e: FlowEvent, chassis: string): void {
     const f = e.flow;
     if (e.type === 'ukey_created') {
-      const r = tx
-        .stmt(
-          `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'poller')`,
-        )
-        .run(chassis, f.ufid, f.firstSeen, f.lastSeen, f.inPort, '0x' + f.recircId.toString(16), f.key, f.actions, f.packets, f.bytes, f.used);
-      f.dbId = Number(r.lastInsertRowid);
+      f.dbId = this.flows.create(tx, {
+        chassis,
+        ufid: f.ufid,
+        firstSeen: f.firstSeen,
+        lastSeen: f.lastSeen,
+        inPort: f.inPort,
+        recircId: recircIdHex(f.recircId),
+        key: f.key,
+        actions: f.actions,
+        packets: f.packets,
+        bytes: f.bytes,
+        used: f.used,
+        source: 'poller',
+      });
     } else if (e.type === 'ukey_updated' && f.dbId) {
-      tx.stmt('UPDATE datapath_flow SET last_seen = ?, packets = ?, bytes = ?, used = ? WHERE id = ?').run(f.lastSeen, f.packets, f.bytes, f.used, f.dbId);
+      this.flows.update(tx, f.dbId, f);
     } else if (e.type === 'ukey_removed' && f.dbId) {
-      tx.stmt('UPDATE datapath_flow SET removed_at = ?, removal_reason = ? WHERE id = ?').run(e.at, e.reason, f.dbId);
+      this.flows.close(tx, f.dbId, e.at, e.reason);
     }
+  }
+
+  private link(tx: WriteContext, l: RecircLink): void {
+    if (!l.parent.dbId || !l.child.dbId) return;
+    this.flows.link(tx, l.parent.dbId, l.child.dbId, recircIdHex(l.recircId));
   }
 
   liveFlows(): LiveFlow[] {
     return [...this.table.live.values()];
   }
-}
-
-function writeLink(tx: WriteContext, l: RecircLink): void {
-  if (!l.parent.dbId || !l.child.dbId) return;
-  tx.stmt('INSERT OR IGNORE INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(l.parent.dbId, l.child.dbId, '0x' + l.recircId.toString(16));
 }

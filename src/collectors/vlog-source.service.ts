@@ -11,9 +11,12 @@ import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
 import { inPort, recircId } from '../ovs/odp-key';
 import { VlogOutput, VlogParser, VlogRecord } from '../ovs/vlog';
+import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
+import { recircIdHex } from '../ovs/ids';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { InstalledFlow, Released, UpcallLinker } from '../upcalls/upcall-linker';
+import { UpcallStore } from '../upcalls/upcall-store';
 import { UpcallsService } from '../upcalls/upcalls.service';
 import { FileFollower, listenSyslog } from './vlog-follow';
 import { VswitchdService } from './vswitchd.service';
@@ -49,6 +52,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     private readonly vswitchd: VswitchdService,
     private readonly upcalls: UpcallsService,
     private readonly store: StoreService,
+    private readonly flows: DatapathFlowStore,
+    private readonly upcallStore: UpcallStore,
     metrics: MetricsService,
   ) {
     const registers = [metrics.registry];
@@ -191,22 +196,32 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   private write(tx: WriteContext, item: WriteItem, chassis: string): void {
     if (item.kind === 'flow') {
       const f = item.flow;
-      if (openVlogLifetime(tx, chassis, f.ufid)) return;
-      tx.stmt(
-        `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, NULL, 'vlog')`,
-      ).run(chassis, f.ufid, item.time, item.time, inPort(f.parsedKey) ?? null, '0x' + recircId(f.parsedKey).toString(16), f.key, f.actions);
+      if (this.flows.openOf(tx, 'vlog', chassis, f.ufid)) return;
+      this.flows.create(tx, {
+        chassis,
+        ufid: f.ufid,
+        firstSeen: item.time,
+        lastSeen: item.time,
+        inPort: inPort(f.parsedKey) ?? null,
+        recircId: recircIdHex(recircId(f.parsedKey)),
+        key: f.key,
+        actions: f.actions,
+        packets: 0,
+        bytes: 0,
+        used: null,
+        source: 'vlog',
+      });
       return;
     }
     if (item.kind === 'flow_del') {
-      const id = openVlogLifetime(tx, chassis, item.ufid);
-      if (id) tx.stmt(`UPDATE datapath_flow SET removed_at = ?, removal_reason = 'flow_del' WHERE id = ?`).run(item.time, id);
+      const open = this.flows.openOf(tx, 'vlog', chassis, item.ufid);
+      if (open) this.flows.close(tx, open.id, item.time, 'flow_del');
       return;
     }
     const { upcall: d, flow } = item.released;
     const key = d.record.event?.type === 'upcall' ? d.record.event.parsedKey : null;
     this.m.upcalls.inc({ linked: flow ? 'yes' : 'no' });
-    this.upcalls.insert(tx, {
+    this.upcallStore.insert(tx, {
       chassis,
       source: 'vlog',
       time: Number.isFinite(d.record.time) ? new Date(d.record.time).toISOString() : new Date().toISOString(),
@@ -216,12 +231,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       key: d.key,
       packet: d.packet,
       inPort: key ? inPort(key) ?? null : null,
-      recircId: key ? '0x' + recircId(key).toString(16) : null,
+      recircId: key ? recircIdHex(recircId(key)) : null,
       ufid: flow?.ufid ?? null,
       megaUfid: flow?.megaUfid ?? null,
       flowKey: flow?.key ?? null,
       flowActions: flow?.actions ?? null,
-      datapathFlowId: flow && !this.config.LIVETRACE_POLLER ? openVlogLifetime(tx, chassis, flow.ufid) : null,
+      datapathFlowId: flow && !this.config.LIVETRACE_POLLER ? (this.flows.openOf(tx, 'vlog', chassis, flow.ufid)?.id ?? null) : null,
       sampled: true,
       extra: { line: d.record.line, ...(d.record.sequence !== null ? { sequence: d.record.sequence } : {}), ...(d.record.origin ? { origin: d.record.origin } : {}) },
     });
@@ -245,13 +260,6 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     for (const r of this.restore) await this.vswitchd.call('vlog/set', [`${r.module}:${r.destination}:${r.level}`]);
     this.restore = [];
   }
-}
-
-function openVlogLifetime(tx: WriteContext, chassis: string, ufid: string): number | null {
-  const r = tx.stmt(`SELECT id FROM datapath_flow WHERE chassis = ? AND ufid = ? AND source = 'vlog' AND removed_at IS NULL ORDER BY id DESC LIMIT 1`).get(chassis, ufid) as
-    | { id: number }
-    | undefined;
-  return r?.id ?? null;
 }
 
 /**

@@ -6,7 +6,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
+import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import { StoreService } from '../storage/store.service';
+import { IngestStore } from './ingest-store';
 
 const BATCH = 1000;
 
@@ -19,6 +21,8 @@ export class IngestLifetimesService implements OnApplicationBootstrap, OnApplica
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
     private readonly store: StoreService,
+    private readonly flows: DatapathFlowStore,
+    private readonly ledger: IngestStore,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -44,14 +48,7 @@ export class IngestLifetimesService implements OnApplicationBootstrap, OnApplica
   private async closeIdle(cutoff: string): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.store.writer.submit((tx) => {
-        const rows = tx
-          .stmt(`SELECT id, last_seen FROM datapath_flow WHERE removed_at IS NULL AND source = 'ingest' AND last_seen < ? ORDER BY last_seen LIMIT ${BATCH}`)
-          .all(cutoff) as Array<{ id: number; last_seen: string }>;
-        const close = tx.stmt(`UPDATE datapath_flow SET removed_at = ?, removal_reason = 'idle' WHERE id = ?`);
-        for (const r of rows) close.run(r.last_seen, r.id);
-        return rows.length;
-      });
+      const n = await this.store.writer.submit((tx) => this.flows.closeIdleIngested(tx, cutoff, BATCH));
       total += n;
       if (n < BATCH) break;
     }
@@ -62,15 +59,6 @@ export class IngestLifetimesService implements OnApplicationBootstrap, OnApplica
   /** Every open lifetime that events of this producer created or touched, closed now. */
   async closeSource(source: string, reason: string): Promise<number> {
     const at = new Date().toISOString();
-    return this.store.writer.submit((tx) => {
-      const r = tx
-        .stmt(
-          `UPDATE datapath_flow SET removed_at = ?, removal_reason = ?
-           WHERE removed_at IS NULL AND source = 'ingest'
-             AND id IN (SELECT ref_id FROM ingest_event WHERE source = ? AND type IN ('ukey_created', 'ukey_updated') AND ref_id IS NOT NULL)`,
-        )
-        .run(at, reason, source);
-      return r.changes;
-    });
+    return this.store.writer.submit((tx) => this.flows.closeOpenIngested(tx, this.ledger.lifetimesOf(tx, source), at, reason));
   }
 }

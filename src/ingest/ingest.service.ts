@@ -6,12 +6,15 @@ import { Counter } from 'prom-client';
 import { annotatePass } from '../correlation/annotate';
 import { MetricsService } from '../metrics/metrics.service';
 import { ReplicasService } from '../replicas/replicas.service';
+import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import { StoreService } from '../storage/store.service';
 import { TraceStore } from '../traces/trace-store';
+import { UpcallStore } from '../upcalls/upcall-store';
 import { UpcallsService } from '../upcalls/upcalls.service';
+import { IngestStore } from './ingest-store';
 import { LineRejection, ParsedLine, parseEventLines } from './ndjson';
 import { parseRetis } from './retis-adapter';
-import { Prepared, writeEvents } from './ingest-store';
+import { IngestStores, Prepared, writeEvents } from './ingest-write';
 import { passOfTranslation } from './translation';
 import type { EventV1 } from './event-schema';
 
@@ -34,14 +37,19 @@ const MAX_ERRORS = 1000;
 @Injectable()
 export class IngestService {
   private readonly m: { lines: Counter };
+  private readonly stores: IngestStores;
 
   constructor(
     private readonly storage: StoreService,
-    private readonly traces: TraceStore,
+    ledger: IngestStore,
+    flows: DatapathFlowStore,
+    upcallStore: UpcallStore,
+    traces: TraceStore,
     private readonly upcalls: UpcallsService,
     private readonly replicas: ReplicasService,
     metrics: MetricsService,
   ) {
+    this.stores = { ledger, flows, upcalls: upcallStore, traces };
     this.m = {
       lines: new Counter({ name: 'livetrace_ingest_lines_total', help: 'Ingested lines by outcome', labelNames: ['format', 'outcome'], registers: [metrics.registry] }),
     };
@@ -84,7 +92,7 @@ export class IngestService {
     const jobs: Array<Promise<{ stored: number; duplicates: number }>> = [];
     for (let i = 0; i < prepared.length; i += CHUNK) {
       const chunk = prepared.slice(i, i + CHUNK);
-      jobs.push(this.storage.writer.submit((tx) => writeEvents(tx, chunk, receivedAt, { upcalls: this.upcalls, traces: this.traces })));
+      jobs.push(this.storage.writer.submit((tx) => writeEvents(tx, chunk, receivedAt, this.stores)));
     }
     const done = await Promise.all(jobs);
     const duplicates = done.reduce((n, d) => n + d.duplicates, 0);

@@ -32,6 +32,16 @@ export interface TraceListQuery {
   withSteps: boolean;
 }
 
+/** A trace in a datapath flow lifetime's summary. */
+export interface TraceOfFlow {
+  id: number;
+  createdAt: string;
+  method: string;
+  consistent: boolean | null;
+  verdict: unknown;
+  pathId: number | null;
+}
+
 /** Citations above which a filter by logical flow / northbound row is checked per trace. */
 const WALK_ABOVE = 10_000;
 
@@ -125,6 +135,20 @@ export class TraceReadStore {
   /** The name a logical port UUID was stored under (logical_port_alias), if any trace saw it. */
   portNameOfUuid(uuid: string): string | undefined {
     return (this.stmt('SELECT port_name FROM logical_port_alias WHERE uuid = ? LIMIT 1').get(uuid) as { port_name: string } | undefined)?.port_name;
+  }
+
+  /** The traces of a datapath flow lifetime, newest first, as its summary shows them. */
+  ofDatapathFlow(flowId: number): TraceOfFlow[] {
+    return (
+      this.stmt('SELECT id, created_at, method, consistent, verdict, path_id FROM trace WHERE datapath_flow_id = ? ORDER BY id DESC').all(flowId) as Array<{
+        id: number;
+        created_at: string;
+        method: string;
+        consistent: number | null;
+        verdict: string;
+        path_id: number | null;
+      }>
+    ).map((t) => ({ id: t.id, createdAt: t.created_at, method: t.method, consistent: t.consistent == null ? null : t.consistent === 1, verdict: JSON.parse(t.verdict), pathId: t.path_id }));
   }
 
   /** Whether any trace touched a logical port of this name. */

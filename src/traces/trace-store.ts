@@ -12,7 +12,7 @@ import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { CitationBatch, CITES_HINT, CITES_LFLOW } from './citation-store';
 import { citationsOf, StepPacker } from './step-pack';
-import { COLLISION, packFinalFlow, STALE, TraceListQuery, TraceReadStore, TraceRow } from './trace-read-store';
+import { COLLISION, packFinalFlow, STALE, TraceListQuery, TraceOfFlow, TraceReadStore, TraceRow } from './trace-read-store';
 import { TraceJson, TraceRecordInput, verdictJson } from './trace-record';
 
 export type { TraceRow } from './trace-read-store';
@@ -103,6 +103,10 @@ export class TraceStore {
 
   hasPort(name: string): boolean {
     return this.reader.hasPort(name);
+  }
+
+  ofDatapathFlow(flowId: number): TraceOfFlow[] {
+    return this.reader.ofDatapathFlow(flowId);
   }
 
   /** Forget cached ids (after pruning removed rows they point to). */

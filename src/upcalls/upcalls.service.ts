@@ -1,59 +1,12 @@
-// Upcalls as stored rows and as the API shows them. An upcall is joined to the datapath flow
-// lifetime it installed by (chassis, ufid, time): the earliest lifetime of that UFID not removed
-// before the upcall (a UFID comes back after deletion, so the UFID alone is not enough), and to
-// the newest trace of that lifetime or of the upcall itself.
+// Upcalls as the API shows them (stored by upcall-store.ts), with what the log source reports
+// about itself.
 import { Injectable } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { notFound } from '../common/api-error';
 import { Page, page } from '../common/query';
 import { ReplicasService } from '../replicas/replicas.service';
-import { StoreService } from '../storage/store.service';
-import type { WriteContext } from '../storage/writer';
 import { TracesService } from '../traces/traces.service';
-
-export interface UpcallInput {
-  chassis: string;
-  source: string;
-  eventId?: string | null;
-  time: string;
-  upcallType?: string | null;
-  dpif?: string | null;
-  thread?: string | null;
-  key?: string | null;
-  packet?: string | null;
-  inPort?: string | null;
-  recircId?: string | null;
-  ufid?: string | null;
-  megaUfid?: string | null;
-  flowKey?: string | null;
-  flowActions?: string | null;
-  datapathFlowId?: number | null;
-  sampled: boolean;
-  extra?: Record<string, unknown> | null;
-}
-
-export interface UpcallJson {
-  id: number;
-  chassis: string;
-  source: string;
-  eventId: string | null;
-  time: string;
-  upcallType: string | null;
-  dpif: string | null;
-  thread: string | null;
-  key: string | null;
-  packet: string | null;
-  inPort: string | null;
-  recircId: string | null;
-  ufid: string | null;
-  megaUfid: string | null;
-  /** The flow it installed as logged (key with masks, actions), when linked. */
-  flow: { key: string | null; actions: string | null } | null;
-  datapathFlowId: number | null;
-  traceId: number | null;
-  sampled: boolean;
-  extra: Record<string, unknown> | null;
-}
+import { UpcallJson, UpcallStore } from './upcall-store';
 
 export interface UpcallFilter {
   chassis?: string;
@@ -79,37 +32,12 @@ export interface LogSourceStatus {
   rotations: { renamed: number; truncated: number };
 }
 
-interface Row {
-  id: number;
-  chassis: string;
-  source: string;
-  event_id: string | null;
-  time: string;
-  upcall_type: string | null;
-  dpif: string | null;
-  thread: string | null;
-  key: string | null;
-  packet: string | null;
-  in_port: string | null;
-  recirc_id: string | null;
-  ufid: string | null;
-  mega_ufid: string | null;
-  flow_key: string | null;
-  flow_actions: string | null;
-  dp_id: number | null;
-  sampled: number;
-  extra: string | null;
-}
-
-const DP_OF_UPCALL = `COALESCE(u.datapath_flow_id, (SELECT d.id FROM datapath_flow d WHERE d.ufid = u.ufid AND d.chassis = u.chassis
-  AND (d.removed_at IS NULL OR d.removed_at >= u.time) ORDER BY d.first_seen, d.id LIMIT 1))`;
-
 @Injectable()
 export class UpcallsService {
   readonly logSource: LogSourceStatus = { enabled: false, droppedMessages: 0, upcalls: 0, rotations: { renamed: 0, truncated: 0 } };
 
   constructor(
-    private readonly storage: StoreService,
+    private readonly store: UpcallStore,
     private readonly traces: TracesService,
     private readonly replicas: ReplicasService,
   ) {}
@@ -118,79 +46,16 @@ export class UpcallsService {
     return this.replicas.chassisName() ?? hostname();
   }
 
-  /** Inside a writer job. */
-  insert(tx: WriteContext, u: UpcallInput): number {
-    return Number(
-      tx
-        .stmt(
-          `INSERT INTO upcall (chassis, source, event_id, time, upcall_type, dpif, thread, key, packet, in_port, recirc_id, ufid, mega_ufid,
-             flow_key, flow_actions, datapath_flow_id, sampled, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          u.chassis, u.source, u.eventId ?? null, u.time, u.upcallType ?? null, u.dpif ?? null, u.thread ?? null, u.key ?? null, u.packet ?? null,
-          u.inPort ?? null, u.recircId ?? null, u.ufid ?? null, u.megaUfid ?? null, u.flowKey ?? null, u.flowActions ?? null,
-          u.datapathFlowId ?? null, u.sampled ? 1 : 0, u.extra ? JSON.stringify(u.extra) : null,
-        ).lastInsertRowid,
-    );
-  }
-
   list(f: UpcallFilter): Page<UpcallJson> & { sampled: boolean; logSource: LogSourceStatus } {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (f.chassis) where.push('u.chassis = ?') && args.push(f.chassis);
-    if (f.ufid) where.push('u.ufid = ?') && args.push(f.ufid);
-    if (f.source) where.push('u.source = ?') && args.push(f.source);
-    if (f.upcallType) where.push('u.upcall_type = ?') && args.push(f.upcallType);
-    if (f.linked === true) where.push('u.ufid IS NOT NULL');
-    if (f.linked === false) where.push('u.ufid IS NULL');
-    if (f.since) where.push('u.time >= ?') && args.push(f.since);
-    if (f.until) where.push('u.time <= ?') && args.push(f.until);
-    if (f.cursor) where.push('u.id < ?') && args.push(f.cursor);
-    let outer = '';
-    if (f.logicalPort) {
-      const port = this.traces.resolvePort(f.logicalPort);
-      outer = `WHERE dp_id IN (SELECT t.datapath_flow_id FROM trace t JOIN trace_port p ON p.trace_id = t.id WHERE p.${port.column} = ?)
-        OR id IN (SELECT t.upcall_id FROM trace t JOIN trace_port p ON p.trace_id = t.id WHERE p.${port.column} = ?)`;
-      args.push(port.value, port.value);
-    }
-    const sql = `SELECT * FROM (SELECT u.*, ${DP_OF_UPCALL} AS dp_id FROM upcall u ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-      ORDER BY u.id DESC) ${outer} ORDER BY id DESC LIMIT ?`;
-    const rows = this.storage.db.prepare(sql).all(...args, f.limit + 1) as Row[];
-    const items = rows.map((r) => this.toJson(r));
+    const { logicalPort, ...rest } = f;
+    const items = this.store.list({ ...rest, portName: logicalPort ? this.traces.resolvePort(logicalPort).value : undefined });
     const p = page(items, f.limit);
     return { ...p, sampled: this.logSource.enabled || items.some((i) => i.sampled), logSource: this.logSource };
   }
 
   get(id: number): UpcallJson {
-    const r = this.storage.db.prepare(`SELECT u.*, ${DP_OF_UPCALL} AS dp_id FROM upcall u WHERE u.id = ?`).get(id) as Row | undefined;
-    if (!r) throw notFound(`no upcall ${id}`);
-    return this.toJson(r);
-  }
-
-  private toJson(r: Row): UpcallJson {
-    const db = this.storage.db;
-    const t = (db.prepare('SELECT id FROM trace WHERE upcall_id = ? ORDER BY id DESC LIMIT 1').get(r.id) ??
-      (r.dp_id !== null ? db.prepare('SELECT id FROM trace WHERE datapath_flow_id = ? ORDER BY id DESC LIMIT 1').get(r.dp_id) : undefined)) as { id: number } | undefined;
-    return {
-      id: r.id,
-      chassis: r.chassis,
-      source: r.source,
-      eventId: r.event_id,
-      time: r.time,
-      upcallType: r.upcall_type,
-      dpif: r.dpif,
-      thread: r.thread,
-      key: r.key,
-      packet: r.packet,
-      inPort: r.in_port,
-      recircId: r.recirc_id,
-      ufid: r.ufid,
-      megaUfid: r.mega_ufid,
-      flow: r.flow_key || r.flow_actions ? { key: r.flow_key, actions: r.flow_actions } : null,
-      datapathFlowId: r.dp_id,
-      traceId: t?.id ?? null,
-      sampled: r.sampled === 1,
-      extra: r.extra ? (JSON.parse(r.extra) as Record<string, unknown>) : null,
-    };
+    const u = this.store.get(id);
+    if (!u) throw notFound(`no upcall ${id}`);
+    return u;
   }
 }

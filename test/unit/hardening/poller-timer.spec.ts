@@ -17,9 +17,10 @@ function poller(enabled = true) {
     },
     invalidateDatapath: () => undefined,
   });
-  const store = { db: { prepare: () => ({ all: () => [] }) }, writer: { submit: async () => undefined } };
+  const store = { writer: { submit: async () => undefined } };
+  const flows = { open: () => [] };
   const replicas = { chassisName: () => 'hv1' };
-  const p = new PollerService(config, vswitchd as never, store as never, replicas as never, new MetricsService());
+  const p = new PollerService(config, vswitchd as never, store as never, flows as never, replicas as never, new MetricsService());
   return { p, dumps: () => dumps };
 }
 

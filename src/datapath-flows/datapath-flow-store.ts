@@ -1,0 +1,269 @@
+// The one way into datapath_flow (lifetimes) and recirc_edge (which lifetime recirculated into
+// which). Three sources write lifetimes (the poller's dumps, the vswitchd log, ingested events),
+// each under its own `source`, all through this store: one INSERT, one way to close a lifetime.
+// Writes run inside the caller's writer job (synchronous, prepared statements); reads use the
+// read connection. Reads may join the trace tables in one statement (a filter by logical port),
+// never write them.
+import { Inject, Injectable } from '@nestjs/common';
+import type { Statement } from 'better-sqlite3';
+import { StoreService } from '../storage/store.service';
+import type { WriteContext } from '../storage/writer';
+
+export type LifetimeSource = 'poller' | 'vlog' | 'ingest';
+
+/** The source as an SQL literal, so a query by source is planned as before (the partial index on open ingested lifetimes). */
+const SOURCE_SQL: Record<LifetimeSource, string> = { poller: `'poller'`, vlog: `'vlog'`, ingest: `'ingest'` };
+
+/** A lifetime as first seen. */
+export interface NewLifetime {
+  chassis: string;
+  ufid: string;
+  firstSeen: string;
+  lastSeen: string;
+  inPort: string | null;
+  /** `0x` + hex (recircIdHex). */
+  recircId: string;
+  key: string;
+  actions: string;
+  packets: number;
+  bytes: number;
+  used: string | null;
+  source: LifetimeSource;
+}
+
+/** A lifetime not closed yet, as a source continues it. */
+export interface OpenLifetime {
+  id: number;
+  ufid: string;
+  firstSeen: string;
+  lastSeen: string;
+  key: string;
+  actions: string;
+  packets: number;
+  bytes: number;
+  used: string | null;
+}
+
+export interface DatapathFlowJson {
+  id: number;
+  ufid: string;
+  chassis: string;
+  state: 'live' | 'removed';
+  firstSeen: string;
+  lastSeen: string;
+  removedAt: string | null;
+  removalReason: string | null;
+  inPort: string | null;
+  recircId: string;
+  key: string;
+  actions: string;
+  packets: number;
+  bytes: number;
+  used: string | null;
+  source: string;
+}
+
+/** A lifetime's recirculation parent or child: the other lifetime and the edge's recirc id. */
+export interface RecircNeighbour {
+  id: number;
+  ufid: string;
+  recircId: string;
+  via: string;
+}
+
+export interface DatapathFlowFilter {
+  state?: 'live' | 'removed';
+  /** Lifetimes a trace of which touched this logical port (the name trace_port is keyed by). */
+  tracedOnPort?: string;
+  chassis?: string;
+  cursor?: number;
+  /** Rows wanted; one more is read to tell whether a next page exists. */
+  limit: number;
+}
+
+/** A datapath_flow row (also read by the logical-flow audits: logical-flow-store.ts). */
+export interface DatapathFlowRow {
+  id: number;
+  chassis: string;
+  ufid: string;
+  first_seen: string;
+  last_seen: string;
+  removed_at: string | null;
+  removal_reason: string | null;
+  in_port: string | null;
+  recirc_id: string;
+  key: string;
+  actions: string;
+  packets: number;
+  bytes: number;
+  used: string | null;
+  source: string;
+}
+
+export const datapathFlowJson = (r: DatapathFlowRow): DatapathFlowJson => ({
+  id: r.id,
+  ufid: r.ufid,
+  chassis: r.chassis,
+  state: r.removed_at ? 'removed' : 'live',
+  firstSeen: r.first_seen,
+  lastSeen: r.last_seen,
+  removedAt: r.removed_at,
+  removalReason: r.removal_reason,
+  inPort: r.in_port,
+  recircId: r.recirc_id,
+  key: r.key,
+  actions: r.actions,
+  packets: r.packets,
+  bytes: r.bytes,
+  used: r.used,
+  source: r.source,
+});
+
+@Injectable()
+export class DatapathFlowStore {
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'db'>) {}
+
+  private stmt(sql: string): Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.storage.db.prepare(sql)));
+    return st;
+  }
+
+  // ---- writes (inside writer jobs) ----------------------------------------------------
+
+  /** A new lifetime; returns its id. */
+  create(tx: WriteContext, l: NewLifetime): number {
+    return Number(
+      tx
+        .stmt(
+          `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(l.chassis, l.ufid, l.firstSeen, l.lastSeen, l.inPort, l.recircId, l.key, l.actions, l.packets, l.bytes, l.used, l.source).lastInsertRowid,
+    );
+  }
+
+  /** The counters of a dump (the poller: each dump's values replace the last). */
+  update(tx: WriteContext, id: number, seen: { lastSeen: string; packets: number; bytes: number; used: string | null }): void {
+    tx.stmt('UPDATE datapath_flow SET last_seen = ?, packets = ?, bytes = ?, used = ? WHERE id = ?').run(seen.lastSeen, seen.packets, seen.bytes, seen.used, id);
+  }
+
+  /** An event about the lifetime (ingest): last_seen never goes back, counters only when given. */
+  touch(tx: WriteContext, id: number, time: string, counters: { packets?: number; bytes?: number; used?: string }): void {
+    tx.stmt(
+      'UPDATE datapath_flow SET last_seen = MAX(last_seen, ?), packets = COALESCE(?, packets), bytes = COALESCE(?, bytes), used = COALESCE(?, used) WHERE id = ?',
+    ).run(time, counters.packets ?? null, counters.bytes ?? null, counters.used ?? null, id);
+  }
+
+  close(tx: WriteContext, id: number, at: string, reason: string): void {
+    tx.stmt('UPDATE datapath_flow SET removed_at = ?, removal_reason = ? WHERE id = ?').run(at, reason, id);
+  }
+
+  /** The newest open lifetime of this UFID that this source wrote. */
+  openOf(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string): { id: number; key: string; actions: string } | undefined {
+    return tx
+      .stmt(`SELECT id, key, actions FROM datapath_flow WHERE chassis = ? AND ufid = ? AND source = ${SOURCE_SQL[source]} AND removed_at IS NULL ORDER BY id DESC LIMIT 1`)
+      .get(chassis, ufid) as { id: number; key: string; actions: string } | undefined;
+  }
+
+  /** The lifetime (any source) of that UFID in force at `time`: the earliest not removed before it. */
+  inForceAt(tx: WriteContext, chassis: string, ufid: string, time: string): number | null {
+    const r = tx
+      .stmt(`SELECT id FROM datapath_flow WHERE chassis = ? AND ufid = ? AND (removed_at IS NULL OR removed_at >= ?) ORDER BY first_seen, id LIMIT 1`)
+      .get(chassis, ufid, time) as { id: number } | undefined;
+    return r?.id ?? null;
+  }
+
+  /** Child recirculated from parent (once per pair). */
+  link(tx: WriteContext, parentId: number, childId: number, recircId: string): void {
+    tx.stmt('INSERT OR IGNORE INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(parentId, childId, recircId);
+  }
+
+  /** Closes at most `batch` open ingested lifetimes last seen before `cutoff`, as `idle` at their last_seen; returns how many. */
+  closeIdleIngested(tx: WriteContext, cutoff: string, batch: number): number {
+    const rows = tx
+      .stmt(`SELECT id, last_seen FROM datapath_flow WHERE removed_at IS NULL AND source = 'ingest' AND last_seen < ? ORDER BY last_seen LIMIT ?`)
+      .all(cutoff, batch) as Array<{ id: number; last_seen: string }>;
+    const close = tx.stmt(`UPDATE datapath_flow SET removed_at = ?, removal_reason = 'idle' WHERE id = ?`);
+    for (const r of rows) close.run(r.last_seen, r.id);
+    return rows.length;
+  }
+
+  /** Closes those of these lifetimes that are ingested and still open; returns how many. */
+  closeOpenIngested(tx: WriteContext, ids: readonly number[], at: string, reason: string): number {
+    return tx
+      .stmt(
+        `UPDATE datapath_flow SET removed_at = ?, removal_reason = ?
+         WHERE removed_at IS NULL AND source = 'ingest' AND id IN (SELECT value FROM json_each(?))`,
+      )
+      .run(at, reason, JSON.stringify(ids)).changes;
+  }
+
+  /**
+   * Retention: deletes the lifetime with its edges when it has ended and no trace refers to it
+   * (a live one is still followed by the poller under its id); returns whether it went.
+   */
+  deleteIfEndedAndUntraced(tx: WriteContext, id: number): boolean {
+    if (!tx.stmt('SELECT 1 FROM datapath_flow WHERE id = ? AND removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trace WHERE datapath_flow_id = ?)').get(id, id)) return false;
+    tx.stmt('DELETE FROM recirc_edge WHERE parent_id = ? OR child_id = ?').run(id, id);
+    return tx.stmt('DELETE FROM datapath_flow WHERE id = ?').run(id).changes > 0;
+  }
+
+  // ---- reads (the read connection) ----------------------------------------------------
+
+  /** The open lifetimes a source left (a restart continues them). */
+  open(source: LifetimeSource): OpenLifetime[] {
+    return (
+      this.stmt(`SELECT id, ufid, first_seen, last_seen, key, actions, packets, bytes, used FROM datapath_flow WHERE removed_at IS NULL AND source = ${SOURCE_SQL[source]}`).all() as Array<{
+        id: number;
+        ufid: string;
+        first_seen: string;
+        last_seen: string;
+        key: string;
+        actions: string;
+        packets: number;
+        bytes: number;
+        used: string | null;
+      }>
+    ).map((r) => ({ id: r.id, ufid: r.ufid, firstSeen: r.first_seen, lastSeen: r.last_seen, key: r.key, actions: r.actions, packets: r.packets, bytes: r.bytes, used: r.used }));
+  }
+
+  /** Lifetimes newest first (limit + 1 rows: the extra one says a next page exists). */
+  list(f: DatapathFlowFilter): DatapathFlowJson[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.state === 'live') where.push('removed_at IS NULL');
+    if (f.state === 'removed') where.push('removed_at IS NOT NULL');
+    if (f.chassis) where.push('chassis = ?') && args.push(f.chassis);
+    if (f.tracedOnPort !== undefined) {
+      where.push(`id IN (SELECT t.datapath_flow_id FROM trace t JOIN trace_port p ON p.trace_id = t.id WHERE p.port_name = ?)`);
+      args.push(f.tracedOnPort);
+    }
+    if (f.cursor) where.push('id < ?') && args.push(f.cursor);
+    const rows = this.storage.db
+      .prepare(`SELECT * FROM datapath_flow ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
+      .all(...args, f.limit + 1) as DatapathFlowRow[];
+    return rows.map(datapathFlowJson);
+  }
+
+  /** Every lifetime of a UFID, newest first. */
+  lifetimesOf(ufid: string): DatapathFlowJson[] {
+    return (this.stmt('SELECT * FROM datapath_flow WHERE ufid = ? ORDER BY first_seen DESC, id DESC').all(ufid) as DatapathFlowRow[]).map(datapathFlowJson);
+  }
+
+  /** The lifetimes this one recirculated from. */
+  parentsOf(id: number): RecircNeighbour[] {
+    return this.neighbours('SELECT d.id, d.ufid, d.recirc_id, e.recirc_id AS edge FROM recirc_edge e JOIN datapath_flow d ON d.id = e.parent_id WHERE e.child_id = ?', id);
+  }
+
+  /** The lifetimes that recirculated from this one. */
+  childrenOf(id: number): RecircNeighbour[] {
+    return this.neighbours('SELECT d.id, d.ufid, d.recirc_id, e.recirc_id AS edge FROM recirc_edge e JOIN datapath_flow d ON d.id = e.child_id WHERE e.parent_id = ?', id);
+  }
+
+  private neighbours(sql: string, id: number): RecircNeighbour[] {
+    return (this.stmt(sql).all(id) as Array<{ id: number; ufid: string; recirc_id: string; edge: string }>).map((n) => ({ id: n.id, ufid: n.ufid, recircId: n.recirc_id, via: n.edge }));
+  }
+}

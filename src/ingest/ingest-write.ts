@@ -1,0 +1,161 @@
+// Writing accepted events, inside one writer job each chunk. The ledger entry goes first
+// (ingest-store.ts): when (source, id) was already stored the event is skipped, so a producer can
+// resend a batch after a timeout without doubling it. Datapath-flow events become lifetimes with
+// source 'ingest' (chassis + UFID + first seen).
+import type { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
+import { recircIdHex } from '../ovs/ids';
+import { inPort, parseKey, recircId } from '../ovs/odp-key';
+import type { WriteContext } from '../storage/writer';
+import type { TraceStore } from '../traces/trace-store';
+import type { AnnotatedTrace } from '../correlation/types';
+import type { UpcallStore } from '../upcalls/upcall-store';
+import type { EventV1, UkeyCreatedV1 } from './event-schema';
+import type { IngestStore } from './ingest-store';
+
+export interface Prepared {
+  readonly line: number;
+  readonly event: EventV1;
+  readonly source: string;
+  readonly chassis: string;
+  /** Translations only: annotated before the job (pure CPU, no reason to hold the writer). */
+  readonly trace?: AnnotatedTrace;
+}
+
+export interface WriteOutcome {
+  stored: number;
+  duplicates: number;
+}
+
+/** The stores an event writes to. */
+export interface IngestStores {
+  ledger: IngestStore;
+  flows: DatapathFlowStore;
+  upcalls: UpcallStore;
+  traces: TraceStore;
+}
+
+export function writeEvents(tx: WriteContext, events: readonly Prepared[], receivedAt: string, deps: IngestStores): WriteOutcome {
+  const out: WriteOutcome = { stored: 0, duplicates: 0 };
+  for (const p of events) {
+    const e = p.event;
+    const time = new Date(e.time).toISOString();
+    const entry = deps.ledger.record(tx, { source: p.source, eventId: e.id, type: e.type, time, receivedAt, chassis: p.chassis, body: JSON.stringify(e) });
+    if (entry === null) {
+      out.duplicates++;
+      continue;
+    }
+    out.stored++;
+    const ref = apply(tx, p, time, deps);
+    if (ref !== null) deps.ledger.setRef(tx, entry, ref);
+  }
+  return out;
+}
+
+function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores): number | null {
+  const e = p.event;
+  const flows = deps.flows;
+  switch (e.type) {
+    case 'upcall': {
+      const k = keyFields(e.key);
+      return deps.upcalls.insert(tx, {
+        chassis: p.chassis,
+        source: p.source,
+        eventId: e.id,
+        time,
+        upcallType: e.upcallType ?? null,
+        dpif: e.dpif ?? null,
+        thread: e.thread ?? null,
+        key: e.key ?? null,
+        packet: e.packet ?? null,
+        inPort: k.inPort,
+        recircId: k.recircId,
+        ufid: e.ufid ?? null,
+        sampled: false,
+        extra: compact({ queueId: e.queueId, installed: e.installed, datapathActions: e.datapathActions }),
+      });
+    }
+    case 'ukey_created': {
+      const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
+      if (open && open.actions === e.actions) {
+        flows.touch(tx, open.id, time, e);
+        return open.id;
+      }
+      if (open) flows.close(tx, open.id, time, 'actions_changed');
+      return createLifetime(flows, tx, p.chassis, time, e);
+    }
+    case 'ukey_updated': {
+      const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
+      if (!open) return null;
+      if (e.actions !== undefined && e.actions !== open.actions) {
+        flows.close(tx, open.id, time, 'actions_changed');
+        return createLifetime(flows, tx, p.chassis, time, { ...e, key: open.key, actions: e.actions });
+      }
+      flows.touch(tx, open.id, time, e);
+      return open.id;
+    }
+    case 'ukey_revalidated': {
+      const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
+      if (!open) return null;
+      if (e.result === 'DELETE') flows.close(tx, open.id, time, (e.reason ?? 'revalidator_delete').toLowerCase());
+      else flows.touch(tx, open.id, time, {});
+      return open.id;
+    }
+    case 'ukey_removed': {
+      const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
+      if (!open) return null;
+      flows.close(tx, open.id, time, (e.reason ?? 'removed').toLowerCase());
+      return open.id;
+    }
+    case 'translation': {
+      if (!p.trace) return null;
+      return deps.traces.insert(tx, {
+        trace: p.trace,
+        chassis: p.chassis,
+        createdAt: time,
+        ufid: e.ufid ?? null,
+        datapathFlowId: e.ufid ? flows.inForceAt(tx, p.chassis, e.ufid, time) : null,
+        upcallId: e.upcallId ? deps.ledger.upcallRef(tx, p.source, e.upcallId) : null,
+        consistent: null,
+      });
+    }
+  }
+}
+
+function keyFields(key: string | undefined): { inPort: string | null; recircId: string | null } {
+  if (!key) return { inPort: null, recircId: null };
+  try {
+    const k = parseKey(key);
+    return { inPort: inPort(k) ?? null, recircId: recircIdHex(recircId(k)) };
+  } catch {
+    return { inPort: null, recircId: null };
+  }
+}
+
+function createLifetime(
+  flows: DatapathFlowStore,
+  tx: WriteContext,
+  chassis: string,
+  time: string,
+  e: Pick<UkeyCreatedV1, 'ufid' | 'key' | 'actions' | 'packets' | 'bytes' | 'used'>,
+): number {
+  const k = keyFields(e.key);
+  return flows.create(tx, {
+    chassis,
+    ufid: e.ufid,
+    firstSeen: time,
+    lastSeen: time,
+    inPort: k.inPort,
+    recircId: k.recircId ?? '0x0',
+    key: e.key,
+    actions: e.actions,
+    packets: e.packets ?? 0,
+    bytes: e.bytes ?? 0,
+    used: e.used ?? null,
+    source: 'ingest',
+  });
+}
+
+function compact(o: Record<string, unknown>): Record<string, unknown> | null {
+  const out = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  return Object.keys(out).length ? out : null;
+}

@@ -1,0 +1,169 @@
+// The audits' reads: the logical-flow snapshots and northbound objects the traces cited, and the
+// datapath flow lifetimes whose traces cite them, with those traces and their paths' verdicts. Read
+// only (the snapshots and objects are written by the trace store as traces cite them); joins the
+// lifetime, trace, citation and path tables in one statement where the plan needs it.
+import { Inject, Injectable } from '@nestjs/common';
+import type { Statement } from 'better-sqlite3';
+import { Page, page } from '../common/query';
+import { DatapathFlowJson, datapathFlowJson, DatapathFlowRow } from '../datapath-flows/datapath-flow-store';
+import { StoreService } from '../storage/store.service';
+import { citedTraceIds, citesSql, CITES_HINT, CITES_LFLOW } from '../traces/citation-store';
+
+export type AuditPage = Page<DatapathFlowJson & { traces: AuditTrace[] }>;
+
+export interface SnapshotJson {
+  contentHash: string;
+  datapaths: unknown;
+  pipeline: string;
+  tableId: number;
+  stage: string | null;
+  priority: number;
+  match: string;
+  actions: string;
+  source: string | null;
+  stageHint: string | null;
+  externalIds: unknown;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface AuditTrace {
+  id: number;
+  pathId: number | null;
+  consistent: boolean | null;
+  verdict: unknown;
+  pathVerdict: unknown;
+}
+
+interface SnapshotRow {
+  id: number;
+  uuid: string;
+  content_hash: string;
+  datapaths: string;
+  pipeline: string;
+  table_id: number;
+  stage: string | null;
+  priority: number;
+  match: string;
+  actions: string;
+  source: string | null;
+  stage_hint: string | null;
+  external_ids: string;
+  first_seen: string;
+  last_seen: string;
+}
+
+/** Citations above which an audit walks datapath flows newest first instead of collecting them all. */
+const WALK_ABOVE = 10_000;
+
+@Injectable()
+export class LogicalFlowStore {
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'db'>) {}
+
+  /** Statements prepared once (the audits run a handful per request, for every request). */
+  private prepare(sql: string): Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.storage.db.prepare(sql)));
+    return st;
+  }
+
+  /** Every stored version of a logical flow, oldest first. */
+  snapshots(uuid: string): SnapshotJson[] {
+    return (this.prepare('SELECT * FROM logical_flow_snapshot WHERE uuid = ? ORDER BY first_seen').all(uuid) as SnapshotRow[]).map((r) => ({
+      contentHash: r.content_hash,
+      datapaths: JSON.parse(r.datapaths),
+      pipeline: r.pipeline,
+      tableId: r.table_id,
+      stage: r.stage,
+      priority: r.priority,
+      match: r.match,
+      actions: r.actions,
+      source: r.source,
+      stageHint: r.stage_hint,
+      externalIds: JSON.parse(r.external_ids),
+      firstSeen: r.first_seen,
+      lastSeen: r.last_seen,
+    }));
+  }
+
+  /** The ids of a logical flow's stored versions (what citations refer to). */
+  snapshotIds(uuid: string): number[] {
+    return (this.prepare('SELECT id FROM logical_flow_snapshot WHERE uuid = ?').all(uuid) as Array<{ id: number }>).map((r) => r.id);
+  }
+
+  /** The ids of a northbound row's stored versions. */
+  northboundIds(table: string, uuid: string): number[] {
+    return (this.prepare(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = ? AND uuid = ?`).all(table, uuid) as Array<{ id: number }>).map((r) => r.id);
+  }
+
+  /** Datapath flow lifetimes with a trace citing one of these logical-flow snapshots, newest first, with those traces. */
+  flowsCitingSnapshots(snapshotIds: number[], cursor: number | undefined, limit: number): AuditPage {
+    return this.flowsCiting(CITES_LFLOW, snapshotIds, cursor, limit);
+  }
+
+  /** The same for northbound objects (stage hints). */
+  flowsCitingNorthbound(objectIds: number[], cursor: number | undefined, limit: number): AuditPage {
+    return this.flowsCiting(CITES_HINT, objectIds, cursor, limit);
+  }
+
+  private flowsCiting(kind: number, refs: number[], cursor: number | undefined, limit: number): AuditPage {
+    const db = { prepare: (sql: string) => this.prepare(sql) };
+    const refsJson = JSON.stringify(refs);
+    // Two plans (bench/api/RESULTS.md). A flow cited by few traces: their ids from the citation
+    // bitmaps, then their datapath flows (cost ~ citations). A flow cited by many (a DP-group
+    // flow is in nearly every trace): walk datapath_flow newest first and keep those with a citing
+    // trace (cost ~ limit x traces/citations); collecting a million citations took seconds.
+    // The few-plan reads each trace's flow from the (id, datapath_flow_id) index, half the pages of
+    // the table rows (~1 KB each); SQLite's planner picks the table otherwise.
+    const ids = citedTraceIds((sql) => this.prepare(sql), kind, refs, WALK_ABOVE);
+    const rows = (
+      ids === 'many'
+        ? db
+            .prepare(
+              `SELECT d.* FROM datapath_flow d WHERE ${cursor ? 'd.id < ? AND ' : ''}EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = d.id
+                 AND ${citesSql(kind, 't.id')}) ORDER BY d.id DESC LIMIT ?`,
+            )
+            .all(...(cursor ? [cursor] : []), refsJson, limit + 1)
+        : db
+            .prepare(
+              `SELECT d.* FROM datapath_flow d WHERE d.id IN (
+                 SELECT t.datapath_flow_id FROM trace t INDEXED BY idx_trace_dpflow_cover WHERE t.id IN (SELECT value FROM json_each(?)))
+               ${cursor ? 'AND d.id < ?' : ''} ORDER BY d.id DESC LIMIT ?`,
+            )
+            .all(JSON.stringify(ids), ...(cursor ? [cursor] : []), limit + 1)
+    ) as DatapathFlowRow[];
+    // The citing traces of the whole page in one statement, and each path's verdict once (one
+    // statement per flow and one per trace were most of an audit's cost at 1M, bench/api/RESULTS.md).
+    // (The row past the limit only says there is a next page: page() drops it, its traces are not read.)
+    const shown = rows.slice(0, limit);
+    const byFlow = new Map<number, AuditTrace[]>();
+    for (const r of shown) byFlow.set(r.id, []);
+    const traceRows = db
+      .prepare(
+        `SELECT id, datapath_flow_id, verdict, consistent, path_id FROM trace WHERE datapath_flow_id IN (SELECT value FROM json_each(?))
+           AND ${citesSql(kind, 'trace.id')} ORDER BY id DESC`,
+      )
+      .all(JSON.stringify(shown.map((r) => r.id)), refsJson) as Array<{ id: number; datapath_flow_id: number; verdict: string; consistent: number | null; path_id: number | null }>;
+    const pathIds = [...new Set(traceRows.map((t) => t.path_id).filter((p): p is number => p !== null))];
+    const pathVerdicts = new Map<number, string>();
+    if (pathIds.length)
+      for (const p of db.prepare('SELECT id, verdict FROM path WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(pathIds)) as Array<{ id: number; verdict: string }>)
+        pathVerdicts.set(p.id, p.verdict);
+    for (const t of traceRows) {
+      const pathVerdict = t.path_id ? pathVerdicts.get(t.path_id) : undefined;
+      byFlow.get(t.datapath_flow_id)?.push({
+        id: t.id,
+        pathId: t.path_id,
+        consistent: t.consistent == null ? null : t.consistent === 1,
+        verdict: JSON.parse(t.verdict),
+        pathVerdict: t.path_id ? JSON.parse(pathVerdict as string) : null,
+      });
+    }
+    return page(
+      rows.map((r) => ({ ...datapathFlowJson(r), traces: byFlow.get(r.id) ?? [] })),
+      limit,
+    );
+  }
+}
