@@ -38,5 +38,8 @@ module.exports = {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.spec.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'], globalSetup: pairSetup, slowTestThreshold: 60 },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], globalSetup: pairSetup, slowTestThreshold: 60 },
+    // The page in a real Chromium, the event stream and the terminal client on one sandbox: run by
+    // scripts/test-matrix on the Debian 12 pair only (the UI reads the API, which every pair's e2e covers).
+    { ...common, displayName: 'browser', testMatch: ['<rootDir>/test/browser/**/*.spec.ts'], globalSetup: pairSetup, slowTestThreshold: 60 },
   ],
 };
