@@ -10,7 +10,7 @@
  *    captured NB/SB dumps.
  * Parsing is done once beforehand (bench/parse measures it); annotation includes verdicts and ports.
  *
- * Usage: npx ts-node --swc -P tsconfig.json bench/annotate/run.ts [SECONDS=3]
+ * Usage: npm run bench:annotate [-- SECONDS=3]
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';

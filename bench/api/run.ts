@@ -12,7 +12,7 @@
  *    query load runs.
  * 6. Retention on a copy: prune the oldest 100k traces in batches (RETENTION_BATCH), through the writer.
  *
- * Usage: node --max-old-space-size=12000 -r ts-node/register/transpile-only bench/api/run.ts [N=1000000] [SECONDS=15]
+ * Usage: npm run bench:api [-- N=1000000 [SECONDS=15]]
  */
 import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';

@@ -11,7 +11,7 @@
  *   retis       — the documented retis file repeated with fresh ids, through /ingest/retis
  * plus, in-process, parse + validate alone (no HTTP, no disk) for the share of CPU that is ours.
  *
- * Usage: npx ts-node --swc -P tsconfig.json bench/ingest/run.ts [SECONDS=5] [BATCH=2000]
+ * Usage: npm run bench:ingest [-- SECONDS=5 [BATCH=2000]]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';

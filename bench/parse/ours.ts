@@ -1,6 +1,6 @@
 /**
  * Our side of bench/parse, run in its own process so its peak RSS is its own.
- * Usage: ts-node --swc bench/parse/ours.ts DUMP_FILE [MODE]
+ * Usage (started by run.ts): node -r ts-node/register/transpile-only bench/parse/ours.ts DUMP_FILE [MODE]
  *   MODE all (default): every flow's key fields (with masks) and actions built into structures
  *        while parsing, shared through the per-dump memo; all flows retained to the end.
  *   MODE nomemo: the same without the memo (every flow its own objects).

@@ -11,7 +11,7 @@
  * whole dump is extrapolated (the output says so). Each side runs in its own process for its own
  * peak RSS. Ratios are given against both Python rates; the comparison is kept vs kept.
  *
- * Usage: npx ts-node --swc -P tsconfig.json bench/parse/run.ts [FLOWS=200000] [PYTHON_SAMPLE=20000]
+ * Usage: npm run bench:parse [-- FLOWS=200000 [PYTHON_SAMPLE=20000]]
  */
 import { execFileSync } from 'child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'fs';
@@ -86,8 +86,8 @@ function repetition(lines: string[]): string {
 }
 
 function runOurs(file: string, mode: string, nodeFlags: string[] = []): SideResult {
-  const tsNode = require.resolve('ts-node/dist/bin.js');
-  const out = execFileSync(process.execPath, [...nodeFlags, tsNode, '--swc', '-P', join(ROOT, 'tsconfig.json'), join(__dirname, 'ours.ts'), file, mode], {
+  const out = execFileSync(process.execPath, [...nodeFlags, '-r', 'ts-node/register/transpile-only', join(__dirname, 'ours.ts'), file, mode], {
+    cwd: ROOT,
     encoding: 'utf8',
     maxBuffer: 1 << 20,
   });

@@ -3,7 +3,7 @@
  * Datapath actions through the ODP parser), on the realistic mix of the captured replies (from
  * 3-step ARP passes to ~490-line routed ones), side by side with ovn-detrace's own reading of the
  * same text (its regexes, Python, cookies only: it does far less).
- * Usage: npx ts-node --swc -P tsconfig.json bench/parse/traces.ts [REPEAT]
+ * Usage: npm run bench:parse-traces [-- REPEAT]
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
