@@ -3,12 +3,13 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { TraceSessionEntity } from './trace-session.entity';
 import { TraceSessionsController } from './trace-sessions.controller';
 import { TraceSessionsService } from './trace-sessions.service';
+import { TraceSessionStore } from './trace-session-store';
 
 /** Trace sessions: what live traffic to trace; the tracer (collectors) asks them which flows they want. */
 @Module({
   imports: [TypeOrmModule.forFeature([TraceSessionEntity])],
   controllers: [TraceSessionsController],
-  providers: [TraceSessionsService],
+  providers: [TraceSessionsService, TraceSessionStore],
   exports: [TraceSessionsService],
 })
 export class TraceSessionsModule {}

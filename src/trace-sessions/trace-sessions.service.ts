@@ -11,17 +11,8 @@ import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
+import { emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
 import { parseAddresses, PortTarget, selectFlow, Selection, SessionFlow } from './session-selector';
-
-export interface SessionStats {
-  selected: number;
-  traced: number;
-  stored: number;
-  /** Traced only to decide (a flow towards the port's addresses) and not about the port. */
-  notSelected: number;
-  dropped: number;
-  failed: Record<string, number>;
-}
 
 export interface CreateSessionInput {
   bridge: string;
@@ -31,23 +22,6 @@ export interface CreateSessionInput {
   durationSeconds?: number;
   includeExisting?: boolean;
   crossCheck?: boolean;
-}
-
-export interface TraceSessionJson {
-  id: number;
-  chassis: string;
-  createdAt: string;
-  bridge: string;
-  filter: string | null;
-  logicalPort: string | null;
-  maxTraces: number | null;
-  durationSeconds: number | null;
-  includeExisting: boolean;
-  crossCheck: boolean;
-  expiresAt: string | null;
-  state: 'active' | 'completed' | 'expired' | 'stopped';
-  endedAt: string | null;
-  stats: SessionStats;
 }
 
 export interface ActiveSession {
@@ -61,8 +35,6 @@ export interface ActiveSession {
   dirty: boolean;
 }
 
-const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored: 0, notSelected: 0, dropped: 0, failed: {} });
-
 @Injectable()
 export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession] }> implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('TraceSessions');
@@ -72,6 +44,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
     private readonly store: StoreService,
+    private readonly sessions: TraceSessionStore,
     private readonly replicas: ReplicasService,
   ) {
     super();
@@ -79,9 +52,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
 
   onApplicationBootstrap(): void {
     // Sessions survive a restart of the service: reload the active ones.
-    const rows = this.store.db.prepare(`SELECT * FROM trace_session WHERE state = 'active'`).all() as SessionRow[];
-    for (const r of rows) {
-      const json = fromRow(r);
+    for (const json of this.sessions.active()) {
       try {
         this.active.set(json.id, { json, filter: json.filter ? compileFilter(json.filter) : undefined, selectedFlows: new Set(), dirty: false });
       } catch (err) {
@@ -131,17 +102,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       endedAt: null,
       stats: emptyStats(),
     };
-    const id = await this.store.writer.submit((tx) =>
-      Number(
-        tx
-          .stmt(
-            `INSERT INTO trace_session (chassis, created_at, bridge, filter, logical_port, max_traces, duration_seconds, include_existing,
-               cross_check, expires_at, state, ended_at, stats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(json.chassis, json.createdAt, json.bridge, json.filter, json.logicalPort, json.maxTraces, json.durationSeconds,
-            json.includeExisting ? 1 : 0, json.crossCheck ? 1 : 0, json.expiresAt, json.state, null, JSON.stringify(json.stats)).lastInsertRowid,
-      ),
-    );
+    const id = await this.store.writer.submit((tx) => this.sessions.insert(tx, json));
     const session: ActiveSession = { json: { id, ...json }, filter, selectedFlows: new Set(), dirty: false };
     this.active.set(id, session);
     this.emit('created', session);
@@ -167,21 +128,14 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   get(id: number): TraceSessionJson {
     const a = this.active.get(id);
     if (a) return a.json;
-    const r = this.store.db.prepare('SELECT * FROM trace_session WHERE id = ?').get(id) as SessionRow | undefined;
+    const r = this.sessions.get(id);
     if (!r) throw notFound(`no trace session ${id}`);
-    return fromRow(r);
+    return r;
   }
 
   list(opts: { state?: string; cursor?: number; limit: number }): Page<TraceSessionJson> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (opts.state) where.push('state = ?') && args.push(opts.state);
-    if (opts.cursor) where.push('id < ?') && args.push(opts.cursor);
-    const rows = this.store.db
-      .prepare(`SELECT * FROM trace_session ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
-      .all(...args, opts.limit + 1) as SessionRow[];
     return page(
-      rows.map((r) => this.active.get(r.id)?.json ?? fromRow(r)),
+      this.sessions.list(opts).map((r) => this.active.get(r.id)?.json ?? r),
       opts.limit,
     );
   }
@@ -252,9 +206,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     s.json.state = state;
     s.json.endedAt = new Date().toISOString();
     this.active.delete(s.json.id);
-    await this.store.writer.submit((tx) =>
-      tx.stmt('UPDATE trace_session SET state = ?, ended_at = ?, stats = ? WHERE id = ?').run(state, s.json.endedAt, JSON.stringify(s.json.stats), s.json.id),
-    );
+    await this.store.writer.submit((tx) => this.sessions.end(tx, s.json.id, state, s.json.endedAt, s.json.stats));
   }
 
   private async housekeeping(): Promise<void> {
@@ -269,43 +221,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     if (!dirty.length) return;
     dirty.forEach((s) => (s.dirty = false));
     await this.store.writer.submit((tx) => {
-      for (const s of dirty) tx.stmt('UPDATE trace_session SET stats = ? WHERE id = ?').run(JSON.stringify(s.json.stats), s.json.id);
+      for (const s of dirty) this.sessions.saveStats(tx, s.json.id, s.json.stats);
     });
   }
-}
-
-interface SessionRow {
-  id: number;
-  chassis: string;
-  created_at: string;
-  bridge: string;
-  filter: string | null;
-  logical_port: string | null;
-  max_traces: number | null;
-  duration_seconds: number | null;
-  include_existing: number;
-  cross_check: number;
-  expires_at: string | null;
-  state: TraceSessionJson['state'];
-  ended_at: string | null;
-  stats: string;
-}
-
-function fromRow(r: SessionRow): TraceSessionJson {
-  return {
-    id: r.id,
-    chassis: r.chassis,
-    createdAt: r.created_at,
-    bridge: r.bridge,
-    filter: r.filter,
-    logicalPort: r.logical_port,
-    maxTraces: r.max_traces,
-    durationSeconds: r.duration_seconds,
-    includeExisting: r.include_existing === 1,
-    crossCheck: r.cross_check === 1,
-    expiresAt: r.expires_at,
-    state: r.state,
-    endedAt: r.ended_at,
-    stats: { ...emptyStats(), ...(JSON.parse(r.stats) as Partial<SessionStats>) },
-  };
 }
