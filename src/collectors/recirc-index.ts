@@ -18,7 +18,7 @@ import { ctAction } from '../ovs/odp-actions';
 import type { OdpKey } from '../ovs/odp-key';
 import { keyField } from '../ovs/odp-key';
 import { ctState } from '../ovs/odp-key-views';
-import { toBits } from '../upcalls/key-match';
+import { toBits } from '../ovs/key-match';
 
 const COMPARED: ReadonlyArray<[field: string, attrs: readonly string[]]> = [
   ['eth', ['src', 'dst']],

@@ -5,7 +5,7 @@
 // never dropped. Pure: the caller passes the clock.
 import type { OdpKey } from '../ovs/odp-key';
 import { inPort, recircId } from '../ovs/odp-key';
-import { keyUnderMask } from './key-match';
+import { keyUnderMask } from '../ovs/key-match';
 
 export interface InstalledFlow {
   readonly ufid: string;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseVlogText } from '../../../src/ovs/vlog';
 import { parseKey, recircId } from '../../../src/ovs/odp-key';
-import { keyUnderMask, toBits } from '../../../src/upcalls/key-match';
+import { keyUnderMask, toBits } from '../../../src/ovs/key-match';
 import { UpcallLinker } from '../../../src/upcalls/upcall-linker';
 
 import { DEBIAN12, VERSIONS, versionDir } from '../ovn/captured-model';

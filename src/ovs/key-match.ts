@@ -2,7 +2,7 @@
 // upcall is tied to the flow it installed (facts §3): on the userspace datapath every pass of a
 // packet is upcalled first and the flow_add lines follow innermost first, so log order links
 // the wrong pairs; the key under the mask never does. Pure: keys in, boolean out.
-import { OdpKey, OdpKeyAttr, OdpKeyField, parseCtState } from '../ovs/odp-key';
+import { OdpKey, OdpKeyAttr, OdpKeyField, parseCtState } from './odp-key';
 
 /** True when every field the flow matches on has, in the packet's key, the flow's value under the flow's mask. */
 export function keyUnderMask(flow: OdpKey, packet: OdpKey): boolean {
