@@ -6,7 +6,7 @@ import { parseDumpFlows } from '../../../src/ovs/dump-flows';
 import { inPort } from '../../../src/ovs/odp-key';
 import { outputPorts } from '../../../src/ovs/odp-actions';
 import { VERSIONS, versionDir } from '../ovn/captured-model';
-import { mutated, scenarioDirs } from './odp-fixtures';
+import { mutated, scenarioDirs } from '../../support/odp-fixtures';
 
 const FIXTURES = join(__dirname, '../../fixtures');
 const files = scenarioDirs().map((d) => join(d, 'dpif-show.txt')).filter((f) => existsSync(f));

@@ -6,7 +6,7 @@ import { inPort, recircId } from '../../../src/ovs/odp-key';
 import { recircTargets } from '../../../src/ovs/odp-actions';
 import { OvsParseError } from '../../../src/ovs/parse-error';
 import { VERSIONS, versionDir } from '../ovn/captured-model';
-import { dumpFiles, fixtureLines, mutated } from './odp-fixtures';
+import { dumpFiles, fixtureLines, mutated } from '../../support/odp-fixtures';
 
 const FIXTURES = join(__dirname, '../../fixtures');
 const read = (p: string) => readFileSync(join(FIXTURES, p), 'utf8');

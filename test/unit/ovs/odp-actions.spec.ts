@@ -3,7 +3,7 @@ import {
   OdpAction, ctAction, formatActions, nestedActions, outputPorts, parseActions, recircTargets,
 } from '../../../src/ovs/odp-actions';
 import { OvsParseError } from '../../../src/ovs/parse-error';
-import { fixtureLines, mutated } from './odp-fixtures';
+import { fixtureLines, mutated } from '../../support/odp-fixtures';
 
 const lines = fixtureLines();
 

@@ -3,7 +3,7 @@ import {
   ctState, ctStateFlags, formatKey, geneveOptions, inPort, keyField, keyValue, parseKey, recircId, traceKey,
 } from '../../../src/ovs/odp-key';
 import { OvsParseError } from '../../../src/ovs/parse-error';
-import { fixtureLines, mutated } from './odp-fixtures';
+import { fixtureLines, mutated } from '../../support/odp-fixtures';
 
 const lines = fixtureLines();
 const captured = lines.filter((l) => l.source.startsWith('captured/'));

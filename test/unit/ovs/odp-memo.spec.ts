@@ -4,7 +4,7 @@ import { MemoTable, OdpMemo } from '../../../src/ovs/odp-memo';
 import { parseKeyFields } from '../../../src/ovs/odp-key';
 import { parseSharedActionList } from '../../../src/ovs/odp-actions';
 import { OvsParseError } from '../../../src/ovs/parse-error';
-import { fixtureLines, mutated } from './odp-fixtures';
+import { fixtureLines, mutated } from '../../support/odp-fixtures';
 
 const lines = fixtureLines().map((l) => l.line);
 

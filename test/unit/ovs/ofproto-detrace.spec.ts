@@ -10,7 +10,7 @@ import { parseDumpFlows, parseDumpLine } from '../../../src/ovs/dump-flows';
 import { OvsParseError } from '../../../src/ovs/parse-error';
 import { detraceCookies, OfprotoDetraceResult, OvsTextParseError, parseOfprotoDetrace } from '../../../src/ovs/ofproto-detrace';
 import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
-import { CAPTURED_DETRACE, capturedDetraceFlows, capturedDetraceVersions } from './detrace-fixtures';
+import { CAPTURED_DETRACE, capturedDetraceFlows, capturedDetraceVersions } from '../../support/detrace-fixtures';
 
 const VERSIONS = capturedDetraceVersions();
 const entries = (r: OfprotoDetraceResult) => {

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const CAPTURED_DETRACE = join(__dirname, '..', '..', 'fixtures', 'captured-detrace');
+export const CAPTURED_DETRACE = join(__dirname, '..', 'fixtures', 'captured-detrace');
 
 export interface CapturedDetraceFlow {
   version: string;
