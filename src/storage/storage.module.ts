@@ -4,6 +4,7 @@ import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { dataSourceOptions } from './data-source.options';
 import { Meta } from './meta.entity';
+import { SchemaStore } from './schema-store';
 import { StoreService } from './store.service';
 
 @Global()
@@ -17,7 +18,7 @@ import { StoreService } from './store.service';
     }),
     TypeOrmModule.forFeature([Meta]),
   ],
-  providers: [StoreService],
-  exports: [StoreService],
+  providers: [StoreService, SchemaStore],
+  exports: [StoreService, SchemaStore],
 })
 export class StorageModule {}
