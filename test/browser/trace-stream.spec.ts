@@ -1,7 +1,7 @@
 // GET /traces/stream on a real sandbox, served by an API instance that does not trace: the
 // traces it streams were committed by the tracer app on the same database (another writer).
 import { TraceStreamService, STREAM_DEFAULTS } from '../../src/traces/trace-stream.service';
-import { waitFor } from '../support/sandbox';
+import { waitFor } from '../support/wait';
 import { Live, SseClient, startLive } from './live-fixture';
 
 jest.setTimeout(240_000);

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { dpifShowPortNumbers } from '../../src/ovs/trace-compare';
 
-// Kept for test/browser (not yet committed), which imports waitFor from here; new code imports ./wait.
+// Until the specs being written today import it from ./wait (the one waitFor).
 export { waitFor } from './wait';
 
 const run = promisify(execFile);
