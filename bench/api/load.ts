@@ -5,7 +5,7 @@
 import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
 import { DataSource } from 'typeorm';
-import { PathState, pathVerdictOf } from '../../src/collectors/path-state';
+import { PathState } from '../../src/paths/path-state';
 import { dataSourceOptions } from '../../src/storage/data-source.options';
 import { StoreWriter, WriteContext } from '../../src/storage/writer';
 import { TraceStore } from '../../src/traces/trace-store';
@@ -53,17 +53,18 @@ function packetJobs(store: TraceStore, reply: AnnotatedTrace[], chassis: string,
       )
       .run(chassis, ufid, at, at, pass.inPort ?? null, pass.recircId, pass.megaflow, pass.datapathActions, 1 + Math.floor(r() * 1000), 100 + Math.floor(r() * 100000), at);
     const flowId = Number(dp.lastInsertRowid);
+    const parents = state.prevFlow === undefined ? [] : [state.prevFlow];
     if (state.prevFlow !== undefined) tx.stmt('INSERT OR IGNORE INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(state.prevFlow, flowId, pass.recircId);
     state.prevFlow = flowId;
     if (state.pathId === undefined) state.pathId = Number(tx.stmt('INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, ?)').run(chassis, at, at, '{}').lastInsertRowid);
     const portUuids = new Map(pass.ports.map((p) => [p.logicalPort, nbUuid(p.logicalPort)]));
     const id = store.insert(tx, { trace: pass, chassis, createdAt: at, ufid, datapathFlowId: flowId, sessionId: null, pathId: state.pathId, consistent: true, portUuids });
-    path.add(id, recirc, pass);
+    path.add({ traceId: id, flowId, recircId: recirc, pass, parents });
     if (k > 0 || reply.length > 1) {
       const ports = path.ports().map((x) => ({ name: x.logicalPort, uuid: nbUuid(x.logicalPort), bindingUuid: x.portBindingUuid, datapath: x.datapath, role: x.role }));
       for (const t of path.traceIds) store.addPathPorts(tx, t, ports);
     }
-    tx.stmt('UPDATE path SET verdict = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(pathVerdictOf(path)), at, state.pathId);
+    tx.stmt('UPDATE path SET verdict = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(path.verdict()), at, state.pathId);
     return id;
   });
 }

@@ -3,19 +3,21 @@
 // ofproto/trace of the flow's own key, which replays the translation (conntrack state included,
 // while the recirculation id is alive) and so can be compared with the installed actions. The
 // result says which method made the trace and why. Used by TracerService (queue, sessions, store).
+import { Inject, Injectable } from '@nestjs/common';
 import { annotatePass } from '../correlation/annotate';
 import type { AnnotatedTrace } from '../correlation/types';
-import { dpifMaps } from '../correlation/verdict';
+import { LIVETRACE_CONFIG } from '../config/config.module';
 import type { LivetraceConfig } from '../config/config.schema';
-import { DpifDatapath, portNamesByNumber, portNumbersByName } from '../ovs/dpif-show';
 import { traceKey } from '../ovs/odp-key';
 import { parseOfprotoTrace } from '../ovs/ofproto-trace';
 import { compareTracedActions } from '../ovs/trace-compare';
-import type { ReplicasService } from '../replicas/replicas.service';
+import { ReplicasService } from '../replicas/replicas.service';
 import type { LiveFlow } from './datapath-diff';
+import { DatapathPortMaps, DatapathPorts } from './datapath-ports';
 import { DetraceAnswer, detraceArgs, parseDetraceAnswer } from './detrace-pass';
-import type { PollerService } from './poller.service';
-import type { VswitchdService } from './vswitchd.service';
+import { PollerService } from './poller.service';
+import { TracerMetrics } from './tracer-metrics';
+import { VswitchdService } from './vswitchd.service';
 
 export type TraceFlowResult =
   | { kind: 'ok'; trace: AnnotatedTrace; consistent: boolean | null; reason?: string; methodReason: string }
@@ -23,32 +25,19 @@ export type TraceFlowResult =
   | { kind: 'cache_pending'; message: string }
   | { kind: 'failed'; reason: string; message: string };
 
+@Injectable()
 export class FlowTracer {
+  private readonly method: LivetraceConfig['LIVETRACE_TRACE_METHOD'];
+
   constructor(
-    private readonly method: LivetraceConfig['LIVETRACE_TRACE_METHOD'],
+    @Inject(LIVETRACE_CONFIG) config: LivetraceConfig,
     private readonly vswitchd: VswitchdService,
     private readonly poller: PollerService,
     private readonly replicas: ReplicasService,
-    /** Counts an outcome (livetrace_traces_total). */
-    private readonly count: (outcome: string) => void,
-  ) {}
-
-  /** Datapath port number → name of the last dpif/show (the sessions' in_port filters read it). */
-  portNamesCache: ReadonlyMap<string, string> | undefined;
-  /** Port maps of a dpif/show (cached by VswitchdService for seconds): built once, not per trace. */
-  private readonly dpViews = new WeakMap<DpifDatapath, { names: Map<string, string>; numbers: Map<string, number>; annotate: ReturnType<typeof dpifMaps> }>();
-
-  private dpView(dp: DpifDatapath) {
-    let v = this.dpViews.get(dp);
-    if (!v) {
-      v = {
-        names: new Map([...portNamesByNumber(dp)].map(([n, name]) => [String(n), name])),
-        numbers: new Map(portNumbersByName(dp)),
-        annotate: dpifMaps(dp),
-      };
-      this.dpViews.set(dp, v);
-    }
-    return v;
+    private readonly ports: DatapathPorts,
+    private readonly metrics: TracerMetrics,
+  ) {
+    this.method = config.LIVETRACE_TRACE_METHOD;
   }
 
   /**
@@ -57,13 +46,8 @@ export class FlowTracer {
    * `waitForCache`: a "Cache was not found" reply returns cache_pending instead of falling back.
    */
   async traceFlow(flow: LiveFlow, opts: { waitForCache?: boolean; detraceTries?: number } = {}): Promise<TraceFlowResult> {
-    let dp: DpifDatapath | null = null;
-    try {
-      dp = await this.vswitchd.datapath();
-      this.portNamesCache = dp ? this.dpView(dp).names : undefined;
-    } catch {
-      /* traced without port names */
-    }
+    // Without an answer from dpif/show, traced without port names.
+    const dp = await this.ports.current();
     let methodReason: string;
     if (this.method === 'trace') methodReason = 'LIVETRACE_TRACE_METHOD=trace';
     else if (!this.vswitchd.detrace) methodReason = 'ovs-vswitchd has no ofproto/detrace (OVS < 3.4)';
@@ -71,7 +55,7 @@ export class FlowTracer {
       const d = await this.detrace(flow);
       if (d.kind === 'entries') {
         const trace = annotatePass(d.pass, this.replicas.model, { ...this.annotateOptions(flow, dp), method: 'detrace' });
-        this.count('detrace_answered');
+        this.metrics.count('detrace_answered');
         // The cache holds the rules of the flow's last translation (install or revalidation, whose
         // actions the datapath then has): there is no re-translation of ours to compare.
         const tries = opts.detraceTries ?? 0;
@@ -84,7 +68,7 @@ export class FlowTracer {
         };
       }
       if (d.kind === 'cache_not_found' && opts.waitForCache) return { kind: 'cache_pending', message: d.message };
-      this.count(`detrace_fallback_${d.kind}`);
+      this.metrics.count(`detrace_fallback_${d.kind}`);
       methodReason = `detrace: ${d.message}`;
     }
     const t0 = performance.now();
@@ -101,15 +85,15 @@ export class FlowTracer {
     const parsed = parseOfprotoTrace(text);
     if (parsed.kind === 'no_recirculation_data') return { kind: 'failed', reason: 'no_recirculation_data', message: parsed.message };
     const trace = annotatePass(parsed.pass, this.replicas.model, { ...this.annotateOptions(flow, dp), method: 'trace' });
-    const cmp = compareTracedActions(parsed.pass, flow.actions, dp ? this.dpView(dp).numbers : new Map());
+    const cmp = compareTracedActions(parsed.pass, flow.actions, dp ? dp.numbers : new Map());
     return { kind: 'ok', trace, consistent: cmp.same, reason: cmp.same ? undefined : cmp.reason, methodReason };
   }
 
-  private annotateOptions(flow: LiveFlow, dp: DpifDatapath | null) {
+  private annotateOptions(flow: LiveFlow, dp: DatapathPortMaps | null) {
     return {
       recircId: '0x' + flow.recircId.toString(16),
       inPort: flow.inPort ?? undefined,
-      dpifMaps: dp ? this.dpView(dp).annotate : null,
+      dpifMaps: dp ? dp.annotate : null,
       chassis: this.poller.chassis,
     };
   }

@@ -1,7 +1,7 @@
 // Follows the datapath flows of this chassis by dumping them (works on any unpatched OVS,
 // kernel or userspace datapath) and diffing successive dumps into lifetimes. Each dump costs
 // ovs-vswitchd's main thread; the interval stretches so that cost stays under a configured share.
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { Counter, Gauge } from 'prom-client';
@@ -15,6 +15,7 @@ import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { DatapathFlowTable, FlowEvent, LiveFlow, RecircLink } from './datapath-diff';
+import { POLL_SCOPE, PollScope } from './poll-scope';
 import { VswitchdService } from './vswitchd.service';
 
 export interface PollCycle {
@@ -45,11 +46,6 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
   private running: Promise<void> | undefined;
   private lastPid: number | null = null;
   lastCycle: PollCycle | null = null;
-  /**
-   * The in_ports the active sessions need (LIVETRACE_POLL_SCOPE=sessions), or null when one of
-   * them needs every flow; set by the tracer, which knows the sessions.
-   */
-  scope: (() => string[] | null) | undefined;
   lastError: string | null = null;
   private busyMs = 0;
   private readonly startedAt = Date.now();
@@ -62,6 +58,8 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     private readonly flows: DatapathFlowStore,
     private readonly replicas: ReplicasService,
     metrics: MetricsService,
+    /** The in_ports the active sessions need (LIVETRACE_POLL_SCOPE=sessions); none: every flow. */
+    @Optional() @Inject(POLL_SCOPE) private readonly scope?: PollScope,
   ) {
     super();
     const registers = [metrics.registry];
@@ -147,7 +145,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     const t0 = performance.now();
     let next = this.config.LIVETRACE_POLL_INTERVAL_MS;
     try {
-      const scope = this.config.LIVETRACE_POLL_SCOPE === 'sessions' ? (this.scope?.() ?? null) : null;
+      const scope = this.config.LIVETRACE_POLL_SCOPE === 'sessions' ? (this.scope?.inPortScope() ?? null) : null;
       let text = '';
       if (scope === null) text = await this.vswitchd.call('dpctl/dump-flows', ['-m'], 60_000);
       else for (const port of scope) text += (await this.vswitchd.call('dpctl/dump-flows', ['-m', `filter=in_port=${port}`], 60_000)) + '\n';

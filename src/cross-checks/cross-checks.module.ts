@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CollectorsModule } from '../collectors/collectors.module';
+import { PathsModule } from '../paths/paths.module';
 import { TraceSessionsModule } from '../trace-sessions/trace-sessions.module';
 import { TracesModule } from '../traces/traces.module';
 import { AutoCrossCheckService } from './auto-cross-check.service';
@@ -9,7 +10,7 @@ import { CrossChecksController } from './cross-checks.controller';
 import { CrossChecksService } from './cross-checks.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([CrossCheckEntity]), TracesModule, CollectorsModule, TraceSessionsModule],
+  imports: [TypeOrmModule.forFeature([CrossCheckEntity]), TracesModule, CollectorsModule, TraceSessionsModule, PathsModule],
   controllers: [CrossChecksController],
   providers: [CrossChecksService, AutoCrossCheckService],
   exports: [CrossChecksService],

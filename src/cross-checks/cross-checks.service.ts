@@ -7,9 +7,11 @@ import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
 import { ReplicasService } from '../replicas/replicas.service';
+import { PathBuilder } from '../paths/path-builder';
+import type { StoredPathVerdict } from '../paths/path-verdict';
 import { StoreService } from '../storage/store.service';
 import { TraceJson } from '../traces/trace-record';
-import { TraceRow, TraceStore } from '../traces/trace-store';
+import { TraceStore } from '../traces/trace-store';
 import { TracesService } from '../traces/traces.service';
 import { Comparison, compareWithSimulation, LogicalFlowResolver } from './compare';
 import { buildMicroflow, Microflow, MicroflowError } from './microflow';
@@ -26,7 +28,7 @@ export interface CrossCheckJson extends Comparison {
   microflow: Microflow;
   /** The exact argument array (binary first) and a shell-quoted rendering of it for humans. */
   command: { argv: string[]; shell: string };
-  /** The passes compared, in recirculation order. */
+  /** The passes compared, in edge order (as GET /paths/:id gives them). */
   traceIds: number[];
   ovnTrace: {
     flow: string;
@@ -54,6 +56,7 @@ export class CrossChecksService {
     private readonly storage: StoreService,
     private readonly traces: TracesService,
     private readonly traceStore: TraceStore,
+    private readonly paths: PathBuilder,
     private readonly replicas: ReplicasService,
     metrics: MetricsService,
   ) {
@@ -65,64 +68,11 @@ export class CrossChecksService {
     });
   }
 
-  /**
-   * The trace's whole path (or the trace alone when it has none) and its verdict. Passes that the
-   * recirculation edges name as children of the path's flows but that were stored under another
-   * path (a child traced before its parent) are followed too, so the comparison sees every pass.
-   */
-  private livePath(trace: TraceJson): { passes: TraceJson[]; verdict: { kinds: string[]; logicalPorts: string[] } } {
-    const db = this.storage.db;
-    const rows: TraceRow[] =
-      trace.pathId == null
-        ? [db.prepare('SELECT * FROM trace WHERE id = ?').get(trace.id) as TraceRow]
-        : (db.prepare('SELECT * FROM trace WHERE path_id = ?').all(trace.pathId) as TraceRow[]);
-    const flows = new Set(rows.map((r) => r.datapath_flow_id).filter((f): f is number => f != null));
-    const childOf = db.prepare(
-      'SELECT t.* FROM recirc_edge e JOIN trace t ON t.datapath_flow_id = e.child_id WHERE e.parent_id = ? ORDER BY t.id DESC LIMIT 1',
-    );
-    let added = false;
-    for (let i = 0, frontier = [...flows]; i < 16 && frontier.length; i++) {
-      const next: number[] = [];
-      for (const parent of frontier) {
-        const child = childOf.get(parent) as TraceRow | undefined;
-        if (child?.datapath_flow_id != null && !flows.has(child.datapath_flow_id)) {
-          flows.add(child.datapath_flow_id);
-          rows.push(child);
-          next.push(child.datapath_flow_id);
-          added = true;
-        }
-      }
-      frontier = next;
-    }
-    const passes = this.packetOrder(rows).map((r) => this.traceStore.fromRow(r, true));
-    const p = trace.pathId != null ? (db.prepare('SELECT verdict FROM path WHERE id = ?').get(trace.pathId) as { verdict: string } | undefined) : undefined;
-    const stored = p ? JSON.parse(p.verdict) : trace.verdict;
-    return { passes, verdict: added || trace.pathId == null ? terminalVerdict(passes, stored) : stored };
-  }
-
-  /** Root first, then children along the recirculation edges (recirculation ids are reused, so they cannot order passes). */
-  private packetOrder(rows: TraceRow[]): TraceRow[] {
-    const byFlow = new Map(rows.filter((r) => r.datapath_flow_id != null).map((r) => [r.datapath_flow_id!, r]));
-    const children = new Map<number, number[]>();
-    const hasParent = new Set<number>();
-    const edges = this.storage.db.prepare('SELECT child_id FROM recirc_edge WHERE parent_id = ?');
-    for (const id of byFlow.keys()) {
-      const kids = (edges.all(id) as Array<{ child_id: number }>).map((e) => e.child_id).filter((c) => byFlow.has(c) && c !== id);
-      children.set(id, kids);
-      for (const k of kids) hasParent.add(k);
-    }
-    const out: TraceRow[] = [];
-    const seen = new Set<TraceRow>();
-    const visit = (r: TraceRow) => {
-      if (seen.has(r)) return;
-      seen.add(r);
-      out.push(r);
-      for (const c of children.get(r.datapath_flow_id ?? -1) ?? []) visit(byFlow.get(c)!);
-    };
-    const roots = [...rows].sort((a, b) => Number(a.recirc_id) - Number(b.recirc_id) || a.id - b.id);
-    for (const r of roots) if (r.recirc_id === '0x0' || r.datapath_flow_id == null || !hasParent.has(r.datapath_flow_id)) visit(r);
-    for (const r of roots) visit(r);
-    return out;
+  /** The trace's whole path (or the trace alone when it has none) in edge order, and its verdict (paths/path-builder.ts). */
+  private livePath(traceId: number): { passes: TraceJson[]; verdict: StoredPathVerdict } {
+    const built = this.paths.ofTrace(traceId);
+    if (!built) throw notFound(`no trace ${traceId}`);
+    return { passes: built.passes.map((r) => this.traceStore.fromRow(r, true)), verdict: built.verdict };
   }
 
   private readonly resolve: LogicalFlowResolver = (prefix) =>
@@ -133,7 +83,7 @@ export class CrossChecksService {
 
   async crossCheck(traceId: number): Promise<CrossCheckJson> {
     const trace = this.traces.get(traceId, false);
-    const { passes, verdict } = this.livePath(trace);
+    const { passes, verdict } = this.livePath(traceId);
     let microflow: Microflow;
     try {
       microflow = buildMicroflow(passes);
@@ -228,15 +178,4 @@ export class CrossChecksService {
     });
     return { traceId, latestCrossCheck: rows[0]?.id ?? null, items, next: null };
   }
-}
-
-/** Where the packet ended, from its passes: every verdict kind but recirculate, and their ports. */
-function terminalVerdict(passes: TraceJson[], fallback: { kinds: string[]; logicalPorts: string[] }): { kinds: string[]; logicalPorts: string[] } {
-  const kinds = new Set<string>();
-  const ports = new Set<string>();
-  for (const p of passes) {
-    for (const k of p.verdict.kinds) if (k !== 'recirculate') kinds.add(k);
-    for (const port of p.verdict.logicalPorts) ports.add(port);
-  }
-  return kinds.size ? { kinds: [...kinds], logicalPorts: [...ports] } : fallback;
 }

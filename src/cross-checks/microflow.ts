@@ -145,12 +145,7 @@ export function endsInConntrack(actions: string): boolean {
   return /\bct\((?:[^()]|\([^()]*\))*\),recirc\(0x[0-9a-f]+\)\s*$/i.test(actions);
 }
 
-/** Passes by recirculation id (root first): the order when no recirculation edges are known. Ids are reused across packets, so edges are better. */
-export function orderPasses<T extends LivePass>(passes: readonly T[]): T[] {
-  return [...passes].sort((a, b) => Number(a.recircId) - Number(b.recircId));
-}
-
-/** passes: the path's passes in the order the packet went through them (root first). */
+/** passes: the path's passes in the order the packet went through them (edge order, paths/path-builder.ts). */
 export function buildMicroflow(passes: readonly LivePass[]): Microflow {
   if (!passes.length) throw new MicroflowError('the path has no passes');
   const ordered = passes;

@@ -1,7 +1,19 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { TracesModule } from '../traces/traces.module';
+import { NorthboundPorts } from './northbound-ports';
+import { PathBuilder } from './path-builder';
+import { PathEntity } from './path.entity';
+import { PathRecorder } from './path-recorder';
+import { PathStore } from './path-store';
 import { PathsController } from './paths.controller';
 import { PathsService } from './paths.service';
 
-@Module({ imports: [TracesModule], controllers: [PathsController], providers: [PathsService] })
+/** A packet's passes and verdict: recorded by the tracer (PathRecorder), read by GET /paths/:id and the cross-check (PathBuilder). */
+@Module({
+  imports: [TypeOrmModule.forFeature([PathEntity]), TracesModule],
+  controllers: [PathsController],
+  providers: [PathsService, PathStore, PathBuilder, PathRecorder, NorthboundPorts],
+  exports: [PathBuilder, PathRecorder],
+})
 export class PathsModule {}

@@ -1,21 +1,23 @@
 // The datapath flows of each captured scenario as pass nodes: the trace of each flow's own key
-// (traces/<ufid>.txt, first pass only) with its key from manifest.json. `version` is the captured
+// (traces/<ufid>.txt, first pass only) with the flow as dumped (dump-flows.txt). `version` is the captured
 // version folder (test/fixtures/captured/ovs-X_ovn-Y), Debian 12's by default; the model must be
 // built from the same version (capturedModel(undefined, version)).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
-import type { PassNode } from '../../../src/correlation/paths';
+import { parseDumpFlows } from '../../../src/ovs/dump-flows';
 import type { OvnModel } from '../../../src/ovn/ovn-model';
 import { parseDpifShow } from '../../../src/ovs/dpif-show';
 import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
 import { keyValue, parseKey } from '../../../src/ovs/odp-key';
 import { DEBIAN12, versionDir } from '../ovn/captured-model';
+import { indexedFlow, PassNode } from './packet-paths';
 
-export function scenarioNodes(scenario: string, model: OvnModel, version = DEBIAN12): Array<PassNode & { ufid: string }> {
+export function scenarioNodes(scenario: string, model: OvnModel, version = DEBIAN12): PassNode[] {
   const dir = join(versionDir(version), scenario);
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { ownKeys: Record<string, string> };
   const dpif = parseDpifShow(readFileSync(join(dir, 'dpif-show.txt'), 'utf8')).datapaths[0];
+  const dumped = new Map(parseDumpFlows(readFileSync(join(dir, 'dump-flows.txt'), 'utf8')).items.map((d) => [d.ufid, d]));
   return Object.entries(manifest.ownKeys).map(([ufid, key]) => {
     const parsed = parseOfprotoTrace(readFileSync(join(dir, 'traces', `${ufid}.txt`), 'utf8'));
     if (parsed.kind !== 'trace') throw new Error(`${scenario}/${ufid}: ${parsed.kind}`);
@@ -26,6 +28,8 @@ export function scenarioNodes(scenario: string, model: OvnModel, version = DEBIA
       inPort: keyValue(k, 'in_port'),
       dpif,
     });
-    return { ufid, key, trace };
+    const d = dumped.get(ufid);
+    if (!d) throw new Error(`${scenario}/${ufid}: not in dump-flows.txt`);
+    return { ufid, trace, flow: indexedFlow(d) };
   });
 }

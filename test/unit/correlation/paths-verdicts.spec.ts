@@ -3,36 +3,35 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
-import { buildPaths, recircEdges } from '../../../src/correlation/paths';
 import { parseOfprotoTrace, TracePass } from '../../../src/ovs/ofproto-trace';
 import { capturedModel, CAPTURED } from '../ovn/captured-model';
 import { scenarioNodes } from './captured-paths';
+import { nodeEdges, packetPaths } from './packet-paths';
 
 const model = capturedModel();
-const pathsOf = (scenario: string) => buildPaths(scenarioNodes(scenario, model));
+const pathsOf = (scenario: string) => packetPaths(scenarioNodes(scenario, model));
 const summary = (scenario: string) =>
-  pathsOf(scenario).map((p) => ({ recirc: p.passes.map((x) => x.recircId), kind: p.verdict.kind, outputs: p.verdict.outputs }));
+  pathsOf(scenario).map((p) => ({ recirc: p.passes.map((x) => x.recircId), kinds: p.verdict.kinds, outputs: p.verdict.logicalPorts }));
 
 describe('paths over captured datapath flows', () => {
   it('acl-drop: the packet is dropped in its third pass by the to-lport ACL, its ports are lsp1 → lsp3', () => {
     const [path] = pathsOf('acl-drop');
     expect(path.passes.map((p) => p.recircId)).toEqual(['0x0', '0x1', '0x5']);
-    expect(path.verdict.kind).toBe('drop');
-    expect(path.verdict.dropBy).toMatchObject({ passIndex: 2, logicalFlowUuid: '66c1233a-1dad-4e60-a752-70c24b935699' });
-    expect(path.verdict.dropBy!.hint).toMatchObject({ table: 'ACL', summary: expect.stringContaining('to-lport, priority=2000') });
+    expect(path.verdict).toMatchObject({ kinds: ['drop'], dropTraceId: path.traceIds[2], logicalFlow: '66c1233a-1dad-4e60-a752-70c24b935699', incomplete: false });
+    expect(path.verdict.northbound).toMatchObject({ table: 'ACL', summary: expect.stringContaining('to-lport, priority=2000') });
     expect(path.ports.map((p) => `${p.role}:${p.logicalPort}`)).toEqual(['inport:lsp1', 'outport:lsp3']);
     expect(path.passes[0].verdict).toMatchObject({ kind: 'recirculate', recircIds: ['0x1'] });
   });
 
   it('icmp-allow-related: request and reply, each through two conntrack recirculations', () => {
     expect(summary('icmp-allow-related')).toEqual([
-      { recirc: ['0x0', '0x1', '0x2'], kind: 'output', outputs: ['lsp2'] },
-      { recirc: ['0x0', '0x3', '0x4'], kind: 'output', outputs: ['lsp1'] },
+      { recirc: ['0x0', '0x1', '0x2'], kinds: ['output'], outputs: ['lsp2'] },
+      { recirc: ['0x0', '0x3', '0x4'], kinds: ['output'], outputs: ['lsp1'] },
     ]);
   });
 
   it('routed: sw1 → lr0 → sw0 sees each datapath’s ports with their roles', () => {
-    const p = pathsOf('routed').find((x) => x.verdict.outputs.includes('lsp1'))!;
+    const p = pathsOf('routed').find((x) => x.verdict.logicalPorts.includes('lsp1'))!;
     expect(p.ports.map((x) => `${x.role}:${x.logicalPort}@${x.datapath}`)).toEqual([
       'inport:lsp4@sw1', 'outport:sw1-lr0@sw1', 'inport:lr0-sw1@lr0', 'outport:lr0-sw0@lr0', 'inport:sw0-lr0@sw0', 'outport:lsp1@sw0', 'output:lsp1@sw0',
     ]);
@@ -40,33 +39,35 @@ describe('paths over captured datapath flows', () => {
 
   it('snat-gateway: leaves by the physical NIC, attributed to the localnet port', () => {
     for (const p of pathsOf('snat-gateway')) {
-      expect(p.verdict).toMatchObject({ kind: 'output', outputs: ['ln-public'] });
+      expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['ln-public'] });
       expect(p.passes[p.passes.length - 1].verdict.unmappedOutputs).toContain('ext0');
     }
   });
 
   it('ipv6-nd: neighbour solicitations go to the controller', () => {
-    expect(summary('ipv6-nd').filter((p) => p.kind === 'controller')).toHaveLength(2);
+    expect(summary('ipv6-nd').filter((p) => p.kinds.includes('controller'))).toHaveLength(2);
   });
 
-  it('links a child only to parents on its in_port whose packet it fits', () => {
+  it('links a child only to parents on its in_port that recirculate into its recirc_id', () => {
     const nodes = scenarioNodes('icmp-allow-related', model);
-    const edges = recircEdges(nodes);
+    const edges = nodeEdges(nodes);
+    expect(edges.length).toBeGreaterThan(0);
     for (const e of edges) {
-      expect(nodes[e.child].trace.recircId).toBe(e.recircId);
-      expect(nodes[e.child].trace.inPort).toBe(nodes[e.parent].trace.inPort);
+      expect(nodes[e.parent].flow.recircTargets).toContain(nodes[e.child].flow.recircId);
+      expect(nodes[e.child].flow.inPort).toBe(nodes[e.parent].flow.inPort);
     }
     // The same child on another in_port is no longer linked to that parent.
     const e = edges[0];
-    const moved = nodes.map((n, i) => (i === e.child ? { ...n, key: n.key!.replace(/in_port\(vif\d\)/, 'in_port(vif9)'), trace: { ...n.trace, inPort: 'vif9' } } : n));
-    expect(recircEdges(moved).filter((x) => x.child === e.child && x.parent === e.parent)).toEqual([]);
-    expect(edges.length).toBeGreaterThan(0);
+    const moved = nodes.map((n, i) => (i === e.child ? { ...n, flow: { ...n.flow, inPort: 'vif9' } } : n));
+    expect(nodeEdges(moved).filter((x) => x.child === e.child && x.parent === e.parent)).toEqual([]);
   });
 
   it('a pass whose recirculation was not captured gives an incomplete path', () => {
     const incomplete = pathsOf('dnat-and-snat').filter((p) => p.verdict.incomplete);
     expect(incomplete.length).toBeGreaterThan(0);
-    for (const p of incomplete) expect(p.verdict.kind).toBe('recirculate');
+    // Each says what is missing: a recirculation's next pass, or the packet's first pass.
+    for (const p of incomplete) expect(p.verdict.incompleteReason).toMatch(/has no pass in the path|no first pass \(recirc_id 0\)/);
+    expect(incomplete.some((p) => /recirculation 0x[0-9a-f]+ queued by trace \d+ .* has no pass in the path/.test(p.verdict.incompleteReason!))).toBe(true);
   });
 });
 

@@ -4,7 +4,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
-import type { PassNode } from '../../../src/correlation/paths';
 import { replicaFromDump } from '../../../src/ovn/fixture-loader';
 import { OvnModel } from '../../../src/ovn/ovn-model';
 import type { ReplicaSpec } from '../../../src/ovsdb/replica/replica';
@@ -18,6 +17,7 @@ import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../../src/replicas/ovn-
 import type { LiveFlow } from '../../../src/collectors/datapath-diff';
 import { detracePass } from '../../../src/collectors/detrace-pass';
 import { parseOfprotoDetrace } from '../../../src/ovs/ofproto-detrace';
+import { indexedFlow, PassNode } from './packet-paths';
 
 export const VERDICT_FIXTURES = join(__dirname, '../../fixtures/verdicts');
 export const VERDICT_VERSIONS = existsSync(VERDICT_FIXTURES) ? readdirSync(VERDICT_FIXTURES).filter((d) => /^ovs-.*_ovn-/.test(d)).sort() : [];
@@ -80,13 +80,13 @@ export function dpifOf(version: string, packet: string) {
   return parseDpifShow(readFileSync(join(VERDICT_FIXTURES, version, packet, 'dpif-show.txt'), 'utf8')).datapaths[0];
 }
 
-/** Annotated passes with their keys (for correlation/paths.ts). */
-export function packetNodes(version: string, packet: string): Array<PassNode & { ufid: string; installed: string }> {
+/** Annotated passes with their flows (for packet-paths.ts). */
+export function packetNodes(version: string, packet: string): Array<PassNode & { installed: string }> {
   const model = fixtureModel(version);
   const dpif = dpifOf(version, packet);
   return packetFlows(version, packet).map((f) => ({
     ufid: f.ufid,
-    key: formatKey(f.dumped.key),
+    flow: indexedFlow(f.dumped),
     installed: f.actions,
     trace: annotatePass(f.pass, model, {
       method: 'trace',
@@ -102,12 +102,12 @@ export function packetNodes(version: string, packet: string): Array<PassNode & {
  * `ofproto/detrace` reply (OVS >= 3.4, captured after a revalidation), the installed actions.
  * Flows whose ukey never had a cache are left out.
  */
-export function detraceNodes(version: string, packet: string): Array<PassNode & { ufid: string; installed: string }> {
+export function detraceNodes(version: string, packet: string): Array<PassNode & { installed: string }> {
   const dir = join(VERDICT_FIXTURES, version, packet, 'detrace');
   if (!existsSync(dir)) return [];
   const model = fixtureModel(version);
   const dpif = dpifOf(version, packet);
-  const out: Array<PassNode & { ufid: string; installed: string }> = [];
+  const out: Array<PassNode & { installed: string }> = [];
   for (const f of packetFlows(version, packet)) {
     const file = join(dir, `${f.ufid}.txt`);
     if (!existsSync(file)) continue;
@@ -120,7 +120,7 @@ export function detraceNodes(version: string, packet: string): Array<PassNode & 
       inPort: inPort(f.dumped.key) ?? undefined,
       dpif,
     });
-    out.push({ ufid: f.ufid, key: formatKey(f.dumped.key), installed: f.actions, trace });
+    out.push({ ufid: f.ufid, flow: indexedFlow(f.dumped), installed: f.actions, trace });
   }
   return out;
 }

@@ -2,15 +2,22 @@
 // scripts/capture-verdict-fixtures.ts from the topology of test/support/verdict-topology.ts), each
 // checked against what the datapath really did: the installed flow's actions and the tx counters
 // of the interfaces while the packet went through.
-import { buildPaths } from '../../../src/correlation/paths';
 import { reasonOfOpcode, userdataOpcode } from '../../../src/correlation/controller-reason';
-import { PathState, pathVerdictOf } from '../../../src/collectors/path-state';
+import { PathState } from '../../../src/paths/path-state';
+import { packetPaths, PassNode } from './packet-paths';
 import { natVariant, RecircIndex } from '../../../src/collectors/recirc-index';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareTracedActions, dpifShowPortNumbers } from '../../../src/ovs/trace-compare';
 import { formatKey, parseKey } from '../../../src/ovs/odp-key';
 import { detraceNodes, liveFlows, packetFlows, packetNodes, topology, txDelta, VERDICT_FIXTURES, VERDICT_VERSIONS } from './verdict-fixtures';
+
+/** The packet's one path (paths/path-state.ts over the poller's recirculation edges). */
+function onePath(nodes: readonly PassNode[]) {
+  const paths = packetPaths(nodes);
+  expect(paths).toHaveLength(1);
+  return paths[0];
+}
 
 const tiered = (v: string) => Number(/_ovn-(\d+)\./.exec(v)![1]) * 100 + Number(/_ovn-\d+\.(\d+)/.exec(v)![1]) >= 2309;
 const PACKETS = ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired', 'acl-reject'];
@@ -50,9 +57,7 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
       expect(by.executedBy).toBeUndefined();
     }
     // The path's stored verdict carries both.
-    const p = new PathState();
-    packetNodes(version, 'acl-drop').forEach((n, i) => p.add(i + 1, Number(n.trace.recircId), n.trace));
-    const v = pathVerdictOf(p);
+    const v = onePath(packetNodes(version, 'acl-drop')).verdict;
     expect(v).toMatchObject({ kinds: ['drop'], logicalFlow: by.logicalFlowUuid, northbound: { uuid: topo.dropAcl }, incomplete: false });
     if (tiered(version)) expect(v.executedBy).toMatchObject({ stage: 'ls_out_acl_action' });
   });
@@ -76,9 +81,7 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
     expect(txDelta(version, 'acl-reject').get('vif2')).toBe(0);
     // ovn-controller answered the sender (a TCP reset).
     expect(txDelta(version, 'acl-reject').get('vif1')).toBe(1);
-    const p = new PathState();
-    packetNodes(version, 'acl-reject').forEach((n, i) => p.add(i + 1, Number(n.trace.recircId), n.trace));
-    expect(pathVerdictOf(p)).toMatchObject({ kinds: ['controller'], controller: { reason: 'ACL reject', northbound: { uuid: topo.rejectAcl } }, incomplete: false });
+    expect(onePath(packetNodes(version, 'acl-reject')).verdict).toMatchObject({ kinds: ['controller'], controller: { reason: 'ACL reject', northbound: { uuid: topo.rejectAcl } }, incomplete: false });
   });
 
   it('ttl-expired: verdict controller for an ICMP error (lr0 answers the sender)', () => {
@@ -94,9 +97,9 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
     ['lb-vip', 'lsp3', 'vif3', 2],
   ] as const)('%s: every path ends in the output to %s, whose interface sent the packets', (packet, lsp, vif, n) => {
     expect(txDelta(version, packet).get(vif)).toBe(n);
-    const paths = buildPaths(packetNodes(version, packet));
+    const paths = packetPaths(packetNodes(version, packet));
     expect(paths.length).toBeGreaterThanOrEqual(1);
-    for (const p of paths) expect(p.verdict).toMatchObject({ kind: 'output', outputs: [lsp] });
+    for (const p of paths) expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: [lsp], incomplete: false });
   });
 
   it('lb-vip: the established packet’s pass after ct(nat) links to its parent through the original tuple', () => {
@@ -120,8 +123,8 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
       expect(chain[chain.length - 1]).toBe(root);
       const nodes = packetNodes(version, 'lb-vip');
       const state = new PathState();
-      chain.reverse().forEach((f, i) => state.add(i + 1, f.recircId, nodes.find((n) => n.ufid === f.ufid)!.trace));
-      expect(pathVerdictOf(state)).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp3'], incomplete: false });
+      chain.reverse().forEach((f, i) => state.add({ traceId: i + 1, flowId: i, recircId: f.recircId, pass: nodes.find((n) => n.ufid === f.ufid)!.trace, parents: i ? [i - 1] : [] }));
+      expect(state.verdict()).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp3'], incomplete: false });
     }
   });
 
@@ -172,8 +175,8 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
     const nodes = packetNodes(version, 'lb-vip');
     const root = nodes.find((n) => n.trace.recircId === '0x0')!;
     const state = new PathState();
-    state.add(7, 0, root.trace);
-    const v = pathVerdictOf(state);
+    state.add({ traceId: 7, flowId: 1, recircId: 0, pass: root.trace, parents: [] });
+    const v = state.verdict();
     expect(v).toMatchObject({ kinds: ['recirculate'], incomplete: true });
     expect(v.incompleteReason).toContain(`recirculation ${root.trace.verdict.recircIds[0]} queued by trace 7 (recirc_id 0x0) has no pass in the path`);
   });
@@ -182,8 +185,8 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
     const nodes = packetNodes(version, 'lb-vip');
     const output = nodes.find((n) => n.trace.verdict.kind === 'output')!;
     const state = new PathState();
-    state.add(9, Number(output.trace.recircId), output.trace);
-    const v = pathVerdictOf(state);
+    state.add({ traceId: 9, flowId: 1, recircId: Number(output.trace.recircId), pass: output.trace, parents: [] });
+    const v = state.verdict();
     expect(v).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp3'], incomplete: true });
     expect(v.incompleteReason).toContain(`no first pass (recirc_id 0): the pass of trace 9 (recirc_id ${output.trace.recircId}) has no parent in the path`);
   });

@@ -1,6 +1,8 @@
-// The passes of one packet as they are traced (in any order), and the path verdict: where the
-// packet finally went, or which logical flow and northbound object dropped it.
-import type { AnnotatedTrace, TracePort, Verdict, VerdictKind } from '../correlation/types';
+// The one verdict of a packet's path: where the packet finally went, or which logical flow and
+// northbound object dropped it, or why it went to ovn-controller, and whether passes are missing.
+// The tracer stores it as passes arrive (path-state.ts) and readers recompute it from stored
+// passes (path-builder.ts) with this same function, so both give the same answer.
+import type { AnnotatedTrace, Verdict, VerdictKind } from '../correlation/types';
 import type { VerdictJson } from '../traces/trace-record';
 
 /** What a path needs of a pass: its ports and verdict (not its steps: memory grows with live flows). */
@@ -8,37 +10,12 @@ export type PassSummary = Pick<AnnotatedTrace, 'ports' | 'verdict'>;
 
 export const summarise = (t: PassSummary): PassSummary => ({ ports: t.ports, verdict: t.verdict });
 
-export class PathState {
-  readonly traceIds: number[] = [];
-  private readonly passes: Array<{ traceId: number; recircId: number; trace: PassSummary }> = [];
-
-  add(traceId: number, recircId: number, trace: PassSummary): void {
-    this.traceIds.push(traceId);
-    this.passes.push({ traceId, recircId, trace: summarise(trace) });
-  }
-
-  hasRecirc(recircId: number): boolean {
-    return this.passes.some((p) => p.recircId === recircId);
-  }
-
-  recircIds(): Set<number> {
-    return new Set(this.passes.map((p) => p.recircId));
-  }
-
-  /** Takes the passes of another path of the same packet. */
-  absorb(other: PathState): void {
-    for (const p of other.passes) this.add(p.traceId, p.recircId, p.trace);
-  }
-
-  ports(): TracePort[] {
-    const seen = new Map<string, TracePort>();
-    for (const p of this.passes) for (const port of p.trace.ports) seen.set(`${port.logicalPort}/${port.role}`, port);
-    return [...seen.values()];
-  }
-
-  ordered(): Array<{ traceId: number; recircId: number; trace: PassSummary }> {
-    return [...this.passes].sort((a, b) => a.recircId - b.recircId || a.traceId - b.traceId);
-  }
+/** One pass of a path, as the verdict reads it. */
+export interface VerdictPass {
+  traceId: number;
+  /** The recirc_id the pass's datapath flow matched (0: the packet's first pass). */
+  recircId: number;
+  pass: PassSummary;
 }
 
 export interface StoredPathVerdict {
@@ -62,13 +39,15 @@ export interface StoredPathVerdict {
   dropTraceId: number | null;
 }
 
-export function pathVerdictOf(p: PathState): StoredPathVerdict {
-  const passes = p.ordered();
-  const drop = passes.find((x) => x.trace.verdict.kind === 'drop');
-  const outputs = [...new Set(passes.flatMap((x) => x.trace.verdict.outputs))];
+const hex = (n: number): string => '0x' + n.toString(16);
+
+/** The path's verdict; `passes` in edge order (edge-order.ts): the first drop and controller pass are the packet's first. */
+export function pathVerdict(passes: readonly VerdictPass[]): StoredPathVerdict {
+  const drop = passes.find((x) => x.pass.verdict.kind === 'drop');
+  const outputs = [...new Set(passes.flatMap((x) => x.pass.verdict.outputs))];
   const kinds = new Set<string>();
   for (const x of passes) {
-    const v = x.trace.verdict;
+    const v = x.pass.verdict;
     if (v.outputs.length) kinds.add('output');
     if (v.tunnels.length) kinds.add('tunnel');
     if (v.kind === 'drop') kinds.add('drop');
@@ -77,22 +56,22 @@ export function pathVerdictOf(p: PathState): StoredPathVerdict {
   const have = new Set(passes.map((x) => x.recircId));
   const missing: string[] = [];
   for (const x of passes) {
-    for (const r of x.trace.verdict.recircIds) {
+    for (const r of x.pass.verdict.recircIds) {
       if (have.has(Number(r))) continue;
-      missing.push(`recirculation ${r} queued by trace ${x.traceId} (recirc_id 0x${x.recircId.toString(16)}) has no pass in the path`);
+      missing.push(`recirculation ${r} queued by trace ${x.traceId} (recirc_id ${hex(x.recircId)}) has no pass in the path`);
     }
   }
   // A packet's path starts with its recirc_id 0 pass: without it the passes found are the tail of
   // a packet whose earlier passes were not linked to them (or not traced).
   if (passes.length && !have.has(0)) {
     const first = passes[0];
-    missing.push(`no first pass (recirc_id 0): the pass of trace ${first.traceId} (recirc_id 0x${first.recircId.toString(16)}) has no parent in the path`);
+    missing.push(`no first pass (recirc_id 0): the pass of trace ${first.traceId} (recirc_id ${hex(first.recircId)}) has no parent in the path`);
   }
   const incomplete = missing.length > 0;
   if (!kinds.size) kinds.add('recirculate');
-  const by = drop?.trace.verdict.dropBy;
-  const ctl = passes.find((x) => x.trace.verdict.controller);
-  const c = ctl?.trace.verdict.controller;
+  const by = drop?.pass.verdict.dropBy;
+  const ctl = passes.find((x) => x.pass.verdict.controller);
+  const c = ctl?.pass.verdict.controller;
   return {
     kinds: [...kinds],
     logicalPorts: outputs,
@@ -114,6 +93,11 @@ export function pathVerdictOf(p: PathState): StoredPathVerdict {
       : {}),
     dropTraceId: drop?.traceId ?? null,
   };
+}
+
+/** The packet's fate is known: no recirculation waits for its pass and some pass decided. */
+export function isComplete(v: StoredPathVerdict): boolean {
+  return !v.incomplete && !(v.kinds.length === 1 && v.kinds[0] === 'recirculate');
 }
 
 /** A pass as stored (its verdict JSON) back into what a path needs, to recompute a path verdict on read. */

@@ -1,0 +1,98 @@
+// A packet's path as every reader sees it (GET /paths/:id, the cross-check): its passes in edge
+// order and its one verdict. A path's passes are the traces stored under it, plus passes it shares
+// with earlier packets (megaflows), which the tracer stored in the first packet's path: the flows
+// its passes recirculated from (walked up the edges) and, for recirculation ids none of its
+// passes has, the flows they recirculate into (walked down).
+import { Injectable } from '@nestjs/common';
+import type { TraceRow } from '../traces/trace-store';
+import { edgeOrder } from './edge-order';
+import { EdgeRow, PathRow, PathStore } from './path-store';
+import { passOfStored, pathVerdict, StoredPathVerdict } from './path-verdict';
+
+/** How far the walks go: a packet recirculates a handful of times; this only bounds a loop in the data. */
+const MAX_DEPTH = 16;
+
+export interface BuiltPath {
+  /** The path row; absent for a trace stored without a path. */
+  path?: PathRow;
+  /** The passes, root first along the recirculation edges. */
+  passes: TraceRow[];
+  edges: EdgeRow[];
+  verdict: StoredPathVerdict;
+}
+
+const recircOf = (r: TraceRow): number => Number(r.recirc_id);
+
+@Injectable()
+export class PathBuilder {
+  constructor(private readonly store: PathStore) {}
+
+  /** The path `id`, or undefined when there is none. */
+  ofPath(id: number): BuiltPath | undefined {
+    const path = this.store.path(id);
+    if (!path) return undefined;
+    return this.build(this.store.passes(id), path);
+  }
+
+  /** The path of a stored trace (the trace alone when it has none), or undefined for no such trace. */
+  ofTrace(traceId: number): BuiltPath | undefined {
+    const row = this.store.trace(traceId);
+    if (!row) return undefined;
+    const path = row.path_id == null ? undefined : this.store.path(row.path_id);
+    return this.build(path ? this.store.passes(path.id) : [row], path);
+  }
+
+  private build(stored: TraceRow[], path: PathRow | undefined): BuiltPath {
+    const rows = [...stored];
+    const have = new Set(rows.map((r) => r.datapath_flow_id));
+    let frontier = flowsOf(rows);
+    for (let depth = 0; depth < MAX_DEPTH && frontier.length; depth++) {
+      const next: number[] = [];
+      for (const child of frontier) {
+        const parent = this.store.parentTrace(child);
+        if (!parent || have.has(parent.datapath_flow_id)) continue;
+        have.add(parent.datapath_flow_id);
+        rows.push(parent);
+        if (parent.datapath_flow_id !== null) next.push(parent.datapath_flow_id);
+      }
+      frontier = next;
+    }
+    // One packet never takes two passes with the same recirculation id: a child is followed only
+    // for an id the path has no pass of (the newest such child).
+    const recircs = new Set(rows.map(recircOf));
+    let added = false;
+    frontier = flowsOf(rows);
+    for (let depth = 0; depth < MAX_DEPTH && frontier.length; depth++) {
+      const next: number[] = [];
+      for (const parent of frontier) {
+        for (const child of this.store.childTraces(parent)) {
+          if (have.has(child.datapath_flow_id) || recircs.has(recircOf(child))) continue;
+          have.add(child.datapath_flow_id);
+          recircs.add(recircOf(child));
+          rows.push(child);
+          added = true;
+          if (child.datapath_flow_id !== null) next.push(child.datapath_flow_id);
+        }
+      }
+      frontier = next;
+    }
+    const edges = this.store.edgesAmong(flowsOf(rows));
+    const passes = edgeOrder(
+      rows.map((row) => ({ row, traceId: row.id, flowId: row.datapath_flow_id, recircId: recircOf(row) })),
+      edges.map((e) => ({ parent: e.parent_id, child: e.child_id })),
+    );
+    const storedVerdict = path ? (JSON.parse(path.verdict) as StoredPathVerdict) : undefined;
+    // The stored verdict is the tracer's over the same passes (shared ancestors included); recomputed
+    // (the same function) when the walk down found more, when it still waited for a pass, or when
+    // there is no path row.
+    const verdict =
+      storedVerdict && !added && !storedVerdict.incomplete
+        ? storedVerdict
+        : pathVerdict(passes.map((p) => ({ traceId: p.traceId, recircId: p.recircId, pass: passOfStored(JSON.parse(p.row.verdict)) })));
+    return { path, passes: passes.map((p) => p.row), edges, verdict };
+  }
+}
+
+function flowsOf(rows: readonly TraceRow[]): number[] {
+  return rows.map((r) => r.datapath_flow_id).filter((x): x is number => x !== null);
+}

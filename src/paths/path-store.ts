@@ -1,0 +1,89 @@
+// The SQL of paths: the path rows, which traces are a path's passes, and the recirculation edges
+// that link their datapath flows. Writes run in the caller's writer transaction; reads use the
+// read connection.
+import { Inject, Injectable } from '@nestjs/common';
+import type { Statement } from 'better-sqlite3';
+import { StoreService } from '../storage/store.service';
+import type { WriteContext } from '../storage/writer';
+import type { TraceRow } from '../traces/trace-store';
+import type { StoredPathVerdict } from './path-verdict';
+
+export interface PathRow {
+  id: number;
+  chassis: string;
+  created_at: string;
+  updated_at: string;
+  verdict: string;
+}
+
+export interface EdgeRow {
+  parent_id: number;
+  child_id: number;
+  recirc_id: string;
+}
+
+@Injectable()
+export class PathStore {
+  private readonly stmts = new Map<string, Statement>();
+
+  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'db'>) {}
+
+  private stmt(sql: string): Statement {
+    let s = this.stmts.get(sql);
+    if (!s) this.stmts.set(sql, (s = this.storage.db.prepare(sql)));
+    return s;
+  }
+
+  create(tx: WriteContext, chassis: string, now: string): number {
+    return Number(tx.stmt('INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, ?)').run(chassis, now, now, '{}').lastInsertRowid);
+  }
+
+  setVerdict(tx: WriteContext, pathId: number, verdict: StoredPathVerdict, now: string): void {
+    tx.stmt('UPDATE path SET verdict = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(verdict), now, pathId);
+  }
+
+  /** Moves every pass of path `from` into path `into` and deletes `from`. */
+  merge(tx: WriteContext, into: number, from: number): void {
+    tx.stmt('UPDATE trace SET path_id = ? WHERE path_id = ?').run(into, from);
+    tx.stmt('DELETE FROM path WHERE id = ?').run(from);
+  }
+
+  path(id: number): PathRow | undefined {
+    return this.stmt('SELECT * FROM path WHERE id = ?').get(id) as PathRow | undefined;
+  }
+
+  passes(pathId: number): TraceRow[] {
+    return this.stmt('SELECT * FROM trace WHERE path_id = ?').all(pathId) as TraceRow[];
+  }
+
+  trace(id: number): TraceRow | undefined {
+    return this.stmt('SELECT * FROM trace WHERE id = ?').get(id) as TraceRow | undefined;
+  }
+
+  /** The newest trace of a flow this flow recirculated from. */
+  parentTrace(flowId: number): TraceRow | undefined {
+    return this.stmt(
+      `SELECT t.* FROM recirc_edge e JOIN trace t ON t.datapath_flow_id = e.parent_id
+        WHERE e.child_id = ? ORDER BY t.id DESC LIMIT 1`,
+    ).get(flowId) as TraceRow | undefined;
+  }
+
+  /** The traces of the flows this flow recirculates into, newest first. */
+  childTraces(flowId: number): TraceRow[] {
+    return this.stmt(
+      `SELECT t.* FROM recirc_edge e JOIN trace t ON t.datapath_flow_id = e.child_id
+        WHERE e.parent_id = ? ORDER BY t.id DESC`,
+    ).all(flowId) as TraceRow[];
+  }
+
+  /** The recirculation edges between these flows. */
+  edgesAmong(flowIds: readonly number[]): EdgeRow[] {
+    if (!flowIds.length) return [];
+    const ids = JSON.stringify(flowIds);
+    return this.stmt(
+      `SELECT parent_id, child_id, recirc_id FROM recirc_edge
+        WHERE parent_id IN (SELECT value FROM json_each(?)) AND child_id IN (SELECT value FROM json_each(?))
+        ORDER BY parent_id, child_id`,
+    ).all(ids, ids) as EdgeRow[];
+  }
+}

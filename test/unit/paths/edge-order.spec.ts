@@ -1,0 +1,51 @@
+// edgeOrder: a packet's passes along the recirculation edges, whatever their recirc id numbers and
+// whatever order they were traced in.
+import { edgeOrder, OrderedPass } from '../../../src/paths/edge-order';
+
+const pass = (traceId: number, flowId: number | null, recircId: number): OrderedPass => ({ traceId, flowId, recircId });
+const ids = (ps: OrderedPass[]) => ps.map((p) => p.traceId);
+
+describe('edgeOrder', () => {
+  it('follows the edges, not the recirc id numbers nor the trace order', () => {
+    // Flow 10 (recirc 0) → 11 (recirc 9) → 12 (recirc 2); traced leaf first.
+    const passes = [pass(1, 12, 2), pass(2, 11, 9), pass(3, 10, 0)];
+    const edges = [
+      { parent: 11, child: 12 },
+      { parent: 10, child: 11 },
+    ];
+    expect(ids(edgeOrder(passes, edges))).toEqual([3, 2, 1]);
+  });
+
+  it('puts the recirc_id 0 root first, then other roots (a tail whose parent is not in the path) in trace order', () => {
+    const passes = [pass(5, 20, 4), pass(6, 21, 0), pass(7, 22, 8)];
+    expect(ids(edgeOrder(passes, [{ parent: 21, child: 22 }]))).toEqual([6, 7, 5]);
+  });
+
+  it('gives siblings (a select group) in trace order, each followed by its own children', () => {
+    const passes = [pass(1, 1, 0), pass(4, 3, 5), pass(2, 2, 5), pass(3, 4, 1)];
+    const edges = [
+      { parent: 1, child: 3 },
+      { parent: 1, child: 2 },
+      { parent: 2, child: 4 },
+    ];
+    expect(ids(edgeOrder(passes, edges))).toEqual([1, 2, 3, 4]);
+  });
+
+  it('keeps every pass once: edges to flows outside the path, self-edges and cycles change nothing else', () => {
+    const passes = [pass(1, 1, 0), pass(2, 2, 3), pass(3, 3, 1), pass(4, null, 7)];
+    const edges = [
+      { parent: 1, child: 2 },
+      { parent: 2, child: 3 },
+      { parent: 3, child: 2 },
+      { parent: 2, child: 2 },
+      { parent: 9, child: 1 },
+    ];
+    const out = edgeOrder(passes, edges);
+    expect(ids(out)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('keeps two traces of one datapath flow together', () => {
+    const passes = [pass(1, 1, 0), pass(3, 2, 6), pass(2, 1, 0)];
+    expect(ids(edgeOrder(passes, [{ parent: 1, child: 2 }]))).toEqual([1, 2, 3]);
+  });
+});
