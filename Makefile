@@ -29,6 +29,16 @@ debs:
 	  apt-get update -q && apt-get install -y -q --no-install-recommends $(DEB_PACKAGES); \
 	fi
 
+# PostgreSQL for the second store of issue 19 (scripts/pg-cluster runs it); not part of `make test` yet.
+PG_PACKAGES := postgresql postgresql-client
+.PHONY: debs-pg
+debs-pg:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then \
+	  echo "installing Debian packages: $(PG_PACKAGES)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q && apt-get install -y -q --no-install-recommends $(PG_PACKAGES); \
+	fi
+
 # npm ci only when the lock changed since the last install (or nothing is installed).
 node_modules: node_modules/.package-lock.json
 node_modules/.package-lock.json: package-lock.json package.json
