@@ -4,6 +4,7 @@
 import type { TracePass } from '../ovs/ofproto-trace';
 import type { DpifDatapath } from '../ovs/dpif-show';
 import type { OvnModel } from '../ovn/ovn-model';
+import { recircIdHex } from '../ovs/ids';
 import { collectPassPorts } from './ports';
 import { dpifMaps, passVerdict } from './verdict';
 import type { AnnotatedStep, AnnotatedTrace, LogicalFlowSnapshot, TraceMethod, TracePort } from './types';
@@ -21,13 +22,9 @@ export interface AnnotateOptions {
   readonly chassis?: string | null;
 }
 
-const RECIRC = /(?:^|,)recirc_id=(0x[0-9a-f]+|\d+)(?=,|$)/;
+// OVS prints recirc_id in hex; a decimal of up to 9 digits (hand-typed flows) always fits 32 bits.
+const RECIRC = /(?:^|,)recirc_id=(0x[0-9a-f]{1,8}|\d{1,9})(?=,|$)/;
 const IN_PORT = /(?:^|,)in_port=([^,]+)/;
-
-function normRecirc(v: string | undefined): string {
-  if (!v) return '0x0';
-  return '0x' + Number(v).toString(16);
-}
 
 export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOptions = {}): AnnotatedTrace {
   const steps: AnnotatedStep[] = new Array(pass.steps.length);
@@ -81,7 +78,7 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
     megaflow: pass.megaflow,
     datapathActions: pass.datapathActions,
     bridge: pass.bridges[0] ?? null,
-    recircId: opts.recircId ?? normRecirc(RECIRC.exec(pass.flow)?.[1]),
+    recircId: opts.recircId ?? recircIdHex(RECIRC.exec(pass.flow)?.[1] ?? 0),
     inPort: opts.inPort ?? IN_PORT.exec(pass.flow)?.[1] ?? null,
     warnings: pass.warnings.map((w) => w.text),
     errors: pass.errors.map((e) => e.text),
