@@ -1,0 +1,9 @@
+// trace-sessions/ — what live traffic to trace (a logical port and/or an OpenFlow filter), for how
+// long and how much (table trace_session), and /trace-sessions.
+//
+// May import: shared (storage, common, config, openapi, replicas), low (ovs: the filter parser,
+// ODP keys). No feature: the tracer (collectors) asks the sessions, never the other way round.
+//
+// Entry point: TraceSessionsModule (TraceSessionsService: the active sessions, which flows each
+// wants, their counters).
+export type { SessionFlow } from './session-selector';
