@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { AnnotatedTrace } from '../correlation/types';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
-import { PathRecorder } from '../paths/path-recorder';
+import { PathRecorder } from '../paths';
 import { ActiveSession, TraceSessionsService } from '../trace-sessions/trace-sessions.service';
 import { DatapathPorts } from './datapath-ports';
 import { FlowEvent, LiveFlow } from './datapath-diff';

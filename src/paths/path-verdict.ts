@@ -3,7 +3,7 @@
 // The tracer stores it as passes arrive (path-state.ts) and readers recompute it from stored
 // passes (path-builder.ts) with this same function, so both give the same answer.
 import type { AnnotatedTrace, Verdict, VerdictKind } from '../correlation/types';
-import type { VerdictJson } from '../traces/trace-record';
+import type { VerdictJson } from '../traces';
 
 /** What a path needs of a pass: its ports and verdict (not its steps: memory grows with live flows). */
 export type PassSummary = Pick<AnnotatedTrace, 'ports' | 'verdict'>;
