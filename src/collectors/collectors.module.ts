@@ -9,6 +9,7 @@ import { FlowTracer } from './flow-tracer';
 import { POLL_SCOPE } from './poll-scope';
 import { PollerService } from './poller.service';
 import { OnDemandTraceController } from './on-demand.controller';
+import { DatapathFlowTraceController } from './datapath-flow-trace.controller';
 import { TracerMetrics } from './tracer-metrics';
 import { TracerService } from './tracer.service';
 import { VswitchdService } from './vswitchd.service';
@@ -20,7 +21,7 @@ import { VlogSourceService } from './vlog-source.service';
 /** The ovs-vswitchd side: connection, datapath poller, vlog source and the tracer the sessions steer. */
 @Module({
   imports: [TracesModule, TerminusModule, UpcallsModule, TraceSessionsModule, DatapathFlowStoreModule, PathsModule],
-  controllers: [OnDemandTraceController],
+  controllers: [OnDemandTraceController, DatapathFlowTraceController],
   providers: [
     VswitchdService,
     PollerService,

@@ -15,7 +15,7 @@ import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import { recircIdHex } from '../ovs/ids';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
-import { InstalledFlow, Released, UpcallLinker } from '../upcalls/upcall-linker';
+import { InstalledFlow, Released, UpcallLinker } from '../upcalls';
 import { UpcallStore } from '../upcalls/upcall-store';
 import { UpcallsService } from '../upcalls/upcalls.service';
 import { FileFollower, listenSyslog } from './vlog-follow';

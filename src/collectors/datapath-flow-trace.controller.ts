@@ -1,0 +1,40 @@
+import { EXAMPLES } from '../openapi/examples';
+import { Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiError, notFound, vswitchdUnavailable } from '../common/api-error';
+import { pathUuid } from '../common/query';
+import { TracesService } from '../traces/traces.service';
+import { PollerService } from './poller.service';
+import { TracerService } from './tracer.service';
+
+/**
+ * `POST /datapath-flows/:ufid/trace`: an installed flow traced now. Here, beside the poller and the
+ * tracer it drives, rather than in datapath-flows (the stored lifetimes), which the collectors write.
+ */
+@ApiTags('datapath flows')
+@Controller('datapath-flows')
+export class DatapathFlowTraceController {
+  constructor(
+    private readonly poller: PollerService,
+    private readonly tracer: TracerService,
+    private readonly traces: TracesService,
+  ) {}
+
+  @Post(':ufid/trace')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Trace one installed datapath flow now (ofproto/trace of its own key), annotate and store it' })
+  @ApiCreatedResponse({ description: 'The stored, annotated trace', schema: { example: EXAMPLES.trace } })
+  async trace(@Param('ufid') ufidText: string) {
+    const ufid = pathUuid(ufidText, 'ufid');
+    let flow = this.poller.table.live.get(ufid);
+    if (!flow) {
+      // A failed dump says nothing about the flow: 503, not "not installed".
+      if ((await this.poller.cycle()) === null) throw vswitchdUnavailable();
+      flow = this.poller.table.live.get(ufid);
+    }
+    if (!flow) throw notFound(`datapath flow ${ufid} is not installed now`);
+    const r = await this.tracer.traceNow(flow);
+    if (!r.traceId) throw new ApiError(502, `ovs-vswitchd could not trace ${ufid}: ${r.reason}`);
+    return this.traces.get(r.traceId);
+  }
+}
