@@ -6,7 +6,7 @@
 //  - cookie-0 OpenFlow rules (glue, conjunctions) own no logical flow: a simulated stage at a
 //    logical table where the live path ran only such rules is not a difference;
 //  - several logical flows with identical content yield one OpenFlow rule and one visible cookie.
-import type { OwnerJson, StepJson } from '../traces/trace-record';
+import type { OwnerJson, StepJson } from '../traces';
 import type { LivePass } from './microflow';
 import type { OvnTraceResult, Pipeline, SimStage } from './ovn-trace-parse';
 import { simVerdict } from './ovn-trace-parse';

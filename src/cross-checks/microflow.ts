@@ -2,7 +2,7 @@
 // seeing the conntrack states the datapath really saw. Built only from what the path stored:
 // the first pass's Flow: line (ofproto/trace, OpenFlow syntax), its logical inport, the ct_state
 // of each pass that a ct() recirculation started, and a load balancer's NAT in the actions.
-import type { LogicalPortJson } from '../traces/trace-record';
+import type { LogicalPortJson } from '../traces';
 
 /** What a pass must carry for this module (a TraceJson has it). */
 export interface LivePass {

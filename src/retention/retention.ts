@@ -7,7 +7,7 @@
 // once (OpenFlow rules, logical-flow snapshots, OVN objects) stay: they are bounded by the size of
 // the OVN databases, not by traffic, and the audits read them.
 import { CitationBatch } from '../traces/citation-store';
-import { citationsOf } from '../traces/step-pack';
+import { citationsOf } from '../traces';
 import type { WriteContext } from '../storage/writer';
 
 export interface RetentionLimits {
