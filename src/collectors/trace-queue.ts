@@ -2,7 +2,7 @@
 // ovs-vswitchd's main thread (LIVETRACE_TRACE_RATE per second). On-demand traces take their turn
 // from the same bucket. A job may be put back later (a detrace cache not built yet) without
 // holding up the jobs behind it.
-import { TokenBucket } from './token-bucket';
+import { TokenBucket } from '../common/token-bucket';
 
 export class TraceQueue<J> {
   private readonly jobs: J[] = [];

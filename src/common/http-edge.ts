@@ -7,7 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { LivetraceConfig } from '../config/config.schema';
-import { TokenBucket } from '../collectors/token-bucket';
+import { TokenBucket } from './token-bucket';
 import { sendError } from './api-error';
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -1,4 +1,4 @@
-/** Rate limit for calls into ovs-vswitchd's main thread: `rate` per second, bursts up to `burst`. */
+/** A token bucket: `rate` per second, bursts up to `burst` (the tracer's calls into ovs-vswitchd, the HTTP edge's request limit). */
 export class TokenBucket {
   private tokens: number;
   private last: number;
