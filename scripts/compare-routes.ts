@@ -246,7 +246,7 @@ async function capture(tree: string, dbFile: string, outDir: string): Promise<vo
       OVN_RUNDIR: work,
       LIVETRACE_VSWITCHD_CTL: `${work}/ovs-vswitchd.ctl`,
       LIVETRACE_OVN_TRACE: `${work}/no-ovn-trace`,
-      LIVETRACE_LOG_LEVEL: 'fatal',
+      LIVETRACE_LOG_LEVEL: process.env.COMPARE_LOG_LEVEL ?? 'fatal',
       LIVETRACE_RETENTION_DAYS: '0',
       LIVETRACE_RETENTION_ROWS: '0',
       LIVETRACE_INGEST_IDLE_SECONDS: '0',
@@ -352,8 +352,27 @@ function diff(a: string, b: string): void {
     const lines = d.split('\n').slice(2);
     differ.push(`${url}:\n${lines.slice(0, 60).join('\n')}${lines.length > 60 ? `\n  ... ${lines.length - 60} more diff lines` : ''}`);
   }
-  for (const d of differ) console.log(`--- ${d}`);
-  console.log(`identical ${same}/${urls.length} (${differ.length} differ)`);
+  // Answers that differ the same way (the same changed lines once ids, UUIDs, numbers and times are
+  // blanked) are one group: one change usually shows in many answers.
+  const groups = new Map<string, string[]>();
+  for (const d of differ) {
+    const lines = d.split('\n');
+    const status = lines.filter((l) => /^[-+]\d{3} /.test(l));
+    const changed = lines
+      .filter((l) => /^[-+]/.test(l))
+      .map((l) => l.replace(/"(?:[^"\\]|\\.)*"/g, 'S').replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'U').replace(/\d+/g, 'N').trim());
+    // A changed status is the difference, whatever the bodies say.
+    const key = status.length ? status.join(' -> ') : [...new Set(changed)].sort().join('\n').slice(0, 2000);
+    groups.set(key, [...(groups.get(key) ?? []), d]);
+  }
+  const sorted = [...groups.values()].sort((x, y) => y.length - x.length);
+  for (const g of sorted) {
+    const urlsOf = g.map((d) => d.slice(0, d.indexOf(':\n') >= 0 ? d.indexOf(':\n') : d.length));
+    console.log(`=== ${g.length} answer(s) differ this way: ${urlsOf.slice(0, 8).join(' ')}${g.length > 8 ? ` … (+${g.length - 8})` : ''}`);
+    console.log(g[0]);
+  }
+  console.log(`identical ${same}/${urls.length} (${differ.length} differ, ${groups.size} kinds of difference)`);
+  if (process.env.COMPARE_ALL) for (const d of differ) console.log(`--- ${d}`);
 }
 
 async function main(): Promise<void> {
