@@ -17,6 +17,7 @@ import { LogicalFlowsModule } from './logical-flows/logical-flows.module';
 import { UpcallsModule } from './upcalls/upcalls.module';
 import { IngestModule } from './ingest/ingest.module';
 import { CrossChecksModule } from './cross-checks/cross-checks.module';
+import { UiModule } from './ui/ui.module';
 import { APP_FILTER } from '@nestjs/core';
 import { ApiErrorFilter } from './common/api-error';
 import { isClientGone } from './common/api-error';
@@ -67,6 +68,7 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
         UpcallsModule,
         IngestModule,
         CrossChecksModule,
+        UiModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ApiErrorFilter },

@@ -1,0 +1,55 @@
+// One-line words for a pass or a path: what happened and why, in the terms of OVN.
+export const short = (u: string | null | undefined) => (u ? u.slice(0, 8) : '');
+
+/** `udp 10.0.0.1:40001 → 10.0.0.2:9` from an OpenFlow flow string. */
+export function flowSummary(flow: string): { proto: string; text: string } {
+  const f: Record<string, string> = {};
+  let proto = 'other';
+  for (const part of flow.split(',')) {
+    const [k, v] = part.split('=');
+    if (v === undefined) {
+      if (['tcp', 'udp', 'icmp', 'arp', 'sctp', 'tcp6', 'udp6', 'icmp6', 'ipv6', 'ip'].includes(k)) proto = k;
+    } else f[k] = v;
+  }
+  const src = f.nw_src ?? f.ipv6_src ?? f.arp_spa ?? f.dl_src ?? '?';
+  const dst = f.nw_dst ?? f.ipv6_dst ?? f.arp_tpa ?? f.dl_dst ?? '?';
+  const port = (p?: string) => (p ? `:${p}` : '');
+  const icmp = f.icmp_type !== undefined ? ` type ${f.icmp_type}` : '';
+  return { proto, text: `${proto} ${src}${port(f.tp_src)} → ${dst}${port(f.tp_dst)}${icmp}` };
+}
+
+export function ctState(flow: string): string | null {
+  return /(?:^|,)ct_state=([^,]+)/.exec(flow)?.[1] ?? null;
+}
+
+interface VerdictLike {
+  kinds: string[];
+  logicalPorts: string[];
+  logicalFlow: string | null;
+  northbound: { table: string; uuid: string; summary: string } | null;
+  reason?: string | null;
+  stage?: string | null;
+  recircIds?: string[];
+  tunnels?: Array<{ chassis?: string | null; remoteIp?: string | null } | any>;
+  controller?: { reason: string; stage: string | null } | null;
+  incomplete?: boolean;
+}
+
+/** "output to lsp2", "dropped by ACL …", "to ovn-controller: …", "recirculated (0x1)". */
+export function verdictText(v: VerdictLike): string {
+  const parts: string[] = [];
+  if (v.incomplete) parts.push('incomplete');
+  for (const k of v.kinds) {
+    if (k === 'output') parts.push(`output to ${v.logicalPorts.join(', ') || 'a port'}`);
+    else if (k === 'drop')
+      parts.push(v.northbound ? `dropped by ${v.northbound.summary}` : v.logicalFlow ? `dropped by logical flow ${short(v.logicalFlow)}${v.stage ? ` (${v.stage})` : ''}` : `dropped${v.reason ? `: ${v.reason}` : ''}`);
+    else if (k === 'controller') parts.push(`to ovn-controller: ${v.controller?.reason ?? v.reason ?? 'unknown reason'}`);
+    else if (k === 'tunnel') parts.push(`tunnelled to ${(v.tunnels ?? []).map((t) => t.chassis ?? t.remoteIp ?? '?').join(', ') || 'another chassis'}`);
+    else if (k === 'recirculate') parts.push(`recirculated${v.recircIds?.length ? ` (${v.recircIds.join(', ')})` : ''}`);
+  }
+  return parts.join('; ') || 'no verdict';
+}
+
+export const verdictClass = (kinds: string[]) => (kinds.includes('drop') ? 'drop' : kinds.includes('output') ? 'output' : kinds.includes('controller') ? 'controller' : kinds.includes('tunnel') ? 'tunnel' : 'recirc');
+
+export const time = (iso: string) => new Date(iso).toLocaleTimeString([], { hour12: false }) + '.' + iso.slice(20, 23);

@@ -1,0 +1,17 @@
+import { h } from 'preact';
+import htm from 'htm';
+
+export const html = htm.bind(h);
+
+/** Same-origin link that the router handles without a reload. */
+export function go(href: string, e?: Event): void {
+  if (e) {
+    const m = e as MouseEvent;
+    if (m.ctrlKey || m.metaKey || m.shiftKey || m.button === 1) return;
+    e.preventDefault();
+  }
+  history.pushState(null, '', href);
+  dispatchEvent(new PopStateEvent('popstate'));
+}
+
+export const link = (href: string, text: unknown, cls = '') => html`<a href=${href} class=${cls} onClick=${(e: Event) => go(href, e)}>${text}</a>`;

@@ -1,0 +1,96 @@
+// /ui/cross-checks/:id — the live stages and ovn-trace's side by side, per pipeline, the first
+// divergence marked.
+import { useEffect, useState } from 'preact/hooks';
+import * as api from '../api';
+import { short } from '../describe';
+import { html, link } from '../html';
+
+interface Entry {
+  tableId: number;
+  stage: string;
+  uuid: string;
+  text: string;
+  stale?: boolean;
+}
+interface Segment {
+  pipeline: string;
+  datapath: string;
+  entries: Entry[];
+}
+
+/** ovn-trace --detailed's stages: `ingress(dp="sw0", inport="lsp1")` headers, ` 8. ls_in_acl (northd.c:1): match, priority 2001, uuid 0d1c9a2e`. */
+export function simulatedSegments(output: string): Segment[] {
+  const segs: Segment[] = [];
+  for (const line of output.split('\n')) {
+    const head = /^(ingress|egress)\(dp="([^"]*)"/.exec(line.trim());
+    if (head) {
+      segs.push({ pipeline: head[1], datapath: head[2], entries: [] });
+      continue;
+    }
+    const st = /^\s*(\d+)\. (\S+)(?: \([^)]*\))?: (.*), priority (\d+), uuid ([0-9a-f]+)/.exec(line);
+    if (st && segs.length) segs[segs.length - 1].entries.push({ tableId: Number(st[1]), stage: st[2], uuid: st[5], text: `${st[3]}, priority ${st[4]}` });
+  }
+  return segs;
+}
+
+/** The live path's logical flows in order, cut into pipelines where the pipeline changes or the table goes back. */
+export function liveSegments(passes: any[]): Segment[] {
+  const segs: Segment[] = [];
+  let cur: Segment | null = null;
+  for (const p of passes)
+    for (const s of p.steps ?? []) {
+      const o = s.owners.find((x: any) => x.table === 'Logical_Flow' && x.pipeline);
+      if (!o) continue;
+      const last = cur?.entries[cur.entries.length - 1];
+      if (last && last.uuid === o.uuid) continue;
+      if (!cur || cur.pipeline !== o.pipeline || (last && o.tableId < last.tableId)) {
+        cur = { pipeline: o.pipeline, datapath: (o.datapaths ?? []).map((d: any) => d.name).join(','), entries: [] };
+        segs.push(cur);
+      }
+      cur.entries.push({ tableId: o.tableId, stage: o.stage ?? '?', uuid: o.uuid, text: `${o.match}, priority ${o.priority}`, stale: o.stale });
+    }
+  return segs;
+}
+
+export function CrossCheckPage({ id }: { id: string }) {
+  const [xc, setXc] = useState<any>(null);
+  const [live, setLive] = useState<Segment[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api
+      .get(`/cross-checks/${id}`)
+      .then(async (x) => {
+        setXc(x);
+        const passes = x.pathId ? (await api.get(`/paths/${x.pathId}?include=steps`)).passes : [await api.get(`/traces/${x.traceId}`)];
+        setLive(liveSegments(passes));
+      })
+      .catch((e) => setError(e.message));
+  }, [id]);
+  if (error) return html`<p class="error" role="alert">${error}</p>`;
+  if (!xc || !live) return html`<p>Loading cross-check ${id}…</p>`;
+  const sim = simulatedSegments(xc.ovnTrace?.output ?? '');
+  const d = xc.divergence;
+  const n = Math.max(live.length, sim.length);
+  return html`<section aria-labelledby="xc-title">
+    <h1 id="xc-title">Cross-check ${xc.id} <small class=${xc.result}>${xc.result}</small></h1>
+    <p>Trace ${link(`/ui/traces/${xc.traceId}`, xc.traceId)}${xc.pathId ? html` · ${link(`/ui/paths/${xc.pathId}`, `path ${xc.pathId}`)}` : null} · live: ${xc.verdicts.live.kinds.join(', ')} ${xc.verdicts.live.logicalPorts.join(', ')} · ovn-trace: ${xc.verdicts.simulated.dropped ? 'drop' : `output ${xc.verdicts.simulated.outputs.join(', ')}`}</p>
+    ${d ? html`<p class="divergence-text" role="note"><strong>First divergence:</strong> ${d.explanation}</p>` : null}
+    <details><summary>ovn-trace command</summary><pre>${xc.command?.shell}</pre></details>
+    ${Array.from({ length: n }, (_, i) => {
+      const l = live[i];
+      const s = sim[i];
+      const tables = [...new Set([...(l?.entries ?? []), ...(s?.entries ?? [])].map((e) => e.tableId))].sort((a, b) => a - b);
+      return html`<table class="xc">
+        <caption>${(l ?? s)!.pipeline} · ${(s ?? l)!.datapath}</caption>
+        <thead><tr><th scope="col">table</th><th scope="col">live (the datapath)</th><th scope="col">ovn-trace</th></tr></thead>
+        <tbody>${tables.map((t) => {
+          const le = l?.entries.find((e) => e.tableId === t);
+          const se = s?.entries.find((e) => e.tableId === t);
+          const diverged = d && d.pipelineIndex === i && d.tableId === t;
+          const cell = (e?: Entry) => (e ? html`<b>${e.stage}</b> ${link(`/ui/logical-flows/${e.uuid}`, short(e.uuid))}${e.stale ? ' (stale)' : ''}<br /><code>${e.text}</code>` : html`<span class="none">—</span>`);
+          return html`<tr class=${diverged ? 'diverged' : ''} aria-label=${diverged ? 'first divergence' : undefined}><th scope="row">${t}${diverged ? html` <span class="mark">first divergence</span>` : null}</th><td>${cell(le)}</td><td>${cell(se)}</td></tr>`;
+        })}</tbody>
+      </table>`;
+    })}
+  </section>`;
+}

@@ -1,0 +1,37 @@
+// Draws a laid-out path picture (graph.ts) as SVG: clusters for passes and datapaths, stage boxes
+// a keyboard can reach (Tab, Enter), the dropping flow and its ACL in red, the output port in green.
+import { html } from './html';
+import type { GNode, Picture } from './graph';
+
+const pathD = (pts: Array<{ x: number; y: number }>) => pts.map((p, i) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
+
+export function PictureView({ pic, selected, onSelect }: { pic: Picture; selected: string | null; onSelect: (n: GNode) => void }) {
+  const clusters = pic.nodes.filter((n) => n.role === 'pass' || n.role === 'datapath').sort((a, b) => (a.role === 'pass' ? -1 : 1) - (b.role === 'pass' ? -1 : 1));
+  const boxes = pic.nodes.filter((n) => n.role !== 'pass' && n.role !== 'datapath');
+  const key = (n: GNode) => (e: KeyboardEvent) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      onSelect(n);
+    }
+  };
+  return html`<svg class="picture" role="img" aria-label=${`path picture: ${pic.nodes.filter((n) => n.role === 'pass').length} passes, ${pic.stages} stages`}
+      width=${pic.width} height=${pic.height} viewBox=${`0 0 ${pic.width} ${pic.height}`}>
+    <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead" /></marker></defs>
+    ${clusters.map(
+      (n) => html`<g class=${`cluster ${n.role}`} data-id=${n.id} tabindex=${n.role === 'pass' ? 0 : undefined} role=${n.role === 'pass' ? 'button' : undefined}
+          aria-label=${n.role === 'pass' ? `${n.label}: details` : undefined} onClick=${n.role === 'pass' ? () => onSelect(n) : undefined} onKeyDown=${n.role === 'pass' ? key(n) : undefined}>
+        <rect x=${n.x} y=${n.y} width=${n.width} height=${n.height} rx="6" />
+        <text x=${n.x + 8} y=${n.y + 14}>${n.label}</text>
+      </g>`,
+    )}
+    ${pic.edges.map((e) => html`<g class=${`edge ${e.kind}`}><path d=${pathD(e.points)} marker-end="url(#arrow)" />${e.label ? html`<text x=${e.points[Math.floor(e.points.length / 2)].x + 6} y=${e.points[Math.floor(e.points.length / 2)].y}>${e.label}</text>` : null}</g>`)}
+    ${boxes.map(
+      (n) => html`<g class=${`node ${n.role} ${n.mark ?? ''} ${selected === n.id ? 'selected' : ''}`} data-id=${n.id} tabindex="0" role="button"
+          aria-label=${`${n.role} ${n.label}${n.sub ? `, ${n.sub}` : ''}${n.mark ? `, ${n.mark}` : ''}`} onClick=${() => onSelect(n)} onKeyDown=${key(n)}>
+        <rect x=${n.x} y=${n.y} width=${n.width} height=${n.height} rx="4" />
+        <text x=${n.x + 8} y=${n.y + 15}>${n.label}</text>
+        ${n.sub ? html`<text class="sub" x=${n.x + 8} y=${n.y + 29}>${n.sub}</text>` : null}
+      </g>`,
+    )}
+  </svg>`;
+}
