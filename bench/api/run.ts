@@ -25,6 +25,8 @@ import { StoreService } from '../../src/storage/store.service';
 import { StoreWriter } from '../../src/storage/writer';
 import { TracesService } from '../../src/traces/traces.service';
 import { TraceStore } from '../../src/traces/trace-store';
+import { PathStore } from '../../src/paths/path-store';
+import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store';
 import { cannon, CannonResult } from './cannon';
 import { historyAppConfig, targets } from './app-config';
 import { DATA, dbFile, doneFile, generate } from './generate';
@@ -105,16 +107,18 @@ async function retention() {
   db.exec('UPDATE datapath_flow SET removed_at = last_seen WHERE removed_at IS NULL'); // a history: its lifetimes have ended
   db.pragma('wal_checkpoint(TRUNCATE)');
   const writer = new StoreWriter(db);
+  const handles = { db, writer };
+  const stores = { traces: new TraceStore(handles), paths: new PathStore(handles as unknown as StoreService), flows: new DatapathFlowStore(handles) };
   const keep = N - 100_000;
   const t0 = performance.now();
-  const limits = { before: null, maxPrunedId: await writer.submit((tx) => rowLimitCut(tx, keep)) };
+  const limits = { before: null, maxPrunedId: await writer.submit((tx) => rowLimitCut(tx, stores, keep)) };
   const batchMs: number[] = [];
   let traces = 0;
   let flows = 0;
   let paths = 0;
   for (;;) {
     const b0 = performance.now();
-    const r = await writer.submit((tx) => pruneBatch(tx, limits, RETENTION_BATCH));
+    const r = await writer.submit((tx) => pruneBatch(tx, stores, limits, RETENTION_BATCH));
     batchMs.push(performance.now() - b0);
     if (!r.traces) break;
     traces += r.traces;

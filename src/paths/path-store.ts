@@ -42,6 +42,11 @@ export class PathStore {
     tx.stmt('UPDATE path SET verdict = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(verdict), now, pathId);
   }
 
+  /** Retention: deletes the path once no trace is stored under it; returns whether it went. */
+  deleteIfEmpty(tx: WriteContext, pathId: number): boolean {
+    return tx.stmt('DELETE FROM path WHERE id = ? AND NOT EXISTS (SELECT 1 FROM trace WHERE path_id = ?)').run(pathId, pathId).changes > 0;
+  }
+
   /** Moves every pass of path `from` into path `into` and deletes `from`. */
   merge(tx: WriteContext, into: number, from: number): void {
     tx.stmt('UPDATE trace SET path_id = ? WHERE path_id = ?').run(into, from);

@@ -14,6 +14,6 @@ import { PathsService } from './paths.service';
   imports: [TypeOrmModule.forFeature([PathEntity]), TracesModule],
   controllers: [PathsController],
   providers: [PathsService, PathStore, PathBuilder, PathRecorder, NorthboundPorts],
-  exports: [PathBuilder, PathRecorder],
+  exports: [PathBuilder, PathRecorder, PathStore],
 })
 export class PathsModule {}

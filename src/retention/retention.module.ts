@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
+import { DatapathFlowStoreModule } from '../datapath-flows/datapath-flow-store.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { PathsModule } from '../paths/paths.module';
+import { TracesModule } from '../traces/traces.module';
 import { RetentionService } from './retention.service';
 
-@Module({ imports: [MetricsModule], providers: [RetentionService], exports: [RetentionService] })
+@Module({ imports: [MetricsModule, TracesModule, PathsModule, DatapathFlowStoreModule], providers: [RetentionService], exports: [RetentionService] })
 export class RetentionModule {}

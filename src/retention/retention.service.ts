@@ -6,8 +6,11 @@ import { Counter } from 'prom-client';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
-import { cutoffOf, pruneBatch, PruneResult, RetentionLimits, rowLimitCut } from './retention';
+import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
+import { PathStore } from '../paths/path-store';
 import { StoreService } from '../storage/store.service';
+import { TraceStore } from '../traces/trace-store';
+import { cutoffOf, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut } from './retention';
 
 /** Traces per batch: ~0.3 ms each at 1M traces (27 step rows, their index entries…), so a batch
  * holds the event loop for tens of ms, not the 0.1–0.7 s batches of 500 took (bench/api). */
@@ -26,12 +29,17 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   private running?: Promise<RoundResult>;
   private stopped = false;
   private readonly pruned: Counter;
+  private readonly stores: RetentionStores;
 
   constructor(
     private readonly store: StoreService,
+    traces: TraceStore,
+    paths: PathStore,
+    flows: DatapathFlowStore,
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
     metrics: MetricsService,
   ) {
+    this.stores = { traces, paths, flows };
     this.pruned = new Counter({ name: 'livetrace_retention_pruned_total', help: 'Rows pruned by retention', labelNames: ['table'], registers: [metrics.registry] });
   }
 
@@ -63,11 +71,11 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     const keep = this.config.LIVETRACE_RETENTION_ROWS;
     const limits: RetentionLimits = {
       before: cutoffOf(now, this.config.LIVETRACE_RETENTION_DAYS),
-      maxPrunedId: keep > 0 ? await w.submit((tx) => rowLimitCut(tx, keep)) : null,
+      maxPrunedId: keep > 0 ? await w.submit((tx) => rowLimitCut(tx, this.stores, keep)) : null,
     };
     const total: RoundResult = { traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 };
     while (!this.stopped) {
-      const r = await w.submit((tx) => pruneBatch(tx, limits, RETENTION_BATCH));
+      const r = await w.submit((tx) => pruneBatch(tx, this.stores, limits, RETENTION_BATCH));
       if (!r.traces) break;
       total.batches++;
       total.traces += r.traces;

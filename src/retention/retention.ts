@@ -6,9 +6,10 @@
 // datapath flow lifetime once that lifetime has ended and no other trace cites it. Rows stored
 // once (OpenFlow rules, logical-flow snapshots, OVN objects) stay: they are bounded by the size of
 // the OVN databases, not by traffic, and the audits read them.
-import { CitationBatch } from '../traces/citation-store';
-import { citationsOf } from '../traces';
+import type { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
+import type { PathStore } from '../paths/path-store';
 import type { WriteContext } from '../storage/writer';
+import type { TraceStore } from '../traces/trace-store';
 
 export interface RetentionLimits {
   /** Traces created before this time go (RFC 3339); null: no age limit. */
@@ -23,63 +24,40 @@ export interface PruneResult {
   datapathFlows: number;
 }
 
+/** The owners of what a pruned trace takes with it. */
+export interface RetentionStores {
+  traces: Pick<TraceStore, 'idBeyondNewest' | 'oldest' | 'prune'>;
+  paths: Pick<PathStore, 'deleteIfEmpty'>;
+  flows: Pick<DatapathFlowStore, 'deleteIfEndedAndUntraced'>;
+}
+
 /**
  * The newest trace id the row limit makes go: the `keep`-th newest trace's predecessor.
  * One index walk of `keep` entries; run once per pruning round, not per batch.
  */
-export function rowLimitCut(tx: Pick<WriteContext, 'stmt'>, keep: number): number | null {
-  const row = tx.stmt('SELECT id FROM trace ORDER BY id DESC LIMIT 1 OFFSET ?').get(keep) as { id: number } | undefined;
-  return row ? row.id : null;
+export function rowLimitCut(tx: WriteContext, stores: RetentionStores, keep: number): number | null {
+  return stores.traces.idBeyondNewest(tx, keep);
 }
 
 export function cutoffOf(now: number, days: number): string | null {
   return days > 0 ? new Date(now - days * 86_400_000).toISOString() : null;
 }
 
-/** The ids of at most `batch` of the oldest traces the limits make go. */
-export function victims(tx: WriteContext, limits: RetentionLimits, batch: number): number[] {
-  const ids = new Set<number>();
-  if (limits.maxPrunedId !== null) {
-    for (const r of tx.stmt('SELECT id FROM trace WHERE id <= ? ORDER BY id LIMIT ?').all(limits.maxPrunedId, batch) as Array<{ id: number }>) ids.add(r.id);
-  }
-  if (limits.before !== null && ids.size < batch) {
-    for (const r of tx.stmt('SELECT id FROM trace WHERE created_at < ? ORDER BY created_at LIMIT ?').all(limits.before, batch - ids.size) as Array<{ id: number }>) ids.add(r.id);
-  }
-  return [...ids];
-}
-
 /** Deletes one batch (inside one writer job); returns what went. */
-export function pruneBatch(tx: WriteContext, limits: RetentionLimits, batch: number): PruneResult {
-  const ids = victims(tx, limits, batch);
+export function pruneBatch(tx: WriteContext, stores: RetentionStores, limits: RetentionLimits, batch: number): PruneResult {
+  const ids = stores.traces.oldest(tx, { maxId: limits.maxPrunedId, before: limits.before }, batch);
   const out: PruneResult = { traces: 0, paths: 0, datapathFlows: 0 };
   if (!ids.length) return out;
+  const pruned = stores.traces.prune(tx, ids);
+  out.traces = pruned.length;
   const paths = new Set<number>();
   const flows = new Set<number>();
-  const info = tx.stmt('SELECT path_id, datapath_flow_id, steps FROM trace WHERE id = ?');
-  const cites: Array<[number, number, number]> = [];
-  const delPorts = tx.stmt('DELETE FROM trace_port WHERE trace_id = ?');
-  const delTrace = tx.stmt('DELETE FROM trace WHERE id = ?');
-  for (const id of ids) {
-    const t = info.get(id) as { path_id: number | null; datapath_flow_id: number | null; steps: Buffer } | undefined;
-    if (!t) continue;
-    if (t.path_id !== null) paths.add(t.path_id);
-    if (t.datapath_flow_id !== null) flows.add(t.datapath_flow_id);
-    // The trace's own steps say which citation bits are its.
-    for (const [kind, ref] of citationsOf(t.steps)) cites.push([kind, ref, id]);
-    delPorts.run(id);
-    out.traces += delTrace.run(id).changes;
+  for (const t of pruned) {
+    if (t.pathId !== null) paths.add(t.pathId);
+    if (t.datapathFlowId !== null) flows.add(t.datapathFlowId);
   }
-  CitationBatch.clear(tx, cites);
-  const delPath = tx.stmt('DELETE FROM path WHERE id = ? AND NOT EXISTS (SELECT 1 FROM trace WHERE path_id = ?)');
-  for (const p of paths) out.paths += delPath.run(p, p).changes;
+  for (const p of paths) if (stores.paths.deleteIfEmpty(tx, p)) out.paths++;
   // Only ended lifetimes: a live one is still followed by the poller under its row id.
-  const ended = tx.stmt('SELECT 1 FROM datapath_flow WHERE id = ? AND removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trace WHERE datapath_flow_id = ?)');
-  const delEdges = tx.stmt('DELETE FROM recirc_edge WHERE parent_id = ? OR child_id = ?');
-  const delFlow = tx.stmt('DELETE FROM datapath_flow WHERE id = ?');
-  for (const f of flows) {
-    if (!ended.get(f, f)) continue;
-    delEdges.run(f, f);
-    out.datapathFlows += delFlow.run(f).changes;
-  }
+  for (const f of flows) if (stores.flows.deleteIfEndedAndUntraced(tx, f)) out.datapathFlows++;
   return out;
 }

@@ -12,7 +12,9 @@ import { loadConfig } from '../../../src/config/config';
 import type { AnnotatedTrace } from '../../../src/correlation/types';
 import { MetricsService } from '../../../src/metrics/metrics.service';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { pruneBatch, rowLimitCut } from '../../../src/retention/retention';
+import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
+import { PathStore } from '../../../src/paths/path-store';
+import { pruneBatch, RetentionStores, rowLimitCut } from '../../../src/retention/retention';
 import { RETENTION_BATCH, RetentionService } from '../../../src/retention/retention.service';
 import type { StoreService } from '../../../src/storage/store.service';
 import { StoreWriter } from '../../../src/storage/writer';
@@ -42,6 +44,7 @@ describe('retention', () => {
   let db: Database;
   let writer: StoreWriter;
   let store: TraceStore;
+  let stores: RetentionStores;
   const replies = capturedReplies();
 
   const count = (table: string, where = '1') => (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).get() as { n: number }).n;
@@ -100,6 +103,7 @@ describe('retention', () => {
     db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
     writer = new StoreWriter(db);
     store = new TraceStore({ db, writer });
+    stores = { traces: store, paths: new PathStore({ db } as unknown as StoreService), flows: new DatapathFlowStore({ db }) };
   });
 
   afterEach(async () => {
@@ -114,11 +118,11 @@ describe('retention', () => {
     const keep = 40;
     const newest = (db.prepare('SELECT id FROM trace ORDER BY id DESC LIMIT ?').all(keep) as Array<{ id: number }>).map((r) => r.id);
     const before = newest.map((id) => store.read(id, true));
-    const limits = { before: null, maxPrunedId: await writer.submit((tx) => rowLimitCut(tx, keep)) };
+    const limits = { before: null, maxPrunedId: await writer.submit((tx) => rowLimitCut(tx, stores, keep)) };
     let batches = 0;
     let pruned = 0;
     for (;;) {
-      const r = await writer.submit((tx) => pruneBatch(tx, limits, 7));
+      const r = await writer.submit((tx) => pruneBatch(tx, stores, limits, 7));
       if (!r.traces) break;
       expect(r.traces).toBeLessThanOrEqual(7);
       pruned += r.traces;
@@ -141,7 +145,7 @@ describe('retention', () => {
     expect(young).toBeGreaterThan(0);
     expect(young).toBeLessThan(total);
     const config = loadConfig({ LIVETRACE_DB: join(dir, 'db.sqlite'), LIVETRACE_RETENTION_DAYS: '5', LIVETRACE_RETENTION_ROWS: '0' });
-    const service = new RetentionService({ db, writer } as unknown as StoreService, config, new MetricsService());
+    const service = new RetentionService({ db, writer } as unknown as StoreService, store, stores.paths as PathStore, stores.flows as DatapathFlowStore, config, new MetricsService());
     const r = await service.round(NOW);
     expect(r.traces).toBe(total - young);
     expect(r.batches).toBe(Math.ceil((total - young) / RETENTION_BATCH));
