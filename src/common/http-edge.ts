@@ -18,6 +18,12 @@ const ON_DEMAND = [/^\/traces\/?$/, /^\/datapath-flows\/[^/]+\/trace\/?$/, /^\/t
 
 const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
 
+/**
+ * The /ui page's static files (src/ui): no data in them, and a browser's navigation cannot send a
+ * bearer header. The page then reads the API with the token like any client (web/api.ts).
+ */
+const isUiFile = (path: string) => path === '/ui' || path.startsWith('/ui/');
+
 /** Host header names this service answers to (lower case; an entry without port matches any port). */
 export function allowedHosts(config: LivetraceConfig): string[] | '*' {
   const list = config.LIVETRACE_ALLOWED_HOSTS;
@@ -57,7 +63,7 @@ export function httpEdge(config: LivetraceConfig) {
       return sendError(res, 421, `Host ${JSON.stringify((req.headers.host ?? '').slice(0, 100))} is not one this service answers to (LIVETRACE_ALLOWED_HOSTS)`, 'host');
     }
     const path = req.path;
-    if (token && path !== '/health' && !tokenMatches(req.headers.authorization, token)) {
+    if (token && path !== '/health' && !isUiFile(path) && !tokenMatches(req.headers.authorization, token)) {
       res.setHeader('WWW-Authenticate', 'Bearer');
       const given = req.headers.authorization !== undefined;
       return sendError(res, 401, given ? 'invalid bearer token' : 'this API requires "Authorization: Bearer <token>" (LIVETRACE_API_TOKEN is set)', 'authorization');
