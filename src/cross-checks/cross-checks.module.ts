@@ -8,11 +8,12 @@ import { AutoCrossCheckService } from './auto-cross-check.service';
 import { CrossCheckEntity } from './cross-check.entity';
 import { CrossChecksController } from './cross-checks.controller';
 import { CrossChecksService } from './cross-checks.service';
+import { CrossCheckStore } from './cross-check-store';
 
 @Module({
   imports: [TypeOrmModule.forFeature([CrossCheckEntity]), TracesModule, CollectorsModule, TraceSessionsModule, PathsModule],
   controllers: [CrossChecksController],
-  providers: [CrossChecksService, AutoCrossCheckService],
+  providers: [CrossChecksService, AutoCrossCheckService, CrossCheckStore],
   exports: [CrossChecksService],
 })
 export class CrossChecksModule {}

@@ -9,6 +9,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { ReplicasService } from '../replicas/replicas.service';
 import { PathBuilder, type StoredPathVerdict } from '../paths';
 import { StoreService } from '../storage/store.service';
+import { CrossCheckStore } from './cross-check-store';
 import type { TraceJson } from '../traces';
 import { TraceStore } from '../traces/trace-store';
 import { TracesService } from '../traces/traces.service';
@@ -53,6 +54,7 @@ export class CrossChecksService {
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
     private readonly storage: StoreService,
+    private readonly store: CrossCheckStore,
     private readonly traces: TracesService,
     private readonly traceStore: TraceStore,
     private readonly paths: PathBuilder,
@@ -146,11 +148,7 @@ export class CrossChecksService {
       },
     };
     const id = await this.storage.writer.submit((tx) =>
-      Number(
-        tx
-          .stmt('INSERT INTO cross_check (created_at, trace_id, path_id, session_id, result, command, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
-          .run(body.createdAt, traceId, body.pathId, body.sessionId, body.result, JSON.stringify(argv), JSON.stringify(body)).lastInsertRowid,
-      ),
+      this.store.insert(tx, { createdAt: body.createdAt, traceId, pathId: body.pathId, sessionId: body.sessionId, result: body.result, argv, detail: body }),
     );
     this.results.inc({ result: body.result });
     if (body.result === 'diverged') this.log.warn(`cross-check ${id} of trace ${traceId}: diverged: ${body.divergence?.explanation}`);
@@ -158,21 +156,17 @@ export class CrossChecksService {
   }
 
   get(id: number): CrossCheckJson {
-    const row = this.storage.db.prepare('SELECT id, detail FROM cross_check WHERE id = ?').get(id) as { id: number; detail: string } | undefined;
+    const row = this.store.get(id);
     if (!row) throw notFound(`no cross-check ${id}`);
-    return { id: row.id, ...JSON.parse(row.detail) };
+    return { id: row.id, ...(row.detail as Omit<CrossCheckJson, 'id'>) };
   }
 
   /** Cross-checks of the trace's path (or of the trace alone), newest first, without the ovn-trace output. */
   ofTrace(traceId: number): { traceId: number; latestCrossCheck: number | null; items: Array<Omit<CrossCheckJson, 'ovnTrace'>>; next: null } {
     const trace = this.traces.get(traceId, false);
-    const rows = (
-      trace.pathId != null
-        ? this.storage.db.prepare('SELECT id, detail FROM cross_check WHERE path_id = ? OR trace_id = ? ORDER BY id DESC LIMIT 100').all(trace.pathId, traceId)
-        : this.storage.db.prepare('SELECT id, detail FROM cross_check WHERE trace_id = ? ORDER BY id DESC LIMIT 100').all(traceId)
-    ) as Array<{ id: number; detail: string }>;
+    const rows = this.store.ofTrace(traceId, trace.pathId);
     const items = rows.map((r) => {
-      const { ovnTrace: _omit, id: _id, ...rest } = JSON.parse(r.detail) as CrossCheckJson;
+      const { ovnTrace: _omit, id: _id, ...rest } = r.detail as unknown as CrossCheckJson;
       return { id: r.id, ...rest };
     });
     return { traceId, latestCrossCheck: rows[0]?.id ?? null, items, next: null };
