@@ -1,7 +1,11 @@
 import { OvsParseError } from './parse-error';
+import type { OdpAction, OdpArg } from './odp-types';
 import { COMMA, EQUALS, OPEN, SCAN_HASH, findClose, hashRange, itemEnd, skipSpaces, trimEnd } from './odp-scan';
 import { EXACT, ITEM, OdpMemo, deepFreeze, prefixKey, rangeKey } from './odp-memo';
-import { OdpKeyField, checkKeyFields, formatField, parseKeyFields } from './odp-key';
+import { checkKeyFields, formatField, parseKeyFields } from './odp-key';
+
+// The parsed shapes live in odp-types.ts; importers of the parser get them here too.
+export type { OdpAction, OdpArg } from './odp-types';
 
 /**
  * Datapath (ODP) actions as lib/odp-util.c prints them after `actions:` in dumps and after
@@ -11,35 +15,6 @@ import { OdpKeyField, checkKeyFields, formatField, parseKeyFields } from './odp-
  * of other actions are kept as a small tree (`nat(src=10.0.0.1)` → nat → src=10.0.0.1), so
  * formatting gives the daemon's text back. Unknown actions keep their exact text.
  */
-
-/** One argument: `commit`, `zone=12`, `mark=0/0x1`, `nat(src=…)`, `{class=0x102,…}`. */
-export interface OdpArg {
-  readonly name: string;
-  readonly value?: string;
-  readonly args?: readonly OdpArg[];
-}
-
-export type OdpAction =
-  /** A bare port: a datapath port number (`3`) or, with `-m`, a port name (`vif2`). */
-  | { readonly type: 'output'; readonly port: string }
-  | { readonly type: 'drop' }
-  /** `ct_clear`, `pop_vlan`, `pop_eth`, `pop_nsh`: no arguments. */
-  | { readonly type: 'word'; readonly name: string }
-  | { readonly type: 'recirc'; readonly id: string }
-  | { readonly type: 'ct'; readonly args: readonly OdpArg[] }
-  /** `set(ipv4(ttl=63))` (set_masked prints the same way, masks included when partial). */
-  | { readonly type: 'set'; readonly name: 'set' | 'set_masked'; readonly field: OdpKeyField }
-  /** `clone(…)` and the like: a nested action list. */
-  | { readonly type: 'clone'; readonly actions: readonly OdpAction[] }
-  | {
-      readonly type: 'check_pkt_len';
-      readonly size: string;
-      readonly gt: readonly OdpAction[];
-      readonly le: readonly OdpAction[];
-    }
-  /** Every other `name(args)`: push_vlan, tnl_push, tnl_pop, userspace, hash, sample, meter, psample, lb_output, trunc, … */
-  | { readonly type: 'call'; readonly name: string; readonly args: readonly OdpArg[] }
-  | { readonly type: 'unknown'; readonly text: string };
 
 const WHAT = 'ODP actions';
 const KNOWN_CALLS = new Set([

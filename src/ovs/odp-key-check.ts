@@ -1,5 +1,5 @@
 import { OvsParseError } from './parse-error';
-import { BRACE_OPEN, CLOSE, COMMA, EQUALS, OPEN, SPACE, findBraceClose, findClose } from './odp-scan';
+import { BRACE_CLOSE, BRACE_OPEN, CLOSE, COMMA, EQUALS, OPEN, SPACE, findBraceClose, findClose } from './odp-scan';
 
 /**
  * The fast path of the ODP key grammar: checks key text in one pass, building nothing.
@@ -11,7 +11,6 @@ import { BRACE_OPEN, CLOSE, COMMA, EQUALS, OPEN, SPACE, findBraceClose, findClos
  */
 
 const WHAT = 'ODP key';
-const BRACE_CLOSE = 125;
 const enum Kind { Scalar, Attrs, Encap, Unknown }
 
 const KINDS = new Map<number, { name: string; kind: Kind }[]>();

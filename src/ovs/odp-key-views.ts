@@ -1,5 +1,5 @@
 import { OvsParseError } from './parse-error';
-import type { OdpKey, OdpKeyAttr, OdpKeyField } from './odp-key';
+import type { OdpKey, OdpKeyAttr, OdpKeyField } from './odp-types';
 
 /**
  * Views of a parsed ODP key a network engineer asks for: a field by name (inside `encap(…)` too),

@@ -1,4 +1,5 @@
 import { OvsParseError } from './parse-error';
+import type { OdpKey, OdpKeyAttr, OdpKeyField } from './odp-types';
 import { BRACE_OPEN, COMMA, EQUALS, OPEN, SCAN_HASH, findClose, itemEnd, skipSpaces, slashIndex, trimEnd } from './odp-scan';
 import { checkFields } from './odp-key-check';
 import { FIELD, ITEM, OdpMemo, deepFreeze, prefixKey, stackMark, stackPush, stackReset, stackTake } from './odp-memo';
@@ -10,28 +11,6 @@ import { FIELD, ITEM, OdpMemo, deepFreeze, prefixKey, stackMark, stackPush, stac
  * Every field keeps its text value and, when printed, its mask, in dump order. Fields this
  * parser does not know are kept verbatim so nothing a daemon printed is ever lost.
  */
-
-/** `name=value[/mask]` inside a field, or `name(value)` when `paren` (tunnel's `geneve({…})`, `flags(…)`). */
-export interface OdpKeyAttr {
-  readonly name: string;
-  readonly value: string;
-  readonly mask?: string;
-  readonly paren?: true;
-}
-
-export type OdpKeyField =
-  /** `recirc_id(0x1)`, `ct_state(0x21/0x3f)`, `ct_state(+new-est+trk)`, `in_port(vif1)`, … */
-  | { readonly kind: 'scalar'; readonly name: string; readonly value: string; readonly mask?: string }
-  /** `ipv4(src=10.0.0.1/0.0.0.0,…)`, `tunnel(…)`, `eth(…)`, `ct_tuple4(…)`, … */
-  | { readonly kind: 'attrs'; readonly name: string; readonly attrs: readonly OdpKeyAttr[] }
-  /** `encap(eth_type(0x0800),ipv4(…))` after a VLAN header: the inner key. */
-  | { readonly kind: 'encap'; readonly name: 'encap'; readonly fields: readonly OdpKeyField[] }
-  /** A field this parser does not know: its exact text, `name(…)` included. */
-  | { readonly kind: 'unknown'; readonly name: string; readonly text: string };
-
-export interface OdpKey {
-  readonly fields: readonly OdpKeyField[];
-}
 
 const SCALAR_FIELDS = new Set([
   'skb_priority', 'skb_mark', 'recirc_id', 'dp_hash', 'ct_state', 'ct_zone', 'ct_mark', 'ct_label',
@@ -301,5 +280,7 @@ export function formatField(f: OdpKeyField, masks = true, forTrace = false): str
 
 const CT_TUPLE6_TRACE_NAMES: Record<string, string> = { src_port: 'tp_src', dst_port: 'tp_dst' };
 
+// The parsed shapes live in odp-types.ts; importers of the parser get them here too.
+export type { OdpKey, OdpKeyAttr, OdpKeyField } from './odp-types';
 // Accessors a network engineer asks for (keyField, recircId, ctState, geneveOptions, …).
 export * from './odp-key-views';

@@ -14,15 +14,10 @@
  * collisions) costs neither unbounded memory nor quadratic time: it only misses.
  */
 
-import type { OdpKeyAttr, OdpKeyField } from './odp-key';
-import type { OdpAction } from './odp-actions';
+import type { OdpAction, OdpKeyAttr, OdpKeyField } from './odp-types';
+import { BRACE_CLOSE, BRACE_OPEN, CLOSE, COMMA, OPEN } from './odp-scan';
 
 const PROBE_LIMIT = 8;
-const OPEN = 40;
-const CLOSE = 41;
-const COMMA = 44;
-const BRACE_OPEN = 123;
-const BRACE_CLOSE = 125;
 /** Characters of a text's start that file it (see prefixKey). */
 const PREFIX = 48;
 
