@@ -69,13 +69,13 @@ export class TracesService implements OnModuleDestroy {
    * The filter with its port resolved (here, on the main thread: it asks the OVN replicas),
    * ready for the trace query (trace-read-store.ts); a 404 for an unknown port.
    */
-  private query(f: TraceFilter): TraceListQuery {
+  private withPortResolved(f: TraceFilter): TraceListQuery {
     const { logicalPort, ...rest } = f;
     return logicalPort ? { ...rest, portName: this.resolvePort(logicalPort).value } : rest;
   }
 
   list(f: TraceFilter): Page<TraceJson> {
-    return this.store.list(this.query(f));
+    return this.store.list(this.withPortResolved(f));
   }
 
   /**
@@ -83,7 +83,7 @@ export class TracesService implements OnModuleDestroy {
    * (see trace-read-pool.ts; 503 while it restarts), else here.
    */
   async listJson(f: TraceFilter): Promise<Buffer> {
-    const q = this.query(f);
+    const q = this.withPortResolved(f);
     if (this.readWorker) return this.readWorker.list(q);
     return Buffer.from(JSON.stringify(this.store.list(q)));
   }
