@@ -117,11 +117,6 @@ export class StoreWriter {
     this.chunkEnd.push(fn);
   }
 
-  /** Runs a job right now, alone, in its own transaction (for rare maintenance work). */
-  submitAll<T>(jobs: WriteJob<T>[]): Promise<T[]> {
-    return Promise.all(jobs.map((j) => this.submit(j)));
-  }
-
   /** Resolves when everything queued so far has been committed. */
   idle(): Promise<void> {
     if (!this.running && this.queue.length === 0) return Promise.resolve();
