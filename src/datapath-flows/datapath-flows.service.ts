@@ -17,7 +17,7 @@ export class DatapathFlowsService {
 
   list(f: { state?: 'live' | 'removed'; logicalPort?: string; chassis?: string; cursor?: number; limit: number }): Page<DatapathFlowJson> {
     const { logicalPort, ...rest } = f;
-    return page(this.flows.list({ ...rest, tracedOnPort: logicalPort ? this.traces.resolvePort(logicalPort).value : undefined }), f.limit);
+    return page(this.flows.list({ ...rest, tracedOnPort: logicalPort ? this.traces.resolvePort(logicalPort) : undefined }), f.limit);
   }
 
   /** Every lifetime of a UFID, newest first, with its traces and recirculation neighbours. */

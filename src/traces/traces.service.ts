@@ -42,27 +42,27 @@ export class TracesService implements OnModuleDestroy {
 
   /**
    * A port by name or UUID, as the name trace_port is keyed by (a UUID is looked up in
-   * logical_port_alias, then in OVN); unknown ones are a 404 naming them. The column is always
-   * port_name: the primary key (port_name, trace_id) serves every port query.
+   * logical_port_alias, then in OVN); unknown ones are a 404 naming them. Always the name: the
+   * primary key (port_name, trace_id) serves every port query.
    */
-  resolvePort(nameOrUuid: string): { column: 'port_name'; value: string } {
+  resolvePort(nameOrUuid: string): string {
     if (isUuid(nameOrUuid.toLowerCase())) {
       const u = nameOrUuid.toLowerCase();
       const alias = this.store.portNameOfUuid(u);
-      if (alias !== undefined) return { column: 'port_name', value: alias };
+      if (alias !== undefined) return alias;
       const nb = this.replicas.nb.get('Logical_Switch_Port', u) ?? this.replicas.nb.get('Logical_Router_Port', u);
-      if (nb) return { column: 'port_name', value: String(nb.name) };
+      if (nb) return String(nb.name);
       const pb = this.replicas.sb.get('Port_Binding', u);
-      if (pb) return { column: 'port_name', value: String(pb.logical_port) };
+      if (pb) return String(pb.logical_port);
       throw notFound(`no logical port with UUID ${u}`, 'logical_port');
     }
-    if (this.store.hasPort(nameOrUuid)) return { column: 'port_name', value: nameOrUuid };
+    if (this.store.hasPort(nameOrUuid)) return nameOrUuid;
     const known =
       this.replicas.nb.find('Logical_Switch_Port', 'name', nameOrUuid).length ||
       this.replicas.nb.find('Logical_Router_Port', 'name', nameOrUuid).length ||
       this.replicas.sb.find('Port_Binding', 'logical_port', nameOrUuid).length;
     if (!known) throw notFound(`no logical port named ${JSON.stringify(nameOrUuid)}`, 'logical_port');
-    return { column: 'port_name', value: nameOrUuid };
+    return nameOrUuid;
   }
 
   /**
@@ -71,7 +71,7 @@ export class TracesService implements OnModuleDestroy {
    */
   private withPortResolved(f: TraceFilter): TraceListQuery {
     const { logicalPort, ...rest } = f;
-    return logicalPort ? { ...rest, portName: this.resolvePort(logicalPort).value } : rest;
+    return logicalPort ? { ...rest, portName: this.resolvePort(logicalPort) } : rest;
   }
 
   list(f: TraceFilter): Page<TraceJson> {

@@ -48,7 +48,7 @@ export class UpcallsService {
 
   list(f: UpcallFilter): Page<UpcallJson> & { sampled: boolean; logSource: LogSourceStatus } {
     const { logicalPort, ...rest } = f;
-    const items = this.store.list({ ...rest, portName: logicalPort ? this.traces.resolvePort(logicalPort).value : undefined });
+    const items = this.store.list({ ...rest, portName: logicalPort ? this.traces.resolvePort(logicalPort) : undefined });
     const p = page(items, f.limit);
     return { ...p, sampled: this.logSource.enabled || items.some((i) => i.sampled), logSource: this.logSource };
   }
