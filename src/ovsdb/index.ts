@@ -5,6 +5,10 @@
 //   session      reconnecting session over a remote list (OVS reconnect.c backoff), onConnected hook
 //   client       typed read-only methods (list_dbs, get_schema, select-only transact, monitors)
 //   sync         syncInitial(): connect + monitor + count, for bench/ovsdb-sync
+//   replica/     in-memory tables with indexes and tombstones (replica), datum decoding (datum), and
+//                the follower that keeps one in sync over a session (follower): replicas/ uses them
+//
+// May import: nothing of the service (node built-ins only); no Nest.
 //
 // Typical use:
 //   const session = new OvsdbSession({ remotes: 'tcp:a:6642,tcp:b:6642', onConnected: async (conn) => {
