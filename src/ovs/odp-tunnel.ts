@@ -1,0 +1,262 @@
+import { findClose, splitTopLevel } from './odp-scan';
+import { OvsParseError } from './parse-error';
+
+/**
+ * The tunnel parts of datapath flows, for linking a pass that leaves one chassis through a tunnel to
+ * the pass that receives it on another (issue 19, docs/multi-chassis.md).
+ *
+ * Sending side, in the flow's actions:
+ *  - userspace datapath: `tnl_push(tnl_port(P),header(size=58,type=5,eth(…),ipv4(src=…,dst=…,…),
+ *    udp(…),geneve(crit,vni=0x1,options({class=0x102,type=0x80,len=4,0x10002}))),out_port(br-phys))`
+ *  - kernel datapath: `set(tunnel(tun_id=0x1,dst=…,ttl=64,tp_dst=6081,geneve({…}),flags(df|csum|key))),P`
+ * Receiving side, in the flow's key: `tunnel(tun_id=0x1,src=…,dst=…,[ttl=64/0,tp_src=…/0,tp_dst=…/0,]
+ * geneve({class=0x102,type=0x80,len=4,0x10002/0x7fffffff}),flags(-df+csum+key))` (the masks only with -m
+ * or where the megaflow wildcards them).
+ *
+ * OVN's Geneve option (class 0x102, type 0x80, 4 bytes) carries the logical ingress port key in bits 16..30
+ * and the egress port key in bits 0..15; the VNI is the logical datapath's tunnel key.
+ */
+
+export const OVN_GENEVE_CLASS = 0x102;
+export const OVN_GENEVE_TYPE = 0x80;
+
+export interface GeneveOption {
+  optClass: number;
+  type: number;
+  /** Data length in bytes. */
+  len: number;
+  /** The data as printed (`0x10002`), empty when the option has none. */
+  data: string;
+  /** The data's mask as printed, when the key carries one (`0x7fffffff`). */
+  mask?: string;
+}
+
+/** Logical port keys from OVN's Geneve option. */
+export interface OvnPortKeys {
+  ingress: number;
+  egress: number;
+}
+
+export interface TunnelPush {
+  /** `tnl_push` (userspace datapath encapsulates itself) or `set_tunnel` (kernel: the port encapsulates). */
+  form: 'tnl_push' | 'set_tunnel';
+  kind: 'geneve' | 'vxlan' | 'gre' | 'other';
+  /** Tunnel id: Geneve/VXLAN VNI = OVN's logical datapath tunnel key. */
+  vni: number;
+  /** The remote chassis's encap IP. */
+  remoteIp: string;
+  /** Our encap IP (tnl_push header; absent in the kernel form, chosen by the route). */
+  localIp?: string;
+  geneve: GeneveOption[];
+  /** OVN's logical ingress/egress port keys, when the OVN option is there. */
+  ovn?: OvnPortKeys;
+  /** The tunnel port (`genev_sys_6081` with -m, its number without). */
+  tunnelPort: string;
+  /** Userspace: the bridge the outer packet is sent from (`out_port(br-phys)`). */
+  outPort?: string;
+  /** The text of the action, as dumped. */
+  text: string;
+}
+
+export interface TunnelMatch {
+  vni: number;
+  /** The mask of tun_id when the key has one (absent = exact). */
+  vniMask?: number;
+  /** Sender's encap IP. */
+  src?: string;
+  /** Our encap IP. */
+  dst?: string;
+  geneve: GeneveOption[];
+  ovn?: OvnPortKeys;
+  flags?: string;
+  /** The flow's in_port, when the text given holds it (the tunnel port on the receiver). */
+  inPort?: string;
+  text: string;
+}
+
+const WHAT_PUSH = 'tunnel push action';
+const WHAT_MATCH = 'tunnel key';
+
+/** Every tunnel push in a datapath action list, nested ones (clone, sample, check_pkt_len) included. */
+export function tunnelPushes(actions: string): TunnelPush[] {
+  const out: TunnelPush[] = [];
+  walk(actions, out, 0);
+  return out;
+}
+
+function walk(list: string, out: TunnelPush[], depth: number): void {
+  if (depth > 16) throw new OvsParseError(WHAT_PUSH, list, 0, 'actions nested too deep');
+  const items = splitTopLevel(list).map((s) => s.trim());
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    const open = item.indexOf('(');
+    if (open < 0) continue;
+    // Validates the nesting (throws on an unbalanced item) before reading it.
+    const close = findClose(WHAT_PUSH, item, open, item.length);
+    const name = item.slice(0, open);
+    const inner = item.slice(open + 1, close);
+    if (name === 'tnl_push') out.push(parseTnlPush(item, inner));
+    else if (name === 'set' && inner.startsWith('tunnel(') && inner.endsWith(')')) {
+      // The kernel form outputs to the tunnel port afterwards; other set()s may come in between.
+      const port = items.slice(i + 1).find((a) => !a.includes('('));
+      if (port === undefined) throw new OvsParseError(WHAT_PUSH, item, 0, 'set(tunnel(…)) with no output after it');
+      out.push(parseSetTunnel(item, inner.slice('tunnel('.length, -1), port));
+    } else if (inner.includes('(')) walk(inner, out, depth + 1);
+  }
+}
+
+function parseTnlPush(text: string, inner: string): TunnelPush {
+  const parts = fields(WHAT_PUSH, text, inner);
+  const tunnelPort = parts.get('tnl_port');
+  const header = parts.get('header');
+  if (tunnelPort === undefined || header === undefined) throw new OvsParseError(WHAT_PUSH, text, 0, 'tnl_push without tnl_port or header');
+  const h = fields(WHAT_PUSH, text, header);
+  const ip = h.has('ipv4') ? fields(WHAT_PUSH, text, h.get('ipv4')!) : h.has('ipv6') ? fields(WHAT_PUSH, text, h.get('ipv6')!) : undefined;
+  const remoteIp = ip?.get('dst');
+  if (remoteIp === undefined) throw new OvsParseError(WHAT_PUSH, text, 0, 'tnl_push header without an outer IP destination');
+  let kind: TunnelPush['kind'] = 'other';
+  let vni = 0;
+  let geneve: GeneveOption[] = [];
+  if (h.has('geneve')) {
+    kind = 'geneve';
+    const g = fields(WHAT_PUSH, text, h.get('geneve')!);
+    vni = number(WHAT_PUSH, text, g.get('vni'), 'geneve vni');
+    const opts = g.get('options');
+    if (opts !== undefined) geneve = geneveOptions(WHAT_PUSH, text, opts);
+  } else if (h.has('vxlan')) {
+    kind = 'vxlan';
+    vni = number(WHAT_PUSH, text, fields(WHAT_PUSH, text, h.get('vxlan')!).get('vni'), 'vxlan vni');
+  } else if (h.has('gre')) {
+    kind = 'gre';
+    const key = fields(WHAT_PUSH, text, h.get('gre')!).get('key');
+    vni = key === undefined ? 0 : number(WHAT_PUSH, text, key, 'gre key');
+  }
+  return {
+    form: 'tnl_push', kind, vni, remoteIp, localIp: ip?.get('src'), geneve, ovn: ovnKeys(geneve),
+    tunnelPort, outPort: parts.get('out_port'), text,
+  };
+}
+
+function parseSetTunnel(text: string, inner: string, port: string): TunnelPush {
+  const t = fields(WHAT_PUSH, text, inner);
+  const remoteIp = t.get('dst') ?? t.get('ipv6_dst');
+  if (remoteIp === undefined) throw new OvsParseError(WHAT_PUSH, text, 0, 'set(tunnel(…)) without dst');
+  const geneve = t.has('geneve') ? geneveOptions(WHAT_PUSH, text, t.get('geneve')!) : [];
+  return {
+    form: 'set_tunnel', kind: t.has('geneve') ? 'geneve' : t.has('vxlan') ? 'vxlan' : 'other',
+    vni: number(WHAT_PUSH, text, t.get('tun_id') ?? '0', 'tun_id'), remoteIp, localIp: t.get('src') ?? t.get('ipv6_src'),
+    geneve, ovn: ovnKeys(geneve), tunnelPort: port, text,
+  };
+}
+
+/**
+ * The tunnel a flow key matches, or undefined when it has none (a flow from a VM's port). Takes the key
+ * or the whole `dpctl/dump-flows` line.
+ */
+export function tunnelMatch(keyOrLine: string): TunnelMatch | undefined {
+  const items = splitTopLevel(keyOrLine).map((s) => s.trim());
+  const item = items.find((s) => s.startsWith('tunnel('));
+  if (item === undefined) return undefined;
+  const close = findClose(WHAT_MATCH, item, 'tunnel'.length, item.length);
+  if (close !== item.length - 1) throw new OvsParseError(WHAT_MATCH, item, close + 1, 'text after tunnel(…)');
+  const t = fields(WHAT_MATCH, item, item.slice('tunnel('.length, close));
+  const tunId = t.get('tun_id');
+  if (tunId === undefined) throw new OvsParseError(WHAT_MATCH, item, 0, 'tunnel(…) without tun_id');
+  const [v, m] = tunId.split('/');
+  const geneve = t.has('geneve') ? geneveOptions(WHAT_MATCH, item, t.get('geneve')!) : [];
+  const inPort = items.find((s) => s.startsWith('in_port('));
+  return {
+    vni: number(WHAT_MATCH, item, v, 'tun_id'),
+    vniMask: m === undefined ? undefined : number(WHAT_MATCH, item, m, 'tun_id mask'),
+    src: unmasked(t.get('src') ?? t.get('ipv6_src')),
+    dst: unmasked(t.get('dst') ?? t.get('ipv6_dst')),
+    geneve, ovn: ovnKeys(geneve), flags: t.get('flags'),
+    inPort: inPort?.slice('in_port('.length, -1), text: item,
+  };
+}
+
+/**
+ * Whether a receiver's tunnel match can be the arrival of this push: same VNI, the push's remote IP is the
+ * receiver's dst (and its local IP the receiver's src when both are known), the OVN option equal under the
+ * receiver's mask. Only the tunnel: the caller still compares the inner packet and the time window.
+ */
+export function pushReaches(push: TunnelPush, match: TunnelMatch): boolean {
+  const vniMask = match.vniMask === undefined ? -1n : BigInt(match.vniMask);
+  if (((BigInt(push.vni) ^ BigInt(match.vni)) & vniMask) !== 0n) return false;
+  if (match.dst !== undefined && match.dst !== push.remoteIp) return false;
+  if (match.src !== undefined && push.localIp !== undefined && match.src !== push.localIp) return false;
+  for (const want of match.geneve) {
+    const mask = want.mask === undefined ? undefined : BigInt(want.mask);
+    const have = push.geneve.find((o) => o.optClass === want.optClass && o.type === want.type);
+    if (have === undefined) return false;
+    const a = BigInt(have.data || '0');
+    const b = BigInt(want.data || '0');
+    if (mask === undefined ? a !== b : ((a ^ b) & mask) !== 0n) return false;
+  }
+  return true;
+}
+
+/** OVN's logical port keys from its Geneve option (class 0x102, type 0x80). */
+export function ovnKeys(options: GeneveOption[]): OvnPortKeys | undefined {
+  const o = options.find((x) => x.optClass === OVN_GENEVE_CLASS && x.type === OVN_GENEVE_TYPE && x.data !== '');
+  if (o === undefined) return undefined;
+  const v = Number(BigInt(o.data) & 0xffffffffn);
+  return { ingress: (v >>> 16) & 0x7fff, egress: v & 0xffff };
+}
+
+/** `{class=0x102,type=0x80,len=4,0x10002[/0x7fffffff]},{…}`, with or without the surrounding `{}`s only. */
+function geneveOptions(what: string, text: string, list: string): GeneveOption[] {
+  const out: GeneveOption[] = [];
+  let i = 0;
+  while (i < list.length) {
+    if (list[i] === ',') { i++; continue; }
+    if (list[i] !== '{') throw new OvsParseError(what, text, Math.max(0, text.indexOf(list)) + i, "expected '{' of a Geneve option");
+    const end = list.indexOf('}', i);
+    if (end < 0) throw new OvsParseError(what, text, text.length, "expected '}' of a Geneve option");
+    const opt: Partial<GeneveOption> = { data: '' };
+    for (const part of list.slice(i + 1, end).split(',')) {
+      const eq = part.indexOf('=');
+      const val = eq < 0 ? part : part.slice(eq + 1);
+      const plain = val.split('/')[0];
+      if (eq < 0) {
+        [opt.data, opt.mask] = part.split('/');
+      } else if (part.startsWith('class=')) opt.optClass = number(what, text, plain, 'geneve class');
+      else if (part.startsWith('type=')) opt.type = number(what, text, plain, 'geneve type');
+      else if (part.startsWith('len=')) opt.len = number(what, text, plain, 'geneve len');
+      else throw new OvsParseError(what, text, 0, `unknown Geneve option field '${part}'`);
+    }
+    if (opt.optClass === undefined || opt.type === undefined || opt.len === undefined) {
+      throw new OvsParseError(what, text, 0, `Geneve option without class, type or len: '${list.slice(i, end + 1)}'`);
+    }
+    out.push(opt as GeneveOption);
+    i = end + 1;
+  }
+  return out;
+}
+
+/** `a=1,b(…),c` → {a: '1', b: '…', c: ''}: the top-level fields of a parenthesised list. */
+function fields(what: string, text: string, inner: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const raw of splitTopLevel(inner)) {
+    const item = raw.trim();
+    const eq = item.indexOf('=');
+    const open = item.indexOf('(');
+    if (open >= 0 && (eq < 0 || open < eq)) {
+      if (!item.endsWith(')')) throw new OvsParseError(what, text, Math.max(0, text.indexOf(item)), `'${item}' does not end with ')'`);
+      out.set(item.slice(0, open), item.slice(open + 1, -1));
+    } else if (eq >= 0) out.set(item.slice(0, eq), item.slice(eq + 1));
+    else out.set(item, '');
+  }
+  return out;
+}
+
+function number(what: string, text: string, s: string | undefined, name: string): number {
+  if (s === undefined || s === '') throw new OvsParseError(what, text, 0, `missing ${name}`);
+  const v = /^0x[0-9a-f]+$/i.test(s) || /^\d+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(v)) throw new OvsParseError(what, text, Math.max(0, text.indexOf(s)), `${name} '${s}' is not a number`);
+  return v;
+}
+
+function unmasked(s: string | undefined): string | undefined {
+  return s?.split('/')[0];
+}
