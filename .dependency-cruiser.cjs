@@ -26,8 +26,10 @@ const FEATURES = [
   'ingest',
   'health',
   'retention',
+  'ui',
 ];
 const dirs = (names) => `^src/(${names.join('|')})/`;
+const ALL = [...LOW, ...MODEL, ...SHARED, ...FEATURES];
 const PUBLIC = ['index\\.ts', '[^/]+\\.module\\.ts', '[^/]+\\.service\\.ts', '[^/]+-store\\.ts', '[^/]+\\.health\\.ts', '[^/]+\\.entity\\.ts'];
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -40,6 +42,13 @@ module.exports = {
       scope: 'folder',
       from: { path: '^src/[^/]+' },
       to: { circular: true },
+    },
+    {
+      name: 'folder-in-a-layer',
+      comment: 'Every src/ folder is in one of the layers above (LOW, MODEL, SHARED, FEATURES): add a new one there, so the rules apply to it.',
+      severity: 'error',
+      from: { path: '^src/[^/]+/', pathNot: dirs(ALL) },
+      to: {},
     },
     {
       name: 'low-layer-imports-only-low',
