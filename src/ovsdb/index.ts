@@ -9,6 +9,7 @@
 //                the follower that keeps one in sync over a session (follower): replicas/ uses them
 //
 // May import: nothing of the service (node built-ins only); no Nest.
+// Entry points: OvsdbSession and OvsdbClient (below); ReplicaFollower (replica/follower) for a replica.
 //
 // Typical use:
 //   const session = new OvsdbSession({ remotes: 'tcp:a:6642,tcp:b:6642', onConnected: async (conn) => {
