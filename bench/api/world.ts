@@ -14,8 +14,8 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AnnotatedTrace } from '../../src/correlation/types';
-import { capturedModel, CAPTURED } from '../../test/unit/ovn/captured-model';
-import { annotateReply } from '../../test/unit/correlation/detrace-agreement';
+import { capturedModel, CAPTURED } from '../../test/support/captured-model';
+import { annotateReply } from '../../test/support/detrace-agreement';
 
 export type Reply = AnnotatedTrace[];
 

@@ -21,7 +21,7 @@ import { Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';
 import { checkPacket } from '../support/verdict-check';
 import { buildVerdictTopology, VERDICT_PACKETS, VerdictTopology } from '../support/verdict-topology';
-import { Agreement, compareWithDetrace } from '../unit/correlation/detrace-agreement';
+import { Agreement, compareWithDetrace } from '../support/detrace-agreement';
 
 jest.setTimeout(300_000);
 

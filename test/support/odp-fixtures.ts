@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, existsSync } from 'fs';
 import { join } from 'path';
 import * as fc from 'fast-check';
-import { capturedScenarios, VERSIONS, versionDir } from '../unit/ovn/captured-model';
+import { capturedScenarios, VERSIONS, versionDir } from './captured-model';
 
 /** Every dump line of every scenario, captured from real daemons (every OVS/OVN version) or written from the documented format. */
 export interface FixtureLine {

@@ -13,7 +13,7 @@ import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
 import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
 import { Sandbox } from '../../support/sandbox';
 import { waitFor } from '../../support/wait';
-import { Agreement, compareWithDetrace } from '../../unit/correlation/detrace-agreement';
+import { Agreement, compareWithDetrace } from '../../support/detrace-agreement';
 
 jest.setTimeout(180_000);
 

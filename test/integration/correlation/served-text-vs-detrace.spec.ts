@@ -15,7 +15,7 @@ import { startApp } from '../../support/app';
 import { Sandbox, waitFor } from '../../support/sandbox';
 import { checkPacket } from '../../support/verdict-check';
 import { buildVerdictTopology, VERDICT_PACKETS, VerdictTopology } from '../../support/verdict-topology';
-import { readDetrace } from '../../unit/correlation/detrace-text';
+import { readDetrace } from '../../support/detrace-text';
 
 jest.setTimeout(600_000);
 

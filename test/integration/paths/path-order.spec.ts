@@ -22,9 +22,9 @@ import type { ReplicasService } from '../../../src/replicas/replicas.service';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
-import { scenarioNodes } from '../../unit/correlation/captured-paths';
-import { nodeEdges, PassNode } from '../../unit/correlation/packet-paths';
-import { capturedModel, capturedReplicas } from '../../unit/ovn/captured-model';
+import { scenarioNodes } from '../../support/captured-paths';
+import { nodeEdges, PassNode } from '../../support/packet-paths';
+import { capturedModel, capturedReplicas } from '../../support/captured-model';
 
 const hex = (n: number) => '0x' + n.toString(16);
 

@@ -21,8 +21,8 @@ import { StoreWriter } from '../../../src/storage/writer';
 import { allCitations } from '../../../src/traces/citation-store';
 import { citationsOf } from '../../../src/traces/step-pack';
 import { TraceStore } from '../../../src/traces/trace-store';
-import { annotateReply } from '../../unit/correlation/detrace-agreement';
-import { capturedModel, CAPTURED } from '../../unit/ovn/captured-model';
+import { annotateReply } from '../../support/detrace-agreement';
+import { capturedModel, CAPTURED } from '../../support/captured-model';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const DAY = 86_400_000;

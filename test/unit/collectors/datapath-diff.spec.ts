@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatapathFlowTable, FlowEvent } from '../../../src/collectors/datapath-diff';
 import { parseDumpFlows } from '../../../src/ovs/dump-flows';
-import { VERSIONS, versionDir } from '../ovn/captured-model';
+import { VERSIONS, versionDir } from '../../support/captured-model';
 
 const kinds = (evs: FlowEvent[]) => evs.map((e) => `${e.type} ${e.flow.ufid.slice(0, 8)}${e.type === 'ukey_removed' ? ' ' + e.reason : ''}`).sort();
 

@@ -3,8 +3,8 @@
 // at the same time (traces/<ufid>.detrace.txt).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { capturedModel, capturedScenarios, VERSIONS, versionDir } from '../ovn/captured-model';
-import { Agreement, compareWithDetrace } from './detrace-agreement';
+import { capturedModel, capturedScenarios, VERSIONS, versionDir } from '../../support/captured-model';
+import { Agreement, compareWithDetrace } from '../../support/detrace-agreement';
 
 describe.each(VERSIONS)('annotation agrees with the captured ovn-detrace output of %s', (version) => {
   const model = capturedModel(undefined, version);

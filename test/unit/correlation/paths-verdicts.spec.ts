@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
 import { parseOfprotoTrace, TracePass } from '../../../src/ovs/ofproto-trace';
-import { capturedModel, CAPTURED } from '../ovn/captured-model';
-import { scenarioNodes } from './captured-paths';
-import { nodeEdges, packetPaths } from './packet-paths';
+import { capturedModel, CAPTURED } from '../../support/captured-model';
+import { scenarioNodes } from '../../support/captured-paths';
+import { nodeEdges, packetPaths } from '../../support/packet-paths';
 
 const model = capturedModel();
 const pathsOf = (scenario: string) => packetPaths(scenarioNodes(scenario, model));

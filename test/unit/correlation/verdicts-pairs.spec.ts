@@ -4,13 +4,13 @@
 // of the interfaces while the packet went through.
 import { reasonOfOpcode, userdataOpcode } from '../../../src/correlation/controller-reason';
 import { PathState } from '../../../src/paths/path-state';
-import { packetPaths, PassNode } from './packet-paths';
+import { packetPaths, PassNode } from '../../support/packet-paths';
 import { natVariant, RecircIndex } from '../../../src/collectors/recirc-index';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareTracedActions, dpifShowPortNumbers } from '../../../src/ovs/trace-compare';
 import { formatKey, parseKey } from '../../../src/ovs/odp-key';
-import { detraceNodes, liveFlows, packetFlows, packetNodes, topology, txDelta, VERDICT_FIXTURES, VERDICT_VERSIONS } from './verdict-fixtures';
+import { detraceNodes, liveFlows, packetFlows, packetNodes, topology, txDelta, VERDICT_FIXTURES, VERDICT_VERSIONS } from '../../support/verdict-fixtures';
 
 /** The packet's one path (paths/path-state.ts over the poller's recirculation edges). */
 function onePath(nodes: readonly PassNode[]) {

@@ -4,7 +4,7 @@
 // so a new capture without its row fails here instead of being checked against another release.
 import type { Replica } from '../../../src/ovsdb/replica/replica';
 import { OvnModel } from '../../../src/ovn/ovn-model';
-import { capturedReplicas, VERSIONS } from './captured-model';
+import { capturedReplicas, VERSIONS } from '../../support/captured-model';
 
 interface VersionFacts {
   /** Datapath_Binding has the `type` and `nb_uuid` columns (26.03 has them, 25.03 not), else they are skipped. */

@@ -3,7 +3,7 @@
 // and caches that follow the replicas.
 import { OvnModel } from '../../../src/ovn/ovn-model';
 import type { Row } from '../../../src/ovsdb/types';
-import { capturedReplicas } from './captured-model';
+import { capturedReplicas } from '../../support/captured-model';
 
 const ACL_DROP_FLOW = '66c1233a-1dad-4e60-a752-70c24b935699'; // ls_out_acl drop, stage-hint dc3daa84 (ACL)
 const SW0 = '0e73d171-8b00-4ddf-b3d9-a8eb2390c173';

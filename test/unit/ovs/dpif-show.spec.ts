@@ -5,7 +5,7 @@ import { formatDpifShow, parseDpifShow, portNamesByNumber, portNumbersByName } f
 import { parseDumpFlows } from '../../../src/ovs/dump-flows';
 import { inPort } from '../../../src/ovs/odp-key';
 import { outputPorts } from '../../../src/ovs/odp-actions';
-import { VERSIONS, versionDir } from '../ovn/captured-model';
+import { VERSIONS, versionDir } from '../../support/captured-model';
 import { mutated, scenarioDirs } from '../../support/odp-fixtures';
 
 const FIXTURES = join(__dirname, '../../fixtures');

@@ -5,7 +5,7 @@ import { formatDumpLine, parseDumpFlows, parseDumpLine } from '../../../src/ovs/
 import { inPort, recircId } from '../../../src/ovs/odp-key';
 import { recircTargets } from '../../../src/ovs/odp-actions';
 import { OvsParseError } from '../../../src/ovs/parse-error';
-import { VERSIONS, versionDir } from '../ovn/captured-model';
+import { VERSIONS, versionDir } from '../../support/captured-model';
 import { dumpFiles, fixtureLines, mutated } from '../../support/odp-fixtures';
 
 const FIXTURES = join(__dirname, '../../fixtures');

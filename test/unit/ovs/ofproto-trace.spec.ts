@@ -4,7 +4,7 @@ import * as fc from 'fast-check';
 import { OvsParseError } from '../../../src/ovs/parse-error';
 import { OfprotoTrace, OvsTextParseError, parseOfprotoTrace, stepTables } from '../../../src/ovs/ofproto-trace';
 import { compareTracedActions, dpifShowPortNumbers } from '../../../src/ovs/trace-compare';
-import { VERSIONS, versionDir, versionScenarios } from '../ovn/captured-model';
+import { VERSIONS, versionDir, versionScenarios } from '../../support/captured-model';
 
 /** Every captured own-key trace of every version (not the ovn-detrace renderings next to them), so new scenarios and versions are covered. */
 function capturedTraces(): Array<{ version: string; scenario: string; ufid: string; text: string }> {

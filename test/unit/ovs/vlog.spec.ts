@@ -3,7 +3,7 @@ import { join } from 'path';
 import * as fc from 'fast-check';
 import { OvsParseError } from '../../../src/ovs/parse-error';
 import { parseVlogDatagrams, parseVlogText, VlogParser, VlogRecord } from '../../../src/ovs/vlog';
-import { VERSIONS, versionDir, versionScenarios } from '../ovn/captured-model';
+import { VERSIONS, versionDir, versionScenarios } from '../../support/captured-model';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures');
 

@@ -5,7 +5,7 @@ import { Duplex } from 'node:stream';
 import { ConnectionClosedError, ProtocolError } from '../../../src/ovsdb/errors';
 import { JsonMessageTooLargeError, JsonSplitter, JsonSplitterOptions } from '../../../src/ovsdb/json-stream';
 import { JsonRpcConnection } from '../../../src/ovsdb/jsonrpc';
-import { capturedVersions } from '../ovn/captured-model';
+import { capturedVersions } from '../../support/captured-model';
 
 // Row streaming (JsonSplitter.armRows): real ovsdb-server replies, cut at every boundary, must give
 // back exactly JSON.parse of the whole reply once the streamed rows are put back in the skeleton.

@@ -9,7 +9,7 @@ import {
   parseMessage,
 } from '../../../src/ovsdb/json-stream';
 
-import { capturedVersions } from '../ovn/captured-model';
+import { capturedVersions } from '../../support/captured-model';
 
 // One folder per OVS/OVN version (scripts/capture-ovsdb-fixtures.sh --pair PAIR).
 const ROOT = join(__dirname, '../../fixtures/ovsdb');

@@ -7,8 +7,8 @@ import type { AnnotatedTrace } from '../../../src/correlation/types';
 import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
 import { ownerJson, TraceJson, verdictJson } from '../../../src/traces/trace-record';
 import { renderTraceText, stepOvnLines } from '../../../src/traces/trace-text';
-import { capturedModel, CAPTURED } from '../ovn/captured-model';
-import { readDetrace } from '../correlation/detrace-text';
+import { capturedModel, CAPTURED } from '../../support/captured-model';
+import { readDetrace } from '../../support/detrace-text';
 
 const model = capturedModel();
 const TRACE = join(CAPTURED, 'acl-drop/traces/c18ab9e3-05d2-4739-9226-22dae8fd93e9');

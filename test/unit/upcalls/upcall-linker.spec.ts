@@ -5,7 +5,7 @@ import { parseKey, recircId } from '../../../src/ovs/odp-key';
 import { keyUnderMask, toBits } from '../../../src/ovs/key-match';
 import { UpcallLinker } from '../../../src/upcalls/upcall-linker';
 
-import { DEBIAN12, VERSIONS, versionDir } from '../ovn/captured-model';
+import { DEBIAN12, VERSIONS, versionDir } from '../../support/captured-model';
 
 /** The ufids of the first three flows of the Debian 12 capture, the one whose ids are named below. */
 const FIRST_FLOWS: Record<string, string[]> = {

@@ -1,13 +1,13 @@
 // A captured packet's paths as the service builds them: the recirculation edges of the poller's
 // index (collectors/recirc-index.ts) between its datapath flows, and for each root-to-leaf chain
 // the one path owner's state (paths/path-state.ts): passes in edge order and the path verdict.
-import type { AnnotatedTrace, TracePort } from '../../../src/correlation/types';
-import { IndexedFlow, RecircIndex } from '../../../src/collectors/recirc-index';
-import { DumpedFlow } from '../../../src/ovs/dump-flows';
-import { recircTargets } from '../../../src/ovs/odp-actions';
-import { inPort, recircId } from '../../../src/ovs/odp-key';
-import { PathState } from '../../../src/paths/path-state';
-import type { StoredPathVerdict } from '../../../src/paths/path-verdict';
+import type { AnnotatedTrace, TracePort } from '../../src/correlation/types';
+import { IndexedFlow, RecircIndex } from '../../src/collectors/recirc-index';
+import { DumpedFlow } from '../../src/ovs/dump-flows';
+import { recircTargets } from '../../src/ovs/odp-actions';
+import { inPort, recircId } from '../../src/ovs/odp-key';
+import { PathState } from '../../src/paths/path-state';
+import type { StoredPathVerdict } from '../../src/paths/path-verdict';
 
 /** One datapath flow of a captured packet and the annotated trace of its key. */
 export interface PassNode {

@@ -5,15 +5,15 @@
 // br-int with external-ids:iface-id=lspN and ofport N (that database is not dumped).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { replicaFromDump } from '../../../src/ovn/fixture-loader';
-import { OvnModel } from '../../../src/ovn/ovn-model';
-import { Replica, ReplicaSpec } from '../../../src/ovsdb/replica/replica';
-import type { DatabaseSchema, TableUpdates2 } from '../../../src/ovsdb/types';
-import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
+import { replicaFromDump } from '../../src/ovn/fixture-loader';
+import { OvnModel } from '../../src/ovn/ovn-model';
+import { Replica, ReplicaSpec } from '../../src/ovsdb/replica/replica';
+import type { DatabaseSchema, TableUpdates2 } from '../../src/ovsdb/types';
+import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../src/replicas/ovn-tables';
 
-export const CAPTURED_ROOT = join(__dirname, '../../fixtures/captured');
+export const CAPTURED_ROOT = join(__dirname, '../fixtures/captured');
 /** Hand-made schemas for model tests (e.g. a future Datapath_Binding layout), not captured ones. */
-export const SCHEMAS = join(__dirname, 'schemas');
+export const SCHEMAS = join(__dirname, '../fixtures/schemas');
 
 const VERSION_DIR = /^ovs-(\d+(?:\.\d+)*)_ovn-(\d+(?:\.\d+)*)$/;
 

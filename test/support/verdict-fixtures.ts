@@ -3,23 +3,23 @@
 // database dumps and schemas, and each packet's datapath flows as annotated passes.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { annotatePass } from '../../../src/correlation/annotate';
-import { replicaFromDump } from '../../../src/ovn/fixture-loader';
-import { OvnModel } from '../../../src/ovn/ovn-model';
-import type { ReplicaSpec } from '../../../src/ovsdb/replica/replica';
-import type { DatabaseSchema } from '../../../src/ovsdb/types';
-import { DumpedFlow, parseDumpFlows } from '../../../src/ovs/dump-flows';
-import { parseDpifShow } from '../../../src/ovs/dpif-show';
-import { parseOfprotoTrace, TracePass } from '../../../src/ovs/ofproto-trace';
-import { formatActions, recircTargets } from '../../../src/ovs/odp-actions';
-import { formatKey, inPort, recircId } from '../../../src/ovs/odp-key';
-import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
-import type { LiveFlow } from '../../../src/collectors/datapath-diff';
-import { detracePass } from '../../../src/collectors/detrace-pass';
-import { parseOfprotoDetrace } from '../../../src/ovs/ofproto-detrace';
+import { annotatePass } from '../../src/correlation/annotate';
+import { replicaFromDump } from '../../src/ovn/fixture-loader';
+import { OvnModel } from '../../src/ovn/ovn-model';
+import type { ReplicaSpec } from '../../src/ovsdb/replica/replica';
+import type { DatabaseSchema } from '../../src/ovsdb/types';
+import { DumpedFlow, parseDumpFlows } from '../../src/ovs/dump-flows';
+import { parseDpifShow } from '../../src/ovs/dpif-show';
+import { parseOfprotoTrace, TracePass } from '../../src/ovs/ofproto-trace';
+import { formatActions, recircTargets } from '../../src/ovs/odp-actions';
+import { formatKey, inPort, recircId } from '../../src/ovs/odp-key';
+import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../src/replicas/ovn-tables';
+import type { LiveFlow } from '../../src/collectors/datapath-diff';
+import { detracePass } from '../../src/collectors/detrace-pass';
+import { parseOfprotoDetrace } from '../../src/ovs/ofproto-detrace';
 import { indexedFlow, PassNode } from './packet-paths';
 
-export const VERDICT_FIXTURES = join(__dirname, '../../fixtures/verdicts');
+export const VERDICT_FIXTURES = join(__dirname, '../fixtures/verdicts');
 export const VERDICT_VERSIONS = existsSync(VERDICT_FIXTURES) ? readdirSync(VERDICT_FIXTURES).filter((d) => /^ovs-.*_ovn-/.test(d)).sort() : [];
 
 export interface Topology {

@@ -4,13 +4,13 @@
 // built from the same version (capturedModel(undefined, version)).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { annotatePass } from '../../../src/correlation/annotate';
-import { parseDumpFlows } from '../../../src/ovs/dump-flows';
-import type { OvnModel } from '../../../src/ovn/ovn-model';
-import { parseDpifShow } from '../../../src/ovs/dpif-show';
-import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
-import { keyValue, parseKey } from '../../../src/ovs/odp-key';
-import { DEBIAN12, versionDir } from '../ovn/captured-model';
+import { annotatePass } from '../../src/correlation/annotate';
+import { parseDumpFlows } from '../../src/ovs/dump-flows';
+import type { OvnModel } from '../../src/ovn/ovn-model';
+import { parseDpifShow } from '../../src/ovs/dpif-show';
+import { parseOfprotoTrace } from '../../src/ovs/ofproto-trace';
+import { keyValue, parseKey } from '../../src/ovs/odp-key';
+import { DEBIAN12, versionDir } from './captured-model';
 import { indexedFlow, PassNode } from './packet-paths';
 
 export function scenarioNodes(scenario: string, model: OvnModel, version = DEBIAN12): PassNode[] {

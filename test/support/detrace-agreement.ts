@@ -3,12 +3,12 @@
 // (src/traces/trace-text.ts) prints for the step as the store keeps it (its owners, its first hint),
 // restricted to the tables ovn-detrace knows, must equal its lines; what we add beyond it is counted
 // apart. Shared by the captured unit test, the live correlation test and the version matrix.
-import { annotatePass } from '../../../src/correlation/annotate';
-import type { AnnotatedTrace } from '../../../src/correlation/types';
-import { ownerJson } from '../../../src/traces/trace-record';
-import { stepOvnLines } from '../../../src/traces/trace-text';
-import type { OvnModel } from '../../../src/ovn/ovn-model';
-import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
+import { annotatePass } from '../../src/correlation/annotate';
+import type { AnnotatedTrace } from '../../src/correlation/types';
+import { ownerJson } from '../../src/traces/trace-record';
+import { stepOvnLines } from '../../src/traces/trace-text';
+import type { OvnModel } from '../../src/ovn/ovn-model';
+import { parseOfprotoTrace } from '../../src/ovs/ofproto-trace';
 import { readDetrace } from './detrace-text';
 
 const DETRACE_OWNERS = new Set(['Logical_Flow', 'Port_Binding', 'MAC_Binding', 'Multicast_Group', 'Chassis', 'Load_Balancer']);
