@@ -82,6 +82,10 @@ describe('cross-check of live paths against ovn-trace', () => {
   async function crossCheck(p: Path, keepAs?: string) {
     const res = await http.post(`/traces/${p.passes[0].id}/cross-check`);
     expect([res.status, res.body?.message]).toEqual([201, undefined]);
+    // One path owner: the cross-check compares the passes in the order GET /paths/:id gives them
+    // (edge order; a pass stored after the cross-check may only add to the path).
+    const path = (await http.get(`/paths/${res.body.pathId}`).expect(200)).body as Path;
+    expect(path.passes.map((x) => x.id).filter((id) => res.body.traceIds.includes(id))).toEqual(res.body.traceIds);
     if (keepAs && process.env.LIVETRACE_XC_CAPTURE_DIR) await keep(keepAs, res.body);
     return res.body;
   }
