@@ -1,9 +1,11 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { DatapathFlowStore } from './datapath-flow-store';
+import { DatapathFlowEntity, RecircEdgeEntity } from './datapath-flow.entity';
 
 /**
- * The datapath flow lifetime store alone, for its writers (the poller and vlog source in
- * collectors, ingest) and readers, without the datapath-flows routes (which need the collectors).
+ * The lifetime tables and their store, without the datapath-flows routes: what the writers (the
+ * poller and vlog source in collectors, ingest) and the other readers import.
  */
-@Module({ providers: [DatapathFlowStore], exports: [DatapathFlowStore] })
+@Module({ imports: [TypeOrmModule.forFeature([DatapathFlowEntity, RecircEdgeEntity])], providers: [DatapathFlowStore], exports: [DatapathFlowStore] })
 export class DatapathFlowStoreModule {}
