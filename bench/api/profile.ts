@@ -2,7 +2,7 @@
  * Profiles the app serving one route at 1M (bench/api): start it under `node --cpu-prof`, drive
  * it with autocannon (cannon.ts) for a few seconds per scenario, print p50/p99 and req/s.
  *
- * Usage: node --cpu-prof --cpu-prof-dir=/tmp/prof -r ts-node/register/transpile-only bench/api/profile.ts [N=1000000] [SECONDS=8] [CONNECTIONS=4] [scenario substring]
+ * Usage: npm run bench:api-profile [-- N=1000000 [SECONDS=8] [CONNECTIONS=4] [scenario substring]] (profiles in bench/data/prof)
  */
 import { loadavg } from 'node:os';
 import Database from 'better-sqlite3';

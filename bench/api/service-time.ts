@@ -1,7 +1,7 @@
 /**
  * Times the read services in process (no HTTP) at 1M: per-call ms of the port query and the
  * audits, including JSON.stringify of the answer. For profiling with `node --cpu-prof`; quick,
- * not a reported number. Usage: node -r ts-node/register/transpile-only bench/api/service-time.ts [N] [REPEAT]
+ * not a reported number. Usage: npm run bench:api-service-time [-- N [REPEAT]]
  */
 import Database from 'better-sqlite3';
 import { createApp } from '../../src/bootstrap';
