@@ -14,7 +14,7 @@ export class TraceQueue<J> {
   constructor(
     private readonly capacity: number,
     rate: number,
-    /** Runs one job; its errors are its own (a rejected promise stops nothing but is not handled here). */
+    /** Runs one job. It never rejects: the owner counts its own failures (TracerService.run). */
     private readonly run: (job: J) => Promise<void>,
     private readonly onDepth: (depth: number) => void = () => {},
   ) {

@@ -1,0 +1,53 @@
+// TraceQueue: bounded (a full queue refuses, so the tracer can count the drop), one job at a time
+// in arrival order, a job put back runs after those already waiting.
+import { TraceQueue } from '../../../src/collectors/trace-queue';
+
+describe('TraceQueue', () => {
+  it('runs one job at a time in order, refuses past its capacity, and reports its depth', async () => {
+    const ran: number[] = [];
+    const depths: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const q = new TraceQueue<number>(2, 1_000_000, async (n) => {
+      ran.push(n);
+      if (n === 1) await gate;
+    }, (d) => depths.push(d));
+    expect(q.push(1)).toBe(true); // taken at once: job 1 runs, waiting at the gate
+    expect(q.push(2)).toBe(true);
+    expect(q.push(3)).toBe(true);
+    expect(q.push(4)).toBe(false);
+    expect(q.depth).toBe(2);
+    expect(ran).toEqual([1]);
+    release();
+    await new Promise((r) => setImmediate(r));
+    expect(ran).toEqual([1, 2, 3]);
+    expect(q.depth).toBe(0);
+    expect(depths.at(-1)).toBe(0);
+    q.stop();
+  });
+
+  it('a job put back runs after the jobs already waiting', async () => {
+    jest.useFakeTimers();
+    try {
+      const ran: string[] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const q = new TraceQueue<string>(10, 1_000_000, async (j) => {
+        ran.push(j);
+        if (j === 'first') await gate;
+      });
+      q.push('first');
+      q.pushLater('again', 1000);
+      q.push('second');
+      jest.advanceTimersByTime(1000);
+      release();
+      await Promise.resolve();
+      await Promise.resolve();
+      await Promise.resolve();
+      expect(ran).toEqual(['first', 'second', 'again']);
+      q.stop();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});
