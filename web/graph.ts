@@ -35,7 +35,7 @@ export interface PathJson {
   edges: Array<{ parentDatapathFlowId: number; childDatapathFlowId: number; recircId: string }>;
 }
 
-export type Role = 'pass' | 'datapath' | 'stage' | 'northbound' | 'verdict';
+export type Role = 'pass' | 'head' | 'datapath' | 'stage' | 'northbound' | 'verdict';
 
 export interface GNode {
   id: string;
@@ -58,7 +58,7 @@ export interface GNode {
 export interface GEdge {
   from: string;
   to: string;
-  kind: 'next' | 'recirc' | 'northbound' | 'verdict';
+  kind: 'head' | 'next' | 'recirc' | 'northbound' | 'verdict';
   label?: string;
   points: Array<{ x: number; y: number }>;
 }
@@ -71,21 +71,24 @@ export interface Picture {
   stages: number;
 }
 
-const CHAR = 6.6;
-const size = (label: string, sub?: string) => ({ width: Math.min(300, Math.max(label.length, sub?.length ?? 0) * CHAR + 20), height: sub ? 36 : 24 });
+const CHAR = 7.2;
+const size = (label: string, sub?: string) => ({ width: Math.max(label.length, sub?.length ?? 0) * CHAR + 18, height: sub ? 36 : 24 });
 const clip = (s: string, n = 44) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
 
 /** Builds the graph of a path (passes with steps) and lays it out. */
 export function buildPicture(path: PathJson): Picture {
   const nodes = new Map<string, Omit<GNode, 'x' | 'y' | 'width' | 'height'>>();
   const edges: Array<Omit<GEdge, 'points'>> = [];
-  const firstStage = new Map<number, string>();
   const lastStage = new Map<number, string>();
   let stages = 0;
   path.passes.forEach((pass, i) => {
     const pid = `pass:${pass.id}`;
     const ct = ctState(pass.flow);
-    nodes.set(pid, { id: pid, role: 'pass', pass, label: `pass ${i + 1} · ${pass.chassis} · recirc ${pass.recircId ?? '0'}${ct ? ` · ct ${ct}` : ''}`, sub: clip(`actions: ${pass.datapathActions}`, 60) });
+    nodes.set(pid, { id: pid, role: 'pass', pass, label: `pass ${i + 1}` });
+    // The pass's own box heads its cluster (dagre leaves no room for a cluster's label).
+    const hid = `head:${pass.id}`;
+    nodes.set(hid, { id: hid, role: 'head', pass, parent: pid, label: clip(`pass ${i + 1} · ${pass.chassis} · recirc ${pass.recircId ?? '0'}${ct ? ` · ct ${ct}` : ''}`, 52), sub: clip(`datapath actions: ${pass.datapathActions}`, 52) });
+    lastStage.set(pass.id, hid);
     // Consecutive OpenFlow steps of one logical flow make one stage; glue rules (cookie 0) join the stage before them.
     let seg: string | null = null;
     let segKey = '';
@@ -114,21 +117,20 @@ export function buildPicture(path: PathJson): Picture {
       stage = { id: sid, role: 'stage', pass, parent: seg!, label: clip(`${lf.tableId} ${lf.stage ?? '?'}`), sub: clip(`lflow ${short(lf.uuid)} · prio ${lf.priority}${lf.stale ? ' · stale' : ''}${step.northbound ? ` · ${step.northbound.table}` : ''}`), lflow: lf, northbound: step.northbound, steps: [step], mark: drop ? 'drop' : ctl ? 'controller' : undefined };
       nodes.set(sid, stage);
       stages++;
-      const prev = lastStage.get(pass.id);
-      if (prev) edges.push({ from: prev, to: sid, kind: 'next' });
-      else firstStage.set(pass.id, sid);
+      const prev = lastStage.get(pass.id)!;
+      edges.push({ from: prev, to: sid, kind: prev === hid ? 'head' : 'next' });
       lastStage.set(pass.id, sid);
       if (step.northbound) {
         const nid = `nb:${step.northbound.uuid}`;
         const nbDrop = drop && pass.verdict.northbound?.uuid === step.northbound.uuid;
         const existing = nodes.get(nid);
-        if (!existing) nodes.set(nid, { id: nid, role: 'northbound', pass, parent: pid, label: clip(step.northbound.summary, 56), northbound: step.northbound, mark: nbDrop ? 'drop' : undefined });
+        if (!existing) nodes.set(nid, { id: nid, role: 'northbound', pass, parent: pid, label: clip(step.northbound.summary, 48), northbound: step.northbound, mark: nbDrop ? 'drop' : undefined });
         else if (nbDrop) existing.mark = 'drop';
         edges.push({ from: sid, to: nid, kind: 'northbound' });
       }
     }
     const v = pass.verdict;
-    const end = lastStage.get(pass.id) ?? pid;
+    const end = lastStage.get(pass.id)!;
     const vid = `v:${pass.id}`;
     if (v.kinds.includes('output')) {
       nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: `output → ${v.logicalPorts.join(', ') || '?'}`, mark: 'output' });
@@ -150,7 +152,7 @@ export function buildPicture(path: PathJson): Picture {
     const a = byFlow.get(e.parentDatapathFlowId);
     const b = byFlow.get(e.childDatapathFlowId);
     if (!a || !b) continue;
-    edges.push({ from: lastStage.get(a.id) ?? `pass:${a.id}`, to: firstStage.get(b.id) ?? `pass:${b.id}`, kind: 'recirc', label: `recirc ${e.recircId}` });
+    edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'recirc', label: `recirc ${e.recircId}` });
   }
   return layoutPicture([...nodes.values()], edges, stages);
 }
@@ -162,7 +164,7 @@ function layoutPicture(nodes: Array<Omit<GNode, 'x' | 'y' | 'width' | 'height'>>
   const leaf = new Set(nodes.filter((n) => n.role !== 'pass' && n.role !== 'datapath').map((n) => n.id));
   for (const n of nodes) {
     // Clusters are sized by dagre around their children; their own label needs room at the top.
-    g.setNode(n.id, leaf.has(n.id) ? size(n.label, n.sub) : { label: n.label, paddingTop: 30 });
+    g.setNode(n.id, leaf.has(n.id) ? size(n.label, n.sub) : { label: n.label });
     if (n.parent) g.setParent(n.id, n.parent);
   }
   // A cluster with no children would be laid out as a node of zero size.

@@ -14,14 +14,13 @@ export function PictureView({ pic, selected, onSelect }: { pic: Picture; selecte
       onSelect(n);
     }
   };
-  return html`<svg class="picture" role="img" aria-label=${`path picture: ${pic.nodes.filter((n) => n.role === 'pass').length} passes, ${pic.stages} stages`}
+  return html`<svg class="picture" role="group" aria-label=${`path picture: ${pic.nodes.filter((n) => n.role === 'pass').length} passes, ${pic.stages} stages`}
       width=${pic.width} height=${pic.height} viewBox=${`0 0 ${pic.width} ${pic.height}`}>
     <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead" /></marker></defs>
     ${clusters.map(
-      (n) => html`<g class=${`cluster ${n.role}`} data-id=${n.id} tabindex=${n.role === 'pass' ? 0 : undefined} role=${n.role === 'pass' ? 'button' : undefined}
-          aria-label=${n.role === 'pass' ? `${n.label}: details` : undefined} onClick=${n.role === 'pass' ? () => onSelect(n) : undefined} onKeyDown=${n.role === 'pass' ? key(n) : undefined}>
+      (n) => html`<g class=${`cluster ${n.role}`} data-id=${n.id}>
         <rect x=${n.x} y=${n.y} width=${n.width} height=${n.height} rx="6" />
-        <text x=${n.x + 8} y=${n.y + 14}>${n.label}</text>
+        ${n.role === 'datapath' ? html`<text x=${n.x + 4} y=${n.y - 4}>${n.label}</text>` : null}
       </g>`,
     )}
     ${pic.edges.map((e) => html`<g class=${`edge ${e.kind}`}><path d=${pathD(e.points)} marker-end="url(#arrow)" />${e.label ? html`<text x=${e.points[Math.floor(e.points.length / 2)].x + 6} y=${e.points[Math.floor(e.points.length / 2)].y}>${e.label}</text>` : null}</g>`)}

@@ -87,8 +87,12 @@ export function CrossCheckPage({ id }: { id: string }) {
           const le = l?.entries.find((e) => e.tableId === t);
           const se = s?.entries.find((e) => e.tableId === t);
           const diverged = d && d.pipelineIndex === i && d.tableId === t;
-          const cell = (e?: Entry) => (e ? html`<b>${e.stage}</b> ${link(`/ui/logical-flows/${e.uuid}`, short(e.uuid))}${e.stale ? ' (stale)' : ''}<br /><code>${e.text}</code>` : html`<span class="none">—</span>`);
-          return html`<tr class=${diverged ? 'diverged' : ''} aria-label=${diverged ? 'first divergence' : undefined}><th scope="row">${t}${diverged ? html` <span class="mark">first divergence</span>` : null}</th><td>${cell(le)}</td><td>${cell(se)}</td></tr>`;
+          const omitted = (xc.pipelines?.[i]?.excused?.omittedByOvnTrace ?? []).includes(t);
+          const cell = (e?: Entry, sim = false) =>
+            e
+              ? html`<b>${e.stage}</b> ${e.uuid.length > 8 ? link(`/ui/logical-flows/${e.uuid}`, short(e.uuid)) : html`<code>${e.uuid}</code>`}${e.stale ? ' (stale)' : ''}<br /><code>${e.text}</code>`
+              : html`<span class="none">${sim && omitted ? 'not printed by ovn-trace (not a difference)' : '—'}</span>`;
+          return html`<tr class=${diverged ? 'diverged' : ''} aria-label=${diverged ? 'first divergence' : undefined}><th scope="row">${t}${diverged ? html` <span class="mark">first divergence</span>` : null}</th><td>${cell(le)}</td><td>${cell(se, true)}</td></tr>`;
         })}</tbody>
       </table>`;
     })}

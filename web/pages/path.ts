@@ -25,9 +25,9 @@ function Detail({ node }: { node: GNode }) {
     setText(null);
     setFlow(null);
     if (node.role === 'stage') api.get<string>(`/traces/${node.pass.id}?format=text`).then(setText).catch((e) => setText(`(${e.message})`));
-    if (node.role === 'pass' && node.pass.ufid) api.get(`/datapath-flows/${node.pass.ufid}`).then(setFlow).catch(() => setFlow(null));
+    if (node.role === 'head' && node.pass.ufid) api.get(`/datapath-flows/${node.pass.ufid}`).then(setFlow).catch(() => setFlow(null));
   }, [node.id]);
-  if (node.role === 'pass' || node.role === 'verdict') {
+  if (node.role === 'head' || node.role === 'verdict') {
     const p = node.pass;
     const life = flow?.lifetimes?.find((l: any) => l.id === p.datapathFlowId);
     return html`<div>

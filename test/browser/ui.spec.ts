@@ -1,0 +1,156 @@
+// The /ui page in a real Chromium against the app on a real sandbox: live packets without a
+// reload, the path picture of a dropped packet naming the ACL, stage details, the trace text and
+// the audits, the cross-check divergence, the token form, phone width, and no console errors.
+// Screenshots of each page go to docs/ (committed, for the README).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { ROOT } from '../support/app';
+import { waitFor } from '../support/sandbox';
+import { launch, watchErrors } from './browser';
+import { Live, startLive, TOKEN } from './live-fixture';
+
+jest.setTimeout(240_000);
+
+const DOCS = join(ROOT, 'docs');
+
+describe('the /ui page in Chromium', () => {
+  let live: Live;
+  let chrome: Awaited<ReturnType<typeof launch>>;
+  let ctx: BrowserContext;
+  let page: Page;
+  let errors: string[];
+  let drop: any;
+
+  const shot = (name: string, p: Page = page) => p.screenshot({ path: join(DOCS, `ui-${name}.png`), fullPage: false });
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, [join(ROOT, 'web/build.mjs')], { stdio: 'ignore' });
+    mkdirSync(DOCS, { recursive: true });
+    live = await startLive();
+    await live.send(2, 41001);
+    await live.send(3, 41002, 53);
+    drop = await waitFor('the drop trace', async () => (await live.json('/traces?logical_port=lsp1&verdict=drop')).items?.[0]);
+    chrome = await launch();
+    ctx = chrome.ctx;
+    errors = watchErrors(ctx);
+    page = ctx.pages()[0] ?? (await ctx.newPage());
+  });
+
+  afterAll(async () => {
+    await chrome?.close();
+    await live?.close();
+  });
+
+  afterEach(() => {
+    expect(errors).toEqual([]);
+  });
+
+  // First: the tab keeps the token for the tests after this one.
+  it('asks for the token once when the API wants one, and keeps it for the tab', async () => {
+    await page.goto(`${live.url}/ui/ports/lsp1`);
+    await page.getByLabel('API token').fill(TOKEN);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await page.locator('.packet').first().waitFor();
+    await page.goto(`${live.url}/ui/traces/${drop.id}`);
+    await page.locator('pre.detrace').waitFor();
+    // The one 401 that made the page ask, nothing else.
+    expect(errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+    errors.length = 0;
+  });
+
+  it('the port page shows a new packet within seconds of its injection, without a reload', async () => {
+    await page.goto(`${live.url}/ui/ports/lsp1`);
+    await page.locator('.packet').first().waitFor();
+    await page.locator('.live', { hasText: 'live' }).waitFor();
+    await page.evaluate(() => ((globalThis as any).sameDocument = true));
+    const before = await page.locator('.packet').count();
+    await live.send(2, 41003);
+    const newest = (await live.json('/traces?logical_port=lsp1&limit=1')).items[0];
+    const row = page.locator(`.packet[data-trace="${newest.id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await page.evaluate(() => (globalThis as any).sameDocument)).toBe(true);
+    expect(await page.locator('.packet').count()).toBeGreaterThan(before);
+    expect(await page.locator('.packet').first().getAttribute('data-trace')).toBe(String(newest.id));
+    // One line says what happened: the drop names its ACL.
+    await page.getByLabel('Verdict').selectOption('drop');
+    await page.locator(`.packet[data-trace="${drop.id}"]`).waitFor();
+    expect(await page.locator(`.packet[data-trace="${drop.id}"] .verdict`).textContent()).toContain('dropped by ACL: to-lport, priority=1002');
+    expect(await page.locator('.packet.output').count()).toBe(0);
+    await page.getByLabel('Verdict').selectOption('');
+    await page.locator('.packet.output').first().waitFor();
+    await shot('port');
+  });
+
+  it('the path page of a dropped packet draws its passes and names the dropping ACL; a stage shows its flows', async () => {
+    const path = await live.json(`/paths/${drop.pathId}`);
+    await page.goto(`${live.url}/ui/paths/${drop.pathId}`);
+    await page.locator('svg.picture').waitFor();
+    expect(await page.locator('.cluster.pass').count()).toBe(path.passes.length);
+    expect(await page.locator('.verdict-line').textContent()).toContain('dropped by ACL: to-lport, priority=1002');
+    const acl = page.locator('.node.northbound.drop');
+    expect(await acl.getAttribute('aria-label')).toContain('ACL: to-lport, priority=1002');
+    expect(await page.locator('.node.stage.drop').count()).toBe(1);
+    expect(await page.locator('.edge.recirc').count()).toBe(path.passes.length - 1);
+    // By keyboard: the dropping stage, then Enter.
+    await page.locator('.node.stage.drop').focus();
+    await page.keyboard.press('Enter');
+    const detail = page.locator('aside.detail');
+    await detail.locator('pre.detrace', { hasText: 'Logical flow:' }).waitFor();
+    expect(await detail.locator('h2').textContent()).toMatch(/ls_out_acl/);
+    expect(await detail.locator('table.rules tbody tr').count()).toBeGreaterThan(0);
+    expect(await detail.textContent()).toContain(path.verdict.logicalFlow);
+    await shot('path');
+  });
+
+  it('the trace page is ovn-detrace text whose cookies link to the logical flow audit, with its chart', async () => {
+    await page.goto(`${live.url}/ui/traces/${drop.id}`);
+    const pre = page.locator('pre.detrace');
+    await pre.waitFor();
+    expect(await pre.textContent()).toContain('Datapath actions: drop');
+    const cookie = pre.locator(`a[href="/ui/logical-flows/${drop.verdict.logicalFlow}"]`).first();
+    await shot('trace');
+    await cookie.click();
+    await page.locator('figure.chart').waitFor();
+    expect(page.url()).toContain(`/ui/logical-flows/${drop.verdict.logicalFlow}`);
+    expect(await page.locator('figure.chart figcaption').textContent()).toMatch(/dropped [1-9]\d* packets/);
+  });
+
+  it('the northbound audit of the ACL charts what it dropped', async () => {
+    await page.goto(`${live.url}/ui/northbound/ACL/${drop.verdict.northbound.uuid}`);
+    await page.locator('figure.chart').waitFor();
+    expect(await page.locator('figure.chart figcaption').textContent()).toMatch(/dropped [1-9]\d* packets/);
+    expect(await page.locator('table.audit tbody tr.drop').count()).toBeGreaterThan(0);
+    await shot('northbound');
+  });
+
+  it('reads at phone width: the port page does not scroll sideways', async () => {
+    const phone = page;
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`${live.url}/ui/ports/lsp1`);
+    await phone.locator('.packet').first().waitFor();
+    expect(await phone.evaluate(() => (globalThis as any).document.documentElement.scrollWidth <= (globalThis as any).innerWidth)).toBe(true);
+    await shot('port-phone', phone);
+    await phone.goto(`${live.url}/ui/paths/${drop.pathId}`);
+    await phone.locator('svg.picture').waitFor();
+    await shot('path-phone', phone);
+    await phone.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('the cross-check started from the path page marks the first divergence (the ACL deleted since)', async () => {
+    await live.sb.nbctl('acl-del', 'sw0', 'to-lport', '1002', 'outport == "lsp3" && ip4 && udp.dst == 53');
+    await live.sb.nbctl('--wait=hv', 'sync');
+    await page.goto(`${live.url}/ui/paths/${drop.pathId}`);
+    await page.getByRole('button', { name: 'Cross-check with ovn-trace' }).click();
+    await page.waitForURL(/\/ui\/cross-checks\/\d+$/);
+    const row = page.locator('table.xc tr.diverged');
+    await row.waitFor();
+    expect(await page.locator('h1 small').textContent()).toBe('diverged');
+    expect(await row.textContent()).toContain('first divergence');
+    expect(await row.textContent()).toMatch(/ls_out_acl/);
+    expect(await page.locator('.divergence-text').textContent()).toMatch(/stale/);
+    await row.scrollIntoViewIfNeeded();
+    await shot('cross-check');
+  });
+});
