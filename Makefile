@@ -5,10 +5,12 @@
 # Both work from a clean clone, as root, with only Node 20 and npm on the machine.
 
 DEB_PACKAGES := openvswitch-switch openvswitch-common ovn-central ovn-host ovn-common \
-                python3-openvswitch python3-netaddr python3-pyparsing debootstrap
+                python3-openvswitch python3-netaddr python3-pyparsing debootstrap \
+                chromium fonts-dejavu-core
+# chromium: the /ui browser tests (test/browser) drive Debian's build; fonts so that pages have text.
 # The binaries the sandbox, the tests and the benches run; any one missing means install.
 DEB_BINARIES := ovsdb-server ovsdb-tool ovsdb-client ovs-vswitchd ovs-vsctl ovs-appctl ovs-ofctl ovs-pki \
-                ovn-northd ovn-controller ovn-nbctl ovn-sbctl ovn-trace ovn-detrace debootstrap
+                ovn-northd ovn-controller ovn-nbctl ovn-sbctl ovn-trace ovn-detrace debootstrap chromium
 
 .PHONY: demo test deps debs node_modules build clean
 
