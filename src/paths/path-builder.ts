@@ -45,21 +45,25 @@ export class PathBuilder {
   private build(stored: TraceRow[], path: PathRow | undefined): BuiltPath {
     const rows = [...stored];
     const have = new Set(rows.map((r) => r.datapath_flow_id));
+    // One packet never takes two passes with the same recirculation id: a parent or a child is
+    // followed only for an id the path has no pass of (the newest such pass).
+    const recircs = new Set(rows.map(recircOf));
     let frontier = flowsOf(rows);
     for (let depth = 0; depth < MAX_DEPTH && frontier.length; depth++) {
       const next: number[] = [];
       for (const child of frontier) {
-        const parent = this.store.parentTrace(child);
-        if (!parent || have.has(parent.datapath_flow_id)) continue;
+        const parents = this.store.parentTraces(child);
+        // Its parent is in the path already; any other parent is another packet's pass.
+        if (parents.some((p) => have.has(p.datapath_flow_id))) continue;
+        const parent = parents.find((p) => !recircs.has(recircOf(p)));
+        if (!parent) continue;
         have.add(parent.datapath_flow_id);
+        recircs.add(recircOf(parent));
         rows.push(parent);
         if (parent.datapath_flow_id !== null) next.push(parent.datapath_flow_id);
       }
       frontier = next;
     }
-    // One packet never takes two passes with the same recirculation id: a child is followed only
-    // for an id the path has no pass of (the newest such child).
-    const recircs = new Set(rows.map(recircOf));
     let added = false;
     frontier = flowsOf(rows);
     for (let depth = 0; depth < MAX_DEPTH && frontier.length; depth++) {

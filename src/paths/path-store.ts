@@ -65,12 +65,12 @@ export class PathStore {
     return this.stmt('SELECT * FROM trace WHERE id = ?').get(id) as TraceRow | undefined;
   }
 
-  /** The newest trace of a flow this flow recirculated from. */
-  parentTrace(flowId: number): TraceRow | undefined {
+  /** The traces of the flows this flow recirculated from, newest first. */
+  parentTraces(flowId: number): TraceRow[] {
     return this.stmt(
       `SELECT t.* FROM recirc_edge e JOIN trace t ON t.datapath_flow_id = e.parent_id
-        WHERE e.child_id = ? ORDER BY t.id DESC LIMIT 1`,
-    ).get(flowId) as TraceRow | undefined;
+        WHERE e.child_id = ? ORDER BY t.id DESC`,
+    ).all(flowId) as TraceRow[];
   }
 
   /** The traces of the flows this flow recirculates into, newest first. */

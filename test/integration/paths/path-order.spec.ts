@@ -79,7 +79,7 @@ describe('a path with reused recirculation ids', () => {
   });
 
   /** Stores the packet's flows and edges as the poller does, then records its passes in the given order. */
-  async function packet(tag: number, recircs: number[], recordOrder: number[]): Promise<{ pathId: number; traceIds: number[] }> {
+  async function packet(tag: number, recircs: number[], recordOrder: number[]): Promise<{ pathId: number; traceIds: number[]; flowIds: number[] }> {
     const passes = chain();
     expect(passes).toHaveLength(recircs.length);
     const at = new Date().toISOString();
@@ -110,7 +110,7 @@ describe('a path with reused recirculation ids', () => {
       traceIds[i] = r.traceId;
       pathId = r.pathId;
     }
-    return { pathId, traceIds };
+    return { pathId, traceIds, flowIds };
   }
 
   it('GET /paths/:id and the cross-check give the passes in edge order, not by recirc id number', async () => {
@@ -139,5 +139,39 @@ describe('a path with reused recirculation ids', () => {
     // Two packets, two paths, though their recirc ids are the same numbers.
     expect(a.pathId).not.toBe(b.pathId);
     expect((db.prepare('SELECT count(*) AS n FROM path').get() as { n: number }).n).toBe(2);
+  });
+
+  it("a later packet sharing the first and last passes (megaflows) gets its own path, and the first packet's path does not take its pass", async () => {
+    const a = await packet(3, [0, 7, 3], [0, 1, 2]);
+    // The later packet: the same root megaflow, its own middle pass with the same recirc id as the
+    // first packet's (0x7), recirculating into the first packet's last pass (a shared megaflow).
+    const mid = chain()[1];
+    const at = new Date().toISOString();
+    const x = await writer.submit((tx) => {
+      const id = Number(
+        tx
+          .stmt(`INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, recirc_id, key, actions, packets, bytes, source) VALUES ('hv1', ?, ?, ?, '0x7', 'recirc_id(0x7)', ?, 1, 1, 'poller')`)
+          .run(`4${mid.ufid.slice(1)}`, at, at, mid.trace.datapathActions).lastInsertRowid,
+      );
+      tx.stmt(`INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, '0x7')`).run(a.flowIds[0], id);
+      tx.stmt(`INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, '0x3')`).run(id, a.flowIds[2]);
+      return id;
+    });
+    const r = await recorder.record({
+      flow: { dbId: x, recircId: 7, ufid: `4${mid.ufid.slice(1)}` },
+      parents: [a.flowIds[0]],
+      children: [a.flowIds[2]],
+      trace: renumbered(mid.trace, 7, 3),
+      chassis: 'hv1',
+      consistent: true,
+      sessionId: null,
+      methodReason: 'test',
+    });
+    expect(r.pathId).not.toBe(a.pathId);
+    expect(paths.get(a.pathId, false).passes.map((p) => p.id)).toEqual(a.traceIds);
+    const later = paths.get(r.pathId, false);
+    expect(later.passes.map((p) => p.id)).toEqual([a.traceIds[0], r.traceId, a.traceIds[2]]);
+    expect(later.verdict).toMatchObject({ kinds: ['drop'], passes: 3, incomplete: false, dropTraceId: a.traceIds[2] });
+    for (const id of [r.traceId]) expect(builder.ofTrace(id)!.passes.map((p) => p.id)).toEqual(later.passes.map((p) => p.id));
   });
 });
