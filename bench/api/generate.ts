@@ -7,8 +7,7 @@
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { storeHandles } from '../../src/storage/store.service';
-import { TraceStore } from '../../src/traces/trace-store';
-import { load, openStore } from './load';
+import { load, loadStores, openStore } from './load';
 import { World } from './world';
 
 export const DATA = join(__dirname, '../data');
@@ -29,9 +28,9 @@ export async function generate(n: number): Promise<Record<string, unknown>> {
   const { ds, db } = await openStore(file);
   // The writer and read connection exactly as the app's StoreService makes them.
   const { writer, db: reader } = storeHandles(db);
-  const store = new TraceStore({ db: reader, writer });
+  const stores = loadStores({ db: reader, writer });
   const end = Date.parse('2026-11-27T00:00:00Z');
-  const res = await load(writer, store, world, {
+  const res = await load(writer, stores, world, {
     traces: n,
     tenants: TENANTS,
     chassis: 'hv1',

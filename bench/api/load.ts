@@ -5,8 +5,11 @@
 import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
 import { DataSource } from 'typeorm';
+import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store';
 import { PathState } from '../../src/paths/path-state';
+import { PathStore } from '../../src/paths/path-store';
 import { dataSourceOptions } from '../../src/storage/data-source.options';
+import type { StoreService } from '../../src/storage/store.service';
 import { StoreWriter, WriteContext } from '../../src/storage/writer';
 import { TraceStore } from '../../src/traces/trace-store';
 import { AnnotatedTrace } from '../../src/correlation/types';
@@ -24,6 +27,18 @@ export async function openStore(file: string): Promise<Opened> {
   return { ds, db: (ds.driver as unknown as { databaseConnection: Database }).databaseConnection };
 }
 
+/** The stores the tracer and the poller write through. */
+export interface LoadStores {
+  traces: TraceStore;
+  flows: DatapathFlowStore;
+  paths: PathStore;
+}
+
+/** The app's stores on a writer and its read connection (storeHandles), as the app makes them. */
+export function loadStores(handles: { db: Database; writer: StoreWriter }): LoadStores {
+  return { traces: new TraceStore(handles), flows: new DatapathFlowStore(handles), paths: new PathStore(handles as unknown as StoreService) };
+}
+
 export interface LoadOptions {
   /** Passes (traces) to write. */
   traces: number;
@@ -39,24 +54,32 @@ export interface LoadOptions {
 }
 
 /** One packet (a reply): its passes written as the tracer writes them, one writer job per pass. */
-function packetJobs(store: TraceStore, reply: AnnotatedTrace[], chassis: string, at: string, r: () => number) {
+function packetJobs(stores: LoadStores, reply: AnnotatedTrace[], chassis: string, at: string, r: () => number) {
+  const store = stores.traces;
   const path = new PathState();
   const state: { pathId?: number; prevFlow?: number } = {};
   return reply.map((pass0, k) => (tx: WriteContext) => {
     const pass = varyFlow(pass0, r);
     const ufid = ufidOf(r);
     const recirc = Number(pass.recircId) || 0;
-    const dp = tx
-      .stmt(
-        `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'poller')`,
-      )
-      .run(chassis, ufid, at, at, pass.inPort ?? null, pass.recircId, pass.megaflow, pass.datapathActions, 1 + Math.floor(r() * 1000), 100 + Math.floor(r() * 100000), at);
-    const flowId = Number(dp.lastInsertRowid);
+    const flowId = stores.flows.create(tx, {
+      chassis,
+      ufid,
+      firstSeen: at,
+      lastSeen: at,
+      inPort: pass.inPort ?? null,
+      recircId: pass.recircId,
+      key: pass.megaflow,
+      actions: pass.datapathActions,
+      packets: 1 + Math.floor(r() * 1000),
+      bytes: 100 + Math.floor(r() * 100000),
+      used: at,
+      source: 'poller',
+    });
     const parents = state.prevFlow === undefined ? [] : [state.prevFlow];
-    if (state.prevFlow !== undefined) tx.stmt('INSERT OR IGNORE INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(state.prevFlow, flowId, pass.recircId);
+    if (state.prevFlow !== undefined) stores.flows.link(tx, state.prevFlow, flowId, pass.recircId);
     state.prevFlow = flowId;
-    if (state.pathId === undefined) state.pathId = Number(tx.stmt('INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, ?)').run(chassis, at, at, '{}').lastInsertRowid);
+    if (state.pathId === undefined) state.pathId = stores.paths.create(tx, chassis, at);
     const portUuids = new Map(pass.ports.map((p) => [p.logicalPort, nbUuid(p.logicalPort)]));
     const id = store.insert(tx, { trace: pass, chassis, createdAt: at, ufid, datapathFlowId: flowId, sessionId: null, pathId: state.pathId, consistent: true, portUuids });
     path.add({ traceId: id, flowId, recircId: recirc, pass, parents });
@@ -64,7 +87,7 @@ function packetJobs(store: TraceStore, reply: AnnotatedTrace[], chassis: string,
       const ports = path.ports().map((x) => ({ name: x.logicalPort, uuid: nbUuid(x.logicalPort), bindingUuid: x.portBindingUuid, datapath: x.datapath, role: x.role }));
       for (const t of path.traceIds) store.addPathPorts(tx, t, ports);
     }
-    tx.stmt('UPDATE path SET verdict = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(path.verdict()), at, state.pathId);
+    stores.paths.setVerdict(tx, state.pathId, path.verdict(), at);
     return id;
   });
 }
@@ -72,7 +95,7 @@ function packetJobs(store: TraceStore, reply: AnnotatedTrace[], chassis: string,
 /** Writes `traces` passes; resolves with the rate measured from first submit to last commit. */
 export async function load(
   writer: StoreWriter,
-  store: TraceStore,
+  stores: LoadStores,
   world: World,
   o: LoadOptions,
 ): Promise<{ traces: number; seconds: number; perS: number; cpuSeconds: number; perCpuS: number }> {
@@ -87,7 +110,7 @@ export async function load(
     const tenant = Math.floor(r() * o.tenants);
     const reply = world.reply(Math.floor(r() * world.templates.length), tenant);
     const at = new Date(o.start + ((o.end - o.start) * written) / o.traces).toISOString();
-    for (const job of packetJobs(store, reply, o.chassis, at, r)) pending.push(writer.submit(job));
+    for (const job of packetJobs(stores, reply, o.chassis, at, r)) pending.push(writer.submit(job));
     written += reply.length;
     if (pending.length >= window) {
       await Promise.all(pending.splice(0));

@@ -85,7 +85,7 @@ async function http(t: ReturnType<typeof targets>) {
   const world = new World({ tenants: 20, seed: 9 });
   const writeRun = () => {
     const now = Date.now();
-    return load(store.writer, app.get(TraceStore), world, { traces: 20_000, tenants: 20, chassis: 'hv1', start: now, end: now + 1, seed: Date.now() & 0xffff, window: 2000 });
+    return load(store.writer, { traces: app.get(TraceStore), flows: app.get(DatapathFlowStore), paths: app.get(PathStore) }, world, { traces: 20_000, tenants: 20, chassis: 'hv1', start: now, end: now + 1, seed: Date.now() & 0xffff, window: 2000 });
   };
   for (let t0 = 0; t0 < 20; t0++) for (let i = 0; i < world.templates.length; i++) world.reply(i, t0);
   res.writeAlone = { ...(await writeRun()), load1: loadavg()[0] };
