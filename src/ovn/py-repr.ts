@@ -44,8 +44,3 @@ export function pyStr(cell: CellValue | undefined): string {
   if (typeof cell === 'number') return String(cell);
   return pyRepr(cell);
 }
-
-/** `"…"` stripped from both ends, as Python's str.strip('"'). */
-export function stripQuotes(s: string): string {
-  return s.replace(/^"+|"+$/g, '');
-}

@@ -1,9 +1,10 @@
 // One-line descriptions of southbound owners and northbound hint rows, worded and formatted as
 // ovn-detrace 23.03 prints them (so they can be compared with it), plus the rows it does not
-// describe (FDB, Static_MAC_Binding, Datapath_Binding, Logical_Switch, Logical_Router).
+// describe (FDB, Static_MAC_Binding, Datapath_Binding, Logical_Switch, Logical_Router). An ACL's
+// match is kept whole, where ovn-detrace's `.strip('"')` would cut a closing quote off it.
 import type { ReplicaRow } from '../ovsdb/replica/replica';
 import type { HintTable, LogicalDatapathRef, OwnerTable } from './types';
-import { pyRepr, pyStr, stripQuotes } from './py-repr';
+import { pyRepr, pyStr } from './py-repr';
 
 const str = (row: ReplicaRow, c: string): string => pyStr(row[c]);
 const repr = (row: ReplicaRow, c: string): string => pyRepr(row[c]);
@@ -23,7 +24,7 @@ export function chassisText(chassis: ReplicaRow | undefined): string {
 export function hintSummary(table: HintTable, r: ReplicaRow): string {
   switch (table) {
     case 'ACL':
-      return `ACL: ${str(r, 'direction')}, priority=${str(r, 'priority')}, match=(${stripQuotes(String(r.match))}), ${str(r, 'action')}${r.log === true ? ' (log)' : ''}`;
+      return `ACL: ${str(r, 'direction')}, priority=${str(r, 'priority')}, match=(${String(r.match)}), ${str(r, 'action')}${r.log === true ? ' (log)' : ''}`;
     case 'DHCP_Options':
       return `DHCP Options: cidr ${str(r, 'cidr')} options (${repr(r, 'options')})`;
     case 'Forwarding_Group':

@@ -8,6 +8,9 @@
 //   and Logical_Router hints) are printed the same way, and an owner deleted from the southbound
 //   database since (stale) is printed as it was with a `(stale: …)` line: ovn-detrace reads the
 //   database as it is now and prints nothing for it;
+// - a match or actions are printed as the database holds them: ovn-detrace prints them through
+//   Python's `.strip('"')`, which also eats the closing quote of a match ending in a quoted name
+//   (`outport == "sw0-lr0"` → `outport == "sw0-lr0`);
 // - the verdict and the consistency with the installed datapath flow close the text.
 import type { StepHint } from '../correlation/types';
 import { datapathText } from '../ovn/summaries';
@@ -17,9 +20,6 @@ import type { OwnerJson, StepJson, TraceJson } from './trace-record';
 const P = '  * ';
 const H = '   * ';
 
-/** ovn-detrace prints match and actions with `str(…).strip('"')`. */
-const unquote = (s: string | undefined): string => (s ?? '').replace(/^"+|"+$/g, '');
-
 /** Tables whose rows ovn-detrace opens with the row's `Logical datapath:`. */
 const WITH_DATAPATH = new Set(['Port_Binding', 'MAC_Binding', 'Multicast_Group', 'Static_MAC_Binding', 'FDB']);
 
@@ -27,7 +27,7 @@ function ownerLines(o: OwnerJson, hints: readonly StepHint[], out: string[]): vo
   if (o.table === 'Logical_Flow') {
     out.push(P + 'Logical datapaths:');
     for (const d of o.datapaths ?? []) out.push(`${P}    ${datapathText(d)} [${o.pipeline ?? 'None'}]`);
-    out.push(`${P}Logical flow: table=${o.tableId} (${o.stage ?? 'None'}), priority=${o.priority}, match=(${unquote(o.match)}), actions=(${unquote(o.actions)})`);
+    out.push(`${P}Logical flow: table=${o.tableId} (${o.stage ?? 'None'}), priority=${o.priority}, match=(${o.match ?? ''}), actions=(${o.actions ?? ''})`);
     if (o.stale) out.push(`${H}(stale: logical flow ${o.uuid} no longer in the southbound database)`);
     let prev: string | null = null;
     for (const h of hints) {

@@ -9,7 +9,7 @@ import { ownerJson } from '../../src/traces/trace-record';
 import { stepOvnLines } from '../../src/traces/trace-text';
 import type { OvnModel } from '../../src/ovn/ovn-model';
 import { parseOfprotoTrace } from '../../src/ovs/ofproto-trace';
-import { readDetrace } from './detrace-text';
+import { asDetracePrints, readDetrace } from './detrace-text';
 
 const DETRACE_OWNERS = new Set(['Logical_Flow', 'Port_Binding', 'MAC_Binding', 'Multicast_Group', 'Chassis', 'Load_Balancer']);
 const DETRACE_HINTS = new Set(['ACL', 'DHCP_Options', 'Forwarding_Group', 'Logical_Switch_Port', 'Logical_Router_Port', 'Logical_Router_Policy', 'Load_Balancer', 'NAT', 'Logical_Router_Static_Route', 'QoS']);
@@ -45,10 +45,13 @@ export function compareWithDetrace(traceText: string, detraceText: string, model
       if (o.stale) acc.extras.stale = (acc.extras.stale ?? 0) + 1;
     }
     if (s.hint && !DETRACE_HINTS.has(s.hint.table)) acc.extras[`hint ${s.hint.table}`] = (acc.extras[`hint ${s.hint.table}`] ?? 0) + 1;
-    const lines = stepOvnLines({
+    const served = stepOvnLines({
       owners: s.owners.filter((o) => DETRACE_OWNERS.has(o.table) && !o.stale).map(ownerJson),
       northbound: s.hint && DETRACE_HINTS.has(s.hint.table) ? s.hint : null,
     });
+    const lines = served.map(asDetracePrints);
+    const stripped = lines.filter((l, k) => l !== served[k]).length;
+    if (stripped) acc.extras['quote ovn-detrace strips'] = (acc.extras['quote ovn-detrace strips'] ?? 0) + stripped;
     const expected = theirs[i].annotations;
     if (s.cookie === theirs[i].cookie && lines.join('\n') === expected.join('\n')) acc.agree++;
     else acc.disagreements.push({ step: `${s.cookie} / ${theirs[i].line}`, ours: lines, detrace: expected });

@@ -36,3 +36,20 @@ export function readDetrace(text: string): DetraceStep[] {
   }
   return out.map(({ line, cookie, annotations }) => ({ line, cookie, annotations }));
 }
+
+/** Python's `str.strip('"')`. */
+const pyStrip = (s: string): string => s.replace(/^"+|"+$/g, '');
+
+/**
+ * A served OVN line as ovn-detrace prints it: ovn-detrace passes a logical flow's match and actions
+ * and an ACL's match through `.strip('"')`, which eats a quote that belongs to them (a match ending
+ * in `== "sw0-lr0"` is printed `== "sw0-lr0`). The served text keeps them whole; comparisons map
+ * our line through this before comparing, and count where it changed something.
+ */
+export function asDetracePrints(line: string): string {
+  const lf = /^(\s*\* Logical flow: .*?, match=\()(.*)(\), actions=\()(.*)\)$/.exec(line);
+  if (lf) return `${lf[1]}${pyStrip(lf[2])}${lf[3]}${pyStrip(lf[4])})`;
+  const acl = /^(\s*\* ACL: .*?, priority=\d+, match=\()(.*)(\), [a-z-]+(?: \(log\))?)$/.exec(line);
+  if (acl) return `${acl[1]}${pyStrip(acl[2])}${acl[3]}`;
+  return line;
+}

@@ -5,7 +5,8 @@
 // does not use ofproto/detrace), pipe that text through ovn-detrace, and compare, step by step on the
 // cookie, the OVN lines (`  * …` rows, `   * …` hints) of the two texts.
 // Every OVN line must be the same, or its difference must be one of DIFFERENCES below, and the
-// differences found on this pair must be exactly the ones listed for it.
+// differences found on this pair must be exactly the ones listed for it. A line both print, ours
+// whole and ovn-detrace's cut by one of its quirks, is one difference and counts once in the total.
 import { execFile } from 'node:child_process';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
@@ -16,7 +17,7 @@ import { Sandbox } from '../../support/sandbox';
 import { waitFor } from '../../support/wait';
 import { checkPacket } from '../../support/verdict-check';
 import { buildVerdictTopology, VERDICT_PACKETS, VerdictTopology } from '../../support/verdict-topology';
-import { readDetrace } from '../../support/detrace-text';
+import { asDetracePrints, readDetrace } from '../../support/detrace-text';
 
 jest.setTimeout(600_000);
 
@@ -29,7 +30,9 @@ const ALL_PAIRS = ['debian12', 'debian13', 'unstable'];
  * this topology (the test fails if a listed difference does not show up, or an unlisted one does).
  */
 interface Difference {
-  readonly side: 'served' | 'detrace';
+  /** `served`: a line only we print; `detrace`: a line only ovn-detrace prints; `pair`: a line
+   *  each prints, ours mapped by asDetracePrints (its quirks) to ovn-detrace's. */
+  readonly side: 'served' | 'detrace' | 'pair';
   readonly line: RegExp;
   readonly why: string;
   readonly pairs: readonly string[];
@@ -45,6 +48,15 @@ const DIFFERENCES: Record<string, Difference> = {
     side: 'served',
     line: /^ {3}\* Logical (Switch|Router): \S+ \([0-9a-f-]{36}\)$/,
     why: 'ovn-detrace has no hint handler for Logical_Switch / Logical_Router',
+    pairs: ['debian12', 'debian13', 'unstable'],
+  },
+  // ovn-detrace prints a logical flow's match and actions, and an ACL's match, through Python's
+  // `.strip('"')`, which cuts the closing quote off a match that ends in a quoted name:
+  // `outport == "sw0-lr0"` comes out `outport == "sw0-lr0`. The served text prints the match whole.
+  quoteStrippedByDetrace: {
+    side: 'pair',
+    line: /^ {2}\* Logical flow: |^ {3}\* ACL: /,
+    why: "ovn-detrace's str.strip('\"') eats a quote of the match",
     pairs: ['debian12', 'debian13', 'unstable'],
   },
 };
@@ -124,7 +136,7 @@ describe(`served text against ovn-detrace on ${PAIR}`, () => {
     await sb?.stop();
   });
 
-  function classify(trace: number, step: string, side: 'served' | 'detrace', line: string): void {
+  function classify(trace: number, step: string, side: Difference['side'], line: string): void {
     const hit = Object.entries(DIFFERENCES).find(([, d]) => d.side === side && d.line.test(line));
     if (!hit) {
       tally.unexplained.push({ trace, side, line, step });
@@ -167,16 +179,20 @@ describe(`served text against ovn-detrace on ${PAIR}`, () => {
         }
         tally.steps++;
         const [oursCommon, theirsCommon] = common(s.annotations, expected);
-        s.annotations.forEach((l, i) => {
-          if (oursCommon[i]) tally.identical++;
-          else classify(t.id, s.line, 'served', l);
+        tally.identical += oursCommon.filter(Boolean).length;
+        tally.total += oursCommon.filter(Boolean).length;
+        const onlyTheirs = expected.filter((_, i) => !theirsCommon[i]);
+        for (const l of s.annotations.filter((_, i) => !oursCommon[i])) {
+          // The same line in ovn-detrace's form (quirks applied): one difference, not two.
+          const k = asDetracePrints(l) !== l ? onlyTheirs.indexOf(asDetracePrints(l)) : -1;
+          if (k >= 0) onlyTheirs.splice(k, 1);
+          classify(t.id, s.line, k >= 0 ? 'pair' : 'served', l);
           tally.total++;
-        });
-        expected.forEach((l, i) => {
-          if (theirsCommon[i]) return;
+        }
+        for (const l of onlyTheirs) {
           classify(t.id, s.line, 'detrace', l);
           tally.total++;
-        });
+        }
       }
     }
   }

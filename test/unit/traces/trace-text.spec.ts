@@ -8,7 +8,7 @@ import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
 import { ownerJson, TraceJson, verdictJson } from '../../../src/traces/trace-record';
 import { renderTraceText, stepOvnLines } from '../../../src/traces/trace-text';
 import { capturedModel, CAPTURED } from '../../support/captured-model';
-import { readDetrace } from '../../support/detrace-text';
+import { asDetracePrints, readDetrace } from '../../support/detrace-text';
 
 const model = capturedModel();
 const TRACE = join(CAPTURED, 'acl-drop/traces/c18ab9e3-05d2-4739-9226-22dae8fd93e9');
@@ -38,7 +38,7 @@ describe('the served trace text', () => {
     const ours = readDetrace(text);
     expect(ours.length).toBeGreaterThan(5);
     const theirs = new Map(detrace.map((d) => [d.cookie, d.annotations]));
-    for (const step of ours) expect({ cookie: step.cookie, lines: step.annotations }).toEqual({ cookie: step.cookie, lines: theirs.get(step.cookie) });
+    for (const step of ours) expect({ cookie: step.cookie, lines: step.annotations.map(asDetracePrints) }).toEqual({ cookie: step.cookie, lines: theirs.get(step.cookie) });
   });
 
   it('names a Port_Binding once, after its logical datapath, as ovn-detrace does', () => {
@@ -52,6 +52,13 @@ describe('the served trace text', () => {
     const lines = stepOvnLines({ owners: two, northbound: null });
     expect(lines.filter((l) => l === '   * [Duplicate uuid cookie]')).toHaveLength(1);
     expect(lines[lines.length - 1]).toBe('   * (stale: logical flow ffffffff-0000-0000-0000-000000000000 no longer in the southbound database)');
+  });
+
+  it('prints a match as the database holds it, where ovn-detrace strips the closing quote off it', () => {
+    const lf = ownerJson(trace.steps.find((s) => s.owners[0]?.logicalFlow)!.owners[0]);
+    const [line] = stepOvnLines({ owners: [{ ...lf, match: 'ip && outport == "sw0-lr0"' }], northbound: null }).filter((l) => l.includes('Logical flow:'));
+    expect(line).toContain('match=(ip && outport == "sw0-lr0"), actions=(');
+    expect(asDetracePrints(line)).toContain('match=(ip && outport == "sw0-lr0), actions=(');
   });
 
   it('prints a stored 8-digit cookie as ofproto/trace does, without leading zeros', () => {
