@@ -28,7 +28,7 @@ async function history(out: string): Promise<void> {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { Sandbox } = require(join(here, 'test/support/sandbox'));
   const { waitFor } = require(join(here, existsSync(join(here, 'test/support/wait.ts')) ? 'test/support/wait' : 'test/support/sandbox'));
-  const { buildVerdictTopology, VERDICT_PACKETS, EXTRA_VERDICT_PACKETS, VERDICT_MAC } = require(join(here, 'test/support/verdict-topology'));
+  const { buildVerdictTopology, VERDICT_PACKETS, EXTRA_VERDICT_PACKETS, VERDICT_MAC, ROUTER_MAC } = require(join(here, 'test/support/verdict-topology'));
   const { checkPacket } = require(join(here, 'test/support/verdict-check'));
   const { createApp } = require(join(here, 'src/bootstrap'));
   const { loadConfig } = require(join(here, 'src/config/config'));
@@ -76,7 +76,22 @@ async function history(out: string): Promise<void> {
     await sb.inject('vif1', icmp(1, 2), 3);
     await sb.inject('vif2', icmp(2, 3), 3);
     await sb.inject('vif3', icmp(3, 2), 2);
-    await new Promise((r) => setTimeout(r, 3000));
+    // Reused recirculation ids: with the flows of lsp1's routed and load-balanced packets still
+    // installed, the same from lsp2 and lsp3 takes new ids for its first passes and the ids of
+    // lsp1's passes where the frozen state is the same (the router's, the backend's), so a pass
+    // may recirculate into a smaller id than its own.
+    await post('/trace-sessions', { logicalPort: 'lsp2', includeExisting: true });
+    const routed = (from: number, dst: string, l4: string, proto: number) =>
+      `in_port(${dp.get(`vif${from}`)}),eth(src=${VERDICT_MAC(from)},dst=${ROUTER_MAC.sw0}),eth_type(0x0800),ipv4(src=10.0.0.${from},dst=${dst},proto=${proto},tos=0,ttl=64,frag=no),${l4}`;
+    const vip = (from: number, sport: number) =>
+      `in_port(${dp.get(`vif${from}`)}),eth(src=${VERDICT_MAC(from)},dst=${VERDICT_MAC(3)}),eth_type(0x0800),ipv4(src=10.0.0.${from},dst=10.0.0.100,proto=6,tos=0,ttl=64,frag=no),tcp(src=${sport},dst=80),tcp_flags(0x002)`;
+    await sb.inject('vif1', routed(1, '172.16.0.4', 'icmp(type=8,code=0)', 1), 2);
+    await sb.inject('vif1', vip(1, 41080), 2);
+    await new Promise((r) => setTimeout(r, 1500));
+    await sb.inject('vif2', routed(2, '172.16.0.4', 'icmp(type=8,code=0)', 1), 2);
+    await sb.inject('vif2', vip(2, 42080), 2);
+    await sb.inject('vif2', routed(2, '192.168.100.7', 'udp(src=5002,dst=6002)', 17), 1);
+    await new Promise((r) => setTimeout(r, 4000));
     // On-demand traces: a hand-typed OpenFlow flow and an installed datapath flow by UFID.
     await post('/traces', { bridge: 'br-int', flow: `in_port=${dp.get('vif1')},icmp,dl_src=${VERDICT_MAC(1)},dl_dst=${VERDICT_MAC(3)},nw_src=10.0.0.1,nw_dst=10.0.0.3` });
     const live = (await http.get('/datapath-flows?state=live&limit=5')).body.items as Array<{ ufid: string }>;
@@ -113,6 +128,16 @@ async function history(out: string): Promise<void> {
   }
   const db = new Database(out);
   db.pragma('wal_checkpoint(TRUNCATE)');
+  // Paths where a pass recirculates into a smaller id than its own (what sorting by id gets wrong).
+  const reused = db
+    .prepare(
+      `SELECT DISTINCT t.path_id AS path, pt.recirc_id AS parent, ct.recirc_id AS child FROM recirc_edge e
+         JOIN trace pt ON pt.datapath_flow_id = e.parent_id JOIN trace ct ON ct.datapath_flow_id = e.child_id
+         JOIN trace t ON t.id = pt.id WHERE pt.path_id = ct.path_id`,
+    )
+    .all() as Array<{ path: number; parent: string; child: string }>;
+  const smaller = reused.filter((r) => Number(r.child) < Number(r.parent));
+  console.log(`edges to a smaller recirculation id within a path: ${smaller.map((r) => `path ${r.path} ${r.parent}->${r.child}`).join(', ') || 'none'}`);
   db.pragma('journal_mode = DELETE');
   const counts = Object.fromEntries(
     (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as Array<{ name: string }>).map((t) => [
