@@ -5,7 +5,7 @@ import type { GNode, Picture } from './graph';
 
 const pathD = (pts: Array<{ x: number; y: number }>) => pts.map((p, i) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
 
-export function PictureView({ pic, selected, onSelect }: { pic: Picture; selected: string | null; onSelect: (n: GNode) => void }) {
+export function PictureView({ pic, selected, onSelect, fit }: { pic: Picture; selected: string | null; onSelect: (n: GNode) => void; fit: boolean }) {
   const clusters = pic.nodes.filter((n) => n.role === 'pass' || n.role === 'datapath').sort((a, b) => (a.role === 'pass' ? -1 : 1) - (b.role === 'pass' ? -1 : 1));
   const boxes = pic.nodes.filter((n) => n.role !== 'pass' && n.role !== 'datapath');
   const key = (n: GNode) => (e: KeyboardEvent) => {
@@ -15,7 +15,7 @@ export function PictureView({ pic, selected, onSelect }: { pic: Picture; selecte
     }
   };
   return html`<svg class="picture" role="group" aria-label=${`path picture: ${pic.nodes.filter((n) => n.role === 'pass').length} passes, ${pic.stages} stages`}
-      width=${pic.width} height=${pic.height} viewBox=${`0 0 ${pic.width} ${pic.height}`}>
+      width=${fit ? '100%' : pic.width} height=${fit ? undefined : pic.height} viewBox=${`0 0 ${pic.width} ${pic.height}`}>
     <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead" /></marker></defs>
     ${clusters.map(
       (n) => html`<g class=${`cluster ${n.role}`} data-id=${n.id}>

@@ -102,6 +102,8 @@ describe('the /ui page in Chromium', () => {
     expect(await detail.locator('table.rules tbody tr').count()).toBeGreaterThan(0);
     expect(await detail.textContent()).toContain(path.verdict.logicalFlow);
     await shot('path');
+    await page.getByRole('button', { name: 'Fit to width' }).click();
+    await shot('path-fit');
   });
 
   it('the trace page is ovn-detrace text whose cookies link to the logical flow audit, with its chart', async () => {

@@ -75,6 +75,7 @@ export function PathPage({ id }: { id: string }) {
   const [sel, setSel] = useState<GNode | null>(null);
   const [checks, setChecks] = useState<any>(null);
   const [busy, setBusy] = useState(false);
+  const [fit, setFit] = useState(false);
   useEffect(() => {
     setPath(null);
     setSel(null);
@@ -106,10 +107,11 @@ export function PathPage({ id }: { id: string }) {
     <p class=${`verdict-line ${verdictClass(path.verdict.kinds)}`}>${verdictText(path.verdict)}</p>
     <div class="actions">
       <button type="button" onClick=${crossCheck} disabled=${busy}>${busy ? 'Running ovn-trace…' : 'Cross-check with ovn-trace'}</button>
+      <button type="button" aria-pressed=${fit} onClick=${() => setFit(!fit)}>${fit ? 'Actual size' : 'Fit to width'}</button>
       ${checks?.items?.map((c: any) => html` ${link(`/ui/cross-checks/${c.id}`, `cross-check ${c.id}: ${c.result}`)}`)}
     </div>
     <div class="path-view">
-      <div class="canvas" tabindex="-1"><${PictureView} pic=${pic} selected=${sel?.id ?? null} onSelect=${setSel} /></div>
+      <div class="canvas" tabindex="-1"><${PictureView} pic=${pic} fit=${fit} selected=${sel?.id ?? null} onSelect=${setSel} /></div>
       <aside class="detail" aria-live="polite" aria-label="details">${sel ? html`<${Detail} node=${sel} />` : html`<p>Select a stage (click, or Tab and Enter) to see its logical flow, OpenFlow rules and ovn-detrace text.</p>`}</aside>
     </div>
   </section>`;
