@@ -118,6 +118,26 @@ describe.each(PAIRS)('tunnel lines captured on %s', (pair) => {
     expect(toHv3[0].vni).toBe(routed.vni);
   });
 
+  it('reads the stateful pass pair: the push after ct(commit) in a recirculated pass, the tunnel kept in the receiver\'s recirculated key', () => {
+    const hv1 = flows(pair, 'hv1.stateful.flows-m.txt');
+    const sent = one(hv1, 'the push after conntrack', (f) => f.actions.includes('tnl_push('));
+    expect(sent.key).toMatch(/recirc_id\(0x[0-9a-f]+\)/);
+    expect(sent.actions).toMatch(/^ct\(commit,/);
+    const [push] = tunnelPushes(sent.actions);
+    expect(push).toMatchObject({ ...sameSwitch, remoteIp: '192.168.0.2' });
+
+    const hv2 = flows(pair, 'hv2.stateful.flows-m.txt').filter((f) => f.key.includes('tunnel('));
+    const first = one(hv2, 'the first pass on hv2', (f) => /recirc_id\(0\)/.test(f.key));
+    const last = one(hv2, 'the delivering pass on hv2', (f) => /,vif2$/.test(f.actions));
+    expect(first.actions).toMatch(/recirc\(0x[0-9a-f]+\)$/);
+    // The recirculated pass keeps the packet's tunnel values (-m) but wildcards the option entirely.
+    const m = tunnelMatch(last.key)!;
+    expect(m).toMatchObject({ ...sameSwitch, src: '192.168.0.1', dst: '192.168.0.2' });
+    expect(m.geneve[0].mask).toBe('0');
+    expect(pushReaches(push, tunnelMatch(first.key)!)).toBe(true);
+    expect(pushReaches(push, m)).toBe(true);
+  });
+
   it('finds no tunnel where there is none (a VM port flow, a tnl_pop flow)', () => {
     const vm = one(flows(pair, 'hv1.flows-m.txt'), 'ICMP to lsp2', (f) => f.key.includes('dst=50:54:00:00:00:02') && f.key.includes('icmp('));
     expect(tunnelMatch(vm.key)).toBeUndefined();
