@@ -157,6 +157,15 @@ describe('tunnel parts: rules beyond the captures', () => {
     expect(pushes[0].ovn).toEqual({ ingress: 1, egress: 0x8000 });
   });
 
+  it('reads an IPv6 underlay and a VXLAN header (formats of odp-util.c, not captured here)', () => {
+    const [v6] = tunnelPushes('tnl_push(tnl_port(genev_sys_6081),header(size=78,type=5,eth(dst=aa:aa:aa:aa:aa:aa,src=bb:bb:bb:bb:bb:bb,dl_type=0x86dd),ipv6(src=fc00::1,dst=fc00::2,label=0,proto=17,tclass=0x0,hlimit=64),udp(src=0,dst=6081,csum=0xffff),geneve(crit,vni=0x3,options({class=0x102,type=0x80,len=4,0x40005}))),out_port(br-phys)),br-phys_n1');
+    expect(v6).toMatchObject({ vni: 3, remoteIp: 'fc00::2', localIp: 'fc00::1', ovn: { ingress: 4, egress: 5 } });
+    const [vx] = tunnelPushes('tnl_push(tnl_port(vxlan_sys_4789),header(size=50,type=4,eth(dst=aa:aa:aa:aa:aa:aa,src=bb:bb:bb:bb:bb:bb,dl_type=0x0800),ipv4(src=192.168.0.1,dst=192.168.0.2,proto=17,tos=0,ttl=64,frag=0x4000),udp(src=0,dst=4789,csum=0x0),vxlan(flags=0x8000000,vni=0x1c7)),out_port(br-phys))');
+    expect(vx).toMatchObject({ kind: 'vxlan', vni: 0x1c7, geneve: [], ovn: undefined });
+    const m = tunnelMatch('tunnel(tun_id=0x3,ipv6_src=fc00::1,ipv6_dst=fc00::2,geneve({class=0x102,type=0x80,len=4,0x40005/0x7fffffff}),flags(-df+csum+key))')!;
+    expect(pushReaches(v6, m)).toBe(true);
+  });
+
   it('applies the receiver mask: a wildcarded option matches any data, an exact one only its own', () => {
     const [p] = tunnelPushes('set(tunnel(tun_id=0x1,dst=192.168.0.2,ttl=64,tp_dst=6081,geneve({class=0x102,type=0x80,len=4,0x10002}),flags(df|csum|key))),6081');
     const m = (opt: string) => tunnelMatch(`tunnel(tun_id=0x1,src=192.168.0.1,dst=192.168.0.2,geneve({class=0x102,type=0x80,len=4,${opt}}),flags(-df+csum+key)),in_port(6081)`)!;
