@@ -8,6 +8,7 @@ import { annotatePass } from '../correlation/annotate';
 import type { AnnotatedTrace } from '../correlation/types';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import type { LivetraceConfig } from '../config/config.schema';
+import { recircIdHex } from '../ovs/ids';
 import { traceKey } from '../ovs/odp-key';
 import { parseOfprotoTrace } from '../ovs/ofproto-trace';
 import { compareTracedActions } from '../ovs/trace-compare';
@@ -91,7 +92,7 @@ export class FlowTracer {
 
   private annotateOptions(flow: LiveFlow, dp: DatapathPortMaps | null) {
     return {
-      recircId: '0x' + flow.recircId.toString(16),
+      recircId: recircIdHex(flow.recircId),
       inPort: flow.inPort ?? undefined,
       dpifMaps: dp ? dp.annotate : null,
       chassis: this.poller.chassis,

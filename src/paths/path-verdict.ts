@@ -3,6 +3,7 @@
 // The tracer stores it as passes arrive (path-state.ts) and readers recompute it from stored
 // passes (path-builder.ts) with this same function, so both give the same answer.
 import type { AnnotatedTrace, Verdict, VerdictKind } from '../correlation/types';
+import { recircIdHex } from '../ovs/ids';
 import type { VerdictJson } from '../traces';
 
 /** What a path needs of a pass: its ports and verdict (not its steps: memory grows with live flows). */
@@ -39,7 +40,8 @@ export interface StoredPathVerdict {
   dropTraceId: number | null;
 }
 
-const hex = (n: number): string => '0x' + n.toString(16);
+/** A pass's recirc id in a message; a stored one that is not an id (bad ingested text) is shown as is, never thrown on. */
+const shown = (n: number): string => (Number.isInteger(n) && n >= 0 && n <= 0xffffffff ? recircIdHex(n) : String(n));
 
 /** The path's verdict; `passes` in edge order (edge-order.ts): the first drop and controller pass are the packet's first. */
 export function pathVerdict(passes: readonly VerdictPass[]): StoredPathVerdict {
@@ -58,14 +60,14 @@ export function pathVerdict(passes: readonly VerdictPass[]): StoredPathVerdict {
   for (const x of passes) {
     for (const r of x.pass.verdict.recircIds) {
       if (have.has(Number(r))) continue;
-      missing.push(`recirculation ${r} queued by trace ${x.traceId} (recirc_id ${hex(x.recircId)}) has no pass in the path`);
+      missing.push(`recirculation ${r} queued by trace ${x.traceId} (recirc_id ${shown(x.recircId)}) has no pass in the path`);
     }
   }
   // A packet's path starts with its recirc_id 0 pass: without it the passes found are the tail of
   // a packet whose earlier passes were not linked to them (or not traced).
   if (passes.length && !have.has(0)) {
     const first = passes[0];
-    missing.push(`no first pass (recirc_id 0): the pass of trace ${first.traceId} (recirc_id ${hex(first.recircId)}) has no parent in the path`);
+    missing.push(`no first pass (recirc_id 0): the pass of trace ${first.traceId} (recirc_id ${shown(first.recircId)}) has no parent in the path`);
   }
   const incomplete = missing.length > 0;
   if (!kinds.size) kinds.add('recirculate');
