@@ -305,16 +305,18 @@ async function capture(tree: string, dbFile: string, outDir: string): Promise<vo
   const after = dbCounts(db);
   rmSync(work, { recursive: true, force: true });
   const grew = Object.keys(after).filter((k) => counts[k] !== undefined && after[k] !== counts[k] && k !== 'migrations');
-  console.log(`${index.length} answers from ${t} in ${outDir}${grew.length ? `; WARNING rows changed in ${grew.join(', ')}` : ''}`);
+  console.log(`${index.length} answers from ${t} in ${outDir}${grew.length ? `; WARNING rows changed while serving in ${grew.join(', ')}` : ''}`);
 }
 
-function dbCounts(file: string): Record<string, number> {
+/** A digest of every table's rows: serving the copy must change none (no source may write). */
+function dbCounts(file: string): Record<string, string> {
   const d = new Database(file, { readonly: true });
   const out = Object.fromEntries(
-    (d.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as Array<{ name: string }>).map((x) => [
-      x.name,
-      (d.prepare(`SELECT count(*) AS n FROM "${x.name}"`).get() as { n: number }).n,
-    ]),
+    (d.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as Array<{ name: string }>).map((x) => {
+      const h = createHash('sha1');
+      for (const row of d.prepare(`SELECT * FROM "${x.name}"`).raw().iterate()) h.update(JSON.stringify(row, (_k, v) => (Buffer.isBuffer(v) ? v.toString('hex') : v)));
+      return [x.name, h.digest('hex')];
+    }),
   );
   d.close();
   return out;
