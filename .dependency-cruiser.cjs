@@ -7,6 +7,8 @@
 //   shared    config, common, metrics, openapi, storage, replicas: Nest plumbing every feature uses
 //   model     ovn (the OVN model over the replicas), correlation (pass + model -> annotated trace)
 //   low       ovsdb, unixctl, ovs: protocols and pure parsers, no Nest
+//   client    cli: the terminal client, a program of its own that reads the REST API like any
+//             other client (the API's JSON types aside, it imports only the low layer)
 //
 // A feature's public entry: its index.ts (the folder's header; it re-exports what others may use),
 // and the Nest pieces other modules wire by class: *.module.ts, the providers a module exports
@@ -28,8 +30,9 @@ const FEATURES = [
   'retention',
   'ui',
 ];
+const CLIENT = ['cli'];
 const dirs = (names) => `^src/(${names.join('|')})/`;
-const ALL = [...LOW, ...MODEL, ...SHARED, ...FEATURES];
+const ALL = [...LOW, ...MODEL, ...SHARED, ...FEATURES, ...CLIENT];
 const PUBLIC = ['index\\.ts', '[^/]+\\.module\\.ts', '[^/]+\\.service\\.ts', '[^/]+-store\\.ts', '[^/]+\\.health\\.ts', '[^/]+\\.entity\\.ts'];
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -70,6 +73,20 @@ module.exports = {
       severity: 'error',
       from: { path: dirs(SHARED) },
       to: { path: '^src/', pathNot: dirs([...LOW, ...MODEL, ...SHARED]) },
+    },
+    {
+      name: 'client-over-http',
+      comment: 'The terminal client talks to the service over HTTP: it may use the JSON types of the API, and otherwise imports only the low layer.',
+      severity: 'error',
+      from: { path: dirs(CLIENT) },
+      to: { path: '^src/', pathNot: dirs([...LOW, ...CLIENT]), dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'nothing-imports-client',
+      comment: 'The service never imports the terminal client.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: dirs(CLIENT) },
+      to: { path: dirs(CLIENT) },
     },
     {
       name: 'no-pure-layer-nest',
