@@ -8,8 +8,8 @@ import type { Database, Statement } from 'better-sqlite3';
 
 export type WriteJob<T> = (tx: WriteContext) => T;
 
+/** What a store's write gets inside the transaction: statements, never the connection itself. */
 export interface WriteContext {
-  db: Database;
   /** A prepared statement, cached by its SQL text. */
   stmt(sql: string): Statement;
   /**
@@ -61,7 +61,6 @@ export class StoreWriter {
     } = {},
   ) {
     this.ctx = {
-      db,
       stmt: (sql) => {
         let s = this.statements.get(sql);
         if (!s) this.statements.set(sql, (s = db.prepare(sql)));
