@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pushReaches, tunnelMatch, tunnelPushes } from '../../../src/ovs/odp-tunnel';
-import { SANDBOX_SCRIPT, waitFor } from '../../support/sandbox';
+import { SANDBOX_SCRIPT } from '../../support/sandbox';
+import { waitFor } from '../../support/wait';
 
 jest.setTimeout(180_000);
 const run = promisify(execFile);
