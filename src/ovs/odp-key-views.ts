@@ -34,7 +34,12 @@ export function keyValue(key: OdpKey, name: string, attr?: string): string | und
 /** recirc_id as a number (0 when the key has none, as the datapath assumes). */
 export function recircId(key: OdpKey): number {
   const v = keyValue(key, 'recirc_id');
-  return v === undefined ? 0 : parseNumber(v);
+  if (v === undefined) return 0;
+  const n = parseNumber(v);
+  // The datapath's recirc_id is a uint32: anything wider is a bad key, said here rather than
+  // wherever the id is printed next (ovs/ids.ts recircIdHex refuses it too).
+  if (n > 0xffffffff) throw new OvsParseError('recirc_id', v, 0, 'wider than 32 bits');
+  return n;
 }
 
 /** in_port as printed: a datapath port number (`2`) or, with `-m`, a port name (`vif1`). */

@@ -42,6 +42,11 @@ describe('ODP flow keys', () => {
     expect(keyValue(key, 'ipv4', 'src')).toBe('10.0.0.1');
   });
 
+  it('refuses a recirc_id wider than the datapath\'s 32 bits, naming it', () => {
+    expect(recircId(parseKey('recirc_id(0xffffffff),in_port(vif1)'))).toBe(0xffffffff);
+    expect(() => recircId(parseKey('recirc_id(0x100000000),in_port(vif1)'))).toThrow(/recirc_id.*wider than 32 bits/);
+  });
+
   it('reads ct_state as hex (-m dumps) and as flags (plain dumps)', () => {
     expect(ctState(parseKey('ct_state(0x21/0x3f)'))).toEqual({ bits: 0x21, mask: 0x3f });
     expect(ctStateFlags(0x21)).toEqual(['new', 'trk']);
