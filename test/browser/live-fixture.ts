@@ -22,6 +22,8 @@ export interface Live {
   tracer: INestApplication;
   api: INestApplication;
   url: string;
+  /** The tracer app (no token): where trace sessions run. */
+  tracerUrl: string;
   dir: string;
   /** GET on the API with the token, JSON. */
   json(path: string): Promise<any>;
@@ -62,7 +64,7 @@ export async function startLive(): Promise<Live> {
       await waitFor(`a trace of the packet to 10.0.0.${to} port ${dport}`, async () => (await newest()) > before, 30_000);
     };
     const live: Live = {
-      sb, tracer, api, url, dir, json, send,
+      sb, tracer, api, url, tracerUrl, dir, json, send,
       close: async () => {
         await api?.close();
         await tracer?.close();

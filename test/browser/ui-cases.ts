@@ -1,46 +1,38 @@
-// The /ui page in a real Chromium against the app on a real sandbox: live packets without a
-// reload, the path picture of a dropped packet naming the ACL, stage details, the trace text and
-// the audits, the cross-check divergence, the token form, phone width, and no console errors.
+// The /ui page in a real Chromium (registered by live.spec.ts): live packets without a reload,
+// the path picture of a dropped packet naming the ACL, stage details, the trace text and the
+// audits, phone width, the token form, the cross-check divergence, and no console errors.
 // Screenshots of each page go to docs/ (committed, for the README).
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { ROOT } from '../support/app';
-import { waitFor } from '../support/sandbox';
 import { launch, watchErrors } from './browser';
-import { Live, startLive, TOKEN } from './live-fixture';
-
-jest.setTimeout(240_000);
+import { Live, TOKEN } from './live-fixture';
 
 const DOCS = join(ROOT, 'docs');
 
-describe('the /ui page in Chromium', () => {
+/** The one browser tab the cases share (it keeps the token in its sessionStorage). */
+export interface UiState {
+  page: Page;
+  errors: string[];
+  close(): Promise<void>;
+}
+
+export function uiCases(ctx: () => Live, dropOf: () => any, state: UiState): void {
   let live: Live;
-  let chrome: Awaited<ReturnType<typeof launch>>;
-  let ctx: BrowserContext;
   let page: Page;
   let errors: string[];
   let drop: any;
-
   const shot = (name: string, p: Page = page) => p.screenshot({ path: join(DOCS, `ui-${name}.png`), fullPage: false });
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(ROOT, 'web/build.mjs')], { stdio: 'ignore' });
+    live = ctx();
+    drop = dropOf();
     mkdirSync(DOCS, { recursive: true });
-    live = await startLive();
-    await live.send(2, 41001);
-    await live.send(3, 41002, 53);
-    drop = await waitFor('the drop trace', async () => (await live.json('/traces?logical_port=lsp1&verdict=drop')).items?.[0]);
-    chrome = await launch();
-    ctx = chrome.ctx;
-    errors = watchErrors(ctx);
-    page = ctx.pages()[0] ?? (await ctx.newPage());
-  });
-
-  afterAll(async () => {
-    await chrome?.close();
-    await live?.close();
+    const chrome = await launch();
+    errors = watchErrors(chrome.ctx);
+    page = chrome.ctx.pages()[0] ?? (await chrome.ctx.newPage());
+    Object.assign(state, { page, errors, close: chrome.close });
   });
 
   afterEach(() => {
@@ -140,7 +132,15 @@ describe('the /ui page in Chromium', () => {
     await phone.setViewportSize({ width: 1280, height: 800 });
   });
 
+}
+
+/** Last of all: it deletes the drop ACL. */
+export function uiCrossCheckCase(ctx: () => Live, dropOf: () => any, state: UiState): void {
   it('the cross-check started from the path page marks the first divergence (the ACL deleted since)', async () => {
+    const live = ctx();
+    const drop = dropOf();
+    const page = state.page;
+    const shot = (name: string) => page.screenshot({ path: join(DOCS, `ui-${name}.png`), fullPage: false });
     await live.sb.nbctl('acl-del', 'sw0', 'to-lport', '1002', 'outport == "lsp3" && ip4 && udp.dst == 53');
     await live.sb.nbctl('--wait=hv', 'sync');
     await page.goto(`${live.url}/ui/paths/${drop.pathId}`);
@@ -154,5 +154,6 @@ describe('the /ui page in Chromium', () => {
     expect(await page.locator('.divergence-text').textContent()).toMatch(/stale/);
     await row.scrollIntoViewIfNeeded();
     await shot('cross-check');
+    expect(state.errors).toEqual([]);
   });
-});
+}

@@ -1,35 +1,26 @@
-// GET /traces/stream on a real sandbox, served by an API instance that does not trace: the
-// traces it streams were committed by the tracer app on the same database (another writer).
+// GET /traces/stream, served by the API instance that does not trace: what it streams was
+// committed by the tracer app on the same database (another writer). Registered by live.spec.ts.
 import { TraceStreamService, STREAM_DEFAULTS } from '../../src/traces/trace-stream.service';
 import { waitFor } from '../support/wait';
-import { Live, SseClient, startLive } from './live-fixture';
+import { Live, SseClient } from './live-fixture';
 
-jest.setTimeout(240_000);
-
-describe('GET /traces/stream', () => {
-  let live: Live;
+export function streamCases(ctx: () => Live): void {
   const open: SseClient[] = [];
+  let live: Live;
   const stream = async (query: string, headers: Record<string, string> = {}) => {
     const r = await SseClient.open(`${live.url}/traces/stream${query}`, headers);
     if (r.status === 200) open.push(r.client);
     return r;
   };
 
-  beforeAll(async () => {
+  beforeAll(() => {
+    live = ctx();
     TraceStreamService.options = { ...STREAM_DEFAULTS, pollMs: 100, heartbeatMs: 300 };
-    live = await startLive();
-    await live.send(2, 40001);
-    await live.send(3, 40002, 53);
-    await waitFor('an output and a drop trace of lsp1', async () => {
-      const items = (await live.json('/traces?logical_port=lsp1')).items ?? [];
-      return items.some((t: any) => t.verdict.kinds.includes('drop')) && items.some((t: any) => t.verdict.kinds.includes('output'));
-    }, 60_000);
   });
 
-  afterAll(async () => {
+  afterAll(() => {
     for (const c of open) c.close();
     TraceStreamService.options = STREAM_DEFAULTS;
-    await live?.close();
   });
 
   it('is its own route (not /traces/:id), and bad filters are 400 or 404 naming what was wrong', async () => {
@@ -92,4 +83,4 @@ describe('GET /traces/stream', () => {
       TraceStreamService.options = { ...TraceStreamService.options, maxStreams: STREAM_DEFAULTS.maxStreams };
     }
   });
-});
+}

@@ -1,0 +1,102 @@
+// The HTTP side of the ovn-livetrace client: the public API only, with LIVETRACE_API_TOKEN as the
+// bearer token. Errors carry the API's message and whether the thing asked for was not found.
+import { request } from 'node:http';
+import { request as requestTls } from 'node:https';
+
+export class ClientError extends Error {
+  constructor(message: string, readonly status: number | null) {
+    super(message);
+  }
+}
+
+export class Client {
+  constructor(readonly base: string, private readonly token: string | undefined) {}
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { Accept: 'application/json', ...(this.token ? { Authorization: `Bearer ${this.token}` } : {}), ...extra };
+  }
+
+  private async send(method: string, path: string, body?: unknown): Promise<Response> {
+    let r: Response;
+    try {
+      r = await fetch(this.base + path, { method, headers: this.headers(body === undefined ? {} : { 'Content-Type': 'application/json' }), body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new ClientError(`cannot reach ${this.base}: ${cause?.code ?? cause?.message ?? (err as Error).message} (--url or LIVETRACE_URL)`, null);
+    }
+    if (!r.ok) {
+      let message = `${r.status} ${r.statusText}`;
+      try {
+        message = ((await r.json()) as { message?: string }).message ?? message;
+      } catch {
+        /* not the API's error shape */
+      }
+      if (r.status === 401) message += ' (set LIVETRACE_API_TOKEN)';
+      throw new ClientError(message, r.status);
+    }
+    return r;
+  }
+
+  async get<T = any>(path: string): Promise<T> {
+    return (await this.send('GET', path)).json() as Promise<T>;
+  }
+
+  async text(path: string): Promise<string> {
+    return (await this.send('GET', path)).text();
+  }
+
+  async post<T = any>(path: string, body: unknown = {}): Promise<T> {
+    return (await this.send('POST', path, body)).json() as Promise<T>;
+  }
+
+  /**
+   * Follows `GET /traces/stream` (server-sent events), reconnecting after a dropped connection
+   * with Last-Event-ID so that no trace is missed; resolves only on an error the API gave.
+   */
+  follow(query: string, lastId: number, onTrace: (t: any) => void): Promise<never> {
+    let last = lastId;
+    return new Promise((_, reject) => {
+      const connect = () => {
+        const url = new URL(`${this.base}/traces/stream${query}`);
+        const req = (url.protocol === 'https:' ? requestTls : request)(url, { headers: this.headers({ Accept: 'text/event-stream', 'Last-Event-ID': String(last) }) }, (res) => {
+          if (res.statusCode !== 200) {
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => {
+              let message = `${res.statusCode}`;
+              try {
+                message = JSON.parse(body).message ?? message;
+              } catch {
+                /* keep the status */
+              }
+              if ((res.statusCode ?? 500) >= 500) return void setTimeout(connect, 2000);
+              reject(new ClientError(message, res.statusCode ?? null));
+            });
+            return;
+          }
+          res.setEncoding('utf8');
+          let buf = '';
+          res.on('data', (chunk: string) => {
+            buf += chunk;
+            let i: number;
+            while ((i = buf.indexOf('\n\n')) >= 0) {
+              const block = buf.slice(0, i);
+              buf = buf.slice(i + 2);
+              const ev: Record<string, string> = {};
+              for (const line of block.split('\n')) {
+                const m = /^(id|event|data): (.*)$/.exec(line);
+                if (m) ev[m[1]] = m[2];
+              }
+              if (ev.id) last = Number(ev.id);
+              if (ev.event === 'trace' && ev.data) onTrace(JSON.parse(ev.data));
+            }
+          });
+          res.on('end', () => setTimeout(connect, 1000));
+        });
+        req.on('error', () => setTimeout(connect, 2000));
+        req.end();
+      };
+      connect();
+    });
+  }
+}

@@ -1,0 +1,88 @@
+// What the ovn-livetrace client prints: one line per packet, a path drawn with its passes and
+// verdict, an audit. Colours only when the output is a terminal (and NO_COLOR is unset).
+export interface Paint {
+  red(s: string): string;
+  green(s: string): string;
+  yellow(s: string): string;
+  blue(s: string): string;
+  dim(s: string): string;
+  bold(s: string): string;
+}
+
+export function paint(on: boolean): Paint {
+  const c = (code: number) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
+  return { red: c(31), green: c(32), yellow: c(33), blue: c(34), dim: c(2), bold: c(1) };
+}
+
+const short = (u: string | null | undefined) => (u ? u.slice(0, 8) : '');
+
+export function flowText(flow: string): string {
+  const f: Record<string, string> = {};
+  let proto = '';
+  for (const part of flow.split(',')) {
+    const [k, v] = part.split('=');
+    if (v === undefined) {
+      if (/^(tcp|udp|icmp|arp|sctp|ipv6|tcp6|udp6|icmp6)$/.test(k)) proto = k;
+    } else f[k] = v;
+  }
+  const p = (x?: string) => (x ? `:${x}` : '');
+  return `${proto || 'eth'} ${f.nw_src ?? f.ipv6_src ?? f.arp_spa ?? f.dl_src ?? '?'}${p(f.tp_src)} -> ${f.nw_dst ?? f.ipv6_dst ?? f.arp_tpa ?? f.dl_dst ?? '?'}${p(f.tp_dst)}`;
+}
+
+export function verdictText(v: any, c: Paint): string {
+  const out: string[] = [];
+  if (v.incomplete) out.push(c.yellow('incomplete'));
+  for (const k of v.kinds as string[]) {
+    if (k === 'output') out.push(c.green(`output to ${v.logicalPorts.join(', ') || 'a port'}`));
+    else if (k === 'drop') out.push(c.red(v.northbound ? `dropped by ${v.northbound.summary}` : v.logicalFlow ? `dropped by logical flow ${short(v.logicalFlow)}${v.stage ? ` (${v.stage})` : ''}` : `dropped${v.reason ? `: ${v.reason}` : ''}`));
+    else if (k === 'controller') out.push(c.yellow(`to ovn-controller: ${v.controller?.reason ?? v.reason ?? '?'}`));
+    else if (k === 'tunnel') out.push(c.blue(`tunnelled to ${(v.tunnels ?? []).map((t: any) => t.chassis ?? t.remoteIp ?? '?').join(', ')}`));
+    else if (k === 'recirculate') out.push(c.dim(`recirculated${v.recircIds?.length ? ` (${v.recircIds.join(', ')})` : ''}`));
+  }
+  return out.join('; ') || 'no verdict';
+}
+
+export function traceLine(t: any, c: Paint): string {
+  return `${c.dim(t.createdAt.slice(11, 23))} ${String(t.id).padStart(6)} ${flowText(t.flow).padEnd(44)} ${verdictText(t.verdict, c)}${t.pathId ? c.dim(`  path ${t.pathId}`) : ''}`;
+}
+
+/** A path as text: each pass a box, its datapaths and stages inside, recirculations between. */
+export function drawPath(path: any, c: Paint): string {
+  const out: string[] = [`path ${path.id} on ${path.chassis}: ${verdictText(path.verdict, c)}`, ''];
+  path.passes.forEach((p: any, i: number) => {
+    const ct = /(?:^|,)ct_state=([^,]+)/.exec(p.flow)?.[1];
+    out.push(c.bold(`┌─ pass ${i + 1} (trace ${p.id}) · ${p.chassis} · recirc ${p.recircId ?? '0'}${ct ? ` · ct ${ct}` : ''}`));
+    let dp = '';
+    let last = '';
+    for (const s of p.steps ?? []) {
+      const lf = s.owners.find((o: any) => o.table === 'Logical_Flow');
+      if (!lf || lf.uuid === last) continue;
+      last = lf.uuid;
+      const here = `${(lf.datapaths ?? []).map((d: any) => d.name).join(',')} ${lf.pipeline}`;
+      if (here !== dp) {
+        dp = here;
+        out.push(`│ ${c.blue(`[${here}]`)}`);
+      }
+      const dropped = p.verdict.kinds.includes('drop') && p.verdict.logicalFlow === lf.uuid;
+      const line = `│   ${String(lf.tableId).padStart(2)} ${(lf.stage ?? '?').padEnd(24)} ${short(lf.uuid)}${s.northbound ? `  ${s.northbound.summary}` : ''}`;
+      out.push(dropped ? c.red(`${line}  <- drop`) : line);
+    }
+    out.push(`└─ ${verdictText(p.verdict, c)}   ${c.dim(`datapath actions: ${p.datapathActions}`)}`);
+    if (i < path.passes.length - 1) out.push(`   │ ${c.blue(`recirc ${path.passes[i + 1].recircId}`)}`, '   ▼');
+  });
+  return out.join('\n');
+}
+
+export function drawAudit(what: string, flows: any[], c: Paint): string {
+  let dropped = 0;
+  let allowed = 0;
+  const out = [c.bold(`${what}: ${flows.length} datapath flows`)];
+  for (const f of flows) {
+    const v = f.traces?.[0]?.pathVerdict ?? f.traces?.[0]?.verdict;
+    if (v?.kinds?.includes('drop')) dropped += f.packets ?? 0;
+    else allowed += f.packets ?? 0;
+    out.push(`${c.dim(f.firstSeen)} ${short(f.ufid)} ${String(f.packets).padStart(6)} pkts  ${v ? verdictText(v, c) : 'not traced'}${f.traces?.[0]?.pathId ? c.dim(`  path ${f.traces[0].pathId}`) : ''}`);
+  }
+  out.push(`packets allowed ${c.green(String(allowed))}, dropped ${c.red(String(dropped))}`);
+  return out.join('\n');
+}
