@@ -5,6 +5,7 @@ import { Injectable } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import { annotatePass } from '../correlation/annotate';
 import { MetricsService } from '../metrics/metrics.service';
+import { recircIdHex } from '../ovs/ids';
 import { ReplicasService } from '../replicas/replicas.service';
 import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import { StoreService } from '../storage/store.service';
@@ -77,9 +78,16 @@ export class IngestService {
           rejected.push({ line, reason: pass.reason });
           continue;
         }
+        let recircId: string | undefined;
+        try {
+          recircId = event.recircId ? recircIdHex(event.recircId) : undefined;
+        } catch (err) {
+          rejected.push({ line, reason: `recircId: ${(err as Error).message}` }); // 10 decimal digits can exceed 32 bits
+          continue;
+        }
         const trace = annotatePass(pass.pass, this.replicas.model, {
           method: 'ingested',
-          recircId: event.recircId ? '0x' + Number(event.recircId).toString(16) : undefined,
+          recircId,
           inPort: event.inPort,
           chassis: p.chassis,
         });

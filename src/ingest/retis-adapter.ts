@@ -8,6 +8,7 @@ import { formatActions } from '../ovs/odp-actions';
 import { formatKey } from '../ovs/odp-key';
 import { parseDumpLine } from '../ovs/dump-flows';
 import { parseOfprotoDetrace } from '../ovs/ofproto-detrace';
+import { recircIdHex } from '../ovs/ids';
 import type { EventV1, TranslationStepV1, UpcallV1 } from './event-schema';
 import { LineRejection, ndjsonLines, parseJsonLine, ParsedBatch, ParsedLine, validateEvent } from './ndjson';
 
@@ -180,7 +181,13 @@ export function parseRetis(text: string, opts: RetisOptions): RetisBatch {
       }
       case 'action_execute': {
         const u = queue === undefined ? undefined : byQueue.get(queue);
-        if (u) u.actions.push(actionText(o));
+        let text: string;
+        try {
+          text = actionText(o);
+        } catch (err) {
+          return `ovs.id: ${(err as Error).message}`; // a recirc action's id that is not a uint32
+        }
+        if (u) u.actions.push(text);
         else ignored++; // fast path: no upcall to attach it to
         return null;
       }
@@ -236,7 +243,7 @@ function actionText(o: Json): string {
     case 'output':
       return `output:${num(o.port) ?? '?'}`;
     case 'recirc':
-      return `recirc(0x${(num(o.id) ?? 0).toString(16)})`;
+      return `recirc(${recircIdHex(num(o.id) ?? 0)})`;
     case 'ct':
       return `ct(zone=${num(o.zone_id) ?? 0}${(num(o.flags) ?? 0) & 1 ? ',commit' : ''})`;
     case 'drop':

@@ -114,4 +114,10 @@ describe('retis adapter (events written from the documented format)', () => {
     ]);
     expect(r.events.length).toBe(parseRetis(RETIS, { now: 0 }).events.length);
   });
+
+  it('rejects a recirc action whose id is not a 32-bit recirculation id, naming the field', () => {
+    const bad = `{"common":{"timestamp":1},"ovs":{"event_type":"action_execute","action":"recirc","id":${2 ** 32}}}`;
+    const r = parseRetis(RETIS + bad, { now: 0 });
+    expect(r.rejected.map((x) => [x.line, x.reason])).toEqual([[18, 'ovs.id: not a recirculation id: 4294967296']]);
+  });
 });
