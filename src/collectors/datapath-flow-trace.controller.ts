@@ -22,7 +22,8 @@ export class DatapathFlowTraceController {
 
   @Post(':ufid/trace')
   @HttpCode(201)
-  @ApiOperation({ summary: 'Trace one installed datapath flow now (ofproto/trace of its own key), annotate and store it' })
+  // The operationId it had under DatapathFlowsController: clients generated from the document keep their method name.
+  @ApiOperation({ operationId: 'DatapathFlowsController_trace', summary: 'Trace one installed datapath flow now (ofproto/trace of its own key), annotate and store it' })
   @ApiCreatedResponse({ description: 'The stored, annotated trace', schema: { example: EXAMPLES.trace } })
   async trace(@Param('ufid') ufidText: string) {
     const ufid = pathUuid(ufidText, 'ufid');
