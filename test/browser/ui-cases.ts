@@ -39,7 +39,31 @@ export function uiCases(ctx: () => Live, dropOf: () => any, state: UiState): voi
     expect(errors).toEqual([]);
   });
 
-  // First: the tab keeps the token for the tests after this one.
+  it('serves the page without the token but behind the Host check, with a CSP; the API still wants the token', async () => {
+    const { request } = await import('node:http');
+    const get = (path: string, host?: string) =>
+      new Promise<{ status: number; headers: Record<string, any>; body: string }>((resolve, reject) => {
+        const u = new URL(live.url + path);
+        const req = request({ host: u.hostname, port: u.port, path, headers: host ? { Host: host } : {} }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const page = await get('/ui/ports/lsp1');
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('/ui/assets/app.js');
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
+    expect(page.headers['access-control-allow-origin']).toBeUndefined();
+    expect((await get('/ui/assets/app.js')).headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect((await get('/ui/assets/nope.js')).status).toBe(404);
+    expect((await get('/ui/ports/lsp1', 'evil.example')).status).toBe(421);
+    expect((await get('/traces?logical_port=lsp1')).status).toBe(401);
+  });
+
+  // Then: the tab keeps the token for the tests after this one.
   it('asks for the token once when the API wants one, and keeps it for the tab', async () => {
     await page.goto(`${live.url}/ui/ports/lsp1`);
     await page.getByLabel('API token').fill(TOKEN);

@@ -5,18 +5,8 @@ import * as api from '../api';
 import { ctState, short, verdictClass, verdictText } from '../describe';
 import { buildPicture, GNode, PathJson } from '../graph';
 import { go, html, link } from '../html';
+import { stepBlocks } from '../parse';
 import { PictureView } from '../picture';
-
-/** The lines of ovn-detrace text that belong to each step, by the step's position in the pass. */
-export function stepBlocks(text: string): string[][] {
-  const blocks: string[][] = [];
-  for (const line of text.split('\n')) {
-    if (/^\s*\d+\. /.test(line)) blocks.push([line]);
-    else if (blocks.length && /^\s/.test(line)) blocks[blocks.length - 1].push(line);
-    else if (blocks.length && line === '') blocks.push([]);
-  }
-  return blocks.filter((b) => b.length);
-}
 
 function Detail({ node }: { node: GNode }) {
   const [text, setText] = useState<string | null>(null);
