@@ -69,6 +69,9 @@ describe('fuzz: every route, the NDJSON ingest and the retis adapter', () => {
       }
     }
     routes = routes.filter((r) => r.template !== '/health'); // answers 503 when a daemon is down: by design
+    // A valid query opens an event stream that never ends, and the 33rd is a 503 by design: its bad
+    // input is checked in test/browser/stream-cases.ts.
+    routes = routes.filter((r) => r.template !== '/traces/stream');
   }, 300_000);
 
   afterAll(async () => {
