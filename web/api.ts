@@ -54,6 +54,8 @@ export async function post<T = any>(path: string, body: unknown = {}): Promise<T
 export interface StreamHandlers {
   onTrace(t: any): void;
   onState?(s: 'open' | 'retrying' | 'closed', detail?: string): void;
+  /** Traces were skipped (a resume after a long gap): the message says which. */
+  onGap?(message: string): void;
 }
 
 /**
@@ -91,6 +93,7 @@ export function stream(query: string, lastId: number, h: StreamHandlers): () => 
             }
             if (id) last = Number(id);
             if (event === 'trace') h.onTrace(JSON.parse(data));
+            else if (event === 'gap') h.onGap?.(JSON.parse(data).message);
           }
         }
       } catch (err) {

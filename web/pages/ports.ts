@@ -44,6 +44,7 @@ export function PortPage({ name }: { name: string }) {
         if (verdict) sq.set('verdict', verdict);
         stop = api.stream(`?${sq}`, page.items[0]?.id ?? 0, {
           onTrace: (t) => setItems((old) => (old.some((o) => o.id === t.id) ? old : [t, ...old].slice(0, 1000))),
+          onGap: (m) => setError(`${m}; reload to see them`),
           onState: (s, d) => setLive(s === 'open' ? 'live' : s === 'retrying' ? 'reconnecting…' : `stopped: ${d}`),
         });
       })
