@@ -110,7 +110,7 @@ export class TraceStore {
   }
 
   /** Forget cached ids (after pruning removed rows they point to). */
-  clearCaches(): void {
+  private clearCaches(): void {
     this.ruleTree.clear();
     this.ruleCount = 0;
     this.lflows.clear();
@@ -165,7 +165,7 @@ export class TraceStore {
   // ---- writes -------------------------------------------------------------------------
 
   /** Writes the pending last_seen bumps; run at the end of each writer chunk (same transaction). */
-  flushSeen(tx: WriteContext): void {
+  private flushSeen(tx: WriteContext): void {
     if (!this.seen.size) return;
     const stmt = tx.stmt('UPDATE logical_flow_snapshot SET last_seen = ? WHERE id = ? AND last_seen < ?');
     for (const [id, at] of this.seen) stmt.run(at, id, at);
