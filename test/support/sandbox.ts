@@ -9,9 +9,6 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { dpifShowPortNumbers } from '../../src/ovs/trace-compare';
 
-// Until the specs being written today import it from ./wait (the one waitFor).
-export { waitFor } from './wait';
-
 const run = promisify(execFile);
 export const SANDBOX_SCRIPT = resolve(__dirname, '../../scripts/ovn-sandbox');
 
