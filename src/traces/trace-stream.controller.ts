@@ -16,7 +16,7 @@ export class TraceStreamController {
   @ApiOperation({
     summary: 'Stored traces as server-sent events, as they are committed',
     description:
-      'Each event is `event: trace`, `id: <trace id>`, `data: <the item of GET /traces>`, oldest first. Starts after the newest matching trace, or after `Last-Event-ID` (a reconnecting EventSource sends it). `event: gap` says a resume skipped traces (more than 500); a comment line every 15 s keeps the connection open. At most 32 streams (503).',
+      'Each event is `event: trace`, `id: <trace id>`, `data: <the item of GET /traces>` as it was when committed (the path-scope logicalPorts of a pass grow as the later passes of its path are traced), oldest first. Starts after the newest matching trace, or after `Last-Event-ID` (a reconnecting EventSource sends it). `event: gap` says a resume skipped traces (more than 500); a comment line every 15 s keeps the connection open. At most 32 streams (503).',
   })
   @ApiQuery({ name: 'logical_port', required: false, example: 'lsp1' })
   @ApiQuery({ name: 'role', required: false, enum: ['inport', 'outport', 'any'] })

@@ -36,8 +36,10 @@ interface Stream {
   res: Response;
   /** Highest id sent (or the start point). */
   lastId: number;
-  /** Ids sent recently, with when, for the reorder window. */
+  /** Ids sent within the reorder window, with when: not sent again. */
   recent: Map<number, number>;
+  /** For each poll within the reorder window that sent traces: when, and the highest id sent before it. */
+  history: Array<{ at: number; floor: number }>;
   /** The newest id of all at this stream's last poll: nothing newer, nothing to look for. */
   seenNewest: number;
   busy: boolean;
@@ -101,6 +103,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       res,
       lastId: start,
       recent: new Map(),
+      history: [],
       // A resume must look even when nothing new was committed since.
       seenNewest: lastEventId !== undefined ? -1 : newestAll,
       busy: false,
@@ -135,7 +138,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       const now = Date.now();
       await Promise.all(
         [...this.streams].map((s) => {
-          const inWindow = [...s.recent.values()].some((t) => now - t < this.opts.reorderMs);
+          const inWindow = s.history.some((h) => now - h.at < this.opts.reorderMs);
           return newestAll > s.seenNewest || inWindow ? this.poll(s, newestAll) : undefined;
         }),
       );
@@ -153,27 +156,29 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     if (s.busy || s.res.writableNeedDrain || s.res.destroyed) return;
     s.busy = true;
     try {
+      // Looked at again: everything above the highest id sent before the oldest poll of the window
+      // (all of it was sent at that poll or later, so `recent` still has it).
       const now = Date.now();
-      for (const [id, t] of s.recent) if (now - t >= this.opts.reorderMs) s.recent.delete(id);
-      const floor = Math.min(s.lastId, ...s.recent.keys());
+      while (s.history.length && now - s.history[0].at >= this.opts.reorderMs) s.history.shift();
+      const since = s.history[0]?.at ?? now;
+      for (const [id, t] of s.recent) if (t < since) s.recent.delete(id);
+      const floor = Math.min(s.lastId, s.history[0]?.floor ?? s.lastId);
       const found: TraceJson[] = [];
       let cursor: number | undefined;
-      let gap = false;
       for (;;) {
         const { items, more } = await this.page(s.filter, cursor, PAGE);
         const fresh = items.filter((t) => t.id > floor);
         found.push(...fresh.filter((t) => !s.recent.has(t.id)));
-        if (fresh.length < items.length || !more) break;
-        if (found.length >= this.opts.maxCatchUp) {
-          gap = true;
-          break;
-        }
+        if (fresh.length < items.length || !more || found.length > this.opts.maxCatchUp) break;
         cursor = items[items.length - 1].id;
       }
       if (s.res.destroyed) return;
+      const gap = found.length > this.opts.maxCatchUp;
       found.reverse();
       const sent = gap ? found.slice(-this.opts.maxCatchUp) : found;
       if (gap) s.res.write(`event: gap\ndata: ${JSON.stringify({ after: s.lastId, before: sent[0]?.id ?? null, message: `more than ${this.opts.maxCatchUp} traces since ${s.lastId}: the oldest were skipped (GET /traces has them)` })}\n\n`);
+      // After a gap, what was skipped stays skipped: the window starts at the newest skipped trace.
+      if (sent.length) s.history.push({ at: now, floor: gap ? found[found.length - sent.length - 1].id : s.lastId });
       for (const t of sent) {
         s.res.write(`id: ${t.id}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
         s.recent.set(t.id, now);
