@@ -1,0 +1,85 @@
+// Real recorded rows (test/fixtures/paths/lb-vip-reused-recirc.json: a sandbox run on Debian 12,
+// a load-balanced TCP connection lsp2 -> VIP -> lsp3, two packets) where the datapath reused
+// recirculation ids: the backend's egress pass has recirc_id 0x12 and is the child of passes 0x19
+// (first packet) and 0x17 (second packet), and 0x17 names a pass of each packet. The service of the
+// time stored the passes in three path fragments. On a migrated store holding those rows, every
+// path's passes come back along the edges (the smaller 0x12 last), GET /paths/:id and the
+// cross-check's builder agree from every trace, and the order by number would have been wrong.
+import 'reflect-metadata';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Database } from 'better-sqlite3';
+import { DataSource } from 'typeorm';
+import { PathBuilder } from '../../../src/paths/path-builder';
+import { PathStore } from '../../../src/paths/path-store';
+import { PathsService } from '../../../src/paths/paths.service';
+import { dataSourceOptions } from '../../../src/storage/data-source.options';
+import { StoreWriter } from '../../../src/storage/writer';
+import { TraceStore } from '../../../src/traces/trace-store';
+
+type Rows = Record<string, Array<Record<string, unknown>>>;
+const FIXTURE = JSON.parse(readFileSync(join(__dirname, '../../fixtures/paths/lb-vip-reused-recirc.json'), 'utf8')) as Rows & { source: string };
+
+describe('recorded paths with reused recirculation ids', () => {
+  let dir: string;
+  let ds: DataSource;
+  let db: Database;
+  let writer: StoreWriter;
+  let builder: PathBuilder;
+  let paths: PathsService;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'livetrace-recorded-paths-'));
+    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), logging: false });
+    await ds.initialize();
+    await ds.runMigrations();
+    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    for (const table of ['datapath_flow', 'recirc_edge', 'path', 'trace', 'trace_port']) {
+      for (const row of FIXTURE[table]) {
+        // The fixture leaves the packed steps out: these reads never unpack them.
+        const r = table === 'trace' ? { ...row, steps: Buffer.alloc(0) } : row;
+        const cols = Object.keys(r);
+        db.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...cols.map((c) => r[c] as never));
+      }
+    }
+    writer = new StoreWriter(db);
+    const traces = new TraceStore({ db, writer });
+    builder = new PathBuilder(new PathStore({ db }));
+    paths = new PathsService(builder, traces);
+  });
+
+  afterAll(async () => {
+    await writer.close();
+    await ds.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const recircOfFlow = (id: number) => String(FIXTURE.datapath_flow.find((f) => f.id === id)!.recirc_id);
+
+  it('the rows are the reuse: a child smaller than its parent, one id on two packets’ passes', () => {
+    const smaller = FIXTURE.recirc_edge.filter((e) => Number(recircOfFlow(e.child_id as number)) < Number(recircOfFlow(e.parent_id as number)));
+    expect(smaller.map((e) => `${recircOfFlow(e.parent_id as number)}->${recircOfFlow(e.child_id as number)}`).sort()).toEqual(['0x17->0x12', '0x19->0x12']);
+    expect(FIXTURE.datapath_flow.filter((f) => f.recirc_id === '0x17')).toHaveLength(2);
+  });
+
+  it.each([
+    // path id: the passes' recirc ids in edge order (each path as stored is a fragment of one packet).
+    [18, ['0x0', '0x17', '0x12']],
+    [19, ['0x0', '0x17', '0x18', '0x19', '0x12']],
+    [20, ['0x0', '0x17', '0x18', '0x19', '0x12']],
+  ] as const)('path %i: passes along the edges, the same for GET /paths/:id and the cross-check', (id, recircs) => {
+    const got = paths.get(id, false);
+    expect(got.passes.map((p) => p.recircId)).toEqual(recircs);
+    // Each pass after the first has its parent before it.
+    const at = new Map(got.passes.map((p, i) => [p.datapathFlowId, i]));
+    for (const e of got.edges) expect(at.get(e.parentDatapathFlowId)!).toBeLessThan(at.get(e.childDatapathFlowId)!);
+    expect(got.edges).toHaveLength(got.passes.length - 1);
+    // The cross-check builds the path of the trace it is asked about, from any trace stored in it.
+    const order = got.passes.map((p) => p.id);
+    for (const p of got.passes.filter((x) => x.pathId === id)) expect(builder.ofTrace(p.id)!.passes.map((r) => r.id)).toEqual(order);
+    // By recirc id number (the old GET /paths/:id) the egress pass 0x12 came right after the root.
+    expect([...got.passes].sort((a, b) => Number(a.recircId) - Number(b.recircId)).map((p) => p.recircId)[1]).toBe('0x12');
+    expect(got.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp3'], incomplete: false });
+  });
+});
