@@ -12,6 +12,7 @@ import { ActiveSession, TraceSessionsService } from '../trace-sessions/trace-ses
 import { DatapathPorts } from './datapath-ports';
 import { FlowEvent, LiveFlow } from './datapath-diff';
 import { FlowTracer } from './flow-tracer';
+import { parentsFirst } from './parents-first';
 import { PollerService } from './poller.service';
 import { TraceQueue } from './trace-queue';
 import { TracerMetrics } from './tracer-metrics';
@@ -94,21 +95,8 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     for (const f of this.parentsFirst(created)) this.consider(f);
   }
 
-  /** The flows ordered along the recirculation edges: every flow after those of its parents among them. */
   private parentsFirst(flows: readonly LiveFlow[]): LiveFlow[] {
-    const among = new Set(flows);
-    const out: LiveFlow[] = [];
-    const done = new Set<LiveFlow>();
-    const visit = (f: LiveFlow, path: Set<LiveFlow>) => {
-      if (done.has(f) || path.has(f)) return;
-      path.add(f);
-      for (const p of this.poller.table.parentsOf(f)) if (among.has(p)) visit(p, path);
-      path.delete(f);
-      done.add(f);
-      out.push(f);
-    };
-    for (const f of flows) visit(f, new Set());
-    return out;
+    return parentsFirst(flows, (f) => this.poller.table.parentsOf(f));
   }
 
   private consider(flow: LiveFlow, only?: ActiveSession): void {
