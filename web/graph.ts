@@ -42,6 +42,8 @@ export interface GNode {
   role: Role;
   label: string;
   sub?: string;
+  /** A third line (the pass's datapath flow), with room kept for its lifetime added once fetched. */
+  sub2?: string;
   parent?: string;
   /** 'drop' (the deciding flow or ACL), 'output' (the output port) or none. */
   mark?: 'drop' | 'output' | 'controller';
@@ -72,7 +74,9 @@ export interface Picture {
 }
 
 const CHAR = 7.2;
-const size = (label: string, sub?: string) => ({ width: Math.max(label.length, sub?.length ?? 0) * CHAR + 18, height: sub ? 36 : 24 });
+const size = (label: string, sub?: string, sub2?: string) => ({ width: Math.max(label.length, sub?.length ?? 0, sub2 ? LIFETIME_CHARS : 0) * CHAR + 18, height: sub2 ? 50 : sub ? 36 : 24 });
+/** The head's third line: `dp flow 311bac1a · live, 12 packets, 02:31:39 - 02:31:41`. */
+export const LIFETIME_CHARS = 64;
 const clip = (s: string, n = 44) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
 
 /** Builds the graph of a path (passes with steps) and lays it out. */
@@ -87,7 +91,7 @@ export function buildPicture(path: PathJson): Picture {
     nodes.set(pid, { id: pid, role: 'pass', pass, label: `pass ${i + 1}` });
     // The pass's own box heads its cluster (dagre leaves no room for a cluster's label).
     const hid = `head:${pass.id}`;
-    nodes.set(hid, { id: hid, role: 'head', pass, parent: pid, label: clip(`pass ${i + 1} · ${pass.chassis} · recirc ${pass.recircId ?? '0'}${ct ? ` · ct ${ct}` : ''}`, 52), sub: clip(`datapath actions: ${pass.datapathActions}`, 52) });
+    nodes.set(hid, { id: hid, role: 'head', pass, parent: pid, label: clip(`pass ${i + 1} · ${pass.chassis} · recirc ${pass.recircId ?? '0'}${ct ? ` · ct ${ct}` : ''}`, 52), sub: clip(`datapath actions: ${pass.datapathActions}`, 52), sub2: pass.ufid ? `dp flow ${short(pass.ufid)}` : 'no datapath flow' });
     lastStage.set(pass.id, hid);
     // Consecutive OpenFlow steps of one logical flow make one stage; glue rules (cookie 0) join the stage before them.
     let seg: string | null = null;
@@ -164,7 +168,7 @@ function layoutPass(boxes: Array<Omit<GNode, 'x' | 'y' | 'width' | 'height'>>, e
   const g = new graphlib.Graph({ multigraph: true });
   g.setGraph({ rankdir: 'TB', nodesep: 18, ranksep: 22, edgesep: 8, marginx: PAD, marginy: PAD });
   g.setDefaultEdgeLabel(() => ({}));
-  for (const n of boxes) g.setNode(n.id, size(n.label, n.sub));
+  for (const n of boxes) g.setNode(n.id, size(n.label, n.sub, n.sub2));
   for (const { e, i } of edges) g.setEdge(e.from, e.to, { minlen: 1 }, String(i));
   layout(g);
   const gg = g.graph() as any;
@@ -187,7 +191,7 @@ function layoutPicture(nodes: Array<Omit<GNode, 'x' | 'y' | 'width' | 'height'>>
   });
   const laidPass = new Map(passIds.map((id) => [id, layoutPass(leaf.filter((n) => n.pass.id === id), within.get(id) ?? [])]));
   const meta = new graphlib.Graph({ multigraph: true });
-  meta.setGraph({ rankdir: 'LR', nodesep: 30, ranksep: 70, marginx: 8, marginy: 8 });
+  meta.setGraph({ rankdir: 'LR', nodesep: 30, ranksep: 110, marginx: 8, marginy: 8 });
   meta.setDefaultEdgeLabel(() => ({}));
   for (const [id, l] of laidPass) meta.setNode(String(id), { width: l.width, height: l.height });
   edges.forEach((e, i) => {

@@ -5,7 +5,7 @@ import type { GNode, Picture } from './graph';
 
 const pathD = (pts: Array<{ x: number; y: number }>) => pts.map((p, i) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
 
-export function PictureView({ pic, selected, onSelect, fit }: { pic: Picture; selected: string | null; onSelect: (n: GNode) => void; fit: boolean }) {
+export function PictureView({ pic, selected, onSelect, fit, lifetimes }: { pic: Picture; selected: string | null; onSelect: (n: GNode) => void; fit: boolean; lifetimes: Map<number, string> }) {
   const clusters = pic.nodes.filter((n) => n.role === 'pass' || n.role === 'datapath').sort((a, b) => (a.role === 'pass' ? -1 : 1) - (b.role === 'pass' ? -1 : 1));
   const boxes = pic.nodes.filter((n) => n.role !== 'pass' && n.role !== 'datapath');
   const key = (n: GNode) => (e: KeyboardEvent) => {
@@ -23,13 +23,18 @@ export function PictureView({ pic, selected, onSelect, fit }: { pic: Picture; se
         ${n.role === 'datapath' ? html`<text x=${n.x + 4} y=${n.y - 4}>${n.label}</text>` : null}
       </g>`,
     )}
-    ${pic.edges.map((e) => html`<g class=${`edge ${e.kind}`}><path d=${pathD(e.points)} marker-end="url(#arrow)" />${e.label ? html`<text x=${e.points[Math.floor(e.points.length / 2)].x + 6} y=${e.points[Math.floor(e.points.length / 2)].y}>${e.label}</text>` : null}</g>`)}
+    ${pic.edges.map((e) => {
+      // A recirculation's label sits over its last leg, between the passes (graph.ts leaves room).
+      const at = e.points[e.points.length - 2];
+      return html`<g class=${`edge ${e.kind}`}><path d=${pathD(e.points)} marker-end="url(#arrow)" />${e.label ? html`<text x=${at.x + 4} y=${at.y - 6}>${e.label}</text>` : null}</g>`;
+    })}
     ${boxes.map(
       (n) => html`<g class=${`node ${n.role} ${n.mark ?? ''} ${selected === n.id ? 'selected' : ''}`} data-id=${n.id} tabindex="0" role="button"
           aria-label=${`${n.role} ${n.label}${n.sub ? `, ${n.sub}` : ''}${n.mark ? `, ${n.mark}` : ''}`} onClick=${() => onSelect(n)} onKeyDown=${key(n)}>
         <rect x=${n.x} y=${n.y} width=${n.width} height=${n.height} rx="4" />
         <text x=${n.x + 8} y=${n.y + 15}>${n.label}</text>
         ${n.sub ? html`<text class="sub" x=${n.x + 8} y=${n.y + 29}>${n.sub}</text>` : null}
+        ${n.sub2 ? html`<text class="sub" x=${n.x + 8} y=${n.y + 43}>${n.sub2}${lifetimes.has(n.pass.id) ? ` · ${lifetimes.get(n.pass.id)}` : ''}</text>` : null}
       </g>`,
     )}
   </svg>`;

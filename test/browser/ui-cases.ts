@@ -110,6 +110,11 @@ export function uiCases(ctx: () => Live, dropOf: () => any, state: UiState): voi
     expect(await acl.getAttribute('aria-label')).toContain('ACL: to-lport, priority=1002');
     expect(await page.locator('.node.stage.drop').count()).toBe(1);
     expect(await page.locator('.edge.recirc').count()).toBe(path.passes.length - 1);
+    // Each pass's head: chassis, recirculation id, conntrack state, then its datapath flow's lifetime.
+    const heads = page.locator('.node.head');
+    expect(await heads.count()).toBe(path.passes.length);
+    expect(await heads.last().textContent()).toMatch(new RegExp(`pass ${path.passes.length} · hv1 · recirc ${path.passes.at(-1).recircId} · ct [a-z|]+`));
+    await heads.last().locator('text', { hasText: /dp flow [0-9a-f]{8} · (live|removed)[^,]*, [1-9]\d* packets/ }).waitFor();
     // By keyboard: the dropping stage, then Enter.
     await page.locator('.node.stage.drop').focus();
     await page.keyboard.press('Enter');

@@ -8,6 +8,12 @@ import { go, html, link } from '../html';
 import { stepBlocks } from '../parse';
 import { PictureView } from '../picture';
 
+/** `live, 12 packets, 02:31:39 - 02:31:41` (at most LIFETIME_CHARS with its `dp flow` prefix). */
+export function lifetimeText(l: any): string {
+  const t = (iso: string | null) => (iso ? iso.slice(11, 19) : '?');
+  return `${l.state}, ${l.packets} packets, ${t(l.firstSeen)} - ${t(l.removedAt ?? l.lastSeen)}`;
+}
+
 function Detail({ node }: { node: GNode }) {
   const [text, setText] = useState<string | null>(null);
   const [flow, setFlow] = useState<any>(null);
@@ -66,6 +72,7 @@ export function PathPage({ id }: { id: string }) {
   const [checks, setChecks] = useState<any>(null);
   const [busy, setBusy] = useState(false);
   const [fit, setFit] = useState(false);
+  const [lifetimes, setLifetimes] = useState(new Map<number, string>());
   useEffect(() => {
     setPath(null);
     setSel(null);
@@ -78,6 +85,16 @@ export function PathPage({ id }: { id: string }) {
     // Time to first picture, read by bench/ui: from navigation start to this picture in the DOM, painted.
     requestAnimationFrame(() => document.querySelector('.picture')?.setAttribute('data-drawn-ms', performance.now().toFixed(0)));
     if (last) api.get(`/traces/${last.id}/cross-checks`).then(setChecks).catch(() => setChecks(null));
+    // Each pass's datapath flow lifetime, after the picture: the picture does not wait for them.
+    for (const p of path!.passes)
+      if (p.ufid)
+        api
+          .get(`/datapath-flows/${p.ufid}`)
+          .then((f) => {
+            const l = f.lifetimes?.find((x: any) => x.id === p.datapathFlowId);
+            if (l) setLifetimes((m) => new Map(m).set(p.id, lifetimeText(l)));
+          })
+          .catch(() => undefined);
   }, [pic]);
   if (error) return html`<p class="error" role="alert">${error}</p>`;
   if (!path || !pic) return html`<p>Loading path ${id}…</p>`;
@@ -101,7 +118,7 @@ export function PathPage({ id }: { id: string }) {
       ${checks?.items?.map((c: any) => html` ${link(`/ui/cross-checks/${c.id}`, `cross-check ${c.id}: ${c.result}`)}`)}
     </div>
     <div class="path-view">
-      <div class="canvas" tabindex="-1"><${PictureView} pic=${pic} fit=${fit} selected=${sel?.id ?? null} onSelect=${setSel} /></div>
+      <div class="canvas" tabindex="-1"><${PictureView} pic=${pic} fit=${fit} lifetimes=${lifetimes} selected=${sel?.id ?? null} onSelect=${setSel} /></div>
       <aside class="detail" aria-live="polite" aria-label="details">${sel ? html`<${Detail} node=${sel} />` : html`<p>Select a stage (click, or Tab and Enter) to see its logical flow, OpenFlow rules and ovn-detrace text.</p>`}</aside>
     </div>
   </section>`;
