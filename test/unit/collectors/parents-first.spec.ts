@@ -48,7 +48,7 @@ describe('parentsFirst', () => {
     const a = { n: 'a' };
     const b = { n: 'b' };
     const c = { n: 'c' };
-    const parents = new Map<object, object[]>([
+    const parents = new Map<object, Array<{ n: string }>>([
       [a, [b]],
       [b, [a]],
       [c, [{ n: 'outside' }]],
