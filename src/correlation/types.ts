@@ -141,34 +141,3 @@ export interface AnnotatedTrace {
   /** Chassis that produced the trace. */
   readonly chassis?: string | null;
 }
-
-/** A recirculation edge: the parent pass queued `recirc(recircId)`, the child ran with it. */
-export interface RecircEdge {
-  /** Index in `TracePath.passes`. */
-  readonly parent: number;
-  readonly child: number;
-  readonly recircId: string;
-}
-
-export interface PathVerdict {
-  /** Verdict of the packet across its passes: never `recirculate` unless the last pass is missing. */
-  readonly kind: VerdictKind;
-  readonly outputs: readonly string[];
-  readonly tunnels: readonly TunnelTarget[];
-  readonly dropBy?: DropCause & { readonly passIndex: number };
-  readonly reason?: string;
-  readonly controller?: ControllerVerdict;
-  /** True when a recirculation has no child pass (the packet's fate is unknown after it). */
-  readonly incomplete?: boolean;
-  /** Why the path is incomplete (which recirculation of which pass has no pass after it). */
-  readonly incompleteReason?: string;
-}
-
-/** The passes of one packet, in order, linked by recirculation edges. */
-export interface TracePath {
-  readonly passes: readonly AnnotatedTrace[];
-  readonly edges: readonly RecircEdge[];
-  readonly verdict: PathVerdict;
-  /** The logical ports of every pass, deduplicated by (port, role), with scope 'path'. */
-  readonly ports: readonly TracePort[];
-}

@@ -1,6 +1,7 @@
 // A pass's verdict from its own `Datapath actions`: where the packet leaves (logical ports through
 // dpif/show names and the OVS interfaces' iface-id), which chassis a tunnel goes to, recirculation,
-// controller, or a drop with the logical flow (and northbound row) responsible.
+// controller, or a drop with the logical flow (and northbound row) responsible. One pass only: a
+// packet's path verdict over all its passes is paths/path-verdict.ts (the one path verdict).
 import type { OdpAction } from '../ovs/odp-actions';
 import type { DpifDatapath } from '../ovs/dpif-show';
 import type { OvnModel } from '../ovn/ovn-model';
