@@ -2,7 +2,7 @@
 // the API that the stream, the page and the client talk to is a second app on the same database
 // with no poller, as issue 19's API instances will be: what it streams was written by another
 // writer, never announced to it in process.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { get as httpGet, IncomingMessage } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -69,6 +69,7 @@ export async function startLive(): Promise<Live> {
         await api?.close();
         await tracer?.close();
         await sb.stop();
+        rmSync(dir, { recursive: true, force: true });
       },
     };
     return live;
