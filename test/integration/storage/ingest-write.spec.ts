@@ -1,0 +1,95 @@
+// Ingested events written through the stores on a real migrated SQLite file: the ledger keeps an
+// event once per (source, id) and points at the row it made; datapath-flow events continue, split
+// and close the producer's own lifetimes (actions_changed, a revalidator's DELETE, a removal).
+import 'reflect-metadata';
+import type { Database } from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
+import type { EventV1 } from '../../../src/ingest/event-schema';
+import { IngestStore } from '../../../src/ingest/ingest-store';
+import { IngestStores, writeEvents } from '../../../src/ingest/ingest-write';
+import { dataSourceOptions } from '../../../src/storage/data-source.options';
+import { entityFiles } from '../../../src/storage/entities';
+import { StoreWriter } from '../../../src/storage/writer';
+import { TraceStore } from '../../../src/traces/trace-store';
+import { UpcallStore } from '../../../src/upcalls/upcall-store';
+
+const UFID = '11111111-2222-4333-8444-555555555555';
+const KEY = 'recirc_id(0x3),in_port(2),eth_type(0x0800),ipv4(frag=no)';
+
+describe('ingest write', () => {
+  let dir: string;
+  let ds: DataSource;
+  let db: Database;
+  let writer: StoreWriter;
+  let stores: IngestStores;
+  let n = 0;
+
+  const at = (s: number) => new Date(Date.UTC(2026, 11, 1, 0, 0, s)).toISOString();
+  const send = (events: Array<Record<string, unknown>>, source = 'usdt') =>
+    writer.submit((tx) =>
+      writeEvents(
+        tx,
+        events.map((e) => ({ line: ++n, event: e as unknown as EventV1, source, chassis: 'hv1' })),
+        at(59),
+        stores,
+      ),
+    );
+  const lifetimes = () =>
+    db.prepare('SELECT id, key, actions, packets, last_seen, removed_at, removal_reason FROM datapath_flow ORDER BY id').all() as Array<Record<string, unknown>>;
+  const refOf = (id: string) => (db.prepare('SELECT ref_id FROM ingest_event WHERE event_id = ?').get(id) as { ref_id: number | null }).ref_id;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'livetrace-ingest-write-'));
+    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), entities: entityFiles(), logging: false });
+    await ds.initialize();
+    await ds.runMigrations();
+    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    writer = new StoreWriter(db);
+    stores = { ledger: new IngestStore(), flows: new DatapathFlowStore({ db }), upcalls: new UpcallStore({ db }), traces: new TraceStore({ db, writer }) };
+  });
+
+  afterEach(async () => {
+    await writer.close();
+    await ds.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("continues, splits and closes the producer's lifetimes, and points each event at the lifetime it touched", async () => {
+    const out = await send([
+      { type: 'ukey_created', id: 'c1', time: at(1), ufid: UFID, key: KEY, actions: '3', packets: 1 },
+      { type: 'ukey_created', id: 'c2', time: at(2), ufid: UFID, key: KEY, actions: '3', packets: 5 },
+      { type: 'ukey_updated', id: 'u1', time: at(3), ufid: UFID, actions: 'drop' },
+      { type: 'ukey_revalidated', id: 'r1', time: at(4), ufid: UFID, result: 'KEEP' },
+      { type: 'ukey_revalidated', id: 'r2', time: at(5), ufid: UFID, result: 'DELETE', reason: 'FLOW_IDLE' },
+      { type: 'ukey_removed', id: 'x1', time: at(6), ufid: UFID },
+    ]);
+    expect(out).toEqual({ stored: 6, duplicates: 0 });
+    const [first, second] = lifetimes();
+    expect(first).toMatchObject({ key: KEY, actions: '3', packets: 5, last_seen: at(2), removed_at: at(3), removal_reason: 'actions_changed' });
+    expect(second).toMatchObject({ key: KEY, actions: 'drop', last_seen: at(4), removed_at: at(5), removal_reason: 'flow_idle' });
+    expect(lifetimes()).toHaveLength(2);
+    expect(['c1', 'c2', 'u1', 'r1', 'r2', 'x1'].map(refOf)).toEqual([first.id, first.id, second.id, second.id, second.id, null]);
+  });
+
+  it('stores a resent event once, and an upcall with the in_port and recirc_id of its key', async () => {
+    const upcall = { type: 'upcall', id: 'p1', time: at(1), upcallType: 'miss', key: KEY, ufid: UFID };
+    expect(await send([upcall])).toEqual({ stored: 1, duplicates: 0 });
+    expect(await send([upcall, { ...upcall, id: 'p2' }])).toEqual({ stored: 1, duplicates: 1 });
+    expect(await send([upcall], 'another-producer')).toEqual({ stored: 1, duplicates: 0 });
+    const rows = db.prepare('SELECT id, source, event_id, in_port, recirc_id, ufid, sampled FROM upcall ORDER BY id').all() as Array<Record<string, unknown>>;
+    expect(rows.map((r) => [r.source, r.event_id, r.in_port, r.recirc_id, r.ufid, r.sampled])).toEqual([
+      ['usdt', 'p1', '2', '0x3', UFID, 0],
+      ['usdt', 'p2', '2', '0x3', UFID, 0],
+      ['another-producer', 'p1', '2', '0x3', UFID, 0],
+    ]);
+    expect(refOf('p2')).toBe(rows[1].id);
+    // The ledger's producer close finds the lifetimes its events made, not another producer's.
+    await send([{ type: 'ukey_created', id: 'c1', time: at(2), ufid: UFID, key: KEY, actions: '3' }], 'another-producer');
+    const ids = await writer.submit((tx) => [stores.ledger.lifetimesOf(tx, 'usdt'), stores.ledger.lifetimesOf(tx, 'another-producer')]);
+    expect(ids).toEqual([[], [lifetimes()[0].id]]);
+  });
+});
