@@ -237,7 +237,7 @@ export class TraceStore {
     return traceId;
   }
 
-  /** Citations are ORed into their bucket rows once per writer transaction (citations.ts). */
+  /** Citations are ORed into their bucket rows once per writer transaction (citation-store.ts). */
   private insertCitations(tx: WriteContext, traceId: number, lflowIds: number[], hintIds: number[]): void {
     const batch = tx.shared(this.citationKey, () => new CitationBatch(), (t, b) => b.flush(t));
     for (const id of lflowIds) batch.add(CITES_LFLOW, id, traceId);
