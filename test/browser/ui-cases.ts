@@ -134,6 +134,7 @@ export function uiCases(ctx: () => Live, dropOf: () => any, state: UiState): voi
     await pre.waitFor();
     expect(await pre.textContent()).toContain('Datapath actions: drop');
     const cookie = pre.locator(`a[href="/ui/logical-flows/${drop.verdict.logicalFlow}"]`).first();
+    expect(await pre.locator(`a[href="/ui/northbound/ACL/${drop.verdict.northbound.uuid}"]`).first().textContent()).toBe(drop.verdict.northbound.summary);
     await shot('trace');
     await cookie.click();
     await page.locator('figure.chart').waitFor();

@@ -8,14 +8,24 @@ export function linkCookies(text: string, steps: any[]) {
   // The cookie's logical flow by its 8 hex digits (cookie = first 32 bits of the flow's UUID).
   const byCookie = new Map<string, string>();
   for (const s of steps) for (const o of s.owners) if (o.table === 'Logical_Flow' && s.cookie) byCookie.set(s.cookie.replace(/^0x0*/, ''), o.uuid);
+  // And each northbound row's summary (the ACL, NAT… lines) to that row's audit.
+  const byHint = new Map<string, { table: string; uuid: string }>();
+  for (const s of steps) if (s.northbound) byHint.set(s.northbound.summary, s.northbound);
+  const escape = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const hints = [...byHint.keys()].sort((a, b) => b.length - a.length).map(escape);
+  const re = new RegExp(`cookie 0x([0-9a-f]+)${hints.length ? `|(${hints.join('|')})` : ''}`, 'g');
   const out: unknown[] = [];
-  const re = /cookie 0x([0-9a-f]+)/g;
   let last = 0;
   let m: RegExpExecArray | null;
   while ((m = re.exec(text))) {
-    const uuid = byCookie.get(m[1].replace(/^0+/, ''));
     out.push(text.slice(last, m.index));
-    out.push(uuid ? html`cookie ${link(`/ui/logical-flows/${uuid}`, `0x${m[1]}`)}` : m[0]);
+    if (m[1] !== undefined) {
+      const uuid = byCookie.get(m[1].replace(/^0+/, ''));
+      out.push(uuid ? html`cookie ${link(`/ui/logical-flows/${uuid}`, `0x${m[1]}`)}` : m[0]);
+    } else {
+      const nb = byHint.get(m[0])!;
+      out.push(link(`/ui/northbound/${nb.table}/${nb.uuid}`, m[0]));
+    }
     last = m.index + m[0].length;
   }
   out.push(text.slice(last));
