@@ -2,7 +2,7 @@
 // JSON (`detail`). Writes run inside the caller's writer job; reads use the read connection.
 import { Inject, Injectable } from '@nestjs/common';
 import { StoreService } from '../storage/store.service';
-import type { WriteContext } from '../storage/writer';
+import { Statements, WriteContext } from '../storage/writer';
 
 export interface NewCrossCheck {
   createdAt: string;
@@ -24,7 +24,11 @@ export interface StoredCrossCheck {
 
 @Injectable()
 export class CrossCheckStore {
-  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'db'>) {}
+  private readonly statements: Statements;
+
+  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'>) {
+    this.statements = new Statements(storage.db);
+  }
 
   insert(tx: WriteContext, c: NewCrossCheck): number {
     return Number(
@@ -35,7 +39,7 @@ export class CrossCheckStore {
   }
 
   get(id: number): StoredCrossCheck | undefined {
-    const row = this.storage.db.prepare('SELECT id, detail FROM cross_check WHERE id = ?').get(id) as { id: number; detail: string } | undefined;
+    const row = this.statements.get('SELECT id, detail FROM cross_check WHERE id = ?').get(id) as { id: number; detail: string } | undefined;
     return row && { id: row.id, detail: JSON.parse(row.detail) as Record<string, unknown> };
   }
 
@@ -43,8 +47,8 @@ export class CrossCheckStore {
   ofTrace(traceId: number, pathId: number | null): StoredCrossCheck[] {
     const rows = (
       pathId != null
-        ? this.storage.db.prepare('SELECT id, detail FROM cross_check WHERE path_id = ? OR trace_id = ? ORDER BY id DESC LIMIT 100').all(pathId, traceId)
-        : this.storage.db.prepare('SELECT id, detail FROM cross_check WHERE trace_id = ? ORDER BY id DESC LIMIT 100').all(traceId)
+        ? this.statements.get('SELECT id, detail FROM cross_check WHERE path_id = ? OR trace_id = ? ORDER BY id DESC LIMIT 100').all(pathId, traceId)
+        : this.statements.get('SELECT id, detail FROM cross_check WHERE trace_id = ? ORDER BY id DESC LIMIT 100').all(traceId)
     ) as Array<{ id: number; detail: string }>;
     return rows.map((r) => ({ id: r.id, detail: JSON.parse(r.detail) as Record<string, unknown> }));
   }

@@ -7,7 +7,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Statement } from 'better-sqlite3';
 import { StoreService } from '../storage/store.service';
-import type { WriteContext } from '../storage/writer';
+import { Statements, WriteContext } from '../storage/writer';
 
 export type LifetimeSource = 'poller' | 'vlog' | 'ingest';
 
@@ -121,14 +121,14 @@ export const datapathFlowJson = (r: DatapathFlowRow): DatapathFlowJson => ({
 
 @Injectable()
 export class DatapathFlowStore {
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements: Statements;
 
-  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'db'>) {}
+  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'>) {
+    this.statements = new Statements(storage.db);
+  }
 
   private stmt(sql: string): Statement {
-    let st = this.statements.get(sql);
-    if (!st) this.statements.set(sql, (st = this.storage.db.prepare(sql)));
-    return st;
+    return this.statements.get(sql);
   }
 
   // ---- writes (inside writer jobs) ----------------------------------------------------
@@ -242,8 +242,8 @@ export class DatapathFlowStore {
       args.push(f.tracedOnPort);
     }
     if (f.cursor) where.push('id < ?') && args.push(f.cursor);
-    const rows = this.storage.db
-      .prepare(`SELECT * FROM datapath_flow ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
+    const rows = this
+      .stmt(`SELECT * FROM datapath_flow ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
       .all(...args, f.limit + 1) as DatapathFlowRow[];
     return rows.map(datapathFlowJson);
   }

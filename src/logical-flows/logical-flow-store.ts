@@ -7,6 +7,7 @@ import type { Statement } from 'better-sqlite3';
 import { Page, page } from '../common/query';
 import { DatapathFlowJson, datapathFlowJson, DatapathFlowRow } from '../datapath-flows/datapath-flow-store';
 import { StoreService } from '../storage/store.service';
+import { Statements } from '../storage/writer';
 import { citedTraceIds, citesSql, CITES_HINT, CITES_LFLOW } from '../traces/citation-store';
 
 export type AuditPage = Page<DatapathFlowJson & { traces: AuditTrace[] }>;
@@ -58,20 +59,20 @@ const WALK_ABOVE = 10_000;
 
 @Injectable()
 export class LogicalFlowStore {
-  private readonly statements = new Map<string, Statement>();
+  /** Prepared once: the audits run a handful per request, for every request. */
+  private readonly statements: Statements;
 
-  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'db'>) {}
+  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'>) {
+    this.statements = new Statements(storage.db);
+  }
 
-  /** Statements prepared once (the audits run a handful per request, for every request). */
-  private prepare(sql: string): Statement {
-    let st = this.statements.get(sql);
-    if (!st) this.statements.set(sql, (st = this.storage.db.prepare(sql)));
-    return st;
+  private stmt(sql: string): Statement {
+    return this.statements.get(sql);
   }
 
   /** Every stored version of a logical flow, oldest first. */
   snapshots(uuid: string): SnapshotJson[] {
-    return (this.prepare('SELECT * FROM logical_flow_snapshot WHERE uuid = ? ORDER BY first_seen').all(uuid) as SnapshotRow[]).map((r) => ({
+    return (this.stmt('SELECT * FROM logical_flow_snapshot WHERE uuid = ? ORDER BY first_seen').all(uuid) as SnapshotRow[]).map((r) => ({
       contentHash: r.content_hash,
       datapaths: JSON.parse(r.datapaths),
       pipeline: r.pipeline,
@@ -90,12 +91,12 @@ export class LogicalFlowStore {
 
   /** The ids of a logical flow's stored versions (what citations refer to). */
   snapshotIds(uuid: string): number[] {
-    return (this.prepare('SELECT id FROM logical_flow_snapshot WHERE uuid = ?').all(uuid) as Array<{ id: number }>).map((r) => r.id);
+    return (this.stmt('SELECT id FROM logical_flow_snapshot WHERE uuid = ?').all(uuid) as Array<{ id: number }>).map((r) => r.id);
   }
 
   /** The ids of a northbound row's stored versions. */
   northboundIds(table: string, uuid: string): number[] {
-    return (this.prepare(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = ? AND uuid = ?`).all(table, uuid) as Array<{ id: number }>).map((r) => r.id);
+    return (this.stmt(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = ? AND uuid = ?`).all(table, uuid) as Array<{ id: number }>).map((r) => r.id);
   }
 
   /** Datapath flow lifetimes with a trace citing one of these logical-flow snapshots, newest first, with those traces. */
@@ -109,7 +110,6 @@ export class LogicalFlowStore {
   }
 
   private flowsCiting(kind: number, refs: number[], cursor: number | undefined, limit: number): AuditPage {
-    const db = { prepare: (sql: string) => this.prepare(sql) };
     const refsJson = JSON.stringify(refs);
     // Two plans (bench/api/RESULTS.md). A flow cited by few traces: their ids from the citation
     // bitmaps, then their datapath flows (cost ~ citations). A flow cited by many (a DP-group
@@ -117,17 +117,17 @@ export class LogicalFlowStore {
     // trace (cost ~ limit x traces/citations); collecting a million citations took seconds.
     // The few-plan reads each trace's flow from the (id, datapath_flow_id) index, half the pages of
     // the table rows (~1 KB each); SQLite's planner picks the table otherwise.
-    const ids = citedTraceIds((sql) => this.prepare(sql), kind, refs, WALK_ABOVE);
+    const ids = citedTraceIds((sql) => this.stmt(sql), kind, refs, WALK_ABOVE);
     const rows = (
       ids === 'many'
-        ? db
-            .prepare(
+        ? this
+            .stmt(
               `SELECT d.* FROM datapath_flow d WHERE ${cursor ? 'd.id < ? AND ' : ''}EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = d.id
                  AND ${citesSql(kind, 't.id')}) ORDER BY d.id DESC LIMIT ?`,
             )
             .all(...(cursor ? [cursor] : []), refsJson, limit + 1)
-        : db
-            .prepare(
+        : this
+            .stmt(
               `SELECT d.* FROM datapath_flow d WHERE d.id IN (
                  SELECT t.datapath_flow_id FROM trace t INDEXED BY idx_trace_dpflow_cover WHERE t.id IN (SELECT value FROM json_each(?)))
                ${cursor ? 'AND d.id < ?' : ''} ORDER BY d.id DESC LIMIT ?`,
@@ -140,8 +140,8 @@ export class LogicalFlowStore {
     const shown = rows.slice(0, limit);
     const byFlow = new Map<number, AuditTrace[]>();
     for (const r of shown) byFlow.set(r.id, []);
-    const traceRows = db
-      .prepare(
+    const traceRows = this
+      .stmt(
         `SELECT id, datapath_flow_id, verdict, consistent, path_id FROM trace WHERE datapath_flow_id IN (SELECT value FROM json_each(?))
            AND ${citesSql(kind, 'trace.id')} ORDER BY id DESC`,
       )
@@ -149,7 +149,7 @@ export class LogicalFlowStore {
     const pathIds = [...new Set(traceRows.map((t) => t.path_id).filter((p): p is number => p !== null))];
     const pathVerdicts = new Map<number, string>();
     if (pathIds.length)
-      for (const p of db.prepare('SELECT id, verdict FROM path WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(pathIds)) as Array<{ id: number; verdict: string }>)
+      for (const p of this.stmt('SELECT id, verdict FROM path WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(pathIds)) as Array<{ id: number; verdict: string }>)
         pathVerdicts.set(p.id, p.verdict);
     for (const t of traceRows) {
       const pathVerdict = t.path_id ? pathVerdicts.get(t.path_id) : undefined;

@@ -8,6 +8,22 @@ import type { Database, Statement } from 'better-sqlite3';
 
 export type WriteJob<T> = (tx: WriteContext) => T;
 
+/**
+ * Statements of one connection, each prepared once and found again by its SQL text: the writer's,
+ * and each store's on the read connection (a page of 50 traces runs 50 port queries).
+ */
+export class Statements {
+  private readonly cache = new Map<string, Statement>();
+
+  constructor(private readonly db: Database) {}
+
+  get(sql: string): Statement {
+    let s = this.cache.get(sql);
+    if (!s) this.cache.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+}
+
 /** What a store's write gets inside the transaction: statements, never the connection itself. */
 export interface WriteContext {
   /** A prepared statement, cached by its SQL text. */
@@ -38,7 +54,7 @@ export class StoreWriter {
   private queue: Queued[] = [];
   private running = false;
   private closed = false;
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements: Statements;
   private readonly ctx: WriteContext;
   private readonly chunkEnd: Array<(tx: WriteContext) => void> = [];
   private readonly rollbackListeners: Array<() => void> = [];
@@ -60,12 +76,9 @@ export class StoreWriter {
       maxTxMs?: number;
     } = {},
   ) {
+    this.statements = new Statements(db);
     this.ctx = {
-      stmt: (sql) => {
-        let s = this.statements.get(sql);
-        if (!s) this.statements.set(sql, (s = db.prepare(sql)));
-        return s;
-      },
+      stmt: (sql) => this.statements.get(sql),
       shared: <T>(key: object, create: () => T, flush: (tx: WriteContext, state: T) => void): T => {
         let e = this.txShared.get(key);
         if (!e) this.txShared.set(key, (e = { state: create(), flush: flush as (tx: WriteContext, state: unknown) => void }));

@@ -3,7 +3,7 @@
 // Writes run inside the caller's writer job; reads use the read connection.
 import { Inject, Injectable } from '@nestjs/common';
 import { StoreService } from '../storage/store.service';
-import type { WriteContext } from '../storage/writer';
+import { Statements, WriteContext } from '../storage/writer';
 
 export interface SessionStats {
   selected: number;
@@ -36,15 +36,19 @@ export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored:
 
 @Injectable()
 export class TraceSessionStore {
-  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'db'>) {}
+  private readonly statements: Statements;
+
+  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'>) {
+    this.statements = new Statements(storage.db);
+  }
 
   /** The sessions still active (a restart reloads them). */
   active(): TraceSessionJson[] {
-    return (this.storage.db.prepare(`SELECT * FROM trace_session WHERE state = 'active'`).all() as SessionRow[]).map(fromRow);
+    return (this.statements.get(`SELECT * FROM trace_session WHERE state = 'active'`).all() as SessionRow[]).map(fromRow);
   }
 
   get(id: number): TraceSessionJson | undefined {
-    const r = this.storage.db.prepare('SELECT * FROM trace_session WHERE id = ?').get(id) as SessionRow | undefined;
+    const r = this.statements.get('SELECT * FROM trace_session WHERE id = ?').get(id) as SessionRow | undefined;
     return r && fromRow(r);
   }
 
@@ -54,8 +58,8 @@ export class TraceSessionStore {
     const args: unknown[] = [];
     if (opts.state) where.push('state = ?') && args.push(opts.state);
     if (opts.cursor) where.push('id < ?') && args.push(opts.cursor);
-    const rows = this.storage.db
-      .prepare(`SELECT * FROM trace_session ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
+    const rows = this.statements
+      .get(`SELECT * FROM trace_session ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
       .all(...args, opts.limit + 1) as SessionRow[];
     return rows.map(fromRow);
   }

@@ -5,6 +5,7 @@
 // (trace-read-worker.ts); statements are prepared once per connection.
 import type { Database, Statement } from 'better-sqlite3';
 import { makeCursor, Page } from '../common/query';
+import { Statements } from '../storage/writer';
 import { citedTraceIds, citesSql, CITES_HINT, CITES_LFLOW } from './citation-store';
 import { PackedStep, unpackSteps } from './step-pack';
 import { LogicalPortJson, OwnerJson, ownerJson, StepJson, TraceJson } from './trace-record';
@@ -46,15 +47,14 @@ export interface TraceOfFlow {
 const WALK_ABOVE = 10_000;
 
 export class TraceReadStore {
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements: Statements;
 
-  constructor(private readonly db: Database) {}
+  constructor(db: Database) {
+    this.statements = new Statements(db);
+  }
 
-  /** A read statement prepared once (a list of 50 traces runs 50 port queries). */
   private stmt(sql: string): Statement {
-    let st = this.statements.get(sql);
-    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
-    return st;
+    return this.statements.get(sql);
   }
 
   /** The trace as the API shows it; steps only when asked (lists carry stepCount). */

@@ -5,7 +5,7 @@
 // use the read connection and may join the lifetime and trace tables, never write them.
 import { Inject, Injectable } from '@nestjs/common';
 import { StoreService } from '../storage/store.service';
-import type { WriteContext } from '../storage/writer';
+import { Statements, WriteContext } from '../storage/writer';
 
 export interface UpcallInput {
   chassis: string;
@@ -93,7 +93,11 @@ const DP_OF_UPCALL = `COALESCE(u.datapath_flow_id, (SELECT d.id FROM datapath_fl
 
 @Injectable()
 export class UpcallStore {
-  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'db'>) {}
+  private readonly statements: Statements;
+
+  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'>) {
+    this.statements = new Statements(storage.db);
+  }
 
   /** Inside a writer job; returns the row id. */
   insert(tx: WriteContext, u: UpcallInput): number {
@@ -132,19 +136,19 @@ export class UpcallStore {
     }
     const sql = `SELECT * FROM (SELECT u.*, ${DP_OF_UPCALL} AS dp_id FROM upcall u ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
       ORDER BY u.id DESC) ${outer} ORDER BY id DESC LIMIT ?`;
-    const rows = this.storage.db.prepare(sql).all(...args, f.limit + 1) as Row[];
+    const rows = this.statements.get(sql).all(...args, f.limit + 1) as Row[];
     return rows.map((r) => this.toJson(r));
   }
 
   get(id: number): UpcallJson | undefined {
-    const r = this.storage.db.prepare(`SELECT u.*, ${DP_OF_UPCALL} AS dp_id FROM upcall u WHERE u.id = ?`).get(id) as Row | undefined;
+    const r = this.statements.get(`SELECT u.*, ${DP_OF_UPCALL} AS dp_id FROM upcall u WHERE u.id = ?`).get(id) as Row | undefined;
     return r && this.toJson(r);
   }
 
   private toJson(r: Row): UpcallJson {
-    const db = this.storage.db;
-    const t = (db.prepare('SELECT id FROM trace WHERE upcall_id = ? ORDER BY id DESC LIMIT 1').get(r.id) ??
-      (r.dp_id !== null ? db.prepare('SELECT id FROM trace WHERE datapath_flow_id = ? ORDER BY id DESC LIMIT 1').get(r.dp_id) : undefined)) as { id: number } | undefined;
+    const st = this.statements;
+    const t = (st.get('SELECT id FROM trace WHERE upcall_id = ? ORDER BY id DESC LIMIT 1').get(r.id) ??
+      (r.dp_id !== null ? st.get('SELECT id FROM trace WHERE datapath_flow_id = ? ORDER BY id DESC LIMIT 1').get(r.dp_id) : undefined)) as { id: number } | undefined;
     return {
       id: r.id,
       chassis: r.chassis,
