@@ -4,7 +4,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Statement } from 'better-sqlite3';
 import { StoreService } from '../storage/store.service';
-import type { WriteContext } from '../storage/writer';
+import { Statements, WriteContext } from '../storage/writer';
 import type { TraceRow } from '../traces/trace-store';
 import type { StoredPathVerdict } from './path-verdict';
 
@@ -24,14 +24,14 @@ export interface EdgeRow {
 
 @Injectable()
 export class PathStore {
-  private readonly stmts = new Map<string, Statement>();
+  private readonly statements: Statements;
 
-  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'db'>) {}
+  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'>) {
+    this.statements = new Statements(storage.db);
+  }
 
   private stmt(sql: string): Statement {
-    let s = this.stmts.get(sql);
-    if (!s) this.stmts.set(sql, (s = this.storage.db.prepare(sql)));
-    return s;
+    return this.statements.get(sql);
   }
 
   create(tx: WriteContext, chassis: string, now: string): number {
