@@ -5,15 +5,24 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { httpEdge } from './common/http-edge';
+import { sendError } from './common/api-error';
+import { roleConfig, roleRefuses } from './config/role';
 import { LivetraceConfig } from './config/config.schema';
 
 /** Builds the app (shared by main.ts and the e2e tests) without listening. */
-export async function createApp(config: LivetraceConfig): Promise<INestApplication> {
+export async function createApp(given: LivetraceConfig): Promise<INestApplication> {
+  const config = roleConfig(given);
   // Body parsers are installed below, after the edge checks (Host, token, Origin, Content-Type):
   // a refused request is not parsed first, and form bodies are never parsed at all.
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bufferLogs: true, bodyParser: false });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
+  // Before the edge: a route this role does not serve is absent (404), whoever asks.
+  app.use((req: { method: string; originalUrl: string }, res: Parameters<typeof sendError>[0], next: () => void) => {
+    const refused = roleRefuses(config.LIVETRACE_ROLE, req.method, req.originalUrl);
+    if (refused) sendError(res, 404, refused);
+    else next();
+  });
   app.use(httpEdge(config));
   app.useBodyParser('json', { limit: '1mb' });
   if (config.LIVETRACE_CORS_ORIGINS.length) {

@@ -110,6 +110,8 @@ export const CONFIG_SCHEMA = {
   LIVETRACE_HOST: host,
   LIVETRACE_PORT: int(1, 65535),
   LIVETRACE_CHASSIS: chassis,
+  LIVETRACE_ROLE: oneOf('all', 'agent', 'api'),
+  LIVETRACE_TUNNEL_SKEW_MS: int(0, 3_600_000),
   LIVETRACE_API_TOKEN: (raw: string) => {
     const v = raw.trim();
     if (v && !/^[\x21-\x7e]{16,256}$/.test(v)) throw new ConfigValueError('expected 16 to 256 printable characters without spaces');

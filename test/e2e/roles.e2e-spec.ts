@@ -1,0 +1,92 @@
+// LIVETRACE_ROLE: an agent answers only /health and /metrics (its rows are read through an api
+// instance); an api instance runs no source (poller, vlog, ingest sweep, retention) and writes
+// nothing into the database the agents share, whatever it is asked.
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { PollerService } from '../../src/collectors/poller.service';
+import { VlogSourceService } from '../../src/collectors/vlog-source.service';
+import { RetentionService } from '../../src/retention/retention.service';
+import { startApp } from '../support/app';
+
+jest.setTimeout(120_000);
+
+describe('LIVETRACE_ROLE=agent', () => {
+  let app: INestApplication;
+  beforeAll(async () => {
+    app = await startApp({ LIVETRACE_ROLE: 'agent', LIVETRACE_POLLER: 'false', LIVETRACE_CHASSIS: 'hv1' });
+  });
+  afterAll(async () => app?.close());
+
+  it.each(['/traces', '/paths/1', '/upcalls', '/datapath-flows', '/trace-sessions', '/ui', '/docs-json', '/'])('answers 404 on GET %s, naming the role', async (url) => {
+    const res = await request(app.getHttpServer()).get(url).expect(404);
+    expect(res.body.message).toMatch(/LIVETRACE_ROLE=agent answers only \/health and \/metrics/);
+  });
+
+  it('answers 404 on the write routes too', async () => {
+    await request(app.getHttpServer()).post('/trace-sessions').send({}).expect(404);
+    await request(app.getHttpServer()).post('/ingest/events?source=x').set('Content-Type', 'application/x-ndjson').send('{}\n').expect(404);
+  });
+
+  it('serves /metrics and /health', async () => {
+    await request(app.getHttpServer()).get('/metrics').expect(200);
+    const health = await request(app.getHttpServer()).get('/health');
+    expect(health.status).not.toBe(404);
+  });
+});
+
+describe('LIVETRACE_ROLE=api', () => {
+  let app: INestApplication;
+  let db: string;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'livetrace-role-'));
+    db = join(dir, 'shared.sqlite');
+    const vlog = join(dir, 'ovs-vswitchd.log');
+    writeFileSync(vlog, '');
+    // Every source asked for: the role must switch them off.
+    app = await startApp({
+      LIVETRACE_ROLE: 'api', LIVETRACE_DB: db, LIVETRACE_POLLER: 'true', LIVETRACE_VLOG_FILE: vlog,
+      LIVETRACE_RETENTION_DAYS: '7', LIVETRACE_INGEST_IDLE_SECONDS: '60',
+    });
+  });
+  afterAll(async () => app?.close());
+
+  it('starts no source', () => {
+    expect(app.get(VlogSourceService).enabled).toBe(false);
+    expect(app.get(RetentionService).enabled).toBe(false);
+    expect(app.get(PollerService).lastCycle).toBeFalsy();
+  });
+
+  it('serves the queries', async () => {
+    const res = await request(app.getHttpServer()).get('/traces').expect(200);
+    expect(res.body).toBeDefined();
+    await request(app.getHttpServer()).get('/paths/1').expect(404);
+  });
+
+  it('refuses every write and writes nothing into the shared database', async () => {
+    // data_version changes when another connection commits to the file.
+    const probe = new Database(db, { readonly: true });
+    const version = () => probe.pragma('data_version', { simple: true }) as number;
+    const before = version();
+    const http = request(app.getHttpServer());
+    const refused = [
+      await http.post('/trace-sessions').send({ filter: 'icmp' }),
+      await http.post('/ingest/events?source=usdt').set('Content-Type', 'application/x-ndjson').send('{}\n'),
+      await http.post('/traces').send({ flow: 'in_port=1' }),
+      await http.delete('/trace-sessions/1'),
+    ];
+    for (const r of refused) {
+      expect(r.status).toBe(404);
+      expect(r.body.message).toMatch(/LIVETRACE_ROLE=api only reads/);
+    }
+    await http.get('/traces').expect(200);
+    await http.get('/upcalls').expect(200);
+    expect(version()).toBe(before);
+    const counts = ['trace', 'upcall', 'datapath_flow', 'trace_session', 'path'].map((t) => (probe.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n);
+    expect(counts).toEqual([0, 0, 0, 0, 0]);
+    probe.close();
+  });
+});
