@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
-import { launch } from '../../test/browser/browser';
+import { launch } from '../../test/support/browser';
 import { syntheticPath } from './synthetic-path';
 
 const ROOT = join(__dirname, '../..');

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { ROOT } from '../support/app';
-import { launch, watchErrors } from './browser';
+import { launch, watchErrors } from '../support/browser';
 import { Live, TOKEN } from './live-fixture';
 
 const DOCS = join(ROOT, 'docs');
