@@ -1,0 +1,165 @@
+// Which pass on another chassis received the packet a pass sent into a tunnel (issue 19,
+// docs/multi-chassis.md). No packet id crosses the tunnel: the link is the tunnel (VNI, OVN port
+// keys, encap IPs: pushReaches), the same inner packet (the sender's key after its own set()
+// rewrites against the receiver's key, under both masks) and a time within the skew window
+// (the hosts' clocks differ). Pure: the store finds the candidates, this picks one.
+import { splitTopLevel } from '../ovs/odp-scan';
+import { pushReaches, tunnelMatch, tunnelPushes, type TunnelMatch, type TunnelPush } from '../ovs/odp-tunnel';
+
+/** A datapath flow and the times it lived, on one chassis. */
+export interface LinkFlow {
+  chassis: string;
+  /** dpctl/dump-flows key (with or without -m masks). */
+  key: string;
+  actions: string;
+  recircId: number;
+  /** Epoch ms of its lifetime: first seen, last seen (or removed). */
+  from: number;
+  to: number;
+}
+
+/** The pushes of a flow's actions; none for actions the parser refuses (bad text never throws here). */
+export function pushesOf(actions: string): TunnelPush[] {
+  try {
+    return tunnelPushes(actions);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The tunnel a flow receives from: only a first pass (recirc_id 0) whose key holds a tunnel is an
+ * arrival; the receiver's later passes follow it by recirculation as on one chassis.
+ */
+export function arrivalOf(f: Pick<LinkFlow, 'key' | 'recircId'>): TunnelMatch | undefined {
+  if (f.recircId !== 0) return undefined;
+  try {
+    return tunnelMatch(f.key);
+  } catch {
+    return undefined;
+  }
+}
+
+type Field = { value: bigint; mask: bigint; bits: number };
+type Fields = Map<string, Field>;
+
+const bytesOf = (text: string, sep: string, radix: number): bigint | undefined => {
+  const parts = text.split(sep);
+  if (!parts.every((p) => p !== '' && !Number.isNaN(parseInt(p, radix)))) return undefined;
+  return parts.reduce((acc, p) => (acc << 8n) | BigInt(parseInt(p, radix)), 0n);
+};
+
+/** `10.0.0.1`, `50:54:00:00:00:01` or a number, with its width in bits; undefined when it is none of those. */
+function parseValue(text: string): { v: bigint; bits: number } | undefined {
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(text)) {
+    const v = bytesOf(text, '.', 10);
+    return v === undefined ? undefined : { v, bits: 32 };
+  }
+  if (/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(text)) {
+    const v = bytesOf(text, ':', 16);
+    return v === undefined ? undefined : { v, bits: 48 };
+  }
+  if (/^(0x[0-9a-f]+|\d+)$/i.test(text)) return { v: BigInt(text), bits: 32 };
+  return undefined;
+}
+
+/** Inner-packet fields a tunnel keeps: Ethernet and IP addresses, IP protocol, L4 ports. */
+const COMPARED: Record<string, string[]> = {
+  eth: ['src', 'dst'],
+  ipv4: ['src', 'dst', 'proto'],
+  ipv6: ['src', 'dst', 'proto'],
+  tcp: ['src', 'dst'],
+  udp: ['src', 'dst'],
+  sctp: ['src', 'dst'],
+  icmp: ['type', 'code'],
+};
+
+/** The compared fields of a key (or of a `set(…)` action's inner list), `eth.src` → value/mask. */
+export function innerFields(text: string, into: Fields = new Map()): Fields {
+  for (const item of splitTopLevel(text).map((s) => s.trim())) {
+    const open = item.indexOf('(');
+    if (open < 0 || !item.endsWith(')')) continue;
+    const name = item.slice(0, open);
+    const wanted = COMPARED[name];
+    if (!wanted) continue;
+    for (const part of item.slice(open + 1, -1).split(',')) {
+      const eq = part.indexOf('=');
+      if (eq < 0 || !wanted.includes(part.slice(0, eq))) continue;
+      const [raw, rawMask] = part.slice(eq + 1).split('/');
+      const val = parseValue(raw);
+      if (!val) continue;
+      const m = rawMask === undefined ? undefined : parseValue(rawMask);
+      const full = (1n << BigInt(val.bits)) - 1n;
+      into.set(`${name}.${part.slice(0, eq)}`, { value: val.v, mask: m ? m.v : full, bits: val.bits });
+    }
+  }
+  return into;
+}
+
+/** The sender's inner packet as it leaves: its key with the set() rewrites before the push applied. */
+export function sentFields(sender: Pick<LinkFlow, 'key' | 'actions'>, push: TunnelPush): Fields {
+  const fields = innerFields(sender.key);
+  const upTo = sender.actions.indexOf(push.text);
+  const before = upTo < 0 ? sender.actions : sender.actions.slice(0, upTo);
+  for (const a of splitTopLevel(before).map((s) => s.trim())) {
+    if (!a.startsWith('set(') || a.startsWith('set(tunnel(') || !a.endsWith(')')) continue;
+    for (const [k, f] of innerFields(a.slice(4, -1))) {
+      // A rewrite sets the whole field (masked sets print value/mask: keep the bits not set).
+      const old = fields.get(k);
+      const full = (1n << BigInt(f.bits)) - 1n;
+      const value = old ? (old.value & ~f.mask & full) | (f.value & f.mask) : f.value;
+      fields.set(k, { value, mask: old ? old.mask | f.mask : full, bits: f.bits });
+    }
+  }
+  return fields;
+}
+
+/** Both keys could be the same packet: every field both match on agrees under both masks. */
+export function samePacket(sent: Fields, received: Fields): boolean {
+  for (const [k, r] of received) {
+    const s = sent.get(k);
+    if (!s) continue;
+    const mask = s.mask & r.mask;
+    if ((s.value & mask) !== (r.value & mask)) return false;
+  }
+  return true;
+}
+
+/** How far apart two lifetimes are, in ms (0 when they overlap). */
+export function gapMs(a: Pick<LinkFlow, 'from' | 'to'>, b: Pick<LinkFlow, 'from' | 'to'>): number {
+  if (b.from > a.to) return b.from - a.to;
+  if (a.from > b.to) return a.from - b.to;
+  return 0;
+}
+
+export interface TunnelLink<T extends LinkFlow> {
+  push: TunnelPush;
+  /** The receiving pass, or undefined when none fits. */
+  receiver?: T;
+}
+
+/**
+ * For each push of `sender`, the candidate on another chassis that received it: tunnel fits, same
+ * inner packet, lifetimes within `skewMs`; the closest in time (then the newest start) wins, so a
+ * ping repeated once a second links each request to its own arrival.
+ */
+export function linkTunnels<T extends LinkFlow>(sender: LinkFlow, candidates: readonly T[], skewMs: number): TunnelLink<T>[] {
+  return pushesOf(sender.actions).map((push) => {
+    const sent = sentFields(sender, push);
+    let best: T | undefined;
+    let bestGap = Infinity;
+    for (const c of candidates) {
+      if (c.chassis === sender.chassis) continue;
+      const arrival = arrivalOf(c);
+      if (!arrival || !pushReaches(push, arrival)) continue;
+      const gap = gapMs(sender, c);
+      if (gap > skewMs) continue;
+      if (!samePacket(sent, innerFields(c.key))) continue;
+      if (gap < bestGap || (gap === bestGap && best && c.from > best.from)) {
+        best = c;
+        bestGap = gap;
+      }
+    }
+    return { push, receiver: best };
+  });
+}

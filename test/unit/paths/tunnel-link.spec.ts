@@ -1,0 +1,98 @@
+// The cross-chassis link over lines captured on a real three-chassis sandbox
+// (test/fixtures/captured-multichassis/<pair>/, docs/multi-chassis.md): which receiving pass a
+// sender's tunnel push reaches, by tunnel, inner packet (after the sender's rewrites) and time.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { arrivalOf, gapMs, innerFields, LinkFlow, linkTunnels, samePacket, sentFields } from '../../../src/paths/tunnel-link';
+import { pushesOf } from '../../../src/paths/tunnel-link';
+
+const ROOT = join(__dirname, '../../fixtures/captured-multichassis');
+const PAIRS = readdirSync(ROOT).sort();
+const T0 = Date.parse('2026-12-05T03:00:00Z');
+
+function flows(pair: string, file: string, chassis: string, at = T0): LinkFlow[] {
+  return readFileSync(join(ROOT, pair, file), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(', actions:'))
+    .map((line) => {
+      const key = line.slice(0, line.indexOf(', packets:')).replace(/^ufid:\S+ /, '');
+      const actions = line.slice(line.indexOf(', actions:') + ', actions:'.length).replace(/, dp-extra-info:.*$/, '');
+      const recirc = /recirc_id\((0x[0-9a-f]+|\d+)\)/.exec(key);
+      return { chassis, key, actions, recircId: Number(recirc?.[1] ?? 0), from: at, to: at + 50 };
+    });
+}
+
+function one<T>(list: T[], what: string, pred: (f: T) => boolean): T {
+  const hits = list.filter(pred);
+  if (hits.length !== 1) throw new Error(`expected one ${what}, found ${hits.length}`);
+  return hits[0];
+}
+
+describe.each(PAIRS)('tunnel links on %s', (pair) => {
+  const hv1 = flows(pair, 'hv1.flows-m.txt', 'hv1');
+  const hv2 = flows(pair, 'hv2.flows-m.txt', 'hv2');
+  const hv3 = flows(pair, 'hv3.flows-m.txt', 'hv3');
+  const toLsp2 = one(hv1, 'push to lsp2', (f) => f.key.includes('dst=50:54:00:00:00:02') && f.actions.includes('tnl_push('));
+  const routed = one(hv1, 'routed push', (f) => f.key.includes('dst=00:00:00:00:ff:01'));
+
+  it('takes as arrivals only first passes with a tunnel in their key (not the tnl_pop of the outer packet)', () => {
+    const arrivals = hv2.filter((f) => arrivalOf(f));
+    expect(arrivals.length).toBeGreaterThan(0);
+    expect(arrivals.every((f) => f.key.includes('in_port(genev_sys_6081)'))).toBe(true);
+    expect(hv2.filter((f) => f.actions.startsWith('tnl_pop(')).every((f) => !arrivalOf(f))).toBe(true);
+  });
+
+  it('links the switched ping to its arrival on hv2, never to hv3 or to a pass of its own chassis', () => {
+    const [link] = linkTunnels(toLsp2, [...hv1, ...hv3, ...hv2], 1000);
+    expect(link.push.remoteIp).toBe('192.168.0.2');
+    expect(link.receiver?.chassis).toBe('hv2');
+    expect(arrivalOf(link.receiver!)).toBeDefined();
+  });
+
+  it("links the routed ping to hv3's arrival, comparing the inner packet after the router's rewrites", () => {
+    const [link] = linkTunnels(routed, [...hv2, ...hv3], 1000);
+    expect(link.receiver?.chassis).toBe('hv3');
+    expect(link.receiver?.key).toContain('eth(src=00:00:00:00:ff:02');
+    const push = pushesOf(routed.actions)[0];
+    const received = innerFields(link.receiver!.key);
+    expect(samePacket(sentFields(routed, push), received)).toBe(true);
+    // Without the set(eth(…)) before the push, the sender's source MAC is the VM's: no match.
+    expect(samePacket(innerFields(routed.key), received)).toBe(false);
+  });
+
+  it('leaves the push unlinked when the only fitting arrival is outside the skew window', () => {
+    const late = flows(pair, 'hv2.flows-m.txt', 'hv2', T0 + 5000);
+    const [link] = linkTunnels(toLsp2, late, 1000);
+    expect(link.receiver).toBeUndefined();
+    expect(linkTunnels(toLsp2, late, 10_000)[0].receiver?.chassis).toBe('hv2');
+  });
+
+  it('prefers the arrival closest in time when a repeated packet fits several', () => {
+    const early = flows(pair, 'hv2.flows-m.txt', 'hv2', T0 - 900).filter((f) => arrivalOf(f));
+    const close = flows(pair, 'hv2.flows-m.txt', 'hv2', T0 + 20).filter((f) => arrivalOf(f));
+    const [link] = linkTunnels(toLsp2, [...early, ...close], 1000);
+    expect(link.receiver?.from).toBe(T0 + 20);
+  });
+
+  it('links the push made after conntrack (a recirculated pass) to the first pass on hv2, not its recirculation', () => {
+    const sent = one(flows(pair, 'hv1.stateful.flows-m.txt', 'hv1'), 'push after ct', (f) => f.actions.includes('tnl_push('));
+    expect(sent.recircId).not.toBe(0);
+    const [link] = linkTunnels(sent, flows(pair, 'hv2.stateful.flows-m.txt', 'hv2'), 1000);
+    expect(link.receiver?.recircId).toBe(0);
+    expect(link.receiver?.actions).toMatch(/recirc\(/);
+  });
+
+  it('never throws on actions or keys it cannot read', () => {
+    expect(pushesOf('tnl_push(tnl_port(')).toEqual([]);
+    expect(arrivalOf({ key: 'tunnel(tun_id=', recircId: 0 })).toBeUndefined();
+    expect(linkTunnels({ ...toLsp2, actions: 'set(tunnel(dst=1.2.3.4' }, hv2, 1000)).toEqual([]);
+  });
+});
+
+describe('gapMs', () => {
+  it('is 0 for overlapping lifetimes and the distance otherwise', () => {
+    expect(gapMs({ from: 0, to: 10 }, { from: 5, to: 20 })).toBe(0);
+    expect(gapMs({ from: 0, to: 10 }, { from: 30, to: 40 })).toBe(20);
+    expect(gapMs({ from: 30, to: 40 }, { from: 0, to: 10 })).toBe(20);
+  });
+});
