@@ -91,4 +91,45 @@ export class PathStore {
         ORDER BY parent_id, child_id`,
     ).all(ids, ids) as EdgeRow[];
   }
+
+  /** A datapath flow as the cross-chassis link reads it. */
+  flow(id: number): LinkFlowRow | undefined {
+    return this.stmt(`SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.id = ?`).get(id) as LinkFlowRow | undefined;
+  }
+
+  /**
+   * First passes (recirc_id 0) on chassis other than `notChassis` whose key holds a tunnel to
+   * `dst` and whose lifetime meets [from, to], each with its newest trace: the arrivals a push
+   * could have become. Bounded: a window holds a handful per packet.
+   */
+  arrivals(notChassis: string, dst: string, from: string, to: string): LinkFlowRow[] {
+    return this.stmt(
+      `SELECT ${LINK_COLUMNS} FROM datapath_flow f
+        WHERE f.recirc_id = '0x0' AND f.chassis <> ? AND instr(f.key, 'tunnel(') > 0 AND instr(f.key, ?) > 0
+          AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND trace_id IS NOT NULL
+        ORDER BY f.first_seen DESC LIMIT 256`,
+    ).all(notChassis, `dst=${dst},`, to, from) as LinkFlowRow[];
+  }
+
+  /** Whether any chassis by this name has written a datapath flow into this store (an agent runs there). */
+  hasChassis(chassis: string): boolean {
+    return this.stmt('SELECT 1 FROM datapath_flow WHERE chassis = ? LIMIT 1').get(chassis) !== undefined;
+  }
 }
+
+export interface LinkFlowRow {
+  id: number;
+  chassis: string;
+  key: string;
+  actions: string;
+  recirc_id: string;
+  first_seen: string;
+  last_seen: string;
+  removed_at: string | null;
+  /** The newest trace of the flow (its pass), null when it has none. */
+  trace_id: number | null;
+}
+
+const LINK_COLUMNS =
+  'f.id, f.chassis, f.key, f.actions, f.recirc_id, f.first_seen, f.last_seen, f.removed_at, ' +
+  '(SELECT max(t.id) FROM trace t WHERE t.datapath_flow_id = f.id) AS trace_id';

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { TracesModule } from '../traces/traces.module';
+import { CrossChassisPaths } from './cross-chassis';
 import { NorthboundPorts } from './northbound-ports';
 import { PathBuilder } from './path-builder';
 import { PathEntity } from './path.entity';
@@ -13,7 +14,7 @@ import { PathsService } from './paths.service';
 @Module({
   imports: [TypeOrmModule.forFeature([PathEntity]), TracesModule],
   controllers: [PathsController],
-  providers: [PathsService, PathStore, PathBuilder, PathRecorder, NorthboundPorts],
+  providers: [PathsService, PathStore, PathBuilder, PathRecorder, NorthboundPorts, CrossChassisPaths],
   exports: [PathBuilder, PathRecorder, PathStore],
 })
 export class PathsModule {}

@@ -25,6 +25,7 @@ import { TraceStore } from '../../../src/traces/trace-store';
 import { scenarioNodes } from '../../support/captured-paths';
 import { nodeEdges, PassNode } from '../../support/packet-paths';
 import { capturedModel, capturedReplicas } from '../../support/captured-model';
+import { oneChassis } from '../../support/cross-chassis';
 
 const hex = (n: number) => '0x' + n.toString(16);
 
@@ -69,7 +70,7 @@ describe('a path with reused recirculation ids', () => {
     const store = new PathStore({ db });
     builder = new PathBuilder(store);
     recorder = new PathRecorder({ writer }, store, traces, new NorthboundPorts(capturedReplicas() as unknown as ReplicasService));
-    paths = new PathsService(builder, traces);
+    paths = new PathsService(builder, traces, oneChassis(store));
   });
 
   afterAll(async () => {

@@ -17,6 +17,7 @@ import { PathsService } from '../../../src/paths/paths.service';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
+import { oneChassis } from '../../support/cross-chassis';
 
 type Rows = Record<string, Array<Record<string, unknown>>>;
 const FIXTURE = JSON.parse(readFileSync(join(__dirname, '../../fixtures/paths/lb-vip-reused-recirc.json'), 'utf8')) as Rows & { source: string };
@@ -45,8 +46,9 @@ describe('recorded paths with reused recirculation ids', () => {
     }
     writer = new StoreWriter(db);
     const traces = new TraceStore({ db, writer });
-    builder = new PathBuilder(new PathStore({ db }));
-    paths = new PathsService(builder, traces);
+    const store = new PathStore({ db });
+    builder = new PathBuilder(store);
+    paths = new PathsService(builder, traces, oneChassis(store));
   });
 
   afterAll(async () => {

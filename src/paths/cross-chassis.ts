@@ -1,0 +1,152 @@
+// A packet's path across chassis (issue 19): a pass that leaves through a tunnel continues on the
+// chassis that received it, found at read time (no shared packet id crosses a tunnel:
+// tunnel-link.ts decides), whose own recirculation chain (path-builder.ts) follows. One verdict:
+// the chassis that delivered or dropped the packet, or the tunnel whose arrival was not found.
+import { Inject, Injectable } from '@nestjs/common';
+import { LIVETRACE_CONFIG } from '../config/config.module';
+import type { LivetraceConfig } from '../config/config.schema';
+import { ReplicasService } from '../replicas/replicas.service';
+import type { TraceRow } from '../traces/trace-store';
+import type { BuiltPath } from './path-builder';
+import { LinkFlowRow, PathStore } from './path-store';
+import type { StoredPathVerdict } from './path-verdict';
+import { LinkFlow, linkTunnels, pushesOf } from './tunnel-link';
+
+/** Chassis hops followed from one packet: a tunnel loop in the data stops here. */
+const MAX_HOPS = 8;
+
+export interface TunnelHop {
+  fromChassis: string;
+  /** The sender's pass (trace) that pushed the tunnel. */
+  fromTraceId: number;
+  remoteIp: string;
+  /** The chassis whose encap IP is remoteIp (southbound Encap), else the receiver's, else null. */
+  remoteChassis: string | null;
+  vni: number;
+  ingressKey: number | null;
+  egressKey: number | null;
+  /** The receiver's first pass, null when none was found within the window. */
+  toTraceId: number | null;
+}
+
+export interface CrossChassisVerdict extends StoredPathVerdict {
+  /** The chassis whose pass decided (delivered or dropped); the last one reached otherwise. */
+  chassis: string;
+  tunnels: TunnelHop[];
+}
+
+export interface ChassisSegment {
+  chassis: string;
+  built: BuiltPath;
+}
+
+const ms = (iso: string): number => Date.parse(iso);
+const linkFlow = (r: LinkFlowRow): LinkFlow & { row: LinkFlowRow } => ({
+  chassis: r.chassis, key: r.key, actions: r.actions, recircId: Number(r.recirc_id),
+  from: ms(r.first_seen), to: ms(r.removed_at ?? r.last_seen), row: r,
+});
+
+@Injectable()
+export class CrossChassisPaths {
+  constructor(
+    private readonly store: PathStore,
+    private readonly replicas: ReplicasService,
+    @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
+  ) {}
+
+  /** The chassis named for an encap IP by the southbound Encap table. */
+  chassisOfIp(ip: string): string | null {
+    const row = this.replicas.sb.find('Encap', 'ip', ip)[0];
+    return row ? String(row.chassis_name) : null;
+  }
+
+  /**
+   * The segments after `first` on other chassis and the one verdict, or undefined when the path
+   * stays on one chassis (its answer is then exactly the one-chassis path's). A tunnel to a chassis
+   * this store knows nothing of, on a one-chassis service (role all), leaves the path as it was.
+   */
+  extend(first: BuiltPath, ofTrace: (traceId: number) => BuiltPath | undefined): { segments: ChassisSegment[]; verdict: CrossChassisVerdict } | undefined {
+    const chassisOf = (b: BuiltPath): string => b.passes[0]?.chassis ?? b.path?.chassis ?? '';
+    const segments: ChassisSegment[] = [{ chassis: chassisOf(first), built: first }];
+    const tunnels: TunnelHop[] = [];
+    const seenTraces = new Set(first.passes.map((p) => p.id));
+    for (let i = 0; i < segments.length && segments.length <= MAX_HOPS; i++) {
+      for (const pass of segments[i].built.passes) {
+        for (const hop of this.hopsOf(pass)) {
+          // A one-chassis service sees its tunnels' far ends only when an agent there shares its store.
+          if (hop.toTraceId === null && this.config.LIVETRACE_ROLE === 'all' && (hop.remoteChassis === null || !this.store.hasChassis(hop.remoteChassis))) continue;
+          tunnels.push(hop);
+          if (hop.toTraceId === null || seenTraces.has(hop.toTraceId)) continue;
+          const next = ofTrace(hop.toTraceId);
+          if (!next) continue;
+          next.passes.forEach((p) => seenTraces.add(p.id));
+          segments.push({ chassis: chassisOf(next), built: next });
+        }
+      }
+    }
+    if (!tunnels.length) return undefined;
+    return { segments, verdict: combine(segments, tunnels) };
+  }
+
+  private hopsOf(pass: TraceRow): TunnelHop[] {
+    if (pass.datapath_flow_id === null) return [];
+    const row = this.store.flow(pass.datapath_flow_id);
+    if (!row || !pushesOf(row.actions).length) return [];
+    const sender = linkFlow(row);
+    const skew = this.config.LIVETRACE_TUNNEL_SKEW_MS;
+    const from = new Date(sender.from - skew).toISOString();
+    const to = new Date(sender.to + skew).toISOString();
+    const byIp = new Map<string, ReturnType<typeof linkFlow>[]>();
+    for (const push of pushesOf(row.actions)) {
+      if (!byIp.has(push.remoteIp)) byIp.set(push.remoteIp, this.store.arrivals(row.chassis, push.remoteIp, from, to).map(linkFlow));
+    }
+    const candidates = [...byIp.values()].flat();
+    return linkTunnels(sender, candidates, skew).map(({ push, receiver }) => ({
+      fromChassis: row.chassis,
+      fromTraceId: pass.id,
+      remoteIp: push.remoteIp,
+      remoteChassis: this.chassisOfIp(push.remoteIp) ?? receiver?.chassis ?? null,
+      vni: push.vni,
+      ingressKey: push.ovn?.ingress ?? null,
+      egressKey: push.ovn?.egress ?? null,
+      toTraceId: receiver?.row.trace_id ?? null,
+    }));
+  }
+}
+
+/** One verdict over the chassis's segments: the first drop decides, else every chassis's outputs. */
+function combine(segments: ChassisSegment[], tunnels: TunnelHop[]): CrossChassisVerdict {
+  const v = segments.map((s) => ({ chassis: s.chassis, v: s.built.verdict }));
+  const drop = v.find((x) => x.v.kinds.includes('drop'));
+  const ctl = v.find((x) => x.v.controller);
+  const unlinked = tunnels.filter((t) => t.toTraceId === null);
+  const kinds = new Set(v.flatMap((x) => x.v.kinds));
+  // A tunnel whose arrival was found is a hop, not where the packet went.
+  if (!unlinked.length) kinds.delete('tunnel');
+  if (kinds.size > 1) kinds.delete('recirculate');
+  const outputs = v.filter((x) => x.v.kinds.includes('output') && x.v.logicalPorts.length);
+  const decided = drop ?? outputs[outputs.length - 1] ?? ctl ?? v[v.length - 1];
+  const reasons = [
+    ...v.filter((x) => x.v.incomplete).map((x) => `on ${x.chassis}: ${x.v.incompleteReason ?? 'a pass is missing'}`),
+    ...unlinked.map(
+      (t) =>
+        `the pass of trace ${t.fromTraceId} on ${t.fromChassis} sent the packet through a tunnel to ${t.remoteIp}` +
+        ` (chassis ${t.remoteChassis ?? 'unknown'}) and no first pass there with that tunnel and packet lies within the time window`,
+    ),
+  ];
+  return {
+    kinds: [...kinds],
+    logicalPorts: [...new Set(v.flatMap((x) => x.v.logicalPorts))],
+    logicalFlow: drop?.v.logicalFlow ?? null,
+    ...(drop ? { stage: drop.v.stage ?? null } : {}),
+    northbound: drop?.v.northbound ?? null,
+    ...(drop?.v.executedBy ? { executedBy: drop.v.executedBy } : {}),
+    ...(ctl?.v.controller ? { controller: ctl.v.controller } : {}),
+    passes: v.reduce((n, x) => n + x.v.passes, 0),
+    incomplete: reasons.length > 0,
+    ...(reasons.length ? { incompleteReason: reasons.join('; ') } : {}),
+    dropTraceId: drop?.v.dropTraceId ?? null,
+    chassis: decided.chassis,
+    tunnels,
+  };
+}

@@ -1,0 +1,11 @@
+// The cross-chassis reader of a one-chassis service (LIVETRACE_ROLE=all) over a store, for tests
+// that build PathsService by hand: no southbound (no Encap rows), default skew.
+import type { LivetraceConfig } from '../../src/config/config.schema';
+import { CrossChassisPaths } from '../../src/paths/cross-chassis';
+import type { PathStore } from '../../src/paths/path-store';
+import type { ReplicasService } from '../../src/replicas/replicas.service';
+
+export function oneChassis(store: PathStore, config: Partial<LivetraceConfig> = {}): CrossChassisPaths {
+  const sb = { find: () => [] };
+  return new CrossChassisPaths(store, { sb } as unknown as ReplicasService, { LIVETRACE_ROLE: 'all', LIVETRACE_TUNNEL_SKEW_MS: 1000, ...config } as LivetraceConfig);
+}
