@@ -89,8 +89,9 @@ export class PathBuilder {
     // The stored verdict is the tracer's over the same passes (shared ancestors included); recomputed
     // (the same function) when the walk down found more, when it still waited for a pass, or when
     // there is no path row.
+    // A path row is created with '{}' before its first verdict is set: that is no verdict.
     const verdict =
-      storedVerdict && !added && !storedVerdict.incomplete
+      storedVerdict?.kinds && !added && !storedVerdict.incomplete
         ? storedVerdict
         : pathVerdict(passes.map((p) => ({ traceId: p.traceId, recircId: p.recircId, pass: passOfStored(JSON.parse(p.row.verdict)) })));
     return { path, passes: passes.map((p) => p.row), edges, verdict };

@@ -1,0 +1,159 @@
+// GET /paths/:id across chassis over one store that three agents wrote (hv1, hv2, hv3), with the
+// datapath flows captured on a real three-chassis sandbox (debian12 lines, docs/multi-chassis.md):
+// the sender's path continues on the receiving chassis, with that chassis's recirculation chain,
+// and one verdict naming where the packet was delivered or dropped; an arrival outside the skew
+// window is not linked and the path says which chassis it waits for. A one-chassis service
+// without the remote chassis's rows answers exactly as before.
+import 'reflect-metadata';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Database } from 'better-sqlite3';
+import { DataSource } from 'typeorm';
+import { PathBuilder } from '../../../src/paths/path-builder';
+import { PathStore } from '../../../src/paths/path-store';
+import { PathsService } from '../../../src/paths/paths.service';
+import { dataSourceOptions } from '../../../src/storage/data-source.options';
+import { StoreWriter } from '../../../src/storage/writer';
+import { TraceStore } from '../../../src/traces/trace-store';
+import { oneChassis } from '../../support/cross-chassis';
+
+const FIX = join(__dirname, '../../fixtures/captured-multichassis/debian12');
+const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2', hv3: '192.168.0.3' };
+const T0 = Date.parse('2026-12-05T03:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+interface Line { key: string; actions: string; recirc: number }
+function lines(file: string): Line[] {
+  return readFileSync(join(FIX, file), 'utf8').split('\n').filter((l) => l.includes(', actions:')).map((line) => {
+    const key = line.slice(0, line.indexOf(', packets:')).replace(/^ufid:\S+ /, '');
+    const actions = line.slice(line.indexOf(', actions:') + ', actions:'.length).replace(/, dp-extra-info:.*$/, '');
+    return { key, actions, recirc: Number(/recirc_id\((0x[0-9a-f]+|\d+)\)/.exec(key)![1]) };
+  });
+}
+const pick = (file: string, pred: (l: Line) => boolean): Line => {
+  const hits = lines(file).filter(pred);
+  if (hits.length !== 1) throw new Error(`${file}: expected one line, found ${hits.length}`);
+  return hits[0];
+};
+
+describe('a path across chassis (GET /paths/:id)', () => {
+  let dir: string;
+  let ds: DataSource;
+  let db: Database;
+  let writer: StoreWriter;
+  let store: PathStore;
+  let traces: TraceStore;
+
+  /** One pass as an agent stores it: its datapath flow, its trace (with the pass verdict) under a path of its chassis. */
+  function pass(chassis: string, l: Line, at: number, verdict: Record<string, unknown>, pathId?: number): { flow: number; trace: number; path: number } {
+    const flow = Number(db.prepare(
+      `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source)
+       VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 1, 98, 'poller')`,
+    ).run(chassis, `ufid-${chassis}-${at}-${l.recirc}`, iso(at), iso(at + 50), `0x${l.recirc.toString(16)}`, l.key, l.actions).lastInsertRowid);
+    const path = pathId ?? Number(db.prepare("INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, '{}')").run(chassis, iso(at), iso(at)).lastInsertRowid);
+    const v = { kinds: [], logicalPorts: [], logicalFlow: null, northbound: null, tunnels: [], recircIds: [], reason: null, ...verdict };
+    const trace = Number(db.prepare(
+      `INSERT INTO trace (chassis, created_at, datapath_flow_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions,
+         verdict_kinds, verdict, path_id, step_count, steps)
+       VALUES (?, ?, ?, NULL, 'trace', 'br-int', ?, '', '', '', ?, ?, ?, ?, 0, x'')`,
+    ).run(chassis, iso(at), flow, `0x${l.recirc.toString(16)}`, l.actions, (v.kinds as string[]).join(','), JSON.stringify(v), path).lastInsertRowid);
+    return { flow, trace, path };
+  }
+  const tunnelTo = (chassis: string) => ({ kinds: ['tunnel'], tunnels: [{ chassis, remoteIp: ENCAP[chassis as keyof typeof ENCAP] }] });
+  const service = (config = {}) => new PathsService(new PathBuilder(store), traces, oneChassis(store, config, ENCAP));
+
+  const toLsp2 = pick('hv1.flows-m.txt', (l) => l.key.includes('dst=50:54:00:00:00:02') && l.actions.includes('tnl_push('));
+  const routed = pick('hv1.flows-m.txt', (l) => l.key.includes('dst=00:00:00:00:ff:01'));
+  const icmpArrival = pick('hv2.flows-m.txt', (l) => l.key.includes('tunnel(') && l.actions === 'vif2');
+  const tcpArrival = pick('hv2.flows-m.txt', (l) => l.key.includes('tunnel(') && l.actions === 'drop');
+  const hv3Arrival = pick('hv3.flows-m.txt', (l) => l.key.includes('tunnel(') && l.recirc === 0);
+  const ACL = { table: 'ACL', uuid: 'a1b2', summary: 'to-lport tcp.dst == 80 drop' };
+  let ids: Record<string, { flow: number; trace: number; path: number }>;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'livetrace-cross-chassis-'));
+    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), logging: false });
+    await ds.initialize();
+    await ds.runMigrations();
+    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    writer = new StoreWriter(db);
+    traces = new TraceStore({ db, writer });
+    store = new PathStore({ db });
+    ids = {
+      pingSent: pass('hv1', toLsp2, T0, tunnelTo('hv2')),
+      pingRecv: pass('hv2', icmpArrival, T0 + 3, { kinds: ['output'], logicalPorts: ['lsp2'] }),
+      routedSent: pass('hv1', routed, T0 + 4000, tunnelTo('hv3')),
+      routedRecv: pass('hv3', hv3Arrival, T0 + 4002, { kinds: ['output'], logicalPorts: ['lsp3'] }),
+      tcpSent: pass('hv1', toLsp2, T0 + 8000, tunnelTo('hv2')),
+      tcpRecv: pass('hv2', tcpArrival, T0 + 8001, { kinds: ['drop'], logicalFlow: 'lf-acl-eval', stage: 'ls_out_acl_eval', northbound: ACL }),
+      // Sent, and hv2's arrival only 5 s later: outside the default 1 s window.
+      lateSent: pass('hv1', routed, T0 + 20_000, tunnelTo('hv3')),
+    };
+    // A recirculating receiver: hv2's arrival goes through conntrack, its recirculation delivers.
+    const ctSent = pick('hv1.stateful.flows-m.txt', (l) => l.actions.includes('tnl_push('));
+    const ctFirst = pick('hv2.stateful.flows-m.txt', (l) => l.key.includes('tunnel(') && l.recirc === 0);
+    const ctSecond = pick('hv2.stateful.flows-m.txt', (l) => l.key.includes('tunnel(') && l.recirc !== 0);
+    const ctZero = pick('hv1.stateful.flows-m.txt', (l) => l.recirc === 0);
+    ids.ctZero = pass('hv1', ctZero, T0 + 12_000, { kinds: ['recirculate'], recircIds: [`0x${ctSent.recirc.toString(16)}`] });
+    ids.ctSent = pass('hv1', ctSent, T0 + 12_000, tunnelTo('hv2'), ids.ctZero.path);
+    db.prepare('INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(ids.ctZero.flow, ids.ctSent.flow, `0x${ctSent.recirc.toString(16)}`);
+    ids.ctFirst = pass('hv2', ctFirst, T0 + 12_001, { kinds: ['recirculate'], recircIds: [`0x${ctSecond.recirc.toString(16)}`] });
+    ids.ctSecond = pass('hv2', ctSecond, T0 + 12_001, { kinds: ['output'], logicalPorts: ['lsp2'] }, ids.ctFirst.path);
+    db.prepare('INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(ids.ctFirst.flow, ids.ctSecond.flow, `0x${ctSecond.recirc.toString(16)}`);
+  });
+
+  afterAll(async () => {
+    await writer.close();
+    await ds.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('continues the ping to lsp2 on hv2: both passes, each naming its chassis, delivered to lsp2 on hv2', () => {
+    const p = service().get(ids.pingSent.path, false);
+    expect(p.passes.map((x) => [x.chassis, x.id])).toEqual([['hv1', ids.pingSent.trace], ['hv2', ids.pingRecv.trace]]);
+    expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp2'], chassis: 'hv2', incomplete: false });
+    expect((p.verdict as unknown as { tunnels: unknown[] }).tunnels).toEqual([
+      { fromChassis: 'hv1', fromTraceId: ids.pingSent.trace, remoteIp: '192.168.0.2', remoteChassis: 'hv2', vni: 2, ingressKey: 2, egressKey: 1, toTraceId: ids.pingRecv.trace },
+    ]);
+  });
+
+  it('continues the routed ping on hv3 (sw1, not hv2 which also saw traffic from hv1)', () => {
+    const p = service().get(ids.routedSent.path, false);
+    expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv3']);
+    expect(p.verdict).toMatchObject({ logicalPorts: ['lsp3'], chassis: 'hv3', incomplete: false });
+  });
+
+  it("says the TCP packet was dropped on hv2 by the ACL's logical flow", () => {
+    const p = service().get(ids.tcpSent.path, false);
+    expect(p.passes.map((x) => x.id)).toEqual([ids.tcpSent.trace, ids.tcpRecv.trace]);
+    expect(p.verdict).toMatchObject({ kinds: ['drop'], chassis: 'hv2', logicalFlow: 'lf-acl-eval', stage: 'ls_out_acl_eval', northbound: ACL, dropTraceId: ids.tcpRecv.trace });
+  });
+
+  it("follows each chassis's recirculation chain: the push after conntrack on hv1, conntrack then delivery on hv2", () => {
+    const p = service().get(ids.ctZero.path, false);
+    expect(p.passes.map((x) => x.id)).toEqual([ids.ctZero.trace, ids.ctSent.trace, ids.ctFirst.trace, ids.ctSecond.trace]);
+    expect(p.verdict).toMatchObject({ logicalPorts: ['lsp2'], chassis: 'hv2', incomplete: false });
+  });
+
+  it('leaves a push unlinked outside the skew window, incomplete and naming the remote chassis; a wider window links it', () => {
+    pass('hv3', hv3Arrival, T0 + 25_000, { kinds: ['output'], logicalPorts: ['lsp3'] });
+    const p = service().get(ids.lateSent.path, false);
+    expect(p.passes.map((x) => x.chassis)).toEqual(['hv1']);
+    expect(p.verdict).toMatchObject({ incomplete: true, kinds: ['tunnel'], chassis: 'hv1' });
+    expect(p.verdict.incompleteReason).toMatch(/tunnel to 192\.168\.0\.3 \(chassis hv3\)/);
+    const wide = service({ LIVETRACE_TUNNEL_SKEW_MS: 10_000 }).get(ids.lateSent.path, false);
+    expect(wide.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv3']);
+  });
+
+  it('answers a one-chassis service (role all) exactly as before when the store has no rows of the remote chassis', () => {
+    const alone = pass('hv9', { ...toLsp2, actions: toLsp2.actions.replace('dst=192.168.0.2', 'dst=192.168.0.9') }, T0 + 40_000, tunnelTo('hv2'));
+    const before = new PathsService(new PathBuilder(store), traces, oneChassis(store, {}, {})).get(alone.path, false);
+    const built = new PathBuilder(store).ofPath(alone.path)!;
+    expect(before.verdict).toEqual(built.verdict);
+    expect(before.passes.map((x) => x.id)).toEqual([alone.trace]);
+    // An api instance (many chassis) says the tunnel's far end was not found.
+    const api = new PathsService(new PathBuilder(store), traces, oneChassis(store, { LIVETRACE_ROLE: 'api' }, {})).get(alone.path, false);
+    expect(api.verdict.incomplete).toBe(true);
+  });
+});
