@@ -10,7 +10,7 @@ import type { TraceRow } from '../traces/trace-store';
 import type { BuiltPath } from './path-builder';
 import { LinkFlowRow, PathStore } from './path-store';
 import type { StoredPathVerdict } from './path-verdict';
-import { LinkFlow, linkTunnels, pushesOf } from './tunnel-link';
+import { arrivalOf, LinkFlow, linkTunnels, pushesOf, senderOf } from './tunnel-link';
 
 /** Chassis hops followed from one packet: a tunnel loop in the data stops here. */
 const MAX_HOPS = 8;
@@ -70,12 +70,22 @@ export class CrossChassisPaths {
     const segments: ChassisSegment[] = [{ chassis: chassisOf(first), built: first }];
     const tunnels: TunnelHop[] = [];
     const seenTraces = new Set(first.passes.map((p) => p.id));
+    // Asked for by a receiving chassis's path: the chassis that sent it come first.
+    while (segments.length <= MAX_HOPS) {
+      const sender = this.senderTraceOf(segments[0].built);
+      if (sender === undefined || seenTraces.has(sender)) break;
+      const back = ofTrace(sender);
+      if (!back) break;
+      back.passes.forEach((p) => seenTraces.add(p.id));
+      segments.unshift({ chassis: chassisOf(back), built: back });
+    }
     for (let i = 0; i < segments.length && segments.length <= MAX_HOPS; i++) {
       for (const pass of segments[i].built.passes) {
         for (const hop of this.hopsOf(pass)) {
           // A one-chassis service sees its tunnels' far ends only when an agent there shares its store.
           if (hop.toTraceId === null && this.config.LIVETRACE_ROLE === 'all' && (hop.remoteChassis === null || !this.store.hasChassis(hop.remoteChassis))) continue;
           tunnels.push(hop);
+          // A receiver already in the path (the path asked for, reached backwards) is not walked again.
           if (hop.toTraceId === null || seenTraces.has(hop.toTraceId)) continue;
           const next = ofTrace(hop.toTraceId);
           if (!next) continue;
@@ -86,6 +96,20 @@ export class CrossChassisPaths {
     }
     if (!tunnels.length) return undefined;
     return { segments, verdict: combine(segments, tunnels) };
+  }
+
+  /** The trace of the pass that sent this path's first pass through a tunnel, when it is an arrival. */
+  private senderTraceOf(b: BuiltPath): number | undefined {
+    const root = b.passes[0];
+    if (!root || root.datapath_flow_id === null) return undefined;
+    const row = this.store.flow(root.datapath_flow_id);
+    if (!row) return undefined;
+    const receiver = linkFlow(row);
+    const arrival = arrivalOf(receiver);
+    if (!arrival?.src) return undefined;
+    const skew = this.config.LIVETRACE_TUNNEL_SKEW_MS;
+    const senders = this.store.senders(row.chassis, arrival.dst ?? '', new Date(receiver.from - skew).toISOString(), new Date(receiver.to + skew).toISOString());
+    return senderOf(receiver, senders.map(linkFlow), skew)?.row.trace_id ?? undefined;
   }
 
   private hopsOf(pass: TraceRow): TunnelHop[] {

@@ -111,6 +111,19 @@ export class PathStore {
     ).all(notChassis, `dst=${dst},`, to, from) as LinkFlowRow[];
   }
 
+  /**
+   * Passes on chassis other than `notChassis` whose actions push a tunnel to `dst`, lifetime meeting
+   * [from, to], each with its newest trace: the senders an arrival could have come from.
+   */
+  senders(notChassis: string, dst: string, from: string, to: string): LinkFlowRow[] {
+    return this.stmt(
+      `SELECT ${LINK_COLUMNS} FROM datapath_flow f
+        WHERE f.chassis <> ? AND (instr(f.actions, 'tnl_push(') > 0 OR instr(f.actions, 'set(tunnel(') > 0) AND instr(f.actions, ?) > 0
+          AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND trace_id IS NOT NULL
+        ORDER BY f.first_seen DESC LIMIT 256`,
+    ).all(notChassis, `dst=${dst},`, to, from) as LinkFlowRow[];
+  }
+
   /** Whether any chassis by this name has written a datapath flow into this store (an agent runs there). */
   hasChassis(chassis: string): boolean {
     return this.stmt('SELECT 1 FROM datapath_flow WHERE chassis = ? LIMIT 1').get(chassis) !== undefined;

@@ -163,3 +163,23 @@ export function linkTunnels<T extends LinkFlow>(sender: LinkFlow, candidates: re
     return { push, receiver: best };
   });
 }
+
+/**
+ * The other way: which of `senders` (passes on other chassis whose actions push a tunnel) sent the
+ * packet `receiver` received, by the same rules; the closest in time wins. For a path asked for by
+ * its receiving pass, or a packet whose sender rode a megaflow and was traced only where it arrived.
+ */
+export function senderOf<T extends LinkFlow>(receiver: LinkFlow, senders: readonly T[], skewMs: number): T | undefined {
+  let best: T | undefined;
+  let bestGap = Infinity;
+  for (const s of senders) {
+    if (s.chassis === receiver.chassis) continue;
+    if (!linkTunnels(s, [receiver], skewMs).some((l) => l.receiver)) continue;
+    const gap = gapMs(s, receiver);
+    if (gap < bestGap || (gap === bestGap && best && s.from > best.from)) {
+      best = s;
+      bestGap = gap;
+    }
+  }
+  return best;
+}

@@ -63,7 +63,7 @@ const get = async <T>(url: string): Promise<T> => {
 
 interface Trace { id: number; chassis: string; pathId: number; verdict: { tunnels?: Array<{ remoteIp: string }> } }
 interface Path {
-  passes: Array<{ id: number; chassis: string }>;
+  passes: Array<{ id: number; chassis: string; pathId: number }>;
   verdict: { kinds: string[]; logicalPorts: string[]; chassis: string; incomplete: boolean; logicalFlow: string | null; northbound: { table: string; uuid: string } | null; tunnels: Array<{ remoteChassis: string; toTraceId: number | null }> };
 }
 
@@ -115,6 +115,10 @@ describe('three agents, one store, an api instance', () => {
     expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv2']);
     expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp2'], chassis: 'hv2', incomplete: false });
     expect(p.verdict.tunnels).toEqual([expect.objectContaining({ remoteChassis: 'hv2', toTraceId: p.passes[1].id })]);
+    // Asked for by hv2's own path, the same whole path.
+    const back = await get<Path>(`/paths/${p.passes[1].pathId}`);
+    expect(back.passes.map((x) => x.id)).toEqual(p.passes.map((x) => x.id));
+    expect(back.verdict).toEqual(p.verdict);
   });
 
   it('lsp1 → lsp3 behind the router: hv1 routes and tunnels, hv3 delivers to lsp3', async () => {

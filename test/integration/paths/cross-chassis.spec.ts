@@ -118,6 +118,15 @@ describe('a path across chassis (GET /paths/:id)', () => {
     ]);
   });
 
+  it("gives the same whole path when asked for by the receiving chassis's pass", () => {
+    const p = service().get(ids.pingRecv.path, false);
+    expect(p.passes.map((x) => [x.chassis, x.id])).toEqual([['hv1', ids.pingSent.trace], ['hv2', ids.pingRecv.trace]]);
+    expect(p.verdict).toEqual(service().get(ids.pingSent.path, false).verdict);
+    const drop = service().get(ids.tcpRecv.path, false);
+    expect(drop.passes.map((x) => x.id)).toEqual([ids.tcpSent.trace, ids.tcpRecv.trace]);
+    expect(drop.verdict).toMatchObject({ kinds: ['drop'], chassis: 'hv2' });
+  });
+
   it('continues the routed ping on hv3 (sw1, not hv2 which also saw traffic from hv1)', () => {
     const p = service().get(ids.routedSent.path, false);
     expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv3']);

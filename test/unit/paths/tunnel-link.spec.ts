@@ -4,7 +4,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { arrivalOf, gapMs, innerFields, LinkFlow, linkTunnels, samePacket, sentFields } from '../../../src/paths/tunnel-link';
-import { pushesOf } from '../../../src/paths/tunnel-link';
+import { pushesOf, senderOf } from '../../../src/paths/tunnel-link';
 
 const ROOT = join(__dirname, '../../fixtures/captured-multichassis');
 const PAIRS = readdirSync(ROOT).sort();
@@ -80,6 +80,13 @@ describe.each(PAIRS)('tunnel links on %s', (pair) => {
     const [link] = linkTunnels(sent, flows(pair, 'hv2.stateful.flows-m.txt', 'hv2'), 1000);
     expect(link.receiver?.recircId).toBe(0);
     expect(link.receiver?.actions).toMatch(/recirc\(/);
+  });
+
+  it("finds the sender of hv3's arrival among hv1's and hv2's passes: the routed push, not the switched one", () => {
+    const arrival = one(hv3, 'arrival on hv3', (f) => !!arrivalOf(f));
+    expect(senderOf(arrival, [...hv1, ...hv2], 1000)).toBe(routed);
+    expect(senderOf(arrival, [toLsp2], 1000)).toBeUndefined();
+    expect(senderOf(arrival, flows(pair, 'hv1.flows-m.txt', 'hv1', T0 - 5000), 1000)).toBeUndefined();
   });
 
   it('never throws on actions or keys it cannot read', () => {
