@@ -1,14 +1,17 @@
 // paths/ — one packet's path: its passes (traces) linked by the recirculation edges, in edge order,
 // and its one verdict (where the packet went, what dropped it, why it went to ovn-controller,
-// which pass is missing). Tables: path (and the path_id of trace). GET /paths/:id.
+// which pass is missing). Tables: path (and the path_id of trace). GET /paths/:id, across chassis:
+// a pass that leaves through a tunnel continues on the chassis that received it (cross-chassis.ts,
+// the link itself in tunnel-link.ts), found at read time.
 //
 // May import: traces (the stored passes), shared (storage, common, replicas), model (correlation).
 // Never collectors or cross-checks: they build on it.
 //
 // Entry points: PathsModule, exporting PathRecorder (the tracer stores a pass into its packet's
 // path) and PathBuilder (every reader: GET /paths/:id, the cross-check); pathVerdict, the one
-// verdict function; edgeOrder, the one pass order.
+// verdict function; edgeOrder, the one pass order; linkTunnels/senderOf, the one cross-chassis link.
 export { edgeOrder, type FlowEdge, type OrderedPass } from './edge-order';
 export { PathBuilder, type BuiltPath } from './path-builder';
 export { PathRecorder, type PassToRecord, type RecordedPass } from './path-recorder';
 export { isComplete, passOfStored, pathVerdict, type PassSummary, type StoredPathVerdict } from './path-verdict';
+export { linkTunnels, senderOf, type LinkFlow } from './tunnel-link';
