@@ -34,7 +34,11 @@ export class HealthController {
     @Inject(LIVETRACE_CONFIG) config: LivetraceConfig,
   ) {
     this.token = config.LIVETRACE_API_TOKEN ? Buffer.from(config.LIVETRACE_API_TOKEN) : null;
+    // An api instance reads the shared store and the central NB/SB: it has no switch of its own.
+    this.local = config.LIVETRACE_ROLE !== 'api';
   }
+
+  private readonly local: boolean;
 
   @Get()
   @HealthCheck()
@@ -46,8 +50,7 @@ export class HealthController {
         () => this.storage.check(),
         () => this.replicas.check('nb'),
         () => this.replicas.check('sb'),
-        () => this.replicas.check('ovs'),
-        () => this.vswitchd.check(),
+        ...(this.local ? [() => this.replicas.check('ovs'), () => this.vswitchd.check()] : []),
       ]);
       return full ? r : publicReport(r);
     } catch (err) {

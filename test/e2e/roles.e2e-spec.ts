@@ -60,6 +60,13 @@ describe('LIVETRACE_ROLE=api', () => {
     expect(app.get(PollerService).lastCycle).toBeFalsy();
   });
 
+  it('reports its health without a switch of its own (no local OVS database, no vswitchd)', async () => {
+    const res = await request(app.getHttpServer()).get('/health');
+    const keys = Object.keys(res.body.details ?? res.body.info ?? {});
+    expect(keys).toEqual(expect.arrayContaining(['storage', 'nb_db', 'sb_db']));
+    expect(keys.filter((k) => /ovs|vswitchd/.test(k))).toEqual([]);
+  });
+
   it('serves the queries', async () => {
     const res = await request(app.getHttpServer()).get('/traces').expect(200);
     expect(res.body).toBeDefined();
