@@ -6,7 +6,7 @@
 // web/pages/path.ts). Budget (issue 20): < 300 kB of scripts compressed, < 1 s to the first picture.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
@@ -17,15 +17,13 @@ const ROOT = join(__dirname, '../..');
 const UI = join(ROOT, 'dist-ui');
 const RUNS = Number(process.argv[2] ?? 7);
 
-async function main(): Promise<void> {
+/** The built page and a loopback stub of the API answering the synthetic path; `extra` maps more paths to HTML (bench/ui/flowviz.ts serves ovs-flowviz's page from the same origin). */
+export async function startStub(extra: Record<string, Buffer> = {}): Promise<{ base: string; server: Server }> {
   execFileSync(process.execPath, [join(ROOT, 'web/build.mjs')], { stdio: 'ignore' });
-  const files = ['app.js', 'style.css'].map((f) => {
-    const b = readFileSync(join(UI, 'assets', f));
-    return { f, raw: b.length, gzip: gzipSync(b, { level: 9 }).length, br: brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length };
-  });
   const path = JSON.stringify(syntheticPath());
   const server = createServer((req, res) => {
     const url = req.url ?? '';
+    if (extra[url]) return res.setHeader('Content-Type', 'text/html'), res.end(extra[url]);
     if (url.startsWith('/ui/assets/')) {
       const f = url.slice('/ui/assets/'.length);
       res.setHeader('Content-Type', f.endsWith('.js') ? 'text/javascript' : 'text/css');
@@ -39,7 +37,15 @@ async function main(): Promise<void> {
     res.end('{"statusCode":404,"message":"stub"}');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+async function main(): Promise<void> {
+  const { base, server } = await startStub();
+  const files = ['app.js', 'style.css'].map((f) => {
+    const b = readFileSync(join(UI, 'assets', f));
+    return { f, raw: b.length, gzip: gzipSync(b, { level: 9 }).length, br: brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length };
+  });
   const chrome = await launch();
   const times: Array<{ drawn: number; dcl: number; nodes: number }> = [];
   try {
