@@ -108,7 +108,8 @@ export class CrossChassisPaths {
     const arrival = arrivalOf(receiver);
     if (!arrival?.src) return undefined;
     const skew = this.config.LIVETRACE_TUNNEL_SKEW_MS;
-    const senders = this.store.senders(row.chassis, arrival.dst ?? '', new Date(receiver.from - skew).toISOString(), new Date(receiver.to + skew).toISOString());
+    const side = { chassis: this.chassisOfIp(arrival.src), notChassis: row.chassis };
+    const senders = this.store.senders(side, arrival.dst ?? '', new Date(receiver.from - skew).toISOString(), new Date(receiver.to + skew).toISOString());
     return senderOf(receiver, senders.map(linkFlow), skew)?.row.trace_id ?? undefined;
   }
 
@@ -122,7 +123,8 @@ export class CrossChassisPaths {
     const to = new Date(sender.to + skew).toISOString();
     const byIp = new Map<string, ReturnType<typeof linkFlow>[]>();
     for (const push of pushesOf(row.actions)) {
-      if (!byIp.has(push.remoteIp)) byIp.set(push.remoteIp, this.store.arrivals(row.chassis, push.remoteIp, from, to).map(linkFlow));
+      const side = { chassis: this.chassisOfIp(push.remoteIp), notChassis: row.chassis };
+      if (!byIp.has(push.remoteIp)) byIp.set(push.remoteIp, this.store.arrivals(side, push.remoteIp, from, to).map(linkFlow));
     }
     const candidates = [...byIp.values()].flat();
     return linkTunnels(sender, candidates, skew).map(({ push, receiver }) => ({

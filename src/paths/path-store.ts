@@ -102,32 +102,47 @@ export class PathStore {
    * `dst` and whose lifetime meets [from, to], each with its newest trace: the arrivals a push
    * could have become. Bounded: a window holds a handful per packet.
    */
-  arrivals(notChassis: string, dst: string, from: string, to: string): LinkFlowRow[] {
-    return this.stmt(
-      `SELECT ${LINK_COLUMNS} FROM datapath_flow f
-        WHERE f.recirc_id = '0x0' AND f.chassis <> ? AND instr(f.key, 'tunnel(') > 0 AND instr(f.key, ?) > 0
-          AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND trace_id IS NOT NULL
-        ORDER BY f.first_seen DESC LIMIT 256`,
-    ).all(notChassis, `dst=${dst},`, to, from) as LinkFlowRow[];
+  arrivals(side: LinkSide, dst: string, from: string, to: string): LinkFlowRow[] {
+    return this.candidates(side, "f.recirc_id = '0x0' AND instr(f.key, 'tunnel(') > 0 AND instr(f.key, ?) > 0", dst, from, to);
   }
 
   /**
    * Passes on chassis other than `notChassis` whose actions push a tunnel to `dst`, lifetime meeting
    * [from, to], each with its newest trace: the senders an arrival could have come from.
    */
-  senders(notChassis: string, dst: string, from: string, to: string): LinkFlowRow[] {
-    return this.stmt(
-      `SELECT ${LINK_COLUMNS} FROM datapath_flow f
-        WHERE f.chassis <> ? AND (instr(f.actions, 'tnl_push(') > 0 OR instr(f.actions, 'set(tunnel(') > 0) AND instr(f.actions, ?) > 0
-          AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND trace_id IS NOT NULL
-        ORDER BY f.first_seen DESC LIMIT 256`,
-    ).all(notChassis, `dst=${dst},`, to, from) as LinkFlowRow[];
+  senders(side: LinkSide, dst: string, from: string, to: string): LinkFlowRow[] {
+    return this.candidates(side, "(instr(f.actions, 'tnl_push(') > 0 OR instr(f.actions, 'set(tunnel(') > 0) AND instr(f.actions, ?) > 0", dst, from, to);
+  }
+
+  /**
+   * Flows of the other side alive in [from, to] with a trace. With the other chassis's name (the
+   * southbound Encap of the tunnel's IP) the walk is that chassis's live and recently removed flows
+   * (idx_dpflow_live, two ranges), not the whole table.
+   */
+  private candidates(side: LinkSide, match: string, dst: string, from: string, to: string): LinkFlowRow[] {
+    const tail = 'AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND trace_id IS NOT NULL ORDER BY f.first_seen DESC LIMIT 256';
+    const needle = `dst=${dst},`;
+    if (side.chassis !== null) {
+      return this.stmt(
+        `SELECT ${LINK_COLUMNS} FROM datapath_flow f
+          WHERE f.id IN (SELECT id FROM datapath_flow WHERE chassis = ? AND removed_at IS NULL
+                         UNION ALL SELECT id FROM datapath_flow WHERE chassis = ? AND removed_at >= ?)
+            AND ${match} ${tail}`,
+      ).all(side.chassis, side.chassis, from, needle, to, from) as LinkFlowRow[];
+    }
+    return this.stmt(`SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.chassis <> ? AND ${match} ${tail}`).all(side.notChassis, needle, to, from) as LinkFlowRow[];
   }
 
   /** Whether any chassis by this name has written a datapath flow into this store (an agent runs there). */
   hasChassis(chassis: string): boolean {
     return this.stmt('SELECT 1 FROM datapath_flow WHERE chassis = ? LIMIT 1').get(chassis) !== undefined;
   }
+}
+
+/** Where the other end of a tunnel is looked for: that chassis when the southbound names it, else any other. */
+export interface LinkSide {
+  chassis: string | null;
+  notChassis: string;
 }
 
 export interface LinkFlowRow {
