@@ -51,6 +51,9 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   }
 
   onApplicationBootstrap(): void {
+    // An api instance carries out no session (the agents do, and write their counters and ends):
+    // it reads them from the store, and holding them here would expire them into the agents' rows.
+    if (this.config.LIVETRACE_ROLE === 'api') return;
     // Sessions survive a restart of the service: reload the active ones.
     for (const json of this.sessions.active()) {
       try {

@@ -10,6 +10,7 @@ import request from 'supertest';
 import { PollerService } from '../../src/collectors/poller.service';
 import { VlogSourceService } from '../../src/collectors/vlog-source.service';
 import { RetentionService } from '../../src/retention/retention.service';
+import { TraceSessionsService } from '../../src/trace-sessions/trace-sessions.service';
 import { startApp } from '../support/app';
 
 jest.setTimeout(120_000);
@@ -46,6 +47,15 @@ describe('LIVETRACE_ROLE=api', () => {
     db = join(dir, 'shared.sqlite');
     const vlog = join(dir, 'ovs-vswitchd.log');
     writeFileSync(vlog, '');
+    // An active session already expired, as the agents share it: the api must not take it up (it
+    // would end it, a write). The schema first, by a one-chassis service without a poller.
+    await (await startApp({ LIVETRACE_DB: db, LIVETRACE_POLLER: 'false' })).close();
+    const setup = new Database(db);
+    setup.prepare(
+      `INSERT INTO trace_session (chassis, created_at, bridge, filter, include_existing, cross_check, duration_seconds, expires_at, state, stats)
+       VALUES ('hv1', '2026-01-01T00:00:00.000Z', 'br-int', 'ip', 0, 0, 60, '2026-01-01T00:01:00.000Z', 'active', '{}')`,
+    ).run();
+    setup.close();
     // Every source asked for: the role must switch them off.
     app = await startApp({
       LIVETRACE_ROLE: 'api', LIVETRACE_DB: db, LIVETRACE_POLLER: 'true', LIVETRACE_VLOG_FILE: vlog,
@@ -54,7 +64,10 @@ describe('LIVETRACE_ROLE=api', () => {
   });
   afterAll(async () => app?.close());
 
-  it('starts no source', () => {
+  it('starts no source and carries out no session', async () => {
+    expect(app.get(TraceSessionsService).active.size).toBe(0);
+    const sessions = await request(app.getHttpServer()).get('/trace-sessions').expect(200);
+    expect(sessions.body.items.map((x: { state: string }) => x.state)).toEqual(['active']);
     expect(app.get(VlogSourceService).enabled).toBe(false);
     expect(app.get(RetentionService).enabled).toBe(false);
     expect(app.get(PollerService).lastCycle).toBeFalsy();
@@ -92,8 +105,9 @@ describe('LIVETRACE_ROLE=api', () => {
     await http.get('/traces').expect(200);
     await http.get('/upcalls').expect(200);
     expect(version()).toBe(before);
-    const counts = ['trace', 'upcall', 'datapath_flow', 'trace_session', 'path'].map((t) => (probe.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n);
-    expect(counts).toEqual([0, 0, 0, 0, 0]);
+    expect((probe.prepare("SELECT state FROM trace_session").get() as { state: string }).state).toBe('active');
+    const counts = ['trace', 'upcall', 'datapath_flow', 'path'].map((t) => (probe.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n);
+    expect(counts).toEqual([0, 0, 0, 0]);
     probe.close();
   });
 });
