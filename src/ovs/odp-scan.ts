@@ -82,24 +82,34 @@ export function itemEnd(what: string, s: string, i: number, end: number): number
   return i;
 }
 
-/** The '}' closing the '{' at `open` (geneve option lists); any closer counts, the last must be '}'. */
+/**
+ * The '}' closing the '{' at `open` (geneve option lists), honouring nested () and {} as strictly
+ * as findClose: a ')' where a '}' is due is an error, or the key checker (odp-key-check) would accept
+ * `src={{…),x(…),}` that the building parser, which closes fields with findClose, refuses.
+ */
 export function findBraceClose(what: string, s: string, open: number, end: number, seed = 0): number {
-  let depth = 0;
-  let h = seed;
-  for (let i = open; i < end; i++) {
+  let depth = 1;
+  let braces = 1; // bit stack of expected closers, 1 = '}'
+  let h = (Math.imul(seed, 31) + BRACE_OPEN) | 0;
+  for (let i = open + 1; i < end; i++) {
     const c = s.charCodeAt(i);
     h = (Math.imul(h, 31) + c) | 0;
-    if (c === OPEN || c === BRACE_OPEN) depth++;
-    else if (c === CLOSE || c === BRACE_CLOSE) {
+    if (c === CLOSE || c === BRACE_CLOSE) {
+      const expected = braces & 1 ? BRACE_CLOSE : CLOSE;
+      if (c !== expected) throw new OvsParseError(what, s, i, `expected '${String.fromCharCode(expected)}'`);
       depth--;
+      braces >>>= 1;
       if (depth === 0) {
-        if (c !== BRACE_CLOSE) throw new OvsParseError(what, s, i, "expected '}'");
         SCAN_HASH[0] = h;
         return i;
       }
+    } else if (c === OPEN || c === BRACE_OPEN) {
+      if (depth >= 31) throw new OvsParseError(what, s, i, 'nested too deep');
+      depth++;
+      braces = (braces << 1) | (c === BRACE_OPEN ? 1 : 0);
     }
   }
-  throw new OvsParseError(what, s, end, "expected '}' before end");
+  throw new OvsParseError(what, s, end, `expected '${braces & 1 ? '}' : ')'}' before end`);
 }
 
 /** Index of the first '/' in [start, end), or -1: splits `value/mask`. */

@@ -159,6 +159,13 @@ describe('ODP key fast check', () => {
     );
   });
 
+  it('refuses, like the building parser, a brace group closed by a parenthesis (found by the property above)', () => {
+    const text =
+      'ecirc_id(0),in_port(4),packet_type(ns=0,id=0),eth(src={{50:54:00:00:00:01/01:00:00:00:00:00,dst=50:54:00:00:00:02),eth_type(0x0800),}ipv4,dst=10.0.0.100,proto=6,frag=no),tcp(dst=80)';
+    expect(() => parseKey(text)).toThrow(OvsParseError);
+    expect(() => checkKeyFields(text, 0, text.length)).toThrow(/expected '}'/);
+  });
+
   it('counts the top-level fields', () => {
     const text = 'recirc_id(0),eth_type(0x8100),encap(eth_type(0x0800),ipv4(frag=no))';
     expect(checkKeyFields(text, 0, text.length)).toBe(3);
