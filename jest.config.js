@@ -30,6 +30,8 @@ const common = {
   transform: { '^.+\\.(t|j|mj)s$': '<rootDir>/test/support/jest-transform.js' },
   transformIgnorePatterns: [`/node_modules/(?!(${esm.join('|')})/)`],
   testEnvironment: 'node',
+  // One fixed fast-check seed for every property test (LIVETRACE_FC_SEED=random to explore).
+  setupFiles: ['<rootDir>/test/support/fast-check-seed.ts'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
 };
 
