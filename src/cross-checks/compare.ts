@@ -6,6 +6,7 @@
 //  - cookie-0 OpenFlow rules (glue, conjunctions) own no logical flow: a simulated stage at a
 //    logical table where the live path ran only such rules is not a difference;
 //  - several logical flows with identical content yield one OpenFlow rule and one visible cookie.
+import { cookieUuidPrefix, normaliseCookie } from '../ovs/ids';
 import type { OwnerJson, StepJson } from '../traces';
 import type { LivePass } from './microflow';
 import type { OvnTraceResult, Pipeline, SimStage } from './ovn-trace-parse';
@@ -112,7 +113,10 @@ export interface Comparison {
 }
 
 const prefixOf = (uuid: string) => uuid.slice(0, 8).toLowerCase();
-const cookie8 = (c: string | null) => (c ? c.toLowerCase().replace(/^0x/, '').padStart(8, '0').slice(-8) : '00000000');
+// One cookie rule (ovs/ids.ts): a cookie names the UUID prefix of its whole value, never of its low
+// 32 bits; only cookie 0 is glue.
+const cookie8 = (c: string | null) => cookieUuidPrefix(c) ?? '00000000';
+const isCookie0 = (c: string | null) => !c || normaliseCookie(c) === '0x00000000';
 
 function liveSegments(passes: readonly LivePassWithSteps[]): LiveSegment[] {
   const segs: LiveSegment[] = [];
@@ -132,7 +136,7 @@ function liveSegments(passes: readonly LivePassWithSteps[]): LiveSegment[] {
         }
         if (!cur.datapath && o.datapaths?.length === 1) cur.datapath = o.datapaths[0].name;
         cur.entries.push({ tableId: o.tableId!, ofTable: step.table, cookie: cookie8(step.cookie), owners: lflows, traceId: pass.id, seq: step.seq });
-      } else if (!step.owners.length && cookie8(step.cookie) === '00000000') {
+      } else if (!step.owners.length && isCookie0(step.cookie)) {
         pendingGlue.push({ ofTable: step.table, seg: cur });
       }
     }
