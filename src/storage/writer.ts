@@ -188,7 +188,10 @@ export class StoreWriter {
     let requeued = false;
     try {
       if (!this.open) {
-        this.db.exec('BEGIN');
+        // IMMEDIATE: the write lock is taken at BEGIN, where the busy timeout waits for another
+        // process's writer (several agents on one SQLite file). A deferred BEGIN that reads first
+        // fails at once with SQLITE_BUSY_SNAPSHOT when another process committed in between.
+        this.db.exec('BEGIN IMMEDIATE');
         this.open = { started: performance.now(), jobs: [] };
       }
       const tx = this.open;
@@ -226,7 +229,7 @@ export class StoreWriter {
             const v = q.job(this.ctx);
             this.endOfTransaction();
             return v;
-          })();
+          }).immediate();
           this.stats.committedJobs++;
           q.resolve(r);
         } catch (err) {

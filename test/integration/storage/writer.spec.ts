@@ -1,6 +1,10 @@
 // The single writer on a real SQLite handle: jobs commit in submission order, a chunk ends on
 // its time budget (the rest runs in the next transaction, nothing lost or reordered), the
 // end-of-chunk hook runs inside every transaction, and one bad job is rejected alone.
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreWriter } from '../../../src/storage/writer';
 
@@ -123,5 +127,52 @@ describe('StoreWriter spanning event-loop turns (reads on another connection)', 
       main.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  // Several agents on one SQLite file (LIVETRACE_ROLE=agent): another process commits while our
+  // transaction is open across turns. A deferred BEGIN whose first job reads fails at the first
+  // write with SQLITE_BUSY_SNAPSHOT (no busy wait applies), and a job that failed twice was lost;
+  // BEGIN IMMEDIATE makes the other writer wait instead.
+  it('loses no job while another process writes the same file', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'livetrace-writer-')), 'db.sqlite');
+    const main = new Database(file);
+    main.pragma('journal_mode = WAL');
+    main.pragma('busy_timeout = 5000');
+    main.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY, n INTEGER NOT NULL); CREATE TABLE other (n INTEGER)');
+    const other = spawn(process.execPath, [
+      '-e',
+      `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+       const db = new D(${JSON.stringify(file)}); db.pragma('busy_timeout = 5000');
+       const ins = db.prepare('INSERT INTO other (n) VALUES (?)');
+       process.stdout.write('ready ');
+       const end = Date.now() + 1500; let n = 0;
+       while (Date.now() < end) { db.exec('BEGIN IMMEDIATE'); ins.run(n++); db.exec('COMMIT'); }
+       process.stdout.write(String(n));`,
+    ]);
+    let out = '';
+    other.stdout.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => other.on('exit', r));
+    while (!out.startsWith('ready')) await new Promise((r) => setTimeout(r, 5));
+    const w = new StoreWriter(main, { spanTurns: true, maxChunkMs: 2 });
+    const jobs: Array<Promise<number>> = [];
+    // Jobs arrive over the other process's whole run, a few per event-loop turn.
+    for (let i = 0; i < 400; i++) {
+      jobs.push(
+        w.submit((tx) => {
+          // Read first, then write: the shape of the tracer's and the poller's jobs.
+          const { c } = tx.stmt('SELECT count(*) AS c FROM t').get() as { c: number };
+          return tx.stmt('INSERT INTO t (seq, n) VALUES (?, ?)').run(i, c).changes;
+        }),
+      );
+      if (i % 4 === 3) await new Promise((r) => setTimeout(r, 3));
+    }
+    const results = await Promise.allSettled(jobs);
+    expect(await exited).toBe(0);
+    const otherRows = out.replace('ready ', '');
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(w.stats.failedJobs).toBe(0);
+    expect((main.prepare('SELECT count(*) AS c FROM t').get() as { c: number }).c).toBe(400);
+    expect((main.prepare('SELECT count(*) AS c FROM other').get() as { c: number }).c).toBe(Number(otherRows));
+    main.close();
   });
 });
