@@ -4,11 +4,8 @@
 // hv2 (same switch) and lsp3 behind the router on hv3; a TCP/80 packet to lsp2 is dropped by the
 // to-lport ACL on hv2. GET /paths/:id on the api instance: each path whole across chassis, with the
 // right verdict.
-// Caveat (PostgreSQL is the store meant for many writers): storage/writer.ts opens its transactions
-// with a deferred BEGIN, and a transaction that reads before it writes fails at once with
-// SQLITE_BUSY_SNAPSHOT (busy_timeout does not apply) when another process committed in between; the
-// writer then replays each job once in its own transaction, and a job that fails again is lost. At
-// this test's load no job is lost; BEGIN IMMEDIATE in the writer would make several writers safe.
+// Several writers on one SQLite file are safe because storage/writer.ts begins IMMEDIATE (its own
+// test has a second process writing); PostgreSQL is the store meant for many agents.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
