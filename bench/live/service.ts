@@ -15,6 +15,7 @@ import { createApp } from '../../src/bootstrap';
 import { UnixctlClient } from '../../src/unixctl/client';
 import { testConfig } from '../../test/support/app';
 import { ROOT } from './common';
+import { recircIdHex } from '../../src/ovs/ids';
 
 export function sandboxEnv(dir: string): Record<string, string> {
   const out = spawnSync(join(ROOT, 'scripts/ovn-sandbox'), ['env', dir], { encoding: 'utf8' }).stdout;
@@ -37,7 +38,7 @@ export async function seedDatabase(dbPath: string, socket: string): Promise<numb
   db.transaction(() => {
     for (const d of dump.items) {
       if (!d.ufid) continue;
-      ins.run(d.ufid, now, now, inPort(d.key) ?? null, '0x' + recircId(d.key).toString(16), d.keyText ?? formatKey(d.key, { masks: true }),
+      ins.run(d.ufid, now, now, inPort(d.key) ?? null, recircIdHex(recircId(d.key)), d.keyText ?? formatKey(d.key, { masks: true }),
         d.actionsText ?? formatActions(d.actions), d.packets, d.bytes, d.used);
     }
   })();

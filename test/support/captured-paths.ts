@@ -12,6 +12,7 @@ import { parseOfprotoTrace } from '../../src/ovs/ofproto-trace';
 import { keyValue, parseKey } from '../../src/ovs/odp-key';
 import { DEBIAN12, versionDir } from './captured-model';
 import { indexedFlow, PassNode } from './packet-paths';
+import { recircIdHex } from '../../src/ovs/ids';
 
 export function scenarioNodes(scenario: string, model: OvnModel, version = DEBIAN12): PassNode[] {
   const dir = join(versionDir(version), scenario);
@@ -24,7 +25,7 @@ export function scenarioNodes(scenario: string, model: OvnModel, version = DEBIA
     const k = parseKey(key);
     const trace = annotatePass(parsed.pass, model, {
       method: 'trace',
-      recircId: '0x' + Number(keyValue(k, 'recirc_id') ?? 0).toString(16),
+      recircId: recircIdHex(keyValue(k, 'recirc_id') ?? 0),
       inPort: keyValue(k, 'in_port'),
       dpif,
     });

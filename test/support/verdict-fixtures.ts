@@ -18,6 +18,7 @@ import type { LiveFlow } from '../../src/collectors/datapath-diff';
 import { detracePass } from '../../src/collectors/detrace-pass';
 import { parseOfprotoDetrace } from '../../src/ovs/ofproto-detrace';
 import { indexedFlow, PassNode } from './packet-paths';
+import { recircIdHex } from '../../src/ovs/ids';
 
 export const VERDICT_FIXTURES = join(__dirname, '../fixtures/verdicts');
 export const VERDICT_VERSIONS = existsSync(VERDICT_FIXTURES) ? readdirSync(VERDICT_FIXTURES).filter((d) => /^ovs-.*_ovn-/.test(d)).sort() : [];
@@ -90,7 +91,7 @@ export function packetNodes(version: string, packet: string): Array<PassNode & {
     installed: f.actions,
     trace: annotatePass(f.pass, model, {
       method: 'trace',
-      recircId: '0x' + recircId(f.dumped.key).toString(16),
+      recircId: recircIdHex(recircId(f.dumped.key)),
       inPort: inPort(f.dumped.key) ?? undefined,
       dpif,
     }),
@@ -116,7 +117,7 @@ export function detraceNodes(version: string, packet: string): Array<PassNode & 
     const live = { ufid: f.ufid, key: f.dumped.keyText ?? formatKey(f.dumped.key), actions: f.actions } as LiveFlow;
     const trace = annotatePass(detracePass(r.entries, live), model, {
       method: 'detrace',
-      recircId: '0x' + recircId(f.dumped.key).toString(16),
+      recircId: recircIdHex(recircId(f.dumped.key)),
       inPort: inPort(f.dumped.key) ?? undefined,
       dpif,
     });

@@ -17,6 +17,7 @@ import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { oneChassis } from '../../support/cross-chassis';
+import { recircIdHex } from '../../../src/ovs/ids';
 
 const FIX = join(__dirname, '../../fixtures/captured-multichassis/debian12');
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2', hv3: '192.168.0.3' };
@@ -50,14 +51,14 @@ describe('a path across chassis (GET /paths/:id)', () => {
     const flow = Number(db.prepare(
       `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source)
        VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 1, 98, 'poller')`,
-    ).run(chassis, `ufid-${chassis}-${at}-${l.recirc}`, iso(at), iso(at + 50), `0x${l.recirc.toString(16)}`, l.key, l.actions).lastInsertRowid);
+    ).run(chassis, `ufid-${chassis}-${at}-${l.recirc}`, iso(at), iso(at + 50), recircIdHex(l.recirc), l.key, l.actions).lastInsertRowid);
     const path = pathId ?? Number(db.prepare("INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, '{}')").run(chassis, iso(at), iso(at)).lastInsertRowid);
     const v = { kinds: [], logicalPorts: [], logicalFlow: null, northbound: null, tunnels: [], recircIds: [], reason: null, ...verdict };
     const trace = Number(db.prepare(
       `INSERT INTO trace (chassis, created_at, datapath_flow_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions,
          verdict_kinds, verdict, path_id, step_count, steps)
        VALUES (?, ?, ?, NULL, 'trace', 'br-int', ?, '', '', '', ?, ?, ?, ?, 0, x'')`,
-    ).run(chassis, iso(at), flow, `0x${l.recirc.toString(16)}`, l.actions, (v.kinds as string[]).join(','), JSON.stringify(v), path).lastInsertRowid);
+    ).run(chassis, iso(at), flow, recircIdHex(l.recirc), l.actions, (v.kinds as string[]).join(','), JSON.stringify(v), path).lastInsertRowid);
     return { flow, trace, path };
   }
   const tunnelTo = (chassis: string) => ({ kinds: ['tunnel'], tunnels: [{ chassis, remoteIp: ENCAP[chassis as keyof typeof ENCAP] }] });
@@ -95,12 +96,12 @@ describe('a path across chassis (GET /paths/:id)', () => {
     const ctFirst = pick('hv2.stateful.flows-m.txt', (l) => l.key.includes('tunnel(') && l.recirc === 0);
     const ctSecond = pick('hv2.stateful.flows-m.txt', (l) => l.key.includes('tunnel(') && l.recirc !== 0);
     const ctZero = pick('hv1.stateful.flows-m.txt', (l) => l.recirc === 0);
-    ids.ctZero = pass('hv1', ctZero, T0 + 12_000, { kinds: ['recirculate'], recircIds: [`0x${ctSent.recirc.toString(16)}`] });
+    ids.ctZero = pass('hv1', ctZero, T0 + 12_000, { kinds: ['recirculate'], recircIds: [recircIdHex(ctSent.recirc)] });
     ids.ctSent = pass('hv1', ctSent, T0 + 12_000, tunnelTo('hv2'), ids.ctZero.path);
-    db.prepare('INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(ids.ctZero.flow, ids.ctSent.flow, `0x${ctSent.recirc.toString(16)}`);
-    ids.ctFirst = pass('hv2', ctFirst, T0 + 12_001, { kinds: ['recirculate'], recircIds: [`0x${ctSecond.recirc.toString(16)}`] });
+    db.prepare('INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(ids.ctZero.flow, ids.ctSent.flow, recircIdHex(ctSent.recirc));
+    ids.ctFirst = pass('hv2', ctFirst, T0 + 12_001, { kinds: ['recirculate'], recircIds: [recircIdHex(ctSecond.recirc)] });
     ids.ctSecond = pass('hv2', ctSecond, T0 + 12_001, { kinds: ['output'], logicalPorts: ['lsp2'] }, ids.ctFirst.path);
-    db.prepare('INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(ids.ctFirst.flow, ids.ctSecond.flow, `0x${ctSecond.recirc.toString(16)}`);
+    db.prepare('INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(ids.ctFirst.flow, ids.ctSecond.flow, recircIdHex(ctSecond.recirc));
   });
 
   afterAll(async () => {
