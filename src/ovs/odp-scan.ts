@@ -34,11 +34,24 @@ export function hashRange(s: string, start: number, end: number, seed = 0): numb
  * Throws when the text ends first or a closer does not match its opener.
  */
 export function findClose(what: string, s: string, open: number, end: number, seed = 0): number {
+  return closerOf(what, s, open, end, seed, false);
+}
+
+/**
+ * The '}' closing the '{' at `open` (geneve option lists), as strict as findClose: a ')' where a
+ * '}' is due is an error, or the key checker (odp-key-check) would accept `src={{…),x(…),}` that
+ * the building parser, which closes fields with findClose, refuses.
+ */
+export function findBraceClose(what: string, s: string, open: number, end: number, seed = 0): number {
+  return closerOf(what, s, open, end, seed, true);
+}
+
+function closerOf(what: string, s: string, open: number, end: number, seed: number, brace: boolean): number {
   // Expected closers as a bit stack (1 = '}', 0 = ')'): no allocation on the hot path.
   let depth = 1;
-  let braces = 0;
+  let braces = brace ? 1 : 0;
   // Hash of s[open, close] continuing `seed` (SCAN_HASH): memo lookups need no second read.
-  let h = (Math.imul(seed, 31) + OPEN) | 0;
+  let h = (Math.imul(seed, 31) + (brace ? BRACE_OPEN : OPEN)) | 0;
   for (let i = open + 1; i < end; i++) {
     const c = s.charCodeAt(i);
     h = (Math.imul(h, 31) + c) | 0;
@@ -57,8 +70,7 @@ export function findClose(what: string, s: string, open: number, end: number, se
       braces = (braces << 1) | (c === BRACE_OPEN ? 1 : 0);
     }
   }
-  const expected = braces & 1 ? '}' : ')';
-  throw new OvsParseError(what, s, end, `expected '${expected}' before end`);
+  throw new OvsParseError(what, s, end, `expected '${braces & 1 ? '}' : ')'}' before end`);
 }
 
 /**
@@ -80,36 +92,6 @@ export function itemEnd(what: string, s: string, i: number, end: number): number
   }
   SCAN_HASH[0] = h;
   return i;
-}
-
-/**
- * The '}' closing the '{' at `open` (geneve option lists), honouring nested () and {} as strictly
- * as findClose: a ')' where a '}' is due is an error, or the key checker (odp-key-check) would accept
- * `src={{…),x(…),}` that the building parser, which closes fields with findClose, refuses.
- */
-export function findBraceClose(what: string, s: string, open: number, end: number, seed = 0): number {
-  let depth = 1;
-  let braces = 1; // bit stack of expected closers, 1 = '}'
-  let h = (Math.imul(seed, 31) + BRACE_OPEN) | 0;
-  for (let i = open + 1; i < end; i++) {
-    const c = s.charCodeAt(i);
-    h = (Math.imul(h, 31) + c) | 0;
-    if (c === CLOSE || c === BRACE_CLOSE) {
-      const expected = braces & 1 ? BRACE_CLOSE : CLOSE;
-      if (c !== expected) throw new OvsParseError(what, s, i, `expected '${String.fromCharCode(expected)}'`);
-      depth--;
-      braces >>>= 1;
-      if (depth === 0) {
-        SCAN_HASH[0] = h;
-        return i;
-      }
-    } else if (c === OPEN || c === BRACE_OPEN) {
-      if (depth >= 31) throw new OvsParseError(what, s, i, 'nested too deep');
-      depth++;
-      braces = (braces << 1) | (c === BRACE_OPEN ? 1 : 0);
-    }
-  }
-  throw new OvsParseError(what, s, end, `expected '${braces & 1 ? '}' : ')'}' before end`);
 }
 
 /** Index of the first '/' in [start, end), or -1: splits `value/mask`. */
