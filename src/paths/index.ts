@@ -4,7 +4,8 @@
 // a pass that leaves through a tunnel continues on the chassis that received it (cross-chassis.ts,
 // the link itself in tunnel-link.ts), found at read time.
 //
-// May import: traces (the stored passes), shared (storage, common, replicas), model (correlation).
+// May import: traces (the stored passes), shared (storage, common, config, replicas, openapi), model
+// (correlation), low (ovs: the tunnel parser for cross-chassis links).
 // Never collectors or cross-checks: they build on it.
 //
 // Entry points: PathsModule, exporting PathRecorder (the tracer stores a pass into its packet's
