@@ -44,7 +44,7 @@ export function verdictText(v: VerdictLike): string {
     else if (k === 'drop')
       parts.push(v.northbound ? `dropped by ${v.northbound.summary}` : v.logicalFlow ? `dropped by logical flow ${short(v.logicalFlow)}${v.stage ? ` (${v.stage})` : ''}` : `dropped${v.reason ? `: ${v.reason}` : ''}`);
     else if (k === 'controller') parts.push(`to ovn-controller: ${v.controller?.reason ?? v.reason ?? 'unknown reason'}`);
-    else if (k === 'tunnel') parts.push(`tunnelled to ${(v.tunnels ?? []).map((t) => t.chassis ?? t.remoteIp ?? '?').join(', ') || 'another chassis'}`);
+    else if (k === 'tunnel') parts.push(`tunnelled to ${(v.tunnels ?? []).map((t) => t.remoteChassis ?? t.chassis ?? t.remoteIp ?? '?').join(', ') || 'another chassis'}`);
     else if (k === 'recirculate') parts.push(`recirculated${v.recircIds?.length ? ` (${v.recircIds.join(', ')})` : ''}`);
   }
   return parts.join('; ') || 'no verdict';

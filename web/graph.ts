@@ -1,6 +1,6 @@
 // The path picture: a packet's passes (one per datapath flow it went through), inside each the
 // logical datapaths it crossed and the stages whose logical flows ran, the northbound rows behind
-// them, recirculation edges between passes and the verdict. The model is built here; dagre (a
+// them, recirculation and tunnel edges between passes and the verdict. The model is built here; dagre (a
 // Sugiyama layered layout with compound clusters) places it; picture.ts draws it as SVG.
 import { graphlib, layout } from '@dagrejs/dagre';
 import { ctState, short } from './describe';
@@ -35,6 +35,15 @@ export interface PathJson {
   edges: Array<{ parentDatapathFlowId: number; childDatapathFlowId: number; recircId: string }>;
 }
 
+/** One Geneve hop of a cross-chassis path (the path verdict's `tunnels`). */
+export interface TunnelHop {
+  fromTraceId: number;
+  toTraceId: number | null;
+  vni: number;
+  remoteIp: string;
+  remoteChassis: string | null;
+}
+
 export type Role = 'pass' | 'head' | 'datapath' | 'stage' | 'northbound' | 'verdict';
 
 export interface GNode {
@@ -60,7 +69,7 @@ export interface GNode {
 export interface GEdge {
   from: string;
   to: string;
-  kind: 'head' | 'next' | 'recirc' | 'northbound' | 'verdict';
+  kind: 'head' | 'next' | 'recirc' | 'tunnel' | 'northbound' | 'verdict';
   label?: string;
   points: Array<{ x: number; y: number }>;
 }
@@ -146,7 +155,7 @@ export function buildPicture(path: PathJson): Picture {
       nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: `to ovn-controller: ${clip(v.controller?.reason ?? v.reason ?? '?', 36)}`, mark: 'controller' });
       edges.push({ from: end, to: vid, kind: 'verdict' });
     } else if (v.kinds.includes('tunnel')) {
-      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: `tunnel → ${(v.tunnels ?? []).map((t: any) => t.chassis ?? t.remoteIp ?? '?').join(', ')}` });
+      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: `tunnel → ${(v.tunnels ?? []).map((t: any) => t.remoteChassis ?? t.chassis ?? t.remoteIp ?? '?').join(', ')}` });
       edges.push({ from: end, to: vid, kind: 'verdict' });
     }
   });
@@ -157,6 +166,15 @@ export function buildPicture(path: PathJson): Picture {
     const b = byFlow.get(e.childDatapathFlowId);
     if (!a || !b) continue;
     edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'recirc', label: `recirc ${e.recircId}` });
+  }
+  // Tunnel edges between chassis: the sender's pass to the receiving chassis's first pass, as
+  // GET /paths/:id linked them (src/paths/cross-chassis.ts: the path verdict's tunnel hops).
+  const byTrace = new Map(path.passes.map((p) => [p.id, p]));
+  for (const t of (path.verdict?.tunnels ?? []) as TunnelHop[]) {
+    const a = byTrace.get(t.fromTraceId);
+    const b = t.toTraceId === null ? undefined : byTrace.get(t.toTraceId);
+    if (!a || !b || !lastStage.has(a.id)) continue;
+    edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'tunnel', label: `geneve vni ${t.vni} → ${t.remoteChassis ?? t.remoteIp}` });
   }
   return layoutPicture([...nodes.values()], edges, stages);
 }

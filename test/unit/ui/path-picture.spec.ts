@@ -39,6 +39,26 @@ describe('the path picture', () => {
     }
   });
 
+  it('draws a cross-chassis path: a tunnel edge from the sender pass to the receiving chassis pass', () => {
+    const two = syntheticPath(2, 10) as any;
+    const [a, b] = two.passes;
+    const cross = {
+      ...two,
+      edges: [],
+      passes: [a, { ...b, chassis: 'hv2' }],
+      verdict: { ...two.verdict, chassis: 'hv2', tunnels: [{ fromTraceId: a.id, toTraceId: b.id, vni: 1, remoteIp: '192.168.0.2', remoteChassis: 'hv2', ingressKey: 1, egressKey: 2 }] },
+    };
+    const p = buildPicture(cross);
+    const tunnel = p.edges.filter((e) => e.kind === 'tunnel');
+    expect(tunnel).toHaveLength(1);
+    expect(tunnel[0].to).toBe(`head:${b.id}`);
+    expect(tunnel[0].label).toBe('geneve vni 1 → hv2');
+    expect(p.nodes.find((n) => n.id === tunnel[0].from)!.pass.id).toBe(a.id);
+    // An unlinked hop (no receiving pass found) draws no edge.
+    const unlinked = buildPicture({ ...cross, verdict: { ...cross.verdict, tunnels: [{ ...cross.verdict.tunnels[0], toTraceId: null }] } });
+    expect(unlinked.edges.filter((e) => e.kind === 'tunnel')).toEqual([]);
+  });
+
   it('draws the captured drop path of a real sandbox: 3 passes, the ACL that dropped it', () => {
     const real = captured.path as any;
     const drop = captured.trace as any;
