@@ -24,19 +24,28 @@ export function roleConfig(config: LivetraceConfig): LivetraceConfig {
 
 const AGENT_ROUTES = ['/health', '/metrics'];
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/**
+ * The writes an api instance makes: a trace session is a request the agents poll for and carry out,
+ * not a source, so creating and stopping one is the api's. Everything else that writes (an ingest, a
+ * trace of a local flow, a cross-check) needs a vswitchd, or feeds the agents' rows, and stays theirs.
+ */
+const API_WRITES: Array<[string, RegExp]> = [
+  ['POST', /^\/trace-sessions$/],
+  ['DELETE', /^\/trace-sessions\/[^/]+$/],
+];
 
 /**
  * Whether this role answers the request, or why not. An agent's public API is its health and
- * metrics (the queries are the api instances'); an api instance serves reads only: every POST and
- * DELETE writes (a session, an ingest, a trace of a local flow it has no vswitchd for).
+ * metrics (the queries are the api instances'); an api instance serves reads and API_WRITES.
  */
 export function roleRefuses(role: Role, method: string, path: string): string | null {
   const p = path.split('?')[0].replace(/\/+$/, '') || '/';
   if (role === 'agent' && !AGENT_ROUTES.some((r) => p === r || p.startsWith(`${r}/`))) {
     return `LIVETRACE_ROLE=agent answers only ${AGENT_ROUTES.join(' and ')}: ask an api instance for ${p}`;
   }
-  if (role === 'api' && !READS.has(method.toUpperCase())) {
-    return `LIVETRACE_ROLE=api only reads: ${method.toUpperCase()} ${p} is an agent's (or LIVETRACE_ROLE=all)`;
+  const m = method.toUpperCase();
+  if (role === 'api' && !READS.has(m) && !API_WRITES.some(([wm, re]) => wm === m && re.test(p))) {
+    return `LIVETRACE_ROLE=api only reads (and creates and stops trace sessions): ${m} ${p} is an agent's (or LIVETRACE_ROLE=all)`;
   }
   return null;
 }

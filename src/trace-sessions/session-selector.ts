@@ -4,7 +4,8 @@
 // names the port ("decide"); passes recirculated from a selected flow belong to the same packet.
 import type { DumpedFlow } from '../ovs/dump-flows';
 import type { CompiledFilter } from '../ovs/of-filter';
-import { keyValue } from '../ovs/odp-key';
+import { geneveOptions, keyValue } from '../ovs/odp-key';
+import { OVN_GENEVE_CLASS, OVN_GENEVE_TYPE } from '../ovs/odp-tunnel';
 
 export interface PortTarget {
   name: string;
@@ -14,6 +15,8 @@ export interface PortTarget {
   dpPorts: Set<string>;
   macs: Set<string>;
   ips: Set<string>;
+  /** Southbound tunnel keys of the port and of its logical switch: how another chassis sees its packets. */
+  keys?: { datapath: number; port: number };
 }
 
 export type Selection = 'store' | 'decide' | null;
@@ -49,10 +52,31 @@ export function selectFlow(
   if (!opts.port) return 'store';
   const inPort = flow.inPort ?? '';
   if (opts.port.interfaces.has(inPort) || opts.port.dpPorts.has(inPort)) return 'store';
+  if (opts.port.keys && tunnelledFrom(key, opts.port.keys)) return 'store';
   const dstMac = keyValue(key, 'eth', 'dst')?.toLowerCase();
   const dstIp = (keyValue(key, 'ipv4', 'dst') ?? keyValue(key, 'ipv6', 'dst') ?? keyValue(key, 'arp', 'tip'))?.toLowerCase();
   if ((dstMac && opts.port.macs.has(dstMac)) || (dstIp && opts.port.ips.has(dstIp))) return 'decide';
   // Broadcast ARP / ND for the port's addresses reach it too.
   if (dstMac === 'ff:ff:ff:ff:ff:ff' && dstIp && opts.port.ips.has(dstIp)) return 'decide';
   return null;
+}
+
+/**
+ * Whether a flow is a tunnelled arrival of the port's packets: the sender's chassis put the port's
+ * logical switch key in the VNI and the port's key in the ingress half (bits 16..30) of OVN's Geneve
+ * option. The receiver's megaflow keeps those bits (its table 0 moves them into reg14); a mask that
+ * drops them cannot say whose packet it is, so it does not match.
+ */
+export function tunnelledFrom(key: SessionFlow['flow']['key'], keys: { datapath: number; port: number }): boolean {
+  const tunId = keyValue(key, 'tunnel', 'tun_id');
+  if (tunId === undefined || Number(tunId.split('/')[0]) !== keys.datapath) return false;
+  for (const o of geneveOptions(key)) {
+    const attr = (n: string) => o.attrs.find((a) => a.name === n)?.value;
+    if (Number(attr('class')) !== OVN_GENEVE_CLASS || Number(attr('type')) !== OVN_GENEVE_TYPE || !o.data) continue;
+    const ingress = 0x7fff0000n;
+    const mask = o.dataMask === undefined ? 0xffffffffn : BigInt(o.dataMask);
+    if ((mask & ingress) !== ingress) return false;
+    return Number((BigInt(o.data) & ingress) >> 16n) === keys.port;
+  }
+  return false;
 }

@@ -1,6 +1,8 @@
-// The one way into trace_session. The service keeps the active sessions in memory (every new
-// datapath flow is checked against them); this is what survives a restart and what the API lists.
-// Writes run inside the caller's writer job; reads use the read connection.
+// The one way into trace_session and trace_session_counter. The service keeps the active sessions
+// in memory (every new datapath flow is checked against them); the table is what survives a
+// restart, what every agent polls for new and ended sessions, and what the API lists. Counters
+// live one row per (session, chassis): each agent writes only its own. Writes run inside the
+// caller's writer job; reads use the read connection.
 import { Inject, Injectable } from '@nestjs/common';
 import { StoreService } from '../storage/store.service';
 import { Statements, WriteContext } from '../storage/writer';
@@ -27,9 +29,14 @@ export interface TraceSessionJson {
   includeExisting: boolean;
   crossCheck: boolean;
   expiresAt: string | null;
+  /** The chassis that carry the session out; null: every chassis. */
+  onChassis: string[] | null;
   state: 'active' | 'completed' | 'expired' | 'stopped';
   endedAt: string | null;
+  /** Every chassis's counters added up. */
   stats: SessionStats;
+  /** Each chassis's own counters; a chassis appears once its agent has taken the session up. */
+  perChassis: Record<string, SessionStats>;
 }
 
 export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored: 0, notSelected: 0, dropped: 0, failed: {} });
@@ -42,14 +49,14 @@ export class TraceSessionStore {
     this.statements = new Statements(storage.db);
   }
 
-  /** The sessions still active (a restart reloads them). */
+  /** The sessions still active (a restart reloads them; every agent polls them), with their counters. */
   active(): TraceSessionJson[] {
-    return (this.statements.get(`SELECT * FROM trace_session WHERE state = 'active'`).all() as SessionRow[]).map(fromRow);
+    return this.withCounters(this.statements.get(`SELECT * FROM trace_session WHERE state = 'active'`).all() as SessionRow[]);
   }
 
   get(id: number): TraceSessionJson | undefined {
     const r = this.statements.get('SELECT * FROM trace_session WHERE id = ?').get(id) as SessionRow | undefined;
-    return r && fromRow(r);
+    return r && this.withCounters([r])[0];
   }
 
   /** Newest first (limit + 1 rows: the extra one says a next page exists). */
@@ -61,7 +68,22 @@ export class TraceSessionStore {
     const rows = this.statements
       .get(`SELECT * FROM trace_session ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
       .all(...args, opts.limit + 1) as SessionRow[];
-    return rows.map(fromRow);
+    return this.withCounters(rows);
+  }
+
+  private withCounters(rows: SessionRow[]): TraceSessionJson[] {
+    if (!rows.length) return [];
+    const counters = this.statements
+      .get(`SELECT session_id, chassis, stats FROM trace_session_counter WHERE session_id IN (${rows.map(() => '?').join(',')}) ORDER BY chassis`)
+      .all(...rows.map((r) => r.id)) as Array<{ session_id: number; chassis: string; stats: string }>;
+    return rows.map((r) => {
+      const perChassis: Record<string, SessionStats> = {};
+      for (const c of counters) if (c.session_id === r.id) perChassis[c.chassis] = parseStats(c.stats);
+      const json = fromRow(r);
+      // Rows from before per-chassis counters keep their totals on the session row.
+      if (Object.keys(perChassis).length) json.stats = addStats(Object.values(perChassis));
+      return { ...json, perChassis };
+    });
   }
 
   /** A new session; returns its id. */
@@ -70,20 +92,44 @@ export class TraceSessionStore {
       tx
         .stmt(
           `INSERT INTO trace_session (chassis, created_at, bridge, filter, logical_port, max_traces, duration_seconds, include_existing,
-             cross_check, expires_at, state, ended_at, stats) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             cross_check, expires_at, state, ended_at, stats, on_chassis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(json.chassis, json.createdAt, json.bridge, json.filter, json.logicalPort, json.maxTraces, json.durationSeconds,
-          json.includeExisting ? 1 : 0, json.crossCheck ? 1 : 0, json.expiresAt, json.state, null, JSON.stringify(json.stats)).lastInsertRowid,
+          json.includeExisting ? 1 : 0, json.crossCheck ? 1 : 0, json.expiresAt, json.state, null, JSON.stringify(json.stats),
+          json.onChassis ? JSON.stringify(json.onChassis) : null).lastInsertRowid,
     );
   }
 
-  end(tx: WriteContext, id: number, state: TraceSessionJson['state'], endedAt: string | null, stats: SessionStats): void {
-    tx.stmt('UPDATE trace_session SET state = ?, ended_at = ?, stats = ? WHERE id = ?').run(state, endedAt, JSON.stringify(stats), id);
+  /**
+   * Ends a session if it is still active; whoever comes first (an agent seeing it expire or reach
+   * maxTraces, an API asked to stop it) decides the state, the others change nothing.
+   */
+  end(tx: WriteContext, id: number, state: TraceSessionJson['state'], endedAt: string): boolean {
+    return tx.stmt(`UPDATE trace_session SET state = ?, ended_at = ? WHERE id = ? AND state = 'active'`).run(state, endedAt, id).changes > 0;
   }
 
-  saveStats(tx: WriteContext, id: number, stats: SessionStats): void {
-    tx.stmt('UPDATE trace_session SET stats = ? WHERE id = ?').run(JSON.stringify(stats), id);
+  /** This chassis's counters for the session (its own row: no other agent writes it). */
+  saveStats(tx: WriteContext, id: number, chassis: string, stats: SessionStats): void {
+    tx.stmt(
+      `INSERT INTO trace_session_counter (session_id, chassis, stats) VALUES (?, ?, ?)
+       ON CONFLICT (session_id, chassis) DO UPDATE SET stats = excluded.stats`,
+    ).run(id, chassis, JSON.stringify(stats));
   }
+}
+
+const parseStats = (text: string): SessionStats => ({ ...emptyStats(), ...(JSON.parse(text) as Partial<SessionStats>) });
+
+export function addStats(all: SessionStats[]): SessionStats {
+  const sum = emptyStats();
+  for (const s of all) {
+    sum.selected += s.selected;
+    sum.traced += s.traced;
+    sum.stored += s.stored;
+    sum.notSelected += s.notSelected;
+    sum.dropped += s.dropped;
+    for (const [k, n] of Object.entries(s.failed)) sum.failed[k] = (sum.failed[k] ?? 0) + n;
+  }
+  return sum;
 }
 
 interface SessionRow {
@@ -101,9 +147,10 @@ interface SessionRow {
   state: TraceSessionJson['state'];
   ended_at: string | null;
   stats: string;
+  on_chassis: string | null;
 }
 
-function fromRow(r: SessionRow): TraceSessionJson {
+function fromRow(r: SessionRow): Omit<TraceSessionJson, 'perChassis'> {
   return {
     id: r.id,
     chassis: r.chassis,
@@ -116,8 +163,9 @@ function fromRow(r: SessionRow): TraceSessionJson {
     includeExisting: r.include_existing === 1,
     crossCheck: r.cross_check === 1,
     expiresAt: r.expires_at,
+    onChassis: r.on_chassis ? (JSON.parse(r.on_chassis) as string[]) : null,
     state: r.state,
     endedAt: r.ended_at,
-    stats: { ...emptyStats(), ...(JSON.parse(r.stats) as Partial<SessionStats>) },
+    stats: parseStats(r.stats),
   };
 }

@@ -19,4 +19,6 @@ export class TraceSessionEntity {
   @Column('text', { name: 'ended_at', nullable: true }) endedAt!: string | null;
   /** JSON counters: selected, traced, stored, notSelected, dropped, failed (by reason) */
   @Column('text') stats!: string;
+  /** JSON list of the chassis that carry the session out; NULL: every chassis. */
+  @Column('text', { name: 'on_chassis', nullable: true }) onChassis!: string | null;
 }

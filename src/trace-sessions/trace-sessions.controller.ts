@@ -12,6 +12,16 @@ function bridgeName(v: string): string {
   return v;
 }
 
+/** `chassis`: one chassis name or a list of them (the agents' system-ids). */
+function chassisList(v: unknown): string[] | undefined {
+  if (v === undefined) return undefined;
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || !list.length || list.length > 1000 || !list.every((c) => typeof c === 'string' && /^[\w.:-]{1,255}$/.test(c))) {
+    throw badRequest('chassis', 'give a chassis name (its system-id) or a non-empty list of them');
+  }
+  return list as string[];
+}
+
 const SESSION_EXAMPLE = { bridge: 'br-int', logicalPort: 'lsp1', filter: 'tcp,tp_dst=22', maxTraces: 100, durationSeconds: 600, includeExisting: true };
 
 @ApiTags('trace sessions')
@@ -25,13 +35,14 @@ export class TraceSessionsController {
     description:
       'At least one of `filter` (OpenFlow match syntax: `ip,nw_src=10.0.0.1`, `tcp,tp_dst=22`, CIDR masks, `in_port=vif1`) and ' +
       '`logicalPort` (both directions: flows entering from its interface, flows towards its addresses, and their recirculations). ' +
-      '`includeExisting` also traces the matching flows already installed.',
+      '`includeExisting` also traces the matching flows already installed. Every agent carries the session out (a port\'s packets ' +
+        'arriving through a tunnel are matched by the port\'s key in the Geneve option); `chassis` (a name or a list) narrows it to those chassis.',
   })
   @ApiBody({ schema: { example: SESSION_EXAMPLE } })
   @ApiCreatedResponse({ description: 'The session, with its counters', schema: { example: EXAMPLES.traceSession } })
   create(@Body() raw: unknown) {
     const b = object(raw);
-    onlyKeys(b, ['bridge', 'filter', 'logicalPort', 'maxTraces', 'durationSeconds', 'includeExisting', 'crossCheck']);
+    onlyKeys(b, ['bridge', 'filter', 'logicalPort', 'maxTraces', 'durationSeconds', 'includeExisting', 'crossCheck', 'chassis']);
     const filter = bodyStr(b, 'filter', { max: 1024 });
     const logicalPort = bodyStr(b, 'logicalPort', { max: 256 });
     if (filter === undefined && logicalPort === undefined) throw badRequest('filter', 'give a filter, a logicalPort, or both');
@@ -43,6 +54,7 @@ export class TraceSessionsController {
       durationSeconds: bodyInt(b, 'durationSeconds', 1, 30 * 86400),
       includeExisting: bodyBool(b, 'includeExisting'),
       crossCheck: bodyBool(b, 'crossCheck'),
+      chassis: chassisList(b.chassis),
     });
   }
 

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { TraceSessionCounterEntity } from './trace-session-counter.entity';
 import { TraceSessionEntity } from './trace-session.entity';
 import { TraceSessionsController } from './trace-sessions.controller';
 import { TraceSessionsService } from './trace-sessions.service';
@@ -7,7 +8,7 @@ import { TraceSessionStore } from './trace-session-store';
 
 /** Trace sessions: what live traffic to trace; the tracer (collectors) asks them which flows they want. */
 @Module({
-  imports: [TypeOrmModule.forFeature([TraceSessionEntity])],
+  imports: [TypeOrmModule.forFeature([TraceSessionEntity, TraceSessionCounterEntity])],
   controllers: [TraceSessionsController],
   providers: [TraceSessionsService, TraceSessionStore],
   exports: [TraceSessionsService],

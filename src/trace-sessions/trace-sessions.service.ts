@@ -1,6 +1,8 @@
-// Trace sessions: what live traffic to trace, for how long, how much. Kept in memory for the
-// hot path (every new datapath flow is checked against the active ones) and in SQLite for the
-// API and restarts.
+// Trace sessions: what live traffic to trace, for how long, how much. Stored in the database, the
+// request every agent carries out (issue 19): each agent polls the table for sessions created or
+// ended since (LIVETRACE_ROLE=api creates and stops them, runs none), keeps the active ones for
+// its chassis in memory for the hot path (every new datapath flow is checked against them) and
+// writes its own counters row.
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
@@ -11,7 +13,7 @@ import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
-import { emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
+import { addStats, emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
 import { parseAddresses, PortTarget, selectFlow, Selection, SessionFlow } from './session-selector';
 
 export interface CreateSessionInput {
@@ -22,6 +24,8 @@ export interface CreateSessionInput {
   durationSeconds?: number;
   includeExisting?: boolean;
   crossCheck?: boolean;
+  /** Only these chassis carry the session out (default: every chassis). */
+  chassis?: string[];
 }
 
 export interface ActiveSession {
@@ -32,6 +36,10 @@ export interface ActiveSession {
   portFrom?: { generation: number; portNames?: ReadonlyMap<string, string> };
   /** Datapath flow lifetimes (dbId) selected for this session, so their recirculations are too. */
   selectedFlows: Set<number>;
+  /** This chassis's counters (json.stats is every chassis's total, as last read). */
+  local: SessionStats;
+  /** What the other chassis had stored at the last poll, for maxTraces across chassis. */
+  storedElsewhere: number;
   dirty: boolean;
 }
 
@@ -40,6 +48,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   private readonly log = new Logger('TraceSessions');
   readonly active = new Map<number, ActiveSession>();
   private timer: NodeJS.Timeout | undefined;
+  private polled = false;
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -51,19 +60,56 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   }
 
   onApplicationBootstrap(): void {
-    // An api instance carries out no session (the agents do, and write their counters and ends):
-    // it reads them from the store, and holding them here would expire them into the agents' rows.
+    // An api instance carries out no session (the agents do, and write their counters): it
+    // creates, stops and reads them in the store.
     if (this.config.LIVETRACE_ROLE === 'api') return;
-    // Sessions survive a restart of the service: reload the active ones.
-    for (const json of this.sessions.active()) {
-      try {
-        this.active.set(json.id, { json, filter: json.filter ? compileFilter(json.filter) : undefined, selectedFlows: new Set(), dirty: false });
-      } catch (err) {
-        this.log.warn(`session ${json.id}: ${(err as Error).message}; stopped`);
-      }
-    }
-    this.timer = setInterval(() => void this.housekeeping(), 1000);
+    this.poll();
+    this.timer = setInterval(() => void this.housekeeping().catch((err: Error) => this.log.warn(`sessions: ${err.message}`)), 1000);
     this.timer.unref();
+  }
+
+  private get chassis(): string {
+    return this.replicas.chassisName() ?? hostname();
+  }
+
+  /**
+   * Takes up the sessions created since (by an api instance or another agent) for this chassis,
+   * and lets go of those ended elsewhere. The active sessions are few (LIVETRACE_MAX_SESSIONS):
+   * reading them all each second is cheaper than keeping a cursor right across agents.
+   */
+  private poll(): void {
+    // Until the local OVS database says which chassis this is, a session narrowed to some chassis
+    // cannot be placed, and counters would go under the wrong name.
+    if (this.replicas.chassisName() === undefined && !this.replicas.status('ovs').synced) return;
+    // Sessions survive a restart of the service: the first poll reloads the active ones quietly
+    // (the flows installed then were taken when the session was new); later ones are new.
+    const announce = this.polled;
+    const rows = this.sessions.active();
+    const live = new Set(rows.map((r) => r.id));
+    for (const id of [...this.active.keys()]) if (!live.has(id)) this.active.delete(id);
+    const me = this.chassis;
+    for (const json of rows) {
+      const held = this.active.get(json.id);
+      const elsewhere = Object.entries(json.perChassis).filter(([c]) => c !== me).reduce((n, [, st]) => n + st.stored, 0);
+      if (held) {
+        held.storedElsewhere = elsewhere;
+        continue;
+      }
+      if (json.onChassis && !json.onChassis.includes(me)) continue;
+      let filter: CompiledFilter | undefined;
+      try {
+        filter = json.filter ? compileFilter(json.filter) : undefined;
+      } catch (err) {
+        this.log.warn(`session ${json.id}: ${(err as Error).message}; not carried out here`);
+        continue;
+      }
+      const local = { ...emptyStats(), ...json.perChassis[me] };
+      // dirty: the first flush writes this chassis's row, which says it took the session up.
+      const session: ActiveSession = { json, filter, selectedFlows: new Set(), local, storedElsewhere: elsewhere, dirty: true };
+      this.active.set(json.id, session);
+      if (announce) this.emit('created', session);
+    }
+    this.polled = true;
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -73,8 +119,9 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
 
   async create(input: CreateSessionInput): Promise<TraceSessionJson> {
     // Every active session is checked against every new datapath flow: their number is bounded.
-    if (this.active.size >= this.config.LIVETRACE_MAX_SESSIONS) {
-      throw new ApiError(409, `${this.active.size} trace sessions are active (LIVETRACE_MAX_SESSIONS=${this.config.LIVETRACE_MAX_SESSIONS}): stop one first (DELETE /trace-sessions/:id)`, 'body');
+    const activeNow = this.sessions.active().length;
+    if (activeNow >= this.config.LIVETRACE_MAX_SESSIONS) {
+      throw new ApiError(409, `${activeNow} trace sessions are active (LIVETRACE_MAX_SESSIONS=${this.config.LIVETRACE_MAX_SESSIONS}): stop one first (DELETE /trace-sessions/:id)`, 'body');
     }
     let filter: CompiledFilter | undefined;
     if (input.filter !== undefined) {
@@ -85,13 +132,14 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
         throw err;
       }
     }
-    await this.checkAgainstSwitch(input.bridge, filter);
+    // An api instance has no switch of its own: each agent's own bridge is what it traces.
+    if (this.config.LIVETRACE_ROLE !== 'api') await this.checkAgainstSwitch(input.bridge, filter);
     if (input.logicalPort !== undefined && !this.portTarget(input.logicalPort)) {
       throw notFound(`no logical port named ${JSON.stringify(input.logicalPort)} in the southbound database`, 'logicalPort');
     }
     const now = new Date();
     const json: Omit<TraceSessionJson, 'id'> = {
-      chassis: this.replicas.chassisName() ?? hostname(),
+      chassis: this.chassis,
       createdAt: now.toISOString(),
       bridge: input.bridge,
       filter: input.filter ?? null,
@@ -101,15 +149,18 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       includeExisting: !!input.includeExisting,
       crossCheck: !!input.crossCheck,
       expiresAt: input.durationSeconds ? new Date(now.getTime() + input.durationSeconds * 1000).toISOString() : null,
+      onChassis: input.chassis ? [...new Set(input.chassis)] : null,
       state: 'active',
       endedAt: null,
       stats: emptyStats(),
+      perChassis: {},
     };
+    const here = this.config.LIVETRACE_ROLE !== 'api';
+    if (here && !this.polled) this.poll();
     const id = await this.store.writer.submit((tx) => this.sessions.insert(tx, json));
-    const session: ActiveSession = { json: { id, ...json }, filter, selectedFlows: new Set(), dirty: false };
-    this.active.set(id, session);
-    this.emit('created', session);
-    return session.json;
+    // Here at once (the other agents take it up at their next poll).
+    if (here) this.poll();
+    return this.get(id);
   }
 
   /** The bridge and the filter's in_port must exist in the local OVS database (not just look like names). */
@@ -128,24 +179,27 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     }
   }
 
-  get(id: number): TraceSessionJson {
-    const a = this.active.get(id);
-    if (a) return a.json;
+  /** From the store, after this chassis's own counters are written: every chassis's, added up. */
+  async get(id: number): Promise<TraceSessionJson> {
+    await this.flush();
     const r = this.sessions.get(id);
     if (!r) throw notFound(`no trace session ${id}`);
     return r;
   }
 
-  list(opts: { state?: string; cursor?: number; limit: number }): Page<TraceSessionJson> {
-    return page(
-      this.sessions.list(opts).map((r) => this.active.get(r.id)?.json ?? r),
-      opts.limit,
-    );
+  async list(opts: { state?: string; cursor?: number; limit: number }): Promise<Page<TraceSessionJson>> {
+    await this.flush();
+    return page(this.sessions.list(opts), opts.limit);
   }
 
+  /** Any role may stop a session: the agents let go of it at their next poll. */
   async stop(id: number): Promise<TraceSessionJson> {
-    const s = this.get(id);
-    if (s.state === 'active') await this.end(this.active.get(id)!, 'stopped');
+    const s = await this.get(id);
+    if (s.state === 'active') {
+      const held = this.active.get(id);
+      if (held) await this.end(held, 'stopped');
+      else await this.store.writer.submit((tx) => this.sessions.end(tx, id, 'stopped', new Date().toISOString()));
+    }
     return this.get(id);
   }
 
@@ -161,7 +215,11 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     if (portNames) for (const [num, n] of portNames) if (interfaces.has(n)) dpPorts.add(num);
     const lsp = this.replicas.nb.find('Logical_Switch_Port', 'name', name)[0];
     const addrs = parseAddresses([...((pb.mac as string[]) ?? []), ...(((lsp?.addresses as string[]) ?? []) as string[])]);
-    return { name, interfaces, dpPorts, ...addrs };
+    // Another chassis sees the port's packets by these keys in the tunnel (VNI, Geneve ingress).
+    const dpRef = Array.isArray(pb.datapath) ? pb.datapath[0] : pb.datapath;
+    const dp = typeof dpRef === 'string' ? this.replicas.sb.get('Datapath_Binding', dpRef) : undefined;
+    const keys = dp && pb.tunnel_key !== undefined ? { datapath: Number(dp.tunnel_key), port: Number(pb.tunnel_key) } : undefined;
+    return { name, interfaces, dpPorts, ...addrs, keys };
   }
 
   /** The in_ports every active session is confined to, or null when one needs all flows. */
@@ -194,37 +252,45 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   }
 
   count(s: ActiveSession, what: keyof Omit<SessionStats, 'failed'>, n = 1): void {
-    s.json.stats[what] += n;
+    s.local[what] += n;
     s.dirty = true;
-    if (what === 'stored' && s.json.maxTraces && s.json.stats.stored >= s.json.maxTraces) void this.end(s, 'completed');
+    // maxTraces counts every chassis's traces: the others' as of the last poll (a second late at most).
+    if (what === 'stored' && s.json.maxTraces && s.local.stored + s.storedElsewhere >= s.json.maxTraces) void this.end(s, 'completed');
   }
 
   fail(s: ActiveSession, reason: string): void {
-    s.json.stats.failed[reason] = (s.json.stats.failed[reason] ?? 0) + 1;
+    s.local.failed[reason] = (s.local.failed[reason] ?? 0) + 1;
     s.dirty = true;
   }
 
+  /** This chassis's counters, and the end if no one (another agent, an api instance) ended it first. */
   private async end(s: ActiveSession, state: 'completed' | 'expired' | 'stopped'): Promise<void> {
     if (s.json.state !== 'active') return;
     s.json.state = state;
-    s.json.endedAt = new Date().toISOString();
     this.active.delete(s.json.id);
-    await this.store.writer.submit((tx) => this.sessions.end(tx, s.json.id, state, s.json.endedAt, s.json.stats));
+    const me = this.chassis;
+    await this.store.writer.submit((tx) => {
+      this.sessions.saveStats(tx, s.json.id, me, s.local);
+      this.sessions.end(tx, s.json.id, state, new Date().toISOString());
+    });
   }
 
   private async housekeeping(): Promise<void> {
+    // Any agent may end an expired session: the first one's write counts, the rest change nothing.
     const now = new Date().toISOString();
     for (const s of [...this.active.values()]) if (s.json.expiresAt && s.json.expiresAt <= now) await this.end(s, 'expired');
     await this.flush();
+    this.poll();
   }
 
-  /** Writes changed counters (at most once a second per session). */
+  /** Writes this chassis's changed counters (at most once a second per session). */
   async flush(): Promise<void> {
     const dirty = [...this.active.values()].filter((s) => s.dirty);
     if (!dirty.length) return;
     dirty.forEach((s) => (s.dirty = false));
+    const me = this.chassis;
     await this.store.writer.submit((tx) => {
-      for (const s of dirty) this.sessions.saveStats(tx, s.json.id, s.json.stats);
+      for (const s of dirty) this.sessions.saveStats(tx, s.json.id, me, s.local);
     });
   }
 }

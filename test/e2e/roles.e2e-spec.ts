@@ -1,6 +1,7 @@
 // LIVETRACE_ROLE: an agent answers only /health and /metrics (its rows are read through an api
-// instance); an api instance runs no source (poller, vlog, ingest sweep, retention) and writes
-// nothing into the database the agents share, whatever it is asked.
+// instance); an api instance runs no source (poller, vlog, ingest sweep, retention), carries out no
+// session, and writes nothing into the database the agents share but the sessions it is asked to
+// create or stop.
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,17 +87,16 @@ describe('LIVETRACE_ROLE=api', () => {
     await request(app.getHttpServer()).get('/paths/1').expect(404);
   });
 
-  it('refuses every write and writes nothing into the shared database', async () => {
+  it('refuses every write but a session and writes nothing into the shared database', async () => {
     // data_version changes when another connection commits to the file.
     const probe = new Database(db, { readonly: true });
     const version = () => probe.pragma('data_version', { simple: true }) as number;
     const before = version();
     const http = request(app.getHttpServer());
     const refused = [
-      await http.post('/trace-sessions').send({ filter: 'icmp' }),
       await http.post('/ingest/events?source=usdt').set('Content-Type', 'application/x-ndjson').send('{}\n'),
       await http.post('/traces').send({ flow: 'in_port=1' }),
-      await http.delete('/trace-sessions/1'),
+      await http.post('/traces/1/cross-check').send({}),
     ];
     for (const r of refused) {
       expect(r.status).toBe(404);
@@ -109,5 +109,19 @@ describe('LIVETRACE_ROLE=api', () => {
     const counts = ['trace', 'upcall', 'datapath_flow', 'path'].map((t) => (probe.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n);
     expect(counts).toEqual([0, 0, 0, 0]);
     probe.close();
+  });
+
+  it('creates a session for the agents (narrowed by chassis), runs none, and stops it', async () => {
+    const http = request(app.getHttpServer());
+    const res = await http.post('/trace-sessions').send({ filter: 'icmp', chassis: ['hv1', 'hv2'] }).expect(201);
+    expect(res.body).toMatchObject({ state: 'active', onChassis: ['hv1', 'hv2'], perChassis: {} });
+    expect(app.get(TraceSessionsService).active.size).toBe(0);
+    await http.post('/trace-sessions').send({ filter: 'icmp', chassis: [] }).expect(400);
+    await http.post('/trace-sessions').send({ filter: 'icmp', chassis: 'a b' }).expect(400);
+    const stopped = await http.delete(`/trace-sessions/${res.body.id}`).expect(200);
+    expect(stopped.body).toMatchObject({ id: res.body.id, state: 'stopped' });
+    // The expired session of the agents is theirs to end.
+    const first = await http.get('/trace-sessions/1').expect(200);
+    expect(first.body.state).toBe('active');
   });
 });

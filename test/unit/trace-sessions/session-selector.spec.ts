@@ -1,0 +1,44 @@
+// A logical port's packets seen by another chassis: they arrive through a Geneve tunnel, the VNI
+// holding the port's logical switch key and OVN's option the port's key as the ingress half. The
+// keys below are the receiver's megaflow keys as `dpctl/dump-flows` prints them (masks included).
+import { parseKey } from '../../../src/ovs/odp-key';
+import { PortTarget, selectFlow, tunnelledFrom } from '../../../src/trace-sessions/session-selector';
+
+const arrival = (tunId: string, option: string) =>
+  parseKey(
+    `recirc_id(0),tunnel(tun_id=${tunId},src=192.168.0.1,dst=192.168.0.2,geneve({class=0x102,type=0x80,len=4,${option}}),flags(-df+csum+key)),` +
+      'in_port(3),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(frag=no)',
+  );
+
+const lsp1: PortTarget = {
+  name: 'lsp1', interfaces: new Set(['vif1']), dpPorts: new Set(['2']),
+  macs: new Set(['50:54:00:00:00:01']), ips: new Set(['10.0.0.1']), keys: { datapath: 1, port: 1 },
+};
+
+describe('tunnelledFrom', () => {
+  it.each([
+    ['0x1', '0x10002/0x7fffffff', true],
+    ['0x1', '0x10002', true],
+    ['0x1/0xffffff', '0x10002/0x7fff0000', true],
+    // Another port's packet on the same switch, and the same port key on another switch.
+    ['0x1', '0x20001/0x7fffffff', false],
+    ['0x2', '0x10002/0x7fffffff', false],
+    // A megaflow that wildcards the ingress bits cannot say whose packet it is.
+    ['0x1', '0x10002/0xffff', false],
+  ])('tun_id=%s option %s: %s', (tunId, option, want) => {
+    expect(tunnelledFrom(arrival(tunId, option), { datapath: 1, port: 1 })).toBe(want);
+  });
+
+  it('a flow from a VM has no tunnel', () => {
+    expect(tunnelledFrom(parseKey('recirc_id(0),in_port(2),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02)'), { datapath: 1, port: 1 })).toBe(false);
+  });
+});
+
+describe('selectFlow for a logical port on the receiving chassis', () => {
+  it("stores lsp1's arrival towards lsp2 (not lsp1's address) by its tunnel keys", () => {
+    const flow = { inPort: '3', flow: { key: arrival('0x1', '0x10002/0x7fffffff') } };
+    expect(selectFlow(flow, { port: lsp1, parentSelected: false })).toBe('store');
+    expect(selectFlow(flow, { port: { ...lsp1, keys: { datapath: 1, port: 2 } }, parentSelected: false })).toBeNull();
+    expect(selectFlow(flow, { port: { ...lsp1, keys: undefined }, parentSelected: false })).toBeNull();
+  });
+});
