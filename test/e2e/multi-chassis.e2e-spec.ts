@@ -3,7 +3,10 @@
 // writing into one SQLite file, and one api instance that runs no agent. lsp1 on hv1 pings lsp2 on
 // hv2 (same switch) and lsp3 behind the router on hv3; a TCP/80 packet to lsp2 is dropped by the
 // to-lport ACL on hv2. GET /paths/:id on the api instance: each path whole across chassis, with the
-// right verdict.
+// right verdict. The sessions are created through the api instance after the agents started: every
+// agent takes them up from the shared table, a port's session is carried out on the receiving
+// chassis too (by the port's key in the tunnel), `chassis` narrows one, and each chassis keeps its
+// own counters.
 // Several writers on one SQLite file are safe because storage/writer.ts begins IMMEDIATE (its own
 // test has a second process writing); PostgreSQL is the store meant for many agents.
 import { execFile } from 'node:child_process';
@@ -80,20 +83,40 @@ const whole = (pathId: number) => waitFor(`path ${pathId} across chassis`, async
   return p.verdict.tunnels?.length && p.verdict.tunnels.every((t) => t.toTraceId !== null) && !p.verdict.incomplete ? p : undefined;
 });
 
+interface Stats { selected: number; stored: number }
+interface Session { id: number; state: string; onChassis: string[] | null; stats: Stats; perChassis: Record<string, Stats> }
+
+async function createSession(body: object): Promise<Session> {
+  const res = await fetch(`${api}/trace-sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status !== 201) throw new Error(`POST /trace-sessions: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Session;
+}
+
+/** Waits until these chassis's agents took the session up (each writes its counters row then). */
+const takenUp = (id: number, chassis: string[]) =>
+  waitFor(`session ${id} on ${chassis.join(', ')}`, async () => {
+    const s = await get<Session>(`/trace-sessions/${id}`);
+    return chassis.every((c) => s.perChassis[c]) ? s : undefined;
+  });
+
+let everything: Session;
+let ofLsp1: Session;
+let ofLsp1OnHv1: Session;
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'livetrace-3hv-'));
   db = join(dir, 'shared.sqlite');
   await sandbox('start', '--chassis', '3', '--pair', process.env.LIVETRACE_PAIR ?? 'debian12');
   await sandbox('multi-topology');
-  // The session every agent carries out: agents load active sessions from the shared database when
-  // they start, and neither an agent nor an api instance creates one, so a one-chassis service
-  // (role all, no poller) stores it first. It also creates the schema before the agents start.
-  const setup = await service(1, base + 8, { LIVETRACE_POLLER: 'false' });
-  const res = await fetch(`http://127.0.0.1:${base + 8}/trace-sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ filter: 'ip', durationSeconds: 3600, maxTraces: 1000 }) });
-  expect(res.status).toBe(201);
-  await stop(setup);
+  // One after the other: the first agent creates the schema.
   for (const hv of [1, 2, 3]) await service(hv, base + hv, { LIVETRACE_ROLE: 'agent' });
   await service(1, base + 9, { LIVETRACE_ROLE: 'api' });
+  everything = await createSession({ filter: 'ip', durationSeconds: 3600, maxTraces: 1000 });
+  ofLsp1 = await createSession({ logicalPort: 'lsp1', durationSeconds: 3600 });
+  ofLsp1OnHv1 = await createSession({ logicalPort: 'lsp1', chassis: 'hv1', durationSeconds: 3600 });
+  await takenUp(everything.id, ['hv1', 'hv2', 'hv3']);
+  await takenUp(ofLsp1.id, ['hv1', 'hv2', 'hv3']);
+  await takenUp(ofLsp1OnHv1.id, ['hv1']);
 });
 
 afterAll(async () => {
@@ -130,6 +153,49 @@ describe('three agents, one store, an api instance', () => {
     const acl = (await run('ovn-nbctl', [`--db=unix:${dir}/ovnnb_db.sock`, '--bare', '--columns=_uuid', 'find', 'ACL', 'action=drop'])).stdout.trim();
     expect(p.verdict).toMatchObject({ kinds: ['drop'], chassis: 'hv2', logicalPorts: [], northbound: { table: 'ACL', uuid: acl } });
     expect(p.verdict.logicalFlow).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("lsp1's session is carried out on hv1 and, by lsp1's key in the tunnel, on the receiving chassis", async () => {
+    // After the pings above: hv1 stored lsp1's passes, hv2 the arrivals from lsp1 (towards lsp2's
+    // address, not lsp1's: only the Geneve ingress key says they are lsp1's).
+    const s = await waitFor('lsp1 counters on hv1 and hv2', async () => {
+      const x = await get<Session>(`/trace-sessions/${ofLsp1.id}`);
+      return x.perChassis.hv1?.stored && x.perChassis.hv2?.stored ? x : undefined;
+    });
+    expect(s.stats.stored).toBe(Object.values(s.perChassis).reduce((n, c) => n + c.stored, 0));
+    // Each chassis's count is the session's traces that chassis stored (after the last writes land).
+    const flushed = await waitFor('counters to settle', async () => {
+      const a = await get<Session>(`/trace-sessions/${ofLsp1.id}`);
+      await new Promise((r) => setTimeout(r, 1500));
+      const b = await get<Session>(`/trace-sessions/${ofLsp1.id}`);
+      return JSON.stringify(a.perChassis) === JSON.stringify(b.perChassis) ? b : undefined;
+    });
+    const traces = (await get<{ items: Trace[] }>('/traces?limit=500')).items;
+    const onHv2 = traces.filter((t) => t.chassis === 'hv2').length;
+    expect(flushed.perChassis.hv2.stored).toBeGreaterThan(0);
+    expect(flushed.perChassis.hv2.stored).toBeLessThanOrEqual(onHv2);
+    expect(flushed.perChassis.hv3?.stored ?? 0).toBe(0);
+  });
+
+  it('a session narrowed to hv1 is carried out on hv1 only', async () => {
+    const s = await get<Session>(`/trace-sessions/${ofLsp1OnHv1.id}`);
+    expect(s.onChassis).toEqual(['hv1']);
+    expect(Object.keys(s.perChassis)).toEqual(['hv1']);
+    expect(s.perChassis.hv1.stored).toBeGreaterThan(0);
+    expect(s.stats.stored).toBe(s.perChassis.hv1.stored);
+  });
+
+  it('stopped through the api instance, every agent lets go of it', async () => {
+    const res = await fetch(`${api}/trace-sessions/${ofLsp1.id}`, { method: 'DELETE' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Session).state).toBe('stopped');
+    const before = await get<Session>(`/trace-sessions/${ofLsp1.id}`);
+    await new Promise((r) => setTimeout(r, 2500));
+    await send(ICMP_SAME);
+    await new Promise((r) => setTimeout(r, 2500));
+    const after = await get<Session>(`/trace-sessions/${ofLsp1.id}`);
+    expect(after.state).toBe('stopped');
+    expect(after.stats.selected).toBe(before.stats.selected);
   });
 
   it('each agent stamped its passes with its own chassis (the local system-id)', async () => {
