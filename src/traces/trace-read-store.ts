@@ -106,7 +106,9 @@ export class TraceReadStore {
       from = 'trace_port p CROSS JOIN trace t ON t.id = p.trace_id';
       order = 'p.trace_id';
       where.push('p.port_name = ?') && args.push(f.portName);
-      if (f.role === 'inport') where.push(`p.role = 'inport'`);
+      // A tunnel arrival's inport is the ingress key in the Geneve option (correlation/ports.ts:
+      // tunnel_in), so a port's packets are its inport's on the receiving chassis too.
+      if (f.role === 'inport') where.push(`p.role IN ('inport', 'tunnel_in')`);
       if (f.role === 'outport') where.push(`p.role IN ('outport', 'output', 'tunnel_out')`);
       if (f.cursor) where.push('p.trace_id < ?') && args.push(f.cursor);
     }
