@@ -68,20 +68,31 @@ interface Path {
 }
 
 /** Sends one packet from vif1 on hv1, then purges hv1's megaflows so the next packet is upcalled (and traced) too. */
-async function send(flow: string): Promise<number> {
+async function send(flow: string, receiver = 'hv2'): Promise<{ pathId: number; receiver: string; after: number }> {
+  const newest = async (chassis: string) => (await get<{ items: Trace[] }>(`/traces?chassis=${chassis}&limit=1`)).items[0]?.id ?? 0;
   const before = (await get<{ items: Trace[] }>('/traces?chassis=hv1')).items.map((t) => t.id);
+  const after = await newest(receiver);
   const port = /\bvif1 \d+\/(\d+)/.exec(await sandbox('ctl', '--chassis', '1', 'dpif/show'))![1];
   await sandbox('inject', '--chassis', '1', 'vif1', `in_port(${port}),${flow}`);
   const sent = await waitFor('the pass on hv1', async () => (await get<{ items: Trace[] }>('/traces?chassis=hv1')).items.find((t) => !before.includes(t.id) && t.verdict.tunnels?.length));
   await sandbox('ctl', '--chassis', '1', 'revalidator/purge');
-  return sent.pathId;
+  return { pathId: sent.pathId, receiver, after };
 }
 
-/** The path once its receiving chassis's pass is linked (the receiver's agent writes on its own time). */
-const whole = (pathId: number) => waitFor(`path ${pathId} across chassis`, async () => {
-  const p = await get<Path>(`/paths/${pathId}`);
-  return p.verdict.tunnels?.length && p.verdict.tunnels.every((t) => t.toTraceId !== null) && !p.verdict.incomplete ? p : undefined;
-});
+/**
+ * The path once its receiving chassis's pass is linked. The receiver's agent writes on its own
+ * time: until its pass of this packet is stored, the link can only find an older arrival that fits
+ * the sender's megaflow as well (an earlier packet's flow, still live), so wait for a pass of the
+ * receiving chassis newer than the send first.
+ */
+const whole = async (sent: { pathId: number; receiver: string; after: number }) => {
+  await waitFor(`a new pass on ${sent.receiver}`, async () =>
+    ((await get<{ items: Trace[] }>(`/traces?chassis=${sent.receiver}&limit=1`)).items[0]?.id ?? 0) > sent.after || undefined);
+  return waitFor(`path ${sent.pathId} across chassis`, async () => {
+    const p = await get<Path>(`/paths/${sent.pathId}`);
+    return p.verdict.tunnels?.length && p.verdict.tunnels.every((t) => t.toTraceId !== null) && !p.verdict.incomplete ? p : undefined;
+  });
+};
 
 interface Stats { selected: number; stored: number }
 interface Session { id: number; state: string; onChassis: string[] | null; stats: Stats; perChassis: Record<string, Stats> }
@@ -142,7 +153,7 @@ describe('three agents, one store, an api instance', () => {
   });
 
   it('lsp1 → lsp3 behind the router: hv1 routes and tunnels, hv3 delivers to lsp3', async () => {
-    const p = await whole(await send(ICMP_ROUTED));
+    const p = await whole(await send(ICMP_ROUTED, 'hv3'));
     expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv3']);
     expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp3'], chassis: 'hv3', incomplete: false });
   });
