@@ -70,18 +70,26 @@ export class CrossChassisPaths {
     const segments: ChassisSegment[] = [{ chassis: chassisOf(first), built: first }];
     const tunnels: TunnelHop[] = [];
     const seenTraces = new Set(first.passes.map((p) => p.id));
+    // A sender reached backwards already knows where this packet arrived: its megaflow may have
+    // carried other packets to other arrivals that fit as well (an ICMP and a TCP packet through
+    // the same hv1 flow), so its hop to that chassis is the receiver the path was asked for.
+    const arrivedAt = new Map<number, { chassis: string; traceId: number }>();
     // Asked for by a receiving chassis's path: the chassis that sent it come first.
     while (segments.length <= MAX_HOPS) {
       const sender = this.senderTraceOf(segments[0].built);
       if (sender === undefined || seenTraces.has(sender)) break;
       const back = ofTrace(sender);
       if (!back) break;
+      const receiver = segments[0].built.passes[0];
+      if (receiver) arrivedAt.set(sender, { chassis: segments[0].chassis, traceId: receiver.id });
       back.passes.forEach((p) => seenTraces.add(p.id));
       segments.unshift({ chassis: chassisOf(back), built: back });
     }
     for (let i = 0; i < segments.length && segments.length <= MAX_HOPS; i++) {
       for (const pass of segments[i].built.passes) {
-        for (const hop of this.hopsOf(pass)) {
+        for (const found of this.hopsOf(pass)) {
+          const known = arrivedAt.get(pass.id);
+          const hop = known && found.remoteChassis === known.chassis ? { ...found, toTraceId: known.traceId } : found;
           // A one-chassis service sees its tunnels' far ends only when an agent there shares its store.
           if (hop.toTraceId === null && this.config.LIVETRACE_ROLE === 'all' && (hop.remoteChassis === null || !this.store.hasChassis(hop.remoteChassis))) continue;
           tunnels.push(hop);

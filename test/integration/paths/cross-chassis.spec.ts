@@ -128,6 +128,22 @@ describe('a path across chassis (GET /paths/:id)', () => {
     expect(drop.verdict).toMatchObject({ kinds: ['drop'], chassis: 'hv2' });
   });
 
+  it("asked for by one of two arrivals of the same sender megaflow, keeps that arrival (not the other packet's)", () => {
+    // hv1's flow to lsp2 carries an ICMP packet, then a TCP one 0.9 s later: both arrivals fit it.
+    const sent = pass('hv1', toLsp2, T0 + 30_000, tunnelTo('hv2'));
+    db.prepare('UPDATE datapath_flow SET last_seen = ? WHERE id = ?').run(iso(T0 + 31_000), sent.flow);
+    const icmp = pass('hv2', icmpArrival, T0 + 30_010, { kinds: ['output'], logicalPorts: ['lsp2'] });
+    const tcp = pass('hv2', tcpArrival, T0 + 30_900, { kinds: ['drop'], logicalFlow: 'lf-acl-eval', stage: 'ls_out_acl_eval', northbound: ACL });
+    const p = service().get(icmp.path, false);
+    expect(p.passes.map((x) => x.id)).toEqual([sent.trace, icmp.trace]);
+    expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp2'], chassis: 'hv2' });
+    expect((p.verdict as unknown as { tunnels: Array<{ toTraceId: number }> }).tunnels.map((t) => t.toTraceId)).toEqual([icmp.trace]);
+    const d = service().get(tcp.path, false);
+    expect(d.passes.map((x) => x.id)).toEqual([sent.trace, tcp.trace]);
+    expect(d.verdict).toMatchObject({ kinds: ['drop'], chassis: 'hv2' });
+    for (const id of [sent.flow, icmp.flow, tcp.flow]) db.prepare('UPDATE datapath_flow SET removed_at = last_seen WHERE id = ?').run(id);
+  });
+
   it('continues the routed ping on hv3 (sw1, not hv2 which also saw traffic from hv1)', () => {
     const p = service().get(ids.routedSent.path, false);
     expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv3']);
