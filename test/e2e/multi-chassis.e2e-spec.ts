@@ -61,7 +61,7 @@ const get = async <T>(url: string): Promise<T> => {
   return (await res.json()) as T;
 };
 
-interface Trace { id: number; chassis: string; pathId: number; verdict: { tunnels?: Array<{ remoteIp: string }> } }
+interface Trace { id: number; chassis: string; pathId: number; verdict: { tunnels?: Array<{ remoteIp: string }> }; logicalPorts?: Array<{ name: string; role: string }> }
 interface Path {
   passes: Array<{ id: number; chassis: string; pathId: number }>;
   verdict: { kinds: string[]; logicalPorts: string[]; chassis: string; incomplete: boolean; logicalFlow: string | null; northbound: { table: string; uuid: string } | null; tunnels: Array<{ remoteChassis: string; toTraceId: number | null }> };
@@ -141,8 +141,9 @@ describe('three agents, one store, an api instance', () => {
     for (const hv of [1, 2, 3]) expect((await fetch(`http://127.0.0.1:${base + hv}/traces`)).status).toBe(404);
   });
 
+  let sameSwitch: Path;
   it('lsp1 → lsp2: hv1 tunnels, hv2 delivers to lsp2', async () => {
-    const p = await whole(await send(ICMP_SAME));
+    const p = (sameSwitch = await whole(await send(ICMP_SAME)));
     expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv2']);
     expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp2'], chassis: 'hv2', incomplete: false });
     expect(p.verdict.tunnels).toEqual([expect.objectContaining({ remoteChassis: 'hv2', toTraceId: p.passes[1].id })]);
@@ -150,6 +151,18 @@ describe('three agents, one store, an api instance', () => {
     const back = await get<Path>(`/paths/${p.passes[1].pathId}`);
     expect(back.passes.map((x) => x.id)).toEqual(p.passes.map((x) => x.id));
     expect(back.verdict).toEqual(p.verdict);
+  });
+
+  it("?logical_port=lsp1 lists both chassis's passes of that packet, ?logical_port=lsp2&chassis=hv2 the delivering one", async () => {
+    const [sent, arrival] = sameSwitch.passes;
+    const lsp1 = (await get<{ items: Trace[] }>('/traces?logical_port=lsp1&role=any&limit=100')).items;
+    expect(lsp1.map((t) => t.id)).toEqual(expect.arrayContaining([sent.id, arrival.id]));
+    expect(new Set(lsp1.map((t) => t.chassis))).toEqual(new Set(['hv1', 'hv2']));
+    // The tunnel key's ingress port (stored as tunnel_in) is lsp1's inport on the receiver.
+    expect((await get<{ items: Trace[] }>('/traces?logical_port=lsp1&role=inport&chassis=hv2')).items.map((t) => t.id)).toContain(arrival.id);
+    const lsp2 = (await get<{ items: Trace[] }>('/traces?logical_port=lsp2&chassis=hv2&role=outport')).items;
+    const rx = lsp2.find((t) => t.id === arrival.id);
+    expect(rx?.logicalPorts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'lsp1', role: 'tunnel_in' }), expect.objectContaining({ name: 'lsp2', role: 'outport' })]));
   });
 
   it('lsp1 → lsp3 behind the router: hv1 routes and tunnels, hv3 delivers to lsp3', async () => {
