@@ -139,26 +139,40 @@ export interface TunnelLink<T extends LinkFlow> {
 }
 
 /**
+ * Which of two fitting candidates is nearer `to`: the closer start first, then the smaller gap
+ * between lifetimes, then the newer start. Starts, not the lifetime gap, come first: a flow that
+ * lived long (an earlier packet's arrival, still installed) overlaps every later sender, gap 0,
+ * while the arrival a new packet created starts when its sender did but is first seen by its own
+ * agent's poller a few hundred milliseconds later (the multi-chassis e2e linked a TCP packet to the
+ * earlier ICMP arrival that way).
+ */
+function nearer(to: LinkFlow, a: LinkFlow, b: LinkFlow | undefined): boolean {
+  if (!b) return true;
+  const da = Math.abs(a.from - to.from);
+  const db = Math.abs(b.from - to.from);
+  if (da !== db) return da < db;
+  const ga = gapMs(to, a);
+  const gb = gapMs(to, b);
+  if (ga !== gb) return ga < gb;
+  return a.from > b.from;
+}
+
+/**
  * For each push of `sender`, the candidate on another chassis that received it: tunnel fits, same
- * inner packet, lifetimes within `skewMs`; the closest in time (then the newest start) wins, so a
- * ping repeated once a second links each request to its own arrival.
+ * inner packet, lifetimes within `skewMs`; the nearest (see `nearer`) wins, so a ping repeated
+ * once a second links each request to its own arrival.
  */
 export function linkTunnels<T extends LinkFlow>(sender: LinkFlow, candidates: readonly T[], skewMs: number): TunnelLink<T>[] {
   return pushesOf(sender.actions).map((push) => {
     const sent = sentFields(sender, push);
     let best: T | undefined;
-    let bestGap = Infinity;
     for (const c of candidates) {
       if (c.chassis === sender.chassis) continue;
       const arrival = arrivalOf(c);
       if (!arrival || !pushReaches(push, arrival)) continue;
-      const gap = gapMs(sender, c);
-      if (gap > skewMs) continue;
+      if (gapMs(sender, c) > skewMs) continue;
       if (!samePacket(sent, innerFields(c.key))) continue;
-      if (gap < bestGap || (gap === bestGap && best && c.from > best.from)) {
-        best = c;
-        bestGap = gap;
-      }
+      if (nearer(sender, c, best)) best = c;
     }
     return { push, receiver: best };
   });
@@ -166,20 +180,15 @@ export function linkTunnels<T extends LinkFlow>(sender: LinkFlow, candidates: re
 
 /**
  * The other way: which of `senders` (passes on other chassis whose actions push a tunnel) sent the
- * packet `receiver` received, by the same rules; the closest in time wins. For a path asked for by
+ * packet `receiver` received, by the same rules; the nearest wins. For a path asked for by
  * its receiving pass, or a packet whose sender rode a megaflow and was traced only where it arrived.
  */
 export function senderOf<T extends LinkFlow>(receiver: LinkFlow, senders: readonly T[], skewMs: number): T | undefined {
   let best: T | undefined;
-  let bestGap = Infinity;
   for (const s of senders) {
     if (s.chassis === receiver.chassis) continue;
     if (!linkTunnels(s, [receiver], skewMs).some((l) => l.receiver)) continue;
-    const gap = gapMs(s, receiver);
-    if (gap < bestGap || (gap === bestGap && best && s.from > best.from)) {
-      best = s;
-      bestGap = gap;
-    }
+    if (nearer(receiver, s, best)) best = s;
   }
   return best;
 }

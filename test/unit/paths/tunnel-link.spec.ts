@@ -74,6 +74,16 @@ describe.each(PAIRS)('tunnel links on %s', (pair) => {
     expect(link.receiver?.from).toBe(T0 + 20);
   });
 
+  it("prefers the arrival that started with the sender over an earlier packet's arrival still installed", () => {
+    // hv1's flow lives 50 ms (purged); hv2's agent first sees the new arrival 300 ms after it started,
+    // while the earlier arrival, installed 5 s before, overlaps the sender (lifetime gap 0).
+    const sender = { ...toLsp2, from: T0, to: T0 + 50 };
+    const old = flows(pair, 'hv2.flows-m.txt', 'hv2', T0 - 5000).filter((f) => arrivalOf(f)).map((f) => ({ ...f, to: T0 + 10_000 }));
+    const fresh = flows(pair, 'hv2.flows-m.txt', 'hv2', T0 + 300).filter((f) => arrivalOf(f));
+    expect(linkTunnels(sender, [...old, ...fresh], 1000)[0].receiver?.from).toBe(T0 + 300);
+    expect(senderOf(fresh[0], [{ ...sender, from: T0 - 5000, to: T0 + 10_000 }, sender], 1000)).toBe(sender);
+  });
+
   it('links the push made after conntrack (a recirculated pass) to the first pass on hv2, not its recirculation', () => {
     const sent = one(flows(pair, 'hv1.stateful.flows-m.txt', 'hv1'), 'push after ct', (f) => f.actions.includes('tnl_push('));
     expect(sent.recircId).not.toBe(0);
