@@ -32,17 +32,7 @@ export interface NewLifetime {
 }
 
 /** A lifetime not closed yet, as a source continues it. */
-export interface OpenLifetime {
-  id: number;
-  ufid: string;
-  firstSeen: string;
-  lastSeen: string;
-  key: string;
-  actions: string;
-  packets: number;
-  bytes: number;
-  used: string | null;
-}
+export type OpenLifetime = { id: number } & Pick<NewLifetime, 'ufid' | 'firstSeen' | 'lastSeen' | 'key' | 'actions' | 'packets' | 'bytes' | 'used'>;
 
 export interface DatapathFlowJson {
   id: number;

@@ -3,6 +3,7 @@
 // only (the snapshots and objects are written by the trace store as traces cite them); joins the
 // lifetime, trace, citation and path tables in one statement where the plan needs it.
 import { Inject, Injectable } from '@nestjs/common';
+import type { LflowRow } from '../traces/trace-read-store';
 import type { Statement } from 'better-sqlite3';
 import { Page, page } from '../common/query';
 import { DatapathFlowJson, datapathFlowJson, DatapathFlowRow } from '../datapath-flows/datapath-flow-store';
@@ -36,18 +37,8 @@ export interface AuditTrace {
   pathVerdict: unknown;
 }
 
-interface SnapshotRow {
-  id: number;
-  uuid: string;
+interface SnapshotRow extends LflowRow {
   content_hash: string;
-  datapaths: string;
-  pipeline: string;
-  table_id: number;
-  stage: string | null;
-  priority: number;
-  match: string;
-  actions: string;
-  source: string | null;
   stage_hint: string | null;
   external_ids: string;
   first_seen: string;

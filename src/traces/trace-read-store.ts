@@ -344,7 +344,8 @@ interface RuleRow {
   actions: string;
 }
 
-interface LflowRow {
+/** The columns of a logical flow snapshot a step cites (the audit reads the rest too). */
+export interface LflowRow {
   id: number;
   uuid: string;
   datapaths: string;
