@@ -6,11 +6,9 @@
 // recirc_id 0 pass first), and the cross-check of the path uses the same passes in the same order.
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { startApp } from '../support/app';
 import { Sandbox } from '../support/sandbox';
-import { waitFor } from '../support/wait';
-import { checkPacket } from '../support/verdict-check';
-import { buildVerdictTopology, VerdictTopology } from '../support/verdict-topology';
+import { checkPacket, startTracingLsp1 } from '../support/verdict-check';
+import { VerdictTopology } from '../support/verdict-topology';
 
 jest.setTimeout(300_000);
 
@@ -27,12 +25,7 @@ describe(`pass order with reused recirculation ids (${process.env.LIVETRACE_PAIR
   let topo: VerdictTopology;
 
   beforeAll(async () => {
-    sb = await Sandbox.start({ prefix: 'livetrace-path-order-' });
-    topo = await buildVerdictTopology(sb);
-    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
-    http = request(app.getHttpServer());
-    await waitFor('service healthy', async () => (await http.get('/health')).status === 200, 60_000);
-    await http.post('/trace-sessions').send({ logicalPort: 'lsp1' }).expect(201);
+    ({ sb, topo, app, http } = await startTracingLsp1('livetrace-path-order-'));
   });
 
   afterAll(async () => {

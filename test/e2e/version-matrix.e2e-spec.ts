@@ -16,11 +16,10 @@ import request from 'supertest';
 import { ReplicasService } from '../../src/replicas/replicas.service';
 import { parseDumpFlows } from '../../src/ovs/dump-flows';
 import { traceKey } from '../../src/ovs/odp-key';
-import { startApp } from '../support/app';
 import { Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';
-import { checkPacket } from '../support/verdict-check';
-import { buildVerdictTopology, VERDICT_PACKETS, VerdictTopology } from '../support/verdict-topology';
+import { checkPacket, startTracingLsp1 } from '../support/verdict-check';
+import { VERDICT_PACKETS, VerdictTopology } from '../support/verdict-topology';
 import { Agreement, compareWithDetrace } from '../support/detrace-agreement';
 
 jest.setTimeout(300_000);
@@ -60,12 +59,7 @@ describe(`version matrix on ${PAIR}`, () => {
   const agreement: Agreement = { steps: 0, agree: 0, disagreements: [], extras: {}, passes: [] };
 
   beforeAll(async () => {
-    sb = await Sandbox.start({ prefix: 'livetrace-matrix-' });
-    topo = await buildVerdictTopology(sb);
-    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
-    http = request(app.getHttpServer());
-    await waitFor('service healthy', async () => (await http.get('/health')).status === 200, 60_000);
-    await http.post('/trace-sessions').send({ logicalPort: 'lsp1', includeExisting: true }).expect(201);
+    ({ sb, topo, app, http } = await startTracingLsp1('livetrace-matrix-', { includeExisting: true }));
   });
 
   afterAll(async () => {

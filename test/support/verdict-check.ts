@@ -3,10 +3,41 @@
 // datapath did: for delivered packets the interface whose tx counter grew, for drops the installed
 // `drop` and no tx, for controller packets the installed userspace(controller(…)). Used by
 // test/e2e/verdicts.e2e-spec.ts and by the version-matrix report.
-import type request from 'supertest';
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { startApp } from './app';
 import { Sandbox } from './sandbox';
 import { waitFor } from './wait';
-import { EXTRA_VERDICT_PACKETS, txPackets, VERDICT_PACKETS, VerdictTopology } from './verdict-topology';
+import { buildVerdictTopology, EXTRA_VERDICT_PACKETS, txPackets, VERDICT_PACKETS, VerdictTopology } from './verdict-topology';
+
+export interface TracingLsp1 {
+  sb: Sandbox;
+  topo: VerdictTopology;
+  app: INestApplication;
+  http: ReturnType<typeof request>;
+}
+
+/**
+ * A fresh sandbox with the verdict topology and the service (in process) tracing lsp1 through a
+ * session, healthy: what every test that checks packets on that topology starts from. What it
+ * started is stopped again if a step fails, since the caller's afterAll never sees it.
+ */
+export async function startTracingLsp1(prefix: string, session: Record<string, unknown> = {}): Promise<TracingLsp1> {
+  const sb = await Sandbox.start({ prefix });
+  let app: INestApplication | undefined;
+  try {
+    const topo = await buildVerdictTopology(sb);
+    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
+    const http = request(app.getHttpServer());
+    await waitFor('service healthy', async () => (await http.get('/health')).status === 200, 60_000);
+    await http.post('/trace-sessions').send({ logicalPort: 'lsp1', ...session }).expect(201);
+    return { sb, topo, app, http };
+  } catch (e) {
+    await app?.close();
+    await sb.stop();
+    throw e;
+  }
+}
 
 const ALL_PACKETS = { ...VERDICT_PACKETS, ...EXTRA_VERDICT_PACKETS };
 

@@ -12,11 +12,9 @@ import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { parseDumpFlows } from '../../../src/ovs/dump-flows';
 import { traceKey } from '../../../src/ovs/odp-key';
-import { startApp } from '../../support/app';
 import { Sandbox } from '../../support/sandbox';
-import { waitFor } from '../../support/wait';
-import { checkPacket } from '../../support/verdict-check';
-import { buildVerdictTopology, VERDICT_PACKETS, VerdictTopology } from '../../support/verdict-topology';
+import { checkPacket, startTracingLsp1 } from '../../support/verdict-check';
+import { VERDICT_PACKETS, VerdictTopology } from '../../support/verdict-topology';
 import { asDetracePrints, readDetrace } from '../../support/detrace-text';
 
 jest.setTimeout(600_000);
@@ -117,12 +115,7 @@ describe(`served text against ovn-detrace on ${PAIR}`, () => {
   const tally: Tally = { traces: 0, steps: 0, identical: 0, total: 0, unmatchedSteps: [], differences: new Map(), unexplained: [], notTraced: [], notRetraced: 0, methods: {} };
 
   beforeAll(async () => {
-    sb = await Sandbox.start({ prefix: 'livetrace-text-' });
-    topo = await buildVerdictTopology(sb);
-    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
-    http = request(app.getHttpServer());
-    await waitFor('service healthy', async () => (await http.get('/health')).status === 200, 60_000);
-    await http.post('/trace-sessions').send({ logicalPort: 'lsp1', includeExisting: true }).expect(201);
+    ({ sb, topo, app, http } = await startTracingLsp1('livetrace-text-', { includeExisting: true }));
   });
 
   afterAll(async () => {
