@@ -2,6 +2,7 @@ import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import Database from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { openReadConnection } from './read-connection';
+import { SqliteReader, SqlReader } from './sql';
 import { StoreWriter } from './writer';
 
 // Every table has one owner, a store class in a `*-store.ts` file of the feature that owns it, and
@@ -23,6 +24,12 @@ import { StoreWriter } from './writer';
 export class StoreService implements OnApplicationShutdown {
   readonly db: Database.Database;
   readonly writer: StoreWriter;
+  /**
+   * What the API's reads use: the history, wherever it is kept. SQLite: `db` itself. PostgreSQL
+   * (LIVETRACE_DB=postgres://…): the central database, while `db` and `writer` are this
+   * process's spool, shipped there (src/storage/shipper.ts).
+   */
+  query: SqlReader;
   private readonly reader?: Database.Database;
 
   constructor(dataSource: DataSource) {
@@ -30,6 +37,7 @@ export class StoreService implements OnApplicationShutdown {
     this.db = handles.db;
     this.writer = handles.writer;
     if (handles.db !== handles.writer.db) this.reader = handles.db;
+    this.query = new SqliteReader(this.db);
   }
 
   async onApplicationShutdown(): Promise<void> {

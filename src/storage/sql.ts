@@ -1,0 +1,129 @@
+// The connection the API's reads use, whichever database holds the history (issue 19): the
+// embedded SQLite file (the read-only connection, answers at once) or PostgreSQL (a pg pool). Reads
+// are written once, in SQL both dialects run; where they differ a store asks `dialect` or uses the
+// fragments below. Values come back as SQLite gives them (integers as numbers, 0/1 for flags,
+// text as text): postgres.ts sets pg's type parsers and the schema keeps SQLite's column types, so
+// an answer is the same bytes on both.
+import type { Database, Statement } from 'better-sqlite3';
+import type { Pool, QueryConfig } from 'pg';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface SqlReader {
+  readonly dialect: Dialect;
+  /** Every row, as objects keyed by column name. Parameters are `?`, in order. */
+  all<T = Record<string, unknown>>(sql: string, ...params: unknown[]): Promise<T[]>;
+  /** The first row, or undefined. */
+  get<T = Record<string, unknown>>(sql: string, ...params: unknown[]): Promise<T | undefined>;
+  /** Every row, as arrays of column values (no per-row object: the trace page's port rows). */
+  rows<T extends unknown[] = unknown[]>(sql: string, ...params: unknown[]): Promise<T[]>;
+  /**
+   * A subquery that yields one column `value` from one parameter holding a list (pass
+   * `list(values)` as that parameter): `x IN (${sql.inList('int')})`.
+   */
+  inList(kind: 'int' | 'text'): string;
+  list(values: ReadonlyArray<number | string>): unknown;
+}
+
+/** The SQLite side: prepared statements cached by their text, answers at once. */
+export class SqliteReader implements SqlReader {
+  readonly dialect = 'sqlite' as const;
+  private readonly cache = new Map<string, Statement>();
+
+  constructor(readonly db: Database) {}
+
+  private stmt(sql: string): Statement {
+    let s = this.cache.get(sql);
+    if (!s) this.cache.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  async all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return this.stmt(sql).all(...params) as T[];
+  }
+
+  async get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
+    return this.stmt(sql).get(...params) as T | undefined;
+  }
+
+  async rows<T extends unknown[]>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return this.stmt(sql).raw().all(...params) as T[];
+  }
+
+  inList(): string {
+    return 'SELECT value FROM json_each(?)';
+  }
+
+  list(values: ReadonlyArray<number | string>): unknown {
+    return JSON.stringify(values);
+  }
+}
+
+/** The PostgreSQL side: the same SQL with `?` numbered, named prepared statements per text. */
+export class PgReader implements SqlReader {
+  readonly dialect = 'postgres' as const;
+  private readonly texts = new Map<string, { text: string; name: string }>();
+
+  constructor(private readonly pool: Pool) {}
+
+  private config(sql: string, params: unknown[], rowMode?: 'array'): QueryConfig {
+    let t = this.texts.get(sql);
+    if (!t) this.texts.set(sql, (t = { text: numberPlaceholders(sql), name: `lt${this.texts.size}` }));
+    return { text: t.text, name: t.name, values: params.map(pgValue), ...(rowMode ? { rowMode } : {}) } as QueryConfig;
+  }
+
+  async all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return (await this.pool.query(this.config(sql, params))).rows as T[];
+  }
+
+  async get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
+    return (await this.pool.query(this.config(sql, params))).rows[0] as T | undefined;
+  }
+
+  async rows<T extends unknown[]>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return (await this.pool.query(this.config(sql, params, 'array'))).rows as T[];
+  }
+
+  inList(kind: 'int' | 'text'): string {
+    return kind === 'int' ? 'SELECT unnest(?::bigint[]) AS value' : 'SELECT unnest(?::text[]) AS value';
+  }
+
+  list(values: ReadonlyArray<number | string>): unknown {
+    return values;
+  }
+}
+
+/** SQLite binds booleans as 0/1 and bigints as integers; so does this. */
+function pgValue(v: unknown): unknown {
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'bigint') return v.toString();
+  return v;
+}
+
+/**
+ * `?` → `$1`, `$2`, … outside quoted text ('…', "…") and comments: the placeholders the stores
+ * write for SQLite, numbered for PostgreSQL.
+ */
+export function numberPlaceholders(sql: string): string {
+  let out = '';
+  let n = 0;
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i];
+    if (c === "'" || c === '"') {
+      const end = sql.indexOf(c, i + 1);
+      const stop = end < 0 ? sql.length : end + 1;
+      out += sql.slice(i, stop);
+      i = stop - 1;
+    } else if (c === '-' && sql[i + 1] === '-') {
+      const end = sql.indexOf('\n', i);
+      const stop = end < 0 ? sql.length : end;
+      out += sql.slice(i, stop);
+      i = stop - 1;
+    } else if (c === '?') {
+      out += `$${++n}`;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
