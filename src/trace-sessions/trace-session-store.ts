@@ -2,10 +2,11 @@
 // in memory (every new datapath flow is checked against them); the table is what survives a
 // restart, what every agent polls for new and ended sessions, and what the API lists. Counters
 // live one row per (session, chassis): each agent writes only its own. Writes run inside the
-// caller's writer job; reads use the read connection.
+// caller's writer job; reads go through `query`, the central database when there is one (the api
+// creates sessions there, every agent polls them from there), else the read connection.
 import { Inject, Injectable } from '@nestjs/common';
 import { StoreService } from '../storage/store.service';
-import { Statements, WriteContext } from '../storage/writer';
+import type { WriteContext } from '../storage/writer';
 
 export interface SessionStats {
   selected: number;
@@ -43,39 +44,39 @@ export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored:
 
 @Injectable()
 export class TraceSessionStore {
-  private readonly statements: Statements;
-
-  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'>) {
-    this.statements = new Statements(storage.db);
-  }
+  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'query'>) {}
 
   /** The sessions still active (a restart reloads them; every agent polls them), with their counters. */
-  active(): TraceSessionJson[] {
-    return this.withCounters(this.statements.get(`SELECT * FROM trace_session WHERE state = 'active'`).all() as SessionRow[]);
+  async active(): Promise<TraceSessionJson[]> {
+    return this.withCounters(await this.storage.query.all<SessionRow>(`SELECT * FROM trace_session WHERE state = 'active' ORDER BY id`));
   }
 
-  get(id: number): TraceSessionJson | undefined {
-    const r = this.statements.get('SELECT * FROM trace_session WHERE id = ?').get(id) as SessionRow | undefined;
-    return r && this.withCounters([r])[0];
+  async get(id: number): Promise<TraceSessionJson | undefined> {
+    const r = await this.storage.query.get<SessionRow>('SELECT * FROM trace_session WHERE id = ?', id);
+    return r && (await this.withCounters([r]))[0];
   }
 
   /** Newest first (limit + 1 rows: the extra one says a next page exists). */
-  list(opts: { state?: string; cursor?: number; limit: number }): TraceSessionJson[] {
+  async list(opts: { state?: string; cursor?: number; limit: number }): Promise<TraceSessionJson[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (opts.state) where.push('state = ?') && args.push(opts.state);
     if (opts.cursor) where.push('id < ?') && args.push(opts.cursor);
-    const rows = this.statements
-      .get(`SELECT * FROM trace_session ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
-      .all(...args, opts.limit + 1) as SessionRow[];
+    const rows = await this.storage.query.all<SessionRow>(
+      `SELECT * FROM trace_session ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`,
+      ...args,
+      opts.limit + 1,
+    );
     return this.withCounters(rows);
   }
 
-  private withCounters(rows: SessionRow[]): TraceSessionJson[] {
+  private async withCounters(rows: SessionRow[]): Promise<TraceSessionJson[]> {
     if (!rows.length) return [];
-    const counters = this.statements
-      .get(`SELECT session_id, chassis, stats FROM trace_session_counter WHERE session_id IN (${rows.map(() => '?').join(',')}) ORDER BY chassis`)
-      .all(...rows.map((r) => r.id)) as Array<{ session_id: number; chassis: string; stats: string }>;
+    const q = this.storage.query;
+    const counters = await q.all<{ session_id: number; chassis: string; stats: string }>(
+      `SELECT session_id, chassis, stats FROM trace_session_counter WHERE session_id IN (${q.inList('int')}) ORDER BY session_id, chassis`,
+      q.list(rows.map((r) => r.id)),
+    );
     return rows.map((r) => {
       const perChassis: Record<string, SessionStats> = {};
       for (const c of counters) if (c.session_id === r.id) perChassis[c.chassis] = parseStats(c.stats);

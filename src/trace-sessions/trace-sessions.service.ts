@@ -49,6 +49,13 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   readonly active = new Map<number, ActiveSession>();
   private timer: NodeJS.Timeout | undefined;
   private polled = false;
+  /** The poll under way: polls run one after the other (each compares the store with `active`). */
+  private polling: Promise<void> = Promise.resolve();
+  /**
+   * Sessions this process ended: a poll whose read began before the end was committed still sees
+   * them active, and must not take them up again (nor announce them as new).
+   */
+  private readonly endedHere = new Set<number>();
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -59,11 +66,12 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     super();
   }
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
     // An api instance carries out no session (the agents do, and write their counters): it
     // creates, stops and reads them in the store.
     if (this.config.LIVETRACE_ROLE === 'api') return;
-    this.poll();
+    // The sessions that survived a restart are in `active` before the collectors start.
+    await this.poll();
     this.timer = setInterval(() => void this.housekeeping().catch((err: Error) => this.log.warn(`sessions: ${err.message}`)), 1000);
     this.timer.unref();
   }
@@ -77,16 +85,23 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
    * and lets go of those ended elsewhere. The active sessions are few (LIVETRACE_MAX_SESSIONS):
    * reading them all each second is cheaper than keeping a cursor right across agents.
    */
-  private poll(): void {
+  private poll(): Promise<void> {
+    const next = this.polling.then(() => this.pollOnce());
+    this.polling = next.catch(() => undefined);
+    return next;
+  }
+
+  private async pollOnce(): Promise<void> {
     // Until the local OVS database says which chassis this is, a session narrowed to some chassis
     // cannot be placed, and counters would go under the wrong name.
     if (this.replicas.chassisName() === undefined && !this.replicas.status('ovs').synced) return;
     // Sessions survive a restart of the service: the first poll reloads the active ones quietly
     // (the flows installed then were taken when the session was new); later ones are new.
     const announce = this.polled;
-    const rows = this.sessions.active();
+    const rows = await this.sessions.active();
     const live = new Set(rows.map((r) => r.id));
     for (const id of [...this.active.keys()]) if (!live.has(id)) this.active.delete(id);
+    for (const id of [...this.endedHere]) if (!live.has(id)) this.endedHere.delete(id);
     const me = this.chassis;
     for (const json of rows) {
       const held = this.active.get(json.id);
@@ -95,6 +110,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
         held.storedElsewhere = elsewhere;
         continue;
       }
+      if (this.endedHere.has(json.id)) continue;
       if (json.onChassis && !json.onChassis.includes(me)) continue;
       let filter: CompiledFilter | undefined;
       try {
@@ -114,12 +130,13 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
 
   async onApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.polling;
     await this.flush();
   }
 
   async create(input: CreateSessionInput): Promise<TraceSessionJson> {
     // Every active session is checked against every new datapath flow: their number is bounded.
-    const activeNow = this.sessions.active().length;
+    const activeNow = (await this.sessions.active()).length;
     if (activeNow >= this.config.LIVETRACE_MAX_SESSIONS) {
       throw new ApiError(409, `${activeNow} trace sessions are active (LIVETRACE_MAX_SESSIONS=${this.config.LIVETRACE_MAX_SESSIONS}): stop one first (DELETE /trace-sessions/:id)`, 'body');
     }
@@ -156,10 +173,10 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       perChassis: {},
     };
     const here = this.config.LIVETRACE_ROLE !== 'api';
-    if (here && !this.polled) this.poll();
+    if (here && !this.polled) await this.poll();
     const id = await this.store.writer.submit((tx) => this.sessions.insert(tx, json));
     // Here at once (the other agents take it up at their next poll).
-    if (here) this.poll();
+    if (here) await this.poll();
     return this.get(id);
   }
 
@@ -182,14 +199,14 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   /** From the store, after this chassis's own counters are written: every chassis's, added up. */
   async get(id: number): Promise<TraceSessionJson> {
     await this.flush();
-    const r = this.sessions.get(id);
+    const r = await this.sessions.get(id);
     if (!r) throw notFound(`no trace session ${id}`);
     return r;
   }
 
   async list(opts: { state?: string; cursor?: number; limit: number }): Promise<Page<TraceSessionJson>> {
     await this.flush();
-    return page(this.sessions.list(opts), opts.limit);
+    return page(await this.sessions.list(opts), opts.limit);
   }
 
   /** Any role may stop a session: the agents let go of it at their next poll. */
@@ -268,6 +285,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     if (s.json.state !== 'active') return;
     s.json.state = state;
     this.active.delete(s.json.id);
+    this.endedHere.add(s.json.id);
     const me = this.chassis;
     await this.store.writer.submit((tx) => {
       this.sessions.saveStats(tx, s.json.id, me, s.local);
@@ -280,7 +298,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     const now = new Date().toISOString();
     for (const s of [...this.active.values()]) if (s.json.expiresAt && s.json.expiresAt <= now) await this.end(s, 'expired');
     await this.flush();
-    this.poll();
+    await this.poll();
   }
 
   /** Writes this chassis's changed counters (at most once a second per session). */
