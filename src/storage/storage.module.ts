@@ -1,10 +1,13 @@
 import { Global, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
+import { CENTRAL, localFile, openCentral } from './central';
 import { dataSourceOptions } from './data-source.options';
 import { Meta } from './meta.entity';
 import { SchemaStore } from './schema-store';
+import { ShipLogEntry, ShipMute } from './spool.entity';
 import { StoreService } from './store.service';
 
 @Global()
@@ -14,11 +17,16 @@ import { StoreService } from './store.service';
       inject: [LIVETRACE_CONFIG],
       // Migrations run before the app serves anything; synchronize stays off. Each feature module
       // registers its own entities (TypeOrmModule.forFeature), collected here.
-      useFactory: (cfg: LivetraceConfig) => ({ ...dataSourceOptions(cfg.LIVETRACE_DB), autoLoadEntities: true, migrationsRun: true }),
+      useFactory: (cfg: LivetraceConfig) => ({ ...dataSourceOptions(localFile(cfg)), autoLoadEntities: true, migrationsRun: true }),
     }),
-    TypeOrmModule.forFeature([Meta]),
+    TypeOrmModule.forFeature([Meta, ShipLogEntry, ShipMute]),
   ],
-  providers: [StoreService, SchemaStore],
+  providers: [
+    // PostgreSQL (LIVETRACE_DB=postgres://…) or null; StoreService waits for it.
+    { provide: CENTRAL, inject: [LIVETRACE_CONFIG, getDataSourceToken()], useFactory: (cfg: LivetraceConfig, ds: DataSource) => openCentral(cfg, ds) },
+    StoreService,
+    SchemaStore,
+  ],
   exports: [StoreService, SchemaStore],
 })
 export class StorageModule {}

@@ -1,8 +1,12 @@
-import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import Database from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { openReadConnection } from './read-connection';
-import { SqliteReader, SqlReader } from './sql';
+import { LIVETRACE_CONFIG } from '../config/config.module';
+import type { LivetraceConfig } from '../config/config.schema';
+import { Central, CENTRAL } from './central';
+import { Shipper } from './shipper';
+import { PgReader, SqliteReader, SqlReader } from './sql';
 import { StoreWriter } from './writer';
 
 // Every table has one owner, a store class in a `*-store.ts` file of the feature that owns it, and
@@ -29,21 +33,45 @@ export class StoreService implements OnApplicationShutdown {
    * (LIVETRACE_DB=postgres://…): the central database, while `db` and `writer` are this
    * process's spool, shipped there (src/storage/shipper.ts).
    */
-  query: SqlReader;
+  readonly query: SqlReader;
+  /** With PostgreSQL: what copies the spool there, and what /health and the metrics show of it. */
+  readonly shipper?: Shipper;
   private readonly reader?: Database.Database;
+  private shipperReader?: Database.Database;
 
-  constructor(dataSource: DataSource) {
+  constructor(
+    dataSource: DataSource,
+    @Optional() @Inject(CENTRAL) readonly central?: Central | null,
+    @Optional() @Inject(LIVETRACE_CONFIG) cfg?: LivetraceConfig,
+  ) {
     const handles = storeHandles((dataSource.driver as unknown as { databaseConnection: Database.Database }).databaseConnection);
     this.db = handles.db;
     this.writer = handles.writer;
     if (handles.db !== handles.writer.db) this.reader = handles.db;
-    this.query = new SqliteReader(this.db);
+    if (!central) {
+      this.query = new SqliteReader(this.db);
+      return;
+    }
+    this.query = new PgReader(central.pool);
+    // Its own read connection: the shipper's reads of big batches must not wait behind the API's.
+    const file = handles.writer.db.name;
+    this.shipperReader = handles.writer.db.memory || !file ? undefined : openReadConnection(file);
+    this.shipper = new Shipper(this.shipperReader ?? handles.writer.db, handles.writer, central.pool, central.tables, {
+      batch: cfg?.LIVETRACE_SHIP_BATCH ?? 5000,
+      maxBacklog: cfg?.LIVETRACE_SPOOL_MAX_CHANGES ?? 2_000_000,
+      idleMs: 100,
+    });
+    this.shipper.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     // Flush what was accepted before TypeORM closes the handle.
+    await this.writer.idle();
+    await this.shipper?.stop();
     await this.writer.close();
     this.reader?.close();
+    this.shipperReader?.close();
+    await this.central?.dataSource.destroy().catch(() => undefined);
   }
 }
 

@@ -1,0 +1,45 @@
+// The central PostgreSQL store as this process sees it (issue 19): opened, migrated, this spool's
+// writer slot claimed and entered, the spool's triggers installed: all before any provider that
+// writes is built (StorageModule resolves CENTRAL first), so no row is written outside the slot.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import type { Pool } from 'pg';
+import { DataSource } from 'typeorm';
+import type { LivetraceConfig } from '../config/config.schema';
+import { isPostgresUrl, openPostgres, poolOf, redactUrl } from './postgres';
+import { enterSlot, installTriggers, ShippedTable, shippedTables, writerSlot } from './spool';
+
+export const CENTRAL = Symbol('CENTRAL');
+
+export interface Central {
+  url: string;
+  dataSource: DataSource;
+  pool: Pool;
+  slot: number;
+  tables: ShippedTable[];
+}
+
+/** The SQLite file TypeORM opens: the store itself, or with PostgreSQL this process's spool. */
+export function localFile(cfg: LivetraceConfig): string {
+  return isPostgresUrl(cfg.LIVETRACE_DB) ? cfg.LIVETRACE_SPOOL : cfg.LIVETRACE_DB;
+}
+
+export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Promise<Central | null> {
+  if (!isPostgresUrl(cfg.LIVETRACE_DB)) return null;
+  const url = cfg.LIVETRACE_DB.trim();
+  const dataSource = await openPostgres(url, cfg.LIVETRACE_PG_POOL);
+  const pool = poolOf(dataSource);
+  const db = (spool.driver as unknown as { databaseConnection: Database.Database }).databaseConnection;
+  const writer = `${cfg.LIVETRACE_ROLE}@${hostname()}:${cfg.LIVETRACE_CHASSIS || '-'}#${randomUUID().slice(0, 8)}`;
+  try {
+    const slot = await writerSlot(db, pool, writer);
+    const tables = shippedTables(db);
+    enterSlot(db, tables, slot);
+    installTriggers(db, tables);
+    return { url: redactUrl(url), dataSource, pool, slot, tables };
+  } catch (err) {
+    await dataSource.destroy().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,86 @@
+// The central PostgreSQL database (issue 19): LIVETRACE_DB=postgres://… (or postgresql://). The
+// connection is pg's own, through TypeORM (which runs migrations/postgres/); everything pg reads
+// from the URL and the usual PG* variables (PGHOST, PGUSER, PGPASSWORD, PGSSLMODE, …) applies, and
+// PGSSLROOTCERT / PGSSLCERT / PGSSLKEY name the TLS files as for libpq.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { types } from 'pg';
+import type { Pool } from 'pg';
+import { DataSource, DataSourceOptions } from 'typeorm';
+
+const ROOT = join(__dirname, '../..');
+
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(?:ql)?:\/\//i.test(db.trim());
+}
+
+/** The URL with its password hidden: what logs, /health and errors show. */
+export function redactUrl(url: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
+}
+
+let parsersSet = false;
+/**
+ * Values as SQLite gives them, so an answer is the same bytes on both: int8 (bigint columns,
+ * COUNT) and numeric (SUM, AVG) as JS numbers. Ids stay below 2^53 by construction (writer slots).
+ */
+export function sqliteLikeTypes(): void {
+  if (parsersSet) return;
+  parsersSet = true;
+  types.setTypeParser(types.builtins.INT8, (v) => Number(v));
+  types.setTypeParser(types.builtins.NUMERIC, (v) => Number(v));
+}
+
+function tlsFromEnv(): object | undefined {
+  const { PGSSLROOTCERT: ca, PGSSLCERT: cert, PGSSLKEY: key, PGSSLMODE: mode } = process.env;
+  if (!ca && !cert && !key) return undefined;
+  return {
+    rejectUnauthorized: mode !== 'require' && mode !== 'no-verify',
+    ...(ca ? { ca: readFileSync(ca, 'utf8') } : {}),
+    ...(cert ? { cert: readFileSync(cert, 'utf8') } : {}),
+    ...(key ? { key: readFileSync(key, 'utf8') } : {}),
+  };
+}
+
+export function pgDataSourceOptions(url: string, poolSize = 10): DataSourceOptions {
+  const isTs = __filename.endsWith('.ts');
+  const ssl = tlsFromEnv();
+  return {
+    type: 'postgres',
+    url,
+    ...(ssl ? { ssl } : {}),
+    migrations: [join(ROOT, 'migrations', 'postgres', isTs ? '*.ts' : '*.js')],
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    // A lost server must not hang a request: connect and statement timeouts, keepalive.
+    extra: { max: poolSize, connectionTimeoutMillis: 5000, statement_timeout: 30_000, keepAlive: true, application_name: 'ovn-livetrace' },
+  };
+}
+
+/** Opens the central database and brings its schema up to date. */
+export async function openPostgres(url: string, poolSize?: number): Promise<DataSource> {
+  sqliteLikeTypes();
+  const ds = new DataSource(pgDataSourceOptions(url, poolSize));
+  try {
+    await ds.initialize();
+  } catch (err) {
+    throw new Error(`PostgreSQL ${redactUrl(url)}: ${(err as Error).message}`);
+  }
+  // Several processes may start at once against one new database: one runs the migrations, the
+  // others wait on the lock (a session lock: held on one connection of the pool).
+  const qr = ds.createQueryRunner();
+  await qr.connect();
+  try {
+    await qr.query('SELECT pg_advisory_lock(7946710)');
+    await ds.runMigrations({ transaction: 'all' });
+  } finally {
+    await qr.query('SELECT pg_advisory_unlock(7946710)').catch(() => undefined);
+    await qr.release();
+  }
+  return ds;
+}
+
+/** pg's pool under a TypeORM postgres data source. */
+export function poolOf(ds: DataSource): Pool {
+  return (ds.driver as unknown as { master: Pool }).master;
+}

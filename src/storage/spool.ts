@@ -1,0 +1,122 @@
+// This process's SQLite file as a spool for the central PostgreSQL database (issue 19). Writers
+// stay what they are (synchronous, one transaction per chunk, never waiting on the network); the
+// spool notes each changed row (triggers → ship_log) and the shipper copies them. Two facts make a
+// copied row land where it belongs without renumbering:
+// - every writer (agent or api instance) owns an id range, slot · 2^40 up to the next slot, claimed
+//   once in PostgreSQL's writer_slot and remembered in the spool's meta, so ids never collide
+//   between chassis and a row keeps its id, and the ids that point at it, in PostgreSQL;
+// - a row is shipped whole (its current values, by key), so a change shipped twice, or late,
+//   leaves the same row.
+import type { Database } from 'better-sqlite3';
+import type { Pool } from 'pg';
+
+/** 2^40 ids per writer; slot ≤ 8191 keeps every id below 2^53 (a JS number). */
+export const SLOT_BITS = 40;
+export const MAX_SLOT = 8191;
+const SLOT_KEY = 'writer_slot';
+
+/** Tables of the spool that are its own business, never shipped. */
+const LOCAL_TABLES = new Set(['migrations', 'meta', 'sqlite_sequence', 'ship_log', 'ship_mute']);
+
+export interface ShippedTable {
+  name: string;
+  columns: string[];
+  /** Primary key columns, in key order. */
+  key: string[];
+}
+
+/** Every shipped table with its columns and key, as the spool's schema has them. */
+export function shippedTables(db: Database): ShippedTable[] {
+  const names = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<{ name: string }>)
+    .map((r) => r.name)
+    .filter((n) => !LOCAL_TABLES.has(n));
+  return names.map((name) => {
+    const cols = db.prepare(`SELECT name, pk FROM pragma_table_info(?) ORDER BY cid`).all(name) as Array<{ name: string; pk: number }>;
+    return {
+      name,
+      columns: cols.map((c) => c.name),
+      key: cols.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name),
+    };
+  });
+}
+
+const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
+
+/**
+ * (Re)creates the triggers that note changed rows in ship_log: on every start, so a migration
+ * that added a table or a column is followed. REPLACE moves a row's entry to the end: one entry a
+ * row, in the order of its latest change.
+ */
+export function installTriggers(db: Database, tables: ShippedTable[]): void {
+  const tx = db.transaction(() => {
+    for (const t of tables) {
+      for (const [op, ref] of [['INSERT', 'NEW'], ['UPDATE', 'NEW'], ['DELETE', 'OLD']] as const) {
+        const name = q(`ship_${t.name}_${op.toLowerCase()}`);
+        db.exec(`DROP TRIGGER IF EXISTS ${name}`);
+        const key = `json_array(${t.key.map((k) => `${ref}.${q(k)}`).join(', ')})`;
+        db.exec(
+          `CREATE TRIGGER ${name} AFTER ${op} ON ${q(t.name)} WHEN NOT EXISTS (SELECT 1 FROM ship_mute) BEGIN ` +
+            `REPLACE INTO ship_log (tbl, pk) VALUES ('${t.name}', ${key}); END`,
+        );
+      }
+    }
+  });
+  tx();
+}
+
+/** Drops the triggers: a spool opened as a plain SQLite store again records nothing more. */
+export function dropTriggers(db: Database): void {
+  for (const r of db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ship\\_%' ESCAPE '\\'`).all() as Array<{ name: string }>)
+    db.exec(`DROP TRIGGER IF EXISTS ${q(r.name)}`);
+}
+
+/** The slot this spool writes under: remembered, or claimed now in PostgreSQL. */
+export async function writerSlot(db: Database, pool: Pool, writer: string): Promise<number> {
+  const known = db.prepare(`SELECT value FROM meta WHERE key = ?`).get(SLOT_KEY) as { value: string } | undefined;
+  if (known) return Number(known.value);
+  const client = await pool.connect();
+  let slot: number;
+  try {
+    await client.query('BEGIN');
+    await client.query('LOCK TABLE writer_slot IN EXCLUSIVE MODE');
+    const r = await client.query(
+      `INSERT INTO writer_slot (slot, writer, claimed_at) SELECT COALESCE(MAX(slot), 0) + 1, $1, $2 FROM writer_slot RETURNING slot`,
+      [writer, new Date().toISOString()],
+    );
+    slot = Number(r.rows[0].slot);
+    if (slot > MAX_SLOT) throw new Error(`no writer slot left (${MAX_SLOT} claimed): see writer_slot in PostgreSQL`);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+  db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?)`).run(SLOT_KEY, String(slot));
+  return slot;
+}
+
+/**
+ * Starts every id sequence of the spool at the slot's first id. A spool with rows outside its
+ * range (a SQLite store used on its own before) is refused: its ids would land on others' rows.
+ */
+export function enterSlot(db: Database, tables: ShippedTable[], slot: number): void {
+  const base = slot * 2 ** SLOT_BITS;
+  const end = base + 2 ** SLOT_BITS;
+  const seqTables = new Set((db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'`).all() as Array<{ name: string }>).map((r) => r.name));
+  db.transaction(() => {
+    for (const t of tables) {
+      if (!seqTables.has(t.name)) continue;
+      const id = q(t.key[0]);
+      const outside = db.prepare(`SELECT COUNT(*) AS n FROM ${q(t.name)} WHERE ${id} < ? OR ${id} >= ?`).get(base, end) as { n: number };
+      if (outside.n > 0)
+        throw new Error(
+          `the spool's table ${t.name} has ${outside.n} rows outside this writer's id range (slot ${slot}): ` +
+            'a SQLite file used as a store on its own cannot become a spool; give LIVETRACE_SPOOL a new file',
+        );
+      const cur = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = ?`).get(t.name) as { seq: number } | undefined;
+      if (!cur) db.prepare(`INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`).run(t.name, base);
+      else if (cur.seq < base) db.prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = ?`).run(base, t.name);
+    }
+  })();
+}
