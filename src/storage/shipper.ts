@@ -39,6 +39,9 @@ const UPSERT_GUARD: Record<string, string> = {
   trace_session: `WHERE trace_session.state = 'active'`,
 };
 
+/** How often the active sessions are copied from PostgreSQL into the spool. */
+const PULL_EVERY_MS = 500;
+
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
 const PG_MAX_PARAMS = 65_000;
 
@@ -50,6 +53,7 @@ export class Shipper {
   private stopped = false;
   private retryMs: number;
   private waiters: Array<{ seq: number; resolve(): void; reject(e: Error): void }> = [];
+  private pulledAt = 0;
   /** Highest ship_log seq known shipped. */
   private shippedSeq = 0;
   private readonly log = new Logger('Shipper');
@@ -118,6 +122,7 @@ export class Shipper {
       let n: number;
       do n = await this.shipSome();
       while (n >= this.opts.batch && !this.stopped);
+      if (Date.now() - this.pulledAt >= PULL_EVERY_MS) await this.pullSessions();
       if (!this.state.up) this.log.log('PostgreSQL is back: shipping resumed');
       this.state.up = true;
       this.state.lastError = null;
@@ -183,6 +188,32 @@ export class Shipper {
     this.refreshBacklog();
     this.release();
     return entries.length;
+  }
+
+  /**
+   * Sessions are made by api instances and ended by whoever comes first; each process ends one
+   * with an UPDATE … WHERE state = 'active' on its spool, so the spool must hold the session's row:
+   * the active ones (and those it still holds as active) are copied in, silenced (ship_mute), except
+   * a row whose own change is still waiting to be shipped.
+   */
+  async pullSessions(): Promise<void> {
+    const t = this.tables.get('trace_session');
+    if (!t) return;
+    const localActive = (this.spool.prepare(`SELECT id FROM trace_session WHERE state = 'active'`).all() as Array<{ id: number }>).map((r) => r.id);
+    const { rows } = await this.pool.query(`SELECT * FROM trace_session WHERE state = 'active' OR id = ANY($1::bigint[])`, [localActive]);
+    this.pulledAt = Date.now();
+    if (!rows.length) return;
+    const cols = t.columns;
+    await this.writer.submit((tx) => {
+      tx.stmt('INSERT OR IGNORE INTO ship_mute ("on") VALUES (1)').run();
+      try {
+        const pending = tx.stmt(`SELECT 1 FROM ship_log WHERE tbl = 'trace_session' AND pk = json_array(?)`);
+        const put = tx.stmt(`REPLACE INTO trace_session (${cols.map(q).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
+        for (const r of rows as Record<string, unknown>[]) if (!pending.get(r.id)) put.run(...cols.map((c) => r[c]));
+      } finally {
+        tx.stmt('DELETE FROM ship_mute').run();
+      }
+    });
   }
 
   private release(): void {

@@ -175,6 +175,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     const here = this.config.LIVETRACE_ROLE !== 'api';
     if (here && !this.polled) await this.poll();
     const id = await this.store.writer.submit((tx) => this.sessions.insert(tx, json));
+    await this.store.shipper?.synced();
     // Here at once (the other agents take it up at their next poll).
     if (here) await this.poll();
     return this.get(id);
@@ -215,7 +216,11 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     if (s.state === 'active') {
       const held = this.active.get(id);
       if (held) await this.end(held, 'stopped');
-      else await this.store.writer.submit((tx) => this.sessions.end(tx, id, 'stopped', new Date().toISOString()));
+      else {
+        // With PostgreSQL another api may have made it: the spool must hold the row it ends.
+        await this.store.shipper?.pullSessions();
+        await this.store.writer.submit((tx) => this.sessions.end(tx, id, 'stopped', new Date().toISOString()));
+      }
     }
     return this.get(id);
   }
@@ -304,11 +309,13 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   /** Writes this chassis's changed counters (at most once a second per session). */
   async flush(): Promise<void> {
     const dirty = [...this.active.values()].filter((s) => s.dirty);
-    if (!dirty.length) return;
     dirty.forEach((s) => (s.dirty = false));
     const me = this.chassis;
-    await this.store.writer.submit((tx) => {
-      for (const s of dirty) this.sessions.saveStats(tx, s.json.id, me, s.local);
-    });
+    if (dirty.length)
+      await this.store.writer.submit((tx) => {
+        for (const s of dirty) this.sessions.saveStats(tx, s.json.id, me, s.local);
+      });
+    // With PostgreSQL the answer is read there: what this process wrote must have arrived.
+    await this.store.shipper?.synced();
   }
 }
