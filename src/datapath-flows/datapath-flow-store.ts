@@ -1,11 +1,13 @@
 // The one way into datapath_flow (lifetimes) and recirc_edge (which lifetime recirculated into
 // which). Three sources write lifetimes (the poller's dumps, the vswitchd log, ingested events),
 // each under its own `source`, all through this store: one INSERT, one way to close a lifetime.
-// Writes run inside the caller's writer job (synchronous, prepared statements); reads use the
-// read connection. Reads may join the trace tables in one statement (a filter by logical port),
-// never write them.
+// Writes run inside the caller's writer job (synchronous, prepared statements). The API's reads
+// go through `query` (the history, wherever it is kept); the pipeline's own (open lifetimes at a
+// restart) stay on the local read connection. Reads may join the trace tables in one statement (a
+// filter by logical port), never write them.
 import { Inject, Injectable } from '@nestjs/common';
 import type { Statement } from 'better-sqlite3';
+import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
 import { Statements, WriteContext } from '../storage/writer';
 
@@ -112,9 +114,13 @@ export const datapathFlowJson = (r: DatapathFlowRow): DatapathFlowJson => ({
 @Injectable()
 export class DatapathFlowStore {
   private readonly statements: Statements;
+  /** The API's reader: StoreService.query, read at each call (the PostgreSQL one once opened); else the read connection. */
+  private readonly query: () => SqlReader;
 
-  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'>) {
+  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'> & Partial<Pick<StoreService, 'query'>>) {
     this.statements = new Statements(storage.db);
+    const local = new SqliteReader(storage.db);
+    this.query = () => storage.query ?? local;
   }
 
   private stmt(sql: string): Statement {
@@ -201,7 +207,7 @@ export class DatapathFlowStore {
     return tx.stmt('DELETE FROM datapath_flow WHERE id = ?').run(id).changes > 0;
   }
 
-  // ---- reads (the read connection) ----------------------------------------------------
+  // ---- the pipeline's reads (the local read connection) -------------------------------
 
   /** The open lifetimes a source left (a restart continues them). */
   open(source: LifetimeSource): OpenLifetime[] {
@@ -220,8 +226,10 @@ export class DatapathFlowStore {
     ).map((r) => ({ id: r.id, ufid: r.ufid, firstSeen: r.first_seen, lastSeen: r.last_seen, key: r.key, actions: r.actions, packets: r.packets, bytes: r.bytes, used: r.used }));
   }
 
+  // ---- the API's reads (query) --------------------------------------------------------
+
   /** Lifetimes newest first (limit + 1 rows: the extra one says a next page exists). */
-  list(f: DatapathFlowFilter): DatapathFlowJson[] {
+  async list(f: DatapathFlowFilter): Promise<DatapathFlowJson[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (f.state === 'live') where.push('removed_at IS NULL');
@@ -232,28 +240,39 @@ export class DatapathFlowStore {
       args.push(f.tracedOnPort);
     }
     if (f.cursor) where.push('id < ?') && args.push(f.cursor);
-    const rows = this
-      .stmt(`SELECT * FROM datapath_flow ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
-      .all(...args, f.limit + 1) as DatapathFlowRow[];
+    const rows = await this.query().all<DatapathFlowRow>(
+      `SELECT * FROM datapath_flow ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`,
+      ...args,
+      f.limit + 1,
+    );
     return rows.map(datapathFlowJson);
   }
 
   /** Every lifetime of a UFID, newest first. */
-  lifetimesOf(ufid: string): DatapathFlowJson[] {
-    return (this.stmt('SELECT * FROM datapath_flow WHERE ufid = ? ORDER BY first_seen DESC, id DESC').all(ufid) as DatapathFlowRow[]).map(datapathFlowJson);
+  async lifetimesOf(ufid: string): Promise<DatapathFlowJson[]> {
+    return (await this.query().all<DatapathFlowRow>('SELECT * FROM datapath_flow WHERE ufid = ? ORDER BY first_seen DESC, id DESC', ufid)).map(datapathFlowJson);
   }
 
+  // Ordered by the other lifetime's id: the order of the key SQLite reads them by (no sort).
+
   /** The lifetimes this one recirculated from. */
-  parentsOf(id: number): RecircNeighbour[] {
-    return this.neighbours('SELECT d.id, d.ufid, d.recirc_id, e.recirc_id AS edge FROM recirc_edge e JOIN datapath_flow d ON d.id = e.parent_id WHERE e.child_id = ?', id);
+  parentsOf(id: number): Promise<RecircNeighbour[]> {
+    return this.neighbours(
+      'SELECT d.id, d.ufid, d.recirc_id, e.recirc_id AS edge FROM recirc_edge e JOIN datapath_flow d ON d.id = e.parent_id WHERE e.child_id = ? ORDER BY e.parent_id',
+      id,
+    );
   }
 
   /** The lifetimes that recirculated from this one. */
-  childrenOf(id: number): RecircNeighbour[] {
-    return this.neighbours('SELECT d.id, d.ufid, d.recirc_id, e.recirc_id AS edge FROM recirc_edge e JOIN datapath_flow d ON d.id = e.child_id WHERE e.parent_id = ?', id);
+  childrenOf(id: number): Promise<RecircNeighbour[]> {
+    return this.neighbours(
+      'SELECT d.id, d.ufid, d.recirc_id, e.recirc_id AS edge FROM recirc_edge e JOIN datapath_flow d ON d.id = e.child_id WHERE e.parent_id = ? ORDER BY e.child_id',
+      id,
+    );
   }
 
-  private neighbours(sql: string, id: number): RecircNeighbour[] {
-    return (this.stmt(sql).all(id) as Array<{ id: number; ufid: string; recirc_id: string; edge: string }>).map((n) => ({ id: n.id, ufid: n.ufid, recircId: n.recirc_id, via: n.edge }));
+  private async neighbours(sql: string, id: number): Promise<RecircNeighbour[]> {
+    const rows = await this.query().all<{ id: number; ufid: string; recirc_id: string; edge: string }>(sql, id);
+    return rows.map((n) => ({ id: n.id, ufid: n.ufid, recircId: n.recirc_id, via: n.edge }));
   }
 }

@@ -15,23 +15,25 @@ export class DatapathFlowsService {
     private readonly traces: TracesService,
   ) {}
 
-  list(f: { state?: 'live' | 'removed'; logicalPort?: string; chassis?: string; cursor?: number; limit: number }): Page<DatapathFlowJson> {
+  async list(f: { state?: 'live' | 'removed'; logicalPort?: string; chassis?: string; cursor?: number; limit: number }): Promise<Page<DatapathFlowJson>> {
     const { logicalPort, ...rest } = f;
-    return page(this.flows.list({ ...rest, tracedOnPort: logicalPort ? this.traces.resolvePort(logicalPort) : undefined }), f.limit);
+    return page(await this.flows.list({ ...rest, tracedOnPort: logicalPort ? await this.traces.resolvePort(logicalPort) : undefined }), f.limit);
   }
 
   /** Every lifetime of a UFID, newest first, with its traces and recirculation neighbours. */
-  lifetimes(ufid: string) {
-    const rows = this.flows.lifetimesOf(ufid);
+  async lifetimes(ufid: string) {
+    const rows = await this.flows.lifetimesOf(ufid);
     if (!rows.length) throw notFound(`no datapath flow with UFID ${ufid}`);
     return {
       ufid,
-      lifetimes: rows.map((r) => ({
-        ...r,
-        traces: this.traceStore.ofDatapathFlow(r.id),
-        parents: this.flows.parentsOf(r.id),
-        children: this.flows.childrenOf(r.id),
-      })),
+      lifetimes: await Promise.all(
+        rows.map(async (r) => ({
+          ...r,
+          traces: await this.traceStore.ofDatapathFlow(r.id),
+          parents: await this.flows.parentsOf(r.id),
+          children: await this.flows.childrenOf(r.id),
+        })),
+      ),
     };
   }
 }

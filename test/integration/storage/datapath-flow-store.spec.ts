@@ -110,8 +110,8 @@ describe('DatapathFlowStore', () => {
       flows.link(tx, parent, child, '0x1');
       flows.link(tx, parent, child, '0x1');
     });
-    expect(flows.childrenOf(parent)).toEqual([{ id: child, ufid: OTHER, recircId: '0x1', via: '0x1' }]);
-    expect(flows.parentsOf(child)).toEqual([{ id: parent, ufid: UFID, recircId: '0x0', via: '0x1' }]);
+    expect(await flows.childrenOf(parent)).toEqual([{ id: child, ufid: OTHER, recircId: '0x1', via: '0x1' }]);
+    expect(await flows.parentsOf(child)).toEqual([{ id: parent, ufid: UFID, recircId: '0x0', via: '0x1' }]);
     db.prepare(
       `INSERT INTO trace (chassis, created_at, datapath_flow_id, method, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, step_count, steps)
        VALUES ('hv1', '2026-12-01T00:00:01.000Z', ?, 'trace', '0x0', '', '', '', '', ',', '{}', 0, x'')`,
@@ -121,9 +121,9 @@ describe('DatapathFlowStore', () => {
     await writer.submit((tx) => [parent, traced].forEach((id) => flows.close(tx, id, '2026-12-01T00:00:09.000Z', 'ukey_removed')));
     expect(await writer.submit((tx) => flows.deleteIfEndedAndUntraced(tx, traced))).toBe(false); // a trace refers to it
     expect(await writer.submit((tx) => flows.deleteIfEndedAndUntraced(tx, parent))).toBe(true);
-    expect(flows.parentsOf(child)).toEqual([]);
-    expect(flows.lifetimesOf(UFID)).toEqual([]);
-    expect(flows.list({ state: 'live', limit: 10 }).map((l) => l.id)).toEqual([child]);
-    expect(flows.list({ state: 'removed', limit: 10 }).map((l) => [l.id, l.state, l.removalReason])).toEqual([[traced, 'removed', 'ukey_removed']]);
+    expect(await flows.parentsOf(child)).toEqual([]);
+    expect(await flows.lifetimesOf(UFID)).toEqual([]);
+    expect((await flows.list({ state: 'live', limit: 10 })).map((l) => l.id)).toEqual([child]);
+    expect((await flows.list({ state: 'removed', limit: 10 })).map((l) => [l.id, l.state, l.removalReason])).toEqual([[traced, 'removed', 'ukey_removed']]);
   });
 });
