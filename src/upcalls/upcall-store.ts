@@ -2,10 +2,11 @@
 // installed by (chassis, ufid, time): the earliest lifetime of that UFID not removed before the
 // upcall (a UFID comes back after deletion, so the UFID alone is not enough), and to the newest
 // trace of that lifetime or of the upcall itself. Writes run inside the caller's writer job; reads
-// use the read connection and may join the lifetime and trace tables, never write them.
+// (the API's) go through `query` and may join the lifetime and trace tables, never write them.
 import { Inject, Injectable } from '@nestjs/common';
+import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
-import { Statements, WriteContext } from '../storage/writer';
+import type { WriteContext } from '../storage/writer';
 
 export interface UpcallInput {
   chassis: string;
@@ -93,10 +94,12 @@ const DP_OF_UPCALL = `COALESCE(u.datapath_flow_id, (SELECT d.id FROM datapath_fl
 
 @Injectable()
 export class UpcallStore {
-  private readonly statements: Statements;
+  /** The API's reader: StoreService.query, read at each call (the PostgreSQL one once opened); else the read connection. */
+  private readonly query: () => SqlReader;
 
-  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'>) {
-    this.statements = new Statements(storage.db);
+  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'> & Partial<Pick<StoreService, 'query'>>) {
+    const local = new SqliteReader(storage.db);
+    this.query = () => storage.query ?? local;
   }
 
   /** Inside a writer job; returns the row id. */
@@ -116,7 +119,7 @@ export class UpcallStore {
   }
 
   /** Upcalls newest first (limit + 1 rows: the extra one says a next page exists). */
-  list(f: UpcallQuery): UpcallJson[] {
+  async list(f: UpcallQuery): Promise<UpcallJson[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (f.chassis) where.push('u.chassis = ?') && args.push(f.chassis);
@@ -134,21 +137,23 @@ export class UpcallStore {
         OR id IN (SELECT t.upcall_id FROM trace t JOIN trace_port p ON p.trace_id = t.id WHERE p.port_name = ?)`;
       args.push(f.portName, f.portName);
     }
+    // The derived table is named: PostgreSQL (before 16) requires it.
     const sql = `SELECT * FROM (SELECT u.*, ${DP_OF_UPCALL} AS dp_id FROM upcall u ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-      ORDER BY u.id DESC) ${outer} ORDER BY id DESC LIMIT ?`;
-    const rows = this.statements.get(sql).all(...args, f.limit + 1) as Row[];
-    return rows.map((r) => this.toJson(r));
+      ORDER BY u.id DESC) AS linked ${outer} ORDER BY id DESC LIMIT ?`;
+    const rows = await this.query().all<Row>(sql, ...args, f.limit + 1);
+    return Promise.all(rows.map((r) => this.toJson(r)));
   }
 
-  get(id: number): UpcallJson | undefined {
-    const r = this.statements.get(`SELECT u.*, ${DP_OF_UPCALL} AS dp_id FROM upcall u WHERE u.id = ?`).get(id) as Row | undefined;
+  async get(id: number): Promise<UpcallJson | undefined> {
+    const r = await this.query().get<Row>(`SELECT u.*, ${DP_OF_UPCALL} AS dp_id FROM upcall u WHERE u.id = ?`, id);
     return r && this.toJson(r);
   }
 
-  private toJson(r: Row): UpcallJson {
-    const st = this.statements;
-    const t = (st.get('SELECT id FROM trace WHERE upcall_id = ? ORDER BY id DESC LIMIT 1').get(r.id) ??
-      (r.dp_id !== null ? st.get('SELECT id FROM trace WHERE datapath_flow_id = ? ORDER BY id DESC LIMIT 1').get(r.dp_id) : undefined)) as { id: number } | undefined;
+  private async toJson(r: Row): Promise<UpcallJson> {
+    const q = this.query();
+    const t =
+      (await q.get<{ id: number }>('SELECT id FROM trace WHERE upcall_id = ? ORDER BY id DESC LIMIT 1', r.id)) ??
+      (r.dp_id !== null ? await q.get<{ id: number }>('SELECT id FROM trace WHERE datapath_flow_id = ? ORDER BY id DESC LIMIT 1', r.dp_id) : undefined);
     return {
       id: r.id,
       chassis: r.chassis,

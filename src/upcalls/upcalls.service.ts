@@ -46,15 +46,15 @@ export class UpcallsService {
     return this.replicas.chassisName() ?? hostname();
   }
 
-  list(f: UpcallFilter): Page<UpcallJson> & { sampled: boolean; logSource: LogSourceStatus } {
+  async list(f: UpcallFilter): Promise<Page<UpcallJson> & { sampled: boolean; logSource: LogSourceStatus }> {
     const { logicalPort, ...rest } = f;
-    const items = this.store.list({ ...rest, portName: logicalPort ? this.traces.resolvePort(logicalPort) : undefined });
+    const items = await this.store.list({ ...rest, portName: logicalPort ? await this.traces.resolvePort(logicalPort) : undefined });
     const p = page(items, f.limit);
     return { ...p, sampled: this.logSource.enabled || items.some((i) => i.sampled), logSource: this.logSource };
   }
 
-  get(id: number): UpcallJson {
-    const u = this.store.get(id);
+  async get(id: number): Promise<UpcallJson> {
+    const u = await this.store.get(id);
     if (!u) throw notFound(`no upcall ${id}`);
     return u;
   }

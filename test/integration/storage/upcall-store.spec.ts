@@ -68,16 +68,16 @@ describe('UpcallStore', () => {
     const newestOfOld = trace(old, null);
     const ofUpcall = trace(reborn, late);
     trace(reborn, null); // newer, but the upcall's own trace wins
-    expect([early, late, elsewhere, unlinked].map((id) => upcalls.get(id)).map((u) => [u?.datapathFlowId, u?.traceId, u?.sampled])).toEqual([
+    expect((await Promise.all([early, late, elsewhere, unlinked].map((id) => upcalls.get(id)))).map((u) => [u?.datapathFlowId, u?.traceId, u?.sampled])).toEqual([
       [old, newestOfOld, false],
       [reborn, ofUpcall, false],
       [null, null, false],
       [null, null, true],
     ]);
-    expect(upcalls.get(unlinked)?.extra).toEqual({ line: 'x' });
-    expect(upcalls.get(9999)).toBeUndefined();
-    expect(upcalls.list({ chassis: 'hv1', linked: true, limit: 1 }).map((u) => u.id)).toEqual([late, early]); // limit + 1: the next page exists
-    expect(upcalls.list({ source: 'vlog', limit: 10 }).map((u) => u.id)).toEqual([unlinked]);
-    expect(upcalls.list({ since: at(7), until: at(7), limit: 10 }).map((u) => u.id)).toEqual([elsewhere, late]);
+    expect((await upcalls.get(unlinked))?.extra).toEqual({ line: 'x' });
+    expect(await upcalls.get(9999)).toBeUndefined();
+    expect((await upcalls.list({ chassis: 'hv1', linked: true, limit: 1 })).map((u) => u.id)).toEqual([late, early]); // limit + 1: the next page exists
+    expect((await upcalls.list({ source: 'vlog', limit: 10 })).map((u) => u.id)).toEqual([unlinked]);
+    expect((await upcalls.list({ since: at(7), until: at(7), limit: 10 })).map((u) => u.id)).toEqual([elsewhere, late]);
   });
 });
