@@ -16,6 +16,7 @@ import { parentsFirst } from './parents-first';
 import { PollerService } from './poller.service';
 import { TraceQueue } from './trace-queue';
 import { TracerMetrics } from './tracer-metrics';
+import { StoreService } from '../storage/store.service';
 
 /**
  * LIVETRACE_TRACE_METHOD=detrace: when the ukey has no translation cache yet, ask again after these
@@ -64,6 +65,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     private readonly paths: PathRecorder,
     private readonly ports: DatapathPorts,
     private readonly metrics: TracerMetrics,
+    private readonly store: StoreService,
   ) {
     super();
     this.queue = new TraceQueue<Job>(config.LIVETRACE_TRACE_QUEUE, config.LIVETRACE_TRACE_RATE, (job) => this.run(job), (n) => metrics.queueDepth(n));
@@ -108,6 +110,14 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     for (const p of picked) {
       this.sessions.count(p.session, 'selected');
       if (flow.dbId !== undefined) p.session.selectedFlows.add(flow.dbId);
+    }
+    // With PostgreSQL away long enough the spool is full: the bound drops new traces, counted.
+    const shipper = this.store.shipper;
+    if (shipper?.state.full) {
+      shipper.state.dropped++;
+      this.metrics.count('dropped_spool_full');
+      for (const p of picked) this.sessions.count(p.session, 'dropped');
+      return;
     }
     if (!this.queue.push({ flow, sessions: picked, enqueuedAt: Date.now() })) {
       this.metrics.count('dropped_queue_full');

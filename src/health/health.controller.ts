@@ -7,6 +7,7 @@ import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { ReplicasHealthIndicator } from '../replicas/replicas.health';
 import { VswitchdHealthIndicator } from '../collectors/vswitchd.health';
+import { CentralHealthIndicator } from './central.health';
 import { StorageHealthIndicator } from './storage.health';
 
 /**
@@ -29,6 +30,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly storage: StorageHealthIndicator,
+    private readonly central: CentralHealthIndicator,
     private readonly replicas: ReplicasHealthIndicator,
     private readonly vswitchd: VswitchdHealthIndicator,
     @Inject(LIVETRACE_CONFIG) config: LivetraceConfig,
@@ -48,6 +50,7 @@ export class HealthController {
     try {
       const r = await this.health.check([
         () => this.storage.check(),
+        ...(this.central.enabled ? [() => this.central.check()] : []),
         () => this.replicas.check('nb'),
         () => this.replicas.check('sb'),
         ...(this.local ? [() => this.replicas.check('ovs'), () => this.vswitchd.check()] : []),

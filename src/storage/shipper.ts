@@ -24,6 +24,8 @@ export interface ShipperState {
   up: boolean;
   backlog: number;
   full: boolean;
+  /** Traces the sources did not store because the spool was full. */
+  dropped: number;
   shippedRows: number;
   batches: number;
   lastShippedAt: string | null;
@@ -46,7 +48,7 @@ const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
 const PG_MAX_PARAMS = 65_000;
 
 export class Shipper {
-  readonly state: ShipperState = { up: false, backlog: 0, full: false, shippedRows: 0, batches: 0, lastShippedAt: null, lastError: null, since: null };
+  readonly state: ShipperState = { up: false, backlog: 0, full: false, dropped: 0, shippedRows: 0, batches: 0, lastShippedAt: null, lastError: null, since: null };
   private readonly tables: Map<string, ShippedTable>;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
