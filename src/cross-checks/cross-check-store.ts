@@ -1,8 +1,10 @@
 // The one way into cross_check: each stored comparison with ovn-trace, its whole answer kept as
-// JSON (`detail`). Writes run inside the caller's writer job; reads use the read connection.
+// JSON (`detail`). Writes run inside the caller's writer job; reads are the API's and go through
+// `storage.query` (SQLite or PostgreSQL).
 import { Inject, Injectable } from '@nestjs/common';
+import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
-import { Statements, WriteContext } from '../storage/writer';
+import type { WriteContext } from '../storage/writer';
 
 export interface NewCrossCheck {
   createdAt: string;
@@ -24,10 +26,15 @@ export interface StoredCrossCheck {
 
 @Injectable()
 export class CrossCheckStore {
-  private readonly statements: Statements;
+  private readonly local: SqlReader;
 
-  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'>) {
-    this.statements = new Statements(storage.db);
+  /** `query` when given (StoreService: read at each call, it becomes PostgreSQL's once opened), else the read connection. */
+  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'db'> & { readonly query?: SqlReader }) {
+    this.local = new SqliteReader(storage.db);
+  }
+
+  private get q(): SqlReader {
+    return this.storage.query ?? this.local;
   }
 
   insert(tx: WriteContext, c: NewCrossCheck): number {
@@ -38,18 +45,17 @@ export class CrossCheckStore {
     );
   }
 
-  get(id: number): StoredCrossCheck | undefined {
-    const row = this.statements.get('SELECT id, detail FROM cross_check WHERE id = ?').get(id) as { id: number; detail: string } | undefined;
+  async get(id: number): Promise<StoredCrossCheck | undefined> {
+    const row = await this.q.get<{ id: number; detail: string }>('SELECT id, detail FROM cross_check WHERE id = ?', id);
     return row && { id: row.id, detail: JSON.parse(row.detail) as Record<string, unknown> };
   }
 
   /** The newest 100 of a trace, or of its path and of the trace when it has one, newest first. */
-  ofTrace(traceId: number, pathId: number | null): StoredCrossCheck[] {
-    const rows = (
+  async ofTrace(traceId: number, pathId: number | null): Promise<StoredCrossCheck[]> {
+    const rows =
       pathId != null
-        ? this.statements.get('SELECT id, detail FROM cross_check WHERE path_id = ? OR trace_id = ? ORDER BY id DESC LIMIT 100').all(pathId, traceId)
-        : this.statements.get('SELECT id, detail FROM cross_check WHERE trace_id = ? ORDER BY id DESC LIMIT 100').all(traceId)
-    ) as Array<{ id: number; detail: string }>;
+        ? await this.q.all<{ id: number; detail: string }>('SELECT id, detail FROM cross_check WHERE path_id = ? OR trace_id = ? ORDER BY id DESC LIMIT 100', pathId, traceId)
+        : await this.q.all<{ id: number; detail: string }>('SELECT id, detail FROM cross_check WHERE trace_id = ? ORDER BY id DESC LIMIT 100', traceId);
     return rows.map((r) => ({ id: r.id, detail: JSON.parse(r.detail) as Record<string, unknown> }));
   }
 }

@@ -70,10 +70,10 @@ export class CrossChecksService {
   }
 
   /** The trace's whole path (or the trace alone when it has none) in edge order, and its verdict (paths/path-builder.ts). */
-  private livePath(traceId: number): { passes: TraceJson[]; verdict: StoredPathVerdict } {
-    const built = this.paths.ofTrace(traceId);
+  private async livePath(traceId: number): Promise<{ passes: TraceJson[]; verdict: StoredPathVerdict }> {
+    const built = await this.paths.ofTrace(traceId);
     if (!built) throw notFound(`no trace ${traceId}`);
-    return { passes: built.passes.map((r) => this.traceStore.fromRow(r, true)), verdict: built.verdict };
+    return { passes: await Promise.all(built.passes.map((r) => this.traceStore.fromRow(r, true))), verdict: built.verdict };
   }
 
   private readonly resolve: LogicalFlowResolver = (prefix) =>
@@ -83,8 +83,8 @@ export class CrossChecksService {
       .map((o) => ({ ...o.logicalFlow!, uuid: o.uuid, stale: o.stale }));
 
   async crossCheck(traceId: number): Promise<CrossCheckJson> {
-    const trace = this.traces.get(traceId, false);
-    const { passes, verdict } = this.livePath(traceId);
+    const trace = await this.traces.get(traceId, false);
+    const { passes, verdict } = await this.livePath(traceId);
     let microflow: Microflow;
     try {
       microflow = buildMicroflow(passes);
@@ -155,16 +155,16 @@ export class CrossChecksService {
     return { id, ...body };
   }
 
-  get(id: number): CrossCheckJson {
-    const row = this.store.get(id);
+  async get(id: number): Promise<CrossCheckJson> {
+    const row = await this.store.get(id);
     if (!row) throw notFound(`no cross-check ${id}`);
     return { id: row.id, ...(row.detail as Omit<CrossCheckJson, 'id'>) };
   }
 
   /** Cross-checks of the trace's path (or of the trace alone), newest first, without the ovn-trace output. */
-  ofTrace(traceId: number): { traceId: number; latestCrossCheck: number | null; items: Array<Omit<CrossCheckJson, 'ovnTrace'>>; next: null } {
-    const trace = this.traces.get(traceId, false);
-    const rows = this.store.ofTrace(traceId, trace.pathId);
+  async ofTrace(traceId: number): Promise<{ traceId: number; latestCrossCheck: number | null; items: Array<Omit<CrossCheckJson, 'ovnTrace'>>; next: null }> {
+    const trace = await this.traces.get(traceId, false);
+    const rows = await this.store.ofTrace(traceId, trace.pathId);
     const items = rows.map((r) => {
       const { ovnTrace: _omit, id: _id, ...rest } = r.detail as unknown as CrossCheckJson;
       return { id: r.id, ...rest };

@@ -65,7 +65,7 @@ export class CrossChassisPaths {
    * stays on one chassis (its answer is then exactly the one-chassis path's). A tunnel to a chassis
    * this store knows nothing of, on a one-chassis service (role all), leaves the path as it was.
    */
-  extend(first: BuiltPath, ofTrace: (traceId: number) => BuiltPath | undefined): { segments: ChassisSegment[]; verdict: CrossChassisVerdict } | undefined {
+  async extend(first: BuiltPath, ofTrace: (traceId: number) => Promise<BuiltPath | undefined>): Promise<{ segments: ChassisSegment[]; verdict: CrossChassisVerdict } | undefined> {
     const chassisOf = (b: BuiltPath): string => b.passes[0]?.chassis ?? b.path?.chassis ?? '';
     const segments: ChassisSegment[] = [{ chassis: chassisOf(first), built: first }];
     const tunnels: TunnelHop[] = [];
@@ -76,9 +76,9 @@ export class CrossChassisPaths {
     const arrivedAt = new Map<number, { chassis: string; traceId: number }>();
     // Asked for by a receiving chassis's path: the chassis that sent it come first.
     while (segments.length <= MAX_HOPS) {
-      const sender = this.senderTraceOf(segments[0].built);
+      const sender = await this.senderTraceOf(segments[0].built);
       if (sender === undefined || seenTraces.has(sender)) break;
-      const back = ofTrace(sender);
+      const back = await ofTrace(sender);
       if (!back) break;
       const receiver = segments[0].built.passes[0];
       if (receiver) arrivedAt.set(sender, { chassis: segments[0].chassis, traceId: receiver.id });
@@ -87,15 +87,15 @@ export class CrossChassisPaths {
     }
     for (let i = 0; i < segments.length && segments.length <= MAX_HOPS; i++) {
       for (const pass of segments[i].built.passes) {
-        for (const found of this.hopsOf(pass)) {
+        for (const found of await this.hopsOf(pass)) {
           const known = arrivedAt.get(pass.id);
           const hop = known && found.remoteChassis === known.chassis ? { ...found, toTraceId: known.traceId } : found;
           // A one-chassis service sees its tunnels' far ends only when an agent there shares its store.
-          if (hop.toTraceId === null && this.config.LIVETRACE_ROLE === 'all' && (hop.remoteChassis === null || !this.store.hasChassis(hop.remoteChassis))) continue;
+          if (hop.toTraceId === null && this.config.LIVETRACE_ROLE === 'all' && (hop.remoteChassis === null || !(await this.store.hasChassis(hop.remoteChassis)))) continue;
           tunnels.push(hop);
           // A receiver already in the path (the path asked for, reached backwards) is not walked again.
           if (hop.toTraceId === null || seenTraces.has(hop.toTraceId)) continue;
-          const next = ofTrace(hop.toTraceId);
+          const next = await ofTrace(hop.toTraceId);
           if (!next) continue;
           next.passes.forEach((p) => seenTraces.add(p.id));
           segments.push({ chassis: chassisOf(next), built: next });
@@ -107,23 +107,23 @@ export class CrossChassisPaths {
   }
 
   /** The trace of the pass that sent this path's first pass through a tunnel, when it is an arrival. */
-  private senderTraceOf(b: BuiltPath): number | undefined {
+  private async senderTraceOf(b: BuiltPath): Promise<number | undefined> {
     const root = b.passes[0];
     if (!root || root.datapath_flow_id === null) return undefined;
-    const row = this.store.flow(root.datapath_flow_id);
+    const row = await this.store.flow(root.datapath_flow_id);
     if (!row) return undefined;
     const receiver = linkFlow(row);
     const arrival = arrivalOf(receiver);
     if (!arrival?.src) return undefined;
     const skew = this.config.LIVETRACE_TUNNEL_SKEW_MS;
     const side = { chassis: this.chassisOfIp(arrival.src), notChassis: row.chassis };
-    const senders = this.store.senders(side, arrival.dst ?? '', new Date(receiver.from - skew).toISOString(), new Date(receiver.to + skew).toISOString());
+    const senders = await this.store.senders(side, arrival.dst ?? '', new Date(receiver.from - skew).toISOString(), new Date(receiver.to + skew).toISOString());
     return senderOf(receiver, senders.map(linkFlow), skew)?.row.trace_id ?? undefined;
   }
 
-  private hopsOf(pass: TraceRow): TunnelHop[] {
+  private async hopsOf(pass: TraceRow): Promise<TunnelHop[]> {
     if (pass.datapath_flow_id === null) return [];
-    const row = this.store.flow(pass.datapath_flow_id);
+    const row = await this.store.flow(pass.datapath_flow_id);
     if (!row || !pushesOf(row.actions).length) return [];
     const sender = linkFlow(row);
     const skew = this.config.LIVETRACE_TUNNEL_SKEW_MS;
@@ -132,7 +132,7 @@ export class CrossChassisPaths {
     const byIp = new Map<string, ReturnType<typeof linkFlow>[]>();
     for (const push of pushesOf(row.actions)) {
       const side = { chassis: this.chassisOfIp(push.remoteIp), notChassis: row.chassis };
-      if (!byIp.has(push.remoteIp)) byIp.set(push.remoteIp, this.store.arrivals(side, push.remoteIp, from, to).map(linkFlow));
+      if (!byIp.has(push.remoteIp)) byIp.set(push.remoteIp, (await this.store.arrivals(side, push.remoteIp, from, to)).map(linkFlow));
     }
     const candidates = [...byIp.values()].flat();
     return linkTunnels(sender, candidates, skew).map(({ push, receiver }) => ({

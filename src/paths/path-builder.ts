@@ -28,21 +28,21 @@ export class PathBuilder {
   constructor(private readonly store: PathStore) {}
 
   /** The path `id`, or undefined when there is none. */
-  ofPath(id: number): BuiltPath | undefined {
-    const path = this.store.path(id);
+  async ofPath(id: number): Promise<BuiltPath | undefined> {
+    const path = await this.store.path(id);
     if (!path) return undefined;
-    return this.build(this.store.passes(id), path);
+    return this.build(await this.store.passes(id), path);
   }
 
   /** The path of a stored trace (the trace alone when it has none), or undefined for no such trace. */
-  ofTrace(traceId: number): BuiltPath | undefined {
-    const row = this.store.trace(traceId);
+  async ofTrace(traceId: number): Promise<BuiltPath | undefined> {
+    const row = await this.store.trace(traceId);
     if (!row) return undefined;
-    const path = row.path_id == null ? undefined : this.store.path(row.path_id);
-    return this.build(path ? this.store.passes(path.id) : [row], path);
+    const path = row.path_id == null ? undefined : await this.store.path(row.path_id);
+    return this.build(path ? await this.store.passes(path.id) : [row], path);
   }
 
-  private build(stored: TraceRow[], path: PathRow | undefined): BuiltPath {
+  private async build(stored: TraceRow[], path: PathRow | undefined): Promise<BuiltPath> {
     const rows = [...stored];
     const have = new Set(rows.map((r) => r.datapath_flow_id));
     // One packet never takes two passes with the same recirculation id: a parent or a child is
@@ -52,7 +52,7 @@ export class PathBuilder {
     for (let depth = 0; depth < MAX_DEPTH && frontier.length; depth++) {
       const next: number[] = [];
       for (const child of frontier) {
-        const parents = this.store.parentTraces(child);
+        const parents = await this.store.parentTraces(child);
         // Its parent is in the path already; any other parent is another packet's pass.
         if (parents.some((p) => have.has(p.datapath_flow_id))) continue;
         const parent = parents.find((p) => !recircs.has(recircOf(p)));
@@ -69,7 +69,7 @@ export class PathBuilder {
     for (let depth = 0; depth < MAX_DEPTH && frontier.length; depth++) {
       const next: number[] = [];
       for (const parent of frontier) {
-        for (const child of this.store.childTraces(parent)) {
+        for (const child of await this.store.childTraces(parent)) {
           if (have.has(child.datapath_flow_id) || recircs.has(recircOf(child))) continue;
           have.add(child.datapath_flow_id);
           recircs.add(recircOf(child));
@@ -80,7 +80,7 @@ export class PathBuilder {
       }
       frontier = next;
     }
-    const edges = this.store.edgesAmong(flowsOf(rows));
+    const edges = await this.store.edgesAmong(flowsOf(rows));
     const passes = edgeOrder(
       rows.map((row) => ({ row, traceId: row.id, flowId: row.datapath_flow_id, recircId: recircOf(row) })),
       edges.map((e) => ({ parent: e.parent_id, child: e.child_id })),

@@ -1,10 +1,10 @@
 // The SQL of paths: the path rows, which traces are a path's passes, and the recirculation edges
-// that link their datapath flows. Writes run in the caller's writer transaction; reads use the
-// read connection.
+// that link their datapath flows. Writes run in the caller's writer transaction; reads are the
+// API's (GET /paths/:id, the cross-check) and go through `storage.query` (SQLite or PostgreSQL).
 import { Inject, Injectable } from '@nestjs/common';
-import type { Statement } from 'better-sqlite3';
+import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
-import { Statements, WriteContext } from '../storage/writer';
+import type { WriteContext } from '../storage/writer';
 import type { TraceRow } from '../traces/trace-store';
 import type { StoredPathVerdict } from './path-verdict';
 
@@ -24,14 +24,15 @@ export interface EdgeRow {
 
 @Injectable()
 export class PathStore {
-  private readonly statements: Statements;
+  private readonly local: SqlReader;
 
-  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'>) {
-    this.statements = new Statements(storage.db);
+  /** `query` when given (StoreService: read at each call, it becomes PostgreSQL's once opened), else the read connection. */
+  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'db'> & { readonly query?: SqlReader }) {
+    this.local = new SqliteReader(storage.db);
   }
 
-  private stmt(sql: string): Statement {
-    return this.statements.get(sql);
+  private get q(): SqlReader {
+    return this.storage.query ?? this.local;
   }
 
   create(tx: WriteContext, chassis: string, now: string): number {
@@ -53,48 +54,53 @@ export class PathStore {
     tx.stmt('DELETE FROM path WHERE id = ?').run(from);
   }
 
-  path(id: number): PathRow | undefined {
-    return this.stmt('SELECT * FROM path WHERE id = ?').get(id) as PathRow | undefined;
+  path(id: number): Promise<PathRow | undefined> {
+    return this.q.get<PathRow>('SELECT * FROM path WHERE id = ?', id);
   }
 
-  passes(pathId: number): TraceRow[] {
-    return this.stmt('SELECT * FROM trace WHERE path_id = ?').all(pathId) as TraceRow[];
+  /** The traces stored under the path, by id (the order SQLite's path_id index gave). */
+  passes(pathId: number): Promise<TraceRow[]> {
+    return this.q.all<TraceRow>('SELECT * FROM trace WHERE path_id = ? ORDER BY id', pathId);
   }
 
-  trace(id: number): TraceRow | undefined {
-    return this.stmt('SELECT * FROM trace WHERE id = ?').get(id) as TraceRow | undefined;
+  trace(id: number): Promise<TraceRow | undefined> {
+    return this.q.get<TraceRow>('SELECT * FROM trace WHERE id = ?', id);
   }
 
   /** The traces of the flows this flow recirculated from, newest first. */
-  parentTraces(flowId: number): TraceRow[] {
-    return this.stmt(
+  parentTraces(flowId: number): Promise<TraceRow[]> {
+    return this.q.all<TraceRow>(
       `SELECT t.* FROM recirc_edge e JOIN trace t ON t.datapath_flow_id = e.parent_id
         WHERE e.child_id = ? ORDER BY t.id DESC`,
-    ).all(flowId) as TraceRow[];
+      flowId,
+    );
   }
 
   /** The traces of the flows this flow recirculates into, newest first. */
-  childTraces(flowId: number): TraceRow[] {
-    return this.stmt(
+  childTraces(flowId: number): Promise<TraceRow[]> {
+    return this.q.all<TraceRow>(
       `SELECT t.* FROM recirc_edge e JOIN trace t ON t.datapath_flow_id = e.child_id
         WHERE e.parent_id = ? ORDER BY t.id DESC`,
-    ).all(flowId) as TraceRow[];
+      flowId,
+    );
   }
 
   /** The recirculation edges between these flows. */
-  edgesAmong(flowIds: readonly number[]): EdgeRow[] {
+  async edgesAmong(flowIds: readonly number[]): Promise<EdgeRow[]> {
     if (!flowIds.length) return [];
-    const ids = JSON.stringify(flowIds);
-    return this.stmt(
+    const q = this.q;
+    return q.all<EdgeRow>(
       `SELECT parent_id, child_id, recirc_id FROM recirc_edge
-        WHERE parent_id IN (SELECT value FROM json_each(?)) AND child_id IN (SELECT value FROM json_each(?))
+        WHERE parent_id IN (${q.inList('int')}) AND child_id IN (${q.inList('int')})
         ORDER BY parent_id, child_id`,
-    ).all(ids, ids) as EdgeRow[];
+      q.list(flowIds),
+      q.list(flowIds),
+    );
   }
 
   /** A datapath flow as the cross-chassis link reads it. */
-  flow(id: number): LinkFlowRow | undefined {
-    return this.stmt(`SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.id = ?`).get(id) as LinkFlowRow | undefined;
+  flow(id: number): Promise<LinkFlowRow | undefined> {
+    return this.q.get<LinkFlowRow>(`SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.id = ?`, id);
   }
 
   /**
@@ -102,40 +108,60 @@ export class PathStore {
    * `dst` and whose lifetime meets [from, to], each with its newest trace: the arrivals a push
    * could have become. Bounded: a window holds a handful per packet.
    */
-  arrivals(side: LinkSide, dst: string, from: string, to: string): LinkFlowRow[] {
-    return this.candidates(side, "f.recirc_id = '0x0' AND instr(f.key, 'tunnel(') > 0 AND instr(f.key, ?) > 0", dst, from, to);
+  arrivals(side: LinkSide, dst: string, from: string, to: string): Promise<LinkFlowRow[]> {
+    const has = this.contains();
+    return this.candidates(side, `f.recirc_id = '0x0' AND ${has('f.key', "'tunnel('")} AND ${has('f.key', '?')}`, dst, from, to);
   }
 
   /**
    * Passes on chassis other than `notChassis` whose actions push a tunnel to `dst`, lifetime meeting
    * [from, to], each with its newest trace: the senders an arrival could have come from.
    */
-  senders(side: LinkSide, dst: string, from: string, to: string): LinkFlowRow[] {
-    return this.candidates(side, "(instr(f.actions, 'tnl_push(') > 0 OR instr(f.actions, 'set(tunnel(') > 0) AND instr(f.actions, ?) > 0", dst, from, to);
+  senders(side: LinkSide, dst: string, from: string, to: string): Promise<LinkFlowRow[]> {
+    const has = this.contains();
+    return this.candidates(side, `(${has('f.actions', "'tnl_push('")} OR ${has('f.actions', "'set(tunnel('")}) AND ${has('f.actions', '?')}`, dst, from, to);
+  }
+
+  /**
+   * "`text` holds `needle`", byte for byte: SQLite's instr, PostgreSQL's strpos (same arguments,
+   * same answer; neither has the other's). Not LIKE: `_` in tnl_push( is a wildcard there, and
+   * SQLite's LIKE ignores case.
+   */
+  private contains(): (text: string, needle: string) => string {
+    const fn = this.q.dialect === 'postgres' ? 'strpos' : 'instr';
+    return (text, needle) => `${fn}(${text}, ${needle}) > 0`;
   }
 
   /**
    * Flows of the other side alive in [from, to] with a trace. With the other chassis's name (the
    * southbound Encap of the tunnel's IP) the walk is that chassis's live and recently removed flows
-   * (idx_dpflow_live, two ranges), not the whole table.
+   * (idx_dpflow_live, two ranges), not the whole table. Newest first, ties by id (the LIMIT and
+   * the nearest-candidate pick see the same order on both databases).
    */
-  private candidates(side: LinkSide, match: string, dst: string, from: string, to: string): LinkFlowRow[] {
-    const tail = 'AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND trace_id IS NOT NULL ORDER BY f.first_seen DESC LIMIT 256';
+  private candidates(side: LinkSide, match: string, dst: string, from: string, to: string): Promise<LinkFlowRow[]> {
+    const tail =
+      'AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) ORDER BY f.first_seen DESC, f.id DESC LIMIT 256';
     const needle = `dst=${dst},`;
     if (side.chassis !== null) {
-      return this.stmt(
+      return this.q.all<LinkFlowRow>(
         `SELECT ${LINK_COLUMNS} FROM datapath_flow f
           WHERE f.id IN (SELECT id FROM datapath_flow WHERE chassis = ? AND removed_at IS NULL
                          UNION ALL SELECT id FROM datapath_flow WHERE chassis = ? AND removed_at >= ?)
             AND ${match} ${tail}`,
-      ).all(side.chassis, side.chassis, from, needle, to, from) as LinkFlowRow[];
+        side.chassis,
+        side.chassis,
+        from,
+        needle,
+        to,
+        from,
+      );
     }
-    return this.stmt(`SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.chassis <> ? AND ${match} ${tail}`).all(side.notChassis, needle, to, from) as LinkFlowRow[];
+    return this.q.all<LinkFlowRow>(`SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.chassis <> ? AND ${match} ${tail}`, side.notChassis, needle, to, from);
   }
 
   /** Whether any chassis by this name has written a datapath flow into this store (an agent runs there). */
-  hasChassis(chassis: string): boolean {
-    return this.stmt('SELECT 1 FROM datapath_flow WHERE chassis = ? LIMIT 1').get(chassis) !== undefined;
+  async hasChassis(chassis: string): Promise<boolean> {
+    return (await this.q.get('SELECT 1 AS found FROM datapath_flow WHERE chassis = ? LIMIT 1', chassis)) !== undefined;
   }
 }
 

@@ -13,12 +13,12 @@ export class PathsService {
   ) {}
 
   /** The passes of one packet in edge order (path-builder.ts), with the path verdict. */
-  get(id: number, withSteps: boolean) {
-    const built = this.builder.ofPath(id);
+  async get(id: number, withSteps: boolean) {
+    const built = await this.builder.ofPath(id);
     if (!built) throw notFound(`no path ${id}`);
     const p = built.path!;
     // Across chassis: every chassis's passes in order (each pass names its chassis), one verdict.
-    const across = this.crossChassis.extend(built, (traceId) => this.builder.ofTrace(traceId));
+    const across = await this.crossChassis.extend(built, (traceId) => this.builder.ofTrace(traceId));
     const segments = across ? across.segments.map((s) => s.built) : [built];
     return {
       id: p.id,
@@ -26,7 +26,7 @@ export class PathsService {
       createdAt: p.created_at,
       updatedAt: p.updated_at,
       verdict: across ? across.verdict : built.verdict,
-      passes: this.traces.fromRows(segments.flatMap((b) => b.passes), withSteps),
+      passes: await this.traces.fromRows(segments.flatMap((b) => b.passes), withSteps),
       edges: segments.flatMap((b) => b.edges).map((e) => ({ parentDatapathFlowId: e.parent_id, childDatapathFlowId: e.child_id, recircId: e.recirc_id })),
     };
   }

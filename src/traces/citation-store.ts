@@ -4,6 +4,7 @@
 // nearly every trace: one row per 32 traces for them instead of one per trace (bench/api/RESULTS.md),
 // and a writer transaction ORs its citations into the rows once, at its end.
 import type { Database, Statement } from 'better-sqlite3';
+import type { SqlReader } from '../storage/sql';
 import type { WriteContext } from '../storage/writer';
 
 export const CITES_LFLOW = 0;
@@ -51,12 +52,14 @@ export class CitationBatch {
 }
 
 /**
- * SQL true when trace `idExpr` cites one of the refs given as a JSON array parameter: one probe of
- * the key (kind, ref, bucket) per ref.
+ * SQL true when trace `idExpr` cites one of the refs given as one list parameter (`inList`: a
+ * reader's `inList('int')`, SQLite's json_each by default): one probe of the key (kind, ref,
+ * bucket) per ref. The shift count is cast to INTEGER and the bit compared with 1: PostgreSQL has
+ * no `bigint >> bigint` and no integer truth values; SQLite gives the same answer either way.
  */
-export function citesSql(kind: number, idExpr: string): string {
-  return `EXISTS (SELECT 1 FROM trace_citation c WHERE c.kind = ${kind} AND c.ref IN (SELECT value FROM json_each(?))
-    AND c.bucket = (${idExpr}) >> ${BUCKET_SHIFT} AND (c.bits >> ((${idExpr}) & ${BUCKET_MASK})) & 1)`;
+export function citesSql(kind: number, idExpr: string, inList = 'SELECT value FROM json_each(?)'): string {
+  return `EXISTS (SELECT 1 FROM trace_citation c WHERE c.kind = ${kind} AND c.ref IN (${inList})
+    AND c.bucket = (${idExpr}) >> ${BUCKET_SHIFT} AND ((c.bits >> CAST((${idExpr}) & ${BUCKET_MASK} AS INTEGER)) & 1) = 1)`;
 }
 
 const popcount = (v: number): number => {
@@ -87,6 +90,36 @@ export function citedTraceIds(stmt: (sql: string) => Statement, kind: number, re
     for (let bits = r.bits >>> 0; bits; bits &= bits - 1) ids.push(base + 31 - Math.clz32(bits & -bits));
   }
   // One ref: the key (kind, ref, bucket) gives them ascending and distinct already.
+  if (refs.length === 1) return ids;
+  return [...new Set(ids)].sort((a, b) => a - b);
+}
+
+/** Bucket rows read per statement by tracesCiting: a DP-group flow's dense rows pass `max` in the first. */
+const CHUNK = 1024;
+
+/**
+ * citedTraceIds on the API's reader (SQLite or PostgreSQL): the same answer. An async reader has
+ * no early `return` from an iterator, so each ref's rows are read in key order, CHUNK at a time,
+ * stopping as soon as more than `max` ids were seen.
+ */
+export async function tracesCiting(q: SqlReader, kind: number, refs: number[], max: number): Promise<number[] | 'many'> {
+  if (!refs.length) return [];
+  const sql = `SELECT bucket, bits FROM trace_citation WHERE kind = ${kind} AND ref = ? AND bucket > ? ORDER BY bucket LIMIT ${CHUNK}`;
+  const ids: number[] = [];
+  let n = 0;
+  for (const ref of refs) {
+    for (let after = -1; ; ) {
+      const rows = await q.all<{ bucket: number; bits: number }>(sql, ref, after);
+      for (const r of rows) {
+        n += popcount(r.bits);
+        if (n > max) return 'many';
+        const base = r.bucket * (BUCKET_MASK + 1);
+        for (let bits = r.bits >>> 0; bits; bits &= bits - 1) ids.push(base + 31 - Math.clz32(bits & -bits));
+      }
+      if (rows.length < CHUNK) break;
+      after = rows[rows.length - 1].bucket;
+    }
+  }
   if (refs.length === 1) return ids;
   return [...new Set(ids)].sort((a, b) => a - b);
 }

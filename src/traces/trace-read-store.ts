@@ -1,12 +1,11 @@
-// Annotated traces read back from their rows on one read connection: the trace row, its packed
-// steps (step-pack.ts) with the rules, logical-flow snapshots and OVN objects they point to, and its
-// ports, as the API shows them; `GET /traces`'s query. The service reads through the main thread's
-// connection (TraceStore, trace-store.ts), the trace reader worker through its own
-// (trace-read-worker.ts); statements are prepared once per connection.
-import type { Database, Statement } from 'better-sqlite3';
+// Annotated traces read back from their rows: the trace row, its packed steps (step-pack.ts) with
+// the rules, logical-flow snapshots and OVN objects they point to, and its ports, as the API shows
+// them; `GET /traces`'s query. Reads go through a SqlReader (storage/sql.ts): the service's
+// `storage.query` (TraceStore, trace-store.ts: SQLite or PostgreSQL), or the trace reader worker's
+// own SQLite connection (trace-read-worker.ts). The SQL is written once for both dialects.
 import { makeCursor, Page } from '../common/query';
-import { Statements } from '../storage/writer';
-import { citedTraceIds, citesSql, CITES_HINT, CITES_LFLOW } from './citation-store';
+import type { SqlReader } from '../storage/sql';
+import { citesSql, CITES_HINT, CITES_LFLOW, tracesCiting } from './citation-store';
 import { PackedStep, unpackSteps } from './step-pack';
 import { LogicalPortJson, OwnerJson, ownerJson, StepJson, TraceJson } from './trace-record';
 import type { StepHint, StepOwner } from '../correlation/types';
@@ -46,56 +45,66 @@ export interface TraceOfFlow {
 /** Citations above which a filter by logical flow / northbound row is checked per trace. */
 const WALK_ABOVE = 10_000;
 
+/** A page's unpacked steps by trace id and the rows they refer to, one statement per table for the page. */
+interface StepRows {
+  steps: Map<number, PackedStep[]>;
+  rules: Map<number, RuleRow>;
+  lflows: Map<number, LflowRow>;
+  objects: Map<number, ObjectRow>;
+}
+
 export class TraceReadStore {
-  private readonly statements: Statements;
+  /** A reader, or how to get the current one (StoreService.query may be replaced at startup). */
+  constructor(private readonly source: SqlReader | (() => SqlReader)) {}
 
-  constructor(db: Database) {
-    this.statements = new Statements(db);
-  }
-
-  private stmt(sql: string): Statement {
-    return this.statements.get(sql);
+  private get q(): SqlReader {
+    return typeof this.source === 'function' ? this.source() : this.source;
   }
 
   /** The trace as the API shows it; steps only when asked (lists carry stepCount). */
-  read(id: number, withSteps: boolean): TraceJson | undefined {
-    const row = this.stmt('SELECT * FROM trace WHERE id = ?').get(id) as TraceRow | undefined;
+  async read(id: number, withSteps: boolean): Promise<TraceJson | undefined> {
+    const row = await this.q.get<TraceRow>('SELECT * FROM trace WHERE id = ?', id);
     if (!row) return undefined;
     return this.fromRow(row, withSteps);
   }
 
-  fromRow(row: TraceRow, withSteps: boolean): TraceJson {
+  async fromRow(row: TraceRow, withSteps: boolean): Promise<TraceJson> {
     // One range of the primary key (trace_id, port_name, role, scope).
-    return this.build(row, withSteps, this.stmt(`${PORT_COLUMNS} WHERE trace_id = ?`).raw().all(row.id) as PortRow[]);
+    const ports = await this.q.rows<PortRow>(`${PORT_COLUMNS} WHERE trace_id = ?`, row.id);
+    return this.build(row, withSteps, ports, withSteps ? await this.stepRows([row]) : undefined);
   }
 
   /**
    * A page of traces: their ports in one statement for the page rather than one per trace (at 1M
-   * the 51 statements of a port query's page were a third of its cost, bench/api/RESULTS.md).
+   * the 51 statements of a port query's page were a third of its cost, bench/api/RESULTS.md), and
+   * the rows their steps cite in one statement per table.
    */
-  fromRows(rows: TraceRow[], withSteps: boolean): TraceJson[] {
-    if (rows.length < 2) return rows.map((r) => this.fromRow(r, withSteps));
+  async fromRows(rows: TraceRow[], withSteps: boolean): Promise<TraceJson[]> {
+    if (rows.length < 2) return Promise.all(rows.map((r) => this.fromRow(r, withSteps)));
     const byTrace = new Map<number, PortRow[]>();
     for (const r of rows) byTrace.set(r.id, []);
-    const ports = this.stmt(`${PORT_COLUMNS} WHERE trace_id IN (SELECT value FROM json_each(?))`).raw().all(JSON.stringify(rows.map((r) => r.id))) as PortRow[];
+    const q = this.q;
+    const ports = await q.rows<PortRow>(`${PORT_COLUMNS} WHERE trace_id IN (${q.inList('int')})`, q.list(rows.map((r) => r.id)));
     for (const p of ports) byTrace.get(p[0])?.push(p);
-    return rows.map((r) => this.build(r, withSteps, byTrace.get(r.id) ?? []));
+    const cited = withSteps ? await this.stepRows(rows) : undefined;
+    return rows.map((r) => this.build(r, withSteps, byTrace.get(r.id) ?? [], cited));
   }
 
   /** `GET /traces`: one page, newest first. */
-  list(f: TraceListQuery): Page<TraceJson> {
+  async list(f: TraceListQuery): Promise<Page<TraceJson>> {
+    const q = this.q;
     const where: string[] = [];
     const args: unknown[] = [];
-    const refs = (sql: string, value: string): number[] => (this.stmt(sql).all(value) as Array<{ id: number }>).map((r) => r.id);
+    const refs = async (sql: string, value: string): Promise<number[]> => (await q.all<{ id: number }>(sql, value)).map((r) => r.id);
     /**
      * "The trace cites one of these rows" (trace_citation). Few citations: the traces' ids, from
      * the bitmaps (cost ~ citations). Many (a DP-group flow is in nearly every trace): checked per
      * trace while walking newest first, as materialising a million ids took seconds (bench/api).
      */
-    const citing = (kind: number, ids0: number[]): void => {
-      const ids = citedTraceIds((sql) => this.stmt(sql), kind, ids0, WALK_ABOVE);
-      if (ids === 'many') where.push(citesSql(kind, 't.id')) && args.push(JSON.stringify(ids0));
-      else where.push('t.id IN (SELECT value FROM json_each(?))') && args.push(JSON.stringify(ids));
+    const citing = async (kind: number, ids0: number[]): Promise<void> => {
+      const ids = await tracesCiting(q, kind, ids0, WALK_ABOVE);
+      if (ids === 'many') where.push(citesSql(kind, 't.id', q.inList('int'))) && args.push(q.list(ids0));
+      else where.push(`t.id IN (${q.inList('int')})`) && args.push(q.list(ids));
     };
     // By port: walk trace_port's primary key (port_name, trace_id) newest first from the cursor
     // and join each trace by id, so the first page costs ~limit rows however many traces the port
@@ -116,49 +125,50 @@ export class TraceReadStore {
     if (f.ufid)
       where.push('(t.datapath_flow_id IN (SELECT id FROM datapath_flow WHERE ufid = ?) OR (t.datapath_flow_id IS NULL AND t.ufid = ?))') &&
         args.push(f.ufid, f.ufid);
-    if (f.logicalFlow) citing(CITES_LFLOW, refs('SELECT id FROM logical_flow_snapshot WHERE uuid = ?', f.logicalFlow));
-    if (f.northboundUuid) citing(CITES_HINT, refs(`SELECT id FROM ovn_object WHERE uuid = ? AND db = 'OVN_Northbound'`, f.northboundUuid));
+    if (f.logicalFlow) await citing(CITES_LFLOW, await refs('SELECT id FROM logical_flow_snapshot WHERE uuid = ?', f.logicalFlow));
+    if (f.northboundUuid) await citing(CITES_HINT, await refs(`SELECT id FROM ovn_object WHERE uuid = ? AND db = 'OVN_Northbound'`, f.northboundUuid));
     if (f.datapath) where.push('t.id IN (SELECT trace_id FROM trace_port WHERE datapath = ?)') && args.push(f.datapath);
+    // LIKE's case rule differs (SQLite ignores ASCII case) but not here: verdict_kinds and the
+    // verdicts the API accepts are lowercase words without LIKE wildcards.
     if (f.verdict) where.push('t.verdict_kinds LIKE ?') && args.push(`%,${f.verdict},%`);
     if (f.since) where.push('t.created_at >= ?') && args.push(f.since);
     if (f.until) where.push('t.created_at <= ?') && args.push(f.until);
     if (f.chassis) where.push('t.chassis = ?') && args.push(f.chassis);
     if (f.sessionId) where.push('t.session_id = ?') && args.push(f.sessionId);
     if (f.cursor) where.push('t.id < ?') && args.push(f.cursor);
-    const group = f.portName !== undefined ? ' GROUP BY p.trace_id' : '';
+    // One row per trace of the port (it has several port rows: roles, scopes). PostgreSQL wants the
+    // trace's key grouped to select its columns; in SQLite that extra column costs two temp b-trees
+    // (the walk along the port's index no longer gives the order), so each gets its own clause.
+    const group = f.portName === undefined ? '' : q.dialect === 'postgres' ? ' GROUP BY p.trace_id, t.id' : ' GROUP BY p.trace_id';
     const columns = f.withSteps ? 't.*' : TRACE_LIST_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ');
     const sql = `SELECT ${columns} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${order} DESC LIMIT ?`;
-    const rows = this.stmt(sql).all(...args, f.limit + 1) as TraceRow[];
+    const rows = await q.all<TraceRow>(sql, ...args, f.limit + 1);
     // The row past the limit only says there is a next page: not built.
-    const items = this.fromRows(rows.slice(0, f.limit), f.withSteps);
+    const items = await this.fromRows(rows.slice(0, f.limit), f.withSteps);
     return { items, next: rows.length > f.limit ? makeCursor(items[items.length - 1].id) : null };
   }
 
   /** The name a logical port UUID was stored under (logical_port_alias), if any trace saw it. */
-  portNameOfUuid(uuid: string): string | undefined {
-    return (this.stmt('SELECT port_name FROM logical_port_alias WHERE uuid = ? LIMIT 1').get(uuid) as { port_name: string } | undefined)?.port_name;
+  async portNameOfUuid(uuid: string): Promise<string | undefined> {
+    // Ordered: the key (uuid, port_name) allows several names; the first in byte order, as before.
+    return (await this.q.get<{ port_name: string }>('SELECT port_name FROM logical_port_alias WHERE uuid = ? ORDER BY port_name LIMIT 1', uuid))?.port_name;
   }
 
   /** The traces of a datapath flow lifetime, newest first, as its summary shows them. */
-  ofDatapathFlow(flowId: number): TraceOfFlow[] {
-    return (
-      this.stmt('SELECT id, created_at, method, consistent, verdict, path_id FROM trace WHERE datapath_flow_id = ? ORDER BY id DESC').all(flowId) as Array<{
-        id: number;
-        created_at: string;
-        method: string;
-        consistent: number | null;
-        verdict: string;
-        path_id: number | null;
-      }>
-    ).map((t) => ({ id: t.id, createdAt: t.created_at, method: t.method, consistent: t.consistent == null ? null : t.consistent === 1, verdict: JSON.parse(t.verdict), pathId: t.path_id }));
+  async ofDatapathFlow(flowId: number): Promise<TraceOfFlow[]> {
+    const rows = await this.q.all<{ id: number; created_at: string; method: string; consistent: number | null; verdict: string; path_id: number | null }>(
+      'SELECT id, created_at, method, consistent, verdict, path_id FROM trace WHERE datapath_flow_id = ? ORDER BY id DESC',
+      flowId,
+    );
+    return rows.map((t) => ({ id: t.id, createdAt: t.created_at, method: t.method, consistent: t.consistent == null ? null : t.consistent === 1, verdict: JSON.parse(t.verdict), pathId: t.path_id }));
   }
 
   /** Whether any trace touched a logical port of this name. */
-  hasPort(name: string): boolean {
-    return this.stmt('SELECT 1 FROM trace_port WHERE port_name = ? LIMIT 1').get(name) !== undefined;
+  async hasPort(name: string): Promise<boolean> {
+    return (await this.q.get('SELECT 1 AS found FROM trace_port WHERE port_name = ? LIMIT 1', name)) !== undefined;
   }
 
-  private build(row: TraceRow, withSteps: boolean, portRows: PortRow[]): TraceJson {
+  private build(row: TraceRow, withSteps: boolean, portRows: PortRow[], cited: StepRows | undefined): TraceJson {
     // Sorted here rather than by a temp b-tree in SQLite (byte order, as SQLite's BINARY collation).
     const ports = portRows.sort((a, b) => cmp(b[3], a[3]) || cmp(a[2], b[2]) || cmp(a[1], b[1])); // scope desc, role, name
     const json: TraceJson = {
@@ -183,9 +193,9 @@ export class TraceReadStore {
       logicalPorts: ports.map((p): LogicalPortJson => ({ name: p[1], uuid: p[4], bindingUuid: p[5], datapath: p[6], role: p[2], scope: p[3] })),
       stepCount: row.step_count,
     };
-    if (withSteps) {
+    if (withSteps && cited) {
       const extra = row.extra ? (JSON.parse(row.extra) as Record<string, unknown>) : {};
-      json.steps = this.readSteps(row.steps, (extra.collisions ?? {}) as Record<string, StepOwner[]>);
+      json.steps = this.readSteps(cited.steps.get(row.id) ?? [], (extra.collisions ?? {}) as Record<string, StepOwner[]>, cited);
       json.warnings = (extra.warnings as string[]) ?? [];
       json.errors = (extra.errors as string[]) ?? [];
       json.translationFailed = (extra.translationFailed as string) ?? null;
@@ -193,12 +203,20 @@ export class TraceReadStore {
     return json;
   }
 
-  /** Unpacks trace.steps and fetches the rows they refer to, one statement per table. */
-  private readSteps(blob: Buffer, collisions: Record<string, StepOwner[]>): StepJson[] {
-    const steps = unpackSteps(blob);
-    const rules = this.byId<RuleRow>('SELECT id, bridge, table_id, priority, cookie, match, actions FROM of_rule', steps, (s) => s.ruleId);
-    const lflows = this.byId<LflowRow>('SELECT id, uuid, datapaths, pipeline, table_id, stage, priority, match, actions, source FROM logical_flow_snapshot', steps, (s) => s.lflowId);
-    const objects = this.byId<ObjectRow>('SELECT id, tbl, uuid, name, summary, detail FROM ovn_object', steps, (s) => s.ownerId, (s) => s.hintId);
+  /** The rules, logical-flow snapshots and OVN objects these traces' steps refer to. */
+  private async stepRows(rows: TraceRow[]): Promise<StepRows> {
+    const byTrace = new Map(rows.map((r) => [r.id, unpackSteps(r.steps)]));
+    const steps = [...byTrace.values()].flat();
+    const [rules, lflows, objects] = await Promise.all([
+      this.byId<RuleRow>('SELECT id, bridge, table_id, priority, cookie, match, actions FROM of_rule', steps, (s) => s.ruleId),
+      this.byId<LflowRow>('SELECT id, uuid, datapaths, pipeline, table_id, stage, priority, match, actions, source FROM logical_flow_snapshot', steps, (s) => s.lflowId),
+      this.byId<ObjectRow>('SELECT id, tbl, uuid, name, summary, detail FROM ovn_object', steps, (s) => s.ownerId, (s) => s.hintId),
+    ]);
+    return { steps: byTrace, rules, lflows, objects };
+  }
+
+  /** The steps of one trace as the API shows them, from the rows they refer to. */
+  private readSteps(steps: PackedStep[], collisions: Record<string, StepOwner[]>, { rules, lflows, objects }: StepRows): StepJson[] {
     const out: StepJson[] = [];
     for (const s of steps) {
       const r = rules.get(s.ruleId);
@@ -245,8 +263,8 @@ export class TraceReadStore {
     return out;
   }
 
-  /** The rows of one table the steps refer to, by id (one prepared statement, ids as a JSON array). */
-  private byId<R extends { id: number }>(select: string, steps: PackedStep[], ...refs: Array<(s: PackedStep) => number | null>): Map<number, R> {
+  /** The rows of one table the steps refer to, by id (the ids as one list parameter). */
+  private async byId<R extends { id: number }>(select: string, steps: PackedStep[], ...refs: Array<(s: PackedStep) => number | null>): Promise<Map<number, R>> {
     const ids = new Set<number>();
     for (const s of steps) for (const ref of refs) {
       const id = ref(s);
@@ -254,7 +272,8 @@ export class TraceReadStore {
     }
     const out = new Map<number, R>();
     if (!ids.size) return out;
-    for (const row of this.stmt(`${select} WHERE id IN (SELECT value FROM json_each(?))`).all(JSON.stringify([...ids])) as R[]) out.set(row.id, row);
+    const q = this.q;
+    for (const row of await q.all<R>(`${select} WHERE id IN (${q.inList('int')})`, q.list([...ids]))) out.set(row.id, row);
     return out;
   }
 }

@@ -7,6 +7,7 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openReadConnection } from '../storage/read-connection';
+import { SqliteReader } from '../storage/sql';
 import { TraceListQuery, TraceReadStore } from './trace-read-store';
 
 export interface ReadRequest {
@@ -35,12 +36,14 @@ const port = parentPort;
 if (port) {
   lowerPriority();
   const db = openReadConnection((workerData as { file: string }).file);
-  const reader = new TraceReadStore(db);
+  // SQLite only: the store's reads are async (one SqlReader for both databases), but on SQLite each
+  // statement answers at once. PostgreSQL pages run in the main process (traces.service.ts).
+  const reader = new TraceReadStore(new SqliteReader(db));
   const encoder = new TextEncoder();
-  port.on('message', (m: ReadRequest) => {
+  port.on('message', async (m: ReadRequest) => {
     let body: Uint8Array;
     try {
-      body = encoder.encode(JSON.stringify(reader.list(m.query)));
+      body = encoder.encode(JSON.stringify(await reader.list(m.query)));
     } catch (err) {
       port.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) } satisfies ReadReply);
       return;

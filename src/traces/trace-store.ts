@@ -3,11 +3,13 @@
 // synchronous code, prepared statements); the OpenFlow rules, logical-flow snapshots and OVN
 // objects a step refers to are stored once and remembered by id in memory, so a trace of 30 steps
 // usually costs one trace row (its steps packed in it: step-pack.ts), ~20 citation rows (what the
-// audits walk) and a few port rows. Reads go through trace-read-store.ts on the read connection.
+// audits walk) and a few port rows. The API's reads go through trace-read-store.ts on
+// `storage.query` (SQLite or PostgreSQL, async); the writes' own id lookups stay on the writer.
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { Page } from '../common/query';
 import type { AnnotatedStep, LogicalFlowSnapshot, StepHint, StepOwner } from '../correlation/types';
+import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { CitationBatch, CITES_HINT, CITES_LFLOW } from './citation-store';
@@ -43,10 +45,14 @@ class IdCache {
   }
 }
 
-/** The connection reads use and the writer (StoreService, or storeHandles() outside the app). */
+/**
+ * The connection reads use and the writer (StoreService, or storeHandles() outside the app); the
+ * API's reader when there is one (else the read connection through a SqliteReader).
+ */
 export interface StoreHandles {
   readonly db: StoreService['db'];
   readonly writer: StoreService['writer'];
+  readonly query?: SqlReader;
 }
 
 /** What a pruned trace leaves to its owners: its path and its datapath flow lifetime. */
@@ -73,39 +79,41 @@ export class TraceStore {
   private seen = new Map<number, string>();
 
   constructor(@Inject(StoreService) storage: StoreHandles) {
-    this.reader = new TraceReadStore(storage.db);
+    const local = new SqliteReader(storage.db);
+    // Read at each call: StoreService.query is the PostgreSQL reader once that is opened.
+    this.reader = new TraceReadStore(() => storage.query ?? local);
     storage.writer.onChunkEnd((tx) => this.flushSeen(tx));
     storage.writer.onRollback(() => this.clearCaches());
   }
 
-  // ---- reads (the read connection) ----------------------------------------------------
+  // ---- reads (the API's: storage.query) ----------------------------------------------
 
   /** The trace as the API shows it; steps only when asked (lists carry stepCount). */
-  read(id: number, withSteps: boolean): TraceJson | undefined {
+  read(id: number, withSteps: boolean): Promise<TraceJson | undefined> {
     return this.reader.read(id, withSteps);
   }
 
-  fromRow(row: TraceRow, withSteps: boolean): TraceJson {
+  fromRow(row: TraceRow, withSteps: boolean): Promise<TraceJson> {
     return this.reader.fromRow(row, withSteps);
   }
 
-  fromRows(rows: TraceRow[], withSteps: boolean): TraceJson[] {
+  fromRows(rows: TraceRow[], withSteps: boolean): Promise<TraceJson[]> {
     return this.reader.fromRows(rows, withSteps);
   }
 
-  list(q: TraceListQuery): Page<TraceJson> {
+  list(q: TraceListQuery): Promise<Page<TraceJson>> {
     return this.reader.list(q);
   }
 
-  portNameOfUuid(uuid: string): string | undefined {
+  portNameOfUuid(uuid: string): Promise<string | undefined> {
     return this.reader.portNameOfUuid(uuid);
   }
 
-  hasPort(name: string): boolean {
+  hasPort(name: string): Promise<boolean> {
     return this.reader.hasPort(name);
   }
 
-  ofDatapathFlow(flowId: number): TraceOfFlow[] {
+  ofDatapathFlow(flowId: number): Promise<TraceOfFlow[]> {
     return this.reader.ofDatapathFlow(flowId);
   }
 

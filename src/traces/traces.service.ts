@@ -14,7 +14,11 @@ export type TraceFilter = Omit<TraceListQuery, 'portName'> & { logicalPort?: str
 
 @Injectable()
 export class TracesService implements OnModuleDestroy {
-  /** Where `GET /traces` runs: a worker thread on its own read connection (none for ':memory:'). */
+  /**
+   * Where `GET /traces` runs on SQLite: a worker thread on its own read connection (none for
+   * ':memory:'). On PostgreSQL pages run here on `storage.query`: its reads wait on the network,
+   * not on this thread's CPU.
+   */
   readonly readWorker?: TraceReadWorker;
 
   constructor(
@@ -30,14 +34,14 @@ export class TracesService implements OnModuleDestroy {
     return this.storage.writer.submit((tx) => this.store.insert(tx, input));
   }
 
-  get(id: number, withSteps = true): TraceJson {
-    const t = this.store.read(id, withSteps);
+  async get(id: number, withSteps = true): Promise<TraceJson> {
+    const t = await this.store.read(id, withSteps);
     if (!t) throw notFound(`no trace ${id}`);
     return t;
   }
 
-  text(id: number): string {
-    return renderTraceText(this.get(id, true));
+  async text(id: number): Promise<string> {
+    return renderTraceText(await this.get(id, true));
   }
 
   /**
@@ -45,10 +49,10 @@ export class TracesService implements OnModuleDestroy {
    * logical_port_alias, then in OVN); unknown ones are a 404 naming them. Always the name: the
    * primary key (port_name, trace_id) serves every port query.
    */
-  resolvePort(nameOrUuid: string): string {
+  async resolvePort(nameOrUuid: string): Promise<string> {
     if (isUuid(nameOrUuid.toLowerCase())) {
       const u = nameOrUuid.toLowerCase();
-      const alias = this.store.portNameOfUuid(u);
+      const alias = await this.store.portNameOfUuid(u);
       if (alias !== undefined) return alias;
       const nb = this.replicas.nb.get('Logical_Switch_Port', u) ?? this.replicas.nb.get('Logical_Router_Port', u);
       if (nb) return String(nb.name);
@@ -56,7 +60,7 @@ export class TracesService implements OnModuleDestroy {
       if (pb) return String(pb.logical_port);
       throw notFound(`no logical port with UUID ${u}`, 'logical_port');
     }
-    if (this.store.hasPort(nameOrUuid)) return nameOrUuid;
+    if (await this.store.hasPort(nameOrUuid)) return nameOrUuid;
     const known =
       this.replicas.nb.find('Logical_Switch_Port', 'name', nameOrUuid).length ||
       this.replicas.nb.find('Logical_Router_Port', 'name', nameOrUuid).length ||
@@ -69,23 +73,23 @@ export class TracesService implements OnModuleDestroy {
    * The filter with its port resolved (here, on the main thread: it asks the OVN replicas),
    * ready for the trace query (trace-read-store.ts); a 404 for an unknown port.
    */
-  private withPortResolved(f: TraceFilter): TraceListQuery {
+  private async withPortResolved(f: TraceFilter): Promise<TraceListQuery> {
     const { logicalPort, ...rest } = f;
-    return logicalPort ? { ...rest, portName: this.resolvePort(logicalPort) } : rest;
+    return logicalPort ? { ...rest, portName: await this.resolvePort(logicalPort) } : rest;
   }
 
-  list(f: TraceFilter): Page<TraceJson> {
-    return this.store.list(this.withPortResolved(f));
+  async list(f: TraceFilter): Promise<Page<TraceJson>> {
+    return this.store.list(await this.withPortResolved(f));
   }
 
   /**
-   * `GET /traces`'s body (JSON, UTF-8), built in the trace reader worker when the store is a file
-   * (see trace-read-pool.ts; 503 while it restarts), else here.
+   * `GET /traces`'s body (JSON, UTF-8), built in the trace reader worker when the store is a
+   * SQLite file (see trace-read-pool.ts; 503 while it restarts), else here (':memory:', PostgreSQL).
    */
   async listJson(f: TraceFilter): Promise<Buffer> {
-    const q = this.withPortResolved(f);
-    if (this.readWorker) return this.readWorker.list(q);
-    return Buffer.from(JSON.stringify(this.store.list(q)));
+    const q = await this.withPortResolved(f);
+    if (this.readWorker && this.storage.query.dialect === 'sqlite') return this.readWorker.list(q);
+    return Buffer.from(JSON.stringify(await this.store.list(q)));
   }
 
   async onModuleDestroy(): Promise<void> {

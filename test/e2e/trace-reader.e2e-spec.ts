@@ -57,17 +57,17 @@ describe('the trace reader worker', () => {
     for (const [url, filter] of cases) {
       const r = await http.get(url).expect(200);
       expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
-      expect(r.text).toBe(JSON.stringify(traces.list(filter)));
+      expect(r.text).toBe(JSON.stringify(await traces.list(filter)));
     }
     // A cursor and a cited logical flow (the citation bitmaps) too.
     const first = (await http.get('/traces?logical_port=lsp1&limit=1&include=steps').expect(200)).body;
     const next = Number(Buffer.from(first.next, 'base64url').toString().slice(3));
     const r = await http.get(`/traces?logical_port=lsp1&limit=2&cursor=${first.next}`).expect(200);
-    expect(r.text).toBe(JSON.stringify(traces.list({ ...base, logicalPort: 'lsp1', limit: 2, cursor: next })));
+    expect(r.text).toBe(JSON.stringify(await traces.list({ ...base, logicalPort: 'lsp1', limit: 2, cursor: next })));
     const lflow = first.items[0].steps.flatMap((s: { owners: Array<{ table: string; uuid: string }> }) => s.owners).find((o: { table: string }) => o.table === 'Logical_Flow').uuid;
     const cited = await http.get(`/traces?logical_flow=${lflow}`).expect(200);
     expect(cited.body.items.length).toBeGreaterThan(0);
-    expect(cited.text).toBe(JSON.stringify(traces.list({ ...base, logicalFlow: lflow })));
+    expect(cited.text).toBe(JSON.stringify(await traces.list({ ...base, logicalFlow: lflow })));
     // An unknown port is still a 404 naming it (resolved on the main thread).
     expect((await http.get('/traces?logical_port=nosuch').expect(404)).body).toMatchObject({ statusCode: 404, field: 'logical_port' });
   });

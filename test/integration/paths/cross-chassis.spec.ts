@@ -110,8 +110,8 @@ describe('a path across chassis (GET /paths/:id)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('continues the ping to lsp2 on hv2: both passes, each naming its chassis, delivered to lsp2 on hv2', () => {
-    const p = service().get(ids.pingSent.path, false);
+  it('continues the ping to lsp2 on hv2: both passes, each naming its chassis, delivered to lsp2 on hv2', async () => {
+    const p = await service().get(ids.pingSent.path, false);
     expect(p.passes.map((x) => [x.chassis, x.id])).toEqual([['hv1', ids.pingSent.trace], ['hv2', ids.pingRecv.trace]]);
     expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp2'], chassis: 'hv2', incomplete: false });
     expect((p.verdict as unknown as { tunnels: unknown[] }).tunnels).toEqual([
@@ -119,67 +119,67 @@ describe('a path across chassis (GET /paths/:id)', () => {
     ]);
   });
 
-  it("gives the same whole path when asked for by the receiving chassis's pass", () => {
-    const p = service().get(ids.pingRecv.path, false);
+  it("gives the same whole path when asked for by the receiving chassis's pass", async () => {
+    const p = await service().get(ids.pingRecv.path, false);
     expect(p.passes.map((x) => [x.chassis, x.id])).toEqual([['hv1', ids.pingSent.trace], ['hv2', ids.pingRecv.trace]]);
-    expect(p.verdict).toEqual(service().get(ids.pingSent.path, false).verdict);
-    const drop = service().get(ids.tcpRecv.path, false);
+    expect(p.verdict).toEqual((await service().get(ids.pingSent.path, false)).verdict);
+    const drop = await service().get(ids.tcpRecv.path, false);
     expect(drop.passes.map((x) => x.id)).toEqual([ids.tcpSent.trace, ids.tcpRecv.trace]);
     expect(drop.verdict).toMatchObject({ kinds: ['drop'], chassis: 'hv2' });
   });
 
-  it("asked for by one of two arrivals of the same sender megaflow, keeps that arrival (not the other packet's)", () => {
+  it("asked for by one of two arrivals of the same sender megaflow, keeps that arrival (not the other packet's)", async () => {
     // hv1's flow to lsp2 carries an ICMP packet, then a TCP one 0.9 s later: both arrivals fit it.
     const sent = pass('hv1', toLsp2, T0 + 30_000, tunnelTo('hv2'));
     db.prepare('UPDATE datapath_flow SET last_seen = ? WHERE id = ?').run(iso(T0 + 31_000), sent.flow);
     const icmp = pass('hv2', icmpArrival, T0 + 30_010, { kinds: ['output'], logicalPorts: ['lsp2'] });
     const tcp = pass('hv2', tcpArrival, T0 + 30_900, { kinds: ['drop'], logicalFlow: 'lf-acl-eval', stage: 'ls_out_acl_eval', northbound: ACL });
-    const p = service().get(icmp.path, false);
+    const p = await service().get(icmp.path, false);
     expect(p.passes.map((x) => x.id)).toEqual([sent.trace, icmp.trace]);
     expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp2'], chassis: 'hv2' });
     expect((p.verdict as unknown as { tunnels: Array<{ toTraceId: number }> }).tunnels.map((t) => t.toTraceId)).toEqual([icmp.trace]);
-    const d = service().get(tcp.path, false);
+    const d = await service().get(tcp.path, false);
     expect(d.passes.map((x) => x.id)).toEqual([sent.trace, tcp.trace]);
     expect(d.verdict).toMatchObject({ kinds: ['drop'], chassis: 'hv2' });
     for (const id of [sent.flow, icmp.flow, tcp.flow]) db.prepare('UPDATE datapath_flow SET removed_at = last_seen WHERE id = ?').run(id);
   });
 
-  it('continues the routed ping on hv3 (sw1, not hv2 which also saw traffic from hv1)', () => {
-    const p = service().get(ids.routedSent.path, false);
+  it('continues the routed ping on hv3 (sw1, not hv2 which also saw traffic from hv1)', async () => {
+    const p = await service().get(ids.routedSent.path, false);
     expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv3']);
     expect(p.verdict).toMatchObject({ logicalPorts: ['lsp3'], chassis: 'hv3', incomplete: false });
   });
 
-  it("says the TCP packet was dropped on hv2 by the ACL's logical flow", () => {
-    const p = service().get(ids.tcpSent.path, false);
+  it("says the TCP packet was dropped on hv2 by the ACL's logical flow", async () => {
+    const p = await service().get(ids.tcpSent.path, false);
     expect(p.passes.map((x) => x.id)).toEqual([ids.tcpSent.trace, ids.tcpRecv.trace]);
     expect(p.verdict).toMatchObject({ kinds: ['drop'], chassis: 'hv2', logicalFlow: 'lf-acl-eval', stage: 'ls_out_acl_eval', northbound: ACL, dropTraceId: ids.tcpRecv.trace });
   });
 
-  it("follows each chassis's recirculation chain: the push after conntrack on hv1, conntrack then delivery on hv2", () => {
-    const p = service().get(ids.ctZero.path, false);
+  it("follows each chassis's recirculation chain: the push after conntrack on hv1, conntrack then delivery on hv2", async () => {
+    const p = await service().get(ids.ctZero.path, false);
     expect(p.passes.map((x) => x.id)).toEqual([ids.ctZero.trace, ids.ctSent.trace, ids.ctFirst.trace, ids.ctSecond.trace]);
     expect(p.verdict).toMatchObject({ logicalPorts: ['lsp2'], chassis: 'hv2', incomplete: false });
   });
 
-  it('leaves a push unlinked outside the skew window, incomplete and naming the remote chassis; a wider window links it', () => {
+  it('leaves a push unlinked outside the skew window, incomplete and naming the remote chassis; a wider window links it', async () => {
     pass('hv3', hv3Arrival, T0 + 25_000, { kinds: ['output'], logicalPorts: ['lsp3'] });
-    const p = service().get(ids.lateSent.path, false);
+    const p = await service().get(ids.lateSent.path, false);
     expect(p.passes.map((x) => x.chassis)).toEqual(['hv1']);
     expect(p.verdict).toMatchObject({ incomplete: true, kinds: ['tunnel'], chassis: 'hv1' });
     expect(p.verdict.incompleteReason).toMatch(/tunnel to 192\.168\.0\.3 \(chassis hv3\)/);
-    const wide = service({ LIVETRACE_TUNNEL_SKEW_MS: 10_000 }).get(ids.lateSent.path, false);
+    const wide = await service({ LIVETRACE_TUNNEL_SKEW_MS: 10_000 }).get(ids.lateSent.path, false);
     expect(wide.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv3']);
   });
 
-  it('answers a one-chassis service (role all) exactly as before when the store has no rows of the remote chassis', () => {
+  it('answers a one-chassis service (role all) exactly as before when the store has no rows of the remote chassis', async () => {
     const alone = pass('hv9', { ...toLsp2, actions: toLsp2.actions.replace('dst=192.168.0.2', 'dst=192.168.0.9') }, T0 + 40_000, tunnelTo('hv2'));
-    const before = new PathsService(new PathBuilder(store), traces, oneChassis(store, {}, {})).get(alone.path, false);
-    const built = new PathBuilder(store).ofPath(alone.path)!;
+    const before = await new PathsService(new PathBuilder(store), traces, oneChassis(store, {}, {})).get(alone.path, false);
+    const built = (await new PathBuilder(store).ofPath(alone.path))!;
     expect(before.verdict).toEqual(built.verdict);
     expect(before.passes.map((x) => x.id)).toEqual([alone.trace]);
     // An api instance (many chassis) says the tunnel's far end was not found.
-    const api = new PathsService(new PathBuilder(store), traces, oneChassis(store, { LIVETRACE_ROLE: 'api' }, {})).get(alone.path, false);
+    const api = await new PathsService(new PathBuilder(store), traces, oneChassis(store, { LIVETRACE_ROLE: 'api' }, {})).get(alone.path, false);
     expect(api.verdict.incomplete).toBe(true);
   });
 });

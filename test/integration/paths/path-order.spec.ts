@@ -122,17 +122,17 @@ describe('a path with reused recirculation ids', () => {
       [a, ['0x0', '0x7', '0x3']],
       [b, ['0x0', '0x3', '0x7']],
     ] as const) {
-      const got = paths.get(p.pathId, false);
+      const got = await paths.get(p.pathId, false);
       expect(got.passes.map((x) => x.id)).toEqual(p.traceIds);
       expect(got.passes.map((x) => x.recircId)).toEqual(recircs);
       expect(got.edges).toHaveLength(2);
       // The cross-check builds its path from any of the packet's traces: the same passes, same order.
-      for (const id of p.traceIds) expect(builder.ofTrace(id)!.passes.map((r) => r.id)).toEqual(p.traceIds);
+      for (const id of p.traceIds) expect((await builder.ofTrace(id))!.passes.map((r) => r.id)).toEqual(p.traceIds);
       // What ordering by recirc id number gave (the old GET /paths/:id): wrong for the first packet.
       const byNumber = [...got.passes].sort((x, y) => Number(x.recircId) - Number(y.recircId)).map((x) => x.id);
       if (p === a) expect(byNumber).not.toEqual(p.traceIds);
       // The tracer's stored verdict is the one verdict function over the stored passes in edge order.
-      const rows = builder.ofPath(p.pathId)!.passes;
+      const rows = (await builder.ofPath(p.pathId))!.passes;
       const recomputed = pathVerdict(rows.map((r) => ({ traceId: r.id, recircId: Number(r.recirc_id), pass: passOfStored(JSON.parse(r.verdict)) })));
       expect(got.verdict).toEqual(recomputed);
       expect(got.verdict).toMatchObject({ kinds: ['drop'], passes: 3, incomplete: false, dropTraceId: p.traceIds[2] });
@@ -169,10 +169,10 @@ describe('a path with reused recirculation ids', () => {
       methodReason: 'test',
     });
     expect(r.pathId).not.toBe(a.pathId);
-    expect(paths.get(a.pathId, false).passes.map((p) => p.id)).toEqual(a.traceIds);
-    const later = paths.get(r.pathId, false);
+    expect((await paths.get(a.pathId, false)).passes.map((p) => p.id)).toEqual(a.traceIds);
+    const later = await paths.get(r.pathId, false);
     expect(later.passes.map((p) => p.id)).toEqual([a.traceIds[0], r.traceId, a.traceIds[2]]);
     expect(later.verdict).toMatchObject({ kinds: ['drop'], passes: 3, incomplete: false, dropTraceId: a.traceIds[2] });
-    for (const id of [r.traceId]) expect(builder.ofTrace(id)!.passes.map((p) => p.id)).toEqual(later.passes.map((p) => p.id));
+    for (const id of [r.traceId]) expect((await builder.ofTrace(id))!.passes.map((p) => p.id)).toEqual(later.passes.map((p) => p.id));
   });
 });

@@ -70,8 +70,8 @@ describe('recorded paths with reused recirculation ids', () => {
     [18, ['0x0', '0x17', '0x12']],
     [19, ['0x0', '0x17', '0x18', '0x19', '0x12']],
     [20, ['0x0', '0x17', '0x18', '0x19', '0x12']],
-  ] as const)('path %i: passes along the edges, the same for GET /paths/:id and the cross-check', (id, recircs) => {
-    const got = paths.get(id, false);
+  ] as const)('path %i: passes along the edges, the same for GET /paths/:id and the cross-check', async (id, recircs) => {
+    const got = await paths.get(id, false);
     expect(got.passes.map((p) => p.recircId)).toEqual(recircs);
     // Each pass after the first has its parent before it.
     const at = new Map(got.passes.map((p, i) => [p.datapathFlowId, i]));
@@ -79,7 +79,7 @@ describe('recorded paths with reused recirculation ids', () => {
     expect(got.edges).toHaveLength(got.passes.length - 1);
     // The cross-check builds the path of the trace it is asked about, from any trace stored in it.
     const order = got.passes.map((p) => p.id);
-    for (const p of got.passes.filter((x) => x.pathId === id)) expect(builder.ofTrace(p.id)!.passes.map((r) => r.id)).toEqual(order);
+    for (const p of got.passes.filter((x) => x.pathId === id)) expect((await builder.ofTrace(p.id))!.passes.map((r) => r.id)).toEqual(order);
     // By recirc id number (the old GET /paths/:id) the egress pass 0x12 came right after the root.
     expect([...got.passes].sort((a, b) => Number(a.recircId) - Number(b.recircId)).map((p) => p.recircId)[1]).toBe('0x12');
     expect(got.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp3'], incomplete: false });

@@ -117,7 +117,7 @@ describe('retention', () => {
     expect(total).toBeGreaterThan(100);
     const keep = 40;
     const newest = (db.prepare('SELECT id FROM trace ORDER BY id DESC LIMIT ?').all(keep) as Array<{ id: number }>).map((r) => r.id);
-    const before = newest.map((id) => store.read(id, true));
+    const before = await Promise.all(newest.map((id) => store.read(id, true)));
     const limits = { before: null, maxPrunedId: await writer.submit((tx) => rowLimitCut(tx, stores, keep)) };
     let batches = 0;
     let pruned = 0;
@@ -131,7 +131,7 @@ describe('retention', () => {
     expect(pruned).toBe(total - keep);
     expect(batches).toBe(Math.ceil((total - keep) / 7));
     expect((db.prepare('SELECT id FROM trace ORDER BY id DESC').all() as Array<{ id: number }>).map((r) => r.id)).toEqual(newest);
-    expect(newest.map((id) => store.read(id, true))).toEqual(before);
+    expect(await Promise.all(newest.map((id) => store.read(id, true)))).toEqual(before);
     expect(orphans()).toEqual({ citations: 0, ports: 0, paths: 0, endedFlows: 0, edges: 0 });
     citationsMatchSteps();
     // Live lifetimes stay for the poller even when no trace cites them any more.
