@@ -20,7 +20,7 @@ demo: deps build
 test: deps
 	npm test
 
-deps: debs node_modules
+deps: debs debs-pg node_modules
 
 debs:
 	@missing=""; for b in $(DEB_BINARIES); do command -v $$b >/dev/null 2>&1 || missing="$$missing $$b"; done; \
@@ -31,7 +31,8 @@ debs:
 	  apt-get update -q && apt-get install -y -q --no-install-recommends $(DEB_PACKAGES); \
 	fi
 
-# PostgreSQL for the second store of issue 19 (scripts/pg-cluster runs it); not part of `make test` yet.
+# PostgreSQL, the store many agents share (issue 19): scripts/pg-cluster runs a cluster of the project's
+# own for the tests (test/postgres), the bench and scripts/demo --chassis 3.
 PG_PACKAGES := postgresql postgresql-client
 .PHONY: debs-pg
 debs-pg:

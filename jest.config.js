@@ -42,6 +42,9 @@ module.exports = {
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], globalSetup: pairSetup, slowTestThreshold: 60 },
     // The page in a real Chromium, the event stream and the terminal client on one sandbox: run by
     // scripts/test-matrix on the Debian 12 pair only (the UI reads the API, which every pair's e2e covers).
+    // PostgreSQL, the store of many agents (issue 19): each file starts its own cluster (scripts/pg-cluster);
+    // run by scripts/test-matrix on the Debian 12 pair only.
+    { ...common, displayName: 'postgres', testMatch: ['<rootDir>/test/postgres/**/*.spec.ts'], globalSetup: pairSetup, slowTestThreshold: 60 },
     { ...common, displayName: 'browser', testMatch: ['<rootDir>/test/browser/**/*.spec.ts'], globalSetup: pairSetup, slowTestThreshold: 60 },
   ],
 };

@@ -19,17 +19,17 @@ export function redactUrl(url: string): string {
   return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
 }
 
-let parsersSet = false;
 /**
  * Values as SQLite gives them, so an answer is the same bytes on both: int8 (bigint columns,
  * COUNT) and numeric (SUM, AVG) as JS numbers. Ids stay below 2^53 by construction (writer slots).
+ * Our pool's own parsers: pg's global ones are left alone.
  */
-export function sqliteLikeTypes(): void {
-  if (parsersSet) return;
-  parsersSet = true;
-  types.setTypeParser(types.builtins.INT8, (v) => Number(v));
-  types.setTypeParser(types.builtins.NUMERIC, (v) => Number(v));
-}
+export const sqliteLikeTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === types.builtins.INT8 || oid === types.builtins.NUMERIC) return (v: string) => (v === null ? null : Number(v));
+    return types.getTypeParser(oid, format);
+  },
+};
 
 function tlsFromEnv(): object | undefined {
   const { PGSSLROOTCERT: ca, PGSSLCERT: cert, PGSSLKEY: key, PGSSLMODE: mode } = process.env;
@@ -53,13 +53,12 @@ export function pgDataSourceOptions(url: string, poolSize = 10): DataSourceOptio
     migrationsTableName: 'migrations',
     synchronize: false,
     // A lost server must not hang a request: connect and statement timeouts, keepalive.
-    extra: { max: poolSize, connectionTimeoutMillis: 5000, statement_timeout: 30_000, keepAlive: true, application_name: 'ovn-livetrace' },
+    extra: { types: sqliteLikeTypes, max: poolSize, connectionTimeoutMillis: 5000, statement_timeout: 30_000, keepAlive: true, application_name: 'ovn-livetrace' },
   };
 }
 
 /** Opens the central database and brings its schema up to date. */
 export async function openPostgres(url: string, poolSize?: number): Promise<DataSource> {
-  sqliteLikeTypes();
   const ds = new DataSource(pgDataSourceOptions(url, poolSize));
   try {
     await ds.initialize();

@@ -132,6 +132,7 @@ export class Shipper {
       this.schedule(this.opts.idleMs);
     } catch (err) {
       const msg = (err as Error).message;
+      this.refreshBacklog();
       if (this.state.up || this.state.lastError === null) this.log.warn(`PostgreSQL unreachable, spooling locally (${this.state.backlog} changes waiting): ${msg}`);
       if (this.state.up || !this.state.since) this.state.since = new Date().toISOString();
       this.state.up = false;
@@ -187,6 +188,8 @@ export class Shipper {
     this.state.batches++;
     this.state.lastShippedAt = new Date().toISOString();
     this.state.since = null;
+    this.state.up = true;
+    this.state.lastError = null;
     this.refreshBacklog();
     this.release();
     return entries.length;

@@ -12,7 +12,7 @@ export const ROOT = resolve(__dirname, '../..');
 
 export function testConfig(env: Record<string, string> = {}): LivetraceConfig {
   const dir = mkdtempSync(join(tmpdir(), 'livetrace-app-'));
-  return loadConfig({ LIVETRACE_DB: join(dir, 'livetrace.sqlite'), LIVETRACE_LOG_LEVEL: 'warn', ...env });
+  return loadConfig({ LIVETRACE_DB: join(dir, 'livetrace.sqlite'), LIVETRACE_SPOOL: join(dir, 'spool.sqlite'), LIVETRACE_LOG_LEVEL: 'warn', ...env });
 }
 
 export async function startApp(env: Record<string, string> = {}): Promise<INestApplication> {

@@ -1,0 +1,56 @@
+// A PostgreSQL cluster of the test's own (scripts/pg-cluster: Debian's postgresql, run as the
+// postgres user, a free loopback port), and a fresh database in it per use, so tests never see
+// each other's rows. Nothing assumes a server already running.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { ROOT } from './app';
+
+export interface TestPostgres {
+  dir: string;
+  /** postgres://… of the cluster's default database `livetrace`. */
+  url: string;
+  /** A new empty database in the cluster; its URL. */
+  database(name: string): Promise<string>;
+  /** Stops the cluster (fast shutdown) without removing it: start() brings it back. */
+  stopServer(): void;
+  startServer(): void;
+  /** Stops it and removes its folder. */
+  stop(): void;
+}
+
+const script = join(ROOT, 'scripts/pg-cluster');
+const run = (...args: string[]) => execFileSync(script, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+
+export function startPostgres(): TestPostgres {
+  const dir = mkdtempSync(join(tmpdir(), 'livetrace-pg-'));
+  // The postgres user must be able to enter the folder.
+  execFileSync('chmod', ['755', dir]);
+  const url = run('start', dir).split('\n').pop()!;
+  return {
+    dir,
+    url,
+    async database(name) {
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS "${name}"`);
+        await c.query(`CREATE DATABASE "${name}"`);
+      } finally {
+        await c.end();
+      }
+      return url.replace(/\/[^/]*$/, `/${name}`);
+    },
+    stopServer: () => void run('stop', dir),
+    startServer: () => void run('start', dir),
+    stop() {
+      try {
+        run('stop', dir);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
