@@ -1,15 +1,15 @@
 // The audits' reads: the logical-flow snapshots and northbound objects the traces cited, and the
 // datapath flow lifetimes whose traces cite them, with those traces and their paths' verdicts. Read
 // only (the snapshots and objects are written by the trace store as traces cite them); joins the
-// lifetime, trace, citation and path tables in one statement where the plan needs it.
+// lifetime, trace, citation and path tables in one statement where the plan needs it. Every read
+// answers an HTTP request: all go through `query` (SQLite or PostgreSQL).
 import { Inject, Injectable } from '@nestjs/common';
 import type { LflowRow } from '../traces/trace-read-store';
-import type { Statement } from 'better-sqlite3';
 import { Page, page } from '../common/query';
 import { DatapathFlowJson, datapathFlowJson, DatapathFlowRow } from '../datapath-flows/datapath-flow-store';
+import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
-import { Statements } from '../storage/writer';
-import { citedTraceIds, citesSql, CITES_HINT, CITES_LFLOW } from '../traces/citation-store';
+import { citesSql, CITES_HINT, CITES_LFLOW, tracesCiting } from '../traces/citation-store';
 
 export type AuditPage = Page<DatapathFlowJson & { traces: AuditTrace[] }>;
 
@@ -50,20 +50,18 @@ const WALK_ABOVE = 10_000;
 
 @Injectable()
 export class LogicalFlowStore {
-  /** Prepared once: the audits run a handful per request, for every request. */
-  private readonly statements: Statements;
+  /** StoreService.query, read at each call (the PostgreSQL one once opened); else the read connection. */
+  private readonly query: () => SqlReader;
 
-  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'>) {
-    this.statements = new Statements(storage.db);
-  }
-
-  private stmt(sql: string): Statement {
-    return this.statements.get(sql);
+  constructor(@Inject(StoreService) storage: Pick<StoreService, 'db'> & Partial<Pick<StoreService, 'query'>>) {
+    const local = new SqliteReader(storage.db);
+    this.query = () => storage.query ?? local;
   }
 
   /** Every stored version of a logical flow, oldest first. */
-  snapshots(uuid: string): SnapshotJson[] {
-    return (this.stmt('SELECT * FROM logical_flow_snapshot WHERE uuid = ? ORDER BY first_seen').all(uuid) as SnapshotRow[]).map((r) => ({
+  async snapshots(uuid: string): Promise<SnapshotJson[]> {
+    const rows = await this.query().all<SnapshotRow>('SELECT * FROM logical_flow_snapshot WHERE uuid = ? ORDER BY first_seen, id', uuid);
+    return rows.map((r) => ({
       contentHash: r.content_hash,
       datapaths: JSON.parse(r.datapaths),
       pipeline: r.pipeline,
@@ -81,67 +79,70 @@ export class LogicalFlowStore {
   }
 
   /** The ids of a logical flow's stored versions (what citations refer to). */
-  snapshotIds(uuid: string): number[] {
-    return (this.stmt('SELECT id FROM logical_flow_snapshot WHERE uuid = ?').all(uuid) as Array<{ id: number }>).map((r) => r.id);
+  async snapshotIds(uuid: string): Promise<number[]> {
+    return (await this.query().all<{ id: number }>('SELECT id FROM logical_flow_snapshot WHERE uuid = ? ORDER BY id', uuid)).map((r) => r.id);
   }
 
   /** The ids of a northbound row's stored versions. */
-  northboundIds(table: string, uuid: string): number[] {
-    return (this.stmt(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = ? AND uuid = ?`).all(table, uuid) as Array<{ id: number }>).map((r) => r.id);
+  async northboundIds(table: string, uuid: string): Promise<number[]> {
+    return (await this.query().all<{ id: number }>(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = ? AND uuid = ? ORDER BY id`, table, uuid)).map((r) => r.id);
   }
 
   /** Datapath flow lifetimes with a trace citing one of these logical-flow snapshots, newest first, with those traces. */
-  flowsCitingSnapshots(snapshotIds: number[], cursor: number | undefined, limit: number): AuditPage {
+  flowsCitingSnapshots(snapshotIds: number[], cursor: number | undefined, limit: number): Promise<AuditPage> {
     return this.flowsCiting(CITES_LFLOW, snapshotIds, cursor, limit);
   }
 
   /** The same for northbound objects (stage hints). */
-  flowsCitingNorthbound(objectIds: number[], cursor: number | undefined, limit: number): AuditPage {
+  flowsCitingNorthbound(objectIds: number[], cursor: number | undefined, limit: number): Promise<AuditPage> {
     return this.flowsCiting(CITES_HINT, objectIds, cursor, limit);
   }
 
-  private flowsCiting(kind: number, refs: number[], cursor: number | undefined, limit: number): AuditPage {
-    const refsJson = JSON.stringify(refs);
+  private async flowsCiting(kind: number, refs: number[], cursor: number | undefined, limit: number): Promise<AuditPage> {
+    const q = this.query();
+    const ints = q.inList('int');
     // Two plans (bench/api/RESULTS.md). A flow cited by few traces: their ids from the citation
     // bitmaps, then their datapath flows (cost ~ citations). A flow cited by many (a DP-group
     // flow is in nearly every trace): walk datapath_flow newest first and keep those with a citing
     // trace (cost ~ limit x traces/citations); collecting a million citations took seconds.
     // The few-plan reads each trace's flow from the (id, datapath_flow_id) index, half the pages of
-    // the table rows (~1 KB each); SQLite's planner picks the table otherwise.
-    const ids = citedTraceIds((sql) => this.stmt(sql), kind, refs, WALK_ABOVE);
-    const rows = (
+    // the table rows (~1 KB each); SQLite's planner picks the table otherwise (INDEXED BY is
+    // SQLite's alone: PostgreSQL plans for itself).
+    const ids = await tracesCiting(q, kind, refs, WALK_ABOVE);
+    const cover = q.dialect === 'sqlite' ? 'INDEXED BY idx_trace_dpflow_cover ' : '';
+    const rows =
       ids === 'many'
-        ? this
-            .stmt(
-              `SELECT d.* FROM datapath_flow d WHERE ${cursor ? 'd.id < ? AND ' : ''}EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = d.id
-                 AND ${citesSql(kind, 't.id')}) ORDER BY d.id DESC LIMIT ?`,
-            )
-            .all(...(cursor ? [cursor] : []), refsJson, limit + 1)
-        : this
-            .stmt(
-              `SELECT d.* FROM datapath_flow d WHERE d.id IN (
-                 SELECT t.datapath_flow_id FROM trace t INDEXED BY idx_trace_dpflow_cover WHERE t.id IN (SELECT value FROM json_each(?)))
-               ${cursor ? 'AND d.id < ?' : ''} ORDER BY d.id DESC LIMIT ?`,
-            )
-            .all(JSON.stringify(ids), ...(cursor ? [cursor] : []), limit + 1)
-    ) as DatapathFlowRow[];
+        ? await q.all<DatapathFlowRow>(
+            `SELECT d.* FROM datapath_flow d WHERE ${cursor ? 'd.id < ? AND ' : ''}EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = d.id
+               AND ${citesSql(kind, 't.id', ints)}) ORDER BY d.id DESC LIMIT ?`,
+            ...(cursor ? [cursor] : []),
+            q.list(refs),
+            limit + 1,
+          )
+        : await q.all<DatapathFlowRow>(
+            `SELECT d.* FROM datapath_flow d WHERE d.id IN (
+               SELECT t.datapath_flow_id FROM trace t ${cover}WHERE t.id IN (${ints}))
+             ${cursor ? 'AND d.id < ?' : ''} ORDER BY d.id DESC LIMIT ?`,
+            q.list(ids),
+            ...(cursor ? [cursor] : []),
+            limit + 1,
+          );
     // The citing traces of the whole page in one statement, and each path's verdict once (one
     // statement per flow and one per trace were most of an audit's cost at 1M, bench/api/RESULTS.md).
     // (The row past the limit only says there is a next page: page() drops it, its traces are not read.)
     const shown = rows.slice(0, limit);
     const byFlow = new Map<number, AuditTrace[]>();
     for (const r of shown) byFlow.set(r.id, []);
-    const traceRows = this
-      .stmt(
-        `SELECT id, datapath_flow_id, verdict, consistent, path_id FROM trace WHERE datapath_flow_id IN (SELECT value FROM json_each(?))
-           AND ${citesSql(kind, 'trace.id')} ORDER BY id DESC`,
-      )
-      .all(JSON.stringify(shown.map((r) => r.id)), refsJson) as Array<{ id: number; datapath_flow_id: number; verdict: string; consistent: number | null; path_id: number | null }>;
+    const traceRows = await q.all<{ id: number; datapath_flow_id: number; verdict: string; consistent: number | null; path_id: number | null }>(
+      `SELECT id, datapath_flow_id, verdict, consistent, path_id FROM trace WHERE datapath_flow_id IN (${ints})
+         AND ${citesSql(kind, 'trace.id', ints)} ORDER BY id DESC`,
+      q.list(shown.map((r) => r.id)),
+      q.list(refs),
+    );
     const pathIds = [...new Set(traceRows.map((t) => t.path_id).filter((p): p is number => p !== null))];
     const pathVerdicts = new Map<number, string>();
     if (pathIds.length)
-      for (const p of this.stmt('SELECT id, verdict FROM path WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(pathIds)) as Array<{ id: number; verdict: string }>)
-        pathVerdicts.set(p.id, p.verdict);
+      for (const p of await q.all<{ id: number; verdict: string }>(`SELECT id, verdict FROM path WHERE id IN (${ints})`, q.list(pathIds))) pathVerdicts.set(p.id, p.verdict);
     for (const t of traceRows) {
       const pathVerdict = t.path_id ? pathVerdicts.get(t.path_id) : undefined;
       byFlow.get(t.datapath_flow_id)?.push({

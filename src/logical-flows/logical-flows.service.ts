@@ -18,8 +18,8 @@ export class LogicalFlowsService {
     private readonly replicas: ReplicasService,
   ) {}
 
-  get(uuid: string) {
-    const snapshots = this.store.snapshots(uuid);
+  async get(uuid: string) {
+    const snapshots = await this.store.snapshots(uuid);
     const live = this.replicas.sb.get('Logical_Flow', uuid);
     const tomb = live ? undefined : this.replicas.sb.tombstone('Logical_Flow', uuid);
     if (!snapshots.length && !live && !tomb) throw notFound(`no logical flow ${uuid} (neither in the southbound database nor in any trace)`);
@@ -32,15 +32,15 @@ export class LogicalFlowsService {
   }
 
   /** Datapath flow lifetimes whose traces cite this logical flow, newest first. */
-  datapathFlows(uuid: string, cursor: number | undefined, limit: number): AuditPage {
-    const ids = this.store.snapshotIds(uuid);
+  async datapathFlows(uuid: string, cursor: number | undefined, limit: number): Promise<AuditPage> {
+    const ids = await this.store.snapshotIds(uuid);
     if (!ids.length && !this.replicas.sb.get('Logical_Flow', uuid)) throw notFound(`no logical flow ${uuid} in any trace or in the southbound database`);
     return this.store.flowsCitingSnapshots(ids, cursor, limit);
   }
 
   /** The same for a northbound object (the stage-hint of the logical flows a trace cited). */
-  northboundFlows(table: string, uuid: string, cursor: number | undefined, limit: number) {
-    const ids = this.store.northboundIds(table, uuid);
+  async northboundFlows(table: string, uuid: string, cursor: number | undefined, limit: number): Promise<AuditPage> {
+    const ids = await this.store.northboundIds(table, uuid);
     if (!ids.length && !this.replicas.nb.get(table, uuid)) throw notFound(`no ${table} ${uuid} in any trace or in the northbound database`);
     return this.store.flowsCitingNorthbound(ids, cursor, limit);
   }
