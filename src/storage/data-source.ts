@@ -1,9 +1,13 @@
 // For the typeorm CLI only (`-d src/storage/data-source.ts`): the same options as the app,
-// from the same configuration file and environment, and the entities found by file name.
+// from the same configuration file and environment, and the entities found by file name. With
+// LIVETRACE_DB=postgres://… it is the PostgreSQL store (migrations/postgres/: migration:run and
+// migration:revert; its schema mirrors SQLite's column types, so it is written, not generated).
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';
 import { dataSourceOptions } from './data-source.options';
 import { entityFiles } from './entities';
+import { isPostgresUrl, pgDataSourceOptions } from './postgres';
 
-export default new DataSource({ ...dataSourceOptions(loadConfig().LIVETRACE_DB), entities: entityFiles() });
+const db = loadConfig().LIVETRACE_DB;
+export default isPostgresUrl(db) ? new DataSource(pgDataSourceOptions(db)) : new DataSource({ ...dataSourceOptions(db), entities: entityFiles() });
