@@ -70,8 +70,10 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     // An api instance carries out no session (the agents do, and write their counters): it
     // creates, stops and reads them in the store.
     if (this.config.LIVETRACE_ROLE === 'api') return;
-    // The sessions that survived a restart are in `active` before the collectors start.
-    await this.poll();
+    // The sessions that survived a restart are in `active` before the collectors start. A central
+    // database that does not answer yet must not keep the agent from starting (it spools): the
+    // poll each second takes them up once it answers.
+    await this.poll().catch((err: Error) => this.log.warn(`sessions: ${err.message}; taken up at a later poll`));
     this.timer = setInterval(() => void this.housekeeping().catch((err: Error) => this.log.warn(`sessions: ${err.message}`)), 1000);
     this.timer.unref();
   }
