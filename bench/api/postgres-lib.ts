@@ -1,0 +1,223 @@
+// The PostgreSQL bench's parts (postgres.ts runs them): its own cluster, the agents as child
+// processes, the same history as one SQLite file, the request targets, and EXPLAIN of the SQL the
+// API really sent.
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Client, Pool, QueryConfig } from 'pg';
+import { SLOT_BITS } from '../../src/storage/spool';
+import { TENANTS } from './generate';
+import { openStore } from './load';
+import { rng } from './world';
+
+const ROOT = join(__dirname, '../..');
+const PG_CLUSTER = join(ROOT, 'scripts/pg-cluster');
+
+/**
+ * A cluster of the bench's own. Settings a PostgreSQL of a deployment would have beyond initdb's
+ * defaults (128 MB shared_buffers, 1 GB max_wal_size): memory for the working set and no forced
+ * checkpoint every few seconds of a bulk load. Commits stay durable (synchronous_commit on, fsync on).
+ */
+export async function startCluster(dir: string): Promise<string> {
+  const url = execFileSync(PG_CLUSTER, ['start', dir], { encoding: 'utf8' }).trim();
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  for (const [k, v] of Object.entries(SETTINGS)) await c.query(`ALTER SYSTEM SET ${k} = '${v}'`);
+  await c.end();
+  execFileSync(PG_CLUSTER, ['stop', dir]);
+  return execFileSync(PG_CLUSTER, ['start', dir], { encoding: 'utf8' }).trim();
+}
+
+export const SETTINGS = { shared_buffers: '2GB', max_wal_size: '8GB', effective_cache_size: '8GB', work_mem: '16MB', maintenance_work_mem: '512MB' };
+
+export function stopCluster(dir: string): void {
+  execFileSync(PG_CLUSTER, ['stop', dir]);
+}
+
+export async function pgQuery<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
+/** One agent process (postgres-agent.ts) and its messages, awaited one kind at a time. */
+export class Agent {
+  readonly proc: ChildProcess;
+  private readonly inbox: Array<Record<string, unknown>> = [];
+  private waiting?: { key: string; resolve(m: Record<string, unknown>): void };
+  slot = 0;
+
+  constructor(readonly chassis: string, env: Record<string, string>) {
+    this.proc = spawn(process.execPath, ['--max-old-space-size=6000', '-r', 'ts-node/register/transpile-only', join(__dirname, 'postgres-agent.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.proc.on('message', (m) => {
+      const msg = m as Record<string, unknown>;
+      if (this.waiting && msg[this.waiting.key]) {
+        const w = this.waiting;
+        this.waiting = undefined;
+        w.resolve(msg);
+      } else this.inbox.push(msg);
+    });
+  }
+
+  /** The next message carrying `key` (ready, loaded, pruned, …); rejects if the agent dies first. */
+  wait(key: string): Promise<Record<string, unknown>> {
+    const i = this.inbox.findIndex((m) => m[key]);
+    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]);
+    return new Promise((resolve, reject) => {
+      this.waiting = { key, resolve };
+      this.proc.once('exit', (code) => code !== 0 && reject(new Error(`agent ${this.chassis} exited ${code} before '${key}'`)));
+    });
+  }
+
+  send(m: Record<string, unknown>): void {
+    this.proc.send(m);
+  }
+}
+
+export const slotRange = (slot: number): [number, number] => [slot * 2 ** SLOT_BITS, (slot + 1) * 2 ** SLOT_BITS];
+
+/** Tables that are a spool's own business (spool.ts), not the history. */
+const LOCAL = new Set(['migrations', 'meta', 'sqlite_sequence', 'ship_log', 'ship_mute']);
+
+/**
+ * The history the agents shipped, as one SQLite store: a fresh file migrated by the app's own
+ * migrations, then every spool's rows copied in (the spools hold every row they shipped, with the
+ * ids PostgreSQL has), so both stores hold the same rows with the same ids.
+ */
+export async function mergeSpools(file: string, spools: string[]): Promise<{ seconds: number; rows: Record<string, number> }> {
+  const t0 = performance.now();
+  const { ds } = await openStore(file);
+  await ds.destroy();
+  const db = new Database(file);
+  db.pragma('synchronous = OFF'); // a bench's copy: rebuilt on every run
+  const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<{ name: string }>).map((r) => r.name).filter((n) => !LOCAL.has(n) && !n.startsWith('sqlite_'));
+  const rows: Record<string, number> = {};
+  spools.forEach((s, i) => {
+    db.exec(`ATTACH DATABASE '${s.replace(/'/g, "''")}' AS s${i}`);
+    db.transaction(() => {
+      for (const t of tables) rows[t] = (rows[t] ?? 0) + db.prepare(`INSERT INTO main."${t}" SELECT * FROM s${i}."${t}"`).run().changes;
+    })();
+    db.exec(`DETACH DATABASE s${i}`);
+  });
+  db.pragma('synchronous = NORMAL');
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.exec('ANALYZE');
+  db.close();
+  return { seconds: (performance.now() - t0) / 1000, rows };
+}
+
+export const fileBytes = (f: string) => [f, `${f}-wal`].reduce((n, x) => n + (existsSync(x) ? statSync(x).size : 0), 0);
+
+/**
+ * What the requests ask for, from the history itself (app-config.ts's targets, for ids in writer
+ * slots: a citation bucket is id / 32, beyond 32-bit shifts): the same 300 VM ports, the most cited
+ * logical flows in each agent's newest traces (DP-group flows), port flows cited 3 to 40 times there,
+ * and every NB ACL.
+ */
+export function slotTargets(db: Database.Database, slots: number[]) {
+  const r = rng(42);
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
+  const ports = Array.from({ length: 300 }, () => `t${Math.floor(r() * TENANTS)}-lsp${1 + Math.floor(r() * 4)}`);
+  db.function('popcount', { deterministic: true }, (v: unknown) => {
+    let n = 0;
+    for (let x = Number(v) >>> 0; x; x &= x - 1) n++;
+    return n;
+  });
+  const ranges = slots.map((s) => {
+    const [lo, hi] = slotRange(s);
+    const top = (db.prepare('SELECT max(id) AS m FROM trace WHERE id >= ? AND id < ?').get(lo, hi) as { m: number }).m;
+    return [Math.floor((top - 7_000) / 32), Math.floor(top / 32)];
+  });
+  const cited = db
+    .prepare(
+      `SELECT l.uuid, sum(popcount(c.bits)) AS n FROM trace_citation c JOIN logical_flow_snapshot l ON l.id = c.ref
+        WHERE c.kind = 0 AND (${ranges.map(() => 'c.bucket BETWEEN ? AND ?').join(' OR ')}) GROUP BY l.uuid ORDER BY n DESC`,
+    )
+    .all(...ranges.flat()) as Array<{ uuid: string; n: number }>;
+  const portFlows = cited.filter((c) => c.n >= 3 && c.n <= 40).map((c) => c.uuid);
+  const acls = (db.prepare(`SELECT DISTINCT uuid FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = 'ACL'`).all() as Array<{ uuid: string }>).map((x) => x.uuid);
+  return {
+    ports,
+    dpGroup: cited.slice(0, 20).map((c) => c.uuid),
+    portFlows: portFlows.length ? Array.from({ length: 300 }, () => pick(portFlows)) : [],
+    acls,
+    citedCounts: { top: cited.slice(0, 3), portFlowsDistinct: portFlows.length, acls: acls.length },
+  };
+}
+
+/** Records the statements an app's PgReader sends through `pool` while `capture` is on. */
+export function recordQueries(pool: Pool): { on(): void; off(): QueryConfig[] } {
+  const seen: QueryConfig[] = [];
+  let capturing = false;
+  const orig = pool.query.bind(pool) as (...a: unknown[]) => unknown;
+  (pool as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+    if (capturing && typeof a[0] === 'object') seen.push(a[0] as QueryConfig);
+    return orig(...a);
+  };
+  return {
+    on: () => {
+      seen.length = 0;
+      capturing = true;
+    },
+    off: () => {
+      capturing = false;
+      return [...seen];
+    },
+  };
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Actual Rows'?: number;
+  'Actual Loops'?: number;
+  Plans?: PlanNode[];
+}
+
+/**
+ * EXPLAIN (ANALYZE, BUFFERS) of one statement as the app sent it, both as a one-off (custom plan, the
+ * parameters known) and as pg runs a named statement from its sixth execution on when the generic
+ * plan is not costlier (plan_cache_mode = force_generic_plan): the scans, each index used, and any
+ * sequential scan of a table with more than 10,000 rows.
+ */
+export async function explain(url: string, q: QueryConfig, bigTables: Map<string, number>) {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  const walk = (n: PlanNode, out: string[], seq: string[]) => {
+    const rel = n['Relation Name'];
+    if (n['Index Name']) out.push(`${n['Node Type']} ${n['Index Name']}`);
+    else if (rel) out.push(`${n['Node Type']} ${rel}`);
+    if (n['Node Type'] === 'Seq Scan' && rel && (bigTables.get(rel) ?? 0) > 10_000) seq.push(`${rel} (${bigTables.get(rel)} rows)`);
+    for (const p of n.Plans ?? []) walk(p, out, seq);
+  };
+  const run = async (generic: boolean) => {
+    await c.query(`SET plan_cache_mode = ${generic ? 'force_generic_plan' : 'force_custom_plan'}`);
+    await c.query(`PREPARE bench_q AS ${q.text}`);
+    try {
+      const params = (q.values ?? []).map((v) => (Array.isArray(v) ? (v.length === 0 ? `'{}'` : `ARRAY[${v.map((x) => (typeof x === 'number' ? String(x) : `'${String(x).replace(/'/g, "''")}'`)).join(',')}]`) : v === null ? 'NULL' : typeof v === 'number' ? String(v) : `'${String(v).replace(/'/g, "''")}'`));
+      const res = await c.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE bench_q${params.length ? `(${params.join(', ')})` : ''}`);
+      const plan = (res.rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode; 'Execution Time': number }>)[0];
+      const scans: string[] = [];
+      const seq: string[] = [];
+      walk(plan.Plan, scans, seq);
+      return { ms: plan['Execution Time'], scans: [...new Set(scans)], seqScansOfBigTables: seq };
+    } finally {
+      await c.query('DEALLOCATE bench_q');
+    }
+  };
+  try {
+    return { sql: q.text.replace(/\s+/g, ' ').slice(0, 400), custom: await run(false), generic: await run(true) };
+  } finally {
+    await c.end();
+  }
+}
