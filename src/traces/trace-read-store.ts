@@ -112,9 +112,11 @@ export class TraceReadStore {
     let from = 'trace t';
     let order = 't.id';
     if (f.portName !== undefined) {
-      from = 'trace_port p CROSS JOIN trace t ON t.id = p.trace_id';
+      // CROSS JOIN keeps SQLite's planner to that order; the join condition is in WHERE because
+      // PostgreSQL takes no ON after CROSS JOIN.
+      from = 'trace_port p CROSS JOIN trace t';
       order = 'p.trace_id';
-      where.push('p.port_name = ?') && args.push(f.portName);
+      where.push('t.id = p.trace_id', 'p.port_name = ?') && args.push(f.portName);
       // A tunnel arrival's inport is the ingress key in the Geneve option (correlation/ports.ts:
       // tunnel_in), so a port's packets are its inport's on the receiving chassis too.
       if (f.role === 'inport') where.push(`p.role IN ('inport', 'tunnel_in')`);
@@ -280,8 +282,13 @@ export class TraceReadStore {
 
 /**
  * The final flow is the flow plus the registers the pipeline set: stored as what differs from
- * the flow (NUL, shared prefix length, shared suffix length, middle), ~250 bytes less per trace.
+ * the flow (a marker, shared prefix length, shared suffix length, middle), ~250 bytes less per
+ * trace. The marker is U+0001: PostgreSQL's text cannot hold NUL, the marker rows stored before
+ * had (issue 19); both are read. Neither starts a flow ovs-vswitchd prints.
  */
+const PACKED = 1;
+const PACKED_BEFORE = 0;
+
 export function packFinalFlow(flow: string, final: string): string {
   const max = Math.min(flow.length, final.length);
   let p = 0;
@@ -289,11 +296,12 @@ export function packFinalFlow(flow: string, final: string): string {
   let q = 0;
   while (q < max - p && flow.charCodeAt(flow.length - 1 - q) === final.charCodeAt(final.length - 1 - q)) q++;
   if (p + q < 32) return final;
-  return `\u0000${p},${q},${final.slice(p, final.length - q)}`;
+  return `${String.fromCharCode(PACKED)}${p},${q},${final.slice(p, final.length - q)}`;
 }
 
 export function unpackFinalFlow(flow: string, stored: string): string {
-  if (stored.charCodeAt(0) !== 0) return stored;
+  const mark = stored.charCodeAt(0);
+  if (mark !== PACKED && mark !== PACKED_BEFORE) return stored;
   const a = stored.indexOf(',');
   const b = stored.indexOf(',', a + 1);
   const p = Number(stored.slice(1, a));
