@@ -26,7 +26,8 @@ export class TracesService implements OnModuleDestroy {
     private readonly store: TraceStore,
     private readonly replicas: ReplicasService,
   ) {
-    if (!storage.db.memory && storage.db.name) this.readWorker = new TraceReadWorker(storage.db.name);
+    // With PostgreSQL `db` is this process's spool, not the history: no worker on it.
+    if (storage.query.dialect === 'sqlite' && !storage.db.memory && storage.db.name) this.readWorker = new TraceReadWorker(storage.db.name);
   }
 
   /** Stores one annotated trace through the writer; resolves with its id once committed. */
@@ -88,7 +89,7 @@ export class TracesService implements OnModuleDestroy {
    */
   async listJson(f: TraceFilter): Promise<Buffer> {
     const q = await this.withPortResolved(f);
-    if (this.readWorker && this.storage.query.dialect === 'sqlite') return this.readWorker.list(q);
+    if (this.readWorker) return this.readWorker.list(q);
     return Buffer.from(JSON.stringify(await this.store.list(q)));
   }
 
