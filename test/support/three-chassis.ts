@@ -1,0 +1,160 @@
+// Issue 19's three chassis on one host (scripts/ovn-sandbox --chassis 3, multi-topology: lsp1@hv1,
+// lsp2@hv2 on sw0, lsp3@hv3 behind lr0, a to-lport ACL dropping TCP/80 to lsp2), with one agent per
+// chassis and an api instance as real processes, and the steps every test of it takes: send a
+// packet from lsp1, wait for its path to be whole across chassis, create sessions through the api.
+// The store is the caller's: one SQLite file (test/e2e/multi-chassis) or PostgreSQL with a spool
+// per process (test/postgres/multi-chassis).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Child, spawnService } from './app';
+import { SANDBOX_SCRIPT } from './sandbox';
+import { waitFor } from './wait';
+
+const run = promisify(execFile);
+
+export const ICMP_SAME = 'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)';
+export const ICMP_ROUTED = 'eth(src=50:54:00:00:00:01,dst=00:00:00:00:ff:01),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.1.3,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)';
+export const TCP_80 = 'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=6,tos=0,ttl=64,frag=no),tcp(src=40000,dst=80),tcp_flags(syn)';
+
+export interface Trace { id: number; chassis: string; pathId: number; verdict: { tunnels?: Array<{ remoteIp: string }> }; logicalPorts?: Array<{ name: string; role: string }> }
+export interface Path {
+  passes: Array<{ id: number; chassis: string; pathId: number }>;
+  verdict: { kinds: string[]; logicalPorts: string[]; chassis: string; incomplete: boolean; logicalFlow: string | null; northbound: { table: string; uuid: string } | null; tunnels: Array<{ remoteChassis: string; toTraceId: number | null }> };
+}
+export interface Stats { selected: number; stored: number }
+export interface Session { id: number; state: string; onChassis: string[] | null; stats: Stats; perChassis: Record<string, Stats> }
+export interface Sent { pathId: number; receiver: string; after: number }
+
+/** The store part of a process's environment: `name` is the process (agent-hv1, api, …), `dir` the sandbox's folder. */
+export type StoreEnv = (dir: string, name: string) => Record<string, string>;
+
+export class ThreeChassis {
+  readonly children: Child[] = [];
+  /** Agent of hvN on base+N, the api instance on base+9. */
+  readonly base = 20000 + Math.floor(Math.random() * 20000);
+  readonly api = `http://127.0.0.1:${this.base + 9}`;
+
+  private constructor(readonly dir: string, private readonly store: StoreEnv) {}
+
+  /** The sandbox with its topology (stopped again if a step fails: the caller's afterAll never sees it). */
+  static async start(prefix: string, store: StoreEnv): Promise<ThreeChassis> {
+    const t = new ThreeChassis(mkdtempSync(join(tmpdir(), prefix)), store);
+    try {
+      await t.sandbox('start', '--chassis', '3', '--pair', process.env.LIVETRACE_PAIR ?? 'debian12');
+      await t.sandbox('multi-topology');
+    } catch (e) {
+      await t.stop();
+      throw e;
+    }
+    return t;
+  }
+
+  async sandbox(cmd: string, ...args: string[]): Promise<string> {
+    return (await run(SANDBOX_SCRIPT, [cmd, this.dir, ...args], { maxBuffer: 64 << 20 })).stdout;
+  }
+
+  /** The service's environment for chassis `hv` (its OVS database and vswitchd, the central NB/SB). */
+  async envOf(hv: number): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const line of (await this.sandbox('env', '--chassis', String(hv))).split('\n')) {
+      const m = /^export (\w+)=(.*)$/.exec(line);
+      if (m && m[1] !== 'PATH') out[m[1]] = m[2];
+    }
+    return out;
+  }
+
+  /** A service process `name` on chassis `hv`'s environment, answering on `port`. */
+  async service(name: string, hv: number, port: number, env: Record<string, string>): Promise<Child> {
+    const child = spawnService({
+      ...(await this.envOf(hv)),
+      ...this.store(this.dir, name),
+      LIVETRACE_PORT: String(port),
+      LIVETRACE_LOG_LEVEL: 'warn',
+      LIVETRACE_POLL_INTERVAL_MS: '200',
+      ...env,
+    });
+    this.children.push(child);
+    const up = await waitFor(
+      `${name} on port ${port}`,
+      async () => (child.proc.exitCode !== null ? 'exited' : (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.ok && 'up'),
+      120_000,
+    );
+    if (up === 'exited') throw new Error(`${name} exited with ${child.proc.exitCode}: ${child.stderr().slice(-2000)}`);
+    return child;
+  }
+
+  /** One agent per chassis (one after the other: the first creates the schema), then the api instance (on hv1's environment, no agent). */
+  async startServices(): Promise<void> {
+    for (const hv of [1, 2, 3]) await this.service(`agent-hv${hv}`, hv, this.base + hv, { LIVETRACE_ROLE: 'agent' });
+    await this.service('api', 1, this.base + 9, { LIVETRACE_ROLE: 'api' });
+  }
+
+  async get<T>(url: string): Promise<T> {
+    const res = await fetch(`${this.api}${url}`);
+    if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  /** Sends one packet from vif1 on hv1, then purges hv1's megaflows so the next packet is upcalled (and traced) too. */
+  async send(flow: string, receiver = 'hv2'): Promise<Sent> {
+    const newest = async (chassis: string) => (await this.get<{ items: Trace[] }>(`/traces?chassis=${chassis}&limit=1`)).items[0]?.id ?? 0;
+    const before = (await this.get<{ items: Trace[] }>('/traces?chassis=hv1')).items.map((t) => t.id);
+    const after = await newest(receiver);
+    const port = /\bvif1 \d+\/(\d+)/.exec(await this.sandbox('ctl', '--chassis', '1', 'dpif/show'))![1];
+    await this.sandbox('inject', '--chassis', '1', 'vif1', `in_port(${port}),${flow}`);
+    const sent = await waitFor('the pass on hv1', async () =>
+      (await this.get<{ items: Trace[] }>('/traces?chassis=hv1')).items.find((t) => !before.includes(t.id) && t.verdict.tunnels?.length),
+    );
+    await this.sandbox('ctl', '--chassis', '1', 'revalidator/purge');
+    return { pathId: sent.pathId, receiver, after };
+  }
+
+  /**
+   * The path once its receiving chassis's pass is linked. The receiver's agent writes on its own
+   * time: until its pass of this packet is stored, the link can only find an older arrival that fits
+   * the sender's megaflow as well (an earlier packet's flow, still live), so wait for a pass of the
+   * receiving chassis newer than the send first.
+   */
+  async whole(sent: Sent): Promise<Path> {
+    await waitFor(`a new pass on ${sent.receiver}`, async () =>
+      ((await this.get<{ items: Trace[] }>(`/traces?chassis=${sent.receiver}&limit=1`)).items[0]?.id ?? 0) > sent.after || undefined);
+    return waitFor(`path ${sent.pathId} across chassis`, async () => {
+      const p = await this.get<Path>(`/paths/${sent.pathId}`);
+      return p.verdict.tunnels?.length && p.verdict.tunnels.every((t) => t.toTraceId !== null) && !p.verdict.incomplete ? p : undefined;
+    });
+  }
+
+  async createSession(body: object): Promise<Session> {
+    const res = await fetch(`${this.api}/trace-sessions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    if (res.status !== 201) throw new Error(`POST /trace-sessions: ${res.status} ${await res.text()}`);
+    return (await res.json()) as Session;
+  }
+
+  /** Waits until these chassis's agents took the session up (each writes its counters row then). */
+  takenUp(id: number, chassis: string[]): Promise<Session> {
+    return waitFor(`session ${id} on ${chassis.join(', ')}`, async () => {
+      const s = await this.get<Session>(`/trace-sessions/${id}`);
+      return chassis.every((c) => s.perChassis[c]) ? s : undefined;
+    });
+  }
+
+  /** The northbound UUID of the topology's one drop ACL (TCP/80 to lsp2). */
+  async dropAcl(): Promise<string> {
+    return (await run('ovn-nbctl', [`--db=unix:${this.dir}/ovnnb_db.sock`, '--bare', '--columns=_uuid', 'find', 'ACL', 'action=drop'])).stdout.trim();
+  }
+
+  async stopService(child: Child): Promise<void> {
+    if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGTERM');
+    await child.exit;
+  }
+
+  /** Every service, then the sandbox; the folder is removed unless LIVETRACE_KEEP_SANDBOX. */
+  async stop(): Promise<void> {
+    await Promise.all(this.children.map((c) => this.stopService(c)));
+    await run(SANDBOX_SCRIPT, ['stop', this.dir]).catch(() => undefined);
+    if (!process.env.LIVETRACE_KEEP_SANDBOX) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
