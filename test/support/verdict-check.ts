@@ -19,15 +19,16 @@ export interface TracingLsp1 {
 
 /**
  * A fresh sandbox with the verdict topology and the service (in process) tracing lsp1 through a
- * session, healthy: what every test that checks packets on that topology starts from. What it
- * started is stopped again if a step fails, since the caller's afterAll never sees it.
+ * session, healthy: what every test that checks packets on that topology starts from; `env` adds to
+ * the service's (e.g. PostgreSQL as the store). What it started is stopped again if a step fails,
+ * since the caller's afterAll never sees it.
  */
-export async function startTracingLsp1(prefix: string, session: Record<string, unknown> = {}): Promise<TracingLsp1> {
+export async function startTracingLsp1(prefix: string, session: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<TracingLsp1> {
   const sb = await Sandbox.start({ prefix });
   let app: INestApplication | undefined;
   try {
     const topo = await buildVerdictTopology(sb);
-    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
+    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200', ...env });
     const http = request(app.getHttpServer());
     await waitFor('service healthy', async () => (await http.get('/health')).status === 200, 60_000);
     await http.post('/trace-sessions').send({ logicalPort: 'lsp1', ...session }).expect(201);
