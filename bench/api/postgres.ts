@@ -16,7 +16,7 @@
  *
  * Usage: npm run bench:api-pg [-- N=1000000 [SECONDS=8 [PRUNE=100000]]]
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -195,6 +195,7 @@ function sideBySide(pg: Record<string, CannonResult>, lite: Record<string, Canno
 
 async function main() {
   log(`bench dir ${DIR}`);
+  chmodSync(DIR, 0o755); // the cluster's folder inside runs as the postgres user
   const url = await startCluster(join(DIR, 'pg'));
   log(`PostgreSQL ${url}`);
   const spools = Array.from({ length: AGENTS }, (_, i) => join(DIR, `spool-hv${i + 1}.sqlite`));

@@ -44,8 +44,10 @@ const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
 
 /**
  * (Re)creates the triggers that note changed rows in ship_log: on every start, so a migration
- * that added a table or a column is followed. REPLACE moves a row's entry to the end: one entry a
- * row, in the order of its latest change.
+ * that added a table or a column is followed. DELETE then INSERT moves a row's entry to the end: one
+ * entry a row, in the order of its latest change. Not REPLACE: a trigger's own conflict clause gives
+ * way to the firing statement's, so an upsert's DO UPDATE (trace_citation's bitmaps) made REPLACE an
+ * ABORT and the writer's transaction failed on a row already waiting in ship_log.
  */
 export function installTriggers(db: Database, tables: ShippedTable[]): void {
   const tx = db.transaction(() => {
@@ -56,7 +58,7 @@ export function installTriggers(db: Database, tables: ShippedTable[]): void {
         const key = `json_array(${t.key.map((k) => `${ref}.${q(k)}`).join(', ')})`;
         db.exec(
           `CREATE TRIGGER ${name} AFTER ${op} ON ${q(t.name)} WHEN NOT EXISTS (SELECT 1 FROM ship_mute) BEGIN ` +
-            `REPLACE INTO ship_log (tbl, pk) VALUES ('${t.name}', ${key}); END`,
+            `DELETE FROM ship_log WHERE tbl = '${t.name}' AND pk = ${key}; INSERT INTO ship_log (tbl, pk) VALUES ('${t.name}', ${key}); END`,
         );
       }
     }

@@ -96,6 +96,19 @@ describe('the spool shipper (real PostgreSQL)', () => {
     expect(JSON.stringify(fromPg)).toBe(JSON.stringify(fromSqlite));
   });
 
+  it('an upsert of a row still waiting to be shipped (citation bitmaps ORed twice) commits and ships the last value', async () => {
+    const url = await pg.database('ship_upsert');
+    const s = await storeOn(url);
+    const upsert = 'INSERT INTO trace_citation (kind, ref, bucket, bits) VALUES (0, 7, 3, ?) ON CONFLICT (kind, ref, bucket) DO UPDATE SET bits = bits | excluded.bits';
+    await s.writer.submit((tx) => {
+      tx.stmt(upsert).run(1);
+      tx.stmt(upsert).run(4);
+    });
+    await s.writer.submit((tx) => tx.stmt(upsert).run(16));
+    await s.shipper!.synced();
+    expect(await s.query.all('SELECT kind, ref, bucket, bits FROM trace_citation')).toEqual([{ kind: 0, ref: 7, bucket: 3, bits: 21 }]);
+  });
+
   it('two writers get disjoint id ranges; the same OpenFlow rule met by both is two rows, no conflict', async () => {
     const url = await pg.database('ship_two');
     const [a, b] = [await storeOn(url), await storeOn(url)];
