@@ -36,6 +36,6 @@ export class DatapathFlowTraceController {
     if (!flow) throw notFound(`datapath flow ${ufid} is not installed now`);
     const r = await this.tracer.traceNow(flow);
     if (!r.traceId) throw new ApiError(502, `ovs-vswitchd could not trace ${ufid}: ${r.reason}`);
-    return this.traces.get(r.traceId);
+    return this.traces.getStored(r.traceId);
   }
 }

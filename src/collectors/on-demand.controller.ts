@@ -48,6 +48,6 @@ export class OnDemandTraceController {
     const chassis = this.replicas.chassisName() ?? hostname();
     const trace = annotatePass(parsed.pass, this.replicas.model, { method: 'trace', dpif: dp, chassis });
     const id = await this.traces.record({ trace, chassis, createdAt: new Date().toISOString(), consistent: null });
-    return this.traces.get(id);
+    return this.traces.getStored(id);
   }
 }

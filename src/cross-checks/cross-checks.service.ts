@@ -83,6 +83,9 @@ export class CrossChecksService {
       .map((o) => ({ ...o.logicalFlow!, uuid: o.uuid, stale: o.stale }));
 
   async crossCheck(traceId: number): Promise<CrossCheckJson> {
+    // The path is read where the API reads: with PostgreSQL, the passes this agent just stored (the
+    // automatic cross-check of a session's path) must have been shipped there first.
+    await this.storage.shipper?.synced();
     const trace = await this.traces.get(traceId, false);
     const { passes, verdict } = await this.livePath(traceId);
     let microflow: Microflow;

@@ -41,6 +41,15 @@ export class TracesService implements OnModuleDestroy {
     return t;
   }
 
+  /**
+   * A trace this process has just stored, once it is where the API reads (with PostgreSQL: shipped
+   * from this process's spool; at once on SQLite): the answer of the POST routes that trace now.
+   */
+  async getStored(id: number): Promise<TraceJson> {
+    await this.storage.shipper?.synced();
+    return this.get(id);
+  }
+
   async text(id: number): Promise<string> {
     return renderTraceText(await this.get(id, true));
   }
