@@ -1,0 +1,179 @@
+// Issue 19: the same API answers on SQLite and PostgreSQL over one history, byte for byte. One
+// one-chassis service (LIVETRACE_ROLE=all) on a real sandbox stores a history with PostgreSQL as
+// its store: lsp1's pings, an ACL drop, a load-balanced and a routed packet, sessions that complete,
+// expire, stop and stay active, cross-checks against ovn-trace, ingested USDT-style and retis events.
+// Its spool holds the whole history it wrote, and the shipper copied every row of it to PostgreSQL.
+// Then two api instances read that one history: one with the spool as its SQLite store, one with
+// PostgreSQL, and every GET route of test/support/route-list.ts is asked of both.
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Child, ROOT, spawnService } from '../support/app';
+import { startPostgres, TestPostgres } from '../support/postgres';
+import { Answer, answers, requests } from '../support/route-list';
+import type { Sandbox } from '../support/sandbox';
+import { checkPacket, startTracingLsp1 } from '../support/verdict-check';
+import { waitFor } from '../support/wait';
+
+jest.setTimeout(600_000);
+
+// /health and /metrics describe the process, not the history: PostgreSQL adds its central part and
+// the ship_* metrics by design. They are asked and shown, not compared.
+const PROCESS_ROUTES = new Set(['/health', '/metrics']);
+
+let pg: TestPostgres;
+let sb: Sandbox | undefined;
+let work: string;
+const children: Child[] = [];
+
+/** A port nobody listens on now (the kernel's choice), for a service to take. */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+
+afterAll(async () => {
+  for (const c of children) {
+    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGTERM');
+    await c.exit;
+  }
+  await sb?.stop();
+  pg?.stop();
+  if (work && !process.env.LIVETRACE_KEEP_SANDBOX) rmSync(work, { recursive: true, force: true });
+});
+
+/** The history, stored through PostgreSQL by a one-chassis service; returns its spool file. */
+async function history(url: string): Promise<string> {
+  const spool = join(work, 'spool-all.sqlite');
+  const t = await startTracingLsp1('livetrace-same-', { includeExisting: true }, { LIVETRACE_DB: url, LIVETRACE_SPOOL: spool });
+  sb = t.sb;
+  const { http, topo } = t;
+  const post = async (u: string, body: unknown, type = 'application/json') => {
+    const r = await http.post(u).set('Content-Type', type).send(typeof body === 'string' ? body : JSON.stringify(body));
+    if (r.status >= 300) throw new Error(`POST ${u}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r;
+  };
+  try {
+    const ssh = (await post('/trace-sessions', { filter: 'tcp,tp_dst=22', crossCheck: true })).body as { id: number };
+    await post('/trace-sessions', { logicalPort: 'lsp1', filter: 'icmp', maxTraces: 2 });
+    await post('/trace-sessions', { logicalPort: 'lsp3', durationSeconds: 1 });
+    for (const name of ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat']) {
+      const r = await checkPacket(t.sb, http, topo, name);
+      if (r.mismatches.length) throw new Error(`${name}: ${r.mismatches.join('; ')}`);
+    }
+    for (const v of ['drop', 'output']) {
+      const [x] = (await http.get(`/traces?verdict=${v}&limit=1`)).body.items as Array<{ id: number }>;
+      if (x) await post(`/traces/${x.id}/cross-check`, {});
+    }
+    const fx = join(ROOT, 'test/fixtures/documented/retis');
+    const T = '2026-11-27T05:21:55.633Z';
+    const UFID = 'c3eaf764-0b75-4369-bd29-5dd907c66fb9';
+    const KEY = 'recirc_id(0),dp_hash(0/0),skb_priority(0/0),in_port(2),skb_mark(0/0),eth(src=50:54:00:00:00:01/01:00:00:00:00:00,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1/0.0.0.0,dst=10.0.0.2/0.0.0.0,proto=1,frag=no)';
+    const events = [
+      { type: 'ukey_created', id: 'c1', time: T, ufid: UFID, key: KEY, actions: 'ct(zone=1),recirc(0x1)', packets: 1, bytes: 98 },
+      { type: 'upcall', id: 'u1', time: T, upcallType: 'miss', key: 'recirc_id(0),in_port(2),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800)', thread: 'handler1', ufid: UFID },
+      { type: 'translation', id: 't1', time: T, ufid: UFID, upcallId: 'u1', text: readFileSync(join(fx, `${UFID}.trace.txt`), 'utf8') },
+      { type: 'ukey_revalidated', id: 'r1', time: '2026-11-27T05:21:57Z', ufid: UFID, result: 'KEEP', reason: 'NONE' },
+      { type: 'upcall', id: 'u2', time: '2026-11-27T05:22:00Z', upcallType: 'action', key: 'recirc_id(0),in_port(3)', thread: 'handler2' },
+      { type: 'ukey_removed', id: 'x1', time: '2026-11-27T05:23:00Z', ufid: UFID, reason: 'idle' },
+    ];
+    await post('/ingest/events?source=usdt', events.map((e) => JSON.stringify(e)).join('\n') + '\n', 'application/x-ndjson');
+    await post('/ingest/retis', readFileSync(join(fx, 'events.json'), 'utf8'), 'application/x-ndjson');
+    await http.delete(`/trace-sessions/${ssh.id}`).expect(200);
+    // The lsp3 session's second is over: its end is stored before the service stops.
+    await waitFor('the 1 s session expired', async () => ((await http.get('/trace-sessions?state=expired')).body.items?.length ?? 0) > 0, 15_000);
+    await waitFor('the spool shipped', async () => (await http.get('/health')).body.details?.central?.backlog === 0, 30_000);
+  } finally {
+    // Stopping ships what is left; the sandbox stays for the api instances' NB/SB replicas.
+    await t.app.close();
+  }
+  const db = new Database(spool);
+  try {
+    expect(db.prepare('SELECT COUNT(*) AS n FROM ship_log').get()).toEqual({ n: 0 });
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+  return spool;
+}
+
+/** An api instance (no agent) on `store`, the sandbox's NB/SB as its replicas. */
+async function apiOn(name: string, store: Record<string, string>): Promise<(u: string) => Promise<{ status: number; type: string; text: string }>> {
+  const port = await freePort();
+  const child = spawnService({ ...sb!.env, ...store, LIVETRACE_ROLE: 'api', LIVETRACE_PORT: String(port), LIVETRACE_LOG_LEVEL: 'warn' });
+  children.push(child);
+  const origin = `http://127.0.0.1:${port}`;
+  const up = await waitFor(`the ${name} api instance`, async () => (child.proc.exitCode !== null ? 'exited' : (await fetch(`${origin}/health`).catch(() => undefined))?.status === 200 && 'up'), 120_000);
+  if (up === 'exited') throw new Error(`the ${name} api instance exited: ${child.stderr().slice(-2000)}`);
+  return async (u) => {
+    const r = await fetch(`${origin}${u}`);
+    return { status: r.status, type: (r.headers.get('content-type') ?? '').split(';')[0], text: await r.text() };
+  };
+}
+
+/** Where two answers part: the byte offset and a little of each side from a few bytes before. */
+function firstDifference(a: string, b: string): string {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  let i = 0;
+  while (i < x.length && i < y.length && x[i] === y[i]) i++;
+  const from = Math.max(0, i - 60);
+  const show = (buf: Buffer) => JSON.stringify(buf.subarray(from, i + 120).toString('utf8'));
+  return `at byte ${i} (of ${x.length} / ${y.length}):\n  sqlite:   ${show(x)}\n  postgres: ${show(y)}`;
+}
+
+describe('one history, SQLite and PostgreSQL', () => {
+  it('every GET route answers the same on both, byte for byte', async () => {
+    pg = startPostgres();
+    work = mkdtempSync(join(tmpdir(), 'livetrace-same-'));
+    const url = await pg.database('same_answers');
+    const spool = await history(url);
+    // The SQLite side reads a copy: nothing it does can touch the history the list is read from.
+    const file = join(work, 'history.sqlite');
+    copyFileSync(spool, file);
+    const [sqlite, postgres] = await Promise.all([
+      apiOn('SQLite', { LIVETRACE_DB: file }),
+      apiOn('PostgreSQL', { LIVETRACE_DB: url, LIVETRACE_SPOOL: join(work, 'spool-api.sqlite') }),
+    ]);
+    const urls = requests(spool);
+    const h = new Database(file, { readonly: true });
+    const rows = Object.fromEntries(['trace', 'path', 'datapath_flow', 'upcall', 'trace_session', 'cross_check', 'logical_flow_snapshot'].map((t) => [t, (h.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n]));
+    h.close();
+    console.log(`history: ${JSON.stringify(rows)}`);
+    const a = await answers(urls, sqlite);
+    const b = await answers(urls, postgres);
+    const byUrl = new Map(b.map((x) => [x.url, x] as const));
+    const compared: Answer[] = [];
+    const differ: string[] = [];
+    for (const x of a) {
+      if (PROCESS_ROUTES.has(x.url)) continue;
+      const y = byUrl.get(x.url);
+      compared.push(x);
+      if (!y) differ.push(`${x.url}: asked of SQLite only (a page PostgreSQL's cursor did not lead to)`);
+      else if (x.shown !== y.shown) differ.push(`${x.url}: ${firstDifference(x.shown, y.shown)}`);
+    }
+    for (const y of b) if (!PROCESS_ROUTES.has(y.url) && !a.some((x) => x.url === y.url)) differ.push(`${y.url}: asked of PostgreSQL only`);
+    const ok = compared.filter((x) => /^GET .*\n200 /.test(x.shown)).length;
+    console.log(
+      `${urls.length} routes listed, ${compared.length} answers compared (${ok} of them 200), ${compared.length - differ.length} identical, ${differ.length} differ` +
+        (differ.length ? `:\n${differ.slice(0, 40).join('\n')}${differ.length > 40 ? `\n… ${differ.length - 40} more` : ''}` : ''),
+    );
+    // A history worth comparing: paths, audits and lists with rows in them, not only errors.
+    const body = (u: string) => JSON.parse(a.find((x) => x.url === u)!.shown.split('\n\n').slice(1).join('\n\n')) as { items: unknown[] };
+    expect(body('/traces?limit=500').items.length).toBeGreaterThan(10);
+    expect(body('/upcalls?limit=500').items.length).toBeGreaterThan(0);
+    expect(body('/trace-sessions').items.length).toBe(4);
+    expect(ok).toBeGreaterThan(200);
+    // The PostgreSQL side's own spool got none of the history: what it answered, it read from PostgreSQL.
+    const own = new Database(join(work, 'spool-api.sqlite'), { readonly: true });
+    expect(own.prepare('SELECT COUNT(*) AS n FROM trace').get()).toEqual({ n: 0 });
+    own.close();
+    expect(differ).toEqual([]);
+  });
+});
