@@ -38,16 +38,17 @@ export class SqliteReader implements SqlReader {
     return s;
   }
 
+  // raw() sticks to a statement: set it on every use, or a text read both ways would mix shapes.
   async all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return this.stmt(sql).all(...params) as T[];
+    return this.stmt(sql).raw(false).all(...params) as T[];
   }
 
   async get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
-    return this.stmt(sql).get(...params) as T | undefined;
+    return this.stmt(sql).raw(false).get(...params) as T | undefined;
   }
 
   async rows<T extends unknown[]>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return this.stmt(sql).raw().all(...params) as T[];
+    return this.stmt(sql).raw(true).all(...params) as T[];
   }
 
   inList(): string {
