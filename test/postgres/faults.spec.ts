@@ -1,0 +1,334 @@
+// Issue 19's faults with real daemons: an agent (the service as a process, LIVETRACE_ROLE=agent)
+// on a real sandbox, tracing lsp1 for a session made through an api instance, shipping its spool
+// to a real PostgreSQL (scripts/pg-cluster).
+// - PostgreSQL stopped for 30 s while new packets keep coming: the agent goes on tracing into its
+//   spool, /health and /metrics say so with a growing backlog; PostgreSQL started: the backlog
+//   drains, and every row of the spool is in PostgreSQL with the same values (compared per table
+//   by key), the traces counted by outcome, nothing dropped.
+// - The agent stopped while flows are installed and started on the same spool: it continues its
+//   open datapath flow lifetimes under the same ids, and PostgreSQL holds each once.
+// - A small spool (LIVETRACE_SPOOL_MAX_CHANGES) and PostgreSQL away: new traces are dropped and
+//   counted, the process stays up, and once PostgreSQL is back the spool drains and drops stop.
+// Megaflows are disabled (upcall/disable-megaflows, as bench/live does): every packet with a new
+// TCP source port is then a new datapath flow, so new traces keep coming.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { Client } from 'pg';
+import { sqliteLikeTypes } from '../../src/storage/postgres';
+import { Child, spawnService, startApp } from '../support/app';
+import { startPostgres, TestPostgres } from '../support/postgres';
+import { Sandbox } from '../support/sandbox';
+import { compareSpoolWithPostgres, describeCheck, metric, metricByLabel, openSpool } from '../support/spool-check';
+import { waitFor } from '../support/wait';
+
+jest.setTimeout(600_000);
+
+const OUTAGE_MS = 30_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let pg: TestPostgres;
+let sb: Sandbox;
+let vif1 = 0;
+const agents: Child[] = [];
+const base = 20000 + Math.floor(Math.random() * 20000);
+
+/** A TCP SYN from lsp1 to lsp2 (allowed by the allow-related ACL: three passes) from source port `sport`. */
+const syn = (sport: number) =>
+  `in_port(${vif1}),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),` +
+  `ipv4(src=10.0.0.1,dst=10.0.0.2,proto=6,tos=0,ttl=64,frag=no),tcp(src=${sport},dst=80),tcp_flags(0x002)`;
+let nextSport = 10_000;
+
+/** Sends `n` new packets (new source ports) at once; returns their source ports. */
+async function send(n: number): Promise<number[]> {
+  const ports = Array.from({ length: n }, () => nextSport++);
+  await sb.appctl('netdev-dummy/receive', 'vif1', ...ports.map(syn));
+  return ports;
+}
+
+/** New packets every `everyMs` until stopped: new flows, so new traces keep coming. */
+function traffic(perTick = 2, everyMs = 300): { stop(): Promise<number> } {
+  let stopped = false;
+  let sent = 0;
+  const loop = (async () => {
+    while (!stopped) {
+      sent += (await send(perTick)).length;
+      await sleep(everyMs);
+    }
+  })();
+  return { stop: async () => ((stopped = true), await loop, sent) };
+}
+
+interface Agent {
+  child: Child;
+  port: number;
+  spool: string;
+  url: string;
+  health(): Promise<{ status: number; body: HealthBody }>;
+  metrics(): Promise<string>;
+}
+interface Part { status: string; [k: string]: unknown }
+interface HealthBody { status: string; info?: Record<string, Part>; error?: Record<string, Part>; details: Record<string, Part> }
+
+async function startAgent(url: string, spool: string, port: number, env: Record<string, string> = {}): Promise<Agent> {
+  const child = spawnService({
+    ...sb.env, LIVETRACE_ROLE: 'agent', LIVETRACE_DB: url, LIVETRACE_SPOOL: spool, LIVETRACE_PORT: String(port),
+    LIVETRACE_LOG_LEVEL: 'warn', LIVETRACE_POLL_INTERVAL_MS: '200', ...env,
+  });
+  agents.push(child);
+  const at = `http://127.0.0.1:${port}`;
+  const agent: Agent = {
+    child, port, spool, url,
+    async health() {
+      const r = await fetch(`${at}/health`);
+      return { status: r.status, body: (await r.json()) as HealthBody };
+    },
+    metrics: async () => (await fetch(`${at}/metrics`)).text(),
+  };
+  // An agent that refuses to start says why in its log: fail with that, not after a timeout.
+  const exited = child.exit.then(({ code, signal }) => {
+    const log = (child.stdout() + child.stderr()).replace(/\x1b\[[0-9;]*m/g, '');
+    throw new Error(`the agent on port ${port} exited (code ${code}, signal ${signal}) before it was healthy:\n${log.split('\n').filter((l) => /ERROR|Error/.test(l)).slice(0, 5).join('\n') || log.slice(-2000)}`);
+  });
+  await Promise.race([waitFor(`the agent on port ${port} healthy`, async () => (await agent.health().catch(() => undefined))?.status === 200, 120_000), exited]);
+  exited.catch(() => undefined);
+  return agent;
+}
+
+async function stopAgent(a: Agent): Promise<{ code: number | null; signal: string | null }> {
+  a.child.proc.kill('SIGTERM');
+  return a.child.exit;
+}
+
+/** A session on lsp1 made through an api instance (in process, its own spool), taken up by the agent on hv1. */
+async function sessionOnLsp1(url: string): Promise<number> {
+  const api: INestApplication = await startApp({ ...sb.env, LIVETRACE_ROLE: 'api', LIVETRACE_DB: url });
+  try {
+    const http = request(api.getHttpServer());
+    await waitFor('the api instance healthy', async () => (await http.get('/health')).status === 200, 60_000);
+    const id = (await http.post('/trace-sessions').send({ logicalPort: 'lsp1', durationSeconds: 3600 }).expect(201)).body.id as number;
+    await waitFor('the agent on hv1 to take the session up', async () => (await http.get(`/trace-sessions/${id}`)).body.perChassis?.hv1, 60_000);
+    return id;
+  } finally {
+    await api.close();
+  }
+}
+
+function spoolRows<T>(file: string, sql: string): T[] {
+  const db = openSpool(file);
+  try {
+    return db.prepare(sql).all() as T[];
+  } finally {
+    db.close();
+  }
+}
+const spoolCount = (file: string, sql: string): number => spoolRows<{ n: number }>(file, sql)[0].n;
+
+const centralPart = (h: { body: HealthBody }) => h.body.details.central;
+
+async function pgClient(url: string): Promise<Client> {
+  const c = new Client({ connectionString: url, types: sqliteLikeTypes });
+  await c.connect();
+  return c;
+}
+
+beforeAll(async () => {
+  pg = startPostgres();
+  sb = await Sandbox.start({ prefix: 'livetrace-faults-' });
+  await sb.demoTopology();
+  await sb.appctl('upcall/disable-megaflows');
+  vif1 = (await sb.dpPorts()).get('vif1')!;
+});
+
+afterAll(async () => {
+  for (const c of agents) if (c.proc.exitCode === null && c.proc.signalCode === null) {
+    c.proc.kill('SIGTERM');
+    await c.exit;
+  }
+  // The agents' logs, for a failure's story.
+  const logs = mkdtempSync(join(tmpdir(), 'livetrace-faults-logs-'));
+  agents.forEach((c, i) => writeFileSync(join(logs, `agent-${i + 1}.log`), c.stdout() + c.stderr()));
+  console.log(`agents' logs: ${logs}`);
+  await sb?.stop();
+  pg?.stop();
+});
+
+describe('an agent and PostgreSQL faults (real daemons)', () => {
+  let agent: Agent;
+  let url: string;
+
+  it('PostgreSQL stopped for 30 s under traffic: the agent spools and says so, then delivers everything; nothing acknowledged lost, counted', async () => {
+    url = await pg.database('faults_outage');
+    agent = await startAgent(url, join(mkdtempSync(join(tmpdir(), 'livetrace-faults-spool-')), 'spool.sqlite'), base + 1);
+    await sessionOnLsp1(url);
+    await send(2);
+    await waitFor('the first traces in PostgreSQL', async () => spoolCount(agent.spool, 'SELECT COUNT(*) AS n FROM trace') > 0 && metric(await agent.metrics(), 'livetrace_ship_backlog') === 0, 60_000);
+
+    const load = traffic();
+    const tracesBefore = spoolCount(agent.spool, 'SELECT COUNT(*) AS n FROM trace');
+    const stoppedAt = Date.now();
+    pg.stopServer();
+    let outageMs = 0;
+    let sent = 0;
+    const backlogs: number[] = [];
+    try {
+      const down = await waitFor('/health to say the central part is down', async () => {
+        const h = await agent.health();
+        return h.status === 503 && centralPart(h)?.status === 'down' ? h : undefined;
+      }, 20_000);
+      expect(centralPart(down)).toMatchObject({ spooling: true, store: 'postgres', reason: expect.any(String), since: expect.any(String) });
+      backlogs.push(centralPart(down).backlog as number);
+      // The rest of the agent is healthy: only the central part is down.
+      expect(Object.entries(down.body.details).filter(([k, v]) => k !== 'central' && v.status !== 'up')).toEqual([]);
+      while (Date.now() - stoppedAt < OUTAGE_MS - 2000) await sleep(1000);
+      const late = await agent.health();
+      expect(late.status).toBe(503);
+      expect(centralPart(late)).toMatchObject({ status: 'down', spooling: true, since: centralPart(down).since });
+      backlogs.push(centralPart(late).backlog as number);
+      const m = await agent.metrics();
+      expect(metric(m, 'livetrace_ship_up')).toBe(0);
+      expect(metric(m, 'livetrace_ship_backlog')).toBeGreaterThan(0);
+      while (Date.now() - stoppedAt < OUTAGE_MS) await sleep(200);
+    } finally {
+      outageMs = Date.now() - stoppedAt;
+      pg.startServer();
+      sent = await load.stop();
+    }
+    const tracesDuring = spoolCount(agent.spool, 'SELECT COUNT(*) AS n FROM trace') - tracesBefore;
+    console.log(`outage ${outageMs} ms, ${sent} packets sent during it, ${tracesDuring} traces stored into the spool meanwhile, backlog ${backlogs.join(' → ')}`);
+    expect(outageMs).toBeGreaterThanOrEqual(OUTAGE_MS);
+    expect(tracesDuring).toBeGreaterThan(0);
+    expect(backlogs[1]).toBeGreaterThan(backlogs[0]);
+
+    await waitFor('the backlog shipped', async () => {
+      const m = await agent.metrics();
+      return metric(m, 'livetrace_ship_up') === 1 && metric(m, 'livetrace_ship_backlog') === 0;
+    }, 120_000);
+    const back = await agent.health();
+    expect(back.status).toBe(200);
+    expect(centralPart(back)).toMatchObject({ status: 'up', backlog: 0, dropped: 0 });
+
+    // The numbers while the agent stands still: stopped (it ships what is left on the way out).
+    const m = await agent.metrics();
+    const outcomes = metricByLabel(m, 'livetrace_traces_total', 'outcome');
+    console.log(`livetrace_traces_total by outcome: ${JSON.stringify(outcomes)}; livetrace_ship_rows_total ${metric(m, 'livetrace_ship_rows_total')}`);
+    expect(metric(m, 'livetrace_ship_dropped_total')).toBe(0);
+    expect(outcomes.dropped_spool_full ?? 0).toBe(0);
+    // Going on into the spool means storing: not one trace may fail to be written locally.
+    expect(outcomes.failed_store ?? 0).toBe(0);
+    expect(agent.child.stdout()).not.toMatch(/UNIQUE constraint failed: ship_log/);
+    // Nest closes the app on SIGTERM, then ends by the same signal.
+    expect(await stopAgent(agent)).toEqual({ code: null, signal: 'SIGTERM' });
+    const check = await compareSpoolWithPostgres(agent.spool, url);
+    console.log(`spool vs PostgreSQL after a ${outageMs} ms outage:\n${describeCheck(check)}`);
+    expect(check.problems.slice(0, 20)).toEqual([]);
+    expect(check.waiting).toBe(0);
+    const rows = Object.fromEntries(check.tables.map((t) => [t.table, t.same]));
+    for (const t of ['trace', 'datapath_flow', 'path']) expect(rows[t]).toBeGreaterThan(0);
+    // Every trace the tracer counted as stored is a row, in the spool and so in PostgreSQL.
+    expect(rows.trace).toBe(outcomes.stored);
+  });
+
+  it('an agent restarted on its spool continues the lifetimes it had open: same ids, once in PostgreSQL', async () => {
+    // Flows stay installed across the restart (the default 10 s idle time could end them meanwhile).
+    await sb.vsctl('set', 'open_vswitch', '.', 'other_config:max-idle=120000');
+    if (agent.child.proc.exitCode === null && agent.child.proc.signalCode === null) await stopAgent(agent);
+    agent = await startAgent(url, agent.spool, base + 1);
+    const sports = await send(3);
+    const mine = `(${sports.map((p) => `key LIKE '%tcp(src=${p},%'`).join(' OR ')})`;
+    const openSql = `SELECT id, ufid, recirc_id, packets FROM datapath_flow WHERE removed_at IS NULL AND ${mine} ORDER BY id`;
+    const readOpen = () => spoolRows<{ id: number; ufid: string; recirc_id: string; packets: number }>(agent.spool, openSql);
+    // Three passes a packet (conntrack twice): nine lifetimes, each traced and shipped.
+    const before = await waitFor('the new flows traced and shipped', async () => {
+      const rows = readOpen();
+      const traced = spoolCount(agent.spool, `SELECT COUNT(*) AS n FROM trace WHERE datapath_flow_id IN (SELECT id FROM datapath_flow WHERE ${mine})`);
+      return rows.length >= sports.length && traced >= rows.length && metric(await agent.metrics(), 'livetrace_ship_backlog') === 0 ? rows : undefined;
+    }, 60_000);
+    expect(await stopAgent(agent)).toEqual({ code: null, signal: 'SIGTERM' });
+    const flowsBefore = spoolCount(agent.spool, 'SELECT COUNT(*) AS n FROM datapath_flow');
+
+    agent = await startAgent(url, agent.spool, base + 1, { LIVETRACE_LOG_LEVEL: 'info' });
+    expect(agent.child.stdout()).toMatch(/continuing \d+ datapath flow lifetimes left open by the previous run/);
+    // The same packets again hit the same flows: their counters move on under the same lifetimes.
+    await sb.appctl('netdev-dummy/receive', 'vif1', ...sports.map(syn));
+    const firstPasses = before.filter((r) => r.recirc_id === '0x0' || r.recirc_id === '0');
+    expect(firstPasses.length).toBe(sports.length);
+    const pgFlows = async () => {
+      const c = await pgClient(url);
+      try {
+        return (await c.query(`SELECT id, ufid, removed_at, packets FROM datapath_flow WHERE ufid = ANY($1::text[]) ORDER BY id`, [before.map((r) => r.ufid)])).rows as Array<{ id: number; ufid: string; removed_at: string | null; packets: number }>;
+      } finally {
+        await c.end();
+      }
+    };
+    const central = await waitFor('the continued lifetimes’ new counters in PostgreSQL', async () => {
+      const rows = await pgFlows();
+      const hit = rows.filter((r) => firstPasses.some((f) => f.id === r.id && r.packets > f.packets));
+      return hit.length === firstPasses.length && metric(await agent.metrics(), 'livetrace_ship_backlog') === 0 ? rows : undefined;
+    }, 60_000);
+    // Continued, not duplicated: one lifetime per UFID, the ids it had, still open, in the spool and in PostgreSQL.
+    const after = readOpen();
+    expect(after.map((r) => [r.id, r.ufid])).toEqual(before.map((r) => [r.id, r.ufid]));
+    expect(central.map((r) => [r.id, r.ufid, r.removed_at])).toEqual(before.map((r) => [r.id, r.ufid, null]));
+    expect(spoolCount(agent.spool, `SELECT COUNT(*) AS n FROM datapath_flow WHERE ${mine}`)).toBe(before.length);
+    console.log(`restart: ${before.length} open lifetimes continued (ids ${before[0].id}…${before[before.length - 1].id}), ` +
+      `${firstPasses.length} of them counted on after it; datapath_flow rows ${flowsBefore} before, ${spoolCount(agent.spool, 'SELECT COUNT(*) AS n FROM datapath_flow')} after`);
+    expect(await stopAgent(agent)).toEqual({ code: null, signal: 'SIGTERM' });
+    const check = await compareSpoolWithPostgres(agent.spool, url);
+    expect(check.problems.slice(0, 20)).toEqual([]);
+    expect(check.waiting).toBe(0);
+    await sb.vsctl('remove', 'open_vswitch', '.', 'other_config', 'max-idle');
+  });
+
+  it('a small spool with PostgreSQL away: new traces dropped and counted, the agent up; after PostgreSQL returns it drains and stops dropping', async () => {
+    const bounded = await pg.database('faults_bounded');
+    const small = await startAgent(bounded, join(mkdtempSync(join(tmpdir(), 'livetrace-faults-spool-')), 'spool.sqlite'), base + 2, { LIVETRACE_SPOOL_MAX_CHANGES: '1000' });
+    await sessionOnLsp1(bounded);
+    pg.stopServer();
+    let load = traffic(4, 200);
+    let full: { status: number; body: HealthBody };
+    try {
+      full = await waitFor('the spool full and traces dropped', async () => {
+        const h = await small.health();
+        return centralPart(h)?.spoolFull && (centralPart(h).dropped as number) > 0 ? h : undefined;
+      }, 90_000);
+      expect(full.status).toBe(503);
+      expect(centralPart(full)).toMatchObject({ status: 'down', spooling: true, spoolFull: true });
+      expect(Object.entries(full.body.details).filter(([k, v]) => k !== 'central' && v.status !== 'up')).toEqual([]);
+      const m = await small.metrics();
+      expect(metric(m, 'livetrace_ship_spool_full')).toBe(1);
+      expect(metric(m, 'livetrace_ship_dropped_total')).toBeGreaterThan(0);
+      expect(metric(m, 'livetrace_traces_total', { outcome: 'dropped_spool_full' })).toBe(metric(m, 'livetrace_ship_dropped_total'));
+    } finally {
+      await load.stop();
+      pg.startServer();
+    }
+    await waitFor('the spool drained', async () => {
+      const m = await small.metrics();
+      return metric(m, 'livetrace_ship_up') === 1 && metric(m, 'livetrace_ship_backlog') === 0 && metric(m, 'livetrace_ship_spool_full') === 0;
+    }, 120_000);
+    const dropped = metric(await small.metrics(), 'livetrace_ship_dropped_total');
+    const stored = () => small.metrics().then((m) => metric(m, 'livetrace_traces_total', { outcome: 'stored' }));
+    const storedBefore = await stored();
+    load = traffic(2, 300);
+    try {
+      await waitFor('new traces stored after the drain', async () => (await stored()) >= storedBefore + 6, 60_000);
+    } finally {
+      await load.stop();
+    }
+    const m = await small.metrics();
+    const outcomes = metricByLabel(m, 'livetrace_traces_total', 'outcome');
+    console.log(`bounded spool (1000 changes): ${dropped} traces dropped while full; by outcome ${JSON.stringify(outcomes)}`);
+    expect(metric(m, 'livetrace_ship_dropped_total')).toBe(dropped);
+    expect(outcomes.dropped_spool_full).toBe(dropped);
+    expect((await small.health()).status).toBe(200);
+    expect(await stopAgent(small)).toEqual({ code: null, signal: 'SIGTERM' });
+    const check = await compareSpoolWithPostgres(small.spool, bounded);
+    console.log(`bounded spool vs PostgreSQL:\n${describeCheck(check)}`);
+    expect(check.problems.slice(0, 20)).toEqual([]);
+    expect(Object.fromEntries(check.tables.map((t) => [t.table, t.same])).trace).toBe(outcomes.stored);
+  });
+});
+
