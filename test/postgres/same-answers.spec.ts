@@ -6,37 +6,24 @@
 // Then two api instances read that one history: one with the spool as its SQLite store, one with
 // PostgreSQL, and every GET route of test/support/route-list.ts is asked of both.
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Child, ROOT, spawnService } from '../support/app';
+import { freePort } from '../support/ports';
 import { startPostgres, TestPostgres } from '../support/postgres';
-import { Answer, answers, requests } from '../support/route-list';
+import type { RawAnswer } from '../support/route-list';
+import { bodyOf, compareServices, describeComparison, overHttp } from '../support/same-answers';
 import type { Sandbox } from '../support/sandbox';
 import { checkPacket, startTracingLsp1 } from '../support/verdict-check';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(600_000);
 
-// /health and /metrics describe the process, not the history: PostgreSQL adds its central part and
-// the ship_* metrics by design. They are asked and shown, not compared.
-const PROCESS_ROUTES = new Set(['/health', '/metrics']);
-
 let pg: TestPostgres;
 let sb: Sandbox | undefined;
 let work: string;
 const children: Child[] = [];
-
-/** A port nobody listens on now (the kernel's choice), for a service to take. */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 
 afterAll(async () => {
   for (const c of children) {
@@ -104,28 +91,14 @@ async function history(url: string): Promise<string> {
 }
 
 /** An api instance (no agent) on `store`, the sandbox's NB/SB as its replicas. */
-async function apiOn(name: string, store: Record<string, string>): Promise<(u: string) => Promise<{ status: number; type: string; text: string }>> {
+async function apiOn(name: string, store: Record<string, string>): Promise<(u: string) => Promise<RawAnswer>> {
   const port = await freePort();
   const child = spawnService({ ...sb!.env, ...store, LIVETRACE_ROLE: 'api', LIVETRACE_PORT: String(port), LIVETRACE_LOG_LEVEL: 'warn' });
   children.push(child);
   const origin = `http://127.0.0.1:${port}`;
   const up = await waitFor(`the ${name} api instance`, async () => (child.proc.exitCode !== null ? 'exited' : (await fetch(`${origin}/health`).catch(() => undefined))?.status === 200 && 'up'), 120_000);
   if (up === 'exited') throw new Error(`the ${name} api instance exited: ${child.stderr().slice(-2000)}`);
-  return async (u) => {
-    const r = await fetch(`${origin}${u}`);
-    return { status: r.status, type: (r.headers.get('content-type') ?? '').split(';')[0], text: await r.text() };
-  };
-}
-
-/** Where two answers part: the byte offset and a little of each side from a few bytes before. */
-function firstDifference(a: string, b: string): string {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  let i = 0;
-  while (i < x.length && i < y.length && x[i] === y[i]) i++;
-  const from = Math.max(0, i - 60);
-  const show = (buf: Buffer) => JSON.stringify(buf.subarray(from, i + 120).toString('utf8'));
-  return `at byte ${i} (of ${x.length} / ${y.length}):\n  sqlite:   ${show(x)}\n  postgres: ${show(y)}`;
+  return overHttp(origin);
 }
 
 describe('one history, SQLite and PostgreSQL', () => {
@@ -141,39 +114,21 @@ describe('one history, SQLite and PostgreSQL', () => {
       apiOn('SQLite', { LIVETRACE_DB: file }),
       apiOn('PostgreSQL', { LIVETRACE_DB: url, LIVETRACE_SPOOL: join(work, 'spool-api.sqlite') }),
     ]);
-    const urls = requests(spool);
     const h = new Database(file, { readonly: true });
     const rows = Object.fromEntries(['trace', 'path', 'datapath_flow', 'upcall', 'trace_session', 'cross_check', 'logical_flow_snapshot'].map((t) => [t, (h.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n]));
     h.close();
     console.log(`history: ${JSON.stringify(rows)}`);
-    const a = await answers(urls, sqlite);
-    const b = await answers(urls, postgres);
-    const byUrl = new Map(b.map((x) => [x.url, x] as const));
-    const compared: Answer[] = [];
-    const differ: string[] = [];
-    for (const x of a) {
-      if (PROCESS_ROUTES.has(x.url)) continue;
-      const y = byUrl.get(x.url);
-      compared.push(x);
-      if (!y) differ.push(`${x.url}: asked of SQLite only (a page PostgreSQL's cursor did not lead to)`);
-      else if (x.shown !== y.shown) differ.push(`${x.url}: ${firstDifference(x.shown, y.shown)}`);
-    }
-    for (const y of b) if (!PROCESS_ROUTES.has(y.url) && !a.some((x) => x.url === y.url)) differ.push(`${y.url}: asked of PostgreSQL only`);
-    const ok = compared.filter((x) => /^GET .*\n200 /.test(x.shown)).length;
-    console.log(
-      `${urls.length} routes listed, ${compared.length} answers compared (${ok} of them 200), ${compared.length - differ.length} identical, ${differ.length} differ` +
-        (differ.length ? `:\n${differ.slice(0, 40).join('\n')}${differ.length > 40 ? `\n… ${differ.length - 40} more` : ''}` : ''),
-    );
+    const c = await compareServices(spool, sqlite, postgres);
+    console.log(describeComparison(c));
     // A history worth comparing: paths, audits and lists with rows in them, not only errors.
-    const body = (u: string) => JSON.parse(a.find((x) => x.url === u)!.shown.split('\n\n').slice(1).join('\n\n')) as { items: unknown[] };
-    expect(body('/traces?limit=500').items.length).toBeGreaterThan(10);
-    expect(body('/upcalls?limit=500').items.length).toBeGreaterThan(0);
-    expect(body('/trace-sessions').items.length).toBe(4);
-    expect(ok).toBeGreaterThan(200);
+    expect(bodyOf<{ items: unknown[] }>(c, '/traces?limit=500').items.length).toBeGreaterThan(10);
+    expect(bodyOf<{ items: unknown[] }>(c, '/upcalls?limit=500').items.length).toBeGreaterThan(0);
+    expect(bodyOf<{ items: unknown[] }>(c, '/trace-sessions').items.length).toBe(4);
+    expect(c.ok).toBeGreaterThan(200);
+    expect(c.differ).toEqual([]);
     // The PostgreSQL side's own spool got none of the history: what it answered, it read from PostgreSQL.
     const own = new Database(join(work, 'spool-api.sqlite'), { readonly: true });
     expect(own.prepare('SELECT COUNT(*) AS n FROM trace').get()).toEqual({ n: 0 });
     own.close();
-    expect(differ).toEqual([]);
   });
 });
