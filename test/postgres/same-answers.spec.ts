@@ -1,7 +1,9 @@
 // Issue 19: the same API answers on SQLite and PostgreSQL over one history, byte for byte. One
 // one-chassis service (LIVETRACE_ROLE=all) on a real sandbox stores a history with PostgreSQL as
-// its store: lsp1's pings, an ACL drop, a load-balanced and a routed packet, sessions that complete,
-// expire, stop and stay active, cross-checks against ovn-trace, ingested USDT-style and retis events.
+// its store: every packet of the verdict topology (pings, ACL drop and reject, load balancer, routed
+// SNAT, unresolved next hop, TTL expiry), pings left installed, on-demand traces, sessions that
+// complete, expire, stop and stay active, cross-checks against ovn-trace, ingested USDT-style and
+// retis events.
 // Its spool holds the whole history it wrote, and the shipper copied every row of it to PostgreSQL.
 // Then two api instances read that one history: one with the spool as its SQLite store, one with
 // PostgreSQL, and every GET route of test/support/route-list.ts is asked of both.
@@ -16,6 +18,7 @@ import type { RawAnswer } from '../support/route-list';
 import { bodyOf, compareServices, describeComparison, overHttp } from '../support/same-answers';
 import type { Sandbox } from '../support/sandbox';
 import { checkPacket, startTracingLsp1 } from '../support/verdict-check';
+import { VERDICT_MAC } from '../support/verdict-topology';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(600_000);
@@ -50,10 +53,21 @@ async function history(url: string): Promise<string> {
     const ssh = (await post('/trace-sessions', { filter: 'tcp,tp_dst=22', crossCheck: true })).body as { id: number };
     await post('/trace-sessions', { logicalPort: 'lsp1', filter: 'icmp', maxTraces: 2 });
     await post('/trace-sessions', { logicalPort: 'lsp3', durationSeconds: 1 });
-    for (const name of ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat']) {
+    for (const name of ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired', 'acl-reject']) {
       const r = await checkPacket(t.sb, http, topo, name);
       if (r.mismatches.length) throw new Error(`${name}: ${r.mismatches.join('; ')}`);
     }
+    // Without a flush: pings left installed (live lifetimes), one of them not lsp1's (lsp2's session).
+    await post('/trace-sessions', { logicalPort: 'lsp2', includeExisting: true });
+    const icmp = (from: number, to: number) =>
+      `in_port(${topo.dpPorts.get(`vif${from}`)}),eth(src=${VERDICT_MAC(from)},dst=${VERDICT_MAC(to)}),eth_type(0x0800),ipv4(src=10.0.0.${from},dst=10.0.0.${to},proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)`;
+    await t.sb.inject('vif1', icmp(1, 2), 3);
+    await t.sb.inject('vif2', icmp(2, 3), 3);
+    await waitFor('the pings of lsp2 traced', async () => ((await http.get('/traces?logical_port=lsp2&role=inport')).body.items?.length ?? 0) > 0, 30_000);
+    // On-demand traces: a hand-typed OpenFlow flow (no datapath flow) and an installed one by UFID.
+    await post('/traces', { bridge: 'br-int', flow: `in_port=${topo.dpPorts.get('vif1')},icmp,dl_src=${VERDICT_MAC(1)},dl_dst=${VERDICT_MAC(3)},nw_src=10.0.0.1,nw_dst=10.0.0.3` });
+    const [live] = (await http.get('/datapath-flows?state=live&limit=1')).body.items as Array<{ ufid: string }>;
+    if (live) await post(`/datapath-flows/${live.ufid}/trace`, {});
     for (const v of ['drop', 'output']) {
       const [x] = (await http.get(`/traces?verdict=${v}&limit=1`)).body.items as Array<{ id: number }>;
       if (x) await post(`/traces/${x.id}/cross-check`, {});
@@ -123,7 +137,7 @@ describe('one history, SQLite and PostgreSQL', () => {
     // A history worth comparing: paths, audits and lists with rows in them, not only errors.
     expect(bodyOf<{ items: unknown[] }>(c, '/traces?limit=500').items.length).toBeGreaterThan(10);
     expect(bodyOf<{ items: unknown[] }>(c, '/upcalls?limit=500').items.length).toBeGreaterThan(0);
-    expect(bodyOf<{ items: unknown[] }>(c, '/trace-sessions').items.length).toBe(4);
+    expect(bodyOf<{ items: unknown[] }>(c, '/trace-sessions').items.length).toBe(5);
     expect(c.ok).toBeGreaterThan(200);
     expect(c.differ).toEqual([]);
     // The PostgreSQL side's own spool got none of the history: what it answered, it read from PostgreSQL.
