@@ -110,11 +110,15 @@ export class LogicalFlowStore {
     // SQLite's alone: PostgreSQL plans for itself).
     const ids = await tracesCiting(q, kind, refs, WALK_ABOVE);
     const cover = q.dialect === 'sqlite' ? 'INDEXED BY idx_trace_dpflow_cover ' : '';
+    // PostgreSQL would turn the walk's EXISTS into a semi-join that collects every citing trace
+    // first (its estimate of the bit test is blind): 90 ms at 90k traces, growing with the history.
+    // OFFSET 0 keeps it a per-flow probe, as SQLite runs it (1.4 ms; bench/api/RESULTS-postgres.md).
+    const perFlow = q.dialect === 'postgres' ? ' OFFSET 0' : '';
     const rows =
       ids === 'many'
         ? await q.all<DatapathFlowRow>(
             `SELECT d.* FROM datapath_flow d WHERE ${cursor ? 'd.id < ? AND ' : ''}EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = d.id
-               AND ${citesSql(kind, 't.id', ints)}) ORDER BY d.id DESC LIMIT ?`,
+               AND ${citesSql(kind, 't.id', ints)}${perFlow}) ORDER BY d.id DESC LIMIT ?`,
             ...(cursor ? [cursor] : []),
             q.list(refs),
             limit + 1,
