@@ -112,13 +112,14 @@ export class LogicalFlowStore {
     const cover = q.dialect === 'sqlite' ? 'INDEXED BY idx_trace_dpflow_cover ' : '';
     // PostgreSQL would turn the walk's EXISTS into a semi-join that collects every citing trace
     // first (its estimate of the bit test is blind): 90 ms at 90k traces, growing with the history.
-    // OFFSET 0 keeps it a per-flow probe, as SQLite runs it (1.4 ms; bench/api/RESULTS-postgres.md).
+    // OFFSET 0 keeps it a per-flow probe, as SQLite runs it (1.4 ms; bench/api/RESULTS-postgres.md);
+    // citesSql fences its own EXISTS the same way.
     const perFlow = q.dialect === 'postgres' ? ' OFFSET 0' : '';
     const rows =
       ids === 'many'
         ? await q.all<DatapathFlowRow>(
             `SELECT d.* FROM datapath_flow d WHERE ${cursor ? 'd.id < ? AND ' : ''}EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = d.id
-               AND ${citesSql(kind, 't.id', ints)}${perFlow}) ORDER BY d.id DESC LIMIT ?`,
+               AND ${citesSql(kind, 't.id', ints, q.dialect)}${perFlow}) ORDER BY d.id DESC LIMIT ?`,
             ...(cursor ? [cursor] : []),
             q.list(refs),
             limit + 1,
@@ -139,7 +140,7 @@ export class LogicalFlowStore {
     for (const r of shown) byFlow.set(r.id, []);
     const traceRows = await q.all<{ id: number; datapath_flow_id: number; verdict: string; consistent: number | null; path_id: number | null }>(
       `SELECT id, datapath_flow_id, verdict, consistent, path_id FROM trace WHERE datapath_flow_id IN (${ints})
-         AND ${citesSql(kind, 'trace.id', ints)} ORDER BY id DESC`,
+         AND ${citesSql(kind, 'trace.id', ints, q.dialect)} ORDER BY id DESC`,
       q.list(shown.map((r) => r.id)),
       q.list(refs),
     );

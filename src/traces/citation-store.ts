@@ -56,10 +56,13 @@ export class CitationBatch {
  * reader's `inList('int')`, SQLite's json_each by default): one probe of the key (kind, ref,
  * bucket) per ref. The shift count is cast to INTEGER and the bit compared with 1: PostgreSQL has
  * no `bigint >> bigint` and no integer truth values; SQLite gives the same answer either way.
+ * On PostgreSQL (`dialect`) OFFSET 0 keeps it a probe per trace: its planner, blind to the bit
+ * test's selectivity, made the walk a semi-join collecting every citing trace first (43 ms for a
+ * page of a DP-group flow at 90k traces and growing; 1 ms as a probe; bench/api/RESULTS-postgres.md).
  */
-export function citesSql(kind: number, idExpr: string, inList = 'SELECT value FROM json_each(?)'): string {
+export function citesSql(kind: number, idExpr: string, inList = 'SELECT value FROM json_each(?)', dialect: 'sqlite' | 'postgres' = 'sqlite'): string {
   return `EXISTS (SELECT 1 FROM trace_citation c WHERE c.kind = ${kind} AND c.ref IN (${inList})
-    AND c.bucket = (${idExpr}) >> ${BUCKET_SHIFT} AND ((c.bits >> CAST((${idExpr}) & ${BUCKET_MASK} AS INTEGER)) & 1) = 1)`;
+    AND c.bucket = (${idExpr}) >> ${BUCKET_SHIFT} AND ((c.bits >> CAST((${idExpr}) & ${BUCKET_MASK} AS INTEGER)) & 1) = 1${dialect === 'postgres' ? ' OFFSET 0' : ''})`;
 }
 
 const popcount = (v: number): number => {

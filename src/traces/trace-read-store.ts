@@ -103,7 +103,7 @@ export class TraceReadStore {
      */
     const citing = async (kind: number, ids0: number[]): Promise<void> => {
       const ids = await tracesCiting(q, kind, ids0, WALK_ABOVE);
-      if (ids === 'many') where.push(citesSql(kind, 't.id', q.inList('int'))) && args.push(q.list(ids0));
+      if (ids === 'many') where.push(citesSql(kind, 't.id', q.inList('int'), q.dialect)) && args.push(q.list(ids0));
       else where.push(`t.id IN (${q.inList('int')})`) && args.push(q.list(ids));
     };
     // By port: walk trace_port's primary key (port_name, trace_id) newest first from the cursor
