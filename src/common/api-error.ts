@@ -107,12 +107,28 @@ export class ApiErrorFilter implements ExceptionFilter {
       if (exception instanceof ApiError) body = r as ApiErrorBody;
       else body = frameworkError(exception, req);
       if (body.statusCode < 500 && !body.field) body = { ...body, field: guessField(req) };
+    } else if (storeUnreachable(exception)) {
+      // The central database (PostgreSQL) is away: a retryable condition, not a bug.
+      this.log.warn(`the store is unreachable (${req?.method} ${req?.path}): ${(exception as Error).message}`);
+      body = errorBody(503, `the central database is unreachable, retry later: ${(exception as Error).message}`);
     } else {
       this.log.error(exception instanceof Error ? exception.stack : String(exception));
       body = errorBody(500, 'internal error (logged)');
     }
     res.status(body.statusCode).json({ ...body, message: scrubPaths(body.message) });
   }
+}
+
+/**
+ * A connection error from pg (refused, reset, timed out, the server shutting down: SQLSTATE class
+ * 08 and 57P0x), never a query's own error.
+ */
+export function storeUnreachable(e: unknown): boolean {
+  // Not `instanceof Error`: net's errors come from Node's own realm, which is not always ours (jest).
+  if (typeof e !== 'object' || e === null || typeof (e as { message?: unknown }).message !== 'string') return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && (/^08/.test(code) || /^57P0[1-3]$/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code))) return true;
+  return /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test((e as Error).message);
 }
 
 /**

@@ -1,0 +1,39 @@
+// An api instance whose PostgreSQL goes away answers 503 naming the database (not 500), and
+// answers again once it is back: the pool reconnects on its own.
+import request from 'supertest';
+import type { INestApplication } from '@nestjs/common';
+import { startApp } from '../support/app';
+import { startPostgres, TestPostgres } from '../support/postgres';
+import { waitFor } from '../support/wait';
+
+let pg: TestPostgres;
+let app: INestApplication;
+
+beforeAll(async () => {
+  pg = startPostgres();
+  app = await startApp({ LIVETRACE_DB: await pg.database('api_unreachable'), LIVETRACE_ROLE: 'api' });
+});
+
+afterAll(async () => {
+  await app?.close();
+  pg?.stop();
+});
+
+it('GET answers 503 while PostgreSQL is stopped and 200 again after it starts', async () => {
+  const server = app.getHttpServer();
+  expect((await request(server).get('/upcalls')).status).toBe(200);
+  pg.stopServer();
+  try {
+    const r = await request(server).get('/upcalls');
+    expect(r.status).toBe(503);
+    expect(r.body.message).toMatch(/^the central database is unreachable, retry later: /);
+    const h = await request(server).get('/health');
+    expect(h.status).toBe(503);
+    expect(h.body.details.central).toMatchObject({ status: 'down', spooling: true });
+  } finally {
+    pg.startServer();
+  }
+  let last = 0;
+  await waitFor('the api to answer again', async () => (last = (await request(server).get('/upcalls')).status) === 200, 20_000);
+  expect(last).toBe(200);
+});
