@@ -21,6 +21,7 @@ import { sqliteLikeTypes } from '../../src/storage/postgres';
 import { Child, spawnService, startApp } from '../support/app';
 import { startPostgres, TestPostgres } from '../support/postgres';
 import { Sandbox } from '../support/sandbox';
+import { SLOT_BITS } from '../../src/storage/spool';
 import { compareSpoolWithPostgres, describeCheck, metric, metricByLabel, openSpool } from '../support/spool-check';
 import { waitFor } from '../support/wait';
 
@@ -88,12 +89,13 @@ async function startAgent(url: string, spool: string, port: number, env: Record<
     metrics: async () => (await fetch(`${at}/metrics`)).text(),
   };
   // An agent that refuses to start says why in its log: fail with that, not after a timeout.
-  const exited = child.exit.then(({ code, signal }) => {
+  const gone = () => child.proc.exitCode !== null || child.proc.signalCode !== null;
+  await waitFor(`the agent on port ${port} healthy`, async () => gone() || (await agent.health().catch(() => undefined))?.status === 200, 120_000);
+  if (gone()) {
     const log = (child.stdout() + child.stderr()).replace(/\x1b\[[0-9;]*m/g, '');
-    throw new Error(`the agent on port ${port} exited (code ${code}, signal ${signal}) before it was healthy:\n${log.split('\n').filter((l) => /ERROR|Error/.test(l)).slice(0, 5).join('\n') || log.slice(-2000)}`);
-  });
-  await Promise.race([waitFor(`the agent on port ${port} healthy`, async () => (await agent.health().catch(() => undefined))?.status === 200, 120_000), exited]);
-  exited.catch(() => undefined);
+    const errors = log.split('\n').filter((l) => /ERROR|Error/.test(l)).slice(0, 5).join('\n');
+    throw new Error(`the agent on port ${port} exited (code ${child.proc.exitCode}, signal ${child.proc.signalCode}) before it was healthy:\n${errors || log.slice(-2000)}`);
+  }
   return agent;
 }
 
@@ -229,6 +231,16 @@ describe('an agent and PostgreSQL faults (real daemons)', () => {
     for (const t of ['trace', 'datapath_flow', 'path']) expect(rows[t]).toBeGreaterThan(0);
     // Every trace the tracer counted as stored is a row, in the spool and so in PostgreSQL.
     expect(rows.trace).toBe(outcomes.stored);
+  });
+
+  it('the sessions the agent took up leave its id sequences in its own writer slot', () => {
+    // The active sessions are copied into the spool with their creator's ids (another slot); the
+    // spool's AUTOINCREMENT must not follow them, or this writer's next session takes the other's ids.
+    const slot = Number(spoolRows<{ value: string }>(agent.spool, `SELECT value FROM meta WHERE key = 'writer_slot'`)[0].value);
+    const [lo, hi] = [slot * 2 ** SLOT_BITS, (slot + 1) * 2 ** SLOT_BITS];
+    const seqs = spoolRows<{ name: string; seq: number }>(agent.spool, `SELECT name, seq FROM sqlite_sequence WHERE name NOT IN ('migrations', 'ship_log') ORDER BY name`);
+    expect(seqs.length).toBeGreaterThan(0);
+    expect(seqs.filter((r) => r.seq < lo || r.seq >= hi)).toEqual([]);
   });
 
   it('an agent restarted on its spool continues the lifetimes it had open: same ids, once in PostgreSQL', async () => {
