@@ -7,7 +7,7 @@
 import { Logger } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
-import type { ShippedTable } from './spool';
+import { ownSequence, type ShippedTable } from './spool';
 import type { StoreWriter } from './writer';
 
 export interface ShipperOptions {
@@ -67,6 +67,8 @@ export class Shipper {
     private readonly pool: Pool,
     tables: ShippedTable[],
     private readonly opts: ShipperOptions,
+    /** This writer's slot: pulled rows must not move its id sequences into another's range. */
+    private readonly slot?: number,
   ) {
     this.tables = new Map(tables.map((t) => [t.name, t]));
     this.retryMs = opts.idleMs;
@@ -215,6 +217,8 @@ export class Shipper {
         const pending = tx.stmt(`SELECT 1 FROM ship_log WHERE tbl = 'trace_session' AND pk = json_array(?)`);
         const put = tx.stmt(`REPLACE INTO trace_session (${cols.map(q).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
         for (const r of rows as Record<string, unknown>[]) if (!pending.get(r.id)) put.run(...cols.map((c) => r[c]));
+        // An explicit id above the sequence moves it: back to this writer's own range.
+        if (this.slot !== undefined) ownSequence((sql) => tx.stmt(sql), 'trace_session', 'id', this.slot);
       } finally {
         tx.stmt('DELETE FROM ship_mute').run();
       }

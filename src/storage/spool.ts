@@ -7,7 +7,7 @@
 //   between chassis and a row keeps its id, and the ids that point at it, in PostgreSQL;
 // - a row is shipped whole (its current values, by key), so a change shipped twice, or late,
 //   leaves the same row.
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import type { Pool } from 'pg';
 
 /** 2^40 ids per writer; slot ≤ 8191 keeps every id below 2^53 (a JS number). */
@@ -98,27 +98,33 @@ export async function writerSlot(db: Database, pool: Pool, writer: string): Prom
   return slot;
 }
 
+/** Sets the table's id sequence to the highest id of the slot's own range (others' rows, e.g. pulled sessions, do not count). */
+export function ownSequence(stmt: (sql: string) => Statement, table: string, key: string, slot: number): void {
+  const base = slot * 2 ** SLOT_BITS;
+  const r = stmt(`SELECT MAX(${q(key)}) AS m FROM ${q(table)} WHERE ${q(key)} >= ? AND ${q(key)} < ?`).get(base, base + 2 ** SLOT_BITS) as { m: number | null };
+  const seq = r.m ?? base;
+  if (stmt(`UPDATE sqlite_sequence SET seq = ? WHERE name = ?`).run(seq, table).changes === 0)
+    stmt(`INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`).run(table, seq);
+}
+
 /**
- * Starts every id sequence of the spool at the slot's first id. A spool with rows outside its
- * range (a SQLite store used on its own before) is refused: its ids would land on others' rows.
+ * Starts every id sequence of the spool at the slot's own highest id (its first, in a new spool).
+ * Rows from other slots are others' (sessions copied from PostgreSQL); rows below the first slot
+ * are a SQLite file used as a store on its own: refused, their ids would land on others' rows.
  */
 export function enterSlot(db: Database, tables: ShippedTable[], slot: number): void {
-  const base = slot * 2 ** SLOT_BITS;
-  const end = base + 2 ** SLOT_BITS;
   const seqTables = new Set((db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'`).all() as Array<{ name: string }>).map((r) => r.name));
   db.transaction(() => {
     for (const t of tables) {
       if (!seqTables.has(t.name)) continue;
       const id = q(t.key[0]);
-      const outside = db.prepare(`SELECT COUNT(*) AS n FROM ${q(t.name)} WHERE ${id} < ? OR ${id} >= ?`).get(base, end) as { n: number };
-      if (outside.n > 0)
+      const plain = db.prepare(`SELECT COUNT(*) AS n FROM ${q(t.name)} WHERE ${id} < ?`).get(2 ** SLOT_BITS) as { n: number };
+      if (plain.n > 0)
         throw new Error(
-          `the spool's table ${t.name} has ${outside.n} rows outside this writer's id range (slot ${slot}): ` +
+          `the spool's table ${t.name} has ${plain.n} rows outside any writer's id range (ids below 2^${SLOT_BITS}, slot ${slot} here): ` +
             'a SQLite file used as a store on its own cannot become a spool; give LIVETRACE_SPOOL a new file',
         );
-      const cur = db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = ?`).get(t.name) as { seq: number } | undefined;
-      if (!cur) db.prepare(`INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`).run(t.name, base);
-      else if (cur.seq < base) db.prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = ?`).run(base, t.name);
+      ownSequence((sql) => db.prepare(sql), t.name, t.key[0], slot);
     }
   })();
 }

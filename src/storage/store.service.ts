@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import Database from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { openReadConnection } from './read-connection';
@@ -25,7 +25,7 @@ import { StoreWriter } from './writer';
  * bigger commits) without reads ever seeing half of one. For ':memory:' both are the one handle.
  */
 @Injectable()
-export class StoreService implements OnApplicationShutdown {
+export class StoreService implements BeforeApplicationShutdown, OnApplicationShutdown {
   readonly db: Database.Database;
   readonly writer: StoreWriter;
   /**
@@ -60,8 +60,14 @@ export class StoreService implements OnApplicationShutdown {
       batch: cfg?.LIVETRACE_SHIP_BATCH ?? 5000,
       maxBacklog: cfg?.LIVETRACE_SPOOL_MAX_CHANGES ?? 2_000_000,
       idleMs: 100,
-    });
+    }, central.slot);
     this.shipper.start();
+  }
+
+  /** Before any module's shutdown (TypeORM closes the spool in its own): ship what is left. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.writer.idle();
+    await this.shipper?.stop();
   }
 
   async onApplicationShutdown(): Promise<void> {
