@@ -22,6 +22,7 @@ const get = <T>(u: string) => hv.get<T>(u);
 const spool = (name: string) => join(hv.dir, `spool-${name}.sqlite`);
 let everything: Session;
 let ofLsp1: Session;
+let ofLsp1OnHv1: Session;
 
 interface AuditFlow { ufid: string; chassis: string; actions: string; traces: Array<{ id: number; verdict: { kinds: string[] }; pathVerdict: { kinds: string[]; northbound: { table: string; uuid: string } | null } }> }
 interface Health { status: string; details: { central?: { status: string; store: string; backlog: number } } }
@@ -45,7 +46,9 @@ beforeAll(async () => {
   ofLsp1 = await hv.createSession({ logicalPort: 'lsp1', durationSeconds: 3600 });
   // Stored centrally by the api instance, polled from PostgreSQL by each agent.
   await hv.takenUp(everything.id, ['hv1', 'hv2', 'hv3']);
+  ofLsp1OnHv1 = await hv.createSession({ logicalPort: 'lsp1', chassis: 'hv1', durationSeconds: 3600 });
   await hv.takenUp(ofLsp1.id, ['hv1', 'hv2', 'hv3']);
+  await hv.takenUp(ofLsp1OnHv1.id, ['hv1']);
 });
 
 afterAll(async () => {
@@ -125,6 +128,37 @@ describe('three agents and an api instance on one PostgreSQL database', () => {
     });
     expect(s.stats.stored).toBe(Object.values(s.perChassis).reduce((n, c) => n + c.stored, 0));
     expect(s.perChassis.hv3?.stored ?? 0).toBe(0);
+  });
+
+  it('a session narrowed to hv1 is carried out on hv1 only', async () => {
+    const s = await get<Session>(`/trace-sessions/${ofLsp1OnHv1.id}`);
+    expect(s.onChassis).toEqual(['hv1']);
+    expect(Object.keys(s.perChassis)).toEqual(['hv1']);
+    expect(s.perChassis.hv1.stored).toBeGreaterThan(0);
+  });
+
+  it('stopped through the api instance, every agent lets go of it', async () => {
+    // Each agent writes its counters a second late at most: settled, they are the count before the stop.
+    await waitFor('counters to settle', async () => {
+      const a = await get<Session>(`/trace-sessions/${ofLsp1.id}`);
+      await new Promise((r) => setTimeout(r, 1500));
+      const b = await get<Session>(`/trace-sessions/${ofLsp1.id}`);
+      return JSON.stringify(a.perChassis) === JSON.stringify(b.perChassis);
+    });
+    const res = await fetch(`${hv.api}/trace-sessions/${ofLsp1.id}`, { method: 'DELETE' });
+    expect(res.status).toBe(200);
+    const before = await get<Session>(`/trace-sessions/${ofLsp1.id}`);
+    // Agents read the sessions table once a second.
+    await new Promise((r) => setTimeout(r, 2500));
+    // A new arrival on hv2 too (its megaflow of the first ping purged), which lsp1's session would select by the tunnel key.
+    await hv.sandbox('ctl', '--chassis', '2', 'revalidator/purge');
+    const p = await hv.whole(await hv.send(ICMP_SAME));
+    expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv2']);
+    await new Promise((r) => setTimeout(r, 2500));
+    const after = await get<Session>(`/trace-sessions/${ofLsp1.id}`);
+    expect(after.state).toBe('stopped');
+    expect(after.perChassis).toEqual(before.perChassis);
+    expect(after.stats.selected).toBe(before.stats.selected);
   });
 
   it('each agent wrote only its own chassis, the api none: its answers came from PostgreSQL', async () => {

@@ -121,10 +121,20 @@ export class ThreeChassis {
   async whole(sent: Sent): Promise<Path> {
     await waitFor(`a new pass on ${sent.receiver}`, async () =>
       ((await this.get<{ items: Trace[] }>(`/traces?chassis=${sent.receiver}&limit=1`)).items[0]?.id ?? 0) > sent.after || undefined);
-    return waitFor(`path ${sent.pathId} across chassis`, async () => {
-      const p = await this.get<Path>(`/paths/${sent.pathId}`);
-      return p.verdict.tunnels?.length && p.verdict.tunnels.every((t) => t.toTraceId !== null) && !p.verdict.incomplete ? p : undefined;
-    });
+    let last: Path | undefined;
+    try {
+      return await waitFor(`path ${sent.pathId} across chassis`, async () => {
+        const p = (last = await this.get<Path>(`/paths/${sent.pathId}`));
+        return p.verdict.tunnels?.length && p.verdict.tunnels.every((t) => t.toTraceId !== null) && !p.verdict.incomplete ? p : undefined;
+      });
+    } catch (e) {
+      // What the link saw: the passes and the receiving chassis's newest passes (their datapath flows' times).
+      const recent = await this.get<{ items: Array<Trace & { createdAt?: string; ufid?: string }> }>(`/traces?chassis=${sent.receiver}&limit=3`).catch(() => undefined);
+      throw new Error(
+        `${(e as Error).message}\n  last answer: passes ${JSON.stringify(last?.passes.map((x) => [x.id, x.chassis]))}, verdict ${JSON.stringify(last?.verdict)}` +
+          `\n  newest on ${sent.receiver}: ${JSON.stringify(recent?.items.map((t) => ({ id: t.id, pathId: t.pathId, createdAt: t.createdAt, ufid: t.ufid })))}`,
+      );
+    }
   }
 
   async createSession(body: object): Promise<Session> {
