@@ -98,29 +98,39 @@ export class ThreeChassis {
     return (await res.json()) as T;
   }
 
-  /** Sends one packet from vif1 on hv1, then purges hv1's megaflows so the next packet is upcalled (and traced) too. */
+  /**
+   * Sends one packet from vif1 on hv1 (`receiver`'s megaflows purged first) and waits for its pass
+   * on hv1 and a new pass on `receiver`,
+   * then purges hv1's megaflows so the next packet is upcalled (and traced) too. Purged only then:
+   * the sender's flow lives until the receiver's agent has seen its own, so the two lifetimes
+   * overlap however late a loaded host's poller is (else the link's skew window can miss it).
+   */
   async send(flow: string, receiver = 'hv2'): Promise<Sent> {
     const newest = async (chassis: string) => (await this.get<{ items: Trace[] }>(`/traces?chassis=${chassis}&limit=1`)).items[0]?.id ?? 0;
     const before = (await this.get<{ items: Trace[] }>('/traces?chassis=hv1')).items.map((t) => t.id);
     const after = await newest(receiver);
+    // The receiver's megaflow of an earlier packet like this one would carry it unseen.
+    await this.sandbox('ctl', '--chassis', receiver.slice(2), 'revalidator/purge');
     const port = /\bvif1 \d+\/(\d+)/.exec(await this.sandbox('ctl', '--chassis', '1', 'dpif/show'))![1];
     await this.sandbox('inject', '--chassis', '1', 'vif1', `in_port(${port}),${flow}`);
-    const sent = await waitFor('the pass on hv1', async () =>
-      (await this.get<{ items: Trace[] }>('/traces?chassis=hv1')).items.find((t) => !before.includes(t.id) && t.verdict.tunnels?.length),
-    );
-    await this.sandbox('ctl', '--chassis', '1', 'revalidator/purge');
-    return { pathId: sent.pathId, receiver, after };
+    try {
+      const sent = await waitFor('the pass on hv1', async () =>
+        (await this.get<{ items: Trace[] }>('/traces?chassis=hv1')).items.find((t) => !before.includes(t.id) && t.verdict.tunnels?.length),
+      );
+      await waitFor(`a new pass on ${receiver}`, async () => (await newest(receiver)) > after || undefined);
+      return { pathId: sent.pathId, receiver, after };
+    } finally {
+      await this.sandbox('ctl', '--chassis', '1', 'revalidator/purge');
+    }
   }
 
   /**
    * The path once its receiving chassis's pass is linked. The receiver's agent writes on its own
    * time: until its pass of this packet is stored, the link can only find an older arrival that fits
-   * the sender's megaflow as well (an earlier packet's flow, still live), so wait for a pass of the
-   * receiving chassis newer than the send first.
+   * the sender's megaflow as well (an earlier packet's flow, still live); send() waited for a pass of
+   * the receiving chassis newer than the send.
    */
   async whole(sent: Sent): Promise<Path> {
-    await waitFor(`a new pass on ${sent.receiver}`, async () =>
-      ((await this.get<{ items: Trace[] }>(`/traces?chassis=${sent.receiver}&limit=1`)).items[0]?.id ?? 0) > sent.after || undefined);
     let last: Path | undefined;
     try {
       return await waitFor(`path ${sent.pathId} across chassis`, async () => {
