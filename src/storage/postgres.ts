@@ -53,7 +53,18 @@ export function pgDataSourceOptions(url: string, poolSize = 10): DataSourceOptio
     migrationsTableName: 'migrations',
     synchronize: false,
     // A lost server must not hang a request: connect and statement timeouts, keepalive.
-    extra: { types: sqliteLikeTypes, max: poolSize, connectionTimeoutMillis: 5000, statement_timeout: 30_000, keepAlive: true, application_name: 'ovn-livetrace' },
+    // JIT off (PGOPTIONS after it still decides): the reads are short, and a cost estimate over
+    // jit_above_cost (a named statement's generic plan: LIMIT $n unseen) spent ~160 ms compiling a
+    // 2 ms audit walk (bench/api/RESULTS-postgres.md).
+    extra: {
+      types: sqliteLikeTypes,
+      max: poolSize,
+      connectionTimeoutMillis: 5000,
+      statement_timeout: 30_000,
+      keepAlive: true,
+      application_name: 'ovn-livetrace',
+      options: `-c jit=off ${process.env.PGOPTIONS ?? ''}`.trim(),
+    },
   };
 }
 
