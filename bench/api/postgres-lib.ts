@@ -213,14 +213,15 @@ interface PlanNode {
 }
 
 /**
- * EXPLAIN (ANALYZE, BUFFERS) of one statement as the app sent it, both as a one-off (custom plan, the
+ * EXPLAIN (ANALYZE, BUFFERS) of one statement as the app sent it (with the api's JIT setting), both as a one-off (custom plan, the
  * parameters known) and as pg runs a named statement from its sixth execution on when the generic
  * plan is not costlier (plan_cache_mode = force_generic_plan): the scans, each index used, and any
  * sequential scan of a table with more than 10,000 rows.
  */
-export async function explain(url: string, q: QueryConfig, bigTables: Map<string, number>) {
+export async function explain(url: string, q: QueryConfig, bigTables: Map<string, number>, jit: string) {
   const c = new Client({ connectionString: url });
   await c.connect();
+  await c.query(`SET jit = ${jit === 'on' ? 'on' : 'off'}`); // as the api's own sessions run
   const walk = (n: PlanNode, out: string[], seq: string[]) => {
     const rel = n['Relation Name'];
     if (n['Index Name']) out.push(`${n['Node Type']} ${n['Index Name']}`);

@@ -141,6 +141,8 @@ async function measure(label: string, url: string, sc: Scenarios) {
 
 async function explainAll(url: string, app: INestApplication, base: string, sc: Scenarios) {
   const pool = app.get(StoreService).central!.pool;
+  const { rows } = await pool.query('SHOW jit');
+  const jit = String(rows[0].jit);
   const rec = recordQueries(pool);
   const big = new Map((await pgQuery<{ relname: string; n: number }>(url, `SELECT relname, reltuples::bigint AS n FROM pg_class WHERE relkind = 'r'`)).map((r) => [r.relname, Number(r.n)]));
   const out: Record<string, unknown[]> = {};
@@ -149,7 +151,7 @@ async function explainAll(url: string, app: INestApplication, base: string, sc: 
     await (await fetch(base + paths[1])).text();
     const qs = rec.off();
     out[name] = [];
-    for (const q of qs) out[name].push(await explain(url, q, big).catch((e: Error) => ({ sql: q.text.slice(0, 200), error: e.message })));
+    for (const q of qs) out[name].push(await explain(url, q, big, jit).catch((e: Error) => ({ sql: q.text.slice(0, 200), error: e.message })));
   }
   return out;
 }
@@ -173,19 +175,20 @@ async function sqliteRetention(file: string, total: number) {
   return { traces, seconds, perS: traces / seconds };
 }
 
-async function pgRetention(url: string, agents: Agent[]) {
+async function pgRetention(url: string, agents: Agent[], pgDir: string) {
   for (const a of agents) a.send({ cmd: 'end-lifetimes' });
   await Promise.all(agents.map((a) => a.wait('ended')));
   const e0 = performance.now();
   await pgQuery(url, 'UPDATE datapath_flow SET removed_at = last_seen WHERE removed_at IS NULL');
   await pgQuery(url, 'VACUUM datapath_flow');
   const endLifetimesSeconds = (performance.now() - e0) / 1000;
+  const pgCpu0 = clusterCpuSeconds(pgDir);
   const t0 = performance.now();
   for (const a of agents) a.send({ cmd: 'retention', prune: Math.floor(PRUNE / AGENTS) });
   const pruned = await Promise.all(agents.map((a) => a.wait('pruned')));
   const seconds = (performance.now() - t0) / 1000;
   const traces = pruned.reduce((n, p) => n + Number(p.traces), 0);
-  return { traces, seconds, perS: traces / seconds, endLifetimesSeconds, perAgent: pruned };
+  return { traces, seconds, perS: traces / seconds, pgCpuSeconds: clusterCpuSeconds(pgDir) - pgCpu0, endLifetimesSeconds, perAgent: pruned };
 }
 
 function sideBySide(pg: Record<string, CannonResult>, lite: Record<string, CannonResult>): string[] {
@@ -255,7 +258,7 @@ async function main() {
 
     out.retentionSqlite = await sqliteRetention(lite, Number((out.load as { traces: number }).traces));
     log('retention sqlite', JSON.stringify(out.retentionSqlite));
-    out.retentionPg = await pgRetention(url, agents);
+    out.retentionPg = await pgRetention(url, agents, join(DIR, 'pg'));
     log('retention pg', JSON.stringify(out.retentionPg));
     out.pgAfterRetention = await pgSize(url);
     console.log(sideBySide(out.httpPg as Record<string, CannonResult>, out.httpSqlite as Record<string, CannonResult>).join('\n'));
