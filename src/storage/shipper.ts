@@ -84,7 +84,12 @@ export class Shipper {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
-    if (this.state.backlog > 0) await this.shipSome().catch(() => undefined);
+    // Everything committed so far (called again after the last writes of a shutdown).
+    try {
+      while ((await this.shipSome()) > 0);
+    } catch {
+      // PostgreSQL away: it stays in the spool, shipped at the next start.
+    }
     for (const w of this.waiters.splice(0)) w.reject(new Error('the shipper stopped'));
   }
 
