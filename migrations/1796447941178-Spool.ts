@@ -12,7 +12,7 @@ export class Spool1796447941178 implements MigrationInterface {
     name = 'Spool1796447941178'
 
     public async up(queryRunner: QueryRunner): Promise<void> {
-        await queryRunner.query(`CREATE TABLE "ship_log" ("seq" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "tbl" text NOT NULL, "pk" text NOT NULL, CONSTRAINT "uq_ship_log_row" UNIQUE ("tbl", "pk"))`);
+        await queryRunner.query(`CREATE TABLE "ship_log" ("seq" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "tbl" text NOT NULL, "pk" text NOT NULL, "ver" integer NOT NULL DEFAULT (0), CONSTRAINT "uq_ship_log_row" UNIQUE ("tbl", "pk"))`);
         await queryRunner.query(`CREATE TABLE "ship_mute" ("on" integer PRIMARY KEY NOT NULL)`);
     }
 

@@ -56,8 +56,6 @@ export class Shipper {
   private retryMs: number;
   private waiters: Array<{ seq: number; resolve(): void; reject(e: Error): void }> = [];
   private pulledAt = 0;
-  /** Highest ship_log seq known shipped. */
-  private shippedSeq = 0;
   private readonly log = new Logger('Shipper');
 
   constructor(
@@ -96,8 +94,8 @@ export class Shipper {
   /** Resolves once every change committed to the spool so far is in PostgreSQL (read-your-writes). */
   synced(timeoutMs = 10_000): Promise<void> {
     const row = this.spool.prepare('SELECT MAX(seq) AS s FROM ship_log').get() as { s: number | null };
-    const seq = row.s ?? 0;
-    if (seq <= this.shippedSeq) return Promise.resolve();
+    if (row.s === null) return Promise.resolve();
+    const seq = row.s;
     return new Promise((resolve, reject) => {
       const w = { seq, resolve, reject };
       this.waiters.push(w);
@@ -157,7 +155,7 @@ export class Shipper {
 
   /** One batch: returns how many changes it shipped. */
   async shipSome(): Promise<number> {
-    const entries = this.spool.prepare('SELECT seq, tbl, pk FROM ship_log ORDER BY seq LIMIT ?').all(this.opts.batch) as Array<{ seq: number; tbl: string; pk: string }>;
+    const entries = this.spool.prepare('SELECT seq, tbl, pk, ver FROM ship_log ORDER BY seq LIMIT ?').all(this.opts.batch) as Array<{ seq: number; tbl: string; pk: string; ver: number }>;
     if (!entries.length) {
       this.refreshBacklog();
       this.release();
@@ -188,9 +186,11 @@ export class Shipper {
     } finally {
       client.release(false);
     }
-    const seqs = entries.map((e) => e.seq);
-    await this.writer.submit((tx) => tx.stmt('DELETE FROM ship_log WHERE seq IN (SELECT value FROM json_each(?))').run(JSON.stringify(seqs)));
-    this.shippedSeq = Math.max(this.shippedSeq, seqs[seqs.length - 1]);
+    // Only entries not changed since they were read: a newer change goes out with the next batch.
+    const shipped = JSON.stringify(entries.map((e) => [e.seq, e.ver]));
+    await this.writer.submit((tx) =>
+      tx.stmt(`DELETE FROM ship_log WHERE (seq, ver) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`).run(shipped),
+    );
     this.state.shippedRows += rows;
     this.state.batches++;
     this.state.lastShippedAt = new Date().toISOString();
@@ -230,10 +230,12 @@ export class Shipper {
     });
   }
 
+  /** Waiters whose changes have all left the spool (no entry at or below their seq remains). */
   private release(): void {
-    const done = this.state.backlog === 0;
+    if (!this.waiters.length) return;
+    const first = (this.spool.prepare('SELECT MIN(seq) AS s FROM ship_log').get() as { s: number | null }).s;
     this.waiters = this.waiters.filter((w) => {
-      if (done || w.seq <= this.shippedSeq) {
+      if (first === null || w.seq < first) {
         w.resolve();
         return false;
       }

@@ -13,6 +13,10 @@ export class ShipLogEntry {
   /** The row's primary key values, a JSON array. */
   @Column('text')
   pk!: string;
+
+  /** Changes to the row since its entry was made (the shipper forgets the entry only if unchanged). */
+  @Column('integer', { default: 0 })
+  ver!: number;
 }
 
 /** While a transaction holds a row here, changes are not shipped (local retention, pulled sessions). */

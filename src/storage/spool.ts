@@ -44,10 +44,12 @@ const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
 
 /**
  * (Re)creates the triggers that note changed rows in ship_log: on every start, so a migration
- * that added a table or a column is followed. DELETE then INSERT moves a row's entry to the end: one
- * entry a row, in the order of its latest change. Not REPLACE: a trigger's own conflict clause gives
- * way to the firing statement's, so an upsert's DO UPDATE (trace_citation's bitmaps) made REPLACE an
- * ABORT and the writer's transaction failed on a row already waiting in ship_log.
+ * that added a table or a column is followed. One entry a row: a change to a row already waiting
+ * bumps its `ver` (an upsert: one index probe and an in-place update, where DELETE + INSERT cost
+ * four b-tree writes a change), and the shipper forgets an entry only if its `ver` is still the one
+ * it shipped, so a change made while a batch was on its way is shipped again. Not REPLACE: a
+ * trigger's OR-clause gives way to the firing statement's, so an upsert's DO UPDATE (trace_citation's
+ * bitmaps) made REPLACE an ABORT; an UPSERT clause is the trigger's own.
  */
 export function installTriggers(db: Database, tables: ShippedTable[]): void {
   const tx = db.transaction(() => {
@@ -58,7 +60,7 @@ export function installTriggers(db: Database, tables: ShippedTable[]): void {
         const key = `json_array(${t.key.map((k) => `${ref}.${q(k)}`).join(', ')})`;
         db.exec(
           `CREATE TRIGGER ${name} AFTER ${op} ON ${q(t.name)} WHEN NOT EXISTS (SELECT 1 FROM ship_mute) BEGIN ` +
-            `DELETE FROM ship_log WHERE tbl = '${t.name}' AND pk = ${key}; INSERT INTO ship_log (tbl, pk) VALUES ('${t.name}', ${key}); END`,
+            `INSERT INTO ship_log (tbl, pk) VALUES ('${t.name}', ${key}) ON CONFLICT (tbl, pk) DO UPDATE SET ver = ver + 1; END`,
         );
       }
     }

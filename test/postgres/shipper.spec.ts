@@ -111,6 +111,30 @@ describe('the spool shipper (real PostgreSQL)', () => {
     expect(await s.query.all('SELECT kind, ref, bucket, bits FROM trace_citation')).toEqual([{ kind: 0, ref: 7, bucket: 3, bits: 21 }]);
   });
 
+  it('a row changed while its batch is on the way to PostgreSQL is shipped again, never forgotten', async () => {
+    const url = await pg.database('ship_race');
+    const s = await storeOn(url);
+    const id = await s.writer.submit((tx) => Number(tx.stmt(newPath('hv1')).run().lastInsertRowid));
+    // Batches by hand from here: the shipper's own timer must not take the batch below.
+    await s.shipper!.stop();
+    await s.writer.submit((tx) => tx.stmt(`UPDATE path SET updated_at = 'v1' WHERE id = ?`).run(id));
+    // The race a real server cannot be asked for: the next change lands after the shipper read the
+    // row (v1) and before PostgreSQL committed it, while the batch waits for its connection.
+    const pool = (s.shipper as unknown as { pool: { connect(): Promise<unknown> } }).pool;
+    const connect = pool.connect.bind(pool);
+    pool.connect = async () => {
+      pool.connect = connect;
+      await s.writer.submit((tx) => tx.stmt(`UPDATE path SET updated_at = 'v2' WHERE id = ?`).run(id));
+      return connect();
+    };
+    expect(await s.shipper!.shipSome()).toBe(1);
+    expect(await pgRows(url, 'SELECT updated_at FROM path')).toEqual([{ updated_at: 'v1' }]);
+    expect(s.db.prepare('SELECT ver FROM ship_log').all()).toEqual([{ ver: 1 }]);
+    expect(await s.shipper!.shipSome()).toBe(1);
+    expect(await pgRows(url, 'SELECT updated_at FROM path')).toEqual([{ updated_at: 'v2' }]);
+    expect(s.db.prepare('SELECT COUNT(*) AS n FROM ship_log').get()).toEqual({ n: 0 });
+  });
+
   it('two writers get disjoint id ranges; the same OpenFlow rule met by both is two rows, no conflict', async () => {
     const url = await pg.database('ship_two');
     const [a, b] = [await storeOn(url), await storeOn(url)];
