@@ -71,10 +71,18 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     this.queue = new TraceQueue<Job>(config.LIVETRACE_TRACE_QUEUE, config.LIVETRACE_TRACE_RATE, (job) => this.run(job), (n) => metrics.queueDepth(n));
   }
 
+  /** Lifetimes first seen from here on are this run's own (earlier ones were continued from the store). */
+  private readonly startedAt = new Date().toISOString();
+
   onApplicationBootstrap(): void {
     this.poller.on('cycle', (events) => this.onCycle(events));
     this.sessions.on('created', (s) => {
       if (s.json.includeExisting) void this.includeExisting(s);
+    });
+    // Sessions reloaded after a restart: the flows this run created before the reload (the reload
+    // waits for the local OVS database to name the chassis) would otherwise never be looked at.
+    this.sessions.on('reloaded', (s) => {
+      for (const f of this.parentsFirst(this.poller.liveFlows().filter((f) => f.firstSeen >= this.startedAt))) this.consider(f, s);
     });
   }
 

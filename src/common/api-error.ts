@@ -127,7 +127,7 @@ export function storeUnreachable(e: unknown): boolean {
   // Not `instanceof Error`: net's errors come from Node's own realm, which is not always ours (jest).
   if (typeof e !== 'object' || e === null || typeof (e as { message?: unknown }).message !== 'string') return false;
   const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string' && (/^08/.test(code) || /^57P0[1-3]$/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code))) return true;
+  if (typeof code === 'string' && (/^08/.test(code) || /^57P0[1-3]$/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'ESPOOLBEHIND'].includes(code))) return true;
   return /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test((e as Error).message);
 }
 

@@ -34,12 +34,33 @@ export class CentralHealthIndicator {
     return this.store.shipper !== undefined;
   }
 
-  check(key = 'central') {
+  async check(key = 'central') {
     const indicator = this.health.check(key);
     const { shipper, central } = this.store;
     if (!shipper || !central) return indicator.up({ store: 'sqlite' });
     const s = shipper.state;
     const data = { store: 'postgres', url: central.url, slot: central.slot, backlog: s.backlog, spoolFull: s.full, dropped: s.dropped, lastShippedAt: s.lastShippedAt };
-    return s.up ? indicator.up(data) : indicator.down({ ...data, spooling: true, since: s.since, reason: s.lastError ?? 'not reached yet' });
+    // The shipper only meets PostgreSQL when it has something to ship: ask it now as well (an api
+    // instance ships almost nothing, and its reads need the server).
+    const missed = s.up ? await this.ping() : null;
+    if (missed !== null) shipper.noteDown(missed);
+    if (s.up) return indicator.up(data);
+    return indicator.down({ ...data, spooling: true, since: s.since, reason: s.lastError ?? 'not reached yet' });
+  }
+
+  /** null when PostgreSQL answers within 2 s, else why not. */
+  private async ping(): Promise<string | null> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.store.query.get('SELECT 1 AS ok'),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within 2 s')), 2000))),
+      ]);
+      return null;
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

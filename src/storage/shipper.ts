@@ -93,6 +93,8 @@ export class Shipper {
 
   /** Resolves once every change committed to the spool so far is in PostgreSQL (read-your-writes). */
   synced(timeoutMs = 10_000): Promise<void> {
+    // Stopped: nothing more leaves the spool in this process's life (the next start ships it).
+    if (this.stopped) return Promise.resolve();
     const row = this.spool.prepare('SELECT MAX(seq) AS s FROM ship_log').get() as { s: number | null };
     if (row.s === null) return Promise.resolve();
     const seq = row.s;
@@ -103,7 +105,9 @@ export class Shipper {
         const i = this.waiters.indexOf(w);
         if (i < 0) return;
         this.waiters.splice(i, 1);
-        reject(new Error(`PostgreSQL has not taken this change within ${timeoutMs} ms (${this.state.lastError ?? 'busy'})`));
+        // ECONNREFUSED-like: the API answers 503 (retry), as when PostgreSQL itself is away.
+        const e = new Error(`PostgreSQL has not taken this process's last writes within ${timeoutMs} ms (${this.state.backlog} changes waiting${this.state.lastError ? `: ${this.state.lastError}` : ''})`);
+        reject(Object.assign(e, { code: 'ESPOOLBEHIND' }));
       }, timeoutMs).unref();
       this.schedule(0);
     });
@@ -136,15 +140,19 @@ export class Shipper {
       this.retryMs = this.opts.idleMs;
       this.schedule(this.opts.idleMs);
     } catch (err) {
-      const msg = (err as Error).message;
       this.refreshBacklog();
-      if (this.state.up || this.state.lastError === null) this.log.warn(`PostgreSQL unreachable, spooling locally (${this.state.backlog} changes waiting): ${msg}`);
-      if (this.state.up || !this.state.since) this.state.since = new Date().toISOString();
-      this.state.up = false;
-      this.state.lastError = msg;
+      this.noteDown((err as Error).message);
       this.retryMs = Math.min(this.retryMs * 2, 5000);
       this.schedule(this.retryMs);
     }
+  }
+
+  /** PostgreSQL did not answer (the shipper's own attempt, or /health's ping): down since the first miss. */
+  noteDown(reason: string): void {
+    if (this.state.up || this.state.lastError === null) this.log.warn(`PostgreSQL unreachable, spooling locally (${this.state.backlog} changes waiting): ${reason}`);
+    if (this.state.up || !this.state.since) this.state.since = new Date().toISOString();
+    this.state.up = false;
+    this.state.lastError = reason;
   }
 
   private refreshBacklog(): void {
@@ -170,6 +178,11 @@ export class Shipper {
     }
     const work = [...byTable].map(([name, keys]) => ({ t: this.tables.get(name)!, keys, rows: this.currentRows(this.tables.get(name)!, keys) }));
     const client = await this.pool.connect();
+    // A server going away mid-batch also emits 'error' on the checked-out client: the query's
+    // rejection below is what counts; unheard, the event would end the process.
+    const onError = (): void => undefined;
+    client.on('error', onError);
+    let broken: Error | undefined;
     let rows = 0;
     try {
       await client.query('BEGIN');
@@ -182,9 +195,12 @@ export class Shipper {
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
+      broken = err as Error;
       throw err;
     } finally {
-      client.release(false);
+      client.off('error', onError);
+      // A client whose batch failed is dropped, not handed out again.
+      client.release(broken);
     }
     // Only entries not changed since they were read: a newer change goes out with the next batch.
     const shipped = JSON.stringify(entries.map((e) => [e.seq, e.ver]));

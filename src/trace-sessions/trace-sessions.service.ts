@@ -44,7 +44,7 @@ export interface ActiveSession {
 }
 
 @Injectable()
-export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession] }> implements OnApplicationBootstrap, OnApplicationShutdown {
+export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession]; reloaded: [ActiveSession] }> implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('TraceSessions');
   readonly active = new Map<number, ActiveSession>();
   private timer: NodeJS.Timeout | undefined;
@@ -125,7 +125,9 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       // dirty: the first flush writes this chassis's row, which says it took the session up.
       const session: ActiveSession = { json, filter, selectedFlows: new Set(), local, storedElsewhere: elsewhere, dirty: true };
       this.active.set(json.id, session);
-      if (announce) this.emit('created', session);
+      // A restart's reload is quiet (the flows of the previous run were taken when the session was
+      // new), but flows this run saw before the reload are new to the session: the tracer takes those.
+      this.emit(announce ? 'created' : 'reloaded', session);
     }
     this.polled = true;
   }
@@ -201,14 +203,14 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
 
   /** From the store, after this chassis's own counters are written: every chassis's, added up. */
   async get(id: number): Promise<TraceSessionJson> {
-    await this.flush();
+    await this.readable();
     const r = await this.sessions.get(id);
     if (!r) throw notFound(`no trace session ${id}`);
     return r;
   }
 
   async list(opts: { state?: string; cursor?: number; limit: number }): Promise<Page<TraceSessionJson>> {
-    await this.flush();
+    await this.readable();
     return page(await this.sessions.list(opts), opts.limit);
   }
 
@@ -317,7 +319,11 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       await this.store.writer.submit((tx) => {
         for (const s of dirty) this.sessions.saveStats(tx, s.json.id, me, s.local);
       });
-    // With PostgreSQL the answer is read there: what this process wrote must have arrived.
+  }
+
+  /** Before an answer read from the store: this chassis's counters written, and with PostgreSQL arrived there. */
+  private async readable(): Promise<void> {
+    await this.flush();
     await this.store.shipper?.synced();
   }
 }
