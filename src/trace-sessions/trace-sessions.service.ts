@@ -3,7 +3,7 @@
 // ended since (LIVETRACE_ROLE=api creates and stops them, runs none), keeps the active ones for
 // its chassis in memory for the hot path (every new datapath flow is checked against them) and
 // writes its own counters row.
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { compileFilter, CompiledFilter, FilterError } from '../ovs/of-filter';
@@ -44,7 +44,7 @@ export interface ActiveSession {
 }
 
 @Injectable()
-export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession]; reloaded: [ActiveSession] }> implements OnApplicationBootstrap, OnApplicationShutdown {
+export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession]; reloaded: [ActiveSession] }> implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger('TraceSessions');
   readonly active = new Map<number, ActiveSession>();
   private timer: NodeJS.Timeout | undefined;
@@ -132,7 +132,11 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     this.polled = true;
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * Before the storage's own shutdown (onApplicationShutdown): the last counters are written while
+   * the writer is open and, with PostgreSQL, before the shipper's last batch takes them.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.polling;
     await this.flush();
