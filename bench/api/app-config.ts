@@ -7,9 +7,9 @@ import type { LivetraceConfig } from '../../src/config/config.schema';
 import { dbFile, TENANTS } from './generate';
 import { rng } from './world';
 
-export function historyAppConfig(n: number): LivetraceConfig {
+/** An app over a stored history only: no daemon to reach, no poller, no retention. */
+export function offlineAppConfig(env: Record<string, string>): LivetraceConfig {
   return loadConfig({
-    LIVETRACE_DB: dbFile(n),
     LIVETRACE_POLLER: 'false',
     OVN_NB_DB: 'unix:/nonexistent/nb.sock',
     OVN_SB_DB: 'unix:/nonexistent/sb.sock',
@@ -18,8 +18,12 @@ export function historyAppConfig(n: number): LivetraceConfig {
     LIVETRACE_LOG_LEVEL: 'error',
     LIVETRACE_RETENTION_DAYS: '0',
     LIVETRACE_RETENTION_ROWS: '0',
-    LIVETRACE_CHASSIS: 'hv1',
+    ...env,
   });
+}
+
+export function historyAppConfig(n: number): LivetraceConfig {
+  return offlineAppConfig({ LIVETRACE_DB: dbFile(n), LIVETRACE_CHASSIS: 'hv1' });
 }
 
 /** Targets taken from the database itself, at random. */

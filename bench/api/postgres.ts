@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { INestApplication } from '@nestjs/common';
 import { createApp } from '../../src/bootstrap';
-import { loadConfig } from '../../src/config/config';
+import { offlineAppConfig } from './app-config';
 import { pruneBatch, rowLimitCut } from '../../src/retention/retention';
 import { RETENTION_BATCH } from '../../src/retention/retention.service';
 import { StoreService } from '../../src/storage/store.service';
@@ -40,19 +40,7 @@ const out: Record<string, unknown> = { n: N, seconds: SECONDS, prune: PRUNE, age
 const log = (...a: unknown[]) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 function apiConfig(db: string, spool: string) {
-  return loadConfig({
-    LIVETRACE_DB: db,
-    LIVETRACE_SPOOL: spool,
-    LIVETRACE_ROLE: 'api',
-    LIVETRACE_POLLER: 'false',
-    OVN_NB_DB: 'unix:/nonexistent/nb.sock',
-    OVN_SB_DB: 'unix:/nonexistent/sb.sock',
-    OVS_DB: 'unix:/nonexistent/db.sock',
-    LIVETRACE_VSWITCHD_CTL: '/nonexistent/ovs-vswitchd.ctl',
-    LIVETRACE_LOG_LEVEL: 'error',
-    LIVETRACE_RETENTION_DAYS: '0',
-    LIVETRACE_RETENTION_ROWS: '0',
-  });
+  return offlineAppConfig({ LIVETRACE_DB: db, LIVETRACE_SPOOL: spool, LIVETRACE_ROLE: 'api' });
 }
 
 async function loadPhase(url: string, agents: Agent[], pgDir: string) {

@@ -8,7 +8,7 @@ import { Logger } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
 import { ownSequence, type ShippedTable } from './spool';
-import type { StoreWriter } from './writer';
+import { Statements, type StoreWriter } from './writer';
 
 export interface ShipperOptions {
   /** Changes per PostgreSQL transaction. */
@@ -50,6 +50,7 @@ const PG_MAX_PARAMS = 65_000;
 export class Shipper {
   readonly state: ShipperState = { up: false, backlog: 0, full: false, dropped: 0, shippedRows: 0, batches: 0, lastShippedAt: null, lastError: null, since: null };
   private readonly tables: Map<string, ShippedTable>;
+  private readonly statements: Statements;
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
@@ -69,6 +70,8 @@ export class Shipper {
     private readonly slot?: number,
   ) {
     this.tables = new Map(tables.map((t) => [t.name, t]));
+    // The fixed statements, prepared once: the loop runs them every idle turn (100 ms).
+    this.statements = new Statements(spool);
     this.retryMs = opts.idleMs;
     this.refreshBacklog();
   }
@@ -95,7 +98,7 @@ export class Shipper {
   synced(timeoutMs = 10_000): Promise<void> {
     // Stopped: nothing more leaves the spool in this process's life (the next start ships it).
     if (this.stopped) return Promise.resolve();
-    const row = this.spool.prepare('SELECT MAX(seq) AS s FROM ship_log').get() as { s: number | null };
+    const row = this.statements.get('SELECT MAX(seq) AS s FROM ship_log').get() as { s: number | null };
     if (row.s === null) return Promise.resolve();
     const seq = row.s;
     return new Promise((resolve, reject) => {
@@ -113,10 +116,6 @@ export class Shipper {
     });
   }
 
-  /** Ship now (the writer committed something): shorter than waiting for the idle timer. */
-  kick(): void {
-    if (this.state.up) this.schedule(0);
-  }
 
   private schedule(ms: number): void {
     if (this.stopped) return;
@@ -156,14 +155,14 @@ export class Shipper {
   }
 
   private refreshBacklog(): void {
-    const r = this.spool.prepare('SELECT COUNT(*) AS n FROM ship_log').get() as { n: number };
+    const r = this.statements.get('SELECT COUNT(*) AS n FROM ship_log').get() as { n: number };
     this.state.backlog = r.n;
     this.state.full = r.n >= this.opts.maxBacklog;
   }
 
   /** One batch: returns how many changes it shipped. */
   async shipSome(): Promise<number> {
-    const entries = this.spool.prepare('SELECT seq, tbl, pk, ver FROM ship_log ORDER BY seq LIMIT ?').all(this.opts.batch) as Array<{ seq: number; tbl: string; pk: string; ver: number }>;
+    const entries = this.statements.get('SELECT seq, tbl, pk, ver FROM ship_log ORDER BY seq LIMIT ?').all(this.opts.batch) as Array<{ seq: number; tbl: string; pk: string; ver: number }>;
     if (!entries.length) {
       this.refreshBacklog();
       this.release();
@@ -227,7 +226,7 @@ export class Shipper {
   async pullSessions(): Promise<void> {
     const t = this.tables.get('trace_session');
     if (!t) return;
-    const localActive = (this.spool.prepare(`SELECT id FROM trace_session WHERE state = 'active'`).all() as Array<{ id: number }>).map((r) => r.id);
+    const localActive = (this.statements.get(`SELECT id FROM trace_session WHERE state = 'active'`).all() as Array<{ id: number }>).map((r) => r.id);
     const { rows } = await this.pool.query(`SELECT * FROM trace_session WHERE state = 'active' OR id = ANY($1::bigint[])`, [localActive]);
     this.pulledAt = Date.now();
     if (!rows.length) return;
@@ -249,7 +248,7 @@ export class Shipper {
   /** Waiters whose changes have all left the spool (no entry at or below their seq remains). */
   private release(): void {
     if (!this.waiters.length) return;
-    const first = (this.spool.prepare('SELECT MIN(seq) AS s FROM ship_log').get() as { s: number | null }).s;
+    const first = (this.statements.get('SELECT MIN(seq) AS s FROM ship_log').get() as { s: number | null }).s;
     this.waiters = this.waiters.filter((w) => {
       if (first === null || w.seq < first) {
         w.resolve();

@@ -6,6 +6,7 @@
 // an answer is the same bytes on both.
 import type { Database, Statement } from 'better-sqlite3';
 import type { Pool, QueryConfig } from 'pg';
+import { Statements } from './writer';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -25,17 +26,17 @@ export interface SqlReader {
   list(values: ReadonlyArray<number | string>): unknown;
 }
 
-/** The SQLite side: prepared statements cached by their text, answers at once. */
+/** The SQLite side: prepared statements cached by their text (the writer's Statements), answers at once. */
 export class SqliteReader implements SqlReader {
   readonly dialect = 'sqlite' as const;
-  private readonly cache = new Map<string, Statement>();
+  private readonly statements: Statements;
 
-  constructor(readonly db: Database) {}
+  constructor(readonly db: Database) {
+    this.statements = new Statements(db);
+  }
 
   private stmt(sql: string): Statement {
-    let s = this.cache.get(sql);
-    if (!s) this.cache.set(sql, (s = this.db.prepare(sql)));
-    return s;
+    return this.statements.get(sql);
   }
 
   // raw() sticks to a statement: set it on every use, or a text read both ways would mix shapes.
