@@ -2,8 +2,8 @@
 // lsp2@hv2 on sw0, lsp3@hv3 behind lr0, a to-lport ACL dropping TCP/80 to lsp2), with one agent per
 // chassis and an api instance as real processes, and the steps every test of it takes: send a
 // packet from lsp1, wait for its path to be whole across chassis, create sessions through the api.
-// The store is the caller's: one SQLite file (test/e2e/multi-chassis) or PostgreSQL with a spool
-// per process (test/postgres/multi-chassis).
+// The store is the caller's: one SQLite file (test/e2e/multi-chassis) or PostgreSQL with a spool per
+// process (test/postgres/multi-chassis); the checks both pass are test/support/three-chassis-checks.ts.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -145,6 +145,21 @@ export class ThreeChassis {
           `\n  newest on ${sent.receiver}: ${JSON.stringify(recent?.items.map((t) => ({ id: t.id, pathId: t.pathId, createdAt: t.createdAt, ufid: t.ufid })))}`,
       );
     }
+  }
+
+  /**
+   * The sessions every three-chassis test reads, created through the api after the agents started:
+   * everything (ip), lsp1's, and lsp1's narrowed to hv1; returned once each chassis named took them up
+   * (stored centrally by the api instance, polled from the store by each agent).
+   */
+  async startSessions(): Promise<{ everything: Session; ofLsp1: Session; ofLsp1OnHv1: Session }> {
+    const everything = await this.createSession({ filter: 'ip', durationSeconds: 3600, maxTraces: 1000 });
+    const ofLsp1 = await this.createSession({ logicalPort: 'lsp1', durationSeconds: 3600 });
+    await this.takenUp(everything.id, ['hv1', 'hv2', 'hv3']);
+    const ofLsp1OnHv1 = await this.createSession({ logicalPort: 'lsp1', chassis: 'hv1', durationSeconds: 3600 });
+    await this.takenUp(ofLsp1.id, ['hv1', 'hv2', 'hv3']);
+    await this.takenUp(ofLsp1OnHv1.id, ['hv1']);
+    return { everything, ofLsp1, ofLsp1OnHv1 };
   }
 
   async createSession(body: object): Promise<Session> {

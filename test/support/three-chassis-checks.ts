@@ -1,0 +1,148 @@
+// The checks issue 19's three chassis pass whatever the store (test/e2e/multi-chassis on one SQLite
+// file, test/postgres/multi-chassis on PostgreSQL): one definition, so that neither store is held to
+// less than the other. Each spec calls threeChassisChecks() inside its describe, after its own store's
+// set-up, and adds what is its store's alone.
+import { ICMP_ROUTED, ICMP_SAME, Path, Session, TCP_80, ThreeChassis, Trace } from './three-chassis';
+import { waitFor } from './wait';
+
+export interface AuditFlow { ufid: string; chassis: string; actions: string; traces: Array<{ id: number; verdict: { kinds: string[] }; pathVerdict: { kinds: string[]; northbound: { table: string; uuid: string } | null } }> }
+
+/** What a spec's beforeAll made: the running chassis and the sessions of startSessions(). */
+export interface ThreeChassisRun { hv: ThreeChassis; ofLsp1: Session; ofLsp1OnHv1: Session }
+
+/** The paths the checks sent, for a spec's own checks after them (filled as each check runs). */
+export interface SentPaths { sameSwitch: Path; routed: Path; dropped: Path }
+
+const settle = (hv: ThreeChassis, id: number): Promise<Session> =>
+  // Each agent writes its counters a second late at most: two equal reads apart are settled.
+  waitFor('counters to settle', async () => {
+    const a = await hv.get<Session>(`/trace-sessions/${id}`);
+    await new Promise((r) => setTimeout(r, 1500));
+    const b = await hv.get<Session>(`/trace-sessions/${id}`);
+    return JSON.stringify(a.perChassis) === JSON.stringify(b.perChassis) ? b : undefined;
+  });
+
+/** Declares the shared `it` cases; `run` is read when they run (after the spec's beforeAll). */
+export function threeChassisChecks(run: () => ThreeChassisRun): SentPaths {
+  const sent = {} as SentPaths;
+  const get = <T>(url: string) => run().hv.get<T>(url);
+
+  it('the agents answer only /health and /metrics', async () => {
+    for (const n of [1, 2, 3]) expect((await fetch(`http://127.0.0.1:${run().hv.base + n}/traces`)).status).toBe(404);
+  });
+
+  it('lsp1 → lsp2: hv1 tunnels, hv2 delivers to lsp2', async () => {
+    const { hv } = run();
+    const p = (sent.sameSwitch = await hv.whole(await hv.send(ICMP_SAME)));
+    expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv2']);
+    expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp2'], chassis: 'hv2', incomplete: false });
+    expect(p.verdict.tunnels).toEqual([expect.objectContaining({ remoteChassis: 'hv2', toTraceId: p.passes[1].id })]);
+    // Asked for by hv2's own path, the same whole path.
+    const back = await get<Path>(`/paths/${p.passes[1].pathId}`);
+    expect(back.passes.map((x) => x.id)).toEqual(p.passes.map((x) => x.id));
+    expect(back.verdict).toEqual(p.verdict);
+  });
+
+  it('lsp1 → lsp3 behind the router: hv1 routes and tunnels, hv3 delivers to lsp3', async () => {
+    const { hv } = run();
+    const p = (sent.routed = await hv.whole(await hv.send(ICMP_ROUTED, 'hv3')));
+    expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv3']);
+    expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp3'], chassis: 'hv3', incomplete: false });
+    expect(p.verdict.tunnels).toEqual([expect.objectContaining({ remoteChassis: 'hv3', toTraceId: p.passes[1].id })]);
+  });
+
+  it("TCP/80 to lsp2: dropped on hv2 by the to-lport ACL's logical flow", async () => {
+    const { hv } = run();
+    const p = (sent.dropped = await hv.whole(await hv.send(TCP_80)));
+    expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv2']);
+    expect(p.verdict).toMatchObject({ kinds: ['drop'], chassis: 'hv2', logicalPorts: [], northbound: { table: 'ACL', uuid: await hv.dropAcl() } });
+    expect(p.verdict.logicalFlow).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("the ACL's audit lists the drop with its chassis (northbound and logical flow audits)", async () => {
+    const acl = await run().hv.dropAcl();
+    const arrival = sent.dropped.passes[1].id;
+    const has = (items: AuditFlow[]) => items.find((f) => f.traces.some((t) => t.id === arrival));
+    const byAcl = (await get<{ items: AuditFlow[] }>(`/northbound/ACL/${acl}/datapath-flows`)).items;
+    const flow = has(byAcl);
+    expect(flow).toMatchObject({ chassis: 'hv2', actions: 'drop' });
+    expect(flow!.traces.find((t) => t.id === arrival)!.pathVerdict).toMatchObject({ kinds: ['drop'], northbound: { table: 'ACL', uuid: acl } });
+    // Every flow the ACL dropped was on the receiving chassis: the sender only tunnels.
+    expect(new Set(byAcl.filter((f) => f.actions === 'drop').map((f) => f.chassis))).toEqual(new Set(['hv2']));
+    const byLflow = (await get<{ items: AuditFlow[] }>(`/logical-flows/${sent.dropped.verdict.logicalFlow}/datapath-flows`)).items;
+    expect(has(byLflow)).toMatchObject({ chassis: 'hv2', ufid: flow!.ufid });
+  });
+
+  it("?logical_port= finds a port's packets on every chassis that saw them; lsp2's on hv2 carry lsp1's key from the tunnel", async () => {
+    const { sameSwitch, routed, dropped } = sent;
+    const ids = async (q: string) => (await get<{ items: Trace[] }>(`/traces?${q}&limit=500`)).items;
+    const lsp1 = await ids('logical_port=lsp1&role=any');
+    // lsp1's pings and the dropped TCP: sent on hv1, arrived (lsp1's key in the tunnel) on hv2.
+    for (const p of [sameSwitch, dropped]) expect(lsp1.map((t) => t.id)).toEqual(expect.arrayContaining(p.passes.map((x) => x.id)));
+    expect(new Set(lsp1.map((t) => t.chassis))).toEqual(new Set(['hv1', 'hv2']));
+    // The tunnel key's ingress port (stored as tunnel_in) is lsp1's inport on the receiver.
+    expect((await ids('logical_port=lsp1&role=inport&chassis=hv2')).map((t) => t.id)).toEqual(expect.arrayContaining([sameSwitch.passes[1].id, dropped.passes[1].id]));
+    // The routed arrival is lsp3's on hv3 (the router's port, not lsp1, is in its tunnel key).
+    const lsp3 = await ids('logical_port=lsp3&role=outport');
+    expect(lsp3.map((t) => t.id)).toContain(routed.passes[1].id);
+    expect(lsp3.find((t) => t.id === routed.passes[1].id)!.chassis).toBe('hv3');
+    const lsp2 = await ids('logical_port=lsp2&role=outport');
+    expect(lsp2.find((t) => t.id === sameSwitch.passes[1].id)?.chassis).toBe('hv2');
+    const rx = (await ids('logical_port=lsp2&chassis=hv2&role=outport')).find((t) => t.id === sameSwitch.passes[1].id);
+    expect(rx?.logicalPorts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'lsp1', role: 'tunnel_in' }), expect.objectContaining({ name: 'lsp2', role: 'outport' })]));
+  });
+
+  it("lsp1's session, created through the api, is carried out on hv1 and, by lsp1's key in the tunnel, on the receiving chassis", async () => {
+    const { hv, ofLsp1 } = run();
+    // After the packets above: hv1 stored lsp1's passes, hv2 the arrivals from lsp1 (towards lsp2's
+    // address, not lsp1's: only the Geneve ingress key says they are lsp1's).
+    const s = await waitFor('lsp1 counters on hv1 and hv2', async () => {
+      const x = await get<Session>(`/trace-sessions/${ofLsp1.id}`);
+      return x.perChassis.hv1?.stored && x.perChassis.hv2?.stored ? x : undefined;
+    });
+    expect(s.stats.stored).toBe(Object.values(s.perChassis).reduce((n, c) => n + c.stored, 0));
+    expect(s.perChassis.hv3?.stored ?? 0).toBe(0);
+    // Each chassis's count is the session's traces that chassis stored (after the last writes land).
+    const flushed = await settle(hv, ofLsp1.id);
+    const traces = (await get<{ items: Trace[] }>('/traces?limit=500')).items;
+    const onHv2 = traces.filter((t) => t.chassis === 'hv2').length;
+    expect(flushed.perChassis.hv2.stored).toBeGreaterThan(0);
+    expect(flushed.perChassis.hv2.stored).toBeLessThanOrEqual(onHv2);
+    expect(flushed.perChassis.hv3?.stored ?? 0).toBe(0);
+  });
+
+  it('a session narrowed to hv1 is carried out on hv1 only', async () => {
+    const s = await get<Session>(`/trace-sessions/${run().ofLsp1OnHv1.id}`);
+    expect(s.onChassis).toEqual(['hv1']);
+    expect(Object.keys(s.perChassis)).toEqual(['hv1']);
+    expect(s.perChassis.hv1.stored).toBeGreaterThan(0);
+    expect(s.stats.stored).toBe(s.perChassis.hv1.stored);
+  });
+
+  it('stopped through the api instance, every agent lets go of it', async () => {
+    const { hv, ofLsp1 } = run();
+    // Settled, the counters are the count before the stop.
+    await settle(hv, ofLsp1.id);
+    const res = await fetch(`${hv.api}/trace-sessions/${ofLsp1.id}`, { method: 'DELETE' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as Session).state).toBe('stopped');
+    const before = await get<Session>(`/trace-sessions/${ofLsp1.id}`);
+    // Agents read the sessions table once a second.
+    await new Promise((r) => setTimeout(r, 2500));
+    // A new arrival on hv2 too, which lsp1's session would select by the tunnel key.
+    const p = await hv.whole(await hv.send(ICMP_SAME));
+    expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv2']);
+    await new Promise((r) => setTimeout(r, 2500));
+    const after = await get<Session>(`/trace-sessions/${ofLsp1.id}`);
+    expect(after.state).toBe('stopped');
+    expect(after.perChassis).toEqual(before.perChassis);
+    expect(after.stats.selected).toBe(before.stats.selected);
+  });
+
+  it('each agent stamped its passes with its own chassis (the local system-id)', async () => {
+    const traces = (await get<{ items: Trace[] }>('/traces?limit=100')).items;
+    expect(new Set(traces.map((t) => t.chassis))).toEqual(new Set(['hv1', 'hv2', 'hv3']));
+  });
+
+  return sent;
+}
