@@ -7,6 +7,7 @@ import { PathBuilder } from './path-builder';
 import { PathEntity } from './path.entity';
 import { PathRecorder } from './path-recorder';
 import { PathStore } from './path-store';
+import { PortArrivals } from './port-arrivals';
 import { PathsController } from './paths.controller';
 import { PathsService } from './paths.service';
 
@@ -14,7 +15,7 @@ import { PathsService } from './paths.service';
 @Module({
   imports: [TypeOrmModule.forFeature([PathEntity]), TracesModule],
   controllers: [PathsController],
-  providers: [PathsService, PathStore, PathBuilder, PathRecorder, NorthboundPorts, CrossChassisPaths],
+  providers: [PathsService, PathStore, PathBuilder, PathRecorder, NorthboundPorts, CrossChassisPaths, PortArrivals],
   exports: [PathBuilder, PathRecorder, PathStore],
 })
 export class PathsModule {}

@@ -107,6 +107,11 @@ export interface TraceJson {
   warnings?: string[];
   errors?: string[];
   translationFailed?: string | null;
+  /**
+   * In `GET /traces?logical_port=`: this pass is the far end, on another chassis, of the port's
+   * packet that pass `traceId` sent through a tunnel (paths/port-arrivals.ts).
+   */
+  arrivedFrom?: { traceId: number; chassis: string };
 }
 
 export function verdictJson(v: Verdict): VerdictJson {

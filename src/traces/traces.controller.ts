@@ -15,7 +15,7 @@ export class TracesController {
   @Get()
   @ApiOperation({ summary: 'Annotated traces, newest first', description: 'What happened to a logical port\'s traffic, and which logical flow made it so.' })
   @ApiQuery({ name: 'logical_port', required: false, description: 'Logical port name or UUID (northbound or Port_Binding); 404 when OVN does not know it', example: 'lsp1' })
-  @ApiQuery({ name: 'role', required: false, enum: ['inport', 'outport', 'any'], description: 'With logical_port: how the port took part (default any); inport includes a tunnel arrival whose Geneve ingress key is the port' })
+  @ApiQuery({ name: 'role', required: false, enum: ['inport', 'outport', 'any'], description: 'With logical_port: how the port took part (default any); inport includes a tunnel arrival whose Geneve ingress key is the port, and the passes on other chassis of a packet the port sent that a router forwarded there, after their sender, marked arrivedFrom' })
   @ApiQuery({ name: 'ufid', required: false, description: 'Datapath flow UFID' })
   @ApiQuery({ name: 'logical_flow', required: false, description: 'Southbound Logical_Flow UUID cited by a step' })
   @ApiQuery({ name: 'northbound_uuid', required: false, description: 'Northbound row (ACL, NAT, …) behind a cited logical flow' })

@@ -9,6 +9,9 @@ import { TraceStore } from './trace-store';
 import type { TraceListQuery } from './trace-read-store';
 import { TraceReadWorker } from './trace-read-pool';
 
+/** Adds, after each pass of a page, its packet's passes on other chassis the page lacks (PortArrivals, in paths/). */
+export type FarPasses = (items: TraceJson[], q: TraceListQuery) => Promise<TraceJson[]>;
+
 /** What a caller asks for: the query of trace-read-store.ts with the logical port by name or UUID, unresolved. */
 export type TraceFilter = Omit<TraceListQuery, 'portName'> & { logicalPort?: string };
 
@@ -20,6 +23,7 @@ export class TracesService implements OnModuleDestroy {
    * not on this thread's CPU.
    */
   readonly readWorker?: TraceReadWorker;
+  private farPasses?: FarPasses;
 
   constructor(
     private readonly storage: StoreService,
@@ -88,8 +92,18 @@ export class TracesService implements OnModuleDestroy {
     return logicalPort ? { ...rest, portName: await this.resolvePort(logicalPort) } : rest;
   }
 
+  /** Set by the paths feature, which builds on this one (a routed packet's far passes need its links). */
+  useFarPasses(f: FarPasses): void {
+    this.farPasses = f;
+  }
+
   async list(f: TraceFilter): Promise<Page<TraceJson>> {
-    return this.store.list(await this.withPortResolved(f));
+    return this.page(await this.withPortResolved(f));
+  }
+
+  private async page(q: TraceListQuery): Promise<Page<TraceJson>> {
+    const page = await this.store.list(q);
+    return this.farPasses && q.portName !== undefined ? { ...page, items: await this.farPasses(page.items, q) } : page;
   }
 
   /**
@@ -98,8 +112,12 @@ export class TracesService implements OnModuleDestroy {
    */
   async listJson(f: TraceFilter): Promise<Buffer> {
     const q = await this.withPortResolved(f);
-    if (this.readWorker) return this.readWorker.list(q);
-    return Buffer.from(JSON.stringify(await this.store.list(q)));
+    if (!this.readWorker) return Buffer.from(JSON.stringify(await this.page(q)));
+    const body = await this.readWorker.list(q);
+    // Only a page with a tunnel in a verdict can have far passes: the others go out as built.
+    if (!this.farPasses || q.portName === undefined || !body.includes('"tunnels":[{')) return body;
+    const page = JSON.parse(body.toString('utf8')) as Page<TraceJson>;
+    return Buffer.from(JSON.stringify({ ...page, items: await this.farPasses(page.items, q) }));
   }
 
   async onModuleDestroy(): Promise<void> {

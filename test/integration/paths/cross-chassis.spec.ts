@@ -13,6 +13,8 @@ import { DataSource } from 'typeorm';
 import { PathBuilder } from '../../../src/paths/path-builder';
 import { PathStore } from '../../../src/paths/path-store';
 import { PathsService } from '../../../src/paths/paths.service';
+import { PortArrivals } from '../../../src/paths/port-arrivals';
+import type { TraceListQuery } from '../../../src/traces/trace-read-store';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
@@ -181,5 +183,57 @@ describe('a path across chassis (GET /paths/:id)', () => {
     // An api instance (many chassis) says the tunnel's far end was not found.
     const api = await new PathsService(new PathBuilder(store), traces, oneChassis(store, { LIVETRACE_ROLE: 'api' }, {})).get(alone.path, false);
     expect(api.verdict.incomplete).toBe(true);
+  });
+
+  describe("?logical_port=: a port's packets on the chassis they reached", () => {
+    /** trace_port rows as the tracer writes them: [port, role, datapath]. */
+    const ports = (trace: number, rows: Array<[string, string, string]>) => {
+      for (const [name, role, datapath] of rows)
+        db.prepare("INSERT INTO trace_port (trace_id, port_name, role, scope, datapath) VALUES (?, ?, ?, 'pass', ?)").run(trace, name, role, datapath);
+    };
+    const tunnelOn = (trace: number, chassis: string, datapath: string, outport: string) => {
+      const v = { kinds: ['tunnel'], logicalPorts: [], logicalFlow: null, northbound: null, recircIds: [], reason: null, tunnels: [{ chassis, remoteIp: ENCAP[chassis as keyof typeof ENCAP], datapath, outport }] };
+      db.prepare('UPDATE trace SET verdict = ? WHERE id = ?').run(JSON.stringify(v), trace);
+    };
+    const arrivals = () => new PortArrivals(undefined as never, traces, new PathBuilder(store), oneChassis(store, {}, ENCAP));
+    const page = async (q: Partial<TraceListQuery>) => {
+      const query: TraceListQuery = { portName: 'lsp1', role: 'any', limit: 500, withSteps: false, ...q };
+      return arrivals().withFarPasses((await traces.list(query)).items, query);
+    };
+
+    beforeAll(() => {
+      // Keys of the captured run (debian12/keys.json): sw0 holds lsp1 and lsp2, sw1 (behind lr0) lsp3.
+      ports(ids.pingSent.trace, [['lsp1', 'inport', 'sw0'], ['lsp2', 'tunnel_out', 'sw0']]);
+      tunnelOn(ids.pingSent.trace, 'hv2', 'sw0', 'lsp2');
+      ports(ids.pingRecv.trace, [['lsp1', 'tunnel_in', 'sw0'], ['lsp2', 'outport', 'sw0'], ['lsp2', 'output', 'sw0']]);
+      ports(ids.routedSent.trace, [['lsp1', 'inport', 'sw0'], ['lsp3', 'tunnel_out', 'sw1']]);
+      tunnelOn(ids.routedSent.trace, 'hv3', 'sw1', 'lsp3');
+      // The router's port is the Geneve ingress of the routed packet: nothing on hv3 names lsp1.
+      ports(ids.routedRecv.trace, [['sw1-lr0', 'tunnel_in', 'sw1'], ['lsp3', 'outport', 'sw1'], ['lsp3', 'output', 'sw1']]);
+      ports(ids.lateSent.trace, [['lsp1', 'inport', 'sw0'], ['lsp3', 'tunnel_out', 'sw1']]);
+      tunnelOn(ids.lateSent.trace, 'hv3', 'sw1', 'lsp3');
+    });
+
+    it("lists the routed packet's pass on hv3 right after hv1's, marked with its sender; the same-switch arrival once, where its own port row puts it", async () => {
+      const items = await page({});
+      const at = items.findIndex((t) => t.id === ids.routedSent.trace);
+      expect(items[at + 1]).toMatchObject({ id: ids.routedRecv.trace, chassis: 'hv3', arrivedFrom: { traceId: ids.routedSent.trace, chassis: 'hv1' } });
+      expect(items[at + 1].logicalPorts.map((p) => p.name)).not.toContain('lsp1');
+      expect(items.filter((t) => t.id === ids.pingRecv.trace)).toHaveLength(1);
+      expect(items.find((t) => t.id === ids.pingRecv.trace)!.arrivedFrom).toBeUndefined();
+      // Outside the skew window nothing is linked, so nothing is added after the late sender.
+      const late = items.findIndex((t) => t.id === ids.lateSent.trace);
+      expect(items[late + 1]?.arrivedFrom).toBeUndefined();
+      expect(items.filter((t) => t.arrivedFrom)).toHaveLength(1);
+    });
+
+    it('applies the other filters to the far passes, and adds none for outport, ufid or logical-flow queries', async () => {
+      expect((await page({ verdict: 'drop' })).some((t) => t.arrivedFrom)).toBe(false);
+      expect((await page({ role: 'inport' })).find((t) => t.arrivedFrom)?.id).toBe(ids.routedRecv.trace);
+      expect((await page({ role: 'outport' })).some((t) => t.arrivedFrom)).toBe(false);
+      expect((await page({ logicalFlow: 'lf-acl-eval' })).some((t) => t.arrivedFrom)).toBe(false);
+      expect((await page({ until: iso(T0 + 4001) })).some((t) => t.arrivedFrom)).toBe(false);
+      expect((await page({ since: iso(T0 + 3999), until: iso(T0 + 4002) })).map((t) => t.id)).toEqual([ids.routedSent.trace, ids.routedRecv.trace]);
+    });
   });
 });
