@@ -16,6 +16,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import request from 'supertest';
+// The history's sessions, flows and ingested events are the ones test/postgres/same-answers.spec.ts
+// stores too (this tree's: they are data, whichever tree makes the history).
+import { endingSessions, ingestEvents, onDemandTraces, pingFlow } from '../test/support/route-history';
 import { answers, requests } from '../test/support/route-list';
 
 type Http = ReturnType<typeof request>;
@@ -60,9 +63,7 @@ async function history(out: string): Promise<void> {
     // Sessions in every state: lsp1 live (left active), one completing at maxTraces, one expiring,
     // an auto-cross-checked filter on SSH (stopped at the end).
     await post('/trace-sessions', { logicalPort: 'lsp1', includeExisting: true });
-    await post('/trace-sessions', { filter: 'tcp,tp_dst=22', crossCheck: true });
-    await post('/trace-sessions', { logicalPort: 'lsp1', filter: 'icmp', maxTraces: 2 });
-    await post('/trace-sessions', { logicalPort: 'lsp3', durationSeconds: 1 });
+    const { ssh } = await endingSessions(post);
     // Every verdict packet: pings, the ACL-dropped TCP, the load-balancer VIP, routed SNAT, the
     // unresolved next hop, TTL expiry, the ACL reject (each after a flush: removed lifetimes too).
     const packets = { ...VERDICT_PACKETS, ...EXTRA_VERDICT_PACKETS };
@@ -72,11 +73,9 @@ async function history(out: string): Promise<void> {
     }
     // Without a flush: a second ping and a ping lsp2 -> lsp3 (not lsp1's), left installed (live lifetimes).
     const dp = topo.dpPorts as Map<string, number>;
-    const icmp = (from: number, to: number) =>
-      `in_port(${dp.get(`vif${from}`)}),eth(src=${VERDICT_MAC(from)},dst=${VERDICT_MAC(to)}),eth_type(0x0800),ipv4(src=10.0.0.${from},dst=10.0.0.${to},proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)`;
-    await sb.inject('vif1', icmp(1, 2), 3);
-    await sb.inject('vif2', icmp(2, 3), 3);
-    await sb.inject('vif3', icmp(3, 2), 2);
+    await sb.inject('vif1', pingFlow(dp, 1, 2), 3);
+    await sb.inject('vif2', pingFlow(dp, 2, 3), 3);
+    await sb.inject('vif3', pingFlow(dp, 3, 2), 2);
     // Reused recirculation ids: with the flows of lsp1's routed and load-balanced packets still
     // installed, the same from lsp2 and lsp3 takes new ids for its first passes and the ids of
     // lsp1's passes where the frozen state is the same (the router's, the backend's), so a pass
@@ -93,35 +92,17 @@ async function history(out: string): Promise<void> {
     await sb.inject('vif2', vip(2, 42080), 2);
     await sb.inject('vif2', routed(2, '192.168.100.7', 'udp(src=5002,dst=6002)', 17), 1);
     await new Promise((r) => setTimeout(r, 4000));
-    // On-demand traces: a hand-typed OpenFlow flow and an installed datapath flow by UFID.
-    await post('/traces', { bridge: 'br-int', flow: `in_port=${dp.get('vif1')},icmp,dl_src=${VERDICT_MAC(1)},dl_dst=${VERDICT_MAC(3)},nw_src=10.0.0.1,nw_dst=10.0.0.3` });
     const live = (await http.get('/datapath-flows?state=live&limit=5')).body.items as Array<{ ufid: string }>;
-    if (live[0]) await post(`/datapath-flows/${live[0].ufid}/trace`, {});
+    await onDemandTraces(post, dp, live[0]?.ufid);
     // Cross-checks against the real ovn-trace: the newest trace of each verdict.
     for (const v of ['drop', 'output', 'controller']) {
       const t = (await http.get(`/traces?verdict=${v}&limit=2`)).body.items as Array<{ id: number }>;
       for (const x of t) await post(`/traces/${x.id}/cross-check`, {});
     }
-    // Ingested events (the ingest e2e's NDJSON, a bad line included) and retis events.
-    const fx = join(here, 'test/fixtures/documented/retis');
-    const T = '2026-11-27T05:21:55.633Z';
-    const UFID = 'c3eaf764-0b75-4369-bd29-5dd907c66fb9';
-    const KEY = 'recirc_id(0),dp_hash(0/0),skb_priority(0/0),in_port(2),skb_mark(0/0),eth(src=50:54:00:00:00:01/01:00:00:00:00:00,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1/0.0.0.0,dst=10.0.0.2/0.0.0.0,proto=1,frag=no)';
-    const events = [
-      { type: 'ukey_created', id: 'c1', time: T, ufid: UFID, key: KEY, actions: 'ct(zone=1),recirc(0x1)', packets: 1, bytes: 98 },
-      { type: 'upcall', id: 'u1', time: T, upcallType: 'miss', key: 'recirc_id(0),in_port(2),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800)', thread: 'handler1', ufid: UFID },
-      { type: 'translation', id: 't1', time: T, ufid: UFID, upcallId: 'u1', text: readFileSync(join(fx, `${UFID}.trace.txt`), 'utf8') },
-      { type: 'ukey_updated', id: 'd1', time: '2026-11-27T05:21:56Z', ufid: UFID, packets: 7, bytes: 686 },
-      { type: 'ukey_revalidated', id: 'r1', time: '2026-11-27T05:21:57Z', ufid: UFID, result: 'KEEP', reason: 'NONE' },
-      { type: 'upcall', id: 'u2', time: '2026-11-27T05:22:00Z', upcallType: 'action', key: 'recirc_id(0),in_port(3)', thread: 'handler2' },
-      { type: 'ukey_removed', id: 'x1', time: '2026-11-27T05:23:00Z', ufid: UFID, reason: 'idle' },
-    ];
-    await post('/ingest/events?source=usdt', events.map((e) => JSON.stringify(e)).join('\n') + '\n{"type":"upcall"\n', 'application/x-ndjson');
-    await post('/ingest/retis', readFileSync(join(fx, 'events.json'), 'utf8'), 'application/x-ndjson');
+    await ingestEvents(post);
     // Upcalls from ovs-vswitchd's log reach the store at the vlog source's pace.
     await waitFor('vlog upcalls stored', async () => ((await http.get('/upcalls?source=vlog&linked=true')).body.items?.length ?? 0) >= 3, 30_000).catch(() => console.log('no linked vlog upcalls'));
-    const ssh = (await http.get('/trace-sessions')).body.items.find((s: { filter: string | null }) => s.filter === 'tcp,tp_dst=22');
-    if (ssh) await http.delete(`/trace-sessions/${ssh.id}`);
+    if (ssh) await http.delete(`/trace-sessions/${ssh}`);
     await new Promise((r) => setTimeout(r, 2000));
   } finally {
     await app?.close().catch((e: Error) => console.error(`app close: ${e.message}`));

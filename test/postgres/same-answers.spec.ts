@@ -3,22 +3,23 @@
 // its store: every packet of the verdict topology (pings, ACL drop and reject, load balancer, routed
 // SNAT, unresolved next hop, TTL expiry), pings left installed, on-demand traces, sessions that
 // complete, expire, stop and stay active, cross-checks against ovn-trace, ingested USDT-style and
-// retis events.
+// retis events (the sessions, flows and events of test/support/route-history.ts, as scripts/
+// compare-routes stores them).
 // Its spool holds the whole history it wrote, and the shipper copied every row of it to PostgreSQL.
 // Then two api instances read that one history: one with the spool as its SQLite store, one with
 // PostgreSQL, and every GET route of test/support/route-list.ts is asked of both.
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Child, ROOT, spawnService } from '../support/app';
+import { Child, spawnService } from '../support/app';
 import { freePort } from '../support/ports';
 import { startPostgres, TestPostgres } from '../support/postgres';
+import { endingSessions, ingestEvents, onDemandTraces, pingFlow } from '../support/route-history';
 import type { RawAnswer } from '../support/route-list';
 import { bodyOf, compareServices, describeComparison, overHttp } from '../support/same-answers';
 import type { Sandbox } from '../support/sandbox';
 import { checkPacket, startTracingLsp1 } from '../support/verdict-check';
-import { VERDICT_MAC } from '../support/verdict-topology';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(600_000);
@@ -50,45 +51,26 @@ async function history(url: string): Promise<string> {
     return r;
   };
   try {
-    const ssh = (await post('/trace-sessions', { filter: 'tcp,tp_dst=22', crossCheck: true })).body as { id: number };
-    await post('/trace-sessions', { logicalPort: 'lsp1', filter: 'icmp', maxTraces: 2 });
-    await post('/trace-sessions', { logicalPort: 'lsp3', durationSeconds: 1 });
+    const { ssh } = await endingSessions(post);
     for (const name of ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired', 'acl-reject']) {
       const r = await checkPacket(t.sb, http, topo, name);
       if (r.mismatches.length) throw new Error(`${name}: ${r.mismatches.join('; ')}`);
     }
     // Without a flush: pings left installed (live lifetimes), one of them not lsp1's (lsp2's session).
     await post('/trace-sessions', { logicalPort: 'lsp2', includeExisting: true });
-    const icmp = (from: number, to: number) =>
-      `in_port(${topo.dpPorts.get(`vif${from}`)}),eth(src=${VERDICT_MAC(from)},dst=${VERDICT_MAC(to)}),eth_type(0x0800),ipv4(src=10.0.0.${from},dst=10.0.0.${to},proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)`;
-    await t.sb.inject('vif1', icmp(1, 2), 3);
-    await t.sb.inject('vif2', icmp(2, 3), 3);
+    await t.sb.inject('vif1', pingFlow(topo.dpPorts, 1, 2), 3);
+    await t.sb.inject('vif2', pingFlow(topo.dpPorts, 2, 3), 3);
     await waitFor('the pings of lsp2 traced', async () => ((await http.get('/traces?logical_port=lsp2&role=inport')).body.items?.length ?? 0) > 0, 30_000);
-    // On-demand traces: a hand-typed OpenFlow flow (no datapath flow) and an installed one by UFID.
-    await post('/traces', { bridge: 'br-int', flow: `in_port=${topo.dpPorts.get('vif1')},icmp,dl_src=${VERDICT_MAC(1)},dl_dst=${VERDICT_MAC(3)},nw_src=10.0.0.1,nw_dst=10.0.0.3` });
     const [live] = (await http.get('/datapath-flows?state=live&limit=1')).body.items as Array<{ ufid: string }>;
-    if (live) await post(`/datapath-flows/${live.ufid}/trace`, {});
+    await onDemandTraces(post, topo.dpPorts, live?.ufid);
     // Cross-checks of a drop and a delivery: the newest trace of each that ovn-trace can be asked
     // about (a pass after recirculation has no logical inport to start from: 422, the next one).
     for (const v of ['drop', 'output']) {
       const xs = (await http.get(`/traces?verdict=${v}&limit=10`)).body.items as Array<{ id: number }>;
       for (const x of xs) if ((await http.post(`/traces/${x.id}/cross-check`).send({})).status === 201) break;
     }
-    const fx = join(ROOT, 'test/fixtures/documented/retis');
-    const T = '2026-11-27T05:21:55.633Z';
-    const UFID = 'c3eaf764-0b75-4369-bd29-5dd907c66fb9';
-    const KEY = 'recirc_id(0),dp_hash(0/0),skb_priority(0/0),in_port(2),skb_mark(0/0),eth(src=50:54:00:00:00:01/01:00:00:00:00:00,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1/0.0.0.0,dst=10.0.0.2/0.0.0.0,proto=1,frag=no)';
-    const events = [
-      { type: 'ukey_created', id: 'c1', time: T, ufid: UFID, key: KEY, actions: 'ct(zone=1),recirc(0x1)', packets: 1, bytes: 98 },
-      { type: 'upcall', id: 'u1', time: T, upcallType: 'miss', key: 'recirc_id(0),in_port(2),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800)', thread: 'handler1', ufid: UFID },
-      { type: 'translation', id: 't1', time: T, ufid: UFID, upcallId: 'u1', text: readFileSync(join(fx, `${UFID}.trace.txt`), 'utf8') },
-      { type: 'ukey_revalidated', id: 'r1', time: '2026-11-27T05:21:57Z', ufid: UFID, result: 'KEEP', reason: 'NONE' },
-      { type: 'upcall', id: 'u2', time: '2026-11-27T05:22:00Z', upcallType: 'action', key: 'recirc_id(0),in_port(3)', thread: 'handler2' },
-      { type: 'ukey_removed', id: 'x1', time: '2026-11-27T05:23:00Z', ufid: UFID, reason: 'idle' },
-    ];
-    await post('/ingest/events?source=usdt', events.map((e) => JSON.stringify(e)).join('\n') + '\n', 'application/x-ndjson');
-    await post('/ingest/retis', readFileSync(join(fx, 'events.json'), 'utf8'), 'application/x-ndjson');
-    await http.delete(`/trace-sessions/${ssh.id}`).expect(200);
+    await ingestEvents(post);
+    await http.delete(`/trace-sessions/${ssh}`).expect(200);
     // The lsp3 session's second is over: its end is stored before the service stops.
     await waitFor('the 1 s session expired', async () => ((await http.get('/trace-sessions?state=expired')).body.items?.length ?? 0) > 0, 15_000);
     await waitFor('the spool shipped', async () => (await http.get('/health')).body.details?.central?.backlog === 0, 30_000);
