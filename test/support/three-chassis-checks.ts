@@ -78,11 +78,20 @@ export function threeChassisChecks(run: () => ThreeChassisRun): SentPaths {
     const ids = async (q: string) => (await get<{ items: Trace[] }>(`/traces?${q}&limit=500`)).items;
     const lsp1 = await ids('logical_port=lsp1&role=any');
     // lsp1's pings and the dropped TCP: sent on hv1, arrived (lsp1's key in the tunnel) on hv2.
-    for (const p of [sameSwitch, dropped]) expect(lsp1.map((t) => t.id)).toEqual(expect.arrayContaining(p.passes.map((x) => x.id)));
-    expect(new Set(lsp1.map((t) => t.chassis))).toEqual(new Set(['hv1', 'hv2']));
+    for (const p of [sameSwitch, routed, dropped]) expect(lsp1.map((t) => t.id)).toEqual(expect.arrayContaining(p.passes.map((x) => x.id)));
+    expect(new Set(lsp1.map((t) => t.chassis))).toEqual(new Set(['hv1', 'hv2', 'hv3']));
+    // The routed ping's pass on hv3 names the router's port and lsp3, not lsp1: it is listed right
+    // after hv1's pass that sent it, which it names; hv2's arrivals are listed by their own rows.
+    const far = lsp1.findIndex((t) => t.id === routed.passes[1].id);
+    expect(lsp1[far]).toMatchObject({ chassis: 'hv3', arrivedFrom: { traceId: routed.passes[0].id, chassis: 'hv1' } });
+    expect(lsp1[far].logicalPorts!.map((p) => p.name)).not.toContain('lsp1');
+    expect(lsp1[far - 1].id).toBe(routed.passes[0].id);
+    expect(lsp1.filter((t) => t.arrivedFrom).map((t) => t.chassis)).toEqual(lsp1.filter((t) => t.chassis === 'hv3').map((t) => t.chassis));
+    expect(lsp1.filter((t) => t.id === sameSwitch.passes[1].id)).toHaveLength(1);
+    expect((await ids('logical_port=lsp1&role=outport')).some((t) => t.arrivedFrom)).toBe(false);
     // The tunnel key's ingress port (stored as tunnel_in) is lsp1's inport on the receiver.
     expect((await ids('logical_port=lsp1&role=inport&chassis=hv2')).map((t) => t.id)).toEqual(expect.arrayContaining([sameSwitch.passes[1].id, dropped.passes[1].id]));
-    // The routed arrival is lsp3's on hv3 (the router's port, not lsp1, is in its tunnel key).
+    // The routed arrival is lsp3's on hv3 too.
     const lsp3 = await ids('logical_port=lsp3&role=outport');
     expect(lsp3.map((t) => t.id)).toContain(routed.passes[1].id);
     expect(lsp3.find((t) => t.id === routed.passes[1].id)!.chassis).toBe('hv3');
