@@ -78,6 +78,7 @@ export function PortPage({ name }: { name: string }) {
           <time datetime=${t.createdAt}>${time(t.createdAt)}</time>
           <span class="flow">${f.text}</span>
           <span class="verdict">${verdictText(t.verdict)}</span>
+          ${t.arrivedFrom ? html`<span class="via">on ${t.chassis}, sent by ${link(`/ui/traces/${t.arrivedFrom.traceId}`, `trace ${t.arrivedFrom.traceId}`)} on ${t.arrivedFrom.chassis}</span>` : null}
           <span class="links">${t.pathId ? link(`/ui/paths/${t.pathId}`, 'path') : null} ${link(`/ui/traces/${t.id}`, `trace ${t.id}`)}</span>
         </li>`;
       })}
