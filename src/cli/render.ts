@@ -43,7 +43,9 @@ export function verdictText(v: any, c: Paint): string {
 }
 
 export function traceLine(t: any, c: Paint): string {
-  return `${c.dim(t.createdAt.slice(11, 23))} ${String(t.id).padStart(6)} ${flowText(t.flow).padEnd(44)} ${verdictText(t.verdict, c)}${t.pathId ? c.dim(`  path ${t.pathId}`) : ''}`;
+  return `${c.dim(t.createdAt.slice(11, 23))} ${String(t.id).padStart(6)} ${flowText(t.flow).padEnd(44)} ${verdictText(t.verdict, c)}${t.pathId ? c.dim(`  path ${t.pathId}`) : ''}${
+    t.arrivedFrom ? c.dim(`  on ${t.chassis}, sent by trace ${t.arrivedFrom.traceId} on ${t.arrivedFrom.chassis}`) : ''
+  }`;
 }
 
 /** A path as text: each pass a box, its datapaths and stages inside, recirculations between. */
