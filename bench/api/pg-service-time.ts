@@ -1,0 +1,204 @@
+/**
+ * CPU per request of the read routes on PostgreSQL beside SQLite, the same rows in both (issue 19):
+ * `GET /traces?logical_port=…` and the audits (logical flow: DP-group and port flows; ACL).
+ *
+ * 1. generate.ts's history of N traces (bench/data/api-N.sqlite, reused when complete): the SQLite side.
+ * 2. A PostgreSQL cluster of its own (postgres-lib.ts's startCluster, stopped at the end), migrated by
+ *    the app (openPostgres), every history table copied from that file (same ids), VACUUM (ANALYZE).
+ * 3. The app as an api instance on each store in turn; per route REPEAT calls one after another:
+ *    - service: what the controller calls (TracesService.listJson; the audits' service + JSON.stringify);
+ *    - http (MODE=http): the route over loopback HTTP from a client in this process (the edge, express's
+ *      ETag, the client's own reading: the same on both stores).
+ *    CPU per call: this process (process.cpuUsage: the api's event loop and SQLite's trace reader
+ *    worker) and the PostgreSQL cluster (/proc, postgres-lib's clusterCpuSeconds). CPU time is steady
+ *    on a shared machine, wall time is not. The first answer of each target is compared byte for byte.
+ *
+ * Usage: node -r ts-node/register/transpile-only bench/api/pg-service-time.ts [N=150000 [REPEAT=300 [MODE=service|http]]]
+ * BENCH_ONLY=postgres|sqlite runs one side (for `node --cpu-prof`). BENCH_PG_DIR=folder keeps the
+ * cluster there, loaded and running, and the next run with the same folder reuses it (`scripts/pg-cluster
+ * stop folder` when done).
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent as HttpAgent, get } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { INestApplication } from '@nestjs/common';
+import type { Pool } from 'pg';
+import { createApp } from '../../src/bootstrap';
+import { LogicalFlowsService } from '../../src/logical-flows/logical-flows.service';
+import { openPostgres, poolOf } from '../../src/storage/postgres';
+import { TracesService } from '../../src/traces/traces.service';
+import { offlineAppConfig, targets } from './app-config';
+import { dbFile, doneFile, generate } from './generate';
+import { clusterCpuSeconds, pgQuery, startCluster, stopCluster } from './postgres-lib';
+
+const N = Number(process.argv[2] ?? 150_000);
+const REPEAT = Number(process.argv[3] ?? 300);
+const MODE = (process.argv[4] ?? 'service') as 'service' | 'http';
+const ONLY = process.env.BENCH_ONLY ?? '';
+const log = (...a: unknown[]) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+
+/** The tables PostgreSQL keeps for itself (its migrations, writer slots), not the history. */
+const OWN = new Set(['migrations', 'meta', 'writer_slot']);
+const BATCH = 5000;
+
+/** Every history row of the SQLite file into PostgreSQL's tables, by column name, BATCH rows a statement (unnest of one array per column). */
+async function copyHistory(file: string, pool: Pool): Promise<Record<string, number>> {
+  const db = new Database(file, { readonly: true });
+  const cols = (await pool.query(`SELECT table_name AS t, column_name AS c, data_type AS ty FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`)).rows as Array<{ t: string; c: string; ty: string }>;
+  const tables = new Map<string, Array<{ c: string; ty: string }>>();
+  for (const r of cols) if (!OWN.has(r.t)) tables.set(r.t, [...(tables.get(r.t) ?? []), r]);
+  const counts: Record<string, number> = {};
+  for (const [t, pgCols] of tables) {
+    const have = db.prepare(`SELECT name FROM pragma_table_info(?)`).all(t) as Array<{ name: string }>;
+    if (!have.length) continue;
+    const names = new Set(have.map((h) => h.name));
+    const use = pgCols.filter((c) => names.has(c.c));
+    const list = use.map((c) => `"${c.c}"`).join(', ');
+    const insert = `INSERT INTO "${t}" (${list}) SELECT * FROM unnest(${use.map((c, i) => `$${i + 1}::${c.ty === 'bigint' ? 'bigint' : c.ty === 'integer' ? 'integer' : c.ty === 'bytea' ? 'bytea' : 'text'}[]`).join(', ')})`;
+    let batch: unknown[][] = use.map(() => []);
+    let n = 0;
+    const flush = async () => {
+      if (batch[0].length) await pool.query(insert, batch);
+      batch = use.map(() => []);
+    };
+    for (const row of db.prepare(`SELECT ${list} FROM "${t}"`).raw(true).iterate() as IterableIterator<unknown[]>) {
+      row.forEach((v, i) => batch[i].push(v));
+      if (++n % BATCH === 0) await flush();
+    }
+    await flush();
+    counts[t] = n;
+  }
+  db.close();
+  return counts;
+}
+
+type Call = (i: number) => Promise<string | Buffer>;
+
+/** What one request of each route costs on this app, and its first answers (for the comparison). */
+async function measure(app: INestApplication, label: string, t: ReturnType<typeof targets>, pgDir: string | undefined) {
+  const traces = app.get(TracesService);
+  const audits = app.get(LogicalFlowsService);
+  const paths: Record<string, (i: number) => string> = {
+    port: (i) => `/traces?logical_port=${t.ports[i % t.ports.length]}`,
+    dpgroup: (i) => `/logical-flows/${t.dpGroup[i % t.dpGroup.length]}/datapath-flows`,
+    portflow: (i) => `/logical-flows/${t.portFlows[i % t.portFlows.length]}/datapath-flows`,
+    acl: (i) => `/northbound/ACL/${t.acls[i % t.acls.length]}/datapath-flows`,
+  };
+  let calls: Record<string, Call>;
+  if (MODE === 'http') {
+    const port = 21000 + Math.floor(Math.random() * 2000);
+    await app.listen(port, '127.0.0.1');
+    const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    const fetchOne = (path: string) =>
+      new Promise<Buffer>((resolve, reject) =>
+        get({ host: '127.0.0.1', port, path, agent }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(parts)) : reject(new Error(`${path}: ${res.statusCode}`))));
+        }).on('error', reject),
+      );
+    calls = Object.fromEntries(Object.entries(paths).map(([k, p]) => [k, (i: number) => fetchOne(p(i))]));
+  } else {
+    calls = {
+      port: (i) => traces.listJson({ logicalPort: t.ports[i % t.ports.length], limit: 50, withSteps: false }),
+      dpgroup: async (i) => JSON.stringify(await audits.datapathFlows(t.dpGroup[i % t.dpGroup.length], undefined, 50)),
+      portflow: async (i) => JSON.stringify(await audits.datapathFlows(t.portFlows[i % t.portFlows.length], undefined, 50)),
+      acl: async (i) => JSON.stringify(await audits.northboundFlows('ACL', t.acls[i % t.acls.length], undefined, 50)),
+    };
+  }
+  const res: Record<string, { apiCpuMs: number; pgCpuMs: number | null; cpuMs: number; wallMs: number; bytes: number; load1: number }> = {};
+  const answers = new Map<string, string>();
+  for (const [name, fn] of Object.entries(calls)) {
+    // A warm-up pass over the same targets (caches: PostgreSQL's buffers, SQLite's pages, the JIT);
+    // its first 30 answers are compared.
+    for (let i = 0; i < REPEAT; i++) {
+      const body = await fn(i);
+      if (i < 30) answers.set(`${name} ${i}`, String(body));
+    }
+    const pg0 = pgDir ? clusterCpuSeconds(pgDir) : 0;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    let bytes = 0;
+    for (let i = 0; i < REPEAT; i++) bytes += (await fn(i)).length;
+    const wallMs = (performance.now() - t0) / REPEAT;
+    const c = process.cpuUsage(cpu0);
+    const apiCpuMs = (c.user + c.system) / 1000 / REPEAT;
+    const pgCpuMs = pgDir ? ((clusterCpuSeconds(pgDir) - pg0) * 1000) / REPEAT : null;
+    res[name] = { apiCpuMs, pgCpuMs, cpuMs: apiCpuMs + (pgCpuMs ?? 0), wallMs, bytes: Math.round(bytes / REPEAT), load1: loadavg()[0] };
+    log(label, name, JSON.stringify(res[name]));
+  }
+  return { res, answers };
+}
+
+async function main() {
+  if (!existsSync(doneFile(N))) await generate(N);
+  const file = dbFile(N);
+  const ro = new Database(file, { readonly: true });
+  const t = targets(ro);
+  ro.close();
+  const dir = mkdtempSync(join(tmpdir(), 'livetrace-pg-service-time-'));
+  chmodSync(dir, 0o755); // the cluster's folder inside runs as the postgres user
+  const kept = process.env.BENCH_PG_DIR;
+  const pgDir = kept ?? join(dir, 'pg');
+  const out: Record<string, unknown> = { n: N, repeat: REPEAT, mode: MODE, startedAt: new Date().toISOString(), startLoad: loadavg() };
+  const withPg = ONLY !== 'sqlite';
+  try {
+    let url = '';
+    if (withPg && kept && existsSync(join(kept, `loaded-${N}`))) {
+      url = execFileSync(join(__dirname, '../../scripts/pg-cluster'), ['start', kept], { encoding: 'utf8' }).trim().split('\n').pop()!;
+      log(`PostgreSQL ${url}: reused (${kept})`);
+    } else if (withPg) {
+      if (kept) mkdirSync(kept, { recursive: true, mode: 0o755 });
+      url = await startCluster(pgDir);
+      const t0 = performance.now();
+      const ds = await openPostgres(url, 2);
+      out.copied = await copyHistory(file, poolOf(ds));
+      await ds.destroy();
+      await pgQuery(url, 'VACUUM (ANALYZE)');
+      out.copySeconds = (performance.now() - t0) / 1000;
+      if (kept) writeFileSync(join(kept, `loaded-${N}`), url);
+      log(`PostgreSQL ${url}: history copied in ${Number(out.copySeconds).toFixed(0)} s`, JSON.stringify(out.copied));
+    }
+    const sides: Array<['postgres' | 'sqlite', string]> = [
+      ['postgres', url],
+      ['sqlite', file],
+    ];
+    const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
+    for (const [side, db] of sides) {
+      if (ONLY && ONLY !== side) continue;
+      const app = await createApp(offlineAppConfig({ LIVETRACE_DB: db, LIVETRACE_SPOOL: join(dir, `spool-${side}.sqlite`), LIVETRACE_ROLE: 'api' }));
+      results[side] = await measure(app, side, t, side === 'postgres' ? pgDir : undefined);
+      await app.close();
+    }
+    out.results = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.res]));
+    const { postgres: pg, sqlite: lite } = results;
+    if (pg && lite) {
+      const differ = [...pg.answers.keys()].filter((k) => pg.answers.get(k) !== lite.answers.get(k));
+      out.sameAnswers = { compared: pg.answers.size, differ: differ.length, firstDiffering: differ.slice(0, 5) };
+      log('answers', JSON.stringify(out.sameAnswers));
+      const f = (x: number | null) => (x === null ? '-' : x.toFixed(2));
+      console.log(`\nCPU ms per request, N=${N}, ${REPEAT} calls, ${MODE}\n| route | PostgreSQL: api + server = total | SQLite | total PG / SQLite | wall ms PG / SQLite |\n|---|---|---|---|---|`);
+      for (const k of Object.keys(pg.res)) {
+        const a = pg.res[k];
+        const b = lite.res[k];
+        console.log(`| ${k} | ${f(a.apiCpuMs)} + ${f(a.pgCpuMs)} = ${f(a.cpuMs)} | ${f(b.cpuMs)} | ${(a.cpuMs / b.cpuMs).toFixed(2)} | ${f(a.wallMs)} / ${f(b.wallMs)} |`);
+      }
+    }
+  } finally {
+    if (withPg && !kept) stopCluster(pgDir);
+    out.endLoad = loadavg();
+    writeFileSync(join(__dirname, `results-pg-service-time-${N}-${MODE}.json`), JSON.stringify(out, null, 2));
+    if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
