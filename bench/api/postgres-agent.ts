@@ -89,6 +89,10 @@ async function main() {
       });
       const spoolAt = (performance.now() - s0) / 1000;
       const backlogAtSpoolEnd = store.shipper!.state.backlog;
+      // What the backlog is made of (ship_log entries by table) when the writing ended.
+      const backlogByTable = Object.fromEntries(
+        (store.db.prepare('SELECT tbl, COUNT(*) AS n FROM ship_log GROUP BY tbl ORDER BY n DESC').all() as Array<{ tbl: string; n: number }>).map((r) => [r.tbl, r.n]),
+      );
       await store.shipper!.synced(3_600_000);
       const shippedAt = (performance.now() - s0) / 1000;
       send({
@@ -97,6 +101,7 @@ async function main() {
         spoolSeconds: spoolAt,
         shippedSeconds: shippedAt,
         backlogAtSpoolEnd,
+        backlogByTable,
         shippedRows: store.shipper!.state.shippedRows,
         shipBatches: store.shipper!.state.batches,
         cpuSeconds: cpuS(process.cpuUsage(cpu0)),

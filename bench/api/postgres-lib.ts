@@ -2,6 +2,7 @@
 // processes, the same history as one SQLite file, the request targets, and EXPLAIN of the SQL the
 // API really sent.
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -74,7 +75,8 @@ export class Agent {
   slot = 0;
 
   constructor(readonly chassis: string, env: Record<string, string>) {
-    this.proc = spawn(process.execPath, ['--max-old-space-size=6000', '-r', 'ts-node/register/transpile-only', join(__dirname, 'postgres-agent.ts')], {
+    const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    this.proc = spawn(process.execPath, [...prof, '--max-old-space-size=6000', '-r', 'ts-node/register/transpile-only', join(__dirname, 'postgres-agent.ts')], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -249,4 +251,49 @@ export async function explain(url: string, q: QueryConfig, bigTables: Map<string
   } finally {
     await c.end();
   }
+}
+
+/**
+ * The load step: every agent writes its share at once; the rate is counted when the rows are committed
+ * in PostgreSQL (each agent's shipper synced), with the CPU time of the agents and of the cluster.
+ */
+export async function loadPhase(url: string, agents: Agent[], pgDir: string, log: (...a: unknown[]) => void) {
+  const ready = await Promise.all(agents.map((a) => a.wait('ready')));
+  agents.forEach((a, i) => (a.slot = Number(ready[i].slot)));
+  log('agents ready', ready.map((r) => `slot ${r.slot}, stamped in ${Number(r.stampSeconds).toFixed(1)} s`).join('; '));
+  const pgCpu0 = clusterCpuSeconds(pgDir);
+  const t0 = performance.now();
+  for (const a of agents) a.send({ cmd: 'load' });
+  // Traces committed in PostgreSQL per agent, sampled (the highest id of its slot: ids are dense).
+  const samples: Array<{ s: number; perAgent: number[] }> = [];
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      await new Promise((r) => setTimeout(r, 5000));
+      const perAgent = await Promise.all(
+        agents.map(async (a) => {
+          const [lo, hi] = slotRange(a.slot);
+          const [r] = await pgQuery<{ m: number | null }>(url, 'SELECT max(id) AS m FROM trace WHERE id >= $1 AND id < $2', [lo, hi]);
+          return r.m === null ? 0 : Number(r.m) - lo;
+        }),
+      );
+      const s = (performance.now() - t0) / 1000;
+      samples.push({ s, perAgent });
+      const total = perAgent.reduce((x, y) => x + y, 0);
+      log(`  ${s.toFixed(0)} s: ${total} traces in PostgreSQL (${(total / s).toFixed(0)}/s), per agent ${perAgent.join(' / ')}, load1 ${loadavg()[0].toFixed(1)}`);
+    }
+  })();
+  const loaded = await Promise.all(agents.map((a) => a.wait('loaded')));
+  const seconds = (performance.now() - t0) / 1000;
+  done = true;
+  await sampler;
+  const pgCpuSeconds = clusterCpuSeconds(pgDir) - pgCpu0;
+  const traces = loaded.reduce((n, l) => n + Number(l.traces), 0);
+  const agentCpuSeconds = loaded.reduce((n, l) => n + Number(l.cpuSeconds), 0);
+  // Traces per CPU second of the whole pipeline (agents: tracer writes, spool, shipper; PostgreSQL):
+  // what two cores of our own would carry at most, if the work spread over both.
+  const cpu = { agentCpuSeconds, pgCpuSeconds, perCpuS: traces / (agentCpuSeconds + pgCpuSeconds), twoCoreBoundPerS: (2 * traces) / (agentCpuSeconds + pgCpuSeconds) };
+  const res = { traces, seconds, perS: traces / seconds, cpu, perAgent: loaded.map((l, i) => ({ chassis: agents[i].chassis, ...l, perS: Number(l.traces) / Number(l.shippedSeconds), spoolPerS: Number(l.traces) / Number(l.spoolSeconds) })), samples };
+  log(`load: ${traces} traces committed in PostgreSQL in ${seconds.toFixed(1)} s = ${res.perS.toFixed(0)}/s together; CPU ${JSON.stringify(cpu)}`);
+  return res;
 }

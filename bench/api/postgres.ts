@@ -29,7 +29,7 @@ import { StoreService } from '../../src/storage/store.service';
 import { StoreWriter } from '../../src/storage/writer';
 import { cannon, CannonResult } from './cannon';
 import { loadStores, openStore } from './load';
-import { Agent, clusterCpuSeconds, explain, fileBytes, mergeSpools, pgQuery, recordQueries, SETTINGS, slotRange, slotTargets, startCluster, stopCluster } from './postgres-lib';
+import { Agent, clusterCpuSeconds, explain, fileBytes, loadPhase, mergeSpools, pgQuery, recordQueries, SETTINGS, slotTargets, startCluster, stopCluster } from './postgres-lib';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const SECONDS = Number(process.argv[3] ?? 8);
@@ -41,47 +41,6 @@ const log = (...a: unknown[]) => console.log(`[${new Date().toISOString().slice(
 
 function apiConfig(db: string, spool: string) {
   return offlineAppConfig({ LIVETRACE_DB: db, LIVETRACE_SPOOL: spool, LIVETRACE_ROLE: 'api' });
-}
-
-async function loadPhase(url: string, agents: Agent[], pgDir: string) {
-  const ready = await Promise.all(agents.map((a) => a.wait('ready')));
-  agents.forEach((a, i) => (a.slot = Number(ready[i].slot)));
-  log('agents ready', ready.map((r) => `slot ${r.slot}, stamped in ${Number(r.stampSeconds).toFixed(1)} s`).join('; '));
-  const pgCpu0 = clusterCpuSeconds(pgDir);
-  const t0 = performance.now();
-  for (const a of agents) a.send({ cmd: 'load' });
-  // Traces committed in PostgreSQL per agent, sampled (the highest id of its slot: ids are dense).
-  const samples: Array<{ s: number; perAgent: number[] }> = [];
-  let done = false;
-  const sampler = (async () => {
-    while (!done) {
-      await new Promise((r) => setTimeout(r, 5000));
-      const perAgent = await Promise.all(
-        agents.map(async (a) => {
-          const [lo, hi] = slotRange(a.slot);
-          const [r] = await pgQuery<{ m: number | null }>(url, 'SELECT max(id) AS m FROM trace WHERE id >= $1 AND id < $2', [lo, hi]);
-          return r.m === null ? 0 : Number(r.m) - lo;
-        }),
-      );
-      const s = (performance.now() - t0) / 1000;
-      samples.push({ s, perAgent });
-      const total = perAgent.reduce((x, y) => x + y, 0);
-      log(`  ${s.toFixed(0)} s: ${total} traces in PostgreSQL (${(total / s).toFixed(0)}/s), per agent ${perAgent.join(' / ')}, load1 ${loadavg()[0].toFixed(1)}`);
-    }
-  })();
-  const loaded = await Promise.all(agents.map((a) => a.wait('loaded')));
-  const seconds = (performance.now() - t0) / 1000;
-  done = true;
-  await sampler;
-  const pgCpuSeconds = clusterCpuSeconds(pgDir) - pgCpu0;
-  const traces = loaded.reduce((n, l) => n + Number(l.traces), 0);
-  const agentCpuSeconds = loaded.reduce((n, l) => n + Number(l.cpuSeconds), 0);
-  // Traces per CPU second of the whole pipeline (agents: tracer writes, spool, shipper; PostgreSQL):
-  // what two cores of our own would carry at most, if the work spread over both.
-  const cpu = { agentCpuSeconds, pgCpuSeconds, perCpuS: traces / (agentCpuSeconds + pgCpuSeconds), twoCoreBoundPerS: (2 * traces) / (agentCpuSeconds + pgCpuSeconds) };
-  const res = { traces, seconds, perS: traces / seconds, cpu, perAgent: loaded.map((l, i) => ({ chassis: agents[i].chassis, ...l, perS: Number(l.traces) / Number(l.shippedSeconds), spoolPerS: Number(l.traces) / Number(l.spoolSeconds) })), samples };
-  log(`load: ${traces} traces committed in PostgreSQL in ${seconds.toFixed(1)} s = ${res.perS.toFixed(0)}/s together; CPU ${JSON.stringify(cpu)}`);
-  return res;
 }
 
 async function pgSize(url: string) {
@@ -202,7 +161,7 @@ async function main() {
       new Agent(`hv${i + 1}`, { BENCH_PG_URL: url, BENCH_SPOOL: spool, BENCH_CHASSIS: `hv${i + 1}`, BENCH_INDEX: String(i), BENCH_AGENTS: String(AGENTS), BENCH_TRACES: String(per) }),
   );
   try {
-    out.load = await loadPhase(url, agents, join(DIR, 'pg'));
+    out.load = await loadPhase(url, agents, join(DIR, 'pg'), log);
     const v0 = performance.now();
     out.pgAsLoaded = await pgSize(url);
     await pgQuery(url, 'VACUUM (ANALYZE)');

@@ -36,7 +36,7 @@ export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Prom
     const slot = await writerSlot(db, pool, writer);
     const tables = shippedTables(db);
     enterSlot(db, tables, slot);
-    installTriggers(db, tables);
+    installTriggers(db, tables, slot);
     return { url: redactUrl(url), dataSource, pool, slot, tables };
   } catch (err) {
     await dataSource.destroy().catch(() => undefined);

@@ -3,12 +3,16 @@
 // local queue: while PostgreSQL is away the agent goes on tracing into it, /health and the metrics
 // say so, and the backlog is shipped when it comes back. A change is forgotten (its ship_log entry
 // deleted) only after PostgreSQL committed it, so a restart of either side loses nothing that the
-// spool had accepted; shipping a row twice writes the same row.
+// spool had accepted; shipping a row twice writes the same row. Most rows (a trace's, its ports,
+// path, flow) are not logged one by one: they are shipped by range of a high-water mark (spool.ts,
+// installTriggers), claimed through the writer before it is read, advanced after PostgreSQL commits;
+// rows travel column-wise (ship-sql.ts).
 import { Logger } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
-import type { Pool, PoolClient } from 'pg';
-import { ownSequence, type ShippedTable } from './spool';
-import { Statements, type StoreWriter } from './writer';
+import type { Pool } from 'pg';
+import { markKeys, ownSequence, slotBounds, type ShippedTable } from './spool';
+import { absent, columnTypes, remove, upsert } from './ship-sql';
+import { Statements, type StoreWriter, type WriteContext } from './writer';
 
 export interface ShipperOptions {
   /** Changes per PostgreSQL transaction. */
@@ -33,19 +37,10 @@ export interface ShipperState {
   since: string | null;
 }
 
-/**
- * Rows an upsert may change: a session's state and counters are decided by whoever ends it first
- * (an agent that saw it expire, an api asked to stop it); an ended session is never reopened.
- */
-const UPSERT_GUARD: Record<string, string> = {
-  trace_session: `WHERE trace_session.state = 'active'`,
-};
-
 /** How often the active sessions are copied from PostgreSQL into the spool. */
 const PULL_EVERY_MS = 500;
 
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
-const PG_MAX_PARAMS = 65_000;
 
 export class Shipper {
   readonly state: ShipperState = { up: false, backlog: 0, full: false, dropped: 0, shippedRows: 0, batches: 0, lastShippedAt: null, lastError: null, since: null };
@@ -55,9 +50,15 @@ export class Shipper {
   private running?: Promise<void>;
   private stopped = false;
   private retryMs: number;
-  private waiters: Array<{ seq: number; resolve(): void; reject(e: Error): void }> = [];
+  private waiters: Array<{ seq: number; tops: Array<[string, number]>; resolve(): void; reject(e: Error): void }> = [];
   private pulledAt = 0;
   private readonly log = new Logger('Shipper');
+  /** Tables shipped by range, with their marks as committed in the spool's meta. */
+  private readonly marked: ShippedTable[] = [];
+  private readonly marks = new Map<string, { shipped: number; claim: number }>();
+  private slotOf?: number;
+  /** PostgreSQL's column types, for the arrays the rows travel in. */
+  private readonly pgTypes = new Map<string, string[]>();
 
   constructor(
     /** A read connection on the spool (committed state). */
@@ -73,6 +74,20 @@ export class Shipper {
     // The fixed statements, prepared once: the loop runs them every idle turn (100 ms).
     this.statements = new Statements(spool);
     this.retryMs = opts.idleMs;
+    if (slot !== undefined) {
+      this.slotOf = slot;
+      const meta = this.statements.get('SELECT value FROM meta WHERE key = ?');
+      for (const t of tables) {
+        if (!t.mark) continue;
+        const k = markKeys(t.name);
+        const shipped = meta.get(k.shipped) as { value: string } | undefined;
+        const claim = meta.get(k.claim) as { value: string } | undefined;
+        // No marks (triggers installed without a slot): its triggers log every row.
+        if (!shipped || !claim) continue;
+        this.marked.push(t);
+        this.marks.set(t.name, { shipped: Number(shipped.value), claim: Number(claim.value) });
+      }
+    }
     this.refreshBacklog();
   }
 
@@ -99,10 +114,11 @@ export class Shipper {
     // Stopped: nothing more leaves the spool in this process's life (the next start ships it).
     if (this.stopped) return Promise.resolve();
     const row = this.statements.get('SELECT MAX(seq) AS s FROM ship_log').get() as { s: number | null };
-    if (row.s === null) return Promise.resolve();
-    const seq = row.s;
+    const tops = this.marked.map((t): [string, number] => [t.name, this.top(t)]).filter(([name, top]) => top > this.marks.get(name)!.shipped);
+    if (row.s === null && !tops.length) return Promise.resolve();
+    const seq = row.s ?? -1;
     return new Promise((resolve, reject) => {
-      const w = { seq, resolve, reject };
+      const w = { seq, tops, resolve, reject };
       this.waiters.push(w);
       setTimeout(() => {
         const i = this.waiters.indexOf(w);
@@ -156,14 +172,22 @@ export class Shipper {
 
   private refreshBacklog(): void {
     const r = this.statements.get('SELECT COUNT(*) AS n FROM ship_log').get() as { n: number };
-    this.state.backlog = r.n;
-    this.state.full = r.n >= this.opts.maxBacklog;
+    // Rows above a mark, counted by the mark's values (ids are dense in a writer's range; port rows
+    // by their traces, citations by bucket: counting rows would walk the range). 0 only when all is
+    // in PostgreSQL, which is what /health and the tests wait for.
+    let n = r.n;
+    for (const t of this.marked) n += Math.max(0, this.top(t) - this.marks.get(t.name)!.shipped);
+    this.state.backlog = n;
+    this.state.full = n >= this.opts.maxBacklog;
   }
 
-  /** One batch: returns how many changes it shipped. */
+  /** One batch: returns how many changes it shipped (rows of ranges included). */
   async shipSome(): Promise<number> {
     const entries = this.statements.get('SELECT seq, tbl, pk, ver FROM ship_log ORDER BY seq LIMIT ?').all(this.opts.batch) as Array<{ seq: number; tbl: string; pk: string; ver: number }>;
-    if (!entries.length) {
+    // A range claimed and not yet shipped (a failed batch, a restart) goes first; else claim one.
+    if (!this.marked.some((t) => this.pending(t)) && this.marked.some((t) => this.top(t) > this.marks.get(t.name)!.claim)) await this.claimNext();
+    const ranges = this.marked.filter((t) => this.pending(t)).map((t) => ({ t, ...this.marks.get(t.name)! }));
+    if (!entries.length && !ranges.length) {
       this.refreshBacklog();
       this.release();
       return 0;
@@ -175,7 +199,26 @@ export class Shipper {
       if (!keys) byTable.set(e.tbl, (keys = []));
       keys.push(JSON.parse(e.pk) as unknown[]);
     }
-    const work = [...byTable].map(([name, keys]) => ({ t: this.tables.get(name)!, keys, rows: this.currentRows(this.tables.get(name)!, keys) }));
+    const work = new Map<string, { t: ShippedTable; rows: unknown[][]; gone: unknown[][] }>();
+    for (const r of ranges) {
+      const logged = byTable.get(r.t.name) ?? [];
+      // Logged rows inside the range are read with it: one copy of a row per statement.
+      const at = r.t.key.indexOf(r.t.mark!);
+      const within = (k: unknown[]) => (k[at] as number) > r.shipped && (k[at] as number) <= r.claim;
+      const inside = logged.filter(within);
+      byTable.set(r.t.name, logged.filter((k) => !within(k)));
+      const rows = this.statements.get(`SELECT * FROM ${q(r.t.name)} WHERE ${q(r.t.mark!)} > ? AND ${q(r.t.mark!)} <= ?`).raw(true).all(r.shipped, r.claim) as unknown[][];
+      work.set(r.t.name, { t: r.t, rows, gone: absent(r.t, inside, rows) });
+    }
+    for (const [name, keys] of byTable) {
+      if (!keys.length) continue;
+      const t = this.tables.get(name)!;
+      const rows = this.currentRows(t, keys);
+      const w = work.get(name) ?? { t, rows: [], gone: [] };
+      w.rows.push(...rows);
+      w.gone.push(...absent(t, keys, rows));
+      work.set(name, w);
+    }
     const client = await this.pool.connect();
     // A server going away mid-batch also emits 'error' on the checked-out client: the query's
     // rejection below is what counts; unheard, the event would end the process.
@@ -184,12 +227,11 @@ export class Shipper {
     let broken: Error | undefined;
     let rows = 0;
     try {
+      for (const w of work.values()) if (!this.pgTypes.has(w.t.name)) this.pgTypes.set(w.t.name, await columnTypes(client, w.t));
       await client.query('BEGIN');
-      for (const w of work) {
-        rows += await upsert(client, w.t, w.rows);
-        const present = new Set(w.rows.map((r) => keyOf(w.t, r)));
-        const gone = w.keys.filter((k) => !present.has(JSON.stringify(k)));
-        if (gone.length) await remove(client, w.t, gone);
+      for (const w of work.values()) {
+        rows += await upsert(client, w.t, this.pgTypes.get(w.t.name)!, w.rows);
+        if (w.gone.length) await remove(client, w.t, this.pgTypes.get(w.t.name)!, w.gone);
       }
       await client.query('COMMIT');
     } catch (err) {
@@ -203,9 +245,14 @@ export class Shipper {
     }
     // Only entries not changed since they were read: a newer change goes out with the next batch.
     const shipped = JSON.stringify(entries.map((e) => [e.seq, e.ver]));
-    await this.writer.submit((tx) =>
-      tx.stmt(`DELETE FROM ship_log WHERE (seq, ver) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`).run(shipped),
-    );
+    const claims = await this.writer.submit((tx) => {
+      tx.stmt(`DELETE FROM ship_log WHERE (seq, ver) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`).run(shipped);
+      for (const r of ranges) tx.stmt('UPDATE meta SET value = ? WHERE key = ?').run(String(r.claim), markKeys(r.t.name).shipped);
+      // The next range is claimed in the same transaction: one writer turn a batch.
+      return this.claim(tx);
+    });
+    for (const r of ranges) this.marks.get(r.t.name)!.shipped = r.claim;
+    this.noteClaims(claims);
     this.state.shippedRows += rows;
     this.state.batches++;
     this.state.lastShippedAt = new Date().toISOString();
@@ -214,7 +261,53 @@ export class Shipper {
     this.state.lastError = null;
     this.refreshBacklog();
     this.release();
-    return entries.length;
+    return Math.max(entries.length, rows);
+  }
+
+  /** The highest row of this writer's own range in a marked table (committed). */
+  private top(t: ShippedTable): number {
+    const { base, top } = slotBounds(this.slotOf!, t.markShift);
+    const r = this.statements.get(`SELECT MAX(${q(t.mark!)}) AS m FROM ${q(t.name)} WHERE ${q(t.mark!)} > ? AND ${q(t.mark!)} < ?`).get(base, top) as { m: number | null };
+    return r.m ?? base;
+  }
+
+  private pending(t: ShippedTable): boolean {
+    const m = this.marks.get(t.name)!;
+    return m.claim > m.shipped;
+  }
+
+  private async claimNext(): Promise<void> {
+    this.noteClaims(await this.writer.submit((tx) => this.claim(tx)));
+  }
+
+  /**
+   * Inside a writer transaction: claims, in each marked table with nothing claimed beyond its
+   * shipped mark, up to `batch` ids more (as far as its rows go). Committed before the range is
+   * read, so a row of it changed after the read is logged (its trigger sees the claim).
+   */
+  private claim(tx: WriteContext): Array<[string, number]> {
+    const out: Array<[string, number]> = [];
+    for (const t of this.marked) {
+      const { base, top } = slotBounds(this.slotOf!, t.markShift);
+      const k = markKeys(t.name);
+      const shipped = Number((tx.stmt('SELECT value FROM meta WHERE key = ?').get(k.shipped) as { value: string }).value);
+      const claim = Number((tx.stmt('SELECT value FROM meta WHERE key = ?').get(k.claim) as { value: string }).value);
+      if (claim > shipped) continue;
+      const r = tx.stmt(`SELECT MAX(${q(t.mark!)}) AS m FROM ${q(t.name)} WHERE ${q(t.mark!)} > ? AND ${q(t.mark!)} < ?`).get(base, top) as { m: number | null };
+      const high = r.m ?? base;
+      const span = Math.max(1, Math.floor(this.opts.batch / 2 ** (t.markShift ?? 0)));
+      // A citation bucket fills as its 32 traces come: claimed once the next one has begun, so it
+      // is read once, whole; the last one too when nothing else is left to claim (a quiet spool).
+      const next = Math.min(t.markShift && high - 1 > shipped ? high - 1 : high, shipped + span);
+      if (next <= claim) continue;
+      tx.stmt('UPDATE meta SET value = ? WHERE key = ?').run(String(next), k.claim);
+      out.push([t.name, next]);
+    }
+    return out;
+  }
+
+  private noteClaims(claims: Array<[string, number]>): void {
+    for (const [name, claim] of claims) this.marks.get(name)!.claim = claim;
   }
 
   /**
@@ -250,7 +343,7 @@ export class Shipper {
     if (!this.waiters.length) return;
     const first = (this.statements.get('SELECT MIN(seq) AS s FROM ship_log').get() as { s: number | null }).s;
     this.waiters = this.waiters.filter((w) => {
-      if (first === null || w.seq < first) {
+      if ((first === null || w.seq < first) && w.tops.every(([name, top]) => this.marks.get(name)!.shipped >= top)) {
         w.resolve();
         return false;
       }
@@ -259,8 +352,8 @@ export class Shipper {
   }
 
   /** The rows' current values in the spool (a row no longer there was deleted). */
-  private currentRows(t: ShippedTable, keys: unknown[][]): Record<string, unknown>[] {
-    const out: Record<string, unknown>[] = [];
+  private currentRows(t: ShippedTable, keys: unknown[][]): unknown[][] {
+    const out: unknown[][] = [];
     const per = Math.max(1, Math.floor(30_000 / t.key.length));
     for (let i = 0; i < keys.length; i += per) {
       const part = keys.slice(i, i + per);
@@ -268,39 +361,8 @@ export class Shipper {
         t.key.length === 1
           ? `SELECT * FROM ${q(t.name)} WHERE ${q(t.key[0])} IN (${part.map(() => '?').join(',')})`
           : `SELECT * FROM ${q(t.name)} WHERE (${t.key.map(q).join(', ')}) IN (VALUES ${part.map(() => `(${t.key.map(() => '?').join(', ')})`).join(', ')})`;
-      out.push(...(this.spool.prepare(sql).all(...part.flat()) as Record<string, unknown>[]));
+      out.push(...(this.spool.prepare(sql).raw(true).all(...part.flat()) as unknown[][]));
     }
     return out;
-  }
-}
-
-function keyOf(t: ShippedTable, row: Record<string, unknown>): string {
-  return JSON.stringify(t.key.map((k) => row[k]));
-}
-
-async function upsert(client: PoolClient, t: ShippedTable, rows: Record<string, unknown>[]): Promise<number> {
-  if (!rows.length) return 0;
-  const cols = t.columns;
-  const nonKey = cols.filter((c) => !t.key.includes(c));
-  const conflict = nonKey.length
-    ? `DO UPDATE SET ${nonKey.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')} ${UPSERT_GUARD[t.name] ?? ''}`
-    : 'DO NOTHING';
-  const per = Math.max(1, Math.floor(PG_MAX_PARAMS / cols.length));
-  for (let i = 0; i < rows.length; i += per) {
-    const part = rows.slice(i, i + per);
-    const values: unknown[] = [];
-    const tuples = part.map((r) => `(${cols.map((c) => (values.push(r[c]), `$${values.length}`)).join(', ')})`);
-    await client.query(`INSERT INTO ${q(t.name)} (${cols.map(q).join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (${t.key.map(q).join(', ')}) ${conflict}`, values);
-  }
-  return rows.length;
-}
-
-async function remove(client: PoolClient, t: ShippedTable, keys: unknown[][]): Promise<void> {
-  const per = Math.max(1, Math.floor(PG_MAX_PARAMS / t.key.length));
-  for (let i = 0; i < keys.length; i += per) {
-    const part = keys.slice(i, i + per);
-    const values: unknown[] = [];
-    const tuples = part.map((k) => `(${k.map((v) => (values.push(v), `$${values.length}`)).join(', ')})`);
-    await client.query(`DELETE FROM ${q(t.name)} WHERE (${t.key.map(q).join(', ')}) IN (${tuples.join(', ')})`, values);
   }
 }

@@ -23,21 +23,54 @@ export interface ShippedTable {
   columns: string[];
   /** Primary key columns, in key order. */
   key: string[];
+  /**
+   * Shipped by a high-water mark on this key column (indexed: a range of it is one index walk)
+   * instead of one ship_log entry a row: see installTriggers.
+   */
+  mark?: string;
+  /** The mark column holds a writer's ids shifted right by this many bits (citation buckets). */
+  markShift?: number;
 }
+
+/**
+ * Tables whose rows are shipped by range, besides every table keyed by an id of the writer's own
+ * sequence: a trace's port rows, by its id (written with their trace, or later for an older trace
+ * of the same path: logged then, as any row at or below the claim); the citation bitmaps, by bucket
+ * (trace id >> 5: a bucket's rows change as its 32 traces are written, then only when pruned).
+ */
+export const MARKED: Record<string, { col: string; shift: number }> = {
+  trace_port: { col: 'trace_id', shift: 0 },
+  // citation-store.ts's BUCKET_SHIFT (storage imports no feature; a unit test holds them equal).
+  trace_citation: { col: 'bucket', shift: 5 },
+};
+/** Rows another process ends (an upsert guard, pulled copies): always logged row by row. */
+const LOGGED_ONLY = new Set(['trace_session']);
 
 /** Every shipped table with its columns and key, as the spool's schema has them. */
 export function shippedTables(db: Database): ShippedTable[] {
   const names = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as Array<{ name: string }>)
     .map((r) => r.name)
     .filter((n) => !LOCAL_TABLES.has(n));
+  const seqTables = new Set((db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'`).all() as Array<{ name: string }>).map((r) => r.name));
   return names.map((name) => {
     const cols = db.prepare(`SELECT name, pk FROM pragma_table_info(?) ORDER BY cid`).all(name) as Array<{ name: string; pk: number }>;
-    return {
-      name,
-      columns: cols.map((c) => c.name),
-      key: cols.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name),
-    };
+    const key = cols.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
+    const marked = LOGGED_ONLY.has(name) ? undefined : MARKED[name] ?? (seqTables.has(name) && key.length === 1 ? { col: key[0], shift: 0 } : undefined);
+    return { name, columns: cols.map((c) => c.name), key, ...(marked && key.includes(marked.col) ? { mark: marked.col, markShift: marked.shift } : {}) };
   });
+}
+
+/** meta keys of a marked table: everything up to `shipped` is in PostgreSQL; up to `claim`, logged when changed. */
+export const markKeys = (table: string) => ({ shipped: `ship_mark:${table}`, claim: `ship_claim:${table}` });
+
+/**
+ * The values a slot's rows hold in a mark column, (base, top) exclusive: ids, or ids >> shift (the
+ * first bucket holds ids base + 1 … base + 31 and so is inside).
+ */
+export function slotBounds(slot: number, shift = 0): { base: number; top: number } {
+  const base = slot * 2 ** SLOT_BITS;
+  const top = (slot + 1) * 2 ** SLOT_BITS;
+  return shift ? { base: base / 2 ** shift - 1, top: top / 2 ** shift } : { base, top };
 }
 
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
@@ -50,22 +83,63 @@ const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
  * it shipped, so a change made while a batch was on its way is shipped again. Not REPLACE: a
  * trigger's OR-clause gives way to the firing statement's, so an upsert's DO UPDATE (trace_citation's
  * bitmaps) made REPLACE an ABORT; an UPSERT clause is the trigger's own.
+ *
+ * A marked table (trace, trace_port, path, datapath_flow, …: nearly every row a trace writes) is
+ * shipped by range instead: the shipper first claims (mark, claim] in meta through the writer, then
+ * reads that range and ships it whole. Its triggers log only a row at or below the claim (changed
+ * after it was claimed: the range read may have missed the change) or outside this slot's range; a
+ * row above the claim is not logged at all, inserted, updated or deleted: the range that claims it
+ * later reads whatever it is then. So the tracer's inserts cost one probe of meta, not a ship_log
+ * entry to write, read back by key and delete. A muted write (ship_mute) into a marked table above
+ * the claim is shipped all the same: only trace_session is written muted, and it is not marked.
  */
-export function installTriggers(db: Database, tables: ShippedTable[]): void {
+export function installTriggers(db: Database, tables: ShippedTable[], slot?: number): void {
   const tx = db.transaction(() => {
+    if (slot !== undefined) initMarks(db, tables, slot);
+    // A range of a mark that does not lead the key is walked through an index of the spool's own.
+    for (const t of tables)
+      if (t.mark && slot !== undefined && t.key[0] !== t.mark) db.exec(`CREATE INDEX IF NOT EXISTS ${q(`ship_idx_${t.name}_${t.mark}`)} ON ${q(t.name)} (${q(t.mark)})`);
     for (const t of tables) {
       for (const [op, ref] of [['INSERT', 'NEW'], ['UPDATE', 'NEW'], ['DELETE', 'OLD']] as const) {
         const name = q(`ship_${t.name}_${op.toLowerCase()}`);
         db.exec(`DROP TRIGGER IF EXISTS ${name}`);
         const key = `json_array(${t.key.map((k) => `${ref}.${q(k)}`).join(', ')})`;
+        let when = 'NOT EXISTS (SELECT 1 FROM ship_mute)';
+        if (t.mark && slot !== undefined) {
+          const col = `${ref}.${q(t.mark)}`;
+          when += ` AND (${col} <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = '${markKeys(t.name).claim}') OR ${col} >= ${slotBounds(slot, t.markShift).top})`;
+        }
         db.exec(
-          `CREATE TRIGGER ${name} AFTER ${op} ON ${q(t.name)} WHEN NOT EXISTS (SELECT 1 FROM ship_mute) BEGIN ` +
+          `CREATE TRIGGER ${name} AFTER ${op} ON ${q(t.name)} WHEN ${when} BEGIN ` +
             `INSERT INTO ship_log (tbl, pk) VALUES ('${t.name}', ${key}) ON CONFLICT (tbl, pk) DO UPDATE SET ver = ver + 1; END`,
         );
       }
     }
   });
   tx();
+}
+
+/**
+ * A marked table without marks (a new spool, or one that logged every row before marks existed)
+ * starts at its highest own row: every row up to it is in PostgreSQL or waiting in ship_log.
+ */
+function initMarks(db: Database, tables: ShippedTable[], slot: number): void {
+  const has = db.prepare(`SELECT value FROM meta WHERE key = ?`);
+  const put = db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?)`);
+  for (const t of tables) {
+    if (!t.mark) continue;
+    const { base, top } = slotBounds(slot, t.markShift);
+    const k = markKeys(t.name);
+    const shipped = has.get(k.shipped) as { value: string } | undefined;
+    if (shipped && has.get(k.claim)) continue;
+    // A claim lost on its own: what is above the shipped mark was never shipped by range.
+    const r = shipped
+      ? { m: Number(shipped.value) }
+      : (db.prepare(`SELECT MAX(${q(t.mark)}) AS m FROM ${q(t.name)} WHERE ${q(t.mark)} > ? AND ${q(t.mark)} < ?`).get(base, top) as { m: number | null });
+    db.prepare(`DELETE FROM meta WHERE key IN (?, ?)`).run(k.shipped, k.claim);
+    put.run(k.shipped, String(r.m ?? base));
+    put.run(k.claim, String(r.m ?? base));
+  }
 }
 
 /** Drops the triggers: a spool opened as a plain SQLite store again records nothing more. */

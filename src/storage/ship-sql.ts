@@ -1,0 +1,70 @@
+// The PostgreSQL side of the shipper (shipper.ts): rows travel column-wise, one array a column
+// through unnest(), in one named statement a table. A multi-row VALUES list was a new statement of
+// up to 65k parameters for PostgreSQL to parse and plan every batch, and pg's per-parameter
+// serialisation a fifth of the shipper's CPU (bench/api/RESULTS-postgres.md).
+import type { PoolClient } from 'pg';
+import type { ShippedTable } from './spool';
+
+const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
+
+/**
+ * Rows an upsert may change: a session's state and counters are decided by whoever ends it first
+ * (an agent that saw it expire, an api asked to stop it); an ended session is never reopened.
+ */
+const UPSERT_GUARD: Record<string, string> = {
+  trace_session: `WHERE trace_session.state = 'active'`,
+};
+
+/** The keys among `keys` that have no row in `rows` (columns in table order): deleted in the spool. */
+export function absent(t: ShippedTable, keys: unknown[][], rows: unknown[][]): unknown[][] {
+  if (!keys.length) return [];
+  const at = t.key.map((k) => t.columns.indexOf(k));
+  const present = new Set(rows.map((r) => JSON.stringify(at.map((i) => r[i]))));
+  return keys.filter((k) => !present.has(JSON.stringify(k)));
+}
+
+/** PostgreSQL's type of each of the table's columns (in the spool's column order). */
+export async function columnTypes(client: PoolClient, t: ShippedTable): Promise<string[]> {
+  const { rows } = await client.query(
+    `SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
+    [q(t.name)],
+  );
+  const types = new Map((rows as Array<{ attname: string; type: string }>).map((r) => [r.attname, r.type]));
+  return t.columns.map((c) => {
+    const type = types.get(c);
+    if (!type) throw new Error(`PostgreSQL's table ${t.name} has no column ${c} (the spool has): are both migrated to the same version?`);
+    return type;
+  });
+}
+
+/** Column-wise: one array a column (rows are arrays in the table's column order). */
+function columnsOf(rows: unknown[][], width: number): unknown[][] {
+  const cols: unknown[][] = Array.from({ length: width }, () => new Array(rows.length));
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
+    for (let c = 0; c < width; c++) cols[c][r] = row[c];
+  }
+  return cols;
+}
+
+const ROWS_PER_STATEMENT = 20_000;
+
+export async function upsert(client: PoolClient, t: ShippedTable, types: string[], rows: unknown[][]): Promise<number> {
+  if (!rows.length) return 0;
+  const cols = t.columns;
+  const nonKey = cols.filter((c) => !t.key.includes(c));
+  const conflict = nonKey.length
+    ? `DO UPDATE SET ${nonKey.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')} ${UPSERT_GUARD[t.name] ?? ''}`
+    : 'DO NOTHING';
+  const text = `INSERT INTO ${q(t.name)} (${cols.map(q).join(', ')}) SELECT * FROM unnest(${types.map((ty, i) => `$${i + 1}::${ty}[]`).join(', ')}) ON CONFLICT (${t.key.map(q).join(', ')}) ${conflict}`;
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT)
+    await client.query({ name: `livetrace_ship_up_${t.name}`, text, values: columnsOf(rows.slice(i, i + ROWS_PER_STATEMENT), cols.length) });
+  return rows.length;
+}
+
+export async function remove(client: PoolClient, t: ShippedTable, types: string[], keys: unknown[][]): Promise<void> {
+  const keyTypes = t.key.map((k) => types[t.columns.indexOf(k)]);
+  const text = `DELETE FROM ${q(t.name)} WHERE (${t.key.map(q).join(', ')}) IN (SELECT * FROM unnest(${keyTypes.map((ty, i) => `$${i + 1}::${ty}[]`).join(', ')}))`;
+  for (let i = 0; i < keys.length; i += ROWS_PER_STATEMENT)
+    await client.query({ name: `livetrace_ship_del_${t.name}`, text, values: columnsOf(keys.slice(i, i + ROWS_PER_STATEMENT), t.key.length) });
+}
