@@ -107,7 +107,8 @@ export function installTriggers(db: Database, tables: ShippedTable[], slot?: num
         let when = 'NOT EXISTS (SELECT 1 FROM ship_mute)';
         if (t.mark && slot !== undefined) {
           const col = `${ref}.${q(t.mark)}`;
-          when += ` AND (${col} <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = '${markKeys(t.name).claim}') OR ${col} >= ${slotBounds(slot, t.markShift).top})`;
+          // The claim first: most rows are above it, and AND stops there.
+          when = `(${col} <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = '${markKeys(t.name).claim}') OR ${col} >= ${slotBounds(slot, t.markShift).top}) AND ${when}`;
         }
         db.exec(
           `CREATE TRIGGER ${name} AFTER ${op} ON ${q(t.name)} WHEN ${when} BEGIN ` +

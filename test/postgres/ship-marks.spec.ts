@@ -92,6 +92,10 @@ describe('rows shipped by high-water mark (real PostgreSQL)', () => {
     await s.shipper!.stop();
     const base = s.central!.slot * 2 ** SLOT_BITS;
     const [p1, p2, p3] = await writeSome(s, base + 1, 3);
+    // Values an array literal must quote or escape (rows travel as one array a column).
+    await s.writer.submit((tx) => {
+      for (const name of ['q"uote\\back{b},c', 'NULL', '', ' sp ', 'é\ttab\nline']) tx.stmt(port).run(base + 3, name);
+    });
     // Changed before their range was claimed: nothing logged, the range reads them as they are.
     await s.writer.submit((tx) => {
       tx.stmt(`UPDATE path SET updated_at = 'u1' WHERE id = ?`).run(p1);
