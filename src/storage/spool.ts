@@ -40,6 +40,8 @@ export interface ShippedTable {
  */
 export const MARKED: Record<string, { col: string; shift: number }> = {
   trace_port: { col: 'trace_id', shift: 0 },
+  // By the child: the flow just created (its parent is older, often below the claim).
+  recirc_edge: { col: 'child_id', shift: 0 },
   // citation-store.ts's BUCKET_SHIFT (storage imports no feature; a unit test holds them equal).
   trace_citation: { col: 'bucket', shift: 5 },
 };
@@ -98,7 +100,8 @@ export function installTriggers(db: Database, tables: ShippedTable[], slot?: num
     if (slot !== undefined) initMarks(db, tables, slot);
     // A range of a mark that does not lead the key is walked through an index of the spool's own.
     for (const t of tables)
-      if (t.mark && slot !== undefined && t.key[0] !== t.mark) db.exec(`CREATE INDEX IF NOT EXISTS ${q(`ship_idx_${t.name}_${t.mark}`)} ON ${q(t.name)} (${q(t.mark)})`);
+      if (t.mark && slot !== undefined && t.key[0] !== t.mark && !leadsAnIndex(db, t.name, t.mark))
+        db.exec(`CREATE INDEX IF NOT EXISTS ${q(`ship_idx_${t.name}_${t.mark}`)} ON ${q(t.name)} (${q(t.mark)})`);
     for (const t of tables) {
       for (const [op, ref] of [['INSERT', 'NEW'], ['UPDATE', 'NEW'], ['DELETE', 'OLD']] as const) {
         const name = q(`ship_${t.name}_${op.toLowerCase()}`);
@@ -118,6 +121,10 @@ export function installTriggers(db: Database, tables: ShippedTable[], slot?: num
     }
   });
   tx();
+}
+
+function leadsAnIndex(db: Database, table: string, col: string): boolean {
+  return !!db.prepare(`SELECT 1 FROM pragma_index_list(?) l, pragma_index_info(l.name) i WHERE i.seqno = 0 AND i.name = ?`).get(table, col);
 }
 
 /**

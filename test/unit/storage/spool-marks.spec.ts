@@ -37,10 +37,13 @@ beforeEach(() => db.exec('DELETE FROM trace_port; DELETE FROM trace_citation; DE
 describe('spool triggers with high-water marks', () => {
   it('marks the trace rows (trace, ports, citations, path, flows), never the sessions other processes end', () => {
     const marked = Object.fromEntries(shippedTables(db).filter((t) => t.mark).map((t) => [t.name, `${t.mark}>>${t.markShift ?? 0}`]));
-    expect(marked).toMatchObject({ trace: 'id>>0', trace_port: 'trace_id>>0', trace_citation: `bucket>>${BUCKET_SHIFT}`, path: 'id>>0', datapath_flow: 'id>>0' });
+    expect(marked).toMatchObject({ trace: 'id>>0', trace_port: 'trace_id>>0', recirc_edge: 'child_id>>0', trace_citation: `bucket>>${BUCKET_SHIFT}`, path: 'id>>0', datapath_flow: 'id>>0' });
     expect(marked.trace_session).toBeUndefined();
     expect(marked.logical_port_alias).toBeUndefined();
     expect(MARKED.trace_citation.shift).toBe(BUCKET_SHIFT);
+    // A range of a mark that leads no index gets one of the spool's own; recirc_edge's child_id has one.
+    const indexes = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'ship_idx_%'`).all() as Array<{ name: string }>).map((r) => r.name);
+    expect(indexes).toEqual(['ship_idx_trace_citation_bucket']);
   });
 
   it('a new spool starts its marks at the bottom of its slot’s range (the first citation bucket inside it)', () => {
