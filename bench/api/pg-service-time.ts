@@ -29,6 +29,7 @@ import type { Pool } from 'pg';
 import { createApp } from '../../src/bootstrap';
 import { LogicalFlowsService } from '../../src/logical-flows/logical-flows.service';
 import { openPostgres, poolOf } from '../../src/storage/postgres';
+import { StoreService } from '../../src/storage/store.service';
 import { TracesService } from '../../src/traces/traces.service';
 import { offlineAppConfig, targets } from './app-config';
 import { dbFile, doneFile, generate } from './generate';
@@ -109,7 +110,19 @@ async function measure(app: INestApplication, label: string, t: ReturnType<typeo
       acl: async (i) => JSON.stringify(await audits.northboundFlows('ACL', t.acls[i % t.acls.length], undefined, 50)),
     };
   }
-  const res: Record<string, { apiCpuMs: number; pgCpuMs: number | null; cpuMs: number; wallMs: number; bytes: number; load1: number }> = {};
+  // Statements (round trips) and rows per request on PostgreSQL: counted on the api's pool.
+  const counted = { statements: 0, rows: 0 };
+  const pool = app.get(StoreService).central?.pool;
+  if (pool) {
+    const query = pool.query.bind(pool) as (...a: unknown[]) => Promise<{ rows: unknown[] }>;
+    (pool as unknown as { query: typeof query }).query = async (...a: unknown[]) => {
+      const r = await query(...a);
+      counted.statements++;
+      counted.rows += r.rows.length;
+      return r;
+    };
+  }
+  const res: Record<string, { apiCpuMs: number; pgCpuMs: number | null; cpuMs: number; wallMs: number; bytes: number; statements: number; rows: number; load1: number }> = {};
   const answers = new Map<string, string>();
   for (const [name, fn] of Object.entries(calls)) {
     // A warm-up pass over the same targets (caches: PostgreSQL's buffers, SQLite's pages, the JIT);
@@ -118,6 +131,7 @@ async function measure(app: INestApplication, label: string, t: ReturnType<typeo
       const body = await fn(i);
       if (i < 30) answers.set(`${name} ${i}`, String(body));
     }
+    counted.statements = counted.rows = 0;
     const pg0 = pgDir ? clusterCpuSeconds(pgDir) : 0;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -127,7 +141,7 @@ async function measure(app: INestApplication, label: string, t: ReturnType<typeo
     const c = process.cpuUsage(cpu0);
     const apiCpuMs = (c.user + c.system) / 1000 / REPEAT;
     const pgCpuMs = pgDir ? ((clusterCpuSeconds(pgDir) - pg0) * 1000) / REPEAT : null;
-    res[name] = { apiCpuMs, pgCpuMs, cpuMs: apiCpuMs + (pgCpuMs ?? 0), wallMs, bytes: Math.round(bytes / REPEAT), load1: loadavg()[0] };
+    res[name] = { apiCpuMs, pgCpuMs, cpuMs: apiCpuMs + (pgCpuMs ?? 0), wallMs, bytes: Math.round(bytes / REPEAT), statements: counted.statements / REPEAT, rows: counted.rows / REPEAT, load1: loadavg()[0] };
     log(label, name, JSON.stringify(res[name]));
   }
   return { res, answers };

@@ -102,8 +102,8 @@ const CHUNK = 1024;
 
 /**
  * citedTraceIds on the API's reader (SQLite or PostgreSQL): the same answer. An async reader has
- * no early `return` from an iterator, so each ref's rows are read in key order, CHUNK at a time,
- * stopping as soon as more than `max` ids were seen.
+ * no early `return` from an iterator, so each ref's rows are read in key order, a chunk at a time,
+ * stopping as soon as more than `max` ids were seen. Rows as arrays: no object per bucket row.
  */
 export async function tracesCiting(q: SqlReader, kind: number, refs: number[], max: number): Promise<number[] | 'many'> {
   if (!refs.length) return [];
@@ -112,15 +112,15 @@ export async function tracesCiting(q: SqlReader, kind: number, refs: number[], m
   let n = 0;
   for (const ref of refs) {
     for (let after = -1; ; ) {
-      const rows = await q.all<{ bucket: number; bits: number }>(sql, ref, after);
-      for (const r of rows) {
-        n += popcount(r.bits);
+      const rows = await q.rows<[bucket: number, bits: number]>(sql, ref, after);
+      for (const [bucket, bits0] of rows) {
+        n += popcount(bits0);
         if (n > max) return 'many';
-        const base = r.bucket * (BUCKET_MASK + 1);
-        for (let bits = r.bits >>> 0; bits; bits &= bits - 1) ids.push(base + 31 - Math.clz32(bits & -bits));
+        const base = bucket * (BUCKET_MASK + 1);
+        for (let bits = bits0 >>> 0; bits; bits &= bits - 1) ids.push(base + 31 - Math.clz32(bits & -bits));
       }
       if (rows.length < CHUNK) break;
-      after = rows[rows.length - 1].bucket;
+      after = rows[rows.length - 1][0];
     }
   }
   if (refs.length === 1) return ids;
