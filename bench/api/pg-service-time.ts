@@ -25,7 +25,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { INestApplication } from '@nestjs/common';
-import type { Pool } from 'pg';
+import type { Pool, QueryConfig } from 'pg';
 import { createApp } from '../../src/bootstrap';
 import { LogicalFlowsService } from '../../src/logical-flows/logical-flows.service';
 import { openPostgres, poolOf } from '../../src/storage/postgres';
@@ -111,11 +111,13 @@ async function measure(app: INestApplication, label: string, t: ReturnType<typeo
     };
   }
   // Statements (round trips) and rows per request on PostgreSQL: counted on the api's pool.
-  const counted = { statements: 0, rows: 0 };
+  const counted: { statements: number; rows: number; keep?: QueryConfig[] } = { statements: 0, rows: 0 };
+  const statements: Record<string, QueryConfig[]> = {};
   const pool = app.get(StoreService).central?.pool;
   if (pool) {
     const query = pool.query.bind(pool) as (...a: unknown[]) => Promise<{ rows: unknown[] }>;
     (pool as unknown as { query: typeof query }).query = async (...a: unknown[]) => {
+      if (counted.keep) counted.keep.push(a[0] as QueryConfig);
       const r = await query(...a);
       counted.statements++;
       counted.rows += r.rows.length;
@@ -128,6 +130,8 @@ async function measure(app: INestApplication, label: string, t: ReturnType<typeo
     // A warm-up pass over the same targets (caches: PostgreSQL's buffers, SQLite's pages, the JIT);
     // its first 30 answers are compared.
     for (let i = 0; i < REPEAT; i++) {
+      if (i === 1) counted.keep = statements[name] = [];
+      if (i === 2) counted.keep = undefined;
       const body = await fn(i);
       if (i < 30) answers.set(`${name} ${i}`, String(body));
     }
@@ -144,7 +148,7 @@ async function measure(app: INestApplication, label: string, t: ReturnType<typeo
     res[name] = { apiCpuMs, pgCpuMs, cpuMs: apiCpuMs + (pgCpuMs ?? 0), wallMs, bytes: Math.round(bytes / REPEAT), statements: counted.statements / REPEAT, rows: counted.rows / REPEAT, load1: loadavg()[0] };
     log(label, name, JSON.stringify(res[name]));
   }
-  return { res, answers };
+  return { res, answers, statements };
 }
 
 async function main() {
@@ -188,6 +192,8 @@ async function main() {
       await app.close();
     }
     out.results = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.res]));
+    // One request's statements per route on PostgreSQL (text and values), for EXPLAIN or replay.
+    out.statements = results.postgres?.statements;
     const { postgres: pg, sqlite: lite } = results;
     if (pg && lite) {
       const differ = [...pg.answers.keys()].filter((k) => pg.answers.get(k) !== lite.answers.get(k));

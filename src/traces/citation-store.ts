@@ -101,12 +101,36 @@ export function citedTraceIds(stmt: (sql: string) => Statement, kind: number, re
 const CHUNK = 1024;
 
 /**
+ * How long a reader remembers that refs had more than `max` citations. 'many' only picks the plan
+ * (walk newest first and check each trace, rather than list the citing traces): both plans give
+ * the same answer, so a remembered 'many' can cost time (retention pruned the refs below `max`
+ * meanwhile), never change an answer. A DP-group flow's 'many' read ~1,000 bucket rows on every
+ * request, every page of its audit (bench/api/RESULTS-postgres.md).
+ */
+const MANY_FOR_MS = 60_000;
+const MANY_KEPT = 10_000;
+const knownMany = new WeakMap<SqlReader, Map<string, number>>();
+
+/**
  * citedTraceIds on the API's reader (SQLite or PostgreSQL): the same answer. An async reader has
  * no early `return` from an iterator, so each ref's rows are read in key order, a chunk at a time,
  * stopping as soon as more than `max` ids were seen. Rows as arrays: no object per bucket row.
  */
 export async function tracesCiting(q: SqlReader, kind: number, refs: number[], max: number): Promise<number[] | 'many'> {
   if (!refs.length) return [];
+  let many = knownMany.get(q);
+  if (!many) knownMany.set(q, (many = new Map()));
+  const key = `${kind}:${max}:${refs.join(',')}`;
+  if ((many.get(key) ?? 0) > Date.now()) return 'many';
+  const ids = await readCiting(q, kind, refs, max);
+  if (ids === 'many') {
+    if (many.size >= MANY_KEPT) many.clear();
+    many.set(key, Date.now() + MANY_FOR_MS);
+  }
+  return ids;
+}
+
+async function readCiting(q: SqlReader, kind: number, refs: number[], max: number): Promise<number[] | 'many'> {
   const sql = `SELECT bucket, bits FROM trace_citation WHERE kind = ${kind} AND ref = ? AND bucket > ? ORDER BY bucket LIMIT ${CHUNK}`;
   const ids: number[] = [];
   let n = 0;
