@@ -8,6 +8,7 @@
  *   logall   triggers logging every row (no marks: what spools did before marks)
  *   x-floor  the spool's triggers with WHEN 0 (the cost of invoking a trigger at all)
  *   x-nomute the spool's triggers without the ship_mute test
+ *   x-const  the spool's triggers with each claim written in as a constant (no meta lookup a row)
  * The claims stay at the start of the range, as if the shipper never ran: every marked row is above.
  */
 import 'reflect-metadata';
@@ -31,6 +32,7 @@ const MODE = process.argv[2]; const N = Number(process.argv[3] ?? 20000);
       let sql = r.sql;
       if (MODE === 'x-floor') sql = sql.replace(/WHEN .* BEGIN/, 'WHEN 0 BEGIN');
       if (MODE === 'x-nomute') sql = sql.replace('NOT EXISTS (SELECT 1 FROM ship_mute) AND ', '');
+      if (MODE === 'x-const') sql = sql.replace(/\(SELECT CAST\(value AS INTEGER\) FROM meta WHERE key = '([^']+)'\)/, (_, k: string) => (db.prepare('SELECT value FROM meta WHERE key = ?').get(k) as { value: string }).value);
       if (MODE === 'x-none') sql = '';
       db.exec(`DROP TRIGGER "${r.name}"`);
       if (sql) db.exec(sql);
