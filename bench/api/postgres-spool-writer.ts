@@ -8,7 +8,7 @@
  *   logall   triggers logging every row (no marks: what spools did before marks)
  *   x-floor  the spool's triggers with WHEN 0 (the cost of invoking a trigger at all)
  *   x-nomute the spool's triggers without the ship_mute test
- *   x-const  the spool's triggers with each claim written in as a constant (no meta lookup a row)
+ *   x-const  (the claims are constants in the triggers since setClaim: the same as marks)
  * The claims stay at the start of the range, as if the shipper never ran: every marked row is above.
  */
 import 'reflect-metadata';

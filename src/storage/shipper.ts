@@ -10,7 +10,7 @@
 import { Logger } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import type { Pool } from 'pg';
-import { markKeys, ownSequence, slotBounds, type ShippedTable } from './spool';
+import { markKeys, ownSequence, setClaim, slotBounds, type ShippedTable } from './spool';
 import { absent, columnTypes, remove, upsert } from './ship-sql';
 import { Statements, type StoreWriter, type WriteContext } from './writer';
 
@@ -300,7 +300,7 @@ export class Shipper {
       // is read once, whole; the last one too when nothing else is left to claim (a quiet spool).
       const next = Math.min(t.markShift && high - 1 > shipped ? high - 1 : high, shipped + span);
       if (next <= claim) continue;
-      tx.stmt('UPDATE meta SET value = ? WHERE key = ?').run(String(next), k.claim);
+      setClaim(this.writer.db, t, this.slotOf!, next);
       out.push([t.name, next]);
     }
     return out;

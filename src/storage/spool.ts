@@ -91,8 +91,8 @@ const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
  * reads that range and ships it whole. Its triggers log only a row at or below the claim (changed
  * after it was claimed: the range read may have missed the change) or outside this slot's range; a
  * row above the claim is not logged at all, inserted, updated or deleted: the range that claims it
- * later reads whatever it is then. So the tracer's inserts cost one probe of meta, not a ship_log
- * entry to write, read back by key and delete. A muted write (ship_mute) into a marked table above
+ * later reads whatever it is then. So the tracer's inserts cost a comparison with a constant (see
+ * setClaim), not a ship_log entry to write, read back by key and delete. A muted write (ship_mute) into a marked table above
  * the claim is shipped all the same: only trace_session is written muted, and it is not marked.
  */
 export function installTriggers(db: Database, tables: ShippedTable[], slot?: number): void {
@@ -102,25 +102,42 @@ export function installTriggers(db: Database, tables: ShippedTable[], slot?: num
     for (const t of tables)
       if (t.mark && slot !== undefined && t.key[0] !== t.mark && !leadsAnIndex(db, t.name, t.mark))
         db.exec(`CREATE INDEX IF NOT EXISTS ${q(`ship_idx_${t.name}_${t.mark}`)} ON ${q(t.name)} (${q(t.mark)})`);
+    const claimOf = db.prepare('SELECT value FROM meta WHERE key = ?');
     for (const t of tables) {
-      for (const [op, ref] of [['INSERT', 'NEW'], ['UPDATE', 'NEW'], ['DELETE', 'OLD']] as const) {
-        const name = q(`ship_${t.name}_${op.toLowerCase()}`);
-        db.exec(`DROP TRIGGER IF EXISTS ${name}`);
-        const key = `json_array(${t.key.map((k) => `${ref}.${q(k)}`).join(', ')})`;
-        let when = 'NOT EXISTS (SELECT 1 FROM ship_mute)';
-        if (t.mark && slot !== undefined) {
-          const col = `${ref}.${q(t.mark)}`;
-          // The claim first: most rows are above it, and AND stops there.
-          when = `(${col} <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = '${markKeys(t.name).claim}') OR ${col} >= ${slotBounds(slot, t.markShift).top}) AND ${when}`;
-        }
-        db.exec(
-          `CREATE TRIGGER ${name} AFTER ${op} ON ${q(t.name)} WHEN ${when} BEGIN ` +
-            `INSERT INTO ship_log (tbl, pk) VALUES ('${t.name}', ${key}) ON CONFLICT (tbl, pk) DO UPDATE SET ver = ver + 1; END`,
-        );
-      }
+      const claim = t.mark && slot !== undefined ? Number((claimOf.get(markKeys(t.name).claim) as { value: string }).value) : undefined;
+      createTriggers(db, t, claim === undefined ? undefined : { slot: slot!, claim });
     }
   });
   tx();
+}
+
+/**
+ * Moves a marked table's claim, in meta and in its triggers, inside the caller's transaction. The
+ * claim is written into the triggers as a constant: a lookup of meta for every row written cost
+ * 0.02–0.045 ms a trace (bench/api/postgres-spool-writer.ts); the DDL, once a batch, costs every
+ * connection one re-prepare of its statements.
+ */
+export function setClaim(db: Database, t: ShippedTable, slot: number, claim: number): void {
+  db.prepare('UPDATE meta SET value = ? WHERE key = ?').run(String(claim), markKeys(t.name).claim);
+  createTriggers(db, t, { slot, claim });
+}
+
+function createTriggers(db: Database, t: ShippedTable, marked?: { slot: number; claim: number }): void {
+  for (const [op, ref] of [['INSERT', 'NEW'], ['UPDATE', 'NEW'], ['DELETE', 'OLD']] as const) {
+    const name = q(`ship_${t.name}_${op.toLowerCase()}`);
+    db.exec(`DROP TRIGGER IF EXISTS ${name}`);
+    const key = `json_array(${t.key.map((k) => `${ref}.${q(k)}`).join(', ')})`;
+    let when = 'NOT EXISTS (SELECT 1 FROM ship_mute)';
+    if (t.mark && marked) {
+      const col = `${ref}.${q(t.mark)}`;
+      // The claim first: most rows are above it, and AND stops there.
+      when = `(${col} <= ${Math.trunc(marked.claim)} OR ${col} >= ${slotBounds(marked.slot, t.markShift).top}) AND ${when}`;
+    }
+    db.exec(
+      `CREATE TRIGGER ${name} AFTER ${op} ON ${q(t.name)} WHEN ${when} BEGIN ` +
+        `INSERT INTO ship_log (tbl, pk) VALUES ('${t.name}', ${key}) ON CONFLICT (tbl, pk) DO UPDATE SET ver = ver + 1; END`,
+    );
+  }
 }
 
 function leadsAnIndex(db: Database, table: string, col: string): boolean {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { enterSlot, installTriggers, markKeys, MARKED, shippedTables, SLOT_BITS, slotBounds } from '../../../src/storage/spool';
+import { enterSlot, installTriggers, markKeys, MARKED, setClaim, shippedTables, SLOT_BITS, slotBounds } from '../../../src/storage/spool';
 import { BUCKET_SHIFT } from '../../../src/traces/citation-store';
 
 const SLOT = 3;
@@ -29,7 +29,7 @@ afterAll(() => ds?.destroy());
 
 const logged = () => db.prepare('SELECT tbl, pk FROM ship_log ORDER BY seq').all() as Array<{ tbl: string; pk: string }>;
 const meta = (key: string) => (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
-const setClaim = (table: string, v: number) => db.prepare('UPDATE meta SET value = ? WHERE key = ?').run(String(v), markKeys(table).claim);
+const setClaimOf = (table: string, v: number) => setClaim(db, shippedTables(db).find((t) => t.name === table)!, SLOT, v);
 const port = (traceId: number, name: string) => db.prepare(`INSERT INTO trace_port (trace_id, port_name, role, scope) VALUES (?, ?, 'in', 'pass')`).run(traceId, name);
 
 beforeEach(() => db.exec('DELETE FROM trace_port; DELETE FROM trace_citation; DELETE FROM logical_port_alias; DELETE FROM ship_log'));
@@ -54,7 +54,7 @@ describe('spool triggers with high-water marks', () => {
   });
 
   it('logs a marked row only at or below its claim, or from another slot’s range; every other table’s row always', () => {
-    setClaim('trace_port', BASE + 10);
+    setClaimOf('trace_port', BASE + 10);
     port(BASE + 11, 'above');
     expect(logged()).toEqual([]);
     db.prepare(`UPDATE trace_port SET datapath = 'dp' WHERE trace_id = ?`).run(BASE + 11);
@@ -72,12 +72,12 @@ describe('spool triggers with high-water marks', () => {
 
   it('a citation bucket is compared with its claim in buckets; muted writes log nothing', () => {
     const bucket = Math.floor((BASE + 40) / 32);
-    setClaim('trace_citation', bucket - 1);
+    setClaimOf('trace_citation', bucket - 1);
     const cite = db.prepare('INSERT INTO trace_citation (kind, ref, bucket, bits) VALUES (0, 7, ?, 1) ON CONFLICT (kind, ref, bucket) DO UPDATE SET bits = bits | 2');
     cite.run(bucket);
     cite.run(bucket);
     expect(logged()).toEqual([]);
-    setClaim('trace_citation', bucket);
+    setClaimOf('trace_citation', bucket);
     cite.run(bucket);
     expect(logged()).toEqual([{ tbl: 'trace_citation', pk: JSON.stringify([0, 7, bucket]) }]);
     db.exec('DELETE FROM ship_log; INSERT INTO ship_mute ("on") VALUES (1)');
