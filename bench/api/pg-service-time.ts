@@ -9,12 +9,14 @@
  *    - service: what the controller calls (TracesService.listJson; the audits' service + JSON.stringify);
  *    - http (MODE=http): the route over loopback HTTP from a client in this process (the edge, express's
  *      ETag, the client's own reading: the same on both stores).
+ *    - cannon (MODE=cannon): autocannon at BENCH_CONNECTIONS (8) for BENCH_SECONDS (8) a route: p50/p99 and
+ *      CPU per request as below (autocannon's own process not counted).
  *    CPU per call: this process (process.cpuUsage: the api's event loop and SQLite's trace reader
  *    worker) and the PostgreSQL cluster (/proc, postgres-lib's clusterCpuSeconds). CPU time is steady
  *    on a shared machine, wall time is not. The first answer of each target is compared byte for byte.
  *
- * Usage: node -r ts-node/register/transpile-only bench/api/pg-service-time.ts [N=150000 [REPEAT=300 [MODE=service|http]]]
- * BENCH_ONLY=postgres|sqlite runs one side (for `node --cpu-prof`). BENCH_PG_DIR=folder keeps the
+ * Usage: node -r ts-node/register/transpile-only bench/api/pg-service-time.ts [N=150000 [REPEAT=300 [MODE=service|http|cannon]]]
+ * BENCH_ONLY=postgres|sqlite runs one side, BENCH_ROUTES=port,acl some routes (for `node --cpu-prof`). BENCH_PG_DIR=folder keeps the
  * cluster there, loaded and running, and the next run with the same folder reuses it (`scripts/pg-cluster
  * stop folder` when done).
  */
@@ -32,13 +34,20 @@ import { openPostgres, poolOf } from '../../src/storage/postgres';
 import { StoreService } from '../../src/storage/store.service';
 import { TracesService } from '../../src/traces/traces.service';
 import { offlineAppConfig, targets } from './app-config';
+import { cannon, CannonResult } from './cannon';
 import { dbFile, doneFile, generate } from './generate';
 import { clusterCpuSeconds, pgQuery, startCluster, stopCluster } from './postgres-lib';
 
 const N = Number(process.argv[2] ?? 150_000);
 const REPEAT = Number(process.argv[3] ?? 300);
-const MODE = (process.argv[4] ?? 'service') as 'service' | 'http';
+const MODE = (process.argv[4] ?? 'service') as 'service' | 'http' | 'cannon';
+/** MODE=cannon: autocannon (cannon.ts, its own process) at this many connections, SECONDS a route. */
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ONLY = process.env.BENCH_ONLY ?? '';
+/** Requests whose statements are kept in the JSON (text, values), per route. */
+const KEEP = Number(process.env.BENCH_KEEP_STATEMENTS ?? 1);
+const ROUTES = (process.env.BENCH_ROUTES ?? '').split(',').filter(Boolean);
 const log = (...a: unknown[]) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 /** The tables PostgreSQL keeps for itself (its migrations, writer slots), not the history. */
@@ -89,6 +98,7 @@ async function measure(app: INestApplication, label: string, t: ReturnType<typeo
     acl: (i) => `/northbound/ACL/${t.acls[i % t.acls.length]}/datapath-flows`,
   };
   let calls: Record<string, Call>;
+  if (MODE === 'cannon') return { res: await cannonAll(app, label, t, paths, pgDir), answers: new Map<string, string>(), statements: {} };
   if (MODE === 'http') {
     const port = 21000 + Math.floor(Math.random() * 2000);
     await app.listen(port, '127.0.0.1');
@@ -124,14 +134,15 @@ async function measure(app: INestApplication, label: string, t: ReturnType<typeo
       return r;
     };
   }
-  const res: Record<string, { apiCpuMs: number; pgCpuMs: number | null; cpuMs: number; wallMs: number; bytes: number; statements: number; rows: number; load1: number }> = {};
+  const res: Record<string, { apiCpuMs: number; pgCpuMs: number | null; cpuMs: number; wallMs?: number; bytes?: number; statements?: number; rows?: number; load1: number }> = {};
   const answers = new Map<string, string>();
   for (const [name, fn] of Object.entries(calls)) {
+    if (ROUTES.length && !ROUTES.includes(name)) continue;
     // A warm-up pass over the same targets (caches: PostgreSQL's buffers, SQLite's pages, the JIT);
     // its first 30 answers are compared.
     for (let i = 0; i < REPEAT; i++) {
       if (i === 1) counted.keep = statements[name] = [];
-      if (i === 2) counted.keep = undefined;
+      if (i === 1 + KEEP) counted.keep = undefined;
       const body = await fn(i);
       if (i < 30) answers.set(`${name} ${i}`, String(body));
     }
@@ -149,6 +160,29 @@ async function measure(app: INestApplication, label: string, t: ReturnType<typeo
     log(label, name, JSON.stringify(res[name]));
   }
   return { res, answers, statements };
+}
+
+/** Every route under autocannon: latency at CONNECTIONS, and CPU per request (this process + the cluster). */
+async function cannonAll(app: INestApplication, label: string, t: ReturnType<typeof targets>, paths: Record<string, (i: number) => string>, pgDir: string | undefined) {
+  const port = 21000 + Math.floor(Math.random() * 2000);
+  await app.listen(port, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
+  const n = { port: t.ports.length, dpgroup: t.dpGroup.length, portflow: t.portFlows.length, acl: t.acls.length } as Record<string, number>;
+  const out: Record<string, CannonResult & { apiCpuMs: number; pgCpuMs: number | null; cpuMs: number; load1: number }> = {};
+  for (const [name, path] of Object.entries(paths)) {
+    if (ROUTES.length && !ROUTES.includes(name)) continue;
+    const list = Array.from({ length: Math.min(n[name], 300) }, (_, i) => path(i));
+    await cannon(url, list, { duration: 2, connections: CONNECTIONS }); // warm-up
+    const pg0 = pgDir ? clusterCpuSeconds(pgDir) : 0;
+    const cpu0 = process.cpuUsage();
+    const r = await cannon(url, list, { duration: SECONDS, connections: CONNECTIONS, seed: 11 + CONNECTIONS });
+    const c = process.cpuUsage(cpu0);
+    const apiCpuMs = (c.user + c.system) / 1000 / r.requests;
+    const pgCpuMs = pgDir ? ((clusterCpuSeconds(pgDir) - pg0) * 1000) / r.requests : null;
+    out[name] = { ...r, apiCpuMs, pgCpuMs, cpuMs: apiCpuMs + (pgCpuMs ?? 0), load1: loadavg()[0] };
+    log(label, name, JSON.stringify(out[name]));
+  }
+  return out;
 }
 
 async function main() {
@@ -192,7 +226,7 @@ async function main() {
       await app.close();
     }
     out.results = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.res]));
-    // One request's statements per route on PostgreSQL (text and values), for EXPLAIN or replay.
+    // KEEP requests' statements per route on PostgreSQL (text and values), for EXPLAIN or replay.
     out.statements = results.postgres?.statements;
     const { postgres: pg, sqlite: lite } = results;
     if (pg && lite) {
@@ -200,11 +234,13 @@ async function main() {
       out.sameAnswers = { compared: pg.answers.size, differ: differ.length, firstDiffering: differ.slice(0, 5) };
       log('answers', JSON.stringify(out.sameAnswers));
       const f = (x: number | null) => (x === null ? '-' : x.toFixed(2));
-      console.log(`\nCPU ms per request, N=${N}, ${REPEAT} calls, ${MODE}\n| route | PostgreSQL: api + server = total | SQLite | total PG / SQLite | wall ms PG / SQLite |\n|---|---|---|---|---|`);
+      const lat = MODE === 'cannon' ? `p50 / p99 ms PG, SQLite at ${CONNECTIONS}` : 'wall ms PG / SQLite';
+      console.log(`\nCPU ms per request, N=${N}, ${MODE === 'cannon' ? `${SECONDS} s` : `${REPEAT} calls`}, ${MODE}\n| route | PostgreSQL: api + server = total | SQLite | total PG / SQLite | ${lat} |\n|---|---|---|---|---|`);
       for (const k of Object.keys(pg.res)) {
-        const a = pg.res[k];
-        const b = lite.res[k];
-        console.log(`| ${k} | ${f(a.apiCpuMs)} + ${f(a.pgCpuMs)} = ${f(a.cpuMs)} | ${f(b.cpuMs)} | ${(a.cpuMs / b.cpuMs).toFixed(2)} | ${f(a.wallMs)} / ${f(b.wallMs)} |`);
+        const a = pg.res[k] as Record<string, number>;
+        const b = lite.res[k] as Record<string, number>;
+        const l = MODE === 'cannon' ? `${a.p50} / ${a.p99}, ${b.p50} / ${b.p99}` : `${f(a.wallMs)} / ${f(b.wallMs)}`;
+        console.log(`| ${k} | ${f(a.apiCpuMs)} + ${f(a.pgCpuMs)} = ${f(a.cpuMs)} | ${f(b.cpuMs)} | ${(a.cpuMs / b.cpuMs).toFixed(2)} | ${l} |`);
       }
     }
   } finally {
