@@ -74,12 +74,13 @@ export class TracesService implements OnModuleDestroy {
       if (pb) return String(pb.logical_port);
       throw notFound(`no logical port with UUID ${u}`, 'logical_port');
     }
-    if (await this.store.hasPort(nameOrUuid)) return nameOrUuid;
+    // OVN's replicas first: in memory, where the store's probe is a round trip to PostgreSQL. The
+    // store still knows ports OVN has since deleted.
     const known =
       this.replicas.nb.find('Logical_Switch_Port', 'name', nameOrUuid).length ||
       this.replicas.nb.find('Logical_Router_Port', 'name', nameOrUuid).length ||
       this.replicas.sb.find('Port_Binding', 'logical_port', nameOrUuid).length;
-    if (!known) throw notFound(`no logical port named ${JSON.stringify(nameOrUuid)}`, 'logical_port');
+    if (!known && !(await this.store.hasPort(nameOrUuid))) throw notFound(`no logical port named ${JSON.stringify(nameOrUuid)}`, 'logical_port');
     return nameOrUuid;
   }
 
