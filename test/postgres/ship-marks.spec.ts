@@ -3,42 +3,17 @@
 // happens to a row (changed or deleted before or after its range was shipped, changed while its
 // batch is on the way, a restart with a range claimed and not shipped, a spool that logged every row
 // before marks existed), PostgreSQL ends with the spool's rows, compared one by one.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client } from 'pg';
-import { DataSource } from 'typeorm';
-import { openCentral } from '../../src/storage/central';
-import { dataSourceOptions } from '../../src/storage/data-source.options';
 import { installTriggers, SLOT_BITS } from '../../src/storage/spool';
-import { StoreService } from '../../src/storage/store.service';
-import { testConfig } from '../support/app';
-import { startPostgres, TestPostgres } from '../support/postgres';
+import type { StoreService } from '../../src/storage/store.service';
 import { compareSpoolWithPostgres, describeCheck } from '../support/spool-check';
+import { newSpool, pgRows, usePostgresSpools } from '../support/spool-stores';
 
-let pg: TestPostgres;
-const opened: StoreService[] = [];
+// A stop and start of PostgreSQL, and the waits bounded inside the tests, take more than jest's
+// default 5 s on a loaded machine.
+jest.setTimeout(120_000);
 
-beforeAll(() => {
-  pg = startPostgres();
-});
-
-afterAll(async () => {
-  for (const s of opened) await s.onApplicationShutdown().catch(() => undefined);
-  pg?.stop();
-});
-
-const newSpool = () => join(mkdtempSync(join(tmpdir(), 'livetrace-spool-')), 'spool.sqlite');
-
-async function storeOn(url: string, file: string): Promise<StoreService> {
-  const cfg = testConfig({ LIVETRACE_DB: url, LIVETRACE_SPOOL: file, LIVETRACE_ROLE: 'agent', LIVETRACE_CHASSIS: 'hv-test' });
-  const ds = new DataSource({ ...dataSourceOptions(file), migrationsRun: true });
-  await ds.initialize();
-  await ds.runMigrations();
-  const s = new StoreService(ds, await openCentral(cfg, ds), cfg);
-  opened.push(s);
-  return s;
-}
+const spools = usePostgresSpools();
+const { storeOn } = spools;
 
 /** The shipper's PostgreSQL pool, to make it unreachable or to step into a batch. */
 const poolOf = (s: StoreService) => (s.shipper as unknown as { pool: { connect(): Promise<unknown> } }).pool;
@@ -54,16 +29,6 @@ async function expectSame(s: StoreService, url: string): Promise<void> {
   expect(check.problems).toEqual([]);
   expect(check.waiting).toBe(0);
   expect(s.shipper!.state.backlog).toBe(0);
-}
-
-async function pgRows(url: string, sql: string): Promise<Record<string, unknown>[]> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows;
-  } finally {
-    await c.end();
-  }
 }
 
 const newPath = `INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES ('hv1', '2026-12-05T00:00:00Z', 'u0', '{}')`;
@@ -87,7 +52,7 @@ function writeSome(s: StoreService, first: number, n: number): Promise<number[]>
 
 describe('rows shipped by high-water mark (real PostgreSQL)', () => {
   it('inserted, changed and deleted before and after their range was shipped, or while it was on the way: PostgreSQL ends with the spool’s rows', async () => {
-    const url = await pg.database('marks_life');
+    const url = await spools.pg().database('marks_life');
     const s = await storeOn(url, newSpool());
     await s.shipper!.stop();
     const base = s.central!.slot * 2 ** SLOT_BITS;
@@ -144,7 +109,7 @@ describe('rows shipped by high-water mark (real PostgreSQL)', () => {
   });
 
   it('a restart with a range claimed and not shipped (PostgreSQL away) ships it, and what changed in it, at the next start', async () => {
-    const url = await pg.database('marks_restart');
+    const url = await spools.pg().database('marks_restart');
     const file = newSpool();
     const s = await storeOn(url, file);
     await s.shipper!.stop();
@@ -171,7 +136,7 @@ describe('rows shipped by high-water mark (real PostgreSQL)', () => {
   });
 
   it('a spool that logged every row before marks existed: its waiting entries are shipped, new rows by range', async () => {
-    const url = await pg.database('marks_upgrade');
+    const url = await spools.pg().database('marks_upgrade');
     const file = newSpool();
     const s = await storeOn(url, file);
     await s.shipper!.stop();

@@ -4,56 +4,26 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/storage/data-source.options';
 import { openCentral } from '../../src/storage/central';
 import { SLOT_BITS } from '../../src/storage/spool';
-import { StoreService } from '../../src/storage/store.service';
 import { testConfig } from '../support/app';
-import { startPostgres, TestPostgres } from '../support/postgres';
+import { pgRows, usePostgresSpools } from '../support/spool-stores';
 import { waitFor } from '../support/wait';
 
-let pg: TestPostgres;
-const opened: StoreService[] = [];
+// A stop and start of PostgreSQL, and the waits bounded inside the tests, take more than jest's
+// default 5 s on a loaded machine.
+jest.setTimeout(120_000);
 
-beforeAll(() => {
-  pg = startPostgres();
-});
-
-afterAll(async () => {
-  for (const s of opened) await s.onApplicationShutdown().catch(() => undefined);
-  pg?.stop();
-});
-
-/** A process's store on a fresh spool file (or `spool`), shipping to `url`. */
-async function storeOn(url: string, spool?: string): Promise<StoreService> {
-  const file = spool ?? join(mkdtempSync(join(tmpdir(), 'livetrace-spool-')), 'spool.sqlite');
-  const cfg = testConfig({ LIVETRACE_DB: url, LIVETRACE_SPOOL: file, LIVETRACE_ROLE: 'agent', LIVETRACE_CHASSIS: 'hv-test' });
-  const ds = new DataSource({ ...dataSourceOptions(file), migrationsRun: true });
-  await ds.initialize();
-  await ds.runMigrations();
-  const central = await openCentral(cfg, ds);
-  const s = new StoreService(ds, central, cfg);
-  opened.push(s);
-  return s;
-}
-
-async function pgRows(url: string, sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(sql, params)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const spools = usePostgresSpools();
+const { storeOn } = spools;
 
 const newPath = (chassis: string) => `INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES ('${chassis}', '2026-12-05T00:00:00Z', 'u0', '{}')`;
 
 describe('the spool shipper (real PostgreSQL)', () => {
   it('ships inserts, updates and deletes with the ids the spool gave, from the writer slot’s range', async () => {
-    const url = await pg.database('ship_basic');
+    const url = await spools.pg().database('ship_basic');
     const s = await storeOn(url);
     const slot = s.central!.slot;
     const id = await s.writer.submit((tx) => Number(tx.stmt(newPath('hv1')).run().lastInsertRowid));
@@ -74,7 +44,7 @@ describe('the spool shipper (real PostgreSQL)', () => {
   });
 
   it('composite keys and blobs arrive byte for byte; the SQLite and PostgreSQL readers answer the same', async () => {
-    const url = await pg.database('ship_bytes');
+    const url = await spools.pg().database('ship_bytes');
     const s = await storeOn(url);
     const steps = Buffer.from([0, 1, 2, 254, 255, 0x27, 0x5c]);
     await s.writer.submit((tx) => {
@@ -99,7 +69,7 @@ describe('the spool shipper (real PostgreSQL)', () => {
   });
 
   it('an upsert of a row still waiting to be shipped (citation bitmaps ORed twice) commits and ships the last value', async () => {
-    const url = await pg.database('ship_upsert');
+    const url = await spools.pg().database('ship_upsert');
     const s = await storeOn(url);
     const upsert = 'INSERT INTO trace_citation (kind, ref, bucket, bits) VALUES (0, 7, 3, ?) ON CONFLICT (kind, ref, bucket) DO UPDATE SET bits = bits | excluded.bits';
     await s.writer.submit((tx) => {
@@ -112,7 +82,7 @@ describe('the spool shipper (real PostgreSQL)', () => {
   });
 
   it('a row changed while its batch is on the way to PostgreSQL is shipped again, never forgotten', async () => {
-    const url = await pg.database('ship_race');
+    const url = await spools.pg().database('ship_race');
     const s = await storeOn(url);
     const id = await s.writer.submit((tx) => Number(tx.stmt(newPath('hv1')).run().lastInsertRowid));
     // Batches by hand from here: the shipper's own timer must not take the batch below.
@@ -136,7 +106,7 @@ describe('the spool shipper (real PostgreSQL)', () => {
   });
 
   it('two writers get disjoint id ranges; the same OpenFlow rule met by both is two rows, no conflict', async () => {
-    const url = await pg.database('ship_two');
+    const url = await spools.pg().database('ship_two');
     const [a, b] = [await storeOn(url), await storeOn(url)];
     expect(a.central!.slot).not.toBe(b.central!.slot);
     for (const s of [a, b])
@@ -153,12 +123,12 @@ describe('the spool shipper (real PostgreSQL)', () => {
   });
 
   it('PostgreSQL stopped under writes: the spool keeps them, /health facts say so, and all arrive after the restart', async () => {
-    const url = await pg.database('ship_outage');
+    const url = await spools.pg().database('ship_outage');
     const s = await storeOn(url);
     const write = (n: number) => s.writer.submit((tx) => { for (let i = 0; i < n; i++) tx.stmt(newPath('hv1')).run(); });
     await write(100);
     await s.shipper!.synced();
-    pg.stopServer();
+    spools.pg().stopServer();
     try {
       // Acknowledged by the spool while PostgreSQL is away.
       for (let i = 0; i < 20; i++) await write(50);
@@ -166,7 +136,7 @@ describe('the spool shipper (real PostgreSQL)', () => {
       expect(s.shipper!.state.lastError).toBeTruthy();
       expect(s.shipper!.state.since).toBeTruthy();
     } finally {
-      pg.startServer();
+      spools.pg().startServer();
     }
     await s.shipper!.synced(30_000);
     expect(s.shipper!.state.up).toBe(true);
@@ -177,7 +147,7 @@ describe('the spool shipper (real PostgreSQL)', () => {
   });
 
   it('a session ended centrally is not reopened or re-ended by a late end from another writer', async () => {
-    const url = await pg.database('ship_session');
+    const url = await spools.pg().database('ship_session');
     const [api, agent] = [await storeOn(url), await storeOn(url)];
     const insert = `INSERT INTO trace_session (chassis, created_at, bridge, include_existing, cross_check, state, stats) VALUES ('hv1', 't0', 'br-int', 0, 0, 'active', '{}')`;
     const id = await api.writer.submit((tx) => Number(tx.stmt(insert).run().lastInsertRowid));
@@ -195,7 +165,7 @@ describe('the spool shipper (real PostgreSQL)', () => {
   });
 
   it('refuses a spool that holds rows from outside its id range, and says what to do', async () => {
-    const url = await pg.database('ship_refuse');
+    const url = await spools.pg().database('ship_refuse');
     const file = join(mkdtempSync(join(tmpdir(), 'livetrace-spool-')), 'plain.sqlite');
     const ds = new DataSource({ ...dataSourceOptions(file), migrationsRun: true });
     await ds.initialize();

@@ -1,0 +1,53 @@
+// A real PostgreSQL (startPostgres) and the stores of processes that spool into it, as the app builds
+// them (StoreService with openCentral), for the specs of the spool and its shipper: one cluster per
+// file, every store shut down after it.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { openCentral } from '../../src/storage/central';
+import { dataSourceOptions } from '../../src/storage/data-source.options';
+import { StoreService } from '../../src/storage/store.service';
+import { testConfig } from './app';
+import { startPostgres, TestPostgres } from './postgres';
+
+/** A fresh spool file in a folder of its own. */
+export const newSpool = (): string => join(mkdtempSync(join(tmpdir(), 'livetrace-spool-')), 'spool.sqlite');
+
+/** Starts the cluster before the file's tests and stops it, and every store opened, after them. */
+export function usePostgresSpools(): { pg(): TestPostgres; storeOn(url: string, spool?: string): Promise<StoreService> } {
+  let pg: TestPostgres | undefined;
+  const opened: StoreService[] = [];
+  beforeAll(() => {
+    pg = startPostgres();
+  });
+  afterAll(async () => {
+    for (const s of opened) await s.onApplicationShutdown().catch(() => undefined);
+    pg?.stop();
+  });
+  return {
+    pg: () => pg!,
+    /** An agent's store on `spool` (a new one by default), shipping to `url`. */
+    async storeOn(url: string, spool = newSpool()): Promise<StoreService> {
+      const cfg = testConfig({ LIVETRACE_DB: url, LIVETRACE_SPOOL: spool, LIVETRACE_ROLE: 'agent', LIVETRACE_CHASSIS: 'hv-test' });
+      const ds = new DataSource({ ...dataSourceOptions(spool), migrationsRun: true });
+      await ds.initialize();
+      await ds.runMigrations();
+      const s = new StoreService(ds, await openCentral(cfg, ds), cfg);
+      opened.push(s);
+      return s;
+    },
+  };
+}
+
+/** Rows of one statement on its own connection (pg's own parsers: int8 as text). */
+export async function pgRows(url: string, sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
