@@ -6,6 +6,9 @@ import { startApp } from '../support/app';
 import { startPostgres, TestPostgres } from '../support/postgres';
 import { waitFor } from '../support/wait';
 
+// A stop and start of PostgreSQL and a wait of up to 20 s: more than jest's default 5 s under load.
+jest.setTimeout(120_000);
+
 let pg: TestPostgres;
 let app: INestApplication;
 
