@@ -6,7 +6,8 @@
  *
  * Driven by the parent over the IPC channel, one step at a time so the three run each step at once:
  *   → ready {slot, stampSeconds}        after the spool is open, the slot claimed, the replies stamped
- *   ← load                              → loaded {spool: rate into the spool, shipped: rate into PostgreSQL}
+ *   ← load                              → spooled {at} once its writing ended, then
+ *                                         loaded {spool: rate into the spool, shipped: rate into PostgreSQL, the drain's times and CPU}
  *   ← retention {prune}                 → pruned {spool seconds, shipped seconds}
  *   ← stop                              → (exits once shipped and closed)
  *
@@ -89,14 +90,31 @@ async function main() {
       });
       const spoolAt = (performance.now() - s0) / 1000;
       const backlogAtSpoolEnd = store.shipper!.state.backlog;
+      // The drain (postgres-load.ts BENCH_DRAIN: PostgreSQL stopped while the spools were written):
+      // from this agent's first batch after its writing ended, wall clock and CPU.
+      const cpuAtSpoolEnd = process.cpuUsage();
+      send({ spooled: true, at: Date.now(), backlog: backlogAtSpoolEnd });
+      const batches0 = store.shipper!.state.batches;
+      let firstBatchAt = 0;
+      let cpuAtFirstBatch = cpuAtSpoolEnd;
+      const watch = setInterval(() => {
+        if (firstBatchAt || store.shipper!.state.batches === batches0) return;
+        firstBatchAt = Date.now();
+        cpuAtFirstBatch = process.cpuUsage();
+      }, 20);
       // What the backlog is made of (ship_log entries by table) when the writing ended.
       const backlogByTable = Object.fromEntries(
         (store.db.prepare('SELECT tbl, COUNT(*) AS n FROM ship_log GROUP BY tbl ORDER BY n DESC').all() as Array<{ tbl: string; n: number }>).map((r) => [r.tbl, r.n]),
       );
       await store.shipper!.synced(3_600_000);
       const shippedAt = (performance.now() - s0) / 1000;
+      clearInterval(watch);
       send({
         loaded: true,
+        shippedAtEpoch: Date.now(),
+        firstBatchAtEpoch: firstBatchAt || Date.now(),
+        drainCpuSeconds: cpuS(process.cpuUsage(cpuAtFirstBatch)),
+        afterSpoolCpuSeconds: cpuS(process.cpuUsage(cpuAtSpoolEnd)),
         traces: spooled.traces,
         spoolSeconds: spoolAt,
         shippedSeconds: shippedAt,
