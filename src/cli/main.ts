@@ -3,7 +3,7 @@
 // could not answer), 2 (usage: a bad argument, here or as the API's 400).
 import { Command, CommanderError, Option } from 'commander';
 import { Client, ClientError } from './client';
-import { drawAudit, drawPath, paint, traceLine } from './render';
+import { drawAudit, drawPath, oldestFirst, paint, traceLine } from './render';
 
 const VERDICTS = ['output', 'drop', 'controller', 'tunnel', 'recirculate'];
 /** Short names for the northbound tables an audit is asked about. */
@@ -43,7 +43,7 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
       if (o.verdict) q.set('verdict', o.verdict);
       const page = await c.get(`/traces?${q}&limit=${o.limit}`);
       const show = (t: any) => (o.json ? json(t) : out(traceLine(t, color)));
-      for (const t of [...page.items].reverse()) show(t);
+      for (const t of oldestFirst(page.items)) show(t);
       if (o.follow) await c.follow(`?${q}`, page.items[0]?.id ?? 0, show);
     });
 

@@ -42,6 +42,19 @@ export function verdictText(v: any, c: Paint): string {
   return out.join('; ') || 'no verdict';
 }
 
+/**
+ * A page (newest first) oldest first, as a terminal prints it, with each far pass (arrivedFrom)
+ * still right after the pass that sent it, where the API put it.
+ */
+export function oldestFirst<T extends { arrivedFrom?: unknown }>(items: T[]): T[] {
+  const groups: T[][] = [];
+  for (const t of items) {
+    if (t.arrivedFrom && groups.length) groups[groups.length - 1].push(t);
+    else groups.push([t]);
+  }
+  return groups.reverse().flat();
+}
+
 export function traceLine(t: any, c: Paint): string {
   return `${c.dim(t.createdAt.slice(11, 23))} ${String(t.id).padStart(6)} ${flowText(t.flow).padEnd(44)} ${verdictText(t.verdict, c)}${t.pathId ? c.dim(`  path ${t.pathId}`) : ''}${
     t.arrivedFrom ? c.dim(`  on ${t.chassis}, sent by trace ${t.arrivedFrom.traceId} on ${t.arrivedFrom.chassis}`) : ''

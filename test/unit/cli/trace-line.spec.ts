@@ -1,6 +1,6 @@
 // `ovn-livetrace port lsp1`'s line for a pass, as the page of GET /traces?logical_port= gives it:
 // a routed packet's far pass says which chassis saw it and which trace sent it there.
-import { paint, traceLine } from '../../../src/cli/render';
+import { oldestFirst, paint, traceLine } from '../../../src/cli/render';
 
 const plain = paint(false);
 const base = {
@@ -23,3 +23,15 @@ describe('traceLine', () => {
     );
   });
 });
+
+describe('oldestFirst', () => {
+  it('reverses the page and keeps each far pass right after its sender', () => {
+    const page = [{ id: 9 }, { id: 8 }, { id: 30, arrivedFrom: { traceId: 8, chassis: 'hv1' } }, { id: 7 }, { id: 20, arrivedFrom: { traceId: 7, chassis: 'hv1' } }, { id: 21, arrivedFrom: { traceId: 7, chassis: 'hv1' } }];
+    expect(oldestFirst(page).map((t) => t.id)).toEqual([7, 20, 21, 8, 30, 9]);
+  });
+
+  it('a page that starts with a far pass (its sender on the previous page) keeps it first', () => {
+    expect(oldestFirst([{ id: 30, arrivedFrom: { traceId: 8, chassis: 'hv1' } }, { id: 7 }]).map((t) => t.id)).toEqual([7, 30]);
+  });
+});
+
