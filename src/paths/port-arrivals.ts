@@ -56,20 +56,24 @@ export class PortArrivals implements OnModuleInit {
   async withFarPasses(items: TraceJson[], q: TraceListQuery): Promise<TraceJson[]> {
     if (!expands(q)) return items;
     const portName = q.portName!;
+    // One walk a path (a sender's passes share it); the walks at once: on PostgreSQL each is a
+    // few round trips, and the pool runs them side by side.
+    const walked = new Set<number>();
+    const senders = items.filter((t) => {
+      if (!sendsAway(t, portName)) return false;
+      if (t.pathId === null) return true;
+      if (walked.has(t.pathId)) return false;
+      walked.add(t.pathId);
+      return true;
+    });
+    const farOf = new Map<number, TraceJson[]>();
+    await Promise.all(senders.map(async (t) => farOf.set(t.id, await this.farPasses(t, q.withSteps))));
     const listed = new Set(items.map((t) => t.id));
-    const walkedPaths = new Set<number>();
     const out: TraceJson[] = [];
     for (const t of items) {
       out.push(t);
-      if (!sendsAway(t, portName) || (t.pathId !== null && walkedPaths.has(t.pathId))) continue;
-      if (t.pathId !== null) walkedPaths.add(t.pathId);
-      const built = await this.builder.ofTrace(t.id);
-      if (!built) continue;
-      const across = await this.crossChassis.extend(built, (id) => this.builder.ofTrace(id));
-      if (!across) continue;
-      const far = across.segments.filter((s) => s.chassis !== t.chassis).flatMap((s) => s.built.passes).filter((p) => !listed.has(p.id));
-      if (!far.length) continue;
-      for (const f of await this.store.fromRows(far, q.withSteps)) {
+      for (const f of farOf.get(t.id) ?? []) {
+        if (listed.has(f.id)) continue;
         listed.add(f.id);
         // A pass naming the port itself is listed on its own, where its id puts it.
         if (f.logicalPorts.some((p) => p.name === portName) || !meets(f, q)) continue;
@@ -77,5 +81,15 @@ export class PortArrivals implements OnModuleInit {
       }
     }
     return out;
+  }
+
+  /** The passes of `t`'s packet on other chassis, by the one cross-chassis link. */
+  private async farPasses(t: TraceJson, withSteps: boolean): Promise<TraceJson[]> {
+    const built = await this.builder.ofTrace(t.id);
+    if (!built) return [];
+    const across = await this.crossChassis.extend(built, (id) => this.builder.ofTrace(id));
+    if (!across) return [];
+    const far = across.segments.filter((s) => s.chassis !== t.chassis).flatMap((s) => s.built.passes);
+    return far.length ? this.store.fromRows(far, withSteps) : [];
   }
 }
