@@ -10,7 +10,7 @@
 import { Logger } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import type { Pool } from 'pg';
-import { markKeys, ownSequence, setClaim, slotBounds, type ShippedTable } from './spool';
+import { highestOwn, markKeys, ownSequence, setClaim, type ShippedTable } from './spool';
 import { absent, columnTypes, remove, upsert } from './ship-sql';
 import { Statements, type StoreWriter, type WriteContext } from './writer';
 
@@ -56,7 +56,6 @@ export class Shipper {
   /** Tables shipped by range, with their marks as committed in the spool's meta. */
   private readonly marked: ShippedTable[] = [];
   private readonly marks = new Map<string, { shipped: number; claim: number }>();
-  private slotOf?: number;
   /** PostgreSQL's column types, for the arrays the rows travel in. */
   private readonly pgTypes = new Map<string, string[]>();
 
@@ -75,7 +74,6 @@ export class Shipper {
     this.statements = new Statements(spool);
     this.retryMs = opts.idleMs;
     if (slot !== undefined) {
-      this.slotOf = slot;
       const meta = this.statements.get('SELECT value FROM meta WHERE key = ?');
       for (const t of tables) {
         if (!t.mark) continue;
@@ -266,9 +264,7 @@ export class Shipper {
 
   /** The highest row of this writer's own range in a marked table (committed). */
   private top(t: ShippedTable): number {
-    const { base, top } = slotBounds(this.slotOf!, t.markShift);
-    const r = this.statements.get(`SELECT MAX(${q(t.mark!)}) AS m FROM ${q(t.name)} WHERE ${q(t.mark!)} > ? AND ${q(t.mark!)} < ?`).get(base, top) as { m: number | null };
-    return r.m ?? base;
+    return highestOwn((sql) => this.statements.get(sql), t, this.slot!);
   }
 
   private pending(t: ShippedTable): boolean {
@@ -288,19 +284,17 @@ export class Shipper {
   private claim(tx: WriteContext): Array<[string, number]> {
     const out: Array<[string, number]> = [];
     for (const t of this.marked) {
-      const { base, top } = slotBounds(this.slotOf!, t.markShift);
       const k = markKeys(t.name);
       const shipped = Number((tx.stmt('SELECT value FROM meta WHERE key = ?').get(k.shipped) as { value: string }).value);
       const claim = Number((tx.stmt('SELECT value FROM meta WHERE key = ?').get(k.claim) as { value: string }).value);
       if (claim > shipped) continue;
-      const r = tx.stmt(`SELECT MAX(${q(t.mark!)}) AS m FROM ${q(t.name)} WHERE ${q(t.mark!)} > ? AND ${q(t.mark!)} < ?`).get(base, top) as { m: number | null };
-      const high = r.m ?? base;
+      const high = highestOwn((sql) => tx.stmt(sql), t, this.slot!);
       const span = Math.max(1, Math.floor(this.opts.batch / 2 ** (t.markShift ?? 0)));
       // A citation bucket fills as its 32 traces come: claimed once the next one has begun, so it
       // is read once, whole; the last one too when nothing else is left to claim (a quiet spool).
       const next = Math.min(t.markShift && high - 1 > shipped ? high - 1 : high, shipped + span);
       if (next <= claim) continue;
-      setClaim(this.writer.db, t, this.slotOf!, next);
+      setClaim(this.writer.db, t, this.slot!, next);
       out.push([t.name, next]);
     }
     return out;

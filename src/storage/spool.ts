@@ -78,6 +78,16 @@ export function slotBounds(slot: number, shift = 0): { base: number; top: number
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
 
 /**
+ * The highest value a marked table holds in its mark column within the slot's own range (the
+ * slot's base when none): where a range may be claimed up to, and what the backlog counts to.
+ */
+export function highestOwn(stmt: (sql: string) => Statement, t: ShippedTable, slot: number): number {
+  const { base, top } = slotBounds(slot, t.markShift);
+  const r = stmt(`SELECT MAX(${q(t.mark!)}) AS m FROM ${q(t.name)} WHERE ${q(t.mark!)} > ? AND ${q(t.mark!)} < ?`).get(base, top) as { m: number | null };
+  return r.m ?? base;
+}
+
+/**
  * (Re)creates the triggers that note changed rows in ship_log: on every start, so a migration
  * that added a table or a column is followed. One entry a row: a change to a row already waiting
  * bumps its `ver` (an upsert: one index probe and an in-place update, where DELETE + INSERT cost
@@ -153,17 +163,14 @@ function initMarks(db: Database, tables: ShippedTable[], slot: number): void {
   const put = db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?)`);
   for (const t of tables) {
     if (!t.mark) continue;
-    const { base, top } = slotBounds(slot, t.markShift);
     const k = markKeys(t.name);
     const shipped = has.get(k.shipped) as { value: string } | undefined;
     if (shipped && has.get(k.claim)) continue;
     // A claim lost on its own: what is above the shipped mark was never shipped by range.
-    const r = shipped
-      ? { m: Number(shipped.value) }
-      : (db.prepare(`SELECT MAX(${q(t.mark)}) AS m FROM ${q(t.name)} WHERE ${q(t.mark)} > ? AND ${q(t.mark)} < ?`).get(base, top) as { m: number | null });
+    const mark = shipped ? Number(shipped.value) : highestOwn((sql) => db.prepare(sql), t, slot);
     db.prepare(`DELETE FROM meta WHERE key IN (?, ?)`).run(k.shipped, k.claim);
-    put.run(k.shipped, String(r.m ?? base));
-    put.run(k.claim, String(r.m ?? base));
+    put.run(k.shipped, String(mark));
+    put.run(k.claim, String(mark));
   }
 }
 
