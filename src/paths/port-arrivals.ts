@@ -6,7 +6,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { TraceListQuery } from '../traces/trace-read-store';
 import type { TraceJson } from '../traces';
-import { TracesService } from '../traces/traces.service';
+import { looksForFarPasses, TracesService } from '../traces/traces.service';
 import { TraceStore } from '../traces/trace-store';
 import { CrossChassisPaths } from './cross-chassis';
 import { PathBuilder } from './path-builder';
@@ -23,11 +23,6 @@ export function sendsAway(t: Pick<TraceJson, 'logicalPorts' | 'verdict'>, portNa
   const own = t.logicalPorts.filter((p) => p.name === portName && p.role !== 'tunnel_out');
   if (!own.length) return false;
   return tunnels.some((x) => x.datapath == null || own.every((p) => p.datapath === null || p.datapath !== x.datapath));
-}
-
-/** The filters a far pass must meet too; the others (ufid, logical flow, …) never expand. */
-export function expands(q: TraceListQuery): boolean {
-  return q.portName !== undefined && q.role !== 'outport' && !q.ufid && !q.logicalFlow && !q.northboundUuid && !q.datapath;
 }
 
 function meets(t: TraceJson, q: TraceListQuery): boolean {
@@ -54,7 +49,7 @@ export class PortArrivals implements OnModuleInit {
 
   /** The page with each sender's far passes after it (marked `arrivedFrom`), once each. */
   async withFarPasses(items: TraceJson[], q: TraceListQuery): Promise<TraceJson[]> {
-    if (!expands(q)) return items;
+    if (!looksForFarPasses(q)) return items;
     const portName = q.portName!;
     // One walk a path (a sender's passes share it); the walks at once: on PostgreSQL each is a
     // few round trips, and the pool runs them side by side.

@@ -12,6 +12,15 @@ import { TraceReadWorker } from './trace-read-pool';
 /** Adds, after each pass of a page, its packet's passes on other chassis the page lacks (PortArrivals, in paths/). */
 export type FarPasses = (items: TraceJson[], q: TraceListQuery) => Promise<TraceJson[]>;
 
+/**
+ * Whether a page of this query is looked at for far passes: a logical port's, not as outport, and
+ * none of the filters (ufid, logical flow, northbound row, datapath) a far pass could not meet by
+ * the port. The other filters (verdict, time, chassis, session) are applied to the far passes.
+ */
+export function looksForFarPasses(q: TraceListQuery): boolean {
+  return q.portName !== undefined && q.role !== 'outport' && !q.ufid && !q.logicalFlow && !q.northboundUuid && !q.datapath;
+}
+
 /** What a caller asks for: the query of trace-read-store.ts with the logical port by name or UUID, unresolved. */
 export type TraceFilter = Omit<TraceListQuery, 'portName'> & { logicalPort?: string };
 
@@ -104,7 +113,7 @@ export class TracesService implements OnModuleDestroy {
 
   private async page(q: TraceListQuery): Promise<Page<TraceJson>> {
     const page = await this.store.list(q);
-    return this.farPasses && q.portName !== undefined ? { ...page, items: await this.farPasses(page.items, q) } : page;
+    return this.farPasses && looksForFarPasses(q) ? { ...page, items: await this.farPasses(page.items, q) } : page;
   }
 
   /**
@@ -116,7 +125,7 @@ export class TracesService implements OnModuleDestroy {
     if (!this.readWorker) return Buffer.from(JSON.stringify(await this.page(q)));
     const body = await this.readWorker.list(q);
     // Only a page with a tunnel in a verdict can have far passes: the others go out as built.
-    if (!this.farPasses || q.portName === undefined || !body.includes('"tunnels":[{')) return body;
+    if (!this.farPasses || !looksForFarPasses(q) || !body.includes('"tunnels":[{')) return body;
     const page = JSON.parse(body.toString('utf8')) as Page<TraceJson>;
     return Buffer.from(JSON.stringify({ ...page, items: await this.farPasses(page.items, q) }));
   }

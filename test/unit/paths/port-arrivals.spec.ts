@@ -1,7 +1,8 @@
 // Which passes of a port's page can have a far pass the page lacks (paths/port-arrivals.ts): the
 // port rows and tunnels as the tracer stores them for the three-chassis sandbox's packets
 // (docs/multi-chassis.md: sw0 holds lsp1 and lsp2, sw1 behind lr0 holds lsp3).
-import { expands, sendsAway } from '../../../src/paths/port-arrivals';
+import { sendsAway } from '../../../src/paths/port-arrivals';
+import { looksForFarPasses } from '../../../src/traces/traces.service';
 
 type Port = { name: string; role: string; datapath: string | null };
 const pass = (ports: Array<[string, string, string | null]>, tunnels: Array<{ datapath?: string | null }>) => ({
@@ -23,7 +24,7 @@ describe('sendsAway', () => {
   });
 });
 
-describe('expands', () => {
+describe('looksForFarPasses', () => {
   const base = { portName: 'lsp1', limit: 50, withSteps: false };
   it.each([
     [{ ...base }, true],
@@ -37,6 +38,6 @@ describe('expands', () => {
     [{ ...base, verdict: 'output', chassis: 'hv1' }, true],
     [{ limit: 50, withSteps: false }, false],
   ])('%j → %s', (q, expected) => {
-    expect(expands(q)).toBe(expected);
+    expect(looksForFarPasses(q)).toBe(expected);
   });
 });
