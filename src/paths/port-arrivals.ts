@@ -3,7 +3,10 @@
 // ingress key, so the arrival's own ports never name the port the packet came from. The pass that
 // sent it is in the port's list; its path across chassis (cross-chassis.ts, the one link) gives the
 // passes on the other chassis, and those are listed right after their sender.
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
+import { makeCursor, type Page } from '../common/query';
+import { LIVETRACE_CONFIG } from '../config/config.module';
+import type { LivetraceConfig } from '../config/config.schema';
 import type { TraceListQuery } from '../traces/trace-read-store';
 import type { TraceJson } from '../traces';
 import { looksForFarPasses, TracesService } from '../traces/traces.service';
@@ -25,6 +28,24 @@ export function sendsAway(t: Pick<TraceJson, 'logicalPorts' | 'verdict'>, portNa
   return tunnels.some((x) => x.datapath == null || own.every((p) => p.datapath === null || p.datapath !== x.datapath));
 }
 
+/**
+ * The bound of one `?logical_port=&chassis=` page's look for senders (whose passes are on other
+ * chassis, so never in that page): port rows read, and links followed. Past either, the page ends
+ * where the look stopped, with a `next` cursor there (it may hold fewer items than `limit`, even
+ * none); the next page goes on from it. A port with a long history of packets routed elsewhere
+ * costs the client more pages, never one request the whole history.
+ */
+export interface SenderBound {
+  rows: number;
+  links: number;
+}
+export const SENDER_BOUND: SenderBound = { rows: 1000, links: 64 };
+/** Senders read at once, and links followed side by side (PostgreSQL: round trips overlap). */
+const ROWS_AT_ONCE = 200;
+const LINKS_AT_ONCE = 8;
+
+const shift = (iso: string | undefined, ms: number): string | undefined => (iso === undefined ? undefined : new Date(Date.parse(iso) + ms).toISOString());
+
 function meets(t: TraceJson, q: TraceListQuery): boolean {
   if (q.verdict && !t.verdict.kinds.includes(q.verdict as never)) return false;
   if (q.since && t.createdAt < q.since) return false;
@@ -41,10 +62,83 @@ export class PortArrivals implements OnModuleInit {
     private readonly store: TraceStore,
     private readonly builder: PathBuilder,
     private readonly crossChassis: CrossChassisPaths,
+    @Optional() @Inject(LIVETRACE_CONFIG) private readonly config?: Pick<LivetraceConfig, 'LIVETRACE_TUNNEL_SKEW_MS'>,
   ) {}
 
+  /** Tests lower it; the service runs on SENDER_BOUND. */
+  static bound: SenderBound = SENDER_BOUND;
+
   onModuleInit(): void {
-    this.traces.useFarPasses((items, q) => this.withFarPasses(items, q));
+    this.traces.useFarPasses((page, q) => this.page(page, q));
+  }
+
+  /** A port's page with its far passes: after their sender, or with `chassis`, the asked chassis's merged in. */
+  async page(page: Page<TraceJson>, q: TraceListQuery): Promise<Page<TraceJson>> {
+    if (!looksForFarPasses(q)) return page;
+    if (q.chassis) return this.onChassis(page, q);
+    return { ...page, items: await this.withFarPasses(page.items, q) };
+  }
+
+  /**
+   * `?logical_port=lsp1&chassis=hv3`: hv3's own rows of the port (`own`, the page as the query
+   * gave it) and hv3's far passes of the port's packets, whose senders (on other chassis) the
+   * query never reads. The senders are read here, the port's rows with a tunnel on any chassis
+   * newest first from the cursor (the time filters widened by the skew window: an arrival is
+   * traced up to that much later or earlier), and each far pass sits where its sender would, so
+   * one cursor (a trace id: "below this") pages both: a far pass's place is its sender's id.
+   * Bounded by SENDER_BOUND.
+   */
+  private async onChassis(own: Page<TraceJson>, q: TraceListQuery): Promise<Page<TraceJson>> {
+    const portName = q.portName!;
+    const skew = this.config?.LIVETRACE_TUNNEL_SKEW_MS ?? 1000;
+    const listed = new Set(own.items.map((t) => t.id));
+    const far: Array<{ key: number; items: TraceJson[] }> = [];
+    const walkedPaths = new Set<number>();
+    // Every port row with a tunnel from `frontier` (inclusive) up to the cursor has been looked at.
+    let frontier = q.cursor ?? Number.MAX_SAFE_INTEGER;
+    let done = false;
+    let rows = 0;
+    let links = 0;
+    const { rows: maxRows, links: maxLinks } = PortArrivals.bound;
+    const placed = () => far.length + own.items.filter((t) => t.id >= frontier).length;
+    scan: while (!done && placed() < q.limit && rows < maxRows && links < maxLinks) {
+      const batch = await this.store.list({
+        portName, role: q.role, verdict: 'tunnel', since: shift(q.since, -skew), until: shift(q.until, skew),
+        cursor: frontier === Number.MAX_SAFE_INTEGER ? undefined : frontier, limit: Math.min(ROWS_AT_ONCE, maxRows - rows), withSteps: q.withSteps,
+      });
+      rows += batch.items.length;
+      let i = 0;
+      while (i < batch.items.length) {
+        if (placed() >= q.limit || links >= maxLinks) break scan;
+        // The next senders in order, up to LINKS_AT_ONCE links; the rows between them are only looked at.
+        const group: TraceJson[] = [];
+        let end = i;
+        while (end < batch.items.length && group.length < Math.min(LINKS_AT_ONCE, maxLinks - links)) {
+          const t = batch.items[end++];
+          if (t.chassis === q.chassis || !sendsAway(t, portName)) continue;
+          if (t.pathId !== null && walkedPaths.has(t.pathId)) continue;
+          if (t.pathId !== null) walkedPaths.add(t.pathId);
+          group.push(t);
+        }
+        links += group.length;
+        const found = await Promise.all(group.map((t) => this.farPasses(t, q.withSteps)));
+        group.forEach((t, k) => {
+          const mine = found[k].filter((f) => !listed.has(f.id) && !f.logicalPorts.some((p) => p.name === portName) && meets(f, q));
+          mine.forEach((f) => listed.add(f.id));
+          if (mine.length) far.push({ key: t.id, items: mine.map((f) => ({ ...f, arrivedFrom: { traceId: t.id, chassis: t.chassis } })) });
+        });
+        frontier = batch.items[end - 1].id;
+        i = end;
+      }
+      if (!batch.next) done = true;
+    }
+    // Complete above `floor`: the senders' look (unless it reached the end) and the own rows (unless more follow).
+    const lastOwn = own.items[own.items.length - 1];
+    const floor = Math.max(done ? 0 : frontier, own.next && lastOwn ? lastOwn.id : 0);
+    const entries = [...own.items.map((t) => ({ key: t.id, items: [t] })), ...far].filter((e) => e.key >= floor).sort((a, b) => b.key - a.key);
+    const taken = entries.slice(0, q.limit);
+    const next = entries.length > q.limit ? taken[taken.length - 1].key : floor > 0 ? floor : null;
+    return { items: taken.flatMap((e) => e.items), next: next === null ? null : makeCursor(next) };
   }
 
   /** The page with each sender's far passes after it (marked `arrivedFrom`), once each. */

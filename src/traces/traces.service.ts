@@ -9,8 +9,12 @@ import { TraceStore } from './trace-store';
 import type { TraceListQuery } from './trace-read-store';
 import { TraceReadWorker } from './trace-read-pool';
 
-/** Adds, after each pass of a page, its packet's passes on other chassis the page lacks (PortArrivals, in paths/). */
-export type FarPasses = (items: TraceJson[], q: TraceListQuery) => Promise<TraceJson[]>;
+/**
+ * A port's page with its packets' passes on other chassis the page lacks (PortArrivals, in paths/):
+ * after each sender, or, with `chassis`, the asked chassis's far passes merged in where their
+ * sender would sit (a new `next` too: the page is bounded, see port-arrivals.ts).
+ */
+export type FarPasses = (page: Page<TraceJson>, q: TraceListQuery) => Promise<Page<TraceJson>>;
 
 /**
  * Whether a page of this query is looked at for far passes: a logical port's, not as outport, and
@@ -111,23 +115,26 @@ export class TracesService implements OnModuleDestroy {
     return this.page(await this.withPortResolved(f));
   }
 
-  private async page(q: TraceListQuery): Promise<Page<TraceJson>> {
+  private async page(q: TraceListQuery, far = true): Promise<Page<TraceJson>> {
     const page = await this.store.list(q);
-    return this.farPasses && looksForFarPasses(q) ? { ...page, items: await this.farPasses(page.items, q) } : page;
+    return far && this.farPasses && looksForFarPasses(q) ? this.farPasses(page, q) : page;
   }
 
   /**
    * `GET /traces`'s body (JSON, UTF-8), built in the trace reader worker when the store is a
    * SQLite file (see trace-read-pool.ts; 503 while it restarts), else here (':memory:', PostgreSQL).
+   * `far: false` (the stream, which finds far passes its own way): the port's own rows only.
    */
-  async listJson(f: TraceFilter): Promise<Buffer> {
+  async listJson(f: TraceFilter, opts: { far?: boolean } = {}): Promise<Buffer> {
     const q = await this.withPortResolved(f);
-    if (!this.readWorker) return Buffer.from(JSON.stringify(await this.page(q)));
+    const far = opts.far !== false;
+    if (!this.readWorker) return Buffer.from(JSON.stringify(await this.page(q, far)));
     const body = await this.readWorker.list(q);
-    // Only a page with a tunnel in a verdict can have far passes: the others go out as built.
-    if (!this.farPasses || !looksForFarPasses(q) || !body.includes('"tunnels":[{')) return body;
+    // Only a page with a tunnel in a verdict can have far passes: the others go out as built. With
+    // `chassis` the senders are on other chassis, not in the page: always looked for.
+    if (!far || !this.farPasses || !looksForFarPasses(q) || (!q.chassis && !body.includes('"tunnels":[{'))) return body;
     const page = JSON.parse(body.toString('utf8')) as Page<TraceJson>;
-    return Buffer.from(JSON.stringify({ ...page, items: await this.farPasses(page.items, q) }));
+    return Buffer.from(JSON.stringify(await this.farPasses(page, q)));
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -13,7 +13,7 @@ import { DataSource } from 'typeorm';
 import { PathBuilder } from '../../../src/paths/path-builder';
 import { PathStore } from '../../../src/paths/path-store';
 import { PathsService } from '../../../src/paths/paths.service';
-import { PortArrivals } from '../../../src/paths/port-arrivals';
+import { PortArrivals, SENDER_BOUND } from '../../../src/paths/port-arrivals';
 import type { TraceListQuery } from '../../../src/traces/trace-read-store';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { StoreWriter } from '../../../src/storage/writer';
@@ -60,7 +60,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
       `INSERT INTO trace (chassis, created_at, datapath_flow_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions,
          verdict_kinds, verdict, path_id, step_count, steps)
        VALUES (?, ?, ?, NULL, 'trace', 'br-int', ?, '', '', '', ?, ?, ?, ?, 0, x'')`,
-    ).run(chassis, iso(at), flow, recircIdHex(l.recirc), l.actions, (v.kinds as string[]).join(','), JSON.stringify(v), path).lastInsertRowid);
+    ).run(chassis, iso(at), flow, recircIdHex(l.recirc), l.actions, `,${(v.kinds as string[]).join(',')},`, JSON.stringify(v), path).lastInsertRowid);
     return { flow, trace, path };
   }
   const tunnelTo = (chassis: string) => ({ kinds: ['tunnel'], tunnels: [{ chassis, remoteIp: ENCAP[chassis as keyof typeof ENCAP] }] });
@@ -234,6 +234,76 @@ describe('a path across chassis (GET /paths/:id)', () => {
       expect((await page({ logicalFlow: 'lf-acl-eval' })).some((t) => t.arrivedFrom)).toBe(false);
       expect((await page({ until: iso(T0 + 4001) })).some((t) => t.arrivedFrom)).toBe(false);
       expect((await page({ since: iso(T0 + 3999), until: iso(T0 + 4002) })).map((t) => t.id)).toEqual([ids.routedSent.trace, ids.routedRecv.trace]);
+    });
+
+    describe('with chassis=: the sender is on another chassis, never in the page', () => {
+      /** One page of `?logical_port=lsp1&chassis=…` as the route gives it (own rows, then the far passes merged in). */
+      const onChassis = async (q: Partial<TraceListQuery>) => {
+        const query: TraceListQuery = { portName: 'lsp1', role: 'any', limit: 500, withSteps: false, ...q };
+        return arrivals().page(await traces.list(query), query);
+      };
+      /** Every page from the first, by `next`. */
+      const allPages = async (q: Partial<TraceListQuery>) => {
+        const pages: Array<{ ids: number[]; next: string | null }> = [];
+        let cursor: number | undefined;
+        for (;;) {
+          const p = await onChassis({ ...q, cursor });
+          pages.push({ ids: p.items.map((t) => t.id), next: p.next });
+          if (!p.next || pages.length > 20) return pages;
+          cursor = Number(Buffer.from(p.next, 'base64url').toString().slice(3));
+        }
+      };
+      let own: number[];
+
+      beforeAll(() => {
+        // Two later passes on hv3 that name lsp1 themselves (its key as the tunnel's ingress): hv3's own rows of the port.
+        own = [T0 + 40_000, T0 + 41_000].map((at) => pass('hv3', hv3Arrival, at, { kinds: ['output'], logicalPorts: ['lsp3'] }).trace);
+        for (const t of own) ports(t, [['lsp1', 'tunnel_in', 'sw0'], ['lsp3', 'outport', 'sw1']]);
+      });
+      afterEach(() => {
+        PortArrivals.bound = SENDER_BOUND;
+      });
+
+      it("lists hv3's pass of the routed packet, marked with hv1's sender, where the sender sits among hv3's own rows", async () => {
+        const { items, next } = await onChassis({ chassis: 'hv3' });
+        expect(items.map((t) => t.id)).toEqual([own[1], own[0], ids.routedRecv.trace]);
+        expect(items[2]).toMatchObject({ chassis: 'hv3', arrivedFrom: { traceId: ids.routedSent.trace, chassis: 'hv1' } });
+        expect(items.slice(0, 2).some((t) => t.arrivedFrom)).toBe(false);
+        expect(next).toBeNull();
+        // hv2's arrivals name lsp1 by their own rows; nothing on hv2 is a far pass.
+        const hv2 = await onChassis({ chassis: 'hv2' });
+        expect(hv2.items.map((t) => t.id)).toEqual([ids.pingRecv.trace]);
+        expect(hv2.items.some((t) => t.arrivedFrom)).toBe(false);
+        expect((await onChassis({ chassis: 'hv1' })).items.some((t) => t.arrivedFrom)).toBe(false);
+      });
+
+      it("applies the verdict, time and role filters to the far pass (not to its sender, whose verdict is the tunnel)", async () => {
+        expect((await onChassis({ chassis: 'hv3', verdict: 'output' })).items.map((t) => t.id)).toEqual([own[1], own[0], ids.routedRecv.trace]);
+        expect((await onChassis({ chassis: 'hv3', verdict: 'drop' })).items).toEqual([]);
+        expect((await onChassis({ chassis: 'hv3', since: iso(T0 + 4002), until: iso(T0 + 4002) })).items.map((t) => t.id)).toEqual([ids.routedRecv.trace]);
+        expect((await onChassis({ chassis: 'hv3', until: iso(T0 + 4001) })).items).toEqual([]);
+        expect((await onChassis({ chassis: 'hv3', role: 'inport' })).items.map((t) => t.id)).toEqual([own[1], own[0], ids.routedRecv.trace]);
+        expect((await onChassis({ chassis: 'hv3', role: 'outport' })).items.map((t) => t.id)).toEqual([]);
+        expect((await onChassis({ chassis: 'hv3', sessionId: 7 })).items).toEqual([]);
+      });
+
+      it.each([1, 2])('pages of %i: the same items, none twice, none left out', async (limit) => {
+        const pages = await allPages({ chassis: 'hv3', limit });
+        expect(pages.flatMap((p) => p.ids)).toEqual([own[1], own[0], ids.routedRecv.trace]);
+        expect(pages.every((p) => p.ids.length <= limit)).toBe(true);
+      });
+
+      it('past its bound a page stops where its look for senders did, with a next cursor, and the next pages go on from there', async () => {
+        PortArrivals.bound = { rows: 1000, links: 1 };
+        const pages = await allPages({ chassis: 'hv3' });
+        // The late sender (newest) costs the first page's one link: it ends there, short of its limit.
+        expect(pages[0]).toEqual({ ids: [own[1], own[0]], next: expect.any(String) });
+        expect(pages.flatMap((p) => p.ids)).toEqual([own[1], own[0], ids.routedRecv.trace]);
+        PortArrivals.bound = { rows: 1, links: 64 };
+        const byRow = await allPages({ chassis: 'hv3' });
+        expect(byRow.flatMap((p) => p.ids)).toEqual([own[1], own[0], ids.routedRecv.trace]);
+        expect(byRow.length).toBeGreaterThan(2);
+      });
     });
   });
 });
