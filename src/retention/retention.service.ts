@@ -1,6 +1,8 @@
 // Runs retention (retention.ts) every minute: one round computes the limits, then prunes batch
 // after batch, each its own writer job awaited before the next, so live writes queue between
-// batches and the event loop turns between them.
+// batches and the event loop turns between them. With PostgreSQL and a central retention
+// (LIVETRACE_CENTRAL_RETENTION_*), the round prunes the spool locally instead (spool-retention.ts:
+// PostgreSQL keeps the rows) and then tries PostgreSQL's own retention (central-retention.ts).
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import { LIVETRACE_CONFIG } from '../config/config.module';
@@ -10,7 +12,9 @@ import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import { PathStore } from '../paths/path-store';
 import { StoreService } from '../storage/store.service';
 import { TraceStore } from '../traces/trace-store';
+import { centralRound, CentralRound } from './central-retention';
 import { cutoffOf, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut } from './retention';
+import { pruneSpoolBatch, QUIET_MS, spoolCut } from './spool-retention';
 
 /** Traces per batch: ~0.3 ms each at 1M traces (27 step rows, their index entries…), so a batch
  * holds the event loop for tens of ms, not the 0.1–0.7 s batches of 500 took (bench/api). */
@@ -27,8 +31,10 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   private readonly log = new Logger('Retention');
   private timer?: NodeJS.Timeout;
   private running?: Promise<RoundResult>;
+  private centralRunning?: Promise<CentralRound>;
   private stopped = false;
   private readonly pruned: Counter;
+  private readonly centralPruned: Counter;
   private readonly stores: RetentionStores;
 
   constructor(
@@ -40,16 +46,33 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     metrics: MetricsService,
   ) {
     this.stores = { traces, paths, flows };
-    this.pruned = new Counter({ name: 'livetrace_retention_pruned_total', help: 'Rows pruned by retention', labelNames: ['table'], registers: [metrics.registry] });
+    this.pruned = new Counter({ name: 'livetrace_retention_pruned_total', help: 'Rows pruned by retention (this process\'s store, or its spool)', labelNames: ['table'], registers: [metrics.registry] });
+    this.centralPruned = new Counter({
+      name: 'livetrace_retention_central_pruned_total',
+      help: 'Rows pruned from PostgreSQL by its own retention (LIVETRACE_CENTRAL_RETENTION_*) in this process\'s rounds',
+      labelNames: ['table'],
+      registers: [metrics.registry],
+    });
+  }
+
+  /**
+   * PostgreSQL keeps its own, longer history: the spool prunes locally without shipping deletes,
+   * and PostgreSQL is pruned by its own limits. Unset (the default), PostgreSQL follows the spool.
+   */
+  get central(): boolean {
+    return !!this.store.central && (this.config.LIVETRACE_CENTRAL_RETENTION_DAYS > 0 || this.config.LIVETRACE_CENTRAL_RETENTION_ROWS > 0);
   }
 
   get enabled(): boolean {
-    return this.config.LIVETRACE_RETENTION_DAYS > 0 || this.config.LIVETRACE_RETENTION_ROWS > 0;
+    return this.config.LIVETRACE_RETENTION_DAYS > 0 || this.config.LIVETRACE_RETENTION_ROWS > 0 || this.central;
   }
 
   onApplicationBootstrap(): void {
     if (!this.enabled) return;
-    this.timer = setInterval(() => void this.round().catch((e: Error) => this.log.warn(`retention round failed: ${e.message}`)), ROUND_EVERY_MS);
+    this.timer = setInterval(() => {
+      void this.round().catch((e: Error) => this.log.warn(`retention round failed: ${e.message}`));
+      if (this.central) void this.centralRound().catch((e: Error) => this.log.warn(`PostgreSQL retention round failed: ${e.message}`));
+    }, ROUND_EVERY_MS);
     this.timer.unref();
   }
 
@@ -57,6 +80,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     this.stopped = true;
     clearInterval(this.timer);
     await this.running?.catch(() => undefined);
+    await this.centralRunning?.catch(() => undefined);
   }
 
   /** One round: prune until nothing is over the limits (or the app stops). One at a time. */
@@ -65,7 +89,32 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     return this.running;
   }
 
+  /** PostgreSQL's own retention, when this process gets its lock (else `ran: false`). One at a time. */
+  centralRound(now = Date.now()): Promise<CentralRound> {
+    if (!this.central) return Promise.resolve({ ran: false, traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 });
+    this.centralRunning ??= centralRound(
+      this.store.central!.pool,
+      { days: this.config.LIVETRACE_CENTRAL_RETENTION_DAYS, keep: this.config.LIVETRACE_CENTRAL_RETENTION_ROWS },
+      now,
+      {
+        stopped: () => this.stopped,
+        onBatch: (r) => {
+          this.centralPruned.inc({ table: 'trace' }, r.traces);
+          this.centralPruned.inc({ table: 'path' }, r.paths);
+          this.centralPruned.inc({ table: 'datapath_flow' }, r.datapathFlows);
+        },
+      },
+    )
+      .then((r) => {
+        if (r.traces) this.log.log(`PostgreSQL: pruned ${r.traces} traces, ${r.paths} paths, ${r.datapathFlows} datapath flows in ${r.seconds.toFixed(1)} s`);
+        return r;
+      })
+      .finally(() => (this.centralRunning = undefined));
+    return this.centralRunning;
+  }
+
   private async prune(now: number): Promise<RoundResult> {
+    if (this.central) return this.pruneSpool(now);
     const t0 = performance.now();
     const w = this.store.writer;
     const keep = this.config.LIVETRACE_RETENTION_ROWS;
@@ -88,6 +137,38 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     }
     total.seconds = (performance.now() - t0) / 1000;
     if (total.traces) this.log.log(`pruned ${total.traces} traces, ${total.paths} paths, ${total.datapathFlows} datapath flows in ${total.seconds.toFixed(1)} s`);
+    return total;
+  }
+
+  /**
+   * The spool's own retention when PostgreSQL keeps a longer one: what is over the spool's limits,
+   * already in PostgreSQL and no longer changing goes locally, muted; the rest waits for a later round.
+   */
+  private async pruneSpool(now: number): Promise<RoundResult> {
+    const t0 = performance.now();
+    const total: RoundResult = { traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 };
+    const keep = this.config.LIVETRACE_RETENTION_ROWS;
+    const before = cutoffOf(now, this.config.LIVETRACE_RETENTION_DAYS);
+    if (keep <= 0 && before === null) return total;
+    const w = this.store.writer;
+    const maxId = await w.submit((tx) => spoolCut(tx, this.stores, { keep, before }));
+    if (maxId === null) return total;
+    const quietBefore = new Date(now - QUIET_MS).toISOString();
+    for (let after = -1; !this.stopped; ) {
+      const r = await w.submit((tx) => pruneSpoolBatch(tx, this.stores, { after, maxId, quietBefore, batch: RETENTION_BATCH }));
+      if (!r.scanned) break;
+      after = r.cursor;
+      total.batches++;
+      total.traces += r.traces;
+      total.paths += r.paths;
+      total.datapathFlows += r.datapathFlows;
+      this.pruned.inc({ table: 'trace' }, r.traces);
+      this.pruned.inc({ table: 'path' }, r.paths);
+      this.pruned.inc({ table: 'datapath_flow' }, r.datapathFlows);
+      await new Promise((res) => setImmediate(res));
+    }
+    total.seconds = (performance.now() - t0) / 1000;
+    if (total.traces) this.log.log(`spool: pruned ${total.traces} traces shipped to PostgreSQL, ${total.paths} paths, ${total.datapathFlows} datapath flows in ${total.seconds.toFixed(1)} s`);
     return total;
   }
 }

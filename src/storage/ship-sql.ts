@@ -15,6 +15,18 @@ const UPSERT_GUARD: Record<string, string> = {
   trace_session: `WHERE trace_session.state = 'active'`,
 };
 
+/**
+ * Columns an upsert merges instead of overwriting. A citation bucket's bits are ORed, as in the
+ * spool (citation-store.ts): once a spool has pruned traces of a bucket locally (retention.ts,
+ * spool-prune.ts: their rows stay in PostgreSQL), the spool's row holds only the bits it still
+ * has, and a bucket shipped again from it would otherwise drop the bits only PostgreSQL holds.
+ * A bit cleared in the spool therefore never clears PostgreSQL's: a bucket emptied in the spool
+ * is deleted (a DELETE ships), and PostgreSQL's own retention clears the bits of what it prunes.
+ */
+export const UPSERT_MERGE: Record<string, Record<string, string>> = {
+  trace_citation: { bits: 'trace_citation.bits | EXCLUDED.bits' },
+};
+
 /** The keys among `keys` that have no row in `rows` (columns in table order): deleted in the spool. */
 export function absent(t: ShippedTable, keys: unknown[][], rows: unknown[][]): unknown[][] {
   if (!keys.length) return [];
@@ -69,7 +81,7 @@ export async function upsert(client: PoolClient, t: ShippedTable, types: string[
   const cols = t.columns;
   const nonKey = cols.filter((c) => !t.key.includes(c));
   const conflict = nonKey.length
-    ? `DO UPDATE SET ${nonKey.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')} ${UPSERT_GUARD[t.name] ?? ''}`
+    ? `DO UPDATE SET ${nonKey.map((c) => `${q(c)} = ${UPSERT_MERGE[t.name]?.[c] ?? `EXCLUDED.${q(c)}`}`).join(', ')} ${UPSERT_GUARD[t.name] ?? ''}`
     : 'DO NOTHING';
   const text = `INSERT INTO ${q(t.name)} (${cols.map(q).join(', ')}) SELECT * FROM unnest(${types.map((ty, i) => `$${i + 1}::${ty}[]`).join(', ')}) ON CONFLICT (${t.key.map(q).join(', ')}) ${conflict}`;
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT)

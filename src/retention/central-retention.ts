@@ -1,0 +1,153 @@
+// PostgreSQL's own retention (LIVETRACE_CENTRAL_RETENTION_DAYS / _ROWS), once the spools prune
+// locally (spool-retention.ts) and ship no deletes: the oldest traces of every chassis go, by
+// created_at (ids are per writer slot, so they order time only within one chassis), with what the
+// SQLite retention takes with a trace, in its order: port rows and citation bits with the trace,
+// then its path once no trace is left under it, then its datapath flow lifetime once ended and
+// cited by no trace (with its recirculation edges). Rules, snapshots and OVN objects stay, as in
+// SQLite: they are bounded by the OVN databases, not by traffic.
+//
+// Every process with the keys set tries each round; a PostgreSQL advisory lock (session-level, on
+// one pooled connection held for the round) lets one run and the others skip. Each batch is its
+// own short transaction on that connection, so shippers' upserts and the API's reads wait at most
+// one batch for a row, never a whole round.
+import type { Pool, PoolClient } from 'pg';
+import { citationsOf } from '../traces';
+import type { PruneResult } from './retention';
+
+/** pg_advisory_lock key of the central retention (the migrations hold 7946710). */
+export const CENTRAL_RETENTION_LOCK = 7946711;
+/** Traces per PostgreSQL transaction (bench/api/RESULTS-postgres.md: each ~tens of ms). */
+export const CENTRAL_BATCH = 500;
+const BUCKET_SHIFT = 5;
+
+export interface CentralLimits {
+  /** Traces created before this go (RFC 3339; null: no age limit). */
+  before: string | null;
+  /** Traces created at or before this go (the row limit's cut; null: no row limit). */
+  atOrBefore: string | null;
+}
+
+export interface CentralRound extends PruneResult {
+  /** false: another process held the lock; this one did nothing. */
+  ran: boolean;
+  batches: number;
+  seconds: number;
+}
+
+/** The created_at of the newest trace beyond the `keep` newest, across every chassis (one index walk). */
+export async function centralRowCut(c: PoolClient, keep: number): Promise<string | null> {
+  const r = await c.query<{ created_at: string }>('SELECT created_at FROM trace ORDER BY created_at DESC OFFSET $1 LIMIT 1', [keep]);
+  return r.rows[0]?.created_at ?? null;
+}
+
+/** The bits each (kind, ref, bucket) loses with these traces, as four columns for unnest(). */
+export function citationMasks(traces: Array<{ id: number; steps: Buffer }>): [number[], number[], number[], number[]] {
+  const masks = new Map<string, number>();
+  for (const t of traces)
+    for (const [kind, ref] of citationsOf(t.steps)) {
+      const key = `${kind}:${ref}:${Math.floor(t.id / 2 ** BUCKET_SHIFT)}`;
+      masks.set(key, ((masks.get(key) ?? 0) | (1 << (t.id % 2 ** BUCKET_SHIFT))) >>> 0);
+    }
+  const cols: [number[], number[], number[], number[]] = [[], [], [], []];
+  for (const [key, mask] of masks) {
+    const [kind, ref, bucket] = key.split(':').map(Number);
+    cols[0].push(kind);
+    cols[1].push(ref);
+    cols[2].push(bucket);
+    cols[3].push(mask);
+  }
+  return cols;
+}
+
+/** One batch, one transaction: at most `batch` of the oldest traces over the limits, with what goes with them. */
+export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, batch: number): Promise<PruneResult> {
+  const out: PruneResult = { traces: 0, paths: 0, datapathFlows: 0 };
+  const pick = 'SELECT id, path_id, datapath_flow_id, steps FROM trace WHERE created_at {op} $1 ORDER BY created_at LIMIT $2';
+  type Row = { id: number; path_id: number | null; datapath_flow_id: number | null; steps: Buffer };
+  const rows = new Map<number, Row>();
+  if (limits.atOrBefore !== null) for (const r of (await c.query<Row>(pick.replace('{op}', '<='), [limits.atOrBefore, batch])).rows) rows.set(r.id, r);
+  if (limits.before !== null && rows.size < batch)
+    for (const r of (await c.query<Row>(pick.replace('{op}', '<'), [limits.before, batch - rows.size])).rows) rows.set(r.id, r);
+  if (!rows.size) return out;
+  const ids = [...rows.keys()];
+  const paths = [...new Set([...rows.values()].map((r) => r.path_id).filter((p): p is number => p !== null))];
+  const flows = [...new Set([...rows.values()].map((r) => r.datapath_flow_id).filter((f): f is number => f !== null))];
+  const [kinds, refs, buckets, masks] = citationMasks([...rows.values()]);
+  await c.query('BEGIN');
+  try {
+    await c.query('DELETE FROM trace_port WHERE trace_id = ANY($1::bigint[])', [ids]);
+    out.traces = (await c.query('DELETE FROM trace WHERE id = ANY($1::bigint[])', [ids])).rowCount ?? 0;
+    if (kinds.length) {
+      const m = 'unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS m (kind, ref, bucket, mask)';
+      const at = 'c.kind = m.kind AND c.ref = m.ref AND c.bucket = m.bucket';
+      await c.query(`UPDATE trace_citation c SET bits = c.bits & ~m.mask FROM ${m} WHERE ${at}`, [kinds, refs, buckets, masks]);
+      await c.query(`DELETE FROM trace_citation c USING ${m} WHERE ${at} AND c.bits = 0`, [kinds, refs, buckets, masks]);
+    }
+    if (paths.length)
+      out.paths = (await c.query('DELETE FROM path p WHERE p.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.path_id = p.id)', [paths])).rowCount ?? 0;
+    if (flows.length) {
+      const gone = (
+        await c.query<{ id: number }>(
+          'SELECT id FROM datapath_flow f WHERE f.id = ANY($1::bigint[]) AND f.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) FOR UPDATE',
+          [flows],
+        )
+      ).rows.map((r) => r.id);
+      if (gone.length) {
+        await c.query('DELETE FROM recirc_edge WHERE parent_id = ANY($1::bigint[]) OR child_id = ANY($1::bigint[])', [gone]);
+        out.datapathFlows = (await c.query('DELETE FROM datapath_flow WHERE id = ANY($1::bigint[])', [gone])).rowCount ?? 0;
+      }
+    }
+    await c.query('COMMIT');
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+  return out;
+}
+
+/**
+ * One round, if this process gets the lock: batches until nothing is over the limits, `stopped()`
+ * says stop, or a batch fails (the lock is released either way).
+ */
+export async function centralRound(
+  pool: Pool,
+  cfg: { days: number; keep: number },
+  now: number,
+  o: { batch?: number; stopped?: () => boolean; onBatch?: (r: PruneResult) => void } = {},
+): Promise<CentralRound> {
+  const t0 = performance.now();
+  const total: CentralRound = { ran: false, traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 };
+  const c = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [CENTRAL_RETENTION_LOCK])).rows[0].ok;
+    if (!got) return total;
+    total.ran = true;
+    try {
+      const limits: CentralLimits = {
+        before: cfg.days > 0 ? new Date(now - cfg.days * 86_400_000).toISOString() : null,
+        atOrBefore: cfg.keep > 0 ? await centralRowCut(c, cfg.keep) : null,
+      };
+      if (limits.before === null && limits.atOrBefore === null) return total;
+      while (!o.stopped?.()) {
+        const r = await pruneCentralBatch(c, limits, o.batch ?? CENTRAL_BATCH);
+        if (!r.traces) break;
+        total.batches++;
+        total.traces += r.traces;
+        total.paths += r.paths;
+        total.datapathFlows += r.datapathFlows;
+        o.onBatch?.(r);
+      }
+    } finally {
+      await c.query('SELECT pg_advisory_unlock($1)', [CENTRAL_RETENTION_LOCK]).catch((e: Error) => (broken = e));
+    }
+  } catch (err) {
+    broken = err as Error;
+    throw err;
+  } finally {
+    // A connection whose unlock failed may still hold the lock: dropped, which releases it.
+    c.release(broken);
+    total.seconds = (performance.now() - t0) / 1000;
+  }
+  return total;
+}

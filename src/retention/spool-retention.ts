@@ -1,0 +1,110 @@
+// The spool's own retention when PostgreSQL keeps a longer history (LIVETRACE_CENTRAL_RETENTION_*):
+// the spool's oldest traces beyond LIVETRACE_RETENTION_* are deleted locally with the triggers
+// muted, so PostgreSQL keeps them, but only a trace that
+// - PostgreSQL already holds as the spool does (storage/spool-state.ts: at or below the shipped
+//   marks of every row the prune touches, no change of them waiting in ship_log): a spool whose
+//   shipper is behind, or whose PostgreSQL is away, keeps everything, up to its bound, as before;
+// - the agent can no longer change. A trace row is written once, but while its packet's path is
+//   in the path recorder's memory (paths/path-recorder.ts: as long as one of its flows is live, and
+//   FORGET_AFTER_MS after it ended) a later pass may merge the path (trace.path_id moves), add the
+//   path's ports to every trace of it (trace_port) and rewrite its verdict (path). So a trace goes
+//   only when every pass of its path has a lifetime that ended more than QUIET_MS ago (or none: an
+//   on-demand trace). Its citation bucket is shipped whole once the next one has begun, and it only
+//   changes again when pruned; an ended lifetime is never updated again.
+// Deleted with a trace, as the SQLite retention does: its ports and citation bits, its path once
+// empty, its ended lifetime (and its recirculation edges) once no trace cites it, each only if that
+// row too is in PostgreSQL as it is. A trace skipped now is looked at again next round.
+import type { WriteContext } from '../storage/writer';
+import { muted, pendingKeys, shippedMarks, waitingValues } from '../storage/spool-state';
+import type { PruneResult, RetentionStores } from './retention';
+
+/** An ended lifetime's passes stay this long before the spool may forget them (the recorder's 60 s, with a margin). */
+export const QUIET_MS = 5 * 60_000;
+/** Changes waiting in ship_log beyond which the spool is not pruned this round (PostgreSQL behind or away). */
+const MAX_PENDING = 100_000;
+const BUCKET_SHIFT = 5;
+const TABLES = ['trace', 'trace_port', 'trace_citation', 'path', 'datapath_flow', 'recirc_edge'] as const;
+
+export interface SpoolBatch extends PruneResult {
+  /** Traces looked at (pruned or not): 0 ends the round. */
+  scanned: number;
+  /** The highest trace id looked at: the next batch starts above it. */
+  cursor: number;
+  /** Why nothing could be pruned, when nothing could. */
+  blocked?: 'no marks' | 'backlog';
+}
+
+/** The highest trace id the spool's limits allow to go (null: none). One index walk each. */
+export function spoolCut(tx: WriteContext, stores: RetentionStores, limits: { keep: number; before: string | null }): number | null {
+  let cut: number | null = null;
+  if (limits.keep > 0) cut = stores.traces.idBeyondNewest(tx, limits.keep);
+  if (limits.before !== null) {
+    // A spool's ids grow with time (one writer): the newest trace created before the cutoff bounds them.
+    const r = tx.stmt('SELECT id FROM trace WHERE created_at < ? ORDER BY created_at DESC LIMIT 1').get(limits.before) as { id: number } | undefined;
+    if (r && (cut === null || r.id > cut)) cut = r.id;
+  }
+  return cut;
+}
+
+/** One batch (inside one writer job): looks at up to `batch` traces above `after`, prunes the safe ones. */
+export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { after: number; maxId: number; quietBefore: string; batch: number }): SpoolBatch {
+  const out: SpoolBatch = { traces: 0, paths: 0, datapathFlows: 0, scanned: 0, cursor: o.after };
+  const marks = shippedMarks(tx, TABLES);
+  if (TABLES.some((t) => !marks.has(t))) return { ...out, blocked: 'no marks' };
+  const pending = pendingKeys(tx, TABLES, MAX_PENDING);
+  if (!pending) return { ...out, blocked: 'backlog' };
+  const waiting = (t: string, col: string) => waitingValues(tx, pending, t, col);
+  const traceWaits = waiting('trace', 'id');
+  const portWaits = waiting('trace_port', 'trace_id');
+  const bucketWaits = waiting('trace_citation', 'bucket');
+  const pathWaits = waiting('path', 'id');
+  const flowWaits = new Set([...waiting('datapath_flow', 'id'), ...waiting('recirc_edge', 'parent_id'), ...waiting('recirc_edge', 'child_id')]);
+  const top = Math.min(o.maxId, marks.get('trace')!, marks.get('trace_port')!);
+  const rows = tx.stmt('SELECT id, path_id, datapath_flow_id FROM trace WHERE id > ? AND id <= ? ORDER BY id LIMIT ?').all(o.after, top, o.batch) as Array<{
+    id: number;
+    path_id: number | null;
+    datapath_flow_id: number | null;
+  }>;
+  out.scanned = rows.length;
+  if (!rows.length) return out;
+  out.cursor = rows[rows.length - 1].id;
+
+  // A pass whose lifetime is live, or ended within QUIET_MS: its path may still change.
+  const loud = tx.stmt('SELECT 1 FROM datapath_flow WHERE id = ? AND (removed_at IS NULL OR removed_at >= ?)');
+  const loudPath = tx.stmt(
+    'SELECT 1 FROM trace t JOIN datapath_flow f ON f.id = t.datapath_flow_id WHERE t.path_id = ? AND (f.removed_at IS NULL OR f.removed_at >= ?) LIMIT 1',
+  );
+  const quietPaths = new Map<number, boolean>();
+  const quiet = (r: (typeof rows)[number]): boolean => {
+    if (r.path_id === null) return r.datapath_flow_id === null || !loud.get(r.datapath_flow_id, o.quietBefore);
+    let q = quietPaths.get(r.path_id);
+    if (q === undefined) quietPaths.set(r.path_id, (q = !pathWaits.has(r.path_id) && !loudPath.get(r.path_id, o.quietBefore)));
+    return q;
+  };
+  const bucketMark = marks.get('trace_citation')!;
+  const safe = rows.filter((r) => {
+    const bucket = Math.floor(r.id / 2 ** BUCKET_SHIFT);
+    return bucket <= bucketMark && !bucketWaits.has(bucket) && !traceWaits.has(r.id) && !portWaits.has(r.id) && quiet(r);
+  });
+  if (!safe.length) return out;
+
+  return muted(tx, () => {
+    const pruned = stores.traces.prune(tx, safe.map((r) => r.id));
+    out.traces = pruned.length;
+    const paths = new Set<number>();
+    const flows = new Set<number>();
+    for (const t of pruned) {
+      if (t.pathId !== null && t.pathId <= marks.get('path')! && !pathWaits.has(t.pathId)) paths.add(t.pathId);
+      if (t.datapathFlowId !== null && t.datapathFlowId <= marks.get('datapath_flow')! && !flowWaits.has(t.datapathFlowId)) flows.add(t.datapathFlowId);
+    }
+    for (const p of paths) if (stores.paths.deleteIfEmpty(tx, p)) out.paths++;
+    // Its edges go with a lifetime: each must be in PostgreSQL already (by its child's mark).
+    const newestEdge = tx.stmt('SELECT MAX(child_id) AS m FROM recirc_edge WHERE parent_id = ? OR child_id = ?');
+    for (const f of flows) {
+      const m = (newestEdge.get(f, f) as { m: number | null }).m;
+      if (m !== null && m > marks.get('recirc_edge')!) continue;
+      if (stores.flows.deleteIfEndedAndUntraced(tx, f)) out.datapathFlows++;
+    }
+    return out;
+  });
+}
