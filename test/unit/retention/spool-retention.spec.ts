@@ -1,0 +1,127 @@
+// Which traces a spool may forget when PostgreSQL keeps the history (src/retention/spool-retention.ts):
+// only those PostgreSQL holds as the spool does (at or below every shipped mark the prune touches,
+// nothing of them waiting in ship_log) and that the agent can no longer change (every pass of the
+// path ended more than QUIET_MS ago); the prune itself logs nothing (muted), so no DELETE ships.
+// Against PostgreSQL: test/postgres/central-retention.spec.ts.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Database } from 'better-sqlite3';
+import { DataSource } from 'typeorm';
+import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
+import { PathStore } from '../../../src/paths/path-store';
+import type { RetentionStores } from '../../../src/retention/retention';
+import { pruneSpoolBatch, QUIET_MS, spoolCut } from '../../../src/retention/spool-retention';
+import { dataSourceOptions } from '../../../src/storage/data-source.options';
+import { enterSlot, installTriggers, markKeys, setClaim, shippedTables, SLOT_BITS } from '../../../src/storage/spool';
+import type { StoreService } from '../../../src/storage/store.service';
+import { StoreWriter } from '../../../src/storage/writer';
+
+const SLOT = 2;
+const BASE = SLOT * 2 ** SLOT_BITS;
+const NOW = Date.parse('2026-12-05T12:00:00Z');
+const iso = (msAgo: number) => new Date(NOW - msAgo).toISOString();
+let ds: DataSource;
+let db: Database;
+let writer: StoreWriter;
+let stores: RetentionStores;
+
+beforeAll(async () => {
+  ds = new DataSource({ ...dataSourceOptions(join(mkdtempSync(join(tmpdir(), 'livetrace-spool-')), 'spool.sqlite')), logging: false });
+  await ds.initialize();
+  await ds.runMigrations();
+  db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
+  const tables = shippedTables(db);
+  enterSlot(db, tables, SLOT);
+  installTriggers(db, tables, SLOT);
+  writer = new StoreWriter(db);
+  // The trace rows' own prune without their steps' citations (the real one: test/postgres).
+  const traces: RetentionStores['traces'] = {
+    idBeyondNewest: (tx, keep) => (tx.stmt('SELECT id FROM trace ORDER BY id DESC LIMIT 1 OFFSET ?').get(keep) as { id: number } | undefined)?.id ?? null,
+    oldest: () => [],
+    prune: (tx, ids) =>
+      ids.flatMap((id) => {
+        const t = tx.stmt('SELECT path_id, datapath_flow_id FROM trace WHERE id = ?').get(id) as { path_id: number | null; datapath_flow_id: number | null };
+        tx.stmt('DELETE FROM trace_port WHERE trace_id = ?').run(id);
+        tx.stmt('DELETE FROM trace WHERE id = ?').run(id);
+        return [{ pathId: t.path_id, datapathFlowId: t.datapath_flow_id }];
+      }),
+  };
+  stores = { traces, paths: new PathStore({ db } as unknown as StoreService), flows: new DatapathFlowStore({ db }) };
+});
+
+afterAll(async () => {
+  await writer?.close();
+  await ds?.destroy();
+});
+
+const table = (name: string) => shippedTables(db).find((t) => t.name === name)!;
+const meta = (k: string, v: number) => db.prepare('UPDATE meta SET value = ? WHERE key = ?').run(String(v), k);
+/** Everything up to these values is in PostgreSQL (shipped mark = claim: changes at or below are logged). */
+function shippedUpTo(id: number): void {
+  for (const t of ['trace', 'trace_port', 'path', 'datapath_flow', 'recirc_edge']) {
+    meta(markKeys(t).shipped, id);
+    setClaim(db, table(t), SLOT, id);
+  }
+  meta(markKeys('trace_citation').shipped, Math.floor(id / 32));
+  setClaim(db, table('trace_citation'), SLOT, Math.floor(id / 32));
+}
+
+/** A packet: a path, one pass a flow lifetime (removed `endedAgo` ms before NOW, null: live). */
+function packet(first: number, endedAgo: Array<number | null>): number[] {
+  const path = BASE + first;
+  db.prepare(`INSERT INTO path (id, chassis, created_at, updated_at, verdict) VALUES (?, 'hv1', ?, ?, '{}')`).run(path, iso(DAY), iso(DAY));
+  return endedAgo.map((ago, k) => {
+    const id = BASE + first + k;
+    db.prepare(
+      `INSERT INTO datapath_flow (id, chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source) VALUES (?, 'hv1', ?, ?, ?, ?, '0', 'k', 'a', 1, 1, 'poller')`,
+    ).run(id, `u-${id}`, iso(DAY), iso(DAY), ago === null ? null : iso(ago));
+    db.prepare(
+      `INSERT INTO trace (id, chassis, created_at, datapath_flow_id, method, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, path_id, step_count, steps)
+       VALUES (?, 'hv1', ?, ?, 'trace', '0', 'f', 'f', 'm', 'a', ',', '{}', ?, 0, x'')`,
+    ).run(id, iso(DAY), id, path);
+    db.prepare(`INSERT INTO trace_port (trace_id, port_name, role, scope) VALUES (?, 'lsp1', 'inport', 'pass')`).run(id);
+    return id;
+  });
+}
+const DAY = 86_400_000;
+const spoolIds = () => (db.prepare('SELECT id FROM trace ORDER BY id').all() as Array<{ id: number }>).map((r) => r.id);
+
+async function round(): Promise<number> {
+  const maxId = (await writer.submit((tx) => spoolCut(tx, stores, { keep: 1, before: null })))!;
+  let pruned = 0;
+  for (let after = -1; ; ) {
+    const r = await writer.submit((tx) => pruneSpoolBatch(tx, stores, { after, maxId, quietBefore: iso(QUIET_MS), batch: 2 }));
+    if (!r.scanned) return pruned;
+    after = r.cursor;
+    pruned += r.traces;
+  }
+}
+
+describe('the spool prunes locally only what PostgreSQL holds and the agent can no longer change', () => {
+  it('keeps the unshipped, the waiting, the live and the recently ended; forgets the rest without logging it', async () => {
+    const old = packet(1, [DAY, DAY]);
+    const live = packet(3, [DAY, null]); // one pass still in the datapath: the whole path stays
+    const recent = packet(5, [QUIET_MS / 2]); // ended, but the path recorder may still chain to it
+    const waiting = packet(6, [DAY]); // a port added after it was shipped, not yet in PostgreSQL
+    const old2 = packet(7, [DAY]);
+    shippedUpTo(BASE + 7);
+    db.prepare(`INSERT INTO trace_port (trace_id, port_name, role, scope) VALUES (?, 'lsp9', 'outport', 'path')`).run(waiting[0]);
+    const unshipped = packet(8, [DAY, DAY]);
+    expect(db.prepare('SELECT tbl, pk FROM ship_log').all()).toEqual([{ tbl: 'trace_port', pk: JSON.stringify([waiting[0], `lsp9`, 'outport', 'path']) }]);
+
+    expect(await round()).toBe(old.length + old2.length);
+    expect(spoolIds()).toEqual([...live, ...recent, ...waiting, ...unshipped]);
+    // Their paths and ended lifetimes went too, and the prune logged nothing: no DELETE ships.
+    expect(db.prepare('SELECT id FROM path WHERE id IN (?, ?)').all(BASE + 1, BASE + 7)).toEqual([]);
+    expect(db.prepare('SELECT id FROM datapath_flow WHERE id IN (?, ?, ?)').all(...old, ...old2)).toEqual([]);
+    expect(db.prepare('SELECT tbl FROM ship_log').all()).toEqual([{ tbl: 'trace_port' }]);
+
+    // Once shipped (the entry gone, the marks past them) and quiet, they go too, but the newest (the row limit).
+    db.prepare('DELETE FROM ship_log').run();
+    db.prepare('UPDATE datapath_flow SET removed_at = ? WHERE removed_at IS NULL OR removed_at > ?').run(iso(DAY), iso(DAY));
+    shippedUpTo(BASE + 100);
+    expect(await round()).toBe(live.length + recent.length + waiting.length + unshipped.length - 1);
+    expect(spoolIds()).toEqual([unshipped[1]]);
+  });
+});
