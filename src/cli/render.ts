@@ -46,10 +46,13 @@ export function verdictText(v: any, c: Paint): string {
  * A page (newest first) oldest first, as a terminal prints it, with each far pass (arrivedFrom)
  * still right after the pass that sent it, where the API put it.
  */
-export function oldestFirst<T extends { arrivedFrom?: unknown }>(items: T[]): T[] {
+export function oldestFirst<T extends { id: number; arrivedFrom?: { traceId: number } }>(items: T[]): T[] {
   const groups: T[][] = [];
   for (const t of items) {
-    if (t.arrivedFrom && groups.length) groups[groups.length - 1].push(t);
+    // With ?chassis= the sender is on another chassis, not in the page: the far pass stands alone,
+    // where its sender would be.
+    const last = groups[groups.length - 1];
+    if (t.arrivedFrom && last?.some((g) => (g.arrivedFrom?.traceId ?? g.id) === t.arrivedFrom!.traceId)) last.push(t);
     else groups.push([t]);
   }
   return groups.reverse().flat();

@@ -33,5 +33,10 @@ describe('oldestFirst', () => {
   it('a page that starts with a far pass (its sender on the previous page) keeps it first', () => {
     expect(oldestFirst([{ id: 30, arrivedFrom: { traceId: 8, chassis: 'hv1' } }, { id: 7 }]).map((t) => t.id)).toEqual([7, 30]);
   });
+
+  it('a ?chassis= page: far passes whose senders are on another chassis sit where their senders would, oldest first', () => {
+    const page = [{ id: 20 }, { id: 19 }, { id: 4, arrivedFrom: { traceId: 3, chassis: 'hv1' } }, { id: 5, arrivedFrom: { traceId: 3, chassis: 'hv1' } }, { id: 2 }];
+    expect(oldestFirst(page).map((t) => t.id)).toEqual([2, 4, 5, 19, 20]);
+  });
 });
 
