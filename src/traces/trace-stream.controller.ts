@@ -19,7 +19,7 @@ export class TraceStreamController {
       'Each event is `event: trace`, `id: <trace id>`, `data: <the item of GET /traces>` as it was when committed (the path-scope logicalPorts of a pass grow as the later passes of its path are traced), oldest first. Starts after the newest matching trace, or after `Last-Event-ID` (a reconnecting EventSource sends it). `event: gap` says a resume skipped traces (more than 500); a comment line every 15 s keeps the connection open. At most 32 streams (503).',
   })
   @ApiQuery({ name: 'logical_port', required: false, example: 'lsp1' })
-  @ApiQuery({ name: 'role', required: false, enum: ['inport', 'outport', 'any'] })
+  @ApiQuery({ name: 'role', required: false, enum: ['inport', 'outport', 'any'], description: "With logical_port, role any or inport: also the passes on another chassis of a packet the port sent that a router forwarded there, marked arrivedFrom, when stored after their sender (or within 5 s before it)" })
   @ApiQuery({ name: 'verdict', required: false, enum: ['output', 'drop', 'controller', 'tunnel', 'recirculate'] })
   @ApiQuery({ name: 'chassis', required: false })
   @ApiQuery({ name: 'session', required: false, description: 'Trace session id' })
