@@ -29,7 +29,7 @@ import { dataSourceOptions } from '../../src/storage/data-source.options';
 import { StoreService } from '../../src/storage/store.service';
 import { DAYS, TENANTS } from './generate';
 import { load, loadStores } from './load';
-import { fileBytes, pgQuery, startCluster, stopCluster } from './postgres-lib';
+import { clusterCpuSeconds, fileBytes, pgQuery, startCluster, stopCluster } from './postgres-lib';
 import { World } from './world';
 
 const N = Number(process.env.BENCH_TRACES ?? 90_000);
@@ -67,14 +67,27 @@ async function main() {
     const spoolTraces = () => (store.db.prepare('SELECT COUNT(*) AS n FROM trace').get() as { n: number }).n;
     log(`loaded ${loaded.traces} traces (${loaded.perS.toFixed(0)}/s), shipped; PostgreSQL ${await pgTraces()}, spool ${fileBytes(spool) / 1e6} MB`);
 
+    const pgDir = join(dir, 'pg');
+    /** CPU seconds of this process (agent: writer, shipper) and of PostgreSQL during `fn`. */
+    const cpu = async <T>(fn: () => Promise<T>): Promise<[T, { agentCpuS: number; pgCpuS: number }]> => {
+      const a0 = process.cpuUsage();
+      const p0 = clusterCpuSeconds(pgDir);
+      const r = await fn();
+      const a = process.cpuUsage(a0);
+      return [r, { agentCpuS: (a.user + a.system) / 1e6, pgCpuS: clusterCpuSeconds(pgDir) - p0 }];
+    };
     const service = (env: Record<string, string>) => new RetentionService(store, stores.traces, stores.paths, stores.flows, loadConfig({ ...base, ...env }), new MetricsService());
     // 1. The reference: PostgreSQL follows the spool (the deletes ship).
     let t0 = performance.now();
-    const follow = await service({ LIVETRACE_RETENTION_ROWS: String(N - PRUNE), LIVETRACE_RETENTION_DAYS: '0' }).round();
-    const followSpoolS = (performance.now() - t0) / 1000;
-    await store.shipper!.synced(3_600_000);
+    let followSpoolS = 0;
+    const [follow, followCpu] = await cpu(async () => {
+      const r = await service({ LIVETRACE_RETENTION_ROWS: String(N - PRUNE), LIVETRACE_RETENTION_DAYS: '0' }).round();
+      followSpoolS = (performance.now() - t0) / 1000;
+      await store.shipper!.synced(3_600_000);
+      return r;
+    });
     const followS = (performance.now() - t0) / 1000;
-    out.follow = { ...follow, spoolSeconds: followSpoolS, shippedSeconds: followS, perS: follow.traces / followS, pgTraces: await pgTraces() };
+    out.follow = { ...follow, spoolSeconds: followSpoolS, shippedSeconds: followS, perS: follow.traces / followS, ...followCpu, pgTraces: await pgTraces() };
     log('follow', JSON.stringify(out.follow));
 
     // 2. The spool's local prune, muted (now + 1 h: every lifetime ended long enough ago).
@@ -91,7 +104,7 @@ async function main() {
         }
       })) as typeof submit;
     t0 = performance.now();
-    const spoolRound = await local.round(Date.now() + 3_600_000);
+    const [spoolRound, localCpu] = await cpu(() => local.round(Date.now() + 3_600_000));
     const localS = (performance.now() - t0) / 1000;
     store.writer.submit = submit;
     await store.shipper!.synced(3_600_000);
@@ -99,6 +112,7 @@ async function main() {
     out.local = {
       ...spoolRound,
       perS: spoolRound.traces / localS,
+      ...localCpu,
       batchMs: { p50: sorted[Math.floor(sorted.length / 2)], max: sorted[sorted.length - 1] },
       spoolTraces: spoolTraces(),
       pgTraces: await pgTraces(),
@@ -110,15 +124,17 @@ async function main() {
     const batchMs: number[] = [];
     let b0 = performance.now();
     t0 = performance.now();
-    const central = await centralRound(store.central!.pool, { days: 0, keep: N - 2 * PRUNE }, Date.now(), {
-      onBatch: () => {
-        batchMs.push(performance.now() - b0);
-        b0 = performance.now();
-      },
-    });
+    const [central, centralCpu] = await cpu(() =>
+      centralRound(store.central!.pool, { days: 0, keep: N - 2 * PRUNE }, Date.now(), {
+        onBatch: () => {
+          batchMs.push(performance.now() - b0);
+          b0 = performance.now();
+        },
+      }),
+    );
     const centralS = (performance.now() - t0) / 1000;
     const bs = batchMs.sort((a, b) => a - b);
-    out.central = { ...central, perS: central.traces / centralS, batchMs: { p50: bs[Math.floor(bs.length / 2)], max: bs[bs.length - 1] }, pgTraces: await pgTraces() };
+    out.central = { ...central, perS: central.traces / centralS, ...centralCpu, batchMs: { p50: bs[Math.floor(bs.length / 2)], max: bs[bs.length - 1] }, pgTraces: await pgTraces() };
     log('central', JSON.stringify(out.central));
     out.load1AtEnd = loadavg()[0];
   } finally {
