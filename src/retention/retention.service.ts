@@ -69,6 +69,12 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
 
   onApplicationBootstrap(): void {
     if (!this.enabled) return;
+    const c = this.config;
+    if (this.central && c.LIVETRACE_CENTRAL_RETENTION_DAYS > 0 && c.LIVETRACE_RETENTION_DAYS > c.LIVETRACE_CENTRAL_RETENTION_DAYS)
+      this.log.warn(
+        `LIVETRACE_CENTRAL_RETENTION_DAYS=${c.LIVETRACE_CENTRAL_RETENTION_DAYS} is shorter than the spool's LIVETRACE_RETENTION_DAYS=${c.LIVETRACE_RETENTION_DAYS}: ` +
+          'PostgreSQL may delete rows this agent still updates (they come back until they stop changing)',
+      );
     this.timer = setInterval(() => {
       void this.round().catch((e: Error) => this.log.warn(`retention round failed: ${e.message}`));
       if (this.central) void this.centralRound().catch((e: Error) => this.log.warn(`PostgreSQL retention round failed: ${e.message}`));
