@@ -8,7 +8,11 @@ import { makeCursor, type Page } from '../common/query';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import type { LivetraceConfig } from '../config/config.schema';
 import type { TraceListQuery } from '../traces/trace-read-store';
+import type { SqlReader } from '../storage/sql';
+import { StoreService } from '../storage/store.service';
 import type { TraceJson } from '../traces';
+import type { FarSince } from '../traces/trace-stream.service';
+import { TraceStreamService } from '../traces/trace-stream.service';
 import { looksForFarPasses, TracesService } from '../traces/traces.service';
 import { TraceStore } from '../traces/trace-store';
 import { CrossChassisPaths } from './cross-chassis';
@@ -44,6 +48,13 @@ export const SENDER_BOUND: SenderBound = { rows: 1000, links: 64 };
 const ROWS_AT_ONCE = 200;
 const LINKS_AT_ONCE = 8;
 
+/**
+ * How far apart the traces of a sender and its arrival may be stamped, beyond the skew window:
+ * each agent traces a flow when its poller sees it (up to a poll period late) and its tracer
+ * gets to it. Only the stream's gate uses it (a link still needs the flows within the skew).
+ */
+const NEAR_SLACK_MS = 10_000;
+
 const shift = (iso: string | undefined, ms: number): string | undefined => (iso === undefined ? undefined : new Date(Date.parse(iso) + ms).toISOString());
 
 function meets(t: TraceJson, q: TraceListQuery): boolean {
@@ -63,6 +74,8 @@ export class PortArrivals implements OnModuleInit {
     private readonly builder: PathBuilder,
     private readonly crossChassis: CrossChassisPaths,
     @Optional() @Inject(LIVETRACE_CONFIG) private readonly config?: Pick<LivetraceConfig, 'LIVETRACE_TUNNEL_SKEW_MS'>,
+    @Optional() @Inject(StoreService) private readonly storage?: { readonly query: SqlReader },
+    @Optional() private readonly streams?: TraceStreamService,
   ) {}
 
   /** Tests lower it; the service runs on SENDER_BOUND. */
@@ -70,6 +83,7 @@ export class PortArrivals implements OnModuleInit {
 
   onModuleInit(): void {
     this.traces.useFarPasses((page, q) => this.page(page, q));
+    this.streams?.useFarPasses((q, afterId, retry, limit, near) => this.since(q, afterId, retry, limit, near));
   }
 
   /** A port's page with its far passes: after their sender, or with `chassis`, the asked chassis's merged in. */
@@ -170,6 +184,86 @@ export class PortArrivals implements OnModuleInit {
       }
     }
     return out;
+  }
+
+  /**
+   * The stream's far passes (trace-stream.service.ts): among the traces stored after `afterId`,
+   * only tunnel arrivals whose Geneve ingress is not the port can be one (a routed packet arrives
+   * with the router's port as its ingress; one with the port's own key names it and is the
+   * stream's own row), so only they cost a link, at most `limit` of them a call, and one link a
+   * path (an arrival's recirculations share it). Each is linked back to its sender by the one
+   * cross-chassis link; a far pass is one whose sender, on another chassis, holds the port and sent
+   * the packet away (sendsAway). An arrival whose sender is not stored yet is returned as unlinked.
+   * `near` (the stream's): the trace times of the port's recent passes that tunnelled; an arrival
+   * traced far from all of them costs no link (unlinked: a sender may still come).
+   */
+  async since(q: TraceListQuery, afterId: number, retry: readonly number[], limit: number, near?: readonly number[]): Promise<FarSince> {
+    const portName = q.portName!;
+    const fresh = this.storage ? await this.arrivalsAfter(q, afterId, limit) : [];
+    const scannedTo = fresh.length ? fresh[fresh.length - 1].id : afterId;
+    const again = retry.length && this.storage ? await this.storage.query.all<{ id: number; created_at: string }>(`SELECT id, created_at FROM trace WHERE id IN (${this.storage.query.inList('int')})`, this.storage.query.list(retry)) : [];
+    const seen = new Map([...again, ...fresh].map((r) => [Number(r.id), Date.parse(r.created_at)]));
+    const ids = [...seen.keys()].sort((a, b) => a - b);
+    const decided = new Map<number, { sender: TraceJson; far: Map<number, TraceJson> } | 'unlinked' | null>();
+    const items: TraceJson[] = [];
+    const unlinked: number[] = [];
+    const window = (this.config?.LIVETRACE_TUNNEL_SKEW_MS ?? 1000) + NEAR_SLACK_MS;
+    for (const id of ids) {
+      // No pass of the port that tunnelled was traced near this arrival's time: no link, perhaps later.
+      if (near && !near.some((at) => Math.abs(at - seen.get(id)!) <= window)) {
+        unlinked.push(id);
+        continue;
+      }
+      if (!decided.has(id)) await this.linkBack(id, portName, decided);
+      const link = decided.get(id);
+      if (link === 'unlinked') unlinked.push(id);
+      const f = link && link !== 'unlinked' ? link.far.get(id) : undefined;
+      if (link && link !== 'unlinked' && f && !f.logicalPorts.some((p) => p.name === portName) && meets(f, q))
+        items.push({ ...f, arrivedFrom: { traceId: link.sender.id, chassis: link.sender.chassis } });
+    }
+    return { items, scannedTo, unlinked };
+  }
+
+  /** Tunnel arrivals (a `tunnel_in` port row) after `afterId` whose ingress is not the port, with the stream's other filters. */
+  private async arrivalsAfter(q: TraceListQuery, afterId: number, limit: number): Promise<Array<{ id: number; created_at: string }>> {
+    const db = this.storage!.query;
+    const where = ['p.trace_id > ?', "p.role = 'tunnel_in'", 'p.port_name <> ?'];
+    const args: unknown[] = [afterId, q.portName];
+    if (q.chassis) where.push('t.chassis = ?') && args.push(q.chassis);
+    if (q.verdict) where.push('t.verdict_kinds LIKE ?') && args.push(`%,${q.verdict},%`);
+    if (q.sessionId) where.push('t.session_id = ?') && args.push(q.sessionId);
+    // The primary key (trace_id, port_name, role, scope) walks only the rows after afterId.
+    return db.all<{ id: number; created_at: string }>(
+      `SELECT DISTINCT p.trace_id AS id, t.created_at FROM trace_port p JOIN trace t ON t.id = p.trace_id WHERE ${where.join(' AND ')} ORDER BY p.trace_id LIMIT ?`,
+      ...args,
+      limit,
+    );
+  }
+
+  /** Decides, for every pass of `id`'s path on its chassis, which port's sender (if any) sent it there. */
+  private async linkBack(id: number, portName: string, decided: Map<number, { sender: TraceJson; far: Map<number, TraceJson> } | 'unlinked' | null>): Promise<void> {
+    decided.set(id, null);
+    const built = await this.builder.ofTrace(id);
+    if (!built) return;
+    const across = await this.crossChassis.extend(built, (x) => this.builder.ofTrace(x));
+    const at = across ? across.segments.findIndex((s) => s.built.passes.some((p) => p.id === id)) : 0;
+    if (!across || at <= 0) {
+      for (const p of built.passes) decided.set(p.id, 'unlinked');
+      return;
+    }
+    const before = across.segments.slice(0, at);
+    const senders = (await this.store.fromRows(before.flatMap((s) => s.built.passes), false)).filter((t) => sendsAway(t, portName));
+    const sender = senders.sort((a, b) => b.id - a.id)[0];
+    if (!sender) {
+      for (const s of across.segments) for (const p of s.built.passes) decided.set(p.id, null);
+      return;
+    }
+    const from = across.segments.findIndex((s) => s.built.passes.some((p) => p.id === sender.id));
+    const farRows = across.segments.slice(from + 1).filter((s) => s.chassis !== sender.chassis).flatMap((s) => s.built.passes);
+    const far = new Map((await this.store.fromRows(farRows, false)).map((t) => [t.id, t]));
+    const link = { sender, far };
+    for (const p of farRows) decided.set(p.id, link);
+    for (const p of built.passes) if (!decided.has(p.id)) decided.set(p.id, null);
   }
 
   /** The passes of `t`'s packet on other chassis, by the one cross-chassis link. */

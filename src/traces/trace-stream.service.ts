@@ -7,8 +7,20 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError } from '../common/api-error';
+import type { TraceListQuery } from './trace-read-store';
 import type { TraceJson } from './trace-record';
 import { TraceFilter, TracesService } from './traces.service';
+
+/** A look for a port's far passes since a trace id (PortArrivals.since, in paths/, which owns the link). */
+export interface FarSince {
+  /** The far passes found, oldest first, each marked `arrivedFrom`. */
+  items: TraceJson[];
+  /** The highest arrival id looked at: the next look goes on after it. */
+  scannedTo: number;
+  /** Arrivals whose sender is not stored (yet), or not traced near one: worth a retry while it may still come. */
+  unlinked: number[];
+}
+export type FarPassesSince = (q: TraceListQuery, afterId: number, retry: readonly number[], limit: number, near: readonly number[]) => Promise<FarSince>;
 
 /** The filters a stream takes: those of `GET /traces` that cost one indexed walk. */
 export type StreamFilter = Pick<TraceFilter, 'logicalPort' | 'role' | 'verdict' | 'chassis' | 'sessionId'>;
@@ -44,7 +56,24 @@ interface Stream {
   seenNewest: number;
   busy: boolean;
   heartbeat: NodeJS.Timeout;
+  /**
+   * A port's stream (role any or inport): its packets' far passes, the passes on another chassis
+   * of a packet the port sent that a router forwarded there (PortArrivals.since). Tunnel arrivals
+   * are looked at once each, after `after`; one whose sender is not stored yet is looked at again
+   * (`retry`, with when first seen) for the reorder window, then given up. `senders`: the port's
+   * passes this stream sent that tunnelled (trace time, when seen): only arrivals traced near one
+   * of them cost a link, so a port that sends nothing away costs no link at all.
+   */
+  far?: { after: number; retry: Map<number, number>; senders: Map<number, { at: number; seen: number }> };
 }
+
+/**
+ * How long a port's pass that tunnelled is remembered as a possible sender (the stream's gate,
+ * PortArrivals.since `near`), and at most how many; how many unlinked arrivals are retried.
+ */
+const SENDER_MEMORY_MS = 30_000;
+const MAX_SENDERS = 1000;
+const MAX_RETRY = 500;
 
 @Injectable()
 export class TraceStreamService implements BeforeApplicationShutdown {
@@ -54,8 +83,14 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   private timer?: NodeJS.Timeout;
   private ticking = false;
   private readonly log = new Logger('TraceStream');
+  private farPassesSince?: FarPassesSince;
 
   constructor(private readonly traces: TracesService) {}
+
+  /** Set by the paths feature, which builds on this one (a routed packet's far passes need its links). */
+  useFarPasses(f: FarPassesSince): void {
+    this.farPassesSince = f;
+  }
 
   get open(): number {
     return this.streams.size;
@@ -72,7 +107,8 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   }
 
   private async page(filter: StreamFilter, cursor: number | undefined, limit: number): Promise<{ items: TraceJson[]; more: boolean }> {
-    const body = await this.traces.listJson({ ...filter, cursor, limit, withSteps: false });
+    // The port's own rows: far passes are the stream's own look (poll), not the list's.
+    const body = await this.traces.listJson({ ...filter, cursor, limit, withSteps: false }, { far: false });
     const parsed = JSON.parse(body.toString('utf8')) as { items: TraceJson[]; next: string | null };
     return { items: parsed.items, more: parsed.next !== null };
   }
@@ -108,6 +144,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       seenNewest: lastEventId !== undefined ? -1 : newestAll,
       busy: false,
       heartbeat: setInterval(() => res.write(': heartbeat\n\n'), this.opts.heartbeatMs),
+      far: filter.logicalPort !== undefined && filter.role !== 'outport' ? { after: lastEventId ?? newestAll, retry: new Map(), senders: new Map() } : undefined,
     };
     this.streams.add(stream);
     res.on('close', () => this.stop(stream));
@@ -172,6 +209,9 @@ export class TraceStreamService implements BeforeApplicationShutdown {
         if (fresh.length < items.length || !more || found.length > this.opts.maxCatchUp) break;
         cursor = items[items.length - 1].id;
       }
+      if (s.far) // Each arrival is looked at once (or retried while unlinked), so a far pass comes once, even below the floor.
+      if (s.far) found.push(...(await this.farPasses(s, now, found)).filter((t) => !s.recent.has(t.id) && !found.some((x) => x.id === t.id)));
+      found.sort((a, b) => b.id - a.id);
       if (s.res.destroyed) return;
       const gap = found.length > this.opts.maxCatchUp;
       found.reverse();
@@ -188,6 +228,30 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     } finally {
       s.busy = false;
     }
+  }
+
+  /**
+   * The far passes among the arrivals stored since the last look, and those retried. An arrival
+   * stored after its sender is sent (once its own commit is seen); one stored before its sender
+   * is sent if the sender is stored within the reorder window (then out of id order, like a late
+   * commit), else not (GET /traces?logical_port= lists it).
+   */
+  private async farPasses(s: Stream, now: number, own: readonly TraceJson[]): Promise<TraceJson[]> {
+    const far = s.far!;
+    for (const t of own) if (t.verdict.tunnels?.length) far.senders.set(t.id, { at: Date.parse(t.createdAt), seen: now });
+    for (const [id, x] of far.senders) if (now - x.seen >= SENDER_MEMORY_MS || far.senders.size > MAX_SENDERS) far.senders.delete(id);
+    for (const [id, at] of far.retry) if (now - at >= this.opts.reorderMs || far.retry.size > MAX_RETRY) far.retry.delete(id);
+    const near = [...far.senders.values()].map((x) => x.at);
+    if (!this.farPassesSince) return [];
+    // The port as GET /traces resolves it (a UUID to its name), at each look: cheap, from the replicas.
+    const portName = await this.traces.resolvePort(s.filter.logicalPort!);
+    const q: TraceListQuery = { portName, role: s.filter.role, verdict: s.filter.verdict, chassis: s.filter.chassis, sessionId: s.filter.sessionId, limit: PAGE, withSteps: false };
+    const r = await this.farPassesSince(q, far.after, [...far.retry.keys()], PAGE, near);
+    far.after = Math.max(far.after, r.scannedTo);
+    const waiting = new Set(r.unlinked);
+    for (const id of far.retry.keys()) if (!waiting.has(id)) far.retry.delete(id);
+    for (const id of r.unlinked) if (!far.retry.has(id)) far.retry.set(id, now);
+    return r.items;
   }
 
   beforeApplicationShutdown(): void {

@@ -12,6 +12,6 @@ import { TraceStreamService } from './trace-stream.service';
   imports: [TypeOrmModule.forFeature([TraceEntity, TracePortEntity, TraceCitationEntity, LogicalPortAliasEntity, OfRuleEntity, LogicalFlowSnapshotEntity, OvnObjectEntity])],
   controllers: [TraceStreamController, TracesController],
   providers: [TracesService, TraceStreamService, TraceStore],
-  exports: [TracesService, TraceStore],
+  exports: [TracesService, TraceStreamService, TraceStore],
 })
 export class TracesModule {}

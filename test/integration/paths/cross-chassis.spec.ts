@@ -16,6 +16,7 @@ import { PathsService } from '../../../src/paths/paths.service';
 import { PortArrivals, SENDER_BOUND } from '../../../src/paths/port-arrivals';
 import type { TraceListQuery } from '../../../src/traces/trace-read-store';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
+import { SqliteReader } from '../../../src/storage/sql';
 import { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { oneChassis } from '../../support/cross-chassis';
@@ -195,7 +196,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
       const v = { kinds: ['tunnel'], logicalPorts: [], logicalFlow: null, northbound: null, recircIds: [], reason: null, tunnels: [{ chassis, remoteIp: ENCAP[chassis as keyof typeof ENCAP], datapath, outport }] };
       db.prepare('UPDATE trace SET verdict = ? WHERE id = ?').run(JSON.stringify(v), trace);
     };
-    const arrivals = () => new PortArrivals(undefined as never, traces, new PathBuilder(store), oneChassis(store, {}, ENCAP));
+    const arrivals = () => new PortArrivals(undefined as never, traces, new PathBuilder(store), oneChassis(store, {}, ENCAP), undefined, { query: new SqliteReader(db) });
     const page = async (q: Partial<TraceListQuery>) => {
       const query: TraceListQuery = { portName: 'lsp1', role: 'any', limit: 500, withSteps: false, ...q };
       return arrivals().withFarPasses((await traces.list(query)).items, query);
@@ -303,6 +304,45 @@ describe('a path across chassis (GET /paths/:id)', () => {
         const byRow = await allPages({ chassis: 'hv3' });
         expect(byRow.flatMap((p) => p.ids)).toEqual([own[1], own[0], ids.routedRecv.trace]);
         expect(byRow.length).toBeGreaterThan(2);
+      });
+    });
+
+    describe("the stream's look (PortArrivals.since): only tunnel arrivals whose ingress is not the port, linked back", () => {
+      const q = (extra: Partial<TraceListQuery> = {}): TraceListQuery => ({ portName: 'lsp1', role: 'any', limit: 100, withSteps: false, ...extra });
+
+      it("finds hv3's pass of the routed packet among everything stored, marked with its sender; not hv2's arrivals, which name lsp1", async () => {
+        const r = await arrivals().since(q(), 0, [], 100);
+        expect(r.items.map((t) => [t.id, t.chassis, t.arrivedFrom])).toEqual([[ids.routedRecv.trace, 'hv3', { traceId: ids.routedSent.trace, chassis: 'hv1' }]]);
+        expect(r.scannedTo).toBeGreaterThanOrEqual(ids.routedRecv.trace);
+        expect(r.unlinked).toEqual([]);
+        // Another port's stream: the same arrival is not its far pass (its sender does not hold lsp2).
+        expect((await arrivals().since(q({ portName: 'lsp2' }), 0, [], 100)).items).toEqual([]);
+        // After the arrival's id, or on another chassis, or with another verdict: nothing.
+        expect((await arrivals().since(q(), ids.routedRecv.trace, [], 100)).items).toEqual([]);
+        expect((await arrivals().since(q({ chassis: 'hv2' }), 0, [], 100)).items).toEqual([]);
+        expect((await arrivals().since(q({ verdict: 'drop' }), 0, [], 100)).items).toEqual([]);
+        expect((await arrivals().since(q({ chassis: 'hv3', verdict: 'output' }), 0, [], 100)).items.map((t) => t.id)).toEqual([ids.routedRecv.trace]);
+        // The stream's gate: the port's passes that tunnelled, by trace time. None near the arrival: no link, kept for a retry.
+        const gated = await arrivals().since(q(), 0, [], 100, [T0 - 3_600_000]);
+        expect(gated.items).toEqual([]);
+        expect(gated.unlinked).toContain(ids.routedRecv.trace);
+        expect((await arrivals().since(q(), 0, [], 100, [T0 + 4000])).items.map((t) => t.id)).toEqual([ids.routedRecv.trace]);
+      });
+
+      it('an arrival stored before its sender is unlinked, and found when retried after the sender is stored', async () => {
+        const at = T0 + 60_000;
+        const early = pass('hv3', hv3Arrival, at + 1, { kinds: ['output'], logicalPorts: ['lsp3'] });
+        ports(early.trace, [['sw1-lr0', 'tunnel_in', 'sw1'], ['lsp3', 'outport', 'sw1']]);
+        const first = await arrivals().since(q(), ids.routedRecv.trace, [], 100);
+        expect(first).toEqual({ items: [], scannedTo: early.trace, unlinked: [early.trace] });
+        const sender = pass('hv1', routed, at, tunnelTo('hv3'));
+        ports(sender.trace, [['lsp1', 'inport', 'sw0'], ['lsp3', 'tunnel_out', 'sw1']]);
+        tunnelOn(sender.trace, 'hv3', 'sw1', 'lsp3');
+        const again = await arrivals().since(q(), first.scannedTo, first.unlinked, 100);
+        expect(again.items.map((t) => [t.id, t.arrivedFrom])).toEqual([[early.trace, { traceId: sender.trace, chassis: 'hv1' }]]);
+        expect(again.unlinked).toEqual([]);
+        // Not retried, it is not looked at again.
+        expect((await arrivals().since(q(), again.scannedTo, [], 100)).items).toEqual([]);
       });
     });
   });

@@ -98,3 +98,120 @@ describe('the trace stream tailing', () => {
     expect(service.open).toBe(0);
   });
 });
+
+describe("a port's stream and its far passes (the look PortArrivals.since registers, in paths/port-arrivals.ts)", () => {
+  const visible = new Set<number>();
+  /** Arrivals stored (id → the sender's id once it is stored, else null); lsp1's own rows are `visible`. */
+  const arrivals = new Map<number, number | null>();
+  const calls: Array<{ after: number; retry: number[]; near: number[] }> = [];
+  /** lsp1's own rows that tunnelled (possible senders), by id: their trace time. */
+  const tunnelled = new Map<number, string>();
+  let service: TraceStreamService;
+
+  beforeEach(() => {
+    visible.clear();
+    arrivals.clear();
+    tunnelled.clear();
+    calls.length = 0;
+    TraceStreamService.options = { ...STREAM_DEFAULTS, pollMs: 10, heartbeatMs: 60_000, reorderMs: 2000, maxCatchUp: 50 };
+    const own = fakeTraces(visible);
+    // The port's own rows are `visible`; every trace (the newest id of all) the arrivals too.
+    const traces: Record<string, unknown> = {
+      listJson: (f: { logicalPort?: string; cursor?: number; limit: number }) => {
+        if (f.logicalPort)
+          return own.listJson(f as never).then((b) => {
+            const page = JSON.parse(b.toString()) as { items: Array<{ id: number; createdAt?: string; verdict: { tunnels?: unknown[] } }> };
+            for (const t of page.items) if (tunnelled.has(t.id)) Object.assign(t, { createdAt: tunnelled.get(t.id), verdict: { ...t.verdict, tunnels: [{}] } });
+            return Buffer.from(JSON.stringify(page));
+          });
+        return fakeTraces(new Set([...visible, ...arrivals.keys()])).listJson(f as never);
+      },
+    };
+    traces.resolvePort = async (name: string) => name;
+    // As PortArrivals.since answers: arrivals after `after` and the retried ones, each linked or unlinked.
+    const far = async (_q: unknown, after: number, retry: readonly number[], _limit: number, near: readonly number[]) => {
+      calls.push({ after, retry: [...retry], near: [...near] });
+      const looked = [...new Set([...retry, ...[...arrivals.keys()].filter((id) => id > after)])];
+      const items = looked.filter((id) => arrivals.get(id) != null).map((id) => ({ id, chassis: 'hv3', arrivedFrom: { traceId: arrivals.get(id), chassis: 'hv1' } }));
+      return { items, scannedTo: Math.max(after, ...[...arrivals.keys()]), unlinked: looked.filter((id) => arrivals.get(id) === null) };
+    };
+    service = new TraceStreamService(traces as unknown as TracesService);
+    service.useFarPasses(far as never);
+  });
+
+  afterEach(() => {
+    service.beforeApplicationShutdown();
+    TraceStreamService.options = STREAM_DEFAULTS;
+  });
+
+  const events = (res: FakeResponse) => [...res.out.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]) as { id: number; arrivedFrom?: { traceId: number } });
+
+  it('sends an arrival stored after its sender, marked arrivedFrom, once; an arrival is looked at once', async () => {
+    visible.add(1);
+    const res = new FakeResponse();
+    await service.start({ logicalPort: 'lsp1' }, undefined, res as any);
+    visible.add(2);
+    arrivals.set(3, 2);
+    await settle();
+    visible.add(4);
+    await settle();
+    expect(events(res).map((e) => [e.id, e.arrivedFrom?.traceId])).toEqual([[2, undefined], [3, 2], [4, undefined]]);
+    // Looked at from the start (the newest id of all then), then after the arrival seen.
+    expect(calls[0].after).toBe(1);
+    expect(calls.slice(1).every((c) => c.after === 3 && c.retry.length === 0)).toBe(true);
+  });
+
+  it('retries an arrival stored before its sender, and sends it once the sender is stored', async () => {
+    const res = new FakeResponse();
+    await service.start({ logicalPort: 'lsp1', role: 'inport' }, undefined, res as any);
+    arrivals.set(1, null);
+    await settle();
+    expect(calls.map((c) => c.retry)).toEqual([[]]);
+    // The sender's commit makes the next poll, which looks at the arrival again.
+    arrivals.set(1, 2);
+    visible.add(2);
+    await settle();
+    expect(calls[1].retry).toEqual([1]);
+    expect(events(res).map((e) => [e.id, e.arrivedFrom?.traceId])).toEqual([[1, 2], [2, undefined]]);
+    const after = calls.length;
+    visible.add(5);
+    await settle();
+    expect(calls.slice(after).some((c) => c.retry.length)).toBe(false);
+  });
+
+  it('gives an unlinked arrival up after the reorder window', async () => {
+    TraceStreamService.options = { ...TraceStreamService.options, reorderMs: 30 };
+    const res = new FakeResponse();
+    await service.start({ logicalPort: 'lsp1' }, undefined, res as any);
+    arrivals.set(1, null);
+    await settle(60);
+    visible.add(2);
+    await settle(60);
+    const before = calls.length;
+    visible.add(3);
+    await settle();
+    expect(calls.slice(before).some((c) => c.retry.includes(1))).toBe(false);
+  });
+
+  it("gives the look the trace times of the port's passes it saw tunnel (only arrivals near them cost a link)", async () => {
+    const res = new FakeResponse();
+    await service.start({ logicalPort: 'lsp1' }, undefined, res as any);
+    tunnelled.set(1, '2026-12-05T03:00:04.000Z');
+    visible.add(1);
+    visible.add(2);
+    await settle();
+    expect(calls[calls.length - 1].near).toEqual([Date.parse('2026-12-05T03:00:04.000Z')]);
+    expect(calls.every((c) => c.near.length <= 1)).toBe(true);
+  });
+
+  it('an outport stream and a stream without a port never look for far passes', async () => {
+    const a = new FakeResponse();
+    const b = new FakeResponse();
+    await service.start({ logicalPort: 'lsp1', role: 'outport' }, undefined, a as any);
+    await service.start({ verdict: 'drop' }, undefined, b as any);
+    arrivals.set(1, 0);
+    visible.add(2);
+    await settle();
+    expect(calls).toEqual([]);
+  });
+});
