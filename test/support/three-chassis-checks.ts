@@ -101,6 +101,75 @@ export function threeChassisChecks(run: () => ThreeChassisRun): SentPaths {
     expect(rx?.logicalPorts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'lsp1', role: 'tunnel_in' }), expect.objectContaining({ name: 'lsp2', role: 'outport' })]));
   });
 
+  it("?logical_port=lsp1&chassis=hv3: hv3's pass of the routed packet, marked with hv1's sender, which the page never holds; pages of 1 give the same", async () => {
+    const { routed } = sent;
+    const all = async (q: string) => {
+      const out: Trace[] = [];
+      for (let url = `/traces?${q}`, n = 0; n < 50; n++) {
+        const page = await get<{ items: Trace[]; next: string | null }>(url);
+        out.push(...page.items);
+        if (!page.next) return out;
+        url = `/traces?${q}&cursor=${page.next}`;
+      }
+      throw new Error(`${q}: more than 50 pages`);
+    };
+    const hv3 = await all('logical_port=lsp1&chassis=hv3&limit=500');
+    expect(hv3.find((t) => t.id === routed.passes[1].id)).toMatchObject({ chassis: 'hv3', arrivedFrom: { traceId: routed.passes[0].id, chassis: 'hv1' } });
+    expect(new Set(hv3.map((t) => t.chassis))).toEqual(new Set(['hv3']));
+    // Every hv3 pass of lsp1's packets is a routed one: none names lsp1 itself.
+    expect(hv3.every((t) => t.arrivedFrom?.chassis === 'hv1')).toBe(true);
+    const byOne = await all('logical_port=lsp1&chassis=hv3&limit=1');
+    expect(byOne.map((t) => t.id)).toEqual(hv3.map((t) => t.id));
+    // hv2's passes of lsp1's packets name lsp1 (its key in the tunnel): none is a far pass.
+    const hv2 = await all('logical_port=lsp1&chassis=hv2&limit=500');
+    expect(hv2.map((t) => t.id)).toEqual(expect.arrayContaining([sent.sameSwitch.passes[1].id]));
+    expect(hv2.some((t) => t.arrivedFrom)).toBe(false);
+  });
+
+  it("GET /traces/stream?logical_port=lsp1 sends hv3's pass of the routed packet, marked with hv1's sender, once", async () => {
+    const { hv } = run();
+    const { routed } = sent;
+    // Resumed from before the routed packet's passes (whichever chassis stored first): the stream's
+    // own poll, the one a live stream runs each time something is committed, looks at every arrival
+    // stored since and links it back.
+    const from = Math.min(...routed.passes.map((x) => x.id)) - 1;
+    const ac = new AbortController();
+    const res = await fetch(`${hv.api}/traces/stream?logical_port=lsp1`, { signal: ac.signal, headers: { 'Last-Event-ID': String(from) } });
+    expect(res.status).toBe(200);
+    const events: Trace[] = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buf = '';
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buf += decoder.decode(chunk, { stream: true });
+          let end: number;
+          while ((end = buf.indexOf('\n\n')) >= 0) {
+            const data = /^data: (.*)$/m.exec(buf.slice(0, end));
+            if (data && /^event: trace$/m.test(buf.slice(0, end))) events.push(JSON.parse(data[1]) as Trace);
+            buf = buf.slice(end + 2);
+          }
+        }
+      } catch {
+        // Aborted at the end of the check.
+      }
+    })();
+    try {
+      const far = await waitFor("hv3's pass on the stream", async () => events.find((t) => t.id === routed.passes[1].id));
+      expect(far).toMatchObject({ chassis: 'hv3', arrivedFrom: { traceId: routed.passes[0].id, chassis: 'hv1' } });
+      await waitFor("hv1's pass on the stream", async () => events.find((t) => t.id === routed.passes[0].id));
+      // A few polls more: each pass once, and hv2's arrivals (lsp1's key in the tunnel) as its own rows.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(events.filter((t) => t.id === routed.passes[1].id)).toHaveLength(1);
+      expect(events.filter((t) => t.arrivedFrom).every((t) => t.chassis === 'hv3' && t.arrivedFrom!.chassis === 'hv1')).toBe(true);
+      const later = events.find((t) => t.id === sent.dropped.passes[1].id);
+      expect(later?.arrivedFrom).toBeUndefined();
+    } finally {
+      ac.abort();
+      await reading;
+    }
+  });
+
   it("lsp1's session, created through the api, is carried out on hv1 and, by lsp1's key in the tunnel, on the receiving chassis", async () => {
     const { hv, ofLsp1 } = run();
     // After the packets above: hv1 stored lsp1's passes, hv2 the arrivals from lsp1 (towards lsp2's
