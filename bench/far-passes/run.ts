@@ -76,7 +76,9 @@ async function main() {
       }
     }
   })();
-  const arrivals = new PortArrivals(undefined as never, traces, new PathBuilder(store), oneChassis(store, {}, ENCAP), undefined, { query: new SqliteReader(db) });
+  // The southbound's Port_Binding rows of the VIFs (type ''), as the replicas hold them.
+  const sb = { find: (table: string, _c: string, name: string) => (table === 'Port_Binding' && ['lsp1', 'lsp2', 'lsp3'].includes(name) ? [{ logical_port: name, type: '' }] : []) };
+  const arrivals = new PortArrivals(undefined as never, traces, new PathBuilder(store), oneChassis(store, {}, ENCAP), undefined, { query: new SqliteReader(db) }, undefined, { sb } as never);
   const run = async (label: string, q: Partial<TraceListQuery>, far = true) => {
     const query: TraceListQuery = { portName: 'lsp1', role: 'any', limit: 50, withSteps: false, ...q };
     const once = async () => { const p = await traces.list(query); return far ? arrivals.page(p, query) : p; };

@@ -16,6 +16,7 @@ import { TraceStreamService } from '../traces/trace-stream.service';
 import { looksForFarPasses, TracesService } from '../traces/traces.service';
 import { TraceStore } from '../traces/trace-store';
 import { CrossChassisPaths } from './cross-chassis';
+import { ReplicasService } from '../replicas/replicas.service';
 import { PathBuilder } from './path-builder';
 
 /**
@@ -76,7 +77,25 @@ export class PortArrivals implements OnModuleInit {
     @Optional() @Inject(LIVETRACE_CONFIG) private readonly config?: Pick<LivetraceConfig, 'LIVETRACE_TUNNEL_SKEW_MS'>,
     @Optional() @Inject(StoreService) private readonly storage?: { readonly query: SqlReader },
     @Optional() private readonly streams?: TraceStreamService,
+    @Optional() @Inject(ReplicasService) private readonly replicas?: { readonly sb: Pick<ReplicasService['sb'], 'find'> },
   ) {}
+
+  /**
+   * Whether `t`'s packet cannot reach `chassis` (no link needed to know): each of its tunnels goes
+   * to another known chassis and to a VIF there (Port_Binding type ''). A receiving chassis only
+   * delivers to a VIF; it sends a packet on through another tunnel only for a gateway port
+   * (chassisredirect, l3gateway), so a tunnel to one of those, or to a port or chassis the
+   * southbound does not name, is followed.
+   */
+  private cannotReach(t: TraceJson, chassis: string): boolean {
+    const tunnels = t.verdict.tunnels ?? [];
+    if (!this.replicas || !tunnels.length) return false;
+    return tunnels.every((x) => {
+      if (!x.chassis || x.chassis === chassis || !x.outport) return false;
+      const pb = this.replicas!.sb.find('Port_Binding', 'logical_port', x.outport)[0];
+      return pb !== undefined && String(pb.type ?? '') === '';
+    });
+  }
 
   /** Tests lower it; the service runs on SENDER_BOUND. */
   static bound: SenderBound = SENDER_BOUND;
@@ -129,7 +148,7 @@ export class PortArrivals implements OnModuleInit {
         let end = i;
         while (end < batch.items.length && group.length < Math.min(LINKS_AT_ONCE, maxLinks - links)) {
           const t = batch.items[end++];
-          if (t.chassis === q.chassis || !sendsAway(t, portName)) continue;
+          if (t.chassis === q.chassis || !sendsAway(t, portName) || this.cannotReach(t, q.chassis!)) continue;
           if (t.pathId !== null && walkedPaths.has(t.pathId)) continue;
           if (t.pathId !== null) walkedPaths.add(t.pathId);
           group.push(t);

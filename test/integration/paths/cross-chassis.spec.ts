@@ -294,6 +294,29 @@ describe('a path across chassis (GET /paths/:id)', () => {
         expect(pages.every((p) => p.ids.length <= limit)).toBe(true);
       });
 
+      it("follows no link for a sender whose every tunnel ends at a VIF on another chassis (its packet cannot reach the asked one); follows one to a gateway port", async () => {
+        PortArrivals.bound = { rows: 1000, links: 1 };
+        /** The southbound's Port_Binding types (lsp3 as given), as the replicas hold them. */
+        const withTypes = (lsp3: string) => {
+          const sb = { find: (table: string, _c: string, name: string) => (table === 'Port_Binding' && name === 'lsp3' ? [{ logical_port: 'lsp3', type: lsp3 }] : []) };
+          return new PortArrivals(undefined as never, traces, new PathBuilder(store), oneChassis(store, {}, ENCAP), undefined, { query: new SqliteReader(db) }, undefined, { sb } as never);
+        };
+        const onHv2 = async (a: PortArrivals) => {
+          const query: TraceListQuery = { portName: 'lsp1', role: 'any', limit: 500, withSteps: false, chassis: 'hv2' };
+          return a.page(await traces.list(query), query);
+        };
+        // lsp3 a VIF on hv3: the routed senders are not walked, so one link's bound does not end the page.
+        const vif = await onHv2(withTypes(''));
+        expect(vif).toEqual({ items: [expect.objectContaining({ id: ids.pingRecv.trace })], next: null });
+        // lsp3 a gateway port: hv3 could send the packet on, so the sender is walked and the bound ends the page.
+        const gateway = await onHv2(withTypes('chassisredirect'));
+        expect(gateway.next).not.toBeNull();
+        // Asked for hv3 itself, the VIF there is where the packet goes: walked, found.
+        const query: TraceListQuery = { portName: 'lsp1', role: 'any', limit: 500, withSteps: false, chassis: 'hv3' };
+        PortArrivals.bound = SENDER_BOUND;
+        expect((await withTypes('').page(await traces.list(query), query)).items.map((t) => t.id)).toEqual([own[1], own[0], ids.routedRecv.trace]);
+      });
+
       it('past its bound a page stops where its look for senders did, with a next cursor, and the next pages go on from there', async () => {
         PortArrivals.bound = { rows: 1000, links: 1 };
         const pages = await allPages({ chassis: 'hv3' });
