@@ -42,9 +42,33 @@ function tlsFromEnv(): object | undefined {
   };
 }
 
+/**
+ * pg's pool options for the central database: TLS from the PG* files, timeouts, keepalive, JIT off,
+ * the SQLite-like type parsers. One owner for the TypeORM data source (below) and the trace reader
+ * workers' own pools (src/traces/trace-read-worker.ts), so both read the same values the same way.
+ */
+export function pgPoolOptions(url: string, poolSize = 10) {
+  const ssl = tlsFromEnv();
+  return {
+    connectionString: url,
+    ...(ssl ? { ssl } : {}),
+    types: sqliteLikeTypes,
+    max: poolSize,
+    // A lost server must not hang a request: connect and statement timeouts, keepalive.
+    connectionTimeoutMillis: 5000,
+    statement_timeout: 30_000,
+    keepAlive: true,
+    application_name: 'ovn-livetrace',
+    // JIT off (PGOPTIONS after it still decides): the reads are short, and a cost estimate over
+    // jit_above_cost (a named statement's generic plan: LIMIT $n unseen) spent ~160 ms compiling a
+    // 2 ms audit walk (bench/api/RESULTS-postgres.md).
+    options: `-c jit=off ${process.env.PGOPTIONS ?? ''}`.trim(),
+  };
+}
+
 export function pgDataSourceOptions(url: string, poolSize = 10): DataSourceOptions {
   const isTs = __filename.endsWith('.ts');
-  const ssl = tlsFromEnv();
+  const { connectionString: _url, ssl, ...extra } = pgPoolOptions(url, poolSize);
   return {
     type: 'postgres',
     url,
@@ -52,19 +76,7 @@ export function pgDataSourceOptions(url: string, poolSize = 10): DataSourceOptio
     migrations: [join(ROOT, 'migrations', 'postgres', isTs ? '*.ts' : '*.js')],
     migrationsTableName: 'migrations',
     synchronize: false,
-    // A lost server must not hang a request: connect and statement timeouts, keepalive.
-    // JIT off (PGOPTIONS after it still decides): the reads are short, and a cost estimate over
-    // jit_above_cost (a named statement's generic plan: LIMIT $n unseen) spent ~160 ms compiling a
-    // 2 ms audit walk (bench/api/RESULTS-postgres.md).
-    extra: {
-      types: sqliteLikeTypes,
-      max: poolSize,
-      connectionTimeoutMillis: 5000,
-      statement_timeout: 30_000,
-      keepAlive: true,
-      application_name: 'ovn-livetrace',
-      options: `-c jit=off ${process.env.PGOPTIONS ?? ''}`.trim(),
-    },
+    extra,
   };
 }
 

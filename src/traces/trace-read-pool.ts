@@ -1,14 +1,17 @@
-// The main thread's side of the trace reader worker (trace-read-worker.ts): hands it `GET /traces`
-// queries and gets back their JSON bodies, so the event loop that polls vswitchd and stores traces
-// only resolves the port and sends bytes. If the worker dies (or hangs past QUERY_TIMEOUT_MS), the
-// queries it held answer 503 and it is started again; queries beyond MAX_WAITING answer 503 at once
-// rather than queue without bound.
+// The main thread's side of the trace reader workers (trace-read-worker.ts): hands them `GET /traces`
+// queries and gets back their JSON bodies, so the event loop that polls vswitchd, stores traces and
+// runs the HTTP edge only resolves the port and sends bytes. A worker that dies (or hangs past
+// QUERY_TIMEOUT_MS) answers its queries 503 and is started again; queries beyond MAX_WAITING a
+// worker answer 503 at once rather than queue without bound.
 import { Logger } from '@nestjs/common';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ApiError } from '../common/api-error';
+import type { LivetraceConfig } from '../config/config.schema';
+import type { StoreService } from '../storage/store.service';
 import type { TraceListQuery } from './trace-read-store';
-import type { ReadReply, ReadRequest } from './trace-read-worker';
+import type { ReadReply, ReadRequest, ReadSource, ReadWorkerData } from './trace-read-worker';
 
 const MAX_WAITING = 64;
 const QUERY_TIMEOUT_MS = 60_000;
@@ -21,6 +24,7 @@ interface Waiting {
   timer: NodeJS.Timeout;
 }
 
+/** One reader thread and the queries it holds. */
 export class TraceReadWorker {
   private worker?: Worker;
   private readonly waiting = new Map<number, Waiting>();
@@ -29,12 +33,17 @@ export class TraceReadWorker {
   private startedAt = 0;
   private backoffMs = 0;
   private restartTimer?: NodeJS.Timeout;
-  /** Workers started so far (1 + restarts). */
+  /** Threads started so far (1 + restarts). */
   starts = 0;
   private readonly log = new Logger('TraceReadWorker');
 
-  constructor(private readonly file: string) {
+  constructor(private readonly data: ReadWorkerData) {
     this.start();
+  }
+
+  /** Queries sent and not answered yet: the pool gives the next one to the least busy worker. */
+  get busy(): number {
+    return this.waiting.size;
   }
 
   private start(): void {
@@ -42,7 +51,7 @@ export class TraceReadWorker {
     // Under ts-node or jest the sources are .ts: the worker registers ts-node itself.
     const ts = __filename.endsWith('.ts');
     const entry = join(__dirname, `trace-read-worker.${ts ? 'ts' : 'js'}`);
-    const opts = { workerData: { file: this.file } };
+    const opts = { workerData: this.data };
     const w = ts
       ? new Worker(`require('ts-node/register/transpile-only'); require(${JSON.stringify(entry)});`, { ...opts, eval: true })
       : new Worker(entry, opts);
@@ -56,7 +65,7 @@ export class TraceReadWorker {
       this.waiting.delete(m.id);
       clearTimeout(q.timer);
       if ('body' in m) q.resolve(Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength));
-      else q.reject(new Error(`trace query failed: ${m.error}`));
+      else q.reject(replyError(m));
     });
     w.on('error', (err) => this.log.error(`trace reader worker failed: ${err.message}`));
     w.on('exit', (code) => this.exited(w, code));
@@ -94,7 +103,6 @@ export class TraceReadWorker {
     });
   }
 
-  /** For tests: ends the worker as a crash would. */
   kill(): Promise<number> | undefined {
     return this.worker?.terminate();
   }
@@ -103,5 +111,73 @@ export class TraceReadWorker {
     this.closed = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.worker?.terminate();
+  }
+}
+
+/**
+ * The worker's error as this thread's: its code kept, so a lost PostgreSQL is still the API's 503
+ * (storeUnreachable, common/api-error.ts) and not an internal error.
+ */
+function replyError(m: { error: string; code?: string }): Error {
+  const err = new Error(m.code ? m.error : `trace query failed: ${m.error}`) as Error & { code?: string };
+  if (m.code) err.code = m.code;
+  return err;
+}
+
+/**
+ * How many reader threads, from LIVETRACE_READ_WORKERS: `auto` is none for an agent (it serves no
+ * query), one beside a tracer (role all: the tracer comes first), and for an api instance, whose
+ * work the reads are, one a core but the one left to the HTTP edge, 1 to 4. More threads than
+ * cores only add the hand-over's cost (bench/api/RESULTS-postgres.md).
+ */
+export function readWorkerCount(config: Pick<LivetraceConfig, 'LIVETRACE_READ_WORKERS' | 'LIVETRACE_ROLE'>, cores = availableParallelism()): number {
+  const v = config.LIVETRACE_READ_WORKERS;
+  if (v !== 'auto') return v;
+  if (config.LIVETRACE_ROLE === 'agent') return 0;
+  return config.LIVETRACE_ROLE === 'api' ? Math.max(1, Math.min(4, cores - 1)) : 1;
+}
+
+/** Where the workers read: the SQLite file (none for ':memory:'), or PostgreSQL, not the spool. */
+function sourceOf(storage: StoreService, config: LivetraceConfig, workers: number): ReadSource | undefined {
+  if (storage.central) return { postgres: config.LIVETRACE_DB, poolSize: Math.max(2, Math.ceil(config.LIVETRACE_PG_POOL / workers)) };
+  if (storage.db.memory || !storage.db.name) return undefined;
+  return { sqlite: storage.db.name };
+}
+
+/** The reader threads of `GET /traces`; each query goes to the worker holding the fewest. */
+export class TraceReadPool {
+  private constructor(private readonly workers: TraceReadWorker[]) {}
+
+  /** The pool for this process, or undefined when pages are read on the main thread (no file, 0 workers). */
+  static open(storage: StoreService, config: LivetraceConfig): TraceReadPool | undefined {
+    const n = readWorkerCount(config);
+    const source = n > 0 ? sourceOf(storage, config, n) : undefined;
+    if (!source) return undefined;
+    const lowPriority = config.LIVETRACE_ROLE !== 'api';
+    return new TraceReadPool(Array.from({ length: n }, () => new TraceReadWorker({ source, lowPriority })));
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Threads started so far, restarts included. */
+  get starts(): number {
+    return this.workers.reduce((n, w) => n + w.starts, 0);
+  }
+
+  list(query: TraceListQuery): Promise<Buffer> {
+    let best = this.workers[0];
+    for (const w of this.workers) if (w.busy < best.busy) best = w;
+    return best.list(query);
+  }
+
+  /** For tests: ends the first worker as a crash would. */
+  kill(): Promise<number> | undefined {
+    return this.workers[0].kill();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
   }
 }

@@ -1,4 +1,4 @@
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { notFound } from '../common/api-error';
 import { isUuid, Page } from '../common/query';
 import { renderTraceText } from './trace-text';
@@ -7,7 +7,9 @@ import { StoreService } from '../storage/store.service';
 import { TraceJson, TraceRecordInput } from './trace-record';
 import { TraceStore } from './trace-store';
 import type { TraceListQuery } from './trace-read-store';
-import { TraceReadWorker } from './trace-read-pool';
+import { TraceReadPool } from './trace-read-pool';
+import { LIVETRACE_CONFIG } from '../config/config.module';
+import type { LivetraceConfig } from '../config/config.schema';
 
 /**
  * A port's page with its packets' passes on other chassis the page lacks (PortArrivals, in paths/):
@@ -31,20 +33,20 @@ export type TraceFilter = Omit<TraceListQuery, 'portName'> & { logicalPort?: str
 @Injectable()
 export class TracesService implements OnModuleDestroy {
   /**
-   * Where `GET /traces` runs on SQLite: a worker thread on its own read connection (none for
-   * ':memory:'). On PostgreSQL pages run here on `storage.query`: its reads wait on the network,
-   * not on this thread's CPU.
+   * Where `GET /traces` pages are read and built: reader threads, each on its own connection (the
+   * SQLite file, or PostgreSQL), LIVETRACE_READ_WORKERS of them (trace-read-pool.ts); none for
+   * ':memory:' or 0 workers, and then here on `storage.query`.
    */
-  readonly readWorker?: TraceReadWorker;
+  readonly readWorker?: TraceReadPool;
   private farPasses?: FarPasses;
 
   constructor(
     private readonly storage: StoreService,
     private readonly store: TraceStore,
     private readonly replicas: ReplicasService,
+    @Inject(LIVETRACE_CONFIG) config: LivetraceConfig,
   ) {
-    // With PostgreSQL `db` is this process's spool, not the history: no worker on it.
-    if (storage.query.dialect === 'sqlite' && !storage.db.memory && storage.db.name) this.readWorker = new TraceReadWorker(storage.db.name);
+    this.readWorker = TraceReadPool.open(storage, config);
   }
 
   /** Stores one annotated trace through the writer; resolves with its id once committed. */
@@ -121,8 +123,8 @@ export class TracesService implements OnModuleDestroy {
   }
 
   /**
-   * `GET /traces`'s body (JSON, UTF-8), built in the trace reader worker when the store is a
-   * SQLite file (see trace-read-pool.ts; 503 while it restarts), else here (':memory:', PostgreSQL).
+   * `GET /traces`'s body (JSON, UTF-8), built by a trace reader thread (see trace-read-pool.ts;
+   * 503 while it restarts), else here (':memory:', LIVETRACE_READ_WORKERS=0).
    * `far: false` (the stream, which finds far passes its own way): the port's own rows only.
    */
   async listJson(f: TraceFilter, opts: { far?: boolean } = {}): Promise<Buffer> {

@@ -3,6 +3,7 @@
 import request from 'supertest';
 import type { INestApplication } from '@nestjs/common';
 import { startApp } from '../support/app';
+import { TracesService } from '../../src/traces/traces.service';
 import { startPostgres, TestPostgres } from '../support/postgres';
 import { waitFor } from '../support/wait';
 
@@ -24,12 +25,19 @@ afterAll(async () => {
 
 it('GET answers 503 while PostgreSQL is stopped and 200 again after it starts', async () => {
   const server = app.getHttpServer();
+  // GET /traces pages are read by the reader threads, on pools of their own: a lost server must be
+  // the same 503 from there, not a 500 for an error that crossed threads.
+  expect(app.get(TracesService).readWorker?.size).toBeGreaterThan(0);
   expect((await request(server).get('/upcalls')).status).toBe(200);
+  expect((await request(server).get('/traces')).status).toBe(200);
   pg.stopServer();
   try {
     const r = await request(server).get('/upcalls');
     expect(r.status).toBe(503);
     expect(r.body.message).toMatch(/^the central database is unreachable, retry later: /);
+    const t = await request(server).get('/traces');
+    expect(t.status).toBe(503);
+    expect(t.body.message).toMatch(/^the central database is unreachable, retry later: /);
     const h = await request(server).get('/health');
     expect(h.status).toBe(503);
     expect(h.body.details.central).toMatchObject({ status: 'down', spooling: true });
@@ -38,5 +46,7 @@ it('GET answers 503 while PostgreSQL is stopped and 200 again after it starts', 
   }
   let last = 0;
   await waitFor('the api to answer again', async () => (last = (await request(server).get('/upcalls')).status) === 200, 20_000);
+  expect(last).toBe(200);
+  await waitFor('the reader threads to answer again', async () => (last = (await request(server).get('/traces')).status) === 200, 20_000);
   expect(last).toBe(200);
 });
