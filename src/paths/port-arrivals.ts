@@ -52,7 +52,8 @@ const LINKS_AT_ONCE = 8;
 /**
  * How far apart the traces of a sender and its arrival may be stamped, beyond the skew window:
  * each agent traces a flow when its poller sees it (up to a poll period late) and its tracer
- * gets to it. Only the stream's gate uses it (a link still needs the flows within the skew).
+ * gets to it. It widens the `chassis=` page's time filters on senders and the stream's gate (a
+ * link still needs the flows within the skew).
  */
 const NEAR_SLACK_MS = 10_000;
 
@@ -115,19 +116,19 @@ export class PortArrivals implements OnModuleInit {
   /**
    * `?logical_port=lsp1&chassis=hv3`: hv3's own rows of the port (`own`, the page as the query
    * gave it) and hv3's far passes of the port's packets, whose senders (on other chassis) the
-   * query never reads. The senders are read here, the port's rows with a tunnel on any chassis
-   * newest first from the cursor (the time filters widened by the skew window: an arrival is
-   * traced up to that much later or earlier), and each far pass sits where its sender would, so
+   * query never reads. The senders are read here, the port's rows on any chassis (those with a
+   * tunnel are senders) newest first from the cursor (the time filters widened by the skew window and NEAR_SLACK_MS: an
+   * arrival is traced up to that much later or earlier), and each far pass sits where its sender would, so
    * one cursor (a trace id: "below this") pages both: a far pass's place is its sender's id.
    * Bounded by SENDER_BOUND.
    */
   private async onChassis(own: Page<TraceJson>, q: TraceListQuery): Promise<Page<TraceJson>> {
     const portName = q.portName!;
-    const skew = this.config?.LIVETRACE_TUNNEL_SKEW_MS ?? 1000;
+    const skew = (this.config?.LIVETRACE_TUNNEL_SKEW_MS ?? 1000) + NEAR_SLACK_MS;
     const listed = new Set(own.items.map((t) => t.id));
     const far: Array<{ key: number; items: TraceJson[] }> = [];
     const walkedPaths = new Set<number>();
-    // Every port row with a tunnel from `frontier` (inclusive) up to the cursor has been looked at.
+    // Every port row from `frontier` (inclusive) up to the cursor has been looked at.
     let frontier = q.cursor ?? Number.MAX_SAFE_INTEGER;
     let done = false;
     let rows = 0;
@@ -136,8 +137,9 @@ export class PortArrivals implements OnModuleInit {
     const placed = () => far.length + own.items.filter((t) => t.id >= frontier).length;
     scan: while (!done && placed() < q.limit && rows < maxRows && links < maxLinks) {
       const batch = await this.store.list({
-        portName, role: q.role, verdict: 'tunnel', since: shift(q.since, -skew), until: shift(q.until, skew),
-        cursor: frontier === Number.MAX_SAFE_INTEGER ? undefined : frontier, limit: Math.min(ROWS_AT_ONCE, maxRows - rows), withSteps: q.withSteps,
+        // No verdict filter here: the walk stays the port's index from the cursor, at most maxRows rows a page.
+        portName, role: q.role, since: shift(q.since, -skew), until: shift(q.until, skew),
+        cursor: frontier === Number.MAX_SAFE_INTEGER ? undefined : frontier, limit: Math.min(ROWS_AT_ONCE, maxRows - rows), withSteps: false,
       });
       rows += batch.items.length;
       let i = 0;

@@ -23,7 +23,7 @@ export class TracesController {
   @ApiQuery({ name: 'verdict', required: false, enum: ['output', 'drop', 'controller', 'tunnel', 'recirculate'] })
   @ApiQuery({ name: 'since', required: false, description: 'RFC 3339', example: '2026-11-27T00:00:00Z' })
   @ApiQuery({ name: 'until', required: false, description: 'RFC 3339' })
-  @ApiQuery({ name: 'chassis', required: false, description: "The chassis that traced the pass. With logical_port (role any or inport): also that chassis's passes of packets the port sent from another chassis and a router forwarded there, marked arrivedFrom, where their sender would sit; such a page reads at most 1,000 senders and 64 links, and past that ends early (fewer than limit, maybe none) with a next cursor" })
+  @ApiQuery({ name: 'chassis', required: false, description: "The chassis that traced the pass. With logical_port (role any or inport): also that chassis's passes of packets the port sent from another chassis and a router forwarded there, marked arrivedFrom, where their sender would sit; such a page reads at most 1,000 of the port's rows and follows 64 links, and past that ends early (fewer than limit, maybe none) with a next cursor" })
   @ApiQuery({ name: 'session', required: false, description: 'Trace session id' })
   @ApiQuery({ name: 'include', required: false, enum: ['steps'], description: 'Add the steps to each item' })
   @ApiQuery({ name: 'limit', required: false, description: '1–500, default 50' })
