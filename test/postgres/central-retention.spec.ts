@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import request from 'supertest';
 import type { AnnotatedTrace } from '../../src/correlation/types';
 import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store';
 import { MetricsService } from '../../src/metrics/metrics.service';
@@ -15,7 +16,7 @@ import { RetentionService } from '../../src/retention/retention.service';
 import type { StoreService } from '../../src/storage/store.service';
 import { citationsOf } from '../../src/traces/step-pack';
 import { TraceStore } from '../../src/traces/trace-store';
-import { testConfig } from '../support/app';
+import { startApp, testConfig } from '../support/app';
 import { capturedModel, CAPTURED } from '../support/captured-model';
 import { annotateReply } from '../support/detrace-agreement';
 import { usePostgresSpools } from '../support/spool-stores';
@@ -154,6 +155,20 @@ describe('PostgreSQL keeps a longer history than the spools (real PostgreSQL)', 
     const pageAfter = await traces.list({ portName: port, limit: 500, withSteps: true });
     expect(pageAfter).toEqual(pageBefore);
     expect(pageAfter.items.some((t) => pruned.includes(t.id))).toBe(true);
+    // And over HTTP, from an api instance on PostgreSQL.
+    const api = await startApp({ LIVETRACE_DB: url, LIVETRACE_ROLE: 'api' });
+    try {
+      const res = await request(api.getHttpServer()).get(`/traces?logical_port=${encodeURIComponent(port)}&limit=500`);
+      expect(res.status).toBe(200);
+      const served = (res.body.items as Array<{ id: number }>).map((t) => t.id);
+      expect(served).toEqual(expect.arrayContaining(pageBefore.items.map((t) => t.id)));
+      expect(served.filter((id) => pruned.includes(id)).length).toBeGreaterThan(0);
+      expect(served.filter((id) => s.db.prepare('SELECT 1 FROM trace WHERE id = ?').get(id) === undefined).sort()).toEqual(
+        pageBefore.items.map((t) => t.id).filter((id) => pruned.includes(id)).sort(),
+      );
+    } finally {
+      await api.close();
+    }
 
     // The trap: a bucket pruned locally, then a bit of it shipped again (late) from the spool.
     // PostgreSQL's upsert ORs, so the bits only it still holds stay.
