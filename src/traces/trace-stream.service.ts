@@ -209,7 +209,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
         if (fresh.length < items.length || !more || found.length > this.opts.maxCatchUp) break;
         cursor = items[items.length - 1].id;
       }
-      if (s.far) // Each arrival is looked at once (or retried while unlinked), so a far pass comes once, even below the floor.
+      // Each arrival is looked at once (or retried while unlinked), so a far pass comes once, even below the floor.
       if (s.far) found.push(...(await this.farPasses(s, now, found)).filter((t) => !s.recent.has(t.id) && !found.some((x) => x.id === t.id)));
       found.sort((a, b) => b.id - a.id);
       if (s.res.destroyed) return;
