@@ -106,18 +106,22 @@ describe("a port's stream and its far passes (the look PortArrivals.since regist
   const calls: Array<{ after: number; retry: number[]; near: number[] }> = [];
   /** lsp1's own rows that tunnelled (possible senders), by id: their trace time. */
   const tunnelled = new Map<number, string>();
+  /** The options of each list query the stream ran. */
+  const listOpts: Array<{ far?: boolean } | undefined> = [];
   let service: TraceStreamService;
 
   beforeEach(() => {
     visible.clear();
     arrivals.clear();
     tunnelled.clear();
+    listOpts.length = 0;
     calls.length = 0;
     TraceStreamService.options = { ...STREAM_DEFAULTS, pollMs: 10, heartbeatMs: 60_000, reorderMs: 2000, maxCatchUp: 50 };
     const own = fakeTraces(visible);
     // The port's own rows are `visible`; every trace (the newest id of all) the arrivals too.
     const traces: Record<string, unknown> = {
-      listJson: (f: { logicalPort?: string; cursor?: number; limit: number }) => {
+      listJson: (f: { logicalPort?: string; cursor?: number; limit: number }, opts?: { far?: boolean }) => {
+        listOpts.push(opts);
         if (f.logicalPort)
           return own.listJson(f as never).then((b) => {
             const page = JSON.parse(b.toString()) as { items: Array<{ id: number; createdAt?: string; verdict: { tunnels?: unknown[] } }> };
@@ -156,6 +160,9 @@ describe("a port's stream and its far passes (the look PortArrivals.since regist
     visible.add(4);
     await settle();
     expect(events(res).map((e) => [e.id, e.arrivedFrom?.traceId])).toEqual([[2, undefined], [3, 2], [4, undefined]]);
+    // Its own pages never run the list's far-pass walk (which would put far passes, and their ids as cursors, in them).
+    expect(listOpts.length).toBeGreaterThan(0);
+    expect(listOpts.every((o) => o?.far === false)).toBe(true);
     // Looked at from the start (the newest id of all then), then after the arrival seen.
     expect(calls[0].after).toBe(1);
     expect(calls.slice(1).every((c) => c.after === 3 && c.retry.length === 0)).toBe(true);
