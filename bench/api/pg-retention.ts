@@ -7,7 +7,7 @@
  *   1. the reference, today's retention with PostgreSQL following the spool: pruned in the spool and
  *      the deletes shipped (until PostgreSQL has committed them);
  *   2. the spool's local prune with LIVETRACE_CENTRAL_RETENTION_* set (muted: PostgreSQL keeps them);
- *   3. PostgreSQL's own retention (central-retention.ts, advisory lock, batches of CENTRAL_BATCH)
+ *   3. PostgreSQL's own retention (central-retention-store.ts, advisory lock, batches of CENTRAL_BATCH)
  *      deleting those same traces centrally.
  * Rates are traces/s of wall time; batch times say how long a writer job (1, 2) or a PostgreSQL
  * transaction (3) held its rows.
@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../../src/config/config';
 import { MetricsService } from '../../src/metrics/metrics.service';
-import { CENTRAL_BATCH, centralRound } from '../../src/retention/central-retention';
+import { CENTRAL_BATCH, centralRound } from '../../src/retention/central-retention-store';
 import { RetentionService } from '../../src/retention/retention.service';
 import { openCentral } from '../../src/storage/central';
 import { dataSourceOptions } from '../../src/storage/data-source.options';

@@ -1,8 +1,8 @@
 // Runs retention (retention.ts) every minute: one round computes the limits, then prunes batch
 // after batch, each its own writer job awaited before the next, so live writes queue between
 // batches and the event loop turns between them. With PostgreSQL and a central retention
-// (LIVETRACE_CENTRAL_RETENTION_*), the round prunes the spool locally instead (spool-retention.ts:
-// PostgreSQL keeps the rows) and then tries PostgreSQL's own retention (central-retention.ts).
+// (LIVETRACE_CENTRAL_RETENTION_*), the round prunes the spool locally instead (spool-retention-store.ts:
+// PostgreSQL keeps the rows) and then tries PostgreSQL's own retention (central-retention-store.ts).
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Counter } from 'prom-client';
 import { LIVETRACE_CONFIG } from '../config/config.module';
@@ -12,9 +12,9 @@ import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import { PathStore } from '../paths/path-store';
 import { StoreService } from '../storage/store.service';
 import { TraceStore } from '../traces/trace-store';
-import { centralRound, CentralRound } from './central-retention';
+import { centralRound, CentralRound } from './central-retention-store';
 import { cutoffOf, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut } from './retention';
-import { pruneSpoolBatch, QUIET_MS, spoolCut } from './spool-retention';
+import { pruneSpoolBatch, QUIET_MS, spoolCut } from './spool-retention-store';
 
 /** Traces per batch: ~0.3 ms each at 1M traces (27 step rows, their index entries…), so a batch
  * holds the event loop for tens of ms, not the 0.1–0.7 s batches of 500 took (bench/api). */

@@ -1,4 +1,4 @@
-// What a spool knows of PostgreSQL's copy, for pruning the spool locally (retention/spool-retention.ts)
+// What a spool knows of PostgreSQL's copy, for pruning the spool locally (retention/spool-retention-store.ts)
 // while PostgreSQL keeps the rows: a row is in PostgreSQL as it is now when it is at or below its
 // table's shipped mark (the shipper advances it only after PostgreSQL's COMMIT) and no ship_log entry
 // waits for it (a change made after it was claimed). Anything else may exist only in the spool.

@@ -11,7 +11,7 @@ import type { AnnotatedTrace } from '../../src/correlation/types';
 import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import { PathStore } from '../../src/paths/path-store';
-import { CENTRAL_RETENTION_LOCK, centralRound } from '../../src/retention/central-retention';
+import { CENTRAL_RETENTION_LOCK, centralRound } from '../../src/retention/central-retention-store';
 import { RetentionService } from '../../src/retention/retention.service';
 import type { StoreService } from '../../src/storage/store.service';
 import { citationsOf } from '../../src/traces/step-pack';

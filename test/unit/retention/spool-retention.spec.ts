@@ -1,4 +1,4 @@
-// Which traces a spool may forget when PostgreSQL keeps the history (src/retention/spool-retention.ts):
+// Which traces a spool may forget when PostgreSQL keeps the history (src/retention/spool-retention-store.ts):
 // only those PostgreSQL holds as the spool does (at or below every shipped mark the prune touches,
 // nothing of them waiting in ship_log) and that the agent can no longer change (every pass of the
 // path ended more than QUIET_MS ago); the prune itself logs nothing (muted), so no DELETE ships.
@@ -11,7 +11,7 @@ import { DataSource } from 'typeorm';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import { PathStore } from '../../../src/paths/path-store';
 import type { RetentionStores } from '../../../src/retention/retention';
-import { pruneSpoolBatch, QUIET_MS, spoolCut } from '../../../src/retention/spool-retention';
+import { pruneSpoolBatch, QUIET_MS, spoolCut } from '../../../src/retention/spool-retention-store';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { enterSlot, installTriggers, markKeys, setClaim, shippedTables, SLOT_BITS } from '../../../src/storage/spool';
 import type { StoreService } from '../../../src/storage/store.service';

@@ -1,5 +1,5 @@
 // PostgreSQL's own retention (LIVETRACE_CENTRAL_RETENTION_DAYS / _ROWS), once the spools prune
-// locally (spool-retention.ts) and ship no deletes: the oldest traces of every chassis go, by
+// locally (spool-retention-store.ts) and ship no deletes: the oldest traces of every chassis go, by
 // created_at (ids are per writer slot, so they order time only within one chassis), with what the
 // SQLite retention takes with a trace, in its order: port rows and citation bits with the trace,
 // then its path once no trace is left under it, then its datapath flow lifetime once ended and
@@ -10,6 +10,8 @@
 // one pooled connection held for the round) lets one run and the others skip. Each batch is its
 // own short transaction on that connection, so shippers' upserts and the API's reads wait at most
 // one batch for a row, never a whole round.
+// A store of retention's own (the SQL rule: tests/unit/structure/sql-owners): PostgreSQL-only,
+// set-based deletes across the owners' tables, which their SQLite stores do row by row.
 import type { Pool, PoolClient } from 'pg';
 import { citationsOf } from '../traces';
 import type { PruneResult } from './retention';

@@ -14,6 +14,8 @@
 // Deleted with a trace, as the SQLite retention does: its ports and citation bits, its path once
 // empty, its ended lifetime (and its recirculation edges) once no trace cites it, each only if that
 // row too is in PostgreSQL as it is. A trace skipped now is looked at again next round.
+// A store of retention's own (the SQL rule: tests/unit/structure/sql-owners): its reads join the
+// owners' tables to decide; every delete goes through the owners' stores (RetentionStores).
 import type { WriteContext } from '../storage/writer';
 import { muted, pendingKeys, shippedMarks, waitingValues } from '../storage/spool-state';
 import type { PruneResult, RetentionStores } from './retention';
