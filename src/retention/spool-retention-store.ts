@@ -12,8 +12,8 @@
 //   on-demand trace). Its citation bucket is shipped whole once the next one has begun, and it only
 //   changes again when pruned; an ended lifetime is never updated again.
 // Deleted with a trace, as the SQLite retention does: its ports and citation bits, its path once
-// empty, its ended lifetime (and its recirculation edges) once no trace cites it, each only if that
-// row too is in PostgreSQL as it is. A trace skipped now is looked at again next round.
+// empty, its ended lifetime (and its recirculation edges) once no trace cites it; a trace goes only
+// if those rows too are in PostgreSQL as they are. A trace skipped now is looked at again next round.
 // A store of retention's own (the SQL rule: tests/unit/structure/sql-owners): its reads join the
 // owners' tables to decide; every delete goes through the owners' stores (RetentionStores).
 import type { WriteContext } from '../storage/writer';
@@ -84,9 +84,26 @@ export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { 
     return q;
   };
   const bucketMark = marks.get('trace_citation')!;
+  // The path and lifetime the trace may take with it: in PostgreSQL as they are too, or the trace
+  // waits (else they would stay in the spool for good: retention reaches them only through traces).
+  const newestEdge = tx.stmt('SELECT MAX(child_id) AS m FROM recirc_edge WHERE parent_id = ? OR child_id = ?');
+  const shippedFlow = (f: number | null): boolean => {
+    if (f === null) return true;
+    if (f > marks.get('datapath_flow')! || flowWaits.has(f)) return false;
+    const m = (newestEdge.get(f, f) as { m: number | null }).m;
+    return m === null || m <= marks.get('recirc_edge')!;
+  };
   const safe = rows.filter((r) => {
     const bucket = Math.floor(r.id / 2 ** BUCKET_SHIFT);
-    return bucket <= bucketMark && !bucketWaits.has(bucket) && !traceWaits.has(r.id) && !portWaits.has(r.id) && quiet(r);
+    return (
+      bucket <= bucketMark &&
+      !bucketWaits.has(bucket) &&
+      !traceWaits.has(r.id) &&
+      !portWaits.has(r.id) &&
+      (r.path_id === null || r.path_id <= marks.get('path')!) &&
+      shippedFlow(r.datapath_flow_id) &&
+      quiet(r)
+    );
   });
   if (!safe.length) return out;
 
@@ -96,17 +113,11 @@ export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { 
     const paths = new Set<number>();
     const flows = new Set<number>();
     for (const t of pruned) {
-      if (t.pathId !== null && t.pathId <= marks.get('path')! && !pathWaits.has(t.pathId)) paths.add(t.pathId);
-      if (t.datapathFlowId !== null && t.datapathFlowId <= marks.get('datapath_flow')! && !flowWaits.has(t.datapathFlowId)) flows.add(t.datapathFlowId);
+      if (t.pathId !== null) paths.add(t.pathId);
+      if (t.datapathFlowId !== null) flows.add(t.datapathFlowId);
     }
     for (const p of paths) if (stores.paths.deleteIfEmpty(tx, p)) out.paths++;
-    // Its edges go with a lifetime: each must be in PostgreSQL already (by its child's mark).
-    const newestEdge = tx.stmt('SELECT MAX(child_id) AS m FROM recirc_edge WHERE parent_id = ? OR child_id = ?');
-    for (const f of flows) {
-      const m = (newestEdge.get(f, f) as { m: number | null }).m;
-      if (m !== null && m > marks.get('recirc_edge')!) continue;
-      if (stores.flows.deleteIfEndedAndUntraced(tx, f)) out.datapathFlows++;
-    }
+    for (const f of flows) if (stores.flows.deleteIfEndedAndUntraced(tx, f)) out.datapathFlows++;
     return out;
   });
 }

@@ -1,6 +1,6 @@
 // Which traces a spool may forget when PostgreSQL keeps the history (src/retention/spool-retention-store.ts):
 // only those PostgreSQL holds as the spool does (at or below every shipped mark the prune touches,
-// nothing of them waiting in ship_log) and that the agent can no longer change (every pass of the
+// its lifetime's recirculation edges included, nothing of them waiting in ship_log) and that the agent can no longer change (every pass of the
 // path ended more than QUIET_MS ago); the prune itself logs nothing (muted), so no DELETE ships.
 // Against PostgreSQL: test/postgres/central-retention.spec.ts.
 import { mkdtempSync } from 'node:fs';
@@ -105,23 +105,28 @@ describe('the spool prunes locally only what PostgreSQL holds and the agent can 
     const recent = packet(5, [QUIET_MS / 2]); // ended, but the path recorder may still chain to it
     const waiting = packet(6, [DAY]); // a port added after it was shipped, not yet in PostgreSQL
     const old2 = packet(7, [DAY]);
-    shippedUpTo(BASE + 7);
+    const edged = packet(8, [DAY]); // its lifetime gained an edge to a child not yet shipped
+    shippedUpTo(BASE + 8);
     db.prepare(`INSERT INTO trace_port (trace_id, port_name, role, scope) VALUES (?, 'lsp9', 'outport', 'path')`).run(waiting[0]);
-    const unshipped = packet(8, [DAY, DAY]);
+    const unshipped = packet(9, [DAY, DAY]);
+    db.prepare(`INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, '0x1')`).run(edged[0], unshipped[0]);
     expect(db.prepare('SELECT tbl, pk FROM ship_log').all()).toEqual([{ tbl: 'trace_port', pk: JSON.stringify([waiting[0], `lsp9`, 'outport', 'path']) }]);
 
     expect(await round()).toBe(old.length + old2.length);
-    expect(spoolIds()).toEqual([...live, ...recent, ...waiting, ...unshipped]);
+    expect(spoolIds()).toEqual([...live, ...recent, ...waiting, ...edged, ...unshipped]);
     // Their paths and ended lifetimes went too, and the prune logged nothing: no DELETE ships.
     expect(db.prepare('SELECT id FROM path WHERE id IN (?, ?)').all(BASE + 1, BASE + 7)).toEqual([]);
     expect(db.prepare('SELECT id FROM datapath_flow WHERE id IN (?, ?, ?)').all(...old, ...old2)).toEqual([]);
     expect(db.prepare('SELECT tbl FROM ship_log').all()).toEqual([{ tbl: 'trace_port' }]);
 
     // Once shipped (the entry gone, the marks past them) and quiet, they go too, but the newest (the row limit).
-    db.prepare('DELETE FROM ship_log').run();
     db.prepare('UPDATE datapath_flow SET removed_at = ? WHERE removed_at IS NULL OR removed_at > ?').run(iso(DAY), iso(DAY));
+    // Those ends are changes waiting to be shipped: only live[0], whose own lifetime did not change, goes.
+    expect(await round()).toBe(1);
+    expect(spoolIds()).toEqual([live[1], ...recent, ...waiting, ...edged, ...unshipped]);
+    db.prepare('DELETE FROM ship_log').run();
     shippedUpTo(BASE + 100);
-    expect(await round()).toBe(live.length + recent.length + waiting.length + unshipped.length - 1);
+    expect(await round()).toBe(1 + recent.length + waiting.length + edged.length + unshipped.length - 1);
     expect(spoolIds()).toEqual([unshipped[1]]);
   });
 });
