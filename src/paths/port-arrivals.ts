@@ -100,6 +100,8 @@ export class PortArrivals implements OnModuleInit {
 
   /** Tests lower it; the service runs on SENDER_BOUND. */
   static bound: SenderBound = SENDER_BOUND;
+  /** Links one look of the stream follows at most (one a path); the arrivals past it are retried. */
+  static streamLinks = 64;
 
   onModuleInit(): void {
     this.traces.useFarPasses((page, q) => this.page(page, q));
@@ -229,13 +231,22 @@ export class PortArrivals implements OnModuleInit {
     const items: TraceJson[] = [];
     const unlinked: number[] = [];
     const window = (this.config?.LIVETRACE_TUNNEL_SKEW_MS ?? 1000) + NEAR_SLACK_MS;
+    let links = 0;
     for (const id of ids) {
       // No pass of the port that tunnelled was traced near this arrival's time: no link, perhaps later.
       if (near && !near.some((at) => Math.abs(at - seen.get(id)!) <= window)) {
         unlinked.push(id);
         continue;
       }
-      if (!decided.has(id)) await this.linkBack(id, portName, decided);
+      if (!decided.has(id)) {
+        // Past the look's links the rest wait for the next look (retried, as for a sender to come).
+        if (links >= PortArrivals.streamLinks) {
+          unlinked.push(id);
+          continue;
+        }
+        links++;
+        await this.linkBack(id, portName, decided);
+      }
       const link = decided.get(id);
       if (link === 'unlinked') unlinked.push(id);
       const f = link && link !== 'unlinked' ? link.far.get(id) : undefined;

@@ -74,6 +74,8 @@ interface Stream {
 const SENDER_MEMORY_MS = 30_000;
 const MAX_SENDERS = 1000;
 const MAX_RETRY = 500;
+/** Tunnel arrivals read at most by one look (rows only: the links it follows are bounded in PortArrivals.since). */
+const FAR_LOOK = 1000;
 
 @Injectable()
 export class TraceStreamService implements BeforeApplicationShutdown {
@@ -246,7 +248,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     // The port as GET /traces resolves it (a UUID to its name), at each look: cheap, from the replicas.
     const portName = await this.traces.resolvePort(s.filter.logicalPort!);
     const q: TraceListQuery = { portName, role: s.filter.role, verdict: s.filter.verdict, chassis: s.filter.chassis, sessionId: s.filter.sessionId, limit: PAGE, withSteps: false };
-    const r = await this.farPassesSince(q, far.after, [...far.retry.keys()], PAGE, near);
+    const r = await this.farPassesSince(q, far.after, [...far.retry.keys()], FAR_LOOK, near);
     far.after = Math.max(far.after, r.scannedTo);
     const waiting = new Set(r.unlinked);
     for (const id of far.retry.keys()) if (!waiting.has(id)) far.retry.delete(id);

@@ -350,6 +350,15 @@ describe('a path across chassis (GET /paths/:id)', () => {
         expect(gated.items).toEqual([]);
         expect(gated.unlinked).toContain(ids.routedRecv.trace);
         expect((await arrivals().since(q(), 0, [], 100, [T0 + 4000])).items.map((t) => t.id)).toEqual([ids.routedRecv.trace]);
+        // Past the look's links, an arrival waits for the next look (retried), not linked now.
+        PortArrivals.streamLinks = 0;
+        try {
+          const bounded = await arrivals().since(q(), 0, [], 100);
+          expect(bounded.items).toEqual([]);
+          expect(bounded.unlinked).toContain(ids.routedRecv.trace);
+        } finally {
+          PortArrivals.streamLinks = 64;
+        }
       });
 
       it('an arrival stored before its sender is unlinked, and found when retried after the sender is stored', async () => {
