@@ -2,7 +2,10 @@
 // sent on to another chassis arrives there with the router's port, not the sender's, as the Geneve
 // ingress key, so the arrival's own ports never name the port the packet came from. The pass that
 // sent it is in the port's list; its path across chassis (cross-chassis.ts, the one link) gives the
-// passes on the other chassis, and those are listed right after their sender.
+// passes on the other chassis, and those are listed right after their sender. With `chassis=` the
+// sender is on another chassis and never in the page: the page reads the port's senders itself
+// (onChassis, bounded). The stream finds them the other way, from each new tunnel arrival back to
+// its sender (since).
 import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { makeCursor, type Page } from '../common/query';
 import { LIVETRACE_CONFIG } from '../config/config.module';
