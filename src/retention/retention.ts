@@ -46,10 +46,18 @@ export function cutoffOf(now: number, days: number): string | null {
 /** Deletes one batch (inside one writer job); returns what went. */
 export function pruneBatch(tx: WriteContext, stores: RetentionStores, limits: RetentionLimits, batch: number): PruneResult {
   const ids = stores.traces.oldest(tx, { maxId: limits.maxPrunedId, before: limits.before }, batch);
-  const out: PruneResult = { traces: 0, paths: 0, datapathFlows: 0 };
-  if (!ids.length) return out;
+  if (!ids.length) return { traces: 0, paths: 0, datapathFlows: 0 };
+  return pruneTraces(tx, stores, ids);
+}
+
+/**
+ * Deletes these traces and what goes with them: their path once no pass of it is left, their
+ * lifetime once ended and cited by no other trace. Both retentions (this one, and the spool's,
+ * spool-retention-store.ts) delete through here, so they take the same rows with a trace.
+ */
+export function pruneTraces(tx: WriteContext, stores: RetentionStores, ids: readonly number[]): PruneResult {
   const pruned = stores.traces.prune(tx, ids);
-  out.traces = pruned.length;
+  const out: PruneResult = { traces: pruned.length, paths: 0, datapathFlows: 0 };
   const paths = new Set<number>();
   const flows = new Set<number>();
   for (const t of pruned) {

@@ -11,14 +11,14 @@
 //   only when every pass of its path has a lifetime that ended more than QUIET_MS ago (or none: an
 //   on-demand trace). Its citation bucket is shipped whole once the next one has begun, and it only
 //   changes again when pruned; an ended lifetime is never updated again.
-// Deleted with a trace, as the SQLite retention does: its ports and citation bits, its path once
-// empty, its ended lifetime (and its recirculation edges) once no trace cites it; a trace goes only
-// if those rows too are in PostgreSQL as they are. A trace skipped now is looked at again next round.
+// Deleted with a trace, through the SQLite retention's own pruneTraces (retention.ts): its ports and
+// citation bits, its path once empty, its ended lifetime (and its recirculation edges) once no trace
+// cites it; a trace goes only if those rows too are in PostgreSQL as they are. A trace skipped now is looked at again next round.
 // A store of retention's own (the SQL rule: tests/unit/structure/sql-owners): its reads join the
 // owners' tables to decide; every delete goes through the owners' stores (RetentionStores).
 import type { WriteContext } from '../storage/writer';
 import { muted, pendingKeys, shippedMarks, waitingValues } from '../storage/spool-state';
-import type { PruneResult, RetentionStores } from './retention';
+import { pruneTraces, type PruneResult, type RetentionStores } from './retention';
 
 /** An ended lifetime's passes stay this long before the spool may forget them (the recorder's 60 s, with a margin). */
 export const QUIET_MS = 5 * 60_000;
@@ -107,17 +107,5 @@ export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { 
   });
   if (!safe.length) return out;
 
-  return muted(tx, () => {
-    const pruned = stores.traces.prune(tx, safe.map((r) => r.id));
-    out.traces = pruned.length;
-    const paths = new Set<number>();
-    const flows = new Set<number>();
-    for (const t of pruned) {
-      if (t.pathId !== null) paths.add(t.pathId);
-      if (t.datapathFlowId !== null) flows.add(t.datapathFlowId);
-    }
-    for (const p of paths) if (stores.paths.deleteIfEmpty(tx, p)) out.paths++;
-    for (const f of flows) if (stores.flows.deleteIfEndedAndUntraced(tx, f)) out.datapathFlows++;
-    return out;
-  });
+  return muted(tx, () => Object.assign(out, pruneTraces(tx, stores, safe.map((r) => r.id))));
 }
