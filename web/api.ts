@@ -65,12 +65,13 @@ export interface StreamHandlers {
  */
 export function stream(query: string, lastId: number, h: StreamHandlers): () => void {
   const ctl = new AbortController();
-  let last = lastId;
+  // The stream's position as its last event gave it (with PostgreSQL, one trace id per writer slot), sent back as is.
+  let last = String(lastId);
   let stopped = false;
   const run = async (): Promise<void> => {
     while (!stopped) {
       try {
-        const r = await fetch(`/traces/stream${query}`, { headers: headers({ Accept: 'text/event-stream', 'Last-Event-ID': String(last) }), signal: ctl.signal });
+        const r = await fetch(`/traces/stream${query}`, { headers: headers({ Accept: 'text/event-stream', 'Last-Event-ID': last }), signal: ctl.signal });
         if (!r.ok || !r.body) await fail(r);
         h.onState?.('open');
         const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -91,7 +92,7 @@ export function stream(query: string, lastId: number, h: StreamHandlers): () => 
               else if (line.startsWith('data: ')) data += line.slice(6);
               else if (line.startsWith('id: ')) id = line.slice(4);
             }
-            if (id) last = Number(id);
+            if (id) last = id;
             if (event === 'trace') h.onTrace(JSON.parse(data));
             else if (event === 'gap') h.onGap?.(JSON.parse(data).message);
           }

@@ -54,11 +54,12 @@ export class Client {
    * with Last-Event-ID so that no trace is missed; resolves only on an error the API gave.
    */
   follow(query: string, lastId: number, onTrace: (t: any) => void): Promise<never> {
-    let last = lastId;
+    // The stream's position as its last event gave it (with PostgreSQL, one trace id per writer slot), sent back as is.
+    let last = String(lastId);
     return new Promise((_, reject) => {
       const connect = () => {
         const url = new URL(`${this.base}/traces/stream${query}`);
-        const req = (url.protocol === 'https:' ? requestTls : request)(url, { headers: this.headers({ Accept: 'text/event-stream', 'Last-Event-ID': String(last) }) }, (res) => {
+        const req = (url.protocol === 'https:' ? requestTls : request)(url, { headers: this.headers({ Accept: 'text/event-stream', 'Last-Event-ID': last }) }, (res) => {
           if (res.statusCode !== 200) {
             let body = '';
             res.on('data', (d) => (body += d));
@@ -87,7 +88,7 @@ export class Client {
                 const m = /^(id|event|data): (.*)$/.exec(line);
                 if (m) ev[m[1]] = m[2];
               }
-              if (ev.id) last = Number(ev.id);
+              if (ev.id) last = ev.id;
               if (ev.event === 'trace' && ev.data) onTrace(JSON.parse(ev.data));
             }
           });

@@ -5,7 +5,7 @@
 // passes on the other chassis, and those are listed right after their sender. With `chassis=` the
 // sender is on another chassis and never in the page: the page reads the port's senders itself
 // (onChassis, bounded). The stream finds them the other way, from each new tunnel arrival back to
-// its sender (since).
+// its sender (since; sinceIn per writer slot, where ids order commits).
 import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { makeCursor, type Page } from '../common/query';
 import { LIVETRACE_CONFIG } from '../config/config.module';
@@ -14,7 +14,7 @@ import type { TraceListQuery } from '../traces/trace-read-store';
 import type { SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
 import type { TraceJson } from '../traces';
-import type { FarSince } from '../traces/trace-stream.service';
+import type { FarSince, IdRange } from '../traces/trace-stream.service';
 import { TraceStreamService } from '../traces/trace-stream.service';
 import { looksForFarPasses, TracesService } from '../traces/traces.service';
 import { TraceStore } from '../traces/trace-store';
@@ -108,7 +108,7 @@ export class PortArrivals implements OnModuleInit {
 
   onModuleInit(): void {
     this.traces.useFarPasses((page, q) => this.page(page, q));
-    this.streams?.useFarPasses((q, afterId, retry, limit, near) => this.since(q, afterId, retry, limit, near));
+    this.streams?.useFarPasses((q, ranges, retry, limit, near) => this.sinceIn(q, ranges, retry, limit, near));
   }
 
   /** A port's page with its far passes: after their sender, or with `chassis`, the asked chassis's merged in. */
@@ -223,10 +223,22 @@ export class PortArrivals implements OnModuleInit {
    * `near` (the stream's): the trace times of the port's recent passes that tunnelled; an arrival
    * traced far from all of them costs no link (unlinked: a sender may still come).
    */
-  async since(q: TraceListQuery, afterId: number, retry: readonly number[], limit: number, near?: readonly number[]): Promise<FarSince> {
+  async since(q: TraceListQuery, afterId: number, retry: readonly number[], limit: number, near?: readonly number[]): Promise<Omit<FarSince, 'scannedTo'> & { scannedTo: number }> {
+    const r = await this.sinceIn(q, [{ after: afterId, below: Number.MAX_SAFE_INTEGER }], retry, limit, near);
+    return { ...r, scannedTo: r.scannedTo[0] };
+  }
+
+  /**
+   * `since` in id ranges, one a writer slot (the stream's: ids order commits only within a slot,
+   * so "after an id" is per slot), each read by the primary key from its `after`, `limit` shared
+   * between them (a busy slot cannot starve the others); `scannedTo` per range.
+   */
+  async sinceIn(q: TraceListQuery, ranges: readonly IdRange[], retry: readonly number[], limit: number, near?: readonly number[]): Promise<FarSince> {
     const portName = q.portName!;
-    const fresh = this.storage ? await this.arrivalsAfter(q, afterId, limit) : [];
-    const scannedTo = fresh.length ? fresh[fresh.length - 1].id : afterId;
+    const share = Math.max(1, Math.ceil(limit / Math.max(1, ranges.length)));
+    const read = this.storage ? await Promise.all(ranges.map((r) => this.arrivalsAfter(q, r, share))) : ranges.map(() => []);
+    const scannedTo = read.map((rows, k) => (rows.length ? Number(rows[rows.length - 1].id) : ranges[k].after));
+    const fresh = read.flat();
     const again = retry.length && this.storage ? await this.storage.query.all<{ id: number; created_at: string }>(`SELECT id, created_at FROM trace WHERE id IN (${this.storage.query.inList('int')})`, this.storage.query.list(retry)) : [];
     const seen = new Map([...again, ...fresh].map((r) => [Number(r.id), Date.parse(r.created_at)]));
     const ids = [...seen.keys()].sort((a, b) => a - b);
@@ -259,15 +271,15 @@ export class PortArrivals implements OnModuleInit {
     return { items, scannedTo, unlinked };
   }
 
-  /** Tunnel arrivals (a `tunnel_in` port row) after `afterId` whose ingress is not the port, with the stream's other filters. */
-  private async arrivalsAfter(q: TraceListQuery, afterId: number, limit: number): Promise<Array<{ id: number; created_at: string }>> {
+  /** Tunnel arrivals (a `tunnel_in` port row) in the range whose ingress is not the port, with the stream's other filters. */
+  private async arrivalsAfter(q: TraceListQuery, range: IdRange, limit: number): Promise<Array<{ id: number; created_at: string }>> {
     const db = this.storage!.query;
-    const where = ['p.trace_id > ?', "p.role = 'tunnel_in'", 'p.port_name <> ?'];
-    const args: unknown[] = [afterId, q.portName];
+    const where = ['p.trace_id > ?', 'p.trace_id < ?', "p.role = 'tunnel_in'", 'p.port_name <> ?'];
+    const args: unknown[] = [range.after, range.below, q.portName];
     if (q.chassis) where.push('t.chassis = ?') && args.push(q.chassis);
     if (q.verdict) where.push('t.verdict_kinds LIKE ?') && args.push(`%,${q.verdict},%`);
     if (q.sessionId) where.push('t.session_id = ?') && args.push(q.sessionId);
-    // The primary key (trace_id, port_name, role, scope) walks only the rows after afterId.
+    // The primary key (trace_id, port_name, role, scope) walks only the rows of the range.
     return db.all<{ id: number; created_at: string }>(
       `SELECT DISTINCT p.trace_id AS id, t.created_at FROM trace_port p JOIN trace t ON t.id = p.trace_id WHERE ${where.join(' AND ')} ORDER BY p.trace_id LIMIT ?`,
       ...args,

@@ -28,6 +28,8 @@ export interface TraceListQuery {
   chassis?: string;
   sessionId?: number;
   cursor?: number;
+  /** Only ids above this (the stream's floor in one writer slot: its walk ends there, not a page below). */
+  above?: number;
   limit: number;
   withSteps: boolean;
 }
@@ -122,6 +124,7 @@ export class TraceReadStore {
       if (f.role === 'inport') where.push(`p.role IN ('inport', 'tunnel_in')`);
       if (f.role === 'outport') where.push(`p.role IN ('outport', 'output', 'tunnel_out')`);
       if (f.cursor) where.push('p.trace_id < ?') && args.push(f.cursor);
+      if (f.above !== undefined) where.push('p.trace_id > ?') && args.push(f.above);
     }
     // A trace's UFID is its datapath flow's (the tracer and ingest store them together).
     if (f.ufid)
@@ -138,6 +141,7 @@ export class TraceReadStore {
     if (f.chassis) where.push('t.chassis = ?') && args.push(f.chassis);
     if (f.sessionId) where.push('t.session_id = ?') && args.push(f.sessionId);
     if (f.cursor) where.push('t.id < ?') && args.push(f.cursor);
+    if (f.above !== undefined) where.push('t.id > ?') && args.push(f.above);
     // One row per trace of the port (it has several port rows: roles, scopes). PostgreSQL wants the
     // trace's key grouped to select its columns; in SQLite that extra column costs two temp b-trees
     // (the walk along the port's index no longer gives the order), so each gets its own clause.

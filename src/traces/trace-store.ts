@@ -16,6 +16,7 @@ import { CitationBatch, CITES_HINT, CITES_LFLOW } from './citation-store';
 import { citationsOf, StepPacker } from './step-pack';
 import { COLLISION, packFinalFlow, STALE, TraceListQuery, TraceOfFlow, TraceReadStore, TraceRow } from './trace-read-store';
 import { TraceJson, TraceRecordInput, verdictJson } from './trace-record';
+import { newestPerSlot } from './trace-slot-store';
 
 export type { TraceRow } from './trace-read-store';
 
@@ -64,6 +65,7 @@ export interface PrunedTrace {
 @Injectable()
 export class TraceStore {
   private readonly reader: TraceReadStore;
+  private readonly sql: () => SqlReader;
   /** OpenFlow rule ids: cookie → match → actions → (table, priority, bridge, id). */
   private ruleTree = new Map<string | null, Map<string, Map<string, RuleRef[]>>>();
   private ruleCount = 0;
@@ -81,7 +83,8 @@ export class TraceStore {
   constructor(@Inject(StoreService) storage: StoreHandles) {
     const local = new SqliteReader(storage.db);
     // Read at each call: StoreService.query is the PostgreSQL reader once that is opened.
-    this.reader = new TraceReadStore(() => storage.query ?? local);
+    this.sql = () => storage.query ?? local;
+    this.reader = new TraceReadStore(this.sql);
     storage.writer.onChunkEnd((tx) => this.flushSeen(tx));
     storage.writer.onRollback(() => this.clearCaches());
   }
@@ -115,6 +118,11 @@ export class TraceStore {
 
   ofDatapathFlow(flowId: number): Promise<TraceOfFlow[]> {
     return this.reader.ofDatapathFlow(flowId);
+  }
+
+  /** Writer slot → its newest trace id (trace-slot-store.ts), for the stream's tick. */
+  newestPerSlot(): Promise<Map<number, number>> {
+    return newestPerSlot(this.sql());
   }
 
   /** Forget cached ids (after pruning removed rows they point to). */

@@ -5,7 +5,8 @@ import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags, ApiHeader } from '@nest
 import type { Response } from 'express';
 import { badRequest } from '../common/api-error';
 import { oneOf, Query as Q, rejectUnknown, str } from '../common/query';
-import { TraceStreamService } from './trace-stream.service';
+import { MAX_RESUME_SLOTS, parseResumePoint } from './stream-position';
+import { MAX_SLOTS_A_POLL, TraceStreamService } from './trace-stream.service';
 
 @ApiTags('traces')
 @Controller('traces')
@@ -16,19 +17,23 @@ export class TraceStreamController {
   @ApiOperation({
     summary: 'Stored traces as server-sent events, as they are committed',
     description:
-      'Each event is `event: trace`, `id: <trace id>`, `data: <the item of GET /traces>` as it was when committed (the path-scope logicalPorts of a pass grow as the later passes of its path are traced), oldest first. Starts after the newest matching trace, or after `Last-Event-ID` (a reconnecting EventSource sends it). `event: gap` says a resume skipped traces (more than 500); a comment line every 15 s keeps the connection open. At most 32 streams (503).',
+      'Each event is `event: trace`, `id: <position>`, `data: <the item of GET /traces>` as it was when committed (the path-scope logicalPorts of a pass grow as the later passes of its path are traced), oldest first. ' +
+      'The position is where the stream stands in every writer slot: on SQLite one slot, so the trace id; with PostgreSQL each agent and api instance writes its own id range (a slot) and ids order commits only within one, so the position is the highest id sent (or started after) in each slot that holds traces, comma-separated, e.g. `0,1099511627901,2199023255620` (`0` first: every slot not named is new). ' +
+      'Starts after each slot\'s newest trace, or after `Last-Event-ID` (a reconnecting client sends the last position back): every slot\'s traces since, once; a plain trace id resumes its slot after it, the slots above from their first trace and those below from now. ' +
+      `Between slots, events are ordered by trace time. \`event: gap\` says a resume skipped traces of a slot (more than 500); a comment line every 15 s keeps the connection open. Each tick walks at most ${MAX_SLOTS_A_POLL} slots a stream (the rest at the next). At most 32 streams (503).`,
   })
   @ApiQuery({ name: 'logical_port', required: false, example: 'lsp1' })
   @ApiQuery({ name: 'role', required: false, enum: ['inport', 'outport', 'any'], description: "With logical_port, role any or inport: also the passes on another chassis of a packet the port sent that a router forwarded there, marked arrivedFrom, when stored after their sender (or within 5 s before it)" })
   @ApiQuery({ name: 'verdict', required: false, enum: ['output', 'drop', 'controller', 'tunnel', 'recirculate'] })
   @ApiQuery({ name: 'chassis', required: false })
   @ApiQuery({ name: 'session', required: false, description: 'Trace session id' })
-  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this trace id' })
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: `Resume after this position (an event's id) or trace id: at most ${MAX_RESUME_SLOTS} trace ids, comma-separated, one a writer slot` })
   @ApiOkResponse({ description: 'text/event-stream' })
   async stream(@Query() q: Q, @Headers('last-event-id') lastEventId: string | undefined, @Res() res: Response): Promise<void> {
     rejectUnknown(q, ['logical_port', 'role', 'verdict', 'chassis', 'session']);
     const session = str(q, 'session', { max: 16, pattern: /^[1-9]\d*$/, what: 'a trace session id' });
-    if (lastEventId !== undefined && !/^\d{1,15}$/.test(lastEventId)) throw badRequest('last-event-id', `must be a trace id (got ${JSON.stringify(lastEventId.slice(0, 64))})`);
+    const resume = lastEventId === undefined ? undefined : parseResumePoint(lastEventId);
+    if (typeof resume === 'string') throw badRequest('last-event-id', resume);
     await this.streams.start(
       {
         logicalPort: str(q, 'logical_port', { max: 256 }),
@@ -37,7 +42,7 @@ export class TraceStreamController {
         chassis: str(q, 'chassis', { max: 255 }),
         sessionId: session ? Number(session) : undefined,
       },
-      lastEventId === undefined ? undefined : Number(lastEventId),
+      resume,
       res,
     );
   }

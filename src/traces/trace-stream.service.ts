@@ -2,36 +2,53 @@
 // It tails the trace table by id through the same read path as `GET /traces` (the reader worker,
 // traces.service.ts), never through an in-process "trace stored" event: the writer may be another
 // process (issue 19: API instances without a tracer, agents writing into one database), and a
-// stream must see its traces all the same. One cheap query a tick (the newest id of all) tells
-// whether anything was committed at all; only then does each stream run its own filtered query.
-import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+// stream must see its traces all the same.
+// Ids order commits only within one writer slot (storage/spool.ts: with PostgreSQL each agent and
+// api instance writes from slot·2^40; SQLite is slot 0 alone), so a stream stands somewhere in each
+// slot: per slot its floor (the highest id sent), the newest id it saw and its reorder window. One
+// cheap statement a tick (the newest id of each slot, TraceStore.newestPerSlot: a loose index scan)
+// tells which slots had a commit; only those (and those within their reorder window) are walked,
+// each with the stream's filter newest first from the slot's top down to its floor (`above`: one
+// index range), at most MAX_SLOTS_A_POLL slots a stream a tick (those waiting longest first; the
+// rest at the next tick). A slot is the whole table on SQLite, so there it is the one walk it was.
+// The SSE id is the stream's position in every slot (stream-position.ts), so a resume gets each
+// slot's traces since, once.
+import { BeforeApplicationShutdown, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError } from '../common/api-error';
+import { formatPosition, mergeByTime, startPoints } from './stream-position';
 import type { TraceListQuery } from './trace-read-store';
 import type { TraceJson } from './trace-record';
+import { slotBase, slotOf } from './trace-slot-store';
+import { TraceStore } from './trace-store';
 import { TraceFilter, TracesService } from './traces.service';
 
-/** A look for a port's far passes since a trace id (PortArrivals.since, in paths/, which owns the link). */
+/** A look for a port's far passes in id ranges (PortArrivals.since, in paths/, which owns the link). */
 export interface FarSince {
   /** The far passes found, oldest first, each marked `arrivedFrom`. */
   items: TraceJson[];
-  /** The highest arrival id looked at: the next look goes on after it. */
-  scannedTo: number;
+  /** Per range asked, the highest arrival id looked at (its `after` when none): the next look goes on after it. */
+  scannedTo: number[];
   /** Arrivals whose sender is not stored (yet), or not traced near one: worth a retry while it may still come. */
   unlinked: number[];
 }
-export type FarPassesSince = (q: TraceListQuery, afterId: number, retry: readonly number[], limit: number, near: readonly number[]) => Promise<FarSince>;
+/** Arrivals with `after` < id < `below`: one range a writer slot the stream polls. */
+export interface IdRange {
+  after: number;
+  below: number;
+}
+export type FarPassesSince = (q: TraceListQuery, ranges: readonly IdRange[], retry: readonly number[], limit: number, near: readonly number[]) => Promise<FarSince>;
 
 /** The filters a stream takes: those of `GET /traces` that cost one indexed walk. */
 export type StreamFilter = Pick<TraceFilter, 'logicalPort' | 'role' | 'verdict' | 'chassis' | 'sessionId'>;
 
 export interface StreamOptions {
-  /** How often the newest id is looked at. */
+  /** How often the newest ids are looked at. */
   pollMs: number;
   /** A comment line this often keeps proxies and idle-timeouts from closing a quiet stream. */
   heartbeatMs: number;
   maxStreams: number;
-  /** Traces sent at most on one catch-up (a resume after a long gap): the rest is announced as a gap. */
+  /** Traces sent at most on one catch-up of a slot (a resume after a long gap): the rest is announced as a gap. */
   maxCatchUp: number;
   /**
    * Ids are given at insert but seen at commit: with several writers (PostgreSQL, issue 19) id 10
@@ -42,29 +59,47 @@ export interface StreamOptions {
 
 export const STREAM_DEFAULTS: StreamOptions = { pollMs: 500, heartbeatMs: 15_000, maxStreams: 32, maxCatchUp: 500, reorderMs: 5000 };
 const PAGE = 100;
+/**
+ * Writer slots one stream walks at most a tick (each one filtered query, more pages only for a
+ * catch-up): thousands of chassis committing at once cost a stream 16 walks a tick, 32 streams
+ * 512, and a slot waits a few ticks more. Those waiting longest go first.
+ */
+export const MAX_SLOTS_A_POLL = 16;
 
-interface Stream {
-  filter: StreamFilter;
-  res: Response;
+/** Where a stream stands in one writer slot. */
+interface SlotState {
   /** Highest id sent (or the start point). */
   lastId: number;
   /** Ids sent within the reorder window, with when: not sent again. */
   recent: Map<number, number>;
   /** For each poll within the reorder window that sent traces: when, and the highest id sent before it. */
   history: Array<{ at: number; floor: number }>;
-  /** The newest id of all at this stream's last poll: nothing newer, nothing to look for. */
+  /** The slot's newest id at this stream's last walk of it (-1: walk it now): nothing newer, nothing to look for. */
   seenNewest: number;
+  /** When it was last walked: the bound takes those waiting longest first. */
+  polledAt: number;
+  /** Far passes: tunnel arrivals of this slot are looked at after this id. */
+  farAfter: number;
+  /** A walk's gap: the newest trace it skipped, where the window starts. */
+  skippedTo?: number;
+}
+
+interface Stream {
+  filter: StreamFilter;
+  res: Response;
+  slots: Map<number, SlotState>;
   busy: boolean;
   heartbeat: NodeJS.Timeout;
   /**
    * A port's stream (role any or inport): its packets' far passes, the passes on another chassis
    * of a packet the port sent that a router forwarded there (PortArrivals.since). Tunnel arrivals
-   * are looked at once each, after `after`; one whose sender is not stored yet is looked at again
-   * (`retry`, with when first seen) for the reorder window, then given up. `senders`: the port's
-   * passes this stream sent that tunnelled (trace time, when seen): only arrivals traced near one
-   * of them cost a link, so a port that sends nothing away costs no link at all.
+   * are looked at once each, after each slot's `farAfter`; one whose sender is not stored yet is
+   * looked at again (`retry`, with when first seen) for the reorder window, then given up.
+   * `senders`: the port's passes this stream sent that tunnelled (trace time, when seen): only
+   * arrivals traced near one of them cost a link, so a port that sends nothing away costs no link
+   * at all.
    */
-  far?: { after: number; retry: Map<number, number>; senders: Map<number, { at: number; seen: number }> };
+  far?: { retry: Map<number, number>; senders: Map<number, { at: number; seen: number }> };
 }
 
 /**
@@ -77,6 +112,8 @@ const MAX_RETRY = 500;
 /** Tunnel arrivals read at most by one look (rows only: the links it follows are bounded in PortArrivals.since). */
 const FAR_LOOK = 1000;
 
+const newSlot = (lastId: number, seenNewest: number): SlotState => ({ lastId, recent: new Map(), history: [], seenNewest, polledAt: 0, farAfter: lastId });
+
 @Injectable()
 export class TraceStreamService implements BeforeApplicationShutdown {
   /** Tests shorten the clock; the service runs on the defaults. */
@@ -87,7 +124,10 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   private readonly log = new Logger('TraceStream');
   private farPassesSince?: FarPassesSince;
 
-  constructor(private readonly traces: TracesService) {}
+  constructor(
+    private readonly traces: TracesService,
+    @Optional() private readonly store?: Pick<TraceStore, 'newestPerSlot'>,
+  ) {}
 
   /** Set by the paths feature, which builds on this one (a routed packet's far passes need its links). */
   useFarPasses(f: FarPassesSince): void {
@@ -104,30 +144,37 @@ export class TraceStreamService implements BeforeApplicationShutdown {
 
   /** The newest trace id matching `filter` (all traces without one), 0 when there is none. */
   private async newest(filter: StreamFilter): Promise<number> {
-    const page = await this.page(filter, undefined, 1);
+    const page = await this.page(filter, undefined, undefined, 1);
     return page.items[0]?.id ?? 0;
   }
 
-  private async page(filter: StreamFilter, cursor: number | undefined, limit: number): Promise<{ items: TraceJson[]; more: boolean }> {
+  /** Writer slot → its newest id (without the store, as in unit tests: the newest of all, one slot). */
+  private async newestPerSlot(): Promise<Map<number, number>> {
+    if (this.store) return this.store.newestPerSlot();
+    const n = await this.newest({});
+    return n ? new Map([[slotOf(n), n]]) : new Map();
+  }
+
+  private async page(filter: StreamFilter, cursor: number | undefined, above: number | undefined, limit: number): Promise<{ items: TraceJson[]; more: boolean }> {
     // The port's own rows: far passes are the stream's own look (poll), not the list's.
-    const body = await this.traces.listJson({ ...filter, cursor, limit, withSteps: false }, { far: false });
+    const body = await this.traces.listJson({ ...filter, cursor, above, limit, withSteps: false }, { far: false });
     const parsed = JSON.parse(body.toString('utf8')) as { items: TraceJson[]; next: string | null };
     return { items: parsed.items, more: parsed.next !== null };
   }
 
   /**
-   * Starts a stream on `res` after trace `lastEventId` (resume), or after the newest matching
-   * trace now. Errors (unknown port, too many streams) are thrown before any byte is written, so
-   * they answer in the API's one error shape.
+   * Starts a stream on `res` after `resume` (a Last-Event-ID, parsed: slot → id), or after each
+   * slot's newest trace now. Errors (unknown port, too many streams) are thrown before any byte is
+   * written, so they answer in the API's one error shape.
    */
-  async start(filter: StreamFilter, lastEventId: number | undefined, res: Response): Promise<void> {
+  async start(filter: StreamFilter, resume: ReadonlyMap<number, number> | undefined, res: Response): Promise<void> {
     if (this.streams.size >= this.opts.maxStreams) {
       res.setHeader('Retry-After', '5');
       throw new ApiError(503, `${this.streams.size} trace streams are already open (at most ${this.opts.maxStreams}); close one or retry later`);
     }
-    // Resolves the port (404 for an unknown one) and finds the start point in one query.
-    const start = lastEventId ?? (await this.newest(filter));
-    const newestAll = await this.newest({});
+    // Resolves the port: 404 for an unknown one.
+    if (filter.logicalPort !== undefined) await this.newest(filter);
+    const newest = await this.newestPerSlot();
     if (res.destroyed) return;
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -135,23 +182,21 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     // Reverse proxies (nginx) would buffer the events otherwise.
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
-    res.write(`retry: 2000\n: after trace ${start}\n\n`);
+    const starts = startPoints(newest, resume);
+    res.write(`retry: 2000\n: after trace ${formatPosition(starts)}\n\n`);
     const stream: Stream = {
       filter,
       res,
-      lastId: start,
-      recent: new Map(),
-      history: [],
       // A resume must look even when nothing new was committed since.
-      seenNewest: lastEventId !== undefined ? -1 : newestAll,
+      slots: new Map([...starts].map(([slot, id]) => [slot, newSlot(id, resume ? -1 : (newest.get(slot) ?? -1))])),
       busy: false,
       heartbeat: setInterval(() => res.write(': heartbeat\n\n'), this.opts.heartbeatMs),
-      far: filter.logicalPort !== undefined && filter.role !== 'outport' ? { after: lastEventId ?? newestAll, retry: new Map(), senders: new Map() } : undefined,
+      far: filter.logicalPort !== undefined && filter.role !== 'outport' ? { retry: new Map(), senders: new Map() } : undefined,
     };
     this.streams.add(stream);
     res.on('close', () => this.stop(stream));
     this.schedule();
-    if (lastEventId !== undefined) this.poll(stream, newestAll).catch((err) => this.log.warn(`trace stream resume failed: ${err instanceof Error ? err.message : String(err)}`));
+    if (resume) this.poll(stream, newest).catch((err) => this.log.warn(`trace stream resume failed: ${err instanceof Error ? err.message : String(err)}`));
   }
 
   private stop(s: Stream): void {
@@ -173,14 +218,8 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     if (this.ticking || !this.streams.size) return;
     this.ticking = true;
     try {
-      const newestAll = await this.newest({});
-      const now = Date.now();
-      await Promise.all(
-        [...this.streams].map((s) => {
-          const inWindow = s.history.some((h) => now - h.at < this.opts.reorderMs);
-          return newestAll > s.seenNewest || inWindow ? this.poll(s, newestAll) : undefined;
-        }),
-      );
+      const newest = await this.newestPerSlot();
+      await Promise.all([...this.streams].map((s) => this.poll(s, newest)));
     } catch (err) {
       // The reader restarting (503) or a query failing: the streams stay open and the next tick retries.
       this.log.warn(`trace stream poll failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -189,47 +228,101 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     }
   }
 
-  /** Sends, oldest first, the stream's traces committed since its last poll. */
-  private async poll(s: Stream, newestAll: number): Promise<void> {
+  /** The slots to walk now: a commit since the last walk, or within the reorder window; bounded, longest waiting first. */
+  private due(s: Stream, newest: ReadonlyMap<number, number>, now: number): number[] {
+    // A slot the stream has not met is a writer's first traces: all of them are new.
+    for (const slot of newest.keys()) if (!s.slots.has(slot)) s.slots.set(slot, newSlot(slotBase(slot), -1));
+    const due: number[] = [];
+    for (const [slot, st] of s.slots) {
+      const top = newest.get(slot);
+      if ((top !== undefined && top > st.seenNewest) || st.history.some((h) => now - h.at < this.opts.reorderMs)) due.push(slot);
+    }
+    return due.sort((a, b) => s.slots.get(a)!.polledAt - s.slots.get(b)!.polledAt).slice(0, MAX_SLOTS_A_POLL);
+  }
+
+  /** Sends, oldest first per slot, the stream's traces committed since its last walk of each due slot. */
+  private async poll(s: Stream, newest: ReadonlyMap<number, number>): Promise<void> {
     // A client that does not read is not sent more (the socket's buffer would grow without bound).
     if (s.busy || s.res.writableNeedDrain || s.res.destroyed) return;
+    const now = Date.now();
+    const due = this.due(s, newest, now);
+    // Unlinked arrivals are retried at a walk too, never on their own: a quiet store costs nothing.
+    if (!due.length) return;
     s.busy = true;
     try {
-      // Looked at again: everything above the highest id sent before the oldest poll of the window
-      // (all of it was sent at that poll or later, so `recent` still has it).
-      const now = Date.now();
-      while (s.history.length && now - s.history[0].at >= this.opts.reorderMs) s.history.shift();
-      const since = s.history[0]?.at ?? now;
-      for (const [id, t] of s.recent) if (t < since) s.recent.delete(id);
-      const floor = Math.min(s.lastId, s.history[0]?.floor ?? s.lastId);
-      const found: TraceJson[] = [];
-      let cursor: number | undefined;
-      for (;;) {
-        const { items, more } = await this.page(s.filter, cursor, PAGE);
-        const fresh = items.filter((t) => t.id > floor);
-        found.push(...fresh.filter((t) => !s.recent.has(t.id)));
-        if (fresh.length < items.length || !more || found.length > this.opts.maxCatchUp) break;
-        cursor = items[items.length - 1].id;
+      const lists = new Map<number, TraceJson[]>();
+      const gaps: string[] = [];
+      for (const slot of due) {
+        const { found, gap } = await this.walk(s, slot, now);
+        lists.set(slot, found);
+        if (gap) gaps.push(gap);
       }
-      // Each arrival is looked at once (or retried while unlinked), so a far pass comes once, even below the floor.
-      if (s.far) found.push(...(await this.farPasses(s, now, found)).filter((t) => !s.recent.has(t.id) && !found.some((x) => x.id === t.id)));
-      found.sort((a, b) => b.id - a.id);
+      // Each arrival is looked at once (or retried while unlinked), so a far pass comes once, even below a floor.
+      const far = s.far ? await this.farPasses(s, now, [...lists.values()].flat(), due, newest) : [];
+      for (const t of far) {
+        if (lists.get(slotOf(t.id))?.some((x) => x.id === t.id) || s.slots.get(slotOf(t.id))?.recent.has(t.id)) continue;
+        if (!lists.has(slotOf(t.id))) lists.set(slotOf(t.id), []);
+        lists.get(slotOf(t.id))!.push(t);
+      }
       if (s.res.destroyed) return;
-      const gap = found.length > this.opts.maxCatchUp;
-      found.reverse();
-      const sent = gap ? found.slice(-this.opts.maxCatchUp) : found;
-      if (gap) s.res.write(`event: gap\ndata: ${JSON.stringify({ after: s.lastId, before: sent[0]?.id ?? null, message: `more than ${this.opts.maxCatchUp} traces since ${s.lastId}: the oldest were skipped (GET /traces has them)` })}\n\n`);
-      // After a gap, what was skipped stays skipped: the window starts at the newest skipped trace.
-      if (sent.length) s.history.push({ at: now, floor: gap ? found[found.length - sent.length - 1].id : s.lastId });
+      for (const g of gaps) s.res.write(g);
+      const sent = mergeByTime([...lists.values()].map((l) => l.sort((a, b) => a.id - b.id)));
+      const before = new Map([...lists.keys()].map((slot) => [slot, s.slots.get(slot)!.lastId]));
       for (const t of sent) {
-        s.res.write(`id: ${t.id}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
-        s.recent.set(t.id, now);
-        if (t.id > s.lastId) s.lastId = t.id;
+        const slot = slotOf(t.id);
+        const st = s.slots.get(slot)!;
+        st.recent.set(t.id, now);
+        // A far pass moves its slot's floor only where this poll walked the slot up to it (else own rows below it wait).
+        if (t.id > st.lastId && (!t.arrivedFrom || (due.includes(slot) && t.id <= (newest.get(slot) ?? 0)))) st.lastId = t.id;
+        s.res.write(`id: ${formatPosition(this.lastIds(s))}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
       }
-      s.seenNewest = Math.max(s.seenNewest, newestAll);
+      for (const [slot, floor] of before) {
+        const st = s.slots.get(slot)!;
+        // After a gap, what was skipped stays skipped: the window starts at the newest skipped trace.
+        if (lists.get(slot)!.length) st.history.push({ at: now, floor: st.skippedTo ?? floor });
+        delete st.skippedTo;
+      }
+      for (const slot of due) {
+        const st = s.slots.get(slot)!;
+        st.seenNewest = Math.max(st.seenNewest, newest.get(slot) ?? -1);
+        st.polledAt = now;
+      }
     } finally {
       s.busy = false;
     }
+  }
+
+  private lastIds(s: Stream): Map<number, number> {
+    return new Map([...s.slots].map(([slot, st]) => [slot, st.lastId]));
+  }
+
+  /**
+   * The stream's traces in `slot` above its floor (the highest id sent before the oldest poll of the
+   * window: all of it was sent at that poll or later, so `recent` still has it), newest first from
+   * the slot's top; at most maxCatchUp of them, with the gap event when more were missed.
+   */
+  private async walk(s: Stream, slot: number, now: number): Promise<{ found: TraceJson[]; gap?: string }> {
+    const st = s.slots.get(slot)!;
+    while (st.history.length && now - st.history[0].at >= this.opts.reorderMs) st.history.shift();
+    const since = st.history[0]?.at ?? now;
+    for (const [id, t] of st.recent) if (t < since) st.recent.delete(id);
+    const floor = Math.min(st.lastId, st.history[0]?.floor ?? st.lastId);
+    const found: TraceJson[] = [];
+    let cursor = slotBase(slot + 1);
+    for (;;) {
+      const { items, more } = await this.page(s.filter, cursor, floor, PAGE);
+      const fresh = items.filter((t) => t.id > floor);
+      found.push(...fresh.filter((t) => !st.recent.has(t.id)));
+      if (fresh.length < items.length || !more || found.length > this.opts.maxCatchUp) break;
+      cursor = items[items.length - 1].id;
+    }
+    if (found.length <= this.opts.maxCatchUp) return { found };
+    // Newest first: the oldest are skipped.
+    const kept = found.slice(0, this.opts.maxCatchUp);
+    const first = kept[kept.length - 1];
+    st.skippedTo = found[this.opts.maxCatchUp].id;
+    const gap = `event: gap\ndata: ${JSON.stringify({ after: st.lastId, before: first.id, message: `more than ${this.opts.maxCatchUp} traces since ${st.lastId}: the oldest were skipped (GET /traces has them)` })}\n\n`;
+    return { found: kept, gap };
   }
 
   /**
@@ -238,18 +331,25 @@ export class TraceStreamService implements BeforeApplicationShutdown {
    * is sent if the sender is stored within the reorder window (then out of id order, like a late
    * commit), else not (GET /traces?logical_port= lists it).
    */
-  private async farPasses(s: Stream, now: number, own: readonly TraceJson[]): Promise<TraceJson[]> {
+  private async farPasses(s: Stream, now: number, own: readonly TraceJson[], due: readonly number[], newest: ReadonlyMap<number, number>): Promise<TraceJson[]> {
     const far = s.far!;
     for (const t of own) if (t.verdict.tunnels?.length) far.senders.set(t.id, { at: Date.parse(t.createdAt), seen: now });
     for (const [id, x] of far.senders) if (now - x.seen >= SENDER_MEMORY_MS || far.senders.size > MAX_SENDERS) far.senders.delete(id);
     for (const [id, at] of far.retry) if (now - at >= this.opts.reorderMs || far.retry.size > MAX_RETRY) far.retry.delete(id);
     const near = [...far.senders.values()].map((x) => x.at);
     if (!this.farPassesSince) return [];
+    // The slots walked, each up to its newest id this tick (so a far pass's id is one its slot's walk has passed).
+    const slots = due.filter((slot) => (newest.get(slot) ?? 0) > s.slots.get(slot)!.farAfter);
+    if (!slots.length && !far.retry.size) return [];
+    const ranges = slots.map((slot) => ({ after: s.slots.get(slot)!.farAfter, below: newest.get(slot)! + 1 }));
     // The port as GET /traces resolves it (a UUID to its name), at each look: cheap, from the replicas.
     const portName = await this.traces.resolvePort(s.filter.logicalPort!);
     const q: TraceListQuery = { portName, role: s.filter.role, verdict: s.filter.verdict, chassis: s.filter.chassis, sessionId: s.filter.sessionId, limit: PAGE, withSteps: false };
-    const r = await this.farPassesSince(q, far.after, [...far.retry.keys()], FAR_LOOK, near);
-    far.after = Math.max(far.after, r.scannedTo);
+    const r = await this.farPassesSince(q, ranges, [...far.retry.keys()], FAR_LOOK, near);
+    slots.forEach((slot, k) => {
+      const st = s.slots.get(slot)!;
+      st.farAfter = Math.max(st.farAfter, r.scannedTo[k] ?? st.farAfter);
+    });
     const waiting = new Set(r.unlinked);
     for (const id of far.retry.keys()) if (!waiting.has(id)) far.retry.delete(id);
     for (const id of r.unlinked) if (!far.retry.has(id)) far.retry.set(id, now);

@@ -2,6 +2,7 @@
 // can with several writers on PostgreSQL (issue 19) and never with SQLite's one writer: so this is
 // the one place a fake store stands in. The real stream runs on a sandbox in test/browser.
 import { EventEmitter } from 'node:events';
+import { parseResumePoint } from '../../../src/traces/stream-position';
 import { STREAM_DEFAULTS, TraceStreamService } from '../../../src/traces/trace-stream.service';
 import type { TracesService } from '../../../src/traces/traces.service';
 
@@ -32,12 +33,19 @@ class FakeResponse extends EventEmitter {
   end() {
     this.destroyed = true;
   }
+  /** The traces sent, in order. */
   ids(): number[] {
-    return [...this.out.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    return [...this.out.matchAll(/^data: (\{"id":\d+.*)$/gm)].map((m) => (JSON.parse(m[1]) as { id: number }).id);
+  }
+  /** The SSE ids (the stream's position), in order. */
+  positions(): string[] {
+    return [...this.out.matchAll(/^id: (.*)$/gm)].map((m) => m[1]);
   }
 }
 
 const settle = (ms = 120) => new Promise((r) => setTimeout(r, ms));
+/** A Last-Event-ID as the controller parses it. */
+const at = (header: string) => parseResumePoint(header) as Map<number, number>;
 
 describe('the trace stream tailing', () => {
   const visible = new Set<number>();
@@ -65,12 +73,14 @@ describe('the trace stream tailing', () => {
     visible.add(6);
     await settle();
     expect(res.ids()).toEqual([5, 4, 6]);
+    // The position never goes back: a resume after the late trace does not send 5 again.
+    expect(res.positions()).toEqual(['5', '5', '6']);
   });
 
   it('resumes after Last-Event-ID with the filter, and says so when more were missed than it sends', async () => {
     for (let id = 1; id <= 20; id++) visible.add(id);
     const res = new FakeResponse();
-    await service.start({ verdict: 'drop' }, 4, res as any);
+    await service.start({ verdict: 'drop' }, at('4'), res as any);
     await settle();
     // 6..20 even: 8 traces, 5 sent (the newest), a gap event first.
     expect(res.ids()).toEqual([12, 14, 16, 18, 20]);
@@ -133,11 +143,14 @@ describe("a port's stream and its far passes (the look PortArrivals.since regist
     };
     traces.resolvePort = async (name: string) => name;
     // As PortArrivals.since answers: arrivals after `after` and the retried ones, each linked or unlinked.
-    const far = async (_q: unknown, after: number, retry: readonly number[], _limit: number, near: readonly number[]) => {
+    const far = async (_q: unknown, ranges: Array<{ after: number; below: number }>, retry: readonly number[], _limit: number, near: readonly number[]) => {
+      // One slot here: one range at most.
+      const after = ranges[0]?.after ?? -1;
       calls.push({ after, retry: [...retry], near: [...near] });
-      const looked = [...new Set([...retry, ...[...arrivals.keys()].filter((id) => id > after)])];
+      const inRange = [...arrivals.keys()].filter((id) => ranges.some((r) => id > r.after && id < r.below));
+      const looked = [...new Set([...retry, ...inRange])];
       const items = looked.filter((id) => arrivals.get(id) != null).map((id) => ({ id, chassis: 'hv3', arrivedFrom: { traceId: arrivals.get(id), chassis: 'hv1' } }));
-      return { items, scannedTo: Math.max(after, ...[...arrivals.keys()]), unlinked: looked.filter((id) => arrivals.get(id) === null) };
+      return { items, scannedTo: ranges.map((r) => Math.max(r.after, ...inRange.filter((id) => id < r.below))), unlinked: looked.filter((id) => arrivals.get(id) === null) };
     };
     service = new TraceStreamService(traces as unknown as TracesService);
     service.useFarPasses(far as never);
