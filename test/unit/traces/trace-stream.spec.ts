@@ -3,7 +3,7 @@
 // the one place a fake store stands in. The real stream runs on a sandbox in test/browser.
 import { EventEmitter } from 'node:events';
 import { parseResumePoint } from '../../../src/traces/stream-position';
-import { STREAM_DEFAULTS, TraceStreamService } from '../../../src/traces/trace-stream.service';
+import { MAX_SLOTS_A_POLL, STREAM_DEFAULTS, TraceStreamService } from '../../../src/traces/trace-stream.service';
 import type { TracesService } from '../../../src/traces/traces.service';
 
 /** The list query of GET /traces over an in-memory set of visible ids (newest first, cursor = below). */
@@ -233,5 +233,118 @@ describe("a port's stream and its far passes (the look PortArrivals.since regist
     visible.add(2);
     await settle();
     expect(calls).toEqual([]);
+  });
+});
+
+describe('writer slots: with PostgreSQL each writer commits its own id range, and ids order time only within one', () => {
+  const SLOT = 2 ** 40;
+  /** Trace id → its trace time (the order commits are made in here). */
+  const visible = new Map<number, string>();
+  let clock = Date.parse('2026-12-05T03:00:00.000Z');
+  const commit = (...ids: number[]) => ids.forEach((id) => visible.set(id, new Date(clock++).toISOString()));
+  let service: TraceStreamService;
+  let walks: Array<{ cursor?: number; above?: number }>;
+
+  beforeEach(() => {
+    visible.clear();
+    walks = [];
+    TraceStreamService.options = { ...STREAM_DEFAULTS, pollMs: 10, heartbeatMs: 60_000, reorderMs: 2000, maxCatchUp: 50 };
+    const traces = {
+      listJson: async (f: { cursor?: number; above?: number; limit: number }) => {
+        walks.push({ cursor: f.cursor, above: f.above });
+        const ids = [...visible.keys()].filter((id) => (f.cursor === undefined || id < f.cursor) && (f.above === undefined || id > f.above)).sort((a, b) => b - a);
+        const items = ids.slice(0, f.limit).map((id) => ({ id, createdAt: visible.get(id), verdict: { kinds: ['output'] } }));
+        return Buffer.from(JSON.stringify({ items, next: ids.length > f.limit ? 'more' : null }));
+      },
+    };
+    // As TraceStore.newestPerSlot answers (trace-slot-store.ts).
+    const store = {
+      newestPerSlot: async () => {
+        const m = new Map<number, number>();
+        for (const id of visible.keys()) m.set(Math.floor(id / SLOT), Math.max(id, m.get(Math.floor(id / SLOT)) ?? 0));
+        return m;
+      },
+    };
+    service = new TraceStreamService(traces as unknown as TracesService, store);
+  });
+
+  afterEach(() => {
+    service.beforeApplicationShutdown();
+    TraceStreamService.options = STREAM_DEFAULTS;
+  });
+
+  it("a live stream sends every slot's new traces, a lower slot's too, once each, oldest first per slot", async () => {
+    commit(SLOT + 1, 2 * SLOT + 1);
+    const res = new FakeResponse();
+    await service.start({}, undefined, res as any);
+    commit(SLOT + 2, 2 * SLOT + 2, SLOT + 3);
+    await settle();
+    commit(2 * SLOT + 3);
+    await settle();
+    expect(res.ids()).toEqual([SLOT + 2, 2 * SLOT + 2, SLOT + 3, 2 * SLOT + 3]);
+    // Position: slot 0 (none), then each slot's highest sent.
+    expect(res.positions().at(-1)).toBe(`0,${SLOT + 3},${2 * SLOT + 3}`);
+    // Each walk is one slot's range above its floor.
+    expect(walks.filter((w) => w.above !== undefined).every((w) => Math.floor(w.above! / SLOT) === Math.floor((w.cursor! - 1) / SLOT))).toBe(true);
+  });
+
+  it('a resume by the last position gets what every slot committed since, nothing twice; a new writer from its first trace', async () => {
+    commit(SLOT + 1, 2 * SLOT + 1);
+    const first = new FakeResponse();
+    await service.start({}, undefined, first as any);
+    commit(SLOT + 2, 2 * SLOT + 2);
+    await settle();
+    const position = first.positions().at(-1)!;
+    first.emit('close');
+    commit(SLOT + 3, 2 * SLOT + 3, 3 * SLOT + 1);
+    const second = new FakeResponse();
+    await service.start({}, at(position), second as any);
+    await settle();
+    expect(first.ids()).toEqual([SLOT + 2, 2 * SLOT + 2]);
+    expect(second.ids()).toEqual([SLOT + 3, 2 * SLOT + 3, 3 * SLOT + 1]);
+  });
+
+  it("a plain trace id resumes its slot after it, the slots above from their first trace, those below from now", async () => {
+    commit(SLOT + 1, SLOT + 2, 2 * SLOT + 1, 2 * SLOT + 2, 3 * SLOT + 1);
+    const res = new FakeResponse();
+    await service.start({}, at(String(2 * SLOT + 1)), res as any);
+    await settle();
+    commit(SLOT + 3);
+    await settle();
+    expect(res.ids()).toEqual([2 * SLOT + 2, 3 * SLOT + 1, SLOT + 3]);
+  });
+
+  it(`walks at most ${MAX_SLOTS_A_POLL} slots a stream a tick, the others at the next ticks, each slot's traces once`, async () => {
+    const slots = Array.from({ length: 40 }, (_, i) => i + 1);
+    for (const s of slots) commit(s * SLOT + 1);
+    const res = new FakeResponse();
+    await service.start({}, undefined, res as any);
+    walks.length = 0;
+    TraceStreamService.options = { ...TraceStreamService.options, pollMs: 60_000 };
+    for (const s of slots) commit(s * SLOT + 2);
+    await (service as unknown as { tick(): Promise<void> }).tick();
+    expect(new Set(walks.map((w) => w.cursor)).size).toBe(MAX_SLOTS_A_POLL);
+    for (let i = 0; i < 3; i++) await (service as unknown as { tick(): Promise<void> }).tick();
+    expect(res.ids().sort((a, b) => a - b)).toEqual(slots.map((s) => s * SLOT + 2));
+  });
+});
+
+describe('Last-Event-ID as a stream position (stream-position.ts)', () => {
+  it('reads a trace id and the stream own ids', () => {
+    expect(parseResumePoint('42')).toEqual(new Map([[0, 42]]));
+    expect(parseResumePoint(`0,${2 ** 40 + 5},${3 * 2 ** 40}`)).toEqual(new Map([[0, 0], [1, 2 ** 40 + 5], [3, 3 * 2 ** 40]]));
+  });
+
+  it.each([
+    ['a word', 'x1', /must be a trace id, or the stream's own id/],
+    ['an empty entry', '1,,2', /must be a trace id/],
+    ['a negative id', '-1', /must be a trace id/],
+    ['17 digits', '12345678901234567', /must be a trace id/],
+    ['an id past slot 8191', String(2 ** 53), /past the last writer slot/],
+    ['one slot twice', `${2 ** 40 + 1},${2 ** 40 + 2}`, /names writer slot 1 twice/],
+    ['1,025 slots', Array.from({ length: 1025 }, (_, i) => String(i * 2 ** 40)).join(','), /at most 1024/],
+    ['20,001 characters', '1,'.repeat(10_000) + '1', /characters long/],
+  ])('refuses %s, saying why', (_what, header, why) => {
+    expect(parseResumePoint(header)).toMatch(why);
   });
 });
