@@ -128,20 +128,10 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       before: cutoffOf(now, this.config.LIVETRACE_RETENTION_DAYS),
       maxPrunedId: keep > 0 ? await w.submit((tx) => rowLimitCut(tx, this.stores, keep)) : null,
     };
-    const total: RoundResult = { traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 };
-    while (!this.stopped) {
+    const total = await this.batches(t0, async () => {
       const r = await w.submit((tx) => pruneBatch(tx, this.stores, limits, RETENTION_BATCH));
-      if (!r.traces) break;
-      total.batches++;
-      total.traces += r.traces;
-      total.paths += r.paths;
-      total.datapathFlows += r.datapathFlows;
-      this.pruned.inc({ table: 'trace' }, r.traces);
-      this.pruned.inc({ table: 'path' }, r.paths);
-      this.pruned.inc({ table: 'datapath_flow' }, r.datapathFlows);
-      await new Promise((res) => setImmediate(res));
-    }
-    total.seconds = (performance.now() - t0) / 1000;
+      return r.traces ? r : null;
+    });
     if (total.traces) this.log.log(`pruned ${total.traces} traces, ${total.paths} paths, ${total.datapathFlows} datapath flows in ${total.seconds.toFixed(1)} s`);
     return total;
   }
@@ -152,18 +142,35 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
    */
   private async pruneSpool(now: number): Promise<RoundResult> {
     const t0 = performance.now();
-    const total: RoundResult = { traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 };
+    const none: RoundResult = { traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 };
     const keep = this.config.LIVETRACE_RETENTION_ROWS;
     const before = cutoffOf(now, this.config.LIVETRACE_RETENTION_DAYS);
-    if (keep <= 0 && before === null) return total;
+    if (keep <= 0 && before === null) return none;
     const w = this.store.writer;
     const maxId = await w.submit((tx) => spoolCut(tx, this.stores, { keep, before }));
-    if (maxId === null) return total;
+    if (maxId === null) return none;
     const quietBefore = new Date(now - QUIET_MS).toISOString();
-    for (let after = -1; !this.stopped; ) {
+    let after = -1;
+    const total = await this.batches(t0, async () => {
       const r = await w.submit((tx) => pruneSpoolBatch(tx, this.stores, { after, maxId, quietBefore, batch: RETENTION_BATCH }));
-      if (!r.scanned) break;
+      if (!r.scanned) return null;
       after = r.cursor;
+      return r;
+    });
+    if (total.traces) this.log.log(`spool: pruned ${total.traces} traces shipped to PostgreSQL, ${total.paths} paths, ${total.datapathFlows} datapath flows in ${total.seconds.toFixed(1)} s`);
+    return total;
+  }
+
+  /**
+   * Runs `batch` (one writer job each; null: nothing left) until the round is done or the app stops,
+   * yielding to the event loop between batches; counts what went, in the round's total and the
+   * metrics. Both retentions (SQLite's, the spool's) loop here; `t0` is when their round began.
+   */
+  private async batches(t0: number, batch: () => Promise<PruneResult | null>): Promise<RoundResult> {
+    const total: RoundResult = { traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 };
+    while (!this.stopped) {
+      const r = await batch();
+      if (!r) break;
       total.batches++;
       total.traces += r.traces;
       total.paths += r.paths;
@@ -174,7 +181,6 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       await new Promise((res) => setImmediate(res));
     }
     total.seconds = (performance.now() - t0) / 1000;
-    if (total.traces) this.log.log(`spool: pruned ${total.traces} traces shipped to PostgreSQL, ${total.paths} paths, ${total.datapathFlows} datapath flows in ${total.seconds.toFixed(1)} s`);
     return total;
   }
 }
