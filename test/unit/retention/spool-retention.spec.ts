@@ -3,19 +3,16 @@
 // its lifetime's recirculation edges included, nothing of them waiting in ship_log) and that the agent can no longer change (every pass of the
 // path ended more than QUIET_MS ago); the prune itself logs nothing (muted), so no DELETE ships.
 // Against PostgreSQL: test/postgres/central-retention.spec.ts.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import { PathStore } from '../../../src/paths/path-store';
 import type { RetentionStores } from '../../../src/retention/retention';
 import { pruneSpoolBatch, QUIET_MS, spoolCut } from '../../../src/retention/spool-retention-store';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { enterSlot, installTriggers, markKeys, setClaim, shippedTables, SLOT_BITS } from '../../../src/storage/spool';
+import { markKeys, setClaim, shippedTables, SLOT_BITS } from '../../../src/storage/spool';
 import type { StoreService } from '../../../src/storage/store.service';
 import { StoreWriter } from '../../../src/storage/writer';
+import { openSlotSpool } from '../../support/slot-spool';
 
 const SLOT = 2;
 const BASE = SLOT * 2 ** SLOT_BITS;
@@ -27,13 +24,7 @@ let writer: StoreWriter;
 let stores: RetentionStores;
 
 beforeAll(async () => {
-  ds = new DataSource({ ...dataSourceOptions(join(mkdtempSync(join(tmpdir(), 'livetrace-spool-')), 'spool.sqlite')), logging: false });
-  await ds.initialize();
-  await ds.runMigrations();
-  db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
-  const tables = shippedTables(db);
-  enterSlot(db, tables, SLOT);
-  installTriggers(db, tables, SLOT);
+  ({ ds, db } = await openSlotSpool(SLOT));
   writer = new StoreWriter(db);
   // The trace rows' own prune without their steps' citations (the real one: test/postgres).
   const traces: RetentionStores['traces'] = {

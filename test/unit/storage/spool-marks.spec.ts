@@ -1,14 +1,11 @@
 // Which rows of a spool the triggers log (src/storage/spool.ts installTriggers): a marked table's
 // row only at or below its claim, or outside the writer's range; every row of the others; nothing
 // while muted. The rest of the marks (the shipper against PostgreSQL) is test/postgres/ship-marks.spec.ts.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { enterSlot, installTriggers, markKeys, MARKED, setClaim, shippedTables, SLOT_BITS, slotBounds } from '../../../src/storage/spool';
+import type { DataSource } from 'typeorm';
+import { markKeys, MARKED, setClaim, shippedTables, SLOT_BITS, slotBounds } from '../../../src/storage/spool';
 import { BUCKET_SHIFT } from '../../../src/traces/citation-store';
+import { openSlotSpool } from '../../support/slot-spool';
 
 const SLOT = 3;
 const BASE = SLOT * 2 ** SLOT_BITS;
@@ -16,13 +13,7 @@ let ds: DataSource;
 let db: Database;
 
 beforeAll(async () => {
-  ds = new DataSource({ ...dataSourceOptions(join(mkdtempSync(join(tmpdir(), 'livetrace-spool-')), 'spool.sqlite')), logging: false });
-  await ds.initialize();
-  await ds.runMigrations();
-  db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
-  const tables = shippedTables(db);
-  enterSlot(db, tables, SLOT);
-  installTriggers(db, tables, SLOT);
+  ({ ds, db } = await openSlotSpool(SLOT));
 });
 
 afterAll(() => ds?.destroy());
