@@ -3,11 +3,8 @@
 // captured NB/SB, through TraceStore, one writer job a pass): the spool prunes locally, muted, only
 // what PostgreSQL already holds and the agent can no longer change, and PostgreSQL still answers it;
 // PostgreSQL's own retention deletes its old rows and only them, in batches, one process at a time.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Client } from 'pg';
 import request from 'supertest';
-import type { AnnotatedTrace } from '../../src/correlation/types';
 import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import { PathStore } from '../../src/paths/path-store';
@@ -17,8 +14,7 @@ import type { StoreService } from '../../src/storage/store.service';
 import { citationsOf } from '../../src/traces/step-pack';
 import { TraceStore } from '../../src/traces/trace-store';
 import { startApp, testConfig } from '../support/app';
-import { capturedModel, CAPTURED } from '../support/captured-model';
-import { annotateReply } from '../support/detrace-agreement';
+import { capturedReplies } from '../support/captured-replies';
 import { usePostgresSpools } from '../support/spool-stores';
 
 jest.setTimeout(180_000);
@@ -27,15 +23,6 @@ const spools = usePostgresSpools();
 const DAY = 86_400_000;
 const NOW = Date.now();
 
-function capturedReplies(): AnnotatedTrace[][] {
-  const model = capturedModel();
-  const out: AnnotatedTrace[][] = [];
-  for (const sc of readdirSync(CAPTURED, { withFileTypes: true }).filter((d) => d.isDirectory())) {
-    const dir = join(CAPTURED, sc.name, 'traces');
-    for (const f of readdirSync(dir).filter((x) => x.endsWith('.txt') && !x.endsWith('.detrace.txt'))) out.push(annotateReply(readFileSync(join(dir, f), 'utf8'), model));
-  }
-  return out.filter((r) => r.length);
-}
 const replies = capturedReplies();
 
 /**

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../../../src/config/config';
-import type { AnnotatedTrace } from '../../../src/correlation/types';
 import { MetricsService } from '../../../src/metrics/metrics.service';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
@@ -21,22 +20,10 @@ import { StoreWriter } from '../../../src/storage/writer';
 import { allCitations } from '../../../src/traces/citation-store';
 import { citationsOf } from '../../../src/traces/step-pack';
 import { TraceStore } from '../../../src/traces/trace-store';
-import { annotateReply } from '../../support/detrace-agreement';
-import { capturedModel, CAPTURED } from '../../support/captured-model';
-import { readdirSync, readFileSync } from 'node:fs';
+import { capturedReplies } from '../../support/captured-replies';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-11-27T00:00:00Z');
-
-function capturedReplies(): AnnotatedTrace[][] {
-  const model = capturedModel();
-  const out: AnnotatedTrace[][] = [];
-  for (const sc of readdirSync(CAPTURED, { withFileTypes: true }).filter((d) => d.isDirectory())) {
-    const dir = join(CAPTURED, sc.name, 'traces');
-    for (const f of readdirSync(dir).filter((x) => x.endsWith('.txt') && !x.endsWith('.detrace.txt'))) out.push(annotateReply(readFileSync(join(dir, f), 'utf8'), model));
-  }
-  return out.filter((r) => r.length);
-}
 
 describe('retention', () => {
   let dir: string;
