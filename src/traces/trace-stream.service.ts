@@ -13,7 +13,7 @@
 // rest at the next tick). A slot is the whole table on SQLite, so there it is the one walk it was.
 // The SSE id is the stream's position in every slot (stream-position.ts), so a resume gets each
 // slot's traces since, once.
-import { BeforeApplicationShutdown, Injectable, Logger, Optional } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError } from '../common/api-error';
 import { formatPosition, mergeByTime, startPoints } from './stream-position';
@@ -126,7 +126,8 @@ export class TraceStreamService implements BeforeApplicationShutdown {
 
   constructor(
     private readonly traces: TracesService,
-    @Optional() private readonly store?: Pick<TraceStore, 'newestPerSlot'>,
+    // Optional for unit tests (a fake of the list only); the type alone would not name the provider.
+    @Optional() @Inject(TraceStore) private readonly store?: Pick<TraceStore, 'newestPerSlot'>,
   ) {}
 
   /** Set by the paths feature, which builds on this one (a routed packet's far passes need its links). */
