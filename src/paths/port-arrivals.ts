@@ -21,6 +21,7 @@ import { TraceStore } from '../traces/trace-store';
 import { CrossChassisPaths } from './cross-chassis';
 import { ReplicasService } from '../replicas/replicas.service';
 import { PathBuilder } from './path-builder';
+import { traceTimes, tunnelArrivals } from './port-arrival-store';
 
 /**
  * Whether a page item may have a far pass the port's list lacks: it holds the port and tunnels
@@ -236,10 +237,11 @@ export class PortArrivals implements OnModuleInit {
   async sinceIn(q: TraceListQuery, ranges: readonly IdRange[], retry: readonly number[], limit: number, near?: readonly number[]): Promise<FarSince> {
     const portName = q.portName!;
     const share = Math.max(1, Math.ceil(limit / Math.max(1, ranges.length)));
-    const read = this.storage ? await Promise.all(ranges.map((r) => this.arrivalsAfter(q, r, share))) : ranges.map(() => []);
+    const db = this.storage?.query;
+    const read = db ? await Promise.all(ranges.map((r) => tunnelArrivals(db, q, r.after, r.below, share))) : ranges.map(() => []);
     const scannedTo = read.map((rows, k) => (rows.length ? Number(rows[rows.length - 1].id) : ranges[k].after));
     const fresh = read.flat();
-    const again = retry.length && this.storage ? await this.storage.query.all<{ id: number; created_at: string }>(`SELECT id, created_at FROM trace WHERE id IN (${this.storage.query.inList('int')})`, this.storage.query.list(retry)) : [];
+    const again = retry.length && db ? await traceTimes(db, retry) : [];
     const seen = new Map([...again, ...fresh].map((r) => [Number(r.id), Date.parse(r.created_at)]));
     const ids = [...seen.keys()].sort((a, b) => a - b);
     const decided = new Map<number, { sender: TraceJson; far: Map<number, TraceJson> } | 'unlinked' | null>();
@@ -269,22 +271,6 @@ export class PortArrivals implements OnModuleInit {
         items.push({ ...f, arrivedFrom: { traceId: link.sender.id, chassis: link.sender.chassis } });
     }
     return { items, scannedTo, unlinked };
-  }
-
-  /** Tunnel arrivals (a `tunnel_in` port row) in the range whose ingress is not the port, with the stream's other filters. */
-  private async arrivalsAfter(q: TraceListQuery, range: IdRange, limit: number): Promise<Array<{ id: number; created_at: string }>> {
-    const db = this.storage!.query;
-    const where = ['p.trace_id > ?', 'p.trace_id < ?', "p.role = 'tunnel_in'", 'p.port_name <> ?'];
-    const args: unknown[] = [range.after, range.below, q.portName];
-    if (q.chassis) where.push('t.chassis = ?') && args.push(q.chassis);
-    if (q.verdict) where.push('t.verdict_kinds LIKE ?') && args.push(`%,${q.verdict},%`);
-    if (q.sessionId) where.push('t.session_id = ?') && args.push(q.sessionId);
-    // The primary key (trace_id, port_name, role, scope) walks only the rows of the range.
-    return db.all<{ id: number; created_at: string }>(
-      `SELECT DISTINCT p.trace_id AS id, t.created_at FROM trace_port p JOIN trace t ON t.id = p.trace_id WHERE ${where.join(' AND ')} ORDER BY p.trace_id LIMIT ?`,
-      ...args,
-      limit,
-    );
   }
 
   /** Decides, for every pass of `id`'s path on its chassis, which port's sender (if any) sent it there. */
