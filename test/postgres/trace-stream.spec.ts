@@ -16,6 +16,7 @@ import { capturedModel, CAPTURED } from '../support/captured-model';
 import { annotateReply } from '../support/detrace-agreement';
 import { usePostgresSpools } from '../support/spool-stores';
 import { waitFor } from '../support/wait';
+import { readSse, SseTrace } from '../support/sse';
 
 jest.setTimeout(120_000);
 
@@ -34,33 +35,7 @@ function capturedPasses(): Array<{ pass: AnnotatedTrace; port: string }> {
   return out;
 }
 
-interface Event { id: string; trace: { id: number; chassis: string } }
-
-/** The `event: trace` events of a stream as they come, with their SSE id; `done` once it ends (abort it). */
-function sse(res: Response): { events: Event[]; comments: string[]; done: Promise<void> } {
-  const events: Event[] = [];
-  const comments: string[] = [];
-  const done = (async () => {
-    const decoder = new TextDecoder();
-    let buf = '';
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          for (const c of block.matchAll(/^: (.*)$/gm)) comments.push(c[1]);
-          const data = /^data: (.*)$/m.exec(block);
-          if (data && /^event: trace$/m.test(block)) events.push({ id: /^id: (.*)$/m.exec(block)![1], trace: JSON.parse(data[1]) });
-        }
-      }
-    } catch {
-      // Aborted at the end of the check.
-    }
-  })();
-  return { events, comments, done };
-}
+type Event = SseTrace<{ id: number; chassis: string }>;
 
 describe('GET /traces/stream over PostgreSQL with two writers (writer slots)', () => {
   let api: INestApplication;
@@ -97,7 +72,7 @@ describe('GET /traces/stream over PostgreSQL with two writers (writer slots)', (
     const ac = new AbortController();
     const res = await fetch(`${base}/traces/stream${query}`, { signal: ac.signal, headers: lastEventId ? { 'Last-Event-ID': lastEventId } : {} });
     expect(res.status).toBe(200);
-    const s = sse(res);
+    const s = readSse<Event['trace']>(res);
     await waitFor('the stream to start', () => s.comments.some((c) => c.startsWith('after trace')));
     return { events: s.events, close: async () => (ac.abort(), await s.done) };
   }

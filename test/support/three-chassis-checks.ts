@@ -3,6 +3,7 @@
 // less than the other. Each spec calls threeChassisChecks() inside its describe, after its own store's
 // set-up, and adds what is its store's alone.
 import { ICMP_ROUTED, ICMP_SAME, Path, Session, TCP_80, ThreeChassis, Trace } from './three-chassis';
+import { readSse } from './sse';
 import { waitFor } from './wait';
 
 export interface AuditFlow { ufid: string; chassis: string; actions: string; traces: Array<{ id: number; verdict: { kinds: string[] }; pathVerdict: { kinds: string[]; northbound: { table: string; uuid: string } | null } }> }
@@ -12,30 +13,6 @@ export interface ThreeChassisRun { hv: ThreeChassis; ofLsp1: Session; ofLsp1OnHv
 
 /** The paths the checks sent, for a spec's own checks after them (filled as each check runs). */
 export interface SentPaths { sameSwitch: Path; routed: Path; dropped: Path }
-
-/** The `event: trace` items of a server-sent event stream as they come; `done` once it ends (abort it). */
-function sseTraces(res: Response): { items: Trace[]; done: Promise<void> } {
-  const items: Trace[] = [];
-  const done = (async () => {
-    const decoder = new TextDecoder();
-    let buf = '';
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const event = buf.slice(0, end);
-          const data = /^data: (.*)$/m.exec(event);
-          if (data && /^event: trace$/m.test(event)) items.push(JSON.parse(data[1]) as Trace);
-          buf = buf.slice(end + 2);
-        }
-      }
-    } catch {
-      // Aborted at the end of the check.
-    }
-  })();
-  return { items, done };
-}
 
 const settle = (hv: ThreeChassis, id: number): Promise<Session> =>
   // Each agent writes its counters a second late at most: two equal reads apart are settled.
@@ -160,7 +137,7 @@ export function threeChassisChecks(run: () => ThreeChassisRun): SentPaths {
     const ac = new AbortController();
     const res = await fetch(`${hv.api}/traces/stream?logical_port=lsp1`, { signal: ac.signal, headers: { 'Last-Event-ID': String(from) } });
     expect(res.status).toBe(200);
-    const { items: events, done: reading } = sseTraces(res);
+    const { items: events, done: reading } = readSse<Trace>(res);
     try {
       const far = await waitFor("hv3's pass on the stream", async () => events.find((t) => t.id === routed.passes[1].id));
       expect(far).toMatchObject({ chassis: 'hv3', arrivedFrom: { traceId: routed.passes[0].id, chassis: 'hv1' } });
@@ -184,7 +161,7 @@ export function threeChassisChecks(run: () => ThreeChassisRun): SentPaths {
     const ac = new AbortController();
     const res = await fetch(`${hv.api}/traces/stream?logical_port=lsp1`, { signal: ac.signal });
     expect(res.status).toBe(200);
-    const events = sseTraces(res);
+    const events = readSse<Trace>(res);
     try {
       // Another TTL than the first routed ping: new datapath flows (new UFIDs) on hv1 and hv3, traced anew.
       const p = await hv.whole(await hv.send(ICMP_ROUTED.replace('ttl=64', 'ttl=63'), 'hv3'));
