@@ -13,14 +13,13 @@
 // A store of retention's own (the SQL rule: tests/unit/structure/sql-owners): PostgreSQL-only,
 // set-based deletes across the owners' tables, which their SQLite stores do row by row.
 import type { Pool, PoolClient } from 'pg';
-import { citationsOf } from '../traces';
+import { BUCKET_SHIFT, citationsOf } from '../traces';
 import type { PruneResult } from './retention';
 
 /** pg_advisory_lock key of the central retention (the migrations hold 7946710). */
 export const CENTRAL_RETENTION_LOCK = 7946711;
 /** Traces per PostgreSQL transaction (bench/api/RESULTS-postgres.md: each ~tens of ms). */
 export const CENTRAL_BATCH = 500;
-const BUCKET_SHIFT = 5;
 
 export interface CentralLimits {
   /** Traces created before this go (RFC 3339; null: no age limit). */

@@ -17,6 +17,7 @@
 // A store of retention's own (the SQL rule: tests/unit/structure/sql-owners): its reads join the
 // owners' tables to decide; every delete goes through the owners' stores (RetentionStores).
 import type { WriteContext } from '../storage/writer';
+import { BUCKET_SHIFT } from '../traces';
 import { muted, pendingKeys, shippedMarks, waitingValues } from '../storage/spool-state';
 import { pruneTraces, type PruneResult, type RetentionStores } from './retention';
 
@@ -24,7 +25,6 @@ import { pruneTraces, type PruneResult, type RetentionStores } from './retention
 export const QUIET_MS = 5 * 60_000;
 /** Changes waiting in ship_log beyond which the spool is not pruned this round (PostgreSQL behind or away). */
 const MAX_PENDING = 100_000;
-const BUCKET_SHIFT = 5;
 const TABLES = ['trace', 'trace_port', 'trace_citation', 'path', 'datapath_flow', 'recirc_edge'] as const;
 
 export interface SpoolBatch extends PruneResult {

@@ -17,9 +17,10 @@ const UPSERT_GUARD: Record<string, string> = {
 
 /**
  * Columns an upsert merges instead of overwriting. A citation bucket's bits are ORed, as in the
- * spool (citation-store.ts): once a spool has pruned traces of a bucket locally (retention.ts,
- * spool-prune.ts: their rows stay in PostgreSQL), the spool's row holds only the bits it still
- * has, and a bucket shipped again from it would otherwise drop the bits only PostgreSQL holds.
+ * spool (citation-store.ts): once a spool has pruned traces of a bucket locally
+ * (retention/spool-retention-store.ts: their rows stay in PostgreSQL), the spool's row holds only
+ * the bits it still has, and a bucket shipped again from it would otherwise drop the bits only
+ * PostgreSQL holds.
  * A bit cleared in the spool therefore never clears PostgreSQL's: a bucket emptied in the spool
  * is deleted (a DELETE ships), and PostgreSQL's own retention clears the bits of what it prunes.
  */

@@ -10,3 +10,4 @@
 // TraceStore (the one way to write a pass); the JSON shapes of a trace, re-exported here.
 export * from './trace-record';
 export { citationsOf } from './step-pack';
+export { BUCKET_SHIFT } from './citation-store';
