@@ -173,8 +173,8 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       res.setHeader('Retry-After', '5');
       throw new ApiError(503, `${this.streams.size} trace streams are already open (at most ${this.opts.maxStreams}); close one or retry later`);
     }
-    // Resolves the port: 404 for an unknown one.
-    if (filter.logicalPort !== undefined) await this.newest(filter);
+    // A 404 for an unknown port, before any byte is written.
+    if (filter.logicalPort !== undefined) await this.traces.resolvePort(filter.logicalPort);
     const newest = await this.newestPerSlot();
     if (res.destroyed) return;
     res.status(200);
