@@ -7,6 +7,7 @@
 // filter by logical port), never write them.
 import { Inject, Injectable } from '@nestjs/common';
 import type { Statement } from 'better-sqlite3';
+import { tunnelSignature } from '../ovs/tunnel-signature';
 import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
 import { Statements, WriteContext } from '../storage/writer';
@@ -129,15 +130,16 @@ export class DatapathFlowStore {
 
   // ---- writes (inside writer jobs) ----------------------------------------------------
 
-  /** A new lifetime; returns its id. */
+  /** A new lifetime; returns its id. A tunnel arrival gets its signature (the key never changes after). */
   create(tx: WriteContext, l: NewLifetime): number {
+    const sig = tunnelSignature(l.key, Number(l.recircId));
     return Number(
       tx
         .stmt(
-          `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source, tunnel_sig)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(l.chassis, l.ufid, l.firstSeen, l.lastSeen, l.inPort, l.recircId, l.key, l.actions, l.packets, l.bytes, l.used, l.source).lastInsertRowid,
+        .run(l.chassis, l.ufid, l.firstSeen, l.lastSeen, l.inPort, l.recircId, l.key, l.actions, l.packets, l.bytes, l.used, l.source, sig).lastInsertRowid,
     );
   }
 

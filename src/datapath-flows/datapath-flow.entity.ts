@@ -7,6 +7,7 @@ import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'ty
 @Index('idx_dpflow_ufid', ['ufid', 'firstSeen'])
 @Index('idx_dpflow_live', ['chassis', 'removedAt'])
 @Index('idx_dpflow_ingest_open', ['lastSeen'], { where: "removed_at IS NULL AND source = 'ingest'" })
+@Index('idx_dpflow_tunnel', ['tunnelSig', 'chassis', 'removedAt'], { where: 'tunnel_sig IS NOT NULL' })
 export class DatapathFlowEntity {
   @PrimaryGeneratedColumn() id!: number;
   @Column('text') chassis!: string;
@@ -25,6 +26,8 @@ export class DatapathFlowEntity {
   @Column('text', { nullable: true }) used!: string | null;
   /** poller | vlog | ingest */
   @Column('text') source!: string;
+  /** A tunnel arrival's signature, `dst|vni|ingress|egress` (src/ovs/tunnel-signature.ts); NULL for any other flow. */
+  @Column('text', { name: 'tunnel_sig', nullable: true }) tunnelSig!: string | null;
 }
 
 @Entity('recirc_edge', { withoutRowid: true })

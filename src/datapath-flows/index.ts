@@ -1,7 +1,8 @@
 // datapath-flows/ — datapath flow lifetimes (tables datapath_flow, recirc_edge) and the routes that
 // read them: GET /datapath-flows, GET /datapath-flows/:ufid.
 //
-// May import: traces (a lifetime's traces), shared (storage, common, openapi).
+// May import: traces (a lifetime's traces), shared (storage, common, openapi), ovs (a tunnel
+// arrival's signature, written with its lifetime).
 //
 // Entry points: DatapathFlowStoreModule (DatapathFlowStore: the one way into the lifetimes, for
 // the poller, the vlog source and ingest), DatapathFlowsModule (the routes).

@@ -10,6 +10,7 @@ import type { TraceRow } from '../traces/trace-store';
 import type { BuiltPath } from './path-builder';
 import { LinkFlowRow, PathStore } from './path-store';
 import type { StoredPathVerdict } from './path-verdict';
+import { signaturesReaching } from '../ovs/tunnel-signature';
 import { arrivalOf, LinkFlow, linkTunnels, pushesOf, senderOf } from './tunnel-link';
 
 /** Chassis hops followed from one packet: a tunnel loop in the data stops here. */
@@ -129,12 +130,16 @@ export class CrossChassisPaths {
     const skew = this.config.LIVETRACE_TUNNEL_SKEW_MS;
     const from = new Date(sender.from - skew).toISOString();
     const to = new Date(sender.to + skew).toISOString();
-    const byIp = new Map<string, ReturnType<typeof linkFlow>[]>();
+    // One look a distinct set of signatures (a flood pushes to several chassis); a candidate two looks found counts once.
+    const looks = new Map<string, LinkFlowRow[]>();
     for (const push of pushesOf(row.actions)) {
+      const signatures = signaturesReaching(push);
       const side = { chassis: this.chassisOfIp(push.remoteIp), notChassis: row.chassis };
-      if (!byIp.has(push.remoteIp)) byIp.set(push.remoteIp, (await this.store.arrivals(side, push.remoteIp, from, to)).map(linkFlow));
+      const k = `${side.chassis}\n${signatures.join('\n')}`;
+      if (!looks.has(k)) looks.set(k, await this.store.arrivals(side, signatures, from, to));
     }
-    const candidates = [...byIp.values()].flat();
+    const byId = new Map([...looks.values()].flat().map((r) => [r.id, r]));
+    const candidates = [...byId.values()].map(linkFlow);
     return linkTunnels(sender, candidates, skew).map(({ push, receiver }) => ({
       fromChassis: row.chassis,
       fromTraceId: pass.id,

@@ -104,13 +104,32 @@ export class PathStore {
   }
 
   /**
-   * First passes (recirc_id 0) on chassis other than `notChassis` whose key holds a tunnel to
-   * `dst` and whose lifetime meets [from, to], each with its newest trace: the arrivals a push
-   * could have become. Bounded: a window holds a handful per packet.
+   * First passes (recirc_id 0) on chassis other than `notChassis` whose tunnel signature is among
+   * `signatures` (signaturesReaching of one push: its remote IP with VNI, ingress and egress each as
+   * pushed or wildcarded) and whose lifetime meets [from, to], each with its newest trace: the
+   * arrivals the push could have become. Index seeks (idx_dpflow_tunnel: the live ones, then those
+   * removed since `from`), not a read of the receiver's flow table; pushReaches decides on the rest.
    */
-  arrivals(side: LinkSide, dst: string, from: string, to: string): Promise<LinkFlowRow[]> {
-    const has = this.contains();
-    return this.candidates(side, `f.recirc_id = '0x0' AND ${has('f.key', "'tunnel('")} AND ${has('f.key', '?')}`, dst, from, to);
+  arrivals(side: LinkSide, signatures: readonly string[], from: string, to: string): Promise<LinkFlowRow[]> {
+    if (signatures.length !== SIGNATURES) throw new Error(`arrivals: ${signatures.length} tunnel signatures, expected ${SIGNATURES}`);
+    const sig = `f2.tunnel_sig IN (${signatures.map(() => '?').join(', ')})`;
+    const onChassis = side.chassis !== null ? 'AND f2.chassis = ?' : '';
+    const at = side.chassis !== null ? [side.chassis] : [];
+    const notChassis = side.chassis !== null ? '' : 'AND f.chassis <> ?';
+    return this.q.all<LinkFlowRow>(
+      `SELECT ${LINK_COLUMNS} FROM datapath_flow f
+        WHERE f.id IN (SELECT f2.id FROM datapath_flow f2 WHERE ${sig} ${onChassis} AND f2.removed_at IS NULL
+                       UNION ALL SELECT f2.id FROM datapath_flow f2 WHERE ${sig} ${onChassis} AND f2.removed_at >= ?)
+          ${notChassis} ${TAIL}`,
+      ...signatures,
+      ...at,
+      ...signatures,
+      ...at,
+      from,
+      ...(side.chassis !== null ? [] : [side.notChassis]),
+      to,
+      from,
+    );
   }
 
   /**
@@ -133,21 +152,19 @@ export class PathStore {
   }
 
   /**
-   * Flows of the other side alive in [from, to] with a trace. With the other chassis's name (the
+   * The senders' candidates: flows of the other side alive in [from, to] with a trace. With the other chassis's name (the
    * southbound Encap of the tunnel's IP) the walk is that chassis's live and recently removed flows
    * (idx_dpflow_live, two ranges), not the whole table. Newest first, ties by id (the LIMIT and
    * the nearest-candidate pick see the same order on both databases).
    */
   private candidates(side: LinkSide, match: string, dst: string, from: string, to: string): Promise<LinkFlowRow[]> {
-    const tail =
-      'AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) ORDER BY f.first_seen DESC, f.id DESC LIMIT 256';
     const needle = `dst=${dst},`;
     if (side.chassis !== null) {
       return this.q.all<LinkFlowRow>(
         `SELECT ${LINK_COLUMNS} FROM datapath_flow f
           WHERE f.id IN (SELECT id FROM datapath_flow WHERE chassis = ? AND removed_at IS NULL
                          UNION ALL SELECT id FROM datapath_flow WHERE chassis = ? AND removed_at >= ?)
-            AND ${match} ${tail}`,
+            AND ${match} ${TAIL}`,
         side.chassis,
         side.chassis,
         from,
@@ -156,7 +173,7 @@ export class PathStore {
         from,
       );
     }
-    return this.q.all<LinkFlowRow>(`SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.chassis <> ? AND ${match} ${tail}`, side.notChassis, needle, to, from);
+    return this.q.all<LinkFlowRow>(`SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.chassis <> ? AND ${match} ${TAIL}`, side.notChassis, needle, to, from);
   }
 
   /** Whether any chassis by this name has written a datapath flow into this store (an agent runs there). */
@@ -183,6 +200,13 @@ export interface LinkFlowRow {
   /** The newest trace of the flow (its pass), null when it has none. */
   trace_id: number | null;
 }
+
+/** How many signatures `arrivals` takes: signaturesReaching's eight, so its SQL is one text. */
+const SIGNATURES = 8;
+
+/** Alive in [from, to] and traced; newest first, ties by id (the LIMIT and the nearest-candidate pick see one order on both databases). */
+const TAIL =
+  'AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) ORDER BY f.first_seen DESC, f.id DESC LIMIT 256';
 
 const LINK_COLUMNS =
   'f.id, f.chassis, f.key, f.actions, f.recirc_id, f.first_seen, f.last_seen, f.removed_at, ' +
