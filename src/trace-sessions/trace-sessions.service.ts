@@ -38,9 +38,13 @@ export interface ActiveSession {
   selectedFlows: Set<number>;
   /** This chassis's counters (json.stats is every chassis's total, as last read). */
   local: SessionStats;
+  /**
+   * The name `local` was read under and is written under, fixed at take-up: a name that changed
+   * later (the local OVS database naming the chassis) would copy the counts into a second row.
+   */
+  chassis: string;
   /** What the other chassis had stored at the last poll, for maxTraces across chassis. */
   storedElsewhere: number;
-  dirty: boolean;
 }
 
 @Injectable()
@@ -48,7 +52,19 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   private readonly log = new Logger('TraceSessions');
   readonly active = new Map<number, ActiveSession>();
   private timer: NodeJS.Timeout | undefined;
-  private polled = false;
+  /** When this run began: a session older than it may have been taken up by an earlier run. */
+  private readonly startedAt = new Date().toISOString();
+  /**
+   * Sessions whose counters changed since they were last written. Ended ones stay until written:
+   * a trace job in flight when its session ended still counts what it stored.
+   */
+  private readonly unflushed = new Set<ActiveSession>();
+  /**
+   * The counter write under way: writes run one after the other, so whoever awaits flush() reads
+   * every count made before the call. A reader whose flush found nothing to write while the
+   * timer's write had not committed yet read the counters of the write before (issue 19).
+   */
+  private flushing: Promise<void> = Promise.resolve();
   /** The poll under way: polls run one after the other (each compares the store with `active`). */
   private polling: Promise<void> = Promise.resolve();
   /**
@@ -97,9 +113,6 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     // Until the local OVS database says which chassis this is, a session narrowed to some chassis
     // cannot be placed, and counters would go under the wrong name.
     if (this.replicas.chassisName() === undefined && !this.replicas.status('ovs').synced) return;
-    // Sessions survive a restart of the service: the first poll reloads the active ones quietly
-    // (the flows installed then were taken when the session was new); later ones are new.
-    const announce = this.polled;
     const rows = await this.sessions.active();
     const live = new Set(rows.map((r) => r.id));
     for (const id of [...this.active.keys()]) if (!live.has(id)) this.active.delete(id);
@@ -107,7 +120,8 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     const me = this.chassis;
     for (const json of rows) {
       const held = this.active.get(json.id);
-      const elsewhere = Object.entries(json.perChassis).filter(([c]) => c !== me).reduce((n, [, st]) => n + st.stored, 0);
+      const mine = held?.chassis ?? me;
+      const elsewhere = Object.entries(json.perChassis).filter(([c]) => c !== mine).reduce((n, [, st]) => n + st.stored, 0);
       if (held) {
         held.storedElsewhere = elsewhere;
         continue;
@@ -122,14 +136,26 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
         continue;
       }
       const local = { ...emptyStats(), ...json.perChassis[me] };
-      // dirty: the first flush writes this chassis's row, which says it took the session up.
-      const session: ActiveSession = { json, filter, selectedFlows: new Set(), local, storedElsewhere: elsewhere, dirty: true };
+      const session: ActiveSession = { json, filter, selectedFlows: new Set(), local, chassis: me, storedElsewhere: elsewhere };
       this.active.set(json.id, session);
+      // The first flush writes this chassis's row, which says it took the session up.
+      this.unflushed.add(session);
       // A restart's reload is quiet (the flows of the previous run were taken when the session was
       // new), but flows this run saw before the reload are new to the session: the tracer takes those.
-      this.emit(announce ? 'created' : 'reloaded', session);
+      this.emit(this.takenUpBefore(json, me) ? 'reloaded' : 'created', session);
     }
-    this.polled = true;
+  }
+
+  /**
+   * Whether an earlier run of this chassis carried the session out: its counter row says so (or,
+   * for a session from before per-chassis counters, it was made here before this run). Not
+   * whether this run's first poll took it up: a poll that waited for the local OVS database, or
+   * a central database that did not answer, must not make a new session a quiet reload (its
+   * includeExisting would be skipped).
+   */
+  private takenUpBefore(json: TraceSessionJson, me: string): boolean {
+    if (json.perChassis[me]) return true;
+    return !Object.keys(json.perChassis).length && json.chassis === me && json.createdAt < this.startedAt;
   }
 
   /**
@@ -139,6 +165,9 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.polling;
+    // The traces committed by now are counted (their 'stored' lands a turn after the commit).
+    await this.store.writer.idle();
+    await new Promise((r) => setImmediate(r));
     await this.flush();
   }
 
@@ -181,7 +210,6 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       perChassis: {},
     };
     const here = this.config.LIVETRACE_ROLE !== 'api';
-    if (here && !this.polled) await this.poll();
     const id = await this.store.writer.submit((tx) => this.sessions.insert(tx, json));
     await this.store.shipper?.synced();
     // Here at once (the other agents take it up at their next poll).
@@ -283,14 +311,14 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
 
   count(s: ActiveSession, what: keyof Omit<SessionStats, 'failed'>, n = 1): void {
     s.local[what] += n;
-    s.dirty = true;
+    this.unflushed.add(s);
     // maxTraces counts every chassis's traces: the others' as of the last poll (a second late at most).
     if (what === 'stored' && s.json.maxTraces && s.local.stored + s.storedElsewhere >= s.json.maxTraces) void this.end(s, 'completed');
   }
 
   fail(s: ActiveSession, reason: string): void {
     s.local.failed[reason] = (s.local.failed[reason] ?? 0) + 1;
-    s.dirty = true;
+    this.unflushed.add(s);
   }
 
   /** This chassis's counters, and the end if no one (another agent, an api instance) ended it first. */
@@ -299,9 +327,8 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     s.json.state = state;
     this.active.delete(s.json.id);
     this.endedHere.add(s.json.id);
-    const me = this.chassis;
     await this.store.writer.submit((tx) => {
-      this.sessions.saveStats(tx, s.json.id, me, s.local);
+      this.sessions.saveStats(tx, s.json.id, s.chassis, s.local);
       this.sessions.end(tx, s.json.id, state, new Date().toISOString());
     });
   }
@@ -314,15 +341,26 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     await this.poll();
   }
 
-  /** Writes this chassis's changed counters (at most once a second per session). */
-  async flush(): Promise<void> {
-    const dirty = [...this.active.values()].filter((s) => s.dirty);
-    dirty.forEach((s) => (s.dirty = false));
-    const me = this.chassis;
-    if (dirty.length)
+  /** Writes this chassis's changed counters (each second, and before an answer); resolves once committed. */
+  flush(): Promise<void> {
+    const next = this.flushing.then(() => this.flushOnce());
+    this.flushing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async flushOnce(): Promise<void> {
+    const due = [...this.unflushed];
+    if (!due.length) return;
+    this.unflushed.clear();
+    try {
       await this.store.writer.submit((tx) => {
-        for (const s of dirty) this.sessions.saveStats(tx, s.json.id, me, s.local);
+        for (const s of due) this.sessions.saveStats(tx, s.json.id, s.chassis, s.local);
       });
+    } catch (err) {
+      // Not written: the next flush writes them (the counts themselves are in memory).
+      for (const s of due) this.unflushed.add(s);
+      throw err;
+    }
   }
 
   /** Before an answer read from the store: this chassis's counters written, and with PostgreSQL arrived there. */

@@ -1,0 +1,133 @@
+// A session's counters as GET /trace-sessions reads them, on a real migrated SQLite file with the
+// app's store (writer spanning turns, read-only connection): what the tracer counted before the
+// read is in the answer, whoever's write was under way; a trace stored after its session ended
+// still counts; a session new to this chassis is announced as created (its includeExisting runs)
+// however late the chassis's first poll; the counters stay under the name they were taken up with.
+// The replicas are a stand-in: only the chassis name and whether the local OVS database synced.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../../../src/storage/data-source.options';
+import { StoreService } from '../../../src/storage/store.service';
+import type { ReplicasService } from '../../../src/replicas/replicas.service';
+import { emptyStats, TraceSessionJson, TraceSessionStore } from '../../../src/trace-sessions/trace-session-store';
+import { ActiveSession, TraceSessionsService } from '../../../src/trace-sessions/trace-sessions.service';
+import { testConfig } from '../../support/app';
+import { waitFor } from '../../support/wait';
+
+interface Chassis {
+  name?: string;
+  synced: boolean;
+}
+
+async function open(chassis: Chassis) {
+  const file = join(mkdtempSync(join(tmpdir(), 'livetrace-sessions-')), 'db.sqlite');
+  const ds = new DataSource({ ...dataSourceOptions(file), logging: false });
+  await ds.initialize();
+  await ds.runMigrations();
+  const cfg = testConfig({ LIVETRACE_DB: file });
+  const store = new StoreService(ds, null, cfg);
+  const sessions = new TraceSessionStore(store);
+  const replicas = { chassisName: () => chassis.name, status: () => ({ synced: chassis.synced }) } as unknown as ReplicasService;
+  const svc = new TraceSessionsService(cfg, store, sessions, replicas);
+  const events: Array<[string, number]> = [];
+  svc.on('created', (s) => events.push(['created', s.json.id]));
+  svc.on('reloaded', (s) => events.push(['reloaded', s.json.id]));
+  /** A session as an api instance (or another agent) writes it, with the counter rows of those that took it up. */
+  const insert = (over: Partial<TraceSessionJson> = {}, rows: Record<string, number> = {}) =>
+    store.writer.submit((tx) => {
+      const id = sessions.insert(tx, {
+        chassis: 'api-1', createdAt: new Date().toISOString(), bridge: 'br-int', filter: null, logicalPort: 'lsp1', maxTraces: null,
+        durationSeconds: null, includeExisting: true, crossCheck: false, expiresAt: null, onChassis: null, state: 'active', endedAt: null,
+        stats: emptyStats(), perChassis: {}, ...over,
+      });
+      for (const [c, stored] of Object.entries(rows)) sessions.saveStats(tx, id, c, { ...emptyStats(), selected: stored, traced: stored, stored });
+      return id;
+    });
+  const close = async () => {
+    await svc.beforeApplicationShutdown();
+    await store.beforeApplicationShutdown();
+    await store.onApplicationShutdown();
+    await ds.destroy();
+  };
+  return { svc, store, insert, events, close };
+}
+
+/** What a trace job counts for a pass it traced and stored. */
+const tracedAndStored = (svc: TraceSessionsService, s: ActiveSession) => {
+  svc.count(s, 'selected');
+  svc.count(s, 'traced');
+  svc.count(s, 'stored');
+};
+
+describe('trace session counters', () => {
+  let env: Awaited<ReturnType<typeof open>> | undefined;
+  afterEach(async () => {
+    await env?.close();
+    env = undefined;
+  });
+
+  it('a GET while the timer’s counter write is under way answers what was counted before it', async () => {
+    env = await open({ name: 'hv1', synced: true });
+    const { svc, insert } = env;
+    const id = await insert();
+    await svc.onApplicationBootstrap();
+    const s = svc.active.get(id)!;
+    await svc.flush(); // the take-up's row, all zeros (what CI's GET answered)
+    for (let i = 0; i < 6; i++) tracedAndStored(svc, s);
+    // The housekeeping timer's flush takes these counts and submits them; the GET comes before its commit.
+    const timers = svc.flush();
+    const answer = await svc.get(id);
+    await timers;
+    expect(answer.perChassis.hv1).toMatchObject({ selected: 6, traced: 6, stored: 6 });
+    expect(answer.stats).toMatchObject({ selected: 6, traced: 6, stored: 6 });
+  });
+
+  it('a trace stored after its session was stopped still counts', async () => {
+    env = await open({ name: 'hv1', synced: true });
+    const { svc, insert } = env;
+    const id = await insert();
+    await svc.onApplicationBootstrap();
+    const s = svc.active.get(id)!;
+    svc.count(s, 'selected');
+    svc.count(s, 'traced');
+    // Stopped while the pass's store was in flight: the job counts on the session it was given.
+    expect((await svc.stop(id)).perChassis.hv1).toMatchObject({ selected: 1, traced: 1, stored: 0 });
+    svc.count(s, 'stored');
+    expect((await svc.get(id)).perChassis.hv1).toMatchObject({ selected: 1, traced: 1, stored: 1 });
+  });
+
+  it('a session new to this chassis is created, not reloaded, when the first poll waited for the local OVS database', async () => {
+    const chassis: Chassis = { synced: false };
+    env = await open(chassis);
+    const { svc, insert, events } = env;
+    await svc.onApplicationBootstrap(); // returns early: which chassis this is is not known yet
+    const fresh = await insert();
+    const earlier = await insert({ createdAt: '2026-01-01T00:00:00.000Z' }, { hv1: 4, hv2: 2 });
+    chassis.name = 'hv1';
+    chassis.synced = true;
+    await waitFor('the sessions taken up', () => svc.active.has(fresh) && svc.active.has(earlier), 10_000);
+    expect(events.sort()).toEqual([['created', fresh], ['reloaded', earlier]].sort());
+    // The reload continues this chassis's counts; the other chassis's stay theirs.
+    expect(svc.active.get(earlier)!.local.stored).toBe(4);
+    expect(svc.active.get(earlier)!.storedElsewhere).toBe(2);
+  });
+
+  it('counters stay under the name the session was taken up with when the chassis name appears later', async () => {
+    const chassis: Chassis = { synced: true };
+    env = await open(chassis);
+    const { svc, insert } = env;
+    const id = await insert();
+    await svc.onApplicationBootstrap();
+    const s = svc.active.get(id)!;
+    const takenUpAs = s.chassis;
+    await svc.flush();
+    chassis.name = 'hv1';
+    tracedAndStored(svc, s);
+    const answer = await svc.get(id);
+    // One row, with the count: not a second row holding a copy of the first's counts.
+    expect(Object.keys(answer.perChassis)).toEqual([takenUpAs]);
+    expect(answer.stats.stored).toBe(1);
+  });
+});
