@@ -26,7 +26,7 @@ export class PgTunnelSignature1796461913000 implements MigrationInterface {
           [filled.map((r) => r.id), filled.map((r) => r.sig)],
         );
     }
-    await queryRunner.query(`CREATE INDEX "idx_dpflow_tunnel" ON "datapath_flow" ("tunnel_sig", "chassis", "removed_at") WHERE tunnel_sig IS NOT NULL`);
+    await queryRunner.query(`CREATE INDEX "idx_dpflow_tunnel" ON "datapath_flow" ("tunnel_sig", "chassis", "removed_at", "first_seen") WHERE tunnel_sig IS NOT NULL`);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {

@@ -7,7 +7,7 @@ import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'ty
 @Index('idx_dpflow_ufid', ['ufid', 'firstSeen'])
 @Index('idx_dpflow_live', ['chassis', 'removedAt'])
 @Index('idx_dpflow_ingest_open', ['lastSeen'], { where: "removed_at IS NULL AND source = 'ingest'" })
-@Index('idx_dpflow_tunnel', ['tunnelSig', 'chassis', 'removedAt'], { where: 'tunnel_sig IS NOT NULL' })
+@Index('idx_dpflow_tunnel', ['tunnelSig', 'chassis', 'removedAt', 'firstSeen'], { where: 'tunnel_sig IS NOT NULL' })
 export class DatapathFlowEntity {
   @PrimaryGeneratedColumn() id!: number;
   @Column('text') chassis!: string;

@@ -108,7 +108,8 @@ export class PathStore {
    * `signatures` (signaturesReaching of one push: its remote IP with VNI, ingress and egress each as
    * pushed or wildcarded) and whose lifetime meets [from, to], each with its newest trace: the
    * arrivals the push could have become. Index seeks (idx_dpflow_tunnel: the live ones, then those
-   * removed since `from`), not a read of the receiver's flow table; pushReaches decides on the rest.
+   * removed since `from`, first seen by `to` read from the index), not a read of the receiver's
+   * flow table; pushReaches decides on the rest.
    */
   arrivals(side: LinkSide, signatures: readonly string[], from: string, to: string): Promise<LinkFlowRow[]> {
     if (signatures.length !== SIGNATURES) throw new Error(`arrivals: ${signatures.length} tunnel signatures, expected ${SIGNATURES}`);
@@ -118,14 +119,16 @@ export class PathStore {
     const notChassis = side.chassis !== null ? '' : 'AND f.chassis <> ?';
     return this.q.all<LinkFlowRow>(
       `SELECT ${LINK_COLUMNS} FROM datapath_flow f
-        WHERE f.id IN (SELECT f2.id FROM datapath_flow f2 WHERE ${sig} ${onChassis} AND f2.removed_at IS NULL
-                       UNION ALL SELECT f2.id FROM datapath_flow f2 WHERE ${sig} ${onChassis} AND f2.removed_at >= ?)
+        WHERE f.id IN (SELECT f2.id FROM datapath_flow f2 WHERE ${sig} ${onChassis} AND f2.removed_at IS NULL AND f2.first_seen <= ?
+                       UNION ALL SELECT f2.id FROM datapath_flow f2 WHERE ${sig} ${onChassis} AND f2.removed_at >= ? AND f2.first_seen <= ?)
           ${notChassis} ${TAIL}`,
       ...signatures,
       ...at,
+      to,
       ...signatures,
       ...at,
       from,
+      to,
       ...(side.chassis !== null ? [] : [side.notChassis]),
       to,
       from,
