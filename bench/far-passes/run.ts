@@ -4,9 +4,13 @@
  * captured-multichassis/debian12): half routed by lr0 on hv1 to lsp3 on hv3 (the arrival names
  * the router's port), half to lsp2 on hv2 (the arrival names lsp1 by its key). Per request, in the
  * service (no HTTP): GET /traces?logical_port=lsp1 without far passes, with them (after each
- * sender), with chassis=hv3 / hv2 / an unknown chassis (the bound), and the stream's look.
+ * sender), with chassis=hv3 / hv2 / an unknown chassis (the bound), and the stream's look; then one
+ * link (CrossChassisPaths.extend from a routed sender) with the receiver's flow table grown to each
+ * size asked (its own VM flows and other ports' tunnel arrivals, live). Each measure alternates, run
+ * by run, the link as built (PathStore.arrivals: seeks of idx_dpflow_tunnel) and as it was (`instr`
+ * over the receiver's live and recently removed flows, kept here), and checks both give one answer.
  *
- * Usage: node -r ts-node/register/transpile-only bench/far-passes/run.ts [PACKETS=2000]
+ * Usage: node -r ts-node/register/transpile-only bench/far-passes/run.ts [PACKETS=2000] [RECEIVER_FLOWS=2000,20000]
  */
 import 'reflect-metadata';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,7 +19,9 @@ import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { PathBuilder } from '../../src/paths/path-builder';
-import { PathStore } from '../../src/paths/path-store';
+import { CrossChassisPaths } from '../../src/paths/cross-chassis';
+import { PathStore, type LinkFlowRow, type LinkSide } from '../../src/paths/path-store';
+import { tunnelSignature } from '../../src/ovs/tunnel-signature';
 import { PortArrivals } from '../../src/paths/port-arrivals';
 import type { TraceListQuery } from '../../src/traces/trace-read-store';
 import { dataSourceOptions } from '../../src/storage/data-source.options';
@@ -37,8 +43,30 @@ const lines = (file: string): Line[] => readFileSync(join(FIX, file), 'utf8').sp
 });
 const pick = (file: string, pred: (l: Line) => boolean) => lines(file).filter(pred)[0];
 
+/** The look for arrivals as it was before tunnel_sig: every live or recently removed flow of the receiver, its key searched. */
+class InstrPathStore extends PathStore {
+  constructor(private readonly db: Database) {
+    super({ db });
+  }
+  override arrivals(side: LinkSide, signatures: readonly string[], from: string, to: string): Promise<LinkFlowRow[]> {
+    const cols = 'f.id, f.chassis, f.key, f.actions, f.recirc_id, f.first_seen, f.last_seen, f.removed_at, (SELECT max(t.id) FROM trace t WHERE t.datapath_flow_id = f.id) AS trace_id';
+    const tail = 'AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) ORDER BY f.first_seen DESC, f.id DESC LIMIT 256';
+    const match = `f.recirc_id = '0x0' AND instr(f.key, 'tunnel(') > 0 AND instr(f.key, ?) > 0`;
+    const needle = `dst=${signatures[0].split('|')[0]},`;
+    return Promise.resolve(
+      this.db
+        .prepare(
+          `SELECT ${cols} FROM datapath_flow f WHERE f.id IN (SELECT id FROM datapath_flow WHERE chassis = ? AND removed_at IS NULL
+             UNION ALL SELECT id FROM datapath_flow WHERE chassis = ? AND removed_at >= ?) AND ${match} ${tail}`,
+        )
+        .all(side.chassis, side.chassis, from, needle, to, from) as LinkFlowRow[],
+    );
+  }
+}
+
 async function main() {
-  const N = Number(process.argv[2] ?? 5000);
+  const N = Number(process.argv[2] ?? 2000);
+  const SIZES = (process.argv[3] ?? '2000,20000').split(',').map(Number);
   const dir = mkdtempSync(join(tmpdir(), 'lt-far-bench-'));
   const ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), logging: false });
   await ds.initialize();
@@ -51,12 +79,16 @@ async function main() {
   const routed = pick('hv1.flows-m.txt', (l) => l.key.includes('dst=00:00:00:00:ff:01'));
   const icmpArrival = pick('hv2.flows-m.txt', (l) => l.key.includes('tunnel(') && l.actions === 'vif2');
   const hv3Arrival = pick('hv3.flows-m.txt', (l) => l.key.includes('tunnel(') && l.recirc === 0);
-  const insFlow = db.prepare(`INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 1, 98, 'poller')`);
+  // The tunnel signature as DatapathFlowStore.create writes it.
+  const insFlow = db.prepare(`INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source, tunnel_sig) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 1, 98, 'poller', ?)`);
+  const closeFlow = db.prepare('UPDATE datapath_flow SET removed_at = last_seen WHERE id = ?');
   const insPath = db.prepare("INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, '{}')");
   const insTrace = db.prepare(`INSERT INTO trace (chassis, created_at, datapath_flow_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, path_id, step_count, steps) VALUES (?, ?, ?, NULL, 'trace', 'br-int', ?, '', '', '', ?, ?, ?, ?, 0, x'')`);
   const insPort = db.prepare("INSERT INTO trace_port (trace_id, port_name, role, scope, datapath) VALUES (?, ?, ?, 'pass', ?)");
   const pass = (chassis: string, l: Line, at: number, v: Record<string, unknown>, ports: Array<[string, string, string]>) => {
-    const flow = Number(insFlow.run(chassis, `u-${chassis}-${at}`, iso(at), iso(at + 50), recircIdHex(l.recirc), l.key, l.actions).lastInsertRowid);
+    const flow = Number(insFlow.run(chassis, `u-${chassis}-${at}`, iso(at), iso(at + 50), recircIdHex(l.recirc), l.key, l.actions, tunnelSignature(l.key, l.recirc)).lastInsertRowid);
+    // Each packet's megaflow is gone 50 ms after it, as the poller closes a lifetime: the receiver's live table is what it holds now.
+    closeFlow.run(flow);
     const path = Number(insPath.run(chassis, iso(at), iso(at)).lastInsertRowid);
     const full = { kinds: [], logicalPorts: [], logicalFlow: null, northbound: null, tunnels: [], recircIds: [], reason: null, ...v };
     const trace = Number(insTrace.run(chassis, iso(at), flow, recircIdHex(l.recirc), l.actions, `,${(full.kinds as string[]).join(',')},`, JSON.stringify(full), path).lastInsertRowid);
@@ -78,20 +110,31 @@ async function main() {
   })();
   // The southbound's Port_Binding rows of the VIFs (type ''), as the replicas hold them.
   const sb = { find: (table: string, _c: string, name: string) => (table === 'Port_Binding' && ['lsp1', 'lsp2', 'lsp3'].includes(name) ? [{ logical_port: name, type: '' }] : []) };
-  const arrivals = new PortArrivals(undefined as never, traces, new PathBuilder(store), oneChassis(store, {}, ENCAP), undefined, { query: new SqliteReader(db) }, undefined, { sb } as never);
+  const builder = new PathBuilder(store);
+  const before = new InstrPathStore(db);
+  const links = { after: oneChassis(store, {}, ENCAP), before: oneChassis(before, {}, ENCAP) };
+  const portArrivals = (c: CrossChassisPaths) => new PortArrivals(undefined as never, traces, builder, c, undefined, { query: new SqliteReader(db) }, undefined, { sb } as never);
+  const arrivals = { after: portArrivals(links.after), before: portArrivals(links.before) };
+  type Variant = keyof typeof arrivals;
+  /** Runs `once` for both variants alternately, R times each after a warm-up; p50 and CPU per call of each, and one answer of each. */
+  const interleaved = async <T>(R: number, once: (v: Variant) => Promise<T>) => {
+    const out = { after: { times: [] as number[], cpu: 0, last: undefined as T | undefined }, before: { times: [] as number[], cpu: 0, last: undefined as T | undefined } };
+    for (let i = 0; i < 3; i++) for (const v of ['before', 'after'] as const) await once(v);
+    for (let i = 0; i < R; i++)
+      for (const v of (i % 2 ? ['before', 'after'] : ['after', 'before']) as Variant[]) {
+        const c0 = process.cpuUsage(); const t = performance.now();
+        out[v].last = await once(v);
+        out[v].times.push(performance.now() - t); const c = process.cpuUsage(c0); out[v].cpu += (c.user + c.system) / 1000;
+      }
+    const fmt = (v: Variant) => { const ts = [...out[v].times].sort((a, b) => a - b); return `${v} p50 ${ts[Math.floor(R / 2)].toFixed(2)} ms cpu ${(out[v].cpu / R).toFixed(2)} ms`; };
+    return { line: `${fmt('before')} | ${fmt('after')}`, before: out.before.last as T, after: out.after.last as T };
+  };
+  const same = (a: unknown, b: unknown) => (JSON.stringify(a) === JSON.stringify(b) ? 'same answer' : 'ANSWERS DIFFER');
   const run = async (label: string, q: Partial<TraceListQuery>, far = true) => {
     const query: TraceListQuery = { portName: 'lsp1', role: 'any', limit: 50, withSteps: false, ...q };
-    const once = async () => { const p = await traces.list(query); return far ? arrivals.page(p, query) : p; };
-    for (let i = 0; i < 5; i++) await once();
-    const times: number[] = [];
-    const cpu0 = process.cpuUsage();
-    let last;
-    const R = 40;
-    for (let i = 0; i < R; i++) { const t = performance.now(); last = await once(); times.push(performance.now() - t); }
-    const cpu = process.cpuUsage(cpu0);
-    times.sort((a, b) => a - b);
-    const far1 = last!.items.filter((t) => t.arrivedFrom).length;
-    console.log(`${label.padEnd(52)} p50 ${times[R / 2].toFixed(2)} ms  p90 ${times[Math.floor(R * 0.9)].toFixed(2)} ms  cpu ${((cpu.user + cpu.system) / 1000 / R).toFixed(2)} ms/req  items ${last!.items.length} (far ${far1}) next ${last!.next ? 'yes' : 'no'}`);
+    const r = await interleaved(20, async (v) => { const p = await traces.list(query); return far ? arrivals[v].page(p, query) : p; });
+    const far1 = r.after.items.filter((t) => t.arrivedFrom).length;
+    console.log(`${label.padEnd(52)} ${r.line}  items ${r.after.items.length} (far ${far1}) next ${r.after.next ? 'yes' : 'no'}  ${same(r.before, r.after)}`);
   };
   console.log(`${N} packets of lsp1 (${N / 2} routed to hv3, ${N / 2} to lsp2 on hv2), ${2 * N} traces, limit 50`);
   await run('logical_port=lsp1 (list only, no far passes)', {}, false);
@@ -105,14 +148,47 @@ async function main() {
   const q: TraceListQuery = { portName: 'lsp1', role: 'any', limit: 100, withSteps: false };
   const lastAt = T0 + (N - 1) * 3000;
   const look = async (label: string, near?: number[]) => {
-    const t0 = performance.now(); const c0 = process.cpuUsage();
-    let r; for (let i = 0; i < 10; i++) r = await arrivals.since(q, mid, [], 100, near);
-    const c = process.cpuUsage(c0);
-    console.log(`${label.padEnd(52)} ${((performance.now() - t0) / 10).toFixed(2)} ms/poll  cpu ${((c.user + c.system) / 1000 / 10).toFixed(2)} ms/poll  far ${r!.items.length} unlinked ${r!.unlinked.length}`);
+    const r = await interleaved(6, (v) => arrivals[v].since(q, mid, [], 100, near));
+    console.log(`${label.padEnd(52)} ${r.line} a poll  far ${r.after.items.length} unlinked ${r.after.unlinked.length}  ${same(r.before, r.after)}`);
   };
   await look('stream look, ungated (every routed arrival linked)');
   await look('stream look, lsp1 sent 10 away in the last 30 s', Array.from({ length: 10 }, (_, i) => lastAt - i * 6000));
   await look('stream look, lsp1 sent nothing away', []);
+
+  // One link, the receivers' flow tables grown: their own VM flows and other ports' arrivals (a
+  // quarter), live, first seen over the history. Senders: the newest routed ones, and as many from
+  // the middle of the history (the removed flows since then are in the look's window).
+  const senderIds = (db.prepare(`SELECT t.id FROM trace t JOIN datapath_flow f ON f.id = t.datapath_flow_id WHERE t.chassis = 'hv1' AND instr(f.key, 'ff:01') > 0 ORDER BY t.id DESC`).all() as Array<{ id: number }>).map((r) => r.id);
+  const groups = { newest: senderIds.slice(0, 50), middle: senderIds.slice(Math.floor(senderIds.length / 2), Math.floor(senderIds.length / 2) + 50) };
+  const built = new Map<number, Awaited<ReturnType<PathBuilder['ofTrace']>>>();
+  for (const id of [...groups.newest, ...groups.middle]) built.set(id, await builder.ofTrace(id));
+  const own = (chassis: string) => lines(`${chassis}.flows-m.txt`).filter((l) => !l.key.includes('tunnel('));
+  const arrivalKey = { hv2: icmpArrival.key, hv3: hv3Arrival.key };
+  const liveOn = (chassis: string) => Number((db.prepare('SELECT count(*) AS n FROM datapath_flow WHERE chassis = ? AND removed_at IS NULL').get(chassis) as { n: number }).n);
+  for (const size of SIZES) {
+    db.transaction(() => {
+      for (const chassis of ['hv2', 'hv3'] as const) {
+        const vm = own(chassis);
+        for (let i = liveOn(chassis); i < size; i++) {
+          const at = T0 + Math.floor((i * 7919) % (N * 3000));
+          // Every fourth an arrival from another port pair (ingress 4.., egress 5..): another signature.
+          const key = i % 4 ? vm[i % vm.length].key : arrivalKey[chassis].replace(/,0x[0-9a-f]+(\/0x[0-9a-f]+)?\}/, `,0x${(((4 + (i % 500)) << 16) | (5 + (i % 300))).toString(16)}$1}`);
+          insFlow.run(chassis, `fill-${chassis}-${i}`, iso(at), iso(lastAt), '0x0', key, 'drop', tunnelSignature(key, 0));
+        }
+      }
+    })();
+    const tunnelled = Number((db.prepare(`SELECT count(*) AS n FROM datapath_flow WHERE chassis = 'hv3' AND removed_at IS NULL AND tunnel_sig IS NOT NULL`).get() as { n: number }).n);
+    for (const [group, ids] of Object.entries(groups)) {
+      const r = await interleaved(10, async (v) => {
+        const out = [];
+        for (const id of ids) out.push((await links[v].extend(built.get(id)!, (x) => builder.ofTrace(x)))?.verdict.tunnels);
+        return out;
+      });
+      const per = (l: string) => l.replace(/(\d+\.\d+) ms/g, (_m, x: string) => `${(Number(x) / ids.length).toFixed(3)} ms`);
+      const linked = r.after.filter((t) => t?.every((h) => h.toTraceId !== null)).length;
+      console.log(`link, receiver ${String(liveOn('hv3')).padStart(6)} live flows (${tunnelled} arrivals), ${group.padEnd(6)} senders: ${per(r.line)} a link  linked ${linked}/${ids.length}  ${same(r.before, r.after)}`);
+    }
+  }
   await writer.close(); await ds.destroy(); rmSync(dir, { recursive: true, force: true });
 }
 main().catch((e) => { console.error(e); process.exit(1); });
