@@ -6,7 +6,7 @@
  * 2. A PostgreSQL cluster of its own (postgres-lib.ts's startCluster, stopped at the end), migrated by
  *    the app (openPostgres), every history table copied from that file (same ids), VACUUM (ANALYZE).
  * 3. The app as an api instance on each store in turn; per route REPEAT calls one after another:
- *    - service: what the controller calls (TracesService.listJson; the audits' service + JSON.stringify);
+ *    - service: what the controller calls (TracesService.listJson; the audits' datapathFlowsJson / northboundFlowsJson);
  *    - http (MODE=http): the route over loopback HTTP from a client in this process (the edge, express's
  *      ETag, the client's own reading: the same on both stores).
  *    - cannon (MODE=cannon): autocannon at BENCH_CONNECTIONS (8) for BENCH_SECONDS (8) a route: p50/p99 and
@@ -23,6 +23,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent as HttpAgent, get } from 'node:http';
+import { Session } from 'node:inspector';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -48,6 +49,8 @@ const ONLY = process.env.BENCH_ONLY ?? '';
 /** Requests whose statements are kept in the JSON (text, values), per route. */
 const KEEP = Number(process.env.BENCH_KEEP_STATEMENTS ?? 1);
 const ROUTES = (process.env.BENCH_ROUTES ?? '').split(',').filter(Boolean);
+/** BENCH_CPU_PROF=folder (cannon mode): the main thread's CPU profile of each measured run, named label-route-requests.cpuprofile (prof-summary.ts reads it). */
+const PROFILE_DIR = process.env.BENCH_CPU_PROF ?? '';
 const log = (...a: unknown[]) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 /** The tables PostgreSQL keeps for itself (its migrations, writer slots), not the history. */
@@ -115,9 +118,9 @@ async function measure(app: INestApplication, label: string, t: ReturnType<typeo
   } else {
     calls = {
       port: (i) => traces.listJson({ logicalPort: t.ports[i % t.ports.length], limit: 50, withSteps: false }),
-      dpgroup: async (i) => JSON.stringify(await audits.datapathFlows(t.dpGroup[i % t.dpGroup.length], undefined, 50)),
-      portflow: async (i) => JSON.stringify(await audits.datapathFlows(t.portFlows[i % t.portFlows.length], undefined, 50)),
-      acl: async (i) => JSON.stringify(await audits.northboundFlows('ACL', t.acls[i % t.acls.length], undefined, 50)),
+      dpgroup: (i) => audits.datapathFlowsJson(t.dpGroup[i % t.dpGroup.length], undefined, 50),
+      portflow: (i) => audits.datapathFlowsJson(t.portFlows[i % t.portFlows.length], undefined, 50),
+      acl: (i) => audits.northboundFlowsJson('ACL', t.acls[i % t.acls.length], undefined, 50),
     };
   }
   // Statements (round trips) and rows per request on PostgreSQL: counted on the api's pool.
@@ -162,6 +165,22 @@ async function measure(app: INestApplication, label: string, t: ReturnType<typeo
   return { res, answers, statements };
 }
 
+/** Starts this thread's CPU profiler; the function returned stops it and writes the profile. */
+async function startProfile(): Promise<(file: string) => Promise<void>> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) => new Promise<unknown>((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 250 });
+  await post('Profiler.start');
+  return async (file) => {
+    const { profile } = (await post('Profiler.stop')) as { profile: object };
+    mkdirSync(PROFILE_DIR, { recursive: true });
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 /** Every route under autocannon: latency at CONNECTIONS, and CPU per request (this process + the cluster). */
 async function cannonAll(app: INestApplication, label: string, t: ReturnType<typeof targets>, paths: Record<string, (i: number) => string>, pgDir: string | undefined) {
   const port = 21000 + Math.floor(Math.random() * 2000);
@@ -173,10 +192,12 @@ async function cannonAll(app: INestApplication, label: string, t: ReturnType<typ
     if (ROUTES.length && !ROUTES.includes(name)) continue;
     const list = Array.from({ length: Math.min(n[name], 300) }, (_, i) => path(i));
     await cannon(url, list, { duration: 2, connections: CONNECTIONS }); // warm-up
+    const prof = PROFILE_DIR ? await startProfile() : undefined;
     const pg0 = pgDir ? clusterCpuSeconds(pgDir) : 0;
     const cpu0 = process.cpuUsage();
     const r = await cannon(url, list, { duration: SECONDS, connections: CONNECTIONS, seed: 11 + CONNECTIONS });
     const c = process.cpuUsage(cpu0);
+    if (prof) await prof(join(PROFILE_DIR, `${label}-${name}-${r.requests}.cpuprofile`));
     const apiCpuMs = (c.user + c.system) / 1000 / r.requests;
     const pgCpuMs = pgDir ? ((clusterCpuSeconds(pgDir) - pg0) * 1000) / r.requests : null;
     out[name] = { ...r, apiCpuMs, pgCpuMs, cpuMs: apiCpuMs + (pgCpuMs ?? 0), load1: loadavg()[0] };

@@ -1,6 +1,7 @@
 import { EXAMPLES } from '../openapi/examples';
-import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { badRequest } from '../common/api-error';
 import { cursor, limit, pathUuid, Query as Q, rejectUnknown } from '../common/query';
 import { LogicalFlowsService, NB_TABLES } from './logical-flows.service';
@@ -22,9 +23,9 @@ export class LogicalFlowsController {
   @ApiQuery({ name: 'limit', required: false })
   @ApiQuery({ name: 'cursor', required: false })
   @ApiOkResponse({ schema: { example: EXAMPLES.logicalFlowAudit } })
-  flows(@Param('uuid') uuid: string, @Query() q: Q) {
+  async flows(@Param('uuid') uuid: string, @Query() q: Q, @Res() res: Response): Promise<void> {
     rejectUnknown(q, ['limit', 'cursor']);
-    return this.lflows.datapathFlows(pathUuid(uuid, 'uuid'), cursor(q), limit(q));
+    sendJson(res, await this.lflows.datapathFlowsJson(pathUuid(uuid, 'uuid'), cursor(q), limit(q)));
   }
 
   @Get('northbound/:table/:uuid/datapath-flows')
@@ -33,9 +34,18 @@ export class LogicalFlowsController {
   @ApiQuery({ name: 'limit', required: false })
   @ApiQuery({ name: 'cursor', required: false })
   @ApiOkResponse({ schema: { example: EXAMPLES.northboundAudit } })
-  northbound(@Param('table') table: string, @Param('uuid') uuid: string, @Query() q: Q) {
+  async northbound(@Param('table') table: string, @Param('uuid') uuid: string, @Query() q: Q, @Res() res: Response): Promise<void> {
     rejectUnknown(q, ['limit', 'cursor']);
     if (!(NB_TABLES as readonly string[]).includes(table)) throw badRequest('table', `must be one of ${NB_TABLES.join(', ')} (got ${JSON.stringify(table.slice(0, 64))})`);
-    return this.lflows.northboundFlows(table, pathUuid(uuid, 'uuid'), cursor(q), limit(q));
+    sendJson(res, await this.lflows.northboundFlowsJson(table, pathUuid(uuid, 'uuid'), cursor(q), limit(q)));
   }
+}
+
+/**
+ * An audit's body, JSON the store wrote (logical-flow-store.ts), sent as is with the header
+ * res.json would have set: returned to Nest, a string would go out as text/html.
+ */
+function sendJson(res: Response, body: string): void {
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.send(body);
 }

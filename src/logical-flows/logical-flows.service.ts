@@ -4,7 +4,7 @@
 import { Injectable } from '@nestjs/common';
 import { notFound } from '../common/api-error';
 import { ReplicasService } from '../replicas/replicas.service';
-import { AuditPage, LogicalFlowStore } from './logical-flow-store';
+import { LogicalFlowStore } from './logical-flow-store';
 
 export const NB_TABLES = [
   'ACL', 'Logical_Switch_Port', 'Logical_Router_Port', 'NAT', 'Load_Balancer', 'Logical_Router_Policy',
@@ -31,15 +31,18 @@ export class LogicalFlowsService {
     };
   }
 
-  /** Datapath flow lifetimes whose traces cite this logical flow, newest first. */
-  async datapathFlows(uuid: string, cursor: number | undefined, limit: number): Promise<AuditPage> {
+  /**
+   * Datapath flow lifetimes whose traces cite this logical flow, newest first: the response body,
+   * an AuditPage as JSON (written by the store, which splices the stored verdicts in as they are).
+   */
+  async datapathFlowsJson(uuid: string, cursor: number | undefined, limit: number): Promise<string> {
     const ids = await this.store.snapshotIds(uuid);
     if (!ids.length && !this.replicas.sb.get('Logical_Flow', uuid)) throw notFound(`no logical flow ${uuid} in any trace or in the southbound database`);
     return this.store.flowsCitingSnapshots(ids, cursor, limit);
   }
 
   /** The same for a northbound object (the stage-hint of the logical flows a trace cited). */
-  async northboundFlows(table: string, uuid: string, cursor: number | undefined, limit: number): Promise<AuditPage> {
+  async northboundFlowsJson(table: string, uuid: string, cursor: number | undefined, limit: number): Promise<string> {
     const ids = await this.store.northboundIds(table, uuid);
     if (!ids.length && !this.replicas.nb.get(table, uuid)) throw notFound(`no ${table} ${uuid} in any trace or in the northbound database`);
     return this.store.flowsCitingNorthbound(ids, cursor, limit);

@@ -30,6 +30,8 @@ export interface SqlReader {
 export class SqliteReader implements SqlReader {
   readonly dialect = 'sqlite' as const;
   private readonly statements: Statements;
+  /** Each statement's column names, for the objects `all` and `get` build. */
+  private readonly names = new WeakMap<Statement, string[]>();
 
   constructor(readonly db: Database) {
     this.statements = new Statements(db);
@@ -39,13 +41,31 @@ export class SqliteReader implements SqlReader {
     return this.statements.get(sql);
   }
 
-  // raw() sticks to a statement: set it on every use, or a text read both ways would mix shapes.
+  // raw() sticks to a statement: every read sets it. Objects are built here from the raw rows:
+  // better-sqlite3 builds each row object property by property through V8's C++ API, which took
+  // a third of an audit's 51-row read of datapath_flow; a plain loop here takes a fraction of that
+  // (bench/api/RESULTS-postgres.md, stop 20). Same keys, same order, a repeated name keeps its last
+  // value in its first place, as better-sqlite3's objects do.
   async all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return this.stmt(sql).raw(false).all(...params) as T[];
+    const s = this.stmt(sql);
+    const rows = s.raw(true).all(...params) as unknown[][];
+    const names = rows.length ? this.columns(s, rows[0].length) : [];
+    const out = new Array<T>(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = asObject(names, rows[i]) as T;
+    return out;
   }
 
   async get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
-    return this.stmt(sql).raw(false).get(...params) as T | undefined;
+    const s = this.stmt(sql);
+    const row = s.raw(true).get(...params) as unknown[] | undefined;
+    return row && (asObject(this.columns(s, row.length), row) as T);
+  }
+
+  /** The names of a statement's columns, read again if a row has another count (SQLite re-prepared a `*` after a schema change). */
+  private columns(s: Statement, count: number): string[] {
+    let names = this.names.get(s);
+    if (names?.length !== count) this.names.set(s, (names = s.columns().map((c) => c.name)));
+    return names;
   }
 
   async rows<T extends unknown[]>(sql: string, ...params: unknown[]): Promise<T[]> {
@@ -59,6 +79,12 @@ export class SqliteReader implements SqlReader {
   list(values: ReadonlyArray<number | string>): unknown {
     return JSON.stringify(values);
   }
+}
+
+function asObject(names: string[], row: unknown[]): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (let i = 0; i < names.length; i++) o[names[i]] = row[i];
+  return o;
 }
 
 /** The PostgreSQL side: the same SQL with `?` numbered, named prepared statements per text. */
