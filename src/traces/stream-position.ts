@@ -8,9 +8,13 @@
 // - a listed slot resumes after its id;
 // - a slot above the lowest listed one and not listed is sent from its first trace: the stream
 //   lists every slot it has passed, so an unlisted one is a writer that had no trace then;
-// - a slot below the lowest listed one is followed from its newest trace now (a plain id of slot 3
-//   says nothing of slots 1 and 2). The stream's own id always lists slot 0 (as `0` when it holds
-//   nothing), so a resume by it is never live: every slot's traces since come, once.
+// - a slot below the lowest listed one is followed from its newest trace now. The stream's own id
+//   always lists slot 0 (as `0` when it holds nothing), so a resume by it is never live: every
+//   slot's traces since come, once;
+// - a plain trace id (one entry) says nothing of the other slots: each resumes from that trace's
+//   time, a reorder window earlier (trace-slot-store.ts resumeFloors), so none of their traces
+//   since is missed (some sent again within that window). The stream's own id of one entry (slot 0
+//   alone had traces when it started) reads the same: the stream had sent nothing of another slot.
 import { MAX_SLOT } from '../storage/spool';
 import { slotBase, slotOf } from './trace-slot-store';
 
@@ -46,14 +50,15 @@ export function formatPosition(lastIds: ReadonlyMap<number, number>): string {
 }
 
 /**
- * Where each slot starts: after `resume` as the header says (above), or, live, after each slot's
- * newest trace now. Slots that appear later start at their first trace (startOf).
+ * Where each slot starts: after `resume` as the header says (above; `byTime`: the other slots'
+ * floors at a plain id's trace time), or, live, after each slot's newest trace now. Slots that
+ * appear later start at their first trace.
  */
-export function startPoints(newest: ReadonlyMap<number, number>, resume: ReadonlyMap<number, number> | undefined): Map<number, number> {
+export function startPoints(newest: ReadonlyMap<number, number>, resume: ReadonlyMap<number, number> | undefined, byTime?: ReadonlyMap<number, number>): Map<number, number> {
   if (!resume) return new Map(newest);
   const lowest = Math.min(...resume.keys());
   const out = new Map(resume);
-  for (const [slot, id] of newest) if (!out.has(slot)) out.set(slot, slot > lowest ? slotBase(slot) : id);
+  for (const [slot, id] of newest) if (!out.has(slot)) out.set(slot, byTime?.get(slot) ?? (slot > lowest ? slotBase(slot) : id));
   return out;
 }
 

@@ -16,7 +16,7 @@ import { CitationBatch, CITES_HINT, CITES_LFLOW } from './citation-store';
 import { citationsOf, StepPacker } from './step-pack';
 import { COLLISION, packFinalFlow, STALE, TraceListQuery, TraceOfFlow, TraceReadStore, TraceRow } from './trace-read-store';
 import { TraceJson, TraceRecordInput, verdictJson } from './trace-record';
-import { newestPerSlot } from './trace-slot-store';
+import { newestPerSlot, resumeFloors } from './trace-slot-store';
 
 export type { TraceRow } from './trace-read-store';
 
@@ -123,6 +123,11 @@ export class TraceStore {
   /** Writer slot → its newest trace id (trace-slot-store.ts), for the stream's tick. */
   newestPerSlot(): Promise<Map<number, number>> {
     return newestPerSlot(this.sql());
+  }
+
+  /** Where a stream resumed by a plain trace id starts in each other slot (trace-slot-store.ts). */
+  resumeFloors(anchor: number, earlierMs: number, newest: ReadonlyMap<number, number>): Promise<Map<number, number>> {
+    return resumeFloors(this.sql(), anchor, earlierMs, newest);
   }
 
   /** Forget cached ids (after pruning removed rows they point to). */

@@ -127,7 +127,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   constructor(
     private readonly traces: TracesService,
     // Optional for unit tests (a fake of the list only); the type alone would not name the provider.
-    @Optional() @Inject(TraceStore) private readonly store?: Pick<TraceStore, 'newestPerSlot'>,
+    @Optional() @Inject(TraceStore) private readonly store?: Pick<TraceStore, 'newestPerSlot'> & Partial<Pick<TraceStore, 'resumeFloors'>>,
   ) {}
 
   /** Set by the paths feature, which builds on this one (a routed packet's far passes need its links). */
@@ -176,6 +176,9 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     // A 404 for an unknown port, before any byte is written.
     if (filter.logicalPort !== undefined) await this.traces.resolvePort(filter.logicalPort);
     const newest = await this.newestPerSlot();
+    // A plain trace id says where its slot stood, not the others: they resume from its trace time
+    // (a reorder window earlier: writers' clocks differ), so none of their traces since is missed.
+    const byTime = resume?.size === 1 && this.store?.resumeFloors ? await this.store.resumeFloors([...resume.values()][0], this.opts.reorderMs, newest) : undefined;
     if (res.destroyed) return;
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -183,7 +186,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     // Reverse proxies (nginx) would buffer the events otherwise.
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
-    const starts = startPoints(newest, resume);
+    const starts = startPoints(newest, resume, byTime);
     res.write(`retry: 2000\n: after trace ${formatPosition(starts)}\n\n`);
     const stream: Stream = {
       filter,
@@ -273,8 +276,11 @@ export class TraceStreamService implements BeforeApplicationShutdown {
         const slot = slotOf(t.id);
         const st = s.slots.get(slot)!;
         st.recent.set(t.id, now);
-        // A far pass moves its slot's floor only where this poll walked the slot up to it (else own rows below it wait).
-        if (t.id > st.lastId && (!t.arrivedFrom || (due.includes(slot) && t.id <= (newest.get(slot) ?? 0)))) st.lastId = t.id;
+        // A far pass moves its slot's floor only where a walk passed it: this poll's, or, for an
+        // arrival retried, the walk that first saw it (else own rows below it wait). Then the
+        // position holds it, and a resume by it does not look at the arrival again.
+        const walkedTo = due.includes(slot) ? Math.max(st.seenNewest, newest.get(slot) ?? 0) : st.seenNewest;
+        if (t.id > st.lastId && (!t.arrivedFrom || t.id <= walkedTo)) st.lastId = t.id;
         s.res.write(`id: ${formatPosition(this.lastIds(s))}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
       }
       for (const [slot, floor] of before) {

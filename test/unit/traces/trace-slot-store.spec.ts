@@ -1,9 +1,10 @@
-// The stream's per-slot newest id (trace-slot-store.ts) on SQLite: the same statement PostgreSQL
-// runs (test/postgres/trace-stream.spec.ts runs it there). A SQLite store is slot 0 alone, but a
-// SQLite file holding PostgreSQL's rows (same-answers' copy) holds several slots.
+// The stream's per-slot newest id and a plain id's resume floors (trace-slot-store.ts) on SQLite:
+// the same statements PostgreSQL runs (test/postgres/trace-stream.spec.ts runs them there). A
+// SQLite store is slot 0 alone, but a SQLite file holding PostgreSQL's rows (same-answers' copy)
+// holds several slots.
 import Database from 'better-sqlite3';
 import { SqliteReader } from '../../../src/storage/sql';
-import { newestPerSlot, slotOf } from '../../../src/traces/trace-slot-store';
+import { newestPerSlot, resumeFloors, slotFloorsAt, slotOf } from '../../../src/traces/trace-slot-store';
 
 const SLOT = 2 ** 40;
 
@@ -27,5 +28,58 @@ describe('newestPerSlot', () => {
 
   it('a slot is [s·2^40, (s+1)·2^40)', () => {
     expect([slotOf(0), slotOf(SLOT - 1), slotOf(SLOT), slotOf(2 * SLOT - 1)]).toEqual([0, 0, 1, 1]);
+  });
+});
+
+/** A trace table of (id, trace time), the time `ms` after a fixed start. */
+function timed(rows: Array<[number, number]>): SqliteReader {
+  const db = new Database(':memory:');
+  db.exec('CREATE TABLE trace (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL)');
+  for (const [id, ms] of rows) db.prepare('INSERT INTO trace (id, created_at) VALUES (?, ?)').run(id, iso(ms));
+  return new SqliteReader(db);
+}
+const T0 = Date.parse('2026-12-05T03:00:00.000Z');
+const iso = (ms: number) => new Date(T0 + ms).toISOString();
+
+describe('slotFloorsAt and resumeFloors', () => {
+  it("gives each slot its newest trace older than the time (the slot's base when none), as a scan would", async () => {
+    // Seven writers, each its own pace (ids in a slot follow time), some retention-pruned below.
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rows: Array<[number, number]> = [];
+    for (let slot = 0; slot < 7; slot++) {
+      let id = slot * SLOT + 1 + Math.floor(rand() * 1000);
+      let ms = Math.floor(rand() * 5000);
+      for (let n = Math.floor(rand() * 300); n > 0; n--) {
+        rows.push([id, ms]);
+        id += 1 + Math.floor(rand() * 3);
+        ms += Math.floor(rand() * 100);
+      }
+    }
+    const q = timed(rows);
+    const newest = await newestPerSlot(q);
+    for (const ms of [-1, 0, 2500, 7000, 40_000]) {
+      const expected = new Map([...newest.keys()].map((slot) => [slot, Math.max(slot * SLOT, ...rows.filter(([id, t]) => slotOf(id) === slot && t < ms).map(([id]) => id))]));
+      expect(await slotFloorsAt(q, iso(ms), newest)).toEqual(expected);
+    }
+  });
+
+  it('is bounded: a slot whose ids span 2^40 takes at most 41 probing statements', async () => {
+    const q = timed([[SLOT + 1, 0], [SLOT + 2 ** 39, 10], [2 * SLOT - 1, 20]]);
+    const all = jest.spyOn(q, 'all');
+    expect(await slotFloorsAt(q, iso(15), await newestPerSlot(q))).toEqual(new Map([[1, SLOT + 2 ** 39]]));
+    expect(all.mock.calls.length).toBeLessThanOrEqual(1 + 1 + 41);
+  });
+
+  it("a plain id: the other slots from its trace time less the margin; its own slot left to the id; a pruned id by the older trace before it", async () => {
+    const q = timed([[1, 0], [2, 1000], [SLOT + 1, 500], [SLOT + 2, 900], [SLOT + 3, 1500], [2 * SLOT + 1, 200]]);
+    const newest = await newestPerSlot(q);
+    // Trace 2 at 1000 ms, 200 ms earlier: slot 1 from after SLOT + 1 (500 ms), slot 2 after its one trace (200 ms).
+    expect(await resumeFloors(q, 2, 200, newest)).toEqual(new Map([[1, SLOT + 1], [2, 2 * SLOT + 1]]));
+    // SLOT + 2 is gone: SLOT + 1's time (500 ms) it is; slot 0 from after trace 1 (0 ms), slot 2 after its trace (200 ms).
+    const pruned = timed([[1, 0], [2, 1000], [SLOT + 1, 500], [SLOT + 3, 1500], [2 * SLOT + 1, 200]]);
+    expect(await resumeFloors(pruned, SLOT + 2, 0, await newestPerSlot(pruned))).toEqual(new Map([[0, 1], [2, 2 * SLOT + 1]]));
+    // Nothing of its slot left at or below it: every other slot from its first trace.
+    expect(await resumeFloors(q, 3 * SLOT + 5, 0, newest)).toEqual(new Map([[0, 0], [1, SLOT], [2, 2 * SLOT]]));
   });
 });

@@ -1,10 +1,10 @@
 // The stream's tailing logic against a store whose commits become visible out of id order, as they
 // can with several writers on PostgreSQL (issue 19) and never with SQLite's one writer: so this is
 // the one place a fake store stands in. The real stream runs on a sandbox in test/browser.
-import { EventEmitter } from 'node:events';
 import { parseResumePoint } from '../../../src/traces/stream-position';
 import { MAX_SLOTS_A_POLL, STREAM_DEFAULTS, TraceStreamService } from '../../../src/traces/trace-stream.service';
 import type { TracesService } from '../../../src/traces/traces.service';
+import { FakeResponse } from '../../support/fake-sse-response';
 
 /** The list query of GET /traces over an in-memory set of visible ids (newest first, cursor = below). */
 function fakeTraces(visible: Set<number>): TracesService {
@@ -15,32 +15,6 @@ function fakeTraces(visible: Set<number>): TracesService {
       return Buffer.from(JSON.stringify({ items, next: ids.length > f.limit ? 'more' : null }));
     },
   } as unknown as TracesService;
-}
-
-class FakeResponse extends EventEmitter {
-  out = '';
-  destroyed = false;
-  writableNeedDrain = false;
-  status() {
-    return this;
-  }
-  setHeader() {}
-  flushHeaders() {}
-  write(s: string) {
-    this.out += s;
-    return true;
-  }
-  end() {
-    this.destroyed = true;
-  }
-  /** The traces sent, in order. */
-  ids(): number[] {
-    return [...this.out.matchAll(/^data: (\{"id":\d+.*)$/gm)].map((m) => (JSON.parse(m[1]) as { id: number }).id);
-  }
-  /** The SSE ids (the stream's position), in order. */
-  positions(): string[] {
-    return [...this.out.matchAll(/^id: (.*)$/gm)].map((m) => m[1]);
-  }
 }
 
 const settle = (ms = 120) => new Promise((r) => setTimeout(r, ms));
@@ -302,16 +276,6 @@ describe('writer slots: with PostgreSQL each writer commits its own id range, an
     await settle();
     expect(first.ids()).toEqual([SLOT + 2, 2 * SLOT + 2]);
     expect(second.ids()).toEqual([SLOT + 3, 2 * SLOT + 3, 3 * SLOT + 1]);
-  });
-
-  it("a plain trace id resumes its slot after it, the slots above from their first trace, those below from now", async () => {
-    commit(SLOT + 1, SLOT + 2, 2 * SLOT + 1, 2 * SLOT + 2, 3 * SLOT + 1);
-    const res = new FakeResponse();
-    await service.start({}, at(String(2 * SLOT + 1)), res as any);
-    await settle();
-    commit(SLOT + 3);
-    await settle();
-    expect(res.ids()).toEqual([2 * SLOT + 2, 3 * SLOT + 1, SLOT + 3]);
   });
 
   it(`walks at most ${MAX_SLOTS_A_POLL} slots a stream a tick, the others at the next ticks, each slot's traces once`, async () => {

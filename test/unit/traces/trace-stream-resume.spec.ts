@@ -1,0 +1,134 @@
+// Resumes of GET /traces/stream across writer slots (PostgreSQL: each writer commits its own id
+// range, and ids order time only within one): a plain trace id resumes every other slot from its
+// trace time, found by the real SQL (trace-slot-store.ts resumeFloors, on an in-memory SQLite copy
+// of the ids and times); a far pass sent on a retry, in a slot the poll did not walk, is in the
+// position, so a resume by it does not send it again. The list and the far look are fakes, as in
+// trace-stream.spec.ts (commits visible out of id order are what they stand in for).
+import Database from 'better-sqlite3';
+import { SqliteReader } from '../../../src/storage/sql';
+import { parseResumePoint } from '../../../src/traces/stream-position';
+import { resumeFloors } from '../../../src/traces/trace-slot-store';
+import { STREAM_DEFAULTS, TraceStreamService } from '../../../src/traces/trace-stream.service';
+import type { TracesService } from '../../../src/traces/traces.service';
+import { FakeResponse } from '../../support/fake-sse-response';
+
+const SLOT = 2 ** 40;
+const settle = (ms = 120) => new Promise((r) => setTimeout(r, ms));
+const at = (header: string) => parseResumePoint(header) as Map<number, number>;
+
+/** Trace id → its trace time, in a store the list fake and the real SQL both read. */
+class Traces {
+  readonly times = new Map<number, string>();
+  private readonly db = new Database(':memory:');
+  readonly sql = new SqliteReader(this.db);
+  clock = Date.parse('2026-12-05T03:00:00.000Z');
+
+  constructor() {
+    this.db.exec('CREATE TABLE trace (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL)');
+  }
+
+  commit(...ids: number[]): void {
+    for (const id of ids) {
+      const t = new Date(this.clock++).toISOString();
+      this.times.set(id, t);
+      this.db.prepare('INSERT INTO trace (id, created_at) VALUES (?, ?)').run(id, t);
+    }
+  }
+
+  newestPerSlot(ids: Iterable<number> = this.times.keys()): Map<number, number> {
+    const m = new Map<number, number>();
+    for (const id of ids) m.set(Math.floor(id / SLOT), Math.max(id, m.get(Math.floor(id / SLOT)) ?? 0));
+    return m;
+  }
+
+  /** GET /traces's list over `ids`, newest first, cursor = below, `above` the floor. */
+  page(ids: Iterable<number>, f: { cursor?: number; above?: number; limit: number }): Buffer {
+    const sorted = [...ids].filter((id) => (f.cursor === undefined || id < f.cursor) && (f.above === undefined || id > f.above)).sort((a, b) => b - a);
+    const items = sorted.slice(0, f.limit).map((id) => ({ id, createdAt: this.times.get(id), chassis: 'hv1', verdict: { kinds: ['output'] } }));
+    return Buffer.from(JSON.stringify({ items, next: sorted.length > f.limit ? 'more' : null }));
+  }
+}
+
+describe('a stream resumed across writer slots', () => {
+  let traces: Traces;
+  let service: TraceStreamService;
+  const opened: FakeResponse[] = [];
+
+  beforeEach(() => {
+    traces = new Traces();
+    TraceStreamService.options = { ...STREAM_DEFAULTS, pollMs: 10, heartbeatMs: 60_000, reorderMs: 2000, maxCatchUp: 50 };
+  });
+
+  afterEach(() => {
+    service.beforeApplicationShutdown();
+    opened.length = 0;
+    TraceStreamService.options = STREAM_DEFAULTS;
+  });
+
+  const open = async (filter: object, lastEventId?: string) => {
+    const res = new FakeResponse();
+    opened.push(res);
+    await service.start(filter, lastEventId === undefined ? undefined : at(lastEventId), res as never);
+    return res;
+  };
+
+  it("by a plain trace id: its slot after it, every other slot from its trace time (a reorder window earlier), lower and higher slots alike", async () => {
+    const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(traces.times.keys(), f) };
+    const store = {
+      newestPerSlot: async () => traces.newestPerSlot(),
+      resumeFloors: (anchor: number, earlierMs: number, newest: ReadonlyMap<number, number>) => resumeFloors(traces.sql, anchor, earlierMs, newest),
+    };
+    service = new TraceStreamService(list as unknown as TracesService, store);
+    const t0 = traces.clock;
+    traces.commit(SLOT + 1, 3 * SLOT + 1); // 10 s before the id's trace: the client had them
+    traces.clock = t0 + 9000;
+    traces.commit(4 * SLOT + 1); // 1 s before it: within the reorder window, sent
+    traces.clock = t0 + 10_000;
+    traces.commit(2 * SLOT + 1); // the id the client resumes by
+    traces.commit(SLOT + 2, 3 * SLOT + 2, 2 * SLOT + 2, 4 * SLOT + 2);
+    const res = await open({}, String(2 * SLOT + 1));
+    await settle();
+    traces.commit(SLOT + 3);
+    await settle();
+    // Slot 1 is below the id's slot (followed from "now" before: SLOT + 2 was lost), slots 3 and 4
+    // above it (sent from their first trace before: 3·SLOT + 1 again).
+    expect(res.ids()).toEqual([4 * SLOT + 1, SLOT + 2, 3 * SLOT + 2, 2 * SLOT + 2, 4 * SLOT + 2, SLOT + 3]);
+  });
+
+  it('a far pass sent on a retry in a slot that poll did not walk is in the position: a resume by it does not send it again', async () => {
+    /** lsp1's own rows, and the tunnel arrivals: id → the sender's id once it is stored, else null. */
+    const own = new Set<number>();
+    const arrivals = new Map<number, number | null>();
+    const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(own, f), resolvePort: async (name: string) => name };
+    const store = { newestPerSlot: async () => traces.newestPerSlot() };
+    service = new TraceStreamService(list as unknown as TracesService, store);
+    // As PortArrivals.sinceIn answers: per range the arrivals after `after`, and the retried ones, each linked or not.
+    service.useFarPasses((async (_q: unknown, ranges: Array<{ after: number; below: number }>, retry: readonly number[]) => {
+      const inRange = ranges.map((r) => [...arrivals.keys()].filter((id) => id > r.after && id < r.below));
+      const looked = [...new Set([...retry, ...inRange.flat()])].sort((a, b) => a - b);
+      const items = looked
+        .filter((id) => arrivals.get(id) != null)
+        .map((id) => ({ id, createdAt: traces.times.get(id), chassis: 'hv3', verdict: { kinds: ['output'] }, arrivedFrom: { traceId: arrivals.get(id), chassis: 'hv1' } }));
+      return { items, scannedTo: ranges.map((r, k) => Math.max(r.after, ...inRange[k])), unlinked: looked.filter((id) => arrivals.get(id) === null) };
+    }) as never);
+    const first = await open({ logicalPort: 'lsp1' });
+    // Slot 1: an arrival whose sender is not stored yet (retried); slot 2 then gets the sender.
+    traces.commit(SLOT + 1);
+    arrivals.set(SLOT + 1, null);
+    await settle();
+    traces.commit(2 * SLOT + 1);
+    own.add(2 * SLOT + 1);
+    arrivals.set(SLOT + 1, 2 * SLOT + 1);
+    await settle();
+    expect(first.ids()).toEqual([SLOT + 1, 2 * SLOT + 1]);
+    const position = first.positions().at(-1)!;
+    expect(position).toBe(`0,${SLOT + 1},${2 * SLOT + 1}`);
+    first.emit('close');
+    const second = await open({ logicalPort: 'lsp1' }, position);
+    await settle();
+    traces.commit(2 * SLOT + 2);
+    own.add(2 * SLOT + 2);
+    await settle();
+    expect(second.ids()).toEqual([2 * SLOT + 2]);
+  });
+});
