@@ -84,7 +84,7 @@ async function main() {
   const closeFlow = db.prepare('UPDATE datapath_flow SET removed_at = last_seen WHERE id = ?');
   const insPath = db.prepare("INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, '{}')");
   const insTrace = db.prepare(`INSERT INTO trace (chassis, created_at, datapath_flow_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, path_id, step_count, steps) VALUES (?, ?, ?, NULL, 'trace', 'br-int', ?, '', '', '', ?, ?, ?, ?, 0, x'')`);
-  const insPort = db.prepare("INSERT INTO trace_port (trace_id, port_name, role, scope, datapath) VALUES (?, ?, ?, 'pass', ?)");
+  const insPort = db.prepare("INSERT INTO trace_port (trace_id, port_name, role, scope, datapath, created_at) VALUES (?, ?, ?, 'pass', ?, (SELECT created_at FROM trace WHERE id = ?))");
   const pass = (chassis: string, l: Line, at: number, v: Record<string, unknown>, ports: Array<[string, string, string]>) => {
     const flow = Number(insFlow.run(chassis, `u-${chassis}-${at}`, iso(at), iso(at + 50), recircIdHex(l.recirc), l.key, l.actions, tunnelSignature(l.key, l.recirc)).lastInsertRowid);
     // Each packet's megaflow is gone 50 ms after it, as the poller closes a lifetime: the receiver's live table is what it holds now.
@@ -92,7 +92,7 @@ async function main() {
     const path = Number(insPath.run(chassis, iso(at), iso(at)).lastInsertRowid);
     const full = { kinds: [], logicalPorts: [], logicalFlow: null, northbound: null, tunnels: [], recircIds: [], reason: null, ...v };
     const trace = Number(insTrace.run(chassis, iso(at), flow, recircIdHex(l.recirc), l.actions, `,${(full.kinds as string[]).join(',')},`, JSON.stringify(full), path).lastInsertRowid);
-    for (const [n, r, d] of ports) insPort.run(trace, n, r, d);
+    for (const [n, r, d] of ports) insPort.run(trace, n, r, d, trace);
   };
   const tun = (chassis: 'hv2' | 'hv3', datapath: string, outport: string) => ({ kinds: ['tunnel'], tunnels: [{ chassis, remoteIp: ENCAP[chassis], datapath, outport }] });
   db.transaction(() => {

@@ -71,6 +71,41 @@ export function cursor(q: Query): number | undefined {
 
 export const makeCursor = (id: number): string => Buffer.from(`id:${id}`).toString('base64url');
 
+/**
+ * Where a page of traces stops: newest first is by trace time, then id (ids order a writer's own
+ * traces only: with PostgreSQL each writer has its own id range, storage/spool.ts), so the next
+ * page starts strictly below this (time, id).
+ */
+export interface TracePosition {
+  at: string;
+  id: number;
+}
+
+/** The times a writer stamps (toISOString), and RFC 3339 with an offset. */
+const TRACE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+export const makeTraceCursor = (p: TracePosition): string => Buffer.from(`at:${p.at};id:${p.id}`).toString('base64url');
+
+/**
+ * `GET /traces`'s cursor: a position (time and id), or `id:N` as the list returned before it was
+ * ordered by time (still taken: placed at that trace's time, trace-read-store.ts), as `cursor`.
+ */
+export function traceCursor(q: Query): { before?: TracePosition; cursor?: number } {
+  const v = str(q, 'cursor', { max: 128 });
+  if (v === undefined) return {};
+  if (!/^[A-Za-z0-9_-]+$/.test(v)) throw badRequest('cursor', 'is not a cursor this API returned (not base64url)');
+  const decoded = Buffer.from(v, 'base64url').toString('utf8');
+  const id = (text: string): number => {
+    if (!/^[1-9]\d{0,15}$/.test(text) || !Number.isSafeInteger(Number(text))) throw badRequest('cursor', `its trace id must be a positive integer below 2^53 (got ${JSON.stringify(text.slice(0, 20))})`);
+    return Number(text);
+  };
+  if (decoded.startsWith('id:')) return { cursor: id(decoded.slice(3)) };
+  const m = /^at:([^;]*);id:(.*)$/s.exec(decoded);
+  if (!m) throw badRequest('cursor', 'is not a cursor this API returned (neither a trace position nor an id)');
+  if (!TRACE_TIME.test(m[1])) throw badRequest('cursor', `its time must be an RFC 3339 time like 2026-11-27T05:00:00.000Z (got ${JSON.stringify(m[1].slice(0, 40))})`);
+  return { before: { at: m[1], id: id(m[2]) } };
+}
+
 export function includes(q: Query, allowed: readonly string[]): Set<string> {
   const v = str(q, 'include', { max: 128 });
   if (v === undefined) return new Set();

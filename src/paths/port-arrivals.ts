@@ -7,7 +7,7 @@
 // (onChassis, bounded). The stream finds them the other way, from each new tunnel arrival back to
 // its sender (since; sinceIn per writer slot, where ids order commits).
 import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
-import { makeCursor, type Page } from '../common/query';
+import { makeTraceCursor, type Page, type TracePosition } from '../common/query';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import type { LivetraceConfig } from '../config/config.schema';
 import type { TraceListQuery } from '../traces/trace-read-store';
@@ -60,6 +60,10 @@ const LINKS_AT_ONCE = 8;
  * link still needs the flows within the skew).
  */
 const NEAR_SLACK_MS = 10_000;
+
+/** Newest first is by time, then id (trace-read-store.ts's list). */
+const comparePositions = (a: TracePosition, b: TracePosition): number => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.id - b.id);
+const positionOf = (t: TraceJson): TracePosition => ({ at: t.createdAt, id: t.id });
 
 const shift = (iso: string | undefined, ms: number): string | undefined => (iso === undefined ? undefined : new Date(Date.parse(iso) + ms).toISOString());
 
@@ -125,27 +129,28 @@ export class PortArrivals implements OnModuleInit {
    * query never reads. The senders are read here, the port's rows on any chassis (those with a
    * tunnel are senders) newest first from the cursor (the time filters widened by the skew window and NEAR_SLACK_MS: an
    * arrival is traced up to that much later or earlier), and each far pass sits where its sender would, so
-   * one cursor (a trace id: "below this") pages both: a far pass's place is its sender's id.
+   * one cursor (a position, time and id: "below this") pages both: a far pass's place is its sender's.
    * Bounded by SENDER_BOUND.
    */
   private async onChassis(own: Page<TraceJson>, q: TraceListQuery): Promise<Page<TraceJson>> {
     const portName = q.portName!;
     const skew = (this.config?.LIVETRACE_TUNNEL_SKEW_MS ?? 1000) + NEAR_SLACK_MS;
     const listed = new Set(own.items.map((t) => t.id));
-    const far: Array<{ key: number; items: TraceJson[] }> = [];
+    const far: Array<{ key: TracePosition; items: TraceJson[] }> = [];
     const walkedPaths = new Set<number>();
-    // Every port row from `frontier` (inclusive) up to the cursor has been looked at.
-    let frontier = q.cursor ?? Number.MAX_SAFE_INTEGER;
+    // Every port row from `frontier` (inclusive) up to the cursor has been looked at; none yet: the
+    // cursor's position (an old `id:` cursor is placed by the list itself, on the first look).
+    let frontier: TracePosition | undefined = q.before;
     let done = false;
     let rows = 0;
     let links = 0;
     const { rows: maxRows, links: maxLinks } = PortArrivals.bound;
-    const placed = () => far.length + own.items.filter((t) => t.id >= frontier).length;
+    const placed = () => far.length + (frontier ? own.items.filter((t) => comparePositions(positionOf(t), frontier!) >= 0).length : 0);
     scan: while (!done && placed() < q.limit && rows < maxRows && links < maxLinks) {
       const batch = await this.store.list({
         // No verdict filter here: the walk stays the port's index from the cursor, at most maxRows rows a page.
         portName, role: q.role, since: shift(q.since, -skew), until: shift(q.until, skew),
-        cursor: frontier === Number.MAX_SAFE_INTEGER ? undefined : frontier, limit: Math.min(ROWS_AT_ONCE, maxRows - rows), withSteps: false,
+        before: frontier, cursor: frontier ? undefined : q.cursor, limit: Math.min(ROWS_AT_ONCE, maxRows - rows), withSteps: false,
       });
       rows += batch.items.length;
       let i = 0;
@@ -166,20 +171,23 @@ export class PortArrivals implements OnModuleInit {
         group.forEach((t, k) => {
           const mine = found[k].filter((f) => !listed.has(f.id) && !f.logicalPorts.some((p) => p.name === portName) && meets(f, q));
           mine.forEach((f) => listed.add(f.id));
-          if (mine.length) far.push({ key: t.id, items: mine.map((f) => ({ ...f, arrivedFrom: { traceId: t.id, chassis: t.chassis } })) });
+          if (mine.length) far.push({ key: positionOf(t), items: mine.map((f) => ({ ...f, arrivedFrom: { traceId: t.id, chassis: t.chassis } })) });
         });
-        frontier = batch.items[end - 1].id;
+        frontier = positionOf(batch.items[end - 1]);
         i = end;
       }
       if (!batch.next) done = true;
     }
     // Complete above `floor`: the senders' look (unless it reached the end) and the own rows (unless more follow).
     const lastOwn = own.items[own.items.length - 1];
-    const floor = Math.max(done ? 0 : frontier, own.next && lastOwn ? lastOwn.id : 0);
-    const entries = [...own.items.map((t) => ({ key: t.id, items: [t] })), ...far].filter((e) => e.key >= floor).sort((a, b) => b.key - a.key);
+    const floors = [done ? undefined : frontier, own.next && lastOwn ? positionOf(lastOwn) : undefined].filter((p): p is TracePosition => p !== undefined);
+    const floor = floors.sort(comparePositions)[floors.length - 1];
+    const entries = [...own.items.map((t) => ({ key: positionOf(t), items: [t] })), ...far]
+      .filter((e) => !floor || comparePositions(e.key, floor) >= 0)
+      .sort((a, b) => comparePositions(b.key, a.key));
     const taken = entries.slice(0, q.limit);
-    const next = entries.length > q.limit ? taken[taken.length - 1].key : floor > 0 ? floor : null;
-    return { items: taken.flatMap((e) => e.items), next: next === null ? null : makeCursor(next) };
+    const next = entries.length > q.limit ? taken[taken.length - 1].key : floor;
+    return { items: taken.flatMap((e) => e.items), next: next ? makeTraceCursor(next) : null };
   }
 
   /** The page with each sender's far passes after it (marked `arrivedFrom`), once each. */

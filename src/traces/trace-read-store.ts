@@ -3,12 +3,13 @@
 // them; `GET /traces`'s query. Reads go through a SqlReader (storage/sql.ts): the service's
 // `storage.query` (TraceStore, trace-store.ts: SQLite or PostgreSQL), or the trace reader worker's
 // own SQLite connection (trace-read-worker.ts). The SQL is written once for both dialects.
-import { makeCursor, Page } from '../common/query';
+import { makeCursor, makeTraceCursor, Page, TracePosition } from '../common/query';
 import type { SqlReader } from '../storage/sql';
 import { citesSql, CITES_HINT, CITES_LFLOW, tracesCiting } from './citation-store';
 import { PackedStep, unpackSteps } from './step-pack';
 import { LogicalPortJson, OwnerJson, ownerJson, StepJson, TraceJson } from './trace-record';
 import type { StepHint, StepOwner } from '../correlation/types';
+import { slotBase, slotOf } from './trace-slot-store';
 
 /** Owner flags in a packed step. */
 export const STALE = 1;
@@ -27,8 +28,14 @@ export interface TraceListQuery {
   until?: string;
   chassis?: string;
   sessionId?: number;
+  /** The page is below this position (the API's cursor): newest first by time, then id, across writers. */
+  before?: TracePosition;
+  /**
+   * Below this trace id. With `above`: the stream's walk of one writer slot, by id. Without: a
+   * cursor the API returned before pages were ordered by time, placed at its trace's time (positionBelow).
+   */
   cursor?: number;
-  /** Only ids above this (the stream's floor in one writer slot: its walk ends there, not a page below). */
+  /** Only ids above this (the stream's floor in one writer slot: its walk ends there, not a page below); the walk is by id. */
   above?: number;
   limit: number;
   withSteps: boolean;
@@ -92,9 +99,20 @@ export class TraceReadStore {
     return rows.map((r) => this.build(r, withSteps, byTrace.get(r.id) ?? [], cited));
   }
 
-  /** `GET /traces`: one page, newest first. */
+  /**
+   * `GET /traces`: one page, newest first by trace time, then id (a total order; ids alone order
+   * only one writer's traces: each PostgreSQL writer has its own id range). With `above` (the
+   * stream's walk of one writer slot) by id.
+   */
   async list(f: TraceListQuery): Promise<Page<TraceJson>> {
     const q = this.q;
+    const byId = f.above !== undefined;
+    let before = f.before;
+    if (!byId && !before && f.cursor) {
+      const at = await positionBelow(q, f.cursor);
+      if (!at) return { items: [], next: null };
+      before = at;
+    }
     const where: string[] = [];
     const args: unknown[] = [];
     const refs = async (sql: string, value: string): Promise<number[]> => (await q.all<{ id: number }>(sql, value)).map((r) => r.id);
@@ -108,24 +126,26 @@ export class TraceReadStore {
       if (ids === 'many') where.push(citesSql(kind, 't.id', q.inList('int'), q.dialect)) && args.push(q.list(ids0));
       else where.push(`t.id IN (${q.inList('int')})`) && args.push(q.list(ids));
     };
-    // By port: walk trace_port's primary key (port_name, trace_id) newest first from the cursor
-    // and join each trace by id, so the first page costs ~limit rows however many traces the port
-    // has (an IN (subquery) materialised all of them; EXPLAIN QUERY PLAN in bench/api/RESULTS.md).
+    // By port: walk trace_port's index (port_name, created_at, trace_id) newest first from the
+    // cursor (the trace's time is copied into its port rows for this) and join each trace by id, so
+    // the first page costs ~limit rows however many traces the port has (an IN (subquery)
+    // materialised all of them; EXPLAIN in bench/api/RESULTS.md). Without a port, trace's
+    // (created_at, id) index (SQLite: created_at, the rowid being the id).
     let from = 'trace t';
-    let order = 't.id';
+    // [time, id] columns of the walk.
+    let key = ['t.created_at', 't.id'];
     if (f.portName !== undefined) {
       // CROSS JOIN keeps SQLite's planner to that order; the join condition is in WHERE because
       // PostgreSQL takes no ON after CROSS JOIN.
       from = 'trace_port p CROSS JOIN trace t';
-      order = 'p.trace_id';
+      key = ['p.created_at', 'p.trace_id'];
       where.push('t.id = p.trace_id', 'p.port_name = ?') && args.push(f.portName);
       // A tunnel arrival's inport is the ingress key in the Geneve option (correlation/ports.ts:
       // tunnel_in), so a port's packets are its inport's on the receiving chassis too.
       if (f.role === 'inport') where.push(`p.role IN ('inport', 'tunnel_in')`);
       if (f.role === 'outport') where.push(`p.role IN ('outport', 'output', 'tunnel_out')`);
-      if (f.cursor) where.push('p.trace_id < ?') && args.push(f.cursor);
-      if (f.above !== undefined) where.push('p.trace_id > ?') && args.push(f.above);
     }
+    const [time, id] = key;
     // A trace's UFID is its datapath flow's (the tracer and ingest store them together).
     if (f.ufid)
       where.push('(t.datapath_flow_id IN (SELECT id FROM datapath_flow WHERE ufid = ?) OR (t.datapath_flow_id IS NULL AND t.ufid = ?))') &&
@@ -136,22 +156,27 @@ export class TraceReadStore {
     // LIKE's case rule differs (SQLite ignores ASCII case) but not here: verdict_kinds and the
     // verdicts the API accepts are lowercase words without LIKE wildcards.
     if (f.verdict) where.push('t.verdict_kinds LIKE ?') && args.push(`%,${f.verdict},%`);
-    if (f.since) where.push('t.created_at >= ?') && args.push(f.since);
-    if (f.until) where.push('t.created_at <= ?') && args.push(f.until);
+    // On the walk's own time column: a range of its index.
+    if (f.since) where.push(`${time} >= ?`) && args.push(f.since);
+    if (f.until) where.push(`${time} <= ?`) && args.push(f.until);
     if (f.chassis) where.push('t.chassis = ?') && args.push(f.chassis);
     if (f.sessionId) where.push('t.session_id = ?') && args.push(f.sessionId);
-    if (f.cursor) where.push('t.id < ?') && args.push(f.cursor);
-    if (f.above !== undefined) where.push('t.id > ?') && args.push(f.above);
+    if (byId) {
+      if (f.cursor) where.push(`${id} < ?`) && args.push(f.cursor);
+      where.push(`${id} > ?`) && args.push(f.above);
+    } else if (before) where.push(`(${time}, ${id}) < (?, ?)`) && args.push(before.at, before.id);
+    const keys = byId ? [id] : [time, id];
     // One row per trace of the port (it has several port rows: roles, scopes). PostgreSQL wants the
     // trace's key grouped to select its columns; in SQLite that extra column costs two temp b-trees
     // (the walk along the port's index no longer gives the order), so each gets its own clause.
-    const group = f.portName === undefined ? '' : q.dialect === 'postgres' ? ' GROUP BY p.trace_id, t.id' : ' GROUP BY p.trace_id';
+    const group = f.portName === undefined ? '' : ` GROUP BY ${keys.join(', ')}${q.dialect === 'postgres' ? ', t.id' : ''}`;
     const columns = f.withSteps ? 't.*' : TRACE_LIST_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ');
-    const sql = `SELECT ${columns} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${order} DESC LIMIT ?`;
+    const sql = `SELECT ${columns} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT ?`;
     const rows = await q.all<TraceRow>(sql, ...args, f.limit + 1);
     // The row past the limit only says there is a next page: not built.
     const items = await this.fromRows(rows.slice(0, f.limit), f.withSteps);
-    return { items, next: rows.length > f.limit ? makeCursor(items[items.length - 1].id) : null };
+    const last = items[items.length - 1];
+    return { items, next: rows.length > f.limit ? (byId ? makeCursor(last.id) : makeTraceCursor({ at: last.createdAt, id: last.id })) : null };
   }
 
   /** The name a logical port UUID was stored under (logical_port_alias), if any trace saw it. */
@@ -282,6 +307,22 @@ export class TraceReadStore {
     for (const row of await q.all<R>(`${select} WHERE id IN (${q.inList('int')})`, q.list([...ids]))) out.set(row.id, row);
     return out;
   }
+}
+
+/**
+ * Where an `id:N` cursor (pages before they were ordered by time) goes on: below trace N's time,
+ * or when N is gone (retention), from the newest trace of N's writer slot below it, that trace
+ * included; undefined when that slot holds none.
+ */
+export async function positionBelow(q: SqlReader, id: number): Promise<TracePosition | undefined> {
+  const r = await q.get<{ id: number | string; created_at: string }>(
+    'SELECT id, created_at FROM trace WHERE id <= ? AND id >= ? ORDER BY id DESC LIMIT 1',
+    id,
+    slotBase(slotOf(id)),
+  );
+  if (!r) return undefined;
+  const found = Number(r.id);
+  return { at: r.created_at, id: found === id ? id : found + 1 };
 }
 
 /**

@@ -265,13 +265,16 @@ export class TraceStore {
     for (const id of hintIds) batch.add(CITES_HINT, id, traceId);
   }
 
-  /** Adds the ports of a whole path to each of its traces (scope 'path'). */
+  /** Adds the ports of a whole path to each of its traces (scope 'path'); none to a trace no longer stored. */
   addPathPorts(tx: WriteContext, traceId: number, ports: Array<{ name: string; uuid: string | null; bindingUuid: string | null; datapath: string | null; role: string }>): void {
+    // A port row carries its trace's time: the port's list is walked by it (trace-read-store.ts).
+    const trace = tx.stmt('SELECT created_at FROM trace WHERE id = ?').get(traceId) as { created_at: string } | undefined;
+    if (!trace) return;
     const stmt = tx.stmt(
-      'INSERT OR IGNORE INTO trace_port (port_name, trace_id, role, scope, port_uuid, binding_uuid, datapath) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO trace_port (port_name, trace_id, created_at, role, scope, port_uuid, binding_uuid, datapath) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     for (const p of ports) {
-      stmt.run(p.name, traceId, p.role, 'path', p.uuid, p.bindingUuid, p.datapath);
+      stmt.run(p.name, traceId, trace.created_at, p.role, 'path', p.uuid, p.bindingUuid, p.datapath);
       this.alias(tx, p.uuid, p.name);
       this.alias(tx, p.bindingUuid, p.name);
     }
@@ -279,11 +282,11 @@ export class TraceStore {
 
   private insertPorts(tx: WriteContext, traceId: number, rec: TraceRecordInput, scope: 'pass' | 'path'): void {
     const stmt = tx.stmt(
-      'INSERT OR IGNORE INTO trace_port (port_name, trace_id, role, scope, port_uuid, binding_uuid, datapath) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO trace_port (port_name, trace_id, created_at, role, scope, port_uuid, binding_uuid, datapath) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     for (const p of rec.trace.ports) {
       const uuid = rec.portUuids?.get(p.logicalPort) ?? null;
-      stmt.run(p.logicalPort, traceId, p.role, p.scope ?? scope, uuid, p.portBindingUuid, p.datapath);
+      stmt.run(p.logicalPort, traceId, rec.createdAt, p.role, p.scope ?? scope, uuid, p.portBindingUuid, p.datapath);
       this.alias(tx, uuid, p.logicalPort);
       this.alias(tx, p.portBindingUuid, p.logicalPort);
     }

@@ -64,7 +64,10 @@ export class TraceCitationEntity {
 
 /** The index behind ?logical_port=: the logical ports a trace's pass or path touched. */
 @Entity('trace_port', { withoutRowid: true })
+// By id: the stream's walk of one writer slot and its tunnel arrivals (paths/port-arrival-store.ts).
 @Index('idx_trace_port_name', ['portName', 'traceId'])
+// By time: `GET /traces?logical_port=`, newest first across writers (trace-read-store.ts).
+@Index('idx_trace_port_time', ['portName', 'createdAt', 'traceId'])
 export class TracePortEntity {
   /** Clustered by trace (a trace's ports are one range); the port query walks idx_trace_port_name. */
   @PrimaryColumn('integer', { name: 'trace_id' }) traceId!: number;
@@ -75,6 +78,8 @@ export class TracePortEntity {
   @Column('text', { name: 'port_uuid', nullable: true }) portUuid!: string | null;
   @Column('text', { name: 'binding_uuid', nullable: true }) bindingUuid!: string | null;
   @Column('text', { nullable: true }) datapath!: string | null;
+  /** The trace's created_at, copied (written with the row, trace-store.ts): the port's list is ordered by it. */
+  @Column('text', { name: 'created_at' }) createdAt!: string;
 }
 
 /**

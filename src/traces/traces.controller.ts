@@ -1,7 +1,7 @@
 import { Controller, Get, Header, Param, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { includes, limit, cursor, oneOf, pathId, Query as Q, rejectUnknown, str, time, uuid } from '../common/query';
+import { includes, limit, traceCursor, oneOf, pathId, Query as Q, rejectUnknown, str, time, uuid } from '../common/query';
 import { TracesService } from './traces.service';
 import { TRACE_EXAMPLE, TRACE_LIST_EXAMPLE } from './trace.examples';
 
@@ -46,7 +46,7 @@ export class TracesController {
       until: time(q, 'until'),
       chassis: str(q, 'chassis', { max: 255 }),
       sessionId: session ? Number(session) : undefined,
-      cursor: cursor(q),
+      ...traceCursor(q),
       limit: limit(q),
       withSteps: includes(q, ['steps']).has('steps'),
     });

@@ -32,7 +32,7 @@ async function expectSame(s: StoreService, url: string): Promise<void> {
 }
 
 const newPath = `INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES ('hv1', '2026-12-05T00:00:00Z', 'u0', '{}')`;
-const port = `INSERT INTO trace_port (trace_id, port_name, role, scope) VALUES (?, ?, 'in', 'pass')`;
+const port = `INSERT INTO trace_port (trace_id, port_name, role, scope, created_at) VALUES (?, ?, 'in', 'pass', '2026-12-05T00:00:00Z')`;
 const cite = 'INSERT INTO trace_citation (kind, ref, bucket, bits) VALUES (0, ?, ?, ?) ON CONFLICT (kind, ref, bucket) DO UPDATE SET bits = bits | excluded.bits';
 const logged = (s: StoreService) => (s.db.prepare(`SELECT COUNT(*) AS n FROM ship_log WHERE tbl IN ('path', 'trace_port', 'trace_citation')`).get() as { n: number }).n;
 

@@ -57,7 +57,7 @@ describe('the spool shipper (real PostgreSQL)', () => {
           .run(steps).lastInsertRowid,
       );
       for (const [port, role] of [['lsp1', 'in'], ['lsp2', 'out'], ["o'neil", 'in']])
-        tx.stmt(`INSERT INTO trace_port (trace_id, port_name, role, scope, port_uuid) VALUES (?, ?, ?, 'logical', NULL)`).run(id, port, role);
+        tx.stmt(`INSERT INTO trace_port (trace_id, port_name, role, scope, port_uuid, created_at) VALUES (?, ?, ?, 'logical', NULL, '2026-12-05T00:00:01Z')`).run(id, port, role);
     });
     await s.shipper!.synced();
     const sql = 'SELECT t.id, t.steps, t.step_count, p.port_name, p.role, p.port_uuid FROM trace t JOIN trace_port p ON p.trace_id = t.id ORDER BY p.port_name';

@@ -14,6 +14,7 @@ import { PathBuilder } from '../../../src/paths/path-builder';
 import { PathStore } from '../../../src/paths/path-store';
 import { PathsService } from '../../../src/paths/paths.service';
 import { PortArrivals, SENDER_BOUND } from '../../../src/paths/port-arrivals';
+import { traceCursor } from '../../../src/common/query';
 import type { TraceListQuery } from '../../../src/traces/trace-read-store';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { SqliteReader } from '../../../src/storage/sql';
@@ -191,7 +192,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
     /** trace_port rows as the tracer writes them: [port, role, datapath]. */
     const ports = (trace: number, rows: Array<[string, string, string]>) => {
       for (const [name, role, datapath] of rows)
-        db.prepare("INSERT INTO trace_port (trace_id, port_name, role, scope, datapath) VALUES (?, ?, ?, 'pass', ?)").run(trace, name, role, datapath);
+        db.prepare("INSERT INTO trace_port (trace_id, port_name, role, scope, datapath, created_at) VALUES (?, ?, ?, 'pass', ?, (SELECT created_at FROM trace WHERE id = ?))").run(trace, name, role, datapath, trace);
     };
     const tunnelOn = (trace: number, chassis: string, datapath: string, outport: string) => {
       const v = { kinds: ['tunnel'], logicalPorts: [], logicalFlow: null, northbound: null, recircIds: [], reason: null, tunnels: [{ chassis, remoteIp: ENCAP[chassis as keyof typeof ENCAP], datapath, outport }] };
@@ -247,12 +248,12 @@ describe('a path across chassis (GET /paths/:id)', () => {
       /** Every page from the first, by `next`. */
       const allPages = async (q: Partial<TraceListQuery>) => {
         const pages: Array<{ ids: number[]; next: string | null }> = [];
-        let cursor: number | undefined;
+        let cursor: Partial<TraceListQuery> = {};
         for (;;) {
-          const p = await onChassis({ ...q, cursor });
+          const p = await onChassis({ ...q, ...cursor });
           pages.push({ ids: p.items.map((t) => t.id), next: p.next });
           if (!p.next || pages.length > 20) return pages;
-          cursor = Number(Buffer.from(p.next, 'base64url').toString().slice(3));
+          cursor = traceCursor({ cursor: p.next });
         }
       };
       let own: number[];

@@ -71,7 +71,7 @@ function packet(first: number, endedAgo: Array<number | null>): number[] {
       `INSERT INTO trace (id, chassis, created_at, datapath_flow_id, method, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, path_id, step_count, steps)
        VALUES (?, 'hv1', ?, ?, 'trace', '0', 'f', 'f', 'm', 'a', ',', '{}', ?, 0, x'')`,
     ).run(id, iso(DAY), id, path);
-    db.prepare(`INSERT INTO trace_port (trace_id, port_name, role, scope) VALUES (?, 'lsp1', 'inport', 'pass')`).run(id);
+    db.prepare(`INSERT INTO trace_port (trace_id, port_name, role, scope, created_at) VALUES (?, 'lsp1', 'inport', 'pass', ?)`).run(id, iso(DAY));
     return id;
   });
 }
@@ -98,7 +98,7 @@ describe('the spool prunes locally only what PostgreSQL holds and the agent can 
     const old2 = packet(7, [DAY]);
     const edged = packet(8, [DAY]); // its lifetime gained an edge to a child not yet shipped
     shippedUpTo(BASE + 8);
-    db.prepare(`INSERT INTO trace_port (trace_id, port_name, role, scope) VALUES (?, 'lsp9', 'outport', 'path')`).run(waiting[0]);
+    db.prepare(`INSERT INTO trace_port (trace_id, port_name, role, scope, created_at) VALUES (?, 'lsp9', 'outport', 'path', ?)`).run(waiting[0], iso(DAY));
     const unshipped = packet(9, [DAY, DAY]);
     db.prepare(`INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, '0x1')`).run(edged[0], unshipped[0]);
     expect(db.prepare('SELECT tbl, pk FROM ship_log').all()).toEqual([{ tbl: 'trace_port', pk: JSON.stringify([waiting[0], `lsp9`, 'outport', 'path']) }]);

@@ -21,7 +21,7 @@ afterAll(() => ds?.destroy());
 const logged = () => db.prepare('SELECT tbl, pk FROM ship_log ORDER BY seq').all() as Array<{ tbl: string; pk: string }>;
 const meta = (key: string) => (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
 const setClaimOf = (table: string, v: number) => setClaim(db, shippedTables(db).find((t) => t.name === table)!, SLOT, v);
-const port = (traceId: number, name: string) => db.prepare(`INSERT INTO trace_port (trace_id, port_name, role, scope) VALUES (?, ?, 'in', 'pass')`).run(traceId, name);
+const port = (traceId: number, name: string) => db.prepare(`INSERT INTO trace_port (trace_id, port_name, role, scope, created_at) VALUES (?, ?, 'in', 'pass', '2026-12-05T00:00:00Z')`).run(traceId, name);
 
 beforeEach(() => db.exec('DELETE FROM trace_port; DELETE FROM trace_citation; DELETE FROM logical_port_alias; DELETE FROM ship_log'));
 
