@@ -3,7 +3,8 @@
 // each spool's shipper). Each writer commits its own id range (its writer slot, storage/spool.ts),
 // the lower slot's ids below the higher's whatever the time, so the stream must follow each slot:
 // a live stream sends both writers' new traces, and a resume by the stream's last id gets what
-// each committed in between, nothing twice.
+// each committed in between, nothing twice; a resume by a plain trace id gets the other writer's
+// traces from that trace's time.
 import { readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -45,11 +46,11 @@ describe('GET /traces/stream over PostgreSQL with two writers (writer slots)', (
   const passes = capturedPasses();
   let next = 0;
 
-  /** Commits one pass on `s` as chassis `chassis` and ships it; its trace id. */
-  async function commit(s: StoreService, chassis: string): Promise<number> {
+  /** Commits one pass on `s` as chassis `chassis` (traced at `at`, now by default) and ships it; its trace id. */
+  async function commit(s: StoreService, chassis: string, at = Date.now()): Promise<number> {
     const { pass } = passes[next++ % passes.length];
     const traces = new TraceStore(s);
-    const id = await s.writer.submit((tx) => traces.insert(tx, { trace: pass, chassis, createdAt: new Date().toISOString(), portUuids: new Map() }));
+    const id = await s.writer.submit((tx) => traces.insert(tx, { trace: pass, chassis, createdAt: new Date(at).toISOString(), portUuids: new Map() }));
     await s.shipper!.synced();
     return id;
   }
@@ -117,6 +118,22 @@ describe('GET /traces/stream over PostgreSQL with two writers (writer slots)', (
     await waitFor('the traces committed after the resume', () => after.every((id) => resumed.events.some((e) => e.trace.id === id)));
     await new Promise((r) => setTimeout(r, 1500));
     expect(resumed.events.map((e) => e.trace.id).sort((a, b) => a - b)).toEqual([...between, ...after].sort((a, b) => a - b));
+    await resumed.close();
+  });
+
+  it("a resume by a plain trace id of the higher writer gets the lower writer's traces from that trace's time, not those before", async () => {
+    // Traced after everything the other test stored (ids follow trace time within a writer).
+    const t = Date.now() + 60_000;
+    const before = await commit(low, 'hv1', t);
+    const id = await commit(high, 'hv2', t + 30_000);
+    const since = [await commit(low, 'hv1', t + 31_000), await commit(high, 'hv2', t + 32_000)];
+    expect(slotOf(before)).toBeLessThan(slotOf(id));
+    const resumed = await open('', String(id));
+    await waitFor("both writers' traces since the id's", () => since.every((x) => resumed.events.some((e) => e.trace.id === x)));
+    const later = await commit(low, 'hv1', t + 33_000);
+    await waitFor('a trace of the lower writer committed after the resume', () => resumed.events.some((e) => e.trace.id === later));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(resumed.events.map((e) => e.trace.id)).toEqual([...since, later]);
     await resumed.close();
   });
 
