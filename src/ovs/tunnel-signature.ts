@@ -26,12 +26,16 @@ const EGRESS_BITS = 0xffffn;
  */
 export function tunnelSignature(key: string, recircId: number): string | null {
   if (recircId !== 0 || !key.includes('tunnel(')) return null;
-  let m;
+  // Ingest writes keys from outside: a value the parser leaves as text (`0xzz`) is no signature, not a failed write.
   try {
-    m = tunnelMatch(key);
+    return signatureOf(key);
   } catch {
     return null;
   }
+}
+
+function signatureOf(key: string): string | null {
+  const m = tunnelMatch(key);
   if (!m?.dst) return null;
   const vni = m.vniMask === undefined ? String(m.vni) : WILD;
   const ovn = ovnOption(m.geneve);
@@ -50,7 +54,7 @@ export function tunnelSignature(key: string, recircId: number): string | null {
  */
 export function signaturesReaching(push: TunnelPush): string[] {
   const ovn = ovnOption(push.geneve);
-  // As pushReaches reads the push's option: its data, 0 when empty.
+  // As pushReaches reads the push's option: its data, 0 when empty (tunnelPushes refused data that is no number).
   const data = ovn ? BigInt(ovn.data || '0') : undefined;
   const vnis = [String(push.vni), WILD];
   const ingresses = data === undefined ? [WILD, WILD] : [String((data & INGRESS_BITS) >> 16n), WILD];

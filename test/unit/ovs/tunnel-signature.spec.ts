@@ -112,6 +112,8 @@ describe('tunnel signatures: masks and forms beyond the captures', () => {
     ['a recirculated pass', key('tunnel(tun_id=0x5,dst=10.1.0.2)', 1), 1],
     ['a tunnel without dst', key('tunnel(tun_id=0x5,src=10.1.0.1)'), 0],
     ['a tunnel key the parser refuses', key('tunnel(tun_id=zz,dst=10.1.0.2)'), 0],
+    ['option data that is no number', key('tunnel(tun_id=0x5,dst=10.1.0.2,geneve({class=0x102,type=0x80,len=4,0xzz}))'), 0],
+    ['an option mask that is no number', key('tunnel(tun_id=0x5,dst=10.1.0.2,geneve({class=0x102,type=0x80,len=4,0x1/zz}))'), 0],
     ['no tunnel at all', 'recirc_id(0),in_port(2),eth_type(0x0800)', 0],
   ])('none for %s', (_what, k, recirc) => {
     expect(tunnelSignature(k, recirc)).toBeNull();
