@@ -10,6 +10,9 @@ export class TraceQueue<J> {
   private working = false;
   private stopped = false;
   private wake: NodeJS.Timeout | undefined;
+  private wakeUp: (() => void) | undefined;
+  /** The drain under way (the job running now), for stop() to wait for. */
+  private draining: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly capacity: number,
@@ -50,22 +53,28 @@ export class TraceQueue<J> {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 
-  stop(): void {
+  /** Takes no more jobs; resolves once the job running now, if any, has finished. */
+  stop(): Promise<void> {
     this.stopped = true;
     if (this.wake) clearTimeout(this.wake);
+    this.wakeUp?.();
+    return this.draining;
   }
 
   private kick(): void {
     if (this.working || this.stopped) return;
     this.working = true;
-    void this.drain().finally(() => (this.working = false));
+    this.draining = this.drain().finally(() => (this.working = false));
   }
 
   private async drain(): Promise<void> {
     while (this.jobs.length && !this.stopped) {
       const wait = this.bucket.take();
       if (wait > 0) {
-        await new Promise((r) => (this.wake = setTimeout(r, wait)));
+        await new Promise<void>((r) => {
+          this.wakeUp = r;
+          this.wake = setTimeout(r, wait);
+        });
         continue;
       }
       const job = this.jobs.shift()!;

@@ -2,7 +2,7 @@
 // queues them (trace-queue.ts: bounded, rate-limited), has them traced (flow-tracer.ts: the
 // vswitchd calls and the method) and recorded into their packet's path (paths/path-recorder.ts).
 // Every flow skipped, dropped or failed is counted (tracer-metrics.ts), never silent.
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import type { AnnotatedTrace } from '../correlation/types';
 import { LIVETRACE_CONFIG } from '../config/config.module';
@@ -52,7 +52,7 @@ export interface PathUpdate {
 }
 
 @Injectable()
-export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> implements OnApplicationBootstrap, OnApplicationShutdown {
+export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly log = new Logger('Tracer');
   private readonly queue: TraceQueue<Job>;
   private readonly inflight = new Set<Promise<void>>();
@@ -86,8 +86,17 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     });
   }
 
+  /**
+   * Before the sessions' last counter write (their module, which this one imports, shuts down
+   * after it): the job running and the stores in flight finish, so each trace they store is counted.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.queue.stop();
+    await Promise.allSettled([...this.inflight]);
+  }
+
   onApplicationShutdown(): void {
-    this.queue.stop();
+    void this.queue.stop();
   }
 
   get queueDepth(): number {

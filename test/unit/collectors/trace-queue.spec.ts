@@ -1,5 +1,6 @@
 // TraceQueue: bounded (a full queue refuses, so the tracer can count the drop), one job at a time
-// in arrival order, a job put back runs after those already waiting.
+// in arrival order, a job put back runs after those already waiting; stop() waits for the job
+// running (the tracer's shutdown counts what it stores) and starts no other.
 import { TraceQueue } from '../../../src/collectors/trace-queue';
 
 describe('TraceQueue', () => {
@@ -49,5 +50,34 @@ describe('TraceQueue', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it('stop() resolves once the job running has finished, and runs none of those waiting', async () => {
+    const ran: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let finished = false;
+    const q = new TraceQueue<number>(10, 1_000_000, async (n) => {
+      ran.push(n);
+      if (n === 1) await gate;
+      finished = true;
+    });
+    q.push(1);
+    q.push(2);
+    const stopped = q.stop().then(() => finished);
+    release();
+    expect(await stopped).toBe(true);
+    expect(ran).toEqual([1]);
+  });
+
+  it('stop() does not wait out the rate limit of a queue waiting for its next token', async () => {
+    const ran: number[] = [];
+    // One token a minute: the second job waits for the bucket.
+    const q = new TraceQueue<number>(10, 1 / 60, async (n) => void ran.push(n));
+    q.push(1);
+    q.push(2);
+    await new Promise((r) => setImmediate(r));
+    await q.stop();
+    expect(ran).toEqual([1]);
   });
 });
