@@ -5,7 +5,9 @@
 import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 
 @Entity('trace')
-@Index('idx_trace_created', ['createdAt'])
+// GET /traces walks it newest first (created_at, id) checking its filters on the
+// index's own columns, so a row that does not match costs no seek into the table (TraceWalkIndex).
+@Index('idx_trace_created', ['createdAt', 'id', 'verdictKinds', 'chassis', 'sessionId'])
 // By UFID through the datapath flow (idx_dpflow_ufid, then idx_trace_dpflow): an index of every
 // trace by its random UFID was a third of the load cost at 1M (bench/api/RESULTS.md). Only traces
 // with no datapath flow (ingested, on demand) are indexed by their own UFID.
