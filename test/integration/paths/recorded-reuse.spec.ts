@@ -38,8 +38,11 @@ describe('recorded paths with reused recirculation ids', () => {
     db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
     for (const table of ['datapath_flow', 'recirc_edge', 'path', 'trace', 'trace_port']) {
       for (const row of FIXTURE[table]) {
-        // The fixture leaves the packed steps out: these reads never unpack them.
-        const r = table === 'trace' ? { ...row, steps: Buffer.alloc(0) } : row;
+        // The fixture leaves the packed steps out: these reads never unpack them. It was captured
+        // before trace_port carried its trace's time (the list's order): the trace gives it, as the
+        // migration's fill does.
+        const traceTime = (id: unknown): unknown => FIXTURE.trace.find((t) => t.id === id)?.created_at;
+        const r = table === 'trace' ? { ...row, steps: Buffer.alloc(0) } : table === 'trace_port' && !('created_at' in row) ? { ...row, created_at: traceTime(row.trace_id) } : row;
         const cols = Object.keys(r);
         db.prepare(`INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...cols.map((c) => r[c] as never));
       }
