@@ -66,7 +66,10 @@ describe('REST API on real data', () => {
       const byName = (await get('/traces?logical_port=lsp1').expect(200)).body;
       expect(byName.items.length).toBeGreaterThan(3);
       const ids = byName.items.map((t: { id: number }) => t.id);
-      expect(ids).toEqual([...ids].sort((a, b) => b - a));
+      // Newest first: trace time, then id.
+      type Item = { id: number; createdAt: string };
+      const newestFirst = (a: Item, b: Item) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : b.id - a.id);
+      expect(ids).toEqual([...byName.items].sort(newestFirst).map((t: Item) => t.id));
       expect(byName.items[0].steps).toBeUndefined();
       expect(byName.items[0].stepCount).toBeGreaterThan(0);
       const lsp1 = byName.items[0].logicalPorts.find((p: { name: string }) => p.name === 'lsp1');
