@@ -12,7 +12,7 @@
  * `scripts/pg-cluster stop DIR` when done). Appends one line of JSON to bench/data/list-order.ndjson.
  */
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -117,6 +117,7 @@ async function main() {
     console.log(LABEL, SIDE, name, JSON.stringify(res[name]));
   }
   await app.close();
+  rmSync(dir, { recursive: true, force: true });
   appendFileSync(join(__dirname, '../data/list-order.ndjson'), JSON.stringify({ at: new Date().toISOString(), n: N, repeat: REPEAT, side: SIDE, label: LABEL, load1: loadavg()[0], res }) + '\n');
 }
 
