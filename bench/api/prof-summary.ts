@@ -1,7 +1,10 @@
 /**
  * Where a `node --cpu-prof` profile's time went: self time by part of the stack (the HTTP server,
  * express, Nest, the routes' own code, SQLite, pg, JSON, GC, idle) and the top functions by self
- * time, in ms per request when given the request count. Not a reported number: the breakdown behind
+ * time, in ms per request when given the request count. The profiler samples wall time on the thread:
+ * a thread waiting for a core (2 cores, autocannon and PostgreSQL beside it) or woken peers in a
+ * syscall counts where it stood, so the parts are shares of busy time, and CPU per request is
+ * measured apart (/proc, process.cpuUsage). Not a reported number: the breakdown behind
  * bench/api/RESULTS-postgres.md's "stop 20: CPU per request".
  *
  * Usage: node -r ts-node/register/transpile-only bench/api/prof-summary.ts FILE.cpuprofile [REQUESTS [TOP=25]]
@@ -27,6 +30,13 @@ const PARTS: Array<[string, (url: string, fn: string) => boolean]> = [
   ['gc', (_u, f) => f === '(garbage collector)'],
   ['program (native, unattributed)', (_u, f) => f === '(program)'],
   ['JSON (stringify/parse builtins)', (u, f) => !u && /^(stringify|parse|JSONStringify|JSONParse)$/.test(f)],
+  // Native frames by name: better-sqlite3's statement calls (the SQL and the row values), the socket
+  // writes (the kernel's loopback send, the receiver's wake-up), the ETag's hash.
+  ['SQLite native (statement + row values)', (u, f) => !u && /^(all|get|run|iterate)$/.test(f)],
+  ['socket writes (writev, kernel)', (u, f) => !u && /^(writev|writeBuffer|writeUtf8String|writeLatin1String)$/.test(f)],
+  ['ETag hash (express send)', (u, f) => !u && /^(update|digest)$/.test(f)],
+  // Express's own stringify wraps JSON.stringify (res.json): the serialisation of a returned object.
+  ['res.json: JSON.stringify (express)', (u, f) => f === 'stringify' && u.includes('express/lib/response')],
   ['better-sqlite3', (u) => u.includes('better-sqlite3')],
   ['pg / pg-protocol', (u) => /node_modules\/(pg|pg-protocol|pg-pool|pg-types|postgres-)/.test(u)],
   ['express / router / send / etag', (u) => /node_modules\/(express|router|send|etag|finalhandler|body-parser|qs|content-type|mime|on-finished|fresh|serve-static|parseurl|path-to-regexp|type-is|accepts|negotiator|statuses|depd|cookie|proxy-addr|forwarded|vary|encodeurl|escape-html|ipaddr)/.test(u)],
