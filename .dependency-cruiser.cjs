@@ -21,6 +21,7 @@ const FEATURES = [
   'upcalls',
   'datapath-flows',
   'logical-flows',
+  'read-workers',
   'trace-sessions',
   'paths',
   'collectors',

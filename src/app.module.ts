@@ -14,6 +14,7 @@ import { DatapathFlowsModule } from './datapath-flows/datapath-flows.module';
 import { PathsModule } from './paths/paths.module';
 import { TraceSessionsModule } from './trace-sessions/trace-sessions.module';
 import { LogicalFlowsModule } from './logical-flows/logical-flows.module';
+import { ReadWorkersModule } from './read-workers/read-workers.module';
 import { UpcallsModule } from './upcalls/upcalls.module';
 import { IngestModule } from './ingest/ingest.module';
 import { CrossChecksModule } from './cross-checks/cross-checks.module';
@@ -65,6 +66,7 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
         DatapathFlowsModule,
         PathsModule,
         LogicalFlowsModule,
+        ReadWorkersModule,
         UpcallsModule,
         IngestModule,
         CrossChecksModule,

@@ -21,7 +21,7 @@ async function main() {
   const traces = app.get(TracesService);
   const audits = app.get(LogicalFlowsService);
   // Each call gives the response body (the audits write their JSON themselves).
-  const runs: Record<string, (i: number) => Promise<string>> = {
+  const runs: Record<string, (i: number) => Promise<string | Buffer>> = {
     port: async (i) => JSON.stringify(await traces.list({ logicalPort: ports[i % ports.length], limit: 50, withSteps: false })),
     dpgroup: (i) => audits.datapathFlowsJson(dpGroup[i % dpGroup.length], undefined, 50),
     portflow: (i) => audits.datapathFlowsJson(portFlows[i % portFlows.length], undefined, 50),

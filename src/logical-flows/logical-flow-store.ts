@@ -13,6 +13,15 @@ import { citesSql, CITES_HINT, CITES_LFLOW, tracesCiting } from '../traces/citat
 
 export type AuditPage = Page<DatapathFlowJson & { traces: AuditTrace[] }>;
 
+/** Which audit: of a southbound logical flow, or of a northbound row (ACL, NAT, …), and the page. */
+export type AuditQuery = ({ of: 'logical-flow'; uuid: string } | { of: 'northbound'; table: string; uuid: string }) & { cursor?: number; limit: number };
+
+/** The page as JSON (a string here, UTF-8 bytes from a reader thread), and whether any version of the row was cited. */
+export interface AuditAnswer<B = string> {
+  body: B;
+  cited: boolean;
+}
+
 export interface SnapshotJson {
   contentHash: string;
   datapaths: unknown;
@@ -78,85 +87,91 @@ export class LogicalFlowStore {
     }));
   }
 
-  /** The ids of a logical flow's stored versions (what citations refer to). */
-  async snapshotIds(uuid: string): Promise<number[]> {
-    return (await this.query().all<{ id: number }>('SELECT id FROM logical_flow_snapshot WHERE uuid = ? ORDER BY id', uuid)).map((r) => r.id);
+  /** An audit's page as JSON, on the main thread's connection (no reader threads: see readAudit). */
+  audit(a: AuditQuery): Promise<AuditAnswer> {
+    return readAudit(this.query(), a);
   }
+}
 
-  /** The ids of a northbound row's stored versions. */
-  async northboundIds(table: string, uuid: string): Promise<number[]> {
-    return (await this.query().all<{ id: number }>(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = ? AND uuid = ? ORDER BY id`, table, uuid)).map((r) => r.id);
-  }
+/** The ids of a logical flow's stored versions (what citations refer to). */
+async function snapshotIds(q: SqlReader, uuid: string): Promise<number[]> {
+  return (await q.all<{ id: number }>('SELECT id FROM logical_flow_snapshot WHERE uuid = ? ORDER BY id', uuid)).map((r) => r.id);
+}
 
-  /** Datapath flow lifetimes with a trace citing one of these logical-flow snapshots, newest first, with those traces: an AuditPage as JSON. */
-  flowsCitingSnapshots(snapshotIds: number[], cursor: number | undefined, limit: number): Promise<string> {
-    return this.flowsCiting(CITES_LFLOW, snapshotIds, cursor, limit);
-  }
+/** The ids of a northbound row's stored versions. */
+async function northboundIds(q: SqlReader, table: string, uuid: string): Promise<number[]> {
+  return (await q.all<{ id: number }>(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = ? AND uuid = ? ORDER BY id`, table, uuid)).map((r) => r.id);
+}
 
-  /** The same for northbound objects (stage hints). */
-  flowsCitingNorthbound(objectIds: number[], cursor: number | undefined, limit: number): Promise<string> {
-    return this.flowsCiting(CITES_HINT, objectIds, cursor, limit);
-  }
+/**
+ * An audit: the datapath flow lifetimes with a trace citing a stored version of the logical flow
+ * (or of the northbound row, by the stage hints), newest first, with those traces: the AuditPage
+ * as JSON. Plain reads on `q`, so a reader thread runs it on its own connection
+ * (src/read-workers/) as the main thread does. Whether a version was ever cited goes along: the
+ * 404 for a row neither cited nor in OVN is the caller's, which has the replicas.
+ */
+export async function readAudit(q: SqlReader, a: AuditQuery): Promise<AuditAnswer> {
+  const ids = a.of === 'logical-flow' ? await snapshotIds(q, a.uuid) : await northboundIds(q, a.table, a.uuid);
+  return { body: await flowsCiting(q, a.of === 'logical-flow' ? CITES_LFLOW : CITES_HINT, ids, a.cursor, a.limit), cited: ids.length > 0 };
+}
 
-  private async flowsCiting(kind: number, refs: number[], cursor: number | undefined, limit: number): Promise<string> {
-    const q = this.query();
-    const ints = q.inList('int');
-    // Two plans (bench/api/RESULTS.md). A flow cited by few traces: their ids from the citation
-    // bitmaps, then their datapath flows (cost ~ citations). A flow cited by many (a DP-group
-    // flow is in nearly every trace): walk datapath_flow newest first and keep those with a citing
-    // trace (cost ~ limit x traces/citations); collecting a million citations took seconds.
-    // The few-plan reads each trace's flow from the (id, datapath_flow_id) index, half the pages of
-    // the table rows (~1 KB each); SQLite's planner picks the table otherwise (INDEXED BY is
-    // SQLite's alone: PostgreSQL plans for itself).
-    const ids = await tracesCiting(q, kind, refs, WALK_ABOVE);
-    const cover = q.dialect === 'sqlite' ? 'INDEXED BY idx_trace_dpflow_cover ' : '';
-    // PostgreSQL would turn the walk's EXISTS into a semi-join that collects every citing trace
-    // first (its estimate of the bit test is blind): 90 ms at 90k traces, growing with the history.
-    // OFFSET 0 keeps it a per-flow probe, as SQLite runs it (1.4 ms; bench/api/RESULTS-postgres.md);
-    // citesSql fences its own EXISTS the same way.
-    const perFlow = q.dialect === 'postgres' ? ' OFFSET 0' : '';
-    const rows =
-      ids === 'many'
-        ? await q.all<DatapathFlowRow>(
-            `SELECT d.* FROM datapath_flow d WHERE ${cursor ? 'd.id < ? AND ' : ''}EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = d.id
-               AND ${citesSql(kind, 't.id', ints, q.dialect)}${perFlow}) ORDER BY d.id DESC LIMIT ?`,
-            ...(cursor ? [cursor] : []),
-            q.list(refs),
-            limit + 1,
-          )
-        : await q.all<DatapathFlowRow>(
-            `SELECT d.* FROM datapath_flow d WHERE d.id IN (
-               SELECT t.datapath_flow_id FROM trace t ${cover}WHERE t.id IN (${ints}))
-             ${cursor ? 'AND d.id < ?' : ''} ORDER BY d.id DESC LIMIT ?`,
-            q.list(ids),
-            ...(cursor ? [cursor] : []),
-            limit + 1,
-          );
-    // The citing traces of the whole page in one statement, with their paths' verdicts (one
-    // statement per flow and one per trace were most of an audit's cost at 1M, bench/api/RESULTS.md;
-    // the verdicts joined rather than read by a statement of their own: on PostgreSQL every
-    // statement is a round trip, bench/api/RESULTS-postgres.md).
-    // (The row past the limit only says there is a next page: page() drops it, its traces are not read.)
-    const shown = rows.slice(0, limit);
-    const byFlow = new Map<number, string[]>();
-    for (const r of shown) byFlow.set(r.id, []);
-    const traceRows = await q.rows<[id: number, datapathFlowId: number, verdict: string, consistent: number | null, pathId: number | null, pathVerdict: string | null]>(
-      `SELECT t.id, t.datapath_flow_id, t.verdict, t.consistent, t.path_id, p.verdict FROM trace t LEFT JOIN path p ON p.id = t.path_id
-         WHERE t.datapath_flow_id IN (${ints}) AND ${citesSql(kind, 't.id', ints, q.dialect)} ORDER BY t.id DESC`,
-      q.list(shown.map((r) => r.id)),
-      q.list(refs),
-    );
-    // The page is written as JSON here, each AuditTrace with its verdicts' stored text as it is:
-    // both columns hold JSON.stringify's own output (trace-store.ts, path-store.ts), so parsing
-    // them to serialise them again gave the same bytes for ~0.2 ms of a 51-trace page (bench/api/
-    // RESULTS-postgres.md, stop 20). The numbers are integers, written as JSON writes them; a
-    // missing path row (LEFT JOIN) is null, as JSON.parse(null) was.
-    for (const [id, flowId, verdict, consistent, pathId, pathVerdict] of traceRows) {
-      byFlow
-        .get(flowId)
-        ?.push(`{"id":${id},"pathId":${pathId},"consistent":${consistent == null ? null : consistent === 1},"verdict":${verdict},"pathVerdict":${pathId ? pathVerdict : null}}`);
-    }
-    const items = shown.map((r) => `${JSON.stringify(datapathFlowJson(r)).slice(0, -1)},"traces":[${byFlow.get(r.id)!.join(',')}]}`);
-    return `{"items":[${items.join(',')}],"next":${JSON.stringify(page(rows, limit).next)}}`;
+async function flowsCiting(q: SqlReader, kind: number, refs: number[], cursor: number | undefined, limit: number): Promise<string> {
+  const ints = q.inList('int');
+  // Two plans (bench/api/RESULTS.md). A flow cited by few traces: their ids from the citation
+  // bitmaps, then their datapath flows (cost ~ citations). A flow cited by many (a DP-group
+  // flow is in nearly every trace): walk datapath_flow newest first and keep those with a citing
+  // trace (cost ~ limit x traces/citations); collecting a million citations took seconds.
+  // The few-plan reads each trace's flow from the (id, datapath_flow_id) index, half the pages of
+  // the table rows (~1 KB each); SQLite's planner picks the table otherwise (INDEXED BY is
+  // SQLite's alone: PostgreSQL plans for itself).
+  const ids = await tracesCiting(q, kind, refs, WALK_ABOVE);
+  const cover = q.dialect === 'sqlite' ? 'INDEXED BY idx_trace_dpflow_cover ' : '';
+  // PostgreSQL would turn the walk's EXISTS into a semi-join that collects every citing trace
+  // first (its estimate of the bit test is blind): 90 ms at 90k traces, growing with the history.
+  // OFFSET 0 keeps it a per-flow probe, as SQLite runs it (1.4 ms; bench/api/RESULTS-postgres.md);
+  // citesSql fences its own EXISTS the same way.
+  const perFlow = q.dialect === 'postgres' ? ' OFFSET 0' : '';
+  const rows =
+    ids === 'many'
+      ? await q.all<DatapathFlowRow>(
+          `SELECT d.* FROM datapath_flow d WHERE ${cursor ? 'd.id < ? AND ' : ''}EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = d.id
+             AND ${citesSql(kind, 't.id', ints, q.dialect)}${perFlow}) ORDER BY d.id DESC LIMIT ?`,
+          ...(cursor ? [cursor] : []),
+          q.list(refs),
+          limit + 1,
+        )
+      : await q.all<DatapathFlowRow>(
+          `SELECT d.* FROM datapath_flow d WHERE d.id IN (
+             SELECT t.datapath_flow_id FROM trace t ${cover}WHERE t.id IN (${ints}))
+           ${cursor ? 'AND d.id < ?' : ''} ORDER BY d.id DESC LIMIT ?`,
+          q.list(ids),
+          ...(cursor ? [cursor] : []),
+          limit + 1,
+        );
+  // The citing traces of the whole page in one statement, with their paths' verdicts (one
+  // statement per flow and one per trace were most of an audit's cost at 1M, bench/api/RESULTS.md;
+  // the verdicts joined rather than read by a statement of their own: on PostgreSQL every
+  // statement is a round trip, bench/api/RESULTS-postgres.md).
+  // (The row past the limit only says there is a next page: page() drops it, its traces are not read.)
+  const shown = rows.slice(0, limit);
+  const byFlow = new Map<number, string[]>();
+  for (const r of shown) byFlow.set(r.id, []);
+  const traceRows = await q.rows<[id: number, datapathFlowId: number, verdict: string, consistent: number | null, pathId: number | null, pathVerdict: string | null]>(
+    `SELECT t.id, t.datapath_flow_id, t.verdict, t.consistent, t.path_id, p.verdict FROM trace t LEFT JOIN path p ON p.id = t.path_id
+       WHERE t.datapath_flow_id IN (${ints}) AND ${citesSql(kind, 't.id', ints, q.dialect)} ORDER BY t.id DESC`,
+    q.list(shown.map((r) => r.id)),
+    q.list(refs),
+  );
+  // The page is written as JSON here, each AuditTrace with its verdicts' stored text as it is:
+  // both columns hold JSON.stringify's own output (trace-store.ts, path-store.ts), so parsing
+  // them to serialise them again gave the same bytes for ~0.2 ms of a 51-trace page (bench/api/
+  // RESULTS-postgres.md, stop 20). The numbers are integers, written as JSON writes them; a
+  // missing path row (LEFT JOIN) is null, as JSON.parse(null) was.
+  for (const [id, flowId, verdict, consistent, pathId, pathVerdict] of traceRows) {
+    byFlow
+      .get(flowId)
+      ?.push(`{"id":${id},"pathId":${pathId},"consistent":${consistent == null ? null : consistent === 1},"verdict":${verdict},"pathVerdict":${pathId ? pathVerdict : null}}`);
   }
+  const items = shown.map((r) => `${JSON.stringify(datapathFlowJson(r)).slice(0, -1)},"traces":[${byFlow.get(r.id)!.join(',')}]}`);
+  return `{"items":[${items.join(',')}],"next":${JSON.stringify(page(rows, limit).next)}}`;
 }

@@ -42,10 +42,11 @@ export class LogicalFlowsController {
 }
 
 /**
- * An audit's body, JSON the store wrote (logical-flow-store.ts), sent as is with the header
- * res.json would have set: returned to Nest, a string would go out as text/html.
+ * An audit's body, JSON the store wrote (logical-flow-store.ts; UTF-8 bytes from a reader thread),
+ * sent as is with the header res.json would have set: returned to Nest, a string would go out as
+ * text/html. express's ETag and Content-Length are over the same bytes either way.
  */
-function sendJson(res: Response, body: string): void {
+function sendJson(res: Response, body: string | Buffer): void {
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.send(body);
 }

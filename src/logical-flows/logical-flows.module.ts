@@ -3,5 +3,5 @@ import { LogicalFlowsController } from './logical-flows.controller';
 import { LogicalFlowsService } from './logical-flows.service';
 import { LogicalFlowStore } from './logical-flow-store';
 
-@Module({ controllers: [LogicalFlowsController], providers: [LogicalFlowsService, LogicalFlowStore] })
+@Module({ controllers: [LogicalFlowsController], providers: [LogicalFlowsService, LogicalFlowStore], exports: [LogicalFlowsService] })
 export class LogicalFlowsModule {}

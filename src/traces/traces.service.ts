@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { notFound } from '../common/api-error';
 import { isUuid, Page } from '../common/query';
 import { renderTraceText } from './trace-text';
@@ -7,9 +7,6 @@ import { StoreService } from '../storage/store.service';
 import { TraceJson, TraceRecordInput } from './trace-record';
 import { TraceStore } from './trace-store';
 import type { TraceListQuery } from './trace-read-store';
-import { TraceReadPool } from './trace-read-pool';
-import { LIVETRACE_CONFIG } from '../config/config.module';
-import type { LivetraceConfig } from '../config/config.schema';
 
 /**
  * A port's page with its packets' passes on other chassis the page lacks (PortArrivals, in paths/):
@@ -30,23 +27,30 @@ export function looksForFarPasses(q: TraceListQuery): boolean {
 /** What a caller asks for: the query of trace-read-store.ts with the logical port by name or UUID, unresolved. */
 export type TraceFilter = Omit<TraceListQuery, 'portName'> & { logicalPort?: string };
 
+/** What reads `GET /traces` pages off the event loop: the reader threads (src/read-workers/), when there are any. */
+export interface TracePageReader {
+  list(q: TraceListQuery): Promise<Buffer>;
+}
+
 @Injectable()
-export class TracesService implements OnModuleDestroy {
+export class TracesService {
   /**
    * Where `GET /traces` pages are read and built: reader threads, each on its own connection (the
-   * SQLite file, or PostgreSQL), LIVETRACE_READ_WORKERS of them (trace-read-pool.ts); none for
-   * ':memory:' or 0 workers, and then here on `storage.query`.
+   * SQLite file, or PostgreSQL), LIVETRACE_READ_WORKERS of them, set by their module (it builds on
+   * this one, read-workers/); none for ':memory:' or 0 workers, and then here on `storage.query`.
    */
-  readonly readWorker?: TraceReadPool;
+  private readWorker?: TracePageReader;
   private farPasses?: FarPasses;
 
   constructor(
     private readonly storage: StoreService,
     private readonly store: TraceStore,
     private readonly replicas: ReplicasService,
-    @Inject(LIVETRACE_CONFIG) config: LivetraceConfig,
-  ) {
-    this.readWorker = TraceReadPool.open(storage, config);
+  ) {}
+
+  /** Set by the reader threads' module. */
+  useReader(r: TracePageReader): void {
+    this.readWorker = r;
   }
 
   /** Stores one annotated trace through the writer; resolves with its id once committed. */
@@ -123,7 +127,7 @@ export class TracesService implements OnModuleDestroy {
   }
 
   /**
-   * `GET /traces`'s body (JSON, UTF-8), built by a trace reader thread (see trace-read-pool.ts;
+   * `GET /traces`'s body (JSON, UTF-8), built by a reader thread (see read-workers/read-pool.ts;
    * 503 while it restarts), else here (':memory:', LIVETRACE_READ_WORKERS=0).
    * `far: false` (the stream, which finds far passes its own way): the port's own rows only.
    */
@@ -137,9 +141,5 @@ export class TracesService implements OnModuleDestroy {
     if (!far || !this.farPasses || !looksForFarPasses(q) || (!q.chassis && !body.includes('"tunnels":[{'))) return body;
     const page = JSON.parse(body.toString('utf8')) as Page<TraceJson>;
     return Buffer.from(JSON.stringify(await this.farPasses(page, q)));
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await this.readWorker?.close();
   }
 }

@@ -3,7 +3,7 @@
 import request from 'supertest';
 import type { INestApplication } from '@nestjs/common';
 import { startApp } from '../support/app';
-import { TracesService } from '../../src/traces/traces.service';
+import { ReadWorkersService } from '../../src/read-workers/read-workers.service';
 import { startPostgres, TestPostgres } from '../support/postgres';
 import { waitFor } from '../support/wait';
 
@@ -25,9 +25,15 @@ afterAll(async () => {
 
 it('GET answers 503 while PostgreSQL is stopped and 200 again after it starts', async () => {
   const server = app.getHttpServer();
-  // GET /traces pages are read by the reader threads, on pools of their own: a lost server must be
-  // the same 503 from there, not a 500 for an error that crossed threads.
-  expect(app.get(TracesService).readWorker?.size).toBeGreaterThan(0);
+  // GET /traces pages and the audits are read by the reader threads, on pools of their own: a lost
+  // server must be the same 503 from there, not a 500 for an error that crossed threads.
+  const pool = app.get(ReadWorkersService).pool!;
+  expect(pool.size).toBeGreaterThan(0);
+  // No trace cited it and OVN is not there: the thread's reads say so, the main thread's 404.
+  const audit = '/logical-flows/00000000-0000-4000-8000-000000000000/datapath-flows';
+  const served = pool.served.audit;
+  expect((await request(server).get(audit)).status).toBe(404);
+  expect(pool.served.audit).toBe(served + 1);
   expect((await request(server).get('/upcalls')).status).toBe(200);
   expect((await request(server).get('/traces')).status).toBe(200);
   pg.stopServer();
@@ -38,6 +44,9 @@ it('GET answers 503 while PostgreSQL is stopped and 200 again after it starts', 
     const t = await request(server).get('/traces');
     expect(t.status).toBe(503);
     expect(t.body.message).toMatch(/^the central database is unreachable, retry later: /);
+    const a = await request(server).get(audit);
+    expect(a.status).toBe(503);
+    expect(a.body.message).toMatch(/^the central database is unreachable, retry later: /);
     const h = await request(server).get('/health');
     expect(h.status).toBe(503);
     expect(h.body.details.central).toMatchObject({ status: 'down', spooling: true });
@@ -49,4 +58,5 @@ it('GET answers 503 while PostgreSQL is stopped and 200 again after it starts', 
   expect(last).toBe(200);
   await waitFor('the reader threads to answer again', async () => (last = (await request(server).get('/traces')).status) === 200, 20_000);
   expect(last).toBe(200);
+  expect((await request(server).get(audit)).status).toBe(404);
 });

@@ -1,6 +1,6 @@
 // How many trace reader threads a process starts (LIVETRACE_READ_WORKERS), and the key's parsing.
 import { CONFIG_SCHEMA } from '../../../src/config/config.schema';
-import { readWorkerCount } from '../../../src/traces/trace-read-pool';
+import { readWorkerCount } from '../../../src/read-workers/read-pool';
 
 describe('readWorkerCount', () => {
   it.each([

@@ -1,6 +1,6 @@
-// The main thread's side of the trace reader workers (trace-read-worker.ts): hands them `GET /traces`
-// queries and gets back their JSON bodies, so the event loop that polls vswitchd, stores traces and
-// runs the HTTP edge only resolves the port and sends bytes. A worker that dies (or hangs past
+// The main thread's side of the reader threads (read-worker.ts): hands them `GET /traces` queries and
+// the audits and gets back their JSON bodies, so the event loop that polls vswitchd, stores traces
+// and runs the HTTP edge only resolves the port (or checks OVN for an uncited row) and sends bytes. A worker that dies (or hangs past
 // QUERY_TIMEOUT_MS) answers its queries 503 and is started again; queries beyond MAX_WAITING a
 // worker answer 503 at once rather than queue without bound.
 import { Logger } from '@nestjs/common';
@@ -9,23 +9,31 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ApiError } from '../common/api-error';
 import type { LivetraceConfig } from '../config/config.schema';
+import type { AuditAnswer, AuditQuery } from '../logical-flows/logical-flow-store';
 import type { StoreService } from '../storage/store.service';
-import type { TraceListQuery } from './trace-read-store';
-import type { ReadReply, ReadRequest, ReadSource, ReadWorkerData } from './trace-read-worker';
+import type { TraceListQuery } from '../traces/trace-read-store';
+import type { ReadJob, ReadReply, ReadRequest, ReadSource, ReadWorkerData } from './read-worker';
 
 const MAX_WAITING = 64;
 const QUERY_TIMEOUT_MS = 60_000;
 /** A worker that dies sooner than this after its start is restarted after a growing delay. */
 const QUICK_DEATH_MS = 2000;
 
+/** A thread's answer: the body, and for an audit whether its row was cited. */
+interface Answer {
+  body: Buffer;
+  cited?: boolean;
+}
+
 interface Waiting {
-  resolve(body: Buffer): void;
+  kind: ReadJob['kind'];
+  resolve(a: Answer): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
 }
 
 /** One reader thread and the queries it holds. */
-export class TraceReadWorker {
+export class ReadWorker {
   private worker?: Worker;
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 1;
@@ -35,7 +43,9 @@ export class TraceReadWorker {
   private restartTimer?: NodeJS.Timeout;
   /** Threads started so far (1 + restarts). */
   starts = 0;
-  private readonly log = new Logger('TraceReadWorker');
+  /** Queries this thread answered with a body, by kind: what the tests see the audits' route by. */
+  readonly served: Record<ReadJob['kind'], number> = { traces: 0, audit: 0 };
+  private readonly log = new Logger('ReadWorker');
 
   constructor(private readonly data: ReadWorkerData) {
     this.start();
@@ -50,7 +60,7 @@ export class TraceReadWorker {
     this.restartTimer = undefined;
     // Under ts-node or jest the sources are .ts: the worker registers ts-node itself.
     const ts = __filename.endsWith('.ts');
-    const entry = join(__dirname, `trace-read-worker.${ts ? 'ts' : 'js'}`);
+    const entry = join(__dirname, `read-worker.${ts ? 'ts' : 'js'}`);
     const opts = { workerData: this.data };
     const w = ts
       ? new Worker(`require('ts-node/register/transpile-only'); require(${JSON.stringify(entry)});`, { ...opts, eval: true })
@@ -64,8 +74,10 @@ export class TraceReadWorker {
       if (!q) return;
       this.waiting.delete(m.id);
       clearTimeout(q.timer);
-      if ('body' in m) q.resolve(Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength));
-      else q.reject(replyError(m));
+      if ('body' in m) {
+        this.served[q.kind]++;
+        q.resolve({ body: Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength), cited: m.cited });
+      } else q.reject(replyError(m));
     });
     w.on('error', (err) => this.log.error(`trace reader worker failed: ${err.message}`));
     w.on('exit', (code) => this.exited(w, code));
@@ -86,20 +98,20 @@ export class TraceReadWorker {
     this.restartTimer.unref();
   }
 
-  /** The response body of `GET /traces` for `query`: JSON, UTF-8. */
-  list(query: TraceListQuery): Promise<Buffer> {
+  /** The response body of `job`: JSON, UTF-8. */
+  run(job: ReadJob): Promise<Answer> {
     const w = this.worker;
     if (this.closed || !w) return Promise.reject(new ApiError(503, 'the trace reader is restarting; retry in a moment'));
     if (this.waiting.size >= MAX_WAITING) return Promise.reject(new ApiError(503, `${MAX_WAITING} trace queries are already waiting; retry later`));
     const id = this.nextId++;
-    return new Promise<Buffer>((resolve, reject) => {
+    return new Promise<Answer>((resolve, reject) => {
       // A query that never answers (a hung worker) would hold its connection forever.
       const timer = setTimeout(() => {
         this.log.error(`trace query ${id} took over ${QUERY_TIMEOUT_MS} ms; restarting the trace reader`);
         void w.terminate();
       }, QUERY_TIMEOUT_MS);
-      this.waiting.set(id, { resolve, reject, timer });
-      w.postMessage({ id, query } satisfies ReadRequest);
+      this.waiting.set(id, { kind: job.kind, resolve, reject, timer });
+      w.postMessage({ id, job } satisfies ReadRequest);
     });
   }
 
@@ -144,17 +156,17 @@ function sourceOf(storage: StoreService, config: LivetraceConfig, workers: numbe
   return { sqlite: storage.db.name };
 }
 
-/** The reader threads of `GET /traces`; each query goes to the worker holding the fewest. */
-export class TraceReadPool {
-  private constructor(private readonly workers: TraceReadWorker[]) {}
+/** The reader threads of `GET /traces` and the audits; each query goes to the worker holding the fewest. */
+export class ReadPool {
+  private constructor(private readonly workers: ReadWorker[]) {}
 
   /** The pool for this process, or undefined when pages are read on the main thread (no file, 0 workers). */
-  static open(storage: StoreService, config: LivetraceConfig): TraceReadPool | undefined {
+  static open(storage: StoreService, config: LivetraceConfig): ReadPool | undefined {
     const n = readWorkerCount(config);
     const source = n > 0 ? sourceOf(storage, config, n) : undefined;
     if (!source) return undefined;
     const lowPriority = config.LIVETRACE_ROLE !== 'api';
-    return new TraceReadPool(Array.from({ length: n }, () => new TraceReadWorker({ source, lowPriority })));
+    return new ReadPool(Array.from({ length: n }, () => new ReadWorker({ source, lowPriority })));
   }
 
   get size(): number {
@@ -166,10 +178,26 @@ export class TraceReadPool {
     return this.workers.reduce((n, w) => n + w.starts, 0);
   }
 
-  list(query: TraceListQuery): Promise<Buffer> {
+  /** Queries answered by the threads, by kind, restarts included. */
+  get served(): Record<ReadJob['kind'], number> {
+    return { traces: this.workers.reduce((n, w) => n + w.served.traces, 0), audit: this.workers.reduce((n, w) => n + w.served.audit, 0) };
+  }
+
+  /** `GET /traces`'s body for `query`. */
+  async list(query: TraceListQuery): Promise<Buffer> {
+    return (await this.run({ kind: 'traces', query })).body;
+  }
+
+  /** An audit's body, and whether its row was cited. */
+  async audit(audit: AuditQuery): Promise<AuditAnswer<Buffer>> {
+    const a = await this.run({ kind: 'audit', audit });
+    return { body: a.body, cited: a.cited === true };
+  }
+
+  private run(job: ReadJob): Promise<Answer> {
     let best = this.workers[0];
     for (const w of this.workers) if (w.busy < best.busy) best = w;
-    return best.list(query);
+    return best.run(job);
   }
 
   /** For tests: ends the first worker as a crash would. */

@@ -1,0 +1,27 @@
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { LIVETRACE_CONFIG } from '../config/config.module';
+import type { LivetraceConfig } from '../config/config.schema';
+import { LogicalFlowsService } from '../logical-flows/logical-flows.service';
+import { StoreService } from '../storage/store.service';
+import { TracesService } from '../traces/traces.service';
+import { ReadPool } from './read-pool';
+
+/**
+ * The process's reader threads, owned here and lent to the two features whose reads they run: with
+ * none (':memory:', LIVETRACE_READ_WORKERS=0, an agent's auto) both read on the event loop.
+ */
+@Injectable()
+export class ReadWorkersService implements OnModuleDestroy {
+  readonly pool?: ReadPool;
+
+  constructor(storage: StoreService, @Inject(LIVETRACE_CONFIG) config: LivetraceConfig, traces: TracesService, lflows: LogicalFlowsService) {
+    this.pool = ReadPool.open(storage, config);
+    if (!this.pool) return;
+    traces.useReader(this.pool);
+    lflows.useReader(this.pool);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.pool?.close();
+  }
+}
