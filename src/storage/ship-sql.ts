@@ -2,7 +2,10 @@
 // through unnest(), in one named statement a table. A multi-row VALUES list was a new statement of
 // up to 65k parameters for PostgreSQL to parse and plan every batch, and pg's per-parameter
 // serialisation a fifth of the shipper's CPU (bench/api/RESULTS-postgres.md).
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { ShippedTable } from './spool';
 
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
@@ -95,4 +98,99 @@ export async function remove(client: PoolClient, t: ShippedTable, types: string[
   const text = `DELETE FROM ${q(t.name)} WHERE (${t.key.map(q).join(', ')}) IN (SELECT * FROM unnest(${keyTypes.map((ty, i) => `$${i + 1}::${ty}[]`).join(', ')}))`;
   for (let i = 0; i < keys.length; i += ROWS_PER_STATEMENT)
     await client.query({ name: `livetrace_ship_del_${t.name}`, text, values: columnsOf(keys.slice(i, i + ROWS_PER_STATEMENT), t.key.length) });
+}
+
+/** PostgreSQL column types a binary COPY of ours can carry (every shipped table's, today). */
+const BINARY_KINDS: Record<string, 'int8' | 'int4' | 'text' | 'bytea'> = { bigint: 'int8', integer: 'int4', text: 'text', bytea: 'bytea' };
+type BinaryKind = (typeof BINARY_KINDS)[string];
+
+/** A value the column's binary form cannot hold as the upsert would take it: the caller upserts instead. */
+class NotBinary extends Error {}
+
+const CHUNK = 1 << 20;
+const HEADER = Buffer.from('PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0', 'latin1');
+
+/**
+ * Rows (arrays in column order) in COPY's binary format, as ~1 MB buffers. Binary, because the text
+ * forms cost both sides a parse: an array literal's, or COPY text's escapes, digits and a bytea's hex
+ * (a trace's packed steps), which PostgreSQL then decodes again.
+ */
+export function binaryCopy(rows: unknown[][], kinds: BinaryKind[]): Buffer[] {
+  const out: Buffer[] = [];
+  let buf = Buffer.allocUnsafe(CHUNK);
+  let pos = HEADER.copy(buf, 0);
+  const room = (n: number) => {
+    if (pos + n <= buf.length) return;
+    out.push(buf.subarray(0, pos));
+    buf = Buffer.allocUnsafe(Math.max(CHUNK, n));
+    pos = 0;
+  };
+  for (const row of rows) {
+    room(2);
+    buf.writeInt16BE(kinds.length, pos);
+    pos += 2;
+    for (let c = 0; c < kinds.length; c++) {
+      const v = row[c];
+      if (v === null || v === undefined) {
+        room(4);
+        pos = buf.writeInt32BE(-1, pos);
+        continue;
+      }
+      switch (kinds[c]) {
+        case 'int8':
+          room(12);
+          pos = buf.writeInt32BE(8, pos);
+          if (typeof v === 'bigint') pos = buf.writeBigInt64BE(v, pos);
+          else if (Number.isSafeInteger(v)) {
+            const hi = Math.floor((v as number) / 2 ** 32);
+            pos = buf.writeInt32BE(hi, pos);
+            pos = buf.writeUInt32BE((v as number) - hi * 2 ** 32, pos);
+          } else throw new NotBinary();
+          break;
+        case 'int4':
+          if (!Number.isInteger(v) || (v as number) < -(2 ** 31) || (v as number) >= 2 ** 31) throw new NotBinary();
+          room(8);
+          pos = buf.writeInt32BE(4, pos);
+          pos = buf.writeInt32BE(v as number, pos);
+          break;
+        case 'text': {
+          // A number in a text column goes as its decimal form, as in an array literal.
+          if (typeof v !== 'string' && typeof v !== 'number') throw new NotBinary();
+          const str = String(v);
+          room(4 + 3 * str.length);
+          const n = buf.write(str, pos + 4, 'utf8');
+          buf.writeInt32BE(n, pos);
+          pos += 4 + n;
+          break;
+        }
+        case 'bytea':
+          if (!Buffer.isBuffer(v)) throw new NotBinary();
+          room(4 + v.length);
+          pos = buf.writeInt32BE(v.length, pos);
+          pos += v.copy(buf, pos);
+          break;
+      }
+    }
+  }
+  room(2);
+  pos = buf.writeInt16BE(-1, pos);
+  out.push(buf.subarray(0, pos));
+  return out;
+}
+
+/** The table's rows as binary COPY, or null when a column type or a value does not fit it. */
+export function copyData(t: ShippedTable, types: string[], rows: unknown[][]): { text: string; data: Buffer[] } | null {
+  const kinds = types.map((ty) => BINARY_KINDS[ty]);
+  if (kinds.some((k) => !k)) return null;
+  try {
+    return { text: `COPY ${q(t.name)} (${t.columns.map(q).join(', ')}) FROM STDIN (FORMAT binary)`, data: binaryCopy(rows, kinds) };
+  } catch (err) {
+    if (err instanceof NotBinary) return null;
+    throw err;
+  }
+}
+
+/** Sends one COPY … FROM STDIN; rejects with PostgreSQL's error (a key already there: 23505). */
+export async function copyIn(client: PoolClient, copy: { text: string; data: Buffer[] }): Promise<void> {
+  await pipeline(Readable.from(copy.data), client.query(copyFrom(copy.text)));
 }

@@ -23,6 +23,25 @@ async function drain(s: StoreService): Promise<void> {
   while ((await s.shipper!.shipSome()) > 0);
 }
 
+/** The statements the shipper sends from now on (COPY's text too), in order. */
+function recordStatements(s: StoreService): string[] {
+  const sent: string[] = [];
+  const pool = poolOf(s) as unknown as { connect(cb?: unknown): Promise<{ query(q: unknown, ...rest: unknown[]): unknown }> };
+  const connect = pool.connect.bind(pool);
+  pool.connect = async (cb?: unknown) => {
+    // pool.query's own connect (a callback): not the shipper's batches.
+    if (cb) return connect(cb);
+    const client = await connect();
+    const query = client.query.bind(client);
+    client.query = (q: unknown, ...rest: unknown[]) => {
+      sent.push(typeof q === 'string' ? q : String((q as { text?: string }).text));
+      return query(q, ...rest);
+    };
+    return client;
+  };
+  return sent;
+}
+
 async function expectSame(s: StoreService, url: string): Promise<void> {
   const check = await compareSpoolWithPostgres(s.writer.db.name, url);
   if (check.problems.length) console.log(describeCheck(check));
@@ -133,6 +152,39 @@ describe('rows shipped by high-water mark (real PostgreSQL)', () => {
     await again.shipper!.synced(30_000);
     await expectSame(again, url);
     expect(await pgRows(url, 'SELECT COUNT(*)::int AS n FROM path')).toEqual([{ n: 59 }]);
+  });
+
+  it('a range PostgreSQL committed whose marks did not move (the process ended before they did) is sent again: its COPY meets the keys, the batch upserts them, PostgreSQL ends with the spool’s rows', async () => {
+    const url = await spools.pg().database('marks_resend');
+    const file = newSpool();
+    const s = await storeOn(url, file);
+    await s.shipper!.stop();
+    const base = s.central!.slot * 2 ** SLOT_BITS;
+    const marks = () => s.db.prepare(`SELECT key, value FROM meta WHERE key LIKE 'ship\\_%' ESCAPE '\\'`).all() as Array<{ key: string; value: string }>;
+    const before = marks();
+    const paths = await writeSome(s, base + 1, 40);
+    await s.writer.submit((tx) => tx.stmt(port).run(base + 2, 'é\ttab\\"q"'));
+    const sent = recordStatements(s);
+    await drain(s);
+    // The ranges went by COPY (paths, ports, citations), each committed.
+    expect(sent.filter((t) => t.startsWith('COPY ')).length).toBeGreaterThanOrEqual(3);
+    expect(sent).not.toContain('ROLLBACK TO SAVEPOINT livetrace_fresh');
+    await expectSame(s, url);
+    // After PostgreSQL's COMMIT and before the spool's marks moved: the marks as they were.
+    await s.writer.submit((tx) => {
+      for (const m of before) tx.stmt('UPDATE meta SET value = ? WHERE key = ?').run(m.value, m.key);
+      tx.stmt(`UPDATE path SET updated_at = 'after' WHERE id = ?`).run(paths[5]);
+    });
+    await s.onApplicationShutdown();
+
+    const again = await storeOn(url, file);
+    // Before its first batch (the shipper starts on a timer).
+    const resent = recordStatements(again);
+    await again.shipper!.synced(30_000);
+    expect(resent).toContain('ROLLBACK TO SAVEPOINT livetrace_fresh');
+    await expectSame(again, url);
+    expect(await pgRows(url, 'SELECT COUNT(*)::int AS n FROM path')).toEqual([{ n: 40 }]);
+    expect(await pgRows(url, `SELECT updated_at FROM path WHERE id = ${paths[5]}`)).toEqual([{ updated_at: 'after' }]);
   });
 
   it('a spool that logged every row before marks existed: its waiting entries are shipped, new rows by range', async () => {
