@@ -37,6 +37,7 @@ async function main() {
   try {
     if (process.env.BENCH_DRAIN) return await drain(agents, pgDir);
     const load = await loadPhase(url, agents, pgDir, log);
+    const generatorCpuSeconds = load.perAgent.reduce((n, a) => n + Number((a as Record<string, unknown>).generatorCpuSeconds ?? 0), 0);
     const summary = {
       n: N,
       at: new Date().toISOString(),
@@ -44,6 +45,11 @@ async function main() {
       tracesPerS: Math.round(load.perS),
       agentCpuMsPerTrace: +((1000 * load.cpu.agentCpuSeconds) / load.traces).toFixed(3),
       pgCpuMsPerTrace: +((1000 * load.cpu.pgCpuSeconds) / load.traces).toFixed(3),
+      // The agents' CPU less the bench's own generation (postgres-agent.ts generatorCpu): the app's
+      // writer and shipper, what users pay; and the 2-core bound on that.
+      generatorCpuMsPerTrace: +((1000 * generatorCpuSeconds) / load.traces).toFixed(3),
+      appAgentCpuMsPerTrace: +((1000 * (load.cpu.agentCpuSeconds - generatorCpuSeconds)) / load.traces).toFixed(3),
+      appTwoCoreBoundPerS: Math.round((2 * load.traces) / (load.cpu.agentCpuSeconds - generatorCpuSeconds + load.cpu.pgCpuSeconds)),
       spoolPerS: load.perAgent.map((a) => Math.round(a.spoolPerS)),
       backlogAtSpoolEnd: load.perAgent.map((a) => (a as Record<string, unknown>).backlogAtSpoolEnd),
       backlogByTable: (load.perAgent[0] as Record<string, unknown>).backlogByTable,
@@ -51,7 +57,7 @@ async function main() {
       shipBatches: load.perAgent.map((a) => (a as Record<string, unknown>).shipBatches),
     };
     log(JSON.stringify(summary));
-    writeFileSync(join(__dirname, `results-postgres-load-${N}.json`), JSON.stringify({ summary, load }, null, 2));
+    writeFileSync(join(process.env.BENCH_OUT_DIR ?? __dirname, `results-postgres-load-${N}${process.env.BENCH_LABEL ? `-${process.env.BENCH_LABEL}` : ''}.json`), JSON.stringify({ summary, load }, null, 2));
   } finally {
     for (const a of agents) if (a.proc.exitCode === null) a.send({ cmd: 'stop' });
     await Promise.all(agents.map((a) => (a.proc.exitCode === null ? new Promise((r) => a.proc.once('exit', r)) : null)));
