@@ -11,6 +11,7 @@ import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { spawnService, startApp } from '../support/app';
 import { waitFor } from '../support/wait';
+import { portBelowEphemeral } from '../support/ports';
 
 jest.setTimeout(120_000);
 
@@ -180,7 +181,7 @@ describe('ingested lifetimes end', () => {
 
 describe('the real process', () => {
   it('never logs the token, and a client that hangs up is not an error with a stack', async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = portBelowEphemeral();
     const db = join(mkdtempSync(join(tmpdir(), 'livetrace-logs-')), 'db.sqlite');
     const child = spawnService({ ...noDaemons(), LIVETRACE_DB: db, LIVETRACE_PORT: String(port), LIVETRACE_API_TOKEN: TOKEN, LIVETRACE_POLLER: 'false', LIVETRACE_LOG_LEVEL: 'debug' });
     try {
@@ -216,10 +217,10 @@ describe('the real process', () => {
 
   it('refuses a non-loopback bind without a token unless told, and then says so loudly', async () => {
     const base = { ...noDaemons(), LIVETRACE_DB: join(mkdtempSync(join(tmpdir(), 'livetrace-bind-')), 'db.sqlite'), LIVETRACE_HOST: '0.0.0.0', LIVETRACE_POLLER: 'false' };
-    const refused = spawnService({ ...base, LIVETRACE_PORT: String(20000 + Math.floor(Math.random() * 20000)) });
+    const refused = spawnService({ ...base, LIVETRACE_PORT: String(portBelowEphemeral()) });
     expect((await refused.exit).code).toBe(78);
     expect(refused.stderr()).toMatch(/LIVETRACE_HOST=0\.0\.0\.0 is not a loopback address and LIVETRACE_API_TOKEN is empty.*LIVETRACE_ALLOW_INSECURE_BIND/);
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = portBelowEphemeral();
     const allowed = spawnService({ ...base, LIVETRACE_PORT: String(port), LIVETRACE_ALLOW_INSECURE_BIND: 'true' });
     try {
       await waitFor('the insecure warning', () => /INSECURE: LIVETRACE_HOST=0\.0\.0\.0/.test(allowed.stdout() + allowed.stderr()), 90_000);

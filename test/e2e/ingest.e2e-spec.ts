@@ -8,6 +8,7 @@ import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { Child, spawnService, startApp } from '../support/app';
 import { waitFor } from '../support/wait';
+import { portBelowEphemeral } from '../support/ports';
 
 jest.setTimeout(180_000);
 
@@ -119,7 +120,7 @@ describe('POST /ingest/events', () => {
 
 describe('nothing accepted is lost on SIGKILL right after the reply', () => {
   const dir = mkdtempSync(join(tmpdir(), 'livetrace-ingest-kill-'));
-  const env = () => ({ LIVETRACE_DB: join(dir, 'db.sqlite'), LIVETRACE_PORT: String(20000 + Math.floor(Math.random() * 20000)), LIVETRACE_POLLER: 'false', LIVETRACE_LOG_LEVEL: 'warn' });
+  const env = () => ({ LIVETRACE_DB: join(dir, 'db.sqlite'), LIVETRACE_PORT: String(portBelowEphemeral()), LIVETRACE_POLLER: 'false', LIVETRACE_LOG_LEVEL: 'warn' });
   let child: Child | undefined;
 
   afterEach(() => {

@@ -7,6 +7,7 @@ import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { pairFile, Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';
+import { portBelowEphemeral } from '../support/ports';
 import { spawnService, startApp } from '../support/app';
 
 jest.setTimeout(120_000);
@@ -95,7 +96,7 @@ describe('the service process', () => {
   // Nest closes every module, then re-raises the signal so the exit status says why it stopped.
   it('serves, then shuts down gracefully on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'livetrace-proc-'));
-    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const port = String(portBelowEphemeral());
     const child = spawnService({ LIVETRACE_DB: join(dir, 'db.sqlite'), LIVETRACE_PORT: port });
     try {
       // No OVN here: /health answers 503 (databases unreachable) but the service serves.

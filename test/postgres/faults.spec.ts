@@ -24,6 +24,7 @@ import { Sandbox } from '../support/sandbox';
 import { SLOT_BITS } from '../../src/storage/spool';
 import { compareSpoolWithPostgres, describeCheck, metric, metricByLabel, openSpool } from '../support/spool-check';
 import { waitFor } from '../support/wait';
+import { freePort } from '../support/ports';
 
 jest.setTimeout(600_000);
 
@@ -34,7 +35,6 @@ let pg: TestPostgres;
 let sb: Sandbox;
 let vif1 = 0;
 const agents: Child[] = [];
-const base = 20000 + Math.floor(Math.random() * 20000);
 
 /** A TCP SYN from lsp1 to lsp2 (allowed by the allow-related ACL: three passes) from source port `sport`. */
 const syn = (sport: number) =>
@@ -163,7 +163,7 @@ describe('an agent and PostgreSQL faults (real daemons)', () => {
 
   it('PostgreSQL stopped for 30 s under traffic: the agent spools and says so, then delivers everything; nothing acknowledged lost, counted', async () => {
     url = await pg.database('faults_outage');
-    agent = await startAgent(url, join(mkdtempSync(join(tmpdir(), 'livetrace-faults-spool-')), 'spool.sqlite'), base + 1);
+    agent = await startAgent(url, join(mkdtempSync(join(tmpdir(), 'livetrace-faults-spool-')), 'spool.sqlite'), await freePort());
     await sessionOnLsp1(url);
     await send(2);
     await waitFor('the first traces in PostgreSQL', async () => spoolCount(agent.spool, 'SELECT COUNT(*) AS n FROM trace') > 0 && metric(await agent.metrics(), 'livetrace_ship_backlog') === 0, 60_000);
@@ -247,7 +247,7 @@ describe('an agent and PostgreSQL faults (real daemons)', () => {
     // Flows stay installed across the restart (the default 10 s idle time could end them meanwhile).
     await sb.vsctl('set', 'open_vswitch', '.', 'other_config:max-idle=120000');
     if (agent.child.proc.exitCode === null && agent.child.proc.signalCode === null) await stopAgent(agent);
-    agent = await startAgent(url, agent.spool, base + 1);
+    agent = await startAgent(url, agent.spool, agent.port);
     const sports = await send(3);
     const mine = `(${sports.map((p) => `key LIKE '%tcp(src=${p},%'`).join(' OR ')})`;
     const openSql = `SELECT id, ufid, recirc_id, packets FROM datapath_flow WHERE removed_at IS NULL AND ${mine} ORDER BY id`;
@@ -261,7 +261,7 @@ describe('an agent and PostgreSQL faults (real daemons)', () => {
     expect(await stopAgent(agent)).toEqual({ code: null, signal: 'SIGTERM' });
     const flowsBefore = spoolCount(agent.spool, 'SELECT COUNT(*) AS n FROM datapath_flow');
 
-    agent = await startAgent(url, agent.spool, base + 1, { LIVETRACE_LOG_LEVEL: 'info' });
+    agent = await startAgent(url, agent.spool, agent.port, { LIVETRACE_LOG_LEVEL: 'info' });
     expect(agent.child.stdout()).toMatch(/continuing \d+ datapath flow lifetimes left open by the previous run/);
     // The same packets again hit the same flows: their counters move on under the same lifetimes.
     await sb.appctl('netdev-dummy/receive', 'vif1', ...sports.map(syn));
@@ -296,7 +296,7 @@ describe('an agent and PostgreSQL faults (real daemons)', () => {
 
   it('a small spool with PostgreSQL away: new traces dropped and counted, the agent up; after PostgreSQL returns it drains and stops dropping', async () => {
     const bounded = await pg.database('faults_bounded');
-    const small = await startAgent(bounded, join(mkdtempSync(join(tmpdir(), 'livetrace-faults-spool-')), 'spool.sqlite'), base + 2, { LIVETRACE_SPOOL_MAX_CHANGES: '1000' });
+    const small = await startAgent(bounded, join(mkdtempSync(join(tmpdir(), 'livetrace-faults-spool-')), 'spool.sqlite'), await freePort(), { LIVETRACE_SPOOL_MAX_CHANGES: '1000' });
     await sessionOnLsp1(bounded);
     pg.stopServer();
     let load = traffic(4, 200);

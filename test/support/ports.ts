@@ -12,3 +12,11 @@ export function freePort(): Promise<number> {
     srv.on('error', reject);
   });
 }
+
+/**
+ * A port for a service whose address must be known before anything can be awaited (or a run of
+ * `span` ports from it): below Linux's ephemeral range (32768–60999), so no client socket of this
+ * run (a PostgreSQL pool's, a fetch's) can hold it already. A guess in 20000–40000 once collided
+ * with one (EADDRINUSE in CI).
+ */
+export const portBelowEphemeral = (span = 1): number => 20000 + Math.floor(Math.random() * (12000 - span));

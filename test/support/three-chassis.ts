@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { Child, spawnService } from './app';
 import { SANDBOX_SCRIPT } from './sandbox';
 import { waitFor } from './wait';
+import { portBelowEphemeral } from './ports';
 
 const run = promisify(execFile);
 
@@ -34,7 +35,7 @@ export type StoreEnv = (dir: string, name: string) => Record<string, string>;
 export class ThreeChassis {
   readonly children: Child[] = [];
   /** Agent of hvN on base+N, the api instance on base+9. */
-  readonly base = 20000 + Math.floor(Math.random() * 20000);
+  readonly base = portBelowEphemeral(10);
   readonly api = `http://127.0.0.1:${this.base + 9}`;
 
   private constructor(readonly dir: string, private readonly store: StoreEnv) {}

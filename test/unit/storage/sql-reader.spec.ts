@@ -25,7 +25,7 @@ it('gives the same objects as better-sqlite3: keys in column order, NULLs, integ
   const sql = 'SELECT * FROM flow WHERE id >= ? ORDER BY id DESC';
   const rows = await reader.all(sql, 1);
   expect(rows).toEqual(own(sql, 1));
-  expect(rows.map((r) => Object.keys(r))).toEqual(own(sql, 1).map((r) => Object.keys(r as object)));
+  expect(rows.map((r) => Object.keys(r as object))).toEqual(own(sql, 1).map((r) => Object.keys(r as object)));
   expect(JSON.stringify(rows)).toBe(JSON.stringify(own(sql, 1)));
 });
 
@@ -59,7 +59,7 @@ it('a statement read raw (rows) and as objects (all) keeps both shapes', async (
 
 it('a `*` statement after a column was added gives the new column (its names are read again)', async () => {
   const sql = 'SELECT * FROM trace ORDER BY id';
-  expect(Object.keys((await reader.all(sql))[0])).toEqual(['id', 'flow_id', 'verdict']);
+  expect(Object.keys((await reader.all(sql))[0] as object)).toEqual(['id', 'flow_id', 'verdict']);
   db.exec(`ALTER TABLE trace ADD COLUMN path_id INTEGER DEFAULT 5`);
   const rows = await reader.all(sql);
   expect(rows).toEqual(own(sql));
