@@ -17,7 +17,8 @@
  *
  * Usage: node -r ts-node/register/transpile-only bench/api/ab.ts REF_DIR [N=150000 [ROUNDS=3 [SECONDS=6]]]
  *   BENCH_PG_DIR=folder (PostgreSQL side; without it SQLite only), BENCH_NEW_DIR (default: this tree),
- *   BENCH_ROUTES=port,acl, BENCH_ONLY=sqlite|postgres. Under flock /tmp/livetrace-bench.lock.
+ *   BENCH_ROUTES=port,acl, BENCH_ONLY=sqlite|postgres, BENCH_TAG=x (writes results-ab-N-x.json, not
+ *   results-ab-N.json). Under flock /tmp/livetrace-bench.lock.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -162,7 +163,7 @@ async function main() {
   }
   out.results = results;
   out.endLoad = loadavg();
-  writeFileSync(join(__dirname, `results-ab-${N}.json`), JSON.stringify(out, null, 2));
+  writeFileSync(join(__dirname, `results-ab-${N}${process.env.BENCH_TAG ? `-${process.env.BENCH_TAG}` : ''}.json`), JSON.stringify(out, null, 2));
   const f = (x: number) => (x >= 10 ? x.toFixed(0) : x.toFixed(2));
   console.log(`\nmedians of ${ROUNDS} rounds, N=${N}, ${CONNECTIONS} connections, ${SECONDS} s each; REF ${out.ref}, NEW ${out.new}`);
   console.log('| store | route | p50 REF → NEW ms | p99 REF → NEW ms | req/s REF → NEW | api CPU ms a request REF → NEW | PostgreSQL CPU ms REF → NEW | p99 NEW/REF | CPU NEW/REF |\n|---|---|---|---|---|---|---|---|---|');
