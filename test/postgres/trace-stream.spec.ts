@@ -5,16 +5,12 @@
 // a live stream sends both writers' new traces, and a resume by the stream's last id gets what
 // each committed in between, nothing twice; a resume by a plain trace id gets the other writer's
 // traces from that trace's time.
-import { readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import type { AnnotatedTrace } from '../../src/correlation/types';
 import type { StoreService } from '../../src/storage/store.service';
 import { TraceStore } from '../../src/traces/trace-store';
 import { startApp } from '../support/app';
-import { capturedModel, CAPTURED } from '../support/captured-model';
-import { annotateReply } from '../support/detrace-agreement';
+import { capturedPasses } from '../support/captured-passes';
 import { usePostgresSpools } from '../support/spool-stores';
 import { waitFor } from '../support/wait';
 import { readSse, SseTrace } from '../support/sse';
@@ -23,18 +19,6 @@ jest.setTimeout(120_000);
 
 const spools = usePostgresSpools();
 const SLOT = 2 ** 40;
-
-/** Captured passes that name a logical port, with it. */
-function capturedPasses(): Array<{ pass: AnnotatedTrace; port: string }> {
-  const model = capturedModel();
-  const out: Array<{ pass: AnnotatedTrace; port: string }> = [];
-  for (const sc of readdirSync(CAPTURED, { withFileTypes: true }).filter((d) => d.isDirectory())) {
-    const dir = join(CAPTURED, sc.name, 'traces');
-    for (const f of readdirSync(dir).filter((x) => x.endsWith('.txt') && !x.endsWith('.detrace.txt')))
-      for (const pass of annotateReply(readFileSync(join(dir, f), 'utf8'), model)) if (pass.ports[0]?.logicalPort) out.push({ pass, port: pass.ports[0].logicalPort });
-  }
-  return out;
-}
 
 type Event = SseTrace<{ id: number; chassis: string }>;
 
