@@ -149,6 +149,18 @@ export function readWorkerCount(config: Pick<LivetraceConfig, 'LIVETRACE_READ_WO
   return config.LIVETRACE_ROLE === 'api' ? Math.max(1, Math.min(4, cores - 1)) : 1;
 }
 
+/**
+ * Whether the audits go to the reader threads too, from LIVETRACE_READ_WORKER_AUDITS: `auto` is yes
+ * on SQLite, where the event loop was what bounded them (a 2-core api at 8 connections: 1.4-1.6× the
+ * requests/s, p50 -22 to -43 %), and no on PostgreSQL, where the api, its server and the client share
+ * the cores and the hand-off only added CPU (p99 +25-30 % on 2 cores; bench/api/RESULTS-postgres.md,
+ * stop 20).
+ */
+export function auditsInThreads(config: Pick<LivetraceConfig, 'LIVETRACE_READ_WORKER_AUDITS'>, postgres: boolean): boolean {
+  const v = config.LIVETRACE_READ_WORKER_AUDITS;
+  return v === 'auto' ? !postgres : v;
+}
+
 /** Where the workers read: the SQLite file (none for ':memory:'), or PostgreSQL, not the spool. */
 function sourceOf(storage: StoreService, config: LivetraceConfig, workers: number): ReadSource | undefined {
   if (storage.central) return { postgres: config.LIVETRACE_DB, poolSize: Math.max(2, Math.ceil(config.LIVETRACE_PG_POOL / workers)) };

@@ -15,7 +15,8 @@ let app: INestApplication;
 
 beforeAll(async () => {
   pg = startPostgres();
-  app = await startApp({ LIVETRACE_DB: await pg.database('api_unreachable'), LIVETRACE_ROLE: 'api' });
+  // The audits in the threads too (auto keeps them on the loop with PostgreSQL): their errors cross threads.
+  app = await startApp({ LIVETRACE_DB: await pg.database('api_unreachable'), LIVETRACE_ROLE: 'api', LIVETRACE_READ_WORKER_AUDITS: 'true' });
 });
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
-// How many trace reader threads a process starts (LIVETRACE_READ_WORKERS), and the key's parsing.
+// How many reader threads a process starts (LIVETRACE_READ_WORKERS), whether the audits go to them
+// (LIVETRACE_READ_WORKER_AUDITS), and the keys' parsing.
 import { CONFIG_SCHEMA } from '../../../src/config/config.schema';
-import { readWorkerCount } from '../../../src/read-workers/read-pool';
+import { auditsInThreads, readWorkerCount } from '../../../src/read-workers/read-pool';
 
 describe('readWorkerCount', () => {
   it.each([
@@ -30,5 +31,27 @@ describe('readWorkerCount', () => {
     expect(() => parse('65')).toThrow('expected an integer between 0 and 64');
     expect(() => parse('two')).toThrow('expected an integer between 0 and 64');
     expect(() => parse('-1')).toThrow('expected an integer between 0 and 64');
+  });
+});
+
+describe('auditsInThreads', () => {
+  it('auto: on SQLite yes, on PostgreSQL no (measured: the loop bounds SQLite, total CPU PostgreSQL)', () => {
+    expect(auditsInThreads({ LIVETRACE_READ_WORKER_AUDITS: 'auto' }, false)).toBe(true);
+    expect(auditsInThreads({ LIVETRACE_READ_WORKER_AUDITS: 'auto' }, true)).toBe(false);
+  });
+
+  it('true or false is taken as given on either store', () => {
+    for (const postgres of [false, true]) {
+      expect(auditsInThreads({ LIVETRACE_READ_WORKER_AUDITS: true }, postgres)).toBe(true);
+      expect(auditsInThreads({ LIVETRACE_READ_WORKER_AUDITS: false }, postgres)).toBe(false);
+    }
+  });
+
+  it('parses auto or a boolean, and names what is wrong otherwise', () => {
+    const parse = CONFIG_SCHEMA.LIVETRACE_READ_WORKER_AUDITS;
+    expect(parse(' auto ')).toBe('auto');
+    expect(parse('on')).toBe(true);
+    expect(parse('false')).toBe(false);
+    expect(() => parse('sometimes')).toThrow('expected true or false');
   });
 });
