@@ -1,7 +1,8 @@
 // The PostgreSQL side of the shipper (shipper.ts): rows travel column-wise, one array a column
 // through unnest(), in one named statement a table. A multi-row VALUES list was a new statement of
 // up to 65k parameters for PostgreSQL to parse and plan every batch, and pg's per-parameter
-// serialisation a fifth of the shipper's CPU (bench/api/RESULTS-postgres.md).
+// serialisation a fifth of the shipper's CPU (bench/api/RESULTS-postgres.md). A claimed range's rows,
+// new to PostgreSQL, go by binary COPY instead (binaryCopy, copyIn; shipper.ts copyFresh).
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';

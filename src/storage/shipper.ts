@@ -1,5 +1,5 @@
-// Copies the spool's changed rows to PostgreSQL (issue 19), the PostgreSQL way: multi-row
-// INSERT … ON CONFLICT (key) DO UPDATE, one transaction a batch. The spool is the agent's bounded
+// Copies the spool's changed rows to PostgreSQL (issue 19), one transaction a batch: a claimed
+// range's new rows by binary COPY, logged rows by INSERT … ON CONFLICT (key) DO UPDATE. The spool is the agent's bounded
 // local queue: while PostgreSQL is away the agent goes on tracing into it, /health and the metrics
 // say so, and the backlog is shipped when it comes back. A change is forgotten (its ship_log entry
 // deleted) only after PostgreSQL committed it, so a restart of either side loses nothing that the
