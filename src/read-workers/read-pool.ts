@@ -151,7 +151,7 @@ export function readWorkerCount(config: Pick<LivetraceConfig, 'LIVETRACE_READ_WO
 
 /**
  * Whether the audits go to the reader threads too, from LIVETRACE_READ_WORKER_AUDITS: `auto` is yes
- * on SQLite, where the event loop was what bounded them (a 2-core api at 8 connections: 1.4-1.6× the
+ * on SQLite, where the event loop was what bounded them (a 2-core api at 8 connections: 1.37-1.57× the
  * requests/s, p50 -22 to -43 %), and no on PostgreSQL, where the api, its server and the client share
  * the cores and the hand-off only added CPU (p99 +25-30 % on 2 cores; bench/api/RESULTS-postgres.md,
  * stop 20).
