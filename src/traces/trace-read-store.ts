@@ -2,7 +2,7 @@
 // the rules, logical-flow snapshots and OVN objects they point to, and its ports, as the API shows
 // them; `GET /traces`'s query. Reads go through a SqlReader (storage/sql.ts): the service's
 // `storage.query` (TraceStore, trace-store.ts: SQLite or PostgreSQL), or the trace reader worker's
-// own SQLite connection (trace-read-worker.ts). The SQL is written once for both dialects.
+// own connection (src/read-workers/read-worker.ts). The SQL is written once for both dialects.
 import { makeCursor, makeTraceCursor, Page, TracePosition } from '../common/query';
 import type { SqlReader } from '../storage/sql';
 import { citesSql, CITES_HINT, CITES_LFLOW, tracesCiting } from './citation-store';
