@@ -45,7 +45,7 @@ function tlsFromEnv(): object | undefined {
 /**
  * pg's pool options for the central database: TLS from the PG* files, timeouts, keepalive, JIT off,
  * the SQLite-like type parsers. One owner for the TypeORM data source (below) and the trace reader
- * workers' own pools (src/traces/trace-read-worker.ts), so both read the same values the same way.
+ * workers' own pools (src/read-workers/read-worker.ts), so both read the same values the same way.
  */
 export function pgPoolOptions(url: string, poolSize = 10) {
   const ssl = tlsFromEnv();
