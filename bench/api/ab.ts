@@ -26,7 +26,7 @@ import { get } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { targets } from './app-config';
+import { OFFLINE_ENV, targets } from './app-config';
 import { cannon, CannonResult } from './cannon';
 import { dbFile } from './generate';
 import { clusterCpuSeconds } from './postgres-lib';
@@ -53,14 +53,7 @@ async function startApi(tree: 'ref' | 'new', dir: string, db: string, spool: str
   const port = 23000 + Math.floor(Math.random() * 2000);
   const env = {
     ...process.env,
-    LIVETRACE_POLLER: 'false',
-    OVN_NB_DB: 'unix:/nonexistent/nb.sock',
-    OVN_SB_DB: 'unix:/nonexistent/sb.sock',
-    OVS_DB: 'unix:/nonexistent/db.sock',
-    LIVETRACE_VSWITCHD_CTL: '/nonexistent/ovs-vswitchd.ctl',
-    LIVETRACE_LOG_LEVEL: 'error',
-    LIVETRACE_RETENTION_DAYS: '0',
-    LIVETRACE_RETENTION_ROWS: '0',
+    ...OFFLINE_ENV,
     LIVETRACE_DB: db,
     LIVETRACE_SPOOL: spool,
     LIVETRACE_ROLE: 'api',

@@ -7,19 +7,21 @@ import type { LivetraceConfig } from '../../src/config/config.schema';
 import { dbFile, TENANTS } from './generate';
 import { rng } from './world';
 
-/** An app over a stored history only: no daemon to reach, no poller, no retention. */
+/** The environment of an app over a stored history only: no daemon to reach, no poller, no retention. */
+export const OFFLINE_ENV: Readonly<Record<string, string>> = {
+  LIVETRACE_POLLER: 'false',
+  OVN_NB_DB: 'unix:/nonexistent/nb.sock',
+  OVN_SB_DB: 'unix:/nonexistent/sb.sock',
+  OVS_DB: 'unix:/nonexistent/db.sock',
+  LIVETRACE_VSWITCHD_CTL: '/nonexistent/ovs-vswitchd.ctl',
+  LIVETRACE_LOG_LEVEL: 'error',
+  LIVETRACE_RETENTION_DAYS: '0',
+  LIVETRACE_RETENTION_ROWS: '0',
+};
+
+/** An app over a stored history only (OFFLINE_ENV), in this process. */
 export function offlineAppConfig(env: Record<string, string>): LivetraceConfig {
-  return loadConfig({
-    LIVETRACE_POLLER: 'false',
-    OVN_NB_DB: 'unix:/nonexistent/nb.sock',
-    OVN_SB_DB: 'unix:/nonexistent/sb.sock',
-    OVS_DB: 'unix:/nonexistent/db.sock',
-    LIVETRACE_VSWITCHD_CTL: '/nonexistent/ovs-vswitchd.ctl',
-    LIVETRACE_LOG_LEVEL: 'error',
-    LIVETRACE_RETENTION_DAYS: '0',
-    LIVETRACE_RETENTION_ROWS: '0',
-    ...env,
-  });
+  return loadConfig({ ...OFFLINE_ENV, ...env });
 }
 
 export function historyAppConfig(n: number): LivetraceConfig {
