@@ -1,6 +1,6 @@
 // What a resume of GET /traces/stream by a plain trace id costs across writer slots
-// (src/traces/trace-slot-store.ts resumeFloors: a binary search on trace's primary key, every slot
-// in step): S slots of N traces each (ids follow time within a slot, slots interleaved in time),
+// (src/traces/trace-slot-store.ts resumeFloors: one range of the time index, the first id from the
+// anchor's time in each slot): S slots of N traces each (ids follow time within a slot, slots interleaved in time),
 // on SQLite (a file) and on PostgreSQL (a cluster of the bench's own, scripts/pg-cluster), the
 // statements it ran and its time, p50/p99 over anchors spread through the history.
 //   npx ts-node --transpile-only bench/stream/resume-floors.ts [slots=1000] [perSlot=1000] [runs=20]
@@ -43,7 +43,8 @@ async function main(): Promise<void> {
   const file = join(mkdtempSync(join(tmpdir(), 'livetrace-resume-')), 'db.sqlite');
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.exec('CREATE TABLE trace (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL)');
+  // The time index as the schema has it (migrations: SQLite's holds the rowid, PostgreSQL's the id).
+  db.exec('CREATE TABLE trace (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL); CREATE INDEX idx_trace_created ON trace (created_at)');
   const ins = db.prepare('INSERT INTO trace (id, created_at) VALUES (?, ?)');
   db.transaction(() => {
     for (const r of rows()) ins.run(...r);
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   const pg = startPostgres();
   const pool = new Pool({ connectionString: await pg.database('resume') });
   try {
-    await pool.query('CREATE TABLE trace (id bigint PRIMARY KEY, created_at text NOT NULL)');
+    await pool.query('CREATE TABLE trace (id bigint PRIMARY KEY, created_at text COLLATE "C" NOT NULL); CREATE INDEX idx_trace_created ON trace (created_at, id)');
     let batch: Array<[number, string]> = [];
     const flush = async () => {
       await pool.query('INSERT INTO trace (id, created_at) SELECT * FROM unnest($1::bigint[], $2::text[])', [batch.map((b) => b[0]), batch.map((b) => b[1])]);

@@ -30,48 +30,21 @@ export async function newestPerSlot(q: SqlReader): Promise<Map<number, number>> 
 
 /**
  * For a resume by one trace id (a plain id, not the stream's own position): in every other slot,
- * the id to resume after so that each trace stored from `time` on comes, i.e. the slot's newest
- * trace older than `time` (its base when it has none). Ids follow trace time within a slot (one
- * writer, one clock), so this is a binary search on the primary key, every slot in step: one
- * statement a step, at most 41 (a slot's ids span 2^40), each one index probe a slot still
- * searching; a slot whose newest trace is older costs nothing more.
+ * the id to resume after so that every trace stored with a time from `time` on comes: one below
+ * the slot's first such trace (its newest when it has none). Not a search by id: a trace's time is
+ * not monotonic in id even within one writer (an ingested event keeps its own time, a clock steps
+ * back), and a search that meets such a trace skips newer ones. One statement, one range of the
+ * time index (idx_trace_created holds the id): its cost is the traces stored since `time`, which
+ * the stream sends anyway (each slot's catch-up is bounded). An older trace above the floor comes
+ * too: a duplicate at worst, never a loss.
  */
 export async function slotFloorsAt(q: SqlReader, time: string, newest: ReadonlyMap<number, number>): Promise<Map<number, number>> {
-  const floors = new Map<number, number>();
+  const floors = new Map(newest);
   if (!newest.size) return floors;
-  const tops = await q.all<{ id: number | string; created_at: string }>(
-    `SELECT id, created_at FROM trace WHERE id IN (${q.inList('int')})`,
-    q.list([...newest.values()]),
-  );
-  // Per slot searching: every trace with id <= lo is older than `time`, every one with id >= hi is not.
-  const open = new Map<number, { lo: number; hi: number }>();
-  for (const r of tops) {
+  const firsts = await q.all<{ id: number | string }>(`SELECT MIN(id) AS id FROM trace WHERE created_at >= ? GROUP BY id / ${SLOT_SIZE}`, time);
+  for (const r of firsts) {
     const id = Number(r.id);
-    if (r.created_at < time) floors.set(slotOf(id), id);
-    else open.set(slotOf(id), { lo: slotBase(slotOf(id)), hi: id });
-  }
-  while (open.size) {
-    for (const [slot, b] of open) {
-      if (b.hi - b.lo > 1) continue;
-      floors.set(slot, b.lo);
-      open.delete(slot);
-    }
-    if (!open.size) break;
-    const mids = new Map([...open].map(([slot, b]) => [b.lo + Math.floor((b.hi - b.lo) / 2), slot]));
-    // The first trace at or after each mid (below the slot's hi, a trace: so within the slot).
-    const probes = await q.all<{ mid: number | string; id: number | string | null; created_at: string }>(
-      `SELECT m.value AS mid, (SELECT MIN(u.id) FROM trace u WHERE u.id >= m.value) AS id,
-         (SELECT u.created_at FROM trace u WHERE u.id >= m.value ORDER BY u.id LIMIT 1) AS created_at FROM (${q.inList('int')}) m`,
-      q.list([...mids.keys()]),
-    );
-    const byMid = new Map(probes.map((r) => [Number(r.mid), r]));
-    for (const [mid, slot] of mids) {
-      const b = open.get(slot)!;
-      const p = byMid.get(mid);
-      // None from mid up to hi, or the first of them is not older: so is every one from mid on.
-      if (!p || p.id === null || Number(p.id) >= b.hi || p.created_at >= time) b.hi = mid;
-      else b.lo = Number(p.id);
-    }
+    if (floors.has(slotOf(id))) floors.set(slotOf(id), id - 1);
   }
   return floors;
 }
