@@ -4,6 +4,7 @@ import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestj
 import type { Response } from 'express';
 import { badRequest } from '../common/api-error';
 import { cursor, limit, pathUuid, Query as Q, rejectUnknown } from '../common/query';
+import { sendJson } from '../common/send-json';
 import { LogicalFlowsService, NB_TABLES } from './logical-flows.service';
 
 @ApiTags('audit')
@@ -39,14 +40,4 @@ export class LogicalFlowsController {
     if (!(NB_TABLES as readonly string[]).includes(table)) throw badRequest('table', `must be one of ${NB_TABLES.join(', ')} (got ${JSON.stringify(table.slice(0, 64))})`);
     sendJson(res, await this.lflows.northboundFlowsJson(table, pathUuid(uuid, 'uuid'), cursor(q), limit(q)));
   }
-}
-
-/**
- * An audit's body, JSON the store wrote (logical-flow-store.ts; UTF-8 bytes from a reader thread),
- * sent as is with the header res.json would have set: returned to Nest, a string would go out as
- * text/html. express's ETag and Content-Length are over the same bytes either way.
- */
-function sendJson(res: Response, body: string | Buffer): void {
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.send(body);
 }

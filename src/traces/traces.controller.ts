@@ -2,6 +2,7 @@ import { Controller, Get, Header, Param, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { includes, limit, traceCursor, oneOf, pathId, Query as Q, rejectUnknown, str, time, uuid } from '../common/query';
+import { sendJson } from '../common/send-json';
 import { TracesService } from './traces.service';
 import { TRACE_EXAMPLE, TRACE_LIST_EXAMPLE } from './trace.examples';
 
@@ -50,8 +51,7 @@ export class TracesController {
       limit: limit(q),
       withSteps: includes(q, ['steps']).has('steps'),
     });
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.send(body);
+    sendJson(res, body);
   }
 
   @Get(':id')
