@@ -3,10 +3,10 @@
 // it is gone; restart() brings it back on the same socket paths and ports (new pid).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TlsFiles } from '../../src/ovsdb/remote';
+import { portsBelowEphemeral } from './ports';
 
 export const SCHEMAS = {
   nb: '/usr/share/ovn/ovn-nb.ovsschema',
@@ -43,14 +43,6 @@ export interface OvsdbServer {
   restart(): Promise<void>;
   /** Stops the server and removes its folder. Safe to call twice. */
   destroy(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 function alive(pid: number): boolean {
@@ -128,37 +120,51 @@ export async function startOvsdbServer(options: OvsdbServerOptions = {}): Promis
       }
     },
   };
-  if (options.tcp) {
-    const port = await freePort();
-    args.push(`--remote=ptcp:${port}:127.0.0.1`);
-    server.tcp = `tcp:127.0.0.1:${port}`;
-  }
-  if (options.ssl) {
-    const pki = makePki(dir);
-    const port = await freePort();
-    args.push(
-      `--private-key=${pki.server.privateKey}`,
-      `--certificate=${pki.server.certificate}`,
-      `--ca-cert=${pki.server.caCert}`,
-      `--remote=pssl:${port}:127.0.0.1`,
-    );
-    server.ssl = `ssl:127.0.0.1:${port}`;
+  // The remotes' ports are fixed before the start (restart() keeps them), and then checked to be held
+  // by this ovsdb-server: a port another test's listener took first (an HTTP server, another
+  // ovsdb-server) would answer our TLS hello in plain text, which CI once saw as "socket
+  // disconnected before secure TLS connection was established" on every ssl test.
+  const pki = options.ssl ? makePki(dir) : undefined;
+  if (pki) {
+    args.push(`--private-key=${pki.server.privateKey}`, `--certificate=${pki.server.certificate}`, `--ca-cert=${pki.server.caCert}`);
     server.tls = pki.client;
   }
-  args.push(db);
+  const remoteArgs = (): string[] => [
+    ...(server.tcp ? [`--remote=p${server.tcp.replace(/^tcp:127\.0\.0\.1:(\d+)$/, 'tcp:$1:127.0.0.1')}`] : []),
+    ...(server.ssl ? [`--remote=p${server.ssl.replace(/^ssl:127\.0\.0\.1:(\d+)$/, 'ssl:$1:127.0.0.1')}`] : []),
+  ];
+  const pickPorts = async (): Promise<void> => {
+    const [tcpPort, sslPort] = await portsBelowEphemeral(2);
+    if (options.tcp) server.tcp = `tcp:127.0.0.1:${tcpPort}`;
+    if (options.ssl) server.ssl = `ssl:127.0.0.1:${sslPort}`;
+  };
+  const holdsPorts = (pid: number): boolean =>
+    [server.tcp, server.ssl].every((remote) => {
+      if (!remote) return true;
+      const port = remote.slice(remote.lastIndexOf(':') + 1);
+      return execFileSync('ss', ['-Hltnp', `sport = :${port}`]).toString().includes(`pid=${pid},`);
+    });
 
   const launch = async (): Promise<void> => {
     rmSync(pidfile, { force: true });
-    execFileSync('ovsdb-server', args, { stdio: 'ignore', env: { ...process.env, OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir } });
+    execFileSync('ovsdb-server', [...args, ...remoteArgs(), db], { stdio: 'ignore', env: { ...process.env, OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir } });
     await poll(() => existsSync(pidfile) && existsSync(sock) && existsSync(ctlPath()), 'ovsdb-server sockets');
-    for (const remote of [server.tcp, server.ssl]) {
-      if (!remote) continue;
-      const port = Number(remote.slice(remote.lastIndexOf(':') + 1));
-      await poll(() => execFileSync('ss', ['-Hltn', `sport = :${port}`]).toString().includes(`:${port}`), `port ${port}`);
+    const pid = server.pid();
+    await poll(() => holdsPorts(pid), `ovsdb-server ${pid} to listen on ${[server.tcp, server.ssl].filter(Boolean).join(' and ')}`, 5_000);
+  };
+  const firstLaunch = async (): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      await pickPorts();
+      try {
+        return await launch();
+      } catch (err) {
+        await server.stop();
+        if (attempt === 5 || !(server.tcp || server.ssl)) throw err;
+      }
     }
   };
   try {
-    await launch();
+    await firstLaunch();
   } catch (err) {
     await server.destroy();
     throw err;

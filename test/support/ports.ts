@@ -20,3 +20,27 @@ export function freePort(): Promise<number> {
  * with one (EADDRINUSE in CI).
  */
 export const portBelowEphemeral = (span = 1): number => 20000 + Math.floor(Math.random() * (12000 - span));
+
+/**
+ * `count` distinct ports below the ephemeral range that nobody listens on now, for daemons that must
+ * be told their ports before they start (ovsdb-server's remotes, a raft cluster). Below the range, no
+ * client socket and no `listen(0)` of another test can take one between this check and the daemon's
+ * bind; a concurrent guess of another test still can, so callers check that their daemon holds them.
+ */
+export async function portsBelowEphemeral(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const guess = portBelowEphemeral();
+    if (ports.includes(guess) || !(await canListen(guess))) continue;
+    ports.push(guess);
+  }
+  return ports;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}

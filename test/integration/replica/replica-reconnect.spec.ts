@@ -10,7 +10,8 @@ import { ReplicaFollower } from '../../../src/ovsdb/replica/follower';
 import { Replica } from '../../../src/ovsdb/replica/replica';
 import { NORTHBOUND, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
 import { dumpTable, replicaTable } from '../../support/ovsdb-dump';
-import { freePort, nbctl, startOvsdbServer, OvsdbServer } from '../../support/ovsdb-server';
+import { nbctl, startOvsdbServer, OvsdbServer } from '../../support/ovsdb-server';
+import { portsBelowEphemeral } from '../../support/ports';
 import { waitFor } from '../../support/wait';
 
 jest.setTimeout(180_000);
@@ -84,14 +85,15 @@ describe('a three-member clustered southbound database', () => {
   });
 
   it('follows the leader, moves on when it dies, resumes without a full dump, ends equal to the server', async () => {
+    const ports = await portsBelowEphemeral(6);
     for (let i = 1; i <= 3; i++) {
       members.push({
         name: `s${i}`,
         db: join(dir, `s${i}.db`),
         ctl: join(dir, `s${i}.ctl`),
         pidfile: join(dir, `s${i}.pid`),
-        raft: `tcp:127.0.0.1:${await freePort()}`,
-        client: `tcp:127.0.0.1:${await freePort()}`,
+        raft: `tcp:127.0.0.1:${ports[2 * i - 2]}`,
+        client: `tcp:127.0.0.1:${ports[2 * i - 1]}`,
       });
     }
     execFileSync('ovsdb-tool', ['create-cluster', members[0].db, SB_SCHEMA, members[0].raft], { stdio: 'ignore' });
