@@ -45,11 +45,29 @@ export function pathId(value: string, name: string): number {
   return Number(value);
 }
 
+/**
+ * A year as toISOString writes it: four digits within 0000-9999, else signed six digits
+ * (`+010000`, `-000001`; `-000000` is no year and Date.parse refuses it).
+ */
+const ISO_YEAR = String.raw`(?:\d{4}|[+-]\d{6})`;
+
+/**
+ * Times are stored and compared as text, which orders them only while the year has four digits
+ * (`+010000-…` and `-000001-…` sort before `0000-…`): ingest refuses an event time outside these
+ * years, and since/until outside them would compare wrongly, so they are refused too.
+ */
+const FOUR_DIGIT_YEARS = { first: Date.parse('0000-01-01T00:00:00Z'), last: Date.parse('9999-12-31T23:59:59.999Z') };
+export const inFourDigitYears = (ms: number): boolean => ms >= FOUR_DIGIT_YEARS.first && ms <= FOUR_DIGIT_YEARS.last;
+export const FOUR_DIGIT_YEARS_TEXT = 'from year 0000 to 9999 in UTC';
+
+const DATE_START = new RegExp(String.raw`^${ISO_YEAR}-\d{2}-\d{2}T`);
+
 export function time(q: Query, name: string): string | undefined {
   const v = str(q, name, { max: 40 });
   if (v === undefined) return undefined;
   const t = Date.parse(v);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(v) || Number.isNaN(t)) throw badRequest(name, `must be an RFC 3339 time like 2026-11-27T05:00:00Z (got ${JSON.stringify(v)})`);
+  if (!DATE_START.test(v) || Number.isNaN(t)) throw badRequest(name, `must be an RFC 3339 time like 2026-11-27T05:00:00Z (got ${JSON.stringify(v)})`);
+  if (!inFourDigitYears(t)) throw badRequest(name, `must be ${FOUR_DIGIT_YEARS_TEXT}, as trace times are (got ${JSON.stringify(v)})`);
   return new Date(t).toISOString();
 }
 
@@ -81,8 +99,12 @@ export interface TracePosition {
   id: number;
 }
 
-/** The times a writer stamps (toISOString), and RFC 3339 with an offset. */
-const TRACE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+/**
+ * The times a writer stamps (toISOString, whatever the year: a trace ingested before ingest
+ * refused other years may still hold one, and its page's cursor must page on), and RFC 3339
+ * with an offset.
+ */
+const TRACE_TIME = new RegExp(String.raw`^${ISO_YEAR}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$`);
 
 export const makeTraceCursor = (p: TracePosition): string => Buffer.from(`at:${p.at};id:${p.id}`).toString('base64url');
 
@@ -102,7 +124,7 @@ export function traceCursor(q: Query): { before?: TracePosition; cursor?: number
   if (decoded.startsWith('id:')) return { cursor: id(decoded.slice(3)) };
   const m = /^at:([^;]*);id:(.*)$/s.exec(decoded);
   if (!m) throw badRequest('cursor', 'is not a cursor this API returned (neither a trace position nor an id)');
-  if (!TRACE_TIME.test(m[1])) throw badRequest('cursor', `its time must be an RFC 3339 time like 2026-11-27T05:00:00.000Z (got ${JSON.stringify(m[1].slice(0, 40))})`);
+  if (!TRACE_TIME.test(m[1]) || Number.isNaN(Date.parse(m[1]))) throw badRequest('cursor', `its time must be an RFC 3339 time like 2026-11-27T05:00:00.000Z (got ${JSON.stringify(m[1].slice(0, 40))})`);
   return { before: { at: m[1], id: id(m[2]) } };
 }
 

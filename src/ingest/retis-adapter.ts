@@ -65,7 +65,12 @@ export function parseRetis(text: string, opts: RetisOptions): RetisBatch {
   const byQueue = new Map<number, Upcall>();
   const upcalls: Upcall[] = [];
   const lookups = new Map<string, { line: number; ts: number }>();
-  const timeOf = (ns: number) => new Date(offsetMs === null ? opts.now : offsetMs + ns / 1e6).toISOString();
+  // A startup offset far out of range gives no Date (toISOString would throw): the event's time
+  // then says so, and validateEvent refuses that line naming its time.
+  const timeOf = (ns: number) => {
+    const at = new Date(offsetMs === null ? opts.now : offsetMs + ns / 1e6);
+    return Number.isNaN(at.getTime()) ? `out of range: startup offset ${offsetMs} ms + ${ns} ns` : at.toISOString();
+  };
   const emit = (line: number, e: EventV1) => {
     const v = validateEvent(e);
     if ('reason' in v) rejected.push({ line, reason: `retis event gave an invalid ${e.type}: ${v.reason}` });

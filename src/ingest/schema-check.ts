@@ -4,6 +4,8 @@
 // `oneOfRequired`: exactly one of the listed property sets). Hand-written so the service needs no
 // schema library, and so each error names the field and says what it must be.
 
+import { FOUR_DIGIT_YEARS_TEXT, inFourDigitYears } from '../common/query';
+
 export interface SchemaIssue {
   /** JSON pointer-ish path: `steps[2].table`; '' for the whole event. */
   readonly field: string;
@@ -101,6 +103,11 @@ function checkString(schema: Schema, value: unknown, field: string): SchemaIssue
   if (schema.format === 'uuid' && !UUID.test(value)) return issue(field, `must be a full lower-case UUID (got ${JSON.stringify(value.slice(0, 40))})`);
   if (schema.format === 'date-time' && (!DATE_TIME.test(value) || Number.isNaN(Date.parse(value)))) {
     return issue(field, `must be an RFC 3339 time like 2026-11-27T05:00:00Z (got ${JSON.stringify(value.slice(0, 40))})`);
+  }
+  // An offset can carry a four-digit year out of 0000-9999 in UTC ('9999-12-31T23:30:00-01:00'),
+  // which the store would write '+010000-…' and order as text before every other time.
+  if (schema.format === 'date-time' && !inFourDigitYears(Date.parse(value))) {
+    return issue(field, `must be ${FOUR_DIGIT_YEARS_TEXT} (got ${JSON.stringify(value.slice(0, 40))}, ${new Date(Date.parse(value)).toISOString()} in UTC)`);
   }
   if (typeof schema.pattern === 'string') {
     let re = patterns.get(schema.pattern);

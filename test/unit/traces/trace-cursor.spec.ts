@@ -1,7 +1,7 @@
 // GET /traces's cursor (common/query.ts): a position (trace time and id) the API returned, or an
 // `id:N` cursor from before lists were ordered by time; anything else is a 400 naming what is wrong.
 import { ApiError } from '../../../src/common/api-error';
-import { makeCursor, makeTraceCursor, traceCursor } from '../../../src/common/query';
+import { makeCursor, makeTraceCursor, time, traceCursor } from '../../../src/common/query';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64url');
 
@@ -40,5 +40,43 @@ describe('traceCursor', () => {
     expect(refusal(b64('at:2026-12-05T10:00:00Z;id:5;id:6'))).toMatch(/its trace id must be a positive integer/);
     expect(refusal(b64('id:9007199254740993'))).toMatch(/below 2\^53/);
     expect(refusal(b64('id:1e3'))).toMatch(/its trace id must be a positive integer/);
+  });
+
+  it('reads back a position whose time toISOString wrote with a six-digit year (a trace ingested at year -1 or 10000)', () => {
+    for (const ms of [Date.UTC(12345, 0, 2, 3, 4, 5, 678), Date.UTC(-1, 11, 31, 23), Date.UTC(10000, 0, 1)]) {
+      const p = { at: new Date(ms).toISOString(), id: 7 };
+      expect(p.at).toMatch(/^[+-]\d{6}-/);
+      expect(traceCursor({ cursor: makeTraceCursor(p) })).toEqual({ before: p });
+    }
+  });
+
+  it('still refuses a year that is neither four digits nor signed six, or no date at all', () => {
+    expect(refusal(b64('at:+12345-01-01T00:00:00.000Z;id:5'))).toMatch(/its time must be an RFC 3339 time .*"\+12345/);
+    expect(refusal(b64('at:0012345-01-01T00:00:00.000Z;id:5'))).toMatch(/its time must be/);
+    expect(refusal(b64('at:-000000-01-01T00:00:00.000Z;id:5'))).toMatch(/its time must be .*"-000000/);
+    expect(refusal(b64('at:2026-13-45T00:00:00.000Z;id:5'))).toMatch(/its time must be .*"2026-13-45/);
+  });
+});
+
+describe('since/until', () => {
+  function refused(v: string): { field: string; message: string } {
+    try {
+      time({ since: v }, 'since');
+    } catch (e) {
+      return (e as ApiError).getResponse() as { field: string; message: string };
+    }
+    throw new Error(`since ${v} was taken`);
+  }
+
+  it('takes an RFC 3339 time and answers it as the store writes it', () => {
+    expect(time({ until: '2026-12-05T12:00:00+02:00' }, 'until')).toBe('2026-12-05T10:00:00.000Z');
+    expect(time({ since: '0000-01-01T00:00:00Z' }, 'since')).toBe('0000-01-01T00:00:00.000Z');
+  });
+
+  it('refuses a time outside years 0000-9999 in UTC, which text order cannot place, naming the parameter', () => {
+    for (const v of ['+010000-01-01T00:00:00.000Z', '-000001-12-31T23:00:00.000Z', '9999-12-31T23:30:00-01:00', '0000-01-01T00:00:00+01:00']) {
+      expect(refused(v)).toMatchObject({ field: 'since', message: expect.stringMatching(/from year 0000 to 9999 in UTC/) });
+    }
+    expect(refused('+12345-01-01T00:00:00Z')).toMatchObject({ field: 'since', message: expect.stringMatching(/must be an RFC 3339 time/) });
   });
 });
