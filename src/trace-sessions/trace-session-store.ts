@@ -44,7 +44,17 @@ export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored:
 
 @Injectable()
 export class TraceSessionStore {
-  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'query'>) {}
+  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'query' | 'db'>) {}
+
+  /**
+   * This chassis's counters as this process's own database holds them: with PostgreSQL the spool,
+   * where the agent writes its row before it ships (a restart may come first); with SQLite the
+   * same database `query` reads.
+   */
+  ownCounters(id: number, chassis: string): SessionStats | undefined {
+    const r = this.storage.db.prepare('SELECT stats FROM trace_session_counter WHERE session_id = ? AND chassis = ?').get(id, chassis) as { stats: string } | undefined;
+    return r && parseStats(r.stats);
+  }
 
   /** The sessions still active (a restart reloads them; every agent polls them), with their counters. */
   async active(): Promise<TraceSessionJson[]> {

@@ -118,6 +118,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     for (const id of [...this.active.keys()]) if (!live.has(id)) this.active.delete(id);
     for (const id of [...this.endedHere]) if (!live.has(id)) this.endedHere.delete(id);
     const me = this.chassis;
+    const takenUp: Array<{ session: ActiveSession; hasRow: boolean; reload: boolean }> = [];
     for (const json of rows) {
       const held = this.active.get(json.id);
       const mine = held?.chassis ?? me;
@@ -135,26 +136,34 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
         this.log.warn(`session ${json.id}: ${(err as Error).message}; not carried out here`);
         continue;
       }
-      const local = { ...emptyStats(), ...json.perChassis[me] };
+      // With PostgreSQL this chassis's row may be in the spool only (a restart before it shipped):
+      // the spool's is the newer, as no one else writes it.
+      const own = this.sessions.ownCounters(json.id, me) ?? json.perChassis[me];
+      const local = { ...emptyStats(), ...own };
       const session: ActiveSession = { json, filter, selectedFlows: new Set(), local, chassis: me, storedElsewhere: elsewhere };
-      this.active.set(json.id, session);
-      // The first flush writes this chassis's row, which says it took the session up.
-      this.unflushed.add(session);
+      takenUp.push({ session, hasRow: own !== undefined, reload: own !== undefined || this.takenUpBefore(json, me) });
+    }
+    // This chassis's row says it took the session up, so it is written before the take-up is
+    // announced: an agent restarted at any moment after a 'created' (its includeExisting under
+    // way) reloads the session instead of taking it up as new again (duplicate traces).
+    const unwritten = takenUp.filter((t) => !t.hasRow);
+    if (unwritten.length) await this.store.writer.submit((tx) => unwritten.forEach(({ session: s }) => this.sessions.saveStats(tx, s.json.id, s.chassis, s.local)));
+    for (const { session, reload } of takenUp) {
+      this.active.set(session.json.id, session);
       // A restart's reload is quiet (the flows of the previous run were taken when the session was
       // new), but flows this run saw before the reload are new to the session: the tracer takes those.
-      this.emit(this.takenUpBefore(json, me) ? 'reloaded' : 'created', session);
+      this.emit(reload ? 'reloaded' : 'created', session);
     }
   }
 
   /**
-   * Whether an earlier run of this chassis carried the session out: its counter row says so (or,
-   * for a session from before per-chassis counters, it was made here before this run). Not
-   * whether this run's first poll took it up: a poll that waited for the local OVS database, or
-   * a central database that did not answer, must not make a new session a quiet reload (its
-   * includeExisting would be skipped).
+   * A session this chassis has no counter row for, from before per-chassis counters: whether it
+   * was made here before this run. Otherwise a reload is an earlier run's counter row, not whether
+   * this run's first poll took it up: a poll that waited for the local OVS database, or a central
+   * database that did not answer, must not make a new session a quiet reload (its includeExisting
+   * would be skipped).
    */
   private takenUpBefore(json: TraceSessionJson, me: string): boolean {
-    if (json.perChassis[me]) return true;
     return !Object.keys(json.perChassis).length && json.chassis === me && json.createdAt < this.startedAt;
   }
 

@@ -30,10 +30,27 @@ async function open(chassis: Chassis) {
   const store = new StoreService(ds, null, cfg);
   const sessions = new TraceSessionStore(store);
   const replicas = { chassisName: () => chassis.name, status: () => ({ synced: chassis.synced }) } as unknown as ReplicasService;
-  const svc = new TraceSessionsService(cfg, store, sessions, replicas);
   const events: Array<[string, number]> = [];
-  svc.on('created', (s) => events.push(['created', s.json.id]));
-  svc.on('reloaded', (s) => events.push(['reloaded', s.json.id]));
+  const services: TraceSessionsService[] = [];
+  const service = () => {
+    const svc = new TraceSessionsService(cfg, store, sessions, replicas);
+    svc.on('created', (s) => events.push(['created', s.json.id]));
+    svc.on('reloaded', (s) => events.push(['reloaded', s.json.id]));
+    services.push(svc);
+    return svc;
+  };
+  const svc = service();
+  /**
+   * The agent killed (nothing more of it runs: no timer, no last counter write) and started again
+   * on the same database: a new service that polls at its bootstrap.
+   */
+  const restart = async (killed: TraceSessionsService) => {
+    clearInterval((killed as unknown as { timer: NodeJS.Timeout }).timer);
+    services.splice(services.indexOf(killed), 1);
+    const next = service();
+    await next.onApplicationBootstrap();
+    return next;
+  };
   /** A session as an api instance (or another agent) writes it, with the counter rows of those that took it up. */
   const insert = (over: Partial<TraceSessionJson> = {}, rows: Record<string, number> = {}) =>
     store.writer.submit((tx) => {
@@ -46,12 +63,12 @@ async function open(chassis: Chassis) {
       return id;
     });
   const close = async () => {
-    await svc.beforeApplicationShutdown();
+    for (const svc of services) await svc.beforeApplicationShutdown();
     await store.beforeApplicationShutdown();
     await store.onApplicationShutdown();
     await ds.destroy();
   };
-  return { svc, store, insert, events, close };
+  return { svc, store, insert, events, restart, close };
 }
 
 /** What a trace job counts for a pass it traced and stored. */
@@ -129,5 +146,34 @@ describe('trace session counters', () => {
     // One row, with the count: not a second row holding a copy of the first's counts.
     expect(Object.keys(answer.perChassis)).toEqual([takenUpAs]);
     expect(answer.stats.stored).toBe(1);
+  });
+
+  it('an agent killed right after taking a session up, before any counter write, reloads it on restart (no second includeExisting)', async () => {
+    env = await open({ name: 'hv1', synced: true });
+    const { svc, insert, events, restart } = env;
+    const id = await insert();
+    await svc.onApplicationBootstrap();
+    expect(events).toEqual([['created', id]]);
+    // The includeExisting of the take-up has stored two traces; the timer has not written them yet.
+    tracedAndStored(svc, svc.active.get(id)!);
+    tracedAndStored(svc, svc.active.get(id)!);
+    const again = await restart(svc);
+    expect(events).toEqual([['created', id], ['reloaded', id]]);
+    // What the killed run had not written is lost to the counters, not traced again.
+    expect(again.active.get(id)!.local.stored).toBe(0);
+    expect((await again.get(id)).perChassis).toEqual({ hv1: emptyStats() });
+  });
+
+  it('a restart continues the counts this chassis wrote, from its own row', async () => {
+    env = await open({ name: 'hv1', synced: true });
+    const { svc, insert, events, restart } = env;
+    const id = await insert({}, { hv2: 5 });
+    await svc.onApplicationBootstrap();
+    for (let i = 0; i < 3; i++) tracedAndStored(svc, svc.active.get(id)!);
+    await svc.flush();
+    const again = await restart(svc);
+    expect(events).toEqual([['created', id], ['reloaded', id]]);
+    expect(again.active.get(id)!.local).toMatchObject({ selected: 3, traced: 3, stored: 3 });
+    expect(again.active.get(id)!.storedElsewhere).toBe(5);
   });
 });
