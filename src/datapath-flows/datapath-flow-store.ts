@@ -7,6 +7,7 @@
 // filter by logical port), never write them.
 import { Inject, Injectable } from '@nestjs/common';
 import type { Statement } from 'better-sqlite3';
+import { pushSignature } from '../ovs/push-signature';
 import { tunnelSignature } from '../ovs/tunnel-signature';
 import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
@@ -130,16 +131,20 @@ export class DatapathFlowStore {
 
   // ---- writes (inside writer jobs) ----------------------------------------------------
 
-  /** A new lifetime; returns its id. A tunnel arrival gets its signature (the key never changes after). */
+  /**
+   * A new lifetime; returns its id. A tunnel arrival gets its tunnel signature, a pass that pushes a
+   * tunnel its push signature (key and actions never change after: other ones are another lifetime).
+   */
   create(tx: WriteContext, l: NewLifetime): number {
     const sig = tunnelSignature(l.key, Number(l.recircId));
+    const pushSig = pushSignature(l.actions);
     return Number(
       tx
         .stmt(
-          `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source, tunnel_sig)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source, tunnel_sig, push_sig)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(l.chassis, l.ufid, l.firstSeen, l.lastSeen, l.inPort, l.recircId, l.key, l.actions, l.packets, l.bytes, l.used, l.source, sig).lastInsertRowid,
+        .run(l.chassis, l.ufid, l.firstSeen, l.lastSeen, l.inPort, l.recircId, l.key, l.actions, l.packets, l.bytes, l.used, l.source, sig, pushSig).lastInsertRowid,
     );
   }
 

@@ -8,6 +8,7 @@ import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'ty
 @Index('idx_dpflow_live', ['chassis', 'removedAt'])
 @Index('idx_dpflow_ingest_open', ['lastSeen'], { where: "removed_at IS NULL AND source = 'ingest'" })
 @Index('idx_dpflow_tunnel', ['tunnelSig', 'chassis', 'removedAt', 'firstSeen'], { where: 'tunnel_sig IS NOT NULL' })
+@Index('idx_dpflow_push', ['pushSig', 'chassis', 'removedAt', 'firstSeen'], { where: 'push_sig IS NOT NULL' })
 export class DatapathFlowEntity {
   @PrimaryGeneratedColumn() id!: number;
   @Column('text') chassis!: string;
@@ -28,6 +29,8 @@ export class DatapathFlowEntity {
   @Column('text') source!: string;
   /** A tunnel arrival's signature, `dst|vni|ingress|egress` (src/ovs/tunnel-signature.ts); NULL for any other flow. */
   @Column('text', { name: 'tunnel_sig', nullable: true }) tunnelSig!: string | null;
+  /** The tunnels its actions push, `ip|vni|ingress|egress` (src/ovs/push-signature.ts: `*` where several pushes differ); NULL when none. */
+  @Column('text', { name: 'push_sig', nullable: true }) pushSig!: string | null;
 }
 
 @Entity('recirc_edge', { withoutRowid: true })

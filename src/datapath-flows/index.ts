@@ -2,7 +2,7 @@
 // read them: GET /datapath-flows, GET /datapath-flows/:ufid.
 //
 // May import: traces (a lifetime's traces), shared (storage, common, openapi), ovs (a tunnel
-// arrival's signature, written with its lifetime).
+// arrival's and a push's signatures, written with its lifetime).
 //
 // Entry points: DatapathFlowStoreModule (DatapathFlowStore: the one way into the lifetimes, for
 // the poller, the vlog source and ingest), DatapathFlowsModule (the routes).

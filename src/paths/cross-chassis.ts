@@ -10,7 +10,8 @@ import type { TraceRow } from '../traces/trace-store';
 import type { BuiltPath } from './path-builder';
 import { LinkFlowRow, PathStore } from './path-store';
 import type { StoredPathVerdict } from './path-verdict';
-import { signaturesReaching } from '../ovs/tunnel-signature';
+import { pushSignaturesSought } from '../ovs/push-signature';
+import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
 import { arrivalOf, LinkFlow, linkTunnels, pushesOf, senderOf } from './tunnel-link';
 
 /** Chassis hops followed from one packet: a tunnel loop in the data stops here. */
@@ -116,9 +117,12 @@ export class CrossChassisPaths {
     const receiver = linkFlow(row);
     const arrival = arrivalOf(receiver);
     if (!arrival?.src) return undefined;
+    // No dst, no signature: no push can be told to reach it (the search by `dst=` text found none either).
+    const sought = pushSignaturesSought(tunnelSignature(row.key, receiver.recircId));
+    if (!sought) return undefined;
     const skew = this.config.LIVETRACE_TUNNEL_SKEW_MS;
     const side = { chassis: this.chassisOfIp(arrival.src), notChassis: row.chassis };
-    const senders = await this.store.senders(side, arrival.dst ?? '', new Date(receiver.from - skew).toISOString(), new Date(receiver.to + skew).toISOString());
+    const senders = await this.store.senders(side, sought, new Date(receiver.from - skew).toISOString(), new Date(receiver.to + skew).toISOString());
     return senderOf(receiver, senders.map(linkFlow), skew)?.row.trace_id ?? undefined;
   }
 

@@ -2,6 +2,7 @@
 // that link their datapath flows. Writes run in the caller's writer transaction; reads are the
 // API's (GET /paths/:id, the cross-check) and go through `storage.query` (SQLite or PostgreSQL).
 import { Inject, Injectable } from '@nestjs/common';
+import type { PushSignatureSeek } from '../ovs/push-signature';
 import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
@@ -136,47 +137,37 @@ export class PathStore {
   }
 
   /**
-   * Passes on chassis other than `notChassis` whose actions push a tunnel to `dst`, lifetime meeting
-   * [from, to], each with its newest trace: the senders an arrival could have come from.
+   * Passes on chassis other than `notChassis` whose push signature is among `sought`
+   * (pushSignaturesSought of the receiver's tunnel signature: the receiver's dst or `*`, its VNI and
+   * port keys or `*|*|*`, prefixes where its mask wildcards a part) and whose lifetime meets
+   * [from, to], each with its newest trace: the senders an arrival could have come from. Index seeks
+   * and ranges (idx_dpflow_push: the live ones, then those removed since `from`, first seen by `to`
+   * read from the index), not a search of the sending chassis's actions; senderOf decides on the rest.
    */
-  senders(side: LinkSide, dst: string, from: string, to: string): Promise<LinkFlowRow[]> {
-    const has = this.contains();
-    return this.candidates(side, `(${has('f.actions', "'tnl_push('")} OR ${has('f.actions', "'set(tunnel('")}) AND ${has('f.actions', '?')}`, dst, from, to);
-  }
-
-  /**
-   * "`text` holds `needle`", byte for byte: SQLite's instr, PostgreSQL's strpos (same arguments,
-   * same answer; neither has the other's). Not LIKE: `_` in tnl_push( is a wildcard there, and
-   * SQLite's LIKE ignores case.
-   */
-  private contains(): (text: string, needle: string) => string {
-    const fn = this.q.dialect === 'postgres' ? 'strpos' : 'instr';
-    return (text, needle) => `${fn}(${text}, ${needle}) > 0`;
-  }
-
-  /**
-   * The senders' candidates: flows of the other side alive in [from, to] with a trace. With the other chassis's name (the
-   * southbound Encap of the tunnel's IP) the walk is that chassis's live and recently removed flows
-   * (idx_dpflow_live, two ranges), not the whole table. Newest first, ties by id (the LIMIT and
-   * the nearest-candidate pick see the same order on both databases).
-   */
-  private candidates(side: LinkSide, match: string, dst: string, from: string, to: string): Promise<LinkFlowRow[]> {
-    const needle = `dst=${dst},`;
-    if (side.chassis !== null) {
-      return this.q.all<LinkFlowRow>(
-        `SELECT ${LINK_COLUMNS} FROM datapath_flow f
-          WHERE f.id IN (SELECT id FROM datapath_flow WHERE chassis = ? AND removed_at IS NULL
-                         UNION ALL SELECT id FROM datapath_flow WHERE chassis = ? AND removed_at >= ?)
-            AND ${match} ${TAIL}`,
-        side.chassis,
-        side.chassis,
-        from,
-        needle,
-        to,
-        from,
-      );
+  senders(side: LinkSide, sought: PushSignatureSeek, from: string, to: string): Promise<LinkFlowRow[]> {
+    const onChassis = side.chassis !== null ? 'AND f2.chassis = ?' : '';
+    const at = side.chassis !== null ? [side.chassis] : [];
+    // One shape a subquery, each a seek or one range of the index: the exact values, then each prefix.
+    const shapes: Array<{ sql: string; params: string[] }> = [
+      { sql: `f2.push_sig IN (${sought.exact.map(() => '?').join(', ')})`, params: sought.exact },
+      ...sought.prefixes.map((p) => ({ sql: 'f2.push_sig >= ? AND f2.push_sig < ?', params: [p.from, p.below] })),
+    ];
+    const subqueries: string[] = [];
+    const params: unknown[] = [];
+    for (const shape of shapes) {
+      subqueries.push(`SELECT f2.id FROM datapath_flow f2 WHERE ${shape.sql} ${onChassis} AND f2.removed_at IS NULL AND f2.first_seen <= ?`);
+      params.push(...shape.params, ...at, to);
+      subqueries.push(`SELECT f2.id FROM datapath_flow f2 WHERE ${shape.sql} ${onChassis} AND f2.removed_at >= ? AND f2.first_seen <= ?`);
+      params.push(...shape.params, ...at, from, to);
     }
-    return this.q.all<LinkFlowRow>(`SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.chassis <> ? AND ${match} ${TAIL}`, side.notChassis, needle, to, from);
+    const notChassis = side.chassis !== null ? '' : 'AND f.chassis <> ?';
+    return this.q.all<LinkFlowRow>(
+      `SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.id IN (${subqueries.join(' UNION ALL ')}) ${notChassis} ${TAIL}`,
+      ...params,
+      ...(side.chassis !== null ? [] : [side.notChassis]),
+      to,
+      from,
+    );
   }
 
   /** Whether any chassis by this name has written a datapath flow into this store (an agent runs there). */

@@ -22,6 +22,7 @@ import { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { oneChassis } from '../../support/cross-chassis';
 import { recircIdHex } from '../../../src/ovs/ids';
+import { pushSignature } from '../../../src/ovs/push-signature';
 import { tunnelSignature } from '../../../src/ovs/tunnel-signature';
 
 const FIX = join(__dirname, '../../fixtures/captured-multichassis/debian12');
@@ -51,12 +52,12 @@ describe('a path across chassis (GET /paths/:id)', () => {
   let store: PathStore;
   let traces: TraceStore;
 
-  /** One pass as an agent stores it (the tunnel signature as DatapathFlowStore.create writes it): its datapath flow, its trace (with the pass verdict) under a path of its chassis. */
+  /** One pass as an agent stores it (the tunnel and push signatures as DatapathFlowStore.create writes them): its datapath flow, its trace (with the pass verdict) under a path of its chassis. */
   function pass(chassis: string, l: Line, at: number, verdict: Record<string, unknown>, pathId?: number): { flow: number; trace: number; path: number } {
     const flow = Number(db.prepare(
-      `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source, tunnel_sig)
-       VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 1, 98, 'poller', ?)`,
-    ).run(chassis, `ufid-${chassis}-${at}-${l.recirc}`, iso(at), iso(at + 50), recircIdHex(l.recirc), l.key, l.actions, tunnelSignature(l.key, l.recirc)).lastInsertRowid);
+      `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source, tunnel_sig, push_sig)
+       VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 1, 98, 'poller', ?, ?)`,
+    ).run(chassis, `ufid-${chassis}-${at}-${l.recirc}`, iso(at), iso(at + 50), recircIdHex(l.recirc), l.key, l.actions, tunnelSignature(l.key, l.recirc), pushSignature(l.actions)).lastInsertRowid);
     const path = pathId ?? Number(db.prepare("INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, '{}')").run(chassis, iso(at), iso(at)).lastInsertRowid);
     const v = { kinds: [], logicalPorts: [], logicalFlow: null, northbound: null, tunnels: [], recircIds: [], reason: null, ...verdict };
     const trace = Number(db.prepare(
