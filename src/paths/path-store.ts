@@ -147,6 +147,10 @@ export class PathStore {
   senders(side: LinkSide, sought: PushSignatureSeek, from: string, to: string): Promise<LinkFlowRow[]> {
     const onChassis = side.chassis !== null ? 'AND f2.chassis = ?' : '';
     const at = side.chassis !== null ? [side.chassis] : [];
+    // Without statistics SQLite prefers idx_dpflow_live's two equalities (chassis, removed_at IS
+    // NULL: every live flow of the sender) to a prefix's range of push_sig; INDEXED BY is SQLite's
+    // alone (PostgreSQL plans from its statistics).
+    const seekIn = `datapath_flow f2${this.q.dialect === 'sqlite' ? ' INDEXED BY idx_dpflow_push' : ''}`;
     // One shape a subquery, each a seek or one range of the index: the exact values, then each prefix.
     const shapes: Array<{ sql: string; params: string[] }> = [
       { sql: `f2.push_sig IN (${sought.exact.map(() => '?').join(', ')})`, params: sought.exact },
@@ -155,9 +159,9 @@ export class PathStore {
     const subqueries: string[] = [];
     const params: unknown[] = [];
     for (const shape of shapes) {
-      subqueries.push(`SELECT f2.id FROM datapath_flow f2 WHERE ${shape.sql} ${onChassis} AND f2.removed_at IS NULL AND f2.first_seen <= ?`);
+      subqueries.push(`SELECT f2.id FROM ${seekIn} WHERE ${shape.sql} ${onChassis} AND f2.removed_at IS NULL AND f2.first_seen <= ?`);
       params.push(...shape.params, ...at, to);
-      subqueries.push(`SELECT f2.id FROM datapath_flow f2 WHERE ${shape.sql} ${onChassis} AND f2.removed_at >= ? AND f2.first_seen <= ?`);
+      subqueries.push(`SELECT f2.id FROM ${seekIn} WHERE ${shape.sql} ${onChassis} AND f2.removed_at >= ? AND f2.first_seen <= ?`);
       params.push(...shape.params, ...at, from, to);
     }
     const notChassis = side.chassis !== null ? '' : 'AND f.chassis <> ?';
