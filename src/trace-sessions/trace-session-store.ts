@@ -56,31 +56,37 @@ export class TraceSessionStore {
     return r && parseStats(r.stats);
   }
 
-  /** The sessions still active (a restart reloads them; every agent polls them), with their counters. */
-  async active(): Promise<TraceSessionJson[]> {
-    return this.withCounters(await this.storage.query.all<SessionRow>(`SELECT * FROM trace_session WHERE state = 'active' ORDER BY id`));
+  /**
+   * The sessions stored as active (a restart reloads them; every agent polls them), with their
+   * counters. One past its expiry is among them, answered as expired (see fromRow): an agent
+   * ends it in the store, and takes it up no more.
+   */
+  async active(now = new Date().toISOString()): Promise<TraceSessionJson[]> {
+    return this.withCounters(await this.storage.query.all<SessionRow>(`SELECT * FROM trace_session WHERE state = 'active' ORDER BY id`), now);
   }
 
-  async get(id: number): Promise<TraceSessionJson | undefined> {
+  async get(id: number, now = new Date().toISOString()): Promise<TraceSessionJson | undefined> {
     const r = await this.storage.query.get<SessionRow>('SELECT * FROM trace_session WHERE id = ?', id);
-    return r && (await this.withCounters([r]))[0];
+    return r && (await this.withCounters([r], now))[0];
   }
 
-  /** Newest first (limit + 1 rows: the extra one says a next page exists). */
-  async list(opts: { state?: string; cursor?: number; limit: number }): Promise<TraceSessionJson[]> {
+  /** Newest first (limit + 1 rows: the extra one says a next page exists), by state as answered. */
+  async list(opts: { state?: string; cursor?: number; limit: number }, now = new Date().toISOString()): Promise<TraceSessionJson[]> {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (opts.state) where.push('state = ?') && args.push(opts.state);
+    if (opts.state === 'active') where.push(`state = 'active' AND (expires_at IS NULL OR expires_at > ?)`) && args.push(now);
+    else if (opts.state === 'expired') where.push(`(state = 'expired' OR (state = 'active' AND expires_at <= ?))`) && args.push(now);
+    else if (opts.state) where.push('state = ?') && args.push(opts.state);
     if (opts.cursor) where.push('id < ?') && args.push(opts.cursor);
     const rows = await this.storage.query.all<SessionRow>(
       `SELECT * FROM trace_session ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`,
       ...args,
       opts.limit + 1,
     );
-    return this.withCounters(rows);
+    return this.withCounters(rows, now);
   }
 
-  private async withCounters(rows: SessionRow[]): Promise<TraceSessionJson[]> {
+  private async withCounters(rows: SessionRow[], now: string): Promise<TraceSessionJson[]> {
     if (!rows.length) return [];
     const q = this.storage.query;
     const counters = await q.all<{ session_id: number; chassis: string; stats: string }>(
@@ -90,7 +96,7 @@ export class TraceSessionStore {
     return rows.map((r) => {
       const perChassis: Record<string, SessionStats> = {};
       for (const c of counters) if (c.session_id === r.id) perChassis[c.chassis] = parseStats(c.stats);
-      const json = fromRow(r);
+      const json = fromRow(r, now);
       // Rows from before per-chassis counters keep their totals on the session row.
       if (Object.keys(perChassis).length) json.stats = addStats(Object.values(perChassis));
       return { ...json, perChassis };
@@ -113,10 +119,18 @@ export class TraceSessionStore {
 
   /**
    * Ends a session if it is still active; whoever comes first (an agent seeing it expire or reach
-   * maxTraces, an API asked to stop it) decides the state, the others change nothing.
+   * maxTraces, an API asked to stop it) decides the state, the others change nothing. An end at or
+   * after the expiry is the expiry, at expires_at: what every read answered from that moment on.
    */
   end(tx: WriteContext, id: number, state: TraceSessionJson['state'], endedAt: string): boolean {
-    return tx.stmt(`UPDATE trace_session SET state = ?, ended_at = ? WHERE id = ? AND state = 'active'`).run(state, endedAt, id).changes > 0;
+    return (
+      tx
+        .stmt(
+          `UPDATE trace_session SET state = CASE WHEN expires_at <= ? THEN 'expired' ELSE ? END,
+             ended_at = CASE WHEN expires_at <= ? THEN expires_at ELSE ? END WHERE id = ? AND state = 'active'`,
+        )
+        .run(endedAt, state, endedAt, endedAt, id).changes > 0
+    );
   }
 
   /** This chassis's counters for the session (its own row: no other agent writes it). */
@@ -161,7 +175,14 @@ interface SessionRow {
   on_chassis: string | null;
 }
 
-function fromRow(r: SessionRow): Omit<TraceSessionJson, 'perChassis'> {
+/**
+ * A session past its expiry is expired whether or not an agent has stored its end yet: none may
+ * run (an api instance's sessions), or none has looked in the second since. Answered so on read
+ * rather than ended by the reader, so an answer writes nothing and every api instance gives the
+ * same one; the agents' stored end says the same (end: at expires_at).
+ */
+function fromRow(r: SessionRow, now: string): Omit<TraceSessionJson, 'perChassis'> {
+  const expired = r.state === 'active' && r.expires_at !== null && r.expires_at <= now;
   return {
     id: r.id,
     chassis: r.chassis,
@@ -175,8 +196,8 @@ function fromRow(r: SessionRow): Omit<TraceSessionJson, 'perChassis'> {
     crossCheck: r.cross_check === 1,
     expiresAt: r.expires_at,
     onChassis: r.on_chassis ? (JSON.parse(r.on_chassis) as string[]) : null,
-    state: r.state,
-    endedAt: r.ended_at,
+    state: expired ? 'expired' : r.state,
+    endedAt: expired ? r.expires_at : r.ended_at,
     stats: parseStats(r.stats),
   };
 }

@@ -119,6 +119,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     for (const id of [...this.endedHere]) if (!live.has(id)) this.endedHere.delete(id);
     const me = this.chassis;
     const takenUp: Array<{ session: ActiveSession; hasRow: boolean; reload: boolean }> = [];
+    const expired: number[] = [];
     for (const json of rows) {
       const held = this.active.get(json.id);
       const mine = held?.chassis ?? me;
@@ -128,6 +129,12 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
         continue;
       }
       if (this.endedHere.has(json.id)) continue;
+      // Past its expiry before this chassis took it up (answered as expired since): not carried
+      // out (its includeExisting would trace for an ended session), its end stored.
+      if (json.state !== 'active') {
+        expired.push(json.id);
+        continue;
+      }
       if (json.onChassis && !json.onChassis.includes(me)) continue;
       let filter: CompiledFilter | undefined;
       try {
@@ -147,7 +154,13 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     // announced: an agent restarted at any moment after a 'created' (its includeExisting under
     // way) reloads the session instead of taking it up as new again (duplicate traces).
     const unwritten = takenUp.filter((t) => !t.hasRow);
-    if (unwritten.length) await this.store.writer.submit((tx) => unwritten.forEach(({ session: s }) => this.sessions.saveStats(tx, s.json.id, s.chassis, s.local)));
+    if (unwritten.length || expired.length) {
+      const at = new Date().toISOString();
+      await this.store.writer.submit((tx) => {
+        for (const { session: s } of unwritten) this.sessions.saveStats(tx, s.json.id, s.chassis, s.local);
+        for (const id of expired) this.sessions.end(tx, id, 'expired', at);
+      });
+    }
     for (const { session, reload } of takenUp) {
       this.active.set(session.json.id, session);
       // A restart's reload is quiet (the flows of the previous run were taken when the session was
@@ -182,7 +195,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
 
   async create(input: CreateSessionInput): Promise<TraceSessionJson> {
     // Every active session is checked against every new datapath flow: their number is bounded.
-    const activeNow = (await this.sessions.active()).length;
+    const activeNow = (await this.sessions.active()).filter((s) => s.state === 'active').length;
     if (activeNow >= this.config.LIVETRACE_MAX_SESSIONS) {
       throw new ApiError(409, `${activeNow} trace sessions are active (LIVETRACE_MAX_SESSIONS=${this.config.LIVETRACE_MAX_SESSIONS}): stop one first (DELETE /trace-sessions/:id)`, 'body');
     }

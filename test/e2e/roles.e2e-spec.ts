@@ -48,8 +48,9 @@ describe('LIVETRACE_ROLE=api', () => {
     db = join(dir, 'shared.sqlite');
     const vlog = join(dir, 'ovs-vswitchd.log');
     writeFileSync(vlog, '');
-    // An active session already expired, as the agents share it: the api must not take it up (it
-    // would end it, a write). The schema first, by a one-chassis service without a poller.
+    // A session stored active though its time is over (no agent ran to end it): the api takes it
+    // up no more than any session, writes nothing for it, and answers it expired. The schema
+    // first, by a one-chassis service without a poller.
     await (await startApp({ LIVETRACE_DB: db, LIVETRACE_POLLER: 'false' })).close();
     const setup = new Database(db);
     setup.prepare(
@@ -68,7 +69,7 @@ describe('LIVETRACE_ROLE=api', () => {
   it('starts no source and carries out no session', async () => {
     expect(app.get(TraceSessionsService).active.size).toBe(0);
     const sessions = await request(app.getHttpServer()).get('/trace-sessions').expect(200);
-    expect(sessions.body.items.map((x: { state: string }) => x.state)).toEqual(['active']);
+    expect(sessions.body.items.map((x: { state: string; endedAt: string }) => [x.state, x.endedAt])).toEqual([['expired', '2026-01-01T00:01:00.000Z']]);
     expect(app.get(VlogSourceService).enabled).toBe(false);
     expect(app.get(RetentionService).enabled).toBe(false);
     expect(app.get(PollerService).lastCycle).toBeFalsy();
@@ -120,8 +121,9 @@ describe('LIVETRACE_ROLE=api', () => {
     await http.post('/trace-sessions').send({ filter: 'icmp', chassis: 'a b' }).expect(400);
     const stopped = await http.delete(`/trace-sessions/${res.body.id}`).expect(200);
     expect(stopped.body).toMatchObject({ id: res.body.id, state: 'stopped' });
-    // The expired session of the agents is theirs to end.
+    // The session whose time is over is answered expired; its stored end is the agents' to write.
     const first = await http.get('/trace-sessions/1').expect(200);
-    expect(first.body.state).toBe('active');
+    expect(first.body).toMatchObject({ state: 'expired', endedAt: '2026-01-01T00:01:00.000Z' });
+    expect((await http.get('/trace-sessions?state=active')).body.items).toEqual([]);
   });
 });

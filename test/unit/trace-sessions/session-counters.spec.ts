@@ -21,12 +21,12 @@ interface Chassis {
   synced: boolean;
 }
 
-async function open(chassis: Chassis) {
+async function open(chassis: Chassis, env: Record<string, string> = {}) {
   const file = join(mkdtempSync(join(tmpdir(), 'livetrace-sessions-')), 'db.sqlite');
   const ds = new DataSource({ ...dataSourceOptions(file), logging: false });
   await ds.initialize();
   await ds.runMigrations();
-  const cfg = testConfig({ LIVETRACE_DB: file });
+  const cfg = testConfig({ LIVETRACE_DB: file, ...env });
   const store = new StoreService(ds, null, cfg);
   const sessions = new TraceSessionStore(store);
   const replicas = { chassisName: () => chassis.name, status: () => ({ synced: chassis.synced }) } as unknown as ReplicasService;
@@ -175,5 +175,60 @@ describe('trace session counters', () => {
     expect(events).toEqual([['created', id], ['reloaded', id]]);
     expect(again.active.get(id)!.local).toMatchObject({ selected: 3, traced: 3, stored: 3 });
     expect(again.active.get(id)!.storedElsewhere).toBe(5);
+  });
+});
+
+describe('a session past its duration', () => {
+  let env: Awaited<ReturnType<typeof open>> | undefined;
+  afterEach(async () => {
+    await env?.close();
+    env = undefined;
+  });
+  const storedState = (store: StoreService, id: number) => store.db.prepare('SELECT state, ended_at AS endedAt, expires_at AS expiresAt FROM trace_session WHERE id = ?').get(id);
+
+  it('is answered ended by an api instance with no agent running, which writes nothing for it', async () => {
+    env = await open({ name: 'api-1', synced: false }, { LIVETRACE_ROLE: 'api', LIVETRACE_MAX_SESSIONS: '1' });
+    const { svc, store } = env;
+    await svc.onApplicationBootstrap();
+    const created = await svc.create({ bridge: 'br-int', filter: 'icmp', durationSeconds: 1 });
+    expect(created).toMatchObject({ state: 'active', endedAt: null });
+    await waitFor('the session answered expired', async () => (await svc.get(created.id)).state === 'expired', 10_000);
+    expect(await svc.get(created.id)).toMatchObject({ state: 'expired', endedAt: created.expiresAt });
+    expect((await svc.list({ state: 'active', limit: 10 })).items).toEqual([]);
+    expect((await svc.list({ state: 'expired', limit: 10 })).items.map((x) => x.id)).toEqual([created.id]);
+    // Stopping it changes nothing: it ended when its time was over.
+    expect(await svc.stop(created.id)).toMatchObject({ state: 'expired', endedAt: created.expiresAt });
+    expect(storedState(store, created.id)).toEqual({ state: 'active', endedAt: null, expiresAt: created.expiresAt });
+    // It no longer holds a place under LIVETRACE_MAX_SESSIONS=1.
+    await expect(svc.create({ bridge: 'br-int', filter: 'icmp' })).resolves.toMatchObject({ state: 'active' });
+  }, 20_000);
+
+  it('is not taken up by an agent that comes after its expiry, which stores the end the api answered', async () => {
+    env = await open({ name: 'hv1', synced: true });
+    const { svc, store, insert, events } = env;
+    const now = Date.now();
+    const id = await insert({ createdAt: new Date(now - 2000).toISOString(), durationSeconds: 1, expiresAt: new Date(now - 1000).toISOString() });
+    const answered = await svc.get(id);
+    expect(answered).toMatchObject({ state: 'expired', endedAt: answered.expiresAt });
+    await svc.onApplicationBootstrap();
+    expect(events).toEqual([]);
+    expect(svc.active.size).toBe(0);
+    expect(storedState(store, id)).toEqual({ state: 'expired', endedAt: answered.expiresAt, expiresAt: answered.expiresAt });
+    expect(await svc.get(id)).toEqual(answered);
+  });
+
+  it('ends as expired at its expiry whoever ends it later (here an agent reaching maxTraces)', async () => {
+    env = await open({ name: 'hv1', synced: true });
+    const { svc, store, insert } = env;
+    const id = await insert({ maxTraces: 1, durationSeconds: 1, expiresAt: new Date(Date.now() + 60_000).toISOString() });
+    await svc.onApplicationBootstrap();
+    const s = svc.active.get(id)!;
+    // The agent's own clock passes the expiry before its housekeeping looks: the write that ends it says expired.
+    const past = new Date(Date.now() - 1000).toISOString();
+    await store.writer.submit((tx) => tx.stmt('UPDATE trace_session SET expires_at = ? WHERE id = ?').run(past, id));
+    s.json.expiresAt = past;
+    tracedAndStored(svc, s);
+    await waitFor('the end stored', () => (storedState(store, id) as { state: string }).state !== 'active', 10_000);
+    expect(storedState(store, id)).toEqual({ state: 'expired', endedAt: past, expiresAt: past });
   });
 });
