@@ -9,16 +9,19 @@
 // cheap statement a tick (the newest id of each slot, TraceStore.newestPerSlot: a loose index scan)
 // tells which slots had a commit; only those (and those within their reorder window) are walked,
 // each with the stream's filter newest first from the slot's top down to its floor (`above`: one
-// index range), at most MAX_SLOTS_A_POLL slots a stream a tick (those waiting longest first; the
-// rest at the next tick). A slot is the whole table on SQLite, so there it is the one walk it was.
+// range of trace's primary key; a port's by its time index, see walk), at most MAX_SLOTS_A_POLL
+// slots a stream a tick (those waiting longest first; the rest at the next tick). A slot is the
+// whole table on SQLite, so there it is the one walk it was.
 // The SSE id is the stream's position in every slot (stream-position.ts), so a resume gets each
 // slot's traces since, once.
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError } from '../common/api-error';
 import { formatPosition, mergeByTime, startPoints } from './stream-position';
+import type { TracePosition } from '../common/query';
 import type { TraceListQuery } from './trace-read-store';
 import type { TraceJson } from './trace-record';
+import { StreamSlotTimes } from './stream-slot-times';
 import { slotBase, slotOf } from './trace-slot-store';
 import { TraceStore } from './trace-store';
 import { TraceFilter, TracesService } from './traces.service';
@@ -70,6 +73,10 @@ export const MAX_SLOTS_A_POLL = 16;
 interface SlotState {
   /** Highest id sent (or the start point). */
   lastId: number;
+  /** Every id up to this was walked at least the reorder window ago: no walk looks below it again. */
+  doneTo: number;
+  /** The walks within the reorder window: when, and the slot's newest id they walked up to. */
+  walks: Array<{ at: number; top: number }>;
   /** Ids sent within the reorder window, with when: not sent again. */
   recent: Map<number, number>;
   /** For each poll within the reorder window that sent traces: when, and the highest id sent before it. */
@@ -112,7 +119,10 @@ const MAX_RETRY = 500;
 /** Tunnel arrivals read at most by one look (rows only: the links it follows are bounded in PortArrivals.since). */
 const FAR_LOOK = 1000;
 
-const newSlot = (lastId: number, seenNewest: number): SlotState => ({ lastId, recent: new Map(), history: [], seenNewest, polledAt: 0, farAfter: lastId });
+const newSlot = (lastId: number, seenNewest: number): SlotState => ({ lastId, doneTo: lastId, walks: [], recent: new Map(), history: [], seenNewest, polledAt: 0, farAfter: lastId });
+
+/** Where a slot's walk ends below: the window's (see walk), or what was walked a reorder window ago. */
+const floorOf = (st: SlotState): number => Math.max(Math.min(st.lastId, st.history[0]?.floor ?? st.lastId), st.doneTo);
 
 @Injectable()
 export class TraceStreamService implements BeforeApplicationShutdown {
@@ -123,12 +133,17 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   private ticking = false;
   private readonly log = new Logger('TraceStream');
   private farPassesSince?: FarPassesSince;
+  /** Where a port's walk starts in time, per slot (stream-slot-times.ts); none in unit tests without a store. */
+  private readonly slotTimes?: StreamSlotTimes;
 
   constructor(
     private readonly traces: TracesService,
     // Optional for unit tests (a fake of the list only); the type alone would not name the provider.
-    @Optional() @Inject(TraceStore) private readonly store?: Pick<TraceStore, 'newestPerSlot'> & Partial<Pick<TraceStore, 'resumeFloors'>>,
-  ) {}
+    @Optional() @Inject(TraceStore) private readonly store?: Pick<TraceStore, 'newestPerSlot'> & Partial<Pick<TraceStore, 'resumeFloors' | 'earliestIn'>>,
+  ) {
+    const read = store?.earliestIn?.bind(store);
+    if (read) this.slotTimes = new StreamSlotTimes(read);
+  }
 
   /** Set by the paths feature, which builds on this one (a routed packet's far passes need its links). */
   useFarPasses(f: FarPassesSince): void {
@@ -145,7 +160,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
 
   /** The newest trace id matching `filter` (all traces without one), 0 when there is none. */
   private async newest(filter: StreamFilter): Promise<number> {
-    const page = await this.page(filter, undefined, undefined, 1);
+    const page = await this.page(filter, {}, 1);
     return page.items[0]?.id ?? 0;
   }
 
@@ -156,9 +171,9 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     return n ? new Map([[slotOf(n), n]]) : new Map();
   }
 
-  private async page(filter: StreamFilter, cursor: number | undefined, above: number | undefined, limit: number): Promise<{ items: TraceJson[]; more: boolean }> {
+  private async page(filter: StreamFilter, at: { cursor?: number; above?: number; since?: string; before?: TracePosition }, limit: number): Promise<{ items: TraceJson[]; more: boolean }> {
     // The port's own rows: far passes are the stream's own look (poll), not the list's.
-    const body = await this.traces.listJson({ ...filter, cursor, above, limit, withSteps: false }, { far: false });
+    const body = await this.traces.listJson({ ...filter, ...at, limit, withSteps: false }, { far: false });
     const parsed = JSON.parse(body.toString('utf8')) as { items: TraceJson[]; next: string | null };
     return { items: parsed.items, more: parsed.next !== null };
   }
@@ -224,6 +239,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     try {
       const newest = await this.newestPerSlot();
       await Promise.all([...this.streams].map((s) => this.poll(s, newest)));
+      this.pruneSlotTimes();
     } catch (err) {
       // The reader restarting (503) or a query failing: the streams stay open and the next tick retries.
       this.log.warn(`trace stream poll failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -257,7 +273,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       const lists = new Map<number, TraceJson[]>();
       const gaps: string[] = [];
       for (const slot of due) {
-        const { found, gap } = await this.walk(s, slot, now);
+        const { found, gap } = await this.walk(s, slot, now, newest.get(slot) ?? s.slots.get(slot)!.seenNewest);
         lists.set(slot, found);
         if (gap) gaps.push(gap);
       }
@@ -291,6 +307,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       }
       for (const slot of due) {
         const st = s.slots.get(slot)!;
+        st.walks.push({ at: now, top: newest.get(slot) ?? st.seenNewest });
         st.seenNewest = Math.max(st.seenNewest, newest.get(slot) ?? -1);
         st.polledAt = now;
       }
@@ -304,32 +321,60 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   }
 
   /**
-   * The stream's traces in `slot` above its floor (the highest id sent before the oldest poll of the
-   * window: all of it was sent at that poll or later, so `recent` still has it), newest first from
-   * the slot's top; at most maxCatchUp of them, with the gap event when more were missed.
+   * The stream's traces in `slot` with ids in (floor, top], newest first; at most maxCatchUp of
+   * them, with the gap event when more were missed. The floor: the highest id sent before the
+   * oldest poll of the reorder window (all of it was sent at that poll or later, so `recent` still
+   * has it), or, when higher, the slot's newest id at a walk a reorder window ago (a quiet port's
+   * stream would read ever more of a busy slot). Without a port, a range of trace's primary key;
+   * with one, the port's time index (it has none by id) from the earliest trace time among the
+   * slot's ids above the floor (StreamSlotTimes, read not guessed: times are not monotonic in id),
+   * the ids a filter: the same traces as by id.
    */
-  private async walk(s: Stream, slot: number, now: number): Promise<{ found: TraceJson[]; gap?: string }> {
+  private async walk(s: Stream, slot: number, now: number, top: number): Promise<{ found: TraceJson[]; gap?: string }> {
     const st = s.slots.get(slot)!;
     while (st.history.length && now - st.history[0].at >= this.opts.reorderMs) st.history.shift();
+    while (st.walks.length && now - st.walks[0].at >= this.opts.reorderMs) st.doneTo = Math.max(st.doneTo, st.walks.shift()!.top);
     const since = st.history[0]?.at ?? now;
     for (const [id, t] of st.recent) if (t < since) st.recent.delete(id);
-    const floor = Math.min(st.lastId, st.history[0]?.floor ?? st.lastId);
+    const floor = floorOf(st);
     const found: TraceJson[] = [];
-    let cursor = slotBase(slot + 1);
+    if (top <= floor) return { found };
+    let from: string | undefined;
+    if (s.filter.logicalPort !== undefined && this.slotTimes) {
+      const at = await this.slotTimes.earliest(slot, floor, top);
+      if (at === null) return { found };
+      from = at;
+    }
+    const range: { cursor: number; above: number; since?: string; before?: TracePosition } = { cursor: top + 1, above: floor, since: from };
     for (;;) {
-      const { items, more } = await this.page(s.filter, cursor, floor, PAGE);
+      const { items, more } = await this.page(s.filter, range, PAGE);
       const fresh = items.filter((t) => t.id > floor);
       found.push(...fresh.filter((t) => !st.recent.has(t.id)));
       if (fresh.length < items.length || !more || found.length > this.opts.maxCatchUp) break;
-      cursor = items[items.length - 1].id;
+      const last = items[items.length - 1];
+      // By time the next page is below the last one's position; by id below its id.
+      if (from !== undefined) range.before = { at: last.createdAt, id: last.id };
+      else range.cursor = last.id;
     }
     if (found.length <= this.opts.maxCatchUp) return { found };
-    // Newest first: the oldest are skipped.
+    // Newest first: the oldest are skipped (by time on a port's walk: then the window starts at the
+    // highest id skipped, the kept ones above it being in `recent`).
     const kept = found.slice(0, this.opts.maxCatchUp);
     const first = kept[kept.length - 1];
-    st.skippedTo = found[this.opts.maxCatchUp].id;
+    st.skippedTo = Math.max(...found.slice(this.opts.maxCatchUp).map((t) => t.id));
     const gap = `event: gap\ndata: ${JSON.stringify({ after: st.lastId, before: first.id, message: `more than ${this.opts.maxCatchUp} traces since ${st.lastId}: the oldest were skipped (GET /traces has them)` })}\n\n`;
     return { found: kept, gap };
+  }
+
+  /** Forgets the slot times no port's stream needs (below every such stream's floor in a slot). */
+  private pruneSlotTimes(): void {
+    if (!this.slotTimes) return;
+    const floors = new Map<number, number>();
+    for (const s of this.streams) {
+      if (s.filter.logicalPort === undefined) continue;
+      for (const [slot, st] of s.slots) floors.set(slot, Math.min(floors.get(slot) ?? Infinity, floorOf(st)));
+    }
+    this.slotTimes.prune(floors);
   }
 
   /**

@@ -30,9 +30,9 @@ describe('GET /traces/stream over PostgreSQL with two writers (writer slots)', (
   const passes = capturedPasses();
   let next = 0;
 
-  /** Commits one pass on `s` as chassis `chassis` (traced at `at`, now by default) and ships it; its trace id. */
-  async function commit(s: StoreService, chassis: string, at = Date.now()): Promise<number> {
-    const { pass } = passes[next++ % passes.length];
+  /** Commits one pass (the next, or `which`) on `s` as chassis `chassis` (traced at `at`, now by default) and ships it; its trace id. */
+  async function commit(s: StoreService, chassis: string, at = Date.now(), which?: number): Promise<number> {
+    const { pass } = passes[which ?? next++ % passes.length];
     const traces = new TraceStore(s);
     const id = await s.writer.submit((tx) => traces.insert(tx, { trace: pass, chassis, createdAt: new Date(at).toISOString(), portUuids: new Map() }));
     await s.shipper!.synced();
@@ -118,6 +118,40 @@ describe('GET /traces/stream over PostgreSQL with two writers (writer slots)', (
     await waitFor('a trace of the lower writer committed after the resume', () => resumed.events.some((e) => e.trace.id === later));
     await new Promise((r) => setTimeout(r, 1500));
     expect(resumed.events.map((e) => e.trace.id)).toEqual([...since, later]);
+    await resumed.close();
+  });
+
+  it("a port's stream (its walk by time) sends a trace stamped long before those around it (an ingested event), once, and a resume by its position too", async () => {
+    const mine = next % passes.length;
+    const port = passes[mine].port;
+    await commit(low, 'hv1', Date.now(), mine);
+    // Which of these ids the port's list holds.
+    const ofPort = async (ids: number[]) => {
+      const body = (await (await fetch(`${base}/traces?logical_port=${encodeURIComponent(port)}&limit=500`)).json()) as { items: Array<{ id: number }> };
+      return ids.filter((id) => body.items.some((t) => t.id === id));
+    };
+    const live = await open(`?logical_port=${encodeURIComponent(port)}`);
+    const now = Date.now() + 120_000;
+    const stored: number[] = [];
+    for (let i = 0; i < passes.length; i++) stored.push(await commit(low, 'hv1', now + i * 10));
+    await new Promise((r) => setTimeout(r, 1500));
+    // Above the floor every walk now has, an hour earlier than all of them.
+    stored.push(await commit(low, 'hv1', now - 3_600_000, mine));
+    for (let i = 0; i < passes.length; i++) stored.push(await commit(i % 2 ? high : low, i % 2 ? 'hv2' : 'hv1', now + 60_000 + i));
+    const expected = await ofPort(stored);
+    expect(expected.length).toBeGreaterThan(1);
+    await waitFor("the port's traces on its stream", () => expected.every((id) => live.events.some((e) => e.trace.id === id)));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(live.events.map((e) => e.trace.id).sort((a, b) => a - b)).toEqual([...expected].sort((a, b) => a - b));
+    const position = live.events[live.events.length - 1].id;
+    await live.close();
+    const between = [await commit(low, 'hv1', now - 7_200_000, mine), await commit(high, 'hv2', now + 90_000, mine)];
+    for (let i = 0; i < passes.length; i++) between.push(await commit(i % 2 ? high : low, i % 2 ? 'hv2' : 'hv1', now + 91_000 + i));
+    const missed = await ofPort(between);
+    const resumed = await open(`?logical_port=${encodeURIComponent(port)}`, position);
+    await waitFor('what was committed in between on the resumed stream', () => missed.every((id) => resumed.events.some((e) => e.trace.id === id)));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(resumed.events.map((e) => e.trace.id).sort((a, b) => a - b)).toEqual([...missed].sort((a, b) => a - b));
     await resumed.close();
   });
 
