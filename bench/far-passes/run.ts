@@ -9,6 +9,10 @@
  * size asked (its own VM flows and other ports' tunnel arrivals, live). Each measure alternates, run
  * by run, the link as built (PathStore.arrivals: seeks of idx_dpflow_tunnel) and as it was (`instr`
  * over the receiver's live and recently removed flows, kept here), and checks both give one answer.
+ * Then the reverse link (CrossChassisPaths.extend from a routed arrival on hv3: its look for the
+ * sender on hv1, the pick, hv1's pass built) with the sender's flow table grown to each size asked,
+ * alternating the look as built (PathStore.senders: seeks of idx_dpflow_push) and as it was (instr
+ * over the sender's live and recently removed flows' actions: test/support/instr-senders.ts).
  *
  * Usage: node -r ts-node/register/transpile-only bench/far-passes/run.ts [PACKETS=2000] [RECEIVER_FLOWS=2000,20000]
  */
@@ -21,6 +25,7 @@ import { DataSource } from 'typeorm';
 import { PathBuilder } from '../../src/paths/path-builder';
 import { CrossChassisPaths } from '../../src/paths/cross-chassis';
 import { PathStore, type LinkFlowRow, type LinkSide } from '../../src/paths/path-store';
+import { pushSignature, pushSignaturesSought } from '../../src/ovs/push-signature';
 import { tunnelSignature } from '../../src/ovs/tunnel-signature';
 import { PortArrivals } from '../../src/paths/port-arrivals';
 import type { TraceListQuery } from '../../src/traces/trace-read-store';
@@ -29,6 +34,7 @@ import { SqliteReader } from '../../src/storage/sql';
 import { StoreWriter } from '../../src/storage/writer';
 import { TraceStore } from '../../src/traces/trace-store';
 import { oneChassis } from '../../test/support/cross-chassis';
+import { InstrSendersPathStore } from '../../test/support/instr-senders';
 import { recircIdHex } from '../../src/ovs/ids';
 
 const FIX = join(__dirname, '../../test/fixtures/captured-multichassis/debian12');
@@ -79,8 +85,9 @@ async function main() {
   const routed = pick('hv1.flows-m.txt', (l) => l.key.includes('dst=00:00:00:00:ff:01'));
   const icmpArrival = pick('hv2.flows-m.txt', (l) => l.key.includes('tunnel(') && l.actions === 'vif2');
   const hv3Arrival = pick('hv3.flows-m.txt', (l) => l.key.includes('tunnel(') && l.recirc === 0);
-  // The tunnel signature as DatapathFlowStore.create writes it.
-  const insFlow = db.prepare(`INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source, tunnel_sig) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 1, 98, 'poller', ?)`);
+  // The tunnel and push signatures as DatapathFlowStore.create writes them.
+  const flowRow = db.prepare(`INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source, tunnel_sig, push_sig) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 1, 98, 'poller', ?, ?)`);
+  const insFlow = { run: (chassis: string, ufid: string, first: string, last: string, recirc: string, key: string, actions: string, sig: string | null) => flowRow.run(chassis, ufid, first, last, recirc, key, actions, sig, pushSignature(actions)) };
   const closeFlow = db.prepare('UPDATE datapath_flow SET removed_at = last_seen WHERE id = ?');
   const insPath = db.prepare("INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, '{}')");
   const insTrace = db.prepare(`INSERT INTO trace (chassis, created_at, datapath_flow_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, path_id, step_count, steps) VALUES (?, ?, ?, NULL, 'trace', 'br-int', ?, '', '', '', ?, ?, ?, ?, 0, x'')`);
@@ -165,6 +172,15 @@ async function main() {
   const own = (chassis: string) => lines(`${chassis}.flows-m.txt`).filter((l) => !l.key.includes('tunnel('));
   const arrivalKey = { hv2: icmpArrival.key, hv3: hv3Arrival.key };
   const liveOn = (chassis: string) => Number((db.prepare('SELECT count(*) AS n FROM datapath_flow WHERE chassis = ? AND removed_at IS NULL').get(chassis) as { n: number }).n);
+  // The reverse link: from the newest routed arrivals on hv3, and as many from the middle of the history.
+  const arrivalIds = (db.prepare(`SELECT id FROM trace WHERE chassis = 'hv3' ORDER BY id DESC`).all() as Array<{ id: number }>).map((r) => r.id);
+  const arrivalGroups = { newest: arrivalIds.slice(0, 50), middle: arrivalIds.slice(Math.floor(arrivalIds.length / 2), Math.floor(arrivalIds.length / 2) + 50) };
+  for (const id of [...arrivalGroups.newest, ...arrivalGroups.middle]) built.set(id, await builder.ofTrace(id));
+  const reverseStore = new InstrSendersPathStore(new SqliteReader(db));
+  const reverse = { after: oneChassis(store, {}, ENCAP), before: oneChassis(reverseStore, {}, ENCAP) };
+  // The captured push to lsp2 with other port keys (ingress 4.., egress 5..), to hv2 or to hv3: another push signature.
+  const otherPush = (i: number, to: string) =>
+    toLsp2.actions.replace(/,0x[0-9a-f]+\}/, `,0x${(((4 + (i % 500)) << 16) | (5 + (i % 300))).toString(16)}}`).replace(`dst=${ENCAP.hv2},`, `dst=${to},`);
   for (const size of SIZES) {
     db.transaction(() => {
       for (const chassis of ['hv2', 'hv3'] as const) {
@@ -187,6 +203,43 @@ async function main() {
       const per = (l: string) => l.replace(/(\d+\.\d+) ms/g, (_m, x: string) => `${(Number(x) / ids.length).toFixed(3)} ms`);
       const linked = r.after.filter((t) => t?.every((h) => h.toTraceId !== null)).length;
       console.log(`link, receiver ${String(liveOn('hv3')).padStart(6)} live flows (${tunnelled} arrivals), ${group.padEnd(6)} senders: ${per(r.line)} a link  linked ${linked}/${ids.length}  ${same(r.before, r.after)}`);
+    }
+    // The sender's table grown: one in four pushes to hv2, one in four to hv3 (other port pairs),
+    // half its VMs' own flows (no push), live, first seen over the history.
+    db.transaction(() => {
+      for (let i = liveOn('hv1'); i < size; i++) {
+        const at = T0 + Math.floor((i * 7919) % (N * 3000));
+        const actions = i % 4 === 0 ? otherPush(i, ENCAP.hv2) : i % 4 === 1 ? otherPush(i, ENCAP.hv3) : 'ct(zone=4),recirc(0x1)';
+        insFlow.run('hv1', `fill-hv1-${i}`, iso(at), iso(lastAt), '0x0', toLsp2.key, actions, null);
+      }
+    })();
+    const pushing = Number((db.prepare(`SELECT count(*) AS n FROM datapath_flow WHERE chassis = 'hv1' AND removed_at IS NULL AND push_sig IS NOT NULL`).get() as { n: number }).n);
+    for (const [group, ids] of Object.entries(arrivalGroups)) {
+      const r = await interleaved(10, async (v) => {
+        const out = [];
+        for (const id of ids) {
+          const x = await reverse[v].extend(built.get(id)!, (t) => builder.ofTrace(t));
+          out.push(x && { passes: x.segments.map((g) => g.built.passes.map((p) => p.id)), tunnels: x.verdict.tunnels });
+        }
+        return out;
+      });
+      const per = (l: string) => l.replace(/(\d+\.\d+) ms/g, (_m, x: string) => `${(Number(x) / ids.length).toFixed(3)} ms`);
+      const linked = r.after.filter((x) => x && x.tunnels.length > 0 && x.tunnels[0].fromChassis === 'hv1').length;
+      console.log(`reverse link, sender ${String(liveOn('hv1')).padStart(6)} live flows (${pushing} pushing), ${group.padEnd(6)} arrivals: ${per(r.line)} a link  linked ${linked}/${ids.length}  ${same(r.before, r.after)}`);
+      // The look alone (PathStore.senders, as senderTraceOf asks it: the southbound names hv1, the default 1 s window).
+      const looks = await Promise.all(ids.map(async (id) => {
+        const f = (await store.flow(built.get(id)!.passes[0].datapath_flow_id!))!;
+        const around = (iso0: string, d: number) => new Date(Date.parse(iso0) + d).toISOString();
+        return { sought: pushSignaturesSought(tunnelSignature(f.key, 0))!, from: around(f.first_seen, -1000), to: around(f.removed_at ?? f.last_seen, 1000) };
+      }));
+      const stores = { after: store, before: reverseStore };
+      const l = await interleaved(10, async (v) => {
+        const out = [];
+        for (const x of looks) out.push((await stores[v].senders({ chassis: 'hv1', notChassis: 'hv3' }, x.sought, x.from, x.to)).map((c) => c.id));
+        return out;
+      });
+      const found = l.after.reduce((n, c) => n + c.length, 0);
+      console.log(`  the look alone, ${group.padEnd(6)} arrivals: ${per(l.line)} a look  candidates ${found} (before ${l.before.reduce((n, c) => n + c.length, 0)})`);
     }
   }
   await writer.close(); await ds.destroy(); rmSync(dir, { recursive: true, force: true });
