@@ -233,13 +233,19 @@ async function main() {
         return { sought: pushSignaturesSought(tunnelSignature(f.key, 0))!, from: around(f.first_seen, -1000), to: around(f.removed_at ?? f.last_seen, 1000) };
       }));
       const stores = { after: store, before: reverseStore };
-      const l = await interleaved(10, async (v) => {
-        const out = [];
-        for (const x of looks) out.push((await stores[v].senders({ chassis: 'hv1', notChassis: 'hv3' }, x.sought, x.from, x.to)).map((c) => c.id));
-        return out;
-      });
-      const found = l.after.reduce((n, c) => n + c.length, 0);
-      console.log(`  the look alone, ${group.padEnd(6)} arrivals: ${per(l.line)} a look  candidates ${found} (before ${l.before.reduce((n, c) => n + c.length, 0)})`);
+      // As captured (the full port mask), and as if the arrival's megaflow wildcarded the egress port (prefix ranges).
+      for (const [what, wild] of [['', false], [', egress wildcarded', true]] as const) {
+        const l = await interleaved(10, async (v) => {
+          const out = [];
+          for (const x of looks) {
+            const sought = wild ? pushSignaturesSought(`${x.sought.exact[0].split('|').slice(0, 3).join('|')}|*`)! : x.sought;
+            out.push((await stores[v].senders({ chassis: 'hv1', notChassis: 'hv3' }, sought, x.from, x.to)).map((c) => c.id));
+          }
+          return out;
+        });
+        const count = (c: number[][]) => c.reduce((n, x) => n + x.length, 0);
+        console.log(`  the look alone${what}, ${group.padEnd(6)} arrivals: ${per(l.line)} a look  candidates ${count(l.after)} (before ${count(l.before)})`);
+      }
     }
   }
   await writer.close(); await ds.destroy(); rmSync(dir, { recursive: true, force: true });
