@@ -83,7 +83,10 @@ export async function earliestIn(q: SqlReader, stretches: readonly IdStretch[]):
   const out: Array<string | null> = [];
   for (let i = 0; i < stretches.length; i += STRETCHES_A_STATEMENT) {
     const part = stretches.slice(i, i + STRETCHES_A_STATEMENT);
-    const sql = part.map((_, k) => `SELECT ${k} AS k, MIN(created_at) AS at FROM trace WHERE id > ? AND id <= ?`).join(' UNION ALL ');
+    // `|| ''`: a MIN of the bare column PostgreSQL answers from idx_trace_created (created_at, id)
+    // from the oldest entry up, checking each id (the whole index for a stretch of new ids); of an
+    // expression it reads the stretch by the primary key, as SQLite does either way.
+    const sql = part.map((_, k) => `SELECT ${k} AS k, MIN(created_at || '') AS at FROM trace WHERE id > ? AND id <= ?`).join(' UNION ALL ');
     const rows = await q.all<{ k: number | string; at: string | null }>(sql, ...part.flatMap((s) => [s.after, s.upTo]));
     const at = new Map(rows.map((r) => [Number(r.k), r.at]));
     out.push(...part.map((_, k) => at.get(k) ?? null));
