@@ -160,6 +160,8 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
         for (const { session: s } of unwritten) this.sessions.saveStats(tx, s.json.id, s.chassis, s.local);
         for (const id of expired) this.sessions.end(tx, id, 'expired', at);
       });
+      // With PostgreSQL the next polls may still read it active until the end has shipped.
+      for (const id of expired) this.endedHere.add(id);
     }
     for (const { session, reload } of takenUp) {
       this.active.set(session.json.id, session);
