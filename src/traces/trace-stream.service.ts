@@ -17,7 +17,8 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError } from '../common/api-error';
-import { formatPosition, mergeByTime, startPoints } from './stream-position';
+import { formatLogged, formatPosition, listedCount, listedOf, type LoggedPosition, MAX_LISTED, mergeByTime, startPoints } from './stream-position';
+import { StreamPositionLog } from './stream-position-log';
 import type { TracePosition } from '../common/query';
 import type { TraceListQuery } from './trace-read-store';
 import type { TraceJson } from './trace-record';
@@ -94,6 +95,10 @@ interface SlotState {
 interface Stream {
   filter: StreamFilter;
   res: Response;
+  /** Events sent (the start is 0). */
+  seq: number;
+  /** Past MAX_LISTED slots: the stream's log, which its ids name (stream-position-log.ts). */
+  token?: string;
   slots: Map<number, SlotState>;
   busy: boolean;
   heartbeat: NodeJS.Timeout;
@@ -133,6 +138,8 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   private ticking = false;
   private readonly log = new Logger('TraceStream');
   private farPassesSince?: FarPassesSince;
+  /** Positions too long to send, by stream (stream-position-log.ts). */
+  private readonly positions = new StreamPositionLog();
   /** Where a port's walk starts in time, per slot (stream-slot-times.ts); none in unit tests without a store. */
   private readonly slotTimes?: StreamSlotTimes;
 
@@ -179,17 +186,21 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   }
 
   /**
-   * Starts a stream on `res` after `resume` (a Last-Event-ID, parsed: slot → id), or after each
-   * slot's newest trace now. Errors (unknown port, too many streams) are thrown before any byte is
-   * written, so they answer in the API's one error shape.
+   * Starts a stream on `res` after `from` (a Last-Event-ID, parsed: slot → id, or a logged
+   * position), or after each slot's newest trace now. Errors (unknown port, too many streams) are
+   * thrown before any byte is written, so they answer in the API's one error shape.
    */
-  async start(filter: StreamFilter, resume: ReadonlyMap<number, number> | undefined, res: Response): Promise<void> {
+  async start(filter: StreamFilter, from: ReadonlyMap<number, number> | LoggedPosition | undefined, res: Response): Promise<void> {
     if (this.streams.size >= this.opts.maxStreams) {
       res.setHeader('Retry-After', '5');
       throw new ApiError(503, `${this.streams.size} trace streams are already open (at most ${this.opts.maxStreams}); close one or retry later`);
     }
     // A 404 for an unknown port, before any byte is written.
     if (filter.logicalPort !== undefined) await this.traces.resolvePort(filter.logicalPort);
+    // A logged position this service still holds is exact; elsewhere its trace id is a plain one.
+    const point = from !== undefined && 'token' in from ? from : undefined;
+    const logged = point && this.positions.at(point.token, point.seq);
+    const resume = !point ? (from as ReadonlyMap<number, number> | undefined) : logged ? listedOf(logged) : new Map([[slotOf(point.anchor), point.anchor]]);
     const newest = await this.newestPerSlot();
     // A plain trace id says where its slot stood, not the others: they resume from its trace time
     // (a reorder window earlier: writers' clocks differ), so none of their traces since is missed.
@@ -202,16 +213,17 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     const starts = startPoints(newest, resume, byTime);
-    res.write(`retry: 2000\n: after trace ${formatPosition(starts)}\n\n`);
     const stream: Stream = {
       filter,
       res,
+      seq: 0,
       // A resume must look even when nothing new was committed since.
       slots: new Map([...starts].map(([slot, id]) => [slot, newSlot(id, resume ? -1 : (newest.get(slot) ?? -1))])),
       busy: false,
       heartbeat: setInterval(() => res.write(': heartbeat\n\n'), this.opts.heartbeatMs),
       far: filter.logicalPort !== undefined && filter.role !== 'outport' ? { retry: new Map(), senders: new Map() } : undefined,
     };
+    res.write(`retry: 2000\n: after trace ${this.positionOf(stream, Math.max(0, ...starts.values()))}\n\n`);
     this.streams.add(stream);
     res.on('close', () => this.stop(stream));
     this.schedule();
@@ -296,8 +308,12 @@ export class TraceStreamService implements BeforeApplicationShutdown {
         // arrival retried, the walk that first saw it (else own rows below it wait). Then the
         // position holds it, and a resume by it does not look at the arrival again.
         const walkedTo = due.includes(slot) ? Math.max(st.seenNewest, newest.get(slot) ?? 0) : st.seenNewest;
-        if (t.id > st.lastId && (!t.arrivedFrom || t.id <= walkedTo)) st.lastId = t.id;
-        s.res.write(`id: ${formatPosition(this.lastIds(s))}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
+        s.seq++;
+        if (t.id > st.lastId && (!t.arrivedFrom || t.id <= walkedTo)) {
+          st.lastId = t.id;
+          if (s.token) this.positions.move(s.token, s.seq, slot, t.id);
+        }
+        s.res.write(`id: ${this.positionOf(s, t.id)}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
       }
       for (const [slot, floor] of before) {
         const st = s.slots.get(slot)!;
@@ -318,6 +334,20 @@ export class TraceStreamService implements BeforeApplicationShutdown {
 
   private lastIds(s: Stream): Map<number, number> {
     return new Map([...s.slots].map(([slot, st]) => [slot, st.lastId]));
+  }
+
+  /**
+   * The stream's id at its event now (`anchor`: the event's trace, or the newest at the start):
+   * every slot listed, or past MAX_LISTED slots its log's token (kept from then on: a stream's
+   * slots only grow) with the trace id, which alone stands for a plain id where the log is unknown.
+   */
+  private positionOf(s: Stream, anchor: number): string {
+    if (!s.token) {
+      const ids = this.lastIds(s);
+      if (listedCount(ids) <= MAX_LISTED) return formatPosition(ids);
+      s.token = this.positions.open(ids, s.seq);
+    }
+    return formatLogged({ anchor, token: s.token, seq: s.seq });
   }
 
   /**
