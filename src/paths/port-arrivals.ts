@@ -14,7 +14,7 @@ import type { TraceListQuery } from '../traces/trace-read-store';
 import type { SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
 import type { TraceJson } from '../traces';
-import type { FarSince, IdRange } from '../traces/trace-stream.service';
+import type { FarSince, IdRange } from '../traces/stream-far-passes';
 import { TraceStreamService } from '../traces/trace-stream.service';
 import { looksForFarPasses, TracesService } from '../traces/traces.service';
 import { TraceStore } from '../traces/trace-store';

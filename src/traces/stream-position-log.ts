@@ -18,9 +18,9 @@ interface Log {
 }
 
 /** Floor moves a log keeps before folding the older half into its base (events before can no longer be resumed exactly). */
-export const LOG_MOVES = 8192;
-/** Logs kept: the least recently used goes first. */
-export const LOG_STREAMS = 128;
+export const LOG_MOVES = 4096;
+/** Logs kept (at most ~0.4 MB each: a base of a few thousand slots, LOG_MOVES moves): the least recently used goes first. */
+export const LOG_STREAMS = 64;
 /** A log not used for this long is forgotten. */
 export const LOG_TTL_MS = 3_600_000;
 

@@ -26,22 +26,9 @@ import { StreamSlotTimes } from './stream-slot-times';
 import { slotBase, slotOf } from './trace-slot-store';
 import { TraceStore } from './trace-store';
 import { TraceFilter, TracesService } from './traces.service';
+import { type FarLook, type FarPassesSince, lookFarPasses, newFarLook } from './stream-far-passes';
 
-/** A look for a port's far passes in id ranges (PortArrivals.since, in paths/, which owns the link). */
-export interface FarSince {
-  /** The far passes found, oldest first, each marked `arrivedFrom`. */
-  items: TraceJson[];
-  /** Per range asked, the highest arrival id looked at (its `after` when none): the next look goes on after it. */
-  scannedTo: number[];
-  /** Arrivals whose sender is not stored (yet), or not traced near one: worth a retry while it may still come. */
-  unlinked: number[];
-}
-/** Arrivals with `after` < id < `below`: one range a writer slot the stream polls. */
-export interface IdRange {
-  after: number;
-  below: number;
-}
-export type FarPassesSince = (q: TraceListQuery, ranges: readonly IdRange[], retry: readonly number[], limit: number, near: readonly number[]) => Promise<FarSince>;
+export type { FarPassesSince, FarSince, IdRange } from './stream-far-passes';
 
 /** The filters a stream takes: those of `GET /traces` that cost one indexed walk. */
 export type StreamFilter = Pick<TraceFilter, 'logicalPort' | 'role' | 'verdict' | 'chassis' | 'sessionId'>;
@@ -102,27 +89,9 @@ interface Stream {
   slots: Map<number, SlotState>;
   busy: boolean;
   heartbeat: NodeJS.Timeout;
-  /**
-   * A port's stream (role any or inport): its packets' far passes, the passes on another chassis
-   * of a packet the port sent that a router forwarded there (PortArrivals.since). Tunnel arrivals
-   * are looked at once each, after each slot's `farAfter`; one whose sender is not stored yet is
-   * looked at again (`retry`, with when first seen) for the reorder window, then given up.
-   * `senders`: the port's passes this stream sent that tunnelled (trace time, when seen): only
-   * arrivals traced near one of them cost a link, so a port that sends nothing away costs no link
-   * at all.
-   */
-  far?: { retry: Map<number, number>; senders: Map<number, { at: number; seen: number }> };
+  /** A port's stream (role any or inport): its look for far passes (stream-far-passes.ts). */
+  far?: FarLook;
 }
-
-/**
- * How long a port's pass that tunnelled is remembered as a possible sender (the stream's gate,
- * PortArrivals.since `near`), and at most how many; how many unlinked arrivals are retried.
- */
-const SENDER_MEMORY_MS = 30_000;
-const MAX_SENDERS = 1000;
-const MAX_RETRY = 500;
-/** Tunnel arrivals read at most by one look (rows only: the links it follows are bounded in PortArrivals.since). */
-const FAR_LOOK = 1000;
 
 const newSlot = (lastId: number, seenNewest: number): SlotState => ({ lastId, doneTo: lastId, walks: [], recent: new Map(), history: [], seenNewest, polledAt: 0, farAfter: lastId });
 
@@ -221,7 +190,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       slots: new Map([...starts].map(([slot, id]) => [slot, newSlot(id, resume ? -1 : (newest.get(slot) ?? -1))])),
       busy: false,
       heartbeat: setInterval(() => res.write(': heartbeat\n\n'), this.opts.heartbeatMs),
-      far: filter.logicalPort !== undefined && filter.role !== 'outport' ? { retry: new Map(), senders: new Map() } : undefined,
+      far: filter.logicalPort !== undefined && filter.role !== 'outport' ? newFarLook() : undefined,
     };
     res.write(`retry: 2000\n: after trace ${this.positionOf(stream, Math.max(0, ...starts.values()))}\n\n`);
     this.streams.add(stream);
@@ -313,7 +282,9 @@ export class TraceStreamService implements BeforeApplicationShutdown {
           st.lastId = t.id;
           if (s.token) this.positions.move(s.token, s.seq, slot, t.id);
         }
-        s.res.write(`id: ${this.positionOf(s, t.id)}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
+        // A far pass its slot's floor did not reach is not where a plain id may resume that slot from.
+        const anchor = t.arrivedFrom && st.lastId < t.id && st.lastId > slotBase(slot) ? st.lastId : t.id;
+        s.res.write(`id: ${this.positionOf(s, anchor)}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
       }
       for (const [slot, floor] of before) {
         const st = s.slots.get(slot)!;
@@ -407,35 +378,21 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     this.slotTimes.prune(floors);
   }
 
-  /**
-   * The far passes among the arrivals stored since the last look, and those retried. An arrival
-   * stored after its sender is sent (once its own commit is seen); one stored before its sender
-   * is sent if the sender is stored within the reorder window (then out of id order, like a late
-   * commit), else not (GET /traces?logical_port= lists it).
-   */
-  private async farPasses(s: Stream, now: number, own: readonly TraceJson[], due: readonly number[], newest: ReadonlyMap<number, number>): Promise<TraceJson[]> {
-    const far = s.far!;
-    for (const t of own) if (t.verdict.tunnels?.length) far.senders.set(t.id, { at: Date.parse(t.createdAt), seen: now });
-    for (const [id, x] of far.senders) if (now - x.seen >= SENDER_MEMORY_MS || far.senders.size > MAX_SENDERS) far.senders.delete(id);
-    for (const [id, at] of far.retry) if (now - at >= this.opts.reorderMs || far.retry.size > MAX_RETRY) far.retry.delete(id);
-    const near = [...far.senders.values()].map((x) => x.at);
-    if (!this.farPassesSince) return [];
-    // The slots walked, each up to its newest id this tick (so a far pass's id is one its slot's walk has passed).
-    const slots = due.filter((slot) => (newest.get(slot) ?? 0) > s.slots.get(slot)!.farAfter);
-    if (!slots.length && !far.retry.size) return [];
-    const ranges = slots.map((slot) => ({ after: s.slots.get(slot)!.farAfter, below: newest.get(slot)! + 1 }));
-    // The port as GET /traces resolves it (a UUID to its name), at each look: cheap, from the replicas.
-    const portName = await this.traces.resolvePort(s.filter.logicalPort!);
-    const q: TraceListQuery = { portName, role: s.filter.role, verdict: s.filter.verdict, chassis: s.filter.chassis, sessionId: s.filter.sessionId, limit: PAGE, withSteps: false };
-    const r = await this.farPassesSince(q, ranges, [...far.retry.keys()], FAR_LOOK, near);
-    slots.forEach((slot, k) => {
-      const st = s.slots.get(slot)!;
-      st.farAfter = Math.max(st.farAfter, r.scannedTo[k] ?? st.farAfter);
+  /** The far passes of the port's packets among the arrivals since the last look (stream-far-passes.ts). */
+  private farPasses(s: Stream, now: number, own: readonly TraceJson[], due: readonly number[], newest: ReadonlyMap<number, number>): Promise<TraceJson[]> {
+    if (!this.farPassesSince) return Promise.resolve([]);
+    const f = s.filter;
+    const query = async (): Promise<TraceListQuery> => ({
+      // The port as GET /traces resolves it (a UUID to its name), at each look: cheap, from the replicas.
+      portName: await this.traces.resolvePort(f.logicalPort!),
+      role: f.role,
+      verdict: f.verdict,
+      chassis: f.chassis,
+      sessionId: f.sessionId,
+      limit: PAGE,
+      withSteps: false,
     });
-    const waiting = new Set(r.unlinked);
-    for (const id of far.retry.keys()) if (!waiting.has(id)) far.retry.delete(id);
-    for (const id of r.unlinked) if (!far.retry.has(id)) far.retry.set(id, now);
-    return r.items;
+    return lookFarPasses(s.far!, this.farPassesSince, query, { slots: s.slots, now, reorderMs: this.opts.reorderMs, own, due, newest });
   }
 
   beforeApplicationShutdown(): void {
