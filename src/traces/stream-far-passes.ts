@@ -60,12 +60,13 @@ export interface LookAt {
  * is sent if the sender is stored within the reorder window (then out of id order, like a late
  * commit), else not (GET /traces?logical_port= lists it).
  */
-export async function lookFarPasses(far: FarLook, since: FarPassesSince, query: () => Promise<TraceListQuery>, at: LookAt): Promise<TraceJson[]> {
+export async function lookFarPasses(far: FarLook, since: FarPassesSince | undefined, query: () => Promise<TraceListQuery>, at: LookAt): Promise<TraceJson[]> {
   const { slots: states, now, reorderMs, own, due, newest } = at;
   for (const t of own) if (t.verdict.tunnels?.length) far.senders.set(t.id, { at: Date.parse(t.createdAt), seen: now });
   for (const [id, x] of far.senders) if (now - x.seen >= SENDER_MEMORY_MS || far.senders.size > MAX_SENDERS) far.senders.delete(id);
   for (const [id, first] of far.retry) if (now - first >= reorderMs || far.retry.size > MAX_RETRY) far.retry.delete(id);
   const near = [...far.senders.values()].map((x) => x.at);
+  if (!since) return [];
   // The slots walked, each up to its newest id this tick (so a far pass's id is one its slot's walk has passed).
   const slots = due.filter((slot) => (newest.get(slot) ?? 0) > states.get(slot)!.farAfter);
   if (!slots.length && !far.retry.size) return [];

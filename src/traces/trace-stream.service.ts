@@ -358,11 +358,11 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       else range.cursor = last.id;
     }
     if (found.length <= this.opts.maxCatchUp) return { found };
-    // Newest first: the oldest are skipped (by time on a port's walk: then the window starts at the
-    // highest id skipped, the kept ones above it being in `recent`).
+    // Newest first by id (a port's walk found them by time): the oldest are skipped, all below those sent.
+    found.sort((a, b) => b.id - a.id);
     const kept = found.slice(0, this.opts.maxCatchUp);
     const first = kept[kept.length - 1];
-    st.skippedTo = Math.max(...found.slice(this.opts.maxCatchUp).map((t) => t.id));
+    st.skippedTo = found[this.opts.maxCatchUp].id;
     const gap = `event: gap\ndata: ${JSON.stringify({ after: st.lastId, before: first.id, message: `more than ${this.opts.maxCatchUp} traces since ${st.lastId}: the oldest were skipped (GET /traces has them)` })}\n\n`;
     return { found: kept, gap };
   }
@@ -380,7 +380,6 @@ export class TraceStreamService implements BeforeApplicationShutdown {
 
   /** The far passes of the port's packets among the arrivals since the last look (stream-far-passes.ts). */
   private farPasses(s: Stream, now: number, own: readonly TraceJson[], due: readonly number[], newest: ReadonlyMap<number, number>): Promise<TraceJson[]> {
-    if (!this.farPassesSince) return Promise.resolve([]);
     const f = s.filter;
     const query = async (): Promise<TraceListQuery> => ({
       // The port as GET /traces resolves it (a UUID to its name), at each look: cheap, from the replicas.
