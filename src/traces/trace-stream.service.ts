@@ -236,7 +236,10 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     const due: number[] = [];
     for (const [slot, st] of s.slots) {
       const top = newest.get(slot);
-      if ((top !== undefined && top > st.seenNewest) || st.history.some((h) => now - h.at < this.opts.reorderMs)) due.push(slot);
+      const window = st.history.some((h) => now - h.at < this.opts.reorderMs);
+      // Nothing above its floor (a resumed slot with nothing new): seen without a walk, which the bound keeps for others.
+      if (top !== undefined && top > st.seenNewest && top <= floorOf(st) && !window) st.seenNewest = top;
+      else if ((top !== undefined && top > st.seenNewest) || window) due.push(slot);
     }
     return due.sort((a, b) => s.slots.get(a)!.polledAt - s.slots.get(b)!.polledAt).slice(0, MAX_SLOTS_A_POLL);
   }
