@@ -1,5 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 import { tunnelSignature } from '../src/ovs/tunnel-signature';
+import { fillFlowColumn } from '../src/storage/fill-flow-column';
 
 /**
  * The tunnel signature of a datapath flow that receives from a tunnel (src/ovs/tunnel-signature.ts:
@@ -13,22 +14,7 @@ export class TunnelSignature1796461913000 implements MigrationInterface {
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`ALTER TABLE "datapath_flow" ADD COLUMN "tunnel_sig" text`);
-    for (let after = 0; ; ) {
-      const rows = (await queryRunner.query(
-        `SELECT id, key FROM datapath_flow WHERE id > ? AND recirc_id = '0x0' AND instr(key, 'tunnel(') > 0 ORDER BY id LIMIT 5000`,
-        [after],
-      )) as Array<{ id: number; key: string }>;
-      if (!rows.length) break;
-      after = rows[rows.length - 1].id;
-      const filled = rows.map((r) => [r.id, tunnelSignature(r.key, 0)]).filter(([, sig]) => sig !== null);
-      if (filled.length)
-        await queryRunner.query(
-          `UPDATE datapath_flow SET tunnel_sig = u.sig
-             FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS sig FROM json_each(?)) u
-            WHERE datapath_flow.id = u.id`,
-          [JSON.stringify(filled)],
-        );
-    }
+    await fillFlowColumn(queryRunner, { dialect: 'sqlite', column: 'tunnel_sig', source: 'key', where: `recirc_id = '0x0' AND instr(key, 'tunnel(') > 0`, derive: (key) => tunnelSignature(key, 0) });
     await queryRunner.query(`CREATE INDEX "idx_dpflow_tunnel" ON "datapath_flow" ("tunnel_sig", "chassis", "removed_at", "first_seen") WHERE tunnel_sig IS NOT NULL`);
   }
 

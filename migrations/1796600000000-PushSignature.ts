@@ -1,5 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 import { pushSignature } from '../src/ovs/push-signature';
+import { fillFlowColumn } from '../src/storage/fill-flow-column';
 
 /**
  * The push signature of a datapath flow whose actions push a tunnel (src/ovs/push-signature.ts:
@@ -13,22 +14,7 @@ export class PushSignature1796600000000 implements MigrationInterface {
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`ALTER TABLE "datapath_flow" ADD COLUMN "push_sig" text`);
-    for (let after = 0; ; ) {
-      const rows = (await queryRunner.query(
-        `SELECT id, actions FROM datapath_flow WHERE id > ? AND (instr(actions, 'tnl_push(') > 0 OR instr(actions, 'set(tunnel(') > 0) ORDER BY id LIMIT 5000`,
-        [after],
-      )) as Array<{ id: number; actions: string }>;
-      if (!rows.length) break;
-      after = rows[rows.length - 1].id;
-      const filled = rows.map((r) => [r.id, pushSignature(r.actions)]).filter(([, sig]) => sig !== null);
-      if (filled.length)
-        await queryRunner.query(
-          `UPDATE datapath_flow SET push_sig = u.sig
-             FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS sig FROM json_each(?)) u
-            WHERE datapath_flow.id = u.id`,
-          [JSON.stringify(filled)],
-        );
-    }
+    await fillFlowColumn(queryRunner, { dialect: 'sqlite', column: 'push_sig', source: 'actions', where: `instr(actions, 'tnl_push(') > 0 OR instr(actions, 'set(tunnel(') > 0`, derive: pushSignature });
     await queryRunner.query(`CREATE INDEX "idx_dpflow_push" ON "datapath_flow" ("push_sig", "chassis", "removed_at", "first_seen") WHERE push_sig IS NOT NULL`);
   }
 

@@ -1,5 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 import { tunnelSignature } from '../../src/ovs/tunnel-signature';
+import { fillFlowColumn } from '../../src/storage/fill-flow-column';
 
 /**
  * The SQLite migration TunnelSignature, on PostgreSQL: datapath_flow.tunnel_sig (the tunnel an
@@ -12,20 +13,7 @@ export class PgTunnelSignature1796461913000 implements MigrationInterface {
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`ALTER TABLE "datapath_flow" ADD COLUMN "tunnel_sig" text COLLATE "C"`);
-    for (let after = 0; ; ) {
-      const rows = (await queryRunner.query(
-        `SELECT id, key FROM datapath_flow WHERE id > $1 AND recirc_id = '0x0' AND strpos(key, 'tunnel(') > 0 ORDER BY id LIMIT 5000`,
-        [after],
-      )) as Array<{ id: string; key: string }>;
-      if (!rows.length) break;
-      after = Number(rows[rows.length - 1].id);
-      const filled = rows.map((r) => ({ id: r.id, sig: tunnelSignature(r.key, 0) })).filter((r) => r.sig !== null);
-      if (filled.length)
-        await queryRunner.query(
-          `UPDATE datapath_flow d SET tunnel_sig = u.sig FROM unnest($1::bigint[], $2::text[]) AS u(id, sig) WHERE d.id = u.id`,
-          [filled.map((r) => r.id), filled.map((r) => r.sig)],
-        );
-    }
+    await fillFlowColumn(queryRunner, { dialect: 'postgres', column: 'tunnel_sig', source: 'key', where: `recirc_id = '0x0' AND strpos(key, 'tunnel(') > 0`, derive: (key) => tunnelSignature(key, 0) });
     await queryRunner.query(`CREATE INDEX "idx_dpflow_tunnel" ON "datapath_flow" ("tunnel_sig", "chassis", "removed_at", "first_seen") WHERE tunnel_sig IS NOT NULL`);
   }
 

@@ -1,5 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 import { pushSignature } from '../../src/ovs/push-signature';
+import { fillFlowColumn } from '../../src/storage/fill-flow-column';
 
 /**
  * The SQLite migration PushSignature, on PostgreSQL: datapath_flow.push_sig (the tunnels a flow's
@@ -13,20 +14,7 @@ export class PgPushSignature1796600000000 implements MigrationInterface {
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`ALTER TABLE "datapath_flow" ADD COLUMN "push_sig" text COLLATE "C"`);
-    for (let after = 0; ; ) {
-      const rows = (await queryRunner.query(
-        `SELECT id, actions FROM datapath_flow WHERE id > $1 AND (strpos(actions, 'tnl_push(') > 0 OR strpos(actions, 'set(tunnel(') > 0) ORDER BY id LIMIT 5000`,
-        [after],
-      )) as Array<{ id: string; actions: string }>;
-      if (!rows.length) break;
-      after = Number(rows[rows.length - 1].id);
-      const filled = rows.map((r) => ({ id: r.id, sig: pushSignature(r.actions) })).filter((r) => r.sig !== null);
-      if (filled.length)
-        await queryRunner.query(
-          `UPDATE datapath_flow d SET push_sig = u.sig FROM unnest($1::bigint[], $2::text[]) AS u(id, sig) WHERE d.id = u.id`,
-          [filled.map((r) => r.id), filled.map((r) => r.sig)],
-        );
-    }
+    await fillFlowColumn(queryRunner, { dialect: 'postgres', column: 'push_sig', source: 'actions', where: `strpos(actions, 'tnl_push(') > 0 OR strpos(actions, 'set(tunnel(') > 0`, derive: pushSignature });
     await queryRunner.query(`CREATE INDEX "idx_dpflow_push" ON "datapath_flow" ("push_sig", "chassis", "removed_at", "first_seen") WHERE push_sig IS NOT NULL`);
   }
 
