@@ -4,36 +4,14 @@
 // database (keys.json); and the rule the reverse link's index relies on: every flow with a push that
 // reaches an arrival (pushReaches) holds a push signature the arrival's seek finds, on the captures,
 // on floods built of captured pushes and on masks the captures do not hold.
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { pushReaches, tunnelMatch, tunnelPushes } from '../../../src/ovs/odp-tunnel';
 import { pushSignature, pushSignaturesSought, type PushSignatureSeek } from '../../../src/ovs/push-signature';
 import { tunnelSignature } from '../../../src/ovs/tunnel-signature';
+import { capturedFlows, MULTICHASSIS_PAIRS, multichassisKeys, type CapturedFlow } from '../../support/captured-multichassis';
 
-const ROOT = join(__dirname, '../../fixtures/captured-multichassis');
-const PAIRS = readdirSync(ROOT).sort();
-
-interface Keys {
-  encap: Record<string, string>;
-  datapaths: Record<string, number>;
-  ports: Record<string, { tunnelKey: number }>;
-}
-interface Flow { file: string; key: string; actions: string; recirc: number }
-
-function flows(pair: string): Flow[] {
-  return readdirSync(join(ROOT, pair))
-    .filter((f) => /\.(flows(-m)?|kernel-form|stateful\.flows-m)\.txt$/.test(f))
-    .flatMap((file) =>
-      readFileSync(join(ROOT, pair, file), 'utf8')
-        .split('\n')
-        .filter((l) => l.includes(', actions:'))
-        .map((line) => {
-          const key = line.slice(0, line.indexOf(', packets:')).replace(/^ufid:\S+ /, '');
-          const actions = line.slice(line.indexOf(', actions:') + ', actions:'.length).replace(/, dp-extra-info:.*$/, '');
-          return { file, key, actions, recirc: Number(/recirc_id\((0x[0-9a-f]+|\d+)\)/.exec(key)![1]) };
-        }),
-    );
-}
+const PAIRS = MULTICHASSIS_PAIRS;
+type Flow = CapturedFlow;
+const flows = (pair: string): Flow[] => capturedFlows(pair);
 
 /** Whether a seek finds this push signature: one of its exact values, or inside one of its prefixes (byte order, as the databases compare). */
 const finds = (seek: PushSignatureSeek, sig: string) => seek.exact.includes(sig) || seek.prefixes.some((p) => sig >= p.from && sig < p.below);
@@ -41,7 +19,7 @@ const finds = (seek: PushSignatureSeek, sig: string) => seek.exact.includes(sig)
 const reaches = (actions: string, key: string) => tunnelPushes(actions).some((p) => pushReaches(p, tunnelMatch(key)!));
 
 describe.each(PAIRS)('push signatures of the actions captured on %s', (pair) => {
-  const k = JSON.parse(readFileSync(join(ROOT, pair, 'keys.json'), 'utf8')) as Keys;
+  const k = multichassisKeys(pair);
   const all = flows(pair);
   const port = (name: string) => k.ports[name].tunnelKey;
   const sameSwitch = `${k.encap.hv2}|${k.datapaths.sw0}|${port('lsp1')}|${port('lsp2')}`;

@@ -3,41 +3,18 @@
 // -m), the expected keys from the same run's southbound database (keys.json); and the rule the
 // index relies on: every arrival a push reaches (pushReaches) carries one of the push's eight
 // signatures, on the captures and on masks the captures do not hold.
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { pushReaches, tunnelMatch, tunnelPushes, type TunnelPush } from '../../../src/ovs/odp-tunnel';
 import { signaturesReaching, tunnelSignature } from '../../../src/ovs/tunnel-signature';
+import { capturedFlows, MULTICHASSIS_PAIRS, multichassisKeys, type CapturedFlow } from '../../support/captured-multichassis';
 
-const ROOT = join(__dirname, '../../fixtures/captured-multichassis');
-const PAIRS = readdirSync(ROOT).sort();
-
-interface Keys {
-  versions: string;
-  encap: Record<string, string>;
-  datapaths: Record<string, number>;
-  ports: Record<string, { tunnelKey: number }>;
-}
-interface Flow { file: string; key: string; actions: string; recirc: number }
-
-function flows(pair: string): Flow[] {
-  return readdirSync(join(ROOT, pair))
-    .filter((f) => /\.(flows(-m)?|kernel-form|stateful\.flows-m)\.txt$/.test(f))
-    .flatMap((file) =>
-      readFileSync(join(ROOT, pair, file), 'utf8')
-        .split('\n')
-        .filter((l) => l.includes(', actions:'))
-        .map((line) => {
-          const key = line.slice(0, line.indexOf(', packets:')).replace(/^ufid:\S+ /, '');
-          const actions = line.slice(line.indexOf(', actions:') + ', actions:'.length).replace(/, dp-extra-info:.*$/, '');
-          return { file, key, actions, recirc: Number(/recirc_id\((0x[0-9a-f]+|\d+)\)/.exec(key)![1]) };
-        }),
-    );
-}
+const PAIRS = MULTICHASSIS_PAIRS;
+type Flow = CapturedFlow;
+const flows = (pair: string): Flow[] => capturedFlows(pair);
 
 const pushesIn = (fs: Flow[]): TunnelPush[] => fs.flatMap((f) => tunnelPushes(f.actions));
 
 describe.each(PAIRS)('tunnel signatures of the keys captured on %s', (pair) => {
-  const k = JSON.parse(readFileSync(join(ROOT, pair, 'keys.json'), 'utf8')) as Keys;
+  const k = multichassisKeys(pair);
   const all = flows(pair);
   const port = (name: string) => k.ports[name].tunnelKey;
   const sameSwitch = `${k.encap.hv2}|${k.datapaths.sw0}|${port('lsp1')}|${port('lsp2')}`;
