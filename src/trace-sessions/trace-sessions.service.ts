@@ -156,12 +156,13 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     const unwritten = takenUp.filter((t) => !t.hasRow);
     if (unwritten.length || expired.length) {
       const at = new Date().toISOString();
-      await this.store.writer.submit((tx) => {
+      const ended = await this.store.writer.submit((tx) => {
         for (const { session: s } of unwritten) this.sessions.saveStats(tx, s.json.id, s.chassis, s.local);
-        for (const id of expired) this.sessions.end(tx, id, 'expired', at);
+        return expired.filter((id) => this.sessions.end(tx, id, 'expired', at));
       });
-      // With PostgreSQL the next polls may still read it active until the end has shipped.
-      for (const id of expired) this.endedHere.add(id);
+      // With PostgreSQL the next polls may still read it active until the end has shipped. Only an
+      // end that changed a row: one the spool has not pulled yet is tried again on the next poll.
+      for (const id of ended) this.endedHere.add(id);
     }
     for (const { session, reload } of takenUp) {
       this.active.set(session.json.id, session);

@@ -67,4 +67,19 @@ describe('sessions on PostgreSQL', () => {
     expect((await sessions.list({ state: 'expired', limit: 5 })).map((x) => x.id)).toEqual([id]);
     expect(await sessions.list({ state: 'active', limit: 5 })).toEqual([]);
   });
+  it("an expired session's end is tried again when the spool had not pulled it yet at the first poll", async () => {
+    const url = await spools.pg().database('session_expired_late_pull');
+    const s = await spools.storeOn(url);
+    // The agent's first polls come before its shipper pulls the session (a backlog shipped first).
+    await s.shipper!.stop();
+    const id = await apiSession(url, { expiresAt: new Date(Date.now() - 1000).toISOString() });
+    const { svc } = agent(s, url);
+    await svc.onApplicationBootstrap();
+    stopTimer(svc);
+    const poll = () => (svc as unknown as { poll(): Promise<void> }).poll();
+    await poll();
+    await s.shipper!.pullSessions();
+    await poll();
+    expect(s.db.prepare('SELECT state FROM trace_session WHERE id = ?').get(id)).toEqual({ state: 'expired' });
+  });
 });
