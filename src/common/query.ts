@@ -124,7 +124,9 @@ export function traceCursor(q: Query): { before?: TracePosition; cursor?: number
   if (decoded.startsWith('id:')) return { cursor: id(decoded.slice(3)) };
   const m = /^at:([^;]*);id:(.*)$/s.exec(decoded);
   if (!m) throw badRequest('cursor', 'is not a cursor this API returned (neither a trace position nor an id)');
-  if (!TRACE_TIME.test(m[1]) || Number.isNaN(Date.parse(m[1]))) throw badRequest('cursor', `its time must be an RFC 3339 time like 2026-11-27T05:00:00.000Z (got ${JSON.stringify(m[1].slice(0, 40))})`);
+  // An empty time is a position the port walk can stand on: a port row an old agent shipped
+  // before its trace keeps '' in PostgreSQL (migration PgPortTimeOfOldAgents), below every time.
+  if (m[1] !== '' && (!TRACE_TIME.test(m[1]) || Number.isNaN(Date.parse(m[1])))) throw badRequest('cursor', `its time must be an RFC 3339 time like 2026-11-27T05:00:00.000Z (got ${JSON.stringify(m[1].slice(0, 40))})`);
   return { before: { at: m[1], id: id(m[2]) } };
 }
 

@@ -181,12 +181,16 @@ export class TraceReadStore {
     // (the walk along the port's index no longer gives the order), so each gets its own clause.
     const group = f.portName === undefined ? '' : ` GROUP BY ${keys.join(', ')}${q.dialect === 'postgres' ? ', t.id' : ''}`;
     const columns = f.withSteps ? 't.*' : TRACE_LIST_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ');
-    const sql = `SELECT ${columns} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT ?`;
-    const rows = await q.all<TraceRow>(sql, ...args, f.limit + 1);
+    // The cursor is the walk's own position: a port row's time is its trace's, except a row an old
+    // agent shipped before its trace (PostgreSQL's fill leaves '') — a cursor from the trace's time
+    // would then page back to it forever.
+    const walkAt = f.portName === undefined ? '' : `, ${time} AS walk_at`;
+    const sql = `SELECT ${columns}${walkAt} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT ?`;
+    const rows = await q.all<TraceRow & { walk_at?: string }>(sql, ...args, f.limit + 1);
     // The row past the limit only says there is a next page: not built.
     const items = await this.fromRows(rows.slice(0, f.limit), f.withSteps);
     const last = items[items.length - 1];
-    return { items, next: rows.length > f.limit ? (byId ? makeCursor(last.id) : makeTraceCursor({ at: last.createdAt, id: last.id })) : null };
+    return { items, next: rows.length > f.limit ? (byId ? makeCursor(last.id) : makeTraceCursor({ at: rows[f.limit - 1].walk_at ?? last.createdAt, id: last.id })) : null };
   }
 
   /** The name a logical port UUID was stored under (logical_port_alias), if any trace saw it. */

@@ -24,6 +24,8 @@ describe('traceCursor', () => {
     expect(traceCursor({ cursor: makeTraceCursor({ at: '2026-12-05T10:00:01+02:00', id: 1 }) })).toEqual({ before: { at: '2026-12-05T10:00:01+02:00', id: 1 } });
     expect(traceCursor({ cursor: makeCursor(42) })).toEqual({ cursor: 42 });
     expect(traceCursor({})).toEqual({});
+    // The port walk's position on a port row an old agent shipped before its trace (time '').
+    expect(traceCursor({ cursor: makeTraceCursor({ at: '', id: 9 }) })).toEqual({ before: { at: '', id: 9 } });
   });
 
   it('refuses what is no cursor of this API, naming the part that is wrong', () => {
