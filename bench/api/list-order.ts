@@ -16,7 +16,6 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, 
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Pool } from 'pg';
 import { createApp } from '../../src/bootstrap';
 import * as query from '../../src/common/query';
 import { openPostgres, poolOf } from '../../src/storage/postgres';
@@ -24,34 +23,13 @@ import { TracesService, type TraceFilter } from '../../src/traces/traces.service
 import { offlineAppConfig, targets } from './app-config';
 import { dbFile } from './generate';
 import { clusterCpuSeconds, pgQuery, startCluster } from './postgres-lib';
+import { copyHistory } from './copy-history';
 
 const N = Number(process.argv[2] ?? 150_000);
 const REPEAT = Number(process.argv[3] ?? 200);
 const SIDE = (process.argv[4] ?? 'sqlite') as 'sqlite' | 'postgres';
 const LABEL = process.argv[5] ?? 'run';
-const OWN = new Set(['migrations', 'meta', 'writer_slot']);
 
-/** Every history row of the SQLite file into PostgreSQL's tables (the columns both have), 5,000 rows a statement. */
-async function copyHistory(file: string, pool: Pool): Promise<void> {
-  const db = new Database(file, { readonly: true });
-  const cols = (await pool.query(`SELECT table_name AS t, column_name AS c, data_type AS ty FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`)).rows as Array<{ t: string; c: string; ty: string }>;
-  const tables = new Map<string, Array<{ c: string; ty: string }>>();
-  for (const r of cols) if (!OWN.has(r.t)) tables.set(r.t, [...(tables.get(r.t) ?? []), r]);
-  for (const [t, pgCols] of tables) {
-    const names = new Set((db.prepare(`SELECT name FROM pragma_table_info(?)`).all(t) as Array<{ name: string }>).map((h) => h.name));
-    const use = pgCols.filter((c) => names.has(c.c));
-    if (!use.length) continue;
-    const list = use.map((c) => `"${c.c}"`).join(', ');
-    const insert = `INSERT INTO "${t}" (${list}) SELECT * FROM unnest(${use.map((c, i) => `$${i + 1}::${['bigint', 'integer', 'bytea'].includes(c.ty) ? c.ty : 'text'}[]`).join(', ')})`;
-    let batch: unknown[][] = use.map(() => []);
-    for (const row of db.prepare(`SELECT ${list} FROM "${t}"`).raw(true).iterate() as IterableIterator<unknown[]>) {
-      row.forEach((v, i) => batch[i].push(v));
-      if (batch[0].length === 5000) (await pool.query(insert, batch), (batch = use.map(() => [])));
-    }
-    if (batch[0].length) await pool.query(insert, batch);
-  }
-  db.close();
-}
 
 /** The next page's filter from a `next`, as the controller reads it (the position cursor, or the id one before it). */
 function after(next: string): Partial<TraceFilter> {

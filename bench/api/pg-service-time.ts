@@ -28,7 +28,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { INestApplication } from '@nestjs/common';
-import type { Pool, QueryConfig } from 'pg';
+import type { QueryConfig } from 'pg';
 import { createApp } from '../../src/bootstrap';
 import { LogicalFlowsService } from '../../src/logical-flows/logical-flows.service';
 import { openPostgres, poolOf } from '../../src/storage/postgres';
@@ -38,6 +38,7 @@ import { offlineAppConfig, targets } from './app-config';
 import { cannon, CannonResult } from './cannon';
 import { dbFile, doneFile, generate } from './generate';
 import { clusterCpuSeconds, pgQuery, startCluster, stopCluster } from './postgres-lib';
+import { copyHistory } from './copy-history';
 
 const N = Number(process.argv[2] ?? 150_000);
 const REPEAT = Number(process.argv[3] ?? 300);
@@ -53,40 +54,6 @@ const ROUTES = (process.env.BENCH_ROUTES ?? '').split(',').filter(Boolean);
 const PROFILE_DIR = process.env.BENCH_CPU_PROF ?? '';
 const log = (...a: unknown[]) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 
-/** The tables PostgreSQL keeps for itself (its migrations, writer slots), not the history. */
-const OWN = new Set(['migrations', 'meta', 'writer_slot']);
-const BATCH = 5000;
-
-/** Every history row of the SQLite file into PostgreSQL's tables, by column name, BATCH rows a statement (unnest of one array per column). */
-async function copyHistory(file: string, pool: Pool): Promise<Record<string, number>> {
-  const db = new Database(file, { readonly: true });
-  const cols = (await pool.query(`SELECT table_name AS t, column_name AS c, data_type AS ty FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`)).rows as Array<{ t: string; c: string; ty: string }>;
-  const tables = new Map<string, Array<{ c: string; ty: string }>>();
-  for (const r of cols) if (!OWN.has(r.t)) tables.set(r.t, [...(tables.get(r.t) ?? []), r]);
-  const counts: Record<string, number> = {};
-  for (const [t, pgCols] of tables) {
-    const have = db.prepare(`SELECT name FROM pragma_table_info(?)`).all(t) as Array<{ name: string }>;
-    if (!have.length) continue;
-    const names = new Set(have.map((h) => h.name));
-    const use = pgCols.filter((c) => names.has(c.c));
-    const list = use.map((c) => `"${c.c}"`).join(', ');
-    const insert = `INSERT INTO "${t}" (${list}) SELECT * FROM unnest(${use.map((c, i) => `$${i + 1}::${c.ty === 'bigint' ? 'bigint' : c.ty === 'integer' ? 'integer' : c.ty === 'bytea' ? 'bytea' : 'text'}[]`).join(', ')})`;
-    let batch: unknown[][] = use.map(() => []);
-    let n = 0;
-    const flush = async () => {
-      if (batch[0].length) await pool.query(insert, batch);
-      batch = use.map(() => []);
-    };
-    for (const row of db.prepare(`SELECT ${list} FROM "${t}"`).raw(true).iterate() as IterableIterator<unknown[]>) {
-      row.forEach((v, i) => batch[i].push(v));
-      if (++n % BATCH === 0) await flush();
-    }
-    await flush();
-    counts[t] = n;
-  }
-  db.close();
-  return counts;
-}
 
 type Call = (i: number) => Promise<string | Buffer>;
 

@@ -30,6 +30,7 @@ import { earliestIn } from '../../src/traces/trace-slot-store';
 import { targets } from '../api/app-config';
 import { dbFile } from '../api/generate';
 import { clusterCpuSeconds, pgQuery, startCluster } from '../api/postgres-lib';
+import { copyHistory } from '../api/copy-history';
 
 const N = Number(process.argv[2] ?? 150_000);
 const REPEAT = Number(process.argv[3] ?? 300);
@@ -39,7 +40,6 @@ const K = Number(process.argv[6] ?? 1000);
 const OLD_REV = process.env.OLD_REV ?? 'fbb46f8^';
 const ROOT = join(__dirname, '../..');
 const DIR = process.env.BENCH_STREAM_DIR ?? '/tmp/livetrace-bench-stream';
-const OWN = new Set(['migrations', 'meta', 'writer_slot']);
 const DROP = 'DROP INDEX idx_trace_port_name';
 
 type Store = Pick<TraceReadStore, 'list'>;
@@ -56,27 +56,6 @@ function oldStore(q: SqlReader): Store {
   return new Old(q);
 }
 
-/** Every history row of the SQLite file into PostgreSQL's tables (the columns both have), 5,000 rows a statement. */
-async function copyHistory(file: string, pool: Pool): Promise<void> {
-  const db = new Database(file, { readonly: true });
-  const cols = (await pool.query(`SELECT table_name AS t, column_name AS c, data_type AS ty FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`)).rows as Array<{ t: string; c: string; ty: string }>;
-  const tables = new Map<string, Array<{ c: string; ty: string }>>();
-  for (const r of cols) if (!OWN.has(r.t)) tables.set(r.t, [...(tables.get(r.t) ?? []), r]);
-  for (const [t, pgCols] of tables) {
-    const names = new Set((db.prepare(`SELECT name FROM pragma_table_info(?)`).all(t) as Array<{ name: string }>).map((h) => h.name));
-    const use = pgCols.filter((c) => names.has(c.c));
-    if (!use.length) continue;
-    const list = use.map((c) => `"${c.c}"`).join(', ');
-    const insert = `INSERT INTO "${t}" (${list}) SELECT * FROM unnest(${use.map((c, i) => `$${i + 1}::${['bigint', 'integer', 'bytea'].includes(c.ty) ? c.ty : 'text'}[]`).join(', ')})`;
-    let batch: unknown[][] = use.map(() => []);
-    for (const row of db.prepare(`SELECT ${list} FROM "${t}"`).raw(true).iterate() as IterableIterator<unknown[]>) {
-      row.forEach((v, i) => batch[i].push(v));
-      if (batch[0].length === 5000) (await pool.query(insert, batch), (batch = use.map(() => [])));
-    }
-    if (batch[0].length) await pool.query(insert, batch);
-  }
-  db.close();
-}
 
 /** The store: a copy of the history (SQLite) or the bench's cluster loaded from it; one connection, so a transaction holds every statement. */
 async function open(): Promise<{ q: SqlReader; exec(sql: string): Promise<void>; url?: string; pgDir?: string; close(): Promise<void> }> {
