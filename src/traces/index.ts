@@ -9,7 +9,5 @@
 // Entry points: TracesModule, exporting TracesService (read a trace as the API shows it) and
 // TraceStore (the one way to write a pass); the JSON shapes of a trace, re-exported here.
 export * from './trace-record';
-// What paths/ answers the stream's far-pass look with (PortArrivals.since).
-export type { FarSince, IdRange } from './stream-far-passes';
 export { citationsOf } from './step-pack';
 export { BUCKET_SHIFT } from './citation-store';

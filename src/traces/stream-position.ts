@@ -15,40 +15,18 @@
 //   time, a reorder window earlier (trace-slot-store.ts resumeFloors), so none of their traces
 //   since is missed (some sent again within that window). The stream's own id of one entry (slot 0
 //   alone had traces when it started) reads the same: the stream had sent nothing of another slot.
-// A stream standing in more than MAX_LISTED slots (thousands of agents) does not list them: its id
-// is `<trace id>~<token>.<seq>`, the event's trace, and where the service that sent it keeps the
-// stream's floors (stream-position-log.ts): exact there, a plain trace id anywhere else.
 import { MAX_SLOT } from '../storage/spool';
-import { TOKEN } from './stream-position-log';
 import { slotBase, slotOf } from './trace-slot-store';
 
 /**
  * Slots a Last-Event-ID may name: the id grows by about 14 bytes a writer slot that holds traces,
- * and Node's header limit (16 KB) ends it near 1,100 in any case. The stream's own ids name at
- * most MAX_LISTED (past that, the logged form).
+ * and Node's header limit (16 KB) ends it near 1,100 in any case.
  */
 export const MAX_RESUME_SLOTS = 1024;
-/** Slots a stream's own id lists at most (under 1 KB); past it the id names the stream's log. */
-export const MAX_LISTED = 64;
 const ENTRY = /^\d{1,16}$/;
-const LOGGED = /^(\d{1,16})~([^.]*)\.(\d{1,15})$/;
 
-/** A logged position: the event's trace id, and where its stream's log is (stream-position-log.ts). */
-export interface LoggedPosition {
-  anchor: number;
-  token: string;
-  seq: number;
-}
-
-/** Slot → the id to resume after, a logged position, or why the header is not a stream position. */
-export function parseResumePoint(raw: string): Map<number, number> | LoggedPosition | string {
-  const logged = LOGGED.exec(raw);
-  if (logged) {
-    const anchor = Number(logged[1]);
-    if (!Number.isSafeInteger(anchor) || slotOf(anchor) > MAX_SLOT) return `${logged[1]} is past the last writer slot's ids (slot ${MAX_SLOT})`;
-    if (!TOKEN.test(logged[2])) return `names the stream ${JSON.stringify(logged[2].slice(0, 32))}: not one this service gives (16 characters of base64url)`;
-    return { anchor, token: logged[2], seq: Number(logged[3]) };
-  }
+/** Slot → the id to resume after, or why the header is not a stream position. */
+export function parseResumePoint(raw: string): Map<number, number> | string {
   if (raw.length > MAX_RESUME_SLOTS * 17) return `is ${raw.length} characters long: at most ${MAX_RESUME_SLOTS} trace ids (one a writer slot)`;
   const parts = raw.split(',');
   if (parts.length > MAX_RESUME_SLOTS) return `names ${parts.length} trace ids: at most ${MAX_RESUME_SLOTS} (one a writer slot)`;
@@ -64,28 +42,12 @@ export function parseResumePoint(raw: string): Map<number, number> | LoggedPosit
   return floors;
 }
 
-/** The entries a position lists for slots standing at `lastIds`: those past their first id, slot 0 always (as 0 when it holds nothing). */
-export function listedOf(lastIds: ReadonlyMap<number, number>): Map<number, number> {
-  const listed = [...lastIds].filter(([slot, id]) => id > slotBase(slot)).sort((a, b) => a[0] - b[0]);
-  if (!listed.length || listed[0][0] !== 0) listed.unshift([0, 0]);
-  return new Map(listed);
-}
-
-/** How many entries listedOf would give, without building them. */
-export function listedCount(lastIds: ReadonlyMap<number, number>): number {
-  let n = 0;
-  let zero = false;
-  for (const [slot, id] of lastIds) if (id > slotBase(slot)) (n++, (zero ||= slot === 0));
-  return zero ? n : n + 1;
-}
-
 /** The id of a stream whose slots stand at `lastIds` (slot → highest id sent or started after). */
 export function formatPosition(lastIds: ReadonlyMap<number, number>): string {
-  return [...listedOf(lastIds).values()].join(',');
+  const listed = [...lastIds].filter(([slot, id]) => id > slotBase(slot)).sort((a, b) => a[0] - b[0]);
+  if (!listed.length || listed[0][0] !== 0) listed.unshift([0, 0]);
+  return listed.map(([, id]) => id).join(',');
 }
-
-/** The id of a logged position. */
-export const formatLogged = (p: LoggedPosition): string => `${p.anchor}~${p.token}.${p.seq}`;
 
 /**
  * Where each slot starts: after `resume` as the header says (above; `byTime`: the other slots'

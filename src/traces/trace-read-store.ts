@@ -34,15 +34,11 @@ export interface TraceListQuery {
   /** The page is below this position (the API's cursor): newest first by time, then id, across writers. */
   before?: TracePosition;
   /**
-   * Below this trace id. With `above`: where the stream's walk of a writer slot ends. Without: a cursor the
-   * API returned before pages were ordered by time, placed at its trace's time (positionBelow).
+   * Below this trace id. With `above`: the stream's walk of one writer slot, by id. Without: a
+   * cursor the API returned before pages were ordered by time, placed at its trace's time (positionBelow).
    */
   cursor?: number;
-  /**
-   * Only ids above this (the stream's floor in one writer slot). Without a port the walk is by id;
-   * with one it is by the port's time index (`before`, `since`: the stream gives the earliest time
-   * above the floor), the ids a filter: the port has no index by id.
-   */
+  /** Only ids above this (the stream's floor in one writer slot: its walk ends there, not a page below); the walk is by id. */
   above?: number;
   limit: number;
   withSteps: boolean;
@@ -109,15 +105,13 @@ export class TraceReadStore {
   /**
    * `GET /traces`: one page, newest first by trace time, then id (a total order; ids alone order
    * only one writer's traces: each PostgreSQL writer has its own id range). With `above` (the
-   * stream's walk of one writer slot) by id, unless by a port (TraceListQuery.above).
+   * stream's walk of one writer slot) by id.
    */
   async list(f: TraceListQuery): Promise<Page<TraceJson>> {
     const q = this.q;
-    // The stream's walk of one writer slot (ids order commits only within one).
-    const inSlot = f.above !== undefined;
-    const byId = inSlot && f.portName === undefined;
+    const byId = f.above !== undefined;
     let before = f.before;
-    if (!inSlot && !before && f.cursor) {
+    if (!byId && !before && f.cursor) {
       const at = await positionBelow(q, f.cursor);
       if (!at) return { items: [], next: null };
       before = at;
@@ -170,11 +164,10 @@ export class TraceReadStore {
     if (f.until) where.push(`${time} <= ?`) && args.push(f.until);
     if (f.chassis) where.push('t.chassis = ?') && args.push(f.chassis);
     if (f.sessionId) where.push('t.session_id = ?') && args.push(f.sessionId);
-    if (inSlot) {
+    if (byId) {
       if (f.cursor) where.push(`${id} < ?`) && args.push(f.cursor);
       where.push(`${id} > ?`) && args.push(f.above);
-    }
-    if (!byId && before) where.push(`(${time}, ${id}) < (?, ?)`) && args.push(before.at, before.id);
+    } else if (before) where.push(`(${time}, ${id}) < (?, ?)`) && args.push(before.at, before.id);
     const keys = byId ? [id] : [time, id];
     // One row per trace of the port (it has several port rows: roles, scopes). PostgreSQL wants the
     // trace's key grouped to select its columns; in SQLite that extra column costs two temp b-trees

@@ -62,34 +62,3 @@ export async function resumeFloors(q: SqlReader, anchor: number, earlierMs: numb
   if (!r) return new Map([...others.keys()].map((slot) => [slot, slotBase(slot)]));
   return slotFloorsAt(q, new Date(Date.parse(r.created_at) - earlierMs).toISOString(), others);
 }
-
-/** Ids after < id <= upTo: one stretch of a writer slot. */
-export interface IdStretch {
-  after: number;
-  upTo: number;
-}
-
-/** Stretches a statement reads at most (each one range of trace's primary key). */
-const STRETCHES_A_STATEMENT = 64;
-
-/**
- * Per stretch, the earliest trace time among its ids (null when it holds none): where the stream's
- * walk of a port by time (the port has no index by id) must start for a slot's ids above its floor
- * (trace-stream.service.ts, stream-slot-times.ts). A range of the primary key each, reading every
- * trace of it: trace times are not monotonic in id (an ingested event keeps its own time, a clock
- * steps back), so no shorter look is exact.
- */
-export async function earliestIn(q: SqlReader, stretches: readonly IdStretch[]): Promise<Array<string | null>> {
-  const out: Array<string | null> = [];
-  for (let i = 0; i < stretches.length; i += STRETCHES_A_STATEMENT) {
-    const part = stretches.slice(i, i + STRETCHES_A_STATEMENT);
-    // `|| ''`: a MIN of the bare column PostgreSQL answers from idx_trace_created (created_at, id)
-    // from the oldest entry up, checking each id (the whole index for a stretch of new ids); of an
-    // expression it reads the stretch by the primary key, as SQLite does either way.
-    const sql = part.map((_, k) => `SELECT ${k} AS k, MIN(created_at || '') AS at FROM trace WHERE id > ? AND id <= ?`).join(' UNION ALL ');
-    const rows = await q.all<{ k: number | string; at: string | null }>(sql, ...part.flatMap((s) => [s.after, s.upTo]));
-    const at = new Map(rows.map((r) => [Number(r.k), r.at]));
-    out.push(...part.map((_, k) => at.get(k) ?? null));
-  }
-  return out;
-}

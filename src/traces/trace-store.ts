@@ -16,7 +16,7 @@ import { CitationBatch, CITES_HINT, CITES_LFLOW } from './citation-store';
 import { citationsOf, StepPacker } from './step-pack';
 import { COLLISION, packFinalFlow, STALE, TraceListQuery, TraceOfFlow, TraceReadStore, TraceRow } from './trace-read-store';
 import { TraceJson, TraceRecordInput, verdictJson } from './trace-record';
-import { earliestIn, newestPerSlot, resumeFloors, type IdStretch } from './trace-slot-store';
+import { newestPerSlot, resumeFloors } from './trace-slot-store';
 
 export type { TraceRow } from './trace-read-store';
 
@@ -128,11 +128,6 @@ export class TraceStore {
   /** Where a stream resumed by a plain trace id starts in each other slot (trace-slot-store.ts). */
   resumeFloors(anchor: number, earlierMs: number, newest: ReadonlyMap<number, number>): Promise<Map<number, number>> {
     return resumeFloors(this.sql(), anchor, earlierMs, newest);
-  }
-
-  /** Per stretch of a writer slot's ids, its earliest trace time (trace-slot-store.ts), for the stream's walk of a port. */
-  earliestIn(stretches: readonly IdStretch[]): Promise<Array<string | null>> {
-    return earliestIn(this.sql(), stretches);
   }
 
   /** Forget cached ids (after pruning removed rows they point to). */

@@ -5,7 +5,7 @@ import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags, ApiHeader } from '@nest
 import type { Response } from 'express';
 import { badRequest } from '../common/api-error';
 import { oneOf, Query as Q, rejectUnknown, str } from '../common/query';
-import { MAX_LISTED, MAX_RESUME_SLOTS, parseResumePoint } from './stream-position';
+import { MAX_RESUME_SLOTS, parseResumePoint } from './stream-position';
 import { MAX_SLOTS_A_POLL, TraceStreamService } from './trace-stream.service';
 
 @ApiTags('traces')
@@ -19,7 +19,6 @@ export class TraceStreamController {
     description:
       'Each event is `event: trace`, `id: <position>`, `data: <the item of GET /traces>` as it was when committed (the path-scope logicalPorts of a pass grow as the later passes of its path are traced), oldest first. ' +
       'The position is where the stream stands in every writer slot: on SQLite one slot, so the trace id; with PostgreSQL each agent and api instance writes its own id range (a slot) and ids order commits only within one, so the position is the highest id sent (or started after) in each slot that holds traces, comma-separated, e.g. `0,1099511627901,2199023255620` (`0` first: every slot not named is new). ' +
-        `Past ${MAX_LISTED} slots the position is \`<trace id>~<stream>.<event>\`: the service that sent it keeps where the stream stood in every slot and resumes it exactly; another one (or after a restart) takes the trace id as a plain one. ` +
       'Starts after each slot\'s newest trace, or after `Last-Event-ID` (a reconnecting client sends the last position back): every slot\'s traces since, once; a plain trace id resumes its slot after it, the slots above from their first trace and those below from now. ' +
       `Between slots, events are ordered by trace time. \`event: gap\` says a resume skipped traces of a slot (more than 500); a comment line every 15 s keeps the connection open. Each tick walks at most ${MAX_SLOTS_A_POLL} slots a stream (the rest at the next). At most 32 streams (503).`,
   })
@@ -28,7 +27,7 @@ export class TraceStreamController {
   @ApiQuery({ name: 'verdict', required: false, enum: ['output', 'drop', 'controller', 'tunnel', 'recirculate'] })
   @ApiQuery({ name: 'chassis', required: false })
   @ApiQuery({ name: 'session', required: false, description: 'Trace session id' })
-  @ApiHeader({ name: 'Last-Event-ID', required: false, description: `Resume after this position (an event's id) or trace id: at most ${MAX_RESUME_SLOTS} trace ids, comma-separated, one a writer slot, or \`<trace id>~<stream>.<event>\`` })
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: `Resume after this position (an event's id) or trace id: at most ${MAX_RESUME_SLOTS} trace ids, comma-separated, one a writer slot` })
   @ApiOkResponse({ description: 'text/event-stream' })
   async stream(@Query() q: Q, @Headers('last-event-id') lastEventId: string | undefined, @Res() res: Response): Promise<void> {
     rejectUnknown(q, ['logical_port', 'role', 'verdict', 'chassis', 'session']);

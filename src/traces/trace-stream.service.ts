@@ -9,26 +9,35 @@
 // cheap statement a tick (the newest id of each slot, TraceStore.newestPerSlot: a loose index scan)
 // tells which slots had a commit; only those (and those within their reorder window) are walked,
 // each with the stream's filter newest first from the slot's top down to its floor (`above`: one
-// range of trace's primary key; a port's by its time index, see walk), at most MAX_SLOTS_A_POLL
-// slots a stream a tick (those waiting longest first; the rest at the next tick). A slot is the
-// whole table on SQLite, so there it is the one walk it was.
+// index range), at most MAX_SLOTS_A_POLL slots a stream a tick (those waiting longest first; the
+// rest at the next tick). A slot is the whole table on SQLite, so there it is the one walk it was.
 // The SSE id is the stream's position in every slot (stream-position.ts), so a resume gets each
 // slot's traces since, once.
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError } from '../common/api-error';
-import { formatLogged, formatPosition, listedCount, listedOf, type LoggedPosition, MAX_LISTED, mergeByTime, startPoints } from './stream-position';
-import { StreamPositionLog } from './stream-position-log';
-import type { TracePosition } from '../common/query';
+import { formatPosition, mergeByTime, startPoints } from './stream-position';
 import type { TraceListQuery } from './trace-read-store';
 import type { TraceJson } from './trace-record';
-import { StreamSlotTimes } from './stream-slot-times';
 import { slotBase, slotOf } from './trace-slot-store';
 import { TraceStore } from './trace-store';
 import { TraceFilter, TracesService } from './traces.service';
-import { type FarLook, type FarPassesSince, lookFarPasses, newFarLook } from './stream-far-passes';
 
-export type { FarPassesSince, FarSince, IdRange } from './stream-far-passes';
+/** A look for a port's far passes in id ranges (PortArrivals.since, in paths/, which owns the link). */
+export interface FarSince {
+  /** The far passes found, oldest first, each marked `arrivedFrom`. */
+  items: TraceJson[];
+  /** Per range asked, the highest arrival id looked at (its `after` when none): the next look goes on after it. */
+  scannedTo: number[];
+  /** Arrivals whose sender is not stored (yet), or not traced near one: worth a retry while it may still come. */
+  unlinked: number[];
+}
+/** Arrivals with `after` < id < `below`: one range a writer slot the stream polls. */
+export interface IdRange {
+  after: number;
+  below: number;
+}
+export type FarPassesSince = (q: TraceListQuery, ranges: readonly IdRange[], retry: readonly number[], limit: number, near: readonly number[]) => Promise<FarSince>;
 
 /** The filters a stream takes: those of `GET /traces` that cost one indexed walk. */
 export type StreamFilter = Pick<TraceFilter, 'logicalPort' | 'role' | 'verdict' | 'chassis' | 'sessionId'>;
@@ -61,10 +70,6 @@ export const MAX_SLOTS_A_POLL = 16;
 interface SlotState {
   /** Highest id sent (or the start point). */
   lastId: number;
-  /** Every id up to this was walked at least the reorder window ago: no walk looks below it again. */
-  doneTo: number;
-  /** The walks within the reorder window: when, and the slot's newest id they walked up to. */
-  walks: Array<{ at: number; top: number }>;
   /** Ids sent within the reorder window, with when: not sent again. */
   recent: Map<number, number>;
   /** For each poll within the reorder window that sent traces: when, and the highest id sent before it. */
@@ -82,21 +87,32 @@ interface SlotState {
 interface Stream {
   filter: StreamFilter;
   res: Response;
-  /** Events sent (the start is 0). */
-  seq: number;
-  /** Past MAX_LISTED slots: the stream's log, which its ids name (stream-position-log.ts). */
-  token?: string;
   slots: Map<number, SlotState>;
   busy: boolean;
   heartbeat: NodeJS.Timeout;
-  /** A port's stream (role any or inport): its look for far passes (stream-far-passes.ts). */
-  far?: FarLook;
+  /**
+   * A port's stream (role any or inport): its packets' far passes, the passes on another chassis
+   * of a packet the port sent that a router forwarded there (PortArrivals.since). Tunnel arrivals
+   * are looked at once each, after each slot's `farAfter`; one whose sender is not stored yet is
+   * looked at again (`retry`, with when first seen) for the reorder window, then given up.
+   * `senders`: the port's passes this stream sent that tunnelled (trace time, when seen): only
+   * arrivals traced near one of them cost a link, so a port that sends nothing away costs no link
+   * at all.
+   */
+  far?: { retry: Map<number, number>; senders: Map<number, { at: number; seen: number }> };
 }
 
-const newSlot = (lastId: number, seenNewest: number): SlotState => ({ lastId, doneTo: lastId, walks: [], recent: new Map(), history: [], seenNewest, polledAt: 0, farAfter: lastId });
+/**
+ * How long a port's pass that tunnelled is remembered as a possible sender (the stream's gate,
+ * PortArrivals.since `near`), and at most how many; how many unlinked arrivals are retried.
+ */
+const SENDER_MEMORY_MS = 30_000;
+const MAX_SENDERS = 1000;
+const MAX_RETRY = 500;
+/** Tunnel arrivals read at most by one look (rows only: the links it follows are bounded in PortArrivals.since). */
+const FAR_LOOK = 1000;
 
-/** Where a slot's walk ends below: the window's (see walk), or what was walked a reorder window ago. */
-const floorOf = (st: SlotState): number => Math.max(Math.min(st.lastId, st.history[0]?.floor ?? st.lastId), st.doneTo);
+const newSlot = (lastId: number, seenNewest: number): SlotState => ({ lastId, recent: new Map(), history: [], seenNewest, polledAt: 0, farAfter: lastId });
 
 @Injectable()
 export class TraceStreamService implements BeforeApplicationShutdown {
@@ -107,19 +123,12 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   private ticking = false;
   private readonly log = new Logger('TraceStream');
   private farPassesSince?: FarPassesSince;
-  /** Positions too long to send, by stream (stream-position-log.ts). */
-  private readonly positions = new StreamPositionLog();
-  /** Where a port's walk starts in time, per slot (stream-slot-times.ts); none in unit tests without a store. */
-  private readonly slotTimes?: StreamSlotTimes;
 
   constructor(
     private readonly traces: TracesService,
     // Optional for unit tests (a fake of the list only); the type alone would not name the provider.
-    @Optional() @Inject(TraceStore) private readonly store?: Pick<TraceStore, 'newestPerSlot'> & Partial<Pick<TraceStore, 'resumeFloors' | 'earliestIn'>>,
-  ) {
-    const read = store?.earliestIn?.bind(store);
-    if (read) this.slotTimes = new StreamSlotTimes(read);
-  }
+    @Optional() @Inject(TraceStore) private readonly store?: Pick<TraceStore, 'newestPerSlot'> & Partial<Pick<TraceStore, 'resumeFloors'>>,
+  ) {}
 
   /** Set by the paths feature, which builds on this one (a routed packet's far passes need its links). */
   useFarPasses(f: FarPassesSince): void {
@@ -136,7 +145,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
 
   /** The newest trace id matching `filter` (all traces without one), 0 when there is none. */
   private async newest(filter: StreamFilter): Promise<number> {
-    const page = await this.page(filter, {}, 1);
+    const page = await this.page(filter, undefined, undefined, 1);
     return page.items[0]?.id ?? 0;
   }
 
@@ -147,29 +156,25 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     return n ? new Map([[slotOf(n), n]]) : new Map();
   }
 
-  private async page(filter: StreamFilter, at: { cursor?: number; above?: number; since?: string; before?: TracePosition }, limit: number): Promise<{ items: TraceJson[]; more: boolean }> {
+  private async page(filter: StreamFilter, cursor: number | undefined, above: number | undefined, limit: number): Promise<{ items: TraceJson[]; more: boolean }> {
     // The port's own rows: far passes are the stream's own look (poll), not the list's.
-    const body = await this.traces.listJson({ ...filter, ...at, limit, withSteps: false }, { far: false });
+    const body = await this.traces.listJson({ ...filter, cursor, above, limit, withSteps: false }, { far: false });
     const parsed = JSON.parse(body.toString('utf8')) as { items: TraceJson[]; next: string | null };
     return { items: parsed.items, more: parsed.next !== null };
   }
 
   /**
-   * Starts a stream on `res` after `from` (a Last-Event-ID, parsed: slot → id, or a logged
-   * position), or after each slot's newest trace now. Errors (unknown port, too many streams) are
-   * thrown before any byte is written, so they answer in the API's one error shape.
+   * Starts a stream on `res` after `resume` (a Last-Event-ID, parsed: slot → id), or after each
+   * slot's newest trace now. Errors (unknown port, too many streams) are thrown before any byte is
+   * written, so they answer in the API's one error shape.
    */
-  async start(filter: StreamFilter, from: ReadonlyMap<number, number> | LoggedPosition | undefined, res: Response): Promise<void> {
+  async start(filter: StreamFilter, resume: ReadonlyMap<number, number> | undefined, res: Response): Promise<void> {
     if (this.streams.size >= this.opts.maxStreams) {
       res.setHeader('Retry-After', '5');
       throw new ApiError(503, `${this.streams.size} trace streams are already open (at most ${this.opts.maxStreams}); close one or retry later`);
     }
     // A 404 for an unknown port, before any byte is written.
     if (filter.logicalPort !== undefined) await this.traces.resolvePort(filter.logicalPort);
-    // A logged position this service still holds is exact; elsewhere its trace id is a plain one.
-    const point = from !== undefined && 'token' in from ? from : undefined;
-    const logged = point && this.positions.at(point.token, point.seq);
-    const resume = !point ? (from as ReadonlyMap<number, number> | undefined) : logged ? listedOf(logged) : new Map([[slotOf(point.anchor), point.anchor]]);
     const newest = await this.newestPerSlot();
     // A plain trace id says where its slot stood, not the others: they resume from its trace time
     // (a reorder window earlier: writers' clocks differ), so none of their traces since is missed.
@@ -182,17 +187,16 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     const starts = startPoints(newest, resume, byTime);
+    res.write(`retry: 2000\n: after trace ${formatPosition(starts)}\n\n`);
     const stream: Stream = {
       filter,
       res,
-      seq: 0,
       // A resume must look even when nothing new was committed since.
       slots: new Map([...starts].map(([slot, id]) => [slot, newSlot(id, resume ? -1 : (newest.get(slot) ?? -1))])),
       busy: false,
       heartbeat: setInterval(() => res.write(': heartbeat\n\n'), this.opts.heartbeatMs),
-      far: filter.logicalPort !== undefined && filter.role !== 'outport' ? newFarLook() : undefined,
+      far: filter.logicalPort !== undefined && filter.role !== 'outport' ? { retry: new Map(), senders: new Map() } : undefined,
     };
-    res.write(`retry: 2000\n: after trace ${this.positionOf(stream, Math.max(0, ...starts.values()))}\n\n`);
     this.streams.add(stream);
     res.on('close', () => this.stop(stream));
     this.schedule();
@@ -220,7 +224,6 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     try {
       const newest = await this.newestPerSlot();
       await Promise.all([...this.streams].map((s) => this.poll(s, newest)));
-      this.pruneSlotTimes();
     } catch (err) {
       // The reader restarting (503) or a query failing: the streams stay open and the next tick retries.
       this.log.warn(`trace stream poll failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -236,10 +239,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     const due: number[] = [];
     for (const [slot, st] of s.slots) {
       const top = newest.get(slot);
-      const window = st.history.some((h) => now - h.at < this.opts.reorderMs);
-      // Nothing above its floor (a resumed slot with nothing new): seen without a walk, which the bound keeps for others.
-      if (top !== undefined && top > st.seenNewest && top <= floorOf(st) && !window) st.seenNewest = top;
-      else if ((top !== undefined && top > st.seenNewest) || window) due.push(slot);
+      if ((top !== undefined && top > st.seenNewest) || st.history.some((h) => now - h.at < this.opts.reorderMs)) due.push(slot);
     }
     return due.sort((a, b) => s.slots.get(a)!.polledAt - s.slots.get(b)!.polledAt).slice(0, MAX_SLOTS_A_POLL);
   }
@@ -257,7 +257,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       const lists = new Map<number, TraceJson[]>();
       const gaps: string[] = [];
       for (const slot of due) {
-        const { found, gap } = await this.walk(s, slot, now, newest.get(slot) ?? s.slots.get(slot)!.seenNewest);
+        const { found, gap } = await this.walk(s, slot, now);
         lists.set(slot, found);
         if (gap) gaps.push(gap);
       }
@@ -280,14 +280,8 @@ export class TraceStreamService implements BeforeApplicationShutdown {
         // arrival retried, the walk that first saw it (else own rows below it wait). Then the
         // position holds it, and a resume by it does not look at the arrival again.
         const walkedTo = due.includes(slot) ? Math.max(st.seenNewest, newest.get(slot) ?? 0) : st.seenNewest;
-        s.seq++;
-        if (t.id > st.lastId && (!t.arrivedFrom || t.id <= walkedTo)) {
-          st.lastId = t.id;
-          if (s.token) this.positions.move(s.token, s.seq, slot, t.id);
-        }
-        // A far pass its slot's floor did not reach is not where a plain id may resume that slot from.
-        const anchor = t.arrivedFrom && st.lastId < t.id && st.lastId > slotBase(slot) ? st.lastId : t.id;
-        s.res.write(`id: ${this.positionOf(s, anchor)}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
+        if (t.id > st.lastId && (!t.arrivedFrom || t.id <= walkedTo)) st.lastId = t.id;
+        s.res.write(`id: ${formatPosition(this.lastIds(s))}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
       }
       for (const [slot, floor] of before) {
         const st = s.slots.get(slot)!;
@@ -297,7 +291,6 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       }
       for (const slot of due) {
         const st = s.slots.get(slot)!;
-        st.walks.push({ at: now, top: newest.get(slot) ?? st.seenNewest });
         st.seenNewest = Math.max(st.seenNewest, newest.get(slot) ?? -1);
         st.polledAt = now;
       }
@@ -311,58 +304,27 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   }
 
   /**
-   * The stream's id at its event now (`anchor`: the event's trace, or the newest at the start):
-   * every slot listed, or past MAX_LISTED slots its log's token (kept from then on: a stream's
-   * slots only grow) with the trace id, which alone stands for a plain id where the log is unknown.
+   * The stream's traces in `slot` above its floor (the highest id sent before the oldest poll of the
+   * window: all of it was sent at that poll or later, so `recent` still has it), newest first from
+   * the slot's top; at most maxCatchUp of them, with the gap event when more were missed.
    */
-  private positionOf(s: Stream, anchor: number): string {
-    if (!s.token) {
-      const ids = this.lastIds(s);
-      if (listedCount(ids) <= MAX_LISTED) return formatPosition(ids);
-      s.token = this.positions.open(ids, s.seq);
-    }
-    return formatLogged({ anchor, token: s.token, seq: s.seq });
-  }
-
-  /**
-   * The stream's traces in `slot` with ids in (floor, top], newest first; at most maxCatchUp of
-   * them, with the gap event when more were missed. The floor: the highest id sent before the
-   * oldest poll of the reorder window (all of it was sent at that poll or later, so `recent` still
-   * has it), or, when higher, the slot's newest id at a walk a reorder window ago (a quiet port's
-   * stream would read ever more of a busy slot). Without a port, a range of trace's primary key;
-   * with one, the port's time index (it has none by id) from the earliest trace time among the
-   * slot's ids above the floor (StreamSlotTimes, read not guessed: times are not monotonic in id),
-   * the ids a filter: the same traces as by id.
-   */
-  private async walk(s: Stream, slot: number, now: number, top: number): Promise<{ found: TraceJson[]; gap?: string }> {
+  private async walk(s: Stream, slot: number, now: number): Promise<{ found: TraceJson[]; gap?: string }> {
     const st = s.slots.get(slot)!;
     while (st.history.length && now - st.history[0].at >= this.opts.reorderMs) st.history.shift();
-    while (st.walks.length && now - st.walks[0].at >= this.opts.reorderMs) st.doneTo = Math.max(st.doneTo, st.walks.shift()!.top);
     const since = st.history[0]?.at ?? now;
     for (const [id, t] of st.recent) if (t < since) st.recent.delete(id);
-    const floor = floorOf(st);
+    const floor = Math.min(st.lastId, st.history[0]?.floor ?? st.lastId);
     const found: TraceJson[] = [];
-    if (top <= floor) return { found };
-    let from: string | undefined;
-    if (s.filter.logicalPort !== undefined && this.slotTimes) {
-      const at = await this.slotTimes.earliest(slot, floor, top);
-      if (at === null) return { found };
-      from = at;
-    }
-    const range: { cursor: number; above: number; since?: string; before?: TracePosition } = { cursor: top + 1, above: floor, since: from };
+    let cursor = slotBase(slot + 1);
     for (;;) {
-      const { items, more } = await this.page(s.filter, range, PAGE);
+      const { items, more } = await this.page(s.filter, cursor, floor, PAGE);
       const fresh = items.filter((t) => t.id > floor);
       found.push(...fresh.filter((t) => !st.recent.has(t.id)));
       if (fresh.length < items.length || !more || found.length > this.opts.maxCatchUp) break;
-      const last = items[items.length - 1];
-      // By time the next page is below the last one's position; by id below its id.
-      if (from !== undefined) range.before = { at: last.createdAt, id: last.id };
-      else range.cursor = last.id;
+      cursor = items[items.length - 1].id;
     }
     if (found.length <= this.opts.maxCatchUp) return { found };
-    // Newest first by id (a port's walk found them by time): the oldest are skipped, all below those sent.
-    found.sort((a, b) => b.id - a.id);
+    // Newest first: the oldest are skipped.
     const kept = found.slice(0, this.opts.maxCatchUp);
     const first = kept[kept.length - 1];
     st.skippedTo = found[this.opts.maxCatchUp].id;
@@ -370,31 +332,35 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     return { found: kept, gap };
   }
 
-  /** Forgets the slot times no port's stream needs (below every such stream's floor in a slot). */
-  private pruneSlotTimes(): void {
-    if (!this.slotTimes) return;
-    const floors = new Map<number, number>();
-    for (const s of this.streams) {
-      if (s.filter.logicalPort === undefined) continue;
-      for (const [slot, st] of s.slots) floors.set(slot, Math.min(floors.get(slot) ?? Infinity, floorOf(st)));
-    }
-    this.slotTimes.prune(floors);
-  }
-
-  /** The far passes of the port's packets among the arrivals since the last look (stream-far-passes.ts). */
-  private farPasses(s: Stream, now: number, own: readonly TraceJson[], due: readonly number[], newest: ReadonlyMap<number, number>): Promise<TraceJson[]> {
-    const f = s.filter;
-    const query = async (): Promise<TraceListQuery> => ({
-      // The port as GET /traces resolves it (a UUID to its name), at each look: cheap, from the replicas.
-      portName: await this.traces.resolvePort(f.logicalPort!),
-      role: f.role,
-      verdict: f.verdict,
-      chassis: f.chassis,
-      sessionId: f.sessionId,
-      limit: PAGE,
-      withSteps: false,
+  /**
+   * The far passes among the arrivals stored since the last look, and those retried. An arrival
+   * stored after its sender is sent (once its own commit is seen); one stored before its sender
+   * is sent if the sender is stored within the reorder window (then out of id order, like a late
+   * commit), else not (GET /traces?logical_port= lists it).
+   */
+  private async farPasses(s: Stream, now: number, own: readonly TraceJson[], due: readonly number[], newest: ReadonlyMap<number, number>): Promise<TraceJson[]> {
+    const far = s.far!;
+    for (const t of own) if (t.verdict.tunnels?.length) far.senders.set(t.id, { at: Date.parse(t.createdAt), seen: now });
+    for (const [id, x] of far.senders) if (now - x.seen >= SENDER_MEMORY_MS || far.senders.size > MAX_SENDERS) far.senders.delete(id);
+    for (const [id, at] of far.retry) if (now - at >= this.opts.reorderMs || far.retry.size > MAX_RETRY) far.retry.delete(id);
+    const near = [...far.senders.values()].map((x) => x.at);
+    if (!this.farPassesSince) return [];
+    // The slots walked, each up to its newest id this tick (so a far pass's id is one its slot's walk has passed).
+    const slots = due.filter((slot) => (newest.get(slot) ?? 0) > s.slots.get(slot)!.farAfter);
+    if (!slots.length && !far.retry.size) return [];
+    const ranges = slots.map((slot) => ({ after: s.slots.get(slot)!.farAfter, below: newest.get(slot)! + 1 }));
+    // The port as GET /traces resolves it (a UUID to its name), at each look: cheap, from the replicas.
+    const portName = await this.traces.resolvePort(s.filter.logicalPort!);
+    const q: TraceListQuery = { portName, role: s.filter.role, verdict: s.filter.verdict, chassis: s.filter.chassis, sessionId: s.filter.sessionId, limit: PAGE, withSteps: false };
+    const r = await this.farPassesSince(q, ranges, [...far.retry.keys()], FAR_LOOK, near);
+    slots.forEach((slot, k) => {
+      const st = s.slots.get(slot)!;
+      st.farAfter = Math.max(st.farAfter, r.scannedTo[k] ?? st.farAfter);
     });
-    return lookFarPasses(s.far!, this.farPassesSince, query, { slots: s.slots, now, reorderMs: this.opts.reorderMs, own, due, newest });
+    const waiting = new Set(r.unlinked);
+    for (const id of far.retry.keys()) if (!waiting.has(id)) far.retry.delete(id);
+    for (const id of r.unlinked) if (!far.retry.has(id)) far.retry.set(id, now);
+    return r.items;
   }
 
   beforeApplicationShutdown(): void {

@@ -66,12 +66,12 @@ export class TraceCitationEntity {
 
 /** The index behind ?logical_port=: the logical ports a trace's pass or path touched. */
 @Entity('trace_port', { withoutRowid: true })
-// By time, the one index by port: `GET /traces?logical_port=`, newest first across writers
-// (trace-read-store.ts), and the stream's walk of a port in one writer slot, by time from the
-// earliest trace time above its floor (stream-slot-times.ts). Tunnel arrivals go by the key.
+// By id: the stream's walk of one writer slot and its tunnel arrivals (paths/port-arrival-store.ts).
+@Index('idx_trace_port_name', ['portName', 'traceId'])
+// By time: `GET /traces?logical_port=`, newest first across writers (trace-read-store.ts).
 @Index('idx_trace_port_time', ['portName', 'createdAt', 'traceId'])
 export class TracePortEntity {
-  /** Clustered by trace (a trace's ports are one range); the port query walks idx_trace_port_time. */
+  /** Clustered by trace (a trace's ports are one range); the port query walks idx_trace_port_name. */
   @PrimaryColumn('integer', { name: 'trace_id' }) traceId!: number;
   @PrimaryColumn('text', { name: 'port_name' }) portName!: string;
   @PrimaryColumn('text') role!: string;
