@@ -177,7 +177,7 @@ export class TraceReadStore {
     // The cursor is the walk's own position: a port row's time is its trace's, except a row an old
     // agent shipped before its trace (PostgreSQL's fill leaves '') — a cursor from the trace's time
     // would then page back to it forever.
-    const walkAt = f.portName === undefined ? '' : `, ${time} AS walk_at`;
+    const walkAt = f.portName === undefined || byId ? '' : `, ${time} AS walk_at`;
     const sql = `SELECT ${columns}${walkAt} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT ?`;
     const rows = await q.all<TraceRow & { walk_at?: string }>(sql, ...args, f.limit + 1);
     // The row past the limit only says there is a next page: not built.
