@@ -114,26 +114,7 @@ export class PathStore {
    */
   arrivals(side: LinkSide, signatures: readonly string[], from: string, to: string): Promise<LinkFlowRow[]> {
     if (signatures.length !== SIGNATURES) throw new Error(`arrivals: ${signatures.length} tunnel signatures, expected ${SIGNATURES}`);
-    const sig = `f2.tunnel_sig IN (${signatures.map(() => '?').join(', ')})`;
-    const onChassis = side.chassis !== null ? 'AND f2.chassis = ?' : '';
-    const at = side.chassis !== null ? [side.chassis] : [];
-    const notChassis = side.chassis !== null ? '' : 'AND f.chassis <> ?';
-    return this.q.all<LinkFlowRow>(
-      `SELECT ${LINK_COLUMNS} FROM datapath_flow f
-        WHERE f.id IN (SELECT f2.id FROM datapath_flow f2 WHERE ${sig} ${onChassis} AND f2.removed_at IS NULL AND f2.first_seen <= ?
-                       UNION ALL SELECT f2.id FROM datapath_flow f2 WHERE ${sig} ${onChassis} AND f2.removed_at >= ? AND f2.first_seen <= ?)
-          ${notChassis} ${TAIL}`,
-      ...signatures,
-      ...at,
-      to,
-      ...signatures,
-      ...at,
-      from,
-      to,
-      ...(side.chassis !== null ? [] : [side.notChassis]),
-      to,
-      from,
-    );
+    return this.linkCandidates(side, 'datapath_flow f2', [{ sql: `f2.tunnel_sig IN (${signatures.map(() => '?').join(', ')})`, params: signatures }], from, to);
   }
 
   /**
@@ -145,17 +126,32 @@ export class PathStore {
    * read from the index), not a search of the sending chassis's actions; senderOf decides on the rest.
    */
   senders(side: LinkSide, sought: PushSignatureSeek, from: string, to: string): Promise<LinkFlowRow[]> {
-    const onChassis = side.chassis !== null ? 'AND f2.chassis = ?' : '';
-    const at = side.chassis !== null ? [side.chassis] : [];
     // Without statistics SQLite prefers idx_dpflow_live's two equalities (chassis, removed_at IS
     // NULL: every live flow of the sender) to a prefix's range of push_sig; INDEXED BY is SQLite's
     // alone (PostgreSQL plans from its statistics).
     const seekIn = `datapath_flow f2${this.q.dialect === 'sqlite' ? ' INDEXED BY idx_dpflow_push' : ''}`;
     // One shape a subquery, each a seek or one range of the index: the exact values, then each prefix.
-    const shapes: Array<{ sql: string; params: string[] }> = [
-      { sql: `f2.push_sig IN (${sought.exact.map(() => '?').join(', ')})`, params: sought.exact },
-      ...sought.prefixes.map((p) => ({ sql: 'f2.push_sig >= ? AND f2.push_sig < ?', params: [p.from, p.below] })),
-    ];
+    return this.linkCandidates(
+      side,
+      seekIn,
+      [
+        { sql: `f2.push_sig IN (${sought.exact.map(() => '?').join(', ')})`, params: sought.exact },
+        ...sought.prefixes.map((p) => ({ sql: 'f2.push_sig >= ? AND f2.push_sig < ?', params: [p.from, p.below] })),
+      ],
+      from,
+      to,
+    );
+  }
+
+  /**
+   * The other side's flows that a signature index finds (`shapes`: conditions on `f2` in `seekIn`),
+   * each shape sought among the live flows, then among those removed since `from`, first seen by
+   * `to` (read from the index, with the chassis when the southbound names it), then those alive in
+   * [from, to] with a trace (TAIL): the one walk both directions of the link take.
+   */
+  private linkCandidates(side: LinkSide, seekIn: string, shapes: ReadonlyArray<{ sql: string; params: readonly string[] }>, from: string, to: string): Promise<LinkFlowRow[]> {
+    const onChassis = side.chassis !== null ? 'AND f2.chassis = ?' : '';
+    const at = side.chassis !== null ? [side.chassis] : [];
     const subqueries: string[] = [];
     const params: unknown[] = [];
     for (const shape of shapes) {
