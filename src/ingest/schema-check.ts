@@ -101,13 +101,12 @@ function checkString(schema: Schema, value: unknown, field: string): SchemaIssue
   if (typeof schema.minLength === 'number' && value.length < schema.minLength) return issue(field, schema.minLength === 1 ? 'must not be empty' : `must be at least ${schema.minLength} characters`);
   if (typeof schema.maxLength === 'number' && value.length > schema.maxLength) return issue(field, `must be at most ${schema.maxLength} characters`);
   if (schema.format === 'uuid' && !UUID.test(value)) return issue(field, `must be a full lower-case UUID (got ${JSON.stringify(value.slice(0, 40))})`);
-  if (schema.format === 'date-time' && (!DATE_TIME.test(value) || Number.isNaN(Date.parse(value)))) {
-    return issue(field, `must be an RFC 3339 time like 2026-11-27T05:00:00Z (got ${JSON.stringify(value.slice(0, 40))})`);
-  }
-  // An offset can carry a four-digit year out of 0000-9999 in UTC ('9999-12-31T23:30:00-01:00'),
-  // which the store would write '+010000-…' and order as text before every other time.
-  if (schema.format === 'date-time' && !inFourDigitYears(Date.parse(value))) {
-    return issue(field, `must be ${FOUR_DIGIT_YEARS_TEXT} (got ${JSON.stringify(value.slice(0, 40))}, ${new Date(Date.parse(value)).toISOString()} in UTC)`);
+  if (schema.format === 'date-time') {
+    const at = DATE_TIME.test(value) ? Date.parse(value) : NaN;
+    if (Number.isNaN(at)) return issue(field, `must be an RFC 3339 time like 2026-11-27T05:00:00Z (got ${JSON.stringify(value.slice(0, 40))})`);
+    // An offset can carry a four-digit year out of 0000-9999 in UTC ('9999-12-31T23:30:00-01:00'),
+    // which the store would write '+010000-…' and order as text before every other time.
+    if (!inFourDigitYears(at)) return issue(field, `must be ${FOUR_DIGIT_YEARS_TEXT} (got ${JSON.stringify(value.slice(0, 40))}, ${new Date(at).toISOString()} in UTC)`);
   }
   if (typeof schema.pattern === 'string') {
     let re = patterns.get(schema.pattern);
