@@ -1,6 +1,7 @@
 // The central PostgreSQL store as this process sees it (issue 19): opened, migrated, this spool's
 // writer slot claimed and entered, the spool's triggers installed: all before any provider that
 // writes is built (StorageModule resolves CENTRAL first), so no row is written outside the slot.
+import { Logger } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -9,8 +10,10 @@ import { DataSource } from 'typeorm';
 import type { LivetraceConfig } from '../config/config.schema';
 import { isPostgresUrl, openPostgres, poolOf, redactUrl } from './postgres';
 import { enterSlot, installTriggers, ShippedTable, shippedTables, writerSlot } from './spool';
+import { restoreApiIndexes, shedApiIndexes } from './spool-indexes';
 
 export const CENTRAL = Symbol('CENTRAL');
+const log = new Logger('Storage');
 
 export interface Central {
   url: string;
@@ -26,17 +29,24 @@ export function localFile(cfg: LivetraceConfig): string {
 }
 
 export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Promise<Central | null> {
-  if (!isPostgresUrl(cfg.LIVETRACE_DB)) return null;
+  const db = (spool.driver as unknown as { databaseConnection: Database.Database }).databaseConnection;
+  if (!isPostgresUrl(cfg.LIVETRACE_DB)) {
+    // A former spool is the store now: the API reads it, so it needs the indexes the spool did without.
+    const t0 = Date.now();
+    const built = restoreApiIndexes(db);
+    if (built.length) log.log(`built again the indexes this file did without as a spool (${built.join(', ')}) in ${Date.now() - t0} ms`);
+    return null;
+  }
   const url = cfg.LIVETRACE_DB.trim();
   const dataSource = await openPostgres(url, cfg.LIVETRACE_PG_POOL);
   const pool = poolOf(dataSource);
-  const db = (spool.driver as unknown as { databaseConnection: Database.Database }).databaseConnection;
   const writer = `${cfg.LIVETRACE_ROLE}@${hostname()}:${cfg.LIVETRACE_CHASSIS || '-'}#${randomUUID().slice(0, 8)}`;
   try {
     const slot = await writerSlot(db, pool, writer);
     const tables = shippedTables(db);
     enterSlot(db, tables, slot);
     installTriggers(db, tables, slot);
+    shedApiIndexes(db);
     return { url: redactUrl(url), dataSource, pool, slot, tables };
   } catch (err) {
     await dataSource.destroy().catch(() => undefined);

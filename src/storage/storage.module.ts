@@ -7,6 +7,7 @@ import { CENTRAL, localFile, openCentral } from './central';
 import { dataSourceOptions } from './data-source.options';
 import { Meta } from './meta.entity';
 import { SchemaStore } from './schema-store';
+import { migrateStore } from './spool-indexes';
 import { ShipLogEntry, ShipMute } from './spool.entity';
 import { StoreService } from './store.service';
 
@@ -17,7 +18,13 @@ import { StoreService } from './store.service';
       inject: [LIVETRACE_CONFIG],
       // Migrations run before the app serves anything; synchronize stays off. Each feature module
       // registers its own entities (TypeOrmModule.forFeature), collected here.
-      useFactory: (cfg: LivetraceConfig) => ({ ...dataSourceOptions(localFile(cfg)), autoLoadEntities: true, migrationsRun: true }),
+      useFactory: (cfg: LivetraceConfig) => ({ ...dataSourceOptions(localFile(cfg)), autoLoadEntities: true }),
+      // migrateStore, not migrationsRun: a spool gets back the indexes it dropped before a migration sees it.
+      dataSourceFactory: async (options) => {
+        const ds = await new DataSource(options!).initialize();
+        await migrateStore(ds);
+        return ds;
+      },
     }),
     TypeOrmModule.forFeature([Meta, ShipLogEntry, ShipMute]),
   ],

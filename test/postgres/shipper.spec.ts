@@ -8,8 +8,9 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/storage/data-source.options';
 import { openCentral } from '../../src/storage/central';
 import { SLOT_BITS } from '../../src/storage/spool';
+import { API_ONLY_INDEXES } from '../../src/storage/spool-indexes';
 import { testConfig } from '../support/app';
-import { pgRows, usePostgresSpools } from '../support/spool-stores';
+import { newSpool, pgRows, usePostgresSpools } from '../support/spool-stores';
 import { waitFor } from '../support/wait';
 
 // A stop and start of PostgreSQL, and the waits bounded inside the tests, take more than jest's
@@ -172,5 +173,30 @@ describe('the spool shipper (real PostgreSQL)', () => {
     await ds.query(newPath('hv1'));
     await expect(openCentral(testConfig({ LIVETRACE_DB: url, LIVETRACE_SPOOL: file }), ds)).rejects.toThrow(/outside any writer's id range.*LIVETRACE_SPOOL a new file/);
     await ds.destroy();
+  });
+
+  it('a spool does without the indexes only the API reads, and gets them back when the file becomes the store', async () => {
+    const url = await spools.pg().database('ship_indexes');
+    const spool = newSpool();
+    const s = await spools.storeOn(url, spool);
+    const names = () => (s.writer.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx\\_%' ESCAPE '\\'`).all() as Array<{ name: string }>).map((r) => r.name);
+    for (const name of API_ONLY_INDEXES) expect(names()).not.toContain(name);
+    expect(names()).toEqual(expect.arrayContaining(['idx_trace_created', 'idx_trace_path', 'idx_dpflow_ufid']));
+    // PostgreSQL keeps them: the API reads there.
+    const pgIndexes = (await pgRows(url, `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()`)).map((r) => r.indexname);
+    expect(pgIndexes).toEqual(expect.arrayContaining([...API_ONLY_INDEXES]));
+    await s.writer.submit((tx) => tx.stmt(newPath('hv1')).run());
+    await s.shipper!.synced();
+    await s.onApplicationShutdown();
+
+    const ds = new DataSource({ ...dataSourceOptions(spool), logging: false });
+    await ds.initialize();
+    try {
+      expect(await openCentral(testConfig({ LIVETRACE_DB: spool }), ds)).toBeNull();
+      const now = (await ds.query(`SELECT name FROM sqlite_master WHERE type = 'index'`)).map((r: { name: string }) => r.name);
+      expect(now).toEqual(expect.arrayContaining([...API_ONLY_INDEXES]));
+    } finally {
+      await ds.destroy();
+    }
   });
 });

@@ -1,0 +1,127 @@
+// The spool's API-only indexes on real migrated SQLite files: every name on the list is an index the
+// migrations build (a rename or removal fails here, not silently on a spool), the app's start
+// (migrateStore) migrates a spool that dropped them at any earlier version, even through the
+// migrations that rebuild or drop them, and a spool used again as a store gets them back exactly as
+// the migrations wrote them.
+import 'reflect-metadata';
+import Database from 'better-sqlite3';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../../../src/storage/data-source.options';
+import { API_ONLY_INDEXES, migrateStore, restoreApiIndexes, shedApiIndexes } from '../../../src/storage/spool-indexes';
+
+const MIGRATIONS = join(__dirname, '../../../migrations');
+const files = readdirSync(MIGRATIONS)
+  .filter((f) => /^\d+-.*\.ts$/.test(f))
+  .sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]))
+  .map((f) => join(MIGRATIONS, f));
+
+/** As the app starts (migrateStore), with the migrations up to `upTo` only: an older version's file. */
+async function migrate(file: string, upTo = files.length): Promise<void> {
+  const ds = new DataSource({ ...dataSourceOptions(file), migrations: files.slice(0, upTo), logging: false });
+  await ds.initialize();
+  try {
+    await migrateStore(ds);
+  } finally {
+    await ds.destroy();
+  }
+}
+
+const indexes = (db: Database.Database): Record<string, string> =>
+  Object.fromEntries((db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name`).all() as Array<{ name: string; sql: string }>).map((r) => [r.name, r.sql]));
+const remembered = (db: Database.Database) => db.prepare(`SELECT key FROM meta WHERE key LIKE 'spool_dropped_index:%' ORDER BY key`).all();
+
+describe('the indexes a spool does without', () => {
+  let dir: string;
+  let full: Record<string, string>;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'livetrace-spool-idx-'));
+    await migrate(join(dir, 'full.sqlite'));
+    const db = new Database(join(dir, 'full.sqlite'));
+    full = indexes(db);
+    db.close();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('names only indexes the migrations build', () => {
+    expect(files.length).toBeGreaterThan(10);
+    for (const name of API_ONLY_INDEXES) expect(full[name]).toMatch(/^CREATE INDEX/);
+  });
+
+  it('drops them, remembers each, and builds them again exactly as they were', async () => {
+    const file = join(dir, 'round.sqlite');
+    await migrate(file);
+    const db = new Database(file);
+    try {
+      expect(shedApiIndexes(db)).toEqual([...API_ONLY_INDEXES]);
+      const shed = indexes(db);
+      for (const name of API_ONLY_INDEXES) expect(shed[name]).toBeUndefined();
+      expect(Object.keys(shed).length).toBe(Object.keys(full).length - API_ONLY_INDEXES.length);
+      expect(remembered(db)).toHaveLength(API_ONLY_INDEXES.length);
+      // Shedding again (every start of the agent) finds nothing to drop and keeps what it remembered.
+      expect(shedApiIndexes(db)).toEqual([]);
+      expect(remembered(db)).toHaveLength(API_ONLY_INDEXES.length);
+
+      expect(restoreApiIndexes(db).sort()).toEqual([...API_ONLY_INDEXES].sort());
+      expect(indexes(db)).toEqual(full);
+      expect(remembered(db)).toEqual([]);
+      expect(restoreApiIndexes(db)).toEqual([]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('forgets, without building it, an index no longer on the list', async () => {
+    const file = join(dir, 'stale.sqlite');
+    await migrate(file);
+    const db = new Database(file);
+    try {
+      db.prepare(`INSERT INTO meta (key, value) VALUES ('spool_dropped_index:idx_gone', 'CREATE INDEX "idx_gone" ON "trace" ("chassis")')`).run();
+      expect(restoreApiIndexes(db)).toEqual([]);
+      expect(indexes(db)).toEqual(full);
+      expect(remembered(db)).toEqual([]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('migrates a spool that dropped them at any earlier version, through the migrations that touch them', async () => {
+    let shedAt = 0;
+    for (let k = 1; k < files.length; k++) {
+      const file = join(dir, `at-${k}.sqlite`);
+      await migrate(file, k);
+      const db = new Database(file);
+      const hasMeta = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get();
+      if (hasMeta && shedApiIndexes(db).length) shedAt++;
+      db.close();
+      await expect(migrate(file)).resolves.toBeUndefined();
+      const after = new Database(file);
+      try {
+        expect([k, indexes(after)]).toEqual([k, full]);
+        expect(remembered(after)).toEqual([]);
+      } finally {
+        after.close();
+      }
+    }
+    // Most versions had some of them to drop (they came with several migrations), so the loop meant something.
+    expect(shedAt).toBeGreaterThan(files.length / 2);
+  });
+
+  it('leaves a spool with nothing to migrate as it is: no index built at every start', async () => {
+    const file = join(dir, 'current.sqlite');
+    await migrate(file);
+    const db = new Database(file);
+    shedApiIndexes(db);
+    db.close();
+    await migrate(file);
+    const after = new Database(file);
+    try {
+      for (const name of API_ONLY_INDEXES) expect(indexes(after)[name]).toBeUndefined();
+      expect(remembered(after)).toHaveLength(API_ONLY_INDEXES.length);
+    } finally {
+      after.close();
+    }
+  });
+});
