@@ -8,7 +8,7 @@ import type { LivetraceConfig } from '../config/config.schema';
 import { ReplicasService } from '../replicas/replicas.service';
 import type { TraceRow } from '../traces/trace-store';
 import type { BuiltPath } from './path-builder';
-import { LinkFlowRow, PathStore } from './path-store';
+import { LINK_PAGE, LinkFlowRow, LinkPageEnd, PathStore } from './path-store';
 import type { StoredPathVerdict } from './path-verdict';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
@@ -16,6 +16,24 @@ import { arrivalOf, LinkFlow, linkTunnels, pushesOf, senderOf } from './tunnel-l
 
 /** Chassis hops followed from one packet: a tunnel loop in the data stops here. */
 const MAX_HOPS = 8;
+/**
+ * Candidates one look reads at most. The nearest fitting one wins (tunnel-link.ts), so a look reads
+ * every candidate in the window, not the first page: a sender megaflow alive for an hour meets the
+ * receiver's flows of that hour, newest first, and the one it sent may be the oldest.
+ */
+const MAX_CANDIDATES = 16 * LINK_PAGE;
+
+/** Every page of a look, up to MAX_CANDIDATES (one query when the first page is not full). */
+async function everyPage(look: (before?: LinkPageEnd) => Promise<LinkFlowRow[]>): Promise<LinkFlowRow[]> {
+  const rows: LinkFlowRow[] = [];
+  let before: LinkPageEnd | undefined;
+  for (;;) {
+    const page = await look(before);
+    rows.push(...page);
+    if (page.length < LINK_PAGE || rows.length >= MAX_CANDIDATES) return rows;
+    before = page[page.length - 1];
+  }
+}
 
 export interface TunnelHop {
   fromChassis: string;
@@ -122,7 +140,8 @@ export class CrossChassisPaths {
     if (!sought) return undefined;
     const skew = this.config.LIVETRACE_TUNNEL_SKEW_MS;
     const side = { chassis: this.chassisOfIp(arrival.src), notChassis: row.chassis };
-    const senders = await this.store.senders(side, sought, new Date(receiver.from - skew).toISOString(), new Date(receiver.to + skew).toISOString());
+    const [from, to] = [new Date(receiver.from - skew).toISOString(), new Date(receiver.to + skew).toISOString()];
+    const senders = await everyPage((before) => this.store.senders(side, sought, from, to, before));
     return senderOf(receiver, senders.map(linkFlow), skew)?.row.trace_id ?? undefined;
   }
 
@@ -140,7 +159,7 @@ export class CrossChassisPaths {
       const signatures = signaturesReaching(push);
       const side = { chassis: this.chassisOfIp(push.remoteIp), notChassis: row.chassis };
       const k = `${side.chassis}\n${signatures.join('\n')}`;
-      if (!looks.has(k)) looks.set(k, await this.store.arrivals(side, signatures, from, to));
+      if (!looks.has(k)) looks.set(k, await everyPage((before) => this.store.arrivals(side, signatures, from, to, before)));
     }
     const byId = new Map([...looks.values()].flat().map((r) => [r.id, r]));
     const candidates = [...byId.values()].map(linkFlow);

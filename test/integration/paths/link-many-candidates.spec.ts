@@ -1,0 +1,113 @@
+// A cross-chassis link when a look finds more candidates than one page (PathStore's LINK_PAGE): a
+// sender megaflow alive for a long time meets every flow the receiving chassis set up in that time,
+// newest first, and the one that received its packet may be the oldest. The nearest fitting one
+// must win whatever page it is on, both ways: from the sender (its arrival) and from the arrival
+// (its sender). Captured debian12 lines; the other candidates differ only in the inner packet's
+// Ethernet source, so only samePacket tells them apart.
+import 'reflect-metadata';
+import type { Database } from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
+import { recircIdHex } from '../../../src/ovs/ids';
+import { PathBuilder } from '../../../src/paths/path-builder';
+import { LINK_PAGE, PathStore } from '../../../src/paths/path-store';
+import { dataSourceOptions } from '../../../src/storage/data-source.options';
+import { StoreWriter } from '../../../src/storage/writer';
+import { CapturedFlow, capturedFlows } from '../../support/captured-multichassis';
+import { oneChassis } from '../../support/cross-chassis';
+
+const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2' };
+const T0 = Date.parse('2026-12-05T03:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+const one = (file: string, pred: (l: CapturedFlow) => boolean): CapturedFlow => capturedFlows('debian12', file).filter(pred)[0];
+const sent = one('hv1.flows-m.txt', (l) => l.key.includes('dst=50:54:00:00:00:02') && l.actions.includes('tnl_push('));
+const arrived = one('hv2.flows-m.txt', (l) => l.key.includes('tunnel(') && l.actions === 'vif2');
+/** The same flow for another VM's packet: another Ethernet source, inside the tunnel and out. */
+const otherVm = (l: CapturedFlow, n: number): CapturedFlow => ({ ...l, key: l.key.replace('eth(src=50:54:00:00:00:01', `eth(src=50:54:00:01:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`) });
+const OTHERS = LINK_PAGE + 150;
+
+describe('a cross-chassis link past one page of candidates', () => {
+  let dir: string;
+  let ds: DataSource;
+  let db: Database;
+  let writer: StoreWriter;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'livetrace-link-page-'));
+    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), logging: false });
+    await ds.initialize();
+    await ds.runMigrations();
+    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    writer = new StoreWriter(db);
+  });
+  afterEach(async () => {
+    await writer.close();
+    await ds.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A traced first pass on `chassis`, alive [from, to] (not removed when `to` is null: last seen at `seen`). */
+  function passes(list: Array<{ chassis: string; l: CapturedFlow; from: number; to: number | null; seen?: number }>): Promise<number[]> {
+    const flows = new DatapathFlowStore({ db });
+    const insPath = db.prepare("INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, '{}')");
+    const insTrace = db.prepare(
+      `INSERT INTO trace (chassis, created_at, datapath_flow_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, path_id, step_count, steps)
+       VALUES (?, ?, ?, NULL, 'trace', 'br-int', ?, '', '', '', ?, ',output,', ?, ?, 0, x'')`,
+    );
+    const v = JSON.stringify({ kinds: ['output'], logicalPorts: [], logicalFlow: null, northbound: null, tunnels: [], recircIds: [], reason: null });
+    return writer.submit((tx) =>
+      list.map(({ chassis, l, from, to, seen }, i) => {
+        const flow = flows.create(tx, {
+          chassis, ufid: `${chassis}-${i}-${from}`, firstSeen: iso(from), lastSeen: iso(seen ?? to ?? from), inPort: null, recircId: recircIdHex(l.recirc),
+          key: l.key, actions: l.actions, packets: 1, bytes: 98, used: null, source: 'poller',
+        });
+        if (to !== null) flows.close(tx, flow, iso(to), 'gone');
+        const path = Number(insPath.run(chassis, iso(from), iso(from)).lastInsertRowid);
+        return Number(insTrace.run(chassis, iso(from), flow, recircIdHex(l.recirc), l.actions, v, path).lastInsertRowid);
+      }),
+    );
+  }
+
+  it('from the sender: its arrival is found behind a page of newer arrivals of other packets', async () => {
+    // The sender lives an hour; its packet arrived at once; other VMs' packets arrived after, every 5 s.
+    const [sender, arrival] = await passes([
+      { chassis: 'hv1', l: sent, from: T0, to: null, seen: T0 + 3_600_000 },
+      { chassis: 'hv2', l: arrived, from: T0 + 5, to: T0 + 60 },
+    ]);
+    await passes(Array.from({ length: OTHERS }, (_, n) => ({ chassis: 'hv2', l: otherVm(arrived, n), from: T0 + 10_000 + n * 5000, to: T0 + 10_050 + n * 5000 })));
+    const store = new PathStore({ db });
+    const builder = new PathBuilder(store);
+    const path = await oneChassis(store, {}, ENCAP).extend((await builder.ofTrace(sender))!, (id) => builder.ofTrace(id));
+    expect(path!.verdict.tunnels.map((t) => t.toTraceId)).toEqual([arrival]);
+    expect(path!.segments.map((s) => s.chassis)).toEqual(['hv1', 'hv2']);
+  });
+
+  it('from the arrival: its sender is found behind a page of newer senders of other packets', async () => {
+    // Other VMs' megaflows, all alive when the packet arrived, each started later than its sender.
+    const [sender] = await passes([{ chassis: 'hv1', l: sent, from: T0, to: null, seen: T0 + 3_600_000 }]);
+    await passes(Array.from({ length: OTHERS }, (_, n) => ({ chassis: 'hv1', l: otherVm(sent, n), from: T0 + 1000 + n, to: null, seen: T0 + 3_600_000 })));
+    const [arrival] = await passes([{ chassis: 'hv2', l: arrived, from: T0 + 1_800_000, to: T0 + 1_800_060 }]);
+    const store = new PathStore({ db });
+    const builder = new PathBuilder(store);
+    const path = await oneChassis(store, {}, ENCAP).extend((await builder.ofTrace(arrival))!, (id) => builder.ofTrace(id));
+    expect(path!.segments.map((s) => [s.chassis, s.built.passes[0].id])).toEqual([['hv1', sender], ['hv2', arrival]]);
+  });
+
+  it('reads a look in pages of LINK_PAGE, newest first, with no candidate twice or left out', async () => {
+    await passes(Array.from({ length: OTHERS }, (_, n) => ({ chassis: 'hv2', l: otherVm(arrived, n), from: T0 + n * 10, to: T0 + n * 10 + 5 })));
+    const store = new PathStore({ db });
+    const sig = ['192.168.0.2|2|2|1', '192.168.0.2|2|2|*', '192.168.0.2|2|*|1', '192.168.0.2|2|*|*', '*|2|2|1', '*|2|2|*', '*|2|*|1', '*|2|*|*'];
+    const side = { chassis: 'hv2', notChassis: 'hv1' };
+    const [from, to] = [iso(T0 - 1000), iso(T0 + OTHERS * 10 + 1000)];
+    const first = await store.arrivals(side, sig, from, to);
+    const second = await store.arrivals(side, sig, from, to, first[first.length - 1]);
+    expect([first.length, second.length]).toEqual([LINK_PAGE, OTHERS - LINK_PAGE]);
+    const all = [...first, ...second].map((r) => r.id);
+    expect(new Set(all).size).toBe(OTHERS);
+    const order = [...first, ...second].map((r) => r.first_seen);
+    expect(order).toEqual([...order].sort().reverse());
+  });
+});
