@@ -9,7 +9,7 @@ import type { DataSource } from 'typeorm';
 import { pushSignature, pushSignaturesSought } from '../../src/ovs/push-signature';
 import { tunnelSignature } from '../../src/ovs/tunnel-signature';
 import { PathBuilder } from '../../src/paths/path-builder';
-import { PathStore } from '../../src/paths/path-store';
+import { LINK_PAGE, LinkPageEnd, PathStore } from '../../src/paths/path-store';
 import { openPostgres, poolOf } from '../../src/storage/postgres';
 import { PgReader } from '../../src/storage/sql';
 import { oneChassis } from '../support/cross-chassis';
@@ -150,5 +150,24 @@ describe('with 20,000 flows on the sending chassis', () => {
     expect(plan.filter((l) => /Seq Scan on datapath_flow/.test(l))).toEqual([]);
     // Not the sender's live and recently removed flows (what the search of the actions walked).
     expect(plan.filter((l) => /idx_dpflow_live/.test(l))).toEqual([]);
+  });
+
+  it('the look pages by (first_seen, id), newest first: every candidate once, ties at one time included', async () => {
+    // 600 senders of the same push, ten hours later, two at each millisecond: ties across page ends.
+    const base = T0 + 36_000_000;
+    const rows = Array.from({ length: 600 }, (_, n) => ({ id: 500_000 + n, chassis: 'hv1', at: base + Math.floor(n / 2), key: toLsp2.key, actions: toLsp2.actions }));
+    await insertFlows(rows);
+    await ds.query(
+      `INSERT INTO trace (id, chassis, created_at, datapath_flow_id, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, step_count, steps)
+       SELECT id, 'hv1', first_seen, id, 'trace', 'br-int', '0x0', '', '', '', '', ',output,', '{}', 0, ''::bytea FROM datapath_flow WHERE id >= 500000`,
+    );
+    const store = new PathStore({ db: undefined as never, query: reader() });
+    const look = (before?: LinkPageEnd) => store.senders({ chassis: 'hv1', notChassis: 'hv2' }, pushSignaturesSought(tunnelSignature(icmpArrival.key, 0)!)!, iso(base - 1000), iso(base + 1000), before);
+    const got: Array<{ id: number; first_seen: string }> = [];
+    for (let page = await look(); ; page = await look(page[page.length - 1])) {
+      got.push(...page);
+      if (page.length < LINK_PAGE) break;
+    }
+    expect(got.map((r) => Number(r.id))).toEqual(rows.map((r) => r.id).sort((a, b) => b - a));
   });
 });
