@@ -5,22 +5,21 @@
 // window is not linked and the path says which chassis it waits for. A one-chassis service
 // without the remote chassis's rows answers exactly as before.
 import 'reflect-metadata';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { PathBuilder } from '../../../src/paths/path-builder';
 import { PathStore } from '../../../src/paths/path-store';
 import { PathsService } from '../../../src/paths/paths.service';
 import { PortArrivals, SENDER_BOUND } from '../../../src/paths/port-arrivals';
 import { traceCursor } from '../../../src/common/query';
 import type { TraceListQuery } from '../../../src/traces/trace-read-store';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { SqliteReader } from '../../../src/storage/sql';
-import { StoreWriter } from '../../../src/storage/writer';
+import type { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { oneChassis } from '../../support/cross-chassis';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 import { recircIdHex } from '../../../src/ovs/ids';
 import { pushSignature } from '../../../src/ovs/push-signature';
 import { tunnelSignature } from '../../../src/ovs/tunnel-signature';
@@ -79,12 +78,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
   let ids: Record<string, { flow: number; trace: number; path: number }>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'livetrace-cross-chassis-'));
-    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
-    writer = new StoreWriter(db);
+    ({ dir, ds, db, writer } = await openMigratedSqlite('livetrace-cross-chassis-'));
     traces = new TraceStore({ db, writer });
     store = new PathStore({ db });
     ids = {
@@ -111,9 +105,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
   });
 
   afterAll(async () => {
-    await writer.close();
-    await ds.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await closeMigratedSqlite({ dir, ds, writer });
   });
 
   it('continues the ping to lsp2 on hv2: both passes, each naming its chassis, delivered to lsp2 on hv2', async () => {

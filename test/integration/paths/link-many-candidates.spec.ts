@@ -6,18 +6,15 @@
 // Ethernet source, so only samePacket tells them apart.
 import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import { recircIdHex } from '../../../src/ovs/ids';
 import { PathBuilder } from '../../../src/paths/path-builder';
 import { LINK_PAGE, PathStore } from '../../../src/paths/path-store';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { StoreWriter } from '../../../src/storage/writer';
+import type { StoreWriter } from '../../../src/storage/writer';
 import { CapturedFlow, capturedFlows } from '../../support/captured-multichassis';
 import { oneChassis } from '../../support/cross-chassis';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2' };
 const T0 = Date.parse('2026-12-05T03:00:00.000Z');
@@ -36,17 +33,10 @@ describe('a cross-chassis link past one page of candidates', () => {
   let writer: StoreWriter;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'livetrace-link-page-'));
-    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
-    writer = new StoreWriter(db);
+    ({ dir, ds, db, writer } = await openMigratedSqlite('livetrace-link-page-'));
   });
   afterEach(async () => {
-    await writer.close();
-    await ds.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await closeMigratedSqlite({ dir, ds, writer });
   });
 
   /** A traced first pass on `chassis`, alive [from, to] (not removed when `to` is null: last seen at `seen`). */

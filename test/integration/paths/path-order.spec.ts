@@ -5,11 +5,8 @@
 // 0 → 3 → 7), GET /paths/:id (PathsService) and the cross-check (PathBuilder.ofTrace, from any
 // pass) give the passes in edge order, and the stored verdict is the one recomputed from the rows.
 import 'reflect-metadata';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { AnnotatedTrace } from '../../../src/correlation/types';
 import { formatKey } from '../../../src/ovs/odp-key';
 import { NorthboundPorts } from '../../../src/paths/northbound-ports';
@@ -19,13 +16,13 @@ import { PathStore } from '../../../src/paths/path-store';
 import { passOfStored, pathVerdict } from '../../../src/paths/path-verdict';
 import { PathsService } from '../../../src/paths/paths.service';
 import type { ReplicasService } from '../../../src/replicas/replicas.service';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { StoreWriter } from '../../../src/storage/writer';
+import type { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { scenarioNodes } from '../../support/captured-paths';
 import { nodeEdges, PassNode } from '../../support/packet-paths';
 import { capturedModel, capturedReplicas } from '../../support/captured-model';
 import { oneChassis } from '../../support/cross-chassis';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const hex = (n: number) => '0x' + n.toString(16);
 
@@ -60,12 +57,7 @@ describe('a path with reused recirculation ids', () => {
   let paths: PathsService;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'livetrace-path-order-'));
-    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
-    writer = new StoreWriter(db);
+    ({ dir, ds, db, writer } = await openMigratedSqlite('livetrace-path-order-'));
     traces = new TraceStore({ db, writer });
     const store = new PathStore({ db });
     builder = new PathBuilder(store);
@@ -74,9 +66,7 @@ describe('a path with reused recirculation ids', () => {
   });
 
   afterAll(async () => {
-    await writer.close();
-    await ds.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await closeMigratedSqlite({ dir, ds, writer });
   });
 
   /** Stores the packet's flows and edges as the poller does, then records its passes in the given order. */

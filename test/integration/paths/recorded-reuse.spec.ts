@@ -6,18 +6,17 @@
 // path's passes come back along the edges (the smaller 0x12 last), GET /paths/:id and the
 // cross-check's builder agree from every trace, and the order by number would have been wrong.
 import 'reflect-metadata';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { PathBuilder } from '../../../src/paths/path-builder';
 import { PathStore } from '../../../src/paths/path-store';
 import { PathsService } from '../../../src/paths/paths.service';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { oneChassis } from '../../support/cross-chassis';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 type Rows = Record<string, Array<Record<string, unknown>>>;
 const FIXTURE = JSON.parse(readFileSync(join(__dirname, '../../fixtures/paths/lb-vip-reused-recirc.json'), 'utf8')) as Rows & { source: string };
@@ -31,11 +30,7 @@ describe('recorded paths with reused recirculation ids', () => {
   let paths: PathsService;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'livetrace-recorded-paths-'));
-    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    ({ dir, ds, db } = await openMigratedSqlite('livetrace-recorded-paths-', { writer: false }));
     for (const table of ['datapath_flow', 'recirc_edge', 'path', 'trace', 'trace_port']) {
       for (const row of FIXTURE[table]) {
         // The fixture leaves the packed steps out: these reads never unpack them. It was captured
@@ -55,9 +50,7 @@ describe('recorded paths with reused recirculation ids', () => {
   });
 
   afterAll(async () => {
-    await writer.close();
-    await ds.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await closeMigratedSqlite({ dir, ds, writer });
   });
 
   const recircOfFlow = (id: number) => String(FIXTURE.datapath_flow.find((f) => f.id === id)!.recirc_id);

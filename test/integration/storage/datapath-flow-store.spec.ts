@@ -3,14 +3,10 @@
 // readers (a trace's lifetime, retention, GET /datapath-flows) see all of them.
 import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { DatapathFlowStore, LifetimeSource, NewLifetime } from '../../../src/datapath-flows/datapath-flow-store';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { entityFiles } from '../../../src/storage/entities';
-import { StoreWriter } from '../../../src/storage/writer';
+import type { StoreWriter } from '../../../src/storage/writer';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const UFID = '11111111-2222-4333-8444-555555555555';
 const OTHER = '66666666-7777-4888-8999-aaaaaaaaaaaa';
@@ -29,19 +25,12 @@ describe('DatapathFlowStore', () => {
   const row = (id: number) => db.prepare('SELECT * FROM datapath_flow WHERE id = ?').get(id) as Record<string, unknown>;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'livetrace-dpflow-'));
-    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), entities: entityFiles(), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
-    writer = new StoreWriter(db);
+    ({ dir, ds, db, writer } = await openMigratedSqlite('livetrace-dpflow-', { entities: true }));
     flows = new DatapathFlowStore({ db });
   });
 
   afterEach(async () => {
-    await writer.close();
-    await ds.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await closeMigratedSqlite({ dir, ds, writer });
   });
 
   it("each source continues only its own open lifetime of a UFID; the one in force at a time is of any source", async () => {

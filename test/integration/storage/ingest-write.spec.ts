@@ -3,19 +3,15 @@
 // and close the producer's own lifetimes (actions_changed, a revalidator's DELETE, a removal).
 import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import type { EventV1 } from '../../../src/ingest/event-schema';
 import { IngestStore } from '../../../src/ingest/ingest-store';
 import { IngestStores, writeEvents } from '../../../src/ingest/ingest-write';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { entityFiles } from '../../../src/storage/entities';
-import { StoreWriter } from '../../../src/storage/writer';
+import type { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { UpcallStore } from '../../../src/upcalls/upcall-store';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const UFID = '11111111-2222-4333-8444-555555555555';
 const KEY = 'recirc_id(0x3),in_port(2),eth_type(0x0800),ipv4(frag=no)';
@@ -43,19 +39,12 @@ describe('ingest write', () => {
   const refOf = (id: string) => (db.prepare('SELECT ref_id FROM ingest_event WHERE event_id = ?').get(id) as { ref_id: number | null }).ref_id;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'livetrace-ingest-write-'));
-    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), entities: entityFiles(), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
-    writer = new StoreWriter(db);
+    ({ dir, ds, db, writer } = await openMigratedSqlite('livetrace-ingest-write-', { entities: true }));
     stores = { ledger: new IngestStore(), flows: new DatapathFlowStore({ db }), upcalls: new UpcallStore({ db }), traces: new TraceStore({ db, writer }) };
   });
 
   afterEach(async () => {
-    await writer.close();
-    await ds.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await closeMigratedSqlite({ dir, ds, writer });
   });
 
   it("continues, splits and closes the producer's lifetimes, and points each event at the lifetime it touched", async () => {

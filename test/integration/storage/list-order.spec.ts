@@ -2,17 +2,14 @@
 // whatever order the writer gave ids in (an ingested event carries its own, older, time); a port's
 // path rows added later carry their trace's time; paging by the position is exact; an `id:` cursor
 // from before is placed at its trace's time; the stream's walk (`above`) stays by id.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { traceCursor } from '../../../src/common/query';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { StoreWriter } from '../../../src/storage/writer';
 import type { TraceListQuery } from '../../../src/traces/trace-read-store';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { capturedPasses } from '../../support/captured-passes';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const T0 = Date.parse('2026-12-05T10:00:00.000Z');
 const iso = (sec: number) => new Date(T0 + sec * 1000).toISOString();
@@ -34,11 +31,7 @@ describe('GET /traces order on SQLite', () => {
   const port = passes[0].port;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'livetrace-list-order-'));
-    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    ({ dir, ds, db } = await openMigratedSqlite('livetrace-list-order-', { writer: false }));
     const writer = new StoreWriter(db);
     traces = new TraceStore({ db, writer });
     // Times out of id order (ingested events stamped with their own time), one tie.
@@ -54,8 +47,7 @@ describe('GET /traces order on SQLite', () => {
   });
 
   afterAll(async () => {
-    await ds?.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await closeMigratedSqlite({ dir, ds });
   });
 
   const list = async (q: Partial<TraceListQuery>) => (await traces.list({ limit: 500, withSteps: false, ...q })) as { items: Item[]; next: string | null };

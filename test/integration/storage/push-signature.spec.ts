@@ -5,21 +5,20 @@
 // seeks and ranges of idx_dpflow_push, never a scan of the table.
 import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { DatapathFlowStore, NewLifetime } from '../../../src/datapath-flows/datapath-flow-store';
 import { recircIdHex } from '../../../src/ovs/ids';
 import { tunnelPushes } from '../../../src/ovs/odp-tunnel';
 import { pushSignaturesSought } from '../../../src/ovs/push-signature';
 import { PathBuilder } from '../../../src/paths/path-builder';
 import { PathStore } from '../../../src/paths/path-store';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { SqliteReader } from '../../../src/storage/sql';
-import { StoreWriter } from '../../../src/storage/writer';
+import type { StoreWriter } from '../../../src/storage/writer';
 import { oneChassis } from '../../support/cross-chassis';
 import { InstrSendersPathStore } from '../../support/instr-senders';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const FIX = join(__dirname, '../../fixtures/captured-multichassis/debian12');
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2', hv3: '192.168.0.3' };
@@ -54,19 +53,12 @@ describe('datapath_flow.push_sig', () => {
   let flows: DatapathFlowStore;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'livetrace-pushsig-'));
-    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
-    writer = new StoreWriter(db);
+    ({ dir, ds, db, writer } = await openMigratedSqlite('livetrace-pushsig-'));
     flows = new DatapathFlowStore({ db });
   });
 
   afterEach(async () => {
-    await writer.close();
-    await ds.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await closeMigratedSqlite({ dir, ds, writer });
   });
 
   const lifetime = (chassis: string, ufid: string, l: Line, at: number): NewLifetime => ({

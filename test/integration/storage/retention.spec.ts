@@ -3,24 +3,22 @@
 // them: pruning by row count and by age keeps exactly the newest traces, leaves no step, port,
 // path or ended datapath-flow lifetime behind, and the kept traces read back unchanged.
 import 'reflect-metadata';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { loadConfig } from '../../../src/config/config';
 import { MetricsService } from '../../../src/metrics/metrics.service';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import { PathStore } from '../../../src/paths/path-store';
 import { pruneBatch, RetentionStores, rowLimitCut } from '../../../src/retention/retention';
 import { RETENTION_BATCH, RetentionService } from '../../../src/retention/retention.service';
 import type { StoreService } from '../../../src/storage/store.service';
-import { StoreWriter } from '../../../src/storage/writer';
+import type { StoreWriter } from '../../../src/storage/writer';
 import { allCitations } from '../../../src/traces/citation-store';
 import { citationsOf } from '../../../src/traces/step-pack';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { capturedReplies } from '../../support/captured-replies';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-11-27T00:00:00Z');
@@ -83,20 +81,13 @@ describe('retention', () => {
   }
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'livetrace-retention-'));
-    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
-    writer = new StoreWriter(db);
+    ({ dir, ds, db, writer } = await openMigratedSqlite('livetrace-retention-'));
     store = new TraceStore({ db, writer });
     stores = { traces: store, paths: new PathStore({ db } as unknown as StoreService), flows: new DatapathFlowStore({ db }) };
   });
 
   afterEach(async () => {
-    await writer.close();
-    await ds.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await closeMigratedSqlite({ dir, ds, writer });
   });
 
   it('by row count: keeps exactly the newest N traces, in batches, and nothing dangling', async () => {

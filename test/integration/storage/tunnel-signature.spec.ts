@@ -3,17 +3,16 @@
 // cross-chassis link's look for arrivals is planned as seeks of its index, never a scan of the table.
 import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { DatapathFlowStore, NewLifetime } from '../../../src/datapath-flows/datapath-flow-store';
 import { tunnelPushes } from '../../../src/ovs/odp-tunnel';
 import { signaturesReaching } from '../../../src/ovs/tunnel-signature';
 import { PathStore } from '../../../src/paths/path-store';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { SqliteReader } from '../../../src/storage/sql';
 import { StoreWriter } from '../../../src/storage/writer';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const FIX = join(__dirname, '../../fixtures/captured-multichassis/debian12');
 const line = (file: string, pred: (l: string) => boolean) => {
@@ -30,16 +29,11 @@ describe('datapath_flow.tunnel_sig', () => {
   let db: Database;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'livetrace-tunsig-'));
-    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
+    ({ dir, ds, db } = await openMigratedSqlite('livetrace-tunsig-', { writer: false }));
   });
 
   afterEach(async () => {
-    await ds.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await closeMigratedSqlite({ dir, ds });
   });
 
   const lifetime = (ufid: string, key: string, actions: string, recircId = '0x0'): NewLifetime => ({

@@ -3,15 +3,11 @@
 // of that lifetime.
 import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { entityFiles } from '../../../src/storage/entities';
-import { StoreWriter } from '../../../src/storage/writer';
+import type { StoreWriter } from '../../../src/storage/writer';
 import { UpcallStore } from '../../../src/upcalls/upcall-store';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const UFID = '11111111-2222-4333-8444-555555555555';
 const at = (s: number) => new Date(Date.UTC(2026, 11, 1, 0, 0, s)).toISOString();
@@ -35,20 +31,13 @@ describe('UpcallStore', () => {
     );
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'livetrace-upcalls-'));
-    ds = new DataSource({ ...dataSourceOptions(join(dir, 'db.sqlite')), entities: entityFiles(), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
-    writer = new StoreWriter(db);
+    ({ dir, ds, db, writer } = await openMigratedSqlite('livetrace-upcalls-', { entities: true }));
     upcalls = new UpcallStore({ db });
     flows = new DatapathFlowStore({ db });
   });
 
   afterEach(async () => {
-    await writer.close();
-    await ds.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await closeMigratedSqlite({ dir, ds, writer });
   });
 
   it('joins each upcall to the lifetime of its UFID in force at its time, and to the newest trace of the upcall or that lifetime', async () => {
