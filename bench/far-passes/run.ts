@@ -24,7 +24,7 @@ import type { Database } from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { PathBuilder } from '../../src/paths/path-builder';
 import { CrossChassisPaths } from '../../src/paths/cross-chassis';
-import { PathStore, type LinkFlowRow, type LinkSide } from '../../src/paths/path-store';
+import { PathStore, type LinkFlowRow, type LinkSide, type LinkWindow } from '../../src/paths/path-store';
 import { pushSignature, pushSignaturesSought } from '../../src/ovs/push-signature';
 import { tunnelSignature } from '../../src/ovs/tunnel-signature';
 import { PortArrivals } from '../../src/paths/port-arrivals';
@@ -54,7 +54,7 @@ class InstrPathStore extends PathStore {
   constructor(private readonly db: Database) {
     super({ db });
   }
-  override arrivals(side: LinkSide, signatures: readonly string[], from: string, to: string): Promise<LinkFlowRow[]> {
+  override arrivals(side: LinkSide, signatures: readonly string[], { from, to }: LinkWindow): Promise<LinkFlowRow[]> {
     const cols = 'f.id, f.chassis, f.key, f.actions, f.recirc_id, f.first_seen, f.last_seen, f.removed_at, (SELECT max(t.id) FROM trace t WHERE t.datapath_flow_id = f.id) AS trace_id';
     const tail = 'AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) ORDER BY f.first_seen DESC, f.id DESC LIMIT 256';
     const match = `f.recirc_id = '0x0' AND instr(f.key, 'tunnel(') > 0 AND instr(f.key, ?) > 0`;
@@ -230,7 +230,7 @@ async function main() {
       const looks = await Promise.all(ids.map(async (id) => {
         const f = (await store.flow(built.get(id)!.passes[0].datapath_flow_id!))!;
         const around = (iso0: string, d: number) => new Date(Date.parse(iso0) + d).toISOString();
-        return { sought: pushSignaturesSought(tunnelSignature(f.key, 0))!, from: around(f.first_seen, -1000), to: around(f.removed_at ?? f.last_seen, 1000) };
+        return { sought: pushSignaturesSought(tunnelSignature(f.key, 0))!, window: { from: around(f.first_seen, -1000), to: around(f.removed_at ?? f.last_seen, 1000), near: f.first_seen } };
       }));
       const stores = { after: store, before: reverseStore };
       // As captured (the full port mask), and as if the arrival's megaflow wildcarded the egress port (prefix ranges).
@@ -239,7 +239,7 @@ async function main() {
           const out = [];
           for (const x of looks) {
             const sought = wild ? pushSignaturesSought(`${x.sought.exact[0].split('|').slice(0, 3).join('|')}|*`)! : x.sought;
-            out.push((await stores[v].senders({ chassis: 'hv1', notChassis: 'hv3' }, sought, x.from, x.to)).map((c) => c.id));
+            out.push((await stores[v].senders({ chassis: 'hv1', notChassis: 'hv3' }, sought, x.window)).map((c) => c.id));
           }
           return out;
         });

@@ -8,7 +8,7 @@ import type { LivetraceConfig } from '../config/config.schema';
 import { ReplicasService } from '../replicas/replicas.service';
 import type { TraceRow } from '../traces/trace-store';
 import type { BuiltPath } from './path-builder';
-import { LINK_PAGE, LinkFlowRow, LinkPageEnd, PathStore } from './path-store';
+import { LinkFlowRow, PathStore } from './path-store';
 import type { StoredPathVerdict } from './path-verdict';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
@@ -16,24 +16,6 @@ import { arrivalOf, LinkFlow, linkTunnels, pushesOf, senderOf } from './tunnel-l
 
 /** Chassis hops followed from one packet: a tunnel loop in the data stops here. */
 const MAX_HOPS = 8;
-/**
- * Candidates one look reads at most. The nearest fitting one wins (tunnel-link.ts), so a look reads
- * every candidate in the window, not the first page: a sender megaflow alive for an hour meets the
- * receiver's flows of that hour, newest first, and the one it sent may be the oldest.
- */
-const MAX_CANDIDATES = 16 * LINK_PAGE;
-
-/** Every page of a look, up to MAX_CANDIDATES (one query when the first page is not full). */
-async function everyPage(look: (before?: LinkPageEnd) => Promise<LinkFlowRow[]>): Promise<LinkFlowRow[]> {
-  const rows: LinkFlowRow[] = [];
-  let before: LinkPageEnd | undefined;
-  for (;;) {
-    const page = await look(before);
-    rows.push(...page);
-    if (page.length < LINK_PAGE || rows.length >= MAX_CANDIDATES) return rows;
-    before = page[page.length - 1];
-  }
-}
 
 export interface TunnelHop {
   fromChassis: string;
@@ -140,8 +122,8 @@ export class CrossChassisPaths {
     if (!sought) return undefined;
     const skew = this.config.LIVETRACE_TUNNEL_SKEW_MS;
     const side = { chassis: this.chassisOfIp(arrival.src), notChassis: row.chassis };
-    const [from, to] = [new Date(receiver.from - skew).toISOString(), new Date(receiver.to + skew).toISOString()];
-    const senders = await everyPage((before) => this.store.senders(side, sought, from, to, before));
+    const window = { from: new Date(receiver.from - skew).toISOString(), to: new Date(receiver.to + skew).toISOString(), near: new Date(receiver.from).toISOString() };
+    const senders = await this.store.senders(side, sought, window);
     return senderOf(receiver, senders.map(linkFlow), skew)?.row.trace_id ?? undefined;
   }
 
@@ -159,7 +141,7 @@ export class CrossChassisPaths {
       const signatures = signaturesReaching(push);
       const side = { chassis: this.chassisOfIp(push.remoteIp), notChassis: row.chassis };
       const k = `${side.chassis}\n${signatures.join('\n')}`;
-      if (!looks.has(k)) looks.set(k, await everyPage((before) => this.store.arrivals(side, signatures, from, to, before)));
+      if (!looks.has(k)) looks.set(k, await this.store.arrivals(side, signatures, { from, to, near: new Date(sender.from).toISOString() }));
     }
     const byId = new Map([...looks.values()].flat().map((r) => [r.id, r]));
     const candidates = [...byId.values()].map(linkFlow);

@@ -112,9 +112,9 @@ export class PathStore {
    * removed since `from`, first seen by `to` read from the index), not a read of the receiver's
    * flow table; pushReaches decides on the rest.
    */
-  arrivals(side: LinkSide, signatures: readonly string[], from: string, to: string, before?: LinkPageEnd): Promise<LinkFlowRow[]> {
+  arrivals(side: LinkSide, signatures: readonly string[], window: LinkWindow): Promise<LinkFlowRow[]> {
     if (signatures.length !== SIGNATURES) throw new Error(`arrivals: ${signatures.length} tunnel signatures, expected ${SIGNATURES}`);
-    return this.linkCandidates(side, 'datapath_flow f2', [{ sql: `f2.tunnel_sig IN (${signatures.map(() => '?').join(', ')})`, params: signatures }], from, to, before);
+    return this.linkCandidates(side, 'datapath_flow f2', [{ sql: `f2.tunnel_sig IN (${signatures.map(() => '?').join(', ')})`, params: signatures }], window);
   }
 
   /**
@@ -125,7 +125,7 @@ export class PathStore {
    * and ranges (idx_dpflow_push: the live ones, then those removed since `from`, first seen by `to`
    * read from the index), not a search of the sending chassis's actions; senderOf decides on the rest.
    */
-  senders(side: LinkSide, sought: PushSignatureSeek, from: string, to: string, before?: LinkPageEnd): Promise<LinkFlowRow[]> {
+  senders(side: LinkSide, sought: PushSignatureSeek, window: LinkWindow): Promise<LinkFlowRow[]> {
     // Without statistics SQLite prefers idx_dpflow_live's two equalities (chassis, removed_at IS
     // NULL: every live flow of the sender) to a prefix's range of push_sig; INDEXED BY is SQLite's
     // alone (PostgreSQL plans from its statistics).
@@ -138,9 +138,7 @@ export class PathStore {
         { sql: `f2.push_sig IN (${sought.exact.map(() => '?').join(', ')})`, params: sought.exact },
         ...sought.prefixes.map((p) => ({ sql: 'f2.push_sig >= ? AND f2.push_sig < ?', params: [p.from, p.below] })),
       ],
-      from,
-      to,
-      before,
+      window,
     );
   }
 
@@ -148,17 +146,12 @@ export class PathStore {
    * The other side's flows that a signature index finds (`shapes`: conditions on `f2` in `seekIn`),
    * each shape sought among the live flows, then among those removed since `from`, first seen by
    * `to` (read from the index, with the chassis when the southbound names it), then those alive in
-   * [from, to] with a trace (TAIL): the one walk both directions of the link take. A page of
-   * LINK_PAGE, newest first; `before` (the last row of the page before) continues it.
+   * [from, to] with a trace (TAIL): the one walk both directions of the link take. At most
+   * LINK_LIMIT, those whose start is nearest `near` first (the pick's own first rule, tunnel-link.ts
+   * `nearer`): past the limit go those least likely to win, not the oldest.
    */
-  private linkCandidates(
-    side: LinkSide,
-    seekIn: string,
-    shapes: ReadonlyArray<{ sql: string; params: readonly string[] }>,
-    from: string,
-    to: string,
-    before?: LinkPageEnd,
-  ): Promise<LinkFlowRow[]> {
+  private linkCandidates(side: LinkSide, seekIn: string, shapes: ReadonlyArray<{ sql: string; params: readonly string[] }>, window: LinkWindow): Promise<LinkFlowRow[]> {
+    const { from, to, near } = window;
     const onChassis = side.chassis !== null ? 'AND f2.chassis = ?' : '';
     const at = side.chassis !== null ? [side.chassis] : [];
     const subqueries: string[] = [];
@@ -170,14 +163,19 @@ export class PathStore {
       params.push(...shape.params, ...at, from, to);
     }
     const notChassis = side.chassis !== null ? '' : 'AND f.chassis <> ?';
-    const after = before ? 'AND (f.first_seen < ? OR (f.first_seen = ? AND f.id < ?))' : '';
+    // Whole milliseconds on both databases, so ties (then newest first, then id) order alike.
+    const distance =
+      this.q.dialect === 'sqlite'
+        ? 'abs(round((julianday(f.first_seen) - julianday(?)) * 86400000))'
+        : 'abs(round(extract(epoch FROM (f.first_seen::timestamptz - ?::timestamptz)) * 1000))';
     return this.q.all<LinkFlowRow>(
-      `SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.id IN (${subqueries.join(' UNION ALL ')}) ${notChassis} ${after} ${TAIL}`,
+      `SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.id IN (${subqueries.join(' UNION ALL ')}) ${notChassis} ${TAIL}
+         ORDER BY ${distance}, f.first_seen DESC, f.id DESC LIMIT ${LINK_LIMIT}`,
       ...params,
       ...(side.chassis !== null ? [] : [side.notChassis]),
-      ...(before ? [before.first_seen, before.first_seen, before.id] : []),
       to,
       from,
+      near,
     );
   }
 
@@ -206,18 +204,24 @@ export interface LinkFlowRow {
   trace_id: number | null;
 }
 
-/** Where a page of link candidates ended: its last row's order (first_seen DESC, id DESC). */
-export type LinkPageEnd = Pick<LinkFlowRow, 'first_seen' | 'id'>;
+/** Where a look searches: lifetimes meeting [from, to], ordered by how near their start is to `near` (ISO times). */
+export interface LinkWindow {
+  from: string;
+  to: string;
+  near: string;
+}
 
-/** Link candidates a page (TAIL's LIMIT): a look pages on while pages come full. */
-export const LINK_PAGE = 256;
+/**
+ * Candidates one look reads at most. A sender megaflow alive for an hour meets every flow the
+ * receiver set up in that hour; the nearest fitting one wins, and it may be past any first few hundred.
+ */
+export const LINK_LIMIT = 4096;
 
 /** How many signatures `arrivals` takes: signaturesReaching's eight, so its SQL is one text. */
 const SIGNATURES = 8;
 
-/** Alive in [from, to] and traced; newest first, ties by id (the LIMIT and the nearest-candidate pick see one order on both databases). */
-const TAIL =
-  'AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) ORDER BY f.first_seen DESC, f.id DESC LIMIT ' + LINK_PAGE;
+/** Alive in [from, to] and traced (the order, so the LIMIT and the pick see one order on both databases, is linkCandidates'). */
+const TAIL = 'AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id)';
 
 const LINK_COLUMNS =
   'f.id, f.chassis, f.key, f.actions, f.recirc_id, f.first_seen, f.last_seen, f.removed_at, ' +

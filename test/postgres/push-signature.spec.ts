@@ -9,7 +9,7 @@ import type { DataSource } from 'typeorm';
 import { pushSignature, pushSignaturesSought } from '../../src/ovs/push-signature';
 import { tunnelSignature } from '../../src/ovs/tunnel-signature';
 import { PathBuilder } from '../../src/paths/path-builder';
-import { LINK_PAGE, LinkPageEnd, PathStore } from '../../src/paths/path-store';
+import { PathStore } from '../../src/paths/path-store';
 import { openPostgres, poolOf } from '../../src/storage/postgres';
 import { PgReader } from '../../src/storage/sql';
 import { oneChassis } from '../support/cross-chassis';
@@ -142,7 +142,7 @@ describe('with 20,000 flows on the sending chassis', () => {
     const recording = Object.assign(Object.create(r) as PgReader, {
       all: (sql: string, ...params: unknown[]) => (seen.push({ sql, params }), r.all(sql, ...params)),
     });
-    await new PathStore({ db: undefined as never, query: recording }).senders({ chassis: 'hv1', notChassis: 'hv2' }, pushSignaturesSought(sig)!, iso(T0 - 1000), iso(T0 + 1000));
+    await new PathStore({ db: undefined as never, query: recording }).senders({ chassis: 'hv1', notChassis: 'hv2' }, pushSignaturesSought(sig)!, { from: iso(T0 - 1000), to: iso(T0 + 1000), near: iso(T0) });
     let n = 0;
     const text = seen[0].sql.replace(/\?/g, () => `$${++n}`);
     const plan = ((await ds.query(`EXPLAIN ${text}`, seen[0].params)) as Array<{ 'QUERY PLAN': string }>).map((l) => l['QUERY PLAN']);
@@ -152,8 +152,8 @@ describe('with 20,000 flows on the sending chassis', () => {
     expect(plan.filter((l) => /idx_dpflow_live/.test(l))).toEqual([]);
   });
 
-  it('the look pages by (first_seen, id), newest first: every candidate once, ties at one time included', async () => {
-    // 600 senders of the same push, ten hours later, two at each millisecond: ties across page ends.
+  it('the look orders candidates by how near their start is, then newest first, then id: the same order SQLite gives', async () => {
+    // 600 senders of the same push, ten hours later, two at each millisecond (ties), either side of `near`.
     const base = T0 + 36_000_000;
     const rows = Array.from({ length: 600 }, (_, n) => ({ id: 500_000 + n, chassis: 'hv1', at: base + Math.floor(n / 2), key: toLsp2.key, actions: toLsp2.actions }));
     await insertFlows(rows);
@@ -162,12 +162,9 @@ describe('with 20,000 flows on the sending chassis', () => {
        SELECT id, 'hv1', first_seen, id, 'trace', 'br-int', '0x0', '', '', '', '', ',output,', '{}', 0, ''::bytea FROM datapath_flow WHERE id >= 500000`,
     );
     const store = new PathStore({ db: undefined as never, query: reader() });
-    const look = (before?: LinkPageEnd) => store.senders({ chassis: 'hv1', notChassis: 'hv2' }, pushSignaturesSought(tunnelSignature(icmpArrival.key, 0)!)!, iso(base - 1000), iso(base + 1000), before);
-    const got: Array<{ id: number; first_seen: string }> = [];
-    for (let page = await look(); ; page = await look(page[page.length - 1])) {
-      got.push(...page);
-      if (page.length < LINK_PAGE) break;
-    }
-    expect(got.map((r) => Number(r.id))).toEqual(rows.map((r) => r.id).sort((a, b) => b - a));
+    const near = base + 100;
+    const got = await store.senders({ chassis: 'hv1', notChassis: 'hv2' }, pushSignaturesSought(tunnelSignature(icmpArrival.key, 0)!)!, { from: iso(base - 1000), to: iso(base + 1000), near: iso(near) });
+    const expected = [...rows].sort((a, b) => Math.abs(a.at - near) - Math.abs(b.at - near) || b.at - a.at || b.id - a.id).map((r) => r.id);
+    expect(got.map((r) => Number(r.id))).toEqual(expected);
   });
 });

@@ -77,7 +77,7 @@ it('the look for arrivals reads idx_dpflow_tunnel on a receiver holding 20,000 f
   });
   const [push] = tunnelPushes(fromVm.actions);
   const found = await new PathStore({ db: undefined as never, query: recording }).arrivals(
-    { chassis: 'hv2', notChassis: 'hv1' }, signaturesReaching(push), '2026-12-05T02:59:59.000Z', '2026-12-05T03:00:01.000Z',
+    { chassis: 'hv2', notChassis: 'hv1' }, signaturesReaching(push), { from: '2026-12-05T02:59:59.000Z', to: '2026-12-05T03:00:01.000Z', near: '2026-12-05T03:00:00.000Z' },
   );
   // No trace holds these flows: none is a candidate, whatever the plan.
   expect(found).toEqual([]);

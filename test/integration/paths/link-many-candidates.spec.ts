@@ -1,16 +1,16 @@
-// A cross-chassis link when a look finds more candidates than one page (PathStore's LINK_PAGE): a
-// sender megaflow alive for a long time meets every flow the receiving chassis set up in that time,
-// newest first, and the one that received its packet may be the oldest. The nearest fitting one
-// must win whatever page it is on, both ways: from the sender (its arrival) and from the arrival
-// (its sender). Captured debian12 lines; the other candidates differ only in the inner packet's
-// Ethernet source, so only samePacket tells them apart.
+// A cross-chassis link when a look finds hundreds or thousands of candidates: a sender megaflow
+// alive for a long time meets every flow the receiving chassis set up in that time, and the one that
+// received its packet may be the oldest of them. The nearest fitting one must win both ways, from the
+// sender (its arrival) and from the arrival (its sender); past PathStore's LINK_LIMIT the look keeps
+// the candidates whose start is nearest, not the newest. Captured debian12 lines; the other
+// candidates differ only in the inner packet's Ethernet source, so only samePacket tells them apart.
 import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import { recircIdHex } from '../../../src/ovs/ids';
 import { PathBuilder } from '../../../src/paths/path-builder';
-import { LINK_PAGE, PathStore } from '../../../src/paths/path-store';
+import { LINK_LIMIT, PathStore } from '../../../src/paths/path-store';
 import type { StoreWriter } from '../../../src/storage/writer';
 import { CapturedFlow, capturedFlows } from '../../support/captured-multichassis';
 import { oneChassis } from '../../support/cross-chassis';
@@ -24,9 +24,10 @@ const sent = one('hv1.flows-m.txt', (l) => l.key.includes('dst=50:54:00:00:00:02
 const arrived = one('hv2.flows-m.txt', (l) => l.key.includes('tunnel(') && l.actions === 'vif2');
 /** The same flow for another VM's packet: another Ethernet source, inside the tunnel and out. */
 const otherVm = (l: CapturedFlow, n: number): CapturedFlow => ({ ...l, key: l.key.replace('eth(src=50:54:00:00:00:01', `eth(src=50:54:00:01:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`) });
-const OTHERS = LINK_PAGE + 150;
+/** More than the newest 256 the look read before stop 22. */
+const OTHERS = 400;
 
-describe('a cross-chassis link past one page of candidates', () => {
+describe('a cross-chassis link among many candidates', () => {
   let dir: string;
   let ds: DataSource;
   let db: Database;
@@ -61,7 +62,7 @@ describe('a cross-chassis link past one page of candidates', () => {
     );
   }
 
-  it('from the sender: its arrival is found behind a page of newer arrivals of other packets', async () => {
+  it('from the sender: its arrival is found behind 400 newer arrivals of other packets', async () => {
     // The sender lives an hour; its packet arrived at once; other VMs' packets arrived after, every 5 s.
     const [sender, arrival] = await passes([
       { chassis: 'hv1', l: sent, from: T0, to: null, seen: T0 + 3_600_000 },
@@ -75,7 +76,7 @@ describe('a cross-chassis link past one page of candidates', () => {
     expect(path!.segments.map((s) => s.chassis)).toEqual(['hv1', 'hv2']);
   });
 
-  it('from the arrival: its sender is found behind a page of newer senders of other packets', async () => {
+  it('from the arrival: its sender is found behind 400 newer senders of other packets', async () => {
     // Other VMs' megaflows, all alive when the packet arrived, each started later than its sender.
     const [sender] = await passes([{ chassis: 'hv1', l: sent, from: T0, to: null, seen: T0 + 3_600_000 }]);
     await passes(Array.from({ length: OTHERS }, (_, n) => ({ chassis: 'hv1', l: otherVm(sent, n), from: T0 + 1000 + n, to: null, seen: T0 + 3_600_000 })));
@@ -86,18 +87,21 @@ describe('a cross-chassis link past one page of candidates', () => {
     expect(path!.segments.map((s) => [s.chassis, s.built.passes[0].id])).toEqual([['hv1', sender], ['hv2', arrival]]);
   });
 
-  it('reads a look in pages of LINK_PAGE, newest first, with no candidate twice or left out', async () => {
-    await passes(Array.from({ length: OTHERS }, (_, n) => ({ chassis: 'hv2', l: otherVm(arrived, n), from: T0 + n * 10, to: T0 + n * 10 + 5 })));
+  it(`past LINK_LIMIT candidates keeps those whose start is nearest: the sender's arrival, oldest of ${LINK_LIMIT + 200}, is still found`, async () => {
+    const [sender, arrival] = await passes([
+      { chassis: 'hv1', l: sent, from: T0, to: null, seen: T0 + 3_600_000 },
+      { chassis: 'hv2', l: arrived, from: T0 + 5, to: T0 + 60 },
+    ]);
+    await passes(Array.from({ length: LINK_LIMIT + 200 }, (_, n) => ({ chassis: 'hv2', l: otherVm(arrived, n), from: T0 + 10_000 + n * 500, to: T0 + 10_050 + n * 500 })));
     const store = new PathStore({ db });
     const sig = ['192.168.0.2|2|2|1', '192.168.0.2|2|2|*', '192.168.0.2|2|*|1', '192.168.0.2|2|*|*', '*|2|2|1', '*|2|2|*', '*|2|*|1', '*|2|*|*'];
-    const side = { chassis: 'hv2', notChassis: 'hv1' };
-    const [from, to] = [iso(T0 - 1000), iso(T0 + OTHERS * 10 + 1000)];
-    const first = await store.arrivals(side, sig, from, to);
-    const second = await store.arrivals(side, sig, from, to, first[first.length - 1]);
-    expect([first.length, second.length]).toEqual([LINK_PAGE, OTHERS - LINK_PAGE]);
-    const all = [...first, ...second].map((r) => r.id);
-    expect(new Set(all).size).toBe(OTHERS);
-    const order = [...first, ...second].map((r) => r.first_seen);
-    expect(order).toEqual([...order].sort().reverse());
+    const look = await store.arrivals({ chassis: 'hv2', notChassis: 'hv1' }, sig, { from: iso(T0 - 1000), to: iso(T0 + 3_601_000), near: iso(T0) });
+    expect(look).toHaveLength(LINK_LIMIT);
+    const starts = look.map((r) => Date.parse(r.first_seen));
+    expect(starts[0]).toBe(T0 + 5);
+    expect(starts).toEqual([...starts].sort((x, y) => x - y));
+    const builder = new PathBuilder(store);
+    const path = await oneChassis(store, {}, ENCAP).extend((await builder.ofTrace(sender))!, (id) => builder.ofTrace(id));
+    expect(path!.verdict.tunnels.map((t) => t.toTraceId)).toEqual([arrival]);
   });
 });

@@ -154,7 +154,7 @@ describe('datapath_flow.push_sig', () => {
     const recording = Object.assign(Object.create(reader) as SqliteReader, {
       all: (sql: string, ...params: unknown[]) => (seen.push({ sql, params }), reader.all(sql, ...params)),
     });
-    await new PathStore({ db, query: recording }).senders({ chassis, notChassis: 'hv2' }, pushSignaturesSought(tunnelSig)!, '2026-12-05T02:59:59.000Z', '2026-12-05T03:00:01.000Z');
+    await new PathStore({ db, query: recording }).senders({ chassis, notChassis: 'hv2' }, pushSignaturesSought(tunnelSig)!, { from: '2026-12-05T02:59:59.000Z', to: '2026-12-05T03:00:01.000Z', near: '2026-12-05T03:00:00.000Z' });
     expect(seen).toHaveLength(1);
     const plan = (db.prepare(`EXPLAIN QUERY PLAN ${seen[0].sql}`).all(...seen[0].params) as Array<{ detail: string }>).map((r) => r.detail);
     expect(plan.filter((d) => d.includes('idx_dpflow_push'))).toHaveLength(seeks);
