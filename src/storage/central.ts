@@ -33,8 +33,9 @@ export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Prom
   if (!isPostgresUrl(cfg.LIVETRACE_DB)) {
     // A former spool is the store now: the API reads it, so it needs the indexes the spool did without.
     const t0 = Date.now();
-    const built = restoreApiIndexes(db);
+    const { built, failed } = restoreApiIndexes(db);
     if (built.length) log.log(`built again the indexes this file did without as a spool (${built.join(', ')}) in ${Date.now() - t0} ms`);
+    if (failed.length) log.warn(`could not build again, and forgot, indexes this file did without as a spool: ${failed.join(', ')}`);
     return null;
   }
   const url = cfg.LIVETRACE_DB.trim();

@@ -8,6 +8,8 @@ import { loadConfig } from '../config/config';
 import { dataSourceOptions } from './data-source.options';
 import { entityFiles } from './entities';
 import { isPostgresUrl, pgDataSourceOptions } from './postgres';
+import { StoreDataSource } from './spool-indexes';
 
 const db = loadConfig().LIVETRACE_DB;
-export default isPostgresUrl(db) ? new DataSource(pgDataSourceOptions(db)) : new DataSource({ ...dataSourceOptions(db), entities: entityFiles() });
+// A SQLite file may be a spool that dropped some indexes: StoreDataSource builds them again first.
+export default isPostgresUrl(db) ? new DataSource(pgDataSourceOptions(db)) : new StoreDataSource({ ...dataSourceOptions(db), entities: entityFiles() });

@@ -2,26 +2,27 @@
 // the spool serves only this process's writer, its shipper and its local prune. An index that only
 // the API's reads walk costs the spool a B-tree insert for every row the tracer writes and answers
 // nothing: idx_trace_port_name and idx_trace_port_time alone are ~20 inserts a trace. Dropping them
-// cut an agent's CPU by 6–13 % a trace at 90k (bench/api/RESULTS-postgres.md, "stop 22").
+// cut an agent's CPU by 6–13 % a trace at 90k, 14 % at 1M (bench/api/RESULTS-postgres.md, "stop 22").
+// idx_trace_dpflow_cover stays: the API's audits walk it, but so does the count retention's
+// `ORDER BY id DESC OFFSET keep` (a narrow index, not the ~1 KB rows), and it is one append a trace.
 //
 // What is dropped is remembered in meta (its CREATE statement), so a spool opened again as a SQLite
 // store on its own (LIVETRACE_DB=<that file>) gets its indexes back before it answers anything, and
 // a spool about to be migrated gets them back first (migrateStore): a migration sees the schema the
 // migrations built, whatever it does to these indexes, and the agent drops them again after.
 import type { Database } from 'better-sqlite3';
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
 
 /**
  * Read by the API alone, each with who walks it: a spool never needs them.
  * Kept (the writer, shipper or local prune read them): idx_trace_created (the prune's cut by
- * time), idx_trace_path (a path's traces), idx_trace_dpflow and idx_trace_ufid_nodp (a flow's
+ * time), idx_trace_dpflow_cover (its cut by count), idx_trace_path (a path's traces), idx_trace_dpflow and idx_trace_ufid_nodp (a flow's
  * traces), the datapath_flow indexes the poller and ingest seek (ufid, live, ingest_open), the
  * unique indexes the stores' lookups and upserts rely on, and the upcall and cross_check ones.
  */
 export const API_ONLY_INDEXES: readonly string[] = [
   'idx_trace_port_name', // GET /traces?logical_port=, the port stream, a port's upcalls and datapath flows
   'idx_trace_port_time', // GET /traces?logical_port= in time order across chassis
-  'idx_trace_dpflow_cover', // the audits' trace → datapath flow walk (SQLite's INDEXED BY)
   'idx_dpflow_tunnel', // a cross-chassis link: the arrivals a push may have become
   'idx_dpflow_push', // a cross-chassis link: the senders an arrival may have come from
 ];
@@ -46,28 +47,38 @@ export function shedApiIndexes(db: Database): string[] {
 }
 
 /**
- * Builds again the indexes shedApiIndexes dropped (a spool now used as the store itself); returns
- * their names. An entry for a name no longer in API_ONLY_INDEXES (a migration removed that index
- * since) is forgotten, not built.
+ * Builds again every index shedApiIndexes dropped (a spool now used as the store itself, or about to
+ * be migrated); returns their names. Whether or not the name is still in API_ONLY_INDEXES: a later
+ * version that needs one in the spool takes it off the list, and the spool must have it. An entry
+ * whose statement no longer applies (its table or column gone) is forgotten and named in `failed`.
  */
-export function restoreApiIndexes(db: Database): string[] {
-  if (!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get()) return [];
-  const rows = db.prepare(`SELECT key, value FROM meta WHERE key LIKE 'spool\\_dropped\\_index:%' ESCAPE '\\'`).all() as Array<{ key: string; value: string }>;
-  if (!rows.length) return [];
+export function restoreApiIndexes(db: Database): { built: string[]; failed: string[] } {
+  const none = { built: [], failed: [] };
+  if (!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get()) return none;
+  const rows = db.prepare(`SELECT key, value FROM meta WHERE key LIKE 'spool\\_dropped\\_index:%' ESCAPE '\\' ORDER BY key`).all() as Array<{ key: string; value: string }>;
+  if (!rows.length) return none;
   const exists = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?`);
   const forget = db.prepare('DELETE FROM meta WHERE key = ?');
-  const built: string[] = [];
+  const out: { built: string[]; failed: string[] } = { built: [], failed: [] };
   db.transaction(() => {
     for (const { key, value } of rows) {
       const name = key.slice(KEY('').length);
-      if (API_ONLY_INDEXES.includes(name) && !exists.get(name)) {
-        db.exec(value);
-        built.push(name);
+      if (!exists.get(name)) {
+        try {
+          db.exec(`SAVEPOINT restore_index`);
+          db.exec(value);
+          db.exec(`RELEASE restore_index`);
+          out.built.push(name);
+        } catch {
+          db.exec(`ROLLBACK TO restore_index`);
+          db.exec(`RELEASE restore_index`);
+          out.failed.push(name);
+        }
       }
       forget.run(key);
     }
   })();
-  return built;
+  return out;
 }
 
 /**
@@ -76,8 +87,26 @@ export function restoreApiIndexes(db: Database): string[] {
  */
 export async function migrateStore(ds: DataSource): Promise<void> {
   if (!(await ds.showMigrations())) return;
-  restoreApiIndexes((ds.driver as unknown as { databaseConnection: Database }).databaseConnection);
+  restoreApiIndexes(handleOf(ds));
   await ds.runMigrations();
 }
+
+/**
+ * The typeorm CLI's data source on a SQLite file (`npm run migration:run`, `migration:revert`): a
+ * spool's dropped indexes are built again before a migration runs or is undone, as at the app's start.
+ */
+export class StoreDataSource extends DataSource {
+  override async runMigrations(...args: Parameters<DataSource['runMigrations']>): ReturnType<DataSource['runMigrations']> {
+    restoreApiIndexes(handleOf(this));
+    return super.runMigrations(...args);
+  }
+
+  override async undoLastMigration(...args: Parameters<DataSource['undoLastMigration']>): ReturnType<DataSource['undoLastMigration']> {
+    restoreApiIndexes(handleOf(this));
+    return super.undoLastMigration(...args);
+  }
+}
+
+const handleOf = (ds: DataSource): Database => (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
 
 const quote = (id: string) => `"${id.replace(/"/g, '""')}"`;

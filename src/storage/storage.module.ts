@@ -22,7 +22,13 @@ import { StoreService } from './store.service';
       // migrateStore, not migrationsRun: a spool gets back the indexes it dropped before a migration sees it.
       dataSourceFactory: async (options) => {
         const ds = await new DataSource(options!).initialize();
-        await migrateStore(ds);
+        try {
+          await migrateStore(ds);
+        } catch (err) {
+          // As migrationsRun did: a failed start leaves no handle open while Nest tries again.
+          await ds.destroy().catch(() => undefined);
+          throw err;
+        }
         return ds;
       },
     }),

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { API_ONLY_INDEXES, migrateStore, restoreApiIndexes, shedApiIndexes } from '../../../src/storage/spool-indexes';
+import { API_ONLY_INDEXES, migrateStore, restoreApiIndexes, shedApiIndexes, StoreDataSource } from '../../../src/storage/spool-indexes';
 
 const MIGRATIONS = join(__dirname, '../../../migrations');
 const files = readdirSync(MIGRATIONS)
@@ -64,26 +64,55 @@ describe('the indexes a spool does without', () => {
       expect(shedApiIndexes(db)).toEqual([]);
       expect(remembered(db)).toHaveLength(API_ONLY_INDEXES.length);
 
-      expect(restoreApiIndexes(db).sort()).toEqual([...API_ONLY_INDEXES].sort());
+      expect(restoreApiIndexes(db)).toEqual({ built: [...API_ONLY_INDEXES].sort(), failed: [] });
       expect(indexes(db)).toEqual(full);
       expect(remembered(db)).toEqual([]);
-      expect(restoreApiIndexes(db)).toEqual([]);
+      expect(restoreApiIndexes(db)).toEqual({ built: [], failed: [] });
     } finally {
       db.close();
     }
   });
 
-  it('forgets, without building it, an index no longer on the list', async () => {
+  it('builds a remembered index taken off the list since (a later version needs it), and forgets one that no longer applies', async () => {
     const file = join(dir, 'stale.sqlite');
     await migrate(file);
     const db = new Database(file);
     try {
-      db.prepare(`INSERT INTO meta (key, value) VALUES ('spool_dropped_index:idx_gone', 'CREATE INDEX "idx_gone" ON "trace" ("chassis")')`).run();
-      expect(restoreApiIndexes(db)).toEqual([]);
-      expect(indexes(db)).toEqual(full);
+      const remember = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+      remember.run('spool_dropped_index:idx_needed_now', 'CREATE INDEX "idx_needed_now" ON "trace" ("chassis")');
+      remember.run('spool_dropped_index:idx_of_a_gone_table', 'CREATE INDEX "idx_of_a_gone_table" ON "no_such_table" ("x")');
+      expect(restoreApiIndexes(db)).toEqual({ built: ['idx_needed_now'], failed: ['idx_of_a_gone_table'] });
+      expect(indexes(db)).toEqual({ ...full, idx_needed_now: 'CREATE INDEX "idx_needed_now" ON "trace" ("chassis")' });
       expect(remembered(db)).toEqual([]);
     } finally {
       db.close();
+    }
+  });
+
+  it("the typeorm CLI's data source builds them again before it undoes a migration that drops one", async () => {
+    const file = join(dir, 'cli.sqlite');
+    await migrate(file);
+    const db = new Database(file);
+    shedApiIndexes(db);
+    db.close();
+    // PushSignature's down() is a plain DROP INDEX "idx_dpflow_push": on the shed spool it failed.
+    const plain = new DataSource({ ...dataSourceOptions(file), migrations: files, logging: false });
+    await plain.initialize();
+    await expect(plain.undoLastMigration()).rejects.toThrow(/no such index: idx_dpflow_push/);
+    await plain.destroy();
+    const cli = new StoreDataSource({ ...dataSourceOptions(file), migrations: files, logging: false });
+    await cli.initialize();
+    try {
+      await cli.undoLastMigration();
+      await cli.runMigrations();
+    } finally {
+      await cli.destroy();
+    }
+    const after = new Database(file);
+    try {
+      expect(indexes(after)).toEqual(full);
+    } finally {
+      after.close();
     }
   });
 
