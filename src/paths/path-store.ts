@@ -147,10 +147,13 @@ export class PathStore {
    * each shape sought among the live flows, then among those removed since `from`, first seen by
    * `to` (read from the index, with the chassis when the southbound names it), then those alive in
    * [from, to] with a trace (TAIL): the one walk both directions of the link take. At most
-   * LINK_LIMIT, those whose start is nearest `near` first (the pick's own first rule, tunnel-link.ts
-   * `nearer`): past the limit go those least likely to win, not the oldest.
+   * LINK_A_SIDE started at or before `near` and as many after it, each side nearest first (the
+   * pick's own first rule, tunnel-link.ts `nearer`), ties by the newer id as before (the pick keeps
+   * the first of candidates tied on every rule): past the limit go those least likely to win, not
+   * the oldest. Times compare as text, as every read here does (no cast a stored time could
+   * fail), so both databases cut and order alike: the side before `near`, then the side after.
    */
-  private linkCandidates(side: LinkSide, seekIn: string, shapes: ReadonlyArray<{ sql: string; params: readonly string[] }>, window: LinkWindow): Promise<LinkFlowRow[]> {
+  private async linkCandidates(side: LinkSide, seekIn: string, shapes: ReadonlyArray<{ sql: string; params: readonly string[] }>, window: LinkWindow): Promise<LinkFlowRow[]> {
     const { from, to, near } = window;
     const onChassis = side.chassis !== null ? 'AND f2.chassis = ?' : '';
     const at = side.chassis !== null ? [side.chassis] : [];
@@ -163,20 +166,17 @@ export class PathStore {
       params.push(...shape.params, ...at, from, to);
     }
     const notChassis = side.chassis !== null ? '' : 'AND f.chassis <> ?';
-    // Whole milliseconds on both databases, so ties (then newest first, then id) order alike.
-    const distance =
-      this.q.dialect === 'sqlite'
-        ? 'abs(round((julianday(f.first_seen) - julianday(?)) * 86400000))'
-        : 'abs(round(extract(epoch FROM (f.first_seen::timestamptz - ?::timestamptz)) * 1000))';
-    return this.q.all<LinkFlowRow>(
-      `SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.id IN (${subqueries.join(' UNION ALL ')}) ${notChassis} ${TAIL}
-         ORDER BY ${distance}, f.first_seen DESC, f.id DESC LIMIT ${LINK_LIMIT}`,
-      ...params,
-      ...(side.chassis !== null ? [] : [side.notChassis]),
-      to,
-      from,
-      near,
-    );
+    const look = (cut: string, order: string) =>
+      this.q.all<LinkFlowRow>(
+        `SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.id IN (${subqueries.join(' UNION ALL ')}) ${notChassis} ${TAIL} AND ${cut}
+           ORDER BY f.first_seen ${order}, f.id DESC LIMIT ${LINK_A_SIDE}`,
+        ...params,
+        ...(side.chassis !== null ? [] : [side.notChassis]),
+        to,
+        from,
+        near,
+      );
+    return [...(await look('f.first_seen <= ?', 'DESC')), ...(await look('f.first_seen > ?', 'ASC'))];
   }
 
   /** Whether any chassis by this name has written a datapath flow into this store (an agent runs there). */
@@ -204,7 +204,7 @@ export interface LinkFlowRow {
   trace_id: number | null;
 }
 
-/** Where a look searches: lifetimes meeting [from, to], ordered by how near their start is to `near` (ISO times). */
+/** Where a look searches: lifetimes meeting [from, to], the nearest their start to `near` first (ISO times). */
 export interface LinkWindow {
   from: string;
   to: string;
@@ -212,10 +212,11 @@ export interface LinkWindow {
 }
 
 /**
- * Candidates one look reads at most. A sender megaflow alive for an hour meets every flow the
- * receiver set up in that hour; the nearest fitting one wins, and it may be past any first few hundred.
+ * Candidates one look reads at most on each side of its reference start. A sender megaflow alive
+ * for an hour meets every flow the receiver set up in that hour; the nearest fitting one wins, and
+ * it may be past any first few hundred.
  */
-export const LINK_LIMIT = 4096;
+export const LINK_A_SIDE = 2048;
 
 /** How many signatures `arrivals` takes: signaturesReaching's eight, so its SQL is one text. */
 const SIGNATURES = 8;

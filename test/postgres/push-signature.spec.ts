@@ -143,16 +143,20 @@ describe('with 20,000 flows on the sending chassis', () => {
       all: (sql: string, ...params: unknown[]) => (seen.push({ sql, params }), r.all(sql, ...params)),
     });
     await new PathStore({ db: undefined as never, query: recording }).senders({ chassis: 'hv1', notChassis: 'hv2' }, pushSignaturesSought(sig)!, { from: iso(T0 - 1000), to: iso(T0 + 1000), near: iso(T0) });
-    let n = 0;
-    const text = seen[0].sql.replace(/\?/g, () => `$${++n}`);
-    const plan = ((await ds.query(`EXPLAIN ${text}`, seen[0].params)) as Array<{ 'QUERY PLAN': string }>).map((l) => l['QUERY PLAN']);
-    expect(plan.filter((l) => /(Index|Index Only|Bitmap Index) Scan (using|on) idx_dpflow_push/.test(l)).length).toBeGreaterThanOrEqual(1);
-    expect(plan.filter((l) => /Seq Scan on datapath_flow/.test(l))).toEqual([]);
-    // Not the sender's live and recently removed flows (what the search of the actions walked).
-    expect(plan.filter((l) => /idx_dpflow_live/.test(l))).toEqual([]);
+    // Two statements: the candidates started at or before the reference time, then those after.
+    expect(seen).toHaveLength(2);
+    for (const { sql, params } of seen) {
+      let n = 0;
+      const text = sql.replace(/\?/g, () => `$${++n}`);
+      const plan = ((await ds.query(`EXPLAIN ${text}`, params)) as Array<{ 'QUERY PLAN': string }>).map((l) => l['QUERY PLAN']);
+      expect(plan.filter((l) => /(Index|Index Only|Bitmap Index) Scan (using|on) idx_dpflow_push/.test(l)).length).toBeGreaterThanOrEqual(1);
+      expect(plan.filter((l) => /Seq Scan on datapath_flow/.test(l))).toEqual([]);
+      // Not the sender's live and recently removed flows (what the search of the actions walked).
+      expect(plan.filter((l) => /idx_dpflow_live/.test(l))).toEqual([]);
+    }
   });
 
-  it('the look orders candidates by how near their start is, then newest first, then id: the same order SQLite gives', async () => {
+  it('the look keeps, on each side of the reference start, the nearest first, ties by the newer id: the order SQLite gives', async () => {
     // 600 senders of the same push, ten hours later, two at each millisecond (ties), either side of `near`.
     const base = T0 + 36_000_000;
     const rows = Array.from({ length: 600 }, (_, n) => ({ id: 500_000 + n, chassis: 'hv1', at: base + Math.floor(n / 2), key: toLsp2.key, actions: toLsp2.actions }));
@@ -164,7 +168,8 @@ describe('with 20,000 flows on the sending chassis', () => {
     const store = new PathStore({ db: undefined as never, query: reader() });
     const near = base + 100;
     const got = await store.senders({ chassis: 'hv1', notChassis: 'hv2' }, pushSignaturesSought(tunnelSignature(icmpArrival.key, 0)!)!, { from: iso(base - 1000), to: iso(base + 1000), near: iso(near) });
-    const expected = [...rows].sort((a, b) => Math.abs(a.at - near) - Math.abs(b.at - near) || b.at - a.at || b.id - a.id).map((r) => r.id);
-    expect(got.map((r) => Number(r.id))).toEqual(expected);
+    const before = rows.filter((r) => r.at <= near).sort((a, b) => b.at - a.at || b.id - a.id);
+    const after = rows.filter((r) => r.at > near).sort((a, b) => a.at - b.at || b.id - a.id);
+    expect(got.map((r) => Number(r.id))).toEqual([...before, ...after].map((r) => r.id));
   });
 });

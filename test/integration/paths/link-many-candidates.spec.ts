@@ -1,8 +1,8 @@
 // A cross-chassis link when a look finds hundreds or thousands of candidates: a sender megaflow
 // alive for a long time meets every flow the receiving chassis set up in that time, and the one that
 // received its packet may be the oldest of them. The nearest fitting one must win both ways, from the
-// sender (its arrival) and from the arrival (its sender); past PathStore's LINK_LIMIT the look keeps
-// the candidates whose start is nearest, not the newest. Captured debian12 lines; the other
+// sender (its arrival) and from the arrival (its sender); past PathStore's LINK_A_SIDE on a side of
+// the reference start the look keeps the candidates whose start is nearest, not the newest. Captured debian12 lines; the other
 // candidates differ only in the inner packet's Ethernet source, so only samePacket tells them apart.
 import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
@@ -10,7 +10,7 @@ import type { DataSource } from 'typeorm';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import { recircIdHex } from '../../../src/ovs/ids';
 import { PathBuilder } from '../../../src/paths/path-builder';
-import { LINK_LIMIT, PathStore } from '../../../src/paths/path-store';
+import { LINK_A_SIDE, PathStore } from '../../../src/paths/path-store';
 import type { StoreWriter } from '../../../src/storage/writer';
 import { CapturedFlow, capturedFlows } from '../../support/captured-multichassis';
 import { oneChassis } from '../../support/cross-chassis';
@@ -87,19 +87,22 @@ describe('a cross-chassis link among many candidates', () => {
     expect(path!.segments.map((s) => [s.chassis, s.built.passes[0].id])).toEqual([['hv1', sender], ['hv2', arrival]]);
   });
 
-  it(`past LINK_LIMIT candidates keeps those whose start is nearest: the sender's arrival, oldest of ${LINK_LIMIT + 200}, is still found`, async () => {
+  it(`past LINK_A_SIDE candidates after the start keeps the nearest: the sender's arrival, oldest of ${2 * LINK_A_SIDE + 200}, is still found`, async () => {
     const [sender, arrival] = await passes([
       { chassis: 'hv1', l: sent, from: T0, to: null, seen: T0 + 3_600_000 },
       { chassis: 'hv2', l: arrived, from: T0 + 5, to: T0 + 60 },
     ]);
-    await passes(Array.from({ length: LINK_LIMIT + 200 }, (_, n) => ({ chassis: 'hv2', l: otherVm(arrived, n), from: T0 + 10_000 + n * 500, to: T0 + 10_050 + n * 500 })));
+    // And some before the sender's start (within the skew), nearest first on that side too.
+    await passes(Array.from({ length: 2 * LINK_A_SIDE + 200 }, (_, n) => ({ chassis: 'hv2', l: otherVm(arrived, n), from: T0 + 10_000 + n * 500, to: T0 + 10_050 + n * 500 })));
+    await passes(Array.from({ length: 3 }, (_, n) => ({ chassis: 'hv2', l: otherVm(arrived, 9000 + n), from: T0 - 300 + n * 100, to: T0 + 60 })));
     const store = new PathStore({ db });
     const sig = ['192.168.0.2|2|2|1', '192.168.0.2|2|2|*', '192.168.0.2|2|*|1', '192.168.0.2|2|*|*', '*|2|2|1', '*|2|2|*', '*|2|*|1', '*|2|*|*'];
     const look = await store.arrivals({ chassis: 'hv2', notChassis: 'hv1' }, sig, { from: iso(T0 - 1000), to: iso(T0 + 3_601_000), near: iso(T0) });
-    expect(look).toHaveLength(LINK_LIMIT);
-    const starts = look.map((r) => Date.parse(r.first_seen));
-    expect(starts[0]).toBe(T0 + 5);
-    expect(starts).toEqual([...starts].sort((x, y) => x - y));
+    const starts = look.map((r) => Date.parse(r.first_seen) - T0);
+    // The three before the start, nearest first; then the 2,048 nearest after it, the arrival first.
+    expect(starts.slice(0, 4)).toEqual([-100, -200, -300, 5]);
+    expect(starts).toHaveLength(3 + LINK_A_SIDE);
+    expect(starts.slice(3)).toEqual([...starts.slice(3)].sort((x, y) => x - y));
     const builder = new PathBuilder(store);
     const path = await oneChassis(store, {}, ENCAP).extend((await builder.ofTrace(sender))!, (id) => builder.ofTrace(id));
     expect(path!.verdict.tunnels.map((t) => t.toTraceId)).toEqual([arrival]);
