@@ -31,6 +31,15 @@ async function migrate(file: string, upTo = files.length): Promise<void> {
 
 const indexes = (db: Database.Database): Record<string, string> =>
   Object.fromEntries((db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name`).all() as Array<{ name: string; sql: string }>).map((r) => [r.name, r.sql]));
+/** `fn` on the file's own connection, closed after. */
+function onFile<T>(file: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(file);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
 const remembered = (db: Database.Database) => db.prepare(`SELECT key FROM meta WHERE key LIKE 'spool_dropped_index:%' ORDER BY key`).all();
 
 describe('the indexes a spool does without', () => {
@@ -39,9 +48,7 @@ describe('the indexes a spool does without', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'livetrace-spool-idx-'));
     await migrate(join(dir, 'full.sqlite'));
-    const db = new Database(join(dir, 'full.sqlite'));
-    full = indexes(db);
-    db.close();
+    full = onFile(join(dir, 'full.sqlite'), indexes);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -53,48 +60,40 @@ describe('the indexes a spool does without', () => {
   it('drops them, remembers each, and builds them again exactly as they were', async () => {
     const file = join(dir, 'round.sqlite');
     await migrate(file);
-    const db = new Database(file);
-    try {
-      expect(shedApiIndexes(db)).toEqual([...API_ONLY_INDEXES]);
-      const shed = indexes(db);
-      for (const name of API_ONLY_INDEXES) expect(shed[name]).toBeUndefined();
-      expect(Object.keys(shed).length).toBe(Object.keys(full).length - API_ONLY_INDEXES.length);
-      expect(remembered(db)).toHaveLength(API_ONLY_INDEXES.length);
-      // Shedding again (every start of the agent) finds nothing to drop and keeps what it remembered.
-      expect(shedApiIndexes(db)).toEqual([]);
-      expect(remembered(db)).toHaveLength(API_ONLY_INDEXES.length);
+    onFile(file, (db) => {
+        expect(shedApiIndexes(db)).toEqual([...API_ONLY_INDEXES]);
+        const shed = indexes(db);
+        for (const name of API_ONLY_INDEXES) expect(shed[name]).toBeUndefined();
+        expect(Object.keys(shed).length).toBe(Object.keys(full).length - API_ONLY_INDEXES.length);
+        expect(remembered(db)).toHaveLength(API_ONLY_INDEXES.length);
+        // Shedding again (every start of the agent) finds nothing to drop and keeps what it remembered.
+        expect(shedApiIndexes(db)).toEqual([]);
+        expect(remembered(db)).toHaveLength(API_ONLY_INDEXES.length);
 
-      expect(restoreApiIndexes(db)).toEqual({ built: [...API_ONLY_INDEXES].sort(), failed: [] });
-      expect(indexes(db)).toEqual(full);
-      expect(remembered(db)).toEqual([]);
-      expect(restoreApiIndexes(db)).toEqual({ built: [], failed: [] });
-    } finally {
-      db.close();
-    }
+        expect(restoreApiIndexes(db)).toEqual({ built: [...API_ONLY_INDEXES].sort(), failed: [] });
+        expect(indexes(db)).toEqual(full);
+        expect(remembered(db)).toEqual([]);
+        expect(restoreApiIndexes(db)).toEqual({ built: [], failed: [] });
+    });
   });
 
   it('builds a remembered index taken off the list since (a later version needs it), and forgets one that no longer applies', async () => {
     const file = join(dir, 'stale.sqlite');
     await migrate(file);
-    const db = new Database(file);
-    try {
-      const remember = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
-      remember.run('spool_dropped_index:idx_needed_now', 'CREATE INDEX "idx_needed_now" ON "trace" ("chassis")');
-      remember.run('spool_dropped_index:idx_of_a_gone_table', 'CREATE INDEX "idx_of_a_gone_table" ON "no_such_table" ("x")');
-      expect(restoreApiIndexes(db)).toEqual({ built: ['idx_needed_now'], failed: ['idx_of_a_gone_table'] });
-      expect(indexes(db)).toEqual({ ...full, idx_needed_now: 'CREATE INDEX "idx_needed_now" ON "trace" ("chassis")' });
-      expect(remembered(db)).toEqual([]);
-    } finally {
-      db.close();
-    }
+    onFile(file, (db) => {
+        const remember = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+        remember.run('spool_dropped_index:idx_needed_now', 'CREATE INDEX "idx_needed_now" ON "trace" ("chassis")');
+        remember.run('spool_dropped_index:idx_of_a_gone_table', 'CREATE INDEX "idx_of_a_gone_table" ON "no_such_table" ("x")');
+        expect(restoreApiIndexes(db)).toEqual({ built: ['idx_needed_now'], failed: ['idx_of_a_gone_table'] });
+        expect(indexes(db)).toEqual({ ...full, idx_needed_now: 'CREATE INDEX "idx_needed_now" ON "trace" ("chassis")' });
+        expect(remembered(db)).toEqual([]);
+    });
   });
 
   it("the typeorm CLI's data source builds them again before it undoes a migration that drops one", async () => {
     const file = join(dir, 'cli.sqlite');
     await migrate(file);
-    const db = new Database(file);
-    shedApiIndexes(db);
-    db.close();
+    onFile(file, shedApiIndexes);
     // PushSignature's down() is a plain DROP INDEX "idx_dpflow_push": on the shed spool it failed.
     const plain = new DataSource({ ...dataSourceOptions(file), migrations: files, logging: false });
     await plain.initialize();
@@ -108,12 +107,9 @@ describe('the indexes a spool does without', () => {
     } finally {
       await cli.destroy();
     }
-    const after = new Database(file);
-    try {
-      expect(indexes(after)).toEqual(full);
-    } finally {
-      after.close();
-    }
+    onFile(file, (after) => {
+        expect(indexes(after)).toEqual(full);
+    });
   });
 
   it('migrates a spool that dropped them at any earlier version, through the migrations that touch them', async () => {
@@ -121,18 +117,15 @@ describe('the indexes a spool does without', () => {
     for (let k = 1; k < files.length; k++) {
       const file = join(dir, `at-${k}.sqlite`);
       await migrate(file, k);
-      const db = new Database(file);
-      const hasMeta = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get();
-      if (hasMeta && shedApiIndexes(db).length) shedAt++;
-      db.close();
+      onFile(file, (db) => {
+        const hasMeta = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get();
+        if (hasMeta && shedApiIndexes(db).length) shedAt++;
+      });
       await expect(migrate(file)).resolves.toBeUndefined();
-      const after = new Database(file);
-      try {
+      onFile(file, (after) => {
         expect([k, indexes(after)]).toEqual([k, full]);
         expect(remembered(after)).toEqual([]);
-      } finally {
-        after.close();
-      }
+      });
     }
     // Most versions had some of them to drop (they came with several migrations), so the loop meant something.
     expect(shedAt).toBeGreaterThan(files.length / 2);
@@ -141,16 +134,11 @@ describe('the indexes a spool does without', () => {
   it('leaves a spool with nothing to migrate as it is: no index built at every start', async () => {
     const file = join(dir, 'current.sqlite');
     await migrate(file);
-    const db = new Database(file);
-    shedApiIndexes(db);
-    db.close();
+    onFile(file, shedApiIndexes);
     await migrate(file);
-    const after = new Database(file);
-    try {
-      for (const name of API_ONLY_INDEXES) expect(indexes(after)[name]).toBeUndefined();
-      expect(remembered(after)).toHaveLength(API_ONLY_INDEXES.length);
-    } finally {
-      after.close();
-    }
+    onFile(file, (after) => {
+        for (const name of API_ONLY_INDEXES) expect(indexes(after)[name]).toBeUndefined();
+        expect(remembered(after)).toHaveLength(API_ONLY_INDEXES.length);
+    });
   });
 });
