@@ -148,35 +148,38 @@ export class PathStore {
    * `to` (read from the index, with the chassis when the southbound names it), then those alive in
    * [from, to] with a trace (TAIL): the one walk both directions of the link take. At most
    * LINK_A_SIDE started at or before `near` and as many after it, each side nearest first (the
-   * pick's own first rule, tunnel-link.ts `nearer`), ties by the newer id as before (the pick keeps
-   * the first of candidates tied on every rule): past the limit go those least likely to win, not
-   * the oldest. Times compare as text, as every read here does (no cast a stored time could
-   * fail), so both databases cut and order alike: the side before `near`, then the side after.
+   * pick's own first rule, tunnel-link.ts `nearer`): past the limit go those least likely to win,
+   * not the oldest. Times compare as text, as every read here does (no cast a stored time could
+   * fail), so both databases cut alike; the rows come back newest first, then by the newer id.
    */
   private async linkCandidates(side: LinkSide, seekIn: string, shapes: ReadonlyArray<{ sql: string; params: readonly string[] }>, window: LinkWindow): Promise<LinkFlowRow[]> {
     const { from, to, near } = window;
     const onChassis = side.chassis !== null ? 'AND f2.chassis = ?' : '';
     const at = side.chassis !== null ? [side.chassis] : [];
-    const subqueries: string[] = [];
-    const params: unknown[] = [];
-    for (const shape of shapes) {
-      subqueries.push(`SELECT f2.id FROM ${seekIn} WHERE ${shape.sql} ${onChassis} AND f2.removed_at IS NULL AND f2.first_seen <= ?`);
-      params.push(...shape.params, ...at, to);
-      subqueries.push(`SELECT f2.id FROM ${seekIn} WHERE ${shape.sql} ${onChassis} AND f2.removed_at >= ? AND f2.first_seen <= ?`);
-      params.push(...shape.params, ...at, from, to);
-    }
     const notChassis = side.chassis !== null ? '' : 'AND f.chassis <> ?';
-    const look = (cut: string, order: string) =>
-      this.q.all<LinkFlowRow>(
-        `SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.id IN (${subqueries.join(' UNION ALL ')}) ${notChassis} ${TAIL} AND ${cut}
+    // One side: its cut on first_seen inside every seek (a bounded range of the index), then its order.
+    const look = (cut: string, bounds: readonly string[], order: 'ASC' | 'DESC') => {
+      const subqueries: string[] = [];
+      const params: unknown[] = [];
+      for (const shape of shapes) {
+        subqueries.push(`SELECT f2.id FROM ${seekIn} WHERE ${shape.sql} ${onChassis} AND f2.removed_at IS NULL AND ${cut}`);
+        params.push(...shape.params, ...at, ...bounds);
+        subqueries.push(`SELECT f2.id FROM ${seekIn} WHERE ${shape.sql} ${onChassis} AND f2.removed_at >= ? AND ${cut}`);
+        params.push(...shape.params, ...at, from, ...bounds);
+      }
+      return this.q.all<LinkFlowRow>(
+        `SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.id IN (${subqueries.join(' UNION ALL ')}) ${notChassis} ${TAIL}
            ORDER BY f.first_seen ${order}, f.id DESC LIMIT ${LINK_A_SIDE}`,
         ...params,
         ...(side.chassis !== null ? [] : [side.notChassis]),
         to,
         from,
-        near,
       );
-    return [...(await look('f.first_seen <= ?', 'DESC')), ...(await look('f.first_seen > ?', 'ASC'))];
+    };
+    const rows = [...(await look('f2.first_seen <= ?', [near], 'DESC')), ...(await look('f2.first_seen > ? AND f2.first_seen <= ?', [near, to], 'ASC'))];
+    // The pick keeps the first of candidates tied on every rule (whole milliseconds): in stop 21's
+    // order, newest text first, then the newer id, so such a tie resolves as it did.
+    return rows.sort((a, b) => (a.first_seen < b.first_seen ? 1 : a.first_seen > b.first_seen ? -1 : b.id - a.id));
   }
 
   /** Whether any chassis by this name has written a datapath flow into this store (an agent runs there). */

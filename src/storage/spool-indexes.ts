@@ -29,8 +29,13 @@ export const API_ONLY_INDEXES: readonly string[] = [
 
 const KEY = (name: string) => `spool_dropped_index:${name}`;
 
-/** Drops the API-only indexes this spool still has, each remembered in meta first; returns their names. */
+/**
+ * Drops the API-only indexes this spool still has, each remembered in meta first; returns their
+ * names. One remembered but no longer on the list (a later version needs it in the spool) is built
+ * again first: a start with no migration to run would otherwise never give it back.
+ */
 export function shedApiIndexes(db: Database): string[] {
+  restoreApiIndexes(db, (name) => !API_ONLY_INDEXES.includes(name));
   const sqlOf = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`);
   const remember = db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
   const dropped: string[] = [];
@@ -47,15 +52,18 @@ export function shedApiIndexes(db: Database): string[] {
 }
 
 /**
- * Builds again every index shedApiIndexes dropped (a spool now used as the store itself, or about to
- * be migrated); returns their names. Whether or not the name is still in API_ONLY_INDEXES: a later
- * version that needs one in the spool takes it off the list, and the spool must have it. An entry
- * whose statement no longer applies (its table or column gone) is forgotten and named in `failed`.
+ * Builds again the indexes shedApiIndexes dropped (all, or those `which` names: a spool now used as
+ * the store itself, or about to be migrated); returns their names. Whether or not the name is still
+ * in API_ONLY_INDEXES: a later version that needs one in the spool takes it off the list, and the
+ * spool must have it. An entry whose table or column is gone is forgotten and named in `failed`;
+ * any other failure (a full disk) is thrown, the entry kept for the next start.
  */
-export function restoreApiIndexes(db: Database): { built: string[]; failed: string[] } {
+export function restoreApiIndexes(db: Database, which: (name: string) => boolean = () => true): { built: string[]; failed: string[] } {
   const none = { built: [], failed: [] };
   if (!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get()) return none;
-  const rows = db.prepare(`SELECT key, value FROM meta WHERE key LIKE 'spool\\_dropped\\_index:%' ESCAPE '\\' ORDER BY key`).all() as Array<{ key: string; value: string }>;
+  const rows = (db.prepare(`SELECT key, value FROM meta WHERE key LIKE 'spool\\_dropped\\_index:%' ESCAPE '\\' ORDER BY key`).all() as Array<{ key: string; value: string }>).filter(
+    (r) => which(r.key.slice(KEY('').length)),
+  );
   if (!rows.length) return none;
   const exists = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?`);
   const forget = db.prepare('DELETE FROM meta WHERE key = ?');
@@ -64,12 +72,13 @@ export function restoreApiIndexes(db: Database): { built: string[]; failed: stri
     for (const { key, value } of rows) {
       const name = key.slice(KEY('').length);
       if (!exists.get(name)) {
+        db.exec(`SAVEPOINT restore_index`);
         try {
-          db.exec(`SAVEPOINT restore_index`);
           db.exec(value);
           db.exec(`RELEASE restore_index`);
           out.built.push(name);
-        } catch {
+        } catch (err) {
+          if (!/no such (table|column)/.test((err as Error).message)) throw err;
           db.exec(`ROLLBACK TO restore_index`);
           db.exec(`RELEASE restore_index`);
           out.failed.push(name);

@@ -41,7 +41,7 @@ describe('a cross-chassis link among many candidates', () => {
   });
 
   /** A traced first pass on `chassis`, alive [from, to] (not removed when `to` is null: last seen at `seen`). */
-  function passes(list: Array<{ chassis: string; l: CapturedFlow; from: number; to: number | null; seen?: number }>): Promise<number[]> {
+  function passes(list: Array<{ chassis: string; l: CapturedFlow; from: number; to: number | null; seen?: number; fromText?: string }>): Promise<number[]> {
     const flows = new DatapathFlowStore({ db });
     const insPath = db.prepare("INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, '{}')");
     const insTrace = db.prepare(
@@ -50,9 +50,9 @@ describe('a cross-chassis link among many candidates', () => {
     );
     const v = JSON.stringify({ kinds: ['output'], logicalPorts: [], logicalFlow: null, northbound: null, tunnels: [], recircIds: [], reason: null });
     return writer.submit((tx) =>
-      list.map(({ chassis, l, from, to, seen }, i) => {
+      list.map(({ chassis, l, from, to, seen, fromText }, i) => {
         const flow = flows.create(tx, {
-          chassis, ufid: `${chassis}-${i}-${from}`, firstSeen: iso(from), lastSeen: iso(seen ?? to ?? from), inPort: null, recircId: recircIdHex(l.recirc),
+          chassis, ufid: `${chassis}-${i}-${from}`, firstSeen: fromText ?? iso(from), lastSeen: iso(seen ?? to ?? from), inPort: null, recircId: recircIdHex(l.recirc),
           key: l.key, actions: l.actions, packets: 1, bytes: 98, used: null, source: 'poller',
         });
         if (to !== null) flows.close(tx, flow, iso(to), 'gone');
@@ -98,13 +98,27 @@ describe('a cross-chassis link among many candidates', () => {
     const store = new PathStore({ db });
     const sig = ['192.168.0.2|2|2|1', '192.168.0.2|2|2|*', '192.168.0.2|2|*|1', '192.168.0.2|2|*|*', '*|2|2|1', '*|2|2|*', '*|2|*|1', '*|2|*|*'];
     const look = await store.arrivals({ chassis: 'hv2', notChassis: 'hv1' }, sig, { from: iso(T0 - 1000), to: iso(T0 + 3_601_000), near: iso(T0) });
+    // The three before the start, and the 2,048 nearest after it (the arrival, then the others from
+    // 10 s on, 500 ms apart), returned newest first.
     const starts = look.map((r) => Date.parse(r.first_seen) - T0);
-    // The three before the start, nearest first; then the 2,048 nearest after it, the arrival first.
-    expect(starts.slice(0, 4)).toEqual([-100, -200, -300, 5]);
-    expect(starts).toHaveLength(3 + LINK_A_SIDE);
-    expect(starts.slice(3)).toEqual([...starts.slice(3)].sort((x, y) => x - y));
+    const kept = [-300, -200, -100, 5, ...Array.from({ length: LINK_A_SIDE - 1 }, (_, n) => 10_000 + n * 500)];
+    expect(starts).toEqual(kept.reverse());
     const builder = new PathBuilder(store);
     const path = await oneChassis(store, {}, ENCAP).extend((await builder.ofTrace(sender))!, (id) => builder.ofTrace(id));
     expect(path!.verdict.tunnels.map((t) => t.toTraceId)).toEqual([arrival]);
+  });
+
+  it('candidates tied on every rule resolve as before: the newest time text, then the newer id', async () => {
+    // A relayed vlog may keep more than 3 fraction digits: two arrivals of the same packet 5 ms after
+    // the sender's start, apart only below the millisecond. Stop 21 read them newest text first.
+    const [sender] = await passes([{ chassis: 'hv1', l: sent, from: T0, to: null, seen: T0 + 3_600_000 }]);
+    const [, later] = await passes([
+      { chassis: 'hv2', l: arrived, from: T0 + 5, to: T0 + 60, fromText: '2026-12-05T03:00:00.0051Z' },
+      { chassis: 'hv2', l: arrived, from: T0 + 5, to: T0 + 60, fromText: '2026-12-05T03:00:00.0052Z' },
+    ]);
+    const store = new PathStore({ db });
+    const builder = new PathBuilder(store);
+    const path = await oneChassis(store, {}, ENCAP).extend((await builder.ofTrace(sender))!, (id) => builder.ofTrace(id));
+    expect(path!.verdict.tunnels.map((t) => t.toTraceId)).toEqual([later]);
   });
 });

@@ -90,6 +90,34 @@ describe('the indexes a spool does without', () => {
     });
   });
 
+  it('keeps what it remembered when building fails for a reason other than a gone table (a full disk), and says so', async () => {
+    const file = join(dir, 'full-disk.sqlite');
+    await migrate(file);
+    onFile(file, (db) => {
+      shedApiIndexes(db);
+      db.exec('VACUUM');
+      db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+      expect(() => restoreApiIndexes(db)).toThrow(/full/);
+      expect(remembered(db)).toHaveLength(API_ONLY_INDEXES.length);
+      db.pragma('max_page_count = 4294967294');
+      expect(restoreApiIndexes(db).built).toHaveLength(API_ONLY_INDEXES.length);
+      expect(indexes(db)).toEqual(full);
+    });
+  });
+
+  it('a start that sheds builds first a remembered index no longer on the list, with no migration to run', async () => {
+    const file = join(dir, 'off-list.sqlite');
+    await migrate(file);
+    onFile(file, (db) => {
+      // As a spool of a version that also dropped idx_trace_dpflow_cover, which this one keeps.
+      db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('spool_dropped_index:idx_trace_dpflow_cover', full.idx_trace_dpflow_cover);
+      db.exec('DROP INDEX idx_trace_dpflow_cover');
+      expect(shedApiIndexes(db)).toEqual([...API_ONLY_INDEXES]);
+      expect(indexes(db).idx_trace_dpflow_cover).toBe(full.idx_trace_dpflow_cover);
+      expect(remembered(db)).toHaveLength(API_ONLY_INDEXES.length);
+    });
+  });
+
   it("the typeorm CLI's data source builds them again before it undoes a migration that drops one", async () => {
     const file = join(dir, 'cli.sqlite');
     await migrate(file);
