@@ -1,19 +1,17 @@
 // The central PostgreSQL store as this process sees it (issue 19): opened, migrated, this spool's
 // writer slot claimed and entered, the spool's triggers installed: all before any provider that
 // writes is built (StorageModule resolves CENTRAL first), so no row is written outside the slot.
-import { Logger } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type Database from 'better-sqlite3';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { LivetraceConfig } from '../config/config.schema';
+import { sqliteHandle } from './data-source.options';
 import { isPostgresUrl, openPostgres, poolOf, redactUrl } from './postgres';
 import { enterSlot, installTriggers, ShippedTable, shippedTables, writerSlot } from './spool';
 import { restoreApiIndexes, shedApiIndexes } from './spool-indexes';
 
 export const CENTRAL = Symbol('CENTRAL');
-const log = new Logger('Storage');
 
 export interface Central {
   url: string;
@@ -29,13 +27,10 @@ export function localFile(cfg: LivetraceConfig): string {
 }
 
 export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Promise<Central | null> {
-  const db = (spool.driver as unknown as { databaseConnection: Database.Database }).databaseConnection;
+  const db = sqliteHandle(spool);
   if (!isPostgresUrl(cfg.LIVETRACE_DB)) {
     // A former spool is the store now: the API reads it, so it needs the indexes the spool did without.
-    const t0 = Date.now();
-    const { built, failed } = restoreApiIndexes(db);
-    if (built.length) log.log(`built again the indexes this file did without as a spool (${built.join(', ')}) in ${Date.now() - t0} ms`);
-    if (failed.length) log.warn(`could not build again, and forgot, indexes this file did without as a spool: ${failed.join(', ')}`);
+    restoreApiIndexes(db);
     return null;
   }
   const url = cfg.LIVETRACE_DB.trim();

@@ -6,7 +6,8 @@
 import 'reflect-metadata';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DataSourceOptions } from 'typeorm';
+import type { Database } from 'better-sqlite3';
+import type { DataSource, DataSourceOptions } from 'typeorm';
 
 const ROOT = join(__dirname, '../..');
 
@@ -37,4 +38,9 @@ export function dataSourceOptions(dbFile: string): DataSourceOptions {
       db.pragma('journal_size_limit = 268435456');
     },
   };
+}
+
+/** The better-sqlite3 connection under a data source built from these options. */
+export function sqliteHandle(ds: DataSource): Database {
+  return (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
 }

@@ -11,7 +11,9 @@
 // a spool about to be migrated gets them back first (migrateStore): a migration sees the schema the
 // migrations built, whatever it does to these indexes, and the agent drops them again after.
 import type { Database } from 'better-sqlite3';
+import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { sqliteHandle } from './data-source.options';
 
 /**
  * Read by the API alone, each with who walks it: a spool never needs them.
@@ -28,6 +30,7 @@ export const API_ONLY_INDEXES: readonly string[] = [
 ];
 
 const KEY = (name: string) => `spool_dropped_index:${name}`;
+const log = new Logger('Storage');
 
 /**
  * Drops the API-only indexes this spool still has, each remembered in meta first; returns their
@@ -56,7 +59,8 @@ export function shedApiIndexes(db: Database): string[] {
  * the store itself, or about to be migrated); returns their names. Whether or not the name is still
  * in API_ONLY_INDEXES: a later version that needs one in the spool takes it off the list, and the
  * spool must have it. An entry whose table or column is gone is forgotten and named in `failed`;
- * any other failure (a full disk) is thrown, the entry kept for the next start.
+ * any other failure (a full disk) is thrown, the entry kept for the next start. Says what it did in
+ * the log, whichever start asked.
  */
 export function restoreApiIndexes(db: Database, which: (name: string) => boolean = () => true): { built: string[]; failed: string[] } {
   const none = { built: [], failed: [] };
@@ -68,6 +72,7 @@ export function restoreApiIndexes(db: Database, which: (name: string) => boolean
   const exists = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?`);
   const forget = db.prepare('DELETE FROM meta WHERE key = ?');
   const out: { built: string[]; failed: string[] } = { built: [], failed: [] };
+  const t0 = Date.now();
   db.transaction(() => {
     for (const { key, value } of rows) {
       const name = key.slice(KEY('').length);
@@ -87,6 +92,8 @@ export function restoreApiIndexes(db: Database, which: (name: string) => boolean
       forget.run(key);
     }
   })();
+  if (out.built.length) log.log(`built again the indexes this file did without as a spool (${out.built.join(', ')}) in ${Date.now() - t0} ms`);
+  if (out.failed.length) log.warn(`could not build again, and forgot, indexes this file did without as a spool (their table or column is gone): ${out.failed.join(', ')}`);
   return out;
 }
 
@@ -96,7 +103,7 @@ export function restoreApiIndexes(db: Database, which: (name: string) => boolean
  */
 export async function migrateStore(ds: DataSource): Promise<void> {
   if (!(await ds.showMigrations())) return;
-  restoreApiIndexes(handleOf(ds));
+  restoreApiIndexes(sqliteHandle(ds));
   await ds.runMigrations();
 }
 
@@ -106,16 +113,14 @@ export async function migrateStore(ds: DataSource): Promise<void> {
  */
 export class StoreDataSource extends DataSource {
   override async runMigrations(...args: Parameters<DataSource['runMigrations']>): ReturnType<DataSource['runMigrations']> {
-    restoreApiIndexes(handleOf(this));
+    restoreApiIndexes(sqliteHandle(this));
     return super.runMigrations(...args);
   }
 
   override async undoLastMigration(...args: Parameters<DataSource['undoLastMigration']>): ReturnType<DataSource['undoLastMigration']> {
-    restoreApiIndexes(handleOf(this));
+    restoreApiIndexes(sqliteHandle(this));
     return super.undoLastMigration(...args);
   }
 }
-
-const handleOf = (ds: DataSource): Database => (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
 
 const quote = (id: string) => `"${id.replace(/"/g, '""')}"`;

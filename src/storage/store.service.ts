@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import Database from 'better-sqlite3';
 import { DataSource } from 'typeorm';
+import { sqliteHandle } from './data-source.options';
 import { openReadConnection } from './read-connection';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import type { LivetraceConfig } from '../config/config.schema';
@@ -44,7 +45,7 @@ export class StoreService implements BeforeApplicationShutdown, OnApplicationShu
     @Optional() @Inject(CENTRAL) readonly central?: Central | null,
     @Optional() @Inject(LIVETRACE_CONFIG) cfg?: LivetraceConfig,
   ) {
-    const handles = storeHandles((dataSource.driver as unknown as { databaseConnection: Database.Database }).databaseConnection);
+    const handles = storeHandles(sqliteHandle(dataSource));
     this.db = handles.db;
     this.writer = handles.writer;
     if (handles.db !== handles.writer.db) this.reader = handles.db;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../src/storage/data-source.options';
+import { dataSourceOptions, sqliteHandle } from '../../src/storage/data-source.options';
 import { entityFiles } from '../../src/storage/entities';
 import { StoreWriter } from '../../src/storage/writer';
 
@@ -42,7 +42,7 @@ export async function openMigratedSqlite(prefix: string, opts: MigratedSqliteOpt
     await closeMigratedSqlite({ dir, ds });
     throw e;
   }
-  const db = (ds.driver as unknown as { databaseConnection: Database }).databaseConnection;
+  const db = sqliteHandle(ds);
   return { dir, file, ds, db, writer: opts.writer === false ? undefined : new StoreWriter(db) };
 }
 
