@@ -14,7 +14,7 @@ import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store'
 import { recircIdHex } from '../../src/ovs/ids';
 import { signaturesReaching } from '../../src/ovs/tunnel-signature';
 import { PathBuilder } from '../../src/paths/path-builder';
-import { PathStore, type LinkFlowRow, type LinkSide, type LinkWindow } from '../../src/paths/path-store';
+import { PathStore, type LinkFlowRow, type LinkLook, type LinkSide, type LinkWindow } from '../../src/paths/path-store';
 import { pushesOf } from '../../src/paths/tunnel-link';
 import { CapturedFlow, capturedFlows } from '../../test/support/captured-multichassis';
 import { oneChassis } from '../../test/support/cross-chassis';
@@ -37,11 +37,12 @@ class NewestPathStore extends PathStore {
   constructor(private readonly raw: import('better-sqlite3').Database) {
     super({ db: raw });
   }
-  override arrivals(side: LinkSide, signatures: readonly string[], { from, to }: LinkWindow): Promise<LinkFlowRow[]> {
+  override arrivals(side: LinkSide, signatures: readonly string[], { from, to }: LinkWindow): Promise<LinkLook> {
     const sig = `f2.tunnel_sig IN (${signatures.map(() => '?').join(', ')})`;
     const cols = 'f.id, f.chassis, f.key, f.actions, f.recirc_id, f.first_seen, f.last_seen, f.removed_at, (SELECT max(t.id) FROM trace t WHERE t.datapath_flow_id = f.id) AS trace_id';
-    return Promise.resolve(
-      this.raw
+    return Promise.resolve({
+      bounded: false,
+      rows: this.raw
         .prepare(
           `SELECT ${cols} FROM datapath_flow f
             WHERE f.id IN (SELECT f2.id FROM datapath_flow f2 WHERE ${sig} AND f2.chassis = ? AND f2.removed_at IS NULL AND f2.first_seen <= ?
@@ -50,7 +51,7 @@ class NewestPathStore extends PathStore {
             ORDER BY f.first_seen DESC, f.id DESC LIMIT 256`,
         )
         .all(...signatures, side.chassis, to, ...signatures, side.chassis, from, to, to, from) as LinkFlowRow[],
-    );
+    });
   }
 }
 

@@ -24,7 +24,7 @@ import type { Database } from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { PathBuilder } from '../../src/paths/path-builder';
 import { CrossChassisPaths } from '../../src/paths/cross-chassis';
-import { PathStore, type LinkFlowRow, type LinkSide, type LinkWindow } from '../../src/paths/path-store';
+import { PathStore, type LinkFlowRow, type LinkLook, type LinkSide, type LinkWindow } from '../../src/paths/path-store';
 import { pushSignature, pushSignaturesSought } from '../../src/ovs/push-signature';
 import { tunnelSignature } from '../../src/ovs/tunnel-signature';
 import { PortArrivals } from '../../src/paths/port-arrivals';
@@ -54,19 +54,20 @@ class InstrPathStore extends PathStore {
   constructor(private readonly db: Database) {
     super({ db });
   }
-  override arrivals(side: LinkSide, signatures: readonly string[], { from, to }: LinkWindow): Promise<LinkFlowRow[]> {
+  override arrivals(side: LinkSide, signatures: readonly string[], { from, to }: LinkWindow): Promise<LinkLook> {
     const cols = 'f.id, f.chassis, f.key, f.actions, f.recirc_id, f.first_seen, f.last_seen, f.removed_at, (SELECT max(t.id) FROM trace t WHERE t.datapath_flow_id = f.id) AS trace_id';
     const tail = 'AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) ORDER BY f.first_seen DESC, f.id DESC LIMIT 256';
     const match = `f.recirc_id = '0x0' AND instr(f.key, 'tunnel(') > 0 AND instr(f.key, ?) > 0`;
     const needle = `dst=${signatures[0].split('|')[0]},`;
-    return Promise.resolve(
-      this.db
+    return Promise.resolve({
+      bounded: false,
+      rows: this.db
         .prepare(
           `SELECT ${cols} FROM datapath_flow f WHERE f.id IN (SELECT id FROM datapath_flow WHERE chassis = ? AND removed_at IS NULL
              UNION ALL SELECT id FROM datapath_flow WHERE chassis = ? AND removed_at >= ?) AND ${match} ${tail}`,
         )
         .all(side.chassis, side.chassis, from, needle, to, from) as LinkFlowRow[],
-    );
+    });
   }
 }
 
@@ -239,7 +240,7 @@ async function main() {
           const out = [];
           for (const x of looks) {
             const sought = wild ? pushSignaturesSought(`${x.sought.exact[0].split('|').slice(0, 3).join('|')}|*`)! : x.sought;
-            out.push((await stores[v].senders({ chassis: 'hv1', notChassis: 'hv3' }, sought, x.window)).map((c) => c.id));
+            out.push((await stores[v].senders({ chassis: 'hv1', notChassis: 'hv3' }, sought, x.window)).rows.map((c) => c.id));
           }
           return out;
         });

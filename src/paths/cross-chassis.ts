@@ -2,13 +2,15 @@
 // chassis that received it, found at read time (no shared packet id crosses a tunnel:
 // tunnel-link.ts decides), whose own recirculation chain (path-builder.ts) follows. One verdict:
 // the chassis that delivered or dropped the packet, or the tunnel whose arrival was not found.
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Counter } from 'prom-client';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import type { LivetraceConfig } from '../config/config.schema';
+import { MetricsService } from '../metrics/metrics.service';
 import { ReplicasService } from '../replicas/replicas.service';
 import type { TraceRow } from '../traces/trace-store';
 import type { BuiltPath } from './path-builder';
-import { LinkFlowRow, PathStore } from './path-store';
+import { LINK_A_SIDE, LinkFlowRow, LinkLook, PathStore } from './path-store';
 import type { StoredPathVerdict } from './path-verdict';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
@@ -29,6 +31,11 @@ export interface TunnelHop {
   egressKey: number | null;
   /** The receiver's first pass, null when none was found within the window. */
   toTraceId: number | null;
+  /**
+   * Present (true) only on a hop not linked while its look had more candidates than it reads
+   * (LINK_A_SIDE each side of the sender's start): the arrival may be among those not read.
+   */
+  lookBounded?: true;
 }
 
 export interface CrossChassisVerdict extends StoredPathVerdict {
@@ -50,11 +57,23 @@ const linkFlow = (r: LinkFlowRow): LinkFlow & { row: LinkFlowRow } => ({
 
 @Injectable()
 export class CrossChassisPaths {
+  /** Looks that had more candidates than they read: how often a link may have been decided without the farthest. */
+  private readonly bounded?: Counter<'direction' | 'linked'>;
+
   constructor(
     private readonly store: PathStore,
     private readonly replicas: ReplicasService,
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
-  ) {}
+    @Optional() metrics?: MetricsService,
+  ) {
+    if (metrics)
+      this.bounded = new Counter({
+        name: 'livetrace_link_looks_bounded_total',
+        help: `Cross-chassis link looks that found more than ${LINK_A_SIDE} candidates on a side of the reference start and read only the nearest, by direction (arrival: from a sender; sender: from an arrival) and whether a link was found`,
+        labelNames: ['direction', 'linked'],
+        registers: [metrics.registry],
+      });
+  }
 
   /** The chassis named for an encap IP by the southbound Encap table. */
   chassisOfIp(ip: string): string | null {
@@ -124,7 +143,9 @@ export class CrossChassisPaths {
     const side = { chassis: this.chassisOfIp(arrival.src), notChassis: row.chassis };
     const window = { from: new Date(receiver.from - skew).toISOString(), to: new Date(receiver.to + skew).toISOString(), near: new Date(receiver.from).toISOString() };
     const senders = await this.store.senders(side, sought, window);
-    return senderOf(receiver, senders.map(linkFlow), skew)?.row.trace_id ?? undefined;
+    const found = senderOf(receiver, senders.rows.map(linkFlow), skew)?.row.trace_id ?? undefined;
+    if (senders.bounded) this.bounded?.inc({ direction: 'sender', linked: found === undefined ? 'no' : 'yes' });
+    return found;
   }
 
   private async hopsOf(pass: TraceRow): Promise<TunnelHop[]> {
@@ -136,25 +157,34 @@ export class CrossChassisPaths {
     const from = new Date(sender.from - skew).toISOString();
     const to = new Date(sender.to + skew).toISOString();
     // One look a distinct set of signatures (a flood pushes to several chassis); a candidate two looks found counts once.
-    const looks = new Map<string, LinkFlowRow[]>();
+    const looks = new Map<string, LinkLook>();
+    // By the push's place in the actions: linkTunnels reads the same pushes in the same order.
+    const lookOf: LinkLook[] = [];
     for (const push of pushesOf(row.actions)) {
       const signatures = signaturesReaching(push);
       const side = { chassis: this.chassisOfIp(push.remoteIp), notChassis: row.chassis };
       const k = `${side.chassis}\n${signatures.join('\n')}`;
-      if (!looks.has(k)) looks.set(k, await this.store.arrivals(side, signatures, { from, to, near: new Date(sender.from).toISOString() }));
+      let look = looks.get(k);
+      if (!look) looks.set(k, (look = await this.store.arrivals(side, signatures, { from, to, near: new Date(sender.from).toISOString() })));
+      lookOf.push(look);
     }
-    const byId = new Map([...looks.values()].flat().map((r) => [r.id, r]));
+    const byId = new Map([...looks.values()].flatMap((l) => l.rows).map((r) => [r.id, r]));
     const candidates = [...byId.values()].map(linkFlow);
-    return linkTunnels(sender, candidates, skew).map(({ push, receiver }) => ({
-      fromChassis: row.chassis,
-      fromTraceId: pass.id,
-      remoteIp: push.remoteIp,
-      remoteChassis: this.chassisOfIp(push.remoteIp) ?? receiver?.chassis ?? null,
-      vni: push.vni,
-      ingressKey: push.ovn?.ingress ?? null,
-      egressKey: push.ovn?.egress ?? null,
-      toTraceId: receiver?.row.trace_id ?? null,
-    }));
+    return linkTunnels(sender, candidates, skew).map(({ push, receiver }, i) => {
+      const bounded = lookOf[i]?.bounded ?? false;
+      if (bounded) this.bounded?.inc({ direction: 'arrival', linked: receiver ? 'yes' : 'no' });
+      return {
+        fromChassis: row.chassis,
+        fromTraceId: pass.id,
+        remoteIp: push.remoteIp,
+        remoteChassis: this.chassisOfIp(push.remoteIp) ?? receiver?.chassis ?? null,
+        vni: push.vni,
+        ingressKey: push.ovn?.ingress ?? null,
+        egressKey: push.ovn?.egress ?? null,
+        toTraceId: receiver?.row.trace_id ?? null,
+        ...(bounded && !receiver ? { lookBounded: true as const } : {}),
+      };
+    });
   }
 }
 
@@ -175,7 +205,8 @@ function combine(segments: ChassisSegment[], tunnels: TunnelHop[]): CrossChassis
     ...unlinked.map(
       (t) =>
         `the pass of trace ${t.fromTraceId} on ${t.fromChassis} sent the packet through a tunnel to ${t.remoteIp}` +
-        ` (chassis ${t.remoteChassis ?? 'unknown'}) and no first pass there with that tunnel and packet lies within the time window`,
+        ` (chassis ${t.remoteChassis ?? 'unknown'}) and no first pass there with that tunnel and packet lies within the time window` +
+        (t.lookBounded ? ` among the ${LINK_A_SIDE} that started nearest the sender's start on each side (more were alive then and were not read)` : ''),
     ),
   ];
   return {

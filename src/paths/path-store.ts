@@ -112,7 +112,7 @@ export class PathStore {
    * removed since `from`, first seen by `to` read from the index), not a read of the receiver's
    * flow table; pushReaches decides on the rest.
    */
-  arrivals(side: LinkSide, signatures: readonly string[], window: LinkWindow): Promise<LinkFlowRow[]> {
+  arrivals(side: LinkSide, signatures: readonly string[], window: LinkWindow): Promise<LinkLook> {
     if (signatures.length !== SIGNATURES) throw new Error(`arrivals: ${signatures.length} tunnel signatures, expected ${SIGNATURES}`);
     return this.linkCandidates(side, 'datapath_flow f2', [{ sql: `f2.tunnel_sig IN (${signatures.map(() => '?').join(', ')})`, params: signatures }], window);
   }
@@ -125,7 +125,7 @@ export class PathStore {
    * and ranges (idx_dpflow_push: the live ones, then those removed since `from`, first seen by `to`
    * read from the index), not a search of the sending chassis's actions; senderOf decides on the rest.
    */
-  senders(side: LinkSide, sought: PushSignatureSeek, window: LinkWindow): Promise<LinkFlowRow[]> {
+  senders(side: LinkSide, sought: PushSignatureSeek, window: LinkWindow): Promise<LinkLook> {
     // Without statistics SQLite prefers idx_dpflow_live's two equalities (chassis, removed_at IS
     // NULL: every live flow of the sender) to a prefix's range of push_sig; INDEXED BY is SQLite's
     // alone (PostgreSQL plans from its statistics).
@@ -151,8 +151,10 @@ export class PathStore {
    * pick's own first rule, tunnel-link.ts `nearer`): past the limit go those least likely to win,
    * not the oldest. Times compare as text, as every read here does (no cast a stored time could
    * fail), so both databases cut alike; the rows come back newest first, then by the newer id.
+   * `bounded` says a side had more than LINK_A_SIDE (one row past it is read to know): a link not
+   * found then may lie past the bound, and the path says so rather than "none in the window".
    */
-  private async linkCandidates(side: LinkSide, seekIn: string, shapes: ReadonlyArray<{ sql: string; params: readonly string[] }>, window: LinkWindow): Promise<LinkFlowRow[]> {
+  private async linkCandidates(side: LinkSide, seekIn: string, shapes: ReadonlyArray<{ sql: string; params: readonly string[] }>, window: LinkWindow): Promise<LinkLook> {
     const { from, to, near } = window;
     const onChassis = side.chassis !== null ? 'AND f2.chassis = ?' : '';
     const at = side.chassis !== null ? [side.chassis] : [];
@@ -169,17 +171,21 @@ export class PathStore {
       }
       return this.q.all<LinkFlowRow>(
         `SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.id IN (${subqueries.join(' UNION ALL ')}) ${notChassis} ${TAIL}
-           ORDER BY f.first_seen ${order}, f.id DESC LIMIT ${LINK_A_SIDE}`,
+           ORDER BY f.first_seen ${order}, f.id DESC LIMIT ${LINK_A_SIDE + 1}`,
         ...params,
         ...(side.chassis !== null ? [] : [side.notChassis]),
         to,
         from,
       );
     };
-    const rows = [...(await look('f2.first_seen <= ?', [near], 'DESC')), ...(await look('f2.first_seen > ? AND f2.first_seen <= ?', [near, to], 'ASC'))];
+    const before = await look('f2.first_seen <= ?', [near], 'DESC');
+    const after = await look('f2.first_seen > ? AND f2.first_seen <= ?', [near, to], 'ASC');
+    const bounded = before.length > LINK_A_SIDE || after.length > LINK_A_SIDE;
+    const rows = [...before.slice(0, LINK_A_SIDE), ...after.slice(0, LINK_A_SIDE)];
     // The pick keeps the first of candidates tied on every rule (whole milliseconds): in stop 21's
     // order, newest text first, then the newer id, so such a tie resolves as it did.
-    return rows.sort((a, b) => (a.first_seen < b.first_seen ? 1 : a.first_seen > b.first_seen ? -1 : b.id - a.id));
+    rows.sort((a, b) => (a.first_seen < b.first_seen ? 1 : a.first_seen > b.first_seen ? -1 : b.id - a.id));
+    return { rows, bounded };
   }
 
   /** Whether any chassis by this name has written a datapath flow into this store (an agent runs there). */
@@ -205,6 +211,12 @@ export interface LinkFlowRow {
   removed_at: string | null;
   /** The newest trace of the flow (its pass), null when it has none. */
   trace_id: number | null;
+}
+
+/** What one look found: the candidates, and whether a side had more than LINK_A_SIDE (the farthest were not read). */
+export interface LinkLook {
+  rows: LinkFlowRow[];
+  bounded: boolean;
 }
 
 /** Where a look searches: lifetimes meeting [from, to], the nearest their start to `near` first (ISO times). */

@@ -5,7 +5,7 @@
 // against (test/integration/storage/push-signature.spec.ts, test/postgres/push-signature.spec.ts)
 // and timed against (bench/far-passes).
 import type { PushSignatureSeek } from '../../src/ovs/push-signature';
-import { PathStore, type LinkFlowRow, type LinkSide, type LinkWindow } from '../../src/paths/path-store';
+import { PathStore, type LinkFlowRow, type LinkLook, type LinkSide, type LinkWindow } from '../../src/paths/path-store';
 import type { SqlReader } from '../../src/storage/sql';
 
 const COLUMNS =
@@ -36,7 +36,7 @@ export class InstrSendersPathStore extends PathStore {
     super({ db: undefined as never, query: reader });
   }
 
-  override senders(side: LinkSide, sought: PushSignatureSeek, window: LinkWindow): Promise<LinkFlowRow[]> {
-    return instrSenders(this.reader, side, sought.exact[0].split('|')[0], window.from, window.to);
+  override async senders(side: LinkSide, sought: PushSignatureSeek, window: LinkWindow): Promise<LinkLook> {
+    return { rows: await instrSenders(this.reader, side, sought.exact[0].split('|')[0], window.from, window.to), bounded: false };
   }
 }

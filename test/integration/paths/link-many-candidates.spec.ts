@@ -8,6 +8,7 @@ import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
+import { MetricsService } from '../../../src/metrics/metrics.service';
 import { recircIdHex } from '../../../src/ovs/ids';
 import { PathBuilder } from '../../../src/paths/path-builder';
 import { LINK_A_SIDE, PathStore } from '../../../src/paths/path-store';
@@ -26,6 +27,12 @@ const arrived = one('hv2.flows-m.txt', (l) => l.key.includes('tunnel(') && l.act
 const otherVm = (l: CapturedFlow, n: number): CapturedFlow => ({ ...l, key: l.key.replace('eth(src=50:54:00:00:00:01', `eth(src=50:54:00:01:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`) });
 /** More than the newest 256 the look read before stop 22. */
 const OTHERS = 400;
+
+/** livetrace_link_looks_bounded_total by "direction,linked". */
+async function boundedLooks(metrics: MetricsService): Promise<Record<string, number>> {
+  const m = await metrics.registry.getSingleMetric('livetrace_link_looks_bounded_total')!.get();
+  return Object.fromEntries(m.values.map((v) => [`${v.labels.direction},${v.labels.linked}`, v.value]));
+}
 
 describe('a cross-chassis link among many candidates', () => {
   let dir: string;
@@ -100,12 +107,42 @@ describe('a cross-chassis link among many candidates', () => {
     const look = await store.arrivals({ chassis: 'hv2', notChassis: 'hv1' }, sig, { from: iso(T0 - 1000), to: iso(T0 + 3_601_000), near: iso(T0) });
     // The three before the start, and the 2,048 nearest after it (the arrival, then the others from
     // 10 s on, 500 ms apart), returned newest first.
-    const starts = look.map((r) => Date.parse(r.first_seen) - T0);
+    const starts = look.rows.map((r) => Date.parse(r.first_seen) - T0);
+    // 2,248 after the start: that side had more than it read.
+    expect(look.bounded).toBe(true);
     const kept = [-300, -200, -100, 5, ...Array.from({ length: LINK_A_SIDE - 1 }, (_, n) => 10_000 + n * 500)];
     expect(starts).toEqual(kept.reverse());
     const builder = new PathBuilder(store);
-    const path = await oneChassis(store, {}, ENCAP).extend((await builder.ofTrace(sender))!, (id) => builder.ofTrace(id));
+    const metrics = new MetricsService();
+    const path = await oneChassis(store, {}, ENCAP, metrics).extend((await builder.ofTrace(sender))!, (id) => builder.ofTrace(id));
     expect(path!.verdict.tunnels.map((t) => t.toTraceId)).toEqual([arrival]);
+    // Linked: the nearest was read, nothing to say on the hop; the look is counted.
+    expect(path!.verdict.tunnels[0]).not.toHaveProperty('lookBounded');
+    expect(path!.verdict.incomplete).toBe(false);
+    expect(await boundedLooks(metrics)).toEqual({ 'arrival,yes': 1 });
+  });
+
+  it(`an arrival past the ${LINK_A_SIDE} nearest is not claimed absent: the hop and the reason say the look stopped at its bound, and it is counted`, async () => {
+    // The packet arrived 50 min after its sender's start (a long-lived megaflow), and 2,248 other
+    // VMs' arrivals started nearer that start: the look reads the nearest 2,048 and not the arrival.
+    const [sender, arrival] = await passes([
+      { chassis: 'hv1', l: sent, from: T0, to: null, seen: T0 + 3_600_000 },
+      { chassis: 'hv2', l: arrived, from: T0 + 3_000_000, to: T0 + 3_000_060 },
+    ]);
+    await passes(Array.from({ length: LINK_A_SIDE + 200 }, (_, n) => ({ chassis: 'hv2', l: otherVm(arrived, n), from: T0 + 10_000 + n * 500, to: T0 + 10_050 + n * 500 })));
+    const store = new PathStore({ db });
+    const builder = new PathBuilder(store);
+    const metrics = new MetricsService();
+    const paths = oneChassis(store, {}, ENCAP, metrics);
+    const path = await paths.extend((await builder.ofTrace(sender))!, (id) => builder.ofTrace(id));
+    const [hop] = path!.verdict.tunnels;
+    expect(hop).toMatchObject({ fromTraceId: sender, remoteChassis: 'hv2', toTraceId: null, lookBounded: true });
+    expect(path!.verdict.incomplete).toBe(true);
+    expect(path!.verdict.incompleteReason).toContain(`within the time window among the ${LINK_A_SIDE} that started nearest the sender's start on each side (more were alive then and were not read)`);
+    expect(await boundedLooks(metrics)).toEqual({ 'arrival,no': 1 });
+    // From the arrival the sender is found (one sender, no bound): the path is whole that way.
+    const back = await paths.extend((await builder.ofTrace(arrival))!, (id) => builder.ofTrace(id));
+    expect(back!.segments.map((s) => s.chassis)).toEqual(['hv1', 'hv2']);
   });
 
   it('candidates tied on every rule resolve as before: the newest time text, then the newer id', async () => {
