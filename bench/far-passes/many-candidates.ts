@@ -42,6 +42,7 @@ class NewestPathStore extends PathStore {
     const cols = 'f.id, f.chassis, f.key, f.actions, f.recirc_id, f.first_seen, f.last_seen, f.removed_at, (SELECT max(t.id) FROM trace t WHERE t.datapath_flow_id = f.id) AS trace_id';
     return Promise.resolve({
       bounded: false,
+      reach: { before: null, after: null },
       rows: this.raw
         .prepare(
           `SELECT ${cols} FROM datapath_flow f

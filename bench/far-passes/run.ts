@@ -61,6 +61,7 @@ class InstrPathStore extends PathStore {
     const needle = `dst=${signatures[0].split('|')[0]},`;
     return Promise.resolve({
       bounded: false,
+      reach: { before: null, after: null },
       rows: this.db
         .prepare(
           `SELECT ${cols} FROM datapath_flow f WHERE f.id IN (SELECT id FROM datapath_flow WHERE chassis = ? AND removed_at IS NULL

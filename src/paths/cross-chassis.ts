@@ -32,8 +32,9 @@ export interface TunnelHop {
   /** The receiver's first pass, null when none was found within the window. */
   toTraceId: number | null;
   /**
-   * Present (true) only on a hop not linked while its look had more candidates than it reads
-   * (LINK_A_SIDE each side of the sender's start): the arrival may be among those not read.
+   * Present (true) only when the look had more candidates than it reads (LINK_A_SIDE each side of
+   * the sender's start) and the pick cannot be sure: no arrival found (it may be among those not
+   * read), or the one found is not nearer than where a bounded side stopped (a nearer one may be).
    */
   lookBounded?: true;
 }
@@ -57,7 +58,7 @@ const linkFlow = (r: LinkFlowRow): LinkFlow & { row: LinkFlowRow } => ({
 
 @Injectable()
 export class CrossChassisPaths {
-  /** Looks that had more candidates than they read: how often a link may have been decided without the farthest. */
+  /** Picks a look's bound left unsure (see TunnelHop.lookBounded), counted each time a path is built. */
   private readonly bounded?: Counter<'direction' | 'linked'>;
 
   constructor(
@@ -69,7 +70,7 @@ export class CrossChassisPaths {
     if (metrics)
       this.bounded = new Counter({
         name: 'livetrace_link_looks_bounded_total',
-        help: `Cross-chassis link looks that found more than ${LINK_A_SIDE} candidates on a side of the reference start and read only the nearest, by direction (arrival: from a sender; sender: from an arrival) and whether a link was found`,
+        help: `Cross-chassis links left unsure by the look's bound (more than ${LINK_A_SIDE} candidates on a side of the reference start, and no pick nearer than where it stopped), by direction (arrival: from a sender; sender: from an arrival) and whether a link was made; counted each time a path is built`,
         labelNames: ['direction', 'linked'],
         registers: [metrics.registry],
       });
@@ -110,10 +111,13 @@ export class CrossChassisPaths {
       for (const pass of segments[i].built.passes) {
         for (const found of await this.hopsOf(pass)) {
           const known = arrivedAt.get(pass.id);
-          const hop = known && found.remoteChassis === known.chassis ? { ...found, toTraceId: known.traceId } : found;
+          // The receiver the path was asked for is this hop's, whatever the look read.
+          const { lookBounded, ...plain } = found;
+          const hop: TunnelHop = known && found.remoteChassis === known.chassis ? { ...plain, toTraceId: known.traceId } : found;
           // A one-chassis service sees its tunnels' far ends only when an agent there shares its store.
           if (hop.toTraceId === null && this.config.LIVETRACE_ROLE === 'all' && (hop.remoteChassis === null || !(await this.store.hasChassis(hop.remoteChassis)))) continue;
           tunnels.push(hop);
+          if (hop.lookBounded) this.bounded?.inc({ direction: 'arrival', linked: hop.toTraceId === null ? 'no' : 'yes' });
           // A receiver already in the path (the path asked for, reached backwards) is not walked again.
           if (hop.toTraceId === null || seenTraces.has(hop.toTraceId)) continue;
           const next = await ofTrace(hop.toTraceId);
@@ -143,9 +147,10 @@ export class CrossChassisPaths {
     const side = { chassis: this.chassisOfIp(arrival.src), notChassis: row.chassis };
     const window = { from: new Date(receiver.from - skew).toISOString(), to: new Date(receiver.to + skew).toISOString(), near: new Date(receiver.from).toISOString() };
     const senders = await this.store.senders(side, sought, window);
-    const found = senderOf(receiver, senders.rows.map(linkFlow), skew)?.row.trace_id ?? undefined;
-    if (senders.bounded) this.bounded?.inc({ direction: 'sender', linked: found === undefined ? 'no' : 'yes' });
-    return found;
+    const found = senderOf(receiver, senders.rows.map(linkFlow), skew);
+    // Not in the path's answer (a sender not found leaves the path starting here): counted.
+    if (!sure(senders, receiver.from, found)) this.bounded?.inc({ direction: 'sender', linked: found ? 'yes' : 'no' });
+    return found?.row.trace_id ?? undefined;
   }
 
   private async hopsOf(pass: TraceRow): Promise<TunnelHop[]> {
@@ -170,9 +175,8 @@ export class CrossChassisPaths {
     }
     const byId = new Map([...looks.values()].flatMap((l) => l.rows).map((r) => [r.id, r]));
     const candidates = [...byId.values()].map(linkFlow);
-    return linkTunnels(sender, candidates, skew).map(({ push, receiver }, i) => {
-      const bounded = lookOf[i]?.bounded ?? false;
-      if (bounded) this.bounded?.inc({ direction: 'arrival', linked: receiver ? 'yes' : 'no' });
+    return linkTunnels(sender, candidates, skew).map(({ push, receiver }, i): TunnelHop => {
+      const unsure = !sure(lookOf[i], sender.from, receiver);
       return {
         fromChassis: row.chassis,
         fromTraceId: pass.id,
@@ -182,10 +186,25 @@ export class CrossChassisPaths {
         ingressKey: push.ovn?.ingress ?? null,
         egressKey: push.ovn?.egress ?? null,
         toTraceId: receiver?.row.trace_id ?? null,
-        ...(bounded && !receiver ? { lookBounded: true as const } : {}),
+        ...(unsure ? { lookBounded: true as const } : {}),
       };
     });
   }
+}
+
+/**
+ * Whether a look's pick stands whatever it did not read: the look was not bounded, or the pick
+ * started nearer `near` than where every bounded side stopped (a candidate not read started at or
+ * beyond that; `nearer` ranks the start first, and a tie there may go either way).
+ */
+function sure(look: LinkLook | undefined, near: number, pick: { from: number } | undefined): boolean {
+  if (!look?.bounded) return true;
+  if (!pick) return false;
+  const d = Math.abs(pick.from - near);
+  const { before, after } = look.reach;
+  if (before !== null && d >= near - ms(before)) return false;
+  if (after !== null && d >= ms(after) - near) return false;
+  return true;
 }
 
 /** One verdict over the chassis's segments: the first drop decides, else every chassis's outputs. */

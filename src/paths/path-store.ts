@@ -151,8 +151,9 @@ export class PathStore {
    * pick's own first rule, tunnel-link.ts `nearer`): past the limit go those least likely to win,
    * not the oldest. Times compare as text, as every read here does (no cast a stored time could
    * fail), so both databases cut alike; the rows come back newest first, then by the newer id.
-   * `bounded` says a side had more than LINK_A_SIDE (one row past it is read to know): a link not
-   * found then may lie past the bound, and the path says so rather than "none in the window".
+   * `bounded` says a side had more than LINK_A_SIDE (one row past it is read to know), and `reach`
+   * where each such side stopped: a candidate not read started at or beyond it, so a pick nearer
+   * than every bounded side's reach is sure, and one that is not (or none found) may be wrong.
    */
   private async linkCandidates(side: LinkSide, seekIn: string, shapes: ReadonlyArray<{ sql: string; params: readonly string[] }>, window: LinkWindow): Promise<LinkLook> {
     const { from, to, near } = window;
@@ -180,12 +181,14 @@ export class PathStore {
     };
     const before = await look('f2.first_seen <= ?', [near], 'DESC');
     const after = await look('f2.first_seen > ? AND f2.first_seen <= ?', [near, to], 'ASC');
-    const bounded = before.length > LINK_A_SIDE || after.length > LINK_A_SIDE;
+    const cut = (side: LinkFlowRow[]) => (side.length > LINK_A_SIDE ? side[LINK_A_SIDE - 1].first_seen : null);
+    const reach = { before: cut(before), after: cut(after) };
+    const bounded = reach.before !== null || reach.after !== null;
     const rows = [...before.slice(0, LINK_A_SIDE), ...after.slice(0, LINK_A_SIDE)];
     // The pick keeps the first of candidates tied on every rule (whole milliseconds): in stop 21's
     // order, newest text first, then the newer id, so such a tie resolves as it did.
     rows.sort((a, b) => (a.first_seen < b.first_seen ? 1 : a.first_seen > b.first_seen ? -1 : b.id - a.id));
-    return { rows, bounded };
+    return { rows, bounded, reach };
   }
 
   /** Whether any chassis by this name has written a datapath flow into this store (an agent runs there). */
@@ -217,6 +220,8 @@ export interface LinkFlowRow {
 export interface LinkLook {
   rows: LinkFlowRow[];
   bounded: boolean;
+  /** The start (first_seen) of the farthest candidate read on a side that had more; null on a side read whole. */
+  reach: { before: string | null; after: string | null };
 }
 
 /** Where a look searches: lifetimes meeting [from, to], the nearest their start to `near` first (ISO times). */

@@ -80,7 +80,7 @@ it('the look for arrivals reads idx_dpflow_tunnel on a receiver holding 20,000 f
     { chassis: 'hv2', notChassis: 'hv1' }, signaturesReaching(push), { from: '2026-12-05T02:59:59.000Z', to: '2026-12-05T03:00:01.000Z', near: '2026-12-05T03:00:00.000Z' },
   );
   // No trace holds these flows: none is a candidate, whatever the plan.
-  expect(found).toEqual([]);
+  expect(found).toEqual({ rows: [], bounded: false, reach: { before: null, after: null } });
   // Two statements: the candidates started at or before the reference time, then those after.
   expect(seen).toHaveLength(2);
   for (const { sql, params } of seen) {

@@ -37,6 +37,6 @@ export class InstrSendersPathStore extends PathStore {
   }
 
   override async senders(side: LinkSide, sought: PushSignatureSeek, window: LinkWindow): Promise<LinkLook> {
-    return { rows: await instrSenders(this.reader, side, sought.exact[0].split('|')[0], window.from, window.to), bounded: false };
+    return { rows: await instrSenders(this.reader, side, sought.exact[0].split('|')[0], window.from, window.to), bounded: false, reach: { before: null, after: null } };
   }
 }

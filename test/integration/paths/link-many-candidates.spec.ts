@@ -116,10 +116,11 @@ describe('a cross-chassis link among many candidates', () => {
     const metrics = new MetricsService();
     const path = await oneChassis(store, {}, ENCAP, metrics).extend((await builder.ofTrace(sender))!, (id) => builder.ofTrace(id));
     expect(path!.verdict.tunnels.map((t) => t.toTraceId)).toEqual([arrival]);
-    // Linked: the nearest was read, nothing to say on the hop; the look is counted.
+    // Linked nearer than where the bounded side stopped: sure, nothing on the hop, nothing counted.
+    expect(look.reach).toEqual({ before: null, after: iso(T0 + 10_000 + (LINK_A_SIDE - 2) * 500) });
     expect(path!.verdict.tunnels[0]).not.toHaveProperty('lookBounded');
     expect(path!.verdict.incomplete).toBe(false);
-    expect(await boundedLooks(metrics)).toEqual({ 'arrival,yes': 1 });
+    expect(await boundedLooks(metrics)).toEqual({});
   });
 
   it(`an arrival past the ${LINK_A_SIDE} nearest is not claimed absent: the hop and the reason say the look stopped at its bound, and it is counted`, async () => {
@@ -141,8 +142,47 @@ describe('a cross-chassis link among many candidates', () => {
     expect(path!.verdict.incompleteReason).toContain(`within the time window among the ${LINK_A_SIDE} that started nearest the sender's start on each side (more were alive then and were not read)`);
     expect(await boundedLooks(metrics)).toEqual({ 'arrival,no': 1 });
     // From the arrival the sender is found (one sender, no bound): the path is whole that way.
+    // The sender's own look still misses it, but the arrival the path was asked for is its hop's.
     const back = await paths.extend((await builder.ofTrace(arrival))!, (id) => builder.ofTrace(id));
     expect(back!.segments.map((s) => s.chassis)).toEqual(['hv1', 'hv2']);
+    expect(back!.verdict.tunnels).toEqual([expect.objectContaining({ fromTraceId: sender, toTraceId: arrival })]);
+    expect(back!.verdict.tunnels[0]).not.toHaveProperty('lookBounded');
+    expect(back!.verdict.incomplete).toBe(false);
+    expect(await boundedLooks(metrics)).toEqual({ 'arrival,no': 1 });
+  });
+
+  it('a link found on one side while the other side stopped at its bound nearer than the pick is marked unsure', async () => {
+    // The packet's arrival was first seen 3 s before its sender (the hosts' clocks differ), behind
+    // 2,049 other VMs' arrivals nearer that start; the same packet again 100 s later (through the
+    // same megaflow) is the only fit the look reads: linked, but not surely to the nearest.
+    const [sender, early] = await passes([
+      { chassis: 'hv1', l: sent, from: T0, to: null, seen: T0 + 3_600_000 },
+      { chassis: 'hv2', l: arrived, from: T0 - 3000, to: T0 + 60 },
+    ]);
+    await passes(Array.from({ length: LINK_A_SIDE + 1 }, (_, n) => ({ chassis: 'hv2', l: otherVm(arrived, n), from: T0 - 2000 + n * 0.9, to: T0 + 60 })));
+    const [late] = await passes([{ chassis: 'hv2', l: arrived, from: T0 + 100_000, to: T0 + 100_060 }]);
+    const store = new PathStore({ db });
+    const builder = new PathBuilder(store);
+    const metrics = new MetricsService();
+    const path = await oneChassis(store, { LIVETRACE_TUNNEL_SKEW_MS: 5000 }, ENCAP, metrics).extend((await builder.ofTrace(sender))!, (id) => builder.ofTrace(id));
+    // Read whole, the early arrival (3 s from the start) would win over the late one (100 s).
+    expect(early).toBeLessThan(late);
+    expect(path!.verdict.tunnels).toEqual([expect.objectContaining({ toTraceId: late, lookBounded: true })]);
+    expect(await boundedLooks(metrics)).toEqual({ 'arrival,yes': 1 });
+  });
+
+  it(`a side of exactly ${LINK_A_SIDE} candidates is read whole; one more and it is bounded`, async () => {
+    await passes(Array.from({ length: LINK_A_SIDE }, (_, n) => ({ chassis: 'hv2', l: otherVm(arrived, n), from: T0 + 10 + n, to: T0 + 60 + n })));
+    const store = new PathStore({ db });
+    const sig = ['192.168.0.2|2|2|1', '192.168.0.2|2|2|*', '192.168.0.2|2|*|1', '192.168.0.2|2|*|*', '*|2|2|1', '*|2|2|*', '*|2|*|1', '*|2|*|*'];
+    const window = { from: iso(T0 - 1000), to: iso(T0 + 10_000), near: iso(T0) };
+    const whole = await store.arrivals({ chassis: 'hv2', notChassis: 'hv1' }, sig, window);
+    expect(whole.rows).toHaveLength(LINK_A_SIDE);
+    expect(whole).toMatchObject({ bounded: false, reach: { before: null, after: null } });
+    await passes([{ chassis: 'hv2', l: otherVm(arrived, LINK_A_SIDE), from: T0 + 10 + LINK_A_SIDE, to: T0 + 60 + LINK_A_SIDE }]);
+    const more = await store.arrivals({ chassis: 'hv2', notChassis: 'hv1' }, sig, window);
+    expect(more.rows).toHaveLength(LINK_A_SIDE);
+    expect(more).toMatchObject({ bounded: true, reach: { before: null, after: iso(T0 + 10 + LINK_A_SIDE - 1) } });
   });
 
   it('candidates tied on every rule resolve as before: the newest time text, then the newer id', async () => {
