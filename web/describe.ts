@@ -30,22 +30,29 @@ interface VerdictLike {
   reason?: string | null;
   stage?: string | null;
   recircIds?: string[];
-  tunnels?: Array<{ chassis?: string | null; remoteIp?: string | null } | any>;
+  tunnels?: Array<{ chassis?: string | null; remoteChassis?: string | null; remoteIp?: string | null } | any>;
   controller?: { reason: string; stage: string | null } | null;
   incomplete?: boolean;
 }
 
-/** "output to lsp2", "dropped by ACL …", "to ovn-controller: …", "recirculated (0x1)". */
-export function verdictText(v: VerdictLike): string {
+/**
+ * "output to lsp2", "dropped by ACL …", "to ovn-controller: …", "recirculated (0x1)": the one
+ * wording of a verdict, for the page and the terminal client (src/cli/render.ts colours each part
+ * through `mark`, by its kind or 'incomplete').
+ */
+export function verdictText(v: VerdictLike, mark: (kind: string, text: string) => string = (_k, t) => t): string {
   const parts: string[] = [];
-  if (v.incomplete) parts.push('incomplete');
+  if (v.incomplete) parts.push(mark('incomplete', 'incomplete'));
   for (const k of v.kinds) {
-    if (k === 'output') parts.push(`output to ${v.logicalPorts.join(', ') || 'a port'}`);
+    let text: string | undefined;
+    if (k === 'output') text = `output to ${v.logicalPorts.join(', ') || 'a port'}`;
     else if (k === 'drop')
-      parts.push(v.northbound ? `dropped by ${v.northbound.summary}` : v.logicalFlow ? `dropped by logical flow ${short(v.logicalFlow)}${v.stage ? ` (${v.stage})` : ''}` : `dropped${v.reason ? `: ${v.reason}` : ''}`);
-    else if (k === 'controller') parts.push(`to ovn-controller: ${v.controller?.reason ?? v.reason ?? 'unknown reason'}`);
-    else if (k === 'tunnel') parts.push(`tunnelled to ${(v.tunnels ?? []).map((t) => t.remoteChassis ?? t.chassis ?? t.remoteIp ?? '?').join(', ') || 'another chassis'}`);
-    else if (k === 'recirculate') parts.push(`recirculated${v.recircIds?.length ? ` (${v.recircIds.join(', ')})` : ''}`);
+      text = v.northbound ? `dropped by ${v.northbound.summary}` : v.logicalFlow ? `dropped by logical flow ${short(v.logicalFlow)}${v.stage ? ` (${v.stage})` : ''}` : `dropped${v.reason ? `: ${v.reason}` : ''}`;
+    else if (k === 'controller') text = `to ovn-controller: ${v.controller?.reason ?? v.reason ?? 'unknown reason'}`;
+    // A path's hops name the remote chassis (remoteChassis), a pass's tunnel targets theirs (chassis).
+    else if (k === 'tunnel') text = `tunnelled to ${(v.tunnels ?? []).map((t) => t.remoteChassis ?? t.chassis ?? t.remoteIp ?? '?').join(', ') || 'another chassis'}`;
+    else if (k === 'recirculate') text = `recirculated${v.recircIds?.length ? ` (${v.recircIds.join(', ')})` : ''}`;
+    if (text !== undefined) parts.push(mark(k, text));
   }
   return parts.join('; ') || 'no verdict';
 }

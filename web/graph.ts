@@ -42,6 +42,8 @@ export interface TunnelHop {
   vni: number;
   remoteIp: string;
   remoteChassis: string | null;
+  /** The look stopped at its bound and a nearer arrival may not have been read (src/paths/cross-chassis.ts). */
+  lookBounded?: true;
 }
 
 export type Role = 'pass' | 'head' | 'datapath' | 'stage' | 'northbound' | 'verdict';
@@ -174,7 +176,7 @@ export function buildPicture(path: PathJson): Picture {
     const a = byTrace.get(t.fromTraceId);
     const b = t.toTraceId === null ? undefined : byTrace.get(t.toTraceId);
     if (!a || !b || !lastStage.has(a.id)) continue;
-    edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'tunnel', label: `geneve vni ${t.vni} → ${t.remoteChassis ?? t.remoteIp}` });
+    edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'tunnel', label: `geneve vni ${t.vni} → ${t.remoteChassis ?? t.remoteIp}${t.lookBounded ? ' (nearest unsure)' : ''}` });
   }
   return layoutPicture([...nodes.values()], edges, stages);
 }

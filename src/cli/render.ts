@@ -1,5 +1,7 @@
 // What the ovn-livetrace client prints: one line per packet, a path drawn with its passes and
 // verdict, an audit. Colours only when the output is a terminal (and NO_COLOR is unset).
+import { short, verdictText as words } from '../../web/describe';
+
 export interface Paint {
   red(s: string): string;
   green(s: string): string;
@@ -14,7 +16,7 @@ export function paint(on: boolean): Paint {
   return { red: c(31), green: c(32), yellow: c(33), blue: c(34), dim: c(2), bold: c(1) };
 }
 
-const short = (u: string | null | undefined) => (u ? u.slice(0, 8) : '');
+const COLOUR: Record<string, keyof Paint> = { incomplete: 'yellow', output: 'green', drop: 'red', controller: 'yellow', tunnel: 'blue', recirculate: 'dim' };
 
 export function flowText(flow: string): string {
   const f: Record<string, string> = {};
@@ -29,17 +31,9 @@ export function flowText(flow: string): string {
   return `${proto || 'eth'} ${f.nw_src ?? f.ipv6_src ?? f.arp_spa ?? f.dl_src ?? '?'}${p(f.tp_src)} -> ${f.nw_dst ?? f.ipv6_dst ?? f.arp_tpa ?? f.dl_dst ?? '?'}${p(f.tp_dst)}`;
 }
 
+/** A verdict in the page's words (web/describe.ts: one wording), each part in its colour. */
 export function verdictText(v: any, c: Paint): string {
-  const out: string[] = [];
-  if (v.incomplete) out.push(c.yellow('incomplete'));
-  for (const k of v.kinds as string[]) {
-    if (k === 'output') out.push(c.green(`output to ${v.logicalPorts.join(', ') || 'a port'}`));
-    else if (k === 'drop') out.push(c.red(v.northbound ? `dropped by ${v.northbound.summary}` : v.logicalFlow ? `dropped by logical flow ${short(v.logicalFlow)}${v.stage ? ` (${v.stage})` : ''}` : `dropped${v.reason ? `: ${v.reason}` : ''}`));
-    else if (k === 'controller') out.push(c.yellow(`to ovn-controller: ${v.controller?.reason ?? v.reason ?? '?'}`));
-    else if (k === 'tunnel') out.push(c.blue(`tunnelled to ${(v.tunnels ?? []).map((t: any) => t.chassis ?? t.remoteIp ?? '?').join(', ')}`));
-    else if (k === 'recirculate') out.push(c.dim(`recirculated${v.recircIds?.length ? ` (${v.recircIds.join(', ')})` : ''}`));
-  }
-  return out.join('; ') || 'no verdict';
+  return words(v, (kind, text) => c[COLOUR[kind] ?? 'dim'](text));
 }
 
 /**

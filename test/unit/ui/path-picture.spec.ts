@@ -54,6 +54,9 @@ describe('the path picture', () => {
     expect(tunnel[0].to).toBe(`head:${b.id}`);
     expect(tunnel[0].label).toBe('geneve vni 1 → hv2');
     expect(p.nodes.find((n) => n.id === tunnel[0].from)!.pass.id).toBe(a.id);
+    // A link the look's bound left unsure says so on its edge.
+    const unsure = buildPicture({ ...cross, verdict: { ...cross.verdict, tunnels: [{ ...cross.verdict.tunnels[0], lookBounded: true }] } });
+    expect(unsure.edges.filter((e) => e.kind === 'tunnel').map((e) => e.label)).toEqual(['geneve vni 1 → hv2 (nearest unsure)']);
     // An unlinked hop (no receiving pass found) draws no edge.
     const unlinked = buildPicture({ ...cross, verdict: { ...cross.verdict, tunnels: [{ ...cross.verdict.tunnels[0], toTraceId: null }] } });
     expect(unlinked.edges.filter((e) => e.kind === 'tunnel')).toEqual([]);
