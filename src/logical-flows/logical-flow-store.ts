@@ -115,33 +115,39 @@ export async function readAudit(q: SqlReader, a: AuditQuery): Promise<AuditAnswe
   return { body: await flowsCiting(q, a.of === 'logical-flow' ? CITES_LFLOW : CITES_HINT, ids, a.cursor, a.limit), cited: ids.length > 0 };
 }
 
+/** The page's datapath flows among these traces' (the few-citations plan), newest first. */
+function citedFlows(q: SqlReader, ids: number[], cursor: number | undefined, max: number, cover = ''): Promise<DatapathFlowRow[]> {
+  // SQLite walks the subquery's ids in order and reads only the page's rows (an ephemeral index).
+  return q.all<DatapathFlowRow>(
+    `SELECT d.* FROM datapath_flow d WHERE d.id IN (
+       SELECT t.datapath_flow_id FROM trace t ${cover}WHERE t.id IN (${q.inList('int')}))
+     ${cursor ? 'AND d.id < ?' : ''} ORDER BY d.id DESC LIMIT ?`,
+    q.list(ids),
+    ...(cursor ? [cursor] : []),
+    max,
+  );
+}
+
 /**
- * The page's datapath flows among these traces' (the few-citations plan): the newest distinct flow
- * ids first, from the (id, datapath_flow_id) index alone, and only those rows read. Reading every
- * cited flow's row (~1 KB) to sort them cost an ACL cited by 449 traces 5 ms on PostgreSQL at 1M
- * (bench/api/RESULTS-postgres.md, stop 23). A trace whose flow row is gone (none should be; there is
- * no foreign key) would leave the page short, so the plan that reads every row answers then.
+ * citedFlows for PostgreSQL, which reads every cited flow's row (~1 KB) to sort them: an ACL cited
+ * by 449 traces spent 5 ms of the server in it at 1M. The newest distinct flow ids first, from the
+ * (id, datapath_flow_id) index alone, then only those rows (bench/api/RESULTS-postgres.md, stop 23:
+ * the ACL audit 0.59x the server's CPU a request; on SQLite this form was 1.11x, so it keeps its
+ * own). A trace whose flow row is gone (none should be; there is no foreign key) would leave the
+ * page short, so citedFlows answers then.
  */
-async function newestFlowsOf(q: SqlReader, ids: number[], cursor: number | undefined, max: number, cover: string): Promise<DatapathFlowRow[]> {
-  const ints = q.inList('int');
-  const below = cursor ? 'AND t.datapath_flow_id < ?' : '';
+async function newestFlowsOf(q: SqlReader, ids: number[], cursor: number | undefined, max: number): Promise<DatapathFlowRow[]> {
   const rows = await q.all<DatapathFlowRow & { wanted: number }>(
-    `SELECT f.wanted, d.* FROM (SELECT DISTINCT t.datapath_flow_id AS wanted FROM trace t ${cover}WHERE t.id IN (${ints})
-       AND t.datapath_flow_id IS NOT NULL ${below} ORDER BY wanted DESC LIMIT ?) f LEFT JOIN datapath_flow d ON d.id = f.wanted ORDER BY f.wanted DESC`,
+    `SELECT f.wanted, d.* FROM (SELECT DISTINCT t.datapath_flow_id AS wanted FROM trace t WHERE t.id IN (${q.inList('int')})
+       AND t.datapath_flow_id IS NOT NULL ${cursor ? 'AND t.datapath_flow_id < ?' : ''} ORDER BY wanted DESC LIMIT ?) f
+     LEFT JOIN datapath_flow d ON d.id = f.wanted ORDER BY f.wanted DESC`,
     q.list(ids),
     ...(cursor ? [cursor] : []),
     max,
   );
   // (`wanted` rides along: the page reads its columns by name.)
   if (rows.every((r) => r.id != null)) return rows;
-  return q.all<DatapathFlowRow>(
-    `SELECT d.* FROM datapath_flow d WHERE d.id IN (
-       SELECT t.datapath_flow_id FROM trace t ${cover}WHERE t.id IN (${ints}))
-     ${cursor ? 'AND d.id < ?' : ''} ORDER BY d.id DESC LIMIT ?`,
-    q.list(ids),
-    ...(cursor ? [cursor] : []),
-    max,
-  );
+  return citedFlows(q, ids, cursor, max);
 }
 
 async function flowsCiting(q: SqlReader, kind: number, refs: number[], cursor: number | undefined, limit: number): Promise<string> {
@@ -169,7 +175,9 @@ async function flowsCiting(q: SqlReader, kind: number, refs: number[], cursor: n
           q.list(refs),
           limit + 1,
         )
-      : await newestFlowsOf(q, ids, cursor, limit + 1, cover);
+      : q.dialect === 'postgres'
+        ? await newestFlowsOf(q, ids, cursor, limit + 1)
+        : await citedFlows(q, ids, cursor, limit + 1, cover);
   // The citing traces of the whole page in one statement, with their paths' verdicts (one
   // statement per flow and one per trace were most of an audit's cost at 1M, bench/api/RESULTS.md;
   // the verdicts joined rather than read by a statement of their own: on PostgreSQL every

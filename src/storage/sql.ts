@@ -87,16 +87,22 @@ function asObject(names: string[], row: unknown[]): Record<string, unknown> {
   return o;
 }
 
+/**
+ * A named statement per SQL text, for the whole process: a name is prepared per connection, and
+ * two readers over one pool naming their own statements lt0, lt1, … would give one name two texts
+ * on a connection (pg refuses: "Prepared statements must be unique").
+ */
+const statements = new Map<string, { text: string; name: string }>();
+
 /** The PostgreSQL side: the same SQL with `?` numbered, named prepared statements per text. */
 export class PgReader implements SqlReader {
   readonly dialect = 'postgres' as const;
-  private readonly texts = new Map<string, { text: string; name: string }>();
 
   constructor(private readonly pool: Pool) {}
 
   private config(sql: string, params: unknown[], rowMode?: 'array'): QueryConfig {
-    let t = this.texts.get(sql);
-    if (!t) this.texts.set(sql, (t = { text: numberPlaceholders(sql), name: `lt${this.texts.size}` }));
+    let t = statements.get(sql);
+    if (!t) statements.set(sql, (t = { text: numberPlaceholders(sql), name: `lt${statements.size}` }));
     return { text: t.text, name: t.name, values: params.map(pgValue), ...(rowMode ? { rowMode } : {}) } as QueryConfig;
   }
 
