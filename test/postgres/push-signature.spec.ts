@@ -82,7 +82,7 @@ it('the migration fills the push signature of rows shipped before it', async () 
 
 describe('with 20,000 flows on the sending chassis', () => {
   const arrivals: number[] = [];
-  // One reader for the pool: its prepared statements are named per reader (lt0, lt1, …), per connection.
+  // One reader for the pool (statement names are per process: src/storage/sql.ts).
   let shared: PgReader;
   const reader = () => (shared ??= new PgReader(poolOf(ds)));
 
