@@ -17,7 +17,8 @@
  *
  * Usage: node -r ts-node/register/transpile-only bench/api/ab.ts REF_DIR [N=150000 [ROUNDS=3 [SECONDS=6]]]
  *   BENCH_PG_DIR=folder (PostgreSQL side; without it SQLite only), BENCH_NEW_DIR (default: this tree),
- *   BENCH_ROUTES=port,acl, BENCH_ONLY=sqlite|postgres, BENCH_TAG=x (writes results-ab-N-x.json, not
+ *   BENCH_ROUTES=port,acl, BENCH_ONLY=sqlite|postgres, BENCH_REF_NODE_ARGS / BENCH_NEW_NODE_ARGS (node
+ *   flags for one side's api), BENCH_TAG=x (writes results-ab-N-x.json, not
  *   results-ab-N.json). Under flock /tmp/livetrace-bench.lock.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -61,7 +62,9 @@ async function startApi(tree: 'ref' | 'new', dir: string, db: string, spool: str
     LIVETRACE_HOST: '127.0.0.1',
     LIVETRACE_PORT: String(port),
   };
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // BENCH_REF_NODE_ARGS / BENCH_NEW_NODE_ARGS: node flags for one side (a GC setting on one tree: REF_DIR this tree).
+  const flags = (process.env[tree === 'ref' ? 'BENCH_REF_NODE_ARGS' : 'BENCH_NEW_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, '-r', 'ts-node/register/transpile-only', 'src/main.ts'], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`${tree} api exited ${child.exitCode}`);

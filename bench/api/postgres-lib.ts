@@ -76,7 +76,9 @@ export class Agent {
 
   constructor(readonly chassis: string, env: Record<string, string>) {
     const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-    this.proc = spawn(process.execPath, [...prof, '--max-old-space-size=6000', '-r', 'ts-node/register/transpile-only', join(__dirname, 'postgres-agent.ts')], {
+    // BENCH_AGENT_NODE_ARGS: node flags for the agents alone (a GC setting, say), for an A/B on one tree.
+    const extra = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    this.proc = spawn(process.execPath, [...prof, ...extra, '--max-old-space-size=6000', '-r', 'ts-node/register/transpile-only', join(__dirname, 'postgres-agent.ts')], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
