@@ -73,7 +73,8 @@ async function pages(q: PgReader | SqliteReader, limit: number): Promise<string[
   }
 }
 
-it('pages the cited flows newest first, as SQLite does, reading only the page rows', async () => {
+/** Every page on PostgreSQL (its statements recorded) and on SQLite: the same bytes. */
+async function pagedOnBoth(): Promise<{ onPg: string[]; seen: string[] }> {
   const seen: string[] = [];
   const reader = new PgReader(pool);
   const recording = Object.assign(Object.create(reader) as PgReader, {
@@ -81,19 +82,18 @@ it('pages the cited flows newest first, as SQLite does, reading only the page ro
   });
   const onPg = await pages(recording, 2);
   expect(onPg).toEqual(await pages(new SqliteReader(lite.db), 2));
+  return { onPg, seen };
+}
+
+it('pages the cited flows newest first, as SQLite does, reading only the page rows', async () => {
+  const { onPg, seen } = await pagedOnBoth();
   expect(onPg.map((b) => (JSON.parse(b) as { items: Array<{ id: number }> }).items.map((i) => i.id - BASE))).toEqual([[6, 5], [4, 3], [2, 1]]);
   expect(seen.filter((s) => s.includes('SELECT f.wanted'))).toHaveLength(3);
 });
 
 it('a cited trace whose flow row is gone: the page is still whole, and the same on both', async () => {
   await both('DELETE FROM datapath_flow WHERE id = ?', BASE + 5);
-  const seen: string[] = [];
-  const reader = new PgReader(pool);
-  const recording = Object.assign(Object.create(reader) as PgReader, {
-    all: (sql: string, ...params: unknown[]) => (seen.push(sql), reader.all(sql, ...params)),
-  });
-  const onPg = await pages(recording, 2);
-  expect(onPg).toEqual(await pages(new SqliteReader(lite.db), 2));
+  const { onPg, seen } = await pagedOnBoth();
   expect(onPg.map((b) => (JSON.parse(b) as { items: Array<{ id: number }> }).items.map((i) => i.id - BASE))).toEqual([[6, 4], [3, 2], [1]]);
   // The first page met the gap and was read again by the plan that reads every row; the others not.
   expect(seen.filter((s) => s.includes('SELECT d.* FROM datapath_flow d WHERE d.id IN'))).toHaveLength(1);
