@@ -10,8 +10,6 @@
  * Usage: node -r ts-node/register/transpile-only bench/far-passes/many-candidates.ts [N=400,2000,30000]
  */
 import 'reflect-metadata';
-import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store';
-import { recircIdHex } from '../../src/ovs/ids';
 import { signaturesReaching } from '../../src/ovs/tunnel-signature';
 import { PathBuilder } from '../../src/paths/path-builder';
 import { PathStore, type LinkFlowRow, type LinkLook, type LinkSide, type LinkWindow } from '../../src/paths/path-store';
@@ -19,6 +17,7 @@ import { pushesOf } from '../../src/paths/tunnel-link';
 import { CapturedFlow, capturedFlows } from '../../test/support/captured-multichassis';
 import { oneChassis } from '../../test/support/cross-chassis';
 import { closeMigratedSqlite, openMigratedSqlite } from '../../test/support/migrated-sqlite';
+import { tracedPasses } from '../../test/support/traced-pass';
 
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2' };
 const T0 = Date.parse('2026-12-05T03:00:00.000Z');
@@ -60,19 +59,9 @@ async function measure(n: number): Promise<Record<string, unknown>> {
   const store = await openMigratedSqlite('livetrace-bench-many-');
   try {
     const { db, writer } = store;
-    const flows = new DatapathFlowStore({ db });
-    const insPath = db.prepare("INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, '{}')");
-    const insTrace = db.prepare(
-      `INSERT INTO trace (chassis, created_at, datapath_flow_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, path_id, step_count, steps)
-       VALUES (?, ?, ?, NULL, 'trace', 'br-int', ?, '', '', '', ?, ',output,', ?, ?, 0, x'')`,
-    );
-    const v = JSON.stringify({ kinds: ['output'], logicalPorts: [], logicalFlow: null, northbound: null, tunnels: [], recircIds: [], reason: null });
-    const pass = (tx: Parameters<Parameters<typeof writer.submit>[0]>[0], chassis: string, l: CapturedFlow, ufid: string, from: number, to: number | null, seen: number) => {
-      const flow = flows.create(tx, { chassis, ufid, firstSeen: iso(from), lastSeen: iso(seen), inPort: null, recircId: recircIdHex(l.recirc), key: l.key, actions: l.actions, packets: 1, bytes: 98, used: null, source: 'poller' });
-      if (to !== null) flows.close(tx, flow, iso(to), 'gone');
-      const path = Number(insPath.run(chassis, iso(from), iso(from)).lastInsertRowid);
-      return Number(insTrace.run(chassis, iso(from), flow, recircIdHex(l.recirc), l.actions, v, path).lastInsertRowid);
-    };
+    const traced = tracedPasses(db);
+    const pass = (tx: Parameters<Parameters<typeof writer.submit>[0]>[0], chassis: string, l: CapturedFlow, ufid: string, from: number, to: number | null, seen: number) =>
+      traced(tx, { chassis, l, ufid, from, to, seen });
     const [sender, arrival] = await writer.submit((tx) => [
       pass(tx, 'hv1', sent, 'sender', T0, null, T0 + HOUR),
       pass(tx, 'hv2', arrived, 'arrival', T0 + 5, T0 + 60, T0 + 60),

@@ -7,15 +7,14 @@
 import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
-import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import { MetricsService } from '../../../src/metrics/metrics.service';
-import { recircIdHex } from '../../../src/ovs/ids';
 import { PathBuilder } from '../../../src/paths/path-builder';
 import { LINK_A_SIDE, PathStore } from '../../../src/paths/path-store';
 import type { StoreWriter } from '../../../src/storage/writer';
 import { CapturedFlow, capturedFlows } from '../../support/captured-multichassis';
 import { oneChassis } from '../../support/cross-chassis';
 import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
+import { tracedPasses } from '../../support/traced-pass';
 
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2' };
 const T0 = Date.parse('2026-12-05T03:00:00.000Z');
@@ -49,24 +48,8 @@ describe('a cross-chassis link among many candidates', () => {
 
   /** A traced first pass on `chassis`, alive [from, to] (not removed when `to` is null: last seen at `seen`). */
   function passes(list: Array<{ chassis: string; l: CapturedFlow; from: number; to: number | null; seen?: number; fromText?: string }>): Promise<number[]> {
-    const flows = new DatapathFlowStore({ db });
-    const insPath = db.prepare("INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, '{}')");
-    const insTrace = db.prepare(
-      `INSERT INTO trace (chassis, created_at, datapath_flow_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, path_id, step_count, steps)
-       VALUES (?, ?, ?, NULL, 'trace', 'br-int', ?, '', '', '', ?, ',output,', ?, ?, 0, x'')`,
-    );
-    const v = JSON.stringify({ kinds: ['output'], logicalPorts: [], logicalFlow: null, northbound: null, tunnels: [], recircIds: [], reason: null });
-    return writer.submit((tx) =>
-      list.map(({ chassis, l, from, to, seen, fromText }, i) => {
-        const flow = flows.create(tx, {
-          chassis, ufid: `${chassis}-${i}-${from}`, firstSeen: fromText ?? iso(from), lastSeen: iso(seen ?? to ?? from), inPort: null, recircId: recircIdHex(l.recirc),
-          key: l.key, actions: l.actions, packets: 1, bytes: 98, used: null, source: 'poller',
-        });
-        if (to !== null) flows.close(tx, flow, iso(to), 'gone');
-        const path = Number(insPath.run(chassis, iso(from), iso(from)).lastInsertRowid);
-        return Number(insTrace.run(chassis, iso(from), flow, recircIdHex(l.recirc), l.actions, v, path).lastInsertRowid);
-      }),
-    );
+    const pass = tracedPasses(db);
+    return writer.submit((tx) => list.map((p, i) => pass(tx, { ...p, ufid: `${p.chassis}-${i}-${p.from}`, seen: p.seen ?? p.to ?? p.from })));
   }
 
   it('from the sender: its arrival is found behind 400 newer arrivals of other packets', async () => {
