@@ -1,6 +1,6 @@
 // What the ovn-livetrace client prints: one line per packet, a path drawn with its passes and
 // verdict, an audit. Colours only when the output is a terminal (and NO_COLOR is unset).
-import { short, verdictText as words } from '../../web/describe';
+import { ctState, short, verdictText as words } from '../../web/describe';
 
 export interface Paint {
   red(s: string): string;
@@ -62,7 +62,7 @@ export function traceLine(t: any, c: Paint): string {
 export function drawPath(path: any, c: Paint): string {
   const out: string[] = [`path ${path.id} on ${path.chassis}: ${verdictText(path.verdict, c)}`, ''];
   path.passes.forEach((p: any, i: number) => {
-    const ct = /(?:^|,)ct_state=([^,]+)/.exec(p.flow)?.[1];
+    const ct = ctState(p.flow);
     out.push(c.bold(`┌─ pass ${i + 1} (trace ${p.id}) · ${p.chassis} · recirc ${p.recircId ?? '0'}${ct ? ` · ct ${ct}` : ''}`));
     let dp = '';
     let last = '';
