@@ -35,6 +35,7 @@ export interface TunnelHop {
    * Present (true) only when the look had more candidates than it reads (LINK_A_SIDE each side of
    * the sender's start) and the pick cannot be sure: no arrival found (it may be among those not
    * read), or the one found is not nearer than where a bounded side stopped (a nearer one may be).
+   * For the hop into the arrival a path was asked for, the look is the one that found its sender.
    */
   lookBounded?: true;
 }
@@ -95,15 +96,24 @@ export class CrossChassisPaths {
     // A sender reached backwards already knows where this packet arrived: its megaflow may have
     // carried other packets to other arrivals that fit as well (an ICMP and a TCP packet through
     // the same hv1 flow), so its hop to that chassis is the receiver the path was asked for.
-    const arrivedAt = new Map<number, { chassis: string; traceId: number }>();
+    // `unsure`: the sender look stopped at its bound and a nearer sender may be among those not read.
+    const arrivedAt = new Map<number, { chassis: string; traceId: number; unsure: boolean }>();
+    // Why the path's start may not be where the packet started (a sender look past its bound).
+    const startReasons: string[] = [];
     // Asked for by a receiving chassis's path: the chassis that sent it come first.
     while (segments.length <= MAX_HOPS) {
-      const sender = await this.senderTraceOf(segments[0].built);
-      if (sender === undefined || seenTraces.has(sender)) break;
+      const look = await this.senderTraceOf(segments[0].built);
+      if (!look) break;
+      const receiver = segments[0].built.passes[0];
+      if (look.sender === undefined) {
+        if (look.unsure && receiver) startReasons.push(unsentReason(receiver.id, segments[0].chassis, look));
+        break;
+      }
+      const sender = look.sender;
+      if (seenTraces.has(sender)) break;
       const back = await ofTrace(sender);
       if (!back) break;
-      const receiver = segments[0].built.passes[0];
-      if (receiver) arrivedAt.set(sender, { chassis: segments[0].chassis, traceId: receiver.id });
+      if (receiver) arrivedAt.set(sender, { chassis: segments[0].chassis, traceId: receiver.id, unsure: look.unsure });
       back.passes.forEach((p) => seenTraces.add(p.id));
       segments.unshift({ chassis: chassisOf(back), built: back });
     }
@@ -111,13 +121,16 @@ export class CrossChassisPaths {
       for (const pass of segments[i].built.passes) {
         for (const found of await this.hopsOf(pass)) {
           const known = arrivedAt.get(pass.id);
-          // The receiver the path was asked for is this hop's, whatever the look read.
+          // The receiver the path was asked for is this hop's, whatever the arrival look read; the
+          // hop is unsure only when the look that found this sender from it was.
           const { lookBounded, ...plain } = found;
-          const hop: TunnelHop = known && found.remoteChassis === known.chassis ? { ...plain, toTraceId: known.traceId } : found;
+          const asked = known && found.remoteChassis === known.chassis ? known : undefined;
+          const hop: TunnelHop = asked ? { ...plain, toTraceId: asked.traceId, ...(asked.unsure ? { lookBounded: true as const } : {}) } : found;
           // A one-chassis service sees its tunnels' far ends only when an agent there shares its store.
           if (hop.toTraceId === null && this.config.LIVETRACE_ROLE === 'all' && (hop.remoteChassis === null || !(await this.store.hasChassis(hop.remoteChassis)))) continue;
           tunnels.push(hop);
-          if (hop.lookBounded) this.bounded?.inc({ direction: 'arrival', linked: hop.toTraceId === null ? 'no' : 'yes' });
+          // The sender direction was counted where it was looked (senderTraceOf).
+          if (!asked && hop.lookBounded) this.bounded?.inc({ direction: 'arrival', linked: hop.toTraceId === null ? 'no' : 'yes' });
           // A receiver already in the path (the path asked for, reached backwards) is not walked again.
           if (hop.toTraceId === null || seenTraces.has(hop.toTraceId)) continue;
           const next = await ofTrace(hop.toTraceId);
@@ -127,12 +140,16 @@ export class CrossChassisPaths {
         }
       }
     }
-    if (!tunnels.length) return undefined;
-    return { segments, verdict: combine(segments, tunnels) };
+    if (!tunnels.length && !startReasons.length) return undefined;
+    return { segments, verdict: combine(segments, tunnels, startReasons) };
   }
 
-  /** The trace of the pass that sent this path's first pass through a tunnel, when it is an arrival. */
-  private async senderTraceOf(b: BuiltPath): Promise<number | undefined> {
+  /**
+   * The trace of the pass that sent this path's first pass through a tunnel, when it is an arrival
+   * (undefined when it is not one); `unsure` when the look stopped at its bound and the pick (or
+   * the absence of one) may not stand.
+   */
+  private async senderTraceOf(b: BuiltPath): Promise<SenderLook | undefined> {
     const root = b.passes[0];
     if (!root || root.datapath_flow_id === null) return undefined;
     const row = await this.store.flow(root.datapath_flow_id);
@@ -148,9 +165,9 @@ export class CrossChassisPaths {
     const window = { from: new Date(receiver.from - skew).toISOString(), to: new Date(receiver.to + skew).toISOString(), near: new Date(receiver.from).toISOString() };
     const senders = await this.store.senders(side, sought, window);
     const found = senderOf(receiver, senders.rows.map(linkFlow), skew);
-    // Not in the path's answer (a sender not found leaves the path starting here): counted.
-    if (!sure(senders, receiver.from, found)) this.bounded?.inc({ direction: 'sender', linked: found ? 'yes' : 'no' });
-    return found?.row.trace_id ?? undefined;
+    const unsure = !sure(senders, receiver.from, found);
+    if (unsure) this.bounded?.inc({ direction: 'sender', linked: found ? 'yes' : 'no' });
+    return { sender: found?.row.trace_id ?? undefined, unsure, srcIp: arrival.src, srcChassis: side.chassis };
   }
 
   private async hopsOf(pass: TraceRow): Promise<TunnelHop[]> {
@@ -207,8 +224,27 @@ function sure(look: LinkLook | undefined, near: number, pick: { from: number } |
   return true;
 }
 
-/** One verdict over the chassis's segments: the first drop decides, else every chassis's outputs. */
-function combine(segments: ChassisSegment[], tunnels: TunnelHop[]): CrossChassisVerdict {
+interface SenderLook {
+  sender: number | undefined;
+  unsure: boolean;
+  /** The outer source IP the packet arrived from, and the chassis whose encap IP it is. */
+  srcIp: string;
+  srcChassis: string | null;
+}
+
+/** Why a path asked for by an arrival may start later than its packet did. */
+function unsentReason(traceId: number, chassis: string, look: SenderLook): string {
+  return (
+    `the first pass of trace ${traceId} on ${chassis} arrived through a tunnel from ${look.srcIp} (chassis ${look.srcChassis ?? 'unknown'})` +
+    ` and no pass there that sent it is among the ${LINK_A_SIDE} that started nearest its start on each side (more were alive then and were not read)`
+  );
+}
+
+/**
+ * One verdict over the chassis's segments: the first drop decides, else every chassis's outputs.
+ * `startReasons` say why the first segment may not be where the packet started.
+ */
+function combine(segments: ChassisSegment[], tunnels: TunnelHop[], startReasons: string[] = []): CrossChassisVerdict {
   const v = segments.map((s) => ({ chassis: s.chassis, v: s.built.verdict }));
   const drop = v.find((x) => x.v.kinds.includes('drop'));
   const ctl = v.find((x) => x.v.controller);
@@ -220,6 +256,7 @@ function combine(segments: ChassisSegment[], tunnels: TunnelHop[]): CrossChassis
   const outputs = v.filter((x) => x.v.kinds.includes('output') && x.v.logicalPorts.length);
   const decided = drop ?? outputs[outputs.length - 1] ?? ctl ?? v[v.length - 1];
   const reasons = [
+    ...startReasons,
     ...v.filter((x) => x.v.incomplete).map((x) => `on ${x.chassis}: ${x.v.incompleteReason ?? 'a pass is missing'}`),
     ...unlinked.map(
       (t) =>

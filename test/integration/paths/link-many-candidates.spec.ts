@@ -154,6 +154,54 @@ describe('a cross-chassis link among many candidates', () => {
     expect(await boundedLooks(metrics)).toEqual({ 'arrival,yes': 1 });
   });
 
+  it(`from the arrival: a sender past the ${LINK_A_SIDE} nearest is not claimed absent: the path says where its start may be wrong, and it is counted`, async () => {
+    // The sender started 30 min before its packet arrived (a long-lived megaflow); 2,049 other VMs'
+    // senders, all alive then, started nearer the arrival: the look reads the nearest 2,048.
+    const [sender] = await passes([{ chassis: 'hv1', l: sent, from: T0, to: null, seen: T0 + 3_600_000 }]);
+    await passes(Array.from({ length: LINK_A_SIDE + 1 }, (_, n) => ({ chassis: 'hv1', l: otherVm(sent, n), from: T0 + 1000 + n, to: null, seen: T0 + 3_600_000 })));
+    const [arrival] = await passes([{ chassis: 'hv2', l: arrived, from: T0 + 1_800_000, to: T0 + 1_800_060 }]);
+    const store = new PathStore({ db });
+    const builder = new PathBuilder(store);
+    const metrics = new MetricsService();
+    const paths = oneChassis(store, {}, ENCAP, metrics);
+    const path = await paths.extend((await builder.ofTrace(arrival))!, (id) => builder.ofTrace(id));
+    // The path starts at the arrival, as it must without its sender, and says the look stopped short.
+    expect(path!.segments.map((s) => [s.chassis, s.built.passes[0].id])).toEqual([['hv2', arrival]]);
+    expect(path!.verdict.tunnels).toEqual([]);
+    expect(path!.verdict).toMatchObject({ chassis: 'hv2', incomplete: true });
+    expect(path!.verdict.incompleteReason).toBe(
+      `the first pass of trace ${arrival} on hv2 arrived through a tunnel from 192.168.0.1 (chassis hv1) and no pass there that sent it is among the ${LINK_A_SIDE} that started nearest its start on each side (more were alive then and were not read)`,
+    );
+    expect(await boundedLooks(metrics)).toEqual({ 'sender,no': 1 });
+    // From the sender, whose look is not bounded, the arrival is found: the path is whole that way.
+    const ahead = await paths.extend((await builder.ofTrace(sender))!, (id) => builder.ofTrace(id));
+    expect(ahead!.verdict.tunnels).toEqual([expect.objectContaining({ fromTraceId: sender, toTraceId: arrival })]);
+    expect(ahead!.verdict.tunnels[0]).not.toHaveProperty('lookBounded');
+    expect(ahead!.verdict.incomplete).toBe(false);
+  });
+
+  it('from the arrival: a sender found while the other side stopped at its bound nearer than the pick marks the hop unsure', async () => {
+    // Two senders of the same packet (the same megaflow key, two lifetimes): one 3 s before the
+    // arrival's start, behind 2,049 other VMs' senders nearer it; one 4 s after it (the hosts' clocks
+    // differ), the only fit the look reads: linked, but not surely to the nearest.
+    const A = T0 + 1_800_000;
+    const [early] = await passes([{ chassis: 'hv1', l: sent, from: A - 3000, to: null, seen: A + 60_000 }]);
+    await passes(Array.from({ length: LINK_A_SIDE + 1 }, (_, n) => ({ chassis: 'hv1', l: otherVm(sent, n), from: A - 2000 + n * 0.9, to: null, seen: A + 60_000 })));
+    const [late] = await passes([{ chassis: 'hv1', l: sent, from: A + 4000, to: null, seen: A + 60_000 }]);
+    const [arrival] = await passes([{ chassis: 'hv2', l: arrived, from: A, to: A + 60 }]);
+    const store = new PathStore({ db });
+    const builder = new PathBuilder(store);
+    const metrics = new MetricsService();
+    const path = await oneChassis(store, { LIVETRACE_TUNNEL_SKEW_MS: 5000 }, ENCAP, metrics).extend((await builder.ofTrace(arrival))!, (id) => builder.ofTrace(id));
+    expect(early).toBeLessThan(late);
+    expect(path!.segments.map((s) => [s.chassis, s.built.passes[0].id])).toEqual([['hv1', late], ['hv2', arrival]]);
+    expect(path!.verdict.tunnels).toEqual([expect.objectContaining({ fromTraceId: late, toTraceId: arrival, lookBounded: true })]);
+    // Linked: the verdict is whole; the hop carries the doubt (the page and the CLI show it).
+    expect(path!.verdict.incomplete).toBe(false);
+    // Counted once, where it was looked; the hop's own arrival look (from `late`) is not bounded.
+    expect(await boundedLooks(metrics)).toEqual({ 'sender,yes': 1 });
+  });
+
   it(`a side of exactly ${LINK_A_SIDE} candidates is read whole; one more and it is bounded`, async () => {
     await passes(Array.from({ length: LINK_A_SIDE }, (_, n) => ({ chassis: 'hv2', l: otherVm(arrived, n), from: T0 + 10 + n, to: T0 + 60 + n })));
     const store = new PathStore({ db });
