@@ -40,8 +40,13 @@ export function pathUuid(value: string, name: string): string {
   return l;
 }
 
+/**
+ * Ids are integers below 2^53 (writer slots end there, storage/spool.ts): a longer one would be
+ * rounded to another id (9007199254740993 is read as ...992), and the answer would name that id.
+ */
 export function pathId(value: string, name: string): number {
   if (!/^[1-9]\d{0,15}$/.test(value)) throw badRequest(name, `must be a positive integer (got ${JSON.stringify(value.slice(0, 64))})`);
+  if (!Number.isSafeInteger(Number(value))) throw badRequest(name, `must be a positive integer below 2^53 (got ${JSON.stringify(value)})`);
   return Number(value);
 }
 
@@ -60,13 +65,28 @@ const FOUR_DIGIT_YEARS = { first: Date.parse('0000-01-01T00:00:00Z'), last: Date
 export const inFourDigitYears = (ms: number): boolean => ms >= FOUR_DIGIT_YEARS.first && ms <= FOUR_DIGIT_YEARS.last;
 export const FOUR_DIGIT_YEARS_TEXT = 'from year 0000 to 9999 in UTC';
 
-const DATE_START = new RegExp(String.raw`^${ISO_YEAR}-\d{2}-\d{2}T`);
+/**
+ * RFC 3339 with its offset: Date.parse alone reads a time without one in the server's own time
+ * zone (`2026-11-27T05:00` meant 10:00Z on a host in New York) and rolls a day the month does not
+ * have into the next month (`2026-02-30` was March 2nd), and hour 24 into the next day.
+ */
+const RFC3339 = new RegExp(String.raw`^(${ISO_YEAR})-(\d{2})-(\d{2})[Tt](\d{2}):\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$`);
+
+/** Whether year-month-day is a day of the calendar (proleptic Gregorian, as Date counts). */
+function isCalendarDay(year: number, month: number, day: number): boolean {
+  if (month < 1 || month > 12 || day < 1) return false;
+  const last = new Date(0);
+  last.setUTCFullYear(year, month, 0);
+  return day <= last.getUTCDate();
+}
 
 export function time(q: Query, name: string): string | undefined {
   const v = str(q, name, { max: 40 });
   if (v === undefined) return undefined;
-  const t = Date.parse(v);
-  if (!DATE_START.test(v) || Number.isNaN(t)) throw badRequest(name, `must be an RFC 3339 time like 2026-11-27T05:00:00Z (got ${JSON.stringify(v)})`);
+  const m = RFC3339.exec(v);
+  const t = m ? Date.parse(v) : NaN;
+  if (!m || Number.isNaN(t)) throw badRequest(name, `must be an RFC 3339 time with its offset, like 2026-11-27T05:00:00Z (got ${JSON.stringify(v)})`);
+  if (!isCalendarDay(Number(m[1]), Number(m[2]), Number(m[3])) || Number(m[4]) > 23) throw badRequest(name, `is not a time of the calendar: no such day or hour (got ${JSON.stringify(v)})`);
   if (!inFourDigitYears(t)) throw badRequest(name, `must be ${FOUR_DIGIT_YEARS_TEXT}, as trace times are (got ${JSON.stringify(v)})`);
   return new Date(t).toISOString();
 }
@@ -84,6 +104,7 @@ export function cursor(q: Query): number | undefined {
   if (v === undefined) return undefined;
   const decoded = Buffer.from(v, 'base64url').toString('utf8');
   if (!/^id:[1-9]\d{0,15}$/.test(decoded)) throw badRequest('cursor', 'is not a cursor this API returned');
+  if (!Number.isSafeInteger(Number(decoded.slice(3)))) throw badRequest('cursor', `its id must be a positive integer below 2^53 (got ${JSON.stringify(decoded.slice(3))})`);
   return Number(decoded.slice(3));
 }
 

@@ -4,7 +4,7 @@ import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiQuery, ApiTags, ApiHeader } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { badRequest } from '../common/api-error';
-import { oneOf, Query as Q, rejectUnknown, str } from '../common/query';
+import { oneOf, pathId, Query as Q, rejectUnknown, str } from '../common/query';
 import { MAX_RESUME_SLOTS, parseResumePoint } from './stream-position';
 import { MAX_SLOTS_A_POLL, TraceStreamService } from './trace-stream.service';
 
@@ -40,7 +40,7 @@ export class TraceStreamController {
         role: oneOf(q, 'role', ['inport', 'outport', 'any'] as const),
         verdict: oneOf(q, 'verdict', ['output', 'drop', 'controller', 'tunnel', 'recirculate'] as const),
         chassis: str(q, 'chassis', { max: 255 }),
-        sessionId: session ? Number(session) : undefined,
+        sessionId: session ? pathId(session, 'session') : undefined,
       },
       resume,
       res,

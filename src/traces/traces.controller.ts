@@ -46,7 +46,7 @@ export class TracesController {
       since: time(q, 'since'),
       until: time(q, 'until'),
       chassis: str(q, 'chassis', { max: 255 }),
-      sessionId: session ? Number(session) : undefined,
+      sessionId: session ? pathId(session, 'session') : undefined,
       ...traceCursor(q),
       limit: limit(q),
       withSteps: includes(q, ['steps']).has('steps'),

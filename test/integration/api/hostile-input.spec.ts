@@ -1,0 +1,79 @@
+// Hostile values in ids, cursors and times of the HTTP API, on the app with an empty store and no
+// OVS/OVN daemon: each is a 400 naming the parameter and what is wrong with it, never a silent
+// reading of something else (an id rounded to another id, a time in the server's own zone, a day
+// the month does not have rolled into the next month).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { startApp } from '../../support/app';
+
+jest.setTimeout(120_000);
+
+const b64 = (s: string) => Buffer.from(s).toString('base64url');
+
+describe('hostile input: ids, cursors and times', () => {
+  let app: INestApplication;
+  let http: ReturnType<typeof request>;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'livetrace-hostile-'));
+    app = await startApp({ OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false' });
+    http = request(app.getHttpServer());
+  });
+  afterAll(() => app?.close());
+
+  const refused = async (method: 'get' | 'delete' | 'post', url: string, field: string, message: RegExp) => {
+    const res = await http[method](url);
+    expect({ url, status: res.status, field: res.body.field }).toEqual({ url, status: 400, field });
+    expect(res.body.message).toMatch(message);
+  };
+
+  // Ids past 2^53 were rounded (Number('9007199254740993') is ...992): the 404 named an id nobody asked for.
+  it.each([
+    ['get', '/paths/9007199254740993'],
+    ['get', '/traces/9999999999999999'],
+    ['get', '/traces/9007199254740993/cross-checks'],
+    ['post', '/traces/9007199254740993/cross-check'],
+    ['get', '/cross-checks/9999999999999999'],
+    ['get', '/upcalls/9007199254740993'],
+    ['get', '/trace-sessions/9007199254740993'],
+    ['delete', '/trace-sessions/9007199254740993'],
+  ] as const)('%s %s: an id past 2^53 is refused by name', async (method, url) => {
+    await refused(method, url, 'id', /^id: must be a positive integer below 2\^53 \(got "\d+"\)$/);
+  });
+
+  it('the largest id there can be is still an id (404, named as given)', async () => {
+    const res = await http.get('/paths/9007199254740991').expect(404);
+    expect(res.body.message).toMatch(/9007199254740991/);
+  });
+
+  it.each(['/traces?session=9999999999999999', '/traces/stream?session=9007199254740993'])('%s: a session id past 2^53 is refused', async (url) => {
+    await refused('get', url, 'session', /^session: must be a positive integer below 2\^53/);
+  });
+
+  it.each(['/trace-sessions', '/datapath-flows', '/upcalls', '/logical-flows/00000000-0000-0000-0000-000000000000/datapath-flows'])('%s: a cursor whose id is past 2^53 is refused', async (path) => {
+    await refused('get', `${path}?cursor=${b64('id:9007199254740993')}`, 'cursor', /^cursor: its id must be a positive integer below 2\^53 \(got "9007199254740993"\)$/);
+  });
+
+  it.each([
+    ['2026-11-27T05:00:00', /with its offset/],
+    ['2026-11-27T05:00', /with its offset/],
+    ['2026-11-27T05:00:00.000+0100', /with its offset/],
+    ['2026-02-30T00:00:00Z', /no such day or hour/],
+    ['2026-04-31T12:00:00Z', /no such day or hour/],
+    ['2025-02-29T12:00:00Z', /no such day or hour/],
+    ['2026-13-01T00:00:00Z', /no such day or hour|with its offset/],
+    ['2026-11-27T24:00:00Z', /no such day or hour/],
+  ])('since=%s is refused (not read in the server time zone or rolled over)', async (value, why) => {
+    for (const [path, name] of [['/traces', 'since'], ['/traces', 'until'], ['/upcalls', 'since']]) {
+      await refused('get', `${path}?${name}=${encodeURIComponent(value)}`, name, new RegExp(`^${name}: .*${why.source}.*\\(got ${JSON.stringify(value).replace(/[.+]/g, '\\$&')}\\)$`));
+    }
+  });
+
+  it.each(['2024-02-29T12:00:00Z', '2026-11-27T05:00:00.123456789Z', '2026-11-27T05:00:00+01:00', '+002026-11-27T05:00:00Z', '2026-12-31T23:59:59-00:30'])('since=%s is still a time', async (value) => {
+    await http.get(`/traces?since=${encodeURIComponent(value)}`).expect(200);
+    await http.get(`/upcalls?until=${encodeURIComponent(value)}`).expect(200);
+  });
+});
