@@ -55,6 +55,13 @@ export async function columnTypes(client: PoolClient, t: ShippedTable): Promise<
 }
 
 /**
+ * PostgreSQL's text cannot hold U+0000, which SQLite's can (an ingested event's id or packet text,
+ * a log line): sent as it is, the batch fails ("invalid byte sequence for encoding UTF8: 0x00") at
+ * every retry, and nothing written after it ever ships. It goes as U+FFFD, the replacement character.
+ */
+const pgText = (s: string): string => (s.includes('\0') ? s.replace(/\0/g, '\uFFFD') : s);
+
+/**
  * One column of `rows` as a PostgreSQL array literal (what pg's arrayString makes of a JS array,
  * without its per-element prepareValue and two regex passes: numbers unquoted, a string escaped
  * only when it holds a quote or a backslash).
@@ -67,7 +74,7 @@ export function arrayLiteral(rows: unknown[][], col: number): string {
     else if (typeof v === 'number' || typeof v === 'bigint') out[r] = String(v);
     else if (Buffer.isBuffer(v)) out[r] = `\\\\x${v.toString('hex')}`;
     else {
-      const str = String(v);
+      const str = pgText(String(v));
       out[r] = `"${/[\\"]/.test(str) ? str.replace(/[\\"]/g, '\\$&') : str}"`;
     }
   }
@@ -157,7 +164,7 @@ export function binaryCopy(rows: unknown[][], kinds: BinaryKind[]): Buffer[] {
         case 'text': {
           // A number in a text column goes as its decimal form, as in an array literal.
           if (typeof v !== 'string' && typeof v !== 'number') throw new NotBinary();
-          const str = String(v);
+          const str = pgText(String(v));
           room(4 + 3 * str.length);
           const n = buf.write(str, pos + 4, 'utf8');
           buf.writeInt32BE(n, pos);
