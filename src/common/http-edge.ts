@@ -2,8 +2,9 @@
 // see the routes SwaggerModule mounts on express, which is how /docs escaped the token). The API
 // listens on loopback by default, where any web page the operator opens can reach it: so the Host
 // header must be one of ours (DNS rebinding), a state-changing request from a foreign Origin is
-// refused, and bodies must be JSON (NDJSON for ingest), types a page cannot send without a CORS
-// preflight that this service does not grant unless LIVETRACE_CORS_ORIGINS says so.
+// refused, and so is anything but a navigation from a page on another site (Sec-Fetch-Site), and
+// bodies must be JSON (NDJSON for ingest), types a page cannot send without a CORS preflight that
+// this service does not grant unless LIVETRACE_CORS_ORIGINS says so.
 import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { LivetraceConfig } from '../config/config.schema';
@@ -68,8 +69,14 @@ export function httpEdge(config: LivetraceConfig) {
       const given = req.headers.authorization !== undefined;
       return sendError(res, 401, given ? 'invalid bearer token' : 'this API requires "Authorization: Bearer <token>" (LIVETRACE_API_TOKEN is set)', 'authorization');
     }
-    if (!STATE_CHANGING.has(req.method)) return next();
     const origin = req.headers.origin?.toLowerCase();
+    // A page on another site cannot read what it fetches here (no CORS grant), but its request
+    // still runs: without this, one page's 32 no-cors fetches held every trace stream open and the
+    // operator's own page got 503. A navigation (a link to /ui/… or /traces/7) still comes in.
+    if (req.headers['sec-fetch-site'] === 'cross-site' && req.headers['sec-fetch-mode'] !== 'navigate' && !(origin !== undefined && origins.has(origin))) {
+      return sendError(res, 403, `${req.method} from a page on another site refused (Sec-Fetch-Site: cross-site; Origin ${JSON.stringify((origin ?? 'not sent').slice(0, 100))}): only a navigation or an origin in LIVETRACE_CORS_ORIGINS`, 'origin');
+    }
+    if (!STATE_CHANGING.has(req.method)) return next();
     const sameOrigin = origin !== undefined && (origin === `http://${req.headers.host}` || origin === `https://${req.headers.host}`);
     if (origin !== undefined && origin !== 'null' ? !sameOrigin && !origins.has(origin) : req.headers['sec-fetch-site'] === 'cross-site' || origin === 'null') {
       return sendError(res, 403, `cross-origin ${req.method} from ${JSON.stringify((origin ?? 'another site').slice(0, 100))} refused (LIVETRACE_CORS_ORIGINS)`, 'origin');

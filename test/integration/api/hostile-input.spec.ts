@@ -1,8 +1,10 @@
 // Hostile values in ids, cursors and times of the HTTP API, on the app with an empty store and no
 // OVS/OVN daemon: each is a 400 naming the parameter and what is wrong with it, never a silent
 // reading of something else (an id rounded to another id, a time in the server's own zone, a day
-// the month does not have rolled into the next month).
+// the month does not have rolled into the next month); and a page on another site, which may not
+// hold the trace streams it cannot read.
 import { mkdtempSync } from 'node:fs';
+import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
@@ -75,5 +77,50 @@ describe('hostile input: ids, cursors and times', () => {
   it.each(['2024-02-29T12:00:00Z', '2026-11-27T05:00:00.123456789Z', '2026-11-27T05:00:00+01:00', '+002026-11-27T05:00:00Z', '2026-12-31T23:59:59-00:30'])('since=%s is still a time', async (value) => {
     await http.get(`/traces?since=${encodeURIComponent(value)}`).expect(200);
     await http.get(`/upcalls?until=${encodeURIComponent(value)}`).expect(200);
+  });
+});
+
+describe('a page on another site (Fetch Metadata as browsers send it)', () => {
+  let app: INestApplication;
+  let base: string;
+  const DASHBOARD = 'https://dash.example';
+  const page = { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Dest': 'empty' };
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'livetrace-cross-site-'));
+    app = await startApp({ OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false', LIVETRACE_CORS_ORIGINS: DASHBOARD });
+    await app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  });
+  afterAll(() => app?.close());
+
+  it('cannot hold the trace streams (its 32 no-cors fetches held all of them: the operator page got 503)', async () => {
+    const held = Array.from({ length: 32 }, () => new AbortController());
+    try {
+      const answers = await Promise.all(held.map((c) => fetch(`${base}/traces/stream`, { headers: page, signal: c.signal }).then(async (r) => ({ status: r.status, body: r.status === 200 ? null : ((await r.json()) as { field: string; message: string }) }))));
+      for (const a of answers) {
+        expect(a.status).toBe(403);
+        expect(a.body).toMatchObject({ field: 'origin' });
+        expect(a.body?.message).toMatch(/^GET from a page on another site refused \(Sec-Fetch-Site: cross-site; Origin "not sent"\)/);
+      }
+      const own = new AbortController();
+      const r = await fetch(`${base}/traces/stream`, { headers: { 'Sec-Fetch-Site': 'same-origin', 'Sec-Fetch-Mode': 'cors' }, signal: own.signal });
+      expect(r.status).toBe(200);
+      own.abort();
+    } finally {
+      for (const c of held) c.abort();
+    }
+  });
+
+  it('nor make a list run for it; a link followed from it (a navigation) and an origin of LIVETRACE_CORS_ORIGINS still come in', async () => {
+    expect((await fetch(`${base}/traces?limit=500&include=steps`, { headers: { ...page, Origin: 'https://evil.example', 'Sec-Fetch-Mode': 'cors' } })).status).toBe(403);
+    // (fetch sets Sec-Fetch-Mode itself: supertest sends the headers as given)
+    await request(app.getHttpServer()).get('/traces/7?format=text').set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'document' }).expect(404);
+    await request(app.getHttpServer()).get('/traces/7?format=text').set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Dest': 'image' }).expect(403);
+    const dash = await fetch(`${base}/traces`, { headers: { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'cors', Origin: DASHBOARD } });
+    expect(dash.status).toBe(200);
+    expect(dash.headers.get('access-control-allow-origin')).toBe(DASHBOARD);
+    // curl, the CLI, Prometheus: no Fetch Metadata at all
+    expect((await fetch(`${base}/traces`)).status).toBe(200);
   });
 });
