@@ -33,7 +33,25 @@ interface VerdictLike {
   tunnels?: Array<{ chassis?: string | null; remoteChassis?: string | null; remoteIp?: string | null } | any>;
   controller?: { reason: string; stage: string | null } | null;
   incomplete?: boolean;
+  incompleteReason?: string | null;
 }
+
+/** One Geneve hop of a cross-chassis path (GET /paths/:id's verdict.tunnels). */
+export interface HopLike {
+  vni: number;
+  remoteChassis: string | null;
+  remoteIp: string;
+  lookBounded?: boolean;
+}
+
+/**
+ * `geneve vni 1 → hv2`: a tunnel hop on the page's picture and between the terminal's passes;
+ * "(nearest unsure)" when the link look stopped at its bound (docs/multi-chassis.md).
+ */
+export const hopText = (t: HopLike): string => `geneve vni ${t.vni} → ${t.remoteChassis ?? t.remoteIp}${t.lookBounded ? ' (nearest unsure)' : ''}`;
+
+/** Why a path is incomplete, as the API words it (a missing pass, a tunnel whose far end was not found), or null. */
+export const incompleteWhy = (v: VerdictLike): string | null => (v.incomplete && v.incompleteReason ? `incomplete: ${v.incompleteReason}` : null);
 
 /**
  * "output to lsp2", "dropped by ACL …", "to ovn-controller: …", "recirculated (0x1)": the one

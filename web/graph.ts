@@ -3,7 +3,7 @@
 // them, recirculation and tunnel edges between passes and the verdict. The model is built here; dagre (a
 // Sugiyama layered layout with compound clusters) places it; picture.ts draws it as SVG.
 import { graphlib, layout } from '@dagrejs/dagre';
-import { ctState, short } from './describe';
+import { ctState, hopText, short } from './describe';
 
 export interface Step {
   seq: number;
@@ -176,7 +176,7 @@ export function buildPicture(path: PathJson): Picture {
     const a = byTrace.get(t.fromTraceId);
     const b = t.toTraceId === null ? undefined : byTrace.get(t.toTraceId);
     if (!a || !b || !lastStage.has(a.id)) continue;
-    edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'tunnel', label: `geneve vni ${t.vni} → ${t.remoteChassis ?? t.remoteIp}${t.lookBounded ? ' (nearest unsure)' : ''}` });
+    edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'tunnel', label: hopText(t) });
   }
   return layoutPicture([...nodes.values()], edges, stages);
 }

@@ -1,6 +1,6 @@
 // What the ovn-livetrace client prints: one line per packet, a path drawn with its passes and
 // verdict, an audit. Colours only when the output is a terminal (and NO_COLOR is unset).
-import { ctState, short, verdictText as words } from '../../web/describe';
+import { ctState, hopText, incompleteWhy, short, verdictText as words } from '../../web/describe';
 
 export interface Paint {
   red(s: string): string;
@@ -60,7 +60,8 @@ export function traceLine(t: any, c: Paint): string {
 
 /** A path as text: each pass a box, its datapaths and stages inside, recirculations between. */
 export function drawPath(path: any, c: Paint): string {
-  const out: string[] = [`path ${path.id} on ${path.chassis}: ${verdictText(path.verdict, c)}`, ''];
+  const why = incompleteWhy(path.verdict);
+  const out: string[] = [`path ${path.id} on ${path.chassis}: ${verdictText(path.verdict, c)}`, ...(why ? [c.yellow(why)] : []), ''];
   path.passes.forEach((p: any, i: number) => {
     const ct = ctState(p.flow);
     out.push(c.bold(`┌─ pass ${i + 1} (trace ${p.id}) · ${p.chassis} · recirc ${p.recircId ?? '0'}${ct ? ` · ct ${ct}` : ''}`));
@@ -80,7 +81,12 @@ export function drawPath(path: any, c: Paint): string {
       out.push(dropped ? c.red(`${line}  <- drop`) : line);
     }
     out.push(`└─ ${verdictText(p.verdict, c)}   ${c.dim(`datapath actions: ${p.datapathActions}`)}`);
-    if (i < path.passes.length - 1) out.push(`   │ ${c.blue(`recirc ${path.passes[i + 1].recircId}`)}`, '   ▼');
+    if (i === path.passes.length - 1) return;
+    const next = path.passes[i + 1];
+    // Across chassis the next pass is the tunnel's far end (GET /paths/:id's hops), not a recirculation.
+    const hop = next.chassis !== p.chassis ? (path.verdict.tunnels ?? []).find((t: any) => t.toTraceId === next.id) : undefined;
+    if (hop) out.push(`   │ ${c.blue(`${hopText(hop)}${hop.fromTraceId !== p.id ? ` (sent by trace ${hop.fromTraceId})` : ''}`)}`, '   ▼');
+    else out.push(`   │ ${c.blue(`recirc ${next.recircId}`)}`, '   ▼');
   });
   return out.join('\n');
 }

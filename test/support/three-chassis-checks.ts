@@ -2,6 +2,7 @@
 // file, test/postgres/multi-chassis on PostgreSQL): one definition, so that neither store is held to
 // less than the other. Each spec calls threeChassisChecks() inside its describe, after its own store's
 // set-up, and adds what is its store's alone.
+import { drawPath, paint } from '../../src/cli/render';
 import { ICMP_ROUTED, ICMP_SAME, Path, Session, TCP_80, ThreeChassis, Trace } from './three-chassis';
 import { readSse } from './sse';
 import { waitFor } from './wait';
@@ -50,6 +51,18 @@ export function threeChassisChecks(run: () => ThreeChassisRun): SentPaths {
     expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv3']);
     expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp3'], chassis: 'hv3', incomplete: false });
     expect(p.verdict.tunnels).toEqual([expect.objectContaining({ remoteChassis: 'hv3', toTraceId: p.passes[1].id })]);
+  });
+
+  it('the terminal client draws the routed path as the API gives it: the Geneve hop from hv1 to hv3 between the passes, not a recirculation', async () => {
+    const { routed } = sent;
+    const whole = await get<any>(`/paths/${routed.passes[0].pathId}?include=steps`);
+    const text = drawPath(whole, paint(false)).split('\n');
+    const [hop] = whole.verdict.tunnels;
+    const at = text.findIndex((l) => l.startsWith(`┌─ pass 2 (trace ${routed.passes[1].id}) · hv3`));
+    expect(text[at - 2]).toBe(`   │ geneve vni ${hop.vni} → hv3`);
+    // Before, every next pass was drawn as a recirculation: `   │ recirc 0x0` from hv1 into hv3.
+    expect(text.filter((l) => l.startsWith('   │ recirc'))).toEqual([]);
+    expect(text[0]).toBe(`path ${whole.id} on hv1: output to lsp3`);
   });
 
   it("TCP/80 to lsp2: dropped on hv2 by the to-lport ACL's logical flow", async () => {

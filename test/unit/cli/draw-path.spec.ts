@@ -1,0 +1,53 @@
+// `ovn-livetrace path N` across chassis: between two chassis's passes the Geneve hop that linked them
+// (GET /paths/:id's verdict.tunnels), not a recirculation; an incomplete path says why, in the API's
+// words. The real three-chassis path is drawn in test/support/three-chassis-checks.ts; here the
+// shapes the sandbox does not make on demand (a flood's second hop, an unsure link, a missing far end).
+import { drawPath, paint } from '../../../src/cli/render';
+import { hopText, incompleteWhy } from '../../../web/describe';
+
+const plain = paint(false);
+const pass = (id: number, chassis: string, recircId: string, kinds: string[], logicalPorts: string[] = []) => ({
+  id,
+  chassis,
+  recircId,
+  flow: 'icmp,in_port=1,nw_src=10.0.0.1,nw_dst=10.0.0.2',
+  datapathActions: kinds.includes('tunnel') ? 'tnl_push(…)' : 'vif2',
+  steps: [],
+  verdict: { kinds, logicalPorts, logicalFlow: null, northbound: null },
+});
+const hop = (fromTraceId: number, toTraceId: number | null, remoteChassis: string, extra: object = {}) => ({
+  fromChassis: 'hv1', fromTraceId, remoteIp: `192.168.0.${remoteChassis.slice(2)}`, remoteChassis, vni: 1, ingressKey: 1, egressKey: 2, toTraceId, ...extra,
+});
+
+describe('drawPath across chassis', () => {
+  it("a flood: each far chassis's pass follows its hop; a hop not from the pass just drawn names its sender", () => {
+    const path = {
+      id: 4,
+      chassis: 'hv1',
+      passes: [pass(10, 'hv1', '0', ['tunnel']), pass(11, 'hv1', '0x1', ['tunnel']), pass(20, 'hv2', '0', ['output'], ['lsp2']), pass(21, 'hv2', '0x3', ['output'], ['lsp2']), pass(30, 'hv3', '0', ['output'], ['lsp3'])],
+      verdict: { kinds: ['output'], logicalPorts: ['lsp2', 'lsp3'], logicalFlow: null, northbound: null, chassis: 'hv3', incomplete: false, tunnels: [hop(11, 20, 'hv2'), hop(11, 30, 'hv3', { lookBounded: true })] },
+    };
+    const between = drawPath(path, plain)
+      .split('\n')
+      .filter((l) => l.startsWith('   │ '));
+    expect(between).toEqual(['   │ recirc 0x1', '   │ geneve vni 1 → hv2', '   │ recirc 0x3', '   │ geneve vni 1 → hv3 (nearest unsure) (sent by trace 11)']);
+  });
+
+  it("an incomplete path says why under its verdict, in the API's words", () => {
+    const reason = 'the pass of trace 10 on hv1 sent the packet through a tunnel to 192.168.0.3 (chassis hv3) and no first pass there with that tunnel and packet lies within the time window';
+    const path = {
+      id: 5,
+      chassis: 'hv1',
+      passes: [pass(10, 'hv1', '0', ['tunnel'])],
+      verdict: { kinds: ['tunnel'], logicalPorts: [], logicalFlow: null, northbound: null, chassis: 'hv1', incomplete: true, incompleteReason: reason, tunnels: [hop(10, null, 'hv3')] },
+    };
+    expect(drawPath(path, plain).split('\n').slice(0, 2)).toEqual(['path 5 on hv1: incomplete; tunnelled to hv3', `incomplete: ${reason}`]);
+  });
+
+  it('a whole path has no such line; the words are the page\'s (web/describe.ts)', () => {
+    expect(incompleteWhy({ kinds: ['output'], logicalPorts: ['lsp2'], logicalFlow: null, northbound: null, incomplete: false })).toBeNull();
+    // An old answer without a reason says "incomplete" in its verdict and nothing more.
+    expect(incompleteWhy({ kinds: ['output'], logicalPorts: ['lsp2'], logicalFlow: null, northbound: null, incomplete: true })).toBeNull();
+    expect(hopText({ vni: 7, remoteChassis: null, remoteIp: '192.168.0.9' })).toBe('geneve vni 7 → 192.168.0.9');
+  });
+});
