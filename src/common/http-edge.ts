@@ -14,8 +14,12 @@ import { sendError } from './api-error';
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/json-lines'];
 
-/** Routes that make ovs-vswitchd or ovn-trace work for one request: bounded in flight and in rate. */
-const ON_DEMAND = [/^\/traces\/?$/, /^\/datapath-flows\/[^/]+\/trace\/?$/, /^\/traces\/[^/]+\/cross-check\/?$/];
+/**
+ * Routes that make ovs-vswitchd or ovn-trace work for one request: bounded in flight and in rate.
+ * Matched without case, as Express routes them: `POST /TRACES` is `POST /traces`, and went past
+ * both bounds.
+ */
+const ON_DEMAND = [/^\/traces\/?$/i, /^\/datapath-flows\/[^/]+\/trace\/?$/i, /^\/traces\/[^/]+\/cross-check\/?$/i];
 
 const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
 
@@ -83,7 +87,7 @@ export function httpEdge(config: LivetraceConfig) {
     }
     if (hasBody(req)) {
       const type = mediaType(req);
-      const wanted = path.startsWith('/ingest/') ? NDJSON_TYPES : ['application/json'];
+      const wanted = path.toLowerCase().startsWith('/ingest/') ? NDJSON_TYPES : ['application/json'];
       if (!wanted.includes(type)) {
         req.resume();
         return sendError(res, 415, `Content-Type must be ${wanted.join(' or ')} (got ${JSON.stringify(type.slice(0, 100) || 'none')})`, 'content-type');

@@ -1,8 +1,9 @@
 // Hostile values in ids, cursors and times of the HTTP API, on the app with an empty store and no
 // OVS/OVN daemon: each is a 400 naming the parameter and what is wrong with it, never a silent
 // reading of something else (an id rounded to another id, a time in the server's own zone, a day
-// the month does not have rolled into the next month); and a page on another site, which may not
-// hold the trace streams it cannot read.
+// the month does not have rolled into the next month); a page on another site, which may not
+// hold the trace streams it cannot read; and on-demand traces asked for under another case of
+// their path, which Express routes the same.
 import { mkdtempSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -122,5 +123,28 @@ describe('a page on another site (Fetch Metadata as browsers send it)', () => {
     expect(dash.headers.get('access-control-allow-origin')).toBe(DASHBOARD);
     // curl, the CLI, Prometheus: no Fetch Metadata at all
     expect((await fetch(`${base}/traces`)).status).toBe(200);
+  });
+});
+
+describe('on-demand traces under another case of their path', () => {
+  let app: INestApplication;
+  let http: ReturnType<typeof request>;
+  const UFID = '8a3b0c2e-1f4d-4e5a-9b6c-7d8e9f0a1b2c';
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'livetrace-case-'));
+    app = await startApp({ OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false', LIVETRACE_ONDEMAND_RATE: '1' });
+    http = request(app.getHttpServer());
+  });
+  afterAll(() => app?.close());
+
+  // Express routes /TRACES as /traces: each of these reached ovs-vswitchd (all 10 answered 503 or
+  // 404) past LIVETRACE_ONDEMAND_RATE=1 and the in-flight bound.
+  it.each(['/TRACES', '/Traces/', `/DATAPATH-FLOWS/${UFID}/Trace`, '/Traces/1/Cross-Check'])('POST %s meets the rate limit', async (url) => {
+    const answers = await Promise.all(Array.from({ length: 10 }, () => http.post(url).send(url.toLowerCase().startsWith('/traces') && !url.includes('ross') ? { flow: 'in_port=1' } : undefined)));
+    const limited = answers.filter((r) => r.status === 429);
+    expect(limited.length).toBeGreaterThanOrEqual(8);
+    expect(limited[0].body).toMatchObject({ statusCode: 429, field: 'path' });
+    expect(limited[0].body.message).toMatch(/on-demand traces or cross-checks a second \(LIVETRACE_ONDEMAND_RATE\)/);
   });
 });
