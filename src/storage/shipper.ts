@@ -8,6 +8,7 @@
 // installTriggers), claimed through the writer before it is read, advanced after PostgreSQL commits;
 // rows travel column-wise (ship-sql.ts).
 import { Logger } from '@nestjs/common';
+import type { Socket } from 'node:net';
 import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
 import { highestOwn, markKeys, ownSequence, setClaim, type ShippedTable } from './spool';
@@ -21,6 +22,8 @@ export interface ShipperOptions {
   maxBacklog: number;
   /** Pause when there is nothing to ship, and the first retry delay after an error. */
   idleMs: number;
+  /** A connection silent this long with a statement of ours on it is given up (default SILENT_MS). */
+  silentMs?: number;
 }
 
 export interface ShipperState {
@@ -39,6 +42,28 @@ export interface ShipperState {
 
 /** How often the active sessions are copied from PostgreSQL into the spool. */
 const PULL_EVERY_MS = 500;
+
+/**
+ * PostgreSQL answers a statement, or cancels it, within its statement_timeout (30 s, postgres.ts).
+ * A connection that moves no byte for twice that while a statement of ours is on it has lost its
+ * server without a word (a partition that ate the answer, a frozen host): nothing else would end
+ * the wait (TCP keepalive: about two hours), and the shipper's loop, the backlog and the spool's
+ * bound would stand still meanwhile.
+ */
+const SILENT_MS = 60_000;
+
+/** Destroys the client's connection when no byte moves on it for `ms`; returns the undo. */
+function dropWhenSilent(client: PoolClient, ms: number): () => void {
+  const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+  if (!stream || typeof stream.setTimeout !== 'function') return () => undefined;
+  const onTimeout = (): void => void stream.destroy(new Error(`PostgreSQL sent nothing for ${ms / 1000} s on a connection with a statement waiting`));
+  stream.setTimeout(ms);
+  stream.on('timeout', onTimeout);
+  return () => {
+    stream.setTimeout(0);
+    stream.off('timeout', onTimeout);
+  };
+}
 
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
 
@@ -223,6 +248,7 @@ export class Shipper {
     // rejection below is what counts; unheard, the event would end the process.
     const onError = (): void => undefined;
     client.on('error', onError);
+    const unwatch = dropWhenSilent(client, this.opts.silentMs ?? SILENT_MS);
     let broken: Error | undefined;
     let rows = 0;
     try {
@@ -239,6 +265,7 @@ export class Shipper {
       broken = err as Error;
       throw err;
     } finally {
+      unwatch();
       client.off('error', onError);
       // A client whose batch failed is dropped, not handed out again.
       client.release(broken);
@@ -342,7 +369,7 @@ export class Shipper {
     const t = this.tables.get('trace_session');
     if (!t) return;
     const localActive = (this.statements.get(`SELECT id FROM trace_session WHERE state = 'active'`).all() as Array<{ id: number }>).map((r) => r.id);
-    const { rows } = await this.pool.query(`SELECT * FROM trace_session WHERE state = 'active' OR id = ANY($1::bigint[])`, [localActive]);
+    const { rows } = await this.query(`SELECT * FROM trace_session WHERE state = 'active' OR id = ANY($1::bigint[])`, [localActive]);
     this.pulledAt = Date.now();
     if (!rows.length) return;
     const cols = t.columns;
@@ -358,6 +385,25 @@ export class Shipper {
         tx.stmt('DELETE FROM ship_mute').run();
       }
     });
+  }
+
+  /** pool.query, with a connection that falls silent given up (dropWhenSilent). */
+  private async query(text: string, values: unknown[]): Promise<{ rows: unknown[] }> {
+    const client = await this.pool.connect();
+    const onError = (): void => undefined;
+    client.on('error', onError);
+    const unwatch = dropWhenSilent(client, this.opts.silentMs ?? SILENT_MS);
+    let broken: Error | undefined;
+    try {
+      return await client.query(text, values);
+    } catch (err) {
+      broken = err as Error;
+      throw err;
+    } finally {
+      unwatch();
+      client.off('error', onError);
+      client.release(broken);
+    }
   }
 
   /** Waiters whose changes have all left the spool (no entry at or below their seq remains). */

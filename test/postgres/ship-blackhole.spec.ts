@@ -1,0 +1,93 @@
+// The shipper and a PostgreSQL that stops answering without closing the connection (a network
+// partition that ate the answer, a frozen host): a TCP proxy between the spool's pool and the
+// cluster forwards nothing more, the sockets stay open. The shipper must not wait on such a
+// connection for good: PostgreSQL's own statement_timeout (30 s) cannot end it, and TCP keepalive
+// takes about two hours to. Until then nothing shipped, the backlog and the spool-full flag stood
+// still (up, backlog 0 and not full after a minute with 2,010 changes waiting: the bound dropped
+// nothing however far the spool grew), /health stayed down after PostgreSQL was back, and a
+// shutdown waited on the batch. Now a connection silent for SILENT_MS with a statement on it is
+// dropped (the batch rolls back, as for any error) and the shipper goes on as when PostgreSQL is away.
+import { createServer, connect, Socket, Server } from 'node:net';
+import { DataSource } from 'typeorm';
+import { openCentral } from '../../src/storage/central';
+import { dataSourceOptions } from '../../src/storage/data-source.options';
+import { StoreService } from '../../src/storage/store.service';
+import { testConfig } from '../support/app';
+import { newSpool, pgRows, usePostgresSpools } from '../support/spool-stores';
+import { waitFor } from '../support/wait';
+
+jest.setTimeout(120_000);
+
+const spools = usePostgresSpools();
+
+/** A proxy to `port` that can stop forwarding (frozen connections stay open, new ones hang) and start again for new connections. */
+async function proxy(port: number): Promise<{ port: number; freeze(): void; heal(): void; close(): Promise<void> }> {
+  const pairs: Array<{ a: Socket; b: Socket; frozen: boolean }> = [];
+  let frozen = false;
+  const srv: Server = createServer((a) => {
+    const b = connect(port, '127.0.0.1');
+    const pair = { a, b, frozen: false };
+    pairs.push(pair);
+    a.on('error', () => undefined);
+    b.on('error', () => undefined);
+    a.on('data', (d) => void (!pair.frozen && !frozen && b.write(d)));
+    b.on('data', (d) => void (!pair.frozen && !frozen && a.write(d)));
+    a.on('close', () => b.destroy());
+    b.on('close', () => a.destroy());
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    port: (srv.address() as { port: number }).port,
+    freeze() {
+      frozen = true;
+      for (const p of pairs) p.frozen = true;
+    },
+    // New connections work again; the frozen ones never will (the server has long forgotten them).
+    heal() {
+      frozen = false;
+    },
+    async close() {
+      for (const p of pairs) (p.a.destroy(), p.b.destroy());
+      await new Promise((r) => srv.close(r));
+    },
+  };
+}
+
+describe('the shipper and a PostgreSQL that stops answering (real PostgreSQL behind a proxy)', () => {
+  it('an unanswered batch is given up: the backlog and the bound follow the spool, and shipping resumes once PostgreSQL answers again', async () => {
+    const url = await spools.pg().database('ship_blackhole');
+    const p = await proxy(Number(new URL(url).port));
+    const via = url.replace(/:(\d+)\//, `:${p.port}/`);
+    const spool = newSpool();
+    const cfg = testConfig({ LIVETRACE_DB: via, LIVETRACE_SPOOL: spool, LIVETRACE_ROLE: 'agent', LIVETRACE_CHASSIS: 'hv-test', LIVETRACE_SPOOL_MAX_CHANGES: '1000' });
+    const ds = new DataSource({ ...dataSourceOptions(spool), migrationsRun: true });
+    await ds.initialize();
+    await ds.runMigrations();
+    const s = new StoreService(ds, await openCentral(cfg, ds), cfg);
+    // SILENT_MS is a minute; the test does not wait that long.
+    (s.shipper as unknown as { opts: { silentMs: number } }).opts.silentMs = 3000;
+    try {
+      const newPath = `INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES ('hv1', '2026-12-05T00:00:00Z', 'u0', '{}')`;
+      const write = (n: number) => s.writer.submit((tx) => { for (let i = 0; i < n; i++) tx.stmt(newPath).run(); });
+      await write(10);
+      await s.shipper!.synced(30_000);
+      p.freeze();
+      await write(10);
+      // The shipper takes them up (its idle pooled connection: frozen) and waits.
+      await new Promise((r) => setTimeout(r, 1000));
+      await write(2000);
+      const t0 = Date.now();
+      // The bound must see the spool: 2,010 changes waiting, 1,000 allowed.
+      await waitFor('the spool to be full', () => s.shipper!.state.full, 20_000).catch((e) => console.log(`after ${Date.now() - t0} ms: ${(e as Error).message}; state ${JSON.stringify(s.shipper!.state)}`));
+      expect(s.shipper!.state).toMatchObject({ full: true, up: false, backlog: 2010 });
+      expect(s.shipper!.state.lastError).toMatch(/sent nothing/);
+      p.heal();
+      await waitFor('all 2,020 rows in PostgreSQL', async () => (await pgRows(url, 'SELECT COUNT(*)::int AS n FROM path'))[0].n === 2020, 30_000);
+      await waitFor('the shipper up again', () => s.shipper!.state.up && s.shipper!.state.backlog === 0, 10_000);
+    } finally {
+      // Ends the frozen connections, so the shutdown is not held by them.
+      await p.close();
+      await s.onApplicationShutdown().catch(() => undefined);
+    }
+  });
+});
