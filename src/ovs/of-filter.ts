@@ -52,8 +52,15 @@ function ipv6ToBig(s: string): bigint | null {
   return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
 }
 
+// `value/mask`: one slash at most. A second part was ignored (`tp_dst=22/0xff/0` matched as 22/0xff).
+function splitMask(term: string, v: string): [string, string | undefined] {
+  const parts = v.split('/');
+  if (parts.length > 2) throw new FilterError(term, `"${v}" has more than one "/"`);
+  return [parts[0], parts[1]];
+}
+
 function cidr4(term: string, v: string): (x: string | undefined) => boolean {
-  const [addr, len] = v.split('/');
+  const [addr, len] = splitMask(term, v);
   const a = ipv4ToInt(addr);
   let mask = 0xffffffff;
   if (len !== undefined) {
@@ -69,7 +76,7 @@ function cidr4(term: string, v: string): (x: string | undefined) => boolean {
 }
 
 function cidr6(term: string, v: string): (x: string | undefined) => boolean {
-  const [addr, len] = v.split('/');
+  const [addr, len] = splitMask(term, v);
   const a = ipv6ToBig(addr);
   if (a === null) throw new FilterError(term, `"${addr}" is not an IPv6 address`);
   const bits = len === undefined ? 128 : Number(len);
@@ -82,7 +89,7 @@ function cidr6(term: string, v: string): (x: string | undefined) => boolean {
 }
 
 function mac(term: string, v: string): (x: string | undefined) => boolean {
-  const [addr, m] = v.toLowerCase().split('/');
+  const [addr, m] = splitMask(term, v.toLowerCase());
   const re = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
   if (!re.test(addr) || (m !== undefined && !re.test(m))) throw new FilterError(term, `"${v}" is not a MAC address[/mask]`);
   const bytes = (s: string) => s.split(':').map((b) => parseInt(b, 16));
@@ -96,11 +103,14 @@ function mac(term: string, v: string): (x: string | undefined) => boolean {
 }
 
 function num(term: string, v: string, max: number): (x: string | undefined) => boolean {
-  const [val, m] = v.split('/');
+  const [val, m] = splitMask(term, v);
   const parse = (s: string) => (/^0x[0-9a-f]+$/i.test(s) ? parseInt(s, 16) : /^\d+$/.test(s) ? Number(s) : NaN);
   const want = parse(val);
   const mask = m === undefined ? max : parse(m);
   if (!Number.isFinite(want) || want > max || !Number.isFinite(mask)) throw new FilterError(term, `"${v}" is not a number[/mask] up to ${max}`);
+  // A mask wider than the field is refused like a value: `&` works on 32 bits, so 0x100000000 (or
+  // any mask of 2^32 and up) became 0 there, and `tp_dst=22/0x100000000` matched every port.
+  if (mask > max) throw new FilterError(term, `mask "${m}" is wider than the field: up to ${max}`);
   return (x) => x !== undefined && Number.isFinite(parse(x)) && (parse(x) & mask) === (want & mask);
 }
 

@@ -18,6 +18,8 @@ describe('OpenFlow-syntax session filters', () => {
     ['icmp', [true, false, false]],
     ['tcp,tp_dst=22', [false, true, false]],
     ['tcp,tp_dst=0x10/0xfff0', [false, true, false]],
+    ['tcp,tp_dst=22/0xffff', [false, true, false]],
+    ['tcp,tp_dst=80/65535', [false, false, false]],
     ['nw_dst=10.0.0.0/30', [true, true, false]],
     ['nw_dst=10.0.0.2/255.255.255.255', [true, false, false]],
     ['ipv6,ipv6_dst=fd00::/64', [false, false, true]],
@@ -46,6 +48,20 @@ describe('OpenFlow-syntax session filters', () => {
     ['tp_dst=', /missing value/],
     [',', /empty filter/],
     ["ip,nw_src=10.0.0.1');DROP TABLE trace;--", /not an IPv4 address/],
+    // A mask wider than the field: `&` truncated it to 32 bits (0), so these matched every port.
+    ['tcp,tp_dst=22/0x100000000', /tp_dst=22\/0x100000000.*mask "0x100000000" is wider than the field: up to 65535/],
+    ['tcp,tp_dst=22/0xffffffffffffffffffff', /mask "0xffffffffffffffffffff" is wider than the field: up to 65535/],
+    ['tcp,tp_src=22/4294967296', /tp_src=.*up to 65535/],
+    ['tcp,tp_dst=22/0x1ffff', /up to 65535/],
+    ['dl_type=0x0800/0x10000', /dl_type=.*up to 65535/],
+    ['nw_proto=6/0x100', /nw_proto=.*up to 255/],
+    ['icmp,icmp_type=8/0x100000000', /icmp_type=.*up to 255/],
+    ['icmp,icmp_code=0/256', /icmp_code=.*up to 255/],
+    // A second "/" part was ignored.
+    ['tcp,tp_dst=22/0xffff/0', /more than one "\/"/],
+    ['nw_dst=10.0.0.0/24/0', /more than one "\/"/],
+    ['ipv6_dst=fd00::/64/0', /more than one "\/"/],
+    ['dl_dst=50:54:00:00:00:03/ff:ff:ff:ff:ff:ff/00:00:00:00:00:00', /more than one "\/"/],
   ])('rejects %j naming the term', (filter, message) => {
     expect(() => compileFilter(filter)).toThrow(FilterError);
     expect(() => compileFilter(filter)).toThrow(message);
