@@ -7,6 +7,7 @@
 //   between chassis and a row keeps its id, and the ids that point at it, in PostgreSQL;
 // - a row is shipped whole (its current values, by key), so a change shipped twice, or late,
 //   leaves the same row.
+import { Logger } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import type { Pool } from 'pg';
 
@@ -194,7 +195,7 @@ export async function writerSlot(db: Database, pool: Pool, writer: string): Prom
       [writer, new Date().toISOString()],
     );
     slot = Number(r.rows[0].slot);
-    if (slot > MAX_SLOT) throw new Error(`no writer slot left (${MAX_SLOT} claimed): see writer_slot in PostgreSQL`);
+    if (slot > MAX_SLOT) throw new Error(`no writer slot left (${MAX_SLOT} claimed): ${SLOT_ADVICE}`);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -203,8 +204,18 @@ export async function writerSlot(db: Database, pool: Pool, writer: string): Prom
     client.release();
   }
   db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?)`).run(SLOT_KEY, String(slot));
+  if (slot > SLOTS_RUNNING_LOW) new Logger('Storage').warn(`claimed writer slot ${slot} for ${writer}, ${MAX_SLOT - slot} of ${MAX_SLOT} left: ${SLOT_ADVICE}`);
   return slot;
 }
+
+/**
+ * Past this many claimed slots each new claim is warned about: slots are claimed for good (their
+ * ids stay in PostgreSQL's rows), so a deployment that loses its spools runs out of them.
+ */
+export const SLOTS_RUNNING_LOW = Math.floor(MAX_SLOT * 0.8);
+const SLOT_ADVICE =
+  'a slot is never given back, and every process started with a new spool (LIVETRACE_SPOOL) claims one: keep each spool on storage ' +
+  'that outlives its process (a host path, a persistent volume); writer_slot in PostgreSQL lists who claimed which';
 
 /** Sets the table's id sequence to the highest id of the slot's own range (others' rows, e.g. pulled sessions, do not count). */
 export function ownSequence(stmt: (sql: string) => Statement, table: string, key: string, slot: number): void {
@@ -213,6 +224,25 @@ export function ownSequence(stmt: (sql: string) => Statement, table: string, key
   const seq = r.m ?? base;
   if (stmt(`UPDATE sqlite_sequence SET seq = ? WHERE name = ?`).run(seq, table).changes === 0)
     stmt(`INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`).run(table, seq);
+}
+
+/**
+ * The id for a new row of `table` in this spool's writer slot, or null when the file has no slot (a
+ * plain SQLite store: its AUTOINCREMENT decides). SQLite gives an AUTOINCREMENT row
+ * max(sqlite_sequence, MAX(id)) + 1, so once a row of a higher slot is in the table (a session
+ * copied from PostgreSQL, pullSessions) that is the other writer's next id, whatever ownSequence set:
+ * both writers' rows then share an id, and PostgreSQL keeps one of them. A table holding others' rows
+ * inserts with this id instead.
+ */
+export function nextOwnId(stmt: (sql: string) => Statement, table: string, key = 'id'): number | null {
+  const slot = stmt(`SELECT value FROM meta WHERE key = ?`).get(SLOT_KEY) as { value: string } | undefined;
+  if (!slot) return null;
+  const base = Number(slot.value) * 2 ** SLOT_BITS;
+  const top = base + 2 ** SLOT_BITS;
+  const own = stmt(`SELECT MAX(${q(key)}) AS m FROM ${q(table)} WHERE ${q(key)} >= ? AND ${q(key)} < ?`).get(base, top) as { m: number | null };
+  // The sequence as well, where it is the slot's own: an id once given is not given again.
+  const seq = stmt(`SELECT seq FROM sqlite_sequence WHERE name = ?`).get(table) as { seq: number } | undefined;
+  return Math.max(own.m ?? base, seq && seq.seq >= base && seq.seq < top ? seq.seq : base) + 1;
 }
 
 /**

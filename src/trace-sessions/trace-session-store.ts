@@ -6,6 +6,7 @@
 // creates sessions there, every agent polls them from there), else the read connection.
 import { Inject, Injectable } from '@nestjs/common';
 import { StoreService } from '../storage/store.service';
+import { nextOwnId } from '../storage/spool';
 import type { WriteContext } from '../storage/writer';
 
 export interface SessionStats {
@@ -108,10 +109,11 @@ export class TraceSessionStore {
     return Number(
       tx
         .stmt(
-          `INSERT INTO trace_session (chassis, created_at, bridge, filter, logical_port, max_traces, duration_seconds, include_existing,
-             cross_check, expires_at, state, ended_at, stats, on_chassis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO trace_session (id, chassis, created_at, bridge, filter, logical_port, max_traces, duration_seconds, include_existing,
+             cross_check, expires_at, state, ended_at, stats, on_chassis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(json.chassis, json.createdAt, json.bridge, json.filter, json.logicalPort, json.maxTraces, json.durationSeconds,
+        // An explicit id of this writer's slot: the spool holds other writers' sessions (spool.ts nextOwnId).
+        .run(nextOwnId((sql) => tx.stmt(sql), 'trace_session'), json.chassis, json.createdAt, json.bridge, json.filter, json.logicalPort, json.maxTraces, json.durationSeconds,
           json.includeExisting ? 1 : 0, json.crossCheck ? 1 : 0, json.expiresAt, json.state, null, JSON.stringify(json.stats),
           json.onChassis ? JSON.stringify(json.onChassis) : null).lastInsertRowid,
     );
