@@ -1,6 +1,7 @@
 // The stream's tailing logic against a store whose commits become visible out of id order, as they
 // can with several writers on PostgreSQL (issue 19) and never with SQLite's one writer: so this is
 // the one place a fake store stands in. The real stream runs on a sandbox in test/browser.
+import { ApiError } from '../../../src/common/api-error';
 import { parseResumePoint } from '../../../src/traces/stream-position';
 import { MAX_SLOTS_A_POLL, STREAM_DEFAULTS, TraceStreamService } from '../../../src/traces/trace-stream.service';
 import type { TracesService } from '../../../src/traces/traces.service';
@@ -310,5 +311,54 @@ describe('Last-Event-ID as a stream position (stream-position.ts)', () => {
     ['20,001 characters', '1,'.repeat(10_000) + '1', /characters long/],
   ])('refuses %s, saying why', (_what, header, why) => {
     expect(parseResumePoint(header)).toMatch(why);
+  });
+});
+
+describe('the bound on open streams (maxStreams → 503)', () => {
+  let service: TraceStreamService;
+  const later = <T>(v: () => T, ms = 5) => new Promise<T>((resolve, reject) => setTimeout(() => { try { resolve(v()); } catch (e) { reject(e); } }, ms));
+  /** A store that answers after a few ms, as PostgreSQL does: starts overlap while they await it. */
+  const slowStore = { newestPerSlot: () => later(() => new Map([[0, 1]])) };
+  const traces = {
+    listJson: async () => Buffer.from(JSON.stringify({ items: [], next: null })),
+    resolvePort: (name: string) =>
+      later(() => {
+        if (name === 'nope') throw new ApiError(404, 'no logical port "nope"');
+        return name;
+      }),
+  };
+  const status = (r: PromiseSettledResult<void>) => (r.status === 'fulfilled' ? 200 : (r.reason as ApiError).getStatus());
+
+  beforeEach(() => {
+    TraceStreamService.options = { ...STREAM_DEFAULTS, pollMs: 10_000, heartbeatMs: 60_000 };
+    service = new TraceStreamService(traces as unknown as TracesService, slowStore);
+  });
+
+  afterEach(() => {
+    service.beforeApplicationShutdown();
+    TraceStreamService.options = STREAM_DEFAULTS;
+  });
+
+  it('40 concurrent starts against a slow store: exactly 32 open, 8 answered 503', async () => {
+    const all = await Promise.allSettled(Array.from({ length: 40 }, () => service.start({}, undefined, new FakeResponse() as any)));
+    const codes = all.map(status);
+    expect(codes.filter((c) => c === 200)).toHaveLength(32);
+    expect(codes.filter((c) => c === 503)).toHaveLength(8);
+    expect(service.open).toBe(32);
+    const refused = all.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect((refused.reason as ApiError).message).toMatch(/at most 32/);
+  });
+
+  it('a start that fails (unknown port: 404) or whose client went away meanwhile gives its place back', async () => {
+    TraceStreamService.options = { ...TraceStreamService.options, maxStreams: 2 };
+    // Both in flight at once, each holding a place while it awaits.
+    const gone = new FakeResponse();
+    const first = Promise.allSettled([service.start({ logicalPort: 'nope' }, undefined, new FakeResponse() as any), service.start({}, undefined, gone as any)]);
+    gone.destroyed = true;
+    expect((await first).map(status)).toEqual([404, 200]);
+    expect(service.open).toBe(0);
+    const next = await Promise.allSettled([1, 2, 3].map(() => service.start({ logicalPort: 'lsp1' }, undefined, new FakeResponse() as any)));
+    expect(next.map(status)).toEqual([200, 200, 503]);
+    expect(service.open).toBe(2);
   });
 });
