@@ -18,7 +18,7 @@
  * Usage: node -r ts-node/register/transpile-only bench/api/ab.ts REF_DIR [N=150000 [ROUNDS=3 [SECONDS=6]]]
  *   BENCH_PG_DIR=folder (PostgreSQL side; without it SQLite only), BENCH_NEW_DIR (default: this tree),
  *   BENCH_ROUTES=port,acl, BENCH_ONLY=sqlite|postgres, BENCH_REF_NODE_ARGS / BENCH_NEW_NODE_ARGS (node
- *   flags for one side's api), BENCH_TAG=x (writes results-ab-N-x.json, not
+ *   flags for one side's api), BENCH_REF_PGOPTIONS / BENCH_NEW_PGOPTIONS (its PostgreSQL session settings), BENCH_TAG=x (writes results-ab-N-x.json, not
  *   results-ab-N.json). Under flock /tmp/livetrace-bench.lock.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -61,6 +61,9 @@ async function startApi(tree: 'ref' | 'new', dir: string, db: string, spool: str
     LIVETRACE_CHASSIS: 'hv1',
     LIVETRACE_HOST: '127.0.0.1',
     LIVETRACE_PORT: String(port),
+    // BENCH_REF_PGOPTIONS / BENCH_NEW_PGOPTIONS: PostgreSQL session settings for one side's api
+    // (e.g. `-c plan_cache_mode=force_generic_plan`, REF_DIR this tree); pg reads PGOPTIONS.
+    ...(process.env[tree === 'ref' ? 'BENCH_REF_PGOPTIONS' : 'BENCH_NEW_PGOPTIONS'] ? { PGOPTIONS: process.env[tree === 'ref' ? 'BENCH_REF_PGOPTIONS' : 'BENCH_NEW_PGOPTIONS'] } : {}),
   };
   // BENCH_REF_NODE_ARGS / BENCH_NEW_NODE_ARGS: node flags for one side (a GC setting on one tree: REF_DIR this tree).
   const flags = (process.env[tree === 'ref' ? 'BENCH_REF_NODE_ARGS' : 'BENCH_NEW_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
@@ -112,6 +115,10 @@ async function main() {
   const rev = (dir: string) => execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   const dirty = (dir: string) => execFileSync('git', ['-C', dir, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim() !== '';
   const out: Record<string, unknown> = { n: N, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, ref: rev(REF), new: `${rev(NEW)}${dirty(NEW) ? ' + uncommitted src' : ''}`, startedAt: new Date().toISOString(), startLoad: loadavg() };
+  for (const side of ['REF', 'NEW'] as const) {
+    // What made one side differ besides its tree, so the JSON says what was compared.
+    for (const k of [`BENCH_${side}_PGOPTIONS`, `BENCH_${side}_NODE_ARGS`]) if (process.env[k]) out[k] = process.env[k];
+  }
   log(`REF ${out.ref} (${REF}), NEW ${out.new} (${NEW}), N=${N}, ${ROUNDS} rounds of ${SECONDS} s at ${CONNECTIONS} connections`);
   const tmp = mkdtempSync(join(tmpdir(), 'livetrace-ab-'));
   const stores: Array<['sqlite' | 'postgres', string]> = [['sqlite', dbFile(N)]];
