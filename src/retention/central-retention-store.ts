@@ -119,6 +119,10 @@ export async function centralRound(
   const t0 = performance.now();
   const total: CentralRound = { ran: false, traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 };
   const c = await pool.connect();
+  // A checked-out client emits 'error' when its server ends it (a restart of PostgreSQL): the
+  // statement's rejection is what counts; unheard, the event would end the process.
+  const onError = (): void => undefined;
+  c.on('error', onError);
   let broken: Error | undefined;
   try {
     const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [CENTRAL_RETENTION_LOCK])).rows[0].ok;
@@ -146,6 +150,7 @@ export async function centralRound(
     broken = err as Error;
     throw err;
   } finally {
+    c.off('error', onError);
     // A connection whose unlock failed may still hold the lock: dropped, which releases it.
     c.release(broken);
     total.seconds = (performance.now() - t0) / 1000;
