@@ -217,11 +217,19 @@ const SLOT_ADVICE =
   'a slot is never given back, and every process started with a new spool (LIVETRACE_SPOOL) claims one: keep each spool on storage ' +
   'that outlives its process (a host path, a persistent volume); writer_slot in PostgreSQL lists who claimed which';
 
-/** Sets the table's id sequence to the highest id of the slot's own range (others' rows, e.g. pulled sessions, do not count). */
+/**
+ * Sets the table's id sequence to the highest id of the slot's own range (others' rows, e.g. pulled
+ * sessions, do not count), never below where the sequence already was in that range: an id once
+ * given is not given again. Its newest rows may be gone (pruned locally while PostgreSQL keeps them,
+ * LIVETRACE_CENTRAL_RETENTION_*): lowered to the highest row left, the next rows took ids PostgreSQL
+ * still held, and the shipper overwrote those rows.
+ */
 export function ownSequence(stmt: (sql: string) => Statement, table: string, key: string, slot: number): void {
   const base = slot * 2 ** SLOT_BITS;
-  const r = stmt(`SELECT MAX(${q(key)}) AS m FROM ${q(table)} WHERE ${q(key)} >= ? AND ${q(key)} < ?`).get(base, base + 2 ** SLOT_BITS) as { m: number | null };
-  const seq = r.m ?? base;
+  const top = base + 2 ** SLOT_BITS;
+  const r = stmt(`SELECT MAX(${q(key)}) AS m FROM ${q(table)} WHERE ${q(key)} >= ? AND ${q(key)} < ?`).get(base, top) as { m: number | null };
+  const now = stmt(`SELECT seq FROM sqlite_sequence WHERE name = ?`).get(table) as { seq: number } | undefined;
+  const seq = Math.max(r.m ?? base, now && now.seq >= base && now.seq < top ? now.seq : base);
   if (stmt(`UPDATE sqlite_sequence SET seq = ? WHERE name = ?`).run(seq, table).changes === 0)
     stmt(`INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`).run(table, seq);
 }
