@@ -50,7 +50,10 @@ export interface HopLike {
  */
 export const hopText = (t: HopLike): string => `geneve vni ${t.vni} → ${t.remoteChassis ?? t.remoteIp}${t.lookBounded ? ' (nearest unsure)' : ''}`;
 
-/** Why a path is incomplete, as the API words it (a missing pass, a tunnel whose far end was not found), or null. */
+/**
+ * Why a path is incomplete, as the API words it (a missing pass, a tunnel whose far end was not
+ * found, an arrival whose sender the bounded look did not read), or null.
+ */
 export const incompleteWhy = (v: VerdictLike): string | null => (v.incomplete && v.incompleteReason ? `incomplete: ${v.incompleteReason}` : null);
 
 /**

@@ -83,8 +83,9 @@ export function drawPath(path: any, c: Paint): string {
     out.push(`└─ ${verdictText(p.verdict, c)}   ${c.dim(`datapath actions: ${p.datapathActions}`)}`);
     if (i === path.passes.length - 1) return;
     const next = path.passes[i + 1];
-    // Across chassis the next pass is the tunnel's far end (GET /paths/:id's hops), not a recirculation.
-    const hop = next.chassis !== p.chassis ? (path.verdict.tunnels ?? []).find((t: any) => t.toTraceId === next.id) : undefined;
+    // A tunnel's far end (GET /paths/:id's hops) is not a recirculation: two segments of one chassis
+    // may meet too (hv2 forwarding back to hv3 after hv1's flood reached hv3).
+    const hop = (path.verdict.tunnels ?? []).find((t: any) => t.toTraceId === next.id);
     if (hop) out.push(`   │ ${c.blue(`${hopText(hop)}${hop.fromTraceId !== p.id ? ` (sent by trace ${hop.fromTraceId})` : ''}`)}`, '   ▼');
     else out.push(`   │ ${c.blue(`recirc ${next.recircId}`)}`, '   ▼');
   });

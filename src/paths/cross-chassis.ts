@@ -140,8 +140,14 @@ export class CrossChassisPaths {
         }
       }
     }
-    if (!tunnels.length && !startReasons.length) return undefined;
-    return { segments, verdict: combine(segments, tunnels, startReasons) };
+    if (tunnels.length) return { segments, verdict: combine(segments, tunnels, startReasons) };
+    if (!startReasons.length) return undefined;
+    // No hop: the one-chassis answer (its verdict as it was, a tunnel to a chassis this store does
+    // not know included), with why its start may be later than the packet's.
+    const own = segments.find((s) => s.built === first)!;
+    const v = own.built.verdict;
+    const reasons = [...startReasons, ...(v.incomplete ? [v.incompleteReason ?? 'a pass is missing'] : [])];
+    return { segments: [own], verdict: { ...v, incomplete: true, incompleteReason: reasons.join('; '), chassis: own.chassis, tunnels: [] } };
   }
 
   /**

@@ -18,10 +18,12 @@ export interface TracedPass {
   to: number | null;
   /** Last seen. */
   seen: number;
+  /** The trace's verdict kinds and tunnels (an output by default). */
+  verdict?: { kinds: string[]; tunnels?: unknown[] };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const VERDICT = JSON.stringify({ kinds: ['output'], logicalPorts: [], logicalFlow: null, northbound: null, tunnels: [], recircIds: [], reason: null });
+const verdictJson = (kinds: string[], tunnels: unknown[]) => JSON.stringify({ kinds, logicalPorts: [], logicalFlow: null, northbound: null, tunnels, recircIds: [], reason: null });
 
 /** A writer of traced passes into this store's file; each call returns the trace id. */
 export function tracedPasses(db: Database): (tx: WriteContext, p: TracedPass) => number {
@@ -29,15 +31,15 @@ export function tracedPasses(db: Database): (tx: WriteContext, p: TracedPass) =>
   const insPath = db.prepare("INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, '{}')");
   const insTrace = db.prepare(
     `INSERT INTO trace (chassis, created_at, datapath_flow_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, path_id, step_count, steps)
-     VALUES (?, ?, ?, NULL, 'trace', 'br-int', ?, '', '', '', ?, ',output,', ?, ?, 0, x'')`,
+     VALUES (?, ?, ?, NULL, 'trace', 'br-int', ?, '', '', '', ?, ?, ?, ?, 0, x'')`,
   );
-  return (tx, { chassis, l, ufid, from, fromText, to, seen }) => {
+  return (tx, { chassis, l, ufid, from, fromText, to, seen, verdict = { kinds: ['output'] } }) => {
     const flow = flows.create(tx, {
       chassis, ufid, firstSeen: fromText ?? iso(from), lastSeen: iso(seen), inPort: null, recircId: recircIdHex(l.recirc),
       key: l.key, actions: l.actions, packets: 1, bytes: 98, used: null, source: 'poller',
     });
     if (to !== null) flows.close(tx, flow, iso(to), 'gone');
     const path = Number(insPath.run(chassis, iso(from), iso(from)).lastInsertRowid);
-    return Number(insTrace.run(chassis, iso(from), flow, recircIdHex(l.recirc), l.actions, VERDICT, path).lastInsertRowid);
+    return Number(insTrace.run(chassis, iso(from), flow, recircIdHex(l.recirc), l.actions, `,${verdict.kinds.join(',')},`, verdictJson(verdict.kinds, verdict.tunnels ?? []), path).lastInsertRowid);
   };
 }

@@ -180,6 +180,23 @@ describe('a cross-chassis link among many candidates', () => {
     expect(ahead!.verdict.incomplete).toBe(false);
   });
 
+  it("from the arrival: the reason is added to the arrival's own verdict, whatever it was (a tunnel on to a chassis this store does not know)", async () => {
+    // hv2 sends the packet on through a tunnel to 192.168.0.9, a chassis no agent of this store is on:
+    // a one-chassis service leaves that hop out, so the path has no hop and keeps its tunnel verdict.
+    const onward: CapturedFlow = { ...arrived, actions: sent.actions.replace('src=192.168.0.1,dst=192.168.0.2', 'src=192.168.0.2,dst=192.168.0.9') };
+    expect(onward.actions).toContain('dst=192.168.0.9');
+    await passes([{ chassis: 'hv1', l: sent, from: T0, to: null, seen: T0 + 3_600_000 }]);
+    await passes(Array.from({ length: LINK_A_SIDE + 1 }, (_, n) => ({ chassis: 'hv1', l: otherVm(sent, n), from: T0 + 1000 + n, to: null, seen: T0 + 3_600_000 })));
+    const [arrival] = await passes([{ chassis: 'hv2', l: onward, from: T0 + 1_800_000, to: T0 + 1_800_060, verdict: { kinds: ['tunnel'], tunnels: [{ remoteIp: '192.168.0.9', chassis: null }] } }]);
+    const store = new PathStore({ db });
+    const builder = new PathBuilder(store);
+    const own = (await builder.ofTrace(arrival))!;
+    expect(own.verdict.kinds).toEqual(['tunnel']);
+    const path = await oneChassis(store, {}, ENCAP).extend(own, (id) => builder.ofTrace(id));
+    expect(path!.segments).toHaveLength(1);
+    expect(path!.verdict).toEqual({ ...own.verdict, incomplete: true, incompleteReason: expect.stringMatching(/^the first pass of trace \d+ on hv2 arrived through a tunnel from 192\.168\.0\.1 \(chassis hv1\) and no pass there that sent it is among the 2048/), chassis: 'hv2', tunnels: [] });
+  });
+
   it('from the arrival: a sender found while the other side stopped at its bound nearer than the pick marks the hop unsure', async () => {
     // Two senders of the same packet (the same megaflow key, two lifetimes): one 3 s before the
     // arrival's start, behind 2,049 other VMs' senders nearer it; one 4 s after it (the hosts' clocks

@@ -33,6 +33,19 @@ describe('drawPath across chassis', () => {
     expect(between).toEqual(['   │ recirc 0x1', '   │ geneve vni 1 → hv2', '   │ recirc 0x3', '   │ geneve vni 1 → hv3 (nearest unsure) (sent by trace 11)']);
   });
 
+  it('two segments of one chassis meet: hv1 floods to hv2 and hv3, hv2 forwards to hv3 again; the second hv3 pass follows its hop, not a recirculation', () => {
+    const path = {
+      id: 6,
+      chassis: 'hv1',
+      passes: [pass(10, 'hv1', '0', ['tunnel']), pass(20, 'hv2', '0', ['tunnel']), pass(30, 'hv3', '0', ['output'], ['lsp3']), pass(31, 'hv3', '0', ['output'], ['lsp3'])],
+      verdict: { kinds: ['output'], logicalPorts: ['lsp3'], logicalFlow: null, northbound: null, chassis: 'hv3', incomplete: false, tunnels: [hop(10, 20, 'hv2'), hop(10, 30, 'hv3'), { ...hop(20, 31, 'hv3'), fromChassis: 'hv2' }] },
+    };
+    const between = drawPath(path, plain)
+      .split('\n')
+      .filter((l) => l.startsWith('   │ '));
+    expect(between).toEqual(['   │ geneve vni 1 → hv2', '   │ geneve vni 1 → hv3 (sent by trace 10)', '   │ geneve vni 1 → hv3 (sent by trace 20)']);
+  });
+
   it("an incomplete path says why under its verdict, in the API's words", () => {
     const reason = 'the pass of trace 10 on hv1 sent the packet through a tunnel to 192.168.0.3 (chassis hv3) and no first pass there with that tunnel and packet lies within the time window';
     const path = {
