@@ -406,12 +406,20 @@ export class Shipper {
     }
   }
 
-  /** Waiters whose changes have all left the spool (no entry at or below their seq remains). */
+  /**
+   * Waiters whose changes have all left the spool (no entry at or below their seq remains; each
+   * marked table shipped up to the height it had when they asked, or nothing of it left above the
+   * shipped mark: its newest rows deleted before their range was claimed, a merged path).
+   */
   private release(): void {
     if (!this.waiters.length) return;
     const first = (this.statements.get('SELECT MIN(seq) AS s FROM ship_log').get() as { s: number | null }).s;
+    const shipped = (name: string, top: number): boolean => {
+      const mark = this.marks.get(name)!.shipped;
+      return mark >= top || this.top(this.tables.get(name)!) <= mark;
+    };
     this.waiters = this.waiters.filter((w) => {
-      if ((first === null || w.seq < first) && w.tops.every(([name, top]) => this.marks.get(name)!.shipped >= top)) {
+      if ((first === null || w.seq < first) && w.tops.every(([name, top]) => shipped(name, top))) {
         w.resolve();
         return false;
       }
