@@ -80,13 +80,30 @@ function isCalendarDay(year: number, month: number, day: number): boolean {
   return day <= last.getUTCDate();
 }
 
+/** The reason, after the field's name, for a day its month does not have or hour 24. */
+export const NOT_CALENDAR_TEXT = 'is not a time of the calendar: no such day or hour';
+
+/**
+ * An RFC 3339 time with its offset as ms since the epoch, or why it is none: 'format' (not that
+ * syntax, or a minute, second or offset Date.parse refuses) or 'calendar' (a day its month does not
+ * have, or hour 24, which Date.parse would roll into the next month or day). The one check of
+ * since/until (time, below) and of an ingested event's time (ingest/schema-check.ts); the year
+ * range (inFourDigitYears) is the caller's.
+ */
+export function parseRfc3339(v: string): number | 'format' | 'calendar' {
+  const m = RFC3339.exec(v);
+  const t = m ? Date.parse(v) : NaN;
+  if (!m || Number.isNaN(t)) return 'format';
+  if (!isCalendarDay(Number(m[1]), Number(m[2]), Number(m[3])) || Number(m[4]) > 23) return 'calendar';
+  return t;
+}
+
 export function time(q: Query, name: string): string | undefined {
   const v = str(q, name, { max: 40 });
   if (v === undefined) return undefined;
-  const m = RFC3339.exec(v);
-  const t = m ? Date.parse(v) : NaN;
-  if (!m || Number.isNaN(t)) throw badRequest(name, `must be an RFC 3339 time with its offset, like 2026-11-27T05:00:00Z (got ${JSON.stringify(v)})`);
-  if (!isCalendarDay(Number(m[1]), Number(m[2]), Number(m[3])) || Number(m[4]) > 23) throw badRequest(name, `is not a time of the calendar: no such day or hour (got ${JSON.stringify(v)})`);
+  const t = parseRfc3339(v);
+  if (t === 'format') throw badRequest(name, `must be an RFC 3339 time with its offset, like 2026-11-27T05:00:00Z (got ${JSON.stringify(v)})`);
+  if (t === 'calendar') throw badRequest(name, `${NOT_CALENDAR_TEXT} (got ${JSON.stringify(v)})`);
   if (!inFourDigitYears(t)) throw badRequest(name, `must be ${FOUR_DIGIT_YEARS_TEXT}, as trace times are (got ${JSON.stringify(v)})`);
   return new Date(t).toISOString();
 }

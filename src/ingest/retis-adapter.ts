@@ -40,11 +40,17 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 /** Counters, cpus, queue ids and nanosecond timestamps: non-negative integers (they become event ids). */
 const uint = (v: unknown): number | undefined => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : undefined);
+/**
+ * A value as a reason quotes it (40 characters at most). JSON.parse reads a number past the double
+ * range (1e400) as Infinity, which JSON.stringify writes `null`: say what it is instead.
+ */
+const shown = (v: unknown): string =>
+  typeof v === 'number' && !Number.isFinite(v) ? `${v} (a number beyond the double range, ±1.8e308)` : (JSON.stringify(v)?.slice(0, 40) ?? 'nothing');
 /** A field that is absent → undefined; present but not a non-negative integer → the reason. */
 function uintField(o: Json, name: string, where: string): { value?: number; bad?: string } {
   if (o[name] === undefined) return {};
   const value = uint(o[name]);
-  return value === undefined ? { bad: `${where}.${name}: must be a non-negative integer (got ${JSON.stringify(o[name])?.slice(0, 40)})` } : { value };
+  return value === undefined ? { bad: `${where}.${name}: must be a non-negative integer (got ${shown(o[name])})` } : { value };
 }
 
 /** retis prints a UFID from its four u32 words (fmt_ufid); newer files may carry the string. */
@@ -104,7 +110,7 @@ export function parseRetis(text: string, opts: RetisOptions): RetisBatch {
     // The timestamp ties an upcall's events together and names the events built from them.
     const ts = uint(common.timestamp);
     if (ts === undefined) {
-      rejected.push({ line, reason: `common.timestamp: must be a non-negative integer of nanoseconds (got ${JSON.stringify(common.timestamp)?.slice(0, 40) ?? 'nothing'})` });
+      rejected.push({ line, reason: `common.timestamp: must be a non-negative integer of nanoseconds (got ${shown(common.timestamp)})` });
       continue;
     }
     if (isObj(ovs)) {
@@ -181,7 +187,7 @@ export function parseRetis(text: string, opts: RetisOptions): RetisBatch {
         }
         if (o.event_type === 'recv_upcall') u.thread = comm ?? u.thread;
         else if (o.op_type === 'put') u.installed = true;
-        else if (o.op_type !== 'exec') return `ovs.op_type: must be put or exec (got ${JSON.stringify(o.op_type)})`;
+        else if (o.op_type !== 'exec') return `ovs.op_type: must be put or exec (got ${shown(o.op_type)})`;
         return null;
       }
       case 'action_execute': {
@@ -203,7 +209,7 @@ export function parseRetis(text: string, opts: RetisOptions): RetisBatch {
         return null;
       }
       default:
-        return `ovs.event_type: unknown ${JSON.stringify(o.event_type)}`;
+        return `ovs.event_type: unknown ${shown(o.event_type)}`;
     }
   }
 

@@ -4,7 +4,7 @@
 // `oneOfRequired`: exactly one of the listed property sets). Hand-written so the service needs no
 // schema library, and so each error names the field and says what it must be.
 
-import { FOUR_DIGIT_YEARS_TEXT, inFourDigitYears } from '../common/query';
+import { FOUR_DIGIT_YEARS_TEXT, inFourDigitYears, NOT_CALENDAR_TEXT, parseRfc3339 } from '../common/query';
 
 export interface SchemaIssue {
   /** JSON pointer-ish path: `steps[2].table`; '' for the whole event. */
@@ -15,7 +15,6 @@ export interface SchemaIssue {
 type Schema = Record<string, unknown>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i;
 const patterns = new Map<string, RegExp>();
 
 /** First problem found, or null when the value conforms. */
@@ -102,8 +101,11 @@ function checkString(schema: Schema, value: unknown, field: string): SchemaIssue
   if (typeof schema.maxLength === 'number' && value.length > schema.maxLength) return issue(field, `must be at most ${schema.maxLength} characters`);
   if (schema.format === 'uuid' && !UUID.test(value)) return issue(field, `must be a full lower-case UUID (got ${JSON.stringify(value.slice(0, 40))})`);
   if (schema.format === 'date-time') {
-    const at = DATE_TIME.test(value) ? Date.parse(value) : NaN;
-    if (Number.isNaN(at)) return issue(field, `must be an RFC 3339 time like 2026-11-27T05:00:00Z (got ${JSON.stringify(value.slice(0, 40))})`);
+    // One check with since/until (common/query.ts): Date.parse alone rolled 2026-02-30 into March
+    // 2nd and T24:00 into the next day, and the event was stored at that other time.
+    const at = parseRfc3339(value);
+    if (at === 'format') return issue(field, `must be an RFC 3339 time like 2026-11-27T05:00:00Z (got ${JSON.stringify(value.slice(0, 40))})`);
+    if (at === 'calendar') return issue(field, `${NOT_CALENDAR_TEXT} (got ${JSON.stringify(value.slice(0, 40))})`);
     // An offset can carry a four-digit year out of 0000-9999 in UTC ('9999-12-31T23:30:00-01:00'),
     // which the store would write '+010000-…' and order as text before every other time.
     if (!inFourDigitYears(at)) return issue(field, `must be ${FOUR_DIGIT_YEARS_TEXT} (got ${JSON.stringify(value.slice(0, 40))}, ${new Date(at).toISOString()} in UTC)`);
