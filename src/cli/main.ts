@@ -3,7 +3,7 @@
 // could not answer), 2 (usage: a bad argument, here or as the API's 400).
 import { Command, CommanderError, Option } from 'commander';
 import { Client, ClientError } from './client';
-import { drawAudit, drawPath, oldestFirst, paint, traceLine } from './render';
+import { drawAudit, drawPath, jsonLine, oldestFirst, paint, termSafe, termSafeDeep, traceLine } from './render';
 
 const VERDICTS = ['output', 'drop', 'controller', 'tunnel', 'recirculate'];
 /** Short names for the northbound tables an audit is asked about. */
@@ -28,7 +28,8 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
     if (!/^https?:\/\/[^/]+$/.test(url)) throw new UsageError(`--url must be like http://127.0.0.1:8470 (got ${JSON.stringify(url)})`);
     return new Client(url, process.env.LIVETRACE_API_TOKEN || undefined);
   };
-  const json = (v: unknown) => out(JSON.stringify(v));
+  // What the API returns is printed made safe for a terminal (render.ts termSafe): its names and texts come from OVN, OVS and ingested events.
+  const json = (v: unknown) => out(jsonLine(v));
 
   p.command('traces')
     .description("a logical port's packets, oldest first; --follow prints new ones as they are traced")
@@ -53,7 +54,7 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
     .option('--json', 'the trace as JSON')
     .action(async (id: number, o: { json?: boolean }) => {
       if (o.json) json(await client().get(`/traces/${id}`));
-      else process.stdout.write(await client().text(`/traces/${id}?format=text`));
+      else process.stdout.write(termSafe(await client().text(`/traces/${id}?format=text`), true));
     });
 
   p.command('path')
@@ -90,8 +91,9 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
     .option('--cross-check', 'cross-check each completed path with ovn-trace')
     .option('--json', 'the session as JSON')
     .action(async (port: string, o: { filter?: string; maxTraces?: number; duration?: number; crossCheck?: boolean; json?: boolean }) => {
-      const s = await client().post('/trace-sessions', { logicalPort: port, filter: o.filter, maxTraces: o.maxTraces, durationSeconds: o.duration, crossCheck: o.crossCheck, includeExisting: true });
-      if (o.json) json(s);
+      const got = await client().post('/trace-sessions', { logicalPort: port, filter: o.filter, maxTraces: o.maxTraces, durationSeconds: o.duration, crossCheck: o.crossCheck, includeExisting: true });
+      const s = termSafeDeep(got);
+      if (o.json) json(got);
       else out(`session ${s.id} tracing ${s.logicalPort}${s.filter ? ` (${s.filter})` : ''} on ${s.chassis}: follow it with ovn-livetrace traces ${s.logicalPort} --follow`);
     });
   session
@@ -108,8 +110,9 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
     .argument('<id>', 'trace id', positiveInt('trace id'))
     .option('--json', 'the cross-check as JSON')
     .action(async (id: number, o: { json?: boolean }) => {
-      const x = await client().post(`/traces/${id}/cross-check`);
-      if (o.json) return json(x);
+      const got = await client().post(`/traces/${id}/cross-check`);
+      if (o.json) return json(got);
+      const x = termSafeDeep(got);
       const live = `${x.verdicts.live.kinds.join(', ')} ${x.verdicts.live.logicalPorts.join(', ')}`.trim();
       const sim = x.verdicts.simulated.dropped ? 'drop' : `output ${x.verdicts.simulated.outputs.join(', ')}`;
       out(`cross-check ${x.id} of trace ${id}: ${x.result === 'match' ? color.green('match') : color.red('diverged')} (live: ${live}; ovn-trace: ${sim})`);
@@ -121,7 +124,7 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const err = (s: string) => process.stderr.write(`ovn-livetrace: ${s}\n`);
+  const err = (s: string) => process.stderr.write(`ovn-livetrace: ${termSafe(s)}\n`);
   try {
     await program().parseAsync(argv, { from: 'user' });
     return 0;

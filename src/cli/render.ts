@@ -16,6 +16,44 @@ export function paint(on: boolean): Paint {
   return { red: c(31), green: c(32), yellow: c(33), blue: c(34), dim: c(2), bold: c(1) };
 }
 
+/**
+ * Characters a terminal acts on instead of showing: C0 and C1 controls (ESC starts CSI/OSC
+ * sequences: a title, a cleared screen, an OSC 8 link, an OSC 52 clipboard write; U+009B is CSI on
+ * its own; CR overwrites the line), DEL, and the bidi controls and line separators that reorder or
+ * break what follows (U+202E would turn a name around). Names, matches and texts here come from
+ * OVN, OVS and ingested events, some of them set by tenants.
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+const UNSAFE_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+const escapeChar = (ch: string) => {
+  const n = ch.charCodeAt(0);
+  return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+};
+
+/**
+ * Text from the API as a terminal may print it: each such character as a visible escape (`\x1b`,
+ * `\u202e`), as ovs-ofctl and kubectl show them. `lines` keeps newlines and tabs (a multi-line text).
+ */
+export function termSafe(s: string, lines = false): string {
+  return s.replace(lines ? UNSAFE_BUT_LINES : UNSAFE, escapeChar);
+}
+
+/** A JSON value from the API with every string in it made safe to print (termSafe). */
+export function termSafeDeep<T>(v: T): T {
+  if (typeof v === 'string') return termSafe(v) as T;
+  if (Array.isArray(v)) return v.map(termSafeDeep) as T;
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, termSafeDeep(x)])) as T;
+  return v;
+}
+
+/**
+ * One JSON line for a terminal: JSON.stringify escapes C0 controls but not DEL, C1 controls or the
+ * bidi controls; those as \u escapes too, so the line stays the same JSON.
+ */
+export function jsonLine(v: unknown): string {
+  return JSON.stringify(v).replace(/[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 const COLOUR: Record<string, keyof Paint> = { incomplete: 'yellow', output: 'green', drop: 'red', controller: 'yellow', tunnel: 'blue', recirculate: 'dim' };
 
 export function flowText(flow: string): string {
@@ -52,14 +90,16 @@ export function oldestFirst<T extends { id: number; arrivedFrom?: { traceId: num
   return groups.reverse().flat();
 }
 
-export function traceLine(t: any, c: Paint): string {
+export function traceLine(trace: any, c: Paint): string {
+  const t = termSafeDeep(trace);
   return `${c.dim(t.createdAt.slice(11, 23))} ${String(t.id).padStart(6)} ${flowText(t.flow).padEnd(44)} ${verdictText(t.verdict, c)}${t.pathId ? c.dim(`  path ${t.pathId}`) : ''}${
     t.arrivedFrom ? c.dim(`  on ${t.chassis}, sent by trace ${t.arrivedFrom.traceId} on ${t.arrivedFrom.chassis}`) : ''
   }`;
 }
 
 /** A path as text: each pass a box, its datapaths and stages inside, recirculations between. */
-export function drawPath(path: any, c: Paint): string {
+export function drawPath(json: any, c: Paint): string {
+  const path = termSafeDeep(json);
   const why = incompleteWhy(path.verdict);
   const out: string[] = [`path ${path.id} on ${path.chassis}: ${verdictText(path.verdict, c)}`, ...(why ? [c.yellow(why)] : []), ''];
   path.passes.forEach((p: any, i: number) => {
@@ -92,7 +132,9 @@ export function drawPath(path: any, c: Paint): string {
   return out.join('\n');
 }
 
-export function drawAudit(what: string, flows: any[], c: Paint): string {
+export function drawAudit(title: string, items: any[], c: Paint): string {
+  const what = termSafe(title);
+  const flows = termSafeDeep(items);
   let dropped = 0;
   let allowed = 0;
   const out = [c.bold(`${what}: ${flows.length} datapath flows`)];
