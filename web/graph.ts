@@ -88,6 +88,10 @@ const CHAR = 7.2;
 const size = (label: string, sub?: string, sub2?: string) => ({ width: Math.max(label.length, sub?.length ?? 0, sub2 ? LIFETIME_CHARS : 0) * CHAR + 18, height: sub2 ? 50 : sub ? 36 : 24 });
 /** The head's third line: `dp flow 311bac1a · live, 12 packets, 02:31:39 - 02:31:41`. */
 export const LIFETIME_CHARS = 64;
+/**
+ * Every label is clipped: its box is sized by its length, and names in it come from OVN, OVS and
+ * ingested events (a 64 KB port name made a box half a million pixels wide). The detail pane shows them whole.
+ */
 const clip = (s: string, n = 44) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
 
 /** Builds the graph of a path (passes with steps) and lays it out. */
@@ -124,7 +128,7 @@ export function buildPicture(path: PathJson): Picture {
       if (key !== segKey) {
         segKey = key;
         seg = `dp:${pass.id}:${k}`;
-        nodes.set(seg, { id: seg, role: 'datapath', pass, parent: pid, label: `${dp} ${lf.pipeline ?? ''}` });
+        nodes.set(seg, { id: seg, role: 'datapath', pass, parent: pid, label: clip(`${dp} ${lf.pipeline ?? ''}`, 52) });
       }
       const sid = `st:${pass.id}:${k++}`;
       const drop = pass.verdict.kinds.includes('drop') && pass.verdict.logicalFlow === lf.uuid;
@@ -148,7 +152,7 @@ export function buildPicture(path: PathJson): Picture {
     const end = lastStage.get(pass.id)!;
     const vid = `v:${pass.id}`;
     if (v.kinds.includes('output')) {
-      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: `output → ${v.logicalPorts.join(', ') || '?'}`, mark: 'output' });
+      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: clip(`output → ${v.logicalPorts.join(', ') || '?'}`, 52), mark: 'output' });
       edges.push({ from: end, to: vid, kind: 'verdict' });
     } else if (v.kinds.includes('drop')) {
       nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: 'drop', sub: v.northbound ? clip(`by ${v.northbound.table} ${short(v.northbound.uuid)}`) : undefined, mark: 'drop' });
@@ -157,7 +161,7 @@ export function buildPicture(path: PathJson): Picture {
       nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: `to ovn-controller: ${clip(v.controller?.reason ?? v.reason ?? '?', 36)}`, mark: 'controller' });
       edges.push({ from: end, to: vid, kind: 'verdict' });
     } else if (v.kinds.includes('tunnel')) {
-      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: `tunnel → ${(v.tunnels ?? []).map((t: any) => t.remoteChassis ?? t.chassis ?? t.remoteIp ?? '?').join(', ')}` });
+      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: clip(`tunnel → ${(v.tunnels ?? []).map((t: any) => t.remoteChassis ?? t.chassis ?? t.remoteIp ?? '?').join(', ')}`, 52) });
       edges.push({ from: end, to: vid, kind: 'verdict' });
     }
   });
@@ -167,7 +171,7 @@ export function buildPicture(path: PathJson): Picture {
     const a = byFlow.get(e.parentDatapathFlowId);
     const b = byFlow.get(e.childDatapathFlowId);
     if (!a || !b) continue;
-    edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'recirc', label: `recirc ${e.recircId}` });
+    edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'recirc', label: clip(`recirc ${e.recircId}`) });
   }
   // Tunnel edges between chassis: the sender's pass to the receiving chassis's first pass, as
   // GET /paths/:id linked them (src/paths/cross-chassis.ts: the path verdict's tunnel hops).
@@ -176,7 +180,7 @@ export function buildPicture(path: PathJson): Picture {
     const a = byTrace.get(t.fromTraceId);
     const b = t.toTraceId === null ? undefined : byTrace.get(t.toTraceId);
     if (!a || !b || !lastStage.has(a.id)) continue;
-    edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'tunnel', label: hopText(t) });
+    edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'tunnel', label: clip(hopText(t), 52) });
   }
   return layoutPicture([...nodes.values()], edges, stages);
 }

@@ -8,9 +8,10 @@ import { CrossCheckPage } from './pages/crosscheck';
 import { PathPage } from './pages/path';
 import { PortPage, PortSearch } from './pages/ports';
 import { TracePage } from './pages/trace';
+import { routeParams } from './parse';
 
 function route(path: string) {
-  const m = (re: RegExp) => re.exec(path)?.slice(1).map(decodeURIComponent);
+  const m = (re: RegExp) => routeParams(re, path);
   let p: string[] | undefined;
   if ((p = m(/^\/ui\/ports\/([^/]+)\/?$/))) return html`<${PortPage} key=${p[0]} name=${p[0]} />`;
   if ((p = m(/^\/ui\/paths\/(\d+)\/?$/))) return html`<${PathPage} key=${p[0]} id=${p[0]} />`;

@@ -59,3 +59,24 @@ export function liveSegments(passes: any[]): Segment[] {
   return segs;
 }
 
+/**
+ * The parameters of a page address matched by `re`, decoded; undefined when it does not match or
+ * a parameter is not valid percent-encoding (`/ui/ports/a%zz`: decodeURIComponent threw, and the
+ * whole page was left blank instead of saying there is no such page).
+ */
+export function routeParams(re: RegExp, path: string): string[] | undefined {
+  try {
+    return re.exec(path)?.slice(1).map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The API addresses an audit page reads. Its table and uuid are the page address's, decoded: each
+ * is encoded again, or `/ui/logical-flows/..%2F..%2Ftrace-sessions%3F` sent the token to another route.
+ */
+export function auditSources(table: string | null, uuid: string): { flows: string; lflow: string | null } {
+  const u = encodeURIComponent(uuid);
+  return { flows: `${table ? `/northbound/${encodeURIComponent(table)}/${u}` : `/logical-flows/${u}`}/datapath-flows?limit=500`, lflow: table ? null : `/logical-flows/${u}` };
+}

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { short, verdictClass, verdictText } from '../describe';
 import { html, link } from '../html';
+import { auditSources } from '../parse';
 
 const W = 640;
 const H = 120;
@@ -42,9 +43,9 @@ export function AuditPage({ table, uuid }: { table: string | null; uuid: string 
   const [lflow, setLflow] = useState<any>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    const base = table ? `/northbound/${encodeURIComponent(table)}/${uuid}/datapath-flows` : `/logical-flows/${uuid}/datapath-flows`;
-    api.get(`${base}?limit=500`).then((p) => setFlows(p.items)).catch((e) => setError(e.message));
-    if (!table) api.get(`/logical-flows/${uuid}`).then(setLflow).catch(() => undefined);
+    const at = auditSources(table, uuid);
+    api.get(at.flows).then((p) => setFlows(p.items)).catch((e) => setError(e.message));
+    if (at.lflow) api.get(at.lflow).then(setLflow).catch(() => undefined);
   }, [table, uuid]);
   if (error) return html`<p class="error" role="alert">${error}</p>`;
   if (!flows) return html`<p>Loading…</p>`;
