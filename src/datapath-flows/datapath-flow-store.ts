@@ -165,10 +165,35 @@ export class DatapathFlowStore {
   }
 
   /** The newest open lifetime of this UFID that this source wrote. */
-  openOf(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string): { id: number; key: string; actions: string } | undefined {
+  openOf(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string): { id: number; key: string; actions: string; firstSeen: string } | undefined {
     return tx
-      .stmt(`SELECT id, key, actions FROM datapath_flow WHERE chassis = ? AND ufid = ? AND source = ${SOURCE_SQL[source]} AND removed_at IS NULL ORDER BY id DESC LIMIT 1`)
-      .get(chassis, ufid) as { id: number; key: string; actions: string } | undefined;
+      .stmt(
+        `SELECT id, key, actions, first_seen AS firstSeen FROM datapath_flow WHERE chassis = ? AND ufid = ? AND source = ${SOURCE_SQL[source]} AND removed_at IS NULL ORDER BY id DESC LIMIT 1`,
+      )
+      .get(chassis, ufid) as { id: number; key: string; actions: string; firstSeen: string } | undefined;
+  }
+
+  /** The lifetime of this UFID that this source wrote that had begun at `time` (the latest begun by then), open or ended. */
+  begunBy(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string, time: string): { id: number; removedAt: string | null } | undefined {
+    return tx
+      .stmt(
+        `SELECT id, removed_at AS removedAt FROM datapath_flow WHERE ufid = ? AND first_seen <= ? AND chassis = ? AND source = ${SOURCE_SQL[source]} ORDER BY first_seen DESC, id DESC LIMIT 1`,
+      )
+      .get(ufid, time, chassis) as { id: number; removedAt: string | null } | undefined;
+  }
+
+  /** The first lifetime of this UFID that this source wrote begun after `time`. */
+  begunAfter(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string, time: string): { id: number; actions: string; firstSeen: string } | undefined {
+    return tx
+      .stmt(
+        `SELECT id, actions, first_seen AS firstSeen FROM datapath_flow WHERE ufid = ? AND first_seen > ? AND chassis = ? AND source = ${SOURCE_SQL[source]} ORDER BY first_seen, id LIMIT 1`,
+      )
+      .get(ufid, time, chassis) as { id: number; actions: string; firstSeen: string } | undefined;
+  }
+
+  /** An event older than the lifetime's first sight of it (ingest, out of order): first_seen never goes forward. */
+  seenEarlier(tx: WriteContext, id: number, time: string): void {
+    tx.stmt('UPDATE datapath_flow SET first_seen = MIN(first_seen, ?) WHERE id = ?').run(time, id);
   }
 
   /** The lifetime (any source) of that UFID in force at `time`: the earliest not removed before it. */

@@ -76,6 +76,19 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
     }
     case 'ukey_created': {
       const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
+      if (open && time < open.firstSeen) {
+        // Late news of an earlier install (events out of order): the open lifetime began later.
+        // The same actions as the lifetime that began next: that one, seen earlier; otherwise an
+        // earlier lifetime of its own, ended when the next began.
+        const next = flows.begunAfter(tx, 'ingest', p.chassis, e.ufid, time)!;
+        if (next.actions === e.actions) {
+          flows.seenEarlier(tx, next.id, time);
+          return next.id;
+        }
+        const earlier = createLifetime(flows, tx, p.chassis, time, e);
+        flows.close(tx, earlier, next.firstSeen, 'actions_changed');
+        return earlier;
+      }
       if (open && open.actions === e.actions) {
         flows.touch(tx, open.id, time, e);
         return open.id;
@@ -85,7 +98,7 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
     }
     case 'ukey_updated': {
       const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
-      if (!open) return null;
+      if (!open || time < open.firstSeen) return earlierLifetime(flows, tx, p.chassis, e.ufid, time, null);
       if (e.actions !== undefined && e.actions !== open.actions) {
         flows.close(tx, open.id, time, 'actions_changed');
         return createLifetime(flows, tx, p.chassis, time, { ...e, key: open.key, actions: e.actions });
@@ -95,15 +108,17 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
     }
     case 'ukey_revalidated': {
       const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
-      if (!open) return null;
-      if (e.result === 'DELETE') flows.close(tx, open.id, time, (e.reason ?? 'revalidator_delete').toLowerCase());
+      const removal = e.result === 'DELETE' ? (e.reason ?? 'revalidator_delete').toLowerCase() : null;
+      if (!open || time < open.firstSeen) return earlierLifetime(flows, tx, p.chassis, e.ufid, time, removal);
+      if (removal) flows.close(tx, open.id, time, removal);
       else flows.touch(tx, open.id, time, {});
       return open.id;
     }
     case 'ukey_removed': {
       const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
-      if (!open) return null;
-      flows.close(tx, open.id, time, (e.reason ?? 'removed').toLowerCase());
+      const removal = (e.reason ?? 'removed').toLowerCase();
+      if (!open || time < open.firstSeen) return earlierLifetime(flows, tx, p.chassis, e.ufid, time, removal);
+      flows.close(tx, open.id, time, removal);
       return open.id;
     }
     case 'translation': {
@@ -119,6 +134,21 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
       });
     }
   }
+}
+
+/**
+ * An event dated before the open lifetime of its UFID began, or when none is open: it is about the
+ * lifetime that had begun by then (events can arrive out of order: a removal sent late must not
+ * end the flow installed after it). A removal inside that lifetime ends it then (it may have been
+ * closed later, when the next install was heard of first); anything else only marks it seen.
+ * Nothing when no lifetime had begun, or it had already ended by then.
+ */
+function earlierLifetime(flows: DatapathFlowStore, tx: WriteContext, chassis: string, ufid: string, time: string, removal: string | null): number | null {
+  const l = flows.begunBy(tx, 'ingest', chassis, ufid, time);
+  if (!l || (l.removedAt !== null && l.removedAt <= time)) return null;
+  if (removal !== null) flows.close(tx, l.id, time, removal);
+  else flows.touch(tx, l.id, time, {});
+  return l.id;
 }
 
 function keyFields(key: string | undefined): { inPort: string | null; recircId: string | null } {

@@ -64,6 +64,37 @@ describe('ingest write', () => {
     expect(['c1', 'c2', 'u1', 'r1', 'r2', 'x1'].map(refOf)).toEqual([first.id, first.id, second.id, second.id, second.id, null]);
   });
 
+  it('events out of order: a late removal or install ends or adds the earlier lifetime, never the one that began after it', async () => {
+    // Real order: install A (1 s), removal (2 s), install B (3 s), removal of B (6 s). Heard: A, B, B's removal, then A's removal late.
+    await send([
+      { type: 'ukey_created', id: 'c1', time: at(1), ufid: UFID, key: KEY, actions: '3' },
+      { type: 'ukey_created', id: 'c2', time: at(3), ufid: UFID, key: KEY, actions: 'drop' },
+    ]);
+    await send([{ type: 'ukey_removed', id: 'x1', time: at(2), ufid: UFID, reason: 'FLOW_IDLE' }]);
+    let [a, b] = lifetimes();
+    expect(a).toMatchObject({ actions: '3', removed_at: at(2), removal_reason: 'flow_idle' });
+    expect(b).toMatchObject({ actions: 'drop', removed_at: null }); // B is still installed
+    expect(refOf('x1')).toBe(a.id);
+    await send([{ type: 'ukey_removed', id: 'x2', time: at(6), ufid: UFID }]);
+    await send([{ type: 'ukey_updated', id: 'u1', time: at(4), ufid: UFID, packets: 9 }]); // late, inside B
+    [a, b] = lifetimes();
+    expect(b).toMatchObject({ removed_at: at(6), removal_reason: 'removed', last_seen: at(4) });
+    expect(lifetimes()).toHaveLength(2);
+  });
+
+  it('events out of order: an install heard after a later one of other actions is an earlier, ended lifetime', async () => {
+    await send([{ type: 'ukey_created', id: 'c2', time: at(3), ufid: UFID, key: KEY, actions: 'drop' }]);
+    await send([{ type: 'ukey_created', id: 'c1', time: at(1), ufid: UFID, key: KEY, actions: '3' }]);
+    await send([{ type: 'ukey_created', id: 'c0', time: at(0), ufid: UFID, key: KEY, actions: '3' }]);
+    const rows = db.prepare('SELECT actions, first_seen, removed_at, removal_reason FROM datapath_flow ORDER BY first_seen').all();
+    expect(rows).toEqual([
+      { actions: '3', first_seen: at(0), removed_at: at(3), removal_reason: 'actions_changed' },
+      { actions: 'drop', first_seen: at(3), removed_at: null, removal_reason: null },
+    ]);
+    // Never a lifetime that ends before it begins.
+    expect(db.prepare('SELECT COUNT(*) AS n FROM datapath_flow WHERE removed_at < first_seen').get()).toEqual({ n: 0 });
+  });
+
   it('stores a resent event once, and an upcall with the in_port and recirc_id of its key', async () => {
     const upcall = { type: 'upcall', id: 'p1', time: at(1), upcallType: 'miss', key: KEY, ufid: UFID };
     expect(await send([upcall])).toEqual({ stored: 1, duplicates: 0 });
