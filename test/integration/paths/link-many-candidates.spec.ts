@@ -14,7 +14,7 @@ import type { StoreWriter } from '../../../src/storage/writer';
 import { CapturedFlow, capturedFlows } from '../../support/captured-multichassis';
 import { oneChassis } from '../../support/cross-chassis';
 import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
-import { tracedPasses } from '../../support/traced-pass';
+import { TracedPass, tracedPasses } from '../../support/traced-pass';
 
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2' };
 const T0 = Date.parse('2026-12-05T03:00:00.000Z');
@@ -47,7 +47,7 @@ describe('a cross-chassis link among many candidates', () => {
   });
 
   /** A traced first pass on `chassis`, alive [from, to] (not removed when `to` is null: last seen at `seen`). */
-  function passes(list: Array<{ chassis: string; l: CapturedFlow; from: number; to: number | null; seen?: number; fromText?: string }>): Promise<number[]> {
+  function passes(list: Array<Omit<TracedPass, 'ufid' | 'seen'> & { seen?: number }>): Promise<number[]> {
     const pass = tracedPasses(db);
     return writer.submit((tx) => list.map((p, i) => pass(tx, { ...p, ufid: `${p.chassis}-${i}-${p.from}`, seen: p.seen ?? p.to ?? p.from })));
   }
