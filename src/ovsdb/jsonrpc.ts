@@ -222,13 +222,21 @@ export class JsonRpcConnection extends EventEmitter<JsonRpcConnectionEvents> {
       return;
     }
     const params = msg.params ?? [];
-    if (id === null) {
-      this.emit('notification', msg.method, params);
-    } else if (msg.method === 'echo') {
-      this.send({ result: params, error: null, id });
-    } else {
-      this.send({ error: 'unknown method', id });
-      this.emit('request', msg.method, params);
+    // A listener that cannot take what the server sent (a malformed update, say) throws here,
+    // inside the socket's 'data' event, where nothing would catch it and the process would die:
+    // the message is bad input, so the connection fails naming it, and the session reconnects.
+    try {
+      if (id === null) {
+        this.emit('notification', msg.method, params);
+      } else if (msg.method === 'echo') {
+        this.send({ result: params, error: null, id });
+      } else {
+        this.send({ error: 'unknown method', id });
+        this.emit('request', msg.method, params);
+      }
+    } catch (err) {
+      const what = id === null ? 'notification' : 'request';
+      this.fail(new ProtocolError({ remote: this.remote }, `cannot handle the "${msg.method}" ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
     }
   }
 

@@ -156,7 +156,6 @@ export class OvsdbSession extends EventEmitter<SessionEvents> {
     this.state = 'up';
     this.upSince = Date.now();
     this.connectCount++;
-    this.backoff.reset(this.remotes.length);
     this.emit('connected', remote.text, conn);
     for (const w of this.waiters.splice(0)) w.resolve(conn);
   }
@@ -165,7 +164,13 @@ export class OvsdbSession extends EventEmitter<SessionEvents> {
     if (this.state === 'closed' || conn !== this.conn) return;
     this.conn = undefined;
     this.emit('disconnected', remote.text, describeReason(reason));
-    this.scheduleRetry({ connected: true, upForMs: Date.now() - this.upSince });
+    const upForMs = Date.now() - this.upSince;
+    // Every remote gets a try without delay again only after a connection that held: giving them
+    // back on each connect let a server that accepts and then drops us (at once, or after each
+    // full dump) be redialled with no delay at all, round and round the list, for good. OVS gives
+    // them back only on a deliberate reconnect (jsonrpc_session_reset_backoff).
+    if (upForMs >= this.backoff.maxMs) this.backoff.reset(this.remotes.length);
+    this.scheduleRetry({ connected: true, upForMs });
   }
 
   private onAttemptFailed(remote: Remote, err: Error, connected: boolean, upForMs = 0): void {

@@ -43,14 +43,26 @@ export function atomValue(a: Atom): Value {
   return a;
 }
 
+/** A value for an error message, cut short: a malformed datum may be megabytes long. */
+export function brief(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 function setElements(d: Datum): Atom[] {
-  if (Array.isArray(d) && d[0] === 'set') return d[1] as Atom[];
+  if (Array.isArray(d) && d[0] === 'set') {
+    if (!Array.isArray(d[1])) throw new TypeError(`${brief(d)} is not a set: expected ["set",[…]]`);
+    return d[1] as Atom[];
+  }
   return [d as Atom];
 }
 
 function mapPairs(d: Datum): Array<[Atom, Atom]> {
-  if (Array.isArray(d) && d[0] === 'map') return d[1] as Array<[Atom, Atom]>;
-  return [];
+  const pairs = Array.isArray(d) && d[0] === 'map' ? d[1] : undefined;
+  if (!Array.isArray(pairs) || !pairs.every((p) => Array.isArray(p) && p.length === 2)) {
+    throw new TypeError(`${brief(d)} is not a map: expected ["map",[[key,value],…]]`);
+  }
+  return pairs as Array<[Atom, Atom]>;
 }
 
 export function decodeDatum(type: ColumnType, d: Datum): CellValue {

@@ -161,27 +161,27 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
           this.replica.beginDump();
         }
       }
-      if (streamed === 'dump') this.replica.applyDumpBatch(table, rows as Record<string, RowUpdate2>, method === 'monitor');
+      if (streamed === 'dump') this.applyOrResync(() => this.replica.applyDumpBatch(table, rows as Record<string, RowUpdate2>, method === 'monitor'));
       else Object.assign((changes[table] ??= {}), rows);
     };
     const result = await client.monitor(db, MONITOR_ID, this.replica.monitorRequests(), { lastTxnId: this.lastTxnId, onRows });
     if (streamed === 'dump') {
       // What was not streamed (a server that does not write "id" first sends it all here).
       for (const [table, rows] of Object.entries(result.updates)) {
-        if (Object.keys(rows).length > 0) this.replica.applyDumpBatch(table, rows, result.method === 'monitor');
+        if (Object.keys(rows).length > 0) this.applyOrResync(() => this.replica.applyDumpBatch(table, rows, result.method === 'monitor'));
       }
       this.replica.endDump();
     }
     for (const [table, rows] of Object.entries(changes)) Object.assign((result.updates[table] ??= {}), rows);
     if (result.method === 'monitor_cond_since' && result.found) {
-      this.replica.applyUpdate2(result.updates);
+      this.applyOrResync(() => this.replica.applyUpdate2(result.updates));
       this.status.resumes++;
       this.lastTxnId = result.lastTxnId;
       this.emit('log', 'info', `${db}: resumed from ${remote.text} after transaction ${result.lastTxnId}`);
     } else {
       if (streamed !== 'dump') {
-        if (result.method === 'monitor') this.replica.replaceAll(result.updates, true);
-        else this.replica.replaceAll(result.updates);
+        if (result.method === 'monitor') this.applyOrResync(() => this.replica.replaceAll(result.updates, true));
+        else this.applyOrResync(() => this.replica.replaceAll(result.updates));
       }
       this.status.fullDumps++;
       this.lastTxnId = result.method === 'monitor_cond_since' ? result.lastTxnId : ZERO_TXN_ID;
@@ -201,9 +201,24 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
   }
 
   private afterApply(fn: () => void): void {
-    fn();
+    this.applyOrResync(fn);
     this.status.updatesApplied++;
     this.status.lastUpdateAt = new Date().toISOString();
+  }
+
+  /**
+   * Applies to the replica. An update that fails halfway (malformed, or a modify of a row the
+   * replica lacks) leaves the replica at no transaction of the server's: resuming from the last
+   * one would apply diffs on top of part of them, so the next sync must be a full copy. The error
+   * goes on to close the connection (JsonRpcConnection, or the failed onConnected hook).
+   */
+  private applyOrResync(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.lastTxnId = ZERO_TXN_ID;
+      throw err;
+    }
   }
 
   /** Reads this member's _Server.Database row and refuses it when it cannot serve us. */

@@ -3,7 +3,7 @@
 // It knows nothing of sockets: the follower feeds it monitor replies and notifications.
 import { EventEmitter } from 'node:events';
 import type { DatabaseSchema, Row as WireRow, RowUpdate, RowUpdate2, TableUpdates, TableUpdates2 } from '../types';
-import { applyDiff, CellValue, columnType, ColumnType, decodeDatum, emptyValue, Value } from './datum';
+import { applyDiff, brief, CellValue, columnType, ColumnType, decodeDatum, emptyValue, Value } from './datum';
 
 export interface TableSpec {
   /** Columns the service uses; those the server's schema lacks are skipped (and reported). */
@@ -65,6 +65,24 @@ function removeFrom<K>(index: Map<K, Set<string>>, key: K, uuid: string): void {
 }
 
 export const uuidPrefix = (uuid: string): string => uuid.slice(0, 8);
+
+/**
+ * An update the replica cannot apply: malformed (a table, row or column not laid out as
+ * RFC 7047 / ovsdb-server(7) say), or inconsistent with what the replica holds (a modify of a row
+ * it never saw). Like the OVS IDL's "inconsistency" (lib/ovsdb-cs.c ovsdb_cs_flag_inconsistency),
+ * the only way out is a fresh full copy: the follower drops its resume point and reconnects.
+ */
+export class ReplicaUpdateError extends Error {
+  constructor(
+    readonly database: string,
+    readonly detail: string,
+  ) {
+    super(`${database}: cannot apply an update: ${detail}`);
+    this.name = 'ReplicaUpdateError';
+  }
+}
+
+const isRecord = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export class Replica extends EventEmitter<ReplicaEvents> {
   private tables = new Map<string, Table>();
@@ -237,31 +255,54 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   }
 
   applyUpdate2(updates: TableUpdates2): void {
+    this.checkTables(updates);
     for (const [name, rows] of Object.entries(updates)) {
       const t = this.tables.get(name);
       if (!t) continue;
+      this.checkRows(name, rows);
       for (const [uuid, u] of Object.entries(rows)) {
-        if (u.initial || u.insert) this.putRow(t, uuid, this.decodeRow(t, (u.initial ?? u.insert)!, undefined));
+        if (!isRecord(u)) throw new ReplicaUpdateError(this.database, `row ${uuid} of table ${name}: the row update is ${brief(u)}, not an object`);
+        const wire = u.initial ?? u.insert ?? u.modify;
+        if (wire !== undefined && !isRecord(wire)) {
+          throw new ReplicaUpdateError(this.database, `row ${uuid} of table ${name}: its columns are ${brief(wire)}, not an object`);
+        }
+        if (u.initial || u.insert) this.putRow(t, uuid, this.decodeRow(t, uuid, (u.initial ?? u.insert)!, undefined));
         else if (u.modify) {
           const old = t.rows.get(uuid);
-          this.putRow(t, uuid, this.decodeRow(t, u.modify, old));
+          // A diff applies to the row it was computed against; without it the result would be a
+          // row of empty columns and diffs taken for values (the OVS IDL: "cannot modify missing row").
+          if (!old) throw new ReplicaUpdateError(this.database, `modify of row ${uuid} of table ${name}, which the replica does not have`);
+          this.putRow(t, uuid, this.decodeRow(t, uuid, u.modify, old));
         } else if ('delete' in u) this.deleteRow(t, uuid);
       }
     }
   }
 
+  private checkTables(updates: unknown): void {
+    if (!isRecord(updates)) throw new ReplicaUpdateError(this.database, `the table updates are ${brief(updates)}, not an object`);
+  }
+
+  private checkRows(table: string, rows: unknown): void {
+    if (!isRecord(rows)) throw new ReplicaUpdateError(this.database, `the updates of table ${table} are ${brief(rows)}, not an object`);
+  }
+
   /** Legacy `monitor` updates: {old, new} with whole new values. */
   applyUpdate(updates: TableUpdates): void {
+    this.checkTables(updates);
     for (const [name, rows] of Object.entries(updates)) {
       const t = this.tables.get(name);
       if (!t) continue;
+      this.checkRows(name, rows);
       for (const [uuid, u] of Object.entries(rows)) {
+        if (!isRecord(u) || (u.new !== undefined && !isRecord(u.new))) {
+          throw new ReplicaUpdateError(this.database, `row ${uuid} of table ${name}: the row update is ${brief(u)}, not {"old":…,"new":{…}}`);
+        }
         if (u.new) {
           const base = t.rows.get(uuid);
           const row: ReplicaRow = base ? { ...base } : this.emptyRow(t, uuid);
           for (const [c, d] of Object.entries(u.new)) {
             const type = t.columns.get(c);
-            if (type) row[c] = decodeDatum(type, d);
+            if (type) row[c] = this.decodeCell(t, uuid, c, () => decodeDatum(type, d));
           }
           this.putRow(t, uuid, row);
         } else this.deleteRow(t, uuid);
@@ -275,15 +316,24 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     return row;
   }
 
-  private decodeRow(t: Table, wire: WireRow, old: ReplicaRow | undefined): ReplicaRow {
+  private decodeRow(t: Table, uuid: string, wire: WireRow, old: ReplicaRow | undefined): ReplicaRow {
     const row: ReplicaRow = old ? { ...old } : this.emptyRow(t, '');
     row._uuid = old?._uuid ?? '';
     for (const [c, d] of Object.entries(wire)) {
       const type = t.columns.get(c);
       if (!type) continue;
-      row[c] = old ? applyDiff(type, old[c], d) : decodeDatum(type, d);
+      row[c] = this.decodeCell(t, uuid, c, () => (old ? applyDiff(type, old[c], d) : decodeDatum(type, d)));
     }
     return row;
+  }
+
+  /** Decodes one cell; a datum that is not what its column's type says is named, not a TypeError. */
+  private decodeCell(t: Table, uuid: string, column: string, decode: () => CellValue): CellValue {
+    try {
+      return decode();
+    } catch (err) {
+      throw new ReplicaUpdateError(this.database, `row ${uuid} of table ${t.name}, column ${column}: ${(err as Error).message}`);
+    }
   }
 
   private putRow(t: Table, uuid: string, row: ReplicaRow): void {

@@ -1,0 +1,193 @@
+import { ProtocolError } from '../../../src/ovsdb/errors';
+import { JsonRpcConnection } from '../../../src/ovsdb/jsonrpc';
+import { connectRemote, parseRemote } from '../../../src/ovsdb/remote';
+import { ReplicaFollower } from '../../../src/ovsdb/replica/follower';
+import { Replica, ReplicaUpdateError } from '../../../src/ovsdb/replica/replica';
+import { OvsdbSession } from '../../../src/ovsdb/session';
+import type { DatabaseSchema } from '../../../src/ovsdb/types';
+import { FakeJsonRpcServer, Message } from '../../support/fake-jsonrpc-server';
+import { waitFor } from '../../support/wait';
+
+// Updates a replica cannot apply, and servers that drop us right after we connect. Each of these
+// used to crash the process (a TypeError thrown from the socket's 'data' event), corrupt the
+// replica (a row made up from a diff), or redial without any delay.
+const schema: DatabaseSchema = {
+  name: 'OVN_Southbound',
+  version: '20.27.0',
+  tables: {
+    Chassis: {
+      columns: {
+        name: { type: 'string' },
+        hostname: { type: 'string' },
+        other_config: { type: { key: 'string', value: 'string', min: 0, max: 'unlimited' } },
+      },
+    },
+  },
+};
+const ZERO = '00000000-0000-0000-0000-000000000000';
+const TXN = '11111111-1111-4111-8111-111111111111';
+const U1 = '00000000-0000-4000-8000-000000000001';
+const U9 = '00000000-0000-4000-8000-000000000009';
+const spec = { Chassis: { columns: ['name', 'hostname', 'other_config'] } };
+
+function replica(): Replica {
+  const r = new Replica('OVN_Southbound', spec);
+  r.configure(schema);
+  r.applyUpdate2({ Chassis: { [U1]: { insert: { name: 'hv1', hostname: 'h1', other_config: ['map', [['k', 'v']]] } } } });
+  return r;
+}
+
+describe('Replica: updates it cannot apply are named, never made up', () => {
+  it('refuses a modify of a row it never saw instead of inventing a row of empty columns (OVS IDL: "cannot modify missing row")', () => {
+    const r = replica();
+    expect(() => r.applyUpdate2({ Chassis: { [U9]: { modify: { hostname: 'h9' } } } })).toThrow(ReplicaUpdateError);
+    expect(() => r.applyUpdate2({ Chassis: { [U9]: { modify: { hostname: 'h9' } } } })).toThrow(
+      `OVN_Southbound: cannot apply an update: modify of row ${U9} of table Chassis, which the replica does not have`,
+    );
+    expect(r.get('Chassis', U9)).toBeUndefined();
+    expect(r.count('Chassis')).toBe(1);
+  });
+
+  it.each([
+    [{ Chassis: null }, 'the updates of table Chassis are null, not an object'],
+    [{ Chassis: { [U1]: null } }, `row ${U1} of table Chassis: the row update is null, not an object`],
+    [{ Chassis: { [U1]: { modify: 'x' } } }, `row ${U1} of table Chassis: its columns are "x", not an object`],
+    [{ Chassis: { [U1]: { modify: { other_config: ['map', 5] } } } }, `row ${U1} of table Chassis, column other_config: ["map",5] is not a map`],
+    [{ Chassis: { [U1]: { modify: { other_config: 'k' } } } }, `row ${U1} of table Chassis, column other_config: "k" is not a map`],
+    [{ Chassis: { [U9]: { insert: { other_config: ['map', [['k']]] } } } }, `row ${U9} of table Chassis, column other_config: ["map",[["k"]]] is not a map`],
+  ])('names what is wrong in %j', (updates, message) => {
+    const r = replica();
+    expect(() => r.applyUpdate2(updates as never)).toThrow(message);
+  });
+
+  it('still takes ["map", []] and an empty set for an empty column', () => {
+    const r = replica();
+    r.applyUpdate2({ Chassis: { [U1]: { modify: { other_config: ['map', [['k', 'v']]] } } } });
+    expect(r.get('Chassis', U1)!.other_config).toEqual({});
+    r.applyUpdate2({ Chassis: { [U9]: { insert: { name: 'hv9', other_config: ['map', []] } } } });
+    expect(r.get('Chassis', U9)!.other_config).toEqual({});
+  });
+});
+
+describe('ReplicaFollower fed an update it cannot apply', () => {
+  let server: FakeJsonRpcServer;
+  let follower: ReplicaFollower | undefined;
+  afterEach(async () => {
+    follower?.close();
+    await server.stop();
+  });
+
+  it.each([
+    ['a malformed update', { Chassis: { [U1]: null } }, `row ${U1} of table Chassis: the row update is null, not an object`],
+    ['a modify of a row never sent', { Chassis: { [U9]: { modify: { hostname: 'h9' } } } }, `modify of row ${U9} of table Chassis, which the replica does not have`],
+  ])('%s: drops the connection naming it (no crash), and resyncs with a full copy, not a resume', async (_what, bad, message) => {
+    const monitors: Message[] = [];
+    server = await FakeJsonRpcServer.start((msg, conn) => {
+      if (msg.method === 'get_schema') return conn.reply(msg.id, schema), true;
+      if (msg.method === 'transact') return conn.replyError(msg.id, 'unknown database'), true; // no _Server: standalone
+      if (msg.method !== 'monitor_cond_since') return false;
+      monitors.push(msg);
+      const name = monitors.length === 1 ? 'hv1' : 'hv1-again';
+      conn.reply(msg.id, [false, TXN, { Chassis: { [U1]: { initial: { name, hostname: 'h1' } } } }]);
+      if (monitors.length === 1) {
+        // A good update first (it moves the resume point), then one the replica cannot apply.
+        conn.send({ method: 'update3', params: ['livetrace', TXN.replace('1111-4111', '2222-4222'), { Chassis: { [U1]: { modify: { hostname: 'h2' } } } }], id: null });
+        conn.send({ method: 'update3', params: ['livetrace', TXN.replace('1111-4111', '3333-4333'), bad], id: null });
+      }
+      return true;
+    });
+    follower = new ReplicaFollower(new Replica('OVN_Southbound', spec), { remotes: server.remote, backoffMinMs: 20, backoffMaxMs: 50 });
+    const unsynced: string[] = [];
+    follower.on('unsynced', (why) => unsynced.push(why));
+    follower.start();
+    await waitFor('the resync', () => monitors.length === 2 && follower!.getStatus().synced);
+    expect(unsynced[0]).toBe(`${server.remote}: protocol error: cannot handle the "update3" notification: OVN_Southbound: cannot apply an update: ${message}`);
+    // The replica may hold part of the bad update: the second monitor asks for everything.
+    expect((monitors[1].params as unknown[])[3]).toBe(ZERO);
+    expect([...follower.replica.rows('Chassis')].map((r) => [r._uuid, r.name, r.hostname])).toEqual([[U1, 'hv1-again', 'h1']]);
+  });
+});
+
+describe('JsonRpcConnection: a notification its listener cannot take', () => {
+  it('closes the connection with a protocol error naming the method instead of throwing out of the socket', async () => {
+    const server = await FakeJsonRpcServer.start();
+    try {
+      const conn = new JsonRpcConnection(await connectRemote(parseRemote(server.remote)), { remote: server.remote });
+      conn.on('notification', () => {
+        throw new Error('boom');
+      });
+      const closed = new Promise((resolve) => conn.once('close', resolve));
+      const sc = (await waitFor('connection', () => server.connections[0]))!;
+      sc.send({ method: 'update2', params: ['m', {}], id: null });
+      const reason = await closed;
+      expect(reason).toBeInstanceOf(ProtocolError);
+      expect((reason as ProtocolError).detail).toBe('protocol error: cannot handle the "update2" notification: boom');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('OvsdbSession against servers that drop us right after we connect', () => {
+  const servers: FakeJsonRpcServer[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await s.stop();
+  });
+
+  it('backs off between reconnects with two remotes, instead of redialling both without delay', async () => {
+    for (let i = 0; i < 2; i++) {
+      servers.push(
+        await FakeJsonRpcServer.start((msg, conn) => {
+          if (msg.method !== 'list_dbs') return false;
+          conn.reply(msg.id, ['OVN_Southbound']);
+          setTimeout(() => conn.destroy(), 5); // up, then gone: a flapping member, a proxy without backend
+          return true;
+        }),
+      );
+    }
+    const session = new OvsdbSession({
+      remotes: servers.map((s) => s.remote),
+      backoffMinMs: 100,
+      backoffMaxMs: 400,
+      onConnected: async (conn) => void (await conn.request('list_dbs', [])),
+    });
+    const delays: number[] = [];
+    session.on('backoff', (d) => delays.push(d));
+    session.start();
+    await new Promise((r) => setTimeout(r, 1000));
+    session.close();
+    // One free try to reach the second remote, then 100, 200, 400, 400 ms: about 6 connections in
+    // a second (it was hundreds, every delay 0).
+    expect(delays.slice(0, 4)).toEqual([0, 100, 200, 400]);
+    expect(session.connectCount).toBeLessThanOrEqual(7);
+  });
+
+  it('after a connection that held, tries the other remote at once', async () => {
+    let drop: (() => void) | undefined;
+    for (let i = 0; i < 2; i++) {
+      servers.push(
+        await FakeJsonRpcServer.start((msg, conn) => {
+          if (msg.method !== 'list_dbs') return false;
+          conn.reply(msg.id, ['OVN_Southbound']);
+          drop = () => conn.destroy();
+          return true;
+        }),
+      );
+    }
+    const session = new OvsdbSession({
+      remotes: servers.map((s) => s.remote),
+      backoffMinMs: 100,
+      backoffMaxMs: 200,
+      onConnected: async (conn) => void (await conn.request('list_dbs', [])),
+    });
+    const delays: number[] = [];
+    session.on('backoff', (d) => delays.push(d));
+    session.start();
+    await waitFor('up', () => session.isUp);
+    await new Promise((r) => setTimeout(r, 250)); // up longer than the largest backoff
+    drop!();
+    await waitFor('up again', () => session.connectCount === 2);
+    session.close();
+    expect(delays).toEqual([0]);
+  });
+});
