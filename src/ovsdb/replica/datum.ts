@@ -65,6 +65,15 @@ function mapPairs(d: Datum): Array<[Atom, Atom]> {
   return pairs as Array<[Atom, Atom]>;
 }
 
+/**
+ * Sets a map key. `obj[key] = v` would not store the key "__proto__" (it sets the object's
+ * prototype, or nothing for a string): a real ovsdb-server holds `external_ids:__proto__=x` fine.
+ */
+function setKey(obj: Record<string, Value>, key: string, value: Value): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
+
 export function decodeDatum(type: ColumnType, d: Datum): CellValue {
   switch (type.kind) {
     case 'scalar':
@@ -73,7 +82,7 @@ export function decodeDatum(type: ColumnType, d: Datum): CellValue {
       return setElements(d).map(atomValue);
     case 'map': {
       const out: Record<string, Value> = {};
-      for (const [k, v] of mapPairs(d)) out[String(atomValue(k))] = atomValue(v);
+      for (const [k, v] of mapPairs(d)) setKey(out, String(atomValue(k)), atomValue(v));
       return out;
     }
   }
@@ -104,8 +113,8 @@ export function applyDiff(type: ColumnType, old: CellValue | undefined, diff: Da
     const key = String(atomValue(k));
     const value = atomValue(v);
     // Present with the same value: removed; present with another value: updated; absent: added.
-    if (key in result && result[key] === value) delete result[key];
-    else result[key] = value;
+    if (Object.hasOwn(result, key) && result[key] === value) delete result[key];
+    else setKey(result, key, value);
   }
   return result;
 }

@@ -60,6 +60,19 @@ describe('Replica: updates it cannot apply are named, never made up', () => {
     expect(() => r.applyUpdate2(updates as never)).toThrow(message);
   });
 
+  it('keeps a map key named "__proto__" (ovs-vsctl set interface p1 external_ids:__proto__=x is stored by a real server)', () => {
+    const r = replica();
+    r.applyUpdate2({ Chassis: { [U9]: { insert: { name: 'hv9', other_config: ['map', [['__proto__', 'x'], ['constructor', 'y']]] } } } });
+    expect(Object.entries(r.get('Chassis', U9)!.other_config)).toEqual([['__proto__', 'x'], ['constructor', 'y']]);
+    r.applyUpdate2({ Chassis: { [U9]: { modify: { other_config: ['map', [['__proto__', 'z']]] } } } });
+    expect(Object.entries(r.get('Chassis', U9)!.other_config)).toEqual([['__proto__', 'z'], ['constructor', 'y']]);
+    r.applyUpdate2({ Chassis: { [U9]: { modify: { other_config: ['map', [['__proto__', 'z'], ['constructor', 'y']]] } } } });
+    expect(Object.entries(r.get('Chassis', U9)!.other_config)).toEqual([]);
+    // "constructor" and "toString" are inherited by every object: a new key, not a removal.
+    r.applyUpdate2({ Chassis: { [U9]: { modify: { other_config: ['map', [['toString', 'a']]] } } } });
+    expect(Object.entries(r.get('Chassis', U9)!.other_config)).toEqual([['toString', 'a']]);
+  });
+
   it('still takes ["map", []] and an empty set for an empty column', () => {
     const r = replica();
     r.applyUpdate2({ Chassis: { [U1]: { modify: { other_config: ['map', [['k', 'v']]] } } } });
