@@ -196,7 +196,11 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   private write(tx: WriteContext, item: WriteItem, chassis: string): void {
     if (item.kind === 'flow') {
       const f = item.flow;
-      if (this.flows.openOf(tx, 'vlog', chassis, f.ufid)) return;
+      // A UFID installed again (after a deletion the userspace datapath does not log) or modified
+      // (flow_mod) with other actions is a new lifetime: a stored pass keeps its key and actions.
+      const open = this.flows.openOf(tx, 'vlog', chassis, f.ufid);
+      if (open && open.actions === f.actions) return;
+      if (open) this.flows.close(tx, open.id, item.time, 'actions_changed');
       this.flows.create(tx, {
         chassis,
         ufid: f.ufid,
