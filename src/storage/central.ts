@@ -3,22 +3,31 @@
 // writes is built (StorageModule resolves CENTRAL first), so no row is written outside the slot.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
+import { Pool } from 'pg';
+import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { LivetraceConfig } from '../config/config.schema';
 import { sqliteHandle } from './data-source.options';
-import { isPostgresUrl, openPostgres, poolOf, redactUrl } from './postgres';
-import { enterSlot, installTriggers, ShippedTable, shippedTables, writerSlot } from './spool';
+import { isPostgresUrl, openPostgres, pgPoolOptions, poolOf, redactUrl } from './postgres';
+import { enterSlot, installTriggers, knownSlot, ShippedTable, shippedTables, writerSlot } from './spool';
 import { restoreApiIndexes, shedApiIndexes } from './spool-indexes';
 
 export const CENTRAL = Symbol('CENTRAL');
+const log = new Logger('Storage');
 
 export interface Central {
   url: string;
-  dataSource: DataSource;
   pool: Pool;
   slot: number;
   tables: ShippedTable[];
+  /**
+   * Set when the process started while PostgreSQL was away (an agent whose spool knows its slot):
+   * resolves once PostgreSQL answered and its schema was brought up to date, rejects before.
+   * The shipper awaits it; nothing is shipped into a schema older than the spool's.
+   */
+  ready?: () => Promise<void>;
+  /** Ends the connections. */
+  close(): Promise<void>;
 }
 
 /** The SQLite file TypeORM opens: the store itself, or with PostgreSQL this process's spool. */
@@ -34,18 +43,61 @@ export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Prom
     return null;
   }
   const url = cfg.LIVETRACE_DB.trim();
-  const dataSource = await openPostgres(url, cfg.LIVETRACE_PG_POOL);
-  const pool = poolOf(dataSource);
+  let opened: { pool: Pool; close(): Promise<void>; ready?: () => Promise<void> };
+  try {
+    const dataSource = await openPostgres(url, cfg.LIVETRACE_PG_POOL);
+    opened = { pool: poolOf(dataSource), close: () => dataSource.destroy() };
+  } catch (err) {
+    const slot = knownSlot(db);
+    // An agent restarted while PostgreSQL is away (a reboot, an upgrade during an outage) traces
+    // into its spool as one that lost it: its slot is in the spool, nothing else needs PostgreSQL.
+    // An api instance reads PostgreSQL, and a new spool must claim a slot there: both fail.
+    if (cfg.LIVETRACE_ROLE !== 'agent' || slot === undefined || !unreachable(err)) throw err;
+    log.warn(`${(err as Error).message}: tracing into the spool under writer slot ${slot}; shipped once PostgreSQL answers and its schema is up to date`);
+    opened = deferred(url, cfg.LIVETRACE_PG_POOL);
+  }
   const writer = `${cfg.LIVETRACE_ROLE}@${hostname()}:${cfg.LIVETRACE_CHASSIS || '-'}#${randomUUID().slice(0, 8)}`;
   try {
-    const slot = await writerSlot(db, pool, writer);
+    const slot = await writerSlot(db, opened.pool, writer);
     const tables = shippedTables(db);
     enterSlot(db, tables, slot);
     installTriggers(db, tables, slot);
     shedApiIndexes(db);
-    return { url: redactUrl(url), dataSource, pool, slot, tables };
+    return { url: redactUrl(url), slot, tables, ...opened };
   } catch (err) {
-    await dataSource.destroy().catch(() => undefined);
+    await opened.close().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * A pool that connects when asked (pg's own: the shipper's and /health's attempts fail while
+ * PostgreSQL is away, as for an agent that lost it), and `ready`: the migrations, run once
+ * PostgreSQL answers (openPostgres on a connection of its own, then closed), before anything ships.
+ */
+function deferred(url: string, poolSize: number): { pool: Pool; close(): Promise<void>; ready: () => Promise<void> } {
+  const pool = new Pool(pgPoolOptions(url, poolSize));
+  // An idle client's server going away is an 'error' on the pool: heard, not an uncaught exception.
+  pool.on('error', () => undefined);
+  let done = false;
+  let running: Promise<void> | undefined;
+  const ready = (): Promise<void> => {
+    if (done) return Promise.resolve();
+    // Two connections: openPostgres holds one for its advisory lock while the migrations take another.
+    running ??= openPostgres(url, 2)
+      .then((ds) => ds.destroy())
+      .then(() => {
+        done = true;
+        log.log(`PostgreSQL ${redactUrl(url)} answers and its schema is up to date`);
+      })
+      .finally(() => (running = undefined));
+    return running;
+  };
+  return { pool, ready, close: () => pool.end() };
+}
+
+/** Connection refused, reset, timed out, no route, no such host: PostgreSQL away, not a wrong schema or password. */
+function unreachable(err: unknown): boolean {
+  const m = (err as Error)?.message ?? '';
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ENOENT|timeout|terminated unexpectedly|the database system is (starting up|shutting down|in recovery mode)/i.test(m);
 }

@@ -24,6 +24,11 @@ export interface ShipperOptions {
   idleMs: number;
   /** A connection silent this long with a statement of ours on it is given up (default SILENT_MS). */
   silentMs?: number;
+  /**
+   * Awaited before each batch and session pull: PostgreSQL's schema brought up to date once it
+   * answers, for a process that started while it was away (central.ts). Rejects while it is away.
+   */
+  ready?: () => Promise<void>;
 }
 
 export interface ShipperState {
@@ -206,6 +211,7 @@ export class Shipper {
 
   /** One batch: returns how many changes it shipped (rows of ranges included). */
   async shipSome(): Promise<number> {
+    if (this.opts.ready) await this.opts.ready();
     const entries = this.statements.get('SELECT seq, tbl, pk, ver FROM ship_log ORDER BY seq LIMIT ?').all(this.opts.batch) as Array<{ seq: number; tbl: string; pk: string; ver: number }>;
     // A range claimed and not yet shipped (a failed batch, a restart) goes first; else claim one.
     if (!this.marked.some((t) => this.pending(t)) && this.marked.some((t) => this.top(t) > this.marks.get(t.name)!.claim)) await this.claimNext();
@@ -368,6 +374,7 @@ export class Shipper {
   async pullSessions(): Promise<void> {
     const t = this.tables.get('trace_session');
     if (!t) return;
+    if (this.opts.ready) await this.opts.ready();
     const localActive = (this.statements.get(`SELECT id FROM trace_session WHERE state = 'active'`).all() as Array<{ id: number }>).map((r) => r.id);
     const { rows } = await this.query(`SELECT * FROM trace_session WHERE state = 'active' OR id = ANY($1::bigint[])`, [localActive]);
     this.pulledAt = Date.now();

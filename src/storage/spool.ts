@@ -181,10 +181,17 @@ export function dropTriggers(db: Database): void {
     db.exec(`DROP TRIGGER IF EXISTS ${q(r.name)}`);
 }
 
+/** The slot this spool remembers writing under, if it has one. */
+export function knownSlot(db: Database): number | undefined {
+  if (!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get()) return undefined;
+  const known = db.prepare(`SELECT value FROM meta WHERE key = ?`).get(SLOT_KEY) as { value: string } | undefined;
+  return known ? Number(known.value) : undefined;
+}
+
 /** The slot this spool writes under: remembered, or claimed now in PostgreSQL. */
 export async function writerSlot(db: Database, pool: Pool, writer: string): Promise<number> {
-  const known = db.prepare(`SELECT value FROM meta WHERE key = ?`).get(SLOT_KEY) as { value: string } | undefined;
-  if (known) return Number(known.value);
+  const known = knownSlot(db);
+  if (known !== undefined) return known;
   const client = await pool.connect();
   let slot: number;
   try {

@@ -61,6 +61,7 @@ export class StoreService implements BeforeApplicationShutdown, OnApplicationShu
       batch: cfg?.LIVETRACE_SHIP_BATCH ?? 5000,
       maxBacklog: cfg?.LIVETRACE_SPOOL_MAX_CHANGES ?? 2_000_000,
       idleMs: 100,
+      ready: central.ready,
     }, central.slot);
     this.shipper.start();
   }
@@ -78,7 +79,7 @@ export class StoreService implements BeforeApplicationShutdown, OnApplicationShu
     await this.writer.close();
     this.reader?.close();
     this.shipperReader?.close();
-    await this.central?.dataSource.destroy().catch(() => undefined);
+    await this.central?.close().catch(() => undefined);
   }
 }
 
