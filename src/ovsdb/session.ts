@@ -84,6 +84,15 @@ export class OvsdbSession extends EventEmitter<SessionEvents> {
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
+  /**
+   * Gives every remote a try without delay again, before a deliberate reconnect (the member we are
+   * on is no longer suitable): OVS jsonrpc_session_reset_backoff, one more try for the connection
+   * still up, which its own close consumes.
+   */
+  resetBackoff(): void {
+    this.backoff.reset(this.remotes.length + (this.state === 'up' ? 1 : 0));
+  }
+
   /** Stops reconnecting and closes the connection; leaves no timer behind. */
   close(): void {
     if (this.state === 'closed') return;

@@ -139,7 +139,10 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
     client.on('update2', (id, updates) => id === MONITOR_ID && run(() => this.apply(updates)));
     client.on('update3', (id, txn, updates) => id === MONITOR_ID && run(() => this.apply(updates, txn)));
     client.on('update', (id, updates) => id === MONITOR_ID && run(() => this.afterApply(() => this.replica.applyUpdate(updates))));
+    // The _Server monitor is a monitor_cond_since one when the server has it (every ovsdb-server
+    // since 2.12): its changes then come as update3, never update2.
     client.on('update2', (id, updates) => id === SERVER_MONITOR_ID && this.onServerUpdate(conn, remote, updates));
+    client.on('update3', (id, _txn, updates) => id === SERVER_MONITOR_ID && this.onServerUpdate(conn, remote, updates));
 
     // The reply's rows arrive in batches while the rest of it is still coming. A full dump
     // ("initial" rows, or legacy monitor) goes into the replica batch by batch; until it ends the
@@ -271,7 +274,9 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
         }
       } catch (err) {
         this.emit('log', 'warn', (err as Error).message);
-        conn.close();
+        // A deliberate move to another member, not a failure: no backoff (OVS ovsdb_cs_force_reconnect).
+        this.session.resetBackoff();
+        conn.close((err as StaleServerError).detail);
       }
     }
   }

@@ -204,3 +204,46 @@ describe('OvsdbSession against servers that drop us right after we connect', () 
     expect(delays).toEqual([0]);
   });
 });
+
+describe('ReplicaFollower on a clustered member that stops being the leader (leader-only)', () => {
+  let server: FakeJsonRpcServer;
+  let follower: ReplicaFollower | undefined;
+  afterEach(async () => {
+    follower?.close();
+    await server.stop();
+  });
+
+  // Seen on a real three-member cluster (SIGSTOP the leader until another is elected, SIGCONT):
+  // the _Server monitor is a monitor_cond_since one, so the step-down arrives as update3, which
+  // the follower ignored: it stayed synced on a follower for good.
+  it('hears the _Server change that comes as update3 and moves on at once', async () => {
+    const S = '00000000-0000-4000-8000-00000000000f';
+    const serverMonitors: Message[] = [];
+    const monitors: Message[] = [];
+    server = await FakeJsonRpcServer.start((msg, conn) => {
+      if (msg.method === 'get_schema') return conn.reply(msg.id, schema), true;
+      if (msg.method === 'transact') return conn.reply(msg.id, [{ rows: [{ model: 'clustered', connected: true, leader: true, index: 7 }] }]), true;
+      if (msg.method !== 'monitor_cond_since') return false;
+      const [db] = msg.params as string[];
+      if (db === '_Server') {
+        serverMonitors.push(msg);
+        conn.reply(msg.id, [false, ZERO, { Database: { [S]: { initial: { name: 'OVN_Southbound', model: 'clustered', connected: true, leader: true, index: 7 } } } }]);
+        return true;
+      }
+      monitors.push(msg);
+      conn.reply(msg.id, [false, TXN, { Chassis: { [U1]: { initial: { name: 'hv1' } } } }]);
+      if (monitors.length === 1) {
+        setTimeout(() => conn.send({ method: 'update3', params: ['livetrace-server', ZERO, { Database: { [S]: { modify: { leader: false, index: 8 } } } }], id: null }), 20);
+      }
+      return true;
+    });
+    follower = new ReplicaFollower(new Replica('OVN_Southbound', spec), { remotes: server.remote, leaderOnly: true, backoffMinMs: 1000, backoffMaxMs: 8000 });
+    const unsynced: string[] = [];
+    follower.on('unsynced', (why) => unsynced.push(why));
+    follower.start();
+    // Back within the backoff's minimum: a deliberate move is not a failure to back off from.
+    await waitFor('the move', () => monitors.length === 2 && follower!.getStatus().synced, 900);
+    expect(unsynced).toEqual([`${server.remote}: member is no longer the leader`]);
+    expect(serverMonitors).toHaveLength(2);
+  });
+});
