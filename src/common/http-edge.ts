@@ -76,9 +76,13 @@ export function httpEdge(config: LivetraceConfig) {
     const origin = req.headers.origin?.toLowerCase();
     // A page on another site cannot read what it fetches here (no CORS grant), but its request
     // still runs: without this, one page's 32 no-cors fetches held every trace stream open and the
-    // operator's own page got 503. A navigation (a link to /ui/… or /traces/7) still comes in.
-    if (req.headers['sec-fetch-site'] === 'cross-site' && req.headers['sec-fetch-mode'] !== 'navigate' && !(origin !== undefined && origins.has(origin))) {
-      return sendError(res, 403, `${req.method} from a page on another site refused (Sec-Fetch-Site: cross-site; Origin ${JSON.stringify((origin ?? 'not sent').slice(0, 100))}): only a navigation or an origin in LIVETRACE_CORS_ORIGINS`, 'origin');
+    // operator's own page got 503. A top-level navigation (a link to /ui/… or /traces/7) still
+    // comes in; a frame is a navigation too (Sec-Fetch-Dest: iframe) and is refused like a fetch.
+    // "same-site" is another origin as well: browsers ignore the port, so any app on localhost:other.
+    const site = req.headers['sec-fetch-site'];
+    const topLevel = req.headers['sec-fetch-mode'] === 'navigate' && (req.headers['sec-fetch-dest'] ?? 'document') === 'document';
+    if ((site === 'cross-site' || site === 'same-site') && !topLevel && !(origin !== undefined && origins.has(origin))) {
+      return sendError(res, 403, `${req.method} from a page of another origin refused (Sec-Fetch-Site: ${site}; Sec-Fetch-Dest: ${JSON.stringify(String(req.headers['sec-fetch-dest'] ?? 'not sent').slice(0, 40))}; Origin ${JSON.stringify((origin ?? 'not sent').slice(0, 100))}): only a top-level navigation or an origin in LIVETRACE_CORS_ORIGINS`, 'origin');
     }
     if (!STATE_CHANGING.has(req.method)) return next();
     const sameOrigin = origin !== undefined && (origin === `http://${req.headers.host}` || origin === `https://${req.headers.host}`);

@@ -102,7 +102,7 @@ describe('a page on another site (Fetch Metadata as browsers send it)', () => {
       for (const a of answers) {
         expect(a.status).toBe(403);
         expect(a.body).toMatchObject({ field: 'origin' });
-        expect(a.body?.message).toMatch(/^GET from a page on another site refused \(Sec-Fetch-Site: cross-site; Origin "not sent"\)/);
+        expect(a.body?.message).toMatch(/^GET from a page of another origin refused \(Sec-Fetch-Site: cross-site; Sec-Fetch-Dest: "empty"; Origin "not sent"\)/);
       }
       const own = new AbortController();
       const r = await fetch(`${base}/traces/stream`, { headers: { 'Sec-Fetch-Site': 'same-origin', 'Sec-Fetch-Mode': 'cors' }, signal: own.signal });
@@ -118,6 +118,12 @@ describe('a page on another site (Fetch Metadata as browsers send it)', () => {
     // (fetch sets Sec-Fetch-Mode itself: supertest sends the headers as given)
     await request(app.getHttpServer()).get('/traces/7?format=text').set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'document' }).expect(404);
     await request(app.getHttpServer()).get('/traces/7?format=text').set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Dest': 'image' }).expect(403);
+    // A frame is a navigation too: 32 hidden iframes of /traces/stream would hold every stream (review).
+    const framed = await request(app.getHttpServer()).get('/traces/stream').set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'iframe' }).expect(403);
+    expect(framed.body.message).toMatch(/^GET from a page of another origin refused \(Sec-Fetch-Site: cross-site; Sec-Fetch-Dest: "iframe"; Origin "not sent"\)/);
+    // Another port of the same host is "same-site" (browsers ignore the port): refused alike.
+    await request(app.getHttpServer()).get('/traces/stream').set({ 'Sec-Fetch-Site': 'same-site', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Dest': 'empty' }).expect(403);
+    await request(app.getHttpServer()).get('/traces/7?format=text').set({ 'Sec-Fetch-Site': 'same-site', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'document' }).expect(404);
     const dash = await fetch(`${base}/traces`, { headers: { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'cors', Origin: DASHBOARD } });
     expect(dash.status).toBe(200);
     expect(dash.headers.get('access-control-allow-origin')).toBe(DASHBOARD);
