@@ -81,6 +81,7 @@ function deferred(url: string, poolSize: number): { pool: Pool; close(): Promise
   pool.on('error', () => undefined);
   let done = false;
   let running: Promise<void> | undefined;
+  let said = '';
   const ready = (): Promise<void> => {
     if (done) return Promise.resolve();
     // Two connections: openPostgres holds one for its advisory lock while the migrations take another.
@@ -89,6 +90,13 @@ function deferred(url: string, poolSize: number): { pool: Pool; close(): Promise
       .then(() => {
         done = true;
         log.log(`PostgreSQL ${redactUrl(url)} answers and its schema is up to date`);
+      })
+      .catch((err: Error) => {
+        // Away: the shipper says so. Answering but its schema not brought up to date (a failed
+        // migration) is not something a retry mends: said once, loudly; /health has it too.
+        if (!unreachable(err) && err.message !== said) log.error(`PostgreSQL answers but its schema could not be brought up to date; nothing ships until it is: ${err.message}`);
+        said = err.message;
+        throw err;
       })
       .finally(() => (running = undefined));
     return running;
@@ -99,5 +107,5 @@ function deferred(url: string, poolSize: number): { pool: Pool; close(): Promise
 /** Connection refused, reset, timed out, no route, no such host: PostgreSQL away, not a wrong schema or password. */
 function unreachable(err: unknown): boolean {
   const m = (err as Error)?.message ?? '';
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ENOENT|timeout|terminated unexpectedly|the database system is (starting up|shutting down|in recovery mode)/i.test(m);
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ENOENT|timeout exceeded when trying to connect|connection timeout|terminated unexpectedly|the database system is (starting up|shutting down|in recovery mode)/i.test(m);
 }

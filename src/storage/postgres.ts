@@ -90,14 +90,21 @@ export async function openPostgres(url: string, poolSize?: number): Promise<Data
   }
   // Several processes may start at once against one new database: one runs the migrations, the
   // others wait on the lock (a session lock: held on one connection of the pool).
-  const qr = ds.createQueryRunner();
-  await qr.connect();
   try {
-    await qr.query('SELECT pg_advisory_lock(7946710)');
-    await ds.runMigrations({ transaction: 'all' });
-  } finally {
-    await qr.query('SELECT pg_advisory_unlock(7946710)').catch(() => undefined);
-    await qr.release();
+    const qr = ds.createQueryRunner();
+    await qr.connect();
+    try {
+      await qr.query('SELECT pg_advisory_lock(7946710)');
+      await ds.runMigrations({ transaction: 'all' });
+    } finally {
+      await qr.query('SELECT pg_advisory_unlock(7946710)').catch(() => undefined);
+      await qr.release();
+    }
+  } catch (err) {
+    // Its connections end with it: a caller that tries again (an agent started while PostgreSQL
+    // was away) must not leave a pool behind each time.
+    await ds.destroy().catch(() => undefined);
+    throw err;
   }
   return ds;
 }

@@ -70,4 +70,34 @@ describe('an agent started while PostgreSQL is away (real PostgreSQL)', () => {
       }
     }
   });
+
+  it('a migration that fails once PostgreSQL answers is said, holds no connections open across retries, and shipping resumes once it is mended', async () => {
+    const url = await spools.pg().database('start_offline_migration');
+    const file = newSpool();
+    const first = await storeOn(url, file);
+    await first.onApplicationShutdown();
+    // Its last migration forgotten: run again, it fails (its function already exists).
+    const [{ name }] = await pgRows(url, 'DELETE FROM migrations WHERE id = (SELECT MAX(id) FROM migrations) RETURNING name');
+    expect(name).toBe('PgPortTimeOfOldAgents1796600000100');
+
+    spools.pg().stopServer();
+    let again;
+    try {
+      again = await storeOn(url, file);
+    } finally {
+      spools.pg().startServer();
+    }
+    await again.writer.submit((tx) => tx.stmt(newPath('{"waits":1}')).run());
+    const conns = () => pgRows(url, "SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE application_name = 'ovn-livetrace' AND datname = current_database()");
+    await waitFor('the migration to fail', async () => (/already exists/.test(again.shipper!.state.lastError ?? '') ? true : undefined), 60_000);
+    // Retries every ≤ 5 s: each failed attempt's connections are closed (before, 4-6 held open).
+    await new Promise((r) => setTimeout(r, 12_000));
+    expect((await conns())[0].n).toBeLessThanOrEqual(1);
+    expect(again.shipper!.state.up).toBe(false);
+    expect(await pgRows(url, 'SELECT verdict FROM path')).toEqual([]);
+
+    await pgRows(url, "INSERT INTO migrations (timestamp, name) VALUES (1796600000100, 'PgPortTimeOfOldAgents1796600000100')");
+    await again.shipper!.synced(60_000);
+    expect(await pgRows(url, 'SELECT verdict FROM path')).toEqual([{ verdict: '{"waits":1}' }]);
+  });
 });
