@@ -8,7 +8,7 @@ import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { LivetraceConfig } from '../config/config.schema';
 import { sqliteHandle } from './data-source.options';
-import { isPostgresUrl, openPostgres, pgPoolOptions, poolOf, redactUrl } from './postgres';
+import { isPostgresUrl, openPostgres, pgPoolOptions, pgUnreachable, poolOf, redactUrl } from './postgres';
 import { enterSlot, installTriggers, knownSlot, ShippedTable, shippedTables, writerSlot } from './spool';
 import { restoreApiIndexes, shedApiIndexes } from './spool-indexes';
 
@@ -52,7 +52,7 @@ export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Prom
     // An agent restarted while PostgreSQL is away (a reboot, an upgrade during an outage) traces
     // into its spool as one that lost it: its slot is in the spool, nothing else needs PostgreSQL.
     // An api instance reads PostgreSQL, and a new spool must claim a slot there: both fail.
-    if (cfg.LIVETRACE_ROLE !== 'agent' || slot === undefined || !unreachable(err)) throw err;
+    if (cfg.LIVETRACE_ROLE !== 'agent' || slot === undefined || !pgUnreachable(err)) throw err;
     log.warn(`${(err as Error).message}: tracing into the spool under writer slot ${slot}; shipped once PostgreSQL answers and its schema is up to date`);
     opened = deferred(url, cfg.LIVETRACE_PG_POOL);
   }
@@ -94,7 +94,7 @@ function deferred(url: string, poolSize: number): { pool: Pool; close(): Promise
       .catch((err: Error) => {
         // Away: the shipper says so. Answering but its schema not brought up to date (a failed
         // migration) is not something a retry mends: said once, loudly; /health has it too.
-        if (!unreachable(err) && err.message !== said) log.error(`PostgreSQL answers but its schema could not be brought up to date; nothing ships until it is: ${err.message}`);
+        if (!pgUnreachable(err) && err.message !== said) log.error(`PostgreSQL answers but its schema could not be brought up to date; nothing ships until it is: ${err.message}`);
         said = err.message;
         throw err;
       })
@@ -102,10 +102,4 @@ function deferred(url: string, poolSize: number): { pool: Pool; close(): Promise
     return running;
   };
   return { pool, ready, close: () => pool.end() };
-}
-
-/** Connection refused, reset, timed out, no route, no such host: PostgreSQL away, not a wrong schema or password. */
-function unreachable(err: unknown): boolean {
-  const m = (err as Error)?.message ?? '';
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ENOENT|timeout exceeded when trying to connect|connection timeout|terminated unexpectedly|the database system is (starting up|shutting down|in recovery mode)/i.test(m);
 }

@@ -109,6 +109,12 @@ export async function openPostgres(url: string, poolSize?: number): Promise<Data
   return ds;
 }
 
+/** Connection refused, reset, timed out, no route, no such host: PostgreSQL away, not a wrong schema or password. */
+export function pgUnreachable(err: unknown): boolean {
+  const m = (err as Error)?.message ?? '';
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ENOENT|timeout exceeded when trying to connect|connection timeout|terminated unexpectedly|the database system is (starting up|shutting down|in recovery mode)/i.test(m);
+}
+
 /** pg's pool under a TypeORM postgres data source. */
 export function poolOf(ds: DataSource): Pool {
   return (ds.driver as unknown as { master: Pool }).master;

@@ -6,7 +6,9 @@
 // creates sessions there, every agent polls them from there), else the read connection.
 import { Inject, Injectable } from '@nestjs/common';
 import { StoreService } from '../storage/store.service';
+import { pgUnreachable } from '../storage/postgres';
 import { nextOwnId } from '../storage/spool';
+import { SqliteReader, type SqlReader } from '../storage/sql';
 import type { WriteContext } from '../storage/writer';
 
 export interface SessionStats {
@@ -45,6 +47,8 @@ export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored:
 
 @Injectable()
 export class TraceSessionStore {
+  private spoolReader?: SqliteReader;
+
   constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'query' | 'db'>) {}
 
   /**
@@ -63,12 +67,21 @@ export class TraceSessionStore {
    * ends it in the store, and takes it up no more.
    */
   async active(now = new Date().toISOString()): Promise<TraceSessionJson[]> {
-    return this.withCounters(await this.storage.query.all<SessionRow>(`SELECT * FROM trace_session WHERE state = 'active' ORDER BY id`), now);
+    const sql = `SELECT * FROM trace_session WHERE state = 'active' ORDER BY id`;
+    try {
+      return await this.withCounters(this.storage.query, await this.storage.query.all<SessionRow>(sql), now);
+    } catch (err) {
+      // PostgreSQL away (an agent restarted during an outage reads nothing there): the sessions its
+      // spool last pulled (the shipper copies the active ones every 500 ms), with the counters it holds.
+      if (this.storage.query.dialect !== 'postgres' || !pgUnreachable(err)) throw err;
+      const spool = (this.spoolReader ??= new SqliteReader(this.storage.db));
+      return this.withCounters(spool, await spool.all<SessionRow>(sql), now);
+    }
   }
 
   async get(id: number, now = new Date().toISOString()): Promise<TraceSessionJson | undefined> {
     const r = await this.storage.query.get<SessionRow>('SELECT * FROM trace_session WHERE id = ?', id);
-    return r && (await this.withCounters([r], now))[0];
+    return r && (await this.withCounters(this.storage.query, [r], now))[0];
   }
 
   /** Newest first (limit + 1 rows: the extra one says a next page exists), by state as answered. */
@@ -84,12 +97,11 @@ export class TraceSessionStore {
       ...args,
       opts.limit + 1,
     );
-    return this.withCounters(rows, now);
+    return this.withCounters(this.storage.query, rows, now);
   }
 
-  private async withCounters(rows: SessionRow[], now: string): Promise<TraceSessionJson[]> {
+  private async withCounters(q: SqlReader, rows: SessionRow[], now: string): Promise<TraceSessionJson[]> {
     if (!rows.length) return [];
-    const q = this.storage.query;
     const counters = await q.all<{ session_id: number; chassis: string; stats: string }>(
       `SELECT session_id, chassis, stats FROM trace_session_counter WHERE session_id IN (${q.inList('int')}) ORDER BY session_id, chassis`,
       q.list(rows.map((r) => r.id)),

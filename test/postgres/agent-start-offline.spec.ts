@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { openCentral } from '../../src/storage/central';
 import { dataSourceOptions } from '../../src/storage/data-source.options';
 import { SLOT_BITS } from '../../src/storage/spool';
+import { emptyStats, TraceSessionStore } from '../../src/trace-sessions/trace-session-store';
 import { testConfig } from '../support/app';
 import { newSpool, pgRows, usePostgresSpools } from '../support/spool-stores';
 import { waitFor } from '../support/wait';
@@ -33,6 +34,13 @@ describe('an agent started while PostgreSQL is away (real PostgreSQL)', () => {
     const first = await storeOn(url, file);
     const slot = first.central!.slot;
     await first.writer.submit((tx) => tx.stmt(newPath('{"before":1}')).run());
+    // A session active in PostgreSQL, in this spool too (every agent's shipper copies the active ones).
+    const session = await first.writer.submit((tx) =>
+      new TraceSessionStore(first).insert(tx, {
+        chassis: 'api', createdAt: '2026-12-06T00:00:00.000Z', bridge: 'br-int', filter: 'icmp', logicalPort: 'lsp1', maxTraces: null, durationSeconds: null,
+        includeExisting: false, crossCheck: false, expiresAt: null, onChassis: null, state: 'active', endedAt: null, stats: emptyStats(), perChassis: {},
+      }),
+    );
     await first.shipper!.synced(30_000);
     await first.onApplicationShutdown();
 
@@ -53,6 +61,8 @@ describe('an agent started while PostgreSQL is away (real PostgreSQL)', () => {
       const ids = await again.writer.submit((tx) => [1, 2, 3].map((n) => Number(tx.stmt(newPath(`{"offline":${n}}`)).run().lastInsertRowid)));
       expect(Math.floor(ids[0] / 2 ** SLOT_BITS)).toBe(slot);
       await waitFor('the shipper to say PostgreSQL is down', async () => again.shipper!.state.lastError ?? undefined, 30_000);
+      // Its sessions are carried out from the spool's copies meanwhile (before: ECONNREFUSED, none until PostgreSQL answered).
+      expect((await new TraceSessionStore(again).active()).map((x) => [x.id, x.logicalPort, x.state])).toEqual([[session, 'lsp1', 'active']]);
       expect(again.shipper!.state).toMatchObject({ up: false, lastError: expect.stringMatching(/ECONNREFUSED/) });
       expect(again.shipper!.state.backlog).toBeGreaterThan(0);
 
