@@ -97,6 +97,9 @@ function checkArray(schema: Schema, value: unknown, field: string): SchemaIssue 
 
 function checkString(schema: Schema, value: unknown, field: string): SchemaIssue | null {
   if (typeof value !== 'string') return issue(field, 'must be a string');
+  // No OVS text holds one, and PostgreSQL's text cannot: the shipper would have to change it
+  // (U+FFFD), and two keys apart only there would become one row.
+  if (value.includes('\u0000')) return issue(field, `must not contain U+0000 (NUL) (at character ${value.indexOf('\u0000')})`);
   if (typeof schema.minLength === 'number' && value.length < schema.minLength) return issue(field, schema.minLength === 1 ? 'must not be empty' : `must be at least ${schema.minLength} characters`);
   if (typeof schema.maxLength === 'number' && value.length > schema.maxLength) return issue(field, `must be at most ${schema.maxLength} characters`);
   if (schema.format === 'uuid' && !UUID.test(value)) return issue(field, `must be a full lower-case UUID (got ${JSON.stringify(value.slice(0, 40))})`);

@@ -30,10 +30,11 @@ describe('v1 NDJSON lines', () => {
       JSON.stringify({ type: 'translation', id: 't3', time: T }),
       JSON.stringify({ type: 'upcall', id: 'u3', time: T, colour: 'blue' }),
       JSON.stringify([1, 2]),
+      JSON.stringify({ type: 'upcall', id: 'u\u00004', time: T }),
     ];
     const r = parseEventLines([...lines, '', ...bad].join('\n') + '\n');
     expect(r.events.map((e) => e.event.id)).toEqual(['u1', 'c1', 'd1', 'r1', 'x1', 't1', 't2']);
-    expect(r.rejected.map((x) => x.line)).toEqual([9, 10, 11, 12, 13, 14, 15, 16]);
+    expect(r.rejected.map((x) => x.line)).toEqual([9, 10, 11, 12, 13, 14, 15, 16, 17]);
     const reasons = r.rejected.map((x) => x.reason);
     expect(reasons[0]).toMatch(/^not JSON/);
     expect(reasons[1]).toMatch(/^time: must be an RFC 3339 time/);
@@ -43,6 +44,8 @@ describe('v1 NDJSON lines', () => {
     expect(reasons[5]).toMatch(/needs text or steps/);
     expect(reasons[6]).toBe('colour: is not a field of this event type');
     expect(reasons[7]).toBe('must be a JSON object');
+    // PostgreSQL's text cannot hold a NUL (the shipper would turn it into U+FFFD, merging keys).
+    expect(reasons[8]).toBe('id: must not contain U+0000 (NUL) (at character 1)');
   });
 
   it('publishes one schema branch per event type', () => {
