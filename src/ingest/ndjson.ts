@@ -20,9 +20,13 @@ export interface ParsedBatch<T = EventV1> {
 
 export const MAX_LINE_CHARS = 2 * 1024 * 1024;
 
-/** Splits on \n (a trailing \r is dropped), yielding [lineNumber, text] for non-blank lines. */
+/**
+ * Splits on \n (a trailing \r is dropped), yielding [lineNumber, text] for non-blank lines. A byte
+ * order mark opening the body (files saved by some editors, PowerShell's Out-File) is not part of
+ * line 1: JSON.parse refused it, losing that line with an invisible "Unexpected token '\uFEFF'".
+ */
 export function* ndjsonLines(text: string): Generator<[number, string]> {
-  let start = 0;
+  let start = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   let n = 0;
   while (start <= text.length) {
     let end = text.indexOf('\n', start);

@@ -178,8 +178,13 @@ function parseFlowAt(
   if (lazy) checkKeyFields(s, keyStart, keyEnd);
   else key = { fields: parseKeyFields(s, keyStart, keyEnd, memo) };
 
+  // dpctl prints `, actions:` (dpif_flow_stats_format, then format_dpif_flow): without its ', ' the
+  // last statistic would run into it (`dp:ovs,x` read as dp "ovs,x").
   const actionsAt = find('actions:', keyEnd);
   if (actionsAt < 0) throw new OvsParseError(WHAT, s, keyEnd, "expected 'actions:'");
+  if (s.charCodeAt(actionsAt - 2) !== 44 || s.charCodeAt(actionsAt - 1) !== 32) {
+    throw new OvsParseError(WHAT, s, actionsAt, "expected ', ' before 'actions:'");
+  }
   const last = line.lastIndexOf(', dp-extra-info:');
   const extraAt = last < 0 ? -1 : last + start;
   const actionsEnd = extraAt > actionsAt ? extraAt : end;
@@ -279,21 +284,27 @@ class DumpLineFlow implements DumpedFlow {
   }
 }
 
+/**
+ * A `%"PRIu64"` counter: decimal digits, no leading zero. Number() alone read ' ', '0x10', '1e3', '0.' and '-0'
+ * as counters (0, 16, 1000, 0, 0): a mangled line passed with made-up statistics.
+ */
 function counter(line: string, at: number, end: number): number {
-  // Plain digits (every real dump) are read in place; anything else goes through Number as before.
-  if (end > at && end - at <= 15) {
-    let n = 0;
-    let i = at;
-    for (; i < end; i++) {
-      const c = line.charCodeAt(i) - 48;
-      if (c < 0 || c > 9) break;
-      n = n * 10 + c;
-    }
-    if (i === end) return n;
+  let n = 0;
+  let i = at;
+  for (; i < end; i++) {
+    const c = line.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    n = n * 10 + c;
   }
-  const value = line.slice(at, end);
-  const n = Number(value);
-  if (value === '' || !Number.isSafeInteger(n) || n < 0) throw new OvsParseError(WHAT, line, at, 'expected a counter');
+  if (i === at || i !== end || (line.charCodeAt(at) === 48 && end - at > 1)) {
+    throw new OvsParseError(WHAT, line, i === end ? at : i, 'expected a counter (decimal digits)');
+  }
+  // Past 15 digits the sum above may round: read the digits again exactly, and refuse what a number cannot hold.
+  if (end - at > 15) {
+    const big = BigInt(line.slice(at, end));
+    if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new OvsParseError(WHAT, line, at, 'counter past 2^53 cannot be held exactly');
+    n = Number(big);
+  }
   return n;
 }
 
@@ -302,12 +313,14 @@ function cut(line: string, a: number, b: number, memo: OdpMemo | undefined): str
   return memo !== undefined ? memo.string(line, a, b) : line.slice(a, b);
 }
 
+/** `never` or `%.3fs` of (now - used) (negative when a pmd's clock ran ahead): nothing else (Number took ' 1s', '0x10s', '1e3s'). */
 function usedSeconds(line: string, at: number, used: string): number | null {
   if (used === 'never') return null;
-  const n = used.endsWith('s') ? Number(used.slice(0, -1)) : NaN;
-  if (Number.isNaN(n) || used.length < 2) throw new OvsParseError(WHAT, line, at, "expected used:never or used:N.NNNs");
-  return n;
+  if (!USED.test(used)) throw new OvsParseError(WHAT, line, at, "expected used:never or used:N.NNNs");
+  return Number(used.slice(0, -1));
 }
+
+const USED = /^-?\d+(?:\.\d+)?s$/;
 
 /** Whether the 36 characters at `at` are a UUID. */
 function isUuid(s: string, at: number): boolean {

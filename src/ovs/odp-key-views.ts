@@ -105,9 +105,15 @@ export function ctStateFlags(bits: number): CtStateFlag[] {
   return (Object.keys(CT_STATE_BITS) as CtStateFlag[]).filter((k) => (bits & CT_STATE_BITS[k]) !== 0);
 }
 
+/**
+ * A whole decimal or 0x number, as odp-util prints recirc_id and ct_state. parseInt alone stopped at
+ * the first bad character: `recirc_id(0x1zz)` was 1, `recirc_id(-1)` -1 (which recircIdHex then threw
+ * a RangeError over), `1e3` 1.
+ */
 function parseNumber(text: string): number {
-  const n = text.startsWith('0x') ? parseInt(text.slice(2), 16) : parseInt(text, 10);
-  if (Number.isNaN(n)) throw new OvsParseError('number', text, 0, 'expected a decimal or 0x number');
+  if (!/^(?:0x[0-9a-f]+|\d+)$/i.test(text)) throw new OvsParseError('number', text, 0, 'expected a decimal or 0x number');
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new OvsParseError('number', text, 0, 'number too wide');
   return n;
 }
 

@@ -219,7 +219,17 @@ function geneveOptions(what: string, text: string, list: string): GeneveOption[]
       const val = eq < 0 ? part : part.slice(eq + 1);
       const plain = val.split('/')[0];
       if (eq < 0) {
-        [opt.data, opt.mask] = part.split('/');
+        // ds_put_hex prints the data and its mask as `0x…` (or `0`): anything else would reach
+        // BigInt (ovnKeys, pushReaches, the signatures) and throw a SyntaxError, not a parse error.
+        const [data, mask, more] = part.split('/');
+        for (const v of [data, mask]) {
+          if (v !== undefined && !OPTION_DATA.test(v)) {
+            throw new OvsParseError(what, text, Math.max(0, text.indexOf(part)), `Geneve option data '${part}' is not a hex number`);
+          }
+        }
+        if (more !== undefined) throw new OvsParseError(what, text, Math.max(0, text.indexOf(part)), `Geneve option data '${part}' has two masks`);
+        opt.data = data;
+        opt.mask = mask;
       } else if (part.startsWith('class=')) opt.optClass = number(what, text, plain, 'geneve class');
       else if (part.startsWith('type=')) opt.type = number(what, text, plain, 'geneve type');
       else if (part.startsWith('len=')) opt.len = number(what, text, plain, 'geneve len');
@@ -233,6 +243,8 @@ function geneveOptions(what: string, text: string, list: string): GeneveOption[]
   }
   return out;
 }
+
+const OPTION_DATA = /^(?:0x[0-9a-f]+|\d+)$/i;
 
 /** `a=1,b(…),c` → {a: '1', b: '…', c: ''}: the top-level fields of a parenthesised list. */
 function fields(what: string, text: string, inner: string): Map<string, string> {
