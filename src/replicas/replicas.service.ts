@@ -81,14 +81,10 @@ export class ReplicasService implements OnModuleInit, OnApplicationShutdown {
 
   /** Resolves once the three replicas hold complete copies (or after timeoutMs). */
   async waitSynced(timeoutMs = 30_000): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
-    const all = Promise.all(Object.values(this.followers).map((f) => f.waitSynced())).then(() => true);
-    try {
-      return await Promise.race([all, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    // Each follower's wait ends (and drops its listener) at the deadline: a race against a timer
+    // left every timed-out call's listeners on the followers for as long as a database was down.
+    const synced = await Promise.all(Object.values(this.followers).map((f) => f.waitSynced(timeoutMs)));
+    return synced.every(Boolean);
   }
 
   /** This chassis's name: LIVETRACE_CHASSIS, else the local Open_vSwitch external_ids:system-id. */

@@ -106,10 +106,27 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
     this.session.close();
   }
 
-  /** Resolves once the replica holds a complete copy. */
-  async waitSynced(): Promise<void> {
-    if (this.status.synced) return;
-    await new Promise<void>((resolve) => this.once('synced', () => resolve()));
+  /**
+   * Resolves true once the replica holds a complete copy, or false after timeoutMs (none by
+   * default). A wait that times out takes its listener with it: callers that give up (an API
+   * request waiting a few seconds while a database is down) left one 'synced' listener each behind.
+   */
+  waitSynced(timeoutMs?: number): Promise<boolean> {
+    if (this.status.synced) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onSynced = () => {
+        if (timer) clearTimeout(timer);
+        resolve(true);
+      };
+      this.once('synced', onSynced);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.off('synced', onSynced);
+          resolve(this.status.synced);
+        }, timeoutMs);
+      }
+    });
   }
 
   getStatus(): FollowerStatus {

@@ -247,3 +247,19 @@ describe('ReplicaFollower on a clustered member that stops being the leader (lea
     expect(serverMonitors).toHaveLength(2);
   });
 });
+
+describe('ReplicaFollower.waitSynced with a deadline', () => {
+  // POST /trace-sessions waits 5 s for the replicas (ReplicasService.waitSynced); each call that
+  // gave up while a database was down left a 'synced' listener on every follower (200 calls: 200
+  // listeners and a MaxListenersExceededWarning).
+  it('answers false at the deadline and leaves no listener behind', async () => {
+    const follower = new ReplicaFollower(new Replica('Open_vSwitch', {}), { remotes: 'unix:/nonexistent/db.sock', backoffMinMs: 1000 });
+    follower.start();
+    try {
+      for (let i = 0; i < 50; i++) expect(await follower.waitSynced(1)).toBe(false);
+      expect(follower.listenerCount('synced')).toBe(0);
+    } finally {
+      follower.close();
+    }
+  });
+});
