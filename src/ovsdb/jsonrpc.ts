@@ -25,7 +25,7 @@ export interface JsonRpcConnectionOptions extends JsonSplitterOptions {
    * within another interval, close. 0 disables (the OVS default for Unix sockets).
    */
   probeIntervalMs?: number;
-  /** Default per-request timeout; 0 = none. */
+  /** Default per-request timeout; 0 = none. A streamed reply (StreamRows) restarts it with each batch of rows. */
   requestTimeoutMs?: number;
 }
 
@@ -196,6 +196,10 @@ export class JsonRpcConnection extends EventEmitter<JsonRpcConnectionEvents> {
       // Thrown inside the splitter's push: onData turns it into a protocol failure.
       throw new JsonStreamError('garbage', this.bytesReceived, `invalid JSON in the "${key}" members of the reply to ${entry.ctx.method}: ${(err as Error).message}`);
     }
+    // The reply is arriving: its timeout counts from the last rows, not from the request. A
+    // southbound dump of hundreds of MB over a modest link outlasts any fixed deadline, and was
+    // cut off and asked again, from the start, for good.
+    entry.timer?.refresh();
     entry.onRows(key, rows);
   }
 

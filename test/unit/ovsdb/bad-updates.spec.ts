@@ -263,3 +263,44 @@ describe('ReplicaFollower.waitSynced with a deadline', () => {
     }
   });
 });
+
+describe('a monitor reply that takes longer than the request timeout to arrive', () => {
+  let server: FakeJsonRpcServer;
+  let follower: ReplicaFollower | undefined;
+  afterEach(async () => {
+    follower?.close();
+    await server.stop();
+  });
+
+  // ovsdb-server writes "id" first, so a monitor reply streams; each batch of rows restarts the
+  // timeout (120 s in the app). It counted from the request: a dump still arriving at the deadline
+  // was dropped and asked again from the start, every time.
+  it.each([
+    ['arriving steadily: synced on the first try', 20, true],
+    ['stalled halfway: still timed out', 0, false],
+  ])('%s', async (_what, rowsAfterFirst, completes) => {
+    let monitors = 0;
+    server = await FakeJsonRpcServer.start((msg, conn) => {
+      if (msg.method === 'get_schema') return conn.reply(msg.id, schema), true;
+      if (msg.method === 'transact') return conn.replyError(msg.id, 'unknown database'), true;
+      if (msg.method !== 'monitor_cond_since') return false;
+      monitors++;
+      const n = 1 + rowsAfterFirst;
+      const rows = Array.from({ length: 21 }, (_, i) => `"00000000-0000-4000-8000-${String(i).padStart(12, '0')}":{"initial":{"name":"c${i}"}}`);
+      conn.send(`{"id":${msg.id},"result":[false,"${TXN}",{"Chassis":{`);
+      rows.slice(0, n).forEach((r, i) => setTimeout(() => conn.send((i ? ',' : '') + r + (i === rows.length - 1 ? '}}],"error":null}' : '')), 50 * (i + 1)));
+      return true;
+    });
+    follower = new ReplicaFollower(new Replica('OVN_Southbound', spec), { remotes: server.remote, backoffMinMs: 100, backoffMaxMs: 200, requestTimeoutMs: 300 });
+    const warnings: string[] = [];
+    follower.on('log', (level, m) => level === 'warn' && warnings.push(m));
+    follower.start();
+    expect(await follower.waitSynced(completes ? 3000 : 1000)).toBe(completes);
+    if (completes) {
+      expect(monitors).toBe(1); // 21 rows over ~1 s, against a timeout of 300 ms
+      expect(follower.replica.count('Chassis')).toBe(21);
+    } else {
+      expect(warnings[0]).toMatch(/monitor_cond_since on db OVN_Southbound @ .*: no reply within 300 ms$/);
+    }
+  });
+});
