@@ -111,7 +111,9 @@ export function buildTraceTree(whole: string, lines: readonly TextLine[]): Trace
     stack.push({ node: nodes.length - 1, childLevel });
     if (kind === 'bridge') {
       const dashes = lines[i + 1];
-      if (!dashes || dashes.text.trim() !== '-'.repeat(text.length)) {
+      // ofproto-dpif-trace.c underlines with strlen() dashes: bytes, so a bridge named in UTF-8
+      // (`bridge("br-ïnt")`, 17 bytes, 16 characters) has more dashes than characters.
+      if (!dashes || dashes.text.trim() !== '-'.repeat(Buffer.byteLength(text, 'utf8'))) {
         throw lineError(WHAT, whole, dashes ?? at, 'bridge line without its underline of dashes');
       }
       i += 1;

@@ -11,6 +11,7 @@ import { pushReaches, tunnelMatch, tunnelPushes } from '../../../src/ovs/odp-tun
 import { tunnelSignature } from '../../../src/ovs/tunnel-signature';
 import { OvsParseError } from '../../../src/ovs/parse-error';
 import { parseEventLines } from '../../../src/ingest/ndjson';
+import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
 import { fixtureLines, mutated } from '../../support/odp-fixtures';
 
 // A captured OVS 3.5 line (userspace datapath, -m).
@@ -123,5 +124,25 @@ describe('NDJSON: a byte order mark opening the body', () => {
   });
   it('anywhere else is still refused', () => {
     expect(parseEventLines(`${LINE1}\n\uFEFF${LINE1}`).rejected.map((r) => r.line)).toEqual([2]);
+  });
+});
+
+describe('ofproto/trace: a bridge named in UTF-8', () => {
+  // ofproto-dpif-trace.c underlines `bridge("…")` with strlen() dashes, bytes not characters.
+  const captured = readFileSync(join(__dirname, '../../fixtures/captured/ovs-4.0.0_ovn-26.03.1/tcp-handshake/traces/152356ac-d063-4221-af2e-18de2c6027e5.txt'), 'utf8');
+  const renamed = (name: string, dashes: number) =>
+    captured.replace(/bridge\("br-int"\)\n( *)-+/g, (_m, indent: string) => `bridge("${name}")\n${indent}${'-'.repeat(dashes)}`);
+
+  it('is read with the underline OVS prints', () => {
+    const text = renamed('br-ïnt', Buffer.byteLength('bridge("br-ïnt")'));
+    const r = parseOfprotoTrace(text);
+    const before = parseOfprotoTrace(captured);
+    if (r.kind !== 'trace' || before.kind !== 'trace') throw new Error('expected traces');
+    expect(r.pass.bridges).toEqual(['br-ïnt']);
+    expect(r.pass.steps.length).toBe(before.pass.steps.length);
+  });
+
+  it('with an underline of its character count is refused', () => {
+    expect(() => parseOfprotoTrace(renamed('br-ïnt', 'bridge("br-ïnt")'.length))).toThrow(/underline of dashes/);
   });
 });
