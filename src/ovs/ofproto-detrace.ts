@@ -150,8 +150,9 @@ function parseEntry(whole: string, at: TextLine, body: string, bridge: string | 
       if (c === null) throw lineError(WHAT, whole, at, `bad cookie "${m[2]}"`, column);
       cookie = c;
     } else if (m[1] === 'table_id') {
-      table = Number(m[2]);
-      if (!Number.isInteger(table) || table > 255) throw lineError(WHAT, whole, at, `bad table_id "${m[2]}"`, column);
+      // `table_id=%"PRIu8"`: Number() alone read '' as table 0, '-1' as -1, '0x10' as 16.
+      table = /^\d{1,3}$/.test(m[2]) ? Number(m[2]) : NaN;
+      if (!(table <= 255)) throw lineError(WHAT, whole, at, `bad table_id "${m[2]}"`, column);
     } else if (STAT_FIELDS.has(m[1])) {
       stats[m[1]] = m[2];
     } else {

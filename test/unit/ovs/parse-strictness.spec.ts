@@ -12,6 +12,7 @@ import { tunnelSignature } from '../../../src/ovs/tunnel-signature';
 import { OvsParseError } from '../../../src/ovs/parse-error';
 import { parseEventLines } from '../../../src/ingest/ndjson';
 import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
+import { parseOfprotoDetrace } from '../../../src/ovs/ofproto-detrace';
 import { fixtureLines, mutated } from '../../support/odp-fixtures';
 
 // A captured OVS 3.5 line (userspace datapath, -m).
@@ -144,5 +145,23 @@ describe('ofproto/trace: a bridge named in UTF-8', () => {
 
   it('with an underline of its character count is refused', () => {
     expect(() => parseOfprotoTrace(renamed('br-ïnt', 'bridge("br-ïnt")'.length))).toThrow(/underline of dashes/);
+  });
+});
+
+describe('ofproto/detrace: table_id is what ofproto_rule_stats_ds prints', () => {
+  // A captured OVS 3.5 rule line.
+  const RULE = readFileSync(join(__dirname, '../../../test/fixtures/captured-detrace/ovs-3.5.0_ovn-25.03.0/arp/detrace/5f9c8db0-a557-4fe3-ae81-193af65f826b.txt'), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('cookie=0x92bec93c, table_id=8, duration=17s'))!;
+  const table = (line: string) => {
+    const r = parseOfprotoDetrace(line);
+    return r.kind === 'entries' && r.entries[0].type === 'rule' ? r.entries[0].table : undefined;
+  };
+  it('reads it', () => {
+    expect(table(RULE)).toBe(8);
+    expect(table(RULE.replace('table_id=8', 'table_id=255'))).toBe(255);
+  });
+  it.each(['table_id=', 'table_id=-1', 'table_id=0x10', 'table_id=1e1', 'table_id=256'])('refuses %s (was 0, -1, 16, 10)', (bad) => {
+    expect(() => parseOfprotoDetrace(RULE.replace('table_id=8', bad))).toThrow(/bad table_id/);
   });
 });
