@@ -76,11 +76,15 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
     }
     case 'ukey_created': {
       const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
-      if (open && time < open.firstSeen) {
-        // Late news of an earlier install (events out of order): the open lifetime began later.
-        // The same actions as the lifetime that began next: that one, seen earlier; otherwise an
-        // earlier lifetime of its own, ended when the next began.
-        const next = flows.begunAfter(tx, 'ingest', p.chassis, e.ufid, time)!;
+      // Late news of an earlier install (events out of order): a lifetime of this UFID, open or
+      // already ended (or none open at all), began after it. A UFID holds one flow at a time, so
+      // this install ended by then: the same actions as that next lifetime are that one, seen
+      // earlier; other actions are an earlier lifetime of its own, ended when the next began.
+      const next = !open || time < open.firstSeen ? flows.begunAfter(tx, 'ingest', p.chassis, e.ufid, time) : undefined;
+      if (next) {
+        // And the lifetime in force before it, if any, ended by this install.
+        const before = flows.begunBy(tx, 'ingest', p.chassis, e.ufid, time);
+        if (before && before.id !== next.id && (before.removedAt === null || before.removedAt > time)) flows.close(tx, before.id, time, 'actions_changed');
         if (next.actions === e.actions) {
           flows.seenEarlier(tx, next.id, time);
           return next.id;

@@ -95,6 +95,28 @@ describe('ingest write', () => {
     expect(db.prepare('SELECT COUNT(*) AS n FROM datapath_flow WHERE removed_at < first_seen').get()).toEqual({ n: 0 });
   });
 
+  it('events out of order: a late install before a lifetime already ended is ended too, and the one before it ends where it begins (review of c766aa9)', async () => {
+    // Heard: install B (drop, 3 s), its removal (4 s), then A's install (1 s) late: A was stored live
+    // (removed_at NULL) and answered for every time after, overlapping B.
+    await send([
+      { type: 'ukey_created', id: 'c2', time: at(3), ufid: UFID, key: KEY, actions: 'drop' },
+      { type: 'ukey_removed', id: 'x2', time: at(4), ufid: UFID },
+    ]);
+    await send([{ type: 'ukey_created', id: 'c1', time: at(1), ufid: UFID, key: KEY, actions: '3' }]);
+    const order = () => db.prepare('SELECT actions, first_seen, removed_at, removal_reason FROM datapath_flow ORDER BY first_seen').all();
+    expect(order()).toEqual([
+      { actions: '3', first_seen: at(1), removed_at: at(3), removal_reason: 'actions_changed' },
+      { actions: 'drop', first_seen: at(3), removed_at: at(4), removal_reason: 'removed' },
+    ]);
+    // A late install of B's actions at 2 s is B seen earlier; A, in force until then, ends at 2 s.
+    await send([{ type: 'ukey_created', id: 'c3', time: at(2), ufid: UFID, key: KEY, actions: 'drop' }]);
+    expect(order()).toEqual([
+      { actions: '3', first_seen: at(1), removed_at: at(2), removal_reason: 'actions_changed' },
+      { actions: 'drop', first_seen: at(2), removed_at: at(4), removal_reason: 'removed' },
+    ]);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM datapath_flow WHERE removed_at IS NULL').get()).toEqual({ n: 0 });
+  });
+
   it('stores a resent event once, and an upcall with the in_port and recirc_id of its key', async () => {
     const upcall = { type: 'upcall', id: 'p1', time: at(1), upcallType: 'miss', key: KEY, ufid: UFID };
     expect(await send([upcall])).toEqual({ stored: 1, duplicates: 0 });
