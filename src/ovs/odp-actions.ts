@@ -108,6 +108,8 @@ function scanAction(s: string, i: number, end: number, build: boolean, memo?: Od
   const name = s.slice(i, j);
   switch (name) {
     case 'recirc':
+      // `recirc(%#"PRIx32")`: recircTargets parseInt'ed anything (recirc(0x1zz) led to 1, recirc(zz) to NaN).
+      if (!isRecircId(s, a, close)) throw new OvsParseError(WHAT, s, a, 'expected a recirculation id (0x… up to 32 bits)');
       return build ? { type: 'recirc', id: s.slice(a, close) } : undefined;
     case 'ct': {
       const args = scanArgs(s, a, close, build);
@@ -136,6 +138,13 @@ function scanAction(s: string, i: number, end: number, build: boolean, memo?: Od
       // Never fails: an unknown action falls back to its exact text.
       return build ? parseUnknown(name, s, i, a, close) : undefined;
   }
+}
+
+/** s[a, b) is `0x` and 1–8 hex digits, or decimal digits up to 4294967295. */
+function isRecircId(s: string, a: number, b: number): boolean {
+  const text = s.slice(a, b);
+  if (/^0x[0-9a-f]{1,8}$/i.test(text)) return true;
+  return /^\d{1,10}$/.test(text) && Number(text) <= 0xffffffff;
 }
 
 /** An action newer than this parser: structured when its arguments look usual, else verbatim. */

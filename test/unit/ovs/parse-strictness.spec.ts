@@ -7,6 +7,7 @@ import { join } from 'path';
 import * as fc from 'fast-check';
 import { formatDumpLine, parseDumpLine } from '../../../src/ovs/dump-flows';
 import { parseKey, recircId, parseCtState } from '../../../src/ovs/odp-key';
+import { parseActions, recircTargets } from '../../../src/ovs/odp-actions';
 import { pushReaches, tunnelMatch, tunnelPushes } from '../../../src/ovs/odp-tunnel';
 import { tunnelSignature } from '../../../src/ovs/tunnel-signature';
 import { OvsParseError } from '../../../src/ovs/parse-error';
@@ -163,5 +164,15 @@ describe('ofproto/detrace: table_id is what ofproto_rule_stats_ds prints', () =>
   });
   it.each(['table_id=', 'table_id=-1', 'table_id=0x10', 'table_id=1e1', 'table_id=256'])('refuses %s (was 0, -1, 16, 10)', (bad) => {
     expect(() => parseOfprotoDetrace(RULE.replace('table_id=8', bad))).toThrow(/bad table_id/);
+  });
+});
+
+describe('ODP actions: recirc() holds a recirculation id', () => {
+  it('reads what odp-util prints', () => {
+    expect(recircTargets(parseActions('ct(zone=11,nat),recirc(0x4)'))).toEqual([4]);
+    expect(recircTargets(parseActions('clone(recirc(0xffffffff))'))).toEqual([0xffffffff]);
+  });
+  it.each(['recirc(0x1zz)', 'recirc(zz)', 'recirc()', 'recirc(0x100000000)', 'recirc(-1)', 'clone(recirc(1e3))'])('refuses %s (was 1, NaN, NaN, 2^32, -1, 1)', (bad) => {
+    expect(() => parseActions(`ct(zone=11,nat),${bad}`)).toThrow(OvsParseError);
   });
 });
