@@ -2,6 +2,7 @@
 // chunks through the single writer. The answer is given only once every chunk has committed,
 // so "accepted" means "on disk".
 import { Injectable } from '@nestjs/common';
+import { ApiError } from '../common/api-error';
 import { Counter } from 'prom-client';
 import { annotatePass } from '../correlation/annotate';
 import { MetricsService } from '../metrics/metrics.service';
@@ -68,6 +69,14 @@ export class IngestService {
   }
 
   private async store(events: ParsedLine<EventV1>[], rejected: LineRejection[], source: string | undefined, format: string): Promise<IngestResult> {
+    // With PostgreSQL away long enough the spool is full (LIVETRACE_SPOOL_MAX_CHANGES). The tracer
+    // drops its new traces, counted; a producer's batch is refused whole instead, so it keeps it
+    // and sends it again: the bound holds, and nothing it was told was stored is lost.
+    const spool = this.storage.shipper?.state;
+    if (spool?.full && events.length) {
+      this.m.lines.inc({ format, outcome: 'refused_spool_full' }, events.length);
+      throw new ApiError(503, `the spool is full (${spool.backlog} changes waiting for PostgreSQL: LIVETRACE_SPOOL_MAX_CHANGES): nothing of this batch was stored; send it again once /health says central is up`, 'spool');
+    }
     const chassis = this.upcalls.chassis;
     const prepared: Prepared[] = [];
     for (const { line, event } of events) {
