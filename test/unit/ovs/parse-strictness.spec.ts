@@ -7,6 +7,7 @@ import { join } from 'path';
 import * as fc from 'fast-check';
 import { formatDumpLine, parseDumpLine } from '../../../src/ovs/dump-flows';
 import { parseKey, recircId, parseCtState } from '../../../src/ovs/odp-key';
+import { parseGeneveOptions } from '../../../src/ovs/odp-key-views';
 import { parseActions, recircTargets } from '../../../src/ovs/odp-actions';
 import { pushReaches, tunnelMatch, tunnelPushes } from '../../../src/ovs/odp-tunnel';
 import { tunnelSignature } from '../../../src/ovs/tunnel-signature';
@@ -110,6 +111,16 @@ describe('tunnel parts: Geneve option data is a number or a parse error', () => 
   ])('refuses a key whose data %s is %s', (part, by) => {
     expect(() => tunnelMatch(KEY.replace(part, by))).toThrow(OvsParseError);
     expect(tunnelSignature(KEY.replace(part, by), 0)).toBeNull();
+  });
+
+  it('the key views refuse option data that is not hex as OVS prints it, and read 0 (all-zero data, ds_put_hex)', () => {
+    // session-selector.ts reads the data with BigInt: 'zz' threw a SyntaxError out of a session's select().
+    expect(parseGeneveOptions('{class=0x102,type=0x80,len=4,0x20001/0x7fffffff}')).toEqual([
+      { attrs: [{ name: 'class', value: '0x102' }, { name: 'type', value: '0x80' }, { name: 'len', value: '4' }], data: '0x20001', dataMask: '0x7fffffff' },
+    ]);
+    expect(parseGeneveOptions('{class=0x102,type=0x80,len=4,0/0}')[0]).toMatchObject({ data: '0', dataMask: '0' });
+    for (const bad of ['zz', '0x20001/zz', '20001', '0x'])
+      expect(() => parseGeneveOptions(`{class=0x102,type=0x80,len=4,${bad}}`)).toThrow(/is not hex as OVS prints it/);
   });
 
   it('refuses a push whose data is no number', () => {
