@@ -8,9 +8,9 @@
 // installTriggers), claimed through the writer before it is read, advanced after PostgreSQL commits;
 // rows travel column-wise (ship-sql.ts).
 import { Logger } from '@nestjs/common';
-import type { Socket } from 'node:net';
 import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
+import { SILENT_MS, withClient } from './pg-client';
 import { highestOwn, markKeys, ownSequence, setClaim, type ShippedTable } from './spool';
 import { absent, columnTypes, copyData, copyIn, remove, upsert } from './ship-sql';
 import { Statements, type StoreWriter, type WriteContext } from './writer';
@@ -47,28 +47,6 @@ export interface ShipperState {
 
 /** How often the active sessions are copied from PostgreSQL into the spool. */
 const PULL_EVERY_MS = 500;
-
-/**
- * PostgreSQL answers a statement, or cancels it, within its statement_timeout (30 s, postgres.ts).
- * A connection that moves no byte for twice that while a statement of ours is on it has lost its
- * server without a word (a partition that ate the answer, a frozen host): nothing else would end
- * the wait (TCP keepalive: about two hours), and the shipper's loop, the backlog and the spool's
- * bound would stand still meanwhile.
- */
-const SILENT_MS = 60_000;
-
-/** Destroys the client's connection when no byte moves on it for `ms`; returns the undo. */
-function dropWhenSilent(client: PoolClient, ms: number): () => void {
-  const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
-  if (!stream || typeof stream.setTimeout !== 'function') return () => undefined;
-  const onTimeout = (): void => void stream.destroy(new Error(`PostgreSQL sent nothing for ${ms / 1000} s on a connection with a statement waiting`));
-  stream.setTimeout(ms);
-  stream.on('timeout', onTimeout);
-  return () => {
-    stream.setTimeout(0);
-    stream.off('timeout', onTimeout);
-  };
-}
 
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
 
@@ -249,33 +227,23 @@ export class Shipper {
       w.gone.push(...absent(t, keys, rows));
       work.set(name, w);
     }
-    const client = await this.pool.connect();
-    // A server going away mid-batch also emits 'error' on the checked-out client: the query's
-    // rejection below is what counts; unheard, the event would end the process.
-    const onError = (): void => undefined;
-    client.on('error', onError);
-    const unwatch = dropWhenSilent(client, this.opts.silentMs ?? SILENT_MS);
-    let broken: Error | undefined;
-    let rows = 0;
-    try {
-      for (const w of work.values()) if (!this.pgTypes.has(w.t.name)) this.pgTypes.set(w.t.name, await columnTypes(client, w.t));
-      await client.query('BEGIN');
-      rows += await this.copyFresh(client, [...work.values()]);
-      for (const w of work.values()) {
-        rows += await upsert(client, w.t, this.pgTypes.get(w.t.name)!, w.rows);
-        if (w.gone.length) await remove(client, w.t, this.pgTypes.get(w.t.name)!, w.gone);
+    const rows = await this.withClient(async (client) => {
+      let n = 0;
+      try {
+        for (const w of work.values()) if (!this.pgTypes.has(w.t.name)) this.pgTypes.set(w.t.name, await columnTypes(client, w.t));
+        await client.query('BEGIN');
+        n += await this.copyFresh(client, [...work.values()]);
+        for (const w of work.values()) {
+          n += await upsert(client, w.t, this.pgTypes.get(w.t.name)!, w.rows);
+          if (w.gone.length) await remove(client, w.t, this.pgTypes.get(w.t.name)!, w.gone);
+        }
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
       }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      broken = err as Error;
-      throw err;
-    } finally {
-      unwatch();
-      client.off('error', onError);
-      // A client whose batch failed is dropped, not handed out again.
-      client.release(broken);
-    }
+      return n;
+    });
     // Only entries not changed since they were read: a newer change goes out with the next batch.
     const shipped = JSON.stringify(entries.map((e) => [e.seq, e.ver]));
     const claims = await this.writer.submit((tx) => {
@@ -395,22 +363,13 @@ export class Shipper {
   }
 
   /** pool.query, with a connection that falls silent given up (dropWhenSilent). */
-  private async query(text: string, values: unknown[]): Promise<{ rows: unknown[] }> {
-    const client = await this.pool.connect();
-    const onError = (): void => undefined;
-    client.on('error', onError);
-    const unwatch = dropWhenSilent(client, this.opts.silentMs ?? SILENT_MS);
-    let broken: Error | undefined;
-    try {
-      return await client.query(text, values);
-    } catch (err) {
-      broken = err as Error;
-      throw err;
-    } finally {
-      unwatch();
-      client.off('error', onError);
-      client.release(broken);
-    }
+  private query(text: string, values: unknown[]): Promise<{ rows: unknown[] }> {
+    return this.withClient((client) => client.query(text, values));
+  }
+
+  /** `fn` on a guarded client of the pool (pg-client.ts), given up when silent for opts.silentMs. */
+  private withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    return withClient(this.pool, this.opts.silentMs ?? SILENT_MS, fn);
   }
 
   /**

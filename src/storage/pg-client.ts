@@ -1,0 +1,51 @@
+// A client of the central pool that cannot hang or end the process: PostgreSQL going away emits
+// 'error' on a checked-out client (heard), a connection that falls silent is given up, and a client
+// whose work failed is dropped from the pool. What the shipper's batches and session pulls use.
+import type { Socket } from 'node:net';
+import type { Pool, PoolClient } from 'pg';
+
+/**
+ * PostgreSQL answers a statement, or cancels it, within its statement_timeout (30 s, postgres.ts).
+ * A connection that moves no byte for twice that while a statement of ours is on it has lost its
+ * server without a word (a partition that ate the answer, a frozen host): nothing else would end
+ * the wait (TCP keepalive: about two hours), and the shipper's loop, the backlog and the spool's
+ * bound would stand still meanwhile.
+ */
+export const SILENT_MS = 60_000;
+
+/** Destroys the client's connection when no byte moves on it for `ms`; returns the undo. */
+function dropWhenSilent(client: PoolClient, ms: number): () => void {
+  const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+  if (!stream || typeof stream.setTimeout !== 'function') return () => undefined;
+  const onTimeout = (): void => void stream.destroy(new Error(`PostgreSQL sent nothing for ${ms / 1000} s on a connection with a statement waiting`));
+  stream.setTimeout(ms);
+  stream.on('timeout', onTimeout);
+  return () => {
+    stream.setTimeout(0);
+    stream.off('timeout', onTimeout);
+  };
+}
+
+/**
+ * `fn` on a client of the pool, guarded: a server going away also emits 'error' on the checked-out
+ * client (the query's rejection is what counts; unheard, the event would end the process), a
+ * connection that falls silent for `silentMs` is given up (dropWhenSilent), and a client whose work
+ * failed is dropped, not handed out again.
+ */
+export async function withClient<T>(pool: Pool, silentMs: number, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  const onError = (): void => undefined;
+  client.on('error', onError);
+  const unwatch = dropWhenSilent(client, silentMs);
+  let broken: Error | undefined;
+  try {
+    return await fn(client);
+  } catch (err) {
+    broken = err as Error;
+    throw err;
+  } finally {
+    unwatch();
+    client.off('error', onError);
+    client.release(broken);
+  }
+}
