@@ -1,3 +1,4 @@
+import { isGeneveOptionData } from './odp-scan';
 import { OvsParseError } from './parse-error';
 import type { OdpKey, OdpKeyAttr, OdpKeyField } from './odp-types';
 
@@ -147,9 +148,8 @@ export function parseGeneveOptions(text: string): GeneveOption[] {
       const eq = part.indexOf('=');
       const [v, m] = (eq < 0 ? part : part.slice(eq + 1)).split('/');
       if (eq < 0) {
-        // As OVS prints option data and its mask (ds_put_hex: 0x… or, all zeros, 0): read as a
-        // BigInt by their users (session-selector.ts), where other text threw a SyntaxError.
-        for (const x of m === undefined ? [v] : [v, m]) if (!/^(?:0|0x[0-9a-fA-F]+)$/.test(x)) throw new OvsParseError('geneve options', text, i, `option data ${JSON.stringify(x.slice(0, 40))} is not hex as OVS prints it (0x…, or 0)`);
+        // Read as a BigInt by their users (session-selector.ts), where other text threw a SyntaxError.
+        for (const x of m === undefined ? [v] : [v, m]) if (!isGeneveOptionData(x)) throw new OvsParseError('geneve options', text, i, `option data ${JSON.stringify(x.slice(0, 40))} is not hex as OVS prints it (0x…, or 0)`);
         data = v;
         dataMask = m;
       } else attrs.push(m === undefined ? { name: part.slice(0, eq), value: v } : { name: part.slice(0, eq), value: v, mask: m });

@@ -1,4 +1,4 @@
-import { findClose, splitTopLevel } from './odp-scan';
+import { findClose, isGeneveOptionData, splitTopLevel } from './odp-scan';
 import { OvsParseError } from './parse-error';
 
 /**
@@ -223,7 +223,7 @@ function geneveOptions(what: string, text: string, list: string): GeneveOption[]
         // BigInt (ovnKeys, pushReaches, the signatures) and throw a SyntaxError, not a parse error.
         const [data, mask, more] = part.split('/');
         for (const v of [data, mask]) {
-          if (v !== undefined && !OPTION_DATA.test(v)) {
+          if (v !== undefined && !isGeneveOptionData(v)) {
             throw new OvsParseError(what, text, Math.max(0, text.indexOf(part)), `Geneve option data '${part}' is not a hex number`);
           }
         }
@@ -244,7 +244,6 @@ function geneveOptions(what: string, text: string, list: string): GeneveOption[]
   return out;
 }
 
-const OPTION_DATA = /^(?:0x[0-9a-f]+|\d+)$/i;
 
 /** `a=1,b(…),c` → {a: '1', b: '…', c: ''}: the top-level fields of a parenthesised list. */
 function fields(what: string, text: string, inner: string): Map<string, string> {
