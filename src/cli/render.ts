@@ -23,8 +23,11 @@ export function paint(on: boolean): Paint {
  * break what follows (U+202E would turn a name around). Names, matches and texts here come from
  * OVN, OVS and ingested events, some of them set by tenants.
  */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
-const UNSAFE_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+const BEYOND_C0 = String.raw`\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069`;
+const UNSAFE = new RegExp(String.raw`[\u0000-\u001f${BEYOND_C0}]`, 'g');
+const UNSAFE_BUT_LINES = new RegExp(String.raw`[\u0000-\u0008\u000b-\u001f${BEYOND_C0}]`, 'g');
+/** What JSON.stringify leaves as it is of those (it escapes C0 controls itself). */
+const UNSAFE_IN_JSON = new RegExp(`[${BEYOND_C0}]`, 'g');
 const escapeChar = (ch: string) => {
   const n = ch.charCodeAt(0);
   return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
@@ -51,7 +54,7 @@ export function termSafeDeep<T>(v: T): T {
  * bidi controls; those as \u escapes too, so the line stays the same JSON.
  */
 export function jsonLine(v: unknown): string {
-  return JSON.stringify(v).replace(/[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(v).replace(UNSAFE_IN_JSON, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 const COLOUR: Record<string, keyof Paint> = { incomplete: 'yellow', output: 'green', drop: 'red', controller: 'yellow', tunnel: 'blue', recirculate: 'dim' };

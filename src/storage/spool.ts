@@ -232,13 +232,21 @@ const SLOT_ADVICE =
  * still held, and the shipper overwrote those rows.
  */
 export function ownSequence(stmt: (sql: string) => Statement, table: string, key: string, slot: number): void {
+  const seq = highestGiven(stmt, table, key, slot);
+  if (stmt(`UPDATE sqlite_sequence SET seq = ? WHERE name = ?`).run(seq, table).changes === 0)
+    stmt(`INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`).run(table, seq);
+}
+
+/**
+ * The highest id of the slot's range `table` has given: its own rows' highest, or its sequence
+ * where that lies in the range (rows given since deleted); the slot's base when none.
+ */
+function highestGiven(stmt: (sql: string) => Statement, table: string, key: string, slot: number): number {
   const base = slot * 2 ** SLOT_BITS;
   const top = base + 2 ** SLOT_BITS;
   const r = stmt(`SELECT MAX(${q(key)}) AS m FROM ${q(table)} WHERE ${q(key)} >= ? AND ${q(key)} < ?`).get(base, top) as { m: number | null };
   const now = stmt(`SELECT seq FROM sqlite_sequence WHERE name = ?`).get(table) as { seq: number } | undefined;
-  const seq = Math.max(r.m ?? base, now && now.seq >= base && now.seq < top ? now.seq : base);
-  if (stmt(`UPDATE sqlite_sequence SET seq = ? WHERE name = ?`).run(seq, table).changes === 0)
-    stmt(`INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`).run(table, seq);
+  return Math.max(r.m ?? base, now && now.seq >= base && now.seq < top ? now.seq : base);
 }
 
 /**
@@ -252,12 +260,8 @@ export function ownSequence(stmt: (sql: string) => Statement, table: string, key
 export function nextOwnId(stmt: (sql: string) => Statement, table: string, key = 'id'): number | null {
   const slot = stmt(`SELECT value FROM meta WHERE key = ?`).get(SLOT_KEY) as { value: string } | undefined;
   if (!slot) return null;
-  const base = Number(slot.value) * 2 ** SLOT_BITS;
-  const top = base + 2 ** SLOT_BITS;
-  const own = stmt(`SELECT MAX(${q(key)}) AS m FROM ${q(table)} WHERE ${q(key)} >= ? AND ${q(key)} < ?`).get(base, top) as { m: number | null };
   // The sequence as well, where it is the slot's own: an id once given is not given again.
-  const seq = stmt(`SELECT seq FROM sqlite_sequence WHERE name = ?`).get(table) as { seq: number } | undefined;
-  return Math.max(own.m ?? base, seq && seq.seq >= base && seq.seq < top ? seq.seq : base) + 1;
+  return highestGiven(stmt, table, key, Number(slot.value)) + 1;
 }
 
 /**
