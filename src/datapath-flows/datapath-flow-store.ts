@@ -239,6 +239,39 @@ export class DatapathFlowStore {
     return tx.stmt('DELETE FROM datapath_flow WHERE id = ?').run(id).changes > 0;
   }
 
+  /** The id of the newest lifetime beyond the `keep` newest (null: no more than `keep`). One index walk. */
+  idBeyondNewest(tx: WriteContext, keep: number): number | null {
+    const row = tx.stmt('SELECT id FROM datapath_flow ORDER BY id DESC LIMIT 1 OFFSET ?').get(keep) as { id: number } | undefined;
+    return row ? row.id : null;
+  }
+
+  /**
+   * Retention of the lifetimes no trace cites (the poller stores one for every flow it dumps, most
+   * never traced, so pruning traces never reaches them): looks at up to `batch` lifetimes above
+   * `after` in id order and deletes, with their edges, those ended before `quietBefore` and either
+   * before `before` or with an id at or below `maxId`, that no trace cites. `cursor`: the last id
+   * looked at, or null once no lifetime further on can go (ids grow with first_seen: a lifetime
+   * that began at or after `before` ended after it).
+   */
+  pruneEndedUntraced(
+    tx: WriteContext,
+    o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number },
+  ): { cursor: number | null; deleted: number } {
+    const rows = tx.stmt('SELECT id, first_seen, removed_at FROM datapath_flow WHERE id > ? ORDER BY id LIMIT ?').all(o.after, o.batch) as Array<{
+      id: number;
+      first_seen: string;
+      removed_at: string | null;
+    }>;
+    let deleted = 0;
+    for (const r of rows) {
+      if (r.removed_at === null || r.removed_at >= o.quietBefore) continue;
+      const over = (o.before !== null && r.removed_at < o.before) || (o.maxId !== null && r.id <= o.maxId);
+      if (over && this.deleteIfEndedAndUntraced(tx, r.id)) deleted++;
+    }
+    const beyond = (r: (typeof rows)[number]) => (o.before === null || r.first_seen >= o.before) && (o.maxId === null || r.id > o.maxId);
+    return { cursor: !rows.length || rows.every(beyond) ? null : rows[rows.length - 1].id, deleted };
+  }
+
   // ---- the pipeline's reads (the local read connection) -------------------------------
 
   /** The open lifetimes a source left (a restart continues them). */

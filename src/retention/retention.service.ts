@@ -13,7 +13,7 @@ import { PathStore } from '../paths/path-store';
 import { StoreService } from '../storage/store.service';
 import { TraceStore } from '../traces/trace-store';
 import { centralRound, CentralRound } from './central-retention-store';
-import { cutoffOf, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut } from './retention';
+import { cutoffOf, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut, untracedLimits } from './retention';
 import { pruneSpoolBatch, QUIET_MS, spoolCut } from './spool-retention-store';
 
 /** Traces per batch: ~0.3 ms each at 1M traces (27 step rows, their index entries…), so a batch
@@ -132,7 +132,23 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       const r = await w.submit((tx) => pruneBatch(tx, this.stores, limits, RETENTION_BATCH));
       return r.traces ? r : null;
     });
-    if (total.traces) this.log.log(`pruned ${total.traces} traces, ${total.paths} paths, ${total.datapathFlows} datapath flows in ${total.seconds.toFixed(1)} s`);
+    // Then the lifetimes no trace cites, by the same limits (never one ended within QUIET_MS: the
+    // path recorder may still link a recirculation to it).
+    const flowLimits = await w.submit((tx) => untracedLimits(tx, this.stores, { before: limits.before, rowLimited: limits.maxPrunedId !== null, keep }));
+    if (flowLimits.before !== null || flowLimits.maxId !== null) {
+      const quietBefore = new Date(now - QUIET_MS).toISOString();
+      let after: number | null = -1;
+      const untraced = await this.batches(t0, async () => {
+        if (after === null) return null;
+        const from = after;
+        const r = await w.submit((tx) => this.stores.flows.pruneEndedUntraced(tx, { after: from, ...flowLimits, quietBefore, batch: RETENTION_BATCH * 10 }));
+        after = r.cursor;
+        return { traces: 0, paths: 0, datapathFlows: r.deleted };
+      });
+      total.datapathFlows += untraced.datapathFlows;
+      total.seconds = untraced.seconds;
+    }
+    if (total.traces || total.datapathFlows) this.log.log(`pruned ${total.traces} traces, ${total.paths} paths, ${total.datapathFlows} datapath flows in ${total.seconds.toFixed(1)} s`);
     return total;
   }
 

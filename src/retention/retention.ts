@@ -3,7 +3,8 @@
 // the API's reads interleave with pruning instead of waiting behind one huge DELETE.
 //
 // A pruned trace takes its citation rows, port rows, its path when no pass of it is left, and its
-// datapath flow lifetime once that lifetime has ended and no other trace cites it. Rows stored
+// datapath flow lifetime once that lifetime has ended and no other trace cites it. The lifetimes no
+// trace ever cited (most of the poller's) go by the same limits (untracedLimits). Rows stored
 // once (OpenFlow rules, logical-flow snapshots, OVN objects) stay: they are bounded by the size of
 // the OVN databases, not by traffic, and the audits read them.
 import type { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
@@ -26,9 +27,29 @@ export interface PruneResult {
 
 /** The owners of what a pruned trace takes with it. */
 export interface RetentionStores {
-  traces: Pick<TraceStore, 'idBeyondNewest' | 'oldest' | 'prune'>;
+  traces: Pick<TraceStore, 'idBeyondNewest' | 'oldest' | 'prune' | 'oldestCreatedAt'>;
   paths: Pick<PathStore, 'deleteIfEmpty'>;
-  flows: Pick<DatapathFlowStore, 'deleteIfEndedAndUntraced'>;
+  flows: Pick<DatapathFlowStore, 'deleteIfEndedAndUntraced' | 'idBeyondNewest' | 'pruneEndedUntraced'>;
+}
+
+/** What the lifetimes no trace cites are kept by (DatapathFlowStore.pruneEndedUntraced). */
+export interface UntracedLimits {
+  /** Those ended before this go (RFC 3339; null: no time limit). */
+  before: string | null;
+  /** Those with an id at or below this go (beyond the row limit's newest; null: none). */
+  maxId: number | null;
+}
+
+/**
+ * The limits of the lifetimes no trace cites, once the traces are pruned: the age limit; with a row
+ * limit that pruned traces, the time the oldest trace kept was made (the history kept begins there);
+ * and as many of them as traces are kept (ids beyond the row limit's newest).
+ */
+export function untracedLimits(tx: WriteContext, stores: RetentionStores, o: { before: string | null; rowLimited: boolean; keep: number }): UntracedLimits {
+  let before = o.before;
+  const oldestKept = o.rowLimited ? stores.traces.oldestCreatedAt(tx) : null;
+  if (oldestKept !== null && (before === null || oldestKept > before)) before = oldestKept;
+  return { before, maxId: o.keep > 0 ? stores.flows.idBeyondNewest(tx, o.keep) : null };
 }
 
 /**

@@ -149,6 +149,11 @@ export class TraceStore {
     return row ? row.id : null;
   }
 
+  /** When the oldest trace kept was made (null: none is): where the history retention keeps begins. */
+  oldestCreatedAt(tx: WriteContext): string | null {
+    return (tx.stmt('SELECT MIN(created_at) AS t FROM trace').get() as { t: string | null }).t;
+  }
+
   /** At most `batch` of the oldest traces with an id at or below `maxId`, then created before `before`. */
   oldest(tx: WriteContext, limits: { maxId: number | null; before: string | null }, batch: number): number[] {
     const ids = new Set<number>();

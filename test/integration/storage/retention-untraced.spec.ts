@@ -1,0 +1,90 @@
+// Retention of the datapath flow lifetimes no trace cites. The poller stores a lifetime for every
+// datapath flow it dumps (a session traces only some of them), so on a busy hypervisor most
+// lifetimes are never traced; retention reached lifetimes only through the traces it pruned, so
+// those were kept for good and datapath_flow (with recirc_edge) grew without bound whatever
+// LIVETRACE_RETENTION_* said. Now an ended lifetime past the limits goes with its edges, and a
+// live one, a recent one, or one a kept trace cites stays.
+import 'reflect-metadata';
+import { join } from 'node:path';
+import type { Database } from 'better-sqlite3';
+import type { DataSource } from 'typeorm';
+import { loadConfig } from '../../../src/config/config';
+import { MetricsService } from '../../../src/metrics/metrics.service';
+import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
+import { PathStore } from '../../../src/paths/path-store';
+import { RetentionService } from '../../../src/retention/retention.service';
+import type { StoreService } from '../../../src/storage/store.service';
+import type { StoreWriter } from '../../../src/storage/writer';
+import { TraceStore } from '../../../src/traces/trace-store';
+import { capturedReplies } from '../../support/captured-replies';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
+
+const DAY = 86_400_000;
+const NOW = Date.parse('2026-11-27T00:00:00Z');
+const ago = (days: number) => new Date(NOW - days * DAY).toISOString();
+
+describe('retention of untraced datapath flow lifetimes', () => {
+  let dir: string;
+  let ds: DataSource;
+  let db: Database;
+  let writer: StoreWriter;
+  let traces: TraceStore;
+  let flows: DatapathFlowStore;
+  let paths: PathStore;
+
+  beforeEach(async () => {
+    ({ dir, ds, db, writer } = await openMigratedSqlite('livetrace-retention-untraced-'));
+    traces = new TraceStore({ db, writer });
+    paths = new PathStore({ db } as unknown as StoreService);
+    flows = new DatapathFlowStore({ db });
+  });
+
+  afterEach(async () => {
+    await closeMigratedSqlite({ dir, ds, writer });
+  });
+
+  let n = 0;
+  /** A lifetime as the poller writes one; removedAt null: still installed. */
+  const lifetime = (firstSeen: string, removedAt: string | null) =>
+    writer.submit((tx) =>
+      Number(
+        tx
+          .stmt(`INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source) VALUES ('hv1', ?, ?, ?, ?, '0', 'in_port(1)', 'drop', 1, 1, 'poller')`)
+          .run(`00000000-0000-4000-8000-${String(n++).padStart(12, '0')}`, firstSeen, removedAt ?? firstSeen, removedAt).lastInsertRowid,
+      ),
+    );
+  const ids = () => (db.prepare('SELECT id FROM datapath_flow ORDER BY id').all() as Array<{ id: number }>).map((r) => r.id);
+  const service = (env: Record<string, string>) =>
+    new RetentionService({ db, writer } as unknown as StoreService, traces, paths, flows, loadConfig({ LIVETRACE_DB: join(dir, 'db.sqlite'), ...env }), new MetricsService());
+
+  it('by age: ended lifetimes no trace cites go with their edges once past the cutoff; live, recent and cited ones stay', async () => {
+    const oldParent = await lifetime(ago(12), ago(11));
+    const oldChild = await lifetime(ago(12), ago(11));
+    await writer.submit((tx) => flows.link(tx, oldParent, oldChild, '0x1'));
+    const oldLive = await lifetime(ago(12), null);
+    const recent = await lifetime(ago(3), ago(2));
+    const cited = await lifetime(ago(12), ago(11));
+    const pass = capturedReplies()[0][0];
+    await writer.submit((tx) => traces.insert(tx, { trace: pass, chassis: 'hv1', createdAt: ago(1), datapathFlowId: cited, pathId: null, portUuids: new Map() }));
+    // Many more than one batch of old, untraced, ended lifetimes.
+    for (let i = 0; i < 250; i++) await lifetime(ago(20), ago(19));
+
+    await service({ LIVETRACE_RETENTION_DAYS: '5', LIVETRACE_RETENTION_ROWS: '0' }).round(NOW);
+
+    expect(ids()).toEqual([oldLive, recent, cited]);
+    expect((db.prepare('SELECT count(*) AS n FROM recirc_edge').get() as { n: number }).n).toBe(0);
+  });
+
+  it('by row count alone: lifetimes that ended before the oldest trace kept go, not the recent ones', async () => {
+    const old = await lifetime(ago(12), ago(11));
+    const replies = capturedReplies();
+    for (let i = 0; i < 3; i++)
+      await writer.submit((tx) => traces.insert(tx, { trace: replies[i][0], chassis: 'hv1', createdAt: ago(10 - i), datapathFlowId: null, pathId: null, portUuids: new Map() }));
+    const recent = await lifetime(ago(3), ago(2));
+
+    await service({ LIVETRACE_RETENTION_DAYS: '0', LIVETRACE_RETENTION_ROWS: '1' }).round(NOW);
+
+    expect((db.prepare('SELECT count(*) AS n FROM trace').get() as { n: number }).n).toBe(1);
+    expect(ids()).toEqual([recent]);
+  });
+});
