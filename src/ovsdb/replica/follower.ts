@@ -227,8 +227,8 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
   }
 
   /**
-   * Applies to the replica. An update that fails halfway (malformed, or a modify of a row the
-   * replica lacks) leaves the replica at no transaction of the server's: resuming from the last
+   * Applies to the replica. An update that fails halfway (malformed, or inconsistent: an insert
+   * of a row the replica has, a modify or delete of one it lacks) leaves the replica at no transaction of the server's: resuming from the last
    * one would apply diffs on top of part of them, so the next sync must be a full copy. The error
    * goes on to close the connection (JsonRpcConnection, or the failed onConnected hook).
    */

@@ -68,9 +68,11 @@ export const uuidPrefix = (uuid: string): string => uuid.slice(0, 8);
 
 /**
  * An update the replica cannot apply: malformed (a table, row or column not laid out as
- * RFC 7047 / ovsdb-server(7) say), or inconsistent with what the replica holds (a modify of a row
- * it never saw). Like the OVS IDL's "inconsistency" (lib/ovsdb-cs.c ovsdb_cs_flag_inconsistency),
- * the only way out is a fresh full copy: the follower drops its resume point and reconnects.
+ * RFC 7047 / ovsdb-server(7) say), or inconsistent with what the replica holds: an insert (or
+ * update2 "initial") of a row it has, a modify or delete of a row it lacks, the three that
+ * lib/ovsdb-idl.c ovsdb_idl_process_update flags. Like the OVS IDL's "inconsistency" (lib/ovsdb-cs.c
+ * ovsdb_cs_flag_inconsistency), the only way out is a fresh full copy: the follower drops its
+ * resume point and reconnects. (python/ovs/db/idl.py only warns and carries on.)
  */
 export class ReplicaUpdateError extends Error {
   constructor(
@@ -218,8 +220,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     for (const t of this.tables.values()) {
       for (const uuid of [...t.rows.keys()]) if (!seen.get(t.name)?.has(uuid)) this.deleteRow(t, uuid);
     }
-    if (legacy) this.applyUpdate(updates as TableUpdates);
-    else this.applyUpdate2(updates as TableUpdates2);
+    if (legacy) this.applyRows1(updates as TableUpdates, true);
+    else this.applyRows2(updates as TableUpdates2, true);
     this.emit('reset');
   }
 
@@ -238,8 +240,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     let s = seen.get(table);
     if (!s) seen.set(table, (s = new Set()));
     for (const uuid in rows) s.add(uuid);
-    if (legacy) this.applyUpdate({ [table]: rows as Record<string, RowUpdate> });
-    else this.applyUpdate2({ [table]: rows as Record<string, RowUpdate2> });
+    if (legacy) this.applyRows1({ [table]: rows as Record<string, RowUpdate> }, true);
+    else this.applyRows2({ [table]: rows as Record<string, RowUpdate2> }, true);
   }
 
   /** Ends a batched dump as replaceAll ends: rows it did not carry are gone, then `reset`. */
@@ -254,7 +256,21 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.emit('reset');
   }
 
+  /** Changes (update2/update3, or a resumed monitor's reply): each must fit what the replica holds. */
   applyUpdate2(updates: TableUpdates2): void {
+    this.applyRows2(updates, false);
+  }
+
+  /** Legacy `monitor` updates: {old, new} with whole new values; checked as applyUpdate2. */
+  applyUpdate(updates: TableUpdates): void {
+    this.applyRows1(updates, false);
+  }
+
+  /**
+   * A dump (`dump`) may send rows the replica has: unlike the IDL, which clears its tables before a
+   * full copy, the replica keeps them so that only real differences are emitted as changes.
+   */
+  private applyRows2(updates: TableUpdates2, dump: boolean): void {
     this.checkTables(updates);
     for (const [name, rows] of Object.entries(updates)) {
       const t = this.tables.get(name);
@@ -266,14 +282,17 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         if (wire !== undefined && !isRecord(wire)) {
           throw new ReplicaUpdateError(this.database, `row ${uuid} of table ${name}: its columns are ${brief(wire)}, not an object`);
         }
-        if (u.initial || u.insert) this.putRow(t, uuid, this.decodeRow(t, uuid, (u.initial ?? u.insert)!, undefined));
-        else if (u.modify) {
-          const old = t.rows.get(uuid);
+        if (u.initial || u.insert) {
+          if (!dump) this.mustLack(t, uuid, u.initial ? 'initial' : 'insert');
+          this.putRow(t, uuid, this.decodeRow(t, uuid, (u.initial ?? u.insert)!, undefined));
+        } else if (u.modify) {
           // A diff applies to the row it was computed against; without it the result would be a
           // row of empty columns and diffs taken for values (the OVS IDL: "cannot modify missing row").
-          if (!old) throw new ReplicaUpdateError(this.database, `modify of row ${uuid} of table ${name}, which the replica does not have`);
-          this.putRow(t, uuid, this.decodeRow(t, uuid, u.modify, old));
-        } else if ('delete' in u) this.deleteRow(t, uuid);
+          this.putRow(t, uuid, this.decodeRow(t, uuid, u.modify, this.mustHave(t, uuid, 'modify')));
+        } else if ('delete' in u) {
+          this.mustHave(t, uuid, 'delete');
+          this.deleteRow(t, uuid);
+        }
       }
     }
   }
@@ -286,8 +305,20 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     if (!isRecord(rows)) throw new ReplicaUpdateError(this.database, `the updates of table ${table} are ${brief(rows)}, not an object`);
   }
 
-  /** Legacy `monitor` updates: {old, new} with whole new values. */
-  applyUpdate(updates: TableUpdates): void {
+  /** An insert of a row the replica has: its copy and the server's disagree (OVS: "cannot add existing row"). */
+  private mustLack(t: Table, uuid: string, kind: string): void {
+    if (t.rows.has(uuid)) throw new ReplicaUpdateError(this.database, `${kind} of row ${uuid} of table ${t.name}, which the replica already has`);
+  }
+
+  /** A modify or delete of a row the replica lacks (OVS: "cannot modify/delete missing row"). */
+  private mustHave(t: Table, uuid: string, kind: string): ReplicaRow {
+    const row = t.rows.get(uuid);
+    if (!row) throw new ReplicaUpdateError(this.database, `${kind} of row ${uuid} of table ${t.name}, which the replica does not have`);
+    return row;
+  }
+
+  /** Legacy rows: {new} inserts, {old, new} modifies, {old} deletes (lib/ovsdb-cs.c ovsdb_cs_parse_row_update1). */
+  private applyRows1(updates: TableUpdates, dump: boolean): void {
     this.checkTables(updates);
     for (const [name, rows] of Object.entries(updates)) {
       const t = this.tables.get(name);
@@ -298,6 +329,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           throw new ReplicaUpdateError(this.database, `row ${uuid} of table ${name}: the row update is ${brief(u)}, not {"old":…,"new":{…}}`);
         }
         if (u.new) {
+          if (!dump && u.old === undefined) this.mustLack(t, uuid, 'insert');
+          else if (!dump) this.mustHave(t, uuid, 'modify');
           const base = t.rows.get(uuid);
           const row: ReplicaRow = base ? { ...base } : this.emptyRow(t, uuid);
           for (const [c, d] of Object.entries(u.new)) {
@@ -305,7 +338,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
             if (type) row[c] = this.decodeCell(t, uuid, c, () => decodeDatum(type, d));
           }
           this.putRow(t, uuid, row);
-        } else this.deleteRow(t, uuid);
+        } else {
+          if (!dump) this.mustHave(t, uuid, 'delete');
+          this.deleteRow(t, uuid);
+        }
       }
     }
   }

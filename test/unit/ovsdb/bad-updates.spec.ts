@@ -48,6 +48,38 @@ describe('Replica: updates it cannot apply are named, never made up', () => {
     expect(r.count('Chassis')).toBe(1);
   });
 
+  // The other two inconsistencies lib/ovsdb-idl.c ovsdb_idl_process_update flags (and then
+  // ovsdb_cs_flag_inconsistency: full resync): "cannot add existing row", "cannot delete missing row".
+  it.each([
+    ['insert', { Chassis: { [U1]: { insert: { name: 'hv1-twice' } } } }, `insert of row ${U1} of table Chassis, which the replica already has`],
+    ['initial', { Chassis: { [U1]: { initial: { name: 'hv1-twice' } } } }, `initial of row ${U1} of table Chassis, which the replica already has`],
+    ['delete', { Chassis: { [U9]: { delete: null } } }, `delete of row ${U9} of table Chassis, which the replica does not have`],
+  ])('refuses an update2 %s inconsistent with what it holds, leaving the row as it was', (_kind, updates, message) => {
+    const r = replica();
+    expect(() => r.applyUpdate2(updates as never)).toThrow(new ReplicaUpdateError('OVN_Southbound', message));
+    expect([...r.rows('Chassis')].map((row) => [row._uuid, row.name])).toEqual([[U1, 'hv1']]);
+  });
+
+  it.each([
+    ['insert', { Chassis: { [U1]: { new: { name: 'hv1-twice' } } } }, `insert of row ${U1} of table Chassis, which the replica already has`],
+    ['modify', { Chassis: { [U9]: { old: { name: 'x' }, new: { name: 'hv9' } } } }, `modify of row ${U9} of table Chassis, which the replica does not have`],
+    ['delete', { Chassis: { [U9]: { old: { name: 'x' } } } }, `delete of row ${U9} of table Chassis, which the replica does not have`],
+  ])('refuses a legacy monitor %s inconsistent with what it holds (same three checks)', (_kind, updates, message) => {
+    const r = replica();
+    expect(() => r.applyUpdate(updates as never)).toThrow(new ReplicaUpdateError('OVN_Southbound', message));
+    expect([...r.rows('Chassis')].map((row) => [row._uuid, row.name])).toEqual([[U1, 'hv1']]);
+  });
+
+  it('still takes a full dump that sends rows it already has (it replaces, never clears first)', () => {
+    const r = replica();
+    r.replaceAll({ Chassis: { [U1]: { initial: { name: 'hv1-dump' } } } });
+    r.replaceAll({ Chassis: { [U1]: { new: { name: 'hv1-legacy' } } } }, true);
+    r.beginDump();
+    r.applyDumpBatch('Chassis', { [U1]: { initial: { name: 'hv1-batch' } } });
+    r.endDump();
+    expect([...r.rows('Chassis')].map((row) => [row._uuid, row.name])).toEqual([[U1, 'hv1-batch']]);
+  });
+
   it.each([
     [{ Chassis: null }, 'the updates of table Chassis are null, not an object'],
     [{ Chassis: { [U1]: null } }, `row ${U1} of table Chassis: the row update is null, not an object`],
@@ -93,6 +125,8 @@ describe('ReplicaFollower fed an update it cannot apply', () => {
   it.each([
     ['a malformed update', { Chassis: { [U1]: null } }, `row ${U1} of table Chassis: the row update is null, not an object`],
     ['a modify of a row never sent', { Chassis: { [U9]: { modify: { hostname: 'h9' } } } }, `modify of row ${U9} of table Chassis, which the replica does not have`],
+    ['an insert of a row it has', { Chassis: { [U1]: { insert: { name: 'hv1-twice' } } } }, `insert of row ${U1} of table Chassis, which the replica already has`],
+    ['a delete of a row never sent', { Chassis: { [U9]: { delete: null } } }, `delete of row ${U9} of table Chassis, which the replica does not have`],
   ])('%s: drops the connection naming it (no crash), and resyncs with a full copy, not a resume', async (_what, bad, message) => {
     const monitors: Message[] = [];
     server = await FakeJsonRpcServer.start((msg, conn) => {
