@@ -119,6 +119,21 @@ const ALIAS: Record<string, string> = {
   tcp_src: 'tp_src', udp_src: 'tp_src', tcp_dst: 'tp_dst', udp_dst: 'tp_dst',
 };
 
+/**
+ * The packet's own ethertype: OpenFlow's dl_type, after any VLAN headers. A tagged packet's key
+ * prints the outer 0x8100 (or 0x88a8) and the rest inside `encap(…)`; OVN's tables and ovs-ofctl
+ * match the inner type, so `ip`, `tcp`… must see tagged packets (a localnet with a VLAN tag).
+ */
+function ethType(fields: OdpKey['fields']): string | undefined {
+  const t = fields.find((f) => f.name === 'eth_type');
+  const v = t?.kind === 'scalar' ? t.value : undefined;
+  if (v !== undefined && /^0x(8100|88a8)$/i.test(v)) {
+    const encap = fields.find((f) => f.kind === 'encap');
+    if (encap?.kind === 'encap') return ethType(encap.fields);
+  }
+  return v;
+}
+
 const l4Field = (k: OdpKey): string | undefined => ['tcp', 'udp', 'sctp'].find((n) => keyField(k, n));
 
 export interface CompiledFilter {
@@ -153,7 +168,7 @@ export function compileFilter(text: string): CompiledFilter {
       const p = PROTO[term];
       if (!p) throw new FilterError(term, `unknown protocol keyword (known: ${Object.keys(PROTO).join(', ')})`);
       once('protocol', term);
-      if (p.eth) preds.push((k) => keyValue(k, 'eth_type') === p.eth);
+      if (p.eth) preds.push((k) => ethType(k.fields) === p.eth);
       if (p.proto !== undefined) {
         const fam = p.eth === ETH.ip ? 'ipv4' : 'ipv6';
         preds.push((k) => keyValue(k, fam, 'proto') === String(p.proto));
@@ -186,7 +201,7 @@ export function compileFilter(text: string): CompiledFilter {
       case 'dl_type':
       case 'eth_type': {
         const n = num(term, v, 0xffff);
-        p = (k) => n(keyValue(k, 'eth_type'));
+        p = (k) => n(ethType(k.fields));
         break;
       }
       case 'nw_src':
@@ -258,7 +273,12 @@ export function compileFilter(text: string): CompiledFilter {
     matches(key, portNames) {
       // A key may name in_port by number (kernel datapath, or a dump without -m).
       const raw = keyValue(key, 'in_port');
-      const byNumber = !!portNames && inPortName !== undefined && raw !== undefined && /^\d+$/.test(raw) && portNames.get(raw) === inPortName;
+      // Or the filter names it by datapath port number (as dpctl/dump-flows' filter= does) and a `-m` key by name.
+      const byNumber =
+        !!portNames &&
+        inPortName !== undefined &&
+        raw !== undefined &&
+        (/^\d+$/.test(raw) ? portNames.get(raw) === inPortName : /^\d+$/.test(inPortName) && portNames.get(inPortName) === raw);
       return preds.every((p) => (byNumber && p === inPortPred) || p(key));
     },
   };

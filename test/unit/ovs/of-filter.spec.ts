@@ -32,6 +32,34 @@ describe('OpenFlow-syntax session filters', () => {
     expect([ICMP, SSH, V6].map((k) => f.matches(k))).toEqual(expected);
   });
 
+  // A VLAN-tagged packet's key (captured: the dnat-and-snat sandbox's localnet with tag 100): the
+  // outer eth_type is 0x8100, the packet's own is inside encap(). OpenFlow's dl_type (and so `ip`,
+  // `icmp`, `tcp`…) is the type after the VLAN header, as ovs-ofctl and OVN's tables match it; the
+  // filter read the outer one, so `ip`/`icmp`/`tcp` sessions never saw tagged traffic.
+  const TAGGED = parseKey(
+    'recirc_id(0),dp_hash(0/0),skb_priority(0/0),in_port(ext0),skb_mark(0/0),ct_state(0/0x2b),ct_zone(0/0),ct_mark(0/0),ct_label(0/0),packet_type(ns=0,id=0),eth(src=50:54:00:00:01:10,dst=00:00:00:00:ff:03),eth_type(0x8100),vlan(vid=100,pcp=0),encap(eth_type(0x0800),ipv4(src=172.16.0.10/255.255.255.128,dst=172.16.0.110,proto=1,tos=0/0,ttl=64,frag=no),icmp(type=8/0,code=0/0))',
+  );
+  it.each([
+    ['ip', true],
+    ['icmp', true],
+    ['icmp,icmp_type=8', true],
+    ['ip,nw_dst=172.16.0.110', true],
+    ['dl_type=0x0800', true],
+    ['tcp', false],
+    ['arp', false],
+    ['dl_type=0x8100', false],
+  ])('reads the packet\'s own ethertype under a VLAN tag: %s', (filter, expected) => {
+    expect(compileFilter(filter).matches(TAGGED)).toBe(expected);
+  });
+
+  // `-m` dumps name in_port; a filter may give the datapath port number (as dpctl/dump-flows'
+  // filter= takes it, which the poller's session scope passes on): it never matched.
+  it('matches a datapath port number in the filter on a key that names the port, given dpif/show', () => {
+    const f = compileFilter('in_port=3,icmp');
+    expect(f.matches(ICMP, new Map([['3', 'vif1']]))).toBe(true);
+    expect(f.matches(ICMP, new Map([['3', 'vif3']]))).toBe(false);
+  });
+
   it('matches in_port by name on a key that names it by number, given dpif/show', () => {
     const f = compileFilter('in_port=vif3,tcp');
     expect(f.matches(SSH)).toBe(false);
