@@ -42,11 +42,82 @@ export function* ndjsonLines(text: string): Generator<[number, string]> {
 /** Parses one line as JSON; the reason names the JSON error when it is not. */
 export function parseJsonLine(text: string): { value: unknown } | { reason: string } {
   if (text.length > MAX_LINE_CHARS) return { reason: `line longer than ${MAX_LINE_CHARS} characters` };
+  let value: unknown;
   try {
-    return { value: JSON.parse(text) };
+    value = JSON.parse(text);
   } catch (err) {
     return { reason: `not JSON: ${(err as Error).message}` };
   }
+  // JSON.parse keeps the last of a repeated name: {"type":"upcall","type":"ukey_removed"} was
+  // stored as a removal that a reader of the line (or another parser) takes for an upcall.
+  if (typeof value === 'object' && value !== null) {
+    const dup = repeatedName(text);
+    if (dup !== null) return { reason: `${dup}: given twice in one object (a field is given once)` };
+  }
+  return { value };
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * The path (`steps[1].table`) of the first name given twice in one object of `text`, which
+ * JSON.parse has accepted, or null. One pass over the structure: a string is skipped with
+ * indexOf (the long ones are values: keys, packets, trace text), names are compared as decoded
+ * (`"typ\u0065"` is `type`), and an object's names are few, so a list beats a Set.
+ */
+export function repeatedName(text: string): string | null {
+  // Per depth: the names seen (objects; the lists are reused, depth by depth) or the item index
+  // (arrays), and the name under which an object parent holds it.
+  let depth = -1;
+  let expectName = false;
+  let lastName = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      let end = text.indexOf('"', i + 1);
+      while (escaped(text, end)) end = text.indexOf('"', end + 1);
+      if (expectName) {
+        const raw = text.slice(i + 1, end);
+        const name = raw.includes('\\') ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
+        const seen = frame.names[depth];
+        if (seen.includes(name)) return pathOf(depth, name);
+        seen.push(name);
+        lastName = name;
+        expectName = false;
+      }
+      i = end;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth++;
+      frame.heldAs[depth] = lastName; // read only when held by an object
+      frame.isObject[depth] = expectName = c === 0x7b;
+      frame.index[depth] = 0;
+      if (expectName) (frame.names[depth] ??= []).length = 0;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    } else if (c === 0x2c /* , */) {
+      if (frame.isObject[depth]) expectName = true;
+      else frame.index[depth]++;
+    }
+  }
+  return null;
+}
+
+/** repeatedName's frames, kept between calls (one thread, no await inside): an event is a few levels deep. */
+const frame = { names: [] as string[][], isObject: [] as boolean[], index: [] as number[], heldAs: [] as string[] };
+
+/** Whether the quote at `at` is escaped: an odd run of backslashes before it. */
+function escaped(text: string, at: number): boolean {
+  let n = 0;
+  while (text.charCodeAt(at - 1 - n) === BACKSLASH) n++;
+  return n % 2 === 1;
+}
+
+/** `steps[1].table`: the path down to depth, then the name. */
+function pathOf(depth: number, name: string): string {
+  let path = '';
+  for (let d = 1; d <= depth; d++) path += frame.isObject[d - 1] ? `${path ? '.' : ''}${frame.heldAs[d]}` : `[${frame.index[d - 1]}]`;
+  return path ? `${path}.${name}` : name;
 }
 
 export function validateEvent(value: unknown): { event: EventV1 } | { reason: string } {

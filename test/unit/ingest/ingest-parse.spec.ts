@@ -48,6 +48,28 @@ describe('v1 NDJSON lines', () => {
     expect(reasons[8]).toBe('id: must not contain U+0000 (NUL) (at character 1)');
   });
 
+  it('rejects a line that names a field twice in one object, naming it, and keeps the rest (review: JSON.parse kept the last)', () => {
+    const ok = JSON.stringify({ type: 'upcall', id: 'u1', time: T, key: 'a "type":"x" inside a value' });
+    const steps = (inner: string) => `{"type":"translation","id":"t1","time":"${T}","steps":[{"table":0},{${inner}}]}`;
+    const r = parseEventLines(
+      [
+        `{"type":"upcall","type":"ukey_removed","id":"u2","time":"${T}","ufid":"${UFID}"}`,
+        ok,
+        `{"type":"upcall","typ\\u0065":"ukey_removed","id":"u3","time":"${T}"}`, // the same name, escaped
+        steps('"table":1,"priority":5,"table":2'),
+        steps('"table":1,"priority":5'), // the same name in two objects is no repeat
+        `{"type":"upcall","id":"u4","time":"${T}","id":"u5"}`,
+      ].join('\n'),
+    );
+    expect(r.events.map((e) => e.event.id)).toEqual(['u1', 't1']);
+    expect(r.rejected).toEqual([
+      { line: 1, reason: 'type: given twice in one object (a field is given once)' },
+      { line: 3, reason: 'type: given twice in one object (a field is given once)' },
+      { line: 4, reason: 'steps[1].table: given twice in one object (a field is given once)' },
+      { line: 6, reason: 'id: given twice in one object (a field is given once)' },
+    ]);
+  });
+
   it('publishes one schema branch per event type', () => {
     expect(EVENT_SCHEMA.oneOf.map((b) => b.title)).toEqual(['upcall', 'ukey_created', 'ukey_updated', 'ukey_revalidated', 'ukey_removed', 'translation']);
   });
