@@ -80,3 +80,24 @@ export function tunnelledFrom(key: SessionFlow['flow']['key'], keys: { datapath:
   }
   return false;
 }
+
+/** ovs-vswitchd's datapath port of each tunnel type (netdev-vport.c: dpif_port, `_<dst_port>` where it has one) and its default port. */
+const TUNNEL_DPIF: Record<string, { prefix: string; port?: number }> = {
+  geneve: { prefix: 'genev_sys', port: 6081 },
+  vxlan: { prefix: 'vxlan_sys', port: 4789 },
+  stt: { prefix: 'stt_sys', port: 7471 },
+  gre: { prefix: 'gre_sys' },
+  ip6gre: { prefix: 'ip6gre_sys' },
+  erspan: { prefix: 'erspan_sys' },
+  ip6erspan: { prefix: 'ip6erspan_sys' },
+};
+
+/**
+ * The datapath port a tunnel interface's packets arrive on (`genev_sys_6081`), shared by every
+ * interface of its type and port; undefined for an interface that is its own datapath port.
+ */
+export function tunnelDatapathPort(type: string, options: Readonly<Record<string, string>> | undefined): string | undefined {
+  const t = TUNNEL_DPIF[type];
+  if (!t) return undefined;
+  return t.port === undefined ? t.prefix : `${t.prefix}_${options?.dst_port ?? t.port}`;
+}

@@ -14,7 +14,7 @@ import { LivetraceConfig } from '../config/config.schema';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import { addStats, emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
-import { parseAddresses, PortTarget, selectFlow, Selection, SessionFlow } from './session-selector';
+import { parseAddresses, PortTarget, selectFlow, Selection, SessionFlow, tunnelDatapathPort } from './session-selector';
 
 export interface CreateSessionInput {
   bridge: string;
@@ -253,8 +253,13 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     }
     const port = filter?.inPort;
     if (port !== undefined && !/^\d+$/.test(port)) {
-      const names = [...this.replicas.ovs.rows('Interface')].map((i) => String(i.name));
-      if (!names.includes(port)) throw badRequest('filter', `in_port=${port}: no interface named ${JSON.stringify(port.slice(0, 64))} on this chassis`);
+      // A datapath flow's in_port is a datapath port: a tunnel interface (ovn-hv2-0) has none of
+      // its own, its packets arrive on its type's shared port (genev_sys_6081), which is no interface.
+      const type = (i: Record<string, unknown>) => String(i.type ?? '');
+      const ifaces = [...this.replicas.ovs.rows('Interface')].map((i) => ({ name: String(i.name), type: type(i), dp: tunnelDatapathPort(type(i), i.options as Record<string, string>) }));
+      const tunnel = ifaces.find((i) => i.name === port && i.dp);
+      if (tunnel) throw badRequest('filter', `in_port=${port}: a ${tunnel.type} tunnel interface; the datapath takes every such tunnel's packets on one port, ${tunnel.dp}, so no datapath flow has in_port=${port}: filter on in_port=${tunnel.dp}, or give a logicalPort`);
+      if (!ifaces.some((i) => i.name === port || i.dp === port)) throw badRequest('filter', `in_port=${port}: no interface named ${JSON.stringify(port.slice(0, 64))} on this chassis`);
     }
   }
 

@@ -1,0 +1,80 @@
+// A session's in_port against the local OVS database, on a real migrated SQLite store: a datapath
+// flow names the datapath port its packet came in by, and a tunnel interface (ovn-controller's
+// ovn-hv2-0) has none of its own: every Geneve tunnel's packets arrive on genev_sys_6081 (the
+// captured multi-chassis dumps: in_port(genev_sys_6081)). So in_port=ovn-hv2-0 was accepted and
+// never traced anything, and in_port=genev_sys_6081, what the flows say, was refused as no interface.
+// The replicas are a stand-in holding the Interface rows ovn-controller and a VM's port make.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { ApiError } from '../../../src/common/api-error';
+import { dataSourceOptions } from '../../../src/storage/data-source.options';
+import { StoreService } from '../../../src/storage/store.service';
+import type { ReplicasService } from '../../../src/replicas/replicas.service';
+import { TraceSessionStore } from '../../../src/trace-sessions/trace-session-store';
+import { TraceSessionsService } from '../../../src/trace-sessions/trace-sessions.service';
+import { tunnelDatapathPort } from '../../../src/trace-sessions/session-selector';
+import { testConfig } from '../../support/app';
+
+const ROWS: Record<string, Array<Record<string, unknown>>> = {
+  Bridge: [{ name: 'br-int' }],
+  Interface: [
+    { name: 'br-int', type: 'internal', options: {} },
+    { name: 'vif1', type: '', options: {}, external_ids: { 'iface-id': 'lsp1' } },
+    { name: 'ovn-hv2-0', type: 'geneve', options: { csum: 'true', key: 'flow', remote_ip: '192.168.0.2' } },
+    { name: 'ovn-hv3-0', type: 'geneve', options: { csum: 'true', key: 'flow', remote_ip: '192.168.0.3' } },
+    { name: 'vx0', type: 'vxlan', options: { dst_port: '8472', remote_ip: '192.168.0.4' } },
+  ],
+};
+
+describe('a session on a tunnel in_port', () => {
+  let ds: DataSource;
+  let store: StoreService;
+  let svc: TraceSessionsService;
+
+  beforeAll(async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'livetrace-sessions-inport-')), 'db.sqlite');
+    ds = new DataSource({ ...dataSourceOptions(file), logging: false });
+    await ds.initialize();
+    await ds.runMigrations();
+    const cfg = testConfig({ LIVETRACE_DB: file });
+    store = new StoreService(ds, null, cfg);
+    const replicas = {
+      chassisName: () => 'hv1',
+      status: () => ({ synced: true }),
+      ovs: { rows: (t: string) => ROWS[t] ?? [] },
+    } as unknown as ReplicasService;
+    svc = new TraceSessionsService(cfg, store, new TraceSessionStore(store), replicas);
+  });
+
+  afterAll(async () => {
+    await svc.beforeApplicationShutdown();
+    await store.beforeApplicationShutdown();
+    await store.onApplicationShutdown();
+    await ds.destroy();
+  });
+
+  const refusal = (filter: string) =>
+    svc.create({ bridge: 'br-int', filter }).then(
+      () => null,
+      (e: ApiError) => ({ status: e.getStatus(), ...(e.getResponse() as object) }),
+    );
+
+  it("names the tunnel's datapath port, as ovs-vswitchd names it", () => {
+    expect(tunnelDatapathPort('geneve', { remote_ip: '192.168.0.2' })).toBe('genev_sys_6081');
+    expect(tunnelDatapathPort('vxlan', { dst_port: '8472' })).toBe('vxlan_sys_8472');
+    expect(tunnelDatapathPort('', {})).toBeUndefined();
+  });
+
+  it('refuses a tunnel interface, naming the datapath port its packets arrive on', async () => {
+    expect(await refusal('in_port=ovn-hv2-0')).toMatchObject({ status: 400, field: 'filter', message: expect.stringContaining('in_port=genev_sys_6081') });
+  });
+
+  it("takes the tunnel's datapath port, and a VM's interface, as before", async () => {
+    expect(await refusal('in_port=genev_sys_6081')).toBeNull();
+    expect(await refusal('in_port=vxlan_sys_8472,udp')).toBeNull();
+    expect(await refusal('in_port=vif1')).toBeNull();
+    expect(await refusal('in_port=nosuch')).toMatchObject({ status: 400, field: 'filter', message: expect.stringContaining('no interface named "nosuch"') });
+  });
+});
