@@ -110,6 +110,7 @@ export const CONFIG_SCHEMA = {
   LIVETRACE_SPOOL: nonEmpty,
   LIVETRACE_SPOOL_MAX_CHANGES: int(1000, 1_000_000_000),
   LIVETRACE_SHIP_BATCH: int(1, 100_000),
+  LIVETRACE_SHIP_BATCH_BYTES: int(1024 ** 2, 1024 ** 3),
   LIVETRACE_PG_POOL: int(1, 1000),
   LIVETRACE_READ_WORKERS: (raw: string): number | 'auto' => (raw.trim() === 'auto' ? 'auto' : int(0, 64)(raw)),
   LIVETRACE_READ_WORKER_AUDITS: (raw: string): boolean | 'auto' => (raw.trim() === 'auto' ? 'auto' : bool(raw)),

@@ -12,12 +12,15 @@ import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
 import { SILENT_MS, withClient } from './pg-client';
 import { highestOwn, markKeys, ownSequence, setClaim, type ShippedTable } from './spool';
+import { readByKey, readRange, ShipBudget } from './ship-read';
 import { absent, columnTypes, copyData, copyIn, remove, upsert } from './ship-sql';
 import { Statements, type StoreWriter, type WriteContext } from './writer';
 
 export interface ShipperOptions {
   /** Changes per PostgreSQL transaction. */
   batch: number;
+  /** And at most this many bytes of their values (ship-read.ts rowBytes); one row larger than it still ships, alone. */
+  batchBytes?: number;
   /** Backlog (changes waiting) at which the spool is full: sources drop new traces and count them. */
   maxBacklog: number;
   /** Pause when there is nothing to ship, and the first retry delay after an error. */
@@ -66,6 +69,8 @@ export class Shipper {
   private readonly marks = new Map<string, { shipped: number; claim: number }>();
   /** PostgreSQL's column types, for the arrays the rows travel in. */
   private readonly pgTypes = new Map<string, string[]>();
+  /** The last batch stopped at its byte bound: more is waiting now (the loop goes on without its pause). */
+  private cut = false;
 
   constructor(
     /** A read connection on the spool (committed state). */
@@ -153,7 +158,7 @@ export class Shipper {
     try {
       let n: number;
       do n = await this.shipSome();
-      while (n >= this.opts.batch && !this.stopped);
+      while ((n >= this.opts.batch || this.cut) && !this.stopped);
       if (Date.now() - this.pulledAt >= PULL_EVERY_MS) await this.pullSessions();
       if (!this.state.up) this.log.log('PostgreSQL is back: shipping resumed');
       this.state.up = true;
@@ -199,34 +204,50 @@ export class Shipper {
       this.release();
       return 0;
     }
-    const byTable = new Map<string, unknown[][]>();
+    const budget = new ShipBudget(this.opts.batchBytes ?? Infinity);
+    // Entries the batch ships (forgotten after PostgreSQL's COMMIT); the others wait for a later one.
+    const done: typeof entries = [];
+    const byTable = new Map<string, Array<{ e: (typeof entries)[number]; key: unknown[] }>>();
     for (const e of entries) {
-      if (!this.tables.has(e.tbl)) continue;
+      if (!this.tables.has(e.tbl)) {
+        done.push(e);
+        continue;
+      }
       let keys = byTable.get(e.tbl);
       if (!keys) byTable.set(e.tbl, (keys = []));
-      keys.push(JSON.parse(e.pk) as unknown[]);
+      keys.push({ e, key: JSON.parse(e.pk) as unknown[] });
     }
     // fresh: a range's rows, new to PostgreSQL unless the range is sent again (see copyFresh).
     const work = new Map<string, { t: ShippedTable; fresh: unknown[][]; rows: unknown[][]; gone: unknown[][] }>();
+    // How far each range's rows are read (the budget may end inside one: the rest waits, still claimed).
+    const reached: Array<{ t: ShippedTable; upTo: number }> = [];
     for (const r of ranges) {
       const logged = byTable.get(r.t.name) ?? [];
-      // Logged rows inside the range are read with it: one copy of a row per statement.
       const at = r.t.key.indexOf(r.t.mark!);
-      const within = (k: unknown[]) => (k[at] as number) > r.shipped && (k[at] as number) <= r.claim;
-      const inside = logged.filter(within);
-      byTable.set(r.t.name, logged.filter((k) => !within(k)));
-      const rows = this.statements.get(`SELECT * FROM ${q(r.t.name)} WHERE ${q(r.t.mark!)} > ? AND ${q(r.t.mark!)} <= ?`).raw(true).all(r.shipped, r.claim) as unknown[][];
-      work.set(r.t.name, { t: r.t, fresh: rows, rows: [], gone: absent(r.t, inside, rows) });
+      const mark = (k: unknown[]) => k[at] as number;
+      const claimed = (k: unknown[]) => mark(k) > r.shipped && mark(k) <= r.claim;
+      // Logged rows inside the claimed range go with the part of it read (one copy of a row per
+      // statement), or wait for the batch that reads theirs.
+      byTable.set(r.t.name, logged.filter((l) => !claimed(l.key)));
+      const { rows, upTo } = readRange((sql) => this.statements.get(sql), r.t, r.shipped, r.claim, budget);
+      if (upTo === r.shipped) continue;
+      const inside = logged.filter((l) => claimed(l.key) && mark(l.key) <= upTo);
+      done.push(...inside.map((l) => l.e));
+      reached.push({ t: r.t, upTo });
+      work.set(r.t.name, { t: r.t, fresh: rows, rows: [], gone: absent(r.t, inside.map((l) => l.key), rows) });
     }
-    for (const [name, keys] of byTable) {
-      if (!keys.length) continue;
+    for (const [name, logged] of byTable) {
+      if (!logged.length) continue;
       const t = this.tables.get(name)!;
-      const rows = this.currentRows(t, keys);
+      const read = readByKey((sql) => this.spool.prepare(sql), t, logged.map((l) => l.key), budget);
+      const taken = new Set(read.done.map((k) => JSON.stringify(k)));
+      done.push(...logged.filter((l) => taken.has(JSON.stringify(l.key))).map((l) => l.e));
       const w = work.get(name) ?? { t, fresh: [], rows: [], gone: [] };
-      w.rows.push(...rows);
-      w.gone.push(...absent(t, keys, rows));
+      w.rows.push(...read.rows);
+      w.gone.push(...read.gone);
       work.set(name, w);
     }
+    this.cut = budget.cut;
     const rows = await this.withClient(async (client) => {
       let n = 0;
       try {
@@ -245,14 +266,16 @@ export class Shipper {
       return n;
     });
     // Only entries not changed since they were read: a newer change goes out with the next batch.
-    const shipped = JSON.stringify(entries.map((e) => [e.seq, e.ver]));
+    const shipped = JSON.stringify(done.map((e) => [e.seq, e.ver]));
     const claims = await this.writer.submit((tx) => {
       tx.stmt(`DELETE FROM ship_log WHERE (seq, ver) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`).run(shipped);
-      for (const r of ranges) tx.stmt('UPDATE meta SET value = ? WHERE key = ?').run(String(r.claim), markKeys(r.t.name).shipped);
-      // The next range is claimed in the same transaction: one writer turn a batch.
-      return this.claim(tx);
+      for (const r of reached) tx.stmt('UPDATE meta SET value = ? WHERE key = ?').run(String(r.upTo), markKeys(r.t.name).shipped);
+      // The next range is claimed in the same transaction: one writer turn a batch. Not while a
+      // range is cut short by the byte bound: every table's next claim waits for its end, so
+      // ranges stay claimed together (a trace's ports never claimed past its trace's claim).
+      return budget.cut ? [] : this.claim(tx);
     });
-    for (const r of ranges) this.marks.get(r.t.name)!.shipped = r.claim;
+    for (const r of reached) this.marks.get(r.t.name)!.shipped = r.upTo;
     this.noteClaims(claims);
     this.state.shippedRows += rows;
     this.state.batches++;
@@ -262,7 +285,7 @@ export class Shipper {
     this.state.lastError = null;
     this.refreshBacklog();
     this.release();
-    return Math.max(entries.length, rows);
+    return Math.max(done.length, rows);
   }
 
   /**
@@ -393,18 +416,4 @@ export class Shipper {
     });
   }
 
-  /** The rows' current values in the spool (a row no longer there was deleted). */
-  private currentRows(t: ShippedTable, keys: unknown[][]): unknown[][] {
-    const out: unknown[][] = [];
-    const per = Math.max(1, Math.floor(30_000 / t.key.length));
-    for (let i = 0; i < keys.length; i += per) {
-      const part = keys.slice(i, i + per);
-      const sql =
-        t.key.length === 1
-          ? `SELECT * FROM ${q(t.name)} WHERE ${q(t.key[0])} IN (${part.map(() => '?').join(',')})`
-          : `SELECT * FROM ${q(t.name)} WHERE (${t.key.map(q).join(', ')}) IN (VALUES ${part.map(() => `(${t.key.map(() => '?').join(', ')})`).join(', ')})`;
-      out.push(...(this.spool.prepare(sql).raw(true).all(...part.flat()) as unknown[][]));
-    }
-    return out;
-  }
 }

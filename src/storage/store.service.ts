@@ -59,6 +59,7 @@ export class StoreService implements BeforeApplicationShutdown, OnApplicationShu
     this.shipperReader = handles.writer.db.memory || !file ? undefined : openReadConnection(file);
     this.shipper = new Shipper(this.shipperReader ?? handles.writer.db, handles.writer, central.pool, central.tables, {
       batch: cfg?.LIVETRACE_SHIP_BATCH ?? 5000,
+      batchBytes: cfg?.LIVETRACE_SHIP_BATCH_BYTES ?? 32 * 1024 ** 2,
       maxBacklog: cfg?.LIVETRACE_SPOOL_MAX_CHANGES ?? 2_000_000,
       idleMs: 100,
       ready: central.ready,

@@ -16,7 +16,7 @@ import { startPostgres, TestPostgres } from './postgres';
 export const newSpool = (): string => join(mkdtempSync(join(tmpdir(), 'livetrace-spool-')), 'spool.sqlite');
 
 /** Starts the cluster before the file's tests and stops it, and every store opened, after them. */
-export function usePostgresSpools(): { pg(): TestPostgres; storeOn(url: string, spool?: string): Promise<StoreService> } {
+export function usePostgresSpools(): { pg(): TestPostgres; storeOn(url: string, spool?: string, env?: Record<string, string>): Promise<StoreService> } {
   let pg: TestPostgres | undefined;
   const opened: StoreService[] = [];
   beforeAll(() => {
@@ -28,9 +28,9 @@ export function usePostgresSpools(): { pg(): TestPostgres; storeOn(url: string, 
   });
   return {
     pg: () => pg!,
-    /** An agent's store on `spool` (a new one by default), shipping to `url`. */
-    async storeOn(url: string, spool = newSpool()): Promise<StoreService> {
-      const cfg = testConfig({ LIVETRACE_DB: url, LIVETRACE_SPOOL: spool, LIVETRACE_ROLE: 'agent', LIVETRACE_CHASSIS: 'hv-test' });
+    /** An agent's store on `spool` (a new one by default), shipping to `url`; `env`: more configuration keys. */
+    async storeOn(url: string, spool = newSpool(), env: Record<string, string> = {}): Promise<StoreService> {
+      const cfg = testConfig({ LIVETRACE_DB: url, LIVETRACE_SPOOL: spool, LIVETRACE_ROLE: 'agent', LIVETRACE_CHASSIS: 'hv-test', ...env });
       const ds = new DataSource({ ...dataSourceOptions(spool), migrationsRun: true });
       await ds.initialize();
       await ds.runMigrations();
