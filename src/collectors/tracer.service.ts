@@ -56,6 +56,12 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   private readonly log = new Logger('Tracer');
   private readonly queue: TraceQueue<Job>;
   private readonly inflight = new Set<Promise<void>>();
+  /**
+   * Passes on their way to the store, per session: the next trace does not wait for a commit, so
+   * a session's maxTraces counts these with what it stored (else every pass traced while the
+   * first maxTraces were in flight was stored too).
+   */
+  private readonly storing = new Map<ActiveSession, number>();
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -152,8 +158,14 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     }
   }
 
+  /** Whether the session may store one more pass: maxTraces counts what is stored, here and elsewhere, and what is on its way. */
+  private hasRoom(s: ActiveSession): boolean {
+    const max = s.json.maxTraces;
+    return !max || s.local.stored + s.storedElsewhere + (this.storing.get(s) ?? 0) < max;
+  }
+
   private async run(job: Job): Promise<void> {
-    const live = job.sessions.filter((s) => s.session.json.state === 'active');
+    const live = job.sessions.filter((s) => s.session.json.state === 'active' && this.hasRoom(s.session));
     if (!live.length) {
       this.metrics.count('skipped_session_ended');
       return;
@@ -184,24 +196,36 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       return;
     }
     for (const s of job.sessions) this.sessions.count(s.session, 'traced');
-    const wanted = job.sessions.filter(
+    const about = job.sessions.filter(
       (s) => s.how === 'store' || result.trace.ports.some((p) => p.logicalPort === s.session.json.logicalPort),
     );
-    for (const s of job.sessions) if (!wanted.includes(s)) this.sessions.count(s.session, 'notSelected');
+    for (const s of job.sessions) if (!about.includes(s)) this.sessions.count(s.session, 'notSelected');
+    // Room is looked at again: stores may have been started while this pass was traced.
+    const wanted = about.filter((s) => this.hasRoom(s.session));
     if (!wanted.length) {
-      this.metrics.count('not_selected');
+      this.metrics.count(about.length ? 'skipped_session_ended' : 'not_selected');
       return;
     }
+    const settle = () => {
+      for (const s of wanted) {
+        const n = (this.storing.get(s.session) ?? 1) - 1;
+        if (n > 0) this.storing.set(s.session, n);
+        else this.storing.delete(s.session);
+      }
+    };
+    for (const s of wanted) this.storing.set(s.session, (this.storing.get(s.session) ?? 0) + 1);
     for (const s of wanted) if (flow.dbId !== undefined) s.session.selectedFlows.add(flow.dbId);
     // The next ofproto/trace does not wait for this commit: the writer batches many traces per
     // transaction. Stores stay in order (one writer queue), and their number in flight is bounded.
     const sessionIds = wanted.map((w) => w.session.json.id);
     const stored = this.record(flow, result, sessionIds[0], sessionIds).then(
       () => {
+        settle();
         for (const s of wanted) this.sessions.count(s.session, 'stored');
         this.metrics.stored(job.enqueuedAt);
       },
       (err: Error) => {
+        settle();
         this.log.warn(`storing the trace of ${flow.ufid} failed: ${err.message}`);
         this.metrics.count('failed_store');
         for (const s of wanted) this.sessions.fail(s.session, 'store');
