@@ -1,6 +1,9 @@
-import { isGeneveOptionData } from './odp-scan';
+import { parseGeneveOptions, type GeneveOption } from './odp-geneve';
 import { OvsParseError } from './parse-error';
-import type { OdpKey, OdpKeyAttr, OdpKeyField } from './odp-types';
+import type { OdpKey, OdpKeyField } from './odp-types';
+
+// The option list parser is odp-geneve.ts (shared with odp-tunnel.ts); its importers get it here too.
+export { parseGeneveOptions, type GeneveOption } from './odp-geneve';
 
 /**
  * Views of a parsed ODP key a network engineer asks for: a field by name (inside `encap(…)` too),
@@ -118,44 +121,10 @@ function parseNumber(text: string): number {
   return n;
 }
 
-export interface GeneveOption {
-  /** Each `name=value[/mask]` of the option (class, type, len), in order. */
-  readonly attrs: readonly OdpKeyAttr[];
-  /** The option data in hex (`0x10002`), with its mask when printed. */
-  readonly data?: string;
-  readonly dataMask?: string;
-}
-
 /** `tunnel(…,geneve({class=0x102,type=0x80,len=4,0x10002/0x7fffffff}),…)` → its options. */
 export function geneveOptions(key: OdpKey): GeneveOption[] {
   const t = keyField(key, 'tunnel');
   if (!t || t.kind !== 'attrs') return [];
   const g = t.attrs.find((a) => a.name === 'geneve');
   return g ? parseGeneveOptions(g.value) : [];
-}
-
-export function parseGeneveOptions(text: string): GeneveOption[] {
-  const out: GeneveOption[] = [];
-  let i = 0;
-  while (i < text.length) {
-    if (text[i] !== '{') throw new OvsParseError('geneve options', text, i, "expected '{'");
-    const close = text.indexOf('}', i);
-    if (close < 0) throw new OvsParseError('geneve options', text, text.length, "expected '}'");
-    const attrs: OdpKeyAttr[] = [];
-    let data: string | undefined;
-    let dataMask: string | undefined;
-    for (const part of text.slice(i + 1, close).split(',')) {
-      const eq = part.indexOf('=');
-      const [v, m] = (eq < 0 ? part : part.slice(eq + 1)).split('/');
-      if (eq < 0) {
-        // Read as a BigInt by their users (session-selector.ts), where other text threw a SyntaxError.
-        for (const x of m === undefined ? [v] : [v, m]) if (!isGeneveOptionData(x)) throw new OvsParseError('geneve options', text, i, `option data ${JSON.stringify(x.slice(0, 40))} is not hex as OVS prints it (0x…, or 0)`);
-        data = v;
-        dataMask = m;
-      } else attrs.push(m === undefined ? { name: part.slice(0, eq), value: v } : { name: part.slice(0, eq), value: v, mask: m });
-    }
-    out.push({ attrs, data, dataMask });
-    i = close + 1;
-  }
-  return out;
 }

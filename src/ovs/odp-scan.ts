@@ -131,10 +131,3 @@ export function splitTopLevel(text: string): string[] {
   if (start < text.length) out.push(text.slice(start));
   return out;
 }
-
-/**
- * Geneve option data or its mask as OVS prints them (lib/dynamic-string.c ds_put_hex: `0x…`, or
- * `0` when all zeros). Their readers take them with BigInt, which throws a SyntaxError on other text:
- * the one check of both Geneve option parsers (odp-tunnel.ts, odp-key-views.ts).
- */
-export const isGeneveOptionData = (v: string): boolean => /^(?:0|0x[0-9a-fA-F]+)$/.test(v);

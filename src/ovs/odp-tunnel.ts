@@ -1,4 +1,5 @@
-import { findClose, isGeneveOptionData, splitTopLevel } from './odp-scan';
+import { parseGeneveOptions } from './odp-geneve';
+import { findClose, splitTopLevel } from './odp-scan';
 import { OvsParseError } from './parse-error';
 
 /**
@@ -204,46 +205,23 @@ export function ovnKeys(options: GeneveOption[]): OvnPortKeys | undefined {
   return { ingress: (v >>> 16) & 0x7fff, egress: v & 0xffff };
 }
 
-/** `{class=0x102,type=0x80,len=4,0x10002[/0x7fffffff]},{…}`, with or without the surrounding `{}`s only. */
+/**
+ * The options of a Geneve list (odp-geneve.ts parses it, for the key views too), each with the class,
+ * type and len this module compares: an option that leaves one out (a megaflow that wildcards it)
+ * is refused here.
+ */
 function geneveOptions(what: string, text: string, list: string): GeneveOption[] {
-  const out: GeneveOption[] = [];
-  let i = 0;
-  while (i < list.length) {
-    if (list[i] === ',') { i++; continue; }
-    if (list[i] !== '{') throw new OvsParseError(what, text, Math.max(0, text.indexOf(list)) + i, "expected '{' of a Geneve option");
-    const end = list.indexOf('}', i);
-    if (end < 0) throw new OvsParseError(what, text, text.length, "expected '}' of a Geneve option");
-    const opt: Partial<GeneveOption> = { data: '' };
-    for (const part of list.slice(i + 1, end).split(',')) {
-      const eq = part.indexOf('=');
-      const val = eq < 0 ? part : part.slice(eq + 1);
-      const plain = val.split('/')[0];
-      if (eq < 0) {
-        // ds_put_hex prints the data and its mask as `0x…` (or `0`): anything else would reach
-        // BigInt (ovnKeys, pushReaches, the signatures) and throw a SyntaxError, not a parse error.
-        const [data, mask, more] = part.split('/');
-        for (const v of [data, mask]) {
-          if (v !== undefined && !isGeneveOptionData(v)) {
-            throw new OvsParseError(what, text, Math.max(0, text.indexOf(part)), `Geneve option data '${part}' is not a hex number`);
-          }
-        }
-        if (more !== undefined) throw new OvsParseError(what, text, Math.max(0, text.indexOf(part)), `Geneve option data '${part}' has two masks`);
-        opt.data = data;
-        opt.mask = mask;
-      } else if (part.startsWith('class=')) opt.optClass = number(what, text, plain, 'geneve class');
-      else if (part.startsWith('type=')) opt.type = number(what, text, plain, 'geneve type');
-      else if (part.startsWith('len=')) opt.len = number(what, text, plain, 'geneve len');
-      else throw new OvsParseError(what, text, 0, `unknown Geneve option field '${part}'`);
+  const offset = Math.max(0, text.indexOf(list));
+  return parseGeneveOptions(list, { what, input: text, offset }).map((o) => {
+    const field = (name: string) => o.attrs.find((a) => a.name === name)?.value;
+    const [optClass, type, len] = [field('class'), field('type'), field('len')];
+    if (optClass === undefined || type === undefined || len === undefined) {
+      throw new OvsParseError(what, text, offset, `Geneve option without class, type or len: '${list}'`);
     }
-    if (opt.optClass === undefined || opt.type === undefined || opt.len === undefined) {
-      throw new OvsParseError(what, text, 0, `Geneve option without class, type or len: '${list.slice(i, end + 1)}'`);
-    }
-    out.push(opt as GeneveOption);
-    i = end + 1;
-  }
-  return out;
+    // The parser checked each is a number within its field's width.
+    return { optClass: Number(optClass), type: Number(type), len: Number(len), data: o.data ?? '', mask: o.dataMask };
+  });
 }
-
 
 /** `a=1,b(…),c` → {a: '1', b: '…', c: ''}: the top-level fields of a parenthesised list. */
 function fields(what: string, text: string, inner: string): Map<string, string> {
