@@ -13,6 +13,7 @@
 // A store of retention's own (the SQL rule: tests/unit/structure/sql-owners): PostgreSQL-only,
 // set-based deletes across the owners' tables, which their SQLite stores do row by row.
 import type { Pool, PoolClient } from 'pg';
+import { SILENT_MS, withClient } from '../storage/pg-client';
 import { BUCKET_SHIFT, citationsOf } from '../traces';
 import type { PruneResult } from './retention';
 
@@ -108,52 +109,47 @@ export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, ba
 
 /**
  * One round, if this process gets the lock: batches until nothing is over the limits, `stopped()`
- * says stop, or a batch fails (the lock is released either way).
+ * says stop, or a batch fails (the lock is released either way), or its connection falls silent
+ * for `silentMs` (default SILENT_MS: twice PostgreSQL's statement_timeout).
  */
 export async function centralRound(
   pool: Pool,
   cfg: { days: number; keep: number },
   now: number,
-  o: { batch?: number; stopped?: () => boolean; onBatch?: (r: PruneResult) => void } = {},
+  o: { batch?: number; stopped?: () => boolean; onBatch?: (r: PruneResult) => void; silentMs?: number } = {},
 ): Promise<CentralRound> {
   const t0 = performance.now();
   const total: CentralRound = { ran: false, traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 };
-  const c = await pool.connect();
-  // A checked-out client emits 'error' when its server ends it (a restart of PostgreSQL): the
-  // statement's rejection is what counts; unheard, the event would end the process.
-  const onError = (): void => undefined;
-  c.on('error', onError);
-  let broken: Error | undefined;
+  // The shipper's guarded client: 'error' heard (a restart of PostgreSQL ends the session), a
+  // connection silent for silentMs with a statement on it given up (a partition, a frozen host:
+  // the round, and every later one, waited for good), a failed client dropped.
   try {
-    const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [CENTRAL_RETENTION_LOCK])).rows[0].ok;
-    if (!got) return total;
-    total.ran = true;
-    try {
-      const limits: CentralLimits = {
-        before: cfg.days > 0 ? new Date(now - cfg.days * 86_400_000).toISOString() : null,
-        atOrBefore: cfg.keep > 0 ? await centralRowCut(c, cfg.keep) : null,
-      };
-      if (limits.before === null && limits.atOrBefore === null) return total;
-      while (!o.stopped?.()) {
-        const r = await pruneCentralBatch(c, limits, o.batch ?? CENTRAL_BATCH);
-        if (!r.traces) break;
-        total.batches++;
-        total.traces += r.traces;
-        total.paths += r.paths;
-        total.datapathFlows += r.datapathFlows;
-        o.onBatch?.(r);
+    return await withClient(pool, o.silentMs ?? SILENT_MS, async (c, drop) => {
+      const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [CENTRAL_RETENTION_LOCK])).rows[0].ok;
+      if (!got) return total;
+      total.ran = true;
+      try {
+        const limits: CentralLimits = {
+          before: cfg.days > 0 ? new Date(now - cfg.days * 86_400_000).toISOString() : null,
+          atOrBefore: cfg.keep > 0 ? await centralRowCut(c, cfg.keep) : null,
+        };
+        if (limits.before === null && limits.atOrBefore === null) return total;
+        while (!o.stopped?.()) {
+          const r = await pruneCentralBatch(c, limits, o.batch ?? CENTRAL_BATCH);
+          if (!r.traces) break;
+          total.batches++;
+          total.traces += r.traces;
+          total.paths += r.paths;
+          total.datapathFlows += r.datapathFlows;
+          o.onBatch?.(r);
+        }
+      } finally {
+        // A connection whose unlock failed may still hold the lock: dropped (which releases it), the round's result kept.
+        await c.query('SELECT pg_advisory_unlock($1)', [CENTRAL_RETENTION_LOCK]).catch(drop);
       }
-    } finally {
-      await c.query('SELECT pg_advisory_unlock($1)', [CENTRAL_RETENTION_LOCK]).catch((e: Error) => (broken = e));
-    }
-  } catch (err) {
-    broken = err as Error;
-    throw err;
+      return total;
+    });
   } finally {
-    c.off('error', onError);
-    // A connection whose unlock failed may still hold the lock: dropped, which releases it.
-    c.release(broken);
     total.seconds = (performance.now() - t0) / 1000;
   }
-  return total;
 }

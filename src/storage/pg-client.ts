@@ -1,6 +1,7 @@
 // A client of the central pool that cannot hang or end the process: PostgreSQL going away emits
 // 'error' on a checked-out client (heard), a connection that falls silent is given up, and a client
-// whose work failed is dropped from the pool. What the shipper's batches and session pulls use.
+// whose work failed is dropped from the pool. What the shipper's batches and session pulls and the
+// central retention's rounds use.
 import type { Socket } from 'node:net';
 import type { Pool, PoolClient } from 'pg';
 
@@ -30,16 +31,17 @@ function dropWhenSilent(client: PoolClient, ms: number): () => void {
  * `fn` on a client of the pool, guarded: a server going away also emits 'error' on the checked-out
  * client (the query's rejection is what counts; unheard, the event would end the process), a
  * connection that falls silent for `silentMs` is given up (dropWhenSilent), and a client whose work
- * failed is dropped, not handed out again.
+ * failed is dropped, not handed out again. `drop(err)` drops it too without failing the work: a
+ * cleanup that failed quietly (the central retention's unlock) may have left the session unusable.
  */
-export async function withClient<T>(pool: Pool, silentMs: number, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(pool: Pool, silentMs: number, fn: (client: PoolClient, drop: (err: Error) => void) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   const onError = (): void => undefined;
   client.on('error', onError);
   const unwatch = dropWhenSilent(client, silentMs);
   let broken: Error | undefined;
   try {
-    return await fn(client);
+    return await fn(client, (err) => (broken ??= err));
   } catch (err) {
     broken = err as Error;
     throw err;

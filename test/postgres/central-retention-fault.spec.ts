@@ -1,11 +1,16 @@
 // PostgreSQL's own retention round (central-retention-store.ts) holds one pooled connection for the
 // whole round. A checked-out pg client emits 'error' when its server ends it (a restart of
 // PostgreSQL, pg_terminate_backend): with no listener that event ended the process (an uncaught
-// exception), where the round should just fail and the next one run.
+// exception), where the round should just fail and the next one run. A connection that falls silent
+// (a partition, a frozen host: nothing closes it) held the round, and with it every later round of
+// the process (one at a time), for good: the round now runs on the shipper's guarded client
+// (storage/pg-client.ts withClient), which gives a silent connection up.
 import { Client } from 'pg';
 import { openPostgres, poolOf } from '../../src/storage/postgres';
 import { centralRound } from '../../src/retention/central-retention-store';
+import { silentProxy } from '../support/silent-proxy';
 import { usePostgresSpools } from '../support/spool-stores';
+import { waitFor } from '../support/wait';
 
 jest.setTimeout(120_000);
 
@@ -48,6 +53,33 @@ describe('PostgreSQL retention and a connection PostgreSQL ends (real PostgreSQL
       for (const l of before) process.on('uncaughtException', l as (e: Error) => void);
       await locker.end().catch(() => undefined);
       await killer.end().catch(() => undefined);
+      await ds.destroy();
+    }
+  });
+
+  it('a round whose connection falls silent mid-round fails (the connection given up), and the next round runs once PostgreSQL answers again', async () => {
+    const url = await spools.pg().database('central_silent');
+    const p = await silentProxy(url);
+    const ds = await openPostgres(p.url);
+    try {
+      // The pool's connection, idle after this round, is the one that falls silent.
+      expect(await centralRound(poolOf(ds), { days: 0, keep: 5 }, Date.now(), { silentMs: 2000 })).toMatchObject({ ran: true });
+      p.freeze();
+      const round = centralRound(poolOf(ds), { days: 0, keep: 5 }, Date.now(), { silentMs: 2000 }).then(
+        () => 'ended without an error',
+        (e: Error) => e.message,
+      );
+      // Without the guard the round never ends: the race says so instead of jest's timeout.
+      let timer: NodeJS.Timeout | undefined;
+      const still = new Promise<string>((r) => (timer = setTimeout(() => r('still waiting after 30 s'), 30_000)));
+      expect(await Promise.race([round, still]).finally(() => clearTimeout(timer))).toMatch(/PostgreSQL sent nothing for 2 s/);
+      p.heal();
+      // The given-up connection ended its server side too (its advisory lock with it): a later round
+      // runs. The pool's other idle connections froze as well: each is given up in turn.
+      const next = await waitFor('a round to run', () => centralRound(poolOf(ds), { days: 0, keep: 5 }, Date.now(), { silentMs: 2000 }), 60_000);
+      expect(next).toMatchObject({ ran: true, traces: 0 });
+    } finally {
+      await p.close();
       await ds.destroy();
     }
   });

@@ -7,12 +7,12 @@
 // nothing however far the spool grew), /health stayed down after PostgreSQL was back, and a
 // shutdown waited on the batch. Now a connection silent for SILENT_MS with a statement on it is
 // dropped (the batch rolls back, as for any error) and the shipper goes on as when PostgreSQL is away.
-import { createServer, connect, Socket, Server } from 'node:net';
 import { DataSource } from 'typeorm';
 import { openCentral } from '../../src/storage/central';
 import { dataSourceOptions } from '../../src/storage/data-source.options';
 import { StoreService } from '../../src/storage/store.service';
 import { testConfig } from '../support/app';
+import { silentProxy } from '../support/silent-proxy';
 import { newSpool, pgRows, usePostgresSpools } from '../support/spool-stores';
 import { waitFor } from '../support/wait';
 
@@ -20,44 +20,11 @@ jest.setTimeout(120_000);
 
 const spools = usePostgresSpools();
 
-/** A proxy to `port` that can stop forwarding (frozen connections stay open, new ones hang) and start again for new connections. */
-async function proxy(port: number): Promise<{ port: number; freeze(): void; heal(): void; close(): Promise<void> }> {
-  const pairs: Array<{ a: Socket; b: Socket; frozen: boolean }> = [];
-  let frozen = false;
-  const srv: Server = createServer((a) => {
-    const b = connect(port, '127.0.0.1');
-    const pair = { a, b, frozen: false };
-    pairs.push(pair);
-    a.on('error', () => undefined);
-    b.on('error', () => undefined);
-    a.on('data', (d) => void (!pair.frozen && !frozen && b.write(d)));
-    b.on('data', (d) => void (!pair.frozen && !frozen && a.write(d)));
-    a.on('close', () => b.destroy());
-    b.on('close', () => a.destroy());
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    port: (srv.address() as { port: number }).port,
-    freeze() {
-      frozen = true;
-      for (const p of pairs) p.frozen = true;
-    },
-    // New connections work again; the frozen ones never will (the server has long forgotten them).
-    heal() {
-      frozen = false;
-    },
-    async close() {
-      for (const p of pairs) (p.a.destroy(), p.b.destroy());
-      await new Promise((r) => srv.close(r));
-    },
-  };
-}
-
 describe('the shipper and a PostgreSQL that stops answering (real PostgreSQL behind a proxy)', () => {
   it('an unanswered batch is given up: the backlog and the bound follow the spool, and shipping resumes once PostgreSQL answers again', async () => {
     const url = await spools.pg().database('ship_blackhole');
-    const p = await proxy(Number(new URL(url).port));
-    const via = url.replace(/:(\d+)\//, `:${p.port}/`);
+    const p = await silentProxy(url);
+    const via = p.url;
     const spool = newSpool();
     const cfg = testConfig({ LIVETRACE_DB: via, LIVETRACE_SPOOL: spool, LIVETRACE_ROLE: 'agent', LIVETRACE_CHASSIS: 'hv-test', LIVETRACE_SPOOL_MAX_CHANGES: '1000' });
     const ds = new DataSource({ ...dataSourceOptions(spool), migrationsRun: true });

@@ -1,0 +1,50 @@
+// A TCP proxy in front of the test's PostgreSQL that can stop forwarding without closing anything:
+// a network partition that ate the answers, a frozen host. A real daemon cannot be made to do this
+// on demand (a stopped server closes its sockets), so this is the one fake the PostgreSQL specs use
+// (ship-blackhole, api-silent, central-retention-silent).
+import { connect, createServer, Server, Socket } from 'node:net';
+
+export interface SilentProxy {
+  /** The URL given, through the proxy. */
+  url: string;
+  /** Forwards nothing more: open connections stay open and silent, new ones connect and hang. */
+  freeze(): void;
+  /** New connections work again; the frozen ones never will (the server has long forgotten them). */
+  heal(): void;
+  /** Ends every connection (the server then sees its frozen ones close) and the listener. */
+  close(): Promise<void>;
+}
+
+/** A proxy to the server of `url` (a postgres://…:port/… URL) on a loopback port of its own. */
+export async function silentProxy(url: string): Promise<SilentProxy> {
+  const port = Number(new URL(url).port);
+  const pairs: Array<{ a: Socket; b: Socket; frozen: boolean }> = [];
+  let frozen = false;
+  const srv: Server = createServer((a) => {
+    const b = connect(port, '127.0.0.1');
+    const pair = { a, b, frozen: false };
+    pairs.push(pair);
+    a.on('error', () => undefined);
+    b.on('error', () => undefined);
+    a.on('data', (d) => void (!pair.frozen && !frozen && b.write(d)));
+    b.on('data', (d) => void (!pair.frozen && !frozen && a.write(d)));
+    a.on('close', () => b.destroy());
+    b.on('close', () => a.destroy());
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const own = (srv.address() as { port: number }).port;
+  return {
+    url: url.replace(/:(\d+)\//, `:${own}/`),
+    freeze() {
+      frozen = true;
+      for (const p of pairs) p.frozen = true;
+    },
+    heal() {
+      frozen = false;
+    },
+    async close() {
+      for (const p of pairs) (p.a.destroy(), p.b.destroy());
+      await new Promise((r) => srv.close(r));
+    },
+  };
+}
