@@ -174,12 +174,12 @@ export class DatapathFlowStore {
   }
 
   /** The lifetime of this UFID that this source wrote that had begun at `time` (the latest begun by then), open or ended. */
-  begunBy(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string, time: string): { id: number; removedAt: string | null } | undefined {
+  begunBy(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string, time: string): { id: number; actions: string; removedAt: string | null } | undefined {
     return tx
       .stmt(
-        `SELECT id, removed_at AS removedAt FROM datapath_flow WHERE ufid = ? AND first_seen <= ? AND chassis = ? AND source = ${SOURCE_SQL[source]} ORDER BY first_seen DESC, id DESC LIMIT 1`,
+        `SELECT id, actions, removed_at AS removedAt FROM datapath_flow WHERE ufid = ? AND first_seen <= ? AND chassis = ? AND source = ${SOURCE_SQL[source]} ORDER BY first_seen DESC, id DESC LIMIT 1`,
       )
-      .get(ufid, time, chassis) as { id: number; removedAt: string | null } | undefined;
+      .get(ufid, time, chassis) as { id: number; actions: string; removedAt: string | null } | undefined;
   }
 
   /** The first lifetime of this UFID that this source wrote begun after `time`. */

@@ -11,6 +11,8 @@ export interface LedgerEntry {
   time: string;
   receivedAt: string;
   chassis: string;
+  /** The UFID the event names, if any. */
+  ufid: string | null;
   /** The event as received (JSON). */
   body: string;
 }
@@ -20,14 +22,30 @@ export class IngestStore {
   /** The entry's row id, or null when (source, event id) was already stored. */
   record(tx: WriteContext, e: LedgerEntry): number | null {
     const r = tx
-      .stmt('INSERT OR IGNORE INTO ingest_event (source, event_id, type, time, received_at, chassis, body) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(e.source, e.eventId, e.type, e.time, e.receivedAt, e.chassis, e.body);
+      .stmt('INSERT OR IGNORE INTO ingest_event (source, event_id, type, time, received_at, chassis, ufid, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(e.source, e.eventId, e.type, e.time, e.receivedAt, e.chassis, e.ufid, e.body);
     return r.changes === 0 ? null : Number(r.lastInsertRowid);
   }
 
   /** The row the event made. */
   setRef(tx: WriteContext, entryId: number, ref: number): void {
     tx.stmt('UPDATE ingest_event SET ref_id = ? WHERE id = ?').run(ref, entryId);
+  }
+
+  /**
+   * The removal events (ukey_removed, ukey_revalidated: the caller tells which remove) of this UFID
+   * on this chassis dated in [from, until), oldest first, from any producer, with the lifetime each
+   * was applied to (null: none had begun by then, or it had ended). Reads idx_ingest_event_ufid.
+   */
+  removalsIn(tx: WriteContext, chassis: string, ufid: string, from: string, until: string | null): Array<{ id: number; time: string; refId: number | null; body: string }> {
+    // '\uffff' sorts after every RFC 3339 time: no upper bound.
+    return tx
+      .stmt(
+        `SELECT id, time, ref_id AS refId, body FROM ingest_event
+          WHERE ufid = ? AND ufid IS NOT NULL AND type IN ('ukey_removed', 'ukey_revalidated') AND time >= ? AND time < ? AND chassis = ?
+          ORDER BY time, id`,
+      )
+      .all(ufid, from, until ?? '\uffff', chassis) as Array<{ id: number; time: string; refId: number | null; body: string }>;
   }
 
   /** The upcall row an upcall event of this source made, if stored. */

@@ -39,7 +39,8 @@ export function writeEvents(tx: WriteContext, events: readonly Prepared[], recei
   for (const p of events) {
     const e = p.event;
     const time = new Date(e.time).toISOString();
-    const entry = deps.ledger.record(tx, { source: p.source, eventId: e.id, type: e.type, time, receivedAt, chassis: p.chassis, body: JSON.stringify(e) });
+    const ufid = 'ufid' in e && e.ufid !== undefined ? e.ufid : null;
+    const entry = deps.ledger.record(tx, { source: p.source, eventId: e.id, type: e.type, time, receivedAt, chassis: p.chassis, ufid, body: JSON.stringify(e) });
     if (entry === null) {
       out.duplicates++;
       continue;
@@ -81,38 +82,46 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
       // this install ended by then: the same actions as that next lifetime are that one, seen
       // earlier; other actions are an earlier lifetime of its own, ended when the next began.
       const next = !open || time < open.firstSeen ? flows.begunAfter(tx, 'ingest', p.chassis, e.ufid, time) : undefined;
+      const before = !open || time < open.firstSeen ? flows.begunBy(tx, 'ingest', p.chassis, e.ufid, time) : undefined;
       if (next) {
         // And the lifetime in force before it, if any, ended by this install.
-        const before = flows.begunBy(tx, 'ingest', p.chassis, e.ufid, time);
         if (before && before.id !== next.id && (before.removedAt === null || before.removedAt > time)) flows.close(tx, before.id, time, 'actions_changed');
-        if (next.actions === e.actions) {
+        // A removal heard between this install and the next makes it a lifetime of its own, whatever its actions.
+        const removal = heardRemoval(tx, deps, p.chassis, e.ufid, time, next.firstSeen, before);
+        if (next.actions === e.actions && !removal) {
           flows.seenEarlier(tx, next.id, time);
           return next.id;
         }
         const earlier = createLifetime(flows, tx, p.chassis, time, e);
-        flows.close(tx, earlier, next.firstSeen, 'actions_changed');
+        if (removal) endByHeard(tx, deps, earlier, time, removal, before);
+        else flows.close(tx, earlier, next.firstSeen, 'actions_changed');
         return earlier;
       }
       if (open && open.actions === e.actions) {
         flows.touch(tx, open.id, time, e);
         return open.id;
       }
+      // None open: the lifetime begun before it, if it outlived this install, is the same flow heard again.
+      if (!open && before && before.removedAt !== null && before.removedAt > time && before.actions === e.actions) {
+        flows.touch(tx, before.id, time, e);
+        return before.id;
+      }
       if (open) flows.close(tx, open.id, time, 'actions_changed');
-      return createLifetime(flows, tx, p.chassis, time, e);
+      return createEndedByHeard(tx, deps, p.chassis, time, e, open ? undefined : before);
     }
     case 'ukey_updated': {
       const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
       if (!open || time < open.firstSeen) return earlierLifetime(flows, tx, p.chassis, e.ufid, time, null);
       if (e.actions !== undefined && e.actions !== open.actions) {
         flows.close(tx, open.id, time, 'actions_changed');
-        return createLifetime(flows, tx, p.chassis, time, { ...e, key: open.key, actions: e.actions });
+        return createEndedByHeard(tx, deps, p.chassis, time, { ...e, key: open.key, actions: e.actions });
       }
       flows.touch(tx, open.id, time, e);
       return open.id;
     }
     case 'ukey_revalidated': {
       const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
-      const removal = e.result === 'DELETE' ? (e.reason ?? 'revalidator_delete').toLowerCase() : null;
+      const removal = removalOf(e);
       if (!open || time < open.firstSeen) return earlierLifetime(flows, tx, p.chassis, e.ufid, time, removal);
       if (removal) flows.close(tx, open.id, time, removal);
       else flows.touch(tx, open.id, time, {});
@@ -120,7 +129,7 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
     }
     case 'ukey_removed': {
       const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
-      const removal = (e.reason ?? 'removed').toLowerCase();
+      const removal = removalOf(e)!;
       if (!open || time < open.firstSeen) return earlierLifetime(flows, tx, p.chassis, e.ufid, time, removal);
       flows.close(tx, open.id, time, removal);
       return open.id;
@@ -153,6 +162,69 @@ function earlierLifetime(flows: DatapathFlowStore, tx: WriteContext, chassis: st
   if (removal !== null) flows.close(tx, l.id, time, removal);
   else flows.touch(tx, l.id, time, {});
   return l.id;
+}
+
+/** The reason a removal event ends a lifetime with; null for an event that removes nothing. */
+function removalOf(e: EventV1): string | null {
+  if (e.type === 'ukey_removed') return (e.reason ?? 'removed').toLowerCase();
+  if (e.type === 'ukey_revalidated' && e.result === 'DELETE') return (e.reason ?? 'revalidator_delete').toLowerCase();
+  return null;
+}
+
+interface HeardRemoval {
+  entry: number;
+  time: string;
+  reason: string;
+  /** It had ended `before` (the lifetime begun before the install), which this install shows was gone by then. */
+  moved: boolean;
+}
+
+/**
+ * The first removal of this UFID the ledger holds dated in [time, until) that a lifetime installed
+ * at `time` takes: one heard before that install (events out of order, or another producer's) was
+ * applied to no lifetime, or to `before`, the one begun before it, which the UFID no longer held
+ * once this was installed. A removal that ended some other lifetime, or a revalidator's KEEP, is no
+ * end of it.
+ */
+function heardRemoval(
+  tx: WriteContext,
+  deps: IngestStores,
+  chassis: string,
+  ufid: string,
+  time: string,
+  until: string | null,
+  before: { id: number; removedAt: string | null } | undefined,
+): HeardRemoval | undefined {
+  for (const r of deps.ledger.removalsIn(tx, chassis, ufid, time, until)) {
+    const reason = removalOf(JSON.parse(r.body) as EventV1);
+    if (reason === null) continue;
+    const moved = r.refId !== null && r.refId === before?.id && before.removedAt === r.time;
+    if (r.refId !== null && !moved) return undefined;
+    return { entry: r.id, time: r.time, reason, moved };
+  }
+  return undefined;
+}
+
+/** Ends lifetime `id`, installed at `time`, by a removal heard before it (see heardRemoval). */
+function endByHeard(tx: WriteContext, deps: IngestStores, id: number, time: string, r: HeardRemoval, before: { id: number } | undefined): void {
+  if (r.moved) deps.flows.close(tx, before!.id, time, 'actions_changed');
+  deps.flows.close(tx, id, r.time, r.reason);
+  deps.ledger.setRef(tx, r.entry, id);
+}
+
+/** A new lifetime from `time`, ended at once when a removal of it was heard before it (with no later lifetime of its UFID). */
+function createEndedByHeard(
+  tx: WriteContext,
+  deps: IngestStores,
+  chassis: string,
+  time: string,
+  e: Pick<UkeyCreatedV1, 'ufid' | 'key' | 'actions' | 'packets' | 'bytes' | 'used'>,
+  before?: { id: number; removedAt: string | null },
+): number {
+  const removal = heardRemoval(tx, deps, chassis, e.ufid, time, null, before);
+  const id = createLifetime(deps.flows, tx, chassis, time, e);
+  if (removal) endByHeard(tx, deps, id, time, removal, before);
+  return id;
 }
 
 function keyFields(key: string | undefined): { inPort: string | null; recircId: string | null } {

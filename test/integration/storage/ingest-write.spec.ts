@@ -117,6 +117,62 @@ describe('ingest write', () => {
     expect(db.prepare('SELECT COUNT(*) AS n FROM datapath_flow WHERE removed_at IS NULL').get()).toEqual({ n: 0 });
   });
 
+  describe('a removal heard before the install it ends (review: it was dropped, and the lifetime stayed live until the idle close)', () => {
+    const U2 = '11111111-2222-4333-8444-666666666666';
+    const U3 = '11111111-2222-4333-8444-777777777777';
+    const rows = (ufid = UFID) =>
+      db.prepare('SELECT id, actions, first_seen, removed_at, removal_reason FROM datapath_flow WHERE ufid = ? ORDER BY first_seen').all(ufid) as Array<Record<string, unknown>>;
+
+    it('is remembered, and ends the install heard after it at its own time when it came after that install', async () => {
+      await send([
+        { type: 'ukey_removed', id: 'x1', time: at(5), ufid: UFID, reason: 'FLOW_IDLE' },
+        { type: 'ukey_revalidated', id: 'r2', time: at(9), ufid: U2, result: 'DELETE', reason: 'FLOW_LIMIT' },
+        { type: 'ukey_removed', id: 'x3', time: at(1), ufid: U3 }, // before its install: about an earlier, unseen lifetime
+      ]);
+      expect(lifetimes()).toEqual([]);
+      await send([
+        { type: 'ukey_created', id: 'c1', time: at(2), ufid: UFID, key: KEY, actions: '3' },
+        { type: 'ukey_created', id: 'c2', time: at(7), ufid: U2, key: KEY, actions: '3' },
+        { type: 'ukey_created', id: 'c3', time: at(2), ufid: U3, key: KEY, actions: '3' },
+      ]);
+      expect(rows()).toEqual([{ id: expect.any(Number), actions: '3', first_seen: at(2), removed_at: at(5), removal_reason: 'flow_idle' }]);
+      expect(rows(U2)).toEqual([{ id: expect.any(Number), actions: '3', first_seen: at(7), removed_at: at(9), removal_reason: 'flow_limit' }]);
+      expect(rows(U3)).toEqual([{ id: expect.any(Number), actions: '3', first_seen: at(2), removed_at: null, removal_reason: null }]);
+      expect([refOf('x1'), refOf('r2'), refOf('x3')]).toEqual([rows()[0].id, rows(U2)[0].id, null]);
+      // Used once: the same UFID installed again after it is live.
+      await send([{ type: 'ukey_created', id: 'c4', time: at(6), ufid: UFID, key: KEY, actions: '3' }]);
+      expect(rows().map((r) => [r.first_seen, r.removed_at])).toEqual([
+        [at(2), at(5)],
+        [at(6), null],
+      ]);
+    });
+
+    it('moves to a late install that shows the lifetime it had ended was gone by then', async () => {
+      // Real order: A (1 s), B (4 s, other actions), B removed (5 s). Heard: A, the removal, then B.
+      await send([
+        { type: 'ukey_created', id: 'c1', time: at(1), ufid: UFID, key: KEY, actions: '3' },
+        { type: 'ukey_removed', id: 'x1', time: at(5), ufid: UFID },
+      ]);
+      await send([{ type: 'ukey_created', id: 'c2', time: at(4), ufid: UFID, key: KEY, actions: 'drop' }]);
+      expect(rows().map((r) => [r.actions, r.first_seen, r.removed_at, r.removal_reason])).toEqual([
+        ['3', at(1), at(4), 'actions_changed'],
+        ['drop', at(4), at(5), 'removed'],
+      ]);
+      expect(refOf('x1')).toBe(rows()[1].id);
+    });
+
+    it('keeps a late install of the same actions apart from the next lifetime when a removal lies between them', async () => {
+      // Real order: A (1 s), removed (3 s), installed again with the same actions (5 s). Heard: the removal, the reinstall, then A.
+      await send([{ type: 'ukey_removed', id: 'x1', time: at(3), ufid: UFID }]);
+      await send([{ type: 'ukey_created', id: 'c2', time: at(5), ufid: UFID, key: KEY, actions: '3' }]);
+      await send([{ type: 'ukey_created', id: 'c1', time: at(1), ufid: UFID, key: KEY, actions: '3' }]);
+      expect(rows().map((r) => [r.first_seen, r.removed_at, r.removal_reason])).toEqual([
+        [at(1), at(3), 'removed'],
+        [at(5), null, null],
+      ]);
+    });
+  });
+
   it('stores a resent event once, and an upcall with the in_port and recirc_id of its key', async () => {
     const upcall = { type: 'upcall', id: 'p1', time: at(1), upcallType: 'miss', key: KEY, ufid: UFID };
     expect(await send([upcall])).toEqual({ stored: 1, duplicates: 0 });
