@@ -14,6 +14,8 @@
 // as a skeleton whose table objects are empty. Only the framing is known here: which id, which
 // depth and what a row is are the caller's business.
 
+import { constants } from 'node:buffer';
+
 const OPEN_BRACE = 0x7b; // {
 const CLOSE_BRACE = 0x7d; // }
 const OPEN_BRACKET = 0x5b; // [
@@ -40,9 +42,34 @@ export class JsonMessageTooLargeError extends JsonStreamError {
     readonly limit: number,
     readonly bytesSeen: number,
     offset: number,
+    message = `JSON message exceeds the limit of ${limit} bytes (${bytesSeen} bytes seen without the message ending)`,
   ) {
-    super('too-large', offset, `JSON message exceeds the limit of ${limit} bytes (${bytesSeen} bytes seen without the message ending)`);
-    this.name = 'JsonMessageTooLargeError';
+    super('too-large', offset, message);
+    this.name = new.target.name;
+  }
+}
+
+/** V8 holds at most this many characters in one string (about 512 MiB). */
+export const MAX_STRING_CHARS = constants.MAX_STRING_LENGTH;
+
+/**
+ * A complete message, within maxMessageBytes, that cannot be decoded: its text would be longer
+ * than one JavaScript string can be, and JSON.parse takes one string. Only a streamed reply's
+ * rows (armRows) are decoded piecewise; a notification or any other reply is decoded whole.
+ */
+export class JsonMessageTooLongError extends JsonMessageTooLargeError {
+  constructor(bytes: number, offset: number) {
+    super(MAX_STRING_CHARS, bytes, offset, `JSON message of ${bytes} bytes exceeds the limit of ${MAX_STRING_CHARS} characters of one JavaScript string (V8's, whatever maxMessageBytes allows)`);
+  }
+}
+
+/** UTF-8 to a string; past V8's string limit a JsonMessageTooLongError, not Node's bare ERR_STRING_TOO_LONG. */
+export function decodeUtf8(bytes: Buffer, receivedBytes = 0): string {
+  try {
+    return bytes.toString('utf8');
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_STRING_TOO_LONG') throw new JsonMessageTooLongError(bytes.length, receivedBytes);
+    throw err;
   }
 }
 
@@ -355,10 +382,14 @@ export class JsonParseError extends Error {
   }
 }
 
-/** Decodes one framed message. JSON.parse on one string is the fastest decoder Node has. */
+/**
+ * Decodes one framed message. JSON.parse on one string is the fastest decoder Node has.
+ * Throws JsonMessageTooLongError for a message no string can hold, JsonParseError for bad JSON.
+ */
 export function parseMessage(message: Buffer, receivedBytes = 0): unknown {
+  const text = decodeUtf8(message, receivedBytes);
   try {
-    return JSON.parse(message.toString('utf8'));
+    return JSON.parse(text);
   } catch (err) {
     throw new JsonParseError(receivedBytes, err instanceof Error ? err.message : String(err));
   }

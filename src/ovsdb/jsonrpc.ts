@@ -13,7 +13,7 @@ import {
   RequestContext,
   RequestTimeoutError,
 } from './errors';
-import { JsonSplitter, JsonSplitterOptions, JsonStreamError, parseMessage } from './json-stream';
+import { decodeUtf8, JsonMessageTooLargeError, JsonSplitter, JsonSplitterOptions, JsonStreamError, parseMessage } from './json-stream';
 
 export type JsonRpcId = number | string;
 
@@ -177,12 +177,35 @@ export class JsonRpcConnection extends EventEmitter<JsonRpcConnectionEvents> {
       try {
         value = parseMessage(buf, this.bytesReceived);
       } catch (err) {
-        this.fail(new ProtocolError({ remote: this.remote }, (err as Error).message, { cause: err }));
+        if (err instanceof JsonMessageTooLargeError) {
+          const { ctx, what } = this.whichMessage(buf);
+          this.fail(new ProtocolError(ctx, `${what} cannot be decoded: ${err.message}`, { cause: err }));
+        } else this.fail(new ProtocolError({ remote: this.remote }, (err as Error).message, { cause: err }));
         return;
       }
       this.messagesReceived++;
       this.dispatch(value);
     }
+  }
+
+  /**
+   * Names a message that cannot be parsed from the scalar members it starts with: ovsdb-server
+   * writes "id" first, and "method" before "params". A reply names its request (method, db).
+   */
+  private whichMessage(buf: Buffer): { ctx: RequestContext; what: string } {
+    const head = buf.toString('latin1', 0, 256);
+    const members = new Map<string, string>();
+    const member = /\s*"(\w+)"\s*:\s*("[^"\\]*"|-?\d+|null)\s*,/y;
+    member.lastIndex = head.indexOf('{') + 1;
+    for (let m = member.exec(head); m; m = member.exec(head)) members.set(m[1], m[2]);
+    const id = members.get('id');
+    const method = members.get('method');
+    const entry = id !== undefined && /^\d+$/.test(id) ? this.pending.get(Number(id)) : undefined;
+    if (entry) return { ctx: entry.ctx, what: 'the reply' };
+    const remote = { remote: this.remote };
+    // method keeps its quotes: the "update3" notification
+    if (method) return { ctx: remote, what: `the ${method} ${id === 'null' ? 'notification' : 'request'}` };
+    return { ctx: remote, what: id !== undefined && id !== 'null' ? `the reply to request ${id}` : 'a message' };
   }
 
   /** Rows of an armed reply, parsed as they arrive; nothing here knows what a row is. */
@@ -191,8 +214,11 @@ export class JsonRpcConnection extends EventEmitter<JsonRpcConnectionEvents> {
     if (!entry?.onRows || this.closed) return;
     let rows: Record<string, unknown>;
     try {
-      rows = JSON.parse(`{${members.toString('utf8')}}`) as Record<string, unknown>;
+      rows = JSON.parse(`{${decodeUtf8(members, this.bytesReceived)}}`) as Record<string, unknown>;
     } catch (err) {
+      if (err instanceof JsonMessageTooLargeError) {
+        throw new JsonMessageTooLargeError(err.limit, err.bytesSeen, err.offset, `the "${key}" rows of the reply to ${entry.ctx.method} cannot be decoded: ${err.message}`);
+      }
       // Thrown inside the splitter's push: onData turns it into a protocol failure.
       throw new JsonStreamError('garbage', this.bytesReceived, `invalid JSON in the "${key}" members of the reply to ${entry.ctx.method}: ${(err as Error).message}`);
     }

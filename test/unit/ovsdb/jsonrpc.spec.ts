@@ -1,3 +1,4 @@
+import { constants } from 'node:buffer';
 import { Duplex } from 'node:stream';
 import {
   ConnectionClosedError,
@@ -214,4 +215,40 @@ describe('JsonRpcConnection write backpressure', () => {
     expect(stream.written.map((w) => JSON.parse(w).method)).toEqual(['n', 'n', 'n', 'n', 'n']);
     conn.close();
   });
+});
+
+describe('JsonRpcConnection: a message too large for one JavaScript string', () => {
+  // A notification, or a reply the splitter does not stream (a transact, an update3 after a huge
+  // transaction), is decoded as one string, and V8 holds at most MAX_STRING_LENGTH characters
+  // (about 512 MiB) in one, whatever maxMessageBytes allows (1 GiB by default). It was reported as
+  // "invalid JSON … Cannot create a string longer than 0x1fffffe8 characters", naming neither the
+  // limit's owner nor the message.
+  const limit = constants.MAX_STRING_LENGTH;
+  // One buffer for both cases: filling 512 MiB takes seconds on a busy machine.
+  let big: Buffer | undefined;
+  beforeAll(() => void (big = Buffer.alloc(limit + 1, 0x61)), 120_000);
+  afterAll(() => void (big = undefined));
+  function huge(head: string, tail: string): Buffer {
+    const b = big!;
+    b.fill(0x61, 0, 64).fill(0x61, b.length - 64);
+    b.write(head, 0, 'latin1');
+    b.write(tail, b.length - tail.length, 'latin1');
+    return b;
+  }
+  const tooLong = `JSON message of ${limit + 1} bytes exceeds the limit of ${limit} characters of one JavaScript string (V8's, whatever maxMessageBytes allows)`;
+
+  it.each([
+    ['the reply to a request', '{"id":1,"result":"', '"}', `get_schema on db OVN_Southbound @ test:big: protocol error: the reply cannot be decoded: ${tooLong}`],
+    ['a notification', '{"id":null,"method":"update3","params":["m","', '"]}', `test:big: protocol error: the "update3" notification cannot be decoded: ${tooLong}`],
+  ])('%s: closes naming the limit, the message and the remote', async (_what, head, tail, message) => {
+    const stream = new StuckDuplex();
+    const conn = new JsonRpcConnection(stream, { remote: 'test:big' });
+    const closedWith = new Promise<OvsdbWireError | undefined>((resolve) => conn.once('close', resolve));
+    const pending = rejectionOf(conn.request('get_schema', ['OVN_Southbound'], { db: 'OVN_Southbound' }));
+    stream.push(huge(head, tail));
+    const reason = await closedWith;
+    expect(reason).toBeInstanceOf(ProtocolError);
+    expect(reason!.message).toBe(message);
+    expect((await pending).message).toContain(message.slice(message.indexOf('protocol error: ')));
+  }, 60_000);
 });
