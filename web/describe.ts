@@ -38,7 +38,8 @@ interface VerdictLike {
 
 /** One Geneve hop of a cross-chassis path (GET /paths/:id's verdict.tunnels). */
 export interface HopLike {
-  vni: number;
+  /** A number, or hex text for a tunnel id past 2^53 (an STT tun_id: src/ovs/ids.ts tunnelIdForJson). */
+  vni: number | string;
   remoteChassis: string | null;
   remoteIp: string;
   lookBounded?: boolean;

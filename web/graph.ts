@@ -39,7 +39,8 @@ export interface PathJson {
 export interface TunnelHop {
   fromTraceId: number;
   toTraceId: number | null;
-  vni: number;
+  /** A number, or hex text for a tunnel id past 2^53 (an STT tun_id: src/ovs/ids.ts tunnelIdForJson). */
+  vni: number | string;
   remoteIp: string;
   remoteChassis: string | null;
   /** The look stopped at its bound and a nearer arrival may not have been read (src/paths/cross-chassis.ts). */

@@ -1,4 +1,4 @@
-// The two numeric ids every layer prints and compares: OpenFlow cookies and recirculation ids.
+// The numeric ids every layer prints and compares: OpenFlow cookies, recirculation ids, tunnel ids.
 // One spelling each, so a cookie or a recirc_id read from a trace, a log line, the datapath or the
 // store is the same string everywhere it is joined or shown.
 
@@ -39,4 +39,29 @@ export function recircIdHex(id: number | string): string {
   const n = typeof id === 'number' ? id : id.trim() === '' ? NaN : Number(id.trim());
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`not a recirculation id: ${String(id)}`);
   return '0x' + n.toString(16);
+}
+
+/**
+ * A tunnel id (tun_id, a VNI, a GRE key) in one spelling: `0x` + lower-case hex without leading zeros,
+ * as format_be64 prints tun_id. Takes that text or decimal; null for other text or more than 64 bits.
+ * Text, as cookies are: tun_id is 64 bits (OVN's STT encapsulation sets bits up to 55), past what a
+ * number holds exactly.
+ */
+export function tunnelIdHex(raw: string): string | null {
+  if (!/^(?:0x[0-9a-fA-F]+|\d+)$/.test(raw)) return null;
+  const n = BigInt(raw);
+  return n > 0xffffffffffffffffn ? null : `0x${n.toString(16)}`;
+}
+
+/** The decimal spelling of a tunnel id, as the tunnel and push signatures (stored, sought) write it. */
+export const tunnelIdDecimal = (hex: string): string => BigInt(hex).toString();
+
+/**
+ * A tunnel id as JSON carries it (verdicts stored and served): the number while it is exact (every
+ * VNI, and what verdicts already stored hold), else its hex text: a bigint would throw in
+ * JSON.stringify, a rounded number name another tunnel.
+ */
+export function tunnelIdForJson(hex: string): number | string {
+  const n = BigInt(hex);
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : hex;
 }

@@ -1,4 +1,5 @@
 import { parseGeneveOptions } from './odp-geneve';
+import { tunnelIdHex } from './ids';
 import { findClose, splitTopLevel } from './odp-scan';
 import { OvsParseError } from './parse-error';
 
@@ -42,8 +43,11 @@ export interface TunnelPush {
   /** `tnl_push` (userspace datapath encapsulates itself) or `set_tunnel` (kernel: the port encapsulates). */
   form: 'tnl_push' | 'set_tunnel';
   kind: 'geneve' | 'vxlan' | 'gre' | 'other';
-  /** Tunnel id: Geneve/VXLAN VNI = OVN's logical datapath tunnel key. */
-  vni: number;
+  /**
+   * Tunnel id (Geneve/VXLAN VNI = OVN's logical datapath tunnel key; a kernel push's tun_id, 64 bits
+   * with STT) as hex text in one spelling (ids.ts tunnelIdHex): past 2^53 a number is not exact.
+   */
+  vni: string;
   /** The remote chassis's encap IP. */
   remoteIp: string;
   /** Our encap IP (tnl_push header; absent in the kernel form, chosen by the route). */
@@ -60,9 +64,10 @@ export interface TunnelPush {
 }
 
 export interface TunnelMatch {
-  vni: number;
-  /** The mask of tun_id when the key has one (absent = exact). */
-  vniMask?: number;
+  /** tun_id as hex text (ids.ts tunnelIdHex), as TunnelPush.vni. */
+  vni: string;
+  /** The mask of tun_id when the key has one (absent = exact), hex text too. */
+  vniMask?: string;
   /** Sender's encap IP. */
   src?: string;
   /** Our encap IP. */
@@ -116,21 +121,21 @@ function parseTnlPush(text: string, inner: string): TunnelPush {
   const remoteIp = ip?.get('dst');
   if (remoteIp === undefined) throw new OvsParseError(WHAT_PUSH, text, 0, 'tnl_push header without an outer IP destination');
   let kind: TunnelPush['kind'] = 'other';
-  let vni = 0;
+  let vni = '0x0';
   let geneve: GeneveOption[] = [];
   if (h.has('geneve')) {
     kind = 'geneve';
     const g = fields(WHAT_PUSH, text, h.get('geneve')!);
-    vni = number(WHAT_PUSH, text, g.get('vni'), 'geneve vni');
+    vni = tunnelId(WHAT_PUSH, text, g.get('vni'), 'geneve vni');
     const opts = g.get('options');
     if (opts !== undefined) geneve = geneveOptions(WHAT_PUSH, text, opts);
   } else if (h.has('vxlan')) {
     kind = 'vxlan';
-    vni = number(WHAT_PUSH, text, fields(WHAT_PUSH, text, h.get('vxlan')!).get('vni'), 'vxlan vni');
+    vni = tunnelId(WHAT_PUSH, text, fields(WHAT_PUSH, text, h.get('vxlan')!).get('vni'), 'vxlan vni');
   } else if (h.has('gre')) {
     kind = 'gre';
     const key = fields(WHAT_PUSH, text, h.get('gre')!).get('key');
-    vni = key === undefined ? 0 : number(WHAT_PUSH, text, key, 'gre key');
+    vni = key === undefined ? '0x0' : tunnelId(WHAT_PUSH, text, key, 'gre key');
   }
   return {
     form: 'tnl_push', kind, vni, remoteIp, localIp: ip?.get('src'), geneve, ovn: ovnKeys(geneve),
@@ -145,7 +150,7 @@ function parseSetTunnel(text: string, inner: string, port: string): TunnelPush {
   const geneve = t.has('geneve') ? geneveOptions(WHAT_PUSH, text, t.get('geneve')!) : [];
   return {
     form: 'set_tunnel', kind: t.has('geneve') ? 'geneve' : t.has('vxlan') ? 'vxlan' : 'other',
-    vni: number(WHAT_PUSH, text, t.get('tun_id') ?? '0', 'tun_id'), remoteIp, localIp: t.get('src') ?? t.get('ipv6_src'),
+    vni: tunnelId(WHAT_PUSH, text, t.get('tun_id') ?? '0', 'tun_id'), remoteIp, localIp: t.get('src') ?? t.get('ipv6_src'),
     geneve, ovn: ovnKeys(geneve), tunnelPort: port, text,
   };
 }
@@ -167,8 +172,8 @@ export function tunnelMatch(keyOrLine: string): TunnelMatch | undefined {
   const geneve = t.has('geneve') ? geneveOptions(WHAT_MATCH, item, t.get('geneve')!) : [];
   const inPort = items.find((s) => s.startsWith('in_port('));
   return {
-    vni: number(WHAT_MATCH, item, v, 'tun_id'),
-    vniMask: m === undefined ? undefined : number(WHAT_MATCH, item, m, 'tun_id mask'),
+    vni: tunnelId(WHAT_MATCH, item, v, 'tun_id'),
+    vniMask: m === undefined ? undefined : tunnelId(WHAT_MATCH, item, m, 'tun_id mask'),
     src: unmasked(t.get('src') ?? t.get('ipv6_src')),
     dst: unmasked(t.get('dst') ?? t.get('ipv6_dst')),
     geneve, ovn: ovnKeys(geneve), flags: t.get('flags'),
@@ -239,11 +244,12 @@ function fields(what: string, text: string, inner: string): Map<string, string> 
   return out;
 }
 
-function number(what: string, text: string, s: string | undefined, name: string): number {
+/** A tunnel id (64 bits at most) as ids.ts spells it, or a parse error naming it. */
+function tunnelId(what: string, text: string, s: string | undefined, name: string): string {
   if (s === undefined || s === '') throw new OvsParseError(what, text, 0, `missing ${name}`);
-  const v = /^0x[0-9a-f]+$/i.test(s) || /^\d+$/.test(s) ? Number(s) : NaN;
-  if (!Number.isSafeInteger(v)) throw new OvsParseError(what, text, Math.max(0, text.indexOf(s)), `${name} '${s}' is not a number`);
-  return v;
+  const hex = tunnelIdHex(s);
+  if (hex === null) throw new OvsParseError(what, text, Math.max(0, text.indexOf(s)), `${name} '${s}' is not a number of 64 bits at most`);
+  return hex;
 }
 
 function unmasked(s: string | undefined): string | undefined {

@@ -1,3 +1,4 @@
+import { tunnelIdDecimal } from './ids';
 import { OVN_GENEVE_CLASS, OVN_GENEVE_TYPE, tunnelPushes, type TunnelPush } from './odp-tunnel';
 
 /**
@@ -45,9 +46,9 @@ export function pushSignature(actions: string): string | null {
 /** `vni|ingress|egress` of one push, as pushReaches reads it: the first OVN option's data, 0 when empty. */
 function partsOf(push: TunnelPush): string {
   const ovn = push.geneve.find((o) => o.optClass === OVN_GENEVE_CLASS && o.type === OVN_GENEVE_TYPE);
-  if (!ovn) return `${push.vni}|${NONE}|${NONE}`;
+  if (!ovn) return `${tunnelIdDecimal(push.vni)}|${NONE}|${NONE}`;
   const data = BigInt(ovn.data || '0');
-  return `${push.vni}|${(data & INGRESS_BITS) >> 16n}|${data & EGRESS_BITS}`;
+  return `${tunnelIdDecimal(push.vni)}|${(data & INGRESS_BITS) >> 16n}|${data & EGRESS_BITS}`;
 }
 
 /** What a receiver's senders may hold in push_sig: exact values (`=`), and prefixes (`>= p AND < pEnd`). */

@@ -1,3 +1,4 @@
+import { tunnelIdDecimal } from './ids';
 import { OVN_GENEVE_CLASS, OVN_GENEVE_TYPE, tunnelMatch, type GeneveOption, type TunnelPush } from './odp-tunnel';
 
 /**
@@ -37,7 +38,7 @@ export function tunnelSignature(key: string, recircId: number): string | null {
 function signatureOf(key: string): string | null {
   const m = tunnelMatch(key);
   if (!m?.dst) return null;
-  const vni = m.vniMask === undefined ? String(m.vni) : WILD;
+  const vni = m.vniMask === undefined ? tunnelIdDecimal(m.vni) : WILD;
   const ovn = ovnOption(m.geneve);
   if (!ovn) return [m.dst, vni, WILD, WILD].join('|');
   const data = BigInt(ovn.data || '0');
@@ -56,7 +57,7 @@ export function signaturesReaching(push: TunnelPush): string[] {
   const ovn = ovnOption(push.geneve);
   // As pushReaches reads the push's option: its data, 0 when empty (tunnelPushes refused data that is no number).
   const data = ovn ? BigInt(ovn.data || '0') : undefined;
-  const vnis = [String(push.vni), WILD];
+  const vnis = [tunnelIdDecimal(push.vni), WILD];
   const ingresses = data === undefined ? [WILD, WILD] : [String((data & INGRESS_BITS) >> 16n), WILD];
   const egresses = data === undefined ? [WILD, WILD] : [String(data & EGRESS_BITS), WILD];
   const out: string[] = [];

@@ -12,6 +12,7 @@ import type { TraceRow } from '../traces/trace-store';
 import type { BuiltPath } from './path-builder';
 import { LINK_A_SIDE, LinkFlowRow, LinkLook, PathStore } from './path-store';
 import type { StoredPathVerdict } from './path-verdict';
+import { tunnelIdForJson } from '../ovs/ids';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
 import { arrivalOf, LinkFlow, linkTunnels, pushesOf, senderOf } from './tunnel-link';
@@ -26,7 +27,8 @@ export interface TunnelHop {
   remoteIp: string;
   /** The chassis whose encap IP is remoteIp (southbound Encap), else the receiver's, else null. */
   remoteChassis: string | null;
-  vni: number;
+  /** The tunnel id: a number while exact, else its hex text (an STT tun_id past 2^53: ids.ts tunnelIdForJson). */
+  vni: number | string;
   ingressKey: number | null;
   egressKey: number | null;
   /** The receiver's first pass, null when none was found within the window. */
@@ -205,7 +207,7 @@ export class CrossChassisPaths {
         fromTraceId: pass.id,
         remoteIp: push.remoteIp,
         remoteChassis: this.chassisOfIp(push.remoteIp) ?? receiver?.chassis ?? null,
-        vni: push.vni,
+        vni: tunnelIdForJson(push.vni),
         ingressKey: push.ovn?.ingress ?? null,
         egressKey: push.ovn?.egress ?? null,
         toTraceId: receiver?.row.trace_id ?? null,

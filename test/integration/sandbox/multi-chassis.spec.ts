@@ -97,7 +97,7 @@ describe('ovn-sandbox --chassis 3', () => {
     const opt = `0x${((ingress << 16) | egress).toString(16)}`;
     expect(sent.actions).toContain(`geneve(crit,vni=0x${vni.toString(16)},options({class=0x102,type=0x80,len=4,${opt}}))`);
     expect(sent.actions).toMatch(/ipv4\(src=192\.168\.0\.1,dst=192\.168\.0\.2,/);
-    expect(tunnelPushes(sent.actions)).toEqual([expect.objectContaining({ vni, ovn: { ingress, egress }, remoteIp: '192.168.0.2', outPort: 'br-phys' })]);
+    expect(tunnelPushes(sent.actions)).toEqual([expect.objectContaining({ vni: `0x${vni.toString(16)}`, ovn: { ingress, egress }, remoteIp: '192.168.0.2', outPort: 'br-phys' })]);
 
     const received = await waitFor('the delivery on hv2', async () => (await flows(2)).find((f) => f.actions === 'vif2'));
     expect(received.key).toContain(`tunnel(tun_id=0x${vni.toString(16)},src=192.168.0.1,dst=192.168.0.2,`);
@@ -114,9 +114,9 @@ describe('ovn-sandbox --chassis 3', () => {
     const sent = await waitFor('the routed push on hv1', async () =>
       (await flows(1)).find((f) => f.key.includes('dst=00:00:00:00:ff:01') && f.actions.includes('tnl_push(')));
     expect(sent.actions).toMatch(/set\(ipv4\(ttl=63\)\)/);
-    expect(tunnelPushes(sent.actions)).toEqual([expect.objectContaining({ vni, ovn: { ingress, egress }, remoteIp: '192.168.0.3' })]);
+    expect(tunnelPushes(sent.actions)).toEqual([expect.objectContaining({ vni: `0x${vni.toString(16)}`, ovn: { ingress, egress }, remoteIp: '192.168.0.3' })]);
     const received = await waitFor('the delivery on hv3', async () => (await flows(3)).find((f) => f.actions === 'vif3'));
-    expect(tunnelMatch(received.key)).toMatchObject({ vni, ovn: { ingress, egress }, src: '192.168.0.1', dst: '192.168.0.3' });
+    expect(tunnelMatch(received.key)).toMatchObject({ vni: `0x${vni.toString(16)}`, ovn: { ingress, egress }, src: '192.168.0.1', dst: '192.168.0.3' });
     expect(received.key).toMatch(/eth\(src=00:00:00:00:ff:02,/);
     await waitFor('the echo to leave through vif3', async () => (await txPackets(3, 'vif3')) > before);
   });

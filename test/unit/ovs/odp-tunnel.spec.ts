@@ -40,12 +40,14 @@ function one(list: Flow[], what: string, pred: (f: Flow) => boolean): Flow {
 
 const keys = (pair: string): Keys => JSON.parse(readFileSync(join(ROOT, pair, 'keys.json'), 'utf8')) as Keys;
 const port = (k: Keys, name: string) => k.ports[name].tunnelKey;
+// Tunnel ids are carried as hex text (ids.ts tunnelIdHex: tun_id is 64 bits).
+const hex = (n: number) => `0x${n.toString(16)}`;
 
 describe.each(PAIRS)('tunnel lines captured on %s', (pair) => {
   const k = keys(pair);
-  const sameSwitch = { vni: k.datapaths.sw0, ovn: { ingress: port(k, 'lsp1'), egress: port(k, 'lsp2') } };
+  const sameSwitch = { vni: hex(k.datapaths.sw0), ovn: { ingress: port(k, 'lsp1'), egress: port(k, 'lsp2') } };
   // Routed on hv1 (the router is distributed): the tunnel carries sw1's key and its router port as ingress.
-  const routed = { vni: k.datapaths.sw1, ovn: { ingress: port(k, 'sw1-lr0'), egress: port(k, 'lsp3') } };
+  const routed = { vni: hex(k.datapaths.sw1), ovn: { ingress: port(k, 'sw1-lr0'), egress: port(k, 'lsp3') } };
 
   it('captured what the tables need (three chassis, both forms)', () => {
     expect(k.versions).toMatch(/^ovs=\d/);
@@ -159,9 +161,9 @@ describe('tunnel parts: rules beyond the captures', () => {
 
   it('reads an IPv6 underlay and a VXLAN header (formats of odp-util.c, not captured here)', () => {
     const [v6] = tunnelPushes('tnl_push(tnl_port(genev_sys_6081),header(size=78,type=5,eth(dst=aa:aa:aa:aa:aa:aa,src=bb:bb:bb:bb:bb:bb,dl_type=0x86dd),ipv6(src=fc00::1,dst=fc00::2,label=0,proto=17,tclass=0x0,hlimit=64),udp(src=0,dst=6081,csum=0xffff),geneve(crit,vni=0x3,options({class=0x102,type=0x80,len=4,0x40005}))),out_port(br-phys)),br-phys_n1');
-    expect(v6).toMatchObject({ vni: 3, remoteIp: 'fc00::2', localIp: 'fc00::1', ovn: { ingress: 4, egress: 5 } });
+    expect(v6).toMatchObject({ vni: '0x3', remoteIp: 'fc00::2', localIp: 'fc00::1', ovn: { ingress: 4, egress: 5 } });
     const [vx] = tunnelPushes('tnl_push(tnl_port(vxlan_sys_4789),header(size=50,type=4,eth(dst=aa:aa:aa:aa:aa:aa,src=bb:bb:bb:bb:bb:bb,dl_type=0x0800),ipv4(src=192.168.0.1,dst=192.168.0.2,proto=17,tos=0,ttl=64,frag=0x4000),udp(src=0,dst=4789,csum=0x0),vxlan(flags=0x8000000,vni=0x1c7)),out_port(br-phys))');
-    expect(vx).toMatchObject({ kind: 'vxlan', vni: 0x1c7, geneve: [], ovn: undefined });
+    expect(vx).toMatchObject({ kind: 'vxlan', vni: '0x1c7', geneve: [], ovn: undefined });
     const m = tunnelMatch('tunnel(tun_id=0x3,ipv6_src=fc00::1,ipv6_dst=fc00::2,geneve({class=0x102,type=0x80,len=4,0x40005/0x7fffffff}),flags(-df+csum+key))')!;
     expect(pushReaches(v6, m)).toBe(true);
   });
@@ -172,7 +174,7 @@ describe('tunnel parts: rules beyond the captures', () => {
     expect(pushReaches(p, m('0x80010002/0x7fffffff'))).toBe(true);
     expect(pushReaches(p, m('0x10003/0x7fffffff'))).toBe(false);
     expect(pushReaches(p, m('0x10002'))).toBe(true);
-    expect(pushReaches({ ...p, vni: 2 }, m('0x10002'))).toBe(false);
+    expect(pushReaches({ ...p, vni: '0x2' }, m('0x10002'))).toBe(false);
     expect(pushReaches({ ...p, remoteIp: '192.168.0.3' }, m('0x10002'))).toBe(false);
   });
 
