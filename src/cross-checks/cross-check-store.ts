@@ -45,6 +45,27 @@ export class CrossCheckStore {
     );
   }
 
+  /**
+   * Retention (inside its writer job): the oldest cross-checks, up to `batch`, made before `before`
+   * or with an id at or below `maxId` (each keeps up to 256 KB of ovn-trace output). Ids grow with
+   * time: the walk stops at the first one kept. Returns how many went.
+   */
+  pruneOldest(tx: WriteContext, o: { before: string | null; maxId: number | null; batch: number }): number {
+    const rows = tx.stmt('SELECT id, created_at FROM cross_check ORDER BY id LIMIT ?').all(o.batch) as Array<{ id: number; created_at: string }>;
+    const del = tx.stmt('DELETE FROM cross_check WHERE id = ?');
+    let n = 0;
+    for (const r of rows) {
+      if (!((o.before !== null && r.created_at < o.before) || (o.maxId !== null && r.id <= o.maxId))) break;
+      n += del.run(r.id).changes;
+    }
+    return n;
+  }
+
+  /** The id of the newest cross-check beyond the `keep` newest (null: no more than `keep`). */
+  idBeyondNewest(tx: WriteContext, keep: number): number | null {
+    return (tx.stmt('SELECT id FROM cross_check ORDER BY id DESC LIMIT 1 OFFSET ?').get(keep) as { id: number } | undefined)?.id ?? null;
+  }
+
   async get(id: number): Promise<StoredCrossCheck | undefined> {
     const row = await this.q.get<{ id: number; detail: string }>('SELECT id, detail FROM cross_check WHERE id = ?', id);
     return row && { id: row.id, detail: JSON.parse(row.detail) as Record<string, unknown> };

@@ -3,7 +3,9 @@ import { DatapathFlowStoreModule } from '../datapath-flows/datapath-flow-store.m
 import { MetricsModule } from '../metrics/metrics.module';
 import { PathsModule } from '../paths/paths.module';
 import { TracesModule } from '../traces/traces.module';
+import { CrossCheckStore } from '../cross-checks/cross-check-store';
+import { UpcallStore } from '../upcalls/upcall-store';
 import { RetentionService } from './retention.service';
 
-@Module({ imports: [MetricsModule, TracesModule, PathsModule, DatapathFlowStoreModule], providers: [RetentionService], exports: [RetentionService] })
+@Module({ imports: [MetricsModule, TracesModule, PathsModule, DatapathFlowStoreModule], providers: [RetentionService, UpcallStore, CrossCheckStore], exports: [RetentionService] })
 export class RetentionModule {}

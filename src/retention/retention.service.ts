@@ -3,7 +3,9 @@
 // batches and the event loop turns between them. With PostgreSQL and a central retention
 // (LIVETRACE_CENTRAL_RETENTION_*), the round prunes the spool locally instead (spool-retention-store.ts:
 // PostgreSQL keeps the rows) and then tries PostgreSQL's own retention (central-retention-store.ts).
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { CrossCheckStore } from '../cross-checks/cross-check-store';
+import { UpcallStore } from '../upcalls/upcall-store';
 import { Counter } from 'prom-client';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
@@ -44,8 +46,10 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     flows: DatapathFlowStore,
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
     metrics: MetricsService,
+    @Optional() upcalls?: UpcallStore,
+    @Optional() crossChecks?: CrossCheckStore,
   ) {
-    this.stores = { traces, paths, flows };
+    this.stores = { traces, paths, flows, records: [upcalls, crossChecks].filter((r) => r !== undefined) };
     this.pruned = new Counter({ name: 'livetrace_retention_pruned_total', help: 'Rows pruned by retention (this process\'s store, or its spool)', labelNames: ['table'], registers: [metrics.registry] });
     this.centralPruned = new Counter({
       name: 'livetrace_retention_central_pruned_total',
@@ -148,7 +152,18 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       total.datapathFlows += untraced.datapathFlows;
       total.seconds = untraced.seconds;
     }
-    if (total.traces || total.datapathFlows) this.log.log(`pruned ${total.traces} traces, ${total.paths} paths, ${total.datapathFlows} datapath flows in ${total.seconds.toFixed(1)} s`);
+    // Then upcalls and cross-checks: by the same time, and as many of each as traces are kept.
+    for (const records of this.stores.records ?? []) {
+      const maxId = keep > 0 ? await w.submit((tx) => records.idBeyondNewest(tx, keep)) : null;
+      if (flowLimits.before === null && maxId === null) continue;
+      const r = await this.batches(t0, async () => {
+        const n = await w.submit((tx) => records.pruneOldest(tx, { before: flowLimits.before, maxId, batch: RETENTION_BATCH * 10 }));
+        return n ? { traces: 0, paths: 0, datapathFlows: 0, records: n } : null;
+      });
+      total.records = (total.records ?? 0) + (r.records ?? 0);
+      total.seconds = r.seconds;
+    }
+    if (total.traces || total.datapathFlows || total.records) this.log.log(`pruned ${total.traces} traces, ${total.paths} paths, ${total.datapathFlows} datapath flows, ${total.records ?? 0} upcalls and cross-checks in ${total.seconds.toFixed(1)} s`);
     return total;
   }
 
@@ -191,6 +206,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       total.traces += r.traces;
       total.paths += r.paths;
       total.datapathFlows += r.datapathFlows;
+      if (r.records) total.records = (total.records ?? 0) + r.records;
       this.pruned.inc({ table: 'trace' }, r.traces);
       this.pruned.inc({ table: 'path' }, r.paths);
       this.pruned.inc({ table: 'datapath_flow' }, r.datapathFlows);

@@ -4,10 +4,13 @@
 //
 // A pruned trace takes its citation rows, port rows, its path when no pass of it is left, and its
 // datapath flow lifetime once that lifetime has ended and no other trace cites it. The lifetimes no
-// trace ever cited (most of the poller's) go by the same limits (untracedLimits). Rows stored
+// trace ever cited (most of the poller's), upcalls and cross-checks go by the same limits
+// (untracedLimits: older than the history kept, or beyond as many as traces are kept). Rows stored
 // once (OpenFlow rules, logical-flow snapshots, OVN objects) stay: they are bounded by the size of
 // the OVN databases, not by traffic, and the audits read them.
+import type { CrossCheckStore } from '../cross-checks/cross-check-store';
 import type { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
+import type { UpcallStore } from '../upcalls/upcall-store';
 import type { PathStore } from '../paths/path-store';
 import type { WriteContext } from '../storage/writer';
 import type { TraceStore } from '../traces/trace-store';
@@ -23,6 +26,8 @@ export interface PruneResult {
   traces: number;
   paths: number;
   datapathFlows: number;
+  /** Upcalls and cross-checks (RetentionStores.records). */
+  records?: number;
 }
 
 /** The owners of what a pruned trace takes with it. */
@@ -30,6 +35,8 @@ export interface RetentionStores {
   traces: Pick<TraceStore, 'idBeyondNewest' | 'oldest' | 'prune' | 'oldestCreatedAt'>;
   paths: Pick<PathStore, 'deleteIfEmpty'>;
   flows: Pick<DatapathFlowStore, 'deleteIfEndedAndUntraced' | 'idBeyondNewest' | 'pruneEndedUntraced'>;
+  /** Rows traffic adds that no trace takes with it: upcalls (vswitchd's log, ingest) and cross-checks. */
+  records?: Array<Pick<UpcallStore | CrossCheckStore, 'pruneOldest' | 'idBeyondNewest'>>;
 }
 
 /** What the lifetimes no trace cites are kept by (DatapathFlowStore.pruneEndedUntraced). */

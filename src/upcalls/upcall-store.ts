@@ -118,6 +118,26 @@ export class UpcallStore {
     );
   }
 
+  /**
+   * Retention (inside its writer job): up to `batch` of the oldest upcalls, seen before `before`
+   * (by time, its index) or with an id at or below `maxId`. Returns how many went.
+   */
+  pruneOldest(tx: WriteContext, o: { before: string | null; maxId: number | null; batch: number }): number {
+    const ids = new Set<number>();
+    if (o.maxId !== null) for (const r of tx.stmt('SELECT id FROM upcall WHERE id <= ? ORDER BY id LIMIT ?').all(o.maxId, o.batch) as Array<{ id: number }>) ids.add(r.id);
+    if (o.before !== null && ids.size < o.batch)
+      for (const r of tx.stmt('SELECT id FROM upcall WHERE time < ? ORDER BY time LIMIT ?').all(o.before, o.batch - ids.size) as Array<{ id: number }>) ids.add(r.id);
+    const del = tx.stmt('DELETE FROM upcall WHERE id = ?');
+    let n = 0;
+    for (const id of ids) n += del.run(id).changes;
+    return n;
+  }
+
+  /** The id of the newest upcall beyond the `keep` newest (null: no more than `keep`). */
+  idBeyondNewest(tx: WriteContext, keep: number): number | null {
+    return (tx.stmt('SELECT id FROM upcall ORDER BY id DESC LIMIT 1 OFFSET ?').get(keep) as { id: number } | undefined)?.id ?? null;
+  }
+
   /** Upcalls newest first (limit + 1 rows: the extra one says a next page exists). */
   async list(f: UpcallQuery): Promise<UpcallJson[]> {
     const where: string[] = [];

@@ -3,7 +3,9 @@
 // lifetimes are never traced; retention reached lifetimes only through the traces it pruned, so
 // those were kept for good and datapath_flow (with recirc_edge) grew without bound whatever
 // LIVETRACE_RETENTION_* said. Now an ended lifetime past the limits goes with its edges, and a
-// live one, a recent one, or one a kept trace cites stays.
+// live one, a recent one, or one a kept trace cites stays. Upcalls (vswitchd's log, ingest) and
+// cross-checks (up to 256 KB of ovn-trace output each) were never pruned either: they go by the
+// same limits.
 import 'reflect-metadata';
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
@@ -16,6 +18,8 @@ import { RetentionService } from '../../../src/retention/retention.service';
 import type { StoreService } from '../../../src/storage/store.service';
 import type { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
+import { UpcallStore } from '../../../src/upcalls/upcall-store';
+import { CrossCheckStore } from '../../../src/cross-checks/cross-check-store';
 import { capturedReplies } from '../../support/captured-replies';
 import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
@@ -55,7 +59,11 @@ describe('retention of untraced datapath flow lifetimes', () => {
     );
   const ids = () => (db.prepare('SELECT id FROM datapath_flow ORDER BY id').all() as Array<{ id: number }>).map((r) => r.id);
   const service = (env: Record<string, string>) =>
-    new RetentionService({ db, writer } as unknown as StoreService, traces, paths, flows, loadConfig({ LIVETRACE_DB: join(dir, 'db.sqlite'), ...env }), new MetricsService());
+    new RetentionService(
+      { db, writer } as unknown as StoreService, traces, paths, flows, loadConfig({ LIVETRACE_DB: join(dir, 'db.sqlite'), ...env }), new MetricsService(),
+      new UpcallStore({ db }), new CrossCheckStore({ db }),
+    );
+  const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 
   it('by age: ended lifetimes no trace cites go with their edges once past the cutoff; live, recent and cited ones stay', async () => {
     const oldParent = await lifetime(ago(12), ago(11));
@@ -86,5 +94,26 @@ describe('retention of untraced datapath flow lifetimes', () => {
 
     expect((db.prepare('SELECT count(*) AS n FROM trace').get() as { n: number }).n).toBe(1);
     expect(ids()).toEqual([recent]);
+  });
+
+  it('upcalls and cross-checks: by age, those before the cutoff go; by row count, as many as traces are kept stay', async () => {
+    const upcalls = new UpcallStore({ db });
+    const checks = new CrossCheckStore({ db });
+    const add = (days: number) =>
+      writer.submit((tx) => {
+        upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(days), sampled: true });
+        checks.insert(tx, { createdAt: ago(days), traceId: 1, pathId: null, sessionId: null, result: 'match', argv: ['ovn-trace'], detail: { result: 'match' } });
+      });
+    for (let i = 0; i < 1200; i++) await add(20); // more than one batch
+    await add(8);
+    await add(1);
+    await add(0.5);
+
+    await service({ LIVETRACE_RETENTION_DAYS: '5', LIVETRACE_RETENTION_ROWS: '0' }).round(NOW);
+    expect([count('upcall'), count('cross_check')]).toEqual([2, 2]);
+
+    await service({ LIVETRACE_RETENTION_DAYS: '0', LIVETRACE_RETENTION_ROWS: '1' }).round(NOW);
+    expect([count('upcall'), count('cross_check')]).toEqual([1, 1]);
+    expect((db.prepare('SELECT time FROM upcall').get() as { time: string }).time).toBe(ago(0.5));
   });
 });
