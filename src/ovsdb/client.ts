@@ -36,7 +36,11 @@ export class TransactionError extends OvsdbWireError {
   }
 }
 
-/** What a server is known to support; shared across reconnects to skip known failures. */
+/**
+ * What the server at the other end of one connection is known to support, so that its monitors
+ * skip a method it refused. Never carry it to another connection: that may be another server (a
+ * newer member, a relay), and lib/ovsdb-cs.c starts each connection at monitor_cond_since.
+ */
 export interface ServerFeatures {
   monitorCondSince?: boolean;
   monitorCond?: boolean;
@@ -119,7 +123,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
 
   /**
    * Starts a monitor with the best method the server has: monitor_cond_since, then monitor_cond,
-   * then monitor, falling back on "unknown method" and remembering it in `features`.
+   * then monitor, falling back on "unknown method" and remembering it in `features` (this connection's).
    * `lastTxnId` only matters for monitor_cond_since (resume after a reconnect).
    */
   async monitor(

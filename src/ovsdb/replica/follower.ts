@@ -5,7 +5,7 @@
 // monitor_cond_since from the last transaction id when the server has it. A full dump
 // (found=false, or a server without monitor_cond_since) replaces the cache, never merges into it.
 import { EventEmitter } from 'node:events';
-import { OvsdbClient, ServerFeatures } from '../client';
+import { OvsdbClient } from '../client';
 import { OvsdbWireError } from '../errors';
 import type { JsonRpcConnection } from '../jsonrpc';
 import type { Remote } from '../remote';
@@ -64,7 +64,6 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
   readonly session: OvsdbSession;
   private lastTxnId: string = ZERO_TXN_ID;
   private highestIndex: number | null = null;
-  private features: ServerFeatures = {};
   private status: Omit<FollowerStatus, 'rows' | 'skipped' | 'database'> = {
     remote: null,
     model: null,
@@ -142,7 +141,9 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
 
   private async onConnected(conn: JsonRpcConnection, remote: Remote): Promise<void> {
     const db = this.replica.database;
-    const client = new OvsdbClient(conn, this.features);
+    // What the server lacks is learnt afresh on each connection (its own ServerFeatures), as
+    // lib/ovsdb-cs.c starts every connection at monitor_cond_since: the next remote may be newer.
+    const client = new OvsdbClient(conn);
     this.status.remote = remote.text;
     const server = await this.checkServer(client, remote);
     this.status.model = server?.model ?? 'standalone';
