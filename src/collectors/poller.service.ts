@@ -49,7 +49,11 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
   lastError: string | null = null;
   private busyMs = 0;
   private readonly startedAt = Date.now();
-  private readonly m: { cycles: Counter; events: Counter; cycleSeconds: Gauge; live: Gauge; share: Gauge };
+  private readonly m: { cycles: Counter; events: Counter; writes: Counter; cycleSeconds: Gauge; live: Gauge; share: Gauge };
+  /** Flows whose lifetime was not stored, the spool being full: stored once it has room, if still installed. */
+  private readonly unstored = new Set<LiveFlow>();
+  /** Stored lifetimes whose counters moved while the spool was full: written once it has room, or with their end. */
+  private readonly stale = new Set<LiveFlow>();
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -66,6 +70,12 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     this.m = {
       cycles: new Counter({ name: 'livetrace_poll_cycles_total', help: 'Datapath dumps done', labelNames: ['result'], registers }),
       events: new Counter({ name: 'livetrace_datapath_flow_events_total', help: 'Datapath flow lifetime events', labelNames: ['type'], registers }),
+      writes: new Counter({
+        name: 'livetrace_datapath_flow_writes_total',
+        help: 'Lifetime writes held back by a full spool (LIVETRACE_SPOOL_MAX_CHANGES): dropped_spool_full (a start), stored_late (stored once it had room), lost_spool_full (ended before), deferred_spool_full (counters)',
+        labelNames: ['outcome'],
+        registers,
+      }),
       cycleSeconds: new Gauge({ name: 'livetrace_poll_cycle_seconds', help: 'Duration of the last dump (ovs-vswitchd round trip) and diff', labelNames: ['part'], registers }),
       live: new Gauge({ name: 'livetrace_datapath_flows_live', help: 'Datapath flows in the last dump', registers }),
       share: new Gauge({ name: 'livetrace_vswitchd_time_share', help: "Share of ovs-vswitchd's main thread spent answering our dumps and traces since start", registers }),
@@ -200,9 +210,31 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     if (events.length) this.emit('cycle', events, []);
   }
 
+  /**
+   * The spool's bound (LIVETRACE_SPOOL_MAX_CHANGES, with PostgreSQL away long enough): the same
+   * check the tracer drops new traces by and the ingest refuses batches by. A new lifetime is a row
+   * that grows the spool with the flows' churn, so it waits; the end of a stored one is written all
+   * the same: it changes a row the spool holds (at most one more change to ship a row), and without
+   * it the lifetime would stay open in the history for good, answering for every later time.
+   */
+  private spoolFull(): boolean {
+    return this.store.shipper?.state.full === true;
+  }
+
   private async persist(events: FlowEvent[], links: RecircLink[]): Promise<void> {
     const chassis = this.chassis;
     const jobs: Array<Promise<unknown>> = [];
+    // First, what the spool held back while full, if it has room now (before this cycle's events:
+    // they may update it). A flow no longer installed had its end in an event: counted lost there.
+    if ((this.unstored.size || this.stale.size) && !this.spoolFull()) {
+      const late = [...this.unstored].filter((f) => this.table.live.get(f.ufid) === f);
+      const stale = [...this.stale].filter((f) => this.table.live.get(f.ufid) === f);
+      for (const f of late) this.unstored.delete(f);
+      for (const f of stale) this.stale.delete(f);
+      // In jobs of CHUNK flows, as the events: a long spell full may leave every installed flow.
+      for (let i = 0; i < Math.max(late.length, stale.length); i += CHUNK)
+        jobs.push(this.store.writer.submit((tx) => this.catchUp(tx, late.slice(i, i + CHUNK), stale.slice(i, i + CHUNK), chassis)));
+    }
     for (let i = 0; i < events.length; i += CHUNK) {
       const chunk = events.slice(i, i + CHUNK);
       jobs.push(this.store.writer.submit((tx) => chunk.forEach((e) => this.write(tx, e, chassis))));
@@ -214,25 +246,58 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
   private write(tx: WriteContext, e: FlowEvent, chassis: string): void {
     const f = e.flow;
     if (e.type === 'ukey_created') {
-      f.dbId = this.flows.create(tx, {
-        chassis,
-        ufid: f.ufid,
-        firstSeen: f.firstSeen,
-        lastSeen: f.lastSeen,
-        inPort: f.inPort,
-        recircId: recircIdHex(f.recircId),
-        key: f.key,
-        actions: f.actions,
-        packets: f.packets,
-        bytes: f.bytes,
-        used: f.used,
-        source: 'poller',
-      });
+      if (this.spoolFull()) {
+        this.unstored.add(f);
+        this.m.writes.inc({ outcome: 'dropped_spool_full' });
+      } else this.create(tx, f, chassis);
     } else if (e.type === 'ukey_updated' && f.dbId) {
-      this.flows.update(tx, f.dbId, f);
+      if (this.spoolFull()) {
+        this.stale.add(f);
+        this.m.writes.inc({ outcome: 'deferred_spool_full' });
+      } else {
+        this.stale.delete(f);
+        this.flows.update(tx, f.dbId, f);
+      }
     } else if (e.type === 'ukey_removed' && f.dbId) {
+      // Its last counters with its end, if the spool held them back.
+      if (this.stale.delete(f)) this.flows.update(tx, f.dbId, f);
       this.flows.close(tx, f.dbId, e.at, e.reason);
+    } else if (e.type === 'ukey_removed' && this.unstored.delete(f)) {
+      // Began and ended while the spool was full: never stored, so no end either.
+      this.m.writes.inc({ outcome: 'lost_spool_full' });
     }
+  }
+
+  private create(tx: WriteContext, f: LiveFlow, chassis: string): void {
+    f.dbId = this.flows.create(tx, {
+      chassis,
+      ufid: f.ufid,
+      firstSeen: f.firstSeen,
+      lastSeen: f.lastSeen,
+      inPort: f.inPort,
+      recircId: recircIdHex(f.recircId),
+      key: f.key,
+      actions: f.actions,
+      packets: f.packets,
+      bytes: f.bytes,
+      used: f.used,
+      source: 'poller',
+    });
+  }
+
+  /**
+   * Lifetimes the full spool held back, still installed: stored as they are now (first seen when
+   * they were), with their recirculation edges to stored lifetimes (an edge to one of a later job
+   * is written by that job, from its side); counters held back, written.
+   */
+  private catchUp(tx: WriteContext, late: LiveFlow[], stale: LiveFlow[], chassis: string): void {
+    for (const f of late) this.create(tx, f, chassis);
+    for (const f of late) {
+      for (const p of this.table.parentsOf(f)) this.link(tx, { parent: p, child: f, recircId: f.recircId });
+      for (const c of this.table.childrenOf(f)) this.link(tx, { parent: f, child: c, recircId: c.recircId });
+    }
+    for (const f of stale) if (f.dbId) this.flows.update(tx, f.dbId, f);
+    if (late.length) this.m.writes.inc({ outcome: 'stored_late' }, late.length);
   }
 
   private link(tx: WriteContext, l: RecircLink): void {

@@ -313,6 +313,8 @@ describe('an agent and PostgreSQL faults (real daemons)', () => {
       expect(metric(m, 'livetrace_ship_spool_full')).toBe(1);
       expect(metric(m, 'livetrace_ship_dropped_total')).toBeGreaterThan(0);
       expect(metric(m, 'livetrace_traces_total', { outcome: 'dropped_spool_full' })).toBe(metric(m, 'livetrace_ship_dropped_total'));
+      // The poller's new lifetimes wait too (one row a new flow: megaflows are off, so every packet's).
+      expect(metric(m, 'livetrace_datapath_flow_writes_total', { outcome: 'dropped_spool_full' })).toBeGreaterThan(0);
     } finally {
       await load.stop();
       pg.startServer();
@@ -335,6 +337,10 @@ describe('an agent and PostgreSQL faults (real daemons)', () => {
     console.log(`bounded spool (1000 changes): ${dropped} traces dropped while full; by outcome ${JSON.stringify(outcomes)}`);
     expect(metric(m, 'livetrace_ship_dropped_total')).toBe(dropped);
     expect(outcomes.dropped_spool_full).toBe(dropped);
+    // Every lifetime held back was stored once there was room, or had ended before (no row, no end).
+    const lifetimes = metricByLabel(m, 'livetrace_datapath_flow_writes_total', 'outcome');
+    console.log(`bounded spool: lifetimes held back ${JSON.stringify(lifetimes)}`);
+    expect((lifetimes.stored_late ?? 0) + (lifetimes.lost_spool_full ?? 0)).toBe(lifetimes.dropped_spool_full);
     expect((await small.health()).status).toBe(200);
     expect(await stopAgent(small)).toEqual({ code: null, signal: 'SIGTERM' });
     const check = await compareSpoolWithPostgres(small.spool, bounded);
