@@ -14,7 +14,7 @@ import { LivetraceConfig } from '../config/config.schema';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import { addStats, emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
-import { parseAddresses, PortTarget, selectFlow, Selection, SessionFlow, tunnelDatapathPort } from './session-selector';
+import { chassisByHostname, parseAddresses, PortTarget, selectFlow, Selection, SessionFlow, tunnelDatapathPort } from './session-selector';
 
 export interface CreateSessionInput {
   bridge: string;
@@ -213,6 +213,8 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     }
     // An api instance has no switch of its own: each agent's own bridge is what it traces.
     if (this.config.LIVETRACE_ROLE !== 'api') await this.checkAgainstSwitch(input.bridge, filter);
+    const misnamed = input.chassis && chassisByHostname(input.chassis, this.replicas.sb.rows('Chassis'));
+    if (misnamed) throw badRequest('chassis', misnamed);
     if (input.logicalPort !== undefined && !this.portTarget(input.logicalPort)) {
       throw notFound(`no logical port named ${JSON.stringify(input.logicalPort)} in the southbound database`, 'logicalPort');
     }

@@ -3,7 +3,8 @@
 // ovn-hv2-0) has none of its own: every Geneve tunnel's packets arrive on genev_sys_6081 (the
 // captured multi-chassis dumps: in_port(genev_sys_6081)). So in_port=ovn-hv2-0 was accepted and
 // never traced anything, and in_port=genev_sys_6081, what the flows say, was refused as no interface.
-// The replicas are a stand-in holding the Interface rows ovn-controller and a VM's port make.
+// The replicas are a stand-in holding the Interface rows ovn-controller and a VM's port make, and
+// the southbound's Chassis rows.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,15 @@ import { TraceSessionsService } from '../../../src/trace-sessions/trace-sessions
 import { tunnelDatapathPort } from '../../../src/trace-sessions/session-selector';
 import { testConfig } from '../../support/app';
 
+// The southbound's chassis as ovn-controller registers them: name = the system-id (a UUID on many
+// deployments), hostname beside it.
+const SB: Record<string, Array<Record<string, unknown>>> = {
+  Chassis: [
+    { name: '6f1c2b9e-8d4f-4c1a-9a0e-2b7d3c4e5f60', hostname: 'compute-1' },
+    { name: 'hv2', hostname: 'hv2.example' },
+  ],
+};
+
 const ROWS: Record<string, Array<Record<string, unknown>>> = {
   Bridge: [{ name: 'br-int' }],
   Interface: [
@@ -28,7 +38,7 @@ const ROWS: Record<string, Array<Record<string, unknown>>> = {
   ],
 };
 
-describe('a session on a tunnel in_port', () => {
+describe('a session checked against this chassis and the southbound', () => {
   let ds: DataSource;
   let store: StoreService;
   let svc: TraceSessionsService;
@@ -44,6 +54,7 @@ describe('a session on a tunnel in_port', () => {
       chassisName: () => 'hv1',
       status: () => ({ synced: true }),
       ovs: { rows: (t: string) => ROWS[t] ?? [] },
+      sb: { rows: (t: string) => SB[t] ?? [] },
     } as unknown as ReplicasService;
     svc = new TraceSessionsService(cfg, store, new TraceSessionStore(store), replicas);
   });
@@ -76,5 +87,16 @@ describe('a session on a tunnel in_port', () => {
     expect(await refusal('in_port=vxlan_sys_8472,udp')).toBeNull();
     expect(await refusal('in_port=vif1')).toBeNull();
     expect(await refusal('in_port=nosuch')).toMatchObject({ status: 400, field: 'filter', message: expect.stringContaining('no interface named "nosuch"') });
+  });
+
+  // An agent carries a session out when `chassis` names its system-id; a host's name where the
+  // system-id is another (a UUID) was accepted and no agent ever took the session up.
+  it('refuses a chassis given by its hostname, naming its system-id', async () => {
+    const r = await svc.create({ bridge: 'br-int', filter: 'icmp', chassis: ['hv2', 'compute-1'] }).then(
+      () => null,
+      (e: ApiError) => ({ status: e.getStatus(), ...(e.getResponse() as object) }),
+    );
+    expect(r).toMatchObject({ status: 400, field: 'chassis', message: expect.stringContaining('6f1c2b9e-8d4f-4c1a-9a0e-2b7d3c4e5f60') });
+    await expect(svc.create({ bridge: 'br-int', filter: 'icmp', chassis: ['hv2', '6f1c2b9e-8d4f-4c1a-9a0e-2b7d3c4e5f60'] })).resolves.toMatchObject({ onChassis: ['hv2', '6f1c2b9e-8d4f-4c1a-9a0e-2b7d3c4e5f60'] });
   });
 });
