@@ -158,8 +158,13 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     }
   }
 
-  /** Whether the session may store one more pass: maxTraces counts what is stored, here and elsewhere, and what is on its way. */
+  /**
+   * Whether the session may store one more pass: not past its expiry (the housekeeping that ends it
+   * may come a second or more later), and maxTraces counts what is stored, here and elsewhere, and
+   * what is on its way.
+   */
   private hasRoom(s: ActiveSession): boolean {
+    if (s.json.expiresAt !== null && s.json.expiresAt <= new Date().toISOString()) return false;
     const max = s.json.maxTraces;
     return !max || s.local.stored + s.storedElsewhere + (this.storing.get(s) ?? 0) < max;
   }

@@ -326,8 +326,10 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   /** Active sessions that want this new datapath flow, with how. */
   select(flow: SessionFlow, parents: SessionFlow[], portNames?: ReadonlyMap<string, string>): Array<{ session: ActiveSession; how: Exclude<Selection, null> }> {
     const out: Array<{ session: ActiveSession; how: Exclude<Selection, null> }> = [];
+    const now = new Date().toISOString();
     for (const s of this.active.values()) {
-      if (s.json.state !== 'active') continue;
+      // Past its expiry it takes no more flows, whether or not the housekeeping has ended it yet.
+      if (s.json.state !== 'active' || (s.json.expiresAt !== null && s.json.expiresAt <= now)) continue;
       // Recomputed only when the replicas or the datapath ports changed: this runs for every new flow.
       const generation = this.replicas.model.generation;
       if (s.json.logicalPort && (s.portFrom?.generation !== generation || s.portFrom.portNames !== portNames)) {

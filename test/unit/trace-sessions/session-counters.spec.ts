@@ -13,6 +13,7 @@ import { StoreService } from '../../../src/storage/store.service';
 import type { ReplicasService } from '../../../src/replicas/replicas.service';
 import { emptyStats, TraceSessionJson, TraceSessionStore } from '../../../src/trace-sessions/trace-session-store';
 import { ActiveSession, TraceSessionsService } from '../../../src/trace-sessions/trace-sessions.service';
+import { parseKey } from '../../../src/ovs/odp-key';
 import { testConfig } from '../../support/app';
 import { waitFor } from '../../support/wait';
 
@@ -29,7 +30,7 @@ async function open(chassis: Chassis, env: Record<string, string> = {}) {
   const cfg = testConfig({ LIVETRACE_DB: file, ...env });
   const store = new StoreService(ds, null, cfg);
   const sessions = new TraceSessionStore(store);
-  const replicas = { chassisName: () => chassis.name, status: () => ({ synced: chassis.synced }) } as unknown as ReplicasService;
+  const replicas = { chassisName: () => chassis.name, status: () => ({ synced: chassis.synced }), model: { generation: 1 } } as unknown as ReplicasService;
   const events: Array<[string, number]> = [];
   const services: TraceSessionsService[] = [];
   const service = () => {
@@ -230,5 +231,21 @@ describe('a session past its duration', () => {
     tracedAndStored(svc, s);
     await waitFor('the end stored', () => (storedState(store, id) as { state: string }).state !== 'active', 10_000);
     expect(storedState(store, id)).toEqual({ state: 'expired', endedAt: past, expiresAt: past });
+  });
+
+  // Expiry was enforced only by the housekeeping that runs each second after the counter write and
+  // the poll (and later when those are slow): until then every new flow was still selected, and
+  // traced and stored past the session's end.
+  it('selects no flow once past its expiry, before the housekeeping has ended it', async () => {
+    env = await open({ name: 'hv1', synced: true });
+    const { svc, insert } = env;
+    const id = await insert({ logicalPort: null, filter: 'icmp', durationSeconds: 60, expiresAt: new Date(Date.now() + 60_000).toISOString() });
+    await svc.onApplicationBootstrap();
+    clearInterval((svc as unknown as { timer: NodeJS.Timeout }).timer); // no housekeeping in between
+    const s = svc.active.get(id)!;
+    const flow = { inPort: 'vif1', flow: { key: parseKey('recirc_id(0),in_port(vif1),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)') } };
+    expect(svc.select(flow, []).map((p) => p.session.json.id)).toEqual([id]);
+    s.json.expiresAt = new Date(Date.now() - 1000).toISOString();
+    expect(svc.select(flow, [])).toEqual([]);
   });
 });
