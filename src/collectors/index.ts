@@ -1,6 +1,6 @@
 // collectors/ — the sources of this chassis: the ovs-vswitchd connection, the datapath poller
 // (dump-flows diffed into lifetimes, recirculation edges), the vlog source (upcalls from the log
-// file or syslog) and the tracer (the flows the sessions want, queued under a rate limit, traced by
+// file or syslog; without the poller, lifetimes too, their unlogged ends found by vlog-gone-check) and the tracer (the flows the sessions want, queued under a rate limit, traced by
 // ofproto/detrace or ofproto/trace, annotated, stored, chained into paths). Routes that drive them:
 // POST /traces (a hand-typed flow), POST /datapath-flows/:ufid/trace (an installed flow, now).
 //

@@ -19,6 +19,7 @@ import { InstalledFlow, Released, UpcallLinker } from '../upcalls';
 import { UpcallStore } from '../upcalls/upcall-store';
 import { UpcallsService } from '../upcalls/upcalls.service';
 import { FileFollower, listenSyslog } from './vlog-follow';
+import { checkFlow, CheckResult, GONE_REASON, GoneChecks } from './vlog-gone-check';
 import { VswitchdService } from './vswitchd.service';
 
 interface Draft {
@@ -29,9 +30,15 @@ interface Draft {
   upcallType: string;
 }
 
-type WriteItem = { kind: 'upcall'; released: Released<Draft> } | { kind: 'flow'; flow: InstalledFlow; time: string } | { kind: 'flow_del'; ufid: string; time: string };
+type WriteItem =
+  | { kind: 'upcall'; released: Released<Draft> }
+  | { kind: 'flow'; flow: InstalledFlow; time: string }
+  | { kind: 'flow_del'; ufid: string; time: string }
+  | { kind: 'checked'; id: number; ufid: string; at: number; result: CheckResult };
 
 const TICK_MS = 250;
+/** dpctl/get-flow calls a tick at most (20 a second): each is a little of vswitchd's main thread. */
+const CHECKS_PER_TICK = 5;
 
 @Injectable()
 export class VlogSourceService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -45,6 +52,9 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   private writing: Promise<unknown> = Promise.resolve();
   /** vlog levels before we raised them, to put back on shutdown: module → destination → level. */
   private restore: Array<{ module: string; destination: string; level: string }> = [];
+  /** Vlog lifetimes (LIVETRACE_POLLER=false) no log line ended: checked in the datapath once they may be gone (vlog-gone-check.ts). */
+  private readonly gone = new GoneChecks();
+  private checking: Promise<void> | null = null;
   private readonly m: { records: Counter; dropped: Counter; upcalls: Counter; rotations: Counter; waiting: Gauge };
 
   constructor(
@@ -105,6 +115,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       const p = this.parser('udp');
       this.socket = await listenSyslog(this.config.LIVETRACE_VLOG_UDP, (text) => this.onOutput(p.pushDatagram(text)));
     }
+    if (!this.config.LIVETRACE_POLLER) for (const l of this.flows.open('vlog')) this.gone.watch(l.id, l.ufid, Date.parse(l.lastSeen));
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.log.log(`reading upcalls from ${[this.config.LIVETRACE_VLOG_FILE, this.config.LIVETRACE_VLOG_UDP && `udp ${this.config.LIVETRACE_VLOG_UDP}`].filter(Boolean).join(' and ')}`);
   }
@@ -112,6 +123,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   async onApplicationShutdown(): Promise<void> {
     if (!this.enabled) return;
     if (this.timer) clearInterval(this.timer);
+    await this.checking;
     await this.follower?.stop();
     this.socket?.close();
     for (const p of this.parsers.values()) this.onOutput(p.flush());
@@ -179,7 +191,20 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   private tick(): void {
     this.release(this.linker.expire(Date.now()));
     this.m.waiting.set(this.linker.waiting);
+    if (!this.config.LIVETRACE_POLLER && !this.checking && this.gone.size) this.checking = this.checkGone().finally(() => (this.checking = null));
     if (this.queue.length) void this.flushWrites();
+  }
+
+  /** The lifetimes that may have gone idle, each asked for once in the datapath; the answers are written in order with the rest. */
+  private async checkGone(): Promise<void> {
+    const due = this.gone.take(Date.now(), CHECKS_PER_TICK);
+    if (!due.length) return;
+    const dp = (await this.vswitchd.datapath().catch(() => null))?.name ?? null;
+    for (const { id, ufid } of due) {
+      const result = await checkFlow((command, args) => this.vswitchd.call(command, args), dp, ufid);
+      if (result.state === 'unknown') this.gone.watch(id, ufid, Date.now()); // nothing learnt: later
+      else this.queue.push({ kind: 'checked', id, ufid, at: Date.now(), result });
+    }
   }
 
   /** Writes are chained so rows land in the order they were decided. */
@@ -199,9 +224,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       // A UFID installed again (after a deletion the userspace datapath does not log) or modified
       // (flow_mod) with other actions is a new lifetime: a stored pass keeps its key and actions.
       const open = this.flows.openOf(tx, 'vlog', chassis, f.ufid);
-      if (open && open.actions === f.actions) return;
-      if (open) this.flows.close(tx, open.id, item.time, 'actions_changed');
-      this.flows.create(tx, {
+      if (open && open.actions === f.actions) return this.gone.watch(open.id, f.ufid, Date.parse(item.time)); // put again: installed then
+      if (open) {
+        this.flows.close(tx, open.id, item.time, 'actions_changed');
+        this.gone.forget(open.id);
+      }
+      const id = this.flows.create(tx, {
         chassis,
         ufid: f.ufid,
         firstSeen: item.time,
@@ -215,13 +243,16 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
         used: null,
         source: 'vlog',
       });
+      this.gone.watch(id, f.ufid, Date.parse(item.time));
       return;
     }
     if (item.kind === 'flow_del') {
       const open = this.flows.openOf(tx, 'vlog', chassis, item.ufid);
       if (open) this.flows.close(tx, open.id, item.time, 'flow_del');
+      if (open) this.gone.forget(open.id);
       return;
     }
+    if (item.kind === 'checked') return this.writeChecked(tx, item, chassis);
     const { upcall: d, flow } = item.released;
     const key = d.record.event?.type === 'upcall' ? d.record.event.parsedKey : null;
     this.m.upcalls.inc({ linked: flow ? 'yes' : 'no' });
@@ -244,6 +275,20 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       sampled: true,
       extra: { line: d.record.line, ...(d.record.sequence !== null ? { sequence: d.record.sequence } : {}), ...(d.record.origin ? { origin: d.record.origin } : {}) },
     });
+  }
+
+  /** A check's answer, if the lifetime is still the open one of its UFID (a log line may have ended or replaced it since). */
+  private writeChecked(tx: WriteContext, item: Extract<WriteItem, { kind: 'checked' }>, chassis: string): void {
+    if (this.flows.openOf(tx, 'vlog', chassis, item.ufid)?.id !== item.id) return;
+    const time = new Date(item.at).toISOString();
+    if (item.result.state === 'gone') {
+      this.flows.close(tx, item.id, time, GONE_REASON);
+      return;
+    }
+    if (item.result.state !== 'present') return;
+    const f = item.result.flow;
+    this.flows.update(tx, item.id, { lastSeen: time, packets: f.packets, bytes: f.bytes, used: f.used });
+    this.gone.present(item.id, item.ufid, f, item.at);
   }
 
   private async raiseLevels(): Promise<void> {

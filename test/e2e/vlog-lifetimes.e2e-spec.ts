@@ -2,6 +2,10 @@
 // after revalidator/purge the same ICMP echo installs the same first-pass UFID again with another
 // recirculation id (recirc(0x1) became recirc(0x3) here); that is a new lifetime with the new
 // actions, the old one ended as actions_changed, never one lifetime showing actions no longer installed.
+// And the userspace datapath logs no deletion (dpif_netdev: flow_add and flow_mod only): a lifetime
+// ends once one dpctl/get-flow finds its flow gone (src/collectors/vlog-gone-check.ts), at the time of
+// that check, never before the flow was last seen installed.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
@@ -20,11 +24,15 @@ interface Lifetime {
   actions: string;
   removalReason: string | null;
   source: string;
+  lastSeen: string;
+  removedAt: string | null;
 }
 
 describe('vlog-only lifetimes of a UFID installed again', () => {
   let sb: Sandbox;
   let app: INestApplication | undefined;
+  /** The first pass's UFID, live after the first case. */
+  let ufid: string | undefined;
 
   beforeAll(async () => {
     sb = await Sandbox.start();
@@ -45,7 +53,7 @@ describe('vlog-only lifetimes of a UFID installed again', () => {
 
     await sb.inject('vif1', `in_port(${vif1}),${ICMP}`, 1);
     const before = await waitFor('the first pass installed', firstPass);
-    const ufid = before[1];
+    ufid = before[1];
     await waitFor('its vlog lifetime', async () => {
       await source.settle();
       return (await http.get(`/datapath-flows/${ufid}`)).status === 200;
@@ -61,12 +69,37 @@ describe('vlog-only lifetimes of a UFID installed again', () => {
 
     const lifetimes: Lifetime[] = await waitFor('two lifetimes of the UFID', async () => {
       await source.settle();
-      const l = (await http.get(`/datapath-flows/${ufid}`)).body.lifetimes as Lifetime[];
+      const l = (await http.get(`/datapath-flows/${ufid!}`)).body.lifetimes as Lifetime[];
       return l.length >= 2 ? l : undefined;
     }, 20_000);
     expect(lifetimes.map((l) => [l.source, l.state, l.actions, l.removalReason])).toEqual([
       ['vlog', 'live', after[2], null],
       ['vlog', 'removed', before[2], 'actions_changed'],
     ]);
+  });
+
+  it('a flow the datapath deleted without a log line ends when a check finds it gone, at that check (review: it stayed live for good)', async () => {
+    if (!app || !ufid) throw new Error('needs the first case');
+    const http = request(app.getHttpServer());
+    const source = app.get(VlogSourceService);
+    const installed = async () => (await sb.appctl('dpctl/dump-flows', '-m')).includes(`ufid:${ufid}`);
+    // No more packets: the revalidators delete it after max-idle (10 s). Note the last moment it was there.
+    let lastThere = Date.now();
+    await waitFor('the datapath to delete it', async () => {
+      if (await installed()) lastThere = Date.now();
+      else return true;
+    }, 30_000);
+    const live = (await http.get(`/datapath-flows/${ufid}`)).body.lifetimes[0] as Lifetime;
+    const ended: Lifetime = await waitFor('its lifetime ended', async () => {
+      await source.settle();
+      const l = (await http.get(`/datapath-flows/${ufid}`)).body.lifetimes[0] as Lifetime;
+      return l.state === 'removed' ? l : undefined;
+    }, 30_000);
+    expect([ended.id, ended.source, ended.removalReason]).toEqual([live.id, 'vlog', 'gone_unlogged']);
+    // Found gone by a check: after the flow was last seen installed, by us and by the service.
+    expect(Date.parse(ended.removedAt!)).toBeGreaterThanOrEqual(lastThere - 1000);
+    expect(ended.removedAt! >= ended.lastSeen).toBe(true);
+    // The premise: nothing in the log said so.
+    expect(readFileSync(join(sb.dir, 'ovs-vswitchd.log'), 'utf8')).not.toMatch(new RegExp(`flow_del\\S* ufid:${ufid}`));
   });
 });

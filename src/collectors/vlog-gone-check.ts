@@ -1,0 +1,83 @@
+// Ending vlog lifetimes whose removal the log never tells (LIVETRACE_POLLER=false). On the
+// userspace datapath dpif_netdev logs flow_add and flow_mod only: a deletion is logged by lib/dpif.c
+// (`flow_del`, module dpif), whose debug lines share one rate limit (600 a minute) with a line for
+// every flow of every revalidator dump (about two dumps a second): with more than a few flows it is
+// the deletions that are dropped, and the source raises dpif_netdev alone there. The kernel
+// datapath's flow_del lines can be dropped the same way under load. So a lifetime no line ended is
+// checked once it may have gone idle (the datapath's max-idle after it was last known installed):
+// one `dpctl/get-flow DP ufid:U`, a read of that one flow. Installed: it was alive then (last_seen,
+// counters), checked again a max-idle after its last packet. Gone (the datapath answers ENOENT): the
+// lifetime ends as `gone_unlogged` at the time of that check: when it was found gone, not when it
+// went, which lies between last_seen and then and which no log line says. Any other answer
+// (vswitchd away or restarting, a timeout) changes nothing: asked again later.
+import { parseDumpLine, type DumpedFlow } from '../ovs/dump-flows';
+
+/** ofproto's default other_config:max-idle. A larger one only means checks that find the flow still there. */
+export const MAX_IDLE_MS = 10_000;
+/** A revalidator round (500 ms), the deletion, and the log's way to us (read every 200 ms). */
+const MARGIN_MS = 2_000;
+/** Never sooner than this after a check that found the flow (a max-idle larger than assumed). */
+const RECHECK_MS = 1_000;
+
+export const GONE_REASON = 'gone_unlogged';
+
+export type CheckResult = { state: 'present'; flow: DumpedFlow } | { state: 'gone' } | { state: 'unknown'; reason: string };
+
+/** The open vlog lifetimes and when each may have gone idle. */
+export class GoneChecks {
+  private readonly watched = new Map<number, { ufid: string; dueAt: number }>();
+
+  constructor(private readonly maxIdleMs = MAX_IDLE_MS) {}
+
+  get size(): number {
+    return this.watched.size;
+  }
+
+  /** Lifetime `id` of `ufid` was known installed and last used at `aliveAt` (ms): checked once it may have gone idle. */
+  watch(id: number, ufid: string, aliveAt: number, notBefore = 0): void {
+    this.watched.set(id, { ufid, dueAt: Math.max(aliveAt + this.maxIdleMs + MARGIN_MS, notBefore) });
+  }
+
+  forget(id: number): void {
+    this.watched.delete(id);
+  }
+
+  /** At most `max` lifetimes due by `now`, longest due first; each is not due again until watched again. */
+  take(now: number, max: number): Array<{ id: number; ufid: string }> {
+    const due: Array<{ id: number; ufid: string; dueAt: number }> = [];
+    for (const [id, w] of this.watched) if (w.dueAt <= now) due.push({ id, ufid: w.ufid, dueAt: w.dueAt });
+    due.sort((a, b) => a.dueAt - b.dueAt);
+    const out = due.slice(0, max);
+    for (const d of out) this.watched.delete(d.id);
+    return out.map(({ id, ufid }) => ({ id, ufid }));
+  }
+
+  /** After a check that found it installed at `now`: due a max-idle after its last packet (or now, never used). */
+  present(id: number, ufid: string, flow: DumpedFlow, now: number): void {
+    const lastUsed = flow.usedSeconds === null ? now : now - flow.usedSeconds * 1000;
+    this.watch(id, ufid, lastUsed, now + RECHECK_MS);
+  }
+}
+
+/**
+ * One `dpctl/get-flow [DP] ufid:U` through `call` (ovs-appctl's protocol: an error reply throws an
+ * error with the daemon's `text`). Only the datapath's own "No such file or directory" is gone.
+ */
+export async function checkFlow(call: (command: string, args: string[]) => Promise<string>, dp: string | null, ufid: string): Promise<CheckResult> {
+  let text: string;
+  try {
+    text = await call('dpctl/get-flow', [...(dp ? [dp] : []), `ufid:${ufid}`]);
+  } catch (err) {
+    const said = (err as { text?: unknown }).text;
+    // dpctl's own error, as ovs-vswitchd words it: `ovs-vswitchd: getting flow (No such file or directory)`.
+    if (typeof said === 'string' && /(^|: )getting flow \(No such file or directory\)$/.test(said.trim())) return { state: 'gone' };
+    return { state: 'unknown', reason: (err as Error).message };
+  }
+  const line = text.split('\n').find((l) => l.trim() !== '');
+  if (!line) return { state: 'unknown', reason: 'empty reply' };
+  try {
+    return { state: 'present', flow: parseDumpLine(line.trim()) };
+  } catch (err) {
+    return { state: 'unknown', reason: `unreadable reply: ${(err as Error).message}` };
+  }
+}
