@@ -236,6 +236,29 @@ describe('cross-check of live paths against ovn-trace', () => {
     expect(xc.result).toBe('match');
   });
 
+  // A path whose later passes were not traced (no session took the packet; one pass traced on
+  // demand) stops at its first recirculation: ovn-trace goes on where the live path has nothing to
+  // compare. That was stored and answered as a divergence ("a stage the live path did not visit"),
+  // a disagreement of the two tools that nothing showed; it is a 422 saying the path is incomplete.
+  it('an incomplete path (its recirculations not traced) is a 422 saying so, not a divergence', async () => {
+    await sb.appctl('dpctl/del-flows');
+    await inject('vif2', ip4(2, TO4, 'icmp(type=8,code=0)', 1));
+    const root = await waitFor('the root flow of lsp2 to lsp4', async () => {
+      const text = await sb.appctl('dpctl/dump-flows', '-m');
+      const line = text.split('\n').find((l) => l.includes('in_port(vif2)') && l.includes('recirc_id(0)') && l.includes('dst=20.0.0.4') && l.includes('recirc('));
+      return line?.slice(5, 41);
+    });
+    const t = await waitFor('the on-demand trace of it', async () => {
+      const r = await http.post(`/datapath-flows/${root}/trace`);
+      return r.status === 201 ? r.body : undefined;
+    });
+    const path = (await http.get(`/paths/${t.pathId}`).expect(200)).body as Path;
+    expect(path.verdict.incomplete).toBe(true);
+    const res = await http.post(`/traces/${t.id}/cross-check`);
+    expect([res.status, res.body.message]).toEqual([422, expect.stringMatching(/incomplete/)]);
+    expect((await http.get(`/traces/${t.id}/cross-checks`).expect(200)).body.items).toEqual([]);
+  });
+
   it('a paused ovn-controller behind an ACL change: same-switch, routed, SNAT and load-balanced paths diverge at the ACL stage; resumed, a new path matches', async () => {
     const pid = readFileSync(join(sb.dir, 'ovn-controller.pid'), 'utf8').trim();
     const ctl = join(sb.env.OVN_RUNDIR, `ovn-controller.${pid}.ctl`);
