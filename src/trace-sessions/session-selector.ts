@@ -29,6 +29,19 @@ export interface SessionFlow {
   flow: Pick<DumpedFlow, 'key'>;
 }
 
+/**
+ * An address as one text whoever wrote it: IPv6 in one form (the WHATWG URL parser's RFC 5952 one),
+ * so the northbound's `FD00:0::0001` and a key's `fd00::1` compare equal; IPv4 as given.
+ */
+function canonicalIp(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  try {
+    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    return ip.toLowerCase();
+  }
+}
+
 /** `50:54:00:00:00:01 10.0.0.1 fd00::1` (LSP addresses) → MACs and IPs. */
 export function parseAddresses(addresses: readonly string[]): { macs: Set<string>; ips: Set<string> } {
   const macs = new Set<string>();
@@ -36,7 +49,7 @@ export function parseAddresses(addresses: readonly string[]): { macs: Set<string
   for (const a of addresses) {
     for (const tok of a.split(/\s+/)) {
       if (/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(tok)) macs.add(tok.toLowerCase());
-      else if (/^[0-9.]+$/.test(tok) || tok.includes(':')) ips.add(tok.replace(/\/\d+$/, '').toLowerCase());
+      else if (/^[0-9.]+$/.test(tok) || tok.includes(':')) ips.add(canonicalIp(tok.replace(/\/\d+$/, '')));
     }
   }
   return { macs, ips };
@@ -54,10 +67,13 @@ export function selectFlow(
   if (opts.port.interfaces.has(inPort) || opts.port.dpPorts.has(inPort)) return 'store';
   if (opts.port.keys && tunnelledFrom(key, opts.port.keys)) return 'store';
   const dstMac = keyValue(key, 'eth', 'dst')?.toLowerCase();
-  const dstIp = (keyValue(key, 'ipv4', 'dst') ?? keyValue(key, 'ipv6', 'dst') ?? keyValue(key, 'arp', 'tip'))?.toLowerCase();
+  const dst = keyValue(key, 'ipv4', 'dst') ?? keyValue(key, 'ipv6', 'dst') ?? keyValue(key, 'arp', 'tip');
+  const dstIp = dst === undefined ? undefined : canonicalIp(dst);
   if ((dstMac && opts.port.macs.has(dstMac)) || (dstIp && opts.port.ips.has(dstIp))) return 'decide';
-  // Broadcast ARP / ND for the port's addresses reach it too.
-  if (dstMac === 'ff:ff:ff:ff:ff:ff' && dstIp && opts.port.ips.has(dstIp)) return 'decide';
+  // A neighbour solicitation (or advertisement) about the port's address: sent to a multicast
+  // group, it names the address as its target, as a broadcast ARP request names it as its tip.
+  const ndTarget = keyValue(key, 'nd', 'target');
+  if (ndTarget !== undefined && opts.port.ips.has(canonicalIp(ndTarget))) return 'decide';
   return null;
 }
 

@@ -2,7 +2,7 @@
 // holding the port's logical switch key and OVN's option the port's key as the ingress half. The
 // keys below are the receiver's megaflow keys as `dpctl/dump-flows` prints them (masks included).
 import { parseKey } from '../../../src/ovs/odp-key';
-import { PortTarget, selectFlow, tunnelledFrom } from '../../../src/trace-sessions/session-selector';
+import { parseAddresses, PortTarget, selectFlow, tunnelledFrom } from '../../../src/trace-sessions/session-selector';
 
 const arrival = (tunId: string, option: string) =>
   parseKey(
@@ -40,5 +40,27 @@ describe('selectFlow for a logical port on the receiving chassis', () => {
     expect(selectFlow(flow, { port: lsp1, parentSelected: false })).toBe('store');
     expect(selectFlow(flow, { port: { ...lsp1, keys: { datapath: 1, port: 2 } }, parentSelected: false })).toBeNull();
     expect(selectFlow(flow, { port: { ...lsp1, keys: undefined }, parentSelected: false })).toBeNull();
+  });
+});
+
+// A logical port with an IPv6 address. Its packets towards it are picked by their destination, as
+// OVS prints it (RFC 5952: fd00::1) while the port's addresses are as the northbound was given them;
+// and a neighbour solicitation for it goes to a solicited-node multicast group, naming the port's
+// address as its ND target, as an ARP request for an IPv4 port's address is broadcast.
+describe('selectFlow for a logical port with an IPv6 address', () => {
+  const lsp1v6: PortTarget = { name: 'lsp1', interfaces: new Set(['vif1']), dpPorts: new Set(['2']), ...parseAddresses(['50:54:00:00:00:01 FD00:0:0::0001']) };
+  const from2 = (l3: string) =>
+    ({ inPort: 'vif2', flow: { key: parseKey(`recirc_id(0),in_port(vif2),eth(src=50:54:00:00:00:02,dst=${l3}`) } });
+
+  it('a packet to the address written otherwise in the northbound', () => {
+    const echo = from2('50:54:00:00:00:09),eth_type(0x86dd),ipv6(src=fd00::2,dst=fd00::1,label=0,proto=58,tclass=0,hlimit=64,frag=no),icmpv6(type=128,code=0)');
+    expect(selectFlow(echo, { port: lsp1v6, parentSelected: false })).toBe('decide');
+  });
+
+  it("a neighbour solicitation for the port's address, not for another's", () => {
+    const ns = (target: string) =>
+      from2(`33:33:ff:00:00:01),eth_type(0x86dd),ipv6(src=fd00::2,dst=ff02::1:ff00:1,label=0,proto=58,tclass=0,hlimit=255,frag=no),icmpv6(type=135,code=0),nd(target=${target},sll=50:54:00:00:00:02,tll=00:00:00:00:00:00)`);
+    expect(selectFlow(ns('fd00::1'), { port: lsp1v6, parentSelected: false })).toBe('decide');
+    expect(selectFlow(ns('fd00::3'), { port: lsp1v6, parentSelected: false })).toBeNull();
   });
 });
