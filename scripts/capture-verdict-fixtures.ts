@@ -11,6 +11,8 @@
 //   topology.json                                       the northbound UUIDs the tests check against
 //   <packet>/packets.txt dump-flows.txt dpif-show.txt tx-before.txt tx-after.txt (dpctl/show -s)
 //   <packet>/traces/<ufid>.txt                          ofproto/trace of the flow's own key
+//   <packet>/{northbound,southbound,openvswitch}.json   for a packet with a setup (verdict-topology.ts):
+//                                                       the databases while it went through
 //   <packet>/detrace/<ufid>.txt                         ofproto/detrace ufid:… pmd=… (OVS >= 3.4), taken
 //                                                       after one more packet and a revalidation round,
 //                                                       which is when a ukey has a translation cache
@@ -24,6 +26,12 @@ import { parseDumpFlows } from '../src/ovs/dump-flows';
 import { traceKey } from '../src/ovs/odp-key';
 
 const ROOT = resolve(__dirname, '..');
+/** Written to OUT_DIR (and, for a packet with a setup, to its own folder): file, schema file, socket, database. */
+const DUMPS: ReadonlyArray<[string, string, string, string]> = [
+  ['northbound.json', 'ovn-nb.ovsschema', 'ovnnb_db.sock', 'OVN_Northbound'],
+  ['southbound.json', 'ovn-sb.ovsschema', 'ovnsb_db.sock', 'OVN_Southbound'],
+  ['openvswitch.json', 'vswitch.ovsschema', 'db.sock', 'Open_vSwitch'],
+];
 
 async function main(): Promise<void> {
   const pair = process.argv[2];
@@ -46,9 +54,16 @@ async function main(): Promise<void> {
     const topo = await buildVerdictTopology(sb);
     const hasDetrace = (await sb.appctl('list-commands')).includes('ofproto/detrace');
     writeFileSync(join(out, 'topology.json'), JSON.stringify({ pair, ovs: m[1], ovn: m[2], ...topo, dpPorts: Object.fromEntries(topo.dpPorts) }, null, 1) + '\n');
+    const sock = (f: string) => `unix:${sb.dir}/${f}`;
+    const dumpDb = (s: string, db: string) => sb.tool('ovsdb-client', 'dump', '--format=json', sock(s), db);
+    // The databases every packet without a setup of its own is read against, dumped before the first
+    // setup: changing OVN's configuration (drop sampling) replaces logical flows with new UUIDs.
+    const dumped = new Map<string, string>();
     for (const [name, p] of Object.entries({ ...VERDICT_PACKETS, ...EXTRA_VERDICT_PACKETS })) {
+      if (p.setup && !dumped.size) for (const [file, , s, db] of DUMPS) dumped.set(file, await dumpDb(s, db));
       const dir = join(out, name);
       mkdirSync(join(dir, 'traces'), { recursive: true });
+      await p.setup?.(sb);
       await sb.appctl('revalidator/purge');
       await sb.appctl('dpctl/flush-conntrack');
       const flow = `in_port(${topo.dpPorts.get(p.iface)}),${p.flow}`;
@@ -91,16 +106,14 @@ async function main(): Promise<void> {
       writeFileSync(join(dir, 'dump-flows.txt'), dump);
       writeFileSync(join(dir, 'dpif-show.txt'), dpif);
       for (const [ufid, text] of traces) writeFileSync(join(dir, 'traces', `${ufid}.txt`), text);
+      // A packet with a setup is read against the databases as they were while it went through.
+      if (p.setup) for (const [file, , s, db] of DUMPS) writeFileSync(join(dir, file), await dumpDb(s, db));
+      await p.teardown?.(sb);
       console.log(`${name}: ${traces.length} flows`);
     }
-    const sock = (f: string) => `unix:${sb.dir}/${f}`;
-    const dumps: Array<[string, string, string, string]> = [
-      ['northbound.json', 'ovn-nb.ovsschema', 'ovnnb_db.sock', 'OVN_Northbound'],
-      ['southbound.json', 'ovn-sb.ovsschema', 'ovnsb_db.sock', 'OVN_Southbound'],
-      ['openvswitch.json', 'vswitch.ovsschema', 'db.sock', 'Open_vSwitch'],
-    ];
-    for (const [file, schema, s, db] of dumps) {
-      writeFileSync(join(out, file), await sb.tool('ovsdb-client', 'dump', '--format=json', sock(s), db));
+    for (const [file, schema, s, db] of DUMPS) {
+      if (!dumped.has(file)) dumped.set(file, await dumpDb(s, db));
+      writeFileSync(join(out, file), dumped.get(file)!);
       writeFileSync(join(out, 'schemas', schema), await sb.tool('ovsdb-client', 'get-schema', sock(s), db));
     }
     console.log(`captured ${pair} (${versions}) into ${out}`);

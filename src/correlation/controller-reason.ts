@@ -71,6 +71,28 @@ const ACTION_WORDS: ReadonlyArray<[RegExp, string]> = [
 ];
 
 const CONTROLLER = /^controller\((.*)\)$/;
+/** enum action_opcode's ACTION_OPCODE_LOG: pinctrl only logs the copy it is sent (handle_acl_log). */
+const LOG_OPCODE = 7;
+
+const isPaused = (text: string): boolean => /(^|,)pause\)?$/.test(CONTROLLER.exec(text)![1]) || /,pause(,|\))/.test(text);
+
+/**
+ * True when the pass's controller actions are all ACL logs: an OpenFlow controller action that
+ * does not pause sends ovn-controller a copy and the pipeline goes on, and a log's copy is only
+ * logged, so where the packet went is what the rest of the pass did (a logged drop is a drop).
+ */
+export function onlyLogCopies(steps: readonly AnnotatedStep[]): boolean {
+  let any = false;
+  for (const s of steps) {
+    for (const line of s.actions.split('\n')) {
+      const text = line.trim();
+      if (!CONTROLLER.test(text)) continue;
+      if (userdataOpcode(text) !== LOG_OPCODE || isPaused(text)) return false;
+      any = true;
+    }
+  }
+  return any;
+}
 
 /** The opcode in `controller(userdata=00.00.00.0a.…)`: the first four bytes, big-endian. */
 export function userdataOpcode(action: string): number | null {
@@ -102,7 +124,7 @@ export function controllerCause(steps: readonly AnnotatedStep[]): ControllerCaus
     return {
       reason,
       opcode,
-      paused: /(^|,)pause\)?$/.test(CONTROLLER.exec(text)![1]) || /,pause(,|\))/.test(text),
+      paused: isPaused(text),
       stepSeq: s.seq,
       logicalFlowUuid: lf?.uuid ?? null,
       stage: lf?.stage ?? null,

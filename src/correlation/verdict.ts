@@ -5,7 +5,7 @@
 import type { OdpAction } from '../ovs/odp-actions';
 import type { DpifDatapath } from '../ovs/dpif-show';
 import type { OvnModel } from '../ovn/ovn-model';
-import { controllerCause } from './controller-reason';
+import { controllerCause, onlyLogCopies } from './controller-reason';
 import type { AnnotatedStep, ControllerVerdict, DropCause, TracePort, TunnelTarget, Verdict, VerdictKind } from './types';
 
 export interface VerdictInput {
@@ -69,6 +69,16 @@ function walk(actions: readonly OdpAction[], f: (a: OdpAction) => void): void {
 // `drop;` or, for ACL drops in 23.03 and the ACL action stage of newer OVN, an action list whose
 // drop is only the comment `/* drop */`.
 const DROP_ACTION = /(^|[;\s{])drop;|\/\* drop \*\//;
+
+/**
+ * A `userspace(…)` datapath action that is a packet-in for the controller: its cookie is
+ * `controller(…)` (OVS >= 2.17) or `slow_path(controller)`. The other cookies (`flow_sample`,
+ * `ipfix`, `sFlow`: OVN's drop and ACL sampling among them) send a copy to a sampling collector
+ * and are not where the packet went.
+ */
+function isPacketIn(a: OdpAction & { type: 'call' }): boolean {
+  return a.args.some((x) => x.name === 'controller' || (x.name === 'slow_path' && (x.args ?? []).some((y) => y.name === 'controller')));
+}
 
 const lfOf = (s: AnnotatedStep) => s.owners.find((o) => o.logicalFlow)?.logicalFlow;
 
@@ -150,7 +160,7 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
   const cause = withControllerHint(controllerCause(input.steps), input.steps);
   walk(input.parsed, (a) => {
     if (a.type === 'recirc') recircIds.push(a.id);
-    else if (a.type === 'call' && a.name === 'userspace') controller = true;
+    else if (a.type === 'call' && a.name === 'userspace') controller ||= isPacketIn(a);
     else if (a.type === 'call' && a.name === 'tnl_push') tunnelPorts++;
     else if (a.type === 'output') {
       const name = /^\d+$/.test(a.port) ? (input.dpifPortNames?.get(Number(a.port)) ?? a.port) : a.port;
@@ -184,18 +194,20 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
   // ofproto/trace of OVS >= 3.2 freezes at a paused controller action and prints no userspace()
   // in its Datapath actions (it has no side effects), while the installed flow has one: the step's
   // `controller(…,pause)` says where the packet went.
-  if (controller || cause?.paused) kinds.push('controller');
+  // A packet-in that only carries a copy to log (ACL log) is told, but the packet's fate is the rest.
+  const logCopy = controller && !cause?.paused && onlyLogCopies(input.steps);
+  if ((controller && !logCopy) || cause?.paused) kinds.push('controller');
   const base = {
     outputs,
     tunnels,
     recircIds,
     ...(unmapped.length ? { unmappedOutputs: unmapped } : {}),
-    ...(kinds.includes('controller') && cause ? { controller: cause } : {}),
+    ...((kinds.includes('controller') || logCopy) && cause ? { controller: cause } : {}),
   };
   if (kinds.length === 0) {
     const dropBy = dropCause(input.steps);
     return { verdict: { kind: 'drop', ...base, ...(dropBy ? { dropBy } : {}), reason: dropBy ? undefined : 'no logical flow ran' }, ports };
   }
-  const reason = base.controller ? `controller: ${base.controller.reason}${base.controller.paused ? ' (paused, ovn-controller resumes the packet)' : ''}` : undefined;
+  const reason = kinds.includes('controller') && base.controller ? `controller: ${base.controller.reason}${base.controller.paused ? ' (paused, ovn-controller resumes the packet)' : ''}` : undefined;
   return { verdict: { kind: kinds.length === 1 ? kinds[0] : 'mixed', ...base, ...(reason ? { reason } : {}) }, ports };
 }

@@ -51,7 +51,7 @@ describe(`path verdicts against the datapath (${process.env.LIVETRACE_PAIR ?? 'd
     const e = PACKETS[name].expect;
     if (e.kind === 'drop') {
       for (const p of r.paths) {
-        expect(p.verdict.northbound).toMatchObject({ table: 'ACL', uuid: topo.dropAcl });
+        expect(p.verdict.northbound).toMatchObject({ table: 'ACL', uuid: topo[e.acl ?? 'dropAcl'] });
         // With ACL tiers the decision (acl_eval) and the execution (acl_action) are two flows.
         if (p.verdict.executedBy) expect(p.verdict).toMatchObject({ stage: expect.stringMatching(/_acl_eval$/), executedBy: { stage: expect.stringMatching(/_acl_action$/) } });
         else expect(p.verdict.stage).toMatch(/^ls_out_acl$/);

@@ -30,6 +30,7 @@ export interface Topology {
   dropAcl: string;
   allowAcl: string;
   rejectAcl: string;
+  logAcl: string;
   lb: string;
   snat: string;
   dpPorts: Record<string, number>;
@@ -37,18 +38,24 @@ export interface Topology {
 
 const models = new Map<string, OvnModel>();
 
-export function fixtureModel(version: string): OvnModel {
-  let m = models.get(version);
-  if (m) return m;
+/**
+ * The OVN model of a pair's databases; with `packet`, of that packet's own dumps when it has them
+ * (a packet with a setup, which changed OVN's configuration and so the logical flows' UUIDs).
+ */
+export function fixtureModel(version: string, packet?: string): OvnModel {
   const dir = join(VERDICT_FIXTURES, version);
+  const own = packet !== undefined && existsSync(join(dir, packet, 'southbound.json'));
+  const at = own ? join(dir, packet!) : dir;
+  let m = models.get(at);
+  if (m) return m;
   const load = (db: string, spec: ReplicaSpec, schema: string, file: string) =>
-    replicaFromDump(db, spec, JSON.parse(readFileSync(join(dir, 'schemas', schema), 'utf8')) as DatabaseSchema, readFileSync(join(dir, file), 'utf8'));
+    replicaFromDump(db, spec, JSON.parse(readFileSync(join(dir, 'schemas', schema), 'utf8')) as DatabaseSchema, readFileSync(join(at, file), 'utf8'));
   m = new OvnModel({
     nb: load('OVN_Northbound', NORTHBOUND, 'ovn-nb.ovsschema', 'northbound.json'),
     sb: load('OVN_Southbound', SOUTHBOUND, 'ovn-sb.ovsschema', 'southbound.json'),
     ovs: load('Open_vSwitch', OPEN_VSWITCH as ReplicaSpec, 'vswitch.ovsschema', 'openvswitch.json'),
   });
-  models.set(version, m);
+  models.set(at, m);
   return m;
 }
 
@@ -83,7 +90,7 @@ export function dpifOf(version: string, packet: string) {
 
 /** Annotated passes with their flows (for packet-paths.ts). */
 export function packetNodes(version: string, packet: string): Array<PassNode & { installed: string }> {
-  const model = fixtureModel(version);
+  const model = fixtureModel(version, packet);
   const dpif = dpifOf(version, packet);
   return packetFlows(version, packet).map((f) => ({
     ufid: f.ufid,
@@ -106,7 +113,7 @@ export function packetNodes(version: string, packet: string): Array<PassNode & {
 export function detraceNodes(version: string, packet: string): Array<PassNode & { installed: string }> {
   const dir = join(VERDICT_FIXTURES, version, packet, 'detrace');
   if (!existsSync(dir)) return [];
-  const model = fixtureModel(version);
+  const model = fixtureModel(version, packet);
   const dpif = dpifOf(version, packet);
   const out: Array<PassNode & { installed: string }> = [];
   for (const f of packetFlows(version, packet)) {

@@ -10,7 +10,8 @@
 //   hop nobody answers for (lr0 asks ovn-controller to ARP for it: a paused controller action);
 // - port group pg_web = {lsp2, lsp3}: to-lport allow-related for ip4 (sw0 is stateful) and a
 //   to-lport drop of tcp.dst == 22 at a higher priority, and a reject of tcp.dst == 23 (the
-//   rejected packet goes to ovn-controller, which answers a TCP reset).
+//   rejected packet goes to ovn-controller, which answers a TCP reset), and a logged drop of
+//   tcp.dst == 24 (ovn-controller gets a copy to log; the packet is dropped).
 //
 // Every packet is sent from lsp1 (vif1). `VERDICT_PACKETS` says what the datapath must do with it;
 // tests compare that with the service's path verdict and with the interfaces' tx counters.
@@ -26,6 +27,8 @@ export interface VerdictTopology {
   allowAcl: string;
   /** UUID of the pg_web reject ACL (tcp.dst == 23). */
   rejectAcl: string;
+  /** UUID of the pg_web logged drop ACL (tcp.dst == 24, log=true). */
+  logAcl: string;
   lb: string;
   snat: string;
   /** Datapath port numbers by interface name (dpif/show), for in_port(N). */
@@ -58,12 +61,14 @@ export async function buildVerdictTopology(sb: Sandbox): Promise<VerdictTopology
   await nb('acl-add', 'pg_web', 'to-lport', '1002', 'outport == @pg_web && tcp.dst == 22', 'drop');
   await nb('acl-add', 'pg_web', 'to-lport', '1001', 'outport == @pg_web && ip4', 'allow-related');
   await nb('acl-add', 'pg_web', 'to-lport', '1003', 'outport == @pg_web && tcp.dst == 23', 'reject');
+  await nb('--log', '--name=drop24', '--severity=info', 'acl-add', 'pg_web', 'to-lport', '1004', 'outport == @pg_web && tcp.dst == 24', 'drop');
   await nb('--wait=hv', 'sync');
   const uuid = async (...a: string[]) => (await nb('--bare', '--columns=_uuid', 'find', ...a)).trim();
   return {
     dropAcl: await uuid('acl', 'priority=1002'),
     allowAcl: await uuid('acl', 'priority=1001'),
     rejectAcl: await uuid('acl', 'priority=1003'),
+    logAcl: await uuid('acl', 'priority=1004'),
     lb: await uuid('load_balancer', 'name=lb0'),
     snat: await uuid('nat', 'type=snat'),
     dpPorts: await sb.dpPorts(),
@@ -77,7 +82,7 @@ export interface Expected {
   /** Interfaces whose tx counter must grow (output), or must not (drop). */
   txIfaces?: string[];
   /** Northbound row that decided a drop (or a reject, sent to the controller). */
-  acl?: 'dropAcl' | 'rejectAcl';
+  acl?: 'dropAcl' | 'rejectAcl' | 'logAcl';
   /** The controller reason. */
   reason?: RegExp;
 }
@@ -91,6 +96,27 @@ export interface VerdictPacket {
   /** Packets of the same connection sent (the later ones take the established, NATed passes). */
   count: number;
   expect: Expected;
+  /** Daemon configuration the packet needs, undone by `teardown` once it went through. */
+  setup?: (sb: Sandbox) => Promise<void>;
+  teardown?: (sb: Sandbox) => Promise<void>;
+}
+
+/**
+ * OVN's drop debugging (NB_Global options:debug_drop_collector_set, since 22.12): every logical
+ * drop also samples the packet to an IPFIX collector set of the integration bridge. A sample at
+ * probability 65535 is a bare `userspace(pid=…,flow_sample(…))` in the datapath, not a packet-in.
+ */
+async function dropSampling(sb: Sandbox): Promise<void> {
+  await sb.vsctl('--', '--id=@br', 'get', 'Bridge', 'br-int', '--', '--id=@i', 'create', 'IPFIX', 'targets="127.0.0.1:4739"',
+    '--', 'create', 'Flow_Sample_Collector_Set', 'id=1', 'bridge=@br', 'ipfix=@i');
+  await sb.nbctl('set', 'NB_Global', '.', 'options:debug_drop_collector_set=1', 'options:debug_drop_domain_id=1');
+  await sb.nbctl('--wait=hv', 'sync');
+}
+
+async function noDropSampling(sb: Sandbox): Promise<void> {
+  await sb.nbctl('remove', 'NB_Global', '.', 'options', 'debug_drop_collector_set', '--', 'remove', 'NB_Global', '.', 'options', 'debug_drop_domain_id');
+  await sb.vsctl('--', '--all', 'destroy', 'Flow_Sample_Collector_Set', '--', '--all', 'destroy', 'IPFIX');
+  await sb.nbctl('--wait=hv', 'sync');
 }
 
 function ip4(dstMac: string, dst: string, l4: string, proto: number, ttl = 64): string {
@@ -153,6 +179,22 @@ export const EXTRA_VERDICT_PACKETS: Record<string, VerdictPacket> = {
     flow: ip4(VERDICT_MAC(2), '10.0.0.2', 'tcp(src=40023,dst=23),tcp_flags(0x002)', 6),
     count: 1,
     expect: { kind: 'controller', reason: /reject|TCP reset/, acl: 'rejectAcl', txIfaces: ['vif2'] },
+  },
+  'acl-drop-logged': {
+    what: 'TCP lsp1 → lsp2:24, dropped by the pg_web ACL that logs (a copy to ovn-controller)',
+    iface: 'vif1',
+    flow: ip4(VERDICT_MAC(2), '10.0.0.2', 'tcp(src=40024,dst=24),tcp_flags(0x002)', 6),
+    count: 1,
+    expect: { kind: 'drop', acl: 'logAcl', txIfaces: ['vif2'] },
+  },
+  'acl-drop-sampled': {
+    what: 'TCP lsp1 → lsp2:22, dropped by the pg_web ACL with drop sampling on (a copy to IPFIX)',
+    iface: 'vif1',
+    flow: ip4(VERDICT_MAC(2), '10.0.0.2', 'tcp(src=40122,dst=22),tcp_flags(0x002)', 6),
+    count: 1,
+    expect: { kind: 'drop', acl: 'dropAcl', txIfaces: ['vif2'] },
+    setup: dropSampling,
+    teardown: noDropSampling,
   },
 };
 

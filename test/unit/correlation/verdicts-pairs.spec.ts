@@ -20,7 +20,7 @@ function onePath(nodes: readonly PassNode[]) {
 }
 
 const tiered = (v: string) => Number(/_ovn-(\d+)\./.exec(v)![1]) * 100 + Number(/_ovn-\d+\.(\d+)/.exec(v)![1]) >= 2309;
-const PACKETS = ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired', 'acl-reject'];
+const PACKETS = ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired', 'acl-reject', 'acl-drop-logged', 'acl-drop-sampled'];
 
 it('fixtures of the three supported pairs are present', () => {
   expect(VERDICT_VERSIONS).toEqual(['ovs-3.1.0_ovn-23.03.1', 'ovs-3.5.0_ovn-25.03.0', 'ovs-4.0.0_ovn-26.03.1']);
@@ -82,6 +82,25 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
     // ovn-controller answered the sender (a TCP reset).
     expect(txDelta(version, 'acl-reject').get('vif1')).toBe(1);
     expect(onePath(packetNodes(version, 'acl-reject')).verdict).toMatchObject({ kinds: ['controller'], controller: { reason: 'ACL reject', northbound: { uuid: topo.rejectAcl } }, incomplete: false });
+  });
+
+  // A copy for ovn-controller to log (ACL log, a non-paused packet-in) or for IPFIX (OVN's drop
+  // sampling: userspace(flow_sample(…)), no packet-in at all) is not where the packet went: the
+  // datapath sent it nowhere else, so it was dropped, by the ACL that logged or sampled it.
+  it.each([
+    ['acl-drop-logged', 'logAcl', /^userspace\(pid=\d+,controller\(reason=1,dont_send=\d,continuation=0,/],
+    ['acl-drop-sampled', 'dropAcl', /^userspace\(pid=\d+,flow_sample\(/],
+  ] as const)('%s: a drop naming its ACL, though a copy went to userspace', (packet, acl, installed) => {
+    const [pass] = lastPass(packet);
+    expect(pass.installed).toMatch(installed);
+    expect(txDelta(version, packet).get('vif2')).toBe(0);
+    expect(pass.trace.verdict).toMatchObject({ kind: 'drop', outputs: [], dropBy: { hint: { table: 'ACL', uuid: topo[acl] } } });
+    expect(pass.trace.verdict.dropBy!.stage).toBe(tiered(version) ? 'ls_out_acl_eval' : 'ls_out_acl');
+    const v = onePath(packetNodes(version, packet)).verdict;
+    expect(v).toMatchObject({ kinds: ['drop'], northbound: { uuid: topo[acl] }, incomplete: false });
+    // The log copy is still told (why ovn-controller saw the packet); a sample is no packet-in.
+    if (packet === 'acl-drop-logged') expect(v.controller).toMatchObject({ reason: 'ACL log', paused: false, northbound: { uuid: topo[acl] } });
+    else expect(v.controller).toBeUndefined();
   });
 
   it('ttl-expired: verdict controller for an ICMP error (lr0 answers the sender)', () => {
