@@ -114,7 +114,12 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     // selects the others with it.
     const created: LiveFlow[] = [];
     for (const e of events) {
-      if (e.type === 'ukey_removed' && e.flow.dbId !== undefined) this.paths.forgetLater(e.flow.dbId);
+      if (e.type === 'ukey_removed' && e.flow.dbId !== undefined) {
+        this.paths.forgetLater(e.flow.dbId);
+        // A removed flow recirculates into no new flow: the sessions forget they selected it
+        // (else a long session's memory grows with every flow it ever saw).
+        for (const s of this.sessions.active.values()) s.selectedFlows.delete(e.flow.dbId);
+      }
       if (e.type === 'ukey_created') created.push(e.flow);
     }
     for (const f of this.parentsFirst(created)) this.consider(f);

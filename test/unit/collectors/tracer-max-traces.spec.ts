@@ -1,4 +1,5 @@
-// A session's maxTraces bounds what it stores, on a real migrated SQLite store with the real
+// A session's maxTraces bounds what it stores, and what it remembers of the flows it selected ends
+// with them, on a real migrated SQLite store with the real
 // session service and trace queue. The tracer does not wait for a pass's store before tracing the
 // next (the writer batches), and a session ended only when a store had committed: every pass
 // traced while the first maxTraces stores were in flight (up to 256) was stored too. Reproduced
@@ -46,7 +47,8 @@ describe('a session’s maxTraces', () => {
     await ds.destroy();
   });
 
-  it('stores no more passes than maxTraces, though the stores commit after the next traces', async () => {
+  /** The real session service and tracer over a migrated SQLite file; `installed`: the poller's flows. */
+  async function harness(installed: ReturnType<typeof flow>[]) {
     const file = join(mkdtempSync(join(tmpdir(), 'livetrace-maxtraces-')), 'db.sqlite');
     ds = new DataSource({ ...dataSourceOptions(file), logging: false });
     await ds.initialize();
@@ -57,7 +59,6 @@ describe('a session’s maxTraces', () => {
     const replicas = { chassisName: () => 'hv1', status: () => ({ synced: true }), model: { generation: 1 } } as unknown as ReplicasService;
     sessions = new TraceSessionsService(cfg, store, sessionStore, replicas);
 
-    const installed = Array.from({ length: 10 }, (_, i) => flow(i));
     const poller = Object.assign(new EventEmitter(), {
       table: { parentsOf: () => [], childrenOf: () => [] },
       liveFlows: () => installed,
@@ -79,12 +80,21 @@ describe('a session’s maxTraces', () => {
     tracer = new TracerService(cfg, poller, sessions, flowTracer, paths, { names: () => undefined } as unknown as DatapathPorts, metrics, store);
     tracer.onApplicationBootstrap();
 
-    const id = await store.writer.submit((tx) =>
+    const poller2 = poller as unknown as EventEmitter;
+    return { sessionStore, poller: poller2, commits, traced: () => traced };
+  }
+
+  const newSession = (sessionStore: TraceSessionStore, over: { maxTraces?: number | null; includeExisting?: boolean }) =>
+    store.writer.submit((tx) =>
       sessionStore.insert(tx, {
-        chassis: 'hv1', createdAt: new Date().toISOString(), bridge: 'br-int', filter: 'icmp', logicalPort: null, maxTraces: 2, durationSeconds: null,
-        includeExisting: true, crossCheck: false, expiresAt: null, onChassis: null, state: 'active', endedAt: null, stats: emptyStats(), perChassis: {},
+        chassis: 'hv1', createdAt: new Date().toISOString(), bridge: 'br-int', filter: 'icmp', logicalPort: null, maxTraces: null, durationSeconds: null,
+        includeExisting: false, crossCheck: false, expiresAt: null, onChassis: null, state: 'active', endedAt: null, stats: emptyStats(), perChassis: {}, ...over,
       }),
     );
+
+  it('stores no more passes than maxTraces, though the stores commit after the next traces', async () => {
+    const { sessionStore, commits, traced } = await harness(Array.from({ length: 10 }, (_, i) => flow(i)));
+    const id = await newSession(sessionStore, { maxTraces: 2, includeExisting: true });
     await sessions.onApplicationBootstrap(); // takes the session up: includeExisting queues the 10 flows
     await waitFor('the queue drained', async () => tracer.queueDepth === 0, 10_000);
     await (tracer as unknown as { queue: { stop(): Promise<void> } }).queue.stop();
@@ -96,6 +106,23 @@ describe('a session’s maxTraces', () => {
     const s = await sessions.get(id);
     expect(s.stats.stored).toBe(2);
     expect(commits.length).toBe(2);
-    expect(traced).toBeGreaterThanOrEqual(2);
+    expect(traced()).toBeGreaterThanOrEqual(2);
+  });
+
+  // A session keeps the lifetimes it selected so their recirculations are selected too; it kept
+  // every one for as long as it ran, so a long session (no duration, no maxTraces) on a busy port
+  // grew the agent's memory with every flow it ever saw.
+  it('forgets the flows it selected once they are removed from the datapath', async () => {
+    const installed = Array.from({ length: 5 }, (_, i) => flow(i));
+    const { sessionStore, poller, commits } = await harness([]);
+    const id = await newSession(sessionStore, {});
+    await sessions.onApplicationBootstrap();
+    poller.emit('cycle', installed.map((f) => ({ type: 'ukey_created', flow: f })));
+    await waitFor('every flow stored', async () => (commits.length === 5 ? true : undefined), 10_000);
+    for (const c of commits) c();
+    const s = sessions.active.get(id)!;
+    expect(s.selectedFlows.size).toBe(5);
+    poller.emit('cycle', installed.map((f) => ({ type: 'ukey_removed', flow: f, at: new Date().toISOString(), reason: 'idle' })));
+    expect(s.selectedFlows.size).toBe(0);
   });
 });
