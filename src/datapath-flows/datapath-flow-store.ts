@@ -251,11 +251,12 @@ export class DatapathFlowStore {
    * `after` in id order and deletes, with their edges, those ended before `quietBefore` and either
    * before `before` or with an id at or below `maxId`, that no trace cites. `cursor`: the last id
    * looked at, or null once no lifetime further on can go (ids grow with first_seen: a lifetime
-   * that began at or after `before` ended after it).
+   * that began at or after `before` ended after it). `may`: the caller's own condition (the spool's:
+   * PostgreSQL holds it as the spool does).
    */
   pruneEndedUntraced(
     tx: WriteContext,
-    o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number },
+    o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number; may?: (id: number) => boolean },
   ): { cursor: number | null; deleted: number } {
     const rows = tx.stmt('SELECT id, first_seen, removed_at FROM datapath_flow WHERE id > ? ORDER BY id LIMIT ?').all(o.after, o.batch) as Array<{
       id: number;
@@ -266,7 +267,7 @@ export class DatapathFlowStore {
     for (const r of rows) {
       if (r.removed_at === null || r.removed_at >= o.quietBefore) continue;
       const over = (o.before !== null && r.removed_at < o.before) || (o.maxId !== null && r.id <= o.maxId);
-      if (over && this.deleteIfEndedAndUntraced(tx, r.id)) deleted++;
+      if (over && (o.may?.(r.id) ?? true) && this.deleteIfEndedAndUntraced(tx, r.id)) deleted++;
     }
     const beyond = (r: (typeof rows)[number]) => (o.before === null || r.first_seen >= o.before) && (o.maxId === null || r.id > o.maxId);
     return { cursor: !rows.length || rows.every(beyond) ? null : rows[rows.length - 1].id, deleted };

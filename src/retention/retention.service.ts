@@ -15,8 +15,9 @@ import { PathStore } from '../paths/path-store';
 import { StoreService } from '../storage/store.service';
 import { TraceStore } from '../traces/trace-store';
 import { centralRound, CentralRound } from './central-retention-store';
-import { cutoffOf, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut, untracedLimits } from './retention';
-import { pruneSpoolBatch, QUIET_MS, spoolCut } from './spool-retention-store';
+import { cutoffOf, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut, UntracedLimits, untracedLimits } from './retention';
+import { pruneSpoolBatch, pruneSpoolUntraced, QUIET_MS, spoolCut } from './spool-retention-store';
+import type { WriteContext } from '../storage/writer';
 
 /** Traces per batch: ~0.3 ms each at 1M traces (27 step rows, their index entries…), so a batch
  * holds the event loop for tens of ms, not the 0.1–0.7 s batches of 500 took (bench/api). */
@@ -138,20 +139,9 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     });
     // Then the lifetimes no trace cites, by the same limits (never one ended within QUIET_MS: the
     // path recorder may still link a recirculation to it).
-    const flowLimits = await w.submit((tx) => untracedLimits(tx, this.stores, { before: limits.before, rowLimited: limits.maxPrunedId !== null, keep }));
-    if (flowLimits.before !== null || flowLimits.maxId !== null) {
-      const quietBefore = new Date(now - QUIET_MS).toISOString();
-      let after: number | null = -1;
-      const untraced = await this.batches(t0, async () => {
-        if (after === null) return null;
-        const from = after;
-        const r = await w.submit((tx) => this.stores.flows.pruneEndedUntraced(tx, { after: from, ...flowLimits, quietBefore, batch: RETENTION_BATCH * 10 }));
-        after = r.cursor;
-        return { traces: 0, paths: 0, datapathFlows: r.deleted };
-      });
-      total.datapathFlows += untraced.datapathFlows;
-      total.seconds = untraced.seconds;
-    }
+    const flowLimits = await this.pruneUntraced(t0, now, total, { before: limits.before, rowLimited: limits.maxPrunedId !== null, keep }, (tx, o) =>
+      this.stores.flows.pruneEndedUntraced(tx, o),
+    );
     // Then upcalls and cross-checks: by the same time, and as many of each as traces are kept.
     for (const records of this.stores.records ?? []) {
       const maxId = keep > 0 ? await w.submit((tx) => records.idBeyondNewest(tx, keep)) : null;
@@ -179,17 +169,50 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     if (keep <= 0 && before === null) return none;
     const w = this.store.writer;
     const maxId = await w.submit((tx) => spoolCut(tx, this.stores, { keep, before }));
-    if (maxId === null) return none;
     const quietBefore = new Date(now - QUIET_MS).toISOString();
     let after = -1;
-    const total = await this.batches(t0, async () => {
-      const r = await w.submit((tx) => pruneSpoolBatch(tx, this.stores, { after, maxId, quietBefore, batch: RETENTION_BATCH }));
-      if (!r.scanned) return null;
-      after = r.cursor;
-      return r;
-    });
-    if (total.traces) this.log.log(`spool: pruned ${total.traces} traces shipped to PostgreSQL, ${total.paths} paths, ${total.datapathFlows} datapath flows in ${total.seconds.toFixed(1)} s`);
+    const total =
+      maxId === null
+        ? none
+        : await this.batches(t0, async () => {
+            const r = await w.submit((tx) => pruneSpoolBatch(tx, this.stores, { after, maxId, quietBefore, batch: RETENTION_BATCH }));
+            if (!r.scanned) return null;
+            after = r.cursor;
+            return r;
+          });
+    // The lifetimes no trace cites, shipped: the prune by traces never reaches them.
+    await this.pruneUntraced(t0, now, total, { before, rowLimited: keep > 0 && maxId !== null, keep }, (tx, o) => pruneSpoolUntraced(tx, this.stores, o));
+    if (total.traces || total.datapathFlows) this.log.log(`spool: pruned ${total.traces} traces shipped to PostgreSQL, ${total.paths} paths, ${total.datapathFlows} datapath flows in ${total.seconds.toFixed(1)} s`);
     return total;
+  }
+
+  /**
+   * The lifetimes no trace cites, after the traces (never one ended within QUIET_MS: the path
+   * recorder may still link a recirculation to it), one `prune` batch a writer job, added to
+   * `total`; returns their limits (the upcalls and cross-checks go by the same time).
+   */
+  private async pruneUntraced(
+    t0: number,
+    now: number,
+    total: RoundResult,
+    o: { before: string | null; rowLimited: boolean; keep: number },
+    prune: (tx: WriteContext, o: Parameters<DatapathFlowStore['pruneEndedUntraced']>[1]) => { cursor: number | null; deleted: number },
+  ): Promise<UntracedLimits> {
+    const w = this.store.writer;
+    const limits = await w.submit((tx) => untracedLimits(tx, this.stores, o));
+    if (limits.before === null && limits.maxId === null) return limits;
+    const quietBefore = new Date(now - QUIET_MS).toISOString();
+    let after: number | null = -1;
+    const r = await this.batches(t0, async () => {
+      if (after === null) return null;
+      const from = after;
+      const b = await w.submit((tx) => prune(tx, { after: from, ...limits, quietBefore, batch: RETENTION_BATCH * 10 }));
+      after = b.cursor;
+      return { traces: 0, paths: 0, datapathFlows: b.deleted };
+    });
+    total.datapathFlows += r.datapathFlows;
+    total.seconds = r.seconds;
+    return limits;
   }
 
   /**

@@ -86,13 +86,8 @@ export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { 
   const bucketMark = marks.get('trace_citation')!;
   // The path and lifetime the trace may take with it: in PostgreSQL as they are too, or the trace
   // waits (else they would stay in the spool for good: retention reaches them only through traces).
-  const newestEdge = tx.stmt('SELECT MAX(child_id) AS m FROM recirc_edge WHERE parent_id = ? OR child_id = ?');
-  const shippedFlow = (f: number | null): boolean => {
-    if (f === null) return true;
-    if (f > marks.get('datapath_flow')! || flowWaits.has(f)) return false;
-    const m = (newestEdge.get(f, f) as { m: number | null }).m;
-    return m === null || m <= marks.get('recirc_edge')!;
-  };
+  const flowShipped = shippedLifetime(tx, marks, flowWaits);
+  const shippedFlow = (f: number | null): boolean => f === null || flowShipped(f);
   const safe = rows.filter((r) => {
     const bucket = Math.floor(r.id / 2 ** BUCKET_SHIFT);
     return (
@@ -109,3 +104,33 @@ export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { 
 
   return muted(tx, () => Object.assign(out, pruneTraces(tx, stores, safe.map((r) => r.id))));
 }
+
+/**
+ * The lifetimes no trace cites, which the prune by traces never reaches (the poller stores one for
+ * every flow it dumps): one batch of DatapathFlowStore.pruneEndedUntraced, muted, taking only those
+ * PostgreSQL holds as the spool does (at or below the shipped marks, their edges too, no change of
+ * them waiting). A spool whose shipper is behind or away keeps them this round.
+ */
+export function pruneSpoolUntraced(
+  tx: WriteContext,
+  stores: RetentionStores,
+  o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number },
+): { cursor: number | null; deleted: number } {
+  const tables = ['datapath_flow', 'recirc_edge'];
+  const marks = shippedMarks(tx, tables);
+  const pending = pendingKeys(tx, tables, MAX_PENDING);
+  if (tables.some((t) => !marks.has(t)) || !pending) return { cursor: null, deleted: 0 };
+  const waits = new Set([...waitingValues(tx, pending, 'datapath_flow', 'id'), ...waitingValues(tx, pending, 'recirc_edge', 'parent_id'), ...waitingValues(tx, pending, 'recirc_edge', 'child_id')]);
+  return muted(tx, () => stores.flows.pruneEndedUntraced(tx, { ...o, may: shippedLifetime(tx, marks, waits) }));
+}
+
+/** Whether PostgreSQL holds a lifetime as the spool does: at or below the marks, its edges too, no change of them waiting. */
+function shippedLifetime(tx: WriteContext, marks: Map<string, number>, waits: Set<number>): (f: number) => boolean {
+  const newestEdge = tx.stmt('SELECT MAX(child_id) AS m FROM recirc_edge WHERE parent_id = ? OR child_id = ?');
+  return (f) => {
+    if (f > marks.get('datapath_flow')! || waits.has(f)) return false;
+    const m = (newestEdge.get(f, f) as { m: number | null }).m;
+    return m === null || m <= marks.get('recirc_edge')!;
+  };
+}
+

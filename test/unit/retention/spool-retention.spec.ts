@@ -8,7 +8,7 @@ import type { DataSource } from 'typeorm';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import { PathStore } from '../../../src/paths/path-store';
 import type { RetentionStores } from '../../../src/retention/retention';
-import { pruneSpoolBatch, QUIET_MS, spoolCut } from '../../../src/retention/spool-retention-store';
+import { pruneSpoolBatch, pruneSpoolUntraced, QUIET_MS, spoolCut } from '../../../src/retention/spool-retention-store';
 import { markKeys, setClaim, shippedTables, SLOT_BITS } from '../../../src/storage/spool';
 import type { StoreService } from '../../../src/storage/store.service';
 import { StoreWriter } from '../../../src/storage/writer';
@@ -120,5 +120,36 @@ describe('the spool prunes locally only what PostgreSQL holds and the agent can 
     shippedUpTo(BASE + 100);
     expect(await round()).toBe(1 + recent.length + waiting.length + edged.length + unshipped.length - 1);
     expect(spoolIds()).toEqual([unshipped[1]]);
+  });
+
+  // The lifetimes no trace cites (most of the poller's) were never reached by the spool's prune,
+  // which goes through traces: with PostgreSQL keeping the history, the agent's spool grew with
+  // every flow it ever dumped. They go locally too, muted, once PostgreSQL holds them as the spool does.
+  it('forgets ended lifetimes no trace cites once shipped as they are, muted; not the unshipped, waiting, live or recent', async () => {
+    const lifetime = (id: number, endedAgo: number | null) =>
+      db.prepare(
+        `INSERT INTO datapath_flow (id, chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source) VALUES (?, 'hv1', ?, ?, ?, ?, '0', 'k', 'a', 1, 1, 'poller')`,
+      ).run(id, `u-${id}`, iso(2 * DAY), iso(2 * DAY), endedAgo === null ? null : iso(endedAgo));
+    const [oldA, oldB, live, recent, waiting, edged, unshipped] = [200, 201, 202, 203, 204, 205, 210].map((n) => BASE + n);
+    lifetime(oldA, DAY);
+    lifetime(oldB, DAY);
+    lifetime(live, null);
+    lifetime(recent, QUIET_MS / 2);
+    lifetime(waiting, DAY);
+    lifetime(edged, DAY);
+    shippedUpTo(BASE + 205);
+    db.prepare('DELETE FROM ship_log').run();
+    db.prepare('UPDATE datapath_flow SET packets = 2 WHERE id = ?').run(waiting); // a change not yet in PostgreSQL
+    lifetime(unshipped, DAY);
+    db.prepare(`INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, '0x1')`).run(edged, unshipped);
+    const logged = db.prepare('SELECT tbl, pk FROM ship_log ORDER BY tbl, pk').all();
+
+    for (let after: number | null = -1; after !== null; ) {
+      const from: number = after;
+      after = (await writer.submit((tx) => pruneSpoolUntraced(tx, stores, { after: from, before: iso(DAY / 2), maxId: null, quietBefore: iso(QUIET_MS), batch: 2 }))).cursor;
+    }
+    const left = (db.prepare('SELECT id FROM datapath_flow WHERE id >= ? ORDER BY id').all(BASE + 200) as Array<{ id: number }>).map((r) => r.id);
+    expect(left).toEqual([live, recent, waiting, edged, unshipped]);
+    expect(db.prepare('SELECT tbl, pk FROM ship_log ORDER BY tbl, pk').all()).toEqual(logged);
   });
 });
