@@ -1,4 +1,4 @@
-import { lineError, splitLines, TextLine } from './trace-error';
+import { lineDecimal, lineError, splitLines, TextLine, TRACE_BOUNDS } from './trace-error';
 import { normaliseCookie } from './ids';
 
 export { OvsTextParseError } from './trace-error';
@@ -133,9 +133,9 @@ function bridgeHeader(body: string): string | null {
 function parseEntry(whole: string, at: TextLine, body: string, bridge: string | null): DetraceEntry {
   const column = at.text.indexOf(body);
   const noMatch = /^table_id=(\d+), no match$/.exec(body);
-  if (noMatch) return { type: 'no_match', bridge, table: Number(noMatch[1]), line: at.line, raw: body };
+  if (noMatch) return { type: 'no_match', bridge, table: lineDecimal(WHAT, whole, at, 'table_id', noMatch[1], TRACE_BOUNDS.table, column), line: at.line, raw: body };
   const group = /^group_id=(\d+)(?:,(.*))?$/.exec(body);
-  if (group) return { type: 'group', bridge, groupId: Number(group[1]), description: group[2] ?? '', line: at.line, raw: body };
+  if (group) return { type: 'group', bridge, groupId: lineDecimal(WHAT, whole, at, 'group_id', group[1], TRACE_BOUNDS.group, column), description: group[2] ?? '', line: at.line, raw: body };
 
   let rest = body;
   let cookie = '0x00000000';
@@ -151,8 +151,7 @@ function parseEntry(whole: string, at: TextLine, body: string, bridge: string | 
       cookie = c;
     } else if (m[1] === 'table_id') {
       // `table_id=%"PRIu8"`: Number() alone read '' as table 0, '-1' as -1, '0x10' as 16.
-      table = /^\d{1,3}$/.test(m[2]) ? Number(m[2]) : NaN;
-      if (!(table <= 255)) throw lineError(WHAT, whole, at, `bad table_id "${m[2]}"`, column);
+      table = lineDecimal(WHAT, whole, at, 'table_id', m[2], TRACE_BOUNDS.table, column);
     } else if (STAT_FIELDS.has(m[1])) {
       stats[m[1]] = m[2];
     } else {
@@ -172,7 +171,7 @@ function parseEntry(whole: string, at: TextLine, body: string, bridge: string | 
   let priority = OFP_DEFAULT_PRIORITY;
   const p = /^priority=(\d+)(?:,|$)/.exec(match);
   if (p) {
-    priority = Number(p[1]);
+    priority = lineDecimal(WHAT, whole, at, 'priority', p[1], TRACE_BOUNDS.priority, column + body.length - rest.length);
     match = match.slice(p[0].length);
   }
   return { type: 'rule', bridge, cookie, table, priority, match, actions, stats, line: at.line, raw: body };

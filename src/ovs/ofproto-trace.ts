@@ -1,7 +1,7 @@
 import { buildTraceTree, TraceItem, TraceNode, TraceStep } from './trace-tree';
 import { OdpAction, parseActions } from './odp-actions';
 import { OvsParseError } from './parse-error';
-import { lineError, splitLines, TextLine, tryParse } from './trace-error';
+import { lineDecimal, lineError, splitLines, TextLine, tryParse } from './trace-error';
 
 export { OvsTextParseError } from './trace-error';
 export type { TraceItem, TraceNode, TraceStep, TableOutcome } from './trace-tree';
@@ -87,6 +87,13 @@ export type OfprotoTraceResult = OfprotoTrace | NoRecirculationData;
 const WHAT = 'ofproto/trace';
 const RULE = '='.repeat(79);
 const NO_RECIRC = /^no recirculation data for recirc_id (0x[0-9a-f]+)$/;
+/** A recirculation id as the trace prints it (`%#"PRIx32`): 32 bits, no leading zeros. */
+const RECIRC_ID = /^0x[1-9a-f][0-9a-f]{0,7}$/;
+
+function recircIdOf(whole: string, at: TextLine, id: string): string {
+  if (!RECIRC_ID.test(id)) throw lineError(WHAT, whole, at, `bad recirc id "${id.slice(0, 24)}": not 32 bits as OVS prints it`, Math.max(0, at.text.indexOf(id)));
+  return id;
+}
 
 /**
  * Parses a whole ofproto/trace reply. Also accepts the daemon's error text
@@ -98,7 +105,7 @@ export function parseOfprotoTrace(text: string): OfprotoTraceResult {
   const first = lines.find((l) => l.text.trim() !== '');
   if (!first) throw lineError(WHAT, text, { text: '', line: 1, offset: 0 }, 'empty reply');
   const noRecirc = NO_RECIRC.exec(first.text.trim());
-  if (noRecirc) return { kind: 'no_recirculation_data', recircId: noRecirc[1], message: first.text.trim() };
+  if (noRecirc) return { kind: 'no_recirculation_data', recircId: recircIdOf(text, first, noRecirc[1]), message: first.text.trim() };
   if (!first.text.startsWith('Flow: ')) throw lineError(WHAT, text, first, 'expected "Flow: "');
 
   const segments = splitPasses(text, lines);
@@ -126,7 +133,8 @@ function splitPasses(whole: string, lines: readonly TextLine[]): Segments {
     const next = lines[i + 1];
     if (next && next.text.startsWith('Trace reached the recirculation limit.')) {
       const queued = lines[i + 2] ? /^Queued but not processed: (\d+) recirculations\.$/.exec(lines[i + 2].text) : null;
-      out.limit = { queued: queued ? Number(queued[1]) : 0 };
+      // `%"PRIuSIZE`: any count a number holds exactly.
+      out.limit = { queued: queued ? lineDecimal(WHAT, whole, lines[i + 2], '"Queued but not processed"', queued[1], Number.MAX_SAFE_INTEGER, 'Queued but not processed: '.length) : 0 };
       i = lines.length;
       break;
     }
@@ -226,7 +234,7 @@ function parseContinuation(whole: string, seg: { header: TextLine[]; body: TextL
   }
   return {
     ...parsePass(whole, seg.body),
-    recircId: m[1],
+    recircId: recircIdOf(whole, head, m[1]),
     ctState: m[3] ?? null,
     ctStateAssumed: m[2] !== undefined,
     nat,

@@ -60,3 +60,28 @@ export function tryParse<T>(parse: (text: string) => T, text: string, errors: Ov
     return null;
   }
 }
+
+/**
+ * A decimal number of a trace or detrace line as OVS prints it (`%d`, `%u`: no sign, no leading
+ * zeros), at most `max`, or an error naming the field and the line. Number() alone took any digit
+ * string, rounding past 2^53 (`priority 99999999999999999999`).
+ */
+export function lineDecimal(what: string, whole: string, at: TextLine, field: string, text: string, max: number, column = 0): number {
+  const n = /^(?:0|[1-9]\d*)$/.test(text) && text.length <= String(max).length ? Number(text) : NaN;
+  if (!(n <= max)) throw lineError(what, whole, at, `bad ${field} "${text.slice(0, 24)}": not a number from 0 to ${max}`, column);
+  return n;
+}
+
+/** The bounds the trace parsers give lineDecimal: what OVS can print in each field. */
+export const TRACE_BOUNDS = {
+  /** OpenFlow table ids (`%2d.`, `Resuming from table %PRIu8`, `table_id=%PRIu8`). */
+  table: 255,
+  /**
+   * `priority %d` of the classifier's int: OpenFlow's are 16 bits, but the rules OVS adds to table 0
+   * itself sit above (in-band control 180000…, ofproto/in-band.c; fail-open 0xf0f0f0,
+   * ofproto/fail-open.h), and a trace shows them.
+   */
+  priority: 0x7fffffff,
+  /** `group_id=%PRIu32`. */
+  group: 0xffffffff,
+} as const;

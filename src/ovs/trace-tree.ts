@@ -1,4 +1,4 @@
-import { lineError, TextLine } from './trace-error';
+import { lineDecimal, lineError, TextLine, TRACE_BOUNDS } from './trace-error';
 import { normaliseCookie } from './ids';
 
 /**
@@ -161,7 +161,10 @@ function summarise(whole: string, lines: readonly TextLine[], nodes: readonly Tr
     if (inherited !== null) bridgeOfNode.set(index, inherited);
     if (node.kind === 'thaw') {
       const m = /^Resuming from table (\d+)$/.exec(node.text);
-      if (m) resumeTable = Number(m[1]);
+      if (m) {
+        const at = lines[node.line - firstLine];
+        resumeTable = lineDecimal(WHAT, whole, at, '"Resuming from table"', m[1], TRACE_BOUNDS.table, at.text.indexOf(m[1]));
+      }
       else if (node.text !== 'thaw') restored.push(node.text);
       return;
     }
@@ -205,12 +208,9 @@ type TableFields = Pick<TraceStep, 'table' | 'outcome' | 'match' | 'priority' | 
 /** ` 8. metadata=0x1, priority 50, cookie 0xd938370d`, `37. priority 0`, `73. No match.` */
 export function parseTableLine(whole: string, at: TextLine, text: string): TableFields {
   const dot = text.indexOf('. ');
-  const table = Number(text.slice(0, dot));
   const rest = text.slice(dot + 2);
   const column = at.text.indexOf(text);
-  if (!Number.isInteger(table) || table < 0 || table > 255) {
-    throw lineError(WHAT, whole, at, `table number "${text.slice(0, dot)}" out of range`, column);
-  }
+  const table = lineDecimal(WHAT, whole, at, 'table number', text.slice(0, dot), TRACE_BOUNDS.table, column);
   const none = { table, match: '', priority: null, cookie: null };
   if (rest === 'No match.') return { ...none, outcome: 'no_match' };
   if (rest.startsWith('No match, and a "packet-in" is called for')) return { ...none, outcome: 'no_match_packet_in' };
@@ -228,8 +228,6 @@ export function parseTableLine(whole: string, at: TextLine, text: string): Table
   const priorityAt = head.startsWith('priority ') ? 0 : head.lastIndexOf(', priority ');
   if (priorityAt < 0) throw lineError(WHAT, whole, at, 'table line without "priority"', column + dot + 2);
   const priorityText = head.slice(priorityAt === 0 ? 'priority '.length : priorityAt + ', priority '.length);
-  if (!/^\d+$/.test(priorityText)) {
-    throw lineError(WHAT, whole, at, `bad priority "${priorityText}"`, column + dot + 2 + priorityAt);
-  }
-  return { table, outcome: 'match', match: priorityAt === 0 ? '' : head.slice(0, priorityAt), priority: Number(priorityText), cookie };
+  const priority = lineDecimal(WHAT, whole, at, 'priority', priorityText, TRACE_BOUNDS.priority, column + dot + 2 + priorityAt);
+  return { table, outcome: 'match', match: priorityAt === 0 ? '' : head.slice(0, priorityAt), priority, cookie };
 }
