@@ -1,4 +1,6 @@
 // One-line words for a pass or a path: what happened and why, in the terms of OVN.
+import { isolate } from './safe-text';
+
 export const short = (u: string | null | undefined) => (u ? u.slice(0, 8) : '');
 
 /** `udp 10.0.0.1:40001 → 10.0.0.2:9` from an OpenFlow flow string. */
@@ -55,25 +57,30 @@ export const hopText = (t: HopLike): string => `geneve vni ${t.vni} → ${t.remo
  * Why a path is incomplete, as the API words it (a missing pass, a tunnel whose far end was not
  * found, an arrival whose sender the bounded look did not read), or null.
  */
-export const incompleteWhy = (v: VerdictLike): string | null => (v.incomplete && v.incompleteReason ? `incomplete: ${v.incompleteReason}` : null);
+export const incompleteWhy = (v: VerdictLike, name: (s: string) => string = isolate): string | null => (v.incomplete && v.incompleteReason ? `incomplete: ${name(v.incompleteReason)}` : null);
 
 /**
  * "output to lsp2", "dropped by ACL …", "to ovn-controller: …", "recirculated (0x1)": the one
  * wording of a verdict, for the page and the terminal client (src/cli/render.ts colours each part
  * through `mark`, by its kind or 'incomplete').
+ *
+ * Every name in it (ports, chassis, ACL summaries, reasons, stages: from OVN, OVS and ingested
+ * events, some set by tenants) goes through `name`: on the page isolate() (safe-text.ts), so a
+ * U+202E in a port name cannot turn the rest of the line around; the terminal client, which escapes
+ * the whole API value itself, passes them as they are.
  */
-export function verdictText(v: VerdictLike, mark: (kind: string, text: string) => string = (_k, t) => t): string {
+export function verdictText(v: VerdictLike, mark: (kind: string, text: string) => string = (_k, t) => t, name: (s: string) => string = isolate): string {
   const parts: string[] = [];
   if (v.incomplete) parts.push(mark('incomplete', 'incomplete'));
   for (const k of v.kinds) {
     let text: string | undefined;
-    if (k === 'output') text = `output to ${v.logicalPorts.join(', ') || 'a port'}`;
+    if (k === 'output') text = `output to ${v.logicalPorts.map(name).join(', ') || 'a port'}`;
     else if (k === 'drop')
-      text = v.northbound ? `dropped by ${v.northbound.summary}` : v.logicalFlow ? `dropped by logical flow ${short(v.logicalFlow)}${v.stage ? ` (${v.stage})` : ''}` : `dropped${v.reason ? `: ${v.reason}` : ''}`;
-    else if (k === 'controller') text = `to ovn-controller: ${v.controller?.reason ?? v.reason ?? 'unknown reason'}`;
+      text = v.northbound ? `dropped by ${name(v.northbound.summary)}` : v.logicalFlow ? `dropped by logical flow ${name(short(v.logicalFlow))}${v.stage ? ` (${name(v.stage)})` : ''}` : `dropped${v.reason ? `: ${name(v.reason)}` : ''}`;
+    else if (k === 'controller') text = `to ovn-controller: ${v.controller?.reason ?? v.reason ? name((v.controller?.reason ?? v.reason)!) : 'unknown reason'}`;
     // A path's hops name the remote chassis (remoteChassis), a pass's tunnel targets theirs (chassis).
-    else if (k === 'tunnel') text = `tunnelled to ${(v.tunnels ?? []).map((t) => t.remoteChassis ?? t.chassis ?? t.remoteIp ?? '?').join(', ') || 'another chassis'}`;
-    else if (k === 'recirculate') text = `recirculated${v.recircIds?.length ? ` (${v.recircIds.join(', ')})` : ''}`;
+    else if (k === 'tunnel') text = `tunnelled to ${(v.tunnels ?? []).map((t) => name(t.remoteChassis ?? t.chassis ?? t.remoteIp ?? '?')).join(', ') || 'another chassis'}`;
+    else if (k === 'recirculate') text = `recirculated${v.recircIds?.length ? ` (${v.recircIds.map(name).join(', ')})` : ''}`;
     if (text !== undefined) parts.push(mark(k, text));
   }
   return parts.join('; ') || 'no verdict';

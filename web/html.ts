@@ -1,5 +1,6 @@
 import { h } from 'preact';
 import htm from 'htm';
+import { isolatedParts } from './safe-text';
 
 export const html = htm.bind(h);
 
@@ -15,3 +16,9 @@ export function go(href: string, e?: Event): void {
 }
 
 export const link = (href: string, text: unknown, cls = '') => html`<a href=${href} class=${cls} onClick=${(e: Event) => go(href, e)}>${text}</a>`;
+
+/**
+ * A line whose names were isolated (safe-text.ts isolate: describe.ts verdictText, incompleteWhy)
+ * with each name in a <bdi>: isolated the same, and the page's text is the words alone.
+ */
+export const bidiLine = (line: string) => isolatedParts(line).map((s, i) => (i % 2 ? html`<bdi>${s}</bdi>` : s));

@@ -1,6 +1,7 @@
 // What the ovn-livetrace client prints: one line per packet, a path drawn with its passes and
 // verdict, an audit. Colours only when the output is a terminal (and NO_COLOR is unset).
 import { ctState, hopText, incompleteWhy, short, verdictText as words } from '../../web/describe';
+import { BEYOND_C0, escapeUnsafe } from '../../web/safe-text';
 
 export interface Paint {
   red(s: string): string;
@@ -16,29 +17,16 @@ export function paint(on: boolean): Paint {
   return { red: c(31), green: c(32), yellow: c(33), blue: c(34), dim: c(2), bold: c(1) };
 }
 
-/**
- * Characters a terminal acts on instead of showing: C0 and C1 controls (ESC starts CSI/OSC
- * sequences: a title, a cleared screen, an OSC 8 link, an OSC 52 clipboard write; U+009B is CSI on
- * its own; CR overwrites the line), DEL, and the bidi controls and line separators that reorder or
- * break what follows (U+202E would turn a name around). Names, matches and texts here come from
- * OVN, OVS and ingested events, some of them set by tenants.
- */
-const BEYOND_C0 = String.raw`\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069`;
-const UNSAFE = new RegExp(String.raw`[\u0000-\u001f${BEYOND_C0}]`, 'g');
-const UNSAFE_BUT_LINES = new RegExp(String.raw`[\u0000-\u0008\u000b-\u001f${BEYOND_C0}]`, 'g');
-/** What JSON.stringify leaves as it is of those (it escapes C0 controls itself). */
+/** What JSON.stringify leaves as it is of the characters a terminal acts on (it escapes C0 controls itself). */
 const UNSAFE_IN_JSON = new RegExp(`[${BEYOND_C0}]`, 'g');
-const escapeChar = (ch: string) => {
-  const n = ch.charCodeAt(0);
-  return n < 0x100 ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
-};
 
 /**
- * Text from the API as a terminal may print it: each such character as a visible escape (`\x1b`,
- * `\u202e`), as ovs-ofctl and kubectl show them. `lines` keeps newlines and tabs (a multi-line text).
+ * Text from the API as a terminal may print it: each character it would act on instead of showing
+ * (web/safe-text.ts, the list the page uses too: ESC sequences, C1 CSI, CR, bidi overrides) as a
+ * visible escape (`\x1b`, `\u202e`). `lines` keeps newlines and tabs (a multi-line text).
  */
 export function termSafe(s: string, lines = false): string {
-  return s.replace(lines ? UNSAFE_BUT_LINES : UNSAFE, escapeChar);
+  return escapeUnsafe(s, lines);
 }
 
 /** A JSON value from the API with every string in it made safe to print (termSafe). */
@@ -57,6 +45,8 @@ export function jsonLine(v: unknown): string {
   return JSON.stringify(v).replace(UNSAFE_IN_JSON, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+const asIs = (s: string) => s;
+
 const COLOUR: Record<string, keyof Paint> = { incomplete: 'yellow', output: 'green', drop: 'red', controller: 'yellow', tunnel: 'blue', recirculate: 'dim' };
 
 export function flowText(flow: string): string {
@@ -74,7 +64,8 @@ export function flowText(flow: string): string {
 
 /** A verdict in the page's words (web/describe.ts: one wording), each part in its colour. */
 export function verdictText(v: any, c: Paint): string {
-  return words(v, (kind, text) => c[COLOUR[kind] ?? 'dim'](text));
+  // Names as they are: the caller made the whole API value safe (termSafeDeep) before.
+  return words(v, (kind, text) => c[COLOUR[kind] ?? 'dim'](text), asIs);
 }
 
 /**
@@ -103,7 +94,7 @@ export function traceLine(trace: any, c: Paint): string {
 /** A path as text: each pass a box, its datapaths and stages inside, recirculations between. */
 export function drawPath(json: any, c: Paint): string {
   const path = termSafeDeep(json);
-  const why = incompleteWhy(path.verdict);
+  const why = incompleteWhy(path.verdict, asIs);
   const out: string[] = [`path ${path.id} on ${path.chassis}: ${verdictText(path.verdict, c)}`, ...(why ? [c.yellow(why)] : []), ''];
   path.passes.forEach((p: any, i: number) => {
     const ct = ctState(p.flow);

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { short, verdictClass, verdictText } from '../describe';
-import { html, link } from '../html';
+import { bidiLine, html, link } from '../html';
 import { auditSources } from '../parse';
 
 const W = 640;
@@ -59,7 +59,7 @@ export function AuditPage({ table, uuid }: { table: string | null; uuid: string 
       <tbody>${flows.map(
         (f) => html`<tr class=${verdictClass((f.traces?.[0]?.pathVerdict ?? f.traces?.[0]?.verdict)?.kinds ?? [])}>
           <td>${f.firstSeen}</td><td><code>${short(f.ufid)}</code> ${f.state}${f.removedAt ? ` (${f.removalReason})` : ''}</td><td>${f.packets}</td>
-          <td>${(f.traces ?? []).map((t: any) => html`${verdictText(t.pathVerdict ?? t.verdict)} ${t.pathId ? link(`/ui/paths/${t.pathId}`, 'path') : link(`/ui/traces/${t.id}`, 'trace')} `)}</td>
+          <td>${(f.traces ?? []).map((t: any) => html`${bidiLine(verdictText(t.pathVerdict ?? t.verdict))} ${t.pathId ? link(`/ui/paths/${t.pathId}`, 'path') : link(`/ui/traces/${t.id}`, 'trace')} `)}</td>
         </tr>`,
       )}</tbody>
     </table>

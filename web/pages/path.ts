@@ -4,7 +4,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import * as api from '../api';
 import { ctState, incompleteWhy, short, verdictClass, verdictText } from '../describe';
 import { buildPicture, GNode, PathJson } from '../graph';
-import { go, html, link } from '../html';
+import { bidiLine, go, html, link } from '../html';
 import { stepBlocks } from '../parse';
 import { PictureView } from '../picture';
 
@@ -32,7 +32,7 @@ function Detail({ node }: { node: GNode }) {
         <dt>chassis</dt><dd>${p.chassis}</dd>
         <dt>recirculation id</dt><dd>${p.recircId ?? '0'}</dd>
         <dt>conntrack state</dt><dd>${ctState(p.flow) ?? 'untracked'}</dd>
-        <dt>verdict</dt><dd>${verdictText(p.verdict)}</dd>
+        <dt>verdict</dt><dd>${bidiLine(verdictText(p.verdict))}</dd>
         <dt>datapath actions</dt><dd><code>${p.datapathActions}</code></dd>
         <dt>datapath flow</dt><dd><code>${p.ufid ?? 'none'}</code>${life ? html` · ${life.state}, first seen ${life.firstSeen}, ${life.removedAt ? `removed ${life.removedAt} (${life.removalReason})` : `last seen ${life.lastSeen}`}, ${life.packets} packets` : null}</dd>
       </dl>
@@ -111,8 +111,8 @@ export function PathPage({ id }: { id: string }) {
   };
   return html`<section aria-labelledby="path-title">
     <h1 id="path-title">Path ${path.id} <small>${path.passes.length} passes · ${pic.stages} stages</small></h1>
-    <p class=${`verdict-line ${verdictClass(path.verdict.kinds)}`}>${verdictText(path.verdict)}</p>
-    ${incompleteWhy(path.verdict) ? html`<p class="incomplete-reason">${incompleteWhy(path.verdict)}</p>` : null}
+    <p class=${`verdict-line ${verdictClass(path.verdict.kinds)}`}>${bidiLine(verdictText(path.verdict))}</p>
+    ${incompleteWhy(path.verdict) ? html`<p class="incomplete-reason">${bidiLine(incompleteWhy(path.verdict)!)}</p>` : null}
     <div class="actions">
       <button type="button" onClick=${crossCheck} disabled=${busy}>${busy ? 'Running ovn-trace…' : 'Cross-check with ovn-trace'}</button>
       <button type="button" aria-pressed=${fit} onClick=${() => setFit(!fit)}>${fit ? 'Actual size' : 'Fit to width'}</button>

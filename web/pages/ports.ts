@@ -2,7 +2,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import * as api from '../api';
 import { flowSummary, time, verdictClass, verdictText } from '../describe';
-import { go, html, link } from '../html';
+import { bidiLine, go, html, link } from '../html';
 
 const VERDICTS = ['', 'output', 'drop', 'controller', 'tunnel', 'recirculate'];
 const PROTOS = ['', 'tcp', 'udp', 'icmp', 'arp', 'ipv6', 'other'];
@@ -77,7 +77,7 @@ export function PortPage({ name }: { name: string }) {
         return html`<li class=${`packet ${verdictClass(t.verdict.kinds)}`} data-trace=${t.id}>
           <time datetime=${t.createdAt}>${time(t.createdAt)}</time>
           <span class="flow">${f.text}</span>
-          <span class="verdict">${verdictText(t.verdict)}</span>
+          <span class="verdict">${bidiLine(verdictText(t.verdict))}</span>
           ${t.arrivedFrom ? html`<span class="via">on ${t.chassis}, sent by ${link(`/ui/traces/${t.arrivedFrom.traceId}`, `trace ${t.arrivedFrom.traceId}`)} on ${t.arrivedFrom.chassis}</span>` : null}
           <span class="links">${t.pathId ? link(`/ui/paths/${t.pathId}`, 'path') : null} ${link(`/ui/traces/${t.id}`, `trace ${t.id}`)}</span>
         </li>`;

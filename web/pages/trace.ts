@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { verdictText } from '../describe';
-import { html, link } from '../html';
+import { bidiLine, html, link } from '../html';
 
 export function linkCookies(text: string, steps: any[]) {
   // The cookie's logical flow by its 8 hex digits (cookie = first 32 bits of the flow's UUID).
@@ -45,7 +45,7 @@ export function TracePage({ id }: { id: string }) {
   if (!t) return html`<p>Loading trace ${id}…</p>`;
   return html`<section aria-labelledby="trace-title">
     <h1 id="trace-title">Trace ${t.id} <small>${t.chassis} · ${t.bridge} · ${t.method}</small></h1>
-    <p class="summary">${verdictText(t.verdict)} ${t.pathId ? link(`/ui/paths/${t.pathId}`, 'the whole path') : null}</p>
+    <p class="summary">${bidiLine(verdictText(t.verdict))} ${t.pathId ? link(`/ui/paths/${t.pathId}`, 'the whole path') : null}</p>
     <pre class="detrace" tabindex="0" aria-label="ovn-detrace text">${linkCookies(text, t.steps ?? [])}</pre>
   </section>`;
 }

@@ -2,7 +2,8 @@
 // on the synthetic path bench/ui draws and on the captured drop path of the OpenAPI examples.
 import { syntheticPath } from '../../../bench/ui/synthetic-path';
 import captured from '../../../src/openapi/captured-examples.json';
-import { flowSummary, verdictText } from '../../../web/describe';
+import { flowSummary, verdictText as line } from '../../../web/describe';
+import { isolatedParts } from '../../../web/safe-text';
 import { buildPicture, GNode } from '../../../web/graph';
 import { simulatedSegments, stepBlocks } from '../../../web/parse';
 
@@ -73,6 +74,9 @@ describe('the path picture', () => {
     expect(p.nodes.find((n) => n.role === 'northbound' && n.mark === 'drop')?.northbound?.uuid).toBe(real.verdict.northbound.uuid);
   });
 });
+
+// The words as the page shows them: its names isolated (<bdi>, verdict-bidi.spec.ts), the text the same.
+const verdictText = (v: Parameters<typeof line>[0]) => isolatedParts(line(v)).join('');
 
 describe('the words of the page', () => {
   it('say what happened in one line', () => {
