@@ -315,6 +315,17 @@ export function compareWithSimulation(
   return { result: 'match', divergence: null, pipelines, verdicts };
 }
 
+/**
+ * Whether a divergence sits where a live path with passes missing has nothing to compare: its live
+ * side ran out (ovn-trace went on), or its pipelines are not ovn-trace's from there on (a pass missing
+ * at its start, as an arrival whose sender was not traced begins in a later pipeline). Only an
+ * incomplete path's divergence may be explained so; a stage where both ran a flow stands.
+ */
+export function explainedByMissingPasses(c: Comparison): boolean {
+  const d = c.divergence;
+  return !!d && (d.live === null || c.pipelines.length === d.pipelineIndex);
+}
+
 /** Identical logical flows (other UUID, same pipeline/table/priority/match/actions) share one OpenFlow rule. */
 function sharesRule(simPrefix: string, live: LiveEntry[], resolve: LogicalFlowResolver): boolean {
   const sims = resolve(simPrefix);

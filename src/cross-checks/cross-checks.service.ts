@@ -13,7 +13,7 @@ import { CrossCheckStore } from './cross-check-store';
 import type { TraceJson } from '../traces';
 import { TraceStore } from '../traces/trace-store';
 import { TracesService } from '../traces/traces.service';
-import { Comparison, compareWithSimulation, LogicalFlowResolver } from './compare';
+import { Comparison, compareWithSimulation, explainedByMissingPasses, LogicalFlowResolver } from './compare';
 import { buildMicroflow, Microflow, MicroflowError } from './microflow';
 import { feedCtStates, liveCtPasses } from './ct-sequence';
 import { OvnTraceParseError, OvnTraceRefusedError, OvnTraceResult, parseOvnTrace } from './ovn-trace-parse';
@@ -124,10 +124,11 @@ export class CrossChecksService {
         microflow = { ...microflow, ctStates: feed.flags };
       }
       comparison = compareWithSimulation(passes, verdict, sim, this.resolve);
-      // ovn-trace went on where the live path has no pass (a recirculation not traced, or not yet):
-      // nothing the two tools disagree on. A divergence at a stage the live path did reach stands.
-      if (verdict.incomplete && comparison.divergence && !comparison.divergence.live) {
-        throw new ApiError(422, `trace ${traceId}: the path is incomplete (${verdict.incompleteReason ?? 'a pass is missing'}): ovn-trace went on where the live path has no pass to compare; cross-check it once every pass is traced`);
+      // Where the live path has no pass (a recirculation not traced, or not yet; an arrival whose
+      // sender was not traced) there is nothing the two tools disagree on. A divergence at a stage
+      // the live path did reach stands.
+      if (verdict.incomplete && explainedByMissingPasses(comparison)) {
+        throw new ApiError(422, `trace ${traceId}: the path is incomplete (${verdict.incompleteReason ?? 'a pass is missing'}): ovn-trace went where the live path has no pass to compare; cross-check it once every pass is traced`);
       }
     } catch (err) {
       this.results.inc({ result: 'failed' });
