@@ -34,6 +34,7 @@ export class CrossChecksController {
   })
   @ApiParam({ name: 'id', example: 1 })
   @ApiCreatedResponse({ description: 'The stored cross-check', schema: { example: EXAMPLE } })
+  @ApiResponse({ status: 422, description: 'No microflow can be built from the path, or the path is incomplete where it differs (a pass not traced): nothing to compare there' })
   @ApiResponse({ status: 503, description: 'ovn-trace missing, timed out or failed' })
   create(@Param('id') id: string, @Query() q: Q) {
     rejectUnknown(q, []);
