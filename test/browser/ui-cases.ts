@@ -150,6 +150,29 @@ export function uiCases(ctx: () => Live, dropOf: () => any, state: UiState): voi
     await shot('northbound');
   });
 
+  it('a port name holding a bidi override (U+202E) does not turn the verdict line around: each name in a <bdi>, shown escaped', async () => {
+    // The API's answer for the drop's trace with hostile names (a tenant names its own ports).
+    const real = await live.json(`/traces/${drop.id}`);
+    const evil = { ...real, verdict: { ...real.verdict, kinds: ['output'], logicalPorts: ['lsp\u202e1', 'lsp2'], northbound: null, logicalFlow: null } };
+    const mine = (u: URL) => u.pathname === `/traces/${drop.id}` && u.search === '';
+    await page.route(mine, (r) => r.fulfill({ json: evil }));
+    try {
+      // The token the tab keeps (the token case), also when this case runs alone (-t): the same one.
+      await page.addInitScript((t) => (globalThis as any).sessionStorage.setItem('livetrace.token', t), TOKEN);
+      await page.goto(`${live.url}/ui/traces/${drop.id}`);
+      const line = page.locator('p.summary');
+      await line.locator('bdi').first().waitFor();
+      expect(await line.textContent()).toMatch(/^output to lsp\\u202e1, lsp2/);
+      const names = line.locator('bdi');
+      expect(await names.allTextContents()).toEqual(['lsp\\u202e1', 'lsp2']);
+      // Read left to right as written: the first name before the second on the screen.
+      const [a, b] = [await names.nth(0).boundingBox(), await names.nth(1).boundingBox()];
+      expect(a!.x + a!.width).toBeLessThanOrEqual(b!.x);
+    } finally {
+      await page.unroute(mine);
+    }
+  });
+
   it('reads at phone width: the port page does not scroll sideways', async () => {
     const phone = page;
     await phone.setViewportSize({ width: 390, height: 844 });
