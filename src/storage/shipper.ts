@@ -71,6 +71,12 @@ export class Shipper {
   private readonly pgTypes = new Map<string, string[]>();
   /** The last batch stopped at its byte bound: more is waiting now (the loop goes on without its pause). */
   private cut = false;
+  /**
+   * The last batch read range rows and was cut: its logged rows had only what the ranges left. The
+   * next batch claims no new range before it starts, so they get a whole budget (the first row always
+   * goes): else, while the agent writes, a logged row larger than what every new range leaves waited for good.
+   */
+  private loggedTurn = false;
 
   constructor(
     /** A read connection on the spool (committed state). */
@@ -197,7 +203,9 @@ export class Shipper {
     if (this.opts.ready) await this.opts.ready();
     const entries = this.statements.get('SELECT seq, tbl, pk, ver FROM ship_log ORDER BY seq LIMIT ?').all(this.opts.batch) as Array<{ seq: number; tbl: string; pk: string; ver: number }>;
     // A range claimed and not yet shipped (a failed batch, a restart) goes first; else claim one.
-    if (!this.marked.some((t) => this.pending(t)) && this.marked.some((t) => this.top(t) > this.marks.get(t.name)!.claim)) await this.claimNext();
+    const claimNow = !this.loggedTurn;
+    this.loggedTurn = false;
+    if (claimNow && !this.marked.some((t) => this.pending(t)) && this.marked.some((t) => this.top(t) > this.marks.get(t.name)!.claim)) await this.claimNext();
     const ranges = this.marked.filter((t) => this.pending(t)).map((t) => ({ t, ...this.marks.get(t.name)! }));
     if (!entries.length && !ranges.length) {
       this.refreshBacklog();
@@ -248,6 +256,7 @@ export class Shipper {
       work.set(name, w);
     }
     this.cut = budget.cut;
+    this.loggedTurn = budget.cut && reached.length > 0;
     const rows = await this.withClient(async (client) => {
       let n = 0;
       try {
