@@ -1,7 +1,7 @@
 // A client of the central pool that cannot hang or end the process: PostgreSQL going away emits
 // 'error' on a checked-out client (heard), a connection that falls silent is given up, and a client
-// whose work failed is dropped from the pool. What the shipper's batches and session pulls and the
-// central retention's rounds use.
+// whose work failed is dropped from the pool. What the shipper's batches and session pulls, the
+// central retention's rounds, the API's reads (sql.ts PgReader) and /health's ping use.
 import type { Socket } from 'node:net';
 import type { Pool, PoolClient } from 'pg';
 
@@ -18,7 +18,9 @@ export const SILENT_MS = 60_000;
 function dropWhenSilent(client: PoolClient, ms: number): () => void {
   const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
   if (!stream || typeof stream.setTimeout !== 'function') return () => undefined;
-  const onTimeout = (): void => void stream.destroy(new Error(`PostgreSQL sent nothing for ${ms / 1000} s on a connection with a statement waiting`));
+  // ETIMEDOUT: PostgreSQL unreachable to whoever reads the code (the API's 503, api-error.ts storeUnreachable).
+  const onTimeout = (): void =>
+    void stream.destroy(Object.assign(new Error(`PostgreSQL sent nothing for ${ms / 1000} s on a connection with a statement waiting`), { code: 'ETIMEDOUT' }));
   stream.setTimeout(ms);
   stream.on('timeout', onTimeout);
   return () => {

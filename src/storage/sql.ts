@@ -6,6 +6,7 @@
 // an answer is the same bytes on both.
 import type { Database, Statement } from 'better-sqlite3';
 import type { Pool, QueryConfig } from 'pg';
+import { SILENT_MS, withClient } from './pg-client';
 import { Statements } from './writer';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -94,11 +95,20 @@ function asObject(names: string[], row: unknown[]): Record<string, unknown> {
  */
 const statements = new Map<string, { text: string; name: string }>();
 
-/** The PostgreSQL side: the same SQL with `?` numbered, named prepared statements per text. */
+/**
+ * The PostgreSQL side: the same SQL with `?` numbered, named prepared statements per text. Each read
+ * on the pool's guarded client (pg-client.ts): a connection that falls silent (a partition, a frozen
+ * host) is given up after `silentMs` and the read fails as PostgreSQL unreachable (the API's 503),
+ * where pool.query waited for good: statement_timeout is the server's, and the server is gone.
+ */
 export class PgReader implements SqlReader {
   readonly dialect = 'postgres' as const;
 
-  constructor(private readonly pool: Pool) {}
+  /** SILENT_MS: over PostgreSQL's statement_timeout, so a slow read the server ends itself is not cut short. */
+  constructor(
+    private readonly pool: Pool,
+    private readonly silentMs = SILENT_MS,
+  ) {}
 
   private config(sql: string, params: unknown[], rowMode?: 'array'): QueryConfig {
     let t = statements.get(sql);
@@ -106,16 +116,20 @@ export class PgReader implements SqlReader {
     return { text: t.text, name: t.name, values: params.map(pgValue), ...(rowMode ? { rowMode } : {}) } as QueryConfig;
   }
 
+  private async query(config: QueryConfig): Promise<unknown[]> {
+    return (await withClient(this.pool, this.silentMs, (c) => c.query(config))).rows;
+  }
+
   async all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return (await this.pool.query(this.config(sql, params))).rows as T[];
+    return (await this.query(this.config(sql, params))) as T[];
   }
 
   async get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
-    return (await this.pool.query(this.config(sql, params))).rows[0] as T | undefined;
+    return (await this.query(this.config(sql, params)))[0] as T | undefined;
   }
 
   async rows<T extends unknown[]>(sql: string, ...params: unknown[]): Promise<T[]> {
-    return (await this.pool.query(this.config(sql, params, 'array'))).rows as T[];
+    return (await this.query(this.config(sql, params, 'array'))) as T[];
   }
 
   inList(kind: 'int' | 'text'): string {
