@@ -6,6 +6,7 @@ import { TraceSessionsModule } from '../trace-sessions/trace-sessions.module';
 import { TracesModule } from '../traces/traces.module';
 import { DatapathPorts } from './datapath-ports';
 import { FlowTracer } from './flow-tracer';
+import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { POLL_SCOPE } from './poll-scope';
 import { PollerService } from './poller.service';
 import { OnDemandTraceController } from './on-demand.controller';
@@ -33,6 +34,8 @@ import { VlogSourceService } from './vlog-source.service';
     TracerMetrics,
     VswitchdHealthIndicator,
     VlogSourceService,
+    // The spool's bound as the poller and the vlog source write lifetimes: one check, one metric.
+    LifetimeSpoolBound,
   ],
   exports: [VswitchdService, PollerService, TracerService, VswitchdHealthIndicator, VlogSourceService],
 })

@@ -15,6 +15,7 @@ import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { DatapathFlowTable, FlowEvent, LiveFlow, RecircLink } from './datapath-diff';
+import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { POLL_SCOPE, PollScope } from './poll-scope';
 import { VswitchdService } from './vswitchd.service';
 
@@ -49,7 +50,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
   lastError: string | null = null;
   private busyMs = 0;
   private readonly startedAt = Date.now();
-  private readonly m: { cycles: Counter; events: Counter; writes: Counter; cycleSeconds: Gauge; live: Gauge; share: Gauge };
+  private readonly m: { cycles: Counter; events: Counter; cycleSeconds: Gauge; live: Gauge; share: Gauge };
   /** Flows whose lifetime was not stored, the spool being full: stored once it has room, if still installed. */
   private readonly unstored = new Set<LiveFlow>();
   /** Stored lifetimes whose counters moved while the spool was full: written once it has room, or with their end. */
@@ -62,6 +63,8 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     private readonly flows: DatapathFlowStore,
     private readonly replicas: ReplicasService,
     metrics: MetricsService,
+    /** The spool's bound, the one policy the vlog source's lifetimes follow too (lifetime-spool-bound.ts). */
+    private readonly bound: LifetimeSpoolBound,
     /** The in_ports the active sessions need (LIVETRACE_POLL_SCOPE=sessions); none: every flow. */
     @Optional() @Inject(POLL_SCOPE) private readonly scope?: PollScope,
   ) {
@@ -70,12 +73,6 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     this.m = {
       cycles: new Counter({ name: 'livetrace_poll_cycles_total', help: 'Datapath dumps done', labelNames: ['result'], registers }),
       events: new Counter({ name: 'livetrace_datapath_flow_events_total', help: 'Datapath flow lifetime events', labelNames: ['type'], registers }),
-      writes: new Counter({
-        name: 'livetrace_datapath_flow_writes_total',
-        help: 'Lifetime writes held back by a full spool (LIVETRACE_SPOOL_MAX_CHANGES): dropped_spool_full (a start), stored_late (stored once it had room), lost_spool_full (ended before), deferred_spool_full (counters)',
-        labelNames: ['outcome'],
-        registers,
-      }),
       cycleSeconds: new Gauge({ name: 'livetrace_poll_cycle_seconds', help: 'Duration of the last dump (ovs-vswitchd round trip) and diff', labelNames: ['part'], registers }),
       live: new Gauge({ name: 'livetrace_datapath_flows_live', help: 'Datapath flows in the last dump', registers }),
       share: new Gauge({ name: 'livetrace_vswitchd_time_share', help: "Share of ovs-vswitchd's main thread spent answering our dumps and traces since start", registers }),
@@ -210,23 +207,12 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     if (events.length) this.emit('cycle', events, []);
   }
 
-  /**
-   * The spool's bound (LIVETRACE_SPOOL_MAX_CHANGES, with PostgreSQL away long enough): the same
-   * check the tracer drops new traces by and the ingest refuses batches by. A new lifetime is a row
-   * that grows the spool with the flows' churn, so it waits; the end of a stored one is written all
-   * the same: it changes a row the spool holds (at most one more change to ship a row), and without
-   * it the lifetime would stay open in the history for good, answering for every later time.
-   */
-  private spoolFull(): boolean {
-    return this.store.shipper?.state.full === true;
-  }
-
   private async persist(events: FlowEvent[], links: RecircLink[]): Promise<void> {
     const chassis = this.chassis;
     const jobs: Array<Promise<unknown>> = [];
     // First, what the spool held back while full, if it has room now (before this cycle's events:
     // they may update it). A flow no longer installed had its end in an event: counted lost there.
-    if ((this.unstored.size || this.stale.size) && !this.spoolFull()) {
+    if ((this.unstored.size || this.stale.size) && !this.bound.full) {
       const late = [...this.unstored].filter((f) => this.table.live.get(f.ufid) === f);
       const stale = [...this.stale].filter((f) => this.table.live.get(f.ufid) === f);
       for (const f of late) this.unstored.delete(f);
@@ -246,14 +232,14 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
   private write(tx: WriteContext, e: FlowEvent, chassis: string): void {
     const f = e.flow;
     if (e.type === 'ukey_created') {
-      if (this.spoolFull()) {
+      if (this.bound.full) {
         this.unstored.add(f);
-        this.m.writes.inc({ outcome: 'dropped_spool_full' });
+        this.bound.count('dropped_spool_full');
       } else this.create(tx, f, chassis);
     } else if (e.type === 'ukey_updated' && f.dbId) {
-      if (this.spoolFull()) {
+      if (this.bound.full) {
         this.stale.add(f);
-        this.m.writes.inc({ outcome: 'deferred_spool_full' });
+        this.bound.count('deferred_spool_full');
       } else {
         this.stale.delete(f);
         this.flows.update(tx, f.dbId, f);
@@ -264,7 +250,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
       this.flows.close(tx, f.dbId, e.at, e.reason);
     } else if (e.type === 'ukey_removed' && this.unstored.delete(f)) {
       // Began and ended while the spool was full: never stored, so no end either.
-      this.m.writes.inc({ outcome: 'lost_spool_full' });
+      this.bound.count('lost_spool_full');
     }
   }
 
@@ -297,7 +283,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
       for (const c of this.table.childrenOf(f)) this.link(tx, { parent: f, child: c, recircId: c.recircId });
     }
     for (const f of stale) if (f.dbId) this.flows.update(tx, f.dbId, f);
-    if (late.length) this.m.writes.inc({ outcome: 'stored_late' }, late.length);
+    this.bound.count('stored_late', late.length);
   }
 
   private link(tx: WriteContext, l: RecircLink): void {

@@ -38,6 +38,11 @@ export class GoneChecks {
     this.watched.set(id, { ufid, dueAt: Math.max(aliveAt + this.maxIdleMs + MARGIN_MS, notBefore) });
   }
 
+  /** Due at the next take (a lifetime the full spool held back, once it has room: stored if still installed). */
+  now(id: number, ufid: string): void {
+    this.watched.set(id, { ufid, dueAt: 0 });
+  }
+
   forget(id: number): void {
     this.watched.delete(id);
   }

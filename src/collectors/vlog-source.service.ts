@@ -2,7 +2,8 @@
 // rotation) and/or UDP syslog. Upcall records wait in the linker until the flow_add / put whose
 // key under mask they fit appears (facts §3), then are stored with the flow they installed. The
 // log is rate-limited (600 lines a minute per message by default), so this source samples: what
-// vswitchd says it dropped is counted, and GET /upcalls says `sampled`.
+// vswitchd says it dropped is counted, and GET /upcalls says `sampled`. While the spool is full
+// (LIVETRACE_SPOOL_MAX_CHANGES) its rows follow the poller's policy (lifetime-spool-bound.ts).
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Socket } from 'node:dgram';
 import { Counter, Gauge } from 'prom-client';
@@ -19,7 +20,9 @@ import { InstalledFlow, Released, UpcallLinker } from '../upcalls';
 import { UpcallStore } from '../upcalls/upcall-store';
 import { UpcallsService } from '../upcalls/upcalls.service';
 import { FileFollower, listenSyslog } from './vlog-follow';
-import { checkFlow, CheckResult, GONE_REASON, GoneChecks } from './vlog-gone-check';
+import { LifetimeSpoolBound } from './lifetime-spool-bound';
+import { checkFlow, GoneChecks } from './vlog-gone-check';
+import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
 import { VswitchdService } from './vswitchd.service';
 
 interface Draft {
@@ -34,7 +37,8 @@ type WriteItem =
   | { kind: 'upcall'; released: Released<Draft> }
   | { kind: 'flow'; flow: InstalledFlow; time: string }
   | { kind: 'flow_del'; ufid: string; time: string }
-  | { kind: 'checked'; id: number; ufid: string; at: number; result: CheckResult };
+  | CheckedItem
+  | { kind: 'held' };
 
 const TICK_MS = 250;
 /** dpctl/get-flow calls a tick at most (20 a second): each is a little of vswitchd's main thread. */
@@ -54,8 +58,10 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   private restore: Array<{ module: string; destination: string; level: string }> = [];
   /** Vlog lifetimes (LIVETRACE_POLLER=false) no log line ended: checked in the datapath once they may be gone (vlog-gone-check.ts). */
   private readonly gone = new GoneChecks();
+  /** Their rows, and the ones the full spool holds back (vlog-lifetimes.ts). */
+  private readonly lifetimes: VlogLifetimes;
   private checking: Promise<void> | null = null;
-  private readonly m: { records: Counter; dropped: Counter; upcalls: Counter; rotations: Counter; waiting: Gauge };
+  private readonly m: { records: Counter; dropped: Counter; upcalls: Counter; upcallsDropped: Counter; rotations: Counter; waiting: Gauge };
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -65,12 +71,21 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     private readonly flows: DatapathFlowStore,
     private readonly upcallStore: UpcallStore,
     metrics: MetricsService,
+    /** The spool's bound: the poller's check, metric and policy (lifetime-spool-bound.ts). */
+    private readonly bound: LifetimeSpoolBound,
   ) {
+    this.lifetimes = new VlogLifetimes(flows, this.gone, bound);
     const registers = [metrics.registry];
     this.m = {
       records: new Counter({ name: 'livetrace_vlog_records_total', help: 'vswitchd log records read, by kind', labelNames: ['kind'], registers }),
       dropped: new Counter({ name: 'livetrace_vlog_dropped_messages_total', help: 'Log messages ovs-vswitchd said it dropped (rate limit): upcalls are sampled', registers }),
       upcalls: new Counter({ name: 'livetrace_vlog_upcalls_total', help: 'Upcalls read from the log, by whether their installed flow was found', labelNames: ['linked'], registers }),
+      upcallsDropped: new Counter({
+        name: 'livetrace_vlog_upcalls_dropped_total',
+        help: 'Upcalls read from the log and not stored, by reason: spool_full (LIVETRACE_SPOOL_MAX_CHANGES)',
+        labelNames: ['reason'],
+        registers,
+      }),
       rotations: new Counter({ name: 'livetrace_vlog_rotations_total', help: 'Log file rotations seen', labelNames: ['kind'], registers }),
       waiting: new Gauge({ name: 'livetrace_vlog_upcalls_waiting', help: 'Upcalls waiting for the flow they installed', registers }),
     };
@@ -129,6 +144,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     for (const p of this.parsers.values()) this.onOutput(p.flush());
     for (const r of this.linker.flush()) this.queue.push({ kind: 'upcall', released: r });
     await this.flushWrites();
+    this.lifetimes.shutdown();
     if (this.restore.length) await this.restoreLevels().catch((err: Error) => this.log.warn(`could not restore vlog levels: ${err.message}`));
   }
 
@@ -191,6 +207,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   private tick(): void {
     this.release(this.linker.expire(Date.now()));
     this.m.waiting.set(this.linker.waiting);
+    if (this.lifetimes.catchUp()) this.queue.push({ kind: 'held' });
     if (!this.config.LIVETRACE_POLLER && !this.checking && this.gone.size) this.checking = this.checkGone().finally(() => (this.checking = null));
     if (this.queue.length) void this.flushWrites();
   }
@@ -219,43 +236,20 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   }
 
   private write(tx: WriteContext, item: WriteItem, chassis: string): void {
-    if (item.kind === 'flow') {
-      const f = item.flow;
-      // A UFID installed again (after a deletion the userspace datapath does not log) or modified
-      // (flow_mod) with other actions is a new lifetime: a stored pass keeps its key and actions.
-      const open = this.flows.openOf(tx, 'vlog', chassis, f.ufid);
-      if (open && open.actions === f.actions) return this.gone.watch(open.id, f.ufid, Date.parse(item.time)); // put again: installed then
-      if (open) {
-        this.flows.close(tx, open.id, item.time, 'actions_changed');
-        this.gone.forget(open.id);
-      }
-      const id = this.flows.create(tx, {
-        chassis,
-        ufid: f.ufid,
-        firstSeen: item.time,
-        lastSeen: item.time,
-        inPort: inPort(f.parsedKey) ?? null,
-        recircId: recircIdHex(recircId(f.parsedKey)),
-        key: f.key,
-        actions: f.actions,
-        packets: 0,
-        bytes: 0,
-        used: null,
-        source: 'vlog',
-      });
-      this.gone.watch(id, f.ufid, Date.parse(item.time));
-      return;
-    }
-    if (item.kind === 'flow_del') {
-      const open = this.flows.openOf(tx, 'vlog', chassis, item.ufid);
-      if (open) this.flows.close(tx, open.id, item.time, 'flow_del');
-      if (open) this.gone.forget(open.id);
-      return;
-    }
-    if (item.kind === 'checked') return this.writeChecked(tx, item, chassis);
+    if (item.kind === 'flow') return this.lifetimes.installed(tx, item.flow, item.time, chassis);
+    if (item.kind === 'flow_del') return this.lifetimes.deleted(tx, item.ufid, item.time, chassis);
+    if (item.kind === 'held') return this.lifetimes.writeHeld(tx);
+    if (item.kind === 'checked') return this.lifetimes.checked(tx, item, chassis);
     const { upcall: d, flow } = item.released;
     const key = d.record.event?.type === 'upcall' ? d.record.event.parsedKey : null;
     this.m.upcalls.inc({ linked: flow ? 'yes' : 'no' });
+    // A row an upcall, growing with traffic: not stored while the spool is full, never later (the
+    // log already samples them; holding them would grow the agent's memory instead).
+    if (this.bound.full) {
+      this.m.upcallsDropped.inc({ reason: 'spool_full' });
+      this.upcalls.logSource.droppedSpoolFull++;
+      return;
+    }
     this.upcallStore.insert(tx, {
       chassis,
       source: 'vlog',
@@ -275,20 +269,6 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       sampled: true,
       extra: { line: d.record.line, ...(d.record.sequence !== null ? { sequence: d.record.sequence } : {}), ...(d.record.origin ? { origin: d.record.origin } : {}) },
     });
-  }
-
-  /** A check's answer, if the lifetime is still the open one of its UFID (a log line may have ended or replaced it since). */
-  private writeChecked(tx: WriteContext, item: Extract<WriteItem, { kind: 'checked' }>, chassis: string): void {
-    if (this.flows.openOf(tx, 'vlog', chassis, item.ufid)?.id !== item.id) return;
-    const time = new Date(item.at).toISOString();
-    if (item.result.state === 'gone') {
-      this.flows.close(tx, item.id, time, GONE_REASON);
-      return;
-    }
-    if (item.result.state !== 'present') return;
-    const f = item.result.flow;
-    this.flows.update(tx, item.id, { lastSeen: time, packets: f.packets, bytes: f.bytes, used: f.used });
-    this.gone.present(item.id, item.ufid, f, item.at);
   }
 
   private async raiseLevels(): Promise<void> {

@@ -31,7 +31,7 @@ const EXAMPLE = {
   ],
   next: null,
   sampled: true,
-  logSource: { enabled: true, droppedMessages: 0, upcalls: 1, rotations: { renamed: 0, truncated: 0 } },
+  logSource: { enabled: true, droppedMessages: 0, upcalls: 1, droppedSpoolFull: 0, rotations: { renamed: 0, truncated: 0 } },
 };
 
 @ApiTags('upcalls')
@@ -43,7 +43,7 @@ export class UpcallsController {
   @ApiOperation({
     summary: 'Upcalls, newest first, each with the datapath flow it installed and its trace when known',
     description:
-      'From ovs-vswitchd\'s log (sampled: the log is rate-limited, and `logSource.droppedMessages` counts what vswitchd said it dropped) ' +
+      'From ovs-vswitchd\'s log (sampled: the log is rate-limited, and `logSource.droppedMessages` counts what vswitchd said it dropped; `logSource.droppedSpoolFull` those read while the spool was full and not stored) ' +
       'or ingested (POST /ingest/events, retis). `sampled: true` when the list comes from a sampling source.',
   })
   @ApiQuery({ name: 'chassis', required: false })

@@ -28,13 +28,15 @@ export interface LogSourceStatus {
   droppedMessages: number;
   /** Upcalls read from the log since start. */
   upcalls: number;
+  /** Upcalls read and not stored since start: the spool was full (LIVETRACE_SPOOL_MAX_CHANGES). */
+  droppedSpoolFull: number;
   /** Rotations seen (rename / truncate). */
   rotations: { renamed: number; truncated: number };
 }
 
 @Injectable()
 export class UpcallsService {
-  readonly logSource: LogSourceStatus = { enabled: false, droppedMessages: 0, upcalls: 0, rotations: { renamed: 0, truncated: 0 } };
+  readonly logSource: LogSourceStatus = { enabled: false, droppedMessages: 0, upcalls: 0, droppedSpoolFull: 0, rotations: { renamed: 0, truncated: 0 } };
 
   constructor(
     private readonly store: UpcallStore,

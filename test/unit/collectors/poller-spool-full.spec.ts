@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LifetimeSpoolBound } from '../../../src/collectors/lifetime-spool-bound';
 import { PollerService } from '../../../src/collectors/poller.service';
 import { loadConfig } from '../../../src/config/config';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
@@ -35,7 +36,7 @@ describe('the poller while the spool is full', () => {
     const state = { full: false };
     const metrics = new MetricsService();
     const store = { writer: m.writer, shipper: { state } };
-    const p = new PollerService(config, vswitchd as never, store as never, new DatapathFlowStore({ db: m.db }), { chassisName: () => 'hv1' } as never, metrics);
+    const p = new PollerService(config, vswitchd as never, store as never, new DatapathFlowStore({ db: m.db }), { chassisName: () => 'hv1' } as never, metrics, new LifetimeSpoolBound(store as never, metrics));
     const rows = () => m.db.prepare('SELECT ufid, first_seen, removed_at, removal_reason, packets FROM datapath_flow ORDER BY id').all() as Array<Record<string, unknown>>;
     const flows = parseDumpFlows(lines.join('\n')).items;
     const chain = (f: (typeof flows)[number]) => flows.filter((g) => g.keyText!.includes(`in_port(${/in_port\(([^)]+)\)/.exec(f.keyText!)![1]})`));

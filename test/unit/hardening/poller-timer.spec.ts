@@ -2,6 +2,7 @@
 // (cycle() rescheduled in `finally`, schedule() overwrote the timer without clearing it). Counted in
 // dumps asked of a fake vswitchd over simulated time: the same before and after many on-demand calls.
 import { EventEmitter } from 'node:events';
+import { LifetimeSpoolBound } from '../../../src/collectors/lifetime-spool-bound';
 import { PollerService } from '../../../src/collectors/poller.service';
 import { loadConfig } from '../../../src/config/config';
 import { MetricsService } from '../../../src/metrics/metrics.service';
@@ -20,7 +21,8 @@ function poller(enabled = true) {
   const store = { writer: { submit: async () => undefined } };
   const flows = { open: () => [] };
   const replicas = { chassisName: () => 'hv1' };
-  const p = new PollerService(config, vswitchd as never, store as never, flows as never, replicas as never, new MetricsService());
+  const metrics = new MetricsService();
+  const p = new PollerService(config, vswitchd as never, store as never, flows as never, replicas as never, metrics, new LifetimeSpoolBound(store as never, metrics));
   return { p, dumps: () => dumps };
 }
 

@@ -1,0 +1,183 @@
+// The rows of the vswitchd log source's datapath flow lifetimes (LIVETRACE_POLLER=false), written
+// inside the writer's jobs in the order the source decided them, and the spool's bound on them
+// (LIVETRACE_SPOOL_MAX_CHANGES), the poller's policy through its one owner (lifetime-spool-bound.ts).
+// While the spool is full a new lifetime is held back in memory, not stored; the log does not say
+// when its flow goes (the userspace datapath logs no deletion, vlog-gone-check.ts), so it is checked
+// in the datapath as a stored one is, under a negative id: found gone, it is lost (no row, no end);
+// once the spool has room it is checked at once and stored if installed, first seen when its log line
+// said. Memory stays bounded by the flows installed. A stored lifetime's counters from a check wait;
+// its end (flow_del, gone, actions changed) is written all the same, with them.
+import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
+import { recircIdHex } from '../ovs/ids';
+import { inPort, recircId } from '../ovs/odp-key';
+import type { WriteContext } from '../storage/writer';
+import type { InstalledFlow } from '../upcalls';
+import { LifetimeSpoolBound } from './lifetime-spool-bound';
+import { CheckResult, GONE_REASON, GoneChecks } from './vlog-gone-check';
+
+/** A check's answer for lifetime `id` (negative: one held back) of `ufid`. */
+export type CheckedItem = { kind: 'checked'; id: number; ufid: string; at: number; result: CheckResult };
+
+/** What a check that found the flow installed says of its lifetime. */
+interface Seen {
+  lastSeen: string;
+  packets: number;
+  bytes: number;
+  used: string | null;
+}
+
+/** A lifetime not stored, the spool being full: checked in the datapath under a negative id. */
+interface Unstored {
+  id: number;
+  flow: InstalledFlow;
+  /** Its log line's time: its first_seen if it is stored. */
+  time: string;
+  seen: Seen | null;
+  /** Asked for at once since the spool had room (not again until it is full again). */
+  hurried: boolean;
+}
+
+export class VlogLifetimes {
+  /** New lifetimes the full spool held back, by UFID: stored once it has room if a check finds them installed. */
+  private readonly unstored = new Map<string, Unstored>();
+  private nextUnstoredId = -1;
+  /** Stored lifetimes' counters a check read while the spool was full: written once it has room, or with their end. */
+  private readonly held = new Map<number, Seen>();
+
+  constructor(
+    private readonly flows: DatapathFlowStore,
+    private readonly gone: GoneChecks,
+    private readonly bound: LifetimeSpoolBound,
+  ) {}
+
+  /**
+   * The tick's part: once the spool has room the lifetimes held back are checked at once (stored if
+   * installed, lost if gone: the log does not say which). True: held counters wait for a write job.
+   */
+  catchUp(): boolean {
+    if ((!this.unstored.size && !this.held.size) || this.bound.full) return false;
+    for (const u of this.unstored.values()) {
+      if (u.hurried) continue;
+      u.hurried = true;
+      this.gone.now(u.id, u.flow.ufid);
+    }
+    return this.held.size > 0;
+  }
+
+  /** Held back and never stored: a later run cannot pick them up (it reads the stored open ones). */
+  shutdown(): void {
+    this.bound.count('lost_spool_full', this.unstored.size);
+    this.unstored.clear();
+  }
+
+  /** A log line deleted the flow of `ufid`. */
+  deleted(tx: WriteContext, ufid: string, time: string, chassis: string): void {
+    const open = this.flows.openOf(tx, 'vlog', chassis, ufid);
+    if (open) this.end(tx, open.id, time, 'flow_del');
+    else if (this.unstored.has(ufid)) this.lose(this.unstored.get(ufid)!);
+  }
+
+  /**
+   * A log line installed `f`. A UFID installed again (after a deletion the userspace datapath does
+   * not log) or modified (flow_mod) with other actions is a new lifetime: a stored pass keeps its key
+   * and actions. While the spool is full a new lifetime is held back (lifetime-spool-bound.ts).
+   */
+  installed(tx: WriteContext, f: InstalledFlow, time: string, chassis: string): void {
+    const open = this.flows.openOf(tx, 'vlog', chassis, f.ufid);
+    if (open && open.actions === f.actions) return this.gone.watch(open.id, f.ufid, Date.parse(time)); // put again: installed then
+    if (open) this.end(tx, open.id, time, 'actions_changed');
+    const was = this.unstored.get(f.ufid);
+    if (was && was.flow.actions === f.actions) {
+      if (!this.bound.full) return this.storeLate(tx, was, chassis); // installed now: stored as first seen then
+      was.hurried = false;
+      return this.gone.watch(was.id, f.ufid, Date.parse(time));
+    }
+    if (was) this.lose(was); // replaced before it was stored
+    if (this.bound.full) {
+      const u: Unstored = { id: this.nextUnstoredId--, flow: f, time, seen: null, hurried: false };
+      this.unstored.set(f.ufid, u);
+      this.gone.watch(u.id, f.ufid, Date.parse(time));
+      return this.bound.count('dropped_spool_full');
+    }
+    this.create(tx, f, time, null, chassis);
+  }
+
+  private create(tx: WriteContext, f: InstalledFlow, firstSeen: string, seen: Seen | null, chassis: string): void {
+    const id = this.flows.create(tx, {
+      chassis,
+      ufid: f.ufid,
+      firstSeen,
+      lastSeen: seen?.lastSeen ?? firstSeen,
+      inPort: inPort(f.parsedKey) ?? null,
+      recircId: recircIdHex(recircId(f.parsedKey)),
+      key: f.key,
+      actions: f.actions,
+      packets: seen?.packets ?? 0,
+      bytes: seen?.bytes ?? 0,
+      used: seen?.used ?? null,
+      source: 'vlog',
+    });
+    this.gone.watch(id, f.ufid, Date.parse(seen?.lastSeen ?? firstSeen));
+  }
+
+  /** A held-back lifetime found installed once there is room: stored with the time its log line gave. */
+  private storeLate(tx: WriteContext, u: Unstored, chassis: string): void {
+    this.unstored.delete(u.flow.ufid);
+    this.gone.forget(u.id);
+    this.create(tx, u.flow, u.time, u.seen, chassis);
+    this.bound.count('stored_late');
+  }
+
+  /** A held-back lifetime that ended (or was replaced) before there was room: no row, so no end. */
+  private lose(u: Unstored): void {
+    this.unstored.delete(u.flow.ufid);
+    this.gone.forget(u.id);
+    this.bound.count('lost_spool_full');
+  }
+
+  /** The end of a stored lifetime, full spool or not (with the counters it held back). */
+  private end(tx: WriteContext, id: number, time: string, reason: string): void {
+    const seen = this.held.get(id);
+    if (seen) this.flows.update(tx, id, seen);
+    this.held.delete(id);
+    this.flows.close(tx, id, time, reason);
+    this.gone.forget(id);
+  }
+
+  writeHeld(tx: WriteContext): void {
+    if (this.bound.full) return;
+    for (const [id, seen] of this.held) this.flows.update(tx, id, seen);
+    this.held.clear();
+  }
+
+  /** A check's answer, if the lifetime is still the open one of its UFID (a log line may have ended or replaced it since). */
+  checked(tx: WriteContext, item: CheckedItem, chassis: string): void {
+    if (item.id < 0) return this.writeCheckedUnstored(tx, item, chassis);
+    if (this.flows.openOf(tx, 'vlog', chassis, item.ufid)?.id !== item.id) return;
+    const time = new Date(item.at).toISOString();
+    if (item.result.state === 'gone') return this.end(tx, item.id, time, GONE_REASON);
+    if (item.result.state !== 'present') return;
+    const f = item.result.flow;
+    const seen = { lastSeen: time, packets: f.packets, bytes: f.bytes, used: f.used };
+    this.gone.present(item.id, item.ufid, f, item.at);
+    if (!this.bound.full) {
+      this.held.delete(item.id);
+      return this.flows.update(tx, item.id, seen);
+    }
+    this.held.set(item.id, seen);
+    this.bound.count('deferred_spool_full');
+  }
+
+  /** A held-back lifetime's check: gone, it is lost; installed, stored if there is room, else checked again later. */
+  private writeCheckedUnstored(tx: WriteContext, item: CheckedItem, chassis: string): void {
+    const u = this.unstored.get(item.ufid);
+    if (u?.id !== item.id) return; // replaced or ended since
+    if (item.result.state === 'gone') return this.lose(u);
+    if (item.result.state !== 'present') return;
+    const f = item.result.flow;
+    u.seen = { lastSeen: new Date(item.at).toISOString(), packets: f.packets, bytes: f.bytes, used: f.used };
+    if (!this.bound.full) return this.storeLate(tx, u, chassis);
+    u.hurried = false;
+    this.gone.present(u.id, u.flow.ufid, f, item.at);
+  }
+}
