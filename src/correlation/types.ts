@@ -83,6 +83,11 @@ export interface DropCause {
   readonly stage?: string | null;
   /** When another logical flow executed the drop (`ls_*_acl_action`): that flow. */
   readonly executedBy?: { readonly stepSeq: number; readonly logicalFlowUuid: string | null; readonly stage: string | null };
+  /**
+   * When no logical flow dropped but one of ovn-controller's own OpenFlow rules did (physical
+   * tables: the loopback check of a packet whose logical outport is its inport, …): the rule.
+   */
+  readonly rule?: { readonly table: number; readonly owner: string | null; readonly why: string };
 }
 
 /** Why a pass went to ovn-controller (see correlation/controller-reason.ts). */

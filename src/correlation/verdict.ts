@@ -6,6 +6,7 @@ import type { OdpAction } from '../ovs/odp-actions';
 import type { DpifDatapath } from '../ovs/dpif-show';
 import type { OvnModel } from '../ovn/ovn-model';
 import { controllerCause, onlyLogCopies } from './controller-reason';
+import { fieldValue } from './ports';
 import type { AnnotatedStep, ControllerVerdict, DropCause, TracePort, TunnelTarget, Verdict, VerdictKind } from './types';
 
 export interface VerdictInput {
@@ -129,9 +130,34 @@ export function dropCause(steps: readonly AnnotatedStep[]): DropCause | undefine
       executedBy: { stepSeq: s.seq, logicalFlowUuid: lf.uuid, stage: lf.stage },
     };
   }
+  const rule = physicalDrop(steps);
+  if (rule) return rule;
   if (!last) return undefined;
   const lf = lfOf(last);
   return { stepSeq: last.seq, logicalFlowUuid: lf?.uuid ?? null, hint: last.hint, stage: lf?.stage ?? null };
+}
+
+/**
+ * No logical flow dropped, but a rule of ovn-controller's physical tables (no logical flow owns its
+ * cookie) whose only action is `drop` matched: that rule dropped the packet, not the last logical
+ * flow that ran (which only sent it on, e.g. `outport = "lsp1"; output;`). The one OVN installs for
+ * every port drops a packet whose logical outport is its inport unless the pipeline allowed loopback
+ * (physical.c, OFTABLE_CHECK_LOOPBACK: `reg10=0/0x1,reg14=K,reg15=K,metadata=D actions=drop`).
+ */
+function physicalDrop(steps: readonly AnnotatedStep[]): DropCause | undefined {
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const s = steps[i];
+    if (s.outcome !== 'match' || lfOf(s) || s.actions.trim() !== 'drop') continue;
+    const o = s.owners[0];
+    const owner = o ? `${o.table} ${o.name ?? o.uuid}` : null;
+    const inport = fieldValue(s.match, 'reg14');
+    const loopback = inport !== undefined && inport === fieldValue(s.match, 'reg15');
+    const why =
+      `dropped by OpenFlow table ${s.table}${owner ? ` (${owner})` : ''}, a rule of ovn-controller's, not a logical flow` +
+      (loopback ? ': the logical outport is the inport and loopback is not allowed' : '');
+    return { stepSeq: s.seq, logicalFlowUuid: null, hint: null, stage: null, rule: { table: s.table, owner, why } };
+  }
+  return undefined;
 }
 
 /** The ACL (or other northbound row) behind a controller action: an ACL reject names its ACL. */
@@ -206,7 +232,7 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
   };
   if (kinds.length === 0) {
     const dropBy = dropCause(input.steps);
-    return { verdict: { kind: 'drop', ...base, ...(dropBy ? { dropBy } : {}), reason: dropBy ? undefined : 'no logical flow ran' }, ports };
+    return { verdict: { kind: 'drop', ...base, ...(dropBy ? { dropBy } : {}), reason: dropBy ? dropBy.rule?.why : 'no logical flow ran' }, ports };
   }
   const reason = kinds.includes('controller') && base.controller ? `controller: ${base.controller.reason}${base.controller.paused ? ' (paused, ovn-controller resumes the packet)' : ''}` : undefined;
   return { verdict: { kind: kinds.length === 1 ? kinds[0] : 'mixed', ...base, ...(reason ? { reason } : {}) }, ports };

@@ -280,6 +280,7 @@ function combine(segments: ChassisSegment[], tunnels: TunnelHop[], startReasons:
     ...(drop ? { stage: drop.v.stage ?? null } : {}),
     northbound: drop?.v.northbound ?? null,
     ...(drop?.v.executedBy ? { executedBy: drop.v.executedBy } : {}),
+    ...(drop?.v.dropReason ? { dropReason: drop.v.dropReason } : {}),
     ...(ctl?.v.controller ? { controller: ctl.v.controller } : {}),
     passes: v.reduce((n, x) => n + x.v.passes, 0),
     incomplete: reasons.length > 0,

@@ -30,6 +30,8 @@ export interface StoredPathVerdict {
   northbound: unknown;
   /** When another logical flow executed the drop (`ls_*_acl_action`): that flow and its stage. */
   executedBy?: { logicalFlow: string | null; stage: string | null };
+  /** Why the packet was dropped when no logical flow says it (the dropping pass's reason: an OpenFlow rule of ovn-controller's). */
+  dropReason?: string;
   /** Why the packet went to ovn-controller (ARP resolution, ICMP error, …). */
   controller?: { reason: string; paused: boolean; opcode: number | null; logicalFlow: string | null; stage: string | null; northbound?: unknown; traceId: number };
   passes: number;
@@ -81,6 +83,7 @@ export function pathVerdict(passes: readonly VerdictPass[]): StoredPathVerdict {
     ...(by ? { stage: by.stage ?? null } : {}),
     northbound: by?.hint ?? null,
     ...(by?.executedBy ? { executedBy: { logicalFlow: by.executedBy.logicalFlowUuid, stage: by.executedBy.stage } } : {}),
+    ...(drop?.pass.verdict.reason ? { dropReason: drop.pass.verdict.reason } : {}),
     ...(c && ctl
       ? { controller: { reason: c.reason, paused: c.paused, opcode: c.opcode, logicalFlow: c.logicalFlowUuid, stage: c.stage, ...(c.hint ? { northbound: c.hint } : {}), traceId: ctl.traceId } }
       : {}),

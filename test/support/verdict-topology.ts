@@ -180,6 +180,13 @@ export const EXTRA_VERDICT_PACKETS: Record<string, VerdictPacket> = {
     count: 1,
     expect: { kind: 'controller', reason: /reject|TCP reset/, acl: 'rejectAcl', txIfaces: ['vif2'] },
   },
+  hairpin: {
+    what: 'ICMP lsp1 → its own MAC and address: OVN drops a packet whose logical outport is its inport',
+    iface: 'vif1',
+    flow: `eth(src=${VERDICT_MAC(1)},dst=${VERDICT_MAC(1)}),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.1,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)`,
+    count: 1,
+    expect: { kind: 'drop', txIfaces: ['vif1', 'vif2', 'vif3'] },
+  },
   'acl-drop-logged': {
     what: 'TCP lsp1 → lsp2:24, dropped by the pg_web ACL that logs (a copy to ovn-controller)',
     iface: 'vif1',

@@ -20,7 +20,7 @@ function onePath(nodes: readonly PassNode[]) {
 }
 
 const tiered = (v: string) => Number(/_ovn-(\d+)\./.exec(v)![1]) * 100 + Number(/_ovn-\d+\.(\d+)/.exec(v)![1]) >= 2309;
-const PACKETS = ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired', 'acl-reject', 'acl-drop-logged', 'acl-drop-sampled'];
+const PACKETS = ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired', 'acl-reject', 'hairpin', 'acl-drop-logged', 'acl-drop-sampled'];
 
 it('fixtures of the three supported pairs are present', () => {
   expect(VERDICT_VERSIONS).toEqual(['ovs-3.1.0_ovn-23.03.1', 'ovs-3.5.0_ovn-25.03.0', 'ovs-4.0.0_ovn-26.03.1']);
@@ -101,6 +101,22 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
     // The log copy is still told (why ovn-controller saw the packet); a sample is no packet-in.
     if (packet === 'acl-drop-logged') expect(v.controller).toMatchObject({ reason: 'ACL log', paused: false, northbound: { uuid: topo[acl] } });
     else expect(v.controller).toBeUndefined();
+  });
+
+  // lsp1's packet to its own MAC: ls_in_l2_lkup sets outport = "lsp1" and outputs; ovn-controller's
+  // loopback check (a physical-table rule owned by lsp1's Port_Binding) drops it. No logical flow
+  // dropped it, and the verdict must not name the last one that ran.
+  it('hairpin: a drop by the loopback rule of ovn-controller, naming no logical flow', () => {
+    const [pass] = lastPass('hairpin');
+    for (const vif of ['vif1', 'vif2', 'vif3']) expect(txDelta(version, 'hairpin').get(vif)).toBe(0);
+    const v = pass.trace.verdict;
+    expect(v).toMatchObject({ kind: 'drop', outputs: [], dropBy: { logicalFlowUuid: null, hint: null, stage: null } });
+    const step = pass.trace.steps[v.dropBy!.stepSeq];
+    expect(step.actions).toBe('drop');
+    expect(step.owners).toMatchObject([{ table: 'Port_Binding', name: 'lsp1' }]);
+    expect(v.dropBy!.rule).toMatchObject({ table: step.table, owner: 'Port_Binding lsp1' });
+    expect(v.reason).toMatch(/logical outport is the inport/);
+    expect(onePath(packetNodes(version, 'hairpin')).verdict).toMatchObject({ kinds: ['drop'], logicalFlow: null, northbound: null, dropReason: v.reason, incomplete: false });
   });
 
   it('ttl-expired: verdict controller for an ICMP error (lr0 answers the sender)', () => {
