@@ -54,6 +54,43 @@ export class IngestStore {
     return r?.ref_id ?? null;
   }
 
+  /**
+   * Retention (inside its writer job): looks at up to `batch` entries above `after` in id order and
+   * deletes those heard before `before` (and dated before it) or with an id at or below `maxId`,
+   * except what the ledger still answers for: the events of a lifetime still open (lifetimesOf
+   * finds a producer's open lifetimes through them) and whatever was heard from `quietBefore` on (a
+   * batch resent after a timeout is still a duplicate; an early removal, removalsIn, still waits
+   * for its install). An early removal older than that can only end an install dated before it,
+   * long gone: such a late install is closed as idle by its sweep instead. `cursor`: the last id
+   * looked at, or null once no entry further on can go (ids grow with received_at: one writer).
+   */
+  pruneOldest(
+    tx: WriteContext,
+    o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number },
+  ): { cursor: number | null; deleted: number } {
+    const rows = tx
+      .stmt(
+        `SELECT e.id, e.time, e.received_at AS receivedAt, f.id IS NOT NULL AS open FROM ingest_event e
+           LEFT JOIN datapath_flow f ON f.id = e.ref_id AND f.removed_at IS NULL AND e.type IN ('ukey_created', 'ukey_updated', 'ukey_revalidated', 'ukey_removed')
+          WHERE e.id > ? ORDER BY e.id LIMIT ?`,
+      )
+      .all(o.after, o.batch) as Array<{ id: number; time: string; receivedAt: string; open: number }>;
+    const del = tx.stmt('DELETE FROM ingest_event WHERE id = ?');
+    let deleted = 0;
+    for (const r of rows) {
+      if (r.open || r.receivedAt >= o.quietBefore) continue;
+      const old = o.before !== null && r.receivedAt < o.before && r.time < o.before;
+      if (old || (o.maxId !== null && r.id <= o.maxId)) deleted += del.run(r.id).changes;
+    }
+    const beyond = (r: (typeof rows)[number]) => (o.before === null || r.receivedAt >= o.before) && (o.maxId === null || r.id > o.maxId);
+    return { cursor: !rows.length || rows.every(beyond) ? null : rows[rows.length - 1].id, deleted };
+  }
+
+  /** The id of the newest entry beyond the `keep` newest (null: no more than `keep`). */
+  idBeyondNewest(tx: WriteContext, keep: number): number | null {
+    return (tx.stmt('SELECT id FROM ingest_event ORDER BY id DESC LIMIT 1 OFFSET ?').get(keep) as { id: number } | undefined)?.id ?? null;
+  }
+
   /** The lifetimes this source's ukey_created / ukey_updated events made or continued. */
   lifetimesOf(tx: WriteContext, source: string): number[] {
     return (

@@ -5,7 +5,8 @@ import { PathsModule } from '../paths/paths.module';
 import { TracesModule } from '../traces/traces.module';
 import { CrossCheckStore } from '../cross-checks/cross-check-store';
 import { UpcallStore } from '../upcalls/upcall-store';
+import { IngestStore } from '../ingest/ingest-store';
 import { RetentionService } from './retention.service';
 
-@Module({ imports: [MetricsModule, TracesModule, PathsModule, DatapathFlowStoreModule], providers: [RetentionService, UpcallStore, CrossCheckStore], exports: [RetentionService] })
+@Module({ imports: [MetricsModule, TracesModule, PathsModule, DatapathFlowStoreModule], providers: [RetentionService, UpcallStore, CrossCheckStore, IngestStore], exports: [RetentionService] })
 export class RetentionModule {}

@@ -6,6 +6,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { CrossCheckStore } from '../cross-checks/cross-check-store';
 import { UpcallStore } from '../upcalls/upcall-store';
+import { IngestStore } from '../ingest/ingest-store';
 import { Counter } from 'prom-client';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
@@ -49,6 +50,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     metrics: MetricsService,
     @Optional() upcalls?: UpcallStore,
     @Optional() crossChecks?: CrossCheckStore,
+    @Optional() private readonly ingest?: IngestStore,
   ) {
     this.stores = { traces, paths, flows, records: [upcalls, crossChecks].filter((r) => r !== undefined) };
     this.pruned = new Counter({ name: 'livetrace_retention_pruned_total', help: 'Rows pruned by retention (this process\'s store, or its spool)', labelNames: ['table'], registers: [metrics.registry] });
@@ -153,7 +155,26 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       total.records = (total.records ?? 0) + (r.records ?? 0);
       total.seconds = r.seconds;
     }
-    if (total.traces || total.datapathFlows || total.records) this.log.log(`pruned ${total.traces} traces, ${total.paths} paths, ${total.datapathFlows} datapath flows, ${total.records ?? 0} upcalls and cross-checks in ${total.seconds.toFixed(1)} s`);
+    // Then the ingest ledger by the same limits, but for what it still answers for (IngestStore.pruneOldest).
+    if (this.ingest) {
+      const ledger = this.ingest;
+      const maxId = keep > 0 ? await w.submit((tx) => ledger.idBeyondNewest(tx, keep)) : null;
+      const quietBefore = new Date(now - QUIET_MS).toISOString();
+      let after: number | null = flowLimits.before === null && maxId === null ? null : -1;
+      const r = await this.batches(t0, async () => {
+        if (after === null) return null;
+        const from = after;
+        const b = await w.submit((tx) => ledger.pruneOldest(tx, { after: from, before: flowLimits.before, maxId, quietBefore, batch: RETENTION_BATCH * 10 }));
+        after = b.cursor;
+        return { traces: 0, paths: 0, datapathFlows: 0, ingestEvents: b.deleted };
+      });
+      total.ingestEvents = r.ingestEvents ?? 0;
+      total.seconds = r.seconds;
+    }
+    if (total.traces || total.datapathFlows || total.records || total.ingestEvents)
+      this.log.log(
+        `pruned ${total.traces} traces, ${total.paths} paths, ${total.datapathFlows} datapath flows, ${total.records ?? 0} upcalls and cross-checks, ${total.ingestEvents ?? 0} ingest events in ${total.seconds.toFixed(1)} s`,
+      );
     return total;
   }
 
@@ -230,6 +251,8 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       total.paths += r.paths;
       total.datapathFlows += r.datapathFlows;
       if (r.records) total.records = (total.records ?? 0) + r.records;
+      if (r.ingestEvents) total.ingestEvents = (total.ingestEvents ?? 0) + r.ingestEvents;
+      this.pruned.inc({ table: 'ingest_event' }, r.ingestEvents ?? 0);
       this.pruned.inc({ table: 'trace' }, r.traces);
       this.pruned.inc({ table: 'path' }, r.paths);
       this.pruned.inc({ table: 'datapath_flow' }, r.datapathFlows);

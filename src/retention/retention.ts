@@ -28,6 +28,8 @@ export interface PruneResult {
   datapathFlows: number;
   /** Upcalls and cross-checks (RetentionStores.records). */
   records?: number;
+  /** Entries of the ingest ledger (ingest_event). */
+  ingestEvents?: number;
 }
 
 /** The owners of what a pruned trace takes with it. */
