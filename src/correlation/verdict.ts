@@ -145,9 +145,17 @@ export function dropCause(steps: readonly AnnotatedStep[]): DropCause | undefine
  * (physical.c, OFTABLE_CHECK_LOOPBACK: `reg10=0/0x1,reg14=K,reg15=K,metadata=D actions=drop`).
  */
 function physicalDrop(steps: readonly AnnotatedStep[]): DropCause | undefined {
+  // Where the pipeline ended is a rule whose cookie no southbound row owns (a logical flow newer than
+  // the replica, or deleted past its tombstone): who dropped is unknown, and no other flow is named.
+  let end: AnnotatedStep | undefined;
+  for (let i = steps.length - 1; i >= 0 && !end; i--) if (steps[i].outcome === 'match') end = steps[i];
+  if (end?.cookie && !end.owners.length) {
+    const why = `dropped where OpenFlow table ${end.table}'s rule with cookie ${end.cookie} ended the pipeline, and no southbound row owns that cookie (a logical flow newer than the replica, or deleted before it was traced)`;
+    return { stepSeq: end.seq, logicalFlowUuid: null, hint: null, stage: null, rule: { table: end.table, owner: null, why } };
+  }
   for (let i = steps.length - 1; i >= 0; i--) {
     const s = steps[i];
-    if (s.outcome !== 'match' || lfOf(s) || s.actions.trim() !== 'drop') continue;
+    if (s.outcome !== 'match' || lfOf(s) || s.actions.trim() !== 'drop' || (s.cookie && !s.owners.length)) continue;
     const o = s.owners[0];
     const owner = o ? `${o.table} ${o.name ?? o.uuid}` : null;
     const inport = fieldValue(s.match, 'reg14');
