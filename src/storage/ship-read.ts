@@ -44,16 +44,24 @@ export class ShipBudget {
 /**
  * A claimed range's rows, (from, to] of the mark, in mark order, as far as the budget goes: `upTo`
  * is the mark they reach (`from` when none was taken, `to` when all were). The rows of one mark value
- * (a trace's ports, a citation bucket) are never split, so a shipped mark is always whole.
+ * (a trace's ports, a citation bucket) are never split, so a shipped mark is always whole; those up
+ * to `must` are taken whatever the budget (the rows of a table it follows that go in the batch).
  */
-export function readRange(stmt: (sql: string) => Statement, t: ShippedTable, from: number, to: number, budget: ShipBudget): { rows: unknown[][]; upTo: number } {
+export function readRange(
+  stmt: (sql: string) => Statement,
+  t: ShippedTable,
+  from: number,
+  to: number,
+  budget: ShipBudget,
+  must = -Infinity,
+): { rows: unknown[][]; upTo: number } {
   const at = t.columns.indexOf(t.mark!);
   const rows: unknown[][] = [];
   let last: number | undefined;
   const sql = `SELECT * FROM ${q(t.name)} WHERE ${q(t.mark!)} > ? AND ${q(t.mark!)} <= ? ORDER BY ${q(t.mark!)}`;
   for (const row of stmt(sql).raw(true).iterate(from, to) as IterableIterator<unknown[]>) {
     const mark = row[at] as number;
-    if (!budget.take(row, mark === last)) return { rows, upTo: last ?? from };
+    if (!budget.take(row, mark === last || mark <= must)) return { rows, upTo: last ?? from };
     rows.push(row);
     last = mark;
   }

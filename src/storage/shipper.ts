@@ -11,7 +11,7 @@ import { Logger } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
 import { SILENT_MS, withClient } from './pg-client';
-import { highestOwn, markKeys, ownSequence, setClaim, type ShippedTable } from './spool';
+import { highestOwn, leadersFirst, markKeys, ownSequence, setClaim, type ShippedTable } from './spool';
 import { readByKey, readRange, ShipBudget } from './ship-read';
 import { absent, columnTypes, copyData, copyIn, remove, upsert } from './ship-sql';
 import { Statements, type StoreWriter, type WriteContext } from './writer';
@@ -229,7 +229,12 @@ export class Shipper {
     const work = new Map<string, { t: ShippedTable; fresh: unknown[][]; rows: unknown[][]; gone: unknown[][] }>();
     // How far each range's rows are read (the budget may end inside one: the rest waits, still claimed).
     const reached: Array<{ t: ShippedTable; upTo: number }> = [];
-    for (const r of ranges) {
+    // A table that follows another (a trace's ports, a flow's edges) is read after it, and its rows
+    // of the other's rows in PostgreSQL after this batch go whatever the budget: a cut never sends a
+    // trace without its ports (PostgreSQL's retention, taking a trace with its ports, left ports
+    // shipped after it pointing at nothing, for good).
+    const shippedTo = (name: string) => reached.find((x) => x.t.name === name)?.upTo ?? this.marks.get(name)?.shipped;
+    for (const r of leadersFirst(ranges)) {
       const logged = byTable.get(r.t.name) ?? [];
       const at = r.t.key.indexOf(r.t.mark!);
       const mark = (k: unknown[]) => k[at] as number;
@@ -237,7 +242,9 @@ export class Shipper {
       // Logged rows inside the claimed range go with the part of it read (one copy of a row per
       // statement), or wait for the batch that reads theirs.
       byTable.set(r.t.name, logged.filter((l) => !claimed(l.key)));
-      const { rows, upTo } = readRange((sql) => this.statements.get(sql), r.t, r.shipped, r.claim, budget);
+      const parent = r.t.follows === undefined ? undefined : shippedTo(r.t.follows);
+      const must = parent === undefined ? -Infinity : Math.floor(parent / 2 ** (r.t.markShift ?? 0));
+      const { rows, upTo } = readRange((sql) => this.statements.get(sql), r.t, r.shipped, r.claim, budget, must);
       if (upTo === r.shipped) continue;
       const inside = logged.filter((l) => claimed(l.key) && mark(l.key) <= upTo);
       done.push(...inside.map((l) => l.e));
@@ -344,7 +351,10 @@ export class Shipper {
    */
   private claim(tx: WriteContext): Array<[string, number]> {
     const out: Array<[string, number]> = [];
-    for (const t of this.marked) {
+    // A table that follows another (a trace's ports) after it, claimed at least as far as it: its
+    // shipped mark may be behind the other's (the last traces had no ports), and a span from there
+    // left the newest traces' ports to the next range, a batch after their traces.
+    for (const t of leadersFirst(this.marked)) {
       const k = markKeys(t.name);
       const shipped = Number((tx.stmt('SELECT value FROM meta WHERE key = ?').get(k.shipped) as { value: string }).value);
       const claim = Number((tx.stmt('SELECT value FROM meta WHERE key = ?').get(k.claim) as { value: string }).value);
@@ -353,7 +363,9 @@ export class Shipper {
       const span = Math.max(1, Math.floor(this.opts.batch / 2 ** (t.markShift ?? 0)));
       // A citation bucket fills as its 32 traces come: claimed once the next one has begun, so it
       // is read once, whole; the last one too when nothing else is left to claim (a quiet spool).
-      const next = Math.min(t.markShift && high - 1 > shipped ? high - 1 : high, shipped + span);
+      let next = Math.min(t.markShift && high - 1 > shipped ? high - 1 : high, shipped + span);
+      const led = t.follows && !t.markShift ? (tx.stmt('SELECT value FROM meta WHERE key = ?').get(markKeys(t.follows).claim) as { value: string } | undefined) : undefined;
+      if (led) next = Math.max(next, Math.min(high, Number(led.value)));
       if (next <= claim) continue;
       setClaim(this.writer.db, t, this.slot!, next);
       out.push([t.name, next]);

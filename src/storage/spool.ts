@@ -31,6 +31,11 @@ export interface ShippedTable {
   mark?: string;
   /** The mark column holds a writer's ids shifted right by this many bits (citation buckets). */
   markShift?: number;
+  /**
+   * The marked table whose ids this one's mark holds (a trace's ports, a flow's edges): its rows go
+   * to PostgreSQL no later than that table's, whatever a batch's byte bound (shipper.ts).
+   */
+  follows?: string;
 }
 
 /**
@@ -39,12 +44,12 @@ export interface ShippedTable {
  * of the same path: logged then, as any row at or below the claim); the citation bitmaps, by bucket
  * (trace id >> 5: a bucket's rows change as its 32 traces are written, then only when pruned).
  */
-export const MARKED: Record<string, { col: string; shift: number }> = {
-  trace_port: { col: 'trace_id', shift: 0 },
+export const MARKED: Record<string, { col: string; shift: number; follows: string }> = {
+  trace_port: { col: 'trace_id', shift: 0, follows: 'trace' },
   // By the child: the flow just created (its parent is older, often below the claim).
-  recirc_edge: { col: 'child_id', shift: 0 },
+  recirc_edge: { col: 'child_id', shift: 0, follows: 'datapath_flow' },
   // citation-store.ts's BUCKET_SHIFT (storage imports no feature; a unit test holds them equal).
-  trace_citation: { col: 'bucket', shift: 5 },
+  trace_citation: { col: 'bucket', shift: 5, follows: 'trace' },
 };
 /** Rows another process ends (an upsert guard, pulled copies): always logged row by row. */
 const LOGGED_ONLY = new Set(['trace_session']);
@@ -58,10 +63,19 @@ export function shippedTables(db: Database): ShippedTable[] {
   return names.map((name) => {
     const cols = db.prepare(`SELECT name, pk FROM pragma_table_info(?) ORDER BY cid`).all(name) as Array<{ name: string; pk: number }>;
     const key = cols.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
-    const marked = LOGGED_ONLY.has(name) ? undefined : MARKED[name] ?? (seqTables.has(name) && key.length === 1 ? { col: key[0], shift: 0 } : undefined);
-    return { name, columns: cols.map((c) => c.name), key, ...(marked && key.includes(marked.col) ? { mark: marked.col, markShift: marked.shift } : {}) };
+    const marked: { col: string; shift: number; follows?: string } | undefined = LOGGED_ONLY.has(name)
+      ? undefined
+      : MARKED[name] ?? (seqTables.has(name) && key.length === 1 ? { col: key[0], shift: 0 } : undefined);
+    const follows = marked?.follows && names.includes(marked.follows) ? { follows: marked.follows } : {};
+    return { name, columns: cols.map((c) => c.name), key, ...(marked && key.includes(marked.col) ? { mark: marked.col, markShift: marked.shift, ...follows } : {}) };
   });
 }
+
+/** Tables (or their ranges) with the ones another follows first: a follower is read and claimed after what it follows. */
+export const leadersFirst = <T extends { t: ShippedTable } | ShippedTable>(xs: T[]): T[] => {
+  const of = (x: T): ShippedTable => ('t' in x ? x.t : x);
+  return [...xs.filter((x) => !of(x).follows), ...xs.filter((x) => of(x).follows)];
+};
 
 /** meta keys of a marked table: everything up to `shipped` is in PostgreSQL; up to `claim`, logged when changed. */
 export const markKeys = (table: string) => ({ shipped: `ship_mark:${table}`, claim: `ship_claim:${table}` });
