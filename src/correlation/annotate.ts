@@ -3,11 +3,12 @@
 // map lookups (bench/annotate measures it).
 import type { TracePass } from '../ovs/ofproto-trace';
 import type { DpifDatapath } from '../ovs/dpif-show';
-import type { OvnModel } from '../ovn/ovn-model';
+import type { CookieOwners, OvnModel } from '../ovn/ovn-model';
+import type { TraceStep } from '../ovs/trace-tree';
 import { recircIdHex } from '../ovs/ids';
-import { collectPassPorts } from './ports';
+import { collectPassPorts, fieldValue } from './ports';
 import { dpifMaps, passVerdict } from './verdict';
-import type { AnnotatedStep, AnnotatedTrace, LogicalFlowSnapshot, TraceMethod, TracePort } from './types';
+import type { AnnotatedStep, AnnotatedTrace, LogicalFlowSnapshot, StepHint, StepOwner, TraceMethod, TracePort } from './types';
 
 export interface AnnotateOptions {
   readonly method?: TraceMethod;
@@ -36,6 +37,7 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
     let actions = '';
     for (const it of s.items) if (it.kind === 'action') actions = actions ? actions + '\n' + it.text : it.text;
     if (res) for (const o of res.owners) if (o.logicalFlow) flows.set(o.uuid, o.logicalFlow);
+    const fit = res?.collision ? fitOwners(res, s, model) : res;
     const step: AnnotatedStep = {
       seq: i,
       depth: s.depth,
@@ -46,9 +48,9 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
       actions,
       cookie,
       outcome: s.outcome,
-      owners: res ? res.owners : [],
+      owners: fit ? fit.owners : [],
       collision: res ? res.collision : false,
-      hint: res ? res.hint : null,
+      hint: fit ? fit.hint : null,
       parentSeq: s.parentStep,
     };
     if (res && res.hints.length > 1) (step as { hints?: AnnotatedStep['hints'] }).hints = res.hints;
@@ -89,4 +91,24 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
     logicalFlows: [...flows.values()],
     ...(opts.chassis !== undefined ? { chassis: opts.chassis } : {}),
   };
+}
+
+/**
+ * A cookie several southbound rows own (their UUIDs share the first 32 bits): every owner stays on
+ * the step, but the one the rule came from goes first, so the verdict (which reads the first logical
+ * flow) and the step's hint name it: a logical flow of the rule's priority (ovn-controller gives the
+ * OpenFlow rule the logical flow's) on the datapath of the rule's `metadata`. Ties keep the model's order.
+ */
+function fitOwners(res: CookieOwners, s: TraceStep, model: OvnModel): { owners: readonly StepOwner[]; hint: StepHint | null } {
+  const meta = fieldValue(s.match, 'metadata');
+  const key = meta === undefined ? null : Number(meta);
+  const score = (o: StepOwner): number => {
+    const lf = o.logicalFlow;
+    if (!lf) return 0;
+    return (lf.priority === s.priority ? 2 : 0) + (key !== null && lf.datapaths.some((d) => d.tunnelKey === key) ? 1 : 0);
+  };
+  const owners = [...res.owners].sort((a, b) => score(b) - score(a));
+  const top = owners[0]?.logicalFlow;
+  if (!top || score(owners[0]) === 0) return { owners: res.owners, hint: res.hint };
+  return { owners, hint: top.stageHint ? (model.hintRows(top.stageHint)[0] ?? null) : null };
 }
