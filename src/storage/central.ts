@@ -11,6 +11,7 @@ import { sqliteHandle } from './data-source.options';
 import { isPostgresUrl, openPostgres, pgPoolOptions, pgUnreachable, poolOf, redactUrl } from './postgres';
 import { enterSlot, installTriggers, knownSlot, ShippedTable, shippedTables, writerSlot } from './spool';
 import { restoreApiIndexes, shedApiIndexes } from './spool-indexes';
+import { checkClaim, confirmClaim, rememberClaim } from './slot-claim';
 
 export const CENTRAL = Symbol('CENTRAL');
 const log = new Logger('Storage');
@@ -43,22 +44,28 @@ export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Prom
     return null;
   }
   const url = cfg.LIVETRACE_DB.trim();
+  const writer = `${cfg.LIVETRACE_ROLE}@${hostname()}:${cfg.LIVETRACE_CHASSIS || '-'}#${randomUUID().slice(0, 8)}`;
+  const known = knownSlot(db);
   let opened: { pool: Pool; close(): Promise<void>; ready?: () => Promise<void> };
   try {
     const dataSource = await openPostgres(url, cfg.LIVETRACE_PG_POOL);
     opened = { pool: poolOf(dataSource), close: () => dataSource.destroy() };
   } catch (err) {
-    const slot = knownSlot(db);
+    const slot = known;
     // An agent restarted while PostgreSQL is away (a reboot, an upgrade during an outage) traces
     // into its spool as one that lost it: its slot is in the spool, nothing else needs PostgreSQL.
     // An api instance reads PostgreSQL, and a new spool must claim a slot there: both fail.
     if (cfg.LIVETRACE_ROLE !== 'agent' || slot === undefined || !pgUnreachable(err)) throw err;
     log.warn(`${(err as Error).message}: tracing into the spool under writer slot ${slot}; shipped once PostgreSQL answers and its schema is up to date`);
-    opened = deferred(url, cfg.LIVETRACE_PG_POOL);
+    opened = deferred(url, cfg.LIVETRACE_PG_POOL, () => checkClaim(db, opened.pool, slot, writer));
   }
-  const writer = `${cfg.LIVETRACE_ROLE}@${hostname()}:${cfg.LIVETRACE_CHASSIS || '-'}#${randomUUID().slice(0, 8)}`;
   try {
     const slot = await writerSlot(db, opened.pool, writer);
+    // A remembered slot may have been started on by a copy of this spool since, or this spool be a
+    // backup restored (slot-claim.ts): refused before anything is written under it. Started while
+    // PostgreSQL was away: checked once it answers, before anything ships (deferred).
+    if (known === undefined) rememberClaim(db, writer);
+    else if (!opened.ready) await confirmClaim(db, opened.pool, slot, writer);
     const tables = shippedTables(db);
     enterSlot(db, tables, slot);
     installTriggers(db, tables, slot);
@@ -73,9 +80,10 @@ export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Prom
 /**
  * A pool that connects when asked (pg's own: the shipper's and /health's attempts fail while
  * PostgreSQL is away, as for an agent that lost it), and `ready`: the migrations, run once
- * PostgreSQL answers (openPostgres on a connection of its own, then closed), before anything ships.
+ * PostgreSQL answers (openPostgres on a connection of its own, then closed), then `claimed` (the
+ * slot still this spool's), before anything ships.
  */
-function deferred(url: string, poolSize: number): { pool: Pool; close(): Promise<void>; ready: () => Promise<void> } {
+function deferred(url: string, poolSize: number, claimed: () => Promise<void>): { pool: Pool; close(): Promise<void>; ready: () => Promise<void> } {
   const pool = new Pool(pgPoolOptions(url, poolSize));
   // An idle client's server going away is an 'error' on the pool: heard, not an uncaught exception.
   pool.on('error', () => undefined);
@@ -84,19 +92,22 @@ function deferred(url: string, poolSize: number): { pool: Pool; close(): Promise
   let said = '';
   const ready = (): Promise<void> => {
     if (done) return Promise.resolve();
+    // Away: the shipper says so. Answering but its schema not brought up to date (a failed
+    // migration), or the slot not this spool's, is not something a retry mends: said once, loudly;
+    // /health has it too.
+    const loudly = (what: string) => (err: Error) => {
+      if (!pgUnreachable(err) && err.message !== said) log.error(`${what}: ${err.message}`);
+      said = err.message;
+      throw err;
+    };
     // Two connections: openPostgres holds one for its advisory lock while the migrations take another.
     running ??= openPostgres(url, 2)
       .then((ds) => ds.destroy())
+      .catch(loudly('PostgreSQL answers but its schema could not be brought up to date; nothing ships until it is'))
+      .then(() => claimed().catch(loudly('nothing ships from this spool')))
       .then(() => {
         done = true;
-        log.log(`PostgreSQL ${redactUrl(url)} answers and its schema is up to date`);
-      })
-      .catch((err: Error) => {
-        // Away: the shipper says so. Answering but its schema not brought up to date (a failed
-        // migration) is not something a retry mends: said once, loudly; /health has it too.
-        if (!pgUnreachable(err) && err.message !== said) log.error(`PostgreSQL answers but its schema could not be brought up to date; nothing ships until it is: ${err.message}`);
-        said = err.message;
-        throw err;
+        log.log(`PostgreSQL ${redactUrl(url)} answers, its schema is up to date and this spool's writer slot is its own`);
       })
       .finally(() => (running = undefined));
     return running;

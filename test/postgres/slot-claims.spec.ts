@@ -3,10 +3,16 @@
 // reinstalled host) claims the next one; a deployment that keeps losing its spools runs out of the
 // 8,191 a database has, and then no agent or api instance can start. Nothing gives one back, so the
 // start says so before that: each claim past 80 % warns, naming the remedy, and the last one's
-// refusal says why.
+// refusal says why. A slot remembered in a spool is checked against PostgreSQL at start
+// (src/storage/slot-claim.ts): a copy of a spool started since, or a spool restored from a backup
+// older than what it shipped, is refused, saying why, where both wrote under one slot and
+// overwrote each other's rows in PostgreSQL; started while PostgreSQL is away, it is refused
+// shipping once PostgreSQL answers.
+import { copyFileSync, rmSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
 import { MAX_SLOT, SLOTS_RUNNING_LOW } from '../../src/storage/spool';
 import { newSpool, pgRows, usePostgresSpools } from '../support/spool-stores';
+import { waitFor } from '../support/wait';
 
 jest.setTimeout(120_000);
 
@@ -38,5 +44,65 @@ describe('writer slots claimed (real PostgreSQL)', () => {
     } finally {
       warn.mockRestore();
     }
+  });
+
+  const newPath = (verdict: string) => `INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES ('hv1', '2026-12-06T00:00:00Z', 'u0', '${verdict}')`;
+
+  it('two copies of one spool: the one started first goes on, the other is refused naming the slot and what to do', async () => {
+    const url = await spools.pg().database('slot_copies');
+    const file = newSpool();
+    const copy = newSpool();
+    const a = await storeOn(url, file);
+    const slot = a.central!.slot;
+    await a.writer.db.backup(copy);
+    await a.onApplicationShutdown();
+    // The copy starts (another host given the same volume, a clone of the VM): its slot is its own now.
+    const b = await storeOn(url, copy);
+    expect(b.central!.slot).toBe(slot);
+    // The original comes back: both would write slot 1's ids.
+    await expect(storeOn(url, file)).rejects.toThrow(new RegExp(`^writer slot ${slot} is claimed in PostgreSQL by agent@.*, not by this spool \\(agent@.*\\): a copy of this spool started since, or this one was restored from a backup; .*new LIVETRACE_SPOOL`));
+    // The copy restarted keeps its slot.
+    await b.onApplicationShutdown();
+    expect((await storeOn(url, copy)).central!.slot).toBe(slot);
+  });
+
+  it('a spool restored from a backup older than what it shipped is refused: its next ids are already PostgreSQL\'s rows', async () => {
+    const url = await spools.pg().database('slot_restored');
+    const file = newSpool();
+    const backup = newSpool();
+    const s = await storeOn(url, file);
+    await s.writer.submit((tx) => tx.stmt(newPath('{"n":1}')).run());
+    await s.shipper!.synced(30_000);
+    await s.writer.db.backup(backup);
+    await s.writer.submit((tx) => tx.stmt(newPath('{"n":2}')).run());
+    await s.shipper!.synced(30_000);
+    await s.onApplicationShutdown();
+    for (const x of ['', '-wal', '-shm']) rmSync(file + x, { force: true });
+    copyFileSync(backup, file);
+    await expect(storeOn(url, file)).rejects.toThrow(/^PostgreSQL holds path id \d+ of writer slot 1, past the highest this spool gave \(\d+\): the spool is older than what was shipped/);
+    // PostgreSQL's rows are as they were.
+    expect((await pgRows(url, 'SELECT verdict FROM path ORDER BY id')).map((r) => r.verdict)).toEqual(['{"n":1}', '{"n":2}']);
+  });
+
+  it('a copy started while PostgreSQL is away traces into its spool, and ships nothing once PostgreSQL answers, saying why', async () => {
+    const url = await spools.pg().database('slot_copy_offline');
+    const file = newSpool();
+    const copy = newSpool();
+    const a = await storeOn(url, file);
+    await a.writer.db.backup(copy);
+    await a.onApplicationShutdown();
+    await (await storeOn(url, copy)).onApplicationShutdown();
+    spools.pg().stopServer();
+    let again;
+    try {
+      again = await storeOn(url, file);
+      expect(again.central!.ready).toBeDefined();
+      await again.writer.submit((tx) => tx.stmt(newPath('{"offline":1}')).run());
+    } finally {
+      spools.pg().startServer();
+    }
+    await waitFor('the shipper to say why it ships nothing', async () => (/claimed in PostgreSQL by/.test(again.shipper!.state.lastError ?? '') ? true : undefined), 60_000);
+    expect(again.shipper!.state.up).toBe(false);
+    expect(await pgRows(url, 'SELECT verdict FROM path')).toEqual([]);
   });
 });

@@ -1,0 +1,106 @@
+// Whether the writer slot a spool remembers is still its own in PostgreSQL. A slot is claimed once
+// (spool.ts writerSlot) and remembered in the spool's meta; a spool restored from a backup, or two
+// copies of one spool, then start under one slot, and their rows (same ids) overwrite each other's
+// in PostgreSQL. Two facts tell it:
+// - the claim's owner: writer_slot.writer names the spool that last started on the slot. Each start
+//   that reaches PostgreSQL gives it a new name, in PostgreSQL and in the spool (the spool first, as
+//   `writer_id_next`, so a crash between the two leaves a name both sides know). A copy started
+//   since has renamed the claim: this spool's name is no longer there.
+// - the ids: PostgreSQL holds no row of the slot above what the spool has given (sqlite_sequence
+//   never goes back: spool.ts ownSequence). A row above it was written by a newer state of this
+//   spool (a backup restored) or by a copy that went on writing.
+// Either refuses: re-claiming a new slot would not help, since the spool's rows keep the old slot's
+// ids (the lifetimes it continues, its sessions) and would go on overwriting the other copy's rows.
+import { Logger } from '@nestjs/common';
+import type { Database } from 'better-sqlite3';
+import type { Pool, PoolClient } from 'pg';
+import { SILENT_MS, withClient } from './pg-client';
+import { nextOwnId, shippedTables, SLOT_BITS } from './spool';
+
+const ID_KEY = 'writer_id';
+const NEXT_KEY = 'writer_id_next';
+const log = new Logger('Storage');
+
+const REMEDY =
+  'two spools writing one slot overwrite each other\'s rows in PostgreSQL. Start this process on a new LIVETRACE_SPOOL ' +
+  '(it claims a new slot; what only this copy holds is not shipped), or keep only the spool that went on (writer_slot in PostgreSQL names it)';
+
+/** The name this spool's claim has in writer_slot (and the one it is being renamed to), if it knows one. */
+function ownNames(db: Database): string[] {
+  const get = db.prepare('SELECT value FROM meta WHERE key = ?');
+  return [ID_KEY, NEXT_KEY].map((k) => (get.get(k) as { value: string } | undefined)?.value).filter((v): v is string => v !== undefined);
+}
+
+const setMeta = (db: Database, key: string, value: string): void =>
+  void db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+
+/** A claim just made (spool.ts writerSlot) is this spool's under `writer`. */
+export function rememberClaim(db: Database, writer: string): void {
+  setMeta(db, ID_KEY, writer);
+}
+
+/** Throws when writer_slot names another spool, or PostgreSQL holds ids of the slot the spool never gave. */
+async function check(db: Database, c: PoolClient, slot: number, owner: string | undefined): Promise<void> {
+  const ours = ownNames(db);
+  if (owner !== undefined && ours.length && !ours.includes(owner))
+    throw new Error(`writer slot ${slot} is claimed in PostgreSQL by ${owner}, not by this spool (${ours[0]}): a copy of this spool started since, or this one was restored from a backup; ${REMEDY}`);
+  const base = slot * 2 ** SLOT_BITS;
+  const seq = new Set((db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'`).all() as Array<{ name: string }>).map((r) => r.name));
+  for (const t of shippedTables(db)) {
+    if (!seq.has(t.name) || t.key.length !== 1) continue;
+    const given = nextOwnId((sql) => db.prepare(sql), t.name, t.key[0])! - 1;
+    const k = `"${t.key[0]}"`;
+    const r = await c.query<{ m: number | null }>(`SELECT MAX(${k}) AS m FROM "${t.name}" WHERE ${k} > $1 AND ${k} < $2`, [given, base + 2 ** SLOT_BITS]);
+    const m = r.rows[0]?.m;
+    if (m !== null && m !== undefined)
+      throw new Error(
+        `PostgreSQL holds ${t.name} id ${m} of writer slot ${slot}, past the highest this spool gave (${given}): the spool is older than what was shipped ` +
+          `from it (restored from a backup, or a copy of a spool that went on writing), and its next rows would overwrite PostgreSQL's; ${REMEDY}`,
+      );
+  }
+}
+
+/**
+ * At a start that reaches PostgreSQL, on a spool that remembered its slot: refuses (throws) if the
+ * claim is not this spool's, else renames the claim to `writer` (this start) in both places. A slot
+ * PostgreSQL has no claim for (a new database) is claimed again under the same number.
+ */
+export async function confirmClaim(db: Database, pool: Pool, slot: number, writer: string): Promise<void> {
+  await withClient(pool, SILENT_MS, async (c) => {
+    await c.query('BEGIN');
+    try {
+      const r = await c.query<{ writer: string }>('SELECT writer FROM writer_slot WHERE slot = $1 FOR UPDATE', [slot]);
+      const owner = r.rows[0]?.writer;
+      await check(db, c, slot, owner);
+      if (owner === undefined) {
+        log.warn(`writer slot ${slot} of this spool has no claim in PostgreSQL (a new database?): claimed again for ${writer}`);
+        await c.query('INSERT INTO writer_slot (slot, writer, claimed_at) VALUES ($1, $2, $3)', [slot, writer, new Date().toISOString()]);
+      } else {
+        if (!ownNames(db).length) log.log(`writer slot ${slot}: this spool's claim, ${owner} in PostgreSQL, is named ${writer} from now on`);
+        await c.query('UPDATE writer_slot SET writer = $2 WHERE slot = $1', [slot, writer]);
+      }
+      setMeta(db, NEXT_KEY, writer);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
+  setMeta(db, ID_KEY, writer);
+  db.prepare('DELETE FROM meta WHERE key = ?').run(NEXT_KEY);
+}
+
+/**
+ * The same check for a spool that started while PostgreSQL was away, once it answers (central.ts
+ * deferred): refused (throws) when the claim is not this spool's; not renamed (the spool's writer is
+ * running, its meta is not written from here). A slot without a claim (a new database) is claimed
+ * under `writer`, so no new spool is handed it.
+ */
+export async function checkClaim(db: Database, pool: Pool, slot: number, writer: string): Promise<void> {
+  await withClient(pool, SILENT_MS, async (c) => {
+    await c.query('INSERT INTO writer_slot (slot, writer, claimed_at) VALUES ($1, $2, $3) ON CONFLICT (slot) DO NOTHING', [slot, writer, new Date().toISOString()]);
+    const r = await c.query<{ writer: string }>('SELECT writer FROM writer_slot WHERE slot = $1', [slot]);
+    const owner = r.rows[0]?.writer;
+    await check(db, c, slot, owner === writer ? undefined : owner);
+  });
+}
