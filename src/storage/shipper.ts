@@ -203,7 +203,7 @@ export class Shipper {
     if (this.opts.ready) await this.opts.ready();
     const entries = this.statements.get('SELECT seq, tbl, pk, ver FROM ship_log ORDER BY seq LIMIT ?').all(this.opts.batch) as Array<{ seq: number; tbl: string; pk: string; ver: number }>;
     // A range claimed and not yet shipped (a failed batch, a restart) goes first; else claim one.
-    const claimNow = !this.loggedTurn;
+    const claimNow = !this.loggedTurn || !entries.length;
     this.loggedTurn = false;
     if (claimNow && !this.marked.some((t) => this.pending(t)) && this.marked.some((t) => this.top(t) > this.marks.get(t.name)!.claim)) await this.claimNext();
     const ranges = this.marked.filter((t) => this.pending(t)).map((t) => ({ t, ...this.marks.get(t.name)! }));
