@@ -81,6 +81,30 @@ function isPacketIn(a: OdpAction & { type: 'call' }): boolean {
   return a.args.some((x) => x.name === 'controller' || (x.name === 'slow_path' && (x.args ?? []).some((y) => y.name === 'controller')));
 }
 
+/**
+ * When every packet-in of the actions is in the `gt` branch of a `check_pkt_len(size=N,…)` (OVN's
+ * check_pkt_larger: an ICMP "fragmentation needed" for packets over a gateway_mtu), N: only packets
+ * longer than N bytes go to ovn-controller, the others take the `le` branch. Null otherwise.
+ */
+function longOnlyPacketIn(actions: readonly OdpAction[]): number | null {
+  let size: number | null = null;
+  let elsewhere = false;
+  const visit = (list: readonly OdpAction[], under: number | null): void => {
+    for (const a of list) {
+      if (a.type === 'call' && a.name === 'userspace' && isPacketIn(a)) {
+        if (under === null) elsewhere = true;
+        else size = under;
+      } else if (a.type === 'clone') visit(a.actions, under);
+      else if (a.type === 'check_pkt_len') {
+        visit(a.gt, Number(a.size));
+        visit(a.le, under);
+      }
+    }
+  };
+  visit(actions, null);
+  return elsewhere ? null : size;
+}
+
 const lfOf = (s: AnnotatedStep) => s.owners.find((o) => o.logicalFlow)?.logicalFlow;
 
 /**
@@ -191,7 +215,9 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
   const recircIds: string[] = [];
   let controller = false;
   let tunnelPorts = 0;
-  const cause = withControllerHint(controllerCause(input.steps), input.steps);
+  let cause = withControllerHint(controllerCause(input.steps), input.steps);
+  const longOnly = longOnlyPacketIn(input.parsed);
+  if (cause && longOnly !== null) cause = { ...cause, reason: `${cause.reason}, for packets longer than ${longOnly} bytes only (check_pkt_len): shorter ones take the other branch` };
   walk(input.parsed, (a) => {
     if (a.type === 'recirc') recircIds.push(a.id);
     else if (a.type === 'call' && a.name === 'userspace') controller ||= isPacketIn(a);

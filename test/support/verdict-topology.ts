@@ -187,6 +187,19 @@ export const EXTRA_VERDICT_PACKETS: Record<string, VerdictPacket> = {
     count: 1,
     expect: { kind: 'drop', txIfaces: ['vif1', 'vif2', 'vif3'] },
   },
+  'gateway-mtu': {
+    what: 'ICMP lsp1 → 172.16.0.4 through lr0 with gateway_mtu 1400 on lr0-ext: a short packet, delivered',
+    iface: 'vif1',
+    flow: ip4(ROUTER_MAC.sw0, '172.16.0.4', 'icmp(type=8,code=0)', 1),
+    count: 1,
+    expect: { kind: 'output', outputs: ['lsp4'], txIfaces: ['vif4'] },
+    setup: async (sb) => {
+      await sb.nbctl('--wait=hv', 'set', 'logical_router_port', 'lr0-ext', 'options:gateway_mtu=1400');
+    },
+    teardown: async (sb) => {
+      await sb.nbctl('--wait=hv', 'remove', 'logical_router_port', 'lr0-ext', 'options', 'gateway_mtu');
+    },
+  },
   'acl-drop-logged': {
     what: 'TCP lsp1 → lsp2:24, dropped by the pg_web ACL that logs (a copy to ovn-controller)',
     iface: 'vif1',

@@ -20,7 +20,7 @@ function onePath(nodes: readonly PassNode[]) {
 }
 
 const tiered = (v: string) => Number(/_ovn-(\d+)\./.exec(v)![1]) * 100 + Number(/_ovn-\d+\.(\d+)/.exec(v)![1]) >= 2309;
-const PACKETS = ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired', 'acl-reject', 'hairpin', 'acl-drop-logged', 'acl-drop-sampled'];
+const PACKETS = ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired', 'acl-reject', 'hairpin', 'gateway-mtu', 'acl-drop-logged', 'acl-drop-sampled'];
 
 it('fixtures of the three supported pairs are present', () => {
   expect(VERDICT_VERSIONS).toEqual(['ovs-3.1.0_ovn-23.03.1', 'ovs-3.5.0_ovn-25.03.0', 'ovs-4.0.0_ovn-26.03.1']);
@@ -117,6 +117,19 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
     expect(v.dropBy!.rule).toMatchObject({ table: step.table, owner: 'Port_Binding lsp1' });
     expect(v.reason).toMatch(/logical outport is the inport/);
     expect(onePath(packetNodes(version, 'hairpin')).verdict).toMatchObject({ kinds: ['drop'], logicalFlow: null, northbound: null, dropReason: v.reason, incomplete: false });
+  });
+
+  // With gateway_mtu, lr0's pass holds check_pkt_len(size=N,gt(userspace(controller(…))),le(…)):
+  // one datapath flow for short and long packets. The short one sent was delivered; the ICMP
+  // "fragmentation needed" is only for longer packets, and the verdict must say so.
+  it('gateway-mtu: delivered to lsp4; the controller branch is told as for long packets only', () => {
+    expect(txDelta(version, 'gateway-mtu').get('vif4')).toBe(1);
+    const split = packetNodes(version, 'gateway-mtu').find((n) => /check_pkt_len\(size=\d+,gt\(userspace\(pid=\d+,controller\(/.test(n.installed))!;
+    const size = /check_pkt_len\(size=(\d+)/.exec(split.installed)![1];
+    expect(split.trace.verdict.controller!.reason).toBe(`ICMP error, for packets longer than ${size} bytes only (check_pkt_len): shorter ones take the other branch`);
+    const v = onePath(packetNodes(version, 'gateway-mtu')).verdict;
+    expect(v).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp4'], incomplete: false });
+    expect(v.controller!.reason).toContain(`longer than ${size} bytes only`);
   });
 
   it('ttl-expired: verdict controller for an ICMP error (lr0 answers the sender)', () => {
