@@ -119,16 +119,21 @@ export function tunnelDatapathPort(type: string, options: Readonly<Record<string
 }
 
 /**
- * A `chassis` entry that is no chassis's name (its system-id) but some chassis's hostname: no agent
- * would take the session up. The reason, naming the system-id, or undefined. A name the southbound
- * does not know at all is let be (LIVETRACE_CHASSIS may name an agent differently).
+ * A `chassis` entry that is no chassis's name (its system-id) but some chassis's hostname, and no
+ * agent's name (`agent`: LIVETRACE_CHASSIS may name an agent by its host): no agent would take the
+ * session up. The reason, naming the system-id, or undefined. A name the southbound does not know
+ * at all is let be (LIVETRACE_CHASSIS may name an agent differently).
  */
-export function chassisByHostname(requested: readonly string[], chassis: Iterable<Record<string, unknown>>): string | undefined {
+export async function chassisByHostname(
+  requested: readonly string[],
+  chassis: Iterable<Record<string, unknown>>,
+  agent: (name: string) => Promise<boolean>,
+): Promise<string | undefined> {
   const rows = [...chassis].map((c) => ({ name: String(c.name), hostname: String(c.hostname ?? '') }));
   for (const r of requested) {
     if (rows.some((c) => c.name === r)) continue;
     const host = rows.find((c) => c.hostname === r);
-    if (host) return `${JSON.stringify(r)} is the hostname of chassis ${JSON.stringify(host.name)}: give its name (the system-id agents carry sessions out under)`;
+    if (host && !(await agent(r))) return `${JSON.stringify(r)} is the hostname of chassis ${JSON.stringify(host.name)}: give its name (the system-id agents carry sessions out under)`;
   }
   return undefined;
 }

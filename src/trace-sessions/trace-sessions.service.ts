@@ -3,7 +3,7 @@
 // ended since (LIVETRACE_ROLE=api creates and stops them, runs none), keeps the active ones for
 // its chassis in memory for the hot path (every new datapath flow is checked against them) and
 // writes its own counters row.
-import { Inject, Injectable, Logger, BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Optional, Logger, BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { compileFilter, CompiledFilter, FilterError } from '../ovs/of-filter';
@@ -13,6 +13,7 @@ import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
+import { PathStore } from '../paths/path-store';
 import { addStats, emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
 import { chassisByHostname, parseAddresses, PortTarget, selectFlow, Selection, SessionFlow, tunnelDatapathPort } from './session-selector';
 
@@ -78,6 +79,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     private readonly store: StoreService,
     private readonly sessions: TraceSessionStore,
     private readonly replicas: ReplicasService,
+    @Optional() private readonly paths?: Pick<PathStore, 'hasChassis'>,
   ) {
     super();
   }
@@ -213,7 +215,10 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     }
     // An api instance has no switch of its own: each agent's own bridge is what it traces.
     if (this.config.LIVETRACE_ROLE !== 'api') await this.checkAgainstSwitch(input.bridge, filter);
-    const misnamed = input.chassis && chassisByHostname(input.chassis, this.replicas.sb.rows('Chassis'));
+    // LIVETRACE_CHASSIS may be a hostname: this process's name, or one flows were stored under, is an agent's.
+    const mine = this.config.LIVETRACE_ROLE !== 'api' ? this.chassis : undefined;
+    const agent = async (c: string) => c === mine || !!(await this.paths?.hasChassis(c));
+    const misnamed = input.chassis && (await chassisByHostname(input.chassis, this.replicas.sb.rows('Chassis'), agent));
     if (misnamed) throw badRequest('chassis', misnamed);
     if (input.logicalPort !== undefined && !this.portTarget(input.logicalPort)) {
       throw notFound(`no logical port named ${JSON.stringify(input.logicalPort)} in the southbound database`, 'logicalPort');

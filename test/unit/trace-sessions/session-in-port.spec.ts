@@ -13,6 +13,7 @@ import { ApiError } from '../../../src/common/api-error';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { StoreService } from '../../../src/storage/store.service';
 import type { ReplicasService } from '../../../src/replicas/replicas.service';
+import { PathStore } from '../../../src/paths/path-store';
 import { TraceSessionStore } from '../../../src/trace-sessions/trace-session-store';
 import { TraceSessionsService } from '../../../src/trace-sessions/trace-sessions.service';
 import { tunnelDatapathPort } from '../../../src/trace-sessions/session-selector';
@@ -24,6 +25,10 @@ const SB: Record<string, Array<Record<string, unknown>>> = {
   Chassis: [
     { name: '6f1c2b9e-8d4f-4c1a-9a0e-2b7d3c4e5f60', hostname: 'compute-1' },
     { name: 'hv2', hostname: 'hv2.example' },
+    // Chassis whose agents run under their hostname (LIVETRACE_CHASSIS set so): this process is
+    // 'hv1', and an agent has stored flows as 'hv3.example'.
+    { name: '0b7e4f2a-1c3d-4e5f-8a9b-0c1d2e3f4a5b', hostname: 'hv1' },
+    { name: '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a', hostname: 'hv3.example' },
   ],
 };
 
@@ -56,7 +61,12 @@ describe('a session checked against this chassis and the southbound', () => {
       ovs: { rows: (t: string) => ROWS[t] ?? [] },
       sb: { rows: (t: string) => SB[t] ?? [] },
     } as unknown as ReplicasService;
-    svc = new TraceSessionsService(cfg, store, new TraceSessionStore(store), replicas);
+    svc = new TraceSessionsService(cfg, store, new TraceSessionStore(store), replicas, new PathStore(store));
+    await store.writer.submit((tx) =>
+      tx
+        .stmt(`INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, recirc_id, key, actions, packets, bytes, source) VALUES ('hv3.example', ?, ?, ?, '0', 'in_port(1)', 'drop', 1, 1, 'poller')`)
+        .run('00000000-0000-0000-0000-000000000001', new Date().toISOString(), new Date().toISOString()),
+    );
   });
 
   afterAll(async () => {
@@ -98,5 +108,13 @@ describe('a session checked against this chassis and the southbound', () => {
     );
     expect(r).toMatchObject({ status: 400, field: 'chassis', message: expect.stringContaining('6f1c2b9e-8d4f-4c1a-9a0e-2b7d3c4e5f60') });
     await expect(svc.create({ bridge: 'br-int', filter: 'icmp', chassis: ['hv2', '6f1c2b9e-8d4f-4c1a-9a0e-2b7d3c4e5f60'] })).resolves.toMatchObject({ onChassis: ['hv2', '6f1c2b9e-8d4f-4c1a-9a0e-2b7d3c4e5f60'] });
+  });
+
+  // The refusal is for a name no agent goes by: LIVETRACE_CHASSIS may name an agent by its host's
+  // name, which then is a chassis's hostname and no chassis's name. This process's own name, and a
+  // name an agent has stored datapath flows under, are taken.
+  it('takes a hostname an agent carries sessions out under (this one, or one that stored flows)', async () => {
+    await expect(svc.create({ bridge: 'br-int', filter: 'icmp', chassis: ['hv1'] })).resolves.toMatchObject({ onChassis: ['hv1'] });
+    await expect(svc.create({ bridge: 'br-int', filter: 'icmp', chassis: ['hv3.example'] })).resolves.toMatchObject({ onChassis: ['hv3.example'] });
   });
 });
