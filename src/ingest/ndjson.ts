@@ -64,7 +64,9 @@ const BACKSLASH = 0x5c;
  * The path (`steps[1].table`) of the first name given twice in one object of `text`, which
  * JSON.parse has accepted, or null. One pass over the structure: a string is skipped with
  * indexOf (the long ones are values: keys, packets, trace text), names are compared as decoded
- * (`"typ\u0065"` is `type`), and an object's names are few, so a list beats a Set.
+ * (`"typ\u0065"` is `type`). An event's objects have few names, where a list beats a Set; past
+ * SET_FROM names an object's go in a Set: the line is the producer's, and a list compared each of
+ * 200k names with every earlier one (95 s on the event loop for a 1.7 MB line).
  */
 export function repeatedName(text: string): string | null {
   // Per depth: the names seen (objects; the lists are reused, depth by depth) or the item index
@@ -81,8 +83,10 @@ export function repeatedName(text: string): string | null {
         const raw = text.slice(i + 1, end);
         const name = raw.includes('\\') ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
         const seen = frame.names[depth];
-        if (seen.includes(name)) return pathOf(depth, name);
-        seen.push(name);
+        const set = frame.sets[depth];
+        if (set ? set.has(name) : seen.includes(name)) return pathOf(depth, name);
+        if (set) set.add(name);
+        else if (seen.push(name) > SET_FROM) frame.sets[depth] = new Set(seen);
         lastName = name;
         expectName = false;
       }
@@ -93,6 +97,7 @@ export function repeatedName(text: string): string | null {
       frame.isObject[depth] = expectName = c === 0x7b;
       frame.index[depth] = 0;
       if (expectName) (frame.names[depth] ??= []).length = 0;
+      frame.sets[depth] = null;
     } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
       depth--;
     } else if (c === 0x2c /* , */) {
@@ -104,7 +109,9 @@ export function repeatedName(text: string): string | null {
 }
 
 /** repeatedName's frames, kept between calls (one thread, no await inside): an event is a few levels deep. */
-const frame = { names: [] as string[][], isObject: [] as boolean[], index: [] as number[], heldAs: [] as string[] };
+const frame = { names: [] as string[][], sets: [] as Array<Set<string> | null>, isObject: [] as boolean[], index: [] as number[], heldAs: [] as string[] };
+/** Names an object may have before they go in a Set (repeatedName). */
+const SET_FROM = 32;
 
 /** Whether the quote at `at` is escaped: an odd run of backslashes before it. */
 function escaped(text: string, at: number): boolean {

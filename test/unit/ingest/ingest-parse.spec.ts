@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { EVENT_SCHEMA } from '../../../src/ingest/event-schema';
 import { parseEventLines } from '../../../src/ingest/ndjson';
 import { parseRetis, retisUfid } from '../../../src/ingest/retis-adapter';
@@ -69,6 +70,26 @@ describe('v1 NDJSON lines', () => {
       { line: 6, reason: 'id: given twice in one object (a field is given once)' },
     ]);
   });
+
+  // Review of c60700c: the repeat check compared each name with every earlier one of its object, so
+  // a line of 200k names (1.7 MB, under the line bound) held the event loop for about 95 s, where
+  // JSON.parse itself takes 0.4 s. Run in a worker so that the test's timeout can end it: without
+  // the fix it fails by that timeout, not by a measured time.
+  it('checks an object of many names in one pass, finding the repeat at its end', async () => {
+    const names = Array.from({ length: 200_000 }, (_, i) => `"n${i.toString(36)}":0`);
+    const line = `{"type":"upcall","id":"u1","time":"${T}","extra":{${names.join(',')},"n0":1}}`;
+    const worker = (checking = new Worker(
+      `require('ts-node').register({ transpileOnly: true, project: ${JSON.stringify(join(__dirname, '../../../tsconfig.json'))} });
+       const { parentPort, workerData } = require('node:worker_threads');
+       parentPort.postMessage(require(workerData.module).parseJsonLine(workerData.line));`,
+      { eval: true, workerData: { line, module: join(__dirname, '../../../src/ingest/ndjson.ts') } },
+    ));
+    const r = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+    expect(r).toEqual({ reason: 'extra.n0: given twice in one object (a field is given once)' });
+  }, 30_000);
+  let checking: Worker | undefined;
+  // Ended here too when the timeout failed the test: the worker is still comparing names.
+  afterEach(async () => void (await checking?.terminate(), (checking = undefined)));
 
   it('publishes one schema branch per event type', () => {
     expect(EVENT_SCHEMA.oneOf.map((b) => b.title)).toEqual(['upcall', 'ukey_created', 'ukey_updated', 'ukey_revalidated', 'ukey_removed', 'translation']);
