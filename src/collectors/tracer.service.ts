@@ -224,7 +224,9 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       }
     };
     for (const s of wanted) this.storing.set(s.session, (this.storing.get(s.session) ?? 0) + 1);
-    for (const s of wanted) if (flow.dbId !== undefined) s.session.selectedFlows.add(flow.dbId);
+    // Taken at its selection (consider); again here only while installed (a lifetime stored after its
+    // selection, the spool full then): a flow removed while its trace waited would be kept for good.
+    for (const s of wanted) if (flow.dbId !== undefined && this.poller.table.live.get(flow.ufid) === flow) s.session.selectedFlows.add(flow.dbId);
     // The next ofproto/trace does not wait for this commit: the writer batches many traces per
     // transaction. Stores stay in order (one writer queue), and their number in flight is bounded.
     const sessionIds = wanted.map((w) => w.session.json.id);

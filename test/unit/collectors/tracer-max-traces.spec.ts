@@ -48,7 +48,7 @@ describe('a session’s maxTraces', () => {
   });
 
   /** The real session service and tracer over a migrated SQLite file; `installed`: the poller's flows. */
-  async function harness(installed: ReturnType<typeof flow>[]) {
+  async function harness(installed: ReturnType<typeof flow>[], traceGate?: Promise<void>) {
     const file = join(mkdtempSync(join(tmpdir(), 'livetrace-maxtraces-')), 'db.sqlite');
     ds = new DataSource({ ...dataSourceOptions(file), logging: false });
     await ds.initialize();
@@ -60,13 +60,14 @@ describe('a session’s maxTraces', () => {
     sessions = new TraceSessionsService(cfg, store, sessionStore, replicas);
 
     const poller = Object.assign(new EventEmitter(), {
-      table: { parentsOf: () => [], childrenOf: () => [] },
+      table: { parentsOf: () => [], childrenOf: () => [], live: new Map() },
       liveFlows: () => installed,
       chassis: 'hv1',
     }) as unknown as PollerService;
     let traced = 0;
     const flowTracer = {
       traceFlow: async () => {
+        await traceGate;
         traced++;
         return { kind: 'ok', trace: { ports: [] }, consistent: true, methodReason: 'trace' };
       },
@@ -124,5 +125,22 @@ describe('a session’s maxTraces', () => {
     expect(s.selectedFlows.size).toBe(5);
     poller.emit('cycle', installed.map((f) => ({ type: 'ukey_removed', flow: f, at: new Date().toISOString(), reason: 'idle' })));
     expect(s.selectedFlows.size).toBe(0);
+  });
+
+  // The trace runs after the selection (the queue, ofproto/trace): a flow removed meanwhile was
+  // forgotten at its removal, then remembered again once its trace was stored, for good.
+  it('forgets a flow removed while its trace waited', async () => {
+    const installed = Array.from({ length: 5 }, (_, i) => flow(i));
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const { sessionStore, poller, commits } = await harness([], gate);
+    const id = await newSession(sessionStore, {});
+    await sessions.onApplicationBootstrap();
+    poller.emit('cycle', installed.map((f) => ({ type: 'ukey_created', flow: f })));
+    poller.emit('cycle', installed.map((f) => ({ type: 'ukey_removed', flow: f, at: new Date().toISOString(), reason: 'idle' })));
+    open();
+    await waitFor('every flow stored', async () => (commits.length === 5 ? true : undefined), 10_000);
+    for (const c of commits) c();
+    expect(sessions.active.get(id)!.selectedFlows.size).toBe(0);
   });
 });
