@@ -95,6 +95,9 @@ export async function checkPacket(sb: Sandbox, http: Http, topo: VerdictTopology
 
 async function sendAndCheck(sb: Sandbox, http: Http, topo: VerdictTopology, name: string, ms: number): Promise<PacketResult> {
   const p = ALL_PACKETS[name];
+  // revalidator/purge drops the ukeys too: after dpctl/del-flows alone a packet with the key of an
+  // earlier one (gateway-mtu after routed-snat) installs no flow (facts §7).
+  await sb.appctl('revalidator/purge');
   await sb.appctl('dpctl/del-flows');
   await sb.appctl('dpctl/flush-conntrack');
   const flushed = new Date().toISOString();
