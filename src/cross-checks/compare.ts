@@ -317,13 +317,15 @@ export function compareWithSimulation(
 
 /**
  * Whether a divergence sits where a live path with passes missing has nothing to compare: its live
- * side ran out (ovn-trace went on), or its pipelines are not ovn-trace's from there on (a pass missing
- * at its start, as an arrival whose sender was not traced begins in a later pipeline). Only an
- * incomplete path's divergence may be explained so; a stage where both ran a flow stands.
+ * side ran out (ovn-trace went on), or its first pipeline is not ovn-trace's (a pass missing at its
+ * start, as an arrival whose sender was not traced begins in a later pipeline). Only an incomplete
+ * path's divergence may be explained so; a stage where both ran a flow stands, and so does a later
+ * pipeline both went through and differ on (passes missing at the end leave the live side short,
+ * they do not change a pipeline it has).
  */
 export function explainedByMissingPasses(c: Comparison): boolean {
   const d = c.divergence;
-  return !!d && (d.live === null || c.pipelines.length === d.pipelineIndex);
+  return !!d && (d.live === null || (d.pipelineIndex === 0 && c.pipelines.length === 0));
 }
 
 /** Identical logical flows (other UUID, same pipeline/table/priority/match/actions) share one OpenFlow rule. */
