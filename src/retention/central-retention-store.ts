@@ -4,7 +4,9 @@
 // SQLite retention takes with a trace, in its order: port rows and citation bits with the trace,
 // then its path once no trace is left under it, then its datapath flow lifetime once ended and
 // cited by no trace (with its recirculation edges). Rules, snapshots and OVN objects stay, as in
-// SQLite: they are bounded by the OVN databases, not by traffic.
+// SQLite: they are bounded by the OVN databases, not by traffic. Then, by the same limits, the rows
+// no trace takes with it (central-untraced-store.ts): untraced lifetimes, upcalls, cross-checks, the
+// ingest ledger.
 //
 // Every process with the keys set tries each round; a PostgreSQL advisory lock (session-level, on
 // one pooled connection held for the round) lets one run and the others skip. Each batch is its
@@ -15,6 +17,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { SILENT_MS, withClient } from '../storage/pg-client';
 import { BUCKET_SHIFT, citationsOf } from '../traces';
+import { pruneCentralUntraced, untracedCuts } from './central-untraced-store';
 import type { PruneResult } from './retention';
 
 /** pg_advisory_lock key of the central retention (the migrations hold 7946710). */
@@ -134,15 +137,23 @@ export async function centralRound(
           atOrBefore: cfg.keep > 0 ? await centralRowCut(c, cfg.keep) : null,
         };
         if (limits.before === null && limits.atOrBefore === null) return total;
-        while (!o.stopped?.()) {
-          const r = await pruneCentralBatch(c, limits, o.batch ?? CENTRAL_BATCH);
-          if (!r.traces) break;
+        const count = (r: PruneResult) => {
           total.batches++;
           total.traces += r.traces;
           total.paths += r.paths;
           total.datapathFlows += r.datapathFlows;
+          if (r.records) total.records = (total.records ?? 0) + r.records;
+          if (r.ingestEvents) total.ingestEvents = (total.ingestEvents ?? 0) + r.ingestEvents;
           o.onBatch?.(r);
+        };
+        while (!o.stopped?.()) {
+          const r = await pruneCentralBatch(c, limits, o.batch ?? CENTRAL_BATCH);
+          if (!r.traces) break;
+          count(r);
         }
+        // Then the rows no trace takes with it, by the same limits (central-untraced-store.ts).
+        const cuts = await untracedCuts(c, { before: limits.before, keep: cfg.keep, now });
+        await pruneCentralUntraced(c, cuts, { batch: o.batch ?? CENTRAL_BATCH, stopped: o.stopped, onBatch: (r) => count({ traces: 0, paths: 0, ...r }) });
       } finally {
         // A connection whose unlock failed may still hold the lock: dropped (which releases it), the round's result kept.
         await c.query('SELECT pg_advisory_unlock($1)', [CENTRAL_RETENTION_LOCK]).catch(drop);

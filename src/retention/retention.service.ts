@@ -115,11 +115,16 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
           this.centralPruned.inc({ table: 'trace' }, r.traces);
           this.centralPruned.inc({ table: 'path' }, r.paths);
           this.centralPruned.inc({ table: 'datapath_flow' }, r.datapathFlows);
+          this.centralPruned.inc({ table: 'upcall_cross_check' }, r.records ?? 0);
+          this.centralPruned.inc({ table: 'ingest_event' }, r.ingestEvents ?? 0);
         },
       },
     )
       .then((r) => {
-        if (r.traces) this.log.log(`PostgreSQL: pruned ${r.traces} traces, ${r.paths} paths, ${r.datapathFlows} datapath flows in ${r.seconds.toFixed(1)} s`);
+        if (r.traces || r.datapathFlows || r.records || r.ingestEvents)
+          this.log.log(
+            `PostgreSQL: pruned ${r.traces} traces, ${r.paths} paths, ${r.datapathFlows} datapath flows, ${r.records ?? 0} upcalls and cross-checks, ${r.ingestEvents ?? 0} ingest events in ${r.seconds.toFixed(1)} s`,
+          );
         return r;
       })
       .finally(() => (this.centralRunning = undefined));

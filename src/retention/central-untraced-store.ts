@@ -1,0 +1,160 @@
+// PostgreSQL's own retention (central-retention-store.ts) of the rows no trace takes with it, after
+// the traces, by the same limits as SQLite's (retention.ts untracedLimits, the stores' pruneOldest):
+// the lifetimes no trace cites, with their recirculation edges (never one live, nor one ended within
+// QUIET_MS: an agent's path recorder may still link it), upcalls, cross-checks and the ingest ledger
+// (never the events of a lifetime still open: a producer's restart closes its lifetimes through
+// them). PostgreSQL's ids are grouped per writer slot (slot·2^40), so "the oldest by id" means one
+// slot's: every cut here is by a time column, each walked through its own index
+// (migrations/postgres PgCentralRetentionUntraced; the plans are checked in
+// test/postgres/central-retention-untraced.spec.ts). Each batch is one short transaction.
+// A store of retention's own (the SQL rule: tests/unit/structure/sql-owners), PostgreSQL-only.
+import type { PoolClient } from 'pg';
+import { QUIET_MS } from './spool-retention-store';
+
+/** What each table keeps: rows dated before `cut` go (RFC 3339, exclusive; null: none). */
+export interface UntracedCuts {
+  datapathFlow: string | null;
+  upcall: string | null;
+  crossCheck: string | null;
+  ingestEvent: string | null;
+}
+
+export interface UntracedResult {
+  datapathFlows: number;
+  /** Upcalls and cross-checks. */
+  records: number;
+  ingestEvents: number;
+}
+
+const REMOVALS = `('ukey_created', 'ukey_updated', 'ukey_revalidated', 'ukey_removed')`;
+
+/** The statements of a prune and example parameters (their plans are a test's). */
+const SQL = {
+  /** The time of the keep-th newest row: older ones are beyond the row limit. */
+  flowNewest: 'SELECT removed_at AS t FROM datapath_flow WHERE removed_at IS NOT NULL ORDER BY removed_at DESC OFFSET $1 LIMIT 1',
+  upcallNewest: 'SELECT time AS t FROM upcall ORDER BY time DESC OFFSET $1 LIMIT 1',
+  checkNewest: 'SELECT created_at AS t FROM cross_check ORDER BY created_at DESC OFFSET $1 LIMIT 1',
+  ingestNewest: 'SELECT received_at AS t FROM ingest_event ORDER BY received_at DESC OFFSET $1 LIMIT 1',
+  traceNewest: 'SELECT created_at AS t FROM trace ORDER BY created_at DESC OFFSET $1 LIMIT 1',
+  /** Ended lifetimes over the cut, after a (removed_at, id) cursor: a cited one is stepped over. */
+  flows: `SELECT id, removed_at FROM datapath_flow WHERE removed_at IS NOT NULL AND (removed_at, id) > ($1, $2) AND removed_at < $3 ORDER BY removed_at, id LIMIT $4`,
+  flowsUncited: 'SELECT id FROM datapath_flow f WHERE f.id = ANY($1::bigint[]) AND f.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) FOR UPDATE',
+  edges: 'DELETE FROM recirc_edge WHERE parent_id = ANY($1::bigint[]) OR child_id = ANY($1::bigint[])',
+  flowDelete: 'DELETE FROM datapath_flow WHERE id = ANY($1::bigint[])',
+  upcalls: 'DELETE FROM upcall WHERE id IN (SELECT id FROM upcall WHERE time < $1 ORDER BY time LIMIT $2)',
+  checks: 'DELETE FROM cross_check WHERE id IN (SELECT id FROM cross_check WHERE created_at < $1 ORDER BY created_at LIMIT $2)',
+  /** Ledger entries heard before the cut, after a (received_at, id) cursor, each saying whether it is an open lifetime's. */
+  ingest: `SELECT e.id, e.received_at, e.time, f.id IS NOT NULL AS open FROM ingest_event e
+             LEFT JOIN datapath_flow f ON f.id = e.ref_id AND f.removed_at IS NULL AND e.type IN ${REMOVALS}
+            WHERE (e.received_at, e.id) > ($1, $2) AND e.received_at < $3 ORDER BY e.received_at, e.id LIMIT $4`,
+  ingestDelete: 'DELETE FROM ingest_event WHERE id = ANY($1::bigint[])',
+};
+
+const T = '2026-01-11T00:00:00.000Z';
+const IDS = Array.from({ length: 500 }, (_, i) => i + 1);
+/** Every statement with parameters of its types, for the plans' test. */
+export const UNTRACED_STATEMENTS: Array<[string, string, unknown[]]> = [
+  ...(['flowNewest', 'upcallNewest', 'checkNewest', 'ingestNewest', 'traceNewest'] as const).map((k): [string, string, unknown[]] => [k, SQL[k], [1000]]),
+  ['flows', SQL.flows, ['', 0, T, 500]],
+  ['flowsUncited', SQL.flowsUncited, [IDS]],
+  ['edges', SQL.edges, [IDS]],
+  ['flowDelete', SQL.flowDelete, [IDS]],
+  ['upcalls', SQL.upcalls, [T, 500]],
+  ['checks', SQL.checks, [T, 500]],
+  ['ingest', SQL.ingest, ['', 0, T, 500]],
+  ['ingestDelete', SQL.ingestDelete, [IDS]],
+];
+
+const later = (...ts: Array<string | null | undefined>): string | null => ts.reduce<string | null>((a, t) => (t == null ? a : a === null || t > a ? t : a), null);
+
+const before = (t: string | null, bound: string): string | null => (t === null ? null : t < bound ? t : bound);
+
+/**
+ * Each table's cut: the age cutoff; with a row limit, the oldest trace kept (the history kept
+ * begins there) and the keep-th newest row of the table itself (as many of each as traces are
+ * kept); the later of them. Lifetimes never past now - QUIET_MS.
+ */
+export async function untracedCuts(c: PoolClient, o: { before: string | null; keep: number; now: number }): Promise<UntracedCuts> {
+  const newest = async (sql: string) => (o.keep > 0 ? ((await c.query<{ t: string }>(sql, [o.keep - 1])).rows[0]?.t ?? null) : null);
+  const history = later(o.before, await newest(SQL.traceNewest));
+  const quiet = new Date(o.now - QUIET_MS).toISOString();
+  return {
+    datapathFlow: before(later(history, await newest(SQL.flowNewest)), quiet),
+    upcall: later(history, await newest(SQL.upcallNewest)),
+    crossCheck: later(history, await newest(SQL.checkNewest)),
+    // What was heard within QUIET_MS stays too: a resent batch is still a duplicate.
+    ingestEvent: before(later(history, await newest(SQL.ingestNewest)), quiet),
+  };
+}
+
+/**
+ * One table at a time, `batch` rows a transaction (a statement alone is one), until nothing is
+ * over its cut or `stopped()`; `onBatch` after each.
+ */
+export async function pruneCentralUntraced(
+  c: PoolClient,
+  cuts: UntracedCuts,
+  o: { batch: number; stopped?: () => boolean; onBatch?: (r: UntracedResult) => void },
+): Promise<UntracedResult> {
+  const total: UntracedResult = { datapathFlows: 0, records: 0, ingestEvents: 0 };
+  const add = (r: Partial<UntracedResult>) => {
+    const b = { datapathFlows: 0, records: 0, ingestEvents: 0, ...r };
+    total.datapathFlows += b.datapathFlows;
+    total.records += b.records;
+    total.ingestEvents += b.ingestEvents;
+    o.onBatch?.(b);
+  };
+  const go = () => !o.stopped?.();
+
+  if (cuts.datapathFlow !== null) {
+    let cursor: [string, number] = ['', 0];
+    while (go()) {
+      const rows = (await c.query<{ id: string; removed_at: string }>(SQL.flows, [...cursor, cuts.datapathFlow, o.batch])).rows;
+      if (!rows.length) break;
+      cursor = [rows[rows.length - 1].removed_at, Number(rows[rows.length - 1].id)];
+      // Those a trace cites stay (the cursor steps over them); a lifetime and its edges go together.
+      const n = await inTransaction(c, async () => {
+        const gone = (await c.query<{ id: string }>(SQL.flowsUncited, [rows.map((r) => r.id)])).rows.map((r) => r.id);
+        if (!gone.length) return 0;
+        await c.query(SQL.edges, [gone]);
+        return (await c.query(SQL.flowDelete, [gone])).rowCount ?? 0;
+      });
+      if (n) add({ datapathFlows: n });
+    }
+  }
+  for (const [sql, cut] of [
+    [SQL.upcalls, cuts.upcall],
+    [SQL.checks, cuts.crossCheck],
+  ] as const) {
+    if (cut === null) continue;
+    while (go()) {
+      const n = (await c.query(sql, [cut, o.batch])).rowCount ?? 0;
+      if (n) add({ records: n });
+      if (n < o.batch) break;
+    }
+  }
+  if (cuts.ingestEvent !== null) {
+    const cut = cuts.ingestEvent;
+    let cursor: [string, number] = ['', 0];
+    while (go()) {
+      const rows = (await c.query<{ id: string; received_at: string; time: string; open: boolean }>(SQL.ingest, [...cursor, cut, o.batch])).rows;
+      if (!rows.length) break;
+      cursor = [rows[rows.length - 1].received_at, Number(rows[rows.length - 1].id)];
+      const ids = rows.filter((r) => !r.open && r.time < cut).map((r) => r.id);
+      if (ids.length) add({ ingestEvents: (await c.query(SQL.ingestDelete, [ids])).rowCount ?? 0 });
+    }
+  }
+  return total;
+}
+
+async function inTransaction(c: PoolClient, f: () => Promise<number>): Promise<number> {
+  await c.query('BEGIN');
+  try {
+    const n = await f();
+    await c.query('COMMIT');
+    return n;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,178 @@
+// PostgreSQL's own retention (LIVETRACE_CENTRAL_RETENTION_*) of the rows no trace takes with it, on a
+// real PostgreSQL fed by a real spool: the lifetimes no trace cites (with their edges), upcalls,
+// cross-checks and the ingest ledger went from the spools (muted) or never, and PostgreSQL's round
+// pruned only traces, so they grew there for good. Now they go by the same limits, as in SQLite, but
+// for a live lifetime, one a kept trace cites, one ended within QUIET_MS, and the ledger's events of
+// an open lifetime. Each delete statement can be served by an index (the plans with seq scans off).
+import { Client } from 'pg';
+import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store';
+import { CrossCheckStore } from '../../src/cross-checks/cross-check-store';
+import type { EventV1 } from '../../src/ingest/event-schema';
+import { IngestStore } from '../../src/ingest/ingest-store';
+import { writeEvents } from '../../src/ingest/ingest-write';
+import { centralRound } from '../../src/retention/central-retention-store';
+import { UNTRACED_STATEMENTS } from '../../src/retention/central-untraced-store';
+import type { StoreService } from '../../src/storage/store.service';
+import { TraceStore } from '../../src/traces/trace-store';
+import { UpcallStore } from '../../src/upcalls/upcall-store';
+import { capturedReplies } from '../support/captured-replies';
+import { pgRows, usePostgresSpools } from '../support/spool-stores';
+
+jest.setTimeout(180_000);
+
+const spools = usePostgresSpools();
+const DAY = 86_400_000;
+const NOW = Date.now();
+const ago = (days: number) => new Date(NOW - days * DAY).toISOString();
+const KEY = 'recirc_id(0),in_port(2),eth_type(0x0800),ipv4(frag=no)';
+const ufid = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+
+/** A lifetime as the poller writes one (removedAt null: still installed). */
+const lifetime = (s: StoreService, i: number, firstSeen: string, removedAt: string | null) =>
+  s.writer.submit((tx) =>
+    Number(
+      tx
+        .stmt(`INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source) VALUES ('hv1', ?, ?, ?, ?, '0', 'in_port(1)', 'drop', 1, 1, 'poller')`)
+        .run(ufid(i), firstSeen, removedAt ?? firstSeen, removedAt).lastInsertRowid,
+    ),
+  );
+
+/** Events as a producer sends them, heard at `receivedAt`. */
+const send = (s: StoreService, receivedAt: string, events: Array<Record<string, unknown>>) =>
+  s.writer.submit((tx) =>
+    writeEvents(
+      tx,
+      events.map((e, line) => ({ line, event: e as unknown as EventV1, source: 'usdt', chassis: 'hv1' })),
+      receivedAt,
+      { ledger: new IngestStore(), flows: new DatapathFlowStore(s), upcalls: new UpcallStore(s), traces: new TraceStore(s) },
+    ),
+  );
+
+describe('PostgreSQL’s own retention of the rows no trace takes with it (real PostgreSQL)', () => {
+  it('by age: untraced ended lifetimes with their edges, upcalls, cross-checks and ledger entries go; live, cited, recent and open ones stay', async () => {
+    const url = await spools.pg().database('central_untraced');
+    const s = await spools.storeOn(url);
+    const flows = new DatapathFlowStore(s);
+    const upcalls = new UpcallStore(s);
+    const checks = new CrossCheckStore(s);
+    const traces = new TraceStore(s);
+    // More than a few batches of 7 of each.
+    for (let i = 0; i < 30; i++) {
+      const parent = await lifetime(s, 100 + 2 * i, ago(20), ago(19));
+      const child = await lifetime(s, 101 + 2 * i, ago(20), ago(19));
+      await s.writer.submit((tx) => {
+        flows.link(tx, parent, child, '0x1');
+        upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(20), sampled: true });
+        checks.insert(tx, { createdAt: ago(20), traceId: 1, pathId: null, sessionId: null, result: 'match', argv: ['ovn-trace'], detail: { result: 'match' } });
+      });
+    }
+    const live = await lifetime(s, 1, ago(20), null);
+    const cited = await lifetime(s, 2, ago(20), ago(19));
+    const recent = await lifetime(s, 3, ago(2), ago(1));
+    const quiet = await lifetime(s, 4, ago(20), new Date(NOW - 60_000).toISOString());
+    const trace = await s.writer.submit((tx) =>
+      traces.insert(tx, { trace: capturedReplies()[0][0], chassis: 'hv1', createdAt: ago(1), datapathFlowId: cited, pathId: null, portUuids: new Map() }),
+    );
+    await s.writer.submit((tx) => {
+      upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(1), sampled: true });
+      checks.insert(tx, { createdAt: ago(1), traceId: trace, pathId: null, sessionId: null, result: 'match', argv: ['ovn-trace'], detail: { result: 'match' } });
+    });
+    const old: Array<Record<string, unknown>> = [];
+    for (let i = 500; i < 520; i++)
+      old.push(
+        { type: 'ukey_created', id: `c${i}`, time: ago(20), ufid: ufid(i), key: KEY, actions: 'drop' },
+        { type: 'ukey_removed', id: `x${i}`, time: ago(19.9), ufid: ufid(i) },
+      );
+    old.push({ type: 'ukey_created', id: 'open-c', time: ago(20), ufid: ufid(900), key: KEY, actions: 'drop' });
+    await send(s, ago(20), old);
+    await send(s, ago(1), [{ type: 'upcall', id: 'up-recent', time: ago(1), key: KEY }]);
+    await s.shipper!.synced();
+    const spoolFlows = (s.db.prepare('SELECT count(*) AS n FROM datapath_flow').get() as { n: number }).n;
+
+    const r = await centralRound(s.central!.pool, { days: 5, keep: 0 }, NOW, { batch: 7 });
+
+    expect(r).toMatchObject({ ran: true, traces: 0, datapathFlows: 80 });
+    const col = async (sql: string) => (await pgRows(url, sql)).map((row) => Object.values(row)[0]);
+    const openFlow = Number((await col(`SELECT id FROM datapath_flow WHERE ufid = '${ufid(900)}'`))[0]);
+    expect((await col('SELECT id FROM datapath_flow ORDER BY id')).map(Number)).toEqual([live, cited, recent, quiet, openFlow]);
+    expect(await col('SELECT count(*) FROM recirc_edge')).toEqual(['0']);
+    expect(await col('SELECT time FROM upcall ORDER BY id')).toEqual([ago(1), ago(1)]);
+    expect(await col('SELECT created_at FROM cross_check')).toEqual([ago(1)]);
+    expect(await col('SELECT event_id FROM ingest_event ORDER BY id')).toEqual(['open-c', 'up-recent']);
+    // PostgreSQL's alone: the spool keeps its rows.
+    expect((s.db.prepare('SELECT count(*) AS n FROM datapath_flow').get() as { n: number }).n).toBe(spoolFlows);
+  });
+
+  it('by count: what is older than the oldest trace kept goes, and beyond as many of each as traces are kept', async () => {
+    const url = await spools.pg().database('central_untraced_rows');
+    const s = await spools.storeOn(url);
+    const upcalls = new UpcallStore(s);
+    const traces = new TraceStore(s);
+    const replies = capturedReplies();
+    const older = await lifetime(s, 1, ago(12), ago(11));
+    for (let i = 0; i < 3; i++)
+      await s.writer.submit((tx) => traces.insert(tx, { trace: replies[i][0], chassis: 'hv1', createdAt: ago(10 - i), datapathFlowId: null, pathId: null, portUuids: new Map() }));
+    const young = await lifetime(s, 2, ago(3), ago(2));
+    for (const d of [3, 2, 1]) await s.writer.submit((tx) => upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(d), sampled: true }));
+    await s.shipper!.synced();
+
+    const r = await centralRound(s.central!.pool, { days: 0, keep: 2 }, NOW, { batch: 7 });
+
+    expect(r).toMatchObject({ traces: 1, datapathFlows: 1 });
+    expect(older).toBeLessThan(young);
+    expect((await pgRows(url, 'SELECT id FROM datapath_flow')).map((row) => Number(row.id))).toEqual([young]);
+    expect((await pgRows(url, 'SELECT time FROM upcall ORDER BY time')).map((row) => row.time)).toEqual([ago(2), ago(1)]);
+  });
+
+  /** The index each statement walks (the migration PgCentralRetentionUntraced adds those retention alone needs). */
+  const INDEXES: Record<string, string[]> = {
+    flowNewest: ['idx_dpflow_removed'],
+    upcallNewest: ['idx_upcall_time'],
+    checkNewest: ['idx_cross_check_created'],
+    ingestNewest: ['idx_ingest_event_received'],
+    traceNewest: ['idx_trace_created'],
+    flows: ['idx_dpflow_removed'],
+    flowsUncited: ['datapath_flow_pkey', 'idx_trace_dpflow'],
+    edges: ['idx_recirc_child', 'recirc_edge_pkey'],
+    flowDelete: ['datapath_flow_pkey'],
+    upcalls: ['idx_upcall_time', 'upcall_pkey'],
+    checks: ['cross_check_pkey', 'idx_cross_check_created'],
+    ingest: ['datapath_flow_pkey', 'idx_ingest_event_received'],
+    ingestDelete: ['ingest_event_pkey'],
+  };
+
+  it('every statement of the prune walks an index, on a history of 30 days over four slots (its plan)', async () => {
+    const url = await spools.pg().database('central_untraced_plans');
+    await spools.storeOn(url);
+    const c = new Client({ connectionString: url });
+    await c.connect();
+    try {
+      // A history of 30 days over four writer slots, as agents ship it; the prune's cut a third of the way in.
+      const at = (i: string) => `to_char(timestamp '2026-01-01' + (${i} % 30000) * interval '86 seconds', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+      const id = `(g % 4) * 2^40 + g`;
+      for (const sql of [
+        `INSERT INTO datapath_flow (id, chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source)
+           SELECT ${id}, 'hv' || g % 4, md5(g::text), ${at('g')}, ${at('g')}, CASE WHEN g % 50 = 0 THEN NULL ELSE ${at('g + 10')} END, '0', 'in_port(1)', 'drop', 1, 1, 'poller' FROM generate_series(1, 30000) g`,
+        `INSERT INTO recirc_edge (parent_id, child_id, recirc_id) SELECT ${id}, (g % 4) * 2^40 + g + 1, '0x1' FROM generate_series(1, 30000, 3) g`,
+        `INSERT INTO upcall (id, chassis, source, time, sampled) SELECT ${id}, 'hv' || g % 4, 'vlog', ${at('g')}, 1 FROM generate_series(1, 30000) g`,
+        `INSERT INTO cross_check (id, created_at, trace_id, result, command, detail) SELECT ${id}, ${at('g')}, g, 'match', 'ovn-trace', '{}' FROM generate_series(1, 30000) g`,
+        `INSERT INTO ingest_event (id, source, event_id, type, time, received_at, chassis, ref_id, body)
+           SELECT ${id}, 'usdt', g::text, 'ukey_created', ${at('g')}, ${at('g')}, 'hv1', ${id}, '{}' FROM generate_series(1, 30000) g`,
+        `INSERT INTO trace (id, chassis, created_at, datapath_flow_id, method, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, step_count, steps)
+           SELECT ${id}, 'hv' || g % 4, ${at('g')}, CASE WHEN g % 3 = 0 THEN ${id} END, 'trace', '0', '', '', '', '', '', '{}', 0, ''::bytea FROM generate_series(1, 30000) g`,
+        'ANALYZE',
+        // At 30k rows a hash join over a whole table is as cheap as 500 index probes; at millions it is
+        // not: what is checked is that the index is there and fits, the walk the planner takes at scale.
+        'SET enable_seqscan = off',
+      ])
+        await c.query(sql);
+      for (const [name, sql, params] of UNTRACED_STATEMENTS) {
+        const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params)).rows.map((p) => p['QUERY PLAN']).join('\n');
+        const used = [...plan.matchAll(/(?:Index|Index Only|Bitmap Index) Scan (?:Backward )?(?:using|on) (\w+)/g)].map((m) => m[1]);
+        expect({ name, seqScan: /Seq Scan/.test(plan), indexes: [...new Set(used)].sort() }).toEqual({ name, seqScan: false, indexes: INDEXES[name] });
+      }
+    } finally {
+      await c.end();
+    }
+  });
+});
