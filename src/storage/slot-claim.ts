@@ -34,6 +34,17 @@ function ownNames(db: Database): string[] {
 const setMeta = (db: Database, key: string, value: string): void =>
   void db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
 
+/**
+ * What the spool's connection committed, on disk before PostgreSQL is told: the spool runs WAL
+ * with synchronous = NORMAL (data-source.options.ts), whose commits a host crash (power loss, a
+ * kernel panic, a VM reset) may take back until the next checkpoint, and a claim renamed in
+ * PostgreSQL under a name the spool lost refuses the agent at its next start as a copy. A
+ * checkpoint syncs the WAL, then the main file: once a start.
+ */
+function onDisk(db: Database): void {
+  db.pragma('wal_checkpoint(FULL)');
+}
+
 /** A claim just made (spool.ts writerSlot) is this spool's under `writer`. */
 export function rememberClaim(db: Database, writer: string): void {
   setMeta(db, ID_KEY, writer);
@@ -79,7 +90,13 @@ export async function confirmClaim(db: Database, pool: Pool, slot: number, write
         if (!ownNames(db).length) log.log(`writer slot ${slot}: this spool's claim, ${owner} in PostgreSQL, is named ${writer} from now on`);
         await c.query('UPDATE writer_slot SET writer = $2 WHERE slot = $1', [slot, writer]);
       }
-      setMeta(db, NEXT_KEY, writer);
+      // The name PostgreSQL holds is this spool's (checked) and stays its own until the rename is
+      // known committed: a rename whose commit fails leaves both names known, whatever was before.
+      db.transaction(() => {
+        if (owner !== undefined) setMeta(db, ID_KEY, owner);
+        setMeta(db, NEXT_KEY, writer);
+      })();
+      onDisk(db);
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);

@@ -10,6 +10,7 @@
 // shipping once PostgreSQL answers.
 import { copyFileSync, rmSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
+import Database from 'better-sqlite3';
 import { MAX_SLOT, SLOTS_RUNNING_LOW } from '../../src/storage/spool';
 import { newSpool, pgRows, usePostgresSpools } from '../support/spool-stores';
 import { waitFor } from '../support/wait';
@@ -82,6 +83,50 @@ describe('writer slots claimed (real PostgreSQL)', () => {
     await expect(storeOn(url, file)).rejects.toThrow(/^PostgreSQL holds path id \d+ of writer slot 1, past the highest this spool gave \(\d+\): the spool is older than what was shipped/);
     // PostgreSQL's rows are as they were.
     expect((await pgRows(url, 'SELECT verdict FROM path ORDER BY id')).map((r) => r.verdict)).toEqual(['{"n":1}', '{"n":2}']);
+  });
+
+  // Review of 9e89c12: the spool runs WAL with synchronous = NORMAL, so a commit is durable across a
+  // process crash but not across a host crash (power loss, kernel panic, a VM reset) until the next
+  // checkpoint (wal_autocheckpoint is 10000 pages: on a quiet agent, hours). The start renamed the
+  // claim in PostgreSQL while the spool's new name was only in its WAL: a host crash after the start
+  // left the spool with the name before, and the agent was refused at its next start as a copy.
+  // The crash is the main file without its WAL, as such a crash may leave it.
+  it('a start renames the claim durably: a host crash after it leaves an agent that starts again', async () => {
+    const url = await spools.pg().database('slot_host_crash');
+    const file = newSpool();
+    const crashed = newSpool();
+    await (await storeOn(url, file)).onApplicationShutdown();
+    // The first start's claim is on disk (a checkpoint since, as a running agent has had).
+    const settled = new Database(file);
+    settled.pragma('wal_checkpoint(TRUNCATE)');
+    settled.close();
+    const s = await storeOn(url, file);
+    const slot = s.central!.slot;
+    copyFileSync(file, crashed);
+    await s.onApplicationShutdown();
+    expect((await storeOn(url, crashed)).central!.slot).toBe(slot);
+  });
+
+  // Review of 9e89c12: a start wrote its new name over the one before it was known committed; after
+  // a rename committed unanswered (the process died on it), a start whose commit failed left the spool
+  // naming neither the name before nor the one PostgreSQL kept, and the next start was refused.
+  it('renames whose commits went unanswered or failed leave an agent that starts again', async () => {
+    const url = await spools.pg().database('slot_rename_failed');
+    const file = newSpool();
+    const a = await storeOn(url, file);
+    const slot = a.central!.slot;
+    await a.onApplicationShutdown();
+    // A start renamed the claim, the commit reached PostgreSQL, its answer did not (died on it).
+    await pgRows(url, `UPDATE writer_slot SET writer = 'agent@lost#1' WHERE slot = ${slot}`);
+    const db = new Database(file);
+    db.prepare(`INSERT INTO meta (key, value) VALUES ('writer_id_next', 'agent@lost#1')`).run();
+    db.close();
+    // The next start's rename fails at its commit.
+    await pgRows(url, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$`);
+    await pgRows(url, `CREATE CONSTRAINT TRIGGER refuse AFTER UPDATE ON writer_slot DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse()`);
+    await expect(storeOn(url, file)).rejects.toThrow('commit refused');
+    await pgRows(url, 'DROP TRIGGER refuse ON writer_slot');
+    expect((await storeOn(url, file)).central!.slot).toBe(slot);
   });
 
   it('a copy started while PostgreSQL is away traces into its spool, and ships nothing once PostgreSQL answers, saying why', async () => {
