@@ -103,6 +103,11 @@ export interface ControllerVerdict {
    * decided; the acl_action flow sent the packet), or the stage-hint of the sending flow.
    */
   readonly hint?: StepHint | null;
+  /**
+   * Every controller action of the pass only sends ovn-controller a copy to log (ACL log=true, not
+   * paused): the packet's fate is the pass's other kinds (a logged drop is a drop).
+   */
+  readonly copy?: true;
 }
 
 export interface Verdict {

@@ -262,7 +262,7 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
     tunnels,
     recircIds,
     ...(unmapped.length ? { unmappedOutputs: unmapped } : {}),
-    ...((kinds.includes('controller') || logCopy) && cause ? { controller: cause } : {}),
+    ...((kinds.includes('controller') || logCopy) && cause ? { controller: logCopy ? { ...cause, copy: true as const } : cause } : {}),
   };
   if (kinds.length === 0) {
     const dropBy = dropCause(input.steps);

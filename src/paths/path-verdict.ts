@@ -107,7 +107,8 @@ export function isComplete(v: StoredPathVerdict): boolean {
 
 /** A pass as stored (its verdict JSON) back into what a path needs, to recompute a path verdict on read. */
 export function passOfStored(v: VerdictJson): PassSummary {
-  const kinds = v.kinds as string[];
+  // A log copy's 'controller' (trace-record.ts verdictJson) is no part of the pass's fate.
+  const kinds = (v.kinds as string[]).filter((k) => k !== 'controller' || !v.controller?.copy);
   const kind: VerdictKind = kinds.includes('drop')
     ? 'drop'
     : kinds.includes('controller') && kinds.length === 1
@@ -142,6 +143,7 @@ export function passOfStored(v: VerdictJson): PassSummary {
             logicalFlowUuid: v.controller.logicalFlow,
             stage: v.controller.stage,
             ...(v.controller.northbound ? { hint: v.controller.northbound } : {}),
+            ...(v.controller.copy ? { copy: true as const } : {}),
           },
         }
       : {}),

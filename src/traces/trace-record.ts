@@ -22,6 +22,12 @@ export interface TraceRecordInput {
 
 export type VerdictKindJson = 'output' | 'drop' | 'controller' | 'tunnel' | 'recirculate';
 
+/** What `?verdict=` of GET /traces and /traces/stream matches (OpenAPI; the README says the same). */
+export const VERDICT_FILTER_DOC =
+  "A pass whose verdict.kinds holds it; a pass can hold several (a tunnel and an output; a recirculation and the packet-in of check_pkt_len's long branch). " +
+  "controller: every pass that sent ovn-controller the packet or a copy of it, with verdict.controller saying why; " +
+  "a copy only logged (an ACL with log=true) has controller.copy true and keeps its fate, a logged drop is found by drop too.";
+
 export interface VerdictJson {
   kinds: VerdictKindJson[];
   logicalPorts: string[];
@@ -36,8 +42,11 @@ export interface VerdictJson {
   stage?: string | null;
   /** The logical flow that executed a drop another one decided (`ls_*_acl_action`). */
   executedBy?: { logicalFlow: string | null; stage: string | null };
-  /** Why the pass went to ovn-controller. */
-  controller?: { reason: string; paused: boolean; opcode: number | null; logicalFlow: string | null; stage: string | null; northbound?: StepHint | null };
+  /**
+   * Why the pass went to ovn-controller. `copy: true`: only a copy to log went there (ACL log), the
+   * packet's fate is in the other kinds. Always last in the stored JSON (migration ControllerKind).
+   */
+  controller?: { reason: string; paused: boolean; opcode: number | null; logicalFlow: string | null; stage: string | null; northbound?: StepHint | null; copy?: true };
 }
 
 export interface LogicalPortJson {
@@ -120,10 +129,13 @@ export function verdictJson(v: Verdict): VerdictJson {
   if (v.tunnels.length) kinds.add('tunnel');
   if (v.recircIds.length) kinds.add('recirculate');
   if (v.kind === 'drop') kinds.add('drop');
-  if (v.kind === 'controller') kinds.add('controller');
   if (v.kind === 'output') kinds.add('output');
   if (v.kind === 'tunnel') kinds.add('tunnel');
   if (v.kind === 'recirculate') kinds.add('recirculate');
+  // ?verdict=controller finds every pass that sent ovn-controller the packet or a copy of it, a
+  // 'mixed' one (check_pkt_len's long branch) and a logged drop or delivery too; the primary kind
+  // (passOfStored) leaves a copy's 'controller' out, and the kinds before it say the fate.
+  if (v.kind === 'controller' || v.controller) kinds.add('controller');
   return {
     kinds: [...kinds],
     logicalPorts: [...v.outputs],
@@ -143,6 +155,7 @@ export function verdictJson(v: Verdict): VerdictJson {
             logicalFlow: v.controller.logicalFlowUuid,
             stage: v.controller.stage,
             ...(v.controller.hint ? { northbound: v.controller.hint } : {}),
+            ...(v.controller.copy ? { copy: true as const } : {}),
           },
         }
       : {}),

@@ -7,6 +7,7 @@ import { badRequest } from '../common/api-error';
 import { oneOf, pathId, Query as Q, rejectUnknown, str } from '../common/query';
 import { MAX_RESUME_SLOTS, parseResumePoint } from './stream-position';
 import { MAX_SLOTS_A_POLL, TraceStreamService } from './trace-stream.service';
+import { VERDICT_FILTER_DOC } from './trace-record';
 
 @ApiTags('traces')
 @Controller('traces')
@@ -24,7 +25,7 @@ export class TraceStreamController {
   })
   @ApiQuery({ name: 'logical_port', required: false, example: 'lsp1' })
   @ApiQuery({ name: 'role', required: false, enum: ['inport', 'outport', 'any'], description: "With logical_port, role any or inport: also the passes on another chassis of a packet the port sent that a router forwarded there, marked arrivedFrom, when stored after their sender (or within 5 s before it)" })
-  @ApiQuery({ name: 'verdict', required: false, enum: ['output', 'drop', 'controller', 'tunnel', 'recirculate'] })
+  @ApiQuery({ name: 'verdict', required: false, enum: ['output', 'drop', 'controller', 'tunnel', 'recirculate'], description: VERDICT_FILTER_DOC })
   @ApiQuery({ name: 'chassis', required: false })
   @ApiQuery({ name: 'session', required: false, description: 'Trace session id' })
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: `Resume after this position (an event's id) or trace id: at most ${MAX_RESUME_SLOTS} trace ids, comma-separated, one a writer slot` })

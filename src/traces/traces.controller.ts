@@ -5,6 +5,7 @@ import { includes, limit, traceCursor, oneOf, pathId, Query as Q, rejectUnknown,
 import { sendJson } from '../common/send-json';
 import { TracesService } from './traces.service';
 import { TRACE_EXAMPLE, TRACE_LIST_EXAMPLE } from './trace.examples';
+import { VERDICT_FILTER_DOC } from './trace-record';
 
 const LIST_PARAMS = ['logical_port', 'role', 'ufid', 'logical_flow', 'northbound_uuid', 'datapath', 'verdict', 'since', 'until', 'chassis', 'include', 'limit', 'cursor', 'session'];
 
@@ -21,7 +22,7 @@ export class TracesController {
   @ApiQuery({ name: 'logical_flow', required: false, description: 'Southbound Logical_Flow UUID cited by a step' })
   @ApiQuery({ name: 'northbound_uuid', required: false, description: 'Northbound row (ACL, NAT, …) behind a cited logical flow' })
   @ApiQuery({ name: 'datapath', required: false, description: 'Logical switch or router name' })
-  @ApiQuery({ name: 'verdict', required: false, enum: ['output', 'drop', 'controller', 'tunnel', 'recirculate'] })
+  @ApiQuery({ name: 'verdict', required: false, enum: ['output', 'drop', 'controller', 'tunnel', 'recirculate'], description: VERDICT_FILTER_DOC })
   @ApiQuery({ name: 'since', required: false, description: 'RFC 3339', example: '2026-11-27T00:00:00Z' })
   @ApiQuery({ name: 'until', required: false, description: 'RFC 3339' })
   @ApiQuery({ name: 'chassis', required: false, description: "The chassis that traced the pass. With logical_port (role any or inport): also that chassis's passes of packets the port sent from another chassis and a router forwarded there, marked arrivedFrom, where their sender would sit; such a page reads at most 1,000 of the port's rows and follows 64 links, and past that ends early (fewer than limit, maybe none) with a next cursor" })
