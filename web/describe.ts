@@ -33,7 +33,8 @@ interface VerdictLike {
   stage?: string | null;
   recircIds?: string[];
   tunnels?: Array<{ chassis?: string | null; remoteChassis?: string | null; remoteIp?: string | null } | any>;
-  controller?: { reason: string; stage: string | null } | null;
+  /** `copy`: only a copy to log went there (ACL log), the packet's fate is in the other kinds. */
+  controller?: { reason: string; stage: string | null; copy?: boolean } | null;
   incomplete?: boolean;
   incompleteReason?: string | null;
 }
@@ -77,7 +78,7 @@ export function verdictText(v: VerdictLike, mark: (kind: string, text: string) =
     if (k === 'output') text = `output to ${v.logicalPorts.map(name).join(', ') || 'a port'}`;
     else if (k === 'drop')
       text = v.northbound ? `dropped by ${name(v.northbound.summary)}` : v.logicalFlow ? `dropped by logical flow ${name(short(v.logicalFlow))}${v.stage ? ` (${name(v.stage)})` : ''}` : `dropped${v.reason ? `: ${name(v.reason)}` : ''}`;
-    else if (k === 'controller') text = `to ovn-controller: ${v.controller?.reason ?? v.reason ? name((v.controller?.reason ?? v.reason)!) : 'unknown reason'}`;
+    else if (k === 'controller') text = `${v.controller?.copy ? 'copy ' : ''}to ovn-controller: ${v.controller?.reason ?? v.reason ? name((v.controller?.reason ?? v.reason)!) : 'unknown reason'}`;
     // A path's hops name the remote chassis (remoteChassis), a pass's tunnel targets theirs (chassis).
     else if (k === 'tunnel') text = `tunnelled to ${(v.tunnels ?? []).map((t) => name(t.remoteChassis ?? t.chassis ?? t.remoteIp ?? '?')).join(', ') || 'another chassis'}`;
     else if (k === 'recirculate') text = `recirculated${v.recircIds?.length ? ` (${v.recircIds.map(name).join(', ')})` : ''}`;
