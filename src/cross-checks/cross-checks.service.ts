@@ -14,7 +14,7 @@ import type { TraceJson } from '../traces';
 import { TraceStore } from '../traces/trace-store';
 import { TracesService } from '../traces/traces.service';
 import { Comparison, compareWithSimulation, explainedByMissingPasses, LogicalFlowResolver } from './compare';
-import { buildMicroflow, Microflow, MicroflowError } from './microflow';
+import { arrivedThrough, buildMicroflow, Microflow, MicroflowError } from './microflow';
 import { feedCtStates, liveCtPasses } from './ct-sequence';
 import { OvnTraceParseError, OvnTraceRefusedError, OvnTraceResult, parseOvnTrace } from './ovn-trace-parse';
 import { ovnTraceArgs, OvnTraceUnavailableError, runOvnTrace, shellQuote } from './ovn-trace-runner';
@@ -127,8 +127,12 @@ export class CrossChecksService {
       // Where the live path has no pass (a recirculation not traced, or not yet; an arrival whose
       // sender was not traced) there is nothing the two tools disagree on. A divergence at a stage
       // the live path did reach stands.
-      if (verdict.incomplete && explainedByMissingPasses(comparison)) {
-        throw new ApiError(422, `trace ${traceId}: the path is incomplete (${verdict.incompleteReason ?? 'a pass is missing'}): ovn-trace went where the live path has no pass to compare; cross-check it once every pass is traced`);
+      // A path that starts with an arrival (its sender's pass on another chassis is not part of a
+      // one-chassis path) misses its start as surely as one marked incomplete.
+      const from = arrivedThrough(passes[0].flow);
+      if ((verdict.incomplete || from) && explainedByMissingPasses(comparison)) {
+        const why = verdict.incomplete ? (verdict.incompleteReason ?? 'a pass is missing') : `it starts with a packet that arrived through a tunnel from ${from}: its ingress pipeline ran on the sending chassis`;
+        throw new ApiError(422, `trace ${traceId}: the path is incomplete (${why}): ovn-trace went where the live path has no pass to compare; cross-check ${verdict.incomplete ? 'it once every pass is traced' : "the sending chassis's path"}`);
       }
     } catch (err) {
       this.results.inc({ result: 'failed' });

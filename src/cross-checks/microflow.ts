@@ -140,6 +140,19 @@ export function ctFlags(ctState: string): string {
     .join(',');
 }
 
+/**
+ * Where a pass's packet came from through a tunnel (its remote's address), or null: ofproto/trace's
+ * Flow: line prints the tun_* fields only for a packet that arrived through one (flow_format skips
+ * a zero tunnel). Such a pass is a receiving chassis's: the packet's ingress pipeline ran on the
+ * sender's, so a path that starts with it misses its start (the microflow's inport is the remote
+ * port, from the Geneve option).
+ */
+export function arrivedThrough(flow: string): string | null {
+  const f = flowFields(flow).fields;
+  const v6 = f.get('tun_ipv6_src');
+  return f.get('tun_src') ?? (v6 && v6 !== '::' ? v6 : null) ?? (f.has('tun_id') ? 'a tunnel' : null);
+}
+
 /** A pass's datapath actions end in ct(…),recirc(…): the next pass starts with fresh conntrack state. */
 export function endsInConntrack(actions: string): boolean {
   return /\bct\((?:[^()]|\([^()]*\))*\),recirc\(0x[0-9a-f]+\)\s*$/i.test(actions);
