@@ -63,10 +63,11 @@ export class IngestStore {
    * for its install). An early removal older than that can only end an install dated before it,
    * long gone: such a late install is closed as idle by its sweep instead. `cursor`: the last id
    * looked at, or null once no entry further on can go (ids grow with received_at: one writer).
+   * `may`: whether an entry over the limits may go (the spool's: PostgreSQL holds it as it is).
    */
   pruneOldest(
     tx: WriteContext,
-    o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number },
+    o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number; may?: (id: number) => boolean },
   ): { cursor: number | null; deleted: number } {
     const rows = tx
       .stmt(
@@ -80,7 +81,7 @@ export class IngestStore {
     for (const r of rows) {
       if (r.open || r.receivedAt >= o.quietBefore) continue;
       const old = o.before !== null && r.receivedAt < o.before && r.time < o.before;
-      if (old || (o.maxId !== null && r.id <= o.maxId)) deleted += del.run(r.id).changes;
+      if ((old || (o.maxId !== null && r.id <= o.maxId)) && (o.may?.(r.id) ?? true)) deleted += del.run(r.id).changes;
     }
     const beyond = (r: (typeof rows)[number]) => (o.before === null || r.receivedAt >= o.before) && (o.maxId === null || r.id > o.maxId);
     return { cursor: !rows.length || rows.every(beyond) ? null : rows[rows.length - 1].id, deleted };

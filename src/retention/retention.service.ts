@@ -17,7 +17,7 @@ import { StoreService } from '../storage/store.service';
 import { TraceStore } from '../traces/trace-store';
 import { centralRound, CentralRound } from './central-retention-store';
 import { cutoffOf, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut, UntracedLimits, untracedLimits } from './retention';
-import { pruneSpoolBatch, pruneSpoolUntraced, QUIET_MS, spoolCut } from './spool-retention-store';
+import { pruneSpoolBatch, pruneSpoolLedger, pruneSpoolUntraced, QUIET_MS, spoolCut } from './spool-retention-store';
 import type { WriteContext } from '../storage/writer';
 
 /** Traces per batch: ~0.3 ms each at 1M traces (27 step rows, their index entries…), so a batch
@@ -161,21 +161,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       total.seconds = r.seconds;
     }
     // Then the ingest ledger by the same limits, but for what it still answers for (IngestStore.pruneOldest).
-    if (this.ingest) {
-      const ledger = this.ingest;
-      const maxId = keep > 0 ? await w.submit((tx) => ledger.idBeyondNewest(tx, keep)) : null;
-      const quietBefore = new Date(now - QUIET_MS).toISOString();
-      let after: number | null = flowLimits.before === null && maxId === null ? null : -1;
-      const r = await this.batches(t0, async () => {
-        if (after === null) return null;
-        const from = after;
-        const b = await w.submit((tx) => ledger.pruneOldest(tx, { after: from, before: flowLimits.before, maxId, quietBefore, batch: RETENTION_BATCH * 10 }));
-        after = b.cursor;
-        return { traces: 0, paths: 0, datapathFlows: 0, ingestEvents: b.deleted };
-      });
-      total.ingestEvents = r.ingestEvents ?? 0;
-      total.seconds = r.seconds;
-    }
+    await this.pruneLedger(t0, now, total, flowLimits.before, keep, (tx, ledger, o) => ledger.pruneOldest(tx, o));
     if (total.traces || total.datapathFlows || total.records || total.ingestEvents)
       this.log.log(
         `pruned ${total.traces} traces, ${total.paths} paths, ${total.datapathFlows} datapath flows, ${total.records ?? 0} upcalls and cross-checks, ${total.ingestEvents ?? 0} ingest events in ${total.seconds.toFixed(1)} s`,
@@ -207,8 +193,11 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
             return r;
           });
     // The lifetimes no trace cites, shipped: the prune by traces never reaches them.
-    await this.pruneUntraced(t0, now, total, { before, rowLimited: keep > 0 && maxId !== null, keep }, (tx, o) => pruneSpoolUntraced(tx, this.stores, o));
-    if (total.traces || total.datapathFlows) this.log.log(`spool: pruned ${total.traces} traces shipped to PostgreSQL, ${total.paths} paths, ${total.datapathFlows} datapath flows in ${total.seconds.toFixed(1)} s`);
+    const flowLimits = await this.pruneUntraced(t0, now, total, { before, rowLimited: keep > 0 && maxId !== null, keep }, (tx, o) => pruneSpoolUntraced(tx, this.stores, o));
+    // The ingest ledger, shipped: PostgreSQL's own round prunes its copy.
+    await this.pruneLedger(t0, now, total, flowLimits.before, keep, (tx, ledger, o) => pruneSpoolLedger(tx, ledger, o));
+    if (total.traces || total.datapathFlows || total.ingestEvents)
+      this.log.log(`spool: pruned ${total.traces} traces shipped to PostgreSQL, ${total.paths} paths, ${total.datapathFlows} datapath flows, ${total.ingestEvents ?? 0} ingest events in ${total.seconds.toFixed(1)} s`);
     return total;
   }
 
@@ -239,6 +228,32 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     total.datapathFlows += r.datapathFlows;
     total.seconds = r.seconds;
     return limits;
+  }
+
+  /** The ingest ledger's entries over the limits, one `prune` batch a writer job, added to `total`. */
+  private async pruneLedger(
+    t0: number,
+    now: number,
+    total: RoundResult,
+    before: string | null,
+    keep: number,
+    prune: (tx: WriteContext, ledger: IngestStore, o: Parameters<IngestStore['pruneOldest']>[1]) => { cursor: number | null; deleted: number },
+  ): Promise<void> {
+    const ledger = this.ingest;
+    if (!ledger) return;
+    const w = this.store.writer;
+    const maxId = keep > 0 ? await w.submit((tx) => ledger.idBeyondNewest(tx, keep)) : null;
+    const quietBefore = new Date(now - QUIET_MS).toISOString();
+    let after: number | null = before === null && maxId === null ? null : -1;
+    const r = await this.batches(t0, async () => {
+      if (after === null) return null;
+      const from = after;
+      const b = await w.submit((tx) => prune(tx, ledger, { after: from, before, maxId, quietBefore, batch: RETENTION_BATCH * 10 }));
+      after = b.cursor;
+      return { traces: 0, paths: 0, datapathFlows: 0, ingestEvents: b.deleted };
+    });
+    total.ingestEvents = (total.ingestEvents ?? 0) + (r.ingestEvents ?? 0);
+    total.seconds = r.seconds;
   }
 
   /**

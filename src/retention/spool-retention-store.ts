@@ -14,11 +14,13 @@
 // Deleted with a trace, through the SQLite retention's own pruneTraces (retention.ts): its ports and
 // citation bits, its path once empty, its ended lifetime (and its recirculation edges) once no trace
 // cites it; a trace goes only if those rows too are in PostgreSQL as they are. A trace skipped now is looked at again next round.
+// The lifetimes no trace cites and the ingest ledger go the same way: muted, only as PostgreSQL holds them.
 // A store of retention's own (the SQL rule: tests/unit/structure/sql-owners): its reads join the
 // owners' tables to decide; every delete goes through the owners' stores (RetentionStores).
 import type { WriteContext } from '../storage/writer';
 import { BUCKET_SHIFT } from '../traces';
 import { muted, pendingKeys, shippedMarks, waitingValues } from '../storage/spool-state';
+import type { IngestStore } from '../ingest/ingest-store';
 import { pruneTraces, type PruneResult, type RetentionStores } from './retention';
 
 /** An ended lifetime's passes stay this long before the spool may forget them (the recorder's 60 s, with a margin). */
@@ -134,3 +136,17 @@ function shippedLifetime(tx: WriteContext, marks: Map<string, number>, waits: Se
   };
 }
 
+
+/** The ingest ledger's old entries (IngestStore.pruneOldest), muted, once PostgreSQL holds them as the spool does. */
+export function pruneSpoolLedger(
+  tx: WriteContext,
+  ledger: Pick<IngestStore, 'pruneOldest'>,
+  o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number },
+): { cursor: number | null; deleted: number } {
+  const marks = shippedMarks(tx, ['ingest_event']);
+  const pending = pendingKeys(tx, ['ingest_event'], MAX_PENDING);
+  if (!marks.has('ingest_event') || !pending) return { cursor: null, deleted: 0 };
+  const mark = marks.get('ingest_event')!;
+  const waits = waitingValues(tx, pending, 'ingest_event', 'id');
+  return muted(tx, () => ledger.pruneOldest(tx, { ...o, may: (id) => id <= mark && !waits.has(id) }));
+}

@@ -8,7 +8,8 @@ import type { DataSource } from 'typeorm';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import { PathStore } from '../../../src/paths/path-store';
 import type { RetentionStores } from '../../../src/retention/retention';
-import { pruneSpoolBatch, pruneSpoolUntraced, QUIET_MS, spoolCut } from '../../../src/retention/spool-retention-store';
+import { IngestStore } from '../../../src/ingest/ingest-store';
+import { pruneSpoolBatch, pruneSpoolLedger, pruneSpoolUntraced, QUIET_MS, spoolCut } from '../../../src/retention/spool-retention-store';
 import { markKeys, setClaim, shippedTables, SLOT_BITS } from '../../../src/storage/spool';
 import type { StoreService } from '../../../src/storage/store.service';
 import { StoreWriter } from '../../../src/storage/writer';
@@ -150,6 +151,43 @@ describe('the spool prunes locally only what PostgreSQL holds and the agent can 
     }
     const left = (db.prepare('SELECT id FROM datapath_flow WHERE id >= ? ORDER BY id').all(BASE + 200) as Array<{ id: number }>).map((r) => r.id);
     expect(left).toEqual([live, recent, waiting, edged, unshipped]);
+    expect(db.prepare('SELECT tbl, pk FROM ship_log ORDER BY tbl, pk').all()).toEqual(logged);
+  });
+
+  // The ingest ledger was never pruned in the spool with PostgreSQL keeping the history: a producer
+  // feeding an agent grew its spool for good. Old entries go locally too, muted, once shipped as they are.
+  it('forgets old ingest ledger entries once shipped as they are, muted; not the unshipped, waiting, recent or an open lifetime\'s', async () => {
+    const entry = (id: number, receivedAgo: number, ref: number | null = null) =>
+      db.prepare(`INSERT INTO ingest_event (id, source, event_id, type, time, received_at, chassis, ref_id, body) VALUES (?, 'usdt', ?, 'ukey_created', ?, ?, 'hv1', ?, '{}')`).run(
+        id, `e-${id}`, iso(receivedAgo), iso(receivedAgo), ref,
+      );
+    const open = BASE + 400;
+    db.prepare(
+      `INSERT INTO datapath_flow (id, chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source) VALUES (?, 'hv1', 'u-open', ?, ?, NULL, '0', 'k', 'a', 1, 1, 'ingest')`,
+    ).run(open, iso(2 * DAY), iso(2 * DAY));
+    const [oldA, oldB, ofOpen, recent, waiting, unshipped] = [300, 301, 302, 303, 304, 310].map((n) => BASE + n);
+    entry(oldA, DAY);
+    entry(oldB, DAY);
+    entry(ofOpen, DAY, open);
+    entry(recent, QUIET_MS / 2);
+    entry(waiting, DAY);
+    meta(markKeys('ingest_event').shipped, BASE + 304);
+    setClaim(db, table('ingest_event'), SLOT, BASE + 304);
+    db.prepare('DELETE FROM ship_log').run();
+    db.prepare('UPDATE ingest_event SET ref_id = 7 WHERE id = ?').run(waiting); // a change not yet in PostgreSQL
+    entry(unshipped, DAY);
+    const logged = db.prepare('SELECT tbl, pk FROM ship_log ORDER BY tbl, pk').all();
+
+    for (let after: number | null = -1; after !== null; ) {
+      const from: number = after;
+      after = (
+        await writer.submit((tx) =>
+          pruneSpoolLedger(tx, new IngestStore(), { after: from, before: iso(DAY / 2), maxId: null, quietBefore: iso(QUIET_MS), batch: 2 }),
+        )
+      ).cursor;
+    }
+    const left = (db.prepare('SELECT id FROM ingest_event WHERE id >= ? ORDER BY id').all(BASE + 300) as Array<{ id: number }>).map((r) => r.id);
+    expect(left).toEqual([ofOpen, recent, waiting, unshipped]);
     expect(db.prepare('SELECT tbl, pk FROM ship_log ORDER BY tbl, pk').all()).toEqual(logged);
   });
 });
