@@ -11,7 +11,7 @@ import { sqliteHandle } from './data-source.options';
 import { isPostgresUrl, openPostgres, pgPoolOptions, pgUnreachable, poolOf, redactUrl } from './postgres';
 import { enterSlot, installTriggers, knownSlot, ShippedTable, shippedTables, writerSlot } from './spool';
 import { restoreApiIndexes, shedApiIndexes } from './spool-indexes';
-import { checkClaim, confirmClaim, rememberClaim } from './slot-claim';
+import { checkClaim, confirmClaim, givenIds, rememberClaim } from './slot-claim';
 
 export const CENTRAL = Symbol('CENTRAL');
 const log = new Logger('Storage');
@@ -57,7 +57,9 @@ export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Prom
     // An api instance reads PostgreSQL, and a new spool must claim a slot there: both fail.
     if (cfg.LIVETRACE_ROLE !== 'agent' || slot === undefined || !pgUnreachable(err)) throw err;
     log.warn(`${(err as Error).message}: tracing into the spool under writer slot ${slot}; shipped once PostgreSQL answers and its schema is up to date`);
-    opened = deferred(url, cfg.LIVETRACE_PG_POOL, () => checkClaim(db, opened.pool, slot, writer));
+    // What the spool had given before it writes offline: what PostgreSQL may hold of the slot.
+    const atStart = givenIds(db);
+    opened = deferred(url, cfg.LIVETRACE_PG_POOL, () => checkClaim(db, opened.pool, slot, writer, atStart));
   }
   try {
     const slot = await writerSlot(db, opened.pool, writer);

@@ -50,22 +50,33 @@ export function rememberClaim(db: Database, writer: string): void {
   setMeta(db, ID_KEY, writer);
 }
 
-/** Throws when writer_slot names another spool, or PostgreSQL holds ids of the slot the spool never gave. */
-async function check(db: Database, c: PoolClient, slot: number, owner: string | undefined): Promise<void> {
+/**
+ * The highest id of its slot each shipped table with a sequence has given, by table: what
+ * PostgreSQL may hold of the slot. Taken at the start, before anything is written: a start while
+ * PostgreSQL is away is checked once it answers, and the rows written meanwhile (under ids PostgreSQL
+ * may hold) move the sequences past PostgreSQL's rows.
+ */
+export function givenIds(db: Database): Map<string, { key: string; given: number }> {
+  const seq = new Set((db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'`).all() as Array<{ name: string }>).map((r) => r.name));
+  const out = new Map<string, { key: string; given: number }>();
+  for (const t of shippedTables(db))
+    if (seq.has(t.name) && t.key.length === 1) out.set(t.name, { key: t.key[0], given: nextOwnId((sql) => db.prepare(sql), t.name, t.key[0])! - 1 });
+  return out;
+}
+
+/** Throws when writer_slot names another spool, or PostgreSQL holds ids of the slot the spool had not given at its start (`atStart`). */
+async function check(db: Database, c: PoolClient, slot: number, owner: string | undefined, atStart = givenIds(db)): Promise<void> {
   const ours = ownNames(db);
   if (owner !== undefined && ours.length && !ours.includes(owner))
     throw new Error(`writer slot ${slot} is claimed in PostgreSQL by ${owner}, not by this spool (${ours[0]}): a copy of this spool started since, or this one was restored from a backup; ${REMEDY}`);
   const base = slot * 2 ** SLOT_BITS;
-  const seq = new Set((db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'`).all() as Array<{ name: string }>).map((r) => r.name));
-  for (const t of shippedTables(db)) {
-    if (!seq.has(t.name) || t.key.length !== 1) continue;
-    const given = nextOwnId((sql) => db.prepare(sql), t.name, t.key[0])! - 1;
-    const k = `"${t.key[0]}"`;
-    const r = await c.query<{ m: number | null }>(`SELECT MAX(${k}) AS m FROM "${t.name}" WHERE ${k} > $1 AND ${k} < $2`, [given, base + 2 ** SLOT_BITS]);
+  for (const [table, { key, given }] of atStart) {
+    const k = `"${key}"`;
+    const r = await c.query<{ m: number | null }>(`SELECT MAX(${k}) AS m FROM "${table}" WHERE ${k} > $1 AND ${k} < $2`, [given, base + 2 ** SLOT_BITS]);
     const m = r.rows[0]?.m;
     if (m !== null && m !== undefined)
       throw new Error(
-        `PostgreSQL holds ${t.name} id ${m} of writer slot ${slot}, past the highest this spool gave (${given}): the spool is older than what was shipped ` +
+        `PostgreSQL holds ${table} id ${m} of writer slot ${slot}, past the highest this spool gave (${given}): the spool is older than what was shipped ` +
           `from it (restored from a backup, or a copy of a spool that went on writing), and its next rows would overwrite PostgreSQL's; ${REMEDY}`,
       );
   }
@@ -113,11 +124,11 @@ export async function confirmClaim(db: Database, pool: Pool, slot: number, write
  * running, its meta is not written from here). A slot without a claim (a new database) is claimed
  * under `writer`, so no new spool is handed it.
  */
-export async function checkClaim(db: Database, pool: Pool, slot: number, writer: string): Promise<void> {
+export async function checkClaim(db: Database, pool: Pool, slot: number, writer: string, atStart: ReturnType<typeof givenIds>): Promise<void> {
   await withClient(pool, SILENT_MS, async (c) => {
     await c.query('INSERT INTO writer_slot (slot, writer, claimed_at) VALUES ($1, $2, $3) ON CONFLICT (slot) DO NOTHING', [slot, writer, new Date().toISOString()]);
     const r = await c.query<{ writer: string }>('SELECT writer FROM writer_slot WHERE slot = $1', [slot]);
     const owner = r.rows[0]?.writer;
-    await check(db, c, slot, owner === writer ? undefined : owner);
+    await check(db, c, slot, owner === writer ? undefined : owner, atStart);
   });
 }

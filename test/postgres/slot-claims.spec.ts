@@ -129,6 +129,33 @@ describe('writer slots claimed (real PostgreSQL)', () => {
     expect((await storeOn(url, file)).central!.slot).toBe(slot);
   });
 
+  // Review of 9e89c12: the offline start's check, once PostgreSQL answered, compared PostgreSQL's ids
+  // with the spool's sequence then, which the rows written offline had moved past them: a restored
+  // spool that traced a while offline passed, and shipped over PostgreSQL's rows.
+  it('a restored spool started while PostgreSQL is away ships nothing, however much it wrote offline', async () => {
+    const url = await spools.pg().database('slot_restored_offline');
+    const file = newSpool();
+    const backup = newSpool();
+    const s = await storeOn(url, file);
+    await s.writer.db.backup(backup);
+    for (const n of [1, 2]) await s.writer.submit((tx) => tx.stmt(newPath(`{"n":${n}}`)).run());
+    await s.shipper!.synced(30_000);
+    await s.onApplicationShutdown();
+    for (const x of ['', '-wal', '-shm']) rmSync(file + x, { force: true });
+    copyFileSync(backup, file);
+    spools.pg().stopServer();
+    let again;
+    try {
+      again = await storeOn(url, file);
+      expect(again.central!.ready).toBeDefined();
+      for (const n of [3, 4, 5]) await again.writer.submit((tx) => tx.stmt(newPath(`{"offline":${n}}`)).run());
+    } finally {
+      spools.pg().startServer();
+    }
+    await waitFor('the shipper to say why it ships nothing', async () => (/PostgreSQL holds path id/.test(again.shipper!.state.lastError ?? '') ? true : undefined), 60_000);
+    expect((await pgRows(url, 'SELECT verdict FROM path ORDER BY id')).map((r) => r.verdict)).toEqual(['{"n":1}', '{"n":2}']);
+  });
+
   it('a copy started while PostgreSQL is away traces into its spool, and ships nothing once PostgreSQL answers, saying why', async () => {
     const url = await spools.pg().database('slot_copy_offline');
     const file = newSpool();
