@@ -180,6 +180,10 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     const before = cutoffOf(now, this.config.LIVETRACE_RETENTION_DAYS);
     if (keep <= 0 && before === null) return none;
     const w = this.store.writer;
+    // Whether the row limit cuts traces (SQLite's round: maxPrunedId): only then does the oldest trace
+    // kept bound the rows no trace takes; a cut by age alone would put that bound at the oldest trace
+    // left, inside LIVETRACE_RETENTION_DAYS.
+    const rowLimited = keep > 0 && (await w.submit((tx) => this.stores.traces.idBeyondNewest(tx, keep))) !== null;
     const maxId = await w.submit((tx) => spoolCut(tx, this.stores, { keep, before }));
     const quietBefore = new Date(now - QUIET_MS).toISOString();
     let after = -1;
@@ -193,7 +197,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
             return r;
           });
     // The lifetimes no trace cites, shipped: the prune by traces never reaches them.
-    const flowLimits = await this.pruneUntraced(t0, now, total, { before, rowLimited: keep > 0 && maxId !== null, keep }, (tx, o) => pruneSpoolUntraced(tx, this.stores, o));
+    const flowLimits = await this.pruneUntraced(t0, now, total, { before, rowLimited, keep }, (tx, o) => pruneSpoolUntraced(tx, this.stores, o));
     // The ingest ledger, shipped: PostgreSQL's own round prunes its copy.
     await this.pruneLedger(t0, now, total, flowLimits.before, keep, (tx, ledger, o) => pruneSpoolLedger(tx, ledger, o));
     if (total.traces || total.datapathFlows || total.ingestEvents)
