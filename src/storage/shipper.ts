@@ -11,6 +11,7 @@ import { Logger } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
 import { SILENT_MS, withClient } from './pg-client';
+import { stillOurs } from './slot-claim';
 import { highestOwn, leadersFirst, markKeys, ownSequence, setClaim, type ShippedTable } from './spool';
 import { readByKey, readRange, ShipBudget } from './ship-read';
 import { absent, columnTypes, copyData, copyIn, remove, upsert } from './ship-sql';
@@ -269,6 +270,8 @@ export class Shipper {
       try {
         for (const w of work.values()) if (!this.pgTypes.has(w.t.name)) this.pgTypes.set(w.t.name, await columnTypes(client, w.t));
         await client.query('BEGIN');
+        // The slot still this spool's (slot-claim.ts): a copy started beside it since ships alone.
+        if (this.slot !== undefined) await stillOurs(this.spool, client, this.slot);
         n += await this.copyFresh(client, [...work.values()]);
         for (const w of work.values()) {
           n += await upsert(client, w.t, this.pgTypes.get(w.t.name)!, w.rows);

@@ -83,6 +83,21 @@ async function check(db: Database, c: PoolClient, slot: number, owner: string | 
 }
 
 /**
+ * Inside a shipping batch's transaction: refuses (throws) when writer_slot no longer names this
+ * spool. A copy started while this spool's agent runs (a VM cloned, a volume attached twice)
+ * renames the claim; the start's check cannot see this one, which never starts again. FOR SHARE:
+ * a rename (confirmClaim, FOR UPDATE) waits for a batch under way, a batch for a rename. A spool
+ * that knows no name (older, started while PostgreSQL was away) is not checked here.
+ */
+export async function stillOurs(db: Database, c: PoolClient, slot: number): Promise<void> {
+  const ours = ownNames(db);
+  if (!ours.length) return;
+  const owner = (await c.query<{ writer: string }>('SELECT writer FROM writer_slot WHERE slot = $1 FOR SHARE', [slot])).rows[0]?.writer;
+  if (owner !== undefined && !ours.includes(owner))
+    throw new Error(`writer slot ${slot} is claimed in PostgreSQL by ${owner}, not by this spool (${ours[0]}): a copy of this spool started since; nothing more ships from this one; ${REMEDY}`);
+}
+
+/**
  * At a start that reaches PostgreSQL, on a spool that remembered its slot: refuses (throws) if the
  * claim is not this spool's, else renames the claim to `writer` (this start) in both places. A slot
  * PostgreSQL has no claim for (a new database) is claimed again under the same number.

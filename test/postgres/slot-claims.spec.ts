@@ -156,6 +156,23 @@ describe('writer slots claimed (real PostgreSQL)', () => {
     expect((await pgRows(url, 'SELECT verdict FROM path ORDER BY id')).map((r) => r.verdict)).toEqual(['{"n":1}', '{"n":2}']);
   });
 
+  // Review of 9e89c12: the claim was checked at a start only, so a spool copied while its agent ran
+  // (a VM cloned, a volume attached twice) and started went on beside the original, which never
+  // started again: both shipped rows of one slot's ids over each other's.
+  it('a copy started beside the running original: the original ships nothing more, saying why', async () => {
+    const url = await spools.pg().database('slot_copy_running');
+    const file = newSpool();
+    const copy = newSpool();
+    const a = await storeOn(url, file);
+    await a.writer.db.backup(copy);
+    const b = await storeOn(url, copy);
+    await a.writer.submit((tx) => tx.stmt(newPath('{"original":1}')).run());
+    await waitFor('the original to say why it ships nothing', async () => (/claimed in PostgreSQL by/.test(a.shipper!.state.lastError ?? '') ? true : undefined), 60_000);
+    await b.writer.submit((tx) => tx.stmt(newPath('{"copy":1}')).run());
+    await b.shipper!.synced(30_000);
+    expect((await pgRows(url, 'SELECT verdict FROM path')).map((r) => r.verdict)).toEqual(['{"copy":1}']);
+  });
+
   it('a copy started while PostgreSQL is away traces into its spool, and ships nothing once PostgreSQL answers, saying why', async () => {
     const url = await spools.pg().database('slot_copy_offline');
     const file = newSpool();
