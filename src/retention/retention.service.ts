@@ -277,6 +277,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       if (r.records) total.records = (total.records ?? 0) + r.records;
       if (r.ingestEvents) total.ingestEvents = (total.ingestEvents ?? 0) + r.ingestEvents;
       this.pruned.inc({ table: 'ingest_event' }, r.ingestEvents ?? 0);
+      this.pruned.inc({ table: 'upcall_cross_check' }, r.records ?? 0);
       this.pruned.inc({ table: 'trace' }, r.traces);
       this.pruned.inc({ table: 'path' }, r.paths);
       this.pruned.inc({ table: 'datapath_flow' }, r.datapathFlows);

@@ -116,4 +116,23 @@ describe('retention of untraced datapath flow lifetimes', () => {
     expect([count('upcall'), count('cross_check')]).toEqual([1, 1]);
     expect((db.prepare('SELECT time FROM upcall').get() as { time: string }).time).toBe(ago(0.5));
   });
+
+  it('counts the upcalls and cross-checks it prunes in livetrace_retention_pruned_total, as PostgreSQL\'s round does', async () => {
+    const upcalls = new UpcallStore({ db });
+    const checks = new CrossCheckStore({ db });
+    for (const days of [20, 20, 20, 1])
+      await writer.submit((tx) => {
+        upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(days), sampled: true });
+        checks.insert(tx, { createdAt: ago(days), traceId: 1, pathId: null, sessionId: null, result: 'match', argv: ['ovn-trace'], detail: { result: 'match' } });
+      });
+    const metrics = new MetricsService();
+    const retention = new RetentionService(
+      { db, writer } as unknown as StoreService, traces, paths, flows, loadConfig({ LIVETRACE_DB: join(dir, 'db.sqlite'), LIVETRACE_RETENTION_DAYS: '5' }), metrics,
+      upcalls, checks,
+    );
+
+    expect((await retention.round(NOW)).records).toBe(6);
+    const counted = (await metrics.registry.getSingleMetric('livetrace_retention_pruned_total')!.get()).values.find((v) => v.labels.table === 'upcall_cross_check');
+    expect(counted?.value).toBe(6);
+  });
 });
