@@ -16,7 +16,10 @@ export class ControllerKind1796800000000 implements MigrationInterface {
   name = 'ControllerKind1796800000000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
-    // The JSON's own kinds first (a non-empty array, then logicalPorts: verdictJson's order).
+    // The JSON's own kinds first (a non-empty array, then logicalPorts: verdictJson's order). A row
+    // stored with no kind (a 'mixed' pass whose other kind was an unmapped output, which the code
+    // before did not count) is left as it was: '[' + ',"controller"' would not be JSON, and whether
+    // it was an output or a tunnel is not in the row.
     await queryRunner.query(
       `UPDATE "trace" SET
          "verdict" = substr(verdict, 1, instr(verdict, '],"logicalPorts":') - 1) || ',"controller"' ||
@@ -24,7 +27,7 @@ export class ControllerKind1796800000000 implements MigrationInterface {
              THEN substr(verdict, instr(verdict, '],"logicalPorts":'), length(verdict) - instr(verdict, '],"logicalPorts":') - 1) || ',"copy":true}}'
              ELSE substr(verdict, instr(verdict, '],"logicalPorts":')) END,
          "verdict_kinds" = verdict_kinds || 'controller,'
-       WHERE instr(verdict, '"controller":{') > 0 AND instr(verdict_kinds, ',controller,') = 0 AND instr(verdict, '],"logicalPorts":') > 0`,
+       WHERE instr(verdict, '"controller":{') > 0 AND instr(verdict_kinds, ',controller,') = 0 AND instr(verdict, '],"logicalPorts":') > 0 AND instr(verdict, '{"kinds":[],') = 0`,
     );
   }
 

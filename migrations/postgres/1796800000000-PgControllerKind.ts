@@ -10,7 +10,10 @@ export class PgControllerKind1796800000000 implements MigrationInterface {
   name = 'PgControllerKind1796800000000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
-    // The JSON's own kinds first (a non-empty array, then logicalPorts: verdictJson's order).
+    // The JSON's own kinds first (a non-empty array, then logicalPorts: verdictJson's order). A row
+    // stored with no kind (a 'mixed' pass whose other kind was an unmapped output, which the code
+    // before did not count) is left as it was: '[' + ',"controller"' would not be JSON, and whether
+    // it was an output or a tunnel is not in the row.
     await queryRunner.query(
       `UPDATE "trace" SET
          "verdict" = substr(verdict, 1, strpos(verdict, '],"logicalPorts":') - 1) || ',"controller"' ||
@@ -18,7 +21,7 @@ export class PgControllerKind1796800000000 implements MigrationInterface {
              THEN substr(verdict, strpos(verdict, '],"logicalPorts":'), length(verdict) - strpos(verdict, '],"logicalPorts":') - 1) || ',"copy":true}}'
              ELSE substr(verdict, strpos(verdict, '],"logicalPorts":')) END,
          "verdict_kinds" = verdict_kinds || 'controller,'
-       WHERE strpos(verdict, '"controller":{') > 0 AND strpos(verdict_kinds, ',controller,') = 0 AND strpos(verdict, '],"logicalPorts":') > 0`,
+       WHERE strpos(verdict, '"controller":{') > 0 AND strpos(verdict_kinds, ',controller,') = 0 AND strpos(verdict, '],"logicalPorts":') > 0 AND strpos(verdict, '{"kinds":[],') = 0`,
     );
   }
 

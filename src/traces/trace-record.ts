@@ -125,7 +125,8 @@ export interface TraceJson {
 
 export function verdictJson(v: Verdict): VerdictJson {
   const kinds = new Set<VerdictKindJson>();
-  if (v.outputs.length) kinds.add('output');
+  // An output with no logical port (a NIC without iface-id) is an output all the same (passVerdict's kinds).
+  if (v.outputs.length || v.unmappedOutputs?.length) kinds.add('output');
   if (v.tunnels.length) kinds.add('tunnel');
   if (v.recircIds.length) kinds.add('recirculate');
   if (v.kind === 'drop') kinds.add('drop');
