@@ -136,7 +136,9 @@ export async function centralRound(
           before: cfg.days > 0 ? new Date(now - cfg.days * 86_400_000).toISOString() : null,
           atOrBefore: cfg.keep > 0 ? await centralRowCut(c, cfg.keep) : null,
         };
-        if (limits.before === null && limits.atOrBefore === null) return total;
+        // No trace over the limits still leaves the rows no trace takes with it to cut (as many of each
+        // as traces are kept, whatever the traces' own count): only the traces' loop is skipped.
+        const tracesOver = limits.before !== null || limits.atOrBefore !== null;
         const count = (r: PruneResult) => {
           total.batches++;
           total.traces += r.traces;
@@ -146,7 +148,7 @@ export async function centralRound(
           if (r.ingestEvents) total.ingestEvents = (total.ingestEvents ?? 0) + r.ingestEvents;
           o.onBatch?.(r);
         };
-        while (!o.stopped?.()) {
+        while (tracesOver && !o.stopped?.()) {
           const r = await pruneCentralBatch(c, limits, o.batch ?? CENTRAL_BATCH);
           if (!r.traces) break;
           count(r);

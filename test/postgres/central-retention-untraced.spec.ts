@@ -124,6 +124,27 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     expect((await pgRows(url, 'SELECT time FROM upcall ORDER BY time')).map((row) => row.time)).toEqual([ago(2), ago(1)]);
   });
 
+  it('by count with fewer traces than the limit: still as many of each as traces are kept, as SQLite keeps them', async () => {
+    const url = await spools.pg().database('central_untraced_few_traces');
+    const s = await spools.storeOn(url);
+    const upcalls = new UpcallStore(s);
+    const traces = new TraceStore(s);
+    await s.writer.submit((tx) => traces.insert(tx, { trace: capturedReplies()[0][0], chassis: 'hv1', createdAt: ago(1), datapathFlowId: null, pathId: null, portUuids: new Map() }));
+    const ended = [];
+    for (const d of [6, 5, 4, 3, 2]) {
+      ended.push(await lifetime(s, d, ago(d + 1), ago(d)));
+      await s.writer.submit((tx) => upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(d), sampled: true }));
+    }
+    await s.shipper!.synced();
+
+    // One trace under a limit of 2: no trace goes, but five lifetimes and upcalls are over it.
+    const r = await centralRound(s.central!.pool, { days: 0, keep: 2 }, NOW, { batch: 7 });
+
+    expect(r).toMatchObject({ ran: true, traces: 0, datapathFlows: 3 });
+    expect((await pgRows(url, 'SELECT id FROM datapath_flow ORDER BY id')).map((row) => Number(row.id))).toEqual(ended.slice(3));
+    expect((await pgRows(url, 'SELECT time FROM upcall ORDER BY time')).map((row) => row.time)).toEqual([ago(3), ago(2)]);
+  });
+
   /** The index each statement walks (the migration PgCentralRetentionUntraced adds those retention alone needs). */
   const INDEXES: Record<string, string[]> = {
     flowNewest: ['idx_dpflow_removed'],
