@@ -9,8 +9,14 @@
 // - the ids: PostgreSQL holds no row of the slot above what the spool has given (sqlite_sequence
 //   never goes back: spool.ts ownSequence). A row above it was written by a newer state of this
 //   spool (a backup restored) or by a copy that went on writing.
-// Either refuses: re-claiming a new slot would not help, since the spool's rows keep the old slot's
-// ids (the lifetimes it continues, its sessions) and would go on overwriting the other copy's rows.
+// Another owner refuses: re-claiming a new slot would not help, since the spool's rows keep the old
+// slot's ids (the lifetimes it continues, its sessions) and would go on overwriting the other copy's
+// rows. Ids past the spool's under its own name are a spool that lost rows it had shipped: a host
+// crash (WAL, synchronous = NORMAL: the commits since the last checkpoint), or a backup taken since
+// its last start. The claim says no other copy runs, so its ids move past PostgreSQL's and it starts:
+// refusing stopped an agent's tracing after every power loss, for rows PostgreSQL holds anyway.
+// Started while PostgreSQL was away, such a spool has already written under ids PostgreSQL holds:
+// refused (checkClaim).
 import { Logger } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
@@ -45,6 +51,12 @@ function onDisk(db: Database): void {
   db.pragma('wal_checkpoint(FULL)');
 }
 
+/** The next id `table` gives is past `id` (an AUTOINCREMENT's sqlite_sequence; never lowered). */
+function movePast(db: Database, table: string, id: number): void {
+  if (db.prepare('UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = ?').run(id, table).changes === 0)
+    db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)').run(table, id);
+}
+
 /** A claim just made (spool.ts writerSlot) is this spool's under `writer`. */
 export function rememberClaim(db: Database, writer: string): void {
   setMeta(db, ID_KEY, writer);
@@ -64,17 +76,28 @@ export function givenIds(db: Database): Map<string, { key: string; given: number
   return out;
 }
 
-/** Throws when writer_slot names another spool, or PostgreSQL holds ids of the slot the spool had not given at its start (`atStart`). */
-async function check(db: Database, c: PoolClient, slot: number, owner: string | undefined, atStart = givenIds(db)): Promise<void> {
+/**
+ * Throws when writer_slot names another spool, or PostgreSQL holds ids of the slot the spool had not
+ * given at its start (`atStart`); with `advance` (a start before any write, the claim named as this
+ * spool's), such ids are put there by table instead (PostgreSQL's highest), for the sequences to move past.
+ */
+async function check(db: Database, c: PoolClient, slot: number, owner: string | undefined, atStart = givenIds(db), advance?: Map<string, number>): Promise<void> {
   const ours = ownNames(db);
   if (owner !== undefined && ours.length && !ours.includes(owner))
     throw new Error(`writer slot ${slot} is claimed in PostgreSQL by ${owner}, not by this spool (${ours[0]}): a copy of this spool started since, or this one was restored from a backup; ${REMEDY}`);
+  const ownClaim = owner !== undefined && ours.includes(owner);
   const base = slot * 2 ** SLOT_BITS;
   for (const [table, { key, given }] of atStart) {
     const k = `"${key}"`;
-    const r = await c.query<{ m: number | null }>(`SELECT MAX(${k}) AS m FROM "${table}" WHERE ${k} > $1 AND ${k} < $2`, [given, base + 2 ** SLOT_BITS]);
+    const r = await c.query<{ m: string | number | null }>(`SELECT MAX(${k}) AS m FROM "${table}" WHERE ${k} > $1 AND ${k} < $2`, [given, base + 2 ** SLOT_BITS]);
     const m = r.rows[0]?.m;
-    if (m !== null && m !== undefined)
+    if (m !== null && m !== undefined && advance && ownClaim) {
+      log.warn(
+        `writer slot ${slot}: PostgreSQL holds ${table} ids up to ${m}, past the ${given} this spool gave: it lost rows it had shipped ` +
+          `(a host crash since they were written, or a backup taken since its last start restored); PostgreSQL keeps them, and this spool's ids go on after them`,
+      );
+      advance.set(table, Number(m));
+    } else if (m !== null && m !== undefined)
       throw new Error(
         `PostgreSQL holds ${table} id ${m} of writer slot ${slot}, past the highest this spool gave (${given}): the spool is older than what was shipped ` +
           `from it (restored from a backup, or a copy of a spool that went on writing), and its next rows would overwrite PostgreSQL's; ${REMEDY}`,
@@ -108,7 +131,8 @@ export async function confirmClaim(db: Database, pool: Pool, slot: number, write
     try {
       const r = await c.query<{ writer: string }>('SELECT writer FROM writer_slot WHERE slot = $1 FOR UPDATE', [slot]);
       const owner = r.rows[0]?.writer;
-      await check(db, c, slot, owner);
+      const advance = new Map<string, number>();
+      await check(db, c, slot, owner, givenIds(db), advance);
       if (owner === undefined) {
         log.warn(`writer slot ${slot} of this spool has no claim in PostgreSQL (a new database?): claimed again for ${writer}`);
         await c.query('INSERT INTO writer_slot (slot, writer, claimed_at) VALUES ($1, $2, $3)', [slot, writer, new Date().toISOString()]);
@@ -119,6 +143,7 @@ export async function confirmClaim(db: Database, pool: Pool, slot: number, write
       // The name PostgreSQL holds is this spool's (checked) and stays its own until the rename is
       // known committed: a rename whose commit fails leaves both names known, whatever was before.
       db.transaction(() => {
+        for (const [table, m] of advance) movePast(db, table, m);
         if (owner !== undefined) setMeta(db, ID_KEY, owner);
         setMeta(db, NEXT_KEY, writer);
       })();

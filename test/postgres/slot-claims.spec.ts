@@ -20,6 +20,19 @@ jest.setTimeout(120_000);
 const spools = usePostgresSpools();
 const { storeOn } = spools;
 
+const newPath = (verdict: string) => `INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES ('hv1', '2026-12-06T00:00:00Z', 'u0', '${verdict}')`;
+
+/** Starts on `file`, writes one row and ships it: PostgreSQL keeps `before` and gets the new row after them. */
+async function continuesAfterPostgres(url: string, file: string, before: string[]): Promise<void> {
+  const again = await storeOn(url, file);
+  const top = Number((await pgRows(url, 'SELECT MAX(id)::text AS m FROM path'))[0].m);
+  const [id] = await again.writer.submit((tx) => [Number(tx.stmt(newPath('{"after":1}')).run().lastInsertRowid)]);
+  expect(id).toBeGreaterThan(top);
+  await again.shipper!.synced(30_000);
+  expect((await pgRows(url, 'SELECT verdict FROM path ORDER BY id')).map((r) => r.verdict)).toEqual([...before, '{"after":1}']);
+  await again.onApplicationShutdown();
+}
+
 describe('writer slots claimed (real PostgreSQL)', () => {
   it('a new spool claims a new slot, for good: past 80 % of the slots each claim is warned about, naming what to do; past the last, the start fails saying why', async () => {
     const url = await spools.pg().database('slot_claims');
@@ -47,8 +60,6 @@ describe('writer slots claimed (real PostgreSQL)', () => {
     }
   });
 
-  const newPath = (verdict: string) => `INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES ('hv1', '2026-12-06T00:00:00Z', 'u0', '${verdict}')`;
-
   it('two copies of one spool: the one started first goes on, the other is refused naming the slot and what to do', async () => {
     const url = await spools.pg().database('slot_copies');
     const file = newSpool();
@@ -67,7 +78,10 @@ describe('writer slots claimed (real PostgreSQL)', () => {
     expect((await storeOn(url, copy)).central!.slot).toBe(slot);
   });
 
-  it('a spool restored from a backup older than what it shipped is refused: its next ids are already PostgreSQL\'s rows', async () => {
+  // A spool that lost rows it had shipped, under its own claim (a backup taken since its last start,
+  // restored; a host crash, below): PostgreSQL keeps them and the spool's ids go on after them. It was
+  // refused, and every power loss stopped an agent's tracing for rows PostgreSQL holds anyway.
+  it("a spool restored from a backup older than what it shipped starts: its ids go on after PostgreSQL's, whose rows stay", async () => {
     const url = await spools.pg().database('slot_restored');
     const file = newSpool();
     const backup = newSpool();
@@ -80,9 +94,28 @@ describe('writer slots claimed (real PostgreSQL)', () => {
     await s.onApplicationShutdown();
     for (const x of ['', '-wal', '-shm']) rmSync(file + x, { force: true });
     copyFileSync(backup, file);
-    await expect(storeOn(url, file)).rejects.toThrow(/^PostgreSQL holds path id \d+ of writer slot 1, past the highest this spool gave \(\d+\): the spool is older than what was shipped/);
-    // PostgreSQL's rows are as they were.
-    expect((await pgRows(url, 'SELECT verdict FROM path ORDER BY id')).map((r) => r.verdict)).toEqual(['{"n":1}', '{"n":2}']);
+    await continuesAfterPostgres(url, file, ['{"n":1}', '{"n":2}']);
+  });
+
+  // Review of 9e89c12 (its 'left' 1): the crash takes back the spool's commits since its last
+  // checkpoint, rows the shipper had sent among them. The crash is the main file without its WAL.
+  it('a host crash that took back rows the spool had shipped leaves an agent that starts, its ids after PostgreSQL\'s', async () => {
+    const url = await spools.pg().database('slot_crash_shipped');
+    const file = newSpool();
+    const crashed = newSpool();
+    await (await storeOn(url, file)).onApplicationShutdown();
+    const settled = new Database(file);
+    settled.pragma('wal_checkpoint(TRUNCATE)');
+    settled.close();
+    const s = await storeOn(url, file);
+    const settledAgain = new Database(file);
+    settledAgain.pragma('wal_checkpoint(TRUNCATE)');
+    settledAgain.close();
+    for (const n of [1, 2]) await s.writer.submit((tx) => tx.stmt(newPath(`{"n":${n}}`)).run());
+    await s.shipper!.synced(30_000);
+    copyFileSync(file, crashed);
+    await s.onApplicationShutdown();
+    await continuesAfterPostgres(url, crashed, ['{"n":1}', '{"n":2}']);
   });
 
   // Review of 9e89c12: the spool runs WAL with synchronous = NORMAL, so a commit is durable across a
