@@ -18,7 +18,7 @@ import type { Pool, PoolClient } from 'pg';
 import { SILENT_MS, withClient } from '../storage/pg-client';
 import { BUCKET_SHIFT, citationsOf } from '../traces';
 import { pruneCentralUntraced, untracedCuts } from './central-untraced-store';
-import type { PruneResult } from './retention';
+import { addBatch, type PruneResult } from './retention';
 
 /** pg_advisory_lock key of the central retention (the migrations hold 7946710). */
 export const CENTRAL_RETENTION_LOCK = 7946711;
@@ -140,12 +140,7 @@ export async function centralRound(
         // as traces are kept, whatever the traces' own count): only the traces' loop is skipped.
         const tracesOver = limits.before !== null || limits.atOrBefore !== null;
         const count = (r: PruneResult) => {
-          total.batches++;
-          total.traces += r.traces;
-          total.paths += r.paths;
-          total.datapathFlows += r.datapathFlows;
-          if (r.records) total.records = (total.records ?? 0) + r.records;
-          if (r.ingestEvents) total.ingestEvents = (total.ingestEvents ?? 0) + r.ingestEvents;
+          addBatch(total, r);
           o.onBatch?.(r);
         };
         while (tracesOver && !o.stopped?.()) {

@@ -16,7 +16,7 @@ import { PathStore } from '../paths/path-store';
 import { StoreService } from '../storage/store.service';
 import { TraceStore } from '../traces/trace-store';
 import { centralRound, CentralRound } from './central-retention-store';
-import { cutoffOf, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut, UntracedLimits, untracedLimits } from './retention';
+import { addBatch, cutoffOf, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut, UntracedLimits, untracedLimits } from './retention';
 import { pruneSpoolBatch, pruneSpoolLedger, pruneSpoolUntraced, QUIET_MS, spoolCut } from './spool-retention-store';
 import type { WriteContext } from '../storage/writer';
 
@@ -270,12 +270,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     while (!this.stopped) {
       const r = await batch();
       if (!r) break;
-      total.batches++;
-      total.traces += r.traces;
-      total.paths += r.paths;
-      total.datapathFlows += r.datapathFlows;
-      if (r.records) total.records = (total.records ?? 0) + r.records;
-      if (r.ingestEvents) total.ingestEvents = (total.ingestEvents ?? 0) + r.ingestEvents;
+      addBatch(total, r);
       this.pruned.inc({ table: 'ingest_event' }, r.ingestEvents ?? 0);
       this.pruned.inc({ table: 'upcall_cross_check' }, r.records ?? 0);
       this.pruned.inc({ table: 'trace' }, r.traces);

@@ -32,6 +32,16 @@ export interface PruneResult {
   ingestEvents?: number;
 }
 
+/** Adds one batch's counts to a round's total (SQLite's, the spool's and PostgreSQL's rounds alike). */
+export function addBatch(total: PruneResult & { batches: number }, r: PruneResult): void {
+  total.batches++;
+  total.traces += r.traces;
+  total.paths += r.paths;
+  total.datapathFlows += r.datapathFlows;
+  if (r.records) total.records = (total.records ?? 0) + r.records;
+  if (r.ingestEvents) total.ingestEvents = (total.ingestEvents ?? 0) + r.ingestEvents;
+}
+
 /** The owners of what a pruned trace takes with it. */
 export interface RetentionStores {
   traces: Pick<TraceStore, 'idBeyondNewest' | 'oldest' | 'prune' | 'oldestCreatedAt'>;
