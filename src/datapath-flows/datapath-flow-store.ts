@@ -113,6 +113,14 @@ export const datapathFlowJson = (r: DatapathFlowRow): DatapathFlowJson => ({
   source: r.source,
 });
 
+/** Where DatapathFlowStore.pruneEndedUntraced goes on: by id, then per chassis by (removed_at, id). */
+export interface UntracedCursor {
+  id: number;
+  chassis?: string;
+  removedAt?: string;
+}
+export const UNTRACED_START: UntracedCursor = { id: -1 };
+
 @Injectable()
 export class DatapathFlowStore {
   private readonly statements: Statements;
@@ -247,30 +255,48 @@ export class DatapathFlowStore {
 
   /**
    * Retention of the lifetimes no trace cites (the poller stores one for every flow it dumps, most
-   * never traced, so pruning traces never reaches them): looks at up to `batch` lifetimes above
-   * `after` in id order and deletes, with their edges, those ended before `quietBefore` and either
-   * before `before` or with an id at or below `maxId`, that no trace cites. `cursor`: the last id
-   * looked at, or null once no lifetime further on can go (ids grow with first_seen: a lifetime
-   * that began at or after `before` ended after it). `may`: the caller's own condition (the spool's:
-   * PostgreSQL holds it as the spool does).
+   * never traced, so pruning traces never reaches them): one batch of up to `batch` lifetimes looked
+   * at, deleting with their edges those ended before `quietBefore` and either before `before` or with
+   * an id at or below `maxId`, that no trace cites. Two walks, each on an index: ids up to `maxId`,
+   * then per chassis the ended ones by (removed_at, id) before the earlier of `before` and
+   * `quietBefore` (idx_dpflow_live). Ids do not order time: ingest dates a lifetime by its event, so
+   * a producer's backlog replayed late stores lifetimes ended weeks ago under the newest ids.
+   * `cursor`: where the next batch goes on (start: UNTRACED_START), null once done. `may`: the
+   * caller's own condition (the spool's: PostgreSQL holds it as the spool does).
    */
   pruneEndedUntraced(
     tx: WriteContext,
-    o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number; may?: (id: number) => boolean },
-  ): { cursor: number | null; deleted: number } {
-    const rows = tx.stmt('SELECT id, first_seen, removed_at FROM datapath_flow WHERE id > ? ORDER BY id LIMIT ?').all(o.after, o.batch) as Array<{
-      id: number;
-      first_seen: string;
-      removed_at: string | null;
-    }>;
+    o: { after: UntracedCursor; before: string | null; maxId: number | null; quietBefore: string; batch: number; may?: (id: number) => boolean },
+  ): { cursor: UntracedCursor | null; deleted: number } {
     let deleted = 0;
-    for (const r of rows) {
-      if (r.removed_at === null || r.removed_at >= o.quietBefore) continue;
-      const over = (o.before !== null && r.removed_at < o.before) || (o.maxId !== null && r.id <= o.maxId);
-      if (over && (o.may?.(r.id) ?? true) && this.deleteIfEndedAndUntraced(tx, r.id)) deleted++;
+    const consider = (r: { id: number; removed_at: string | null }): void => {
+      if (r.removed_at === null || r.removed_at >= o.quietBefore) return;
+      if ((o.may?.(r.id) ?? true) && this.deleteIfEndedAndUntraced(tx, r.id)) deleted++;
+    };
+    const at = o.after;
+    if (at.chassis === undefined && o.maxId !== null) {
+      const rows = tx.stmt('SELECT id, removed_at FROM datapath_flow WHERE id > ? AND id <= ? ORDER BY id LIMIT ?').all(at.id, o.maxId, o.batch) as Array<{ id: number; removed_at: string | null }>;
+      rows.forEach(consider);
+      if (rows.length === o.batch) return { cursor: { id: rows[rows.length - 1].id }, deleted };
     }
-    const beyond = (r: (typeof rows)[number]) => (o.before === null || r.first_seen >= o.before) && (o.maxId === null || r.id > o.maxId);
-    return { cursor: !rows.length || rows.every(beyond) ? null : rows[rows.length - 1].id, deleted };
+    if (o.before === null) return { cursor: null, deleted };
+    const cut = o.before < o.quietBefore ? o.before : o.quietBefore;
+    const nextChassis = (after: string | null): string | null =>
+      (tx.stmt('SELECT MIN(chassis) AS c FROM datapath_flow WHERE chassis > ?').get(after ?? '') as { c: string | null }).c;
+    const chassis = at.chassis ?? nextChassis(null);
+    if (chassis === null) return { cursor: null, deleted };
+    const rows = tx
+      .stmt(
+        `SELECT id, removed_at FROM datapath_flow WHERE chassis = ? AND removed_at < ? AND (removed_at, id) > (?, ?) ORDER BY removed_at, id LIMIT ?`,
+      )
+      .all(chassis, cut, at.removedAt ?? '', at.chassis === undefined ? -1 : at.id, o.batch) as Array<{ id: number; removed_at: string }>;
+    rows.forEach(consider);
+    if (rows.length === o.batch) {
+      const last = rows[rows.length - 1];
+      return { cursor: { id: last.id, chassis, removedAt: last.removed_at }, deleted };
+    }
+    const next = nextChassis(chassis);
+    return { cursor: next === null ? null : { id: -1, chassis: next, removedAt: '' }, deleted };
   }
 
   // ---- the pipeline's reads (the local read connection) -------------------------------

@@ -11,7 +11,7 @@ import { Counter } from 'prom-client';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
-import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
+import { DatapathFlowStore, UNTRACED_START, type UntracedCursor } from '../datapath-flows/datapath-flow-store';
 import { PathStore } from '../paths/path-store';
 import { StoreService } from '../storage/store.service';
 import { TraceStore } from '../traces/trace-store';
@@ -215,13 +215,13 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     now: number,
     total: RoundResult,
     o: { before: string | null; rowLimited: boolean; keep: number },
-    prune: (tx: WriteContext, o: Parameters<DatapathFlowStore['pruneEndedUntraced']>[1]) => { cursor: number | null; deleted: number },
+    prune: (tx: WriteContext, o: Parameters<DatapathFlowStore['pruneEndedUntraced']>[1]) => { cursor: UntracedCursor | null; deleted: number },
   ): Promise<UntracedLimits> {
     const w = this.store.writer;
     const limits = await w.submit((tx) => untracedLimits(tx, this.stores, o));
     if (limits.before === null && limits.maxId === null) return limits;
     const quietBefore = new Date(now - QUIET_MS).toISOString();
-    let after: number | null = -1;
+    let after: UntracedCursor | null = UNTRACED_START;
     const r = await this.batches(t0, async () => {
       if (after === null) return null;
       const from = after;

@@ -21,6 +21,7 @@ import type { WriteContext } from '../storage/writer';
 import { BUCKET_SHIFT } from '../traces';
 import { muted, pendingKeys, shippedMarks, waitingValues } from '../storage/spool-state';
 import type { IngestStore } from '../ingest/ingest-store';
+import type { UntracedCursor } from '../datapath-flows/datapath-flow-store';
 import { pruneTraces, type PruneResult, type RetentionStores } from './retention';
 
 /** An ended lifetime's passes stay this long before the spool may forget them (the recorder's 60 s, with a margin). */
@@ -116,8 +117,8 @@ export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { 
 export function pruneSpoolUntraced(
   tx: WriteContext,
   stores: RetentionStores,
-  o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number },
-): { cursor: number | null; deleted: number } {
+  o: { after: UntracedCursor; before: string | null; maxId: number | null; quietBefore: string; batch: number },
+): { cursor: UntracedCursor | null; deleted: number } {
   const tables = ['datapath_flow', 'recirc_edge'];
   const marks = shippedMarks(tx, tables);
   const pending = pendingKeys(tx, tables, MAX_PENDING);

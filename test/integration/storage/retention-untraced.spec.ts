@@ -83,6 +83,20 @@ describe('retention of untraced datapath flow lifetimes', () => {
     expect((db.prepare('SELECT count(*) AS n FROM recirc_edge').get() as { n: number }).n).toBe(0);
   });
 
+  it('by age: a lifetime stored late (an ingested event dated weeks back) goes too, behind more than a batch of recent ones', async () => {
+    // Ingest dates a lifetime by its event (ingest-write.ts), so a producer's backlog replayed after
+    // an outage stores old lifetimes under ids newer than recent ones: ids do not order removed_at.
+    const recent: number[] = [];
+    for (let i = 0; i < 1100; i++) recent.push(await lifetime(ago(3), ago(2))); // more than one batch (1,000)
+    const late = await lifetime(ago(20), ago(19));
+
+    await service({ LIVETRACE_RETENTION_DAYS: '5', LIVETRACE_RETENTION_ROWS: '0' }).round(NOW);
+
+    const left = ids();
+    expect(left.includes(late)).toBe(false);
+    expect(left.length).toBe(recent.length);
+  });
+
   it('by row count alone: lifetimes that ended before the oldest trace kept go, not the recent ones', async () => {
     const old = await lifetime(ago(12), ago(11));
     const replies = capturedReplies();

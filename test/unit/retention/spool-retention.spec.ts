@@ -9,6 +9,7 @@ import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-sto
 import { PathStore } from '../../../src/paths/path-store';
 import type { RetentionStores } from '../../../src/retention/retention';
 import { IngestStore } from '../../../src/ingest/ingest-store';
+import { UNTRACED_START, type UntracedCursor } from '../../../src/datapath-flows/datapath-flow-store';
 import { pruneSpoolBatch, pruneSpoolLedger, pruneSpoolUntraced, QUIET_MS, spoolCut } from '../../../src/retention/spool-retention-store';
 import { markKeys, setClaim, shippedTables, SLOT_BITS } from '../../../src/storage/spool';
 import type { StoreService } from '../../../src/storage/store.service';
@@ -145,8 +146,8 @@ describe('the spool prunes locally only what PostgreSQL holds and the agent can 
     db.prepare(`INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, '0x1')`).run(edged, unshipped);
     const logged = db.prepare('SELECT tbl, pk FROM ship_log ORDER BY tbl, pk').all();
 
-    for (let after: number | null = -1; after !== null; ) {
-      const from: number = after;
+    for (let after: UntracedCursor | null = UNTRACED_START; after !== null; ) {
+      const from: UntracedCursor = after;
       after = (await writer.submit((tx) => pruneSpoolUntraced(tx, stores, { after: from, before: iso(DAY / 2), maxId: null, quietBefore: iso(QUIET_MS), batch: 2 }))).cursor;
     }
     const left = (db.prepare('SELECT id FROM datapath_flow WHERE id >= ? ORDER BY id').all(BASE + 200) as Array<{ id: number }>).map((r) => r.id);
