@@ -116,6 +116,16 @@ export class TraceSessionStore {
     });
   }
 
+  /**
+   * The sessions active now as the writer's own database holds them, read inside its write job:
+   * LIVETRACE_MAX_SESSIONS is checked and the new session inserted in one transaction (session-limit.ts).
+   * With SQLite that is the shared file (BEGIN IMMEDIATE orders every writer); with PostgreSQL the
+   * spool: this process's sessions, and the others' as its shipper last pulled them (every 500 ms).
+   */
+  activeCount(tx: WriteContext, now: string): number {
+    return (tx.stmt(`SELECT count(*) AS n FROM trace_session WHERE state = 'active' AND (expires_at IS NULL OR expires_at > ?)`).get(now) as { n: number }).n;
+  }
+
   /** A new session; returns its id. */
   insert(tx: WriteContext, json: Omit<TraceSessionJson, 'id'>): number {
     return Number(

@@ -15,6 +15,7 @@ import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import { PathStore } from '../paths/path-store';
 import { addStats, emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
+import { checkSessionLimit, insertWithinLimit, tooManySessions } from './session-limit';
 import { chassisByHostname, parseAddresses, PortTarget, selectFlow, Selection, SessionFlow, tunnelDatapathPort } from './session-selector';
 
 export interface CreateSessionInput {
@@ -199,11 +200,8 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   }
 
   async create(input: CreateSessionInput): Promise<TraceSessionJson> {
-    // Every active session is checked against every new datapath flow: their number is bounded.
-    const activeNow = (await this.sessions.active()).filter((s) => s.state === 'active').length;
-    if (activeNow >= this.config.LIVETRACE_MAX_SESSIONS) {
-      throw new ApiError(409, `${activeNow} trace sessions are active (LIVETRACE_MAX_SESSIONS=${this.config.LIVETRACE_MAX_SESSIONS}): stop one first (DELETE /trace-sessions/:id)`, 'body');
-    }
+    const max = this.config.LIVETRACE_MAX_SESSIONS;
+    await checkSessionLimit(this.sessions, max); // and again where it is inserted (session-limit.ts)
     let filter: CompiledFilter | undefined;
     if (input.filter !== undefined) {
       try {
@@ -242,7 +240,9 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       perChassis: {},
     };
     const here = this.config.LIVETRACE_ROLE !== 'api';
-    const id = await this.store.writer.submit((tx) => this.sessions.insert(tx, json));
+    const made = await this.store.writer.submit((tx) => insertWithinLimit(tx, this.sessions, json, max));
+    if ('refused' in made) throw tooManySessions(made.refused, max);
+    const id = made.id;
     await this.store.shipper?.synced();
     // Here at once (the other agents take it up at their next poll).
     if (here) await this.poll();
