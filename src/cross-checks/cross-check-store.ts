@@ -45,13 +45,20 @@ export class CrossCheckStore {
     );
   }
 
+  /** Its table, for the spool's retention (what PostgreSQL holds of it: spool-retention-store.ts). */
+  readonly table = 'cross_check';
+
   /**
    * Retention (inside its writer job): the oldest cross-checks, up to `batch`, made before `before`
    * or with an id at or below `maxId` (each keeps up to 256 KB of ovn-trace output). Ids grow with
-   * time: the walk stops at the first one kept. Returns how many went.
+   * time: the walk stops at the first one kept. None above `upTo` (the spool's: what PostgreSQL does
+   * not hold yet). Returns how many went.
    */
-  pruneOldest(tx: WriteContext, o: { before: string | null; maxId: number | null; batch: number }): number {
-    const rows = tx.stmt('SELECT id, created_at FROM cross_check ORDER BY id LIMIT ?').all(o.batch) as Array<{ id: number; created_at: string }>;
+  pruneOldest(tx: WriteContext, o: { before: string | null; maxId: number | null; batch: number; upTo?: number }): number {
+    const rows = tx.stmt('SELECT id, created_at FROM cross_check WHERE id <= ? ORDER BY id LIMIT ?').all(o.upTo ?? Number.MAX_SAFE_INTEGER, o.batch) as Array<{
+      id: number;
+      created_at: string;
+    }>;
     const del = tx.stmt('DELETE FROM cross_check WHERE id = ?');
     let n = 0;
     for (const r of rows) {

@@ -17,8 +17,10 @@ import { StoreService } from '../storage/store.service';
 import { TraceStore } from '../traces/trace-store';
 import { centralRound, CentralRound } from './central-retention-store';
 import { addBatch, cutoffOf, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut, UntracedLimits, untracedLimits } from './retention';
-import { pruneSpoolBatch, pruneSpoolLedger, pruneSpoolUntraced, QUIET_MS, spoolCut } from './spool-retention-store';
+import { pruneSpoolBatch, pruneSpoolLedger, pruneSpoolRecords, pruneSpoolUntraced, QUIET_MS, spoolCut } from './spool-retention-store';
 import type { WriteContext } from '../storage/writer';
+
+type Records = NonNullable<RetentionStores['records']>[number];
 
 /** Traces per batch: ~0.3 ms each at 1M traces (27 step rows, their index entries…), so a batch
  * holds the event loop for tens of ms, not the 0.1–0.7 s batches of 500 took (bench/api). */
@@ -150,16 +152,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       this.stores.flows.pruneEndedUntraced(tx, o),
     );
     // Then upcalls and cross-checks: by the same time, and as many of each as traces are kept.
-    for (const records of this.stores.records ?? []) {
-      const maxId = keep > 0 ? await w.submit((tx) => records.idBeyondNewest(tx, keep)) : null;
-      if (flowLimits.before === null && maxId === null) continue;
-      const r = await this.batches(t0, async () => {
-        const n = await w.submit((tx) => records.pruneOldest(tx, { before: flowLimits.before, maxId, batch: RETENTION_BATCH * 10 }));
-        return n ? { traces: 0, paths: 0, datapathFlows: 0, records: n } : null;
-      });
-      total.records = (total.records ?? 0) + (r.records ?? 0);
-      total.seconds = r.seconds;
-    }
+    await this.pruneRecords(t0, total, flowLimits.before, keep, (tx, records, o) => records.pruneOldest(tx, o));
     // Then the ingest ledger by the same limits, but for what it still answers for (IngestStore.pruneOldest).
     await this.pruneLedger(t0, now, total, flowLimits.before, keep, (tx, ledger, o) => ledger.pruneOldest(tx, o));
     if (total.traces || total.datapathFlows || total.records || total.ingestEvents)
@@ -198,10 +191,14 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
           });
     // The lifetimes no trace cites, shipped: the prune by traces never reaches them.
     const flowLimits = await this.pruneUntraced(t0, now, total, { before, rowLimited, keep }, (tx, o) => pruneSpoolUntraced(tx, this.stores, o));
+    // Upcalls and cross-checks, shipped: PostgreSQL's own round prunes its copy.
+    await this.pruneRecords(t0, total, flowLimits.before, keep, (tx, records, o) => pruneSpoolRecords(tx, records, o));
     // The ingest ledger, shipped: PostgreSQL's own round prunes its copy.
     await this.pruneLedger(t0, now, total, flowLimits.before, keep, (tx, ledger, o) => pruneSpoolLedger(tx, ledger, o));
-    if (total.traces || total.datapathFlows || total.ingestEvents)
-      this.log.log(`spool: pruned ${total.traces} traces shipped to PostgreSQL, ${total.paths} paths, ${total.datapathFlows} datapath flows, ${total.ingestEvents ?? 0} ingest events in ${total.seconds.toFixed(1)} s`);
+    if (total.traces || total.datapathFlows || total.records || total.ingestEvents)
+      this.log.log(
+        `spool: pruned ${total.traces} traces shipped to PostgreSQL, ${total.paths} paths, ${total.datapathFlows} datapath flows, ${total.records ?? 0} upcalls and cross-checks, ${total.ingestEvents ?? 0} ingest events in ${total.seconds.toFixed(1)} s`,
+      );
     return total;
   }
 
@@ -232,6 +229,27 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     total.datapathFlows += r.datapathFlows;
     total.seconds = r.seconds;
     return limits;
+  }
+
+  /** Upcalls and cross-checks over the limits (`before`, as many of each as traces are kept), one `prune` batch a writer job, added to `total`. */
+  private async pruneRecords(
+    t0: number,
+    total: RoundResult,
+    before: string | null,
+    keep: number,
+    prune: (tx: WriteContext, records: Records, o: { before: string | null; maxId: number | null; batch: number }) => number,
+  ): Promise<void> {
+    const w = this.store.writer;
+    for (const records of this.stores.records ?? []) {
+      const maxId = keep > 0 ? await w.submit((tx) => records.idBeyondNewest(tx, keep)) : null;
+      if (before === null && maxId === null) continue;
+      const r = await this.batches(t0, async () => {
+        const n = await w.submit((tx) => prune(tx, records, { before, maxId, batch: RETENTION_BATCH * 10 }));
+        return n ? { traces: 0, paths: 0, datapathFlows: 0, records: n } : null;
+      });
+      total.records = (total.records ?? 0) + (r.records ?? 0);
+      total.seconds = r.seconds;
+    }
   }
 
   /** The ingest ledger's entries over the limits, one `prune` batch a writer job, added to `total`. */

@@ -48,7 +48,7 @@ export interface RetentionStores {
   paths: Pick<PathStore, 'deleteIfEmpty'>;
   flows: Pick<DatapathFlowStore, 'deleteIfEndedAndUntraced' | 'idBeyondNewest' | 'pruneEndedUntraced'>;
   /** Rows traffic adds that no trace takes with it: upcalls (vswitchd's log, ingest) and cross-checks. */
-  records?: Array<Pick<UpcallStore | CrossCheckStore, 'pruneOldest' | 'idBeyondNewest'>>;
+  records?: Array<Pick<UpcallStore | CrossCheckStore, 'pruneOldest' | 'idBeyondNewest' | 'table'>>;
 }
 
 /** What the lifetimes no trace cites are kept by (DatapathFlowStore.pruneEndedUntraced). */

@@ -151,3 +151,22 @@ export function pruneSpoolLedger(
   const waits = waitingValues(tx, pending, 'ingest_event', 'id');
   return muted(tx, () => ledger.pruneOldest(tx, { ...o, may: (id) => id <= mark && !waits.has(id) }));
 }
+
+/**
+ * Upcalls or cross-checks (UpcallStore / CrossCheckStore.pruneOldest), muted, none PostgreSQL does not
+ * hold as the spool does: above the table's shipped mark or from a change waiting in ship_log on. Both
+ * are written once, so a row at or below the mark is PostgreSQL's as it is. Returns how many went.
+ */
+export function pruneSpoolRecords(
+  tx: WriteContext,
+  records: NonNullable<RetentionStores['records']>[number],
+  o: { before: string | null; maxId: number | null; batch: number },
+): number {
+  const t = records.table;
+  const marks = shippedMarks(tx, [t]);
+  const pending = pendingKeys(tx, [t], MAX_PENDING);
+  if (!marks.has(t) || !pending) return 0;
+  let upTo = marks.get(t)!;
+  for (const id of waitingValues(tx, pending, t, 'id')) if (id <= upTo) upTo = id - 1;
+  return muted(tx, () => records.pruneOldest(tx, { ...o, upTo }));
+}

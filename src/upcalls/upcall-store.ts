@@ -118,15 +118,21 @@ export class UpcallStore {
     );
   }
 
+  /** Its table, for the spool's retention (what PostgreSQL holds of it: spool-retention-store.ts). */
+  readonly table = 'upcall';
+
   /**
    * Retention (inside its writer job): up to `batch` of the oldest upcalls, seen before `before`
-   * (by time, its index) or with an id at or below `maxId`. Returns how many went.
+   * (by time, its index) or with an id at or below `maxId`; none above `upTo` (the spool's: what
+   * PostgreSQL does not hold yet). Returns how many went.
    */
-  pruneOldest(tx: WriteContext, o: { before: string | null; maxId: number | null; batch: number }): number {
+  pruneOldest(tx: WriteContext, o: { before: string | null; maxId: number | null; batch: number; upTo?: number }): number {
     const ids = new Set<number>();
-    if (o.maxId !== null) for (const r of tx.stmt('SELECT id FROM upcall WHERE id <= ? ORDER BY id LIMIT ?').all(o.maxId, o.batch) as Array<{ id: number }>) ids.add(r.id);
+    const upTo = o.upTo ?? Number.MAX_SAFE_INTEGER;
+    if (o.maxId !== null)
+      for (const r of tx.stmt('SELECT id FROM upcall WHERE id <= ? ORDER BY id LIMIT ?').all(Math.min(o.maxId, upTo), o.batch) as Array<{ id: number }>) ids.add(r.id);
     if (o.before !== null && ids.size < o.batch)
-      for (const r of tx.stmt('SELECT id FROM upcall WHERE time < ? ORDER BY time LIMIT ?').all(o.before, o.batch - ids.size) as Array<{ id: number }>) ids.add(r.id);
+      for (const r of tx.stmt('SELECT id FROM upcall WHERE time < ? AND id <= ? ORDER BY time LIMIT ?').all(o.before, upTo, o.batch - ids.size) as Array<{ id: number }>) ids.add(r.id);
     const del = tx.stmt('DELETE FROM upcall WHERE id = ?');
     let n = 0;
     for (const id of ids) n += del.run(id).changes;
