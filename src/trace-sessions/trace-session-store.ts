@@ -84,6 +84,12 @@ export class TraceSessionStore {
     return r && (await this.withCounters(this.storage.query, [r], now))[0];
   }
 
+  /** A session's stored state and end (one no longer active: ended by another agent or an api). */
+  async endOf(id: number): Promise<Pick<TraceSessionJson, 'state' | 'endedAt'> | undefined> {
+    const r = await this.storage.query.get<{ state: TraceSessionJson['state']; ended_at: string | null }>('SELECT state, ended_at FROM trace_session WHERE id = ?', id);
+    return r && { state: r.state, endedAt: r.ended_at };
+  }
+
   /** Newest first (limit + 1 rows: the extra one says a next page exists), by state as answered. */
   async list(opts: { state?: string; cursor?: number; limit: number }, now = new Date().toISOString()): Promise<TraceSessionJson[]> {
     const where: string[] = [];

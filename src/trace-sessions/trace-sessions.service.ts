@@ -7,7 +7,7 @@ import { Inject, Injectable, Optional, Logger, BeforeApplicationShutdown, OnAppl
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { compileFilter, CompiledFilter, FilterError } from '../ovs/of-filter';
-import { ApiError, badRequest, notFound } from '../common/api-error';
+import { badRequest, notFound } from '../common/api-error';
 import { Page, page } from '../common/query';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
@@ -16,7 +16,8 @@ import { StoreService } from '../storage/store.service';
 import { PathStore } from '../paths/path-store';
 import { addStats, emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
 import { checkSessionLimit, insertWithinLimit, tooManySessions } from './session-limit';
-import { chassisByHostname, parseAddresses, PortTarget, selectFlow, Selection, SessionFlow, tunnelDatapathPort } from './session-selector';
+import { chassisByHostname, parseAddresses, PortTarget, selectFlow, Selection, SessionFlow } from './session-selector';
+import { checkAgainstSwitch } from './switch-check';
 
 export interface CreateSessionInput {
   bridge: string;
@@ -118,7 +119,11 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     if (this.replicas.chassisName() === undefined && !this.replicas.status('ovs').synced) return;
     const rows = await this.sessions.active();
     const live = new Set(rows.map((r) => r.id));
-    for (const id of [...this.active.keys()]) if (!live.has(id)) this.active.delete(id);
+    const endedElsewhere = [...this.active.values()].filter((s) => !live.has(s.json.id));
+    for (const s of endedElsewhere) this.active.delete(s.json.id);
+    // Their stored end, for whoever still holds them: paths of a session completed on another agent
+    // (maxTraces reached there) are still within it (auto-cross-check.service.ts).
+    for (const s of endedElsewhere) Object.assign(s.json, await this.sessions.endOf(s.json.id).catch(() => undefined));
     for (const id of [...this.endedHere]) if (!live.has(id)) this.endedHere.delete(id);
     const me = this.chassis;
     const takenUp: Array<{ session: ActiveSession; hasRow: boolean; reload: boolean }> = [];
@@ -212,7 +217,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       }
     }
     // An api instance has no switch of its own: each agent's own bridge is what it traces.
-    if (this.config.LIVETRACE_ROLE !== 'api') await this.checkAgainstSwitch(input.bridge, filter);
+    if (this.config.LIVETRACE_ROLE !== 'api') await checkAgainstSwitch(this.replicas, input.bridge, filter);
     // LIVETRACE_CHASSIS may be a hostname: this process's name, or one flows were stored under, is an agent's.
     const mine = this.config.LIVETRACE_ROLE !== 'api' ? this.chassis : undefined;
     const agent = async (c: string) => c === mine || !!(await this.paths?.hasChassis(c));
@@ -247,27 +252,6 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     // Here at once (the other agents take it up at their next poll).
     if (here) await this.poll();
     return this.get(id);
-  }
-
-  /** The bridge and the filter's in_port must exist in the local OVS database (not just look like names). */
-  private async checkAgainstSwitch(bridge: string, filter: CompiledFilter | undefined): Promise<void> {
-    if (!this.replicas.status('ovs').synced && !(await this.replicas.waitSynced(5000)) && !this.replicas.status('ovs').synced) {
-      throw new ApiError(503, 'the local OVS database is not synced yet, so bridge and in_port cannot be checked: retry in a moment');
-    }
-    const bridges = [...this.replicas.ovs.rows('Bridge')].map((b) => String(b.name));
-    if (!bridges.includes(bridge)) {
-      throw badRequest('bridge', `no bridge named ${JSON.stringify(bridge.slice(0, 64))} on this chassis (bridges: ${bridges.slice(0, 20).join(', ') || 'none'})`);
-    }
-    const port = filter?.inPort;
-    if (port !== undefined && !/^\d+$/.test(port)) {
-      // A datapath flow's in_port is a datapath port: a tunnel interface (ovn-hv2-0) has none of
-      // its own, its packets arrive on its type's shared port (genev_sys_6081), which is no interface.
-      const type = (i: Record<string, unknown>) => String(i.type ?? '');
-      const ifaces = [...this.replicas.ovs.rows('Interface')].map((i) => ({ name: String(i.name), type: type(i), dp: tunnelDatapathPort(type(i), i.options as Record<string, string>) }));
-      const tunnel = ifaces.find((i) => i.name === port && i.dp);
-      if (tunnel) throw badRequest('filter', `in_port=${port}: a ${tunnel.type} tunnel interface; the datapath takes every such tunnel's packets on one port, ${tunnel.dp}, so no datapath flow has in_port=${port}: filter on in_port=${tunnel.dp}, or give a logicalPort`);
-      if (!ifaces.some((i) => i.name === port || i.dp === port)) throw badRequest('filter', `in_port=${port}: no interface named ${JSON.stringify(port.slice(0, 64))} on this chassis`);
-    }
   }
 
   /** From the store, after this chassis's own counters are written: every chassis's, added up. */
