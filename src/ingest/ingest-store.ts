@@ -57,29 +57,41 @@ export class IngestStore {
   /**
    * Retention (inside its writer job): looks at up to `batch` entries above `after` in id order and
    * deletes those heard before `before` (and dated before it) or with an id at or below `maxId`,
-   * except what the ledger still answers for: the events of a lifetime still open (lifetimesOf
-   * finds a producer's open lifetimes through them) and whatever was heard from `quietBefore` on (a
-   * batch resent after a timeout is still a duplicate; an early removal, removalsIn, still waits
-   * for its install). An early removal older than that can only end an install dated before it,
-   * long gone: such a late install is closed as idle by its sweep instead. `cursor`: the last id
-   * looked at, or null once no entry further on can go (ids grow with received_at: one writer).
-   * `may`: whether an entry over the limits may go (the spool's: PostgreSQL holds it as it is).
+   * except what the ledger still answers for: for each lifetime still open, each producer's first
+   * ukey_created / ukey_updated of it (lifetimesOf finds a producer's open lifetimes through one, so
+   * its restart closes them; the rest of a flow's stream, installed for weeks, goes by age), and
+   * whatever was heard from `quietBefore` on (a batch resent after a timeout is still a duplicate; an
+   * early removal, removalsIn, still waits for its install). An early removal older than that can only
+   * end an install dated before it, long gone: such a late install is closed as idle by its sweep
+   * instead. `firsts`: the (source, lifetime) pairs whose first entry this round has already passed
+   * (one Set for the round's batches, which walk ids from the start: the first met is the one kept;
+   * without it each batch keeps its own first, more than needed). `cursor`: the last id looked at, or
+   * null once no entry further on can go (ids grow with received_at: one writer). `may`: whether an
+   * entry over the limits may go (the spool's: PostgreSQL holds it as it is).
    */
   pruneOldest(
     tx: WriteContext,
-    o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number; may?: (id: number) => boolean },
+    o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number; may?: (id: number) => boolean; firsts?: Set<string> },
   ): { cursor: number | null; deleted: number } {
     const rows = tx
       .stmt(
-        `SELECT e.id, e.time, e.received_at AS receivedAt, f.id IS NOT NULL AS open FROM ingest_event e
-           LEFT JOIN datapath_flow f ON f.id = e.ref_id AND f.removed_at IS NULL AND e.type IN ('ukey_created', 'ukey_updated', 'ukey_revalidated', 'ukey_removed')
+        `SELECT e.id, e.time, e.received_at AS receivedAt, e.source, e.ref_id AS ref, f.id IS NOT NULL AS open FROM ingest_event e
+           LEFT JOIN datapath_flow f ON f.id = e.ref_id AND f.removed_at IS NULL AND e.type IN ('ukey_created', 'ukey_updated')
           WHERE e.id > ? ORDER BY e.id LIMIT ?`,
       )
-      .all(o.after, o.batch) as Array<{ id: number; time: string; receivedAt: string; open: number }>;
+      .all(o.after, o.batch) as Array<{ id: number; time: string; receivedAt: string; source: string; ref: number; open: number }>;
     const del = tx.stmt('DELETE FROM ingest_event WHERE id = ?');
+    const firsts = o.firsts ?? new Set<string>();
     let deleted = 0;
     for (const r of rows) {
-      if (r.open || r.receivedAt >= o.quietBefore) continue;
+      if (r.open) {
+        const pair = `${r.ref} ${r.source}`;
+        if (!firsts.has(pair)) {
+          firsts.add(pair);
+          continue;
+        }
+      }
+      if (r.receivedAt >= o.quietBefore) continue;
       const old = o.before !== null && r.receivedAt < o.before && r.time < o.before;
       if ((old || (o.maxId !== null && r.id <= o.maxId)) && (o.may?.(r.id) ?? true)) deleted += del.run(r.id).changes;
     }

@@ -2,8 +2,8 @@
 // the traces, by the same limits as SQLite's (retention.ts untracedLimits, the stores' pruneOldest):
 // the lifetimes no trace cites, with their recirculation edges (never one live, nor one ended within
 // QUIET_MS: an agent's path recorder may still link it), upcalls, cross-checks and the ingest ledger
-// (never the events of a lifetime still open: a producer's restart closes its lifetimes through
-// them). PostgreSQL's ids are grouped per writer slot (slot·2^40), so "the oldest by id" means one
+// (never a producer's first install or update of a lifetime still open: its restart closes its
+// lifetimes through it). PostgreSQL's ids are grouped per writer slot (slot·2^40), so "the oldest by id" means one
 // slot's: every cut here is by a time column, each walked through its own index
 // (migrations/postgres PgCentralRetentionUntraced; the plans are checked in
 // test/postgres/central-retention-untraced.spec.ts). Each batch is one short transaction.
@@ -26,7 +26,8 @@ export interface UntracedResult {
   ingestEvents: number;
 }
 
-const REMOVALS = `('ukey_created', 'ukey_updated', 'ukey_revalidated', 'ukey_removed')`;
+/** The events that make or continue a lifetime (IngestStore.lifetimesOf reads them). */
+const MAKERS = `('ukey_created', 'ukey_updated')`;
 
 /** The statements of a prune and example parameters (their plans are a test's). */
 const SQL = {
@@ -45,9 +46,9 @@ const SQL = {
   flowDelete: 'DELETE FROM datapath_flow WHERE id = ANY($1::bigint[])',
   upcalls: 'DELETE FROM upcall WHERE id IN (SELECT id FROM upcall WHERE time < $1 ORDER BY time LIMIT $2)',
   checks: 'DELETE FROM cross_check WHERE id IN (SELECT id FROM cross_check WHERE created_at < $1 ORDER BY created_at LIMIT $2)',
-  /** Ledger entries heard before the cut, after a (received_at, id) cursor, each saying whether it is an open lifetime's. */
-  ingest: `SELECT e.id, e.received_at, e.time, f.id IS NOT NULL AS open FROM ingest_event e
-             LEFT JOIN datapath_flow f ON f.id = e.ref_id AND f.removed_at IS NULL AND e.type IN ${REMOVALS}
+  /** Ledger entries heard before the cut, after a (received_at, id) cursor, each saying whether it is an open lifetime's install or update. */
+  ingest: `SELECT e.id, e.received_at, e.time, e.source, e.ref_id, f.id IS NOT NULL AS open FROM ingest_event e
+             LEFT JOIN datapath_flow f ON f.id = e.ref_id AND f.removed_at IS NULL AND e.type IN ${MAKERS}
             WHERE (e.received_at, e.id) > ($1, $2) AND e.received_at < $3 ORDER BY e.received_at, e.id LIMIT $4`,
   ingestDelete: 'DELETE FROM ingest_event WHERE id = ANY($1::bigint[])',
 };
@@ -140,11 +141,19 @@ export async function pruneCentralUntraced(
   if (cuts.ingestEvent !== null) {
     const cut = cuts.ingestEvent;
     let cursor: [string, number] = ['', 0];
+    // Each open lifetime's first install or update of each producer, in the walk's order, stays (IngestStore.pruneOldest's rule).
+    const firsts = new Set<string>();
+    const first = (r: { source: string; ref_id: string; open: boolean }): boolean => {
+      const pair = `${r.ref_id} ${r.source}`;
+      if (!r.open || firsts.has(pair)) return false;
+      firsts.add(pair);
+      return true;
+    };
     while (go()) {
-      const rows = (await c.query<{ id: string; received_at: string; time: string; open: boolean }>(SQL.ingest, [...cursor, cut, o.batch])).rows;
+      const rows = (await c.query<{ id: string; received_at: string; time: string; source: string; ref_id: string; open: boolean }>(SQL.ingest, [...cursor, cut, o.batch])).rows;
       if (!rows.length) break;
       cursor = [rows[rows.length - 1].received_at, Number(rows[rows.length - 1].id)];
-      const ids = rows.filter((r) => !r.open && r.time < cut).map((r) => r.id);
+      const ids = rows.filter((r) => !first(r) && r.time < cut).map((r) => r.id);
       if (ids.length) add({ ingestEvents: (await c.query(SQL.ingestDelete, [ids])).rowCount ?? 0 });
     }
   }

@@ -267,10 +267,12 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     const maxId = keep > 0 ? await w.submit((tx) => ledger.idBeyondNewest(tx, keep)) : null;
     const quietBefore = new Date(now - QUIET_MS).toISOString();
     let after: number | null = before === null && maxId === null ? null : -1;
+    // Each open lifetime's first entry of each producer met this round (IngestStore.pruneOldest): kept.
+    const firsts = new Set<string>();
     const r = await this.batches(t0, async () => {
       if (after === null) return null;
       const from = after;
-      const b = await w.submit((tx) => prune(tx, ledger, { after: from, before, maxId, quietBefore, batch: RETENTION_BATCH * 10 }));
+      const b = await w.submit((tx) => prune(tx, ledger, { after: from, before, maxId, quietBefore, batch: RETENTION_BATCH * 10, firsts }));
       after = b.cursor;
       return { traces: 0, paths: 0, datapathFlows: 0, ingestEvents: b.deleted };
     });

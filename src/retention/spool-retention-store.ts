@@ -142,7 +142,7 @@ function shippedLifetime(tx: WriteContext, marks: Map<string, number>, waits: Se
 export function pruneSpoolLedger(
   tx: WriteContext,
   ledger: Pick<IngestStore, 'pruneOldest'>,
-  o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number },
+  o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number; firsts?: Set<string> },
 ): { cursor: number | null; deleted: number } {
   const marks = shippedMarks(tx, ['ingest_event']);
   const pending = pendingKeys(tx, ['ingest_event'], MAX_PENDING);

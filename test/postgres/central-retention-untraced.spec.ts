@@ -85,6 +85,8 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
       );
     old.push({ type: 'ukey_created', id: 'open-c', time: ago(20), ufid: ufid(900), key: KEY, actions: 'drop' });
     await send(s, ago(20), old);
+    // The open lifetime's later events go by age (only its producer's first of it answers for it).
+    await send(s, ago(15), [{ type: 'ukey_updated', id: 'open-u', time: ago(15), ufid: ufid(900), packets: 9 }]);
     await send(s, ago(1), [{ type: 'upcall', id: 'up-recent', time: ago(1), key: KEY }]);
     await s.shipper!.synced();
     const spoolFlows = (s.db.prepare('SELECT count(*) AS n FROM datapath_flow').get() as { n: number }).n;

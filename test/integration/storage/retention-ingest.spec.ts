@@ -1,8 +1,9 @@
 // Retention of the ingest ledger (ingest_event): every event a producer sends is kept once per
 // (source, id), so a producer feeding events grew it for good whatever LIVETRACE_RETENTION_* said.
-// Old rows go by the same limits as upcalls, but not those the ledger still answers for: the events
-// of a lifetime still open (a producer's restart closes its open lifetimes through them,
-// POST /ingest/close-lifetimes) and anything heard within QUIET_MS (a batch resent after a timeout
+// Old rows go by the same limits as upcalls, but not those the ledger still answers for: each
+// producer's first install or update of a lifetime still open (its restart closes its open lifetimes
+// through it, POST /ingest/close-lifetimes; the rest of a flow's stream, installed for weeks, grew the
+// ledger for good when every event of an open lifetime stayed) and anything heard within QUIET_MS (a batch resent after a timeout
 // is still a duplicate; an early removal still ends the late install it waits for).
 import 'reflect-metadata';
 import { join } from 'node:path';
@@ -46,11 +47,11 @@ describe('retention of the ingest ledger', () => {
   });
 
   /** Events as a producer sends them, heard at `receivedAt`. */
-  const send = (receivedAt: string, events: Array<Record<string, unknown>>) =>
+  const send = (receivedAt: string, events: Array<Record<string, unknown>>, source = 'usdt') =>
     writer.submit((tx) =>
       writeEvents(
         tx,
-        events.map((e, line) => ({ line, event: e as unknown as EventV1, source: 'usdt', chassis: 'hv1' })),
+        events.map((e, line) => ({ line, event: e as unknown as EventV1, source, chassis: 'hv1' })),
         receivedAt,
         stores,
       ),
@@ -92,12 +93,34 @@ describe('retention of the ingest ledger', () => {
 
     await service({ LIVETRACE_RETENTION_DAYS: '5', LIVETRACE_RETENTION_ROWS: '0' }).round(NOW);
 
-    expect(eventIds()).toEqual(['open-c', 'open-u', 'recent-c', 'recent-x', 'early']);
+    // The open lifetime's install stays (its producer's restart closes it through it); its update goes by age.
+    expect(eventIds()).toEqual(['open-c', 'recent-c', 'recent-x', 'early']);
     const open = openOf(ufid(1))!.id;
     await expect(writer.submit((tx) => stores.ledger.lifetimesOf(tx, 'usdt'))).resolves.toEqual(expect.arrayContaining([open]));
     // The early removal still ends the install heard after it.
     await send(new Date(NOW).toISOString(), [{ type: 'ukey_created', id: 'late-c', time: ago(30.1), ufid: ufid(4), key: KEY, actions: 'drop' }]);
     expect(openOf(ufid(4))).toBeUndefined();
+  });
+
+  it('a flow installed for weeks: its install event stays, the stream of its other events goes by age', async () => {
+    // One flow installed 30 days ago and still installed, an update heard every 6 hours since, from
+    // its producer and from a second one that continued it (retis after usdt).
+    await send(ago(30), [{ type: 'ukey_created', id: 'install', time: ago(30), ufid: ufid(1), key: KEY, actions: 'drop' }]);
+    for (let h = 30 * 24 - 6; h > 0; h -= 6) {
+      await send(ago(h / 24), [{ type: 'ukey_updated', id: `u${h}`, time: ago(h / 24), ufid: ufid(1), packets: h }]);
+      await send(ago(h / 24), [{ type: 'ukey_revalidated', id: `r${h}`, time: ago(h / 24), ufid: ufid(1) }]);
+      if (h < 25 * 24) await send(ago(h / 24), [{ type: 'ukey_updated', id: `retis-${h}`, time: ago(h / 24), ufid: ufid(1), packets: h }], 'retis');
+    }
+    const open = openOf(ufid(1))!.id;
+
+    await service({ LIVETRACE_RETENTION_DAYS: '5', LIVETRACE_RETENTION_ROWS: '0' }).round(NOW);
+
+    const left = eventIds();
+    // The install, the second producer's first event of it, and the last 5 days' events (3 every 6 hours, 20 times).
+    expect(left.slice(0, 2)).toEqual(['install', `retis-${25 * 24 - 6}`]);
+    expect(left.length).toBe(2 + 3 * 20);
+    // Either producer's restart still closes it.
+    for (const source of ['usdt', 'retis']) expect(new Set(await writer.submit((tx) => stores.ledger.lifetimesOf(tx, source)))).toEqual(new Set([open]));
   });
 
   it('by row count: events beyond as many as traces are kept go, but not those of an open lifetime nor those heard lately', async () => {
