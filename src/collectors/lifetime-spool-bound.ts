@@ -14,10 +14,11 @@ import { StoreService } from '../storage/store.service';
 
 /**
  * dropped_spool_full: a new lifetime not stored; stored_late: stored once there was room;
- * lost_spool_full: ended before there was room (no row, no end); deferred_spool_full: a stored
- * lifetime's counters held back.
+ * lost_spool_full: ended before there was room (no row, no end); lost_unchecked: given up, its
+ * checks in the datapath failing (vlog-lifetimes.ts MAX_FAILED_CHECKS); deferred_spool_full: a
+ * stored lifetime's counters held back.
  */
-export type LifetimeWriteOutcome = 'dropped_spool_full' | 'stored_late' | 'lost_spool_full' | 'deferred_spool_full';
+export type LifetimeWriteOutcome = 'dropped_spool_full' | 'stored_late' | 'lost_spool_full' | 'lost_unchecked' | 'deferred_spool_full';
 
 @Injectable()
 export class LifetimeSpoolBound {
@@ -29,7 +30,7 @@ export class LifetimeSpoolBound {
   ) {
     this.writes = new Counter({
       name: 'livetrace_datapath_flow_writes_total',
-      help: 'Lifetime writes held back by a full spool (LIVETRACE_SPOOL_MAX_CHANGES): dropped_spool_full (a start), stored_late (stored once it had room), lost_spool_full (ended before), deferred_spool_full (counters)',
+      help: 'Lifetime writes held back by a full spool (LIVETRACE_SPOOL_MAX_CHANGES): dropped_spool_full (a start), stored_late (stored once it had room), lost_spool_full (ended before), lost_unchecked (given up: its checks kept failing), deferred_spool_full (counters)',
       labelNames: ['outcome'],
       registers: [metrics.registry],
     });

@@ -5,7 +5,7 @@
 // when its flow goes (the userspace datapath logs no deletion, vlog-gone-check.ts), so it is checked
 // in the datapath as a stored one is, under a negative id: found gone, it is lost (no row, no end);
 // once the spool has room it is checked at once and stored if installed, first seen when its log line
-// said. Memory stays bounded by the flows installed. A stored lifetime's counters from a check wait;
+// said. Memory stays bounded by the flows installed, and by MAX_FAILED_CHECKS while checks fail. A stored lifetime's counters from a check wait;
 // its end (flow_del, gone, actions changed) is written all the same, with them.
 import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import { recircIdHex } from '../ovs/ids';
@@ -35,7 +35,17 @@ interface Unstored {
   seen: Seen | null;
   /** Asked for at once since the spool had room (not again until it is full again). */
   hurried: boolean;
+  /** Checks in a row that learnt nothing (vswitchd away, a timeout): given up at MAX_FAILED_CHECKS. */
+  failedChecks: number;
 }
+
+/**
+ * A held-back lifetime whose checks failed this many times in a row (a max-idle apart: about a
+ * minute) is given up (lost_unchecked): with vswitchd's socket failing and the spool full, every
+ * flow_add read would otherwise stay in memory for good. A stored lifetime is not: its row is the
+ * memory, and its checks go on.
+ */
+export const MAX_FAILED_CHECKS = 5;
 
 export class VlogLifetimes {
   /** New lifetimes the full spool held back, by UFID: stored once it has room if a check finds them installed. */
@@ -94,7 +104,7 @@ export class VlogLifetimes {
     }
     if (was) this.lose(was); // replaced before it was stored
     if (this.bound.full) {
-      const u: Unstored = { id: this.nextUnstoredId--, flow: f, time, seen: null, hurried: false };
+      const u: Unstored = { id: this.nextUnstoredId--, flow: f, time, seen: null, hurried: false, failedChecks: 0 };
       this.unstored.set(f.ufid, u);
       this.gone.watch(u.id, f.ufid, Date.parse(time));
       return this.bound.count('dropped_spool_full');
@@ -129,10 +139,25 @@ export class VlogLifetimes {
   }
 
   /** A held-back lifetime that ended (or was replaced) before there was room: no row, so no end. */
-  private lose(u: Unstored): void {
+  private lose(u: Unstored, outcome: 'lost_spool_full' | 'lost_unchecked' = 'lost_spool_full'): void {
     this.unstored.delete(u.flow.ufid);
     this.gone.forget(u.id);
-    this.bound.count('lost_spool_full');
+    this.bound.count(outcome);
+  }
+
+  /** Lifetimes held back now (the gauge livetrace_vlog_lifetimes_held_back). */
+  get heldBack(): number {
+    return this.unstored.size;
+  }
+
+  /**
+   * A check of lifetime `id` learnt nothing: asked again later, but a held-back one no more than
+   * MAX_FAILED_CHECKS times in a row (given up, lost_unchecked).
+   */
+  unknown(id: number, ufid: string): void {
+    const u = id < 0 ? this.unstored.get(ufid) : undefined;
+    if (u?.id === id && ++u.failedChecks >= MAX_FAILED_CHECKS) return this.lose(u, 'lost_unchecked');
+    this.gone.watch(id, ufid, Date.now());
   }
 
   /** The end of a stored lifetime, full spool or not (with the counters it held back). */
@@ -175,6 +200,7 @@ export class VlogLifetimes {
     if (item.result.state === 'gone') return this.lose(u);
     if (item.result.state !== 'present') return;
     const f = item.result.flow;
+    u.failedChecks = 0;
     u.seen = { lastSeen: new Date(item.at).toISOString(), packets: f.packets, bytes: f.bytes, used: f.used };
     if (!this.bound.full) return this.storeLate(tx, u, chassis);
     u.hurried = false;

@@ -61,7 +61,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   /** Their rows, and the ones the full spool holds back (vlog-lifetimes.ts). */
   private readonly lifetimes: VlogLifetimes;
   private checking: Promise<void> | null = null;
-  private readonly m: { records: Counter; dropped: Counter; upcalls: Counter; upcallsDropped: Counter; rotations: Counter; waiting: Gauge };
+  private readonly m: { records: Counter; dropped: Counter; upcalls: Counter; upcallsDropped: Counter; rotations: Counter; waiting: Gauge; heldBack: Gauge };
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -88,6 +88,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       }),
       rotations: new Counter({ name: 'livetrace_vlog_rotations_total', help: 'Log file rotations seen', labelNames: ['kind'], registers }),
       waiting: new Gauge({ name: 'livetrace_vlog_upcalls_waiting', help: 'Upcalls waiting for the flow they installed', registers }),
+      heldBack: new Gauge({
+        name: 'livetrace_vlog_lifetimes_held_back',
+        help: 'New lifetimes from the log held in memory while the spool is full (vlog-lifetimes.ts)',
+        registers,
+        collect: () => this.m.heldBack.set(this.lifetimes.heldBack),
+      }),
     };
   }
 
@@ -219,7 +225,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     const dp = (await this.vswitchd.datapath().catch(() => null))?.name ?? null;
     for (const { id, ufid } of due) {
       const result = await checkFlow((command, args) => this.vswitchd.call(command, args), dp, ufid);
-      if (result.state === 'unknown') this.gone.watch(id, ufid, Date.now()); // nothing learnt: later
+      if (result.state === 'unknown') this.lifetimes.unknown(id, ufid); // nothing learnt: later, or given up (vlog-lifetimes.ts)
       else this.queue.push({ kind: 'checked', id, ufid, at: Date.now(), result });
     }
   }
