@@ -6,7 +6,7 @@ import { loadavg } from 'node:os';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Client, Pool, QueryConfig } from 'pg';
+import { Client, Pool, PoolClient, QueryConfig } from 'pg';
 import { SLOT_BITS } from '../../src/storage/spool';
 import { TENANTS } from './generate';
 import { openStore } from './load';
@@ -195,6 +195,21 @@ export function recordQueries(pool: Pool): { on(): void; off(): QueryConfig[] } 
     if (capturing && typeof a[0] === 'object') seen.push(a[0] as QueryConfig);
     return orig(...a);
   };
+  // PgReader runs its statements on a checked-out client (storage/pg-client.ts withClient), not pool.query.
+  // pool.query checks a client out through connect(callback) itself: that form is passed through as it is.
+  const patched = new WeakSet<object>();
+  const watch = (client: PoolClient): PoolClient => {
+    if (patched.has(client)) return client;
+    patched.add(client);
+    const q = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+      if (capturing && typeof a[0] === 'object') seen.push(a[0] as QueryConfig);
+      return q(...a);
+    };
+    return client;
+  };
+  const connect = pool.connect.bind(pool) as (...a: unknown[]) => Promise<PoolClient> | undefined;
+  (pool as unknown as { connect: (...a: unknown[]) => unknown }).connect = (...a: unknown[]) => (a.length ? connect(...a) : connect()!.then(watch));
   return {
     on: () => {
       seen.length = 0;
