@@ -5,7 +5,7 @@
 // the deletions that are dropped, and the source raises dpif_netdev alone there. The kernel
 // datapath's flow_del lines can be dropped the same way under load. So a lifetime no line ended is
 // checked once it may have gone idle (the datapath's max-idle after it was last known installed):
-// one `dpctl/get-flow DP ufid:U`, a read of that one flow. Installed: it was alive then (last_seen,
+// one `dpctl/get-flow DP ufid:U`, a read of that one flow (of each datapath in turn: checkFlowIn). Installed: it was alive then (last_seen,
 // counters), checked again a max-idle after its last packet. Gone (the datapath answers ENOENT): the
 // lifetime ends as `gone_unlogged` at the time of that check: when it was found gone, not when it
 // went, which lies between last_seen and then and which no log line says. Any other answer
@@ -62,6 +62,24 @@ export class GoneChecks {
     const lastUsed = flow.usedSeconds === null ? now : now - flow.usedSeconds * 1000;
     this.watch(id, ufid, lastUsed, now + RECHECK_MS);
   }
+}
+
+/**
+ * Whether the flow of `ufid` is installed in any of `dps` (every datapath of the daemon, the
+ * integration bridge's first). dpctl/get-flow asks one datapath: the one its first argument names,
+ * or without one the only one there is ("multiple datapaths, specify one" otherwise: lib/dpctl.c
+ * opt_dpif_open). A userspace flow_add line names no datapath, so on a host with two (a kernel and a
+ * userspace one, or two userspace types) the flow may be in any: present in one is present; gone
+ * only when every one says so; otherwise unknown. No datapath known: asked without one.
+ */
+export async function checkFlowIn(call: (command: string, args: string[]) => Promise<string>, dps: readonly string[], ufid: string): Promise<CheckResult> {
+  let unknown: CheckResult | null = null;
+  for (const dp of dps.length ? dps : [null]) {
+    const r = await checkFlow(call, dp, ufid);
+    if (r.state === 'present') return r;
+    if (r.state === 'unknown') unknown ??= r;
+  }
+  return unknown ?? { state: 'gone' };
 }
 
 /**

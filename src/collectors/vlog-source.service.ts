@@ -21,7 +21,7 @@ import { UpcallStore } from '../upcalls/upcall-store';
 import { UpcallsService } from '../upcalls/upcalls.service';
 import { FileFollower, listenSyslog } from './vlog-follow';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
-import { checkFlow, GoneChecks } from './vlog-gone-check';
+import { checkFlowIn, GoneChecks } from './vlog-gone-check';
 import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
 import { VswitchdService } from './vswitchd.service';
 
@@ -222,9 +222,10 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   private async checkGone(): Promise<void> {
     const due = this.gone.take(Date.now(), CHECKS_PER_TICK);
     if (!due.length) return;
-    const dp = (await this.vswitchd.datapath().catch(() => null))?.name ?? null;
+    // Every datapath: the log's userspace flow_add lines name none (vlog-gone-check.ts checkFlowIn).
+    const dps = (await this.vswitchd.datapaths().catch(() => [])).map((d) => d.name);
     for (const { id, ufid } of due) {
-      const result = await checkFlow((command, args) => this.vswitchd.call(command, args), dp, ufid);
+      const result = await checkFlowIn((command, args) => this.vswitchd.call(command, args), dps, ufid);
       if (result.state === 'unknown') this.lifetimes.unknown(id, ufid); // nothing learnt: later, or given up (vlog-lifetimes.ts)
       else this.queue.push({ kind: 'checked', id, ufid, at: Date.now(), result });
     }

@@ -91,8 +91,20 @@ export class VswitchdService extends EventEmitter<{ restarted: [pid: number] }> 
     if (this.dp && Date.now() - this.dpAt < maxAgeMs) return this.dp;
     const show = parseDpifShow(await this.call('dpif/show'));
     this.dp = show.datapaths.find((d) => d.bridges.some((b) => b.name === bridge)) ?? show.datapaths[0] ?? null;
+    this.dps = show.datapaths;
     this.dpAt = Date.now();
     return this.dp;
+  }
+
+  private dps: DpifDatapath[] = [];
+
+  /**
+   * Every datapath of this vswitchd (a host may have a kernel and a userspace one), the integration
+   * bridge's first: as fresh as datapath().
+   */
+  async datapaths(bridge = 'br-int'): Promise<DpifDatapath[]> {
+    const first = await this.datapath(bridge);
+    return first ? [first, ...this.dps.filter((d) => d.name !== first.name)] : [];
   }
 
   invalidateDatapath(): void {

@@ -47,7 +47,7 @@ describe('lifetimes held back by a full spool whose checks keep failing', () => 
       checks++;
       throw Object.assign(new Error('connect ECONNREFUSED /run/openvswitch/ovs-vswitchd.1234.ctl'), { code: 'ECONNREFUSED' });
     };
-    const vswitchd = Object.assign(new EventEmitter(), { call, datapath: async () => ({ name: 'netdev@ovs-netdev', type: 'netdev' }) });
+    const vswitchd = Object.assign(new EventEmitter(), { call, datapath: async () => ({ name: 'netdev@ovs-netdev', type: 'netdev' }), datapaths: async () => [{ name: 'netdev@ovs-netdev', type: 'netdev' }] });
     const store = { writer: m.writer, shipper: { state: { full: true } } };
     const metrics = new MetricsService();
     const flows = new DatapathFlowStore({ db: m.db });

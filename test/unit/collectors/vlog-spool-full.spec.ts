@@ -64,7 +64,7 @@ describe('the vswitchd log source while the spool is full', () => {
       const line = dumped.find((l) => ufidOf(l) === u)!;
       return line.replace(/packets:\d+, bytes:\d+/, `packets:${packets.get(u) ?? 1}, bytes:${(packets.get(u) ?? 1) * 98}`);
     };
-    const vswitchd = Object.assign(new EventEmitter(), { call, datapath: async () => ({ name: 'netdev@ovs-netdev', type: 'netdev' }) });
+    const vswitchd = Object.assign(new EventEmitter(), { call, datapath: async () => ({ name: 'netdev@ovs-netdev', type: 'netdev' }), datapaths: async () => [{ name: 'netdev@ovs-netdev', type: 'netdev' }] });
     const state = { full: false };
     const store = { writer: m.writer, shipper: { state } };
     const metrics = new MetricsService();

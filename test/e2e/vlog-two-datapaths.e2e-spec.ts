@@ -1,0 +1,87 @@
+// A chassis with two datapaths (br-int's, and a bridge of another datapath_type beside it), the
+// vswitchd log as the only source (LIVETRACE_POLLER=false). The log's flow_add lines of the userspace
+// datapath name no datapath, so a lifetime no line ended is checked with one dpctl/get-flow
+// (vlog-gone-check.ts). That was asked of br-int's datapath alone: a flow of the other datapath,
+// installed and carrying packets, read "No such file or directory" there and its lifetime ended as
+// gone_unlogged. ovs-appctl's dpctl/get-flow opens the datapath named in its first argument and,
+// without one, the only datapath there is, or fails with "multiple datapaths, specify one" (lib/dpctl.c
+// opt_dpif_open, get_one_dp): each datapath must be asked, and a flow is gone only when none has it.
+// Real daemons: the sandbox's ovs-vswitchd (br-int on netdev@ovs-netdev) with a bridge of type
+// system added (the dummy override makes it system@ovs-system, userspace too), packets injected on its dummy port.
+import { join } from 'node:path';
+import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { VlogSourceService } from '../../src/collectors/vlog-source.service';
+import { startApp } from '../support/app';
+import { Sandbox } from '../support/sandbox';
+import { waitFor } from '../support/wait';
+
+jest.setTimeout(180_000);
+
+interface Lifetime {
+  id: number;
+  state: string;
+  removalReason: string | null;
+  source: string;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+describe('vlog-only lifetimes on a chassis with two datapaths', () => {
+  let sb: Sandbox;
+  let app: INestApplication | undefined;
+
+  beforeAll(async () => {
+    sb = await Sandbox.start();
+    await sb.demoTopology();
+    await sb.vsctl('add-br', 'brx', '--', 'set', 'bridge', 'brx', 'datapath_type=system',
+      '--', 'add-port', 'brx', 'xp1', '--', 'set', 'interface', 'xp1', 'type=dummy',
+      '--', 'add-port', 'brx', 'xp2', '--', 'set', 'interface', 'xp2', 'type=dummy');
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await sb?.stop();
+  });
+
+  it('a flow of the datapath that is not br-int\'s, still installed, stays live when checked', async () => {
+    const show = await sb.appctl('dpif/show');
+    expect(show).toMatch(/^netdev@ovs-netdev:/m);
+    expect(show).toMatch(/^system@ovs-system:/m);
+    app = await startApp({ ...sb.env, LIVETRACE_POLLER: 'false', LIVETRACE_VLOG_FILE: join(sb.dir, 'ovs-vswitchd.log'), LIVETRACE_VLOG_SET_LEVELS: 'true' });
+    const http = request(app.getHttpServer());
+    const source = app.get(VlogSourceService);
+    const xp1 = (await sb.dpPorts()).get('xp1')!;
+    const packet = `in_port(${xp1}),eth(src=50:54:00:00:0a:01,dst=50:54:00:00:0a:02),eth_type(0x0800),ipv4(src=10.9.0.1,dst=10.9.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=4000,dst=5000)`;
+    // Packets keep coming (every second): the flow stays installed past its max-idle (10 s).
+    let sending = true;
+    const traffic = (async () => {
+      while (sending) {
+        await sb.inject('xp1', packet, 1).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    })();
+    try {
+      const ufid = await waitFor('the flow installed in system@ovs-system', async () => /^ufid:([0-9a-f-]{36}), .*in_port\(xp1\)/m.exec(await sb.appctl('dpctl/dump-flows', '-m', 'system@ovs-system'))?.[1]);
+      const first: Lifetime = await waitFor('its vlog lifetime', async () => {
+        await source.settle();
+        const r = await http.get(`/datapath-flows/${ufid}`);
+        return r.status === 200 ? r.body.lifetimes[0] : undefined;
+      });
+      expect(first).toMatchObject({ source: 'vlog', state: 'live' });
+      // The first check comes a max-idle after the log line (12 s): found installed, it moves
+      // lastSeen; found gone, it ends the lifetime.
+      const checked: Lifetime = await waitFor('the first check of its lifetime', async () => {
+        await source.settle();
+        const l = (await http.get(`/datapath-flows/${ufid}`)).body.lifetimes[0] as Lifetime;
+        return l.state !== 'live' || l.lastSeen !== first.lastSeen ? l : undefined;
+      }, 60_000);
+      // Still installed when checked.
+      expect(await sb.appctl('dpctl/dump-flows', '-m', 'system@ovs-system')).toContain(`ufid:${ufid}`);
+      expect([checked.id, checked.state, checked.removalReason]).toEqual([first.id, 'live', null]);
+    } finally {
+      sending = false;
+      await traffic;
+    }
+  });
+});
