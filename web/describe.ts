@@ -52,7 +52,8 @@ export interface HopLike {
  * `geneve vni 1 → hv2`: a tunnel hop on the page's picture and between the terminal's passes;
  * "(nearest unsure)" when the link look stopped at its bound (docs/multi-chassis.md).
  */
-export const hopText = (t: HopLike): string => `geneve vni ${t.vni} → ${t.remoteChassis ?? t.remoteIp}${t.lookBounded ? ' (nearest unsure)' : ''}`;
+/** `name`: the page's isolate() for the picture's tunnel label; the terminal client escapes the whole text itself. */
+export const hopText = (t: HopLike, name: (s: string) => string = (s) => s): string => `geneve vni ${t.vni} → ${name(String(t.remoteChassis ?? t.remoteIp))}${t.lookBounded ? ' (nearest unsure)' : ''}`;
 
 /**
  * Why a path is incomplete, as the API words it (a missing pass, a tunnel whose far end was not

@@ -4,6 +4,7 @@
 // Sugiyama layered layout with compound clusters) places it; picture.ts draws it as SVG.
 import { graphlib, layout } from '@dagrejs/dagre';
 import { ctState, hopText, short } from './describe';
+import { isolate as nm } from './safe-text';
 
 export interface Step {
   seq: number;
@@ -86,14 +87,30 @@ export interface Picture {
 }
 
 const CHAR = 7.2;
-const size = (label: string, sub?: string, sub2?: string) => ({ width: Math.max(label.length, sub?.length ?? 0, sub2 ? LIFETIME_CHARS : 0) * CHAR + 18, height: sub2 ? 50 : sub ? 36 : 24 });
+const size = (label: string, sub?: string, sub2?: string) => ({ width: Math.max(visible(label), visible(sub ?? ""), sub2 ? LIFETIME_CHARS : 0) * CHAR + 18, height: sub2 ? 50 : sub ? 36 : 24 });
 /** The head's third line: `dp flow 311bac1a · live, 12 packets, 02:31:39 - 02:31:41`. */
 export const LIFETIME_CHARS = 64;
 /**
  * Every label is clipped: its box is sized by its length, and names in it come from OVN, OVS and
  * ingested events (a 64 KB port name made a box half a million pixels wide). The detail pane shows them whole.
  */
-const clip = (s: string, n = 44) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
+const clip = (s: string, n = 44) => {
+  if (visible(s) <= n) return s;
+  // Cut at n - 1 shown characters; an isolate (safe-text.ts isolate) cut open is closed after the
+  // ellipsis, so the rest of the label is never inside a name's isolate (picture.ts draws isolates).
+  let out = '';
+  let shown = 0;
+  let open = false;
+  for (const ch of s) {
+    if (ch === FSI || ch === PDI) open = ch === FSI;
+    else if (shown++ >= n - 1) break;
+    out += ch;
+  }
+  return `${out}…${open ? PDI : ''}`;
+};
+const [FSI, PDI] = ['\u2068', '\u2069'];
+/** A label's length as shown: its isolates' marks take no room. */
+const visible = (s: string) => s.replace(/[\u2068\u2069]/g, '').length;
 
 /** Builds the graph of a path (passes with steps) and lays it out. */
 export function buildPicture(path: PathJson): Picture {
@@ -107,7 +124,7 @@ export function buildPicture(path: PathJson): Picture {
     nodes.set(pid, { id: pid, role: 'pass', pass, label: `pass ${i + 1}` });
     // The pass's own box heads its cluster (dagre leaves no room for a cluster's label).
     const hid = `head:${pass.id}`;
-    nodes.set(hid, { id: hid, role: 'head', pass, parent: pid, label: clip(`pass ${i + 1} · ${pass.chassis} · recirc ${pass.recircId ?? '0'}${ct ? ` · ct ${ct}` : ''}`, 52), sub: clip(`datapath actions: ${pass.datapathActions}`, 52), sub2: pass.ufid ? `dp flow ${short(pass.ufid)}` : 'no datapath flow' });
+    nodes.set(hid, { id: hid, role: 'head', pass, parent: pid, label: clip(`pass ${i + 1} · ${nm(pass.chassis)} · recirc ${pass.recircId ?? '0'}${ct ? ` · ct ${ct}` : ''}`, 52), sub: clip(`datapath actions: ${nm(pass.datapathActions)}`, 52), sub2: pass.ufid ? `dp flow ${short(pass.ufid)}` : 'no datapath flow' });
     lastStage.set(pass.id, hid);
     // Consecutive OpenFlow steps of one logical flow make one stage; glue rules (cookie 0) join the stage before them.
     let seg: string | null = null;
@@ -124,7 +141,7 @@ export function buildPicture(path: PathJson): Picture {
         stage.steps.push(step);
         continue;
       }
-      const dp = lf.datapaths?.map((d) => d.name ?? '?').join(', ') || '?';
+      const dp = lf.datapaths?.map((d) => (d.name === null ? '?' : nm(d.name))).join(', ') || '?';
       const key = `${dp}|${lf.pipeline}`;
       if (key !== segKey) {
         segKey = key;
@@ -134,7 +151,7 @@ export function buildPicture(path: PathJson): Picture {
       const sid = `st:${pass.id}:${k++}`;
       const drop = pass.verdict.kinds.includes('drop') && pass.verdict.logicalFlow === lf.uuid;
       const ctl = pass.verdict.controller?.logicalFlow === lf.uuid;
-      stage = { id: sid, role: 'stage', pass, parent: seg!, label: clip(`${lf.tableId} ${lf.stage ?? '?'}`), sub: clip(`lflow ${short(lf.uuid)} · prio ${lf.priority}${lf.stale ? ' · stale' : ''}${step.northbound ? ` · ${step.northbound.table}` : ''}`), lflow: lf, northbound: step.northbound, steps: [step], mark: drop ? 'drop' : ctl ? 'controller' : undefined };
+      stage = { id: sid, role: 'stage', pass, parent: seg!, label: clip(`${lf.tableId} ${lf.stage ? nm(lf.stage) : '?'}`), sub: clip(`lflow ${short(lf.uuid)} · prio ${lf.priority}${lf.stale ? ' · stale' : ''}${step.northbound ? ` · ${step.northbound.table}` : ''}`), lflow: lf, northbound: step.northbound, steps: [step], mark: drop ? 'drop' : ctl ? 'controller' : undefined };
       nodes.set(sid, stage);
       stages++;
       const prev = lastStage.get(pass.id)!;
@@ -144,7 +161,7 @@ export function buildPicture(path: PathJson): Picture {
         const nid = `nb:${step.northbound.uuid}`;
         const nbDrop = drop && pass.verdict.northbound?.uuid === step.northbound.uuid;
         const existing = nodes.get(nid);
-        if (!existing) nodes.set(nid, { id: nid, role: 'northbound', pass, parent: pid, label: clip(step.northbound.summary, 48), northbound: step.northbound, mark: nbDrop ? 'drop' : undefined });
+        if (!existing) nodes.set(nid, { id: nid, role: 'northbound', pass, parent: pid, label: clip(nm(step.northbound.summary), 48), northbound: step.northbound, mark: nbDrop ? 'drop' : undefined });
         else if (nbDrop) existing.mark = 'drop';
         edges.push({ from: sid, to: nid, kind: 'northbound' });
       }
@@ -153,16 +170,16 @@ export function buildPicture(path: PathJson): Picture {
     const end = lastStage.get(pass.id)!;
     const vid = `v:${pass.id}`;
     if (v.kinds.includes('output')) {
-      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: clip(`output → ${v.logicalPorts.join(', ') || '?'}`, 52), mark: 'output' });
+      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: clip(`output → ${v.logicalPorts.map(nm).join(', ') || '?'}`, 52), mark: 'output' });
       edges.push({ from: end, to: vid, kind: 'verdict' });
     } else if (v.kinds.includes('drop')) {
-      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: 'drop', sub: v.northbound ? clip(`by ${v.northbound.table} ${short(v.northbound.uuid)}`) : undefined, mark: 'drop' });
+      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: 'drop', sub: v.northbound ? clip(`by ${nm(v.northbound.table)} ${nm(short(v.northbound.uuid))}`) : undefined, mark: 'drop' });
       edges.push({ from: end, to: vid, kind: 'verdict' });
     } else if (v.kinds.includes('controller')) {
-      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: `to ovn-controller: ${clip(v.controller?.reason ?? v.reason ?? '?', 36)}`, mark: 'controller' });
+      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: `to ovn-controller: ${clip(nm(v.controller?.reason ?? v.reason ?? '?'), 36)}`, mark: 'controller' });
       edges.push({ from: end, to: vid, kind: 'verdict' });
     } else if (v.kinds.includes('tunnel')) {
-      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: clip(`tunnel → ${(v.tunnels ?? []).map((t: any) => t.remoteChassis ?? t.chassis ?? t.remoteIp ?? '?').join(', ')}`, 52) });
+      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: clip(`tunnel → ${(v.tunnels ?? []).map((t: any) => nm(String(t.remoteChassis ?? t.chassis ?? t.remoteIp ?? '?'))).join(', ')}`, 52) });
       edges.push({ from: end, to: vid, kind: 'verdict' });
     }
   });
@@ -181,7 +198,7 @@ export function buildPicture(path: PathJson): Picture {
     const a = byTrace.get(t.fromTraceId);
     const b = t.toTraceId === null ? undefined : byTrace.get(t.toTraceId);
     if (!a || !b || !lastStage.has(a.id)) continue;
-    edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'tunnel', label: clip(hopText(t), 52) });
+    edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'tunnel', label: clip(hopText(t, nm), 52) });
   }
   return layoutPicture([...nodes.values()], edges, stages);
 }

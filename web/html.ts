@@ -22,3 +22,9 @@ export const link = (href: string, text: unknown, cls = '') => html`<a href=${hr
  * with each name in a <bdi>: isolated the same, and the page's text is the words alone.
  */
 export const bidiLine = (line: string) => isolatedParts(line).map((s, i) => (i % 2 ? html`<bdi>${s}</bdi>` : s));
+
+/**
+ * The same for a label of the path picture (SVG has no <bdi>): each name in a <tspan> isolated by
+ * CSS (style.css `.picture tspan.name`), so an override in it cannot turn the label around.
+ */
+export const bidiSvg = (line: string) => isolatedParts(line).map((s, i) => (i % 2 ? html`<tspan class="name">${s}</tspan>` : s));

@@ -173,6 +173,49 @@ export function uiCases(ctx: () => Live, dropOf: () => any, state: UiState): voi
     }
   });
 
+  it('the path picture isolates names too (SVG has no <bdi>): names with right-to-left letters or U+202E keep their written order', async () => {
+    // The API's answer for the drop's path with hostile names (a tenant names its own ports). A
+    // Hebrew name followed by ', 12' drew as '12 ,בא' (the comma and digits join the right-to-left
+    // run), and U+202E turned the rest of the label around.
+    const ports = ['\u05d0\u05d1', '12', 'lsp\u202e1', 'lsp2'];
+    const real = await live.json(`/paths/${drop.pathId}?include=steps`);
+    const last = real.passes.at(-1);
+    const evil = { ...real, passes: [...real.passes.slice(0, -1), { ...last, verdict: { ...last.verdict, kinds: ['output'], logicalPorts: ports, northbound: null, logicalFlow: null } }] };
+    const mine = (u: URL) => u.pathname === `/paths/${drop.pathId}`;
+    await page.route(mine, (r) => r.fulfill({ json: evil }));
+    try {
+      await page.addInitScript((t) => (globalThis as any).sessionStorage.setItem('livetrace.token', t), TOKEN);
+      await page.goto(`${live.url}/ui/paths/${drop.pathId}`);
+      const label = page.locator('.node.verdict.output text').first();
+      await label.waitFor();
+      // Where each name's characters are drawn: every one of a name left of every one of the next.
+      const spans = await label.evaluate((el: any, names: string[]) => {
+        const text: string = el.textContent;
+        let from = 0;
+        return names.map((n) => {
+          // Escaped as the page shows it; raw as a page that does not escape drew it.
+          const shown = text.includes(n.replace('\u202e', '\\u202e')) ? n.replace('\u202e', '\\u202e') : n;
+          const at = text.indexOf(shown, from);
+          from = at + shown.length;
+          const x = (i: number) => {
+            try {
+              return el.getStartPositionOfChar(i).x as number;
+            } catch {
+              return NaN; // a control character laid out as nothing
+            }
+          };
+          const xs = at < 0 ? [] : Array.from({ length: shown.length }, (_, k) => x(at + k)).filter((v) => !Number.isNaN(v));
+          return { name: shown, found: at >= 0, left: Math.min(...xs), right: Math.max(...xs) };
+        });
+      }, ports);
+      for (let i = 1; i < spans.length; i++) expect([spans[i - 1].name, spans[i].name, spans[i - 1].right < spans[i].left]).toEqual([spans[i - 1].name, spans[i].name, true]);
+      expect(spans.map((s) => [s.name, s.found])).toEqual(ports.map((n) => [n.replace('\u202e', '\\u202e'), true]));
+      expect(await label.locator('tspan.name').allTextContents()).toEqual(spans.map((s) => s.name));
+    } finally {
+      await page.unroute(mine);
+    }
+  });
+
   it('reads at phone width: the port page does not scroll sideways', async () => {
     const phone = page;
     await phone.setViewportSize({ width: 390, height: 844 });
