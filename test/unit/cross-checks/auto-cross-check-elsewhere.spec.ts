@@ -73,5 +73,5 @@ describe('automatic cross-checks of a session completed on another agent', () =>
 
     await waitFor('hv1 cross-checked its last path', async () => started.length === 1 || undefined, 10_000);
     expect(started).toEqual([201]);
-  });
+  }, 30_000);
 });
