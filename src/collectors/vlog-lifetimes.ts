@@ -6,10 +6,10 @@
 // in the datapath as a stored one is, under a negative id: found gone, it is lost (no row, no end);
 // once the spool has room it is checked at once and stored if installed, first seen when its log line
 // said. Memory stays bounded by the flows installed, and by MAX_FAILED_CHECKS while checks fail. A stored lifetime's counters from a check wait;
-// its end (flow_del, gone, actions changed) is written all the same, with them.
+// its end (flow_del, gone, actions changed, counters fallen) is written all the same, with them.
 import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import { recircIdHex } from '../ovs/ids';
-import { inPort, recircId } from '../ovs/odp-key';
+import { inPort, parseKey, recircId } from '../ovs/odp-key';
 import type { WriteContext } from '../storage/writer';
 import type { InstalledFlow } from '../upcalls';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
@@ -103,13 +103,18 @@ export class VlogLifetimes {
       return this.gone.watch(was.id, f.ufid, Date.parse(time));
     }
     if (was) this.lose(was); // replaced before it was stored
+    this.begin(tx, f, time, null, chassis);
+  }
+
+  /** A new lifetime: stored, or held back while the spool is full (lifetime-spool-bound.ts). */
+  private begin(tx: WriteContext, f: InstalledFlow, time: string, seen: Seen | null, chassis: string): void {
     if (this.bound.full) {
-      const u: Unstored = { id: this.nextUnstoredId--, flow: f, time, seen: null, hurried: false, failedChecks: 0 };
+      const u: Unstored = { id: this.nextUnstoredId--, flow: f, time, seen, hurried: false, failedChecks: 0 };
       this.unstored.set(f.ufid, u);
-      this.gone.watch(u.id, f.ufid, Date.parse(time));
+      this.gone.watch(u.id, f.ufid, Date.parse(seen?.lastSeen ?? time));
       return this.bound.count('dropped_spool_full');
     }
-    this.create(tx, f, time, null, chassis);
+    this.create(tx, f, time, seen, chassis);
   }
 
   private create(tx: WriteContext, f: InstalledFlow, firstSeen: string, seen: Seen | null, chassis: string): void {
@@ -178,12 +183,18 @@ export class VlogLifetimes {
   /** A check's answer, if the lifetime is still the open one of its UFID (a log line may have ended or replaced it since). */
   checked(tx: WriteContext, item: CheckedItem, chassis: string): void {
     if (item.id < 0) return this.writeCheckedUnstored(tx, item, chassis);
-    if (this.flows.openOf(tx, 'vlog', chassis, item.ufid)?.id !== item.id) return;
+    const open = this.flows.openOf(tx, 'vlog', chassis, item.ufid);
+    if (open?.id !== item.id) return;
     const time = new Date(item.at).toISOString();
     if (item.result.state === 'gone') return this.end(tx, item.id, time, GONE_REASON);
     if (item.result.state !== 'present') return;
     const f = item.result.flow;
     const seen = { lastSeen: time, packets: f.packets, bytes: f.bytes, used: f.used };
+    // Fewer packets than the lifetime counted: its flow was deleted unlogged and installed again
+    // (same key, so same UFID; same actions, so no flow_add told another lifetime). As the poller's
+    // counters_reset (datapath-diff.ts): it ends at this check, and the flow found is a new lifetime,
+    // first seen now (its install's log line, if any, was taken for the old one put again).
+    if (f.packets < Math.max(open.packets, this.held.get(item.id)?.packets ?? 0)) return this.reset(tx, open, seen, item, chassis);
     this.gone.present(item.id, item.ufid, f, item.at);
     if (!this.bound.full) {
       this.held.delete(item.id);
@@ -191,6 +202,17 @@ export class VlogLifetimes {
     }
     this.held.set(item.id, seen);
     this.bound.count('deferred_spool_full');
+  }
+
+  private reset(tx: WriteContext, open: { id: number; key: string; actions: string }, seen: Seen, item: CheckedItem, chassis: string): void {
+    this.end(tx, open.id, seen.lastSeen, 'counters_reset');
+    let parsedKey: InstalledFlow['parsedKey'];
+    try {
+      parsedKey = parseKey(open.key);
+    } catch {
+      return; // a key the log gave and we stored: read before, so not expected
+    }
+    this.begin(tx, { ufid: item.ufid, megaUfid: null, key: open.key, parsedKey, actions: open.actions, at: item.at }, seen.lastSeen, seen, chassis);
   }
 
   /** A held-back lifetime's check: gone, it is lost; installed, stored if there is room, else checked again later. */

@@ -172,13 +172,13 @@ export class DatapathFlowStore {
     tx.stmt('UPDATE datapath_flow SET removed_at = ?, removal_reason = ? WHERE id = ?').run(at, reason, id);
   }
 
-  /** The newest open lifetime of this UFID that this source wrote. */
-  openOf(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string): { id: number; key: string; actions: string; firstSeen: string } | undefined {
+  /** The newest open lifetime of this UFID that this source wrote (with its counters: the vlog source's checks compare them). */
+  openOf(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string): { id: number; key: string; actions: string; firstSeen: string; packets: number } | undefined {
     return tx
       .stmt(
-        `SELECT id, key, actions, first_seen AS firstSeen FROM datapath_flow WHERE chassis = ? AND ufid = ? AND source = ${SOURCE_SQL[source]} AND removed_at IS NULL ORDER BY id DESC LIMIT 1`,
+        `SELECT id, key, actions, first_seen AS firstSeen, packets FROM datapath_flow WHERE chassis = ? AND ufid = ? AND source = ${SOURCE_SQL[source]} AND removed_at IS NULL ORDER BY id DESC LIMIT 1`,
       )
-      .get(chassis, ufid) as { id: number; key: string; actions: string; firstSeen: string } | undefined;
+      .get(chassis, ufid) as { id: number; key: string; actions: string; firstSeen: string; packets: number } | undefined;
   }
 
   /** The lifetime of this UFID that this source wrote that had begun at `time` (the latest begun by then), open or ended. */
