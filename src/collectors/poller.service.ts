@@ -86,7 +86,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
   onApplicationBootstrap(): void {
     if (!this.config.LIVETRACE_POLLER) return;
     this.seedFromStore();
-    this.vswitchd.on('restarted', () => void this.onRestart());
+    this.vswitchd.on('restarted', (pid) => void this.onRestart(pid));
     this.schedule(0);
   }
 
@@ -199,7 +199,11 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     }
   }
 
-  private async onRestart(): Promise<void> {
+  private async onRestart(pid = this.vswitchd.currentPid): Promise<void> {
+    // Once a restart: a dump that reached the new process before the call that noticed it announced
+    // it ('restarted' comes after that call asks the new process for its commands) has handled it,
+    // and its new lifetimes are the new process's.
+    if (this.lastPid !== null && this.lastPid === pid) return;
     const events = this.table.clear('vswitchd_restarted', new Date().toISOString());
     this.vswitchd.invalidateDatapath();
     this.lastPid = this.vswitchd.currentPid;
