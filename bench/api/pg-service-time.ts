@@ -37,7 +37,7 @@ import { TracesService } from '../../src/traces/traces.service';
 import { offlineAppConfig, targets } from './app-config';
 import { cannon, CannonResult } from './cannon';
 import { dbFile, doneFile, generate } from './generate';
-import { clusterCpuSeconds, pgQuery, startCluster, stopCluster } from './postgres-lib';
+import { clusterCpuSeconds, countQueries, pgQuery, type QueryCounts, startCluster, stopCluster } from './postgres-lib';
 import { copyHistory } from './copy-history';
 
 const N = Number(process.argv[2] ?? 150_000);
@@ -91,19 +91,9 @@ async function measure(app: INestApplication, label: string, t: ReturnType<typeo
     };
   }
   // Statements (round trips) and rows per request on PostgreSQL: counted on the api's pool.
-  const counted: { statements: number; rows: number; keep?: QueryConfig[] } = { statements: 0, rows: 0 };
-  const statements: Record<string, QueryConfig[]> = {};
   const pool = app.get(StoreService).central?.pool;
-  if (pool) {
-    const query = pool.query.bind(pool) as (...a: unknown[]) => Promise<{ rows: unknown[] }>;
-    (pool as unknown as { query: typeof query }).query = async (...a: unknown[]) => {
-      if (counted.keep) counted.keep.push(a[0] as QueryConfig);
-      const r = await query(...a);
-      counted.statements++;
-      counted.rows += r.rows.length;
-      return r;
-    };
-  }
+  const counted: QueryCounts = pool ? countQueries(pool) : { statements: 0, rows: 0 };
+  const statements: Record<string, QueryConfig[]> = {};
   const res: Record<string, { apiCpuMs: number; pgCpuMs: number | null; cpuMs: number; wallMs?: number; bytes?: number; statements?: number; rows?: number; load1: number }> = {};
   const answers = new Map<string, string>();
   for (const [name, fn] of Object.entries(calls)) {

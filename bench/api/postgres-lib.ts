@@ -186,30 +186,67 @@ export function slotTargets(db: Database.Database, slots: number[]) {
   };
 }
 
-/** Records the statements an app's PgReader sends through `pool` while `capture` is on. */
-export function recordQueries(pool: Pool): { on(): void; off(): QueryConfig[] } {
-  const seen: QueryConfig[] = [];
-  let capturing = false;
-  const orig = pool.query.bind(pool) as (...a: unknown[]) => unknown;
-  (pool as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
-    if (capturing && typeof a[0] === 'object') seen.push(a[0] as QueryConfig);
-    return orig(...a);
-  };
-  // PgReader runs its statements on a checked-out client (storage/pg-client.ts withClient), not pool.query.
-  // pool.query checks a client out through connect(callback) itself: that form is passed through as it is.
+/**
+ * Calls `seen` with every statement the app sends through `pool`, and `done` with its rows' count
+ * once it answers: pool.query, and the clients pool.connect() hands out (PgReader runs its reads on a
+ * checked-out client, storage/pg-client.ts withClient, since 42e60e9: a patch of pool.query alone saw
+ * nothing). pool.query checks out its client through connect(callback) itself: that form is passed
+ * through as it is, so no statement is seen twice.
+ */
+export function watchQueries(pool: Pool, seen: (q: QueryConfig | string) => void, done?: (rows: number) => void): void {
+  type Query = (...a: unknown[]) => unknown;
+  const wrap =
+    (query: Query): Query =>
+    (...a: unknown[]) => {
+      seen(a[0] as QueryConfig | string);
+      const r = query(...a);
+      // The promise form only (a callback's caller is pool.query, already seen); its rejection stays the caller's.
+      if (done && r && typeof (r as Promise<unknown>).then === 'function')
+        (r as Promise<{ rows?: unknown[] }>).then(
+          (res) => done(res?.rows?.length ?? 0),
+          () => undefined,
+        );
+      return r;
+    };
+  (pool as unknown as { query: Query }).query = wrap(pool.query.bind(pool) as Query);
   const patched = new WeakSet<object>();
   const watch = (client: PoolClient): PoolClient => {
     if (patched.has(client)) return client;
     patched.add(client);
-    const q = client.query.bind(client) as (...a: unknown[]) => unknown;
-    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
-      if (capturing && typeof a[0] === 'object') seen.push(a[0] as QueryConfig);
-      return q(...a);
-    };
+    (client as unknown as { query: Query }).query = wrap(client.query.bind(client) as Query);
     return client;
   };
   const connect = pool.connect.bind(pool) as (...a: unknown[]) => Promise<PoolClient> | undefined;
-  (pool as unknown as { connect: (...a: unknown[]) => unknown }).connect = (...a: unknown[]) => (a.length ? connect(...a) : connect()!.then(watch));
+  (pool as unknown as { connect: Query }).connect = (...a: unknown[]) => (a.length ? connect(...a) : connect()!.then(watch));
+}
+
+/** Statements and rows a request on `pool` (pg-service-time.ts's counters), and while `keep` is set, the statements themselves. */
+export interface QueryCounts {
+  statements: number;
+  rows: number;
+  keep?: QueryConfig[];
+}
+
+export function countQueries(pool: Pool): QueryCounts {
+  const counted: QueryCounts = { statements: 0, rows: 0 };
+  watchQueries(
+    pool,
+    (q) => counted.keep?.push(q as QueryConfig),
+    (rows) => {
+      counted.statements++;
+      counted.rows += rows;
+    },
+  );
+  return counted;
+}
+
+/** Records the statements an app's PgReader sends through `pool` while `capture` is on. */
+export function recordQueries(pool: Pool): { on(): void; off(): QueryConfig[] } {
+  const seen: QueryConfig[] = [];
+  let capturing = false;
+  watchQueries(pool, (q) => {
+    if (capturing && typeof q === 'object') seen.push(q);
+  });
   return {
     on: () => {
       seen.length = 0;

@@ -3,7 +3,7 @@
 // (storage/pg-client.ts withClient) and no longer through pool.query, the recorder saw nothing and
 // the bench's EXPLAIN sections came out empty without saying so.
 import { Pool } from 'pg';
-import { recordQueries } from '../../bench/api/postgres-lib';
+import { countQueries, recordQueries } from '../../bench/api/postgres-lib';
 import { PgReader } from '../../src/storage/sql';
 import { startPostgres, TestPostgres } from '../support/postgres';
 
@@ -36,4 +36,18 @@ it('leaves pool.query working (it checks out its client with a callback)', async
   rec.on();
   expect((await pool!.query({ text: 'SELECT $1::int AS n', values: [5] })).rows).toEqual([{ n: 5 }]);
   expect(rec.off().map((q) => q.text)).toEqual(['SELECT $1::int AS n']);
+});
+
+// pg-service-time.ts's statements and rows a request: they read 0 while PgReader's reads went past pool.query.
+it("counts the statements and rows of an app's PgReader reads, and keeps them while asked", async () => {
+  const counts = countQueries(pool!);
+  const reader = new PgReader(pool!);
+  counts.keep = [];
+  expect(await reader.all('SELECT generate_series(1, ?) AS n', 3)).toHaveLength(3);
+  const kept = counts.keep;
+  counts.keep = undefined;
+  expect(await reader.get('SELECT ?::int AS one', 1)).toEqual({ one: 1 });
+  await new Promise((r) => setImmediate(r)); // the count lands once the read has answered
+  expect({ statements: counts.statements, rows: counts.rows }).toEqual({ statements: 2, rows: 4 });
+  expect(kept.map((q) => q.text)).toEqual(['SELECT generate_series(1, $1) AS n']);
 });
