@@ -127,9 +127,16 @@ export async function centralRound(
   // connection silent for silentMs with a statement on it given up (a partition, a frozen host:
   // the round, and every later one, waited for good), a failed client dropped.
   try {
-    return await withClient(pool, o.silentMs ?? SILENT_MS, async (c, drop) => {
+    const silentMs = o.silentMs ?? SILENT_MS;
+    return await withClient(pool, silentMs, async (c, drop) => {
+      // The lock is the session's: across a partition the server never hears this connection given
+      // up (dropWhenSilent) and would keep the session, and the lock, until its TCP keepalive noticed
+      // (hours by default), every process's round skipping meanwhile. So the server itself ends this
+      // session once idle, in or out of a transaction, for longer than this side waits (PostgreSQL
+      // 14+; an older one keeps its keepalive). A round's statements follow each other with no wait.
+      await c.query(`SELECT set_config('idle_session_timeout', $1, false), set_config('idle_in_transaction_session_timeout', $1, false)`, [`${2 * silentMs}ms`]).catch(olderServer);
       const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [CENTRAL_RETENTION_LOCK])).rows[0].ok;
-      if (!got) return total;
+      if (!got) return reset(c, drop, total);
       total.ran = true;
       try {
         const limits: CentralLimits = {
@@ -155,9 +162,21 @@ export async function centralRound(
         // A connection whose unlock failed may still hold the lock: dropped (which releases it), the round's result kept.
         await c.query('SELECT pg_advisory_unlock($1)', [CENTRAL_RETENTION_LOCK]).catch(drop);
       }
-      return total;
+      return reset(c, drop, total);
     });
   } finally {
     total.seconds = (performance.now() - t0) / 1000;
   }
+}
+
+/** The session's own timeouts back to the pool's (its other users idle as long as they like); a connection that fails it is dropped. */
+async function reset<T>(c: PoolClient, drop: (err: Error) => void, out: T): Promise<T> {
+  await c.query('RESET idle_session_timeout').catch(olderServer).catch(drop);
+  await c.query('RESET idle_in_transaction_session_timeout').catch(drop);
+  return out;
+}
+
+/** A server before PostgreSQL 14 has no idle_session_timeout (42704, a statement refused on a healthy session); anything else stands. */
+function olderServer(err: unknown): void {
+  if ((err as { code?: string }).code !== '42704') throw err;
 }

@@ -30,11 +30,27 @@ function dropWhenSilent(client: PoolClient, ms: number): () => void {
 }
 
 /**
+ * Whether a client whose work failed with `err` can be handed out again: PostgreSQL itself refused a
+ * statement (an ErrorResponse: SQLSTATE `code` and `severity`; the protocol stays in step) on a session
+ * left outside any transaction, and not one of the errors that end or doom the session (class 08
+ * connection exception, 57P0x shutdown, XX internal, FATAL/PANIC). Anything else (a transaction left
+ * open or failed, an error of the caller's own, a connection gone) may have left it unusable.
+ */
+function reusable(client: PoolClient, err: unknown): boolean {
+  const e = err as { code?: unknown; severity?: unknown };
+  if (typeof e?.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code) || typeof e.severity !== 'string') return false;
+  if (e.severity !== 'ERROR' || /^(08|57P|XX)/.test(e.code)) return false;
+  return client.getTransactionStatus() === 'I';
+}
+
+/**
  * `fn` on a client of the pool, guarded: a server going away also emits 'error' on the checked-out
  * client (the query's rejection is what counts; unheard, the event would end the process), a
  * connection that falls silent for `silentMs` is given up (dropWhenSilent), and a client whose work
- * failed is dropped, not handed out again. `drop(err)` drops it too without failing the work: a
- * cleanup that failed quietly (the central retention's unlock) may have left the session unusable.
+ * failed is dropped, not handed out again, unless the failure was only a statement PostgreSQL refused
+ * on a healthy session (reusable: a statement_timeout under load would otherwise cost a new connection
+ * each). `drop(err)` drops it too without failing the work: a cleanup that failed quietly (the
+ * central retention's unlock) may have left the session unusable.
  */
 export async function withClient<T>(pool: Pool, silentMs: number, fn: (client: PoolClient, drop: (err: Error) => void) => Promise<T>): Promise<T> {
   const client = await pool.connect();
@@ -45,7 +61,7 @@ export async function withClient<T>(pool: Pool, silentMs: number, fn: (client: P
   try {
     return await fn(client, (err) => (broken ??= err));
   } catch (err) {
-    broken = err as Error;
+    if (!reusable(client, err)) broken ??= err as Error;
     throw err;
   } finally {
     unwatch();

@@ -83,4 +83,29 @@ describe('PostgreSQL retention and a connection PostgreSQL ends (real PostgreSQL
       await ds.destroy();
     }
   });
+  it('a round cut off by a partition after taking its lock: the server ends the session, and the lock with it, so a round of another process runs', async () => {
+    // Across a real partition the server never hears the round's connection go: its session, and
+    // the session-level advisory lock, stayed until its TCP keepalive (hours by default), and every
+    // process's round skipped meanwhile. The round bounds how long the server keeps an idle session.
+    const url = await spools.pg().database('central_partition');
+    const p = await silentProxy(url);
+    const cut = await openPostgres(p.url);
+    const direct = await openPostgres(url);
+    try {
+      const round = centralRound(poolOf(cut), { days: 1, keep: 0 }, Date.now(), { silentMs: 2000, stopped: () => (p.partition(), false) }).then(
+        () => 'ended without an error',
+        (e: Error) => e.message,
+      );
+      expect(await round).toMatch(/PostgreSQL sent nothing for 2 s/);
+      const next = await waitFor('another process to run a round', async () => {
+        const r = await centralRound(poolOf(direct), { days: 1, keep: 0 }, Date.now());
+        return r.ran ? r : undefined;
+      }, 60_000);
+      expect(next).toMatchObject({ ran: true });
+    } finally {
+      await p.close();
+      await cut.destroy();
+      await direct.destroy();
+    }
+  });
 });

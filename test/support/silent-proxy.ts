@@ -9,6 +9,11 @@ export interface SilentProxy {
   url: string;
   /** Forwards nothing more: open connections stay open and silent, new ones connect and hang. */
   freeze(): void;
+  /**
+   * As freeze, and an end that gives its connection up is not heard by the other either (the server
+   * keeps its session, as across a real partition, until its own timeouts end it).
+   */
+  partition(): void;
   /** New connections work again; the frozen ones never will (the server has long forgotten them). */
   heal(): void;
   /** Ends every connection (the server then sees its frozen ones close) and the listener. */
@@ -20,6 +25,7 @@ export async function silentProxy(url: string): Promise<SilentProxy> {
   const port = Number(new URL(url).port);
   const pairs: Array<{ a: Socket; b: Socket; frozen: boolean }> = [];
   let frozen = false;
+  let parted = false;
   const srv: Server = createServer((a) => {
     const b = connect(port, '127.0.0.1');
     const pair = { a, b, frozen: false };
@@ -28,14 +34,19 @@ export async function silentProxy(url: string): Promise<SilentProxy> {
     b.on('error', () => undefined);
     a.on('data', (d) => void (!pair.frozen && !frozen && b.write(d)));
     b.on('data', (d) => void (!pair.frozen && !frozen && a.write(d)));
-    a.on('close', () => b.destroy());
-    b.on('close', () => a.destroy());
+    a.on('close', () => void (!parted && b.destroy()));
+    b.on('close', () => void (!parted && a.destroy()));
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const own = (srv.address() as { port: number }).port;
   return {
     url: url.replace(/:(\d+)\//, `:${own}/`),
     freeze() {
+      frozen = true;
+      for (const p of pairs) p.frozen = true;
+    },
+    partition() {
+      parted = true;
       frozen = true;
       for (const p of pairs) p.frozen = true;
     },

@@ -1,0 +1,46 @@
+// The central pool's guarded client (src/storage/pg-client.ts withClient) gives a connection back
+// to the pool after a statement PostgreSQL refused on a healthy session (a statement_timeout under
+// load, a bad value), and drops it only when its session may be unusable: a transaction left open
+// or failed, a connection gone. Dropping it on every error cost a new connection (TCP, auth, TLS)
+// for each failed statement, when the server is busiest.
+import { Pool } from 'pg';
+import { withClient } from '../../src/storage/pg-client';
+import { pgPoolOptions } from '../../src/storage/postgres';
+import { usePostgresSpools } from '../support/spool-stores';
+
+jest.setTimeout(60_000);
+
+const spools = usePostgresSpools();
+
+describe('withClient and a failed statement (real PostgreSQL)', () => {
+  it('keeps the connection after a refused statement; drops one whose transaction was left failed or open', async () => {
+    const pool = new Pool(pgPoolOptions(await spools.pg().database('pg_client'), 1));
+    const pid = () => withClient(pool, 60_000, async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+    try {
+      const first = await pid();
+      await expect(withClient(pool, 60_000, (c) => c.query('SELECT 1 / 0'))).rejects.toThrow(/division by zero/);
+      expect(await pid()).toBe(first);
+
+      // A transaction the work left failed: the next user of the connection must not inherit it.
+      await expect(
+        withClient(pool, 60_000, async (c) => {
+          await c.query('BEGIN');
+          await c.query('SELECT 1 / 0');
+        }),
+      ).rejects.toThrow(/division by zero/);
+      const second = await pid();
+      expect(second).not.toBe(first);
+      // Nor one left open by an error of the caller's own.
+      await expect(
+        withClient(pool, 60_000, async (c) => {
+          await c.query('BEGIN');
+          throw new Error('the caller failed');
+        }),
+      ).rejects.toThrow(/the caller failed/);
+      expect(await pid()).not.toBe(second);
+      expect(await withClient(pool, 60_000, async (c) => (await c.query('SELECT 2 AS n')).rows[0])).toEqual({ n: 2 });
+    } finally {
+      await pool.end();
+    }
+  });
+});
