@@ -3,9 +3,12 @@
 // api instances' sessions are, for a quick 409), and again in the write job that inserts the session,
 // so that requests at once cannot all pass a count read before any of them inserted (the read and
 // the insert were apart across awaits). That second count is the writer's own database's
-// (TraceSessionStore.activeCount): with SQLite exact across every process on the file; with
-// PostgreSQL exact within this process and as of the shipper's last pull (500 ms) for other instances.
+// (TraceSessionStore.activeCount): with SQLite exact across every process on the file. With
+// PostgreSQL the spool holds other instances' sessions only as the shipper last pulled them (500 ms):
+// there the count (PostgreSQL's) and the insert, until the row has shipped, run under an advisory
+// lock every instance takes (createWithinLimit).
 import { ApiError } from '../common/api-error';
+import type { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import type { TraceSessionJson, TraceSessionStore } from './trace-session-store';
 
@@ -16,6 +19,26 @@ export const tooManySessions = (active: number, max: number) =>
 export async function checkSessionLimit(sessions: Pick<TraceSessionStore, 'active'>, max: number): Promise<void> {
   const activeNow = (await sessions.active()).filter((s) => s.state === 'active').length;
   if (activeNow >= max) throw tooManySessions(activeNow, max);
+}
+
+/**
+ * Counted and inserted under the create lock (PostgreSQL's, across api instances: TraceSessionStore
+ * underCreateLock), and with PostgreSQL held until the row has arrived there, where the next
+ * instance's count reads it. Resolves to the new session's id; a 409 past the limit.
+ */
+export function createWithinLimit(
+  store: Pick<StoreService, 'writer' | 'shipper'>,
+  sessions: Pick<TraceSessionStore, 'active' | 'activeCount' | 'insert' | 'underCreateLock'>,
+  json: Omit<TraceSessionJson, 'id'>,
+  max: number,
+): Promise<number> {
+  return sessions.underCreateLock(async () => {
+    if (store.shipper) await checkSessionLimit(sessions, max); // PostgreSQL's count, under the lock
+    const made = await store.writer.submit((tx) => insertWithinLimit(tx, sessions, json, max));
+    if ('refused' in made) throw tooManySessions(made.refused, max);
+    await store.shipper?.synced();
+    return made.id;
+  });
 }
 
 /** Inside a write job: the new session's id, or the count that refused it. */

@@ -6,7 +6,8 @@
 // creates sessions there, every agent polls them from there), else the read connection.
 import { Inject, Injectable } from '@nestjs/common';
 import { StoreService } from '../storage/store.service';
-import { pgUnreachable } from '../storage/postgres';
+import { Client } from 'pg';
+import { pgPoolOptions, pgUnreachable } from '../storage/postgres';
 import { nextOwnId } from '../storage/spool';
 import { SqliteReader, type SqlReader } from '../storage/sql';
 import type { WriteContext } from '../storage/writer';
@@ -43,13 +44,44 @@ export interface TraceSessionJson {
   perChassis: Record<string, SessionStats>;
 }
 
+/** pg_advisory_lock key of session creation (the migrations hold 7946710, the central retention 7946711). */
+export const SESSION_CREATE_LOCK = 7946712;
+
 export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored: 0, notSelected: 0, dropped: 0, failed: {} });
 
 @Injectable()
 export class TraceSessionStore {
   private spoolReader?: SqliteReader;
 
-  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'query' | 'db'>) {}
+  constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'query' | 'db'> & Partial<Pick<StoreService, 'central'>>) {}
+
+  /**
+   * `fn` (count the active sessions, insert one, wait for it to reach PostgreSQL: session-limit.ts)
+   * under PostgreSQL's session-creation lock, so that api instances sharing it count each other's
+   * new sessions. On a connection of its own, not the pool's: the shipper must ship the row
+   * meanwhile (a pool of one would wait on itself); ending it releases the lock. With SQLite, or
+   * PostgreSQL away (the spool's count then, as the agents' polls read it): `fn` alone.
+   */
+  async underCreateLock<T>(fn: () => Promise<T>): Promise<T> {
+    const url = this.storage.central?.url;
+    if (!url || this.storage.query.dialect !== 'postgres') return fn();
+    const { max: _max, ...options } = pgPoolOptions(url, 1);
+    const c = new Client(options);
+    c.on('error', () => undefined); // a server gone ends the wait with the query's own rejection
+    try {
+      await c.connect();
+      await c.query('SELECT pg_advisory_lock($1)', [SESSION_CREATE_LOCK]);
+    } catch (err) {
+      await c.end().catch(() => undefined);
+      if (pgUnreachable(err)) return fn();
+      throw err;
+    }
+    try {
+      return await fn();
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
 
   /**
    * This chassis's counters as this process's own database holds them: with PostgreSQL the spool,

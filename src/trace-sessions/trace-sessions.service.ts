@@ -15,7 +15,7 @@ import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import { PathStore } from '../paths/path-store';
 import { addStats, emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
-import { checkSessionLimit, insertWithinLimit, tooManySessions } from './session-limit';
+import { checkSessionLimit, createWithinLimit } from './session-limit';
 import { chassisByHostname, parseAddresses, PortTarget, selectFlow, Selection, SessionFlow } from './session-selector';
 import { checkAgainstSwitch } from './switch-check';
 
@@ -245,10 +245,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       perChassis: {},
     };
     const here = this.config.LIVETRACE_ROLE !== 'api';
-    const made = await this.store.writer.submit((tx) => insertWithinLimit(tx, this.sessions, json, max));
-    if ('refused' in made) throw tooManySessions(made.refused, max);
-    const id = made.id;
-    await this.store.shipper?.synced();
+    const id = await createWithinLimit(this.store, this.sessions, json, max);
     // Here at once (the other agents take it up at their next poll).
     if (here) await this.poll();
     return this.get(id);

@@ -1,0 +1,30 @@
+// LIVETRACE_MAX_SESSIONS across api instances sharing PostgreSQL. Each instance writes its new
+// session into its own spool and the shipper copies it to PostgreSQL; the in-transaction count
+// (session-limit.ts) sees the other instances' sessions only as its spool last pulled them (every
+// 500 ms), so two instances asked at once both counted none and both made a session. The count and
+// the insert, up to the row's arrival in PostgreSQL, now run under one PostgreSQL advisory lock.
+// Real PostgreSQL (a cluster of the file's own), two api instances' stores on it.
+import type { ReplicasService } from '../../src/replicas/replicas.service';
+import { TraceSessionStore } from '../../src/trace-sessions/trace-session-store';
+import { TraceSessionsService } from '../../src/trace-sessions/trace-sessions.service';
+import { testConfig } from '../support/app';
+import { pgRows, usePostgresSpools } from '../support/spool-stores';
+
+jest.setTimeout(120_000);
+
+const spools = usePostgresSpools();
+const replicas = { chassisName: () => 'api', status: () => ({ synced: false }), model: { generation: 1 } } as unknown as ReplicasService;
+const outcome = (r: PromiseSettledResult<unknown>) => (r.status === 'fulfilled' ? 201 : ((r.reason as { status?: number }).status ?? String(r.reason)));
+
+describe('LIVETRACE_MAX_SESSIONS across api instances (real PostgreSQL)', () => {
+  it('two instances asked at once under a limit of 1: one session made, the other answered 409', async () => {
+    const url = await spools.pg().database('session_limit');
+    const env = { LIVETRACE_ROLE: 'api', LIVETRACE_MAX_SESSIONS: '1' };
+    const apis = [await spools.storeOn(url, undefined, env), await spools.storeOn(url, undefined, env)].map(
+      (s) => new TraceSessionsService(testConfig({ LIVETRACE_DB: url, ...env }), s, new TraceSessionStore(s), replicas),
+    );
+    const results = await Promise.allSettled(apis.map((a, i) => a.create({ bridge: 'br-int', filter: `tcp,tp_dst=${i + 1}` })));
+    expect(results.map(outcome).sort()).toEqual([201, 409]);
+    expect(await pgRows(url, `SELECT count(*)::int AS n FROM trace_session WHERE state = 'active'`)).toEqual([{ n: 1 }]);
+  });
+});
