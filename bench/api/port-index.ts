@@ -122,7 +122,9 @@ async function explainOn(c: Client, q: QueryConfig, generic: boolean) {
  * and the wall time of one call, from the 9th to the 13th (this client's round trip included).
  */
 async function settledOn(c: Client, q: QueryConfig) {
-  await c.query('SET plan_cache_mode = auto');
+  // Sent unnamed (storage/sql.ts PLAN_EACH_CALL): planned for its values at every call, as the custom plan is.
+  if (!q.name) await c.query('SET plan_cache_mode = force_custom_plan');
+  else await c.query('SET plan_cache_mode = auto');
   await c.query(`PREPARE port_q AS ${q.text}`);
   try {
     const args = (q.values ?? []).map(literal);

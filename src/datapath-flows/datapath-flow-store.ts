@@ -9,7 +9,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Statement } from 'better-sqlite3';
 import { pushSignature } from '../ovs/push-signature';
 import { tunnelSignature } from '../ovs/tunnel-signature';
-import { SqliteReader, type SqlReader } from '../storage/sql';
+import { PLAN_EACH_CALL, SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
 import { Statements, WriteContext } from '../storage/writer';
 
@@ -332,8 +332,11 @@ export class DatapathFlowStore {
       args.push(f.tracedOnPort);
     }
     if (f.cursor) where.push('id < ?') && args.push(f.cursor);
+    // By port: newest flows checked one by one (a port in most traces) or the port's own traces'
+    // flows (a rare one), as PostgreSQL's statistics of that port say: planned at each call.
+    const plan = f.tracedOnPort !== undefined ? PLAN_EACH_CALL : '';
     const rows = await this.query().all<DatapathFlowRow>(
-      `SELECT * FROM datapath_flow ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`,
+      `${plan}SELECT * FROM datapath_flow ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`,
       ...args,
       f.limit + 1,
     );

@@ -25,6 +25,8 @@ import { sqliteHandle } from './data-source.options';
 export const API_ONLY_INDEXES: readonly string[] = [
   'idx_trace_port_name', // GET /traces?logical_port=, the port stream, a port's upcalls and datapath flows
   'idx_trace_port_time', // GET /traces?logical_port= in time order across chassis
+  'idx_trace_port_in', // the same, &role=inport
+  'idx_trace_port_out', // the same, &role=outport
   'idx_dpflow_tunnel', // a cross-chassis link: the arrivals a push may have become
   'idx_dpflow_push', // a cross-chassis link: the senders an arrival may have come from
 ];

@@ -96,6 +96,16 @@ function asObject(names: string[], row: unknown[]): Record<string, unknown> {
 const statements = new Map<string, { text: string; name: string }>();
 
 /**
+ * Put first in a read whose best plan depends on its values (a port in most traces or in a few):
+ * PostgreSQL gets it unnamed, so it plans it for the values of each call. A named statement is planned
+ * once for every value after its first five calls (its generic plan, when the estimate of an average
+ * value costs no more), and for GET /datapath-flows?logical_port= of a port in every trace that plan
+ * read the port's whole history: ~1M buffers, ~1 s at 150k traces, against ~170 planned for the port
+ * (bench/api/RESULTS-postgres.md, "stop 26: hot-port plans"). A comment to SQLite.
+ */
+export const PLAN_EACH_CALL = '/* planned for its values */ ';
+
+/**
  * The PostgreSQL side: the same SQL with `?` numbered, named prepared statements per text. Each read
  * on the pool's guarded client (pg-client.ts): a connection that falls silent (a partition, a frozen
  * host) is given up after `silentMs` and the read fails as PostgreSQL unreachable (the API's 503),
@@ -113,7 +123,8 @@ export class PgReader implements SqlReader {
   private config(sql: string, params: unknown[], rowMode?: 'array'): QueryConfig {
     let t = statements.get(sql);
     if (!t) statements.set(sql, (t = { text: numberPlaceholders(sql), name: `lt${statements.size}` }));
-    return { text: t.text, name: t.name, values: params.map(pgValue), ...(rowMode ? { rowMode } : {}) } as QueryConfig;
+    const name = sql.startsWith(PLAN_EACH_CALL) ? {} : { name: t.name };
+    return { text: t.text, ...name, values: params.map(pgValue), ...(rowMode ? { rowMode } : {}) } as QueryConfig;
   }
 
   private async query(config: QueryConfig): Promise<unknown[]> {

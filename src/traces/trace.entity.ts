@@ -70,6 +70,9 @@ export class TraceCitationEntity {
 @Index('idx_trace_port_name', ['portName', 'traceId'])
 // By time: `GET /traces?logical_port=`, newest first across writers (trace-read-store.ts).
 @Index('idx_trace_port_time', ['portName', 'createdAt', 'traceId'])
+// The same by role group: `?logical_port=…&role=` reads only that role's rows (migration TracePortRoleIndexes).
+@Index('idx_trace_port_in', ['portName', 'createdAt', 'traceId'], { where: "role IN ('inport', 'tunnel_in')" })
+@Index('idx_trace_port_out', ['portName', 'createdAt', 'traceId'], { where: "role IN ('outport', 'output', 'tunnel_out')" })
 export class TracePortEntity {
   /** Clustered by trace (a trace's ports are one range); the port query walks idx_trace_port_name. */
   @PrimaryColumn('integer', { name: 'trace_id' }) traceId!: number;

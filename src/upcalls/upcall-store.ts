@@ -4,7 +4,7 @@
 // trace of that lifetime or of the upcall itself. Writes run inside the caller's writer job; reads
 // (the API's) go through `query` and may join the lifetime and trace tables, never write them.
 import { Inject, Injectable } from '@nestjs/common';
-import { SqliteReader, type SqlReader } from '../storage/sql';
+import { PLAN_EACH_CALL, SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 
@@ -164,7 +164,8 @@ export class UpcallStore {
       args.push(f.portName, f.portName);
     }
     // The derived table is named: PostgreSQL (before 16) requires it.
-    const sql = `SELECT * FROM (SELECT u.*, ${DP_OF_UPCALL} AS dp_id FROM upcall u ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+    // By port: planned at each call, as a port's datapath flows are (storage/sql.ts PLAN_EACH_CALL).
+    const sql = `${f.portName !== undefined ? PLAN_EACH_CALL : ''}SELECT * FROM (SELECT u.*, ${DP_OF_UPCALL} AS dp_id FROM upcall u ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
       ORDER BY u.id DESC) AS linked ${outer} ORDER BY id DESC LIMIT ?`;
     const rows = await this.query().all<Row>(sql, ...args, f.limit + 1);
     return Promise.all(rows.map((r) => this.toJson(r)));
