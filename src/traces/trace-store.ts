@@ -17,6 +17,7 @@ import { citationsOf, StepPacker } from './step-pack';
 import { COLLISION, packFinalFlow, STALE, TraceListQuery, TraceOfFlow, TraceReadStore, TraceRow } from './trace-read-store';
 import { TraceJson, TraceRecordInput, verdictJson } from './trace-record';
 import { newestPerSlot, resumeFloors } from './trace-slot-store';
+import { ObjectIds, PathPortRows } from './write-caches';
 
 export type { TraceRow } from './trace-read-store';
 
@@ -30,21 +31,6 @@ interface RuleRef {
   id: number;
 }
 
-/** Bounded id cache: stored rows never change, so a hit is always right. */
-class IdCache {
-  private map = new Map<string, number>();
-  constructor(private readonly max = 200_000) {}
-  get(k: string): number | undefined {
-    return this.map.get(k);
-  }
-  set(k: string, id: number): void {
-    if (this.map.size >= this.max) this.map.clear();
-    this.map.set(k, id);
-  }
-  clear(): void {
-    this.map.clear();
-  }
-}
 
 /**
  * The connection reads use and the writer (StoreService, or storeHandles() outside the app); the
@@ -74,7 +60,9 @@ export class TraceStore {
   private lflowCount = 0;
   private readonly packer = new StepPacker();
   private readonly citationKey = {};
-  private objects = new IdCache();
+  private readonly objects = new ObjectIds();
+  /** The path-scoped port rows of the traces written here (addPathPorts). */
+  private readonly pathPorts = new PathPortRows();
   /** Port UUID → name already in logical_port_alias. */
   private aliases = new Map<string, string>();
   /** Snapshot id → newest created_at citing it since the last flushSeen. */
@@ -139,6 +127,7 @@ export class TraceStore {
     this.objects.clear();
     this.seen.clear();
     this.aliases.clear();
+    this.pathPorts.clear();
   }
 
   // ---- retention (inside writer jobs) -------------------------------------------------
@@ -177,6 +166,7 @@ export class TraceStore {
     const delPorts = tx.stmt('DELETE FROM trace_port WHERE trace_id = ?');
     const delTrace = tx.stmt('DELETE FROM trace WHERE id = ?');
     for (const id of ids) {
+      this.pathPorts.forget(id);
       const t = info.get(id) as { path_id: number | null; datapath_flow_id: number | null; steps: Buffer } | undefined;
       if (!t) continue;
       // The trace's own steps say which citation bits are its.
@@ -272,14 +262,29 @@ export class TraceStore {
 
   /** Adds the ports of a whole path to each of its traces (scope 'path'); none to a trace no longer stored. */
   addPathPorts(tx: WriteContext, traceId: number, ports: Array<{ name: string; uuid: string | null; bindingUuid: string | null; datapath: string | null; role: string }>): void {
+    // Each pass adds the whole path's ports to every trace of the path: nearly all of those rows
+    // are there already (INSERT OR IGNORE, a statement each). The rows this process wrote for a
+    // trace are known (PathPortRows), so only the new ones go to SQLite.
+    const known = this.pathPorts.of(traceId);
+    const fresh = known ? ports.filter((p) => !known.has(p.name, p.role)) : ports;
+    if (!fresh.length) {
+      for (const p of ports) {
+        this.alias(tx, p.uuid, p.name);
+        this.alias(tx, p.bindingUuid, p.name);
+      }
+      return;
+    }
     // A port row carries its trace's time: the port's list is walked by it (trace-read-store.ts).
     const trace = tx.stmt('SELECT created_at FROM trace WHERE id = ?').get(traceId) as { created_at: string } | undefined;
     if (!trace) return;
     const stmt = tx.stmt(
       'INSERT OR IGNORE INTO trace_port (port_name, trace_id, created_at, role, scope, port_uuid, binding_uuid, datapath) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    for (const p of ports) {
+    for (const p of fresh) {
       stmt.run(p.name, traceId, trace.created_at, p.role, 'path', p.uuid, p.bindingUuid, p.datapath);
+      known?.add(p.name, p.role);
+    }
+    for (const p of ports) {
       this.alias(tx, p.uuid, p.name);
       this.alias(tx, p.bindingUuid, p.name);
     }
@@ -289,9 +294,11 @@ export class TraceStore {
     const stmt = tx.stmt(
       'INSERT OR IGNORE INTO trace_port (port_name, trace_id, created_at, role, scope, port_uuid, binding_uuid, datapath) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    const rows = this.pathPorts.start(traceId);
     for (const p of rec.trace.ports) {
       const uuid = rec.portUuids?.get(p.logicalPort) ?? null;
       stmt.run(p.logicalPort, traceId, rec.createdAt, p.role, p.scope ?? scope, uuid, p.portBindingUuid, p.datapath);
+      if ((p.scope ?? scope) === 'path') rows.add(p.logicalPort, p.role);
       this.alias(tx, uuid, p.logicalPort);
       this.alias(tx, p.portBindingUuid, p.logicalPort);
     }
@@ -381,22 +388,21 @@ export class TraceStore {
   }
 
   private hintId(tx: WriteContext, h: StepHint): number {
-    return this.objectId(tx, 'OVN_Northbound', h.table, h.uuid, h.name, h.summary, {});
+    return this.objectId(tx, 'OVN_Northbound', h.table, h.uuid, h.name, h.summary, '{}');
   }
 
-  private objectId(tx: WriteContext, db: string, table: string, uuid: string, name: string | null, summary: string, detail: object): number {
-    const d = JSON.stringify(detail);
-    const key = `${db}\u0000${table}\u0000${uuid}\u0000${name}\u0000${summary}\u0000${d}`;
-    const hit = this.objects.get(key);
+  /** `d`: the row's detail as stored (JSON). Found by its fields (ObjectIds): no key built and hashed a step. */
+  private objectId(tx: WriteContext, db: string, table: string, uuid: string, name: string | null, summary: string, d: string): number {
+    const hit = this.objects.get(db, table, uuid, name, summary, d);
     if (hit !== undefined) return hit;
-    const hash = sha1(key);
+    const hash = sha1(`${db}\u0000${table}\u0000${uuid}\u0000${name}\u0000${summary}\u0000${d}`);
     tx.stmt('INSERT OR IGNORE INTO ovn_object (hash, db, tbl, uuid, name, summary, detail) VALUES (?, ?, ?, ?, ?, ?, ?)').run(hash, db, table, uuid, name, summary, d);
     const id = (tx.stmt('SELECT id FROM ovn_object WHERE hash = ?').get(hash) as { id: number }).id;
-    this.objects.set(key, id);
+    this.objects.set(db, table, uuid, name, summary, d, id);
     return id;
   }
 }
 
-function ownerDetail(o: StepOwner): object {
-  return o.datapath ? { datapath: o.datapath } : {};
+function ownerDetail(o: StepOwner): string {
+  return o.datapath ? JSON.stringify({ datapath: o.datapath }) : '{}';
 }
