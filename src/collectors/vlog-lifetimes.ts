@@ -160,8 +160,12 @@ export class VlogLifetimes {
    * MAX_FAILED_CHECKS times in a row (given up, lost_unchecked).
    */
   unknown(id: number, ufid: string): void {
-    const u = id < 0 ? this.unstored.get(ufid) : undefined;
-    if (u?.id === id && ++u.failedChecks >= MAX_FAILED_CHECKS) return this.lose(u, 'lost_unchecked');
+    if (id < 0) {
+      const u = this.unstored.get(ufid);
+      // Lost or replaced while its check was in flight (take() had unwatched it): nothing to ask again.
+      if (u?.id !== id) return;
+      if (++u.failedChecks >= MAX_FAILED_CHECKS) return this.lose(u, 'lost_unchecked');
+    }
     this.gone.watch(id, ufid, Date.now());
   }
 
