@@ -10,6 +10,7 @@ import type { Statement } from 'better-sqlite3';
 import { pushSignature } from '../ovs/push-signature';
 import { tunnelSignature } from '../ovs/tunnel-signature';
 import { PLAN_EACH_CALL, SqliteReader, type SqlReader } from '../storage/sql';
+import { busyPortPage } from './busy-port-store';
 import { StoreService } from '../storage/store.service';
 import { Statements, WriteContext } from '../storage/writer';
 
@@ -327,15 +328,21 @@ export class DatapathFlowStore {
     if (f.state === 'live') where.push('removed_at IS NULL');
     if (f.state === 'removed') where.push('removed_at IS NOT NULL');
     if (f.chassis) where.push('chassis = ?') && args.push(f.chassis);
-    if (f.tracedOnPort !== undefined) {
-      where.push(`id IN (SELECT t.datapath_flow_id FROM trace t JOIN trace_port p ON p.trace_id = t.id WHERE p.port_name = ?)`);
-      args.push(f.tracedOnPort);
-    }
     if (f.cursor) where.push('id < ?') && args.push(f.cursor);
+    const q = this.query();
+    const port = f.tracedOnPort;
+    if (port !== undefined && q.dialect === 'sqlite') {
+      const busy = await busyPortPage<DatapathFlowRow>(q, where, args, port, f.limit + 1);
+      if (busy) return busy.map(datapathFlowJson);
+    }
+    if (port !== undefined) {
+      where.push(`id IN (SELECT t.datapath_flow_id FROM trace t JOIN trace_port p ON p.trace_id = t.id WHERE p.port_name = ?)`);
+      args.push(port);
+    }
     // By port: newest flows checked one by one (a port in most traces) or the port's own traces'
     // flows (a rare one), as PostgreSQL's statistics of that port say: planned at each call.
-    const plan = f.tracedOnPort !== undefined ? PLAN_EACH_CALL : '';
-    const rows = await this.query().all<DatapathFlowRow>(
+    const plan = port !== undefined ? PLAN_EACH_CALL : '';
+    const rows = await q.all<DatapathFlowRow>(
       `${plan}SELECT * FROM datapath_flow ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`,
       ...args,
       f.limit + 1,
