@@ -18,9 +18,6 @@ export { packFinalFlow, unpackFinalFlow } from './final-flow';
 export const STALE = 1;
 export const COLLISION = 2;
 
-/** TraceJson's fields after its verdict. */
-type TraceTail = 'logicalPorts' | 'stepCount' | 'steps' | 'warnings' | 'errors' | 'translationFailed';
-
 /** A trace filter with its logical port already resolved to the name trace_port is keyed by. */
 export interface TraceListQuery {
   portName?: string;
@@ -95,20 +92,14 @@ export class TraceReadStore {
    * the rows their steps cite in one statement per table.
    */
   async fromRows(rows: TraceRow[], withSteps: boolean): Promise<TraceJson[]> {
-    return this.pageOf(rows, withSteps, (r, ports, cited) => this.build(r, withSteps, ports, cited));
-  }
-
-  /** Each row built by `make` with its ports and cited rows (ports in one statement for the page, see fromRows). */
-  private async pageOf<T>(rows: TraceRow[], withSteps: boolean, make: (r: TraceRow, ports: PortRow[], cited: StepRows | undefined) => T): Promise<T[]> {
-    const q = this.q;
-    if (rows.length < 2)
-      return Promise.all(rows.map(async (r) => make(r, await q.rows<PortRow>(`${PORT_COLUMNS} WHERE trace_id = ?`, r.id), withSteps ? await this.stepRows([r]) : undefined)));
+    if (rows.length < 2) return Promise.all(rows.map((r) => this.fromRow(r, withSteps)));
     const byTrace = new Map<number, PortRow[]>();
     for (const r of rows) byTrace.set(r.id, []);
+    const q = this.q;
     const ports = await q.rows<PortRow>(`${PORT_COLUMNS} WHERE trace_id IN (${q.inList('int')})`, q.list(rows.map((r) => r.id)));
     for (const p of ports) byTrace.get(p[0])?.push(p);
     const cited = withSteps ? await this.stepRows(rows) : undefined;
-    return rows.map((r) => make(r, byTrace.get(r.id) ?? [], cited));
+    return rows.map((r) => this.build(r, withSteps, byTrace.get(r.id) ?? [], cited));
   }
 
   /**
@@ -117,21 +108,6 @@ export class TraceReadStore {
    * stream's walk of one writer slot) by id.
    */
   async list(f: TraceListQuery): Promise<Page<TraceJson>> {
-    return this.listWith(f, (rows) => this.fromRows(rows, f.withSteps));
-  }
-
-  /**
-   * `GET /traces`'s page as its response body (what JSON.stringify of list()'s page gives, byte for
-   * byte): each trace written with its verdict's stored text as it is (see buildJson). A reader
-   * thread's page (src/read-workers/).
-   */
-  async listJson(f: TraceListQuery): Promise<string> {
-    const p = await this.listWith(f, (rows) => this.pageOf(rows, f.withSteps, (r, ports, cited) => this.buildJson(r, f.withSteps, ports, cited)));
-    return `{"items":[${p.items.join(',')}],"next":${JSON.stringify(p.next)}}`;
-  }
-
-  /** list()'s query, its rows built by `make`. */
-  private async listWith<T>(f: TraceListQuery, make: (rows: TraceRow[]) => Promise<T[]>): Promise<Page<T>> {
     const q = this.q;
     const byId = f.above !== undefined;
     let before = f.before;
@@ -205,10 +181,19 @@ export class TraceReadStore {
     const sql = `SELECT ${columns}${walkAt} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT ?`;
     const rows = await q.all<TraceRow & { walk_at?: string }>(sql, ...args, f.limit + 1);
     // The row past the limit only says there is a next page: not built.
-    const items = await make(rows.slice(0, f.limit));
-    // The last item's id and time (build's id and createdAt) from its row.
-    const last = rows[f.limit - 1];
-    return { items, next: rows.length > f.limit ? (byId ? makeCursor(last.id) : makeTraceCursor({ at: last.walk_at ?? last.created_at, id: last.id })) : null };
+    const items = await this.fromRows(rows.slice(0, f.limit), f.withSteps);
+    const last = items[items.length - 1];
+    return { items, next: rows.length > f.limit ? (byId ? makeCursor(last.id) : makeTraceCursor({ at: rows[f.limit - 1].walk_at ?? last.createdAt, id: last.id })) : null };
+  }
+
+  /**
+   * `GET /traces`'s page as its response body, as a reader thread sends it (src/read-workers/).
+   * JSON.stringify of list()'s objects: writing each trace's JSON with its stored verdict spliced in
+   * (as the audits do) measured no cheaper, 1.03-1.11 against 1.0 ms a 50-trace page on SQLite
+   * (bench/api/RESULTS-postgres.md, stop 26: CPU per request).
+   */
+  async listJson(f: TraceListQuery): Promise<string> {
+    return JSON.stringify(await this.list(f));
   }
 
   /** The name a logical port UUID was stored under (logical_port_alias), if any trace saw it. */
@@ -232,25 +217,9 @@ export class TraceReadStore {
   }
 
   private build(row: TraceRow, withSteps: boolean, portRows: PortRow[], cited: StepRows | undefined): TraceJson {
-    const [head, tail] = this.parts(row, withSteps, portRows, cited);
-    return { ...head, verdict: JSON.parse(row.verdict) as TraceJson['verdict'], ...tail };
-  }
-
-  /**
-   * build()'s object as JSON, its verdict the stored text as it is: trace-store.ts stores
-   * JSON.stringify's own output, so parsing it to write it again gave the same bytes for ~0.1 ms
-   * of a 50-trace page (bench/api/RESULTS-postgres.md, stop 26; the audits splice it the same way).
-   */
-  private buildJson(row: TraceRow, withSteps: boolean, portRows: PortRow[], cited: StepRows | undefined): string {
-    const [head, tail] = this.parts(row, withSteps, portRows, cited);
-    return `${JSON.stringify(head).slice(0, -1)},"verdict":${row.verdict},${JSON.stringify(tail).slice(1)}`;
-  }
-
-  /** A trace's fields before its verdict and after it, in TraceJson's order (neither part is empty). */
-  private parts(row: TraceRow, withSteps: boolean, portRows: PortRow[], cited: StepRows | undefined): [Omit<TraceJson, 'verdict' | TraceTail>, Pick<TraceJson, TraceTail>] {
     // Sorted here rather than by a temp b-tree in SQLite (byte order, as SQLite's BINARY collation).
     const ports = portRows.sort((a, b) => cmp(b[3], a[3]) || cmp(a[2], b[2]) || cmp(a[1], b[1])); // scope desc, role, name
-    const head = {
+    const json: TraceJson = {
       id: row.id,
       ufid: row.ufid,
       chassis: row.chassis,
@@ -268,19 +237,18 @@ export class TraceReadStore {
       pathId: row.path_id,
       datapathFlowId: row.datapath_flow_id,
       sessionId: row.session_id,
-    };
-    const tail: Pick<TraceJson, TraceTail> = {
+      verdict: JSON.parse(row.verdict),
       logicalPorts: ports.map((p): LogicalPortJson => ({ name: p[1], uuid: p[4], bindingUuid: p[5], datapath: p[6], role: p[2], scope: p[3] })),
       stepCount: row.step_count,
     };
     if (withSteps && cited) {
       const extra = row.extra ? (JSON.parse(row.extra) as Record<string, unknown>) : {};
-      tail.steps = this.readSteps(cited.steps.get(row.id) ?? [], (extra.collisions ?? {}) as Record<string, StepOwner[]>, cited);
-      tail.warnings = (extra.warnings as string[]) ?? [];
-      tail.errors = (extra.errors as string[]) ?? [];
-      tail.translationFailed = (extra.translationFailed as string) ?? null;
+      json.steps = this.readSteps(cited.steps.get(row.id) ?? [], (extra.collisions ?? {}) as Record<string, StepOwner[]>, cited);
+      json.warnings = (extra.warnings as string[]) ?? [];
+      json.errors = (extra.errors as string[]) ?? [];
+      json.translationFailed = (extra.translationFailed as string) ?? null;
     }
-    return [head, tail];
+    return json;
   }
 
   /** The rules, logical-flow snapshots and OVN objects these traces' steps refer to. */
