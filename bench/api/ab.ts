@@ -22,7 +22,7 @@
  *   results-ab-N.json). Under flock /tmp/livetrace-bench.lock.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -94,7 +94,35 @@ function processCpu(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-type Row = CannonResult & { apiCpuMs: number; pgCpuMs: number | null; load1: number };
+/**
+ * utime + stime per thread of a process, in seconds, by thread id: the event loop is the thread whose
+ * id is the pid; the reader threads (src/read-workers) and V8's and libuv's helpers are the others.
+ */
+function threadCpu(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      out.set(Number(tid), (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/** CPU ms a request of the event loop, of the busiest other thread (a reader), and of the rest. */
+function threadSplit(pid: number, before: Map<number, number>, requests: number): { loopMs: number; readerMs: number; restMs: number } {
+  const after = threadCpu(pid);
+  const d = [...after].map(([tid, s]) => [tid, s - (before.get(tid) ?? 0)] as const);
+  const loop = d.find(([tid]) => tid === pid)?.[1] ?? 0;
+  const others = d.filter(([tid]) => tid !== pid).map(([, s]) => s).sort((a, b) => b - a);
+  const reader = others[0] ?? 0;
+  const rest = others.slice(1).reduce((a, b) => a + b, 0);
+  return { loopMs: (loop * 1000) / requests, readerMs: (reader * 1000) / requests, restMs: (rest * 1000) / requests };
+}
+
+type Row = CannonResult & { apiCpuMs: number; pgCpuMs: number | null; load1: number; loopMs?: number; readerMs?: number; restMs?: number };
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -151,12 +179,13 @@ async function main() {
           for (const api of round % 2 ? [...pair].reverse() : pair) {
             const pg0 = store === 'postgres' ? clusterCpuSeconds(PG_DIR!) : 0;
             const c0 = processCpu(api.child.pid!);
+            const t0 = threadCpu(api.child.pid!);
             const r = await cannon(api.url, paths[route].slice(0, 300), { duration: SECONDS, connections: CONNECTIONS, seed: 11 + round });
             const apiCpuMs = ((processCpu(api.child.pid!) - c0) * 1000) / r.requests;
             const pgCpuMs = store === 'postgres' ? ((clusterCpuSeconds(PG_DIR!) - pg0) * 1000) / r.requests : null;
-            const row = { ...r, apiCpuMs, pgCpuMs, load1: loadavg()[0] };
+            const row = { ...r, apiCpuMs, pgCpuMs, load1: loadavg()[0], ...threadSplit(api.child.pid!, t0, r.requests) };
             results[store][route][api.tree].push(row);
-            log(store, route, api.tree, `round ${round + 1}: p50 ${r.p50} p99 ${r.p99} ms, ${r.perS}/s, api ${apiCpuMs.toFixed(2)} ms CPU a request${pgCpuMs === null ? '' : `, PostgreSQL ${pgCpuMs.toFixed(2)}`}, non-2xx ${r.non2xx}, load1 ${row.load1.toFixed(1)}`);
+            log(store, route, api.tree, `round ${round + 1}: p50 ${r.p50} p99 ${r.p99} ms, ${r.perS}/s, api ${apiCpuMs.toFixed(2)} ms CPU a request (loop ${row.loopMs.toFixed(2)}, reader ${row.readerMs.toFixed(2)}, rest ${row.restMs.toFixed(2)})${pgCpuMs === null ? '' : `, PostgreSQL ${pgCpuMs.toFixed(2)}`}, non-2xx ${r.non2xx}, load1 ${row.load1.toFixed(1)}`);
           }
       for (const api of pair) api.child.kill('SIGTERM');
     }
