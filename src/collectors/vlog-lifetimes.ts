@@ -47,6 +47,9 @@ interface Unstored {
  */
 export const MAX_FAILED_CHECKS = 5;
 
+/** `a` after `b`: times as the log printed them or as a check wrote them (toISOString), compared as instants. */
+const later = (a: string, b: string): boolean => Date.parse(a) > Date.parse(b);
+
 export class VlogLifetimes {
   /** New lifetimes the full spool held back, by UFID: stored once it has room if a check finds them installed. */
   private readonly unstored = new Map<string, Unstored>();
@@ -83,8 +86,17 @@ export class VlogLifetimes {
   /** A log line deleted the flow of `ufid`. */
   deleted(tx: WriteContext, ufid: string, time: string, chassis: string): void {
     const open = this.flows.openOf(tx, 'vlog', chassis, ufid);
+    // A check reads the datapath ahead of the log: an open lifetime begun by a check after this
+    // deletion (counters fallen: reset) is the flow installed after it, and the deletion ended the one before.
+    if (open && later(open.firstSeen, time)) return this.endedEarlier(tx, ufid, time, chassis);
     if (open) this.end(tx, open.id, time, 'flow_del');
     else if (this.unstored.has(ufid)) this.lose(this.unstored.get(ufid)!);
+  }
+
+  /** The lifetime in force at a logged deletion that a later check ended (counters_reset): ended by the deletion, then. */
+  private endedEarlier(tx: WriteContext, ufid: string, time: string, chassis: string): void {
+    const before = this.flows.begunBy(tx, 'vlog', chassis, ufid, time);
+    if (before?.removedAt && later(before.removedAt, time)) this.flows.close(tx, before.id, time, 'flow_del');
   }
 
   /**
@@ -94,7 +106,11 @@ export class VlogLifetimes {
    */
   installed(tx: WriteContext, f: InstalledFlow, time: string, chassis: string): void {
     const open = this.flows.openOf(tx, 'vlog', chassis, f.ufid);
-    if (open && open.actions === f.actions) return this.gone.watch(open.id, f.ufid, Date.parse(time)); // put again: installed then
+    if (open && open.actions === f.actions) {
+      // Begun by a check later than this line (counters fallen: reset, the log read behind the datapath): installed then.
+      if (later(open.firstSeen, time)) this.flows.seenEarlier(tx, open.id, time);
+      return this.gone.watch(open.id, f.ufid, Date.parse(time)); // put again: installed then
+    }
     if (open) this.end(tx, open.id, time, 'actions_changed');
     const was = this.unstored.get(f.ufid);
     if (was && was.flow.actions === f.actions) {
