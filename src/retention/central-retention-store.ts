@@ -17,7 +17,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { SILENT_MS, withClient } from '../storage/pg-client';
 import { BUCKET_SHIFT, citationsOf } from '../traces';
-import { pruneCentralUntraced, untracedCuts } from './central-untraced-store';
+import { pruneCentralUntraced, TRACED_IN, untracedCuts } from './central-untraced-store';
 import { addBatch, type PruneResult } from './retention';
 
 /** pg_advisory_lock key of the central retention (the migrations hold 7946710). */
@@ -93,7 +93,7 @@ export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, ba
     if (flows.length) {
       const gone = (
         await c.query<{ id: number }>(
-          'SELECT id FROM datapath_flow f WHERE f.id = ANY($1::bigint[]) AND f.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) FOR UPDATE',
+          `SELECT id FROM datapath_flow f WHERE f.id = ANY($1::bigint[]) AND f.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) AND ${TRACED_IN} FOR UPDATE OF f`,
           [flows],
         )
       ).rows.map((r) => r.id);

@@ -29,6 +29,14 @@ export interface UntracedResult {
 /** The events that make or continue a lifetime (IngestStore.lifetimesOf reads them). */
 const MAKERS = `('ukey_created', 'ukey_updated')`;
 
+/**
+ * A lifetime `f` whose every citing trace is in PostgreSQL, as far as its writer says (writer_slot's
+ * traced_through and traced_flow_id, storage/ship-synced.ts): after an outage a lifetime ships
+ * batches ahead of the traces citing it, and one pruned as untraced in between was gone for good
+ * when they came. A writer that does not say (NULL: an agent before this) is pruned as before.
+ */
+export const TRACED_IN = `NOT EXISTS (SELECT 1 FROM writer_slot w WHERE w.slot = f.id / ${2 ** 40} AND w.traced_through IS NOT NULL AND (f.removed_at > w.traced_through OR f.id > w.traced_flow_id))`;
+
 /** The statements of a prune and example parameters (their plans are a test's). */
 const SQL = {
   /** The time of the keep-th newest row: older ones are beyond the row limit. */
@@ -39,7 +47,8 @@ const SQL = {
   traceNewest: 'SELECT created_at AS t FROM trace ORDER BY created_at DESC OFFSET $1 LIMIT 1',
   /** Ended lifetimes over the cut, after a (removed_at, id) cursor: a cited one is stepped over. */
   flows: `SELECT id, removed_at FROM datapath_flow WHERE removed_at IS NOT NULL AND (removed_at, id) > ($1, $2) AND removed_at < $3 ORDER BY removed_at, id LIMIT $4`,
-  flowsUncited: 'SELECT id FROM datapath_flow f WHERE f.id = ANY($1::bigint[]) AND f.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) FOR UPDATE',
+  /** Never one whose citing traces may still be in its spool's backlog (TRACED_IN, ship-synced.ts). */
+  flowsUncited: `SELECT id FROM datapath_flow f WHERE f.id = ANY($1::bigint[]) AND f.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) AND ${TRACED_IN} FOR UPDATE OF f`,
   /** Two statements, one index each: with OR, a plan at 100k edges was a seq scan. */
   edgesOut: 'DELETE FROM recirc_edge WHERE parent_id = ANY($1::bigint[])',
   edgesIn: 'DELETE FROM recirc_edge WHERE child_id = ANY($1::bigint[])',

@@ -20,12 +20,16 @@
 import type { WriteContext } from '../storage/writer';
 import { BUCKET_SHIFT } from '../traces';
 import { muted, pendingKeys, shippedMarks, waitingValues } from '../storage/spool-state';
+import { LATE_TRACE_MS } from '../storage/ship-synced';
 import type { IngestStore } from '../ingest/ingest-store';
 import type { UntracedCursor } from '../datapath-flows/datapath-flow-store';
 import { pruneTraces, type PruneResult, type RetentionStores } from './retention';
 
-/** An ended lifetime's passes stay this long before the spool may forget them (the recorder's 60 s, with a margin). */
-export const QUIET_MS = 5 * 60_000;
+/**
+ * An ended lifetime's passes stay this long before the spool may forget them (the recorder's 60 s, with
+ * a margin); the same bound tells PostgreSQL's retention how long its traces may still come (ship-synced.ts).
+ */
+export const QUIET_MS = LATE_TRACE_MS;
 /** Changes waiting in ship_log beyond which the spool is not pruned this round (PostgreSQL behind or away). */
 const MAX_PENDING = 100_000;
 const TABLES = ['trace', 'trace_port', 'trace_citation', 'path', 'datapath_flow', 'recirc_edge'] as const;

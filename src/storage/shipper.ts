@@ -12,8 +12,10 @@ import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
 import { SILENT_MS, withClient } from './pg-client';
 import { stillOurs } from './slot-claim';
-import { highestOwn, leadersFirst, markKeys, ownSequence, setClaim, type ShippedTable } from './spool';
+import { highestOwn, leadersFirst, markKeys, setClaim, type ShippedTable } from './spool';
 import { readByKey, readRange, ShipBudget } from './ship-read';
+import { pullSessions } from './ship-sessions';
+import { type SpoolMoment, TracedThrough } from './ship-synced';
 import { absent, columnTypes, copyData, copyIn, remove, upsert } from './ship-sql';
 import { Statements, type StoreWriter, type WriteContext } from './writer';
 
@@ -52,8 +54,6 @@ export interface ShipperState {
 /** How often the active sessions are copied from PostgreSQL into the spool. */
 const PULL_EVERY_MS = 500;
 
-const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
-
 export class Shipper {
   readonly state: ShipperState = { up: false, backlog: 0, full: false, dropped: 0, shippedRows: 0, batches: 0, lastShippedAt: null, lastError: null, since: null };
   private readonly tables: Map<string, ShippedTable>;
@@ -78,6 +78,7 @@ export class Shipper {
    * goes): else, while the agent writes, a logged row larger than what every new range leaves waited for good.
    */
   private loggedTurn = false;
+  private readonly traced: TracedThrough;
 
   constructor(
     /** A read connection on the spool (committed state). */
@@ -92,6 +93,7 @@ export class Shipper {
     this.tables = new Map(tables.map((t) => [t.name, t]));
     // The fixed statements, prepared once: the loop runs them every idle turn (100 ms).
     this.statements = new Statements(spool);
+    this.traced = new TracedThrough(this.statements, slot);
     this.retryMs = opts.idleMs;
     if (slot !== undefined) {
       const meta = this.statements.get('SELECT value FROM meta WHERE key = ?');
@@ -202,6 +204,7 @@ export class Shipper {
   /** One batch: returns how many changes it shipped (rows of ranges included). */
   async shipSome(): Promise<number> {
     if (this.opts.ready) await this.opts.ready();
+    const moment = this.traced.moment(() => this.marked.map((t): [string, number] => [t.name, this.top(t)]));
     const entries = this.statements.get('SELECT seq, tbl, pk, ver FROM ship_log ORDER BY seq LIMIT ?').all(this.opts.batch) as Array<{ seq: number; tbl: string; pk: string; ver: number }>;
     // A range claimed and not yet shipped (a failed batch, a restart) goes first; else claim one.
     const claimNow = !this.loggedTurn || !entries.length;
@@ -211,6 +214,7 @@ export class Shipper {
     if (!entries.length && !ranges.length) {
       this.refreshBacklog();
       this.release();
+      await this.noteTraced(moment);
       return 0;
     }
     const budget = new ShipBudget(this.opts.batchBytes ?? Infinity);
@@ -304,6 +308,7 @@ export class Shipper {
     this.state.lastError = null;
     this.refreshBacklog();
     this.release();
+    await this.noteTraced(moment);
     return Math.max(done.length, rows);
   }
 
@@ -336,6 +341,12 @@ export class Shipper {
   /** The highest row of this writer's own range in a marked table (committed). */
   private top(t: ShippedTable): number {
     return highestOwn((sql) => this.statements.get(sql), t, this.slot!);
+  }
+
+  /** A marked table shipped up to `top` (or nothing of it left above its mark: rows deleted before their claim). */
+  private shipped(name: string, top: number): boolean {
+    const mark = this.marks.get(name)!.shipped;
+    return mark >= top || this.top(this.tables.get(name)!) <= mark;
   }
 
   private pending(t: ShippedTable): boolean {
@@ -380,33 +391,18 @@ export class Shipper {
     for (const [name, claim] of claims) this.marks.get(name)!.claim = claim;
   }
 
-  /**
-   * Sessions are made by api instances and ended by whoever comes first; each process ends one
-   * with an UPDATE … WHERE state = 'active' on its spool, so the spool must hold the session's row:
-   * the active ones (and those it still holds as active) are copied in, silenced (ship_mute), except
-   * a row whose own change is still waiting to be shipped.
-   */
+  /** The active sessions copied in from PostgreSQL (ship-sessions.ts). */
   async pullSessions(): Promise<void> {
     const t = this.tables.get('trace_session');
     if (!t) return;
     if (this.opts.ready) await this.opts.ready();
-    const localActive = (this.statements.get(`SELECT id FROM trace_session WHERE state = 'active'`).all() as Array<{ id: number }>).map((r) => r.id);
-    const { rows } = await this.query(`SELECT * FROM trace_session WHERE state = 'active' OR id = ANY($1::bigint[])`, [localActive]);
+    await pullSessions({ t, statements: this.statements, writer: this.writer, query: (text, values) => this.query(text, values), slot: this.slot });
     this.pulledAt = Date.now();
-    if (!rows.length) return;
-    const cols = t.columns;
-    await this.writer.submit((tx) => {
-      tx.stmt('INSERT OR IGNORE INTO ship_mute ("on") VALUES (1)').run();
-      try {
-        const pending = tx.stmt(`SELECT 1 FROM ship_log WHERE tbl = 'trace_session' AND pk = json_array(?)`);
-        const put = tx.stmt(`REPLACE INTO trace_session (${cols.map(q).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
-        for (const r of rows as Record<string, unknown>[]) if (!pending.get(r.id)) put.run(...cols.map((c) => r[c]));
-        // An explicit id above the sequence moves it: back to this writer's own range.
-        if (this.slot !== undefined) ownSequence((sql) => tx.stmt(sql), 'trace_session', 'id', this.slot);
-      } finally {
-        tx.stmt('DELETE FROM ship_mute').run();
-      }
-    });
+  }
+
+  /** writer_slot.traced_through, once all `m` held is shipped (ship-synced.ts). */
+  private noteTraced(m: SpoolMoment | null): Promise<void> {
+    return this.traced.note(m, (name, top) => this.shipped(name, top), (text, values) => this.query(text, values));
   }
 
   /** pool.query, with a connection that falls silent given up (dropWhenSilent). */
@@ -427,12 +423,8 @@ export class Shipper {
   private release(): void {
     if (!this.waiters.length) return;
     const first = (this.statements.get('SELECT MIN(seq) AS s FROM ship_log').get() as { s: number | null }).s;
-    const shipped = (name: string, top: number): boolean => {
-      const mark = this.marks.get(name)!.shipped;
-      return mark >= top || this.top(this.tables.get(name)!) <= mark;
-    };
     this.waiters = this.waiters.filter((w) => {
-      if ((first === null || w.seq < first) && w.tops.every(([name, top]) => shipped(name, top))) {
+      if ((first === null || w.seq < first) && w.tops.every(([name, top]) => this.shipped(name, top))) {
         w.resolve();
         return false;
       }

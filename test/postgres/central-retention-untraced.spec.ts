@@ -16,7 +16,7 @@ import type { StoreService } from '../../src/storage/store.service';
 import { TraceStore } from '../../src/traces/trace-store';
 import { UpcallStore } from '../../src/upcalls/upcall-store';
 import { capturedReplies } from '../support/captured-replies';
-import { pgRows, usePostgresSpools } from '../support/spool-stores';
+import { pgRows, tracedUp, usePostgresSpools } from '../support/spool-stores';
 
 jest.setTimeout(180_000);
 
@@ -88,7 +88,7 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     // The open lifetime's later events go by age (only its producer's first of it answers for it).
     await send(s, ago(15), [{ type: 'ukey_updated', id: 'open-u', time: ago(15), ufid: ufid(900), packets: 9 }]);
     await send(s, ago(1), [{ type: 'upcall', id: 'up-recent', time: ago(1), key: KEY }]);
-    await s.shipper!.synced();
+    await tracedUp(s, url);
     const spoolFlows = (s.db.prepare('SELECT count(*) AS n FROM datapath_flow').get() as { n: number }).n;
 
     const r = await centralRound(s.central!.pool, { days: 5, keep: 0 }, NOW, { batch: 7 });
@@ -116,7 +116,7 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
       await s.writer.submit((tx) => traces.insert(tx, { trace: replies[i][0], chassis: 'hv1', createdAt: ago(10 - i), datapathFlowId: null, pathId: null, portUuids: new Map() }));
     const young = await lifetime(s, 2, ago(3), ago(2));
     for (const d of [3, 2, 1]) await s.writer.submit((tx) => upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(d), sampled: true }));
-    await s.shipper!.synced();
+    await tracedUp(s, url);
 
     const r = await centralRound(s.central!.pool, { days: 0, keep: 2 }, NOW, { batch: 7 });
 
@@ -137,7 +137,7 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
       ended.push(await lifetime(s, d, ago(d + 1), ago(d)));
       await s.writer.submit((tx) => upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(d), sampled: true }));
     }
-    await s.shipper!.synced();
+    await tracedUp(s, url);
 
     // One trace under a limit of 2: no trace goes, but five lifetimes and upcalls are over it.
     const r = await centralRound(s.central!.pool, { days: 0, keep: 2 }, NOW, { batch: 7 });
@@ -155,7 +155,7 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     ingestNewest: ['idx_ingest_event_received'],
     traceNewest: ['idx_trace_created'],
     flows: ['idx_dpflow_removed'],
-    flowsUncited: ['datapath_flow_pkey', 'idx_trace_dpflow'],
+    flowsUncited: ['datapath_flow_pkey', 'idx_trace_dpflow', 'writer_slot_pkey'],
     edgesOut: ['recirc_edge_pkey'],
     edgesIn: ['idx_recirc_child'],
     flowDelete: ['datapath_flow_pkey'],

@@ -15,7 +15,7 @@ import { citationsOf } from '../../src/traces/step-pack';
 import { TraceStore } from '../../src/traces/trace-store';
 import { startApp, testConfig } from '../support/app';
 import { capturedReplies } from '../support/captured-replies';
-import { usePostgresSpools } from '../support/spool-stores';
+import { tracedUp, usePostgresSpools } from '../support/spool-stores';
 
 jest.setTimeout(180_000);
 
@@ -214,8 +214,8 @@ describe('PostgreSQL keeps a longer history than the spools (real PostgreSQL)', 
     const other = await spools.storeOn(url);
     await fill(s, () => false, 0, Math.floor(replies.length / 2));
     await fill(other, () => false, Math.floor(replies.length / 2));
-    await s.shipper!.synced();
-    await other.shipper!.synced();
+    await tracedUp(s, url);
+    await tracedUp(other, url);
     const rows = await s.query.all<{ id: number; created_at: string }>('SELECT id, created_at FROM trace ORDER BY id');
     const cutoff = new Date(NOW - 10 * DAY).toISOString();
     const old = rows.filter((r) => r.created_at < cutoff).map((r) => r.id);

@@ -1,6 +1,7 @@
 // A real PostgreSQL (startPostgres) and the stores of processes that spool into it, as the app builds
 // them (StoreService with openCentral), for the specs of the spool and its shipper: one cluster per
 // file, every store shut down after it.
+import { waitFor } from './wait';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,4 +51,19 @@ export async function pgRows(url: string, sql: string, params: unknown[] = []): 
   } finally {
     await c.end();
   }
+}
+
+/**
+ * Waits until PostgreSQL knows every lifetime `s`'s spool holds has its traces in PostgreSQL
+ * (writer_slot.traced_flow_id, storage/ship-synced.ts): PostgreSQL's retention prunes a lifetime only
+ * then, and a spec's lifetimes are written dated back, after the spool last said so.
+ */
+export async function tracedUp(s: StoreService, url: string): Promise<void> {
+  const top = (s.db.prepare('SELECT MAX(id) AS m FROM datapath_flow').get() as { m: number | null }).m;
+  if (top === null) return;
+  await s.shipper!.synced();
+  await waitFor('PostgreSQL to know the spool\'s lifetimes traced', async () => {
+    const r = await pgRows(url, 'SELECT traced_flow_id FROM writer_slot WHERE slot = $1', [s.central!.slot]);
+    return r.length > 0 && r[0].traced_flow_id !== null && Number(r[0].traced_flow_id) >= top;
+  });
 }

@@ -1,0 +1,54 @@
+// What a spool tells PostgreSQL of its backlog, for PostgreSQL's own retention
+// (retention/central-untraced-store.ts): writer_slot.traced_through and traced_flow_id, up to which
+// every lifetime of the slot that ended has its citing traces in PostgreSQL. After an outage each table's
+// rows ship by their own ranges, so a lifetime can reach PostgreSQL batches ahead of the traces that
+// cite it; a round between them took it for one no trace cites and deleted it for good. Set once
+// everything the spool held at a moment has left it: that moment, less LATE_TRACE_MS (a trace may
+// still cite a lifetime that ended up to then, as the spool's own retention assumes), and the newest
+// lifetime the spool held then.
+import type { Statements } from './writer';
+
+/** How long after a lifetime ended a trace may still cite it (the spool's retention: QUIET_MS). */
+export const LATE_TRACE_MS = 5 * 60_000;
+/** At most one UPDATE of writer_slot this often: a later one only lets PostgreSQL prune sooner. */
+const NOTE_EVERY_MS = 1_000;
+
+export interface SpoolMoment {
+  at: number;
+  /** The newest ship_log entry then. */
+  seq: number;
+  /** Each marked table's highest own id then. */
+  tops: Array<[string, number]>;
+}
+
+export class TracedThrough {
+  private sentAt = 0;
+
+  constructor(
+    private readonly statements: Statements,
+    private readonly slot: number | undefined,
+  ) {}
+
+  /** What the spool holds now, before a batch reads (null: not due, nothing to tell). */
+  moment(tops: () => Array<[string, number]>): SpoolMoment | null {
+    const at = Date.now();
+    if (this.slot === undefined || at - this.sentAt < NOTE_EVERY_MS) return null;
+    const r = this.statements.get('SELECT MAX(seq) AS s FROM ship_log').get() as { s: number | null };
+    return { at, seq: r.s ?? -1, tops: tops() };
+  }
+
+  /**
+   * After the batch committed (or a look found nothing): when all the moment held has left the spool,
+   * PostgreSQL learns it. A failure only leaves PostgreSQL pruning later: it is not the batch's.
+   */
+  async note(m: SpoolMoment | null, shipped: (name: string, top: number) => boolean, send: (text: string, values: unknown[]) => Promise<unknown>): Promise<void> {
+    if (!m || this.statements.get('SELECT 1 FROM ship_log WHERE seq <= ? LIMIT 1').get(m.seq) || !m.tops.every(([name, top]) => shipped(name, top))) return;
+    const through = new Date(m.at - LATE_TRACE_MS).toISOString();
+    // The newest lifetime then too: one written after the moment may be dated before it (ingest dates by its event).
+    const flowId = m.tops.find(([name]) => name === 'datapath_flow')?.[1] ?? null;
+    await send('UPDATE writer_slot SET traced_through = $2, traced_flow_id = $3 WHERE slot = $1 AND (traced_through IS NULL OR traced_through < $2)', [this.slot, through, flowId]).then(
+      () => (this.sentAt = m.at),
+      () => undefined,
+    );
+  }
+}
