@@ -47,6 +47,15 @@ export interface TraceSessionJson {
 /** pg_advisory_lock key of session creation (the migrations hold 7946710, the central retention 7946711). */
 export const SESSION_CREATE_LOCK = 7946712;
 
+/**
+ * The longest the lock's connection may sit idle while its holder counts, inserts and waits for the
+ * shipper (synced: 10 s) before the server ends its session, and the lock with it: across a
+ * partition the server never hears the connection go and would keep both until its TCP keepalive
+ * (hours), every instance's creation failing meanwhile. Under the statement_timeout a waiter's lock
+ * call has (pgPoolOptions, 30 s), so a waiter behind a holder cut off still gets the lock.
+ */
+export const SESSION_CREATE_IDLE_MS = 20_000;
+
 export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored: 0, notSelected: 0, dropped: 0, failed: {} });
 
 @Injectable()
@@ -70,6 +79,10 @@ export class TraceSessionStore {
     c.on('error', () => undefined); // a server gone ends the wait with the query's own rejection
     try {
       await c.connect();
+      // PostgreSQL 14+; an older server (42704: no such setting) keeps the session until its keepalive.
+      await c.query(`SELECT set_config('idle_session_timeout', $1, false)`, [`${SESSION_CREATE_IDLE_MS}ms`]).catch((e: { code?: string }) => {
+        if (e.code !== '42704') throw e;
+      });
       await c.query('SELECT pg_advisory_lock($1)', [SESSION_CREATE_LOCK]);
     } catch (err) {
       await c.end().catch(() => undefined);
