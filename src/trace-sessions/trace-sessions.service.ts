@@ -120,10 +120,11 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     const rows = await this.sessions.active();
     const live = new Set(rows.map((r) => r.id));
     const endedElsewhere = [...this.active.values()].filter((s) => !live.has(s.json.id));
-    for (const s of endedElsewhere) this.active.delete(s.json.id);
     // Their stored end, for whoever still holds them: paths of a session completed on another agent
-    // (maxTraces reached there) are still within it (auto-cross-check.service.ts).
+    // (maxTraces reached there) are still within it (auto-cross-check.service.ts). Read while they are
+    // still in the active map: one let go first read neither active nor completed until its end came.
     for (const s of endedElsewhere) Object.assign(s.json, await this.sessions.endOf(s.json.id).catch(() => undefined));
+    for (const s of endedElsewhere) this.active.delete(s.json.id);
     for (const id of [...this.endedHere]) if (!live.has(id)) this.endedHere.delete(id);
     const me = this.chassis;
     const takenUp: Array<{ session: ActiveSession; hasRow: boolean; reload: boolean }> = [];

@@ -26,7 +26,7 @@ describe('automatic cross-checks of a session completed on another agent', () =>
   let close: () => Promise<void> = async () => undefined;
   afterEach(() => close());
 
-  it('still cross-check the last paths this agent traced for it', async () => {
+  async function twoAgents() {
     const file = join(mkdtempSync(join(tmpdir(), 'livetrace-auto-xc-')), 'db.sqlite');
     const ds = new DataSource({ ...dataSourceOptions(file), logging: false });
     await ds.initialize();
@@ -57,6 +57,11 @@ describe('automatic cross-checks of a session completed on another agent', () =>
     await hv1.onApplicationBootstrap();
     await hv2.onApplicationBootstrap();
     auto.onApplicationBootstrap();
+    return { hv1, hv2, id, sessions, tracer, started, auto };
+  }
+
+  it('still cross-check the last paths this agent traced for it', async () => {
+    const { hv1, hv2, id, sessions, tracer, started } = await twoAgents();
     expect([hv1.active.has(id), hv2.active.has(id)]).toEqual([true, true]);
 
     // hv1 stores its one trace of the session, whose path completes (and settles for a second)...
@@ -72,6 +77,31 @@ describe('automatic cross-checks of a session completed on another agent', () =>
     expect(hv1.active.has(id)).toBe(false);
 
     await waitFor('hv1 cross-checked its last path', async () => started.length === 1 || undefined, 10_000);
+    expect(started).toEqual([201]);
+  }, 30_000);
+
+  it("check a path whose settle ends while the poll is reading the session's stored end", async () => {
+    // The poll let go of the session (no longer in the active map) and then read its stored end,
+    // one round trip per session: a path's settle ending in between found it neither carried out
+    // here nor completed, and was dropped.
+    const { hv1, hv2, id, sessions, tracer, started, auto } = await twoAgents();
+    hv1.count(hv1.active.get(id)!, 'stored');
+    await (hv1 as unknown as { flush(): Promise<void> }).flush();
+    await (hv2 as unknown as { poll(): Promise<void> }).poll();
+    hv2.count(hv2.active.get(id)!, 'stored');
+    await waitFor('the session completed by hv2', async () => (await sessions.get(id))?.state === 'completed' || undefined, 10_000);
+    // hv1's path completes; hv1's poll reads the session's end until that path's settle has ended.
+    const pending = (auto as unknown as { pending: Map<number, unknown> }).pending;
+    const endOf = sessions.endOf.bind(sessions);
+    sessions.endOf = async (sid: number) => {
+      await waitFor('the settle to end', async () => pending.size === 0 || undefined, 10_000);
+      return endOf(sid);
+    };
+    tracer.emit('pathUpdated', { pathId: 1, traceId: 201, sessionIds: [id], complete: true });
+    await (hv1 as unknown as { poll(): Promise<void> }).poll();
+    expect(hv1.active.has(id)).toBe(false);
+
+    await waitFor('hv1 cross-checked its last path', async () => started.length === 1 || undefined, 10_000).catch(() => undefined);
     expect(started).toEqual([201]);
   }, 30_000);
 });
