@@ -95,7 +95,8 @@ export const LIFETIME_CHARS = 64;
  * ingested events (a 64 KB port name made a box half a million pixels wide). The detail pane shows them whole.
  */
 const clip = (s: string, n = 44) => {
-  if (visible(s) <= n) return s;
+  // Counted as the loop below counts (code points): a name outside the basic plane is one, not two.
+  if ([...s].filter((ch) => ch !== FSI && ch !== PDI).length <= n) return s;
   // Cut at n - 1 shown characters; an isolate (safe-text.ts isolate) cut open is closed after the
   // ellipsis, so the rest of the label is never inside a name's isolate (picture.ts draws isolates).
   let out = '';

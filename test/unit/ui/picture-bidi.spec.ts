@@ -48,3 +48,12 @@ describe('the path picture: names cannot reorder its labels', () => {
     if (name.length < 40) expect(out).toBe(`output → ${FSI}${name.replace(/[\u0000-\u001f\u2069\u202e]/g, (c) => (c.charCodeAt(0) < 0x100 ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16)}`))}${PDI}, ${FSI}lsp2${PDI}`);
   });
 });
+
+describe('the path picture: clipping counts characters as shown', () => {
+  it('a label of names outside the basic plane that fits is not marked cut', () => {
+    // 30 emoji are 30 characters shown (60 UTF-16 units): the output label fits its 52.
+    const name = '\u{1F600}'.repeat(30);
+    const out = buildPicture(hostilePath(name)).nodes.find((n) => n.role === 'verdict' && n.mark === 'output')!.label;
+    expect(out).toBe(`output → ${FSI}${name}${PDI}, ${FSI}lsp2${PDI}`);
+  });
+});
