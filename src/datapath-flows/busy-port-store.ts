@@ -8,25 +8,46 @@ import type { SqlReader } from '../storage/sql';
 
 /** Port rows (counted up to this, an index range) from which a port is looked for among the newest flows first. */
 export const BUSY_PORT_ROWS = 1000;
-/** The newest flows (after the list's other filters) that look checks before it gives up: ~5–10 ms at most. */
+/** The newest flows (after the list's other filters) that look checks before it gives up. */
 export const BUSY_WALK_FLOWS = 5000;
+/**
+ * The traces of those flows, newest flow first, it checks for the port before it gives up: what the
+ * look costs (a flow of 30 passes is 30 traces), ~6-15 ms at most. Bounded by flows alone, a port
+ * busy only long ago behind 5,000 flows of 30 traces each cost 80-130 ms before the statement's own
+ * 0.7 ms (test/integration/storage/flows-of-busy-port.spec.ts, 'flows traced on many passes').
+ */
+export const BUSY_WALK_TRACES = 20000;
 
 /**
- * The page of a busy port's flows, newest first, read from the newest `BUSY_WALK_FLOWS` flows that
- * pass `where` (the list's other filters, `args` theirs): exact when `want` of them have a trace on
- * the port, as every flow left out is older. Undefined when the port is not busy or that look found
+ * The page of a busy port's flows, newest first, read from the first `BUSY_WALK_TRACES` traces of
+ * the newest `BUSY_WALK_FLOWS` flows that pass `where` (the list's other filters, `args` theirs):
+ * exact when `want` of them have a trace on the port, as every flow left out is older (the one whose
+ * traces the bound cut is older than every flow found). Undefined when the port is not busy or that look found
  * fewer (a port busy in older history): the caller's statement answers then.
  */
 export async function busyPortPage<T>(q: SqlReader, where: string[], args: unknown[], port: string, want: number): Promise<T[] | undefined> {
   const busy = await q.get<{ n: number }>('SELECT count(*) AS n FROM (SELECT 1 FROM trace_port WHERE port_name = ? LIMIT ?)', port, BUSY_PORT_ROWS);
   if ((busy?.n ?? 0) < BUSY_PORT_ROWS) return undefined;
-  // CROSS JOIN keeps SQLite to a flow's traces first (idx_trace_dpflow), then the port's row of each.
+  const filtered = `SELECT id FROM datapath_flow ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`;
+  // The newest flows' traces, flow by flow (newest flow first: its rowid walk gives that order, so
+  // no sort), at most BUSY_WALK_TRACES of them among the newest BUSY_WALK_FLOWS flows; the flows of
+  // those with a row of the port, in that order, until `want`. Bounded by traces, not flows: the
+  // newest flows are often long-lived ones traced on many passes. CROSS JOIN keeps SQLite to each
+  // flow's traces (idx_trace_dpflow), then the port's row of each (trace_port's key).
   const rows = await q.all<T>(
-    `SELECT * FROM (SELECT * FROM datapath_flow ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?) AS d
-     WHERE EXISTS (SELECT 1 FROM trace t CROSS JOIN trace_port p WHERE t.datapath_flow_id = d.id AND p.trace_id = t.id AND p.port_name = ?)
-     ORDER BY id DESC LIMIT ?`,
+    `SELECT d.* FROM (
+       SELECT DISTINCT w.fid FROM (
+         SELECT f.id AS fid, t.id AS tid FROM (${filtered}) AS f CROSS JOIN trace t
+         WHERE t.datapath_flow_id = f.id AND f.id >= (SELECT coalesce(min(id), 0) FROM (${filtered} ORDER BY id DESC LIMIT ?))
+         ORDER BY f.id DESC LIMIT ?
+       ) AS w
+       WHERE EXISTS (SELECT 1 FROM trace_port p WHERE p.trace_id = w.tid AND p.port_name = ?)
+       LIMIT ?
+     ) AS k CROSS JOIN datapath_flow d WHERE d.id = k.fid ORDER BY d.id DESC`,
+    ...args,
     ...args,
     BUSY_WALK_FLOWS,
+    BUSY_WALK_TRACES,
     port,
     want,
   );
