@@ -12,22 +12,14 @@ import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { VlogSourceService } from '../../src/collectors/vlog-source.service';
+import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
 import { startApp } from '../support/app';
 import { Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(240_000);
 
-interface Lifetime {
-  id: number;
-  state: string;
-  actions: string;
-  removalReason: string | null;
-  source: string;
-  packets: number;
-  firstSeen: string;
-  removedAt: string | null;
-}
+type Lifetime = DatapathFlowJson;
 
 describe('vlog-only lifetimes whose counters go backwards', () => {
   let sb: Sandbox;
@@ -37,9 +29,7 @@ describe('vlog-only lifetimes whose counters go backwards', () => {
     sb = await Sandbox.start();
     await sb.demoTopology();
     // A plain bridge on the same datapath as br-int: NORMAL, no recirculation.
-    await sb.vsctl('add-br', 'brx', '--', 'set', 'bridge', 'brx', 'datapath_type=netdev',
-      '--', 'add-port', 'brx', 'xp1', '--', 'set', 'interface', 'xp1', 'type=dummy',
-      '--', 'add-port', 'brx', 'xp2', '--', 'set', 'interface', 'xp2', 'type=dummy');
+    await sb.plainBridge('netdev');
   });
 
   afterAll(async () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { VlogSourceService } from '../../src/collectors/vlog-source.service';
+import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
 import { startApp } from '../support/app';
 import { Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';
@@ -18,15 +19,7 @@ jest.setTimeout(180_000);
 
 const ICMP = 'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)';
 
-interface Lifetime {
-  id: number;
-  state: string;
-  actions: string;
-  removalReason: string | null;
-  source: string;
-  lastSeen: string;
-  removedAt: string | null;
-}
+type Lifetime = DatapathFlowJson;
 
 describe('vlog-only lifetimes of a UFID installed again', () => {
   let sb: Sandbox;

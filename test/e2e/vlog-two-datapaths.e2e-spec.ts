@@ -12,20 +12,14 @@ import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { VlogSourceService } from '../../src/collectors/vlog-source.service';
+import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
 import { startApp } from '../support/app';
 import { Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(180_000);
 
-interface Lifetime {
-  id: number;
-  state: string;
-  removalReason: string | null;
-  source: string;
-  firstSeen: string;
-  lastSeen: string;
-}
+type Lifetime = DatapathFlowJson;
 
 describe('vlog-only lifetimes on a chassis with two datapaths', () => {
   let sb: Sandbox;
@@ -34,9 +28,7 @@ describe('vlog-only lifetimes on a chassis with two datapaths', () => {
   beforeAll(async () => {
     sb = await Sandbox.start();
     await sb.demoTopology();
-    await sb.vsctl('add-br', 'brx', '--', 'set', 'bridge', 'brx', 'datapath_type=system',
-      '--', 'add-port', 'brx', 'xp1', '--', 'set', 'interface', 'xp1', 'type=dummy',
-      '--', 'add-port', 'brx', 'xp2', '--', 'set', 'interface', 'xp2', 'type=dummy');
+    await sb.plainBridge('system');
   });
 
   afterAll(async () => {

@@ -90,6 +90,16 @@ export class Sandbox {
   }
 
   /**
+   * Bridge brx beside br-int with dummy ports xp1 and xp2: NORMAL, no OVN, no recirculation, so a
+   * packet makes one datapath flow whose actions stay the same when it is installed again.
+   */
+  plainBridge(datapathType: 'netdev' | 'system'): Promise<string> {
+    return this.vsctl('add-br', 'brx', '--', 'set', 'bridge', 'brx', `datapath_type=${datapathType}`,
+      '--', 'add-port', 'brx', 'xp1', '--', 'set', 'interface', 'xp1', 'type=dummy',
+      '--', 'add-port', 'brx', 'xp2', '--', 'set', 'interface', 'xp2', 'type=dummy');
+  }
+
+  /**
    * The demo topology plus a load balancer and a port-group ACL on sw0, so that annotation hints
    * cover LB and ACL rows too (the correlation test and bench/annotate use the same set-up).
    */
