@@ -23,6 +23,13 @@ export interface SpoolMoment {
 
 export class TracedThrough {
   private sentAt = 0;
+  /**
+   * The moment taken and not yet told: judged again after each batch until all it held has left the
+   * spool. A new one each batch was never all shipped within that batch while the backlog stayed over
+   * one (an agent writing about as fast as it ships), and PostgreSQL never heard
+   * (test/postgres/traced-through-steady.spec.ts).
+   */
+  private waiting: SpoolMoment | null = null;
 
   constructor(
     private readonly statements: Statements,
@@ -31,10 +38,11 @@ export class TracedThrough {
 
   /** What the spool holds now, before a batch reads (null: not due, nothing to tell). */
   moment(tops: () => Array<[string, number]>): SpoolMoment | null {
+    if (this.waiting) return this.waiting;
     const at = Date.now();
     if (this.slot === undefined || at - this.sentAt < NOTE_EVERY_MS) return null;
     const r = this.statements.get('SELECT MAX(seq) AS s FROM ship_log').get() as { s: number | null };
-    return { at, seq: r.s ?? -1, tops: tops() };
+    return (this.waiting = { at, seq: r.s ?? -1, tops: tops() });
   }
 
   /**
@@ -47,7 +55,10 @@ export class TracedThrough {
     // The newest lifetime then too: one written after the moment may be dated before it (ingest dates by its event).
     const flowId = m.tops.find(([name]) => name === 'datapath_flow')?.[1] ?? null;
     await send('UPDATE writer_slot SET traced_through = $2, traced_flow_id = $3 WHERE slot = $1 AND (traced_through IS NULL OR traced_through < $2)', [this.slot, through, flowId]).then(
-      () => (this.sentAt = m.at),
+      () => {
+        this.sentAt = m.at;
+        this.waiting = null;
+      },
       () => undefined,
     );
   }
