@@ -240,12 +240,26 @@ describe('REST API on real data', () => {
       const after = await Promise.all(urls.map(async (u) => (await get(u).expect(200)).body));
       // Counters of live flows move on (a flow's stats); what was answered stays answered, a
       // session's counters too: a GET writes this chassis's counts first, after any write under way.
-      const stable = (x: unknown) => JSON.parse(JSON.stringify(x, (k, v) => (['lastSeen', 'packets', 'bytes', 'used', 'stats'].includes(k) ? undefined : v)));
+      // A datapath flow may leave the datapath while the service restarts (ovs-vswitchd revalidates
+      // when ovn-controller changes OpenFlow after the injected traffic; seen once on OVS 4.0): 'gone'
+      // is then the right answer. What a restart must not do is end a flow still installed.
+      const removed = (await get('/datapath-flows?state=removed').expect(200)).body.items as Array<{ id: number; ufid: string; removalReason: string }>;
+      const dump = removed.length ? await sb.appctl('dpctl/dump-flows', '-m') : '';
+      for (const f of removed) expect({ ufid: f.ufid, reason: f.removalReason, stillInstalled: dump.includes(f.ufid) }).toEqual({ ufid: f.ufid, reason: 'gone', stillInstalled: false });
+      const endedMeanwhile = new Set(removed.map((f) => f.id));
+      const moving = ['lastSeen', 'packets', 'bytes', 'used', 'stats'];
+      const ending = ['state', 'removedAt', 'removalReason'];
+      const stable = (x: unknown) =>
+        JSON.parse(
+          JSON.stringify(x, function (this: Record<string, unknown>, k: string, v: unknown) {
+            if (moving.includes(k)) return undefined;
+            return ending.includes(k) && typeof this.ufid === 'string' && endedMeanwhile.has(this.id as number) ? undefined : v;
+          }),
+        );
       expect(stable(after)).toEqual(stable(before));
       const totals = (page: { items: Array<{ stats: Counters }> }) => page.items.map((s) => s.stats);
       expect(totals(after[3])).toEqual(totals(before[3]));
       expect((await get(`/paths/${firstPath}`).expect(200)).body).toEqual(pathBefore);
-      expect((await get('/datapath-flows?state=removed').expect(200)).body.items).toEqual([]);
     });
   });
 });
