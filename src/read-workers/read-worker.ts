@@ -71,7 +71,7 @@ if (port) {
   const traces = new TraceReadStore(sql);
   const encoder = new TextEncoder();
   const answer = async (job: ReadJob): Promise<{ body: Uint8Array; cited?: boolean }> => {
-    if (job.kind === 'traces') return { body: encoder.encode(await traces.listJson(job.query)) };
+    if (job.kind === 'traces') return { body: encoder.encode(JSON.stringify(await traces.list(job.query))) };
     const a = await readAudit(sql, job.audit);
     return { body: encoder.encode(a.body), cited: a.cited };
   };

@@ -186,16 +186,6 @@ export class TraceReadStore {
     return { items, next: rows.length > f.limit ? (byId ? makeCursor(last.id) : makeTraceCursor({ at: rows[f.limit - 1].walk_at ?? last.createdAt, id: last.id })) : null };
   }
 
-  /**
-   * `GET /traces`'s page as its response body, as a reader thread sends it (src/read-workers/).
-   * JSON.stringify of list()'s objects: writing each trace's JSON with its stored verdict spliced in
-   * (as the audits do) measured no cheaper, 1.03-1.11 against 1.0 ms a 50-trace page on SQLite
-   * (bench/api/RESULTS-postgres.md, stop 26: CPU per request).
-   */
-  async listJson(f: TraceListQuery): Promise<string> {
-    return JSON.stringify(await this.list(f));
-  }
-
   /** The name a logical port UUID was stored under (logical_port_alias), if any trace saw it. */
   async portNameOfUuid(uuid: string): Promise<string | undefined> {
     // Ordered: the key (uuid, port_name) allows several names; the first in byte order, as before.

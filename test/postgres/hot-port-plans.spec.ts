@@ -121,7 +121,7 @@ async function listOn(reader: SqlReader, portName: string, role: 'inport' | 'out
   const recording = Object.assign(Object.create(reader) as SqlReader, {
     all: (sql: string, ...params: unknown[]) => (seen.push({ sql, params }), reader.all(sql, ...params)),
   });
-  const body = await new TraceReadStore(recording).listJson({ portName, role, limit: 50, withSteps: false });
+  const body = JSON.stringify(await new TraceReadStore(recording).list({ portName, role, limit: 50, withSteps: false }));
   const walk = seen.find((s) => /FROM trace_port p CROSS JOIN trace t/.test(s.sql));
   if (!walk) throw new Error(`no walk of trace_port among ${seen.map((s) => s.sql).join('; ')}`);
   return { body, walk };
