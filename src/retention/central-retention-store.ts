@@ -15,7 +15,7 @@
 // A store of retention's own (the SQL rule: tests/unit/structure/sql-owners): PostgreSQL-only,
 // set-based deletes across the owners' tables, which their SQLite stores do row by row.
 import type { Pool, PoolClient } from 'pg';
-import { SILENT_MS, withClient } from '../storage/pg-client';
+import { olderServer, SILENT_MS, withClient } from '../storage/pg-client';
 import { BUCKET_SHIFT, citationsOf } from '../traces';
 import { pruneCentralUntraced, TRACED_IN, untracedCuts } from './central-untraced-store';
 import { addBatch, type PruneResult } from './retention';
@@ -153,49 +153,44 @@ async function lockedRound(
   o: { batch?: number; stopped?: () => boolean; onBatch?: (r: PruneResult) => void },
   total: CentralRound,
 ): Promise<CentralRound> {
-    // The lock is the session's: across a partition the server never hears this connection given
-    // up (dropWhenSilent) and would keep the session, and the lock, until its TCP keepalive noticed
-    // (hours by default), every process's round skipping meanwhile. So the server itself ends this
-    // session once idle, in or out of a transaction, for longer than this side waits (PostgreSQL
-    // 14+; an older one keeps its keepalive). A round's statements follow each other with no wait.
-    await c.query(`SELECT set_config('idle_session_timeout', $1, false), set_config('idle_in_transaction_session_timeout', $1, false)`, [`${2 * silentMs}ms`]).catch(olderServer);
-    const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [CENTRAL_RETENTION_LOCK])).rows[0].ok;
-    if (!got) return total;
-    total.ran = true;
-    try {
-      const limits: CentralLimits = {
-        before: cfg.days > 0 ? new Date(now - cfg.days * 86_400_000).toISOString() : null,
-        atOrBefore: cfg.keep > 0 ? await centralRowCut(c, cfg.keep) : null,
-      };
-      // No trace over the limits still leaves the rows no trace takes with it to cut (as many of each
-      // as traces are kept, whatever the traces' own count): only the traces' loop is skipped.
-      const tracesOver = limits.before !== null || limits.atOrBefore !== null;
-      const count = (r: PruneResult) => {
-        addBatch(total, r);
-        o.onBatch?.(r);
-      };
-      while (tracesOver && !o.stopped?.()) {
-        const r = await pruneCentralBatch(c, limits, o.batch ?? CENTRAL_BATCH);
-        if (!r.traces) break;
-        count(r);
-      }
-      // Then the rows no trace takes with it, by the same limits (central-untraced-store.ts).
-      const cuts = await untracedCuts(c, { before: limits.before, keep: cfg.keep, now });
-      await pruneCentralUntraced(c, cuts, { batch: o.batch ?? CENTRAL_BATCH, stopped: o.stopped, onBatch: (r) => count({ traces: 0, paths: 0, ...r }) });
-    } finally {
-      // A connection whose unlock failed may still hold the lock: dropped (which releases it), the round's result kept.
-      await c.query('SELECT pg_advisory_unlock($1)', [CENTRAL_RETENTION_LOCK]).catch(drop);
+  // The lock is the session's: across a partition the server never hears this connection given
+  // up (dropWhenSilent) and would keep the session, and the lock, until its TCP keepalive noticed
+  // (hours by default), every process's round skipping meanwhile. So the server itself ends this
+  // session once idle, in or out of a transaction, for longer than this side waits (PostgreSQL
+  // 14+; an older one keeps its keepalive). A round's statements follow each other with no wait.
+  await c.query(`SELECT set_config('idle_session_timeout', $1, false), set_config('idle_in_transaction_session_timeout', $1, false)`, [`${2 * silentMs}ms`]).catch(olderServer);
+  const got = (await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [CENTRAL_RETENTION_LOCK])).rows[0].ok;
+  if (!got) return total;
+  total.ran = true;
+  try {
+    const limits: CentralLimits = {
+      before: cfg.days > 0 ? new Date(now - cfg.days * 86_400_000).toISOString() : null,
+      atOrBefore: cfg.keep > 0 ? await centralRowCut(c, cfg.keep) : null,
+    };
+    // No trace over the limits still leaves the rows no trace takes with it to cut (as many of each
+    // as traces are kept, whatever the traces' own count): only the traces' loop is skipped.
+    const tracesOver = limits.before !== null || limits.atOrBefore !== null;
+    const count = (r: PruneResult) => {
+      addBatch(total, r);
+      o.onBatch?.(r);
+    };
+    while (tracesOver && !o.stopped?.()) {
+      const r = await pruneCentralBatch(c, limits, o.batch ?? CENTRAL_BATCH);
+      if (!r.traces) break;
+      count(r);
     }
-    return total;
+    // Then the rows no trace takes with it, by the same limits (central-untraced-store.ts).
+    const cuts = await untracedCuts(c, { before: limits.before, keep: cfg.keep, now });
+    await pruneCentralUntraced(c, cuts, { batch: o.batch ?? CENTRAL_BATCH, stopped: o.stopped, onBatch: (r) => count({ traces: 0, paths: 0, ...r }) });
+  } finally {
+    // A connection whose unlock failed may still hold the lock: dropped (which releases it), the round's result kept.
+    await c.query('SELECT pg_advisory_unlock($1)', [CENTRAL_RETENTION_LOCK]).catch(drop);
+  }
+  return total;
 }
 
 /** The session's own timeouts back to the pool's (its other users idle as long as they like); a connection that fails it is dropped. */
 async function reset(c: PoolClient, drop: (err: Error) => void): Promise<void> {
   await c.query('RESET idle_session_timeout').catch(olderServer).catch(drop);
   await c.query('RESET idle_in_transaction_session_timeout').catch(drop);
-}
-
-/** A server before PostgreSQL 14 has no idle_session_timeout (42704, a statement refused on a healthy session); anything else stands. */
-function olderServer(err: unknown): void {
-  if ((err as { code?: string }).code !== '42704') throw err;
 }

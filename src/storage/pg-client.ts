@@ -69,3 +69,12 @@ export async function withClient<T>(pool: Pool, silentMs: number, fn: (client: P
     client.release(broken);
   }
 }
+
+/**
+ * A `.catch` for setting or resetting idle_session_timeout: a server before PostgreSQL 14 has no such
+ * setting (42704, a statement refused on a healthy session) and keeps an idle session until its TCP
+ * keepalive; anything else stands.
+ */
+export function olderServer(err: unknown): void {
+  if ((err as { code?: string }).code !== '42704') throw err;
+}

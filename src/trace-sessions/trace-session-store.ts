@@ -7,6 +7,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { StoreService } from '../storage/store.service';
 import { Client } from 'pg';
+import { olderServer } from '../storage/pg-client';
 import { pgPoolOptions, pgUnreachable } from '../storage/postgres';
 import { nextOwnId } from '../storage/spool';
 import { SqliteReader, type SqlReader } from '../storage/sql';
@@ -80,9 +81,7 @@ export class TraceSessionStore {
     try {
       await c.connect();
       // PostgreSQL 14+; an older server (42704: no such setting) keeps the session until its keepalive.
-      await c.query(`SELECT set_config('idle_session_timeout', $1, false)`, [`${SESSION_CREATE_IDLE_MS}ms`]).catch((e: { code?: string }) => {
-        if (e.code !== '42704') throw e;
-      });
+      await c.query(`SELECT set_config('idle_session_timeout', $1, false)`, [`${SESSION_CREATE_IDLE_MS}ms`]).catch(olderServer);
       await c.query('SELECT pg_advisory_lock($1)', [SESSION_CREATE_LOCK]);
     } catch (err) {
       await c.end().catch(() => undefined);
