@@ -320,11 +320,13 @@ export class TraceStore {
     for (const r of candidates) if (r.table === s.table && r.priority === s.priority && r.bridge === s.bridge) return r.id;
     const key = `${s.bridge}\u0000${s.table}\u0000${s.priority}\u0000${s.cookie}\u0000${s.match}\u0000${s.actions}`;
     const hash = sha1(key);
-    // RETURNING: a new row's id without a second statement; a row already there returns none.
-    const added = tx
-      .stmt('INSERT OR IGNORE INTO of_rule (hash, bridge, table_id, priority, match, actions, cookie) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id')
-      .get(hash, s.bridge, s.table, s.priority, s.match, s.actions, s.cookie) as { id: number } | undefined;
-    const id = (added ?? (tx.stmt('SELECT id FROM of_rule WHERE hash = ?').get(hash) as { id: number })).id;
+    const id = insertOrFind(
+      tx,
+      'INSERT OR IGNORE INTO of_rule (hash, bridge, table_id, priority, match, actions, cookie) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
+      [hash, s.bridge, s.table, s.priority, s.match, s.actions, s.cookie],
+      'SELECT id FROM of_rule WHERE hash = ?',
+      [hash],
+    );
     if (++this.ruleCount > 200_000) {
       this.ruleTree.clear();
       this.ruleCount = 0;
@@ -348,28 +350,14 @@ export class TraceStore {
     let byHash = this.lflows.get(lf.uuid);
     let id = byHash?.get(lf.contentHash);
     if (id === undefined) {
-      const added = tx
-        .stmt(
-          `INSERT OR IGNORE INTO logical_flow_snapshot (uuid, content_hash, datapaths, pipeline, table_id, stage, priority, match, actions,
+      id = insertOrFind(
+        tx,
+        `INSERT OR IGNORE INTO logical_flow_snapshot (uuid, content_hash, datapaths, pipeline, table_id, stage, priority, match, actions,
            source, stage_hint, external_ids, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-        )
-        .get(
-        lf.uuid,
-        lf.contentHash,
-        JSON.stringify(lf.datapaths),
-        lf.pipeline,
-        lf.tableId,
-        lf.stage,
-        lf.priority,
-        lf.match,
-        lf.actions,
-        lf.source,
-        lf.stageHint,
-        JSON.stringify(lf.externalIds),
-        now,
-        now,
-      ) as { id: number } | undefined;
-      id = (added ?? (tx.stmt('SELECT id FROM logical_flow_snapshot WHERE uuid = ? AND content_hash = ?').get(lf.uuid, lf.contentHash) as { id: number })).id;
+        [lf.uuid, lf.contentHash, JSON.stringify(lf.datapaths), lf.pipeline, lf.tableId, lf.stage, lf.priority, lf.match, lf.actions, lf.source, lf.stageHint, JSON.stringify(lf.externalIds), now, now],
+        'SELECT id FROM logical_flow_snapshot WHERE uuid = ? AND content_hash = ?',
+        [lf.uuid, lf.contentHash],
+      );
       if (++this.lflowCount > 200_000) {
         this.lflows.clear();
         this.lflowCount = 0;
@@ -393,13 +381,25 @@ export class TraceStore {
     const hit = this.objects.get(db, table, uuid, name, summary, d);
     if (hit !== undefined) return hit;
     const hash = sha1(`${db}\u0000${table}\u0000${uuid}\u0000${name}\u0000${summary}\u0000${d}`);
-    const added = tx.stmt('INSERT OR IGNORE INTO ovn_object (hash, db, tbl, uuid, name, summary, detail) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id').get(hash, db, table, uuid, name, summary, d) as
-      | { id: number }
-      | undefined;
-    const id = (added ?? (tx.stmt('SELECT id FROM ovn_object WHERE hash = ?').get(hash) as { id: number })).id;
+    const id = insertOrFind(
+      tx,
+      'INSERT OR IGNORE INTO ovn_object (hash, db, tbl, uuid, name, summary, detail) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
+      [hash, db, table, uuid, name, summary, d],
+      'SELECT id FROM ovn_object WHERE hash = ?',
+      [hash],
+    );
     this.objects.set(db, table, uuid, name, summary, d, id);
     return id;
   }
+}
+
+/**
+ * A stored row's id: a new row's from its INSERT OR IGNORE … RETURNING id (no second statement),
+ * one already there (the insert returns none) found by `find`.
+ */
+function insertOrFind(tx: WriteContext, insert: string, values: unknown[], find: string, key: unknown[]): number {
+  const added = tx.stmt(insert).get(...values) as { id: number } | undefined;
+  return (added ?? (tx.stmt(find).get(...key) as { id: number })).id;
 }
 
 function ownerDetail(o: StepOwner): string {
