@@ -9,6 +9,8 @@
 // its end (flow_del, gone, actions changed, counters fallen) is written all the same, with them.
 import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import { recircIdHex } from '../ovs/ids';
+import { formatActions } from '../ovs/odp-actions';
+import type { DumpedFlow } from '../ovs/dump-flows';
 import { inPort, parseKey, recircId } from '../ovs/odp-key';
 import type { WriteContext } from '../storage/writer';
 import type { InstalledFlow } from '../upcalls';
@@ -89,8 +91,10 @@ export class VlogLifetimes {
     // A check reads the datapath ahead of the log: an open lifetime begun by a check after this
     // deletion (counters fallen: reset) is the flow installed after it, and the deletion ended the one before.
     if (open && later(open.firstSeen, time)) return this.endedEarlier(tx, ufid, time, chassis);
-    if (open) this.end(tx, open.id, time, 'flow_del');
-    else if (this.unstored.has(ufid)) this.lose(this.unstored.get(ufid)!);
+    if (open) return this.end(tx, open.id, time, 'flow_del');
+    const u = this.unstored.get(ufid);
+    // Held back and begun by a check after this deletion: the one it ended was lost at that check.
+    if (u && !later(u.time, time)) this.lose(u);
   }
 
   /** The lifetime in force at a logged deletion that a later check ended (counters_reset): ended by the deletion, then. */
@@ -114,6 +118,7 @@ export class VlogLifetimes {
     if (open) this.end(tx, open.id, time, 'actions_changed');
     const was = this.unstored.get(f.ufid);
     if (was && was.flow.actions === f.actions) {
+      if (later(was.time, time)) was.time = time; // begun by a later check (counters fallen): installed then
       if (!this.bound.full) return this.storeLate(tx, was, chassis); // installed now: stored as first seen then
       was.hurried = false;
       return this.gone.watch(was.id, f.ufid, Date.parse(time));
@@ -214,7 +219,16 @@ export class VlogLifetimes {
     // (same key, so same UFID; same actions, so no flow_add told another lifetime). As the poller's
     // counters_reset (datapath-diff.ts): it ends at this check, and the flow found is a new lifetime,
     // first seen now (its install's log line, if any, was taken for the old one put again).
-    if (f.packets < Math.max(open.packets, this.held.get(item.id)?.packets ?? 0)) return this.reset(tx, open, seen, item, chassis);
+    if (f.packets < Math.max(open.packets, this.held.get(item.id)?.packets ?? 0)) {
+      this.end(tx, open.id, seen.lastSeen, 'counters_reset');
+      let parsedKey: InstalledFlow['parsedKey'];
+      try {
+        parsedKey = parseKey(open.key);
+      } catch {
+        return; // a key the log gave and we stored: read before, so not expected
+      }
+      return this.foundAnew(tx, { key: open.key, parsedKey }, item, f, seen, chassis);
+    }
     this.gone.present(item.id, item.ufid, f, item.at);
     if (!this.bound.full) {
       this.held.delete(item.id);
@@ -224,15 +238,16 @@ export class VlogLifetimes {
     this.bound.count('deferred_spool_full');
   }
 
-  private reset(tx: WriteContext, open: { id: number; key: string; actions: string }, seen: Seen, item: CheckedItem, chassis: string): void {
-    this.end(tx, open.id, seen.lastSeen, 'counters_reset');
-    let parsedKey: InstalledFlow['parsedKey'];
-    try {
-      parsedKey = parseKey(open.key);
-    } catch {
-      return; // a key the log gave and we stored: read before, so not expected
-    }
-    this.begin(tx, { ufid: item.ufid, megaUfid: null, key: open.key, parsedKey, actions: open.actions, at: item.at }, seen.lastSeen, seen, chassis);
+  /**
+   * The flow a check found installed again under the lifetime's UFID (counters fallen): a new
+   * lifetime first seen at the check, with the actions the check read (installed again maybe with
+   * others, its flow_add line dropped by the log's rate limit or not read yet). Its key stays the
+   * one the log gave: the same UFID is the same key (a hash of it), and the log's verbose form is
+   * the one every vlog lifetime stores and ofproto/trace takes (get-flow prints a terse one).
+   */
+  private foundAnew(tx: WriteContext, key: Pick<InstalledFlow, 'key' | 'parsedKey'>, item: CheckedItem, f: DumpedFlow, seen: Seen, chassis: string): void {
+    const actions = f.actionsText ?? formatActions(f.actions);
+    this.begin(tx, { ufid: item.ufid, megaUfid: null, ...key, actions, at: item.at }, seen.lastSeen, seen, chassis);
   }
 
   /** A held-back lifetime's check: gone, it is lost; installed, stored if there is room, else checked again later. */
@@ -242,8 +257,15 @@ export class VlogLifetimes {
     if (item.result.state === 'gone') return this.lose(u);
     if (item.result.state !== 'present') return;
     const f = item.result.flow;
+    const seen = { lastSeen: new Date(item.at).toISOString(), packets: f.packets, bytes: f.bytes, used: f.used };
+    // Fewer packets than it held: ended unlogged and installed again, as for a stored one (checked);
+    // ended before there was room, it is lost, and the flow found is a new lifetime (held back in turn while full).
+    if (u.seen && f.packets < u.seen.packets) {
+      this.lose(u);
+      return this.foundAnew(tx, u.flow, item, f, seen, chassis);
+    }
     u.failedChecks = 0;
-    u.seen = { lastSeen: new Date(item.at).toISOString(), packets: f.packets, bytes: f.bytes, used: f.used };
+    u.seen = seen;
     if (!this.bound.full) return this.storeLate(tx, u, chassis);
     u.hurried = false;
     this.gone.present(u.id, u.flow.ufid, f, item.at);

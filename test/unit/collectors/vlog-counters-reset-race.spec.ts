@@ -8,29 +8,14 @@
 // lifetimes, the real deletion's time and reason lost. A deletion logged before the open lifetime
 // began ends the one before it, at its own time; an install logged before it is when the open one
 // began. The flow_add line is a real capture (OVS 3.5.0); the store a real migrated SQLite.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { LifetimeSpoolBound } from '../../../src/collectors/lifetime-spool-bound';
 import { GoneChecks } from '../../../src/collectors/vlog-gone-check';
 import { VlogLifetimes } from '../../../src/collectors/vlog-lifetimes';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import { MetricsService } from '../../../src/metrics/metrics.service';
-import { parseDumpLine } from '../../../src/ovs/dump-flows';
-import { VlogParser } from '../../../src/ovs/vlog';
-import type { InstalledFlow } from '../../../src/upcalls';
-import { versionDir } from '../../support/captured-model';
+import { capturedFlow, foundInstalled } from '../../support/captured-vlog-flow';
 import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 import type { StoreWriter } from '../../../src/storage/writer';
-
-function capturedFlow(): { flow: InstalledFlow; time: string } {
-  const p = new VlogParser();
-  const lines = readFileSync(join(versionDir('ovs-3.5.0_ovn-25.03.0'), 'icmp-allow-related', 'vswitchd.log'), 'utf8').split('\n');
-  for (const r of [...lines.flatMap((l) => p.pushLine(l).records), ...p.flush().records]) {
-    const e = r.event;
-    if (e?.type === 'flow_add' && e.parsedKey && e.ufid) return { flow: { ufid: e.ufid, megaUfid: e.megaUfid, key: e.key, parsedKey: e.parsedKey, actions: e.actions ?? '', at: r.time }, time: r.timestamp };
-  }
-  throw new Error('no flow_add in the capture');
-}
 
 describe("a check's falling counters read before the log lines of the deletion and install behind them", () => {
   let m: MigratedSqlite & { writer: StoreWriter };
@@ -42,10 +27,7 @@ describe("a check's falling counters read before the log lines of the deletion a
     const t = (s: number) => new Date(Date.parse(time) + s * 1000).toISOString();
     const metrics = new MetricsService();
     const lifetimes = new VlogLifetimes(new DatapathFlowStore({ db: m.db }), new GoneChecks(), new LifetimeSpoolBound({ shipper: null } as never, metrics));
-    const found = (packets: number, at: number) => {
-      const line = `ufid:${flow.ufid}, ${flow.key}, packets:${packets}, bytes:${packets * 98}, used:0.500s, actions:${flow.actions}`;
-      return { kind: 'checked' as const, id: 1, ufid: flow.ufid, at: Date.parse(t(at)), result: { state: 'present' as const, flow: parseDumpLine(line) } };
-    };
+    const found = (packets: number, at: number) => foundInstalled(flow, 1, packets, Date.parse(t(at)));
 
     await m.writer.submit((tx) => lifetimes.installed(tx, flow, t(0), 'hv1'));
     await m.writer.submit((tx) => lifetimes.checked(tx, found(40, 12), 'hv1'));

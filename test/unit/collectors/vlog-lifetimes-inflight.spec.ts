@@ -6,30 +6,14 @@
 // the checks failed, one more entry for each such loss, never given up (its failures were counted
 // on no lifetime). The flow_add line is a real capture (OVS 3.5.0, userspace datapath); the store is
 // a real migrated SQLite.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { LifetimeSpoolBound } from '../../../src/collectors/lifetime-spool-bound';
 import { GoneChecks } from '../../../src/collectors/vlog-gone-check';
 import { MAX_FAILED_CHECKS, VlogLifetimes } from '../../../src/collectors/vlog-lifetimes';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import { MetricsService } from '../../../src/metrics/metrics.service';
-import { VlogParser } from '../../../src/ovs/vlog';
-import type { InstalledFlow } from '../../../src/upcalls';
-import { versionDir } from '../../support/captured-model';
+import { capturedFlow } from '../../support/captured-vlog-flow';
 import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 import type { StoreWriter } from '../../../src/storage/writer';
-
-/** The first flow_add of the captured log, as the source builds it. */
-function capturedFlow(): { flow: InstalledFlow; time: string } {
-  const p = new VlogParser();
-  const lines = readFileSync(join(versionDir('ovs-3.5.0_ovn-25.03.0'), 'icmp-allow-related', 'vswitchd.log'), 'utf8').split('\n');
-  const records = [...lines.flatMap((l) => p.pushLine(l).records), ...p.flush().records];
-  for (const r of records) {
-    const e = r.event;
-    if (e?.type === 'flow_add' && e.parsedKey && e.ufid) return { flow: { ufid: e.ufid, megaUfid: e.megaUfid, key: e.key, parsedKey: e.parsedKey, actions: e.actions ?? '', at: r.time }, time: r.timestamp };
-  }
-  throw new Error('no flow_add in the capture');
-}
 
 describe('a check that learnt nothing, answered after its lifetime was lost', () => {
   let m: MigratedSqlite & { writer: StoreWriter };
