@@ -9,7 +9,9 @@
 // counters), checked again a max-idle after its last packet. Gone (the datapath answers ENOENT): the
 // lifetime ends as `gone_unlogged` at the time of that check: when it was found gone, not when it
 // went, which lies between last_seen and then and which no log line says. Any other answer
-// (vswitchd away or restarting, a timeout) changes nothing: asked again later.
+// (vswitchd away or restarting, a timeout) changes nothing: asked again later. A datapath whose
+// every answer is an error of its own (removed under vswitchd, or unable to look flows up by UFID)
+// stops vetoing the others once consistently so, where it cannot hold the flow (DatapathAnswers).
 import { parseDumpLine, type DumpedFlow } from '../ovs/dump-flows';
 
 /** ofproto's default other_config:max-idle. A larger one only means checks that find the flow still there. */
@@ -21,11 +23,26 @@ const RECHECK_MS = 1_000;
 
 export const GONE_REASON = 'gone_unlogged';
 
-export type CheckResult = { state: 'present'; flow: DumpedFlow } | { state: 'gone' } | { state: 'unknown'; reason: string };
+/**
+ * `dp`: the datapath that had the flow. `refused`: vswitchd answered, with dpctl's own error other than
+ * "no such flow": `no_datapath` (dpctl found no datapath of that name: it holds no flow) or
+ * `cannot_answer` (the datapath exists and could not say); absent, no answer came (a timeout, no socket).
+ */
+export type CheckResult =
+  | { state: 'present'; flow: DumpedFlow; dp?: string }
+  | { state: 'gone' }
+  | { state: 'unknown'; reason: string; refused?: Refusal };
+type Refusal = 'no_datapath' | 'cannot_answer';
+
+/** Refusals in a row, over at least MUTE_SPAN_MS, that make a datapath mute (DatapathAnswers). */
+export const MUTE_AFTER = 3;
+const MUTE_SPAN_MS = MAX_IDLE_MS;
 
 /** The open vlog lifetimes and when each may have gone idle. */
 export class GoneChecks {
   private readonly watched = new Map<number, { ufid: string; dueAt: number }>();
+  /** The datapath a check last found each lifetime's flow in (checkFlowIn's `home`). */
+  private readonly homes = new Map<number, string>();
 
   constructor(private readonly maxIdleMs = MAX_IDLE_MS) {}
 
@@ -45,6 +62,11 @@ export class GoneChecks {
 
   forget(id: number): void {
     this.watched.delete(id);
+    this.homes.delete(id);
+  }
+
+  homeOf(id: number): string | undefined {
+    return this.homes.get(id);
   }
 
   /** At most `max` lifetimes due by `now`, longest due first; each is not due again until watched again. */
@@ -58,9 +80,35 @@ export class GoneChecks {
   }
 
   /** After a check that found it installed at `now`: due a max-idle after its last packet (or now, never used). */
-  present(id: number, ufid: string, flow: DumpedFlow, now: number): void {
+  present(id: number, ufid: string, flow: DumpedFlow, now: number, dp?: string): void {
+    if (dp) this.homes.set(id, dp);
     const lastUsed = flow.usedSeconds === null ? now : now - flow.usedSeconds * 1000;
     this.watch(id, ufid, lastUsed, now + RECHECK_MS);
+  }
+}
+
+/**
+ * What each datapath answered lately: one that refused (dpctl's own error, not "no such flow")
+ * MUTE_AFTER times in a row over at least MUTE_SPAN_MS is mute; any answer that says whether it has
+ * a flow makes it heard again. No reply (a timeout) neither counts nor clears: it says nothing of the datapath.
+ */
+export class DatapathAnswers {
+  private readonly runs = new Map<string, { count: number; since: number; refusal: Refusal }>();
+
+  heard(dp: string, r: CheckResult, now: number): void {
+    if (r.state !== 'unknown') return void this.runs.delete(dp);
+    if (!r.refused) return;
+    const run = this.runs.get(dp);
+    if (!run) return void this.runs.set(dp, { count: 1, since: now, refusal: r.refused });
+    run.count++;
+    // Both kinds in one run: it may exist and hold flows.
+    if (r.refused !== run.refusal) run.refusal = 'cannot_answer';
+  }
+
+  /** How `dp` refuses consistently, or null while it is not mute. */
+  mute(dp: string, now: number): Refusal | null {
+    const run = this.runs.get(dp);
+    return run && run.count >= MUTE_AFTER && now - run.since >= MUTE_SPAN_MS ? run.refusal : null;
   }
 }
 
@@ -70,16 +118,34 @@ export class GoneChecks {
  * or without one the only one there is ("multiple datapaths, specify one" otherwise: lib/dpctl.c
  * opt_dpif_open). A userspace flow_add line names no datapath, so on a host with two (a kernel and a
  * userspace one, or two userspace types) the flow may be in any: present in one is present; gone
- * only when every one says so; otherwise unknown. No datapath known: asked without one.
+ * only when every one says so, or is mute (`answers`: refused consistently) and cannot hold it:
+ * one dpctl finds no more holds no flow; one that cannot answer may hold any, so it only stands
+ * aside for a lifetime whose flow an earlier check found in another (`home`: a UFID lives in the
+ * datapath that installed it) and that one now says it is gone. Otherwise unknown. No datapath
+ * known: asked without one.
  */
-export async function checkFlowIn(call: (command: string, args: string[]) => Promise<string>, dps: readonly string[], ufid: string): Promise<CheckResult> {
-  let unknown: CheckResult | null = null;
+export async function checkFlowIn(
+  call: (command: string, args: string[]) => Promise<string>,
+  dps: readonly string[],
+  ufid: string,
+  opts: { answers?: DatapathAnswers; home?: string; now?: number } = {},
+): Promise<CheckResult> {
+  const now = opts.now ?? Date.now();
+  const answered = new Map<string | null, CheckResult>();
   for (const dp of dps.length ? dps : [null]) {
     const r = await checkFlow(call, dp, ufid);
-    if (r.state === 'present') return r;
-    if (r.state === 'unknown') unknown ??= r;
+    if (dp) opts.answers?.heard(dp, r, now);
+    if (r.state === 'present') return dp ? { ...r, dp } : r;
+    answered.set(dp, r);
   }
-  return unknown ?? { state: 'gone' };
+  const homeSaidGone = opts.home !== undefined && answered.get(opts.home)?.state === 'gone';
+  for (const [dp, r] of answered) {
+    if (r.state !== 'unknown') continue;
+    const mute = dp ? opts.answers?.mute(dp, now) : null;
+    if (mute === 'no_datapath' || (mute === 'cannot_answer' && homeSaidGone)) continue;
+    return r;
+  }
+  return { state: 'gone' };
 }
 
 /**
@@ -94,7 +160,11 @@ export async function checkFlow(call: (command: string, args: string[]) => Promi
     const said = (err as { text?: unknown }).text;
     // dpctl's own error, as ovs-vswitchd words it: `ovs-vswitchd: getting flow (No such file or directory)`.
     if (typeof said === 'string' && /(^|: )getting flow \(No such file or directory\)$/.test(said.trim())) return { state: 'gone' };
-    return { state: 'unknown', reason: (err as Error).message };
+    // vswitchd's own answer otherwise: dpctl's "datapath not found" (opt_dpif_open: no datapath of that
+    // name exists now), or another error of a datapath that exists (opening it, or a lookup by UFID it
+    // cannot make: a kernel without UFIDs answers EINVAL). Anything else (no reply) refused nothing.
+    const refused = typeof said !== 'string' ? undefined : /(^|: )datapath not found \(/.test(said.trim()) ? 'no_datapath' : 'cannot_answer';
+    return { state: 'unknown', reason: (err as Error).message, ...(refused ? { refused } : {}) };
   }
   const line = text.split('\n').find((l) => l.trim() !== '');
   if (!line) return { state: 'unknown', reason: 'empty reply' };

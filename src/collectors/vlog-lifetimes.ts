@@ -229,7 +229,7 @@ export class VlogLifetimes {
       }
       return this.foundAnew(tx, { key: open.key, parsedKey }, item, f, seen, chassis);
     }
-    this.gone.present(item.id, item.ufid, f, item.at);
+    this.gone.present(item.id, item.ufid, f, item.at, item.result.dp);
     if (!this.bound.full) {
       this.held.delete(item.id);
       return this.flows.update(tx, item.id, seen);
@@ -268,6 +268,6 @@ export class VlogLifetimes {
     u.seen = seen;
     if (!this.bound.full) return this.storeLate(tx, u, chassis);
     u.hurried = false;
-    this.gone.present(u.id, u.flow.ufid, f, item.at);
+    this.gone.present(u.id, u.flow.ufid, f, item.at, item.result.dp);
   }
 }

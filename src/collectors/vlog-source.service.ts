@@ -21,7 +21,7 @@ import { UpcallStore } from '../upcalls/upcall-store';
 import { UpcallsService } from '../upcalls/upcalls.service';
 import { FileFollower, listenSyslog } from './vlog-follow';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
-import { checkFlowIn, GoneChecks } from './vlog-gone-check';
+import { checkFlowIn, DatapathAnswers, GoneChecks } from './vlog-gone-check';
 import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
 import { VswitchdService } from './vswitchd.service';
 
@@ -58,6 +58,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   private restore: Array<{ module: string; destination: string; level: string }> = [];
   /** Vlog lifetimes (LIVETRACE_POLLER=false) no log line ended: checked in the datapath once they may be gone (vlog-gone-check.ts). */
   private readonly gone = new GoneChecks();
+  /** What each datapath answered lately: one that always errs does not veto every check for good (vlog-gone-check.ts). */
+  private readonly dpAnswers = new DatapathAnswers();
   /** Their rows, and the ones the full spool holds back (vlog-lifetimes.ts). */
   private readonly lifetimes: VlogLifetimes;
   private checking: Promise<void> | null = null;
@@ -225,7 +227,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     // Every datapath: the log's userspace flow_add lines name none (vlog-gone-check.ts checkFlowIn).
     const dps = (await this.vswitchd.datapaths().catch(() => [])).map((d) => d.name);
     for (const { id, ufid } of due) {
-      const result = await checkFlowIn((command, args) => this.vswitchd.call(command, args), dps, ufid);
+      const result = await checkFlowIn((command, args) => this.vswitchd.call(command, args), dps, ufid, { answers: this.dpAnswers, home: this.gone.homeOf(id) });
       if (result.state === 'unknown') this.lifetimes.unknown(id, ufid); // nothing learnt: later, or given up (vlog-lifetimes.ts)
       else this.queue.push({ kind: 'checked', id, ufid, at: Date.now(), result });
     }
