@@ -8,8 +8,8 @@
 import { INestApplication } from '@nestjs/common';
 import fc from 'fast-check';
 import request from 'supertest';
-import { startApp } from '../support/app';
-import { Sandbox } from '../support/sandbox';
+import { startDemoApp } from '../support/app';
+import type { Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(900_000);
@@ -38,11 +38,7 @@ describe('fuzz: every route, the NDJSON ingest and the retis adapter', () => {
   const failures: string[] = [];
 
   beforeAll(async () => {
-    sb = await Sandbox.start();
-    await sb.demoTopology();
-    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200', LIVETRACE_ONDEMAND_RATE: '100000', LIVETRACE_ONDEMAND_MAX_IN_FLIGHT: '64' });
-    http = request(app.getHttpServer());
-    await waitFor('healthy', async () => (await http.get('/health')).status === 200, 60_000);
+    ({ sb, app, http } = await startDemoApp({ LIVETRACE_POLL_INTERVAL_MS: '200', LIVETRACE_ONDEMAND_RATE: '100000', LIVETRACE_ONDEMAND_MAX_IN_FLIGHT: '64' }));
     await http.post('/trace-sessions').send({ logicalPort: 'lsp1', includeExisting: true }).expect(201);
     const ports = await sb.dpPorts();
     await sb.inject('vif1', `in_port(${ports.get('vif1')}),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)`, 2);

@@ -11,8 +11,8 @@ import { ReadPool } from '../../src/read-workers/read-pool';
 import { ReplicasService } from '../../src/replicas/replicas.service';
 import { ReadWorkersService } from '../../src/read-workers/read-workers.service';
 import { TraceFilter, TracesService } from '../../src/traces/traces.service';
-import { startApp } from '../support/app';
-import { Sandbox } from '../support/sandbox';
+import { startDemoApp } from '../support/app';
+import type { Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(240_000);
@@ -28,13 +28,9 @@ describe('the trace reader worker', () => {
   let pool: ReadPool | undefined;
 
   beforeAll(async () => {
-    sb = await Sandbox.start();
-    await sb.demoTopology();
-    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
-    http = request(app.getHttpServer());
+    ({ sb, app, http } = await startDemoApp({ LIVETRACE_POLL_INTERVAL_MS: '200' }));
     traces = app.get(TracesService);
     pool = app.get(ReadWorkersService).pool;
-    await waitFor('healthy', async () => (await http.get('/health')).status === 200, 60_000);
     await http.post('/trace-sessions').send({ logicalPort: 'lsp1', includeExisting: true }).expect(201);
     const ports = await sb.dpPorts();
     await sb.inject('vif1', `in_port(${ports.get('vif1')}),${pkt(1, 2, 'icmp(type=8,code=0)', 1)}`, 2);

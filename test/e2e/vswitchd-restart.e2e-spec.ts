@@ -3,8 +3,8 @@
 // the new flows without being restarted itself.
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { startApp } from '../support/app';
-import { Sandbox } from '../support/sandbox';
+import { startDemoApp } from '../support/app';
+import type { Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(180_000);
@@ -19,11 +19,7 @@ describe('an ovs-vswitchd restart during a session', () => {
   const vif1 = async () => (await sb.dpPorts()).get('vif1')!;
 
   beforeAll(async () => {
-    sb = await Sandbox.start();
-    await sb.demoTopology();
-    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
-    http = request(app.getHttpServer());
-    await waitFor('healthy', async () => (await http.get('/health')).status === 200, 60_000);
+    ({ sb, app, http } = await startDemoApp({ LIVETRACE_POLL_INTERVAL_MS: '200' }));
   });
 
   afterAll(async () => {

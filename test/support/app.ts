@@ -1,12 +1,16 @@
-// Starting the service for e2e tests: in-process (supertest) or as a real child process.
+// Starting the service for e2e tests: in-process (supertest) or as a real child process; on a fresh
+// sandbox with the demo topology (startDemoApp).
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
 import { createApp } from '../../src/bootstrap';
 import { loadConfig } from '../../src/config/config';
 import { LivetraceConfig } from '../../src/config/config.schema';
+import { Sandbox } from './sandbox';
+import { waitFor } from './wait';
 
 export const ROOT = resolve(__dirname, '../..');
 
@@ -19,6 +23,27 @@ export async function startApp(env: Record<string, string> = {}): Promise<INestA
   const app = await createApp(testConfig(env));
   await app.init();
   return app;
+}
+
+/**
+ * A fresh sandbox with the demo topology (scripts/ovn-sandbox demo-topology) and the service in
+ * process on it (`env` adds to the sandbox's), healthy: what the e2e specs of that topology start
+ * from. What it started is stopped again if a step fails, since the caller's afterAll never sees it.
+ */
+export async function startDemoApp(env: Record<string, string> = {}): Promise<{ sb: Sandbox; app: INestApplication; http: ReturnType<typeof request> }> {
+  const sb = await Sandbox.start();
+  let app: INestApplication | undefined;
+  try {
+    await sb.demoTopology();
+    app = await startApp({ ...sb.env, ...env });
+    const http = request(app.getHttpServer());
+    await waitFor('healthy', async () => (await http.get('/health')).status === 200, 60_000);
+    return { sb, app, http };
+  } catch (e) {
+    await app?.close();
+    await sb.stop();
+    throw e;
+  }
 }
 
 export interface Child {
