@@ -12,7 +12,8 @@ import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
 import { SILENT_MS, withClient } from './pg-client';
 import { stillOurs } from './slot-claim';
-import { highestOwn, leadersFirst, markKeys, setClaim, type ShippedTable } from './spool';
+import { highestOwn, leadersFirst, markKeys, type ShippedTable } from './spool';
+import { claimRanges } from './ship-claim';
 import { readByKey, readRange, ShipBudget } from './ship-read';
 import { pullSessions } from './ship-sessions';
 import { type SpoolMoment, TracedThrough } from './ship-synced';
@@ -358,33 +359,9 @@ export class Shipper {
     this.noteClaims(await this.writer.submit((tx) => this.claim(tx)));
   }
 
-  /**
-   * Inside a writer transaction: claims, in each marked table with nothing claimed beyond its
-   * shipped mark, up to `batch` ids more (as far as its rows go). Committed before the range is
-   * read, so a row of it changed after the read is logged (its trigger sees the claim).
-   */
+  /** The next ranges, in a writer transaction (ship-claim.ts). */
   private claim(tx: WriteContext): Array<[string, number]> {
-    const out: Array<[string, number]> = [];
-    // A table that follows another (a trace's ports) after it, claimed at least as far as it: its
-    // shipped mark may be behind the other's (the last traces had no ports), and a span from there
-    // left the newest traces' ports to the next range, a batch after their traces.
-    for (const t of leadersFirst(this.marked)) {
-      const k = markKeys(t.name);
-      const shipped = Number((tx.stmt('SELECT value FROM meta WHERE key = ?').get(k.shipped) as { value: string }).value);
-      const claim = Number((tx.stmt('SELECT value FROM meta WHERE key = ?').get(k.claim) as { value: string }).value);
-      if (claim > shipped) continue;
-      const high = highestOwn((sql) => tx.stmt(sql), t, this.slot!);
-      const span = Math.max(1, Math.floor(this.opts.batch / 2 ** (t.markShift ?? 0)));
-      // A citation bucket fills as its 32 traces come: claimed once the next one has begun, so it
-      // is read once, whole; the last one too when nothing else is left to claim (a quiet spool).
-      let next = Math.min(t.markShift && high - 1 > shipped ? high - 1 : high, shipped + span);
-      const led = t.follows && !t.markShift ? (tx.stmt('SELECT value FROM meta WHERE key = ?').get(markKeys(t.follows).claim) as { value: string } | undefined) : undefined;
-      if (led) next = Math.max(next, Math.min(high, Number(led.value)));
-      if (next <= claim) continue;
-      setClaim(this.writer.db, t, this.slot!, next);
-      out.push([t.name, next]);
-    }
-    return out;
+    return claimRanges(tx, { marked: this.marked, slot: this.slot!, batch: this.opts.batch, db: this.writer.db });
   }
 
   private noteClaims(claims: Array<[string, number]>): void {
