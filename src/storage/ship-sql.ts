@@ -2,7 +2,7 @@
 // through unnest(), in one named statement a table. A multi-row VALUES list was a new statement of
 // up to 65k parameters for PostgreSQL to parse and plan every batch, and pg's per-parameter
 // serialisation a fifth of the shipper's CPU (bench/api/RESULTS-postgres.md). A claimed range's rows,
-// new to PostgreSQL, go by binary COPY instead (binaryCopy, copyIn; shipper.ts copyFresh).
+// new to PostgreSQL, go by binary COPY instead (binaryCopy, copyIn, copyFresh).
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
@@ -201,4 +201,30 @@ export function copyData(t: ShippedTable, types: string[], rows: unknown[][]): {
 /** Sends one COPY … FROM STDIN; rejects with PostgreSQL's error (a key already there: 23505). */
 export async function copyIn(client: PoolClient, copy: { text: string; data: Buffer[] }): Promise<void> {
   await pipeline(Readable.from(copy.data), client.query(copyFrom(copy.text)));
+}
+
+/**
+ * The ranges' rows by binary COPY, inside the batch's transaction: they are new to PostgreSQL (a
+ * range is above the shipped mark, and a row changed after its claim is logged and upserted), so
+ * a plain insert is what an upsert would do, at about half of PostgreSQL's CPU a row (no
+ * speculative insertion, heap rows written many at a time) and no array literals to build. Sent
+ * again (PostgreSQL committed, the mark had not moved: a crash, a lost answer), a key is already
+ * there: the COPY fails (23505), everything since the savepoint is undone, and the rows are
+ * upserted as before, so a re-send still writes the same rows. One savepoint a batch.
+ */
+export async function copyFresh(client: PoolClient, work: Array<{ t: ShippedTable; fresh: unknown[][] }>, types: (t: ShippedTable) => string[]): Promise<number> {
+  const copies = work.filter((w) => w.fresh.length).map((w) => ({ w, copy: copyData(w.t, types(w.t), w.fresh) }));
+  if (!copies.length) return 0;
+  await client.query('SAVEPOINT livetrace_fresh');
+  try {
+    for (const c of copies) if (c.copy) await copyIn(client, c.copy);
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err;
+    await client.query('ROLLBACK TO SAVEPOINT livetrace_fresh');
+    for (const c of copies) await upsert(client, c.w.t, types(c.w.t), c.w.fresh);
+    return copies.reduce((n, c) => n + c.w.fresh.length, 0);
+  }
+  // A value a binary COPY cannot carry as the upsert takes it (copyData: null) goes the upsert's way.
+  for (const c of copies) if (!c.copy) await upsert(client, c.w.t, types(c.w.t), c.w.fresh);
+  return copies.reduce((n, c) => n + c.w.fresh.length, 0);
 }

@@ -17,7 +17,7 @@ import { claimRanges } from './ship-claim';
 import { readByKey, readRange, ShipBudget } from './ship-read';
 import { pullSessions } from './ship-sessions';
 import { type SpoolMoment, TracedThrough } from './ship-synced';
-import { absent, columnTypes, copyData, copyIn, remove, upsert } from './ship-sql';
+import { absent, columnTypes, copyFresh, remove, upsert } from './ship-sql';
 import { Statements, type StoreWriter, type WriteContext } from './writer';
 
 export interface ShipperOptions {
@@ -231,7 +231,7 @@ export class Shipper {
       if (!keys) byTable.set(e.tbl, (keys = []));
       keys.push({ e, key: JSON.parse(e.pk) as unknown[] });
     }
-    // fresh: a range's rows, new to PostgreSQL unless the range is sent again (see copyFresh).
+    // fresh: a range's rows, new to PostgreSQL unless the range is sent again (see ship-sql.ts copyFresh).
     const work = new Map<string, { t: ShippedTable; fresh: unknown[][]; rows: unknown[][]; gone: unknown[][] }>();
     // How far each range's rows are read (the budget may end inside one: the rest waits, still claimed).
     const reached: Array<{ t: ShippedTable; upTo: number }> = [];
@@ -277,7 +277,7 @@ export class Shipper {
         await client.query('BEGIN');
         // The slot still this spool's (slot-claim.ts): a copy started beside it since ships alone.
         if (this.slot !== undefined) await stillOurs(this.spool, client, this.slot);
-        n += await this.copyFresh(client, [...work.values()]);
+        n += await copyFresh(client, [...work.values()], (t) => this.pgTypes.get(t.name)!);
         for (const w of work.values()) {
           n += await upsert(client, w.t, this.pgTypes.get(w.t.name)!, w.rows);
           if (w.gone.length) await remove(client, w.t, this.pgTypes.get(w.t.name)!, w.gone);
@@ -311,32 +311,6 @@ export class Shipper {
     this.release();
     await this.noteTraced(moment);
     return Math.max(done.length, rows);
-  }
-
-  /**
-   * The ranges' rows by binary COPY, inside the batch's transaction: they are new to PostgreSQL (a
-   * range is above the shipped mark, and a row changed after its claim is logged and upserted), so
-   * a plain insert is what an upsert would do, at about half of PostgreSQL's CPU a row (no
-   * speculative insertion, heap rows written many at a time) and no array literals to build. Sent
-   * again (PostgreSQL committed, the mark had not moved: a crash, a lost answer), a key is already
-   * there: the COPY fails (23505), everything since the savepoint is undone, and the rows are
-   * upserted as before, so a re-send still writes the same rows. One savepoint a batch.
-   */
-  private async copyFresh(client: PoolClient, work: Array<{ t: ShippedTable; fresh: unknown[][] }>): Promise<number> {
-    const copies = work.filter((w) => w.fresh.length).map((w) => ({ w, copy: copyData(w.t, this.pgTypes.get(w.t.name)!, w.fresh) }));
-    if (!copies.length) return 0;
-    await client.query('SAVEPOINT livetrace_fresh');
-    try {
-      for (const c of copies) if (c.copy) await copyIn(client, c.copy);
-    } catch (err) {
-      if ((err as { code?: string }).code !== '23505') throw err;
-      await client.query('ROLLBACK TO SAVEPOINT livetrace_fresh');
-      for (const c of copies) await upsert(client, c.w.t, this.pgTypes.get(c.w.t.name)!, c.w.fresh);
-      return copies.reduce((n, c) => n + c.w.fresh.length, 0);
-    }
-    // A value a binary COPY cannot carry as the upsert takes it (copyData: null) goes the upsert's way.
-    for (const c of copies) if (!c.copy) await upsert(client, c.w.t, this.pgTypes.get(c.w.t.name)!, c.w.fresh);
-    return copies.reduce((n, c) => n + c.w.fresh.length, 0);
   }
 
   /** The highest row of this writer's own range in a marked table (committed). */
