@@ -9,13 +9,17 @@ import { VlogParser } from '../../src/ovs/vlog';
 import type { InstalledFlow } from '../../src/upcalls';
 import { versionDir } from './captured-model';
 
-export function capturedFlow(): { flow: InstalledFlow; time: string } {
+/** The flow, its log line's time, and `t(s)`: that time `s` seconds later (the times a spec's later lines and checks carry). */
+export function capturedFlow(): { flow: InstalledFlow; time: string; t: (s: number) => string } {
   const p = new VlogParser();
   const lines = readFileSync(join(versionDir('ovs-3.5.0_ovn-25.03.0'), 'icmp-allow-related', 'vswitchd.log'), 'utf8').split('\n');
   const records = [...lines.flatMap((l) => p.pushLine(l).records), ...p.flush().records];
   for (const r of records) {
     const e = r.event;
-    if (e?.type === 'flow_add' && e.parsedKey && e.ufid) return { flow: { ufid: e.ufid, megaUfid: e.megaUfid, key: e.key, parsedKey: e.parsedKey, actions: e.actions ?? '', at: r.time }, time: r.timestamp };
+    if (e?.type === 'flow_add' && e.parsedKey && e.ufid) {
+      const time = r.timestamp;
+      return { flow: { ufid: e.ufid, megaUfid: e.megaUfid, key: e.key, parsedKey: e.parsedKey, actions: e.actions ?? '', at: r.time }, time, t: (s) => new Date(Date.parse(time) + s * 1000).toISOString() };
+    }
   }
   throw new Error('no flow_add in the capture');
 }

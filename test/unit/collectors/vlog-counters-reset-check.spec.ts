@@ -28,8 +28,7 @@ describe('a check that finds fewer packets than its lifetime counted', () => {
 
   it("begins the new lifetime with the actions the check read, not the old lifetime's", async () => {
     m = await openMigratedSqlite('livetrace-vlog-reset-actions-');
-    const { flow, time } = capturedFlow();
-    const t = (s: number) => new Date(Date.parse(time) + s * 1000).toISOString();
+    const { flow, t } = capturedFlow();
     const lifetimes = new VlogLifetimes(new DatapathFlowStore({ db: m.db }), new GoneChecks(), new LifetimeSpoolBound({ shipper: null } as never, new MetricsService()));
     const reinstalled = 'ct(zone=12,nat),recirc(0x7)';
     expect(reinstalled).not.toBe(flow.actions);
@@ -52,8 +51,7 @@ describe('a check that finds fewer packets than its lifetime counted', () => {
 
   it('ends a lifetime the full spool held back as it ends a stored one, and the flow found is a new lifetime', async () => {
     m = await openMigratedSqlite('livetrace-vlog-reset-held-');
-    const { flow, time } = capturedFlow();
-    const t = (s: number) => new Date(Date.parse(time) + s * 1000).toISOString();
+    const { flow, t } = capturedFlow();
     const metrics = new MetricsService();
     const state = { full: true };
     const lifetimes = new VlogLifetimes(new DatapathFlowStore({ db: m.db }), new GoneChecks(), new LifetimeSpoolBound({ shipper: { state } } as never, metrics));
@@ -77,8 +75,7 @@ describe('a check that finds fewer packets than its lifetime counted', () => {
 
   it("held back, with the deletion and install lines read after the check (kernel datapath): one new lifetime, begun at the install", async () => {
     m = await openMigratedSqlite('livetrace-vlog-reset-held-race-');
-    const { flow, time } = capturedFlow();
-    const t = (s: number) => new Date(Date.parse(time) + s * 1000).toISOString();
+    const { flow, t } = capturedFlow();
     const state = { full: true };
     const lifetimes = new VlogLifetimes(new DatapathFlowStore({ db: m.db }), new GoneChecks(), new LifetimeSpoolBound({ shipper: { state } } as never, new MetricsService()));
 

@@ -23,8 +23,7 @@ describe("a check's falling counters read before the log lines of the deletion a
 
   it('leave two lifetimes: the old one ended by the logged deletion, the new one begun at the logged install', async () => {
     m = await openMigratedSqlite('livetrace-vlog-reset-race-');
-    const { flow, time } = capturedFlow();
-    const t = (s: number) => new Date(Date.parse(time) + s * 1000).toISOString();
+    const { flow, t } = capturedFlow();
     const metrics = new MetricsService();
     const lifetimes = new VlogLifetimes(new DatapathFlowStore({ db: m.db }), new GoneChecks(), new LifetimeSpoolBound({ shipper: null } as never, metrics));
     const found = (packets: number, at: number) => foundInstalled(flow, 1, packets, Date.parse(t(at)));
