@@ -153,13 +153,20 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     let next = this.config.LIVETRACE_POLL_INTERVAL_MS;
     try {
       const scope = this.config.LIVETRACE_POLL_SCOPE === 'sessions' ? (this.scope?.inPortScope() ?? null) : null;
-      let text = '';
-      if (scope === null) text = await this.vswitchd.call('dpctl/dump-flows', ['-m'], 60_000);
-      else for (const port of scope) text += (await this.vswitchd.call('dpctl/dump-flows', ['-m', `filter=in_port=${port}`], 60_000)) + '\n';
+      let dumped = await this.dump(scope);
+      for (let again = true; ; again = false) {
+        if (this.lastPid !== null && this.vswitchd.currentPid !== this.lastPid) await this.onRestart();
+        this.lastPid = this.vswitchd.currentPid;
+        // A dump is the flows of the process that answered it: one begun on a process that has
+        // restarted since (a call a port, some before the restart) is dropped, not stored as the new
+        // process's flows, and the new one dumped.
+        if ([...dumped.pids].every((pid) => pid === this.vswitchd.currentPid)) break;
+        if (!again) throw new Error('ovs-vswitchd restarted during two dumps in a row');
+        dumped = await this.dump(scope);
+      }
+      const text = dumped.text;
       const dumpMs = performance.now() - t0;
       this.addBusy(dumpMs);
-      if (this.lastPid !== null && this.vswitchd.currentPid !== this.lastPid) await this.onRestart();
-      this.lastPid = this.vswitchd.currentPid;
       // Every line is checked now, but a flow's key and actions are built only when read: the
       // diff compares dumped text, so only new or changed flows are ever looked at.
       const dump = parseDumpFlows(text, { build: 'on-read' });
@@ -197,6 +204,20 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     } finally {
       this.schedule(next);
     }
+  }
+
+  /** One dump, whole or a call a port of the scope, with the pids of the processes that answered. */
+  private async dump(scope: string[] | null): Promise<{ text: string; pids: Set<number | null> }> {
+    const pids = new Set<number | null>();
+    const call = async (args: string[]) => {
+      const r = await this.vswitchd.callServed('dpctl/dump-flows', args, 60_000);
+      pids.add(r.pid);
+      return r.text;
+    };
+    let text = '';
+    if (scope === null) text = await call(['-m']);
+    else for (const port of scope) text += (await call(['-m', `filter=in_port=${port}`])) + '\n';
+    return { text, pids };
   }
 
   private async onRestart(pid = this.vswitchd.currentPid): Promise<void> {

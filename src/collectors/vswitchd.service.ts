@@ -44,11 +44,19 @@ export class VswitchdService extends EventEmitter<{ restarted: [pid: number] }> 
 
   /** Runs a command, noting the daemon's pid (a new pid = a restart) and the last error. */
   async call(command: string, args: string[] = [], timeoutMs?: number): Promise<string> {
+    return (await this.callServed(command, args, timeoutMs)).text;
+  }
+
+  /**
+   * As call(), with the pid of the process that answered (null: a socket path given, no pidfile):
+   * a reply read across a restart is the old process's even once the new one is noted.
+   */
+  async callServed(command: string, args: string[] = [], timeoutMs?: number): Promise<{ text: string; pid: number | null }> {
     try {
-      const out = await this.client.call(command, args, { timeoutMs });
+      const out = await this.client.callServed(command, args, { timeoutMs });
       this.lastError = null;
       await this.notePid();
-      return out;
+      return { text: out.text, pid: out.socket.pid ?? null };
     } catch (err) {
       // The daemon answered (with an error of its own): it is there, note which instance.
       if (err instanceof UnixctlError) await this.notePid();

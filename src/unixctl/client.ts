@@ -50,6 +50,14 @@ export class UnixctlClient {
 
   /** Runs one command; resolves with the daemon's text, rejects with UnixctlError or a wire error. */
   call(command: string, args: readonly string[] = [], options: { timeoutMs?: number } = {}): Promise<string> {
+    return this.callServed(command, args, options).then((r) => r.text);
+  }
+
+  /**
+   * As call(), with the socket (so the daemon process) that answered: after a restart the current
+   * socket is another process's, and a reply is that of the process it came from.
+   */
+  callServed(command: string, args: readonly string[] = [], options: { timeoutMs?: number } = {}): Promise<{ text: string; socket: ResolvedSocket }> {
     const bad = args.findIndex((a) => typeof a !== 'string');
     if (bad >= 0) {
       return Promise.reject(new InvalidRequestError({ remote: this.daemon, method: command }, `argument ${bad} is not a string (unixctl takes strings only)`));
@@ -90,11 +98,12 @@ export class UnixctlClient {
     return this.conn;
   }
 
-  private async send(command: string, params: string[], timeoutMs: number): Promise<string> {
+  private async send(command: string, params: string[], timeoutMs: number): Promise<{ text: string; socket: ResolvedSocket }> {
     const conn = await this.connection();
+    const socket = this.socket!;
     try {
       const result = await conn.request(command, params, { timeoutMs });
-      return typeof result === 'string' ? result : JSON.stringify(result);
+      return { text: typeof result === 'string' ? result : JSON.stringify(result), socket };
     } catch (err) {
       if (err instanceof JsonRpcRemoteError) throw new UnixctlError(this.daemon, command, err.tag);
       // A timed-out command may still be running in the daemon and would hold up the next

@@ -36,7 +36,7 @@ describe('an ovs-vswitchd restart seen by the poller before it is announced', ()
     m = await openMigratedSqlite('livetrace-poller-restart-');
     const config = loadConfig({ LIVETRACE_DB: m.file, LIVETRACE_POLLER: 'true', LIVETRACE_POLL_INTERVAL_MS: '600000' });
     let dump = lines.join('\n');
-    const vswitchd = Object.assign(new EventEmitter(), { currentPid: 100, call: async () => dump, invalidateDatapath: () => undefined });
+    const vswitchd = Object.assign(new EventEmitter(), { currentPid: 100, call: async () => dump, callServed: async () => ({ text: dump, pid: vswitchd.currentPid }), invalidateDatapath: () => undefined });
     const metrics = new MetricsService();
     const store = { writer: m.writer, shipper: null };
     p = new PollerService(config, vswitchd as never, store as never, new DatapathFlowStore({ db: m.db }), { chassisName: () => 'hv1' } as never, metrics, new LifetimeSpoolBound(store as never, metrics));

@@ -32,7 +32,7 @@ describe('the poller while the spool is full', () => {
     m = await openMigratedSqlite('livetrace-poller-full-');
     const config = loadConfig({ LIVETRACE_DB: m.file, LIVETRACE_POLLER: 'false' });
     let dump = '';
-    const vswitchd = Object.assign(new EventEmitter(), { currentPid: 1, call: async () => dump, invalidateDatapath: () => undefined });
+    const vswitchd = Object.assign(new EventEmitter(), { currentPid: 1, call: async () => dump, callServed: async () => ({ text: dump, pid: 1 }), invalidateDatapath: () => undefined });
     const state = { full: false };
     const metrics = new MetricsService();
     const store = { writer: m.writer, shipper: { state } };

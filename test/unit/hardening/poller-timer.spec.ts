@@ -12,9 +12,9 @@ function poller(enabled = true) {
   let dumps = 0;
   const vswitchd = Object.assign(new EventEmitter(), {
     currentPid: 1,
-    call: async () => {
+    callServed: async () => {
       dumps++;
-      return '';
+      return { text: '', pid: 1 };
     },
     invalidateDatapath: () => undefined,
   });
