@@ -2,6 +2,9 @@
 // an installed flow for one lifetime only: it is a hash of the key, so the same packet after the
 // flow was deleted comes back with the same UFID, maybe other actions. Changed actions or falling
 // counters therefore end a lifetime and start a new one, even when the UFID never left the dump.
+// On the userspace datapath with several PMD threads each PMD that receives the flow's packets has a
+// copy of its own (same UFID, own counters, deleted on its own by the revalidators: a ukey per UFID
+// and PMD), listed once under each PMD's header: a lifetime is its UFID's copies together (see carry).
 // Pure: no sockets, no clock (the caller passes `now`).
 import type { DumpedFlow } from '../ovs/dump-flows';
 import { formatActions, recircTargets } from '../ovs/odp-actions';
@@ -31,6 +34,18 @@ export interface LiveFlow {
    * no pmd= needed); undefined until a dump showed the flow (lifetimes seeded from the store).
    */
   pmd?: number | null;
+  /**
+   * The counters of each copy the last dump listed, by pmd id ('' without a thread header); empty
+   * for a lifetime seeded from the store until a dump showed it (only its total is known).
+   */
+  copies?: Map<string, Counts>;
+  /** The counters of copies that left (idled out on their PMD) or were installed again while the lifetime went on. */
+  retired?: Counts;
+}
+
+interface Counts {
+  packets: number;
+  bytes: number;
 }
 
 /** The main thread's pmd id on the userspace datapath (NON_PMD_CORE_ID = UINT32_MAX in dpif-netdev). */
@@ -73,31 +88,31 @@ export class DatapathFlowTable {
   apply(dump: readonly DumpedFlow[], now: string, scope?: ReadonlySet<string>): DiffResult {
     const events: FlowEvent[] = [];
     const created: LiveFlow[] = [];
-    const seen = new Set<string>();
+    const seen = new Map<string, DumpedFlow[]>();
     for (const d of dump) {
-      if (!d.ufid || seen.has(d.ufid)) continue;
-      seen.add(d.ufid);
-      const old = this.live.get(d.ufid);
+      if (!d.ufid) continue;
+      const copies = seen.get(d.ufid);
+      if (copies) copies.push(d);
+      else seen.set(d.ufid, [d]);
+    }
+    for (const [ufid, copies] of seen) {
+      const old = this.live.get(ufid);
       if (old) {
-        old.pmd = pmdOf(d);
-        const actions = actionsOf(d);
-        if (actions !== old.actions || d.packets < old.packets) {
+        old.pmd = pmdOf(copies[0]);
+        const before = { packets: old.packets, bytes: old.bytes };
+        const ended = this.carry(old, copies);
+        if (ended) {
           this.remove(old);
-          events.push({ type: 'ukey_removed', flow: old, reason: actions !== old.actions ? 'actions_changed' : 'counters_reset', at: now });
+          events.push({ type: 'ukey_removed', flow: old, reason: ended, at: now });
         } else {
-          if (d.packets !== old.packets || d.bytes !== old.bytes) {
-            const delta = d.packets - old.packets;
-            old.packets = d.packets;
-            old.bytes = d.bytes;
-            old.used = d.used;
+          if (old.packets !== before.packets || old.bytes !== before.bytes) {
             old.lastSeen = now;
-            old.flow = d;
-            events.push({ type: 'ukey_updated', flow: old, packetsDelta: delta });
+            events.push({ type: 'ukey_updated', flow: old, packetsDelta: old.packets - before.packets });
           }
           continue;
         }
       }
-      const f = this.add(d, now);
+      const f = this.add(copies, now);
       created.push(f);
       events.push({ type: 'ukey_created', flow: f });
     }
@@ -116,8 +131,9 @@ export class DatapathFlowTable {
    * (same UFID, same actions) or closes them, instead of leaving them open forever.
    */
   seed(flow: DumpedFlow, stored: { dbId: number; firstSeen: string; lastSeen: string }): LiveFlow {
-    const f = this.add(flow, stored.firstSeen);
+    const f = this.add([flow], stored.firstSeen);
     f.pmd = undefined; // not stored: known again from the next dump's header
+    f.copies = new Map(); // nor its copies: only their total
     f.dbId = stored.dbId;
     f.lastSeen = stored.lastSeen;
     return f;
@@ -152,7 +168,52 @@ export class DatapathFlowTable {
     return [...links.values()];
   }
 
-  private add(d: DumpedFlow, now: string): LiveFlow {
+  /**
+   * A lifetime goes on while one of the copies the last dump listed goes on: same PMD, counters not
+   * fallen, the lifetime's actions. Its counters are every copy's: those listed now, plus those of
+   * copies that left or were installed again meanwhile (retired), so a copy idling out on one PMD
+   * while another carries the packets never reads as counters that fell. With a single copy (kernel
+   * datapath, one PMD) this is the copy's own counters, ending as before: actions changed, or fallen.
+   */
+  private carry(f: LiveFlow, dumped: DumpedFlow[]): 'actions_changed' | 'counters_reset' | null {
+    const same = dumped.filter((d) => actionsOf(d) === f.actions);
+    if (!same.length) return 'actions_changed';
+    const prev = f.copies ?? new Map<string, Counts>();
+    const next = copiesOf(same);
+    const total = sum(next.values());
+    if (prev.size === 0) {
+      // Seeded from the store: only its total is known.
+      if (total.packets < f.packets) return 'counters_reset';
+    } else {
+      const goesOn = [...next].some(([pmd, c]) => c.packets >= (prev.get(pmd)?.packets ?? Infinity));
+      if (!goesOn) return 'counters_reset';
+    }
+    const retired = { ...(f.retired ?? { packets: 0, bytes: 0 }) };
+    for (const [pmd, p] of prev) {
+      const n = next.get(pmd);
+      if (!n || n.packets < p.packets) {
+        retired.packets += p.packets;
+        retired.bytes += p.bytes;
+      }
+    }
+    f.copies = next;
+    f.retired = retired;
+    const packets = retired.packets + total.packets;
+    const bytes = retired.bytes + total.bytes;
+    if (packets !== f.packets || bytes !== f.bytes) {
+      f.packets = packets;
+      f.bytes = bytes;
+      f.used = freshest(same).used;
+      f.flow = dumped[0];
+    }
+    return null;
+  }
+
+  private add(dumped: DumpedFlow[], now: string): LiveFlow {
+    const d = dumped[0];
+    const same = dumped.filter((c) => actionsOf(c) === actionsOf(d));
+    const copies = copiesOf(same);
+    const total = sum(copies.values());
     const f: LiveFlow = {
       ufid: d.ufid!,
       firstSeen: now,
@@ -161,12 +222,14 @@ export class DatapathFlowTable {
       recircId: recircId(d.key),
       key: d.keyText ?? formatKey(d.key, { masks: true }),
       actions: actionsOf(d),
-      packets: d.packets,
-      bytes: d.bytes,
-      used: d.used,
+      packets: total.packets,
+      bytes: total.bytes,
+      used: freshest(same).used,
       recircTargets: recircTargets(d.actions),
       flow: d,
       pmd: pmdOf(d),
+      copies,
+      retired: { packets: 0, bytes: 0 },
     };
     this.live.set(f.ufid, f);
     this.recirc.add(f);
@@ -181,3 +244,26 @@ export class DatapathFlowTable {
 
 /** Dumped text when the parser kept it (no objects built for the flows a cycle only compares). */
 const actionsOf = (d: DumpedFlow): string => d.actionsText ?? formatActions(d.actions);
+
+/** A UFID's copies by pmd id (the first line of a pmd, should a dump list one twice). */
+function copiesOf(dumped: DumpedFlow[]): Map<string, Counts> {
+  const out = new Map<string, Counts>();
+  for (const d of dumped) {
+    const pmd = String(pmdOf(d) ?? '');
+    if (!out.has(pmd)) out.set(pmd, { packets: d.packets, bytes: d.bytes });
+  }
+  return out;
+}
+
+function sum(counts: Iterable<Counts>): Counts {
+  const out = { packets: 0, bytes: 0 };
+  for (const c of counts) {
+    out.packets += c.packets;
+    out.bytes += c.bytes;
+  }
+  return out;
+}
+
+/** The copy used last (`used:` seconds ago, `never` last). */
+const freshest = (dumped: DumpedFlow[]): DumpedFlow =>
+  dumped.reduce((a, b) => ((b.usedSeconds ?? Infinity) < (a.usedSeconds ?? Infinity) ? b : a));

@@ -1,0 +1,123 @@
+// Several PMD threads on the userspace datapath: each PMD that receives a flow's packets installs its
+// own copy of the datapath flow, under the same UFID, with its own counters (lib/dpif-netdev.c: a
+// flow table per PMD), and `dpctl/dump-flows` lists one line per copy under each PMD's header. The
+// revalidators delete each copy on its own (a ukey per UFID and PMD), so a copy idles out on one PMD
+// while another PMD's copy carries the traffic. The poller took the first line of a UFID for the
+// flow: once the first-listed copy idled out, the other copy's smaller counters read as counters that
+// fell, and the live flow's lifetime ended 'counters_reset'. A real sandbox with two PMDs
+// (tests/pmd.at: dummy-pmd ports, options:n_rxq, other_config:pmd-cpu-mask; netdev-dummy/receive --qid
+// picks the receive queue, hence the PMD).
+import { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { PollerService } from '../../src/collectors/poller.service';
+import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
+import { startApp } from '../support/app';
+import { Sandbox } from '../support/sandbox';
+import { waitFor } from '../support/wait';
+
+jest.setTimeout(240_000);
+
+const PACKET = (port: number) =>
+  `in_port(${port}),eth(src=50:54:00:00:0b:01,dst=50:54:00:00:0b:02),eth_type(0x0800),ipv4(src=10.8.0.1,dst=10.8.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=4000,dst=5000)`;
+
+/** The copies of the UFID in a dump: the PMD core each is listed under, and its packets, in dump order. */
+function copies(dump: string, ufid?: string): Array<{ core: string; ufid: string; packets: number }> {
+  const out: Array<{ core: string; ufid: string; packets: number }> = [];
+  let core = '';
+  for (const line of dump.split('\n')) {
+    const h = /^flow-dump from pmd on cpu core: (\d+)/.exec(line);
+    if (h) core = h[1];
+    const m = /^ufid:(\S+), .*in_port\(p1\).*, packets:(\d+),/.exec(line);
+    if (m && (!ufid || m[1] === ufid)) out.push({ core, ufid: m[1], packets: Number(m[2]) });
+  }
+  return out;
+}
+
+/** The receive queue of p1 that each PMD core polls (dpif-netdev/pmd-rxq-show). */
+function queuesByCore(show: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let core = '';
+  for (const line of show.split('\n')) {
+    const h = /core_id (\d+):/.exec(line);
+    if (h) core = h[1];
+    const q = /port: p1\s+queue-id:\s+(\d+)/.exec(line);
+    if (q && !out.has(core)) out.set(core, q[1]);
+  }
+  return out;
+}
+
+describe('the poller on a userspace datapath with two PMD threads', () => {
+  let sb: Sandbox;
+  let app: INestApplication | undefined;
+
+  beforeAll(async () => {
+    sb = await Sandbox.start();
+    await sb.vsctl('add-br', 'brp', '--', 'set', 'bridge', 'brp', 'datapath_type=netdev',
+      '--', 'add-port', 'brp', 'p1', '--', 'set', 'interface', 'p1', 'type=dummy-pmd', 'options:n_rxq=4',
+      '--', 'add-port', 'brp', 'p2', '--', 'set', 'interface', 'p2', 'type=dummy-pmd', 'options:n_rxq=4',
+      '--', 'set', 'open_vswitch', '.', 'other_config:pmd-cpu-mask=3');
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await sb?.stop();
+  });
+
+  it("a flow whose copy idled out on one PMD while another PMD's copy carries packets stays one live lifetime", async () => {
+    const byCore = await waitFor('two PMDs polling p1', async () => {
+      const m = queuesByCore(await sb.appctl('dpif-netdev/pmd-rxq-show'));
+      return m.size === 2 ? m : undefined;
+    });
+    const p1 = (await sb.dpPorts()).get('p1')!;
+    const receive = (qid: string, n: number) => sb.appctl('netdev-dummy/receive', 'p1', '--qid', qid, ...Array<string>(n).fill(PACKET(p1)));
+    // One packet through each PMD (an upcall: not counted by the copy it installs): a copy on each, to
+    // learn which one the dump lists first.
+    for (const q of byCore.values()) await receive(q, 1);
+    const both = await waitFor('a copy on each PMD', async () => {
+      const c = copies(await sb.appctl('dpctl/dump-flows', '-m'));
+      return c.length === 2 ? c : undefined;
+    });
+    const ufid = both[0].ufid;
+    expect(both[1].ufid).toBe(ufid);
+    const [idle, busy] = [byCore.get(both[0].core)!, byCore.get(both[1].core)!];
+
+    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
+    const http = request(app.getHttpServer());
+    const poller = app.get(PollerService);
+    const lifetimes = async () => {
+      await poller.cycle();
+      const r = await http.get(`/datapath-flows/${ufid}`);
+      return r.status === 200 ? (r.body.lifetimes as DatapathFlowJson[]) : [];
+    };
+    // The first-listed copy counts many packets, then idles; the other gets one a second.
+    await receive(idle, 30);
+    const counted = await waitFor('the lifetime counting the burst', async () => (await lifetimes()).find((l) => l.packets >= 30));
+    let sending = true;
+    const traffic = (async () => {
+      while (sending) {
+        await receive(busy, 1).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    })();
+    try {
+      // The idle copy is deleted by the revalidators a max-idle (10 s) after its last packet.
+      await waitFor('the idle copy gone, the busy one installed', async () => {
+        const c = copies(await sb.appctl('dpctl/dump-flows', '-m'), ufid);
+        return c.length === 1 && c[0].core === both[1].core ? c : undefined;
+      }, 60_000);
+      // Two more packets through the busy copy, each seen by a cycle of its own.
+      for (let i = 0; i < 2; i++) {
+        const before = copies(await sb.appctl('dpctl/dump-flows', '-m'), ufid)[0].packets;
+        await waitFor('the busy copy counting on', async () => copies(await sb.appctl('dpctl/dump-flows', '-m'), ufid)[0]?.packets > before);
+        await lifetimes();
+      }
+      const after = await lifetimes();
+      expect(after.map((l) => [l.id, l.state, l.removalReason])).toEqual([[counted.id, 'live', null]]);
+      // Its counters: every copy's packets, the idled one's included.
+      expect(after[0].packets).toBeGreaterThanOrEqual(30 + 2);
+    } finally {
+      sending = false;
+      await traffic;
+    }
+  });
+});
