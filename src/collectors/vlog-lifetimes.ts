@@ -28,6 +28,11 @@ interface Seen {
   used: string | null;
 }
 
+interface Counts {
+  packets: number;
+  bytes: number;
+}
+
 /** A lifetime not stored, the spool being full: checked in the datapath under a negative id. */
 interface Unstored {
   id: number;
@@ -58,6 +63,8 @@ export class VlogLifetimes {
   private nextUnstoredId = -1;
   /** Stored lifetimes' counters a check read while the spool was full: written once it has room, or with their end. */
   private readonly held = new Map<number, Seen>();
+  /** Open lifetimes whose flow_add a PMD thread logged: the PMDs holding a copy, and the copies' counters (counted()). */
+  private readonly copies = new Map<number, { pmds: Set<string>; retired: Counts; last: Counts | null }>();
 
   constructor(
     private readonly flows: DatapathFlowStore,
@@ -108,9 +115,10 @@ export class VlogLifetimes {
    * not log) or modified (flow_mod) with other actions is a new lifetime: a stored pass keeps its key
    * and actions. While the spool is full a new lifetime is held back (lifetime-spool-bound.ts).
    */
-  installed(tx: WriteContext, f: InstalledFlow, time: string, chassis: string): void {
+  installed(tx: WriteContext, f: InstalledFlow, time: string, chassis: string, thread: string | null = null): void {
     const open = this.flows.openOf(tx, 'vlog', chassis, f.ufid);
     if (open && open.actions === f.actions) {
+      this.notePmd(open.id, thread); // another PMD's copy, or the same PMD's put again
       // Begun by a check later than this line (counters fallen: reset, the log read behind the datapath): installed then.
       if (later(open.firstSeen, time)) this.flows.seenEarlier(tx, open.id, time);
       return this.gone.watch(open.id, f.ufid, Date.parse(time)); // put again: installed then
@@ -124,21 +132,48 @@ export class VlogLifetimes {
       return this.gone.watch(was.id, f.ufid, Date.parse(time));
     }
     if (was) this.lose(was); // replaced before it was stored
-    this.begin(tx, f, time, null, chassis);
+    this.begin(tx, f, time, null, chassis, thread);
+  }
+
+  /** `thread` logged lifetime `id`'s flow_add: a PMD's (`pmd-c01/id:7`) is a copy of the flow of that PMD's own. */
+  private notePmd(id: number, thread: string | null): void {
+    if (!thread?.startsWith('pmd')) return;
+    const c = this.copies.get(id);
+    if (c) c.pmds.add(thread);
+    else this.copies.set(id, { pmds: new Set([thread]), retired: { packets: 0, bytes: 0 }, last: null });
+  }
+
+  /**
+   * A check's counters as its lifetime's, or null when they fell (its flow deleted unlogged and
+   * installed again). On the userspace datapath every PMD that receives the flow's packets holds a
+   * copy (same UFID, own counters, each deleted on its own), and `dpctl/get-flow` answers one: the
+   * first PMD found holding one (lib/dpctl.c asks with PMD_ID_NULL; dpctl has no pmd= for it). So for
+   * a lifetime that two PMDs or more logged installed, a reading below the copy's last is another
+   * copy's, the copy read before having left: the lifetime goes on, the copy that left still counted.
+   */
+  private counted(id: number, stored: number, f: Counts): Counts | null {
+    const c = this.copies.get(id);
+    const before = c?.last?.packets ?? Math.max(stored, this.held.get(id)?.packets ?? 0) - (c?.retired.packets ?? 0);
+    if (f.packets < before) {
+      if (!c || c.pmds.size < 2) return null;
+      c.retired = { packets: c.retired.packets + before, bytes: c.retired.bytes + (c.last?.bytes ?? 0) };
+    }
+    if (c) c.last = { packets: f.packets, bytes: f.bytes };
+    return { packets: (c?.retired.packets ?? 0) + f.packets, bytes: (c?.retired.bytes ?? 0) + f.bytes };
   }
 
   /** A new lifetime: stored, or held back while the spool is full (lifetime-spool-bound.ts). */
-  private begin(tx: WriteContext, f: InstalledFlow, time: string, seen: Seen | null, chassis: string): void {
+  private begin(tx: WriteContext, f: InstalledFlow, time: string, seen: Seen | null, chassis: string, thread: string | null = null): void {
     if (this.bound.full) {
       const u: Unstored = { id: this.nextUnstoredId--, flow: f, time, seen, hurried: false, failedChecks: 0 };
       this.unstored.set(f.ufid, u);
       this.gone.watch(u.id, f.ufid, Date.parse(seen?.lastSeen ?? time));
       return this.bound.count('dropped_spool_full');
     }
-    this.create(tx, f, time, seen, chassis);
+    this.create(tx, f, time, seen, chassis, thread);
   }
 
-  private create(tx: WriteContext, f: InstalledFlow, firstSeen: string, seen: Seen | null, chassis: string): void {
+  private create(tx: WriteContext, f: InstalledFlow, firstSeen: string, seen: Seen | null, chassis: string, thread: string | null = null): void {
     const id = this.flows.create(tx, {
       chassis,
       ufid: f.ufid,
@@ -153,6 +188,7 @@ export class VlogLifetimes {
       used: seen?.used ?? null,
       source: 'vlog',
     });
+    this.notePmd(id, thread);
     this.gone.watch(id, f.ufid, Date.parse(seen?.lastSeen ?? firstSeen));
   }
 
@@ -195,6 +231,7 @@ export class VlogLifetimes {
     const seen = this.held.get(id);
     if (seen) this.flows.update(tx, id, seen);
     this.held.delete(id);
+    this.copies.delete(id);
     this.flows.close(tx, id, time, reason);
     this.gone.forget(id);
   }
@@ -214,12 +251,13 @@ export class VlogLifetimes {
     if (item.result.state === 'gone') return this.end(tx, item.id, time, GONE_REASON);
     if (item.result.state !== 'present') return;
     const f = item.result.flow;
-    const seen = { lastSeen: time, packets: f.packets, bytes: f.bytes, used: f.used };
+    const counted = this.counted(item.id, open.packets, f);
+    const seen = { lastSeen: time, packets: counted?.packets ?? f.packets, bytes: counted?.bytes ?? f.bytes, used: f.used };
     // Fewer packets than the lifetime counted: its flow was deleted unlogged and installed again
     // (same key, so same UFID; same actions, so no flow_add told another lifetime). As the poller's
     // counters_reset (datapath-diff.ts): it ends at this check, and the flow found is a new lifetime,
     // first seen now (its install's log line, if any, was taken for the old one put again).
-    if (f.packets < Math.max(open.packets, this.held.get(item.id)?.packets ?? 0)) {
+    if (!counted) {
       this.end(tx, open.id, seen.lastSeen, 'counters_reset');
       let parsedKey: InstalledFlow['parsedKey'];
       try {

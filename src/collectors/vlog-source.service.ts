@@ -35,7 +35,7 @@ interface Draft {
 
 type WriteItem =
   | { kind: 'upcall'; released: Released<Draft> }
-  | { kind: 'flow'; flow: InstalledFlow; time: string }
+  | { kind: 'flow'; flow: InstalledFlow; time: string; thread: string | null }
   | { kind: 'flow_del'; ufid: string; time: string }
   | CheckedItem
   | { kind: 'held' };
@@ -192,7 +192,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       case 'flow_put': {
         if (!e.parsedKey || !e.ufid || (e.type === 'flow_put' && (e.failure !== null || !e.flags.includes('create')))) return;
         const flow: InstalledFlow = { ufid: e.ufid, megaUfid: 'megaUfid' in e ? e.megaUfid : null, key: e.key, parsedKey: e.parsedKey, actions: e.actions ?? '', at };
-        if (!this.config.LIVETRACE_POLLER) this.queue.push({ kind: 'flow', flow, time: r.timestamp });
+        if (!this.config.LIVETRACE_POLLER) this.queue.push({ kind: 'flow', flow, time: r.timestamp, thread: r.thread });
         this.release(this.linker.addFlow(flow));
         return;
       }
@@ -245,7 +245,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   }
 
   private write(tx: WriteContext, item: WriteItem, chassis: string): void {
-    if (item.kind === 'flow') return this.lifetimes.installed(tx, item.flow, item.time, chassis);
+    if (item.kind === 'flow') return this.lifetimes.installed(tx, item.flow, item.time, chassis, item.thread);
     if (item.kind === 'flow_del') return this.lifetimes.deleted(tx, item.ufid, item.time, chassis);
     if (item.kind === 'held') return this.lifetimes.writeHeld(tx);
     if (item.kind === 'checked') return this.lifetimes.checked(tx, item, chassis);

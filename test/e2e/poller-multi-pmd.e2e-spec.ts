@@ -12,39 +12,11 @@ import request from 'supertest';
 import { PollerService } from '../../src/collectors/poller.service';
 import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
 import { startApp } from '../support/app';
+import { copies, pmdBridge, queuesByCore, receiveOn } from '../support/pmd-copies';
 import { Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(240_000);
-
-const PACKET = (port: number) =>
-  `in_port(${port}),eth(src=50:54:00:00:0b:01,dst=50:54:00:00:0b:02),eth_type(0x0800),ipv4(src=10.8.0.1,dst=10.8.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=4000,dst=5000)`;
-
-/** The copies of the UFID in a dump: the PMD core each is listed under, and its packets, in dump order. */
-function copies(dump: string, ufid?: string): Array<{ core: string; ufid: string; packets: number }> {
-  const out: Array<{ core: string; ufid: string; packets: number }> = [];
-  let core = '';
-  for (const line of dump.split('\n')) {
-    const h = /^flow-dump from pmd on cpu core: (\d+)/.exec(line);
-    if (h) core = h[1];
-    const m = /^ufid:(\S+), .*in_port\(p1\).*, packets:(\d+),/.exec(line);
-    if (m && (!ufid || m[1] === ufid)) out.push({ core, ufid: m[1], packets: Number(m[2]) });
-  }
-  return out;
-}
-
-/** The receive queue of p1 that each PMD core polls (dpif-netdev/pmd-rxq-show). */
-function queuesByCore(show: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let core = '';
-  for (const line of show.split('\n')) {
-    const h = /core_id (\d+):/.exec(line);
-    if (h) core = h[1];
-    const q = /port: p1\s+queue-id:\s+(\d+)/.exec(line);
-    if (q && !out.has(core)) out.set(core, q[1]);
-  }
-  return out;
-}
 
 describe('the poller on a userspace datapath with two PMD threads', () => {
   let sb: Sandbox;
@@ -52,10 +24,7 @@ describe('the poller on a userspace datapath with two PMD threads', () => {
 
   beforeAll(async () => {
     sb = await Sandbox.start();
-    await sb.vsctl('add-br', 'brp', '--', 'set', 'bridge', 'brp', 'datapath_type=netdev',
-      '--', 'add-port', 'brp', 'p1', '--', 'set', 'interface', 'p1', 'type=dummy-pmd', 'options:n_rxq=4',
-      '--', 'add-port', 'brp', 'p2', '--', 'set', 'interface', 'p2', 'type=dummy-pmd', 'options:n_rxq=4',
-      '--', 'set', 'open_vswitch', '.', 'other_config:pmd-cpu-mask=3');
+    await pmdBridge(sb);
   });
 
   afterAll(async () => {
@@ -64,12 +33,8 @@ describe('the poller on a userspace datapath with two PMD threads', () => {
   });
 
   it("a flow whose copy idled out on one PMD while another PMD's copy carries packets stays one live lifetime", async () => {
-    const byCore = await waitFor('two PMDs polling p1', async () => {
-      const m = queuesByCore(await sb.appctl('dpif-netdev/pmd-rxq-show'));
-      return m.size === 2 ? m : undefined;
-    });
-    const p1 = (await sb.dpPorts()).get('p1')!;
-    const receive = (qid: string, n: number) => sb.appctl('netdev-dummy/receive', 'p1', '--qid', qid, ...Array<string>(n).fill(PACKET(p1)));
+    const byCore = await queuesByCore(sb);
+    const receive = (qid: string, n: number) => receiveOn(sb, qid, n);
     // One packet through each PMD (an upcall: not counted by the copy it installs): a copy on each, to
     // learn which one the dump lists first.
     for (const q of byCore.values()) await receive(q, 1);

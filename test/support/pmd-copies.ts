@@ -1,0 +1,52 @@
+// A userspace datapath with two PMD threads in a sandbox (OVS's tests/pmd.at set-up: dummy-pmd ports
+// with several receive queues and other_config:pmd-cpu-mask), and what dpctl/dump-flows and
+// dpif-netdev/pmd-rxq-show say of it: each PMD that receives a flow's packets installs its own copy
+// of the flow (same UFID, own counters), listed under its `flow-dump from pmd on cpu core: N` header.
+import type { Sandbox } from './sandbox';
+import { waitFor } from './wait';
+
+/** Bridge brp (netdev) with dummy-pmd ports p1 and p2 of 4 receive queues each, polled by PMDs on cores 0 and 1. */
+export function pmdBridge(sb: Sandbox): Promise<string> {
+  return sb.vsctl('add-br', 'brp', '--', 'set', 'bridge', 'brp', 'datapath_type=netdev',
+    '--', 'add-port', 'brp', 'p1', '--', 'set', 'interface', 'p1', 'type=dummy-pmd', 'options:n_rxq=4',
+    '--', 'add-port', 'brp', 'p2', '--', 'set', 'interface', 'p2', 'type=dummy-pmd', 'options:n_rxq=4',
+    '--', 'set', 'open_vswitch', '.', 'other_config:pmd-cpu-mask=3');
+}
+
+/** A UDP packet from p1 (ODP flow syntax for netdev-dummy/receive): brp's NORMAL floods it, one flow, no recirculation. */
+export const pmdPacket = (port: number) =>
+  `in_port(${port}),eth(src=50:54:00:00:0b:01,dst=50:54:00:00:0b:02),eth_type(0x0800),ipv4(src=10.8.0.1,dst=10.8.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=4000,dst=5000)`;
+
+/** The copies of p1's flows in a dump (of `ufid` only, if given): the PMD core each is listed under and its packets, in dump order. */
+export function copies(dump: string, ufid?: string): Array<{ core: string; ufid: string; packets: number }> {
+  const out: Array<{ core: string; ufid: string; packets: number }> = [];
+  let core = '';
+  for (const line of dump.split('\n')) {
+    const h = /^flow-dump from pmd on cpu core: (\d+)/.exec(line);
+    if (h) core = h[1];
+    const m = /^ufid:(\S+), .*in_port\(p1\).*, packets:(\d+),/.exec(line);
+    if (m && (!ufid || m[1] === ufid)) out.push({ core, ufid: m[1], packets: Number(m[2]) });
+  }
+  return out;
+}
+
+/** A receive queue of p1 for each PMD core polling it (dpif-netdev/pmd-rxq-show), once both PMDs poll one. */
+export function queuesByCore(sb: Sandbox): Promise<Map<string, string>> {
+  return waitFor('two PMDs polling p1', async () => {
+    const out = new Map<string, string>();
+    let core = '';
+    for (const line of (await sb.appctl('dpif-netdev/pmd-rxq-show')).split('\n')) {
+      const h = /core_id (\d+):/.exec(line);
+      if (h) core = h[1];
+      const q = /port: p1\s+queue-id:\s+(\d+)/.exec(line);
+      if (q && !out.has(core)) out.set(core, q[1]);
+    }
+    return out.size === 2 ? out : undefined;
+  });
+}
+
+/** `n` copies of the packet into p1's receive queue `qid` (netdev-dummy/receive --qid: hence one PMD). */
+export async function receiveOn(sb: Sandbox, qid: string, n: number): Promise<void> {
+  const p1 = (await sb.dpPorts()).get('p1')!;
+  await sb.appctl('netdev-dummy/receive', 'p1', '--qid', qid, ...Array<string>(n).fill(pmdPacket(p1)));
+}
