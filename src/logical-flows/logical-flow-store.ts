@@ -9,7 +9,7 @@ import { Page, page } from '../common/query';
 import { DatapathFlowJson, datapathFlowJson, DatapathFlowRow } from '../datapath-flows/datapath-flow-store';
 import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
-import { citesSql, CITES_HINT, CITES_LFLOW, tracesCiting } from '../traces/citation-store';
+import { citesSql, CITES_HINT, CITES_LFLOW, refsAndTracesCiting } from '../traces/citation-store';
 
 export type AuditPage = Page<DatapathFlowJson & { traces: AuditTrace[] }>;
 
@@ -93,14 +93,11 @@ export class LogicalFlowStore {
   }
 }
 
-/** The ids of a logical flow's stored versions (what citations refer to). */
-async function snapshotIds(q: SqlReader, uuid: string): Promise<number[]> {
-  return (await q.all<{ id: number }>('SELECT id FROM logical_flow_snapshot WHERE uuid = ? ORDER BY id', uuid)).map((r) => r.id);
-}
-
-/** The ids of a northbound row's stored versions. */
-async function northboundIds(q: SqlReader, table: string, uuid: string): Promise<number[]> {
-  return (await q.all<{ id: number }>(`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = ? AND uuid = ? ORDER BY id`, table, uuid)).map((r) => r.id);
+/** The ids of a row's stored versions (what citations refer to), as a subquery with its parameters. */
+function versionsOf(a: AuditQuery): [sql: string, args: unknown[]] {
+  return a.of === 'logical-flow'
+    ? ['SELECT id FROM logical_flow_snapshot WHERE uuid = ?', [a.uuid]]
+    : [`SELECT id FROM ovn_object WHERE db = 'OVN_Northbound' AND tbl = ? AND uuid = ?`, [a.table, a.uuid]];
 }
 
 /**
@@ -111,8 +108,10 @@ async function northboundIds(q: SqlReader, table: string, uuid: string): Promise
  * 404 for a row neither cited nor in OVN is the caller's, which has the replicas.
  */
 export async function readAudit(q: SqlReader, a: AuditQuery): Promise<AuditAnswer> {
-  const ids = a.of === 'logical-flow' ? await snapshotIds(q, a.uuid) : await northboundIds(q, a.table, a.uuid);
-  return { body: await flowsCiting(q, a.of === 'logical-flow' ? CITES_LFLOW : CITES_HINT, ids, a.cursor, a.limit), cited: ids.length > 0 };
+  const kind = a.of === 'logical-flow' ? CITES_LFLOW : CITES_HINT;
+  const [sql, args] = versionsOf(a);
+  const { refs, ids } = await refsAndTracesCiting(q, kind, sql, args, WALK_ABOVE);
+  return { body: await flowsCiting(q, kind, refs, ids, a.cursor, a.limit), cited: refs.length > 0 };
 }
 
 /** The page's datapath flows among these traces' (the few-citations plan), newest first. */
@@ -133,14 +132,16 @@ function citedFlows(q: SqlReader, ids: number[], cursor: number | undefined, max
  * by 449 traces spent 5 ms of the server in it at 1M. The newest distinct flow ids first, from the
  * (id, datapath_flow_id) index alone, then only those rows (bench/api/RESULTS-postgres.md, stop 23:
  * the ACL audit 0.59x the server's CPU a request; on SQLite this form was 1.11x, so it keeps its
- * own). A trace whose flow row is gone (none should be; there is no foreign key) would leave the
- * page short, so citedFlows answers then.
+ * own). Each row carries its traces' JSON (`traces`, tracesJsonSql's column). A trace whose flow
+ * row is gone (none should be; there is no foreign key) would leave the page short, so citedFlows
+ * answers then, without the traces' column.
  */
-async function newestFlowsOf(q: SqlReader, ids: number[], cursor: number | undefined, max: number): Promise<DatapathFlowRow[]> {
-  const rows = await q.all<DatapathFlowRow & { wanted: number }>(
-    `SELECT f.wanted, d.* FROM (SELECT DISTINCT t.datapath_flow_id AS wanted FROM trace t WHERE t.id IN (${q.inList('int')})
+async function newestFlowsOf(q: SqlReader, ids: number[], cursor: number | undefined, max: number, traces: string, refs: unknown[]): Promise<AuditFlowRow[]> {
+  const rows = await q.all<AuditFlowRow & { wanted: number }>(
+    `SELECT f.wanted, d.*${traces} FROM (SELECT DISTINCT t.datapath_flow_id AS wanted FROM trace t WHERE t.id IN (${q.inList('int')})
        AND t.datapath_flow_id IS NOT NULL ${cursor ? 'AND t.datapath_flow_id < ?' : ''} ORDER BY wanted DESC LIMIT ?) f
      LEFT JOIN datapath_flow d ON d.id = f.wanted ORDER BY f.wanted DESC`,
+    ...refs,
     q.list(ids),
     ...(cursor ? [cursor] : []),
     max,
@@ -150,7 +151,35 @@ async function newestFlowsOf(q: SqlReader, ids: number[], cursor: number | undef
   return citedFlows(q, ids, cursor, max);
 }
 
-async function flowsCiting(q: SqlReader, kind: number, refs: number[], cursor: number | undefined, limit: number): Promise<string> {
+/** A page's flow row; on PostgreSQL with its citing traces' JSON (tracesJsonSql). */
+type AuditFlowRow = DatapathFlowRow & { audit_traces?: string | null };
+
+/**
+ * PostgreSQL: the citing traces of flow `flowId` as the AuditTrace JSON the page writes for them
+ * (auditTraceJson below: the same text, the same order, newest first), joined by commas: a column
+ * of the flow's row, so the page's flows and their traces are one statement, where they were two
+ * round trips of an audit's four (bench/api/RESULTS-postgres.md, stop 27). One list parameter (the
+ * refs) before the statement's own. SQLite keeps the trace statement (a call, not a round trip).
+ */
+const tracesJsonSql = (kind: number, flowId: string, ints: string): string =>
+  `, (SELECT string_agg('{"id":' || t.id || ',"pathId":' || COALESCE(t.path_id::text, 'null') || ',"consistent":' ||
+       CASE WHEN t.consistent IS NULL THEN 'null' WHEN t.consistent = 1 THEN 'true' ELSE 'false' END || ',"verdict":' || t.verdict ||
+       ',"pathVerdict":' || CASE WHEN t.path_id IS NULL OR t.path_id = 0 THEN 'null' ELSE COALESCE(p.verdict, 'null') END || '}', ',' ORDER BY t.id DESC)
+     FROM trace t LEFT JOIN path p ON p.id = t.path_id WHERE t.datapath_flow_id = ${flowId} AND ${citesSql(kind, 't.id', ints, 'postgres')}) AS audit_traces`;
+
+/**
+ * An AuditTrace as JSON, its verdicts' stored text as it is: both columns hold JSON.stringify's
+ * own output (trace-store.ts, path-store.ts), so parsing them to serialise them again gave the
+ * same bytes for ~0.2 ms of a 51-trace page (bench/api/RESULTS-postgres.md, stop 20). The numbers
+ * are integers, written as JSON writes them; a missing path row (LEFT JOIN) is null, as
+ * JSON.parse(null) was. tracesJsonSql writes the same on PostgreSQL.
+ */
+const auditTraceJson = (id: number, pathId: number | null, consistent: number | null, verdict: string, pathVerdict: string | null): string =>
+  `{"id":${id},"pathId":${pathId},"consistent":${consistent == null ? null : consistent === 1},"verdict":${verdict},"pathVerdict":${pathId ? pathVerdict : null}}`;
+
+async function flowsCiting(q: SqlReader, kind: number, refs: number[], ids: number[] | 'many', cursor: number | undefined, limit: number): Promise<string> {
+  // No citing trace: the empty page, without a statement.
+  if (ids !== 'many' && !ids.length) return `{"items":[],"next":${JSON.stringify(page([], limit).next)}}`;
   const ints = q.inList('int');
   // Two plans (bench/api/RESULTS.md). A flow cited by few traces: their ids from the citation
   // bitmaps, then their datapath flows (cost ~ citations). A flow cited by many (a DP-group
@@ -159,49 +188,45 @@ async function flowsCiting(q: SqlReader, kind: number, refs: number[], cursor: n
   // The few-plan reads each trace's flow from the (id, datapath_flow_id) index, half the pages of
   // the table rows (~1 KB each); SQLite's planner picks the table otherwise (INDEXED BY is
   // SQLite's alone: PostgreSQL plans for itself).
-  const ids = await tracesCiting(q, kind, refs, WALK_ABOVE);
   const cover = q.dialect === 'sqlite' ? 'INDEXED BY idx_trace_dpflow_cover ' : '';
   // PostgreSQL would turn the walk's EXISTS into a semi-join that collects every citing trace
   // first (its estimate of the bit test is blind): 90 ms at 90k traces, growing with the history.
   // OFFSET 0 keeps it a per-flow probe, as SQLite runs it (1.4 ms; bench/api/RESULTS-postgres.md);
   // citesSql fences its own EXISTS the same way.
-  const perFlow = q.dialect === 'postgres' ? ' OFFSET 0' : '';
-  const rows =
+  const pg = q.dialect === 'postgres';
+  const perFlow = pg ? ' OFFSET 0' : '';
+  const [traces, traceRefs] = pg ? [tracesJsonSql(kind, 'd.id', ints), [q.list(refs)]] : ['', []];
+  const rows: AuditFlowRow[] =
     ids === 'many'
-      ? await q.all<DatapathFlowRow>(
-          `SELECT d.* FROM datapath_flow d WHERE ${cursor ? 'd.id < ? AND ' : ''}EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = d.id
+      ? await q.all<AuditFlowRow>(
+          `SELECT d.*${traces} FROM datapath_flow d WHERE ${cursor ? 'd.id < ? AND ' : ''}EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = d.id
              AND ${citesSql(kind, 't.id', ints, q.dialect)}${perFlow}) ORDER BY d.id DESC LIMIT ?`,
+          ...traceRefs,
           ...(cursor ? [cursor] : []),
           q.list(refs),
           limit + 1,
         )
-      : q.dialect === 'postgres'
-        ? await newestFlowsOf(q, ids, cursor, limit + 1)
+      : pg
+        ? await newestFlowsOf(q, ids, cursor, limit + 1, traces, traceRefs)
         : await citedFlows(q, ids, cursor, limit + 1, cover);
-  // The citing traces of the whole page in one statement, with their paths' verdicts (one
-  // statement per flow and one per trace were most of an audit's cost at 1M, bench/api/RESULTS.md;
-  // the verdicts joined rather than read by a statement of their own: on PostgreSQL every
-  // statement is a round trip, bench/api/RESULTS-postgres.md).
-  // (The row past the limit only says there is a next page: page() drops it, its traces are not read.)
+  // (The row past the limit only says there is a next page: page() drops it, its traces are not shown.)
   const shown = rows.slice(0, limit);
-  const byFlow = new Map<number, string[]>();
-  for (const r of shown) byFlow.set(r.id, []);
-  const traceRows = await q.rows<[id: number, datapathFlowId: number, verdict: string, consistent: number | null, pathId: number | null, pathVerdict: string | null]>(
-    `SELECT t.id, t.datapath_flow_id, t.verdict, t.consistent, t.path_id, p.verdict FROM trace t LEFT JOIN path p ON p.id = t.path_id
-       WHERE t.datapath_flow_id IN (${ints}) AND ${citesSql(kind, 't.id', ints, q.dialect)} ORDER BY t.id DESC`,
-    q.list(shown.map((r) => r.id)),
-    q.list(refs),
-  );
-  // The page is written as JSON here, each AuditTrace with its verdicts' stored text as it is:
-  // both columns hold JSON.stringify's own output (trace-store.ts, path-store.ts), so parsing
-  // them to serialise them again gave the same bytes for ~0.2 ms of a 51-trace page (bench/api/
-  // RESULTS-postgres.md, stop 20). The numbers are integers, written as JSON writes them; a
-  // missing path row (LEFT JOIN) is null, as JSON.parse(null) was.
-  for (const [id, flowId, verdict, consistent, pathId, pathVerdict] of traceRows) {
-    byFlow
-      .get(flowId)
-      ?.push(`{"id":${id},"pathId":${pathId},"consistent":${consistent == null ? null : consistent === 1},"verdict":${verdict},"pathVerdict":${pathId ? pathVerdict : null}}`);
+  const byFlow = new Map<number, string>();
+  if (shown.every((r) => r.audit_traces !== undefined)) for (const r of shown) byFlow.set(r.id, r.audit_traces ?? '');
+  else {
+    // The citing traces of the whole page in one statement, with their paths' verdicts (one
+    // statement per flow and one per trace were most of an audit's cost at 1M, bench/api/RESULTS.md;
+    // the verdicts joined rather than read by a statement of their own).
+    const traceRows = await q.rows<[id: number, datapathFlowId: number, verdict: string, consistent: number | null, pathId: number | null, pathVerdict: string | null]>(
+      `SELECT t.id, t.datapath_flow_id, t.verdict, t.consistent, t.path_id, p.verdict FROM trace t LEFT JOIN path p ON p.id = t.path_id
+         WHERE t.datapath_flow_id IN (${ints}) AND ${citesSql(kind, 't.id', ints, q.dialect)} ORDER BY t.id DESC`,
+      q.list(shown.map((r) => r.id)),
+      q.list(refs),
+    );
+    const lists = new Map<number, string[]>(shown.map((r) => [r.id, []]));
+    for (const [id, flowId, verdict, consistent, pathId, pathVerdict] of traceRows) lists.get(flowId)?.push(auditTraceJson(id, pathId, consistent, verdict, pathVerdict));
+    for (const [id, list] of lists) byFlow.set(id, list.join(','));
   }
-  const items = shown.map((r) => `${JSON.stringify(datapathFlowJson(r)).slice(0, -1)},"traces":[${byFlow.get(r.id)!.join(',')}]}`);
+  const items = shown.map((r) => `${JSON.stringify(datapathFlowJson(r)).slice(0, -1)},"traces":[${byFlow.get(r.id)}]}`);
   return `{"items":[${items.join(',')}],"next":${JSON.stringify(page(rows, limit).next)}}`;
 }

@@ -147,24 +147,84 @@ export async function tracesCiting(q: SqlReader, kind: number, refs: number[], m
 }
 
 async function readCiting(q: SqlReader, kind: number, refs: number[], max: number): Promise<number[] | 'many'> {
-  const sql = `SELECT bucket, bits FROM trace_citation WHERE kind = ${kind} AND ref = ? AND bucket > ? ORDER BY bucket LIMIT ${CHUNK}`;
-  const ids: number[] = [];
-  let n = 0;
-  for (const ref of refs) {
-    for (let after = -1; ; ) {
-      const rows = await q.rows<[bucket: number, bits: number]>(sql, ref, after);
-      for (const [bucket, bits0] of rows) {
-        n += popcount(bits0);
-        if (n > max) return 'many';
-        const base = bucket * (BUCKET_MASK + 1);
-        for (let bits = bits0 >>> 0; bits; bits &= bits - 1) ids.push(base + 31 - Math.clz32(bits & -bits));
-      }
-      if (rows.length < CHUNK) break;
-      after = rows[rows.length - 1][0];
-    }
+  const acc: Cited = { ids: [], n: 0 };
+  for (const ref of refs) if (!(await readRef(q, kind, ref, -1, acc, max))) return 'many';
+  return citedIds(acc, refs.length);
+}
+
+/** The trace ids a read of bucket rows has found so far, and how many bits it counted. */
+interface Cited {
+  ids: number[];
+  n: number;
+}
+
+/** Adds a chunk of one ref's bucket rows to `acc`; false once more than `max` bits were counted. */
+function take(acc: Cited, rows: Array<[bucket: number, bits: number]>, max: number): boolean {
+  for (const [bucket, bits0] of rows) {
+    acc.n += popcount(bits0);
+    if (acc.n > max) return false;
+    const base = bucket * (BUCKET_MASK + 1);
+    for (let bits = bits0 >>> 0; bits; bits &= bits - 1) acc.ids.push(base + 31 - Math.clz32(bits & -bits));
   }
-  if (refs.length === 1) return ids;
-  return [...new Set(ids)].sort((a, b) => a - b);
+  return true;
+}
+
+const chunkSql = (kind: number) => `SELECT bucket, bits FROM trace_citation WHERE kind = ${kind} AND ref = ? AND bucket > ? ORDER BY bucket LIMIT ${CHUNK}`;
+
+/** One ref's bucket rows above `after`, a chunk a statement, into `acc`; false once more than `max`. */
+async function readRef(q: SqlReader, kind: number, ref: number, after: number, acc: Cited, max: number): Promise<boolean> {
+  for (;;) {
+    const rows = await q.rows<[bucket: number, bits: number]>(chunkSql(kind), ref, after);
+    if (!take(acc, rows, max)) return false;
+    if (rows.length < CHUNK) return true;
+    after = rows[rows.length - 1][0];
+  }
+}
+
+// One ref: the key (kind, ref, bucket) gives them ascending and distinct already.
+const citedIds = (acc: Cited, refs: number): number[] => (refs === 1 ? acc.ids : [...new Set(acc.ids)].sort((a, b) => a - b));
+
+/**
+ * The refs `refsSql` selects (one column `id`: a logical flow's snapshots, a northbound row's
+ * versions), ascending, and tracesCiting of them. On PostgreSQL in one statement, the refs with
+ * the first chunk of each one's bucket rows (LATERAL), where reading the refs and then their rows
+ * were two round trips of an audit's four (bench/api/RESULTS-postgres.md, stop 27); a ref whose
+ * first chunk is full goes on as readCiting does. The same answer as the refs read alone and then
+ * tracesCiting: the bits counted are the same rows, 'many' is remembered for both keys. Once
+ * 'many' is remembered for these refs' query, the refs are read alone (the citations are not
+ * read then: a DP-group flow's first chunk is 1,024 rows).
+ */
+export async function refsAndTracesCiting(q: SqlReader, kind: number, refsSql: string, args: unknown[], max: number): Promise<{ refs: number[]; ids: number[] | 'many' }> {
+  let many = knownMany.get(q);
+  if (!many) knownMany.set(q, (many = new Map()));
+  const key = `${kind}:${max}:${refsSql}:${JSON.stringify(args)}`;
+  if (q.dialect === 'sqlite' || (many.get(key) ?? 0) > Date.now()) {
+    const refs = (await q.rows<[id: number]>(`${refsSql} ORDER BY id`, ...args)).map((r) => r[0]);
+    return { refs, ids: await tracesCiting(q, kind, refs, max) };
+  }
+  const rows = await q.rows<[ref: number, bucket: number | null, bits: number | null]>(
+    `SELECT s.id, c.bucket, c.bits FROM (${refsSql}) s LEFT JOIN LATERAL (SELECT bucket, bits FROM trace_citation
+       WHERE kind = ${kind} AND ref = s.id ORDER BY bucket LIMIT ${CHUNK}) c ON true ORDER BY s.id, c.bucket`,
+    ...args,
+  );
+  const refs: number[] = [];
+  const chunks = new Map<number, Array<[number, number]>>();
+  for (const [ref, bucket, bits] of rows) {
+    if (!chunks.has(ref)) refs.push(ref), chunks.set(ref, []);
+    if (bucket !== null) chunks.get(ref)!.push([bucket, bits!]);
+  }
+  const acc: Cited = { ids: [], n: 0 };
+  let ok = true;
+  for (const ref of refs) {
+    const chunk = chunks.get(ref)!;
+    ok = take(acc, chunk, max) && (chunk.length < CHUNK || (await readRef(q, kind, ref, chunk[chunk.length - 1][0], acc, max)));
+    if (!ok) break;
+  }
+  if (ok) return { refs, ids: refs.length ? citedIds(acc, refs.length) : [] };
+  const until = Date.now() + MANY_FOR_MS;
+  if (many.size >= MANY_KEPT) many.clear();
+  many.set(key, until).set(`${kind}:${max}:${refs.join(',')}`, until);
+  return { refs, ids: 'many' };
 }
 
 /** Every (kind, ref) → trace ids as stored (for tests and checks). */

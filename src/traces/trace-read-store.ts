@@ -91,13 +91,18 @@ export class TraceReadStore {
    * the 51 statements of a port query's page were a third of its cost, bench/api/RESULTS.md), and
    * the rows their steps cite in one statement per table.
    */
-  async fromRows(rows: TraceRow[], withSteps: boolean): Promise<TraceJson[]> {
-    if (rows.length < 2) return Promise.all(rows.map((r) => this.fromRow(r, withSteps)));
+  async fromRows(rows: Array<TraceRow & { page_ports?: PortJsonRow[] | null }>, withSteps: boolean): Promise<TraceJson[]> {
     const byTrace = new Map<number, PortRow[]>();
-    for (const r of rows) byTrace.set(r.id, []);
-    const q = this.q;
-    const ports = await q.rows<PortRow>(`${PORT_COLUMNS} WHERE trace_id IN (${q.inList('int')})`, q.list(rows.map((r) => r.id)));
-    for (const p of ports) byTrace.get(p[0])?.push(p);
+    if (rows.length && rows.every((r) => r.page_ports !== undefined)) {
+      // PostgreSQL's page read them (list(): PORTS_OF_PAGE).
+      for (const r of rows) byTrace.set(r.id, (r.page_ports ?? []).map((p) => [r.id, ...p]));
+    } else {
+      if (rows.length < 2) return Promise.all(rows.map((r) => this.fromRow(r, withSteps)));
+      for (const r of rows) byTrace.set(r.id, []);
+      const q = this.q;
+      const ports = await q.rows<PortRow>(`${PORT_COLUMNS} WHERE trace_id IN (${q.inList('int')})`, q.list(rows.map((r) => r.id)));
+      for (const p of ports) byTrace.get(p[0])?.push(p);
+    }
     const cited = withSteps ? await this.stepRows(rows) : undefined;
     return rows.map((r) => this.build(r, withSteps, byTrace.get(r.id) ?? [], cited));
   }
@@ -178,8 +183,15 @@ export class TraceReadStore {
     // agent shipped before its trace (PostgreSQL's fill leaves '') — a cursor from the trace's time
     // would then page back to it forever.
     const walkAt = f.portName === undefined || byId ? '' : `, ${time} AS walk_at`;
-    const sql = `SELECT ${columns}${walkAt} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT ?`;
-    const rows = await q.all<TraceRow & { walk_at?: string }>(sql, ...args, f.limit + 1);
+    let sql = `SELECT ${columns}${walkAt} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT ?`;
+    // PostgreSQL: each trace of the page with its port rows, one statement where the page and its
+    // ports were two round trips (bench/api/RESULTS-postgres.md, stop 27); ordered again by the
+    // walk's key as the page's columns name it (a sort of limit + 1 rows, if the plan keeps one).
+    if (q.dialect === 'postgres') {
+      const outer = byId ? ['page.id'] : [walkAt ? 'page.walk_at' : 'page.created_at', 'page.id'];
+      sql = `SELECT page.*, ${PORTS_OF_PAGE} FROM (${sql}) page ORDER BY ${outer.map((k) => `${k} DESC`).join(', ')}`;
+    }
+    const rows = await q.all<TraceRow & { walk_at?: string; page_ports?: PortJsonRow[] | null }>(sql, ...args, f.limit + 1);
     // The row past the limit only says there is a next page: not built.
     const items = await this.fromRows(rows.slice(0, f.limit), f.withSteps);
     const last = items[items.length - 1];
@@ -342,6 +354,16 @@ function objectDatapath(detail: string | null): Pick<OwnerJson, 'datapath'> {
 }
 
 const PORT_COLUMNS = 'SELECT trace_id, port_name, role, scope, port_uuid, binding_uuid, datapath FROM trace_port';
+
+/**
+ * PostgreSQL: a page row's trace_port rows as a JSON array of PORT_COLUMNS' arrays but the trace id
+ * (pg parses json: strings and nulls, as the rows gave them).
+ */
+const PORTS_OF_PAGE =
+  '(SELECT json_agg(json_build_array(port_name, role, scope, port_uuid, binding_uuid, datapath)) FROM trace_port WHERE trace_id = page.id) AS page_ports';
+
+/** A PORTS_OF_PAGE entry: a PortRow without its trace id. */
+type PortJsonRow = [port_name: string, role: string, scope: 'pass' | 'path', port_uuid: string | null, binding_uuid: string | null, datapath: string | null];
 
 /** A trace_port row as an array (raw statements: ~40 % cheaper than objects at ~230 rows a page). */
 type PortRow = [

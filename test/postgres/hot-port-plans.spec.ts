@@ -103,14 +103,20 @@ it('GET /datapath-flows?logical_port= is never served by a generic plan, whateve
 
 interface PlanNode {
   'Relation Name'?: string;
+  'Parent Relationship'?: string;
   'Actual Rows'?: number;
   'Actual Loops'?: number;
   'Rows Removed by Filter'?: number;
   Plans?: PlanNode[];
 }
 
-/** trace_port's rows a plan read: those its scans returned and those they filtered away. */
+/**
+ * trace_port's rows the walk read: those its scans returned and those they filtered away. Not a
+ * SubPlan's: on PostgreSQL the page's traces bring their own port rows (trace-read-store.ts
+ * PORTS_OF_PAGE, one trace's index range each), which are not the walk of the port.
+ */
 function portRowsRead(n: PlanNode): number {
+  if (n['Parent Relationship'] === 'SubPlan') return 0;
   const own = n['Relation Name'] === 'trace_port' ? ((n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0)) * (n['Actual Loops'] ?? 1) : 0;
   return own + (n.Plans ?? []).reduce((a, p) => a + portRowsRead(p), 0);
 }
