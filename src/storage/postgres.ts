@@ -75,6 +75,10 @@ export function pgDataSourceOptions(url: string, poolSize = 10): DataSourceOptio
     ...(ssl ? { ssl } : {}),
     migrations: [join(ROOT, 'migrations', 'postgres', isTs ? '*.ts' : '*.js')],
     migrationsTableName: 'migrations',
+    // Each migration in its own transaction, not all in one: a migration that builds an index
+    // CONCURRENTLY (transaction = false; storage/pg-index.ts) may not run inside one, and TypeORM
+    // refuses mode 'all' when one is pending. Also the typeorm CLI's default through data-source.ts.
+    migrationsTransactionMode: 'each',
     synchronize: false,
     extra,
   };
@@ -89,13 +93,17 @@ export async function openPostgres(url: string, poolSize?: number): Promise<Data
     throw new Error(`PostgreSQL ${redactUrl(url)}: ${(err as Error).message}`);
   }
   // Several processes may start at once against one new database: one runs the migrations, the
-  // others wait on the lock (a session lock: held on one connection of the pool).
+  // others wait for the lock (a session lock: held on one connection of the pool). They ask for it
+  // again and again, not wait inside pg_advisory_lock: a statement waiting there holds a snapshot,
+  // and CREATE INDEX CONCURRENTLY (storage/pg-index.ts) waits for every older snapshot in the
+  // database to end, so the build waited on the waiter and the waiter on the build until the
+  // waiter's statement timeout failed its start (test/postgres/role-index-build.spec.ts).
   try {
     const qr = ds.createQueryRunner();
     await qr.connect();
     try {
-      await qr.query('SELECT pg_advisory_lock(7946710)');
-      await ds.runMigrations({ transaction: 'all' });
+      while (!((await qr.query('SELECT pg_try_advisory_lock(7946710) AS got')) as Array<{ got: boolean }>)[0].got) await new Promise((r) => setTimeout(r, 250));
+      await ds.runMigrations();
     } finally {
       await qr.query('SELECT pg_advisory_unlock(7946710)').catch(() => undefined);
       await qr.release();

@@ -71,7 +71,7 @@ it('the migration fills the push signature of rows shipped before it', async () 
   await insert(1, toLsp2.actions);
   await insert(2, routed.actions);
   await insert(3, vmOnHv1.actions);
-  await ds.runMigrations({ transaction: 'all' });
+  await ds.runMigrations(); // mode 'each' (pgDataSourceOptions): PgTracePortRoleIndexes runs outside a transaction
   expect(await ds.query('SELECT id::int, push_sig FROM datapath_flow ORDER BY id')).toEqual([
     { id: 1, push_sig: '192.168.0.2|2|2|1' },
     { id: 2, push_sig: '192.168.0.3|1|1|2' },
