@@ -57,6 +57,16 @@ export const SESSION_CREATE_LOCK = 7946712;
  */
 export const SESSION_CREATE_IDLE_MS = 20_000;
 
+/** The session-creation lock not had: another api instance held it for as long as this one could wait (the API's 503). */
+export class CreateLockBusy extends Error {
+  constructor(cause: Error) {
+    super(
+      `another api instance holds the session-creation lock (PostgreSQL advisory lock ${SESSION_CREATE_LOCK}) and it was not released in time ` +
+        `(${cause.message}); retry: a holder cut off from PostgreSQL lets go once its session ends`,
+    );
+  }
+}
+
 export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored: 0, notSelected: 0, dropped: 0, failed: {} });
 
 @Injectable()
@@ -70,11 +80,12 @@ export class TraceSessionStore {
    * under PostgreSQL's session-creation lock, so that api instances sharing it count each other's
    * new sessions. On a connection of its own, not the pool's: the shipper must ship the row
    * meanwhile (a pool of one would wait on itself); ending it releases the lock. With SQLite, or
-   * PostgreSQL away (the spool's count then, as the agents' polls read it): `fn` alone.
+   * PostgreSQL away (the spool's count then, as the agents' polls read it): `fn` alone. `fn` is told
+   * whether it holds the lock (PostgreSQL's count is then the one that decides).
    */
-  async underCreateLock<T>(fn: () => Promise<T>): Promise<T> {
+  async underCreateLock<T>(fn: (locked: boolean) => Promise<T>): Promise<T> {
     const url = this.storage.central?.url;
-    if (!url || this.storage.query.dialect !== 'postgres') return fn();
+    if (!url || this.storage.query.dialect !== 'postgres') return fn(false);
     const { max: _max, ...options } = pgPoolOptions(url, 1);
     const c = new Client(options);
     c.on('error', () => undefined); // a server gone ends the wait with the query's own rejection
@@ -85,11 +96,14 @@ export class TraceSessionStore {
       await c.query('SELECT pg_advisory_lock($1)', [SESSION_CREATE_LOCK]);
     } catch (err) {
       await c.end().catch(() => undefined);
-      if (pgUnreachable(err)) return fn();
+      if (pgUnreachable(err)) return fn(false);
+      // The wait ended by the server (its statement_timeout; a lock_timeout or deadlock if configured):
+      // another instance holds the lock, one PostgreSQL before 14 keeps for a holder cut off.
+      if (['57014', '55P03', '40P01'].includes((err as { code?: string }).code ?? '')) throw new CreateLockBusy(err as Error);
       throw err;
     }
     try {
-      return await fn();
+      return await fn(true);
     } finally {
       await c.end().catch(() => undefined);
     }

@@ -27,4 +27,27 @@ describe('LIVETRACE_MAX_SESSIONS across api instances (real PostgreSQL)', () => 
     expect(results.map(outcome).sort()).toEqual([201, 409]);
     expect(await pgRows(url, `SELECT count(*)::int AS n FROM trace_session WHERE state = 'active'`)).toEqual([{ n: 1 }]);
   });
+
+  // The count in the insert's transaction is the spool's: another instance's session as the shipper last
+  // pulled it (every 500 ms). One stopped elsewhere just now still counted there, and under a limit
+  // reached refused a session PostgreSQL's own count, under the lock, had let through: a false 409.
+  it('a session stopped on another instance just now no longer counts: the next one is made (201, not 409)', async () => {
+    const url = await spools.pg().database('session_limit_stopped');
+    const env = { LIVETRACE_ROLE: 'api', LIVETRACE_MAX_SESSIONS: '1' };
+    const stores = [await spools.storeOn(url, undefined, env), await spools.storeOn(url, undefined, env)];
+    const [a, b] = stores.map((s) => new TraceSessionsService(testConfig({ LIVETRACE_DB: url, ...env }), s, new TraceSessionStore(s), replicas));
+    const first = await b.create({ bridge: 'br-int', filter: 'tcp,tp_dst=1' });
+    await stores[0].shipper!.pullSessions(); // A's spool holds B's session, active
+    // A's spool stays as of that pull (its shipper pulls every 500 ms; it still ships).
+    const pulls = jest.spyOn(stores[0].shipper!, 'pullSessions').mockResolvedValue(undefined);
+    try {
+      expect(await a.create({ bridge: 'br-int', filter: 'tcp,tp_dst=2' }).then(() => 201, (e: { status?: number }) => e.status)).toBe(409);
+      expect((await b.stop(first.id)).state).toBe('stopped'); // answered once PostgreSQL has the stop
+      const made = await a.create({ bridge: 'br-int', filter: 'tcp,tp_dst=3' }).then(() => 201, (e: { status?: number; message?: string }) => e.status ?? e.message);
+      expect(made).toBe(201);
+    } finally {
+      pulls.mockRestore();
+    }
+    expect(await pgRows(url, `SELECT filter FROM trace_session WHERE state = 'active'`)).toEqual([{ filter: 'tcp,tp_dst=3' }]);
+  });
 });
