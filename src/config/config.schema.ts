@@ -116,6 +116,7 @@ export const CONFIG_SCHEMA = {
   LIVETRACE_READ_WORKER_AUDITS: (raw: string): boolean | 'auto' => (raw.trim() === 'auto' ? 'auto' : bool(raw)),
   LIVETRACE_CENTRAL_RETENTION_DAYS: int(0, 36_500),
   LIVETRACE_CENTRAL_RETENTION_ROWS: int(0, 1_000_000_000),
+  LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS: int(0, 87_600),
   LIVETRACE_HOST: host,
   LIVETRACE_PORT: int(1, 65535),
   LIVETRACE_CHASSIS: chassis,

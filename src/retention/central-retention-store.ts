@@ -17,7 +17,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { olderServer, SILENT_MS, withClient } from '../storage/pg-client';
 import { BUCKET_SHIFT, citationsOf } from '../traces';
-import { pruneCentralUntraced, TRACED_IN, untracedCuts } from './central-untraced-store';
+import { heardSince, pruneCentralUntraced, TRACED_IN, untracedCuts } from './central-untraced-store';
 import { addBatch, type PruneResult } from './retention';
 
 /** pg_advisory_lock key of the central retention (the migrations hold 7946710). */
@@ -30,6 +30,8 @@ export interface CentralLimits {
   before: string | null;
   /** Traces created at or before this go (the row limit's cut; null: no row limit). */
   atOrBefore: string | null;
+  /** Writer slots last heard from before this hold none of their lifetimes back (TRACED_IN; '': no bound). */
+  heardSince: string;
 }
 
 export interface CentralRound extends PruneResult {
@@ -94,7 +96,7 @@ export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, ba
       const gone = (
         await c.query<{ id: number }>(
           `SELECT id FROM datapath_flow f WHERE f.id = ANY($1::bigint[]) AND f.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) AND ${TRACED_IN} FOR UPDATE OF f`,
-          [flows],
+          [flows, limits.heardSince],
         )
       ).rows.map((r) => r.id);
       if (gone.length) {
@@ -117,7 +119,7 @@ export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, ba
  */
 export async function centralRound(
   pool: Pool,
-  cfg: { days: number; keep: number },
+  cfg: { days: number; keep: number; silentSlotHours?: number },
   now: number,
   o: { batch?: number; stopped?: () => boolean; onBatch?: (r: PruneResult) => void; silentMs?: number } = {},
 ): Promise<CentralRound> {
@@ -148,7 +150,7 @@ async function lockedRound(
   c: PoolClient,
   drop: (err: Error) => void,
   silentMs: number,
-  cfg: { days: number; keep: number },
+  cfg: { days: number; keep: number; silentSlotHours?: number },
   now: number,
   o: { batch?: number; stopped?: () => boolean; onBatch?: (r: PruneResult) => void },
   total: CentralRound,
@@ -166,6 +168,7 @@ async function lockedRound(
     const limits: CentralLimits = {
       before: cfg.days > 0 ? new Date(now - cfg.days * 86_400_000).toISOString() : null,
       atOrBefore: cfg.keep > 0 ? await centralRowCut(c, cfg.keep) : null,
+      heardSince: heardSince(now, cfg.silentSlotHours ?? 0),
     };
     // No trace over the limits still leaves the rows no trace takes with it to cut (as many of each
     // as traces are kept, whatever the traces' own count): only the traces' loop is skipped.
@@ -180,7 +183,7 @@ async function lockedRound(
       count(r);
     }
     // Then the rows no trace takes with it, by the same limits (central-untraced-store.ts).
-    const cuts = await untracedCuts(c, { before: limits.before, keep: cfg.keep, now });
+    const cuts = await untracedCuts(c, { before: limits.before, keep: cfg.keep, now, heardSince: limits.heardSince });
     await pruneCentralUntraced(c, cuts, { batch: o.batch ?? CENTRAL_BATCH, stopped: o.stopped, onBatch: (r) => count({ traces: 0, paths: 0, ...r }) });
   } finally {
     // A connection whose unlock failed may still hold the lock: dropped (which releases it), the round's result kept.

@@ -17,6 +17,8 @@ export interface UntracedCuts {
   upcall: string | null;
   crossCheck: string | null;
   ingestEvent: string | null;
+  /** TRACED_IN's bound: slots last heard from before this hold no lifetime back. */
+  heardSince: string;
 }
 
 export interface UntracedResult {
@@ -33,9 +35,15 @@ const MAKERS = `('ukey_created', 'ukey_updated')`;
  * A lifetime `f` whose every citing trace is in PostgreSQL, as far as its writer says (writer_slot's
  * traced_through and traced_flow_id, storage/ship-synced.ts): after an outage a lifetime ships
  * batches ahead of the traces citing it, and one pruned as untraced in between was gone for good
- * when they came. A writer that does not say (NULL: an agent before this) is pruned as before.
+ * when they came. A writer that does not say (NULL: an agent before this) is pruned as before, and
+ * so is one last heard from before $2 (heardSince): a slot gone for good (its agent decommissioned)
+ * says nothing more, and what it shipped after its last word was kept for ever. Heard: heard_at, or
+ * traced_through (a shipper caught up moves it every second; an agent before heard_at sets only it).
  */
-export const TRACED_IN = `NOT EXISTS (SELECT 1 FROM writer_slot w WHERE w.slot = f.id / ${2 ** 40} AND w.traced_through IS NOT NULL AND (f.removed_at > w.traced_through OR f.id > w.traced_flow_id))`;
+export const TRACED_IN = `NOT EXISTS (SELECT 1 FROM writer_slot w WHERE w.slot = f.id / ${2 ** 40} AND w.traced_through IS NOT NULL AND GREATEST(w.heard_at, w.traced_through) >= $2 AND (f.removed_at > w.traced_through OR f.id > w.traced_flow_id))`;
+
+/** The heardSince of TRACED_IN: a slot silent for `hours` before `now` holds nothing back ('': no bound, 0 hours). */
+export const heardSince = (now: number, hours: number): string => (hours > 0 ? new Date(now - hours * 3_600_000).toISOString() : '');
 
 /** The statements of a prune and example parameters (their plans are a test's). */
 const SQL = {
@@ -68,7 +76,7 @@ const IDS = Array.from({ length: 500 }, (_, i) => i + 1);
 export const UNTRACED_STATEMENTS: Array<[string, string, unknown[]]> = [
   ...(['flowNewest', 'upcallNewest', 'checkNewest', 'ingestNewest', 'traceNewest'] as const).map((k): [string, string, unknown[]] => [k, SQL[k], [1000]]),
   ['flows', SQL.flows, ['', 0, T, 500]],
-  ['flowsUncited', SQL.flowsUncited, [IDS]],
+  ['flowsUncited', SQL.flowsUncited, [IDS, T]],
   ['edgesOut', SQL.edgesOut, [IDS]],
   ['edgesIn', SQL.edgesIn, [IDS]],
   ['flowDelete', SQL.flowDelete, [IDS]],
@@ -87,7 +95,7 @@ const before = (t: string | null, bound: string): string | null => (t === null ?
  * begins there) and the keep-th newest row of the table itself (as many of each as traces are
  * kept); the later of them. Lifetimes never past now - QUIET_MS.
  */
-export async function untracedCuts(c: PoolClient, o: { before: string | null; keep: number; now: number }): Promise<UntracedCuts> {
+export async function untracedCuts(c: PoolClient, o: { before: string | null; keep: number; now: number; heardSince: string }): Promise<UntracedCuts> {
   const newest = async (sql: string) => (o.keep > 0 ? ((await c.query<{ t: string }>(sql, [o.keep - 1])).rows[0]?.t ?? null) : null);
   const history = later(o.before, await newest(SQL.traceNewest));
   const quiet = new Date(o.now - QUIET_MS).toISOString();
@@ -97,6 +105,7 @@ export async function untracedCuts(c: PoolClient, o: { before: string | null; ke
     crossCheck: later(history, await newest(SQL.checkNewest)),
     // What was heard within QUIET_MS stays too: a resent batch is still a duplicate.
     ingestEvent: before(later(history, await newest(SQL.ingestNewest)), quiet),
+    heardSince: o.heardSince,
   };
 }
 
@@ -127,7 +136,7 @@ export async function pruneCentralUntraced(
       cursor = [rows[rows.length - 1].removed_at, Number(rows[rows.length - 1].id)];
       // Those a trace cites stay (the cursor steps over them); a lifetime and its edges go together.
       const n = await inTransaction(c, async () => {
-        const gone = (await c.query<{ id: string }>(SQL.flowsUncited, [rows.map((r) => r.id)])).rows.map((r) => r.id);
+        const gone = (await c.query<{ id: string }>(SQL.flowsUncited, [rows.map((r) => r.id), cuts.heardSince])).rows.map((r) => r.id);
         if (!gone.length) return 0;
         await c.query(SQL.edgesOut, [gone]);
         await c.query(SQL.edgesIn, [gone]);

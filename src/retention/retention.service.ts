@@ -109,7 +109,11 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     if (!this.central) return Promise.resolve({ ran: false, traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 });
     this.centralRunning ??= centralRound(
       this.store.central!.pool,
-      { days: this.config.LIVETRACE_CENTRAL_RETENTION_DAYS, keep: this.config.LIVETRACE_CENTRAL_RETENTION_ROWS },
+      {
+        days: this.config.LIVETRACE_CENTRAL_RETENTION_DAYS,
+        keep: this.config.LIVETRACE_CENTRAL_RETENTION_ROWS,
+        silentSlotHours: this.config.LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS,
+      },
       now,
       {
         stopped: () => this.stopped,

@@ -12,6 +12,12 @@ import type { Statements } from './writer';
 export const LATE_TRACE_MS = 5 * 60_000;
 /** At most one UPDATE of writer_slot this often: a later one only lets PostgreSQL prune sooner. */
 const NOTE_EVERY_MS = 1_000;
+/**
+ * While a backlog keeps traced_through where it is, writer_slot.heard_at is still set this often: a
+ * slot silent past LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS holds none of its lifetimes back
+ * (a slot gone for good froze traced_through), and one catching up after an outage is not silent.
+ */
+const HEARD_EVERY_MS = 60_000;
 
 export interface SpoolMoment {
   at: number;
@@ -23,6 +29,7 @@ export interface SpoolMoment {
 
 export class TracedThrough {
   private sentAt = 0;
+  private heardAt = 0;
   /**
    * The moment taken and not yet told: judged again after each batch until all it held has left the
    * spool. A new one each batch was never all shipped within that batch while the backlog stayed over
@@ -50,13 +57,29 @@ export class TracedThrough {
    * PostgreSQL learns it. A failure only leaves PostgreSQL pruning later: it is not the batch's.
    */
   async note(m: SpoolMoment | null, shipped: (name: string, top: number) => boolean, send: (text: string, values: unknown[]) => Promise<unknown>): Promise<void> {
-    if (!m || this.statements.get('SELECT 1 FROM ship_log WHERE seq <= ? LIMIT 1').get(m.seq) || !m.tops.every(([name, top]) => shipped(name, top))) return;
+    if (!m) return;
+    const now = Date.now();
+    if (this.statements.get('SELECT 1 FROM ship_log WHERE seq <= ? LIMIT 1').get(m.seq) || !m.tops.every(([name, top]) => shipped(name, top))) {
+      // Not all shipped yet: only that this slot is still there.
+      if (now - this.heardAt < HEARD_EVERY_MS) return;
+      await send('UPDATE writer_slot SET heard_at = $2 WHERE slot = $1', [this.slot, new Date(now).toISOString()]).then(
+        () => (this.heardAt = now),
+        () => undefined,
+      );
+      return;
+    }
     const through = new Date(m.at - LATE_TRACE_MS).toISOString();
     // The newest lifetime then too: one written after the moment may be dated before it (ingest dates by its event).
     const flowId = m.tops.find(([name]) => name === 'datapath_flow')?.[1] ?? null;
-    await send('UPDATE writer_slot SET traced_through = $2, traced_flow_id = $3 WHERE slot = $1 AND (traced_through IS NULL OR traced_through < $2)', [this.slot, through, flowId]).then(
+    const advance = '(traced_through IS NULL OR traced_through < $2)';
+    await send(
+      `UPDATE writer_slot SET heard_at = $4, traced_through = CASE WHEN ${advance} THEN $2 ELSE traced_through END,
+         traced_flow_id = CASE WHEN ${advance} THEN $3 ELSE traced_flow_id END WHERE slot = $1`,
+      [this.slot, through, flowId, new Date(now).toISOString()],
+    ).then(
       () => {
         this.sentAt = m.at;
+        this.heardAt = now;
         this.waiting = null;
       },
       () => undefined,
