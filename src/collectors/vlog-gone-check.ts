@@ -105,6 +105,15 @@ export class DatapathAnswers {
     if (r.refused !== run.refusal) run.refusal = 'cannot_answer';
   }
 
+  /**
+   * Only the datapaths of `dps` (dpif/show's list now): one that left it is never asked again, and
+   * its run would stay for good and pass to a datapath listed later under its name (created again),
+   * whose first refusal would then find it mute at once.
+   */
+  keepOnly(dps: readonly string[]): void {
+    for (const dp of this.runs.keys()) if (!dps.includes(dp)) this.runs.delete(dp);
+  }
+
   /** How `dp` refuses consistently, or null while it is not mute. */
   mute(dp: string, now: number): Refusal | null {
     const run = this.runs.get(dp);
@@ -131,6 +140,7 @@ export async function checkFlowIn(
   opts: { answers?: DatapathAnswers; home?: string; now?: number } = {},
 ): Promise<CheckResult> {
   const now = opts.now ?? Date.now();
+  if (dps.length) opts.answers?.keepOnly(dps); // none: the list unread (dpif/show failed), not every datapath gone
   const answered = new Map<string | null, CheckResult>();
   for (const dp of dps.length ? dps : [null]) {
     const r = await checkFlow(call, dp, ufid);
