@@ -187,12 +187,17 @@ const citedIds = (acc: Cited, refs: number): number[] => (refs === 1 ? acc.ids :
 /**
  * The refs `refsSql` selects (one column `id`: a logical flow's snapshots, a northbound row's
  * versions), ascending, and tracesCiting of them. On PostgreSQL in one statement, the refs with
- * the first chunk of each one's bucket rows (LATERAL), where reading the refs and then their rows
- * were two round trips of an audit's four (bench/api/RESULTS-postgres.md, stop 27); a ref whose
- * first chunk is full goes on as readCiting does. The same answer as the refs read alone and then
- * tracesCiting: the bits counted are the same rows, 'many' is remembered for both keys. Once
- * 'many' is remembered for these refs' query, the refs are read alone (the citations are not
- * read then: a DP-group flow's first chunk is 1,024 rows).
+ * the first CHUNK bucket rows of them all, in (ref, bucket) order, where reading the refs and then
+ * their rows were two round trips of an audit's four (bench/api/RESULTS-postgres.md, stop 27); the
+ * read goes on as readCiting does from where that chunk stopped. One chunk in all, not one a ref:
+ * on PostgreSQL every chassis keeps its own snapshot of a logical flow (docs/multi-chassis.md,
+ * the content-hash indexes are not unique), so a DP-group flow has a ref a chassis and a change,
+ * each cited by ~every trace of its chassis, and a chunk a ref was 1,024 rows for each of them
+ * where readCiting stopped after the first (test/postgres/audit-many-versions.spec.ts). The same
+ * answer as the refs read alone and then tracesCiting: the bits counted are the same rows, in the
+ * same order; 'many' is remembered for both keys. Once 'many' is remembered for these refs' query,
+ * the refs are read alone (the citations are not read then: a DP-group flow's first chunk is
+ * 1,024 rows).
  */
 export async function refsAndTracesCiting(q: SqlReader, kind: number, refsSql: string, args: unknown[], max: number): Promise<{ refs: number[]; ids: number[] | 'many' }> {
   let many = knownMany.get(q);
@@ -202,22 +207,26 @@ export async function refsAndTracesCiting(q: SqlReader, kind: number, refsSql: s
     const refs = (await q.rows<[id: number]>(`${refsSql} ORDER BY id`, ...args)).map((r) => r[0]);
     return { refs, ids: await tracesCiting(q, kind, refs, max) };
   }
+  // The refs (a row each, bucket NULL), then the first CHUNK bucket rows of them all.
   const rows = await q.rows<[ref: number, bucket: number | null, bits: number | null]>(
-    `SELECT s.id, c.bucket, c.bits FROM (${refsSql}) s LEFT JOIN LATERAL (SELECT bucket, bits FROM trace_citation
-       WHERE kind = ${kind} AND ref = s.id ORDER BY bucket LIMIT ${CHUNK}) c ON true ORDER BY s.id, c.bucket`,
+    `SELECT s.id, NULL::bigint, NULL::bigint FROM (${refsSql}) s UNION ALL (SELECT s.id, c.bucket, c.bits FROM (${refsSql}) s
+       CROSS JOIN LATERAL (SELECT bucket, bits FROM trace_citation WHERE kind = ${kind} AND ref = s.id ORDER BY bucket LIMIT ${CHUNK}) c
+       ORDER BY s.id, c.bucket LIMIT ${CHUNK})`,
+    ...args,
     ...args,
   );
-  const refs: number[] = [];
+  const refs = rows.filter((r) => r[1] === null).map((r) => r[0]).sort((a, b) => a - b);
+  const cited = rows.filter((r) => r[1] !== null).sort((a, b) => a[0] - b[0] || a[1]! - b[1]!);
   const chunks = new Map<number, Array<[number, number]>>();
-  for (const [ref, bucket, bits] of rows) {
-    if (!chunks.has(ref)) refs.push(ref), chunks.set(ref, []);
-    if (bucket !== null) chunks.get(ref)!.push([bucket, bits!]);
-  }
+  for (const [ref, bucket, bits] of cited) chunks.get(ref)?.push([bucket!, bits!]) ?? chunks.set(ref, [[bucket!, bits!]]);
+  // A full chunk may have stopped inside its last ref: that one goes on from its last bucket, the
+  // refs after it from their first; the refs before it were read whole.
+  const cut = cited.length === CHUNK ? cited[CHUNK - 1][0] : Infinity;
   const acc: Cited = { ids: [], n: 0 };
   let ok = true;
   for (const ref of refs) {
-    const chunk = chunks.get(ref)!;
-    ok = take(acc, chunk, max) && (chunk.length < CHUNK || (await readRef(q, kind, ref, chunk[chunk.length - 1][0], acc, max)));
+    const chunk = chunks.get(ref) ?? [];
+    ok = take(acc, chunk, max) && (ref < cut || (await readRef(q, kind, ref, chunk.length ? chunk[chunk.length - 1][0] : -1, acc, max)));
     if (!ok) break;
   }
   if (ok) return { refs, ids: refs.length ? citedIds(acc, refs.length) : [] };
