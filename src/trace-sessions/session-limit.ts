@@ -5,7 +5,7 @@
 // the insert were apart across awaits). That second count is the writer's own database's
 // (TraceSessionStore.activeCount): with SQLite exact across every process on the file. With
 // PostgreSQL the spool holds other instances' sessions only as the shipper last pulled them (500 ms):
-// there the count (PostgreSQL's, which alone decides then) and the insert, until the row has shipped,
+// there the count (PostgreSQL's, with this instance's own sessions not yet shipped) and the insert, until the row has shipped,
 // run under an advisory lock every instance takes (createWithinLimit).
 import { ApiError } from '../common/api-error';
 import type { StoreService } from '../storage/store.service';
@@ -15,10 +15,11 @@ import { CreateLockBusy, type TraceSessionJson, type TraceSessionStore } from '.
 export const tooManySessions = (active: number, max: number) =>
   new ApiError(409, `${active} trace sessions are active (LIVETRACE_MAX_SESSIONS=${max}): stop one first (DELETE /trace-sessions/:id)`, 'body');
 
-/** The quick check, on what every instance reads. */
-export async function checkSessionLimit(sessions: Pick<TraceSessionStore, 'active'>, max: number): Promise<void> {
-  const activeNow = (await sessions.active()).filter((s) => s.state === 'active').length;
-  if (activeNow >= max) throw tooManySessions(activeNow, max);
+/** The quick check, on what every instance reads; the ids of the sessions it counted. */
+export async function checkSessionLimit(sessions: Pick<TraceSessionStore, 'active'>, max: number): Promise<number[]> {
+  const ids = (await sessions.active()).filter((s) => s.state === 'active').map((s) => Number(s.id));
+  if (ids.length >= max) throw tooManySessions(ids.length, max);
+  return ids;
 }
 
 /**
@@ -27,22 +28,24 @@ export async function checkSessionLimit(sessions: Pick<TraceSessionStore, 'activ
  * instance's count reads it. Resolves to the new session's id; a 409 past the limit; a 503 when the
  * lock is not had in time (another instance holds it: retry).
  *
- * Under the lock PostgreSQL's count alone decides: the spool's, in the insert's transaction, holds the
- * other instances' sessions as its shipper last pulled them (500 ms), so one stopped elsewhere just
- * now still counted there and refused a session PostgreSQL had room for (test/postgres/session-limit.spec.ts).
+ * Under the lock PostgreSQL's count decides, with this instance's own sessions not shipped yet (a
+ * create that timed out waiting to ship, answered 503, ships later: its retry must count it): the
+ * spool's whole count, in the insert's transaction, holds the other instances' sessions as its shipper
+ * last pulled them (500 ms), so one stopped elsewhere just now still counted there and refused a
+ * session PostgreSQL had room for (test/postgres/session-limit.spec.ts).
  * Without the lock (SQLite: the one shared file, exact; PostgreSQL away: the spool is all there is) the
  * count in the insert's transaction decides.
  */
 export async function createWithinLimit(
   store: Pick<StoreService, 'writer' | 'shipper'>,
-  sessions: Pick<TraceSessionStore, 'active' | 'activeCount' | 'insert' | 'underCreateLock'>,
+  sessions: Pick<TraceSessionStore, 'active' | 'activeCount' | 'unshippedActive' | 'insert' | 'underCreateLock'>,
   json: Omit<TraceSessionJson, 'id'>,
   max: number,
 ): Promise<number> {
   try {
     return await sessions.underCreateLock(async (locked) => {
-      if (locked) await checkSessionLimit(sessions, max); // PostgreSQL's count, under the lock
-      const made = await store.writer.submit((tx) => insertWithinLimit(tx, sessions, json, locked ? Infinity : max));
+      const central = locked ? await checkSessionLimit(sessions, max) : undefined; // PostgreSQL's, under the lock
+      const made = await store.writer.submit((tx) => insertWithinLimit(tx, sessions, json, max, central));
       if ('refused' in made) throw tooManySessions(made.refused, max);
       await store.shipper?.synced();
       return made.id;
@@ -53,8 +56,18 @@ export async function createWithinLimit(
   }
 }
 
-/** Inside a write job: the new session's id, or the count that refused it. */
-export function insertWithinLimit(tx: WriteContext, sessions: Pick<TraceSessionStore, 'activeCount' | 'insert'>, json: Omit<TraceSessionJson, 'id'>, max: number): { id: number } | { refused: number } {
-  const n = sessions.activeCount(tx, json.createdAt);
+/**
+ * Inside a write job: the new session's id, or the count that refused it. `central`: the active
+ * sessions PostgreSQL holds (read under the lock), counted with this process's own not yet shipped;
+ * without it the writer's own database's count.
+ */
+export function insertWithinLimit(
+  tx: WriteContext,
+  sessions: Pick<TraceSessionStore, 'activeCount' | 'unshippedActive' | 'insert'>,
+  json: Omit<TraceSessionJson, 'id'>,
+  max: number,
+  central?: number[],
+): { id: number } | { refused: number } {
+  const n = central ? new Set([...central, ...sessions.unshippedActive(tx, json.createdAt)]).size : sessions.activeCount(tx, json.createdAt);
   return n >= max ? { refused: n } : { id: sessions.insert(tx, json) };
 }

@@ -190,6 +190,23 @@ export class TraceSessionStore {
     return (tx.stmt(`SELECT count(*) AS n FROM trace_session WHERE state = 'active' AND (expires_at IS NULL OR expires_at > ?)`).get(now) as { n: number }).n;
   }
 
+  /**
+   * This process's own sessions active in its spool whose insert has not shipped yet (still in
+   * ship_log: trace_session is logged row by row, and pulled copies are written muted), read inside
+   * its write job. PostgreSQL's count does not hold them yet: a create that timed out waiting to ship
+   * (answered 503) ships later. Never stale: only this process writes them.
+   */
+  unshippedActive(tx: WriteContext, now: string): number[] {
+    return (
+      tx
+        .stmt(
+          `SELECT id FROM trace_session s WHERE state = 'active' AND (expires_at IS NULL OR expires_at > ?)
+             AND EXISTS (SELECT 1 FROM ship_log l WHERE l.tbl = 'trace_session' AND l.pk = json_array(s.id))`,
+        )
+        .all(now) as Array<{ id: number }>
+    ).map((r) => Number(r.id));
+  }
+
   /** A new session; returns its id. */
   insert(tx: WriteContext, json: Omit<TraceSessionJson, 'id'>): number {
     return Number(

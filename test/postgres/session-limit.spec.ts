@@ -50,4 +50,28 @@ describe('LIVETRACE_MAX_SESSIONS across api instances (real PostgreSQL)', () => 
     }
     expect(await pgRows(url, `SELECT filter FROM trace_session WHERE state = 'active'`)).toEqual([{ filter: 'tcp,tp_dst=3' }]);
   });
+
+  // Under the lock PostgreSQL's count decides (a384aa1), but a create of this instance's own that timed
+  // out waiting to ship (ESPOOLBEHIND, answered 503: retry) is in its spool only, and ships later. The
+  // retry then counted none and made a second session: both in PostgreSQL once shipped, over the limit.
+  it("this instance's own session not yet shipped counts: the retry of a create answered 503 is 409", async () => {
+    const url = await spools.pg().database('session_limit_unshipped');
+    const env = { LIVETRACE_ROLE: 'api', LIVETRACE_MAX_SESSIONS: '1' };
+    const store = await spools.storeOn(url, undefined, env);
+    const api = new TraceSessionsService(testConfig({ LIVETRACE_DB: url, ...env }), store, new TraceSessionStore(store), replicas);
+    const shipper = store.shipper!;
+    // PostgreSQL slow to take the spool's writes: nothing ships, and synced gives up as its timeout does.
+    const held = jest.spyOn(shipper, 'shipSome').mockResolvedValue(0);
+    const behind = jest.spyOn(shipper, 'synced').mockRejectedValue(Object.assign(new Error('PostgreSQL has not taken this process\'s last writes'), { code: 'ESPOOLBEHIND' }));
+    const answer = (p: Promise<unknown>) => p.then(() => 201, (e: { status?: number; code?: string }) => e.status ?? e.code);
+    try {
+      expect(await answer(api.create({ bridge: 'br-int', filter: 'tcp,tp_dst=1' }))).toBe('ESPOOLBEHIND');
+      expect(await answer(api.create({ bridge: 'br-int', filter: 'tcp,tp_dst=2' }))).toBe(409);
+    } finally {
+      held.mockRestore();
+      behind.mockRestore();
+    }
+    await shipper.synced();
+    expect(await pgRows(url, `SELECT filter FROM trace_session WHERE state = 'active'`)).toEqual([{ filter: 'tcp,tp_dst=1' }]);
+  });
 });
