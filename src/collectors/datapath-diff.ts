@@ -242,8 +242,8 @@ export class DatapathFlowTable {
   }
 }
 
-/** Dumped text when the parser kept it (no objects built for the flows a cycle only compares). */
-const actionsOf = (d: DumpedFlow): string => d.actionsText ?? formatActions(d.actions);
+/** Dumped text when the parser kept it (no objects built for the flows a cycle only compares); the vlog source's checks compare by it too (vlog-lifetimes.ts). */
+export const actionsOf = (d: DumpedFlow): string => d.actionsText ?? formatActions(d.actions);
 
 /** A UFID's copies by pmd id (the first line of a pmd, should a dump list one twice). */
 function copiesOf(dumped: DumpedFlow[]): Map<string, Counts> {

@@ -9,11 +9,11 @@
 // its end (flow_del, gone, actions changed, counters fallen) is written all the same, with them.
 import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import { recircIdHex } from '../ovs/ids';
-import { formatActions } from '../ovs/odp-actions';
 import type { DumpedFlow } from '../ovs/dump-flows';
 import { inPort, parseKey, recircId } from '../ovs/odp-key';
 import type { WriteContext } from '../storage/writer';
 import type { InstalledFlow } from '../upcalls';
+import { actionsOf } from './datapath-diff';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { CheckResult, GONE_REASON, GoneChecks } from './vlog-gone-check';
 
@@ -252,13 +252,18 @@ export class VlogLifetimes {
     if (item.result.state !== 'present') return;
     const f = item.result.flow;
     const counted = this.counted(item.id, open.packets, f);
-    const seen = { lastSeen: time, packets: counted?.packets ?? f.packets, bytes: counted?.bytes ?? f.bytes, used: f.used };
     // Fewer packets than the lifetime counted: its flow was deleted unlogged and installed again
     // (same key, so same UFID; same actions, so no flow_add told another lifetime). As the poller's
     // counters_reset (datapath-diff.ts): it ends at this check, and the flow found is a new lifetime,
     // first seen now (its install's log line, if any, was taken for the old one put again).
-    if (!counted) {
-      this.end(tx, open.id, seen.lastSeen, 'counters_reset');
+    // Other actions, counters not fallen: modified in place (the revalidators' UKEY_MODIFY keeps the
+    // UFID and the counters) with no log line of it read (dpif_netdev's flow_mod dropped by the log's
+    // rate limit; the kernel's put[modify] is no install): ended actions_changed, as by the poller.
+    const ended = !counted ? 'counters_reset' : actionsOf(f) !== open.actions ? 'actions_changed' : null;
+    const c = ended ? f : (counted ?? f); // a new lifetime: the copy's own counters
+    const seen = { lastSeen: time, packets: c.packets, bytes: c.bytes, used: f.used };
+    if (ended) {
+      this.end(tx, open.id, seen.lastSeen, ended);
       let parsedKey: InstalledFlow['parsedKey'];
       try {
         parsedKey = parseKey(open.key);
@@ -277,15 +282,14 @@ export class VlogLifetimes {
   }
 
   /**
-   * The flow a check found installed again under the lifetime's UFID (counters fallen): a new
-   * lifetime first seen at the check, with the actions the check read (installed again maybe with
-   * others, its flow_add line dropped by the log's rate limit or not read yet). Its key stays the
+   * The flow a check found installed again or modified under the lifetime's UFID (counters fallen,
+   * or other actions): a new lifetime first seen at the check, with the actions the check read (its
+   * flow_add or flow_mod line dropped by the log's rate limit or not read yet). Its key stays the
    * one the log gave: the same UFID is the same key (a hash of it), and the log's verbose form is
    * the one every vlog lifetime stores and ofproto/trace takes (get-flow prints a terse one).
    */
   private foundAnew(tx: WriteContext, key: Pick<InstalledFlow, 'key' | 'parsedKey'>, item: CheckedItem, f: DumpedFlow, seen: Seen, chassis: string): void {
-    const actions = f.actionsText ?? formatActions(f.actions);
-    this.begin(tx, { ufid: item.ufid, megaUfid: null, ...key, actions, at: item.at }, seen.lastSeen, seen, chassis);
+    this.begin(tx, { ufid: item.ufid, megaUfid: null, ...key, actions: actionsOf(f), at: item.at }, seen.lastSeen, seen, chassis);
   }
 
   /** A held-back lifetime's check: gone, it is lost; installed, stored if there is room, else checked again later. */
@@ -296,9 +300,10 @@ export class VlogLifetimes {
     if (item.result.state !== 'present') return;
     const f = item.result.flow;
     const seen = { lastSeen: new Date(item.at).toISOString(), packets: f.packets, bytes: f.bytes, used: f.used };
-    // Fewer packets than it held: ended unlogged and installed again, as for a stored one (checked);
-    // ended before there was room, it is lost, and the flow found is a new lifetime (held back in turn while full).
-    if (u.seen && f.packets < u.seen.packets) {
+    // Other actions, or fewer packets than it held: modified, or ended unlogged and installed again, as
+    // for a stored one (checked); ended before there was room, it is lost, and the flow found is a new
+    // lifetime (held back in turn while full).
+    if (actionsOf(f) !== u.flow.actions || (u.seen && f.packets < u.seen.packets)) {
       this.lose(u);
       return this.foundAnew(tx, u.flow, item, f, seen, chassis);
     }
