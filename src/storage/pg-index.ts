@@ -16,7 +16,22 @@ import type { QueryRunner } from 'typeorm';
  */
 export async function createIndexConcurrently(qr: QueryRunner, name: string, definition: string): Promise<void> {
   const quoted = `"${name.replace(/"/g, '""')}"`;
-  const [index] = (await qr.query(`SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass($1)`, [quoted])) as Array<{ valid: boolean }>;
+  const state = async () =>
+    ((await qr.query(
+      `SELECT i.indisvalid AS valid, EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid AND p.pid <> pg_backend_pid()) AS building
+       FROM pg_index i WHERE i.indexrelid = to_regclass($1)`,
+      [quoted],
+    )) as Array<{ valid: boolean; building: boolean }>)[0];
+  let index = await state();
+  // Not valid while another backend still builds it: an agent killed during its build, whose backend
+  // goes on (PostgreSQL notices a dead client only when it next reads from it). Its outcome is awaited
+  // with short statements: a DROP waiting for the build's table lock held a snapshot that the build's
+  // last phase waits for, and PostgreSQL ended the restarted agent's start with "deadlock detected"
+  // (test/postgres/role-index-build.spec.ts). Built meanwhile: kept; failed: dropped and built below.
+  while (index && !index.valid && index.building) {
+    await new Promise((r) => setTimeout(r, 250));
+    index = await state();
+  }
   if (index?.valid) return;
   await qr.query('SET statement_timeout = 0');
   try {

@@ -157,6 +157,41 @@ describe('PgTracePortRoleIndexes builds without stopping the shippers (real Post
     }
   });
 
+  it('a start killed during the build: the next start builds the indexes, its dead build still running', async () => {
+    const { url, admin } = await beforeRoleIndexes('role_index_killed', 20_000);
+    const batch = await openBatch(url);
+    const dying = await client(url);
+    dying.on('error', () => undefined); // its socket is cut below
+    try {
+      // The killed agent's build: its socket gone, but its backend goes on waiting (and then building),
+      // as PostgreSQL notices a client gone only when it next reads from it.
+      const cut = dying.query(`CREATE INDEX CONCURRENTLY "idx_trace_port_in" ON "trace_port" ("port_name", "created_at", "trace_id") WHERE role IN ('inport', 'tunnel_in')`).catch(() => undefined);
+      const orphan = await buildWaiting(admin);
+      (dying as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      await cut;
+      const { rows } = await admin.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [orphan]);
+      expect(rows[0].n).toBe(1);
+
+      // The agent started again (systemd): its migration finds the index not valid while the dead one builds it.
+      const start = openPostgres(url, 2).then(
+        (ds) => ds.destroy().then(() => 'started'),
+        (e: Error) => e.message,
+      );
+      // At the index: dropping it, or asking after the dead build.
+      await until('the new start at the index', async () => {
+        const { rows: at } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid NOT IN ($1, pg_backend_pid()) AND query ~* 'DROP INDEX CONCURRENTLY|pg_stat_progress_create_index'`, [orphan]);
+        return at[0].n > 0;
+      });
+      await batch.query('COMMIT');
+      expect(await start).toBe('started');
+      await expectBuilt(admin);
+    } finally {
+      await batch.end().catch(() => undefined);
+      await dying.end().catch(() => undefined);
+      await admin.end();
+    }
+  });
+
   it('a second agent starting while the build runs starts too, and the build ends', async () => {
     const { url, admin } = await beforeRoleIndexes('role_index_two_starts', 20_000);
     const batch = await openBatch(url);
