@@ -98,7 +98,6 @@ export class DatapathFlowTable {
     for (const [ufid, copies] of seen) {
       const old = this.live.get(ufid);
       if (old) {
-        old.pmd = pmdOf(copies[0]);
         const before = { packets: old.packets, bytes: old.bytes };
         const ended = this.carry(old, copies);
         if (ended) {
@@ -178,6 +177,9 @@ export class DatapathFlowTable {
   private carry(f: LiveFlow, dumped: DumpedFlow[]): 'actions_changed' | 'counters_reset' | null {
     const same = dumped.filter((d) => actionsOf(d) === f.actions);
     if (!same.length) return 'actions_changed';
+    // A copy with the lifetime's actions: another PMD's may already have other actions (the
+    // revalidators update each copy on its own), and ofproto/detrace would read that copy's rules.
+    f.pmd = pmdOf(same[0]);
     const prev = f.copies ?? new Map<string, Counts>();
     const next = copiesOf(same);
     const total = sum(next.values());
@@ -204,7 +206,7 @@ export class DatapathFlowTable {
       f.packets = packets;
       f.bytes = bytes;
       f.used = freshest(same).used;
-      f.flow = dumped[0];
+      f.flow = same[0];
     }
     return null;
   }

@@ -3,6 +3,7 @@
 // packets sent to a receive queue of each PMD). test/e2e/poller-multi-pmd.e2e-spec.ts is the same
 // case on a live daemon; this one pins the arithmetic.
 import { DatapathFlowTable } from '../../../src/collectors/datapath-diff';
+import { detraceArgs } from '../../../src/collectors/detrace-pass';
 import { parseDumpFlows } from '../../../src/ovs/dump-flows';
 
 const KEY = 'skb_priority(0/0),skb_mark(0/0),ct_state(0/0),ct_zone(0/0),ct_mark(0/0),ct_label(0/0),recirc_id(0),dp_hash(0/0),in_port(p1),packet_type(ns=0,id=0),eth(src=50:54:00:00:0a:01,dst=50:54:00:00:0a:02),eth_type(0x0800),ipv4(src=10.9.0.1/0.0.0.0,dst=10.9.0.2/0.0.0.0,proto=17/0,tos=0/0,ttl=64/0,frag=no),udp(src=4000/0,dst=5000/0)';
@@ -39,5 +40,20 @@ describe('a datapath flow with a copy on each of two PMDs', () => {
     expect(t.live.get(UFID)).toMatchObject({ packets: 2, firstSeen: 't2' });
     const changed = t.apply(dump({ 0: 3, 1: 3 }, 'drop'), 't3');
     expect(changed.events.map((e) => [e.type, e.type === 'ukey_removed' ? e.reason : null])).toEqual([['ukey_removed', 'actions_changed'], ['ukey_created', null]]);
+  });
+
+  it("names for ofproto/detrace a copy that has the lifetime's actions, not another PMD's", () => {
+    // The revalidators update each PMD's copy on its own: a dump may list core 0's copy with its new
+    // actions while core 1's still has the lifetime's. The lifetime goes on through core 1's copy,
+    // so a detrace (a ukey is found by UFID and pmd) must ask core 1, or it reads core 0's rules.
+    const t = new DatapathFlowTable();
+    t.apply(dump({ 0: 19, 1: 2 }), 't1');
+    const text = `flow-dump from pmd on cpu core: 0\n${line(25, 'drop')}\nflow-dump from pmd on cpu core: 1\n${line(5)}`;
+    const r = t.apply(parseDumpFlows(text, { build: 'on-read' }).items, 't2');
+    expect(r.events.map((e) => e.type)).toEqual(['ukey_updated']);
+    const f = t.live.get(UFID)!;
+    expect(f).toMatchObject({ actions: 'brp,p2', packets: 19 + 5 });
+    expect(detraceArgs(f)).toEqual([`ufid:${UFID}`, 'pmd=1']);
+    expect(f.flow.actionsText).toBe('brp,p2');
   });
 });
