@@ -7,14 +7,12 @@
 // what a pre-14 server says), the rest is a real PostgreSQL and a real partition (silent-proxy.ts).
 import { Client } from 'pg';
 import { createWithinLimit } from '../../src/trace-sessions/session-limit';
-import { TraceSessionStore } from '../../src/trace-sessions/trace-session-store';
-import { silentProxy } from '../support/silent-proxy';
+import { holderCutOff, lockStoreOn } from '../support/create-lock-holder';
 import { usePostgresSpools } from '../support/spool-stores';
 
 jest.setTimeout(120_000);
 
 const spools = usePostgresSpools();
-const storeOn = (url: string) => new TraceSessionStore({ query: { dialect: 'postgres' }, central: { url }, db: null } as never);
 
 describe('the session-creation lock on a PostgreSQL before 14 (real PostgreSQL, simulated version)', () => {
   it('a holder cut off keeps the lock: another instance is answered 503, not 500', async () => {
@@ -24,33 +22,24 @@ describe('the session-creation lock on a PostgreSQL before 14 (real PostgreSQL, 
         return Promise.reject(Object.assign(new Error('unrecognized configuration parameter "idle_session_timeout"'), { code: '42704', severity: 'ERROR' }));
       return (query as (...a: unknown[]) => unknown).apply(this, args);
     } as never);
-    const url = await spools.pg().database('session_lock_older');
-    const p = await silentProxy(url);
-    let release: () => void = () => undefined;
     try {
-      const held = new Promise<void>((r) => (release = r));
-      let holding: () => void = () => undefined;
-      const inside = new Promise<void>((r) => (holding = r));
+      const url = await spools.pg().database('session_lock_older');
       // Instance A takes the lock, then its link is cut; the older server keeps its session.
-      const a = storeOn(p.url).underCreateLock(async () => {
-        p.partition();
-        holding();
-        await held;
-      });
-      await inside;
-      // Instance B, on a healthy link: its POST /trace-sessions, past the sessions' count.
-      const store = { writer: { submit: () => Promise.reject(new Error('not reached')) }, shipper: undefined } as never;
-      const b = await createWithinLimit(store, storeOn(url), {} as never, 10).then(
-        () => 'created',
-        (e: { getStatus?: () => number; message: string }) => `${e.getStatus?.() ?? 500}: ${e.message}`,
-      );
-      expect(b).toMatch(/^503: .*session-creation lock/);
-      release();
-      await a;
+      const a = await holderCutOff(url);
+      try {
+        // Instance B, on a healthy link: its POST /trace-sessions, past the sessions' count.
+        const store = { writer: { submit: () => Promise.reject(new Error('not reached')) }, shipper: undefined } as never;
+        const b = await createWithinLimit(store, lockStoreOn(url), {} as never, 10).then(
+          () => 'created',
+          (e: { getStatus?: () => number; message: string }) => `${e.getStatus?.() ?? 500}: ${e.message}`,
+        );
+        expect(b).toMatch(/^503: .*session-creation lock/);
+        await a.release();
+      } finally {
+        await a.close();
+      }
     } finally {
-      release();
       older.mockRestore();
-      await p.close();
     }
   });
 });

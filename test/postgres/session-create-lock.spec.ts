@@ -6,41 +6,27 @@
 // timeout and failed, for as long. The holder's session now tells the server to end it once idle
 // longer than any hold (idle_session_timeout), which releases the lock. Real PostgreSQL; the
 // partition is test/support/silent-proxy.ts (closes not passed on).
-import { TraceSessionStore } from '../../src/trace-sessions/trace-session-store';
-import { silentProxy } from '../support/silent-proxy';
+import { holderCutOff, lockStoreOn } from '../support/create-lock-holder';
 import { usePostgresSpools } from '../support/spool-stores';
 
 jest.setTimeout(120_000);
 
 const spools = usePostgresSpools();
-const storeOn = (url: string) => new TraceSessionStore({ query: { dialect: 'postgres' }, central: { url }, db: null } as never);
 
 describe('the session-creation lock and a partition (real PostgreSQL)', () => {
   it('a holder cut off by a partition: the server ends its session, and another instance creates', async () => {
     const url = await spools.pg().database('session_lock_partition');
-    const p = await silentProxy(url);
-    let release: () => void = () => undefined;
+    // Instance A takes the lock, then its link is cut.
+    const a = await holderCutOff(url);
     try {
-      const held = new Promise<void>((r) => (release = r));
-      let holding: () => void = () => undefined;
-      const inside = new Promise<void>((r) => (holding = r));
-      // Instance A takes the lock, then its link is cut (its fn waits, as on the shipper).
-      const a = storeOn(p.url).underCreateLock(async () => {
-        p.partition();
-        holding();
-        await held;
-      });
-      await inside;
       // Instance B, on a healthy link.
-      const b = await storeOn(url)
+      const b = await lockStoreOn(url)
         .underCreateLock(async () => 'created')
         .catch((e: Error) => `refused: ${e.message}`);
       expect(b).toBe('created');
-      release();
-      await a;
+      await a.release();
     } finally {
-      release();
-      await p.close();
+      await a.close();
     }
   });
 });
