@@ -63,7 +63,7 @@ export class VlogLifetimes {
   private nextUnstoredId = -1;
   /** Stored lifetimes' counters a check read while the spool was full: written once it has room, or with their end. */
   private readonly held = new Map<number, Seen>();
-  /** Open lifetimes whose flow_add a PMD thread logged: the PMDs holding a copy, and the copies' counters (counted()). */
+  /** Open lifetimes whose flow_add a PMD thread logged (held-back ones by their negative id, moved once stored): the PMDs holding a copy, and the copies' counters (counted()). */
   private readonly copies = new Map<number, { pmds: Set<string>; retired: Counts; last: Counts | null }>();
 
   constructor(
@@ -89,6 +89,7 @@ export class VlogLifetimes {
   /** Held back and never stored: a later run cannot pick them up (it reads the stored open ones). */
   shutdown(): void {
     this.bound.count('lost_spool_full', this.unstored.size);
+    for (const u of this.unstored.values()) this.copies.delete(u.id);
     this.unstored.clear();
   }
 
@@ -126,6 +127,7 @@ export class VlogLifetimes {
     if (open) this.end(tx, open.id, time, 'actions_changed');
     const was = this.unstored.get(f.ufid);
     if (was && was.flow.actions === f.actions) {
+      this.notePmd(was.id, thread); // held back: its copies counted as a stored one's (counted())
       if (later(was.time, time)) was.time = time; // begun by a later check (counters fallen): installed then
       if (!this.bound.full) return this.storeLate(tx, was, chassis); // installed now: stored as first seen then
       was.hurried = false;
@@ -167,13 +169,14 @@ export class VlogLifetimes {
     if (this.bound.full) {
       const u: Unstored = { id: this.nextUnstoredId--, flow: f, time, seen, hurried: false, failedChecks: 0 };
       this.unstored.set(f.ufid, u);
+      this.notePmd(u.id, thread);
       this.gone.watch(u.id, f.ufid, Date.parse(seen?.lastSeen ?? time));
       return this.bound.count('dropped_spool_full');
     }
     this.create(tx, f, time, seen, chassis, thread);
   }
 
-  private create(tx: WriteContext, f: InstalledFlow, firstSeen: string, seen: Seen | null, chassis: string, thread: string | null = null): void {
+  private create(tx: WriteContext, f: InstalledFlow, firstSeen: string, seen: Seen | null, chassis: string, thread: string | null = null): number {
     const id = this.flows.create(tx, {
       chassis,
       ufid: f.ufid,
@@ -190,13 +193,18 @@ export class VlogLifetimes {
     });
     this.notePmd(id, thread);
     this.gone.watch(id, f.ufid, Date.parse(seen?.lastSeen ?? firstSeen));
+    return id;
   }
 
   /** A held-back lifetime found installed once there is room: stored with the time its log line gave. */
   private storeLate(tx: WriteContext, u: Unstored, chassis: string): void {
     this.unstored.delete(u.flow.ufid);
     this.gone.forget(u.id);
-    this.create(tx, u.flow, u.time, u.seen, chassis);
+    const id = this.create(tx, u.flow, u.time, u.seen, chassis);
+    // Its PMDs' copies go on under the stored id (the next check may read the other copy).
+    const c = this.copies.get(u.id);
+    this.copies.delete(u.id);
+    if (c) this.copies.set(id, c);
     this.bound.count('stored_late');
   }
 
@@ -204,6 +212,7 @@ export class VlogLifetimes {
   private lose(u: Unstored, outcome: 'lost_spool_full' | 'lost_unchecked' = 'lost_spool_full'): void {
     this.unstored.delete(u.flow.ufid);
     this.gone.forget(u.id);
+    this.copies.delete(u.id);
     this.bound.count(outcome);
   }
 
@@ -299,16 +308,18 @@ export class VlogLifetimes {
     if (item.result.state === 'gone') return this.lose(u);
     if (item.result.state !== 'present') return;
     const f = item.result.flow;
-    const seen = { lastSeen: new Date(item.at).toISOString(), packets: f.packets, bytes: f.bytes, used: f.used };
+    const lastSeen = new Date(item.at).toISOString();
+    // Its copies counted as a stored lifetime's (two PMDs: a smaller reading is the other copy).
+    const counted = this.counted(u.id, u.seen?.packets ?? 0, f);
     // Other actions, or fewer packets than it held: modified, or ended unlogged and installed again, as
     // for a stored one (checked); ended before there was room, it is lost, and the flow found is a new
     // lifetime (held back in turn while full).
-    if (actionsOf(f) !== u.flow.actions || (u.seen && f.packets < u.seen.packets)) {
+    if (!counted || actionsOf(f) !== u.flow.actions) {
       this.lose(u);
-      return this.foundAnew(tx, u.flow, item, f, seen, chassis);
+      return this.foundAnew(tx, u.flow, item, f, { lastSeen, packets: f.packets, bytes: f.bytes, used: f.used }, chassis);
     }
     u.failedChecks = 0;
-    u.seen = seen;
+    u.seen = { lastSeen, packets: counted.packets, bytes: counted.bytes, used: f.used };
     if (!this.bound.full) return this.storeLate(tx, u, chassis);
     u.hurried = false;
     this.gone.present(u.id, u.flow.ufid, f, item.at, item.result.dp);
