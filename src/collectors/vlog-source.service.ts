@@ -190,7 +190,9 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       case 'flow_add':
       case 'flow_mod':
       case 'flow_put': {
-        if (!e.parsedKey || !e.ufid || (e.type === 'flow_put' && (e.failure !== null || !e.flags.includes('create')))) return;
+        // lib/dpif.c's put: [create] an install (handlers), [modify] the revalidators' change of its
+        // actions in place (UKEY_MODIFY: same UFID, counters kept), read as dpif_netdev's flow_mod is.
+        if (!e.parsedKey || !e.ufid || (e.type === 'flow_put' && (e.failure !== null || !(e.flags.includes('create') || e.flags.includes('modify'))))) return;
         const flow: InstalledFlow = { ufid: e.ufid, megaUfid: 'megaUfid' in e ? e.megaUfid : null, key: e.key, parsedKey: e.parsedKey, actions: e.actions ?? '', at };
         if (!this.config.LIVETRACE_POLLER) this.queue.push({ kind: 'flow', flow, time: r.timestamp, thread: r.thread });
         this.release(this.linker.addFlow(flow));
