@@ -50,9 +50,16 @@ export class GoneChecks {
     return this.watched.size;
   }
 
-  /** Lifetime `id` of `ufid` was known installed and last used at `aliveAt` (ms): checked once it may have gone idle. */
+  /**
+   * Lifetime `id` of `ufid` was known installed and last used at `aliveAt` (ms): checked once it may
+   * have gone idle. A check already due sooner stays so: on the userspace datapath each PMD's copy of
+   * a flow logs its own flow_add (again each time it idled out and came back), and a check put off by
+   * each came after the copy get-flow reads had idled out, its packets never read.
+   */
   watch(id: number, ufid: string, aliveAt: number, notBefore = 0): void {
-    this.watched.set(id, { ufid, dueAt: Math.max(aliveAt + this.maxIdleMs + MARGIN_MS, notBefore) });
+    const dueAt = Math.max(aliveAt + this.maxIdleMs + MARGIN_MS, notBefore);
+    const was = this.watched.get(id);
+    this.watched.set(id, { ufid, dueAt: was?.ufid === ufid ? Math.min(was.dueAt, dueAt) : dueAt });
   }
 
   /** Due at the next take (a lifetime the full spool held back, once it has room: stored if still installed). */
