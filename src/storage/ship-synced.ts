@@ -18,6 +18,12 @@ const NOTE_EVERY_MS = 1_000;
  * (a slot gone for good froze traced_through), and one catching up after an outage is not silent.
  */
 const HEARD_EVERY_MS = 60_000;
+/**
+ * heard_at by PostgreSQL's clock, as the ISO text of the column's other times: the retention compares
+ * it with its own clock, and an agent's clock running hours behind made a live slot read as silent
+ * (test/postgres/central-retention-silent-slot.spec.ts).
+ */
+const PG_NOW = `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 export interface SpoolMoment {
   at: number;
@@ -62,7 +68,7 @@ export class TracedThrough {
     if (this.statements.get('SELECT 1 FROM ship_log WHERE seq <= ? LIMIT 1').get(m.seq) || !m.tops.every(([name, top]) => shipped(name, top))) {
       // Not all shipped yet: only that this slot is still there.
       if (now - this.heardAt < HEARD_EVERY_MS) return;
-      await send('UPDATE writer_slot SET heard_at = $2 WHERE slot = $1', [this.slot, new Date(now).toISOString()]).then(
+      await send(`UPDATE writer_slot SET heard_at = ${PG_NOW} WHERE slot = $1`, [this.slot]).then(
         () => (this.heardAt = now),
         () => undefined,
       );
@@ -73,9 +79,9 @@ export class TracedThrough {
     const flowId = m.tops.find(([name]) => name === 'datapath_flow')?.[1] ?? null;
     const advance = '(traced_through IS NULL OR traced_through < $2)';
     await send(
-      `UPDATE writer_slot SET heard_at = $4, traced_through = CASE WHEN ${advance} THEN $2 ELSE traced_through END,
+      `UPDATE writer_slot SET heard_at = ${PG_NOW}, traced_through = CASE WHEN ${advance} THEN $2 ELSE traced_through END,
          traced_flow_id = CASE WHEN ${advance} THEN $3 ELSE traced_flow_id END WHERE slot = $1`,
-      [this.slot, through, flowId, new Date(now).toISOString()],
+      [this.slot, through, flowId],
     ).then(
       () => {
         this.sentAt = m.at;

@@ -49,4 +49,59 @@ describe('PostgreSQL retention and a writer slot gone for good (real shipper, re
     await centralRound(s.central!.pool, cfg, NOW + 25 * HOUR);
     expect(await kept()).toEqual([]);
   });
+
+  // heard_at is compared with the retention's clock: written with the agent's own clock, a live agent
+  // whose clock runs two days behind read as silent, and what it shipped after its last traced_through
+  // went while its citing traces were still on their way. PostgreSQL's clock says when it was heard.
+  it("an agent whose clock runs behind is heard when PostgreSQL heard it: its last lifetime stays", async () => {
+    const url = await spools.pg().database('central_silent_slot_skew');
+    const s = await spools.storeOn(url, undefined, { LIVETRACE_SHIP_BATCH: '1' });
+    const real = Date.now.bind(Date);
+    const behind = jest.spyOn(Date, 'now').mockImplementation(() => real() - 48 * HOUR); // the agent's clock
+    const ids: number[] = [];
+    try {
+      await s.shipper!.stop();
+      const old = ago(72 * HOUR);
+      ids.push(await lifetime(s, 0, old), await lifetime(s, 1, old));
+      await new Promise((r) => setTimeout(r, 1100)); // NOTE_EVERY_MS, as above
+      await s.shipper!.shipSome();
+      ids.push(await lifetime(s, 2, old));
+      await s.shipper!.shipSome(); // PostgreSQL told: traced through the first two, heard now
+      await s.shipper!.shipSome(); // the third ships, its traces still to come
+      expect((await pgRows(url, 'SELECT id FROM datapath_flow ORDER BY id')).map((r) => Number(r.id))).toEqual(ids);
+    } finally {
+      behind.mockRestore();
+    }
+    await centralRound(s.central!.pool, { days: 1, keep: 0, silentSlotHours: 24 }, NOW);
+    expect((await pgRows(url, 'SELECT id FROM datapath_flow ORDER BY id')).map((r) => Number(r.id))).toEqual([ids[2]]);
+  });
+
+  // While a backlog keeps traced_through where it is, the shipper still says it is there once a minute
+  // (ship-synced.ts HEARD_EVERY_MS): a slot catching up after an outage is not silent. The shipper's
+  // clock is set by hand (Date.now), the batches stepped by hand: no waiting on time.
+  it('a slot shipping a backlog is heard once a minute of its clock, not at every batch', async () => {
+    const url = await spools.pg().database('central_silent_slot_backlog');
+    const s = await spools.storeOn(url, undefined, { LIVETRACE_SHIP_BATCH: '1' });
+    let clock = Date.now();
+    const clocked = jest.spyOn(Date, 'now').mockImplementation(() => clock);
+    const heard = async () => (await pgRows(url, 'SELECT heard_at FROM writer_slot WHERE slot = $1', [s.central!.slot]))[0].heard_at;
+    const forget = () => pgRows(url, 'UPDATE writer_slot SET heard_at = NULL WHERE slot = $1', [s.central!.slot]);
+    try {
+      await s.shipper!.stop(); // nothing waiting: told now
+      for (let i = 0; i < 5; i++) await lifetime(s, i, ago(48 * HOUR));
+      clock += 2_000;
+      await s.shipper!.shipSome(); // a moment of five taken, one shipped: heard
+      expect(await heard()).not.toBeNull();
+      await forget();
+      clock += 30_000;
+      await s.shipper!.shipSome(); // half a minute on: not again
+      expect(await heard()).toBeNull();
+      clock += 31_000;
+      await s.shipper!.shipSome(); // a minute on, traced_through still waiting on the backlog: heard
+      expect(await heard()).not.toBeNull();
+      expect((await pgRows(url, 'SELECT count(*)::int AS n FROM datapath_flow'))[0].n).toBe(3);
+    } finally {
+      clocked.mockRestore();
+    }
+  });
 });
