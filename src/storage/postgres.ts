@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { types } from 'pg';
 import type { Pool } from 'pg';
-import { DataSource, DataSourceOptions } from 'typeorm';
+import { DataSource, DataSourceOptions, MigrationExecutor } from 'typeorm';
 
 const ROOT = join(__dirname, '../..');
 
@@ -103,7 +103,12 @@ export async function openPostgres(url: string, poolSize?: number): Promise<Data
     await qr.connect();
     try {
       while (!((await qr.query('SELECT pg_try_advisory_lock(7946710) AS got')) as Array<{ got: boolean }>)[0].got) await new Promise((r) => setTimeout(r, 250));
-      await ds.runMigrations();
+      // On the lock's own connection, not one more from the pool: with LIVETRACE_PG_POOL=1 the
+      // migrations waited for the only connection, held by the lock, until the pool's connect
+      // timeout (test/postgres/open-postgres-pool.spec.ts). ds.runMigrations, given this runner.
+      const migrations = new MigrationExecutor(ds, qr);
+      migrations.transaction = ds.options.migrationsTransactionMode ?? 'each';
+      await migrations.executePendingMigrations();
     } finally {
       await qr.query('SELECT pg_advisory_unlock(7946710)').catch(() => undefined);
       await qr.release();

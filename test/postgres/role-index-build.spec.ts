@@ -198,12 +198,11 @@ describe('PgTracePortRoleIndexes builds without stopping the shippers (real Post
     try {
       const first = openPostgres(url, 2);
       await buildWaiting(admin);
+      const atLock = async () => ((await admin.query(`SELECT pid FROM pg_stat_activity WHERE query ~ 'advisory_lock\\(7946710\\)'`)).rows as Array<{ pid: number }>).map((r) => r.pid);
+      const firstAtLock = await atLock(); // the first's lock, when on a connection of its own
       const second = openPostgres(url, 2);
       // The second is at the migrations' lock (asking for it, or waiting in it).
-      await until('the second start at the migrations lock', async () => {
-        const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query ~ 'advisory_lock\\(7946710\\)'`);
-        return rows[0].n >= 2;
-      });
+      await until('the second start at the migrations lock', async () => (await atLock()).some((pid) => !firstAtLock.includes(pid)));
       await batch.query('COMMIT');
       const started = await Promise.allSettled([first, second]);
       for (const s of started) if (s.status === 'fulfilled') await s.value.destroy();
