@@ -1,22 +1,20 @@
-// Annotated traces read back from their rows: the trace row, its packed steps (step-pack.ts) with
-// the rules, logical-flow snapshots and OVN objects they point to, and its ports, as the API shows
-// them; `GET /traces`'s query. Reads go through a SqlReader (storage/sql.ts): the service's
+// Annotated traces read back from their rows: the trace row, its packed steps with the rules,
+// logical-flow snapshots and OVN objects they point to (step-rows.ts), and its ports, as the API
+// shows them; `GET /traces`'s query. Reads go through a SqlReader (storage/sql.ts): the service's
 // `storage.query` (TraceStore, trace-store.ts: SQLite or PostgreSQL), or the trace reader worker's
 // own connection (src/read-workers/read-worker.ts). The SQL is written once for both dialects.
 import { makeCursor, makeTraceCursor, Page, TracePosition } from '../common/query';
 import type { SqlReader } from '../storage/sql';
 import { citesSql, CITES_HINT, CITES_LFLOW, tracesCiting } from './citation-store';
-import { PackedStep, unpackSteps } from './step-pack';
-import { LogicalPortJson, OwnerJson, ownerJson, StepJson, TraceJson } from './trace-record';
-import type { StepHint, StepOwner } from '../correlation/types';
+import { LogicalPortJson, TraceJson } from './trace-record';
+import type { StepOwner } from '../correlation/types';
 import { slotBase, slotOf } from './trace-slot-store';
 import { unpackFinalFlow } from './final-flow';
+import { readSteps, stepRows, StepRows } from './step-rows';
 
 export { packFinalFlow, unpackFinalFlow } from './final-flow';
-
-/** Owner flags in a packed step. */
-export const STALE = 1;
-export const COLLISION = 2;
+export { COLLISION, STALE } from './step-rows';
+export type { LflowRow } from './step-rows';
 
 /** A trace filter with its logical port already resolved to the name trace_port is keyed by. */
 export interface TraceListQuery {
@@ -57,14 +55,6 @@ export interface TraceOfFlow {
 /** Citations above which a filter by logical flow / northbound row is checked per trace. */
 const WALK_ABOVE = 10_000;
 
-/** A page's unpacked steps by trace id and the rows they refer to, one statement per table for the page. */
-interface StepRows {
-  steps: Map<number, PackedStep[]>;
-  rules: Map<number, RuleRow>;
-  lflows: Map<number, LflowRow>;
-  objects: Map<number, ObjectRow>;
-}
-
 export class TraceReadStore {
   /** A reader, or how to get the current one (StoreService.query may be replaced at startup). */
   constructor(private readonly source: SqlReader | (() => SqlReader)) {}
@@ -83,7 +73,7 @@ export class TraceReadStore {
   async fromRow(row: TraceRow, withSteps: boolean): Promise<TraceJson> {
     // One range of the primary key (trace_id, port_name, role, scope).
     const ports = await this.q.rows<PortRow>(`${PORT_COLUMNS} WHERE trace_id = ?`, row.id);
-    return this.build(row, withSteps, ports, withSteps ? await this.stepRows([row]) : undefined);
+    return this.build(row, withSteps, ports, withSteps ? await stepRows(this.q, [row]) : undefined);
   }
 
   /**
@@ -103,7 +93,7 @@ export class TraceReadStore {
       const ports = await q.rows<PortRow>(`${PORT_COLUMNS} WHERE trace_id IN (${q.inList('int')})`, q.list(rows.map((r) => r.id)));
       for (const p of ports) byTrace.get(p[0])?.push(p);
     }
-    const cited = withSteps ? await this.stepRows(rows) : undefined;
+    const cited = withSteps ? await stepRows(this.q, rows) : undefined;
     return rows.map((r) => this.build(r, withSteps, byTrace.get(r.id) ?? [], cited));
   }
 
@@ -245,86 +235,12 @@ export class TraceReadStore {
     };
     if (withSteps && cited) {
       const extra = row.extra ? (JSON.parse(row.extra) as Record<string, unknown>) : {};
-      json.steps = this.readSteps(cited.steps.get(row.id) ?? [], (extra.collisions ?? {}) as Record<string, StepOwner[]>, cited);
+      json.steps = readSteps(cited.steps.get(row.id) ?? [], (extra.collisions ?? {}) as Record<string, StepOwner[]>, cited);
       json.warnings = (extra.warnings as string[]) ?? [];
       json.errors = (extra.errors as string[]) ?? [];
       json.translationFailed = (extra.translationFailed as string) ?? null;
     }
     return json;
-  }
-
-  /** The rules, logical-flow snapshots and OVN objects these traces' steps refer to. */
-  private async stepRows(rows: TraceRow[]): Promise<StepRows> {
-    const byTrace = new Map(rows.map((r) => [r.id, unpackSteps(r.steps)]));
-    const steps = [...byTrace.values()].flat();
-    const [rules, lflows, objects] = await Promise.all([
-      this.byId<RuleRow>('SELECT id, bridge, table_id, priority, cookie, match, actions FROM of_rule', steps, (s) => s.ruleId),
-      this.byId<LflowRow>('SELECT id, uuid, datapaths, pipeline, table_id, stage, priority, match, actions, source FROM logical_flow_snapshot', steps, (s) => s.lflowId),
-      this.byId<ObjectRow>('SELECT id, tbl, uuid, name, summary, detail FROM ovn_object', steps, (s) => s.ownerId, (s) => s.hintId),
-    ]);
-    return { steps: byTrace, rules, lflows, objects };
-  }
-
-  /** The steps of one trace as the API shows them, from the rows they refer to. */
-  private readSteps(steps: PackedStep[], collisions: Record<string, StepOwner[]>, { rules, lflows, objects }: StepRows): StepJson[] {
-    const out: StepJson[] = [];
-    for (const s of steps) {
-      const r = rules.get(s.ruleId);
-      if (!r) continue; // rules are never deleted; a missing one was never committed
-      const stale = (s.flags & STALE) !== 0;
-      const owners: OwnerJson[] = [];
-      const l = s.lflowId !== null ? lflows.get(s.lflowId) : undefined;
-      const o = s.ownerId !== null ? objects.get(s.ownerId) : undefined;
-      if (l) {
-        owners.push({
-          table: 'Logical_Flow',
-          uuid: l.uuid,
-          stale,
-          datapaths: (JSON.parse(l.datapaths) as Array<{ name: string | null; uuid: string; nbUuid: string | null }>).map((d) => ({
-            name: d.name,
-            uuid: d.uuid,
-            nbUuid: d.nbUuid,
-          })),
-          pipeline: l.pipeline,
-          tableId: l.table_id,
-          stage: l.stage,
-          priority: l.priority,
-          match: l.match,
-          actions: l.actions,
-          source: l.source,
-        });
-      } else if (o) owners.push({ table: o.tbl, uuid: o.uuid, stale, name: o.name, summary: o.summary, ...objectDatapath(o.detail) });
-      for (const c of collisions[String(s.seq)] ?? []) owners.push(ownerJson(c));
-      const h = s.hintId !== null ? objects.get(s.hintId) : undefined;
-      out.push({
-        seq: s.seq,
-        depth: s.depth,
-        bridge: r.bridge,
-        table: r.table_id,
-        priority: r.priority,
-        cookie: r.cookie,
-        match: r.match,
-        actions: r.actions,
-        owners,
-        collision: (s.flags & COLLISION) !== 0,
-        northbound: h ? { table: h.tbl as StepHint['table'], uuid: h.uuid, name: h.name, summary: h.summary } : null,
-      });
-    }
-    return out;
-  }
-
-  /** The rows of one table the steps refer to, by id (the ids as one list parameter). */
-  private async byId<R extends { id: number }>(select: string, steps: PackedStep[], ...refs: Array<(s: PackedStep) => number | null>): Promise<Map<number, R>> {
-    const ids = new Set<number>();
-    for (const s of steps) for (const ref of refs) {
-      const id = ref(s);
-      if (id !== null) ids.add(id);
-    }
-    const out = new Map<number, R>();
-    if (!ids.size) return out;
-    const q = this.q;
-    for (const row of await q.all<R>(`${select} WHERE id IN (${q.inList('int')})`, q.list([...ids]))) out.set(row.id, row);
-    return out;
   }
 }
 
@@ -345,13 +261,6 @@ export async function positionBelow(q: SqlReader, id: number): Promise<TracePosi
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-
-/** The logical datapath the store kept with a southbound owner (trace-store's ownerDetail), when any. */
-function objectDatapath(detail: string | null): Pick<OwnerJson, 'datapath'> {
-  const d = detail ? (JSON.parse(detail) as { datapath?: { name: string | null; uuid: string } | null }).datapath : undefined;
-  return d === undefined ? {} : { datapath: d && { name: d.name, uuid: d.uuid } };
-}
 
 const PORT_COLUMNS = 'SELECT trace_id, port_name, role, scope, port_uuid, binding_uuid, datapath FROM trace_port';
 
@@ -404,37 +313,4 @@ export interface TraceRow {
   step_count: number;
   extra: string | null;
   steps: Buffer;
-}
-
-interface RuleRow {
-  id: number;
-  bridge: string | null;
-  table_id: number;
-  priority: number | null;
-  cookie: string | null;
-  match: string;
-  actions: string;
-}
-
-/** The columns of a logical flow snapshot a step cites (the audit reads the rest too). */
-export interface LflowRow {
-  id: number;
-  uuid: string;
-  datapaths: string;
-  pipeline: string;
-  table_id: number;
-  stage: string | null;
-  priority: number;
-  match: string;
-  actions: string;
-  source: string | null;
-}
-
-interface ObjectRow {
-  id: number;
-  tbl: string;
-  uuid: string;
-  name: string | null;
-  summary: string;
-  detail: string | null;
 }
