@@ -3,11 +3,10 @@
 // whose flow row is missing (no foreign key holds it) does not leave a page short: the plan that
 // reads every row answers then.
 import { readAudit } from '../../src/logical-flows/logical-flow-store';
-import { openPostgres, poolOf } from '../../src/storage/postgres';
-import { numberPlaceholders, PgReader, SqliteReader } from '../../src/storage/sql';
+import { PgReader, SqliteReader } from '../../src/storage/sql';
 import { CITES_HINT } from '../../src/traces/citation-store';
-import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../support/migrated-sqlite';
-import { startPostgres, TestPostgres } from '../support/postgres';
+import type { MigratedSqlite } from '../support/migrated-sqlite';
+import { openTwoStores, type TwoStores } from '../support/two-stores';
 import type { DataSource } from 'typeorm';
 import type { Pool } from 'pg';
 
@@ -19,22 +18,16 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** Writer slot 1's ids (slot·2^40 + n): past 32 bits, bound and compared as bigint on PostgreSQL. */
 const BASE = 2 ** 40;
 
-let pg: TestPostgres;
+let stores: TwoStores;
 let ds: DataSource;
 let pool: Pool;
 let lite: MigratedSqlite;
 
-/** One statement on both stores. */
-async function both(sql: string, ...params: unknown[]): Promise<void> {
-  lite.db.prepare(sql).run(...params);
-  await pool.query(numberPlaceholders(sql), params);
-}
+const both = (sql: string, ...params: unknown[]): Promise<void> => stores.both(sql, ...params);
 
 beforeAll(async () => {
-  pg = startPostgres();
-  ds = await openPostgres(await pg.database('audit_flows'));
-  pool = poolOf(ds);
-  lite = await openMigratedSqlite('livetrace-audit-flows-', { writer: false });
+  stores = await openTwoStores('audit_flows');
+  ({ ds, pool, lite } = stores);
   await both(`INSERT INTO ovn_object (id, hash, db, tbl, uuid, name, summary, detail) VALUES (1, 'h1', 'OVN_Northbound', 'ACL', ?, NULL, 'ACL: drop', '{}')`, ACL);
   // Flows 1..6, two traces each (trace t on flow ceil(t / 2)); the ACL cited by traces 1, 3, 4, 6, 8,
   // 9, 11, 12, and 13, which has no flow (an ingested pass). Ids are BASE + n.
@@ -55,9 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await ds?.destroy();
-  pg?.stop();
-  if (lite) await closeMigratedSqlite(lite);
+  await stores?.close();
 });
 
 /** Every page of the ACL's audit, `limit` flows a page, following `next`. */

@@ -10,11 +10,10 @@ import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import { countQueries, type QueryCounts } from '../../bench/api/postgres-lib';
 import { readAudit, type AuditQuery } from '../../src/logical-flows/logical-flow-store';
-import { openPostgres, poolOf } from '../../src/storage/postgres';
-import { numberPlaceholders, PgReader, SqliteReader, type SqlReader } from '../../src/storage/sql';
+import { PgReader, SqliteReader, type SqlReader } from '../../src/storage/sql';
 import { CITES_HINT, CITES_LFLOW } from '../../src/traces/citation-store';
-import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../support/migrated-sqlite';
-import { startPostgres, TestPostgres } from '../support/postgres';
+import type { MigratedSqlite } from '../support/migrated-sqlite';
+import { openTwoStores, type TwoStores } from '../support/two-stores';
 
 jest.setTimeout(120_000);
 
@@ -30,16 +29,13 @@ const BUCKETS = 1100;
 /** The citation rows a read of bucket rows takes at once (citation-store.ts CHUNK). */
 const CHUNK = 1024;
 
-let pg: TestPostgres;
+let stores: TwoStores;
 let ds: DataSource;
 let pool: Pool;
 let lite: MigratedSqlite;
 let counted: QueryCounts;
 
-async function both(sql: string, ...params: unknown[]): Promise<void> {
-  lite.db.prepare(sql).run(...params);
-  await pool.query(numberPlaceholders(sql), params);
-}
+const both = (sql: string, ...params: unknown[]): Promise<void> => stores.both(sql, ...params);
 
 /** Citation rows (kind, ref, buckets from `first`, `count` of them, each with `bits`) on both stores. */
 async function cite(kind: number, ref: number, first: number, count: number, bits: number): Promise<void> {
@@ -51,11 +47,9 @@ async function cite(kind: number, ref: number, first: number, count: number, bit
 }
 
 beforeAll(async () => {
-  pg = startPostgres();
-  ds = await openPostgres(await pg.database('audit_many_versions'));
-  pool = poolOf(ds);
+  stores = await openTwoStores('audit_many_versions');
+  ({ ds, pool, lite } = stores);
   counted = countQueries(pool);
-  lite = await openMigratedSqlite('livetrace-audit-many-versions-', { writer: false });
   for (let v = 0; v < VERSIONS; v++)
     await both(
       `INSERT INTO logical_flow_snapshot (id, uuid, content_hash, datapaths, pipeline, table_id, stage, priority, match, actions, source, stage_hint, external_ids, first_seen, last_seen)
@@ -87,9 +81,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await ds?.destroy();
-  pg?.stop();
-  if (lite) await closeMigratedSqlite(lite);
+  await stores?.close();
 });
 
 async function page(q: SqlReader, a: AuditQuery): Promise<{ body: string; statements: number; rows: number }> {

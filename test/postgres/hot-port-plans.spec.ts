@@ -15,33 +15,27 @@ import type { Pool } from 'pg';
 import { Pool as PgPool } from 'pg';
 import type { DataSource } from 'typeorm';
 import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store';
-import { openPostgres, pgPoolOptions, poolOf } from '../../src/storage/postgres';
+import { pgPoolOptions, poolOf } from '../../src/storage/postgres';
 import { numberPlaceholders, PgReader, SqliteReader, type SqlReader } from '../../src/storage/sql';
 import { TraceReadStore } from '../../src/traces/trace-read-store';
-import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../support/migrated-sqlite';
-import { startPostgres, TestPostgres } from '../support/postgres';
+import type { MigratedSqlite } from '../support/migrated-sqlite';
+import { openTwoStores, type TwoStores } from '../support/two-stores';
 
 jest.setTimeout(120_000);
 
 const FLOWS = 4000;
 const T0 = Date.parse('2026-12-05T03:00:00.000Z');
 
-let pg: TestPostgres;
+let stores: TwoStores;
 let ds: DataSource;
 let url: string;
 let lite: MigratedSqlite;
 
-/** One statement on both stores. */
-async function both(sql: string, ...params: unknown[]): Promise<void> {
-  lite.db.prepare(sql).run(...params);
-  await poolOf(ds).query(numberPlaceholders(sql), params);
-}
+const both = (sql: string, ...params: unknown[]): Promise<void> => stores.both(sql, ...params);
 
 beforeAll(async () => {
-  pg = startPostgres();
-  url = await pg.database('hot_port_plans');
-  ds = await openPostgres(url);
-  lite = await openMigratedSqlite('livetrace-hot-port-plans-', { writer: false });
+  stores = await openTwoStores('hot_port_plans');
+  ({ url, ds, lite } = stores);
   // A flow and a trace each (a second apart); 'hot' in every trace (inport), 10 busy ports in a
   // tenth of the traces each (m0..m9, outport), 1000 small ones in 4 each (p0..p999, outport).
   const n = `WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ${FLOWS})`;
@@ -70,9 +64,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await ds?.destroy();
-  pg?.stop();
-  if (lite) await closeMigratedSqlite(lite);
+  await stores?.close();
 });
 
 it('GET /datapath-flows?logical_port= is never served by a generic plan, whatever ports were asked before', async () => {

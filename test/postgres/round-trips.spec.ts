@@ -9,12 +9,11 @@ import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import { countQueries, type QueryCounts } from '../../bench/api/postgres-lib';
 import { readAudit, type AuditQuery } from '../../src/logical-flows/logical-flow-store';
-import { openPostgres, poolOf } from '../../src/storage/postgres';
-import { numberPlaceholders, PgReader, SqliteReader, type SqlReader } from '../../src/storage/sql';
+import { PgReader, SqliteReader, type SqlReader } from '../../src/storage/sql';
 import { CITES_HINT, CITES_LFLOW } from '../../src/traces/citation-store';
 import { TraceReadStore } from '../../src/traces/trace-read-store';
-import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../support/migrated-sqlite';
-import { startPostgres, TestPostgres } from '../support/postgres';
+import type { MigratedSqlite } from '../support/migrated-sqlite';
+import { openTwoStores, type TwoStores } from '../support/two-stores';
 
 jest.setTimeout(60_000);
 
@@ -27,23 +26,18 @@ const BASE = 2 ** 40;
 /** Buckets of 32 citing bits each for the DP-group-like flow: 12,800 citations, over the audits' 10,000. */
 const DENSE = 400;
 
-let pg: TestPostgres;
+let stores: TwoStores;
 let ds: DataSource;
 let pool: Pool;
 let lite: MigratedSqlite;
 let counted: QueryCounts;
 
-async function both(sql: string, ...params: unknown[]): Promise<void> {
-  lite.db.prepare(sql).run(...params);
-  await pool.query(numberPlaceholders(sql), params);
-}
+const both = (sql: string, ...params: unknown[]): Promise<void> => stores.both(sql, ...params);
 
 beforeAll(async () => {
-  pg = startPostgres();
-  ds = await openPostgres(await pg.database('round_trips'));
-  pool = poolOf(ds);
+  stores = await openTwoStores('round_trips');
+  ({ ds, pool, lite } = stores);
   counted = countQueries(pool);
-  lite = await openMigratedSqlite('livetrace-round-trips-', { writer: false });
   // Two stored versions of the ACL (both cited), one of the logical flow.
   for (const id of [1, 3])
     await both(`INSERT INTO ovn_object (id, hash, db, tbl, uuid, name, summary, detail) VALUES (?, ?, 'OVN_Northbound', 'ACL', ?, NULL, 'ACL: drop', '{}')`, id, `h${id}`, ACL);
@@ -84,9 +78,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await ds?.destroy();
-  pg?.stop();
-  if (lite) await closeMigratedSqlite(lite);
+  await stores?.close();
 });
 
 /** Every page of an audit, `limit` flows a page, following `next`, with the statements each sent to PostgreSQL. */
