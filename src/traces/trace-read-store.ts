@@ -1,5 +1,5 @@
 // Annotated traces read back from their rows: the trace row, its packed steps with the rules,
-// logical-flow snapshots and OVN objects they point to (step-rows.ts), and its ports, as the API
+// logical-flow snapshots and OVN objects they point to (step-store.ts), and its ports, as the API
 // shows them; `GET /traces`'s query. Reads go through a SqlReader (storage/sql.ts): the service's
 // `storage.query` (TraceStore, trace-store.ts: SQLite or PostgreSQL), or the trace reader worker's
 // own connection (src/read-workers/read-worker.ts). The SQL is written once for both dialects.
@@ -10,11 +10,11 @@ import { LogicalPortJson, TraceJson } from './trace-record';
 import type { StepOwner } from '../correlation/types';
 import { slotBase, slotOf } from './trace-slot-store';
 import { unpackFinalFlow } from './final-flow';
-import { readSteps, stepRows, StepRows } from './step-rows';
+import { readSteps, stepRows, StepRows } from './step-store';
 
 export { packFinalFlow, unpackFinalFlow } from './final-flow';
-export { COLLISION, STALE } from './step-rows';
-export type { LflowRow } from './step-rows';
+export { COLLISION, STALE } from './step-store';
+export type { LflowRow } from './step-store';
 
 /** A trace filter with its logical port already resolved to the name trace_port is keyed by. */
 export interface TraceListQuery {
