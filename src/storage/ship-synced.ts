@@ -4,8 +4,8 @@
 // rows ship by their own ranges, so a lifetime can reach PostgreSQL batches ahead of the traces that
 // cite it; a round between them took it for one no trace cites and deleted it for good. Set once
 // everything the spool held at a moment has left it: that moment, less LATE_TRACE_MS (a trace may
-// still cite a lifetime that ended up to then, as the spool's own retention assumes), and the newest
-// lifetime the spool held then.
+// still cite a lifetime that ended up to then, as the spool's own retention assumes; never past
+// PostgreSQL's now()), and the newest lifetime the spool held then.
 import type { Statements } from './writer';
 
 /** How long after a lifetime ended a trace may still cite it (the spool's retention: QUIET_MS). */
@@ -21,7 +21,8 @@ const HEARD_EVERY_MS = 60_000;
 /**
  * heard_at by PostgreSQL's clock, as the ISO text of the column's other times: the retention compares
  * it with its own clock, and an agent's clock running hours behind made a live slot read as silent
- * (test/postgres/central-retention-silent-slot.spec.ts).
+ * (test/postgres/central-retention-silent-slot.spec.ts). now() is the transaction's start: heard_at
+ * and a traced_through it bounds, in one UPDATE, are equal.
  */
 const PG_NOW = `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
@@ -77,9 +78,14 @@ export class TracedThrough {
     const through = new Date(m.at - LATE_TRACE_MS).toISOString();
     // The newest lifetime then too: one written after the moment may be dated before it (ingest dates by its event).
     const flowId = m.tops.find(([name]) => name === 'datapath_flow')?.[1] ?? null;
-    const advance = '(traced_through IS NULL OR traced_through < $2)';
+    // Bounded by PostgreSQL's clock: traced_through also counts as heard (TRACED_IN), and a clock days
+    // ahead kept a slot gone for good heard that long. A lower value is a weaker claim, still true of the
+    // agent's removed_at; one already ahead (said before this) is brought down too
+    // (test/postgres/central-retention-silent-slot.spec.ts 'runs ahead').
+    const bounded = `LEAST($2, ${PG_NOW})`;
+    const advance = `(traced_through IS NULL OR traced_through < ${bounded} OR traced_through > ${PG_NOW})`;
     await send(
-      `UPDATE writer_slot SET heard_at = ${PG_NOW}, traced_through = CASE WHEN ${advance} THEN $2 ELSE traced_through END,
+      `UPDATE writer_slot SET heard_at = ${PG_NOW}, traced_through = CASE WHEN ${advance} THEN ${bounded} ELSE traced_through END,
          traced_flow_id = CASE WHEN ${advance} THEN $3 ELSE traced_flow_id END WHERE slot = $1`,
       [this.slot, through, flowId],
     ).then(

@@ -76,6 +76,40 @@ describe('PostgreSQL retention and a writer slot gone for good (real shipper, re
     expect((await pgRows(url, 'SELECT id FROM datapath_flow ORDER BY id')).map((r) => Number(r.id))).toEqual([ids[2]]);
   });
 
+  // traced_through is the agent's clock (it is compared with the removed_at the agent wrote), and it counts
+  // as heard too (an agent before heard_at sets only it): an agent whose clock ran three days ahead said
+  // it was there until three days after PostgreSQL last heard it, so a decommissioned one held what it
+  // shipped after its last word that much longer. PostgreSQL now bounds it by its own clock when it takes
+  // it (LEAST(the agent's, now())): a lower traced_through is a weaker claim, still true.
+  it('an agent whose clock runs ahead is silent a day after PostgreSQL last heard it, not a day after its clock', async () => {
+    const url = await spools.pg().database('central_silent_slot_ahead');
+    const s = await spools.storeOn(url, undefined, { LIVETRACE_SHIP_BATCH: '1' });
+    const real = Date.now.bind(Date);
+    const ahead = jest.spyOn(Date, 'now').mockImplementation(() => real() + 72 * HOUR); // the agent's clock
+    const ids: number[] = [];
+    try {
+      await s.shipper!.stop();
+      const old = ago(48 * HOUR);
+      ids.push(await lifetime(s, 0, old), await lifetime(s, 1, old));
+      await new Promise((r) => setTimeout(r, 1100)); // NOTE_EVERY_MS, as above
+      await s.shipper!.shipSome();
+      ids.push(await lifetime(s, 2, old));
+      await s.shipper!.shipSome(); // PostgreSQL told: traced through the first two
+      await s.shipper!.shipSome(); // the third ships; the agent is decommissioned before it says more
+    } finally {
+      ahead.mockRestore();
+    }
+    const cfg = { days: 1, keep: 0, silentSlotHours: 24 };
+    await centralRound(s.central!.pool, cfg, NOW);
+    expect((await pgRows(url, 'SELECT id FROM datapath_flow ORDER BY id')).map((r) => Number(r.id))).toEqual([ids[2]]);
+    // 25 hours on by PostgreSQL's clock (two days before the agent's traced_through): silent, it goes.
+    await centralRound(s.central!.pool, cfg, NOW + 25 * HOUR);
+    expect((await pgRows(url, 'SELECT id FROM datapath_flow ORDER BY id')).map((r) => Number(r.id))).toEqual([]);
+    // What it says it traced through is no later than PostgreSQL's clock when it said it.
+    const [slot] = await pgRows(url, `SELECT traced_through <= heard_at AS bounded FROM writer_slot WHERE slot = $1`, [s.central!.slot]);
+    expect(slot.bounded).toBe(true);
+  });
+
   // While a backlog keeps traced_through where it is, the shipper still says it is there once a minute
   // (ship-synced.ts HEARD_EVERY_MS): a slot catching up after an outage is not silent. The shipper's
   // clock is set by hand (Date.now), the batches stepped by hand: no waiting on time.
