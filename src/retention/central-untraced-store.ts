@@ -1,7 +1,8 @@
 // PostgreSQL's own retention (central-retention-store.ts) of the rows no trace takes with it, after
 // the traces, by the same limits as SQLite's (retention.ts untracedLimits, the stores' pruneOldest):
 // the lifetimes no trace cites, with their recirculation edges (never one live, nor one ended within
-// QUIET_MS: an agent's path recorder may still link it), upcalls, cross-checks and the ingest ledger
+// QUIET_MS: an agent's path recorder may still link it; but a slot silent past the bound, its agent
+// gone for good, has its open lifetimes go by last_seen: nobody will end them), upcalls, cross-checks and the ingest ledger
 // (never a producer's first install or update of a lifetime still open: its restart closes its
 // lifetimes through it). PostgreSQL's ids are grouped per writer slot (slot·2^40), so "the oldest by id" means one
 // slot's: every cut here is by a time column, each walked through its own index
@@ -42,6 +43,13 @@ const MAKERS = `('ukey_created', 'ukey_updated')`;
  */
 export const TRACED_IN = `NOT EXISTS (SELECT 1 FROM writer_slot w WHERE w.slot = f.id / ${2 ** 40} AND w.traced_through IS NOT NULL AND GREATEST(w.heard_at, w.traced_through) >= $2 AND (f.removed_at > w.traced_through OR f.id > w.traced_flow_id))`;
 
+/**
+ * A lifetime `f` whose writer slot has been silent since before $2 (heardSince, as in TRACED_IN): its
+ * agent is taken for gone for good. One never heard (NULL: an api instance's slot, an agent before
+ * traced_through) is not: it may be live.
+ */
+const SILENT = `EXISTS (SELECT 1 FROM writer_slot w WHERE w.slot = f.id / ${2 ** 40} AND GREATEST(w.heard_at, w.traced_through) < $2)`;
+
 /** The heardSince of TRACED_IN: a slot silent for `hours` before `now` holds nothing back ('': no bound, 0 hours). */
 export const heardSince = (now: number, hours: number): string => (hours > 0 ? new Date(now - hours * 3_600_000).toISOString() : '');
 
@@ -57,6 +65,12 @@ const SQL = {
   flows: `SELECT id, removed_at FROM datapath_flow WHERE removed_at IS NOT NULL AND (removed_at, id) > ($1, $2) AND removed_at < $3 ORDER BY removed_at, id LIMIT $4`,
   /** Never one whose citing traces may still be in its spool's backlog (TRACED_IN, ship-synced.ts). */
   flowsUncited: `SELECT id FROM datapath_flow f WHERE f.id = ANY($1::bigint[]) AND f.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) AND ${TRACED_IN} FOR UPDATE OF f`,
+  /** Writer slots silent since before $1: their open lifetimes go by last_seen (a decommissioned agent never ends them). */
+  silentSlots: 'SELECT w.slot FROM writer_slot w WHERE GREATEST(w.heard_at, w.traced_through) < $1 ORDER BY w.slot',
+  /** One slot's open lifetimes last seen before the cut, after an id cursor (its ids are its slot's range). */
+  silentOpen: 'SELECT id FROM datapath_flow WHERE id > $1 AND id < $2 AND removed_at IS NULL AND last_seen < $3 ORDER BY id LIMIT $4',
+  /** Still open, still silent, cited by no trace: deleted, never closed (an agent writes only its own chassis's rows). */
+  silentUncited: `SELECT id FROM datapath_flow f WHERE f.id = ANY($1::bigint[]) AND f.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) AND ${SILENT} FOR UPDATE OF f`,
   /** Two statements, one index each: with OR, a plan at 100k edges was a seq scan. */
   edgesOut: 'DELETE FROM recirc_edge WHERE parent_id = ANY($1::bigint[])',
   edgesIn: 'DELETE FROM recirc_edge WHERE child_id = ANY($1::bigint[])',
@@ -77,6 +91,8 @@ export const UNTRACED_STATEMENTS: Array<[string, string, unknown[]]> = [
   ...(['flowNewest', 'upcallNewest', 'checkNewest', 'ingestNewest', 'traceNewest'] as const).map((k): [string, string, unknown[]] => [k, SQL[k], [1000]]),
   ['flows', SQL.flows, ['', 0, T, 500]],
   ['flowsUncited', SQL.flowsUncited, [IDS, T]],
+  ['silentOpen', SQL.silentOpen, [0, 2 ** 40, T, 500]],
+  ['silentUncited', SQL.silentUncited, [IDS, T]],
   ['edgesOut', SQL.edgesOut, [IDS]],
   ['edgesIn', SQL.edgesIn, [IDS]],
   ['flowDelete', SQL.flowDelete, [IDS]],
@@ -134,15 +150,23 @@ export async function pruneCentralUntraced(
       const rows = (await c.query<{ id: string; removed_at: string }>(SQL.flows, [...cursor, cuts.datapathFlow, o.batch])).rows;
       if (!rows.length) break;
       cursor = [rows[rows.length - 1].removed_at, Number(rows[rows.length - 1].id)];
-      // Those a trace cites stay (the cursor steps over them); a lifetime and its edges go together.
-      const n = await inTransaction(c, async () => {
-        const gone = (await c.query<{ id: string }>(SQL.flowsUncited, [rows.map((r) => r.id), cuts.heardSince])).rows.map((r) => r.id);
-        if (!gone.length) return 0;
-        await c.query(SQL.edgesOut, [gone]);
-        await c.query(SQL.edgesIn, [gone]);
-        return (await c.query(SQL.flowDelete, [gone])).rowCount ?? 0;
-      });
+      // Those a trace cites stay (the cursor steps over them).
+      const n = await dropFlows(c, SQL.flowsUncited, rows.map((r) => r.id), cuts.heardSince);
       if (n) add({ datapathFlows: n });
+    }
+    // A slot gone for good never ends its lifetimes: those left open go by their last_seen against the
+    // same cut (test/postgres/central-retention-silent-open.spec.ts). No bound, no slot taken for gone.
+    const silent = cuts.heardSince ? (await c.query<{ slot: number }>(SQL.silentSlots, [cuts.heardSince])).rows : [];
+    for (const { slot } of silent) {
+      let cursor = (BigInt(slot) << 40n).toString();
+      const end = (BigInt(slot + 1) << 40n).toString();
+      while (go()) {
+        const ids = (await c.query<{ id: string }>(SQL.silentOpen, [cursor, end, cuts.datapathFlow, o.batch])).rows.map((r) => r.id);
+        if (!ids.length) break;
+        cursor = ids[ids.length - 1];
+        const n = await dropFlows(c, SQL.silentUncited, ids, cuts.heardSince);
+        if (n) add({ datapathFlows: n });
+      }
     }
   }
   for (const [sql, cut] of [
@@ -176,6 +200,17 @@ export async function pruneCentralUntraced(
     }
   }
   return total;
+}
+
+/** Of `ids`, those `pick` ($1 ids, $2 heardSince) still takes, with their edges: one transaction. */
+function dropFlows(c: PoolClient, pick: string, ids: string[], heard: string): Promise<number> {
+  return inTransaction(c, async () => {
+    const gone = (await c.query<{ id: string }>(pick, [ids, heard])).rows.map((r) => r.id);
+    if (!gone.length) return 0;
+    await c.query(SQL.edgesOut, [gone]);
+    await c.query(SQL.edgesIn, [gone]);
+    return (await c.query(SQL.flowDelete, [gone])).rowCount ?? 0;
+  });
 }
 
 async function inTransaction(c: PoolClient, f: () => Promise<number>): Promise<number> {

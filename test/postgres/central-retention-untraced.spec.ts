@@ -156,6 +156,8 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     traceNewest: ['idx_trace_created'],
     flows: ['idx_dpflow_removed'],
     flowsUncited: ['datapath_flow_pkey', 'idx_trace_dpflow', 'writer_slot_pkey'],
+    silentOpen: ['datapath_flow_pkey'],
+    silentUncited: ['datapath_flow_pkey', 'idx_trace_dpflow', 'writer_slot_pkey'],
     edgesOut: ['recirc_edge_pkey'],
     edgesIn: ['idx_recirc_child'],
     flowDelete: ['datapath_flow_pkey'],

@@ -1,0 +1,90 @@
+// A lifetime that never ended goes with PostgreSQL's retention only once its agent is gone for good.
+// An agent decommissioned leaves its live lifetimes open in PostgreSQL: they were never pruned (only an
+// ended lifetime was), and the API listed them as live flows of that chassis for ever. Now a writer
+// slot silent past LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS has its open lifetimes cut by their
+// last_seen like its ended ones (uncited, with their recirculation edges); a slot heard from keeps its
+// own, however old. Real shippers, real PostgreSQL; the slot's silence is its heard_at moved back.
+import { centralRound } from '../../src/retention/central-retention-store';
+import type { StoreService } from '../../src/storage/store.service';
+import { pgRows, tracedUp, usePostgresSpools } from '../support/spool-stores';
+
+jest.setTimeout(120_000);
+
+const spools = usePostgresSpools();
+const HOUR = 3_600_000;
+const NOW = Date.now();
+const ago = (ms: number) => new Date(NOW - ms).toISOString();
+
+/** A lifetime as the poller writes one, still installed (removed_at NULL), last seen `lastSeen`. */
+const open = (s: StoreService, chassis: string, i: number, lastSeen: string) =>
+  s.writer.submit((tx) =>
+    Number(
+      tx
+        .stmt(`INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source) VALUES (?, ?, ?, ?, NULL, '0', 'in_port(1)', 'recirc(0x1)', 1, 1, 'poller')`)
+        .run(chassis, `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, lastSeen, lastSeen).lastInsertRowid,
+    ),
+  );
+const edge = (s: StoreService, parent: number, child: number) =>
+  s.writer.submit((tx) => void tx.stmt('INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(parent, child, '0x1'));
+
+/** Two agents, each with two open lifetimes two days old linked by an edge, all in PostgreSQL and told traced. */
+async function twoAgents(db: string) {
+  const url = await spools.pg().database(db);
+  const gone = await spools.storeOn(url, undefined, { LIVETRACE_CHASSIS: 'hv-gone' });
+  const live = await spools.storeOn(url, undefined, { LIVETRACE_CHASSIS: 'hv-live' });
+  const old = ago(48 * HOUR);
+  const goneIds = [await open(gone, 'hv-gone', 1, old), await open(gone, 'hv-gone', 2, old)];
+  const liveIds = [await open(live, 'hv-live', 3, old), await open(live, 'hv-live', 4, old)];
+  await edge(gone, goneIds[0], goneIds[1]);
+  await edge(live, liveIds[0], liveIds[1]);
+  for (const s of [gone, live]) await tracedUp(s, url);
+  await gone.shipper!.stop(); // decommissioned: it says nothing more
+  // ...for 30 hours, as far as PostgreSQL knows (both of what it counts as heard).
+  await pgRows(url, 'UPDATE writer_slot SET heard_at = $2, traced_through = $2 WHERE slot = $1', [gone.central!.slot, ago(30 * HOUR)]);
+  const flows = async () => (await pgRows(url, 'SELECT id FROM datapath_flow ORDER BY id')).map((r) => Number(r.id));
+  const edges = async () => (await pgRows(url, 'SELECT parent_id FROM recirc_edge ORDER BY parent_id')).map((r) => Number(r.parent_id));
+  return { url, gone, live, goneIds, liveIds, flows, edges };
+}
+
+describe('PostgreSQL retention and the open lifetimes of a writer slot gone for good (real shippers, real PostgreSQL)', () => {
+  it('prunes the silent slot’s old open lifetimes and their edges, keeps the live slot’s as old', async () => {
+    const { live, goneIds, liveIds, flows, edges } = await twoAgents('central_silent_open');
+    expect(await flows()).toEqual([...goneIds, ...liveIds]);
+    await live.shipper!.synced(); // the live one is heard (its shipper runs)
+
+    // Without a silence bound nothing is known gone: every open lifetime stays.
+    await centralRound(live.central!.pool, { days: 1, keep: 0, silentSlotHours: 0 }, NOW);
+    expect(await flows()).toEqual([...goneIds, ...liveIds]);
+
+    const r = await centralRound(live.central!.pool, { days: 1, keep: 0, silentSlotHours: 24 }, NOW);
+    expect(await flows()).toEqual(liveIds);
+    expect(await edges()).toEqual([liveIds[0]]);
+    expect(r.datapathFlows).toBe(2);
+  });
+
+  it('keeps a silent slot’s open lifetime last seen inside the age limit', async () => {
+    const { url, gone, live, goneIds, liveIds, flows } = await twoAgents('central_silent_open_recent');
+    // The agent saw its second lifetime an hour before it went silent: 31 hours ago, under the 2-day limit.
+    await pgRows(url, 'UPDATE datapath_flow SET last_seen = $2 WHERE id = $1', [goneIds[1], ago(31 * HOUR)]);
+    await centralRound(live.central!.pool, { days: 2, keep: 0, silentSlotHours: 24 }, NOW + HOUR);
+    expect(await flows()).toEqual([goneIds[1], ...liveIds]);
+    expect((await pgRows(url, 'SELECT slot FROM writer_slot WHERE slot = $1', [gone.central!.slot])).length).toBe(1);
+  });
+
+  // An agent silent past the bound was not gone after all (a partition of a day): what it ships next of a
+  // lifetime PostgreSQL pruned is a whole row (ship-sql.ts upsert, INSERT … ON CONFLICT DO UPDATE), so the
+  // lifetime is there again, as the agent holds it.
+  it('an agent back after its open lifetimes were pruned ships them again whole', async () => {
+    const { url, gone, live, goneIds, liveIds, flows } = await twoAgents('central_silent_open_back');
+    await centralRound(live.central!.pool, { days: 1, keep: 0, silentSlotHours: 24 }, NOW);
+    expect(await flows()).toEqual(liveIds);
+    // Back: its poller saw the first lifetime removed.
+    const end = new Date().toISOString();
+    await gone.writer.submit((tx) => void tx.stmt('UPDATE datapath_flow SET removed_at = ?, last_seen = ? WHERE id = ?').run(end, end, goneIds[0]));
+    while ((await gone.shipper!.shipSome()) > 0);
+    expect(await flows()).toEqual([goneIds[0], ...liveIds]);
+    expect(await pgRows(url, 'SELECT chassis, ufid, removed_at, key FROM datapath_flow WHERE id = $1', [goneIds[0]])).toEqual([
+      { chassis: 'hv-gone', ufid: '00000000-0000-4000-8000-000000000001', removed_at: end, key: 'in_port(1)' },
+    ]);
+  });
+});
