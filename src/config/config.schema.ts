@@ -112,6 +112,8 @@ export const CONFIG_SCHEMA = {
   LIVETRACE_SHIP_BATCH: int(1, 100_000),
   LIVETRACE_SHIP_BATCH_BYTES: int(1024 ** 2, 1024 ** 3),
   LIVETRACE_PG_POOL: int(1, 1000),
+  LIVETRACE_PG_MIGRATION_LOCK_TIMEOUT_MS: int(100, 600_000),
+  LIVETRACE_PG_MIGRATION_ATTEMPTS: int(1, 1000),
   LIVETRACE_READ_WORKERS: (raw: string): number | 'auto' => (raw.trim() === 'auto' ? 'auto' : int(0, 64)(raw)),
   LIVETRACE_READ_WORKER_AUDITS: (raw: string): boolean | 'auto' => (raw.trim() === 'auto' ? 'auto' : bool(raw)),
   LIVETRACE_CENTRAL_RETENTION_DAYS: int(0, 36_500),

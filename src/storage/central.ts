@@ -8,6 +8,7 @@ import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { LivetraceConfig } from '../config/config.schema';
 import { sqliteHandle } from './data-source.options';
+import { migrationLock, MigrationLockOptions } from './pg-migrate';
 import { isPostgresUrl, openPostgres, pgPoolOptions, pgUnreachable, poolOf, redactUrl } from './postgres';
 import { enterSlot, installTriggers, knownSlot, ShippedTable, shippedTables, writerSlot } from './spool';
 import { restoreApiIndexes, shedApiIndexes } from './spool-indexes';
@@ -48,7 +49,7 @@ export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Prom
   const known = knownSlot(db);
   let opened: { pool: Pool; close(): Promise<void>; ready?: () => Promise<void> };
   try {
-    const dataSource = await openPostgres(url, cfg.LIVETRACE_PG_POOL);
+    const dataSource = await openPostgres(url, cfg.LIVETRACE_PG_POOL, migrationLock(cfg));
     opened = { pool: poolOf(dataSource), close: () => dataSource.destroy() };
   } catch (err) {
     const slot = known;
@@ -59,7 +60,7 @@ export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Prom
     log.warn(`${(err as Error).message}: tracing into the spool under writer slot ${slot}; shipped once PostgreSQL answers and its schema is up to date`);
     // What the spool had given before it writes offline: what PostgreSQL may hold of the slot.
     const atStart = givenIds(db);
-    opened = deferred(url, cfg.LIVETRACE_PG_POOL, () => checkClaim(db, opened.pool, slot, writer, atStart));
+    opened = deferred(url, cfg.LIVETRACE_PG_POOL, migrationLock(cfg), () => checkClaim(db, opened.pool, slot, writer, atStart));
   }
   try {
     const slot = await writerSlot(db, opened.pool, writer);
@@ -85,7 +86,7 @@ export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Prom
  * PostgreSQL answers (openPostgres on a connection of its own, then closed), then `claimed` (the
  * slot still this spool's), before anything ships.
  */
-function deferred(url: string, poolSize: number, claimed: () => Promise<void>): { pool: Pool; close(): Promise<void>; ready: () => Promise<void> } {
+function deferred(url: string, poolSize: number, migration: MigrationLockOptions, claimed: () => Promise<void>): { pool: Pool; close(): Promise<void>; ready: () => Promise<void> } {
   const pool = new Pool(pgPoolOptions(url, poolSize));
   // An idle client's server going away is an 'error' on the pool: heard, not an uncaught exception.
   pool.on('error', () => undefined);
@@ -103,7 +104,7 @@ function deferred(url: string, poolSize: number, claimed: () => Promise<void>): 
       throw err;
     };
     // Two connections: openPostgres holds one for its advisory lock while the migrations take another.
-    running ??= openPostgres(url, 2)
+    running ??= openPostgres(url, 2, migration)
       .then((ds) => ds.destroy())
       .catch(loudly('PostgreSQL answers but its schema could not be brought up to date; nothing ships until it is'))
       .then(() => claimed().catch(loudly('nothing ships from this spool')))

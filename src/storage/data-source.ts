@@ -1,7 +1,9 @@
-// For the typeorm CLI only (`-d src/storage/data-source.ts`): the same options as the app,
+// For the migration commands (`-d src/storage/data-source.ts`): the same options as the app,
 // from the same configuration file and environment, and the entities found by file name. With
-// LIVETRACE_DB=postgres://… it is the PostgreSQL store (migrations/postgres/: migration:run and
-// migration:revert; its schema mirrors SQLite's column types, so it is written, not generated).
+// LIVETRACE_DB=postgres://… it is the PostgreSQL store (migrations/postgres/; its schema mirrors
+// SQLite's column types, so it is written, not generated). `npm run migration:run` and
+// `migration:revert` use it through storage/migrate.ts, which takes the PostgreSQL migrations'
+// advisory lock as every start does; the typeorm CLI's own migration:run (npm run typeorm) takes none.
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/config';

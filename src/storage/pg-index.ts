@@ -11,8 +11,7 @@ import type { QueryRunner } from 'typeorm';
  * A concurrent build that failed or was cut short (connection lost, the process killed, a cancel)
  * leaves the index behind INVALID: never read, still kept up by every write. IF NOT EXISTS would
  * keep it for good, so one of that name that is not valid is dropped (concurrently too) and built
- * again. No statement timeout while it runs: the pool's 30 s would cancel a build of a large table,
- * leaving just such an index, at every start.
+ * again.
  */
 export async function createIndexConcurrently(qr: QueryRunner, name: string, definition: string): Promise<void> {
   const quoted = `"${name.replace(/"/g, '""')}"`;
@@ -33,12 +32,20 @@ export async function createIndexConcurrently(qr: QueryRunner, name: string, def
     index = await state();
   }
   if (index?.valid) return;
+  // No statement timeout while it runs: the pool's 30 s would cancel a build of a large table,
+  // leaving just such an index, at every start. No lock timeout either: the build's waits are for
+  // older transactions to end (their virtual xid locks), not a place in a table's lock queue (its
+  // SHARE UPDATE EXCLUSIVE lets the shippers' reads and writes by), so they block no one; the
+  // migration session's short lock timeout (storage/pg-migrate.ts) would cut the build short and
+  // leave it INVALID whenever a batch stayed open that long. Both are put back as they were after.
+  const was = (await qr.query(`SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt`)) as Array<{ st: string; lt: string }>;
   await qr.query('SET statement_timeout = 0');
+  await qr.query('SET lock_timeout = 0');
   try {
     if (index) await qr.query(`DROP INDEX CONCURRENTLY ${quoted}`);
     await qr.query(`CREATE INDEX CONCURRENTLY ${quoted} ${definition}`);
   } finally {
-    // Back to the connection's own (the pool's startup value) before the pool hands it out again.
-    await qr.query('RESET statement_timeout');
+    // Back to the session's own (the migration's, or the pool's startup value).
+    await qr.query(`SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`, [was[0].st, was[0].lt]);
   }
 }

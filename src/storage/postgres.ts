@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { types } from 'pg';
 import type { Pool } from 'pg';
-import { DataSource, DataSourceOptions, MigrationExecutor } from 'typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { MIGRATION_LOCK_DEFAULTS, migrateUnderLock, MigrationLockOptions } from './pg-migrate';
 
 const ROOT = join(__dirname, '../..');
 
@@ -84,8 +85,11 @@ export function pgDataSourceOptions(url: string, poolSize = 10): DataSourceOptio
   };
 }
 
-/** Opens the central database and brings its schema up to date. */
-export async function openPostgres(url: string, poolSize?: number): Promise<DataSource> {
+/**
+ * Opens the central database and brings its schema up to date. `migration`: the configuration's
+ * LIVETRACE_PG_MIGRATION_* (central.ts); tests and benches take config/livetrace.env's defaults.
+ */
+export async function openPostgres(url: string, poolSize?: number, migration: MigrationLockOptions = MIGRATION_LOCK_DEFAULTS): Promise<DataSource> {
   const ds = new DataSource(pgDataSourceOptions(url, poolSize));
   try {
     await ds.initialize();
@@ -93,26 +97,9 @@ export async function openPostgres(url: string, poolSize?: number): Promise<Data
     throw new Error(`PostgreSQL ${redactUrl(url)}: ${(err as Error).message}`);
   }
   // Several processes may start at once against one new database: one runs the migrations, the
-  // others wait for the lock (a session lock: held on one connection of the pool). They ask for it
-  // again and again, not wait inside pg_advisory_lock: a statement waiting there holds a snapshot,
-  // and CREATE INDEX CONCURRENTLY (storage/pg-index.ts) waits for every older snapshot in the
-  // database to end, so the build waited on the waiter and the waiter on the build until the
-  // waiter's statement timeout failed its start (test/postgres/role-index-build.spec.ts).
+  // others wait for its advisory lock (storage/pg-migrate.ts).
   try {
-    const qr = ds.createQueryRunner();
-    await qr.connect();
-    try {
-      while (!((await qr.query('SELECT pg_try_advisory_lock(7946710) AS got')) as Array<{ got: boolean }>)[0].got) await new Promise((r) => setTimeout(r, 250));
-      // On the lock's own connection, not one more from the pool: with LIVETRACE_PG_POOL=1 the
-      // migrations waited for the only connection, held by the lock, until the pool's connect
-      // timeout (test/postgres/open-postgres-pool.spec.ts). ds.runMigrations, given this runner.
-      const migrations = new MigrationExecutor(ds, qr);
-      migrations.transaction = ds.options.migrationsTransactionMode ?? 'each';
-      await migrations.executePendingMigrations();
-    } finally {
-      await qr.query('SELECT pg_advisory_unlock(7946710)').catch(() => undefined);
-      await qr.release();
-    }
+    await migrateUnderLock(ds, migration);
   } catch (err) {
     // Its connections end with it: a caller that tries again (an agent started while PostgreSQL
     // was away) must not leave a pool behind each time.

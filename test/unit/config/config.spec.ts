@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, parseEnvFile } from '../../../src/config/config';
 import { CONFIG_SCHEMA } from '../../../src/config/config.schema';
 import { configRemotes } from '../../../src/config/config.schema';
+import { MIGRATION_LOCK_DEFAULTS, migrationLock } from '../../../src/storage/pg-migrate';
 
 const base = { LIVETRACE_CONFIG_FILE: DEFAULT_CONFIG_FILE };
 
@@ -31,6 +32,10 @@ describe('configuration', () => {
     expect(cfg.LIVETRACE_HOST).toBe('127.0.0.1');
     expect(cfg.LIVETRACE_LEADER_ONLY).toBe(false);
     expect(cfg.LIVETRACE_VSWITCHD_CTL).toBe('');
+  });
+
+  it("gives openPostgres's callers without a configuration (tests, benches) the documented migration lock defaults", () => {
+    expect(migrationLock(loadConfig(base))).toEqual(MIGRATION_LOCK_DEFAULTS);
   });
 
   it('lets the environment override any key, and references follow the override', () => {
