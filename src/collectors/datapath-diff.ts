@@ -9,6 +9,7 @@
 import type { DumpedFlow } from '../ovs/dump-flows';
 import { formatActions, recircTargets } from '../ovs/odp-actions';
 import { formatKey, inPort, recircId } from '../ovs/odp-key';
+import { type Counts, pollerCopiesOf } from './pmd-copies-column';
 import { RecircIndex } from './recirc-index';
 
 export interface LiveFlow {
@@ -35,17 +36,13 @@ export interface LiveFlow {
    */
   pmd?: number | null;
   /**
-   * The counters of each copy the last dump listed, by pmd id ('' without a thread header); empty
-   * for a lifetime seeded from the store until a dump showed it (only its total is known).
+   * The counters of each copy the last dump listed, by pmd id ('' without a thread header); for a
+   * lifetime seeded from the store, those it stored (pmd-copies-column.ts), else empty until a dump
+   * showed it (only its total is known).
    */
   copies?: Map<string, Counts>;
   /** The counters of copies that left (idled out on their PMD) or were installed again while the lifetime went on. */
   retired?: Counts;
-}
-
-interface Counts {
-  packets: number;
-  bytes: number;
 }
 
 /** The main thread's pmd id on the userspace datapath (NON_PMD_CORE_ID = UINT32_MAX in dpif-netdev). */
@@ -127,12 +124,16 @@ export class DatapathFlowTable {
 
   /**
    * Lifetimes still open in the store when the service starts: the next dump continues them
-   * (same UFID, same actions) or closes them, instead of leaving them open forever.
+   * (same UFID, same actions) or closes them, instead of leaving them open forever. `pmdCopies`:
+   * its copies as stored (pmd-copies-column.ts), so that a copy that left before or after the
+   * restart is not read as counters that fell; without them only the total is known.
    */
-  seed(flow: DumpedFlow, stored: { dbId: number; firstSeen: string; lastSeen: string }): LiveFlow {
+  seed(flow: DumpedFlow, stored: { dbId: number; firstSeen: string; lastSeen: string; pmdCopies?: string | null }): LiveFlow {
     const f = this.add([flow], stored.firstSeen);
     f.pmd = undefined; // not stored: known again from the next dump's header
-    f.copies = new Map(); // nor its copies: only their total
+    const copies = pollerCopiesOf(stored.pmdCopies);
+    f.copies = copies?.copies ?? new Map();
+    if (copies) f.retired = copies.retired;
     f.dbId = stored.dbId;
     f.lastSeen = stored.lastSeen;
     return f;

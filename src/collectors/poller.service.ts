@@ -11,11 +11,12 @@ import { MetricsService } from '../metrics/metrics.service';
 import { parseDumpFlows, parseDumpLine } from '../ovs/dump-flows';
 import { recircIdHex } from '../ovs/ids';
 import { ReplicasService } from '../replicas/replicas.service';
-import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
+import { DatapathFlowStore, type SeenCounters } from '../datapath-flows/datapath-flow-store';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { DatapathFlowTable, FlowEvent, LiveFlow, RecircLink } from './datapath-diff';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
+import { pollerCopiesText } from './pmd-copies-column';
 import { POLL_SCOPE, PollScope } from './poll-scope';
 import { VswitchdService } from './vswitchd.service';
 
@@ -109,7 +110,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     for (const r of rows) {
       try {
         const flow = parseDumpLine(`ufid:${r.ufid}, ${r.key}, packets:${r.packets}, bytes:${r.bytes}, used:${r.used ?? 'never'}, actions:${r.actions}`);
-        this.table.seed(flow, { dbId: r.id, firstSeen: r.firstSeen, lastSeen: r.lastSeen });
+        this.table.seed(flow, { dbId: r.id, firstSeen: r.firstSeen, lastSeen: r.lastSeen, pmdCopies: r.pmdCopies });
       } catch {
         bad.push(r.id);
       }
@@ -267,11 +268,11 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
         this.bound.count('deferred_spool_full');
       } else {
         this.stale.delete(f);
-        this.flows.update(tx, f.dbId, f);
+        this.flows.update(tx, f.dbId, seenOf(f));
       }
     } else if (e.type === 'ukey_removed' && f.dbId) {
       // Its last counters with its end, if the spool held them back.
-      if (this.stale.delete(f)) this.flows.update(tx, f.dbId, f);
+      if (this.stale.delete(f)) this.flows.update(tx, f.dbId, seenOf(f));
       this.flows.close(tx, f.dbId, e.at, e.reason);
     } else if (e.type === 'ukey_removed' && this.unstored.delete(f)) {
       // Began and ended while the spool was full: never stored, so no end either.
@@ -293,6 +294,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
       bytes: f.bytes,
       used: f.used,
       source: 'poller',
+      pmdCopies: pollerCopiesText(f.copies, f.retired),
     });
   }
 
@@ -307,7 +309,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
       for (const p of this.table.parentsOf(f)) this.link(tx, { parent: p, child: f, recircId: f.recircId });
       for (const c of this.table.childrenOf(f)) this.link(tx, { parent: f, child: c, recircId: c.recircId });
     }
-    for (const f of stale) if (f.dbId) this.flows.update(tx, f.dbId, f);
+    for (const f of stale) if (f.dbId) this.flows.update(tx, f.dbId, seenOf(f));
     this.bound.count('stored_late', late.length);
   }
 
@@ -320,3 +322,6 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     return [...this.table.live.values()];
   }
 }
+
+/** A lifetime's counters as stored, with its copies' (a restart goes on from them: seedFromStore). */
+const seenOf = (f: LiveFlow): SeenCounters => ({ lastSeen: f.lastSeen, packets: f.packets, bytes: f.bytes, used: f.used, pmdCopies: pollerCopiesText(f.copies, f.retired) });

@@ -15,6 +15,7 @@ import type { WriteContext } from '../storage/writer';
 import type { InstalledFlow } from '../upcalls';
 import { actionsOf } from './datapath-diff';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
+import { type Counts, type VlogCopies, vlogCopiesOf, vlogCopiesText } from './pmd-copies-column';
 import { CheckResult, GONE_REASON, GoneChecks } from './vlog-gone-check';
 
 /** A check's answer for lifetime `id` (negative: one held back) of `ufid`. */
@@ -26,11 +27,8 @@ interface Seen {
   packets: number;
   bytes: number;
   used: string | null;
-}
-
-interface Counts {
-  packets: number;
-  bytes: number;
+  /** Its copies on several PMDs (pmd-copies-column.ts), written with the counters. */
+  pmdCopies?: string | null;
 }
 
 /** A lifetime not stored, the spool being full: checked in the datapath under a negative id. */
@@ -63,8 +61,13 @@ export class VlogLifetimes {
   private nextUnstoredId = -1;
   /** Stored lifetimes' counters a check read while the spool was full: written once it has room, or with their end. */
   private readonly held = new Map<number, Seen>();
-  /** Open lifetimes whose flow_add a PMD thread logged (held-back ones by their negative id, moved once stored): the PMDs holding a copy, and the copies' counters (counted()). */
-  private readonly copies = new Map<number, { pmds: Set<string>; retired: Counts; last: Counts | null }>();
+  /**
+   * Open lifetimes whose flow_add a PMD thread logged (held-back ones by their negative id, moved once
+   * stored): the PMDs holding a copy, and the copies' counters (counted()). Stored with the lifetime
+   * once two PMDs hold one (pmd_copies), and read back when a later run meets it (loadCopies): the log
+   * is followed from its end after a restart, so the flow_add lines are not read again.
+   */
+  private readonly copies = new Map<number, VlogCopies>();
 
   constructor(
     private readonly flows: DatapathFlowStore,
@@ -119,7 +122,8 @@ export class VlogLifetimes {
   installed(tx: WriteContext, f: InstalledFlow, time: string, chassis: string, thread: string | null = null): void {
     const open = this.flows.openOf(tx, 'vlog', chassis, f.ufid);
     if (open && open.actions === f.actions) {
-      this.notePmd(open.id, thread); // another PMD's copy, or the same PMD's put again
+      this.loadCopies(open);
+      this.notePmd(open.id, thread, tx); // another PMD's copy, or the same PMD's put again
       // Begun by a check later than this line (counters fallen: reset, the log read behind the datapath): installed then.
       if (later(open.firstSeen, time)) this.flows.seenEarlier(tx, open.id, time);
       return this.gone.watch(open.id, f.ufid, Date.parse(time)); // put again: installed then
@@ -137,12 +141,26 @@ export class VlogLifetimes {
     this.begin(tx, f, time, null, chassis, thread);
   }
 
-  /** `thread` logged lifetime `id`'s flow_add: a PMD's (`pmd-c01/id:7`) is a copy of the flow of that PMD's own. */
-  private notePmd(id: number, thread: string | null): void {
+  /**
+   * `thread` logged lifetime `id`'s flow_add: a PMD's (`pmd-c01/id:7`) is a copy of the flow of that
+   * PMD's own. A stored lifetime's copies are written once they are two or more (`tx`), so that a
+   * restart before its next check still knows them; while the spool is full, with its next counters.
+   */
+  private notePmd(id: number, thread: string | null, tx?: WriteContext): void {
     if (!thread?.startsWith('pmd')) return;
     const c = this.copies.get(id);
+    if (c?.pmds.has(thread)) return;
     if (c) c.pmds.add(thread);
     else this.copies.set(id, { pmds: new Set([thread]), retired: { packets: 0, bytes: 0 }, last: null });
+    const text = vlogCopiesText(this.copies.get(id));
+    if (tx && id > 0 && text && !this.bound.full) this.flows.setPmdCopies(tx, id, text);
+  }
+
+  /** A stored lifetime's copies as a previous run stored them, unless this run knows them already. */
+  private loadCopies(open: { id: number; pmdCopies: string | null }): void {
+    if (this.copies.has(open.id)) return;
+    const c = vlogCopiesOf(open.pmdCopies);
+    if (c) this.copies.set(open.id, c);
   }
 
   /**
@@ -205,6 +223,8 @@ export class VlogLifetimes {
     const c = this.copies.get(u.id);
     this.copies.delete(u.id);
     if (c) this.copies.set(id, c);
+    const text = vlogCopiesText(c);
+    if (text) this.flows.setPmdCopies(tx, id, text);
     this.bound.count('stored_late');
   }
 
@@ -260,6 +280,7 @@ export class VlogLifetimes {
     if (item.result.state === 'gone') return this.end(tx, item.id, time, GONE_REASON);
     if (item.result.state !== 'present') return;
     const f = item.result.flow;
+    this.loadCopies(open);
     const counted = this.counted(item.id, open.packets, f);
     // Fewer packets than the lifetime counted: its flow was deleted unlogged and installed again
     // (same key, so same UFID; same actions, so no flow_add told another lifetime). As the poller's
@@ -270,7 +291,7 @@ export class VlogLifetimes {
     // rate limit; the kernel's put[modify] is no install): ended actions_changed, as by the poller.
     const ended = !counted ? 'counters_reset' : actionsOf(f) !== open.actions ? 'actions_changed' : null;
     const c = ended ? f : (counted ?? f); // a new lifetime: the copy's own counters
-    const seen = { lastSeen: time, packets: c.packets, bytes: c.bytes, used: f.used };
+    const seen: Seen = { lastSeen: time, packets: c.packets, bytes: c.bytes, used: f.used, pmdCopies: ended ? null : vlogCopiesText(this.copies.get(item.id)) };
     if (ended) {
       this.end(tx, open.id, seen.lastSeen, ended);
       let parsedKey: InstalledFlow['parsedKey'];

@@ -34,10 +34,15 @@ export interface NewLifetime {
   bytes: number;
   used: string | null;
   source: LifetimeSource;
+  /** Its copies on several PMD threads, what a restart needs to go on (collectors/pmd-copies-column.ts); null or absent: none stored. */
+  pmdCopies?: string | null;
 }
 
 /** A lifetime not closed yet, as a source continues it. */
-export type OpenLifetime = { id: number } & Pick<NewLifetime, 'ufid' | 'firstSeen' | 'lastSeen' | 'key' | 'actions' | 'packets' | 'bytes' | 'used'>;
+export type OpenLifetime = { id: number; pmdCopies: string | null } & Pick<NewLifetime, 'ufid' | 'firstSeen' | 'lastSeen' | 'key' | 'actions' | 'packets' | 'bytes' | 'used'>;
+
+/** A lifetime's counters as a source read them, with its PMD copies' (NewLifetime.pmdCopies: absent writes NULL). */
+export type SeenCounters = { lastSeen: string; packets: number; bytes: number; used: string | null } & Pick<NewLifetime, 'pmdCopies'>;
 
 export interface DatapathFlowJson {
   id: number;
@@ -75,6 +80,9 @@ export interface DatapathFlowFilter {
   /** Rows wanted; one more is read to tell whether a next page exists. */
   limit: number;
 }
+
+/** DatapathFlowStore.openOf's row. */
+export type OpenOf = Pick<OpenLifetime, 'id' | 'key' | 'actions' | 'firstSeen' | 'packets' | 'pmdCopies'>;
 
 /** A datapath_flow row (also read by the logical-flow audits: logical-flow-store.ts). */
 export interface DatapathFlowRow {
@@ -150,16 +158,21 @@ export class DatapathFlowStore {
     return Number(
       tx
         .stmt(
-          `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source, tunnel_sig, push_sig)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source, tunnel_sig, push_sig, pmd_copies)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(l.chassis, l.ufid, l.firstSeen, l.lastSeen, l.inPort, l.recircId, l.key, l.actions, l.packets, l.bytes, l.used, l.source, sig, pushSig).lastInsertRowid,
+        .run(l.chassis, l.ufid, l.firstSeen, l.lastSeen, l.inPort, l.recircId, l.key, l.actions, l.packets, l.bytes, l.used, l.source, sig, pushSig, l.pmdCopies ?? null).lastInsertRowid,
     );
   }
 
-  /** The counters of a dump (the poller: each dump's values replace the last). */
-  update(tx: WriteContext, id: number, seen: { lastSeen: string; packets: number; bytes: number; used: string | null }): void {
-    tx.stmt('UPDATE datapath_flow SET last_seen = ?, packets = ?, bytes = ?, used = ? WHERE id = ?').run(seen.lastSeen, seen.packets, seen.bytes, seen.used, id);
+  /** The counters of a dump (the poller: each dump's values replace the last), its PMD copies' with them. */
+  update(tx: WriteContext, id: number, seen: SeenCounters): void {
+    tx.stmt('UPDATE datapath_flow SET last_seen = ?, packets = ?, bytes = ?, used = ?, pmd_copies = ? WHERE id = ?').run(seen.lastSeen, seen.packets, seen.bytes, seen.used, seen.pmdCopies ?? null, id);
+  }
+
+  /** Its PMD copies alone (the vlog source: another PMD logged the flow installed). */
+  setPmdCopies(tx: WriteContext, id: number, pmdCopies: string | null): void {
+    tx.stmt('UPDATE datapath_flow SET pmd_copies = ? WHERE id = ?').run(pmdCopies, id);
   }
 
   /** An event about the lifetime (ingest): last_seen never goes back, counters only when given. */
@@ -173,13 +186,13 @@ export class DatapathFlowStore {
     tx.stmt('UPDATE datapath_flow SET removed_at = ?, removal_reason = ? WHERE id = ?').run(at, reason, id);
   }
 
-  /** The newest open lifetime of this UFID that this source wrote (with its counters: the vlog source's checks compare them). */
-  openOf(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string): { id: number; key: string; actions: string; firstSeen: string; packets: number } | undefined {
+  /** The newest open lifetime of this UFID that this source wrote (with its counters and PMD copies: the vlog source's checks compare them). */
+  openOf(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string): OpenOf | undefined {
     return tx
       .stmt(
-        `SELECT id, key, actions, first_seen AS firstSeen, packets FROM datapath_flow WHERE chassis = ? AND ufid = ? AND source = ${SOURCE_SQL[source]} AND removed_at IS NULL ORDER BY id DESC LIMIT 1`,
+        `SELECT id, key, actions, first_seen AS firstSeen, packets, pmd_copies AS pmdCopies FROM datapath_flow WHERE chassis = ? AND ufid = ? AND source = ${SOURCE_SQL[source]} AND removed_at IS NULL ORDER BY id DESC LIMIT 1`,
       )
-      .get(chassis, ufid) as { id: number; key: string; actions: string; firstSeen: string; packets: number } | undefined;
+      .get(chassis, ufid) as OpenOf | undefined;
   }
 
   /** The lifetime of this UFID that this source wrote that had begun at `time` (the latest begun by then), open or ended. */
@@ -305,7 +318,7 @@ export class DatapathFlowStore {
   /** The open lifetimes a source left (a restart continues them). */
   open(source: LifetimeSource): OpenLifetime[] {
     return (
-      this.stmt(`SELECT id, ufid, first_seen, last_seen, key, actions, packets, bytes, used FROM datapath_flow WHERE removed_at IS NULL AND source = ${SOURCE_SQL[source]}`).all() as Array<{
+      this.stmt(`SELECT id, ufid, first_seen, last_seen, key, actions, packets, bytes, used, pmd_copies FROM datapath_flow WHERE removed_at IS NULL AND source = ${SOURCE_SQL[source]}`).all() as Array<{
         id: number;
         ufid: string;
         first_seen: string;
@@ -315,8 +328,9 @@ export class DatapathFlowStore {
         packets: number;
         bytes: number;
         used: string | null;
+        pmd_copies: string | null;
       }>
-    ).map((r) => ({ id: r.id, ufid: r.ufid, firstSeen: r.first_seen, lastSeen: r.last_seen, key: r.key, actions: r.actions, packets: r.packets, bytes: r.bytes, used: r.used }));
+    ).map((r) => ({ id: r.id, ufid: r.ufid, firstSeen: r.first_seen, lastSeen: r.last_seen, key: r.key, actions: r.actions, packets: r.packets, bytes: r.bytes, used: r.used, pmdCopies: r.pmd_copies }));
   }
 
   // ---- the API's reads (query) --------------------------------------------------------

@@ -31,6 +31,8 @@ export class DatapathFlowEntity {
   @Column('text', { name: 'tunnel_sig', nullable: true }) tunnelSig!: string | null;
   /** The tunnels its actions push, `ip|vni|ingress|egress` (src/ovs/push-signature.ts: `*` where several pushes differ); NULL when none. */
   @Column('text', { name: 'push_sig', nullable: true }) pushSig!: string | null;
+  /** Its copies on several PMD threads, so a restart goes on from them (src/collectors/pmd-copies-column.ts); NULL: none stored. */
+  @Column('text', { name: 'pmd_copies', nullable: true }) pmdCopies!: string | null;
 }
 
 @Entity('recirc_edge', { withoutRowid: true })

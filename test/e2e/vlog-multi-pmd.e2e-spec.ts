@@ -7,34 +7,22 @@
 // copy's smaller counters, took them for a flow deleted unlogged and installed again, and ended the
 // live flow's lifetime 'counters_reset'. Real sandbox, tests/pmd.at's set-up (test/support/pmd-copies.ts).
 import { join } from 'node:path';
-import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { VlogSourceService } from '../../src/collectors/vlog-source.service';
 import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
 import { startApp } from '../support/app';
-import { copies, pmdBridge, queuesByCore, receiveOn } from '../support/pmd-copies';
-import { Sandbox } from '../support/sandbox';
+import { copies, pmdSandbox, queuesByCore, receiveOn } from '../support/pmd-copies';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(240_000);
 
 describe('vlog-only lifetimes on a userspace datapath with two PMD threads', () => {
-  let sb: Sandbox;
-  let app: INestApplication | undefined;
-
-  beforeAll(async () => {
-    sb = await Sandbox.start();
-    await pmdBridge(sb);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await sb?.stop();
-  });
+  const { sb: sandbox, started } = pmdSandbox();
 
   it("a flow whose copy get-flow reads idled out while another PMD's copy carries packets stays one live lifetime", async () => {
+    const sb = sandbox();
     const byCore = await queuesByCore(sb);
-    app = await startApp({ ...sb.env, LIVETRACE_POLLER: 'false', LIVETRACE_VLOG_FILE: join(sb.dir, 'ovs-vswitchd.log'), LIVETRACE_VLOG_SET_LEVELS: 'true' });
+    const app = started(await startApp({ ...sb.env, LIVETRACE_POLLER: 'false', LIVETRACE_VLOG_FILE: join(sb.dir, 'ovs-vswitchd.log'), LIVETRACE_VLOG_SET_LEVELS: 'true' }));
     const http = request(app.getHttpServer());
     const source = app.get(VlogSourceService);
     await source.settle();

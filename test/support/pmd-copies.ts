@@ -2,8 +2,38 @@
 // with several receive queues and other_config:pmd-cpu-mask), and what dpctl/dump-flows and
 // dpif-netdev/pmd-rxq-show say of it: each PMD that receives a flow's packets installs its own copy
 // of the flow (same UFID, own counters), listed under its `flow-dump from pmd on cpu core: N` header.
-import type { Sandbox } from './sandbox';
+import type { INestApplication } from '@nestjs/common';
+import { Sandbox } from './sandbox';
 import { waitFor } from './wait';
+
+/**
+ * The hooks of a spec on that datapath: a sandbox with pmdBridge before all, stopped after all with
+ * every app the spec handed to `started` and did not close itself (`close`). `sb()` is the sandbox
+ * once started.
+ */
+export function pmdSandbox(): { sb: () => Sandbox; started: (app: INestApplication) => INestApplication; close: (app: INestApplication) => Promise<void> } {
+  let sb: Sandbox | undefined;
+  const apps: INestApplication[] = [];
+  beforeAll(async () => {
+    sb = await Sandbox.start();
+    await pmdBridge(sb);
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await sb?.stop();
+  });
+  return {
+    sb: () => sb!,
+    started: (app) => {
+      apps.push(app);
+      return app;
+    },
+    close: async (app) => {
+      apps.splice(apps.indexOf(app), 1);
+      await app.close();
+    },
+  };
+}
 
 /** Bridge brp (netdev) with dummy-pmd ports p1 and p2 of 4 receive queues each, polled by PMDs on cores 0 and 1. */
 export function pmdBridge(sb: Sandbox): Promise<string> {

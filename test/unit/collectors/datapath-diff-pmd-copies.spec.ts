@@ -1,18 +1,10 @@
 // The same datapath flow on two PMD threads (one copy each, same UFID, own counters), as a real
-// userspace datapath with two PMDs dumped it (OVS 3.1 sandbox, dummy-pmd ports, pmd-cpu-mask=3,
-// packets sent to a receive queue of each PMD). test/e2e/poller-multi-pmd.e2e-spec.ts is the same
-// case on a live daemon; this one pins the arithmetic.
+// userspace datapath with two PMDs dumped it (test/support/pmd-copies-dump.ts).
+// test/e2e/poller-multi-pmd.e2e-spec.ts is the same case on a live daemon; this one pins the arithmetic.
 import { DatapathFlowTable } from '../../../src/collectors/datapath-diff';
 import { detraceArgs } from '../../../src/collectors/detrace-pass';
 import { parseDumpFlows } from '../../../src/ovs/dump-flows';
-
-const KEY = 'skb_priority(0/0),skb_mark(0/0),ct_state(0/0),ct_zone(0/0),ct_mark(0/0),ct_label(0/0),recirc_id(0),dp_hash(0/0),in_port(p1),packet_type(ns=0,id=0),eth(src=50:54:00:00:0a:01,dst=50:54:00:00:0a:02),eth_type(0x0800),ipv4(src=10.9.0.1/0.0.0.0,dst=10.9.0.2/0.0.0.0,proto=17/0,tos=0/0,ttl=64/0,frag=no),udp(src=4000/0,dst=5000/0)';
-const UFID = 'a4652428-bf00-48ff-ba7c-8b1526762640';
-const line = (packets: number, actions = 'brp,p2') =>
-  `ufid:${UFID}, ${KEY}, packets:${packets}, bytes:${packets * 106}, used:0.829s, dp:ovs, actions:${actions}, dp-extra-info:miniflow_bits(5,1)`;
-/** A dump with a copy on each core given (core → packets), in core order, as dpif-netdev lists them. */
-const dump = (copies: Record<number, number>, actions?: string) =>
-  parseDumpFlows(Object.entries(copies).map(([core, n]) => `flow-dump from pmd on cpu core: ${core}\n${line(n, actions)}`).join('\n'), { build: 'on-read' }).items;
+import { PMD_FLOW_UFID as UFID, pmdCopiesDump as dump, pmdCopyLine as line } from '../../support/pmd-copies-dump';
 
 describe('a datapath flow with a copy on each of two PMDs', () => {
   it('is one lifetime counting both copies, on while one copy idles out and comes back', () => {

@@ -1,0 +1,72 @@
+// datapath_flow.pmd_copies: what a lifetime of a flow with copies on several PMD threads (userspace
+// datapath: each PMD that receives the flow's packets installs its own, same UFID, own counters)
+// needs to go on after the service starts again. Its stored packets and bytes count copies that
+// already left too (idled out on their PMD), so the total alone cannot tell a copy that left from
+// counters that fell: a lifetime reloaded with it alone ended counters_reset at its first reading.
+// JSON, as small as it goes, one shape a source (the row's `source` says which):
+//   poller: {"c":{"<pmd id>":[packets,bytes],...},"r":[packets,bytes]}  (datapath-diff.ts carry)
+//   vlog:   {"p":["pmd-c00/id:6",...],"r":[packets,bytes],"l":[packets,bytes]}  (vlog-lifetimes.ts counted)
+// NULL (rows of older agents, or a lifetime of one copy with nothing retired: the total is then the
+// copy's own) reads as today: the total alone.
+
+export interface Counts {
+  packets: number;
+  bytes: number;
+}
+
+type Pair = [number, number];
+const pair = (c: Counts): Pair => [c.packets, c.bytes];
+const counts = (p: unknown): Counts | null =>
+  Array.isArray(p) && p.length === 2 && p.every((n) => Number.isSafeInteger(n) && n >= 0) ? { packets: p[0] as number, bytes: p[1] as number } : null;
+const parse = (text: string | null | undefined): Record<string, unknown> | null => {
+  if (!text) return null;
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+};
+
+/** The poller's copies by pmd id and what the copies that left counted; null for one copy and nothing retired. */
+export function pollerCopiesText(copies: ReadonlyMap<string, Counts> | undefined, retired: Counts | undefined): string | null {
+  const r = retired ?? { packets: 0, bytes: 0 };
+  if (!copies || (copies.size <= 1 && r.packets === 0 && r.bytes === 0)) return null;
+  return JSON.stringify({ c: Object.fromEntries([...copies].map(([pmd, c]) => [pmd, pair(c)])), r: pair(r) });
+}
+
+/** pollerCopiesText read back; null when absent or unreadable (the total alone, as before the column). */
+export function pollerCopiesOf(text: string | null | undefined): { copies: Map<string, Counts>; retired: Counts } | null {
+  const v = parse(text);
+  const retired = counts(v?.r);
+  if (!v || !retired || v.c === null || typeof v.c !== 'object') return null;
+  const copies = new Map<string, Counts>();
+  for (const [pmd, p] of Object.entries(v.c as Record<string, unknown>)) {
+    const c = counts(p);
+    if (!c) return null;
+    copies.set(pmd, c);
+  }
+  return copies.size ? { copies, retired } : null;
+}
+
+/** The vlog source's copies: the PMD threads that logged the lifetime installed, the copies that left, the copy read last. */
+export interface VlogCopies {
+  pmds: Set<string>;
+  retired: Counts;
+  last: Counts | null;
+}
+
+/** Null with fewer than two PMDs: the comparison is then the total's (vlog-lifetimes.ts counted). */
+export function vlogCopiesText(c: VlogCopies | undefined): string | null {
+  if (!c || c.pmds.size < 2) return null;
+  return JSON.stringify({ p: [...c.pmds], r: pair(c.retired), ...(c.last ? { l: pair(c.last) } : {}) });
+}
+
+export function vlogCopiesOf(text: string | null | undefined): VlogCopies | null {
+  const v = parse(text);
+  const retired = counts(v?.r);
+  if (!v || !retired || !Array.isArray(v.p) || !v.p.every((t) => typeof t === 'string')) return null;
+  const last = v.l === undefined ? null : counts(v.l);
+  if (v.l !== undefined && !last) return null;
+  return { pmds: new Set(v.p as string[]), retired, last };
+}
