@@ -168,7 +168,7 @@ async function lockedRound(
     const limits: CentralLimits = {
       before: cfg.days > 0 ? new Date(now - cfg.days * 86_400_000).toISOString() : null,
       atOrBefore: cfg.keep > 0 ? await centralRowCut(c, cfg.keep) : null,
-      heardSince: heardSince(now, cfg.silentSlotHours ?? 0),
+      heardSince: heardSince(now + (await pgAhead(c, cfg.silentSlotHours ?? 0)), cfg.silentSlotHours ?? 0),
     };
     // No trace over the limits still leaves the rows no trace takes with it to cut (as many of each
     // as traces are kept, whatever the traces' own count): only the traces' loop is skipped.
@@ -190,6 +190,20 @@ async function lockedRound(
     await c.query('SELECT pg_advisory_unlock($1)', [CENTRAL_RETENTION_LOCK]).catch(drop);
   }
   return total;
+}
+
+/**
+ * How far PostgreSQL's clock runs ahead of this process's (ms; 0 without a silence bound): heard_at is
+ * PostgreSQL's clock (ship-synced.ts), so the bound it is compared with is moved onto it. Every process
+ * with PostgreSQL may win the round's lock, an agent among them: by its own clock, one running a day
+ * ahead took every live slot for silent and pruned the live agents' open lifetimes
+ * (test/postgres/central-retention-silent-open.spec.ts 'clock runs ahead').
+ */
+async function pgAhead(c: PoolClient, hours: number): Promise<number> {
+  if (hours <= 0) return 0;
+  const local = Date.now();
+  const { ms } = (await c.query<{ ms: string }>('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms')).rows[0];
+  return Number(ms) - local;
 }
 
 /** The session's own timeouts back to the pool's (its other users idle as long as they like); a connection that fails it is dropped. */

@@ -71,6 +71,22 @@ describe('PostgreSQL retention and the open lifetimes of a writer slot gone for 
     expect((await pgRows(url, 'SELECT slot FROM writer_slot WHERE slot = $1', [gone.central!.slot])).length).toBe(1);
   });
 
+  // Every process with PostgreSQL may win the round's lock, an agent among them; heard_at is PostgreSQL's
+  // clock (ship-synced.ts), so the bound must be too: by the round's own clock, one running 3 days ahead
+  // took every live slot for silent and pruned the live agents' open lifetimes.
+  it('a round whose clock runs ahead takes no live slot for gone', async () => {
+    const { live, liveIds, flows } = await twoAgents('central_silent_open_ahead');
+    await live.shipper!.synced();
+    const real = Date.now.bind(Date);
+    const ahead = jest.spyOn(Date, 'now').mockImplementation(() => real() + 72 * HOUR); // the round's process's clock
+    try {
+      await centralRound(live.central!.pool, { days: 1, keep: 0, silentSlotHours: 24 }, Date.now());
+    } finally {
+      ahead.mockRestore();
+    }
+    expect(await flows()).toEqual(liveIds);
+  });
+
   // An agent silent past the bound was not gone after all (a partition of a day): what it ships next of a
   // lifetime PostgreSQL pruned is a whole row (ship-sql.ts upsert, INSERT … ON CONFLICT DO UPDATE), so the
   // lifetime is there again, as the agent holds it.
