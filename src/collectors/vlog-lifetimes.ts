@@ -68,6 +68,8 @@ export class VlogLifetimes {
    * is followed from its end after a restart, so the flow_add lines are not read again.
    */
   private readonly copies = new Map<number, VlogCopies>();
+  /** Stored lifetimes whose PMDs a flow_add added while the spool was full: written by writeHeld once it has room. */
+  private readonly copiesHeld = new Set<number>();
 
   constructor(
     private readonly flows: DatapathFlowStore,
@@ -80,13 +82,13 @@ export class VlogLifetimes {
    * installed, lost if gone: the log does not say which). True: held counters wait for a write job.
    */
   catchUp(): boolean {
-    if ((!this.unstored.size && !this.held.size) || this.bound.full) return false;
+    if ((!this.unstored.size && !this.held.size && !this.copiesHeld.size) || this.bound.full) return false;
     for (const u of this.unstored.values()) {
       if (u.hurried) continue;
       u.hurried = true;
       this.gone.now(u.id, u.flow.ufid);
     }
-    return this.held.size > 0;
+    return this.held.size > 0 || this.copiesHeld.size > 0;
   }
 
   /** Held back and never stored: a later run cannot pick them up (it reads the stored open ones). */
@@ -144,7 +146,8 @@ export class VlogLifetimes {
   /**
    * `thread` logged lifetime `id`'s flow_add: a PMD's (`pmd-c01/id:7`) is a copy of the flow of that
    * PMD's own. A stored lifetime's copies are written once they are two or more (`tx`), so that a
-   * restart before its next check still knows them; while the spool is full, with its next counters.
+   * restart before its next check still knows them; while the spool is full, once it has room
+   * (writeHeld), so that a restart before its next check knows them then too.
    */
   private notePmd(id: number, thread: string | null, tx?: WriteContext): void {
     if (!thread?.startsWith('pmd')) return;
@@ -153,7 +156,9 @@ export class VlogLifetimes {
     if (c) c.pmds.add(thread);
     else this.copies.set(id, { pmds: new Set([thread]), retired: { packets: 0, bytes: 0 }, last: null });
     const text = vlogCopiesText(this.copies.get(id));
-    if (tx && id > 0 && text && !this.bound.full) this.flows.setPmdCopies(tx, id, text);
+    if (!tx || id < 0 || !text) return;
+    if (this.bound.full) this.copiesHeld.add(id);
+    else this.flows.setPmdCopies(tx, id, text);
   }
 
   /** A stored lifetime's copies as a previous run stored them, unless this run knows them already. */
@@ -261,14 +266,22 @@ export class VlogLifetimes {
     if (seen) this.flows.update(tx, id, seen);
     this.held.delete(id);
     this.copies.delete(id);
+    this.copiesHeld.delete(id);
     this.flows.close(tx, id, time, reason);
     this.gone.forget(id);
   }
 
+  /**
+   * Counters and PMD copies held back while the spool was full. The copies as they are now, not as
+   * at the check that held the counters: a PMD noted after it (notePmd) would be written over with
+   * the check's older JSON, NULL for one PMD, and a restart would not know it.
+   */
   writeHeld(tx: WriteContext): void {
     if (this.bound.full) return;
-    for (const [id, seen] of this.held) this.flows.update(tx, id, seen);
+    for (const [id, seen] of this.held) this.flows.update(tx, id, { ...seen, pmdCopies: vlogCopiesText(this.copies.get(id)) });
+    for (const id of this.copiesHeld) if (!this.held.has(id)) this.flows.setPmdCopies(tx, id, vlogCopiesText(this.copies.get(id)));
     this.held.clear();
+    this.copiesHeld.clear();
   }
 
   /** A check's answer, if the lifetime is still the open one of its UFID (a log line may have ended or replaced it since). */
@@ -305,6 +318,7 @@ export class VlogLifetimes {
     this.gone.present(item.id, item.ufid, f, item.at, item.result.dp);
     if (!this.bound.full) {
       this.held.delete(item.id);
+      this.copiesHeld.delete(item.id); // written with these counters
       return this.flows.update(tx, item.id, seen);
     }
     this.held.set(item.id, seen);
