@@ -131,7 +131,7 @@ export class DatapathFlowTable {
   seed(flow: DumpedFlow, stored: { dbId: number; firstSeen: string; lastSeen: string; pmdCopies?: string | null }): LiveFlow {
     const f = this.add([flow], stored.firstSeen);
     f.pmd = undefined; // not stored: known again from the next dump's header
-    const copies = pollerCopiesOf(stored.pmdCopies);
+    const copies = pollerCopiesOf(stored.pmdCopies, { packets: flow.packets, bytes: flow.bytes }); // the row's counters
     f.copies = copies?.copies ?? new Map();
     if (copies) f.retired = copies.retired;
     f.dbId = stored.dbId;

@@ -35,18 +35,27 @@ export function pollerCopiesText(copies: ReadonlyMap<string, Counts> | undefined
   return JSON.stringify({ c: Object.fromEntries([...copies].map(([pmd, c]) => [pmd, pair(c)])), r: pair(r) });
 }
 
-/** pollerCopiesText read back; null when absent or unreadable (the total alone, as before the column). */
-export function pollerCopiesOf(text: string | null | undefined): { copies: Map<string, Counts>; retired: Counts } | null {
+/**
+ * pollerCopiesText read back with the row's counters `total`; null when absent or unreadable (the
+ * total alone, as before the column), or when it does not add up to them: the poller writes both in
+ * one statement, so such a JSON was not written with them (an agent before the column, run on the
+ * same spool in between, updates the counters alone), and carried from it the lifetime's packets
+ * would fall with no end.
+ */
+export function pollerCopiesOf(text: string | null | undefined, total: Counts): { copies: Map<string, Counts>; retired: Counts } | null {
   const v = parse(text);
   const retired = counts(v?.r);
   if (!v || !retired || v.c === null || typeof v.c !== 'object') return null;
   const copies = new Map<string, Counts>();
+  const sum = { ...retired };
   for (const [pmd, p] of Object.entries(v.c as Record<string, unknown>)) {
     const c = counts(p);
     if (!c) return null;
     copies.set(pmd, c);
+    sum.packets += c.packets;
+    sum.bytes += c.bytes;
   }
-  return copies.size ? { copies, retired } : null;
+  return copies.size && sum.packets === total.packets && sum.bytes === total.bytes ? { copies, retired } : null;
 }
 
 /** The vlog source's copies: the PMD threads that logged the lifetime installed, the copies that left, the copy read last. */
