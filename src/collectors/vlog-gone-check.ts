@@ -37,6 +37,14 @@ type Refusal = 'no_datapath' | 'cannot_answer';
 /** Refusals in a row, over at least MUTE_SPAN_MS, that make a datapath mute (DatapathAnswers). */
 export const MUTE_AFTER = 3;
 const MUTE_SPAN_MS = MAX_IDLE_MS;
+/**
+ * "In a row" is no longer than this between two refusals: a datapath that refuses while it vetoes a
+ * lifetime is asked again within a max-idle and its margin (the lifetime's next check), and by every
+ * other check that reaches it, so a longer gap means nobody asked it: what it answered then is not
+ * known, and refusals hours apart (a kernel datapath's transient lookup failures) are not
+ * "consistently". Six max-idles leave room for a backlog of due checks.
+ */
+const MUTE_GAP_MS = 6 * MAX_IDLE_MS;
 
 /** The open vlog lifetimes and when each may have gone idle. */
 export class GoneChecks {
@@ -96,18 +104,20 @@ export class GoneChecks {
 
 /**
  * What each datapath answered lately: one that refused (dpctl's own error, not "no such flow")
- * MUTE_AFTER times in a row over at least MUTE_SPAN_MS is mute; any answer that says whether it has
- * a flow makes it heard again. No reply (a timeout) neither counts nor clears: it says nothing of the datapath.
+ * MUTE_AFTER times in a row over at least MUTE_SPAN_MS, none more than MUTE_GAP_MS after the one
+ * before, is mute; any answer that says whether it has a flow makes it heard again. No reply (a
+ * timeout) neither counts nor clears: it says nothing of the datapath.
  */
 export class DatapathAnswers {
-  private readonly runs = new Map<string, { count: number; since: number; refusal: Refusal }>();
+  private readonly runs = new Map<string, { count: number; since: number; last: number; refusal: Refusal }>();
 
   heard(dp: string, r: CheckResult, now: number): void {
     if (r.state !== 'unknown') return void this.runs.delete(dp);
     if (!r.refused) return;
     const run = this.runs.get(dp);
-    if (!run) return void this.runs.set(dp, { count: 1, since: now, refusal: r.refused });
+    if (!run || now - run.last > MUTE_GAP_MS) return void this.runs.set(dp, { count: 1, since: now, last: now, refusal: r.refused });
     run.count++;
+    run.last = now;
     // Both kinds in one run: it may exist and hold flows.
     if (r.refused !== run.refusal) run.refusal = 'cannot_answer';
   }
@@ -121,10 +131,10 @@ export class DatapathAnswers {
     for (const dp of this.runs.keys()) if (!dps.includes(dp)) this.runs.delete(dp);
   }
 
-  /** How `dp` refuses consistently, or null while it is not mute. */
+  /** How `dp` refuses consistently, or null while it is not mute (nor once its last refusal is MUTE_GAP_MS old). */
   mute(dp: string, now: number): Refusal | null {
     const run = this.runs.get(dp);
-    return run && run.count >= MUTE_AFTER && now - run.since >= MUTE_SPAN_MS ? run.refusal : null;
+    return run && run.count >= MUTE_AFTER && now - run.since >= MUTE_SPAN_MS && now - run.last <= MUTE_GAP_MS ? run.refusal : null;
   }
 }
 
