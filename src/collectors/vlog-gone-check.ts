@@ -147,8 +147,8 @@ export class DatapathAnswers {
  * only when every one says so, or is mute (`answers`: refused consistently) and cannot hold it:
  * one dpctl finds no more holds no flow; one that cannot answer may hold any, so it only stands
  * aside for a lifetime whose flow an earlier check found in another (`home`: a UFID lives in the
- * datapath that installed it) and that one now says it is gone. Otherwise unknown. No datapath
- * known: asked without one.
+ * datapath that installed it) and that one now says it is gone, or is no longer listed (removed,
+ * its flows with it). Otherwise unknown. No datapath known: asked without one.
  */
 export async function checkFlowIn(
   call: (command: string, args: string[]) => Promise<string>,
@@ -165,7 +165,11 @@ export async function checkFlowIn(
     if (r.state === 'present') return dp ? { ...r, dp } : r;
     answered.set(dp, r);
   }
-  const homeSaidGone = opts.home !== undefined && answered.get(opts.home)?.state === 'gone';
+  // The home no longer listed (removed from dpif/show) holds the flow no more: its flows went with it,
+  // and a UFID lives in the datapath that installed it. Without this a mute datapath that cannot
+  // answer vetoed such a lifetime for good. An unread list (no datapath asked by name) removed nothing.
+  const homeLeft = opts.home !== undefined && dps.length > 0 && !dps.includes(opts.home);
+  const homeSaidGone = homeLeft || (opts.home !== undefined && answered.get(opts.home)?.state === 'gone');
   for (const [dp, r] of answered) {
     if (r.state !== 'unknown') continue;
     const mute = dp ? opts.answers?.mute(dp, now) : null;
