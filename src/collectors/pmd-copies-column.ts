@@ -71,11 +71,18 @@ export function vlogCopiesText(c: VlogCopies | undefined): string | null {
   return JSON.stringify({ p: [...c.pmds], r: pair(c.retired), ...(c.last ? { l: pair(c.last) } : {}) });
 }
 
-export function vlogCopiesOf(text: string | null | undefined): VlogCopies | null {
+/**
+ * vlogCopiesText read back with the row's counters `total`; null when absent, unreadable, or not
+ * written with them (as pollerCopiesOf): the source writes the copies with the counters they count,
+ * retired + the copy read last (none retired before a copy was read), so a JSON that does not add
+ * up to them is another run's (an agent before the column updates the counters alone).
+ */
+export function vlogCopiesOf(text: string | null | undefined, total: Counts): VlogCopies | null {
   const v = parse(text);
   const retired = counts(v?.r);
   if (!v || !retired || !Array.isArray(v.p) || !v.p.every((t) => typeof t === 'string')) return null;
   const last = v.l === undefined ? null : counts(v.l);
   if (v.l !== undefined && !last) return null;
-  return { pmds: new Set(v.p as string[]), retired, last };
+  const adds = last ? retired.packets + last.packets === total.packets && retired.bytes + last.bytes === total.bytes : retired.packets === 0 && retired.bytes === 0;
+  return adds ? { pmds: new Set(v.p as string[]), retired, last } : null;
 }

@@ -157,14 +157,19 @@ export class VlogLifetimes {
     else this.copies.set(id, { pmds: new Set([thread]), retired: { packets: 0, bytes: 0 }, last: null });
     const text = vlogCopiesText(this.copies.get(id));
     if (!tx || id < 0 || !text) return;
-    if (this.bound.full) this.copiesHeld.add(id);
+    if (this.bound.full) return void this.copiesHeld.add(id);
+    // Counters a check held back while full count the copies' retired and last: written with them
+    // now (there is room), so the row's JSON always adds up to its counters (vlogCopiesOf).
+    const seen = this.held.get(id);
+    this.held.delete(id);
+    if (seen) this.flows.update(tx, id, { ...seen, pmdCopies: text });
     else this.flows.setPmdCopies(tx, id, text);
   }
 
   /** A stored lifetime's copies as a previous run stored them, unless this run knows them already. */
-  private loadCopies(open: { id: number; pmdCopies: string | null }): void {
+  private loadCopies(open: { id: number; pmdCopies: string | null; packets: number; bytes: number }): void {
     if (this.copies.has(open.id)) return;
-    const c = vlogCopiesOf(open.pmdCopies);
+    const c = vlogCopiesOf(open.pmdCopies, open);
     if (c) this.copies.set(open.id, c);
   }
 
