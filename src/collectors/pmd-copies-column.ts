@@ -5,7 +5,8 @@
 // counters that fell: a lifetime reloaded with it alone ended counters_reset at its first reading.
 // JSON, as small as it goes, one shape a source (the row's `source` says which):
 //   poller: {"c":{"<pmd id>":[packets,bytes],...},"r":[packets,bytes]}  (datapath-diff.ts carry)
-//   vlog:   {"p":["pmd-c00/id:6",...],"r":[packets,bytes],"l":[packets,bytes]}  (vlog-lifetimes.ts counted)
+//   vlog:   {"p":["pmd-c00/id:6",...],"r":[packets,bytes],"l":[packets,bytes]}  (vlog-lifetimes.ts counted;
+//           "main" in p: the non-PMD table's copy, copyHolder)
 // NULL (rows of older agents, or a lifetime of one copy with nothing retired: the total is then the
 // copy's own) reads as today: the total alone.
 

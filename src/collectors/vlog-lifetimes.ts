@@ -55,6 +55,25 @@ export const MAX_FAILED_CHECKS = 5;
 /** `a` after `b`: times as the log printed them or as a check wrote them (toISOString), compared as instants. */
 const later = (a: string, b: string): boolean => Date.parse(a) > Date.parse(b);
 
+/** The userspace datapath's non-PMD flow table as a copy holder (VlogCopies.pmds). */
+export const NON_PMD = 'main';
+
+/**
+ * The flow table a log line installed a copy in, as VlogLifetimes.installed takes it, or null when
+ * the line cannot say. In lib/dpif-netdev.c every dp_netdev_pmd_thread has a flow_table of its own,
+ * the non-PMD one (NON_PMD_CORE_ID) too, and dp_netdev_flow_add logs flow_add from the thread that
+ * installs: a PMD (`pmd-c01/id:7`) into its own table; any other into the non-PMD one (the main
+ * thread polling the ports no PMD polls in dpif_netdev_run, and whatever thread executes a packet:
+ * dpif_netdev_execute, a packet-out that recirculates), logged with no thread (the main thread) or
+ * its own name. dpctl/get-flow reads that table as well as the PMDs' (dpif_netdev_flow_get walks
+ * poll_threads), so a flow installed by a PMD and by the main thread has two copies. Null: a
+ * flow_mod or the kernel's put (they change or make the one copy there is), and syslog (no thread).
+ */
+export function copyHolder(type: string, record: { thread: string | null; origin: unknown }): string | null {
+  if (type !== 'flow_add' || record.origin !== null) return null;
+  return record.thread?.startsWith('pmd') ? record.thread : NON_PMD;
+}
+
 export class VlogLifetimes {
   /** New lifetimes the full spool held back, by UFID: stored once it has room if a check finds them installed. */
   private readonly unstored = new Map<string, Unstored>();
@@ -145,12 +164,13 @@ export class VlogLifetimes {
 
   /**
    * `thread` logged lifetime `id`'s flow_add: a PMD's (`pmd-c01/id:7`) is a copy of the flow of that
-   * PMD's own. A stored lifetime's copies are written once they are two or more (`tx`), so that a
-   * restart before its next check still knows them; while the spool is full, once it has room
-   * (writeHeld), so that a restart before its next check knows them then too.
+   * PMD's own, NON_PMD the non-PMD table's (copyHolder). A stored lifetime's copies are written once
+   * they are two or more (`tx`), so that a restart before its next check still knows them; while the
+   * spool is full, once it has room (writeHeld), so that a restart before its next check knows them
+   * then too.
    */
   private notePmd(id: number, thread: string | null, tx?: WriteContext): void {
-    if (!thread?.startsWith('pmd')) return;
+    if (!thread?.startsWith('pmd') && thread !== NON_PMD) return;
     const c = this.copies.get(id);
     if (c?.pmds.has(thread)) return;
     if (c) c.pmds.add(thread);
@@ -178,8 +198,9 @@ export class VlogLifetimes {
    * installed again). On the userspace datapath every PMD that receives the flow's packets holds a
    * copy (same UFID, own counters, each deleted on its own), and `dpctl/get-flow` answers one: the
    * first PMD found holding one (lib/dpctl.c asks with PMD_ID_NULL; dpctl has no pmd= for it). So for
-   * a lifetime that two PMDs or more logged installed, a reading below the copy's last is another
-   * copy's, the copy read before having left: the lifetime goes on, the copy that left still counted.
+   * a lifetime that two PMDs or more logged installed (the non-PMD table counts as one: copyHolder),
+   * a reading below the copy's last is another copy's, the copy read before having left: the
+   * lifetime goes on, the copy that left still counted.
    */
   private counted(id: number, stored: number, f: Counts): Counts | null {
     const c = this.copies.get(id);

@@ -22,7 +22,7 @@ import { UpcallsService } from '../upcalls/upcalls.service';
 import { FileFollower, listenSyslog } from './vlog-follow';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { checkFlowIn, DatapathAnswers, GoneChecks } from './vlog-gone-check';
-import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
+import { CheckedItem, copyHolder, VlogLifetimes } from './vlog-lifetimes';
 import { VswitchdService } from './vswitchd.service';
 
 interface Draft {
@@ -194,7 +194,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
         // actions in place (UKEY_MODIFY: same UFID, counters kept), read as dpif_netdev's flow_mod is.
         if (!e.parsedKey || !e.ufid || (e.type === 'flow_put' && (e.failure !== null || !(e.flags.includes('create') || e.flags.includes('modify'))))) return;
         const flow: InstalledFlow = { ufid: e.ufid, megaUfid: 'megaUfid' in e ? e.megaUfid : null, key: e.key, parsedKey: e.parsedKey, actions: e.actions ?? '', at };
-        if (!this.config.LIVETRACE_POLLER) this.queue.push({ kind: 'flow', flow, time: r.timestamp, thread: r.thread });
+        if (!this.config.LIVETRACE_POLLER) this.queue.push({ kind: 'flow', flow, time: r.timestamp, thread: copyHolder(e.type, r) });
         this.release(this.linker.addFlow(flow));
         return;
       }
