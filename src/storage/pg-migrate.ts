@@ -27,10 +27,23 @@ export const migrationLock = (cfg: Pick<LivetraceConfig, 'LIVETRACE_PG_MIGRATION
 const log = new Logger('Storage');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** SQLSTATE 55P03 lock_not_available: a statement ended by lock_timeout. */
-export function gaveWayToLock(err: unknown): boolean {
+const sqlState = (err: unknown) => {
   const e = err as { code?: string; driverError?: { code?: string } };
-  return (e?.code ?? e?.driverError?.code) === '55P03';
+  return e?.code ?? e?.driverError?.code;
+};
+
+/**
+ * A migration that gave way to other sessions' locks, its transaction rolled back and nothing else
+ * wrong with it: SQLSTATE 55P03 lock_not_available (ended by lock_timeout), or 40P01
+ * deadlock_detected. A shipper's batch holds a table the migration wants and then wants one the
+ * migration already altered: the migration waited first, so its deadlock check (deadlock_timeout,
+ * 1 s, before the 5 s lock timeout) finds the cycle and PostgreSQL ends it, not the batch; given up
+ * at once, a start against busy shippers failed on any migration taking two of their tables
+ * (test/postgres/migration-lock-timeout.spec.ts).
+ */
+export function gaveWayToLock(err: unknown): boolean {
+  const state = sqlState(err);
+  return state === '55P03' || state === '40P01';
 }
 
 /**
@@ -69,7 +82,10 @@ export async function migrateUnderLock(ds: DataSource, opts: MigrationLockOption
           return;
         } catch (err) {
           if (!gaveWayToLock(err)) throw err;
-          const waited = `migration gave way after waiting ${opts.lockTimeoutMs} ms for a lock (${statementOf(err)}); ${await holders(qr, opts.lockTimeoutMs)}`;
+          // A deadlock is found after deadlock_timeout (1 s), before the lock timeout: its other party may be younger.
+          const deadlock = sqlState(err) === '40P01';
+          const how = deadlock ? "as a deadlock's victim" : `after waiting ${opts.lockTimeoutMs} ms for a lock`;
+          const waited = `migration gave way ${how} (${statementOf(err)}); ${await holders(qr, deadlock ? 0 : opts.lockTimeoutMs)}`;
           if (attempt >= opts.attempts) {
             log.error(`${waited}; given up after ${attempt} tries`);
             throw err;

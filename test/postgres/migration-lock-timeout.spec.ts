@@ -167,6 +167,50 @@ describe('PostgreSQL migrations: no statement timeout, a short lock timeout, tri
     }
   });
 
+  it("a migration that PostgreSQL ends as a deadlock's victim (a shipper's batch holding one of its tables, then waiting for another) is rolled back and tried again, not the start failed", async () => {
+    const url = await pg.database('migration_deadlock');
+    const admin = await client(url);
+    const batch = await client(url);
+    class TwoTables1899000000200 implements MigrationInterface {
+      name = 'TwoTables1899000000200';
+      async up(qr: QueryRunner) {
+        await qr.query('ALTER TABLE "dl_a" ADD COLUMN "x" int');
+        await qr.query('ALTER TABLE "dl_b" ADD COLUMN "x" int');
+      }
+      async down() {}
+    }
+    await admin.query('CREATE TABLE dl_a (id int)');
+    await admin.query('CREATE TABLE dl_b (id int)');
+    // The deadlock is found by the session that waited first, once its deadlock_timeout is up: the
+    // migration (3 s: time for the batch to start waiting too); the batch never looks (1 h).
+    await admin.query(`ALTER DATABASE migration_deadlock SET deadlock_timeout = '3s'`);
+    const ds = new DataSource({ ...pgDataSourceOptions(url, 1), migrations: [TwoTables1899000000200] });
+    await ds.initialize();
+    try {
+      await batch.query(`SET deadlock_timeout = '1h'`);
+      await batch.query('BEGIN');
+      await batch.query('INSERT INTO dl_b VALUES (1)');
+      // A lock timeout well past the deadlock check: the deadlock is what ends the migration's wait.
+      const run = watch(migrateUnderLock(ds, { lockTimeoutMs: 60_000, attempts: 3 }));
+      await waitingOn(admin, '^ALTER TABLE "dl_b"', run.state);
+      // The batch goes on into the table the migration has altered: each waits for the other.
+      const insert = watch(batch.query('INSERT INTO dl_a VALUES (2)'));
+      await waitFor("the batch's insert done, or the migrations ended", () => insert.state() !== 'running' || run.state() !== 'running', 90_000);
+      // The migration gave way (its transaction rolled back, the batch went on) and is tried again.
+      expect({ migrations: run.state(), batch: insert.state() }).toEqual({ migrations: 'running', batch: 'done' });
+      await batch.query('COMMIT');
+      await run.value;
+      const { rows } = await admin.query(`SELECT table_name AS t FROM information_schema.columns WHERE table_name IN ('dl_a', 'dl_b') AND column_name = 'x' ORDER BY 1`);
+      expect(rows.map((r) => r.t)).toEqual(['dl_a', 'dl_b']);
+      expect((await admin.query('SELECT name FROM migrations')).rows).toEqual([{ name: 'TwoTables1899000000200' }]);
+      expect((await admin.query('SELECT (SELECT count(*) FROM dl_a)::int AS a, (SELECT count(*) FROM dl_b)::int AS b')).rows).toEqual([{ a: 1, b: 1 }]);
+    } finally {
+      await batch.end();
+      await admin.end();
+      await ds.destroy();
+    }
+  });
+
   it('npm run migration:run waits for the advisory lock a starting process holds, then migrates', async () => {
     const url = await pg.database('migration_cli');
     const starting = await client(url); // a process's start-up migrations, holding the lock
