@@ -183,7 +183,9 @@ export class DatapathFlowStore {
   }
 
   close(tx: WriteContext, id: number, at: string, reason: string): void {
-    tx.stmt('UPDATE datapath_flow SET removed_at = ?, removal_reason = ? WHERE id = ?').run(at, reason, id);
+    // pmd_copies cleared: only an open lifetime's are read back (a later run goes on with it), and
+    // an ended row would keep, and ship, them for as long as retention keeps it.
+    tx.stmt('UPDATE datapath_flow SET removed_at = ?, removal_reason = ?, pmd_copies = NULL WHERE id = ?').run(at, reason, id);
   }
 
   /** The newest open lifetime of this UFID that this source wrote (with its counters and PMD copies: the vlog source's checks compare them). */
