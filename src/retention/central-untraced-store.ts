@@ -69,8 +69,11 @@ const SQL = {
   silentSlots: 'SELECT w.slot FROM writer_slot w WHERE GREATEST(w.heard_at, w.traced_through) < $1 ORDER BY w.slot',
   /** One slot's open lifetimes last seen before the cut, after an id cursor (its ids are its slot's range). */
   silentOpen: 'SELECT id FROM datapath_flow WHERE id > $1 AND id < $2 AND removed_at IS NULL AND last_seen < $3 ORDER BY id LIMIT $4',
-  /** Still open, still silent, cited by no trace: deleted, never closed (an agent writes only its own chassis's rows). */
-  silentUncited: `SELECT id FROM datapath_flow f WHERE f.id = ANY($1::bigint[]) AND f.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) AND ${SILENT} FOR UPDATE OF f`,
+  /**
+   * Still open, still silent, still last seen before the cut ($3: an agent back between the walk and this
+   * shipped it seen now), cited by no trace: deleted, never closed (an agent writes only its own chassis's rows).
+   */
+  silentUncited: `SELECT id FROM datapath_flow f WHERE f.id = ANY($1::bigint[]) AND f.removed_at IS NULL AND f.last_seen < $3 AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) AND ${SILENT} FOR UPDATE OF f`,
   /** Two statements, one index each: with OR, a plan at 100k edges was a seq scan. */
   edgesOut: 'DELETE FROM recirc_edge WHERE parent_id = ANY($1::bigint[])',
   edgesIn: 'DELETE FROM recirc_edge WHERE child_id = ANY($1::bigint[])',
@@ -92,7 +95,7 @@ export const UNTRACED_STATEMENTS: Array<[string, string, unknown[]]> = [
   ['flows', SQL.flows, ['', 0, T, 500]],
   ['flowsUncited', SQL.flowsUncited, [IDS, T]],
   ['silentOpen', SQL.silentOpen, [0, 2 ** 40, T, 500]],
-  ['silentUncited', SQL.silentUncited, [IDS, T]],
+  ['silentUncited', SQL.silentUncited, [IDS, T, T]],
   ['edgesOut', SQL.edgesOut, [IDS]],
   ['edgesIn', SQL.edgesIn, [IDS]],
   ['flowDelete', SQL.flowDelete, [IDS]],
@@ -164,7 +167,7 @@ export async function pruneCentralUntraced(
         const ids = (await c.query<{ id: string }>(SQL.silentOpen, [cursor, end, cuts.datapathFlow, o.batch])).rows.map((r) => r.id);
         if (!ids.length) break;
         cursor = ids[ids.length - 1];
-        const n = await dropFlows(c, SQL.silentUncited, ids, cuts.heardSince);
+        const n = await dropFlows(c, SQL.silentUncited, ids, cuts.heardSince, cuts.datapathFlow);
         if (n) add({ datapathFlows: n });
       }
     }
@@ -202,10 +205,10 @@ export async function pruneCentralUntraced(
   return total;
 }
 
-/** Of `ids`, those `pick` ($1 ids, $2 heardSince) still takes, with their edges: one transaction. */
-function dropFlows(c: PoolClient, pick: string, ids: string[], heard: string): Promise<number> {
+/** Of `ids`, those `pick` ($1 ids, $2 heardSince, then `more`) still takes, with their edges: one transaction. */
+function dropFlows(c: PoolClient, pick: string, ids: string[], heard: string, ...more: unknown[]): Promise<number> {
   return inTransaction(c, async () => {
-    const gone = (await c.query<{ id: string }>(pick, [ids, heard])).rows.map((r) => r.id);
+    const gone = (await c.query<{ id: string }>(pick, [ids, heard, ...more])).rows.map((r) => r.id);
     if (!gone.length) return 0;
     await c.query(SQL.edgesOut, [gone]);
     await c.query(SQL.edgesIn, [gone]);

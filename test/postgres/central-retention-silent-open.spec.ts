@@ -4,7 +4,9 @@
 // slot silent past LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS has its open lifetimes cut by their
 // last_seen like its ended ones (uncited, with their recirculation edges); a slot heard from keeps its
 // own, however old. Real shippers, real PostgreSQL; the slot's silence is its heard_at moved back.
+import type { PoolClient } from 'pg';
 import { centralRound } from '../../src/retention/central-retention-store';
+import { pruneCentralUntraced } from '../../src/retention/central-untraced-store';
 import type { StoreService } from '../../src/storage/store.service';
 import { pgRows, tracedUp, usePostgresSpools } from '../support/spool-stores';
 
@@ -85,6 +87,31 @@ describe('PostgreSQL retention and the open lifetimes of a writer slot gone for 
       ahead.mockRestore();
     }
     expect(await flows()).toEqual(liveIds);
+  });
+
+  // The walk picks a batch, then takes it under FOR UPDATE in its own statement: an agent back in between
+  // (its batch shipped a lifetime seen just now, its heard_at not yet told) kept that lifetime open and
+  // silent, and it went despite its last_seen. The re-check takes the cut too.
+  it('keeps a lifetime whose last_seen moved past the cut between the walk and its deletion', async () => {
+    const { url, live, goneIds, liveIds, flows } = await twoAgents('central_silent_open_race');
+    const c = await live.central!.pool.connect();
+    let back = false;
+    const raced = {
+      query: async (text: string, values?: unknown[]) => {
+        if (!back && text.includes('FOR UPDATE OF f') && text.includes('removed_at IS NULL')) {
+          back = true;
+          await pgRows(url, 'UPDATE datapath_flow SET last_seen = $2 WHERE id = $1', [goneIds[0], new Date().toISOString()]);
+        }
+        return c.query(text, values);
+      },
+    } as unknown as PoolClient;
+    try {
+      await pruneCentralUntraced(raced, { datapathFlow: ago(24 * HOUR), upcall: null, crossCheck: null, ingestEvent: null, heardSince: ago(24 * HOUR) }, { batch: 500 });
+    } finally {
+      c.release();
+    }
+    expect(back).toBe(true);
+    expect(await flows()).toEqual([goneIds[0], ...liveIds]);
   });
 
   // An agent silent past the bound was not gone after all (a partition of a day): what it ships next of a
