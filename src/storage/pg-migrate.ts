@@ -67,9 +67,12 @@ export async function migrateUnderLock(ds: DataSource, opts: MigrationLockOption
     // in the database to end, so the build waited on the waiter and the waiter on the build until
     // the waiter's statement timeout failed its start (test/postgres/role-index-build.spec.ts).
     while (!((await qr.query(`SELECT pg_try_advisory_lock(${MIGRATION_LOCK}) AS got`)) as Array<{ got: boolean }>)[0].got) await sleep(250);
-    await qr.query('SET statement_timeout = 0');
-    await qr.query(`SET lock_timeout = ${Math.floor(opts.lockTimeoutMs)}`);
     try {
+      // Inside the try whose finally resets them: a SET lock_timeout that failed (a value out of
+      // PostgreSQL's range) left the pooled connection without a statement timeout, and a later
+      // statement on it that hung was never cancelled by the server.
+      await qr.query('SET statement_timeout = 0');
+      await qr.query(`SET lock_timeout = ${Math.floor(opts.lockTimeoutMs)}`);
       // On the lock's own connection, not one more from the pool: with LIVETRACE_PG_POOL=1 the
       // migrations waited for the only connection, held by the lock, until the pool's connect
       // timeout (test/postgres/open-postgres-pool.spec.ts). ds.runMigrations, given this runner.

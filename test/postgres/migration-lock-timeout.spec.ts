@@ -211,6 +211,21 @@ describe('PostgreSQL migrations: no statement timeout, a short lock timeout, tri
     }
   });
 
+  it("a migration session whose lock timeout cannot be set gives its connection back with the pool's statement timeout and the advisory lock let go", async () => {
+    const url = await pg.database('migration_bad_setting');
+    const ds = new DataSource({ ...pgDataSourceOptions(url, 1), migrations: [] });
+    await ds.initialize();
+    try {
+      // Past PostgreSQL's range for lock_timeout (INT_MAX ms): the SET after statement_timeout = 0 fails.
+      await expect(migrateUnderLock(ds, { lockTimeoutMs: 2 ** 31, attempts: 1 })).rejects.toThrow(/lock_timeout|outside the valid range/);
+      // The pool's one connection is the one the migrations took: not left without a statement timeout.
+      expect((await ds.query(`SELECT current_setting('statement_timeout') AS statement_timeout, current_setting('lock_timeout') AS lock_timeout`))[0]).toEqual({ statement_timeout: '30s', lock_timeout: '0' });
+      expect((await ds.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`))[0].n).toBe(0);
+    } finally {
+      await ds.destroy();
+    }
+  });
+
   it('npm run migration:run waits for the advisory lock a starting process holds, then migrates', async () => {
     const url = await pg.database('migration_cli');
     const starting = await client(url); // a process's start-up migrations, holding the lock
