@@ -202,12 +202,17 @@ export class VlogLifetimes {
    * a reading below the copy's last is another copy's, the copy read before having left: the
    * lifetime goes on, the copy that left still counted.
    */
-  private counted(id: number, stored: number, f: Counts): Counts | null {
+  private counted(id: number, stored: Counts, f: Counts): Counts | null {
     const c = this.copies.get(id);
-    const before = c?.last?.packets ?? Math.max(stored, this.held.get(id)?.packets ?? 0) - (c?.retired.packets ?? 0);
-    if (f.packets < before) {
+    // No copy read yet in this run: the copy read before is the lifetime's counters (the newest: a
+    // check's held back, or the row's) less what retired, bytes as packets (retiring its packets
+    // alone made the lifetime's bytes fall).
+    const held = this.held.get(id);
+    const total = held && held.packets >= stored.packets ? held : stored;
+    const before = c?.last ?? { packets: total.packets - (c?.retired.packets ?? 0), bytes: total.bytes - (c?.retired.bytes ?? 0) };
+    if (f.packets < before.packets) {
       if (!c || c.pmds.size < 2) return null;
-      c.retired = { packets: c.retired.packets + before, bytes: c.retired.bytes + (c.last?.bytes ?? 0) };
+      c.retired = { packets: c.retired.packets + before.packets, bytes: c.retired.bytes + before.bytes };
     }
     if (c) c.last = { packets: f.packets, bytes: f.bytes };
     return { packets: (c?.retired.packets ?? 0) + f.packets, bytes: (c?.retired.bytes ?? 0) + f.bytes };
@@ -320,7 +325,7 @@ export class VlogLifetimes {
     if (item.result.state !== 'present') return;
     const f = item.result.flow;
     this.loadCopies(open);
-    const counted = this.counted(item.id, open.packets, f);
+    const counted = this.counted(item.id, open, f);
     // Fewer packets than the lifetime counted: its flow was deleted unlogged and installed again
     // (same key, so same UFID; same actions, so no flow_add told another lifetime). As the poller's
     // counters_reset (datapath-diff.ts): it ends at this check, and the flow found is a new lifetime,
@@ -371,7 +376,7 @@ export class VlogLifetimes {
     const f = item.result.flow;
     const lastSeen = new Date(item.at).toISOString();
     // Its copies counted as a stored lifetime's (two PMDs: a smaller reading is the other copy).
-    const counted = this.counted(u.id, u.seen?.packets ?? 0, f);
+    const counted = this.counted(u.id, u.seen ?? { packets: 0, bytes: 0 }, f);
     // Other actions, or fewer packets than it held: modified, or ended unlogged and installed again, as
     // for a stored one (checked); ended before there was room, it is lost, and the flow found is a new
     // lifetime (held back in turn while full).
