@@ -159,7 +159,12 @@ export class TracesService {
     const { q, unsure } = await this.withPortResolved(f);
     const far = opts.far !== false;
     if (!this.readWorker) return Buffer.from(JSON.stringify(await this.page(q, far, unsure)));
-    const body = await this.readWorker.list(q);
+    const body = await this.readWorker.list(q).catch(async (err: unknown) => {
+      // No page (the reader restarting: 503, retry): a name neither OVN nor any trace knows is still
+      // the 404 it was before the probe moved after the page, not a 503 retried in vain.
+      if (unsure) await this.mustHavePort(q.portName!);
+      throw err;
+    });
     if (unsure && body.subarray(0, EMPTY_PAGE.length).equals(EMPTY_PAGE)) await this.mustHavePort(q.portName!);
     // Only a page with a tunnel in a verdict can have far passes: the others go out as built. With
     // `chassis` the senders are on other chassis, not in the page: always looked for.

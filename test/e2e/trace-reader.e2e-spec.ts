@@ -131,6 +131,12 @@ describe('the trace reader worker', () => {
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).getStatus()).toBe(503);
     expect((err as ApiError).getResponse()).toEqual({ statusCode: 503, error: 'Service Unavailable', message: expect.stringMatching(/trace reader stopped/) });
+    // Asked while the thread is down (its restart is a timer away; these only await promises, no timer
+    // runs between): a known port's page needs the thread (503: retry); a port no one knows is a 404 all
+    // the same, found on this thread as when the probe came before the page (not a 503 retried in vain).
+    const known = await traces.listJson({ ...base, logicalPort: 'lsp1' }).then(() => 200, (e: ApiError) => e.getStatus());
+    const unknown = await traces.listJson({ ...base, logicalPort: 'no-such-port' }).then(() => 200, (e: ApiError) => e.getStatus());
+    expect({ unknown, known }).toEqual({ unknown: 404, known: 503 });
     await waitFor('a new worker', async () => pool!.starts > starts, 10_000);
     // While it starts, a query either waits for it or is told to retry; once up, the same answer.
     await waitFor('the same answer again', async () => {
