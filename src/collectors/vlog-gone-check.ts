@@ -22,6 +22,8 @@ const MARGIN_MS = 2_000;
 const RECHECK_MS = 1_000;
 
 export const GONE_REASON = 'gone_unlogged';
+/** The kernel datapath's type as dpif/show names it (`system@ovs-system`): dpif-netlink's class. */
+const KERNEL_TYPE = 'system';
 
 /**
  * `dp`: the datapath that had the flow. `refused`: vswitchd answered, with dpctl's own error other than
@@ -51,6 +53,8 @@ export class GoneChecks {
   private readonly watched = new Map<number, { ufid: string; dueAt: number }>();
   /** The datapath a check last found each lifetime's flow in (checkFlowIn's `home`). */
   private readonly homes = new Map<number, string>();
+  /** Lifetimes whose flow dpif_netdev logged installed: in a userspace datapath (checkFlowIn's `userspace`). */
+  private readonly userspace = new Set<number>();
 
   constructor(private readonly maxIdleMs = MAX_IDLE_MS) {}
 
@@ -78,10 +82,20 @@ export class GoneChecks {
   forget(id: number): void {
     this.watched.delete(id);
     this.homes.delete(id);
+    this.userspace.delete(id);
   }
 
   homeOf(id: number): string | undefined {
     return this.homes.get(id);
+  }
+
+  /** A log line of lib/dpif-netdev.c (flow_add, flow_mod) installed lifetime `id`'s flow: it lives in a userspace datapath. */
+  inUserspace(id: number): void {
+    this.userspace.add(id);
+  }
+
+  isUserspace(id: number): boolean {
+    return this.userspace.has(id);
   }
 
   /** At most `max` lifetimes due by `now`, longest due first; each is not due again until watched again. */
@@ -148,13 +162,16 @@ export class DatapathAnswers {
  * one dpctl finds no more holds no flow; one that cannot answer may hold any, so it only stands
  * aside for a lifetime whose flow an earlier check found in another (`home`: a UFID lives in the
  * datapath that installed it) and that one now says it is gone, or is no longer listed (removed,
- * its flows with it). Otherwise unknown. No datapath known: asked without one.
+ * its flows with it). Otherwise unknown. No datapath known: asked without one. `userspace`: the
+ * flow's install line was dpif_netdev's, and a kernel datapath (`system@`, lib/dpif-netlink.c) holds
+ * none of the userspace datapath's flows, so whatever it answers vetoes nothing (a flow that idled
+ * out before its first check has no home to say gone).
  */
 export async function checkFlowIn(
   call: (command: string, args: string[]) => Promise<string>,
   dps: readonly string[],
   ufid: string,
-  opts: { answers?: DatapathAnswers; home?: string; now?: number } = {},
+  opts: { answers?: DatapathAnswers; home?: string; userspace?: boolean; now?: number } = {},
 ): Promise<CheckResult> {
   const now = opts.now ?? Date.now();
   if (dps.length) opts.answers?.keepOnly(dps); // none: the list unread (dpif/show failed), not every datapath gone
@@ -171,7 +188,7 @@ export async function checkFlowIn(
   const homeLeft = opts.home !== undefined && dps.length > 0 && !dps.includes(opts.home);
   const homeSaidGone = homeLeft || (opts.home !== undefined && answered.get(opts.home)?.state === 'gone');
   for (const [dp, r] of answered) {
-    if (r.state !== 'unknown') continue;
+    if (r.state !== 'unknown' || (opts.userspace && dp?.startsWith(`${KERNEL_TYPE}@`))) continue;
     const mute = dp ? opts.answers?.mute(dp, now) : null;
     if (mute === 'no_datapath' || (mute === 'cannot_answer' && homeSaidGone)) continue;
     return r;

@@ -140,11 +140,14 @@ export class VlogLifetimes {
    * not log) or modified (flow_mod) with other actions is a new lifetime: a stored pass keeps its key
    * and actions. While the spool is full a new lifetime is held back (lifetime-spool-bound.ts).
    */
-  installed(tx: WriteContext, f: InstalledFlow, time: string, chassis: string, thread: string | null = null): void {
+  installed(tx: WriteContext, f: InstalledFlow, time: string, chassis: string, thread: string | null = null, userspace = false): void {
+    // A dpif_netdev line: the flow is in a userspace datapath, which a kernel one's refusal cannot veto (checkFlowIn).
+    const placed = (id: number): void => (userspace ? this.gone.inUserspace(id) : undefined);
     const open = this.flows.openOf(tx, 'vlog', chassis, f.ufid);
     if (open && open.actions === f.actions) {
       this.loadCopies(open);
       this.notePmd(open.id, thread, tx); // another PMD's copy, or the same PMD's put again
+      placed(open.id);
       // Begun by a check later than this line (counters fallen: reset, the log read behind the datapath): installed then.
       if (later(open.firstSeen, time)) this.flows.seenEarlier(tx, open.id, time);
       return this.gone.watch(open.id, f.ufid, Date.parse(time)); // put again: installed then
@@ -153,13 +156,14 @@ export class VlogLifetimes {
     const was = this.unstored.get(f.ufid);
     if (was && was.flow.actions === f.actions) {
       this.notePmd(was.id, thread); // held back: its copies counted as a stored one's (counted())
+      placed(was.id);
       if (later(was.time, time)) was.time = time; // begun by a later check (counters fallen): installed then
       if (!this.bound.full) return this.storeLate(tx, was, chassis); // installed now: stored as first seen then
       was.hurried = false;
       return this.gone.watch(was.id, f.ufid, Date.parse(time));
     }
     if (was) this.lose(was); // replaced before it was stored
-    this.begin(tx, f, time, null, chassis, thread);
+    placed(this.begin(tx, f, time, null, chassis, thread));
   }
 
   /**
@@ -218,16 +222,17 @@ export class VlogLifetimes {
     return { packets: (c?.retired.packets ?? 0) + f.packets, bytes: (c?.retired.bytes ?? 0) + f.bytes };
   }
 
-  /** A new lifetime: stored, or held back while the spool is full (lifetime-spool-bound.ts). */
-  private begin(tx: WriteContext, f: InstalledFlow, time: string, seen: Seen | null, chassis: string, thread: string | null = null): void {
+  /** A new lifetime: stored, or held back while the spool is full (lifetime-spool-bound.ts); its id. */
+  private begin(tx: WriteContext, f: InstalledFlow, time: string, seen: Seen | null, chassis: string, thread: string | null = null): number {
     if (this.bound.full) {
       const u: Unstored = { id: this.nextUnstoredId--, flow: f, time, seen, hurried: false, failedChecks: 0 };
       this.unstored.set(f.ufid, u);
       this.notePmd(u.id, thread);
       this.gone.watch(u.id, f.ufid, Date.parse(seen?.lastSeen ?? time));
-      return this.bound.count('dropped_spool_full');
+      this.bound.count('dropped_spool_full');
+      return u.id;
     }
-    this.create(tx, f, time, seen, chassis, thread);
+    return this.create(tx, f, time, seen, chassis, thread);
   }
 
   private create(tx: WriteContext, f: InstalledFlow, firstSeen: string, seen: Seen | null, chassis: string, thread: string | null = null): number {
@@ -253,8 +258,10 @@ export class VlogLifetimes {
   /** A held-back lifetime found installed once there is room: stored with the time its log line gave. */
   private storeLate(tx: WriteContext, u: Unstored, chassis: string): void {
     this.unstored.delete(u.flow.ufid);
+    const userspace = this.gone.isUserspace(u.id);
     this.gone.forget(u.id);
     const id = this.create(tx, u.flow, u.time, u.seen, chassis);
+    if (userspace) this.gone.inUserspace(id);
     // Its PMDs' copies go on under the stored id (the next check may read the other copy).
     const c = this.copies.get(u.id);
     this.copies.delete(u.id);

@@ -35,7 +35,7 @@ interface Draft {
 
 type WriteItem =
   | { kind: 'upcall'; released: Released<Draft> }
-  | { kind: 'flow'; flow: InstalledFlow; time: string; thread: string | null }
+  | { kind: 'flow'; flow: InstalledFlow; time: string; thread: string | null; userspace: boolean }
   | { kind: 'flow_del'; ufid: string; time: string }
   | CheckedItem
   | { kind: 'held' };
@@ -194,7 +194,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
         // actions in place (UKEY_MODIFY: same UFID, counters kept), read as dpif_netdev's flow_mod is.
         if (!e.parsedKey || !e.ufid || (e.type === 'flow_put' && (e.failure !== null || !(e.flags.includes('create') || e.flags.includes('modify'))))) return;
         const flow: InstalledFlow = { ufid: e.ufid, megaUfid: 'megaUfid' in e ? e.megaUfid : null, key: e.key, parsedKey: e.parsedKey, actions: e.actions ?? '', at };
-        if (!this.config.LIVETRACE_POLLER) this.queue.push({ kind: 'flow', flow, time: r.timestamp, thread: copyHolder(e.type, r) });
+        // flow_add and flow_mod are lib/dpif-netdev.c's alone: the flow lives in a userspace datapath (checkFlowIn).
+        if (!this.config.LIVETRACE_POLLER) this.queue.push({ kind: 'flow', flow, time: r.timestamp, thread: copyHolder(e.type, r), userspace: e.type !== 'flow_put' });
         this.release(this.linker.addFlow(flow));
         return;
       }
@@ -229,7 +230,11 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     // Every datapath: the log's userspace flow_add lines name none (vlog-gone-check.ts checkFlowIn).
     const dps = (await this.vswitchd.datapaths().catch(() => [])).map((d) => d.name);
     for (const { id, ufid } of due) {
-      const result = await checkFlowIn((command, args) => this.vswitchd.call(command, args), dps, ufid, { answers: this.dpAnswers, home: this.gone.homeOf(id) });
+      const result = await checkFlowIn((command, args) => this.vswitchd.call(command, args), dps, ufid, {
+        answers: this.dpAnswers,
+        home: this.gone.homeOf(id),
+        userspace: this.gone.isUserspace(id),
+      });
       if (result.state === 'unknown') this.lifetimes.unknown(id, ufid); // nothing learnt: later, or given up (vlog-lifetimes.ts)
       else this.queue.push({ kind: 'checked', id, ufid, at: Date.now(), result });
     }
@@ -247,7 +252,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   }
 
   private write(tx: WriteContext, item: WriteItem, chassis: string): void {
-    if (item.kind === 'flow') return this.lifetimes.installed(tx, item.flow, item.time, chassis, item.thread);
+    if (item.kind === 'flow') return this.lifetimes.installed(tx, item.flow, item.time, chassis, item.thread, item.userspace);
     if (item.kind === 'flow_del') return this.lifetimes.deleted(tx, item.ufid, item.time, chassis);
     if (item.kind === 'held') return this.lifetimes.writeHeld(tx);
     if (item.kind === 'checked') return this.lifetimes.checked(tx, item, chassis);
