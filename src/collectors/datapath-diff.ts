@@ -43,6 +43,11 @@ export interface LiveFlow {
   copies?: Map<string, Counts>;
   /** The counters of copies that left (idled out on their PMD) or were installed again while the lifetime went on. */
   retired?: Counts;
+  /**
+   * Seeded from the store with copies, not carried yet: the ovs-vswitchd process they are of
+   * (pmd-copies-column.ts vswitchdInstance; null: not known). Another process's are not carried.
+   */
+  copiesOf?: string | null;
 }
 
 /** The main thread's pmd id on the userspace datapath (NON_PMD_CORE_ID = UINT32_MAX in dpif-netdev). */
@@ -82,7 +87,7 @@ export class DatapathFlowTable {
    * Applies one full dump. `scope`: the dump covered only flows entering on these ports
    * (dpctl/dump-flows filter=in_port=…); flows of other ports left it, they did not die.
    */
-  apply(dump: readonly DumpedFlow[], now: string, scope?: ReadonlySet<string>): DiffResult {
+  apply(dump: readonly DumpedFlow[], now: string, scope?: ReadonlySet<string>, instance: string | null = null): DiffResult {
     const events: FlowEvent[] = [];
     const created: LiveFlow[] = [];
     const seen = new Map<string, DumpedFlow[]>();
@@ -96,7 +101,7 @@ export class DatapathFlowTable {
       const old = this.live.get(ufid);
       if (old) {
         const before = { packets: old.packets, bytes: old.bytes };
-        const ended = this.carry(old, copies);
+        const ended = this.carry(old, copies, instance);
         if (ended) {
           this.remove(old);
           events.push({ type: 'ukey_removed', flow: old, reason: ended, at: now });
@@ -133,7 +138,10 @@ export class DatapathFlowTable {
     f.pmd = undefined; // not stored: known again from the next dump's header
     const copies = pollerCopiesOf(stored.pmdCopies, { packets: flow.packets, bytes: flow.bytes }); // the row's counters
     f.copies = copies?.copies ?? new Map();
-    if (copies) f.retired = copies.retired;
+    if (copies) {
+      f.retired = copies.retired;
+      f.copiesOf = copies.instance;
+    }
     f.dbId = stored.dbId;
     f.lastSeen = stored.lastSeen;
     return f;
@@ -175,7 +183,18 @@ export class DatapathFlowTable {
    * while another carries the packets never reads as counters that fell. With a single copy (kernel
    * datapath, one PMD) this is the copy's own counters, ending as before: actions changed, or fallen.
    */
-  private carry(f: LiveFlow, dumped: DumpedFlow[]): 'actions_changed' | 'counters_reset' | null {
+  private carry(f: LiveFlow, dumped: DumpedFlow[], instance: string | null): 'actions_changed' | 'counters_reset' | null {
+    if (f.copiesOf !== undefined) {
+      // Seeded with the copies of an ovs-vswitchd that restarted while the service was down (a host
+      // reboot): its flows came back with the same UFIDs, counted from zero, and a copy of the new
+      // process at or above the old one's would carry the old lifetime on. The total alone, as
+      // without the column. Either side unknown (no pidfile): the copies, as they are all there is.
+      if (f.copiesOf !== null && instance !== null && f.copiesOf !== instance) {
+        f.copies = new Map();
+        f.retired = undefined;
+      }
+      f.copiesOf = undefined;
+    }
     const same = dumped.filter((d) => actionsOf(d) === f.actions);
     if (!same.length) return 'actions_changed';
     // A copy with the lifetime's actions: another PMD's may already have other actions (the

@@ -4,16 +4,34 @@
 // already left too (idled out on their PMD), so the total alone cannot tell a copy that left from
 // counters that fell: a lifetime reloaded with it alone ended counters_reset at its first reading.
 // JSON, as small as it goes, one shape a source (the row's `source` says which):
-//   poller: {"c":{"<pmd id>":[packets,bytes],...},"r":[packets,bytes]}  (datapath-diff.ts carry)
+//   poller: {"c":{"<pmd id>":[packets,bytes],...},"r":[packets,bytes],"v":"<boot id>:<pid>"}  (datapath-diff.ts carry)
 //   vlog:   {"p":["pmd-c00/id:6",...],"r":[packets,bytes],"l":[packets,bytes]}  (vlog-lifetimes.ts counted;
 //           "main" in p: the non-PMD table's copy, copyHolder)
 // NULL (rows of older agents, or a lifetime of one copy with nothing retired: the total is then the
 // copy's own) reads as today: the total alone.
 
+import { readFileSync } from 'node:fs';
+
 export interface Counts {
   packets: number;
   bytes: number;
 }
+
+/** This host's boot (the agent reaches ovs-vswitchd by its unix socket: the same kernel); '' if unreadable. */
+const BOOT_ID = (() => {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+})();
+
+/**
+ * The ovs-vswitchd process whose copies they are: its pid and this host's boot (after a reboot the
+ * same pid is a likely other process, daemons starting in the same order). Null: no pidfile (a
+ * socket path given), not known.
+ */
+export const vswitchdInstance = (pid: number | null): string | null => (pid === null ? null : `${BOOT_ID}:${pid}`);
 
 type Pair = [number, number];
 const pair = (c: Counts): Pair => [c.packets, c.bytes];
@@ -30,10 +48,10 @@ const parse = (text: string | null | undefined): Record<string, unknown> | null 
 };
 
 /** The poller's copies by pmd id and what the copies that left counted; null for one copy and nothing retired. */
-export function pollerCopiesText(copies: ReadonlyMap<string, Counts> | undefined, retired: Counts | undefined): string | null {
+export function pollerCopiesText(copies: ReadonlyMap<string, Counts> | undefined, retired: Counts | undefined, instance: string | null): string | null {
   const r = retired ?? { packets: 0, bytes: 0 };
   if (!copies || (copies.size <= 1 && r.packets === 0 && r.bytes === 0)) return null;
-  return JSON.stringify({ c: Object.fromEntries([...copies].map(([pmd, c]) => [pmd, pair(c)])), r: pair(r) });
+  return JSON.stringify({ c: Object.fromEntries([...copies].map(([pmd, c]) => [pmd, pair(c)])), r: pair(r), ...(instance !== null ? { v: instance } : {}) });
 }
 
 /**
@@ -43,7 +61,7 @@ export function pollerCopiesText(copies: ReadonlyMap<string, Counts> | undefined
  * same spool in between, updates the counters alone), and carried from it the lifetime's packets
  * would fall with no end.
  */
-export function pollerCopiesOf(text: string | null | undefined, total: Counts): { copies: Map<string, Counts>; retired: Counts } | null {
+export function pollerCopiesOf(text: string | null | undefined, total: Counts): { copies: Map<string, Counts>; retired: Counts; instance: string | null } | null {
   const v = parse(text);
   const retired = counts(v?.r);
   if (!v || !retired || v.c === null || typeof v.c !== 'object') return null;
@@ -56,7 +74,8 @@ export function pollerCopiesOf(text: string | null | undefined, total: Counts): 
     sum.packets += c.packets;
     sum.bytes += c.bytes;
   }
-  return copies.size && sum.packets === total.packets && sum.bytes === total.bytes ? { copies, retired } : null;
+  const instance = typeof v.v === 'string' ? v.v : null;
+  return copies.size && sum.packets === total.packets && sum.bytes === total.bytes ? { copies, retired, instance } : null;
 }
 
 /** The vlog source's copies: the PMD threads that logged the lifetime installed, the copies that left, the copy read last. */

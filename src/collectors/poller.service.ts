@@ -16,7 +16,7 @@ import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { DatapathFlowTable, FlowEvent, LiveFlow, RecircLink } from './datapath-diff';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
-import { pollerCopiesText } from './pmd-copies-column';
+import { pollerCopiesText, vswitchdInstance } from './pmd-copies-column';
 import { POLL_SCOPE, PollScope } from './poll-scope';
 import { VswitchdService } from './vswitchd.service';
 
@@ -172,7 +172,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
       // diff compares dumped text, so only new or changed flows are ever looked at.
       const dump = parseDumpFlows(text, { build: 'on-read' });
       const now = new Date().toISOString();
-      const { events, links } = this.table.apply(dump.items, now, scope === null ? undefined : new Set(scope));
+      const { events, links } = this.table.apply(dump.items, now, scope === null ? undefined : new Set(scope), vswitchdInstance(this.vswitchd.currentPid));
       await this.persist(events, links);
       const count = (t: FlowEvent['type']) => events.filter((e) => e.type === t).length;
       for (const t of ['ukey_created', 'ukey_updated', 'ukey_removed'] as const) this.m.events.inc({ type: t }, count(t));
@@ -268,11 +268,11 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
         this.bound.count('deferred_spool_full');
       } else {
         this.stale.delete(f);
-        this.flows.update(tx, f.dbId, seenOf(f));
+        this.flows.update(tx, f.dbId, this.seenOf(f));
       }
     } else if (e.type === 'ukey_removed' && f.dbId) {
       // Its last counters with its end, if the spool held them back.
-      if (this.stale.delete(f)) this.flows.update(tx, f.dbId, seenOf(f));
+      if (this.stale.delete(f)) this.flows.update(tx, f.dbId, this.seenOf(f));
       this.flows.close(tx, f.dbId, e.at, e.reason);
     } else if (e.type === 'ukey_removed' && this.unstored.delete(f)) {
       // Began and ended while the spool was full: never stored, so no end either.
@@ -294,8 +294,18 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
       bytes: f.bytes,
       used: f.used,
       source: 'poller',
-      pmdCopies: pollerCopiesText(f.copies, f.retired),
+      pmdCopies: this.copiesText(f),
     });
+  }
+
+  /** A lifetime's counters as stored, with its copies' (a restart goes on from them: seedFromStore). */
+  private seenOf(f: LiveFlow): SeenCounters {
+    return { lastSeen: f.lastSeen, packets: f.packets, bytes: f.bytes, used: f.used, pmdCopies: this.copiesText(f) };
+  }
+
+  /** Its copies, of the ovs-vswitchd that answered the dumps (the one dumped: runCycle drops another's). */
+  private copiesText(f: LiveFlow): string | null {
+    return pollerCopiesText(f.copies, f.retired, vswitchdInstance(this.vswitchd.currentPid));
   }
 
   /**
@@ -309,7 +319,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
       for (const p of this.table.parentsOf(f)) this.link(tx, { parent: p, child: f, recircId: f.recircId });
       for (const c of this.table.childrenOf(f)) this.link(tx, { parent: f, child: c, recircId: c.recircId });
     }
-    for (const f of stale) if (f.dbId) this.flows.update(tx, f.dbId, seenOf(f));
+    for (const f of stale) if (f.dbId) this.flows.update(tx, f.dbId, this.seenOf(f));
     this.bound.count('stored_late', late.length);
   }
 
@@ -322,6 +332,3 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     return [...this.table.live.values()];
   }
 }
-
-/** A lifetime's counters as stored, with its copies' (a restart goes on from them: seedFromStore). */
-const seenOf = (f: LiveFlow): SeenCounters => ({ lastSeen: f.lastSeen, packets: f.packets, bytes: f.bytes, used: f.used, pmdCopies: pollerCopiesText(f.copies, f.retired) });
