@@ -59,7 +59,7 @@ export async function columnTypes(client: PoolClient, t: ShippedTable): Promise<
  * a log line): sent as it is, the batch fails ("invalid byte sequence for encoding UTF8: 0x00") at
  * every retry, and nothing written after it ever ships. It goes as U+FFFD, the replacement character.
  */
-const pgText = (s: string): string => (s.includes('\0') ? s.replace(/\0/g, '\uFFFD') : s);
+export const pgText = (s: string): string => (s.includes('\0') ? s.replace(/\0/g, '\uFFFD') : s);
 
 /**
  * One column of `rows` as a PostgreSQL array literal (what pg's arrayString makes of a JS array,

@@ -5,8 +5,8 @@
 // the insert were apart across awaits). That second count is the writer's own database's
 // (TraceSessionStore.activeCount): with SQLite exact across every process on the file. With
 // PostgreSQL the spool holds other instances' sessions only as the shipper last pulled them (500 ms):
-// there the count (PostgreSQL's, with this instance's own sessions not yet shipped) and the insert, until the row has shipped,
-// run under an advisory lock every instance takes (createWithinLimit).
+// there the count (PostgreSQL's, with this instance's own sessions not yet shipped) and the insert of
+// the row into PostgreSQL itself run under an advisory lock every instance takes (createWithinLimit).
 import { ApiError } from '../common/api-error';
 import type { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
@@ -24,30 +24,47 @@ export async function checkSessionLimit(sessions: Pick<TraceSessionStore, 'activ
 
 /**
  * Counted and inserted under the create lock (PostgreSQL's, across api instances: TraceSessionStore
- * underCreateLock), and with PostgreSQL held until the row has arrived there, where the next
- * instance's count reads it. Resolves to the new session's id; a 409 past the limit; a 503 when the
- * lock is not had in time (another instance holds it: retry).
+ * underCreateLock); with PostgreSQL the row is written there on the lock's connection before the lock
+ * is let go, where the next instance's count reads it. Resolves to the new session's id; a 409 past
+ * the limit; a 503 when the lock is not had in time (another instance holds it: retry).
  *
- * Under the lock PostgreSQL's count decides, with this instance's own sessions not shipped yet (a
- * create that timed out waiting to ship, answered 503, ships later: its retry must count it): the
- * spool's whole count, in the insert's transaction, holds the other instances' sessions as its shipper
- * last pulled them (500 ms), so one stopped elsewhere just now still counted there and refused a
- * session PostgreSQL had room for (test/postgres/session-limit.spec.ts).
+ * The row goes to PostgreSQL directly, not by this instance's shipper: a create that waited for its
+ * row to ship let go of the lock when that wait timed out (answered 503) with the row in its spool
+ * only, shipped later; another instance counting meanwhile read PostgreSQL without it, and both were
+ * made, past the limit, one of them answered 503 (test/postgres/session-limit.spec.ts). Now the
+ * session exists once PostgreSQL committed its row: the answer is 201, or an error and nothing made
+ * (its spool copy, muted, is forgotten). A connection lost during that statement leaves its outcome
+ * unknown to this process, but not to the others: the server lets go of the lock only once its
+ * statement has ended, so the next count, whoever's, reads the row if it was made.
+ *
+ * Under the lock PostgreSQL's count decides, with this instance's own sessions not shipped yet (made
+ * while PostgreSQL was away, below: they ship later): the spool's whole count, in the insert's
+ * transaction, holds the other instances' sessions as its shipper last pulled them (500 ms), so one
+ * stopped elsewhere just now still counted there and refused a session PostgreSQL had room for.
  * Without the lock (SQLite: the one shared file, exact; PostgreSQL away: the spool is all there is) the
- * count in the insert's transaction decides.
+ * count in the insert's transaction decides, and the row ships as every other write.
  */
 export async function createWithinLimit(
   store: Pick<StoreService, 'writer' | 'shipper'>,
-  sessions: Pick<TraceSessionStore, 'active' | 'activeCount' | 'unshippedActive' | 'insert' | 'underCreateLock'>,
+  sessions: Pick<TraceSessionStore, 'active' | 'activeCount' | 'unshippedActive' | 'insert' | 'insertCentral' | 'forget' | 'underCreateLock'>,
   json: Omit<TraceSessionJson, 'id'>,
   max: number,
 ): Promise<number> {
   try {
-    return await sessions.underCreateLock(async (locked) => {
-      const central = locked ? await checkSessionLimit(sessions, max) : undefined; // PostgreSQL's, under the lock
+    return await sessions.underCreateLock(async (lock) => {
+      const central = lock ? await checkSessionLimit(sessions, max) : undefined; // PostgreSQL's, under the lock
       const made = await store.writer.submit((tx) => insertWithinLimit(tx, sessions, json, max, central));
       if ('refused' in made) throw tooManySessions(made.refused, max);
-      await store.shipper?.synced();
+      if (!lock) {
+        await store.shipper?.synced();
+        return made.id;
+      }
+      try {
+        await sessions.insertCentral(lock, made.id, json);
+      } catch (err) {
+        await store.writer.submit((tx) => sessions.forget(tx, made.id)).catch(() => undefined);
+        throw err;
+      }
       return made.id;
     });
   } catch (err) {
@@ -59,7 +76,8 @@ export async function createWithinLimit(
 /**
  * Inside a write job: the new session's id, or the count that refused it. `central`: the active
  * sessions PostgreSQL holds (read under the lock), counted with this process's own not yet shipped;
- * without it the writer's own database's count.
+ * the row is then written muted (the caller puts it in PostgreSQL). Without it the writer's own
+ * database's count.
  */
 export function insertWithinLimit(
   tx: WriteContext,
@@ -69,5 +87,5 @@ export function insertWithinLimit(
   central?: number[],
 ): { id: number } | { refused: number } {
   const n = central ? new Set([...central, ...sessions.unshippedActive(tx, json.createdAt)]).size : sessions.activeCount(tx, json.createdAt);
-  return n >= max ? { refused: n } : { id: sessions.insert(tx, json) };
+  return n >= max ? { refused: n } : { id: sessions.insert(tx, json, !!central) };
 }

@@ -9,7 +9,9 @@ import { StoreService } from '../storage/store.service';
 import { Client } from 'pg';
 import { olderServer } from '../storage/pg-client';
 import { pgPoolOptions, pgUnreachable } from '../storage/postgres';
+import { pgText } from '../storage/ship-sql';
 import { nextOwnId } from '../storage/spool';
+import { muted } from '../storage/spool-state';
 import { SqliteReader, type SqlReader } from '../storage/sql';
 import type { WriteContext } from '../storage/writer';
 
@@ -67,6 +69,17 @@ export class CreateLockBusy extends Error {
   }
 }
 
+/** The session-creation lock's connection, held: the new session's row goes to PostgreSQL on it (insertCentral). */
+export type CreateLock = Pick<Client, 'query'>;
+
+const COLUMNS = `id, chassis, created_at, bridge, filter, logical_port, max_traces, duration_seconds, include_existing, cross_check, expires_at, state, ended_at, stats, on_chassis`;
+
+/** A new session's row after its id, in COLUMNS' order. */
+const rowValues = (json: Omit<TraceSessionJson, 'id'>): unknown[] => [
+  json.chassis, json.createdAt, json.bridge, json.filter, json.logicalPort, json.maxTraces, json.durationSeconds, json.includeExisting ? 1 : 0,
+  json.crossCheck ? 1 : 0, json.expiresAt, json.state, null, JSON.stringify(json.stats), json.onChassis ? JSON.stringify(json.onChassis) : null,
+];
+
 export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored: 0, notSelected: 0, dropped: 0, failed: {} });
 
 @Injectable()
@@ -78,14 +91,16 @@ export class TraceSessionStore {
   /**
    * `fn` (count the active sessions, insert one, wait for it to reach PostgreSQL: session-limit.ts)
    * under PostgreSQL's session-creation lock, so that api instances sharing it count each other's
-   * new sessions. On a connection of its own, not the pool's: the shipper must ship the row
-   * meanwhile (a pool of one would wait on itself); ending it releases the lock. With SQLite, or
-   * PostgreSQL away (the spool's count then, as the agents' polls read it): `fn` alone. `fn` is told
-   * whether it holds the lock (PostgreSQL's count is then the one that decides).
+   * new sessions. On a connection of its own, not the pool's: the lock is its session's, released
+   * when it ends (a pooled connection would keep it), and the count reads through the pool meanwhile
+   * (a pool of one would wait on itself). With SQLite, or
+   * PostgreSQL away (the spool's count then, as the agents' polls read it): `fn` alone. `fn` is given
+   * the lock's connection while it holds the lock (PostgreSQL's count then decides, and the new row
+   * goes to PostgreSQL on it, insertCentral), undefined without it.
    */
-  async underCreateLock<T>(fn: (locked: boolean) => Promise<T>): Promise<T> {
+  async underCreateLock<T>(fn: (lock?: CreateLock) => Promise<T>): Promise<T> {
     const url = this.storage.central?.url;
-    if (!url || this.storage.query.dialect !== 'postgres') return fn(false);
+    if (!url || this.storage.query.dialect !== 'postgres') return fn();
     const { max: _max, ...options } = pgPoolOptions(url, 1);
     const c = new Client(options);
     c.on('error', () => undefined); // a server gone ends the wait with the query's own rejection
@@ -96,14 +111,14 @@ export class TraceSessionStore {
       await c.query('SELECT pg_advisory_lock($1)', [SESSION_CREATE_LOCK]);
     } catch (err) {
       await c.end().catch(() => undefined);
-      if (pgUnreachable(err)) return fn(false);
+      if (pgUnreachable(err)) return fn();
       // The wait ended by the server (its statement_timeout; a lock_timeout or deadlock if configured):
       // another instance holds the lock, one PostgreSQL before 14 keeps for a holder cut off.
       if (['57014', '55P03', '40P01'].includes((err as { code?: string }).code ?? '')) throw new CreateLockBusy(err as Error);
       throw err;
     }
     try {
-      return await fn(true);
+      return await fn(c);
     } finally {
       await c.end().catch(() => undefined);
     }
@@ -207,19 +222,39 @@ export class TraceSessionStore {
     ).map((r) => Number(r.id));
   }
 
-  /** A new session; returns its id. */
-  insert(tx: WriteContext, json: Omit<TraceSessionJson, 'id'>): number {
-    return Number(
-      tx
-        .stmt(
-          `INSERT INTO trace_session (id, chassis, created_at, bridge, filter, logical_port, max_traces, duration_seconds, include_existing,
-             cross_check, expires_at, state, ended_at, stats, on_chassis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        // An explicit id of this writer's slot: the spool holds other writers' sessions (spool.ts nextOwnId).
-        .run(nextOwnId((sql) => tx.stmt(sql), 'trace_session'), json.chassis, json.createdAt, json.bridge, json.filter, json.logicalPort, json.maxTraces, json.durationSeconds,
-          json.includeExisting ? 1 : 0, json.crossCheck ? 1 : 0, json.expiresAt, json.state, null, JSON.stringify(json.stats),
-          json.onChassis ? JSON.stringify(json.onChassis) : null).lastInsertRowid,
-    );
+  /**
+   * A new session; returns its id. `central`: the row also goes to PostgreSQL, by insertCentral under
+   * the creation lock, so the spool's copy is written muted (as the shipper's pulled copies are):
+   * nothing of it is shipped, and a create PostgreSQL refused leaves nothing to ship later (forget).
+   */
+  insert(tx: WriteContext, json: Omit<TraceSessionJson, 'id'>, central = false): number {
+    const run = () =>
+      Number(
+        tx
+          .stmt(`INSERT INTO trace_session (${COLUMNS}) VALUES (${COLUMNS.split(',').map(() => '?').join(', ')})`)
+          // An explicit id of this writer's slot: the spool holds other writers' sessions (spool.ts nextOwnId).
+          .run(nextOwnId((sql) => tx.stmt(sql), 'trace_session'), ...rowValues(json)).lastInsertRowid,
+      );
+    return central ? muted(tx, run) : run();
+  }
+
+  /**
+   * The row of a session inserted with `central`, in PostgreSQL, on the creation lock's connection:
+   * one statement, its own transaction, committed before the lock is let go, so every instance's next
+   * count reads it. Text as the shipper sends it (no U+0000 in PostgreSQL's text: ship-sql.ts pgText).
+   */
+  async insertCentral(lock: CreateLock, id: number, json: Omit<TraceSessionJson, 'id'>): Promise<void> {
+    const values = [id, ...rowValues(json)].map((v) => (typeof v === 'string' ? pgText(v) : v));
+    await lock.query(`INSERT INTO trace_session (${COLUMNS}) VALUES (${values.map((_, i) => `$${i + 1}`).join(', ')})`, values);
+  }
+
+  /**
+   * The spool's copy of a session PostgreSQL did not take (insertCentral failed), muted: it was never
+   * to ship. If PostgreSQL took it after all (its answer lost with the connection), the shipper's next
+   * pull copies it back in, as any other instance's.
+   */
+  forget(tx: WriteContext, id: number): void {
+    muted(tx, () => tx.stmt(`DELETE FROM trace_session WHERE id = ? AND state = 'active'`).run(id));
   }
 
   /**
