@@ -1,8 +1,16 @@
 // A datapath flow's dump lines with a copy on each PMD given, as a real userspace datapath with two
 // PMDs dumped it (OVS 3.1 sandbox, dummy-pmd ports, pmd-cpu-mask=3, packets sent to a receive queue
 // of each PMD): the captured line, its counters set per copy. Shared by the specs of PMD copies
-// (datapath-diff-pmd-copies.spec.ts, poller-restart-pmd-copies.spec.ts).
+// (datapath-diff-pmd-copies.spec.ts, poller-restart-pmd-copies*.spec.ts).
+import { EventEmitter } from 'node:events';
+import { LifetimeSpoolBound } from '../../src/collectors/lifetime-spool-bound';
+import { PollerService } from '../../src/collectors/poller.service';
+import { loadConfig } from '../../src/config/config';
+import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store';
+import { MetricsService } from '../../src/metrics/metrics.service';
 import { parseDumpFlows } from '../../src/ovs/dump-flows';
+import type { StoreWriter } from '../../src/storage/writer';
+import type { MigratedSqlite } from './migrated-sqlite';
 
 export const PMD_FLOW_KEY =
   'skb_priority(0/0),skb_mark(0/0),ct_state(0/0),ct_zone(0/0),ct_mark(0/0),ct_label(0/0),recirc_id(0),dp_hash(0/0),in_port(p1),packet_type(ns=0,id=0),eth(src=50:54:00:00:0a:01,dst=50:54:00:00:0a:02),eth_type(0x0800),ipv4(src=10.9.0.1/0.0.0.0,dst=10.9.0.2/0.0.0.0,proto=17/0,tos=0/0,ttl=64/0,frag=no),udp(src=4000/0,dst=5000/0)';
@@ -22,3 +30,21 @@ export const pmdCopiesText = (copies: Record<number, number>, actions?: string):
 
 /** The same dump, parsed as the poller reads it. */
 export const pmdCopiesDump = (copies: Record<number, number>, actions?: string) => parseDumpFlows(pmdCopiesText(copies, actions), { build: 'on-read' }).items;
+
+/** A poller's counters for `packets` packets of the capture. */
+export const pmdCounts = (packets: number) => ({ packets, bytes: packets * PMD_PACKET_BYTES });
+
+/**
+ * A run of the service's poller on a migrated store, answered `dump()` by the ovs-vswitchd of `pid`:
+ * it picks up the lifetimes a previous run left open, as at its start (PollerService.seedFromStore).
+ * Shared by the poller-restart-pmd-copies* specs.
+ */
+export function restartedPoller(m: MigratedSqlite & { writer: StoreWriter }, dump: () => string, pid = 1): PollerService {
+  const config = loadConfig({ LIVETRACE_DB: m.file, LIVETRACE_POLLER: 'false' });
+  const vswitchd = Object.assign(new EventEmitter(), { currentPid: pid, call: async () => dump(), callServed: async () => ({ text: dump(), pid }), invalidateDatapath: () => undefined });
+  const metrics = new MetricsService();
+  const store = { writer: m.writer, shipper: { state: { full: false } } };
+  const p = new PollerService(config, vswitchd as never, store as never, new DatapathFlowStore({ db: m.db }), { chassisName: () => 'hv1' } as never, metrics, new LifetimeSpoolBound(store as never, metrics));
+  (p as unknown as { seedFromStore(): void }).seedFromStore();
+  return p;
+}

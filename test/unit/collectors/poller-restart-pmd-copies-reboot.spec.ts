@@ -8,13 +8,7 @@
 // process they are of (boot id and pid), and the copies of another process are not carried: the
 // total alone, as before the column. Captured OVS 3.1 lines (test/support/pmd-copies-dump.ts); the
 // store a real migrated SQLite.
-import { EventEmitter } from 'node:events';
-import { LifetimeSpoolBound } from '../../../src/collectors/lifetime-spool-bound';
-import { PollerService } from '../../../src/collectors/poller.service';
-import { loadConfig } from '../../../src/config/config';
-import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
-import { MetricsService } from '../../../src/metrics/metrics.service';
-import { PMD_PACKET_BYTES, pmdCopiesText } from '../../support/pmd-copies-dump';
+import { pmdCopiesText, pmdCounts, restartedPoller } from '../../support/pmd-copies-dump';
 import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 import type { StoreWriter } from '../../../src/storage/writer';
 
@@ -25,16 +19,8 @@ describe('the poller started again on the lifetimes of an ovs-vswitchd that rest
   let dump = '';
   const rows = () => m.db.prepare('SELECT removal_reason AS reason, packets, bytes FROM datapath_flow ORDER BY id').all();
   /** A run of the service against the ovs-vswitchd of `pid`. */
-  const run = (pid: number) => {
-    const config = loadConfig({ LIVETRACE_DB: m.file, LIVETRACE_POLLER: 'false' });
-    const vswitchd = Object.assign(new EventEmitter(), { currentPid: pid, call: async () => dump, callServed: async () => ({ text: dump, pid }), invalidateDatapath: () => undefined });
-    const metrics = new MetricsService();
-    const store = { writer: m.writer, shipper: { state: { full: false } } };
-    const p = new PollerService(config, vswitchd as never, store as never, new DatapathFlowStore({ db: m.db }), { chassisName: () => 'hv1' } as never, metrics, new LifetimeSpoolBound(store as never, metrics));
-    (p as unknown as { seedFromStore(): void }).seedFromStore();
-    return p;
-  };
-  const counts = (packets: number) => ({ packets, bytes: packets * PMD_PACKET_BYTES });
+  const run = (pid: number) => restartedPoller(m, () => dump, pid);
+  const counts = pmdCounts;
 
   it("does not carry the old process's copies: ends counters_reset, as from the total alone", async () => {
     m = await openMigratedSqlite('livetrace-poller-pmd-reboot-');

@@ -6,14 +6,8 @@
 // again from the old copies: 53 -> 35 below). A JSON that does not add up to the row's counters was
 // not written with them: read as none, the total alone (as a NULL row of an older agent). Captured
 // OVS 3.1 lines (test/support/pmd-copies-dump.ts); the store a real migrated SQLite.
-import { EventEmitter } from 'node:events';
-import { LifetimeSpoolBound } from '../../../src/collectors/lifetime-spool-bound';
 import { pollerCopiesOf } from '../../../src/collectors/pmd-copies-column';
-import { PollerService } from '../../../src/collectors/poller.service';
-import { loadConfig } from '../../../src/config/config';
-import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
-import { MetricsService } from '../../../src/metrics/metrics.service';
-import { PMD_PACKET_BYTES, pmdCopiesText } from '../../support/pmd-copies-dump';
+import { PMD_PACKET_BYTES, pmdCopiesText, pmdCounts, restartedPoller } from '../../support/pmd-copies-dump';
 import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 import type { StoreWriter } from '../../../src/storage/writer';
 
@@ -23,16 +17,9 @@ describe("the poller started again, a lifetime whose pmd_copies an older agent's
 
   let dump = '';
   const rows = () => m.db.prepare('SELECT removed_at AS removedAt, removal_reason AS reason, packets, bytes FROM datapath_flow ORDER BY id').all();
-  const run = () => {
-    const config = loadConfig({ LIVETRACE_DB: m.file, LIVETRACE_POLLER: 'false' });
-    const vswitchd = Object.assign(new EventEmitter(), { currentPid: 1, call: async () => dump, callServed: async () => ({ text: dump, pid: 1 }), invalidateDatapath: () => undefined });
-    const metrics = new MetricsService();
-    const store = { writer: m.writer, shipper: { state: { full: false } } };
-    const p = new PollerService(config, vswitchd as never, store as never, new DatapathFlowStore({ db: m.db }), { chassisName: () => 'hv1' } as never, metrics, new LifetimeSpoolBound(store as never, metrics));
-    (p as unknown as { seedFromStore(): void }).seedFromStore();
-    return p;
-  };
-  const counts = (packets: number) => ({ packets, bytes: packets * PMD_PACKET_BYTES });
+  /** A run of the service: a poller on the store, which picks up the lifetimes left open as at its start. */
+  const run = () => restartedPoller(m, () => dump);
+  const counts = pmdCounts;
 
   it('reads the copies as none and goes on from the total alone: its packets never fall', async () => {
     m = await openMigratedSqlite('livetrace-poller-pmd-stale-');

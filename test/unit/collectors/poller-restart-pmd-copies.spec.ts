@@ -6,13 +6,7 @@
 // of a DPDK host's service. The copies' counters are stored with the lifetime (pmd_copies), and the
 // restarted poller goes on from them. Captured OVS 3.1 lines (test/support/pmd-copies-dump.ts); the
 // store a real migrated SQLite.
-import { EventEmitter } from 'node:events';
-import { LifetimeSpoolBound } from '../../../src/collectors/lifetime-spool-bound';
-import { PollerService } from '../../../src/collectors/poller.service';
-import { loadConfig } from '../../../src/config/config';
-import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
-import { MetricsService } from '../../../src/metrics/metrics.service';
-import { PMD_PACKET_BYTES, pmdCopiesText } from '../../support/pmd-copies-dump';
+import { pmdCopiesText, pmdCounts, restartedPoller } from '../../support/pmd-copies-dump';
 import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 import type { StoreWriter } from '../../../src/storage/writer';
 
@@ -23,16 +17,8 @@ describe('the poller started again, a lifetime with a copy on each of two PMDs',
   let dump = '';
   const rows = () => m.db.prepare('SELECT first_seen AS firstSeen, removed_at AS removedAt, removal_reason AS reason, packets, bytes FROM datapath_flow ORDER BY id').all();
   /** A run of the service: a poller on the store, which picks up the lifetimes left open as at its start. */
-  const run = () => {
-    const config = loadConfig({ LIVETRACE_DB: m.file, LIVETRACE_POLLER: 'false' });
-    const vswitchd = Object.assign(new EventEmitter(), { currentPid: 1, call: async () => dump, callServed: async () => ({ text: dump, pid: 1 }), invalidateDatapath: () => undefined });
-    const metrics = new MetricsService();
-    const store = { writer: m.writer, shipper: { state: { full: false } } };
-    const p = new PollerService(config, vswitchd as never, store as never, new DatapathFlowStore({ db: m.db }), { chassisName: () => 'hv1' } as never, metrics, new LifetimeSpoolBound(store as never, metrics));
-    (p as unknown as { seedFromStore(): void }).seedFromStore();
-    return p;
-  };
-  const counts = (packets: number) => ({ packets, bytes: packets * PMD_PACKET_BYTES });
+  const run = () => restartedPoller(m, () => dump);
+  const counts = pmdCounts;
 
   it('goes on after one copy had left, its packets still counted', async () => {
     m = await openMigratedSqlite('livetrace-poller-pmd-restart-');
