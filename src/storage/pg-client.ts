@@ -3,7 +3,7 @@
 // whose work failed is dropped from the pool. What the shipper's batches and session pulls, the
 // central retention's rounds, the API's reads (sql.ts PgReader) and /health's ping use.
 import type { Socket } from 'node:net';
-import type { Pool, PoolClient } from 'pg';
+import type { Client, Pool, PoolClient } from 'pg';
 
 /**
  * PostgreSQL answers a statement, or cancels it, within its statement_timeout (30 s, postgres.ts).
@@ -15,7 +15,7 @@ import type { Pool, PoolClient } from 'pg';
 export const SILENT_MS = 60_000;
 
 /** Destroys the client's connection when no byte moves on it for `ms`; returns the undo. */
-function dropWhenSilent(client: PoolClient, ms: number): () => void {
+function dropWhenSilent(client: PoolClient | Client, ms: number): () => void {
   const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
   if (!stream || typeof stream.setTimeout !== 'function') return () => undefined;
   // ETIMEDOUT: PostgreSQL unreachable to whoever reads the code (the API's 503, api-error.ts storeUnreachable).
@@ -67,6 +67,21 @@ export async function withClient<T>(pool: Pool, silentMs: number, fn: (client: P
     unwatch();
     client.off('error', onError);
     client.release(broken);
+  }
+}
+
+/**
+ * One statement (`fn`) on a client of its own, not the pool's (the session-creation lock's: its
+ * session holds the lock), given up as withClient's are when its connection moves no byte for
+ * `silentMs` meanwhile: the statement rejects (ETIMEDOUT, PostgreSQL unreachable) instead of waiting
+ * for good. The client is unusable after that; its owner ends it.
+ */
+export async function silenceBound<T>(client: Client, silentMs: number, fn: () => Promise<T>): Promise<T> {
+  const unwatch = dropWhenSilent(client, silentMs);
+  try {
+    return await fn();
+  } finally {
+    unwatch();
   }
 }
 

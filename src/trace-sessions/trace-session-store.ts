@@ -7,7 +7,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { StoreService } from '../storage/store.service';
 import { Client } from 'pg';
-import { olderServer } from '../storage/pg-client';
+import { olderServer, silenceBound, SILENT_MS } from '../storage/pg-client';
 import { pgPoolOptions, pgUnreachable } from '../storage/postgres';
 import { pgText } from '../storage/ship-sql';
 import { nextOwnId } from '../storage/spool';
@@ -69,8 +69,13 @@ export class CreateLockBusy extends Error {
   }
 }
 
-/** The session-creation lock's connection, held: the new session's row goes to PostgreSQL on it (insertCentral). */
-export type CreateLock = Pick<Client, 'query'>;
+/**
+ * The session-creation lock's connection, held: the new session's row goes to PostgreSQL on it
+ * (insertCentral). Each statement on it is bound by silence (underCreateLock).
+ */
+export interface CreateLock {
+  query(text: string, values?: unknown[]): Promise<unknown>;
+}
 
 const COLUMNS = `id, chassis, created_at, bridge, filter, logical_port, max_traces, duration_seconds, include_existing, cross_check, expires_at, state, ended_at, stats, on_chassis`;
 
@@ -85,6 +90,14 @@ export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored:
 @Injectable()
 export class TraceSessionStore {
   private spoolReader?: SqliteReader;
+  /**
+   * A statement on the lock's connection (its lock wait, the new row's INSERT) whose connection moves
+   * no byte this long is given up (SILENT_MS, as the pool's: over the lock wait's statement_timeout).
+   * It is a Client of its own, not withClient's: across a partition nothing else ends the wait (the
+   * server's statement_timeout never reaches us, TCP keepalive takes hours) and the POST never answered
+   * (test/postgres/session-create-silent.spec.ts).
+   */
+  silentMs = SILENT_MS;
 
   constructor(@Inject(StoreService) private readonly storage: Pick<StoreService, 'query' | 'db'> & Partial<Pick<StoreService, 'central'>>) {}
 
@@ -104,11 +117,12 @@ export class TraceSessionStore {
     const { max: _max, ...options } = pgPoolOptions(url, 1);
     const c = new Client(options);
     c.on('error', () => undefined); // a server gone ends the wait with the query's own rejection
+    const lock: CreateLock = { query: (text, values) => silenceBound(c, this.silentMs, () => c.query(text, values)) };
     try {
       await c.connect();
       // PostgreSQL 14+; an older server (42704: no such setting) keeps the session until its keepalive.
-      await c.query(`SELECT set_config('idle_session_timeout', $1, false)`, [`${SESSION_CREATE_IDLE_MS}ms`]).catch(olderServer);
-      await c.query('SELECT pg_advisory_lock($1)', [SESSION_CREATE_LOCK]);
+      await lock.query(`SELECT set_config('idle_session_timeout', $1, false)`, [`${SESSION_CREATE_IDLE_MS}ms`]).catch(olderServer);
+      await lock.query('SELECT pg_advisory_lock($1)', [SESSION_CREATE_LOCK]);
     } catch (err) {
       await c.end().catch(() => undefined);
       if (pgUnreachable(err)) return fn();
@@ -118,7 +132,7 @@ export class TraceSessionStore {
       throw err;
     }
     try {
-      return await fn(c);
+      return await fn(lock);
     } finally {
       await c.end().catch(() => undefined);
     }

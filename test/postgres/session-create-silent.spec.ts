@@ -1,0 +1,63 @@
+// POST /trace-sessions with PostgreSQL writes the new session's row on the session-creation lock's
+// own connection (a pg Client of its own, not the pool's: TraceSessionStore.underCreateLock,
+// insertCentral; 12792da). A connection that falls silent after the lock was had (a partition that
+// eats the bytes, a frozen host: nothing closes) left that INSERT waiting for good: PostgreSQL's
+// statement_timeout is the server's and never reaches us, TCP keepalive takes about two hours, and
+// the POST never answered (before 12792da the wait was synced(), given up after 10 s). The lock's
+// statements are now bound as the pool's are (pg-client.ts, SILENT_MS). Real PostgreSQL; the
+// silence is test/support/silent-proxy.ts, in front of the lock's connection only.
+import { storeUnreachable } from '../../src/common/api-error';
+import type { ReplicasService } from '../../src/replicas/replicas.service';
+import { TraceSessionStore } from '../../src/trace-sessions/trace-session-store';
+import { TraceSessionsService } from '../../src/trace-sessions/trace-sessions.service';
+import { testConfig } from '../support/app';
+import { silentProxy } from '../support/silent-proxy';
+import { pgRows, usePostgresSpools } from '../support/spool-stores';
+
+jest.setTimeout(120_000);
+
+const spools = usePostgresSpools();
+const replicas = { chassisName: () => 'api', status: () => ({ synced: false }), model: { generation: 1 } } as unknown as ReplicasService;
+
+describe('a create whose lock connection falls silent (real PostgreSQL behind a proxy)', () => {
+  it('the POST answers (PostgreSQL unreachable), leaves no session behind, and its retry makes the one', async () => {
+    const url = await spools.pg().database('session_create_silent');
+    const p = await silentProxy(url);
+    const env = { LIVETRACE_ROLE: 'api', LIVETRACE_MAX_SESSIONS: '1' };
+    const store = await spools.storeOn(url, undefined, env);
+    // Only the lock's connection goes through the proxy (underCreateLock connects to central.url);
+    // the count and the shipper use the store's own pool.
+    const sessions = new TraceSessionStore({ query: store.query, db: store.db, central: { ...store.central!, url: p.url } } as never);
+    // SILENT_MS is a minute; the test does not wait that long.
+    (sessions as unknown as { silentMs: number }).silentMs = 2000;
+    const api = new TraceSessionsService(testConfig({ LIVETRACE_DB: url, ...env }), store, sessions, replicas);
+    const real = sessions.insertCentral.bind(sessions);
+    // The link is cut once the lock is had and counted, as the INSERT is sent: nothing passes, closes
+    // included (with them passed on, the server's idle_session_timeout closing its end would answer).
+    const insert = jest.spyOn(sessions, 'insertCentral').mockImplementationOnce((...args) => (p.partition(), real(...args)));
+    const answer = (q: Promise<unknown>) => q.then(() => 201, (e: { status?: number; message?: string }) => e.status ?? e.message);
+    try {
+      // Without a bound the create never ends: a deadline says so instead of jest's timeout.
+      let deadline: NodeJS.Timeout | undefined;
+      const first = await Promise.race([
+        api.create({ bridge: 'br-int', filter: 'tcp,tp_dst=1' }).then(() => 201, (e: Error) => ({ unreachable: storeUnreachable(e), message: e.message })),
+        new Promise((r) => (deadline = setTimeout(() => r('still waiting after 30 s'), 30_000))),
+      ]);
+      clearTimeout(deadline);
+      // PostgreSQL unreachable, as the pool's reads say it (the API's 503: retry).
+      expect({ first, insert: insert.mock.calls.length }).toEqual({ first: { unreachable: true, message: expect.stringMatching(/^PostgreSQL sent nothing for 2 s/) }, insert: 1 });
+      // Nothing made: not in the spool (its copy was muted and is forgotten), not in PostgreSQL (the
+      // INSERT never reached it). The server lets the lock go once it ends the idle session
+      // (idle_session_timeout); the retry's lock wait outlasts that.
+      expect(store.db.prepare(`SELECT id FROM trace_session`).all()).toEqual([]);
+      p.heal();
+      // The retry's lock wait is a real one (up to the server's statement_timeout): not silence.
+      (sessions as unknown as { silentMs: number }).silentMs = 60_000;
+      expect(await answer(api.create({ bridge: 'br-int', filter: 'tcp,tp_dst=2' }))).toBe(201);
+      expect(await pgRows(url, `SELECT filter FROM trace_session WHERE state = 'active'`)).toEqual([{ filter: 'tcp,tp_dst=2' }]);
+    } finally {
+      insert.mockRestore();
+      await p.close();
+    }
+  });
+});
