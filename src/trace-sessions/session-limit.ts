@@ -7,7 +7,7 @@
 // PostgreSQL the spool holds other instances' sessions only as the shipper last pulled them (500 ms):
 // there the count (PostgreSQL's, with this instance's own sessions not yet shipped) and the insert of
 // the row into PostgreSQL itself run under an advisory lock every instance takes (createWithinLimit).
-import { ApiError } from '../common/api-error';
+import { ApiError, storeUnreachable } from '../common/api-error';
 import type { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { CreateLockBusy, type TraceSessionJson, type TraceSessionStore } from './trace-session-store';
@@ -33,9 +33,10 @@ export async function checkSessionLimit(sessions: Pick<TraceSessionStore, 'activ
  * only, shipped later; another instance counting meanwhile read PostgreSQL without it, and both were
  * made, past the limit, one of them answered 503 (test/postgres/session-limit.spec.ts). Now the
  * session exists once PostgreSQL committed its row: the answer is 201, or an error and nothing made
- * (its spool copy, muted, is forgotten). A connection lost during that statement leaves its outcome
- * unknown to this process, but not to the others: the server lets go of the lock only once its
- * statement has ended, so the next count, whoever's, reads the row if it was made.
+ * (its spool copy, muted, is forgotten). A connection lost during that statement: the server lets go
+ * of the lock only once the statement has ended, so under the lock again PostgreSQL says whether it
+ * was made (madeCentrally: 201 if so; test/postgres/session-create-silent.spec.ts); with PostgreSQL
+ * unreachable the outcome stays unknown here (an error), but the next count, whoever's, reads the row.
  *
  * Under the lock PostgreSQL's count decides, with this instance's own sessions not shipped yet (made
  * while PostgreSQL was away, below: they ship later): the spool's whole count, in the insert's
@@ -46,7 +47,7 @@ export async function checkSessionLimit(sessions: Pick<TraceSessionStore, 'activ
  */
 export async function createWithinLimit(
   store: Pick<StoreService, 'writer' | 'shipper'>,
-  sessions: Pick<TraceSessionStore, 'active' | 'activeCount' | 'unshippedActive' | 'insert' | 'insertCentral' | 'forget' | 'underCreateLock'>,
+  sessions: Pick<TraceSessionStore, 'active' | 'activeCount' | 'unshippedActive' | 'insert' | 'insertCentral' | 'madeCentrally' | 'forget' | 'underCreateLock'>,
   json: Omit<TraceSessionJson, 'id'>,
   max: number,
 ): Promise<number> {
@@ -62,6 +63,9 @@ export async function createWithinLimit(
       try {
         await sessions.insertCentral(lock, made.id, json);
       } catch (err) {
+        // The connection lost with the INSERT sent: it may have committed. Made, it is answered as made
+        // (a 503 would have its retry make a second); its spool copy, muted, stays.
+        if (storeUnreachable(err) && (await sessions.madeCentrally(made.id))) return made.id;
         await store.writer.submit((tx) => sessions.forget(tx, made.id)).catch(() => undefined);
         throw err;
       }

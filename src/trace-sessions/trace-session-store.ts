@@ -74,7 +74,7 @@ export class CreateLockBusy extends Error {
  * (insertCentral). Each statement on it is bound by silence (underCreateLock).
  */
 export interface CreateLock {
-  query(text: string, values?: unknown[]): Promise<unknown>;
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
 const COLUMNS = `id, chassis, created_at, bridge, filter, logical_port, max_traces, duration_seconds, include_existing, cross_check, expires_at, state, ended_at, stats, on_chassis`;
@@ -260,6 +260,18 @@ export class TraceSessionStore {
   async insertCentral(lock: CreateLock, id: number, json: Omit<TraceSessionJson, 'id'>): Promise<void> {
     const values = [id, ...rowValues(json)].map((v) => (typeof v === 'string' ? pgText(v) : v));
     await lock.query(`INSERT INTO trace_session (${COLUMNS}) VALUES (${values.map((_, i) => `$${i + 1}`).join(', ')})`, values);
+  }
+
+  /**
+   * Whether PostgreSQL holds session `id`, when the connection its INSERT went on was lost before the
+   * answer (insertCentral's error: PostgreSQL unreachable). Asked under the lock again: the server held
+   * it until that statement had ended (committed or not), so what it reads then is final. undefined:
+   * not known (PostgreSQL unreachable again, or the lock not had in time).
+   */
+  async madeCentrally(id: number): Promise<boolean | undefined> {
+    return this.underCreateLock(async (lock) => (lock ? (await lock.query('SELECT 1 FROM trace_session WHERE id = $1', [id])).rows.length > 0 : undefined)).catch(
+      () => undefined,
+    );
   }
 
   /**

@@ -4,15 +4,17 @@
 // eats the bytes, a frozen host: nothing closes) left that INSERT waiting for good: PostgreSQL's
 // statement_timeout is the server's and never reaches us, TCP keepalive takes about two hours, and
 // the POST never answered (before 12792da the wait was synced(), given up after 10 s). The lock's
-// statements are now bound as the pool's are (pg-client.ts, SILENT_MS). Real PostgreSQL; the
-// silence is test/support/silent-proxy.ts, in front of the lock's connection only.
+// statements are now bound as the pool's are (pg-client.ts, SILENT_MS). A connection lost once its
+// INSERT was sent is settled under the lock again (madeCentrally). Real PostgreSQL; the silence and the
+// cut are test/support/silent-proxy.ts, in front of the lock's connections only.
 import { storeUnreachable } from '../../src/common/api-error';
 import type { ReplicasService } from '../../src/replicas/replicas.service';
-import { TraceSessionStore } from '../../src/trace-sessions/trace-session-store';
+import { SESSION_CREATE_LOCK, TraceSessionStore } from '../../src/trace-sessions/trace-session-store';
 import { TraceSessionsService } from '../../src/trace-sessions/trace-sessions.service';
 import { testConfig } from '../support/app';
 import { silentProxy } from '../support/silent-proxy';
 import { pgRows, usePostgresSpools } from '../support/spool-stores';
+import { waitFor } from '../support/wait';
 
 jest.setTimeout(120_000);
 
@@ -55,6 +57,41 @@ describe('a create whose lock connection falls silent (real PostgreSQL behind a 
       (sessions as unknown as { silentMs: number }).silentMs = 60_000;
       expect(await answer(api.create({ bridge: 'br-int', filter: 'tcp,tp_dst=2' }))).toBe(201);
       expect(await pgRows(url, `SELECT filter FROM trace_session WHERE state = 'active'`)).toEqual([{ filter: 'tcp,tp_dst=2' }]);
+    } finally {
+      insert.mockRestore();
+      await p.close();
+    }
+  });
+
+  // The INSERT reached PostgreSQL and committed, but the connection was lost before its answer came
+  // back (a reset on the path): the POST answered an error (PostgreSQL unreachable: retry) for a session
+  // that exists, and a retry made a second. Before 12792da the row went by the shipper, which tries a
+  // lost batch again (an upsert), and the POST answered 201 once it arrived. The server holds the lock
+  // until that statement has ended, so under the lock again PostgreSQL says whether it was made.
+  it('an INSERT that committed but whose answer was lost: the POST answers the session it made', async () => {
+    const url = await spools.pg().database('session_create_lost_answer');
+    const p = await silentProxy(url);
+    const env = { LIVETRACE_ROLE: 'api', LIVETRACE_MAX_SESSIONS: '2' };
+    const store = await spools.storeOn(url, undefined, env);
+    const sessions = new TraceSessionStore({ query: store.query, db: store.db, central: { ...store.central!, url: p.url } } as never);
+    const api = new TraceSessionsService(testConfig({ LIVETRACE_DB: url, ...env }), store, sessions, replicas);
+    // The INSERT takes a moment on the server (a trigger), time to cut the link while it runs; the
+    // server only finds its client gone when it sends the answer, after the commit.
+    await pgRows(url, `CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$`);
+    await pgRows(url, `CREATE TRIGGER slow_insert AFTER INSERT ON trace_session FOR EACH ROW EXECUTE FUNCTION slow_insert()`);
+    const real = sessions.insertCentral.bind(sessions);
+    const insert = jest.spyOn(sessions, 'insertCentral').mockImplementationOnce(async (...args) => {
+      const sent = real(...args);
+      await waitFor('the INSERT running on the server', async () => (await pgRows(url, `SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'`)).length > 0);
+      p.reset();
+      return sent;
+    });
+    try {
+      const answered = await api.create({ bridge: 'br-int', filter: 'tcp,tp_dst=1' }).then((s) => s.filter, (e: Error) => e.message);
+      // What PostgreSQL holds once the cut connection's session has ended (with it the lock): final.
+      await waitFor('the lock let go', async () => !(await pgRows(url, `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = $1`, [SESSION_CREATE_LOCK])).length);
+      const made = (await pgRows(url, `SELECT filter FROM trace_session WHERE state = 'active'`)).map((r) => r.filter);
+      expect({ answered, made, insert: insert.mock.calls.length }).toEqual({ answered: 'tcp,tp_dst=1', made: ['tcp,tp_dst=1'], insert: 1 });
     } finally {
       insert.mockRestore();
       await p.close();

@@ -16,6 +16,8 @@ export interface SilentProxy {
   partition(): void;
   /** New connections work again; the frozen ones never will (the server has long forgotten them). */
   heal(): void;
+  /** Ends every open connection, both ends (a reset on the path), and goes on accepting new ones. */
+  reset(): void;
   /** Ends every connection (the server then sees its frozen ones close) and the listener. */
   close(): Promise<void>;
 }
@@ -52,6 +54,9 @@ export async function silentProxy(url: string): Promise<SilentProxy> {
     },
     heal() {
       frozen = false;
+    },
+    reset() {
+      for (const p of pairs.splice(0)) (p.a.destroy(), p.b.destroy());
     },
     async close() {
       for (const p of pairs) (p.a.destroy(), p.b.destroy());
