@@ -14,11 +14,24 @@
 // stops vetoing the others once consistently so, where it cannot hold the flow (DatapathAnswers).
 import { parseDumpLine, type DumpedFlow } from '../ovs/dump-flows';
 
-/** ofproto's default other_config:max-idle. A larger one only means checks that find the flow still there. */
+/** ofproto's default other_config:max-idle (OFPROTO_MAX_IDLE_DEFAULT, ofproto/ofproto.h). */
 export const MAX_IDLE_MS = 10_000;
+
+/**
+ * The max-idle vswitchd runs with, from the local Open_vSwitch row's `other_config:max-idle`, read
+ * as vswitchd reads it (vswitchd/bridge.c: smap_get_uint, a whole decimal 0..UINT_MAX; anything else,
+ * or none, is the default; ofproto_set_max_idle takes it as it is, no minimum). Every check's rhythm
+ * derives from it: assuming 10 s under a larger one (some deployments raise it to minutes) re-checked
+ * every idle but still installed flow about every second (RECHECK_MS), ~20 get-flow a second.
+ */
+export function maxIdleOf(value: string | undefined): number {
+  const m = value === undefined ? null : /^\s*\+?(\d+)$/.exec(value);
+  const n = m ? Number(m[1]) : NaN;
+  return Number.isSafeInteger(n) && n <= 0xffff_ffff ? n : MAX_IDLE_MS;
+}
 /** A revalidator round (500 ms), the deletion, and the log's way to us (read every 200 ms). */
 const MARGIN_MS = 2_000;
-/** Never sooner than this after a check that found the flow (a max-idle larger than assumed). */
+/** Never sooner than this after a check that found the flow (its `used` already past max-idle: over the flow limit, vswitchd idles flows out after 100 ms). */
 const RECHECK_MS = 1_000;
 
 export const GONE_REASON = 'gone_unlogged';
@@ -36,17 +49,20 @@ export type CheckResult =
   | { state: 'unknown'; reason: string; refused?: Refusal };
 type Refusal = 'no_datapath' | 'cannot_answer';
 
-/** Refusals in a row, over at least MUTE_SPAN_MS, that make a datapath mute (DatapathAnswers). */
+/** Refusals in a row, over at least a max-idle (the span), that make a datapath mute (DatapathAnswers). */
 export const MUTE_AFTER = 3;
-const MUTE_SPAN_MS = MAX_IDLE_MS;
 /**
- * "In a row" is no longer than this between two refusals: a datapath that refuses while it vetoes a
- * lifetime is asked again within a max-idle and its margin (the lifetime's next check), and by every
- * other check that reaches it, so a longer gap means nobody asked it: what it answered then is not
- * known, and refusals hours apart (a kernel datapath's transient lookup failures) are not
- * "consistently". Six max-idles leave room for a backlog of due checks.
+ * "In a row" is no longer than MUTE_GAP max-idles between two refusals: a datapath that refuses
+ * while it vetoes a lifetime is asked again within a max-idle and its margin (the lifetime's next
+ * check), and by every other check that reaches it, so a longer gap means nobody asked it: what it
+ * answered then is not known, and refusals hours apart (a kernel datapath's transient lookup
+ * failures) are not "consistently". Six max-idles leave room for a backlog of due checks.
  */
-const MUTE_GAP_MS = 6 * MAX_IDLE_MS;
+const MUTE_GAP = 6;
+
+/** A max-idle (ms) fixed, or read live (the source's: the local Open_vSwitch row's, maxIdleOf). */
+type MaxIdle = number | (() => number);
+const live = (m: MaxIdle): (() => number) => (typeof m === 'number' ? () => m : m);
 
 /** The open vlog lifetimes and when each may have gone idle. */
 export class GoneChecks {
@@ -55,8 +71,14 @@ export class GoneChecks {
   private readonly homes = new Map<number, string>();
   /** Lifetimes whose flow dpif_netdev logged installed: in a userspace datapath (checkFlowIn's `userspace`). */
   private readonly userspace = new Set<number>();
+  /** Lifetimes taken for a check and neither watched again nor forgotten since (their answer is due: again()). */
+  private readonly inFlight = new Set<number>();
+  /** Read at each watch: a change of other_config:max-idle applies to the checks watched after it. */
+  private readonly maxIdleMs: () => number;
 
-  constructor(private readonly maxIdleMs = MAX_IDLE_MS) {}
+  constructor(maxIdleMs: MaxIdle = MAX_IDLE_MS) {
+    this.maxIdleMs = live(maxIdleMs);
+  }
 
   get size(): number {
     return this.watched.size;
@@ -69,13 +91,15 @@ export class GoneChecks {
    * each came after the copy get-flow reads had idled out, its packets never read.
    */
   watch(id: number, ufid: string, aliveAt: number, notBefore = 0): void {
-    const dueAt = Math.max(aliveAt + this.maxIdleMs + MARGIN_MS, notBefore);
+    const dueAt = Math.max(aliveAt + this.maxIdleMs() + MARGIN_MS, notBefore);
+    this.inFlight.delete(id);
     const was = this.watched.get(id);
     this.watched.set(id, { ufid, dueAt: was?.ufid === ufid ? Math.min(was.dueAt, dueAt) : dueAt });
   }
 
   /** Due at the next take (a lifetime the full spool held back, once it has room: stored if still installed). */
   now(id: number, ufid: string): void {
+    this.inFlight.delete(id);
     this.watched.set(id, { ufid, dueAt: 0 });
   }
 
@@ -83,6 +107,19 @@ export class GoneChecks {
     this.watched.delete(id);
     this.homes.delete(id);
     this.userspace.delete(id);
+    this.inFlight.delete(id);
+  }
+
+  /**
+   * A check of `id` learnt nothing: asked again a max-idle after `now`, unless its lifetime ended
+   * (forgotten) while the check was in flight: an ended lifetime put back was checked for as long as
+   * the answers stayed unknown (a datapath that cannot answer vetoes for good), a stored one's row
+   * closed and never its check. False: not watched.
+   */
+  again(id: number, ufid: string, now: number): boolean {
+    if (!this.inFlight.has(id)) return false;
+    this.watch(id, ufid, now);
+    return true;
   }
 
   homeOf(id: number): string | undefined {
@@ -104,7 +141,10 @@ export class GoneChecks {
     for (const [id, w] of this.watched) if (w.dueAt <= now) due.push({ id, ufid: w.ufid, dueAt: w.dueAt });
     due.sort((a, b) => a.dueAt - b.dueAt);
     const out = due.slice(0, max);
-    for (const d of out) this.watched.delete(d.id);
+    for (const d of out) {
+      this.watched.delete(d.id);
+      this.inFlight.add(d.id);
+    }
     return out.map(({ id, ufid }) => ({ id, ufid }));
   }
 
@@ -118,18 +158,24 @@ export class GoneChecks {
 
 /**
  * What each datapath answered lately: one that refused (dpctl's own error, not "no such flow")
- * MUTE_AFTER times in a row over at least MUTE_SPAN_MS, none more than MUTE_GAP_MS after the one
+ * MUTE_AFTER times in a row over at least a max-idle, none more than MUTE_GAP max-idles after the one
  * before, is mute; any answer that says whether it has a flow makes it heard again. No reply (a
  * timeout) neither counts nor clears: it says nothing of the datapath.
  */
 export class DatapathAnswers {
   private readonly runs = new Map<string, { count: number; since: number; last: number; refusal: Refusal }>();
+  private readonly maxIdleMs: () => number;
+
+  /** The span and gap scale with max-idle: a vetoed lifetime is asked again a max-idle and its margin later. */
+  constructor(maxIdleMs: MaxIdle = MAX_IDLE_MS) {
+    this.maxIdleMs = live(maxIdleMs);
+  }
 
   heard(dp: string, r: CheckResult, now: number): void {
     if (r.state !== 'unknown') return void this.runs.delete(dp);
     if (!r.refused) return;
     const run = this.runs.get(dp);
-    if (!run || now - run.last > MUTE_GAP_MS) return void this.runs.set(dp, { count: 1, since: now, last: now, refusal: r.refused });
+    if (!run || now - run.last > MUTE_GAP * this.maxIdleMs()) return void this.runs.set(dp, { count: 1, since: now, last: now, refusal: r.refused });
     run.count++;
     run.last = now;
     // Both kinds in one run: it may exist and hold flows.
@@ -145,10 +191,11 @@ export class DatapathAnswers {
     for (const dp of this.runs.keys()) if (!dps.includes(dp)) this.runs.delete(dp);
   }
 
-  /** How `dp` refuses consistently, or null while it is not mute (nor once its last refusal is MUTE_GAP_MS old). */
+  /** How `dp` refuses consistently, or null while it is not mute (nor once its last refusal is MUTE_GAP max-idles old). */
   mute(dp: string, now: number): Refusal | null {
     const run = this.runs.get(dp);
-    return run && run.count >= MUTE_AFTER && now - run.since >= MUTE_SPAN_MS && now - run.last <= MUTE_GAP_MS ? run.refusal : null;
+    const idle = this.maxIdleMs();
+    return run && run.count >= MUTE_AFTER && now - run.since >= idle && now - run.last <= MUTE_GAP * idle ? run.refusal : null;
   }
 }
 

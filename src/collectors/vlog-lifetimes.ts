@@ -295,7 +295,7 @@ export class VlogLifetimes {
       if (u?.id !== id) return;
       if (++u.failedChecks >= MAX_FAILED_CHECKS) return this.lose(u, 'lost_unchecked');
     }
-    this.gone.watch(id, ufid, Date.now());
+    this.gone.again(id, ufid, Date.now()); // not if it ended while the check was in flight
   }
 
   /** The end of a stored lifetime, full spool or not (with the counters it held back). */

@@ -4,7 +4,7 @@
 // log is rate-limited (600 lines a minute per message by default), so this source samples: what
 // vswitchd says it dropped is counted, and GET /upcalls says `sampled`. While the spool is full
 // (LIVETRACE_SPOOL_MAX_CHANGES) its rows follow the poller's policy (lifetime-spool-bound.ts).
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import type { Socket } from 'node:dgram';
 import { Counter, Gauge } from 'prom-client';
 import { LIVETRACE_CONFIG } from '../config/config.module';
@@ -21,7 +21,8 @@ import { UpcallStore } from '../upcalls/upcall-store';
 import { UpcallsService } from '../upcalls/upcalls.service';
 import { FileFollower, listenSyslog } from './vlog-follow';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
-import { checkFlowIn, DatapathAnswers, GoneChecks } from './vlog-gone-check';
+import { ReplicasService } from '../replicas/replicas.service';
+import { checkFlowIn, DatapathAnswers, GoneChecks, maxIdleOf } from './vlog-gone-check';
 import { CheckedItem, copyHolder, VlogLifetimes } from './vlog-lifetimes';
 import { VswitchdService } from './vswitchd.service';
 
@@ -57,9 +58,9 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   /** vlog levels before we raised them, to put back on shutdown: module → destination → level. */
   private restore: Array<{ module: string; destination: string; level: string }> = [];
   /** Vlog lifetimes (LIVETRACE_POLLER=false) no log line ended: checked in the datapath once they may be gone (vlog-gone-check.ts). */
-  private readonly gone = new GoneChecks();
+  private readonly gone: GoneChecks;
   /** What each datapath answered lately: one that always errs does not veto every check for good (vlog-gone-check.ts). */
-  private readonly dpAnswers = new DatapathAnswers();
+  private readonly dpAnswers: DatapathAnswers;
   /** Their rows, and the ones the full spool holds back (vlog-lifetimes.ts). */
   private readonly lifetimes: VlogLifetimes;
   private checking: Promise<void> | null = null;
@@ -75,7 +76,13 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     metrics: MetricsService,
     /** The spool's bound: the poller's check, metric and policy (lifetime-spool-bound.ts). */
     private readonly bound: LifetimeSpoolBound,
+    /** The local Open_vSwitch row: its other_config:max-idle paces the checks (none: vswitchd's default). */
+    @Optional() replicas?: ReplicasService,
   ) {
+    // Read at each use: a max-idle changed in the database applies to the checks watched after it.
+    const maxIdle = () => maxIdleOf(replicas?.ovsOtherConfig('max-idle'));
+    this.gone = new GoneChecks(maxIdle);
+    this.dpAnswers = new DatapathAnswers(maxIdle);
     this.lifetimes = new VlogLifetimes(flows, this.gone, bound);
     const registers = [metrics.registry];
     this.m = {

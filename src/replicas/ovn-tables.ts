@@ -53,7 +53,8 @@ export const NORTHBOUND: ReplicaSpec = {
 };
 
 export const OPEN_VSWITCH: ReplicaSpec = {
-  Open_vSwitch: { columns: ['external_ids', 'ovs_version', 'db_version', 'bridges', 'datapath_types'] },
+  // other_config: vswitchd's own settings (max-idle paces the vlog source's checks).
+  Open_vSwitch: { columns: ['external_ids', 'other_config', 'ovs_version', 'db_version', 'bridges', 'datapath_types'] },
   Bridge: { columns: ['name', 'ports', 'datapath_type', 'fail_mode', 'external_ids'], indexes: ['name'] },
   Port: { columns: ['name', 'interfaces', 'external_ids'], indexes: ['name'] },
   Interface: { columns: ['name', 'type', 'ofport', 'external_ids', 'options', 'admin_state', 'link_state'], indexes: ['name', 'ofport'] },

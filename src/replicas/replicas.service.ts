@@ -97,6 +97,15 @@ export class ReplicasService implements OnModuleInit, OnApplicationShutdown {
     return undefined;
   }
 
+  /** The local Open_vSwitch row's other_config `key` (vswitchd's settings), or undefined: not set, or not synced yet. */
+  ovsOtherConfig(key: string): string | undefined {
+    for (const row of this.ovs.rows('Open_vSwitch')) {
+      const value = (row.other_config as Record<string, string> | undefined)?.[key];
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  }
+
   private registerMetrics(metrics: MetricsService): void {
     const reg = [metrics.registry];
     const each = (fn: (db: DbName, s: FollowerStatus) => void) => {

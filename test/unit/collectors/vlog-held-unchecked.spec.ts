@@ -56,7 +56,7 @@ describe('lifetimes held back by a full spool whose checks keep failing', () => 
     source = new VlogSourceService(config, vswitchd as never, upcalls, store as never, flows, upcallStore, metrics, new LifetimeSpoolBound(store as never, metrics));
     // A check that learnt nothing is asked again a max-idle later (12 s): here at once, so that the
     // repeated failures take seconds, not minutes (the count of failures is what is under test).
-    (source as unknown as { gone: { maxIdleMs: number } }).gone.maxIdleMs = -2_000;
+    (source as unknown as { gone: { maxIdleMs: () => number } }).gone.maxIdleMs = () => -2_000;
     await source.onApplicationBootstrap();
     const counted = async (name: string, label?: string) =>
       Object.fromEntries(((await metrics.registry.getSingleMetric(name)?.get())?.values ?? []).map((v) => [label ? v.labels[label] : '', v.value]));
