@@ -2,7 +2,7 @@
 // by api instances and ended by whoever comes first; each process ends one with an UPDATE … WHERE
 // state = 'active' on its spool, so the spool must hold the session's row.
 import type { ShippedTable } from './spool';
-import { ownSequence } from './spool';
+import { highestGiven, ownSequence } from './spool';
 import type { Statements, StoreWriter } from './writer';
 
 const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
@@ -26,11 +26,16 @@ export async function pullSessions(d: {
   await d.writer.submit((tx) => {
     tx.stmt('INSERT OR IGNORE INTO ship_mute ("on") VALUES (1)').run();
     try {
+      // The slot's highest id given, before a pulled row of a higher slot moves the sequence past the
+      // range: its own rows' highest alone is not it once one was deleted (a create whose outcome was
+      // unknown forgets its copy, PostgreSQL may hold it), and that id given again was refused by
+      // PostgreSQL for every create after (test/postgres/session-create-id-reuse.spec.ts).
+      const given = d.slot === undefined ? 0 : highestGiven((sql) => tx.stmt(sql), 'trace_session', 'id', d.slot);
       const pending = tx.stmt(`SELECT 1 FROM ship_log WHERE tbl = 'trace_session' AND pk = json_array(?)`);
       const put = tx.stmt(`REPLACE INTO trace_session (${cols.map(q).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
       for (const r of rows as Record<string, unknown>[]) if (!pending.get(r.id)) put.run(...cols.map((c) => r[c]));
       // An explicit id above the sequence moves it: back to this writer's own range.
-      if (d.slot !== undefined) ownSequence((sql) => tx.stmt(sql), 'trace_session', 'id', d.slot);
+      if (d.slot !== undefined) ownSequence((sql) => tx.stmt(sql), 'trace_session', 'id', d.slot, given);
     } finally {
       tx.stmt('DELETE FROM ship_mute').run();
     }

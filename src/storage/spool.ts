@@ -243,10 +243,12 @@ const SLOT_ADVICE =
  * sessions, do not count), never below where the sequence already was in that range: an id once
  * given is not given again. Its newest rows may be gone (pruned locally while PostgreSQL keeps them,
  * LIVETRACE_CENTRAL_RETENTION_*): lowered to the highest row left, the next rows took ids PostgreSQL
- * still held, and the shipper overwrote those rows.
+ * still held, and the shipper overwrote those rows. `given`: the slot's highest given as read before
+ * an explicit id of another slot moved the sequence out of the range (the range's own sequence is
+ * then lost: a session pull, ship-sessions.ts), never gone below either.
  */
-export function ownSequence(stmt: (sql: string) => Statement, table: string, key: string, slot: number): void {
-  const seq = highestGiven(stmt, table, key, slot);
+export function ownSequence(stmt: (sql: string) => Statement, table: string, key: string, slot: number, given = 0): void {
+  const seq = Math.max(highestGiven(stmt, table, key, slot), given);
   if (stmt(`UPDATE sqlite_sequence SET seq = ? WHERE name = ?`).run(seq, table).changes === 0)
     stmt(`INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`).run(table, seq);
 }
@@ -255,7 +257,7 @@ export function ownSequence(stmt: (sql: string) => Statement, table: string, key
  * The highest id of the slot's range `table` has given: its own rows' highest, or its sequence
  * where that lies in the range (rows given since deleted); the slot's base when none.
  */
-function highestGiven(stmt: (sql: string) => Statement, table: string, key: string, slot: number): number {
+export function highestGiven(stmt: (sql: string) => Statement, table: string, key: string, slot: number): number {
   const base = slot * 2 ** SLOT_BITS;
   const top = base + 2 ** SLOT_BITS;
   const r = stmt(`SELECT MAX(${q(key)}) AS m FROM ${q(table)} WHERE ${q(key)} >= ? AND ${q(key)} < ?`).get(base, top) as { m: number | null };
