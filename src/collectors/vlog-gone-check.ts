@@ -166,9 +166,15 @@ export class DatapathAnswers {
   private readonly runs = new Map<string, { count: number; since: number; last: number; refusal: Refusal }>();
   private readonly maxIdleMs: () => number;
 
-  /** The span and gap scale with max-idle: a vetoed lifetime is asked again a max-idle and its margin later. */
+  /**
+   * The span and gap scale with a max-idle above the default (a vetoed lifetime is asked again a
+   * max-idle and its margin later), never below it: vswitchd takes 0 (no minimum), where a gap of six
+   * max-idles was 0 ms and no two refusals were in a row (a datapath holding no flow vetoed for good),
+   * and a 500 ms span made three refusals of one tick's burst "consistently".
+   */
   constructor(maxIdleMs: MaxIdle = MAX_IDLE_MS) {
-    this.maxIdleMs = live(maxIdleMs);
+    const m = live(maxIdleMs);
+    this.maxIdleMs = () => Math.max(m(), MAX_IDLE_MS);
   }
 
   heard(dp: string, r: CheckResult, now: number): void {
