@@ -7,10 +7,13 @@
 // PostgreSQL the spool holds other instances' sessions only as the shipper last pulled them (500 ms):
 // there the count (PostgreSQL's, with this instance's own sessions not yet shipped) and the insert of
 // the row into PostgreSQL itself run under an advisory lock every instance takes (createWithinLimit).
+import { Logger } from '@nestjs/common';
 import { ApiError, storeUnreachable } from '../common/api-error';
 import type { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { CreateLockBusy, type TraceSessionJson, type TraceSessionStore } from './trace-session-store';
+
+const log = new Logger('TraceSessions');
 
 export const tooManySessions = (active: number, max: number) =>
   new ApiError(409, `${active} trace sessions are active (LIVETRACE_MAX_SESSIONS=${max}): stop one first (DELETE /trace-sessions/:id)`, 'body');
@@ -65,9 +68,17 @@ export async function createWithinLimit(
       } catch (err) {
         // The connection lost with the INSERT sent: it may have committed. Made, it is answered as made
         // (a 503 would have its retry make a second); its spool copy, muted, stays.
-        if (storeUnreachable(err) && (await sessions.madeCentrally(made.id))) return made.id;
+        const e = err as Error & { code?: string };
+        const known = storeUnreachable(err) ? await sessions.madeCentrally(made.id) : false;
+        if (known) log.warn(`session ${made.id}: the connection its INSERT went on was lost (${e.message}); PostgreSQL holds it: answered as made`);
+        if (known) return made.id;
         await store.writer.submit((tx) => sessions.forget(tx, made.id)).catch(() => undefined);
-        throw err;
+        if (known === false) throw err;
+        // Not known (PostgreSQL unreachable again): the 503 names the id, so that the client (and the
+        // log) can ask before retrying; a retry alone may make a second session.
+        const unknown = `session ${made.id} may have been made (the connection was lost after its INSERT was sent): GET /trace-sessions/${made.id} says, once PostgreSQL answers`;
+        log.warn(`${unknown}; ${e.message}`);
+        throw Object.assign(new Error(`${e.message}; ${unknown}`), { code: e.code, cause: err });
       }
       return made.id;
     });

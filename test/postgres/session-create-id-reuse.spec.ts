@@ -5,7 +5,8 @@
 // AUTOINCREMENT sequence out of this slot's range, and ownSequence, putting it back, then counted only
 // the rows left (the forgotten one gone), so the next create got the same id. PostgreSQL holding it
 // (ended there meanwhile, so no pull brings it back) refused that INSERT (23505) and every later one:
-// the instance could make no session again. Real PostgreSQL, two api instances' stores; the cut is
+// the instance could make no session again. And that unknown answer (503, 'retry') named no session:
+// the client could only retry, maybe into a second one; it names the id now. Real PostgreSQL, two api instances' stores; the cut is
 // test/support/silent-proxy.ts in front of the low slot's lock connections only.
 import { storeUnreachable } from '../../src/common/api-error';
 import type { ReplicasService } from '../../src/replicas/replicas.service';
@@ -46,10 +47,12 @@ describe('a create whose outcome stayed unknown (real PostgreSQL behind a proxy)
       return sent;
     });
     try {
-      const first = await a.create({ bridge: 'br-int', filter: 'tcp,tp_dst=1' }).then(() => 201, (e: Error) => ({ unreachable: storeUnreachable(e) }));
-      expect(first).toEqual({ unreachable: true });
+      const first = await a.create({ bridge: 'br-int', filter: 'tcp,tp_dst=1' }).then(() => 201, (e: Error) => ({ unreachable: storeUnreachable(e), message: e.message }));
       // PostgreSQL made it (the outcome this instance could not learn); an agent ends it meanwhile.
       const [made] = await waitFor('the lost INSERT committed', () => pgRows(url, `SELECT id FROM trace_session WHERE filter = 'tcp,tp_dst=1'`).then((r) => r.length > 0 && r));
+      // Still PostgreSQL unreachable (the API's 503), and the answer names the session that may exist, so
+      // the client can ask (GET) rather than retry into a second one.
+      expect(first).toEqual({ unreachable: true, message: expect.stringContaining(`GET /trace-sessions/${made.id} says`) });
       await pgRows(url, `UPDATE trace_session SET state = 'stopped', ended_at = $2 WHERE id = $1`, [made.id, new Date().toISOString()]);
       await pgRows(url, `DROP TRIGGER slow_insert ON trace_session`);
       await b.create({ bridge: 'br-int', filter: 'tcp,tp_dst=2' }); // the higher slot's session
