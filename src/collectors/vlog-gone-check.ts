@@ -64,16 +64,19 @@ const MUTE_GAP = 6;
 type MaxIdle = number | (() => number);
 const live = (m: MaxIdle): (() => number) => (typeof m === 'number' ? () => m : m);
 
+type Watched = { ufid: string; dueAt: number; idle: number; notBefore: number };
+
 /** The open vlog lifetimes and when each may have gone idle. */
 export class GoneChecks {
-  private readonly watched = new Map<number, { ufid: string; dueAt: number }>();
+  /** `idle`: the max-idle `dueAt` was reckoned under (take() brings it forward, never before `notBefore`, if the max-idle was lowered since). */
+  private readonly watched = new Map<number, Watched>();
   /** The datapath a check last found each lifetime's flow in (checkFlowIn's `home`). */
   private readonly homes = new Map<number, string>();
   /** Lifetimes whose flow dpif_netdev logged installed: in a userspace datapath (checkFlowIn's `userspace`). */
   private readonly userspace = new Set<number>();
   /** Lifetimes taken for a check and neither watched again nor forgotten since (their answer is due: again()). */
   private readonly inFlight = new Set<number>();
-  /** Read at each watch: a change of other_config:max-idle applies to the checks watched after it. */
+  /** Read at each watch and take: a raised other_config:max-idle applies to the checks watched after it, a lowered one to all. */
   private readonly maxIdleMs: () => number;
 
   constructor(maxIdleMs: MaxIdle = MAX_IDLE_MS) {
@@ -91,16 +94,17 @@ export class GoneChecks {
    * each came after the copy get-flow reads had idled out, its packets never read.
    */
   watch(id: number, ufid: string, aliveAt: number, notBefore = 0): void {
-    const dueAt = Math.max(aliveAt + this.maxIdleMs() + MARGIN_MS, notBefore);
+    const idle = this.maxIdleMs();
+    const dueAt = Math.max(aliveAt + idle + MARGIN_MS, notBefore);
     this.inFlight.delete(id);
     const was = this.watched.get(id);
-    this.watched.set(id, { ufid, dueAt: was?.ufid === ufid ? Math.min(was.dueAt, dueAt) : dueAt });
+    this.watched.set(id, was?.ufid === ufid && this.dueOf(was, idle) <= dueAt ? was : { ufid, dueAt, idle, notBefore });
   }
 
   /** Due at the next take (a lifetime the full spool held back, once it has room: stored if still installed). */
   now(id: number, ufid: string): void {
     this.inFlight.delete(id);
-    this.watched.set(id, { ufid, dueAt: 0 });
+    this.watched.set(id, { ufid, dueAt: 0, idle: 0, notBefore: 0 });
   }
 
   forget(id: number): void {
@@ -135,10 +139,19 @@ export class GoneChecks {
     return this.userspace.has(id);
   }
 
-  /** At most `max` lifetimes due by `now`, longest due first; each is not due again until watched again. */
+  /**
+   * At most `max` lifetimes due by `now`, longest due first; each is not due again until watched again.
+   * A check watched under a larger max-idle than the current one is due that much sooner: vswitchd
+   * idles flows out under the current one, and a check kept at a removed max-idle=600000 (or UINT_MAX:
+   * 49 days) left the lifetime of a flow long gone open that long, its end read that late.
+   */
   take(now: number, max: number): Array<{ id: number; ufid: string }> {
+    const idle = this.maxIdleMs();
     const due: Array<{ id: number; ufid: string; dueAt: number }> = [];
-    for (const [id, w] of this.watched) if (w.dueAt <= now) due.push({ id, ufid: w.ufid, dueAt: w.dueAt });
+    for (const [id, w] of this.watched) {
+      const dueAt = this.dueOf(w, idle);
+      if (dueAt <= now) due.push({ id, ufid: w.ufid, dueAt });
+    }
     due.sort((a, b) => a.dueAt - b.dueAt);
     const out = due.slice(0, max);
     for (const d of out) {
@@ -146,6 +159,11 @@ export class GoneChecks {
       this.inFlight.add(d.id);
     }
     return out.map(({ id, ufid }) => ({ id, ufid }));
+  }
+
+  /** When `w` is due under max-idle `idle`: sooner by as much as the max-idle it was watched under was lowered since. */
+  private dueOf(w: Watched, idle: number): number {
+    return Math.max(w.dueAt - Math.max(0, w.idle - idle), w.notBefore);
   }
 
   /** After a check that found it installed at `now`: due a max-idle after its last packet (or now, never used). */
