@@ -25,7 +25,8 @@ export const MAX_IDLE_MS = 10_000;
  * every idle but still installed flow about every second (RECHECK_MS), ~20 get-flow a second.
  */
 export function maxIdleOf(value: string | undefined): number {
-  const m = value === undefined ? null : /^\s*\+?(\d+)$/.exec(value);
+  // strtoll in the C locale: isspace's six, a sign ('-' takes only zero: str_to_uint refuses below 0), digits to the end.
+  const m = value === undefined ? null : /^[ \t\n\v\f\r]*(?:\+|-(?=0+$))?(\d+)$/.exec(value);
   const n = m ? Number(m[1]) : NaN;
   return Number.isSafeInteger(n) && n <= 0xffff_ffff ? n : MAX_IDLE_MS;
 }
