@@ -50,10 +50,10 @@ export type CheckResult =
   | { state: 'unknown'; reason: string; refused?: Refusal };
 type Refusal = 'no_datapath' | 'cannot_answer';
 
-/** Refusals in a row, over at least a max-idle (the span), that make a datapath mute (DatapathAnswers). */
+/** Refusals in a row, over at least a max-idle (the span; never under the default's), that make a datapath mute (DatapathAnswers). */
 export const MUTE_AFTER = 3;
 /**
- * "In a row" is no longer than MUTE_GAP max-idles between two refusals: a datapath that refuses
+ * "In a row" is no longer than MUTE_GAP max-idles (never under the default's) between two refusals: a datapath that refuses
  * while it vetoes a lifetime is asked again within a max-idle and its margin (the lifetime's next
  * check), and by every other check that reaches it, so a longer gap means nobody asked it: what it
  * answered then is not known, and refusals hours apart (a kernel datapath's transient lookup
