@@ -86,6 +86,20 @@ export async function silenceBound<T>(client: Client, silentMs: number, fn: () =
 }
 
 /**
+ * Ends a client of its own (not the pool's) without waiting on the server: pg's end() sends Terminate
+ * and then waits for the socket to close, for the server's end of it, which across a partition never
+ * comes (no statement waits then, so nothing is bound by silence; TCP keepalive: hours). Terminate
+ * and FIN still go out; the socket is closed once they are handed to the kernel, and the server ends
+ * the session on reading them, or by its own timeouts (idle_session_timeout).
+ */
+export async function endClient(client: Client): Promise<void> {
+  const ended = client.end().catch(() => undefined);
+  const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+  if (stream && !stream.destroyed && !stream.connecting && typeof stream.destroySoon === 'function') stream.destroySoon();
+  await ended;
+}
+
+/**
  * A `.catch` for setting or resetting idle_session_timeout: a server before PostgreSQL 14 has no such
  * setting (42704, a statement refused on a healthy session) and keeps an idle session until its TCP
  * keepalive; anything else stands.

@@ -11,7 +11,8 @@ export interface SilentProxy {
   freeze(): void;
   /**
    * As freeze, and an end that gives its connection up is not heard by the other either (the server
-   * keeps its session, as across a real partition, until its own timeouts end it).
+   * keeps its session, as across a real partition, until its own timeouts end it), nor answered (a
+   * graceful close waits for good, until close()).
    */
   partition(): void;
   /** New connections work again; the frozen ones never will (the server has long forgotten them). */
@@ -50,7 +51,9 @@ export async function silentProxy(url: string): Promise<SilentProxy> {
     partition() {
       parted = true;
       frozen = true;
-      for (const p of pairs) p.frozen = true;
+      // A side that ends its connection hears no end back either (Node's socket would answer a FIN
+      // with its own at once: pg's end() then resolved, where across a real partition it waits for good).
+      for (const p of pairs) (p.frozen = true, (p.a.allowHalfOpen = true), (p.b.allowHalfOpen = true));
     },
     heal() {
       frozen = false;
