@@ -14,9 +14,12 @@ import type { Client, Pool, PoolClient } from 'pg';
  */
 export const SILENT_MS = 60_000;
 
+/** The client's socket (pg keeps it on its connection, not in its typings); undefined before it connects. */
+const socketOf = (client: PoolClient | Client): Socket | undefined => (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+
 /** Destroys the client's connection when no byte moves on it for `ms`; returns the undo. */
 function dropWhenSilent(client: PoolClient | Client, ms: number): () => void {
-  const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+  const stream = socketOf(client);
   if (!stream || typeof stream.setTimeout !== 'function') return () => undefined;
   // ETIMEDOUT: PostgreSQL unreachable to whoever reads the code (the API's 503, api-error.ts storeUnreachable).
   const onTimeout = (): void =>
@@ -94,7 +97,7 @@ export async function silenceBound<T>(client: Client, silentMs: number, fn: () =
  */
 export async function endClient(client: Client): Promise<void> {
   const ended = client.end().catch(() => undefined);
-  const stream = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+  const stream = socketOf(client);
   if (stream && !stream.destroyed && !stream.connecting && typeof stream.destroySoon === 'function') stream.destroySoon();
   await ended;
 }
