@@ -55,6 +55,10 @@ const PROFILE_DIR = process.env.BENCH_CPU_PROF ?? '';
 const log = (...a: unknown[]) => console.log(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 
+/** The app's own settings from this process's environment (LIVETRACE_PG_POOL=2, LIVETRACE_READ_WORKERS=…): what a run varies. */
+const appEnv = (): Record<string, string> =>
+  Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('LIVETRACE_') && e[1] !== undefined));
+
 type Call = (i: number) => Promise<string | Buffer>;
 
 /** What one request of each route costs on this app, and its first answers (for the comparison). */
@@ -199,7 +203,7 @@ async function main() {
     const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
     for (const [side, db] of sides) {
       if (ONLY && ONLY !== side) continue;
-      const app = await createApp(offlineAppConfig({ LIVETRACE_DB: db, LIVETRACE_SPOOL: join(dir, `spool-${side}.sqlite`), LIVETRACE_ROLE: 'api' }));
+      const app = await createApp(offlineAppConfig({ ...appEnv(), LIVETRACE_DB: db, LIVETRACE_SPOOL: join(dir, `spool-${side}.sqlite`), LIVETRACE_ROLE: 'api' }));
       results[side] = await measure(app, side, t, side === 'postgres' ? pgDir : undefined);
       await app.close();
     }
