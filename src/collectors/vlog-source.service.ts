@@ -254,8 +254,23 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     const chassis = this.upcalls.chassis;
     this.writing = this.writing
       .then(() => this.store.writer.submit((tx) => items.forEach((i) => this.write(tx, i, chassis))))
-      .catch((err: Error) => this.log.error(`storing ${items.length} log events failed: ${err.message}`));
+      .catch((err: Error) => {
+        this.log.error(`storing ${items.length} log events failed: ${err.message}`);
+        this.unwritten(items);
+      });
     return this.writing;
+  }
+
+  /**
+   * A failed write (the writer gave the job up: SQLITE_BUSY past the busy timeout, a full disk) rolled
+   * its rows back. A check's lifetime was unwatched when the check was taken (GoneChecks.take) until its
+   * answer is written: lost with the batch, nothing would ask again and the lifetime stayed open for
+   * ever. Each is watched again, a max-idle from now, whatever the failed job did in memory before it
+   * threw (an end forgets its check: that end was rolled back). A lifetime no longer open by then (a
+   * later line ended it) takes that one check and no more: its answer writes nothing (VlogLifetimes.checked).
+   */
+  private unwritten(items: WriteItem[]): void {
+    for (const i of items) if (i.kind === 'checked') this.gone.watch(i.id, i.ufid, Date.now());
   }
 
   private write(tx: WriteContext, item: WriteItem, chassis: string): void {

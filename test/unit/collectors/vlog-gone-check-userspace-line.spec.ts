@@ -10,34 +10,19 @@
 // flows, so its refusal vetoes nothing there. Driven through VlogSourceService as it runs: the
 // captured OVS 3.5 main-thread flow_add read from a file, the daemon's own dpctl_error texts, a real
 // migrated SQLite; the checks' clock (Date.now) set to each check's time.
-import { EventEmitter } from 'node:events';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LifetimeSpoolBound } from '../../../src/collectors/lifetime-spool-bound';
 import { GONE_REASON } from '../../../src/collectors/vlog-gone-check';
-import { VlogSourceService } from '../../../src/collectors/vlog-source.service';
-import { loadConfig } from '../../../src/config/config';
-import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
-import { MetricsService } from '../../../src/metrics/metrics.service';
-import { UnixctlError } from '../../../src/unixctl/client';
-import { UpcallStore } from '../../../src/upcalls/upcall-store';
-import { UpcallsService } from '../../../src/upcalls/upcalls.service';
 import { versionDir } from '../../support/captured-model';
 import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
-import { waitFor } from '../../support/wait';
+import { ENOENT, lifetimeRows, NETDEV, NO_UFID, startVlogSource, SYSTEM, timeOf } from '../../support/vlog-source';
+import type { VlogSourceService } from '../../../src/collectors/vlog-source.service';
 import type { StoreWriter } from '../../../src/storage/writer';
 
 const log = readFileSync(join(versionDir('ovs-3.5.0_ovn-25.03.0'), 'icmp-allow-related', 'vswitchd.log'), 'utf8').split('\n');
 const first = log.findIndex((l) => l.includes('|dpif_netdev|DBG|flow_add: '));
 /** The kernel datapath's own log (lib/dpif.c put[create] lines), test/fixtures/documented/vlog-kernel. */
 const kernel = readFileSync(join(__dirname, '../../fixtures/documented/vlog-kernel/kernel.log'), 'utf8').split('\n');
-const timeOf = (line: string) => Date.parse(/^(\S+?)\|/.exec(line)![1]);
-const said = (text: string) => new UnixctlError('ovs-vswitchd', 'dpctl/get-flow', `${text}\n`);
-const ENOENT = said('ovs-vswitchd: getting flow (No such file or directory)');
-const NO_UFID = said('ovs-vswitchd: getting flow (Invalid argument)');
-const NETDEV = { name: 'netdev@ovs-netdev', type: 'netdev' };
-const SYSTEM = { name: 'system@ovs-system', type: 'system' };
-const rowsOf = (m: MigratedSqlite) => m.db.prepare('SELECT removed_at AS removedAt, removal_reason AS reason FROM datapath_flow ORDER BY id').all();
 
 describe('a userspace lifetime never found by a check, beside a kernel datapath that cannot answer', () => {
   let m: MigratedSqlite & { writer: StoreWriter };
@@ -52,38 +37,19 @@ describe('a userspace lifetime never found by a check, beside a kernel datapath 
   /** The lifetime `lines` install, checked as the service checks it every max-idle and its margin for a minute; its rows. */
   async function checkedFor(lines: string[]): Promise<unknown[]> {
     m = await openMigratedSqlite('livetrace-vlog-userspace-line-');
-    const file = join(m.dir, 'ovs-vswitchd.log');
-    writeFileSync(file, '');
-    const config = loadConfig({ LIVETRACE_DB: m.file, LIVETRACE_POLLER: 'false', LIVETRACE_VLOG_FILE: file });
     const asked: string[] = [];
     // The flow is in no userspace datapath (idled out before its first check); the kernel cannot look a UFID up.
     const call = async (command: string, args: string[]) => {
       asked.push(`${command} ${args[0]}`);
       throw args[0] === SYSTEM.name ? NO_UFID : ENOENT;
     };
-    const vswitchd = Object.assign(new EventEmitter(), { call, datapath: async () => NETDEV, datapaths: async () => [NETDEV, SYSTEM] });
-    const store = { writer: m.writer, shipper: { state: { full: false } } };
-    const metrics = new MetricsService();
-    const upcallStore = new UpcallStore({ db: m.db });
-    const upcalls = new UpcallsService(upcallStore, null as never, { chassisName: () => 'hv1' } as never);
-    source = new VlogSourceService(config, vswitchd as never, upcalls, store as never, new DatapathFlowStore({ db: m.db }), upcallStore, metrics, new LifetimeSpoolBound(store as never, metrics));
-    await source.onApplicationBootstrap();
-    appendFileSync(file, [...lines, ''].join('\n'));
-    await waitFor('the lifetime stored', async () => {
-      await source!.settle();
-      return rowsOf(m).length > 0;
-    });
-    const checking = () => (source as unknown as { checking: Promise<void> | null }).checking;
-    const now = jest.spyOn(Date, 'now');
+    const running = await startVlogSource(m, call, [NETDEV, SYSTEM]);
+    source = running.source;
+    await running.append(lines);
     // Past the three refusals over a max-idle that make the kernel datapath mute.
-    for (let s = 12; s <= 72; s += 12) {
-      now.mockReturnValue(timeOf(lines[0]) + s * 1000);
-      await source.settle(); // the tick takes the due check
-      await checking();
-      await source.settle(); // its answer written
-    }
+    for (let s = 12; s <= 72; s += 12) await running.checkAt(timeOf(lines[0]) + s * 1000);
     expect(asked).toContain(`dpctl/get-flow ${NETDEV.name}`);
-    return rowsOf(m);
+    return lifetimeRows(m);
   }
 
   it('ends gone_unlogged when the userspace datapath says gone, not "unknown" for ever', async () => {

@@ -1,0 +1,73 @@
+// A VlogSourceService as it runs (LIVETRACE_POLLER=false), for unit specs of its gone-checks: it
+// follows a log file in the store's folder, asks vswitchd through `call` (dpctl/get-flow, answered as
+// the spec says), and writes into a real migrated SQLite. checkAt drives one check at a given time
+// (Date.now mocked to it) as the service's own tick does. The captured texts the checks answer with
+// (the daemon's own dpctl_error words) are here too, one copy for every such spec.
+import { EventEmitter } from 'node:events';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LifetimeSpoolBound } from '../../src/collectors/lifetime-spool-bound';
+import { VlogSourceService } from '../../src/collectors/vlog-source.service';
+import { loadConfig } from '../../src/config/config';
+import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store';
+import { MetricsService } from '../../src/metrics/metrics.service';
+import { UnixctlError } from '../../src/unixctl/client';
+import { UpcallStore } from '../../src/upcalls/upcall-store';
+import { UpcallsService } from '../../src/upcalls/upcalls.service';
+import type { StoreWriter } from '../../src/storage/writer';
+import type { MigratedSqlite } from './migrated-sqlite';
+import { waitFor } from './wait';
+
+const said = (text: string) => new UnixctlError('ovs-vswitchd', 'dpctl/get-flow', `${text}\n`);
+/** dpctl/get-flow of a flow the datapath does not hold. */
+export const ENOENT = said('ovs-vswitchd: getting flow (No such file or directory)');
+/** A kernel datapath without UFID lookups (lib/dpif-netlink.c). */
+export const NO_UFID = said('ovs-vswitchd: getting flow (Invalid argument)');
+export const NETDEV = { name: 'netdev@ovs-netdev', type: 'netdev' };
+export const SYSTEM = { name: 'system@ovs-system', type: 'system' };
+/** A vswitchd log line's time (ms). */
+export const timeOf = (line: string) => Date.parse(/^(\S+?)\|/.exec(line)![1]);
+export const lifetimeRows = (m: MigratedSqlite) => m.db.prepare('SELECT removed_at AS removedAt, removal_reason AS reason FROM datapath_flow ORDER BY id').all();
+
+export interface RunningSource {
+  source: VlogSourceService;
+  /** Appends lines to the followed log and waits until a lifetime is stored. */
+  append(lines: string[]): Promise<void>;
+  /** One check as the service makes it at `at` (ms): the tick takes what is due, its answer written. */
+  checkAt(at: number): Promise<void>;
+}
+
+/** The service on `m` (bootstrapped: open vlog lifetimes already stored are read back), vswitchd answering through `call`. */
+export async function startVlogSource(
+  m: MigratedSqlite & { writer: StoreWriter },
+  call: (command: string, args: string[]) => Promise<string>,
+  datapaths: Array<{ name: string; type: string }>,
+): Promise<RunningSource> {
+  const file = join(m.dir, 'ovs-vswitchd.log');
+  writeFileSync(file, '');
+  const config = loadConfig({ LIVETRACE_DB: m.file, LIVETRACE_POLLER: 'false', LIVETRACE_VLOG_FILE: file });
+  const vswitchd = Object.assign(new EventEmitter(), { call, datapath: async () => datapaths[0], datapaths: async () => datapaths });
+  const store = { writer: m.writer, shipper: { state: { full: false } } };
+  const metrics = new MetricsService();
+  const upcallStore = new UpcallStore({ db: m.db });
+  const upcalls = new UpcallsService(upcallStore, null as never, { chassisName: () => 'hv1' } as never);
+  const source = new VlogSourceService(config, vswitchd as never, upcalls, store as never, new DatapathFlowStore({ db: m.db }), upcallStore, metrics, new LifetimeSpoolBound(store as never, metrics));
+  await source.onApplicationBootstrap();
+  const checking = () => (source as unknown as { checking: Promise<void> | null }).checking;
+  return {
+    source,
+    append: async (lines) => {
+      appendFileSync(file, [...lines, ''].join('\n'));
+      await waitFor('the lifetime stored', async () => {
+        await source.settle();
+        return lifetimeRows(m).length > 0;
+      });
+    },
+    checkAt: async (at) => {
+      jest.spyOn(Date, 'now').mockReturnValue(at);
+      await source.settle(); // the tick takes the due check
+      await checking();
+      await source.settle(); // its answer written
+    },
+  };
+}
