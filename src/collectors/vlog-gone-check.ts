@@ -40,6 +40,18 @@ export const GONE_REASON = 'gone_unlogged';
 const KERNEL_TYPE = 'system';
 
 /**
+ * Whether a stored vlog lifetime's `key` is the one a dpif_netdev flow_add/flow_mod line gave (its flow
+ * in a userspace datapath: checkFlowIn's `userspace`), for a lifetime read back at the service's start
+ * (no line in memory). lib/dpif-netdev.c prints the key without the attributes its mask wildcards
+ * (log_netdev_flow_change: odp_flow_format, verbose false), and no megaflow matches skb_priority;
+ * lib/dpif.c's put lines (the kernel datapath's, any datapath's under module dpif) print every attribute
+ * (log_flow_message: verbose true), and every key has skb_priority (the kernel's upcall key always
+ * carries it, as odp_flow_key_from_flow does): `skb_priority(0/0)`. Captured: none of 190 dpif_netdev
+ * flow_add/flow_mod lines (OVS 3.1, 3.5) has it, every put line has. A key that has it stays unmarked.
+ */
+export const loggedByDpifNetdev = (key: string): boolean => !/(^|,)skb_priority\(/.test(key);
+
+/**
  * `dp`: the datapath that had the flow. `refused`: vswitchd answered, with dpctl's own error other than
  * "no such flow": `no_datapath` (dpctl found no datapath of that name: it holds no flow) or
  * `cannot_answer` (the datapath exists and could not say); absent, no answer came (a timeout, no socket).
@@ -73,7 +85,7 @@ export class GoneChecks {
   private readonly watched = new Map<number, Watched>();
   /** The datapath a check last found each lifetime's flow in (checkFlowIn's `home`). */
   private readonly homes = new Map<number, string>();
-  /** Lifetimes whose flow dpif_netdev logged installed: in a userspace datapath (checkFlowIn's `userspace`). */
+  /** Lifetimes whose flow dpif_netdev logged installed (read back at a start: whose stored key such a line gave, loggedByDpifNetdev): in a userspace datapath (checkFlowIn's `userspace`). */
   private readonly userspace = new Set<number>();
   /** Lifetimes taken for a check and neither watched again nor forgotten since (their answer is due: again()). */
   private readonly inFlight = new Set<number>();

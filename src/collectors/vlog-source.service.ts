@@ -22,7 +22,7 @@ import { UpcallsService } from '../upcalls/upcalls.service';
 import { FileFollower, listenSyslog } from './vlog-follow';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { ReplicasService } from '../replicas/replicas.service';
-import { checkFlowIn, DatapathAnswers, GoneChecks, maxIdleOf } from './vlog-gone-check';
+import { checkFlowIn, DatapathAnswers, GoneChecks, loggedByDpifNetdev, maxIdleOf } from './vlog-gone-check';
 import { CheckedItem, copyHolder, VlogLifetimes } from './vlog-lifetimes';
 import { VswitchdService } from './vswitchd.service';
 
@@ -145,7 +145,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       const p = this.parser('udp');
       this.socket = await listenSyslog(this.config.LIVETRACE_VLOG_UDP, (text) => this.onOutput(p.pushDatagram(text)));
     }
-    if (!this.config.LIVETRACE_POLLER) for (const l of this.flows.open('vlog')) this.gone.watch(l.id, l.ufid, Date.parse(l.lastSeen));
+    if (!this.config.LIVETRACE_POLLER)
+      for (const l of this.flows.open('vlog')) {
+        this.gone.watch(l.id, l.ufid, Date.parse(l.lastSeen));
+        // Read back with no install line in memory: its stored key says whose line it was (a kernel datapath's refusal vetoes no userspace flow).
+        if (loggedByDpifNetdev(l.key)) this.gone.inUserspace(l.id);
+      }
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.log.log(`reading upcalls from ${[this.config.LIVETRACE_VLOG_FILE, this.config.LIVETRACE_VLOG_UDP && `udp ${this.config.LIVETRACE_VLOG_UDP}`].filter(Boolean).join(' and ')}`);
   }
