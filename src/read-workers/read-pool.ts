@@ -32,9 +32,23 @@ interface Waiting {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * The reader itself not there to answer: its thread restarting, or gone (a crash) while it held the
+ * query. Not a query it gave up (its database's error) nor one that took over QUERY_TIMEOUT_MS (most
+ * likely a database that went silent): what the main thread may answer another way (TracesService's
+ * port probe), where after those a second read of the same database would only wait again.
+ */
+class ReaderAway extends ApiError {
+  constructor(message: string) {
+    super(503, message);
+  }
+}
+
 /** One reader thread and the queries it holds. */
 export class ReadWorker {
   private worker?: Worker;
+  /** The thread this side ended because a query of it took too long (its queries did not meet a crash). */
+  private hung?: Worker;
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 1;
   private closed = false;
@@ -86,9 +100,12 @@ export class ReadWorker {
   private exited(w: Worker, code: number): void {
     if (this.worker !== w) return;
     this.worker = undefined;
+    const away = this.hung !== w;
+    this.hung = undefined;
     for (const [id, q] of this.waiting) {
       clearTimeout(q.timer);
-      q.reject(new ApiError(503, 'the trace reader stopped while answering this query; retry'));
+      const message = 'the trace reader stopped while answering this query; retry';
+      q.reject(away ? new ReaderAway(message) : new ApiError(503, `${message} (a query it held took over ${QUERY_TIMEOUT_MS / 1000} s)`));
       this.waiting.delete(id);
     }
     if (this.closed) return;
@@ -101,13 +118,14 @@ export class ReadWorker {
   /** The response body of `job`: JSON, UTF-8. */
   run(job: ReadJob): Promise<Answer> {
     const w = this.worker;
-    if (this.closed || !w) return Promise.reject(new ApiError(503, 'the trace reader is restarting; retry in a moment'));
+    if (this.closed || !w) return Promise.reject(new ReaderAway('the trace reader is restarting; retry in a moment'));
     if (this.waiting.size >= MAX_WAITING) return Promise.reject(new ApiError(503, `${MAX_WAITING} trace queries are already waiting; retry later`));
     const id = this.nextId++;
     return new Promise<Answer>((resolve, reject) => {
       // A query that never answers (a hung worker) would hold its connection forever.
       const timer = setTimeout(() => {
         this.log.error(`trace query ${id} took over ${QUERY_TIMEOUT_MS} ms; restarting the trace reader`);
+        this.hung = w;
         void w.terminate();
       }, QUERY_TIMEOUT_MS);
       this.waiting.set(id, { kind: job.kind, resolve, reject, timer });
@@ -198,6 +216,11 @@ export class ReadPool {
   /** `GET /traces`'s body for `query`. */
   async list(query: TraceListQuery): Promise<Buffer> {
     return (await this.run({ kind: 'traces', query })).body;
+  }
+
+  /** Whether `err` (of list or audit) is the reader itself not there: ReaderAway, not the database's failure. */
+  away(err: unknown): boolean {
+    return err instanceof ReaderAway;
   }
 
   /** An audit's body, and whether its row was cited. */

@@ -33,6 +33,8 @@ export type TraceFilter = Omit<TraceListQuery, 'portName'> & { logicalPort?: str
 /** What reads `GET /traces` pages off the event loop: the reader threads (src/read-workers/), when there are any. */
 export interface TracePageReader {
   list(q: TraceListQuery): Promise<Buffer>;
+  /** Whether list's error is the reader itself not there (restarting), not the database it reads. */
+  away(err: unknown): boolean;
 }
 
 @Injectable()
@@ -160,9 +162,11 @@ export class TracesService {
     const far = opts.far !== false;
     if (!this.readWorker) return Buffer.from(JSON.stringify(await this.page(q, far, unsure)));
     const body = await this.readWorker.list(q).catch(async (err: unknown) => {
-      // No page (the reader restarting: 503, retry): a name neither OVN nor any trace knows is still
-      // the 404 it was before the probe moved after the page, not a 503 retried in vain.
-      if (unsure) await this.mustHavePort(q.portName!);
+      // No page because the reader is away (restarting: 503, retry): a name neither OVN nor any trace
+      // knows is still the 404 it was before the probe moved after the page, not a 503 retried in vain.
+      // The database's own failure (an error, a silent server's timeout) is answered as it is: the
+      // probe would read the same database, a second wait before the same 503.
+      if (unsure && this.readWorker!.away(err)) await this.mustHavePort(q.portName!);
       throw err;
     });
     if (unsure && body.subarray(0, EMPTY_PAGE.length).equals(EMPTY_PAGE)) await this.mustHavePort(q.portName!);

@@ -21,7 +21,7 @@ function setup(withReader: boolean) {
   const replicas = { nb: none, sb: { ...none, find: (_t: string, _c: string, v: string) => (v === 'ovn-port' ? [{}] : []) } } as unknown as ReplicasService;
   const service = new TracesService({} as StoreService, store, replicas);
   service.useFarPasses(far as never);
-  if (withReader) service.useReader({ list: async (q) => Buffer.from(JSON.stringify(pageOf(q))) });
+  if (withReader) service.useReader({ list: async (q) => Buffer.from(JSON.stringify(pageOf(q))), away: () => false });
   return { service, hasPort, far };
 }
 
