@@ -139,6 +139,17 @@ export class GoneChecks {
     return true;
   }
 
+  /**
+   * A check of `id` whose answer's write failed (rolled back): watched again a max-idle after `now`,
+   * with the home and userspace mark the check knew (`knew`): an end in the failed job forgot them, and
+   * without them a datapath that cannot answer vetoed the lifetime for good.
+   */
+  rewatch(id: number, ufid: string, now: number, knew: { home?: string; userspace?: boolean }): void {
+    this.watch(id, ufid, now);
+    if (knew.home !== undefined) this.homes.set(id, knew.home);
+    if (knew.userspace) this.userspace.add(id);
+  }
+
   homeOf(id: number): string | undefined {
     return this.homes.get(id);
   }

@@ -18,8 +18,8 @@ import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { type Counts, type VlogCopies, vlogCopiesOf, vlogCopiesText } from './pmd-copies-column';
 import { CheckResult, GONE_REASON, GoneChecks } from './vlog-gone-check';
 
-/** A check's answer for lifetime `id` (negative: one held back) of `ufid`. */
-export type CheckedItem = { kind: 'checked'; id: number; ufid: string; at: number; result: CheckResult };
+/** A check's answer for lifetime `id` (negative: one held back) of `ufid`; `home`, `userspace`: what the check knew (unwritten). */
+export type CheckedItem = { kind: 'checked'; id: number; ufid: string; at: number; result: CheckResult; home?: string; userspace?: boolean };
 
 /** What a check that found the flow installed says of its lifetime. */
 interface Seen {
@@ -296,6 +296,23 @@ export class VlogLifetimes {
       if (++u.failedChecks >= MAX_FAILED_CHECKS) return this.lose(u, 'lost_unchecked');
     }
     this.gone.again(id, ufid, Date.now()); // not if it ended while the check was in flight
+  }
+
+  /**
+   * A check whose answer's write failed (rolled back; take() unwatched it until written): watched again
+   * with what it knew (GoneChecks.rewatch) if still open as committed. One a flow_del ended while the
+   * check was in flight was otherwise put back and, its answers unknown, asked for every max-idle for
+   * good (again() finds it taken). A store that cannot be read either: taken as open.
+   */
+  unwritten(item: CheckedItem, now: number): void {
+    const open = (): boolean => {
+      try {
+        return this.flows.isOpen(item.id, item.ufid);
+      } catch {
+        return true;
+      }
+    };
+    if (item.id < 0 ? this.unstored.get(item.ufid)?.id === item.id : open()) this.gone.rewatch(item.id, item.ufid, now, item);
   }
 
   /** The end of a stored lifetime, full spool or not (with the counters it held back). */

@@ -242,13 +242,10 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     // Every datapath: the log's userspace flow_add lines name none (vlog-gone-check.ts checkFlowIn).
     const dps = (await this.vswitchd.datapaths().catch(() => [])).map((d) => d.name);
     for (const { id, ufid } of due) {
-      const result = await checkFlowIn((command, args) => this.vswitchd.call(command, args), dps, ufid, {
-        answers: this.dpAnswers,
-        home: this.gone.homeOf(id),
-        userspace: this.gone.isUserspace(id),
-      });
+      const knew = { home: this.gone.homeOf(id), userspace: this.gone.isUserspace(id) };
+      const result = await checkFlowIn((command, args) => this.vswitchd.call(command, args), dps, ufid, { answers: this.dpAnswers, ...knew });
       if (result.state === 'unknown') this.lifetimes.unknown(id, ufid); // nothing learnt: later, or given up (vlog-lifetimes.ts)
-      else this.queue.push({ kind: 'checked', id, ufid, at: Date.now(), result });
+      else this.queue.push({ kind: 'checked', id, ufid, at: Date.now(), result, ...knew });
     }
   }
 
@@ -270,12 +267,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
    * A failed write (the writer gave the job up: SQLITE_BUSY past the busy timeout, a full disk) rolled
    * its rows back. A check's lifetime was unwatched when the check was taken (GoneChecks.take) until its
    * answer is written: lost with the batch, nothing would ask again and the lifetime stayed open for
-   * ever. Each is watched again, a max-idle from now, whatever the failed job did in memory before it
-   * threw (an end forgets its check: that end was rolled back). A lifetime no longer open by then (a
-   * later line ended it) takes that one check and no more: its answer writes nothing (VlogLifetimes.checked).
+   * ever. Each still open is watched again, a max-idle from now, with what its check knew, whatever
+   * the failed job did in memory before it threw (an end forgets its check: that end was rolled back):
+   * VlogLifetimes.unwritten.
    */
   private unwritten(items: WriteItem[]): void {
-    for (const i of items) if (i.kind === 'checked') this.gone.watch(i.id, i.ufid, Date.now());
+    for (const i of items) if (i.kind === 'checked') this.lifetimes.unwritten(i, Date.now());
   }
 
   private write(tx: WriteContext, item: WriteItem, chassis: string): void {

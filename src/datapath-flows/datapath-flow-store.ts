@@ -335,6 +335,11 @@ export class DatapathFlowStore {
     ).map((r) => ({ id: r.id, ufid: r.ufid, firstSeen: r.first_seen, lastSeen: r.last_seen, key: r.key, actions: r.actions, packets: r.packets, bytes: r.bytes, used: r.used, pmdCopies: r.pmd_copies }));
   }
 
+  /** Whether lifetime `id` of `ufid` is still open, as committed (a failed write's checks: VlogLifetimes.unwritten). */
+  isOpen(id: number, ufid: string): boolean {
+    return this.stmt('SELECT 1 FROM datapath_flow WHERE id = ? AND ufid = ? AND removed_at IS NULL').get(id, ufid) !== undefined;
+  }
+
   // ---- the API's reads (query) --------------------------------------------------------
 
   /** Lifetimes newest first (limit + 1 rows: the extra one says a next page exists). */

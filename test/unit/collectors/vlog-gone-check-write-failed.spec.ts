@@ -5,14 +5,16 @@
 // gave up the job, and the source only logged it. Nothing watched the lifetime again: open for ever,
 // never asked again. The failed batch's checks are now watched again, so a later check ends it. The
 // captured OVS 3.5 main-thread flow_add read from a file, the daemon's dpctl_error texts, a real
-// migrated SQLite, checks at the service's own times.
-import { readFileSync } from 'node:fs';
+// migrated SQLite, checks at the service's own times. Watched again only while still open (a flow_del
+// committed while the check was in flight ended it), with what the check knew of it (its end in the
+// failed job forgot that).
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GONE_REASON } from '../../../src/collectors/vlog-gone-check';
 import { versionDir } from '../../support/captured-model';
 import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
-import { ENOENT, lifetimeRows, NETDEV, startVlogSource, timeOf } from '../../support/vlog-source';
+import { ENOENT, lifetimeRows, NETDEV, NO_UFID, startVlogSource, SYSTEM, timeOf } from '../../support/vlog-source';
 import type { VlogSourceService } from '../../../src/collectors/vlog-source.service';
 import type { StoreWriter } from '../../../src/storage/writer';
 
@@ -47,6 +49,60 @@ describe('a gone-check whose answer failed to be written', () => {
     other.close();
     expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: database is locked/));
     expect(lifetimeRows(m)).toEqual([{ removedAt: null, reason: null }]); // nothing written
+    for (let s = 24; s <= 72; s += 12) await running.checkAt(at(s));
+    expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(at(24)).toISOString(), reason: GONE_REASON }]);
+  });
+
+  it('of a lifetime a logged flow_del ended while the check was in flight: not asked for again and again', async () => {
+    m = await openMigratedSqlite('livetrace-vlog-write-failed-');
+    const lines = log.slice(first, first + 3);
+    const at = (s: number) => timeOf(lines[0]) + s * 1000;
+    const [, ufid, key] = /flow_add: ufid:(\S+) mega_ufid:\S+ (.*?), actions:/.exec(lines[0])!;
+    const other = new Database(m.file);
+    let asked = 0;
+    const call = async (): Promise<string> => {
+      if (asked++ > 0) throw new Error('ovs-vswitchd: timed out after 10000 ms'); // vswitchd away since: nothing learnt
+      // While this check is in flight lib/dpif.c logs the flow's deletion, read and committed ...
+      const time = new Date(at(12.1)).toISOString();
+      appendFileSync(join(m.dir, 'ovs-vswitchd.log'), `${time}|00099|dpif(revalidator4)|DBG|netdev@ovs-netdev: flow_del ufid:${ufid} ${key}, packets:0, bytes:0, used:never\n${time}|00100|timeval|WARN|Unreasonably long 1000ms poll interval\n`);
+      await running.source.settle();
+      // ... and another writer holds the file's lock across the write of this check's answer.
+      m.db.pragma('busy_timeout = 20');
+      other.exec('BEGIN IMMEDIATE');
+      throw ENOENT;
+    };
+    const running = await startVlogSource(m, call, [NETDEV]);
+    source = running.source;
+    await running.append(lines);
+    const failed = jest.spyOn((source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    await running.checkAt(at(12));
+    other.exec('ROLLBACK');
+    other.close();
+    expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: database is locked/));
+    expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(at(12.1)).toISOString(), reason: 'flow_del' }]);
+    for (let s = 24; s <= 120; s += 12) await running.checkAt(at(s));
+    // At most the one check the failed write lost (none: it ended), not one every max-idle for as long as vswitchd is away.
+    expect(asked).toBe(1);
+  });
+
+  it("keeps what the check knew of the lifetime: a userspace flow beside a kernel datapath that cannot answer still ends", async () => {
+    m = await openMigratedSqlite('livetrace-vlog-write-failed-');
+    const call = async (_command: string, args: string[]): Promise<string> => Promise.reject(args[0] === SYSTEM.name ? NO_UFID : ENOENT);
+    const running = await startVlogSource(m, call, [NETDEV, SYSTEM]);
+    source = running.source;
+    // dpif_netdev's flow_add: its flow is in the userspace datapath, which the kernel's refusal cannot veto.
+    const lines = log.slice(first, first + 3);
+    await running.append(lines);
+    const at = (s: number) => timeOf(lines[0]) + s * 1000;
+    // The first check's end is written and the COMMIT fails (as on a full disk): a deferred constraint the end breaks.
+    m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
+      CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
+      CREATE TRIGGER t_end AFTER UPDATE OF removed_at ON datapath_flow BEGIN INSERT INTO t_child VALUES (1); END;`);
+    const failed = jest.spyOn((source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    await running.checkAt(at(12));
+    m.db.exec('DROP TRIGGER t_end');
+    expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: FOREIGN KEY constraint failed/));
+    expect(lifetimeRows(m)).toEqual([{ removedAt: null, reason: null }]); // the end rolled back
     for (let s = 24; s <= 72; s += 12) await running.checkAt(at(s));
     expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(at(24)).toISOString(), reason: GONE_REASON }]);
   });
