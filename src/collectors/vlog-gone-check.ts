@@ -42,14 +42,15 @@ const KERNEL_TYPE = 'system';
 /**
  * Whether a stored vlog lifetime's `key` is the one a dpif_netdev flow_add/flow_mod line gave (its flow
  * in a userspace datapath: checkFlowIn's `userspace`), for a lifetime read back at the service's start
- * (no line in memory). lib/dpif-netdev.c prints the key without the attributes its mask wildcards
- * (log_netdev_flow_change: odp_flow_format, verbose false), and no megaflow matches skb_priority;
- * lib/dpif.c's put lines (the kernel datapath's, any datapath's under module dpif) print every attribute
- * (log_flow_message: verbose true), and every key has skb_priority (the kernel's upcall key always
- * carries it, as odp_flow_key_from_flow does): `skb_priority(0/0)`. Captured: none of 190 dpif_netdev
- * flow_add/flow_mod lines (OVS 3.1, 3.5) has it, every put line has. A key that has it stays unmarked.
+ * (no line in memory). lib/dpif.c's put lines (the kernel datapath's, any datapath's under module dpif)
+ * print every attribute (log_flow_message: verbose), and every key has skb_priority and skb_mark
+ * (odp_flow_key_from_flow puts both, always): `skb_priority(0/0),...,skb_mark(0/0)`. lib/dpif-netdev.c
+ * prints only the attributes its mask does not wildcard (log_netdev_flow_change: odp_flow_format,
+ * verbose false): skb_priority once translation read or set it (set_queue, enqueue, pop_queue, an output
+ * to a port with QoS DSCP: captured, test/fixtures/captured-set-queue), skb_mark once it matched
+ * pkt_mark; a megaflow with both is told a put's (unmarked: vetoed as before).
  */
-export const loggedByDpifNetdev = (key: string): boolean => !/(^|,)skb_priority\(/.test(key);
+export const loggedByDpifNetdev = (key: string): boolean => !/(^|,)skb_priority\(/.test(key) || !/(^|,)skb_mark\(/.test(key);
 
 /**
  * `dp`: the datapath that had the flow. `refused`: vswitchd answered, with dpctl's own error other than

@@ -25,6 +25,8 @@ const log = readFileSync(join(versionDir('ovs-3.5.0_ovn-25.03.0'), 'icmp-allow-r
 const first = log.findIndex((l) => l.includes('|dpif_netdev|DBG|flow_add: '));
 /** The kernel datapath's own log (lib/dpif.c put[create] lines), test/fixtures/documented/vlog-kernel. */
 const kernel = readFileSync(join(__dirname, '../../fixtures/documented/vlog-kernel/kernel.log'), 'utf8').split('\n');
+/** A captured dpif_netdev flow_add whose megaflow matches skb_priority (set_queue), test/fixtures/captured-set-queue. */
+const setQueue = join(__dirname, '../../fixtures/captured-set-queue/vswitchd.log');
 
 describe('a userspace lifetime never found by a check, beside a kernel datapath that cannot answer', () => {
   let m: MigratedSqlite & { writer: StoreWriter };
@@ -84,8 +86,14 @@ describe('a userspace lifetime never found by a check, beside a kernel datapath 
     expect(await checkedFor(kernel.slice(created, created + 2), true)).toEqual([{ removedAt: null, reason: null }]);
   });
 
+  it("a set_queue flow's lifetime read back at a restart (its flow_add prints skb_priority) ends gone_unlogged too", async () => {
+    const lines = readFileSync(setQueue, 'utf8').split('\n').filter(Boolean);
+    expect(lines[0]).toContain('|dpif_netdev|DBG|flow_add: ');
+    expect(await checkedFor(lines, true)).toEqual([{ removedAt: new Date(timeOf(lines[0]) + 12_000).toISOString(), reason: GONE_REASON }]);
+  });
+
   it('tells the stored key of every captured dpif_netdev install line from every put line', () => {
-    const files = [...VERSIONS.flatMap((v) => readdirSync(versionDir(v)).map((s) => join(versionDir(v), s, 'vswitchd.log'))), join(__dirname, '../../fixtures/documented/vlog-kernel/kernel.log')];
+    const files = [...VERSIONS.flatMap((v) => readdirSync(versionDir(v)).map((s) => join(versionDir(v), s, 'vswitchd.log'))), join(__dirname, '../../fixtures/documented/vlog-kernel/kernel.log'), setQueue];
     const seen = { netdev: 0, put: 0 };
     for (const f of files) {
       let text: string;
