@@ -18,11 +18,14 @@ import type { StoreWriter } from '../../src/storage/writer';
 import type { MigratedSqlite } from './migrated-sqlite';
 import { waitFor } from './wait';
 
-const said = (text: string) => new UnixctlError('ovs-vswitchd', 'dpctl/get-flow', `${text}\n`);
+/** vswitchd's error reply to dpctl/get-flow, as the unixctl client throws it. */
+export const said = (text: string) => new UnixctlError('ovs-vswitchd', 'dpctl/get-flow', `${text}\n`);
 /** dpctl/get-flow of a flow the datapath does not hold. */
 export const ENOENT = said('ovs-vswitchd: getting flow (No such file or directory)');
 /** A kernel datapath without UFID lookups (lib/dpif-netlink.c). */
 export const NO_UFID = said('ovs-vswitchd: getting flow (Invalid argument)');
+/** dpctl found no datapath of that name (lib/dpctl.c opt_dpif_open): removed under vswitchd. */
+export const NO_DATAPATH = said('ovs-vswitchd: datapath not found (Invalid argument)');
 export const NETDEV = { name: 'netdev@ovs-netdev', type: 'netdev' };
 export const SYSTEM = { name: 'system@ovs-system', type: 'system' };
 /** A vswitchd log line's time (ms). */

@@ -13,14 +13,11 @@ import { checkFlowIn, DatapathAnswers, GONE_REASON, GoneChecks } from '../../../
 import { VlogLifetimes } from '../../../src/collectors/vlog-lifetimes';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import { MetricsService } from '../../../src/metrics/metrics.service';
-import { UnixctlError } from '../../../src/unixctl/client';
 import { capturedFlow } from '../../support/captured-vlog-flow';
 import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
+import { ENOENT, NO_UFID } from '../../support/vlog-source';
 import type { StoreWriter } from '../../../src/storage/writer';
 
-const said = (text: string) => new UnixctlError('ovs-vswitchd', 'dpctl/get-flow', `${text}\n`);
-const ENOENT = said('ovs-vswitchd: getting flow (No such file or directory)');
-const NO_UFID = said('ovs-vswitchd: getting flow (Invalid argument)');
 const HOME = 'dummy@ovs-dummy';
 const NETDEV = 'netdev@ovs-netdev';
 const SYSTEM = 'system@ovs-system';

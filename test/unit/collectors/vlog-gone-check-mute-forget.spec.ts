@@ -7,12 +7,9 @@
 // list no longer carries is forgotten: listed again, it starts a run of its own. Replies are the
 // daemon's own texts (lib/dpctl.c dpctl_error, as in vlog-gone-check-mute.spec.ts).
 import { checkFlowIn, DatapathAnswers, MAX_IDLE_MS, MUTE_AFTER } from '../../../src/collectors/vlog-gone-check';
-import { UnixctlError } from '../../../src/unixctl/client';
+import { ENOENT, NO_DATAPATH as REMOVED } from '../../support/vlog-source';
 
 const UFID = '69e5d83f-02e2-4116-8b20-929856faa0d0';
-const said = (text: string) => new UnixctlError('ovs-vswitchd', 'dpctl/get-flow', `${text}\n`);
-const ENOENT = said('ovs-vswitchd: getting flow (No such file or directory)');
-const REMOVED = said('ovs-vswitchd: datapath not found (Invalid argument)');
 const NETDEV = 'netdev@ovs-netdev';
 const SYSTEM = 'system@ovs-system';
 

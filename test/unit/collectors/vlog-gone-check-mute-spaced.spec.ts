@@ -9,12 +9,9 @@
 // end gone_unlogged). An answer in between already started the run again; a gap longer than
 // MUTE_GAP_MS now does too. Replies are the daemon's own texts (as in vlog-gone-check-mute.spec.ts).
 import { checkFlowIn, DatapathAnswers, MAX_IDLE_MS, MUTE_AFTER } from '../../../src/collectors/vlog-gone-check';
-import { UnixctlError } from '../../../src/unixctl/client';
+import { ENOENT, NO_DATAPATH as NOT_FOUND } from '../../support/vlog-source';
 
 const UFID = '69e5d83f-02e2-4116-8b20-929856faa0d0';
-const said = (text: string) => new UnixctlError('ovs-vswitchd', 'dpctl/get-flow', `${text}\n`);
-const ENOENT = said('ovs-vswitchd: getting flow (No such file or directory)');
-const NOT_FOUND = said('ovs-vswitchd: datapath not found (Invalid argument)');
 const LINE = 'recirc_id(0),in_port(2),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(frag=no), packets:3, bytes:318, used:2.500s, actions:3';
 const NETDEV = 'netdev@ovs-netdev';
 const SYSTEM = 'system@ovs-system';
