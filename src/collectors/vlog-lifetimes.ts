@@ -89,6 +89,8 @@ export class VlogLifetimes {
   private readonly copies = new Map<number, VlogCopies>();
   /** Stored lifetimes whose PMDs a flow_add added while the spool was full: written by writeHeld once it has room. */
   private readonly copiesHeld = new Set<number>();
+  /** The ids of the rows the running write job makes (making). */
+  private made: Set<number> | null = null;
 
   constructor(
     private readonly flows: DatapathFlowStore,
@@ -250,6 +252,7 @@ export class VlogLifetimes {
       used: seen?.used ?? null,
       source: 'vlog',
     });
+    this.made?.add(id);
     this.notePmd(id, thread);
     this.gone.watch(id, f.ufid, Date.parse(seen?.lastSeen ?? firstSeen));
     return id;
@@ -313,6 +316,30 @@ export class VlogLifetimes {
       }
     };
     if (item.id < 0 ? this.unstored.get(item.ufid)?.id === item.id : open()) this.gone.rewatch(item.id, item.ufid, now, item);
+  }
+
+  /** Runs `write` (one write job's items), adding the ids of the rows it makes to `made` (rolledBack). */
+  making(made: Set<number>, write: () => void): void {
+    this.made = made;
+    try {
+      write();
+    } finally {
+      this.made = null;
+    }
+  }
+
+  /**
+   * A failed job's rows were rolled back and SQLite gives their ids again (AUTOINCREMENT's sequence
+   * rolled back with them): what was learnt of them goes, or the next lifetime stored took it over (a
+   * kernel put's the userspace mark of a rolled-back dpif_netdev flow_add: no longer vetoed).
+   */
+  rolledBack(made: Iterable<number>): void {
+    for (const id of made) {
+      this.gone.forget(id);
+      this.copies.delete(id);
+      this.held.delete(id);
+      this.copiesHeld.delete(id);
+    }
   }
 
   /** The end of a stored lifetime, full spool or not (with the counters it held back). */

@@ -254,10 +254,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     const items = this.queue.splice(0);
     if (!items.length) return this.writing;
     const chassis = this.upcalls.chassis;
+    const made = new Set<number>(); // across the writer's replay of the job
     this.writing = this.writing
-      .then(() => this.store.writer.submit((tx) => items.forEach((i) => this.write(tx, i, chassis))))
+      .then(() => this.store.writer.submit((tx) => this.lifetimes.making(made, () => items.forEach((i) => this.write(tx, i, chassis)))))
       .catch((err: Error) => {
         this.log.error(`storing ${items.length} log events failed: ${err.message}`);
+        this.lifetimes.rolledBack(made);
         this.unwritten(items);
       });
     return this.writing;

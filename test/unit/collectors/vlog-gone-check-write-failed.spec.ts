@@ -20,6 +20,8 @@ import type { StoreWriter } from '../../../src/storage/writer';
 
 const log = readFileSync(join(versionDir('ovs-3.5.0_ovn-25.03.0'), 'icmp-allow-related', 'vswitchd.log'), 'utf8').split('\n');
 const first = log.findIndex((l) => l.includes('|dpif_netdev|DBG|flow_add: '));
+/** The kernel datapath's own log (lib/dpif.c put[create] lines), test/fixtures/documented/vlog-kernel. */
+const kernel = readFileSync(join(__dirname, '../../fixtures/documented/vlog-kernel/kernel.log'), 'utf8').split('\n');
 
 describe('a gone-check whose answer failed to be written', () => {
   let m: MigratedSqlite & { writer: StoreWriter };
@@ -105,5 +107,29 @@ describe('a gone-check whose answer failed to be written', () => {
     expect(lifetimeRows(m)).toEqual([{ removedAt: null, reason: null }]); // the end rolled back
     for (let s = 24; s <= 72; s += 12) await running.checkAt(at(s));
     expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(at(24)).toISOString(), reason: GONE_REASON }]);
+  });
+
+  it("forgets a lifetime the failed job made: a later one given its id is not taken for it (a kernel put's stays vetoed)", async () => {
+    m = await openMigratedSqlite('livetrace-vlog-write-failed-');
+    const call = async (_command: string, args: string[]): Promise<string> => Promise.reject(args[0] === SYSTEM.name ? NO_UFID : ENOENT);
+    const running = await startVlogSource(m, call, [NETDEV, SYSTEM]);
+    source = running.source;
+    // dpif_netdev's flow_add is stored and the COMMIT fails (as on a full disk): its row and id rolled back.
+    m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
+      CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
+      CREATE TRIGGER t_new AFTER INSERT ON datapath_flow BEGIN INSERT INTO t_child VALUES (1); END;`);
+    const failed = jest.spyOn((source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    appendFileSync(join(m.dir, 'ovs-vswitchd.log'), [...log.slice(first, first + 3), ''].join('\n'));
+    await running.source.settle();
+    await running.source.settle();
+    expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: FOREIGN KEY constraint failed/));
+    m.db.exec('DROP TRIGGER t_new');
+    // The kernel datapath's put (lib/dpif.c) is the next lifetime stored, under the same id.
+    const created = kernel.findIndex((l) => l.includes('put[create] ufid:'));
+    const lines = kernel.slice(created, created + 2);
+    await running.append(lines);
+    // A kernel that cannot look a UFID up may hold its flow: no check ends it (vlog-gone-check-userspace-line).
+    for (let s = 12; s <= 72; s += 12) await running.checkAt(timeOf(lines[0]) + s * 1000);
+    expect(lifetimeRows(m)).toEqual([{ removedAt: null, reason: null }]);
   });
 });
