@@ -13,16 +13,12 @@ import { readAudit, type AuditQuery } from '../../src/logical-flows/logical-flow
 import { PgReader, SqliteReader, type SqlReader } from '../../src/storage/sql';
 import { CITES_HINT, CITES_LFLOW } from '../../src/traces/citation-store';
 import type { MigratedSqlite } from '../support/migrated-sqlite';
-import { openTwoStores, type TwoStores } from '../support/two-stores';
+import { openTwoStores, T0, iso, SLOT_BASE, type TwoStores } from '../support/two-stores';
 
 jest.setTimeout(120_000);
 
 const DP_GROUP = '1f100000-0000-4000-8000-0000000000d9';
 const ACL = '5a0c2e55-0000-4000-8000-0000000000b2';
-const T0 = Date.parse('2026-12-05T03:00:00.000Z');
-const iso = (ms: number) => new Date(ms).toISOString();
-/** Writer slot 1's ids (slot·2^40 + n). */
-const BASE = 2 ** 40;
 /** The DP-group flow's versions (one a chassis), each cited by every trace of BUCKETS buckets. */
 const VERSIONS = 40;
 const BUCKETS = 1100;
@@ -63,20 +59,20 @@ beforeAll(async () => {
   for (let f = 1; f <= 3; f++)
     await both(
       `INSERT INTO datapath_flow (id, chassis, ufid, first_seen, last_seen, recirc_id, key, actions, packets, bytes, source) VALUES (?, 'hv1', ?, ?, ?, '0x0', 'in_port(1)', 'drop', 1, 98, 'poller')`,
-      BASE + f, `ufid-${f}`, iso(T0 + f * 1000), iso(T0 + f * 1000 + 500),
+      SLOT_BASE + f, `ufid-${f}`, iso(T0 + f * 1000), iso(T0 + f * 1000 + 500),
     );
   for (let t = 1; t <= 6; t++)
     await both(
       `INSERT INTO trace (id, chassis, created_at, datapath_flow_id, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, consistent, verdict_kinds, verdict, path_id, step_count, steps)
        VALUES (?, 'hv1', ?, ?, 'trace', 'br-int', '0x0', 'in_port=1', '', '', 'drop', 1, ',drop,', ?, NULL, 0, ?)`,
-      BASE + t, iso(T0 + t * 500), BASE + Math.ceil(t / 2), JSON.stringify({ kinds: ['drop'], trace: t }), Buffer.alloc(0),
+      SLOT_BASE + t, iso(T0 + t * 500), SLOT_BASE + Math.ceil(t / 2), JSON.stringify({ kinds: ['drop'], trace: t }), Buffer.alloc(0),
     );
-  for (let v = 0; v < VERSIONS; v++) await cite(CITES_LFLOW, 100 + v, BASE / 32, BUCKETS, 0xffffffff);
+  for (let v = 0; v < VERSIONS; v++) await cite(CITES_LFLOW, 100 + v, SLOT_BASE / 32, BUCKETS, 0xffffffff);
   // Version 1 in the first bucket: traces 1, 2; version 2: 3, 4; version 3: 5, 6; one more bit
   // each in 499 buckets past the traces (their traces do not exist: only the count picks the plan).
   for (const v of [1, 2, 3]) {
-    await cite(CITES_HINT, v, BASE / 32, 1, (1 << (2 * v - 1)) | (1 << (2 * v)));
-    await cite(CITES_HINT, v, BASE / 32 + 1, 499, 1 << v);
+    await cite(CITES_HINT, v, SLOT_BASE / 32, 1, (1 << (2 * v - 1)) | (1 << (2 * v)));
+    await cite(CITES_HINT, v, SLOT_BASE / 32 + 1, 499, 1 << v);
   }
 });
 
@@ -96,7 +92,7 @@ it("a DP-group flow's first audit, a version a chassis: about one chunk of citat
   const first = await page(new PgReader(pool), a);
   const onLite = await page(new SqliteReader(lite.db), a);
   expect(first.body).toEqual(onLite.body);
-  expect((JSON.parse(first.body) as { items: Array<{ id: number }> }).items.map((i) => i.id - BASE)).toEqual([3, 2]);
+  expect((JSON.parse(first.body) as { items: Array<{ id: number }> }).items.map((i) => i.id - SLOT_BASE)).toEqual([3, 2]);
   expect(first.statements).toBe(2);
   // The versions' ids, one chunk of the first version's buckets (32,768 citations: over 10,000),
   // the page's flow rows (limit + 1). Before: a chunk for each of the 40 versions, 40,960 rows.
@@ -109,7 +105,7 @@ it("an ACL whose versions' citations take more than one chunk, yet are under 10,
   const onLite = await page(new SqliteReader(lite.db), a);
   expect(onPg.body).toEqual(onLite.body);
   const items = (JSON.parse(onPg.body) as { items: Array<{ id: number; traces: Array<{ id: number }> }> }).items;
-  expect(items.map((i) => [i.id - BASE, i.traces.map((t) => t.id - BASE)])).toEqual([
+  expect(items.map((i) => [i.id - SLOT_BASE, i.traces.map((t) => t.id - SLOT_BASE)])).toEqual([
     [3, [6, 5]],
     [2, [4, 3]],
     [1, [2, 1]],

@@ -19,12 +19,11 @@ import { pgPoolOptions, poolOf } from '../../src/storage/postgres';
 import { numberPlaceholders, PgReader, SqliteReader, type SqlReader } from '../../src/storage/sql';
 import { TraceReadStore } from '../../src/traces/trace-read-store';
 import type { MigratedSqlite } from '../support/migrated-sqlite';
-import { openTwoStores, type TwoStores } from '../support/two-stores';
+import { openTwoStores, T0, type TwoStores } from '../support/two-stores';
 
 jest.setTimeout(120_000);
 
 const FLOWS = 4000;
-const T0 = Date.parse('2026-12-05T03:00:00.000Z');
 
 let stores: TwoStores;
 let ds: DataSource;

@@ -14,23 +14,13 @@ import { createIndexConcurrently } from '../../src/storage/pg-index';
 import { migrateUnderLock, MIGRATION_LOCK } from '../../src/storage/pg-migrate';
 import { openPostgres, pgDataSourceOptions } from '../../src/storage/postgres';
 import { ROOT } from '../support/app';
-import { startPostgres, TestPostgres } from '../support/postgres';
+import { connect as client, migratedBefore, usePostgres } from '../support/postgres';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(180_000);
 
 const HEARD_AT = 'PgWriterSlotHeardAt1797100000000';
-let pg: TestPostgres;
-beforeAll(() => {
-  pg = startPostgres();
-});
-afterAll(() => pg?.stop());
-
-async function client(url: string): Promise<Client> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  return c;
-}
+const cluster = usePostgres();
 
 /** A promise's outcome, readable while it runs. */
 function watch<T>(p: Promise<T>): { state: () => 'running' | 'done' | string; value: Promise<T> } {
@@ -63,14 +53,7 @@ const settings = async (qr: QueryRunner) => {
 
 describe('PostgreSQL migrations: no statement timeout, a short lock timeout, tried again', () => {
   it("a migration whose table another transaction holds does not keep that table's readers waiting, and runs once it is let go", async () => {
-    const url = await pg.database('migration_lock_queue');
-    const ds = await openPostgres(url, 2);
-    try {
-      const ran = async () => ((await ds.query('SELECT name FROM migrations')) as Array<{ name: string }>).map((r) => r.name);
-      while ((await ran()).includes(HEARD_AT)) await ds.undoLastMigration();
-    } finally {
-      await ds.destroy();
-    }
+    const url = await migratedBefore(cluster(), 'migration_lock_queue', HEARD_AT);
     const admin = await client(url);
     const holder = await client(url); // an open transaction that read writer_slot (ACCESS SHARE)
     const reader = await client(url);
@@ -112,7 +95,7 @@ describe('PostgreSQL migrations: no statement timeout, a short lock timeout, tri
   });
 
   it('a migration runs without statement timeout, an index built concurrently waits past the lock timeout, and the pool gets its settings back', async () => {
-    const url = await pg.database('migration_settings');
+    const url = await cluster().database('migration_settings');
     await (await openPostgres(url, 1)).destroy();
     const admin = await client(url);
     const batch = await client(url);
@@ -168,7 +151,7 @@ describe('PostgreSQL migrations: no statement timeout, a short lock timeout, tri
   });
 
   it("a migration that PostgreSQL ends as a deadlock's victim (a shipper's batch holding one of its tables, then waiting for another) is rolled back and tried again, not the start failed", async () => {
-    const url = await pg.database('migration_deadlock');
+    const url = await cluster().database('migration_deadlock');
     const admin = await client(url);
     const batch = await client(url);
     class TwoTables1899000000200 implements MigrationInterface {
@@ -212,7 +195,7 @@ describe('PostgreSQL migrations: no statement timeout, a short lock timeout, tri
   });
 
   it("a migration session whose lock timeout cannot be set gives its connection back with the pool's statement timeout and the advisory lock let go", async () => {
-    const url = await pg.database('migration_bad_setting');
+    const url = await cluster().database('migration_bad_setting');
     const ds = new DataSource({ ...pgDataSourceOptions(url, 1), migrations: [] });
     await ds.initialize();
     try {
@@ -227,7 +210,7 @@ describe('PostgreSQL migrations: no statement timeout, a short lock timeout, tri
   });
 
   it('npm run migration:run waits for the advisory lock a starting process holds, then migrates', async () => {
-    const url = await pg.database('migration_cli');
+    const url = await cluster().database('migration_cli');
     const starting = await client(url); // a process's start-up migrations, holding the lock
     const admin = await client(url);
     try {

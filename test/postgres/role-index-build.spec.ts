@@ -6,37 +6,18 @@
 // The build is held in its first wait by an open transaction that inserted into trace_port (what a
 // shipper's batch is), so "meanwhile" is a state seen in pg_locks / pg_stat_activity, not a time.
 import { Client } from 'pg';
-import type { DataSource } from 'typeorm';
 import { openPostgres } from '../../src/storage/postgres';
-import { startPostgres, TestPostgres } from '../support/postgres';
+import { connect as client, migratedBefore, usePostgres } from '../support/postgres';
 
 jest.setTimeout(180_000);
 
 const MIGRATION = 'PgTracePortRoleIndexes1796900000000';
 const ROLE_INDEXES = ['idx_trace_port_in', 'idx_trace_port_out'];
-let pg: TestPostgres;
-
-beforeAll(() => {
-  pg = startPostgres();
-});
-afterAll(() => pg?.stop());
-
-async function client(url: string): Promise<Client> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  return c;
-}
+const cluster = usePostgres();
 
 /** A migrated database with `rows` trace_port rows, taken back to before the role indexes. */
 async function beforeRoleIndexes(name: string, rows: number): Promise<{ url: string; admin: Client }> {
-  const url = await pg.database(name);
-  const ds: DataSource = await openPostgres(url, 2);
-  try {
-    const ran = async () => ((await ds.query('SELECT name FROM migrations')) as Array<{ name: string }>).map((r) => r.name);
-    while ((await ran()).includes(MIGRATION)) await ds.undoLastMigration();
-  } finally {
-    await ds.destroy();
-  }
+  const url = await migratedBefore(cluster(), name, MIGRATION);
   const admin = await client(url);
   await admin.query(
     `INSERT INTO trace_port (trace_id, port_name, role, scope, created_at)

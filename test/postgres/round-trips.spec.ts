@@ -13,16 +13,12 @@ import { PgReader, SqliteReader, type SqlReader } from '../../src/storage/sql';
 import { CITES_HINT, CITES_LFLOW } from '../../src/traces/citation-store';
 import { TraceReadStore } from '../../src/traces/trace-read-store';
 import type { MigratedSqlite } from '../support/migrated-sqlite';
-import { openTwoStores, type TwoStores } from '../support/two-stores';
+import { openTwoStores, T0, iso, SLOT_BASE, type TwoStores } from '../support/two-stores';
 
 jest.setTimeout(60_000);
 
 const ACL = '5a0c2e55-0000-4000-8000-0000000000a1';
 const LFLOW = '1f100000-0000-4000-8000-000000000001';
-const T0 = Date.parse('2026-12-05T03:00:00.000Z');
-const iso = (ms: number) => new Date(ms).toISOString();
-/** Writer slot 1's ids (slot·2^40 + n): past 32 bits, bound and compared as bigint on PostgreSQL. */
-const BASE = 2 ** 40;
 /** Buckets of 32 citing bits each for the DP-group-like flow: 12,800 citations, over the audits' 10,000. */
 const DENSE = 400;
 
@@ -49,11 +45,11 @@ beforeAll(async () => {
   for (let f = 1; f <= 6; f++)
     await both(
       `INSERT INTO datapath_flow (id, chassis, ufid, first_seen, last_seen, recirc_id, key, actions, packets, bytes, source) VALUES (?, 'hv1', ?, ?, ?, '0x0', 'in_port(1)', 'drop', 1, 98, 'poller')`,
-      BASE + f, `ufid-${f}`, iso(T0 + f * 1000), iso(T0 + f * 1000 + 500),
+      SLOT_BASE + f, `ufid-${f}`, iso(T0 + f * 1000), iso(T0 + f * 1000 + 500),
     );
   // Paths 1 and 2 (path 3 is cited but gone: its verdict reads null).
   for (const p of [1, 2])
-    await both(`INSERT INTO path (id, chassis, created_at, updated_at, verdict) VALUES (?, 'hv1', ?, ?, ?)`, BASE + p, iso(T0), iso(T0), JSON.stringify({ kinds: ['output'], path: p, note: 'é "q" \\' }));
+    await both(`INSERT INTO path (id, chassis, created_at, updated_at, verdict) VALUES (?, 'hv1', ?, ?, ?)`, SLOT_BASE + p, iso(T0), iso(T0), JSON.stringify({ kinds: ['output'], path: p, note: 'é "q" \\' }));
   // Traces 1..12 on flow ceil(t / 2), 13 without a flow; consistent null / false / true in turn;
   // each with port rows (lsp1 in all, lsp2 as outport in the odd ones).
   for (let t = 1; t <= 13; t++) {
@@ -61,20 +57,20 @@ beforeAll(async () => {
     await both(
       `INSERT INTO trace (id, chassis, created_at, datapath_flow_id, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions, consistent, verdict_kinds, verdict, path_id, step_count, steps)
        VALUES (?, 'hv1', ?, ?, 'trace', 'br-int', '0x0', 'in_port=1', '', '', 'drop', ?, ',drop,', ?, ?, 0, ?)`,
-      BASE + t, at, t <= 12 ? BASE + Math.ceil(t / 2) : null, [null, 0, 1][t % 3], JSON.stringify({ kinds: ['drop'], trace: t, reason: t % 2 ? 'ünïcode \n' : null }),
-      t % 4 === 0 ? null : BASE + (t % 4), Buffer.alloc(0),
+      SLOT_BASE + t, at, t <= 12 ? SLOT_BASE + Math.ceil(t / 2) : null, [null, 0, 1][t % 3], JSON.stringify({ kinds: ['drop'], trace: t, reason: t % 2 ? 'ünïcode \n' : null }),
+      t % 4 === 0 ? null : SLOT_BASE + (t % 4), Buffer.alloc(0),
     );
-    await both(`INSERT INTO trace_port (trace_id, port_name, role, scope, port_uuid, binding_uuid, datapath, created_at) VALUES (?, 'lsp1', 'inport', 'pass', ?, NULL, 'ls1', ?)`, BASE + t, `u-${t}`, at);
-    await both(`INSERT INTO trace_port (trace_id, port_name, role, scope, port_uuid, binding_uuid, datapath, created_at) VALUES (?, 'lsp1', 'inport', 'path', NULL, 'b', NULL, ?)`, BASE + t, at);
-    if (t % 2) await both(`INSERT INTO trace_port (trace_id, port_name, role, scope, created_at) VALUES (?, 'lsp2', 'outport', 'pass', ?)`, BASE + t, at);
+    await both(`INSERT INTO trace_port (trace_id, port_name, role, scope, port_uuid, binding_uuid, datapath, created_at) VALUES (?, 'lsp1', 'inport', 'pass', ?, NULL, 'ls1', ?)`, SLOT_BASE + t, `u-${t}`, at);
+    await both(`INSERT INTO trace_port (trace_id, port_name, role, scope, port_uuid, binding_uuid, datapath, created_at) VALUES (?, 'lsp1', 'inport', 'path', NULL, 'b', NULL, ?)`, SLOT_BASE + t, at);
+    if (t % 2) await both(`INSERT INTO trace_port (trace_id, port_name, role, scope, created_at) VALUES (?, 'lsp2', 'outport', 'pass', ?)`, SLOT_BASE + t, at);
   }
   // The ACL: version 1 cited by traces 1, 3, 4, 13, version 3 by 4, 6, 8, 9, 11, 12.
   const bits = (ts: number[]) => ts.reduce((b, t) => (b | (1 << t)) >>> 0, 0);
-  await both('INSERT INTO trace_citation (kind, ref, bucket, bits) VALUES (?, 1, ?, ?)', CITES_HINT, BASE / 32, bits([1, 3, 4, 13]));
-  await both('INSERT INTO trace_citation (kind, ref, bucket, bits) VALUES (?, 3, ?, ?)', CITES_HINT, BASE / 32, bits([4, 6, 8, 9, 11, 12]));
+  await both('INSERT INTO trace_citation (kind, ref, bucket, bits) VALUES (?, 1, ?, ?)', CITES_HINT, SLOT_BASE / 32, bits([1, 3, 4, 13]));
+  await both('INSERT INTO trace_citation (kind, ref, bucket, bits) VALUES (?, 3, ?, ?)', CITES_HINT, SLOT_BASE / 32, bits([4, 6, 8, 9, 11, 12]));
   // The logical flow: cited by every trace of DENSE buckets (traces past 13 do not exist: only the
   // count picks the plan), so its audit walks the flows newest first.
-  for (let b = 0; b < DENSE; b++) await both('INSERT INTO trace_citation (kind, ref, bucket, bits) VALUES (?, 7, ?, ?)', CITES_LFLOW, BASE / 32 + b, 0xffffffff);
+  for (let b = 0; b < DENSE; b++) await both('INSERT INTO trace_citation (kind, ref, bucket, bits) VALUES (?, 7, ?, ?)', CITES_LFLOW, SLOT_BASE / 32 + b, 0xffffffff);
 });
 
 afterAll(async () => {
@@ -102,7 +98,7 @@ it("an ACL's audit (few citations, two versions): two statements a page, the sam
   const onPg = await auditPages(new PgReader(pool), a);
   const onLite = await auditPages(new SqliteReader(lite.db), a);
   expect(onPg.bodies).toEqual(onLite.bodies);
-  expect(onPg.bodies.map((b) => (JSON.parse(b) as { items: Array<{ id: number }> }).items.map((i) => i.id - BASE))).toEqual([[6, 5], [4, 3], [2, 1]]);
+  expect(onPg.bodies.map((b) => (JSON.parse(b) as { items: Array<{ id: number }> }).items.map((i) => i.id - SLOT_BASE))).toEqual([[6, 5], [4, 3], [2, 1]]);
   expect(onPg.statements).toEqual([2, 2, 2]);
 });
 
@@ -114,7 +110,7 @@ it("a logical flow cited by more than 10,000 traces (the walk): two statements a
   const onLite = await auditPages(new SqliteReader(lite.db), a);
   expect(first.bodies).toEqual(onLite.bodies);
   expect(again.bodies).toEqual(onLite.bodies);
-  expect(first.bodies.map((b) => (JSON.parse(b) as { items: Array<{ id: number }> }).items.map((i) => i.id - BASE))).toEqual([[6, 5, 4, 3], [2, 1]]);
+  expect(first.bodies.map((b) => (JSON.parse(b) as { items: Array<{ id: number }> }).items.map((i) => i.id - SLOT_BASE))).toEqual([[6, 5, 4, 3], [2, 1]]);
   expect([...first.statements, ...again.statements]).toEqual([2, 2, 2, 2]);
 });
 

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { openPostgres } from '../../src/storage/postgres';
 import { ROOT } from './app';
 
 export interface TestPostgres {
@@ -53,4 +54,34 @@ export function startPostgres(): TestPostgres {
       }
     },
   };
+}
+
+/** A spec's own cluster, started before all and stopped (removed) after all: the getter answers it once started. */
+export function usePostgres(): () => TestPostgres {
+  let pg: TestPostgres | undefined;
+  beforeAll(() => {
+    pg = startPostgres();
+  });
+  afterAll(() => pg?.stop());
+  return () => pg!;
+}
+
+/** A client connected to `url`; the caller ends it. */
+export async function connect(url: string): Promise<Client> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  return c;
+}
+
+/** A new database `name` in `pg`, migrated as a start does, then taken back to before `migration` (it and every later one undone); its URL. */
+export async function migratedBefore(pg: TestPostgres, name: string, migration: string): Promise<string> {
+  const url = await pg.database(name);
+  const ds = await openPostgres(url, 2);
+  try {
+    const ran = async () => ((await ds.query('SELECT name FROM migrations')) as Array<{ name: string }>).map((r) => r.name);
+    while ((await ran()).includes(migration)) await ds.undoLastMigration();
+  } finally {
+    await ds.destroy();
+  }
+  return url;
 }

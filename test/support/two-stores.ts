@@ -21,6 +21,12 @@ export interface TwoStores {
   close(): Promise<void>;
 }
 
+/** When the specs' rows are written (their times are offsets from it), as the stores keep times. */
+export const T0 = Date.parse('2026-12-05T03:00:00.000Z');
+export const iso = (ms: number): string => new Date(ms).toISOString();
+/** Writer slot 1's ids (slot·2^40 + n): past 32 bits, bound and compared as bigint on PostgreSQL. */
+export const SLOT_BASE = 2 ** 40;
+
 /** A PostgreSQL cluster of its own with database `name`, and a SQLite store in tmpdir()/livetrace-<name>-…, both migrated. */
 export async function openTwoStores(name: string): Promise<TwoStores> {
   const pg = startPostgres();
