@@ -3,7 +3,9 @@
 // dpif-netdev/pmd-rxq-show say of it: each PMD that receives a flow's packets installs its own copy
 // of the flow (same UFID, own counters), listed under its `flow-dump from pmd on cpu core: N` header.
 import type { INestApplication } from '@nestjs/common';
+import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
 import { Sandbox } from './sandbox';
+import { whileSending } from './steady-traffic';
 import { waitFor } from './wait';
 
 /**
@@ -35,13 +37,37 @@ export function pmdSandbox(): { sb: () => Sandbox; started: (app: INestApplicati
   };
 }
 
+/** PMDs on cores 0 and 1. */
+const BOTH_PMDS = 'other_config:pmd-cpu-mask=3';
+
 /** Bridge brp (netdev) with dummy-pmd ports p1 and p2 of 4 receive queues each, polled by PMDs on cores 0 and 1. */
 export function pmdBridge(sb: Sandbox): Promise<string> {
   return sb.vsctl('add-br', 'brp', '--', 'set', 'bridge', 'brp', 'datapath_type=netdev',
     '--', 'add-port', 'brp', 'p1', '--', 'set', 'interface', 'p1', 'type=dummy-pmd', 'options:n_rxq=4',
     '--', 'add-port', 'brp', 'p2', '--', 'set', 'interface', 'p2', 'type=dummy-pmd', 'options:n_rxq=4',
-    '--', 'set', 'open_vswitch', '.', 'other_config:pmd-cpu-mask=3');
+    '--', 'set', 'open_vswitch', '.', BOTH_PMDS);
 }
+
+/**
+ * Takes every copy but `keep`'s PMD's out of the datapath, that one left as it is, as the others idling
+ * out would: the other PMD stopped (other_config:pmd-cpu-mask of `keep`'s core only; dpif-netdev
+ * flushes a removed PMD's flow table, and its receive queues go to the PMD left), so the next dump
+ * lists `ufid` under `keep` only. For the poller a dump is all there is, and this is what it reads
+ * after an idle-out, without the timing: an idle-out under the default max-idle needs the kept copy
+ * fed a packet a second, and a stall of a max-idle on a loaded host let that copy idle out too and be
+ * installed again (fewer packets: rightly a new lifetime). dpctl/del-flow cannot: it takes no PMD
+ * ('takes at most 2 arguments') and deletes every copy (OVS 3.1 and 4.0). `bothPmds` puts them back.
+ */
+export async function keepPmdCopyOnly(sb: Sandbox, ufid: string, keep: string): Promise<void> {
+  await sb.vsctl('set', 'open_vswitch', '.', `other_config:pmd-cpu-mask=${(1 << Number(keep)).toString(16)}`);
+  await waitFor(`${ufid} on PMD ${keep} only`, async () => {
+    const c = copies(await sb.appctl('dpctl/dump-flows', '-m'), ufid);
+    return c.length === 1 && c[0].core === keep ? c : undefined;
+  });
+}
+
+/** PMDs on cores 0 and 1 again (after keepPmdCopyOnly); queuesByCore waits for both to poll. */
+export const bothPmds = (sb: Sandbox): Promise<string> => sb.vsctl('set', 'open_vswitch', '.', BOTH_PMDS);
 
 /** A UDP packet from p1 (ODP flow syntax for netdev-dummy/receive): brp's NORMAL floods it, one flow, no recirculation. */
 export const pmdPacket = (port: number) =>
@@ -79,4 +105,33 @@ export function queuesByCore(sb: Sandbox): Promise<Map<string, string>> {
 export async function receiveOn(sb: Sandbox, qid: string, n: number): Promise<void> {
   const p1 = (await sb.dpPorts()).get('p1')!;
   await sb.appctl('netdev-dummy/receive', 'p1', '--qid', qid, ...Array<string>(n).fill(pmdPacket(p1)));
+}
+
+/**
+ * The vswitchd log source's idle-out of the copy dpctl/get-flow reads, a packet a second through the
+ * other copy (whileSending keeps it installed): a check that read the `burst` (`counted`), then `idle`
+ * (the spec lets copies idle out, if it held them), the read copy gone (`gone`), and a check after
+ * that, when only the other copy can be read (`after`: the lifetimes then). The log source's specs
+ * keep the idle-out itself (the revalidators delete that copy alone, its thread goes on), not a copy
+ * taken with its PMD (keepPmdCopyOnly): the source keeps copies by thread, and the main thread's copy
+ * (vlog-pmd-main-copy) has no PMD to take.
+ */
+export function idleOutReadCopy(p: {
+  burst: number;
+  sendOther: () => Promise<unknown>;
+  lifetimes: () => Promise<DatapathFlowJson[]>;
+  idle?: () => Promise<unknown>;
+  gone: () => Promise<boolean>;
+}): Promise<{ counted: DatapathFlowJson; after: DatapathFlowJson[] }> {
+  return whileSending(p.sendOther, async () => {
+    const counted = await waitFor('a check reading the burst', async () => (await p.lifetimes()).find((l) => l.packets >= p.burst), 60_000);
+    await p.idle?.();
+    await waitFor('the read copy gone, the other there', p.gone, 60_000);
+    const goneAt = Date.now();
+    const after = await waitFor('a check after the read copy left', async () => {
+      const l = await p.lifetimes();
+      return l.some((x) => Date.parse(x.lastSeen) > goneAt) ? l : undefined;
+    }, 60_000);
+    return { counted, after };
+  });
 }
