@@ -78,6 +78,8 @@ const SQL = {
   edgesOut: 'DELETE FROM recirc_edge WHERE parent_id = ANY($1::bigint[])',
   edgesIn: 'DELETE FROM recirc_edge WHERE child_id = ANY($1::bigint[])',
   flowDelete: 'DELETE FROM datapath_flow WHERE id = ANY($1::bigint[])',
+  /** A silent slot's pruned open lifetimes, for its agent if it comes back (storage/ship-pruned.ts ships them again). */
+  prunedNote: 'INSERT INTO pruned_lifetime (id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING',
   upcalls: 'DELETE FROM upcall WHERE id IN (SELECT id FROM upcall WHERE time < $1 ORDER BY time LIMIT $2)',
   checks: 'DELETE FROM cross_check WHERE id IN (SELECT id FROM cross_check WHERE created_at < $1 ORDER BY created_at LIMIT $2)',
   /** Ledger entries heard before the cut, after a (received_at, id) cursor, each saying whether it is an open lifetime's install or update. */
@@ -167,7 +169,7 @@ export async function pruneCentralUntraced(
         const ids = (await c.query<{ id: string }>(SQL.silentOpen, [cursor, end, cuts.datapathFlow, o.batch])).rows.map((r) => r.id);
         if (!ids.length) break;
         cursor = ids[ids.length - 1];
-        const n = await dropFlows(c, SQL.silentUncited, ids, cuts.heardSince, cuts.datapathFlow);
+        const n = await dropFlows(c, SQL.silentUncited, ids, cuts.heardSince, cuts.datapathFlow, true);
         if (n) add({ datapathFlows: n });
       }
     }
@@ -205,13 +207,18 @@ export async function pruneCentralUntraced(
   return total;
 }
 
-/** Of `ids`, those `pick` ($1 ids, $2 heardSince, then `more`) still takes, with their edges: one transaction. */
-function dropFlows(c: PoolClient, pick: string, ids: string[], heard: string, ...more: unknown[]): Promise<number> {
+/**
+ * Of `ids`, those `pick` ($1 ids, $2 heardSince, then `cut`) still takes, with their edges: one
+ * transaction. `noted`: a silent slot's open ones, whose ids are kept for its agent should it come back
+ * (a trace it ships next may cite one; test/postgres/central-retention-silent-open.spec.ts).
+ */
+function dropFlows(c: PoolClient, pick: string, ids: string[], heard: string, cut?: string | null, noted = false): Promise<number> {
   return inTransaction(c, async () => {
-    const gone = (await c.query<{ id: string }>(pick, [ids, heard, ...more])).rows.map((r) => r.id);
+    const gone = (await c.query<{ id: string }>(pick, cut === undefined ? [ids, heard] : [ids, heard, cut])).rows.map((r) => r.id);
     if (!gone.length) return 0;
     await c.query(SQL.edgesOut, [gone]);
     await c.query(SQL.edgesIn, [gone]);
+    if (noted) await c.query(SQL.prunedNote, [gone]);
     return (await c.query(SQL.flowDelete, [gone])).rowCount ?? 0;
   });
 }

@@ -26,6 +26,13 @@ const HEARD_EVERY_MS = 60_000;
  */
 const PG_NOW = `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
+/**
+ * Whether PostgreSQL's retention took open lifetimes of the slot ($1) while it was silent
+ * (retention/central-untraced-store.ts, pruned_lifetime): asked in the slot's own update, which is sent
+ * anyway, so an agent that never was cut off pays one index probe of an empty range a second, no statement.
+ */
+const PRUNED = `EXISTS (SELECT 1 FROM pruned_lifetime p WHERE p.id >= $1::bigint * ${2 ** 40} AND p.id < ($1::bigint + 1) * ${2 ** 40}) AS pruned`;
+
 export interface SpoolMoment {
   at: number;
   /** The newest ship_log entry then. */
@@ -63,17 +70,26 @@ export class TracedThrough {
    * After the batch committed (or a look found nothing): when all the moment held has left the spool,
    * PostgreSQL learns it. A failure only leaves PostgreSQL pruning later: it is not the batch's.
    */
-  async note(m: SpoolMoment | null, shipped: (name: string, top: number) => boolean, send: (text: string, values: unknown[]) => Promise<unknown>): Promise<void> {
+  async note(
+    m: SpoolMoment | null,
+    shipped: (name: string, top: number) => boolean,
+    send: (text: string, values: unknown[]) => Promise<{ rows: unknown[] }>,
+    /** PostgreSQL's retention took open lifetimes of this slot while it was silent (ship-pruned.ts). */
+    pruned: () => Promise<void>,
+  ): Promise<void> {
     if (!m) return;
     const now = Date.now();
     if (this.statements.get('SELECT 1 FROM ship_log WHERE seq <= ? LIMIT 1').get(m.seq) || !m.tops.every(([name, top]) => shipped(name, top))) {
       // Not all shipped yet: only that this slot is still there.
       if (now - this.heardAt < HEARD_EVERY_MS) return;
-      await send(`UPDATE writer_slot SET heard_at = ${PG_NOW} WHERE slot = $1`, [this.slot]).then(
-        () => (this.heardAt = now),
+      const told = await send(`UPDATE writer_slot SET heard_at = ${PG_NOW} WHERE slot = $1 RETURNING ${PRUNED}`, [this.slot]).then(
+        (r) => {
+          this.heardAt = now;
+          return r;
+        },
         () => undefined,
       );
-      return;
+      return this.hear(told, pruned);
     }
     const through = new Date(m.at - LATE_TRACE_MS).toISOString();
     // The newest lifetime then too: one written after the moment may be dated before it (ingest dates by its event).
@@ -84,17 +100,24 @@ export class TracedThrough {
     // (test/postgres/central-retention-silent-slot.spec.ts 'runs ahead').
     const bounded = `LEAST($2, ${PG_NOW})`;
     const advance = `(traced_through IS NULL OR traced_through < ${bounded} OR traced_through > ${PG_NOW})`;
-    await send(
+    const told = await send(
       `UPDATE writer_slot SET heard_at = ${PG_NOW}, traced_through = CASE WHEN ${advance} THEN ${bounded} ELSE traced_through END,
-         traced_flow_id = CASE WHEN ${advance} THEN $3 ELSE traced_flow_id END WHERE slot = $1`,
+         traced_flow_id = CASE WHEN ${advance} THEN $3 ELSE traced_flow_id END WHERE slot = $1 RETURNING ${PRUNED}`,
       [this.slot, through, flowId],
     ).then(
-      () => {
+      (r) => {
         this.sentAt = m.at;
         this.heardAt = now;
         this.waiting = null;
+        return r;
       },
       () => undefined,
     );
+    return this.hear(told, pruned);
+  }
+
+  /** What the slot's update answered: lifetimes pruned while it was silent are shipped again (a failure: at the next word). */
+  private async hear(told: { rows: unknown[] } | undefined, pruned: () => Promise<void>): Promise<void> {
+    if ((told?.rows[0] as { pruned?: boolean } | undefined)?.pruned) await pruned().catch(() => undefined);
   }
 }

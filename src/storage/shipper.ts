@@ -15,6 +15,7 @@ import { stillOurs } from './slot-claim';
 import { highestOwn, leadersFirst, markKeys, type ShippedTable } from './spool';
 import { claimRanges } from './ship-claim';
 import { readByKey, readRange, ShipBudget } from './ship-read';
+import { reshipPruned } from './ship-pruned';
 import { pullSessions } from './ship-sessions';
 import { type SpoolMoment, TracedThrough } from './ship-synced';
 import { absent, columnTypes, copyFresh, remove, upsert } from './ship-sql';
@@ -353,7 +354,18 @@ export class Shipper {
 
   /** writer_slot.traced_through, once all `m` held is shipped (ship-synced.ts). */
   private noteTraced(m: SpoolMoment | null): Promise<void> {
-    return this.traced.note(m, (name, top) => this.shipped(name, top), (text, values) => this.query(text, values));
+    return this.traced.note(m, (name, top) => this.shipped(name, top), (text, values) => this.query(text, values), () => this.reshipPruned());
+  }
+
+  /** The lifetimes PostgreSQL's retention took while this slot was silent, shipped again with their edges (ship-pruned.ts). */
+  private async reshipPruned(): Promise<void> {
+    const flows = this.tables.get('datapath_flow');
+    const edges = this.tables.get('recirc_edge');
+    if (!flows || this.slot === undefined) return;
+    const types = async (client: PoolClient, t: ShippedTable) => this.pgTypes.get(t.name) ?? this.pgTypes.set(t.name, await columnTypes(client, t)).get(t.name)!;
+    const e = edges && { t: edges, shipped: this.marks.get(edges.name)?.shipped ?? Infinity };
+    const n = await this.withClient((client) => reshipPruned(client, this.statements, this.slot!, { flows, edges: e, types: (t) => types(client, t) }, this.opts.batch));
+    if (n) this.log.log(`shipped again ${n} lifetimes and edges PostgreSQL's retention took while this agent was silent`);
   }
 
   /** pool.query, with a connection that falls silent given up (dropWhenSilent). */

@@ -9,6 +9,7 @@ import { centralRound } from '../../src/retention/central-retention-store';
 import { pruneCentralUntraced } from '../../src/retention/central-untraced-store';
 import type { StoreService } from '../../src/storage/store.service';
 import { pgRows, tracedUp, usePostgresSpools } from '../support/spool-stores';
+import { waitFor } from '../support/wait';
 
 jest.setTimeout(120_000);
 
@@ -129,5 +130,53 @@ describe('PostgreSQL retention and the open lifetimes of a writer slot gone for 
     expect(await pgRows(url, 'SELECT chassis, ufid, removed_at, key FROM datapath_flow WHERE id = $1', [goneIds[0]])).toEqual([
       { chassis: 'hv-gone', ufid: '00000000-0000-4000-8000-000000000001', removed_at: end, key: 'in_port(1)' },
     ]);
+  });
+
+  // Back after the prune, the agent ships a trace of a lifetime it never changed since: only the trace
+  // is new to PostgreSQL, and it pointed at a row gone (`GET /traces?ufid=` missed it, the audits too).
+  // The prune notes what it took (pruned_lifetime); the agent's next word to PostgreSQL (ship-synced.ts)
+  // hears of it and ships those lifetimes again whole, with their edges (ship-pruned.ts).
+  it('a trace shipped after its lifetime was pruned finds it again (?ufid=), with its recirculation edges', async () => {
+    const { url, gone, live, goneIds, liveIds, flows, edges } = await twoAgents('central_silent_open_trace');
+    await centralRound(live.central!.pool, { days: 1, keep: 0, silentSlotHours: 24 }, NOW);
+    expect(await flows()).toEqual(liveIds);
+    await gone.writer.submit(
+      (tx) =>
+        void tx
+          .stmt(
+            `INSERT INTO trace (chassis, created_at, datapath_flow_id, method, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, step_count, steps)
+             VALUES ('hv-gone', ?, ?, 'trace', '0x0', 'in_port=1', 'f', 'm', 'drop', '[]', '{"kind":"drop"}', 0, ?)`,
+          )
+          .run(new Date().toISOString(), goneIds[1], Buffer.alloc(0)),
+    );
+    const byUfid = () => pgRows(url, 'SELECT t.id FROM trace t WHERE t.datapath_flow_id IN (SELECT id FROM datapath_flow WHERE ufid = $1)', ['00000000-0000-4000-8000-000000000002']);
+    while ((await gone.shipper!.shipSome()) > 0);
+    expect(await pgRows(url, 'SELECT chassis FROM trace WHERE datapath_flow_id = $1', [goneIds[1]])).toEqual([{ chassis: 'hv-gone' }]);
+    // The shipper's own loop, as after the agent's return (its heard_at told once a second).
+    await waitFor('the trace found by its lifetime’s ufid', async () => {
+      while ((await gone.shipper!.shipSome()) > 0);
+      return (await byUfid()).length === 1;
+    }, 15_000);
+    expect(await flows()).toEqual([...goneIds, ...liveIds]);
+    expect(await edges()).toEqual([goneIds[0], liveIds[0]]);
+    expect(await pgRows(url, 'SELECT removed_at, last_seen, key FROM datapath_flow WHERE id = $1', [goneIds[1]])).toEqual([
+      { removed_at: null, last_seen: ago(48 * HOUR), key: 'in_port(1)' },
+    ]);
+  });
+
+  // Both ends of an edge changed after the prune, each shipped again whole (ship-sql.ts upsert, by its
+  // ship_log entry): the lifetimes came back, their edge (written once, by its child's range) did not.
+  it('lifetimes changed after the prune come back with their recirculation edges', async () => {
+    const { gone, live, goneIds, liveIds, flows, edges } = await twoAgents('central_silent_open_edges');
+    await centralRound(live.central!.pool, { days: 1, keep: 0, silentSlotHours: 24 }, NOW);
+    expect(await edges()).toEqual([liveIds[0]]);
+    const end = new Date().toISOString();
+    await gone.writer.submit((tx) => void tx.stmt('UPDATE datapath_flow SET removed_at = ?, last_seen = ? WHERE id IN (?, ?)').run(end, end, goneIds[0], goneIds[1]));
+    await waitFor('the pruned edge shipped again', async () => {
+      while ((await gone.shipper!.shipSome()) > 0);
+      return (await edges()).length === 2;
+    }, 15_000);
+    expect(await flows()).toEqual([...goneIds, ...liveIds]);
+    expect(await edges()).toEqual([goneIds[0], liveIds[0]]);
   });
 });
