@@ -18,6 +18,7 @@ import { VlogSourceService } from '../../src/collectors/vlog-source.service';
 import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
 import { startApp } from '../support/app';
 import { Sandbox } from '../support/sandbox';
+import { whileSending } from '../support/steady-traffic';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(240_000);
@@ -50,21 +51,7 @@ describe('vlog-only lifetimes whose counters go backwards', () => {
     return r.status === 200 ? (r.body.lifetimes as Lifetime[]) : [];
   };
   /** One packet a second to `dst` while `body` runs: its flow stays installed past its max-idle (10 s). */
-  const sending = async <T>(dst: number, body: () => Promise<T>): Promise<T> => {
-    let on = true;
-    const traffic = (async () => {
-      while (on) {
-        await sb.inject('xp1', packetTo(dst), 1).catch(() => undefined);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    })();
-    try {
-      return await body();
-    } finally {
-      on = false;
-      await traffic;
-    }
-  };
+  const sending = <T>(dst: number, body: () => Promise<T>): Promise<T> => whileSending(() => sb.inject('xp1', packetTo(dst), 1), body);
   /** The flow to `dst` installed, 40 packets at once, and a check that read them (a max-idle after the install). */
   const counted = async (dst: number) => {
     await sb.inject('xp1', packetTo(dst), 40);

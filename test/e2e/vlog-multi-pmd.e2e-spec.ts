@@ -11,7 +11,7 @@ import request from 'supertest';
 import { VlogSourceService } from '../../src/collectors/vlog-source.service';
 import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
 import { startApp } from '../support/app';
-import { copies, pmdSandbox, queuesByCore, receiveOn } from '../support/pmd-copies';
+import { copies, idleOutReadCopy, pmdSandbox, queuesByCore, receiveOn } from '../support/pmd-copies';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(240_000);
@@ -45,31 +45,18 @@ describe('vlog-only lifetimes on a userspace datapath with two PMD threads', () 
     };
     // The copy get-flow reads counts a burst, then idles; the other gets a packet a second.
     await receiveOn(sb, byCore.get(read)!, 30);
-    let sending = true;
-    const traffic = (async () => {
-      while (sending) {
-        await receiveOn(sb, byCore.get(other)!, 1).catch(() => undefined);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    })();
-    try {
-      const counted = await waitFor('a check reading the burst', async () => (await lifetimes()).find((l) => l.packets >= 30), 60_000);
-      await waitFor('the read copy gone, the other installed', async () => {
+    // A check after the read copy idled out can read only the other copy.
+    const { counted, after } = await idleOutReadCopy({
+      burst: 30,
+      sendOther: () => receiveOn(sb, byCore.get(other)!, 1),
+      lifetimes,
+      gone: async () => {
         const c = copies(await sb.appctl('dpctl/dump-flows', '-m'), ufid);
-        return c.length === 1 && c[0].core === other ? c : undefined;
-      }, 60_000);
-      const goneAt = new Date().toISOString();
-      // A check after that: it can read only the other copy now.
-      const after = await waitFor('a check after the read copy left', async () => {
-        const l = await lifetimes();
-        return l.some((x) => Date.parse(x.lastSeen) > Date.parse(goneAt)) ? l : undefined;
-      }, 60_000);
-      expect(after.map((l) => [l.id, l.state, l.removalReason])).toEqual([[counted.id, 'live', null]]);
-      // Its counters do not fall: the copy that left is still counted.
-      expect(after[0].packets).toBeGreaterThanOrEqual(counted.packets);
-    } finally {
-      sending = false;
-      await traffic;
-    }
+        return c.length === 1 && c[0].core === other;
+      },
+    });
+    expect(after.map((l) => [l.id, l.state, l.removalReason])).toEqual([[counted.id, 'live', null]]);
+    // Its counters do not fall: the copy that left is still counted.
+    expect(after[0].packets).toBeGreaterThanOrEqual(counted.packets);
   });
 });

@@ -14,7 +14,7 @@ import request from 'supertest';
 import { VlogSourceService } from '../../src/collectors/vlog-source.service';
 import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
 import { startApp } from '../support/app';
-import { pmdSandbox, queuesByCore } from '../support/pmd-copies';
+import { idleOutReadCopy, pmdSandbox, queuesByCore } from '../support/pmd-copies';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(240_000);
@@ -94,31 +94,18 @@ describe('vlog-only lifetimes of a flow with a copy on a PMD and one on the main
     };
     // The copy get-flow reads counts a burst, then idles; the other gets a packet a second.
     await send[read](30);
-    let sending = true;
-    const traffic = (async () => {
-      while (sending) {
-        await send[other](1).catch(() => undefined);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    })();
-    try {
-      const counted = await waitFor('a check reading the burst', async () => (await lifetimes()).find((l) => l.packets >= 30), 60_000);
-      await sb.vsctl('remove', 'open_vswitch', '.', 'other_config', 'max-idle');
-      await waitFor('the read copy gone, the other there', async () => {
+    // A check after the read copy idled out can read only the other table's copy, with fewer packets than the burst.
+    const { counted, after } = await idleOutReadCopy({
+      burst: 30,
+      sendOther: () => send[other](1),
+      lifetimes,
+      idle: () => sb.vsctl('remove', 'open_vswitch', '.', 'other_config', 'max-idle'),
+      gone: async () => {
         const c = tables(await sb.appctl('dpctl/dump-flows', '-m'), ufid);
-        return c.length === 1 && c[0].table === other ? c : undefined;
-      }, 60_000);
-      const goneAt = new Date().toISOString();
-      // A check after that can read only the other table's copy, with fewer packets than the burst.
-      const after = await waitFor('a check after the read copy left', async () => {
-        const l = await lifetimes();
-        return l.some((x) => Date.parse(x.lastSeen) > Date.parse(goneAt)) ? l : undefined;
-      }, 60_000);
-      expect(after.map((l) => [l.id, l.state, l.removalReason])).toEqual([[counted.id, 'live', null]]);
-      expect(after[0].packets).toBeGreaterThanOrEqual(counted.packets);
-    } finally {
-      sending = false;
-      await traffic;
-    }
+        return c.length === 1 && c[0].table === other;
+      },
+    });
+    expect(after.map((l) => [l.id, l.state, l.removalReason])).toEqual([[counted.id, 'live', null]]);
+    expect(after[0].packets).toBeGreaterThanOrEqual(counted.packets);
   });
 });
