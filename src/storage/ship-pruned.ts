@@ -18,6 +18,11 @@ export interface PrunedTables {
   edges?: { t: ShippedTable; shipped: number };
   /** PostgreSQL's column types of a table (shipper.ts keeps them). */
   types(t: ShippedTable): Promise<string[]>;
+  /**
+   * Throws when the slot is no longer this spool's (slot-claim.ts stillOurs, inside the transaction, as
+   * a batch does): a copy started since holds it, and this spool's rows would overwrite the copy's.
+   */
+  ours(client: PoolClient): Promise<void>;
 }
 
 /** Ships the slot's pruned lifetimes again, `batch` ids a transaction; returns how many rows went. */
@@ -30,6 +35,7 @@ export async function reshipPruned(client: PoolClient, statements: Statements, s
   for (;;) {
     await client.query('BEGIN');
     try {
+      await d.ours(client);
       const ids = (await client.query<{ id: string }>('SELECT id FROM pruned_lifetime WHERE id >= $1 AND id < $2 ORDER BY id LIMIT $3 FOR UPDATE', [base, top, batch])).rows.map((r) => Number(r.id));
       if (!ids.length) {
         await client.query('COMMIT');

@@ -364,7 +364,7 @@ export class Shipper {
     if (!flows || this.slot === undefined) return;
     const types = async (client: PoolClient, t: ShippedTable) => this.pgTypes.get(t.name) ?? this.pgTypes.set(t.name, await columnTypes(client, t)).get(t.name)!;
     const e = edges && { t: edges, shipped: this.marks.get(edges.name)?.shipped ?? Infinity };
-    const n = await this.withClient((client) => reshipPruned(client, this.statements, this.slot!, { flows, edges: e, types: (t) => types(client, t) }, this.opts.batch));
+    const n = await this.withClient((client) => reshipPruned(client, this.statements, this.slot!, { flows, edges: e, types: (t) => types(client, t), ours: (c) => stillOurs(this.spool, c, this.slot!) }, this.opts.batch));
     if (n) this.log.log(`shipped again ${n} lifetimes and edges PostgreSQL's retention took while this agent was silent`);
   }
 

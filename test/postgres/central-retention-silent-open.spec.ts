@@ -179,4 +179,21 @@ describe('PostgreSQL retention and the open lifetimes of a writer slot gone for 
     expect(await flows()).toEqual([...goneIds, ...liveIds]);
     expect(await edges()).toEqual([goneIds[0], liveIds[0]]);
   });
+
+  // A copy of this spool started since renamed the slot's claim (slot-claim.ts): nothing more ships
+  // from this one, whose rows under the same ids may differ from the copy's. A batch checks it
+  // (stillOurs); the re-ship wrote the pruned lifetimes from the stale spool all the same.
+  it('a spool whose claim a copy took since ships no pruned lifetime again', async () => {
+    const { url, gone, live, liveIds, flows } = await twoAgents('central_silent_open_copy');
+    await centralRound(live.central!.pool, { days: 1, keep: 0, silentSlotHours: 24 }, NOW);
+    await pgRows(url, `UPDATE writer_slot SET writer = 'agent@copy:hv-gone#00000000' WHERE slot = $1`, [gone.central!.slot]);
+    // Nothing to ship: the look finds nothing and the slot's update is sent (at most once a second).
+    await waitFor('the stale spool’s writer_slot update', async () => {
+      await gone.shipper!.shipSome();
+      return (await pgRows(url, 'SELECT 1 FROM writer_slot WHERE slot = $1 AND heard_at > $2', [gone.central!.slot, ago(HOUR)])).length === 1;
+    }, 15_000);
+    expect(await flows()).toEqual(liveIds);
+    // Kept for the copy that holds the slot now.
+    expect((await pgRows(url, 'SELECT id FROM pruned_lifetime')).length).toBe(2);
+  });
 });
