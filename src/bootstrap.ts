@@ -12,9 +12,11 @@ import { LivetraceConfig } from './config/config.schema';
 /** Builds the app (shared by main.ts and the e2e tests) without listening. */
 export async function createApp(given: LivetraceConfig): Promise<INestApplication> {
   const config = roleConfig(given);
-  // Body parsers are installed below, after the edge checks (Host, token, Origin, Content-Type):
+  // forceCloseConnections: the shutdown destroys the HTTP connections left open (a client's keep-alive,
+  // a request waiting on a partitioned PostgreSQL) rather than waiting for their end; a stop has
+  // nothing to wait for (what is accepted is in the spool). Body parsers are installed below, after the edge checks (Host, token, Origin, Content-Type):
   // a refused request is not parsed first, and form bodies are never parsed at all.
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bufferLogs: true, bodyParser: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bufferLogs: true, bodyParser: false, forceCloseConnections: true });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   // Before the edge: a route this role does not serve is absent (404), whoever asks.

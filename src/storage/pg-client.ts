@@ -17,20 +17,29 @@ export const SILENT_MS = 60_000;
 /** The client's socket (pg keeps it on its connection, not in its typings); undefined before it connects. */
 const socketOf = (client: PoolClient | Client): Socket | undefined => (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
 
-/** Destroys the client's connection when no byte moves on it for `ms`; returns the undo. */
-function dropWhenSilent(client: PoolClient | Client, ms: number): () => void {
+/**
+ * Destroys the client's connection when no byte moves on it for `ms`, or when `abandon` is aborted
+ * (a stop: what the statement waits for is not worth waiting for, its outcome unknown as after a
+ * silence); returns the undo.
+ */
+function dropWhenSilent(client: PoolClient | Client, ms: number, abandon?: AbortSignal): () => void {
   const stream = socketOf(client);
   if (!stream || typeof stream.setTimeout !== 'function') return () => undefined;
   // ETIMEDOUT: PostgreSQL unreachable to whoever reads the code (the API's 503, api-error.ts storeUnreachable).
   const onTimeout = (): void =>
     void stream.destroy(Object.assign(new Error(`PostgreSQL sent nothing for ${ms / 1000} s on a connection with a statement waiting`), { code: 'ETIMEDOUT' }));
+  const onAbandon = (): void => void stream.destroy(abandoned());
   stream.setTimeout(ms);
   stream.on('timeout', onTimeout);
+  abandon?.addEventListener('abort', onAbandon);
   return () => {
     stream.setTimeout(0);
     stream.off('timeout', onTimeout);
+    abandon?.removeEventListener('abort', onAbandon);
   };
 }
+
+const abandoned = (): Error => Object.assign(new Error('abandoned: the process is stopping'), { code: 'ESHUTDOWN' });
 
 /**
  * Whether a client whose work failed with `err` can be handed out again: PostgreSQL itself refused a
@@ -53,13 +62,19 @@ function reusable(client: PoolClient, err: unknown): boolean {
  * failed is dropped, not handed out again, unless the failure was only a statement PostgreSQL refused
  * on a healthy session (reusable: a statement_timeout under load would otherwise cost a new connection
  * each). `drop(err)` drops it too without failing the work: a cleanup that failed quietly (the
- * central retention's unlock) may have left the session unusable.
+ * central retention's unlock) may have left the session unusable. `abandon` aborted (a stop) gives
+ * the work up at once, its connection destroyed (dropWhenSilent), and none is taken after it.
  */
-export async function withClient<T>(pool: Pool, silentMs: number, fn: (client: PoolClient, drop: (err: Error) => void) => Promise<T>): Promise<T> {
+export async function withClient<T>(pool: Pool, silentMs: number, fn: (client: PoolClient, drop: (err: Error) => void) => Promise<T>, abandon?: AbortSignal): Promise<T> {
+  if (abandon?.aborted) throw abandoned();
   const client = await pool.connect();
+  if (abandon?.aborted) {
+    client.release(true);
+    throw abandoned();
+  }
   const onError = (): void => undefined;
   client.on('error', onError);
-  const unwatch = dropWhenSilent(client, silentMs);
+  const unwatch = dropWhenSilent(client, silentMs, abandon);
   let broken: Error | undefined;
   try {
     return await fn(client, (err) => (broken ??= err));

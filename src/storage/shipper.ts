@@ -63,6 +63,12 @@ export class Shipper {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
+  /**
+   * Aborted at stop: the loop's attempt in flight is given up, its connection destroyed (pg-client.ts
+   * withClient); renewed after it, so a batch asked for explicitly (shipSome) still runs.
+   */
+  private abandon = new AbortController();
+  private stopping?: Promise<void>;
   private retryMs: number;
   private waiters: Array<{ seq: number; tops: Array<[string, number]>; resolve(): void; reject(e: Error): void }> = [];
   private pulledAt = 0;
@@ -117,17 +123,24 @@ export class Shipper {
     this.schedule(0);
   }
 
-  /** Ships what is left (best effort: a PostgreSQL that is away keeps it in the spool). */
-  async stop(): Promise<void> {
+  /**
+   * Stops shipping; once, a second call awaits the first. Nothing is shipped by the stop: what is not
+   * in PostgreSQL yet is in the spool, shipped at the next start, and a stopping process has nothing
+   * to wait for (across a partition, each attempt would wait for a connect timeout, a statement in
+   * flight for SILENT_MS, past systemd's stop timeout). The attempt in flight is given up at once: a
+   * batch whose COMMIT was not heard keeps its ship_log entries and claimed range, sent again at the
+   * next start as after any failed batch (a row shipped twice writes the same row).
+   */
+  stop(): Promise<void> {
+    return (this.stopping ??= this.halt());
+  }
+
+  private async halt(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.abandon.abort();
     await this.running;
-    // Everything committed so far (called again after the last writes of a shutdown).
-    try {
-      while ((await this.shipSome()) > 0);
-    } catch {
-      // PostgreSQL away: it stays in the spool, shipped at the next start.
-    }
+    this.abandon = new AbortController();
     for (const w of this.waiters.splice(0)) w.reject(new Error('the shipper stopped'));
   }
 
@@ -178,6 +191,8 @@ export class Shipper {
       this.schedule(this.opts.idleMs);
     } catch (err) {
       this.refreshBacklog();
+      // Given up by the stop (halt), not a PostgreSQL gone away.
+      if (this.stopped) return;
       this.noteDown((err as Error).message);
       this.retryMs = Math.min(this.retryMs * 2, 5000);
       this.schedule(this.retryMs);
@@ -375,7 +390,7 @@ export class Shipper {
 
   /** `fn` on a guarded client of the pool (pg-client.ts), given up when silent for opts.silentMs. */
   private withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    return withClient(this.pool, this.opts.silentMs ?? SILENT_MS, fn);
+    return withClient(this.pool, this.opts.silentMs ?? SILENT_MS, fn, this.abandon.signal);
   }
 
   /**

@@ -114,10 +114,14 @@ export const PLAN_EACH_CALL = '/* planned for its values */ ';
 export class PgReader implements SqlReader {
   readonly dialect = 'postgres' as const;
 
-  /** SILENT_MS: over PostgreSQL's statement_timeout, so a slow read the server ends itself is not cut short. */
+  /**
+   * SILENT_MS: over PostgreSQL's statement_timeout, so a slow read the server ends itself is not cut
+   * short. `abandon` aborted (the process stopping) gives the reads in flight up at once (withClient).
+   */
   constructor(
     private readonly pool: Pool,
     private readonly silentMs = SILENT_MS,
+    private readonly abandon?: AbortSignal,
   ) {}
 
   private config(sql: string, params: unknown[], rowMode?: 'array'): QueryConfig {
@@ -128,7 +132,7 @@ export class PgReader implements SqlReader {
   }
 
   private async query(config: QueryConfig): Promise<unknown[]> {
-    return (await withClient(this.pool, this.silentMs, (c) => c.query(config))).rows;
+    return (await withClient(this.pool, this.silentMs, (c) => c.query(config), this.abandon)).rows;
   }
 
   async all<T>(sql: string, ...params: unknown[]): Promise<T[]> {

@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown, OnModuleDestroy, Optional } from '@nestjs/common';
 import Database from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { sqliteHandle } from './data-source.options';
@@ -26,7 +26,7 @@ import { StoreWriter } from './writer';
  * bigger commits) without reads ever seeing half of one. For ':memory:' both are the one handle.
  */
 @Injectable()
-export class StoreService implements BeforeApplicationShutdown, OnApplicationShutdown {
+export class StoreService implements OnModuleDestroy, BeforeApplicationShutdown, OnApplicationShutdown {
   readonly db: Database.Database;
   readonly writer: StoreWriter;
   /**
@@ -39,6 +39,8 @@ export class StoreService implements BeforeApplicationShutdown, OnApplicationShu
   readonly shipper?: Shipper;
   private readonly reader?: Database.Database;
   private shipperReader?: Database.Database;
+  /** Aborted when the process stops: PostgreSQL reads in flight are given up (PgReader). */
+  private readonly stopping = new AbortController();
 
   constructor(
     dataSource: DataSource,
@@ -53,7 +55,7 @@ export class StoreService implements BeforeApplicationShutdown, OnApplicationShu
       this.query = new SqliteReader(this.db);
       return;
     }
-    this.query = new PgReader(central.pool);
+    this.query = new PgReader(central.pool, undefined, this.stopping.signal);
     // Its own read connection: the shipper's reads of big batches must not wait behind the API's.
     const file = handles.writer.db.name;
     this.shipperReader = handles.writer.db.memory || !file ? undefined : openReadConnection(file);
@@ -67,7 +69,18 @@ export class StoreService implements BeforeApplicationShutdown, OnApplicationShu
     this.shipper.start();
   }
 
-  /** Before any module's shutdown (TypeORM closes the spool in its own): ship what is left. */
+  /**
+   * First thing at a stop (Nest's destroy hooks run before any shutdown hook): what waits on
+   * PostgreSQL is given up, the shipper's attempt in flight and the reads (a session poll, a request),
+   * so no shutdown hook that awaits one of them waits for a partitioned PostgreSQL's SILENT_MS. What
+   * the spool holds is shipped at the next start.
+   */
+  onModuleDestroy(): void {
+    this.stopping.abort();
+    void this.shipper?.stop();
+  }
+
+  /** Before any module's shutdown (TypeORM closes the spool in its own): the shipper stopped. */
   async beforeApplicationShutdown(): Promise<void> {
     await this.writer.idle();
     await this.shipper?.stop();

@@ -86,7 +86,8 @@ describe('the spool shipper (real PostgreSQL)', () => {
     const url = await spools.pg().database('ship_race');
     const s = await storeOn(url);
     const id = await s.writer.submit((tx) => Number(tx.stmt(newPath('hv1')).run().lastInsertRowid));
-    // Batches by hand from here: the shipper's own timer must not take the batch below.
+    // The insert in PostgreSQL (a stop ships nothing), then batches by hand: the shipper's own timer must not take the batch below.
+    await s.shipper!.synced();
     await s.shipper!.stop();
     await s.writer.submit((tx) => tx.stmt(`UPDATE path SET updated_at = 'v1' WHERE id = ?`).run(id));
     // The race a real server cannot be asked for: the next change lands after the shipper read the
