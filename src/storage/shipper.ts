@@ -56,6 +56,13 @@ export interface ShipperState {
 /** How often the active sessions are copied from PostgreSQL into the spool. */
 const PULL_EVERY_MS = 500;
 
+/**
+ * How long a stop goes on shipping what the spool holds before it gives up what is in flight: a
+ * healthy PostgreSQL takes a spool's last writes well within it; a partitioned one costs the stop no
+ * more than this (far under SILENT_MS and systemd's 90 s stop timeout).
+ */
+export const STOP_FLUSH_MS = 5_000;
+
 export class Shipper {
   readonly state: ShipperState = { up: false, backlog: 0, full: false, dropped: 0, shippedRows: 0, batches: 0, lastShippedAt: null, lastError: null, since: null };
   private readonly tables: Map<string, ShippedTable>;
@@ -64,11 +71,13 @@ export class Shipper {
   private running?: Promise<void>;
   private stopped = false;
   /**
-   * Aborted at stop: the loop's attempt in flight is given up, its connection destroyed (pg-client.ts
-   * withClient); renewed after it, so a batch asked for explicitly (shipSome) still runs.
+   * Aborted at the stop's deadline (STOP_FLUSH_MS): the attempt in flight is given up, its connection
+   * destroyed (pg-client.ts withClient); renewed after it, so a batch asked for explicitly (shipSome) still runs.
    */
   private abandon = new AbortController();
-  private stopping?: Promise<void>;
+  private stopping?: Promise<boolean>;
+  /** When the stop gives up shipping (STOP_FLUSH_MS after its first call). */
+  private stopDeadline?: number;
   private retryMs: number;
   private waiters: Array<{ seq: number; tops: Array<[string, number]>; resolve(): void; reject(e: Error): void }> = [];
   private pulledAt = 0;
@@ -124,29 +133,69 @@ export class Shipper {
   }
 
   /**
-   * Stops shipping; once, a second call awaits the first. Nothing is shipped by the stop: what is not
-   * in PostgreSQL yet is in the spool, shipped at the next start, and a stopping process has nothing
-   * to wait for (across a partition, each attempt would wait for a connect timeout, a statement in
-   * flight for SILENT_MS, past systemd's stop timeout). The attempt in flight is given up at once: a
-   * batch whose COMMIT was not heard keeps its ship_log entries and claimed range, sent again at the
-   * next start as after any failed batch (a row shipped twice writes the same row).
+   * Stops shipping, then ships what the spool holds (a planned stop: an agent decommissioned never
+   * starts again, an upgrade must not leave PostgreSQL behind), bounded by STOP_FLUSH_MS from the first
+   * call: the attempt in flight is let finish, then batches are shipped until none is left. At the
+   * deadline what is still in flight is given up (across a partition each attempt would wait for a
+   * connect timeout, a statement in flight for SILENT_MS, past systemd's stop timeout): a batch whose
+   * COMMIT was not heard keeps its ship_log entries and claimed range, sent again at the next start as
+   * after any failed batch (a row shipped twice writes the same row). A later call (after the last
+   * writes of a shutdown) awaits the earlier ones and ships again within what is left of the deadline.
    */
-  stop(): Promise<void> {
-    return (this.stopping ??= this.halt());
+  async stop(): Promise<void> {
+    this.stopDeadline ??= Date.now() + STOP_FLUSH_MS;
+    await (this.stopping = (this.stopping ?? this.halt()).then((settled) => this.flush(settled)));
   }
 
-  private async halt(): Promise<void> {
+  /** Whether the attempt in flight settled by the deadline. */
+  private async halt(): Promise<boolean> {
     this.stopped = true;
     clearTimeout(this.timer);
-    this.abandon.abort();
-    await this.running;
-    this.abandon = new AbortController();
+    return this.bounded(async () => void (await this.running));
+  }
+
+  /**
+   * Ships batches until none is left, within the stop's deadline; PostgreSQL away: it stays in the
+   * spool. Not after the deadline, nor beside an attempt given up that has not settled (one batch at a time).
+   */
+  private async flush(halted: boolean): Promise<boolean> {
+    if (halted && Date.now() < this.stopDeadline!) halted = await this.bounded(async () => {
+      try {
+        while ((await this.shipSome()) > 0);
+      } catch {
+        // Away, or given up at the deadline: shipped at the next start.
+      }
+    });
     for (const w of this.waiters.splice(0)) w.reject(new Error('the shipper stopped'));
+    return halted;
+  }
+
+  /**
+   * `work` until the stop's deadline: then what it awaits on PostgreSQL is given up (abandon) and the
+   * stop waits no more (a connect or the schema's readiness across a partition has a timeout of its
+   * own; what is given up settles later, harmlessly). `abandon` is renewed once the work settled, so a
+   * batch asked for explicitly after the stop (shipSome) still runs.
+   */
+  private async bounded(work: () => Promise<void>): Promise<boolean> {
+    const ctl = this.abandon;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      // The stop's own timer: it ends with the work, or gives the work up.
+      timer = setTimeout(() => {
+        ctl.abort();
+        resolve();
+      }, Math.max(0, (this.stopDeadline ?? 0) - Date.now()));
+    });
+    const done = work().finally(() => {
+      clearTimeout(timer);
+      if (this.abandon === ctl && ctl.signal.aborted) this.abandon = new AbortController();
+    });
+    return Promise.race([done.then(() => true), deadline.then(() => false)]);
   }
 
   /** Resolves once every change committed to the spool so far is in PostgreSQL (read-your-writes). */
   synced(timeoutMs = 10_000): Promise<void> {
-    // Stopped: nothing more leaves the spool in this process's life (the next start ships it).
+    // Stopped: the stop ships what it can (flush); nothing more leaves the spool in this process's life (the next start ships it).
     if (this.stopped) return Promise.resolve();
     const row = this.statements.get('SELECT MAX(seq) AS s FROM ship_log').get() as { s: number | null };
     const tops = this.marked.map((t): [string, number] => [t.name, this.top(t)]).filter(([name, top]) => top > this.marks.get(name)!.shipped);

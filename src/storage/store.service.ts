@@ -70,17 +70,17 @@ export class StoreService implements OnModuleDestroy, BeforeApplicationShutdown,
   }
 
   /**
-   * First thing at a stop (Nest's destroy hooks run before any shutdown hook): what waits on
-   * PostgreSQL is given up, the shipper's attempt in flight and the reads (a session poll, a request),
-   * so no shutdown hook that awaits one of them waits for a partitioned PostgreSQL's SILENT_MS. What
-   * the spool holds is shipped at the next start.
+   * First thing at a stop (Nest's destroy hooks run before any shutdown hook): the reads that wait on
+   * PostgreSQL (a session poll, a request) are given up, so no shutdown hook that awaits one of them
+   * waits for a partitioned PostgreSQL's SILENT_MS; the shipper stops, shipping what the spool holds
+   * within its STOP_FLUSH_MS (shipper.ts stop): what it could not ship is shipped at the next start.
    */
   onModuleDestroy(): void {
     this.stopping.abort();
     void this.shipper?.stop();
   }
 
-  /** Before any module's shutdown (TypeORM closes the spool in its own): the shipper stopped. */
+  /** Before any module's shutdown (TypeORM closes the spool in its own): the shipper stopped, the writes made since its stop shipped too (within the same deadline). */
   async beforeApplicationShutdown(): Promise<void> {
     await this.writer.idle();
     await this.shipper?.stop();

@@ -23,7 +23,6 @@ describe('PostgreSQL retention with a spool backlog (real shipper, real PostgreS
     const url = await spools.pg().database('central_backlog');
     const s = await spools.storeOn(url, undefined, { LIVETRACE_SHIP_BATCH: '2', LIVETRACE_CENTRAL_RETENTION_ROWS: '3' });
     await s.shipper!.stop(); // its batches are stepped by hand below
-    await s.shipper!.shipSome(); // the first turn (slot heard, traced through) a stop no longer takes
     const traces = new TraceStore(s);
     const lifetime = (i: number, firstSeen: string, removedAt: string) =>
       s.writer.submit((tx) =>
