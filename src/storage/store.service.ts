@@ -41,6 +41,7 @@ export class StoreService implements OnModuleDestroy, BeforeApplicationShutdown,
   private shipperReader?: Database.Database;
   /** Aborted when the process stops: PostgreSQL reads in flight are given up (PgReader). */
   private readonly stopping = new AbortController();
+  private spoolClosed?: Promise<void>;
 
   constructor(
     dataSource: DataSource,
@@ -51,6 +52,19 @@ export class StoreService implements OnModuleDestroy, BeforeApplicationShutdown,
     this.db = handles.db;
     this.writer = handles.writer;
     if (handles.db !== handles.writer.db) this.reader = handles.db;
+    // TypeORM's module destroys this DataSource, whose handle the writer uses, in its own
+    // onApplicationShutdown: after the collectors' (their last writes at close) but before this
+    // service's (both modules global: Nest runs the hooks of the one scanned later first). The
+    // spool's last writes are shipped and the writer closed first (closeSpool), else the stop's
+    // last flush found the spool closed (test/postgres/shutdown-flush.spec.ts).
+    const destroy = dataSource.destroy.bind(dataSource);
+    dataSource.destroy = async () => {
+      try {
+        await this.closeSpool();
+      } finally {
+        await destroy();
+      }
+    };
     if (!central) {
       this.query = new SqliteReader(this.db);
       return;
@@ -87,13 +101,23 @@ export class StoreService implements OnModuleDestroy, BeforeApplicationShutdown,
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // Flush what was accepted before TypeORM closes the handle.
-    await this.writer.idle();
-    await this.shipper?.stop();
-    await this.writer.close();
+    // Done already when TypeORM's shutdown destroyed the DataSource (the app's case).
+    await this.closeSpool();
     this.reader?.close();
     this.shipperReader?.close();
     await this.central?.close().catch(() => undefined);
+  }
+
+  /**
+   * Once, before the spool's handle closes: what was accepted is committed, shipped by the stop's
+   * last flush (within its STOP_FLUSH_MS, shipper.ts), and the writer closed.
+   */
+  private closeSpool(): Promise<void> {
+    return (this.spoolClosed ??= (async () => {
+      await this.writer.idle();
+      await this.shipper?.stop();
+      await this.writer.close();
+    })());
   }
 }
 
