@@ -121,13 +121,14 @@ export class ApiErrorFilter implements ExceptionFilter {
 
 /**
  * A connection error from pg (refused, reset, timed out, the server shutting down: SQLSTATE class
- * 08 and 57P0x), never a query's own error.
+ * 08 and 57P0x), or a read given up because this process stops (ESHUTDOWN, pg-client.ts withClient:
+ * a retry elsewhere or after the restart answers), never a query's own error.
  */
 export function storeUnreachable(e: unknown): boolean {
   // Not `instanceof Error`: net's errors come from Node's own realm, which is not always ours (jest).
   if (typeof e !== 'object' || e === null || typeof (e as { message?: unknown }).message !== 'string') return false;
   const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string' && (/^08/.test(code) || /^57P0[1-3]$/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'ESPOOLBEHIND'].includes(code))) return true;
+  if (typeof code === 'string' && (/^08/.test(code) || /^57P0[1-3]$/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'ESPOOLBEHIND', 'ESHUTDOWN'].includes(code))) return true;
   return /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test((e as Error).message);
 }
 
