@@ -16,6 +16,7 @@ import { highestOwn, leadersFirst, markKeys, type ShippedTable } from './spool';
 import { claimRanges } from './ship-claim';
 import { readByKey, readRange, ShipBudget } from './ship-read';
 import { reshipPruned } from './ship-pruned';
+import { ShipStop } from './ship-stop';
 import { pullSessions } from './ship-sessions';
 import { type SpoolMoment, TracedThrough } from './ship-synced';
 import { absent, columnTypes, copyFresh, remove, upsert } from './ship-sql';
@@ -56,13 +57,6 @@ export interface ShipperState {
 /** How often the active sessions are copied from PostgreSQL into the spool. */
 const PULL_EVERY_MS = 500;
 
-/**
- * How long a stop goes on shipping what the spool holds before it gives up what is in flight: a
- * healthy PostgreSQL takes a spool's last writes well within it; a partitioned one costs the stop no
- * more than this (far under SILENT_MS and systemd's 90 s stop timeout).
- */
-export const STOP_FLUSH_MS = 5_000;
-
 export class Shipper {
   readonly state: ShipperState = { up: false, backlog: 0, full: false, dropped: 0, shippedRows: 0, batches: 0, lastShippedAt: null, lastError: null, since: null };
   private readonly tables: Map<string, ShippedTable>;
@@ -70,14 +64,20 @@ export class Shipper {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
-  /**
-   * Aborted at the stop's deadline (STOP_FLUSH_MS): the attempt in flight is given up, its connection
-   * destroyed (pg-client.ts withClient); renewed after it, so a batch asked for explicitly (shipSome) still runs.
-   */
-  private abandon = new AbortController();
-  private stopping?: Promise<boolean>;
-  /** When the stop gives up shipping (STOP_FLUSH_MS after its first call). */
-  private stopDeadline?: number;
+  /** The stop (ship-stop.ts): its bounded last flush, and the abandon signal of what waits on PostgreSQL. */
+  private readonly stopper = new ShipStop({
+    halt: () => {
+      this.stopped = true;
+      clearTimeout(this.timer);
+      return this.running;
+    },
+    shipAll: async () => {
+      while ((await this.shipSome()) > 0);
+    },
+    flushed: () => {
+      for (const w of this.waiters.splice(0)) w.reject(new Error('the shipper stopped'));
+    },
+  });
   private retryMs: number;
   private waiters: Array<{ seq: number; tops: Array<[string, number]>; resolve(): void; reject(e: Error): void }> = [];
   private pulledAt = 0;
@@ -132,65 +132,9 @@ export class Shipper {
     this.schedule(0);
   }
 
-  /**
-   * Stops shipping, then ships what the spool holds (a planned stop: an agent decommissioned never
-   * starts again, an upgrade must not leave PostgreSQL behind), bounded by STOP_FLUSH_MS from the first
-   * call: the attempt in flight is let finish, then batches are shipped until none is left. At the
-   * deadline what is still in flight is given up (across a partition each attempt would wait for a
-   * connect timeout, a statement in flight for SILENT_MS, past systemd's stop timeout): a batch whose
-   * COMMIT was not heard keeps its ship_log entries and claimed range, sent again at the next start as
-   * after any failed batch (a row shipped twice writes the same row). A later call (after the last
-   * writes of a shutdown) awaits the earlier ones and ships again within what is left of the deadline.
-   */
-  async stop(): Promise<void> {
-    this.stopDeadline ??= Date.now() + STOP_FLUSH_MS;
-    await (this.stopping = (this.stopping ?? this.halt()).then((settled) => this.flush(settled)));
-  }
-
-  /** Whether the attempt in flight settled by the deadline. */
-  private async halt(): Promise<boolean> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    return this.bounded(async () => void (await this.running));
-  }
-
-  /**
-   * Ships batches until none is left, within the stop's deadline; PostgreSQL away: it stays in the
-   * spool. Not after the deadline, nor beside an attempt given up that has not settled (one batch at a time).
-   */
-  private async flush(halted: boolean): Promise<boolean> {
-    if (halted && Date.now() < this.stopDeadline!) halted = await this.bounded(async () => {
-      try {
-        while ((await this.shipSome()) > 0);
-      } catch {
-        // Away, or given up at the deadline: shipped at the next start.
-      }
-    });
-    for (const w of this.waiters.splice(0)) w.reject(new Error('the shipper stopped'));
-    return halted;
-  }
-
-  /**
-   * `work` until the stop's deadline: then what it awaits on PostgreSQL is given up (abandon) and the
-   * stop waits no more (a connect or the schema's readiness across a partition has a timeout of its
-   * own; what is given up settles later, harmlessly). `abandon` is renewed once the work settled, so a
-   * batch asked for explicitly after the stop (shipSome) still runs.
-   */
-  private async bounded(work: () => Promise<void>): Promise<boolean> {
-    const ctl = this.abandon;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      // The stop's own timer: it ends with the work, or gives the work up.
-      timer = setTimeout(() => {
-        ctl.abort();
-        resolve();
-      }, Math.max(0, (this.stopDeadline ?? 0) - Date.now()));
-    });
-    const done = work().finally(() => {
-      clearTimeout(timer);
-      if (this.abandon === ctl && ctl.signal.aborted) this.abandon = new AbortController();
-    });
-    return Promise.race([done.then(() => true), deadline.then(() => false)]);
+  /** Stops shipping, then ships what the spool holds within STOP_FLUSH_MS (ship-stop.ts); a later call ships again within it. */
+  stop(): Promise<void> {
+    return this.stopper.stop();
   }
 
   /** Resolves once every change committed to the spool so far is in PostgreSQL (read-your-writes). */
@@ -439,7 +383,7 @@ export class Shipper {
 
   /** `fn` on a guarded client of the pool (pg-client.ts), given up when silent for opts.silentMs. */
   private withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    return withClient(this.pool, this.opts.silentMs ?? SILENT_MS, fn, this.abandon.signal);
+    return withClient(this.pool, this.opts.silentMs ?? SILENT_MS, fn, this.stopper.signal);
   }
 
   /**

@@ -87,7 +87,7 @@ export class StoreService implements OnModuleDestroy, BeforeApplicationShutdown,
    * First thing at a stop (Nest's destroy hooks run before any shutdown hook): the reads that wait on
    * PostgreSQL (a session poll, a request) are given up, so no shutdown hook that awaits one of them
    * waits for a partitioned PostgreSQL's SILENT_MS; the shipper stops, shipping what the spool holds
-   * within its STOP_FLUSH_MS (shipper.ts stop): what it could not ship is shipped at the next start.
+   * within its STOP_FLUSH_MS (ship-stop.ts): what it could not ship is shipped at the next start.
    */
   onModuleDestroy(): void {
     this.stopping.abort();
@@ -110,7 +110,7 @@ export class StoreService implements OnModuleDestroy, BeforeApplicationShutdown,
 
   /**
    * Once, before the spool's handle closes: what was accepted is committed, shipped by the stop's
-   * last flush (within its STOP_FLUSH_MS, shipper.ts), and the writer closed.
+   * last flush (within its STOP_FLUSH_MS, ship-stop.ts), and the writer closed.
    */
   private closeSpool(): Promise<void> {
     return (this.spoolClosed ??= (async () => {

@@ -1,4 +1,4 @@
-// A planned stop ships the spool's last writes (shipper.ts stop, STOP_FLUSH_MS), those the other
+// A planned stop ships the spool's last writes (ship-stop.ts, STOP_FLUSH_MS), those the other
 // modules' shutdown hooks make included: the collectors write theirs in Nest's onApplicationShutdown
 // (vlog-source.service.ts: its last upcalls and lifetimes; the poller's turn under way), which runs
 // before the storage's. TypeORM's module, global like the storage's, shuts down between the two and
