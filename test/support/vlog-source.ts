@@ -4,7 +4,7 @@
 // (Date.now mocked to it) as the service's own tick does. The captured texts the checks answer with
 // (the daemon's own dpctl_error words) are here too, one copy for every such spec.
 import { EventEmitter } from 'node:events';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LifetimeSpoolBound } from '../../src/collectors/lifetime-spool-bound';
 import { VlogSourceService } from '../../src/collectors/vlog-source.service';
@@ -15,6 +15,7 @@ import { UnixctlError } from '../../src/unixctl/client';
 import { UpcallStore } from '../../src/upcalls/upcall-store';
 import { UpcallsService } from '../../src/upcalls/upcalls.service';
 import type { StoreWriter } from '../../src/storage/writer';
+import { versionDir } from './captured-model';
 import type { MigratedSqlite } from './migrated-sqlite';
 import { waitFor } from './wait';
 
@@ -29,6 +30,12 @@ export const NO_DATAPATH = said('ovs-vswitchd: datapath not found (Invalid argum
 export const NETDEV = { name: 'netdev@ovs-netdev', type: 'netdev' };
 export const SYSTEM = { name: 'system@ovs-system', type: 'system' };
 /** A vswitchd log line's time (ms). */
+/** The captured OVS 3.5 vswitchd.log (icmp-allow-related), by line, and its first dpif_netdev flow_add (the main thread's). */
+export const log35 = readFileSync(join(versionDir('ovs-3.5.0_ovn-25.03.0'), 'icmp-allow-related', 'vswitchd.log'), 'utf8').split('\n');
+export const firstFlowAdd = log35.findIndex((l) => l.includes('|dpif_netdev|DBG|flow_add: '));
+/** The kernel datapath's own log (lib/dpif.c put[create] lines), test/fixtures/documented/vlog-kernel, by line. */
+export const kernelLog = readFileSync(join(__dirname, '../fixtures/documented/vlog-kernel/kernel.log'), 'utf8').split('\n');
+
 export const timeOf = (line: string) => Date.parse(/^(\S+?)\|/.exec(line)![1]);
 export const lifetimeRows = (m: MigratedSqlite) => m.db.prepare('SELECT removed_at AS removedAt, removal_reason AS reason FROM datapath_flow ORDER BY id').all();
 

@@ -17,14 +17,11 @@ import { GONE_REASON, loggedByDpifNetdev } from '../../../src/collectors/vlog-go
 import { VlogParser } from '../../../src/ovs/vlog';
 import { versionDir, VERSIONS } from '../../support/captured-model';
 import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
-import { ENOENT, lifetimeRows, NETDEV, NO_UFID, startVlogSource, SYSTEM, timeOf } from '../../support/vlog-source';
+import { ENOENT, firstFlowAdd, kernelLog, lifetimeRows, log35, NETDEV, NO_UFID, startVlogSource, SYSTEM, timeOf } from '../../support/vlog-source';
 import type { VlogSourceService } from '../../../src/collectors/vlog-source.service';
 import type { StoreWriter } from '../../../src/storage/writer';
 
-const log = readFileSync(join(versionDir('ovs-3.5.0_ovn-25.03.0'), 'icmp-allow-related', 'vswitchd.log'), 'utf8').split('\n');
-const first = log.findIndex((l) => l.includes('|dpif_netdev|DBG|flow_add: '));
-/** The kernel datapath's own log (lib/dpif.c put[create] lines), test/fixtures/documented/vlog-kernel. */
-const kernel = readFileSync(join(__dirname, '../../fixtures/documented/vlog-kernel/kernel.log'), 'utf8').split('\n');
+const [log, first, kernel] = [log35, firstFlowAdd, kernelLog];
 /** A captured dpif_netdev flow_add whose megaflow matches skb_priority (set_queue), test/fixtures/captured-set-queue. */
 const setQueue = join(__dirname, '../../fixtures/captured-set-queue/vswitchd.log');
 

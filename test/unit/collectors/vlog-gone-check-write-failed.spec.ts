@@ -8,20 +8,16 @@
 // migrated SQLite, checks at the service's own times. Watched again only while still open (a flow_del
 // committed while the check was in flight ended it), with what the check knew of it (its end in the
 // failed job forgot that).
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GONE_REASON } from '../../../src/collectors/vlog-gone-check';
-import { versionDir } from '../../support/captured-model';
 import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
-import { ENOENT, lifetimeRows, NETDEV, NO_UFID, startVlogSource, SYSTEM, timeOf } from '../../support/vlog-source';
+import { ENOENT, firstFlowAdd, kernelLog, lifetimeRows, log35, NETDEV, NO_UFID, startVlogSource, SYSTEM, timeOf } from '../../support/vlog-source';
 import type { VlogSourceService } from '../../../src/collectors/vlog-source.service';
 import type { StoreWriter } from '../../../src/storage/writer';
 
-const log = readFileSync(join(versionDir('ovs-3.5.0_ovn-25.03.0'), 'icmp-allow-related', 'vswitchd.log'), 'utf8').split('\n');
-const first = log.findIndex((l) => l.includes('|dpif_netdev|DBG|flow_add: '));
-/** The kernel datapath's own log (lib/dpif.c put[create] lines), test/fixtures/documented/vlog-kernel. */
-const kernel = readFileSync(join(__dirname, '../../fixtures/documented/vlog-kernel/kernel.log'), 'utf8').split('\n');
+const [log, first, kernel] = [log35, firstFlowAdd, kernelLog];
 
 describe('a gone-check whose answer failed to be written', () => {
   let m: MigratedSqlite & { writer: StoreWriter };
