@@ -6,11 +6,11 @@
 // Told so by its writer_slot update (ship-synced.ts), the shipper ships them again whole from the spool,
 // with their edges, and forgets the ids (test/postgres/central-retention-silent-open.spec.ts).
 import type { PoolClient } from 'pg';
-import { SLOT_BITS, type ShippedTable } from './spool';
+import { quoteIdent, slotBounds, type ShippedTable } from './spool';
 import { arrayLiteral, upsert } from './ship-sql';
 import type { Statements } from './writer';
 
-const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
+const q = quoteIdent;
 
 export interface PrunedTables {
   flows: ShippedTable;
@@ -27,8 +27,7 @@ export interface PrunedTables {
 
 /** Ships the slot's pruned lifetimes again, `batch` ids a transaction; returns how many rows went. */
 export async function reshipPruned(client: PoolClient, statements: Statements, slot: number, d: PrunedTables, batch: number): Promise<number> {
-  const base = (BigInt(slot) << BigInt(SLOT_BITS)).toString();
-  const top = (BigInt(slot + 1) << BigInt(SLOT_BITS)).toString();
+  const { base, top } = slotBounds(slot);
   const flowTypes = await d.types(d.flows);
   const edgeTypes = d.edges ? await d.types(d.edges.t) : [];
   let n = 0;

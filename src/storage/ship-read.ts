@@ -5,10 +5,10 @@
 // stops where the budget ends; the first row of a batch is always taken, so a row larger than the
 // budget still ships, alone.
 import type { Statement } from 'better-sqlite3';
-import type { ShippedTable } from './spool';
+import { quoteIdent, type ShippedTable } from './spool';
 import { absent } from './ship-sql';
 
-const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
+const q = quoteIdent;
 
 /**
  * A row's weight against the budget: its text by characters (its length, known without a scan;

@@ -2,10 +2,10 @@
 // by api instances and ended by whoever comes first; each process ends one with an UPDATE … WHERE
 // state = 'active' on its spool, so the spool must hold the session's row.
 import type { ShippedTable } from './spool';
-import { highestGiven, ownSequence } from './spool';
+import { highestGiven, ownSequence, quoteIdent } from './spool';
 import type { Statements, StoreWriter } from './writer';
 
-const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
+const q = quoteIdent;
 
 /**
  * The active ones (and those the spool still holds as active) are copied in, silenced (ship_mute),

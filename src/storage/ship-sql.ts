@@ -7,9 +7,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { ShippedTable } from './spool';
+import { quoteIdent, type ShippedTable } from './spool';
 
-const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
+const q = quoteIdent;
 
 /**
  * Rows an upsert may change: a session's state and counters are decided by whoever ends it first

@@ -6,6 +6,7 @@
 // everything the spool held at a moment has left it: that moment, less LATE_TRACE_MS (a trace may
 // still cite a lifetime that ended up to then, as the spool's own retention assumes; never past
 // PostgreSQL's now()), and the newest lifetime the spool held then.
+import { SLOT_BITS } from './spool';
 import type { Statements } from './writer';
 
 /** How long after a lifetime ended a trace may still cite it (the spool's retention: QUIET_MS). */
@@ -31,7 +32,7 @@ const PG_NOW = `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"
  * (retention/central-untraced-store.ts, pruned_lifetime): asked in the slot's own update, which is sent
  * anyway, so an agent that never was cut off pays one index probe of an empty range a second, no statement.
  */
-const PRUNED = `EXISTS (SELECT 1 FROM pruned_lifetime p WHERE p.id >= $1::bigint * ${2 ** 40} AND p.id < ($1::bigint + 1) * ${2 ** 40}) AS pruned`;
+const PRUNED = `EXISTS (SELECT 1 FROM pruned_lifetime p WHERE p.id >= $1::bigint * ${2 ** SLOT_BITS} AND p.id < ($1::bigint + 1) * ${2 ** SLOT_BITS}) AS pruned`;
 
 export interface SpoolMoment {
   at: number;

@@ -90,7 +90,9 @@ export function slotBounds(slot: number, shift = 0): { base: number; top: number
   return shift ? { base: base / 2 ** shift - 1, top: top / 2 ** shift } : { base, top };
 }
 
-const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
+/** An SQL identifier quoted (the same in SQLite and PostgreSQL): the one writer of it for the spool and the shippers. */
+export const quoteIdent = (id: string): string => `"${id.replace(/"/g, '""')}"`;
+const q = quoteIdent;
 
 /**
  * The highest value a marked table holds in its mark column within the slot's own range (the
