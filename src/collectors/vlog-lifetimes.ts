@@ -21,6 +21,15 @@ import { CheckResult, GONE_REASON, GoneChecks } from './vlog-gone-check';
 /** A check's answer for lifetime `id` (negative: one held back) of `ufid`; `home`, `userspace`: what the check knew (unwritten). */
 export type CheckedItem = { kind: 'checked'; id: number; ufid: string; at: number; result: CheckResult; home?: string; userspace?: boolean };
 
+/** What one write job did in memory that its rollback undoes (VlogLifetimes.making, rolledBack). */
+export interface WriteJob {
+  /** The ids of the rows it made. */
+  made: Set<number>;
+  /** What writeHeld wrote and so no longer held: held again if the write rolls back. */
+  wroteHeld: Array<{ held: Map<number, Seen>; copiesHeld: Set<number> }>;
+}
+export const writeJob = (): WriteJob => ({ made: new Set(), wroteHeld: [] });
+
 /** What a check that found the flow installed says of its lifetime. */
 interface Seen {
   lastSeen: string;
@@ -89,8 +98,8 @@ export class VlogLifetimes {
   private readonly copies = new Map<number, VlogCopies>();
   /** Stored lifetimes whose PMDs a flow_add added while the spool was full: written by writeHeld once it has room. */
   private readonly copiesHeld = new Set<number>();
-  /** The ids of the rows the running write job makes (making). */
-  private made: Set<number> | null = null;
+  /** The running write job (making). */
+  private job: WriteJob | null = null;
 
   constructor(
     private readonly flows: DatapathFlowStore,
@@ -252,7 +261,7 @@ export class VlogLifetimes {
       used: seen?.used ?? null,
       source: 'vlog',
     });
-    this.made?.add(id);
+    this.job?.made.add(id);
     this.notePmd(id, thread);
     this.gone.watch(id, f.ufid, Date.parse(seen?.lastSeen ?? firstSeen));
     return id;
@@ -318,28 +327,40 @@ export class VlogLifetimes {
     if (item.id < 0 ? this.unstored.get(item.ufid)?.id === item.id : open()) this.gone.rewatch(item.id, item.ufid, now, item);
   }
 
-  /** Runs `write` (one write job's items), adding the ids of the rows it makes to `made` (rolledBack). */
-  making(made: Set<number>, write: () => void): void {
-    this.made = made;
+  /**
+   * Runs `write` (one write job's items), noting in `job` what it does that a rollback undoes
+   * (rolledBack). Run again (the writer replays a job whose transaction failed), the run before was
+   * rolled back: undone first, so the replay writes what that run took as written.
+   */
+  making(job: WriteJob, write: () => void): void {
+    this.rolledBack(job);
+    this.job = job;
     try {
       write();
     } finally {
-      this.made = null;
+      this.job = null;
     }
   }
 
   /**
    * A failed job's rows were rolled back and SQLite gives their ids again (AUTOINCREMENT's sequence
    * rolled back with them): what was learnt of them goes, or the next lifetime stored took it over (a
-   * kernel put's the userspace mark of a rolled-back dpif_netdev flow_add: no longer vetoed).
+   * kernel put's the userspace mark of a rolled-back dpif_netdev flow_add: no longer vetoed). Counters
+   * and copies it wrote from memory are held again (unless held anew since), for the next write.
    */
-  rolledBack(made: Iterable<number>): void {
-    for (const id of made) {
+  rolledBack(job: WriteJob): void {
+    for (const id of job.made) {
       this.gone.forget(id);
       this.copies.delete(id);
       this.held.delete(id);
       this.copiesHeld.delete(id);
     }
+    for (const w of job.wroteHeld) {
+      for (const [id, seen] of w.held) if (!this.held.has(id) && !job.made.has(id)) this.held.set(id, seen);
+      for (const id of w.copiesHeld) if (!job.made.has(id)) this.copiesHeld.add(id);
+    }
+    job.made.clear();
+    job.wroteHeld = [];
   }
 
   /** The end of a stored lifetime, full spool or not (with the counters it held back). */
@@ -362,6 +383,7 @@ export class VlogLifetimes {
     if (this.bound.full) return;
     for (const [id, seen] of this.held) this.flows.update(tx, id, { ...seen, pmdCopies: vlogCopiesText(this.copies.get(id)) });
     for (const id of this.copiesHeld) if (!this.held.has(id)) this.flows.setPmdCopies(tx, id, vlogCopiesText(this.copies.get(id)));
+    this.job?.wroteHeld.push({ held: new Map(this.held), copiesHeld: new Set(this.copiesHeld) });
     this.held.clear();
     this.copiesHeld.clear();
   }

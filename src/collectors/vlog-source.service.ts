@@ -23,7 +23,8 @@ import { FileFollower, listenSyslog } from './vlog-follow';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { ReplicasService } from '../replicas/replicas.service';
 import { checkFlowIn, DatapathAnswers, GoneChecks, loggedByDpifNetdev, maxIdleOf } from './vlog-gone-check';
-import { CheckedItem, copyHolder, VlogLifetimes } from './vlog-lifetimes';
+import { CheckedItem, copyHolder, VlogLifetimes, writeJob } from './vlog-lifetimes';
+import { WriteRetry } from './vlog-write-retry';
 import { VswitchdService } from './vswitchd.service';
 
 interface Draft {
@@ -55,6 +56,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   private timer: NodeJS.Timeout | undefined;
   private queue: WriteItem[] = [];
   private writing: Promise<unknown> = Promise.resolve();
+  /** A failed batch's items, written again first after a wait, within bounds (vlog-write-retry.ts). */
+  private readonly retry = new WriteRetry<WriteItem>();
   /** vlog levels before we raised them, to put back on shutdown: module → destination → level. */
   private restore: Array<{ module: string; destination: string; level: string }> = [];
   /** Vlog lifetimes (LIVETRACE_POLLER=false) no log line ended: checked in the datapath once they may be gone (vlog-gone-check.ts). */
@@ -64,7 +67,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   /** Their rows, and the ones the full spool holds back (vlog-lifetimes.ts). */
   private readonly lifetimes: VlogLifetimes;
   private checking: Promise<void> | null = null;
-  private readonly m: { records: Counter; dropped: Counter; upcalls: Counter; upcallsDropped: Counter; rotations: Counter; waiting: Gauge; heldBack: Gauge };
+  private readonly m: { records: Counter; dropped: Counter; upcalls: Counter; upcallsDropped: Counter; unwritten: Counter; rotations: Counter; waiting: Gauge; heldBack: Gauge };
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -93,6 +96,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
         name: 'livetrace_vlog_upcalls_dropped_total',
         help: 'Upcalls read from the log and not stored, by reason: spool_full (LIVETRACE_SPOOL_MAX_CHANGES)',
         labelNames: ['reason'],
+        registers,
+      }),
+      unwritten: new Counter({
+        name: 'livetrace_vlog_events_dropped_total',
+        help: 'Log events read and never stored, their write failing past its retries (vlog-write-retry.ts), by kind: upcall, flow (an install), flow_del, checked (a check of a lifetime), held',
+        labelNames: ['kind'],
         registers,
       }),
       rotations: new Counter({ name: 'livetrace_vlog_rotations_total', help: 'Log file rotations seen', labelNames: ['kind'], registers }),
@@ -163,7 +172,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     this.socket?.close();
     for (const p of this.parsers.values()) this.onOutput(p.flush());
     for (const r of this.linker.flush()) this.queue.push({ kind: 'upcall', released: r });
-    await this.flushWrites();
+    await this.flushWrites(true);
     this.lifetimes.shutdown();
     if (this.restore.length) await this.restoreLevels().catch((err: Error) => this.log.warn(`could not restore vlog levels: ${err.message}`));
   }
@@ -230,7 +239,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   private tick(): void {
     this.release(this.linker.expire(Date.now()));
     this.m.waiting.set(this.linker.waiting);
-    if (this.lifetimes.catchUp()) this.queue.push({ kind: 'held' });
+    // One `held` waiting is enough: held counters stay until a write of them commits (writeHeld).
+    if (this.lifetimes.catchUp() && !this.queue.some((i) => i.kind === 'held')) this.queue.push({ kind: 'held' });
     if (!this.config.LIVETRACE_POLLER && !this.checking && this.gone.size) this.checking = this.checkGone().finally(() => (this.checking = null));
     if (this.queue.length) void this.flushWrites();
   }
@@ -249,31 +259,48 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     }
   }
 
-  /** Writes are chained so rows land in the order they were decided. */
-  private flushWrites(): Promise<unknown> {
-    const items = this.queue.splice(0);
-    if (!items.length) return this.writing;
-    const chassis = this.upcalls.chassis;
-    const made = new Set<number>(); // across the writer's replay of the job
-    this.writing = this.writing
-      .then(() => this.store.writer.submit((tx) => this.lifetimes.making(made, () => items.forEach((i) => this.write(tx, i, chassis)))))
-      .catch((err: Error) => {
-        this.log.error(`storing ${items.length} log events failed: ${err.message}`);
-        this.lifetimes.rolledBack(made);
-        this.unwritten(items);
-      });
+  /**
+   * Writes are chained so rows land in the order they were decided: each write takes the queue as it
+   * is when its turn comes, a failed batch's items at its head once their wait has passed. `last`: the
+   * service stops, one attempt whatever the wait, and what fails is given up.
+   */
+  private flushWrites(last = false): Promise<unknown> {
+    this.writing = this.writing.then(() => this.writeQueued(last));
     return this.writing;
   }
 
+  private async writeQueued(last: boolean): Promise<void> {
+    if (!last && this.retry.waiting(Date.now())) return;
+    const items = this.queue.splice(0);
+    if (!items.length) return;
+    const chassis = this.upcalls.chassis;
+    const job = writeJob(); // across the writer's replay of the job
+    try {
+      await this.store.writer.submit((tx) => this.lifetimes.making(job, () => items.forEach((i) => this.write(tx, i, chassis))));
+    } catch (err) {
+      // Its rows rolled back, what it did in memory to them too: written again as if never written.
+      this.lifetimes.rolledBack(job);
+      const { again, dropped, wait } = this.retry.failed(items, Date.now(), this.queue.length, last);
+      this.queue.unshift(...again);
+      this.log.error(`storing ${items.length} log events failed: ${(err as Error).message}${again.length ? `; ${again.length} written again in ${wait} ms` : ''}`);
+      if (dropped.length) this.unwritten(dropped);
+    }
+  }
+
   /**
-   * A failed write (the writer gave the job up: SQLITE_BUSY past the busy timeout, a full disk) rolled
-   * its rows back. A check's lifetime was unwatched when the check was taken (GoneChecks.take) until its
-   * answer is written: lost with the batch, nothing would ask again and the lifetime stayed open for
-   * ever. Each still open is watched again, a max-idle from now, with what its check knew, whatever
-   * the failed job did in memory before it threw (an end forgets its check: that end was rolled back):
-   * VlogLifetimes.unwritten.
+   * Items given up (vlog-write-retry.ts): counted and logged by kind. A check's lifetime was unwatched
+   * when the check was taken (GoneChecks.take) until its answer is written: lost with the batch,
+   * nothing would ask again and the lifetime stayed open for ever. Each still open is watched again, a
+   * max-idle from now, with what its check knew, whatever the failed job did in memory before it threw
+   * (an end forgets its check: that end was rolled back): VlogLifetimes.unwritten. Only here, not at
+   * each failure: a check put back to be written again is not watched as well (two answers).
    */
   private unwritten(items: WriteItem[]): void {
+    const kinds = new Map<string, number>();
+    for (const i of items) kinds.set(i.kind, (kinds.get(i.kind) ?? 0) + 1);
+    for (const [kind, n] of kinds) this.m.unwritten.inc({ kind }, n);
+    const byKind = [...kinds].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`).join(', ');
+    this.log.error(`dropped ${items.length} log events never stored, their write failing past its retries (${byKind})`);
     for (const i of items) if (i.kind === 'checked') this.lifetimes.unwritten(i, Date.now());
   }
 

@@ -8,6 +8,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LifetimeSpoolBound } from '../../src/collectors/lifetime-spool-bound';
 import { VlogSourceService } from '../../src/collectors/vlog-source.service';
+import { RETRY_MAX_MS, WRITE_ATTEMPTS } from '../../src/collectors/vlog-write-retry';
 import { loadConfig } from '../../src/config/config';
 import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store';
 import { MetricsService } from '../../src/metrics/metrics.service';
@@ -41,10 +42,16 @@ export const lifetimeRows = (m: MigratedSqlite) => m.db.prepare('SELECT removed_
 
 export interface RunningSource {
   source: VlogSourceService;
+  /** The source's metrics (its counters are read from the registry). */
+  metrics: MetricsService;
+  /** The log file it follows. */
+  file: string;
   /** Appends lines to the followed log and waits until a lifetime is stored. */
   append(lines: string[]): Promise<void>;
   /** One check as the service makes it at `at` (ms): the tick takes what is due, its answer written. */
   checkAt(at: number): Promise<void>;
+  /** A failed write's retries (vlog-write-retry.ts) at the service's times from `from` (ms) until it is given up; the time of the last. */
+  retriesSpent(from: number): Promise<number>;
 }
 
 /** The service on `m` (bootstrapped: open vlog lifetimes already stored are read back), vswitchd answering through `call`. */
@@ -64,8 +71,16 @@ export async function startVlogSource(
   const source = new VlogSourceService(config, vswitchd as never, upcalls, store as never, new DatapathFlowStore({ db: m.db }), upcallStore, metrics, new LifetimeSpoolBound(store as never, metrics));
   await source.onApplicationBootstrap();
   const checking = () => (source as unknown as { checking: Promise<void> | null }).checking;
+  const checkAt = async (at: number): Promise<void> => {
+    jest.spyOn(Date, 'now').mockReturnValue(at);
+    await source.settle(); // the tick takes the due check
+    await checking();
+    await source.settle(); // its answer written
+  };
   return {
     source,
+    metrics,
+    file,
     append: async (lines) => {
       appendFileSync(file, [...lines, ''].join('\n'));
       await waitFor('the lifetime stored', async () => {
@@ -73,11 +88,11 @@ export async function startVlogSource(
         return lifetimeRows(m).length > 0;
       });
     },
-    checkAt: async (at) => {
-      jest.spyOn(Date, 'now').mockReturnValue(at);
-      await source.settle(); // the tick takes the due check
-      await checking();
-      await source.settle(); // its answer written
+    checkAt,
+    retriesSpent: async (from) => {
+      let at = from;
+      for (let i = 1; i < WRITE_ATTEMPTS; i++) await checkAt((at += RETRY_MAX_MS));
+      return at;
     },
   };
 }

@@ -3,11 +3,12 @@
 // queued its answer with the batch of log events; the batch's write failed (here a real SQLITE_BUSY:
 // another process on the same SQLite file holding the write lock past the busy timeout), the writer
 // gave up the job, and the source only logged it. Nothing watched the lifetime again: open for ever,
-// never asked again. The failed batch's checks are now watched again, so a later check ends it. The
-// captured OVS 3.5 main-thread flow_add read from a file, the daemon's dpctl_error texts, a real
-// migrated SQLite, checks at the service's own times. Watched again only while still open (a flow_del
-// committed while the check was in flight ended it), with what the check knew of it (its end in the
-// failed job forgot that).
+// never asked again. The failed batch's answers are now written again once the lock is released
+// (vlog-write-retry.ts), and a check given up (the failure outlasting the retries) is watched again,
+// so a later check ends it. The captured OVS 3.5 main-thread flow_add read from a file, the daemon's
+// dpctl_error texts, a real migrated SQLite, checks and retries at the service's own times. Watched
+// again only while still open (a flow_del committed while the check was in flight ended it), with
+// what the check knew of it (its end in the failed job forgot that).
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -29,7 +30,8 @@ describe('a gone-check whose answer failed to be written', () => {
     await closeMigratedSqlite(m);
   });
 
-  it('is checked again later and ends the lifetime, not left open for ever', async () => {
+  /** The lifetime of the main thread's flow_add, checked at at(12) while another writer on the file holds its lock (busy timeout shortened). */
+  async function checkedWhileLocked() {
     m = await openMigratedSqlite('livetrace-vlog-write-failed-');
     const running = await startVlogSource(m, async () => Promise.reject(ENOENT), [NETDEV]);
     source = running.source;
@@ -37,18 +39,30 @@ describe('a gone-check whose answer failed to be written', () => {
     const lines = log.slice(first, first + 3);
     await running.append(lines);
     const at = (s: number) => timeOf(lines[0]) + s * 1000;
-    // Another writer on the file holds its lock across the first check's write (busy timeout shortened).
     m.db.pragma('busy_timeout = 20');
     const other = new Database(m.file);
     other.exec('BEGIN IMMEDIATE');
     const failed = jest.spyOn((source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
     await running.checkAt(at(12));
-    other.exec('ROLLBACK');
-    other.close();
     expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: database is locked/));
     expect(lifetimeRows(m)).toEqual([{ removedAt: null, reason: null }]); // nothing written
-    for (let s = 24; s <= 72; s += 12) await running.checkAt(at(s));
-    expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(at(24)).toISOString(), reason: GONE_REASON }]);
+    return { running, at, release: () => (other.exec('ROLLBACK'), other.close()) };
+  }
+
+  it('is written again once the lock is released: the lifetime ends when the check found it gone', async () => {
+    const { running, at, release } = await checkedWhileLocked();
+    release();
+    await running.checkAt(at(24));
+    expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(at(12)).toISOString(), reason: GONE_REASON }]);
+  });
+
+  it('given up (the lock held past the retries), is checked again later and ends the lifetime, not left open for ever', async () => {
+    const { running, at, release } = await checkedWhileLocked();
+    const t = await running.retriesSpent(at(12));
+    release();
+    expect(lifetimeRows(m)).toEqual([{ removedAt: null, reason: null }]); // given up
+    for (let s = 12; s <= 60; s += 12) await running.checkAt(t + s * 1000);
+    expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(t + 12_000).toISOString(), reason: GONE_REASON }]);
   });
 
   it('of a lifetime a logged flow_del ended while the check was in flight: not asked for again and again', async () => {
@@ -74,11 +88,12 @@ describe('a gone-check whose answer failed to be written', () => {
     await running.append(lines);
     const failed = jest.spyOn((source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
     await running.checkAt(at(12));
+    const t = await running.retriesSpent(at(12)); // given up
     other.exec('ROLLBACK');
     other.close();
     expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: database is locked/));
     expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(at(12.1)).toISOString(), reason: 'flow_del' }]);
-    for (let s = 24; s <= 120; s += 12) await running.checkAt(at(s));
+    for (let s = 12; s <= 108; s += 12) await running.checkAt(t + s * 1000);
     // At most the one check the failed write lost (none: it ended), not one every max-idle for as long as vswitchd is away.
     expect(asked).toBe(1);
   });
@@ -98,11 +113,12 @@ describe('a gone-check whose answer failed to be written', () => {
       CREATE TRIGGER t_end AFTER UPDATE OF removed_at ON datapath_flow BEGIN INSERT INTO t_child VALUES (1); END;`);
     const failed = jest.spyOn((source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
     await running.checkAt(at(12));
+    const t = await running.retriesSpent(at(12)); // given up
     m.db.exec('DROP TRIGGER t_end');
     expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: FOREIGN KEY constraint failed/));
     expect(lifetimeRows(m)).toEqual([{ removedAt: null, reason: null }]); // the end rolled back
-    for (let s = 24; s <= 72; s += 12) await running.checkAt(at(s));
-    expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(at(24)).toISOString(), reason: GONE_REASON }]);
+    for (let s = 12; s <= 60; s += 12) await running.checkAt(t + s * 1000);
+    expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(t + 12_000).toISOString(), reason: GONE_REASON }]);
   });
 
   it("forgets a lifetime the failed job made: a later one given its id is not taken for it (a kernel put's stays vetoed)", async () => {
@@ -119,6 +135,7 @@ describe('a gone-check whose answer failed to be written', () => {
     await running.source.settle();
     await running.source.settle();
     expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: FOREIGN KEY constraint failed/));
+    await running.retriesSpent(Date.now()); // given up
     m.db.exec('DROP TRIGGER t_new');
     // The kernel datapath's put (lib/dpif.c) is the next lifetime stored, under the same id.
     const created = kernel.findIndex((l) => l.includes('put[create] ufid:'));

@@ -1,0 +1,45 @@
+// The vswitchd log source's batches of log events whose write the writer gave up (SQLITE_BUSY past
+// the busy timeout while another process on the same SQLite file holds the write lock, a full disk):
+// usually a passing failure, so the batch's items go back to the head of the queue and are written
+// again, before anything read since (rows land in the order they were decided), once a wait has
+// passed (doubling from RETRY_FIRST_MS). Bounded: an item whose write failed WRITE_ATTEMPTS times is
+// given up, and so are the oldest beyond MAX_UNWRITTEN items waiting, so a failure that persists
+// neither holds every later write back for ever nor grows memory without bound.
+/** The writes an item gets: a lock held past these (a minute and more: 1+2+4+8+16 s of waits, each attempt its busy timeout) drops it. */
+export const WRITE_ATTEMPTS = 6;
+export const RETRY_FIRST_MS = 1_000;
+export const RETRY_MAX_MS = 30_000;
+/** Items waiting at most (the upcall linker's bound): the log's rate limit makes it minutes of events. */
+export const MAX_UNWRITTEN = 20_000;
+
+export class WriteRetry<T extends object> {
+  private readonly failures = new WeakMap<T, number>();
+  /** Nothing is written before this (ms): the failed items wait at the queue's head. */
+  private dueAt = 0;
+
+  /** A failed batch's retry is not due yet at `now`: nothing is written, to keep the order. */
+  waiting(now: number): boolean {
+    return now < this.dueAt;
+  }
+
+  /**
+   * A batch's write failed at `now`, `behind` items queued after it: what goes back to the queue's
+   * head (in order) and what is given up (its attempts spent, over MAX_UNWRITTEN, or `last`: no later
+   * write, the service stopping). `wait`: ms until the retry, 0 when none.
+   */
+  failed(items: readonly T[], now: number, behind: number, last = false): { again: T[]; dropped: T[]; wait: number } {
+    const again: T[] = [];
+    const dropped: T[] = [];
+    for (const i of items) {
+      const n = (this.failures.get(i) ?? 0) + 1;
+      this.failures.set(i, n);
+      (last || n >= WRITE_ATTEMPTS ? dropped : again).push(i);
+    }
+    const over = again.length + behind - MAX_UNWRITTEN;
+    if (over > 0) dropped.push(...again.splice(0, over));
+    // The oldest item's failures set the pace: it was first put back longest ago.
+    const wait = again.length ? Math.min(RETRY_FIRST_MS * 2 ** (this.failures.get(again[0])! - 1), RETRY_MAX_MS) : 0;
+    this.dueAt = wait ? now + wait : 0;
+    return { again, dropped, wait };
+  }
+}

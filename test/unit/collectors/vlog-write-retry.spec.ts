@@ -1,0 +1,91 @@
+// A batch of log events whose write the writer gave up (vlog-source.service.ts flushWrites; here a
+// real SQLITE_BUSY: another process on the same SQLite file holding the write lock past the busy
+// timeout, as several agents sharing one file do). The batch's installs (flow lifetimes) and upcalls
+// were only logged as failed and lost for good, though the lock is usually released a moment later.
+// They are now written again, first, after a wait (vlog-write-retry.ts), and given up only once the
+// failure outlasted the retries: counted by kind (livetrace_vlog_events_dropped_total) and logged,
+// later batches written as before. The captured OVS 3.5 vswitchd.log (six misses and their six
+// dpif_netdev flow_adds) read from a file, a real migrated SQLite, the retries at the service's own
+// times (Date.now set past each wait).
+import { appendFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { WRITE_ATTEMPTS, RETRY_MAX_MS } from '../../../src/collectors/vlog-write-retry';
+import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
+import { log35, NETDEV, startVlogSource, timeOf } from '../../support/vlog-source';
+import type { VlogSourceService } from '../../../src/collectors/vlog-source.service';
+import type { StoreWriter } from '../../../src/storage/writer';
+
+const log = log35;
+const installed = log.flatMap((l) => /\|dpif_netdev\|DBG\|flow_add: ufid:(\S+)/.exec(l)?.[1] ?? []);
+const misses = log.filter((l) => l.includes('|dpif_netdev|DBG|ovs-netdev: miss upcall:')).length;
+/** vswitchd not answering the checks: a check changes nothing here. */
+const away = async (): Promise<string> => Promise.reject(new Error('ovs-vswitchd: timed out after 10000 ms'));
+
+describe('a batch of log events whose write failed', () => {
+  let m: MigratedSqlite & { writer: StoreWriter };
+  let source: VlogSourceService | undefined;
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await source?.onApplicationShutdown();
+    source = undefined;
+    await closeMigratedSqlite(m);
+  });
+
+  const lifetimes = () => m.db.prepare('SELECT ufid FROM datapath_flow ORDER BY id').all().map((r) => (r as { ufid: string }).ufid);
+  const upcalls = () => m.db.prepare('SELECT u.ufid FROM upcall u JOIN datapath_flow f ON f.id = u.datapath_flow_id ORDER BY u.id').all().map((r) => (r as { ufid: string }).ufid);
+
+  /** The source on `m`, the log read while another connection holds the file's write lock: the first write fails. */
+  async function readWhileLocked() {
+    m = await openMigratedSqlite('livetrace-vlog-write-retry-');
+    const running = await startVlogSource(m, away, [NETDEV]);
+    source = running.source;
+    let now = timeOf(log[0]);
+    jest.spyOn(Date, 'now').mockImplementation(() => now);
+    const errors = jest.spyOn((source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    m.db.pragma('busy_timeout = 20');
+    const other = new Database(m.file);
+    other.exec('BEGIN IMMEDIATE');
+    appendFileSync(running.file, log.join('\n'));
+    await source.settle();
+    expect(errors).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: database is locked/));
+    expect(lifetimes()).toEqual([]);
+    return {
+      running,
+      errors,
+      /** The retry's wait passed: the next write is due. */
+      later: () => (now += RETRY_MAX_MS),
+      release: () => {
+        other.exec('ROLLBACK');
+        other.close();
+      },
+    };
+  }
+
+  it('is written again once the lock is released: its lifetimes and their upcalls are stored', async () => {
+    expect(installed).toHaveLength(6);
+    const { later, release } = await readWhileLocked();
+    release();
+    later();
+    await source!.settle();
+    expect(lifetimes()).toEqual(installed);
+    expect(upcalls()).toHaveLength(misses);
+    expect(new Set(upcalls())).toEqual(new Set(installed));
+  });
+
+  it('is dropped and counted by kind once the lock outlasts the retries, and later writes still land', async () => {
+    const { running, errors, later, release } = await readWhileLocked();
+    for (let i = 1; i < WRITE_ATTEMPTS; i++) {
+      later();
+      await source!.settle();
+    }
+    const dropped = Object.fromEntries(((await running.metrics.registry.getSingleMetric('livetrace_vlog_events_dropped_total')?.get())?.values ?? []).map((v) => [v.labels.kind, v.value]));
+    expect(dropped).toEqual({ flow: installed.length, upcall: misses });
+    expect(errors).toHaveBeenLastCalledWith(expect.stringMatching(new RegExp(`dropped ${installed.length + misses} log events .*flow: ${installed.length}, upcall: ${misses}`)));
+    release();
+    expect(lifetimes()).toEqual([]);
+    // The same installs read again (vswitchd installing the flows anew): stored at once, nothing waits.
+    appendFileSync(running.file, `\n${log.join('\n')}`);
+    await source!.settle();
+    expect(lifetimes()).toEqual(installed);
+  });
+});
