@@ -5,7 +5,7 @@
 // counters that fell: a lifetime reloaded with it alone ended counters_reset at its first reading.
 // JSON, as small as it goes, one shape a source (the row's `source` says which):
 //   poller: {"c":{"<pmd id>":[packets,bytes],...},"r":[packets,bytes],"v":"<boot id>:<pid>"}  (datapath-diff.ts carry)
-//   vlog:   {"p":["pmd-c00/id:6",...],"r":[packets,bytes],"l":[packets,bytes]}  (vlog-lifetimes.ts counted;
+//   vlog:   {"p":["pmd-c00/id:6",...],"r":[packets,bytes],"l":[packets,bytes]}  (vlog-pmd-copies.ts counted;
 //           "main" in p: the non-PMD table's copy, copyHolder)
 // NULL (rows of older agents, or a lifetime of one copy with nothing retired: the total is then the
 // copy's own) reads as today: the total alone.
@@ -85,7 +85,7 @@ export interface VlogCopies {
   last: Counts | null;
 }
 
-/** Null with fewer than two PMDs: the comparison is then the total's (vlog-lifetimes.ts counted). */
+/** Null with fewer than two PMDs: the comparison is then the total's (vlog-pmd-copies.ts counted). */
 export function vlogCopiesText(c: VlogCopies | undefined): string | null {
   if (!c || c.pmds.size < 2) return null;
   return JSON.stringify({ p: [...c.pmds], r: pair(c.retired), ...(c.last ? { l: pair(c.last) } : {}) });

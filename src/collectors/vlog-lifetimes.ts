@@ -15,8 +15,9 @@ import type { WriteContext } from '../storage/writer';
 import type { InstalledFlow } from '../upcalls';
 import { actionsOf } from './datapath-diff';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
-import { type Counts, type VlogCopies, vlogCopiesOf, vlogCopiesText } from './pmd-copies-column';
+import type { Counts } from './pmd-copies-column';
 import { CheckResult, GONE_REASON, GoneChecks } from './vlog-gone-check';
+import { VlogPmdCopies } from './vlog-pmd-copies';
 
 /** A check's answer for lifetime `id` (negative: one held back) of `ufid`; `home`, `userspace`: what the check knew (unwritten). */
 export type CheckedItem = { kind: 'checked'; id: number; ufid: string; at: number; result: CheckResult; home?: string; userspace?: boolean };
@@ -64,38 +65,14 @@ export const MAX_FAILED_CHECKS = 5;
 /** `a` after `b`: times as the log printed them or as a check wrote them (toISOString), compared as instants. */
 const later = (a: string, b: string): boolean => Date.parse(a) > Date.parse(b);
 
-/** The userspace datapath's non-PMD flow table as a copy holder (VlogCopies.pmds). */
-export const NON_PMD = 'main';
-
-/**
- * The flow table a log line installed a copy in, as VlogLifetimes.installed takes it, or null when
- * the line cannot say. In lib/dpif-netdev.c every dp_netdev_pmd_thread has a flow_table of its own,
- * the non-PMD one (NON_PMD_CORE_ID) too, and dp_netdev_flow_add logs flow_add from the thread that
- * installs: a PMD (`pmd-c01/id:7`) into its own table; any other into the non-PMD one (the main
- * thread polling the ports no PMD polls in dpif_netdev_run, and whatever thread executes a packet:
- * dpif_netdev_execute, a packet-out that recirculates), logged with no thread (the main thread) or
- * its own name. dpctl/get-flow reads that table as well as the PMDs' (dpif_netdev_flow_get walks
- * poll_threads), so a flow installed by a PMD and by the main thread has two copies. Null: a
- * flow_mod or the kernel's put (they change or make the one copy there is), and syslog (no thread).
- */
-export function copyHolder(type: string, record: { thread: string | null; origin: unknown }): string | null {
-  if (type !== 'flow_add' || record.origin !== null) return null;
-  return record.thread?.startsWith('pmd') ? record.thread : NON_PMD;
-}
-
 export class VlogLifetimes {
   /** New lifetimes the full spool held back, by UFID: stored once it has room if a check finds them installed. */
   private readonly unstored = new Map<string, Unstored>();
   private nextUnstoredId = -1;
   /** Stored lifetimes' counters a check read while the spool was full: written once it has room, or with their end. */
   private readonly held = new Map<number, Seen>();
-  /**
-   * Open lifetimes whose flow_add a PMD thread logged (held-back ones by their negative id, moved once
-   * stored): the PMDs holding a copy, and the copies' counters (counted()). Stored with the lifetime
-   * once two PMDs hold one (pmd_copies), and read back when a later run meets it (loadCopies): the log
-   * is followed from its end after a restart, so the flow_add lines are not read again.
-   */
-  private readonly copies = new Map<number, VlogCopies>();
+  /** Open lifetimes' copies on the userspace datapath's flow tables (vlog-pmd-copies.ts). */
+  private readonly copies = new VlogPmdCopies();
   /** Stored lifetimes whose PMDs a flow_add added while the spool was full: written by writeHeld once it has room. */
   private readonly copiesHeld = new Set<number>();
   /** The running write job (making). */
@@ -156,7 +133,7 @@ export class VlogLifetimes {
     const placed = (id: number): void => (userspace ? this.gone.inUserspace(id) : undefined);
     const open = this.flows.openOf(tx, 'vlog', chassis, f.ufid);
     if (open && open.actions === f.actions) {
-      this.loadCopies(open);
+      this.copies.load(open);
       this.notePmd(open.id, thread, tx); // another PMD's copy, or the same PMD's put again
       placed(open.id);
       // Begun by a check later than this line (counters fallen: reset, the log read behind the datapath): installed then.
@@ -185,12 +162,8 @@ export class VlogLifetimes {
    * then too.
    */
   private notePmd(id: number, thread: string | null, tx?: WriteContext): void {
-    if (!thread?.startsWith('pmd') && thread !== NON_PMD) return;
-    const c = this.copies.get(id);
-    if (c?.pmds.has(thread)) return;
-    if (c) c.pmds.add(thread);
-    else this.copies.set(id, { pmds: new Set([thread]), retired: { packets: 0, bytes: 0 }, last: null });
-    const text = vlogCopiesText(this.copies.get(id));
+    if (!this.copies.note(id, thread)) return;
+    const text = this.copies.text(id);
     if (!tx || id < 0 || !text) return;
     if (this.bound.full) return void this.copiesHeld.add(id);
     // Counters a check held back while full count the copies' retired and last: written with them
@@ -201,36 +174,10 @@ export class VlogLifetimes {
     else this.flows.setPmdCopies(tx, id, text);
   }
 
-  /** A stored lifetime's copies as a previous run stored them, unless this run knows them already. */
-  private loadCopies(open: { id: number; pmdCopies: string | null; packets: number; bytes: number }): void {
-    if (this.copies.has(open.id)) return;
-    const c = vlogCopiesOf(open.pmdCopies, open);
-    if (c) this.copies.set(open.id, c);
-  }
-
-  /**
-   * A check's counters as its lifetime's, or null when they fell (its flow deleted unlogged and
-   * installed again). On the userspace datapath every PMD that receives the flow's packets holds a
-   * copy (same UFID, own counters, each deleted on its own), and `dpctl/get-flow` answers one: the
-   * first PMD found holding one (lib/dpctl.c asks with PMD_ID_NULL; dpctl has no pmd= for it). So for
-   * a lifetime that two PMDs or more logged installed (the non-PMD table counts as one: copyHolder),
-   * a reading below the copy's last is another copy's, the copy read before having left: the
-   * lifetime goes on, the copy that left still counted.
-   */
+  /** A check's counters as lifetime `id`'s (VlogPmdCopies.counted), from its newest: a check's held back, or the row's. */
   private counted(id: number, stored: Counts, f: Counts): Counts | null {
-    const c = this.copies.get(id);
-    // No copy read yet in this run: the copy read before is the lifetime's counters (the newest: a
-    // check's held back, or the row's) less what retired, bytes as packets (retiring its packets
-    // alone made the lifetime's bytes fall).
     const held = this.held.get(id);
-    const total = held && held.packets >= stored.packets ? held : stored;
-    const before = c?.last ?? { packets: total.packets - (c?.retired.packets ?? 0), bytes: total.bytes - (c?.retired.bytes ?? 0) };
-    if (f.packets < before.packets) {
-      if (!c || c.pmds.size < 2) return null;
-      c.retired = { packets: c.retired.packets + before.packets, bytes: c.retired.bytes + before.bytes };
-    }
-    if (c) c.last = { packets: f.packets, bytes: f.bytes };
-    return { packets: (c?.retired.packets ?? 0) + f.packets, bytes: (c?.retired.bytes ?? 0) + f.bytes };
+    return this.copies.counted(id, held && held.packets >= stored.packets ? held : stored, f);
   }
 
   /** A new lifetime: stored, or held back while the spool is full (lifetime-spool-bound.ts); its id. */
@@ -275,10 +222,8 @@ export class VlogLifetimes {
     const id = this.create(tx, u.flow, u.time, u.seen, chassis);
     if (userspace) this.gone.inUserspace(id);
     // Its PMDs' copies go on under the stored id (the next check may read the other copy).
-    const c = this.copies.get(u.id);
-    this.copies.delete(u.id);
-    if (c) this.copies.set(id, c);
-    const text = vlogCopiesText(c);
+    this.copies.move(u.id, id);
+    const text = this.copies.text(id);
     if (text) this.flows.setPmdCopies(tx, id, text);
     this.bound.count('stored_late');
   }
@@ -381,8 +326,8 @@ export class VlogLifetimes {
    */
   writeHeld(tx: WriteContext): void {
     if (this.bound.full) return;
-    for (const [id, seen] of this.held) this.flows.update(tx, id, { ...seen, pmdCopies: vlogCopiesText(this.copies.get(id)) });
-    for (const id of this.copiesHeld) if (!this.held.has(id)) this.flows.setPmdCopies(tx, id, vlogCopiesText(this.copies.get(id)));
+    for (const [id, seen] of this.held) this.flows.update(tx, id, { ...seen, pmdCopies: this.copies.text(id) });
+    for (const id of this.copiesHeld) if (!this.held.has(id)) this.flows.setPmdCopies(tx, id, this.copies.text(id));
     this.job?.wroteHeld.push({ held: new Map(this.held), copiesHeld: new Set(this.copiesHeld) });
     this.held.clear();
     this.copiesHeld.clear();
@@ -397,7 +342,7 @@ export class VlogLifetimes {
     if (item.result.state === 'gone') return this.end(tx, item.id, time, GONE_REASON);
     if (item.result.state !== 'present') return;
     const f = item.result.flow;
-    this.loadCopies(open);
+    this.copies.load(open);
     const counted = this.counted(item.id, open, f);
     // Fewer packets than the lifetime counted: its flow was deleted unlogged and installed again
     // (same key, so same UFID; same actions, so no flow_add told another lifetime). As the poller's
@@ -408,7 +353,7 @@ export class VlogLifetimes {
     // rate limit; the kernel's put[modify] is no install): ended actions_changed, as by the poller.
     const ended = !counted ? 'counters_reset' : actionsOf(f) !== open.actions ? 'actions_changed' : null;
     const c = ended ? f : (counted ?? f); // a new lifetime: the copy's own counters
-    const seen: Seen = { lastSeen: time, packets: c.packets, bytes: c.bytes, used: f.used, pmdCopies: ended ? null : vlogCopiesText(this.copies.get(item.id)) };
+    const seen: Seen = { lastSeen: time, packets: c.packets, bytes: c.bytes, used: f.used, pmdCopies: ended ? null : this.copies.text(item.id) };
     if (ended) {
       this.end(tx, open.id, seen.lastSeen, ended);
       let parsedKey: InstalledFlow['parsedKey'];

@@ -23,7 +23,8 @@ import { FileFollower, listenSyslog } from './vlog-follow';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { ReplicasService } from '../replicas/replicas.service';
 import { checkFlowIn, DatapathAnswers, GoneChecks, loggedByDpifNetdev, maxIdleOf } from './vlog-gone-check';
-import { CheckedItem, copyHolder, VlogLifetimes, writeJob } from './vlog-lifetimes';
+import { CheckedItem, VlogLifetimes, writeJob } from './vlog-lifetimes';
+import { copyHolder } from './vlog-pmd-copies';
 import { WriteRetry } from './vlog-write-retry';
 import { VswitchdService } from './vswitchd.service';
 

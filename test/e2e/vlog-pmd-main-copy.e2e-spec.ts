@@ -1,5 +1,5 @@
 // The vswitchd log source (LIVETRACE_POLLER=false) on a userspace datapath where one flow has a copy
-// on a PMD and one in the non-PMD table (vlog-lifetimes.ts copyHolder). A packet received on a PMD
+// on a PMD and one in the non-PMD table (vlog-pmd-copies.ts copyHolder). A packet received on a PMD
 // port and the same packet sent by a packet-out (executed by the main thread: dpif_netdev_execute on
 // the NON_PMD_CORE_ID table) that recirculates through ct() install the same post-recirculation flow
 // (same key, same UFID) in each table, and each logs its own flow_add: `dpif_netdev(pmd-c00/id:N)` and

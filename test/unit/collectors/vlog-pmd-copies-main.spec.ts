@@ -1,4 +1,4 @@
-// A flow with one copy on a PMD and one in the userspace datapath's non-PMD table (vlog-lifetimes.ts
+// A flow with one copy on a PMD and one in the userspace datapath's non-PMD table (vlog-pmd-copies.ts
 // copyHolder). In lib/dpif-netdev.c the non-PMD "thread" (NON_PMD_CORE_ID) is a dp_netdev_pmd_thread
 // with a flow_table of its own (dp_netdev_configure_pmd), used by the main thread for the ports no PMD
 // polls (dpif_netdev_run) and by any thread executing a packet (dpif_netdev_execute: a packet-out that
