@@ -17,7 +17,7 @@ import { UpcallStore } from '../../src/upcalls/upcall-store';
 import { UpcallsService } from '../../src/upcalls/upcalls.service';
 import type { StoreWriter } from '../../src/storage/writer';
 import { versionDir } from './captured-model';
-import type { MigratedSqlite } from './migrated-sqlite';
+import { closeMigratedSqlite, type MigratedSqlite } from './migrated-sqlite';
 import { waitFor } from './wait';
 
 /** vswitchd's error reply to dpctl/get-flow, as the unixctl client throws it. */
@@ -39,6 +39,24 @@ export const kernelLog = readFileSync(join(__dirname, '../fixtures/documented/vl
 
 export const timeOf = (line: string) => Date.parse(/^(\S+?)\|/.exec(line)![1]);
 export const lifetimeRows = (m: MigratedSqlite) => m.db.prepare('SELECT removed_at AS removedAt, removal_reason AS reason FROM datapath_flow ORDER BY id').all();
+
+/** A spec's store and source (`m`, `source`): what vlogSourceSpec closes after each test. */
+export interface VlogSourceSpec {
+  m: MigratedSqlite & { writer: StoreWriter };
+  source?: VlogSourceService;
+}
+
+/** In a describe: the store and source each test opens, its source stopped, its store closed and the mocks restored after it. */
+export function vlogSourceSpec(): VlogSourceSpec {
+  const t = {} as VlogSourceSpec;
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await t.source?.onApplicationShutdown();
+    t.source = undefined;
+    await closeMigratedSqlite(t.m);
+  });
+  return t;
+}
 
 export interface RunningSource {
   source: VlogSourceService;

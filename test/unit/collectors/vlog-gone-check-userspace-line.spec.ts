@@ -16,24 +16,15 @@ import { join } from 'node:path';
 import { GONE_REASON, loggedByDpifNetdev } from '../../../src/collectors/vlog-gone-check';
 import { VlogParser } from '../../../src/ovs/vlog';
 import { versionDir, VERSIONS } from '../../support/captured-model';
-import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
-import { ENOENT, firstFlowAdd, kernelLog, lifetimeRows, log35, NETDEV, NO_UFID, startVlogSource, SYSTEM, timeOf } from '../../support/vlog-source';
-import type { VlogSourceService } from '../../../src/collectors/vlog-source.service';
-import type { StoreWriter } from '../../../src/storage/writer';
+import { openMigratedSqlite } from '../../support/migrated-sqlite';
+import { ENOENT, firstFlowAdd, kernelLog, lifetimeRows, log35, NETDEV, NO_UFID, startVlogSource, SYSTEM, timeOf, vlogSourceSpec } from '../../support/vlog-source';
 
 const [log, first, kernel] = [log35, firstFlowAdd, kernelLog];
 /** A captured dpif_netdev flow_add whose megaflow matches skb_priority (set_queue), test/fixtures/captured-set-queue. */
 const setQueue = join(__dirname, '../../fixtures/captured-set-queue/vswitchd.log');
 
 describe('a userspace lifetime never found by a check, beside a kernel datapath that cannot answer', () => {
-  let m: MigratedSqlite & { writer: StoreWriter };
-  let source: VlogSourceService | undefined;
-  afterEach(async () => {
-    jest.restoreAllMocks();
-    await source?.onApplicationShutdown();
-    source = undefined;
-    closeMigratedSqlite(m);
-  });
+  const spec = vlogSourceSpec();
 
   /**
    * The lifetime `lines` install, checked as the service checks it every max-idle and its margin for a
@@ -41,7 +32,7 @@ describe('a userspace lifetime never found by a check, beside a kernel datapath 
    * checked by the next one, which reads it back from the store with no line in memory.
    */
   async function checkedFor(lines: string[], restarted = false): Promise<unknown[]> {
-    m = await openMigratedSqlite('livetrace-vlog-userspace-line-');
+    spec.m = await openMigratedSqlite('livetrace-vlog-userspace-line-');
     const asked: string[] = [];
     // The flow is in no userspace datapath (idled out before its first check); the kernel cannot look a UFID up.
     const call = async (command: string, args: string[]) => {
@@ -49,17 +40,17 @@ describe('a userspace lifetime never found by a check, beside a kernel datapath 
       throw args[0] === SYSTEM.name ? NO_UFID : ENOENT;
     };
     if (restarted) {
-      const before = await startVlogSource(m, async () => Promise.reject(new Error('ovs-vswitchd: timed out after 10000 ms')), [NETDEV, SYSTEM]);
+      const before = await startVlogSource(spec.m, async () => Promise.reject(new Error('ovs-vswitchd: timed out after 10000 ms')), [NETDEV, SYSTEM]);
       await before.append(lines);
       await before.source.onApplicationShutdown();
     }
-    const running = await startVlogSource(m, call, [NETDEV, SYSTEM]);
-    source = running.source;
+    const running = await startVlogSource(spec.m, call, [NETDEV, SYSTEM]);
+    spec.source = running.source;
     if (!restarted) await running.append(lines);
     // Past the three refusals over a max-idle that make the kernel datapath mute.
     for (let s = 12; s <= 72; s += 12) await running.checkAt(timeOf(lines[0]) + s * 1000);
     expect(asked).toContain(`dpctl/get-flow ${NETDEV.name}`);
-    return lifetimeRows(m);
+    return lifetimeRows(spec.m);
   }
 
   it('ends gone_unlogged when the userspace datapath says gone, not "unknown" for ever', async () => {

@@ -13,39 +13,30 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GONE_REASON } from '../../../src/collectors/vlog-gone-check';
-import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
-import { ENOENT, firstFlowAdd, kernelLog, lifetimeRows, log35, NETDEV, NO_UFID, startVlogSource, SYSTEM, timeOf } from '../../support/vlog-source';
-import type { VlogSourceService } from '../../../src/collectors/vlog-source.service';
-import type { StoreWriter } from '../../../src/storage/writer';
+import { openMigratedSqlite } from '../../support/migrated-sqlite';
+import { ENOENT, firstFlowAdd, kernelLog, lifetimeRows, log35, NETDEV, NO_UFID, startVlogSource, SYSTEM, timeOf, vlogSourceSpec } from '../../support/vlog-source';
 
 const [log, first, kernel] = [log35, firstFlowAdd, kernelLog];
 
 describe('a gone-check whose answer failed to be written', () => {
-  let m: MigratedSqlite & { writer: StoreWriter };
-  let source: VlogSourceService | undefined;
-  afterEach(async () => {
-    jest.restoreAllMocks();
-    await source?.onApplicationShutdown();
-    source = undefined;
-    await closeMigratedSqlite(m);
-  });
+  const spec = vlogSourceSpec();
 
   /** The lifetime of the main thread's flow_add, checked at at(12) while another writer on the file holds its lock (busy timeout shortened). */
   async function checkedWhileLocked() {
-    m = await openMigratedSqlite('livetrace-vlog-write-failed-');
-    const running = await startVlogSource(m, async () => Promise.reject(ENOENT), [NETDEV]);
-    source = running.source;
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-failed-');
+    const running = await startVlogSource(spec.m, async () => Promise.reject(ENOENT), [NETDEV]);
+    spec.source = running.source;
     // The main thread's flow_add, its `flow match:`, and the line after them (the parser holds the last record).
     const lines = log.slice(first, first + 3);
     await running.append(lines);
     const at = (s: number) => timeOf(lines[0]) + s * 1000;
-    m.db.pragma('busy_timeout = 20');
-    const other = new Database(m.file);
+    spec.m.db.pragma('busy_timeout = 20');
+    const other = new Database(spec.m.file);
     other.exec('BEGIN IMMEDIATE');
-    const failed = jest.spyOn((source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    const failed = jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
     await running.checkAt(at(12));
     expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: database is locked/));
-    expect(lifetimeRows(m)).toEqual([{ removedAt: null, reason: null }]); // nothing written
+    expect(lifetimeRows(spec.m)).toEqual([{ removedAt: null, reason: null }]); // nothing written
     return { running, at, release: () => (other.exec('ROLLBACK'), other.close()) };
   }
 
@@ -53,96 +44,96 @@ describe('a gone-check whose answer failed to be written', () => {
     const { running, at, release } = await checkedWhileLocked();
     release();
     await running.checkAt(at(24));
-    expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(at(12)).toISOString(), reason: GONE_REASON }]);
+    expect(lifetimeRows(spec.m)).toEqual([{ removedAt: new Date(at(12)).toISOString(), reason: GONE_REASON }]);
   });
 
   it('given up (the lock held past the retries), is checked again later and ends the lifetime, not left open for ever', async () => {
     const { running, at, release } = await checkedWhileLocked();
     const t = await running.retriesSpent(at(12));
     release();
-    expect(lifetimeRows(m)).toEqual([{ removedAt: null, reason: null }]); // given up
+    expect(lifetimeRows(spec.m)).toEqual([{ removedAt: null, reason: null }]); // given up
     for (let s = 12; s <= 60; s += 12) await running.checkAt(t + s * 1000);
-    expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(t + 12_000).toISOString(), reason: GONE_REASON }]);
+    expect(lifetimeRows(spec.m)).toEqual([{ removedAt: new Date(t + 12_000).toISOString(), reason: GONE_REASON }]);
   });
 
   it('of a lifetime a logged flow_del ended while the check was in flight: not asked for again and again', async () => {
-    m = await openMigratedSqlite('livetrace-vlog-write-failed-');
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-failed-');
     const lines = log.slice(first, first + 3);
     const at = (s: number) => timeOf(lines[0]) + s * 1000;
     const [, ufid, key] = /flow_add: ufid:(\S+) mega_ufid:\S+ (.*?), actions:/.exec(lines[0])!;
-    const other = new Database(m.file);
+    const other = new Database(spec.m.file);
     let asked = 0;
     const call = async (): Promise<string> => {
       if (asked++ > 0) throw new Error('ovs-vswitchd: timed out after 10000 ms'); // vswitchd away since: nothing learnt
       // While this check is in flight lib/dpif.c logs the flow's deletion, read and committed ...
       const time = new Date(at(12.1)).toISOString();
-      appendFileSync(join(m.dir, 'ovs-vswitchd.log'), `${time}|00099|dpif(revalidator4)|DBG|netdev@ovs-netdev: flow_del ufid:${ufid} ${key}, packets:0, bytes:0, used:never\n${time}|00100|timeval|WARN|Unreasonably long 1000ms poll interval\n`);
+      appendFileSync(join(spec.m.dir, 'ovs-vswitchd.log'), `${time}|00099|dpif(revalidator4)|DBG|netdev@ovs-netdev: flow_del ufid:${ufid} ${key}, packets:0, bytes:0, used:never\n${time}|00100|timeval|WARN|Unreasonably long 1000ms poll interval\n`);
       await running.source.settle();
       // ... and another writer holds the file's lock across the write of this check's answer.
-      m.db.pragma('busy_timeout = 20');
+      spec.m.db.pragma('busy_timeout = 20');
       other.exec('BEGIN IMMEDIATE');
       throw ENOENT;
     };
-    const running = await startVlogSource(m, call, [NETDEV]);
-    source = running.source;
+    const running = await startVlogSource(spec.m, call, [NETDEV]);
+    spec.source = running.source;
     await running.append(lines);
-    const failed = jest.spyOn((source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    const failed = jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
     await running.checkAt(at(12));
     const t = await running.retriesSpent(at(12)); // given up
     other.exec('ROLLBACK');
     other.close();
     expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: database is locked/));
-    expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(at(12.1)).toISOString(), reason: 'flow_del' }]);
+    expect(lifetimeRows(spec.m)).toEqual([{ removedAt: new Date(at(12.1)).toISOString(), reason: 'flow_del' }]);
     for (let s = 12; s <= 108; s += 12) await running.checkAt(t + s * 1000);
     // At most the one check the failed write lost (none: it ended), not one every max-idle for as long as vswitchd is away.
     expect(asked).toBe(1);
   });
 
   it("keeps what the check knew of the lifetime: a userspace flow beside a kernel datapath that cannot answer still ends", async () => {
-    m = await openMigratedSqlite('livetrace-vlog-write-failed-');
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-failed-');
     const call = async (_command: string, args: string[]): Promise<string> => Promise.reject(args[0] === SYSTEM.name ? NO_UFID : ENOENT);
-    const running = await startVlogSource(m, call, [NETDEV, SYSTEM]);
-    source = running.source;
+    const running = await startVlogSource(spec.m, call, [NETDEV, SYSTEM]);
+    spec.source = running.source;
     // dpif_netdev's flow_add: its flow is in the userspace datapath, which the kernel's refusal cannot veto.
     const lines = log.slice(first, first + 3);
     await running.append(lines);
     const at = (s: number) => timeOf(lines[0]) + s * 1000;
     // The first check's end is written and the COMMIT fails (as on a full disk): a deferred constraint the end breaks.
-    m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
+    spec.m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
       CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
       CREATE TRIGGER t_end AFTER UPDATE OF removed_at ON datapath_flow BEGIN INSERT INTO t_child VALUES (1); END;`);
-    const failed = jest.spyOn((source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    const failed = jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
     await running.checkAt(at(12));
     const t = await running.retriesSpent(at(12)); // given up
-    m.db.exec('DROP TRIGGER t_end');
+    spec.m.db.exec('DROP TRIGGER t_end');
     expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: FOREIGN KEY constraint failed/));
-    expect(lifetimeRows(m)).toEqual([{ removedAt: null, reason: null }]); // the end rolled back
+    expect(lifetimeRows(spec.m)).toEqual([{ removedAt: null, reason: null }]); // the end rolled back
     for (let s = 12; s <= 60; s += 12) await running.checkAt(t + s * 1000);
-    expect(lifetimeRows(m)).toEqual([{ removedAt: new Date(t + 12_000).toISOString(), reason: GONE_REASON }]);
+    expect(lifetimeRows(spec.m)).toEqual([{ removedAt: new Date(t + 12_000).toISOString(), reason: GONE_REASON }]);
   });
 
   it("forgets a lifetime the failed job made: a later one given its id is not taken for it (a kernel put's stays vetoed)", async () => {
-    m = await openMigratedSqlite('livetrace-vlog-write-failed-');
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-failed-');
     const call = async (_command: string, args: string[]): Promise<string> => Promise.reject(args[0] === SYSTEM.name ? NO_UFID : ENOENT);
-    const running = await startVlogSource(m, call, [NETDEV, SYSTEM]);
-    source = running.source;
+    const running = await startVlogSource(spec.m, call, [NETDEV, SYSTEM]);
+    spec.source = running.source;
     // dpif_netdev's flow_add is stored and the COMMIT fails (as on a full disk): its row and id rolled back.
-    m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
+    spec.m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
       CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
       CREATE TRIGGER t_new AFTER INSERT ON datapath_flow BEGIN INSERT INTO t_child VALUES (1); END;`);
-    const failed = jest.spyOn((source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
-    appendFileSync(join(m.dir, 'ovs-vswitchd.log'), [...log.slice(first, first + 3), ''].join('\n'));
+    const failed = jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    appendFileSync(join(spec.m.dir, 'ovs-vswitchd.log'), [...log.slice(first, first + 3), ''].join('\n'));
     await running.source.settle();
     await running.source.settle();
     expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: FOREIGN KEY constraint failed/));
     await running.retriesSpent(Date.now()); // given up
-    m.db.exec('DROP TRIGGER t_new');
+    spec.m.db.exec('DROP TRIGGER t_new');
     // The kernel datapath's put (lib/dpif.c) is the next lifetime stored, under the same id.
     const created = kernel.findIndex((l) => l.includes('put[create] ufid:'));
     const lines = kernel.slice(created, created + 2);
     await running.append(lines);
     // A kernel that cannot look a UFID up may hold its flow: no check ends it (vlog-gone-check-userspace-line).
     for (let s = 12; s <= 72; s += 12) await running.checkAt(timeOf(lines[0]) + s * 1000);
-    expect(lifetimeRows(m)).toEqual([{ removedAt: null, reason: null }]);
+    expect(lifetimeRows(spec.m)).toEqual([{ removedAt: null, reason: null }]);
   });
 });

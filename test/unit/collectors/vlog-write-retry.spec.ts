@@ -9,11 +9,9 @@
 // times (Date.now set past each wait).
 import { appendFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { WRITE_ATTEMPTS, RETRY_MAX_MS } from '../../../src/collectors/vlog-write-retry';
-import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
-import { log35, NETDEV, startVlogSource, timeOf } from '../../support/vlog-source';
-import type { VlogSourceService } from '../../../src/collectors/vlog-source.service';
-import type { StoreWriter } from '../../../src/storage/writer';
+import { RETRY_MAX_MS, WRITE_ATTEMPTS } from '../../../src/collectors/vlog-write-retry';
+import { openMigratedSqlite } from '../../support/migrated-sqlite';
+import { log35, NETDEV, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
 
 const log = log35;
 const installed = log.flatMap((l) => /\|dpif_netdev\|DBG\|flow_add: ufid:(\S+)/.exec(l)?.[1] ?? []);
@@ -22,31 +20,24 @@ const misses = log.filter((l) => l.includes('|dpif_netdev|DBG|ovs-netdev: miss u
 const away = async (): Promise<string> => Promise.reject(new Error('ovs-vswitchd: timed out after 10000 ms'));
 
 describe('a batch of log events whose write failed', () => {
-  let m: MigratedSqlite & { writer: StoreWriter };
-  let source: VlogSourceService | undefined;
-  afterEach(async () => {
-    jest.restoreAllMocks();
-    await source?.onApplicationShutdown();
-    source = undefined;
-    await closeMigratedSqlite(m);
-  });
+  const spec = vlogSourceSpec();
 
-  const lifetimes = () => m.db.prepare('SELECT ufid FROM datapath_flow ORDER BY id').all().map((r) => (r as { ufid: string }).ufid);
-  const upcalls = () => m.db.prepare('SELECT u.ufid FROM upcall u JOIN datapath_flow f ON f.id = u.datapath_flow_id ORDER BY u.id').all().map((r) => (r as { ufid: string }).ufid);
+  const lifetimes = () => spec.m.db.prepare('SELECT ufid FROM datapath_flow ORDER BY id').all().map((r) => (r as { ufid: string }).ufid);
+  const upcalls = () => spec.m.db.prepare('SELECT u.ufid FROM upcall u JOIN datapath_flow f ON f.id = u.datapath_flow_id ORDER BY u.id').all().map((r) => (r as { ufid: string }).ufid);
 
-  /** The source on `m`, the log read while another connection holds the file's write lock: the first write fails. */
+  /** The spec.source on `spec.m`, the log read while another connection holds the file's write lock: the first write fails. */
   async function readWhileLocked() {
-    m = await openMigratedSqlite('livetrace-vlog-write-retry-');
-    const running = await startVlogSource(m, away, [NETDEV]);
-    source = running.source;
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-retry-');
+    const running = await startVlogSource(spec.m, away, [NETDEV]);
+    spec.source = running.source;
     let now = timeOf(log[0]);
     jest.spyOn(Date, 'now').mockImplementation(() => now);
-    const errors = jest.spyOn((source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
-    m.db.pragma('busy_timeout = 20');
-    const other = new Database(m.file);
+    const errors = jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    spec.m.db.pragma('busy_timeout = 20');
+    const other = new Database(spec.m.file);
     other.exec('BEGIN IMMEDIATE');
     appendFileSync(running.file, log.join('\n'));
-    await source.settle();
+    await spec.source.settle();
     expect(errors).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: database is locked/));
     expect(lifetimes()).toEqual([]);
     return {
@@ -66,7 +57,7 @@ describe('a batch of log events whose write failed', () => {
     const { later, release } = await readWhileLocked();
     release();
     later();
-    await source!.settle();
+    await spec.source!.settle();
     expect(lifetimes()).toEqual(installed);
     expect(upcalls()).toHaveLength(misses);
     expect(new Set(upcalls())).toEqual(new Set(installed));
@@ -76,7 +67,7 @@ describe('a batch of log events whose write failed', () => {
     const { running, errors, later, release } = await readWhileLocked();
     for (let i = 1; i < WRITE_ATTEMPTS; i++) {
       later();
-      await source!.settle();
+      await spec.source!.settle();
     }
     const dropped = Object.fromEntries(((await running.metrics.registry.getSingleMetric('livetrace_vlog_events_dropped_total')?.get())?.values ?? []).map((v) => [v.labels.kind, v.value]));
     expect(dropped).toEqual({ flow: installed.length, upcall: misses });
@@ -85,7 +76,7 @@ describe('a batch of log events whose write failed', () => {
     expect(lifetimes()).toEqual([]);
     // The same installs read again (vswitchd installing the flows anew): stored at once, nothing waits.
     appendFileSync(running.file, `\n${log.join('\n')}`);
-    await source!.settle();
+    await spec.source!.settle();
     expect(lifetimes()).toEqual(installed);
   });
 });
