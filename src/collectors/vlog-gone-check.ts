@@ -79,6 +79,8 @@ type MaxIdle = number | (() => number);
 const live = (m: MaxIdle): (() => number) => (typeof m === 'number' ? () => m : m);
 
 type Watched = { ufid: string; dueAt: number; idle: number; notBefore: number };
+/** A lifetime's watch, home, userspace mark and check in flight (GoneChecks.saved, restore). */
+export type SavedWatch = { watched?: Watched; home?: string; userspace: boolean; inFlight: boolean };
 
 /** The open vlog lifetimes and when each may have gone idle. */
 export class GoneChecks {
@@ -119,6 +121,18 @@ export class GoneChecks {
   now(id: number, ufid: string): void {
     this.inFlight.delete(id);
     this.watched.set(id, { ufid, dueAt: 0, idle: 0, notBefore: 0 });
+  }
+
+  /** What is known of `id`, for restore (a forget in a write job that rolled back undone). */
+  saved(id: number): SavedWatch {
+    return { watched: this.watched.get(id), home: this.homes.get(id), userspace: this.userspace.has(id), inFlight: this.inFlight.has(id) };
+  }
+
+  restore(id: number, s: SavedWatch): void {
+    if (s.watched) this.watched.set(id, s.watched);
+    if (s.home !== undefined) this.homes.set(id, s.home);
+    if (s.userspace) this.userspace.add(id);
+    if (s.inFlight) this.inFlight.add(id);
   }
 
   forget(id: number): void {

@@ -16,7 +16,7 @@ import type { InstalledFlow } from '../upcalls';
 import { actionsOf } from './datapath-diff';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import type { Counts } from './pmd-copies-column';
-import { CheckResult, GONE_REASON, GoneChecks } from './vlog-gone-check';
+import { CheckResult, GONE_REASON, GoneChecks, type SavedWatch } from './vlog-gone-check';
 import { VlogPmdCopies } from './vlog-pmd-copies';
 
 /** A check's answer for lifetime `id` (negative: one held back) of `ufid`; `home`, `userspace`: what the check knew (unwritten). */
@@ -28,8 +28,10 @@ export interface WriteJob {
   made: Set<number>;
   /** What writeHeld wrote and so no longer held: held again if the write rolls back. */
   wroteHeld: Array<{ held: Map<number, Seen>; copiesHeld: Set<number> }>;
+  /** Held-back lifetimes it stored (storeLate), as they were: held back again if it rolls back. */
+  storedLate: Array<{ u: Unstored; watch: SavedWatch; id?: number }>;
 }
-export const writeJob = (): WriteJob => ({ made: new Set(), wroteHeld: [] });
+export const writeJob = (): WriteJob => ({ made: new Set(), wroteHeld: [], storedLate: [] });
 
 /** What a check that found the flow installed says of its lifetime. */
 interface Seen {
@@ -217,10 +219,11 @@ export class VlogLifetimes {
   /** A held-back lifetime found installed once there is room: stored with the time its log line gave. */
   private storeLate(tx: WriteContext, u: Unstored, chassis: string): void {
     this.unstored.delete(u.flow.ufid);
-    const userspace = this.gone.isUserspace(u.id);
+    const late: WriteJob['storedLate'][number] = { u, watch: this.gone.saved(u.id) };
+    this.job?.storedLate.push(late); // before its INSERT, which may be what throws
     this.gone.forget(u.id);
-    const id = this.create(tx, u.flow, u.time, u.seen, chassis);
-    if (userspace) this.gone.inUserspace(id);
+    const id = (late.id = this.create(tx, u.flow, u.time, u.seen, chassis));
+    if (late.watch.userspace) this.gone.inUserspace(id);
     // Its PMDs' copies go on under the stored id (the next check may read the other copy).
     this.copies.move(u.id, id);
     const text = this.copies.text(id);
@@ -294,6 +297,14 @@ export class VlogLifetimes {
    * and copies it wrote from memory are held again (unless held anew since), for the next write.
    */
   rolledBack(job: WriteJob): void {
+    // A lifetime stored late is held back again as it was (its check's replay stores it, or its
+    // given-up check watches it again: unwritten), its copies back under its negative id.
+    for (const { u, id, watch } of job.storedLate.reverse()) {
+      if (this.unstored.has(u.flow.ufid)) continue;
+      this.unstored.set(u.flow.ufid, u);
+      if (id !== undefined) this.copies.move(id, u.id);
+      this.gone.restore(u.id, watch);
+    }
     for (const id of job.made) {
       this.gone.forget(id);
       this.copies.delete(id);
@@ -306,6 +317,7 @@ export class VlogLifetimes {
     }
     job.made.clear();
     job.wroteHeld = [];
+    job.storedLate = [];
   }
 
   /** The end of a stored lifetime, full spool or not (with the counters it held back). */

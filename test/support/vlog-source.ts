@@ -64,6 +64,8 @@ export interface RunningSource {
   metrics: MetricsService;
   /** The log file it follows. */
   file: string;
+  /** The spool's state as the source reads it (LifetimeSpoolBound.full): set `full` to hold new lifetimes back. */
+  spool: { full: boolean };
   /** Appends lines to the followed log and waits until a lifetime is stored. */
   append(lines: string[]): Promise<void>;
   /** One check as the service makes it at `at` (ms): the tick takes what is due, its answer written. */
@@ -82,7 +84,8 @@ export async function startVlogSource(
   writeFileSync(file, '');
   const config = loadConfig({ LIVETRACE_DB: m.file, LIVETRACE_POLLER: 'false', LIVETRACE_VLOG_FILE: file });
   const vswitchd = Object.assign(new EventEmitter(), { call, datapath: async () => datapaths[0], datapaths: async () => datapaths });
-  const store = { writer: m.writer, shipper: { state: { full: false } } };
+  const spool = { full: false };
+  const store = { writer: m.writer, shipper: { state: spool } };
   const metrics = new MetricsService();
   const upcallStore = new UpcallStore({ db: m.db });
   const upcalls = new UpcallsService(upcallStore, null as never, { chassisName: () => 'hv1' } as never);
@@ -99,6 +102,7 @@ export async function startVlogSource(
     source,
     metrics,
     file,
+    spool,
     append: async (lines) => {
       appendFileSync(file, [...lines, ''].join('\n'));
       await waitFor('the lifetime stored', async () => {

@@ -1,0 +1,56 @@
+// A write job of the vswitchd log source rolled back after it ran (a statement failing inside the
+// transaction, as a full disk's SQLITE_FULL does: here a real SQLite trigger refusing the INSERT),
+// replayed alone by the writer and then written again after a wait (vlog-write-retry.ts). What the
+// job did in memory must be undone with its rows (VlogLifetimes.rolledBack), or the replay writes
+// something else than the first run would have. A lifetime the full spool held back, stored late once
+// there was room (storeLate): its in-memory entry was removed by the rolled-back run, so the replay
+// of its check found nothing to store and committed nothing: the lifetime lost for good, no error
+// said, though the write was retried. The captured OVS 3.5 main-thread flow_add read from a file,
+// dpctl/get-flow answering its flow as installed, a real migrated SQLite.
+import { appendFileSync } from 'node:fs';
+import { RETRY_MAX_MS } from '../../../src/collectors/vlog-write-retry';
+import { openMigratedSqlite } from '../../support/migrated-sqlite';
+import { firstFlowAdd, lifetimeRows, log35, NETDEV, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
+
+// The main thread's flow_add, its `flow match:`, and the line after them (the parser holds the last record).
+const lines = log35.slice(firstFlowAdd, firstFlowAdd + 3);
+const [, , match, actions] = /flow_add: ufid:(\S+) mega_ufid:\S+ (.*), actions:(.*)$/.exec(lines[0])!;
+const ufid = /flow_add: ufid:(\S+)/.exec(lines[0])![1];
+/** dpctl/get-flow's line for it (no -m: port numbers; the flow_add's actions). */
+const dumped = `ufid:${ufid}, ${match}, packets:1, bytes:98, used:0.500s, actions:${actions}`;
+const at = (s: number) => timeOf(lines[0]) + s * 1000;
+
+describe('a vlog write job rolled back after it ran', () => {
+  const spec = vlogSourceSpec();
+
+  const refuse = () => spec.m.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON datapath_flow BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+  const accept = () => spec.m.db.exec('DROP TRIGGER refuse');
+  const firstSeen = () => spec.m.db.prepare('SELECT ufid, first_seen AS firstSeen FROM datapath_flow').all();
+
+  it('of a held-back lifetime stored late: stored once the write succeeds, not lost', async () => {
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-rollback-');
+    const running = await startVlogSource(spec.m, async () => dumped, [NETDEV]);
+    spec.source = running.source;
+    const failed = jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    const heldBack = async () => (await running.metrics.registry.getSingleMetric('livetrace_vlog_lifetimes_held_back')!.get()).values[0].value;
+
+    running.spool.full = true;
+    appendFileSync(running.file, [...lines, ''].join('\n'));
+    await spec.source.settle();
+    expect(await heldBack()).toBe(1);
+    expect(lifetimeRows(spec.m)).toEqual([]);
+
+    // Room again: checked at once and found installed, its row's INSERT refused.
+    running.spool.full = false;
+    refuse();
+    await running.checkAt(at(1));
+    expect(lifetimeRows(spec.m)).toEqual([]);
+
+    accept();
+    await running.checkAt(at(1) + RETRY_MAX_MS);
+    expect(firstSeen()).toEqual([{ ufid, firstSeen: lines[0].split('|')[0] }]);
+    expect(await heldBack()).toBe(0);
+    // Written again, as the failure said (the writer's replay of the job alone failed too).
+    expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: database or disk is full; \d+ written again/));
+  });
+});
