@@ -128,7 +128,9 @@ export class GoneChecks {
     return { watched: this.watched.get(id), home: this.homes.get(id), userspace: this.userspace.has(id), inFlight: this.inFlight.has(id) };
   }
 
+  /** `id` as `s` saved it, unless watched or taken again since. */
   restore(id: number, s: SavedWatch): void {
+    if (this.watched.has(id) || this.inFlight.has(id)) return;
     if (s.watched) this.watched.set(id, s.watched);
     if (s.home !== undefined) this.homes.set(id, s.home);
     if (s.userspace) this.userspace.add(id);

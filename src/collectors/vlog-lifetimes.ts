@@ -30,8 +30,10 @@ export interface WriteJob {
   wroteHeld: Array<{ held: Map<number, Seen>; copiesHeld: Set<number> }>;
   /** Held-back lifetimes it stored (storeLate), as they were: held back again if it rolls back. */
   storedLate: Array<{ u: Unstored; watch: SavedWatch; id?: number }>;
+  /** Stored lifetimes it ended (end), their watches as they were: watched again if it rolls back. */
+  ended: Array<{ id: number; watch: SavedWatch }>;
 }
-export const writeJob = (): WriteJob => ({ made: new Set(), wroteHeld: [], storedLate: [] });
+export const writeJob = (): WriteJob => ({ made: new Set(), wroteHeld: [], storedLate: [], ended: [] });
 
 /** What a check that found the flow installed says of its lifetime. */
 interface Seen {
@@ -305,6 +307,8 @@ export class VlogLifetimes {
       if (id !== undefined) this.copies.move(id, u.id);
       this.gone.restore(u.id, watch);
     }
+    // A lifetime it ended is open again: checked as before (a flow_del given up leaves it to a check).
+    for (const { id, watch } of job.ended) if (!job.made.has(id)) this.gone.restore(id, watch);
     for (const id of job.made) {
       this.gone.forget(id);
       this.copies.delete(id);
@@ -318,11 +322,15 @@ export class VlogLifetimes {
     job.made.clear();
     job.wroteHeld = [];
     job.storedLate = [];
+    job.ended = [];
   }
 
   /** The end of a stored lifetime, full spool or not (with the counters it held back). */
   private end(tx: WriteContext, id: number, time: string, reason: string): void {
     const seen = this.held.get(id);
+    // Undone by a rollback: its watch, and the counters and copies it held (held again).
+    this.job?.ended.push({ id, watch: this.gone.saved(id) });
+    this.job?.wroteHeld.push({ held: new Map(seen ? [[id, seen]] : []), copiesHeld: new Set(this.copiesHeld.has(id) ? [id] : []) });
     if (seen) this.flows.update(tx, id, seen);
     this.held.delete(id);
     this.copies.delete(id);

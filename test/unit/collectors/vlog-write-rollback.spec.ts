@@ -5,12 +5,15 @@
 // something else than the first run would have. A lifetime the full spool held back, stored late once
 // there was room (storeLate): its in-memory entry was removed by the rolled-back run, so the replay
 // of its check found nothing to store and committed nothing: the lifetime lost for good, no error
-// said, though the write was retried. The captured OVS 3.5 main-thread flow_add read from a file,
+// said, though the write was retried. A stored lifetime a flow_del ended (end() forgets its gone-check
+// watch) in a job whose write was given up (failing past its retries): its row still open, nothing
+// watched it, open for ever. The captured OVS 3.5 main-thread flow_add read from a file,
 // dpctl/get-flow answering its flow as installed, a real migrated SQLite.
 import { appendFileSync } from 'node:fs';
+import { GONE_REASON } from '../../../src/collectors/vlog-gone-check';
 import { RETRY_MAX_MS } from '../../../src/collectors/vlog-write-retry';
 import { openMigratedSqlite } from '../../support/migrated-sqlite';
-import { firstFlowAdd, lifetimeRows, log35, NETDEV, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
+import { ENOENT, firstFlowAdd, lifetimeRows, log35, NETDEV, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
 
 // The main thread's flow_add, its `flow match:`, and the line after them (the parser holds the last record).
 const lines = log35.slice(firstFlowAdd, firstFlowAdd + 3);
@@ -52,5 +55,27 @@ describe('a vlog write job rolled back after it ran', () => {
     expect(await heldBack()).toBe(0);
     // Written again, as the failure said (the writer's replay of the job alone failed too).
     expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: database or disk is full; \d+ written again/));
+  });
+
+  it('of a flow_del given up: its lifetime is still checked, and ends when found gone, not open for ever', async () => {
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-rollback-');
+    const running = await startVlogSource(spec.m, async () => Promise.reject(ENOENT), [NETDEV]);
+    spec.source = running.source;
+    const failed = jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    await running.append(lines);
+    // The flow_del's end is written and the COMMIT fails (as on a full disk): a deferred constraint the end breaks.
+    spec.m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
+      CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
+      CREATE TRIGGER t_end AFTER UPDATE OF removed_at ON datapath_flow BEGIN INSERT INTO t_child VALUES (1); END;`);
+    const time = new Date(at(5)).toISOString();
+    const key = /flow_add: ufid:\S+ mega_ufid:\S+ (.*?), actions:/.exec(lines[0])![1];
+    appendFileSync(running.file, `${time}|00099|dpif(revalidator4)|DBG|netdev@ovs-netdev: flow_del ufid:${ufid} ${key}, packets:0, bytes:0, used:never\n${time}|00100|timeval|WARN|Unreasonably long 1000ms poll interval\n`);
+    await running.checkAt(at(5));
+    expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: FOREIGN KEY constraint failed/));
+    const t = await running.retriesSpent(at(5)); // the flow_del given up
+    expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^dropped \d+ log events never stored.*flow_del: 1/));
+    spec.m.db.exec('DROP TRIGGER t_end');
+    for (let s = 12; s <= 60; s += 12) await running.checkAt(t + s * 1000);
+    expect(lifetimeRows(spec.m)).toEqual([{ removedAt: expect.any(String), reason: GONE_REASON }]);
   });
 });
