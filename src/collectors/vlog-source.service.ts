@@ -276,8 +276,14 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     if (!items.length) return;
     const chassis = this.upcalls.chassis;
     const job = writeJob(); // across the writer's replay of the job
+    // Counted once committed: each run (a rolled-back one, the writer's replay, a retry) anew.
+    let counts: Array<() => void> = [];
     try {
-      await this.store.writer.submit((tx) => this.lifetimes.making(job, () => items.forEach((i) => this.write(tx, i, chassis))));
+      await this.store.writer.submit((tx) => {
+        counts = [];
+        this.lifetimes.making(job, () => items.forEach((i) => this.write(tx, i, chassis, counts)));
+      });
+      for (const c of counts) c();
     } catch (err) {
       // Its rows rolled back, what it did in memory to them too: written again as if never written.
       this.lifetimes.rolledBack(job);
@@ -305,19 +311,22 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     for (const i of items) if (i.kind === 'checked') this.lifetimes.unwritten(i, Date.now());
   }
 
-  private write(tx: WriteContext, item: WriteItem, chassis: string): void {
+  /** `counts`: what to count once the job commits. */
+  private write(tx: WriteContext, item: WriteItem, chassis: string, counts: Array<() => void>): void {
     if (item.kind === 'flow') return this.lifetimes.installed(tx, item.flow, item.time, chassis, item.thread, item.userspace);
     if (item.kind === 'flow_del') return this.lifetimes.deleted(tx, item.ufid, item.time, chassis);
     if (item.kind === 'held') return this.lifetimes.writeHeld(tx);
     if (item.kind === 'checked') return this.lifetimes.checked(tx, item, chassis);
     const { upcall: d, flow } = item.released;
     const key = d.record.event?.type === 'upcall' ? d.record.event.parsedKey : null;
-    this.m.upcalls.inc({ linked: flow ? 'yes' : 'no' });
+    counts.push(() => this.m.upcalls.inc({ linked: flow ? 'yes' : 'no' }));
     // A row an upcall, growing with traffic: not stored while the spool is full, never later (the
     // log already samples them; holding them would grow the agent's memory instead).
     if (this.bound.full) {
-      this.m.upcallsDropped.inc({ reason: 'spool_full' });
-      this.upcalls.logSource.droppedSpoolFull++;
+      counts.push(() => {
+        this.m.upcallsDropped.inc({ reason: 'spool_full' });
+        this.upcalls.logSource.droppedSpoolFull++;
+      });
       return;
     }
     this.upcallStore.insert(tx, {

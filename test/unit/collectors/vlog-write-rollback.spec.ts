@@ -7,7 +7,8 @@
 // of its check found nothing to store and committed nothing: the lifetime lost for good, no error
 // said, though the write was retried. A stored lifetime a flow_del ended (end() forgets its gone-check
 // watch) in a job whose write was given up (failing past its retries): its row still open, nothing
-// watched it, open for ever. The captured OVS 3.5 main-thread flow_add read from a file,
+// watched it, open for ever. Upcalls were counted (livetrace_vlog_upcalls_total) at each run of the
+// job: the rolled-back one, the writer's replay, each retry. The captured OVS 3.5 main-thread flow_add read from a file,
 // dpctl/get-flow answering its flow as installed, a real migrated SQLite.
 import { appendFileSync } from 'node:fs';
 import { GONE_REASON } from '../../../src/collectors/vlog-gone-check';
@@ -77,5 +78,25 @@ describe('a vlog write job rolled back after it ran', () => {
     spec.m.db.exec('DROP TRIGGER t_end');
     for (let s = 12; s <= 60; s += 12) await running.checkAt(t + s * 1000);
     expect(lifetimeRows(spec.m)).toEqual([{ removedAt: expect.any(String), reason: GONE_REASON }]);
+  });
+
+  it('counts its upcalls once, when they are stored, not at each run of the job', async () => {
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-rollback-');
+    const running = await startVlogSource(spec.m, async () => Promise.reject(ENOENT), [NETDEV]);
+    spec.source = running.source;
+    jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    const misses = log35.filter((l) => l.includes('|dpif_netdev|DBG|ovs-netdev: miss upcall:')).length;
+    // The upcalls' COMMIT fails (a deferred constraint their rows break) once, then succeeds.
+    spec.m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
+      CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
+      CREATE TRIGGER t_up AFTER INSERT ON upcall BEGIN INSERT INTO t_child VALUES (1); END;`);
+    appendFileSync(running.file, log35.join('\n'));
+    await running.checkAt(timeOf(log35[0]));
+    expect(spec.m.db.prepare('SELECT COUNT(*) AS n FROM upcall').get()).toEqual({ n: 0 });
+    spec.m.db.exec('DROP TRIGGER t_up');
+    await running.checkAt(timeOf(log35[0]) + RETRY_MAX_MS);
+    expect(spec.m.db.prepare('SELECT COUNT(*) AS n FROM upcall').get()).toEqual({ n: misses });
+    const counted = (await running.metrics.registry.getSingleMetric('livetrace_vlog_upcalls_total')!.get()).values.reduce((n, v) => n + v.value, 0);
+    expect(counted).toBe(misses);
   });
 });
