@@ -215,15 +215,24 @@ export class StoreWriter {
       this.stats.transactions++;
       this.stats.committedJobs += tx.jobs.length;
       for (const j of tx.jobs) j.q.resolve(j.result);
-    } catch {
+    } catch (err) {
       // Replay what this transaction held: its completed jobs, the one that threw and the rest
       // of the chunk (unless they went back to the queue before the throw).
       const replay = [...(this.open?.jobs.map((j) => j.q) ?? []), ...(requeued ? [] : taken.slice(done))];
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.open = undefined;
       this.rolledBack();
-      // One bad job must not lose the others: replay them one transaction each.
+      // One bad job must not lose the others: replay them one transaction each. Not a lock another
+      // process holds (SQLITE_BUSY past the busy timeout at BEGIN IMMEDIATE: several agents on one
+      // file): each replay would wait the busy timeout again, synchronously, the event loop
+      // stopped for a chunk's jobs times 5 s; they fail as one, their callers retry (vlog-write-retry.ts).
+      let locked: Error | null = isLocked(err) ? (err as Error) : null;
       for (const q of replay) {
+        if (locked) {
+          this.stats.failedJobs++;
+          q.reject(locked);
+          continue;
+        }
         try {
           const r = this.db.transaction(() => {
             const v = q.job(this.ctx);
@@ -232,12 +241,19 @@ export class StoreWriter {
           }).immediate();
           this.stats.committedJobs++;
           q.resolve(r);
-        } catch (err) {
+        } catch (e) {
           this.rolledBack();
           this.stats.failedJobs++;
-          q.reject(err as Error);
+          q.reject(e as Error);
+          if (isLocked(e)) locked = e as Error;
         }
       }
     }
   }
+}
+
+/** SQLite's answer when another connection holds the lock past the busy timeout (better-sqlite3's SqliteError code). */
+function isLocked(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }

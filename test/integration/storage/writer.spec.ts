@@ -175,4 +175,39 @@ describe('StoreWriter spanning event-loop turns (reads on another connection)', 
     expect((main.prepare('SELECT count(*) AS c FROM other').get() as { c: number }).c).toBe(Number(otherRows));
     main.close();
   });
+
+  // Another process holds the write lock past the busy timeout: BEGIN IMMEDIATE fails with
+  // SQLITE_BUSY. The chunk's jobs were replayed one transaction each, each waiting the busy timeout
+  // again, synchronously: a chunk of 500 jobs stopped the event loop (API, health, sources) 500 × 5 s.
+  it('asks for a lock another process holds once a chunk, not once a job', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'livetrace-writer-')), 'db.sqlite');
+    const main = new Database(file);
+    main.pragma('journal_mode = WAL');
+    main.pragma('busy_timeout = 50');
+    main.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY)');
+    const holder = new Database(file);
+    holder.exec('BEGIN IMMEDIATE');
+    const w = new StoreWriter(main);
+    // Every wait for the lock: a BEGIN IMMEDIATE of the chunk, or a replay's .immediate().
+    let asked = 0;
+    const exec = main.exec.bind(main);
+    jest.spyOn(main, 'exec').mockImplementation((sql: string) => {
+      if (/BEGIN IMMEDIATE/i.test(sql)) asked++;
+      return exec(sql);
+    });
+    const transaction = main.transaction.bind(main);
+    jest.spyOn(main, 'transaction').mockImplementation(((fn: () => unknown) => {
+      const t = transaction(fn);
+      return { immediate: (...a: unknown[]) => (asked++, (t.immediate as (...a: unknown[]) => unknown)(...a)) };
+    }) as never);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => w.submit((tx) => tx.stmt('INSERT INTO t (seq) VALUES (?)').run(i).changes)));
+    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'stored'))).toEqual(Array(20).fill('SQLITE_BUSY'));
+    expect(asked).toBe(1);
+    expect(w.stats.failedJobs).toBe(20);
+    // The lock given back, the next jobs are written.
+    holder.exec('ROLLBACK');
+    await expect(w.submit((tx) => tx.stmt('INSERT INTO t (seq) VALUES (?)').run(100).changes)).resolves.toBe(1);
+    holder.close();
+    main.close();
+  });
 });
