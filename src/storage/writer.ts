@@ -40,7 +40,18 @@ interface Queued {
   job: WriteJob<unknown>;
   resolve(v: unknown): void;
   reject(e: Error): void;
+  /** Chunks of it that found the write lock held past the busy timeout (LOCK_ATTEMPTS). */
+  lockWaits?: number;
 }
+
+/**
+ * Another process holding the write lock past the busy timeout (several agents on one file): a
+ * chunk that could not take it goes back to the queue's head and is tried again after
+ * LOCK_PAUSE_MS, the event loop turning meanwhile, LOCK_ATTEMPTS times in all (with the busy
+ * timeout of 5 s, ~15 s of another's lock); then its jobs fail, for their callers to retry or report.
+ */
+export const LOCK_ATTEMPTS = 3;
+export const LOCK_PAUSE_MS = 1_000;
 
 export interface WriterStats {
   queued: number;
@@ -63,6 +74,8 @@ export class StoreWriter {
   private txShared = new Map<object, { state: unknown; flush: (tx: WriteContext, state: unknown) => void }>();
   private spaceWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
+  /** No chunk before this (performance.now()): the write lock was held by another process. */
+  private pausedUntil = 0;
   readonly stats: WriterStats = { queued: 0, committedJobs: 0, failedJobs: 0, transactions: 0, waitingProducers: 0 };
 
   constructor(
@@ -74,6 +87,8 @@ export class StoreWriter {
       /** Keep a transaction open across event-loop turns: only when nothing reads through `db`. */
       spanTurns?: boolean;
       maxTxMs?: number;
+      /** The pause before a chunk that found the lock held is tried again (LOCK_PAUSE_MS). */
+      lockPauseMs?: number;
     } = {},
   ) {
     this.statements = new Statements(db);
@@ -141,6 +156,8 @@ export class StoreWriter {
   }
 
   private drain(): void {
+    const paused = this.pausedUntil - performance.now();
+    if (paused > 0) return void setTimeout(() => this.drain(), paused);
     const chunk = this.queue.splice(0, this.chunkSize);
     if (chunk.length || this.open) this.runChunk(chunk);
     this.stats.queued = this.queue.length;
@@ -222,17 +239,13 @@ export class StoreWriter {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.open = undefined;
       this.rolledBack();
-      // One bad job must not lose the others: replay them one transaction each. Not a lock another
-      // process holds (SQLITE_BUSY past the busy timeout at BEGIN IMMEDIATE: several agents on one
-      // file): each replay would wait the busy timeout again, synchronously, the event loop
-      // stopped for a chunk's jobs times 5 s; they fail as one, their callers retry (vlog-write-retry.ts).
-      let locked: Error | null = isLocked(err) ? (err as Error) : null;
-      for (const q of replay) {
-        if (locked) {
-          this.stats.failedJobs++;
-          q.reject(locked);
-          continue;
-        }
+      // The lock another process holds (SQLITE_BUSY past the busy timeout at BEGIN IMMEDIATE): a
+      // replay job by job would wait the busy timeout again for each, synchronously, the event loop
+      // stopped for a chunk's jobs times 5 s. The chunk goes back to the queue's head and waits.
+      if (isLocked(err)) return this.lockHeld(replay, err as Error);
+      // One bad job must not lose the others: replay them one transaction each (a lock found held
+      // meanwhile sends the rest back, for the reason above).
+      for (const [i, q] of replay.entries()) {
         try {
           const r = this.db.transaction(() => {
             const v = q.job(this.ctx);
@@ -243,12 +256,28 @@ export class StoreWriter {
           q.resolve(r);
         } catch (e) {
           this.rolledBack();
+          if (isLocked(e)) return this.lockHeld(replay.slice(i), e as Error);
           this.stats.failedJobs++;
           q.reject(e as Error);
-          if (isLocked(e)) locked = e as Error;
         }
       }
     }
+  }
+
+  /** A chunk that found the write lock held (LOCK_ATTEMPTS): back to the queue's head, or failed. */
+  private lockHeld(jobs: Queued[], err: Error): void {
+    const again: Queued[] = [];
+    for (const q of jobs) {
+      q.lockWaits = (q.lockWaits ?? 0) + 1;
+      if (q.lockWaits < LOCK_ATTEMPTS) again.push(q);
+      else {
+        this.stats.failedJobs++;
+        q.reject(err);
+      }
+    }
+    this.queue.unshift(...again);
+    this.stats.queued = this.queue.length;
+    if (again.length) this.pausedUntil = performance.now() + (this.opts.lockPauseMs ?? LOCK_PAUSE_MS);
   }
 }
 

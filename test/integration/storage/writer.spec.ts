@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { StoreWriter } from '../../../src/storage/writer';
+import { LOCK_ATTEMPTS, StoreWriter } from '../../../src/storage/writer';
 
 const busy = (ms: number) => {
   const end = performance.now() + ms;
@@ -179,35 +179,66 @@ describe('StoreWriter spanning event-loop turns (reads on another connection)', 
   // Another process holds the write lock past the busy timeout: BEGIN IMMEDIATE fails with
   // SQLITE_BUSY. The chunk's jobs were replayed one transaction each, each waiting the busy timeout
   // again, synchronously: a chunk of 500 jobs stopped the event loop (API, health, sources) 500 × 5 s.
-  it('asks for a lock another process holds once a chunk, not once a job', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'livetrace-writer-')), 'db.sqlite');
-    const main = new Database(file);
-    main.pragma('journal_mode = WAL');
-    main.pragma('busy_timeout = 50');
-    main.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY)');
-    const holder = new Database(file);
-    holder.exec('BEGIN IMMEDIATE');
-    const w = new StoreWriter(main);
-    // Every wait for the lock: a BEGIN IMMEDIATE of the chunk, or a replay's .immediate().
-    let asked = 0;
-    const exec = main.exec.bind(main);
-    jest.spyOn(main, 'exec').mockImplementation((sql: string) => {
-      if (/BEGIN IMMEDIATE/i.test(sql)) asked++;
-      return exec(sql);
+  // Now the chunk waits at the queue's head, LOCK_ATTEMPTS tries in all.
+  describe('a write lock another process holds', () => {
+    let main: Database.Database;
+    let holder: Database.Database;
+    /** Every wait for the lock: a chunk's BEGIN IMMEDIATE or a replay's .immediate(). */
+    let asked: number;
+    /** Called after each wait for the lock that failed. */
+    let onBusy: () => void;
+    beforeEach(() => {
+      const file = join(mkdtempSync(join(tmpdir(), 'livetrace-writer-')), 'db.sqlite');
+      main = new Database(file);
+      main.pragma('journal_mode = WAL');
+      main.pragma('busy_timeout = 50');
+      main.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY)');
+      holder = new Database(file);
+      holder.exec('BEGIN IMMEDIATE');
+      asked = 0;
+      onBusy = () => undefined;
+      const counted = <T>(fn: () => T): T => {
+        asked++;
+        try {
+          return fn();
+        } catch (err) {
+          onBusy();
+          throw err;
+        }
+      };
+      const exec = main.exec.bind(main);
+      jest.spyOn(main, 'exec').mockImplementation((sql: string) => (/BEGIN IMMEDIATE/i.test(sql) ? counted(() => exec(sql)) : exec(sql)));
+      const transaction = main.transaction.bind(main);
+      jest.spyOn(main, 'transaction').mockImplementation(((fn: () => unknown) => {
+        const t = transaction(fn);
+        return { immediate: (...a: unknown[]) => counted(() => (t.immediate as (...a: unknown[]) => unknown)(...a)) };
+      }) as never);
     });
-    const transaction = main.transaction.bind(main);
-    jest.spyOn(main, 'transaction').mockImplementation(((fn: () => unknown) => {
-      const t = transaction(fn);
-      return { immediate: (...a: unknown[]) => (asked++, (t.immediate as (...a: unknown[]) => unknown)(...a)) };
-    }) as never);
-    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => w.submit((tx) => tx.stmt('INSERT INTO t (seq) VALUES (?)').run(i).changes)));
-    expect(results.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'stored'))).toEqual(Array(20).fill('SQLITE_BUSY'));
-    expect(asked).toBe(1);
-    expect(w.stats.failedJobs).toBe(20);
-    // The lock given back, the next jobs are written.
-    holder.exec('ROLLBACK');
-    await expect(w.submit((tx) => tx.stmt('INSERT INTO t (seq) VALUES (?)').run(100).changes)).resolves.toBe(1);
-    holder.close();
-    main.close();
+    afterEach(() => {
+      if (holder.inTransaction) holder.exec('ROLLBACK');
+      holder.close();
+      main.close();
+    });
+    const twenty = (w: StoreWriter) => Array.from({ length: 20 }, (_, i) => w.submit((tx) => tx.stmt('INSERT INTO t (seq) VALUES (?)').run(i).changes));
+
+    it('is asked for once a chunk, not once a job; the chunk is written once the lock is given back', async () => {
+      const w = new StoreWriter(main, { lockPauseMs: 20 });
+      onBusy = () => holder.inTransaction && holder.exec('ROLLBACK'); // given back after the first wait
+      const results = await Promise.all(twenty(w));
+      expect(results).toEqual(Array(20).fill(1));
+      expect(asked).toBe(2);
+      expect((main.prepare('SELECT count(*) AS c FROM t').get() as { c: number }).c).toBe(20);
+      expect(w.stats.failedJobs).toBe(0);
+    });
+
+    it('held through every attempt, fails the chunk SQLITE_BUSY, and later jobs are written', async () => {
+      const w = new StoreWriter(main, { lockPauseMs: 20 });
+      const results = await Promise.allSettled(twenty(w));
+      expect(results.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'stored'))).toEqual(Array(20).fill('SQLITE_BUSY'));
+      expect(asked).toBe(LOCK_ATTEMPTS);
+      expect(w.stats.failedJobs).toBe(20);
+      holder.exec('ROLLBACK');
+      await expect(w.submit((tx) => tx.stmt('INSERT INTO t (seq) VALUES (?)').run(100).changes)).resolves.toBe(1);
+    });
   });
 });
