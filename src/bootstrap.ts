@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { httpEdge } from './common/http-edge';
+import { DrainingExpressAdapter } from './common/http-drain';
 import { sendError } from './common/api-error';
 import { roleConfig, roleRefuses } from './config/role';
 import { LivetraceConfig } from './config/config.schema';
@@ -12,11 +13,12 @@ import { LivetraceConfig } from './config/config.schema';
 /** Builds the app (shared by main.ts and the e2e tests) without listening. */
 export async function createApp(given: LivetraceConfig): Promise<INestApplication> {
   const config = roleConfig(given);
-  // forceCloseConnections: the shutdown destroys the HTTP connections left open (a client's keep-alive,
-  // a request waiting on a partitioned PostgreSQL) rather than waiting for their end; a stop has
-  // nothing to wait for (what is accepted is in the spool). Body parsers are installed below, after the edge checks (Host, token, Origin, Content-Type):
+  // A stop first stops accepting, closes idle keep-alive connections, ends the event streams and lets
+  // the requests in flight finish, for a bounded time (common/http-drain.ts); forceCloseConnections then
+  // destroys what is left (a request still waiting on a partitioned PostgreSQL past it) rather than
+  // waiting for its end. Body parsers are installed below, after the edge checks (Host, token, Origin, Content-Type):
   // a refused request is not parsed first, and form bodies are never parsed at all.
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bufferLogs: true, bodyParser: false, forceCloseConnections: true });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), new DrainingExpressAdapter(), { bufferLogs: true, bodyParser: false, forceCloseConnections: true });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   // Before the edge: a route this role does not serve is absent (404), whoever asks.

@@ -24,9 +24,11 @@ export class CentralHealthIndicator {
     new Gauge({ name: 'livetrace_ship_spool_full', help: '1 while the spool holds LIVETRACE_SPOOL_MAX_CHANGES or more', registers: [r], collect() { this.set(shipper.state.full ? 1 : 0); } });
     let seenRows = 0;
     let seenDropped = 0;
+    let seenReship = 0;
     // Counters follow the shipper's own totals at scrape time.
     new Counter({ name: 'livetrace_ship_rows_total', help: 'Rows written to PostgreSQL by the shipper', registers: [r], collect() { this.inc(shipper.state.shippedRows - seenRows); seenRows = shipper.state.shippedRows; } });
     new Counter({ name: 'livetrace_ship_dropped_total', help: 'Traces not stored because the spool was full', registers: [r], collect() { this.inc(shipper.state.dropped - seenDropped); seenDropped = shipper.state.dropped; } });
+    new Counter({ name: 'livetrace_ship_reship_failures_total', help: 'Failed attempts to ship again the lifetimes PostgreSQL\'s retention took from this slot while it was silent (ship-pruned.ts)', registers: [r], collect() { this.inc(shipper.state.reshipFailures - seenReship); seenReship = shipper.state.reshipFailures; } });
   }
 
   /** Only with PostgreSQL: a SQLite store has nothing to report here. */
@@ -39,7 +41,11 @@ export class CentralHealthIndicator {
     const { shipper, central } = this.store;
     if (!shipper || !central) return indicator.up({ store: 'sqlite' });
     const s = shipper.state;
-    const data = { store: 'postgres', url: central.url, slot: central.slot, backlog: s.backlog, spoolFull: s.full, dropped: s.dropped, lastShippedAt: s.lastShippedAt };
+    const data = {
+      store: 'postgres', url: central.url, slot: central.slot, backlog: s.backlog, spoolFull: s.full, dropped: s.dropped, lastShippedAt: s.lastShippedAt,
+      // Up all the same (the batches ship): traces may cite lifetimes PostgreSQL lacks until it succeeds.
+      ...(s.reshipError !== null ? { reshipError: s.reshipError } : {}),
+    };
     // The shipper only meets PostgreSQL when it has something to ship: ask it now as well (an api
     // instance ships almost nothing, and its reads need the server).
     const missed = s.up ? await this.ping() : null;

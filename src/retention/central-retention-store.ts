@@ -115,13 +115,15 @@ export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, ba
 /**
  * One round, if this process gets the lock: batches until nothing is over the limits, `stopped()`
  * says stop, or a batch fails (the lock is released either way), or its connection falls silent
- * for `silentMs` (default SILENT_MS: twice PostgreSQL's statement_timeout).
+ * for `silentMs` (default SILENT_MS: twice PostgreSQL's statement_timeout), or `abandon` is aborted
+ * (a stop: the round is given up at once, its connection destroyed, ESHUTDOWN; what it had not
+ * committed is redone by a later round, each batch its own transaction).
  */
 export async function centralRound(
   pool: Pool,
   cfg: { days: number; keep: number; silentSlotHours?: number },
   now: number,
-  o: { batch?: number; stopped?: () => boolean; onBatch?: (r: PruneResult) => void; silentMs?: number } = {},
+  o: { batch?: number; stopped?: () => boolean; onBatch?: (r: PruneResult) => void; silentMs?: number; abandon?: AbortSignal } = {},
 ): Promise<CentralRound> {
   const t0 = performance.now();
   const total: CentralRound = { ran: false, traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 };
@@ -139,7 +141,7 @@ export async function centralRound(
       } finally {
         await reset(c, drop);
       }
-    });
+    }, o.abandon);
   } finally {
     total.seconds = (performance.now() - t0) / 1000;
   }

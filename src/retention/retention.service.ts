@@ -86,7 +86,11 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       );
     this.timer = setInterval(() => {
       void this.round().catch((e: Error) => this.log.warn(`retention round failed: ${e.message}`));
-      if (this.central) void this.centralRound().catch((e: Error) => this.log.warn(`PostgreSQL retention round failed: ${e.message}`));
+      if (this.central)
+        void this.centralRound().catch((e: NodeJS.ErrnoException) => {
+          // Given up by a stop (ESHUTDOWN): not a failure, the next start's rounds redo it.
+          if (e.code !== 'ESHUTDOWN') this.log.warn(`PostgreSQL retention round failed: ${e.message}`);
+        });
     }, ROUND_EVERY_MS);
     this.timer.unref();
   }
@@ -117,6 +121,9 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       now,
       {
         stopped: () => this.stopped,
+        // A stop gives the round up at once (its connection destroyed): across a partition, its
+        // statement in flight held the stop (onApplicationShutdown awaits it) up to SILENT_MS.
+        abandon: this.store.stopSignal,
         onBatch: (r) => {
           this.centralPruned.inc({ table: 'trace' }, r.traces);
           this.centralPruned.inc({ table: 'path' }, r.paths);

@@ -8,6 +8,7 @@ import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { LivetraceConfig } from '../config/config.schema';
 import { sqliteHandle } from './data-source.options';
+import { endPool } from './pg-client';
 import { migrationLock, MigrationLockOptions } from './pg-migrate';
 import { isPostgresUrl, openPostgres, pgPoolOptions, pgUnreachable, poolOf, redactUrl } from './postgres';
 import { enterSlot, installTriggers, knownSlot, ShippedTable, shippedTables, writerSlot } from './spool';
@@ -28,7 +29,7 @@ export interface Central {
    * The shipper awaits it; nothing is shipped into a schema older than the spool's.
    */
   ready?: () => Promise<void>;
-  /** Ends the connections. */
+  /** Ends the connections, what is still connecting or checked out too (pg-client.ts endPool). */
   close(): Promise<void>;
 }
 
@@ -50,7 +51,8 @@ export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Prom
   let opened: { pool: Pool; close(): Promise<void>; ready?: () => Promise<void> };
   try {
     const dataSource = await openPostgres(url, cfg.LIVETRACE_PG_POOL, migrationLock(cfg));
-    opened = { pool: poolOf(dataSource), close: () => dataSource.destroy() };
+    const pool = poolOf(dataSource);
+    opened = { pool, close: () => endPool(pool, () => dataSource.destroy()) };
   } catch (err) {
     const slot = known;
     // An agent restarted while PostgreSQL is away (a reboot, an upgrade during an outage) traces
@@ -115,5 +117,5 @@ function deferred(url: string, poolSize: number, migration: MigrationLockOptions
       .finally(() => (running = undefined));
     return running;
   };
-  return { pool, ready, close: () => pool.end() };
+  return { pool, ready, close: () => endPool(pool) };
 }

@@ -118,6 +118,24 @@ export async function endClient(client: Client): Promise<void> {
 }
 
 /**
+ * Ends a pool (`end`: pg's pool.end(), or what ends it, TypeORM's destroy) without waiting on the
+ * server for what a stop gave up. pg-pool's end() ends its idle clients and resolves once no client is
+ * left: a connect still under way counted until its connectionTimeoutMillis (5 s) across a partition
+ * (its startup never answered), on top of the stop's own deadline (ship-stop.ts STOP_FLUSH_MS), and a
+ * checked-out client until its owner released it. At the end of a stop nothing awaits either, so
+ * their connections are destroyed (ESHUTDOWN: the connect rejects, the work in flight fails and
+ * releases), as pg-pool's own connect timeout does, and end() resolves at once
+ * (test/postgres/shutdown-connect.spec.ts). Every checked-out client is withClient's, whose 'error' is heard.
+ */
+export async function endPool(pool: Pool, end: () => Promise<void> = () => pool.end()): Promise<void> {
+  const p = pool as unknown as { _clients?: Client[]; _idle?: Array<{ client: Client }> };
+  const ended = end();
+  const idle = new Set((p._idle ?? []).map((i) => i.client));
+  for (const client of p._clients ?? []) if (!idle.has(client)) socketOf(client)?.destroy(abandoned());
+  await ended;
+}
+
+/**
  * A `.catch` for setting or resetting idle_session_timeout: a server before PostgreSQL 14 has no such
  * setting (42704, a statement refused on a healthy session) and keeps an idle session until its TCP
  * keepalive; anything else stands.

@@ -5,6 +5,7 @@
 // lifetime it did not change is not shipped again, nor any edge (written once, by its child's range).
 // Told so by its writer_slot update (ship-synced.ts), the shipper ships them again whole from the spool,
 // with their edges, and forgets the ids (test/postgres/central-retention-silent-open.spec.ts).
+import type { Logger } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { quoteIdent, slotBounds, type ShippedTable } from './spool';
 import { arrayLiteral, upsert } from './ship-sql';
@@ -23,6 +24,38 @@ export interface PrunedTables {
    * a batch does): a copy started since holds it, and this spool's rows would overwrite the copy's.
    */
   ours(client: PoolClient): Promise<void>;
+}
+
+/** What the shipper's state (/health, /metrics: central.health.ts) holds of the re-ship. */
+export interface ReshipState {
+  /** Re-ships that failed (each is tried again at the slot's next update, about once a second). */
+  reshipFailures: number;
+  /** Why the last one failed; null once one succeeded. */
+  reshipError: string | null;
+}
+
+/**
+ * `reship`, its failures counted in `state` and said on a change only: the first of a run, naming the
+ * slot and the error, and the success that ends it. Tried again about once a second while PostgreSQL
+ * still notes pruned lifetimes of the slot, a failure said each time flooded the log; said never, a
+ * re-ship that always failed (a statement PostgreSQL refuses) left traces pointing at lifetimes gone, unseen.
+ */
+export async function reported(state: ReshipState, log: Logger, slot: number, reship: () => Promise<number>): Promise<void> {
+  let n: number;
+  try {
+    n = await reship();
+  } catch (err) {
+    // Given up by the stop: not a failure of the re-ship (tried again at the next start).
+    if ((err as NodeJS.ErrnoException).code === 'ESHUTDOWN') throw err;
+    if (state.reshipError === null)
+      log.warn(`the lifetimes PostgreSQL's retention took from writer slot ${slot} while it was silent could not be shipped again (tried again at each update of the slot, said again once it succeeds): ${(err as Error).message}`);
+    state.reshipFailures++;
+    state.reshipError = (err as Error).message;
+    throw err;
+  }
+  if (state.reshipError !== null) log.log(`the lifetimes PostgreSQL's retention took from writer slot ${slot} are shipped again, after ${state.reshipFailures} failed attempts in all`);
+  state.reshipError = null;
+  if (n) log.log(`shipped again ${n} lifetimes and edges PostgreSQL's retention took while this agent was silent`);
 }
 
 /** Ships the slot's pruned lifetimes again, `batch` ids a transaction; returns how many rows went. */

@@ -15,7 +15,7 @@ import { stillOurs } from './slot-claim';
 import { highestOwn, leadersFirst, markKeys, type ShippedTable } from './spool';
 import { claimRanges } from './ship-claim';
 import { readByKey, readRange, ShipBudget } from './ship-read';
-import { reshipPruned } from './ship-pruned';
+import { reported, type ReshipState, reshipPruned } from './ship-pruned';
 import { ShipStop } from './ship-stop';
 import { pullSessions } from './ship-sessions';
 import { type SpoolMoment, TracedThrough } from './ship-synced';
@@ -40,7 +40,7 @@ export interface ShipperOptions {
   ready?: () => Promise<void>;
 }
 
-export interface ShipperState {
+export interface ShipperState extends ReshipState {
   /** PostgreSQL answered the last attempt. */
   up: boolean;
   backlog: number;
@@ -58,7 +58,7 @@ export interface ShipperState {
 const PULL_EVERY_MS = 500;
 
 export class Shipper {
-  readonly state: ShipperState = { up: false, backlog: 0, full: false, dropped: 0, shippedRows: 0, batches: 0, lastShippedAt: null, lastError: null, since: null };
+  readonly state: ShipperState = { up: false, backlog: 0, full: false, dropped: 0, shippedRows: 0, batches: 0, lastShippedAt: null, lastError: null, since: null, reshipFailures: 0, reshipError: null };
   private readonly tables: Map<string, ShippedTable>;
   private readonly statements: Statements;
   private timer?: NodeJS.Timeout;
@@ -372,8 +372,10 @@ export class Shipper {
     if (!flows || this.slot === undefined) return;
     const types = async (client: PoolClient, t: ShippedTable) => this.pgTypes.get(t.name) ?? this.pgTypes.set(t.name, await columnTypes(client, t)).get(t.name)!;
     const e = edges && { t: edges, shipped: this.marks.get(edges.name)?.shipped ?? Infinity };
-    const n = await this.withClient((client) => reshipPruned(client, this.statements, this.slot!, { flows, edges: e, types: (t) => types(client, t), ours: (c) => stillOurs(this.spool, c, this.slot!) }, this.opts.batch));
-    if (n) this.log.log(`shipped again ${n} lifetimes and edges PostgreSQL's retention took while this agent was silent`);
+    const slot = this.slot;
+    await reported(this.state, this.log, slot, () =>
+      this.withClient((client) => reshipPruned(client, this.statements, slot, { flows, edges: e, types: (t) => types(client, t), ours: (c) => stillOurs(this.spool, c, slot) }, this.opts.batch)),
+    );
   }
 
   /** pool.query, with a connection that falls silent given up (dropWhenSilent). */

@@ -39,7 +39,7 @@ export class StoreService implements OnModuleDestroy, BeforeApplicationShutdown,
   readonly shipper?: Shipper;
   private readonly reader?: Database.Database;
   private shipperReader?: Database.Database;
-  /** Aborted when the process stops: PostgreSQL reads in flight are given up (PgReader). */
+  /** Aborted when the process stops: PostgreSQL reads in flight are given up (PgReader), and the central retention's round. */
   private readonly stopping = new AbortController();
   private spoolClosed?: Promise<void>;
 
@@ -81,6 +81,14 @@ export class StoreService implements OnModuleDestroy, BeforeApplicationShutdown,
       ready: central.ready,
     }, central.slot);
     this.shipper.start();
+  }
+
+  /**
+   * Aborted first thing at a stop: what waits on PostgreSQL under it (pg-client.ts withClient) is
+   * given up at once, its connection destroyed (ESHUTDOWN).
+   */
+  get stopSignal(): AbortSignal {
+    return this.stopping.signal;
   }
 
   /**

@@ -4,9 +4,13 @@
 // slot silent past LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS has its open lifetimes cut by their
 // last_seen like its ended ones (uncited, with their recirculation edges); a slot heard from keeps its
 // own, however old. Real shippers, real PostgreSQL; the slot's silence is its heard_at moved back.
+import { Logger } from '@nestjs/common';
+import { HealthIndicatorService } from '@nestjs/terminus';
 import type { PoolClient } from 'pg';
 import { centralRound } from '../../src/retention/central-retention-store';
 import { pruneCentralUntraced } from '../../src/retention/central-untraced-store';
+import { CentralHealthIndicator } from '../../src/health/central.health';
+import { MetricsService } from '../../src/metrics/metrics.service';
 import type { StoreService } from '../../src/storage/store.service';
 import { pgRows, tracedUp, usePostgresSpools } from '../support/spool-stores';
 import { waitFor } from '../support/wait';
@@ -195,5 +199,50 @@ describe('PostgreSQL retention and the open lifetimes of a writer slot gone for 
     expect(await flows()).toEqual(liveIds);
     // Kept for the copy that holds the slot now.
     expect((await pgRows(url, 'SELECT id FROM pruned_lifetime')).length).toBe(2);
+  });
+
+  // The re-ship is tried again at each update of the slot (about once a second) while PostgreSQL notes
+  // pruned lifetimes of it: one that kept failing was caught and dropped without a word, for ever, and
+  // traces shipped meanwhile pointed at lifetimes PostgreSQL lacked. Now its first failure is said, with
+  // the slot and the error, the next ones only counted (/metrics, /health), and its success said too.
+  it('a re-ship that keeps failing is said once with its slot and error, counted, and its recovery said', async () => {
+    const { url, gone, live, goneIds, liveIds, flows } = await twoAgents('central_silent_open_failing');
+    await centralRound(live.central!.pool, { days: 1, keep: 0, silentSlotHours: 24 }, NOW);
+    expect(await flows()).toEqual(liveIds);
+    // A refusal of PostgreSQL's own, as a permission or a constraint would be: the re-ship's transaction fails at its end.
+    await pgRows(url, `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'pruned_lifetime is read-only here'; END $$`);
+    await pgRows(url, 'CREATE TRIGGER refuse BEFORE DELETE ON pruned_lifetime FOR EACH ROW EXECUTE FUNCTION refuse()');
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const log = jest.spyOn(Logger.prototype, 'log');
+    const said = (spy: jest.SpyInstance) => spy.mock.calls.map(([m]) => String(m)).filter((m) => m.includes('writer slot'));
+    try {
+      await waitFor('three failed re-ships', async () => {
+        await gone.shipper!.shipSome();
+        return gone.shipper!.state.reshipFailures >= 3;
+      }, 15_000);
+      expect(said(warn)).toEqual([expect.stringContaining(`from writer slot ${gone.central!.slot} while it was silent could not be shipped again`)]);
+      expect(said(warn)[0]).toContain('pruned_lifetime is read-only here');
+      // What /metrics and /health show of it (central.health.ts, as the app builds it).
+      const metrics = new MetricsService();
+      const central = new CentralHealthIndicator(gone, new HealthIndicatorService(), metrics);
+      const failures = async () => (await metrics.registry.getSingleMetric('livetrace_ship_reship_failures_total')!.get()).values[0].value;
+      expect(await failures()).toBe(gone.shipper!.state.reshipFailures);
+      expect(await failures()).toBeGreaterThanOrEqual(3);
+      expect((await central.check()).central).toMatchObject({ reshipError: expect.stringContaining('pruned_lifetime is read-only here') });
+      expect(await flows()).toEqual(liveIds);
+      await pgRows(url, 'DROP TRIGGER refuse ON pruned_lifetime');
+      await waitFor('the pruned lifetimes shipped again', async () => {
+        await gone.shipper!.shipSome();
+        return (await flows()).length === 4;
+      }, 15_000);
+      expect(await flows()).toEqual([...goneIds, ...liveIds]);
+      expect(gone.shipper!.state.reshipError).toBeNull();
+      expect((await central.check()).central).not.toHaveProperty('reshipError');
+      expect(said(log)).toEqual([expect.stringMatching(new RegExp(`from writer slot ${gone.central!.slot} are shipped again, after \\d+ failed attempts in all`))]);
+      expect(said(warn)).toHaveLength(1);
+    } finally {
+      warn.mockRestore();
+      log.mockRestore();
+    }
   });
 });
