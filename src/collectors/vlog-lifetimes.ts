@@ -14,8 +14,8 @@ import { inPort, parseKey, recircId } from '../ovs/odp-key';
 import type { WriteContext } from '../storage/writer';
 import type { InstalledFlow } from '../upcalls';
 import { actionsOf } from './datapath-diff';
-import { LifetimeSpoolBound } from './lifetime-spool-bound';
-import type { Counts } from './pmd-copies-column';
+import { LifetimeSpoolBound, type LifetimeWriteOutcome } from './lifetime-spool-bound';
+import type { Counts, VlogCopies } from './pmd-copies-column';
 import { CheckResult, GONE_REASON, GoneChecks, type SavedWatch } from './vlog-gone-check';
 import { VlogPmdCopies } from './vlog-pmd-copies';
 
@@ -32,8 +32,17 @@ export interface WriteJob {
   storedLate: Array<{ u: Unstored; watch: SavedWatch; id?: number }>;
   /** Stored lifetimes it ended (end), their watches as they were: watched again if it rolls back. */
   ended: Array<{ id: number; watch: SavedWatch }>;
+  /** New lifetimes it held back (begin while full): no longer held if it rolls back. */
+  heldBack: Unstored[];
+  /** Held-back lifetimes it lost (lose), as they were: held back again if it rolls back. */
+  lost: Array<{ u: Unstored; watch: SavedWatch; copies?: VlogCopies }>;
+  /**
+   * What its run counted (the spool bound's outcomes, the source's upcalls): counted once its
+   * transaction commits (committed), each run anew, so a rolled-back run and its replay count once.
+   */
+  counts: Array<() => void>;
 }
-export const writeJob = (): WriteJob => ({ made: new Set(), wroteHeld: [], storedLate: [], ended: [] });
+export const writeJob = (): WriteJob => ({ made: new Set(), wroteHeld: [], storedLate: [], ended: [], heldBack: [], lost: [], counts: [] });
 
 /** What a check that found the flow installed says of its lifetime. */
 interface Seen {
@@ -190,8 +199,9 @@ export class VlogLifetimes {
       const u: Unstored = { id: this.nextUnstoredId--, flow: f, time, seen, hurried: false, failedChecks: 0 };
       this.unstored.set(f.ufid, u);
       this.notePmd(u.id, thread);
+      this.job?.heldBack.push(u);
       this.gone.watch(u.id, f.ufid, Date.parse(seen?.lastSeen ?? time));
-      this.bound.count('dropped_spool_full');
+      this.count('dropped_spool_full');
       return u.id;
     }
     return this.create(tx, f, time, seen, chassis, thread);
@@ -230,15 +240,26 @@ export class VlogLifetimes {
     this.copies.move(u.id, id);
     const text = this.copies.text(id);
     if (text) this.flows.setPmdCopies(tx, id, text);
-    this.bound.count('stored_late');
+    this.count('stored_late');
   }
 
   /** A held-back lifetime that ended (or was replaced) before there was room: no row, so no end. */
   private lose(u: Unstored, outcome: 'lost_spool_full' | 'lost_unchecked' = 'lost_spool_full'): void {
     this.unstored.delete(u.flow.ufid);
+    this.job?.lost.push({ u, watch: this.gone.saved(u.id), copies: this.copies.take(u.id) });
     this.gone.forget(u.id);
-    this.copies.delete(u.id);
-    this.bound.count(outcome);
+    this.count(outcome);
+  }
+
+  /** Inside a write job, once it commits (WriteJob.counts); outside one (a check that learnt nothing), now. */
+  private count(outcome: LifetimeWriteOutcome): void {
+    if (this.job) this.job.counts.push(() => this.bound.count(outcome));
+    else this.bound.count(outcome);
+  }
+
+  /** `job` committed: what its last run counted is counted. */
+  committed(job: WriteJob): void {
+    for (const c of job.counts.splice(0)) c();
   }
 
   /** Lifetimes held back now (the gauge livetrace_vlog_lifetimes_held_back). */
@@ -319,10 +340,25 @@ export class VlogLifetimes {
       for (const [id, seen] of w.held) if (!this.held.has(id) && !job.made.has(id)) this.held.set(id, seen);
       for (const id of w.copiesHeld) if (!job.made.has(id)) this.copiesHeld.add(id);
     }
+    // Lifetimes it held back go; ones it lost are held back again as they were (unless held anew).
+    for (const u of job.heldBack) {
+      if (this.unstored.get(u.flow.ufid) === u) this.unstored.delete(u.flow.ufid);
+      this.gone.forget(u.id);
+      this.copies.delete(u.id);
+    }
+    for (const { u, watch, copies } of job.lost.reverse()) {
+      if (job.heldBack.includes(u) || this.unstored.has(u.flow.ufid)) continue;
+      this.unstored.set(u.flow.ufid, u);
+      this.gone.restore(u.id, watch);
+      if (copies) this.copies.restore(u.id, copies);
+    }
     job.made.clear();
     job.wroteHeld = [];
     job.storedLate = [];
     job.ended = [];
+    job.heldBack = [];
+    job.lost = [];
+    job.counts.length = 0; // rolled back: not counted
   }
 
   /** The end of a stored lifetime, full spool or not (with the counters it held back). */
@@ -391,7 +427,7 @@ export class VlogLifetimes {
       return this.flows.update(tx, item.id, seen);
     }
     this.held.set(item.id, seen);
-    this.bound.count('deferred_spool_full');
+    this.count('deferred_spool_full');
   }
 
   /**

@@ -60,6 +60,18 @@ export class VlogPmdCopies {
     this.copies.delete(id);
   }
 
+  /** Deleted, as they were: for restore (a write job that rolled back). */
+  take(id: number): VlogCopies | undefined {
+    const c = this.copies.get(id);
+    this.copies.delete(id);
+    return c;
+  }
+
+  /** Lifetime `id`'s copies as take() gave them, unless known anew since. */
+  restore(id: number, c: VlogCopies): void {
+    if (!this.copies.has(id)) this.copies.set(id, c);
+  }
+
   /** A stored lifetime's copies as a previous run stored them, unless this run knows them already. */
   load(open: { id: number; pmdCopies: string | null; packets: number; bytes: number }): void {
     if (this.copies.has(open.id)) return;
