@@ -34,6 +34,8 @@ export interface WriteJob {
   ended: Array<{ id: number; watch: SavedWatch }>;
   /** New lifetimes it held back (begin while full): no longer held if it rolls back. */
   heldBack: Unstored[];
+  /** PMDs it noted (notePmd): not known if it rolls back, so that the replay notes and writes them again. */
+  noted: Array<{ id: number; thread: string }>;
   /** Held-back lifetimes it lost (lose), as they were: held back again if it rolls back. */
   lost: Array<{ u: Unstored; watch: SavedWatch; copies?: VlogCopies }>;
   /**
@@ -42,7 +44,7 @@ export interface WriteJob {
    */
   counts: Array<() => void>;
 }
-export const writeJob = (): WriteJob => ({ made: new Set(), wroteHeld: [], storedLate: [], ended: [], heldBack: [], lost: [], counts: [] });
+export const writeJob = (): WriteJob => ({ made: new Set(), wroteHeld: [], storedLate: [], ended: [], heldBack: [], lost: [], noted: [], counts: [] });
 
 /** What a check that found the flow installed says of its lifetime. */
 interface Seen {
@@ -175,13 +177,15 @@ export class VlogLifetimes {
    * then too.
    */
   private notePmd(id: number, thread: string | null, tx?: WriteContext): void {
-    if (!this.copies.note(id, thread)) return;
+    if (!thread || !this.copies.note(id, thread)) return;
+    this.job?.noted.push({ id, thread });
     const text = this.copies.text(id);
     if (!tx || id < 0 || !text) return;
     if (this.bound.full) return void this.copiesHeld.add(id);
     // Counters a check held back while full count the copies' retired and last: written with them
     // now (there is room), so the row's JSON always adds up to its counters (vlogCopiesOf).
     const seen = this.held.get(id);
+    if (seen) this.job?.wroteHeld.push({ held: new Map([[id, seen]]), copiesHeld: new Set() });
     this.held.delete(id);
     if (seen) this.flows.update(tx, id, { ...seen, pmdCopies: text });
     else this.flows.setPmdCopies(tx, id, text);
@@ -352,7 +356,10 @@ export class VlogLifetimes {
       this.gone.restore(u.id, watch);
       if (copies) this.copies.restore(u.id, copies);
     }
+    // Last: what it noted is under the ids it was noted under again (moves undone, losses restored).
+    for (const { id, thread } of job.noted.reverse()) this.copies.unnote(id, thread);
     job.made.clear();
+    job.noted = [];
     job.wroteHeld = [];
     job.storedLate = [];
     job.ended = [];

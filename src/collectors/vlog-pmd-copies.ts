@@ -44,6 +44,13 @@ export class VlogPmdCopies {
     return true;
   }
 
+  /** What note(id, thread) did, undone (a write job that rolled back): the thread's table not known. */
+  unnote(id: number, thread: string): void {
+    const c = this.copies.get(id);
+    c?.pmds.delete(thread);
+    if (c && !c.pmds.size) this.copies.delete(id);
+  }
+
   /** Lifetime `id`'s pmd_copies column (null: one copy, nothing retired). */
   text(id: number): string | null {
     return vlogCopiesText(this.copies.get(id));
