@@ -15,59 +15,13 @@ import type { WriteContext } from '../storage/writer';
 import type { InstalledFlow } from '../upcalls';
 import { actionsOf } from './datapath-diff';
 import { LifetimeSpoolBound, type LifetimeWriteOutcome } from './lifetime-spool-bound';
-import type { Counts, VlogCopies } from './pmd-copies-column';
-import { CheckResult, GONE_REASON, GoneChecks, type SavedWatch } from './vlog-gone-check';
+import type { Counts } from './pmd-copies-column';
+import { CheckResult, GONE_REASON, GoneChecks } from './vlog-gone-check';
 import { VlogPmdCopies } from './vlog-pmd-copies';
+import { type Seen, undo, type Unstored, type WriteJob } from './vlog-write-job';
 
 /** A check's answer for lifetime `id` (negative: one held back) of `ufid`; `home`, `userspace`: what the check knew (unwritten). */
 export type CheckedItem = { kind: 'checked'; id: number; ufid: string; at: number; result: CheckResult; home?: string; userspace?: boolean };
-
-/** What one write job did in memory that its rollback undoes (VlogLifetimes.making, rolledBack). */
-export interface WriteJob {
-  /** The ids of the rows it made. */
-  made: Set<number>;
-  /** What writeHeld wrote and so no longer held: held again if the write rolls back. */
-  wroteHeld: Array<{ held: Map<number, Seen>; copiesHeld: Set<number> }>;
-  /** Held-back lifetimes it stored (storeLate), as they were: held back again if it rolls back. */
-  storedLate: Array<{ u: Unstored; watch: SavedWatch; id?: number }>;
-  /** Stored lifetimes it ended (end), their watches as they were: watched again if it rolls back. */
-  ended: Array<{ id: number; watch: SavedWatch }>;
-  /** New lifetimes it held back (begin while full): no longer held if it rolls back. */
-  heldBack: Unstored[];
-  /** PMDs it noted (notePmd): not known if it rolls back, so that the replay notes and writes them again. */
-  noted: Array<{ id: number; thread: string }>;
-  /** Held-back lifetimes it lost (lose), as they were: held back again if it rolls back. */
-  lost: Array<{ u: Unstored; watch: SavedWatch; copies?: VlogCopies }>;
-  /**
-   * What its run counted (the spool bound's outcomes, the source's upcalls): counted once its
-   * transaction commits (committed), each run anew, so a rolled-back run and its replay count once.
-   */
-  counts: Array<() => void>;
-}
-export const writeJob = (): WriteJob => ({ made: new Set(), wroteHeld: [], storedLate: [], ended: [], heldBack: [], lost: [], noted: [], counts: [] });
-
-/** What a check that found the flow installed says of its lifetime. */
-interface Seen {
-  lastSeen: string;
-  packets: number;
-  bytes: number;
-  used: string | null;
-  /** Its copies on several PMDs (pmd-copies-column.ts), written with the counters. */
-  pmdCopies?: string | null;
-}
-
-/** A lifetime not stored, the spool being full: checked in the datapath under a negative id. */
-interface Unstored {
-  id: number;
-  flow: InstalledFlow;
-  /** Its log line's time: its first_seen if it is stored. */
-  time: string;
-  seen: Seen | null;
-  /** Asked for at once since the spool had room (not again until it is full again). */
-  hurried: boolean;
-  /** Checks in a row that learnt nothing (vswitchd away, a timeout): given up at MAX_FAILED_CHECKS. */
-  failedChecks: number;
-}
 
 /**
  * A held-back lifetime whose checks failed this many times in a row (a max-idle apart: about a
@@ -261,11 +215,6 @@ export class VlogLifetimes {
     else this.bound.count(outcome);
   }
 
-  /** `job` committed: what its last run counted is counted. */
-  committed(job: WriteJob): void {
-    for (const c of job.counts.splice(0)) c();
-  }
-
   /** Lifetimes held back now (the gauge livetrace_vlog_lifetimes_held_back). */
   get heldBack(): number {
     return this.unstored.size;
@@ -317,55 +266,9 @@ export class VlogLifetimes {
     }
   }
 
-  /**
-   * A failed job's rows were rolled back and SQLite gives their ids again (AUTOINCREMENT's sequence
-   * rolled back with them): what was learnt of them goes, or the next lifetime stored took it over (a
-   * kernel put's the userspace mark of a rolled-back dpif_netdev flow_add: no longer vetoed). Counters
-   * and copies it wrote from memory are held again (unless held anew since), for the next write.
-   */
+  /** A failed job's rows were rolled back: what it did in memory too (vlog-write-job.ts undo). */
   rolledBack(job: WriteJob): void {
-    // A lifetime stored late is held back again as it was (its check's replay stores it, or its
-    // given-up check watches it again: unwritten), its copies back under its negative id.
-    for (const { u, id, watch } of job.storedLate.reverse()) {
-      if (this.unstored.has(u.flow.ufid)) continue;
-      this.unstored.set(u.flow.ufid, u);
-      if (id !== undefined) this.copies.move(id, u.id);
-      this.gone.restore(u.id, watch);
-    }
-    // A lifetime it ended is open again: checked as before (a flow_del given up leaves it to a check).
-    for (const { id, watch } of job.ended) if (!job.made.has(id)) this.gone.restore(id, watch);
-    for (const id of job.made) {
-      this.gone.forget(id);
-      this.copies.delete(id);
-      this.held.delete(id);
-      this.copiesHeld.delete(id);
-    }
-    for (const w of job.wroteHeld) {
-      for (const [id, seen] of w.held) if (!this.held.has(id) && !job.made.has(id)) this.held.set(id, seen);
-      for (const id of w.copiesHeld) if (!job.made.has(id)) this.copiesHeld.add(id);
-    }
-    // Lifetimes it held back go; ones it lost are held back again as they were (unless held anew).
-    for (const u of job.heldBack) {
-      if (this.unstored.get(u.flow.ufid) === u) this.unstored.delete(u.flow.ufid);
-      this.gone.forget(u.id);
-      this.copies.delete(u.id);
-    }
-    for (const { u, watch, copies } of job.lost.reverse()) {
-      if (job.heldBack.includes(u) || this.unstored.has(u.flow.ufid)) continue;
-      this.unstored.set(u.flow.ufid, u);
-      this.gone.restore(u.id, watch);
-      if (copies) this.copies.restore(u.id, copies);
-    }
-    // Last: what it noted is under the ids it was noted under again (moves undone, losses restored).
-    for (const { id, thread } of job.noted.reverse()) this.copies.unnote(id, thread);
-    job.made.clear();
-    job.noted = [];
-    job.wroteHeld = [];
-    job.storedLate = [];
-    job.ended = [];
-    job.heldBack = [];
-    job.lost = [];
-    job.counts.length = 0; // rolled back: not counted
+    undo(job, { unstored: this.unstored, held: this.held, copiesHeld: this.copiesHeld, copies: this.copies, gone: this.gone });
   }
 
   /** The end of a stored lifetime, full spool or not (with the counters it held back). */

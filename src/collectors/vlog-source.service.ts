@@ -23,8 +23,9 @@ import { FileFollower, listenSyslog } from './vlog-follow';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { ReplicasService } from '../replicas/replicas.service';
 import { checkFlowIn, DatapathAnswers, GoneChecks, loggedByDpifNetdev, maxIdleOf } from './vlog-gone-check';
-import { CheckedItem, VlogLifetimes, writeJob } from './vlog-lifetimes';
+import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
 import { copyHolder } from './vlog-pmd-copies';
+import { committed, writeJob } from './vlog-write-job';
 import { WriteRetry } from './vlog-write-retry';
 import { VswitchdService } from './vswitchd.service';
 
@@ -279,7 +280,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     try {
       // Counted once committed (WriteJob.counts): each run (a rolled-back one, the writer's replay, a retry) anew.
       await this.store.writer.submit((tx) => this.lifetimes.making(job, () => items.forEach((i) => this.write(tx, i, chassis, job.counts))));
-      this.lifetimes.committed(job);
+      committed(job);
     } catch (err) {
       // Its rows rolled back, what it did in memory to them too: written again as if never written.
       this.lifetimes.rolledBack(job);
