@@ -14,49 +14,14 @@ import { inPort, parseKey, recircId } from '../ovs/odp-key';
 import type { WriteContext } from '../storage/writer';
 import type { InstalledFlow } from '../upcalls';
 import { actionsOf } from './datapath-diff';
-import { LifetimeSpoolBound } from './lifetime-spool-bound';
+import { LifetimeSpoolBound, type LifetimeWriteOutcome } from './lifetime-spool-bound';
 import type { Counts } from './pmd-copies-column';
-import { CheckResult, GONE_REASON, GoneChecks, type SavedWatch } from './vlog-gone-check';
+import { CheckResult, GONE_REASON, GoneChecks } from './vlog-gone-check';
 import { VlogPmdCopies } from './vlog-pmd-copies';
+import { type Seen, undo, type Unstored, type WriteJob } from './vlog-write-job';
 
 /** A check's answer for lifetime `id` (negative: one held back) of `ufid`; `home`, `userspace`: what the check knew (unwritten). */
 export type CheckedItem = { kind: 'checked'; id: number; ufid: string; at: number; result: CheckResult; home?: string; userspace?: boolean };
-
-/** What one write job did in memory that its rollback undoes (VlogLifetimes.making, rolledBack). */
-export interface WriteJob {
-  /** The ids of the rows it made. */
-  made: Set<number>;
-  /** What writeHeld wrote and so no longer held: held again if the write rolls back. */
-  wroteHeld: Array<{ held: Map<number, Seen>; copiesHeld: Set<number> }>;
-  /** Held-back lifetimes it stored (storeLate), as they were: held back again if it rolls back. */
-  storedLate: Array<{ u: Unstored; watch: SavedWatch; id?: number }>;
-  /** Stored lifetimes it ended (end), their watches as they were: watched again if it rolls back. */
-  ended: Array<{ id: number; watch: SavedWatch }>;
-}
-export const writeJob = (): WriteJob => ({ made: new Set(), wroteHeld: [], storedLate: [], ended: [] });
-
-/** What a check that found the flow installed says of its lifetime. */
-interface Seen {
-  lastSeen: string;
-  packets: number;
-  bytes: number;
-  used: string | null;
-  /** Its copies on several PMDs (pmd-copies-column.ts), written with the counters. */
-  pmdCopies?: string | null;
-}
-
-/** A lifetime not stored, the spool being full: checked in the datapath under a negative id. */
-interface Unstored {
-  id: number;
-  flow: InstalledFlow;
-  /** Its log line's time: its first_seen if it is stored. */
-  time: string;
-  seen: Seen | null;
-  /** Asked for at once since the spool had room (not again until it is full again). */
-  hurried: boolean;
-  /** Checks in a row that learnt nothing (vswitchd away, a timeout): given up at MAX_FAILED_CHECKS. */
-  failedChecks: number;
-}
 
 /**
  * A held-back lifetime whose checks failed this many times in a row (a max-idle apart: about a
@@ -166,13 +131,15 @@ export class VlogLifetimes {
    * then too.
    */
   private notePmd(id: number, thread: string | null, tx?: WriteContext): void {
-    if (!this.copies.note(id, thread)) return;
+    if (!thread || !this.copies.note(id, thread)) return;
+    this.job?.noted.push({ id, thread });
     const text = this.copies.text(id);
     if (!tx || id < 0 || !text) return;
     if (this.bound.full) return void this.copiesHeld.add(id);
     // Counters a check held back while full count the copies' retired and last: written with them
     // now (there is room), so the row's JSON always adds up to its counters (vlogCopiesOf).
     const seen = this.held.get(id);
+    if (seen) this.job?.wroteHeld.push({ held: new Map([[id, seen]]), copiesHeld: new Set() });
     this.held.delete(id);
     if (seen) this.flows.update(tx, id, { ...seen, pmdCopies: text });
     else this.flows.setPmdCopies(tx, id, text);
@@ -190,8 +157,9 @@ export class VlogLifetimes {
       const u: Unstored = { id: this.nextUnstoredId--, flow: f, time, seen, hurried: false, failedChecks: 0 };
       this.unstored.set(f.ufid, u);
       this.notePmd(u.id, thread);
+      this.job?.heldBack.push(u);
       this.gone.watch(u.id, f.ufid, Date.parse(seen?.lastSeen ?? time));
-      this.bound.count('dropped_spool_full');
+      this.count('dropped_spool_full');
       return u.id;
     }
     return this.create(tx, f, time, seen, chassis, thread);
@@ -230,15 +198,21 @@ export class VlogLifetimes {
     this.copies.move(u.id, id);
     const text = this.copies.text(id);
     if (text) this.flows.setPmdCopies(tx, id, text);
-    this.bound.count('stored_late');
+    this.count('stored_late');
   }
 
   /** A held-back lifetime that ended (or was replaced) before there was room: no row, so no end. */
   private lose(u: Unstored, outcome: 'lost_spool_full' | 'lost_unchecked' = 'lost_spool_full'): void {
     this.unstored.delete(u.flow.ufid);
+    this.job?.lost.push({ u, watch: this.gone.saved(u.id), copies: this.copies.take(u.id) });
     this.gone.forget(u.id);
-    this.copies.delete(u.id);
-    this.bound.count(outcome);
+    this.count(outcome);
+  }
+
+  /** Inside a write job, once it commits (WriteJob.counts); outside one (a check that learnt nothing), now. */
+  private count(outcome: LifetimeWriteOutcome): void {
+    if (this.job) this.job.counts.push(() => this.bound.count(outcome));
+    else this.bound.count(outcome);
   }
 
   /** Lifetimes held back now (the gauge livetrace_vlog_lifetimes_held_back). */
@@ -292,37 +266,9 @@ export class VlogLifetimes {
     }
   }
 
-  /**
-   * A failed job's rows were rolled back and SQLite gives their ids again (AUTOINCREMENT's sequence
-   * rolled back with them): what was learnt of them goes, or the next lifetime stored took it over (a
-   * kernel put's the userspace mark of a rolled-back dpif_netdev flow_add: no longer vetoed). Counters
-   * and copies it wrote from memory are held again (unless held anew since), for the next write.
-   */
+  /** A failed job's rows were rolled back: what it did in memory too (vlog-write-job.ts undo). */
   rolledBack(job: WriteJob): void {
-    // A lifetime stored late is held back again as it was (its check's replay stores it, or its
-    // given-up check watches it again: unwritten), its copies back under its negative id.
-    for (const { u, id, watch } of job.storedLate.reverse()) {
-      if (this.unstored.has(u.flow.ufid)) continue;
-      this.unstored.set(u.flow.ufid, u);
-      if (id !== undefined) this.copies.move(id, u.id);
-      this.gone.restore(u.id, watch);
-    }
-    // A lifetime it ended is open again: checked as before (a flow_del given up leaves it to a check).
-    for (const { id, watch } of job.ended) if (!job.made.has(id)) this.gone.restore(id, watch);
-    for (const id of job.made) {
-      this.gone.forget(id);
-      this.copies.delete(id);
-      this.held.delete(id);
-      this.copiesHeld.delete(id);
-    }
-    for (const w of job.wroteHeld) {
-      for (const [id, seen] of w.held) if (!this.held.has(id) && !job.made.has(id)) this.held.set(id, seen);
-      for (const id of w.copiesHeld) if (!job.made.has(id)) this.copiesHeld.add(id);
-    }
-    job.made.clear();
-    job.wroteHeld = [];
-    job.storedLate = [];
-    job.ended = [];
+    undo(job, { unstored: this.unstored, held: this.held, copiesHeld: this.copiesHeld, copies: this.copies, gone: this.gone });
   }
 
   /** The end of a stored lifetime, full spool or not (with the counters it held back). */
@@ -391,7 +337,7 @@ export class VlogLifetimes {
       return this.flows.update(tx, item.id, seen);
     }
     this.held.set(item.id, seen);
-    this.bound.count('deferred_spool_full');
+    this.count('deferred_spool_full');
   }
 
   /**

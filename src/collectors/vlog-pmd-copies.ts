@@ -44,6 +44,13 @@ export class VlogPmdCopies {
     return true;
   }
 
+  /** What note(id, thread) did, undone (a write job that rolled back): the thread's table not known. */
+  unnote(id: number, thread: string): void {
+    const c = this.copies.get(id);
+    c?.pmds.delete(thread);
+    if (c && !c.pmds.size) this.copies.delete(id);
+  }
+
   /** Lifetime `id`'s pmd_copies column (null: one copy, nothing retired). */
   text(id: number): string | null {
     return vlogCopiesText(this.copies.get(id));
@@ -58,6 +65,18 @@ export class VlogPmdCopies {
 
   delete(id: number): void {
     this.copies.delete(id);
+  }
+
+  /** Deleted, as they were: for restore (a write job that rolled back). */
+  take(id: number): VlogCopies | undefined {
+    const c = this.copies.get(id);
+    this.copies.delete(id);
+    return c;
+  }
+
+  /** Lifetime `id`'s copies as take() gave them, unless known anew since. */
+  restore(id: number, c: VlogCopies): void {
+    if (!this.copies.has(id)) this.copies.set(id, c);
   }
 
   /** A stored lifetime's copies as a previous run stored them, unless this run knows them already. */

@@ -23,8 +23,9 @@ import { FileFollower, listenSyslog } from './vlog-follow';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { ReplicasService } from '../replicas/replicas.service';
 import { checkFlowIn, DatapathAnswers, GoneChecks, loggedByDpifNetdev, maxIdleOf } from './vlog-gone-check';
-import { CheckedItem, VlogLifetimes, writeJob } from './vlog-lifetimes';
+import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
 import { copyHolder } from './vlog-pmd-copies';
+import { committed, writeJob } from './vlog-write-job';
 import { WriteRetry } from './vlog-write-retry';
 import { VswitchdService } from './vswitchd.service';
 
@@ -276,14 +277,10 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     if (!items.length) return;
     const chassis = this.upcalls.chassis;
     const job = writeJob(); // across the writer's replay of the job
-    // Counted once committed: each run (a rolled-back one, the writer's replay, a retry) anew.
-    let counts: Array<() => void> = [];
     try {
-      await this.store.writer.submit((tx) => {
-        counts = [];
-        this.lifetimes.making(job, () => items.forEach((i) => this.write(tx, i, chassis, counts)));
-      });
-      for (const c of counts) c();
+      // Counted once committed (WriteJob.counts): each run (a rolled-back one, the writer's replay, a retry) anew.
+      await this.store.writer.submit((tx) => this.lifetimes.making(job, () => items.forEach((i) => this.write(tx, i, chassis, job.counts))));
+      committed(job);
     } catch (err) {
       // Its rows rolled back, what it did in memory to them too: written again as if never written.
       this.lifetimes.rolledBack(job);
@@ -311,7 +308,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     for (const i of items) if (i.kind === 'checked') this.lifetimes.unwritten(i, Date.now());
   }
 
-  /** `counts`: what to count once the job commits. */
+  /** `counts`: what to count once the job commits (WriteJob.counts). */
   private write(tx: WriteContext, item: WriteItem, chassis: string, counts: Array<() => void>): void {
     if (item.kind === 'flow') return this.lifetimes.installed(tx, item.flow, item.time, chassis, item.thread, item.userspace);
     if (item.kind === 'flow_del') return this.lifetimes.deleted(tx, item.ufid, item.time, chassis);

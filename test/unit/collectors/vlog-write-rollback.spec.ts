@@ -8,11 +8,13 @@
 // said, though the write was retried. A stored lifetime a flow_del ended (end() forgets its gone-check
 // watch) in a job whose write was given up (failing past its retries): its row still open, nothing
 // watched it, open for ever. Upcalls were counted (livetrace_vlog_upcalls_total) at each run of the
-// job: the rolled-back one, the writer's replay, each retry. The captured OVS 3.5 main-thread flow_add read from a file,
+// job: the rolled-back one, the writer's replay, each retry; so were the spool bound's lifetime
+// outcomes (livetrace_datapath_flow_writes_total: stored_late, ...). A PMD's copy noted in a
+// rolled-back run was known at the replay, which wrote no pmd_copies: a restart knew one copy. The captured OVS 3.5 main-thread flow_add read from a file,
 // dpctl/get-flow answering its flow as installed, a real migrated SQLite.
 import { appendFileSync } from 'node:fs';
 import { GONE_REASON } from '../../../src/collectors/vlog-gone-check';
-import { RETRY_MAX_MS } from '../../../src/collectors/vlog-write-retry';
+import { RETRY_FIRST_MS, RETRY_MAX_MS } from '../../../src/collectors/vlog-write-retry';
 import { openMigratedSqlite } from '../../support/migrated-sqlite';
 import { ENOENT, firstFlowAdd, lifetimeRows, log35, NETDEV, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
 
@@ -98,5 +100,80 @@ describe('a vlog write job rolled back after it ran', () => {
     expect(spec.m.db.prepare('SELECT COUNT(*) AS n FROM upcall').get()).toEqual({ n: misses });
     const counted = (await running.metrics.registry.getSingleMetric('livetrace_vlog_upcalls_total')!.get()).values.reduce((n, v) => n + v.value, 0);
     expect(counted).toBe(misses);
+  });
+
+  it('counts a lifetime stored late once, when it is stored, not at each run of the job', async () => {
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-rollback-');
+    const running = await startVlogSource(spec.m, async () => dumped, [NETDEV]);
+    spec.source = running.source;
+    jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    const outcomes = async () =>
+      Object.fromEntries((await running.metrics.registry.getSingleMetric('livetrace_datapath_flow_writes_total')!.get()).values.map((v) => [v.labels.outcome, v.value]));
+
+    running.spool.full = true;
+    appendFileSync(running.file, [...lines, ''].join('\n'));
+    await spec.source.settle();
+    expect(await outcomes()).toEqual({ dropped_spool_full: 1 });
+
+    // Room again: checked at once and found installed, stored late; its COMMIT fails once (a deferred constraint its row breaks).
+    running.spool.full = false;
+    spec.m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
+      CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
+      CREATE TRIGGER t_late AFTER INSERT ON datapath_flow BEGIN INSERT INTO t_child VALUES (1); END;`);
+    await running.checkAt(at(1));
+    expect(lifetimeRows(spec.m)).toEqual([]);
+    spec.m.db.exec('DROP TRIGGER t_late');
+    await running.checkAt(at(1) + RETRY_MAX_MS);
+    expect(firstSeen()).toEqual([{ ufid, firstSeen: lines[0].split('|')[0] }]);
+    expect(await outcomes()).toEqual({ dropped_spool_full: 1, stored_late: 1 });
+  });
+
+  it('of a lifetime held back in it: held back and counted once, as the replay holds it back again', async () => {
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-rollback-');
+    // Checks find the flow installed: nothing lost by them.
+    const running = await startVlogSource(spec.m, async () => dumped, [NETDEV]);
+    spec.source = running.source;
+    jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    const dropped = async () => (await running.metrics.registry.getSingleMetric('livetrace_datapath_flow_writes_total')!.get()).values.find((v) => v.labels.outcome === 'dropped_spool_full')?.value;
+    const heldBack = async () => (await running.metrics.registry.getSingleMetric('livetrace_vlog_lifetimes_held_back')!.get()).values[0].value;
+    await running.append(lines);
+    // Spool full: the flow_del's end is written (its COMMIT fails once, a deferred constraint the end
+    // breaks) and the flow installed again after it is a new lifetime, held back, in the same job.
+    running.spool.full = true;
+    spec.m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
+      CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
+      CREATE TRIGGER t_end AFTER UPDATE OF removed_at ON datapath_flow BEGIN INSERT INTO t_child VALUES (1); END;`);
+    const time = new Date(at(5)).toISOString();
+    const key = /flow_add: ufid:\S+ mega_ufid:\S+ (.*?), actions:/.exec(lines[0])![1];
+    const again = lines.map((l) => l.replace(/^\S+?\|/, `${new Date(at(6)).toISOString()}|`));
+    appendFileSync(running.file, [`${time}|00099|dpif(revalidator4)|DBG|netdev@ovs-netdev: flow_del ufid:${ufid} ${key}, packets:0, bytes:0, used:never`, ...again, ''].join('\n'));
+    await running.checkAt(at(6));
+    expect(lifetimeRows(spec.m)).toEqual([{ removedAt: null, reason: null }]);
+    spec.m.db.exec('DROP TRIGGER t_end');
+    await running.checkAt(at(6) + RETRY_MAX_MS);
+    expect(lifetimeRows(spec.m)).toEqual([{ removedAt: time, reason: 'flow_del' }]);
+    expect(await heldBack()).toBe(1);
+    expect(await dropped()).toBe(1);
+  });
+
+  it("of a PMD's copy noted in it: the replay writes the copies, as the rolled-back run did", async () => {
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-rollback-');
+    const running = await startVlogSource(spec.m, async () => dumped, [NETDEV]);
+    spec.source = running.source;
+    jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    const copies = () => spec.m.db.prepare('SELECT pmd_copies AS c FROM datapath_flow').all() as Array<{ c: string | null }>;
+    await running.append(lines); // the main thread's copy: one, no pmd_copies
+    expect(copies()).toEqual([{ c: null }]);
+    // The same flow_add as PMD core 1 logs it (as vlog-pmd-copies-main.spec.ts): its copies' write fails at COMMIT once.
+    spec.m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
+      CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
+      CREATE TRIGGER t_copies AFTER UPDATE OF pmd_copies ON datapath_flow BEGIN INSERT INTO t_child VALUES (1); END;`);
+    const pmd = lines.slice(0, 2).map((l, i) => l.replace(/^([^|]*)\|\d+\|dpif_netdev\|/, `$1|${String(5 + i).padStart(5, '0')}|dpif_netdev(pmd-c01/id:5)|`));
+    appendFileSync(running.file, [...pmd, lines[2], ''].join('\n'));
+    await running.checkAt(at(5)); // the upcall linker let the flow_add go (its wait past)
+    spec.m.db.exec('DROP TRIGGER t_copies');
+    // Written again a second later (RETRY_FIRST_MS), before the flow's next check would write its copies from memory.
+    await running.checkAt(at(5) + RETRY_FIRST_MS);
+    expect(JSON.parse(copies()[0].c ?? 'null')).toMatchObject({ p: expect.arrayContaining(['main', 'pmd-c01/id:5']) });
   });
 });
