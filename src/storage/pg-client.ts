@@ -56,6 +56,35 @@ function reusable(client: PoolClient, err: unknown): boolean {
 }
 
 /**
+ * pool.connect(), given up when `abandon` is aborted meanwhile (ESHUTDOWN): across a partition a
+ * connect under way waits for pg's connectionTimeoutMillis (5 s), and a stop's hook that awaits the
+ * work (RetentionService's shutdown, its round) waited it out before the pool's close could end it
+ * (test/postgres/shutdown-retention.spec.ts). The connect itself goes on: a client it still gets is
+ * dropped, one it never gets is ended with the pool (endPool).
+ */
+function connectUnless(pool: Pool, abandon?: AbortSignal): Promise<PoolClient> {
+  if (abandon?.aborted) return Promise.reject(abandoned());
+  const connect = pool.connect();
+  if (!abandon) return connect;
+  return new Promise((resolve, reject) => {
+    const onAbandon = (): void => reject(abandoned());
+    abandon.addEventListener('abort', onAbandon, { once: true });
+    connect.then(
+      (client) => {
+        abandon.removeEventListener('abort', onAbandon);
+        if (!abandon.aborted) return resolve(client);
+        client.release(true);
+        reject(abandoned());
+      },
+      (err: unknown) => {
+        abandon.removeEventListener('abort', onAbandon);
+        reject(abandon.aborted ? abandoned() : err);
+      },
+    );
+  });
+}
+
+/**
  * `fn` on a client of the pool, guarded: a server going away also emits 'error' on the checked-out
  * client (the query's rejection is what counts; unheard, the event would end the process), a
  * connection that falls silent for `silentMs` is given up (dropWhenSilent), and a client whose work
@@ -66,12 +95,7 @@ function reusable(client: PoolClient, err: unknown): boolean {
  * the work up at once, its connection destroyed (dropWhenSilent), and none is taken after it.
  */
 export async function withClient<T>(pool: Pool, silentMs: number, fn: (client: PoolClient, drop: (err: Error) => void) => Promise<T>, abandon?: AbortSignal): Promise<T> {
-  if (abandon?.aborted) throw abandoned();
-  const client = await pool.connect();
-  if (abandon?.aborted) {
-    client.release(true);
-    throw abandoned();
-  }
+  const client = await connectUnless(pool, abandon);
   const onError = (): void => undefined;
   client.on('error', onError);
   const unwatch = dropWhenSilent(client, silentMs, abandon);

@@ -56,3 +56,28 @@ it('a central retention round waiting on a partitioned PostgreSQL is given up by
   await closed;
   proxy.heal();
 });
+
+it('a central retention round whose connect waits on a partitioned PostgreSQL is given up by the stop (ESHUTDOWN), not held until the connect timeout and warned of as a failure', async () => {
+  proxy.heal();
+  app = await startApp({ LIVETRACE_DB: proxy.url, LIVETRACE_ROLE: 'api', LIVETRACE_PG_POOL: '4', LIVETRACE_READ_WORKERS: '0', LIVETRACE_CENTRAL_RETENTION_DAYS: '1' });
+  const retention = app.get(RetentionService);
+  expect(await retention.centralRound()).toMatchObject({ ran: true });
+  const pool = app.get(StoreService).central!.pool as Pool;
+  // Every connection gone, and a new one connects to the partition and hears nothing.
+  proxy.reset();
+  proxy.partition();
+  await waitFor('the reset connections to leave the pool', async () => pool.totalCount === 0 || undefined, 10_000);
+  const round = retention.centralRound().then(
+    () => ({ ended: 'without an error' }) as Record<string, unknown>,
+    (err: NodeJS.ErrnoException) => ({ code: err.code, message: err.message }),
+  );
+  // The round's connect is under way (counted by the pool at once), its startup never answered.
+  expect(pool.totalCount).toBe(1);
+  const closed = app.close();
+  app = undefined;
+  // Not pg's own connectionTimeoutMillis ('Connection terminated due to connection timeout'), which
+  // RetentionService's shutdown (before the pool's close) waited out, then warned of as a failed round.
+  expect(await round).toEqual({ code: 'ESHUTDOWN', message: 'abandoned: the process is stopping' });
+  await closed;
+  proxy.heal();
+});
