@@ -57,6 +57,13 @@ export interface StreamOptions {
   reorderMs: number;
 }
 
+/**
+ * A stream not to write to: its connection gone, or ended by a stop's HTTP drain (common/http-drain.ts)
+ * while its 'close' waits for the client to read what was buffered (a write then is an 'error' no one
+ * hears: the process would end mid-stop).
+ */
+const ended = (res: Response): boolean => res.destroyed || res.writableEnded;
+
 export const STREAM_DEFAULTS: StreamOptions = { pollMs: 500, heartbeatMs: 15_000, maxStreams: 32, maxCatchUp: 500, reorderMs: 5000 };
 const PAGE = 100;
 /**
@@ -194,7 +201,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     // A plain trace id says where its slot stood, not the others: they resume from its trace time
     // (a reorder window earlier: writers' clocks differ), so none of their traces since is missed.
     const byTime = resume?.size === 1 && this.store?.resumeFloors ? await this.store.resumeFloors([...resume.values()][0], this.opts.reorderMs, newest) : undefined;
-    if (res.destroyed) return;
+    if (ended(res)) return;
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
@@ -209,7 +216,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       // A resume must look even when nothing new was committed since.
       slots: new Map([...starts].map(([slot, id]) => [slot, newSlot(id, resume ? -1 : (newest.get(slot) ?? -1))])),
       busy: false,
-      heartbeat: setInterval(() => res.write(': heartbeat\n\n'), this.opts.heartbeatMs),
+      heartbeat: setInterval(() => (ended(res) ? this.stop(stream) : res.write(': heartbeat\n\n')), this.opts.heartbeatMs),
       far: filter.logicalPort !== undefined && filter.role !== 'outport' ? { retry: new Map(), senders: new Map() } : undefined,
     };
     this.streams.add(stream);
@@ -262,7 +269,8 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   /** Sends, oldest first per slot, the stream's traces committed since its last walk of each due slot. */
   private async poll(s: Stream, newest: ReadonlyMap<number, number>): Promise<void> {
     // A client that does not read is not sent more (the socket's buffer would grow without bound).
-    if (s.busy || s.res.writableNeedDrain || s.res.destroyed) return;
+    if (ended(s.res)) return this.stop(s);
+    if (s.busy || s.res.writableNeedDrain) return;
     const now = Date.now();
     const due = this.due(s, newest, now);
     // Unlinked arrivals are retried at a walk too, never on their own: a quiet store costs nothing.
@@ -283,7 +291,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
         if (!lists.has(slotOf(t.id))) lists.set(slotOf(t.id), []);
         lists.get(slotOf(t.id))!.push(t);
       }
-      if (s.res.destroyed) return;
+      if (ended(s.res)) return this.stop(s);
       for (const g of gaps) s.res.write(g);
       const sent = mergeByTime([...lists.values()].map((l) => l.sort((a, b) => a.id - b.id)));
       const before = new Map([...lists.keys()].map((slot) => [slot, s.slots.get(slot)!.lastId]));

@@ -5,18 +5,30 @@ import { EventEmitter } from 'node:events';
 export class FakeResponse extends EventEmitter {
   out = '';
   destroyed = false;
+  writableEnded = false;
   writableNeedDrain = false;
   status() {
     return this;
   }
   setHeader() {}
   flushHeaders() {}
+  /** As Node's: a write after end() is an 'error' event (uncaught without a listener: the process ends). */
   write(s: string) {
+    if (this.writableEnded) {
+      this.emit('error', Object.assign(new Error('write after end'), { code: 'ERR_STREAM_WRITE_AFTER_END' }));
+      return false;
+    }
     this.out += s;
     return true;
   }
+  /** As Node's: ended, its 'close' later (when the client has read what was buffered: close()). */
   end() {
+    this.writableEnded = true;
+  }
+  /** The connection gone. */
+  close() {
     this.destroyed = true;
+    this.emit('close');
   }
   /** The traces sent, in order. */
   ids(): number[] {

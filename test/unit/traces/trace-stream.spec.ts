@@ -82,6 +82,24 @@ describe('the trace stream tailing', () => {
     res.emit('close');
     expect(service.open).toBe(0);
   });
+
+  // A stop's HTTP drain (common/http-drain.ts) ends the event streams; a stream's 'close' comes only
+  // once its client has read what was buffered (one that stopped reading: the whole stop). A
+  // heartbeat or a poll in between wrote after end: an 'error' no one heard, the process ended mid-stop.
+  it('writes nothing to a stream ended by a stop before its close', async () => {
+    TraceStreamService.options = { ...TraceStreamService.options, heartbeatMs: 15 };
+    service = new TraceStreamService(fakeTraces(visible));
+    visible.add(1);
+    const res = new FakeResponse();
+    await service.start({}, undefined, res as any);
+    res.end();
+    const written = res.out;
+    visible.add(2); // a poll finds a trace to send
+    await settle(); // heartbeats due
+    expect(res.out).toBe(written);
+    expect(service.open).toBe(0);
+    res.close();
+  });
 });
 
 describe("a port's stream and its far passes (the look PortArrivals.since registers, in paths/port-arrivals.ts)", () => {
