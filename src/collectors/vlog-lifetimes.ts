@@ -274,8 +274,8 @@ export class VlogLifetimes {
   /** The end of a stored lifetime, full spool or not (with the counters it held back). */
   private end(tx: WriteContext, id: number, time: string, reason: string): void {
     const seen = this.held.get(id);
-    // Undone by a rollback: its watch, and the counters and copies it held (held again).
-    this.job?.ended.push({ id, watch: this.gone.saved(id) });
+    // Undone by a rollback: its watch and PMD copies, and the counters and copies it held (held again).
+    this.job?.ended.push({ id, watch: this.gone.saved(id), copies: this.copies.take(id) });
     this.job?.wroteHeld.push({ held: new Map(seen ? [[id, seen]] : []), copiesHeld: new Set(this.copiesHeld.has(id) ? [id] : []) });
     if (seen) this.flows.update(tx, id, seen);
     this.held.delete(id);

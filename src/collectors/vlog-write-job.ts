@@ -38,8 +38,8 @@ export interface WriteJob {
   wroteHeld: Array<{ held: Map<number, Seen>; copiesHeld: Set<number> }>;
   /** Held-back lifetimes it stored (storeLate), as they were: held back again if it rolls back. */
   storedLate: Array<{ u: Unstored; watch: SavedWatch; id?: number }>;
-  /** Stored lifetimes it ended (end), their watches as they were: watched again if it rolls back. */
-  ended: Array<{ id: number; watch: SavedWatch }>;
+  /** Stored lifetimes it ended (end), their watches and PMD copies as they were: watched and counted again if it rolls back. */
+  ended: Array<{ id: number; watch: SavedWatch; copies?: VlogCopies }>;
   /** New lifetimes it held back (begin while full): no longer held if it rolls back. */
   heldBack: Unstored[];
   /** PMDs it noted (notePmd): not known if it rolls back, so that the replay notes and writes them again. */
@@ -76,6 +76,13 @@ export interface JobMemory {
  * unless known anew since, for the next write; `job` is emptied for its next run.
  */
 export function undo(job: WriteJob, m: JobMemory): void {
+  // A lifetime it ended is open again: checked as before (a flow_del given up leaves it to a check),
+  // its copies known (the replay's check of another copy is not counters fallen). First: one stored
+  // late in the job takes its copies back under its negative id below.
+  for (const { id, watch, copies } of job.ended.reverse()) {
+    if (copies) m.copies.restore(id, copies);
+    if (!job.made.has(id)) m.gone.restore(id, watch);
+  }
   // A lifetime stored late is held back again as it was (its check's replay stores it, or its
   // given-up check watches it again: unwritten), its copies back under its negative id.
   for (const { u, id, watch } of job.storedLate.reverse()) {
@@ -84,8 +91,6 @@ export function undo(job: WriteJob, m: JobMemory): void {
     if (id !== undefined) m.copies.move(id, u.id);
     m.gone.restore(u.id, watch);
   }
-  // A lifetime it ended is open again: checked as before (a flow_del given up leaves it to a check).
-  for (const { id, watch } of job.ended) if (!job.made.has(id)) m.gone.restore(id, watch);
   for (const id of job.made) {
     m.gone.forget(id);
     m.copies.delete(id);
