@@ -6,38 +6,23 @@
 // such a connect: it fails as given up by the stop (ESHUTDOWN), not by pg's own connect timeout.
 // Through test/support/silent-proxy.ts: connections reset, then partitioned, so a new connect hangs.
 import request from 'supertest';
-import type { INestApplication } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { StoreService } from '../../src/storage/store.service';
 import { startApp } from '../support/app';
-import { startPostgres, TestPostgres } from '../support/postgres';
-import { SilentProxy, silentProxy } from '../support/silent-proxy';
+import { proxiedPostgresSpec } from '../support/proxied-postgres-spec';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(120_000);
 
-let pg: TestPostgres;
-let proxy: SilentProxy;
-let app: INestApplication | undefined;
-
-beforeAll(async () => {
-  pg = startPostgres();
-  proxy = await silentProxy(await pg.database('shutdown_connect'));
-});
-
-afterAll(async () => {
-  await proxy?.close();
-  await app?.close();
-  pg?.stop();
-});
+const spec = proxiedPostgresSpec('shutdown_connect');
 
 it("the stop's close of the central pool gives up a connect still waiting on a partitioned PostgreSQL rather than waiting out its connect timeout", async () => {
-  app = await startApp({ LIVETRACE_DB: proxy.url, LIVETRACE_ROLE: 'api', LIVETRACE_PG_POOL: '3', LIVETRACE_READ_WORKERS: '0' });
-  expect((await request(app.getHttpServer()).get('/upcalls')).status).toBe(200);
-  const pool = app.get(StoreService).central!.pool as Pool;
+  spec.app = await startApp({ LIVETRACE_DB: spec.proxy.url, LIVETRACE_ROLE: 'api', LIVETRACE_PG_POOL: '3', LIVETRACE_READ_WORKERS: '0' });
+  expect((await request(spec.app.getHttpServer()).get('/upcalls')).status).toBe(200);
+  const pool = spec.app.get(StoreService).central!.pool as Pool;
   // Every connection gone, and a new one connects to the partition and hears nothing.
-  proxy.reset();
-  proxy.partition();
+  spec.proxy.reset();
+  spec.proxy.partition();
   await waitFor('the reset connections to leave the pool', async () => (pool.idleCount === 0 && pool.totalCount < 3) || undefined, 10_000);
   const before = pool.totalCount;
   // A connect of the pool under way when the process stops (as the shipper's next batch or a read's):
@@ -51,11 +36,11 @@ it("the stop's close of the central pool gives up a connect still waiting on a p
   );
   // What the stop's last hook calls (StoreService.onApplicationShutdown), once the stop gave the work up.
   expect(pool.totalCount).toBe(before + 1);
-  await app.get(StoreService).central!.close();
+  await spec.app.get(StoreService).central!.close();
   // Given up by the close (ESHUTDOWN), not ended by pg's connectionTimeoutMillis ('Connection terminated due to connection timeout').
   expect(await connect).toEqual({ code: 'ESHUTDOWN', message: 'abandoned: the process is stopping' });
   expect(pool.totalCount).toBe(0);
-  await app.close();
-  app = undefined;
-  proxy.heal();
+  await spec.app.close();
+  spec.app = undefined;
+  spec.proxy.heal();
 });

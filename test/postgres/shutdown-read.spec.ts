@@ -3,44 +3,29 @@
 // answered as any read PostgreSQL did not answer: 503, retry later (another instance, or this one
 // once started again), not 500 'internal error' with a stack logged as a fault of the code.
 import request from 'supertest';
-import type { INestApplication } from '@nestjs/common';
 import type { Pool } from 'pg';
 import { StoreService } from '../../src/storage/store.service';
 import { startApp } from '../support/app';
-import { startPostgres, TestPostgres } from '../support/postgres';
-import { SilentProxy, silentProxy } from '../support/silent-proxy';
+import { proxiedPostgresSpec } from '../support/proxied-postgres-spec';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(120_000);
 
-let pg: TestPostgres;
-let proxy: SilentProxy;
-let app: INestApplication | undefined;
-
-beforeAll(async () => {
-  pg = startPostgres();
-  proxy = await silentProxy(await pg.database('shutdown_read'));
-});
-
-afterAll(async () => {
-  await proxy?.close();
-  await app?.close();
-  pg?.stop();
-});
+const spec = proxiedPostgresSpec('shutdown_read');
 
 it('a read waiting on a silent PostgreSQL when the api stops answers 503 (retry), not 500', async () => {
-  app = await startApp({ LIVETRACE_DB: proxy.url, LIVETRACE_ROLE: 'api', LIVETRACE_PG_POOL: '3', LIVETRACE_READ_WORKERS: '0' });
-  const server = app.getHttpServer();
-  await app.listen(0, '127.0.0.1');
+  spec.app = await startApp({ LIVETRACE_DB: spec.proxy.url, LIVETRACE_ROLE: 'api', LIVETRACE_PG_POOL: '3', LIVETRACE_READ_WORKERS: '0' });
+  const server = spec.app.getHttpServer();
+  await spec.app.listen(0, '127.0.0.1');
   expect((await request(server).get('/upcalls')).status).toBe(200);
-  const pool = app.get(StoreService).central!.pool as Pool;
-  proxy.freeze();
+  const pool = spec.app.get(StoreService).central!.pool as Pool;
+  spec.proxy.freeze();
   const answer = request(server).get('/upcalls').timeout(30_000).then((r) => ({ status: r.status, message: r.body.message as string }));
   // The read is on a connection of the pool, waiting for PostgreSQL.
   await waitFor('the read to wait on PostgreSQL', async () => pool.totalCount - pool.idleCount >= 1 || undefined, 10_000);
-  const closed = app.close();
-  app = undefined;
+  const closed = spec.app.close();
+  spec.app = undefined;
   expect(await answer).toEqual({ status: 503, message: expect.stringMatching(/^the central database is unreachable, retry later: /) });
   await closed;
-  proxy.heal();
+  spec.proxy.heal();
 });
