@@ -13,6 +13,7 @@ import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
 import { DatapathFlowStore, UNTRACED_START, type UntracedCursor } from '../datapath-flows/datapath-flow-store';
 import { PathStore } from '../paths/path-store';
+import { isAbandoned } from '../storage/pg-client';
 import { StoreService } from '../storage/store.service';
 import { TraceStore } from '../traces/trace-store';
 import { centralRound, CentralRound } from './central-retention-store';
@@ -87,9 +88,9 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     this.timer = setInterval(() => {
       void this.round().catch((e: Error) => this.log.warn(`retention round failed: ${e.message}`));
       if (this.central)
-        void this.centralRound().catch((e: NodeJS.ErrnoException) => {
+        void this.centralRound().catch((e: Error) => {
           // Given up by a stop (ESHUTDOWN): not a failure, the next start's rounds redo it.
-          if (e.code !== 'ESHUTDOWN') this.log.warn(`PostgreSQL retention round failed: ${e.message}`);
+          if (!isAbandoned(e)) this.log.warn(`PostgreSQL retention round failed: ${e.message}`);
         });
     }, ROUND_EVERY_MS);
     this.timer.unref();

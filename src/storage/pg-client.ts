@@ -40,6 +40,8 @@ function dropWhenSilent(client: PoolClient | Client, ms: number, abandon?: Abort
 }
 
 const abandoned = (): Error => Object.assign(new Error('abandoned: the process is stopping'), { code: 'ESHUTDOWN' });
+/** Work a stop gave up (abandoned above): not a failure to warn of or count; what it had not committed is redone later. */
+export const isAbandoned = (err: unknown): boolean => (err as NodeJS.ErrnoException | null)?.code === 'ESHUTDOWN';
 
 /**
  * Whether a client whose work failed with `err` can be handed out again: PostgreSQL itself refused a

@@ -8,6 +8,7 @@
 import type { Logger } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { quoteIdent, slotBounds, type ShippedTable } from './spool';
+import { isAbandoned } from './pg-client';
 import { arrayLiteral, upsert } from './ship-sql';
 import type { Statements } from './writer';
 
@@ -46,7 +47,7 @@ export async function reported(state: ReshipState, log: Logger, slot: number, re
     n = await reship();
   } catch (err) {
     // Given up by the stop: not a failure of the re-ship (tried again at the next start).
-    if ((err as NodeJS.ErrnoException).code === 'ESHUTDOWN') throw err;
+    if (isAbandoned(err)) throw err;
     if (state.reshipError === null)
       log.warn(`the lifetimes PostgreSQL's retention took from writer slot ${slot} while it was silent could not be shipped again (tried again at each update of the slot, said again once it succeeds): ${(err as Error).message}`);
     state.reshipFailures++;
