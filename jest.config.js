@@ -44,6 +44,9 @@ const common = {
 };
 
 module.exports = {
+  // One temporary folder a run, removed at its end (test/support/run-tmpdir.ts).
+  globalSetup: '<rootDir>/test/support/run-tmpdir.ts',
+  globalTeardown: '<rootDir>/test/support/run-tmpdir-teardown.ts',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.spec.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'], globalSetup: pairSetup, slowTestThreshold: 60 },
