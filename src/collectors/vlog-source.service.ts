@@ -102,7 +102,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       }),
       unwritten: new Counter({
         name: 'livetrace_vlog_events_dropped_total',
-        help: 'Log events read and never stored, their write failing past its retries (vlog-write-retry.ts), by kind: upcall, flow (an install), flow_del, checked (a check of a lifetime), held',
+        help: 'Log events read and never stored, their write failing past its retries or the oldest past the bound on those waiting (vlog-write-retry.ts), by kind: upcall, flow (an install), flow_del, checked (a check of a lifetime), held',
         labelNames: ['kind'],
         registers,
       }),
@@ -138,10 +138,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       f.on('lines', (lines, stream) => {
         const p = this.parser(`file:${stream}`);
         for (const l of lines) this.onOutput(p.pushLine(l));
+        this.keepBound();
       });
       f.on('end', (stream) => {
         this.onOutput(this.parser(`file:${stream}`).flush());
         this.parsers.delete(`file:${stream}`);
+        this.keepBound();
       });
       f.on('rotated', (kind) => {
         this.m.rotations.inc({ kind });
@@ -154,7 +156,10 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     }
     if (this.config.LIVETRACE_VLOG_UDP) {
       const p = this.parser('udp');
-      this.socket = await listenSyslog(this.config.LIVETRACE_VLOG_UDP, (text) => this.onOutput(p.pushDatagram(text)));
+      this.socket = await listenSyslog(this.config.LIVETRACE_VLOG_UDP, (text) => {
+        this.onOutput(p.pushDatagram(text));
+        this.keepBound();
+      });
     }
     if (!this.config.LIVETRACE_POLLER)
       for (const l of this.flows.open('vlog')) {
@@ -173,7 +178,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     await this.follower?.stop();
     this.socket?.close();
     for (const p of this.parsers.values()) this.onOutput(p.flush());
-    for (const r of this.linker.flush()) this.queue.push({ kind: 'upcall', released: r });
+    this.release(this.linker.flush());
+    this.keepBound();
     await this.flushWrites(true);
     this.lifetimes.shutdown();
     if (this.restore.length) await this.restoreLevels().catch((err: Error) => this.log.warn(`could not restore vlog levels: ${err.message}`));
@@ -194,6 +200,17 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
 
   private onOutput(out: VlogOutput): void {
     for (const r of out.records) this.onRecord(r);
+  }
+
+  /**
+   * Items wait at most MAX_UNWRITTEN (vlog-write-retry.ts), whatever the writes do: while a failed
+   * batch's retry waits, a log flood would otherwise be queued without bound until the next failure.
+   * Applied once what was read at once (a chunk of the file, a datagram) is queued, not at each line,
+   * so that a flood's drops are one line a read, not one a line.
+   */
+  private keepBound(): void {
+    const dropped = this.retry.overBound(this.queue);
+    if (dropped.length) this.unwritten(dropped);
   }
 
   private onRecord(r: VlogRecord): void {
@@ -244,6 +261,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     // One `held` waiting is enough: held counters stay until a write of them commits (writeHeld).
     if (this.lifetimes.catchUp() && !this.queue.some((i) => i.kind === 'held')) this.queue.push({ kind: 'held' });
     if (!this.config.LIVETRACE_POLLER && !this.checking && this.gone.size) this.checking = this.checkGone().finally(() => (this.checking = null));
+    this.keepBound();
     if (this.queue.length) void this.flushWrites();
   }
 
@@ -259,6 +277,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       if (result.state === 'unknown') this.lifetimes.unknown(id, ufid); // nothing learnt: later, or given up (vlog-lifetimes.ts)
       else this.queue.push({ kind: 'checked', id, ufid, at: Date.now(), result, ...knew });
     }
+    this.keepBound();
   }
 
   /**
@@ -292,7 +311,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   }
 
   /**
-   * Items given up (vlog-write-retry.ts): counted and logged by kind. A check's lifetime was unwatched
+   * Items given up (vlog-write-retry.ts: their write failing past its retries, or the oldest beyond
+   * the items waiting at most): counted and logged by kind. A check's lifetime was unwatched
    * when the check was taken (GoneChecks.take) until its answer is written: lost with the batch,
    * nothing would ask again and the lifetime stayed open for ever. Each still open is watched again, a
    * max-idle from now, with what its check knew, whatever the failed job did in memory before it threw
@@ -304,7 +324,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     for (const i of items) kinds.set(i.kind, (kinds.get(i.kind) ?? 0) + 1);
     for (const [kind, n] of kinds) this.m.unwritten.inc({ kind }, n);
     const byKind = [...kinds].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`).join(', ');
-    this.log.error(`dropped ${items.length} log events never stored, their write failing past its retries (${byKind})`);
+    this.log.error(`dropped ${items.length} log events never stored, their write failing past its retries or too many waiting behind it (${byKind})`);
     for (const i of items) if (i.kind === 'checked') this.lifetimes.unwritten(i, Date.now());
   }
 
