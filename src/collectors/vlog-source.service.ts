@@ -202,12 +202,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     for (const r of out.records) this.onRecord(r);
   }
 
-  /**
-   * Items wait at most MAX_UNWRITTEN (vlog-write-retry.ts), whatever the writes do: while a failed
-   * batch's retry waits, a log flood would otherwise be queued without bound until the next failure.
-   * Applied once what was read at once (a chunk of the file, a datagram) is queued, not at each line,
-   * so that a flood's drops are one line a read, not one a line.
-   */
+  /** At most MAX_UNWRITTEN wait, also while a retry waits (a log flood). Once a read (file chunk, datagram): a flood's drops one log line a read, not a line each. */
   private keepBound(): void {
     const dropped = this.retry.overBound(this.queue);
     if (dropped.length) this.unwritten(dropped);
@@ -297,8 +292,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     const chassis = this.upcalls.chassis;
     const job = writeJob(); // across the writer's replay of the job
     try {
-      // Counted once committed (WriteJob.counts): each run (a rolled-back one, the writer's replay, a retry) anew.
-      await this.store.writer.submit((tx) => this.lifetimes.making(job, () => items.forEach((i) => this.write(tx, i, chassis, job.counts))));
+      // Counted once committed (VlogLifetimes.afterCommit): each run (a rolled-back one, the writer's replay, a retry) anew.
+      await this.store.writer.submit((tx) => this.lifetimes.making(job, () => items.forEach((i) => this.write(tx, i, chassis))));
       committed(job);
     } catch (err) {
       // Its rows rolled back, what it did in memory to them too: written again as if never written.
@@ -311,9 +306,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   }
 
   /**
-   * Items given up (vlog-write-retry.ts: their write failing past its retries, or the oldest beyond
-   * the items waiting at most): counted and logged by kind. A check's lifetime was unwatched
-   * when the check was taken (GoneChecks.take) until its answer is written: lost with the batch,
+   * Items given up (vlog-write-retry.ts: failing past their retries, or the oldest over the bound):
+   * counted and logged by kind. A check's lifetime was unwatched when the check was taken (GoneChecks.take) until its answer is written: lost with the batch,
    * nothing would ask again and the lifetime stayed open for ever. Each still open is watched again, a
    * max-idle from now, with what its check knew, whatever the failed job did in memory before it threw
    * (an end forgets its check: that end was rolled back): VlogLifetimes.unwritten. Only here, not at
@@ -328,19 +322,19 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     for (const i of items) if (i.kind === 'checked') this.lifetimes.unwritten(i, Date.now());
   }
 
-  /** `counts`: what to count once the job commits (WriteJob.counts). */
-  private write(tx: WriteContext, item: WriteItem, chassis: string, counts: Array<() => void>): void {
+  /** Inside the write job (VlogLifetimes.making): what it counts, counted once the job commits (afterCommit). */
+  private write(tx: WriteContext, item: WriteItem, chassis: string): void {
     if (item.kind === 'flow') return this.lifetimes.installed(tx, item.flow, item.time, chassis, item.thread, item.userspace);
     if (item.kind === 'flow_del') return this.lifetimes.deleted(tx, item.ufid, item.time, chassis);
     if (item.kind === 'held') return this.lifetimes.writeHeld(tx);
     if (item.kind === 'checked') return this.lifetimes.checked(tx, item, chassis);
     const { upcall: d, flow } = item.released;
     const key = d.record.event?.type === 'upcall' ? d.record.event.parsedKey : null;
-    counts.push(() => this.m.upcalls.inc({ linked: flow ? 'yes' : 'no' }));
+    this.lifetimes.afterCommit(() => this.m.upcalls.inc({ linked: flow ? 'yes' : 'no' }));
     // A row an upcall, growing with traffic: not stored while the spool is full, never later (the
     // log already samples them; holding them would grow the agent's memory instead).
     if (this.bound.full) {
-      counts.push(() => {
+      this.lifetimes.afterCommit(() => {
         this.m.upcallsDropped.inc({ reason: 'spool_full' });
         this.upcalls.logSource.droppedSpoolFull++;
       });

@@ -47,8 +47,8 @@ export interface WriteJob {
   /** Held-back lifetimes it lost (lose), as they were: held back again if it rolls back. */
   lost: Array<{ u: Unstored; watch: SavedWatch; copies?: VlogCopies }>;
   /**
-   * What its run counted (the spool bound's outcomes, the source's upcalls): counted once its
-   * transaction commits (committed), each run anew, so a rolled-back run and its replay count once.
+   * What its run counted (VlogLifetimes.afterCommit: the spool bound's outcomes, the source's upcalls):
+   * counted once its transaction commits (committed), each run anew, so a rolled-back run and its replay count once.
    */
   counts: Array<() => void>;
 }
