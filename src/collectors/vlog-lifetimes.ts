@@ -209,10 +209,18 @@ export class VlogLifetimes {
     this.count(outcome);
   }
 
-  /** Inside a write job, once it commits (WriteJob.counts); outside one (a check that learnt nothing), now. */
+  /**
+   * `fn` counts what is being written: inside a write job (making), once it commits (WriteJob.counts),
+   * so that a rolled-back run and its replay count once; outside one (a check that learnt nothing),
+   * now. The one way into a job's counts: the spool bound's outcomes here, the source's upcalls.
+   */
+  afterCommit(fn: () => void): void {
+    if (this.job) this.job.counts.push(fn);
+    else fn();
+  }
+
   private count(outcome: LifetimeWriteOutcome): void {
-    if (this.job) this.job.counts.push(() => this.bound.count(outcome));
-    else this.bound.count(outcome);
+    this.afterCommit(() => this.bound.count(outcome));
   }
 
   /** Lifetimes held back now (the gauge livetrace_vlog_lifetimes_held_back). */

@@ -102,7 +102,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       }),
       unwritten: new Counter({
         name: 'livetrace_vlog_events_dropped_total',
-        help: 'Log events read and never stored, their write failing past its retries (vlog-write-retry.ts), by kind: upcall, flow (an install), flow_del, checked (a check of a lifetime), held',
+        help: 'Log events read and never stored, their write failing past its retries or the oldest past the bound on those waiting (vlog-write-retry.ts), by kind: upcall, flow (an install), flow_del, checked (a check of a lifetime), held',
         labelNames: ['kind'],
         registers,
       }),
@@ -138,10 +138,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       f.on('lines', (lines, stream) => {
         const p = this.parser(`file:${stream}`);
         for (const l of lines) this.onOutput(p.pushLine(l));
+        this.keepBound();
       });
       f.on('end', (stream) => {
         this.onOutput(this.parser(`file:${stream}`).flush());
         this.parsers.delete(`file:${stream}`);
+        this.keepBound();
       });
       f.on('rotated', (kind) => {
         this.m.rotations.inc({ kind });
@@ -154,7 +156,10 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     }
     if (this.config.LIVETRACE_VLOG_UDP) {
       const p = this.parser('udp');
-      this.socket = await listenSyslog(this.config.LIVETRACE_VLOG_UDP, (text) => this.onOutput(p.pushDatagram(text)));
+      this.socket = await listenSyslog(this.config.LIVETRACE_VLOG_UDP, (text) => {
+        this.onOutput(p.pushDatagram(text));
+        this.keepBound();
+      });
     }
     if (!this.config.LIVETRACE_POLLER)
       for (const l of this.flows.open('vlog')) {
@@ -173,7 +178,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     await this.follower?.stop();
     this.socket?.close();
     for (const p of this.parsers.values()) this.onOutput(p.flush());
-    for (const r of this.linker.flush()) this.queue.push({ kind: 'upcall', released: r });
+    this.release(this.linker.flush());
+    this.keepBound();
     await this.flushWrites(true);
     this.lifetimes.shutdown();
     if (this.restore.length) await this.restoreLevels().catch((err: Error) => this.log.warn(`could not restore vlog levels: ${err.message}`));
@@ -194,6 +200,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
 
   private onOutput(out: VlogOutput): void {
     for (const r of out.records) this.onRecord(r);
+  }
+
+  /** At most MAX_UNWRITTEN wait, also while a retry waits (a log flood). Once a read (file chunk, datagram): a flood's drops one log line a read, not a line each. */
+  private keepBound(): void {
+    const dropped = this.retry.overBound(this.queue);
+    if (dropped.length) this.unwritten(dropped);
   }
 
   private onRecord(r: VlogRecord): void {
@@ -244,6 +256,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     // One `held` waiting is enough: held counters stay until a write of them commits (writeHeld).
     if (this.lifetimes.catchUp() && !this.queue.some((i) => i.kind === 'held')) this.queue.push({ kind: 'held' });
     if (!this.config.LIVETRACE_POLLER && !this.checking && this.gone.size) this.checking = this.checkGone().finally(() => (this.checking = null));
+    this.keepBound();
     if (this.queue.length) void this.flushWrites();
   }
 
@@ -259,6 +272,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       if (result.state === 'unknown') this.lifetimes.unknown(id, ufid); // nothing learnt: later, or given up (vlog-lifetimes.ts)
       else this.queue.push({ kind: 'checked', id, ufid, at: Date.now(), result, ...knew });
     }
+    this.keepBound();
   }
 
   /**
@@ -278,8 +292,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     const chassis = this.upcalls.chassis;
     const job = writeJob(); // across the writer's replay of the job
     try {
-      // Counted once committed (WriteJob.counts): each run (a rolled-back one, the writer's replay, a retry) anew.
-      await this.store.writer.submit((tx) => this.lifetimes.making(job, () => items.forEach((i) => this.write(tx, i, chassis, job.counts))));
+      // Counted once committed (VlogLifetimes.afterCommit): each run (a rolled-back one, the writer's replay, a retry) anew.
+      await this.store.writer.submit((tx) => this.lifetimes.making(job, () => items.forEach((i) => this.write(tx, i, chassis))));
       committed(job);
     } catch (err) {
       // Its rows rolled back, what it did in memory to them too: written again as if never written.
@@ -292,8 +306,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   }
 
   /**
-   * Items given up (vlog-write-retry.ts): counted and logged by kind. A check's lifetime was unwatched
-   * when the check was taken (GoneChecks.take) until its answer is written: lost with the batch,
+   * Items given up (vlog-write-retry.ts: failing past their retries, or the oldest over the bound):
+   * counted and logged by kind. A check's lifetime was unwatched when the check was taken (GoneChecks.take) until its answer is written: lost with the batch,
    * nothing would ask again and the lifetime stayed open for ever. Each still open is watched again, a
    * max-idle from now, with what its check knew, whatever the failed job did in memory before it threw
    * (an end forgets its check: that end was rolled back): VlogLifetimes.unwritten. Only here, not at
@@ -304,23 +318,23 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     for (const i of items) kinds.set(i.kind, (kinds.get(i.kind) ?? 0) + 1);
     for (const [kind, n] of kinds) this.m.unwritten.inc({ kind }, n);
     const byKind = [...kinds].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`).join(', ');
-    this.log.error(`dropped ${items.length} log events never stored, their write failing past its retries (${byKind})`);
+    this.log.error(`dropped ${items.length} log events never stored, their write failing past its retries or too many waiting behind it (${byKind})`);
     for (const i of items) if (i.kind === 'checked') this.lifetimes.unwritten(i, Date.now());
   }
 
-  /** `counts`: what to count once the job commits (WriteJob.counts). */
-  private write(tx: WriteContext, item: WriteItem, chassis: string, counts: Array<() => void>): void {
+  /** Inside the write job (VlogLifetimes.making): what it counts, counted once the job commits (afterCommit). */
+  private write(tx: WriteContext, item: WriteItem, chassis: string): void {
     if (item.kind === 'flow') return this.lifetimes.installed(tx, item.flow, item.time, chassis, item.thread, item.userspace);
     if (item.kind === 'flow_del') return this.lifetimes.deleted(tx, item.ufid, item.time, chassis);
     if (item.kind === 'held') return this.lifetimes.writeHeld(tx);
     if (item.kind === 'checked') return this.lifetimes.checked(tx, item, chassis);
     const { upcall: d, flow } = item.released;
     const key = d.record.event?.type === 'upcall' ? d.record.event.parsedKey : null;
-    counts.push(() => this.m.upcalls.inc({ linked: flow ? 'yes' : 'no' }));
+    this.lifetimes.afterCommit(() => this.m.upcalls.inc({ linked: flow ? 'yes' : 'no' }));
     // A row an upcall, growing with traffic: not stored while the spool is full, never later (the
     // log already samples them; holding them would grow the agent's memory instead).
     if (this.bound.full) {
-      counts.push(() => {
+      this.lifetimes.afterCommit(() => {
         this.m.upcallsDropped.inc({ reason: 'spool_full' });
         this.upcalls.logSource.droppedSpoolFull++;
       });

@@ -47,8 +47,8 @@ export interface WriteJob {
   /** Held-back lifetimes it lost (lose), as they were: held back again if it rolls back. */
   lost: Array<{ u: Unstored; watch: SavedWatch; copies?: VlogCopies }>;
   /**
-   * What its run counted (the spool bound's outcomes, the source's upcalls): counted once its
-   * transaction commits (committed), each run anew, so a rolled-back run and its replay count once.
+   * What its run counted (VlogLifetimes.afterCommit: the spool bound's outcomes, the source's upcalls):
+   * counted once its transaction commits (committed), each run anew, so a rolled-back run and its replay count once.
    */
   counts: Array<() => void>;
 }
@@ -107,8 +107,9 @@ export function undo(job: WriteJob, m: JobMemory): void {
     m.gone.forget(u.id);
     m.copies.delete(u.id);
   }
+  const heldBack = new Set(job.heldBack); // looked up for each one lost: a flood of them is not quadratic
   for (const { u, watch, copies } of job.lost.reverse()) {
-    if (job.heldBack.includes(u) || m.unstored.has(u.flow.ufid)) continue;
+    if (heldBack.has(u) || m.unstored.has(u.flow.ufid)) continue;
     m.unstored.set(u.flow.ufid, u);
     m.gone.restore(u.id, watch);
     if (copies) m.copies.restore(u.id, copies);

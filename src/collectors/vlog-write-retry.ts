@@ -3,7 +3,8 @@
 // usually a passing failure, so the batch's items go back to the head of the queue and are written
 // again, before anything read since (rows land in the order they were decided), once a wait has
 // passed (doubling from RETRY_FIRST_MS). Bounded: an item whose write failed WRITE_ATTEMPTS times is
-// given up, and so are the oldest beyond MAX_UNWRITTEN items waiting, so a failure that persists
+// given up, and so are the oldest beyond MAX_UNWRITTEN items waiting, at each failure and as items are
+// read while a retry waits (overBound: a log flood during a held lock), so a failure that persists
 // neither holds every later write back for ever nor grows memory without bound.
 /** The writes an item gets: a lock held past these (a minute and more: 1+2+4+8+16 s of waits, each attempt its busy timeout) drops it. */
 export const WRITE_ATTEMPTS = 6;
@@ -20,6 +21,14 @@ export class WriteRetry<T extends object> {
   /** A failed batch's retry is not due yet at `now`: nothing is written, to keep the order. */
   waiting(now: number): boolean {
     return now < this.dueAt;
+  }
+
+  /**
+   * The oldest of `queue` beyond MAX_UNWRITTEN, taken out of it to be given up: its head is what was
+   * read first (a failed batch put back there, then what was read since), so the order of the rest holds.
+   */
+  overBound(queue: T[]): T[] {
+    return queue.length > MAX_UNWRITTEN ? queue.splice(0, queue.length - MAX_UNWRITTEN) : [];
   }
 
   /**

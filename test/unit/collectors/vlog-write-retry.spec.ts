@@ -6,16 +6,21 @@
 // failure outlasted the retries: counted by kind (livetrace_vlog_events_dropped_total) and logged,
 // later batches written as before. The captured OVS 3.5 vswitchd.log (six misses and their six
 // dpif_netdev flow_adds) read from a file, a real migrated SQLite, the retries at the service's own
-// times (Date.now set past each wait).
+// times (Date.now set past each wait). While the retry waited, every event read meanwhile was queued
+// with no bound (MAX_UNWRITTEN was only applied at the next failure): a log flood during a held lock
+// grew memory past it. The oldest beyond it are now given up as they are read, the failed batch first.
 import { appendFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { RETRY_MAX_MS, WRITE_ATTEMPTS } from '../../../src/collectors/vlog-write-retry';
+import { MAX_UNWRITTEN, RETRY_MAX_MS, WRITE_ATTEMPTS } from '../../../src/collectors/vlog-write-retry';
 import { openMigratedSqlite } from '../../support/migrated-sqlite';
-import { log35, NETDEV, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
+import { kernelLog, log35, NETDEV, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
 
 const log = log35;
 const installed = log.flatMap((l) => /\|dpif_netdev\|DBG\|flow_add: ufid:(\S+)/.exec(l)?.[1] ?? []);
 const misses = log.filter((l) => l.includes('|dpif_netdev|DBG|ovs-netdev: miss upcall:')).length;
+/** A revalidator's flow_del (kernel datapath) of a flow never installed here: one event queued, written as nothing. */
+const flowDel = kernelLog.find((l) => l.includes('|DBG|system@ovs-system: flow_del ufid:'))!;
+const flowDelOf = (i: number) => flowDel.replace(/^\S+?\|/, `${log[0].split('|')[0]}|`).replace(/ufid:\S+/, `ufid:00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`);
 /** vswitchd not answering the checks: a check changes nothing here. */
 const away = async (): Promise<string> => Promise.reject(new Error('ovs-vswitchd: timed out after 10000 ms'));
 
@@ -61,6 +66,35 @@ describe('a batch of log events whose write failed', () => {
     expect(lifetimes()).toEqual(installed);
     expect(upcalls()).toHaveLength(misses);
     expect(new Set(upcalls())).toEqual(new Set(installed));
+  });
+
+  it('waits with at most MAX_UNWRITTEN events queued: a flood read meanwhile gives up the oldest, the failed batch first, counted by kind', async () => {
+    const { running, errors, later, release } = await readWhileLocked();
+    const queued = () => (spec.source as unknown as { queue: unknown[] }).queue.length;
+    const batch = installed.length + misses;
+    expect(queued()).toBe(batch); // the failed batch, back at the head
+    const over = 100;
+    const dels = Array.from({ length: MAX_UNWRITTEN - 2 * batch + over }, (_, i) => flowDelOf(i));
+    for (let part = 0; part < 4; part++) {
+      appendFileSync(running.file, `\n${dels.slice((part * dels.length) / 4, ((part + 1) * dels.length) / 4).join('\n')}`);
+      await spec.source!.settle();
+      expect(queued()).toBeLessThanOrEqual(MAX_UNWRITTEN);
+    }
+    // The same installs read again, last: queued behind the flood, the bound full.
+    appendFileSync(running.file, `\n${log.join('\n')}`);
+    await spec.source!.settle();
+    expect(queued()).toBe(MAX_UNWRITTEN);
+    const dropped = Object.fromEntries(((await running.metrics.registry.getSingleMetric('livetrace_vlog_events_dropped_total')?.get())?.values ?? []).map((v) => [v.labels.kind, v.value]));
+    expect(dropped).toEqual({ flow: installed.length, upcall: misses, flow_del: over - batch });
+    expect(errors).toHaveBeenCalledWith(expect.stringMatching(new RegExp(`^dropped \\d+ log events .*\\(flow: ${installed.length}, flow_del: \\d+, upcall: ${misses}\\)$`)));
+    expect(lifetimes()).toEqual([]);
+    // What was kept is written in the order read once the lock is released: the flood, then the installs and their upcalls.
+    release();
+    later();
+    await spec.source!.settle();
+    expect(queued()).toBe(0);
+    expect(lifetimes()).toEqual(installed);
+    expect(upcalls()).toHaveLength(misses);
   });
 
   it('is dropped and counted by kind once the lock outlasts the retries, and later writes still land', async () => {
