@@ -26,7 +26,7 @@ import { checkFlowIn, DatapathAnswers, GoneChecks, loggedByDpifNetdev, maxIdleOf
 import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
 import { copyHolder } from './vlog-pmd-copies';
 import { committed, writeJob } from './vlog-write-job';
-import { WriteRetry } from './vlog-write-retry';
+import { DropLog, WriteRetry } from './vlog-write-retry';
 import { VswitchdService } from './vswitchd.service';
 
 interface Draft {
@@ -60,6 +60,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   private writing: Promise<unknown> = Promise.resolve();
   /** A failed batch's items, written again first after a wait, within bounds (vlog-write-retry.ts). */
   private readonly retry = new WriteRetry<WriteItem>();
+  private readonly dropLog = new DropLog();
   /** vlog levels before we raised them, to put back on shutdown: module → destination → level. */
   private restore: Array<{ module: string; destination: string; level: string }> = [];
   /** Vlog lifetimes (LIVETRACE_POLLER=false) no log line ended: checked in the datapath once they may be gone (vlog-gone-check.ts). */
@@ -181,6 +182,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     this.release(this.linker.flush());
     this.keepBound();
     await this.flushWrites(true);
+    this.logDrops(this.dropLog.due(Date.now(), true));
     this.lifetimes.shutdown();
     if (this.restore.length) await this.restoreLevels().catch((err: Error) => this.log.warn(`could not restore vlog levels: ${err.message}`));
   }
@@ -257,6 +259,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     if (this.lifetimes.catchUp() && !this.queue.some((i) => i.kind === 'held')) this.queue.push({ kind: 'held' });
     if (!this.config.LIVETRACE_POLLER && !this.checking && this.gone.size) this.checking = this.checkGone().finally(() => (this.checking = null));
     this.keepBound();
+    this.logDrops(this.dropLog.due(Date.now()));
     if (this.queue.length) void this.flushWrites();
   }
 
@@ -317,9 +320,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     const kinds = new Map<string, number>();
     for (const i of items) kinds.set(i.kind, (kinds.get(i.kind) ?? 0) + 1);
     for (const [kind, n] of kinds) this.m.unwritten.inc({ kind }, n);
-    const byKind = [...kinds].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`).join(', ');
-    this.log.error(`dropped ${items.length} log events never stored, their write failing past its retries or too many waiting behind it (${byKind})`);
+    this.logDrops(this.dropLog.add(kinds, Date.now()));
     for (const i of items) if (i.kind === 'checked') this.lifetimes.unwritten(i, Date.now());
+  }
+
+  private logDrops(line: string | null): void {
+    if (line) this.log.error(line);
   }
 
   /** Inside the write job (VlogLifetimes.making): what it counts, counted once the job commits (afterCommit). */

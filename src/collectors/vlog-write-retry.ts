@@ -52,3 +52,36 @@ export class WriteRetry<T extends object> {
     return { again, dropped, wait };
   }
 }
+
+/** A line for the items given up at most this often (ms), with all given up since the last. */
+export const DROP_LOG_MS = 10_000;
+
+/**
+ * The log of given-up items: the first line at once, then at most one each DROP_LOG_MS with the
+ * sum since. The bound is kept at each read, so a flood of datagrams while the lock is held would
+ * otherwise log a line a datagram (thousands a second), drowning what the log is for.
+ */
+export class DropLog {
+  private pending = new Map<string, number>();
+  private lastAt = -Infinity;
+
+  /** Items given up at `now` by kind; the line to log now, if one is due. */
+  add(kinds: ReadonlyMap<string, number>, now: number): string | null {
+    for (const [k, n] of kinds) this.pending.set(k, (this.pending.get(k) ?? 0) + n);
+    return this.due(now);
+  }
+
+  /** The line for what is pending, if one is due at `now` (`force`: a stop, no later line). */
+  due(now: number, force = false): string | null {
+    if (!this.pending.size || (!force && now - this.lastAt < DROP_LOG_MS)) return null;
+    const first = this.lastAt === -Infinity;
+    const kinds = [...this.pending].sort(([a], [b]) => a.localeCompare(b));
+    const total = kinds.reduce((s, [, n]) => s + n, 0);
+    this.pending = new Map();
+    this.lastAt = now;
+    return (
+      `dropped ${total} log events never stored${first ? '' : ' since the last such line'}, their write failing past its retries or too many waiting behind it ` +
+      `(${kinds.map(([k, n]) => `${k}: ${n}`).join(', ')})`
+    );
+  }
+}

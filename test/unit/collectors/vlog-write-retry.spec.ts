@@ -87,6 +87,9 @@ describe('a batch of log events whose write failed', () => {
     const dropped = Object.fromEntries(((await running.metrics.registry.getSingleMetric('livetrace_vlog_events_dropped_total')?.get())?.values ?? []).map((v) => [v.labels.kind, v.value]));
     expect(dropped).toEqual({ flow: installed.length, upcall: misses, flow_del: over - batch });
     expect(errors).toHaveBeenCalledWith(expect.stringMatching(new RegExp(`^dropped \\d+ log events .*\\(flow: ${installed.length}, flow_del: \\d+, upcall: ${misses}\\)$`)));
+    // Given up in two reads, logged once: a line a read would be a line a datagram under a UDP flood.
+    const dropLines = () => errors.mock.calls.map(([m]) => m).filter((m) => m.startsWith('dropped '));
+    expect(dropLines()).toHaveLength(1);
     expect(lifetimes()).toEqual([]);
     // What was kept is written in the order read once the lock is released: the flood, then the installs and their upcalls.
     release();
@@ -95,6 +98,11 @@ describe('a batch of log events whose write failed', () => {
     expect(queued()).toBe(0);
     expect(lifetimes()).toEqual(installed);
     expect(upcalls()).toHaveLength(misses);
+    // The rest, once DROP_LOG_MS passed, in one more line: every drop counted is logged.
+    const total = (m: string) => Number(/^dropped (\d+) /.exec(m)![1]);
+    expect(dropLines()).toHaveLength(2);
+    expect(dropLines()[1]).toMatch(/since the last such line/);
+    expect(dropLines().reduce((s, m) => s + total(m), 0)).toBe(installed.length + misses + over - batch);
   });
 
   it('is dropped and counted by kind once the lock outlasts the retries, and later writes still land', async () => {
