@@ -40,18 +40,23 @@ interface Queued {
   job: WriteJob<unknown>;
   resolve(v: unknown): void;
   reject(e: Error): void;
-  /** Chunks of it that found the write lock held past the busy timeout (LOCK_ATTEMPTS). */
-  lockWaits?: number;
+  /** When a chunk of it first found the write lock held (performance.now()); cleared once a chunk of it took the lock. */
+  lockSince?: number;
 }
 
 /**
- * Another process holding the write lock past the busy timeout (several agents on one file): a
- * chunk that could not take it goes back to the queue's head and is tried again after
- * LOCK_PAUSE_MS, the event loop turning meanwhile, LOCK_ATTEMPTS times in all (with the busy
- * timeout of 5 s, ~15 s of another's lock); then its jobs fail, for their callers to retry or report.
+ * Another process holding the write lock (several agents or an api and an agent on one file, a
+ * hand-run migration). better-sqlite3 is synchronous: a BEGIN IMMEDIATE that waits the connection's
+ * busy timeout (5 s) stops the whole event loop that long (no API answer, no /health, no source
+ * read). So the lock is asked for with a busy timeout of LOCK_SLICE_MS only (begin()); a
+ * chunk that did not get it goes back to the queue's head and asks again LOCK_PAUSE_MS later, the
+ * event loop turning meanwhile. Its jobs fail SQLITE_BUSY, for their callers to retry or report,
+ * once they have waited LOCK_WAIT_MS: ~15 s of another's lock, as when the wait was three attempts
+ * of the 5 s busy timeout 1 s apart.
  */
-export const LOCK_ATTEMPTS = 3;
-export const LOCK_PAUSE_MS = 1_000;
+export const LOCK_SLICE_MS = 25;
+export const LOCK_PAUSE_MS = 50;
+export const LOCK_WAIT_MS = 15_000;
 
 export interface WriterStats {
   queued: number;
@@ -89,6 +94,8 @@ export class StoreWriter {
       maxTxMs?: number;
       /** The pause before a chunk that found the lock held is tried again (LOCK_PAUSE_MS). */
       lockPauseMs?: number;
+      /** How long a job waits for a lock another process holds before it fails (LOCK_WAIT_MS). */
+      lockWaitMs?: number;
     } = {},
   ) {
     this.statements = new Statements(db);
@@ -205,11 +212,9 @@ export class StoreWriter {
     let requeued = false;
     try {
       if (!this.open) {
-        // IMMEDIATE: the write lock is taken at BEGIN, where the busy timeout waits for another
-        // process's writer (several agents on one SQLite file). A deferred BEGIN that reads first
-        // fails at once with SQLITE_BUSY_SNAPSHOT when another process committed in between.
-        this.db.exec('BEGIN IMMEDIATE');
+        this.begin();
         this.open = { started: performance.now(), jobs: [] };
+        for (const q of taken) q.lockSince = undefined;
       }
       const tx = this.open;
       const t0 = performance.now();
@@ -239,19 +244,23 @@ export class StoreWriter {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.open = undefined;
       this.rolledBack();
-      // The lock another process holds (SQLITE_BUSY past the busy timeout at BEGIN IMMEDIATE): a
-      // replay job by job would wait the busy timeout again for each, synchronously, the event loop
-      // stopped for a chunk's jobs times 5 s. The chunk goes back to the queue's head and waits.
+      // The lock another process holds (SQLITE_BUSY at BEGIN IMMEDIATE): a replay job by job would
+      // ask for it again for each. The chunk goes back to the queue's head and waits.
       if (isLocked(err)) return this.lockHeld(replay, err as Error);
       // One bad job must not lose the others: replay them one transaction each (a lock found held
       // meanwhile sends the rest back, for the reason above).
       for (const [i, q] of replay.entries()) {
         try {
-          const r = this.db.transaction(() => {
-            const v = q.job(this.ctx);
+          this.begin();
+          let r: unknown;
+          try {
+            r = q.job(this.ctx);
             this.endOfTransaction();
-            return v;
-          }).immediate();
+            this.db.exec('COMMIT');
+          } catch (e) {
+            if (this.db.inTransaction) this.db.exec('ROLLBACK');
+            throw e;
+          }
           this.stats.committedJobs++;
           q.resolve(r);
         } catch (e) {
@@ -264,12 +273,31 @@ export class StoreWriter {
     }
   }
 
-  /** A chunk that found the write lock held (LOCK_ATTEMPTS): back to the queue's head, or failed. */
+  /**
+   * Every transaction of the writer starts here. IMMEDIATE: the write lock is taken at BEGIN (a
+   * deferred BEGIN that reads first fails at once with SQLITE_BUSY_SNAPSHOT when another process
+   * committed in between), asked for LOCK_SLICE_MS at most (see LOCK_WAIT_MS). Once it is held,
+   * COMMIT cannot meet SQLITE_BUSY in WAL mode (the frames are appended under the lock; the
+   * automatic checkpoint after it is PASSIVE and its result ignored), so it keeps the connection's
+   * busy timeout, as reads and every other statement do.
+   */
+  private begin(): void {
+    const own = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma(`busy_timeout = ${Math.min(own, LOCK_SLICE_MS)}`);
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } finally {
+      this.db.pragma(`busy_timeout = ${own}`);
+    }
+  }
+
+  /** A chunk that found the write lock held (LOCK_WAIT_MS): back to the queue's head, or failed. */
   private lockHeld(jobs: Queued[], err: Error): void {
+    const now = performance.now();
     const again: Queued[] = [];
     for (const q of jobs) {
-      q.lockWaits = (q.lockWaits ?? 0) + 1;
-      if (q.lockWaits < LOCK_ATTEMPTS) again.push(q);
+      q.lockSince ??= now;
+      if (now - q.lockSince < (this.opts.lockWaitMs ?? LOCK_WAIT_MS)) again.push(q);
       else {
         this.stats.failedJobs++;
         q.reject(err);
@@ -277,7 +305,7 @@ export class StoreWriter {
     }
     this.queue.unshift(...again);
     this.stats.queued = this.queue.length;
-    if (again.length) this.pausedUntil = performance.now() + (this.opts.lockPauseMs ?? LOCK_PAUSE_MS);
+    if (again.length) this.pausedUntil = now + (this.opts.lockPauseMs ?? LOCK_PAUSE_MS);
   }
 }
 

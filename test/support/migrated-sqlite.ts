@@ -24,8 +24,8 @@ export interface MigratedSqlite {
 export interface MigratedSqliteOptions {
   /** A StoreWriter on the connection (the default); false: the spec makes its own, or none. */
   writer?: boolean;
-  /** The writer's pause before a chunk that found the write lock held is tried again (StoreWriter, LOCK_PAUSE_MS by default). */
-  lockPauseMs?: number;
+  /** How long the writer's jobs wait for a write lock another connection holds before they fail (StoreWriter, LOCK_WAIT_MS by default). */
+  lockWaitMs?: number;
   /** The entities globbed as the CLI does (entityFiles()); none by default, as the app's modules register theirs. */
   entities?: boolean;
 }
@@ -45,7 +45,7 @@ export async function openMigratedSqlite(prefix: string, opts: MigratedSqliteOpt
     throw e;
   }
   const db = sqliteHandle(ds);
-  return { dir, file, ds, db, writer: opts.writer === false ? undefined : new StoreWriter(db, { lockPauseMs: opts.lockPauseMs }) };
+  return { dir, file, ds, db, writer: opts.writer === false ? undefined : new StoreWriter(db, { lockWaitMs: opts.lockWaitMs }) };
 }
 
 /** Closes the writer (if any) and the data source, then removes the folder; what was never opened is skipped. */

@@ -6,7 +6,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { LOCK_ATTEMPTS, StoreWriter } from '../../../src/storage/writer';
+import { storeHandles } from '../../../src/storage/store.service';
+import { StoreWriter } from '../../../src/storage/writer';
 
 const busy = (ms: number) => {
   const end = performance.now() + ms;
@@ -179,16 +180,19 @@ describe('StoreWriter spanning event-loop turns (reads on another connection)', 
   // Another process holds the write lock past the busy timeout: BEGIN IMMEDIATE fails with
   // SQLITE_BUSY. The chunk's jobs were replayed one transaction each, each waiting the busy timeout
   // again, synchronously: a chunk of 500 jobs stopped the event loop (API, health, sources) 500 × 5 s.
-  // Now the chunk waits at the queue's head, LOCK_ATTEMPTS tries in all.
+  // Then the chunk waited at the queue's head, three asks of the busy timeout (5 s, the event loop
+  // stopped for each); now many short asks (LOCK_SLICE_MS), the event loop turning between them,
+  // until its jobs have waited LOCK_WAIT_MS.
   describe('a write lock another process holds', () => {
+    let file: string;
     let main: Database.Database;
     let holder: Database.Database;
-    /** Every wait for the lock: a chunk's BEGIN IMMEDIATE or a replay's .immediate(). */
+    /** Every ask for the lock: BEGIN IMMEDIATE, a chunk's or a replayed job's. */
     let asked: number;
-    /** Called after each wait for the lock that failed. */
+    /** Called after each ask for the lock that failed. */
     let onBusy: () => void;
     beforeEach(() => {
-      const file = join(mkdtempSync(join(tmpdir(), 'livetrace-writer-')), 'db.sqlite');
+      file = join(mkdtempSync(join(tmpdir(), 'livetrace-writer-')), 'db.sqlite');
       main = new Database(file);
       main.pragma('journal_mode = WAL');
       main.pragma('busy_timeout = 50');
@@ -197,22 +201,17 @@ describe('StoreWriter spanning event-loop turns (reads on another connection)', 
       holder.exec('BEGIN IMMEDIATE');
       asked = 0;
       onBusy = () => undefined;
-      const counted = <T>(fn: () => T): T => {
+      const exec = main.exec.bind(main);
+      jest.spyOn(main, 'exec').mockImplementation((sql: string) => {
+        if (!/BEGIN IMMEDIATE/i.test(sql)) return exec(sql);
         asked++;
         try {
-          return fn();
+          return exec(sql);
         } catch (err) {
           onBusy();
           throw err;
         }
-      };
-      const exec = main.exec.bind(main);
-      jest.spyOn(main, 'exec').mockImplementation((sql: string) => (/BEGIN IMMEDIATE/i.test(sql) ? counted(() => exec(sql)) : exec(sql)));
-      const transaction = main.transaction.bind(main);
-      jest.spyOn(main, 'transaction').mockImplementation(((fn: () => unknown) => {
-        const t = transaction(fn);
-        return { immediate: (...a: unknown[]) => counted(() => (t.immediate as (...a: unknown[]) => unknown)(...a)) };
-      }) as never);
+      });
     });
     afterEach(() => {
       if (holder.inTransaction) holder.exec('ROLLBACK');
@@ -231,14 +230,65 @@ describe('StoreWriter spanning event-loop turns (reads on another connection)', 
       expect(w.stats.failedJobs).toBe(0);
     });
 
-    it('held through every attempt, fails the chunk SQLITE_BUSY, and later jobs are written', async () => {
-      const w = new StoreWriter(main, { lockPauseMs: 20 });
+    it('held throughout its wait, fails the chunk SQLITE_BUSY, and later jobs are written', async () => {
+      const w = new StoreWriter(main, { lockPauseMs: 20, lockWaitMs: 200 });
       const results = await Promise.allSettled(twenty(w));
       expect(results.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'stored'))).toEqual(Array(20).fill('SQLITE_BUSY'));
-      expect(asked).toBe(LOCK_ATTEMPTS);
+      expect(asked).toBeGreaterThan(1); // the wait was several asks, not one
       expect(w.stats.failedJobs).toBe(20);
       holder.exec('ROLLBACK');
       await expect(w.submit((tx) => tx.stmt('INSERT INTO t (seq) VALUES (?)').run(100).changes)).resolves.toBe(1);
+      expect(main.pragma('busy_timeout', { simple: true })).toBe(50); // the connection's own again
+    });
+
+    // The app's writer and read connection (storeHandles), the connection's busy timeout the app's
+    // (5 s), another process holding the lock. Given back when told (below), or on its own after 3 s,
+    // within one ask of 5 s: the old single ask spanned the whole hold, nothing else ran until the
+    // jobs had settled. Now a turn of the event loop comes while the writer waits: a read through the
+    // read connection is answered, jobs queued meanwhile are written after the waiting chunk.
+    it('lets the event loop turn while it waits: a read is answered, and jobs queued meanwhile follow in order', async () => {
+      holder.exec('ROLLBACK');
+      main.pragma('busy_timeout = 5000');
+      main.exec('CREATE TABLE o (n INTEGER NOT NULL)');
+      const other = spawn(process.execPath, [
+        '-e',
+        `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+         const db = new D(${JSON.stringify(file)}); db.exec('BEGIN IMMEDIATE');
+         const release = () => { db.exec('ROLLBACK'); db.close(); process.exit(0); };
+         process.stdin.on('data', release); setTimeout(release, 3000);
+         process.stdout.write('held');`,
+      ]);
+      let out = '';
+      other.stdout.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((r) => other.on('exit', r));
+      while (out !== 'held') await new Promise((r) => setTimeout(r, 5));
+      const { db: reader, writer: w } = storeHandles(main);
+      const put = (n: number) => w.submit((tx) => tx.stmt('INSERT INTO o (n) VALUES (?)').run(n).changes);
+      let settled = false;
+      const jobs = Array.from({ length: 20 }, (_, i) => put(i));
+      void Promise.allSettled(jobs).then(() => (settled = true));
+      /** What a read saw in a turn of the event loop between the writer's first ask and its jobs' commit. */
+      let seen: number | undefined;
+      const probe = setInterval(() => {
+        if (asked === 0 || settled || seen !== undefined) return;
+        seen = (reader.prepare('SELECT count(*) AS c FROM o').get() as { c: number }).c;
+        jobs.push(...[20, 21, 22, 23, 24].map(put));
+        other.stdin.write('release\n');
+      }, 1);
+      try {
+        await Promise.allSettled(jobs.slice(0, 20));
+        expect(seen).toBe(0);
+        expect(await Promise.all(jobs)).toEqual(Array(25).fill(1));
+        expect((main.prepare('SELECT n FROM o ORDER BY rowid').all() as Array<{ n: number }>).map((r) => r.n)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+        expect(w.stats.failedJobs).toBe(0);
+        expect(main.pragma('busy_timeout', { simple: true })).toBe(5000); // the connection's own again
+        expect(await exited).toBe(0);
+      } finally {
+        clearInterval(probe);
+        other.kill();
+        await w.close();
+        reader.close();
+      }
     });
   });
 });

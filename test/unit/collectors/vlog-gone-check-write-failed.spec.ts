@@ -21,9 +21,9 @@ const [log, first, kernel] = [log35, firstFlowAdd, kernelLog];
 describe('a gone-check whose answer failed to be written', () => {
   const spec = vlogSourceSpec();
 
-  /** The lifetime of the main thread's flow_add, checked at at(12) while another writer on the file holds its lock (busy timeout shortened). */
+  /** The lifetime of the main thread's flow_add, checked at at(12) while another writer on the file holds its lock (the writer's wait for it shortened). */
   async function checkedWhileLocked() {
-    spec.m = await openMigratedSqlite('livetrace-vlog-write-failed-', { lockPauseMs: 0 });
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-failed-', { lockWaitMs: 0 });
     const running = await startVlogSource(spec.m, async () => Promise.reject(ENOENT), [NETDEV]);
     spec.source = running.source;
     // The main thread's flow_add, its `flow match:`, and the line after them (the parser holds the last record).
@@ -57,7 +57,7 @@ describe('a gone-check whose answer failed to be written', () => {
   });
 
   it('of a lifetime a logged flow_del ended while the check was in flight: not asked for again and again', async () => {
-    spec.m = await openMigratedSqlite('livetrace-vlog-write-failed-', { lockPauseMs: 0 });
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-failed-', { lockWaitMs: 0 });
     const lines = log.slice(first, first + 3);
     const at = (s: number) => timeOf(lines[0]) + s * 1000;
     const [, ufid, key] = /flow_add: ufid:(\S+) mega_ufid:\S+ (.*?), actions:/.exec(lines[0])!;
@@ -90,7 +90,7 @@ describe('a gone-check whose answer failed to be written', () => {
   });
 
   it("keeps what the check knew of the lifetime: a userspace flow beside a kernel datapath that cannot answer still ends", async () => {
-    spec.m = await openMigratedSqlite('livetrace-vlog-write-failed-', { lockPauseMs: 0 });
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-failed-', { lockWaitMs: 0 });
     const call = async (_command: string, args: string[]): Promise<string> => Promise.reject(args[0] === SYSTEM.name ? NO_UFID : ENOENT);
     const running = await startVlogSource(spec.m, call, [NETDEV, SYSTEM]);
     spec.source = running.source;
@@ -113,7 +113,7 @@ describe('a gone-check whose answer failed to be written', () => {
   });
 
   it("forgets a lifetime the failed job made: a later one given its id is not taken for it (a kernel put's stays vetoed)", async () => {
-    spec.m = await openMigratedSqlite('livetrace-vlog-write-failed-', { lockPauseMs: 0 });
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-failed-', { lockWaitMs: 0 });
     const call = async (_command: string, args: string[]): Promise<string> => Promise.reject(args[0] === SYSTEM.name ? NO_UFID : ENOENT);
     const running = await startVlogSource(spec.m, call, [NETDEV, SYSTEM]);
     spec.source = running.source;

@@ -32,7 +32,7 @@ describe('a batch of log events whose write failed', () => {
 
   /** The spec.source on `spec.m`, the log read while another connection holds the file's write lock: the first write fails. */
   async function readWhileLocked() {
-    spec.m = await openMigratedSqlite('livetrace-vlog-write-retry-', { lockPauseMs: 0 });
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-retry-', { lockWaitMs: 0 });
     const running = await startVlogSource(spec.m, away, [NETDEV]);
     spec.source = running.source;
     let now = timeOf(log[0]);
