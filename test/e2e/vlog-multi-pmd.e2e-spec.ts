@@ -43,18 +43,20 @@ describe('vlog-only lifetimes on a userspace datapath with two PMD threads', () 
       const r = await http.get(`/datapath-flows/${ufid}`);
       return r.status === 200 ? (r.body.lifetimes as DatapathFlowJson[]) : [];
     };
-    // The copy get-flow reads counts a burst, then idles; the other gets a packet a second.
-    await receiveOn(sb, byCore.get(read)!, 30);
+    // The copy get-flow reads counts a burst, then idles once a check read it; the other gets a packet a second.
     // A check after the read copy idled out can read only the other copy.
-    const { counted, after } = await idleOutReadCopy({
+    const { counted, after, otherAfter } = await idleOutReadCopy({
       burst: 30,
+      sendRead: (n) => receiveOn(sb, byCore.get(read)!, n),
       sendOther: () => receiveOn(sb, byCore.get(other)!, 1),
       lifetimes,
-      gone: async () => {
+      copies: async () => {
         const c = copies(await sb.appctl('dpctl/dump-flows', '-m'), ufid);
-        return c.length === 1 && c[0].core === other;
+        return { read: c.find((x) => x.core === read)?.packets, other: c.find((x) => x.core === other)?.packets };
       },
     });
+    // The check after read fewer packets than the lifetime had counted (the other copy's, no more than now).
+    expect(otherAfter).toBeLessThan(counted.packets);
     expect(after.map((l) => [l.id, l.state, l.removalReason])).toEqual([[counted.id, 'live', null]]);
     // Its counters do not fall: the copy that left is still counted.
     expect(after[0].packets).toBeGreaterThanOrEqual(counted.packets);

@@ -56,9 +56,6 @@ describe('vlog-only lifetimes of a flow with a copy on a PMD and one on the main
     const sb = sandbox();
     const byCore = await queuesByCore(sb);
     const [core, qid] = [...byCore][0];
-    // Copies stay until the burst is counted (the default 10 s would race the checks), then idle out.
-    // Not minutes: the source's checks keep vswitchd's max-idle (a check due a max-idle after the install).
-    await sb.vsctl('set', 'open_vswitch', '.', 'other_config:max-idle=30000');
     await sb.tool('ovs-ofctl', 'add-flow', 'brp', 'table=0,priority=10,ip,ct_state=-trk,actions=ct(table=1)');
     await sb.tool('ovs-ofctl', 'add-flow', 'brp', 'table=1,priority=10,ip,actions=output:p2');
     const app = started(await startApp({ ...sb.env, LIVETRACE_POLLER: 'false', LIVETRACE_VLOG_FILE: join(sb.dir, 'ovs-vswitchd.log'), LIVETRACE_VLOG_SET_LEVELS: 'true' }));
@@ -92,19 +89,20 @@ describe('vlog-only lifetimes of a flow with a copy on a PMD and one on the main
       const r = await http.get(`/datapath-flows/${ufid}`);
       return r.status === 200 ? (r.body.lifetimes as DatapathFlowJson[]) : [];
     };
-    // The copy get-flow reads counts a burst, then idles; the other gets a packet a second.
-    await send[read](30);
+    // The copy get-flow reads counts a burst, then idles once a check read it; the other gets a packet a second.
     // A check after the read copy idled out can read only the other table's copy, with fewer packets than the burst.
-    const { counted, after } = await idleOutReadCopy({
+    const { counted, after, otherAfter } = await idleOutReadCopy({
       burst: 30,
+      sendRead: (n) => send[read](n),
       sendOther: () => send[other](1),
       lifetimes,
-      idle: () => sb.vsctl('remove', 'open_vswitch', '.', 'other_config', 'max-idle'),
-      gone: async () => {
+      copies: async () => {
         const c = tables(await sb.appctl('dpctl/dump-flows', '-m'), ufid);
-        return c.length === 1 && c[0].table === other;
+        return { read: c.find((x) => x.table === read)?.packets, other: c.find((x) => x.table === other)?.packets };
       },
     });
+    // The check after read fewer packets than the lifetime had counted (the other copy's, no more than now).
+    expect(otherAfter).toBeLessThan(counted.packets);
     expect(after.map((l) => [l.id, l.state, l.removalReason])).toEqual([[counted.id, 'live', null]]);
     expect(after[0].packets).toBeGreaterThanOrEqual(counted.packets);
   });

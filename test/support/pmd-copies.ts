@@ -3,6 +3,7 @@
 // dpif-netdev/pmd-rxq-show say of it: each PMD that receives a flow's packets installs its own copy
 // of the flow (same UFID, own counters), listed under its `flow-dump from pmd on cpu core: N` header.
 import type { INestApplication } from '@nestjs/common';
+import { MAX_IDLE_MS } from '../../src/collectors/vlog-gone-check';
 import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
 import { Sandbox } from './sandbox';
 import { whileSending } from './steady-traffic';
@@ -119,30 +120,61 @@ export async function receiveOn(sb: Sandbox, qid: string, n: number): Promise<vo
 }
 
 /**
- * The vswitchd log source's idle-out of the copy dpctl/get-flow reads, a packet a second through the
- * other copy (whileSending keeps it installed): a check that read the `burst` (`counted`), then `idle`
- * (the spec lets copies idle out, if it held them), the read copy gone (`gone`), and a check after
- * that, when only the other copy can be read (`after`: the lifetimes then). The log source's specs
- * keep the idle-out itself (the revalidators delete that copy alone, its thread goes on), not a copy
- * taken with its PMD (keepPmdCopyOnly): the source keeps copies by thread, and the main thread's copy
+ * The vswitchd log source's idle-out of the copy dpctl/get-flow reads (`sendRead`: packets through
+ * it), a packet a second through the other copy (whileSending keeps it installed) throughout: a
+ * `burst` through the read copy, a check that read it (`counted`), the read copy then left to idle
+ * out (`copies`: no read copy in the dump, the other there), and a check after that, when only the
+ * other copy can be read (`after`: the lifetimes then; `otherAfter`: the other copy's packets in a
+ * dump after that check, no fewer than it read). The log source's specs keep the idle-out itself
+ * (the revalidators delete that copy alone, its thread goes on), not a copy taken with its PMD
+ * (keepPmdCopyOnly): the source keeps copies by thread, and the main thread's copy
  * (vlog-pmd-main-copy) has no PMD to take.
+ *
+ * The read copy is fed a packet a second too until a check has read the burst: the source checks a
+ * lifetime a max-idle (and a 2 s margin) after its last known use, the install here, while the read
+ * copy idles out a max-idle after the burst, which the set-up sends only a second or two after the
+ * install. Left idle, it was deleted about as the first check came (checks read it 29.9 s and 30.2 s
+ * idle under max-idle=30000), and a check that came after read the other copy, fewer packets than the
+ * burst, the next a max-idle later: no check read the burst, and the burst's packets were never
+ * counted (a copy's counters are read by checks alone). Every wait's deadline is a few of the checks'
+ * periods under `maxIdleMs` (the max-idle vswitchd runs with), not a number of seconds.
  */
 export function idleOutReadCopy(p: {
   burst: number;
+  sendRead: (n: number) => Promise<unknown>;
   sendOther: () => Promise<unknown>;
   lifetimes: () => Promise<DatapathFlowJson[]>;
-  idle?: () => Promise<unknown>;
-  gone: () => Promise<boolean>;
-}): Promise<{ counted: DatapathFlowJson; after: DatapathFlowJson[] }> {
+  copies: () => Promise<{ read?: number; other?: number }>;
+  maxIdleMs?: number;
+}): Promise<{ counted: DatapathFlowJson; after: DatapathFlowJson[]; otherAfter: number }> {
+  // A check is due a max-idle and 2 s after the last known use; five such periods leave room for a loaded host.
+  const within = 5 * ((p.maxIdleMs ?? MAX_IDLE_MS) + 2_000);
   return whileSending(p.sendOther, async () => {
-    const counted = await waitFor('a check reading the burst', async () => (await p.lifetimes()).find((l) => l.packets >= p.burst), 60_000);
-    await p.idle?.();
-    await waitFor('the read copy gone, the other there', p.gone, 60_000);
+    await p.sendRead(p.burst);
+    const read0 = await waitFor('the burst counted by the read copy', async () => {
+      const n = (await p.copies()).read;
+      return n !== undefined && n >= p.burst ? n : undefined;
+    }, within);
+    const burstAt = Date.now();
+    const counted = await whileSending(() => p.sendRead(1), async () => {
+      const first = await waitFor('a check after the burst', async () => (await p.lifetimes()).find((l) => Date.parse(l.lastSeen) > burstAt), within);
+      // The read copy was installed, fed, and held the burst: a check then read it (or the source lost it).
+      if (first.packets < read0) throw new Error(`the first check after the burst read ${first.packets} packets, fewer than the read copy's ${read0}`);
+      return first;
+    });
+    await waitFor('the read copy gone, the other there', async () => {
+      const c = await p.copies();
+      return c.read === undefined && c.other !== undefined;
+    }, within);
     const goneAt = Date.now();
     const after = await waitFor('a check after the read copy left', async () => {
       const l = await p.lifetimes();
       return l.some((x) => Date.parse(x.lastSeen) > goneAt) ? l : undefined;
-    }, 60_000);
-    return { counted, after };
+    }, within);
+    const otherAfter = await waitFor('the other copy in a dump', async () => {
+      const n = (await p.copies()).other;
+      return n === undefined ? undefined : { n };
+    }, within);
+    return { counted, after, otherAfter: otherAfter.n };
   });
 }
