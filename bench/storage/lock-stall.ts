@@ -49,9 +49,14 @@ interface Run {
  * tmpdir(), not bench/data: typecheck would read it there.
  */
 function refWriter(): WriterClass {
-  const file = join(mkdtempSync(join(tmpdir(), 'livetrace-lock-stall-')), `writer-${REF}.ts`);
+  const dir = mkdtempSync(join(tmpdir(), 'livetrace-lock-stall-'));
+  const file = join(dir, `writer-${REF}.ts`);
   writeFileSync(file, execFileSync('git', ['show', `${REF}:src/storage/writer.ts`], { cwd: ROOT }));
-  return (require(file) as { StoreWriter: WriterClass }).StoreWriter;
+  try {
+    return (require(file) as { StoreWriter: WriterClass }).StoreWriter;
+  } finally {
+    rmSync(dir, { recursive: true, force: true }); // loaded: the module stays in memory
+  }
 }
 
 async function once(side: string, Writer: WriterClass): Promise<Run> {
