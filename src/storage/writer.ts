@@ -40,7 +40,7 @@ interface Queued {
   job: WriteJob<unknown>;
   resolve(v: unknown): void;
   reject(e: Error): void;
-  /** When a chunk of it first found the write lock held (performance.now()); cleared once a chunk of it took the lock. */
+  /** When a chunk of it first found the write lock held (performance.now()); cleared once a chunk of it took the lock, and as it runs under it. */
   lockSince?: number;
 }
 
@@ -219,6 +219,9 @@ export class StoreWriter {
       const tx = this.open;
       const t0 = performance.now();
       for (const q of taken) {
+        // Run under the lock: a wait it meets later is a new one (LOCK_WAIT_MS), whichever chunk of a
+        // transaction kept open (spanTurns) it ran in, not only the chunk that began it.
+        q.lockSince = undefined;
         const result = q.job(this.ctx);
         tx.jobs.push({ q, result });
         done++;
@@ -252,6 +255,7 @@ export class StoreWriter {
       for (const [i, q] of replay.entries()) {
         try {
           this.begin();
+          q.lockSince = undefined;
           let r: unknown;
           try {
             r = q.job(this.ctx);

@@ -241,6 +241,39 @@ describe('StoreWriter spanning event-loop turns (reads on another connection)', 
       expect(main.pragma('busy_timeout', { simple: true })).toBe(50); // the connection's own again
     });
 
+    // A job that waited for the lock and then ran under it gets a whole wait at its next ask, not what
+    // is left of the first: here each bad job's replay finds the lock taken by another (two waits of
+    // one ask each), and the jobs of the first wait that ran in later chunks of the transaction kept
+    // open (spanTurns) failed SQLITE_BUSY at the second's first ask, the one that began it did not.
+    // Job 4 makes the time since the first wait longer than lockWaitMs.
+    it('gives a job that ran since its last wait a whole wait again, whichever chunk of the transaction it ran in', async () => {
+      holder.exec('ROLLBACK');
+      const w = new StoreWriter(main, { spanTurns: true, chunkSize: 1, maxTxMs: 60_000, lockPauseMs: 20, lockWaitMs: 300 });
+      let grab = false;
+      w.onRollback(() => {
+        if (grab) holder.exec('BEGIN IMMEDIATE'); // another process takes the lock as the bad job's transaction rolls back
+        grab = false;
+      });
+      onBusy = () => holder.inTransaction && holder.exec('ROLLBACK'); // and gives it back after one ask
+      const runs = new Map<number, number>();
+      const put = (seq: number, opts: { failFirst?: boolean; slowFirst?: boolean } = {}) =>
+        w.submit((tx) => {
+          const n = (runs.get(seq) ?? 0) + 1;
+          runs.set(seq, n);
+          if (n === 1 && opts.slowFirst) busy(400);
+          if (n === 1 && opts.failFirst) {
+            grab = true;
+            throw new Error(`job ${seq} fails its first run`);
+          }
+          return tx.stmt('INSERT INTO t (seq) VALUES (?)').run(seq).changes;
+        });
+      const jobs = [put(1), put(2), put(3, { failFirst: true }), put(4, { slowFirst: true }), put(5, { failFirst: true })];
+      const results = await Promise.allSettled(jobs);
+      expect(results.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code ?? (r.reason as Error).message : r.value))).toEqual([1, 1, 1, 1, 1]);
+      expect(asked).toBeGreaterThanOrEqual(4); // both waits happened: two failed asks, then the chunks
+      expect(w.stats.failedJobs).toBe(0);
+    });
+
     // The app's writer and read connection (storeHandles), the connection's busy timeout the app's
     // (5 s), another process holding the lock. Given back when told (below), or on its own after 3 s,
     // within one ask of 5 s: the old single ask spanned the whole hold, nothing else ran until the
