@@ -26,7 +26,12 @@ export function makeRunTmpdir(base: string, env: Env): void {
   if (env.LIVETRACE_RUN_TMPDIR) return; // a nested jest (a spec that runs jest) keeps its parent's
   for (const name of readdirSync(base)) {
     const pid = Number(/^ltj-(\d+)-/.exec(name)?.[1]);
-    if (pid && pid !== process.pid && !alive(pid)) rmSync(join(base, name), { recursive: true, force: true });
+    if (!pid || pid === process.pid || alive(pid)) continue;
+    try {
+      rmSync(join(base, name), { recursive: true, force: true });
+    } catch {
+      // Best effort (another user's folder, a killed run's daemon still writing): never fails the run.
+    }
   }
   const dir = mkdtempSync(join(base, runDir(process.pid)));
   // As /tmp: the postgres user makes its clusters' sockets and files under it too.
