@@ -17,7 +17,7 @@
  * Usage: npm run bench:lock-stall -- [HOLD_MS=6000 [ROUNDS=2 [JOBS=200 [REF=3695a82]]]]
  * Under flock /tmp/livetrace-bench.lock.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ import Database from 'better-sqlite3';
 import { dataSourceOptions } from '../../src/storage/data-source.options';
 import { openReadConnection } from '../../src/storage/read-connection';
 import { StoreWriter } from '../../src/storage/writer';
+import { sqliteProcess } from '../../test/support/sqlite-process';
 
 const HOLD_MS = Number(process.argv[2] ?? 6000);
 const ROUNDS = Number(process.argv[3] ?? 2);
@@ -67,17 +68,13 @@ async function once(side: string, Writer: WriterClass): Promise<Run> {
   (dataSourceOptions(file) as { prepareDatabase: (db: Database.Database) => void }).prepareDatabase(main);
   main.exec('CREATE TABLE t (n INTEGER NOT NULL)');
   const reader = openReadConnection(file);
-  const holder = spawn(process.execPath, [
-    '-e',
-    `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
-     const db = new D(${JSON.stringify(file)}); db.exec('BEGIN IMMEDIATE');
+  const holder = await sqliteProcess(
+    file,
+    `db.exec('BEGIN IMMEDIATE');
      process.stdout.write('held\\n');
      setTimeout(() => { db.exec('ROLLBACK'); process.stdout.write('released ' + Date.now() + '\\n'); }, ${HOLD_MS});`,
-  ]);
-  let out = '';
-  holder.stdout.on('data', (d) => (out += d));
-  const exited = new Promise((r) => holder.on('exit', r));
-  while (!out.startsWith('held')) await new Promise((r) => setTimeout(r, 5));
+    'held',
+  );
 
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
@@ -87,7 +84,7 @@ async function once(side: string, Writer: WriterClass): Promise<Run> {
   const read = reader.prepare('SELECT count(*) AS c FROM t');
   const api = setInterval(() => {
     read.get();
-    if (!out.includes('released')) readsWhileHeld++;
+    if (!holder.out().includes('released')) readsWhileHeld++;
   }, 10);
   const writer = new Writer(main, { spanTurns: true });
   const settled = await Promise.allSettled(Array.from({ length: JOBS }, (_, i) => writer.submit((tx) => tx.stmt('INSERT INTO t (n) VALUES (?)').run(i).changes)));
@@ -97,10 +94,10 @@ async function once(side: string, Writer: WriterClass): Promise<Run> {
   delay.disable();
   clearInterval(api);
   await writer.close();
-  await exited;
+  await holder.exited;
   const failed = settled.filter((s) => s.status === 'rejected').length;
   if (failed) throw new Error(`${side}: ${failed} of ${JOBS} jobs failed (${(settled.find((s) => s.status === 'rejected') as PromiseRejectedResult).reason})`);
-  const releasedAt = Number(/released (\d+)/.exec(out)?.[1]);
+  const releasedAt = Number(/released (\d+)/.exec(holder.out())?.[1]);
   reader.close();
   main.close();
   rmSync(dir, { recursive: true, force: true });

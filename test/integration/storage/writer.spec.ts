@@ -1,13 +1,13 @@
 // The single writer on a real SQLite handle: jobs commit in submission order, a chunk ends on
 // its time budget (the rest runs in the next transaction, nothing lost or reordered), the
 // end-of-chunk hook runs inside every transaction, and one bad job is rejected alone.
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { storeHandles } from '../../../src/storage/store.service';
 import { StoreWriter } from '../../../src/storage/writer';
+import { sqliteProcess } from '../../support/sqlite-process';
 
 const busy = (ms: number) => {
   const end = performance.now() + ms;
@@ -140,20 +140,16 @@ describe('StoreWriter spanning event-loop turns (reads on another connection)', 
     main.pragma('journal_mode = WAL');
     main.pragma('busy_timeout = 5000');
     main.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY, n INTEGER NOT NULL); CREATE TABLE other (n INTEGER)');
-    const other = spawn(process.execPath, [
-      '-e',
-      `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
-       const db = new D(${JSON.stringify(file)}); db.pragma('busy_timeout = 5000');
+    const other = await sqliteProcess(
+      file,
+      `db.pragma('busy_timeout = 5000');
        const ins = db.prepare('INSERT INTO other (n) VALUES (?)');
        process.stdout.write('ready ');
        const end = Date.now() + 1500; let n = 0;
        while (Date.now() < end) { db.exec('BEGIN IMMEDIATE'); ins.run(n++); db.exec('COMMIT'); }
        process.stdout.write(String(n));`,
-    ]);
-    let out = '';
-    other.stdout.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => other.on('exit', r));
-    while (!out.startsWith('ready')) await new Promise((r) => setTimeout(r, 5));
+      'ready',
+    );
     const w = new StoreWriter(main, { spanTurns: true, maxChunkMs: 2 });
     const jobs: Array<Promise<number>> = [];
     // Jobs arrive over the other process's whole run, a few per event-loop turn.
@@ -168,8 +164,8 @@ describe('StoreWriter spanning event-loop turns (reads on another connection)', 
       if (i % 4 === 3) await new Promise((r) => setTimeout(r, 3));
     }
     const results = await Promise.allSettled(jobs);
-    expect(await exited).toBe(0);
-    const otherRows = out.replace('ready ', '');
+    expect(await other.exited).toBe(0);
+    const otherRows = other.out().replace('ready ', '');
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     expect(w.stats.failedJobs).toBe(0);
     expect((main.prepare('SELECT count(*) AS c FROM t').get() as { c: number }).c).toBe(400);
@@ -283,18 +279,14 @@ describe('StoreWriter spanning event-loop turns (reads on another connection)', 
       holder.exec('ROLLBACK');
       main.pragma('busy_timeout = 5000');
       main.exec('CREATE TABLE o (n INTEGER NOT NULL)');
-      const other = spawn(process.execPath, [
-        '-e',
-        `const D = require(${JSON.stringify(require.resolve('better-sqlite3'))});
-         const db = new D(${JSON.stringify(file)}); db.exec('BEGIN IMMEDIATE');
+      const other = await sqliteProcess(
+        file,
+        `db.exec('BEGIN IMMEDIATE');
          const release = () => { db.exec('ROLLBACK'); db.close(); process.exit(0); };
          process.stdin.on('data', release); setTimeout(release, 3000);
          process.stdout.write('held');`,
-      ]);
-      let out = '';
-      other.stdout.on('data', (d) => (out += d));
-      const exited = new Promise<number | null>((r) => other.on('exit', r));
-      while (out !== 'held') await new Promise((r) => setTimeout(r, 5));
+        'held',
+      );
       const { db: reader, writer: w } = storeHandles(main);
       const put = (n: number) => w.submit((tx) => tx.stmt('INSERT INTO o (n) VALUES (?)').run(n).changes);
       let settled = false;
@@ -306,7 +298,7 @@ describe('StoreWriter spanning event-loop turns (reads on another connection)', 
         if (asked === 0 || settled || seen !== undefined) return;
         seen = (reader.prepare('SELECT count(*) AS c FROM o').get() as { c: number }).c;
         jobs.push(...[20, 21, 22, 23, 24].map(put));
-        other.stdin.write('release\n');
+        other.child.stdin!.write('release\n');
       }, 1);
       try {
         await Promise.allSettled(jobs.slice(0, 20));
@@ -315,10 +307,10 @@ describe('StoreWriter spanning event-loop turns (reads on another connection)', 
         expect((main.prepare('SELECT n FROM o ORDER BY rowid').all() as Array<{ n: number }>).map((r) => r.n)).toEqual(Array.from({ length: 25 }, (_, i) => i));
         expect(w.stats.failedJobs).toBe(0);
         expect(main.pragma('busy_timeout', { simple: true })).toBe(5000); // the connection's own again
-        expect(await exited).toBe(0);
+        expect(await other.exited).toBe(0);
       } finally {
         clearInterval(probe);
-        other.kill();
+        other.child.kill();
         await w.close();
         reader.close();
       }
