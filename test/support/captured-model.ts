@@ -21,7 +21,8 @@ function numeric(v: string): number[] {
   return v.split('.').map(Number);
 }
 
-function compareVersions(a: string, b: string): number {
+/** Dotted versions compared part by part ('3.1.0' < '3.2'): the tests' one version order. */
+export function compareVersions(a: string, b: string): number {
   const [x, y] = [numeric(a), numeric(b)];
   for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
   return 0;

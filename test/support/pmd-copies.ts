@@ -5,6 +5,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { MAX_IDLE_MS } from '../../src/collectors/vlog-gone-check';
 import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
+import { compareVersions } from './captured-model';
 import { Sandbox } from './sandbox';
 import { whileSending } from './steady-traffic';
 import { waitFor } from './wait';
@@ -48,8 +49,8 @@ const BOTH_PMDS = 'other_config:pmd-cpu-mask=3';
  * burst). The key is `pmd-maxsleep` in OVS 3.1, `pmd-sleep-max` from 3.2 (the old name warns).
  */
 async function pmdSleep(sb: Sandbox): Promise<string> {
-  const [major, minor] = (/(\d+)\.(\d+)\.\d+/.exec(await sb.appctl('version')) ?? []).slice(1).map(Number);
-  return `other_config:${major > 3 || (major === 3 && minor >= 2) ? 'pmd-sleep-max' : 'pmd-maxsleep'}=10000`;
+  const ovs = /\d+\.\d+\.\d+/.exec(await sb.appctl('version'))?.[0] ?? '0';
+  return `other_config:${compareVersions(ovs, '3.2') >= 0 ? 'pmd-sleep-max' : 'pmd-maxsleep'}=10000`;
 }
 
 /** Bridge brp (netdev) with dummy-pmd ports p1 and p2 of 4 receive queues each, polled by PMDs on cores 0 and 1. */
