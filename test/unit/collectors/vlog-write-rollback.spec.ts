@@ -1,5 +1,5 @@
 // A write job of the vswitchd log source rolled back after it ran (a statement failing inside the
-// transaction, as a full disk's SQLITE_FULL does: here a real SQLite trigger refusing the INSERT),
+// transaction, or the transaction at its end: a real SQLITE_FULL, test/support/disk-full.ts),
 // replayed alone by the writer and then written again after a wait (vlog-write-retry.ts). What the
 // job did in memory must be undone with its rows (VlogLifetimes.rolledBack), or the replay writes
 // something else than the first run would have. A lifetime the full spool held back, stored late once
@@ -15,6 +15,7 @@
 import { appendFileSync } from 'node:fs';
 import { GONE_REASON } from '../../../src/collectors/vlog-gone-check';
 import { RETRY_FIRST_MS, RETRY_MAX_MS } from '../../../src/collectors/vlog-write-retry';
+import { diskFull } from '../../support/disk-full';
 import { openMigratedSqlite } from '../../support/migrated-sqlite';
 import { ENOENT, firstFlowAdd, lifetimeRows, log35, NETDEV, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
 
@@ -29,7 +30,7 @@ const at = (s: number) => timeOf(lines[0]) + s * 1000;
 describe('a vlog write job rolled back after it ran', () => {
   const spec = vlogSourceSpec();
 
-  const refuse = () => spec.m.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON datapath_flow BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+  const refuse = () => spec.m.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON datapath_flow BEGIN ${diskFull(spec.m).now} END`);
   const accept = () => spec.m.db.exec('DROP TRIGGER refuse');
   const firstSeen = () => spec.m.db.prepare('SELECT ufid, first_seen AS firstSeen FROM datapath_flow').all();
 
@@ -66,15 +67,13 @@ describe('a vlog write job rolled back after it ran', () => {
     spec.source = running.source;
     const failed = jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
     await running.append(lines);
-    // The flow_del's end is written and the COMMIT fails (as on a full disk): a deferred constraint the end breaks.
-    spec.m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
-      CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
-      CREATE TRIGGER t_end AFTER UPDATE OF removed_at ON datapath_flow BEGIN INSERT INTO t_child VALUES (1); END;`);
+    // The flow_del's end is written and the transaction fails at its end: the disk full.
+    spec.m.db.exec(`CREATE TRIGGER t_end AFTER UPDATE OF removed_at ON datapath_flow BEGIN ${diskFull(spec.m).atEnd} END;`);
     const time = new Date(at(5)).toISOString();
     const key = /flow_add: ufid:\S+ mega_ufid:\S+ (.*?), actions:/.exec(lines[0])![1];
     appendFileSync(running.file, `${time}|00099|dpif(revalidator4)|DBG|netdev@ovs-netdev: flow_del ufid:${ufid} ${key}, packets:0, bytes:0, used:never\n${time}|00100|timeval|WARN|Unreasonably long 1000ms poll interval\n`);
     await running.checkAt(at(5));
-    expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: FOREIGN KEY constraint failed/));
+    expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: database or disk is full/));
     const t = await running.retriesSpent(at(5)); // the flow_del given up
     expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^dropped \d+ log events never stored.*flow_del: 1/));
     spec.m.db.exec('DROP TRIGGER t_end');
@@ -88,10 +87,8 @@ describe('a vlog write job rolled back after it ran', () => {
     spec.source = running.source;
     jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
     const misses = log35.filter((l) => l.includes('|dpif_netdev|DBG|ovs-netdev: miss upcall:')).length;
-    // The upcalls' COMMIT fails (a deferred constraint their rows break) once, then succeeds.
-    spec.m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
-      CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
-      CREATE TRIGGER t_up AFTER INSERT ON upcall BEGIN INSERT INTO t_child VALUES (1); END;`);
+    // The upcalls' transaction fails at its end (the disk full) once, then succeeds.
+    spec.m.db.exec(`CREATE TRIGGER t_up AFTER INSERT ON upcall BEGIN ${diskFull(spec.m).atEnd} END;`);
     appendFileSync(running.file, log35.join('\n'));
     await running.checkAt(timeOf(log35[0]));
     expect(spec.m.db.prepare('SELECT COUNT(*) AS n FROM upcall').get()).toEqual({ n: 0 });
@@ -115,11 +112,9 @@ describe('a vlog write job rolled back after it ran', () => {
     await spec.source.settle();
     expect(await outcomes()).toEqual({ dropped_spool_full: 1 });
 
-    // Room again: checked at once and found installed, stored late; its COMMIT fails once (a deferred constraint its row breaks).
+    // Room again: checked at once and found installed, stored late; its transaction fails at its end once (the disk full).
     running.spool.full = false;
-    spec.m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
-      CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
-      CREATE TRIGGER t_late AFTER INSERT ON datapath_flow BEGIN INSERT INTO t_child VALUES (1); END;`);
+    spec.m.db.exec(`CREATE TRIGGER t_late AFTER INSERT ON datapath_flow BEGIN ${diskFull(spec.m).atEnd} END;`);
     await running.checkAt(at(1));
     expect(lifetimeRows(spec.m)).toEqual([]);
     spec.m.db.exec('DROP TRIGGER t_late');
@@ -137,12 +132,10 @@ describe('a vlog write job rolled back after it ran', () => {
     const dropped = async () => (await running.metrics.registry.getSingleMetric('livetrace_datapath_flow_writes_total')!.get()).values.find((v) => v.labels.outcome === 'dropped_spool_full')?.value;
     const heldBack = async () => (await running.metrics.registry.getSingleMetric('livetrace_vlog_lifetimes_held_back')!.get()).values[0].value;
     await running.append(lines);
-    // Spool full: the flow_del's end is written (its COMMIT fails once, a deferred constraint the end
-    // breaks) and the flow installed again after it is a new lifetime, held back, in the same job.
+    // Spool full: the flow_del's end is written (its transaction fails at its end once, the disk
+    // full) and the flow installed again after it is a new lifetime, held back, in the same job.
     running.spool.full = true;
-    spec.m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
-      CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
-      CREATE TRIGGER t_end AFTER UPDATE OF removed_at ON datapath_flow BEGIN INSERT INTO t_child VALUES (1); END;`);
+    spec.m.db.exec(`CREATE TRIGGER t_end AFTER UPDATE OF removed_at ON datapath_flow BEGIN ${diskFull(spec.m).atEnd} END;`);
     const time = new Date(at(5)).toISOString();
     const key = /flow_add: ufid:\S+ mega_ufid:\S+ (.*?), actions:/.exec(lines[0])![1];
     const again = lines.map((l) => l.replace(/^\S+?\|/, `${new Date(at(6)).toISOString()}|`));
@@ -164,10 +157,8 @@ describe('a vlog write job rolled back after it ran', () => {
     const copies = () => spec.m.db.prepare('SELECT pmd_copies AS c FROM datapath_flow').all() as Array<{ c: string | null }>;
     await running.append(lines); // the main thread's copy: one, no pmd_copies
     expect(copies()).toEqual([{ c: null }]);
-    // The same flow_add as PMD core 1 logs it (as vlog-pmd-copies-main.spec.ts): its copies' write fails at COMMIT once.
-    spec.m.db.exec(`CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
-      CREATE TABLE t_child (p INTEGER REFERENCES t_parent (id) DEFERRABLE INITIALLY DEFERRED);
-      CREATE TRIGGER t_copies AFTER UPDATE OF pmd_copies ON datapath_flow BEGIN INSERT INTO t_child VALUES (1); END;`);
+    // The same flow_add as PMD core 1 logs it (as vlog-pmd-copies-main.spec.ts): its copies' transaction fails at its end once (the disk full).
+    spec.m.db.exec(`CREATE TRIGGER t_copies AFTER UPDATE OF pmd_copies ON datapath_flow BEGIN ${diskFull(spec.m).atEnd} END;`);
     const pmd = lines.slice(0, 2).map((l, i) => l.replace(/^([^|]*)\|\d+\|dpif_netdev\|/, `$1|${String(5 + i).padStart(5, '0')}|dpif_netdev(pmd-c01/id:5)|`));
     appendFileSync(running.file, [...pmd, lines[2], ''].join('\n'));
     await running.checkAt(at(5)); // the upcall linker let the flow_add go (its wait past)
