@@ -26,7 +26,7 @@ import { checkFlowIn, DatapathAnswers, GoneChecks, loggedByDpifNetdev, maxIdleOf
 import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
 import { copyHolder } from './vlog-pmd-copies';
 import { committed, writeJob } from './vlog-write-job';
-import { DropLog, WriteRetry } from './vlog-write-retry';
+import { DropLog, isolate, passing, WriteRetry } from './vlog-write-retry';
 import { VswitchdService } from './vswitchd.service';
 
 interface Draft {
@@ -103,7 +103,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       }),
       unwritten: new Counter({
         name: 'livetrace_vlog_events_dropped_total',
-        help: 'Log events read and never stored, their write failing past its retries or the oldest past the bound on those waiting (vlog-write-retry.ts), by kind: upcall, flow (an install), flow_del, checked (a check of a lifetime), held',
+        help: 'Log events read and never stored, their write failing past its retries, failing alone (an error of their own), or the oldest past the bound on those waiting (vlog-write-retry.ts), by kind: upcall, flow (an install), flow_del, checked (a check of a lifetime), held',
         labelNames: ['kind'],
         registers,
       }),
@@ -292,20 +292,40 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     if (!last && this.retry.waiting(Date.now())) return;
     const items = this.queue.splice(0);
     if (!items.length) return;
+    const err = await this.writeItems(items);
+    if (err === null) return;
+    if (passing(err)) return this.failed(items, err, last);
+    // One item's failure (vlog-write-retry.ts isolate): the others written now, in order, not after the waits.
+    const { bad, rest, restErr } = await isolate(items, err, (part) => this.writeItems(part));
+    const stored = items.length - bad.length - rest.length;
+    const first = bad.length ? `; ${bad.length} given up, failing alone (${(bad[0].err as Error)?.message})` : '';
+    this.log.error(`storing ${items.length} log events failed: ${(err as Error).message}; written apart: ${stored} stored${first}`);
+    if (bad.length) this.unwritten(bad.map((b) => b.item));
+    if (rest.length) this.failed(rest, restErr, last);
+  }
+
+  /** One write job of `items`: null once committed, else its error, its rows and what it did in memory rolled back. */
+  private async writeItems(items: WriteItem[]): Promise<unknown> {
     const chassis = this.upcalls.chassis;
     const job = writeJob(); // across the writer's replay of the job
     try {
       // Counted once committed (VlogLifetimes.afterCommit): each run (a rolled-back one, the writer's replay, a retry) anew.
       await this.store.writer.submit((tx) => this.lifetimes.making(job, () => items.forEach((i) => this.write(tx, i, chassis))));
       committed(job);
+      return null;
     } catch (err) {
       // Its rows rolled back, what it did in memory to them too: written again as if never written.
       this.lifetimes.rolledBack(job);
-      const { again, dropped, wait } = this.retry.failed(items, Date.now(), this.queue.length, last);
-      this.queue.unshift(...again);
-      this.log.error(`storing ${items.length} log events failed: ${(err as Error).message}${again.length ? `; ${again.length} written again in ${wait} ms` : ''}`);
-      if (dropped.length) this.unwritten(dropped);
+      return err;
     }
+  }
+
+  /** `items` failed to be written, a passing failure: back at the queue's head after a wait, or given up (vlog-write-retry.ts). */
+  private failed(items: WriteItem[], err: unknown, last: boolean): void {
+    const { again, dropped, wait } = this.retry.failed(items, Date.now(), this.queue.length, last);
+    this.queue.unshift(...again);
+    this.log.error(`storing ${items.length} log events failed: ${(err as Error).message}${again.length ? `; ${again.length} written again in ${wait} ms` : ''}`);
+    if (dropped.length) this.unwritten(dropped);
   }
 
   /**

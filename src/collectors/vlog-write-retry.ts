@@ -6,6 +6,9 @@
 // given up, and so are the oldest beyond MAX_UNWRITTEN items waiting, at each failure and as items are
 // read while a retry waits (overBound: a log flood during a held lock), so a failure that persists
 // neither holds every later write back for ever nor grows memory without bound.
+// A failure that is not a passing one (passing(): a constraint an item's row violates, the source's own
+// code refusing one event) is one item's, and waiting would only hold back every event read with it and
+// after it: the batch is split and written apart at once (isolate), the item that fails alone given up.
 /** The writes an item gets: a lock held past these (a minute and more: 1+2+4+8+16 s of waits, each attempt its busy timeout) drops it. */
 export const WRITE_ATTEMPTS = 6;
 export const RETRY_FIRST_MS = 1_000;
@@ -80,8 +83,53 @@ export class DropLog {
     this.pending = new Map();
     this.lastAt = now;
     return (
-      `dropped ${total} log events never stored${first ? '' : ' since the last such line'}, their write failing past its retries or too many waiting behind it ` +
+      `dropped ${total} log events never stored${first ? '' : ' since the last such line'}, their write failing past its retries, failing alone, or too many waiting behind it ` +
       `(${kinds.map(([k, n]) => `${k}: ${n}`).join(', ')})`
     );
   }
+}
+
+/**
+ * A failure of the store as a whole, which a wait may see pass and which every item of a batch meets
+ * alike: another process's write lock (SQLITE_BUSY / SQLITE_LOCKED, also the writer's own failure once
+ * its lock wait is spent: writer.ts lockHeld rejects with SQLite's error), a full disk (SQLITE_FULL),
+ * I/O, memory, the file or its permissions, a schema another process changed. better-sqlite3's
+ * SqliteError carries SQLite's (extended) code; what has none is the source's own code throwing on an
+ * event. Anything else (SQLITE_CONSTRAINT*, SQLITE_MISMATCH, SQLITE_TOOBIG, SQLITE_RANGE, SQLITE_ERROR,
+ * a TypeError) is an item's: written again it fails again.
+ */
+export function passing(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|NOMEM|CANTOPEN|READONLY|PROTOCOL|INTERRUPT|CORRUPT|NOTADB|NOLFS|PERM|SCHEMA|ABORT)(_|$)/.test(code);
+}
+
+/** What isolate found: the items that failed alone (each with its error), and those left by a passing failure. */
+export interface Isolated<T> {
+  bad: Array<{ item: T; err: unknown }>;
+  /** From the part a passing failure met to the batch's end, in order, with that failure (its retry is the caller's). */
+  rest: T[];
+  restErr?: unknown;
+}
+
+/**
+ * `items`, whose write as one job failed with an error that is not a passing one, written apart at
+ * once by `write` (null once committed, else its error): halves, then halves of a half that failed,
+ * in the batch's order, so the rows of the good items land in the order they were decided and an item
+ * is given up only for failing alone (k bad items of n: about 2k·log2(n) writes). A passing failure
+ * met meanwhile stops it: that part and what follows are `rest`, for today's retry.
+ */
+export async function isolate<T>(items: readonly T[], err: unknown, write: (part: T[]) => Promise<unknown>): Promise<Isolated<T>> {
+  const out: Isolated<T> = { bad: [], rest: [] };
+  const halves = (part: readonly T[]): T[][] => [part.slice(0, Math.ceil(part.length / 2)), part.slice(Math.ceil(part.length / 2))];
+  // The batch's own failure: an item alone has failed alone already.
+  const parts: Array<{ part: T[]; err?: unknown }> = items.length === 1 ? [{ part: [...items], err }] : halves(items).map((part) => ({ part }));
+  while (parts.length) {
+    const { part, err: known } = parts.shift()!;
+    const e = known ?? (await write(part));
+    if (e === null) continue;
+    if (passing(e)) return { ...out, rest: [...part, ...parts.flatMap((p) => p.part)], restErr: e };
+    if (part.length === 1) out.bad.push({ item: part[0], err: e });
+    else parts.unshift(...halves(part).map((p) => ({ part: p })));
+  }
+  return out;
 }

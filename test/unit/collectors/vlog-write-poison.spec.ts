@@ -1,0 +1,55 @@
+// One log event whose write always fails (a row the store refuses: a constraint it violates) in a
+// batch of good ones. The source writes a batch in one job, so the job failed whole and the failure
+// was taken as a passing one (vlog-write-retry.ts): every event of the batch, and everything read
+// after it, waited 1+2+4+8+16 s and then, sharing the bad one's attempts, the good ones were given up
+// with it. Now a failure that is not a passing one (not SQLITE_BUSY, a full disk, ...) splits the
+// batch, written again at once: the good events land in the same round, in order, and only the bad
+// one is given up, counted by kind. No log line was found whose write throws (what the write code
+// refuses, such as a recirc_id wider than 32 bits, is refused when the line is read), so the refusal
+// is the store's own: a real SQLite trigger refusing one upcall's row (SQLITE_CONSTRAINT_TRIGGER, as a
+// CHECK would). The captured OVS 3.5 vswitchd.log (six misses and their six dpif_netdev flow_adds)
+// read from a file, a real migrated SQLite, the source's one round driven by settle().
+import { appendFileSync } from 'node:fs';
+import { openMigratedSqlite } from '../../support/migrated-sqlite';
+import { log35, NETDEV, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
+
+const log = log35;
+const installed = log.flatMap((l) => /\|dpif_netdev\|DBG\|flow_add: ufid:(\S+)/.exec(l)?.[1] ?? []);
+const keys = log.flatMap((l, i) => (log[i - 1]?.includes('|dpif_netdev|DBG|ovs-netdev: miss upcall:') ? [l] : []));
+/** The third miss (recirc_id(0x2)): its row refused, the misses before and after it not. */
+const bad = keys[2];
+const away = async (): Promise<string> => Promise.reject(new Error('ovs-vswitchd: timed out after 10000 ms'));
+
+describe('a batch of log events one of which always fails to be written', () => {
+  const spec = vlogSourceSpec();
+
+  const lifetimes = () => spec.m.db.prepare('SELECT ufid FROM datapath_flow ORDER BY id').all().map((r) => (r as { ufid: string }).ufid);
+  const upcallKeys = () => spec.m.db.prepare('SELECT key FROM upcall ORDER BY id').all().map((r) => (r as { key: string }).key);
+
+  it('writes the good events in the same round and gives up the bad one alone, counted by kind', async () => {
+    expect(keys).toHaveLength(6);
+    expect(bad).toMatch(/^recirc_id\(0x2\),/);
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-poison-');
+    const running = await startVlogSource(spec.m, away, [NETDEV]);
+    spec.source = running.source;
+    expect(bad).not.toContain("'");
+    spec.m.db.exec(`CREATE TRIGGER refuse_one BEFORE INSERT ON upcall WHEN NEW.key = '${bad}' BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: upcall'); END`);
+    // Past the upcall linker's wait: the whole log is one batch.
+    jest.spyOn(Date, 'now').mockReturnValue(timeOf(log[0]) + 10_000);
+    const errors = jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    appendFileSync(running.file, log.join('\n'));
+    await spec.source.settle(); // one round: no retry's wait has passed
+
+    expect(errors).toHaveBeenCalledWith(expect.stringMatching(/CHECK constraint failed: upcall/));
+    expect(lifetimes()).toEqual(installed);
+    expect(new Set(upcallKeys())).toEqual(new Set(keys.filter((k) => k !== bad)));
+    expect(upcallKeys()).toHaveLength(keys.length - 1);
+    const dropped = Object.fromEntries(((await running.metrics.registry.getSingleMetric('livetrace_vlog_events_dropped_total')?.get())?.values ?? []).map((v) => [v.labels.kind, v.value]));
+    expect(dropped).toEqual({ upcall: 1 });
+    expect(errors).toHaveBeenCalledWith(expect.stringMatching(/^dropped 1 log events never stored.*\(upcall: 1\)$/));
+    // Nothing waits for a retry, and the upcalls written are counted once.
+    expect((spec.source as unknown as { queue: unknown[] }).queue).toEqual([]);
+    const counted = (await running.metrics.registry.getSingleMetric('livetrace_vlog_upcalls_total')!.get()).values.reduce((n, v) => n + v.value, 0);
+    expect(counted).toBe(keys.length - 1);
+  });
+});
