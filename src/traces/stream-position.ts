@@ -38,8 +38,12 @@ import { slotBase, slotOf } from './trace-slot-store';
  * may hold from before it.
  */
 export const MAX_RESUME_SLOTS = 1024;
-/** Slots the stream's own id lists one id each; past it the id is anchored (~950 bytes at most). */
-export const MAX_LISTED_SLOTS = 64;
+/**
+ * Slots the stream's own id lists one id each; past it the id is anchored (~3.6 KB at most: under
+ * the 8 KB a proxy commonly allows a header line, where the listed form of 1,024 slots was ~14 KB).
+ * Listed slots resume exactly; the more listed, the fewer left to the anchor's time (header comment).
+ */
+export const MAX_LISTED_SLOTS = 256;
 const ENTRY = /^\d{1,16}$/;
 const ANCHOR = /^t(\d{1,15})$/;
 const LAST_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
