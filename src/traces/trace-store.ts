@@ -16,7 +16,7 @@ import { CitationBatch, CITES_HINT, CITES_LFLOW } from './citation-store';
 import { citationsOf, StepPacker } from './step-pack';
 import { COLLISION, packFinalFlow, STALE, TraceListQuery, TraceOfFlow, TraceReadStore, TraceRow } from './trace-read-store';
 import { TraceJson, TraceRecordInput, verdictJson } from './trace-record';
-import { newestPerSlot, resumeFloors } from './trace-slot-store';
+import { newestPerSlot, resumeFloors, slotFloorsAt } from './trace-slot-store';
 import { ObjectIds, PathPortRows } from './write-caches';
 
 export type { TraceRow } from './trace-read-store';
@@ -116,6 +116,11 @@ export class TraceStore {
   /** Where a stream resumed by a plain trace id starts in each other slot (trace-slot-store.ts). */
   resumeFloors(anchor: number, earlierMs: number, newest: ReadonlyMap<number, number>): Promise<Map<number, number>> {
     return resumeFloors(this.sql(), anchor, earlierMs, newest);
+  }
+
+  /** Where a stream resumed by an anchored position starts in the slots it does not list: from `time` on (trace-slot-store.ts). */
+  floorsAt(time: string, newest: ReadonlyMap<number, number>): Promise<Map<number, number>> {
+    return slotFloorsAt(this.sql(), time, newest);
   }
 
   /** Forget cached ids (after pruning removed rows they point to). */

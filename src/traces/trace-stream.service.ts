@@ -16,7 +16,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError } from '../common/api-error';
-import { formatPosition, mergeByTime, startPoints } from './stream-position';
+import { mergeByTime, positionOf, SinceTime, startPoints } from './stream-position';
 import type { TraceListQuery } from './trace-read-store';
 import type { TraceJson } from './trace-record';
 import { slotBase, slotOf } from './trace-slot-store';
@@ -89,12 +89,18 @@ interface SlotState {
   farAfter: number;
   /** A walk's gap: the newest trace it skipped, where the window starts. */
   skippedTo?: number;
+  /** No unsent trace of the slot is traced before this (ms; 0 unknown): the anchored position's time. */
+  coveredFrom: number;
+  /** When the stream last sent one of its traces (ms), 0 never. */
+  sentAt: number;
 }
 
 interface Stream {
   filter: StreamFilter;
   res: Response;
   slots: Map<number, SlotState>;
+  /** When the newest ids last applied were read (ms): a slot met later had no trace then. */
+  readAt: number;
   busy: boolean;
   heartbeat: NodeJS.Timeout;
   /**
@@ -119,7 +125,7 @@ const MAX_RETRY = 500;
 /** Tunnel arrivals read at most by one look (rows only: the links it follows are bounded in PortArrivals.since). */
 const FAR_LOOK = 1000;
 
-const newSlot = (lastId: number, seenNewest: number): SlotState => ({ lastId, recent: new Map(), history: [], seenNewest, polledAt: 0, farAfter: lastId });
+const newSlot = (lastId: number, seenNewest: number, coveredFrom: number): SlotState => ({ lastId, recent: new Map(), history: [], seenNewest, polledAt: 0, farAfter: lastId, coveredFrom, sentAt: 0 });
 
 @Injectable()
 export class TraceStreamService implements BeforeApplicationShutdown {
@@ -136,7 +142,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   constructor(
     private readonly traces: TracesService,
     // Optional for unit tests (a fake of the list only); the type alone would not name the provider.
-    @Optional() @Inject(TraceStore) private readonly store?: Pick<TraceStore, 'newestPerSlot'> & Partial<Pick<TraceStore, 'resumeFloors'>>,
+    @Optional() @Inject(TraceStore) private readonly store?: Pick<TraceStore, 'newestPerSlot'> & Partial<Pick<TraceStore, 'resumeFloors' | 'floorsAt'>>,
   ) {}
 
   /** Set by the paths feature, which builds on this one (a routed packet's far passes need its links). */
@@ -197,10 +203,18 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   private async begin(filter: StreamFilter, resume: ReadonlyMap<number, number> | undefined, res: Response): Promise<void> {
     // A 404 for an unknown port, before any byte is written.
     if (filter.logicalPort !== undefined) await this.traces.resolvePort(filter.logicalPort);
+    // Before the read: a commit it does not see comes after this time.
+    const readAt = Date.now();
     const newest = await this.newestPerSlot();
     // A plain trace id says where its slot stood, not the others: they resume from its trace time
-    // (a reorder window earlier: writers' clocks differ), so none of their traces since is missed.
-    const byTime = resume?.size === 1 && this.store?.resumeFloors ? await this.store.resumeFloors([...resume.values()][0], this.opts.reorderMs, newest) : undefined;
+    // (a reorder window earlier: writers' clocks differ), so none of their traces since is missed;
+    // an anchored position's unlisted slots from its time (without the store, their first trace).
+    const byTime =
+      resume instanceof SinceTime
+        ? await this.store?.floorsAt?.(new Date(resume.from).toISOString(), new Map([...newest].filter(([slot]) => !resume.has(slot))))
+        : resume?.size === 1 && this.store?.resumeFloors
+          ? await this.store.resumeFloors([...resume.values()][0], this.opts.reorderMs, newest)
+          : undefined;
     if (ended(res)) return;
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -209,20 +223,24 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     const starts = startPoints(newest, resume, byTime);
-    res.write(`retry: 2000\n: after trace ${formatPosition(starts)}\n\n`);
+    // Live, every slot is caught up as of the read; resumed, a slot is once walked, except that an
+    // anchored position's unlisted slots stay covered from its time meanwhile.
+    const covered = (slot: number) => (!resume ? readAt - this.opts.reorderMs : resume instanceof SinceTime && !resume.has(slot) ? resume.from : 0);
     const stream: Stream = {
       filter,
       res,
       // A resume must look even when nothing new was committed since.
-      slots: new Map([...starts].map(([slot, id]) => [slot, newSlot(id, resume ? -1 : (newest.get(slot) ?? -1))])),
+      slots: new Map([...starts].map(([slot, id]) => [slot, newSlot(id, resume ? -1 : (newest.get(slot) ?? -1), covered(slot))])),
+      readAt,
       busy: false,
       heartbeat: setInterval(() => (ended(res) ? this.stop(stream) : res.write(': heartbeat\n\n')), this.opts.heartbeatMs),
       far: filter.logicalPort !== undefined && filter.role !== 'outport' ? { retry: new Map(), senders: new Map() } : undefined,
     };
+    res.write(`retry: 2000\n: after trace ${this.position(stream)}\n\n`);
     this.streams.add(stream);
     res.on('close', () => this.stop(stream));
     this.schedule();
-    if (resume) this.poll(stream, newest).catch((err) => this.log.warn(`trace stream resume failed: ${err instanceof Error ? err.message : String(err)}`));
+    if (resume) this.poll(stream, newest, readAt).catch((err) => this.log.warn(`trace stream resume failed: ${err instanceof Error ? err.message : String(err)}`));
   }
 
   private stop(s: Stream): void {
@@ -244,8 +262,9 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     if (this.ticking || !this.streams.size) return;
     this.ticking = true;
     try {
+      const readAt = Date.now();
       const newest = await this.newestPerSlot();
-      await Promise.all([...this.streams].map((s) => this.poll(s, newest)));
+      await Promise.all([...this.streams].map((s) => this.poll(s, newest, readAt)));
     } catch (err) {
       // The reader restarting (503) or a query failing: the streams stay open and the next tick retries.
       this.log.warn(`trace stream poll failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -257,7 +276,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   /** The slots to walk now: a commit since the last walk, or within the reorder window; bounded, longest waiting first. */
   private due(s: Stream, newest: ReadonlyMap<number, number>, now: number): number[] {
     // A slot the stream has not met is a writer's first traces: all of them are new.
-    for (const slot of newest.keys()) if (!s.slots.has(slot)) s.slots.set(slot, newSlot(slotBase(slot), -1));
+    for (const slot of newest.keys()) if (!s.slots.has(slot)) s.slots.set(slot, newSlot(slotBase(slot), -1, s.readAt - this.opts.reorderMs));
     const due: number[] = [];
     for (const [slot, st] of s.slots) {
       const top = newest.get(slot);
@@ -267,14 +286,14 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   }
 
   /** Sends, oldest first per slot, the stream's traces committed since its last walk of each due slot. */
-  private async poll(s: Stream, newest: ReadonlyMap<number, number>): Promise<void> {
+  private async poll(s: Stream, newest: ReadonlyMap<number, number>, readAt: number): Promise<void> {
     // A client that does not read is not sent more (the socket's buffer would grow without bound).
     if (ended(s.res)) return this.stop(s);
     if (s.busy || s.res.writableNeedDrain) return;
     const now = Date.now();
     const due = this.due(s, newest, now);
     // Unlinked arrivals are retried at a walk too, never on their own: a quiet store costs nothing.
-    if (!due.length) return;
+    if (!due.length) return this.caughtUp(s, newest, readAt);
     s.busy = true;
     try {
       const lists = new Map<number, TraceJson[]>();
@@ -304,7 +323,8 @@ export class TraceStreamService implements BeforeApplicationShutdown {
         // position holds it, and a resume by it does not look at the arrival again.
         const walkedTo = due.includes(slot) ? Math.max(st.seenNewest, newest.get(slot) ?? 0) : st.seenNewest;
         if (t.id > st.lastId && (!t.arrivedFrom || t.id <= walkedTo)) st.lastId = t.id;
-        s.res.write(`id: ${formatPosition(this.lastIds(s))}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
+        st.sentAt = now;
+        s.res.write(`id: ${this.position(s)}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
       }
       for (const [slot, floor] of before) {
         const st = s.slots.get(slot)!;
@@ -317,13 +337,24 @@ export class TraceStreamService implements BeforeApplicationShutdown {
         st.seenNewest = Math.max(st.seenNewest, newest.get(slot) ?? -1);
         st.polledAt = now;
       }
+      this.caughtUp(s, newest, readAt);
     } finally {
       s.busy = false;
     }
   }
 
-  private lastIds(s: Stream): Map<number, number> {
-    return new Map([...s.slots].map(([slot, st]) => [slot, st.lastId]));
+  /**
+   * Slots walked to their newest id read at `readAt`: what is unsent was committed after the read,
+   * so traced at most a reorder window before it. One still waiting (MAX_SLOTS_A_POLL) keeps its cover.
+   */
+  private caughtUp(s: Stream, newest: ReadonlyMap<number, number>, readAt: number): void {
+    s.readAt = Math.max(s.readAt, readAt);
+    for (const [slot, st] of s.slots) if ((newest.get(slot) ?? -1) <= st.seenNewest) st.coveredFrom = Math.max(st.coveredFrom, readAt - this.opts.reorderMs);
+  }
+
+  /** The SSE id (stream-position.ts): bounded by the anchored form past MAX_LISTED_SLOTS slots. */
+  private position(s: Stream): string {
+    return positionOf(s.slots);
   }
 
   /**
