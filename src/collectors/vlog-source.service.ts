@@ -3,7 +3,8 @@
 // key under mask they fit appears (facts §3), then are stored with the flow they installed. The
 // log is rate-limited (600 lines a minute per message by default), so this source samples: what
 // vswitchd says it dropped is counted, and GET /upcalls says `sampled`. While the spool is full
-// (LIVETRACE_SPOOL_MAX_CHANGES) its rows follow the poller's policy (lifetime-spool-bound.ts).
+// (LIVETRACE_SPOOL_MAX_CHANGES) its rows follow the poller's policy (lifetime-spool-bound.ts). A
+// record saying what vswitchd cannot have logged is refused as it is read (vlog-refuse.ts).
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import type { Socket } from 'node:dgram';
 import { Counter, Gauge } from 'prom-client';
@@ -25,6 +26,7 @@ import { ReplicasService } from '../replicas/replicas.service';
 import { checkFlowIn, DatapathAnswers, GoneChecks, loggedByDpifNetdev, maxIdleOf } from './vlog-gone-check';
 import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
 import { copyHolder } from './vlog-pmd-copies';
+import { refusal, refused, RefusedLog, type Refusal } from './vlog-refuse';
 import { committed, writeJob } from './vlog-write-job';
 import { DropLog, isolate, passing, WriteRetry } from './vlog-write-retry';
 import { VswitchdService } from './vswitchd.service';
@@ -61,6 +63,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   /** A failed batch's items, written again first after a wait, within bounds (vlog-write-retry.ts). */
   private readonly retry = new WriteRetry<WriteItem>();
   private readonly dropLog = new DropLog();
+  /** Records refused as read (vlog-refuse.ts), warned of at a bounded rate. */
+  private readonly refusedLog = new RefusedLog();
   /** vlog levels before we raised them, to put back on shutdown: module → destination → level. */
   private restore: Array<{ module: string; destination: string; level: string }> = [];
   /** Vlog lifetimes (LIVETRACE_POLLER=false) no log line ended: checked in the datapath once they may be gone (vlog-gone-check.ts). */
@@ -70,7 +74,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   /** Their rows, and the ones the full spool holds back (vlog-lifetimes.ts). */
   private readonly lifetimes: VlogLifetimes;
   private checking: Promise<void> | null = null;
-  private readonly m: { records: Counter; dropped: Counter; upcalls: Counter; upcallsDropped: Counter; unwritten: Counter; rotations: Counter; waiting: Gauge; heldBack: Gauge };
+  private readonly m: { records: Counter; refused: Counter; dropped: Counter; upcalls: Counter; upcallsDropped: Counter; unwritten: Counter; rotations: Counter; waiting: Gauge; heldBack: Gauge };
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -93,6 +97,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     const registers = [metrics.registry];
     this.m = {
       records: new Counter({ name: 'livetrace_vlog_records_total', help: 'vswitchd log records read, by kind', labelNames: ['kind'], registers }),
+      refused: new Counter({
+        name: 'livetrace_vlog_records_refused_total',
+        help: 'vswitchd log records read and refused, saying what the daemon cannot have logged (vlog-refuse.ts), by reason: bad_recirc_id, bad_dropped_count, error',
+        labelNames: ['reason'],
+        registers,
+      }),
       dropped: new Counter({ name: 'livetrace_vlog_dropped_messages_total', help: 'Log messages ovs-vswitchd said it dropped (rate limit): upcalls are sampled', registers }),
       upcalls: new Counter({ name: 'livetrace_vlog_upcalls_total', help: 'Upcalls read from the log, by whether their installed flow was found', labelNames: ['linked'], registers }),
       upcallsDropped: new Counter({
@@ -136,13 +146,14 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     }
     if (this.config.LIVETRACE_VLOG_FILE) {
       const f = new FileFollower(this.config.LIVETRACE_VLOG_FILE);
+      const from = this.config.LIVETRACE_VLOG_FILE;
       f.on('lines', (lines, stream) => {
         const p = this.parser(`file:${stream}`);
-        for (const l of lines) this.onOutput(p.pushLine(l));
+        for (const l of lines) this.onOutput(p.pushLine(l), from);
         this.keepBound();
       });
       f.on('end', (stream) => {
-        this.onOutput(this.parser(`file:${stream}`).flush());
+        this.onOutput(this.parser(`file:${stream}`).flush(), from);
         this.parsers.delete(`file:${stream}`);
         this.keepBound();
       });
@@ -157,8 +168,9 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     }
     if (this.config.LIVETRACE_VLOG_UDP) {
       const p = this.parser('udp');
+      const from = `udp ${this.config.LIVETRACE_VLOG_UDP}`;
       this.socket = await listenSyslog(this.config.LIVETRACE_VLOG_UDP, (text) => {
-        this.onOutput(p.pushDatagram(text));
+        this.onOutput(p.pushDatagram(text), from);
         this.keepBound();
       });
     }
@@ -178,11 +190,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     await this.checking;
     await this.follower?.stop();
     this.socket?.close();
-    for (const p of this.parsers.values()) this.onOutput(p.flush());
+    for (const [name, p] of this.parsers) this.onOutput(p.flush(), name === 'udp' ? `udp ${this.config.LIVETRACE_VLOG_UDP}` : this.config.LIVETRACE_VLOG_FILE);
     this.release(this.linker.flush());
     this.keepBound();
     await this.flushWrites(true);
     this.logDrops(this.dropLog.due(Date.now(), true));
+    this.logRefused(this.refusedLog.due(Date.now(), true));
     this.lifetimes.shutdown();
     if (this.restore.length) await this.restoreLevels().catch((err: Error) => this.log.warn(`could not restore vlog levels: ${err.message}`));
   }
@@ -200,8 +213,31 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     return p;
   }
 
-  private onOutput(out: VlogOutput): void {
-    for (const r of out.records) this.onRecord(r);
+  /**
+   * Records read from `from` (the file, `udp HOST:PORT`). Called from the follower's and the socket's
+   * events: a throw here would lose the rest of the read, or end the process (nothing catches a
+   * socket's). A record the source cannot take is refused, and the next one read.
+   */
+  private onOutput(out: VlogOutput, from: string): void {
+    for (const r of out.records) {
+      this.m.records.inc({ kind: r.event?.type ?? 'other' });
+      try {
+        const why = refusal(r);
+        if (why) this.refuse(r, from, why);
+        else this.onRecord(r);
+      } catch (err) {
+        this.refuse(r, from, refused(err));
+      }
+    }
+  }
+
+  private refuse(r: VlogRecord, from: string, why: Refusal): void {
+    this.m.refused.inc({ reason: why.reason });
+    this.logRefused(this.refusedLog.add(r, from, why, Date.now()));
+  }
+
+  private logRefused(line: string | null): void {
+    if (line) this.log.warn(line);
   }
 
   /** At most MAX_UNWRITTEN wait, also while a retry waits (a log flood). Once a read (file chunk, datagram): a flood's drops one log line a read, not a line each. */
@@ -212,7 +248,6 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
 
   private onRecord(r: VlogRecord): void {
     const e = r.event;
-    this.m.records.inc({ kind: e?.type ?? 'other' });
     if (!e) return;
     const at = Number.isFinite(r.time) ? r.time : Date.now();
     switch (e.type) {
@@ -260,6 +295,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     if (!this.config.LIVETRACE_POLLER && !this.checking && this.gone.size) this.checking = this.checkGone().finally(() => (this.checking = null));
     this.keepBound();
     this.logDrops(this.dropLog.due(Date.now()));
+    this.logRefused(this.refusedLog.due(Date.now()));
     if (this.queue.length) void this.flushWrites();
   }
 
