@@ -3,10 +3,10 @@
 // key under mask they fit appears (facts §3), then are stored with the flow they installed. The
 // log is rate-limited (600 lines a minute per message by default), so this source samples: what
 // vswitchd says it dropped is counted, and GET /upcalls says `sampled`. While the spool is full
-// (LIVETRACE_SPOOL_MAX_CHANGES) its rows follow the poller's policy (lifetime-spool-bound.ts).
+// (LIVETRACE_SPOOL_MAX_CHANGES) its rows follow the poller's policy (lifetime-spool-bound.ts). A
+// record saying what vswitchd cannot have logged is refused as it is read (vlog-refuse.ts).
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import type { Socket } from 'node:dgram';
-import { Counter, Gauge } from 'prom-client';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
@@ -21,10 +21,13 @@ import { UpcallStore } from '../upcalls/upcall-store';
 import { UpcallsService } from '../upcalls/upcalls.service';
 import { FileFollower, listenSyslog } from './vlog-follow';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
+import { VlogLevels } from './vlog-levels';
 import { ReplicasService } from '../replicas/replicas.service';
 import { checkFlowIn, DatapathAnswers, GoneChecks, loggedByDpifNetdev, maxIdleOf } from './vlog-gone-check';
 import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
+import { vlogMetrics, type VlogMetrics } from './vlog-metrics';
 import { copyHolder } from './vlog-pmd-copies';
+import { refusal, refused, RefusedLog, type Refusal } from './vlog-refuse';
 import { committed, writeJob } from './vlog-write-job';
 import { DropLog, isolate, passing, WriteRetry } from './vlog-write-retry';
 import { VswitchdService } from './vswitchd.service';
@@ -61,8 +64,10 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   /** A failed batch's items, written again first after a wait, within bounds (vlog-write-retry.ts). */
   private readonly retry = new WriteRetry<WriteItem>();
   private readonly dropLog = new DropLog();
-  /** vlog levels before we raised them, to put back on shutdown: module → destination → level. */
-  private restore: Array<{ module: string; destination: string; level: string }> = [];
+  /** Records refused as read (vlog-refuse.ts), warned of at a bounded rate. */
+  private readonly refusedLog = new RefusedLog();
+  /** vswitchd's vlog levels raised to dbg for the lines read, put back on shutdown (vlog-levels.ts). */
+  private readonly levels: VlogLevels;
   /** Vlog lifetimes (LIVETRACE_POLLER=false) no log line ended: checked in the datapath once they may be gone (vlog-gone-check.ts). */
   private readonly gone: GoneChecks;
   /** What each datapath answered lately: one that always errs does not veto every check for good (vlog-gone-check.ts). */
@@ -70,7 +75,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   /** Their rows, and the ones the full spool holds back (vlog-lifetimes.ts). */
   private readonly lifetimes: VlogLifetimes;
   private checking: Promise<void> | null = null;
-  private readonly m: { records: Counter; dropped: Counter; upcalls: Counter; upcallsDropped: Counter; unwritten: Counter; rotations: Counter; waiting: Gauge; heldBack: Gauge };
+  private readonly m: VlogMetrics;
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -90,32 +95,9 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     this.gone = new GoneChecks(maxIdle);
     this.dpAnswers = new DatapathAnswers(maxIdle);
     this.lifetimes = new VlogLifetimes(flows, this.gone, bound);
-    const registers = [metrics.registry];
-    this.m = {
-      records: new Counter({ name: 'livetrace_vlog_records_total', help: 'vswitchd log records read, by kind', labelNames: ['kind'], registers }),
-      dropped: new Counter({ name: 'livetrace_vlog_dropped_messages_total', help: 'Log messages ovs-vswitchd said it dropped (rate limit): upcalls are sampled', registers }),
-      upcalls: new Counter({ name: 'livetrace_vlog_upcalls_total', help: 'Upcalls read from the log, by whether their installed flow was found', labelNames: ['linked'], registers }),
-      upcallsDropped: new Counter({
-        name: 'livetrace_vlog_upcalls_dropped_total',
-        help: 'Upcalls read from the log and not stored, by reason: spool_full (LIVETRACE_SPOOL_MAX_CHANGES)',
-        labelNames: ['reason'],
-        registers,
-      }),
-      unwritten: new Counter({
-        name: 'livetrace_vlog_events_dropped_total',
-        help: 'Log events read and never stored, their write failing past its retries, failing alone (an error of their own), or the oldest past the bound on those waiting (vlog-write-retry.ts), by kind: upcall, flow (an install), flow_del, checked (a check of a lifetime), held',
-        labelNames: ['kind'],
-        registers,
-      }),
-      rotations: new Counter({ name: 'livetrace_vlog_rotations_total', help: 'Log file rotations seen', labelNames: ['kind'], registers }),
-      waiting: new Gauge({ name: 'livetrace_vlog_upcalls_waiting', help: 'Upcalls waiting for the flow they installed', registers }),
-      heldBack: new Gauge({
-        name: 'livetrace_vlog_lifetimes_held_back',
-        help: 'New lifetimes from the log held in memory while the spool is full (vlog-lifetimes.ts)',
-        registers,
-        collect: () => this.m.heldBack.set(this.lifetimes.heldBack),
-      }),
-    };
+    this.m = vlogMetrics(metrics.registry, () => this.lifetimes.heldBack);
+    const wanted = [...(config.LIVETRACE_VLOG_FILE ? ['file'] : []), ...(config.LIVETRACE_VLOG_UDP ? ['syslog'] : [])];
+    this.levels = new VlogLevels(vswitchd, wanted, this.log);
   }
 
   get enabled(): boolean {
@@ -131,18 +113,19 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     if (!this.enabled) return;
     this.upcalls.logSource.enabled = true;
     if (this.config.LIVETRACE_VLOG_SET_LEVELS) {
-      await this.raiseLevels().catch((err: Error) => this.log.warn(`could not set vlog levels: ${err.message}`));
-      this.vswitchd.on('restarted', () => void this.raiseLevels().catch(() => undefined));
+      await this.levels.raise().catch((err: Error) => this.log.warn(`could not set vlog levels: ${err.message}`));
+      this.vswitchd.on('restarted', () => void this.levels.raise().catch(() => undefined));
     }
     if (this.config.LIVETRACE_VLOG_FILE) {
       const f = new FileFollower(this.config.LIVETRACE_VLOG_FILE);
+      const from = this.config.LIVETRACE_VLOG_FILE;
       f.on('lines', (lines, stream) => {
         const p = this.parser(`file:${stream}`);
-        for (const l of lines) this.onOutput(p.pushLine(l));
+        for (const l of lines) this.onOutput(p.pushLine(l), from);
         this.keepBound();
       });
       f.on('end', (stream) => {
-        this.onOutput(this.parser(`file:${stream}`).flush());
+        this.onOutput(this.parser(`file:${stream}`).flush(), from);
         this.parsers.delete(`file:${stream}`);
         this.keepBound();
       });
@@ -157,8 +140,9 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     }
     if (this.config.LIVETRACE_VLOG_UDP) {
       const p = this.parser('udp');
+      const from = `udp ${this.config.LIVETRACE_VLOG_UDP}`;
       this.socket = await listenSyslog(this.config.LIVETRACE_VLOG_UDP, (text) => {
-        this.onOutput(p.pushDatagram(text));
+        this.onOutput(p.pushDatagram(text), from);
         this.keepBound();
       });
     }
@@ -178,13 +162,14 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     await this.checking;
     await this.follower?.stop();
     this.socket?.close();
-    for (const p of this.parsers.values()) this.onOutput(p.flush());
+    for (const [name, p] of this.parsers) this.onOutput(p.flush(), name === 'udp' ? `udp ${this.config.LIVETRACE_VLOG_UDP}` : this.config.LIVETRACE_VLOG_FILE);
     this.release(this.linker.flush());
     this.keepBound();
     await this.flushWrites(true);
     this.logDrops(this.dropLog.due(Date.now(), true));
+    this.logRefused(this.refusedLog.due(Date.now(), true));
     this.lifetimes.shutdown();
-    if (this.restore.length) await this.restoreLevels().catch((err: Error) => this.log.warn(`could not restore vlog levels: ${err.message}`));
+    if (this.levels.raised) await this.levels.restore().catch((err: Error) => this.log.warn(`could not restore vlog levels: ${err.message}`));
   }
 
   /** Resolves once everything read so far is committed (tests). */
@@ -200,8 +185,31 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     return p;
   }
 
-  private onOutput(out: VlogOutput): void {
-    for (const r of out.records) this.onRecord(r);
+  /**
+   * Records read from `from` (the file, `udp HOST:PORT`). Called from the follower's and the socket's
+   * events: a throw here would lose the rest of the read, or end the process (nothing catches a
+   * socket's). A record the source cannot take is refused, and the next one read.
+   */
+  private onOutput(out: VlogOutput, from: string): void {
+    for (const r of out.records) {
+      this.m.records.inc({ kind: r.event?.type ?? 'other' });
+      try {
+        const why = refusal(r);
+        if (why) this.refuse(r, from, why);
+        else this.onRecord(r);
+      } catch (err) {
+        this.refuse(r, from, refused(err));
+      }
+    }
+  }
+
+  private refuse(r: VlogRecord, from: string, why: Refusal): void {
+    this.m.refused.inc({ reason: why.reason });
+    this.logRefused(this.refusedLog.add(r, from, why, Date.now()));
+  }
+
+  private logRefused(line: string | null): void {
+    if (line) this.log.warn(line);
   }
 
   /** At most MAX_UNWRITTEN wait, also while a retry waits (a log flood). Once a read (file chunk, datagram): a flood's drops one log line a read, not a line each. */
@@ -212,7 +220,6 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
 
   private onRecord(r: VlogRecord): void {
     const e = r.event;
-    this.m.records.inc({ kind: e?.type ?? 'other' });
     if (!e) return;
     const at = Number.isFinite(r.time) ? r.time : Date.now();
     switch (e.type) {
@@ -260,6 +267,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     if (!this.config.LIVETRACE_POLLER && !this.checking && this.gone.size) this.checking = this.checkGone().finally(() => (this.checking = null));
     this.keepBound();
     this.logDrops(this.dropLog.due(Date.now()));
+    this.logRefused(this.refusedLog.due(Date.now()));
     if (this.queue.length) void this.flushWrites();
   }
 
@@ -386,42 +394,4 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       extra: { line: d.record.line, ...(d.record.sequence !== null ? { sequence: d.record.sequence } : {}), ...(d.record.origin ? { origin: d.record.origin } : {}) },
     });
   }
-
-  private async raiseLevels(): Promise<void> {
-    const dp = await this.vswitchd.datapath().catch(() => null);
-    const module = dp && dp.type !== 'netdev' && dp.type !== 'dummy' ? 'dpif' : 'dpif_netdev';
-    const current = parseVlogList(await this.vswitchd.call('vlog/list'));
-    const wanted = [...(this.config.LIVETRACE_VLOG_FILE ? ['file'] : []), ...(this.config.LIVETRACE_VLOG_UDP ? ['syslog'] : [])];
-    for (const destination of wanted) {
-      const before = current.get(module)?.[destination];
-      if (!before || before === 'dbg') continue;
-      if (!this.restore.some((r) => r.module === module && r.destination === destination)) this.restore.push({ module, destination, level: before });
-      await this.vswitchd.call('vlog/set', [`${module}:${destination}:dbg`]);
-      this.log.log(`vlog/set ${module}:${destination}:dbg (was ${before}; restored on shutdown)`);
-    }
-  }
-
-  private async restoreLevels(): Promise<void> {
-    for (const r of this.restore) await this.vswitchd.call('vlog/set', [`${r.module}:${r.destination}:${r.level}`]);
-    this.restore = [];
-  }
-}
-
-/**
- * `vlog/list`: a header naming the destinations (console syslog file), a dashes line, then one
- * line per module with its level per destination. Levels are lower-cased as vlog/set takes them.
- */
-export function parseVlogList(text: string): Map<string, Record<string, string>> {
-  const lines = text.split('\n');
-  const header = lines.find((l) => /\bconsole\b/.test(l));
-  const destinations = header ? header.trim().split(/\s+/) : ['console', 'syslog', 'file'];
-  const out = new Map<string, Record<string, string>>();
-  for (const l of lines) {
-    const parts = l.trim().split(/\s+/);
-    if (parts.length !== destinations.length + 1 || !/^[a-z0-9_-]+$/.test(parts[0])) continue;
-    const levels = parts.slice(1).map((p) => p.toLowerCase());
-    if (!levels.every((v) => ['off', 'emer', 'err', 'warn', 'info', 'dbg'].includes(v))) continue;
-    out.set(parts[0], Object.fromEntries(destinations.map((d, i) => [d, levels[i]])));
-  }
-  return out;
 }

@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileFollower, listenSyslog } from '../../../src/collectors/vlog-follow';
-import { parseVlogList } from '../../../src/collectors/vlog-source.service';
+import { parseVlogList } from '../../../src/collectors/vlog-levels';
 
 function collect(f: FileFollower) {
   const got: Array<[number, string]> = [];

@@ -1,0 +1,89 @@
+// The vswitchd log records the source refuses as it reads them: a record whose text parsed but says
+// what the daemon cannot have logged (a garbled or hand-edited line), which the source's handling
+// would otherwise throw on, out of the follower's `lines` handler or the syslog socket's `message`
+// event: the rest of that read lost, or the process down. Said once where it is read, so no later
+// step (the upcall linker's slot, the write job's recircIdHex) meets it. refused() is the last guard
+// of the same rule for a throw nothing foresaw.
+import { recircId } from '../ovs/odp-key';
+import { OvsParseError } from '../ovs/parse-error';
+import type { VlogRecord } from '../ovs/vlog';
+
+export type RefusalReason = 'bad_recirc_id' | 'bad_dropped_count' | 'error';
+
+export interface Refusal {
+  readonly reason: RefusalReason;
+  /** What was wrong, as a person reads it. */
+  readonly message: string;
+}
+
+/** lib/vlog.c counts a rate limit's dropped messages in an unsigned int and prints it with %u. */
+const MAX_DROPPED = 0xffffffff;
+
+/** Why `r` is refused before the source acts on it; null when it is not. */
+export function refusal(r: VlogRecord): Refusal | null {
+  const e = r.event;
+  if (!e) return null;
+  if (e.type === 'dropped_messages')
+    return Number.isSafeInteger(e.count) && e.count <= MAX_DROPPED ? null : { reason: 'bad_dropped_count', message: `dropped count ${digits(r.message)} is past what vswitchd counts (an unsigned int)` };
+  // Only where the source reads the key: a flow_del is taken by its UFID alone, its end never lost to its key.
+  if ((e.type === 'upcall' || e.type === 'flow_add' || e.type === 'flow_mod' || e.type === 'flow_put') && e.parsedKey) {
+    try {
+      recircId(e.parsedKey); // the linker's slot and the stored row take it
+    } catch (err) {
+      if (!(err instanceof OvsParseError)) throw err;
+      return { reason: 'bad_recirc_id', message: `recirc_id: ${err.message}` };
+    }
+  }
+  return null;
+}
+
+/** A throw from acting on one record: refused, reading goes on (what it did before the throw stays). */
+export function refused(err: unknown): Refusal {
+  return { reason: 'error', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+}
+
+/** Where a record was read, for the warning: its time and sequence number find it in the file. */
+export function whereRead(r: VlogRecord, from: string): string {
+  const at = r.sequence === null ? r.timestamp : `${r.timestamp}|${String(r.sequence).padStart(5, '0')}`;
+  return `${at}, ${r.origin ? 'datagram' : 'line'} ${r.line} read from ${from}`;
+}
+
+/** A line for the refused records at most this often (ms), with all refused since the last. */
+export const REFUSED_LOG_MS = 10_000;
+
+/**
+ * The warnings of refused records: the first at once, naming it and what was wrong, then at most one
+ * each REFUSED_LOG_MS with the count since by reason and the last of them (a log of garbage would
+ * otherwise be repeated line by line into ours). As DropLog (vlog-write-retry.ts) does for write drops.
+ */
+export class RefusedLog {
+  private pending = new Map<RefusalReason, number>();
+  private last = '';
+  private lastAt = -Infinity;
+
+  /** `r`, read from `from`, refused at `now`; the line to log now, if one is due. */
+  add(r: VlogRecord, from: string, why: Refusal, now: number): string | null {
+    this.pending.set(why.reason, (this.pending.get(why.reason) ?? 0) + 1);
+    this.last = `(${why.reason}) at ${whereRead(r, from)}: ${why.message}`;
+    return this.due(now);
+  }
+
+  /** The line for what is pending, if one is due at `now` (`force`: a stop, no later line). */
+  due(now: number, force = false): string | null {
+    if (!this.pending.size || (!force && now - this.lastAt < REFUSED_LOG_MS)) return null;
+    const total = [...this.pending.values()].reduce((s, n) => s + n, 0);
+    const line =
+      total === 1
+        ? `refused a log record ${this.last}`
+        : `refused ${total} log records since the last such line (${[...this.pending].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`).join(', ')}); the last refused a log record ${this.last}`;
+    this.pending = new Map();
+    this.lastAt = now;
+    return line;
+  }
+}
+
+/** The count's digits of a `Dropped N log messages` message, cut when long. */
+function digits(message: string): string {
+  const n = /\d+/.exec(message)?.[0] ?? '';
+  return n.length > 24 ? `${n.slice(0, 12)}… (${n.length} digits)` : n;
+}
