@@ -7,6 +7,7 @@
 import { recircId } from '../ovs/odp-key';
 import { OvsParseError } from '../ovs/parse-error';
 import type { VlogRecord } from '../ovs/vlog';
+import { TallyLog } from './tally-log';
 
 export type RefusalReason = 'bad_recirc_id' | 'bad_dropped_count' | 'error';
 
@@ -52,33 +53,24 @@ export function whereRead(r: VlogRecord, from: string): string {
 export const REFUSED_LOG_MS = 10_000;
 
 /**
- * The warnings of refused records: the first at once, naming it and what was wrong, then at most one
- * each REFUSED_LOG_MS with the count since by reason and the last of them (a log of garbage would
- * otherwise be repeated line by line into ours). As DropLog (vlog-write-retry.ts) does for write drops.
+ * The warnings of refused records (tally-log.ts): the first at once, naming it and what was wrong,
+ * then at most one each REFUSED_LOG_MS with the count since by reason and the last of them.
  */
 export class RefusedLog {
-  private pending = new Map<RefusalReason, number>();
-  private last = '';
-  private lastAt = -Infinity;
+  private readonly tally = new TallyLog(REFUSED_LOG_MS, ({ total, kinds, last }) =>
+    total === 1
+      ? `refused a log record ${last}`
+      : `refused ${total} log records since the last such line (${kinds.map(([k, n]) => `${k}: ${n}`).join(', ')}); the last refused a log record ${last}`,
+  );
 
   /** `r`, read from `from`, refused at `now`; the line to log now, if one is due. */
   add(r: VlogRecord, from: string, why: Refusal, now: number): string | null {
-    this.pending.set(why.reason, (this.pending.get(why.reason) ?? 0) + 1);
-    this.last = `(${why.reason}) at ${whereRead(r, from)}: ${why.message}`;
-    return this.due(now);
+    return this.tally.add([[why.reason, 1]], now, `(${why.reason}) at ${whereRead(r, from)}: ${why.message}`);
   }
 
   /** The line for what is pending, if one is due at `now` (`force`: a stop, no later line). */
   due(now: number, force = false): string | null {
-    if (!this.pending.size || (!force && now - this.lastAt < REFUSED_LOG_MS)) return null;
-    const total = [...this.pending.values()].reduce((s, n) => s + n, 0);
-    const line =
-      total === 1
-        ? `refused a log record ${this.last}`
-        : `refused ${total} log records since the last such line (${[...this.pending].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`).join(', ')}); the last refused a log record ${this.last}`;
-    this.pending = new Map();
-    this.lastAt = now;
-    return line;
+    return this.tally.due(now, force);
   }
 }
 

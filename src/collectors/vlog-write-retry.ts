@@ -9,6 +9,8 @@
 // A failure that is not a passing one (passing(): a constraint an item's row violates, the source's own
 // code refusing one event) is one item's, and waiting would only hold back every event read with it and
 // after it: the batch is split and written apart at once (isolate), the item that fails alone given up.
+import { TallyLog } from './tally-log';
+
 /** The writes an item gets: a lock held past these (a minute and more: 1+2+4+8+16 s of waits, each attempt its busy timeout) drops it. */
 export const WRITE_ATTEMPTS = 6;
 export const RETRY_FIRST_MS = 1_000;
@@ -60,31 +62,14 @@ export class WriteRetry<T extends object> {
 export const DROP_LOG_MS = 10_000;
 
 /**
- * The log of given-up items: the first line at once, then at most one each DROP_LOG_MS with the
- * sum since. The bound is kept at each read, so a flood of datagrams while the lock is held would
- * otherwise log a line a datagram (thousands a second), drowning what the log is for.
+ * The log of given-up items (tally-log.ts): the bound is kept at each read, so a flood of datagrams
+ * while the lock is held would otherwise log a line a datagram (thousands a second).
  */
-export class DropLog {
-  private pending = new Map<string, number>();
-  private lastAt = -Infinity;
-
-  /** Items given up at `now` by kind; the line to log now, if one is due. */
-  add(kinds: ReadonlyMap<string, number>, now: number): string | null {
-    for (const [k, n] of kinds) this.pending.set(k, (this.pending.get(k) ?? 0) + n);
-    return this.due(now);
-  }
-
-  /** The line for what is pending, if one is due at `now` (`force`: a stop, no later line). */
-  due(now: number, force = false): string | null {
-    if (!this.pending.size || (!force && now - this.lastAt < DROP_LOG_MS)) return null;
-    const first = this.lastAt === -Infinity;
-    const kinds = [...this.pending].sort(([a], [b]) => a.localeCompare(b));
-    const total = kinds.reduce((s, [, n]) => s + n, 0);
-    this.pending = new Map();
-    this.lastAt = now;
-    return (
+export class DropLog extends TallyLog {
+  constructor() {
+    super(DROP_LOG_MS, ({ total, kinds, first }) =>
       `dropped ${total} log events never stored${first ? '' : ' since the last such line'}, their write failing past its retries, failing alone, or too many waiting behind it ` +
-      `(${kinds.map(([k, n]) => `${k}: ${n}`).join(', ')})`
+      `(${kinds.map(([k, n]) => `${k}: ${n}`).join(', ')})`,
     );
   }
 }
