@@ -16,7 +16,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError } from '../common/api-error';
-import { mergeByTime, positionOf, SinceTime, startPoints } from './stream-position';
+import { mergeByTime, positionOf, positionsOf, SinceTime, startPoints } from './stream-position';
 import type { TraceListQuery } from './trace-read-store';
 import type { TraceJson } from './trace-record';
 import { slotBase, slotOf } from './trace-slot-store';
@@ -317,6 +317,9 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       for (const g of gaps) s.res.write(g);
       const sent = mergeByTime([...lists.values()].map((l) => l.sort((a, b) => a.id - b.id)));
       const before = new Map([...lists.keys()].map((slot) => [slot, s.slots.get(slot)!.lastId]));
+      for (const t of sent) s.slots.get(slotOf(t.id))!.sentAt = now;
+      // Chosen once for the poll's events (stream-position.ts positionsOf), not at each over every slot.
+      const position = sent.length ? positionsOf(s.slots, new Set(sent.map((t) => slotOf(t.id)))) : () => '';
       for (const t of sent) {
         const slot = slotOf(t.id);
         const st = s.slots.get(slot)!;
@@ -326,8 +329,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
         // position holds it, and a resume by it does not look at the arrival again.
         const walkedTo = due.includes(slot) ? Math.max(st.seenNewest, newest.get(slot) ?? 0) : st.seenNewest;
         if (t.id > st.lastId && (!t.arrivedFrom || t.id <= walkedTo)) st.lastId = t.id;
-        st.sentAt = now;
-        s.res.write(`id: ${this.position(s)}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
+        s.res.write(`id: ${position()}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
       }
       for (const [slot, floor] of before) {
         const st = s.slots.get(slot)!;
