@@ -118,15 +118,38 @@ export function formatPosition(lastIds: ReadonlyMap<number, number>, cover?: Rea
   return [`t${anchor}`, ...listed.filter(([slot]) => kept.has(slot)).map(([, id]) => id)].join(',');
 }
 
+/** Where a stream stands in a slot, as trace-stream.service.ts keeps it. */
+export interface SlotPosition {
+  lastId: number;
+  coveredFrom: number;
+  sentAt: number;
+}
+
 /** formatPosition of a stream's slots as trace-stream.service.ts keeps them. */
-export function positionOf(slots: ReadonlyMap<number, { lastId: number; coveredFrom: number; sentAt: number }>): string {
-  const lastIds = new Map<number, number>();
-  const cover = new Map<number, SlotCover>();
-  for (const [slot, st] of slots) {
-    lastIds.set(slot, st.lastId);
-    cover.set(slot, { from: st.coveredFrom, sentAt: st.sentAt });
-  }
-  return formatPosition(lastIds, cover);
+export function positionOf(slots: ReadonlyMap<number, SlotPosition>): string {
+  return positionsOf(slots, new Set())();
+}
+
+/**
+ * The ids of one poll's events, formatPosition's: the form, the slots listed and the anchor chosen
+ * once (`sending`: the slots whose lastId the poll may move; every other lastId, every cover and
+ * sentAt stay as they are until its events are written), so an event's id reads the listed slots
+ * alone. At each event over every slot, a catch-up's 16 × 500 events with thousands of slots held
+ * the event loop for seconds. A slot listed whose id is still its slot's base lists it as that:
+ * resumed from its first trace, as left out it would be (then its cover would bound the anchor).
+ */
+export function positionsOf(slots: ReadonlyMap<number, SlotPosition>, sending: ReadonlySet<number>): () => string {
+  const moving = [...slots.keys()].filter((slot) => slots.get(slot)!.lastId > slotBase(slot) || sending.has(slot));
+  const idOf = (slot: number) => slots.get(slot)!.lastId;
+  if (moving.length <= MAX_LISTED_SLOTS) return () => formatPosition(new Map(moving.map((slot) => [slot, idOf(slot)])));
+  const of = (slot: number) => slots.get(slot)!;
+  const kept = moving.sort((a, b) => of(a).coveredFrom - of(b).coveredFrom || of(b).sentAt - of(a).sentAt || a - b).slice(0, MAX_LISTED_SLOTS);
+  const keep = new Set(kept);
+  let from = Infinity;
+  for (const [slot, st] of slots) if (!keep.has(slot)) from = Math.min(from, st.coveredFrom);
+  const anchor = `t${Math.max(0, Math.floor(from))}`;
+  kept.sort((a, b) => a - b);
+  return () => [anchor, ...kept.map(idOf)].join(',');
 }
 
 /**

@@ -16,7 +16,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError } from '../common/api-error';
-import { mergeByTime, positionOf, SinceTime, startPoints } from './stream-position';
+import { mergeByTime, positionOf, positionsOf, SinceTime, startPoints } from './stream-position';
 import type { TraceListQuery } from './trace-read-store';
 import type { TraceJson } from './trace-record';
 import { slotBase, slotOf } from './trace-slot-store';
@@ -91,6 +91,8 @@ interface SlotState {
   skippedTo?: number;
   /** No unsent trace of the slot is traced before this (ms; 0 unknown): the anchored position's time. */
   coveredFrom: number;
+  /** coveredFrom as its walks alone have it: an arrival retried (`far`) holds coveredFrom back to its `pin`. */
+  walkedFrom: number;
   /** When the stream last sent one of its traces (ms), 0 never. */
   sentAt: number;
 }
@@ -107,12 +109,13 @@ interface Stream {
    * A port's stream (role any or inport): its packets' far passes, the passes on another chassis
    * of a packet the port sent that a router forwarded there (PortArrivals.since). Tunnel arrivals
    * are looked at once each, after each slot's `farAfter`; one whose sender is not stored yet is
-   * looked at again (`retry`, with when first seen) for the reorder window, then given up.
+   * looked at again (`retry`, with when first seen and `pin`: its slot's walkedFrom then, which it is
+   * traced no earlier than, holding its slot's cover there) for the reorder window, then given up.
    * `senders`: the port's passes this stream sent that tunnelled (trace time, when seen): only
    * arrivals traced near one of them cost a link, so a port that sends nothing away costs no link
    * at all.
    */
-  far?: { retry: Map<number, number>; senders: Map<number, { at: number; seen: number }> };
+  far?: { retry: Map<number, { at: number; pin: number }>; senders: Map<number, { at: number; seen: number }> };
 }
 
 /**
@@ -125,7 +128,7 @@ const MAX_RETRY = 500;
 /** Tunnel arrivals read at most by one look (rows only: the links it follows are bounded in PortArrivals.since). */
 const FAR_LOOK = 1000;
 
-const newSlot = (lastId: number, seenNewest: number, coveredFrom: number): SlotState => ({ lastId, recent: new Map(), history: [], seenNewest, polledAt: 0, farAfter: lastId, coveredFrom, sentAt: 0 });
+const newSlot = (lastId: number, seenNewest: number, coveredFrom: number): SlotState => ({ lastId, recent: new Map(), history: [], seenNewest, polledAt: 0, farAfter: lastId, coveredFrom, walkedFrom: coveredFrom, sentAt: 0 });
 
 @Injectable()
 export class TraceStreamService implements BeforeApplicationShutdown {
@@ -314,6 +317,9 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       for (const g of gaps) s.res.write(g);
       const sent = mergeByTime([...lists.values()].map((l) => l.sort((a, b) => a.id - b.id)));
       const before = new Map([...lists.keys()].map((slot) => [slot, s.slots.get(slot)!.lastId]));
+      for (const t of sent) s.slots.get(slotOf(t.id))!.sentAt = now;
+      // Chosen once for the poll's events (stream-position.ts positionsOf), not at each over every slot.
+      const position = sent.length ? positionsOf(s.slots, new Set(sent.map((t) => slotOf(t.id)))) : () => '';
       for (const t of sent) {
         const slot = slotOf(t.id);
         const st = s.slots.get(slot)!;
@@ -323,8 +329,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
         // position holds it, and a resume by it does not look at the arrival again.
         const walkedTo = due.includes(slot) ? Math.max(st.seenNewest, newest.get(slot) ?? 0) : st.seenNewest;
         if (t.id > st.lastId && (!t.arrivedFrom || t.id <= walkedTo)) st.lastId = t.id;
-        st.sentAt = now;
-        s.res.write(`id: ${this.position(s)}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
+        s.res.write(`id: ${position()}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`);
       }
       for (const [slot, floor] of before) {
         const st = s.slots.get(slot)!;
@@ -345,11 +350,18 @@ export class TraceStreamService implements BeforeApplicationShutdown {
 
   /**
    * Slots walked to their newest id read at `readAt`: what is unsent was committed after the read,
-   * so traced at most a reorder window before it. One still waiting (MAX_SLOTS_A_POLL) keeps its cover.
+   * so traced at most a reorder window before it. One still waiting (MAX_SLOTS_A_POLL) keeps its cover,
+   * and so does one holding an arrival retried (unsent, committed before the read): a resume from a
+   * later time would not look at it again, and its far pass, linked once its sender is stored, is lost.
    */
   private caughtUp(s: Stream, newest: ReadonlyMap<number, number>, readAt: number): void {
     s.readAt = Math.max(s.readAt, readAt);
-    for (const [slot, st] of s.slots) if ((newest.get(slot) ?? -1) <= st.seenNewest) st.coveredFrom = Math.max(st.coveredFrom, readAt - this.opts.reorderMs);
+    const pins = new Map<number, number>();
+    for (const [id, { pin }] of s.far?.retry ?? []) pins.set(slotOf(id), Math.min(pin, pins.get(slotOf(id)) ?? Infinity));
+    for (const [slot, st] of s.slots) {
+      if ((newest.get(slot) ?? -1) <= st.seenNewest) st.walkedFrom = Math.max(st.walkedFrom, readAt - this.opts.reorderMs);
+      st.coveredFrom = Math.min(st.walkedFrom, pins.get(slot) ?? Infinity);
+    }
   }
 
   /** The SSE id (stream-position.ts): bounded by the anchored form past MAX_LISTED_SLOTS slots. */
@@ -396,7 +408,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     const far = s.far!;
     for (const t of own) if (t.verdict.tunnels?.length) far.senders.set(t.id, { at: Date.parse(t.createdAt), seen: now });
     for (const [id, x] of far.senders) if (now - x.seen >= SENDER_MEMORY_MS || far.senders.size > MAX_SENDERS) far.senders.delete(id);
-    for (const [id, at] of far.retry) if (now - at >= this.opts.reorderMs || far.retry.size > MAX_RETRY) far.retry.delete(id);
+    for (const [id, { at }] of far.retry) if (now - at >= this.opts.reorderMs || far.retry.size > MAX_RETRY) far.retry.delete(id);
     const near = [...far.senders.values()].map((x) => x.at);
     if (!this.farPassesSince) return [];
     // The slots walked, each up to its newest id this tick (so a far pass's id is one its slot's walk has passed).
@@ -413,7 +425,8 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     });
     const waiting = new Set(r.unlinked);
     for (const id of far.retry.keys()) if (!waiting.has(id)) far.retry.delete(id);
-    for (const id of r.unlinked) if (!far.retry.has(id)) far.retry.set(id, now);
+    // Before caughtUp: its slot's walkedFrom is still that of the walks before the one that found it.
+    for (const id of r.unlinked) if (!far.retry.has(id)) far.retry.set(id, { at: now, pin: s.slots.get(slotOf(id))?.walkedFrom ?? 0 });
     return r.items;
   }
 

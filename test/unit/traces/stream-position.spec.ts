@@ -3,7 +3,7 @@
 // reconnect could not send back (400 past 1,024 entries, Node's 16 KB header limit past ~1,100).
 // The id stays bounded whatever the number of slots: a time anchor and the exact ids of the slots
 // that need them; the forms clients already hold still parse as before.
-import { formatPosition, MAX_LISTED_SLOTS, parseResumePoint, SinceTime } from '../../../src/traces/stream-position';
+import { formatPosition, MAX_LISTED_SLOTS, parseResumePoint, positionOf, positionsOf, SinceTime } from '../../../src/traces/stream-position';
 import { MAX_SLOT } from '../../../src/storage/spool';
 
 const SLOT = 2 ** 40;
@@ -40,6 +40,19 @@ describe('a stream position past MAX_LISTED_SLOTS slots', () => {
     expect(listed.every((s) => s >= end - MAX_LISTED_SLOTS && s < end)).toBe(true);
     // The oldest of those left out: slot end - MAX_LISTED_SLOTS - 1.
     expect(since.from).toBe(T0 - 60_000 - (end - MAX_LISTED_SLOTS - 1));
+  });
+
+  it("a poll's ids (positionsOf, chosen once) are formatPosition's; a slot sending its first trace is listed at its base until then, or bounds the anchor", () => {
+    const state = new Map(slots.map((s) => [s, { lastId: lastIds.get(s)!, coveredFrom: cover.get(s)!.from, sentAt: cover.get(s)!.sentAt }]));
+    expect(positionOf(state)).toBe(formatPosition(lastIds, cover));
+    // A slot met since, nothing sent yet, its cover the oldest: listed (at its base), else it would take the anchor back.
+    const fresh = MAX_SLOT;
+    state.set(fresh, { lastId: fresh * SLOT, coveredFrom: T0 - 90_000, sentAt: 0 });
+    const ids = positionsOf(state, new Set([fresh]));
+    expect((parseResumePoint(ids()) as SinceTime).get(fresh)).toBe(fresh * SLOT);
+    expect((parseResumePoint(ids()) as SinceTime).from).toBe(T0 - 5000);
+    state.get(fresh)!.lastId = fresh * SLOT + 7;
+    expect((parseResumePoint(ids()) as SinceTime).get(fresh)).toBe(fresh * SLOT + 7);
   });
 
   it('keeps the forms clients hold: up to MAX_LISTED_SLOTS slots one id each (slot 0 first), and the trace id on one slot', () => {

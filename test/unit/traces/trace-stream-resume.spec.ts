@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { SqliteReader } from '../../../src/storage/sql';
 import { parseResumePoint } from '../../../src/traces/stream-position';
-import { resumeFloors } from '../../../src/traces/trace-slot-store';
+import { resumeFloors, slotFloorsAt } from '../../../src/traces/trace-slot-store';
 import { STREAM_DEFAULTS, TraceStreamService } from '../../../src/traces/trace-stream.service';
 import type { TracesService } from '../../../src/traces/traces.service';
 import { FakeResponse } from '../../support/fake-sse-response';
@@ -28,11 +28,14 @@ class Traces {
   }
 
   commit(...ids: number[]): void {
-    for (const id of ids) {
-      const t = new Date(this.clock++).toISOString();
-      this.times.set(id, t);
-      this.db.prepare('INSERT INTO trace (id, created_at) VALUES (?, ?)').run(id, t);
-    }
+    for (const id of ids) this.commitAt(this.clock++, id);
+  }
+
+  /** One trace traced at `time` (ms), committed now. */
+  commitAt(time: number, id: number): void {
+    const t = new Date(time).toISOString();
+    this.times.set(id, t);
+    this.db.prepare('INSERT INTO trace (id, created_at) VALUES (?, ?)').run(id, t);
   }
 
   newestPerSlot(ids: Iterable<number> = this.times.keys()): Map<number, number> {
@@ -130,5 +133,45 @@ describe('a stream resumed across writer slots', () => {
     own.add(2 * SLOT + 2);
     await settle();
     expect(second.ids()).toEqual([2 * SLOT + 2]);
+  });
+
+  it("anchored (past MAX_LISTED_SLOTS slots): an arrival still retried keeps its slot's cover, so a resume looks at it again and sends its far pass once its sender is stored", async () => {
+    TraceStreamService.options = { ...TraceStreamService.options, reorderMs: 4000 };
+    const own = new Set<number>();
+    const arrivals = new Map<number, number | null>();
+    const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(own, f), resolvePort: async (name: string) => name };
+    const store = { newestPerSlot: async () => traces.newestPerSlot(), floorsAt: (time: string, newest: ReadonlyMap<number, number>) => slotFloorsAt(traces.sql, time, newest) };
+    service = new TraceStreamService(list as unknown as TracesService, store);
+    service.useFarPasses((async (_q: unknown, ranges: Array<{ after: number; below: number }>, retry: readonly number[]) => {
+      const inRange = ranges.map((r) => [...arrivals.keys()].filter((id) => id > r.after && id < r.below));
+      const looked = [...new Set([...retry, ...inRange.flat()])].sort((a, b) => a - b);
+      const items = looked
+        .filter((id) => arrivals.get(id) != null)
+        .map((id) => ({ id, createdAt: traces.times.get(id), chassis: 'hv3', verdict: { kinds: ['output'] }, arrivedFrom: { traceId: arrivals.get(id), chassis: 'hv1' } }));
+      return { items, scannedTo: ranges.map((r, k) => Math.max(r.after, ...inRange[k])), unlinked: looked.filter((id) => arrivals.get(id) === null) };
+    }) as never);
+    // 300 slots that hold traces (a minute old) and stay quiet: the position is anchored.
+    for (let slot = 10; slot < 310; slot++) traces.commitAt(Date.now() - 60_000, slot * SLOT + 1);
+    const first = await open({ logicalPort: 'lsp1' });
+    // Slot 400: an arrival traced 2 s before its commit, its sender not stored yet (retried for the 4 s window).
+    const arrival = 400 * SLOT + 1;
+    traces.commitAt(Date.now() - 2000, arrival);
+    arrivals.set(arrival, null);
+    // 3 s on (still retried): the stream's last look has its slot caught up, and one of lsp1's own passes is sent.
+    await settle(3000);
+    traces.commitAt(Date.now(), 2 * SLOT + 1);
+    own.add(2 * SLOT + 1);
+    await settle(200);
+    expect(first.ids()).toEqual([2 * SLOT + 1]);
+    const position = first.positions().at(-1)!;
+    expect(position).toMatch(/^t\d+,/);
+    first.emit('close');
+    // The sender is stored (within the window the first stream retried the arrival for): the far pass is lsp1's.
+    const second = await open({ logicalPort: 'lsp1' }, position);
+    traces.commitAt(Date.now(), 2 * SLOT + 2);
+    own.add(2 * SLOT + 2);
+    arrivals.set(arrival, 2 * SLOT + 2);
+    await settle(300);
+    expect(second.ids()).toContain(arrival);
   });
 });
