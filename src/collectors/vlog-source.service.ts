@@ -29,7 +29,7 @@ import { vlogMetrics, type VlogMetrics } from './vlog-metrics';
 import { copyHolder } from './vlog-pmd-copies';
 import { refusal, refused, RefusedLog, type Refusal } from './vlog-refuse';
 import { committed, writeJob } from './vlog-write-job';
-import { DropLog, isolate, passing, WriteRetry } from './vlog-write-retry';
+import { ApartLog, DropLog, isolate, passing, WriteRetry } from './vlog-write-retry';
 import { VswitchdService } from './vswitchd.service';
 
 interface Draft {
@@ -64,6 +64,9 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   /** A failed batch's items, written again first after a wait, within bounds (vlog-write-retry.ts). */
   private readonly retry = new WriteRetry<WriteItem>();
   private readonly dropLog = new DropLog();
+  private readonly apartLog = new ApartLog();
+  /** Items of the batch being written (or written apart): within MAX_UNWRITTEN with the queue (keepBound). */
+  private writingItems = 0;
   /** Records refused as read (vlog-refuse.ts), warned of at a bounded rate. */
   private readonly refusedLog = new RefusedLog();
   /** vswitchd's vlog levels raised to dbg for the lines read, put back on shutdown (vlog-levels.ts). */
@@ -167,6 +170,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     this.keepBound();
     await this.flushWrites(true);
     this.logDrops(this.dropLog.due(Date.now(), true));
+    this.logDrops(this.apartLog.due(Date.now(), true));
     this.logRefused(this.refusedLog.due(Date.now(), true));
     this.lifetimes.shutdown();
     if (this.levels.raised) await this.levels.restore().catch((err: Error) => this.log.warn(`could not restore vlog levels: ${err.message}`));
@@ -214,7 +218,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
 
   /** At most MAX_UNWRITTEN wait, also while a retry waits (a log flood). Once a read (file chunk, datagram): a flood's drops one log line a read, not a line each. */
   private keepBound(): void {
-    const dropped = this.retry.overBound(this.queue);
+    const dropped = this.retry.overBound(this.queue, this.writingItems);
     if (dropped.length) this.unwritten(dropped);
   }
 
@@ -267,6 +271,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     if (!this.config.LIVETRACE_POLLER && !this.checking && this.gone.size) this.checking = this.checkGone().finally(() => (this.checking = null));
     this.keepBound();
     this.logDrops(this.dropLog.due(Date.now()));
+    this.logDrops(this.apartLog.due(Date.now()));
     this.logRefused(this.refusedLog.due(Date.now()));
     if (this.queue.length) void this.flushWrites();
   }
@@ -300,16 +305,21 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     if (!last && this.retry.waiting(Date.now())) return;
     const items = this.queue.splice(0);
     if (!items.length) return;
+    this.writingItems = items.length;
+    await this.writeBatch(items, last).finally(() => (this.writingItems = 0));
+  }
+
+  private async writeBatch(items: WriteItem[], last: boolean): Promise<void> {
     const err = await this.writeItems(items);
     if (err === null) return;
     if (passing(err)) return this.failed(items, err, last);
-    // One item's failure (vlog-write-retry.ts isolate): the others written now, in order, not after the waits.
-    const { bad, rest, restErr } = await isolate(items, err, (part) => this.writeItems(part));
-    const stored = items.length - bad.length - rest.length;
-    const first = bad.length ? `; ${bad.length} given up, failing alone (${(bad[0].err as Error)?.message})` : '';
-    this.log.error(`storing ${items.length} log events failed: ${(err as Error).message}; written apart: ${stored} stored${first}`);
+    // Usually one item's failure (vlog-write-retry.ts isolate): the others written now, in order, not
+    // after the waits; none written alone, the store's: retried as a passing failure.
+    const { bad, rest, restErr, store, kept } = await isolate(items, err, (part) => this.writeItems(part), (i) => this.retry.failedAloneBefore(i));
+    if (kept) this.retry.failedAlone(kept);
+    this.logDrops(this.apartLog.batch(items.length, bad, rest.length, err, Date.now()));
     if (bad.length) this.unwritten(bad.map((b) => b.item));
-    if (rest.length) this.failed(rest, restErr, last);
+    if (rest.length) this.failed(rest, restErr, last, store ? 'no event of it written alone, the store refusing them all' : undefined);
   }
 
   /** One write job of `items`: null once committed, else its error, its rows and what it did in memory rolled back. */
@@ -329,10 +339,10 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   }
 
   /** `items` failed to be written, a passing failure: back at the queue's head after a wait, or given up (vlog-write-retry.ts). */
-  private failed(items: WriteItem[], err: unknown, last: boolean): void {
+  private failed(items: WriteItem[], err: unknown, last: boolean, why?: string): void {
     const { again, dropped, wait } = this.retry.failed(items, Date.now(), this.queue.length, last);
     this.queue.unshift(...again);
-    this.log.error(`storing ${items.length} log events failed: ${(err as Error).message}${again.length ? `; ${again.length} written again in ${wait} ms` : ''}`);
+    this.log.error(`storing ${items.length} log events failed: ${(err as Error).message}${why ? ` (${why})` : ''}${again.length ? `; ${again.length} written again in ${wait} ms` : ''}`);
     if (dropped.length) this.unwritten(dropped);
   }
 

@@ -7,8 +7,12 @@
 // read while a retry waits (overBound: a log flood during a held lock), so a failure that persists
 // neither holds every later write back for ever nor grows memory without bound.
 // A failure that is not a passing one (passing(): a constraint an item's row violates, the source's own
-// code refusing one event) is one item's, and waiting would only hold back every event read with it and
-// after it: the batch is split and written apart at once (isolate), the item that fails alone given up.
+// code refusing one event) is usually one item's, and waiting would only hold back every event read with
+// it and after it: the batch is split and written apart at once (isolate), the item that fails alone
+// given up. Unless no item of it can be written: then the store refuses them all, whatever its code says
+// (a table a bad migration left out, a trigger refusing every row, the writer closed), and the batch is
+// retried as for a passing failure: split into 2n-1 writes and given up at once, every batch would be
+// lost, each costing ~2n transactions, with nothing waiting between them.
 import { TallyLog } from './tally-log';
 
 /** The writes an item gets: a lock held past these (a minute and more: 1+2+4+8+16 s of waits, each attempt its busy timeout) drops it. */
@@ -20,6 +24,7 @@ export const MAX_UNWRITTEN = 20_000;
 
 export class WriteRetry<T extends object> {
   private readonly failures = new WeakMap<T, number>();
+  private readonly alone = new WeakSet<T>();
   /** Nothing is written before this (ms): the failed items wait at the queue's head. */
   private dueAt = 0;
 
@@ -32,8 +37,21 @@ export class WriteRetry<T extends object> {
    * The oldest of `queue` beyond MAX_UNWRITTEN, taken out of it to be given up: its head is what was
    * read first (a failed batch put back there, then what was read since), so the order of the rest holds.
    */
-  overBound(queue: T[]): T[] {
-    return queue.length > MAX_UNWRITTEN ? queue.splice(0, queue.length - MAX_UNWRITTEN) : [];
+  overBound(queue: T[], writing = 0): T[] {
+    // `writing`: the batch being written (or written apart), still in memory: counted in the bound,
+    // though older, not taken back in mid-write: what was read since is given up for it.
+    const over = Math.min(queue.length + writing - MAX_UNWRITTEN, queue.length);
+    return over > 0 ? queue.splice(0, over) : [];
+  }
+
+  /** `item` failed alone in a batch no item of which could be written (isolate: kept, the store's failure). */
+  failedAlone(item: T): void {
+    this.alone.add(item);
+  }
+
+  /** `item` failed alone at an earlier attempt (failedAlone). */
+  failedAloneBefore(item: T): boolean {
+    return this.alone.has(item);
   }
 
   /**
@@ -75,6 +93,27 @@ export class DropLog extends TallyLog {
 }
 
 /**
+ * The log of batches written apart (isolate), as the drop line (tally-log.ts): a store refusing every
+ * row with an error passing() does not name split each batch, a line each tick.
+ */
+export class ApartLog extends TallyLog {
+  constructor() {
+    super(DROP_LOG_MS, ({ kinds, first, last }) =>
+      `log events written apart, their batch failing by one's own error${first ? '' : ' since the last such line'}: ` +
+      `${kinds.filter(([, n]) => n).map(([k, n]) => `${k}: ${n}`).join(', ')} (latest: ${last})`,
+    );
+  }
+
+  /** A batch of `n` written apart at `now` (isolate: `bad`, `rest` left), its write's `err`: the line due, if any. */
+  batch(n: number, bad: ReadonlyArray<{ err: unknown }>, rest: number, err: unknown, now: number): string | null {
+    const stored = n - bad.length - rest;
+    if (!stored && !bad.length) return null; // nothing written apart: the retry's line says it
+    const why = `${(err as Error)?.message}${bad.length ? `; failing alone: ${(bad[0].err as Error)?.message}` : ''}`;
+    return this.add([['batches', 1], ['stored', stored], ['failing alone', bad.length]], now, why);
+  }
+}
+
+/**
  * A failure of the store as a whole, which a wait may see pass and which every item of a batch meets
  * alike: another process's write lock (SQLITE_BUSY / SQLITE_LOCKED, also the writer's own failure once
  * its lock wait is spent: writer.ts lockHeld rejects with SQLite's error), a full disk (SQLITE_FULL),
@@ -94,27 +133,60 @@ export interface Isolated<T> {
   /** From the part a passing failure met to the batch's end, in order, with that failure (its retry is the caller's). */
   rest: T[];
   restErr?: unknown;
+  /** `rest` is back because no item could be written: the store's failure, retried as a passing one. */
+  store?: true;
+  /** The first item, failed alone but kept with `rest`: mark it (WriteRetry.failedAlone). */
+  kept?: T;
 }
 
 /**
  * `items`, whose write as one job failed with an error that is not a passing one, written apart at
- * once by `write` (null once committed, else its error): halves, then halves of a half that failed,
- * in the batch's order, so the rows of the good items land in the order they were decided and an item
- * is given up only for failing alone (k bad items of n: about 2k·log2(n) writes). A passing failure
- * met meanwhile stops it: that part and what follows are `rest`, for today's retry.
+ * once by `write` (null once committed, else its error), in the batch's order, so the rows of the good
+ * items land in the order they were decided and an item is given up only for failing alone.
+ * The first item is written alone first, then:
+ * - it commits: the store takes rows, the bad ones are in the rest: halves, then halves of a half
+ *   that failed (k bad items of n: about 2k·log2(n) writes);
+ * - it fails and the rest, written as one, commits: it was the one bad item (2 writes);
+ * - both fail, nothing written: taken as the store's failure (no item of a store refusing all can be
+ *   written alone; 2 writes to learn it, not 2n-1): all of it in `rest`, for the retry's wait. The
+ *   first item is `kept`; if it fails alone so again at a later attempt (failedAloneBefore) it is given
+ *   up and only the rest goes back: a bad first item with another bad one behind it looks like the
+ *   store's failure once, a wait later the batch starts with a good item and is written apart as above,
+ *   nothing good given up. A store that stays broken loses that first item early, the rest at its
+ *   WRITE_ATTEMPTS.
+ * A passing failure met meanwhile stops it: that part and what follows are `rest`, for today's retry.
  */
-export async function isolate<T>(items: readonly T[], err: unknown, write: (part: T[]) => Promise<unknown>): Promise<Isolated<T>> {
-  const out: Isolated<T> = { bad: [], rest: [] };
-  const halves = (part: readonly T[]): T[][] => [part.slice(0, Math.ceil(part.length / 2)), part.slice(Math.ceil(part.length / 2))];
+export async function isolate<T>(
+  items: readonly T[],
+  err: unknown,
+  write: (part: T[]) => Promise<unknown>,
+  failedAloneBefore: (item: T) => boolean = () => false,
+): Promise<Isolated<T>> {
+  const [head, ...tail] = items;
   // The batch's own failure: an item alone has failed alone already.
-  const parts: Array<{ part: T[]; err?: unknown }> = items.length === 1 ? [{ part: [...items], err }] : halves(items).map((part) => ({ part }));
-  while (parts.length) {
-    const { part, err: known } = parts.shift()!;
-    const e = known ?? (await write(part));
-    if (e === null) continue;
-    if (passing(e)) return { ...out, rest: [...part, ...parts.flatMap((p) => p.part)], restErr: e };
-    if (part.length === 1) out.bad.push({ item: part[0], err: e });
-    else parts.unshift(...halves(part).map((p) => ({ part: p })));
+  const headErr = tail.length ? await write([head]) : err;
+  if (headErr !== null && passing(headErr)) return { bad: [], rest: [...items], restErr: headErr };
+  if (headErr === null) return apart(tail);
+  const tailErr = tail.length ? await write(tail) : headErr;
+  if (tailErr === null) return { bad: [{ item: head, err: headErr }], rest: [] };
+  if (passing(tailErr)) return { bad: [], rest: [...items], restErr: tailErr };
+  if (failedAloneBefore(head)) return { bad: [{ item: head, err: headErr }], rest: tail, restErr: tailErr, store: true };
+  return { bad: [], rest: [...items], restErr: tailErr, store: true, kept: head };
+
+  /** `part` (a good item written before it) written apart by halves. */
+  async function apart(part: T[]): Promise<Isolated<T>> {
+    const out: Isolated<T> = { bad: [], rest: [] };
+    const halves = (p: readonly T[]): T[][] => [p.slice(0, Math.ceil(p.length / 2)), p.slice(Math.ceil(p.length / 2))];
+    const parts: T[][] = part.length > 1 ? halves(part) : [part];
+    while (parts.length) {
+      const p = parts.shift()!;
+      if (!p.length) continue;
+      const e = await write(p);
+      if (e === null) continue;
+      if (passing(e)) return { ...out, rest: [...p, ...parts.flat()], restErr: e };
+      if (p.length === 1) out.bad.push({ item: p[0], err: e });
+      else parts.unshift(...halves(p));
+    }
+    return out;
   }
-  return out;
 }

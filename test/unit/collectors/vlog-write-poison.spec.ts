@@ -10,6 +10,7 @@
 // CHECK would). The captured OVS 3.5 vswitchd.log (six misses and their six dpif_netdev flow_adds)
 // read from a file, a real migrated SQLite, the source's one round driven by settle().
 import { appendFileSync } from 'node:fs';
+import { RETRY_FIRST_MS } from '../../../src/collectors/vlog-write-retry';
 import { openMigratedSqlite } from '../../support/migrated-sqlite';
 import { log35, NETDEV, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
 
@@ -51,5 +52,40 @@ describe('a batch of log events one of which always fails to be written', () => 
     expect((spec.source as unknown as { queue: unknown[] }).queue).toEqual([]);
     const counted = (await running.metrics.registry.getSingleMetric('livetrace_vlog_upcalls_total')!.get()).values.reduce((n, v) => n + v.value, 0);
     expect(counted).toBe(keys.length - 1);
+  });
+
+  // The batch's first event bad too: its first event failing alone and the rest failing as well is
+  // what a store refusing every row shows (vlog-write-store-refuses.spec), kept for the retry once. A
+  // wait later, failing alone again, it is given up; the next attempt starts with a good event, and
+  // the other bad one is found as above: nothing good given up, a line for the batches written apart.
+  it('gives up a bad first event and another bad one behind it, a wait or two later, and nothing good', async () => {
+    spec.m = await openMigratedSqlite('livetrace-vlog-write-poison-');
+    const running = await startVlogSource(spec.m, away, [NETDEV]);
+    spec.source = running.source;
+    spec.m.db.exec(`CREATE TRIGGER refuse_one BEFORE INSERT ON upcall WHEN NEW.key = '${bad}' BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: upcall'); END`);
+    let now = timeOf(log[0]) + 10_000;
+    jest.spyOn(Date, 'now').mockImplementation(() => now);
+    const errors = jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
+    const queue = (spec.source as unknown as { queue: unknown[] }).queue;
+    // The batch's first event: the first flow_add's lifetime (its upcall waits for it in the linker).
+    spec.m.db.exec(`CREATE TRIGGER refuse_first BEFORE INSERT ON datapath_flow WHEN NEW.ufid = '${installed[0]}' BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: datapath_flow'); END`);
+    appendFileSync(running.file, log.join('\n'));
+    await spec.source.settle();
+    // Nothing written: taken as the store's failure, all kept.
+    expect(upcallKeys()).toEqual([]);
+    expect(lifetimes()).toEqual([]);
+    expect(queue).toHaveLength(keys.length + installed.length);
+    for (let i = 0; i < 2; i++) {
+      now += RETRY_FIRST_MS * 2 ** i;
+      await spec.source.settle();
+    }
+    expect(lifetimes()).toEqual(installed.slice(1));
+    expect(new Set(upcallKeys())).toEqual(new Set(keys.filter((k) => k !== bad)));
+    expect(upcallKeys()).toHaveLength(keys.length - 1);
+    expect(queue).toEqual([]);
+    const dropped = Object.fromEntries(((await running.metrics.registry.getSingleMetric('livetrace_vlog_events_dropped_total')?.get())?.values ?? []).map((v) => [v.labels.kind, v.value]));
+    expect(dropped).toEqual({ flow: 1, upcall: 1 });
+    // Two batches written apart within DROP_LOG_MS: one line, the first; the second held for the next.
+    expect(errors.mock.calls.filter(([m]) => m.startsWith('log events written apart'))).toHaveLength(1);
   });
 });
