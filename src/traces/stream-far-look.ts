@@ -19,6 +19,11 @@ export interface FarSince {
   items: TraceJson[];
   /** Per range asked, the highest arrival id looked at (its `after` when none): the next look goes on after it. */
   scannedTo: number[];
+  /**
+   * Per range asked, whether it was read to its end (`below`): then every arrival of it was looked
+   * at. A range read to its bound stops at scannedTo, and what lies above is not looked at yet.
+   */
+  complete: boolean[];
   /** Arrivals whose sender is not stored (yet), or not traced near one: worth a retry while it may still come. */
   unlinked: number[];
 }
@@ -75,6 +80,15 @@ export class FarLook {
   private readonly retry = new Map<number, { at: number; pin: number }>();
   private readonly senders = new Map<number, { at: number; seen: number }>();
 
+  /**
+   * Whether the look has not reached `walkedTo` in this slot (a look read to its bound: the rest
+   * waits for the next). Its arrivals not looked at were committed before the slot's last walk, so
+   * its cover must not pass that walk, and the slot is walked (and looked at) again until it does.
+   */
+  behind(st: FarSlot, walkedTo: number): boolean {
+    return st.farAfter < walkedTo;
+  }
+
   /** Per slot, the oldest cover an arrival still retried holds it at. */
   pins(): Map<number, number> {
     const pins = new Map<number, number>();
@@ -93,7 +107,11 @@ export class FarLook {
     for (const [id, x] of this.senders) if (now - x.seen >= SENDER_MEMORY_MS || this.senders.size > MAX_SENDERS) this.senders.delete(id);
     for (const [id, { at }] of this.retry) if (now - at >= reorderMs || this.retry.size > MAX_RETRY) this.retry.delete(id);
     const near = [...this.senders.values()].map((x) => x.at);
-    if (!since) return [];
+    if (!since) {
+      // No look to make (no paths feature): nothing is left to look at either.
+      for (const slot of due) if (state.has(slot)) state.get(slot)!.farAfter = Math.max(state.get(slot)!.farAfter, newest.get(slot) ?? 0);
+      return [];
+    }
     // The slots walked, each up to its newest id this tick (so a far pass's id is one its slot's walk has passed).
     const slots = due.filter((slot) => (newest.get(slot) ?? 0) > state.get(slot)!.farAfter);
     if (!slots.length && !this.retry.size) return [];
@@ -101,7 +119,8 @@ export class FarLook {
     const r = await since(await query(), ranges, [...this.retry.keys()], FAR_LOOK, near);
     slots.forEach((slot, k) => {
       const st = state.get(slot)!;
-      st.farAfter = Math.max(st.farAfter, r.scannedTo[k] ?? st.farAfter);
+      // Read to its end, the range is looked at up to the slot's walked id, not just to its last arrival.
+      st.farAfter = Math.max(st.farAfter, r.complete[k] ? ranges[k].below - 1 : (r.scannedTo[k] ?? st.farAfter));
     });
     const waiting = new Set(r.unlinked);
     for (const id of this.retry.keys()) if (!waiting.has(id)) this.retry.delete(id);

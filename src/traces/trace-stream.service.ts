@@ -250,7 +250,8 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     const due: number[] = [];
     for (const [slot, st] of s.slots) {
       const top = newest.get(slot);
-      if ((top !== undefined && top > st.seenNewest) || st.history.some((h) => now - h.at < this.opts.reorderMs)) due.push(slot);
+      // A far look short of the slot's last walk goes on at the next walk, a commit or not.
+      if ((top !== undefined && top > st.seenNewest) || st.history.some((h) => now - h.at < this.opts.reorderMs) || s.far?.behind(st, st.seenNewest)) due.push(slot);
     }
     return due.sort((a, b) => s.slots.get(a)!.polledAt - s.slots.get(b)!.polledAt).slice(0, MAX_SLOTS_A_POLL);
   }
@@ -318,14 +319,15 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   /**
    * Slots walked to their newest id read at `readAt`: what is unsent was committed after the read,
    * so traced at most a reorder window before it. One still waiting (MAX_SLOTS_A_POLL) keeps its cover,
-   * and so does one holding an arrival retried (unsent, committed before the read): a resume from a
-   * later time would not look at it again, and its far pass, linked once its sender is stored, is lost.
+   * so does one whose far look has not reached its walked id (FarLook.behind: arrivals not looked
+   * at, committed before the read), and one holding an arrival retried (unsent, committed before the
+   * read): a resume from a later time would not look at them again, and their far passes are lost.
    */
   private caughtUp(s: Stream, newest: ReadonlyMap<number, number>, readAt: number): void {
     s.readAt = Math.max(s.readAt, readAt);
     const pins = s.far?.pins() ?? new Map<number, number>();
     for (const [slot, st] of s.slots) {
-      if ((newest.get(slot) ?? -1) <= st.seenNewest) st.walkedFrom = Math.max(st.walkedFrom, readAt - this.opts.reorderMs);
+      if ((newest.get(slot) ?? -1) <= st.seenNewest && !s.far?.behind(st, st.seenNewest)) st.walkedFrom = Math.max(st.walkedFrom, readAt - this.opts.reorderMs);
       st.coveredFrom = Math.min(st.walkedFrom, pins.get(slot) ?? Infinity);
     }
   }
