@@ -181,7 +181,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     // an anchored position's unlisted slots from its time (without the store, their first trace).
     const byTime =
       resume instanceof SinceTime
-        ? await this.store?.floorsAt?.(new Date(resume.from).toISOString(), new Map([...newest].filter(([slot]) => !resume.has(slot))))
+        ? { floors: await this.store?.floorsAt?.(new Date(resume.from).toISOString(), new Map([...newest].filter(([slot]) => !resume.has(slot)))), from: resume.from }
         : resume?.size === 1 && this.store?.resumeFloors
           ? await this.store.resumeFloors([...resume.values()][0], this.opts.reorderMs, newest)
           : undefined;
@@ -192,10 +192,13 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     // Reverse proxies (nginx) would buffer the events otherwise.
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
-    const starts = startPoints(newest, resume, byTime);
-    // Live, every slot is caught up as of the read; resumed, a slot is once walked, except that an
-    // anchored position's unlisted slots stay covered from its time meanwhile.
-    const covered = (slot: number) => (!resume ? readAt - this.opts.reorderMs : resume instanceof SinceTime && !resume.has(slot) ? resume.from : 0);
+    const starts = startPoints(newest, resume, byTime?.floors);
+    // Live, every slot is caught up as of the read; resumed, a slot is once walked, except that the
+    // slots resumed from a time (an anchored position's unlisted ones, a plain id's other slots) stay
+    // covered from it meanwhile: at 0 the stream's id was t0 until all were walked (n/16 polls), and
+    // a reconnect by it sent every slot it left out again from its first trace.
+    const covered = (slot: number) =>
+      !resume ? readAt - this.opts.reorderMs : resume instanceof SinceTime ? (resume.has(slot) ? 0 : resume.from) : byTime?.floors?.has(slot) ? byTime.from : 0;
     const stream: Stream = {
       filter,
       res,

@@ -244,4 +244,24 @@ describe('a stream resumed across writer slots', () => {
     // Every slot walked and looked at since the start: the anchor is a later look's, not the start's.
     expect(Number(/^t(\d+),/.exec(first.positions().at(-1)!)![1])).toBeGreaterThan(started);
   });
+
+  it("by a plain trace id on many slots (anchored): the other slots are covered from the id's trace time at once, so the stream's first id is not t0", async () => {
+    const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(traces.times.keys(), f) };
+    const store = {
+      newestPerSlot: async () => traces.newestPerSlot(),
+      resumeFloors: (anchor: number, earlierMs: number, newest: ReadonlyMap<number, number>) => resumeFloors(traces.sql, anchor, earlierMs, newest),
+    };
+    service = new TraceStreamService(list as unknown as TracesService, store);
+    for (let slot = 10; slot < 310; slot++) traces.commitAt(Date.now() - 60_000, slot * SLOT + 1);
+    const anchorAt = Date.now() - 30_000;
+    traces.commitAt(anchorAt, 2 * SLOT + 1);
+    traces.commitAt(Date.now(), 2 * SLOT + 2);
+    const res = await open({}, String(2 * SLOT + 1));
+    await settle();
+    expect(res.ids()).toEqual([2 * SLOT + 2]);
+    // Most slots are walked polls later (MAX_SLOTS_A_POLL a poll); meanwhile they stand where the
+    // resume put them, from the id's time a reorder window earlier. With t0, a reconnect by this id
+    // sent every slot left out of it again from its first trace.
+    expect(res.positions()[0]).toMatch(new RegExp(`^t${anchorAt - 2000},`));
+  });
 });
