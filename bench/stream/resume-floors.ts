@@ -30,7 +30,7 @@ async function measure(name: string, q: SqlReader): Promise<void> {
   for (let r = 0; r < runs; r++) {
     const anchor = ((r * 7919) % slots) * SLOT + 1 + Math.floor(((r + 1) / (runs + 1)) * (perSlot - 1));
     const t = performance.now();
-    const floors = await resumeFloors(q, anchor, 5000, newest);
+    const { floors } = await resumeFloors(q, anchor, 5000, newest);
     times.push(performance.now() - t);
     if (floors.size !== slots - 1) throw new Error(`${name}: ${floors.size} floors for ${slots - 1} slots`);
   }

@@ -13,8 +13,7 @@ import type { LivetraceConfig } from '../config/config.schema';
 import type { TraceListQuery } from '../traces/trace-read-store';
 import type { SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
-import type { TraceJson } from '../traces';
-import type { FarSince, IdRange } from '../traces/trace-stream.service';
+import type { FarSince, IdRange, TraceJson } from '../traces';
 import { TraceStreamService } from '../traces/trace-stream.service';
 import { looksForFarPasses, TracesService } from '../traces/traces.service';
 import { TraceStore } from '../traces/trace-store';
@@ -232,15 +231,16 @@ export class PortArrivals implements OnModuleInit {
    * `near` (the stream's): the trace times of the port's recent passes that tunnelled; an arrival
    * traced far from all of them costs no link (unlinked: a sender may still come).
    */
-  async since(q: TraceListQuery, afterId: number, retry: readonly number[], limit: number, near?: readonly number[]): Promise<Omit<FarSince, 'scannedTo'> & { scannedTo: number }> {
+  async since(q: TraceListQuery, afterId: number, retry: readonly number[], limit: number, near?: readonly number[]): Promise<Omit<FarSince, 'scannedTo' | 'complete'> & { scannedTo: number; complete: boolean }> {
     const r = await this.sinceIn(q, [{ after: afterId, below: Number.MAX_SAFE_INTEGER }], retry, limit, near);
-    return { ...r, scannedTo: r.scannedTo[0] };
+    return { ...r, scannedTo: r.scannedTo[0], complete: r.complete[0] };
   }
 
   /**
    * `since` in id ranges, one a writer slot (the stream's: ids order commits only within a slot,
    * so "after an id" is per slot), each read by the primary key from its `after`, `limit` shared
-   * between them (a busy slot cannot starve the others); `scannedTo` per range.
+   * between them (a busy slot cannot starve the others); `scannedTo` and `complete` per range (a
+   * range's read short of its share reached its end; one of exactly its share may not have).
    */
   async sinceIn(q: TraceListQuery, ranges: readonly IdRange[], retry: readonly number[], limit: number, near?: readonly number[]): Promise<FarSince> {
     const portName = q.portName!;
@@ -248,6 +248,7 @@ export class PortArrivals implements OnModuleInit {
     const db = this.storage?.query;
     const read = db ? await Promise.all(ranges.map((r) => tunnelArrivals(db, q, r.after, r.below, share))) : ranges.map(() => []);
     const scannedTo = read.map((rows, k) => (rows.length ? Number(rows[rows.length - 1].id) : ranges[k].after));
+    const complete = read.map((rows) => rows.length < share);
     const fresh = read.flat();
     const again = retry.length && db ? await traceTimes(db, retry) : [];
     const seen = new Map([...again, ...fresh].map((r) => [Number(r.id), Date.parse(r.created_at)]));
@@ -278,7 +279,7 @@ export class PortArrivals implements OnModuleInit {
       if (link && link !== 'unlinked' && f && !f.logicalPorts.some((p) => p.name === portName) && meets(f, q))
         items.push({ ...f, arrivedFrom: { traceId: link.sender.id, chassis: link.sender.chassis } });
     }
-    return { items, scannedTo, unlinked };
+    return { items, scannedTo, complete, unlinked };
   }
 
   /** Decides, for every pass of `id`'s path on its chassis, which port's sender (if any) sent it there. */

@@ -7,7 +7,9 @@
 // ovn), low (ovs). No other feature: this is the bottom feature, the others build on it.
 //
 // Entry points: TracesModule, exporting TracesService (read a trace as the API shows it) and
-// TraceStore (the one way to write a pass); the JSON shapes of a trace, re-exported here.
+// TraceStore (the one way to write a pass); the JSON shapes of a trace, re-exported here; the
+// shape of the stream's far-pass look, which the paths feature gives it (stream-far-look.ts).
 export * from './trace-record';
 export { citationsOf } from './step-pack';
 export { BUCKET_SHIFT } from './citation-store';
+export type { FarSince, IdRange } from './stream-far-look';

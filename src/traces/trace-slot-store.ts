@@ -53,12 +53,15 @@ export async function slotFloorsAt(q: SqlReader, time: string, newest: ReadonlyM
  * Where a resume by the plain trace id `anchor` starts in each other slot of `newest`: from
  * `earlierMs` before that trace's time (clocks of writers differ), or, when neither it nor an
  * older trace of its slot is still stored, from each slot's first trace (the catch-up's bound
- * applies). The anchor's own slot resumes after it, as any position does.
+ * applies). The anchor's own slot resumes after it, as any position does. `from`: that time (ms),
+ * the floors' cover (no trace of theirs not yet sent is older: the stream's anchored id may say so
+ * before it walks them), 0 when they start at their first trace.
  */
-export async function resumeFloors(q: SqlReader, anchor: number, earlierMs: number, newest: ReadonlyMap<number, number>): Promise<Map<number, number>> {
+export async function resumeFloors(q: SqlReader, anchor: number, earlierMs: number, newest: ReadonlyMap<number, number>): Promise<{ floors: Map<number, number>; from: number }> {
   const others = new Map([...newest].filter(([slot]) => slot !== slotOf(anchor)));
-  if (!others.size) return new Map();
+  if (!others.size) return { floors: new Map(), from: 0 };
   const r = await q.get<{ created_at: string }>(`SELECT created_at FROM trace WHERE id <= ? AND id > ? ORDER BY id DESC LIMIT 1`, anchor, slotBase(slotOf(anchor)));
-  if (!r) return new Map([...others.keys()].map((slot) => [slot, slotBase(slot)]));
-  return slotFloorsAt(q, new Date(Date.parse(r.created_at) - earlierMs).toISOString(), others);
+  if (!r) return { floors: new Map([...others.keys()].map((slot) => [slot, slotBase(slot)])), from: 0 };
+  const from = Date.parse(r.created_at) - earlierMs;
+  return { floors: await slotFloorsAt(q, new Date(from).toISOString(), others), from };
 }

@@ -114,7 +114,7 @@ export class TraceStore {
   }
 
   /** Where a stream resumed by a plain trace id starts in each other slot (trace-slot-store.ts). */
-  resumeFloors(anchor: number, earlierMs: number, newest: ReadonlyMap<number, number>): Promise<Map<number, number>> {
+  resumeFloors(anchor: number, earlierMs: number, newest: ReadonlyMap<number, number>): Promise<{ floors: Map<number, number>; from: number }> {
     return resumeFloors(this.sql(), anchor, earlierMs, newest);
   }
 

@@ -12,32 +12,18 @@
 // index range), at most MAX_SLOTS_A_POLL slots a stream a tick (those waiting longest first; the
 // rest at the next tick). A slot is the whole table on SQLite, so there it is the one walk it was.
 // The SSE id is the stream's position in every slot (stream-position.ts), so a resume gets each
-// slot's traces since, once.
+// slot's traces since, once. A port's stream also sends its packets' far passes, found from tunnel
+// arrivals: stream-far-look.ts.
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError } from '../common/api-error';
+import { FarLook, type FarPassesSince } from './stream-far-look';
 import { mergeByTime, positionOf, positionsOf, SinceTime, startPoints } from './stream-position';
 import type { TraceListQuery } from './trace-read-store';
 import type { TraceJson } from './trace-record';
 import { slotBase, slotOf } from './trace-slot-store';
 import { TraceStore } from './trace-store';
 import { TraceFilter, TracesService } from './traces.service';
-
-/** A look for a port's far passes in id ranges (PortArrivals.since, in paths/, which owns the link). */
-export interface FarSince {
-  /** The far passes found, oldest first, each marked `arrivedFrom`. */
-  items: TraceJson[];
-  /** Per range asked, the highest arrival id looked at (its `after` when none): the next look goes on after it. */
-  scannedTo: number[];
-  /** Arrivals whose sender is not stored (yet), or not traced near one: worth a retry while it may still come. */
-  unlinked: number[];
-}
-/** Arrivals with `after` < id < `below`: one range a writer slot the stream polls. */
-export interface IdRange {
-  after: number;
-  below: number;
-}
-export type FarPassesSince = (q: TraceListQuery, ranges: readonly IdRange[], retry: readonly number[], limit: number, near: readonly number[]) => Promise<FarSince>;
 
 /** The filters a stream takes: those of `GET /traces` that cost one indexed walk. */
 export type StreamFilter = Pick<TraceFilter, 'logicalPort' | 'role' | 'verdict' | 'chassis' | 'sessionId'>;
@@ -105,28 +91,9 @@ interface Stream {
   readAt: number;
   busy: boolean;
   heartbeat: NodeJS.Timeout;
-  /**
-   * A port's stream (role any or inport): its packets' far passes, the passes on another chassis
-   * of a packet the port sent that a router forwarded there (PortArrivals.since). Tunnel arrivals
-   * are looked at once each, after each slot's `farAfter`; one whose sender is not stored yet is
-   * looked at again (`retry`, with when first seen and `pin`: its slot's walkedFrom then, which it is
-   * traced no earlier than, holding its slot's cover there) for the reorder window, then given up.
-   * `senders`: the port's passes this stream sent that tunnelled (trace time, when seen): only
-   * arrivals traced near one of them cost a link, so a port that sends nothing away costs no link
-   * at all.
-   */
-  far?: { retry: Map<number, { at: number; pin: number }>; senders: Map<number, { at: number; seen: number }> };
+  /** A port's stream (role any or inport): its packets' far passes (stream-far-look.ts). */
+  far?: FarLook;
 }
-
-/**
- * How long a port's pass that tunnelled is remembered as a possible sender (the stream's gate,
- * PortArrivals.since `near`), and at most how many; how many unlinked arrivals are retried.
- */
-const SENDER_MEMORY_MS = 30_000;
-const MAX_SENDERS = 1000;
-const MAX_RETRY = 500;
-/** Tunnel arrivals read at most by one look (rows only: the links it follows are bounded in PortArrivals.since). */
-const FAR_LOOK = 1000;
 
 const newSlot = (lastId: number, seenNewest: number, coveredFrom: number): SlotState => ({ lastId, recent: new Map(), history: [], seenNewest, polledAt: 0, farAfter: lastId, coveredFrom, walkedFrom: coveredFrom, sentAt: 0 });
 
@@ -214,7 +181,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     // an anchored position's unlisted slots from its time (without the store, their first trace).
     const byTime =
       resume instanceof SinceTime
-        ? await this.store?.floorsAt?.(new Date(resume.from).toISOString(), new Map([...newest].filter(([slot]) => !resume.has(slot))))
+        ? { floors: await this.store?.floorsAt?.(new Date(resume.from).toISOString(), new Map([...newest].filter(([slot]) => !resume.has(slot)))), from: resume.from }
         : resume?.size === 1 && this.store?.resumeFloors
           ? await this.store.resumeFloors([...resume.values()][0], this.opts.reorderMs, newest)
           : undefined;
@@ -225,10 +192,13 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     // Reverse proxies (nginx) would buffer the events otherwise.
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
-    const starts = startPoints(newest, resume, byTime);
-    // Live, every slot is caught up as of the read; resumed, a slot is once walked, except that an
-    // anchored position's unlisted slots stay covered from its time meanwhile.
-    const covered = (slot: number) => (!resume ? readAt - this.opts.reorderMs : resume instanceof SinceTime && !resume.has(slot) ? resume.from : 0);
+    const starts = startPoints(newest, resume, byTime?.floors);
+    // Live, every slot is caught up as of the read; resumed, a slot is once walked, except that the
+    // slots resumed from a time (an anchored position's unlisted ones, a plain id's other slots) stay
+    // covered from it meanwhile: at 0 the stream's id was t0 until all were walked (n/16 polls), and
+    // a reconnect by it sent every slot it left out again from its first trace.
+    const covered = (slot: number) =>
+      !resume ? readAt - this.opts.reorderMs : resume instanceof SinceTime ? (resume.has(slot) ? 0 : resume.from) : byTime?.floors?.has(slot) ? byTime.from : 0;
     const stream: Stream = {
       filter,
       res,
@@ -237,7 +207,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       readAt,
       busy: false,
       heartbeat: setInterval(() => (ended(res) ? this.stop(stream) : res.write(': heartbeat\n\n')), this.opts.heartbeatMs),
-      far: filter.logicalPort !== undefined && filter.role !== 'outport' ? { retry: new Map(), senders: new Map() } : undefined,
+      far: filter.logicalPort !== undefined && filter.role !== 'outport' ? new FarLook() : undefined,
     };
     res.write(`retry: 2000\n: after trace ${this.position(stream)}\n\n`);
     this.streams.add(stream);
@@ -283,7 +253,8 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     const due: number[] = [];
     for (const [slot, st] of s.slots) {
       const top = newest.get(slot);
-      if ((top !== undefined && top > st.seenNewest) || st.history.some((h) => now - h.at < this.opts.reorderMs)) due.push(slot);
+      // A far look short of the slot's last walk goes on at the next walk, a commit or not.
+      if ((top !== undefined && top > st.seenNewest) || st.history.some((h) => now - h.at < this.opts.reorderMs) || s.far?.behind(st, st.seenNewest)) due.push(slot);
     }
     return due.sort((a, b) => s.slots.get(a)!.polledAt - s.slots.get(b)!.polledAt).slice(0, MAX_SLOTS_A_POLL);
   }
@@ -307,7 +278,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
         if (gap) gaps.push(gap);
       }
       // Each arrival is looked at once (or retried while unlinked), so a far pass comes once, even below a floor.
-      const far = s.far ? await this.farPasses(s, now, [...lists.values()].flat(), due, newest) : [];
+      const far = s.far ? await s.far.look({ now, own: [...lists.values()].flat(), due, newest, slots: s.slots, reorderMs: this.opts.reorderMs, query: () => this.farQuery(s.filter), since: this.farPassesSince }) : [];
       for (const t of far) {
         if (lists.get(slotOf(t.id))?.some((x) => x.id === t.id) || s.slots.get(slotOf(t.id))?.recent.has(t.id)) continue;
         if (!lists.has(slotOf(t.id))) lists.set(slotOf(t.id), []);
@@ -351,17 +322,23 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   /**
    * Slots walked to their newest id read at `readAt`: what is unsent was committed after the read,
    * so traced at most a reorder window before it. One still waiting (MAX_SLOTS_A_POLL) keeps its cover,
-   * and so does one holding an arrival retried (unsent, committed before the read): a resume from a
-   * later time would not look at it again, and its far pass, linked once its sender is stored, is lost.
+   * so does one whose far look has not reached its walked id (FarLook.behind: arrivals not looked
+   * at, committed before the read), and one holding an arrival retried (unsent, committed before the
+   * read): a resume from a later time would not look at them again, and their far passes are lost.
    */
   private caughtUp(s: Stream, newest: ReadonlyMap<number, number>, readAt: number): void {
     s.readAt = Math.max(s.readAt, readAt);
-    const pins = new Map<number, number>();
-    for (const [id, { pin }] of s.far?.retry ?? []) pins.set(slotOf(id), Math.min(pin, pins.get(slotOf(id)) ?? Infinity));
+    const pins = s.far?.pins() ?? new Map<number, number>();
     for (const [slot, st] of s.slots) {
-      if ((newest.get(slot) ?? -1) <= st.seenNewest) st.walkedFrom = Math.max(st.walkedFrom, readAt - this.opts.reorderMs);
+      if ((newest.get(slot) ?? -1) <= st.seenNewest && !s.far?.behind(st, st.seenNewest)) st.walkedFrom = Math.max(st.walkedFrom, readAt - this.opts.reorderMs);
       st.coveredFrom = Math.min(st.walkedFrom, pins.get(slot) ?? Infinity);
     }
+  }
+
+  /** The port as GET /traces resolves it (a UUID to its name), at each look: cheap, from the replicas. */
+  private async farQuery(f: StreamFilter): Promise<TraceListQuery> {
+    const portName = await this.traces.resolvePort(f.logicalPort!);
+    return { portName, role: f.role, verdict: f.verdict, chassis: f.chassis, sessionId: f.sessionId, limit: PAGE, withSteps: false };
   }
 
   /** The SSE id (stream-position.ts): bounded by the anchored form past MAX_LISTED_SLOTS slots. */
@@ -396,38 +373,6 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     st.skippedTo = found[this.opts.maxCatchUp].id;
     const gap = `event: gap\ndata: ${JSON.stringify({ after: st.lastId, before: first.id, message: `more than ${this.opts.maxCatchUp} traces since ${st.lastId}: the oldest were skipped (GET /traces has them)` })}\n\n`;
     return { found: kept, gap };
-  }
-
-  /**
-   * The far passes among the arrivals stored since the last look, and those retried. An arrival
-   * stored after its sender is sent (once its own commit is seen); one stored before its sender
-   * is sent if the sender is stored within the reorder window (then out of id order, like a late
-   * commit), else not (GET /traces?logical_port= lists it).
-   */
-  private async farPasses(s: Stream, now: number, own: readonly TraceJson[], due: readonly number[], newest: ReadonlyMap<number, number>): Promise<TraceJson[]> {
-    const far = s.far!;
-    for (const t of own) if (t.verdict.tunnels?.length) far.senders.set(t.id, { at: Date.parse(t.createdAt), seen: now });
-    for (const [id, x] of far.senders) if (now - x.seen >= SENDER_MEMORY_MS || far.senders.size > MAX_SENDERS) far.senders.delete(id);
-    for (const [id, { at }] of far.retry) if (now - at >= this.opts.reorderMs || far.retry.size > MAX_RETRY) far.retry.delete(id);
-    const near = [...far.senders.values()].map((x) => x.at);
-    if (!this.farPassesSince) return [];
-    // The slots walked, each up to its newest id this tick (so a far pass's id is one its slot's walk has passed).
-    const slots = due.filter((slot) => (newest.get(slot) ?? 0) > s.slots.get(slot)!.farAfter);
-    if (!slots.length && !far.retry.size) return [];
-    const ranges = slots.map((slot) => ({ after: s.slots.get(slot)!.farAfter, below: newest.get(slot)! + 1 }));
-    // The port as GET /traces resolves it (a UUID to its name), at each look: cheap, from the replicas.
-    const portName = await this.traces.resolvePort(s.filter.logicalPort!);
-    const q: TraceListQuery = { portName, role: s.filter.role, verdict: s.filter.verdict, chassis: s.filter.chassis, sessionId: s.filter.sessionId, limit: PAGE, withSteps: false };
-    const r = await this.farPassesSince(q, ranges, [...far.retry.keys()], FAR_LOOK, near);
-    slots.forEach((slot, k) => {
-      const st = s.slots.get(slot)!;
-      st.farAfter = Math.max(st.farAfter, r.scannedTo[k] ?? st.farAfter);
-    });
-    const waiting = new Set(r.unlinked);
-    for (const id of far.retry.keys()) if (!waiting.has(id)) far.retry.delete(id);
-    // Before caughtUp: its slot's walkedFrom is still that of the walks before the one that found it.
-    for (const id of r.unlinked) if (!far.retry.has(id)) far.retry.set(id, { at: now, pin: s.slots.get(slotOf(id))?.walkedFrom ?? 0 });
-    return r.items;
   }
 
   beforeApplicationShutdown(): void {

@@ -332,7 +332,14 @@ describe('a path across chassis (GET /paths/:id)', () => {
         const r = await arrivals().since(q(), 0, [], 100);
         expect(r.items.map((t) => [t.id, t.chassis, t.arrivedFrom])).toEqual([[ids.routedRecv.trace, 'hv3', { traceId: ids.routedSent.trace, chassis: 'hv1' }]]);
         expect(r.scannedTo).toBeGreaterThanOrEqual(ids.routedRecv.trace);
+        expect(r.complete).toBe(true);
         expect(r.unlinked).toEqual([]);
+        // A look that read its bound cannot tell its range is done (the stream holds that slot's cover
+        // and looks again); reading on from where it stopped, the look ends with the range.
+        let bounded = await arrivals().since(q(), 0, [], 1);
+        expect(bounded.complete).toBe(false);
+        for (let k = 0; k < 20 && !bounded.complete; k++) bounded = await arrivals().since(q(), bounded.scannedTo, [], 1);
+        expect(bounded.complete).toBe(true);
         // Another port's stream: the same arrival is not its far pass (its sender does not hold lsp2).
         expect((await arrivals().since(q({ portName: 'lsp2' }), 0, [], 100)).items).toEqual([]);
         // After the arrival's id, or on another chassis, or with another verdict: nothing.
@@ -361,7 +368,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
         const early = pass('hv3', hv3Arrival, at + 1, { kinds: ['output'], logicalPorts: ['lsp3'] });
         ports(early.trace, [['sw1-lr0', 'tunnel_in', 'sw1'], ['lsp3', 'outport', 'sw1']]);
         const first = await arrivals().since(q(), ids.routedRecv.trace, [], 100);
-        expect(first).toEqual({ items: [], scannedTo: early.trace, unlinked: [early.trace] });
+        expect(first).toEqual({ items: [], scannedTo: early.trace, complete: true, unlinked: [early.trace] });
         const sender = pass('hv1', routed, at, tunnelTo('hv3'));
         ports(sender.trace, [['lsp1', 'inport', 'sw0'], ['lsp3', 'tunnel_out', 'sw1']]);
         tunnelOn(sender.trace, 'hv3', 'sw1', 'lsp3');

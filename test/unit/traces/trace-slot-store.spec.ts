@@ -93,11 +93,11 @@ describe('slotFloorsAt and resumeFloors', () => {
     const q = timed([[1, 0], [2, 1000], [SLOT + 1, 500], [SLOT + 2, 900], [SLOT + 3, 1500], [2 * SLOT + 1, 200]]);
     const newest = await newestPerSlot(q);
     // Trace 2 at 1000 ms, 200 ms earlier: slot 1 from after SLOT + 1 (500 ms), slot 2 after its one trace (200 ms).
-    expect(await resumeFloors(q, 2, 200, newest)).toEqual(new Map([[1, SLOT + 1], [2, 2 * SLOT + 1]]));
+    expect(await resumeFloors(q, 2, 200, newest)).toEqual({ floors: new Map([[1, SLOT + 1], [2, 2 * SLOT + 1]]), from: T0 + 800 });
     // SLOT + 2 is gone: SLOT + 1's time (500 ms) it is; slot 0 from after trace 1 (0 ms), slot 2 after its trace (200 ms).
     const pruned = timed([[1, 0], [2, 1000], [SLOT + 1, 500], [SLOT + 3, 1500], [2 * SLOT + 1, 200]]);
-    expect(await resumeFloors(pruned, SLOT + 2, 0, await newestPerSlot(pruned))).toEqual(new Map([[0, 1], [2, 2 * SLOT + 1]]));
+    expect(await resumeFloors(pruned, SLOT + 2, 0, await newestPerSlot(pruned))).toEqual({ floors: new Map([[0, 1], [2, 2 * SLOT + 1]]), from: T0 + 500 });
     // Nothing of its slot left at or below it: every other slot from its first trace.
-    expect(await resumeFloors(q, 3 * SLOT + 5, 0, newest)).toEqual(new Map([[0, 0], [1, SLOT], [2, 2 * SLOT]]));
+    expect(await resumeFloors(q, 3 * SLOT + 5, 0, newest)).toEqual({ floors: new Map([[0, 0], [1, SLOT], [2, 2 * SLOT]]), from: 0 });
   });
 });

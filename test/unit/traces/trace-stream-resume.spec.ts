@@ -112,7 +112,7 @@ describe('a stream resumed across writer slots', () => {
       const items = looked
         .filter((id) => arrivals.get(id) != null)
         .map((id) => ({ id, createdAt: traces.times.get(id), chassis: 'hv3', verdict: { kinds: ['output'] }, arrivedFrom: { traceId: arrivals.get(id), chassis: 'hv1' } }));
-      return { items, scannedTo: ranges.map((r, k) => Math.max(r.after, ...inRange[k])), unlinked: looked.filter((id) => arrivals.get(id) === null) };
+      return { items, scannedTo: ranges.map((r, k) => Math.max(r.after, ...inRange[k])), complete: ranges.map(() => true), unlinked: looked.filter((id) => arrivals.get(id) === null) };
     }) as never);
     const first = await open({ logicalPort: 'lsp1' });
     // Slot 1: an arrival whose sender is not stored yet (retried); slot 2 then gets the sender.
@@ -148,7 +148,7 @@ describe('a stream resumed across writer slots', () => {
       const items = looked
         .filter((id) => arrivals.get(id) != null)
         .map((id) => ({ id, createdAt: traces.times.get(id), chassis: 'hv3', verdict: { kinds: ['output'] }, arrivedFrom: { traceId: arrivals.get(id), chassis: 'hv1' } }));
-      return { items, scannedTo: ranges.map((r, k) => Math.max(r.after, ...inRange[k])), unlinked: looked.filter((id) => arrivals.get(id) === null) };
+      return { items, scannedTo: ranges.map((r, k) => Math.max(r.after, ...inRange[k])), complete: ranges.map(() => true), unlinked: looked.filter((id) => arrivals.get(id) === null) };
     }) as never);
     // 300 slots that hold traces (a minute old) and stay quiet: the position is anchored.
     for (let slot = 10; slot < 310; slot++) traces.commitAt(Date.now() - 60_000, slot * SLOT + 1);
@@ -173,5 +173,95 @@ describe('a stream resumed across writer slots', () => {
     arrivals.set(arrival, 2 * SLOT + 2);
     await settle(300);
     expect(second.ids()).toContain(arrival);
+  });
+
+  it("anchored: a far look that read only part of a slot's arrivals (its bound) keeps the slot's cover and goes on, so no far pass below it is lost on a resume", async () => {
+    TraceStreamService.options = { ...TraceStreamService.options, reorderMs: 4000 };
+    /** lsp1's own rows; the tunnel arrivals: id → its sender's id when it is lsp1's far pass, 0 when another port's. */
+    const own = new Set<number>();
+    const arrivals = new Map<number, number>();
+    const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(own, f), resolvePort: async (name: string) => name };
+    const store = { newestPerSlot: async () => traces.newestPerSlot(), floorsAt: (time: string, newest: ReadonlyMap<number, number>) => slotFloorsAt(traces.sql, time, newest) };
+    service = new TraceStreamService(list as unknown as TracesService, store);
+    // As PortArrivals.sinceIn answers, its bound lowered to one arrival a range a look (FAR_LOOK's share:
+    // a busy gateway's slot holds more arrivals than a look reads); `complete`: the range read to its end.
+    service.useFarPasses((async (_q: unknown, ranges: Array<{ after: number; below: number }>) => {
+      const inRange = ranges.map((r) => [...arrivals.keys()].filter((id) => id > r.after && id < r.below).sort((a, b) => a - b));
+      const read = inRange.map((ids) => ids.slice(0, 1));
+      const items = read
+        .flat()
+        .filter((id) => arrivals.get(id)! > 0)
+        .map((id) => ({ id, createdAt: traces.times.get(id), chassis: 'hv3', verdict: { kinds: ['output'] }, arrivedFrom: { traceId: arrivals.get(id), chassis: 'hv1' } }));
+      return { items, scannedTo: ranges.map((r, k) => Math.max(r.after, ...read[k])), complete: read.map((ids, k) => ids.length === inRange[k].length), unlinked: [] };
+    }) as never);
+    for (let slot = 10; slot < 310; slot++) traces.commitAt(Date.now() - 60_000, slot * SLOT + 1);
+    const sender = 2 * SLOT + 1;
+    traces.commitAt(Date.now() - 60_000, sender);
+    const first = await open({ logicalPort: 'lsp1' });
+    // Slot 400: 100 arrivals of another port's packets, then lsp1's far pass, all traced 3.5 s ago
+    // (after the stream's first cover: committed after its start), committed now. A look reads one.
+    const far = 400 * SLOT + 101;
+    for (let id = 400 * SLOT + 1; id < far; id++) {
+      traces.commitAt(Date.now() - 3500, id);
+      arrivals.set(id, 0);
+    }
+    traces.commitAt(Date.now() - 3500, far);
+    arrivals.set(far, sender);
+    await settle(800);
+    // One of lsp1's own passes: an id to resume by, anchored; the far look is still short of the far pass.
+    traces.commitAt(Date.now(), 2 * SLOT + 2);
+    own.add(2 * SLOT + 2);
+    await settle(100);
+    const position = first.positions().at(-1)!;
+    expect(position).toMatch(/^t\d+,/);
+    first.emit('close');
+    const second = await open({ logicalPort: 'lsp1' }, position);
+    await settle(2500);
+    // Sent once, by either stream.
+    expect([...first.ids(), ...second.ids()].filter((id) => id === far)).toEqual([far]);
+  });
+
+  it("anchored: a slot whose far look read its range to the end is covered on, though its newest trace is no arrival", async () => {
+    const own = new Set<number>();
+    const arrivals = new Set<number>();
+    const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(own, f), resolvePort: async (name: string) => name };
+    service = new TraceStreamService(list as unknown as TracesService, { newestPerSlot: async () => traces.newestPerSlot() });
+    // Another port's arrivals only: each range read to its end, nothing found.
+    service.useFarPasses((async (_q: unknown, ranges: Array<{ after: number; below: number }>) => {
+      const inRange = ranges.map((r) => [...arrivals].filter((id) => id > r.after && id < r.below));
+      return { items: [], scannedTo: ranges.map((r, k) => Math.max(r.after, ...inRange[k])), complete: ranges.map(() => true), unlinked: [] };
+    }) as never);
+    for (let slot = 10; slot < 310; slot++) traces.commitAt(Date.now() - 60_000, slot * SLOT + 1);
+    const first = await open({ logicalPort: 'lsp1' });
+    const started = Number(/^: after trace t(\d+),/m.exec(first.out)![1]);
+    // Slot 400: an arrival, then a trace that is none (the slot's newest).
+    traces.commit(400 * SLOT + 1, 400 * SLOT + 2);
+    arrivals.add(400 * SLOT + 1);
+    await settle(300);
+    traces.commitAt(Date.now(), 2 * SLOT + 1);
+    own.add(2 * SLOT + 1);
+    await settle(100);
+    // Every slot walked and looked at since the start: the anchor is a later look's, not the start's.
+    expect(Number(/^t(\d+),/.exec(first.positions().at(-1)!)![1])).toBeGreaterThan(started);
+  });
+
+  it("by a plain trace id on many slots (anchored): the other slots are covered from the id's trace time at once, so the stream's first id is not t0", async () => {
+    const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(traces.times.keys(), f) };
+    const store = {
+      newestPerSlot: async () => traces.newestPerSlot(),
+      resumeFloors: (anchor: number, earlierMs: number, newest: ReadonlyMap<number, number>) => resumeFloors(traces.sql, anchor, earlierMs, newest),
+    };
+    service = new TraceStreamService(list as unknown as TracesService, store);
+    for (let slot = 10; slot < 310; slot++) traces.commitAt(Date.now() - 60_000, slot * SLOT + 1);
+    const anchorAt = Date.now() - 30_000;
+    traces.commitAt(anchorAt, 2 * SLOT + 1);
+    traces.commitAt(Date.now(), 2 * SLOT + 2);
+    const res = await open({}, String(2 * SLOT + 1));
+    await settle();
+    expect(res.ids()).toEqual([2 * SLOT + 2]);
+    // Most slots are walked polls later (MAX_SLOTS_A_POLL a poll); meanwhile they stand where the
+    // resume put them, from the id's time a reorder window earlier. With t0, a reconnect by this id
+    // sent every slot left out of it again from its first trace.
+    expect(res.positions()[0]).toMatch(new RegExp(`^t${anchorAt - 2000},`));
   });
 });

@@ -143,7 +143,7 @@ describe("a port's stream and its far passes (the look PortArrivals.since regist
       const inRange = [...arrivals.keys()].filter((id) => ranges.some((r) => id > r.after && id < r.below));
       const looked = [...new Set([...retry, ...inRange])];
       const items = looked.filter((id) => arrivals.get(id) != null).map((id) => ({ id, chassis: 'hv3', arrivedFrom: { traceId: arrivals.get(id), chassis: 'hv1' } }));
-      return { items, scannedTo: ranges.map((r) => Math.max(r.after, ...inRange.filter((id) => id < r.below))), unlinked: looked.filter((id) => arrivals.get(id) === null) };
+      return { items, scannedTo: ranges.map((r) => Math.max(r.after, ...inRange.filter((id) => id < r.below))), complete: ranges.map(() => true), unlinked: looked.filter((id) => arrivals.get(id) === null) };
     };
     service = new TraceStreamService(traces as unknown as TracesService);
     service.useFarPasses(far as never);
