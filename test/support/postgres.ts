@@ -23,7 +23,15 @@ export interface TestPostgres {
 }
 
 const script = join(ROOT, 'scripts/pg-cluster');
-const run = (...args: string[]) => execFileSync(script, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+const run = (...args: string[]): string => {
+  try {
+    return execFileSync(script, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (err) {
+    // execFileSync's message is the command alone: what the script said, its status or signal with it.
+    const e = err as { status?: number | null; signal?: string | null; stderr?: string };
+    throw new Error(`pg-cluster ${args.join(' ')}: ${e.signal ? `killed by ${e.signal}` : `exit ${e.status}`}: ${(e.stderr ?? '').trim() || 'nothing on stderr'}`);
+  }
+};
 
 export function startPostgres(): TestPostgres {
   const dir = mkdtempSync(join(tmpdir(), 'livetrace-pg-'));
