@@ -75,6 +75,20 @@ describe('a stream resumed across writer slots', () => {
     return res;
   };
 
+  /**
+   * As PortArrivals.sinceIn answers: per range the arrivals after `after`, and the retried ones, each
+   * linked (id → its sender's id) or not yet (null), every range read to its end.
+   */
+  const retriedArrivals = (arrivals: ReadonlyMap<number, number | null>) =>
+    (async (_q: unknown, ranges: Array<{ after: number; below: number }>, retry: readonly number[]) => {
+      const inRange = ranges.map((r) => [...arrivals.keys()].filter((id) => id > r.after && id < r.below));
+      const looked = [...new Set([...retry, ...inRange.flat()])].sort((a, b) => a - b);
+      const items = looked
+        .filter((id) => arrivals.get(id) != null)
+        .map((id) => ({ id, createdAt: traces.times.get(id), chassis: 'hv3', verdict: { kinds: ['output'] }, arrivedFrom: { traceId: arrivals.get(id), chassis: 'hv1' } }));
+      return { items, scannedTo: ranges.map((r, k) => Math.max(r.after, ...inRange[k])), complete: ranges.map(() => true), unlinked: looked.filter((id) => arrivals.get(id) === null) };
+    }) as never;
+
   it("by a plain trace id: its slot after it, every other slot from its trace time (a reorder window earlier), lower and higher slots alike", async () => {
     const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(traces.times.keys(), f) };
     const store = {
@@ -105,15 +119,7 @@ describe('a stream resumed across writer slots', () => {
     const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(own, f), resolvePort: async (name: string) => name };
     const store = { newestPerSlot: async () => traces.newestPerSlot() };
     service = new TraceStreamService(list as unknown as TracesService, store);
-    // As PortArrivals.sinceIn answers: per range the arrivals after `after`, and the retried ones, each linked or not.
-    service.useFarPasses((async (_q: unknown, ranges: Array<{ after: number; below: number }>, retry: readonly number[]) => {
-      const inRange = ranges.map((r) => [...arrivals.keys()].filter((id) => id > r.after && id < r.below));
-      const looked = [...new Set([...retry, ...inRange.flat()])].sort((a, b) => a - b);
-      const items = looked
-        .filter((id) => arrivals.get(id) != null)
-        .map((id) => ({ id, createdAt: traces.times.get(id), chassis: 'hv3', verdict: { kinds: ['output'] }, arrivedFrom: { traceId: arrivals.get(id), chassis: 'hv1' } }));
-      return { items, scannedTo: ranges.map((r, k) => Math.max(r.after, ...inRange[k])), complete: ranges.map(() => true), unlinked: looked.filter((id) => arrivals.get(id) === null) };
-    }) as never);
+    service.useFarPasses(retriedArrivals(arrivals));
     const first = await open({ logicalPort: 'lsp1' });
     // Slot 1: an arrival whose sender is not stored yet (retried); slot 2 then gets the sender.
     traces.commit(SLOT + 1);
@@ -142,14 +148,7 @@ describe('a stream resumed across writer slots', () => {
     const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(own, f), resolvePort: async (name: string) => name };
     const store = { newestPerSlot: async () => traces.newestPerSlot(), floorsAt: (time: string, newest: ReadonlyMap<number, number>) => slotFloorsAt(traces.sql, time, newest) };
     service = new TraceStreamService(list as unknown as TracesService, store);
-    service.useFarPasses((async (_q: unknown, ranges: Array<{ after: number; below: number }>, retry: readonly number[]) => {
-      const inRange = ranges.map((r) => [...arrivals.keys()].filter((id) => id > r.after && id < r.below));
-      const looked = [...new Set([...retry, ...inRange.flat()])].sort((a, b) => a - b);
-      const items = looked
-        .filter((id) => arrivals.get(id) != null)
-        .map((id) => ({ id, createdAt: traces.times.get(id), chassis: 'hv3', verdict: { kinds: ['output'] }, arrivedFrom: { traceId: arrivals.get(id), chassis: 'hv1' } }));
-      return { items, scannedTo: ranges.map((r, k) => Math.max(r.after, ...inRange[k])), complete: ranges.map(() => true), unlinked: looked.filter((id) => arrivals.get(id) === null) };
-    }) as never);
+    service.useFarPasses(retriedArrivals(arrivals));
     // 300 slots that hold traces (a minute old) and stay quiet: the position is anchored.
     for (let slot = 10; slot < 310; slot++) traces.commitAt(Date.now() - 60_000, slot * SLOT + 1);
     const first = await open({ logicalPort: 'lsp1' });
