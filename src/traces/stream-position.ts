@@ -99,23 +99,22 @@ export function parseResumePoint(raw: string): Map<number, number> | string {
  * (left out, their traces since the anchor come again); the anchor is the oldest cover left out.
  */
 export function formatPosition(lastIds: ReadonlyMap<number, number>, cover?: ReadonlyMap<number, SlotCover>): string {
-  const listed = [...lastIds].filter(([slot, id]) => id > slotBase(slot)).sort((a, b) => a[0] - b[0]);
-  if (!cover || listed.length <= MAX_LISTED_SLOTS) {
-    if (!listed.length || listed[0][0] !== 0) listed.unshift([0, 0]);
-    return listed.map(([, id]) => id).join(',');
+  if (!cover) return listedForm(lastIds);
+  // One choice of the listed slots and the anchor (positionsOf); a slot the stream keeps no cover of
+  // is covered from no time at all: from its first trace.
+  const slots = new Map<number, SlotPosition>();
+  for (const [slot, lastId] of lastIds) {
+    const c = cover.get(slot) ?? { from: 0, sentAt: 0 };
+    slots.set(slot, { lastId, coveredFrom: c.from, sentAt: c.sentAt });
   }
-  // A slot the stream keeps no cover of is covered from no time at all: from its first trace.
-  const of = (slot: number): SlotCover => cover.get(slot) ?? { from: 0, sentAt: 0 };
-  const kept = new Set(
-    listed
-      .map(([slot]) => slot)
-      .sort((a, b) => of(a).from - of(b).from || of(b).sentAt - of(a).sentAt || a - b)
-      .slice(0, MAX_LISTED_SLOTS),
-  );
-  let from = Infinity;
-  for (const slot of lastIds.keys()) if (!kept.has(slot)) from = Math.min(from, of(slot).from);
-  const anchor = Math.max(0, Math.floor(from));
-  return [`t${anchor}`, ...listed.filter(([slot]) => kept.has(slot)).map(([, id]) => id)].join(',');
+  return positionsOf(slots, new Set())();
+}
+
+/** The listed form: every slot past its base, by slot, slot 0 always first. */
+function listedForm(lastIds: ReadonlyMap<number, number>): string {
+  const listed = [...lastIds].filter(([slot, id]) => id > slotBase(slot)).sort((a, b) => a[0] - b[0]);
+  if (!listed.length || listed[0][0] !== 0) listed.unshift([0, 0]);
+  return listed.map(([, id]) => id).join(',');
 }
 
 /** Where a stream stands in a slot, as trace-stream.service.ts keeps it. */
@@ -141,7 +140,7 @@ export function positionOf(slots: ReadonlyMap<number, SlotPosition>): string {
 export function positionsOf(slots: ReadonlyMap<number, SlotPosition>, sending: ReadonlySet<number>): () => string {
   const moving = [...slots.keys()].filter((slot) => slots.get(slot)!.lastId > slotBase(slot) || sending.has(slot));
   const idOf = (slot: number) => slots.get(slot)!.lastId;
-  if (moving.length <= MAX_LISTED_SLOTS) return () => formatPosition(new Map(moving.map((slot) => [slot, idOf(slot)])));
+  if (moving.length <= MAX_LISTED_SLOTS) return () => listedForm(new Map(moving.map((slot) => [slot, idOf(slot)])));
   const of = (slot: number) => slots.get(slot)!;
   const kept = moving.sort((a, b) => of(a).coveredFrom - of(b).coveredFrom || of(b).sentAt - of(a).sentAt || a - b).slice(0, MAX_LISTED_SLOTS);
   const keep = new Set(kept);
