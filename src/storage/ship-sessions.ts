@@ -31,7 +31,10 @@ export async function pullSessions(d: {
       // unknown forgets its copy, PostgreSQL may hold it), and that id given again was refused by
       // PostgreSQL for every create after (test/postgres/session-create-id-reuse.spec.ts).
       const given = d.slot === undefined ? 0 : highestGiven((sql) => tx.stmt(sql), 'trace_session', 'id', d.slot);
-      const pending = tx.stmt(`SELECT 1 FROM ship_log WHERE tbl = 'trace_session' AND pk = json_array(?)`);
+      // The key as the trigger wrote it, json_array of the INTEGER column ('[5]'): a JS number binds as
+      // a REAL ('[5.0]'), and an end waiting to ship was overwritten by the stale copy
+      // (test/postgres/session-end-pull.spec.ts).
+      const pending = tx.stmt(`SELECT 1 FROM ship_log WHERE tbl = 'trace_session' AND pk = json_array(CAST(? AS INTEGER))`);
       const put = tx.stmt(`REPLACE INTO trace_session (${cols.map(q).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
       for (const r of rows as Record<string, unknown>[]) if (!pending.get(r.id)) put.run(...cols.map((c) => r[c]));
       // An explicit id above the sequence moves it: back to this writer's own range.
