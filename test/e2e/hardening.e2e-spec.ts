@@ -170,6 +170,9 @@ describe('ingested lifetimes end', () => {
     const other = '44444444-4444-4444-8444-444444444444';
     await post('retis-a', mine.map((u, i) => created(`m${i}`, u, T(0))));
     await post('retis-b', [created('o1', other, T(0))]);
+    // Open before the close (CI once closed 0 of them: this says whether they were stored, and how they ended).
+    const open = async (u: string) => (({ removedAt, removalReason }) => ({ removedAt, removalReason }))(((await flow(u)).lifetimes ?? (await flow(u)))[0]);
+    expect(await Promise.all(mine.map(open))).toEqual(mine.map(() => ({ removedAt: null, removalReason: null })));
     const res = await http.post('/ingest/close-lifetimes?source=retis-a').expect(200);
     expect(res.body).toEqual({ source: 'retis-a', closed: 2 });
     for (const u of mine) expect((await flow(u)).lifetimes?.[0] ?? (await flow(u))[0]).toMatchObject({ removalReason: 'producer_restart' });

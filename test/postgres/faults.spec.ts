@@ -90,7 +90,13 @@ async function startAgent(url: string, spool: string, port: number, env: Record<
   };
   // An agent that refuses to start says why in its log: fail with that, not after a timeout.
   const gone = () => child.proc.exitCode !== null || child.proc.signalCode !== null;
-  await waitFor(`the agent on port ${port} healthy`, async () => gone() || (await agent.health().catch(() => undefined))?.status === 200, 120_000);
+  // Not healthy in time: the timeout names the parts /health says are down (CI saw one once, unexplained).
+  await waitFor(`the agent on port ${port} healthy`, async () => {
+    if (gone()) return true;
+    const h = await agent.health();
+    if (h.status === 200) return true;
+    throw new Error(`/health ${h.status}: ${JSON.stringify(h.body.error ?? h.body)}`);
+  }, 120_000);
   if (gone()) {
     const log = (child.stdout() + child.stderr()).replace(/\x1b\[[0-9;]*m/g, '');
     const errors = log.split('\n').filter((l) => /ERROR|Error/.test(l)).slice(0, 5).join('\n');
