@@ -30,7 +30,10 @@ export class DatapathFlowTraceController {
     let flow = this.poller.table.live.get(ufid);
     if (!flow) {
       // A failed dump says nothing about the flow: 503, not "not installed".
-      if ((await this.poller.cycle()) === null) throw vswitchdUnavailable();
+      if ((await this.poller.cycle()) === null) {
+        if (this.poller.waitingForChassis) throw new ApiError(503, 'the local OVS database has not named this chassis yet (external_ids:system-id), so no dump was taken: retry in a moment');
+        throw vswitchdUnavailable();
+      }
       flow = this.poller.table.live.get(ufid);
     }
     if (!flow) throw notFound(`datapath flow ${ufid} is not installed now`);

@@ -10,7 +10,7 @@ import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
 import { parseDumpFlows, parseDumpLine } from '../ovs/dump-flows';
 import { recircIdHex } from '../ovs/ids';
-import { ReplicasService } from '../replicas/replicas.service';
+import { ReplicasService, settledChassisName } from '../replicas/replicas.service';
 import { DatapathFlowStore, type SeenCounters } from '../datapath-flows/datapath-flow-store';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
@@ -51,6 +51,13 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
   lastError: string | null = null;
   private busyMs = 0;
   private readonly startedAt = Date.now();
+  /** The lifetimes the previous run left open are picked up (seedFromStore). */
+  private seeded = false;
+
+  /** No dump yet: the local OVS database has not named this chassis, whose open lifetimes go on first (seedFromStore). */
+  get waitingForChassis(): boolean {
+    return !this.seeded;
+  }
   private readonly m: { cycles: Counter; events: Counter; cycleSeconds: Gauge; live: Gauge; share: Gauge };
   /** Flows whose lifetime was not stored, the spool being full: stored once it has room, if still installed. */
   private readonly unstored = new Set<LiveFlow>();
@@ -86,7 +93,6 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
 
   onApplicationBootstrap(): void {
     if (!this.config.LIVETRACE_POLLER) return;
-    this.seedFromStore();
     this.vswitchd.on('restarted', (pid) => void this.onRestart(pid));
     this.schedule(0);
   }
@@ -103,9 +109,18 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     this.m.share.set(this.busyMs / Math.max(1, Date.now() - this.startedAt));
   }
 
-  /** Picks up the lifetimes a previous run of the service left open. */
-  private seedFromStore(): void {
-    const rows = this.flows.open('poller');
+  /**
+   * Picks up the lifetimes a previous run of the service left open on this chassis, before the first
+   * dump (whose diff would end them as gone, or begin them again). Only this chassis's: agents of
+   * several chassis may write one SQLite file, and another's flows are not in this datapath's dump
+   * (test/unit/collectors/poller-restart-shared-store.spec.ts). False: the chassis is not named yet.
+   */
+  private seedFromStore(): boolean {
+    if (this.seeded) return true;
+    const chassis = settledChassisName(this.replicas, this.startedAt);
+    if (chassis === undefined) return false;
+    this.seeded = true;
+    const rows = this.flows.open('poller', chassis);
     const bad: number[] = [];
     for (const r of rows) {
       try {
@@ -115,12 +130,13 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
         bad.push(r.id);
       }
     }
-    if (rows.length) this.log.log(`continuing ${rows.length - bad.length} datapath flow lifetimes left open by the previous run`);
+    if (rows.length) this.log.log(`continuing ${rows.length - bad.length} datapath flow lifetimes of ${chassis} left open by the previous run`);
     if (bad.length) {
       this.log.warn(`${bad.length} stored open lifetimes could not be re-read: closed as unreadable`);
       const at = new Date().toISOString();
       void this.store.writer.submit((tx) => bad.forEach((id) => this.flows.close(tx, id, at, 'unreadable')));
     }
+    return true;
   }
 
   // One timer at a time: a cycle run from outside (an on-demand trace) moves the next poll back
@@ -153,6 +169,10 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     const t0 = performance.now();
     let next = this.config.LIVETRACE_POLL_INTERVAL_MS;
     try {
+      if (!this.seedFromStore()) {
+        next = Math.min(next, 200);
+        return null;
+      }
       const scope = this.config.LIVETRACE_POLL_SCOPE === 'sessions' ? (this.scope?.inPortScope() ?? null) : null;
       let dumped = await this.dump(scope);
       for (let again = true; ; again = false) {

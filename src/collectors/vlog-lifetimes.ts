@@ -16,7 +16,7 @@ import type { InstalledFlow } from '../upcalls';
 import { actionsOf } from './datapath-diff';
 import { LifetimeSpoolBound, type LifetimeWriteOutcome } from './lifetime-spool-bound';
 import type { Counts } from './pmd-copies-column';
-import { CheckResult, GONE_REASON, GoneChecks } from './vlog-gone-check';
+import { CheckResult, GONE_REASON, GoneChecks, loggedByDpifNetdev } from './vlog-gone-check';
 import { VlogPmdCopies } from './vlog-pmd-copies';
 import { type Seen, undo, type Unstored, type WriteJob } from './vlog-write-job';
 
@@ -65,6 +65,19 @@ export class VlogLifetimes {
       this.gone.now(u.id, u.flow.ufid);
     }
     return this.held.size > 0 || this.copiesHeld.size > 0;
+  }
+
+  /**
+   * The lifetimes a previous run left open on `chassis`, watched for their end. Only this chassis's:
+   * agents of several chassis may write one SQLite file, and another's flows are not in this
+   * datapath (asked, they read as gone: test/unit/collectors/vlog-restart-shared-store.spec.ts).
+   */
+  watchOpen(chassis: string): void {
+    for (const l of this.flows.open('vlog', chassis)) {
+      this.gone.watch(l.id, l.ufid, Date.parse(l.lastSeen));
+      // Read back with no install line in memory: its stored key says whose line it was (a kernel datapath's refusal vetoes no userspace flow).
+      if (loggedByDpifNetdev(l.key)) this.gone.inUserspace(l.id);
+    }
   }
 
   /** Held back and never stored: a later run cannot pick them up (it reads the stored open ones). */

@@ -22,8 +22,8 @@ import { UpcallsService } from '../upcalls/upcalls.service';
 import { FileFollower, listenSyslog } from './vlog-follow';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { VlogLevels } from './vlog-levels';
-import { ReplicasService } from '../replicas/replicas.service';
-import { checkFlowIn, DatapathAnswers, GoneChecks, loggedByDpifNetdev, maxIdleOf } from './vlog-gone-check';
+import { ReplicasService, settledChassisName } from '../replicas/replicas.service';
+import { checkFlowIn, DatapathAnswers, GoneChecks, maxIdleOf } from './vlog-gone-check';
 import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
 import { vlogMetrics, type VlogMetrics } from './vlog-metrics';
 import { copyHolder } from './vlog-pmd-copies';
@@ -78,6 +78,9 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   /** Their rows, and the ones the full spool holds back (vlog-lifetimes.ts). */
   private readonly lifetimes: VlogLifetimes;
   private checking: Promise<void> | null = null;
+  private readonly startedAt = Date.now();
+  /** The previous run's open lifetimes are watched (watchOpen). */
+  private watchedOpen = false;
   private readonly m: VlogMetrics;
 
   constructor(
@@ -91,7 +94,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     /** The spool's bound: the poller's check, metric and policy (lifetime-spool-bound.ts). */
     private readonly bound: LifetimeSpoolBound,
     /** The local Open_vSwitch row: its other_config:max-idle paces the checks (none: vswitchd's default). */
-    @Optional() replicas?: ReplicasService,
+    @Optional() private readonly replicas?: ReplicasService,
   ) {
     // Read at each use: a max-idle changed in the database applies to the checks watched after it.
     const maxIdle = () => maxIdleOf(replicas?.ovsOtherConfig('max-idle'));
@@ -149,12 +152,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
         this.keepBound();
       });
     }
-    if (!this.config.LIVETRACE_POLLER)
-      for (const l of this.flows.open('vlog')) {
-        this.gone.watch(l.id, l.ufid, Date.parse(l.lastSeen));
-        // Read back with no install line in memory: its stored key says whose line it was (a kernel datapath's refusal vetoes no userspace flow).
-        if (loggedByDpifNetdev(l.key)) this.gone.inUserspace(l.id);
-      }
+    this.watchOpen();
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.log.log(`reading upcalls from ${[this.config.LIVETRACE_VLOG_FILE, this.config.LIVETRACE_VLOG_UDP && `udp ${this.config.LIVETRACE_VLOG_UDP}`].filter(Boolean).join(' and ')}`);
   }
@@ -263,7 +261,17 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     for (const r of rs) this.queue.push({ kind: 'upcall', released: r });
   }
 
+  /** The previous run's open lifetimes of this chassis watched, once the chassis is named (until then each tick asks again). */
+  private watchOpen(): void {
+    if (this.watchedOpen || this.config.LIVETRACE_POLLER) return;
+    const chassis = this.replicas ? settledChassisName(this.replicas, this.startedAt) : this.upcalls.chassis;
+    if (chassis === undefined) return;
+    this.watchedOpen = true;
+    this.lifetimes.watchOpen(chassis);
+  }
+
   private tick(): void {
+    this.watchOpen();
     this.release(this.linker.expire(Date.now()));
     this.m.waiting.set(this.linker.waiting);
     // One `held` waiting is enough: held counters stay until a write of them commits (writeHeld).

@@ -317,10 +317,10 @@ export class DatapathFlowStore {
 
   // ---- the pipeline's reads (the local read connection) -------------------------------
 
-  /** The open lifetimes a source left (a restart continues them). */
-  open(source: LifetimeSource): OpenLifetime[] {
+  /** The open lifetimes a source left on a chassis (a restart continues them). */
+  open(source: LifetimeSource, chassis: string): OpenLifetime[] {
     return (
-      this.stmt(`SELECT id, ufid, first_seen, last_seen, key, actions, packets, bytes, used, pmd_copies FROM datapath_flow WHERE removed_at IS NULL AND source = ${SOURCE_SQL[source]}`).all() as Array<{
+      this.stmt(`SELECT id, ufid, first_seen, last_seen, key, actions, packets, bytes, used, pmd_copies FROM datapath_flow WHERE chassis = ? AND removed_at IS NULL AND source = ${SOURCE_SQL[source]}`).all(chassis) as Array<{
         id: number;
         ufid: string;
         first_seen: string;

@@ -2,6 +2,7 @@
 // rest of the service. Starting never waits for a database: each follower reconnects on its own,
 // and /health says which one is not synced yet.
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { hostname } from 'node:os';
 import { Counter, Gauge } from 'prom-client';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
@@ -11,6 +12,9 @@ import { FollowerStatus, ReplicaFollower } from '../ovsdb/replica/follower';
 import { Replica, ReplicaSpec } from '../ovsdb/replica/replica';
 import { OvnModel } from '../ovn/ovn-model';
 import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from './ovn-tables';
+
+/** How long a collector waits for the local OVS database to name this chassis before it goes by the hostname. */
+export const CHASSIS_WAIT_MS = 10_000;
 
 export type DbName = 'nb' | 'sb' | 'ovs';
 
@@ -155,4 +159,16 @@ export class ReplicasService implements OnModuleInit, OnApplicationShutdown {
     counter('livetrace_ovsdb_full_dumps_total', 'Full copies received (initial sync or resync)', (s) => s.fullDumps);
     counter('livetrace_ovsdb_resumes_total', 'Reconnects resumed with monitor_cond_since without a full copy', (s) => s.resumes);
   }
+}
+
+/**
+ * This chassis's name once it can be told: chassisName(), else the hostname once the local OVS
+ * database is synced with no system-id in it, or has not answered within CHASSIS_WAIT_MS of `since`
+ * (a collector's start); undefined until then. What a collector continues from the store is the rows
+ * of this name only: agents of several chassis may write one SQLite file.
+ */
+export function settledChassisName(replicas: Pick<ReplicasService, 'chassisName' | 'status'>, since: number, now = Date.now()): string | undefined {
+  const name = replicas.chassisName();
+  if (name !== undefined) return name;
+  return replicas.status('ovs').synced || now - since >= CHASSIS_WAIT_MS ? hostname() : undefined;
 }

@@ -35,16 +35,20 @@ export const pmdCopiesDump = (copies: Record<number, number>, actions?: string) 
 export const pmdCounts = (packets: number) => ({ packets, bytes: packets * PMD_PACKET_BYTES });
 
 /**
- * A run of the service's poller on a migrated store, answered `dump()` by the ovs-vswitchd of `pid`:
- * it picks up the lifetimes a previous run left open, as at its start (PollerService.seedFromStore).
+ * A run of the service's poller of `chassis` on a migrated store, answered `dump()` by the ovs-vswitchd
+ * of `pid` (a function: one that restarts): it picks up the lifetimes a previous run left open, as at
+ * its start (PollerService.seedFromStore).
  * Shared by the poller-restart-pmd-copies* specs.
  */
-export function restartedPoller(m: MigratedSqlite & { writer: StoreWriter }, dump: () => string, pid = 1): PollerService {
+export function restartedPoller(m: MigratedSqlite & { writer: StoreWriter }, dump: () => string, pid: number | (() => number) = 1, chassis = 'hv1'): PollerService {
+  const pidNow = typeof pid === 'number' ? () => pid : pid;
   const config = loadConfig({ LIVETRACE_DB: m.file, LIVETRACE_POLLER: 'false' });
-  const vswitchd = Object.assign(new EventEmitter(), { currentPid: pid, call: async () => dump(), callServed: async () => ({ text: dump(), pid }), invalidateDatapath: () => undefined });
+  const vswitchd = Object.assign(new EventEmitter(), { call: async () => dump(), callServed: async () => ({ text: dump(), pid: pidNow() }), invalidateDatapath: () => undefined });
+  Object.defineProperty(vswitchd, 'currentPid', { get: pidNow });
   const metrics = new MetricsService();
   const store = { writer: m.writer, shipper: { state: { full: false } } };
-  const p = new PollerService(config, vswitchd as never, store as never, new DatapathFlowStore({ db: m.db }), { chassisName: () => 'hv1' } as never, metrics, new LifetimeSpoolBound(store as never, metrics));
-  (p as unknown as { seedFromStore(): void }).seedFromStore();
+  const p = new PollerService(config, vswitchd as never, store as never, new DatapathFlowStore({ db: m.db }), { chassisName: () => chassis } as never, metrics, new LifetimeSpoolBound(store as never, metrics));
+  // Its first cycle picks them up; here at once, as the specs' dumps change after this call.
+  (p as unknown as { seedFromStore(): boolean }).seedFromStore();
   return p;
 }

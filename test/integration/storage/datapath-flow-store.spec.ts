@@ -57,8 +57,9 @@ describe('DatapathFlowStore', () => {
       before: ids.poller,
       after: ids.vlog,
     });
-    expect(flows.open('vlog').map((l) => l.id)).toEqual([ids.vlog]);
-    expect(flows.open('poller')).toEqual([]);
+    expect(flows.open('vlog', 'hv1').map((l) => l.id)).toEqual([ids.vlog]);
+    expect(flows.open('vlog', 'hv2')).toEqual([]);
+    expect(flows.open('poller', 'hv1')).toEqual([]);
   });
 
   it('counters: a dump replaces them, an ingested event keeps last_seen from going back and fills only what it carries', async () => {

@@ -72,7 +72,7 @@ describe('vswitchd log source checks under the max-idle vswitchd runs with', () 
       return `ufid:${flow.ufid}, ${flow.key}, packets:${packets}, bytes:${packets * 98}, used:${(idleMs / 1000).toFixed(3)}s, actions:${flow.actions}\n`;
     };
     const vswitchd = Object.assign(new EventEmitter(), { call, datapath: async () => NETDEV, datapaths: async () => [NETDEV] });
-    const replicas = { ovsOtherConfig: (key: string) => (key === 'max-idle' ? maxIdleAt(s()) : undefined) };
+    const replicas = { chassisName: () => 'hv1', ovsOtherConfig: (key: string) => (key === 'max-idle' ? maxIdleAt(s()) : undefined) };
     const store = { writer: m.writer, shipper: { state: { full: false } } };
     const metrics = new MetricsService();
     const upcallStore = new UpcallStore({ db: m.db });
