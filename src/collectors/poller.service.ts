@@ -53,10 +53,17 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
   private readonly startedAt = Date.now();
   /** The lifetimes the previous run left open are picked up (seedFromStore). */
   private seeded = false;
+  private markSeeded!: () => void;
+  private readonly seededOnce = new Promise<void>((resolve) => (this.markSeeded = resolve));
 
   /** No dump yet: the local OVS database has not named this chassis, whose open lifetimes go on first (seedFromStore). */
   get waitingForChassis(): boolean {
     return !this.seeded;
+  }
+
+  /** Resolves once the previous run's open lifetimes are in the table (a session's includeExisting walks them too). */
+  whenSeeded(): Promise<void> {
+    return this.seededOnce;
   }
   private readonly m: { cycles: Counter; events: Counter; cycleSeconds: Gauge; live: Gauge; share: Gauge };
   /** Flows whose lifetime was not stored, the spool being full: stored once it has room, if still installed. */
@@ -117,10 +124,10 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
    */
   private seedFromStore(): boolean {
     if (this.seeded) return true;
-    const chassis = settledChassisName(this.replicas, this.startedAt);
+    const chassis = settledChassisName(this.replicas);
     if (chassis === undefined) return false;
-    this.seeded = true;
     const rows = this.flows.open('poller', chassis);
+    this.seeded = true;
     const bad: number[] = [];
     for (const r of rows) {
       try {
@@ -136,6 +143,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
       const at = new Date().toISOString();
       void this.store.writer.submit((tx) => bad.forEach((id) => this.flows.close(tx, id, at, 'unreadable')));
     }
+    this.markSeeded();
     return true;
   }
 
@@ -171,6 +179,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     try {
       if (!this.seedFromStore()) {
         next = Math.min(next, 200);
+        this.lastError = 'waiting for the local OVS database to name this chassis (external_ids:system-id) before the first dump';
         return null;
       }
       const scope = this.config.LIVETRACE_POLL_SCOPE === 'sessions' ? (this.scope?.inPortScope() ?? null) : null;

@@ -154,6 +154,9 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   }
 
   private async includeExisting(s: ActiveSession): Promise<void> {
+    // The previous run's open lifetimes are installed flows too: in the table once the poller has
+    // picked them up (before its first dump, once the chassis is named); a session taken up first waits.
+    await this.poller.whenSeeded();
     // Parents first, so their recirculations are selected with them.
     const flows = this.parentsFirst(this.poller.liveFlows());
     for (let i = 0; i < flows.length; i++) {

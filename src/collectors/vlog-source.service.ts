@@ -78,7 +78,6 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   /** Their rows, and the ones the full spool holds back (vlog-lifetimes.ts). */
   private readonly lifetimes: VlogLifetimes;
   private checking: Promise<void> | null = null;
-  private readonly startedAt = Date.now();
   /** The previous run's open lifetimes are watched (watchOpen). */
   private watchedOpen = false;
   private readonly m: VlogMetrics;
@@ -264,7 +263,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   /** The previous run's open lifetimes of this chassis watched, once the chassis is named (until then each tick asks again). */
   private watchOpen(): void {
     if (this.watchedOpen || this.config.LIVETRACE_POLLER) return;
-    const chassis = this.replicas ? settledChassisName(this.replicas, this.startedAt) : this.upcalls.chassis;
+    const chassis = this.replicas ? settledChassisName(this.replicas) : this.upcalls.chassis;
     if (chassis === undefined) return;
     this.watchedOpen = true;
     this.lifetimes.watchOpen(chassis);

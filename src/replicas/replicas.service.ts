@@ -13,9 +13,6 @@ import { Replica, ReplicaSpec } from '../ovsdb/replica/replica';
 import { OvnModel } from '../ovn/ovn-model';
 import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from './ovn-tables';
 
-/** How long a collector waits for the local OVS database to name this chassis before it goes by the hostname. */
-export const CHASSIS_WAIT_MS = 10_000;
-
 export type DbName = 'nb' | 'sb' | 'ovs';
 
 const DATABASES: Record<DbName, { name: string; spec: ReplicaSpec; key: 'OVN_NB_DB' | 'OVN_SB_DB' | 'OVS_DB' }> = {
@@ -163,12 +160,13 @@ export class ReplicasService implements OnModuleInit, OnApplicationShutdown {
 
 /**
  * This chassis's name once it can be told: chassisName(), else the hostname once the local OVS
- * database is synced with no system-id in it, or has not answered within CHASSIS_WAIT_MS of `since`
- * (a collector's start); undefined until then. What a collector continues from the store is the rows
- * of this name only: agents of several chassis may write one SQLite file.
+ * database is synced with no system-id in it; undefined until then (no fallback on a timer: a name
+ * taken before the database answered would not be the one the previous run's rows are under, and
+ * those would stay open for good). What a collector continues from the store is the rows of this
+ * name only: agents of several chassis may write one SQLite file.
  */
-export function settledChassisName(replicas: Pick<ReplicasService, 'chassisName' | 'status'>, since: number, now = Date.now()): string | undefined {
+export function settledChassisName(replicas: Pick<ReplicasService, 'chassisName' | 'status'>): string | undefined {
   const name = replicas.chassisName();
   if (name !== undefined) return name;
-  return replicas.status('ovs').synced || now - since >= CHASSIS_WAIT_MS ? hostname() : undefined;
+  return replicas.status('ovs').synced ? hostname() : undefined;
 }

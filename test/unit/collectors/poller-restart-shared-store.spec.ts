@@ -4,6 +4,12 @@
 // does not hold the other chassis's flows, ended them as removed; a restart of its own ovs-vswitchd
 // ended them too (vswitchd_restarted). Another chassis's flows still installed read as gone, its
 // paths lost their live lifetimes. A poller continues its own chassis's lifetimes only.
+import { EventEmitter } from 'node:events';
+import { LifetimeSpoolBound } from '../../../src/collectors/lifetime-spool-bound';
+import { PollerService } from '../../../src/collectors/poller.service';
+import { loadConfig } from '../../../src/config/config';
+import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
+import { MetricsService } from '../../../src/metrics/metrics.service';
 import { closeMigratedSqlite, MigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 import { pmdCopyLine, PMD_FLOW_UFID, restartedPoller } from '../../support/pmd-copies-dump';
 import type { StoreWriter } from '../../../src/storage/writer';
@@ -43,5 +49,38 @@ describe('an agent started again on a store other chassis write too', () => {
       open('hv1', PMD_FLOW_UFID),
       open('hv2', HV2_UFID),
     ]);
+  });
+});
+
+describe('an agent started before its local OVS database answers', () => {
+  let m: MigratedSqlite & { writer: StoreWriter };
+  afterEach(() => closeMigratedSqlite(m));
+
+  it('takes no dump until the chassis is named, then continues that chassis’s lifetimes', async () => {
+    m = await openMigratedSqlite('livetrace-poller-unnamed-');
+    await restartedPoller(m, () => hv1Dump, 1, 'hv1').cycle();
+    const before = m.db.prepare('SELECT id, chassis FROM datapath_flow').all();
+    let name: string | undefined;
+    let dumps = 0;
+    const p = new PollerService(
+      loadConfig({ LIVETRACE_DB: m.file, LIVETRACE_POLLER: 'false' }),
+      Object.assign(new EventEmitter(), { currentPid: 1, callServed: async () => (dumps++, { text: hv1Dump, pid: 1 }), invalidateDatapath: () => undefined }) as never,
+      { writer: m.writer, shipper: { state: { full: false } } } as never,
+      new DatapathFlowStore({ db: m.db }),
+      { chassisName: () => name, status: () => ({ synced: name !== undefined }) } as never,
+      new MetricsService(),
+      new LifetimeSpoolBound({ writer: m.writer, shipper: { state: { full: false } } } as never, new MetricsService()),
+    );
+    let seeded = false;
+    void p.whenSeeded().then(() => (seeded = true));
+    // Named by nothing yet: a dump now would begin hv1's flow again under another name.
+    expect(await p.cycle()).toBeNull();
+    expect({ dumps, waiting: p.waitingForChassis, seeded, error: p.lastError }).toEqual({ dumps: 0, waiting: true, seeded: false, error: expect.stringMatching(/name this chassis/) });
+    name = 'hv1';
+    expect(await p.cycle()).not.toBeNull();
+    expect({ dumps, waiting: p.waitingForChassis, seeded, error: p.lastError }).toEqual({ dumps: 1, waiting: false, seeded: true, error: null });
+    // The same lifetime goes on: no second one under any name.
+    expect(m.db.prepare('SELECT id, chassis FROM datapath_flow').all()).toEqual(before);
+    expect(m.db.prepare('SELECT removed_at FROM datapath_flow').all()).toEqual([{ removed_at: null }]);
   });
 });

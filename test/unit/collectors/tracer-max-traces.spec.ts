@@ -62,6 +62,7 @@ describe('a session’s maxTraces', () => {
     const poller = Object.assign(new EventEmitter(), {
       table: { parentsOf: () => [], childrenOf: () => [], live: new Map() },
       liveFlows: () => installed,
+      whenSeeded: async () => undefined,
       chassis: 'hv1',
     }) as unknown as PollerService;
     let traced = 0;
