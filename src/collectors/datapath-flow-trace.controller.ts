@@ -6,6 +6,7 @@ import { pathUuid } from '../common/query';
 import { TracesService } from '../traces/traces.service';
 import { PollerService } from './poller.service';
 import { TracerService } from './tracer.service';
+import { VswitchdService } from './vswitchd.service';
 
 /**
  * `POST /datapath-flows/:ufid/trace`: an installed flow traced now. Here, beside the poller and the
@@ -18,6 +19,7 @@ export class DatapathFlowTraceController {
     private readonly poller: PollerService,
     private readonly tracer: TracerService,
     private readonly traces: TracesService,
+    private readonly vswitchd: VswitchdService,
   ) {}
 
   @Post(':ufid/trace')
@@ -31,7 +33,11 @@ export class DatapathFlowTraceController {
     if (!flow) {
       // A failed dump says nothing about the flow: 503, not "not installed".
       if ((await this.poller.cycle()) === null) {
-        if (this.poller.waitingForChassis) throw new ApiError(503, 'the local OVS database has not named this chassis yet (external_ids:system-id), so no dump was taken: retry in a moment');
+        // No dump taken yet: ovs-vswitchd down is the first thing to say (nothing can be traced without it).
+        if (this.poller.waitingForChassis) {
+          await this.vswitchd.call('version').catch((err: unknown) => Promise.reject(vswitchdUnavailable(err)));
+          throw new ApiError(503, 'the local OVS database has not named this chassis yet (external_ids:system-id), so no dump was taken: retry in a moment');
+        }
         throw vswitchdUnavailable();
       }
       flow = this.poller.table.live.get(ufid);
