@@ -137,7 +137,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
         bad.push(r.id);
       }
     }
-    if (rows.length) this.log.log(`continuing ${rows.length - bad.length} datapath flow lifetimes of ${chassis} left open by the previous run`);
+    if (rows.length) this.log.log(`continuing ${rows.length - bad.length} datapath flow lifetimes left open by the previous run on ${chassis}`);
     if (bad.length) {
       this.log.warn(`${bad.length} stored open lifetimes could not be re-read: closed as unreadable`);
       const at = new Date().toISOString();
