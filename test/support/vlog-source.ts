@@ -37,6 +37,18 @@ export const firstFlowAdd = log35.findIndex((l) => l.includes('|dpif_netdev|DBG|
 /** The kernel datapath's own log (lib/dpif.c put[create] lines), test/fixtures/documented/vlog-kernel, by line. */
 export const kernelLog = readFileSync(join(__dirname, '../fixtures/documented/vlog-kernel/kernel.log'), 'utf8').split('\n');
 
+/** log35's dpif_netdev flow_adds: the UFIDs of the flows it installed, in order. */
+export const installed35 = log35.flatMap((l) => /\|dpif_netdev\|DBG\|flow_add: ufid:(\S+)/.exec(l)?.[1] ?? []);
+/** log35's miss upcalls, how many. */
+export const misses35 = log35.filter((l) => l.includes('|dpif_netdev|DBG|ovs-netdev: miss upcall:')).length;
+/** The flow key line after each of log35's miss upcalls. */
+export const missKeys35 = log35.flatMap((l, i) => (log35[i - 1]?.includes('|dpif_netdev|DBG|ovs-netdev: miss upcall:') ? [l] : []));
+const flowDel = kernelLog.find((l) => l.includes('|DBG|system@ovs-system: flow_del ufid:'))!;
+/** A revalidator's flow_del (kernel datapath) of a flow never installed here, at log35's time, UFID `i`: one event queued, written as nothing. */
+export const flowDelOf = (i: number) => flowDel.replace(/^\S+?\|/, `${log35[0].split('|')[0]}|`).replace(/ufid:\S+/, `ufid:00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`);
+/** vswitchd not answering the checks: a check changes nothing. */
+export const vswitchdAway = async (): Promise<string> => Promise.reject(new Error('ovs-vswitchd: timed out after 10000 ms'));
+
 export const timeOf = (line: string) => Date.parse(/^(\S+?)\|/.exec(line)![1]);
 export const lifetimeRows = (m: MigratedSqlite) => m.db.prepare('SELECT removed_at AS removedAt, removal_reason AS reason FROM datapath_flow ORDER BY id').all();
 

@@ -17,12 +17,10 @@ import type { VlogSourceService } from '../../../src/collectors/vlog-source.serv
 import { VlogParser, type VlogOutput } from '../../../src/ovs/vlog';
 import { versionDir, versionScenarios } from '../../support/captured-model';
 import { openMigratedSqlite } from '../../support/migrated-sqlite';
-import { log35, NETDEV, RunningSource, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
+import { installed35, log35, missKeys35, NETDEV, RunningSource, startVlogSource, timeOf, vlogSourceSpec, vswitchdAway } from '../../support/vlog-source';
 import { waitFor } from '../../support/wait';
 
 const log = log35;
-const installed = log.flatMap((l) => /\|dpif_netdev\|DBG\|flow_add: ufid:(\S+)/.exec(l)?.[1] ?? []);
-const keys = log.flatMap((l, i) => (log[i - 1]?.includes('|dpif_netdev|DBG|ovs-netdev: miss upcall:') ? [l] : []));
 const WIDE = 'recirc_id(0x100000000)';
 /** Every line of every captured vswitchd log. */
 const captured = versionScenarios()
@@ -31,7 +29,6 @@ const captured = versionScenarios()
   .flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => l !== ''));
 const droppedLine = captured.find((l) => /\|WARN\|Dropped \d+ log messages/.test(l))!;
 
-const away = async (): Promise<string> => Promise.reject(new Error('ovs-vswitchd: timed out after 10000 ms'));
 const warnings = (source: VlogSourceService) => jest.spyOn((source as unknown as { log: { warn(m: string): void } }).log, 'warn').mockImplementation(() => undefined);
 const counter = async (r: RunningSource, name: string, label: string) =>
   Object.fromEntries(((await r.metrics.registry.getSingleMetric(name)?.get())?.values ?? []).map((v) => [v.labels[label], v.value]));
@@ -46,7 +43,7 @@ describe('one garbled line in the vswitchd log', () => {
   /** The source on a fresh store, its clock past the linker's wait, the whole of `lines` read in one chunk; settle()'s rejection, if any. */
   async function readAll(lines: string[]): Promise<{ running: RunningSource; threw: string | null; warn: jest.SpyInstance }> {
     spec.m = await openMigratedSqlite('livetrace-vlog-bad-line-');
-    const running = await startVlogSource(spec.m, away, [NETDEV]);
+    const running = await startVlogSource(spec.m, vswitchdAway, [NETDEV]);
     spec.source = running.source;
     const warn = warnings(spec.source);
     jest.spyOn(Date, 'now').mockReturnValue(timeOf(log[0]) + 10_000);
@@ -57,14 +54,14 @@ describe('one garbled line in the vswitchd log', () => {
   }
 
   it('refuses a miss whose recirc_id is wider than 32 bits, naming it, and reads every line after it', async () => {
-    expect(keys).toHaveLength(6);
-    const bad = log.indexOf(keys[1]);
+    expect(missKeys35).toHaveLength(6);
+    const bad = log.indexOf(missKeys35[1]);
     const lines = log.map((l, i) => (i === bad ? l.replace(/^recirc_id\(0x1\),/, `${WIDE},`) : l));
     expect(lines[bad]).toContain(WIDE);
     const { running, threw, warn } = await readAll(lines);
 
-    expect(lifetimes()).toEqual(installed);
-    expect(new Set(upcallKeys())).toEqual(new Set(keys.filter((_, i) => i !== 1)));
+    expect(lifetimes()).toEqual(installed35);
+    expect(new Set(upcallKeys())).toEqual(new Set(missKeys35.filter((_, i) => i !== 1)));
     expect(upcallKeys()).toHaveLength(5);
     expect(threw).toBeNull();
     // The record's time and sequence number find it in the file; its line number counts what was read.
@@ -76,13 +73,13 @@ describe('one garbled line in the vswitchd log', () => {
   });
 
   it('refuses a flow_add whose recirc_id is wider than 32 bits before its lifetime is queued; its miss is stored unlinked', async () => {
-    const bad = log.findIndex((l) => l.includes(`flow_add: ufid:${installed[1]} `));
+    const bad = log.findIndex((l) => l.includes(`flow_add: ufid:${installed35[1]} `));
     const lines = log.map((l, i) => (i === bad ? l.replace(/ recirc_id\(0x1\),/, ` ${WIDE},`) : l));
     expect(lines[bad]).toContain(WIDE);
     const { running, threw, warn } = await readAll(lines);
 
-    expect(lifetimes()).toEqual(installed.filter((_, i) => i !== 1));
-    expect(new Set(upcallKeys())).toEqual(new Set(keys));
+    expect(lifetimes()).toEqual(installed35.filter((_, i) => i !== 1));
+    expect(new Set(upcallKeys())).toEqual(new Set(missKeys35));
     expect(threw).toBeNull();
     expect(spec.m.db.prepare("SELECT count(*) AS n FROM upcall WHERE key LIKE 'recirc_id(0x1),%' AND ufid IS NULL").get()).toEqual({ n: 1 });
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/refused a log record \(bad_recirc_id\) .*wider than 32 bits/));
@@ -96,7 +93,7 @@ describe('one garbled line in the vswitchd log', () => {
     const lines = [...log.slice(0, 3), bad, ...log.slice(3)];
     const { running, threw, warn } = await readAll(lines);
 
-    expect(lifetimes()).toEqual(installed);
+    expect(lifetimes()).toEqual(installed35);
     expect(upcallKeys()).toHaveLength(6);
     expect(threw).toBeNull();
     expect(spec.source!['upcalls'].logSource.droppedMessages).toBe(0);
@@ -105,7 +102,7 @@ describe('one garbled line in the vswitchd log', () => {
   });
 
   it('over UDP syslog, a garbled datagram is refused and the process goes on reading the next ones', async () => {
-    const bad = log.indexOf(keys[1]);
+    const bad = log.indexOf(missKeys35[1]);
     const lines = log.map((l, i) => (i === bad ? l.replace(/^recirc_id\(0x1\),/, `${WIDE},`) : l));
     // One datagram a message, as vswitchd's --syslog-target sends it.
     const datagrams = lines
@@ -117,7 +114,7 @@ describe('one garbled line in the vswitchd log', () => {
         return `<135>1 ${p[1]} hv1 ovs-vswitchd 811 ${p[2]} - \uFEFF${m.slice(p[0].length)}`;
       });
     spec.m = await openMigratedSqlite('livetrace-vlog-bad-line-udp-');
-    const running = await startVlogSource(spec.m, away, [NETDEV], { LIVETRACE_VLOG_FILE: '', LIVETRACE_VLOG_UDP: '127.0.0.1:0' });
+    const running = await startVlogSource(spec.m, vswitchdAway, [NETDEV], { LIVETRACE_VLOG_FILE: '', LIVETRACE_VLOG_UDP: '127.0.0.1:0' });
     spec.source = running.source;
     const warn = warnings(spec.source);
     const port = (spec.source as unknown as { socket: { address(): { port: number } } }).socket.address().port;
@@ -130,16 +127,16 @@ describe('one garbled line in the vswitchd log', () => {
     await waitFor('every datagram read', () => parserOf(spec.source!, 'udp')?.datagramNo === datagrams.length);
     await waitFor('the lifetimes and linked misses stored', async () => {
       await spec.source!.settle();
-      return lifetimes().length === installed.length && upcallKeys().length === 5;
+      return lifetimes().length === installed35.length && upcallKeys().length === 5;
     });
-    expect(new Set(upcallKeys())).toEqual(new Set(keys.filter((_, i) => i !== 1)));
+    expect(new Set(upcallKeys())).toEqual(new Set(missKeys35.filter((_, i) => i !== 1)));
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/refused a log record \(bad_recirc_id\) at \S+, datagram \d+ read from udp 127\.0\.0\.1:0: .*wider than 32 bits/));
     expect(await counter(running, 'livetrace_vlog_records_refused_total', 'reason')).toEqual({ bad_recirc_id: 1 });
   });
 
   it('no single line mutated from real captured lines stops the follower: every line and record after it is read', async () => {
     spec.m = await openMigratedSqlite('livetrace-vlog-bad-line-fuzz-');
-    const running = await startVlogSource(spec.m, away, [NETDEV]);
+    const running = await startVlogSource(spec.m, vswitchdAway, [NETDEV]);
     spec.source = running.source;
     warnings(spec.source);
     jest.spyOn(spec.source['log'], 'error').mockImplementation(() => undefined);

@@ -12,14 +12,11 @@
 import { appendFileSync } from 'node:fs';
 import { RETRY_FIRST_MS } from '../../../src/collectors/vlog-write-retry';
 import { openMigratedSqlite } from '../../support/migrated-sqlite';
-import { log35, NETDEV, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
+import { installed35, log35, missKeys35, NETDEV, startVlogSource, timeOf, vlogSourceSpec, vswitchdAway } from '../../support/vlog-source';
 
 const log = log35;
-const installed = log.flatMap((l) => /\|dpif_netdev\|DBG\|flow_add: ufid:(\S+)/.exec(l)?.[1] ?? []);
-const keys = log.flatMap((l, i) => (log[i - 1]?.includes('|dpif_netdev|DBG|ovs-netdev: miss upcall:') ? [l] : []));
 /** The third miss (recirc_id(0x2)): its row refused, the misses before and after it not. */
-const bad = keys[2];
-const away = async (): Promise<string> => Promise.reject(new Error('ovs-vswitchd: timed out after 10000 ms'));
+const bad = missKeys35[2];
 
 describe('a batch of log events one of which always fails to be written', () => {
   const spec = vlogSourceSpec();
@@ -28,10 +25,10 @@ describe('a batch of log events one of which always fails to be written', () => 
   const upcallKeys = () => spec.m.db.prepare('SELECT key FROM upcall ORDER BY id').all().map((r) => (r as { key: string }).key);
 
   it('writes the good events in the same round and gives up the bad one alone, counted by kind', async () => {
-    expect(keys).toHaveLength(6);
+    expect(missKeys35).toHaveLength(6);
     expect(bad).toMatch(/^recirc_id\(0x2\),/);
     spec.m = await openMigratedSqlite('livetrace-vlog-write-poison-');
-    const running = await startVlogSource(spec.m, away, [NETDEV]);
+    const running = await startVlogSource(spec.m, vswitchdAway, [NETDEV]);
     spec.source = running.source;
     expect(bad).not.toContain("'");
     spec.m.db.exec(`CREATE TRIGGER refuse_one BEFORE INSERT ON upcall WHEN NEW.key = '${bad}' BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: upcall'); END`);
@@ -42,16 +39,16 @@ describe('a batch of log events one of which always fails to be written', () => 
     await spec.source.settle(); // one round: no retry's wait has passed
 
     expect(errors).toHaveBeenCalledWith(expect.stringMatching(/CHECK constraint failed: upcall/));
-    expect(lifetimes()).toEqual(installed);
-    expect(new Set(upcallKeys())).toEqual(new Set(keys.filter((k) => k !== bad)));
-    expect(upcallKeys()).toHaveLength(keys.length - 1);
+    expect(lifetimes()).toEqual(installed35);
+    expect(new Set(upcallKeys())).toEqual(new Set(missKeys35.filter((k) => k !== bad)));
+    expect(upcallKeys()).toHaveLength(missKeys35.length - 1);
     const dropped = Object.fromEntries(((await running.metrics.registry.getSingleMetric('livetrace_vlog_events_dropped_total')?.get())?.values ?? []).map((v) => [v.labels.kind, v.value]));
     expect(dropped).toEqual({ upcall: 1 });
     expect(errors).toHaveBeenCalledWith(expect.stringMatching(/^dropped 1 log events never stored.*\(upcall: 1\)$/));
     // Nothing waits for a retry, and the upcalls written are counted once.
     expect((spec.source as unknown as { queue: unknown[] }).queue).toEqual([]);
     const counted = (await running.metrics.registry.getSingleMetric('livetrace_vlog_upcalls_total')!.get()).values.reduce((n, v) => n + v.value, 0);
-    expect(counted).toBe(keys.length - 1);
+    expect(counted).toBe(missKeys35.length - 1);
   });
 
   // The batch's first event bad too: its first event failing alone and the rest failing as well is
@@ -60,7 +57,7 @@ describe('a batch of log events one of which always fails to be written', () => 
   // the other bad one is found as above: nothing good given up, a line for the batches written apart.
   it('gives up a bad first event and another bad one behind it, a wait or two later, and nothing good', async () => {
     spec.m = await openMigratedSqlite('livetrace-vlog-write-poison-');
-    const running = await startVlogSource(spec.m, away, [NETDEV]);
+    const running = await startVlogSource(spec.m, vswitchdAway, [NETDEV]);
     spec.source = running.source;
     spec.m.db.exec(`CREATE TRIGGER refuse_one BEFORE INSERT ON upcall WHEN NEW.key = '${bad}' BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: upcall'); END`);
     let now = timeOf(log[0]) + 10_000;
@@ -68,20 +65,20 @@ describe('a batch of log events one of which always fails to be written', () => 
     const errors = jest.spyOn((spec.source as unknown as { log: { error(m: string): void } }).log, 'error').mockImplementation(() => undefined);
     const queue = (spec.source as unknown as { queue: unknown[] }).queue;
     // The batch's first event: the first flow_add's lifetime (its upcall waits for it in the linker).
-    spec.m.db.exec(`CREATE TRIGGER refuse_first BEFORE INSERT ON datapath_flow WHEN NEW.ufid = '${installed[0]}' BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: datapath_flow'); END`);
+    spec.m.db.exec(`CREATE TRIGGER refuse_first BEFORE INSERT ON datapath_flow WHEN NEW.ufid = '${installed35[0]}' BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: datapath_flow'); END`);
     appendFileSync(running.file, log.join('\n'));
     await spec.source.settle();
     // Nothing written: taken as the store's failure, all kept.
     expect(upcallKeys()).toEqual([]);
     expect(lifetimes()).toEqual([]);
-    expect(queue).toHaveLength(keys.length + installed.length);
+    expect(queue).toHaveLength(missKeys35.length + installed35.length);
     for (let i = 0; i < 2; i++) {
       now += RETRY_FIRST_MS * 2 ** i;
       await spec.source.settle();
     }
-    expect(lifetimes()).toEqual(installed.slice(1));
-    expect(new Set(upcallKeys())).toEqual(new Set(keys.filter((k) => k !== bad)));
-    expect(upcallKeys()).toHaveLength(keys.length - 1);
+    expect(lifetimes()).toEqual(installed35.slice(1));
+    expect(new Set(upcallKeys())).toEqual(new Set(missKeys35.filter((k) => k !== bad)));
+    expect(upcallKeys()).toHaveLength(missKeys35.length - 1);
     expect(queue).toEqual([]);
     const dropped = Object.fromEntries(((await running.metrics.registry.getSingleMetric('livetrace_vlog_events_dropped_total')?.get())?.values ?? []).map((v) => [v.labels.kind, v.value]));
     expect(dropped).toEqual({ flow: 1, upcall: 1 });

@@ -13,16 +13,9 @@ import { appendFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { MAX_UNWRITTEN, RETRY_MAX_MS, WRITE_ATTEMPTS } from '../../../src/collectors/vlog-write-retry';
 import { openMigratedSqlite } from '../../support/migrated-sqlite';
-import { kernelLog, log35, NETDEV, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
+import { flowDelOf, installed35, log35, misses35, NETDEV, startVlogSource, timeOf, vlogSourceSpec, vswitchdAway } from '../../support/vlog-source';
 
 const log = log35;
-const installed = log.flatMap((l) => /\|dpif_netdev\|DBG\|flow_add: ufid:(\S+)/.exec(l)?.[1] ?? []);
-const misses = log.filter((l) => l.includes('|dpif_netdev|DBG|ovs-netdev: miss upcall:')).length;
-/** A revalidator's flow_del (kernel datapath) of a flow never installed here: one event queued, written as nothing. */
-const flowDel = kernelLog.find((l) => l.includes('|DBG|system@ovs-system: flow_del ufid:'))!;
-const flowDelOf = (i: number) => flowDel.replace(/^\S+?\|/, `${log[0].split('|')[0]}|`).replace(/ufid:\S+/, `ufid:00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`);
-/** vswitchd not answering the checks: a check changes nothing here. */
-const away = async (): Promise<string> => Promise.reject(new Error('ovs-vswitchd: timed out after 10000 ms'));
 
 describe('a batch of log events whose write failed', () => {
   const spec = vlogSourceSpec();
@@ -33,7 +26,7 @@ describe('a batch of log events whose write failed', () => {
   /** The spec.source on `spec.m`, the log read while another connection holds the file's write lock: the first write fails. */
   async function readWhileLocked() {
     spec.m = await openMigratedSqlite('livetrace-vlog-write-retry-', { lockWaitMs: 0 });
-    const running = await startVlogSource(spec.m, away, [NETDEV]);
+    const running = await startVlogSource(spec.m, vswitchdAway, [NETDEV]);
     spec.source = running.source;
     let now = timeOf(log[0]);
     jest.spyOn(Date, 'now').mockImplementation(() => now);
@@ -58,20 +51,20 @@ describe('a batch of log events whose write failed', () => {
   }
 
   it('is written again once the lock is released: its lifetimes and their upcalls are stored', async () => {
-    expect(installed).toHaveLength(6);
+    expect(installed35).toHaveLength(6);
     const { later, release } = await readWhileLocked();
     release();
     later();
     await spec.source!.settle();
-    expect(lifetimes()).toEqual(installed);
-    expect(upcalls()).toHaveLength(misses);
-    expect(new Set(upcalls())).toEqual(new Set(installed));
+    expect(lifetimes()).toEqual(installed35);
+    expect(upcalls()).toHaveLength(misses35);
+    expect(new Set(upcalls())).toEqual(new Set(installed35));
   });
 
   it('waits with at most MAX_UNWRITTEN events queued: a flood read meanwhile gives up the oldest, the failed batch first, counted by kind', async () => {
     const { running, errors, later, release } = await readWhileLocked();
     const queued = () => (spec.source as unknown as { queue: unknown[] }).queue.length;
-    const batch = installed.length + misses;
+    const batch = installed35.length + misses35;
     expect(queued()).toBe(batch); // the failed batch, back at the head
     const over = 100;
     const dels = Array.from({ length: MAX_UNWRITTEN - 2 * batch + over }, (_, i) => flowDelOf(i));
@@ -85,8 +78,8 @@ describe('a batch of log events whose write failed', () => {
     await spec.source!.settle();
     expect(queued()).toBe(MAX_UNWRITTEN);
     const dropped = Object.fromEntries(((await running.metrics.registry.getSingleMetric('livetrace_vlog_events_dropped_total')?.get())?.values ?? []).map((v) => [v.labels.kind, v.value]));
-    expect(dropped).toEqual({ flow: installed.length, upcall: misses, flow_del: over - batch });
-    expect(errors).toHaveBeenCalledWith(expect.stringMatching(new RegExp(`^dropped \\d+ log events .*\\(flow: ${installed.length}, flow_del: \\d+, upcall: ${misses}\\)$`)));
+    expect(dropped).toEqual({ flow: installed35.length, upcall: misses35, flow_del: over - batch });
+    expect(errors).toHaveBeenCalledWith(expect.stringMatching(new RegExp(`^dropped \\d+ log events .*\\(flow: ${installed35.length}, flow_del: \\d+, upcall: ${misses35}\\)$`)));
     // Given up in two reads, logged once: a line a read would be a line a datagram under a UDP flood.
     const dropLines = () => errors.mock.calls.map(([m]) => m).filter((m) => m.startsWith('dropped '));
     expect(dropLines()).toHaveLength(1);
@@ -96,13 +89,13 @@ describe('a batch of log events whose write failed', () => {
     later();
     await spec.source!.settle();
     expect(queued()).toBe(0);
-    expect(lifetimes()).toEqual(installed);
-    expect(upcalls()).toHaveLength(misses);
+    expect(lifetimes()).toEqual(installed35);
+    expect(upcalls()).toHaveLength(misses35);
     // The rest, once DROP_LOG_MS passed, in one more line: every drop counted is logged.
     const total = (m: string) => Number(/^dropped (\d+) /.exec(m)![1]);
     expect(dropLines()).toHaveLength(2);
     expect(dropLines()[1]).toMatch(/since the last such line/);
-    expect(dropLines().reduce((s, m) => s + total(m), 0)).toBe(installed.length + misses + over - batch);
+    expect(dropLines().reduce((s, m) => s + total(m), 0)).toBe(installed35.length + misses35 + over - batch);
     // 20,000 log lines read and queued: ~5 s here with a second jest worker beside it, past jest's default 5 s.
   }, 60_000);
 
@@ -113,13 +106,13 @@ describe('a batch of log events whose write failed', () => {
       await spec.source!.settle();
     }
     const dropped = Object.fromEntries(((await running.metrics.registry.getSingleMetric('livetrace_vlog_events_dropped_total')?.get())?.values ?? []).map((v) => [v.labels.kind, v.value]));
-    expect(dropped).toEqual({ flow: installed.length, upcall: misses });
-    expect(errors).toHaveBeenLastCalledWith(expect.stringMatching(new RegExp(`dropped ${installed.length + misses} log events .*flow: ${installed.length}, upcall: ${misses}`)));
+    expect(dropped).toEqual({ flow: installed35.length, upcall: misses35 });
+    expect(errors).toHaveBeenLastCalledWith(expect.stringMatching(new RegExp(`dropped ${installed35.length + misses35} log events .*flow: ${installed35.length}, upcall: ${misses35}`)));
     release();
     expect(lifetimes()).toEqual([]);
     // The same installs read again (vswitchd installing the flows anew): stored at once, nothing waits.
     appendFileSync(running.file, `\n${log.join('\n')}`);
     await spec.source!.settle();
-    expect(lifetimes()).toEqual(installed);
+    expect(lifetimes()).toEqual(installed35);
   });
 });

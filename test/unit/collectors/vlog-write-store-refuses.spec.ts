@@ -12,16 +12,10 @@ import { appendFileSync } from 'node:fs';
 import { MAX_UNWRITTEN, RETRY_FIRST_MS, RETRY_MAX_MS, WRITE_ATTEMPTS } from '../../../src/collectors/vlog-write-retry';
 import type { StoreWriter } from '../../../src/storage/writer';
 import { openMigratedSqlite } from '../../support/migrated-sqlite';
-import { kernelLog, log35, NETDEV, startVlogSource, timeOf, vlogSourceSpec } from '../../support/vlog-source';
+import { flowDelOf, installed35, log35, misses35, NETDEV, startVlogSource, timeOf, vlogSourceSpec, vswitchdAway } from '../../support/vlog-source';
 
 const log = log35;
-const installed = log.flatMap((l) => /\|dpif_netdev\|DBG\|flow_add: ufid:(\S+)/.exec(l)?.[1] ?? []);
-const misses = log.filter((l) => l.includes('|dpif_netdev|DBG|ovs-netdev: miss upcall:')).length;
-const batch = installed.length + misses;
-/** A revalidator's flow_del of a flow never installed here: one event queued. */
-const flowDel = kernelLog.find((l) => l.includes('|DBG|system@ovs-system: flow_del ufid:'))!;
-const flowDelOf = (i: number) => flowDel.replace(/^\S+?\|/, `${log[0].split('|')[0]}|`).replace(/ufid:\S+/, `ufid:00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`);
-const away = async (): Promise<string> => Promise.reject(new Error('ovs-vswitchd: timed out after 10000 ms'));
+const batch = installed35.length + misses35;
 
 describe('a store refusing every row of a batch with an error not known as passing', () => {
   const spec = vlogSourceSpec();
@@ -33,7 +27,7 @@ describe('a store refusing every row of a batch with an error not known as passi
 
   async function readIntoBrokenStore(onWrite?: (n: number) => Promise<void>) {
     spec.m = await openMigratedSqlite('livetrace-vlog-write-store-refuses-');
-    const running = await startVlogSource(spec.m, away, [NETDEV]);
+    const running = await startVlogSource(spec.m, vswitchdAway, [NETDEV]);
     spec.source = running.source;
     spec.m.db.exec(`CREATE TRIGGER refuse_upcall BEFORE INSERT ON upcall BEGIN SELECT RAISE(ABORT, 'refused by the store'); END`);
     spec.m.db.exec(`CREATE TRIGGER refuse_flow BEFORE INSERT ON datapath_flow BEGIN SELECT RAISE(ABORT, 'refused by the store'); END`);
@@ -69,8 +63,8 @@ describe('a store refusing every row of a batch with an error not known as passi
     b.fix();
     b.later(RETRY_FIRST_MS);
     await spec.source!.settle();
-    expect(lifetimes()).toEqual(installed);
-    expect(upcallCount()).toBe(misses);
+    expect(lifetimes()).toEqual(installed35);
+    expect(upcallCount()).toBe(misses35);
     expect(queued()).toBe(0);
     expect(await b.dropped()).toEqual({});
   });
@@ -78,11 +72,11 @@ describe('a store refusing every row of a batch with an error not known as passi
   it('gives the batch up, counted by kind, only once its retries are spent, a line an attempt', async () => {
     const b = await readIntoBrokenStore();
     for (let i = 1; i < WRITE_ATTEMPTS; i++) {
-      expect(await b.dropped()).not.toEqual({ flow: installed.length, upcall: misses });
+      expect(await b.dropped()).not.toEqual({ flow: installed35.length, upcall: misses35 });
       b.later(RETRY_MAX_MS);
       await spec.source!.settle();
     }
-    expect(await b.dropped()).toEqual({ flow: installed.length, upcall: misses });
+    expect(await b.dropped()).toEqual({ flow: installed35.length, upcall: misses35 });
     expect(queued()).toBe(0);
     expect(b.writes()).toBeLessThanOrEqual(3 * WRITE_ATTEMPTS);
     expect(b.lines('storing ').length).toBeLessThanOrEqual(WRITE_ATTEMPTS);

@@ -76,6 +76,17 @@ describe('a stream resumed across writer slots', () => {
   };
 
   /**
+   * The service over lsp1's own rows `own` (GET /traces?logical_port=lsp1's list), each slot's newest
+   * from the fake; `floors`: a slot left out of an anchored position resumes by the real SQL (slotFloorsAt).
+   */
+  const portStream = (own: Set<number>, floors: boolean) => {
+    const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(own, f), resolvePort: async (name: string) => name };
+    const newestPerSlot = async () => traces.newestPerSlot();
+    const store = floors ? { newestPerSlot, floorsAt: (time: string, newest: ReadonlyMap<number, number>) => slotFloorsAt(traces.sql, time, newest) } : { newestPerSlot };
+    service = new TraceStreamService(list as unknown as TracesService, store);
+  };
+
+  /**
    * As PortArrivals.sinceIn answers: per range the arrivals after `after`, and the retried ones, each
    * linked (id → its sender's id) or not yet (null), every range read to its end.
    */
@@ -116,9 +127,7 @@ describe('a stream resumed across writer slots', () => {
     /** lsp1's own rows, and the tunnel arrivals: id → the sender's id once it is stored, else null. */
     const own = new Set<number>();
     const arrivals = new Map<number, number | null>();
-    const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(own, f), resolvePort: async (name: string) => name };
-    const store = { newestPerSlot: async () => traces.newestPerSlot() };
-    service = new TraceStreamService(list as unknown as TracesService, store);
+    portStream(own, false);
     service.useFarPasses(retriedArrivals(arrivals));
     const first = await open({ logicalPort: 'lsp1' });
     // Slot 1: an arrival whose sender is not stored yet (retried); slot 2 then gets the sender.
@@ -145,9 +154,7 @@ describe('a stream resumed across writer slots', () => {
     TraceStreamService.options = { ...TraceStreamService.options, reorderMs: 4000 };
     const own = new Set<number>();
     const arrivals = new Map<number, number | null>();
-    const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(own, f), resolvePort: async (name: string) => name };
-    const store = { newestPerSlot: async () => traces.newestPerSlot(), floorsAt: (time: string, newest: ReadonlyMap<number, number>) => slotFloorsAt(traces.sql, time, newest) };
-    service = new TraceStreamService(list as unknown as TracesService, store);
+    portStream(own, true);
     service.useFarPasses(retriedArrivals(arrivals));
     // 300 slots that hold traces (a minute old) and stay quiet: the position is anchored.
     for (let slot = 10; slot < 310; slot++) traces.commitAt(Date.now() - 60_000, slot * SLOT + 1);
@@ -179,9 +186,7 @@ describe('a stream resumed across writer slots', () => {
     /** lsp1's own rows; the tunnel arrivals: id → its sender's id when it is lsp1's far pass, 0 when another port's. */
     const own = new Set<number>();
     const arrivals = new Map<number, number>();
-    const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(own, f), resolvePort: async (name: string) => name };
-    const store = { newestPerSlot: async () => traces.newestPerSlot(), floorsAt: (time: string, newest: ReadonlyMap<number, number>) => slotFloorsAt(traces.sql, time, newest) };
-    service = new TraceStreamService(list as unknown as TracesService, store);
+    portStream(own, true);
     // As PortArrivals.sinceIn answers, its bound lowered to one arrival a range a look (FAR_LOOK's share:
     // a busy gateway's slot holds more arrivals than a look reads); `complete`: the range read to its end.
     service.useFarPasses((async (_q: unknown, ranges: Array<{ after: number; below: number }>) => {
@@ -223,8 +228,7 @@ describe('a stream resumed across writer slots', () => {
   it("anchored: a slot whose far look read its range to the end is covered on, though its newest trace is no arrival", async () => {
     const own = new Set<number>();
     const arrivals = new Set<number>();
-    const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(own, f), resolvePort: async (name: string) => name };
-    service = new TraceStreamService(list as unknown as TracesService, { newestPerSlot: async () => traces.newestPerSlot() });
+    portStream(own, false);
     // Another port's arrivals only: each range read to its end, nothing found.
     service.useFarPasses((async (_q: unknown, ranges: Array<{ after: number; below: number }>) => {
       const inRange = ranges.map((r) => [...arrivals].filter((id) => id > r.after && id < r.below));
