@@ -4,6 +4,7 @@
 // packet's path verdict over all its passes is paths/path-verdict.ts (the one path verdict).
 import type { OdpAction } from '../ovs/odp-actions';
 import type { DpifDatapath } from '../ovs/dpif-show';
+import { tunnelPushes, type TunnelPush } from '../ovs/odp-tunnel';
 import type { OvnModel } from '../ovn/ovn-model';
 import { controllerCause, onlyLogCopies } from './controller-reason';
 import { fieldValue } from './ports';
@@ -37,23 +38,24 @@ export function dpifMaps(dp: DpifDatapath | null | undefined): { names: Map<numb
   return { names, types };
 }
 
-const TUNNEL_SET = /set\(tunnel\(([^]*?)\)\)/g;
-const TNL_PUSH = /tnl_push\(([^]*?)out_port\((\d+)\)\)/g;
-
+/**
+ * Where the pass's tunnel pushes go, read by the one push parser (odp-tunnel.ts): ofproto/trace
+ * prints `out_port(1)` and port numbers, the installed flow a detrace pass holds (`dump-flows -m`)
+ * `out_port(br-phys)` and `genev_sys_6081`, and both must name the same targets.
+ */
 function tunnelsOf(text: string, model: OvnModel): TunnelTarget[] {
-  const out: TunnelTarget[] = [];
-  const push = (body: string, ipKey: RegExp, vniKey: RegExp) => {
-    const ip = ipKey.exec(body)?.[1];
-    if (!ip) return;
-    const vni = vniKey.exec(body)?.[1];
-    const opt = /class=0x102,type=0x80,len=4,(0x[0-9a-f]+)/.exec(body)?.[1];
-    const dp = vni ? model.datapathByKey(Number(vni)) : null;
-    const outport = vni && opt ? model.portByKeys(Number(vni), Number(opt) & 0xffff) : null;
-    out.push({ chassis: model.chassisByIp(ip), remoteIp: ip, tunnelId: vni, datapath: dp?.name ?? null, outport: outport?.logicalPort ?? null });
-  };
-  for (const m of text.matchAll(TUNNEL_SET)) push(m[1], /(?:^|,)dst=([0-9a-f.:]+)/, /tun_id=(0x[0-9a-f]+)/);
-  for (const m of text.matchAll(TNL_PUSH)) push(m[1], /ipv[46]\(src=[^,]+,dst=([0-9a-f.:]+)/, /vni=(0x[0-9a-f]+)/);
-  return out;
+  let pushes: TunnelPush[];
+  try {
+    pushes = tunnelPushes(text);
+  } catch {
+    return [];
+  }
+  return pushes.map((p) => {
+    const vni = Number(p.vni);
+    const dp = model.datapathByKey(vni);
+    const outport = p.ovn ? model.portByKeys(vni, p.ovn.egress) : null;
+    return { chassis: model.chassisByIp(p.remoteIp), remoteIp: p.remoteIp, tunnelId: p.vni, datapath: dp?.name ?? null, outport: outport?.logicalPort ?? null };
+  });
 }
 
 function walk(actions: readonly OdpAction[], f: (a: OdpAction) => void): void {

@@ -1,0 +1,45 @@
+// A pass's tunnel targets (its verdict's `tunnels`: chassis, VNI, the remote logical port) from its
+// datapath actions as either source gives them: ofproto/trace prints `out_port(1)` and the tunnel
+// port's number, the installed flow (`dpctl/dump-flows -m`, what a detrace pass and the poller
+// hold) `out_port(br-phys)` and `genev_sys_6081`. The same flow, captured both ways on a real
+// three-chassis sandbox (scripts/capture-multichassis-fixtures), must name the same targets.
+import { passVerdict } from '../../../src/correlation/verdict';
+import { OvnModel } from '../../../src/ovn/ovn-model';
+import { parseActions } from '../../../src/ovs/odp-actions';
+import { capturedReplicas } from '../../support/captured-model';
+import { capturedFlows, MULTICHASSIS_PAIRS, multichassisKeys } from '../../support/captured-multichassis';
+
+describe.each(MULTICHASSIS_PAIRS)('tunnel targets of a pass (%s)', (pair) => {
+  const keys = multichassisKeys(pair);
+  const reps = capturedReplicas();
+  reps.sb.applyUpdate2({
+    Encap: Object.fromEntries(
+      Object.entries(keys.encap).map(([chassis, ip], i) => [`00000000-0000-4000-8000-0000000e000${i}`, { insert: { type: 'geneve', ip, chassis_name: chassis, options: ['map', []] } }]),
+    ),
+  });
+  const model = new OvnModel(reps);
+  // dpif/show of hv1: the tunnel ports share datapath port 6081 (genev_sys_6081).
+  const dpif = { dpifPortNames: new Map([[6081, 'ovn-hv2-0']]), dpifPortTypes: new Map([['ovn-hv2-0', 'geneve']]) };
+  const targets = (actions: string) =>
+    passVerdict({ datapathActions: actions, parsed: parseActions(actions), parseError: null, translationFailed: null, steps: [], lastOutport: null, ...dpif }, model).verdict.tunnels;
+  // The same datapath flows, dumped with and without -m (the key's in_port differs: pair them by order).
+  const named = capturedFlows(pair, 'hv1.flows-m.txt').filter((f) => f.actions.includes('tnl_push('));
+  const numbered = capturedFlows(pair, 'hv1.flows.txt').filter((f) => f.actions.includes('tnl_push('));
+
+  it('names the remote chassis and VNI of each push, with port names (-m) as with port numbers', () => {
+    expect(named.length).toBeGreaterThan(0);
+    expect(named.map((f) => f.actions.match(/dst=192\.168\.0\.\d/g)![1])).toEqual(numbered.map((f) => f.actions.match(/dst=192\.168\.0\.\d/g)![1]));
+    for (const [i, f] of named.entries()) {
+      const ip = f.actions.match(/ipv4\(src=[^,]+,dst=([0-9.]+)/)![1];
+      const chassis = Object.entries(keys.encap).find(([, v]) => v === ip)![0];
+      expect(targets(f.actions)).toEqual([expect.objectContaining({ chassis, remoteIp: ip, tunnelId: expect.stringMatching(/^0x[0-9a-f]+$/) })]);
+      expect(targets(f.actions)).toEqual(targets(numbered[i].actions));
+    }
+  });
+
+  it("reads the kernel datapath's set(tunnel(…)),port as well", () => {
+    const kernel = capturedFlows(pair, 'hv1.kernel-form.txt').filter((f) => f.actions.includes('set(tunnel('));
+    expect(kernel.length).toBeGreaterThan(0);
+    for (const f of kernel) expect(targets(f.actions)).toEqual([expect.objectContaining({ remoteIp: expect.stringMatching(/^192\.168\.0\.\d$/), tunnelId: expect.stringMatching(/^0x/) })]);
+  });
+});
