@@ -99,7 +99,7 @@ export class CrossChassisPaths {
     // carried other packets to other arrivals that fit as well (an ICMP and a TCP packet through
     // the same hv1 flow), so its hop to that chassis is the receiver the path was asked for.
     // `unsure`: the sender look stopped at its bound and a nearer sender may be among those not read.
-    const arrivedAt = new Map<number, { chassis: string; traceId: number; unsure: boolean }>();
+    const arrivedAt = new Map<number, AskedArrival>();
     // Why the path's start may not be where the packet started (a sender look past its bound).
     const startReasons: string[] = [];
     // Asked for by a receiving chassis's path: the chassis that sent it come first.
@@ -115,19 +115,13 @@ export class CrossChassisPaths {
       if (seenTraces.has(sender)) break;
       const back = await ofTrace(sender);
       if (!back) break;
-      if (receiver) arrivedAt.set(sender, { chassis: segments[0].chassis, traceId: receiver.id, unsure: look.unsure });
+      if (receiver) arrivedAt.set(sender, { traceId: receiver.id, flow: look.receiver, unsure: look.unsure });
       back.passes.forEach((p) => seenTraces.add(p.id));
       segments.unshift({ chassis: chassisOf(back), built: back });
     }
     for (let i = 0; i < segments.length && segments.length <= MAX_HOPS; i++) {
       for (const pass of segments[i].built.passes) {
-        for (const found of await this.hopsOf(pass)) {
-          const known = arrivedAt.get(pass.id);
-          // The receiver the path was asked for is this hop's, whatever the arrival look read; the
-          // hop is unsure only when the look that found this sender from it was.
-          const { lookBounded, ...plain } = found;
-          const asked = known && found.remoteChassis === known.chassis ? known : undefined;
-          const hop: TunnelHop = asked ? { ...plain, toTraceId: asked.traceId, ...(asked.unsure ? { lookBounded: true as const } : {}) } : found;
+        for (const { hop, asked } of await this.hopsOf(pass, arrivedAt.get(pass.id))) {
           // A one-chassis service sees its tunnels' far ends only when an agent there shares its store.
           if (hop.toTraceId === null && this.config.LIVETRACE_ROLE === 'all' && (hop.remoteChassis === null || !(await this.store.hasChassis(hop.remoteChassis)))) continue;
           tunnels.push(hop);
@@ -175,10 +169,15 @@ export class CrossChassisPaths {
     const found = senderOf(receiver, senders.rows.map(linkFlow), skew);
     const unsure = !sure(senders, receiver.from, found);
     if (unsure) this.bounded?.inc({ direction: 'sender', linked: found ? 'yes' : 'no' });
-    return { sender: found?.row.trace_id ?? undefined, unsure, srcIp: arrival.src, srcChassis: side.chassis };
+    return { sender: found?.row.trace_id ?? undefined, unsure, srcIp: arrival.src, srcChassis: side.chassis, receiver };
   }
 
-  private async hopsOf(pass: TraceRow): Promise<TunnelHop[]> {
+  /**
+   * The hops of a pass's pushes. `asked`: the arrival the path was asked for, when this pass is
+   * the sender found from it: the push that reaches it is its hop, whatever the arrival look read;
+   * the other pushes (a multicast sends several to one chassis) keep their own arrivals.
+   */
+  private async hopsOf(pass: TraceRow, asked?: AskedArrival): Promise<Array<{ hop: TunnelHop; asked: boolean }>> {
     if (pass.datapath_flow_id === null) return [];
     const row = await this.store.flow(pass.datapath_flow_id);
     if (!row || !pushesOf(row.actions).length) return [];
@@ -200,19 +199,26 @@ export class CrossChassisPaths {
     }
     const byId = new Map([...looks.values()].flatMap((l) => l.rows).map((r) => [r.id, r]));
     const candidates = [...byId.values()].map(linkFlow);
-    return linkTunnels(sender, candidates, skew).map(({ push, receiver }, i): TunnelHop => {
-      const unsure = !sure(lookOf[i], sender.from, receiver);
-      return {
+    const links = linkTunnels(sender, candidates, skew);
+    // The push that sent the asked arrival: the one whose own pick it is, else the first that reaches it.
+    const reaching = asked ? linkTunnels(sender, [asked.flow], skew).flatMap((l, i) => (l.receiver ? [i] : [])) : [];
+    const askedAt = reaching.find((i) => links[i].receiver?.row.trace_id === asked!.traceId) ?? reaching[0];
+    return links.map(({ push, receiver }, i) => {
+      const mine = i === askedAt;
+      // The asked hop is unsure only when the look that found this sender from it was.
+      const unsure = mine ? asked!.unsure : !sure(lookOf[i], sender.from, receiver);
+      const hop: TunnelHop = {
         fromChassis: row.chassis,
         fromTraceId: pass.id,
         remoteIp: push.remoteIp,
-        remoteChassis: this.chassisOfIp(push.remoteIp) ?? receiver?.chassis ?? null,
+        remoteChassis: this.chassisOfIp(push.remoteIp) ?? (mine ? asked!.flow.chassis : receiver?.chassis) ?? null,
         vni: tunnelIdForJson(push.vni),
         ingressKey: push.ovn?.ingress ?? null,
         egressKey: push.ovn?.egress ?? null,
-        toTraceId: receiver?.row.trace_id ?? null,
+        toTraceId: mine ? asked!.traceId : (receiver?.row.trace_id ?? null),
         ...(unsure ? { lookBounded: true as const } : {}),
       };
+      return { hop, asked: mine };
     });
   }
 }
@@ -234,10 +240,19 @@ function sure(look: LinkLook | undefined, near: number, pick: { from: number } |
 
 interface SenderLook {
   sender: number | undefined;
+  /** The arrival looked from (the path's first pass's flow). */
+  receiver: LinkFlow;
   unsure: boolean;
   /** The outer source IP the packet arrived from, and the chassis whose encap IP it is. */
   srcIp: string;
   srcChassis: string | null;
+}
+
+/** The arrival a path was asked for, known to the sender found from it. */
+interface AskedArrival {
+  traceId: number;
+  flow: LinkFlow;
+  unsure: boolean;
 }
 
 /** Why a path asked for by an arrival may start later than its packet did. */

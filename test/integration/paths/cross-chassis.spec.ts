@@ -142,6 +142,23 @@ describe('a path across chassis (GET /paths/:id)', () => {
     for (const id of [sent.flow, icmp.flow, tcp.flow]) db.prepare('UPDATE datapath_flow SET removed_at = last_seen WHERE id = ?').run(id);
   });
 
+  it('asked for by any arrival of a routed multicast (two pushes to hv3, one to hv2 from one pass), gives every arrival', async () => {
+    // lr0 mcast_relay, lsp2/lsp4 (sw0) and lr0-sw1/lsp3 (sw1) mcast_flood: hv1's one pass pushes
+    // sw1's copy (routed) and sw0's copy to hv3, and sw0's to hv2 (hvK.mcast-m.txt, captured live).
+    const sent = pass('hv1', pick('hv1.mcast-m.txt', () => true), T0 + 60_000, tunnelTo('hv3'));
+    const toLsp2 = pass('hv2', pick('hv2.mcast-m.txt', (l) => l.actions === 'vif2'), T0 + 60_002, { kinds: ['output'], logicalPorts: ['lsp2'] });
+    const toLsp3 = pass('hv3', pick('hv3.mcast-m.txt', (l) => l.actions === 'vif3'), T0 + 60_003, { kinds: ['output'], logicalPorts: ['lsp3'] });
+    const toLsp4 = pass('hv3', pick('hv3.mcast-m.txt', (l) => l.actions === 'vif4'), T0 + 60_003, { kinds: ['output'], logicalPorts: ['lsp4'] });
+    const whole = [sent.trace, toLsp3.trace, toLsp4.trace, toLsp2.trace];
+    for (const asked of [sent, toLsp2, toLsp3, toLsp4]) {
+      const p = await service().get(asked.path, false);
+      expect(p.passes.map((x) => x.id).sort()).toEqual([...whole].sort());
+      expect([...p.verdict.logicalPorts].sort()).toEqual(['lsp2', 'lsp3', 'lsp4']);
+      expect((p.verdict as unknown as { tunnels: Array<{ toTraceId: number }> }).tunnels.map((t) => t.toTraceId)).toEqual([toLsp3.trace, toLsp4.trace, toLsp2.trace]);
+    }
+    for (const id of [sent.flow, toLsp2.flow, toLsp3.flow, toLsp4.flow]) db.prepare('UPDATE datapath_flow SET removed_at = last_seen WHERE id = ?').run(id);
+  });
+
   it('continues the routed ping on hv3 (sw1, not hv2 which also saw traffic from hv1)', async () => {
     const p = await service().get(ids.routedSent.path, false);
     expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv3']);
