@@ -65,7 +65,7 @@ export type VerdictKind = 'output' | 'drop' | 'recirculate' | 'controller' | 'tu
 export interface TunnelTarget {
   readonly chassis: string | null;
   readonly remoteIp: string;
-  /** Tunnel id (datapath key of the destination). */
+  /** Tunnel id as sent (VNI / tun_id, hex): the datapath key with Geneve; VXLAN and STT add port keys. */
   readonly tunnelId?: string;
   readonly datapath?: string | null;
   readonly outport?: string | null;

@@ -16,7 +16,8 @@ import { OvsParseError } from './parse-error';
  * or where the megaflow wildcards them).
  *
  * OVN's Geneve option (class 0x102, type 0x80, 4 bytes) carries the logical ingress port key in bits 16..30
- * and the egress port key in bits 0..15; the VNI is the logical datapath's tunnel key.
+ * and the egress port key in bits 0..15; the VNI is the logical datapath's tunnel key. With VXLAN the VNI
+ * holds both the datapath and the egress port key, and with STT the tun_id all three: ovnTunnelKeys reads them.
  */
 
 export const OVN_GENEVE_CLASS = 0x102;
@@ -42,10 +43,10 @@ export interface OvnPortKeys {
 export interface TunnelPush {
   /** `tnl_push` (userspace datapath encapsulates itself) or `set_tunnel` (kernel: the port encapsulates). */
   form: 'tnl_push' | 'set_tunnel';
-  kind: 'geneve' | 'vxlan' | 'gre' | 'other';
+  kind: 'geneve' | 'vxlan' | 'stt' | 'gre' | 'other';
   /**
-   * Tunnel id (Geneve/VXLAN VNI = OVN's logical datapath tunnel key; a kernel push's tun_id, 64 bits
-   * with STT) as hex text in one spelling (ids.ts tunnelIdHex): past 2^53 a number is not exact.
+   * Tunnel id as sent (Geneve VNI = OVN's logical datapath tunnel key; VXLAN's and STT's also carry port
+   * keys: ovnTunnelKeys) as hex text in one spelling (ids.ts tunnelIdHex): past 2^53 a number is not exact.
    */
   vni: string;
   /** The remote chassis's encap IP. */
@@ -53,7 +54,7 @@ export interface TunnelPush {
   /** Our encap IP (tnl_push header; absent in the kernel form, chosen by the route). */
   localIp?: string;
   geneve: GeneveOption[];
-  /** OVN's logical ingress/egress port keys, when the OVN option is there. */
+  /** OVN's logical ingress/egress port keys from its Geneve option, when there (ovnTunnelKeys reads every kind). */
   ovn?: OvnPortKeys;
   /** The tunnel port (`genev_sys_6081` with -m, its number without). */
   tunnelPort: string;
@@ -149,10 +150,63 @@ function parseSetTunnel(text: string, inner: string, port: string): TunnelPush {
   if (remoteIp === undefined) throw new OvsParseError(WHAT_PUSH, text, 0, 'set(tunnel(…)) without dst');
   const geneve = t.has('geneve') ? geneveOptions(WHAT_PUSH, text, t.get('geneve')!) : [];
   return {
-    form: 'set_tunnel', kind: t.has('geneve') ? 'geneve' : t.has('vxlan') ? 'vxlan' : 'other',
+    form: 'set_tunnel', kind: setTunnelKind(t, port),
     vni: tunnelId(WHAT_PUSH, text, t.get('tun_id') ?? '0', 'tun_id'), remoteIp, localIp: t.get('src') ?? t.get('ipv6_src'),
     geneve, ovn: ovnKeys(geneve), tunnelPort: port, text,
   };
+}
+
+/**
+ * The kind of a kernel push. Its `set(tunnel(…))` names a Geneve tunnel by its options but a VXLAN or STT
+ * one only by the UDP/TCP destination port (`tp_dst=4789`, `flags(df|csum|key)`, no `vxlan(` field
+ * unless VXLAN-GBP) and, with -m, by the tunnel port's name (`vxlan_sys_4789`, a non-default dst_port too).
+ */
+function setTunnelKind(t: Map<string, string>, port: string): TunnelPush['kind'] {
+  const dst = t.get('tp_dst');
+  if (t.has('geneve') || dst === '6081' || port.startsWith('genev_sys')) return 'geneve';
+  if (t.has('vxlan') || dst === '4789' || port.startsWith('vxlan_sys')) return 'vxlan';
+  if (dst === '7471' || port.startsWith('stt_sys')) return 'stt';
+  return 'other';
+}
+
+/** The logical keys OVN put in a tunnel (ovn-controller physical.c put_encapsulation). */
+export interface OvnTunnelKeys {
+  /** The logical datapath's tunnel_key. */
+  datapath: number;
+  /** The logical ingress port's key; null where the encapsulation does not carry it (VXLAN). */
+  ingress: number | null;
+  /**
+   * The logical egress port's key, a Multicast_Group's (≥ 32768) for a flood; null where none is carried
+   * (a VXLAN ramp switch / VTEP port: the VNI is the datapath key alone).
+   */
+  egress: number | null;
+}
+
+// VXLAN's 24-bit VNI: datapath key in bits 0..11, egress port key in bits 12..23, a multicast group's
+// (OVN_MIN_MULTICAST 32768 and up) sent as 2048 | key & 2047 (get_vxlan_port_key).
+const OVN_MIN_MULTICAST = 32768;
+const OVN_VXLAN_MIN_MULTICAST = 2048;
+
+/**
+ * OVN's logical keys from a push, by its kind: Geneve VNI = datapath, option = ingress << 16 | egress;
+ * VXLAN VNI = datapath | egress << 12; STT tun_id = datapath | egress << 24 | ingress << 40. Null for a
+ * tunnel OVN does not encode (GRE, an unknown kind).
+ */
+export function ovnTunnelKeys(push: Pick<TunnelPush, 'kind' | 'vni' | 'geneve'>): OvnTunnelKeys | null {
+  const id = BigInt(push.vni);
+  const bits = (from: number, width: number) => Number((id >> BigInt(from)) & ((1n << BigInt(width)) - 1n));
+  const orNull = (k: number) => (k === 0 ? null : k);
+  if (push.kind === 'geneve') {
+    const ports = ovnKeys(push.geneve);
+    return { datapath: bits(0, 24), ingress: ports?.ingress ?? null, egress: ports?.egress ?? null };
+  }
+  if (push.kind === 'vxlan') {
+    const p = bits(12, 12);
+    const egress = p >= OVN_VXLAN_MIN_MULTICAST ? OVN_MIN_MULTICAST | (p & (OVN_VXLAN_MIN_MULTICAST - 1)) : p;
+    return { datapath: bits(0, 12), ingress: null, egress: orNull(egress) };
+  }
+  if (push.kind === 'stt') return { datapath: bits(0, 24), ingress: orNull(bits(40, 15)), egress: orNull(bits(24, 16)) };
+  return null;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { BuiltPath } from './path-builder';
 import { LINK_A_SIDE, LinkFlowRow, LinkLook, PathStore } from './path-store';
 import type { StoredPathVerdict } from './path-verdict';
 import { tunnelIdForJson } from '../ovs/ids';
+import { ovnTunnelKeys } from '../ovs/odp-tunnel';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
 import { arrivalOf, LinkFlow, linkTunnels, pushesOf, senderOf } from './tunnel-link';
@@ -27,9 +28,14 @@ export interface TunnelHop {
   remoteIp: string;
   /** The chassis whose encap IP is remoteIp (southbound Encap), else the receiver's, else null. */
   remoteChassis: string | null;
-  /** The tunnel id: a number while exact, else its hex text (an STT tun_id past 2^53: ids.ts tunnelIdForJson). */
+  /**
+   * The tunnel id as sent: a number while exact, else its hex text (an STT tun_id past 2^53: ids.ts
+   * tunnelIdForJson). With VXLAN it is the datapath key | the egress key << 12, not the datapath key.
+   */
   vni: number | string;
+  /** OVN's logical ingress port key (odp-tunnel.ts ovnTunnelKeys); null where not carried (VXLAN). */
   ingressKey: number | null;
+  /** The logical egress port key, a Multicast_Group's (≥ 32768) for a flood; null where not carried. */
   egressKey: number | null;
   /** The receiver's first pass, null when none was found within the window. */
   toTraceId: number | null;
@@ -207,14 +213,15 @@ export class CrossChassisPaths {
       const mine = i === askedAt;
       // The asked hop is unsure only when the look that found this sender from it was.
       const unsure = mine ? asked!.unsure : !sure(lookOf[i], sender.from, receiver);
+      const keys = ovnTunnelKeys(push);
       const hop: TunnelHop = {
         fromChassis: row.chassis,
         fromTraceId: pass.id,
         remoteIp: push.remoteIp,
         remoteChassis: this.chassisOfIp(push.remoteIp) ?? (mine ? asked!.flow.chassis : receiver?.chassis) ?? null,
         vni: tunnelIdForJson(push.vni),
-        ingressKey: push.ovn?.ingress ?? null,
-        egressKey: push.ovn?.egress ?? null,
+        ingressKey: keys?.ingress ?? null,
+        egressKey: keys?.egress ?? null,
         toTraceId: mine ? asked!.traceId : (receiver?.row.trace_id ?? null),
         ...(unsure ? { lookBounded: true as const } : {}),
       };

@@ -1,8 +1,13 @@
 // The datapath flows and OVN keys captured on a real three-chassis sandbox
 // (scripts/capture-multichassis-fixtures, one folder a pair): what the tunnel, push-signature and
 // link specs read their keys, actions and expected values from.
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { OvnModel } from '../../src/ovn/ovn-model';
+import { Replica } from '../../src/ovsdb/replica/replica';
+import type { TableUpdates2 } from '../../src/ovsdb/types';
+import { NORTHBOUND, SOUTHBOUND } from '../../src/replicas/ovn-tables';
+import { DEBIAN12, localOvs, schema } from './captured-model';
 
 export const MULTICHASSIS_ROOT = join(__dirname, '../fixtures/captured-multichassis');
 export const MULTICHASSIS_PAIRS = readdirSync(MULTICHASSIS_ROOT).sort();
@@ -34,4 +39,44 @@ export function capturedFlows(pair: string, only?: string): CapturedFlow[] {
           return { file, key, actions, recirc: Number(/recirc_id\((0x[0-9a-f]+|\d+)\)/.exec(key)![1]) };
         }),
     );
+}
+
+/** The pairs whose capture has the VXLAN run (hvK.vxlan-m.txt, vxlan.keys.json: its own keys). */
+export const VXLAN_PAIRS = MULTICHASSIS_PAIRS.filter((p) => existsSync(join(MULTICHASSIS_ROOT, p, 'vxlan.keys.json')));
+
+/** A keys file with the multicast groups (vxlan.keys.json): datapath name → group name → tunnel key. */
+export interface MultichassisKeysWithGroups extends MultichassisKeys {
+  ports: Record<string, { tunnelKey: number; datapath: string; type: string }>;
+  multicastGroups: Record<string, Record<string, number>>;
+}
+
+export const multichassisKeysOf = (pair: string, file: string): MultichassisKeysWithGroups =>
+  JSON.parse(readFileSync(join(MULTICHASSIS_ROOT, pair, file), 'utf8')) as MultichassisKeysWithGroups;
+
+/**
+ * The OVN model of one capture run, built from its keys file: the southbound rows the tunnel
+ * targets read (Datapath_Binding, Port_Binding, Multicast_Group, Encap), on Debian 12's schema.
+ */
+export function multichassisModel(keys: MultichassisKeysWithGroups): OvnModel {
+  const uuid = (kind: number, i: number) => `00000000-0000-4000-8000-${kind.toString(16).padStart(4, '0')}${i.toString(16).padStart(8, '0')}`;
+  const sb = new Replica('OVN_Southbound', SOUTHBOUND);
+  sb.configure(schema('ovn-sb.ovsschema', DEBIAN12));
+  const dpUuid = new Map(Object.keys(keys.datapaths).map((name, i) => [name, uuid(1, i)]));
+  const u: TableUpdates2 = { Datapath_Binding: {}, Port_Binding: {}, Multicast_Group: {}, Encap: {} };
+  for (const [name, key] of Object.entries(keys.datapaths)) {
+    u.Datapath_Binding[dpUuid.get(name)!] = { initial: { tunnel_key: key, external_ids: ['map', [['name', name]]] } };
+  }
+  Object.entries(keys.ports).forEach(([name, p], i) => {
+    u.Port_Binding[uuid(2, i)] = { initial: { logical_port: name, tunnel_key: p.tunnelKey, datapath: ['uuid', dpUuid.get(p.datapath)!], type: p.type } };
+  });
+  let g = 0;
+  for (const [dp, groups] of Object.entries(keys.multicastGroups ?? {}))
+    for (const [name, key] of Object.entries(groups)) u.Multicast_Group[uuid(3, g++)] = { initial: { name, tunnel_key: key, datapath: ['uuid', dpUuid.get(dp)!] } };
+  Object.entries(keys.encap).forEach(([chassis, ip], i) => {
+    u.Encap[uuid(4, i)] = { initial: { type: 'geneve', ip, chassis_name: chassis, options: ['map', []] } };
+  });
+  sb.replaceAll(u);
+  const nb = new Replica('OVN_Northbound', NORTHBOUND);
+  nb.configure(schema('ovn-nb.ovsschema', DEBIAN12));
+  return new OvnModel({ nb, sb, ovs: localOvs() });
 }

@@ -7,7 +7,7 @@ import { passVerdict } from '../../../src/correlation/verdict';
 import { OvnModel } from '../../../src/ovn/ovn-model';
 import { parseActions } from '../../../src/ovs/odp-actions';
 import { capturedReplicas } from '../../support/captured-model';
-import { capturedFlows, MULTICHASSIS_PAIRS, multichassisKeys } from '../../support/captured-multichassis';
+import { capturedFlows, MULTICHASSIS_PAIRS, multichassisKeys, multichassisKeysOf, multichassisModel, VXLAN_PAIRS } from '../../support/captured-multichassis';
 
 describe.each(MULTICHASSIS_PAIRS)('tunnel targets of a pass (%s)', (pair) => {
   const keys = multichassisKeys(pair);
@@ -41,5 +41,34 @@ describe.each(MULTICHASSIS_PAIRS)('tunnel targets of a pass (%s)', (pair) => {
     const kernel = capturedFlows(pair, 'hv1.kernel-form.txt').filter((f) => f.actions.includes('set(tunnel('));
     expect(kernel.length).toBeGreaterThan(0);
     for (const f of kernel) expect(targets(f.actions)).toEqual([expect.objectContaining({ remoteIp: expect.stringMatching(/^192\.168\.0\.\d$/), tunnelId: expect.stringMatching(/^0x/) })]);
+  });
+});
+
+// With VXLAN the VNI is the datapath key | the egress port key << 12 (captured VXLAN run, its own keys):
+// the targets name the switch and the remote port all the same; a flood's egress is a Multicast_Group,
+// no logical port, so its outport stays null.
+describe.each(VXLAN_PAIRS)('tunnel targets of a VXLAN pass (%s)', (pair) => {
+  const model = multichassisModel(multichassisKeysOf(pair, 'vxlan.keys.json'));
+  // dpif/show of hv1: the tunnel ports share datapath port 4789 (vxlan_sys_4789).
+  const dpif = { dpifPortNames: new Map([[4789, 'ovn-hv2-0']]), dpifPortTypes: new Map([['ovn-hv2-0', 'vxlan']]) };
+  const targets = (actions: string) =>
+    passVerdict({ datapathActions: actions, parsed: parseActions(actions), parseError: null, translationFailed: null, steps: [], lastOutport: null, ...dpif }, model).verdict.tunnels;
+  const flows = [...capturedFlows(pair, 'hv1.vxlan-m.txt'), ...capturedFlows(pair, 'hv1.vxlan-kernel-form.txt')];
+  const of = (dst: string) => flows.filter((f) => f.key.includes(`dst=${dst}`) && /tnl_push\(|set\(tunnel\(/.test(f.actions));
+
+  it('names the switch and the remote logical port, userspace and kernel form, -m or not', () => {
+    expect(of('50:54:00:00:00:02')).toHaveLength(3);
+    for (const f of of('50:54:00:00:00:02')) {
+      expect(targets(f.actions)).toEqual([{ chassis: 'hv2', remoteIp: '192.168.0.2', tunnelId: expect.stringMatching(/^0x/), datapath: 'sw0', outport: 'lsp2' }]);
+    }
+    for (const f of of('00:00:00:00:ff:01')) {
+      expect(targets(f.actions)).toEqual([expect.objectContaining({ chassis: 'hv3', datapath: 'sw1', outport: 'lsp3' })]);
+    }
+  });
+
+  it("names a flood's switch, and no logical port for its multicast group", () => {
+    const flood = of('ff:ff:ff:ff:ff:ff');
+    expect(flood.length).toBeGreaterThan(0);
+    for (const f of flood) for (const t of targets(f.actions)) expect(t).toMatchObject({ chassis: 'hv2', datapath: 'sw0', outport: null });
   });
 });
