@@ -39,8 +39,10 @@ interface VerdictLike {
   incompleteReason?: string | null;
 }
 
-/** One Geneve hop of a cross-chassis path (GET /paths/:id's verdict.tunnels). */
+/** One tunnel hop of a cross-chassis path (GET /paths/:id's verdict.tunnels). */
 export interface HopLike {
+  /** The encapsulation (absent in answers of an api older than it: those were Geneve). */
+  encap?: string;
   /** A number, or hex text for a tunnel id past 2^53 (an STT tun_id: src/ovs/ids.ts tunnelIdForJson). */
   vni: number | string;
   remoteChassis: string | null;
@@ -49,11 +51,11 @@ export interface HopLike {
 }
 
 /**
- * `geneve vni 1 → hv2`: a tunnel hop on the page's picture and between the terminal's passes;
+ * `geneve vni 1 → hv2` (`vxlan vni 8193 → hv2`): a tunnel hop on the page's picture and between the terminal's passes;
  * "(nearest unsure)" when the link look stopped at its bound (docs/multi-chassis.md).
  */
 /** `name`: the page's isolate() for the picture's tunnel label; the terminal client escapes the whole text itself. */
-export const hopText = (t: HopLike, name: (s: string) => string = (s) => s): string => `geneve vni ${t.vni} → ${name(String(t.remoteChassis ?? t.remoteIp))}${t.lookBounded ? ' (nearest unsure)' : ''}`;
+export const hopText = (t: HopLike, name: (s: string) => string = (s) => s): string => `${t.encap ?? 'geneve'} vni ${t.vni} → ${name(String(t.remoteChassis ?? t.remoteIp))}${t.lookBounded ? ' (nearest unsure)' : ''}`;
 
 /**
  * Why a path is incomplete, as the API words it (a missing pass, a tunnel whose far end was not

@@ -13,7 +13,7 @@ import type { BuiltPath } from './path-builder';
 import { LINK_A_SIDE, LinkFlowRow, LinkLook, PathStore } from './path-store';
 import type { StoredPathVerdict } from './path-verdict';
 import { tunnelIdForJson } from '../ovs/ids';
-import { ovnTunnelKeys } from '../ovs/odp-tunnel';
+import { ovnTunnelKeys, type TunnelPush } from '../ovs/odp-tunnel';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
 import { arrivalOf, LinkFlow, linkTunnels, pushesOf, senderOf } from './tunnel-link';
@@ -28,6 +28,8 @@ export interface TunnelHop {
   remoteIp: string;
   /** The chassis whose encap IP is remoteIp (southbound Encap), else the receiver's, else null. */
   remoteChassis: string | null;
+  /** The encapsulation, as the push shows it (Geneve options or header, VXLAN header, the kernel form's tp_dst or port name). */
+  encap: TunnelPush['kind'];
   /**
    * The tunnel id as sent: a number while exact, else its hex text (an STT tun_id past 2^53: ids.ts
    * tunnelIdForJson). With VXLAN it is the datapath key | the egress key << 12, not the datapath key.
@@ -219,6 +221,7 @@ export class CrossChassisPaths {
         fromTraceId: pass.id,
         remoteIp: push.remoteIp,
         remoteChassis: this.chassisOfIp(push.remoteIp) ?? (mine ? asked!.flow.chassis : receiver?.chassis) ?? null,
+        encap: push.kind,
         vni: tunnelIdForJson(push.vni),
         ingressKey: keys?.ingress ?? null,
         egressKey: keys?.egress ?? null,

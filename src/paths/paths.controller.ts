@@ -17,7 +17,7 @@ export class PathsController {
       "receiving chassis's first pass with the same tunnel and packet, within LIVETRACE_TUNNEL_SKEW_MS; a path asked for by an arrival is followed back " +
       'to its sender. `passes` then holds every chassis\'s passes in order (each names its `chassis`) and `verdict` is the one verdict of the packet: ' +
       '`verdict.chassis` the chassis that delivered or dropped it (else the last one reached), `verdict.tunnels` the hops ' +
-      '(`fromChassis`, `fromTraceId`, `remoteIp`, `remoteChassis`, `vni` (the tunnel id as sent, a number; its hex text past 2^53, an STT tun_id; with VXLAN the datapath key | the egress key << 12), `ingressKey`, `egressKey` (OVN\'s logical port keys decoded from the Geneve option, the VXLAN VNI or the STT tun_id; a flood\'s egress is its multicast group\'s key, 32768 and up; null where not carried: VXLAN has no ingress), `toTraceId`: null when no arrival was found), ' +
+      '(`fromChassis`, `fromTraceId`, `remoteIp`, `remoteChassis`, `encap` (`geneve`, `vxlan`, `stt`, `gre` or `other`), `vni` (the tunnel id as sent, a number; its hex text past 2^53, an STT tun_id; with VXLAN the datapath key | the egress key << 12), `ingressKey`, `egressKey` (OVN\'s logical port keys decoded from the Geneve option, the VXLAN VNI or the STT tun_id; a flood\'s egress is its multicast group\'s key, 32768 and up; null where not carried: VXLAN has no ingress), `toTraceId`: null when no arrival was found), ' +
       '`lookBounded: true` on a hop whose link may not be the nearest (the look reads at most 2,048 candidates each side of the start), and ' +
       '`incomplete` with `incompleteReason` when a pass, an arrival or (past that bound) a sender was not found. The example is a one-chassis path.',
   })

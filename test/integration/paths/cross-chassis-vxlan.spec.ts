@@ -68,7 +68,7 @@ describe('a path across chassis over VXLAN (GET /paths/:id)', () => {
     const p = await new PathsService(new PathBuilder(store), traces, oneChassis(store, {}, ENCAP)).get(sent.path, false);
     expect(p.passes.map((x) => [x.chassis, x.id])).toEqual([['hv1', sent.trace], ['hv2', recv.trace]]);
     expect((p.verdict as unknown as { tunnels: unknown[] }).tunnels).toEqual([{
-      fromChassis: 'hv1', fromTraceId: sent.trace, remoteIp: '192.168.0.2', remoteChassis: 'hv2',
+      fromChassis: 'hv1', fromTraceId: sent.trace, remoteIp: '192.168.0.2', remoteChassis: 'hv2', encap: 'vxlan',
       vni: keys.datapaths.sw0 | (keys.ports.lsp2.tunnelKey << 12), ingressKey: null, egressKey: keys.ports.lsp2.tunnelKey, toTraceId: recv.trace,
     }]);
   });

@@ -113,7 +113,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
     expect(p.passes.map((x) => [x.chassis, x.id])).toEqual([['hv1', ids.pingSent.trace], ['hv2', ids.pingRecv.trace]]);
     expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp2'], chassis: 'hv2', incomplete: false });
     expect((p.verdict as unknown as { tunnels: unknown[] }).tunnels).toEqual([
-      { fromChassis: 'hv1', fromTraceId: ids.pingSent.trace, remoteIp: '192.168.0.2', remoteChassis: 'hv2', vni: 2, ingressKey: 2, egressKey: 1, toTraceId: ids.pingRecv.trace },
+      { fromChassis: 'hv1', fromTraceId: ids.pingSent.trace, remoteIp: '192.168.0.2', remoteChassis: 'hv2', encap: 'geneve', vni: 2, ingressKey: 2, egressKey: 1, toTraceId: ids.pingRecv.trace },
     ]);
   });
 

@@ -62,5 +62,7 @@ describe('drawPath across chassis', () => {
     // An old answer without a reason says "incomplete" in its verdict and nothing more.
     expect(incompleteWhy({ kinds: ['output'], logicalPorts: ['lsp2'], logicalFlow: null, northbound: null, incomplete: true })).toBeNull();
     expect(hopText({ vni: 7, remoteChassis: null, remoteIp: '192.168.0.9' })).toBe('geneve vni 7 → 192.168.0.9');
+    // A VXLAN hop's VNI holds the egress key too (datapath 1 | lsp2's key 2 << 12): called by its encapsulation.
+    expect(hopText({ encap: 'vxlan', vni: 8193, remoteChassis: 'hv2', remoteIp: '192.168.0.2' })).toBe('vxlan vni 8193 → hv2');
   });
 });
