@@ -41,7 +41,8 @@ export class IngestController {
     description:
       'Each line is validated alone: the reply counts accepted and rejected lines and gives each rejected line\'s number and reason. ' +
       'An id already stored for its source is accepted but not stored twice. The reply is sent only after the accepted events are committed. ' +
-      '413 when the body is over LIVETRACE_INGEST_MAX_BYTES. `?format=retis` reads retis JSON events instead (as POST /ingest/retis).',
+      '413 when the body is over LIVETRACE_INGEST_MAX_BYTES. Lines are UTF-8 (a line that is not is refused by its number); a compressed body ' +
+      '(Content-Encoding) or another charset is 415. `?format=retis` reads retis JSON events instead (as POST /ingest/retis).',
   })
   @ApiConsumes('application/x-ndjson')
   @ApiBody({ schema: { type: 'string', example: '{"type":"upcall","id":"u1","time":"2026-11-27T05:21:55.633Z","upcallType":"miss","key":"recirc_id(0),in_port(4),eth_type(0x0800)"}\n' } })
@@ -93,11 +94,26 @@ export class IngestController {
     return { source, closed: await this.lifetimes.closeSource(source, reason.toLowerCase()) };
   }
 
-  /** The raw body, refused with 413 past the limit (by Content-Length at once, else while reading). */
-  private async readBody(req: Request): Promise<string> {
-    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  /**
+   * The raw body, refused with 413 past the limit (by Content-Length at once, else while reading).
+   * Its bytes are the lines as UTF-8 (ndjson.ts reads them): a compressed body or another charset
+   * was read as garbage lines, each refused as "not JSON", with a 200.
+   */
+  private async readBody(req: Request): Promise<Buffer> {
+    const [media, ...params] = (req.headers['content-type'] ?? '').split(';');
+    const type = media.trim().toLowerCase();
     if (!NDJSON_TYPES.includes(type)) {
       throw new ApiError(415, `Content-Type must be one of ${NDJSON_TYPES.join(', ')} (got ${JSON.stringify(type || 'none')})`, 'content-type');
+    }
+    const charset = params.map((p) => /^\s*charset\s*=\s*"?([^";\s]*)"?\s*$/i.exec(p)?.[1].toLowerCase()).find((c) => c !== undefined);
+    if (charset !== undefined && !['utf-8', 'utf8', 'us-ascii'].includes(charset)) {
+      req.resume();
+      throw new ApiError(415, `Content-Type: charset ${JSON.stringify(charset.slice(0, 40))} is not read here: send the lines as UTF-8`, 'content-type');
+    }
+    const encoding = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
+    if (encoding !== '' && encoding !== 'identity') {
+      req.resume();
+      throw new ApiError(415, `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not read here: send the lines uncompressed`, 'content-encoding');
     }
     const max = this.config.LIVETRACE_INGEST_MAX_BYTES;
     const tooLarge = () => new ApiError(413, `body over LIVETRACE_INGEST_MAX_BYTES (${max} bytes): send fewer lines per request`, 'body');
@@ -115,6 +131,6 @@ export class IngestController {
       if (!over) chunks.push(chunk);
     }
     if (over) throw tooLarge();
-    return Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks);
   }
 }

@@ -57,12 +57,12 @@ export class IngestService {
     };
   }
 
-  ingestNdjson(text: string, source: string | undefined): Promise<IngestResult> {
+  ingestNdjson(text: string | Buffer, source: string | undefined): Promise<IngestResult> {
     const batch = parseEventLines(text);
     return this.store(batch.events, batch.rejected, source, 'ndjson');
   }
 
-  async ingestRetis(text: string, source: string | undefined): Promise<IngestResult> {
+  async ingestRetis(text: string | Buffer, source: string | undefined): Promise<IngestResult> {
     const batch = parseRetis(text, { now: Date.now() });
     const r = await this.store(batch.events, batch.rejected, source ?? 'retis', 'retis');
     return { ...r, ignored: batch.ignored };

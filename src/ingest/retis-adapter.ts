@@ -62,7 +62,7 @@ export function retisUfid(v: unknown): string | null {
   return `${h(a, 8)}-${h(b >>> 16, 4)}-${h(b & 0xffff, 4)}-${h(c >>> 16, 4)}-${h(c & 0xffff, 4)}${h(d, 8)}`;
 }
 
-export function parseRetis(text: string, opts: RetisOptions): RetisBatch {
+export function parseRetis(text: string | Buffer, opts: RetisOptions): RetisBatch {
   const out: ParsedLine[] = [];
   const rejected: LineRejection[] = [];
   let ignored = 0;
