@@ -7,6 +7,7 @@ import { AppModule } from './app.module';
 import { httpEdge } from './common/http-edge';
 import { DrainingExpressAdapter } from './common/http-drain';
 import { sendError } from './common/api-error';
+import { refuseRepeatedNames } from './common/json-names';
 import { roleConfig, roleRefuses } from './config/role';
 import { LivetraceConfig } from './config/config.schema';
 
@@ -28,7 +29,9 @@ export async function createApp(given: LivetraceConfig): Promise<INestApplicatio
     else next();
   });
   app.use(httpEdge(config));
-  app.useBodyParser('json', { limit: '1mb' });
+  // Nest's type leaves `verify` out (its rawBody option uses it, which this app does not): passed on to body-parser as given.
+  const json = { limit: '1mb', verify: refuseRepeatedNames };
+  app.useBodyParser('json', json);
   if (config.LIVETRACE_CORS_ORIGINS.length) {
     app.enableCors({ origin: config.LIVETRACE_CORS_ORIGINS, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 });
   }

@@ -51,6 +51,7 @@ export function isClientGone(err: unknown, res?: Response): boolean {
 const BODY_ERRORS: Record<string, (e: { message: string; limit?: number }) => string> = {
   'entity.parse.failed': (e) => `body: not valid JSON: ${e.message.replace(/^[^:]*JSON[^:]*:\s*/i, '').slice(0, 200)}`,
   'entity.too.large': (e) => `body: larger than ${e.limit ?? 'the limit of'} bytes`,
+  'entity.repeated.name': (e) => e.message,
   'encoding.unsupported': () => 'content-type: unsupported charset',
   'charset.unsupported': () => 'content-type: unsupported charset',
   'request.size.invalid': () => 'body: shorter than its Content-Length',

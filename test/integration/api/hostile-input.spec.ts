@@ -81,6 +81,38 @@ describe('hostile input: ids, cursors and times', () => {
   });
 });
 
+describe('hostile input: JSON bodies', () => {
+  let app: INestApplication;
+  let http: ReturnType<typeof request>;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'livetrace-hostile-body-'));
+    app = await startApp({ OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false' });
+    http = request(app.getHttpServer());
+  });
+  afterAll(() => app?.close());
+
+  // JSON.parse keeps the last of a repeated name: {"maxTraces":10,"maxTraces":10000000} started a
+  // session of ten million traces, a client that meant one of them had no word of the other (the
+  // ingest refuses such a line, the query string a repeated parameter, the filter a repeated field).
+  it.each([
+    ['/trace-sessions', '{"filter":"tcp","maxTraces":10,"maxTraces":10000000}', 'maxTraces'],
+    ['/trace-sessions', '{"filter":"tcp","chassis":["hv1"],"chassis":["hv2"]}', 'chassis'],
+    ['/trace-sessions', '{"filter":"tcp","filt\\u0065r":"udp"}', 'filter'],
+    ['/traces', '{"flow":"in_port=1","bridge":"br-int","flow":"in_port=2"}', 'flow'],
+  ])('POST %s %s: a name given twice is refused by name', async (url, body, field) => {
+    const res = await http.post(url).set('Content-Type', 'application/json').send(body);
+    expect({ status: res.status, field: res.body.field }).toEqual({ status: 400, field });
+    expect(res.body.message).toBe(`${field}: given twice in one object (a field is given once)`);
+  });
+
+  it('a name given once in each of two objects is no repetition; a malformed body is still named as such', async () => {
+    await http.post('/trace-sessions').set('Content-Type', 'application/json').send('{"filter":"tcp","chassis":["a"],"x":{"filter":1}}').expect(400, /"field":"x"/);
+    const bad = await http.post('/trace-sessions').set('Content-Type', 'application/json').send('{"filter":"tcp","filter').expect(400);
+    expect(bad.body).toMatchObject({ field: 'body', message: expect.stringMatching(/^body: not valid JSON/) });
+  });
+});
+
 describe('a page on another site (Fetch Metadata as browsers send it)', () => {
   let app: INestApplication;
   let base: string;
