@@ -48,11 +48,12 @@ export function isClientGone(err: unknown, res?: Response): boolean {
 }
 
 /** body-parser's error types → what to tell the client. */
-const BODY_ERRORS: Record<string, (e: { message: string; limit?: number }) => string> = {
+const BODY_ERRORS: Record<string, (e: { message: string; limit?: number; encoding?: string }) => string> = {
   'entity.parse.failed': (e) => `body: not valid JSON: ${e.message.replace(/^[^:]*JSON[^:]*:\s*/i, '').slice(0, 200)}`,
   'entity.too.large': (e) => `body: larger than ${e.limit ?? 'the limit of'} bytes`,
   'entity.repeated.name': (e) => e.message,
-  'encoding.unsupported': () => 'content-type: unsupported charset',
+  // body-parser's type for a Content-Encoding it does not inflate (a charset it does not know is charset.unsupported)
+  'encoding.unsupported': (e) => `content-encoding: ${JSON.stringify(String(e.encoding ?? '').slice(0, 40))} is not one this service reads: send the body uncompressed, or gzip`,
   'charset.unsupported': () => 'content-type: unsupported charset',
   'request.size.invalid': () => 'body: shorter than its Content-Length',
   'stream.encoding.set': () => 'body: could not be read',
@@ -61,12 +62,17 @@ const BODY_ERRORS: Record<string, (e: { message: string; limit?: number }) => st
 /** A framework error (not thrown by our code) in the one shape, naming its field. */
 function frameworkError(exception: HttpException, req: Request | undefined): ApiErrorBody {
   const status = exception.getStatus();
-  const cause = (exception.cause ?? exception) as { type?: string; message: string; limit?: number };
+  const cause = (exception.cause ?? exception) as { type?: string; code?: string; message: string; limit?: number };
   const r = exception.getResponse();
   const raw = typeof r === 'string' ? r : Array.isArray((r as { message?: unknown }).message) ? (r as { message: string[] }).message.join('; ') : typeof (r as { message?: unknown }).message === 'string' ? (r as { message: string }).message : exception.message;
   if (cause.type && BODY_ERRORS[cause.type]) {
     const msg = BODY_ERRORS[cause.type](cause);
     return errorBody(status, msg, msg.split(':')[0]);
+  }
+  // zlib's error inflating a body that is not the encoding it names: body-parser passes it on as a bare "Bad Request".
+  if (typeof cause.code === 'string' && cause.code.startsWith('Z_')) {
+    const named = JSON.stringify(String(req?.headers['content-encoding'] ?? '').slice(0, 40));
+    return errorBody(400, `content-encoding: the body is not valid ${named} data (${cause.message.slice(0, 100)})`, 'content-encoding');
   }
   if (status === 413) return errorBody(413, `body: too large (${raw})`, 'body');
   if (/Failed to decode param|URI malformed|URIError/i.test(raw) || cause instanceof URIError) {

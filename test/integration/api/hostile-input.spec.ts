@@ -106,6 +106,15 @@ describe('hostile input: JSON bodies', () => {
     expect(res.body.message).toBe(`${field}: given twice in one object (a field is given once)`);
   });
 
+  // A Content-Encoding body-parser does not know was answered "content-type: unsupported charset",
+  // and a body that is not the gzip it says it is "Bad Request", naming nothing.
+  it('a body in an unknown Content-Encoding, or not in the one it names, is refused naming Content-Encoding', async () => {
+    const unknown = await http.post('/trace-sessions').set({ 'Content-Type': 'application/json', 'Content-Encoding': 'compress' }).send('{"filter":"tcp"}').expect(415);
+    expect(unknown.body).toMatchObject({ field: 'content-encoding', message: 'content-encoding: "compress" is not one this service reads: send the body uncompressed, or gzip' });
+    const corrupt = await http.post('/trace-sessions').set({ 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }).send('{"filter":"tcp"}').expect(400);
+    expect(corrupt.body).toMatchObject({ field: 'content-encoding', message: expect.stringMatching(/^content-encoding: the body is not valid "gzip" data \(/) });
+  });
+
   it('a name given once in each of two objects is no repetition; a malformed body is still named as such', async () => {
     await http.post('/trace-sessions').set('Content-Type', 'application/json').send('{"filter":"tcp","chassis":["a"],"x":{"filter":1}}').expect(400, /"field":"x"/);
     const bad = await http.post('/trace-sessions').set('Content-Type', 'application/json').send('{"filter":"tcp","filter').expect(400);
