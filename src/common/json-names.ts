@@ -86,5 +86,6 @@ export function refuseRepeatedNames(_req: unknown, _res: unknown, body: Buffer, 
   }
   const name = repeatedName(text);
   // body-parser passes it on as a 400 of this type, which api-error.ts answers naming the field.
-  if (name !== null) throw Object.assign(new Error(`${name}: given twice in one object (a field is given once)`), { status: 400, type: 'entity.repeated.name' });
+  // The name is the client's own (any length, a body is up to 1 MB): cut as onlyKeys cuts an unknown one.
+  if (name !== null) throw Object.assign(new Error(`${name.slice(0, 64)}: given twice in one object (a field is given once)`), { status: 400, type: 'entity.repeated.name' });
 }

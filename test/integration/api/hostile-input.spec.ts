@@ -117,6 +117,8 @@ describe('hostile input: JSON bodies', () => {
 
   it('a name given once in each of two objects is no repetition; a malformed body is still named as such', async () => {
     await http.post('/trace-sessions').set('Content-Type', 'application/json').send('{"filter":"tcp","chassis":["a"],"x":{"filter":1}}').expect(400, /"field":"x"/);
+    const long = await http.post('/trace-sessions').set('Content-Type', 'application/json').send(`{"${'n'.repeat(100_000)}":1,"${'n'.repeat(100_000)}":2}`).expect(400);
+    expect(long.body).toMatchObject({ field: 'n'.repeat(64), message: `${'n'.repeat(64)}: given twice in one object (a field is given once)` });
     const bad = await http.post('/trace-sessions').set('Content-Type', 'application/json').send('{"filter":"tcp","filter').expect(400);
     expect(bad.body).toMatchObject({ field: 'body', message: expect.stringMatching(/^body: not valid JSON/) });
   });
