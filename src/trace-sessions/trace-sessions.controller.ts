@@ -36,7 +36,8 @@ export class TraceSessionsController {
       'At least one of `filter` (OpenFlow match syntax: `ip,nw_src=10.0.0.1`, `tcp,tp_dst=22`, CIDR masks, `in_port=vif1`) and ' +
       '`logicalPort` (both directions: flows entering from its interface, flows towards its addresses, and their recirculations). ' +
       '`includeExisting` also traces the matching flows already installed. Every agent carries the session out (a port\'s packets ' +
-        'arriving through a tunnel are matched by the port\'s key in the Geneve option); `chassis` (a name or a list) narrows it to those chassis.',
+        'arriving through a tunnel are matched by the port\'s key in the Geneve option); `chassis` (a name or a list) narrows it to those chassis. ' +
+      '`maxTraces` is for all chassis together, each agent counting the others\' as of its last poll (each second): agents storing at once can pass it by what they store meanwhile.',
   })
   @ApiBody({ schema: { example: SESSION_EXAMPLE } })
   @ApiCreatedResponse({ description: 'The session, with its counters', schema: { example: EXAMPLES.traceSession } })

@@ -50,6 +50,9 @@ export interface ActiveSession {
   storedElsewhere: number;
 }
 
+/** maxTraces stored by every chassis together, the others' as of the last poll. */
+const reached = (s: ActiveSession): boolean => !!s.json.maxTraces && s.local.stored + s.storedElsewhere >= s.json.maxTraces;
+
 @Injectable()
 export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession]; reloaded: [ActiveSession] }> implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger('TraceSessions');
@@ -128,23 +131,31 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     for (const id of [...this.endedHere]) if (!live.has(id)) this.endedHere.delete(id);
     const me = this.chassis;
     const takenUp: Array<{ session: ActiveSession; hasRow: boolean; reload: boolean }> = [];
-    const expired: number[] = [];
+    const ends: Array<{ id: number; state: 'expired' | 'completed' }> = [];
+    // maxTraces reached by the chassis together, each having counted the others' as of its last
+    // poll when it stored its own: no agent has room any more, so the poll that sees the sum ends it.
+    const full: ActiveSession[] = [];
     for (const json of rows) {
       const held = this.active.get(json.id);
       const mine = held?.chassis ?? me;
       const elsewhere = Object.entries(json.perChassis).filter(([c]) => c !== mine).reduce((n, [, st]) => n + st.stored, 0);
       if (held) {
         held.storedElsewhere = elsewhere;
+        if (reached(held)) full.push(held);
         continue;
       }
       if (this.endedHere.has(json.id)) continue;
       // Past its expiry before this chassis took it up (answered as expired since): not carried
       // out (its includeExisting would trace for an ended session), its end stored.
       if (json.state !== 'active') {
-        expired.push(json.id);
+        ends.push({ id: json.id, state: 'expired' });
         continue;
       }
       if (json.onChassis && !json.onChassis.includes(me)) continue;
+      if (json.maxTraces && elsewhere >= json.maxTraces) {
+        ends.push({ id: json.id, state: 'completed' });
+        continue;
+      }
       let filter: CompiledFilter | undefined;
       try {
         filter = json.filter ? compileFilter(json.filter) : undefined;
@@ -163,16 +174,17 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     // announced: an agent restarted at any moment after a 'created' (its includeExisting under
     // way) reloads the session instead of taking it up as new again (duplicate traces).
     const unwritten = takenUp.filter((t) => !t.hasRow);
-    if (unwritten.length || expired.length) {
+    if (unwritten.length || ends.length) {
       const at = new Date().toISOString();
       const ended = await this.store.writer.submit((tx) => {
         for (const { session: s } of unwritten) this.sessions.saveStats(tx, s.json.id, s.chassis, s.local);
-        return expired.filter((id) => this.sessions.end(tx, id, 'expired', at));
+        return ends.filter((e) => this.sessions.end(tx, e.id, e.state, at)).map((e) => e.id);
       });
       // With PostgreSQL the next polls may still read it active until the end has shipped. Only an
       // end that changed a row: one the spool has not pulled yet is tried again on the next poll.
       for (const id of ended) this.endedHere.add(id);
     }
+    for (const s of full) await this.end(s, 'completed');
     for (const { session, reload } of takenUp) {
       this.active.set(session.json.id, session);
       // A restart's reload is quiet (the flows of the previous run were taken when the session was
@@ -336,7 +348,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     s.local[what] += n;
     this.unflushed.add(s);
     // maxTraces counts every chassis's traces: the others' as of the last poll (a second late at most).
-    if (what === 'stored' && s.json.maxTraces && s.local.stored + s.storedElsewhere >= s.json.maxTraces) void this.end(s, 'completed');
+    if (what === 'stored' && reached(s)) void this.end(s, 'completed');
   }
 
   fail(s: ActiveSession, reason: string): void {
