@@ -136,6 +136,44 @@ function ethType(fields: OdpKey['fields']): string | undefined {
 
 const l4Field = (k: OdpKey): string | undefined => ['tcp', 'udp', 'sctp'].find((n) => keyField(k, n));
 
+const IP_ETH = [0x0800, 0x86dd];
+/**
+ * The ethertypes and IP protocols a field's predicate can match at all: nw_src reads IPv4 (or ARP)
+ * addresses only, tp_dst TCP/UDP/SCTP ports only. ovs-ofctl takes `icmp,tp_dst=3` as icmp_code and
+ * drops `ipv6,nw_src=…`'s nw_src; these predicates would match nothing there instead.
+ */
+const NEEDS: Record<string, { eth?: number[]; proto?: number[]; hint?: string }> = {
+  nw_src: { eth: [0x0800, 0x0806, 0x8035] },
+  nw_dst: { eth: [0x0800, 0x0806, 0x8035] },
+  ipv6_src: { eth: [0x86dd] },
+  ipv6_dst: { eth: [0x86dd] },
+  nw_proto: { eth: IP_ETH },
+  tp_src: { eth: IP_ETH, proto: [6, 17, 132], hint: 'of ICMP, give icmp_type' },
+  tp_dst: { eth: IP_ETH, proto: [6, 17, 132], hint: 'of ICMP, give icmp_code' },
+  icmp_type: { eth: IP_ETH, proto: [1, 58] },
+  icmp_code: { eth: IP_ETH, proto: [1, 58] },
+};
+
+/**
+ * Terms that no packet satisfies together (`ipv6,nw_src=10.0.0.1`, `icmp,tp_dst=22`,
+ * `tcp,nw_proto=17`, `ip,dl_type=0x86dd`): refused naming both, not a session that never fires.
+ */
+class Prerequisites {
+  private readonly allowed: Record<'eth' | 'proto', { values: number[]; by: string } | undefined> = { eth: undefined, proto: undefined };
+
+  narrow(kind: 'eth' | 'proto', values: number[] | undefined, term: string, hint?: string): void {
+    if (!values) return;
+    const prev = this.allowed[kind];
+    const left = prev ? prev.values.filter((v) => values.includes(v)) : values;
+    if (!left.length) {
+      const what = kind === 'eth' ? 'ethertype' : 'IP protocol';
+      const list = (vs: number[]) => vs.map((v) => (kind === 'eth' ? `0x${v.toString(16).padStart(4, '0')}` : String(v))).join(' or ');
+      throw new FilterError(term, `never matches with "${prev!.by}": it needs ${what} ${list(values)}, "${prev!.by}" ${list(prev!.values)}${hint ? ` (${hint})` : ''}`);
+    }
+    this.allowed[kind] = { values: left, by: prev && left.length === prev.values.length ? prev.by : term };
+  }
+}
+
 export interface CompiledFilter {
   text: string;
   /** The in_port the filter names, if any (lets the poller narrow its dump). */
@@ -157,6 +195,7 @@ export function compileFilter(text: string): CompiledFilter {
   // A field given twice (`tp_dst=22,tp_dst=80`, or under two aliases) or two protocol keywords
   // can match nothing or only one of them: an error, not a session that silently never fires.
   const seen = new Map<string, string>();
+  const prereq = new Prerequisites();
   const once = (canon: string, term: string) => {
     const prev = seen.get(canon);
     if (prev !== undefined) throw new FilterError(term, `${canon === 'protocol' ? 'a second protocol keyword' : 'the same field again'} (already "${prev}")`);
@@ -168,6 +207,8 @@ export function compileFilter(text: string): CompiledFilter {
       const p = PROTO[term];
       if (!p) throw new FilterError(term, `unknown protocol keyword (known: ${Object.keys(PROTO).join(', ')})`);
       once('protocol', term);
+      prereq.narrow('eth', p.eth ? [Number(p.eth)] : undefined, term);
+      prereq.narrow('proto', p.proto === undefined ? undefined : [p.proto], term);
       if (p.eth) preds.push((k) => ethType(k.fields) === p.eth);
       if (p.proto !== undefined) {
         const fam = p.eth === ETH.ip ? 'ipv4' : 'ipv6';
@@ -178,7 +219,11 @@ export function compileFilter(text: string): CompiledFilter {
     const name = term.slice(0, eq).trim();
     const v = term.slice(eq + 1).trim();
     if (!v) throw new FilterError(term, 'missing value');
-    once(ALIAS[name] ?? name, term);
+    const canon = ALIAS[name] ?? name;
+    once(canon, term);
+    const needs = NEEDS[canon];
+    prereq.narrow('eth', needs?.eth, term);
+    prereq.narrow('proto', needs?.proto, term, needs?.hint);
     let p: Pred;
     switch (name) {
       case 'in_port':
@@ -201,6 +246,7 @@ export function compileFilter(text: string): CompiledFilter {
       case 'dl_type':
       case 'eth_type': {
         const n = num(term, v, 0xffff);
+        prereq.narrow('eth', v.includes('/') ? undefined : [Number(v)], term);
         p = (k) => n(ethType(k.fields));
         break;
       }
@@ -229,6 +275,7 @@ export function compileFilter(text: string): CompiledFilter {
       case 'nw_proto':
       case 'ip_proto': {
         const n = num(term, v, 255);
+        prereq.narrow('proto', v.includes('/') ? undefined : [Number(v)], term);
         p = (k) => n(keyValue(k, 'ipv4', 'proto') ?? keyValue(k, 'ipv6', 'proto'));
         break;
       }

@@ -94,4 +94,26 @@ describe('OpenFlow-syntax session filters', () => {
     expect(() => compileFilter(filter)).toThrow(FilterError);
     expect(() => compileFilter(filter)).toThrow(message);
   });
+
+  // Terms no packet satisfies together were accepted, and the session never traced anything (where
+  // ovs-ofctl reads `icmp,tp_dst=3` as icmp_code=3 and lets the last protocol of `tcp,nw_proto=17` win).
+  it.each([
+    ['ipv6,nw_src=10.0.0.1', /"nw_src=10.0.0.1": never matches with "ipv6": it needs ethertype 0x0800 or 0x0806 or 0x8035, "ipv6" 0x86dd/],
+    ['ip,ipv6_dst=fd00::1', /"ipv6_dst=fd00::1": never matches with "ip"/],
+    ['icmp,tp_dst=3', /"tp_dst=3": never matches with "icmp": it needs IP protocol 6 or 17 or 132, "icmp" 1 \(of ICMP, give icmp_code\)/],
+    ['tcp,icmp_type=8', /"icmp_type=8": never matches with "tcp"/],
+    ['tcp,nw_proto=17', /"nw_proto=17": never matches with "tcp"/],
+    ['ip,dl_type=0x86dd', /"dl_type=0x86dd": never matches with "ip"/],
+    ['arp,tp_dst=22', /"tp_dst=22": never matches with "arp"/],
+    ['nw_src=10.0.0.1,ipv6_dst=fd00::1', /"ipv6_dst=fd00::1": never matches with "nw_src=10.0.0.1"/],
+    ['tp_dst=22,icmp_type=8', /"icmp_type=8": never matches with "tp_dst=22"/],
+  ])('rejects %j, whose terms never match together, naming both', (filter, message) => {
+    expect(() => compileFilter(filter)).toThrow(FilterError);
+    expect(() => compileFilter(filter)).toThrow(message);
+  });
+
+  it.each(['arp,nw_dst=10.0.0.2', 'ip,tp_dst=22', 'ipv6,icmp_type=128', 'dl_type=0x0800,nw_proto=6,tp_dst=22', 'dl_type=0x0800/0xff00,ipv6_src=fd00::1', 'udp,tcp_dst=53'])(
+    'takes %j, whose terms can match together',
+    (filter) => expect(() => compileFilter(filter)).not.toThrow(),
+  );
 });
