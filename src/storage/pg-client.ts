@@ -57,6 +57,24 @@ function reusable(client: PoolClient, err: unknown): boolean {
   return client.getTransactionStatus() === 'I';
 }
 
+/** Pools whose new clients have an 'error' listener from their start (heardFromTheStart). */
+const heard = new WeakSet<Pool>();
+
+/**
+ * Every client the pool connects from now on is heard from the moment the pool hands it out ('connect',
+ * emitted before the connect's callback, in the read that made its session ready): pool.connect()'s
+ * promise settles a microtask later, and a session PostgreSQL ended as it began (a restart's fast
+ * shutdown, pg_terminate_backend, idle_session_timeout), its FATAL read together with its ReadyForQuery
+ * by a busy event loop, emitted 'error' before withClient listened: no listener, an uncaught exception
+ * that ended the process (test/postgres/pg-client.spec.ts). An idle client is the pool's to hear; a
+ * failure on one in use is its query's rejection.
+ */
+function heardFromTheStart(pool: Pool): void {
+  if (heard.has(pool)) return;
+  heard.add(pool);
+  pool.on('connect', (client) => void client.on('error', () => undefined));
+}
+
 /**
  * pool.connect(), given up when `abandon` is aborted meanwhile (ESHUTDOWN): across a partition a
  * connect under way waits for pg's connectionTimeoutMillis (5 s), and a stop's hook that awaits the
@@ -66,6 +84,7 @@ function reusable(client: PoolClient, err: unknown): boolean {
  */
 function connectUnless(pool: Pool, abandon?: AbortSignal): Promise<PoolClient> {
   if (abandon?.aborted) return Promise.reject(abandoned());
+  heardFromTheStart(pool);
   const connect = pool.connect();
   if (!abandon) return connect;
   return new Promise((resolve, reject) => {

@@ -6,6 +6,7 @@
 import { Pool } from 'pg';
 import { withClient } from '../../src/storage/pg-client';
 import { pgPoolOptions } from '../../src/storage/postgres';
+import { silentProxy } from '../support/silent-proxy';
 import { usePostgresSpools } from '../support/spool-stores';
 
 jest.setTimeout(60_000);
@@ -41,6 +42,29 @@ describe('withClient and a failed statement (real PostgreSQL)', () => {
       expect(await withClient(pool, 60_000, async (c) => (await c.query('SELECT 2 AS n')).rows[0])).toEqual({ n: 2 });
     } finally {
       await pool.end();
+    }
+  });
+});
+
+describe('withClient and a session PostgreSQL ends as it hands it out (real PostgreSQL)', () => {
+  // A session ended just after its start (a restart's fast shutdown, pg_terminate_backend of every
+  // session, idle_session_timeout: here the last, 50 ms) while the process's event loop was busy: its
+  // ReadyForQuery and the FATAL after it are read together. pg-pool hands the client out (its promise)
+  // and, in the same read, the client emits 'error' before withClient has a listener on it: an
+  // uncaught exception, the agent ended (random pg_terminate_backend against a shipping spool, 2 runs of 8).
+  it('the work fails, the process does not, and the pool goes on', async () => {
+    const url = await spools.pg().database('pg_client_ended');
+    const proxy = await silentProxy(url);
+    const pool = new Pool({ ...pgPoolOptions(proxy.url, 1), options: '-c idle_session_timeout=50' });
+    pool.on('error', () => undefined);
+    try {
+      proxy.readLate(true);
+      await expect(withClient(pool, 60_000, (c) => c.query('SELECT 1'))).rejects.toThrow(/idle-session timeout|not queryable/);
+      proxy.readLate(false);
+      expect(await withClient(pool, 60_000, async (c) => (await c.query('SELECT 2 AS n')).rows[0])).toEqual({ n: 2 });
+    } finally {
+      await pool.end();
+      await proxy.close();
     }
   });
 });

@@ -17,6 +17,12 @@ export interface SilentProxy {
   partition(): void;
   /** New connections work again; the frozen ones never will (the server has long forgotten them). */
   heal(): void;
+  /**
+   * What the server sends on connections made from now on is held until it closes them, then sent
+   * in one write: a client whose event loop was busy meanwhile (a writer's chunk) reads it all at
+   * once, as one chunk. The same bytes, only read together; `false` ends it for new connections.
+   */
+  readLate(on: boolean): void;
   /** Ends every open connection, both ends (a reset on the path), and goes on accepting new ones. */
   reset(): void;
   /** Ends every connection (the server then sees its frozen ones close) and the listener. */
@@ -29,16 +35,18 @@ export async function silentProxy(url: string): Promise<SilentProxy> {
   const pairs: Array<{ a: Socket; b: Socket; frozen: boolean }> = [];
   let frozen = false;
   let parted = false;
+  let late = false;
   const srv: Server = createServer((a) => {
     const b = connect(port, '127.0.0.1');
     const pair = { a, b, frozen: false };
+    const held: Buffer[] | undefined = late ? [] : undefined;
     pairs.push(pair);
     a.on('error', () => undefined);
     b.on('error', () => undefined);
     a.on('data', (d) => void (!pair.frozen && !frozen && b.write(d)));
-    b.on('data', (d) => void (!pair.frozen && !frozen && a.write(d)));
+    b.on('data', (d) => void (held ? held.push(d) : !pair.frozen && !frozen && a.write(d)));
     a.on('close', () => void (!parted && b.destroy()));
-    b.on('close', () => void (!parted && a.destroy()));
+    b.on('close', () => void (held ? a.end(Buffer.concat(held)) : !parted && a.destroy()));
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const own = (srv.address() as { port: number }).port;
@@ -57,6 +65,9 @@ export async function silentProxy(url: string): Promise<SilentProxy> {
     },
     heal() {
       frozen = false;
+    },
+    readLate(on) {
+      late = on;
     },
     reset() {
       for (const p of pairs.splice(0)) (p.a.destroy(), p.b.destroy());
