@@ -56,6 +56,13 @@ export interface ShipperState extends ReshipState {
 
 /** How often the active sessions are copied from PostgreSQL into the spool. */
 const PULL_EVERY_MS = 500;
+/**
+ * How often the backlog (and the bound the sources drop by) is counted again while an attempt waits:
+ * counted only as one ended, an agent whose schema step waited minutes for another process's
+ * migration lock wrote on past its bound, nothing dropped, /health's backlog standing still
+ * (test/postgres/ship-bound-waiting.spec.ts).
+ */
+const BACKLOG_EVERY_MS = 1000;
 
 export class Shipper {
   readonly state: ShipperState = { up: false, backlog: 0, full: false, dropped: 0, shippedRows: 0, batches: 0, lastShippedAt: null, lastError: null, since: null, reshipFailures: 0, reshipError: null };
@@ -172,6 +179,9 @@ export class Shipper {
   }
 
   private async loop(): Promise<void> {
+    // Not once stopped: the spool's read connection closes after the stop, an abandoned attempt may settle later.
+    const counting = setInterval(() => void (!this.stopped && this.refreshBacklog()), BACKLOG_EVERY_MS);
+    counting.unref();
     try {
       let n: number;
       do n = await this.shipSome();
@@ -189,6 +199,8 @@ export class Shipper {
       this.noteDown((err as Error).message);
       this.retryMs = Math.min(this.retryMs * 2, 5000);
       this.schedule(this.retryMs);
+    } finally {
+      clearInterval(counting);
     }
   }
 
