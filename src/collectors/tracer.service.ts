@@ -233,7 +233,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     // The next ofproto/trace does not wait for this commit: the writer batches many traces per
     // transaction. Stores stay in order (one writer queue), and their number in flight is bounded.
     const sessionIds = wanted.map((w) => w.session.json.id);
-    const stored = this.record(flow, result, sessionIds[0], sessionIds).then(
+    const stored = this.record(flow, result, sessionIds).then(
       () => {
         settle();
         for (const s of wanted) this.sessions.count(s.session, 'stored');
@@ -255,7 +255,6 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   private async record(
     flow: LiveFlow,
     r: { trace: AnnotatedTrace; consistent: boolean | null; reason?: string; methodReason: string },
-    sessionId: number | null,
     sessionIds: number[],
   ): Promise<number> {
     const ids = (flows: LiveFlow[]) => flows.map((f) => f.dbId).filter((id): id is number => id !== undefined);
@@ -267,7 +266,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       chassis: this.poller.chassis,
       consistent: r.consistent,
       reason: r.reason,
-      sessionId,
+      sessionIds,
       methodReason: r.methodReason,
     });
     if (complete !== null) this.emit('pathUpdated', { pathId, traceId, sessionIds, complete });
@@ -282,7 +281,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       this.metrics.count(`failed_${r.kind === 'failed' ? r.reason : 'cache_pending'}`);
       return { consistent: null, reason: r.message };
     }
-    const traceId = await this.record(flow, r, null, []);
+    const traceId = await this.record(flow, r, []);
     this.metrics.count('stored');
     return { traceId, trace: r.trace, consistent: r.consistent, reason: r.reason };
   }

@@ -28,7 +28,8 @@ export interface PassToRecord {
   chassis: string;
   consistent: boolean | null;
   reason?: string;
-  sessionId: number | null;
+  /** The sessions that wanted the pass: the trace names the first, trace_extra_session the others. */
+  sessionIds: readonly number[];
   methodReason: string | null;
 }
 
@@ -99,7 +100,8 @@ export class PathRecorder {
         createdAt: now,
         ufid: flow.ufid,
         datapathFlowId: flowId,
-        sessionId: p.sessionId,
+        sessionId: p.sessionIds[0] ?? null,
+        extraSessionIds: p.sessionIds.slice(1),
         pathId,
         consistent: p.consistent,
         consistentReason: p.reason ?? null,

@@ -3,6 +3,7 @@
 // in store files (test/unit/structure/sql-owners.spec.ts); the look itself stays in PortArrivals.
 import type { SqlReader } from '../storage/sql';
 import type { TraceListQuery } from '../traces/trace-read-store';
+import { inSession } from '../traces/trace-extra-session-store';
 
 export interface ArrivalRow {
   id: number;
@@ -15,7 +16,10 @@ export function tunnelArrivals(db: SqlReader, q: TraceListQuery, after: number, 
   const args: unknown[] = [after, below, q.portName];
   if (q.chassis) where.push('t.chassis = ?') && args.push(q.chassis);
   if (q.verdict) where.push('t.verdict_kinds LIKE ?') && args.push(`%,${q.verdict},%`);
-  if (q.sessionId) where.push('t.session_id = ?') && args.push(q.sessionId);
+  if (q.sessionId) {
+    const s = inSession('t', q.sessionId);
+    where.push(s.sql) && args.push(...s.args);
+  }
   // The primary key (trace_id, port_name, role, scope) walks only the rows of the range.
   return db.all<ArrivalRow>(
     `SELECT DISTINCT p.trace_id AS id, t.created_at FROM trace_port p JOIN trace t ON t.id = p.trace_id WHERE ${where.join(' AND ')} ORDER BY p.trace_id LIMIT ?`,

@@ -66,12 +66,13 @@ const positionOf = (t: TraceJson): TracePosition => ({ at: t.createdAt, id: t.id
 
 const shift = (iso: string | undefined, ms: number): string | undefined => (iso === undefined ? undefined : new Date(Date.parse(iso) + ms).toISOString());
 
-function meets(t: TraceJson, q: TraceListQuery): boolean {
+/** `inSession`: of the traces looked at, those of `q`'s session (TraceStore.ofSession), when it names one. */
+function meets(t: TraceJson, q: TraceListQuery, inSession?: ReadonlySet<number>): boolean {
   if (q.verdict && !t.verdict.kinds.includes(q.verdict as never)) return false;
   if (q.since && t.createdAt < q.since) return false;
   if (q.until && t.createdAt > q.until) return false;
   if (q.chassis && t.chassis !== q.chassis) return false;
-  if (q.sessionId && t.sessionId !== q.sessionId) return false;
+  if (q.sessionId && !inSession?.has(t.id)) return false;
   return true;
 }
 
@@ -167,8 +168,9 @@ export class PortArrivals implements OnModuleInit {
         }
         links += group.length;
         const found = await Promise.all(group.map((t) => this.farPasses(t, q.withSteps)));
+        const ofSession = await this.sessionOf(q, found.flat());
         group.forEach((t, k) => {
-          const mine = found[k].filter((f) => !listed.has(f.id) && !f.logicalPorts.some((p) => p.name === portName) && meets(f, q));
+          const mine = found[k].filter((f) => !listed.has(f.id) && !f.logicalPorts.some((p) => p.name === portName) && meets(f, q, ofSession));
           mine.forEach((f) => listed.add(f.id));
           if (mine.length) far.push({ key: positionOf(t), items: mine.map((f) => ({ ...f, arrivedFrom: { traceId: t.id, chassis: t.chassis } })) });
         });
@@ -205,6 +207,7 @@ export class PortArrivals implements OnModuleInit {
     });
     const farOf = new Map<number, TraceJson[]>();
     await Promise.all(senders.map(async (t) => farOf.set(t.id, await this.farPasses(t, q.withSteps))));
+    const ofSession = await this.sessionOf(q, [...farOf.values()].flat());
     const listed = new Set(items.map((t) => t.id));
     const out: TraceJson[] = [];
     for (const t of items) {
@@ -213,7 +216,7 @@ export class PortArrivals implements OnModuleInit {
         if (listed.has(f.id)) continue;
         listed.add(f.id);
         // A pass naming the port itself is listed on its own, where its id puts it.
-        if (f.logicalPorts.some((p) => p.name === portName) || !meets(f, q)) continue;
+        if (f.logicalPorts.some((p) => p.name === portName) || !meets(f, q, ofSession)) continue;
         out.push({ ...f, arrivedFrom: { traceId: t.id, chassis: t.chassis } });
       }
     }
@@ -258,6 +261,8 @@ export class PortArrivals implements OnModuleInit {
     const unlinked: number[] = [];
     const window = (this.config?.LIVETRACE_TUNNEL_SKEW_MS ?? 1000) + NEAR_SLACK_MS;
     let links = 0;
+    // The session is asked of the passes kept, at once, after the loop.
+    const unlessSession = { ...q, sessionId: undefined };
     for (const id of ids) {
       // No pass of the port that tunnelled was traced near this arrival's time: no link, perhaps later.
       if (near && !near.some((at) => Math.abs(at - seen.get(id)!) <= window)) {
@@ -276,10 +281,16 @@ export class PortArrivals implements OnModuleInit {
       const link = decided.get(id);
       if (link === 'unlinked') unlinked.push(id);
       const f = link && link !== 'unlinked' ? link.far.get(id) : undefined;
-      if (link && link !== 'unlinked' && f && !f.logicalPorts.some((p) => p.name === portName) && meets(f, q))
+      if (link && link !== 'unlinked' && f && !f.logicalPorts.some((p) => p.name === portName) && meets(f, unlessSession))
         items.push({ ...f, arrivedFrom: { traceId: link.sender.id, chassis: link.sender.chassis } });
     }
-    return { items, scannedTo, complete, unlinked };
+    const ofSession = await this.sessionOf(q, items);
+    return { items: q.sessionId ? items.filter((f) => ofSession!.has(f.id)) : items, scannedTo, complete, unlinked };
+  }
+
+  /** With a session filter, which of these traces belong to it (meets' `inSession`). */
+  private async sessionOf(q: TraceListQuery, ts: readonly TraceJson[]): Promise<Set<number> | undefined> {
+    return q.sessionId ? this.store.ofSession([...new Set(ts.map((t) => t.id))], q.sessionId) : undefined;
   }
 
   /** Decides, for every pass of `id`'s path on its chassis, which port's sender (if any) sent it there. */

@@ -83,6 +83,7 @@ export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, ba
   await c.query('BEGIN');
   try {
     await c.query('DELETE FROM trace_port WHERE trace_id = ANY($1::bigint[])', [ids]);
+    await c.query('DELETE FROM trace_extra_session WHERE trace_id = ANY($1::bigint[])', [ids]);
     out.traces = (await c.query('DELETE FROM trace WHERE id = ANY($1::bigint[])', [ids])).rowCount ?? 0;
     if (kinds.length) {
       const m = 'unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS m (kind, ref, bucket, mask)';

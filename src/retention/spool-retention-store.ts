@@ -11,7 +11,7 @@
 //   only when every pass of its path has a lifetime that ended more than QUIET_MS ago (or none: an
 //   on-demand trace). Its citation bucket is shipped whole once the next one has begun, and it only
 //   changes again when pruned; an ended lifetime is never updated again.
-// Deleted with a trace, through the SQLite retention's own pruneTraces (retention.ts): its ports and
+// Deleted with a trace, through the SQLite retention's own pruneTraces (retention.ts): its ports, extra sessions and
 // citation bits, its path once empty, its ended lifetime (and its recirculation edges) once no trace
 // cites it; a trace goes only if those rows too are in PostgreSQL as they are. A trace skipped now is looked at again next round.
 // The lifetimes no trace cites and the ingest ledger go the same way: muted, only as PostgreSQL holds them.
@@ -32,7 +32,7 @@ import { pruneTraces, type PruneResult, type RetentionStores } from './retention
 export const QUIET_MS = LATE_TRACE_MS;
 /** Changes waiting in ship_log beyond which the spool is not pruned this round (PostgreSQL behind or away). */
 const MAX_PENDING = 100_000;
-const TABLES = ['trace', 'trace_port', 'trace_citation', 'path', 'datapath_flow', 'recirc_edge'] as const;
+const TABLES = ['trace', 'trace_port', 'trace_extra_session', 'trace_citation', 'path', 'datapath_flow', 'recirc_edge'] as const;
 
 export interface SpoolBatch extends PruneResult {
   /** Traces looked at (pruned or not): 0 ends the round. */
@@ -77,6 +77,13 @@ export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { 
   out.scanned = rows.length;
   if (!rows.length) return out;
   out.cursor = rows[rows.length - 1].id;
+  // A trace's extra sessions (rare: its mark stays behind while none is written, so it does not bound
+  // `top`): those above their mark or waiting are not in PostgreSQL yet.
+  const extraMark = marks.get('trace_extra_session')!;
+  const extraWaits = new Set([
+    ...waiting('trace_extra_session', 'trace_id'),
+    ...(tx.stmt('SELECT DISTINCT trace_id FROM trace_extra_session WHERE trace_id > ? AND trace_id <= ?').all(Math.max(o.after, extraMark), top) as Array<{ trace_id: number }>).map((r) => r.trace_id),
+  ]);
 
   // A pass whose lifetime is live, or ended within QUIET_MS: its path may still change.
   const loud = tx.stmt('SELECT 1 FROM datapath_flow WHERE id = ? AND (removed_at IS NULL OR removed_at >= ?)');
@@ -102,6 +109,7 @@ export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { 
       !bucketWaits.has(bucket) &&
       !traceWaits.has(r.id) &&
       !portWaits.has(r.id) &&
+      !extraWaits.has(r.id) &&
       (r.path_id === null || r.path_id <= marks.get('path')!) &&
       shippedFlow(r.datapath_flow_id) &&
       quiet(r)

@@ -46,6 +46,8 @@ export interface ShippedTable {
  */
 export const MARKED: Record<string, { col: string; shift: number; follows: string }> = {
   trace_port: { col: 'trace_id', shift: 0, follows: 'trace' },
+  // A trace's other sessions (a pass several wanted), written with it.
+  trace_extra_session: { col: 'trace_id', shift: 0, follows: 'trace' },
   // By the child: the flow just created (its parent is older, often below the claim).
   recirc_edge: { col: 'child_id', shift: 0, follows: 'datapath_flow' },
   // citation-store.ts's BUCKET_SHIFT (storage imports no feature; a unit test holds them equal).

@@ -5,6 +5,7 @@
 // own connection (src/read-workers/read-worker.ts). The SQL is written once for both dialects.
 import { makeCursor, makeTraceCursor, Page, TracePosition } from '../common/query';
 import type { SqlReader } from '../storage/sql';
+import { inSession } from './trace-extra-session-store';
 import { citesSql, CITES_HINT, CITES_LFLOW, tracesCiting } from './citation-store';
 import { LogicalPortJson, TraceJson } from './trace-record';
 import type { StepOwner } from '../correlation/types';
@@ -158,7 +159,10 @@ export class TraceReadStore {
     if (f.since) where.push(`${time} >= ?`) && args.push(f.since);
     if (f.until) where.push(`${time} <= ?`) && args.push(f.until);
     if (f.chassis) where.push('t.chassis = ?') && args.push(f.chassis);
-    if (f.sessionId) where.push('t.session_id = ?') && args.push(f.sessionId);
+    if (f.sessionId) {
+      const s = inSession('t', f.sessionId);
+      where.push(s.sql) && args.push(...s.args);
+    }
     if (byId) {
       if (f.cursor) where.push(`${id} < ?`) && args.push(f.cursor);
       where.push(`${id} > ?`) && args.push(f.above);

@@ -10,6 +10,8 @@ export interface TraceRecordInput {
   datapathFlowId?: number | null;
   upcallId?: number | null;
   sessionId?: number | null;
+  /** The other sessions that wanted this pass (stored once for all): trace_extra_session. */
+  extraSessionIds?: readonly number[];
   pathId?: number | null;
   /** Did the trace's datapath actions equal the installed flow's? null: nothing to compare. */
   consistent?: boolean | null;

@@ -14,6 +14,7 @@ import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { CitationBatch, CITES_HINT, CITES_LFLOW } from './citation-store';
 import { citationsOf, StepPacker } from './step-pack';
+import { deleteExtraSessions, insertExtraSessions, ofSession } from './trace-extra-session-store';
 import { COLLISION, packFinalFlow, STALE, TraceListQuery, TraceOfFlow, TraceReadStore, TraceRow } from './trace-read-store';
 import { TraceJson, TraceRecordInput, verdictJson } from './trace-record';
 import { newestPerSlot, resumeFloors, slotFloorsAt } from './trace-slot-store';
@@ -96,6 +97,11 @@ export class TraceStore {
     return this.reader.list(q);
   }
 
+  /** Of these traces, those that belong to the session (trace-extra-session-store.ts). */
+  ofSession(ids: readonly number[], sessionId: number): Promise<Set<number>> {
+    return ofSession(this.sql(), ids, sessionId);
+  }
+
   portNameOfUuid(uuid: string): Promise<string | undefined> {
     return this.reader.portNameOfUuid(uuid);
   }
@@ -161,7 +167,7 @@ export class TraceStore {
   }
 
   /**
-   * Deletes these traces with their port rows and citation bits; returns, per trace deleted, the
+   * Deletes these traces with their port rows, extra sessions and citation bits; returns, per trace deleted, the
    * path and datapath flow lifetime it belonged to (their owners decide whether those go too).
    */
   prune(tx: WriteContext, ids: readonly number[]): PrunedTrace[] {
@@ -177,6 +183,7 @@ export class TraceStore {
       // The trace's own steps say which citation bits are its.
       for (const [kind, ref] of citationsOf(t.steps)) cites.push([kind, ref, id]);
       delPorts.run(id);
+      deleteExtraSessions(tx, id);
       if (delTrace.run(id).changes) out.push({ pathId: t.path_id, datapathFlowId: t.datapath_flow_id });
     }
     CitationBatch.clear(tx, cites);
@@ -255,6 +262,7 @@ export class TraceStore {
     const traceId = Number(info.lastInsertRowid);
     this.insertCitations(tx, traceId, lflowIds, hintIds);
     this.insertPorts(tx, traceId, rec, 'pass');
+    insertExtraSessions(tx, traceId, rec.extraSessionIds ?? []);
     return traceId;
   }
 

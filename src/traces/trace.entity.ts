@@ -88,6 +88,19 @@ export class TracePortEntity {
 }
 
 /**
+ * The sessions a trace belongs to besides trace.session_id: a pass several active sessions wanted,
+ * stored once (trace-extra-session-store.ts). A row only for such a trace.
+ */
+@Entity('trace_extra_session', { withoutRowid: true })
+// `?session=`: the session's shared traces, one range (migration TraceExtraSession).
+@Index('idx_trace_extra_session', ['sessionId', 'traceId'])
+export class TraceExtraSessionEntity {
+  /** Clustered by trace: deleted, and shipped, with it. */
+  @PrimaryColumn('integer', { name: 'trace_id' }) traceId!: number;
+  @PrimaryColumn('integer', { name: 'session_id' }) sessionId!: number;
+}
+
+/**
  * Port UUIDs (northbound and Port_Binding) to the name trace_port is keyed by: a lookup of a port
  * by UUID costs one row here instead of an index over every trace_port row.
  */

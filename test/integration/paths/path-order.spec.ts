@@ -95,7 +95,7 @@ describe('a path with reused recirculation ids', () => {
         trace: renumbered(passes[i].trace, recircs[i], recircs[i + 1] ?? null),
         chassis: 'hv1',
         consistent: true,
-        sessionId: null,
+        sessionIds: [],
         methodReason: 'test',
       });
       traceIds[i] = r.traceId;
@@ -155,7 +155,7 @@ describe('a path with reused recirculation ids', () => {
       trace: renumbered(mid.trace, 7, 3),
       chassis: 'hv1',
       consistent: true,
-      sessionId: null,
+      sessionIds: [],
       methodReason: 'test',
     });
     expect(r.pathId).not.toBe(a.pathId);
