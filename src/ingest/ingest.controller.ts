@@ -1,13 +1,14 @@
 import { Controller, Get, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { ApiError, badRequest } from '../common/api-error';
 import { NDJSON_TYPES } from '../common/http-edge';
 import { oneOf, Query as Q, rejectUnknown, str } from '../common/query';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { EVENT_SCHEMA } from './event-schema';
-import { IngestService } from './ingest.service';
+import { IngestGate } from './ingest-gate';
+import { IngestResult, IngestService } from './ingest.service';
 import { IngestLifetimesService } from './ingest-lifetimes';
 
 const SOURCE = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -25,6 +26,7 @@ export class IngestController {
   constructor(
     private readonly ingest: IngestService,
     private readonly lifetimes: IngestLifetimesService,
+    private readonly gate: IngestGate,
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
   ) {}
 
@@ -42,7 +44,9 @@ export class IngestController {
       'Each line is validated alone: the reply counts accepted and rejected lines and gives each rejected line\'s number and reason. ' +
       'An id already stored for its source is accepted but not stored twice. The reply is sent only after the accepted events are committed. ' +
       '413 when the body is over LIVETRACE_INGEST_MAX_BYTES. Lines are UTF-8 (a line that is not is refused by its number); a compressed body ' +
-      '(Content-Encoding) or another charset is 415. `?format=retis` reads retis JSON events instead (as POST /ingest/retis).',
+      '(Content-Encoding) or another charset is 415. At most LIVETRACE_INGEST_CONCURRENCY bodies are read at once, the next ones wait unread ' +
+      '(LIVETRACE_INGEST_QUEUE of them, LIVETRACE_INGEST_WAIT_SECONDS at most); past that 503 with Retry-After, nothing read or stored. ' +
+      '`?format=retis` reads retis JSON events instead (as POST /ingest/retis).',
   })
   @ApiConsumes('application/x-ndjson')
   @ApiBody({ schema: { type: 'string', example: '{"type":"upcall","id":"u1","time":"2026-11-27T05:21:55.633Z","upcallType":"miss","key":"recirc_id(0),in_port(4),eth_type(0x0800)"}\n' } })
@@ -53,8 +57,7 @@ export class IngestController {
     rejectUnknown(q, ['source', 'format']);
     const source = str(q, 'source', { max: 64, pattern: SOURCE, what: 'letters, digits, _ . : - (at most 64)' });
     const format = oneOf(q, 'format', ['v1', 'retis'] as const) ?? 'v1';
-    const text = await this.readBody(req);
-    return format === 'retis' ? this.ingest.ingestRetis(text, source) : this.ingest.ingestNdjson(text, source);
+    return this.withBody(req, (text) => (format === 'retis' ? this.ingest.ingestRetis(text, source) : this.ingest.ingestNdjson(text, source)));
   }
 
   @Post('retis')
@@ -72,7 +75,7 @@ export class IngestController {
   async retis(@Req() req: Request, @Query() q: Q) {
     rejectUnknown(q, ['source']);
     const source = str(q, 'source', { max: 64, pattern: SOURCE, what: 'letters, digits, _ . : - (at most 64)' });
-    return this.ingest.ingestRetis(await this.readBody(req), source);
+    return this.withBody(req, (text) => this.ingest.ingestRetis(text, source));
   }
 
   @Post('close-lifetimes')
@@ -95,11 +98,26 @@ export class IngestController {
   }
 
   /**
-   * The raw body, refused with 413 past the limit (by Content-Length at once, else while reading).
-   * Its bytes are the lines as UTF-8 (ndjson.ts reads them): a compressed body or another charset
-   * was read as garbage lines, each refused as "not JSON", with a 200.
+   * The body's headers checked, then a slot of the gate (ingest-gate.ts) waited for, the body read
+   * and `use`d under it; the slot is given back however that ends (413, a client gone mid-body, a
+   * failed write), once nothing of the body is held any more.
    */
-  private async readBody(req: Request): Promise<Buffer> {
+  private async withBody(req: Request, use: (body: Buffer) => Promise<IngestResult>): Promise<IngestResult> {
+    this.checkBody(req);
+    const release = await this.gate.enter(req, req.res as Response);
+    try {
+      return await use(await this.readBody(req));
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Refused before waiting for a slot: a compressed body or another charset (its bytes are the
+   * lines as UTF-8, ndjson.ts reads them: either was read as garbage lines, each refused as
+   * "not JSON", with a 200), or a Content-Length over the limit.
+   */
+  private checkBody(req: Request): void {
     const [media, ...params] = (req.headers['content-type'] ?? '').split(';');
     const type = media.trim().toLowerCase();
     if (!NDJSON_TYPES.includes(type)) {
@@ -115,13 +133,20 @@ export class IngestController {
       req.resume();
       throw new ApiError(415, `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not read here: send the lines uncompressed`, 'content-encoding');
     }
-    const max = this.config.LIVETRACE_INGEST_MAX_BYTES;
-    const tooLarge = () => new ApiError(413, `body over LIVETRACE_INGEST_MAX_BYTES (${max} bytes): send fewer lines per request`, 'body');
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > max) {
+    if (Number.isFinite(declared) && declared > this.config.LIVETRACE_INGEST_MAX_BYTES) {
       req.resume();
-      throw tooLarge();
+      throw this.tooLarge();
     }
+  }
+
+  private tooLarge(): ApiError {
+    return new ApiError(413, `body over LIVETRACE_INGEST_MAX_BYTES (${this.config.LIVETRACE_INGEST_MAX_BYTES} bytes): send fewer lines per request`, 'body');
+  }
+
+  /** The raw body, refused with 413 once it is over the limit. */
+  private async readBody(req: Request): Promise<Buffer> {
+    const max = this.config.LIVETRACE_INGEST_MAX_BYTES;
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
@@ -130,7 +155,7 @@ export class IngestController {
       if (size > max) over = true;
       if (!over) chunks.push(chunk);
     }
-    if (over) throw tooLarge();
+    if (over) throw this.tooLarge();
     return Buffer.concat(chunks);
   }
 }

@@ -1,0 +1,113 @@
+// How many ingest bodies are read and processed at once. Each POST /ingest/* body is held whole
+// (up to LIVETRACE_INGEST_MAX_BYTES) with its parsed lines until its last chunk commits: ~100 MB for
+// a 16 MB body, so six at once took the process from ~380 MB to ~980 MB and a few dozen producers
+// killed it, with what it had accepted and every other route. At most LIVETRACE_INGEST_CONCURRENCY
+// requests hold a slot; the next ones wait in line without their bodies being read (the socket's
+// own backpressure holds the producer, nothing is buffered here), up to LIVETRACE_INGEST_QUEUE of
+// them for at most LIVETRACE_INGEST_WAIT_SECONDS; past either they are refused with 503 and
+// Retry-After, nothing of them read or stored, for the producer to send again.
+import { Inject, Injectable } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { Counter, Gauge } from 'prom-client';
+import { ApiError } from '../common/api-error';
+import { LIVETRACE_CONFIG } from '../config/config.module';
+import { LivetraceConfig } from '../config/config.schema';
+import { MetricsService } from '../metrics/metrics.service';
+
+/** What a refused producer is told to wait before sending again (seconds). */
+export const RETRY_AFTER_SECONDS = 5;
+
+interface Waiter {
+  admit(): void;
+}
+
+@Injectable()
+export class IngestGate {
+  private inFlight = 0;
+  private readonly line: Waiter[] = [];
+  private readonly refused: Counter;
+
+  constructor(
+    @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
+    metrics: MetricsService,
+  ) {
+    const registers = [metrics.registry];
+    const gate = this;
+    new Gauge({
+      name: 'livetrace_ingest_requests_in_flight',
+      help: 'Ingest requests whose bodies are being read or processed (at most LIVETRACE_INGEST_CONCURRENCY)',
+      registers,
+      collect() {
+        this.set(gate.inFlight);
+      },
+    });
+    new Gauge({
+      name: 'livetrace_ingest_requests_waiting',
+      help: 'Ingest requests waiting for a slot, their bodies not read (at most LIVETRACE_INGEST_QUEUE)',
+      registers,
+      collect() {
+        this.set(gate.line.length);
+      },
+    });
+    this.refused = new Counter({ name: 'livetrace_ingest_requests_refused_total', help: 'Ingest requests refused with 503 before their bodies were read, by the bound they met', labelNames: ['bound'], registers });
+  }
+
+  /**
+   * Waits for a slot (FIFO) and returns its release, which must be called once the request is done
+   * with its body (any outcome; a second call does nothing). Throws the 503 when the line is full or
+   * the wait too long; a client that goes away while waiting leaves the line.
+   */
+  async enter(req: Request, res: Response): Promise<() => void> {
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.inFlight--;
+      const next = this.line.shift();
+      if (next) next.admit();
+    };
+    if (this.inFlight < this.config.LIVETRACE_INGEST_CONCURRENCY && this.line.length === 0) {
+      this.inFlight++;
+      return release;
+    }
+    const { LIVETRACE_INGEST_CONCURRENCY: slots, LIVETRACE_INGEST_QUEUE: queue, LIVETRACE_INGEST_WAIT_SECONDS: wait } = this.config;
+    if (this.line.length >= queue) {
+      throw this.refuse(req, res, 'queue', `${this.line.length} ingest requests already wait for the ${slots} being processed (LIVETRACE_INGEST_QUEUE=${queue}, LIVETRACE_INGEST_CONCURRENCY=${slots})`);
+    }
+    return new Promise<() => void>((resolve, reject) => {
+      const leave = () => {
+        const i = this.line.indexOf(waiter);
+        if (i >= 0) this.line.splice(i, 1);
+        clearTimeout(timer);
+        res.off('close', gone);
+      };
+      const waiter: Waiter = {
+        admit: () => {
+          leave();
+          this.inFlight++;
+          resolve(release);
+        },
+      };
+      // The client went away while waiting: its place goes to the next one. The rejection only
+      // ends the handler; there is nobody left to answer.
+      const gone = () => {
+        leave();
+        reject(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+      };
+      const timer = setTimeout(() => {
+        leave();
+        reject(this.refuse(req, res, 'wait', `waited ${wait} s for one of the ${slots} ingest slots (LIVETRACE_INGEST_WAIT_SECONDS=${wait}, LIVETRACE_INGEST_CONCURRENCY=${slots})`));
+      }, wait * 1000);
+      this.line.push(waiter);
+      res.once('close', gone);
+    });
+  }
+
+  private refuse(req: Request, res: Response, bound: 'queue' | 'wait', why: string): ApiError {
+    this.refused.inc({ bound });
+    res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+    // Read and dropped (as for a 413), so the producer, still sending, reads the answer.
+    req.resume();
+    return new ApiError(503, `${why}: nothing of this request was read or stored; send it again after Retry-After`, 'body');
+  }
+}

@@ -1,0 +1,145 @@
+// POST /ingest/*: at most LIVETRACE_INGEST_CONCURRENCY bodies read and processed at once. Every
+// body was read whole and parsed as soon as it came (~100 MB for a 16 MB body): a few dozen
+// producers at once took the process past its memory, and its death lost what it had accepted and
+// not committed. The next requests now wait unread, in order, in a bounded line; past it (or past
+// the wait) 503 with Retry-After naming the bound. The store's writer is held (not a timer) so that
+// the requests pile up deterministically; once it lets go every waiting request is stored.
+import { mkdtempSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { INestApplication } from '@nestjs/common';
+import { IngestService } from '../../../src/ingest/ingest.service';
+import { StoreService } from '../../../src/storage/store.service';
+import { startApp } from '../../support/app';
+import { metric } from '../../support/spool-check';
+import { waitFor } from '../../support/wait';
+
+jest.setTimeout(120_000);
+
+const T = '2026-11-27T05:21:55.633Z';
+const LINES = 50;
+const body = (tag: string) => Array.from({ length: LINES }, (_, i) => `{"type":"upcall","id":"${tag}-${i}","time":"${T}","upcallType":"miss","key":"recirc_id(0),in_port(4),eth_type(0x0800)"}\n`).join('');
+
+/** The app listening on loopback, with the store's writer held shut until `open()` and the bodies read counted. */
+async function heldApp(env: Record<string, string>) {
+  const dir = mkdtempSync(join(tmpdir(), 'livetrace-ingest-gate-'));
+  const app: INestApplication = await startApp({ OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false', ...env });
+  await app.listen(0, '127.0.0.1');
+  const base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  const writer = app.get(StoreService).writer;
+  const submit = writer.submit.bind(writer);
+  let open!: () => void;
+  const shut = new Promise<void>((r) => (open = r));
+  writer.submit = (async (job: Parameters<typeof submit>[0]) => {
+    await shut;
+    return submit(job);
+  }) as typeof writer.submit;
+  const ingest = app.get(IngestService);
+  const parse = ingest.ingestNdjson.bind(ingest);
+  const read: string[] = [];
+  ingest.ingestNdjson = (text, source) => {
+    read.push(source ?? '');
+    return parse(text, source);
+  };
+  const post = (source: string, init: RequestInit = {}) =>
+    fetch(`${base}/ingest/events?source=${source}`, { method: 'POST', headers: { 'Content-Type': 'application/x-ndjson' }, body: body(source), ...init });
+  const metrics = async () => (await fetch(`${base}/metrics`)).text();
+  const stored = async (source: string) => ((await (await fetch(`${base}/upcalls?source=${source}&limit=100`)).json()) as { items: unknown[] }).items.length;
+  return { app, base, open, read, post, metrics, stored };
+}
+
+describe('POST /ingest/events: a bound on bodies in flight, lossless', () => {
+  let t: Awaited<ReturnType<typeof heldApp>>;
+  beforeAll(async () => {
+    t = await heldApp({ LIVETRACE_INGEST_CONCURRENCY: '2', LIVETRACE_INGEST_QUEUE: '3', LIVETRACE_INGEST_WAIT_SECONDS: '3600', LIVETRACE_INGEST_MAX_BYTES: '65536' });
+  });
+  afterAll(() => t?.app.close());
+
+  it('reads at most 2 bodies at once; the others wait unread, a waiter that hangs up frees its place, past the line 503; all waiting ones are stored', async () => {
+    const first = ['p1', 'p2', 'p3', 'p4'].map((s) => t.post(s));
+    const arrived = async () => {
+      const m = await t.metrics();
+      return t.read.length + metric(m, 'livetrace_ingest_requests_waiting') >= 4 && m;
+    };
+    let m = await waitFor('4 requests read or waiting', arrived);
+    expect(t.read).toHaveLength(2);
+    expect(metric(m, 'livetrace_ingest_requests_in_flight')).toBe(2);
+    expect(metric(m, 'livetrace_ingest_requests_waiting')).toBe(2);
+
+    // A producer that gives up while waiting leaves the line: its place goes to the next one.
+    const abort = new AbortController();
+    const gaveUp = t.post('gaveup', { signal: abort.signal }).catch((e: Error) => e);
+    await waitFor('3 waiting', async () => metric(await t.metrics(), 'livetrace_ingest_requests_waiting') === 3);
+    abort.abort();
+    expect(await gaveUp).toMatchObject({ name: 'AbortError' });
+    await waitFor('its place given back', async () => metric(await t.metrics(), 'livetrace_ingest_requests_waiting') === 2);
+    const p5 = t.post('p5');
+    await waitFor('3 waiting again', async () => metric(await t.metrics(), 'livetrace_ingest_requests_waiting') === 3);
+
+    // The line is full: told so, and when to come back, nothing of it read.
+    const refused = await t.post('refused');
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await refused.json()).toMatchObject({ field: 'body', message: expect.stringMatching(/LIVETRACE_INGEST_QUEUE=3\b.*nothing of this request was read or stored/) });
+    expect(t.read).toHaveLength(2);
+
+    t.open();
+    const answers = await Promise.all([...first, p5]);
+    for (const res of answers) expect({ status: res.status, body: await res.json() }).toEqual({ status: 200, body: { accepted: LINES, rejected: 0, duplicates: 0, errors: [] } });
+    expect(t.read).toEqual(['p1', 'p2', 'p3', 'p4', 'p5']);
+    for (const s of ['p1', 'p2', 'p3', 'p4', 'p5']) expect([s, await t.stored(s)]).toEqual([s, LINES]);
+    expect(await t.stored('gaveup')).toBe(0);
+    expect(await t.stored('refused')).toBe(0);
+    m = await t.metrics();
+    expect(metric(m, 'livetrace_ingest_requests_refused_total', { bound: 'queue' })).toBe(1);
+    expect(metric(m, 'livetrace_ingest_requests_in_flight')).toBe(0);
+    expect(metric(m, 'livetrace_ingest_requests_waiting')).toBe(0);
+  });
+
+  it('a body refused while read (413, sent without Content-Length) or cut off by its producer gives its slot back', async () => {
+    const big = async function* () {
+      for (let i = 0; i < 40; i++) yield new TextEncoder().encode(body(`big${i}`));
+    };
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${t.base}/ingest/events?source=big`, { method: 'POST', headers: { 'Content-Type': 'application/x-ndjson' }, body: big() as unknown as RequestInit["body"], duplex: 'half' } as RequestInit);
+      expect(res.status).toBe(413);
+    }
+    // Half a body, then the producer hangs up: the read fails and the slot comes back.
+    const abort = new AbortController();
+    const half = async function* () {
+      yield new TextEncoder().encode(body('half').slice(0, 500));
+      await new Promise(() => undefined);
+    };
+    const cut = fetch(`${t.base}/ingest/events?source=half`, { method: 'POST', headers: { 'Content-Type': 'application/x-ndjson' }, body: half() as unknown as RequestInit["body"], duplex: 'half', signal: abort.signal } as RequestInit).catch((e: Error) => e);
+    await waitFor('the half body in flight', async () => metric(await t.metrics(), 'livetrace_ingest_requests_in_flight') === 1);
+    abort.abort();
+    expect(await cut).toMatchObject({ name: 'AbortError' });
+    await waitFor('its slot given back', async () => metric(await t.metrics(), 'livetrace_ingest_requests_in_flight') === 0);
+    const ok = await t.post('after413');
+    expect(ok.status).toBe(200);
+    expect(metric(await t.metrics(), 'livetrace_ingest_requests_in_flight')).toBe(0);
+  });
+});
+
+describe('POST /ingest/events: the wait is bounded', () => {
+  let t: Awaited<ReturnType<typeof heldApp>>;
+  beforeAll(async () => {
+    t = await heldApp({ LIVETRACE_INGEST_CONCURRENCY: '1', LIVETRACE_INGEST_QUEUE: '8', LIVETRACE_INGEST_WAIT_SECONDS: '1' });
+  });
+  afterAll(() => t?.app.close());
+
+  it('a request that waited LIVETRACE_INGEST_WAIT_SECONDS is told 503 with Retry-After; the one in flight is stored', async () => {
+    const inFlight = t.post('held');
+    await waitFor('the first body read', () => t.read.length === 1);
+    const waited = await t.post('waited');
+    expect(waited.status).toBe(503);
+    expect(waited.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await waited.json()).toMatchObject({ message: expect.stringMatching(/LIVETRACE_INGEST_WAIT_SECONDS=1\b/) });
+    t.open();
+    expect((await inFlight).status).toBe(200);
+    expect(await t.stored('held')).toBe(LINES);
+    expect(await t.stored('waited')).toBe(0);
+    expect(metric(await t.metrics(), 'livetrace_ingest_requests_refused_total', { bound: 'wait' })).toBe(1);
+  });
+});
