@@ -1,6 +1,8 @@
 // POST /ingest/*: validated events → annotated where they are translations → written in
 // chunks through the single writer. The answer is given only once every chunk has committed,
-// so "accepted" means "on disk".
+// so "accepted" means "on disk". An NDJSON body is parsed a chunk at a time, the next one while
+// the last is written: its parsed events were all held until its last chunk committed (~60 MB
+// more for a 16 MB body, bench/ingest/RESULTS-memory.md).
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { Counter } from 'prom-client';
@@ -14,7 +16,7 @@ import { TraceStore } from '../traces/trace-store';
 import { UpcallStore } from '../upcalls/upcall-store';
 import { UpcallsService } from '../upcalls/upcalls.service';
 import { IngestStore } from './ingest-store';
-import { LineRejection, ParsedLine, parseEventLines } from './ndjson';
+import { eventBatches, LineRejection, ParsedBatch, ParsedLine } from './ndjson';
 import { parseRetis } from './retis-adapter';
 import { IngestStores, Prepared, writeEvents } from './ingest-write';
 import { passOfTranslation } from './translation';
@@ -58,25 +60,65 @@ export class IngestService {
   }
 
   ingestNdjson(text: string | Buffer, source: string | undefined): Promise<IngestResult> {
-    const batch = parseEventLines(text);
-    return this.store(batch.events, batch.rejected, source, 'ndjson');
+    return this.store(eventBatches(text, CHUNK), source, 'ndjson');
   }
 
   async ingestRetis(text: string | Buffer, source: string | undefined): Promise<IngestResult> {
     const batch = parseRetis(text, { now: Date.now() });
-    const r = await this.store(batch.events, batch.rejected, source ?? 'retis', 'retis');
+    const r = await this.store([batch], source ?? 'retis', 'retis');
     return { ...r, ignored: batch.ignored };
   }
 
-  private async store(events: ParsedLine<EventV1>[], rejected: LineRejection[], source: string | undefined, format: string): Promise<IngestResult> {
-    // With PostgreSQL away long enough the spool is full (LIVETRACE_SPOOL_MAX_CHANGES). The tracer
-    // drops its new traces, counted; a producer's batch is refused whole instead, so it keeps it
-    // and sends it again: the bound holds, and nothing it was told was stored is lost.
-    const spool = this.storage.shipper?.state;
-    if (spool?.full && events.length) {
-      this.m.lines.inc({ format, outcome: 'refused_spool_full' }, events.length);
-      throw new ApiError(503, `the spool is full (${spool.backlog} changes waiting for PostgreSQL: LIVETRACE_SPOOL_MAX_CHANGES): nothing of this batch was stored; send it again once /health says central is up`, 'spool');
+  private async store(batches: Iterable<ParsedBatch<EventV1>>, source: string | undefined, format: string): Promise<IngestResult> {
+    const rejected: LineRejection[] = [];
+    const receivedAt = new Date().toISOString();
+    let accepted = 0;
+    let duplicates = 0;
+    let writing: Promise<{ stored: number; duplicates: number }> | undefined;
+    for (const batch of batches) {
+      for (const r of batch.rejected) rejected.push(r);
+      const prepared = this.annotate(batch.events, rejected, source);
+      for (let i = 0; i < prepared.length; i += CHUNK) {
+        if (accepted === 0) this.refuseIfSpoolFull(format, prepared.length, batches);
+        const chunk = prepared.slice(i, i + CHUNK);
+        accepted += chunk.length;
+        // One chunk in the writer while the next is parsed: the writer is kept busy, and a body's
+        // events are held a chunk or two at a time.
+        if (writing) duplicates += (await writing).duplicates;
+        writing = this.storage.writer.submit((tx) => writeEvents(tx, chunk, receivedAt, this.stores));
+      }
     }
+    if (writing) duplicates += (await writing).duplicates;
+    rejected.sort((a, b) => a.line - b.line);
+    this.m.lines.inc({ format, outcome: 'stored' }, accepted - duplicates);
+    this.m.lines.inc({ format, outcome: 'duplicate' }, duplicates);
+    this.m.lines.inc({ format, outcome: 'rejected' }, rejected.length);
+    return {
+      accepted,
+      rejected: rejected.length,
+      duplicates,
+      errors: rejected.slice(0, MAX_ERRORS),
+      ...(rejected.length > MAX_ERRORS ? { errorsTruncated: true } : {}),
+    };
+  }
+
+  /**
+   * With PostgreSQL away long enough the spool is full (LIVETRACE_SPOOL_MAX_CHANGES). The tracer
+   * drops its new traces, counted; a producer's batch is refused whole instead, so it keeps it and
+   * sends it again: the bound holds, and nothing it was told was stored is lost. Asked before the
+   * first chunk is written; the rest of the body is read only to count its events.
+   */
+  private refuseIfSpoolFull(format: string, first: number, rest: Iterable<ParsedBatch<EventV1>>): void {
+    const spool = this.storage.shipper?.state;
+    if (!spool?.full) return;
+    let events = first;
+    for (const b of rest) events += b.events.length;
+    this.m.lines.inc({ format, outcome: 'refused_spool_full' }, events);
+    throw new ApiError(503, `the spool is full (${spool.backlog} changes waiting for PostgreSQL: LIVETRACE_SPOOL_MAX_CHANGES): nothing of this batch was stored; send it again once /health says central is up`, 'spool');
+  }
+
+  /** Translations annotated (pure CPU, before the writer); a translation that cannot be is rejected by its line. */
+  private annotate(events: readonly ParsedLine<EventV1>[], rejected: LineRejection[], source: string | undefined): Prepared[] {
     const chassis = this.upcalls.chassis;
     const prepared: Prepared[] = [];
     for (const { line, event } of events) {
@@ -105,24 +147,6 @@ export class IngestService {
         prepared.push(p);
       }
     }
-    const receivedAt = new Date().toISOString();
-    const jobs: Array<Promise<{ stored: number; duplicates: number }>> = [];
-    for (let i = 0; i < prepared.length; i += CHUNK) {
-      const chunk = prepared.slice(i, i + CHUNK);
-      jobs.push(this.storage.writer.submit((tx) => writeEvents(tx, chunk, receivedAt, this.stores)));
-    }
-    const done = await Promise.all(jobs);
-    const duplicates = done.reduce((n, d) => n + d.duplicates, 0);
-    rejected.sort((a, b) => a.line - b.line);
-    this.m.lines.inc({ format, outcome: 'stored' }, prepared.length - duplicates);
-    this.m.lines.inc({ format, outcome: 'duplicate' }, duplicates);
-    this.m.lines.inc({ format, outcome: 'rejected' }, rejected.length);
-    return {
-      accepted: prepared.length,
-      rejected: rejected.length,
-      duplicates,
-      errors: rejected.slice(0, MAX_ERRORS),
-      ...(rejected.length > MAX_ERRORS ? { errorsTruncated: true } : {}),
-    };
+    return prepared;
   }
 }

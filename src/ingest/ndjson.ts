@@ -37,8 +37,7 @@ export interface UnreadLine {
  */
 export function* ndjsonLines(body: string | Buffer): Generator<[number, string | UnreadLine]> {
   if (typeof body !== 'string') {
-    if (isUtf8(body)) yield* ndjsonLines(body.toString('utf8'));
-    else yield* byteLines(body);
+    yield* byteLines(body);
     return;
   }
   const text = body;
@@ -55,7 +54,11 @@ export function* ndjsonLines(body: string | Buffer): Generator<[number, string |
   }
 }
 
-/** ndjsonLines of a body that is not all UTF-8: line by line, on the bytes (\n is never inside a UTF-8 sequence). */
+/**
+ * ndjsonLines of a body's bytes: each line decoded alone (\n is never inside a UTF-8 sequence). The
+ * whole body decoded at once was a second copy of it (16 MB more per LIVETRACE_INGEST_MAX_BYTES body)
+ * for as long as its lines were read.
+ */
 function* byteLines(body: Buffer): Generator<[number, string | UnreadLine]> {
   const BOM = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf;
   let start = BOM ? 3 : 0;
@@ -65,7 +68,7 @@ function* byteLines(body: Buffer): Generator<[number, string | UnreadLine]> {
     if (end < 0) end = body.length;
     n++;
     const bytes = body.subarray(start, end);
-    const bad = firstNonUtf8(bytes);
+    const bad = isUtf8(bytes) ? -1 : firstNonUtf8(bytes);
     if (bad < 0) {
       const line = bytes.toString('utf8').replace(/\r$/, '');
       if (line.trim() !== '') yield [n, line];
@@ -120,18 +123,36 @@ export function validateEvent(value: unknown): { event: EventV1 } | { reason: st
   return { event: value as EventV1 };
 }
 
+/**
+ * The body's valid events and rejected lines, `size` lines a batch (the last may be shorter): what
+ * a line becomes is held only until its batch is stored, not for the whole body's.
+ */
+export function* eventBatches(text: string | Buffer, size: number): Generator<ParsedBatch> {
+  let events: ParsedLine[] = [];
+  let rejected: LineRejection[] = [];
+  let lines = 0;
+  for (const [line, raw] of ndjsonLines(text)) {
+    const json = parseJsonLine(raw);
+    if ('reason' in json) rejected.push({ line, reason: json.reason });
+    else {
+      const v = validateEvent(json.value);
+      if ('reason' in v) rejected.push({ line, reason: v.reason });
+      else events.push({ line, event: v.event });
+    }
+    if (++lines === size) {
+      yield { events, rejected };
+      [events, rejected, lines] = [[], [], 0];
+    }
+  }
+  if (lines) yield { events, rejected };
+}
+
 export function parseEventLines(text: string | Buffer): ParsedBatch {
   const events: ParsedLine[] = [];
   const rejected: LineRejection[] = [];
-  for (const [line, raw] of ndjsonLines(text)) {
-    const json = parseJsonLine(raw);
-    if ('reason' in json) {
-      rejected.push({ line, reason: json.reason });
-      continue;
-    }
-    const v = validateEvent(json.value);
-    if ('reason' in v) rejected.push({ line, reason: v.reason });
-    else events.push({ line, event: v.event });
+  for (const b of eventBatches(text, Infinity)) {
+    for (const e of b.events) events.push(e);
+    for (const r of b.rejected) rejected.push(r);
   }
   return { events, rejected };
 }
