@@ -66,7 +66,18 @@ export async function migrateUnderLock(ds: DataSource, opts: MigrationLockOption
     // a snapshot, and CREATE INDEX CONCURRENTLY (storage/pg-index.ts) waits for every older snapshot
     // in the database to end, so the build waited on the waiter and the waiter on the build until
     // the waiter's statement timeout failed its start (test/postgres/role-index-build.spec.ts).
-    while (!((await qr.query(`SELECT pg_try_advisory_lock(${MIGRATION_LOCK}) AS got`)) as Array<{ got: boolean }>)[0].got) await sleep(250);
+    // Said while it lasts (after 5 s, then every minute): an agent whose start waits here behind another
+    // process's long migration (an index built CONCURRENTLY) otherwise looked stuck, /health showing
+    // its last connection error.
+    const since = Date.now();
+    let sayAt = since + 5000;
+    while (!((await qr.query(`SELECT pg_try_advisory_lock(${MIGRATION_LOCK}) AS got`)) as Array<{ got: boolean }>)[0].got) {
+      if (Date.now() >= sayAt) {
+        log.warn(`waiting ${Math.round((Date.now() - since) / 1000)} s for the migration lock: ${await lockHolder(qr)} is migrating this database; this process's schema step (and its start) goes on once it is done`);
+        sayAt = Date.now() + 60_000;
+      }
+      await sleep(250);
+    }
     try {
       // Inside the try whose finally resets them: a SET lock_timeout that failed (a value out of
       // PostgreSQL's range) left the pooled connection without a statement timeout, and a later
@@ -115,6 +126,21 @@ function statementOf(err: unknown): string {
 }
 
 /** What it gave way to: the sessions whose transaction, older than the wait, holds a table lock. */
+/** Who holds the migration lock (a session advisory lock on one bigint key: classid 0, objid the key, objsubid 1). */
+async function lockHolder(qr: QueryRunner): Promise<string> {
+  const rows = (await qr
+    .query(
+      `SELECT a.pid, a.application_name AS app, a.client_addr::text AS addr, a.state, left(a.query, 120) AS query
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1 AND l.objsubid = 1
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      [MIGRATION_LOCK],
+    )
+    .catch(() => [])) as Array<{ pid: number; app: string; addr: string | null; state: string; query: string }>;
+  const r = rows[0];
+  return r ? `pid ${r.pid} (${r.app || '?'}${r.addr ? `@${r.addr}` : ''}, ${r.state}: ${r.query})` : 'another process';
+}
+
 async function holders(qr: QueryRunner, olderThanMs: number): Promise<string> {
   const rows = (await qr
     .query(

@@ -4,6 +4,7 @@
 // another process held (an api of a newer version building an index CONCURRENTLY on a large table:
 // minutes) never ended one: the agent went on writing past its bound, nothing dropped, and /health's
 // backlog stood still. The other process's lock is held here by a connection of the test's own.
+import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { MIGRATION_LOCK } from '../../src/storage/pg-migrate';
 import { silentProxy } from '../support/silent-proxy';
@@ -17,6 +18,7 @@ const newPath = `INSERT INTO path (chassis, created_at, updated_at, verdict) VAL
 
 describe('the spool bound while an attempt waits (real PostgreSQL)', () => {
   it("an agent whose schema step waits on another's migration lock: the backlog follows the spool and the bound holds", async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
     const url = await spools.pg().database('ship_bound_waiting');
     const file = newSpool();
     const first = await spools.storeOn(url, file);
@@ -41,12 +43,17 @@ describe('the spool bound while an attempt waits (real PostgreSQL)', () => {
       });
       await waitFor('the spool to be counted full', () => s.shipper!.state.full, 15_000).catch(() => undefined);
       expect(s.shipper!.state).toMatchObject({ full: true, backlog: 1500 });
+      // And it says why it waits, naming the lock's holder (it looked stuck: /health kept its last connection error).
+      const holderPid = (await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+      await waitFor('the wait for the migration lock to be logged', () =>
+        warn.mock.calls.some(([m]) => String(m).startsWith('waiting ') && String(m).includes(`for the migration lock: pid ${holderPid} `)), 15_000);
 
       await holder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
       await s.shipper!.synced(60_000);
       expect(s.shipper!.state).toMatchObject({ full: false, backlog: 0 });
       expect(await pgRows(url, 'SELECT count(*)::int AS n FROM path')).toEqual([{ n: 1500 }]);
     } finally {
+      warn.mockRestore();
       await holder.end();
       await proxy.close();
     }
