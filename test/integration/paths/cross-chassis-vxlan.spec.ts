@@ -4,21 +4,17 @@
 import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
-import { recircIdHex } from '../../../src/ovs/ids';
-import { pushSignature } from '../../../src/ovs/push-signature';
-import { tunnelSignature } from '../../../src/ovs/tunnel-signature';
 import { PathBuilder } from '../../../src/paths/path-builder';
 import { PathStore } from '../../../src/paths/path-store';
 import { PathsService } from '../../../src/paths/paths.service';
 import type { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { capturedFlows, multichassisKeysOf, type CapturedFlow } from '../../support/captured-multichassis';
-import { oneChassis } from '../../support/cross-chassis';
+import { oneChassis, storePass } from '../../support/cross-chassis';
 import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2', hv3: '192.168.0.3' };
 const T0 = Date.parse('2026-12-05T03:00:00.000Z');
-const iso = (ms: number) => new Date(ms).toISOString();
 const one = (file: string, pred: (f: CapturedFlow) => boolean): CapturedFlow => {
   const hits = capturedFlows('debian12', file).filter(pred);
   if (hits.length !== 1) throw new Error(`${file}: expected one line, found ${hits.length}`);
@@ -34,21 +30,7 @@ describe('a path across chassis over VXLAN (GET /paths/:id)', () => {
   let traces: TraceStore;
   const keys = multichassisKeysOf('debian12', 'vxlan.keys.json');
 
-  /** One pass as an agent stores it: its datapath flow (with the tunnel and push signatures) and its trace under a path. */
-  function pass(chassis: string, f: CapturedFlow, at: number, verdict: Record<string, unknown>): { trace: number; path: number } {
-    const flow = Number(db.prepare(
-      `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source, tunnel_sig, push_sig)
-       VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 1, 98, 'poller', ?, ?)`,
-    ).run(chassis, `ufid-${chassis}-${at}`, iso(at), iso(at + 50), recircIdHex(f.recirc), f.key, f.actions, tunnelSignature(f.key, f.recirc), pushSignature(f.actions)).lastInsertRowid);
-    const path = Number(db.prepare("INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, '{}')").run(chassis, iso(at), iso(at)).lastInsertRowid);
-    const v = { kinds: [], logicalPorts: [], logicalFlow: null, northbound: null, tunnels: [], recircIds: [], reason: null, ...verdict };
-    const trace = Number(db.prepare(
-      `INSERT INTO trace (chassis, created_at, datapath_flow_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions,
-         verdict_kinds, verdict, path_id, step_count, steps)
-       VALUES (?, ?, ?, NULL, 'trace', 'br-int', ?, '', '', '', ?, ?, ?, ?, 0, x'')`,
-    ).run(chassis, iso(at), flow, recircIdHex(f.recirc), f.actions, `,${(v.kinds as string[]).join(',')},`, JSON.stringify(v), path).lastInsertRowid);
-    return { trace, path };
-  }
+  const pass = (chassis: string, f: CapturedFlow, at: number, verdict: Record<string, unknown>) => storePass(db, chassis, f, at, verdict);
 
   beforeAll(async () => {
     ({ dir, ds, db, writer } = await openMigratedSqlite('livetrace-cross-chassis-vxlan-'));

@@ -18,11 +18,9 @@ import type { TraceListQuery } from '../../../src/traces/trace-read-store';
 import { SqliteReader } from '../../../src/storage/sql';
 import type { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
-import { oneChassis } from '../../support/cross-chassis';
-import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
+import { oneChassis, storePass } from '../../support/cross-chassis';
 import { recircIdHex } from '../../../src/ovs/ids';
-import { pushSignature } from '../../../src/ovs/push-signature';
-import { tunnelSignature } from '../../../src/ovs/tunnel-signature';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const FIX = join(__dirname, '../../fixtures/captured-multichassis/debian12');
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2', hv3: '192.168.0.3' };
@@ -51,21 +49,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
   let store: PathStore;
   let traces: TraceStore;
 
-  /** One pass as an agent stores it (the tunnel and push signatures as DatapathFlowStore.create writes them): its datapath flow, its trace (with the pass verdict) under a path of its chassis. */
-  function pass(chassis: string, l: Line, at: number, verdict: Record<string, unknown>, pathId?: number): { flow: number; trace: number; path: number } {
-    const flow = Number(db.prepare(
-      `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source, tunnel_sig, push_sig)
-       VALUES (?, ?, ?, ?, NULL, ?, ?, ?, 1, 98, 'poller', ?, ?)`,
-    ).run(chassis, `ufid-${chassis}-${at}-${l.recirc}`, iso(at), iso(at + 50), recircIdHex(l.recirc), l.key, l.actions, tunnelSignature(l.key, l.recirc), pushSignature(l.actions)).lastInsertRowid);
-    const path = pathId ?? Number(db.prepare("INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES (?, ?, ?, '{}')").run(chassis, iso(at), iso(at)).lastInsertRowid);
-    const v = { kinds: [], logicalPorts: [], logicalFlow: null, northbound: null, tunnels: [], recircIds: [], reason: null, ...verdict };
-    const trace = Number(db.prepare(
-      `INSERT INTO trace (chassis, created_at, datapath_flow_id, ufid, method, bridge, recirc_id, flow, final_flow, megaflow, datapath_actions,
-         verdict_kinds, verdict, path_id, step_count, steps)
-       VALUES (?, ?, ?, NULL, 'trace', 'br-int', ?, '', '', '', ?, ?, ?, ?, 0, x'')`,
-    ).run(chassis, iso(at), flow, recircIdHex(l.recirc), l.actions, `,${(v.kinds as string[]).join(',')},`, JSON.stringify(v), path).lastInsertRowid);
-    return { flow, trace, path };
-  }
+  const pass = (chassis: string, l: Line, at: number, verdict: Record<string, unknown>, pathId?: number) => storePass(db, chassis, l, at, verdict, pathId);
   const tunnelTo = (chassis: string) => ({ kinds: ['tunnel'], tunnels: [{ chassis, remoteIp: ENCAP[chassis as keyof typeof ENCAP] }] });
   const service = (config = {}) => new PathsService(new PathBuilder(store), traces, oneChassis(store, config, ENCAP));
 

@@ -7,19 +7,11 @@
 // those paths were skipped. Real TraceSessionsService on a real migrated SQLite file shared by two
 // agents (hv1, hv2); stand-ins: the tracer's pathUpdated events and ovn-trace.
 import { EventEmitter } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DataSource } from 'typeorm';
 import { AutoCrossCheckService } from '../../../src/cross-checks/auto-cross-check.service';
 import type { CrossChecksService } from '../../../src/cross-checks/cross-checks.service';
 import type { TracerService } from '../../../src/collectors/tracer.service';
-import type { ReplicasService } from '../../../src/replicas/replicas.service';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { StoreService } from '../../../src/storage/store.service';
-import { emptyStats, TraceSessionStore } from '../../../src/trace-sessions/trace-session-store';
-import { TraceSessionsService } from '../../../src/trace-sessions/trace-sessions.service';
-import { testConfig } from '../../support/app';
+import { emptyStats } from '../../../src/trace-sessions/trace-session-store';
+import { sessionAgentsOnOneFile } from '../../support/session-agents';
 import { waitFor } from '../../support/wait';
 
 describe('automatic cross-checks of a session completed on another agent', () => {
@@ -27,25 +19,14 @@ describe('automatic cross-checks of a session completed on another agent', () =>
   afterEach(() => close());
 
   async function twoAgents() {
-    const file = join(mkdtempSync(join(tmpdir(), 'livetrace-auto-xc-')), 'db.sqlite');
-    const ds = new DataSource({ ...dataSourceOptions(file), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    const cfg = testConfig({ LIVETRACE_DB: file });
-    const store = new StoreService(ds, null, cfg);
-    const sessions = new TraceSessionStore(store);
-    const agent = (name: string) => new TraceSessionsService(cfg, store, sessions, { chassisName: () => name, status: () => ({ synced: true }), model: { generation: 1 } } as unknown as ReplicasService);
-    const [hv1, hv2] = [agent('hv1'), agent('hv2')];
+    const { store, sessions, agents: [hv1, hv2], close: closeAgents } = await sessionAgentsOnOneFile('livetrace-auto-xc-');
     const tracer = new EventEmitter() as unknown as TracerService;
     const started: number[] = [];
     const crossChecks = { crossCheck: async (traceId: number) => (started.push(traceId), { result: 'match' }) } as unknown as CrossChecksService;
     const auto = new AutoCrossCheckService(tracer, hv1, crossChecks);
     close = async () => {
       auto.onApplicationShutdown();
-      for (const s of [hv1, hv2]) await s.beforeApplicationShutdown();
-      await store.beforeApplicationShutdown();
-      await store.onApplicationShutdown();
-      await ds.destroy();
+      await closeAgents();
     };
     const id = await store.writer.submit((tx) =>
       sessions.insert(tx, {

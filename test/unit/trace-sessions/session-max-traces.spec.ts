@@ -4,32 +4,16 @@
 // place under LIVETRACE_MAX_SESSIONS) while no agent has room to store anything more. Two real
 // TraceSessionsService agents (hv1, hv2) on one real migrated SQLite file; the replicas are a
 // stand-in (the chassis name, the local OVS database synced).
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { StoreService } from '../../../src/storage/store.service';
-import type { ReplicasService } from '../../../src/replicas/replicas.service';
-import { emptyStats, TraceSessionStore } from '../../../src/trace-sessions/trace-session-store';
-import { TraceSessionsService } from '../../../src/trace-sessions/trace-sessions.service';
-import { testConfig } from '../../support/app';
+import { emptyStats } from '../../../src/trace-sessions/trace-session-store';
+import type { TraceSessionsService } from '../../../src/trace-sessions/trace-sessions.service';
+import { sessionAgentsOnOneFile } from '../../support/session-agents';
 
 describe('maxTraces reached by several chassis together', () => {
   let close: () => Promise<void> = async () => undefined;
   afterEach(() => close());
 
   async function twoAgents(maxTraces: number, rows: Record<string, number> = {}) {
-    const file = join(mkdtempSync(join(tmpdir(), 'livetrace-max-traces-')), 'db.sqlite');
-    const ds = new DataSource({ ...dataSourceOptions(file), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    const cfg = testConfig({ LIVETRACE_DB: file });
-    const store = new StoreService(ds, null, cfg);
-    const sessions = new TraceSessionStore(store);
-    const agent = (name: string) =>
-      new TraceSessionsService(cfg, store, sessions, { chassisName: () => name, status: () => ({ synced: true }), model: { generation: 1 } } as unknown as ReplicasService);
-    const agents = [agent('hv1'), agent('hv2')];
+    const { store, sessions, agents, close: closeAll } = await sessionAgentsOnOneFile('livetrace-max-traces-');
     const id = await store.writer.submit((tx) => {
       const made = sessions.insert(tx, {
         chassis: 'api-1', createdAt: new Date().toISOString(), bridge: 'br-int', filter: 'icmp', logicalPort: null, maxTraces,
@@ -46,12 +30,7 @@ describe('maxTraces reached by several chassis together', () => {
       // The housekeeping's steps are taken by hand below, in the order that shows the race.
       clearInterval((a as unknown as { timer: NodeJS.Timeout }).timer);
     }
-    close = async () => {
-      for (const a of agents) await a.beforeApplicationShutdown();
-      await store.beforeApplicationShutdown();
-      await store.onApplicationShutdown();
-      await ds.destroy();
-    };
+    close = closeAll;
     const housekeeping = async (a: TraceSessionsService) => {
       await a.flush();
       await (a as unknown as { poll(): Promise<void> }).poll();

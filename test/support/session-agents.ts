@@ -1,0 +1,34 @@
+// Trace-session agents sharing one real migrated SQLite file, for specs of what several chassis do
+// with one session (maxTraces together, a completion seen by the other agent). The replicas are a
+// stand-in: the chassis name, the local OVS database synced.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import type { ReplicasService } from '../../src/replicas/replicas.service';
+import { dataSourceOptions } from '../../src/storage/data-source.options';
+import { StoreService } from '../../src/storage/store.service';
+import { TraceSessionStore } from '../../src/trace-sessions/trace-session-store';
+import { TraceSessionsService } from '../../src/trace-sessions/trace-sessions.service';
+import { testConfig } from './app';
+
+export async function sessionAgentsOnOneFile(prefix: string, names: string[] = ['hv1', 'hv2']) {
+  const file = join(mkdtempSync(join(tmpdir(), prefix)), 'db.sqlite');
+  const ds = new DataSource({ ...dataSourceOptions(file), logging: false });
+  await ds.initialize();
+  await ds.runMigrations();
+  const cfg = testConfig({ LIVETRACE_DB: file });
+  const store = new StoreService(ds, null, cfg);
+  const sessions = new TraceSessionStore(store);
+  const agents = names.map(
+    (name) => new TraceSessionsService(cfg, store, sessions, { chassisName: () => name, status: () => ({ synced: true }), model: { generation: 1 } } as unknown as ReplicasService),
+  );
+  /** The agents stopped, then the store and its file's connection. */
+  const close = async (): Promise<void> => {
+    for (const a of agents) await a.beforeApplicationShutdown();
+    await store.beforeApplicationShutdown();
+    await store.onApplicationShutdown();
+    await ds.destroy();
+  };
+  return { store, sessions, agents, close };
+}
