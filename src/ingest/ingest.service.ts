@@ -65,11 +65,12 @@ export class IngestService {
 
   async ingestRetis(text: string | Buffer, source: string | undefined): Promise<IngestResult> {
     const batch = parseRetis(text, { now: Date.now() });
-    const r = await this.store([batch], source ?? 'retis', 'retis');
+    const r = await this.store([batch].values(), source ?? 'retis', 'retis');
     return { ...r, ignored: batch.ignored };
   }
 
-  private async store(batches: Iterable<ParsedBatch<EventV1>>, source: string | undefined, format: string): Promise<IngestResult> {
+  /** `batches`: one iterator, the spool-full count going on from where the store stands in it (an array counted its batch twice). */
+  private async store(batches: IterableIterator<ParsedBatch<EventV1>>, source: string | undefined, format: string): Promise<IngestResult> {
     const rejected: LineRejection[] = [];
     const receivedAt = new Date().toISOString();
     let accepted = 0;
@@ -108,7 +109,7 @@ export class IngestService {
    * sends it again: the bound holds, and nothing it was told was stored is lost. Asked before the
    * first chunk is written; the rest of the body is read only to count its events.
    */
-  private refuseIfSpoolFull(format: string, first: number, rest: Iterable<ParsedBatch<EventV1>>): void {
+  private refuseIfSpoolFull(format: string, first: number, rest: IterableIterator<ParsedBatch<EventV1>>): void {
     const spool = this.storage.shipper?.state;
     if (!spool?.full) return;
     let events = first;
