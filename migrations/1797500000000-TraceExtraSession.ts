@@ -6,7 +6,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * both count it; it named the first only, so `GET /traces?session=` of the other never listed it.
  * Most traces belong to no session or one: they write no row here, and the trace row stays as it
  * was. Keyed by trace (retention deletes a trace's rows as one range, the spool ships them by the
- * trace's id), with (session_id, trace_id) for `?session=` (src/traces/trace-session-store.ts).
+ * trace's id), with (session_id, trace_id) for `?session=` (src/traces/trace-extra-session-store.ts).
  */
 export class TraceExtraSession1797500000000 implements MigrationInterface {
   name = 'TraceExtraSession1797500000000';

@@ -9,8 +9,8 @@ import type { WriteContext } from '../storage/writer';
 /**
  * "Trace `alias` belongs to this session", a WHERE term with its arguments. The extra sessions' traces
  * are one lookup of (session_id, trace_id), taken once for the statement (an uncorrelated IN), so a walk
- * along trace's (created_at, id, …, session_id) index stays that walk (EXPLAIN: test/integration/traces/
- * trace-extra-session.spec.ts).
+ * along trace's (created_at, id, …, session_id) index stays that walk (EXPLAIN on both stores:
+ * test/postgres/session-trace-plans.spec.ts).
  */
 export function inSession(alias: string, sessionId: number): { sql: string; args: number[] } {
   return {
