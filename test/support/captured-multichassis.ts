@@ -41,6 +41,13 @@ export function capturedFlows(pair: string, only?: string): CapturedFlow[] {
     );
 }
 
+/** The one flow of a capture file that `pred` picks: a fixture picked by its look, an error if that look is not unique. */
+export function oneCapturedFlow(pair: string, file: string, pred: (f: CapturedFlow) => boolean): CapturedFlow {
+  const hits = capturedFlows(pair, file).filter(pred);
+  if (hits.length !== 1) throw new Error(`${file}: expected one line, found ${hits.length}`);
+  return hits[0];
+}
+
 /** The pairs whose capture has the VXLAN run (hvK.vxlan-m.txt, vxlan.keys.json: its own keys). */
 export const VXLAN_PAIRS = MULTICHASSIS_PAIRS.filter((p) => existsSync(join(MULTICHASSIS_ROOT, p, 'vxlan.keys.json')));
 

@@ -9,17 +9,13 @@ import { PathStore } from '../../../src/paths/path-store';
 import { PathsService } from '../../../src/paths/paths.service';
 import type { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
-import { capturedFlows, multichassisKeysOf, type CapturedFlow } from '../../support/captured-multichassis';
+import { multichassisKeysOf, oneCapturedFlow, type CapturedFlow } from '../../support/captured-multichassis';
 import { oneChassis, storePass } from '../../support/cross-chassis';
 import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2', hv3: '192.168.0.3' };
 const T0 = Date.parse('2026-12-05T03:00:00.000Z');
-const one = (file: string, pred: (f: CapturedFlow) => boolean): CapturedFlow => {
-  const hits = capturedFlows('debian12', file).filter(pred);
-  if (hits.length !== 1) throw new Error(`${file}: expected one line, found ${hits.length}`);
-  return hits[0];
-};
+const one = (file: string, pred: (f: CapturedFlow) => boolean): CapturedFlow => oneCapturedFlow('debian12', file, pred);
 
 describe('a path across chassis over VXLAN (GET /paths/:id)', () => {
   let dir: string;

@@ -5,8 +5,6 @@
 // window is not linked and the path says which chassis it waits for. A one-chassis service
 // without the remote chassis's rows answers exactly as before.
 import 'reflect-metadata';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
 import { PathBuilder } from '../../../src/paths/path-builder';
@@ -18,28 +16,16 @@ import type { TraceListQuery } from '../../../src/traces/trace-read-store';
 import { SqliteReader } from '../../../src/storage/sql';
 import type { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
+import { oneCapturedFlow, type CapturedFlow } from '../../support/captured-multichassis';
 import { oneChassis, storePass } from '../../support/cross-chassis';
 import { recircIdHex } from '../../../src/ovs/ids';
 import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
-const FIX = join(__dirname, '../../fixtures/captured-multichassis/debian12');
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2', hv3: '192.168.0.3' };
 const T0 = Date.parse('2026-12-05T03:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 
-interface Line { key: string; actions: string; recirc: number }
-function lines(file: string): Line[] {
-  return readFileSync(join(FIX, file), 'utf8').split('\n').filter((l) => l.includes(', actions:')).map((line) => {
-    const key = line.slice(0, line.indexOf(', packets:')).replace(/^ufid:\S+ /, '');
-    const actions = line.slice(line.indexOf(', actions:') + ', actions:'.length).replace(/, dp-extra-info:.*$/, '');
-    return { key, actions, recirc: Number(/recirc_id\((0x[0-9a-f]+|\d+)\)/.exec(key)![1]) };
-  });
-}
-const pick = (file: string, pred: (l: Line) => boolean): Line => {
-  const hits = lines(file).filter(pred);
-  if (hits.length !== 1) throw new Error(`${file}: expected one line, found ${hits.length}`);
-  return hits[0];
-};
+const pick = (file: string, pred: (l: CapturedFlow) => boolean): CapturedFlow => oneCapturedFlow('debian12', file, pred);
 
 describe('a path across chassis (GET /paths/:id)', () => {
   let dir: string;
@@ -49,7 +35,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
   let store: PathStore;
   let traces: TraceStore;
 
-  const pass = (chassis: string, l: Line, at: number, verdict: Record<string, unknown>, pathId?: number) => storePass(db, chassis, l, at, verdict, pathId);
+  const pass = (chassis: string, l: CapturedFlow, at: number, verdict: Record<string, unknown>, pathId?: number) => storePass(db, chassis, l, at, verdict, pathId);
   const tunnelTo = (chassis: string) => ({ kinds: ['tunnel'], tunnels: [{ chassis, remoteIp: ENCAP[chassis as keyof typeof ENCAP] }] });
   const service = (config = {}) => new PathsService(new PathBuilder(store), traces, oneChassis(store, config, ENCAP));
 
