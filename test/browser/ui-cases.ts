@@ -90,9 +90,17 @@ export function uiCases(ctx: () => Live, dropOf: () => any, state: UiState): voi
     expect(await page.locator('.packet').count()).toBeGreaterThan(before);
     expect(await page.locator('.packet').first().textContent()).toContain('10.0.0.1:41003');
     expect(await row.first().locator('.verdict').textContent()).toBe('output to lsp2');
-    // One line says what happened: the drop names its ACL.
+    // One line says what happened: the drop names its ACL. The filtered list is held back a
+    // second, as on a loaded machine: until it comes the page shows no row of the old filter
+    // (the drop is in the unfiltered list too, so seeing it proves nothing by itself).
+    const dropList = (u: URL) => u.pathname === '/traces' && u.searchParams.get('verdict') === 'drop';
+    await page.route(dropList, async (r) => (await new Promise((ok) => setTimeout(ok, 1000)), r.continue()));
     await page.getByLabel('Verdict').selectOption('drop');
+    expect(await page.locator('ol.packets').getAttribute('aria-busy')).toBe('true');
+    expect(await page.locator('.packet').count()).toBe(0);
     await page.locator(`.packet[data-trace="${drop.id}"]`).waitFor();
+    await page.unroute(dropList);
+    expect(await page.locator('ol.packets').getAttribute('aria-busy')).toBe('false');
     expect(await page.locator(`.packet[data-trace="${drop.id}"] .verdict`).textContent()).toContain('dropped by ACL: to-lport, priority=1002');
     expect(await page.locator('.packet.output').count()).toBe(0);
     await page.getByLabel('Verdict').selectOption('');

@@ -26,6 +26,11 @@ export function PortPage({ name }: { name: string }) {
   const [since, setSince] = useState(0);
   const [passes, setPasses] = useState(false);
   const [reload, setReload] = useState(0);
+  // The filters the rows in hand were loaded for: the effect that reloads runs after the render
+  // that shows the new filter, and until its answer the old rows (another verdict's) are not shown.
+  const wanted = JSON.stringify([name, verdict, since, reload]);
+  const [loadedFor, setLoadedFor] = useState('');
+  const loading = loadedFor !== wanted;
 
   useEffect(() => {
     let stop = () => {};
@@ -40,6 +45,7 @@ export function PortPage({ name }: { name: string }) {
       .then((page) => {
         if (cancelled) return;
         setItems(page.items);
+        setLoadedFor(wanted);
         const sq = new URLSearchParams({ logical_port: name });
         if (verdict) sq.set('verdict', verdict);
         stop = api.stream(`?${sq}`, page.items[0]?.id ?? 0, {
@@ -57,8 +63,8 @@ export function PortPage({ name }: { name: string }) {
   useEffect(() => api.onTokenWanted(() => setReload((r) => r + 1)) as any, []);
 
   const shown = useMemo(
-    () => items.filter((t) => (passes || !(t.verdict.kinds.length === 1 && t.verdict.kinds[0] === 'recirculate')) && (!proto || flowSummary(t.flow).proto === proto || (proto === 'other' && !PROTOS.includes(flowSummary(t.flow).proto)))),
-    [items, proto, passes],
+    () => (loading ? [] : items).filter((t) => (passes || !(t.verdict.kinds.length === 1 && t.verdict.kinds[0] === 'recirculate')) && (!proto || flowSummary(t.flow).proto === proto || (proto === 'other' && !PROTOS.includes(flowSummary(t.flow).proto)))),
+    [items, proto, passes, loading],
   );
   return html`<section aria-labelledby="port-title">
     <h1 id="port-title">Packets of <code>${name}</code></h1>
@@ -71,7 +77,7 @@ export function PortPage({ name }: { name: string }) {
       <span class="live" role="status" aria-live="polite">${live}</span>
     </div>
     ${error ? html`<p class="error" role="alert">${error}</p>` : null}
-    <ol class="packets" aria-label=${`packets of ${name}, newest first`}>
+    <ol class="packets" aria-busy=${loading ? 'true' : 'false'} aria-label=${`packets of ${name}, newest first`}>
       ${shown.map((t) => {
         const f = flowSummary(t.flow);
         return html`<li class=${`packet ${verdictClass(t.verdict.kinds)}`} data-trace=${t.id}>
@@ -83,6 +89,6 @@ export function PortPage({ name }: { name: string }) {
         </li>`;
       })}
     </ol>
-    ${!error && !shown.length ? html`<p class="empty">No packets yet: this list updates by itself.</p>` : null}
+    ${!error && !shown.length ? html`<p class="empty">${loading ? 'Loading…' : 'No packets yet: this list updates by itself.'}</p>` : null}
   </section>`;
 }
