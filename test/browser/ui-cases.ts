@@ -132,6 +132,21 @@ export function uiCases(ctx: () => Live, dropOf: () => any, state: UiState): voi
     expect(await detail.locator('table.rules tbody tr').count()).toBeGreaterThan(0);
     expect(await detail.textContent()).toContain(path.verdict.logicalFlow);
     await shot('path');
+    // A slow answer for a stage clicked past is not shown under the stage selected after it.
+    expect(path.passes.length).toBeGreaterThan(1);
+    const firstPass = path.passes[0].id;
+    const slow = (u: URL) => u.pathname === `/traces/${firstPass}` && u.searchParams.get('format') === 'text';
+    await page.route(slow, async (r) => (await new Promise((ok) => setTimeout(ok, 1000)), r.continue()));
+    const answered = page.waitForResponse((r) => slow(new URL(r.url())));
+    await page.locator('.node.stage').first().click();
+    await page.locator('.node.stage.drop').click();
+    await answered;
+    await page.unroute(slow);
+    await page.evaluate(() => new Promise((ok) => setTimeout(ok, 100)));
+    expect(await detail.locator('h2').textContent()).toMatch(/ls_out_acl/);
+    const cookie = (await detail.locator('table.rules tbody tr td').nth(2).textContent())!;
+    expect(cookie).toMatch(/^0x[0-9a-f]+$/);
+    expect(await detail.locator('pre.detrace').textContent()).toContain(`cookie ${cookie}`);
     await page.getByRole('button', { name: 'Fit to width' }).click();
     await shot('path-fit');
   });

@@ -17,11 +17,16 @@ export function lifetimeText(l: any): string {
 function Detail({ node }: { node: GNode }) {
   const [text, setText] = useState<string | null>(null);
   const [flow, setFlow] = useState<any>(null);
+  // Keyed by node (below), so a new selection starts empty; an answer for a node no longer
+  // selected (a slow one, clicked past) is dropped rather than shown under the new node.
   useEffect(() => {
-    setText(null);
-    setFlow(null);
-    if (node.role === 'stage') api.get<string>(`/traces/${node.pass.id}?format=text`).then(setText).catch((e) => setText(`(${e.message})`));
-    if (node.role === 'head' && node.pass.ufid) api.get(`/datapath-flows/${node.pass.ufid}`).then(setFlow).catch(() => setFlow(null));
+    let current = true;
+    const put = <T>(set: (v: T) => void) => (v: T) => current && set(v);
+    if (node.role === 'stage') api.get<string>(`/traces/${node.pass.id}?format=text`).then(put(setText)).catch((e) => put(setText)(`(${e.message})`));
+    if (node.role === 'head' && node.pass.ufid) api.get(`/datapath-flows/${node.pass.ufid}`).then(put(setFlow)).catch(() => put(setFlow)(null));
+    return () => {
+      current = false;
+    };
   }, [node.id]);
   if (node.role === 'head' || node.role === 'verdict') {
     const p = node.pass;
@@ -120,7 +125,7 @@ export function PathPage({ id }: { id: string }) {
     </div>
     <div class="path-view">
       <div class="canvas" tabindex="-1"><${PictureView} pic=${pic} fit=${fit} lifetimes=${lifetimes} selected=${sel?.id ?? null} onSelect=${setSel} /></div>
-      <aside class="detail" aria-live="polite" aria-label="details">${sel ? html`<${Detail} node=${sel} />` : html`<p>Select a stage (click, or Tab and Enter) to see its logical flow, OpenFlow rules and ovn-detrace text.</p>`}</aside>
+      <aside class="detail" aria-live="polite" aria-label="details">${sel ? html`<${Detail} key=${sel.id} node=${sel} />` : html`<p>Select a stage (click, or Tab and Enter) to see its logical flow, OpenFlow rules and ovn-detrace text.</p>`}</aside>
     </div>
   </section>`;
 }
