@@ -13,6 +13,7 @@ import { ApiError } from '../common/api-error';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
+import type { CutBound } from './ingest-body';
 
 /** What a refused producer is told to wait before sending again (seconds). */
 export const RETRY_AFTER_SECONDS = 5;
@@ -26,6 +27,7 @@ export class IngestGate {
   private inFlight = 0;
   private readonly line: Waiter[] = [];
   private readonly refused: Counter;
+  private readonly cut: Counter;
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -50,6 +52,17 @@ export class IngestGate {
       },
     });
     this.refused = new Counter({ name: 'livetrace_ingest_requests_refused_total', help: 'Ingest requests refused with 503 before their bodies were read, by the bound they met', labelNames: ['bound'], registers });
+    this.cut = new Counter({
+      name: 'livetrace_ingest_bodies_cut_total',
+      help: 'Ingest bodies cut while read, their slot given back and nothing of them stored: over LIVETRACE_INGEST_MAX_BYTES (size), no byte for LIVETRACE_INGEST_BODY_STALL_SECONDS (stall), not whole in LIVETRACE_INGEST_BODY_SECONDS (time)',
+      labelNames: ['bound'],
+      registers,
+    });
+  }
+
+  /** Counts a body cut while read under its slot (ingest-body.ts). */
+  bodyCut(bound: CutBound): void {
+    this.cut.inc({ bound });
   }
 
   /**

@@ -7,6 +7,7 @@ import { oneOf, Query as Q, rejectUnknown, str } from '../common/query';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { EVENT_SCHEMA } from './event-schema';
+import { readBoundedBody, tooLarge } from './ingest-body';
 import { IngestGate } from './ingest-gate';
 import { IngestResult, IngestService } from './ingest.service';
 import { IngestLifetimesService } from './ingest-lifetimes';
@@ -43,7 +44,8 @@ export class IngestController {
     description:
       'Each line is validated alone: the reply counts accepted and rejected lines and gives each rejected line\'s number and reason. ' +
       'An id already stored for its source is accepted but not stored twice. The reply is sent only after the accepted events are committed. ' +
-      '413 when the body is over LIVETRACE_INGEST_MAX_BYTES. Lines are UTF-8 (a line that is not is refused by its number); a compressed body ' +
+      '413 when the body is over LIVETRACE_INGEST_MAX_BYTES (answered as it passes the limit); 408 when no byte of it came for LIVETRACE_INGEST_BODY_STALL_SECONDS ' +
+      'or it did not all come in LIVETRACE_INGEST_BODY_SECONDS (nothing of a cut body is stored). Lines are UTF-8 (a line that is not is refused by its number); a compressed body ' +
       '(Content-Encoding) or another charset is 415. At most LIVETRACE_INGEST_CONCURRENCY bodies are read at once, the next ones wait unread ' +
       '(LIVETRACE_INGEST_QUEUE of them, LIVETRACE_INGEST_WAIT_SECONDS at most); past that 503 with Retry-After, nothing read or stored. ' +
       '`?format=retis` reads retis JSON events instead (as POST /ingest/retis).',
@@ -141,21 +143,13 @@ export class IngestController {
   }
 
   private tooLarge(): ApiError {
-    return new ApiError(413, `body over LIVETRACE_INGEST_MAX_BYTES (${this.config.LIVETRACE_INGEST_MAX_BYTES} bytes): send fewer lines per request`, 'body');
+    return tooLarge(this.config.LIVETRACE_INGEST_MAX_BYTES);
   }
 
-  /** The raw body, refused with 413 once it is over the limit. */
-  private async readBody(req: Request): Promise<Buffer> {
-    const max = this.config.LIVETRACE_INGEST_MAX_BYTES;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > max) over = true;
-      if (!over) chunks.push(chunk);
-    }
-    if (over) throw this.tooLarge();
-    return Buffer.concat(chunks);
+  /** The raw body, bounded in size and time (ingest-body.ts). */
+  private readBody(req: Request): Promise<Buffer> {
+    const c = this.config;
+    const bounds = { maxBytes: c.LIVETRACE_INGEST_MAX_BYTES, stallSeconds: c.LIVETRACE_INGEST_BODY_STALL_SECONDS, wholeSeconds: c.LIVETRACE_INGEST_BODY_SECONDS };
+    return readBoundedBody(req, req.res as Response, bounds, (bound) => this.gate.bodyCut(bound));
   }
 }

@@ -5,6 +5,7 @@
 // the wait) 503 with Retry-After naming the bound. The store's writer is held (not a timer) so that
 // the requests pile up deterministically; once it lets go every waiting request is stored.
 import { mkdtempSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,5 +142,81 @@ describe('POST /ingest/events: the wait is bounded', () => {
     expect(await t.stored('held')).toBe(LINES);
     expect(await t.stored('waited')).toBe(0);
     expect(metric(await t.metrics(), 'livetrace_ingest_requests_refused_total', { bound: 'wait' })).toBe(1);
+  });
+});
+
+/**
+ * A POST whose body is written by the test a piece at a time (node:http, so that an answer sent
+ * before the body ends is seen as it comes). `done` settles with the status and body of the answer,
+ * or the socket's error.
+ */
+function slowPost(base: string, source: string) {
+  const u = new URL(`${base}/ingest/events?source=${source}`);
+  const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', headers: { 'Content-Type': 'application/x-ndjson' } });
+  const done = new Promise<{ status: number; body: any } | Error>((resolve) => {
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null }));
+    });
+    req.on('error', (e) => resolve(e));
+  });
+  return { req, done };
+}
+
+describe('POST /ingest/events: a body that does not come does not keep its slot', () => {
+  let t: Awaited<ReturnType<typeof heldApp>>;
+  beforeAll(async () => {
+    t = await heldApp({ LIVETRACE_INGEST_CONCURRENCY: '1', LIVETRACE_INGEST_QUEUE: '8', LIVETRACE_INGEST_WAIT_SECONDS: '60', LIVETRACE_INGEST_MAX_BYTES: '65536', LIVETRACE_INGEST_BODY_STALL_SECONDS: '1', LIVETRACE_INGEST_BODY_SECONDS: '3' });
+    t.open();
+  });
+  afterAll(() => t?.app.close());
+
+  it('a body that stops coming (its producer hung, the connection still up) is 408 after LIVETRACE_INGEST_BODY_STALL_SECONDS; the slot goes to the next producer', async () => {
+    const stalled = slowPost(t.base, 'stalled');
+    stalled.req.write(body('stalled').slice(0, 300));
+    await waitFor('the stalled body in flight', async () => metric(await t.metrics(), 'livetrace_ingest_requests_in_flight') === 1);
+    const next = t.post('next');
+    const answer = await stalled.done;
+    expect(answer).toMatchObject({ status: 408, body: { field: 'body', message: expect.stringMatching(/no byte of the body for 1 s \(LIVETRACE_INGEST_BODY_STALL_SECONDS=1\).*nothing of it was stored/) } });
+    expect((await next).status).toBe(200);
+    expect(await t.stored('next')).toBe(LINES);
+    expect(await t.stored('stalled')).toBe(0);
+    expect(metric(await t.metrics(), 'livetrace_ingest_bodies_cut_total', { bound: 'stall' })).toBe(1);
+    stalled.req.destroy();
+  });
+
+  it('a body that trickles (a line every 300 ms, never stalling) is 408 once it has taken LIVETRACE_INGEST_BODY_SECONDS', async () => {
+    const slow = slowPost(t.base, 'trickle');
+    const lines = body('trickle').split(/(?<=\n)/);
+    let i = 0;
+    const timer = setInterval(() => slow.req.write(lines[i++ % lines.length]), 300);
+    try {
+      // The producer never ends this body: only the bound can answer it.
+      const answer = await slow.done;
+      expect(answer).toMatchObject({ status: 408, body: { field: 'body', message: expect.stringMatching(/did not all come in 3 s \(LIVETRACE_INGEST_BODY_SECONDS=3; \d+ bytes came\).*nothing of it was stored/) } });
+    } finally {
+      clearInterval(timer);
+      slow.req.destroy();
+    }
+    expect(await t.stored('trickle')).toBe(0);
+    expect((await t.post('after-trickle')).status).toBe(200);
+  });
+
+  it('a body over LIVETRACE_INGEST_MAX_BYTES is answered 413 when it passes the limit, not when its producer stops sending', async () => {
+    const big = slowPost(t.base, 'endless');
+    const chunk = body('endless');
+    // More than the limit at once, then a line every 300 ms for ever: the answer must not wait for the end.
+    big.req.write(chunk.repeat(Math.ceil(70_000 / chunk.length)));
+    const timer = setInterval(() => big.req.write(chunk.slice(0, 200)), 300);
+    try {
+      const answer = await Promise.race([big.done, new Promise<string>((r) => setTimeout(() => r('no answer in 10 s'), 10_000))]);
+      expect(answer).toMatchObject({ status: 413, body: { field: 'body' } });
+    } finally {
+      clearInterval(timer);
+      big.req.destroy();
+    }
+    await waitFor('its slot given back', async () => metric(await t.metrics(), 'livetrace_ingest_requests_in_flight') === 0);
+    expect((await t.post('after-endless')).status).toBe(200);
   });
 });
