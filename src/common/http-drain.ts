@@ -10,6 +10,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { NestApplicationOptions } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
+import { checkContinue } from './expect-continue';
 
 /**
  * How long a stop lets the requests in flight finish before it goes on. As the shipper's last flush
@@ -29,11 +30,17 @@ export class DrainingExpressAdapter extends ExpressAdapter {
 
   override initHttpServer(options: NestApplicationOptions): void {
     super.initHttpServer(options);
-    (this.getHttpServer() as Server).on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    const server = this.getHttpServer() as Server;
+    server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
       this.inFlight.add(res);
       res.on('close', () => this.inFlight.delete(res));
       // A request on a connection kept alive, during the drain: its connection ends with its answer.
       if (this.draining && !res.headersSent) res.setHeader('Connection', 'close');
+    });
+    // With a 'checkContinue' listener Node no longer sends 100 Continue itself nor emits 'request'.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      checkContinue(req, res);
+      server.emit('request', req, res);
     });
   }
 

@@ -6,6 +6,7 @@
 // stored only once read whole), so cutting loses nothing accepted. Imports: common/ only.
 import type { Request, Response } from 'express';
 import { ApiError } from '../common/api-error';
+import { continueIfHeld } from '../common/expect-continue';
 
 export interface BodyBounds {
   maxBytes: number;
@@ -68,6 +69,7 @@ export function readBoundedBody(req: Request, res: Response, bounds: BodyBounds,
     const onEnd = () => settle(null);
     const onGone = (e?: Error) => settle(e ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
     req.on('data', onData);
+    continueIfHeld(req, res);
     req.once('end', onEnd);
     req.once('error', onGone);
     req.once('close', onGone);

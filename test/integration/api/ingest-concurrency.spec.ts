@@ -220,3 +220,56 @@ describe('POST /ingest/events: a body that does not come does not keep its slot'
     expect((await t.post('after-endless')).status).toBe(200);
   });
 });
+
+/**
+ * A POST with `Expect: 100-continue` that sends its body only once told to continue, as curl does
+ * for bodies over 1 MB. `continued` says whether the 100 came.
+ */
+function expectingPost(base: string, path: string, text: string, headers: Record<string, string> = {}) {
+  const u = new URL(base + path);
+  let continued = false;
+  const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', headers: { 'Content-Type': 'application/x-ndjson', 'Content-Length': String(Buffer.byteLength(text)), Expect: '100-continue', ...headers } });
+  req.on('continue', () => {
+    continued = true;
+    req.end(text);
+  });
+  return new Promise<{ status: number; body: any; continued: boolean; connection: string | undefined }>((resolve, reject) => {
+    req.on('response', (res) => {
+      let got = '';
+      res.on('data', (d) => (got += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: got ? JSON.parse(got) : null, continued, connection: res.headers.connection }));
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+}
+
+describe('POST /ingest/events with Expect: 100-continue', () => {
+  let t: Awaited<ReturnType<typeof heldApp>>;
+  beforeAll(async () => {
+    t = await heldApp({ LIVETRACE_INGEST_CONCURRENCY: '1', LIVETRACE_INGEST_QUEUE: '0', LIVETRACE_INGEST_MAX_BYTES: '65536' });
+  });
+  afterAll(() => t?.app.close());
+
+  it('refusals come before the 100 (the producer sends no body); the body is asked for once a slot is its own; other routes get their 100 at once', async () => {
+    // Over the limit by Content-Length: 413 without a 100.
+    const big = await expectingPost(t.base, '/ingest/events?source=big', 'x'.repeat(70_000));
+    expect(big).toMatchObject({ status: 413, continued: false, connection: 'close', body: { field: 'body' } });
+    // The one slot taken (its store held), the line empty by configuration: 503 without a 100.
+    const held = t.post('held');
+    await waitFor('the held body read', () => t.read.length === 1);
+    const busy = await expectingPost(t.base, '/ingest/events?source=busy', body('busy'));
+    expect(busy).toMatchObject({ status: 503, continued: false, connection: 'close' });
+    t.open();
+    expect((await held).status).toBe(200);
+    // A slot free: the 100, then the body, stored.
+    const ok = await expectingPost(t.base, '/ingest/events?source=expecting', body('expecting'));
+    expect(ok).toMatchObject({ status: 200, continued: true, body: { accepted: LINES, rejected: 0 } });
+    expect(ok.connection).not.toBe('close');
+    expect(await t.stored('expecting')).toBe(LINES);
+    expect(await t.stored('busy')).toBe(0);
+    // A JSON route reads its body as before: its 100 at once (here a session body naming a bad field).
+    const session = await expectingPost(t.base, '/trace-sessions', '{"logicalPort":"lsp1","maxTraces":"ten"}', { 'Content-Type': 'application/json' });
+    expect(session).toMatchObject({ continued: true, status: 400 });
+  });
+});
