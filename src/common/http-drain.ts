@@ -27,6 +27,12 @@ export class DrainingExpressAdapter extends ExpressAdapter {
   /** Responses not yet ended (their 'close': finished, or the connection gone). */
   private readonly inFlight = new Set<ServerResponse>();
   private draining = false;
+  private readonly drainListeners: Array<() => void> = [];
+
+  /** Told first when a drain begins, before it waits for what is in flight (the ingest gate's line). */
+  onDrain(listener: () => void): void {
+    this.drainListeners.push(listener);
+  }
 
   override initHttpServer(options: NestApplicationOptions): void {
     super.initHttpServer(options);
@@ -49,6 +55,7 @@ export class DrainingExpressAdapter extends ExpressAdapter {
     super.beforeClose();
     if (this.draining) return;
     this.draining = true;
+    for (const listener of this.drainListeners) listener();
     const server = this.getHttpServer() as Server | undefined;
     if (!server) return;
     // No new connection (Node's close() also closes the idle ones); Nest's own close, later, ends the rest.

@@ -6,10 +6,12 @@
 // own backpressure holds the producer, nothing is buffered here), up to LIVETRACE_INGEST_QUEUE of
 // them for at most LIVETRACE_INGEST_WAIT_SECONDS; past either they are refused with 503 and
 // Retry-After, nothing of them read or stored, for the producer to send again.
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { Counter, Gauge } from 'prom-client';
 import { ApiError } from '../common/api-error';
+import { DrainingExpressAdapter } from '../common/http-drain';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
@@ -17,14 +19,18 @@ import type { CutBound } from './ingest-body';
 
 /** What a refused producer is told to wait before sending again (seconds). */
 export const RETRY_AFTER_SECONDS = 5;
+const STOPPING = 'this service is stopping';
 
 interface Waiter {
   admit(): void;
+  /** The service is stopping: told so now rather than cut off at the drain's end. */
+  turnAway(): void;
 }
 
 @Injectable()
-export class IngestGate {
+export class IngestGate implements OnModuleInit {
   private inFlight = 0;
+  private stopping = false;
   private readonly line: Waiter[] = [];
   private readonly refused: Counter;
   private readonly cut: Counter;
@@ -32,6 +38,7 @@ export class IngestGate {
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
     metrics: MetricsService,
+    private readonly adapterHost: HttpAdapterHost,
   ) {
     const registers = [metrics.registry];
     const gate = this;
@@ -60,6 +67,11 @@ export class IngestGate {
     });
   }
 
+  onModuleInit(): void {
+    const adapter = this.adapterHost.httpAdapter;
+    if (adapter instanceof DrainingExpressAdapter) adapter.onDrain(() => this.stop());
+  }
+
   /** Counts a body cut while read under its slot (ingest-body.ts). */
   bodyCut(bound: CutBound): void {
     this.cut.inc({ bound });
@@ -79,6 +91,7 @@ export class IngestGate {
       const next = this.line.shift();
       if (next) next.admit();
     };
+    if (this.stopping) throw this.refuse(req, res, 'stopping', STOPPING);
     if (this.inFlight < this.config.LIVETRACE_INGEST_CONCURRENCY && this.line.length === 0) {
       this.inFlight++;
       return release;
@@ -100,6 +113,10 @@ export class IngestGate {
           this.inFlight++;
           resolve(release);
         },
+        turnAway: () => {
+          leave();
+          reject(this.refuse(req, res, 'stopping', STOPPING));
+        },
       };
       // The client went away while waiting: its place goes to the next one. The rejection only
       // ends the handler; there is nobody left to answer.
@@ -116,7 +133,17 @@ export class IngestGate {
     });
   }
 
-  private refuse(req: Request, res: Response, bound: 'queue' | 'wait', why: string): ApiError {
+  /**
+   * The HTTP drain began (common/http-drain.ts): the requests waiting in line, whose bodies are not
+   * read, are answered 503 now, and new ones at once. Waiting out the drain they were cut off with
+   * their connection when it ended (5 s), told nothing; the ones in flight still finish.
+   */
+  stop(): void {
+    this.stopping = true;
+    for (const waiter of [...this.line]) waiter.turnAway();
+  }
+
+  private refuse(req: Request, res: Response, bound: 'queue' | 'wait' | 'stopping', why: string): ApiError {
     this.refused.inc({ bound });
     res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
     // Read and dropped (as for a 413), so the producer, still sending, reads the answer.

@@ -273,3 +273,23 @@ describe('POST /ingest/events with Expect: 100-continue', () => {
     expect(session).toMatchObject({ continued: true, status: 400 });
   });
 });
+
+describe('POST /ingest/events while the service stops', () => {
+  it('the requests waiting in line are told 503 when the stop begins, not cut off when the drain ends; the one in flight is stored', async () => {
+    const t = await heldApp({ LIVETRACE_INGEST_CONCURRENCY: '1', LIVETRACE_INGEST_QUEUE: '8', LIVETRACE_INGEST_WAIT_SECONDS: '60' });
+    const inFlight = t.post('held');
+    await waitFor('the held body read', () => t.read.length === 1);
+    const waiting = [t.post('w1'), t.post('w2')];
+    await waitFor('2 waiting', async () => metric(await t.metrics(), 'livetrace_ingest_requests_waiting') === 2);
+    const closed = t.app.close();
+    for (const res of await Promise.all(waiting)) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await res.json()).toMatchObject({ field: 'body', message: expect.stringMatching(/stopping: nothing of this request was read or stored/) });
+    }
+    t.open();
+    expect((await inFlight).status).toBe(200);
+    await closed;
+    expect(t.read).toEqual(['held']);
+  });
+});
