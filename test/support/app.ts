@@ -1,7 +1,8 @@
 // Starting the service for e2e tests: in-process (supertest) or as a real child process; on a fresh
-// sandbox with the demo topology (startDemoApp).
+// sandbox with the demo topology (startDemoApp), or with no OVS/OVN daemon at all (daemonlessApp).
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { INestApplication } from '@nestjs/common';
@@ -24,6 +25,52 @@ export async function startApp(env: Record<string, string> = {}): Promise<INestA
   await app.init();
   return app;
 }
+
+/**
+ * The env of a service with no OVS/OVN daemon (its run directories an empty folder: no socket to
+ * reach, the "ovs-vswitchd is down" case) and no poller: the HTTP API alone over its own store.
+ */
+export function daemonlessEnv(env: Record<string, string> = {}): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'livetrace-nodaemons-'));
+  return { OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false', ...env };
+}
+
+export interface DaemonlessApp {
+  app: INestApplication;
+  /** http://127.0.0.1:port, for fetch (streams, bodies sent a piece at a time). */
+  base: string;
+  http: ReturnType<typeof request>;
+  close: () => Promise<void>;
+}
+
+/** That service in process (`env` adds to daemonlessEnv's), listening on a loopback port of the kernel's choice. */
+export async function daemonlessApp(env: Record<string, string> = {}): Promise<DaemonlessApp> {
+  const app = await startApp(daemonlessEnv(env));
+  try {
+    await app.listen(0, '127.0.0.1');
+  } catch (e) {
+    await app.close();
+    throw e;
+  }
+  const base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  return { app, base, http: request(app.getHttpServer()), close: () => app.close() };
+}
+
+/**
+ * `start()`ed in a beforeAll and closed in an afterAll of the describe it is called in: its fields
+ * are set once that beforeAll has run (a beforeAll the spec declares after this call sees them).
+ */
+export function startedForAll<T extends { close: () => Promise<unknown> }>(start: () => Promise<T>): T {
+  const started = {} as T;
+  beforeAll(async () => {
+    Object.assign(started, await start());
+  });
+  afterAll(() => started.close?.());
+  return started;
+}
+
+/** daemonlessApp for the tests of one describe. */
+export const useDaemonlessApp = (env: Record<string, string> = {}): DaemonlessApp => startedForAll(() => daemonlessApp(env));
 
 /**
  * A fresh sandbox with the demo topology (scripts/ovn-sandbox demo-topology) and the service in

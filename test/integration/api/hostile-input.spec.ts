@@ -4,31 +4,17 @@
 // the month does not have rolled into the next month); a page on another site, which may not
 // hold the trace streams it cannot read; and on-demand traces asked for under another case of
 // their path, which Express routes the same.
-import { mkdtempSync } from 'node:fs';
-import { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { INestApplication } from '@nestjs/common';
-import request from 'supertest';
-import { startApp } from '../../support/app';
+import { useDaemonlessApp } from '../../support/app';
 
 jest.setTimeout(120_000);
 
 const b64 = (s: string) => Buffer.from(s).toString('base64url');
 
 describe('hostile input: ids, cursors and times', () => {
-  let app: INestApplication;
-  let http: ReturnType<typeof request>;
-
-  beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'livetrace-hostile-'));
-    app = await startApp({ OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false' });
-    http = request(app.getHttpServer());
-  });
-  afterAll(() => app?.close());
+  const t = useDaemonlessApp();
 
   const refused = async (method: 'get' | 'delete' | 'post', url: string, field: string, message: RegExp) => {
-    const res = await http[method](url);
+    const res = await t.http[method](url);
     expect({ url, status: res.status, field: res.body.field }).toEqual({ url, status: 400, field });
     expect(res.body.message).toMatch(message);
   };
@@ -48,7 +34,7 @@ describe('hostile input: ids, cursors and times', () => {
   });
 
   it('the largest id there can be is still an id (404, named as given)', async () => {
-    const res = await http.get('/paths/9007199254740991').expect(404);
+    const res = await t.http.get('/paths/9007199254740991').expect(404);
     expect(res.body.message).toMatch(/9007199254740991/);
   });
 
@@ -76,21 +62,13 @@ describe('hostile input: ids, cursors and times', () => {
   });
 
   it.each(['2024-02-29T12:00:00Z', '2026-11-27T05:00:00.123456789Z', '2026-11-27T05:00:00+01:00', '+002026-11-27T05:00:00Z', '2026-12-31T23:59:59-00:30'])('since=%s is still a time', async (value) => {
-    await http.get(`/traces?since=${encodeURIComponent(value)}`).expect(200);
-    await http.get(`/upcalls?until=${encodeURIComponent(value)}`).expect(200);
+    await t.http.get(`/traces?since=${encodeURIComponent(value)}`).expect(200);
+    await t.http.get(`/upcalls?until=${encodeURIComponent(value)}`).expect(200);
   });
 });
 
 describe('hostile input: JSON bodies', () => {
-  let app: INestApplication;
-  let http: ReturnType<typeof request>;
-
-  beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'livetrace-hostile-body-'));
-    app = await startApp({ OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false' });
-    http = request(app.getHttpServer());
-  });
-  afterAll(() => app?.close());
+  const t = useDaemonlessApp();
 
   // JSON.parse keeps the last of a repeated name: {"maxTraces":10,"maxTraces":10000000} started a
   // session of ten million traces, a client that meant one of them had no word of the other (the
@@ -101,7 +79,7 @@ describe('hostile input: JSON bodies', () => {
     ['/trace-sessions', '{"filter":"tcp","filt\\u0065r":"udp"}', 'filter'],
     ['/traces', '{"flow":"in_port=1","bridge":"br-int","flow":"in_port=2"}', 'flow'],
   ])('POST %s %s: a name given twice is refused by name', async (url, body, field) => {
-    const res = await http.post(url).set('Content-Type', 'application/json').send(body);
+    const res = await t.http.post(url).set('Content-Type', 'application/json').send(body);
     expect({ status: res.status, field: res.body.field }).toEqual({ status: 400, field });
     expect(res.body.message).toBe(`${field}: given twice in one object (a field is given once)`);
   });
@@ -109,46 +87,37 @@ describe('hostile input: JSON bodies', () => {
   // A Content-Encoding body-parser does not know was answered "content-type: unsupported charset",
   // and a body that is not the gzip it says it is "Bad Request", naming nothing.
   it('a body in an unknown Content-Encoding, or not in the one it names, is refused naming Content-Encoding', async () => {
-    const unknown = await http.post('/trace-sessions').set({ 'Content-Type': 'application/json', 'Content-Encoding': 'compress' }).send('{"filter":"tcp"}').expect(415);
+    const unknown = await t.http.post('/trace-sessions').set({ 'Content-Type': 'application/json', 'Content-Encoding': 'compress' }).send('{"filter":"tcp"}').expect(415);
     expect(unknown.body).toMatchObject({ field: 'content-encoding', message: 'content-encoding: "compress" is not one this service reads: send the body uncompressed, or gzip' });
-    const corrupt = await http.post('/trace-sessions').set({ 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }).send('{"filter":"tcp"}').expect(400);
+    const corrupt = await t.http.post('/trace-sessions').set({ 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }).send('{"filter":"tcp"}').expect(400);
     expect(corrupt.body).toMatchObject({ field: 'content-encoding', message: expect.stringMatching(/^content-encoding: the body is not valid "gzip" data \(/) });
   });
 
   it('a name given once in each of two objects is no repetition; a malformed body is still named as such', async () => {
-    await http.post('/trace-sessions').set('Content-Type', 'application/json').send('{"filter":"tcp","chassis":["a"],"x":{"filter":1}}').expect(400, /"field":"x"/);
-    const long = await http.post('/trace-sessions').set('Content-Type', 'application/json').send(`{"${'n'.repeat(100_000)}":1,"${'n'.repeat(100_000)}":2}`).expect(400);
+    await t.http.post('/trace-sessions').set('Content-Type', 'application/json').send('{"filter":"tcp","chassis":["a"],"x":{"filter":1}}').expect(400, /"field":"x"/);
+    const long = await t.http.post('/trace-sessions').set('Content-Type', 'application/json').send(`{"${'n'.repeat(100_000)}":1,"${'n'.repeat(100_000)}":2}`).expect(400);
     expect(long.body).toMatchObject({ field: 'n'.repeat(64), message: `${'n'.repeat(64)}: given twice in one object (a field is given once)` });
-    const bad = await http.post('/trace-sessions').set('Content-Type', 'application/json').send('{"filter":"tcp","filter').expect(400);
+    const bad = await t.http.post('/trace-sessions').set('Content-Type', 'application/json').send('{"filter":"tcp","filter').expect(400);
     expect(bad.body).toMatchObject({ field: 'body', message: expect.stringMatching(/^body: not valid JSON/) });
   });
 });
 
 describe('a page on another site (Fetch Metadata as browsers send it)', () => {
-  let app: INestApplication;
-  let base: string;
   const DASHBOARD = 'https://dash.example';
   const page = { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Dest': 'empty' };
-
-  beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'livetrace-cross-site-'));
-    app = await startApp({ OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false', LIVETRACE_CORS_ORIGINS: DASHBOARD });
-    await app.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-  });
-  afterAll(() => app?.close());
+  const t = useDaemonlessApp({ LIVETRACE_CORS_ORIGINS: DASHBOARD });
 
   it('cannot hold the trace streams (its 32 no-cors fetches held all of them: the operator page got 503)', async () => {
     const held = Array.from({ length: 32 }, () => new AbortController());
     try {
-      const answers = await Promise.all(held.map((c) => fetch(`${base}/traces/stream`, { headers: page, signal: c.signal }).then(async (r) => ({ status: r.status, body: r.status === 200 ? null : ((await r.json()) as { field: string; message: string }) }))));
+      const answers = await Promise.all(held.map((c) => fetch(`${t.base}/traces/stream`, { headers: page, signal: c.signal }).then(async (r) => ({ status: r.status, body: r.status === 200 ? null : ((await r.json()) as { field: string; message: string }) }))));
       for (const a of answers) {
         expect(a.status).toBe(403);
         expect(a.body).toMatchObject({ field: 'origin' });
         expect(a.body?.message).toMatch(/^GET from a page of another origin refused \(Sec-Fetch-Site: cross-site; Sec-Fetch-Dest: "empty"; Origin "not sent"\)/);
       }
       const own = new AbortController();
-      const r = await fetch(`${base}/traces/stream`, { headers: { 'Sec-Fetch-Site': 'same-origin', 'Sec-Fetch-Mode': 'cors' }, signal: own.signal });
+      const r = await fetch(`${t.base}/traces/stream`, { headers: { 'Sec-Fetch-Site': 'same-origin', 'Sec-Fetch-Mode': 'cors' }, signal: own.signal });
       expect(r.status).toBe(200);
       own.abort();
     } finally {
@@ -157,40 +126,32 @@ describe('a page on another site (Fetch Metadata as browsers send it)', () => {
   });
 
   it('nor make a list run for it; a link followed from it (a navigation) and an origin of LIVETRACE_CORS_ORIGINS still come in', async () => {
-    expect((await fetch(`${base}/traces?limit=500&include=steps`, { headers: { ...page, Origin: 'https://evil.example', 'Sec-Fetch-Mode': 'cors' } })).status).toBe(403);
+    expect((await fetch(`${t.base}/traces?limit=500&include=steps`, { headers: { ...page, Origin: 'https://evil.example', 'Sec-Fetch-Mode': 'cors' } })).status).toBe(403);
     // (fetch sets Sec-Fetch-Mode itself: supertest sends the headers as given)
-    await request(app.getHttpServer()).get('/traces/7?format=text').set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'document' }).expect(404);
-    await request(app.getHttpServer()).get('/traces/7?format=text').set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Dest': 'image' }).expect(403);
+    await t.http.get('/traces/7?format=text').set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'document' }).expect(404);
+    await t.http.get('/traces/7?format=text').set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Dest': 'image' }).expect(403);
     // A frame is a navigation too: 32 hidden iframes of /traces/stream would hold every stream (review).
-    const framed = await request(app.getHttpServer()).get('/traces/stream').set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'iframe' }).expect(403);
+    const framed = await t.http.get('/traces/stream').set({ 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'iframe' }).expect(403);
     expect(framed.body.message).toMatch(/^GET from a page of another origin refused \(Sec-Fetch-Site: cross-site; Sec-Fetch-Dest: "iframe"; Origin "not sent"\)/);
     // Another port of the same host is "same-site" (browsers ignore the port): refused alike.
-    await request(app.getHttpServer()).get('/traces/stream').set({ 'Sec-Fetch-Site': 'same-site', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Dest': 'empty' }).expect(403);
-    await request(app.getHttpServer()).get('/traces/7?format=text').set({ 'Sec-Fetch-Site': 'same-site', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'document' }).expect(404);
-    const dash = await fetch(`${base}/traces`, { headers: { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'cors', Origin: DASHBOARD } });
+    await t.http.get('/traces/stream').set({ 'Sec-Fetch-Site': 'same-site', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Dest': 'empty' }).expect(403);
+    await t.http.get('/traces/7?format=text').set({ 'Sec-Fetch-Site': 'same-site', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'document' }).expect(404);
+    const dash = await fetch(`${t.base}/traces`, { headers: { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'cors', Origin: DASHBOARD } });
     expect(dash.status).toBe(200);
     expect(dash.headers.get('access-control-allow-origin')).toBe(DASHBOARD);
     // curl, the CLI, Prometheus: no Fetch Metadata at all
-    expect((await fetch(`${base}/traces`)).status).toBe(200);
+    expect((await fetch(`${t.base}/traces`)).status).toBe(200);
   });
 });
 
 describe('on-demand traces under another case of their path', () => {
-  let app: INestApplication;
-  let http: ReturnType<typeof request>;
   const UFID = '8a3b0c2e-1f4d-4e5a-9b6c-7d8e9f0a1b2c';
-
-  beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'livetrace-case-'));
-    app = await startApp({ OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false', LIVETRACE_ONDEMAND_RATE: '1' });
-    http = request(app.getHttpServer());
-  });
-  afterAll(() => app?.close());
+  const t = useDaemonlessApp({ LIVETRACE_ONDEMAND_RATE: '1' });
 
   // Express routes /TRACES as /traces: each of these reached ovs-vswitchd (all 10 answered 503 or
   // 404) past LIVETRACE_ONDEMAND_RATE=1 and the in-flight bound.
   it.each(['/TRACES', '/Traces/', `/DATAPATH-FLOWS/${UFID}/Trace`, '/Traces/1/Cross-Check'])('POST %s meets the rate limit', async (url) => {
-    const answers = await Promise.all(Array.from({ length: 10 }, () => http.post(url).send(url.toLowerCase().startsWith('/traces') && !url.includes('ross') ? { flow: 'in_port=1' } : undefined)));
+    const answers = await Promise.all(Array.from({ length: 10 }, () => t.http.post(url).send(url.toLowerCase().startsWith('/traces') && !url.includes('ross') ? { flow: 'in_port=1' } : undefined)));
     const limited = answers.filter((r) => r.status === 429);
     expect(limited.length).toBeGreaterThanOrEqual(8);
     expect(limited[0].body).toMatchObject({ statusCode: 429, field: 'path' });

@@ -2,12 +2,7 @@
 // what is stored, or the line is refused saying why. A line that was not UTF-8 had its bad bytes
 // turned into U+FFFD silently, so two producers' ids that differ only there became one id: the
 // second event was answered "accepted" (a duplicate) and never stored.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { INestApplication } from '@nestjs/common';
-import request from 'supertest';
-import { startApp } from '../../support/app';
+import { useDaemonlessApp } from '../../support/app';
 
 jest.setTimeout(120_000);
 
@@ -15,18 +10,10 @@ const T = '2026-11-27T05:21:55.633Z';
 const upcall = (id: string) => `{"type":"upcall","id":"${id}","time":"${T}","upcallType":"miss","key":"recirc_id(0),in_port(4),eth_type(0x0800)"}`;
 
 describe('POST /ingest/events: the body as bytes', () => {
-  let app: INestApplication;
-  let http: ReturnType<typeof request>;
-
-  beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'livetrace-ingest-bytes-'));
-    app = await startApp({ OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false' });
-    http = request(app.getHttpServer());
-  });
-  afterAll(() => app?.close());
+  const t = useDaemonlessApp();
 
   const post = (body: Buffer, headers: Record<string, string> = {}) =>
-    http.post('/ingest/events?source=bytes').set({ 'Content-Type': 'application/x-ndjson', ...headers }).send(body);
+    t.http.post('/ingest/events?source=bytes').set({ 'Content-Type': 'application/x-ndjson', ...headers }).send(body);
 
   it('a line that is not UTF-8 is refused by its number, the others are stored; nothing is taken for a duplicate', async () => {
     // Latin-1 ids (a producer that did not encode): é and è are one byte each, not UTF-8.
@@ -41,9 +28,9 @@ describe('POST /ingest/events: the body as bytes', () => {
         { line: 3, reason: expect.stringMatching(/^not UTF-8: byte 27 \(0xe8\)/) },
       ],
     });
-    expect((await http.get('/upcalls?source=bytes&limit=10').expect(200)).body.items).toHaveLength(2);
+    expect((await t.http.get('/upcalls?source=bytes&limit=10').expect(200)).body.items).toHaveLength(2);
     // The retis adapter reads its lines the same way.
-    const retis = await http.post('/ingest/retis').set('Content-Type', 'application/x-ndjson').send(Buffer.from('{"common":{"timestamp":1},"ovs":{"event_type":"caf\xe9"}}\n', 'latin1')).expect(200);
+    const retis = await t.http.post('/ingest/retis').set('Content-Type', 'application/x-ndjson').send(Buffer.from('{"common":{"timestamp":1},"ovs":{"event_type":"caf\xe9"}}\n', 'latin1')).expect(200);
     expect(retis.body.errors).toEqual([{ line: 1, reason: expect.stringMatching(/^not UTF-8: byte 51 \(0xe9\)/) }]);
   });
 

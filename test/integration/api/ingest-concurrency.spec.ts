@@ -4,15 +4,10 @@
 // not committed. The next requests now wait unread, in order, in a bounded line; past it (or past
 // the wait) 503 with Retry-After naming the bound. The store's writer is held (not a timer) so that
 // the requests pile up deterministically; once it lets go every waiting request is stored.
-import { mkdtempSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { INestApplication } from '@nestjs/common';
 import { IngestService } from '../../../src/ingest/ingest.service';
 import { StoreService } from '../../../src/storage/store.service';
-import { startApp } from '../../support/app';
+import { daemonlessApp, startedForAll } from '../../support/app';
 import { metric } from '../../support/spool-check';
 import { waitFor } from '../../support/wait';
 
@@ -24,10 +19,7 @@ const body = (tag: string) => Array.from({ length: LINES }, (_, i) => `{"type":"
 
 /** The app listening on loopback, with the store's writer held shut until `open()` and the bodies read counted. */
 async function heldApp(env: Record<string, string>) {
-  const dir = mkdtempSync(join(tmpdir(), 'livetrace-ingest-gate-'));
-  const app: INestApplication = await startApp({ OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false', ...env });
-  await app.listen(0, '127.0.0.1');
-  const base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  const { app, base, close } = await daemonlessApp(env);
   const writer = app.get(StoreService).writer;
   const submit = writer.submit.bind(writer);
   let open!: () => void;
@@ -47,15 +39,11 @@ async function heldApp(env: Record<string, string>) {
     fetch(`${base}/ingest/events?source=${source}`, { method: 'POST', headers: { 'Content-Type': 'application/x-ndjson' }, body: body(source), ...init });
   const metrics = async () => (await fetch(`${base}/metrics`)).text();
   const stored = async (source: string) => ((await (await fetch(`${base}/upcalls?source=${source}&limit=100`)).json()) as { items: unknown[] }).items.length;
-  return { app, base, open, read, post, metrics, stored };
+  return { app, base, close, open, read, post, metrics, stored };
 }
 
 describe('POST /ingest/events: a bound on bodies in flight, lossless', () => {
-  let t: Awaited<ReturnType<typeof heldApp>>;
-  beforeAll(async () => {
-    t = await heldApp({ LIVETRACE_INGEST_CONCURRENCY: '2', LIVETRACE_INGEST_QUEUE: '3', LIVETRACE_INGEST_WAIT_SECONDS: '3600', LIVETRACE_INGEST_MAX_BYTES: '65536' });
-  });
-  afterAll(() => t?.app.close());
+  const t = startedForAll(() => heldApp({ LIVETRACE_INGEST_CONCURRENCY: '2', LIVETRACE_INGEST_QUEUE: '3', LIVETRACE_INGEST_WAIT_SECONDS: '3600', LIVETRACE_INGEST_MAX_BYTES: '65536' }));
 
   it('reads at most 2 bodies at once; the others wait unread, a waiter that hangs up frees its place, past the line 503; all waiting ones are stored', async () => {
     const first = ['p1', 'p2', 'p3', 'p4'].map((s) => t.post(s));
@@ -124,11 +112,7 @@ describe('POST /ingest/events: a bound on bodies in flight, lossless', () => {
 });
 
 describe('POST /ingest/events: the wait is bounded', () => {
-  let t: Awaited<ReturnType<typeof heldApp>>;
-  beforeAll(async () => {
-    t = await heldApp({ LIVETRACE_INGEST_CONCURRENCY: '1', LIVETRACE_INGEST_QUEUE: '8', LIVETRACE_INGEST_WAIT_SECONDS: '1' });
-  });
-  afterAll(() => t?.app.close());
+  const t = startedForAll(() => heldApp({ LIVETRACE_INGEST_CONCURRENCY: '1', LIVETRACE_INGEST_QUEUE: '8', LIVETRACE_INGEST_WAIT_SECONDS: '1' }));
 
   it('a request that waited LIVETRACE_INGEST_WAIT_SECONDS is told 503 with Retry-After; the one in flight is stored', async () => {
     const inFlight = t.post('held');
@@ -165,12 +149,8 @@ function slowPost(base: string, source: string) {
 }
 
 describe('POST /ingest/events: a body that does not come does not keep its slot', () => {
-  let t: Awaited<ReturnType<typeof heldApp>>;
-  beforeAll(async () => {
-    t = await heldApp({ LIVETRACE_INGEST_CONCURRENCY: '1', LIVETRACE_INGEST_QUEUE: '8', LIVETRACE_INGEST_WAIT_SECONDS: '60', LIVETRACE_INGEST_MAX_BYTES: '65536', LIVETRACE_INGEST_BODY_STALL_SECONDS: '1', LIVETRACE_INGEST_BODY_SECONDS: '3' });
-    t.open();
-  });
-  afterAll(() => t?.app.close());
+  const t = startedForAll(() => heldApp({ LIVETRACE_INGEST_CONCURRENCY: '1', LIVETRACE_INGEST_QUEUE: '8', LIVETRACE_INGEST_WAIT_SECONDS: '60', LIVETRACE_INGEST_MAX_BYTES: '65536', LIVETRACE_INGEST_BODY_STALL_SECONDS: '1', LIVETRACE_INGEST_BODY_SECONDS: '3' }));
+  beforeAll(() => t.open());
 
   it('a body that stops coming (its producer hung, the connection still up) is 408 after LIVETRACE_INGEST_BODY_STALL_SECONDS; the slot goes to the next producer', async () => {
     const stalled = slowPost(t.base, 'stalled');
@@ -245,11 +225,7 @@ function expectingPost(base: string, path: string, text: string, headers: Record
 }
 
 describe('POST /ingest/events with Expect: 100-continue', () => {
-  let t: Awaited<ReturnType<typeof heldApp>>;
-  beforeAll(async () => {
-    t = await heldApp({ LIVETRACE_INGEST_CONCURRENCY: '1', LIVETRACE_INGEST_QUEUE: '0', LIVETRACE_INGEST_MAX_BYTES: '65536' });
-  });
-  afterAll(() => t?.app.close());
+  const t = startedForAll(() => heldApp({ LIVETRACE_INGEST_CONCURRENCY: '1', LIVETRACE_INGEST_QUEUE: '0', LIVETRACE_INGEST_MAX_BYTES: '65536' }));
 
   it('refusals come before the 100 (the producer sends no body); the body is asked for once a slot is its own; other routes get their 100 at once', async () => {
     // Over the limit by Content-Length: 413 without a 100.

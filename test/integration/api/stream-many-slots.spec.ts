@@ -4,17 +4,12 @@
 // 1,024 slots a reconnect got 400 (past ~1,100, Node's 16 KB header limit), so the follow broke
 // exactly where the deployment is large. Every trace written after the disconnect must come: in
 // slots that sent just before it, in slots quiet then, and in a slot with no trace until then.
-import { mkdtempSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { INestApplication } from '@nestjs/common';
 import { StoreService } from '../../../src/storage/store.service';
 import { MAX_RESUME_SLOTS } from '../../../src/traces/stream-position';
 import { slotBase } from '../../../src/traces/trace-slot-store';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { STREAM_DEFAULTS, TraceStreamService } from '../../../src/traces/trace-stream.service';
-import { startApp } from '../../support/app';
+import { useDaemonlessApp } from '../../support/app';
 import { capturedPasses } from '../../support/captured-passes';
 import { readSse, SseTrace } from '../../support/sse';
 import { waitFor } from '../../support/wait';
@@ -27,27 +22,23 @@ const QUIET = Array.from({ length: 150 }, (_, i) => 1100 + i);
 const NEW_SLOT = 1300;
 
 describe('GET /traces/stream resumed by its own id with more writer slots than a Last-Event-ID could list', () => {
-  let app: INestApplication;
-  let base: string;
   let store: StoreService;
   const next = new Map<number, number>();
   let template: number;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     TraceStreamService.options = { ...STREAM_DEFAULTS, pollMs: 20, heartbeatMs: 60_000 };
-    const dir = mkdtempSync(join(tmpdir(), 'livetrace-stream-slots-'));
-    app = await startApp({ OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false' });
-    await app.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    store = app.get(StoreService);
-    const traces = app.get(TraceStore);
+  });
+  const t = useDaemonlessApp();
+  beforeAll(async () => {
+    store = t.app.get(StoreService);
+    const traces = t.app.get(TraceStore);
     const { pass } = capturedPasses()[0];
     template = await store.writer.submit((tx) => traces.insert(tx, { trace: pass, chassis: 'hv0', createdAt: new Date(Date.now() - 7_200_000).toISOString(), portUuids: new Map() }));
     next.set(0, template);
   });
 
-  afterAll(async () => {
-    await app?.close();
+  afterAll(() => {
     TraceStreamService.options = STREAM_DEFAULTS;
   });
 
@@ -71,7 +62,7 @@ describe('GET /traces/stream resumed by its own id with more writer slots than a
 
   async function open(lastEventId?: string) {
     const ac = new AbortController();
-    const res = await fetch(`${base}/traces/stream`, { signal: ac.signal, headers: lastEventId ? { 'Last-Event-ID': lastEventId } : {} });
+    const res = await fetch(`${t.base}/traces/stream`, { signal: ac.signal, headers: lastEventId ? { 'Last-Event-ID': lastEventId } : {} });
     const body = res.status === 200 ? undefined : await res.text();
     expect({ status: res.status, body }).toEqual({ status: 200, body: undefined });
     const s = readSse<SseTrace<{ id: number }>['trace']>(res);

@@ -6,34 +6,25 @@
 // logged drop is still found by verdict=drop and read back as a drop. The passes are the real
 // captured ones of every pair (test/fixtures/verdicts), stored through the app's own store and
 // listed through its HTTP API (the reader threads), on the app with no OVS/OVN daemon.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { INestApplication } from '@nestjs/common';
-import request from 'supertest';
 import { passOfStored } from '../../../src/paths/path-verdict';
 import { StoreService } from '../../../src/storage/store.service';
 import type { VerdictJson } from '../../../src/traces/trace-record';
 import { TraceStore } from '../../../src/traces/trace-store';
-import { startApp } from '../../support/app';
+import { useDaemonlessApp } from '../../support/app';
 import { packetNodes, VERDICT_VERSIONS } from '../../support/verdict-fixtures';
 
 jest.setTimeout(120_000);
 
 describe('GET /traces?verdict=', () => {
-  let app: INestApplication;
-  let http: ReturnType<typeof request>;
+  const t = useDaemonlessApp();
   /** Stored trace ids by `${version} ${packet}` of the pass that matters. */
   const ids = new Map<string, number>();
   /** The pass's verdict kind as annotated, by the same key. */
   const kinds = new Map<string, string>();
 
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'livetrace-verdict-filter-'));
-    app = await startApp({ OVS_RUNDIR: dir, OVN_RUNDIR: dir, LIVETRACE_POLLER: 'false' });
-    http = request(app.getHttpServer());
-    const store = app.get(TraceStore);
-    const { writer } = app.get(StoreService);
+    const store = t.app.get(TraceStore);
+    const { writer } = t.app.get(StoreService);
     for (const version of VERDICT_VERSIONS) {
       // The pass that holds the packet-in: the check_pkt_len split of gateway-mtu, the logged drop.
       const split = packetNodes(version, 'gateway-mtu').find((n) => /check_pkt_len\(size=\d+,gt\(userspace\(pid=\d+,controller\(/.test(n.installed))!;
@@ -46,10 +37,9 @@ describe('GET /traces?verdict=', () => {
       }
     }
   });
-  afterAll(() => app?.close());
 
   const listed = async (verdict: string) => {
-    const r = await http.get(`/traces?verdict=${verdict}&limit=100`).expect(200);
+    const r = await t.http.get(`/traces?verdict=${verdict}&limit=100`).expect(200);
     return new Map((r.body.items as Array<{ id: number; verdict: VerdictJson }>).map((t) => [t.id, t.verdict]));
   };
 
