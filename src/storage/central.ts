@@ -11,7 +11,8 @@ import { sqliteHandle } from './data-source.options';
 import { endPool } from './pg-client';
 import { migrationLock, MigrationLockOptions } from './pg-migrate';
 import { isPostgresUrl, openPostgres, pgPoolOptions, pgUnreachable, poolOf, redactUrl } from './postgres';
-import { enterSlot, installTriggers, knownSlot, ShippedTable, shippedTables, writerSlot } from './spool';
+import { enterSlot, installTriggers, knownSlot, ShippedTable, shippedTables } from './spool';
+import { writerSlot } from './slot-take';
 import { restoreApiIndexes, shedApiIndexes } from './spool-indexes';
 import { checkClaim, confirmClaim, givenIds, rememberClaim } from './slot-claim';
 
@@ -65,7 +66,7 @@ export async function openCentral(cfg: LivetraceConfig, spool: DataSource): Prom
     opened = deferred(url, cfg.LIVETRACE_PG_POOL, migrationLock(cfg), () => checkClaim(db, opened.pool, slot, writer, atStart));
   }
   try {
-    const slot = await writerSlot(db, opened.pool, writer);
+    const slot = await writerSlot(db, opened.pool, writer, cfg.LIVETRACE_SLOT_REUSE_DAYS);
     // A remembered slot may have been started on by a copy of this spool since, or this spool be a
     // backup restored (slot-claim.ts): refused before anything is written under it. Started while
     // PostgreSQL was away: checked once it answers, before anything ships (deferred).

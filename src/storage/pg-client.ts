@@ -14,6 +14,14 @@ import type { Client, Pool, PoolClient } from 'pg';
  */
 export const SILENT_MS = 60_000;
 
+/**
+ * Now by PostgreSQL's clock, as the ISO text of writer_slot's times (heard_at, claimed_at): the
+ * retention and the slot claims (slot-take.ts) compare them with that clock, and an agent's clock
+ * running hours behind made a live slot read as silent (test/postgres/central-retention-silent-slot.spec.ts).
+ * now() is the transaction's start: heard_at and a traced_through it bounds, in one UPDATE, are equal.
+ */
+export const PG_NOW = `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 /** The client's socket (pg keeps it on its connection, not in its typings); undefined before it connects. */
 const socketOf = (client: PoolClient | Client): Socket | undefined => (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
 

@@ -6,6 +6,8 @@
 // everything the spool held at a moment has left it: that moment, less LATE_TRACE_MS (a trace may
 // still cite a lifetime that ended up to then, as the spool's own retention assumes; never past
 // PostgreSQL's now()), and the newest lifetime the spool held then.
+import { PG_NOW } from './pg-client';
+import { ownNames } from './slot-claim';
 import { SLOT_BITS } from './spool';
 import type { Statements } from './writer';
 
@@ -19,13 +21,6 @@ const NOTE_EVERY_MS = 1_000;
  * (a slot gone for good froze traced_through), and one catching up after an outage is not silent.
  */
 const HEARD_EVERY_MS = 60_000;
-/**
- * heard_at by PostgreSQL's clock, as the ISO text of the column's other times: the retention compares
- * it with its own clock, and an agent's clock running hours behind made a live slot read as silent
- * (test/postgres/central-retention-silent-slot.spec.ts). now() is the transaction's start: heard_at
- * and a traced_through it bounds, in one UPDATE, are equal.
- */
-const PG_NOW = `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * Whether PostgreSQL's retention took open lifetimes of the slot ($1) while it was silent
@@ -33,6 +28,14 @@ const PG_NOW = `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"
  * anyway, so an agent that never was cut off pays one index probe of an empty range a second, no statement.
  */
 const PRUNED = `EXISTS (SELECT 1 FROM pruned_lifetime p WHERE p.id >= $1::bigint * ${2 ** SLOT_BITS} AND p.id < ($1::bigint + 1) * ${2 ** SLOT_BITS}) AS pruned`;
+
+/**
+ * Only under this spool's own name ($n: ownNames; none known, an older spool: any): a spool whose slot
+ * was given back (slot-take.ts) while it ran cut off told the slot's new spool's writer_slot row its
+ * own traced_through and traced_flow_id, and PostgreSQL's retention took the new spool's lifetimes
+ * for traced. Its batches are refused (stillOurs); a word is not a batch.
+ */
+const OURS = (n: number): string => `(cardinality($${n}::text[]) = 0 OR writer = ANY($${n}::text[]))`;
 
 export interface SpoolMoment {
   at: number;
@@ -83,7 +86,7 @@ export class TracedThrough {
     if (this.statements.get('SELECT 1 FROM ship_log WHERE seq <= ? LIMIT 1').get(m.seq) || !m.tops.every(([name, top]) => shipped(name, top))) {
       // Not all shipped yet: only that this slot is still there.
       if (now - this.heardAt < HEARD_EVERY_MS) return;
-      const told = await send(`UPDATE writer_slot SET heard_at = ${PG_NOW} WHERE slot = $1 RETURNING ${PRUNED}`, [this.slot]).then(
+      const told = await send(`UPDATE writer_slot SET heard_at = ${PG_NOW} WHERE slot = $1 AND ${OURS(2)} RETURNING ${PRUNED}`, [this.slot, this.names()]).then(
         (r) => {
           this.heardAt = now;
           return r;
@@ -103,8 +106,8 @@ export class TracedThrough {
     const advance = `(traced_through IS NULL OR traced_through < ${bounded} OR traced_through > ${PG_NOW})`;
     const told = await send(
       `UPDATE writer_slot SET heard_at = ${PG_NOW}, traced_through = CASE WHEN ${advance} THEN ${bounded} ELSE traced_through END,
-         traced_flow_id = CASE WHEN ${advance} THEN $3 ELSE traced_flow_id END WHERE slot = $1 RETURNING ${PRUNED}`,
-      [this.slot, through, flowId],
+         traced_flow_id = CASE WHEN ${advance} THEN $3 ELSE traced_flow_id END WHERE slot = $1 AND ${OURS(4)} RETURNING ${PRUNED}`,
+      [this.slot, through, flowId, this.names()],
     ).then(
       (r) => {
         this.sentAt = m.at;
@@ -115,6 +118,10 @@ export class TracedThrough {
       () => undefined,
     );
     return this.hear(told, pruned);
+  }
+
+  private names(): string[] {
+    return ownNames((sql) => this.statements.get(sql));
   }
 
   /** What the slot's update answered: lifetimes pruned while it was silent are shipped again (a failure: at the next word). */

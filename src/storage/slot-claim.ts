@@ -1,5 +1,5 @@
 // Whether the writer slot a spool remembers is still its own in PostgreSQL. A slot is claimed once
-// (spool.ts writerSlot) and remembered in the spool's meta; a spool restored from a backup, or two
+// (slot-take.ts writerSlot) and remembered in the spool's meta; a spool restored from a backup, or two
 // copies of one spool, then start under one slot, and their rows (same ids) overwrite each other's
 // in PostgreSQL. Two facts tell it:
 // - the claim's owner: writer_slot.writer names the spool that last started on the slot. Each start
@@ -18,9 +18,9 @@
 // Started while PostgreSQL was away, such a spool has already written under ids PostgreSQL holds:
 // refused (checkClaim).
 import { Logger } from '@nestjs/common';
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
-import { SILENT_MS, withClient } from './pg-client';
+import { PG_NOW, SILENT_MS, withClient } from './pg-client';
 import { nextOwnId, shippedTables, SLOT_BITS } from './spool';
 
 const ID_KEY = 'writer_id';
@@ -31,9 +31,12 @@ const REMEDY =
   'two spools writing one slot overwrite each other\'s rows in PostgreSQL. Start this process on a new LIVETRACE_SPOOL ' +
   '(it claims a new slot; what only this copy holds is not shipped), or keep only the spool that went on (writer_slot in PostgreSQL names it)';
 
-/** The name this spool's claim has in writer_slot (and the one it is being renamed to), if it knows one. */
-function ownNames(db: Database): string[] {
-  const get = db.prepare('SELECT value FROM meta WHERE key = ?');
+/**
+ * The name this spool's claim has in writer_slot (and the one it is being renamed to), if it knows
+ * one: `stmt` prepares on the spool (a Database's prepare, or a cache of them).
+ */
+export function ownNames(stmt: (sql: string) => Statement): string[] {
+  const get = stmt('SELECT value FROM meta WHERE key = ?');
   return [ID_KEY, NEXT_KEY].map((k) => (get.get(k) as { value: string } | undefined)?.value).filter((v): v is string => v !== undefined);
 }
 
@@ -57,7 +60,7 @@ function movePast(db: Database, table: string, id: number): void {
     db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)').run(table, id);
 }
 
-/** A claim just made (spool.ts writerSlot) is this spool's under `writer`. */
+/** A claim just made (slot-take.ts writerSlot) is this spool's under `writer`. */
 export function rememberClaim(db: Database, writer: string): void {
   setMeta(db, ID_KEY, writer);
 }
@@ -82,7 +85,7 @@ export function givenIds(db: Database): Map<string, { key: string; given: number
  * spool's), such ids are put there by table instead (PostgreSQL's highest), for the sequences to move past.
  */
 async function check(db: Database, c: PoolClient, slot: number, owner: string | undefined, atStart = givenIds(db), advance?: Map<string, number>): Promise<void> {
-  const ours = ownNames(db);
+  const ours = ownNames((sql) => db.prepare(sql));
   if (owner !== undefined && ours.length && !ours.includes(owner))
     throw new Error(`writer slot ${slot} is claimed in PostgreSQL by ${owner}, not by this spool (${ours[0]}): a copy of this spool started since, or this one was restored from a backup; ${REMEDY}`);
   const ownClaim = owner !== undefined && ours.includes(owner);
@@ -113,7 +116,7 @@ async function check(db: Database, c: PoolClient, slot: number, owner: string | 
  * that knows no name (older, started while PostgreSQL was away) is not checked here.
  */
 export async function stillOurs(db: Database, c: PoolClient, slot: number): Promise<void> {
-  const ours = ownNames(db);
+  const ours = ownNames((sql) => db.prepare(sql));
   if (!ours.length) return;
   const owner = (await c.query<{ writer: string }>('SELECT writer FROM writer_slot WHERE slot = $1 FOR SHARE', [slot])).rows[0]?.writer;
   if (owner !== undefined && !ours.includes(owner))
@@ -135,9 +138,9 @@ export async function confirmClaim(db: Database, pool: Pool, slot: number, write
       await check(db, c, slot, owner, givenIds(db), advance);
       if (owner === undefined) {
         log.warn(`writer slot ${slot} of this spool has no claim in PostgreSQL (a new database?): claimed again for ${writer}`);
-        await c.query('INSERT INTO writer_slot (slot, writer, claimed_at) VALUES ($1, $2, $3)', [slot, writer, new Date().toISOString()]);
+        await c.query(`INSERT INTO writer_slot (slot, writer, claimed_at) VALUES ($1, $2, ${PG_NOW})`, [slot, writer]);
       } else {
-        if (!ownNames(db).length) log.log(`writer slot ${slot}: this spool's claim, ${owner} in PostgreSQL, is named ${writer} from now on`);
+        if (!ownNames((sql) => db.prepare(sql)).length) log.log(`writer slot ${slot}: this spool's claim, ${owner} in PostgreSQL, is named ${writer} from now on`);
         await c.query('UPDATE writer_slot SET writer = $2 WHERE slot = $1', [slot, writer]);
       }
       // The name PostgreSQL holds is this spool's (checked) and stays its own until the rename is
@@ -166,7 +169,7 @@ export async function confirmClaim(db: Database, pool: Pool, slot: number, write
  */
 export async function checkClaim(db: Database, pool: Pool, slot: number, writer: string, atStart: ReturnType<typeof givenIds>): Promise<void> {
   await withClient(pool, SILENT_MS, async (c) => {
-    await c.query('INSERT INTO writer_slot (slot, writer, claimed_at) VALUES ($1, $2, $3) ON CONFLICT (slot) DO NOTHING', [slot, writer, new Date().toISOString()]);
+    await c.query(`INSERT INTO writer_slot (slot, writer, claimed_at) VALUES ($1, $2, ${PG_NOW}) ON CONFLICT (slot) DO NOTHING`, [slot, writer]);
     const r = await c.query<{ writer: string }>('SELECT writer FROM writer_slot WHERE slot = $1', [slot]);
     const owner = r.rows[0]?.writer;
     await check(db, c, slot, owner === writer ? undefined : owner, atStart);

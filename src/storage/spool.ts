@@ -3,13 +3,11 @@
 // spool notes each changed row (triggers → ship_log) and the shipper copies them. Two facts make a
 // copied row land where it belongs without renumbering:
 // - every writer (agent or api instance) owns an id range, slot · 2^40 up to the next slot, claimed
-//   once in PostgreSQL's writer_slot and remembered in the spool's meta, so ids never collide
-//   between chassis and a row keeps its id, and the ids that point at it, in PostgreSQL;
+//   once in PostgreSQL's writer_slot (slot-take.ts) and remembered in the spool's meta, so ids never
+//   collide between chassis and a row keeps its id, and the ids that point at it, in PostgreSQL;
 // - a row is shipped whole (its current values, by key), so a change shipped twice, or late,
 //   leaves the same row.
-import { Logger } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
-import type { Pool } from 'pg';
 
 /** 2^40 ids per writer; slot ≤ 8191 keeps every id below 2^53 (a JS number). */
 export const SLOT_BITS = 40;
@@ -206,41 +204,10 @@ export function knownSlot(db: Database): number | undefined {
   return known ? Number(known.value) : undefined;
 }
 
-/** The slot this spool writes under: remembered, or claimed now in PostgreSQL. */
-export async function writerSlot(db: Database, pool: Pool, writer: string): Promise<number> {
-  const known = knownSlot(db);
-  if (known !== undefined) return known;
-  const client = await pool.connect();
-  let slot: number;
-  try {
-    await client.query('BEGIN');
-    await client.query('LOCK TABLE writer_slot IN EXCLUSIVE MODE');
-    const r = await client.query(
-      `INSERT INTO writer_slot (slot, writer, claimed_at) SELECT COALESCE(MAX(slot), 0) + 1, $1, $2 FROM writer_slot RETURNING slot`,
-      [writer, new Date().toISOString()],
-    );
-    slot = Number(r.rows[0].slot);
-    if (slot > MAX_SLOT) throw new Error(`no writer slot left (${MAX_SLOT} claimed): ${SLOT_ADVICE}`);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+/** The slot just claimed (slot-take.ts), remembered for every later start. */
+export function rememberSlot(db: Database, slot: number): void {
   db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?)`).run(SLOT_KEY, String(slot));
-  if (slot > SLOTS_RUNNING_LOW) new Logger('Storage').warn(`claimed writer slot ${slot} for ${writer}, ${MAX_SLOT - slot} of ${MAX_SLOT} left: ${SLOT_ADVICE}`);
-  return slot;
 }
-
-/**
- * Past this many claimed slots each new claim is warned about: slots are claimed for good (their
- * ids stay in PostgreSQL's rows), so a deployment that loses its spools runs out of them.
- */
-export const SLOTS_RUNNING_LOW = Math.floor(MAX_SLOT * 0.8);
-const SLOT_ADVICE =
-  'a slot is never given back, and every process started with a new spool (LIVETRACE_SPOOL) claims one: keep each spool on storage ' +
-  'that outlives its process (a host path, a persistent volume); writer_slot in PostgreSQL lists who claimed which';
 
 /**
  * Sets the table's id sequence to the highest id of the slot's own range (others' rows, e.g. pulled

@@ -1,8 +1,8 @@
-// Writer slots are claimed for good: a row keeps its id in PostgreSQL, so a slot's range is never
-// handed to another writer. A process started with a new spool (a container without a volume, a
-// reinstalled host) claims the next one; a deployment that keeps losing its spools runs out of the
-// 8,191 a database has, and then no agent or api instance can start. Nothing gives one back, so the
-// start says so before that: each claim past 80 % warns, naming the remedy, and the last one's
+// Writer slots are claimed for long: a row keeps its id in PostgreSQL, so a slot's range is handed
+// to another writer only once silent and empty (slot-reuse.spec.ts). A process started with a new
+// spool (a container without a volume, a reinstalled host) claims the next one; a deployment that
+// loses its spools faster than that runs out of the 8,191 a database has, and then no agent or api
+// instance can start. The start says so before that (the claims here are recent): each claim past 80 % warns, naming the remedy, and the last one's
 // refusal says why. A slot remembered in a spool is checked against PostgreSQL at start
 // (src/storage/slot-claim.ts): a copy of a spool started since, or a spool restored from a backup
 // older than what it shipped, is refused, saying why, where both wrote under one slot and
@@ -11,7 +11,8 @@
 import { copyFileSync, rmSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
 import Database from 'better-sqlite3';
-import { MAX_SLOT, SLOTS_RUNNING_LOW } from '../../src/storage/spool';
+import { MAX_SLOT } from '../../src/storage/spool';
+import { SLOTS_RUNNING_LOW } from '../../src/storage/slot-take';
 import { newSpool, pgRows, usePostgresSpools } from '../support/spool-stores';
 import { waitFor } from '../support/wait';
 
@@ -34,7 +35,7 @@ async function continuesAfterPostgres(url: string, file: string, before: string[
 }
 
 describe('writer slots claimed (real PostgreSQL)', () => {
-  it('a new spool claims a new slot, for good: past 80 % of the slots each claim is warned about, naming what to do; past the last, the start fails saying why', async () => {
+  it('a new spool claims a new slot: past 80 % of the slots each claim is warned about, naming what to do; past the last, the start fails saying why', async () => {
     const url = await spools.pg().database('slot_claims');
     const warn = jest.spyOn(Logger.prototype, 'warn');
     try {
@@ -45,16 +46,16 @@ describe('writer slots claimed (real PostgreSQL)', () => {
       expect(lost.central!.slot).toBe(2);
       expect(warn.mock.calls.filter(([m]) => String(m).includes('writer slot'))).toEqual([]);
       // Many spools lost since (containers without a volume): slots up to the warning line are gone.
-      await pgRows(url, `INSERT INTO writer_slot (slot, writer, claimed_at) SELECT n, 'gone#' || n, '2026-12-06T00:00:00.000Z' FROM generate_series(3, ${SLOTS_RUNNING_LOW}) n`);
+      await pgRows(url, `INSERT INTO writer_slot (slot, writer, claimed_at) SELECT n, 'gone#' || n, $1 FROM generate_series(3, ${SLOTS_RUNNING_LOW}) n`, [new Date().toISOString()]);
       const low = await storeOn(url, newSpool());
       expect(low.central!.slot).toBe(SLOTS_RUNNING_LOW + 1);
       const said = warn.mock.calls.map(([m]) => String(m)).filter((m) => m.includes('writer slot'));
       expect(said).toHaveLength(1);
       expect(said[0]).toContain(`claimed writer slot ${SLOTS_RUNNING_LOW + 1} for agent@`);
-      expect(said[0]).toContain(`${MAX_SLOT - SLOTS_RUNNING_LOW - 1} of ${MAX_SLOT} left: a slot is never given back`);
+      expect(said[0]).toContain(`${MAX_SLOT - SLOTS_RUNNING_LOW - 1} of ${MAX_SLOT} left: every process started with a new spool`);
       expect(said[0]).toContain('keep each spool on storage that outlives its process');
-      await pgRows(url, `INSERT INTO writer_slot (slot, writer, claimed_at) SELECT n, 'gone#' || n, '2026-12-06T00:00:00.000Z' FROM generate_series(${SLOTS_RUNNING_LOW + 2}, ${MAX_SLOT}) n`);
-      await expect(storeOn(url, newSpool())).rejects.toThrow(`no writer slot left (${MAX_SLOT} claimed): a slot is never given back`);
+      await pgRows(url, `INSERT INTO writer_slot (slot, writer, claimed_at) SELECT n, 'gone#' || n, $1 FROM generate_series(${SLOTS_RUNNING_LOW + 2}, ${MAX_SLOT}) n`, [new Date().toISOString()]);
+      await expect(storeOn(url, newSpool())).rejects.toThrow(`no writer slot left (${MAX_SLOT} claimed), none given back: every process started with a new spool`);
     } finally {
       warn.mockRestore();
     }
