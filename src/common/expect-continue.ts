@@ -9,8 +9,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 const deferred = new WeakSet<IncomingMessage>();
 
-/** The routes whose body is read only once a slot is theirs. */
-const DEFERRED_ROUTES = /^\/ingest\/(?:events|retis)\/?(?:\?|$)/;
+/**
+ * The routes whose body is read only once a slot is theirs, matched as Express routes them: without
+ * case, and on the path of an absolute request-target (`POST http://host/ingest/events`) too.
+ * `POST /INGEST/EVENTS` is the ingest handler, and got its 100 at once.
+ */
+const DEFERRED_ROUTES = /^(?:[a-z][a-z0-9+.-]*:\/\/[^/?#]*)?\/ingest\/(?:events|retis)\/?(?:[?#]|$)/i;
 
 /** For http.Server's 'checkContinue': hold the 100 of an ingest body, send the others' now. */
 export function checkContinue(req: IncomingMessage, res: ServerResponse): void {

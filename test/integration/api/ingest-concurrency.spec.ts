@@ -206,9 +206,10 @@ describe('POST /ingest/events: a body that does not come does not keep its slot'
  * for bodies over 1 MB. `continued` says whether the 100 came.
  */
 function expectingPost(base: string, path: string, text: string, headers: Record<string, string> = {}) {
-  const u = new URL(base + path);
+  const u = new URL(base);
   let continued = false;
-  const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', headers: { 'Content-Type': 'application/x-ndjson', 'Content-Length': String(Buffer.byteLength(text)), Expect: '100-continue', ...headers } });
+  // A path given whole (http://host/...) is sent as is: the absolute form a request line may carry.
+  const req = httpRequest({ host: u.hostname, port: u.port, path, method: 'POST', headers: { 'Content-Type': 'application/x-ndjson', 'Content-Length': String(Buffer.byteLength(text)), Expect: '100-continue', ...headers } });
   req.on('continue', () => {
     continued = true;
     req.end(text);
@@ -247,6 +248,15 @@ describe('POST /ingest/events with Expect: 100-continue', () => {
     // A JSON route reads its body as before: its 100 at once (here a session body naming a bad field).
     const session = await expectingPost(t.base, '/trace-sessions', '{"logicalPort":"lsp1","maxTraces":"ten"}', { 'Content-Type': 'application/json' });
     expect(session).toMatchObject({ continued: true, status: 400 });
+  });
+
+  it('the ingest routes spelled any way Express routes them (case, absolute form) hold their 100 too', async () => {
+    // Express matches paths without case and reads the path of an absolute request-target: these
+    // are the ingest handlers (413 from the controller), and got their 100 at once, keep-alive.
+    for (const path of ['/INGEST/EVENTS?source=big', '/Ingest/Retis/', `${t.base}/ingest/events?source=big`]) {
+      const big = await expectingPost(t.base, path, 'x'.repeat(70_000));
+      expect({ path, ...big }).toMatchObject({ path, status: 413, continued: false, connection: 'close', body: { field: 'body' } });
+    }
   });
 });
 
