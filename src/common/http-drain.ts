@@ -11,6 +11,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { NestApplicationOptions } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { checkContinue } from './expect-continue';
+import { isLingering } from './lingering-close';
 
 /**
  * How long a stop lets the requests in flight finish before it goes on. As the shipper's last flush
@@ -37,6 +38,14 @@ export class DrainingExpressAdapter extends ExpressAdapter {
   override initHttpServer(options: NestApplicationOptions): void {
     super.initHttpServer(options);
     const server = this.getHttpServer() as Server;
+    // Node's parser reads on through a lingering close (lingering-close.ts): the bytes after a cut
+    // body would be a next request, run (an ingest stored) on a connection whose producer was told
+    // it is closed and is never answered. The connection is dropped instead.
+    const app = this.getInstance<(req: IncomingMessage, res: ServerResponse) => void>();
+    if (server.listeners('request').includes(app)) {
+      server.off('request', app);
+      server.on('request', (req: IncomingMessage, res: ServerResponse) => (isLingering(req.socket) ? req.socket.destroy() : app(req, res)));
+    }
     server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
       this.inFlight.add(res);
       res.on('close', () => this.inFlight.delete(res));

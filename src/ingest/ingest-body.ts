@@ -7,6 +7,7 @@
 import type { Request, Response } from 'express';
 import { ApiError } from '../common/api-error';
 import { continueIfHeld } from '../common/expect-continue';
+import { lingerAfterAnswer } from '../common/lingering-close';
 
 export interface BodyBounds {
   maxBytes: number;
@@ -77,20 +78,14 @@ export function readBoundedBody(req: Request, res: Response, bounds: BodyBounds,
 }
 
 /**
- * The answer to a cut body goes out before the producer has sent all of it. Closing the socket
- * with unread bytes in its buffer makes the kernel send a reset, and a reset can make the producer
- * drop the answer unread; so, as a web server's lingering close, the rest is read and dropped for
- * a little while after the answer, then the connection closed (it can carry nothing more: its
- * remaining bytes belong to the cut body).
+ * The answer to a cut body goes out before the producer has sent all of it: the connection is
+ * closed after it with a lingering close (common/lingering-close.ts), the rest read and dropped, so
+ * the producer gets its answer rather than a reset. It can carry nothing more: its remaining bytes
+ * belong to the cut body.
  */
 function linger(req: Request, res: Response): void {
   res.setHeader('Connection', 'close');
   req.pause();
-  res.once('finish', () => {
-    req.resume();
-    const socket = req.socket;
-    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
-  });
+  lingerAfterAnswer(req.socket, LINGER_MS);
+  res.once('finish', () => req.resume());
 }

@@ -4,7 +4,8 @@
 // not committed. The next requests now wait unread, in order, in a bounded line; past it (or past
 // the wait) 503 with Retry-After naming the bound. The store's writer is held (not a timer) so that
 // the requests pile up deterministically; once it lets go every waiting request is stored.
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { IngestService } from '../../../src/ingest/ingest.service';
 import { StoreService } from '../../../src/storage/store.service';
 import { daemonlessApp, startedForAll } from '../../support/app';
@@ -148,6 +149,57 @@ function slowPost(base: string, source: string) {
   return { req, done };
 }
 
+/**
+ * A producer on a raw connection that streams a chunked body far over LIVETRACE_INGEST_MAX_BYTES,
+ * as curl does a big file, then once it has read the answer sends `after` and ends (or, `end`
+ * false, keeps its side open). Settles once the server has closed its side of the connection, with
+ * all the producer read and the socket's error if one came.
+ */
+function cutProducer(server: Server, source: string, after: string, end = true) {
+  const { port } = server.address() as AddressInfo;
+  return new Promise<{ read: string; error?: string }>((resolve) => {
+    // Half open: the server's FIN after the answer does not end the producer's side for it.
+    const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let read = '';
+    let error: string | undefined;
+    let sent = false;
+    // The server's side of this connection (matched by port: accept and connect come in either order).
+    const accepted: Socket[] = [];
+    const onConnection = (c: Socket) => {
+      accepted.push(c);
+      watch();
+    };
+    const watch = () => {
+      const mine = accepted.find((c) => c.remotePort === s.localPort);
+      if (!mine) return;
+      server.off('connection', onConnection);
+      const done = () => {
+        s.destroy();
+        resolve({ read, error });
+      };
+      if (mine.destroyed) done();
+      else mine.once('close', done);
+    };
+    server.on('connection', onConnection);
+    s.on('connect', watch);
+    s.on('data', (d) => {
+      read += d;
+      // The answer's JSON body ends it (its headers end with a blank line, not a brace).
+      if (!read.endsWith('}') || sent) return;
+      sent = true;
+      if (end) s.end(after);
+      else s.write(after);
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => (error = e.code));
+    // Far more than the kernel's buffers hold: the producer is still sending when the answer comes.
+    const over = 'x'.repeat(4 * 1024 * 1024);
+    s.write(`POST /ingest/events?source=${source} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n${over.length.toString(16)}\r\n${over}\r\n`);
+  });
+}
+
+/** The rest of cutProducer's chunked body: 256 KB more, and its last chunk. */
+const REST = `${(262_144).toString(16)}\r\n${'y'.repeat(262_144)}\r\n0\r\n\r\n`;
+
 describe('POST /ingest/events: a body that does not come does not keep its slot', () => {
   const t = startedForAll(() => heldApp({ LIVETRACE_INGEST_CONCURRENCY: '1', LIVETRACE_INGEST_QUEUE: '8', LIVETRACE_INGEST_WAIT_SECONDS: '60', LIVETRACE_INGEST_MAX_BYTES: '65536', LIVETRACE_INGEST_BODY_STALL_SECONDS: '1', LIVETRACE_INGEST_BODY_SECONDS: '3' }));
   beforeAll(() => t.open());
@@ -198,6 +250,27 @@ describe('POST /ingest/events: a body that does not come does not keep its slot'
     }
     await waitFor('its slot given back', async () => metric(await t.metrics(), 'livetrace_ingest_requests_in_flight') === 0);
     expect((await t.post('after-endless')).status).toBe(200);
+  });
+
+  it('the producer of a cut body reads its answer and may finish sending: the rest is read and dropped, the connection then closed, not reset', async () => {
+    // Node closed a `Connection: close` answer's socket as soon as the answer was written: the
+    // producer, still sending, got EPIPE or ECONNRESET (across a real network the reset can cost it
+    // the answer itself).
+    const cut = await cutProducer(t.app.getHttpServer(), 'cut-rest', REST);
+    expect(cut.read).toMatch(/^HTTP\/1\.1 413 /);
+    expect(cut.error).toBeUndefined();
+    expect(await t.stored('cut-rest')).toBe(0);
+  });
+
+  it('what follows a cut body on its connection is not read as a next request', async () => {
+    // Read on through the linger, Node's parser took these bytes for a next request and ran it:
+    // stored, on a connection its producer was told is closed, and never answered.
+    const next = body('smuggled');
+    // Its side kept open: nothing but the end of the linger closes this connection.
+    const cut = await cutProducer(t.app.getHttpServer(), 'cut-next', `${REST}POST /ingest/events?source=smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\nContent-Length: ${next.length}\r\n\r\n${next}`, false);
+    expect(cut.read.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 413']);
+    expect(await t.stored('smuggled')).toBe(0);
+    expect(t.read).not.toContain('smuggled');
   });
 });
 
