@@ -6,7 +6,10 @@
 // cited by no trace (with its recirculation edges). Rules, snapshots and OVN objects stay, as in
 // SQLite: they are bounded by the OVN databases, not by traffic. Then, by the same limits, the rows
 // no trace takes with it (central-untraced-store.ts): untraced lifetimes, upcalls, cross-checks, the
-// ingest ledger.
+// ingest ledger. Last, the rules, snapshots and OVN objects of each writer slot gone for good (silent
+// past LIVETRACE_SLOT_REUSE_DAYS, no traffic row left: central-dead-slot-store.ts): per live slot they
+// are bounded by the OVN databases, but every spool lost left its own copy, and its slot, once they
+// are gone, is given back to the next claim (storage/slot-take.ts).
 //
 // Every process with the keys set tries each round; a PostgreSQL advisory lock (session-level, on
 // one pooled connection held for the round) lets one run and the others skip. Each batch is its
@@ -17,6 +20,8 @@
 import type { Pool, PoolClient } from 'pg';
 import { olderServer, SILENT_MS, withClient } from '../storage/pg-client';
 import { BUCKET_SHIFT, citationsOf } from '../traces';
+import type { SlotRanged } from '../storage/slot-take';
+import { pruneDeadSlots } from './central-dead-slot-store';
 import { heardSince, pruneCentralUntraced, TRACED_IN, untracedCuts } from './central-untraced-store';
 import { addBatch, type PruneResult } from './retention';
 
@@ -39,6 +44,19 @@ export interface CentralRound extends PruneResult {
   ran: boolean;
   batches: number;
   seconds: number;
+  /** Writer slots gone for good left with none of their rows this round (a claim may take them). */
+  deadSlots?: number;
+}
+
+export interface CentralConfig {
+  days: number;
+  keep: number;
+  silentSlotHours?: number;
+  /**
+   * The slots gone for good: silent this many days (LIVETRACE_SLOT_REUSE_DAYS; 0: none), their traffic
+   * judged by these tables (storage/slot-take.ts slotRanged of the spool). Unset: none.
+   */
+  deadSlots?: { days: number; ranged: SlotRanged[] };
 }
 
 /** The created_at of the newest trace beyond the `keep` newest, across every chassis (one index walk). */
@@ -122,7 +140,7 @@ export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, ba
  */
 export async function centralRound(
   pool: Pool,
-  cfg: { days: number; keep: number; silentSlotHours?: number },
+  cfg: CentralConfig,
   now: number,
   o: { batch?: number; stopped?: () => boolean; onBatch?: (r: PruneResult) => void; silentMs?: number; abandon?: AbortSignal } = {},
 ): Promise<CentralRound> {
@@ -153,7 +171,7 @@ async function lockedRound(
   c: PoolClient,
   drop: (err: Error) => void,
   silentMs: number,
-  cfg: { days: number; keep: number; silentSlotHours?: number },
+  cfg: CentralConfig,
   now: number,
   o: { batch?: number; stopped?: () => boolean; onBatch?: (r: PruneResult) => void },
   total: CentralRound,
@@ -188,6 +206,11 @@ async function lockedRound(
     // Then the rows no trace takes with it, by the same limits (central-untraced-store.ts).
     const cuts = await untracedCuts(c, { before: limits.before, keep: cfg.keep, now, heardSince: limits.heardSince });
     await pruneCentralUntraced(c, cuts, { batch: o.batch ?? CENTRAL_BATCH, stopped: o.stopped, onBatch: (r) => count({ traces: 0, paths: 0, ...r }) });
+    // Then what the slots gone for good left, once their traffic is gone (central-dead-slot-store.ts).
+    if (cfg.deadSlots) {
+      const dead = await pruneDeadSlots(c, { ...cfg.deadSlots, batch: o.batch ?? CENTRAL_BATCH, stopped: o.stopped, onBatch: (r) => count({ traces: 0, paths: 0, datapathFlows: 0, leftovers: r.leftovers }) });
+      total.deadSlots = dead.deadSlots;
+    }
   } finally {
     // A connection whose unlock failed may still hold the lock: dropped (which releases it), the round's result kept.
     await c.query('SELECT pg_advisory_unlock($1)', [CENTRAL_RETENTION_LOCK]).catch(drop);

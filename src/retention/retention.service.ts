@@ -14,6 +14,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { DatapathFlowStore, UNTRACED_START, type UntracedCursor } from '../datapath-flows/datapath-flow-store';
 import { PathStore } from '../paths/path-store';
 import { isAbandoned } from '../storage/pg-client';
+import { slotRanged } from '../storage/slot-take';
 import { StoreService } from '../storage/store.service';
 import { TraceStore } from '../traces/trace-store';
 import { centralRound, CentralRound } from './central-retention-store';
@@ -118,6 +119,8 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
         days: this.config.LIVETRACE_CENTRAL_RETENTION_DAYS,
         keep: this.config.LIVETRACE_CENTRAL_RETENTION_ROWS,
         silentSlotHours: this.config.LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS,
+        // The claim's bound and tables (storage/slot-take.ts): what this deletes, a claim then finds empty.
+        deadSlots: { days: this.config.LIVETRACE_SLOT_REUSE_DAYS, ranged: slotRanged(this.store.db) },
       },
       now,
       {
@@ -131,13 +134,15 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
           this.centralPruned.inc({ table: 'datapath_flow' }, r.datapathFlows);
           this.centralPruned.inc({ table: 'upcall_cross_check' }, r.records ?? 0);
           this.centralPruned.inc({ table: 'ingest_event' }, r.ingestEvents ?? 0);
+          this.centralPruned.inc({ table: 'dead_slot_rules_snapshots_objects' }, r.leftovers ?? 0);
         },
       },
     )
       .then((r) => {
-        if (r.traces || r.datapathFlows || r.records || r.ingestEvents)
+        if (r.traces || r.datapathFlows || r.records || r.ingestEvents || r.leftovers)
           this.log.log(
-            `PostgreSQL: pruned ${r.traces} traces, ${r.paths} paths, ${r.datapathFlows} datapath flows, ${r.records ?? 0} upcalls and cross-checks, ${r.ingestEvents ?? 0} ingest events in ${r.seconds.toFixed(1)} s`,
+            `PostgreSQL: pruned ${r.traces} traces, ${r.paths} paths, ${r.datapathFlows} datapath flows, ${r.records ?? 0} upcalls and cross-checks, ${r.ingestEvents ?? 0} ingest events, ` +
+              `${r.leftovers ?? 0} rules, logical flows and OVN objects of ${r.deadSlots ?? 0} writer slots gone for good in ${r.seconds.toFixed(1)} s`,
           );
         return r;
       })

@@ -7,7 +7,8 @@
 // trace ever cited (most of the poller's), upcalls and cross-checks go by the same limits
 // (untracedLimits: older than the history kept, or beyond as many as traces are kept). Rows stored
 // once (OpenFlow rules, logical-flow snapshots, OVN objects) stay: they are bounded by the size of
-// the OVN databases, not by traffic, and the audits read them.
+// the OVN databases, not by traffic, and the audits read them. (PostgreSQL's own round deletes those of
+// a writer slot gone for good: central-dead-slot-store.ts.)
 import type { CrossCheckStore } from '../cross-checks/cross-check-store';
 import type { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
 import type { UpcallStore } from '../upcalls/upcall-store';
@@ -30,6 +31,8 @@ export interface PruneResult {
   records?: number;
   /** Entries of the ingest ledger (ingest_event). */
   ingestEvents?: number;
+  /** Rules, snapshots and OVN objects of writer slots gone for good (PostgreSQL's round: central-dead-slot-store.ts). */
+  leftovers?: number;
 }
 
 /** Adds one batch's counts to a round's total (SQLite's, the spool's and PostgreSQL's rounds alike). */
@@ -40,6 +43,7 @@ export function addBatch(total: PruneResult & { batches: number }, r: PruneResul
   total.datapathFlows += r.datapathFlows;
   if (r.records) total.records = (total.records ?? 0) + r.records;
   if (r.ingestEvents) total.ingestEvents = (total.ingestEvents ?? 0) + r.ingestEvents;
+  if (r.leftovers) total.leftovers = (total.leftovers ?? 0) + r.leftovers;
 }
 
 /** The owners of what a pruned trace takes with it. */

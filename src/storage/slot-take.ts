@@ -4,8 +4,9 @@
 // upgraded monthly in ~16 months, and then no agent could start. A claim now takes, before a new slot,
 // the lowest one given back: silent for LIVETRACE_SLOT_REUSE_DAYS (no word from its shipper, nor a
 // claim, by PostgreSQL's clock) and with no row of its id range left in PostgreSQL (its rows pruned by
-// the central retention, or it never shipped any: a pod that crashed at its start). Rows left would
-// be overwritten by the new spool's rows, which count from the slot's base again.
+// the central retention, its traffic then its rules, logical flows and OVN objects, which it renames the
+// claim for, retention/central-dead-slot-store.ts; or it never shipped any: a pod that crashed at its
+// start). Rows left would be overwritten by the new spool's rows, which count from the slot's base again.
 //
 // What a slot given back means for what else is keyed by it:
 // - its old spool, back, is refused as a copy is (slot-claim.ts: writer_slot names the new spool);
@@ -39,7 +40,8 @@ const log = new Logger('Storage');
 export const SLOTS_RUNNING_LOW = Math.floor(MAX_SLOT * 0.8);
 const SLOT_ADVICE =
   'every process started with a new spool (LIVETRACE_SPOOL) claims a slot, and one is given back only once silent for ' +
-  'LIVETRACE_SLOT_REUSE_DAYS with none of its rows left in PostgreSQL (the central retention prunes them): keep each spool on storage ' +
+  'LIVETRACE_SLOT_REUSE_DAYS with none of its rows left in PostgreSQL (the central retention, LIVETRACE_CENTRAL_RETENTION_*, prunes its traffic, ' +
+  'then its rules, logical flows and OVN objects; without it they stay): keep each spool on storage ' +
   'that outlives its process (a host path, a persistent volume); writer_slot in PostgreSQL lists who claimed which';
 
 /**
@@ -49,13 +51,31 @@ const SLOT_ADVICE =
  * shipped row by row (trace_session). Not the citation bitmaps: keyed by kind first, PostgreSQL has
  * no index a bucket leads, and a bucket's row goes with its last trace (central retention).
  */
-export function slotRanged(db: Database): Array<{ table: string; col: string }> {
+export function slotRanged(db: Database): SlotRanged[] {
   const seq = new Set((db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'`).all() as Array<{ name: string }>).map((r) => r.name));
-  const out: Array<{ table: string; col: string }> = [];
+  const out: SlotRanged[] = [];
   for (const t of shippedTables(db))
     if (t.mark && !t.markShift) out.push({ table: t.name, col: t.mark });
     else if (!t.mark && t.key.length === 1 && seq.has(t.name)) out.push({ table: t.name, col: t.key[0] });
   return out;
+}
+
+/** A table's column holding a writer's ids (slotRanged). */
+export type SlotRanged = { table: string; col: string };
+
+/**
+ * The writer_slot row `w` silent for `days` (an SQL expression: a parameter) by PostgreSQL's clock: no
+ * word from its shipper (heard_at, traced_through) nor a claim (claimed_at) since. The one definition a
+ * claim (reusable) and PostgreSQL's retention of a dead slot's rows (retention/central-dead-slot-store.ts)
+ * share: what the retention deletes, the claim then finds empty.
+ */
+export const silentFor = (w: string, days: string): string =>
+  `GREATEST(${w}.heard_at, ${w}.traced_through, ${w}.claimed_at) < to_char((now() - make_interval(days => ${days}::int)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** SQL true when any of `ranged` holds a row in slot `slot`'s id range (an SQL expression), each probed through its index. */
+export function heldIn(ranged: SlotRanged[], slot: string): string {
+  const held = ranged.map(({ table, col }) => `EXISTS (SELECT 1 FROM ${q(table)} x WHERE x.${q(col)} >= ${slot}::bigint * ${RANGE} AND x.${q(col)} < (${slot}::bigint + 1) * ${RANGE})`);
+  return `(${held.join(' OR ') || 'false'})`;
 }
 
 /**
@@ -64,17 +84,15 @@ export function slotRanged(db: Database): Array<{ table: string; col: string }> 
  * index for its range until one holds nothing (LIMIT 1). The probes are subplans run a candidate at
  * a time, never joins nor hashes over whole tables (test/postgres/slot-reuse.spec.ts checks the plan).
  */
-export function reusable(ranged: Array<{ table: string; col: string }>): string {
-  const held = ranged.map(({ table, col }) => `EXISTS (SELECT 1 FROM ${q(table)} x WHERE x.${q(col)} >= w.slot::bigint * ${RANGE} AND x.${q(col)} < (w.slot::bigint + 1) * ${RANGE})`);
-  const since = `to_char((now() - make_interval(days => $1::int)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+export function reusable(ranged: SlotRanged[]): string {
   return (
-    `SELECT w.slot, w.writer, w.last FROM (SELECT slot, writer, GREATEST(heard_at, traced_through, claimed_at) AS last FROM writer_slot ` +
-    `WHERE GREATEST(heard_at, traced_through, claimed_at) < ${since} ORDER BY slot OFFSET 0) w WHERE NOT (${held.join(' OR ') || 'false'}) LIMIT 1`
+    `SELECT w.slot, w.writer, w.last FROM (SELECT s.slot, s.writer, GREATEST(s.heard_at, s.traced_through, s.claimed_at) AS last FROM writer_slot s ` +
+    `WHERE ${silentFor('s', '$1')} ORDER BY s.slot OFFSET 0) w WHERE NOT ${heldIn(ranged, 'w.slot')} LIMIT 1`
   );
 }
 
 /** A slot given back, taken for `writer` as a new claim is (under the caller's lock of writer_slot). */
-async function reclaim(c: PoolClient, writer: string, ranged: Array<{ table: string; col: string }>, days: number): Promise<number | undefined> {
+async function reclaim(c: PoolClient, writer: string, ranged: SlotRanged[], days: number): Promise<number | undefined> {
   const r = await c.query<{ slot: number; writer: string; last: string }>(reusable(ranged), [days]);
   const found = r.rows[0];
   if (!found) return undefined;
