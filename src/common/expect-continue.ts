@@ -3,9 +3,10 @@
 // the answer is already known to be a refusal without it: 413 by Content-Length, 415, 503 from the
 // gate's line. For the routes that read their body under the gate (ingest-body.ts), the 100 is held
 // until the body is really wanted; a request answered before that never got its 100, so its
-// producer sends no body, and its connection closes with the answer (the body it might still send
-// cannot be told from a next request). Every other route gets its 100 at once, as before.
+// producer sends no body, and its connection closes with the answer, lingering (common/lingering-close.ts:
+// the body it might still send cannot be told from a next request). Every other route gets its 100 at once, as before.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { keepConnection, LINGER_MS, lingerAfterAnswer } from './lingering-close';
 
 const deferred = new WeakSet<IncomingMessage>();
 
@@ -20,7 +21,10 @@ const DEFERRED_ROUTES = /^(?:[a-z][a-z0-9+.-]*:\/\/[^/?#]*)?\/ingest\/(?:events|
 export function checkContinue(req: IncomingMessage, res: ServerResponse): void {
   if (req.method === 'POST' && DEFERRED_ROUTES.test(req.url ?? '')) {
     deferred.add(req);
+    // A producer may send its body anyway (curl does after a second): closed as a cut body is,
+    // with a lingering close, so that a refusal reaches it rather than a reset.
     res.setHeader('Connection', 'close');
+    lingerAfterAnswer(req, LINGER_MS);
   } else {
     res.writeContinue();
   }
@@ -30,5 +34,6 @@ export function checkContinue(req: IncomingMessage, res: ServerResponse): void {
 export function continueIfHeld(req: IncomingMessage, res: ServerResponse): void {
   if (!deferred.delete(req) || res.headersSent) return;
   res.removeHeader('Connection');
+  keepConnection(req);
   res.writeContinue();
 }

@@ -11,7 +11,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { NestApplicationOptions } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { checkContinue } from './expect-continue';
-import { isLingering } from './lingering-close';
+import { afterLingering } from './lingering-close';
 
 /**
  * How long a stop lets the requests in flight finish before it goes on. As the shipper's last flush
@@ -44,7 +44,7 @@ export class DrainingExpressAdapter extends ExpressAdapter {
     const app = this.getInstance<(req: IncomingMessage, res: ServerResponse) => void>();
     if (server.listeners('request').includes(app)) {
       server.off('request', app);
-      server.on('request', (req: IncomingMessage, res: ServerResponse) => (isLingering(req.socket) ? req.socket.destroy() : app(req, res)));
+      server.on('request', (req: IncomingMessage, res: ServerResponse) => (afterLingering(req) ? req.socket.destroy() : app(req, res)));
     }
     server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
       this.inFlight.add(res);

@@ -6,13 +6,19 @@
 // again; some stacks drop what they had received). So, as a web server's lingering close, the
 // connection stays open for reading a little while after the answer, what comes is dropped, and
 // it closes when the producer closes its side or the time is up.
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
-const closing = new WeakSet<Socket>();
+/** A closing connection → the request whose answer closes it (any later one on it is no request). */
+const closing = new WeakMap<Socket, IncomingMessage>();
 
-/** After the answer now being made: FIN, then read and drop for at most `ms`, then close. */
-export function lingerAfterAnswer(socket: Socket, ms: number): void {
-  closing.add(socket);
+/** How long a closing connection's unread bytes are still read (and dropped) after its answer. */
+export const LINGER_MS = 2000;
+
+/** After the answer to `req` (being made): FIN, then read and drop for at most `ms`, then close. */
+export function lingerAfterAnswer(req: IncomingMessage, ms: number): void {
+  const socket = req.socket;
+  closing.set(socket, req);
   socket.destroySoon = () => {
     socket.end();
     const timer = setTimeout(() => socket.destroy(), ms);
@@ -22,7 +28,19 @@ export function lingerAfterAnswer(socket: Socket, ms: number): void {
 }
 
 /**
- * Whether a request came on a lingering connection. Its bytes followed a body that was not read
- * as it came, on a connection its producer was told is closed: it is no request to act on.
+ * Whether a request came on a lingering connection after the one that closes it. Its bytes
+ * followed a body that was not read as it came, on a connection its producer was told is closed:
+ * it is no request to act on.
  */
-export const isLingering = (socket: Socket): boolean => closing.has(socket);
+export const afterLingering = (req: IncomingMessage): boolean => {
+  const owner = closing.get(req.socket);
+  return owner !== undefined && owner !== req;
+};
+
+/** The connection goes on after all (an Expect request whose 100 was sent): closed as Node closes any. */
+export function keepConnection(req: IncomingMessage): void {
+  const socket = req.socket;
+  if (closing.get(socket) !== req) return;
+  closing.delete(socket);
+  delete (socket as Partial<Socket>).destroySoon;
+}

@@ -7,7 +7,7 @@
 import type { Request, Response } from 'express';
 import { ApiError } from '../common/api-error';
 import { continueIfHeld } from '../common/expect-continue';
-import { lingerAfterAnswer } from '../common/lingering-close';
+import { LINGER_MS, lingerAfterAnswer } from '../common/lingering-close';
 
 export interface BodyBounds {
   maxBytes: number;
@@ -18,9 +18,6 @@ export interface BodyBounds {
 }
 
 export type CutBound = 'size' | 'stall' | 'time';
-
-/** How long a cut request's unread bytes are still read (and dropped) after its answer, see linger. */
-const LINGER_MS = 2000;
 
 export const tooLarge = (maxBytes: number) =>
   new ApiError(413, `body over LIVETRACE_INGEST_MAX_BYTES (${maxBytes} bytes): send fewer lines per request`, 'body');
@@ -86,6 +83,6 @@ export function readBoundedBody(req: Request, res: Response, bounds: BodyBounds,
 function linger(req: Request, res: Response): void {
   res.setHeader('Connection', 'close');
   req.pause();
-  lingerAfterAnswer(req.socket, LINGER_MS);
+  lingerAfterAnswer(req, LINGER_MS);
   res.once('finish', () => req.resume());
 }

@@ -155,7 +155,7 @@ function slowPost(base: string, source: string) {
  * false, keeps its side open). Settles once the server has closed its side of the connection, with
  * all the producer read and the socket's error if one came.
  */
-function cutProducer(server: Server, source: string, after: string, end = true) {
+function cutProducer(server: Server, source: string, after: string, end = true, headers = '') {
   const { port } = server.address() as AddressInfo;
   return new Promise<{ read: string; error?: string }>((resolve) => {
     // Half open: the server's FIN after the answer does not end the producer's side for it.
@@ -193,7 +193,7 @@ function cutProducer(server: Server, source: string, after: string, end = true) 
     s.on('error', (e: NodeJS.ErrnoException) => (error = e.code));
     // Far more than the kernel's buffers hold: the producer is still sending when the answer comes.
     const over = 'x'.repeat(4 * 1024 * 1024);
-    s.write(`POST /ingest/events?source=${source} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n${over.length.toString(16)}\r\n${over}\r\n`);
+    s.write(`POST /ingest/events?source=${source} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n${headers}\r\n${over.length.toString(16)}\r\n${over}\r\n`);
   });
 }
 
@@ -350,5 +350,24 @@ describe('POST /ingest/events while the service stops', () => {
     expect((await inFlight).status).toBe(200);
     await closed;
     expect(t.read).toEqual(['held']);
+  });
+});
+
+describe('POST /ingest/events with Expect: 100-continue, refused while its producer sends anyway', () => {
+  const t = startedForAll(() => heldApp({ LIVETRACE_INGEST_CONCURRENCY: '1', LIVETRACE_INGEST_QUEUE: '0' }));
+
+  it('the 503 is read and the rest dropped, the connection then closed, not reset', async () => {
+    // curl sends its body after a second without the 100; the slot is taken and the line has no
+    // room: 503 at once, on a connection that closes with it (no 100 was sent). Node closed it as
+    // soon as the answer was written: the producer, still sending, got a reset.
+    const held = t.post('held');
+    await waitFor('the held body read', () => t.read.length === 1);
+    const refused = await cutProducer(t.app.getHttpServer(), 'expect-refused', REST, true, 'Expect: 100-continue\r\n');
+    expect(refused.read).toMatch(/^HTTP\/1\.1 503 /);
+    expect(refused.read).not.toMatch(/100 Continue/);
+    expect(refused.error).toBeUndefined();
+    t.open();
+    expect((await held).status).toBe(200);
+    expect(await t.stored('expect-refused')).toBe(0);
   });
 });
