@@ -4,7 +4,10 @@ import type { Database } from 'better-sqlite3';
 import type { LivetraceConfig } from '../../src/config/config.schema';
 import type { MetricsService } from '../../src/metrics/metrics.service';
 import { CrossChassisPaths } from '../../src/paths/cross-chassis';
-import type { PathStore } from '../../src/paths/path-store';
+import { PathStore } from '../../src/paths/path-store';
+import type { StoreWriter } from '../../src/storage/writer';
+import { TraceStore } from '../../src/traces/trace-store';
+import { closeMigratedSqlite, openMigratedSqlite, type MigratedSqlite } from './migrated-sqlite';
 import type { ReplicasService } from '../../src/replicas/replicas.service';
 import { recircIdHex } from '../../src/ovs/ids';
 import { pushSignature } from '../../src/ovs/push-signature';
@@ -14,6 +17,32 @@ export function oneChassis(store: PathStore, config: Partial<LivetraceConfig> = 
   // The southbound Encap table: chassis name → encap IP.
   const sb = { find: (_t: string, _c: string, ip: string) => Object.entries(encap).filter(([, v]) => v === ip).map(([chassis_name]) => ({ chassis_name, ip })) };
   return new CrossChassisPaths(store, { sb } as unknown as ReplicasService, { LIVETRACE_ROLE: 'all', LIVETRACE_TUNNEL_SKEW_MS: 1000, ...config } as LivetraceConfig, metrics);
+}
+
+export interface PathStores {
+  db: Database;
+  writer: StoreWriter;
+  traces: TraceStore;
+  store: PathStore;
+}
+
+/**
+ * A migrated SQLite store with the trace and path stores over it, for the enclosing describe: opened
+ * in a beforeAll registered here (so before the spec's own), closed after it. Its fields are there
+ * once that beforeAll ran.
+ */
+export function usePathStores(prefix: string): PathStores {
+  const stores = {} as PathStores;
+  let opened: (MigratedSqlite & { writer: StoreWriter }) | undefined;
+  beforeAll(async () => {
+    opened = await openMigratedSqlite(prefix);
+    const { db, writer } = opened;
+    Object.assign(stores, { db, writer, traces: new TraceStore({ db, writer }), store: new PathStore({ db }) });
+  });
+  afterAll(async () => {
+    if (opened) await closeMigratedSqlite(opened);
+  });
+  return stores;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

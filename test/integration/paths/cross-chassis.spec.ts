@@ -5,21 +5,15 @@
 // window is not linked and the path says which chassis it waits for. A one-chassis service
 // without the remote chassis's rows answers exactly as before.
 import 'reflect-metadata';
-import type { Database } from 'better-sqlite3';
-import type { DataSource } from 'typeorm';
 import { PathBuilder } from '../../../src/paths/path-builder';
-import { PathStore } from '../../../src/paths/path-store';
 import { PathsService } from '../../../src/paths/paths.service';
 import { PortArrivals, SENDER_BOUND } from '../../../src/paths/port-arrivals';
 import { traceCursor } from '../../../src/common/query';
 import type { TraceListQuery } from '../../../src/traces/trace-read-store';
 import { SqliteReader } from '../../../src/storage/sql';
-import type { StoreWriter } from '../../../src/storage/writer';
-import { TraceStore } from '../../../src/traces/trace-store';
 import { oneCapturedFlow, type CapturedFlow } from '../../support/captured-multichassis';
-import { oneChassis, storePass } from '../../support/cross-chassis';
+import { oneChassis, storePass, usePathStores } from '../../support/cross-chassis';
 import { recircIdHex } from '../../../src/ovs/ids';
-import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2', hv3: '192.168.0.3' };
 const T0 = Date.parse('2026-12-05T03:00:00.000Z');
@@ -28,16 +22,11 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const pick = (file: string, pred: (l: CapturedFlow) => boolean): CapturedFlow => oneCapturedFlow('debian12', file, pred);
 
 describe('a path across chassis (GET /paths/:id)', () => {
-  let dir: string;
-  let ds: DataSource;
-  let db: Database;
-  let writer: StoreWriter;
-  let store: PathStore;
-  let traces: TraceStore;
+  const s = usePathStores('livetrace-cross-chassis-');
 
-  const pass = (chassis: string, l: CapturedFlow, at: number, verdict: Record<string, unknown>, pathId?: number) => storePass(db, chassis, l, at, verdict, pathId);
+  const pass = (chassis: string, l: CapturedFlow, at: number, verdict: Record<string, unknown>, pathId?: number) => storePass(s.db, chassis, l, at, verdict, pathId);
   const tunnelTo = (chassis: string) => ({ kinds: ['tunnel'], tunnels: [{ chassis, remoteIp: ENCAP[chassis as keyof typeof ENCAP] }] });
-  const service = (config = {}) => new PathsService(new PathBuilder(store), traces, oneChassis(store, config, ENCAP));
+  const service = (config = {}) => new PathsService(new PathBuilder(s.store), s.traces, oneChassis(s.store, config, ENCAP));
 
   const toLsp2 = pick('hv1.flows-m.txt', (l) => l.key.includes('dst=50:54:00:00:00:02') && l.actions.includes('tnl_push('));
   const routed = pick('hv1.flows-m.txt', (l) => l.key.includes('dst=00:00:00:00:ff:01'));
@@ -48,9 +37,6 @@ describe('a path across chassis (GET /paths/:id)', () => {
   let ids: Record<string, { flow: number; trace: number; path: number }>;
 
   beforeAll(async () => {
-    ({ dir, ds, db, writer } = await openMigratedSqlite('livetrace-cross-chassis-'));
-    traces = new TraceStore({ db, writer });
-    store = new PathStore({ db });
     ids = {
       pingSent: pass('hv1', toLsp2, T0, tunnelTo('hv2')),
       pingRecv: pass('hv2', icmpArrival, T0 + 3, { kinds: ['output'], logicalPorts: ['lsp2'] }),
@@ -68,14 +54,10 @@ describe('a path across chassis (GET /paths/:id)', () => {
     const ctZero = pick('hv1.stateful.flows-m.txt', (l) => l.recirc === 0);
     ids.ctZero = pass('hv1', ctZero, T0 + 12_000, { kinds: ['recirculate'], recircIds: [recircIdHex(ctSent.recirc)] });
     ids.ctSent = pass('hv1', ctSent, T0 + 12_000, tunnelTo('hv2'), ids.ctZero.path);
-    db.prepare('INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(ids.ctZero.flow, ids.ctSent.flow, recircIdHex(ctSent.recirc));
+    s.db.prepare('INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(ids.ctZero.flow, ids.ctSent.flow, recircIdHex(ctSent.recirc));
     ids.ctFirst = pass('hv2', ctFirst, T0 + 12_001, { kinds: ['recirculate'], recircIds: [recircIdHex(ctSecond.recirc)] });
     ids.ctSecond = pass('hv2', ctSecond, T0 + 12_001, { kinds: ['output'], logicalPorts: ['lsp2'] }, ids.ctFirst.path);
-    db.prepare('INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(ids.ctFirst.flow, ids.ctSecond.flow, recircIdHex(ctSecond.recirc));
-  });
-
-  afterAll(async () => {
-    await closeMigratedSqlite({ dir, ds, writer });
+    s.db.prepare('INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(ids.ctFirst.flow, ids.ctSecond.flow, recircIdHex(ctSecond.recirc));
   });
 
   it('continues the ping to lsp2 on hv2: both passes, each naming its chassis, delivered to lsp2 on hv2', async () => {
@@ -99,7 +81,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
   it("asked for by one of two arrivals of the same sender megaflow, keeps that arrival (not the other packet's)", async () => {
     // hv1's flow to lsp2 carries an ICMP packet, then a TCP one 0.9 s later: both arrivals fit it.
     const sent = pass('hv1', toLsp2, T0 + 30_000, tunnelTo('hv2'));
-    db.prepare('UPDATE datapath_flow SET last_seen = ? WHERE id = ?').run(iso(T0 + 31_000), sent.flow);
+    s.db.prepare('UPDATE datapath_flow SET last_seen = ? WHERE id = ?').run(iso(T0 + 31_000), sent.flow);
     const icmp = pass('hv2', icmpArrival, T0 + 30_010, { kinds: ['output'], logicalPorts: ['lsp2'] });
     const tcp = pass('hv2', tcpArrival, T0 + 30_900, { kinds: ['drop'], logicalFlow: 'lf-acl-eval', stage: 'ls_out_acl_eval', northbound: ACL });
     const p = await service().get(icmp.path, false);
@@ -109,7 +91,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
     const d = await service().get(tcp.path, false);
     expect(d.passes.map((x) => x.id)).toEqual([sent.trace, tcp.trace]);
     expect(d.verdict).toMatchObject({ kinds: ['drop'], chassis: 'hv2' });
-    for (const id of [sent.flow, icmp.flow, tcp.flow]) db.prepare('UPDATE datapath_flow SET removed_at = last_seen WHERE id = ?').run(id);
+    for (const id of [sent.flow, icmp.flow, tcp.flow]) s.db.prepare('UPDATE datapath_flow SET removed_at = last_seen WHERE id = ?').run(id);
   });
 
   it('asked for by any arrival of a routed multicast (two pushes to hv3, one to hv2 from one pass), gives every arrival', async () => {
@@ -126,7 +108,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
       expect([...p.verdict.logicalPorts].sort()).toEqual(['lsp2', 'lsp3', 'lsp4']);
       expect((p.verdict as unknown as { tunnels: Array<{ toTraceId: number }> }).tunnels.map((t) => t.toTraceId)).toEqual([toLsp3.trace, toLsp4.trace, toLsp2.trace]);
     }
-    for (const id of [sent.flow, toLsp2.flow, toLsp3.flow, toLsp4.flow]) db.prepare('UPDATE datapath_flow SET removed_at = last_seen WHERE id = ?').run(id);
+    for (const id of [sent.flow, toLsp2.flow, toLsp3.flow, toLsp4.flow]) s.db.prepare('UPDATE datapath_flow SET removed_at = last_seen WHERE id = ?').run(id);
   });
 
   it('continues the routed ping on hv3 (sw1, not hv2 which also saw traffic from hv1)', async () => {
@@ -159,12 +141,12 @@ describe('a path across chassis (GET /paths/:id)', () => {
 
   it('answers a one-chassis service (role all) exactly as before when the store has no rows of the remote chassis', async () => {
     const alone = pass('hv9', { ...toLsp2, actions: toLsp2.actions.replace('dst=192.168.0.2', 'dst=192.168.0.9') }, T0 + 40_000, tunnelTo('hv2'));
-    const before = await new PathsService(new PathBuilder(store), traces, oneChassis(store, {}, {})).get(alone.path, false);
-    const built = (await new PathBuilder(store).ofPath(alone.path))!;
+    const before = await new PathsService(new PathBuilder(s.store), s.traces, oneChassis(s.store, {}, {})).get(alone.path, false);
+    const built = (await new PathBuilder(s.store).ofPath(alone.path))!;
     expect(before.verdict).toEqual(built.verdict);
     expect(before.passes.map((x) => x.id)).toEqual([alone.trace]);
     // An api instance (many chassis) says the tunnel's far end was not found.
-    const api = await new PathsService(new PathBuilder(store), traces, oneChassis(store, { LIVETRACE_ROLE: 'api' }, {})).get(alone.path, false);
+    const api = await new PathsService(new PathBuilder(s.store), s.traces, oneChassis(s.store, { LIVETRACE_ROLE: 'api' }, {})).get(alone.path, false);
     expect(api.verdict.incomplete).toBe(true);
   });
 
@@ -172,16 +154,16 @@ describe('a path across chassis (GET /paths/:id)', () => {
     /** trace_port rows as the tracer writes them: [port, role, datapath]. */
     const ports = (trace: number, rows: Array<[string, string, string]>) => {
       for (const [name, role, datapath] of rows)
-        db.prepare("INSERT INTO trace_port (trace_id, port_name, role, scope, datapath, created_at) VALUES (?, ?, ?, 'pass', ?, (SELECT created_at FROM trace WHERE id = ?))").run(trace, name, role, datapath, trace);
+        s.db.prepare("INSERT INTO trace_port (trace_id, port_name, role, scope, datapath, created_at) VALUES (?, ?, ?, 'pass', ?, (SELECT created_at FROM trace WHERE id = ?))").run(trace, name, role, datapath, trace);
     };
     const tunnelOn = (trace: number, chassis: string, datapath: string, outport: string) => {
       const v = { kinds: ['tunnel'], logicalPorts: [], logicalFlow: null, northbound: null, recircIds: [], reason: null, tunnels: [{ chassis, remoteIp: ENCAP[chassis as keyof typeof ENCAP], datapath, outport }] };
-      db.prepare('UPDATE trace SET verdict = ? WHERE id = ?').run(JSON.stringify(v), trace);
+      s.db.prepare('UPDATE trace SET verdict = ? WHERE id = ?').run(JSON.stringify(v), trace);
     };
-    const arrivals = () => new PortArrivals(undefined as never, traces, new PathBuilder(store), oneChassis(store, {}, ENCAP), undefined, { query: new SqliteReader(db) });
+    const arrivals = () => new PortArrivals(undefined as never, s.traces, new PathBuilder(s.store), oneChassis(s.store, {}, ENCAP), undefined, { query: new SqliteReader(s.db) });
     const page = async (q: Partial<TraceListQuery>) => {
       const query: TraceListQuery = { portName: 'lsp1', role: 'any', limit: 500, withSteps: false, ...q };
-      return arrivals().withFarPasses((await traces.list(query)).items, query);
+      return arrivals().withFarPasses((await s.traces.list(query)).items, query);
     };
 
     beforeAll(() => {
@@ -223,7 +205,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
       /** One page of `?logical_port=lsp1&chassis=…` as the route gives it (own rows, then the far passes merged in). */
       const onChassis = async (q: Partial<TraceListQuery>) => {
         const query: TraceListQuery = { portName: 'lsp1', role: 'any', limit: 500, withSteps: false, ...q };
-        return arrivals().page(await traces.list(query), query);
+        return arrivals().page(await s.traces.list(query), query);
       };
       /** Every page from the first, by `next`. */
       const allPages = async (q: Partial<TraceListQuery>) => {
@@ -281,11 +263,11 @@ describe('a path across chassis (GET /paths/:id)', () => {
         /** The southbound's Port_Binding types (lsp3 as given), as the replicas hold them. */
         const withTypes = (lsp3: string) => {
           const sb = { find: (table: string, _c: string, name: string) => (table === 'Port_Binding' && name === 'lsp3' ? [{ logical_port: 'lsp3', type: lsp3 }] : []) };
-          return new PortArrivals(undefined as never, traces, new PathBuilder(store), oneChassis(store, {}, ENCAP), undefined, { query: new SqliteReader(db) }, undefined, { sb } as never);
+          return new PortArrivals(undefined as never, s.traces, new PathBuilder(s.store), oneChassis(s.store, {}, ENCAP), undefined, { query: new SqliteReader(s.db) }, undefined, { sb } as never);
         };
         const onHv2 = async (a: PortArrivals) => {
           const query: TraceListQuery = { portName: 'lsp1', role: 'any', limit: 500, withSteps: false, chassis: 'hv2' };
-          return a.page(await traces.list(query), query);
+          return a.page(await s.traces.list(query), query);
         };
         // lsp3 a VIF on hv3: the routed senders are not walked, so one link's bound does not end the page.
         const vif = await onHv2(withTypes(''));
@@ -296,7 +278,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
         // Asked for hv3 itself, the VIF there is where the packet goes: walked, found.
         const query: TraceListQuery = { portName: 'lsp1', role: 'any', limit: 500, withSteps: false, chassis: 'hv3' };
         PortArrivals.bound = SENDER_BOUND;
-        expect((await withTypes('').page(await traces.list(query), query)).items.map((t) => t.id)).toEqual([own[1], own[0], ids.routedRecv.trace]);
+        expect((await withTypes('').page(await s.traces.list(query), query)).items.map((t) => t.id)).toEqual([own[1], own[0], ids.routedRecv.trace]);
       });
 
       it('past its bound a page stops where its look for senders did, with a next cursor, and the next pages go on from there', async () => {

@@ -5,24 +5,18 @@
 // 0 → 3 → 7), GET /paths/:id (PathsService) and the cross-check (PathBuilder.ofTrace, from any
 // pass) give the passes in edge order, and the stored verdict is the one recomputed from the rows.
 import 'reflect-metadata';
-import type { Database } from 'better-sqlite3';
-import type { DataSource } from 'typeorm';
 import type { AnnotatedTrace } from '../../../src/correlation/types';
 import { formatKey } from '../../../src/ovs/odp-key';
 import { NorthboundPorts } from '../../../src/paths/northbound-ports';
 import { PathBuilder } from '../../../src/paths/path-builder';
 import { PathRecorder } from '../../../src/paths/path-recorder';
-import { PathStore } from '../../../src/paths/path-store';
 import { passOfStored, pathVerdict } from '../../../src/paths/path-verdict';
 import { PathsService } from '../../../src/paths/paths.service';
 import type { ReplicasService } from '../../../src/replicas/replicas.service';
-import type { StoreWriter } from '../../../src/storage/writer';
-import { TraceStore } from '../../../src/traces/trace-store';
 import { scenarioNodes } from '../../support/captured-paths';
 import { nodeEdges, PassNode } from '../../support/packet-paths';
 import { capturedModel, capturedReplicas } from '../../support/captured-model';
-import { oneChassis } from '../../support/cross-chassis';
-import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
+import { oneChassis, usePathStores } from '../../support/cross-chassis';
 
 const hex = (n: number) => '0x' + n.toString(16);
 
@@ -47,26 +41,16 @@ function chain(): PassNode[] {
 }
 
 describe('a path with reused recirculation ids', () => {
-  let dir: string;
-  let ds: DataSource;
-  let db: Database;
-  let writer: StoreWriter;
-  let traces: TraceStore;
+  const s = usePathStores('livetrace-path-order-');
   let builder: PathBuilder;
   let recorder: PathRecorder;
   let paths: PathsService;
 
   beforeAll(async () => {
-    ({ dir, ds, db, writer } = await openMigratedSqlite('livetrace-path-order-'));
-    traces = new TraceStore({ db, writer });
-    const store = new PathStore({ db });
+    const { writer, traces, store } = s;
     builder = new PathBuilder(store);
     recorder = new PathRecorder({ writer }, store, traces, new NorthboundPorts(capturedReplicas() as unknown as ReplicasService));
     paths = new PathsService(builder, traces, oneChassis(store));
-  });
-
-  afterAll(async () => {
-    await closeMigratedSqlite({ dir, ds, writer });
   });
 
   /** Stores the packet's flows and edges as the poller does, then records its passes in the given order. */
@@ -74,7 +58,7 @@ describe('a path with reused recirculation ids', () => {
     const passes = chain();
     expect(passes).toHaveLength(recircs.length);
     const at = new Date().toISOString();
-    const flowIds = await writer.submit((tx) => {
+    const flowIds = await s.writer.submit((tx) => {
       const ids = passes.map((n, i) =>
         Number(
           tx
@@ -129,7 +113,7 @@ describe('a path with reused recirculation ids', () => {
     }
     // Two packets, two paths, though their recirc ids are the same numbers.
     expect(a.pathId).not.toBe(b.pathId);
-    expect((db.prepare('SELECT count(*) AS n FROM path').get() as { n: number }).n).toBe(2);
+    expect((s.db.prepare('SELECT count(*) AS n FROM path').get() as { n: number }).n).toBe(2);
   });
 
   it("a later packet sharing the first and last passes (megaflows) gets its own path, and the first packet's path does not take its pass", async () => {
@@ -138,7 +122,7 @@ describe('a path with reused recirculation ids', () => {
     // first packet's (0x7), recirculating into the first packet's last pass (a shared megaflow).
     const mid = chain()[1];
     const at = new Date().toISOString();
-    const x = await writer.submit((tx) => {
+    const x = await s.writer.submit((tx) => {
       const id = Number(
         tx
           .stmt(`INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, recirc_id, key, actions, packets, bytes, source) VALUES ('hv1', ?, ?, ?, '0x7', 'recirc_id(0x7)', ?, 1, 1, 'poller')`)
