@@ -14,6 +14,7 @@ import { MetricsService } from '../../src/metrics/metrics.service';
 import type { StoreService } from '../../src/storage/store.service';
 import { pgRows, tracedUp, usePostgresSpools } from '../support/spool-stores';
 import { waitFor } from '../support/wait';
+import { withClockOff } from '../support/clock';
 
 jest.setTimeout(120_000);
 
@@ -84,13 +85,8 @@ describe('PostgreSQL retention and the open lifetimes of a writer slot gone for 
   it('a round whose clock runs ahead takes no live slot for gone', async () => {
     const { live, liveIds, flows } = await twoAgents('central_silent_open_ahead');
     await live.shipper!.synced();
-    const real = Date.now.bind(Date);
-    const ahead = jest.spyOn(Date, 'now').mockImplementation(() => real() + 72 * HOUR); // the round's process's clock
-    try {
-      await centralRound(live.central!.pool, { days: 1, keep: 0, silentSlotHours: 24 }, Date.now());
-    } finally {
-      ahead.mockRestore();
-    }
+    // The round's process's clock.
+    await withClockOff(72 * HOUR, () => centralRound(live.central!.pool, { days: 1, keep: 0, silentSlotHours: 24 }, Date.now()));
     expect(await flows()).toEqual(liveIds);
   });
 
@@ -197,13 +193,7 @@ describe('PostgreSQL retention and the open lifetimes of a writer slot gone for 
     const slotRow = () => pgRows(url, 'SELECT writer, heard_at, traced_through, traced_flow_id FROM writer_slot WHERE slot = $1', [gone.central!.slot]);
     const before = await slotRow();
     // Nothing to ship: the look finds nothing and the slot's update is sent (its clock a minute on: one is due).
-    const now = Date.now();
-    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now + 60_000);
-    try {
-      await gone.shipper!.shipSome();
-    } finally {
-      clock.mockRestore();
-    }
+    await withClockOff(60_000, () => gone.shipper!.shipSome());
     expect(await slotRow()).toEqual(before);
     expect(await flows()).toEqual(liveIds);
     // Kept for the copy that holds the slot now.

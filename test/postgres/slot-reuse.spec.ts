@@ -10,6 +10,7 @@ import { MAX_SLOT, SLOT_BITS } from '../../src/storage/spool';
 import { reusable, slotRanged } from '../../src/storage/slot-take';
 import { newSpool, pgRows, usePostgresSpools } from '../support/spool-stores';
 import { openMigratedSqlite, closeMigratedSqlite } from '../support/migrated-sqlite';
+import { withClockOff } from '../support/clock';
 
 jest.setTimeout(120_000);
 
@@ -172,13 +173,7 @@ describe('writer slots given back (real PostgreSQL)', () => {
     await taker.onApplicationShutdown();
     // The old spool, caught up, tells what it shipped (its clock a minute on: a word is due), never
     // on the slot it no longer holds: its lifetimes are not the slot's now.
-    const now = Date.now();
-    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now + 60_000);
-    try {
-      await old.shipper!.shipSome();
-    } finally {
-      clock.mockRestore();
-    }
+    await withClockOff(60_000, () => old.shipper!.shipSome());
     const [slot] = await pgRows(url, 'SELECT writer, traced_flow_id FROM writer_slot WHERE slot = 1');
     expect(slot.writer).toBe(takerName);
     expect(slot.traced_flow_id).not.toBe(String(flow));
