@@ -6,7 +6,7 @@
 // producer sends no body, and its connection closes with the answer, lingering (common/lingering-close.ts:
 // the body it might still send cannot be told from a next request). Every other route gets its 100 at once, as before.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { keepConnection, LINGER_MS, lingerAfterAnswer } from './lingering-close';
+import { closeWithAnswer, keepConnection } from './lingering-close';
 
 const deferred = new WeakSet<IncomingMessage>();
 
@@ -23,8 +23,7 @@ export function checkContinue(req: IncomingMessage, res: ServerResponse): void {
     deferred.add(req);
     // A producer may send its body anyway (curl does after a second): closed as a cut body is,
     // with a lingering close, so that a refusal reaches it rather than a reset.
-    res.setHeader('Connection', 'close');
-    lingerAfterAnswer(req, LINGER_MS);
+    closeWithAnswer(req, res);
   } else {
     res.writeContinue();
   }
@@ -33,7 +32,6 @@ export function checkContinue(req: IncomingMessage, res: ServerResponse): void {
 /** The body is wanted now: its held 100 goes out (once), and the connection may be kept. */
 export function continueIfHeld(req: IncomingMessage, res: ServerResponse): void {
   if (!deferred.delete(req) || res.headersSent) return;
-  res.removeHeader('Connection');
-  keepConnection(req);
+  keepConnection(req, res);
   res.writeContinue();
 }

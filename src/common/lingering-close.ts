@@ -6,22 +6,26 @@
 // again; some stacks drop what they had received). So, as a web server's lingering close, the
 // connection stays open for reading a little while after the answer, what comes is dropped, and
 // it closes when the producer closes its side or the time is up.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** A closing connection → the request whose answer closes it (any later one on it is no request). */
 const closing = new WeakMap<Socket, IncomingMessage>();
 
 /** How long a closing connection's unread bytes are still read (and dropped) after its answer. */
-export const LINGER_MS = 2000;
+const LINGER_MS = 2000;
 
-/** After the answer to `req` (being made): FIN, then read and drop for at most `ms`, then close. */
-export function lingerAfterAnswer(req: IncomingMessage, ms: number): void {
+/**
+ * The answer to `req` (being made) closes its connection (`Connection: close`), lingering: FIN,
+ * then read and drop for at most LINGER_MS, then close.
+ */
+export function closeWithAnswer(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('Connection', 'close');
   const socket = req.socket;
   closing.set(socket, req);
   socket.destroySoon = () => {
     socket.end();
-    const timer = setTimeout(() => socket.destroy(), ms);
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
   };
@@ -38,9 +42,10 @@ export const afterLingering = (req: IncomingMessage): boolean => {
 };
 
 /** The connection goes on after all (an Expect request whose 100 was sent): closed as Node closes any. */
-export function keepConnection(req: IncomingMessage): void {
+export function keepConnection(req: IncomingMessage, res: ServerResponse): void {
   const socket = req.socket;
   if (closing.get(socket) !== req) return;
+  res.removeHeader('Connection');
   closing.delete(socket);
   delete (socket as Partial<Socket>).destroySoon;
 }

@@ -7,7 +7,7 @@
 import type { Request, Response } from 'express';
 import { ApiError } from '../common/api-error';
 import { continueIfHeld } from '../common/expect-continue';
-import { LINGER_MS, lingerAfterAnswer } from '../common/lingering-close';
+import { closeWithAnswer } from '../common/lingering-close';
 
 export interface BodyBounds {
   maxBytes: number;
@@ -52,7 +52,7 @@ export function readBoundedBody(req: Request, res: Response, bounds: BodyBounds,
     const nothingStored = 'the request is closed and nothing of it was stored; send it again whole';
     const stalled = () =>
       cut('stall', new ApiError(408, `no byte of the body for ${bounds.stallSeconds} s (LIVETRACE_INGEST_BODY_STALL_SECONDS=${bounds.stallSeconds}) after ${size} bytes: ${nothingStored}`, 'body'));
-    let stall = setTimeout(stalled, bounds.stallSeconds * 1000);
+    const stall = setTimeout(stalled, bounds.stallSeconds * 1000);
     const whole = setTimeout(
       () => cut('time', new ApiError(408, `the body did not all come in ${bounds.wholeSeconds} s (LIVETRACE_INGEST_BODY_SECONDS=${bounds.wholeSeconds}; ${size} bytes came): ${nothingStored}`, 'body')),
       bounds.wholeSeconds * 1000,
@@ -61,8 +61,7 @@ export function readBoundedBody(req: Request, res: Response, bounds: BodyBounds,
       size += chunk.length;
       if (size > bounds.maxBytes) return cut('size', tooLarge(bounds.maxBytes));
       chunks.push(chunk);
-      clearTimeout(stall);
-      stall = setTimeout(stalled, bounds.stallSeconds * 1000);
+      stall.refresh();
     };
     const onEnd = () => settle(null);
     const onGone = (e?: Error) => settle(e ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
@@ -81,8 +80,7 @@ export function readBoundedBody(req: Request, res: Response, bounds: BodyBounds,
  * belong to the cut body.
  */
 function linger(req: Request, res: Response): void {
-  res.setHeader('Connection', 'close');
   req.pause();
-  lingerAfterAnswer(req, LINGER_MS);
+  closeWithAnswer(req, res);
   res.once('finish', () => req.resume());
 }

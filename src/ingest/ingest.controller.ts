@@ -138,12 +138,8 @@ export class IngestController {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.config.LIVETRACE_INGEST_MAX_BYTES) {
       req.resume();
-      throw this.tooLarge();
+      throw tooLarge(this.config.LIVETRACE_INGEST_MAX_BYTES);
     }
-  }
-
-  private tooLarge(): ApiError {
-    return tooLarge(this.config.LIVETRACE_INGEST_MAX_BYTES);
   }
 
   /** The raw body, bounded in size and time (ingest-body.ts). */
