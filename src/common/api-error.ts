@@ -37,6 +37,9 @@ export function sendError(res: Response, status: number, message: string, field?
   res.status(status).json(errorBody(status, message, field));
 }
 
+/** What a handler rejects with when its client went away mid-request (isClientGone says yes to it). */
+export const clientGoneError = (): Error => Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+
 /** The client went away before the answer: nothing to answer, nothing wrong with the service. */
 export function isClientGone(err: unknown, res?: Response): boolean {
   const e = err as { code?: string; type?: string; message?: string } | null;

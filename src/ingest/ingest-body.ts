@@ -5,7 +5,7 @@
 // such bodies held ingest shut for every producer. Nothing of a cut body is stored (bodies are
 // stored only once read whole), so cutting loses nothing accepted. Imports: common/ only.
 import type { Request, Response } from 'express';
-import { ApiError } from '../common/api-error';
+import { ApiError, clientGoneError } from '../common/api-error';
 import { continueIfHeld } from '../common/expect-continue';
 import { closeWithAnswer } from '../common/lingering-close';
 
@@ -64,7 +64,7 @@ export function readBoundedBody(req: Request, res: Response, bounds: BodyBounds,
       stall.refresh();
     };
     const onEnd = () => settle(null);
-    const onGone = (e?: Error) => settle(e ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    const onGone = (e?: Error) => settle(e ?? clientGoneError());
     req.on('data', onData);
     continueIfHeld(req, res);
     req.once('end', onEnd);

@@ -10,7 +10,7 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { Counter, Gauge } from 'prom-client';
-import { ApiError } from '../common/api-error';
+import { ApiError, clientGoneError } from '../common/api-error';
 import { DrainingExpressAdapter } from '../common/http-drain';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
@@ -122,7 +122,7 @@ export class IngestGate implements OnModuleInit {
       // ends the handler; there is nobody left to answer.
       const gone = () => {
         leave();
-        reject(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+        reject(clientGoneError());
       };
       const timer = setTimeout(() => {
         leave();

@@ -30,7 +30,7 @@
 import { Logger } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { GIVEN_BACK } from '../storage/slot-claim';
-import { heldIn, silentFor, type SlotRanged } from '../storage/slot-take';
+import { heldIn, inSlotRange, silentFor, type SlotRanged } from '../storage/slot-take';
 import { SLOT_BITS } from '../storage/spool';
 import { BUCKET_SHIFT } from '../traces';
 
@@ -72,7 +72,6 @@ export interface DeadSlotResult {
 
 const RANGE = 2 ** SLOT_BITS;
 const CITED = '(0, 1)';
-const inRange = (col: string, slot: string) => `${col} >= ${slot}::bigint * ${RANGE} AND ${col} < (${slot}::bigint + 1) * ${RANGE}`;
 
 /** The statements (their plans are the test's): $1 days, then the slot. */
 export function deadSlotSql(ranged: SlotRanged[]) {
@@ -86,10 +85,10 @@ export function deadSlotSql(ranged: SlotRanged[]) {
     lock: `SELECT w.writer FROM writer_slot w WHERE w.slot = $2 AND ${silentFor('w', '$1')} FOR UPDATE`,
     traffic: `SELECT ${heldIn(traffic, '$1')} AS held`,
     /** A citation of the range from another slot's bucket (never seen, see the top). */
-    foreign: `SELECT kind, ref, bucket FROM trace_citation WHERE kind IN ${CITED} AND ${inRange('ref', '$1')} AND (bucket < ($1::bigint * ${RANGE}) >> ${BUCKET_SHIFT} OR bucket >= (($1::bigint + 1) * ${RANGE}) >> ${BUCKET_SHIFT}) LIMIT 1`,
+    foreign: `SELECT kind, ref, bucket FROM trace_citation WHERE kind IN ${CITED} AND ${inSlotRange('ref', '$1')} AND (bucket < ($1::bigint * ${RANGE}) >> ${BUCKET_SHIFT} OR bucket >= (($1::bigint + 1) * ${RANGE}) >> ${BUCKET_SHIFT}) LIMIT 1`,
     /** By ctid, one index walk and a tid scan: `IN (SELECT … LIMIT)` planned hash joins. */
-    citations: `DELETE FROM trace_citation WHERE ctid = ANY (ARRAY (SELECT ctid FROM trace_citation WHERE kind IN ${CITED} AND ${inRange('ref', '$1')} LIMIT $2))`,
-    leftovers: LEFTOVERS.map((t) => `DELETE FROM ${t} WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${t} WHERE ${inRange('id', '$1')} ORDER BY id LIMIT $2))`),
+    citations: `DELETE FROM trace_citation WHERE ctid = ANY (ARRAY (SELECT ctid FROM trace_citation WHERE kind IN ${CITED} AND ${inSlotRange('ref', '$1')} LIMIT $2))`,
+    leftovers: LEFTOVERS.map((t) => `DELETE FROM ${t} WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${t} WHERE ${inSlotRange('id', '$1')} ORDER BY id LIMIT $2))`),
     rename: `UPDATE writer_slot SET writer = '${GIVEN_BACK}' || writer WHERE slot = $1 AND writer NOT LIKE '${GIVEN_BACK}%'`,
   };
 }

@@ -20,7 +20,12 @@ export const SILENT_MS = 60_000;
  * running hours behind made a live slot read as silent (test/postgres/central-retention-silent-slot.spec.ts).
  * now() is the transaction's start: heard_at and a traced_through it bounds, in one UPDATE, are equal.
  */
-export const PG_NOW = `to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+export const PG_NOW = pgIsoText('now()');
+
+/** A timestamptz SQL expression as the ISO text (UTC, milliseconds, Z) writer_slot's times are kept in. */
+export function pgIsoText(expr: string): string {
+  return `to_char((${expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+}
 
 /** The client's socket (pg keeps it on its connection, not in its typings); undefined before it connects. */
 const socketOf = (client: PoolClient | Client): Socket | undefined => (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;

@@ -38,10 +38,10 @@ const REMEDY =
  */
 export const GIVEN_BACK = 'given back: ';
 
-/** The refusal of a spool whose slot PostgreSQL's retention gave back (`owner`: writer_slot.writer), if it was. */
-function givenBack(slot: number, owner: string | undefined): Error | undefined {
-  if (!owner?.startsWith(GIVEN_BACK)) return undefined;
-  return new Error(
+/** Refuses a spool whose slot PostgreSQL's retention gave back (`owner`: writer_slot.writer). */
+function refuseGivenBack(slot: number, owner: string | undefined): void {
+  if (!owner?.startsWith(GIVEN_BACK)) return;
+  throw new Error(
     `writer slot ${slot} was given back: silent for LIVETRACE_SLOT_REUSE_DAYS, PostgreSQL's retention deleted the OpenFlow rules, logical flows ` +
       `and OVN objects this spool's traces cite (its next traces would cite rows PostgreSQL no longer has); start this process on a new LIVETRACE_SPOOL (it claims a slot)`,
   );
@@ -102,8 +102,7 @@ export function givenIds(db: Database): Map<string, { key: string; given: number
  */
 async function check(db: Database, c: PoolClient, slot: number, owner: string | undefined, atStart = givenIds(db), advance?: Map<string, number>): Promise<void> {
   const ours = ownNames((sql) => db.prepare(sql));
-  const gone = givenBack(slot, owner);
-  if (gone) throw gone;
+  refuseGivenBack(slot, owner);
   if (owner !== undefined && ours.length && !ours.includes(owner))
     throw new Error(`writer slot ${slot} is claimed in PostgreSQL by ${owner}, not by this spool (${ours[0]}): a copy of this spool started since, or this one was restored from a backup; ${REMEDY}`);
   const ownClaim = owner !== undefined && ours.includes(owner);
@@ -137,8 +136,7 @@ export async function stillOurs(db: Database, c: PoolClient, slot: number): Prom
   const ours = ownNames((sql) => db.prepare(sql));
   if (!ours.length) return;
   const owner = (await c.query<{ writer: string }>('SELECT writer FROM writer_slot WHERE slot = $1 FOR SHARE', [slot])).rows[0]?.writer;
-  const gone = givenBack(slot, owner);
-  if (gone) throw gone;
+  refuseGivenBack(slot, owner);
   if (owner !== undefined && !ours.includes(owner))
     throw new Error(`writer slot ${slot} is claimed in PostgreSQL by ${owner}, not by this spool (${ours[0]}): a copy of this spool started since; nothing more ships from this one; ${REMEDY}`);
 }

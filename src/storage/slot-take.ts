@@ -26,7 +26,7 @@
 import { Logger } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
-import { PG_NOW } from './pg-client';
+import { PG_NOW, pgIsoText } from './pg-client';
 import { knownSlot, MAX_SLOT, quoteIdent as q, rememberSlot, shippedTables, SLOT_BITS } from './spool';
 
 const RANGE = 2 ** SLOT_BITS;
@@ -70,11 +70,14 @@ export type SlotRanged = { table: string; col: string };
  * share: what the retention deletes, the claim then finds empty.
  */
 export const silentFor = (w: string, days: string): string =>
-  `GREATEST(${w}.heard_at, ${w}.traced_through, ${w}.claimed_at) < to_char((now() - make_interval(days => ${days}::int)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  `GREATEST(${w}.heard_at, ${w}.traced_through, ${w}.claimed_at) < ${pgIsoText(`now() - make_interval(days => ${days}::int)`)}`;
+
+/** SQL true when column `col` holds an id of slot `slot`'s range (both SQL expressions): an index range. */
+export const inSlotRange = (col: string, slot: string): string => `${col} >= ${slot}::bigint * ${RANGE} AND ${col} < (${slot}::bigint + 1) * ${RANGE}`;
 
 /** SQL true when any of `ranged` holds a row in slot `slot`'s id range (an SQL expression), each probed through its index. */
 export function heldIn(ranged: SlotRanged[], slot: string): string {
-  const held = ranged.map(({ table, col }) => `EXISTS (SELECT 1 FROM ${q(table)} x WHERE x.${q(col)} >= ${slot}::bigint * ${RANGE} AND x.${q(col)} < (${slot}::bigint + 1) * ${RANGE})`);
+  const held = ranged.map(({ table, col }) => `EXISTS (SELECT 1 FROM ${q(table)} x WHERE ${inSlotRange(`x.${q(col)}`, slot)})`);
   return `(${held.join(' OR ') || 'false'})`;
 }
 
@@ -98,7 +101,7 @@ async function reclaim(c: PoolClient, writer: string, ranged: SlotRanged[], days
   if (!found) return undefined;
   const slot = Number(found.slot);
   await c.query(`UPDATE writer_slot SET writer = $2, claimed_at = ${PG_NOW}, heard_at = NULL, traced_through = NULL, traced_flow_id = NULL WHERE slot = $1`, [slot, writer]);
-  await c.query(`DELETE FROM pruned_lifetime WHERE id >= $1::bigint * ${RANGE} AND id < ($1::bigint + 1) * ${RANGE}`, [slot]);
+  await c.query(`DELETE FROM pruned_lifetime WHERE ${inSlotRange('id', '$1')}`, [slot]);
   log.log(`writer slot ${slot} given back (${found.writer} silent since ${found.last}, none of its rows left in PostgreSQL): claimed for ${writer}`);
   return slot;
 }
