@@ -126,17 +126,21 @@ export class ThreeChassis {
   }
 
   /**
-   * The path once its receiving chassis's pass is linked. The receiver's agent writes on its own
-   * time: until its pass of this packet is stored, the link can only find an older arrival that fits
-   * the sender's megaflow as well (an earlier packet's flow, still live); send() waited for a pass of
-   * the receiving chassis newer than the send.
+   * The path once its receiving chassis's pass of this packet is linked. The receiver's agent writes
+   * on its own time: until its arrival of this packet is stored, the link can only find an older
+   * arrival that fits the sender's megaflow as well (hv1's same-switch megaflow wildcards the IP
+   * protocol, so the earlier ICMP arrival fits the TCP packet), and answers that. A new pass on the
+   * receiver (send()'s wait) is not enough: the outer packet's own pass (br-phys, tnl_pop) can be
+   * stored a poll round before the inner arrival (CI on debian13 linked the TCP packet to the ICMP
+   * arrival so). The hop into the receiver must name a pass stored after the send.
    */
   async whole(sent: Sent): Promise<Path> {
     let last: Path | undefined;
     try {
       return await waitFor(`path ${sent.pathId} across chassis`, async () => {
         const p = (last = await this.get<Path>(`/paths/${sent.pathId}`));
-        return p.verdict.tunnels?.length && p.verdict.tunnels.every((t) => t.toTraceId !== null) && !p.verdict.incomplete ? p : undefined;
+        const linked = p.verdict.tunnels?.length && p.verdict.tunnels.every((t) => t.toTraceId !== null && (t.remoteChassis !== sent.receiver || t.toTraceId > sent.after));
+        return linked && !p.verdict.incomplete ? p : undefined;
       });
     } catch (e) {
       // What the link saw: the passes and the receiving chassis's newest passes (their datapath flows' times).
