@@ -29,6 +29,7 @@
 // A store of retention's own (the SQL rule: tests/unit/structure/sql-owners), PostgreSQL-only.
 import { Logger } from '@nestjs/common';
 import type { PoolClient } from 'pg';
+import { inTransaction } from '../storage/pg-client';
 import { GIVEN_BACK } from '../storage/slot-claim';
 import { heldIn, inSlotRange, silentFor, type SlotRanged } from '../storage/slot-take';
 import { SLOT_BITS } from '../storage/spool';
@@ -124,28 +125,20 @@ export async function pruneDeadSlots(
 
 /** One transaction of one slot: null when the slot is no longer dead (or not safe); `emptied`: nothing of it left. */
 async function batchOf(c: PoolClient, sql: ReturnType<typeof deadSlotSql>, slot: number, days: number, batch: number): Promise<{ leftovers: number; emptied: boolean } | null> {
-  await c.query('BEGIN');
-  try {
-    const gone = async () => {
-      await c.query('ROLLBACK');
-      return null;
-    };
-    if (!(await c.query(sql.lock, [days, slot])).rows.length) return await gone();
-    if ((await c.query<{ held: boolean }>(sql.traffic, [slot])).rows[0].held) return await gone();
+  // Nothing is written before the checks: a slot found no longer dead ends a read-only transaction.
+  return inTransaction(c, async () => {
+    if (!(await c.query(sql.lock, [days, slot])).rows.length) return null;
+    if ((await c.query<{ held: boolean }>(sql.traffic, [slot])).rows[0].held) return null;
     const foreign = (await c.query<{ kind: string | number; ref: string; bucket: string }>(sql.foreign, [slot])).rows[0];
     if (foreign) {
       log.warn(`writer slot ${slot}: silent and without traffic, but a trace of another slot cites its ${Number(foreign.kind) === 0 ? 'logical flow' : 'OVN object'} ${foreign.ref} (bucket ${foreign.bucket}): its rows are kept`);
-      return await gone();
+      return null;
     }
     let deleted = 0;
     const cites = (await c.query(sql.citations, [slot, batch])).rowCount ?? 0;
     for (const del of sql.leftovers) if (cites + deleted < batch) deleted += (await c.query(del, [slot, batch - cites - deleted])).rowCount ?? 0;
     // Renamed with the first rows deleted: from then on its old spool is refused (slot-claim.ts).
     if (deleted + cites) await c.query(sql.rename, [slot]);
-    await c.query('COMMIT');
     return { leftovers: deleted, emptied: deleted + cites < batch };
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+  });
 }

@@ -18,7 +18,7 @@
 // A store of retention's own (the SQL rule: tests/unit/structure/sql-owners): PostgreSQL-only,
 // set-based deletes across the owners' tables, which their SQLite stores do row by row.
 import type { Pool, PoolClient } from 'pg';
-import { olderServer, SILENT_MS, withClient } from '../storage/pg-client';
+import { inTransaction, olderServer, SILENT_MS, withClient } from '../storage/pg-client';
 import { BUCKET_SHIFT, citationsOf } from '../traces';
 import type { SlotRanged } from '../storage/slot-take';
 import { pruneDeadSlots } from './central-dead-slot-store';
@@ -98,8 +98,7 @@ export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, ba
   const paths = [...new Set([...rows.values()].map((r) => r.path_id).filter((p): p is number => p !== null))];
   const flows = [...new Set([...rows.values()].map((r) => r.datapath_flow_id).filter((f): f is number => f !== null))];
   const [kinds, refs, buckets, masks] = citationMasks([...rows.values()]);
-  await c.query('BEGIN');
-  try {
+  await inTransaction(c, async () => {
     await c.query('DELETE FROM trace_port WHERE trace_id = ANY($1::bigint[])', [ids]);
     await c.query('DELETE FROM trace_extra_session WHERE trace_id = ANY($1::bigint[])', [ids]);
     out.traces = (await c.query('DELETE FROM trace WHERE id = ANY($1::bigint[])', [ids])).rowCount ?? 0;
@@ -123,11 +122,7 @@ export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, ba
         out.datapathFlows = (await c.query('DELETE FROM datapath_flow WHERE id = ANY($1::bigint[])', [gone])).rowCount ?? 0;
       }
     }
-    await c.query('COMMIT');
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+  });
   return out;
 }
 

@@ -10,6 +10,7 @@
 // test/postgres/central-retention-untraced.spec.ts). Each batch is one short transaction.
 // A store of retention's own (the SQL rule: tests/unit/structure/sql-owners), PostgreSQL-only.
 import type { PoolClient } from 'pg';
+import { inTransaction } from '../storage/pg-client';
 import { QUIET_MS } from './spool-retention-store';
 
 /** What each table keeps: rows dated before `cut` go (RFC 3339, exclusive; null: none). */
@@ -221,16 +222,4 @@ function dropFlows(c: PoolClient, pick: string, ids: string[], heard: string, cu
     if (noted) await c.query(SQL.prunedNote, [gone]);
     return (await c.query(SQL.flowDelete, [gone])).rowCount ?? 0;
   });
-}
-
-async function inTransaction(c: PoolClient, f: () => Promise<number>): Promise<number> {
-  await c.query('BEGIN');
-  try {
-    const n = await f();
-    await c.query('COMMIT');
-    return n;
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
 }

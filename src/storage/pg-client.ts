@@ -147,6 +147,23 @@ export async function withClient<T>(pool: Pool, silentMs: number, fn: (client: P
 }
 
 /**
+ * `fn` in one transaction on `client`: committed when it returns, rolled back when it throws (the
+ * rollback's own failure left unsaid: the session is broken then, and `fn`'s error is what counts).
+ * A transaction that only read commits as a rollback would.
+ */
+export async function inTransaction<T>(client: Pick<PoolClient, 'query'>, fn: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const out = await fn();
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
  * One statement (`fn`) on a client of its own, not the pool's (the session-creation lock's: its
  * session holds the lock), given up as withClient's are when its connection moves no byte for
  * `silentMs` meanwhile: the statement rejects (ETIMEDOUT, PostgreSQL unreachable) instead of waiting

@@ -8,7 +8,7 @@
 import type { Logger } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { quoteIdent, slotBounds, type ShippedTable } from './spool';
-import { isAbandoned } from './pg-client';
+import { inTransaction, isAbandoned } from './pg-client';
 import { arrayLiteral, upsert } from './ship-sql';
 import type { Statements } from './writer';
 
@@ -66,26 +66,19 @@ export async function reshipPruned(client: PoolClient, statements: Statements, s
   const edgeTypes = d.edges ? await d.types(d.edges.t) : [];
   let n = 0;
   for (;;) {
-    await client.query('BEGIN');
-    try {
+    const taken = await inTransaction(client, async () => {
       await d.ours(client);
       const ids = (await client.query<{ id: string }>('SELECT id FROM pruned_lifetime WHERE id >= $1 AND id < $2 ORDER BY id LIMIT $3 FOR UPDATE', [base, top, batch])).rows.map((r) => Number(r.id));
-      if (!ids.length) {
-        await client.query('COMMIT');
-        return n;
-      }
+      if (!ids.length) return 0;
       const json = JSON.stringify(ids);
       // What the spool holds of them now (one gone from it too is only forgotten).
       const flows = statements.get(`SELECT * FROM ${q(d.flows.name)} WHERE id IN (SELECT value FROM json_each(?))`).raw(true).all(json) as unknown[][];
       n += await upsert(client, d.flows, flowTypes, flows);
       if (d.edges) n += await edgesOf(client, statements, d.flows.name, d.edges, edgeTypes, json);
       await client.query('DELETE FROM pruned_lifetime WHERE id = ANY($1::bigint[])', [ids]);
-      await client.query('COMMIT');
-      if (ids.length < batch) return n;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    }
+      return ids.length;
+    });
+    if (taken < batch) return n;
   }
 }
 

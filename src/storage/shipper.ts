@@ -10,7 +10,7 @@
 import { Logger } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
-import { SILENT_MS, withClient } from './pg-client';
+import { inTransaction, SILENT_MS, withClient } from './pg-client';
 import { stillOurs } from './slot-claim';
 import { highestOwn, leadersFirst, markKeys, type ShippedTable } from './spool';
 import { claimRanges } from './ship-claim';
@@ -292,10 +292,9 @@ export class Shipper {
     this.cut = budget.cut;
     this.loggedTurn = budget.cut && reached.length > 0;
     const rows = await this.withClient(async (client) => {
-      let n = 0;
-      try {
-        for (const w of work.values()) if (!this.pgTypes.has(w.t.name)) this.pgTypes.set(w.t.name, await columnTypes(client, w.t));
-        await client.query('BEGIN');
+      for (const w of work.values()) if (!this.pgTypes.has(w.t.name)) this.pgTypes.set(w.t.name, await columnTypes(client, w.t));
+      return inTransaction(client, async () => {
+        let n = 0;
         // The slot still this spool's (slot-claim.ts): a copy started beside it since ships alone.
         if (this.slot !== undefined) await stillOurs(this.spool, client, this.slot);
         n += await copyFresh(client, [...work.values()], (t) => this.pgTypes.get(t.name)!);
@@ -303,12 +302,8 @@ export class Shipper {
           n += await upsert(client, w.t, this.pgTypes.get(w.t.name)!, w.rows);
           if (w.gone.length) await remove(client, w.t, this.pgTypes.get(w.t.name)!, w.gone);
         }
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-      return n;
+        return n;
+      });
     });
     // Only entries not changed since they were read: a newer change goes out with the next batch.
     const shipped = JSON.stringify(done.map((e) => [e.seq, e.ver]));

@@ -20,7 +20,7 @@
 import { Logger } from '@nestjs/common';
 import type { Database, Statement } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
-import { PG_NOW, SILENT_MS, withClient } from './pg-client';
+import { inTransaction, PG_NOW, SILENT_MS, withClient } from './pg-client';
 import { nextOwnId, shippedTables, SLOT_BITS } from './spool';
 
 const ID_KEY = 'writer_id';
@@ -147,9 +147,8 @@ export async function stillOurs(db: Database, c: PoolClient, slot: number): Prom
  * PostgreSQL has no claim for (a new database) is claimed again under the same number.
  */
 export async function confirmClaim(db: Database, pool: Pool, slot: number, writer: string): Promise<void> {
-  await withClient(pool, SILENT_MS, async (c) => {
-    await c.query('BEGIN');
-    try {
+  await withClient(pool, SILENT_MS, (c) =>
+    inTransaction(c, async () => {
       const r = await c.query<{ writer: string }>('SELECT writer FROM writer_slot WHERE slot = $1 FOR UPDATE', [slot]);
       const owner = r.rows[0]?.writer;
       const advance = new Map<string, number>();
@@ -169,12 +168,8 @@ export async function confirmClaim(db: Database, pool: Pool, slot: number, write
         setMeta(db, NEXT_KEY, writer);
       })();
       onDisk(db);
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    }
-  });
+    }),
+  );
   setMeta(db, ID_KEY, writer);
   db.prepare('DELETE FROM meta WHERE key = ?').run(NEXT_KEY);
 }

@@ -26,7 +26,7 @@
 import { Logger } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
-import { PG_NOW, pgIsoText } from './pg-client';
+import { inTransaction, PG_NOW, pgIsoText } from './pg-client';
 import { knownSlot, MAX_SLOT, quoteIdent as q, rememberSlot, shippedTables, SLOT_BITS } from './spool';
 
 const RANGE = 2 ** SLOT_BITS;
@@ -119,21 +119,17 @@ export async function writerSlot(db: Database, pool: Pool, writer: string, reuse
   let slot: number;
   let reused: number | undefined;
   try {
-    await client.query('BEGIN');
-    // Shippers' batches hold writer_slot FOR SHARE (slot-claim.ts stillOurs): one still shipping
-    // under the old name is over before a slot is judged, and the next is refused.
-    await client.query('LOCK TABLE writer_slot IN EXCLUSIVE MODE');
-    reused = reuseDays > 0 ? await reclaim(client, writer, ranged, reuseDays) : undefined;
-    if (reused !== undefined) slot = reused;
-    else {
+    slot = await inTransaction(client, async () => {
+      // Shippers' batches hold writer_slot FOR SHARE (slot-claim.ts stillOurs): one still shipping
+      // under the old name is over before a slot is judged, and the next is refused.
+      await client.query('LOCK TABLE writer_slot IN EXCLUSIVE MODE');
+      reused = reuseDays > 0 ? await reclaim(client, writer, ranged, reuseDays) : undefined;
+      if (reused !== undefined) return reused;
       const r = await client.query(`INSERT INTO writer_slot (slot, writer, claimed_at) SELECT COALESCE(MAX(slot), 0) + 1, $1, ${PG_NOW} FROM writer_slot RETURNING slot`, [writer]);
-      slot = Number(r.rows[0].slot);
-      if (slot > MAX_SLOT) throw new Error(`no writer slot left (${MAX_SLOT} claimed), none given back: ${SLOT_ADVICE}`);
-    }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
+      const claimed = Number(r.rows[0].slot);
+      if (claimed > MAX_SLOT) throw new Error(`no writer slot left (${MAX_SLOT} claimed), none given back: ${SLOT_ADVICE}`);
+      return claimed;
+    });
   } finally {
     client.release();
   }

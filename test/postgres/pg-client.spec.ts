@@ -4,7 +4,7 @@
 // or failed, a connection gone. Dropping it on every error cost a new connection (TCP, auth, TLS)
 // for each failed statement, when the server is busiest.
 import { Pool } from 'pg';
-import { withClient } from '../../src/storage/pg-client';
+import { inTransaction, withClient } from '../../src/storage/pg-client';
 import { pgPoolOptions } from '../../src/storage/postgres';
 import { silentProxy } from '../support/silent-proxy';
 import { usePostgresSpools } from '../support/spool-stores';
@@ -40,6 +40,42 @@ describe('withClient and a failed statement (real PostgreSQL)', () => {
       ).rejects.toThrow(/the caller failed/);
       expect(await pid()).not.toBe(second);
       expect(await withClient(pool, 60_000, async (c) => (await c.query('SELECT 2 AS n')).rows[0])).toEqual({ n: 2 });
+    } finally {
+      await pool.end();
+    }
+  });
+});
+
+describe('inTransaction, the one BEGIN/COMMIT of the central stores (real PostgreSQL)', () => {
+  it('commits what the work wrote, rolls a failed work back whole, and its connection stays in the pool', async () => {
+    const pool = new Pool(pgPoolOptions(await spools.pg().database('pg_client_tx'), 1));
+    const pid = () => withClient(pool, 60_000, async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+    const rows = () => withClient(pool, 60_000, async (c) => (await c.query<{ n: number }>('SELECT n FROM tx ORDER BY n')).rows.map((r) => r.n));
+    try {
+      await withClient(pool, 60_000, (c) => c.query('CREATE TABLE tx (n int PRIMARY KEY)'));
+      const first = await pid();
+      expect(await withClient(pool, 60_000, (c) => inTransaction(c, async () => (await c.query('INSERT INTO tx VALUES (1), (2)')).rowCount))).toBe(2);
+      // A statement refused after a write: neither row of this work stays, the refusal is what is thrown.
+      await expect(
+        withClient(pool, 60_000, (c) =>
+          inTransaction(c, async () => {
+            await c.query('INSERT INTO tx VALUES (3)');
+            await c.query('INSERT INTO tx VALUES (1)');
+          }),
+        ),
+      ).rejects.toThrow(/duplicate key value/);
+      // Rolled back, the session is idle again: a refused statement does not cost a new connection.
+      expect(await pid()).toBe(first);
+      // The caller's own error after a write: rolled back too.
+      await expect(
+        withClient(pool, 60_000, (c) =>
+          inTransaction(c, async () => {
+            await c.query('INSERT INTO tx VALUES (4)');
+            throw new Error('the caller failed');
+          }),
+        ),
+      ).rejects.toThrow(/the caller failed/);
+      expect(await rows()).toEqual([1, 2]);
     } finally {
       await pool.end();
     }
