@@ -16,6 +16,8 @@ type Schema = Record<string, unknown>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const patterns = new Map<string, RegExp>();
+/** In `u` mode a pair is one code point: \p{Cs} matches only a surrogate without its other half. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** First problem found, or null when the value conforms. */
 export function checkSchema(schema: Schema, value: unknown, field = ''): SchemaIssue | null {
@@ -100,6 +102,10 @@ function checkString(schema: Schema, value: unknown, field: string): SchemaIssue
   // No OVS text holds one, and PostgreSQL's text cannot: the shipper would have to change it
   // (U+FFFD), and two keys apart only there would become one row.
   if (value.includes('\u0000')) return issue(field, `must not contain U+0000 (NUL) (at character ${value.indexOf('\u0000')})`);
+  // A lone surrogate (`"\ud800"` is valid JSON) has no UTF-8 form: read back from the store as
+  // U+FFFD, so ids apart only there came back as one id, and no text was what the producer sent.
+  const lone = LONE_SURROGATE.exec(value);
+  if (lone) return issue(field, `must not contain a lone UTF-16 surrogate (\\u${lone[0].charCodeAt(0).toString(16)} at character ${lone.index}): it has no UTF-8 form`);
   if (typeof schema.minLength === 'number' && value.length < schema.minLength) return issue(field, schema.minLength === 1 ? 'must not be empty' : `must be at least ${schema.minLength} characters`);
   if (typeof schema.maxLength === 'number' && value.length > schema.maxLength) return issue(field, `must be at most ${schema.maxLength} characters`);
   if (schema.format === 'uuid' && !UUID.test(value)) return issue(field, `must be a full lower-case UUID (got ${JSON.stringify(value.slice(0, 40))})`);

@@ -158,3 +158,24 @@ describe('on-demand traces under another case of their path', () => {
     expect(limited[0].body.message).toMatch(/on-demand traces or cross-checks a second \(LIVETRACE_ONDEMAND_RATE\)/);
   });
 });
+
+describe('hostile input: ingested text', () => {
+  const t = useDaemonlessApp();
+  const T = '2026-11-27T05:21:55.633Z';
+  const upcall = (id: string) => `{"type":"upcall","id":"${id}","time":"${T}","upcallType":"miss","key":"recirc_id(0),in_port(4)"}`;
+  const ingest = (lines: string[]) => t.http.post('/ingest/events?source=surrogates').set('Content-Type', 'application/x-ndjson').send(lines.join('\n') + '\n').expect(200);
+
+  // A lone surrogate escape (\ud800) is valid JSON but no text UTF-8 can carry: SQLite and
+  // PostgreSQL store it as U+FFFD, so "a\ud800b" and "a\udc00b" were one id. Both were answered
+  // accepted (the second as a duplicate of the first) and only one was stored, under neither id.
+  it('a lone surrogate in a string is refused by field and line, not stored as U+FFFD', async () => {
+    const res = await ingest([upcall('a\\ud800b'), upcall('a\\udc00b'), upcall('smile-\\ud83d\\ude00')]);
+    expect(res.body).toMatchObject({ accepted: 1, rejected: 2, duplicates: 0 });
+    expect(res.body.errors).toEqual([
+      { line: 1, reason: 'id: must not contain a lone UTF-16 surrogate (\\ud800 at character 1): it has no UTF-8 form' },
+      { line: 2, reason: 'id: must not contain a lone UTF-16 surrogate (\\udc00 at character 1): it has no UTF-8 form' },
+    ]);
+    const stored = await t.http.get('/upcalls?source=surrogates').expect(200);
+    expect(stored.body.items.map((u: { eventId: string }) => u.eventId)).toEqual(['smile-\u{1F600}']);
+  });
+});
