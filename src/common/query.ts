@@ -115,10 +115,15 @@ export function limit(q: Query): number {
   return Number(v);
 }
 
+/** What makeCursor and makeTraceCursor write: base64url without padding. */
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
 /** Cursors are opaque to clients: base64url of the last item's id. */
 export function cursor(q: Query): number | undefined {
   const v = str(q, 'cursor', { max: 64 });
   if (v === undefined) return undefined;
+  // Node's decoder skips what is not base64url: "aWQ6MT!Iz" read as id:123.
+  if (!BASE64URL.test(v)) throw badRequest('cursor', 'is not a cursor this API returned (not base64url)');
   const decoded = Buffer.from(v, 'base64url').toString('utf8');
   if (!/^id:[1-9]\d{0,15}$/.test(decoded)) throw badRequest('cursor', 'is not a cursor this API returned');
   if (!Number.isSafeInteger(Number(decoded.slice(3)))) throw badRequest('cursor', `its id must be a positive integer below 2^53 (got ${JSON.stringify(decoded.slice(3))})`);
@@ -153,7 +158,7 @@ export const makeTraceCursor = (p: TracePosition): string => Buffer.from(`at:${p
 export function traceCursor(q: Query): { before?: TracePosition; cursor?: number } {
   const v = str(q, 'cursor', { max: 128 });
   if (v === undefined) return {};
-  if (!/^[A-Za-z0-9_-]+$/.test(v)) throw badRequest('cursor', 'is not a cursor this API returned (not base64url)');
+  if (!BASE64URL.test(v)) throw badRequest('cursor', 'is not a cursor this API returned (not base64url)');
   const decoded = Buffer.from(v, 'base64url').toString('utf8');
   const id = (text: string): number => {
     if (!/^[1-9]\d{0,15}$/.test(text) || !Number.isSafeInteger(Number(text))) throw badRequest('cursor', `its trace id must be a positive integer below 2^53 (got ${JSON.stringify(text.slice(0, 20))})`);

@@ -46,6 +46,15 @@ describe('hostile input: ids, cursors and times', () => {
     await refused('get', `${path}?cursor=${b64('id:9007199254740993')}`, 'cursor', /^cursor: its id must be a positive integer below 2\^53 \(got "9007199254740993"\)$/);
   });
 
+  // Node's base64url decoder skips what is not of its alphabet: "aWQ6MT!Iz" was read as id:123 and
+  // answered a page from there, as if the API had returned that cursor.
+  it.each(['/trace-sessions', '/datapath-flows', '/upcalls', '/logical-flows/00000000-0000-0000-0000-000000000000/datapath-flows'])('%s: a cursor with characters outside base64url is refused', async (path) => {
+    for (const c of ['aWQ6MT!Iz', 'aWQ6MTIz%20', 'aWQ6MTIz.', 'aWQ6MTIz=='])
+      await refused('get', `${path}?cursor=${c}`, 'cursor', /^cursor: is not a cursor this API returned \(not base64url\)$/);
+    // The cursor as the API writes it is read as before (a 404 for the audit of a flow nobody knows).
+    expect((await t.http.get(`${path}?cursor=aWQ6MTIz`)).status).toBe((await t.http.get(path)).status);
+  });
+
   it.each([
     ['2026-11-27T05:00:00', /with its offset/],
     ['2026-11-27T05:00', /with its offset/],
