@@ -1,8 +1,8 @@
 import { EXAMPLES } from '../openapi/examples';
-import { Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Controller, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiError, notFound, vswitchdUnavailable } from '../common/api-error';
-import { pathUuid } from '../common/query';
+import { pathUuid, Query as Q, rejectUnknown } from '../common/query';
 import { TracesService } from '../traces/traces.service';
 import { PollerService } from './poller.service';
 import { TracerService } from './tracer.service';
@@ -27,7 +27,8 @@ export class DatapathFlowTraceController {
   // The operationId it had under DatapathFlowsController: clients generated from the document keep their method name.
   @ApiOperation({ operationId: 'DatapathFlowsController_trace', summary: 'Trace one installed datapath flow now (ofproto/trace of its own key), annotate and store it' })
   @ApiCreatedResponse({ description: 'The stored, annotated trace', schema: { example: EXAMPLES.trace } })
-  async trace(@Param('ufid') ufidText: string) {
+  async trace(@Param('ufid') ufidText: string, @Query() q: Q) {
+    rejectUnknown(q, []);
     const ufid = pathUuid(ufidText, 'ufid');
     let flow = this.poller.table.live.get(ufid);
     if (!flow) {

@@ -1,8 +1,9 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { hostname } from 'node:os';
 import { badRequest, vswitchdUnavailable } from '../common/api-error';
 import { bodyStr, object, onlyKeys } from '../common/body';
+import { Query as Q, rejectUnknown } from '../common/query';
 import { annotatePass } from '../correlation/annotate';
 import { parseOfprotoTrace } from '../ovs/ofproto-trace';
 import { ReplicasService } from '../replicas/replicas.service';
@@ -27,7 +28,8 @@ export class OnDemandTraceController {
     description: 'Note: conntrack state is what you type, not what a real packet saw; live sessions trace real flows.',
   })
   @ApiBody({ schema: { example: { bridge: 'br-int', flow: 'in_port=1,icmp,dl_src=50:54:00:00:00:01,dl_dst=50:54:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2' } } })
-  async create(@Body() raw: unknown) {
+  async create(@Body() raw: unknown, @Query() q: Q) {
+    rejectUnknown(q, []);
     const b = object(raw);
     onlyKeys(b, ['bridge', 'flow']);
     const flow = bodyStr(b, 'flow', { required: true, max: 4096 })!;

@@ -182,7 +182,7 @@ export function includes(q: Query, allowed: readonly string[]): Set<string> {
 }
 
 export function rejectUnknown(q: Query, known: readonly string[]): void {
-  for (const k of Object.keys(q)) if (!known.includes(k)) throw badRequest(k.slice(0, 64), `unknown query parameter (known: ${known.join(', ')})`);
+  for (const k of Object.keys(q)) if (!known.includes(k)) throw badRequest(k.slice(0, 64), `unknown query parameter (known: ${known.join(', ') || 'none'})`);
 }
 
 export interface Page<T> {

@@ -31,7 +31,8 @@ export class DatapathFlowsController {
   @Get(':ufid')
   @ApiOperation({ summary: 'The lifetimes of one UFID, newest first: stats, traces, recirculation parents and children' })
   @ApiOkResponse({ schema: { example: EXAMPLES.datapathFlow } })
-  get(@Param('ufid') ufid: string) {
+  get(@Param('ufid') ufid: string, @Query() q: Q) {
+    rejectUnknown(q, []);
     return this.flows.lifetimes(pathUuid(ufid, 'ufid'));
   }
 }

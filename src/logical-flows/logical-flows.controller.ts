@@ -15,7 +15,8 @@ export class LogicalFlowsController {
   @Get('logical-flows/:uuid')
   @ApiOperation({ summary: 'A southbound logical flow: its current row (or tombstone) and every version a trace cited' })
   @ApiOkResponse({ schema: { example: EXAMPLES.logicalFlow } })
-  get(@Param('uuid') uuid: string) {
+  get(@Param('uuid') uuid: string, @Query() q: Q) {
+    rejectUnknown(q, []);
     return this.lflows.get(pathUuid(uuid, 'uuid'));
   }
 

@@ -41,7 +41,8 @@ export class TraceSessionsController {
   })
   @ApiBody({ schema: { example: SESSION_EXAMPLE } })
   @ApiCreatedResponse({ description: 'The session, with its counters', schema: { example: EXAMPLES.traceSession } })
-  create(@Body() raw: unknown) {
+  create(@Body() raw: unknown, @Query() q: Q) {
+    rejectUnknown(q, []);
     const b = object(raw);
     onlyKeys(b, ['bridge', 'filter', 'logicalPort', 'maxTraces', 'durationSeconds', 'includeExisting', 'crossCheck', 'chassis']);
     const filter = bodyStr(b, 'filter', { max: 1024 });
@@ -72,14 +73,16 @@ export class TraceSessionsController {
   @Get(':id')
   @ApiOperation({ summary: 'One session with its counters (selected, traced, stored, notSelected, dropped, failed by reason)' })
   @ApiOkResponse({ schema: { example: EXAMPLES.traceSession } })
-  get(@Param('id') id: string) {
+  get(@Param('id') id: string, @Query() q: Q) {
+    rejectUnknown(q, []);
     return this.sessions.get(pathId(id, 'id'));
   }
 
   @Delete(':id')
   @HttpCode(200)
   @ApiOperation({ summary: 'Stop a session (its traces stay)' })
-  stop(@Param('id') id: string) {
+  stop(@Param('id') id: string, @Query() q: Q) {
+    rejectUnknown(q, []);
     return this.sessions.stop(pathId(id, 'id'));
   }
 }

@@ -77,7 +77,8 @@ export class UpcallsController {
   @Get(':id')
   @ApiOperation({ summary: 'One upcall' })
   @ApiParam({ name: 'id', description: 'Upcall id' })
-  get(@Param('id') id: string) {
+  get(@Param('id') id: string, @Query() q: Q) {
+    rejectUnknown(q, []);
     return this.upcalls.get(pathId(id, 'id'));
   }
 }

@@ -55,6 +55,22 @@ describe('hostile input: ids, cursors and times', () => {
     expect((await t.http.get(`${path}?cursor=aWQ6MTIz`)).status).toBe((await t.http.get(path)).status);
   });
 
+  // These routes read no query at all: GET /datapath-flows/<ufid>?state=live answered every lifetime,
+  // DELETE /trace-sessions/5?dry_run=true stopped the session; the lists refuse a parameter they do not know.
+  const UFID = '8a3b0c2e-1f4d-4e5a-9b6c-7d8e9f0a1b2c';
+  it.each([
+    ['get', `/datapath-flows/${UFID}?state=live`, 'state'],
+    ['get', `/logical-flows/${UFID}?include=steps`, 'include'],
+    ['get', '/trace-sessions/1?state=active', 'state'],
+    ['delete', '/trace-sessions/1?dry_run=true', 'dry_run'],
+    ['get', '/upcalls/1?format=text', 'format'],
+    ['post', '/trace-sessions?filter=tcp', 'filter'],
+    ['post', '/traces?flow=in_port%3D1', 'flow'],
+    ['post', `/datapath-flows/${UFID}/trace?bridge=br-int`, 'bridge'],
+  ] as const)('%s %s: a parameter the route does not read is refused by name', async (method, url, field) => {
+    await refused(method, url, field, new RegExp(`^${field}: unknown query parameter \\(known: none\\)$`));
+  });
+
   it.each([
     ['2026-11-27T05:00:00', /with its offset/],
     ['2026-11-27T05:00', /with its offset/],
