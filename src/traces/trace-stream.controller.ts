@@ -8,6 +8,7 @@ import { oneOf, pathId, Query as Q, rejectUnknown, str } from '../common/query';
 import { MAX_LISTED_SLOTS, MAX_RESUME_SLOTS, parseResumePoint } from './stream-position';
 import { MAX_SLOTS_A_POLL, TraceStreamService } from './trace-stream.service';
 import { VERDICT_FILTER_DOC } from './trace-record';
+import { portRole } from './traces.controller';
 
 @ApiTags('traces')
 @Controller('traces')
@@ -39,7 +40,7 @@ export class TraceStreamController {
     await this.streams.start(
       {
         logicalPort: str(q, 'logical_port', { max: 256 }),
-        role: oneOf(q, 'role', ['inport', 'outport', 'any'] as const),
+        role: portRole(q),
         verdict: oneOf(q, 'verdict', ['output', 'drop', 'controller', 'tunnel', 'recirculate'] as const),
         chassis: str(q, 'chassis', { max: 255 }),
         sessionId: session ? pathId(session, 'session') : undefined,

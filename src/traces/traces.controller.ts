@@ -1,11 +1,19 @@
 import { Controller, Get, Header, Param, Query, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { badRequest } from '../common/api-error';
 import { includes, limit, traceCursor, oneOf, pathId, Query as Q, rejectUnknown, str, time, uuid } from '../common/query';
 import { sendJson } from '../common/send-json';
 import { TracesService } from './traces.service';
 import { TRACE_EXAMPLE, TRACE_LIST_EXAMPLE } from './trace.examples';
 import { VERDICT_FILTER_DOC } from './trace-record';
+
+/** How logical_port took part: alone it says nothing, and filtered nothing (every trace came back). */
+export function portRole(q: Q): 'inport' | 'outport' | 'any' | undefined {
+  const role = oneOf(q, 'role', ['inport', 'outport', 'any'] as const);
+  if (role !== undefined && q.logical_port === undefined) throw badRequest('role', 'only with logical_port (how that port took part)');
+  return role;
+}
 
 const LIST_PARAMS = ['logical_port', 'role', 'ufid', 'logical_flow', 'northbound_uuid', 'datapath', 'verdict', 'since', 'until', 'chassis', 'include', 'limit', 'cursor', 'session'];
 
@@ -38,7 +46,7 @@ export class TracesController {
     // with the header res.json would have set (Nest would serialise a returned Buffer as an object).
     const body = await this.traces.listJson({
       logicalPort: str(q, 'logical_port', { max: 256 }),
-      role: oneOf(q, 'role', ['inport', 'outport', 'any'] as const),
+      role: portRole(q),
       ufid: uuid(q, 'ufid'),
       logicalFlow: uuid(q, 'logical_flow'),
       northboundUuid: uuid(q, 'northbound_uuid'),

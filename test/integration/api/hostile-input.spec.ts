@@ -71,6 +71,12 @@ describe('hostile input: ids, cursors and times', () => {
     await refused(method, url, field, new RegExp(`^${field}: unknown query parameter \\(known: none\\)$`));
   });
 
+  // role says how logical_port took part: alone it filtered nothing, and every trace came back as
+  // if it were the port's outputs (or inputs).
+  it.each(['/traces?role=outport', '/traces?role=inport&verdict=drop', '/traces/stream?role=inport'])('%s: role without logical_port is refused', async (url) => {
+    await refused('get', url, 'role', /^role: only with logical_port \(how that port took part\)$/);
+  });
+
   it.each([
     ['2026-11-27T05:00:00', /with its offset/],
     ['2026-11-27T05:00', /with its offset/],
