@@ -96,22 +96,56 @@ export function innerFields(text: string, into: Fields = new Map()): Fields {
   return into;
 }
 
-/** The sender's inner packet as it leaves: its key with the set() rewrites before the push applied. */
+/**
+ * The sender's inner packet as it leaves through each push, in tunnelPushes' order: its key with
+ * the set() rewrites that reach it applied. A tnl_push sends the packet as it is there; the kernel
+ * form sends it at the tunnel port's output after its set(tunnel(…)), so set()s in between (OVS 3.1
+ * and 3.5 write a router's set(eth(…)),set(ipv4(ttl=63)) there) apply too. A nested list (clone,
+ * check_pkt_len's branches, sample) rewrites its own copy; what follows it sees the packet as before.
+ */
+export function sentFieldsOfPushes(sender: Pick<LinkFlow, 'key' | 'actions'>): Fields[] {
+  const out: Fields[] = [];
+  rewritesTo(sender.actions, innerFields(sender.key), out, 0);
+  return out;
+}
+
+/** The fields as sent by `push` (one of pushesOf(sender.actions)); the key's own when it is not one of them. */
 export function sentFields(sender: Pick<LinkFlow, 'key' | 'actions'>, push: TunnelPush): Fields {
-  const fields = innerFields(sender.key);
-  const upTo = sender.actions.indexOf(push.text);
-  const before = upTo < 0 ? sender.actions : sender.actions.slice(0, upTo);
-  for (const a of splitTopLevel(before).map((s) => s.trim())) {
-    if (!a.startsWith('set(') || a.startsWith('set(tunnel(') || !a.endsWith(')')) continue;
-    for (const [k, f] of innerFields(a.slice(4, -1))) {
-      // A rewrite sets the whole field (masked sets print value/mask: keep the bits not set).
-      const old = fields.get(k);
-      const full = (1n << BigInt(f.bits)) - 1n;
-      const value = old ? (old.value & ~f.mask & full) | (f.value & f.mask) : f.value;
-      fields.set(k, { value, mask: old ? old.mask | f.mask : full, bits: f.bits });
+  const at = pushesOf(sender.actions).findIndex((p) => p.text === push.text);
+  return (at < 0 ? undefined : sentFieldsOfPushes(sender)[at]) ?? innerFields(sender.key);
+}
+
+const copyOf = (f: Fields): Fields => new Map(f);
+
+/** Walks an action list as odp-tunnel.ts tunnelPushes does, recording the fields at each push. */
+function rewritesTo(list: string, fields: Fields, out: Fields[], depth: number): void {
+  if (depth > 16) return;
+  // Kernel form: the slots of set(tunnel(…))s whose output has not come yet.
+  const waiting: number[] = [];
+  for (const item of splitTopLevel(list).map((s) => s.trim())) {
+    const open = item.indexOf('(');
+    if (open < 0) {
+      for (const slot of waiting.splice(0)) out[slot] = copyOf(fields);
+      continue;
     }
+    if (!item.endsWith(')')) continue;
+    const name = item.slice(0, open);
+    const inner = item.slice(open + 1, -1);
+    if (name === 'tnl_push') out.push(copyOf(fields));
+    else if (name === 'set' && inner.startsWith('tunnel(')) waiting.push(out.push(copyOf(fields)) - 1);
+    else if (name === 'set') applySet(fields, inner);
+    else if (inner.includes('(')) rewritesTo(inner, copyOf(fields), out, depth + 1);
   }
-  return fields;
+}
+
+/** A set()'s rewrite: the whole field, or with a mask (value/mask) only the bits it covers. */
+function applySet(fields: Fields, inner: string): void {
+  for (const [k, f] of innerFields(inner)) {
+    const old = fields.get(k);
+    const full = (1n << BigInt(f.bits)) - 1n;
+    const value = old ? (old.value & ~f.mask & full) | (f.value & f.mask) : f.value;
+    fields.set(k, { value, mask: old ? old.mask | f.mask : full, bits: f.bits });
+  }
 }
 
 /** Both keys could be the same packet: every field both match on agrees under both masks. */
@@ -163,8 +197,9 @@ function nearer(to: LinkFlow, a: LinkFlow, b: LinkFlow | undefined): boolean {
  * once a second links each request to its own arrival.
  */
 export function linkTunnels<T extends LinkFlow>(sender: LinkFlow, candidates: readonly T[], skewMs: number): TunnelLink<T>[] {
-  return pushesOf(sender.actions).map((push) => {
-    const sent = sentFields(sender, push);
+  const sentAll = sentFieldsOfPushes(sender);
+  return pushesOf(sender.actions).map((push, i) => {
+    const sent = sentAll[i] ?? innerFields(sender.key);
     let best: T | undefined;
     for (const c of candidates) {
       if (c.chassis === sender.chassis) continue;

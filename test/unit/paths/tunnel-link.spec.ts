@@ -60,6 +60,18 @@ describe.each(PAIRS)('tunnel links on %s', (pair) => {
     expect(samePacket(innerFields(routed.key), received)).toBe(false);
   });
 
+  it("links the kernel form's routed push to hv3's arrival: the router's set()s after set(tunnel(…)) still apply before the output", () => {
+    // tnl_push_pop off (the kernel datapath's form): OVS 3.1 and 3.5 write set(tunnel(…)) first, then
+    // set(eth(…)),set(ipv4(ttl=63)), then the tunnel port; the packet leaves at the port, rewritten.
+    const kernel = flows(pair, 'hv1.kernel-form.txt', 'hv1').filter((f) => f.key.includes('dst=00:00:00:00:ff:01'));
+    expect(kernel.length).toBe(2); // with -m and without
+    for (const sender of kernel) {
+      const [link] = linkTunnels(sender, [...hv2, ...hv3], 1000);
+      expect(link.receiver?.chassis).toBe('hv3');
+      expect(link.receiver?.key).toContain('eth(src=00:00:00:00:ff:02');
+    }
+  });
+
   it('leaves the push unlinked when the only fitting arrival is outside the skew window', () => {
     const late = flows(pair, 'hv2.flows-m.txt', 'hv2', T0 + 5000);
     const [link] = linkTunnels(toLsp2, late, 1000);
