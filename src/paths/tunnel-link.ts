@@ -49,7 +49,34 @@ const bytesOf = (text: string, sep: string, radix: number): bigint | undefined =
   return parts.reduce((acc, p) => (acc << 8n) | BigInt(parseInt(p, radix)), 0n);
 };
 
-/** `10.0.0.1`, `50:54:00:00:00:01` or a number, with its width in bits; undefined when it is none of those. */
+/** An IPv6 address as OVS prints it (`fd00::1`, `ffc0::`, `::ffff:10.0.0.1`), undefined when it is none. */
+function ipv6Of(text: string): bigint | undefined {
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (h: string): number[] | undefined => {
+    if (h === '') return [];
+    const out: number[] = [];
+    const parts = h.split(':');
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      if (i === parts.length - 1 && /^\d+\.\d+\.\d+\.\d+$/.test(p)) {
+        const v4 = bytesOf(p, '.', 10);
+        if (v4 === undefined) return undefined;
+        out.push(Number(v4 >> 16n), Number(v4 & 0xffffn));
+      } else if (/^[0-9a-f]{1,4}$/i.test(p)) out.push(parseInt(p, 16));
+      else return undefined;
+    }
+    return out;
+  };
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  if (!head || !tail) return undefined;
+  const fill = 8 - head.length - tail.length;
+  if (halves.length === 2 ? fill < 0 : fill !== 0) return undefined;
+  return [...head, ...new Array<number>(fill).fill(0), ...tail].reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
+}
+
+/** `10.0.0.1`, `fd00::1`, `50:54:00:00:00:01` or a number, with its width in bits; undefined when it is none of those. */
 function parseValue(text: string): { v: bigint; bits: number } | undefined {
   if (/^\d+\.\d+\.\d+\.\d+$/.test(text)) {
     const v = bytesOf(text, '.', 10);
@@ -59,19 +86,29 @@ function parseValue(text: string): { v: bigint; bits: number } | undefined {
     const v = bytesOf(text, ':', 16);
     return v === undefined ? undefined : { v, bits: 48 };
   }
+  if (text.includes(':')) {
+    const v = ipv6Of(text);
+    return v === undefined ? undefined : { v, bits: 128 };
+  }
   if (/^(0x[0-9a-f]+|\d+)$/i.test(text)) return { v: BigInt(text), bits: 32 };
   return undefined;
 }
 
-/** Inner-packet fields a tunnel keeps: Ethernet and IP addresses, IP protocol, L4 ports. */
+/**
+ * Inner-packet fields a tunnel keeps: Ethernet addresses and type, IP addresses and protocol, L4
+ * ports, ICMP type and code. `eth_type` is a bare value (its field named ''): an IPv4 and an IPv6
+ * packet between the same MACs through the same tunnel share every other field a megaflow may match.
+ */
 const COMPARED: Record<string, string[]> = {
   eth: ['src', 'dst'],
+  eth_type: [''],
   ipv4: ['src', 'dst', 'proto'],
   ipv6: ['src', 'dst', 'proto'],
   tcp: ['src', 'dst'],
   udp: ['src', 'dst'],
   sctp: ['src', 'dst'],
   icmp: ['type', 'code'],
+  icmpv6: ['type', 'code'],
 };
 
 /** The compared fields of a key (or of a `set(…)` action's inner list), `eth.src` → value/mask. */
@@ -84,13 +121,13 @@ export function innerFields(text: string, into: Fields = new Map()): Fields {
     if (!wanted) continue;
     for (const part of item.slice(open + 1, -1).split(',')) {
       const eq = part.indexOf('=');
-      if (eq < 0 || !wanted.includes(part.slice(0, eq))) continue;
+      if (!wanted.includes(eq < 0 ? '' : part.slice(0, eq))) continue;
       const [raw, rawMask] = part.slice(eq + 1).split('/');
       const val = parseValue(raw);
       if (!val) continue;
       const m = rawMask === undefined ? undefined : parseValue(rawMask);
       const full = (1n << BigInt(val.bits)) - 1n;
-      into.set(`${name}.${part.slice(0, eq)}`, { value: val.v, mask: m ? m.v : full, bits: val.bits });
+      into.set(`${name}.${eq < 0 ? '' : part.slice(0, eq)}`, { value: val.v, mask: m ? m.v : full, bits: val.bits });
     }
   }
   return into;
@@ -125,6 +162,11 @@ function rewritesTo(list: string, fields: Fields, out: Fields[], depth: number):
   for (const item of splitTopLevel(list).map((s) => s.trim())) {
     const open = item.indexOf('(');
     if (open < 0) {
+      // Bare actions that are no output (odp-actions.ts WORDS): pop_vlan and the like change the type.
+      if (/^(pop_|ct_clear$|ct_commit$)/.test(item)) {
+        if (item.startsWith('pop_')) fields.delete('eth_type.');
+        continue;
+      }
       for (const slot of waiting.splice(0)) out[slot] = copyOf(fields);
       continue;
     }
@@ -134,6 +176,8 @@ function rewritesTo(list: string, fields: Fields, out: Fields[], depth: number):
     if (name === 'tnl_push') out.push(copyOf(fields));
     else if (name === 'set' && inner.startsWith('tunnel(')) waiting.push(out.push(copyOf(fields)) - 1);
     else if (name === 'set') applySet(fields, inner);
+    // A VLAN, MPLS or NSH header pushed or popped changes the type the receiver sees: no longer compared.
+    else if (/^(push|pop)_/.test(name)) fields.delete('eth_type.');
     else if (inner.includes('(')) rewritesTo(inner, copyOf(fields), out, depth + 1);
   }
 }

@@ -72,6 +72,28 @@ describe.each(PAIRS)('tunnel links on %s', (pair) => {
     }
   });
 
+  it('links an IPv4 and an IPv6 echo through the same tunnel each to its own arrival (ip6 dropped on hv2 by an ACL)', () => {
+    // Same MACs, same VNI and port keys: the inner packet's family (eth_type) is all that tells the
+    // arrivals apart (hv2's IPv4 megaflow wildcards the protocol and addresses).
+    const sent = flows(pair, 'hv1.dual-stack-m.txt', 'hv1');
+    const v4 = one(sent, 'IPv4 push', (f) => f.key.includes('eth_type(0x0800)'));
+    const v6 = one(sent, 'IPv6 push', (f) => f.key.includes('eth_type(0x86dd)'));
+    // Each sender's own arrival started 100 ms after the other's: the nearer one is the other packet's.
+    const at = (f: LinkFlow, from: number) => ({ ...f, from, to: from + 50 });
+    const recv = flows(pair, 'hv2.dual-stack-m.txt', 'hv2').filter((f) => arrivalOf(f));
+    const v4In = at(one(recv, 'IPv4 arrival', (f) => f.actions === 'vif2'), T0 + 100);
+    const v6In = at(one(recv, 'IPv6 arrival', (f) => f.actions === 'drop'), T0 - 100);
+    expect(linkTunnels(at(v4, T0 - 95), [v4In, v6In], 1000)[0].receiver?.actions).toBe('vif2');
+    expect(linkTunnels(at(v6, T0 + 95), [v4In, v6In], 1000)[0].receiver?.actions).toBe('drop');
+    expect(senderOf(v6In, [at(v4, T0 - 95), at(v6, T0 + 95)], 1000)?.key).toBe(v6.key);
+    expect(senderOf(v4In, [at(v4, T0 - 95), at(v6, T0 + 95)], 1000)?.key).toBe(v4.key);
+    // The IPv6 addresses are read (OVS's compressed form and masks), as IPv4's are.
+    const fields = innerFields(v6.key);
+    expect(fields.get('eth_type.')?.value).toBe(0x86ddn);
+    expect(fields.get('ipv6.dst')?.value).toBe(0xfd00_0000_0000_0000_0000_0000_0000_0002n);
+    expect(fields.get('ipv6.src')?.value).toBe(0xfd00_0000_0000_0000_0000_0000_0000_0001n);
+  });
+
   it('leaves the push unlinked when the only fitting arrival is outside the skew window', () => {
     const late = flows(pair, 'hv2.flows-m.txt', 'hv2', T0 + 5000);
     const [link] = linkTunnels(toLsp2, late, 1000);
