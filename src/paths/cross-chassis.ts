@@ -144,7 +144,10 @@ export class CrossChassisPaths {
         }
       }
     }
-    if (tunnels.length) return { segments, verdict: combine(segments, tunnels, startReasons) };
+    if (tunnels.length) {
+      const ordered = fromTheStart(segments, tunnels);
+      return { segments: ordered.segments, verdict: combine(ordered.segments, ordered.tunnels, startReasons) };
+    }
     if (!startReasons.length) return undefined;
     // No hop: the one-chassis answer (its verdict as it was, a tunnel to a chassis this store does
     // not know included), with why its start may be later than the packet's.
@@ -271,6 +274,36 @@ function unsentReason(traceId: number, chassis: string, look: SenderLook): strin
     `the first pass of trace ${traceId} on ${chassis} arrived through a tunnel from ${look.srcIp} (chassis ${look.srcChassis ?? 'unknown'})` +
     ` and no pass there that sent it is among the ${LINK_A_SIDE} that started nearest its start on each side (more were alive then and were not read)`
   );
+}
+
+/**
+ * The segments and hops as the walk from the packet's first segment finds them: each segment's
+ * passes in order, each pass's hops in push order, a receiver after its sender. A path asked for by
+ * an arrival reaches the others in another order (its own first), and the verdict's first drop and
+ * deciding chassis must not depend on which pass of the packet was asked for.
+ */
+function fromTheStart(segments: ChassisSegment[], tunnels: TunnelHop[]): { segments: ChassisSegment[]; tunnels: TunnelHop[] } {
+  const segmentOf = new Map(segments.flatMap((s) => s.built.passes.map((p) => [p.id, s] as const)));
+  const hopsFrom = new Map<number, TunnelHop[]>();
+  for (const t of tunnels) hopsFrom.set(t.fromTraceId, [...(hopsFrom.get(t.fromTraceId) ?? []), t]);
+  const out = [segments[0]];
+  const reached = new Set(out);
+  const hops: TunnelHop[] = [];
+  for (let k = 0; k < out.length; k++) {
+    for (const pass of out[k].built.passes) {
+      for (const hop of hopsFrom.get(pass.id) ?? []) {
+        hops.push(hop);
+        const next = hop.toTraceId === null ? undefined : segmentOf.get(hop.toTraceId);
+        if (next && !reached.has(next)) {
+          reached.add(next);
+          out.push(next);
+        }
+      }
+    }
+  }
+  // Nothing is lost should the data hold a segment or hop no walk from the start reaches.
+  const placed = new Set(hops);
+  return { segments: [...out, ...segments.filter((s) => !reached.has(s))], tunnels: [...hops, ...tunnels.filter((t) => !placed.has(t))] };
 }
 
 /**
