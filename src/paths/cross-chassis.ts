@@ -16,10 +16,12 @@ import { tunnelIdForJson } from '../ovs/ids';
 import { ovnTunnelKeys, type TunnelPush } from '../ovs/odp-tunnel';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
-import { arrivalOf, LinkFlow, linkTunnels, pushesOf, senderOf } from './tunnel-link';
+import { arrivalOf, gapMs, innerFields, LinkFlow, linkTunnels, nearer, pushesOf, samePacket, senderOf, sentFieldsOfPushes } from './tunnel-link';
 
 /** Chassis hops followed from one packet: a tunnel loop in the data stops here. */
 const MAX_HOPS = 8;
+/** Recirculations followed down from a shared arrival: a packet recirculates a handful of times. */
+const MAX_DEPTH = 16;
 
 export interface TunnelHop {
   fromChassis: string;
@@ -129,15 +131,15 @@ export class CrossChassisPaths {
     }
     for (let i = 0; i < segments.length && segments.length <= MAX_HOPS; i++) {
       for (const pass of segments[i].built.passes) {
-        for (const { hop, asked } of await this.hopsOf(pass, arrivedAt.get(pass.id))) {
+        for (const { hop, asked, buildFrom } of await this.hopsOf(pass, arrivedAt.get(pass.id))) {
           // A one-chassis service sees its tunnels' far ends only when an agent there shares its store.
           if (hop.toTraceId === null && this.config.LIVETRACE_ROLE === 'all' && (hop.remoteChassis === null || !(await this.store.hasChassis(hop.remoteChassis)))) continue;
           tunnels.push(hop);
           // The sender direction was counted where it was looked (senderTraceOf).
           if (!asked && hop.lookBounded) this.bounded?.inc({ direction: 'arrival', linked: hop.toTraceId === null ? 'no' : 'yes' });
           // A receiver already in the path (the path asked for, reached backwards) is not walked again.
-          if (hop.toTraceId === null || seenTraces.has(hop.toTraceId)) continue;
-          const next = await ofTrace(hop.toTraceId);
+          if (hop.toTraceId === null || seenTraces.has(hop.toTraceId) || (buildFrom !== undefined && seenTraces.has(buildFrom))) continue;
+          const next = await ofTrace(buildFrom ?? hop.toTraceId);
           if (!next) continue;
           next.passes.forEach((p) => seenTraces.add(p.id));
           segments.push({ chassis: chassisOf(next), built: next });
@@ -167,7 +169,7 @@ export class CrossChassisPaths {
     if (!root || root.datapath_flow_id === null) return undefined;
     const row = await this.store.flow(root.datapath_flow_id);
     if (!row) return undefined;
-    const receiver = linkFlow(row);
+    const receiver = await this.packetTime(linkFlow(row), b);
     const arrival = arrivalOf(receiver);
     if (!arrival?.src) return undefined;
     // No dst, no signature: no push can be told to reach it (the search by `dst=` text found none either).
@@ -184,11 +186,50 @@ export class CrossChassisPaths {
   }
 
   /**
+   * The arrival as this packet's: an arrival megaflow an earlier packet set up and this one rode
+   * (through conntrack, its passes after it are new: ct_state=est) started with that earlier packet,
+   * and its nearest sender would be that packet's. The packet arrived when the latest pass of its
+   * segment on this chassis started: the sender is looked for near that.
+   */
+  private async packetTime(arrival: LinkFlow & { row: LinkFlowRow }, b: BuiltPath): Promise<LinkFlow & { row: LinkFlowRow }> {
+    let latest = arrival.from;
+    for (const p of b.passes.slice(1)) {
+      if (p.datapath_flow_id === null || p.chassis !== arrival.chassis) continue;
+      const f = await this.store.flow(p.datapath_flow_id);
+      if (f) latest = Math.max(latest, ms(f.first_seen));
+    }
+    return latest === arrival.from ? arrival : { ...arrival, from: latest, to: Math.max(arrival.to, latest) };
+  }
+
+  /**
+   * The pass to build a receiver's segment from, when not the arrival's own (undefined): the arrival
+   * started before the sender (past the skew) so an earlier packet set it up, and among its
+   * recirculations (then theirs) one that fits the sent packet started nearest the sender: this
+   * packet's pass after conntrack, whose path walks up to the arrival. The arrival's own path is
+   * the earlier packet's.
+   */
+  private async ownPassAfter(arrival: LinkFlow & { row: LinkFlowRow }, sender: LinkFlow, sent: ReturnType<typeof innerFields>): Promise<number | undefined> {
+    const skew = this.config.LIVETRACE_TUNNEL_SKEW_MS;
+    const window = { from: new Date(sender.from - skew).toISOString(), to: new Date(sender.to + skew).toISOString() };
+    let node = arrival;
+    for (let depth = 0; depth < MAX_DEPTH && node.from < sender.from - skew; depth++) {
+      let best: (LinkFlow & { row: LinkFlowRow }) | undefined;
+      for (const c of (await this.store.childFlows(node.row.id, window)).map(linkFlow)) {
+        if (c.row.trace_id === null || gapMs(sender, c) > skew || !samePacket(sent, innerFields(c.key))) continue;
+        if (nearer(sender, c, best)) best = c;
+      }
+      if (!best) break;
+      node = best;
+    }
+    return node === arrival ? undefined : (node.row.trace_id ?? undefined);
+  }
+
+  /**
    * The hops of a pass's pushes. `asked`: the arrival the path was asked for, when this pass is
    * the sender found from it: the push that reaches it is its hop, whatever the arrival look read;
    * the other pushes (a multicast sends several to one chassis) keep their own arrivals.
    */
-  private async hopsOf(pass: TraceRow, asked?: AskedArrival): Promise<Array<{ hop: TunnelHop; asked: boolean }>> {
+  private async hopsOf(pass: TraceRow, asked?: AskedArrival): Promise<Array<{ hop: TunnelHop; asked: boolean; buildFrom?: number }>> {
     if (pass.datapath_flow_id === null) return [];
     const row = await this.store.flow(pass.datapath_flow_id);
     if (!row || !pushesOf(row.actions).length) return [];
@@ -214,6 +255,8 @@ export class CrossChassisPaths {
     // The push that sent the asked arrival: the one whose own pick it is, else the first that reaches it.
     const reaching = asked ? linkTunnels(sender, [asked.flow], skew).flatMap((l, i) => (l.receiver ? [i] : [])) : [];
     const askedAt = reaching.find((i) => links[i].receiver?.row.trace_id === asked!.traceId) ?? reaching[0];
+    const sent = sentFieldsOfPushes(sender);
+    const own = await Promise.all(links.map(({ receiver }, i) => (receiver && i !== askedAt && sent[i] ? this.ownPassAfter(receiver, sender, sent[i]) : undefined)));
     return links.map(({ push, receiver }, i) => {
       const mine = i === askedAt;
       // The asked hop is unsure only when the look that found this sender from it was.
@@ -231,7 +274,7 @@ export class CrossChassisPaths {
         toTraceId: mine ? asked!.traceId : (receiver?.row.trace_id ?? null),
         ...(unsure ? { lookBounded: true as const } : {}),
       };
-      return { hop, asked: mine };
+      return { hop, asked: mine, ...(own[i] !== undefined ? { buildFrom: own[i] } : {}) };
     });
   }
 }

@@ -191,6 +191,22 @@ export class PathStore {
     return { rows, bounded, reach };
   }
 
+  /**
+   * The flows this flow recirculates into whose lifetime meets [from, to], as the cross-chassis link
+   * reads them: an arrival megaflow's passes after conntrack, one set a packet that rode it (at most
+   * CHILDREN_READ, the latest started first).
+   */
+  childFlows(flowId: number, window: Pick<LinkWindow, 'from' | 'to'>): Promise<LinkFlowRow[]> {
+    return this.q.all<LinkFlowRow>(
+      `SELECT ${LINK_COLUMNS} FROM recirc_edge e JOIN datapath_flow f ON f.id = e.child_id
+        WHERE e.parent_id = ? AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ?
+        ORDER BY f.first_seen DESC, f.id DESC LIMIT ${CHILDREN_READ}`,
+      flowId,
+      window.to,
+      window.from,
+    );
+  }
+
   /** Whether any chassis by this name has written a datapath flow into this store (an agent runs there). */
   async hasChassis(chassis: string): Promise<boolean> {
     return (await this.q.get('SELECT 1 AS found FROM datapath_flow WHERE chassis = ? LIMIT 1', chassis)) !== undefined;
@@ -237,6 +253,9 @@ export interface LinkWindow {
  * it may be past any first few hundred.
  */
 export const LINK_A_SIDE = 2048;
+
+/** Recirculations of one flow read at once by childFlows: one a conntrack state and recirculation, seldom more than a few. */
+const CHILDREN_READ = 256;
 
 /** How many signatures `arrivals` takes: signaturesReaching's eight, so its SQL is one text. */
 const SIGNATURES = 8;

@@ -224,7 +224,7 @@ export interface TunnelLink<T extends LinkFlow> {
  * agent's poller a few hundred milliseconds later (the multi-chassis e2e linked a TCP packet to the
  * earlier ICMP arrival that way).
  */
-function nearer(to: LinkFlow, a: LinkFlow, b: LinkFlow | undefined): boolean {
+export function nearer(to: LinkFlow, a: LinkFlow, b: LinkFlow | undefined): boolean {
   if (!b) return true;
   const da = Math.abs(a.from - to.from);
   const db = Math.abs(b.from - to.from);
