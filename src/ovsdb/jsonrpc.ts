@@ -68,7 +68,8 @@ export class JsonRpcConnection extends EventEmitter<JsonRpcConnectionEvents> {
   readonly remote: string;
   private readonly splitter: JsonSplitter;
   private readonly pending = new Map<number, Pending>();
-  private readonly probeIntervalMs: number;
+  /** The inactivity probe this connection runs (0: none); health and tests read it. */
+  readonly probeIntervalMs: number;
   private readonly requestTimeoutMs: number;
   private nextId = 1;
   private closed = false;

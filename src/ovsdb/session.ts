@@ -13,7 +13,11 @@ export interface SessionOptions extends ConnectOptions {
   remotes: string | readonly string[];
   backoffMinMs?: number;
   backoffMaxMs?: number;
-  /** Inactivity probe; default per remote as in OVS (5 s TCP/TLS, none on Unix). 0 disables. */
+  /**
+   * Inactivity probe of tcp:/ssl: connections, default 5 s; 0 disables. Unix sockets are never
+   * probed, whatever this says: OVN sets a configured interval only on remotes that need probes
+   * (set_idl_probe_interval, stream_or_pstream_needs_probes).
+   */
   probeIntervalMs?: number;
   requestTimeoutMs?: number;
   maxMessageBytes?: number;
@@ -130,7 +134,7 @@ export class OvsdbSession extends EventEmitter<SessionEvents> {
     }
     const conn = new JsonRpcConnection(stream, {
       remote: remote.text,
-      probeIntervalMs: this.options.probeIntervalMs ?? defaultProbeIntervalMs(remote),
+      probeIntervalMs: remote.kind === 'unix' ? 0 : (this.options.probeIntervalMs ?? defaultProbeIntervalMs(remote)),
       requestTimeoutMs: this.options.requestTimeoutMs,
       maxMessageBytes: this.options.maxMessageBytes,
       maxDepth: this.options.maxDepth,

@@ -43,7 +43,8 @@ export class ReplicasService implements OnModuleInit, OnApplicationShutdown {
         tls,
         leaderOnly: config.LIVETRACE_LEADER_ONLY,
         backoffMaxMs: config.LIVETRACE_OVSDB_MAX_BACKOFF_MS,
-        probeIntervalMs: config.LIVETRACE_OVSDB_PROBE_INTERVAL_MS || undefined,
+        // 0 disables the probe (config/livetrace.env); the session probes tcp:/ssl: only.
+        probeIntervalMs: config.LIVETRACE_OVSDB_PROBE_INTERVAL_MS,
         maxMessageBytes: config.LIVETRACE_OVSDB_MAX_MESSAGE_BYTES,
         requestTimeoutMs: 120_000,
       });
