@@ -48,6 +48,8 @@ interface ServerDatabaseRow {
   connected: boolean;
   leader: boolean;
   index: number | null;
+  /** The cluster's id: a raft index only compares with another of the same cluster. */
+  cid: string | null;
 }
 
 const MONITOR_ID = 'livetrace';
@@ -57,13 +59,16 @@ function serverRow(row: Record<string, unknown> | undefined): ServerDatabaseRow 
   if (!row) return undefined;
   const idx = row.index;
   const index = Array.isArray(idx) ? (idx[0] === 'set' ? ((idx[1] as number[])[0] ?? null) : null) : typeof idx === 'number' ? idx : null;
-  return { model: String(row.model ?? 'standalone'), connected: row.connected !== false, leader: row.leader !== false, index };
+  const c = row.cid; // ["uuid", U], or ["set", []] when not known yet
+  const cid = Array.isArray(c) && c[0] === 'uuid' && typeof c[1] === 'string' ? c[1] : null;
+  return { model: String(row.model ?? 'standalone'), connected: row.connected !== false, leader: row.leader !== false, index, cid };
 }
 
 export class ReplicaFollower extends EventEmitter<FollowerEvents> {
   readonly session: OvsdbSession;
   private lastTxnId: string = ZERO_TXN_ID;
   private highestIndex: number | null = null;
+  private highestIndexCid: string | null = null;
   private status: Omit<FollowerStatus, 'rows' | 'skipped' | 'database'> = {
     remote: null,
     model: null,
@@ -248,7 +253,7 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
     let row: ServerDatabaseRow | undefined;
     try {
       const [res] = await client.transact('_Server', [
-        { op: 'select', table: 'Database', where: [['name', '==', db]], columns: ['model', 'connected', 'leader', 'index'] },
+        { op: 'select', table: 'Database', where: [['name', '==', db]], columns: ['model', 'connected', 'leader', 'index', 'cid'] },
       ]);
       row = serverRow(res.rows?.[0]);
     } catch {
@@ -270,10 +275,18 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
     if (row.model === 'clustered' && !row.connected) throw new StaleServerError(ctx, 'member is not connected to its cluster');
     if (row.model === 'clustered' && this.options.leaderOnly && !row.leader) throw new StaleServerError(ctx, 'member is not the leader (leader-only)');
     if (row.index !== null) {
+      // A cluster destroyed and created again (create-cluster after losing every member, a backup
+      // restored into a new cluster) counts from a low index under a new id: every member of it
+      // looked stale for good (the OVS IDL needs sb-cluster-state-reset by hand).
+      if (row.cid !== null && this.highestIndexCid !== null && row.cid !== this.highestIndexCid) {
+        this.emit('log', 'warn', `${remote.text}: ${this.replica.database} is another cluster (id ${row.cid}, was ${this.highestIndexCid}): raft index ${this.highestIndex} no longer applies`);
+        this.highestIndex = null;
+      }
       if (this.highestIndex !== null && row.index < this.highestIndex) {
         throw new StaleServerError(ctx, `member is stale: raft index ${row.index} is below ${this.highestIndex} already seen`);
       }
       this.highestIndex = row.index;
+      if (row.cid !== null) this.highestIndexCid = row.cid;
     }
   }
 
