@@ -150,6 +150,12 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
     // lib/ovsdb-cs.c starts every connection at monitor_cond_since: the next remote may be newer.
     const client = new OvsdbClient(conn);
     this.status.remote = remote.text;
+    // The _Server monitor is a monitor_cond_since one when the server has it (every ovsdb-server
+    // since 2.12): its changes then come as update3, never update2. Heard from the monitor's
+    // request on: a step-down sent while we still connect (get_schema, the data monitor) went to
+    // no listener, and a leader-only replica stayed on that member for as long as it held.
+    client.on('update2', (id, updates) => id === SERVER_MONITOR_ID && this.onServerUpdate(conn, remote, updates));
+    client.on('update3', (id, _txn, updates) => id === SERVER_MONITOR_ID && this.onServerUpdate(conn, remote, updates));
     const server = await this.checkServer(client, remote);
     this.status.model = server?.model ?? 'standalone';
 
@@ -162,10 +168,6 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
     client.on('update2', (id, updates) => id === MONITOR_ID && run(() => this.apply(updates)));
     client.on('update3', (id, txn, updates) => id === MONITOR_ID && run(() => this.apply(updates, txn)));
     client.on('update', (id, updates) => id === MONITOR_ID && run(() => this.afterApply(() => this.replica.applyUpdate(updates))));
-    // The _Server monitor is a monitor_cond_since one when the server has it (every ovsdb-server
-    // since 2.12): its changes then come as update3, never update2.
-    client.on('update2', (id, updates) => id === SERVER_MONITOR_ID && this.onServerUpdate(conn, remote, updates));
-    client.on('update3', (id, _txn, updates) => id === SERVER_MONITOR_ID && this.onServerUpdate(conn, remote, updates));
 
     // The reply's rows arrive in batches while the rest of it is still coming. A full dump
     // ("initial" rows, or legacy monitor) goes into the replica batch by batch; until it ends the
@@ -262,10 +264,18 @@ export class ReplicaFollower extends EventEmitter<FollowerEvents> {
     if (!row) throw new StaleServerError({ remote: remote.text, db }, `server has no database ${db}`);
     this.refuseIfUnfit(row, remote);
     if (row.model === 'clustered') {
-      // Follow leadership and cluster connectivity while connected, as the IDL does.
-      await client.monitor('_Server', SERVER_MONITOR_ID, {
-        Database: { columns: ['name', 'model', 'connected', 'leader', 'index'], where: [['name', '==', db]] },
+      // Follow leadership and cluster connectivity while connected, as the IDL does. The monitor's
+      // own rows are judged too: the member may have changed since the select.
+      const monitored = await client.monitor('_Server', SERVER_MONITOR_ID, {
+        Database: { columns: ['name', 'model', 'connected', 'leader', 'index', 'cid'], where: [['name', '==', db]] },
       });
+      const first = Object.values(monitored.updates.Database ?? {})[0] as { initial?: object; new?: object } | undefined;
+      const wire = first?.initial ?? first?.new;
+      // An "initial" row leaves out the columns at their default: a missing leader is false.
+      const now = serverRow(wire && { connected: false, leader: false, ...wire });
+      if (!now) throw new StaleServerError({ remote: remote.text, db }, `server has no database ${db}`);
+      this.refuseIfUnfit(now, remote);
+      return now;
     }
     return row;
   }
