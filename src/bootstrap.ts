@@ -1,12 +1,14 @@
 import { INestApplication, Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import type { Request, Response } from 'express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { httpEdge } from './common/http-edge';
 import { DrainingExpressAdapter } from './common/http-drain';
 import { sendError } from './common/api-error';
+import { notServedMessage, servedMethods } from './common/served-methods';
 import { refuseRepeatedNames } from './common/json-names';
 import { roleConfig, roleRefuses } from './config/role';
 import { LivetraceConfig } from './config/config.schema';
@@ -22,18 +24,24 @@ export async function createApp(given: LivetraceConfig): Promise<INestApplicatio
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), new DrainingExpressAdapter(), { bufferLogs: true, bodyParser: false, forceCloseConnections: true });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
-  // Before the edge: a route this role does not serve is absent (404), whoever asks.
-  app.use((req: { method: string; originalUrl: string }, res: Parameters<typeof sendError>[0], next: () => void) => {
+  // Before the edge: a route this role does not serve is absent (404), whoever asks; a path it
+  // serves with other methods (an api instance's /traces: GET, not POST) is 405 with their Allow.
+  app.use((req: Request, res: Response, next: () => void) => {
     const refused = roleRefuses(config.LIVETRACE_ROLE, req.method, req.originalUrl);
-    if (refused) sendError(res, 404, refused);
-    else next();
+    if (!refused) return next();
+    const allow = servedMethods(req, (m) => !roleRefuses(config.LIVETRACE_ROLE, m, req.originalUrl));
+    if (!allow.length) return sendError(res, 404, refused);
+    res.setHeader('Allow', allow.join(', '));
+    sendError(res, 405, `${notServedMessage(req, allow)}: ${refused}`, 'method');
   });
   app.use(httpEdge(config));
   // Nest's type leaves `verify` out (its rawBody option uses it, which this app does not): passed on to body-parser as given.
   const json = { limit: '1mb', verify: refuseRepeatedNames };
   app.useBodyParser('json', json);
   if (config.LIVETRACE_CORS_ORIGINS.length) {
-    app.enableCors({ origin: config.LIVETRACE_CORS_ORIGINS, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600 });
+    // preflightContinue: the routes' own OPTIONS answer (204 with Allow; 404 for a path none serves,
+    // where the cors middleware alone answered every OPTIONS 204) carries the grant it sets.
+    app.enableCors({ origin: config.LIVETRACE_CORS_ORIGINS, allowedHeaders: ['Authorization', 'Content-Type'], maxAge: 600, preflightContinue: true });
   }
   const doc = new DocumentBuilder()
     .setTitle('ovn-livetrace')

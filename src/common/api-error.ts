@@ -2,9 +2,15 @@
 // Messages name what was wrong (the parameter and the reason, the unknown port, …). Errors the
 // framework raises before a route runs (malformed JSON, a body over the limit, a path that is not
 // valid percent-encoding, an unknown route) are put in the same shape here, with their field.
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+// A known path asked with a method it does not serve is 405 with Allow, OPTIONS on it 204 with
+// Allow: the not-found Nest raises past the last route is where both are told from a 404.
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject, Logger, Optional } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
+import { LIVETRACE_CONFIG } from '../config/config.module';
+import type { LivetraceConfig } from '../config/config.schema';
+import { roleRefuses } from '../config/role';
+import { notServedMessage, servedMethods } from './served-methods';
 
 export interface ApiErrorBody {
   statusCode: number;
@@ -62,6 +68,9 @@ const BODY_ERRORS: Record<string, (e: { message: string; limit?: number; encodin
   'stream.encoding.set': () => 'body: could not be read',
 };
 
+/** Nest's not-found past the last route ("Cannot PUT /x"): no route took this method and path. */
+const isNoRoute = (e: HttpException): boolean => e.getStatus() === 404 && /^Cannot [A-Z]+ /.test(e.message);
+
 /** A framework error (not thrown by our code) in the one shape, naming its field. */
 function frameworkError(exception: HttpException, req: Request | undefined): ApiErrorBody {
   const status = exception.getStatus();
@@ -81,7 +90,7 @@ function frameworkError(exception: HttpException, req: Request | undefined): Api
   if (/Failed to decode param|URI malformed|URIError/i.test(raw) || cause instanceof URIError) {
     return errorBody(400, `path: not valid percent-encoding: ${JSON.stringify((req?.originalUrl ?? '').slice(0, 200))}`, 'path');
   }
-  if (status === 404 && /^Cannot [A-Z]+ /.test(raw)) {
+  if (isNoRoute(exception)) {
     return errorBody(404, `no route ${req ? `${req.method} ${JSON.stringify(req.path.slice(0, 200))}` : raw}`, 'path');
   }
   return errorBody(status, raw);
@@ -97,9 +106,12 @@ function guessField(req: Request | undefined): string {
 export class ApiErrorFilter implements ExceptionFilter {
   private readonly log = new Logger('Api');
 
+  constructor(@Optional() @Inject(LIVETRACE_CONFIG) private readonly config?: LivetraceConfig) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     const req = host.switchToHttp().getRequest<Request | undefined>();
+    if (req && exception instanceof HttpException && isNoRoute(exception) && this.answerMethods(req, res)) return;
     if (isClientGone(exception, res) || (!(exception instanceof HttpException) && res.headersSent)) {
       this.log.debug(`client went away before the answer (${req?.method} ${req?.path}): ${(exception as Error)?.message}`);
       if (!res.headersSent && !res.destroyed) res.status(499).end();
@@ -126,6 +138,20 @@ export class ApiErrorFilter implements ExceptionFilter {
       body = errorBody(500, 'internal error (logged)');
     }
     res.status(body.statusCode).json({ ...body, message: scrubPaths(body.message) });
+  }
+
+  /**
+   * The path is one some route serves, with other methods (those this role answers): OPTIONS is
+   * answered 204, any other method 405, both with Allow. False for a path no route knows (its 404).
+   */
+  private answerMethods(req: Request, res: Response): boolean {
+    const role = this.config?.LIVETRACE_ROLE ?? 'all';
+    const allow = servedMethods(req, (m) => !roleRefuses(role, m, req.originalUrl));
+    if (!allow.length) return false;
+    res.setHeader('Allow', allow.join(', '));
+    if (req.method === 'OPTIONS') res.status(204).end();
+    else res.status(405).json(errorBody(405, notServedMessage(req, allow), 'method'));
+    return true;
   }
 }
 
