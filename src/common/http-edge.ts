@@ -68,12 +68,15 @@ export function httpEdge(config: LivetraceConfig) {
       return sendError(res, 421, `Host ${JSON.stringify((req.headers.host ?? '').slice(0, 100))} is not one this service answers to (LIVETRACE_ALLOWED_HOSTS)`, 'host');
     }
     const path = req.path;
-    if (token && path !== '/health' && !isUiFile(path) && !tokenMatches(req.headers.authorization, token)) {
+    const origin = req.headers.origin?.toLowerCase();
+    // A browser's preflight never carries credentials (Fetch): refused 401 it got no grant, and a
+    // page of a listed origin could never send its token. It changes nothing and reads nothing.
+    const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined && origin !== undefined && origins.has(origin);
+    if (token && path !== '/health' && !isUiFile(path) && !preflight && !tokenMatches(req.headers.authorization, token)) {
       res.setHeader('WWW-Authenticate', 'Bearer');
       const given = req.headers.authorization !== undefined;
       return sendError(res, 401, given ? 'invalid bearer token' : 'this API requires "Authorization: Bearer <token>" (LIVETRACE_API_TOKEN is set)', 'authorization');
     }
-    const origin = req.headers.origin?.toLowerCase();
     // A page on another site cannot read what it fetches here (no CORS grant), but its request
     // still runs: without this, one page's 32 no-cors fetches held every trace stream open and the
     // operator's own page got 503. A top-level navigation (a link to /ui/… or /traces/7) still

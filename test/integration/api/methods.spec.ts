@@ -115,3 +115,29 @@ describe('OPTIONS with LIVETRACE_CORS_ORIGINS', () => {
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
   });
 });
+
+// A browser sends a preflight without credentials (Fetch: "CORS-preflight request" never carries
+// Authorization): with LIVETRACE_API_TOKEN set it was answered 401 with no grant, so a page of an
+// origin LIVETRACE_CORS_ORIGINS names could not send its bearer token at all.
+describe('a preflight with LIVETRACE_API_TOKEN and LIVETRACE_CORS_ORIGINS', () => {
+  const DASHBOARD = 'https://dash.example';
+  const TOKEN = 'sekrit-token-1234567890abcdef';
+  const t = useDaemonlessApp({ LIVETRACE_CORS_ORIGINS: DASHBOARD, LIVETRACE_API_TOKEN: TOKEN });
+  const preflight = (origin: string) => ({ Origin: origin, 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'authorization', 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'cors' });
+
+  it('from a listed origin is granted without the token; what it asks for then still needs it', async () => {
+    const pre = await t.http.options('/traces').set(preflight(DASHBOARD)).expect(204);
+    expect(pre.headers['access-control-allow-origin']).toBe(DASHBOARD);
+    expect(pre.headers['access-control-allow-headers']).toMatch(/Authorization/);
+    expect(pre.headers.allow).toBe('GET, HEAD, POST');
+    await t.http.get('/traces').set({ Origin: DASHBOARD, 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'cors' }).expect(401);
+    await t.http.get('/traces').set({ Origin: DASHBOARD, 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'cors', Authorization: `Bearer ${TOKEN}` }).expect(200);
+  });
+
+  it('from any other origin, or an OPTIONS that is no preflight, still needs the token', async () => {
+    await t.http.options('/traces').set(preflight('https://evil.example')).expect(401);
+    await t.http.options('/traces').set({ Origin: DASHBOARD, 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'cors' }).expect(401);
+    await t.http.options('/traces').expect(401);
+    expect((await t.http.options('/traces').set('Authorization', `Bearer ${TOKEN}`).expect(204)).headers.allow).toBe('GET, HEAD, POST');
+  });
+});
