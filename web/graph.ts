@@ -243,11 +243,27 @@ function layoutPicture(nodes: Array<Omit<GNode, 'x' | 'y' | 'width' | 'height'>>
     if (a !== undefined && b !== undefined && a !== b) meta.setEdge(String(a), String(b), {}, String(i));
   });
   layout(meta);
-  // Passes side by side, their heads on one line (dagre centres them on the rank).
-  const origin = new Map(passIds.map((id) => {
+  // Passes side by side, their heads on one line (dagre centres them on the rank). Passes of one
+  // rank (a flood's receiving chassis, each one hop from the same sender) are stacked in dagre's
+  // order: all at the top, they were drawn over one another.
+  const ranks = new Map<number, Array<{ id: number; m: any }>>();
+  for (const id of passIds) {
     const m = meta.node(String(id)) as any;
-    return [id, { x: m.x - m.width / 2, y: 8, width: m.width, height: m.height }];
-  }));
+    const at = Math.round(m.x);
+    (ranks.get(at) ?? ranks.set(at, []).get(at)!).push({ id, m });
+  }
+  const origin = new Map<number, { x: number; y: number; width: number; height: number }>();
+  // An edge leaving a rank turns down or up past its widest pass, not through it.
+  const rankRight = new Map<number, number>();
+  for (const rank of ranks.values()) {
+    let y = 8;
+    const right = Math.max(...rank.map(({ m }) => m.x + m.width / 2));
+    for (const { id } of rank) rankRight.set(id, right);
+    for (const { id, m } of rank.sort((a, b) => a.m.y - b.m.y)) {
+      origin.set(id, { x: m.x - m.width / 2, y, width: m.width, height: m.height });
+      y += m.height + 30;
+    }
+  }
   const placed = new Map<string, GNode>();
   for (const n of leaf) {
     const o = origin.get(n.pass.id)!;
@@ -278,8 +294,7 @@ function layoutPicture(nodes: Array<Omit<GNode, 'x' | 'y' | 'width' | 'height'>>
     // Between passes: out of the last stage's right side, along the gap, into the next pass's head.
     const s = placed.get(e.from)!;
     const t = placed.get(e.to)!;
-    const oa = origin.get(a)!;
-    const gap = oa.x + oa.width + 24;
+    const gap = rankRight.get(a)! + 24;
     const sy = s.y + s.height / 2;
     const ty = t.y + t.height / 2;
     laid.push({ ...e, points: [{ x: s.x + s.width, y: sy }, { x: gap, y: sy }, { x: gap, y: ty }, { x: t.x, y: ty }] });

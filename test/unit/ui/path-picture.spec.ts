@@ -65,6 +65,25 @@ describe('the path picture', () => {
     expect(unlinked.edges.filter((e) => e.kind === 'tunnel')).toEqual([]);
   });
 
+  it('draws a flood to two chassis with their passes apart: no pass over another, every box inside the picture', () => {
+    const three = syntheticPath(3, 6) as any;
+    const [a, b, c] = three.passes;
+    const hop = (to: number, remoteChassis: string) => ({ fromTraceId: a.id, toTraceId: to, vni: 1, remoteIp: '192.168.0.2', remoteChassis });
+    // hv1's one pass sends the packet to hv2 and hv3 (a multicast or an unknown MAC): both receivers are one hop from it.
+    const flood = buildPicture({ ...three, edges: [], passes: [a, { ...b, chassis: 'hv2' }, { ...c, chassis: 'hv3' }], verdict: { ...three.verdict, tunnels: [hop(b.id, 'hv2'), hop(c.id, 'hv3')] } });
+    const passes = flood.nodes.filter((n) => n.role === 'pass');
+    expect(passes).toHaveLength(3);
+    for (let i = 0; i < passes.length; i++) for (let j = i + 1; j < passes.length; j++) expect([passes[i].id, passes[j].id, overlap(passes[i], passes[j])]).toEqual([passes[i].id, passes[j].id, false]);
+    for (const n of flood.nodes) expect([n.id, n.x + n.width <= flood.width && n.y + n.height <= flood.height]).toEqual([n.id, true]);
+    // Each tunnel edge ends on its own receiver's head, and leaves the sender's rank right of every pass in it.
+    for (const e of flood.edges.filter((x) => x.kind === 'tunnel')) {
+      const head = flood.nodes.find((n) => n.id === e.to)!;
+      expect(e.points[e.points.length - 1]).toEqual({ x: head.x, y: head.y + head.height / 2 });
+      const sender = passes.find((n) => n.pass.id === a.id)!;
+      expect(e.points[1].x).toBeGreaterThan(sender.x + sender.width);
+    }
+  });
+
   it('draws the captured drop path of a real sandbox: 3 passes, the ACL that dropped it', () => {
     const real = captured.path as any;
     const drop = captured.trace as any;
