@@ -52,14 +52,34 @@ export class Client {
   /**
    * Follows `GET /traces/stream` (server-sent events), reconnecting after a dropped connection
    * with Last-Event-ID so that no trace is missed; resolves only on an error the API gave.
+   * `seen`: the traces already printed. A plain trace id resumes the other writer slots a reorder
+   * window earlier (src/traces/stream-position.ts), so some come again: each is passed on once.
+   * `onGap`: the stream's word that a resume skipped traces (more than it catches up).
    */
-  follow(query: string, lastId: number, onTrace: (t: any) => void): Promise<never> {
+  follow(query: string, lastId: number, onTrace: (t: any) => void, opts: { seen?: Iterable<number>; onGap?: (message: string) => void } = {}): Promise<never> {
     // The stream's position as its last event gave it (with PostgreSQL, one trace id per writer slot), sent back as is.
     let last = String(lastId);
+    // Ids passed on, oldest dropped first: a trace comes again only within the resume's window.
+    const seen = new Set<number>(opts.seen);
+    const once = (t: { id: number }) => {
+      if (seen.has(t.id)) return;
+      seen.add(t.id);
+      if (seen.size > SEEN_KEPT) seen.delete(seen.values().next().value!);
+      onTrace(t);
+    };
     return new Promise((_, reject) => {
       const connect = () => {
+        // One reconnect a connection, however it ended: an end, a cut mid-response (a killed
+        // service, a dropped link: no 'end', only 'aborted' and 'close'), or no connection at all.
+        let again = false;
+        const retry = (ms: number) => {
+          if (again) return;
+          again = true;
+          setTimeout(connect, ms);
+        };
         const url = new URL(`${this.base}/traces/stream${query}`);
         const req = (url.protocol === 'https:' ? requestTls : request)(url, { headers: this.headers({ Accept: 'text/event-stream', 'Last-Event-ID': last }) }, (res) => {
+          res.on('error', () => retry(2000));
           if (res.statusCode !== 200) {
             let body = '';
             res.on('data', (d) => (body += d));
@@ -70,7 +90,8 @@ export class Client {
               } catch {
                 /* keep the status */
               }
-              if ((res.statusCode ?? 500) >= 500) return void setTimeout(connect, 2000);
+              if ((res.statusCode ?? 500) >= 500) return retry(2000);
+              again = true;
               reject(new ClientError(message, res.statusCode ?? null));
             });
             return;
@@ -89,15 +110,19 @@ export class Client {
                 if (m) ev[m[1]] = m[2];
               }
               if (ev.id) last = ev.id;
-              if (ev.event === 'trace' && ev.data) onTrace(JSON.parse(ev.data));
+              if (ev.event === 'trace' && ev.data) once(JSON.parse(ev.data));
+              else if (ev.event === 'gap' && ev.data) opts.onGap?.(JSON.parse(ev.data).message);
             }
           });
-          res.on('end', () => setTimeout(connect, 1000));
+          res.on('close', () => retry(1000));
         });
-        req.on('error', () => setTimeout(connect, 2000));
+        req.on('error', () => retry(2000));
         req.end();
       };
       connect();
     });
   }
 }
+
+/** Trace ids `follow` remembers: far more than a reorder window's worth of a port's traces. */
+const SEEN_KEPT = 10_000;

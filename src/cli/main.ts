@@ -45,7 +45,9 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
       const page = await c.get(`/traces?${q}&limit=${o.limit}`);
       const show = (t: any) => (o.json ? json(t) : out(traceLine(t, color)));
       for (const t of oldestFirst(page.items)) show(t);
-      if (o.follow) await c.follow(`?${q}`, page.items[0]?.id ?? 0, show);
+      // Skipped traces said on stderr: stdout stays one trace a line (--json: JSON lines).
+      const gap = (m: string) => process.stderr.write(`ovn-livetrace: ${termSafe(m)}\n`);
+      if (o.follow) await c.follow(`?${q}`, page.items[0]?.id ?? 0, show, { seen: page.items.map((t: { id: number }) => t.id), onGap: gap });
     });
 
   p.command('trace')
