@@ -49,6 +49,10 @@ export class Client {
     return (await this.send('POST', path, body)).json() as Promise<T>;
   }
 
+  async delete(path: string): Promise<void> {
+    await this.send('DELETE', path);
+  }
+
   /**
    * Follows `GET /traces/stream` (server-sent events), reconnecting after a dropped connection
    * with Last-Event-ID so that no trace is missed; resolves only on an error the API gave.

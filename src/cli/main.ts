@@ -102,8 +102,7 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
     .command('stop')
     .argument('<id>', 'session id', positiveInt('session id'))
     .action(async (id: number) => {
-      const r = await fetch(`${client().base}/trace-sessions/${id}`, { method: 'DELETE', headers: process.env.LIVETRACE_API_TOKEN ? { Authorization: `Bearer ${process.env.LIVETRACE_API_TOKEN}` } : {} });
-      if (!r.ok) throw new ClientError(((await r.json().catch(() => ({}))) as { message?: string }).message ?? String(r.status), r.status);
+      await client().delete(`/trace-sessions/${id}`);
       out(`session ${id} stopped`);
     });
 
@@ -140,6 +139,12 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // The reader went away (`| head`, a closed pager): stop, as any command of a pipeline does. The
+  // write's EPIPE had no listener and printed its stack, status 1; --follow would never end.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
   void run(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
