@@ -42,13 +42,18 @@ export function PortPage({ name }: { name: string }) {
     if (since) q.set('since', new Date(Date.now() - since * 1000).toISOString());
     api
       .get(`/traces?${q}`)
-      .then((page) => {
+      .then(async (page) => {
         if (cancelled) return;
         setItems(page.items);
         setLoadedFor(wanted);
         const sq = new URLSearchParams({ logical_port: name });
         if (verdict) sq.set('verdict', verdict);
-        stop = api.stream(`?${sq}`, page.items[0]?.id ?? 0, {
+        // The stream has no time filter: it starts after the newest trace listed, or with none listed
+        // after 0, every trace of the port. With a time filter none listed says nothing of older
+        // ones, and the port's last 500 came in as new rows; it starts after the newest of any time.
+        const after = page.items[0]?.id ?? (since ? (await api.get(`/traces?${sq}&limit=1`)).items[0]?.id : undefined) ?? 0;
+        if (cancelled) return;
+        stop = api.stream(`?${sq}`, after, {
           onTrace: (t) => setItems((old) => (old.some((o) => o.id === t.id) ? old : [t, ...old].slice(0, 1000))),
           onGap: (m) => setError(`${m}; reload to see them`),
           onState: (s, d) => setLive(s === 'open' ? 'live' : s === 'retrying' ? 'reconnecting…' : `stopped: ${d}`),
