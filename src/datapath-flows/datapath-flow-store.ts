@@ -130,6 +130,10 @@ export interface UntracedCursor {
 }
 export const UNTRACED_START: UntracedCursor = { id: -1 };
 
+/** An event's counter, taken unless the event is older than last_seen: one sent late took the counters back to its time. */
+const newest = (c: string) => `CASE WHEN ? >= last_seen THEN COALESCE(?, ${c}) ELSE ${c} END`;
+const TOUCH = `UPDATE datapath_flow SET last_seen = MAX(last_seen, ?), packets = ${newest('packets')}, bytes = ${newest('bytes')}, used = ${newest('used')} WHERE id = ?`;
+
 @Injectable()
 export class DatapathFlowStore {
   private readonly statements: Statements;
@@ -175,11 +179,9 @@ export class DatapathFlowStore {
     tx.stmt('UPDATE datapath_flow SET pmd_copies = ? WHERE id = ?').run(pmdCopies, id);
   }
 
-  /** An event about the lifetime (ingest): last_seen never goes back, counters only when given. */
+  /** An event about the lifetime (ingest): last_seen never goes back, counters only when given and not older (TOUCH). */
   touch(tx: WriteContext, id: number, time: string, counters: { packets?: number; bytes?: number; used?: string }): void {
-    tx.stmt(
-      'UPDATE datapath_flow SET last_seen = MAX(last_seen, ?), packets = COALESCE(?, packets), bytes = COALESCE(?, bytes), used = COALESCE(?, used) WHERE id = ?',
-    ).run(time, counters.packets ?? null, counters.bytes ?? null, counters.used ?? null, id);
+    tx.stmt(TOUCH).run(time, time, counters.packets ?? null, time, counters.bytes ?? null, time, counters.used ?? null, id);
   }
 
   close(tx: WriteContext, id: number, at: string, reason: string): void {

@@ -64,8 +64,11 @@ describe('DatapathFlowStore', () => {
 
   it('counters: a dump replaces them, an ingested event keeps last_seen from going back and fills only what it carries', async () => {
     const id = await writer.submit((tx) => flows.create(tx, lifetime('ingest', '2026-12-01T00:00:10.000Z')));
+    // An event older than last_seen (sent late) carries the counters of its time: not taken.
     await writer.submit((tx) => flows.touch(tx, id, '2026-12-01T00:00:05.000Z', { packets: 7 }));
-    expect(row(id)).toMatchObject({ last_seen: '2026-12-01T00:00:10.000Z', packets: 7, bytes: 64, used: null });
+    expect(row(id)).toMatchObject({ last_seen: '2026-12-01T00:00:10.000Z', packets: 1, bytes: 64, used: null });
+    await writer.submit((tx) => flows.touch(tx, id, '2026-12-01T00:00:11.000Z', { packets: 7 }));
+    expect(row(id)).toMatchObject({ last_seen: '2026-12-01T00:00:11.000Z', packets: 7, bytes: 64, used: null });
     await writer.submit((tx) => flows.update(tx, id, { lastSeen: '2026-12-01T00:00:04.000Z', packets: 1, bytes: 2, used: '0.5s' }));
     expect(row(id)).toMatchObject({ last_seen: '2026-12-01T00:00:04.000Z', packets: 1, bytes: 2, used: '0.5s' });
   });

@@ -117,6 +117,19 @@ describe('ingest write', () => {
     expect(db.prepare('SELECT COUNT(*) AS n FROM datapath_flow WHERE removed_at IS NULL').get()).toEqual({ n: 0 });
   });
 
+  it("events out of order: a late update inside a lifetime does not take its counters back to what they were then", async () => {
+    // Real order: installed (1 s), 10 packets (2 s), 20 packets (3 s). Heard: the install, 3 s, then 2 s late.
+    await send([
+      { type: 'ukey_created', id: 'c1', time: at(1), ufid: UFID, key: KEY, actions: '3', packets: 0, bytes: 0, used: 'never' },
+      { type: 'ukey_updated', id: 'u2', time: at(3), ufid: UFID, packets: 20, bytes: 2000, used: '0.100s' },
+    ]);
+    await send([{ type: 'ukey_updated', id: 'u1', time: at(2), ufid: UFID, packets: 10, bytes: 1000, used: '0.500s' }]);
+    // Same for an install heard again late, with the counters it had then.
+    await send([{ type: 'ukey_created', id: 'c2', time: at(2), ufid: UFID, key: KEY, actions: '3', packets: 5, bytes: 500 }]);
+    const rows = db.prepare('SELECT packets, bytes, used, first_seen, last_seen, removed_at FROM datapath_flow').all();
+    expect(rows).toEqual([{ packets: 20, bytes: 2000, used: '0.100s', first_seen: at(1), last_seen: at(3), removed_at: null }]);
+  });
+
   describe('a removal heard before the install it ends (review: it was dropped, and the lifetime stayed live until the idle close)', () => {
     const U2 = '11111111-2222-4333-8444-666666666666';
     const U3 = '11111111-2222-4333-8444-777777777777';
