@@ -82,7 +82,7 @@ export interface DatapathFlowFilter {
 }
 
 /** DatapathFlowStore.openOf's row. */
-export type OpenOf = Pick<OpenLifetime, 'id' | 'key' | 'actions' | 'firstSeen' | 'packets' | 'bytes' | 'pmdCopies'>;
+export type OpenOf = Pick<OpenLifetime, 'id' | 'key' | 'actions' | 'firstSeen' | 'lastSeen' | 'packets' | 'bytes' | 'pmdCopies'>;
 
 /** A datapath_flow row (also read by the logical-flow audits: logical-flow-store.ts). */
 export interface DatapathFlowRow {
@@ -194,7 +194,7 @@ export class DatapathFlowStore {
   openOf(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string): OpenOf | undefined {
     return tx
       .stmt(
-        `SELECT id, key, actions, first_seen AS firstSeen, packets, bytes, pmd_copies AS pmdCopies FROM datapath_flow WHERE chassis = ? AND ufid = ? AND source = ${SOURCE_SQL[source]} AND removed_at IS NULL ORDER BY id DESC LIMIT 1`,
+        `SELECT id, key, actions, first_seen AS firstSeen, last_seen AS lastSeen, packets, bytes, pmd_copies AS pmdCopies FROM datapath_flow WHERE chassis = ? AND ufid = ? AND source = ${SOURCE_SQL[source]} AND removed_at IS NULL ORDER BY id DESC LIMIT 1`,
       )
       .get(chassis, ufid) as OpenOf | undefined;
   }

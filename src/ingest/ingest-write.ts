@@ -2,7 +2,7 @@
 // (ingest-store.ts): when (source, id) was already stored the event is skipped, so a producer can
 // resend a batch after a timeout without doubling it. Datapath-flow events become lifetimes with
 // source 'ingest' (chassis + UFID + first seen).
-import type { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
+import type { DatapathFlowStore, OpenOf } from '../datapath-flows/datapath-flow-store';
 import { recircIdHex } from '../ovs/ids';
 import { inPort, parseKey, recircId } from '../ovs/odp-key';
 import type { WriteContext } from '../storage/writer';
@@ -97,9 +97,13 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
         else flows.close(tx, earlier, next.firstSeen, 'actions_changed');
         return earlier;
       }
-      if (open && open.actions === e.actions) {
+      if (open && open.actions === e.actions && !fell(open, time, e)) {
         flows.touch(tx, open.id, time, e);
         return open.id;
+      }
+      if (open && open.actions === e.actions) {
+        flows.close(tx, open.id, time, 'counters_reset');
+        return createEndedByHeard(tx, deps, p.chassis, time, e);
       }
       // None open: the lifetime begun before it, if it outlived this install, is the same flow heard again.
       if (!open && before && before.removedAt !== null && before.removedAt > time && before.actions === e.actions) {
@@ -112,9 +116,10 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
     case 'ukey_updated': {
       const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
       if (!open || time < open.firstSeen) return earlierLifetime(flows, tx, p.chassis, e.ufid, time, null);
-      if (e.actions !== undefined && e.actions !== open.actions) {
-        flows.close(tx, open.id, time, 'actions_changed');
-        return createEndedByHeard(tx, deps, p.chassis, time, { ...e, key: open.key, actions: e.actions });
+      const changed = e.actions !== undefined && e.actions !== open.actions;
+      if (changed || fell(open, time, e)) {
+        flows.close(tx, open.id, time, changed ? 'actions_changed' : 'counters_reset');
+        return createEndedByHeard(tx, deps, p.chassis, time, { ...e, key: open.key, actions: e.actions ?? open.actions });
       }
       flows.touch(tx, open.id, time, e);
       return open.id;
@@ -147,6 +152,16 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
       });
     }
   }
+}
+
+/**
+ * Counters below those of the newest event heard of the open lifetime: a flow's only grow, so it was
+ * deleted and installed again under the same UFID, its removal never heard (the poller's
+ * counters_reset). An event older than that newest one is late news of the same flow (touch).
+ */
+function fell(open: OpenOf, time: string, e: { packets?: number; bytes?: number }): boolean {
+  if (time < open.lastSeen) return false;
+  return (e.packets !== undefined && e.packets < open.packets) || (e.bytes !== undefined && e.bytes < open.bytes);
 }
 
 /**

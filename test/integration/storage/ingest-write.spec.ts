@@ -130,6 +130,25 @@ describe('ingest write', () => {
     expect(rows).toEqual([{ packets: 20, bytes: 2000, used: '0.100s', first_seen: at(1), last_seen: at(3), removed_at: null }]);
   });
 
+  it('counters that fall under one UFID end the lifetime (counters_reset) and begin the next, as the poller does', async () => {
+    // Real order: installed (1 s), 100 packets (2 s), deleted and installed again with the same key
+    // and actions, its removal lost (a USDT buffer overrun), 5 packets (4 s), reinstalled again (6 s).
+    await send([
+      { type: 'ukey_created', id: 'c1', time: at(1), ufid: UFID, key: KEY, actions: '3', packets: 0, bytes: 0 },
+      { type: 'ukey_updated', id: 'u1', time: at(2), ufid: UFID, packets: 100, bytes: 10000 },
+      { type: 'ukey_updated', id: 'u2', time: at(4), ufid: UFID, packets: 5, bytes: 500 },
+      { type: 'ukey_created', id: 'c2', time: at(6), ufid: UFID, key: KEY, actions: '3', packets: 1, bytes: 100 },
+    ]);
+    const rows = db.prepare('SELECT key, actions, packets, bytes, first_seen, removed_at, removal_reason FROM datapath_flow ORDER BY id').all();
+    expect(rows).toEqual([
+      { key: KEY, actions: '3', packets: 100, bytes: 10000, first_seen: at(1), removed_at: at(4), removal_reason: 'counters_reset' },
+      { key: KEY, actions: '3', packets: 5, bytes: 500, first_seen: at(4), removed_at: at(6), removal_reason: 'counters_reset' },
+      { key: KEY, actions: '3', packets: 1, bytes: 100, first_seen: at(6), removed_at: null, removal_reason: null },
+    ]);
+    const ids = lifetimes().map((r) => r.id);
+    expect(['u1', 'u2', 'c2'].map(refOf)).toEqual(ids);
+  });
+
   describe('a removal heard before the install it ends (review: it was dropped, and the lifetime stayed live until the idle close)', () => {
     const U2 = '11111111-2222-4333-8444-666666666666';
     const U3 = '11111111-2222-4333-8444-777777777777';

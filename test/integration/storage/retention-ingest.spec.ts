@@ -107,9 +107,10 @@ describe('retention of the ingest ledger', () => {
     // its producer and from a second one that continued it (retis after usdt).
     await send(ago(30), [{ type: 'ukey_created', id: 'install', time: ago(30), ufid: ufid(1), key: KEY, actions: 'drop' }]);
     for (let h = 30 * 24 - 6; h > 0; h -= 6) {
-      await send(ago(h / 24), [{ type: 'ukey_updated', id: `u${h}`, time: ago(h / 24), ufid: ufid(1), packets: h }]);
+      // Counters only grow (falling, they would be a flow installed again: a lifetime of its own).
+      await send(ago(h / 24), [{ type: 'ukey_updated', id: `u${h}`, time: ago(h / 24), ufid: ufid(1), packets: 30 * 24 - h }]);
       await send(ago(h / 24), [{ type: 'ukey_revalidated', id: `r${h}`, time: ago(h / 24), ufid: ufid(1) }]);
-      if (h < 25 * 24) await send(ago(h / 24), [{ type: 'ukey_updated', id: `retis-${h}`, time: ago(h / 24), ufid: ufid(1), packets: h }], 'retis');
+      if (h < 25 * 24) await send(ago(h / 24), [{ type: 'ukey_updated', id: `retis-${h}`, time: ago(h / 24), ufid: ufid(1), packets: 30 * 24 - h }], 'retis');
     }
     const open = openOf(ufid(1))!.id;
 
