@@ -13,6 +13,7 @@ import { createSocket, Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 
 export interface FollowerEvents {
   /** Complete lines (without newline) of stream `stream`. */
@@ -29,6 +30,8 @@ interface Stream {
   ino: number;
   offset: number;
   partial: string;
+  /** A character whose UTF-8 bytes a read cut in two waits here for the rest (decoded alone, each half was U+FFFD). */
+  decoder: StringDecoder;
   /** The last bytes read, to notice a truncation the file has already grown back past. */
   tail: Buffer;
   /** Set once rotated away: drained until this time, then closed. */
@@ -105,7 +108,7 @@ export class FileFollower extends EventEmitter<FollowerEvents> {
       throw err;
     }
     const st = await fh.stat();
-    const s: Stream = { id: this.nextId++, fh, ino: st.ino, offset: atEnd ? st.size : 0, partial: '', tail: Buffer.alloc(0) };
+    const s: Stream = { id: this.nextId++, fh, ino: st.ino, offset: atEnd ? st.size : 0, partial: '', decoder: new StringDecoder('utf8'), tail: Buffer.alloc(0) };
     if (atEnd && st.size > 0) s.tail = await readAt(fh, Math.max(0, st.size - TAIL), Math.min(TAIL, st.size));
     return s;
   }
@@ -151,6 +154,7 @@ export class FileFollower extends EventEmitter<FollowerEvents> {
       s.offset = 0;
       s.tail = Buffer.alloc(0);
       s.partial = '';
+      s.decoder = new StringDecoder('utf8');
       this.emit('rotated', 'truncated');
     }
     while (s.offset < size) {
@@ -160,7 +164,7 @@ export class FileFollower extends EventEmitter<FollowerEvents> {
       s.offset += bytesRead;
       const got = buf.subarray(0, bytesRead);
       s.tail = Buffer.from(got.length >= TAIL ? got.subarray(got.length - TAIL) : Buffer.concat([s.tail, got]).subarray(-TAIL));
-      const text = s.partial + buf.subarray(0, bytesRead).toString('utf8');
+      const text = s.partial + s.decoder.write(got);
       const cut = text.lastIndexOf('\n');
       if (cut < 0) {
         s.partial = text;
@@ -174,6 +178,7 @@ export class FileFollower extends EventEmitter<FollowerEvents> {
   private async finish(s: Stream): Promise<void> {
     await this.readNew(s).catch(() => undefined);
     // The writer is done with this file: an unterminated last line is still a line.
+    s.partial += s.decoder.end();
     if (s.partial) this.emit('lines', [s.partial], s.id);
     s.partial = '';
     this.emit('end', s.id);

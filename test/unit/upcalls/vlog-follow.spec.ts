@@ -56,6 +56,32 @@ describe('following a log file', () => {
     }
   });
 
+  it('keeps a character whose UTF-8 bytes a read cuts in two (a port or bridge name past ASCII)', async () => {
+    const path = join(dir, 'ovs-vswitchd.log');
+    writeFileSync(path, '');
+    const f = new FileFollower(path, { pollMs: 3_600_000, drainMs: 0 });
+    const c = collect(f);
+    await f.start();
+    try {
+      // Reads are 1 MiB at most: 'é' (0xc3 0xa9) is written across the first read's end.
+      const head = 'x'.repeat((1 << 20) - 1);
+      appendFileSync(path, `${head}é\nbridge|INFO|bridge br-é: added interface vif-é on port 1\n`);
+      await f.poll();
+      // The long line by its length and end: a failure would print 1 MiB.
+      expect(c.got.map((x) => [x[1].length, x[1].slice(-2)])).toEqual([[head.length + 1, 'xé'], [56, ' 1']]);
+      expect(c.got[0][1] === `${head}é`).toBe(true);
+      expect(c.got[1][1]).toBe('bridge|INFO|bridge br-é: added interface vif-é on port 1');
+      // Cut between two polls: the first byte now, the second later.
+      appendFileSync(path, Buffer.from([0x61, 0xc3]));
+      await f.poll();
+      appendFileSync(path, Buffer.from([0xa9, 0x0a]));
+      await f.poll();
+      expect(c.got.map((x) => x[1]).slice(2)).toEqual(['aé']);
+    } finally {
+      await f.stop();
+    }
+  });
+
   it('waits for a file that does not exist yet and reads it from its start', async () => {
     const path = join(dir, 'later.log');
     const f = new FileFollower(path, { pollMs: 3_600_000 });
