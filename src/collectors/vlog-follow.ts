@@ -4,8 +4,8 @@
 //
 // File rotation, both kinds logrotate does:
 // - rename (create): the path now names a new inode. The old file is read to its end, and kept
-//   open for a grace period because vswitchd writes to it until `vlog/reopen`; the new one is read
-//   from its start (its first lines were written after the rename).
+//   open because vswitchd writes to it until `vlog/reopen`: until it has grown no more for a grace
+//   period; the new one is read from its start (its first lines were written after the rename).
 // - copytruncate: same inode, size below our offset. Read from 0. Lines written between our last
 //   read and the truncation are gone; that is counted, never silent.
 // Polling (not fs.watch): it works the same on every filesystem and sees renames reliably.
@@ -116,8 +116,12 @@ export class FileFollower extends EventEmitter<FollowerEvents> {
   private async pollOnce(): Promise<void> {
     const now = Date.now();
     for (const s of [...this.draining]) {
+      const was = s.offset;
       await this.readNew(s);
-      if (now >= s.drainUntil!) {
+      // Still written: vswitchd has not reopened its log yet (a rename without postrotate's vlog/reopen,
+      // or a slow one). Closed at the drain time, what it wrote after was never read.
+      if (s.offset !== was) s.drainUntil = now + (this.opts.drainMs ?? 2000);
+      else if (now >= s.drainUntil!) {
         this.draining = this.draining.filter((d) => d !== s);
         await this.finish(s);
       }

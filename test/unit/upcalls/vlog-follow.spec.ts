@@ -82,6 +82,32 @@ describe('following a log file', () => {
     }
   });
 
+  it('goes on reading a rotated file while vswitchd still writes to it (no vlog/reopen yet)', async () => {
+    const path = join(dir, 'ovs-vswitchd.log');
+    writeFileSync(path, '');
+    const f = new FileFollower(path, { pollMs: 3_600_000, drainMs: 0 });
+    const c = collect(f);
+    await f.start();
+    try {
+      // Renamed by hand or by a logrotate rule without postrotate: vswitchd keeps writing the old file.
+      renameSync(path, path + '.1');
+      writeFileSync(path, '');
+      await f.poll();
+      appendFileSync(path + '.1', 'still to the old file 1\n');
+      await f.poll();
+      appendFileSync(path + '.1', 'still to the old file 2\n');
+      await f.poll();
+      // vlog/reopen at last: the new file is written, the old one no more.
+      appendFileSync(path, 'new 1\n');
+      await f.poll();
+      await f.poll();
+      expect(c.got.map((x) => x[1])).toEqual(['still to the old file 1', 'still to the old file 2', 'new 1']);
+      expect(c.ended).toEqual([c.got[0][0]]);
+    } finally {
+      await f.stop();
+    }
+  });
+
   it('waits for a file that does not exist yet and reads it from its start', async () => {
     const path = join(dir, 'later.log');
     const f = new FileFollower(path, { pollMs: 3_600_000 });
