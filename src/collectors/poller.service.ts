@@ -17,6 +17,7 @@ import type { WriteContext } from '../storage/writer';
 import { DatapathFlowTable, FlowEvent, LiveFlow, RecircLink } from './datapath-diff';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { pollerCopiesText, vswitchdInstance } from './pmd-copies-column';
+import { MAX_UNWRITTEN, PollerUnwritten } from './poller-unwritten';
 import { POLL_SCOPE, PollScope } from './poll-scope';
 import { VswitchdService } from './vswitchd.service';
 
@@ -70,6 +71,8 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
   private readonly unstored = new Set<LiveFlow>();
   /** Stored lifetimes whose counters moved while the spool was full: written once it has room, or with their end. */
   private readonly stale = new Set<LiveFlow>();
+  /** What a failed write held, written by the next persist (poller-unwritten.ts). */
+  private readonly unwritten = new PollerUnwritten();
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -265,23 +268,60 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
   private async persist(events: FlowEvent[], links: RecircLink[]): Promise<void> {
     const chassis = this.chassis;
     const jobs: Array<Promise<unknown>> = [];
-    // First, what the spool held back while full, if it has room now (before this cycle's events:
-    // they may update it). A flow no longer installed had its end in an event: counted lost there.
-    if ((this.unstored.size || this.stale.size) && !this.bound.full) {
-      const late = [...this.unstored].filter((f) => this.table.live.get(f.ufid) === f);
-      const stale = [...this.stale].filter((f) => this.table.live.get(f.ufid) === f);
-      for (const f of late) this.unstored.delete(f);
+    const u = this.unwritten;
+    // Each job's failure puts back what it held, for the next persist (poller-unwritten.ts).
+    const submit = (job: (tx: WriteContext) => void, failed: () => void, done?: () => void) =>
+      jobs.push(this.store.writer.submit(job).then(done, (err: unknown) => (failed(), Promise.reject(err))));
+    // The ends a failed write held first (a lifetime begun and ended while writes failed is stored with its end).
+    if (u.ends.size) {
+      const ends = [...u.ends];
+      u.ends.clear();
+      submit(
+        (tx) => ends.forEach(([f, e]) => this.end(tx, f, e.at, e.reason, chassis)),
+        () => ends.forEach(([f, e]) => u.failed({ type: 'ukey_removed', flow: f, ...e } as FlowEvent, this.stale)),
+        () => ends.forEach(([f]) => u.written(f)),
+      );
+    }
+    // Then what the spool held back while full (or a failed write), if it has room now (before this
+    // cycle's events: they may update it). A flow no longer installed had its end in an event: counted lost there.
+    if ((this.unstored.size || this.stale.size || u.begun.size) && !this.bound.full) {
+      const live = (f: LiveFlow) => this.table.live.get(f.ufid) === f;
+      const late = [...this.unstored, ...u.begun].filter(live);
+      const stale = [...this.stale].filter(live);
+      const spooled = late.filter((f) => this.unstored.delete(f)).length;
+      for (const f of late) u.written(f);
       for (const f of stale) this.stale.delete(f);
       // In jobs of CHUNK flows, as the events: a long spell full may leave every installed flow.
-      for (let i = 0; i < Math.max(late.length, stale.length); i += CHUNK)
-        jobs.push(this.store.writer.submit((tx) => this.catchUp(tx, late.slice(i, i + CHUNK), stale.slice(i, i + CHUNK), chassis)));
+      for (let i = 0; i < Math.max(late.length, stale.length); i += CHUNK) {
+        const [l, st] = [late.slice(i, i + CHUNK), stale.slice(i, i + CHUNK)];
+        submit(
+          (tx) => this.catchUp(tx, l, st, chassis, i === 0 ? spooled : 0),
+          () => (l.forEach((flow) => u.failed({ type: 'ukey_created', flow }, this.stale)), st.forEach((f) => this.stale.add(f))),
+        );
+      }
     }
     for (let i = 0; i < events.length; i += CHUNK) {
       const chunk = events.slice(i, i + CHUNK);
-      jobs.push(this.store.writer.submit((tx) => chunk.forEach((e) => this.write(tx, e, chassis))));
+      submit(
+        (tx) => chunk.forEach((e) => this.write(tx, e, chassis)),
+        () => chunk.forEach((e) => !this.unstored.has(e.flow) && u.failed(e, this.stale)),
+        () => chunk.forEach((e) => e.type === 'ukey_removed' && u.written(e.flow)),
+      );
     }
-    if (links.length) jobs.push(this.store.writer.submit((tx) => links.forEach((l) => this.link(tx, l))));
-    await Promise.all(jobs);
+    const edges = [...u.links.splice(0), ...links];
+    if (edges.length) submit((tx) => edges.forEach((l) => this.link(tx, l)), () => u.linksFailed(edges));
+    // Every job settled (and each failed one's put back) before the cycle says it failed.
+    const failed = (await Promise.allSettled(jobs)).find((r) => r.status === 'rejected');
+    const lost = u.takeGivenUp();
+    if (lost) this.log.warn(`gave up ${lost} datapath flow ends and recirculation edges whose writes kept failing (over ${MAX_UNWRITTEN} waiting)`);
+    if (failed) throw failed.reason;
+  }
+
+  /** A lifetime's end, with its last counters; one a failed write never stored is stored first. */
+  private end(tx: WriteContext, f: LiveFlow, at: string, reason: string, chassis: string): void {
+    if (this.unwritten.begun.has(f)) this.create(tx, f, chassis);
+    else this.flows.update(tx, f.dbId!, this.seenOf(f));
+    this.flows.close(tx, f.dbId!, at, reason);
   }
 
   private write(tx: WriteContext, e: FlowEvent, chassis: string): void {
@@ -299,8 +339,11 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
         this.stale.delete(f);
         this.flows.update(tx, f.dbId, this.seenOf(f));
       }
+    } else if (e.type === 'ukey_removed' && this.unwritten.begun.has(f)) {
+      // Began while writes failed: stored with its end (first, its dbId may be of a run rolled back).
+      this.end(tx, f, e.at, e.reason, chassis);
     } else if (e.type === 'ukey_removed' && f.dbId) {
-      // Its last counters with its end, if the spool held them back.
+      // Its last counters with its end, if the spool (or a failed write) held them back.
       if (this.stale.delete(f)) this.flows.update(tx, f.dbId, this.seenOf(f));
       this.flows.close(tx, f.dbId, e.at, e.reason);
     } else if (e.type === 'ukey_removed' && this.unstored.delete(f)) {
@@ -342,14 +385,14 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
    * they were), with their recirculation edges to stored lifetimes (an edge to one of a later job
    * is written by that job, from its side); counters held back, written.
    */
-  private catchUp(tx: WriteContext, late: LiveFlow[], stale: LiveFlow[], chassis: string): void {
+  private catchUp(tx: WriteContext, late: LiveFlow[], stale: LiveFlow[], chassis: string, spooled: number): void {
     for (const f of late) this.create(tx, f, chassis);
     for (const f of late) {
       for (const p of this.table.parentsOf(f)) this.link(tx, { parent: p, child: f, recircId: f.recircId });
       for (const c of this.table.childrenOf(f)) this.link(tx, { parent: f, child: c, recircId: c.recircId });
     }
     for (const f of stale) if (f.dbId) this.flows.update(tx, f.dbId, this.seenOf(f));
-    this.bound.count('stored_late', late.length);
+    this.bound.count('stored_late', spooled);
   }
 
   private link(tx: WriteContext, l: RecircLink): void {
