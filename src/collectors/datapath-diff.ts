@@ -85,9 +85,10 @@ export class DatapathFlowTable {
 
   /**
    * Applies one full dump. `scope`: the dump covered only flows entering on these ports
-   * (dpctl/dump-flows filter=in_port=…); flows of other ports left it, they did not die.
+   * (dpctl/dump-flows filter=in_port=…); flows of other ports left it, they did not die. `unread`:
+   * UFIDs of lines the parser refused: listed, so installed; their lifetimes stay as they were.
    */
-  apply(dump: readonly DumpedFlow[], now: string, scope?: ReadonlySet<string>, instance: string | null = null): DiffResult {
+  apply(dump: readonly DumpedFlow[], now: string, scope?: ReadonlySet<string>, instance: string | null = null, unread: ReadonlySet<string> = new Set()): DiffResult {
     const events: FlowEvent[] = [];
     const created: LiveFlow[] = [];
     const seen = new Map<string, DumpedFlow[]>();
@@ -118,7 +119,7 @@ export class DatapathFlowTable {
       events.push({ type: 'ukey_created', flow: f });
     }
     for (const f of [...this.live.values()]) {
-      if (!seen.has(f.ufid)) {
+      if (!seen.has(f.ufid) && !unread.has(f.ufid)) {
         this.remove(f);
         const outside = scope !== undefined && !scope.has(f.inPort ?? '');
         events.push({ type: 'ukey_removed', flow: f, reason: outside ? 'out_of_scope' : 'gone', at: now });

@@ -39,6 +39,7 @@ export interface PollerEvents {
 }
 
 const CHUNK = 1000;
+const UFID_AT_START = /^\s*ufid:([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})/;
 
 @Injectable()
 export class PollerService extends EventEmitter<PollerEvents> implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -204,7 +205,9 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
       // diff compares dumped text, so only new or changed flows are ever looked at.
       const dump = parseDumpFlows(text, { build: 'on-read' });
       const now = new Date().toISOString();
-      const { events, links } = this.table.apply(dump.items, now, scope === null ? undefined : new Set(scope), vswitchdInstance(this.vswitchd.currentPid));
+      // A refused line's flow is still installed: not ended for it (nor begun again at the next dump).
+      const unread = new Set(dump.errors.map((e) => UFID_AT_START.exec(e.text)?.[1]).filter((u) => u !== undefined));
+      const { events, links } = this.table.apply(dump.items, now, scope === null ? undefined : new Set(scope), vswitchdInstance(this.vswitchd.currentPid), unread);
       await this.persist(events, links);
       const count = (t: FlowEvent['type']) => events.filter((e) => e.type === t).length;
       for (const t of ['ukey_created', 'ukey_updated', 'ukey_removed'] as const) this.m.events.inc({ type: t }, count(t));
