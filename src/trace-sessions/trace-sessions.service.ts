@@ -18,6 +18,7 @@ import { addStats, emptyStats, SessionStats, TraceSessionJson, TraceSessionStore
 import { checkSessionLimit, createWithinLimit } from './session-limit';
 import { chassisByHostname, parseAddresses, PortTarget, selectFlow, Selection, SessionFlow } from './session-selector';
 import { checkAgainstSwitch } from './switch-check';
+import { SessionEnds } from './session-ends';
 
 export interface CreateSessionInput {
   bridge: string;
@@ -78,6 +79,8 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
    * them active, and must not take them up again (nor announce them as new).
    */
   private readonly endedHere = new Set<number>();
+  /** Ends decided here, written (again, after a failed write) with their last counters. */
+  private readonly ends: SessionEnds;
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -87,6 +90,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     @Optional() private readonly paths?: Pick<PathStore, 'hasChassis'>,
   ) {
     super();
+    this.ends = new SessionEnds(store.writer, sessions);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -184,7 +188,8 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       // end that changed a row: one the spool has not pulled yet is tried again on the next poll.
       for (const id of ended) this.endedHere.add(id);
     }
-    for (const s of full) await this.end(s, 'completed');
+    // A failed end is written again by the housekeeping: the sessions taken up are announced whatever.
+    for (const s of full) await this.end(s, 'completed').catch((err: Error) => this.endFailed(s, err));
     for (const { session, reload } of takenUp) {
       this.active.set(session.json.id, session);
       // A restart's reload is quiet (the flows of the previous run were taken when the session was
@@ -214,6 +219,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     // The traces committed by now are counted (their 'stored' lands a turn after the commit).
     await this.store.writer.idle();
     await new Promise((r) => setImmediate(r));
+    await this.ends.retry().catch((err: Error) => this.log.warn(`sessions: ends not stored at the stop (${err.message})`));
     await this.flush();
   }
 
@@ -348,7 +354,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     s.local[what] += n;
     this.unflushed.add(s);
     // maxTraces counts every chassis's traces: the others' as of the last poll (a second late at most).
-    if (what === 'stored' && reached(s)) void this.end(s, 'completed');
+    if (what === 'stored' && reached(s)) void this.end(s, 'completed').catch((err: Error) => this.endFailed(s, err));
   }
 
   fail(s: ActiveSession, reason: string): void {
@@ -362,16 +368,19 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     s.json.state = state;
     this.active.delete(s.json.id);
     this.endedHere.add(s.json.id);
-    await this.store.writer.submit((tx) => {
-      this.sessions.saveStats(tx, s.json.id, s.chassis, s.local);
-      this.sessions.end(tx, s.json.id, state, new Date().toISOString());
-    });
+    await this.ends.write(s, state, new Date().toISOString());
+  }
+
+  private endFailed(s: ActiveSession, err: Error): void {
+    this.log.warn(`session ${s.json.id}: its end (${s.json.state}) was not stored (${err.message}); written again each second`);
   }
 
   private async housekeeping(): Promise<void> {
+    await this.ends.retry();
     // Any agent may end an expired session: the first one's write counts, the rest change nothing.
     const now = new Date().toISOString();
-    for (const s of [...this.active.values()]) if (s.json.expiresAt && s.json.expiresAt <= now) await this.end(s, 'expired');
+    for (const s of [...this.active.values()])
+      if (s.json.expiresAt && s.json.expiresAt <= now) await this.end(s, 'expired').catch((err: Error) => this.endFailed(s, err));
     await this.flush();
     await this.poll();
   }
