@@ -66,6 +66,19 @@ export interface WriterStats {
   waitingProducers: number;
 }
 
+/**
+ * Writes failing for a reason of the store, not of one job (a full disk, an I/O error, a file made
+ * read-only, another process's lock past LOCK_WAIT_MS): SQLite still answers reads meanwhile, so this
+ * is how /health learns of it. Cleared by the next commit.
+ */
+export interface WriteFailure {
+  code: string;
+  message: string;
+  /** When the first of these failures came (RFC 3339). */
+  since: string;
+  jobs: number;
+}
+
 export class StoreWriter {
   private queue: Queued[] = [];
   private running = false;
@@ -82,6 +95,8 @@ export class StoreWriter {
   /** No chunk before this (performance.now()): the write lock was held by another process. */
   private pausedUntil = 0;
   readonly stats: WriterStats = { queued: 0, committedJobs: 0, failedJobs: 0, transactions: 0, waitingProducers: 0 };
+  /** Set while writes fail for a reason of the store (see WriteFailure); undefined once one commits. */
+  failing?: WriteFailure;
 
   constructor(
     readonly db: Database,
@@ -239,6 +254,7 @@ export class StoreWriter {
       this.open = undefined;
       this.stats.transactions++;
       this.stats.committedJobs += tx.jobs.length;
+      this.failing = undefined;
       for (const j of tx.jobs) j.q.resolve(j.result);
     } catch (err) {
       // Replay what this transaction held: its completed jobs, the one that threw and the rest
@@ -266,11 +282,12 @@ export class StoreWriter {
             throw e;
           }
           this.stats.committedJobs++;
+          this.failing = undefined;
           q.resolve(r);
         } catch (e) {
           this.rolledBack();
           if (isLocked(e)) return this.lockHeld(replay.slice(i), e as Error);
-          this.stats.failedJobs++;
+          this.failed(e);
           q.reject(e as Error);
         }
       }
@@ -295,6 +312,14 @@ export class StoreWriter {
     }
   }
 
+  private failed(err: unknown): void {
+    this.stats.failedJobs++;
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code !== 'string' || !STORE_FAILURE.test(code)) return;
+    if (this.failing?.code === code) this.failing.jobs++;
+    else this.failing = { code, message: (err as Error).message, since: new Date().toISOString(), jobs: 1 };
+  }
+
   /** A chunk that found the write lock held (LOCK_WAIT_MS): back to the queue's head, or failed. */
   private lockHeld(jobs: Queued[], err: Error): void {
     const now = performance.now();
@@ -303,7 +328,7 @@ export class StoreWriter {
       q.lockSince ??= now;
       if (now - q.lockSince < (this.opts.lockWaitMs ?? LOCK_WAIT_MS)) again.push(q);
       else {
-        this.stats.failedJobs++;
+        this.failed(err);
         q.reject(err);
       }
     }
@@ -312,6 +337,9 @@ export class StoreWriter {
     if (again.length) this.pausedUntil = now + (this.opts.lockPauseMs ?? LOCK_PAUSE_MS);
   }
 }
+
+/** SQLite's codes of a failure of the store itself, whatever the job (not a constraint one row violates). */
+const STORE_FAILURE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|NOLFS|PERM|BUSY|LOCKED)(_|$)/;
 
 /** SQLite's answer when another connection holds the lock past the busy timeout (better-sqlite3's SqliteError code). */
 function isLocked(err: unknown): boolean {
