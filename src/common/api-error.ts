@@ -133,6 +133,10 @@ export class ApiErrorFilter implements ExceptionFilter {
       // The central database (PostgreSQL) is away: a retryable condition, not a bug.
       this.log.warn(`the store is unreachable (${req?.method} ${req?.path}): ${(exception as Error).message}`);
       body = errorBody(503, `the central database is unreachable, retry later: ${(exception as Error).message}`);
+    } else if (storeFull(exception)) {
+      // Not a bug either: the write was not made, and the operator has a disk to free (as /health says).
+      this.log.warn(`the store's disk is full (${req?.method} ${req?.path}): ${(exception as Error).message}`);
+      body = errorBody(507, `the disk that holds the store is full, nothing was written: free space and retry (${(exception as Error).message}, SQLITE_FULL)`);
     } else {
       this.log.error(exception instanceof Error ? exception.stack : String(exception));
       body = errorBody(500, 'internal error (logged)');
@@ -166,6 +170,11 @@ export function storeUnreachable(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string' && (/^08/.test(code) || /^57P0[1-3]$/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'ESPOOLBEHIND', 'ESHUTDOWN'].includes(code))) return true;
   return /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test((e as Error).message);
+}
+
+/** SQLite refused a write for want of disk space (better-sqlite3's SqliteError code). */
+function storeFull(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'SQLITE_FULL' && typeof (e as { message?: unknown }).message === 'string';
 }
 
 /**
