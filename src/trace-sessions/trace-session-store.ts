@@ -205,7 +205,11 @@ export class TraceSessionStore {
       const perChassis: Record<string, SessionStats> = {};
       for (const c of counters) if (c.session_id === r.id) perChassis[c.chassis] = parseStats(c.stats);
       const json = fromRow(r, now);
-      // Rows from before per-chassis counters keep their totals on the session row.
+      // A session from before per-chassis counters keeps its counts on its row: its one agent's, the
+      // chassis that made it, until that agent's own row carries them on (the take-up starts from
+      // them, TraceSessionsService.pollOnce). Else an upgraded agent's first counter row hid them,
+      // and its maxTraces counted from 0 again. A later session's row holds no count.
+      if (!perChassis[r.chassis] && !isEmpty(json.stats)) perChassis[r.chassis] = json.stats;
       if (Object.keys(perChassis).length) json.stats = addStats(Object.values(perChassis));
       return { ...json, perChassis };
     });
@@ -311,6 +315,8 @@ export class TraceSessionStore {
 }
 
 const parseStats = (text: string): SessionStats => ({ ...emptyStats(), ...(JSON.parse(text) as Partial<SessionStats>) });
+
+const isEmpty = (s: SessionStats): boolean => !s.selected && !s.traced && !s.stored && !s.notSelected && !s.dropped && !Object.keys(s.failed).length;
 
 export function addStats(all: SessionStats[]): SessionStats {
   const sum = emptyStats();
