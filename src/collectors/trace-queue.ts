@@ -20,6 +20,13 @@ export class TraceQueue<J> {
     /** Runs one job. It never rejects: the owner counts its own failures (TracerService.run). */
     private readonly run: (job: J) => Promise<void>,
     private readonly onDepth: (depth: number) => void = () => {},
+    /**
+     * A job no longer wanted (its sessions ended, or full): dropped at the queue's head before it
+     * takes a token (the owner counts it). A session with a small maxTraces and includeExisting over
+     * thousands of installed flows left thousands of such jobs, each spending a token of vswitchd's
+     * rate while the other sessions' flows waited behind them.
+     */
+    private readonly unwanted: (job: J) => boolean = () => false,
   ) {
     this.bucket = new TokenBucket(rate);
   }
@@ -69,6 +76,11 @@ export class TraceQueue<J> {
 
   private async drain(): Promise<void> {
     while (this.jobs.length && !this.stopped) {
+      if (this.unwanted(this.jobs[0])) {
+        this.jobs.shift();
+        this.onDepth(this.jobs.length);
+        continue;
+      }
       const wait = this.bucket.take();
       if (wait > 0) {
         await new Promise<void>((r) => {

@@ -74,7 +74,13 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     private readonly store: StoreService,
   ) {
     super();
-    this.queue = new TraceQueue<Job>(config.LIVETRACE_TRACE_QUEUE, config.LIVETRACE_TRACE_RATE, (job) => this.run(job), (n) => metrics.queueDepth(n));
+    this.queue = new TraceQueue<Job>(
+      config.LIVETRACE_TRACE_QUEUE,
+      config.LIVETRACE_TRACE_RATE,
+      (job) => this.run(job),
+      (n) => metrics.queueDepth(n),
+      (job) => this.unwanted(job),
+    );
   }
 
   /** Lifetimes first seen from here on are this run's own (earlier ones were continued from the store). */
@@ -175,6 +181,13 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     if (s.json.expiresAt !== null && s.json.expiresAt <= new Date().toISOString()) return false;
     const max = s.json.maxTraces;
     return !max || s.local.stored + s.storedElsewhere + (this.storing.get(s) ?? 0) < max;
+  }
+
+  /** No session of the job may store a pass any more: dropped from the queue without a token, counted. */
+  private unwanted(job: Job): boolean {
+    if (job.sessions.some((s) => s.session.json.state === 'active' && this.hasRoom(s.session))) return false;
+    this.metrics.count('skipped_session_ended');
+    return true;
   }
 
   private async run(job: Job): Promise<void> {
