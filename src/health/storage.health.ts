@@ -21,11 +21,11 @@ export class StorageHealthIndicator {
       const mode = await this.schema.journalMode();
       const data = { journalMode: mode, migrations: await this.schema.migrationCount(), file: this.schema.file };
       if (mode !== 'wal') return indicator.down({ ...data, reason: 'not in WAL mode' });
-      const f = this.store.writer.failing;
+      const f = this.store.writer.failingNow();
       if (f)
         return indicator.down({
           ...data,
-          reason: `writes fail since ${f.since} (${f.jobs} refused): ${f.message} (${f.code})${/^SQLITE_FULL/.test(f.code) ? ': free space on the disk that holds the store' : ''}`,
+          reason: `writes fail since ${f.since} (${f.jobs} refused, the latest ${new Date(f.lastAt).toISOString()}): ${f.message} (${f.code})${/^SQLITE_FULL/.test(f.code) ? ': free space on the disk that holds the store' : ''}`,
         });
       return indicator.up(data);
     } catch (err) {

@@ -76,8 +76,17 @@ export interface WriteFailure {
   message: string;
   /** When the first of these failures came (RFC 3339). */
   since: string;
+  /** When the latest came (epoch ms): a word older than FAILING_MS says nothing of writes now. */
+  lastAt: number;
   jobs: number;
 }
+
+/**
+ * How long a store failure keeps /health down with no write failing since. Cleared by a commit, but a
+ * quiet process (an api instance writes seldom) would otherwise say down for good once the disk has
+ * room again: a readiness probe would keep it out of service, where nobody can ask it to write.
+ */
+export const FAILING_MS = 60_000;
 
 export class StoreWriter {
   private queue: Queued[] = [];
@@ -316,8 +325,14 @@ export class StoreWriter {
     this.stats.failedJobs++;
     const code = (err as { code?: unknown } | null)?.code;
     if (typeof code !== 'string' || !STORE_FAILURE.test(code)) return;
-    if (this.failing?.code === code) this.failing.jobs++;
-    else this.failing = { code, message: (err as Error).message, since: new Date().toISOString(), jobs: 1 };
+    const at = Date.now();
+    if (this.failing?.code === code && at - this.failing.lastAt < FAILING_MS) Object.assign(this.failing, { jobs: this.failing.jobs + 1, lastAt: at });
+    else this.failing = { code, message: (err as Error).message, since: new Date(at).toISOString(), lastAt: at, jobs: 1 };
+  }
+
+  /** The store failure writes met within FAILING_MS, if any (see WriteFailure). */
+  failingNow(): WriteFailure | undefined {
+    return this.failing && Date.now() - this.failing.lastAt < FAILING_MS ? this.failing : undefined;
   }
 
   /** A chunk that found the write lock held (LOCK_WAIT_MS): back to the queue's head, or failed. */
