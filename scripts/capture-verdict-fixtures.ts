@@ -4,6 +4,8 @@
 // dump, while the recirculation ids are alive) and the interfaces' tx counters before and after.
 //
 //   node -r ts-node/register/transpile-only scripts/capture-verdict-fixtures.ts PAIR [OUT_DIR]
+//   LIVETRACE_CAPTURE_ONLY=pkt1,pkt2 …   captures only those packets (each must have a setup, so it
+//                                       carries its own database dumps) into the existing OUT_DIR
 //
 // OUT_DIR defaults to test/fixtures/verdicts/ovs-<ovs>_ovn-<ovn>. Written there:
 //   northbound.json southbound.json openvswitch.json   `ovsdb-client dump --format=json`
@@ -46,20 +48,26 @@ async function main(): Promise<void> {
   const m = /ovs=(\S+) ovn=(\S+)/.exec(versions);
   if (!m) throw new Error(`scripts/ovn-root versions ${pair} printed "${versions}"`);
   const out = process.argv[3] ?? join(ROOT, 'test/fixtures/verdicts', `ovs-${m[1]}_ovn-${m[2]}`);
-  rmSync(out, { recursive: true, force: true });
+  const only = process.env.LIVETRACE_CAPTURE_ONLY ? process.env.LIVETRACE_CAPTURE_ONLY.split(',') : null;
+  const all = { ...VERDICT_PACKETS, ...EXTRA_VERDICT_PACKETS };
+  // Added to an existing capture, a packet must be read against databases of its own: the other
+  // packets' dumps are of another sandbox, whose logical flows have other UUIDs.
+  for (const name of only ?? []) if (!all[name]?.setup) throw new Error(`LIVETRACE_CAPTURE_ONLY: ${name} is not a packet with a setup`);
+  if (!only) rmSync(out, { recursive: true, force: true });
   mkdirSync(join(out, 'schemas'), { recursive: true });
 
   const sb = await Sandbox.start({ prefix: 'livetrace-capv-' });
   try {
     const topo = await buildVerdictTopology(sb);
     const hasDetrace = (await sb.appctl('list-commands')).includes('ofproto/detrace');
-    writeFileSync(join(out, 'topology.json'), JSON.stringify({ pair, ovs: m[1], ovn: m[2], ...topo, dpPorts: Object.fromEntries(topo.dpPorts) }, null, 1) + '\n');
+    if (!only) writeFileSync(join(out, 'topology.json'), JSON.stringify({ pair, ovs: m[1], ovn: m[2], ...topo, dpPorts: Object.fromEntries(topo.dpPorts) }, null, 1) + '\n');
     const sock = (f: string) => `unix:${sb.dir}/${f}`;
     const dumpDb = (s: string, db: string) => sb.tool('ovsdb-client', 'dump', '--format=json', sock(s), db);
     // The databases every packet without a setup of its own is read against, dumped before the first
     // setup: changing OVN's configuration (drop sampling) replaces logical flows with new UUIDs.
     const dumped = new Map<string, string>();
-    for (const [name, p] of Object.entries({ ...VERDICT_PACKETS, ...EXTRA_VERDICT_PACKETS })) {
+    for (const [name, p] of Object.entries(all)) {
+      if (only && !only.includes(name)) continue;
       if (p.setup && !dumped.size) for (const [file, , s, db] of DUMPS) dumped.set(file, await dumpDb(s, db));
       const dir = join(out, name);
       mkdirSync(join(dir, 'traces'), { recursive: true });
@@ -111,7 +119,7 @@ async function main(): Promise<void> {
       await p.teardown?.(sb);
       console.log(`${name}: ${traces.length} flows`);
     }
-    for (const [file, schema, s, db] of DUMPS) {
+    for (const [file, schema, s, db] of only ? [] : DUMPS) {
       if (!dumped.has(file)) dumped.set(file, await dumpDb(s, db));
       writeFileSync(join(out, file), dumped.get(file)!);
       writeFileSync(join(out, 'schemas', schema), await sb.tool('ovsdb-client', 'get-schema', sock(s), db));

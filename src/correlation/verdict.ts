@@ -123,11 +123,14 @@ function aclDecision(steps: readonly AnnotatedStep[], exec: AnnotatedStep): Anno
   if (!lf?.stage || !/_acl(_after_lb)?_action$/.test(lf.stage)) return undefined;
   const evalStage = lf.stage.replace(/_action$/, '_eval');
   const bit = /reg8\[(\d+)\]\s*==\s*1/.exec(lf.match)?.[1];
-  const sets = bit === undefined ? null : new RegExp(`reg8\\[${bit}\\]\\s*=\\s*1\\s*;`);
+  // A flow that tests no verdict bit decides by itself: the priority-0 `1` of the action stage drops
+  // under NB_Global options:default_acl_drop when no ACL set a verdict (the eval stage only went on).
+  if (bit === undefined) return undefined;
+  const sets = new RegExp(`reg8\\[${bit}\\]\\s*=\\s*1\\s*;`);
   const dps = new Set(lf.datapaths.map((d) => d.uuid));
   const candidates = steps.filter((s) => {
     const f = lfOf(s);
-    return f && f.stage === evalStage && f.pipeline === lf.pipeline && (!sets || sets.test(f.actions)) && (dps.size === 0 || f.datapaths.some((d) => dps.has(d.uuid)));
+    return f && f.stage === evalStage && f.pipeline === lf.pipeline && sets.test(f.actions) && (dps.size === 0 || f.datapaths.some((d) => dps.has(d.uuid)));
   });
   const before = candidates.filter((s) => s.seq < exec.seq);
   return before[before.length - 1] ?? candidates[candidates.length - 1];

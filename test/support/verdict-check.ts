@@ -161,6 +161,7 @@ function mismatches(
     }
     if (e.kind === 'drop') {
       if (e.acl && v.northbound?.uuid !== topo[e.acl]) out.push(`${where}: names ${JSON.stringify(v.northbound)}, not ACL ${topo[e.acl]}`);
+      if (e.stage && !(v.logicalFlow && e.stage.test(v.stage ?? '') && !v.executedBy)) out.push(`${where}: dropped by logical flow ${v.logicalFlow} of stage ${v.stage}${v.executedBy ? ` (executed by ${v.executedBy.stage})` : ''}, expected the flow of ${e.stage} that drops`);
     }
     if (e.kind === 'controller' && e.reason && !e.reason.test(v.controller?.reason ?? '')) out.push(`${where}: controller reason ${v.controller?.reason}, expected ${e.reason}`);
     if (e.kind === 'controller' && e.acl && v.controller?.northbound?.uuid !== topo[e.acl]) out.push(`${where}: controller names ${JSON.stringify(v.controller?.northbound)}, not ACL ${topo[e.acl]}`);

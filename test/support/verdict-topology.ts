@@ -83,6 +83,8 @@ export interface Expected {
   txIfaces?: string[];
   /** Northbound row that decided a drop (or a reject, sent to the controller). */
   acl?: 'dropAcl' | 'rejectAcl' | 'logAcl';
+  /** Stage of the logical flow that decided a drop no ACL decided (OVN's default ACL drop). */
+  stage?: RegExp;
   /** The controller reason. */
   reason?: RegExp;
 }
@@ -206,6 +208,19 @@ export const EXTRA_VERDICT_PACKETS: Record<string, VerdictPacket> = {
     flow: ip4(VERDICT_MAC(2), '10.0.0.2', 'tcp(src=40024,dst=24),tcp_flags(0x002)', 6),
     count: 1,
     expect: { kind: 'drop', acl: 'logAcl', txIfaces: ['vif2'] },
+  },
+  'acl-default-drop': {
+    what: 'ICMP lsp1 → lsp2 with NB_Global options:default_acl_drop=true: no ACL allows it, the default drops it',
+    iface: 'vif1',
+    flow: ip4(VERDICT_MAC(2), '10.0.0.2', 'icmp(type=8,code=0)', 1),
+    count: 1,
+    expect: { kind: 'drop', stage: /^ls_in_acl(_action)?$/, txIfaces: ['vif2'] },
+    setup: async (sb) => {
+      await sb.nbctl('--wait=hv', 'set', 'NB_Global', '.', 'options:default_acl_drop=true');
+    },
+    teardown: async (sb) => {
+      await sb.nbctl('--wait=hv', 'remove', 'NB_Global', '.', 'options', 'default_acl_drop');
+    },
   },
   'acl-drop-sampled': {
     what: 'TCP lsp1 → lsp2:22, dropped by the pg_web ACL with drop sampling on (a copy to IPFIX)',

@@ -20,7 +20,7 @@ function onePath(nodes: readonly PassNode[]) {
 }
 
 const tiered = (v: string) => Number(/_ovn-(\d+)\./.exec(v)![1]) * 100 + Number(/_ovn-\d+\.(\d+)/.exec(v)![1]) >= 2309;
-const PACKETS = ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired', 'acl-reject', 'hairpin', 'gateway-mtu', 'acl-drop-logged', 'acl-drop-sampled'];
+const PACKETS = ['same-switch', 'acl-drop', 'lb-vip', 'routed-snat', 'unresolved-next-hop', 'ttl-expired', 'acl-reject', 'hairpin', 'gateway-mtu', 'acl-drop-logged', 'acl-drop-sampled', 'acl-default-drop'];
 
 it('fixtures of the three supported pairs are present', () => {
   expect(VERDICT_VERSIONS).toEqual(['ovs-3.1.0_ovn-23.03.1', 'ovs-3.5.0_ovn-25.03.0', 'ovs-4.0.0_ovn-26.03.1']);
@@ -60,6 +60,25 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
     const v = onePath(packetNodes(version, 'acl-drop')).verdict;
     expect(v).toMatchObject({ kinds: ['drop'], logicalFlow: by.logicalFlowUuid, northbound: { uuid: topo.dropAcl }, incomplete: false });
     if (tiered(version)) expect(v.executedBy).toMatchObject({ stage: 'ls_out_acl_action' });
+  });
+
+  // NB_Global options:default_acl_drop=true and no ACL for lsp1's traffic: with tiers, ls_in_acl_eval
+  // only goes on (`next;`, no verdict bit set) and ls_in_acl_action's priority-0 flow (match `1`)
+  // drops. That flow decided nothing another flow set: it is the drop, with no ACL behind it.
+  it('acl-default-drop: the default drop is the flow that drops, not an ACL eval flow that went on', () => {
+    const [drop] = lastPass('acl-default-drop');
+    expect(drop.installed).toBe('drop');
+    expect(txDelta(version, 'acl-default-drop').get('vif2')).toBe(0);
+    const by = drop.trace.verdict.dropBy!;
+    expect(drop.trace.verdict.kind).toBe('drop');
+    const lf = drop.trace.logicalFlows!.find((f) => f.uuid === by.logicalFlowUuid)!;
+    expect({ stage: by.stage, actions: lf.actions, hint: by.hint, executedBy: by.executedBy }).toEqual({
+      stage: tiered(version) ? 'ls_in_acl_action' : 'ls_in_acl',
+      actions: expect.stringMatching(/drop/),
+      hint: null,
+      executedBy: undefined,
+    });
+    expect(onePath(packetNodes(version, 'acl-default-drop')).verdict).toMatchObject({ kinds: ['drop'], logicalFlow: by.logicalFlowUuid, northbound: null, incomplete: false });
   });
 
   it('unresolved-next-hop: verdict controller for ARP resolution, paused on OVN >= 23.09, consistent', () => {
@@ -200,6 +219,13 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
       const byTrace = lastPass('acl-drop')[0].trace.verdict.dropBy!;
       expect(t.trace.verdict).toMatchObject({ kind: 'drop', dropBy: { hint: { table: 'ACL', uuid: topo.dropAcl }, stage: byTrace.stage } });
       expect(t.trace.verdict.dropBy!.executedBy?.stage).toBe(byTrace.executedBy?.stage);
+    });
+
+    it('acl-default-drop: the same dropping flow as the trace names', () => {
+      const t = detraceNodes(version, 'acl-default-drop').find((n) => n.installed === 'drop')!;
+      const byTrace = lastPass('acl-default-drop')[0].trace.verdict.dropBy!;
+      expect(t.trace.verdict.dropBy).toMatchObject({ logicalFlowUuid: byTrace.logicalFlowUuid, stage: 'ls_in_acl_action', hint: null });
+      expect(t.trace.verdict.dropBy!.executedBy).toBeUndefined();
     });
 
     it.each(['unresolved-next-hop', 'ttl-expired'])('%s: controller with the same reason as the trace gives', (packet) => {
