@@ -95,9 +95,12 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
 
 /**
  * A cookie several southbound rows own (their UUIDs share the first 32 bits): every owner stays on
- * the step, but the one the rule came from goes first, so the verdict (which reads the first logical
- * flow) and the step's hint name it: a logical flow of the rule's priority (ovn-controller gives the
- * OpenFlow rule the logical flow's) on the datapath of the rule's `metadata`. Ties keep the model's order.
+ * the step, but the one the rule came from goes first, so the verdict (which reads the first owner's
+ * logical flow) and the step's hint name it: a logical flow of the rule's priority (ovn-controller gives
+ * the OpenFlow rule the logical flow's) on the datapath of the rule's `metadata`. When the other owners
+ * include a row of another table (a Port_Binding's physical-table rule, a MAC_Binding's, …) and no
+ * logical flow has the rule's priority, the rule is that row's: it goes first and the step has no hint.
+ * Ties keep the model's order.
  */
 function fitOwners(res: CookieOwners, s: TraceStep, model: OvnModel): { owners: readonly StepOwner[]; hint: StepHint | null } {
   const meta = fieldValue(s.match, 'metadata');
@@ -109,6 +112,10 @@ function fitOwners(res: CookieOwners, s: TraceStep, model: OvnModel): { owners: 
   };
   const owners = [...res.owners].sort((a, b) => score(b) - score(a));
   const top = owners[0]?.logicalFlow;
+  const others = res.owners.filter((o) => !o.logicalFlow);
+  if (others.length && !res.owners.some((o) => score(o) >= 2)) {
+    return { owners: [...others, ...res.owners.filter((o) => o.logicalFlow)], hint: null };
+  }
   if (!top || score(owners[0]) === 0) return { owners: res.owners, hint: res.hint };
   return { owners, hint: top.stageHint ? (model.hintRows(top.stageHint)[0] ?? null) : null };
 }

@@ -118,7 +118,7 @@ export function controllerCause(steps: readonly AnnotatedStep[]): ControllerCaus
     const action = s.actions.split('\n').reverse().find((a) => CONTROLLER.test(a.trim()));
     if (!action) continue;
     const text = action.trim();
-    const lf = s.owners.find((o) => o.logicalFlow)?.logicalFlow;
+    const lf = s.owners[0]?.logicalFlow; // the owner the rule came from (annotate.ts)
     const opcode = userdataOpcode(text);
     const reason = (lf ? reasonOfLogicalActions(lf.actions) : null) ?? reasonOfOpcode(opcode) ?? 'sent to the controller';
     return {

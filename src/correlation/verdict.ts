@@ -108,7 +108,9 @@ function longOnlyPacketIn(actions: readonly OdpAction[]): number | null {
   return elsewhere ? null : size;
 }
 
-const lfOf = (s: AnnotatedStep) => s.owners.find((o) => o.logicalFlow)?.logicalFlow;
+// The first owner is the one the rule came from (annotate.ts orders a collision's owners): a rule
+// owned by a Port_Binding whose cookie a logical flow shares is no logical flow's.
+const lfOf = (s: AnnotatedStep) => s.owners[0]?.logicalFlow;
 
 /**
  * ACL tiers (OVN >= 23.09): `ls_*_acl_eval` (whose logical flow carries the ACL's stage-hint) sets a
