@@ -3,6 +3,7 @@
 // pass is walked in order (matches, then set_field actions), so a packet crossing a patch port
 // from a switch into a router is seen with each datapath's own ports.
 import type { TraceStep } from '../ovs/trace-tree';
+import { tunnelMatch, type TunnelMatch } from '../ovs/odp-tunnel';
 import type { OvnModel } from '../ovn/ovn-model';
 import type { PortRole, TracePort } from './types';
 
@@ -76,6 +77,18 @@ export function collectPassPorts(flowLine: string, steps: readonly TraceStep[], 
     const out = add(vni, opt & 0xffff, 'outport', 'tun_metadata0');
     if (out) c.lastOutport = out;
   }
+  // A pass known by its rules (ofproto/detrace) has the datapath key for a flow: its tunnel is
+  // `tunnel(tun_id=…,src=…,geneve({class=0x102,type=0x80,len=4,0xIIIIEEEE/…}))`, and table 0 only moves
+  // the option into reg14/reg15, so no rule names the ports.
+  else if (!flow.tun_id && flowLine.includes('tunnel(')) {
+    const m = keyTunnel(flowLine);
+    if (m?.ovn) {
+      const vni = Number(BigInt(m.vni) & 0xffffffn);
+      add(vni, m.ovn.ingress, 'tunnel_in', 'tun_metadata0', m.src ? model.chassisByIp(m.src) : null);
+      const out = add(vni, m.ovn.egress, 'outport', 'tun_metadata0');
+      if (out) c.lastOutport = out;
+    }
+  }
   if (flow.reg14) add(meta, Number(flow.reg14), 'inport', 'reg14');
   if (flow.reg15) {
     const out = add(meta, Number(flow.reg15), 'outport', 'reg15');
@@ -114,4 +127,13 @@ export function collectPassPorts(flowLine: string, steps: readonly TraceStep[], 
     }
   }
   return c;
+}
+
+/** The tunnel of a datapath key; undefined when it has none or it cannot be read (the ports are then unknown, not an error). */
+function keyTunnel(key: string): TunnelMatch | undefined {
+  try {
+    return tunnelMatch(key);
+  } catch {
+    return undefined;
+  }
 }
