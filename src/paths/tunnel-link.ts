@@ -3,6 +3,7 @@
 // keys, encap IPs: pushReaches), the same inner packet (the sender's key after its own set()
 // rewrites against the receiver's key, under both masks) and a time within the skew window
 // (the hosts' clocks differ). Pure: the store finds the candidates, this picks one.
+import { toBits } from '../ovs/key-match';
 import { splitTopLevel } from '../ovs/odp-scan';
 import { pushReaches, tunnelMatch, tunnelPushes, type TunnelMatch, type TunnelPush } from '../ovs/odp-tunnel';
 
@@ -43,55 +44,14 @@ export function arrivalOf(f: Pick<LinkFlow, 'key' | 'recircId'>): TunnelMatch | 
 type Field = { value: bigint; mask: bigint; bits: number };
 type Fields = Map<string, Field>;
 
-const bytesOf = (text: string, sep: string, radix: number): bigint | undefined => {
-  const parts = text.split(sep);
-  if (!parts.every((p) => p !== '' && !Number.isNaN(parseInt(p, radix)))) return undefined;
-  return parts.reduce((acc, p) => (acc << 8n) | BigInt(parseInt(p, radix)), 0n);
-};
-
-/** An IPv6 address as OVS prints it (`fd00::1`, `ffc0::`, `::ffff:10.0.0.1`), undefined when it is none. */
-function ipv6Of(text: string): bigint | undefined {
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (h: string): number[] | undefined => {
-    if (h === '') return [];
-    const out: number[] = [];
-    const parts = h.split(':');
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i];
-      if (i === parts.length - 1 && /^\d+\.\d+\.\d+\.\d+$/.test(p)) {
-        const v4 = bytesOf(p, '.', 10);
-        if (v4 === undefined) return undefined;
-        out.push(Number(v4 >> 16n), Number(v4 & 0xffffn));
-      } else if (/^[0-9a-f]{1,4}$/i.test(p)) out.push(parseInt(p, 16));
-      else return undefined;
-    }
-    return out;
-  };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
-  if (!head || !tail) return undefined;
-  const fill = 8 - head.length - tail.length;
-  if (halves.length === 2 ? fill < 0 : fill !== 0) return undefined;
-  return [...head, ...new Array<number>(fill).fill(0), ...tail].reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
-}
-
-/** `10.0.0.1`, `fd00::1`, `50:54:00:00:00:01` or a number, with its width in bits; undefined when it is none of those. */
+/**
+ * `10.0.0.1`, `fd00::1`, `50:54:00:00:00:01` or a number (key-match.ts toBits, the one reader of
+ * OVS's value forms), with its width in bits; undefined when it is none of those.
+ */
 function parseValue(text: string): { v: bigint; bits: number } | undefined {
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(text)) {
-    const v = bytesOf(text, '.', 10);
-    return v === undefined ? undefined : { v, bits: 32 };
-  }
-  if (/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(text)) {
-    const v = bytesOf(text, ':', 16);
-    return v === undefined ? undefined : { v, bits: 48 };
-  }
-  if (text.includes(':')) {
-    const v = ipv6Of(text);
-    return v === undefined ? undefined : { v, bits: 128 };
-  }
-  if (/^(0x[0-9a-f]+|\d+)$/i.test(text)) return { v: BigInt(text), bits: 32 };
-  return undefined;
+  const v = toBits(text);
+  if (v === null) return undefined;
+  return { v, bits: !text.includes(':') ? 32 : /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(text) ? 48 : 128 };
 }
 
 /**
