@@ -1,6 +1,7 @@
 // Trace-session agents sharing one real migrated SQLite file, for specs of what several chassis do
-// with one session (maxTraces together, a completion seen by the other agent). The replicas are a
-// stand-in: the chassis name, the local OVS database synced.
+// with one session (maxTraces together, a completion seen by the other agent), what one agent does
+// with a file an older version left (sessionAgentsOnFile), and under the tracer (session-tracer.ts).
+// The replicas are a stand-in: the chassis name, the local OVS database synced.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,12 +13,17 @@ import { TraceSessionStore } from '../../src/trace-sessions/trace-session-store'
 import { TraceSessionsService } from '../../src/trace-sessions/trace-sessions.service';
 import { testConfig } from './app';
 
-export async function sessionAgentsOnOneFile(prefix: string, names: string[] = ['hv1', 'hv2']) {
-  const file = join(mkdtempSync(join(tmpdir(), prefix)), 'db.sqlite');
+/** Agents `names` on a new SQLite file in a temporary folder named from `prefix`; `env`, more of their configuration. */
+export function sessionAgentsOnOneFile(prefix: string, names: string[] = ['hv1', 'hv2'], env: Record<string, string> = {}) {
+  return sessionAgentsOnFile(join(mkdtempSync(join(tmpdir(), prefix)), 'db.sqlite'), names, env);
+}
+
+/** Agents `names` on SQLite `file` once every migration has run on it (a file an older version left, too). */
+export async function sessionAgentsOnFile(file: string, names: string[], env: Record<string, string> = {}) {
   const ds = new DataSource({ ...dataSourceOptions(file), logging: false });
   await ds.initialize();
   await ds.runMigrations();
-  const cfg = testConfig({ LIVETRACE_DB: file });
+  const cfg = testConfig({ LIVETRACE_DB: file, ...env });
   const store = new StoreService(ds, null, cfg);
   const sessions = new TraceSessionStore(store);
   const agents = names.map(
@@ -30,5 +36,5 @@ export async function sessionAgentsOnOneFile(prefix: string, names: string[] = [
     await store.onApplicationShutdown();
     await ds.destroy();
   };
-  return { store, sessions, agents, close };
+  return { cfg, store, sessions, agents, close };
 }

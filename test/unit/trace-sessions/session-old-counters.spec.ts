@@ -2,18 +2,15 @@
 // active at the upgrade: that version kept its one agent's counters on the session row itself
 // (trace_session.stats). The store is a real SQLite file migrated up to before SessionChassis, the
 // row written as that version wrote it, then migrated to the end; one real TraceSessionsService agent,
-// the chassis that made it, takes it up (the replicas are a stand-in: its name, OVS synced).
+// the chassis that made it, takes it up (sessionAgentsOnFile: the replicas a stand-in).
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { DataSource } from 'typeorm';
-import type { ReplicasService } from '../../../src/replicas/replicas.service';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { StoreService } from '../../../src/storage/store.service';
-import { TraceSessionStore } from '../../../src/trace-sessions/trace-session-store';
-import { TraceSessionsService } from '../../../src/trace-sessions/trace-sessions.service';
-import { ROOT, testConfig } from '../../support/app';
+import { ROOT } from '../../support/app';
+import { sessionAgentsOnFile } from '../../support/session-agents';
 
 const SESSION_CHASSIS = 1795780000000;
 
@@ -37,19 +34,9 @@ describe('a session active across the upgrade to per-chassis counters', () => {
       [maxTraces, JSON.stringify(stats)],
     );
     await old.destroy();
-    const ds = new DataSource({ ...dataSourceOptions(file), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    const cfg = testConfig({ LIVETRACE_DB: file });
-    const store = new StoreService(ds, null, cfg);
-    const sessions = new TraceSessionStore(store);
-    const hv1 = new TraceSessionsService(cfg, store, sessions, { chassisName: () => 'hv1', status: () => ({ synced: true }), model: { generation: 1 } } as unknown as ReplicasService);
-    close = async () => {
-      await hv1.beforeApplicationShutdown();
-      await store.beforeApplicationShutdown();
-      await store.onApplicationShutdown();
-      await ds.destroy();
-    };
+    const agents = await sessionAgentsOnFile(file, ['hv1']);
+    const { sessions, agents: [hv1] } = agents;
+    close = agents.close;
     await hv1.onApplicationBootstrap();
     clearInterval((hv1 as unknown as { timer: NodeJS.Timeout }).timer);
     return { hv1, sessions, id: 1 };
