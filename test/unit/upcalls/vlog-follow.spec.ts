@@ -15,54 +15,58 @@ function collect(f: FileFollower) {
   return { got, ended, rotations };
 }
 
+/**
+ * `body` run on a follower of a new ovs-vswitchd.log in `dir` that holds `initial`: polled only when
+ * the test says, a rotated file ended as soon as it stops growing, stopped whatever `body` does.
+ */
+async function following(dir: string, initial: string, body: (path: string, f: FileFollower, c: ReturnType<typeof collect>) => Promise<void>) {
+  const path = join(dir, 'ovs-vswitchd.log');
+  writeFileSync(path, initial);
+  const f = new FileFollower(path, { pollMs: 3_600_000, drainMs: 0 });
+  const c = collect(f);
+  await f.start();
+  try {
+    await body(path, f, c);
+  } finally {
+    await f.stop();
+  }
+}
+
 describe('following a log file', () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'vlog-follow-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('starts at the end, keeps a partial line until its newline, survives rename and truncate without losing a line', async () => {
-    const path = join(dir, 'ovs-vswitchd.log');
-    writeFileSync(path, 'old 1\nold 2\n');
-    const f = new FileFollower(path, { pollMs: 3_600_000, drainMs: 0 });
-    const c = collect(f);
-    await f.start();
-    try {
-    appendFileSync(path, 'a\nb');
-    await f.poll();
-    expect(c.got.map((x) => x[1])).toEqual(['a']);
-    appendFileSync(path, 'c\n');
-    await f.poll();
-    expect(c.got.map((x) => x[1])).toEqual(['a', 'bc']);
-    // logrotate "create": rename, the writer finishes the old file, then reopens the path.
-    renameSync(path, path + '.1');
-    appendFileSync(path + '.1', 'late to the old file\n');
-    writeFileSync(path, 'new 1\n');
-    await f.poll();
-    appendFileSync(path, 'new 2\n');
-    await f.poll();
-    await f.poll(); // drain time over: the old stream ends
-    expect(c.rotations).toEqual(['renamed']);
-    expect(c.got.map((x) => x[1])).toEqual(['a', 'bc', 'late to the old file', 'new 1', 'new 2']);
-    expect(new Set(c.got.slice(3).map((x) => x[0])).size).toBe(1);
-    expect(c.ended).toEqual([c.got[0][0]]);
-    // "copytruncate": read up to date, then truncated and written again.
-    truncateSync(path, 0);
-    appendFileSync(path, 'after truncate\n');
-    await f.poll();
-    expect(c.rotations).toEqual(['renamed', 'truncated']);
-    expect(c.got.map((x) => x[1]).slice(-1)).toEqual(['after truncate']);
-    } finally {
-      await f.stop();
-    }
-  });
+  it('starts at the end, keeps a partial line until its newline, survives rename and truncate without losing a line', () =>
+    following(dir, 'old 1\nold 2\n', async (path, f, c) => {
+      appendFileSync(path, 'a\nb');
+      await f.poll();
+      expect(c.got.map((x) => x[1])).toEqual(['a']);
+      appendFileSync(path, 'c\n');
+      await f.poll();
+      expect(c.got.map((x) => x[1])).toEqual(['a', 'bc']);
+      // logrotate "create": rename, the writer finishes the old file, then reopens the path.
+      renameSync(path, path + '.1');
+      appendFileSync(path + '.1', 'late to the old file\n');
+      writeFileSync(path, 'new 1\n');
+      await f.poll();
+      appendFileSync(path, 'new 2\n');
+      await f.poll();
+      await f.poll(); // drain time over: the old stream ends
+      expect(c.rotations).toEqual(['renamed']);
+      expect(c.got.map((x) => x[1])).toEqual(['a', 'bc', 'late to the old file', 'new 1', 'new 2']);
+      expect(new Set(c.got.slice(3).map((x) => x[0])).size).toBe(1);
+      expect(c.ended).toEqual([c.got[0][0]]);
+      // "copytruncate": read up to date, then truncated and written again.
+      truncateSync(path, 0);
+      appendFileSync(path, 'after truncate\n');
+      await f.poll();
+      expect(c.rotations).toEqual(['renamed', 'truncated']);
+      expect(c.got.map((x) => x[1]).slice(-1)).toEqual(['after truncate']);
+    }));
 
-  it('keeps a character whose UTF-8 bytes a read cuts in two (a port or bridge name past ASCII)', async () => {
-    const path = join(dir, 'ovs-vswitchd.log');
-    writeFileSync(path, '');
-    const f = new FileFollower(path, { pollMs: 3_600_000, drainMs: 0 });
-    const c = collect(f);
-    await f.start();
-    try {
+  it('keeps a character whose UTF-8 bytes a read cuts in two (a port or bridge name past ASCII)', () =>
+    following(dir, '', async (path, f, c) => {
       // Reads are 1 MiB at most: 'é' (0xc3 0xa9) is written across the first read's end.
       const head = 'x'.repeat((1 << 20) - 1);
       appendFileSync(path, `${head}é\nbridge|INFO|bridge br-é: added interface vif-é on port 1\n`);
@@ -77,18 +81,10 @@ describe('following a log file', () => {
       appendFileSync(path, Buffer.from([0xa9, 0x0a]));
       await f.poll();
       expect(c.got.map((x) => x[1]).slice(2)).toEqual(['aé']);
-    } finally {
-      await f.stop();
-    }
-  });
+    }));
 
-  it('goes on reading a rotated file while vswitchd still writes to it (no vlog/reopen yet)', async () => {
-    const path = join(dir, 'ovs-vswitchd.log');
-    writeFileSync(path, '');
-    const f = new FileFollower(path, { pollMs: 3_600_000, drainMs: 0 });
-    const c = collect(f);
-    await f.start();
-    try {
+  it('goes on reading a rotated file while vswitchd still writes to it (no vlog/reopen yet)', () =>
+    following(dir, '', async (path, f, c) => {
       // Renamed by hand or by a logrotate rule without postrotate: vswitchd keeps writing the old file.
       renameSync(path, path + '.1');
       writeFileSync(path, '');
@@ -103,10 +99,7 @@ describe('following a log file', () => {
       await f.poll();
       expect(c.got.map((x) => x[1])).toEqual(['still to the old file 1', 'still to the old file 2', 'new 1']);
       expect(c.ended).toEqual([c.got[0][0]]);
-    } finally {
-      await f.stop();
-    }
-  });
+    }));
 
   it('waits for a file that does not exist yet and reads it from its start', async () => {
     const path = join(dir, 'later.log');
