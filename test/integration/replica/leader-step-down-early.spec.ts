@@ -7,29 +7,17 @@
 // - the monitor request held: the leader answers it as a follower already, no update3 ever comes,
 //   and only the select before it had been judged.
 // Either way the follower stayed synced on a member that was no longer the leader, for good.
-import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
 import { ReplicaFollower } from '../../../src/ovsdb/replica/follower';
 import { Replica } from '../../../src/ovsdb/replica/replica';
 import { SOUTHBOUND } from '../../../src/replicas/ovn-tables';
-import { SCHEMAS } from '../../support/ovsdb-server';
-import { portsBelowEphemeral } from '../../support/ports';
+import { southboundCluster } from '../../support/raft-cluster';
 import { waitFor } from '../../support/wait';
 
 jest.setTimeout(180_000);
-
-interface Member {
-  name: string;
-  db: string;
-  ctl: string;
-  pidfile: string;
-  raft: string;
-  client: string;
-}
 
 type Held = 'answers' | 'request';
 
@@ -73,42 +61,21 @@ async function holdingProxy(port: number, hold: Held) {
 
 describe.each(['answers', 'request'] as const)('a leader that steps down while the follower connects to it (%s held)', (hold) => {
   const dir = mkdtempSync(join(tmpdir(), 'livetrace-stepdown-'));
-  const members: Member[] = [];
+  const cluster = southboundCluster(dir);
+  const { members, role, pid } = cluster;
   let follower: ReplicaFollower | undefined;
   let proxy: Awaited<ReturnType<typeof holdingProxy>> | undefined;
-  const role = (m: Member): string =>
-    /Role: (\w+)/.exec(spawnSync('ovs-appctl', ['-t', m.ctl, 'cluster/status', 'OVN_Southbound'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? 'down';
-  const pid = (m: Member): number => Number(execFileSync('cat', [m.pidfile], { encoding: 'utf8' }));
 
   afterAll(async () => {
     follower?.close();
     await proxy?.close();
-    for (const m of members) spawnSync('sh', ['-c', `kill -CONT $(cat ${m.pidfile}) 2>/dev/null; kill -9 $(cat ${m.pidfile}) 2>/dev/null`]);
+    cluster.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('leaves it for the new leader', async () => {
-    const ports = await portsBelowEphemeral(6);
-    for (let i = 1; i <= 3; i++) {
-      members.push({
-        name: `s${i}`,
-        db: join(dir, `s${i}.db`),
-        ctl: join(dir, `s${i}.ctl`),
-        pidfile: join(dir, `s${i}.pid`),
-        raft: `tcp:127.0.0.1:${ports[2 * i - 2]}`,
-        client: `tcp:127.0.0.1:${ports[2 * i - 1]}`,
-      });
-    }
-    execFileSync('ovsdb-tool', ['create-cluster', members[0].db, SCHEMAS.sb, members[0].raft], { stdio: 'ignore' });
-    for (const m of members.slice(1)) execFileSync('ovsdb-tool', ['join-cluster', m.db, 'OVN_Southbound', m.raft, members[0].raft]);
-    for (const m of members) {
-      execFileSync('ovsdb-server', [
-        '--detach', '--no-chdir', `--pidfile=${m.pidfile}`, `--log-file=${join(dir, m.name + '.log')}`,
-        `--unixctl=${m.ctl}`, `--remote=ptcp:${m.client.split(':')[2]}:127.0.0.1`, '-vconsole:off', m.db,
-      ], { stdio: 'ignore' });
-    }
-    await waitFor('a leader and two followers', () => isDeepStrictEqual(members.map(role).sort(), ['follower', 'follower', 'leader']), 60_000);
-    execFileSync('ovn-sbctl', [`--db=${members.map((m) => m.client).join(',')}`, 'init']);
+    await cluster.start();
+    cluster.sbctl('init');
     const leader = members.find((m) => role(m) === 'leader')!;
     const others = members.filter((m) => m !== leader);
     proxy = await holdingProxy(Number(leader.client.split(':')[2]), hold);

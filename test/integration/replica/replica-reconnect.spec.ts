@@ -1,7 +1,7 @@
 // Reconnects: a standalone server killed and restarted (full resync: what was deleted while it
 // was down is gone), and a real three-member raft cluster whose leader is killed while we follow
 // it (we move on, resume from our transaction id without a full dump, never go back in time).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { Replica } from '../../../src/ovsdb/replica/replica';
 import { NORTHBOUND, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
 import { dumpTable, replicaTable } from '../../support/ovsdb-dump';
 import { nbctl, startOvsdbServer, OvsdbServer } from '../../support/ovsdb-server';
-import { portsBelowEphemeral } from '../../support/ports';
+import { southboundCluster } from '../../support/raft-cluster';
 import { waitFor } from '../../support/wait';
 
 jest.setTimeout(180_000);
@@ -61,48 +61,18 @@ describe('a standalone server killed and restarted', () => {
 
 describe('a three-member clustered southbound database', () => {
   const dir = mkdtempSync(join(tmpdir(), 'livetrace-raft-'));
-  const members: Array<{ name: string; db: string; ctl: string; pidfile: string; raft: string; client: string }> = [];
+  const cluster = southboundCluster(dir);
+  const { members, role, remotes, sbctl } = cluster;
   let follower: ReplicaFollower;
-  const remotes = () => members.map((m) => m.client).join(',');
-  const sbctl = (...args: string[]) => execFileSync('ovn-sbctl', [`--db=${remotes()}`, ...args], { encoding: 'utf8' });
-
-  function startMember(m: (typeof members)[number]): void {
-    execFileSync('ovsdb-server', [
-      '--detach', '--no-chdir', `--pidfile=${m.pidfile}`, `--log-file=${join(dir, m.name + '.log')}`,
-      `--unixctl=${m.ctl}`, `--remote=ptcp:${m.client.split(':')[2]}:127.0.0.1`, '-vconsole:off', m.db,
-    ], { stdio: 'ignore' });
-  }
-
-  function role(m: (typeof members)[number]): string {
-    const out = spawnSync('ovs-appctl', ['-t', m.ctl, 'cluster/status', 'OVN_Southbound'], { encoding: 'utf8' }).stdout ?? '';
-    return /Role: (\w+)/.exec(out)?.[1] ?? 'down';
-  }
 
   afterAll(async () => {
     follower?.close();
-    for (const m of members) spawnSync('sh', ['-c', `kill -9 $(cat ${m.pidfile}) 2>/dev/null`]);
+    cluster.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('follows the leader, moves on when it dies, resumes without a full dump, ends equal to the server', async () => {
-    const ports = await portsBelowEphemeral(6);
-    for (let i = 1; i <= 3; i++) {
-      members.push({
-        name: `s${i}`,
-        db: join(dir, `s${i}.db`),
-        ctl: join(dir, `s${i}.ctl`),
-        pidfile: join(dir, `s${i}.pid`),
-        raft: `tcp:127.0.0.1:${ports[2 * i - 2]}`,
-        client: `tcp:127.0.0.1:${ports[2 * i - 1]}`,
-      });
-    }
-    execFileSync('ovsdb-tool', ['create-cluster', members[0].db, SB_SCHEMA, members[0].raft], { stdio: 'ignore' });
-    for (const m of members.slice(1)) execFileSync('ovsdb-tool', ['join-cluster', m.db, 'OVN_Southbound', m.raft, members[0].raft]);
-    members.forEach(startMember);
-    await waitFor('a leader and two followers', () => {
-      const roles = members.map(role).sort();
-      return isDeepStrictEqual(roles, ['follower', 'follower', 'leader']);
-    }, 60_000);
+    await cluster.start();
     sbctl('init');
     for (let i = 0; i < 5; i++) sbctl('chassis-add', `hv${i}`, 'geneve', `127.0.0.${i + 1}`);
 
@@ -116,7 +86,7 @@ describe('a three-member clustered southbound database', () => {
     expect(role(leader)).toBe('leader');
     expect(follower.replica.count('Chassis')).toBe(5);
 
-    process.kill(Number(execFileSync('cat', [leader.pidfile], { encoding: 'utf8' })), 'SIGKILL');
+    process.kill(cluster.pid(leader), 'SIGKILL');
     await waitFor('a new leader', () => members.filter((m) => m !== leader).some((m) => role(m) === 'leader'), 60_000);
     for (let i = 5; i < 8; i++) sbctl('--no-leader-only', 'chassis-add', `hv${i}`, 'geneve', `127.0.0.${i + 1}`);
     await waitFor('the follower back on the new leader with every chassis', () => {
