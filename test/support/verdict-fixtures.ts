@@ -48,15 +48,46 @@ export function fixtureModel(version: string, packet?: string): OvnModel {
   const at = own ? join(dir, packet!) : dir;
   let m = models.get(at);
   if (m) return m;
-  const load = (db: string, spec: ReplicaSpec, schema: string, file: string) =>
-    replicaFromDump(db, spec, JSON.parse(readFileSync(join(dir, 'schemas', schema), 'utf8')) as DatabaseSchema, readFileSync(join(at, file), 'utf8'));
-  m = new OvnModel({
-    nb: load('OVN_Northbound', NORTHBOUND, 'ovn-nb.ovsschema', 'northbound.json'),
-    sb: load('OVN_Southbound', SOUTHBOUND, 'ovn-sb.ovsschema', 'southbound.json'),
-    ovs: load('Open_vSwitch', OPEN_VSWITCH as ReplicaSpec, 'vswitch.ovsschema', 'openvswitch.json'),
-  });
+  m = modelOf(dir, at);
   models.set(at, m);
   return m;
+}
+
+/** The model of the dumps in `at` read with the pair's schemas (in `dir`), the southbound dump's text first through `sb`. */
+function modelOf(dir: string, at: string, sb: (text: string) => string = (text) => text): OvnModel {
+  const load = (db: string, spec: ReplicaSpec, schema: string, text: string) =>
+    replicaFromDump(db, spec, JSON.parse(readFileSync(join(dir, 'schemas', schema), 'utf8')) as DatabaseSchema, text);
+  const dump = (file: string) => readFileSync(join(at, file), 'utf8');
+  return new OvnModel({
+    nb: load('OVN_Northbound', NORTHBOUND, 'ovn-nb.ovsschema', dump('northbound.json')),
+    sb: load('OVN_Southbound', SOUTHBOUND, 'ovn-sb.ovsschema', sb(dump('southbound.json'))),
+    ovs: load('Open_vSwitch', OPEN_VSWITCH as ReplicaSpec, 'vswitch.ovsschema', dump('openvswitch.json')),
+  });
+}
+
+/** One table of `ovsdb-client dump --format=json` (a line of the dump). */
+export interface DumpedTable {
+  headings: string[];
+  data: unknown[][];
+}
+
+/**
+ * A pair's model with its southbound Logical_Flow table as `edit` leaves it: a flow added or left
+ * out, what real daemons cannot give on demand (northd picks the UUIDs). A new model each call.
+ */
+export function fixtureModelWithLogicalFlows(version: string, edit: (table: DumpedTable) => void): OvnModel {
+  const dir = join(VERDICT_FIXTURES, version);
+  return modelOf(dir, dir, (text) =>
+    text
+      .split('\n')
+      .map((line) => {
+        if (!line.startsWith('{"caption":"Logical_Flow table"')) return line;
+        const t = JSON.parse(line) as DumpedTable;
+        edit(t);
+        return JSON.stringify(t);
+      })
+      .join('\n'),
+  );
 }
 
 export function topology(version: string): Topology {

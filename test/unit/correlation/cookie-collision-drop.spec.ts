@@ -5,40 +5,20 @@
 // the pair's real southbound dump plus one flow whose UUID collides with the deciding flow's (sorted
 // first) on another priority, hinting at the allow ACL. Collisions cannot be made on demand with
 // real daemons (northd picks the UUIDs); at 500k logical flows about 29 pairs collide.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
-import { replicaFromDump } from '../../../src/ovn/fixture-loader';
-import { OvnModel } from '../../../src/ovn/ovn-model';
-import type { ReplicaSpec } from '../../../src/ovsdb/replica/replica';
-import type { DatabaseSchema } from '../../../src/ovsdb/types';
-import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
-import { dpifOf, fixtureModel, packetFlows, topology, VERDICT_FIXTURES, VERDICT_VERSIONS } from '../../support/verdict-fixtures';
+import type { OvnModel } from '../../../src/ovn/ovn-model';
+import { dpifOf, fixtureModel, fixtureModelWithLogicalFlows, packetFlows, topology, VERDICT_VERSIONS } from '../../support/verdict-fixtures';
 
 /** The pair's model plus a copy of Logical_Flow `uuid` as `twin`, with another priority and stage-hint. */
 function modelWithTwin(version: string, uuid: string, twin: string, hint: string): OvnModel {
-  const dir = join(VERDICT_FIXTURES, version);
-  const load = (db: string, spec: ReplicaSpec, schema: string, text: string) =>
-    replicaFromDump(db, spec, JSON.parse(readFileSync(join(dir, 'schemas', schema), 'utf8')) as DatabaseSchema, text);
-  const sb = readFileSync(join(dir, 'southbound.json'), 'utf8')
-    .split('\n')
-    .map((line) => {
-      if (!line.startsWith('{"caption":"Logical_Flow table"')) return line;
-      const t = JSON.parse(line) as { headings: string[]; data: unknown[][] };
-      const col = (n: string) => t.headings.indexOf(n);
-      const row = structuredClone(t.data.find((r) => (r[col('_uuid')] as [string, string])[1] === uuid)!);
-      row[col('_uuid')] = ['uuid', twin];
-      row[col('priority')] = (row[col('priority')] as number) + 7;
-      const ids = row[col('external_ids')] as ['map', Array<[string, string]>];
-      ids[1] = ids[1].map(([k, v]) => [k, k === 'stage-hint' ? hint.slice(0, 8) : v]);
-      t.data.push(row);
-      return JSON.stringify(t);
-    })
-    .join('\n');
-  return new OvnModel({
-    nb: load('OVN_Northbound', NORTHBOUND, 'ovn-nb.ovsschema', readFileSync(join(dir, 'northbound.json'), 'utf8')),
-    sb: load('OVN_Southbound', SOUTHBOUND, 'ovn-sb.ovsschema', sb),
-    ovs: load('Open_vSwitch', OPEN_VSWITCH as ReplicaSpec, 'vswitch.ovsschema', readFileSync(join(dir, 'openvswitch.json'), 'utf8')),
+  return fixtureModelWithLogicalFlows(version, (t) => {
+    const col = (n: string) => t.headings.indexOf(n);
+    const row = structuredClone(t.data.find((r) => (r[col('_uuid')] as [string, string])[1] === uuid)!);
+    row[col('_uuid')] = ['uuid', twin];
+    row[col('priority')] = (row[col('priority')] as number) + 7;
+    const ids = row[col('external_ids')] as ['map', Array<[string, string]>];
+    ids[1] = ids[1].map(([k, v]) => [k, k === 'stage-hint' ? hint.slice(0, 8) : v]);
+    t.data.push(row);
   });
 }
 

@@ -7,39 +7,17 @@
 // hairpin traces of every pair, read against the pair's real southbound dump plus one logical flow
 // that drops, given a UUID with lsp1's Port_Binding prefix. Collisions cannot be made on demand with
 // real daemons (northd picks the UUIDs).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
-import { replicaFromDump } from '../../../src/ovn/fixture-loader';
-import { OvnModel } from '../../../src/ovn/ovn-model';
-import type { ReplicaSpec } from '../../../src/ovsdb/replica/replica';
-import type { DatabaseSchema } from '../../../src/ovsdb/types';
-import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
-import { dpifOf, fixtureModel, packetFlows, VERDICT_FIXTURES, VERDICT_VERSIONS } from '../../support/verdict-fixtures';
-
-type Table = { headings: string[]; data: unknown[][] };
+import type { OvnModel } from '../../../src/ovn/ovn-model';
+import { dpifOf, fixtureModel, fixtureModelWithLogicalFlows, packetFlows, VERDICT_VERSIONS } from '../../support/verdict-fixtures';
 
 /** The pair's model plus a copy of the first logical flow that drops at another priority than `not`, under UUID `uuid`. */
 function modelWithDroppingTwin(version: string, uuid: string, not: number): OvnModel {
-  const dir = join(VERDICT_FIXTURES, version);
-  const load = (db: string, spec: ReplicaSpec, schema: string, text: string) =>
-    replicaFromDump(db, spec, JSON.parse(readFileSync(join(dir, 'schemas', schema), 'utf8')) as DatabaseSchema, text);
-  const sb = readFileSync(join(dir, 'southbound.json'), 'utf8')
-    .split('\n')
-    .map((line) => {
-      if (!line.startsWith('{"caption":"Logical_Flow table"')) return line;
-      const t = JSON.parse(line) as Table;
-      const col = (n: string) => t.headings.indexOf(n);
-      const row = structuredClone(t.data.find((r) => r[col('priority')] !== not && /(^|[;\s])drop;/.test(String(r[col('actions')])))!);
-      row[col('_uuid')] = ['uuid', uuid];
-      t.data.push(row);
-      return JSON.stringify(t);
-    })
-    .join('\n');
-  return new OvnModel({
-    nb: load('OVN_Northbound', NORTHBOUND, 'ovn-nb.ovsschema', readFileSync(join(dir, 'northbound.json'), 'utf8')),
-    sb: load('OVN_Southbound', SOUTHBOUND, 'ovn-sb.ovsschema', sb),
-    ovs: load('Open_vSwitch', OPEN_VSWITCH as ReplicaSpec, 'vswitch.ovsschema', readFileSync(join(dir, 'openvswitch.json'), 'utf8')),
+  return fixtureModelWithLogicalFlows(version, (t) => {
+    const col = (n: string) => t.headings.indexOf(n);
+    const row = structuredClone(t.data.find((r) => r[col('priority')] !== not && /(^|[;\s])drop;/.test(String(r[col('actions')])))!);
+    row[col('_uuid')] = ['uuid', uuid];
+    t.data.push(row);
   });
 }
 

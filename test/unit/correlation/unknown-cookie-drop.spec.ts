@@ -3,35 +3,15 @@
 // gone). The verdict must say who dropped is unknown, never name the last logical flow that ran
 // nor call the rule one of ovn-controller's own. Real traces of every pair's ACL drop, read against
 // the pair's real southbound dump without the logical flow(s) owning the pipeline's last cookie.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
-import { replicaFromDump } from '../../../src/ovn/fixture-loader';
-import { OvnModel } from '../../../src/ovn/ovn-model';
-import type { ReplicaSpec } from '../../../src/ovsdb/replica/replica';
-import type { DatabaseSchema } from '../../../src/ovsdb/types';
-import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
-import { dpifOf, fixtureModel, packetFlows, VERDICT_FIXTURES, VERDICT_VERSIONS } from '../../support/verdict-fixtures';
+import type { OvnModel } from '../../../src/ovn/ovn-model';
+import { dpifOf, fixtureModel, fixtureModelWithLogicalFlows, packetFlows, VERDICT_VERSIONS } from '../../support/verdict-fixtures';
 
 /** The pair's model with every Logical_Flow whose UUID starts with `prefix` left out of the southbound dump. */
 function modelWithout(version: string, prefix: string): OvnModel {
-  const dir = join(VERDICT_FIXTURES, version);
-  const load = (db: string, spec: ReplicaSpec, schema: string, text: string) =>
-    replicaFromDump(db, spec, JSON.parse(readFileSync(join(dir, 'schemas', schema), 'utf8')) as DatabaseSchema, text);
-  const sb = readFileSync(join(dir, 'southbound.json'), 'utf8')
-    .split('\n')
-    .map((line) => {
-      if (!line.startsWith('{"caption":"Logical_Flow table"')) return line;
-      const t = JSON.parse(line) as { headings: string[]; data: unknown[][] };
-      const at = t.headings.indexOf('_uuid');
-      t.data = t.data.filter((r) => !(r[at] as [string, string])[1].startsWith(prefix));
-      return JSON.stringify(t);
-    })
-    .join('\n');
-  return new OvnModel({
-    nb: load('OVN_Northbound', NORTHBOUND, 'ovn-nb.ovsschema', readFileSync(join(dir, 'northbound.json'), 'utf8')),
-    sb: load('OVN_Southbound', SOUTHBOUND, 'ovn-sb.ovsschema', sb),
-    ovs: load('Open_vSwitch', OPEN_VSWITCH as ReplicaSpec, 'vswitch.ovsschema', readFileSync(join(dir, 'openvswitch.json'), 'utf8')),
+  return fixtureModelWithLogicalFlows(version, (t) => {
+    const at = t.headings.indexOf('_uuid');
+    t.data = t.data.filter((r) => !(r[at] as [string, string])[1].startsWith(prefix));
   });
 }
 
