@@ -106,6 +106,12 @@ export interface Comparison {
   result: 'match' | 'diverged';
   divergence: Divergence | null;
   pipelines: PipelineComparison[];
+  /**
+   * ovn-trace's pipelines past the live path's end when the packet left this chassis through a
+   * tunnel: they run on the receiving chassis (the egress of the switch whose port is there, and
+   * anything after), which a one-chassis path has no pass of. Absent otherwise.
+   */
+  notCompared?: { reason: string; pipelines: Array<{ pipeline: Pipeline; datapath: string }> };
   verdicts: {
     live: { kinds: string[]; logicalPorts: string[] };
     simulated: { outputs: string[]; dropped: boolean };
@@ -211,9 +217,17 @@ export function compareWithSimulation(
   const diverged = (d: Divergence): Comparison => ({ result: 'diverged', divergence: d, pipelines, verdicts });
   const n = Math.max(live.length, sim.pipelines.length);
   const clearedCt = new ClearedCtExcuser();
+  let notCompared: Comparison['notCompared'];
   for (let i = 0; i < n; i++) {
     const sp = sim.pipelines[i];
     const lp = live[i];
+    if (!lp && i > 0 && liveVerdict.kinds.includes('tunnel')) {
+      notCompared = {
+        reason: `the packet left this chassis through a tunnel after pipeline ${i}: the rest ran on the receiving chassis`,
+        pipelines: sim.pipelines.slice(i).map((p) => ({ pipeline: p.pipeline, datapath: p.datapath })),
+      };
+      break;
+    }
     if (!sp || !lp || sp.pipeline !== lp.pipeline || (lp.datapath && lp.datapath !== sp.datapath)) {
       const name = (p: { pipeline: string; datapath: string | null } | undefined) => (p ? `${p.pipeline}(dp=${JSON.stringify(p.datapath)})` : 'nothing');
       const liveFirst = lp?.entries[0] ? liveJson(lp.entries[0], resolve) : null;
@@ -312,7 +326,7 @@ export function compareWithSimulation(
       });
     }
   }
-  return { result: 'match', divergence: null, pipelines, verdicts };
+  return { result: 'match', divergence: null, pipelines, verdicts, ...(notCompared ? { notCompared } : {}) };
 }
 
 /**

@@ -2,7 +2,7 @@
 // seeing the conntrack states the datapath really saw. Built only from what the path stored:
 // the first pass's Flow: line (ofproto/trace, OpenFlow syntax), its logical inport, the ct_state
 // of each pass that a ct() recirculation started, and a load balancer's NAT in the actions.
-import type { LogicalPortJson } from '../traces';
+import type { LogicalPortJson, StepJson } from '../traces';
 
 /** What a pass must carry for this module (a TraceJson has it). */
 export interface LivePass {
@@ -10,6 +10,8 @@ export interface LivePass {
   flow: string;
   datapathActions: string;
   logicalPorts: LogicalPortJson[];
+  /** Its OpenFlow steps, when read with them: which port the packet entered by. */
+  steps?: StepJson[];
 }
 
 export interface Microflow {
@@ -158,13 +160,31 @@ export function endsInConntrack(actions: string): boolean {
   return /\bct\((?:[^()]|\([^()]*\))*\),recirc\(0x[0-9a-f]+\)\s*$/i.test(actions);
 }
 
+/**
+ * The logical port the packet entered the first pass by. A pass that crosses a router names an
+ * inport per datapath (lsp1 on sw0, lr0-sw0 on lr0, sw1-lr0 on sw1), and the store gives them in
+ * name order, not packet order: the one asked for is the port of the physical-to-logical rule the
+ * pass began with (its Port_Binding owner), else the one on the datapath of its first logical flow.
+ */
+function enteredBy(root: LivePass): LogicalPortJson | undefined {
+  const all = root.logicalPorts.filter((p) => p.role === 'inport');
+  const inports = all.some((p) => p.scope === 'pass') ? all.filter((p) => p.scope === 'pass') : all;
+  if (new Set(inports.map((p) => p.name)).size <= 1) return inports[0];
+  const steps = root.steps ?? [];
+  const first = steps.find((s) => s.depth === 0);
+  const bound = first?.owners.find((o) => o.table === 'Port_Binding' && o.name && inports.some((p) => p.name === o.name));
+  if (bound) return inports.find((p) => p.name === bound.name);
+  const lflow = steps.flatMap((s) => s.owners).find((o) => o.table === 'Logical_Flow' && o.datapaths?.length === 1);
+  const onIt = inports.filter((p) => p.datapath === lflow?.datapaths?.[0].name);
+  return onIt.length === 1 ? onIt[0] : inports[0];
+}
+
 /** passes: the path's passes in the order the packet went through them (edge order, paths/path-builder.ts). */
 export function buildMicroflow(passes: readonly LivePass[]): Microflow {
   if (!passes.length) throw new MicroflowError('the path has no passes');
   const ordered = passes;
   const root = ordered[0];
-  const port =
-    root.logicalPorts.find((p) => p.role === 'inport' && p.scope === 'pass') ?? root.logicalPorts.find((p) => p.role === 'inport');
+  const port = enteredBy(root);
   if (!port) throw new MicroflowError(`no logical inport attributed to the first pass (recirc_id ${root.recircId})`);
   if (!port.datapath) throw new MicroflowError(`no logical datapath known for inport ${JSON.stringify(port.name)}`);
   if (!root.flow) throw new MicroflowError('the first pass has no flow');

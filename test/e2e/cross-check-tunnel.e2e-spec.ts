@@ -1,0 +1,82 @@
+// Cross-check of a sending chassis's path against the real ovn-trace of the pair
+// (scripts/ovn-sandbox --chassis 3, multi-topology: lsp1@hv1, lsp2@hv2 on sw0, lsp3@hv3 behind
+// lr0). One service (LIVETRACE_ROLE=all) on hv1: its path of a packet to lsp2 or lsp3 ends in the
+// Geneve tunnel, and the egress pipeline of the last switch runs on the receiving chassis, where
+// hv1's path has no pass. ovn-trace simulates that pipeline too; the two tools agree on every
+// stage hv1 ran, so the answer is a match of what hv1 did, naming the pipeline left to the
+// receiver, not a divergence. scripts/capture-ovn-trace-fixtures --tunnel runs it with
+// LIVETRACE_XC_CAPTURE_DIR: each case's passes (with steps), live verdict, microflow and ovn-trace
+// output are written there (tunnel-<case>-path.json, tunnel-<case>.ovn-trace.txt), the unit tests'
+// inputs (test/unit/cross-checks/tunnel-paths.spec.ts).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ICMP_ROUTED, ICMP_SAME, ThreeChassis, Trace } from '../support/three-chassis';
+import { waitFor } from '../support/wait';
+
+jest.setTimeout(300_000);
+
+let hv: ThreeChassis;
+let api = '';
+
+beforeAll(async () => {
+  hv = await ThreeChassis.start('livetrace-xc-tun-', (dir) => ({ LIVETRACE_DB: `${dir}/xc.sqlite` }));
+  const port = hv.base + 1;
+  api = `http://127.0.0.1:${port}`;
+  await hv.service('all-hv1', 1, port, { LIVETRACE_ROLE: 'all' });
+  const res = await fetch(`${api}/trace-sessions`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ filter: 'ip', durationSeconds: 3600, maxTraces: 1000 }),
+  });
+  expect(res.status).toBe(201);
+});
+
+afterAll(async () => {
+  await hv?.stop();
+});
+
+async function sentPass(flow: string): Promise<Trace> {
+  const list = async () => ((await (await fetch(`${api}/traces?limit=50`)).json()) as { items: Trace[] }).items;
+  const before = new Set((await list()).map((t) => t.id));
+  const port = /\bvif1 \d+\/(\d+)/.exec(await hv.sandbox('ctl', '--chassis', '1', 'dpif/show'))![1];
+  await hv.sandbox('inject', '--chassis', '1', 'vif1', `in_port(${port}),${flow}`);
+  try {
+    return await waitFor('the pass on hv1 that leaves by the tunnel', async () => (await list()).find((t) => !before.has(t.id) && t.verdict.tunnels?.length));
+  } finally {
+    await hv.sandbox('ctl', '--chassis', '1', 'revalidator/purge');
+  }
+}
+
+async function crossCheck(traceId: number) {
+  // The path's passes settle (a recirculation traced after the tunnel pass).
+  return waitFor(`cross-check of trace ${traceId}`, async () => {
+    const res = await fetch(`${api}/traces/${traceId}/cross-check`, { method: 'POST' });
+    const body = (await res.json()) as { result?: string; message?: string; divergence?: { explanation: string } | null; pipelines?: Array<{ pipeline: string; datapath: string }>; notCompared?: unknown };
+    if (res.status === 422 && /incomplete/.test(body.message ?? '')) return undefined;
+    return { status: res.status, body };
+  }, 60_000);
+}
+
+async function keep(name: string, id: number) {
+  const dir = process.env.LIVETRACE_XC_CAPTURE_DIR;
+  if (!dir) return;
+  const xc = (await (await fetch(`${api}/cross-checks/${id}`)).json()) as { traceIds: number[]; verdicts: { live: unknown }; microflow: unknown; ovnTrace: { output: string } };
+  const passes = [];
+  for (const t of xc.traceIds) passes.push(await (await fetch(`${api}/traces/${t}`)).json());
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `tunnel-${name}-path.json`), JSON.stringify({ verdict: xc.verdicts.live, microflow: xc.microflow, passes }, null, 1) + '\n');
+  writeFileSync(join(dir, `tunnel-${name}.ovn-trace.txt`), xc.ovnTrace.output);
+}
+
+it.each([
+  ['same switch (lsp1@hv1 to lsp2@hv2)', 'same-switch', ICMP_SAME, 'sw0'],
+  ['routed (lsp1@hv1 through lr0 to lsp3@hv3)', 'routed', ICMP_ROUTED, 'sw1'],
+])('%s: the sender\'s path matches ovn-trace up to the tunnel', async (_name, name, flow, lastSwitch) => {
+  const t = await sentPass(flow);
+  const { status, body } = await crossCheck(t.id);
+  await keep(name, (body as { id: number }).id);
+  expect([status, body.message, body.divergence?.explanation ?? null]).toEqual([201, undefined, null]);
+  expect(body.result).toBe('match');
+  expect(body.pipelines!.at(-1)).toMatchObject({ pipeline: 'ingress', datapath: lastSwitch });
+  expect(body.notCompared).toMatchObject({ pipelines: [{ pipeline: 'egress', datapath: lastSwitch }] });
+});

@@ -1,0 +1,64 @@
+// The sending chassis's path of a packet that leaves through Geneve, on every supported pair: real
+// passes stored by a service on hv1 of a three-chassis sandbox and the real ovn-trace output the
+// service compared them with (scripts/capture-ovn-trace-fixtures --tunnel:
+// test/fixtures/captured-ovn-trace/<version>/tunnel/). hv1 runs the ingress pipeline(s) up to the
+// tunnel; the egress of the last switch runs on the receiver. A routed packet's one pass names an
+// inport per datapath it crossed (lsp1, lr0-sw0, sw1-lr0), stored in name order.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compareWithSimulation, LivePassWithSteps, LogicalFlowResolver } from '../../../src/cross-checks/compare';
+import { buildMicroflow } from '../../../src/cross-checks/microflow';
+import { parseOvnTrace } from '../../../src/cross-checks/ovn-trace-parse';
+
+const ROOT = join(__dirname, '../../fixtures/captured-ovn-trace');
+const VERSIONS = readdirSync(ROOT).filter((d) => existsSync(join(ROOT, d, 'tunnel')));
+
+interface Captured {
+  verdict: { kinds: string[]; logicalPorts: string[] };
+  passes: LivePassWithSteps[];
+}
+
+const current = (p: Captured): LogicalFlowResolver => {
+  const all = p.passes.flatMap((x) => x.steps ?? []).flatMap((s) => s.owners).filter((o) => o.table === 'Logical_Flow');
+  return (prefix) =>
+    all
+      .filter((o) => o.uuid.startsWith(prefix))
+      .map((o) => ({ uuid: o.uuid, stale: false, pipeline: o.pipeline!, tableId: o.tableId!, stage: o.stage ?? null, priority: o.priority!, match: o.match!, actions: o.actions! }));
+};
+
+it('tunnel captures exist for the three supported pairs', () => {
+  expect(VERSIONS).toEqual(expect.arrayContaining(['ovs-3.1.0_ovn-23.03.1', 'ovs-3.5.0_ovn-25.03.0', 'ovs-4.0.0_ovn-26.03.1']));
+});
+
+describe.each(VERSIONS)('the sending chassis of %s', (version) => {
+  const dir = join(ROOT, version, 'tunnel');
+  const path = (name: string) => JSON.parse(readFileSync(join(dir, `tunnel-${name}-path.json`), 'utf8')) as Captured;
+  const text = (name: string) => readFileSync(join(dir, `tunnel-${name}.ovn-trace.txt`), 'utf8');
+
+  it('routed: ovn-trace starts where the packet entered, lsp1 on sw0, not at the router port stored first', () => {
+    const p = path('routed');
+    expect(p.passes[0].logicalPorts.filter((x) => x.role === 'inport' && x.scope === 'pass').map((x) => x.name)).toEqual(['lr0-sw0', 'lsp1', 'sw1-lr0']);
+    expect(buildMicroflow(p.passes)).toMatchObject({ datapath: 'sw0', inport: 'lsp1' });
+    expect(buildMicroflow(p.passes).expression).toMatch(/^inport == "lsp1" && /);
+  });
+
+  it.each([
+    ['same-switch', ['ingress/sw0'], 'sw0'],
+    ['routed', ['ingress/sw0', 'egress/sw0', 'ingress/lr0', 'egress/lr0', 'ingress/sw1'], 'sw1'],
+  ])('%s: matches up to the tunnel; the receiver\'s egress is named, not a divergence', (name, compared, lastSwitch) => {
+    const p = path(name);
+    expect(p.verdict.kinds).toEqual(['tunnel']);
+    const c = compareWithSimulation(p.passes, p.verdict, parseOvnTrace(text(name)), current(p));
+    expect(c.divergence).toBeNull();
+    expect(c.result).toBe('match');
+    expect(c.pipelines.map((x) => `${x.pipeline}/${x.datapath}`)).toEqual(compared);
+    expect(c.notCompared?.pipelines).toEqual([{ pipeline: 'egress', datapath: lastSwitch }]);
+  });
+
+  it('a path that did not leave through a tunnel still diverges where ovn-trace went on', () => {
+    const p = path('same-switch');
+    const c = compareWithSimulation(p.passes, { kinds: ['output'], logicalPorts: ['lsp2'] }, parseOvnTrace(text('same-switch')), current(p));
+    expect(c.result).toBe('diverged');
+    expect(c.divergence).toMatchObject({ pipelineIndex: 1, pipeline: 'egress', live: null });
+  });
+});
