@@ -116,10 +116,14 @@ export function flowToExpression(flow: string, inport: string): string {
       parts.push(p);
       take('icmp_type', `${p}.type`, NUM);
       take('icmp_code', `${p}.code`, NUM);
-      if (p === 'icmp6') {
+      // OVS prints nd_target, nd_sll and nd_tll for both neighbor messages (the one the message
+      // lacks as zero), but OVN's nd.sll needs a solicitation and nd.tll an advertisement:
+      // naming both makes ovn-trace refuse the microflow ("Constraints are contradictory").
+      const type = fields.get('icmp_type');
+      if (p === 'icmp6' && (type === '135' || type === '136')) {
         take('nd_target', 'nd.target', IP6);
-        take('nd_sll', 'nd.sll', MAC);
-        take('nd_tll', 'nd.tll', MAC);
+        if (type === '135') take('nd_sll', 'nd.sll', MAC);
+        else take('nd_tll', 'nd.tll', MAC);
       }
     } else if (fields.has('nw_proto')) take('nw_proto', 'ip.proto', NUM);
   } else if (words.has('arp')) {
