@@ -40,11 +40,14 @@ const API_WRITES: Array<[string, RegExp]> = [
  */
 export function roleRefuses(role: Role, method: string, path: string): string | null {
   const p = path.split('?')[0].replace(/\/+$/, '') || '/';
-  if (role === 'agent' && !AGENT_ROUTES.some((r) => p === r || p.startsWith(`${r}/`))) {
+  // Read as Express routes (no case-sensitive routing): matched by case, /Metrics was refused on an
+  // agent and POST /TRACE-SESSIONS on an api instance, both served by the router behind.
+  const route = p.toLowerCase();
+  if (role === 'agent' && !AGENT_ROUTES.some((r) => route === r || route.startsWith(`${r}/`))) {
     return `LIVETRACE_ROLE=agent answers only ${AGENT_ROUTES.join(' and ')}: ask an api instance for ${p}`;
   }
   const m = method.toUpperCase();
-  if (role === 'api' && !READS.has(m) && !API_WRITES.some(([wm, re]) => wm === m && re.test(p))) {
+  if (role === 'api' && !READS.has(m) && !API_WRITES.some(([wm, re]) => wm === m && re.test(route))) {
     return `LIVETRACE_ROLE=api only reads (and creates and stops trace sessions): ${m} ${p} is an agent's (or LIVETRACE_ROLE=all)`;
   }
   return null;

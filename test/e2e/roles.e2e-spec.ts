@@ -33,6 +33,19 @@ describe('LIVETRACE_ROLE=agent', () => {
     await request(app.getHttpServer()).post('/ingest/events?source=x').set('Content-Type', 'application/x-ndjson').send('{}\n').expect(404);
   });
 
+  // Express routes without case and with a trailing slash: the role must read a path the same way,
+  // or it refuses what the router would serve and could serve what it means to refuse.
+  it.each(['/Traces', '/TRACES', '/traces/', '/%74races', '/Trace-Sessions', '/trace-sessions/'])('refuses GET %s as it refuses /traces', async (url) => {
+    const res = await request(app.getHttpServer()).get(url).expect(404);
+    expect(res.body.message).toMatch(/LIVETRACE_ROLE=agent answers only/);
+  });
+
+  it.each(['/Metrics', '/METRICS/', '/Health'])('serves GET %s as the router does /metrics and /health', async (url) => {
+    const res = await request(app.getHttpServer()).get(url);
+    expect(res.status).not.toBe(404);
+    expect(res.body?.message ?? '').not.toMatch(/LIVETRACE_ROLE/);
+  });
+
   it('serves /metrics and /health', async () => {
     await request(app.getHttpServer()).get('/metrics').expect(200);
     const health = await request(app.getHttpServer()).get('/health');
@@ -124,5 +137,15 @@ describe('LIVETRACE_ROLE=api', () => {
     const first = await http.get('/trace-sessions/1').expect(200);
     expect(first.body).toMatchObject({ state: 'expired', endedAt: '2026-01-01T00:01:00.000Z' });
     expect((await http.get('/trace-sessions?state=active')).body.items).toEqual([]);
+  });
+
+  it('creates and stops a session whatever the case of the path, as the router routes it', async () => {
+    const http = request(app.getHttpServer());
+    const res = await http.post('/TRACE-SESSIONS').send({ filter: 'icmp', chassis: ['hv1'] }).expect(201);
+    await http.delete(`/Trace-Sessions/${res.body.id}/`).expect(200);
+    // A write of the agents' under another case stays refused.
+    const refused = await http.post('/Traces').send({ flow: 'in_port=1' });
+    expect(refused.status).toBe(405);
+    expect(refused.body.message).toMatch(/LIVETRACE_ROLE=api only reads/);
   });
 });
