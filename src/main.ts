@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { checkBind, createApp } from './bootstrap';
 import { ConfigError, loadConfig } from './config/config';
+import { checkStorePath } from './storage/store-path-check';
 
 // EX_CONFIG from sysexits.h: the operator, not the code, has something to fix.
 const EX_CONFIG = 78;
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const refusal = checkBind(config);
+  const refusal = checkBind(config) ?? checkStorePath(config);
   if (refusal) {
     process.stderr.write(`ovn-livetrace: ${refusal}\n`);
     process.exit(EX_CONFIG);

@@ -100,9 +100,10 @@ export interface Child {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** The service's own entry point (src/main.ts) as a process, the way an operator runs it. */
-export function spawnService(env: Record<string, string>): Child {
+/** The service's own entry point (src/main.ts) as a process, the way an operator runs it (`as`: another user's, from root). */
+export function spawnService(env: Record<string, string>, as: { uid?: number; gid?: number } = {}): Child {
   const proc = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
+    ...as,
     cwd: ROOT,
     env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
