@@ -9,8 +9,9 @@ export class ConfigValueError extends Error {}
 const bool: Parser<boolean> = (raw) => {
   const v = raw.trim().toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(v)) return true;
-  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
-  throw new ConfigValueError('expected true or false');
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  // Empty is neither: an override left empty (an unset variable in a unit file) turned LIVETRACE_POLLER off unsaid.
+  throw new ConfigValueError(v ? 'expected true or false' : 'expected true or false (empty is neither: leave the key out for its default)');
 };
 
 const int =

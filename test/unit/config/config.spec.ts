@@ -55,6 +55,10 @@ describe('configuration', () => {
     ['LIVETRACE_LOG_LEVEL', 'loud', /LIVETRACE_LOG_LEVEL="loud": expected one of/],
     ['LIVETRACE_CHASSIS', 'hv 1; rm', /LIVETRACE_CHASSIS/],
     ['OVS_RUNDIR', '', /OVS_RUNDIR="": must not be empty/],
+    // An empty override (a unit's LIVETRACE_POLLER= from an unset variable) silently turned the poller off.
+    ['LIVETRACE_POLLER', '', /LIVETRACE_POLLER="": expected true or false/],
+    ['LIVETRACE_LEADER_ONLY', '  ', /LIVETRACE_LEADER_ONLY="  ": expected true or false/],
+    ['LIVETRACE_READ_WORKER_AUDITS', '', /LIVETRACE_READ_WORKER_AUDITS="": expected true or false/],
   ])('rejects %s=%j naming the key and the value', (key, value, message) => {
     const err = errorOf({ [key]: value });
     expect(err.key).toBe(key);
