@@ -8,11 +8,9 @@ import { daemonlessEnv, spawnService } from '../support/app';
 
 jest.setTimeout(120_000);
 
-// root writes any folder: the read-only one is tried as nobody, whom its mode does keep out.
-const NOBODY = { uid: 65534, gid: 65534 };
-const asUser = process.getuid?.() === 0 ? NOBODY : {};
+// root writes any folder: the service runs with file modes applying to it (spawnService modesApply).
+const modesApply = { modesApply: true };
 
-// Under /tmp itself, not the run's own folder (0700): nobody must reach the folders to be refused by their own mode.
 const made: string[] = [];
 function folder(): string {
   const dir = mkdtempSync(join('/tmp', 'livetrace-store-folder-'));
@@ -28,7 +26,7 @@ describe('a store folder the service cannot write', () => {
     mkdirSync(ro, { mode: 0o555 });
     chmodSync(ro, 0o555);
     const db = join(ro, 'livetrace.sqlite');
-    const child = spawnService(daemonlessEnv({ LIVETRACE_DB: db }), asUser);
+    const child = spawnService(daemonlessEnv({ LIVETRACE_DB: db }), modesApply);
     const { code } = await child.exit;
     expect(child.stderr()).toContain(`LIVETRACE_DB="${db}"`);
     expect(child.stderr()).toMatch(new RegExp(`folder ${ro} is not writable`));
@@ -52,7 +50,7 @@ describe('a store folder the service cannot write', () => {
     const db = join(dir, 'livetrace.sqlite');
     writeFileSync(db, '');
     chmodSync(db, 0o444);
-    const child = spawnService(daemonlessEnv({ LIVETRACE_DB: db }), asUser);
+    const child = spawnService(daemonlessEnv({ LIVETRACE_DB: db }), modesApply);
     const { code } = await child.exit;
     expect(child.stderr()).toContain(`LIVETRACE_DB="${db}"`);
     expect(child.stderr()).toMatch(/not readable and writable/);
@@ -72,7 +70,7 @@ describe('a store folder the service cannot write', () => {
     mkdirSync(ro, { mode: 0o555 });
     chmodSync(ro, 0o555);
     const spool = join(ro, 'spool.sqlite');
-    const child = spawnService(daemonlessEnv({ LIVETRACE_DB: 'postgres://livetrace@127.0.0.1:1/none', LIVETRACE_SPOOL: spool }), asUser);
+    const child = spawnService(daemonlessEnv({ LIVETRACE_DB: 'postgres://livetrace@127.0.0.1:1/none', LIVETRACE_SPOOL: spool }), modesApply);
     const { code } = await child.exit;
     expect(child.stderr()).toContain(`LIVETRACE_SPOOL="${spool}"`);
     expect(code).toBe(78);

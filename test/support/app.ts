@@ -100,10 +100,19 @@ export interface Child {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** The service's own entry point (src/main.ts) as a process, the way an operator runs it (`as`: another user's, from root). */
-export function spawnService(env: Record<string, string>, as: { uid?: number; gid?: number } = {}): Child {
-  const proc = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/main.ts'], {
-    ...as,
+/**
+ * The service's own entry point (src/main.ts) as a process, the way an operator runs it.
+ * `modesApply`: file modes keep it out as they keep out an unprivileged service. Root's own
+ * capabilities to pass them (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) are dropped with setpriv
+ * (util-linux) rather than switching to another user: the work tree may sit in a folder only root
+ * can read (the Node matrix's copy is a mktemp 0700 folder), which root still reads as its owner.
+ */
+export function spawnService(env: Record<string, string>, opts: { modesApply?: boolean } = {}): Child {
+  const node = [process.execPath, '-r', 'ts-node/register/transpile-only', 'src/main.ts'];
+  const dropped = opts.modesApply && process.getuid?.() === 0;
+  const caps = '-dac_override,-dac_read_search';
+  const [cmd, ...args] = dropped ? ['setpriv', '--bounding-set', caps, '--inh-caps', caps, ...node] : node;
+  const proc = spawn(cmd, args, {
     cwd: ROOT,
     env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
