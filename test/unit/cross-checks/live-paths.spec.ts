@@ -3,15 +3,16 @@
 // --live: test/fixtures/captured-ovn-trace/<version>/live/). Same-switch, routed, SNAT and
 // load-balanced paths match; with ovn-controller paused behind an ACL turned drop they diverge at
 // the ACL stage; the ct_commit excuse does not hide a difference conntrack state cannot explain.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareWithSimulation, explainedByMissingPasses, LivePassWithSteps, LogicalFlowResolver } from '../../../src/cross-checks/compare';
 import { feedCtStates, liveCtPasses } from '../../../src/cross-checks/ct-sequence';
 import type { Microflow } from '../../../src/cross-checks/microflow';
 import { parseOvnTrace } from '../../../src/cross-checks/ovn-trace-parse';
+import { CAPTURED_OVN_TRACE, capturedVersions, currentFlows } from '../../support/captured-ovn-trace';
 
-const ROOT = join(__dirname, '../../fixtures/captured-ovn-trace');
-const VERSIONS = readdirSync(ROOT).filter((d) => /^ovs-[\d.]+_ovn-[\d.]+$/.test(d) && existsSync(join(ROOT, d, 'live')));
+const ROOT = CAPTURED_OVN_TRACE;
+const VERSIONS = capturedVersions('live');
 
 interface Captured {
   verdict: { kinds: string[]; logicalPorts: string[] };
@@ -19,14 +20,7 @@ interface Captured {
   passes: LivePassWithSteps[];
 }
 
-/** Resolves the path's own logical flows as current southbound rows. */
-const current = (p: Captured): LogicalFlowResolver => {
-  const all = p.passes.flatMap((x) => x.steps ?? []).flatMap((s) => s.owners).filter((o) => o.table === 'Logical_Flow');
-  return (prefix) =>
-    all
-      .filter((o) => o.uuid.startsWith(prefix))
-      .map((o) => ({ uuid: o.uuid, stale: false, pipeline: o.pipeline!, tableId: o.tableId!, stage: o.stage ?? null, priority: o.priority!, match: o.match!, actions: o.actions! }));
-};
+const current = (p: Captured): LogicalFlowResolver => currentFlows(p.passes);
 /** Resolves nothing: every live flow counts as gone from the southbound (ovn-controller lagging). */
 const nothing: LogicalFlowResolver = () => [];
 

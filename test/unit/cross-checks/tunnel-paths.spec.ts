@@ -4,27 +4,22 @@
 // test/fixtures/captured-ovn-trace/<version>/tunnel/). hv1 runs the ingress pipeline(s) up to the
 // tunnel; the egress of the last switch runs on the receiver. A routed packet's one pass names an
 // inport per datapath it crossed (lsp1, lr0-sw0, sw1-lr0), stored in name order.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareWithSimulation, LivePassWithSteps, LogicalFlowResolver } from '../../../src/cross-checks/compare';
 import { buildMicroflow } from '../../../src/cross-checks/microflow';
 import { parseOvnTrace } from '../../../src/cross-checks/ovn-trace-parse';
+import { CAPTURED_OVN_TRACE, capturedVersions, currentFlows } from '../../support/captured-ovn-trace';
 
-const ROOT = join(__dirname, '../../fixtures/captured-ovn-trace');
-const VERSIONS = readdirSync(ROOT).filter((d) => existsSync(join(ROOT, d, 'tunnel')));
+const ROOT = CAPTURED_OVN_TRACE;
+const VERSIONS = capturedVersions('tunnel');
 
 interface Captured {
   verdict: { kinds: string[]; logicalPorts: string[] };
   passes: LivePassWithSteps[];
 }
 
-const current = (p: Captured): LogicalFlowResolver => {
-  const all = p.passes.flatMap((x) => x.steps ?? []).flatMap((s) => s.owners).filter((o) => o.table === 'Logical_Flow');
-  return (prefix) =>
-    all
-      .filter((o) => o.uuid.startsWith(prefix))
-      .map((o) => ({ uuid: o.uuid, stale: false, pipeline: o.pipeline!, tableId: o.tableId!, stage: o.stage ?? null, priority: o.priority!, match: o.match!, actions: o.actions! }));
-};
+const current = (p: Captured): LogicalFlowResolver => currentFlows(p.passes);
 
 it('tunnel captures exist for the three supported pairs', () => {
   expect(VERSIONS).toEqual(expect.arrayContaining(['ovs-3.1.0_ovn-23.03.1', 'ovs-3.5.0_ovn-25.03.0', 'ovs-4.0.0_ovn-26.03.1']));
