@@ -16,7 +16,7 @@ import { tunnelIdForJson } from '../ovs/ids';
 import { ovnTunnelKeys, type TunnelPush } from '../ovs/odp-tunnel';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
-import { arrivalOf, gapMs, innerFields, LinkFlow, linkTunnels, nearer, pushesOf, samePacket, senderOf, sentFieldsOfPushes } from './tunnel-link';
+import { arrivalOf, gapMs, innerFields, LinkFlow, linkTunnels, nearer, pushesOf, samePacket, senderOf } from './tunnel-link';
 
 /** Chassis hops followed from one packet: a tunnel loop in the data stops here. */
 const MAX_HOPS = 8;
@@ -255,8 +255,7 @@ export class CrossChassisPaths {
     // The push that sent the asked arrival: the one whose own pick it is, else the first that reaches it.
     const reaching = asked ? linkTunnels(sender, [asked.flow], skew).flatMap((l, i) => (l.receiver ? [i] : [])) : [];
     const askedAt = reaching.find((i) => links[i].receiver?.row.trace_id === asked!.traceId) ?? reaching[0];
-    const sent = sentFieldsOfPushes(sender);
-    const own = await Promise.all(links.map(({ receiver }, i) => (receiver && i !== askedAt && sent[i] ? this.ownPassAfter(receiver, sender, sent[i]) : undefined)));
+    const own = await Promise.all(links.map(({ receiver, sent }, i) => (receiver && i !== askedAt && sent ? this.ownPassAfter(receiver, sender, sent) : undefined)));
     return links.map(({ push, receiver }, i) => {
       const mine = i === askedAt;
       // The asked hop is unsure only when the look that found this sender from it was.

@@ -106,12 +106,6 @@ export function sentFieldsOfPushes(sender: Pick<LinkFlow, 'key' | 'actions'>): F
   return out;
 }
 
-/** The fields as sent by `push` (one of pushesOf(sender.actions)); the key's own when it is not one of them. */
-export function sentFields(sender: Pick<LinkFlow, 'key' | 'actions'>, push: TunnelPush): Fields {
-  const at = pushesOf(sender.actions).findIndex((p) => p.text === push.text);
-  return (at < 0 ? undefined : sentFieldsOfPushes(sender)[at]) ?? innerFields(sender.key);
-}
-
 const copyOf = (f: Fields): Fields => new Map(f);
 
 /** Walks an action list as odp-tunnel.ts tunnelPushes does, recording the fields at each push. */
@@ -174,6 +168,8 @@ export interface TunnelLink<T extends LinkFlow> {
   push: TunnelPush;
   /** The receiving pass, or undefined when none fits. */
   receiver?: T;
+  /** The inner packet as this push sent it (sentFieldsOfPushes); undefined when the walk recorded none (the key's own was compared). */
+  sent?: Fields;
 }
 
 /**
@@ -204,6 +200,7 @@ export function linkTunnels<T extends LinkFlow>(sender: LinkFlow, candidates: re
   const sentAll = sentFieldsOfPushes(sender);
   return pushesOf(sender.actions).map((push, i) => {
     const sent = sentAll[i] ?? innerFields(sender.key);
+    const link = { push, ...(sentAll[i] ? { sent: sentAll[i] } : {}) };
     let best: T | undefined;
     for (const c of candidates) {
       if (c.chassis === sender.chassis) continue;
@@ -213,7 +210,7 @@ export function linkTunnels<T extends LinkFlow>(sender: LinkFlow, candidates: re
       if (!samePacket(sent, innerFields(c.key))) continue;
       if (nearer(sender, c, best)) best = c;
     }
-    return { push, receiver: best };
+    return { ...link, receiver: best };
   });
 }
 
