@@ -104,8 +104,8 @@ export class StoreWriter {
   /** No chunk before this (performance.now()): the write lock was held by another process. */
   private pausedUntil = 0;
   readonly stats: WriterStats = { queued: 0, committedJobs: 0, failedJobs: 0, transactions: 0, waitingProducers: 0 };
-  /** Set while writes fail for a reason of the store (see WriteFailure); undefined once one commits. */
-  failing?: WriteFailure;
+  /** Set while writes fail for a reason of the store (see WriteFailure); undefined once one commits. Read through failingNow(). */
+  private failing?: WriteFailure;
 
   constructor(
     readonly db: Database,
