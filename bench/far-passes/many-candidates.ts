@@ -7,13 +7,20 @@
  * nearest first) and as it was at stop 21 (the newest 256, kept here). Prints the time of one
  * extend() and of the look alone for each, their ratio, and whether each linked the right arrival.
  *
- * Usage: node -r ts-node/register/transpile-only bench/far-passes/many-candidates.ts [N=400,2000,30000]
+ * Then the pick alone for a flood (linkTunnels, no store): the captured multicast sender's push to
+ * hv2 copied to P chassis, C arrivals spread over them (one the flood's own a chassis, the others
+ * other VMs' packets). Side by side, call by call: as built (each candidate's key parsed once a
+ * link) and as it was before (parsed again for every push it is compared with, kept here). Prints
+ * both medians, their ratio, and whether both picked the same arrival for every push.
+ *
+ * Usage: node -r ts-node/register/transpile-only bench/far-passes/many-candidates.ts [N=400,2000,30000] [FLOODS=3x400,16x2000,64x4000]
  */
 import 'reflect-metadata';
 import { signaturesReaching } from '../../src/ovs/tunnel-signature';
 import { PathBuilder } from '../../src/paths/path-builder';
 import { PathStore, type LinkFlowRow, type LinkLook, type LinkSide, type LinkWindow } from '../../src/paths/path-store';
-import { pushesOf } from '../../src/paths/tunnel-link';
+import { pushReaches } from '../../src/ovs/odp-tunnel';
+import { arrivalOf, gapMs, innerFields, linkTunnels, nearer, pushesOf, samePacket, sentFieldsOfPushes, type LinkFlow, type TunnelLink } from '../../src/paths/tunnel-link';
 import { CapturedFlow, capturedFlows } from '../../test/support/captured-multichassis';
 import { oneChassis } from '../../test/support/cross-chassis';
 import { closeMigratedSqlite, openMigratedSqlite } from '../../test/support/migrated-sqlite';
@@ -107,9 +114,67 @@ async function measure(n: number): Promise<Record<string, unknown>> {
   }
 }
 
+/** linkTunnels before each candidate was parsed once a link: its tunnel and inner packet read again for every push. */
+function linkTunnelsReparsing<T extends LinkFlow>(sender: LinkFlow, candidates: readonly T[], skewMs: number): TunnelLink<T>[] {
+  const sentAll = sentFieldsOfPushes(sender);
+  return pushesOf(sender.actions).map((push, i) => {
+    const sent = sentAll[i] ?? innerFields(sender.key);
+    const link = { push, ...(sentAll[i] ? { sent: sentAll[i] } : {}) };
+    let best: T | undefined;
+    for (const c of candidates) {
+      if (c.chassis === sender.chassis) continue;
+      const arrival = arrivalOf(c);
+      if (!arrival || !pushReaches(push, arrival)) continue;
+      if (gapMs(sender, c) > skewMs) continue;
+      if (!samePacket(sent, innerFields(c.key))) continue;
+      if (nearer(sender, c, best)) best = c;
+    }
+    return { ...link, receiver: best };
+  });
+}
+
+function flood(pushes: number, candidates: number): Record<string, unknown> {
+  const mcast = one('hv1.mcast-m.txt', (l) => (l.actions.match(/tnl_push\(/g) ?? []).length === 3);
+  const toHv2 = mcast.actions.slice(mcast.actions.lastIndexOf('tnl_push('));
+  const ipOf = (k: number) => `192.168.${1 + (k >> 8)}.${k & 255}`;
+  const actions = Array.from({ length: pushes }, (_, k) => toHv2.replace('dst=192.168.0.2,', `dst=${ipOf(k)},`)).join(',');
+  const sender: LinkFlow = { chassis: 'hv1', key: mcast.key, actions, recircId: 0, from: T0, to: T0 + HOUR };
+  const own = capturedFlows('debian12', 'hv2.mcast-m.txt').filter((l) => l.key.includes('tunnel(') && l.recirc === 0)[0];
+  const arrivals: LinkFlow[] = Array.from({ length: candidates }, (_, n) => {
+    const k = n % pushes;
+    const l = n < pushes ? own : otherVm(own, n);
+    return { chassis: `hv-${k}`, key: l.key.replace('dst=192.168.0.2,', `dst=${ipOf(k)},`), actions: l.actions, recircId: 0, from: T0 + 5 + n * 50, to: T0 + 60 + n * 50 };
+  });
+  const skew = 2 * HOUR;
+  const picks = (links: TunnelLink<LinkFlow>[]) => links.map((l) => (l.receiver ? arrivals.indexOf(l.receiver) : -1)).join(',');
+  const variants = { built: () => linkTunnels(sender, arrivals, skew), reparsing: () => linkTunnelsReparsing(sender, arrivals, skew) };
+  type Variant = keyof typeof variants;
+  const linked = picks(variants.built());
+  const ms: Record<Variant, number[]> = { built: [], reparsing: [] };
+  for (let round = 0; round < 7; round++) {
+    for (const v of (round % 2 ? ['reparsing', 'built'] : ['built', 'reparsing']) as Variant[]) {
+      const t = performance.now();
+      variants[v]();
+      ms[v].push(performance.now() - t);
+    }
+  }
+  const median = (v: Variant) => +[...ms[v]].sort((a, b) => a - b)[3].toFixed(2);
+  return {
+    floodPushes: pushes,
+    candidates,
+    linkMs: { built: median('built'), reparsing: median('reparsing'), ratio: +(median('built') / median('reparsing')).toFixed(3) },
+    everyPushLinked: !linked.split(',').includes('-1'),
+    sameLinks: picks(variants.reparsing()) === linked,
+  };
+}
+
 (async () => {
-  const sizes = (process.argv[2] ?? '400,2000,30000').split(',').map(Number);
+  const sizes = (process.argv[2] ?? '400,2000,30000').split(',').filter(Boolean).map(Number);
   for (const n of sizes) console.log(JSON.stringify(await measure(n)));
+  for (const f of (process.argv[3] ?? '3x400,16x2000,64x4000').split(',').filter(Boolean)) {
+    const [pushes, candidates] = f.split('x').map(Number);
+    console.log(JSON.stringify(flood(pushes, candidates)));
+  }
 })().catch((err) => {
   console.error(err);
   process.exit(1);

@@ -191,12 +191,31 @@ export function nearer(to: LinkFlow, a: LinkFlow, b: LinkFlow | undefined): bool
   return a.from > b.from;
 }
 
+/** What linkTunnels reads of a candidate: its tunnel (undefined when no arrival) and, once a push reaches it, its inner packet. */
+interface ParsedCandidate {
+  arrival: TunnelMatch | undefined;
+  fields?: Fields;
+}
+
+/**
+ * Each candidate's key parsed once for all the pushes (and, in senderOf, all the senders) it is
+ * compared with: a flood's pushes each read every arrival the looks found, and parsing the same key
+ * again for each was most of a link's cost (bench/far-passes/many-candidates.ts, the flood rows).
+ */
+export type CandidateParses = Map<LinkFlow, ParsedCandidate>;
+
+function parsed(cache: CandidateParses, c: LinkFlow): ParsedCandidate {
+  let p = cache.get(c);
+  if (!p) cache.set(c, (p = { arrival: arrivalOf(c) }));
+  return p;
+}
+
 /**
  * For each push of `sender`, the candidate on another chassis that received it: tunnel fits, same
  * inner packet, lifetimes within `skewMs`; the nearest (see `nearer`) wins, so a ping repeated
  * once a second links each request to its own arrival.
  */
-export function linkTunnels<T extends LinkFlow>(sender: LinkFlow, candidates: readonly T[], skewMs: number): TunnelLink<T>[] {
+export function linkTunnels<T extends LinkFlow>(sender: LinkFlow, candidates: readonly T[], skewMs: number, cache: CandidateParses = new Map()): TunnelLink<T>[] {
   const sentAll = sentFieldsOfPushes(sender);
   return pushesOf(sender.actions).map((push, i) => {
     const sent = sentAll[i] ?? innerFields(sender.key);
@@ -204,10 +223,10 @@ export function linkTunnels<T extends LinkFlow>(sender: LinkFlow, candidates: re
     let best: T | undefined;
     for (const c of candidates) {
       if (c.chassis === sender.chassis) continue;
-      const arrival = arrivalOf(c);
-      if (!arrival || !pushReaches(push, arrival)) continue;
+      const p = parsed(cache, c);
+      if (!p.arrival || !pushReaches(push, p.arrival)) continue;
       if (gapMs(sender, c) > skewMs) continue;
-      if (!samePacket(sent, innerFields(c.key))) continue;
+      if (!samePacket(sent, (p.fields ??= innerFields(c.key)))) continue;
       if (nearer(sender, c, best)) best = c;
     }
     return { ...link, receiver: best };
@@ -221,9 +240,10 @@ export function linkTunnels<T extends LinkFlow>(sender: LinkFlow, candidates: re
  */
 export function senderOf<T extends LinkFlow>(receiver: LinkFlow, senders: readonly T[], skewMs: number): T | undefined {
   let best: T | undefined;
+  const cache: CandidateParses = new Map();
   for (const s of senders) {
     if (s.chassis === receiver.chassis) continue;
-    if (!linkTunnels(s, [receiver], skewMs).some((l) => l.receiver)) continue;
+    if (!linkTunnels(s, [receiver], skewMs, cache).some((l) => l.receiver)) continue;
     if (nearer(receiver, s, best)) best = s;
   }
   return best;
