@@ -11,6 +11,7 @@ import { ReplicasService } from '../replicas/replicas.service';
 import type { TraceRow } from '../traces/trace-store';
 import type { BuiltPath } from './path-builder';
 import { LINK_A_SIDE, LinkFlowRow, LinkLook, PathStore } from './path-store';
+import { SegmentFlows } from './segment-flows';
 import type { StoredPathVerdict } from './path-verdict';
 import { tunnelIdForJson } from '../ovs/ids';
 import { ovnTunnelKeys, type TunnelPush } from '../ovs/odp-tunnel';
@@ -112,9 +113,10 @@ export class CrossChassisPaths {
     const arrivedAt = new Map<number, AskedArrival>();
     // Why the path's start may not be where the packet started (a sender look past its bound).
     const startReasons: string[] = [];
+    const flows = new SegmentFlows(this.store);
     // Asked for by a receiving chassis's path: the chassis that sent it come first.
     while (segments.length <= MAX_HOPS) {
-      const look = await this.senderTraceOf(segments[0].built);
+      const look = await this.senderTraceOf(segments[0].built, flows);
       if (!look) break;
       const receiver = segments[0].built.passes[0];
       if (look.sender === undefined) {
@@ -130,8 +132,9 @@ export class CrossChassisPaths {
       segments.unshift({ chassis: chassisOf(back), built: back });
     }
     for (let i = 0; i < segments.length && segments.length <= MAX_HOPS; i++) {
+      await flows.load(segments[i].built.passes);
       for (const pass of segments[i].built.passes) {
-        for (const { hop, asked, buildFrom } of await this.hopsOf(pass, arrivedAt.get(pass.id))) {
+        for (const { hop, asked, buildFrom } of await this.hopsOf(pass, flows.of(pass), arrivedAt.get(pass.id))) {
           // A one-chassis service sees its tunnels' far ends only when an agent there shares its store.
           if (hop.toTraceId === null && this.config.LIVETRACE_ROLE === 'all' && (hop.remoteChassis === null || !(await this.store.hasChassis(hop.remoteChassis)))) continue;
           tunnels.push(hop);
@@ -164,12 +167,13 @@ export class CrossChassisPaths {
    * (undefined when it is not one); `unsure` when the look stopped at its bound and the pick (or
    * the absence of one) may not stand.
    */
-  private async senderTraceOf(b: BuiltPath): Promise<SenderLook | undefined> {
+  private async senderTraceOf(b: BuiltPath, flows: SegmentFlows): Promise<SenderLook | undefined> {
     const root = b.passes[0];
     if (!root || root.datapath_flow_id === null) return undefined;
-    const row = await this.store.flow(root.datapath_flow_id);
+    await flows.load(b.passes);
+    const row = flows.of(root);
     if (!row) return undefined;
-    const receiver = await this.packetTime(linkFlow(row), b);
+    const receiver = packetTime(linkFlow(row), b, flows);
     const arrival = arrivalOf(receiver);
     if (!arrival?.src) return undefined;
     // No dst, no signature: no push can be told to reach it (the search by `dst=` text found none either).
@@ -183,22 +187,6 @@ export class CrossChassisPaths {
     const unsure = !sure(senders, receiver.from, found);
     if (unsure) this.bounded?.inc({ direction: 'sender', linked: found ? 'yes' : 'no' });
     return { sender: found?.row.trace_id ?? undefined, unsure, srcIp: arrival.src, srcChassis: side.chassis, receiver };
-  }
-
-  /**
-   * The arrival as this packet's: an arrival megaflow an earlier packet set up and this one rode
-   * (through conntrack, its passes after it are new: ct_state=est) started with that earlier packet,
-   * and its nearest sender would be that packet's. The packet arrived when the latest pass of its
-   * segment on this chassis started: the sender is looked for near that.
-   */
-  private async packetTime(arrival: LinkFlow & { row: LinkFlowRow }, b: BuiltPath): Promise<LinkFlow & { row: LinkFlowRow }> {
-    let latest = arrival.from;
-    for (const p of b.passes.slice(1)) {
-      if (p.datapath_flow_id === null || p.chassis !== arrival.chassis) continue;
-      const f = await this.store.flow(p.datapath_flow_id);
-      if (f) latest = Math.max(latest, ms(f.first_seen));
-    }
-    return latest === arrival.from ? arrival : { ...arrival, from: latest, to: Math.max(arrival.to, latest) };
   }
 
   /**
@@ -229,9 +217,7 @@ export class CrossChassisPaths {
    * the sender found from it: the push that reaches it is its hop, whatever the arrival look read;
    * the other pushes (a multicast sends several to one chassis) keep their own arrivals.
    */
-  private async hopsOf(pass: TraceRow, asked?: AskedArrival): Promise<Array<{ hop: TunnelHop; asked: boolean; buildFrom?: number }>> {
-    if (pass.datapath_flow_id === null) return [];
-    const row = await this.store.flow(pass.datapath_flow_id);
+  private async hopsOf(pass: TraceRow, row: LinkFlowRow | undefined, asked?: AskedArrival): Promise<Array<{ hop: TunnelHop; asked: boolean; buildFrom?: number }>> {
     if (!row || !pushesOf(row.actions).length) return [];
     const sender = linkFlow(row);
     const skew = this.config.LIVETRACE_TUNNEL_SKEW_MS;
@@ -276,6 +262,22 @@ export class CrossChassisPaths {
       return { hop, asked: mine, ...(own[i] !== undefined ? { buildFrom: own[i] } : {}) };
     });
   }
+}
+
+/**
+ * The arrival as this packet's: an arrival megaflow an earlier packet set up and this one rode
+ * (through conntrack, its passes after it are new: ct_state=est) started with that earlier packet,
+ * and its nearest sender would be that packet's. The packet arrived when the latest pass of its
+ * segment on this chassis started: the sender is looked for near that. `flows` holds the segment's.
+ */
+function packetTime(arrival: LinkFlow & { row: LinkFlowRow }, b: BuiltPath, flows: SegmentFlows): LinkFlow & { row: LinkFlowRow } {
+  let latest = arrival.from;
+  for (const p of b.passes.slice(1)) {
+    if (p.datapath_flow_id === null || p.chassis !== arrival.chassis) continue;
+    const f = flows.of(p);
+    if (f) latest = Math.max(latest, ms(f.first_seen));
+  }
+  return latest === arrival.from ? arrival : { ...arrival, from: latest, to: Math.max(arrival.to, latest) };
 }
 
 /**

@@ -100,8 +100,15 @@ export class PathStore {
   }
 
   /** A datapath flow as the cross-chassis link reads it. */
-  flow(id: number): Promise<LinkFlowRow | undefined> {
-    return this.q.get<LinkFlowRow>(`SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.id = ?`, id);
+  async flow(id: number): Promise<LinkFlowRow | undefined> {
+    return (await this.flows([id]))[0];
+  }
+
+  /** Datapath flows as the cross-chassis link reads them, in one statement (a segment's passes), in no set order. */
+  async flows(ids: readonly number[]): Promise<LinkFlowRow[]> {
+    if (!ids.length) return [];
+    const q = this.q;
+    return q.all<LinkFlowRow>(`SELECT ${LINK_COLUMNS} FROM datapath_flow f WHERE f.id IN (${q.inList('int')})`, q.list(ids));
   }
 
   /**

@@ -6,7 +6,9 @@
 // of its passes it is asked for by, and the first request's path stays the first's.
 import 'reflect-metadata';
 import { PathBuilder } from '../../../src/paths/path-builder';
+import { PathStore } from '../../../src/paths/path-store';
 import { PathsService } from '../../../src/paths/paths.service';
+import { SqliteReader } from '../../../src/storage/sql';
 import { recircIdHex } from '../../../src/ovs/ids';
 import { MULTICHASSIS_PAIRS, oneCapturedFlow, type CapturedFlow } from '../../support/captured-multichassis';
 import { oneChassis, storePass, usePathStores } from '../../support/cross-chassis';
@@ -63,6 +65,27 @@ describe.each(MULTICHASSIS_PAIRS)('a second request through conntrack on both ch
   it("asked for by hv2's established pass, starts with hv1's established push, not the first request's", async () => {
     const p = await service().get(ids.a1Est.path, false);
     expect(p.passes.map((x) => x.id)).toEqual([ids.f0.trace, ids.f1Est.trace, ids.a0.trace, ids.a1Est.trace]);
+  });
+
+  it("reads each chassis's segment's datapath flows in one statement, not one a pass", async () => {
+    // The sender look (the arrival, then the later passes for the packet's time) and each pass's
+    // pushes read the same flows: a statement each, 6 for these two segments of two passes.
+    const byId: string[] = [];
+    const readsById = (sql: string) => /FROM datapath_flow f WHERE f\.id (= \?|IN \(SELECT value FROM json_each)/.test(sql);
+    const reader = new (class extends SqliteReader {
+      override all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+        if (readsById(sql)) byId.push(sql);
+        return super.all<T>(sql, ...params);
+      }
+      override get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
+        if (readsById(sql)) byId.push(sql);
+        return super.get<T>(sql, ...params);
+      }
+    })(s.db);
+    const store = new PathStore({ db: s.db, query: reader });
+    const p = await new PathsService(new PathBuilder(store), s.traces, oneChassis(store, {}, ENCAP)).get(ids.f1Est.path, false);
+    expect(p.passes.map((x) => x.id)).toEqual([ids.f0.trace, ids.f1Est.trace, ids.a0.trace, ids.a1Est.trace]);
+    expect(byId).toHaveLength(2);
   });
 
   it("leaves the first request's path as it was, asked for from either chassis", async () => {
