@@ -9,7 +9,7 @@
 // transaction, and then a claim takes it. 0 days: never, as for the claim.
 //
 // Nothing of another slot points at them (checked in test/postgres/central-retention-dead-slot.spec.ts):
-// - their ids are made in one place, TraceStore (traces/trace-store.ts ruleId, lflowId, objectId,
+// - their ids are made in one place, StepRefStore (traces/step-ref-store.ts ruleId, lflowId, objectId,
 //   hintId), each found or inserted in the writer's own SQLite, and go into two columns only: the
 //   trace's packed steps (trace.steps: rule, snapshot or southbound owner, northbound hint) and its
 //   citation rows (trace_citation.ref: snapshot, kind 0; hint, kind 1). No other column of PostgreSQL

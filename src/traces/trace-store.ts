@@ -1,36 +1,26 @@
 // The one way into the trace tables (trace, trace_port, logical_port_alias, trace_citation, of_rule,
 // logical_flow_snapshot, ovn_object). Writes run inside the StoreWriter's transactions (pure
 // synchronous code, prepared statements); the OpenFlow rules, logical-flow snapshots and OVN
-// objects a step refers to are stored once and remembered by id in memory, so a trace of 30 steps
+// objects a step refers to are stored once and remembered by id in memory (step-ref-store.ts), so a trace of 30 steps
 // usually costs one trace row (its steps packed in it: step-pack.ts), ~20 citation rows (what the
 // audits walk) and a few port rows. The API's reads go through trace-read-store.ts on
 // `storage.query` (SQLite or PostgreSQL, async); the writes' own id lookups stay on the writer.
 import { Inject, Injectable } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import type { Page } from '../common/query';
-import type { AnnotatedStep, LogicalFlowSnapshot, StepHint, StepOwner } from '../correlation/types';
+import type { StepOwner } from '../correlation/types';
 import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { CitationBatch, CITES_HINT, CITES_LFLOW } from './citation-store';
 import { citationsOf, StepPacker } from './step-pack';
+import { StepRefStore } from './step-ref-store';
 import { deleteExtraSessions, insertExtraSessions, ofSession } from './trace-extra-session-store';
 import { COLLISION, packFinalFlow, STALE, TraceListQuery, TraceOfFlow, TraceReadStore, TraceRow } from './trace-read-store';
 import { TraceJson, TraceRecordInput, verdictJson } from './trace-record';
 import { newestPerSlot, resumeFloors, slotFloorsAt } from './trace-slot-store';
-import { ObjectIds, PathPortRows } from './write-caches';
+import { PathPortRows } from './write-caches';
 
 export type { TraceRow } from './trace-read-store';
-
-const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
-
-
-interface RuleRef {
-  table: number;
-  priority: number | null;
-  bridge: string | null;
-  id: number;
-}
 
 
 /**
@@ -53,28 +43,21 @@ export interface PrunedTrace {
 export class TraceStore {
   private readonly reader: TraceReadStore;
   private readonly sql: () => SqlReader;
-  /** OpenFlow rule ids: cookie → match → actions → (table, priority, bridge, id). */
-  private ruleTree = new Map<string | null, Map<string, Map<string, RuleRef[]>>>();
-  private ruleCount = 0;
-  /** Logical-flow snapshot ids: uuid → content hash → id. */
-  private lflows = new Map<string, Map<string, number>>();
-  private lflowCount = 0;
+  /** The OpenFlow rules, logical-flow snapshots and OVN objects the steps refer to, by id. */
+  private readonly refs = new StepRefStore();
   private readonly packer = new StepPacker();
   private readonly citationKey = {};
-  private readonly objects = new ObjectIds();
   /** The path-scoped port rows of the traces written here (addPathPorts). */
   private readonly pathPorts = new PathPortRows();
   /** Port UUID → name already in logical_port_alias. */
   private aliases = new Map<string, string>();
-  /** Snapshot id → newest created_at citing it since the last flushSeen. */
-  private seen = new Map<number, string>();
 
   constructor(@Inject(StoreService) storage: StoreHandles) {
     const local = new SqliteReader(storage.db);
     // Read at each call: StoreService.query is the PostgreSQL reader once that is opened.
     this.sql = () => storage.query ?? local;
     this.reader = new TraceReadStore(this.sql);
-    storage.writer.onChunkEnd((tx) => this.flushSeen(tx));
+    storage.writer.onChunkEnd((tx) => this.refs.flushSeen(tx));
     storage.writer.onRollback(() => this.clearCaches());
   }
 
@@ -131,12 +114,7 @@ export class TraceStore {
 
   /** Forget cached ids (after pruning removed rows they point to). */
   private clearCaches(): void {
-    this.ruleTree.clear();
-    this.ruleCount = 0;
-    this.lflows.clear();
-    this.lflowCount = 0;
-    this.objects.clear();
-    this.seen.clear();
+    this.refs.clear();
     this.aliases.clear();
     this.pathPorts.clear();
   }
@@ -192,14 +170,6 @@ export class TraceStore {
 
   // ---- writes -------------------------------------------------------------------------
 
-  /** Writes the pending last_seen bumps; run at the end of each writer chunk (same transaction). */
-  private flushSeen(tx: WriteContext): void {
-    if (!this.seen.size) return;
-    const stmt = tx.stmt('UPDATE logical_flow_snapshot SET last_seen = ? WHERE id = ? AND last_seen < ?');
-    for (const [id, at] of this.seen) stmt.run(at, id, at);
-    this.seen.clear();
-  }
-
   insert(tx: WriteContext, rec: TraceRecordInput): number {
     const t = rec.trace;
     const extra: Record<string, unknown> = {};
@@ -219,13 +189,13 @@ export class TraceStore {
       let lflowId: number | null = null;
       let ownerId: number | null = null;
       if (owner?.logicalFlow) {
-        lflowId = this.lflowId(tx, owner.logicalFlow, rec.createdAt);
+        lflowId = this.refs.lflowId(tx, owner.logicalFlow, rec.createdAt);
         if (!lflowIds.includes(lflowId)) lflowIds.push(lflowId);
-      } else if (owner) ownerId = this.objectId(tx, 'OVN_Southbound', owner.table, owner.uuid, owner.name ?? null, owner.summary ?? '', ownerDetail(owner));
-      const hintId = s.hint ? this.hintId(tx, s.hint) : null;
+      } else if (owner) ownerId = this.refs.ownerId(tx, owner);
+      const hintId = s.hint ? this.refs.hintId(tx, s.hint) : null;
       if (hintId !== null && !hintIds.includes(hintId)) hintIds.push(hintId);
       const flags = (owner?.stale ? STALE : 0) | (s.collision ? COLLISION : 0);
-      packer.add(s.seq, s.depth, this.ruleId(tx, s), lflowId, ownerId, hintId, flags);
+      packer.add(s.seq, s.depth, this.refs.ruleId(tx, s), lflowId, ownerId, hintId, flags);
     }
 
     const verdict = verdictJson(t.verdict);
@@ -325,96 +295,4 @@ export class TraceStore {
     if (this.aliases.size > 100_000) this.aliases.clear();
     this.aliases.set(uuid, name);
   }
-
-  private ruleId(tx: WriteContext, s: AnnotatedStep): number {
-    // Looked up by the step's own strings (V8 caches a string's hash), not by one long
-    // concatenated key that would be built and hashed again for every step.
-    const candidates = this.ruleCandidates(s.cookie, s.match, s.actions);
-    for (const r of candidates) if (r.table === s.table && r.priority === s.priority && r.bridge === s.bridge) return r.id;
-    const key = `${s.bridge}\u0000${s.table}\u0000${s.priority}\u0000${s.cookie}\u0000${s.match}\u0000${s.actions}`;
-    const hash = sha1(key);
-    const id = insertOrFind(
-      tx,
-      'INSERT OR IGNORE INTO of_rule (hash, bridge, table_id, priority, match, actions, cookie) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
-      [hash, s.bridge, s.table, s.priority, s.match, s.actions, s.cookie],
-      'SELECT id FROM of_rule WHERE hash = ?',
-      [hash],
-    );
-    if (++this.ruleCount > 200_000) {
-      this.ruleTree.clear();
-      this.ruleCount = 0;
-      return id;
-    }
-    candidates.push({ table: s.table, priority: s.priority, bridge: s.bridge, id });
-    return id;
-  }
-
-  private ruleCandidates(cookie: string | null, match: string, actions: string): RuleRef[] {
-    let byMatch = this.ruleTree.get(cookie);
-    if (!byMatch) this.ruleTree.set(cookie, (byMatch = new Map()));
-    let byActions = byMatch.get(match);
-    if (!byActions) byMatch.set(match, (byActions = new Map()));
-    let list = byActions.get(actions);
-    if (!list) byActions.set(actions, (list = []));
-    return list;
-  }
-
-  private lflowId(tx: WriteContext, lf: LogicalFlowSnapshot, now: string): number {
-    let byHash = this.lflows.get(lf.uuid);
-    let id = byHash?.get(lf.contentHash);
-    if (id === undefined) {
-      id = insertOrFind(
-        tx,
-        `INSERT OR IGNORE INTO logical_flow_snapshot (uuid, content_hash, datapaths, pipeline, table_id, stage, priority, match, actions,
-           source, stage_hint, external_ids, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-        [lf.uuid, lf.contentHash, JSON.stringify(lf.datapaths), lf.pipeline, lf.tableId, lf.stage, lf.priority, lf.match, lf.actions, lf.source, lf.stageHint, JSON.stringify(lf.externalIds), now, now],
-        'SELECT id FROM logical_flow_snapshot WHERE uuid = ? AND content_hash = ?',
-        [lf.uuid, lf.contentHash],
-      );
-      if (++this.lflowCount > 200_000) {
-        this.lflows.clear();
-        this.lflowCount = 0;
-      }
-      if (!byHash) this.lflows.set(lf.uuid, (byHash = new Map()));
-      byHash.set(lf.contentHash, id);
-    }
-    // last_seen is bumped once per writer chunk (flushSeen), not with one UPDATE per step: at
-    // thousands of traces/s the per-step UPDATE was a fifth of the load time (bench/api).
-    const prev = this.seen.get(id);
-    if (prev === undefined || prev < now) this.seen.set(id, now);
-    return id;
-  }
-
-  private hintId(tx: WriteContext, h: StepHint): number {
-    return this.objectId(tx, 'OVN_Northbound', h.table, h.uuid, h.name, h.summary, '{}');
-  }
-
-  /** `d`: the row's detail as stored (JSON). Found by its fields (ObjectIds): no key built and hashed a step. */
-  private objectId(tx: WriteContext, db: string, table: string, uuid: string, name: string | null, summary: string, d: string): number {
-    const hit = this.objects.get(db, table, uuid, name, summary, d);
-    if (hit !== undefined) return hit;
-    const hash = sha1(`${db}\u0000${table}\u0000${uuid}\u0000${name}\u0000${summary}\u0000${d}`);
-    const id = insertOrFind(
-      tx,
-      'INSERT OR IGNORE INTO ovn_object (hash, db, tbl, uuid, name, summary, detail) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
-      [hash, db, table, uuid, name, summary, d],
-      'SELECT id FROM ovn_object WHERE hash = ?',
-      [hash],
-    );
-    this.objects.set(db, table, uuid, name, summary, d, id);
-    return id;
-  }
-}
-
-/**
- * A stored row's id: a new row's from its INSERT OR IGNORE … RETURNING id (no second statement),
- * one already there (the insert returns none) found by `find`.
- */
-function insertOrFind(tx: WriteContext, insert: string, values: unknown[], find: string, key: unknown[]): number {
-  const added = tx.stmt(insert).get(...values) as { id: number } | undefined;
-  return (added ?? (tx.stmt(find).get(...key) as { id: number })).id;
-}
-
-function ownerDetail(o: StepOwner): string {
-  return o.datapath ? JSON.stringify({ datapath: o.datapath }) : '{}';
 }

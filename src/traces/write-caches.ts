@@ -1,5 +1,5 @@
 // What TraceStore's writes remember between writer jobs so as not to ask SQLite again: the ids of
-// ovn_object rows (stored rows never change, so a hit is always right) and the path-scoped port rows
+// ovn_object rows (StepRefStore; stored rows never change, so a hit is always right) and the path-scoped port rows
 // of the newest traces it wrote. Both are forgotten on rollback (TraceStore.clearCaches), the port
 // rows of a pruned trace when it is pruned.
 
