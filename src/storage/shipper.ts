@@ -6,20 +6,21 @@
 // spool had accepted; shipping a row twice writes the same row. Most rows (a trace's, its ports,
 // path, flow) are not logged one by one: they are shipped by range of a high-water mark (spool.ts,
 // installTriggers), claimed through the writer before it is read, advanced after PostgreSQL commits;
-// rows travel column-wise (ship-sql.ts).
+// rows travel column-wise (ship-sql.ts). What a batch carries is read by ship-batch.ts.
 import { Logger } from '@nestjs/common';
 import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction, SILENT_MS, withClient } from './pg-client';
 import { stillOurs } from './slot-claim';
-import { highestOwn, leadersFirst, markKeys, type ShippedTable } from './spool';
+import { highestOwn, markKeys, type ShippedTable } from './spool';
 import { claimRanges } from './ship-claim';
-import { readByKey, readRange, ShipBudget } from './ship-read';
+import { readBatch, type ShipLogEntry } from './ship-batch';
+import { ShipBudget } from './ship-read';
 import { reported, type ReshipState, reshipPruned } from './ship-pruned';
 import { ShipStop } from './ship-stop';
 import { pullSessions } from './ship-sessions';
 import { type SpoolMoment, TracedThrough } from './ship-synced';
-import { absent, columnTypes, copyFresh, remove, upsert } from './ship-sql';
+import { columnTypes, copyFresh, remove, upsert } from './ship-sql';
 import { Statements, type StoreWriter, type WriteContext } from './writer';
 
 export interface ShipperOptions {
@@ -167,7 +168,6 @@ export class Shipper {
     });
   }
 
-
   private schedule(ms: number): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
@@ -227,7 +227,7 @@ export class Shipper {
   async shipSome(): Promise<number> {
     if (this.opts.ready) await this.opts.ready();
     const moment = this.traced.moment(() => this.marked.map((t): [string, number] => [t.name, this.top(t)]));
-    const entries = this.statements.get('SELECT seq, tbl, pk, ver FROM ship_log ORDER BY seq LIMIT ?').all(this.opts.batch) as Array<{ seq: number; tbl: string; pk: string; ver: number }>;
+    const entries = this.statements.get('SELECT seq, tbl, pk, ver FROM ship_log ORDER BY seq LIMIT ?').all(this.opts.batch) as ShipLogEntry[];
     // A range claimed and not yet shipped (a failed batch, a restart) goes first; else claim one.
     const claimNow = !this.loggedTurn || !entries.length;
     this.loggedTurn = false;
@@ -240,55 +240,12 @@ export class Shipper {
       return 0;
     }
     const budget = new ShipBudget(this.opts.batchBytes ?? Infinity);
-    // Entries the batch ships (forgotten after PostgreSQL's COMMIT); the others wait for a later one.
-    const done: typeof entries = [];
-    const byTable = new Map<string, Array<{ e: (typeof entries)[number]; key: unknown[] }>>();
-    for (const e of entries) {
-      if (!this.tables.has(e.tbl)) {
-        done.push(e);
-        continue;
-      }
-      let keys = byTable.get(e.tbl);
-      if (!keys) byTable.set(e.tbl, (keys = []));
-      keys.push({ e, key: JSON.parse(e.pk) as unknown[] });
-    }
-    // fresh: a range's rows, new to PostgreSQL unless the range is sent again (see ship-sql.ts copyFresh).
-    const work = new Map<string, { t: ShippedTable; fresh: unknown[][]; rows: unknown[][]; gone: unknown[][] }>();
-    // How far each range's rows are read (the budget may end inside one: the rest waits, still claimed).
-    const reached: Array<{ t: ShippedTable; upTo: number }> = [];
-    // A table that follows another (a trace's ports, a flow's edges) is read after it, and its rows
-    // of the other's rows in PostgreSQL after this batch go whatever the budget: a cut never sends a
-    // trace without its ports (PostgreSQL's retention, taking a trace with its ports, left ports
-    // shipped after it pointing at nothing, for good).
-    const shippedTo = (name: string) => reached.find((x) => x.t.name === name)?.upTo ?? this.marks.get(name)?.shipped;
-    for (const r of leadersFirst(ranges)) {
-      const logged = byTable.get(r.t.name) ?? [];
-      const at = r.t.key.indexOf(r.t.mark!);
-      const mark = (k: unknown[]) => k[at] as number;
-      const claimed = (k: unknown[]) => mark(k) > r.shipped && mark(k) <= r.claim;
-      // Logged rows inside the claimed range go with the part of it read (one copy of a row per
-      // statement), or wait for the batch that reads theirs.
-      byTable.set(r.t.name, logged.filter((l) => !claimed(l.key)));
-      const parent = r.t.follows === undefined ? undefined : shippedTo(r.t.follows);
-      const must = parent === undefined ? -Infinity : Math.floor(parent / 2 ** (r.t.markShift ?? 0));
-      const { rows, upTo } = readRange((sql) => this.statements.get(sql), r.t, r.shipped, r.claim, budget, must);
-      if (upTo === r.shipped) continue;
-      const inside = logged.filter((l) => claimed(l.key) && mark(l.key) <= upTo);
-      done.push(...inside.map((l) => l.e));
-      reached.push({ t: r.t, upTo });
-      work.set(r.t.name, { t: r.t, fresh: rows, rows: [], gone: absent(r.t, inside.map((l) => l.key), rows) });
-    }
-    for (const [name, logged] of byTable) {
-      if (!logged.length) continue;
-      const t = this.tables.get(name)!;
-      const read = readByKey((sql) => this.spool.prepare(sql), t, logged.map((l) => l.key), budget);
-      const taken = new Set(read.done.map((k) => JSON.stringify(k)));
-      done.push(...logged.filter((l) => taken.has(JSON.stringify(l.key))).map((l) => l.e));
-      const w = work.get(name) ?? { t, fresh: [], rows: [], gone: [] };
-      w.rows.push(...read.rows);
-      w.gone.push(...read.gone);
-      work.set(name, w);
-    }
+    const { work, done, reached } = readBatch(
+      { tables: this.tables, shippedMark: (name) => this.marks.get(name)?.shipped, stmt: (sql) => this.statements.get(sql), prepare: (sql) => this.spool.prepare(sql) },
+      entries,
+      ranges,
+      budget,
+    );
     this.cut = budget.cut;
     this.loggedTurn = budget.cut && reached.length > 0;
     const rows = await this.withClient(async (client) => {
@@ -411,5 +368,4 @@ export class Shipper {
       return true;
     });
   }
-
 }
