@@ -183,15 +183,38 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     return !max || s.local.stored + s.storedElsewhere + (this.storing.get(s) ?? 0) < max;
   }
 
+  /**
+   * Why session `s` can take no more passes (SessionStats.skipped), null when it can: the reason it
+   * ended (completed is maxTraces reached), or, before the housekeeping ends it, what hasRoom found.
+   */
+  private noRoom(s: ActiveSession): string | null {
+    const state = s.json.state;
+    if (state === 'active') {
+      if (this.hasRoom(s)) return null;
+      return s.json.expiresAt !== null && s.json.expiresAt <= new Date().toISOString() ? 'expired' : 'max_traces';
+    }
+    return state === 'completed' ? 'max_traces' : state;
+  }
+
+  /** The job's sessions that may still store a pass; each other one counts the job as skipped, with its reason. */
+  private takers(sessions: Job['sessions']): Job['sessions'] {
+    return sessions.filter((p) => {
+      const why = this.noRoom(p.session);
+      if (why) this.sessions.skip(p.session, why);
+      return !why;
+    });
+  }
+
   /** No session of the job may store a pass any more: dropped from the queue without a token, counted. */
   private unwanted(job: Job): boolean {
     if (job.sessions.some((s) => s.session.json.state === 'active' && this.hasRoom(s.session))) return false;
+    this.takers(job.sessions);
     this.metrics.count('skipped_session_ended');
     return true;
   }
 
   private async run(job: Job): Promise<void> {
-    const live = job.sessions.filter((s) => s.session.json.state === 'active' && this.hasRoom(s.session));
+    const live = this.takers(job.sessions);
     if (!live.length) {
       this.metrics.count('skipped_session_ended');
       return;
@@ -226,7 +249,8 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       (s) => s.how === 'store' || result.trace.ports.some((p) => p.logicalPort === s.session.json.logicalPort),
     );
     for (const s of job.sessions) if (!about.includes(s)) this.sessions.count(s.session, 'notSelected');
-    // Room is looked at again: stores may have been started while this pass was traced.
+    // Room is looked at again: stores may have been started while this pass was traced. Traced, so
+    // counted as such, not as skipped.
     const wanted = about.filter((s) => this.hasRoom(s.session));
     if (!wanted.length) {
       this.metrics.count(about.length ? 'skipped_session_ended' : 'not_selected');

@@ -21,8 +21,15 @@ export interface SessionStats {
   stored: number;
   /** Traced only to decide (a flow towards the port's addresses) and not about the port. */
   notSelected: number;
+  /** Not taken: the trace queue full, or the PostgreSQL spool full. */
   dropped: number;
   failed: Record<string, number>;
+  /**
+   * Taken, then not traced because the session could store no more by the time its turn came, by
+   * reason: max_traces (reached by what is stored and on its way), expired, stopped. With the others,
+   * selected = traced + dropped + failed (but `store`, counted after traced) + skipped + still queued.
+   */
+  skipped: Record<string, number>;
 }
 
 export interface TraceSessionJson {
@@ -85,7 +92,7 @@ const rowValues = (json: Omit<TraceSessionJson, 'id'>): unknown[] => [
   json.crossCheck ? 1 : 0, json.expiresAt, json.state, null, JSON.stringify(json.stats), json.onChassis ? JSON.stringify(json.onChassis) : null,
 ];
 
-export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored: 0, notSelected: 0, dropped: 0, failed: {} });
+export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored: 0, notSelected: 0, dropped: 0, failed: {}, skipped: {} });
 
 @Injectable()
 export class TraceSessionStore {
@@ -316,7 +323,7 @@ export class TraceSessionStore {
 
 const parseStats = (text: string): SessionStats => ({ ...emptyStats(), ...(JSON.parse(text) as Partial<SessionStats>) });
 
-const isEmpty = (s: SessionStats): boolean => !s.selected && !s.traced && !s.stored && !s.notSelected && !s.dropped && !Object.keys(s.failed).length;
+const isEmpty = (s: SessionStats): boolean => !s.selected && !s.traced && !s.stored && !s.notSelected && !s.dropped && !Object.keys(s.failed).length && !Object.keys(s.skipped).length;
 
 export function addStats(all: SessionStats[]): SessionStats {
   const sum = emptyStats();
@@ -327,6 +334,7 @@ export function addStats(all: SessionStats[]): SessionStats {
     sum.notSelected += s.notSelected;
     sum.dropped += s.dropped;
     for (const [k, n] of Object.entries(s.failed)) sum.failed[k] = (sum.failed[k] ?? 0) + n;
+    for (const [k, n] of Object.entries(s.skipped)) sum.skipped[k] = (sum.skipped[k] ?? 0) + n;
   }
   return sum;
 }

@@ -350,7 +350,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     return out;
   }
 
-  count(s: ActiveSession, what: keyof Omit<SessionStats, 'failed'>, n = 1): void {
+  count(s: ActiveSession, what: keyof Omit<SessionStats, 'failed' | 'skipped'>, n = 1): void {
     s.local[what] += n;
     this.unflushed.add(s);
     // maxTraces counts every chassis's traces: the others' as of the last poll (a second late at most).
@@ -359,6 +359,12 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
 
   fail(s: ActiveSession, reason: string): void {
     s.local.failed[reason] = (s.local.failed[reason] ?? 0) + 1;
+    this.unflushed.add(s);
+  }
+
+  /** A flow the session selected, not traced: it could store no more when its turn came (SessionStats.skipped). */
+  skip(s: ActiveSession, reason: string): void {
+    s.local.skipped[reason] = (s.local.skipped[reason] ?? 0) + 1;
     this.unflushed.add(s);
   }
 

@@ -35,11 +35,20 @@ describe('maxTraces on PostgreSQL', () => {
     await waitFor('both agents took it up', () => agents.every((a) => a.active.has(id as number)), 30_000);
     // Each stores one trace before it has seen the other's: neither reaches 2 alone.
     for (const a of agents) expect(a.active.get(id as number)!.storedElsewhere).toBe(0);
+    const held = agents.map((a) => a.active.get(id as number)!);
     for (const a of agents) a.count(a.active.get(id as number)!, 'stored');
     // Their housekeeping (each second: counters written and shipped, then the poll) ends it.
     await waitFor('the session completed in PostgreSQL', async () => (await pgRows(url, 'SELECT state FROM trace_session WHERE id = $1', [id]))[0].state === 'completed', 30_000);
     await waitFor('both agents let go of it', () => agents.every((a) => !a.active.has(id as number)), 30_000);
     expect(await agents[0].get(id as number)).toMatchObject({ state: 'completed', stats: { stored: 2 }, perChassis: { hv1: { stored: 1 }, hv2: { stored: 1 } } });
+    // The jobs each agent had still queued for it are skipped, counted in its own row and summed.
+    agents.forEach((a, i) => a.skip(held[i], 'max_traces'));
+    // hv2's row arrives with its next housekeeping (each second: written, then shipped).
+    const summed = await waitFor('both rows counted', async () => {
+      const s = await agents[0].get(id as number);
+      return s.stats.skipped.max_traces === 2 ? s : undefined;
+    }, 30_000);
+    expect(summed).toMatchObject({ perChassis: { hv1: { skipped: { max_traces: 1 } }, hv2: { skipped: { max_traces: 1 } } } });
     for (const a of agents) await a.beforeApplicationShutdown();
   });
 });
