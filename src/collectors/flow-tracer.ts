@@ -53,8 +53,11 @@ export class FlowTracer {
     if (this.method === 'trace') methodReason = 'LIVETRACE_TRACE_METHOD=trace';
     else if (!this.vswitchd.detrace) methodReason = 'ovs-vswitchd has no ofproto/detrace (OVS < 3.4)';
     else {
-      const d = await this.detrace(flow);
-      if (d.kind === 'entries') {
+      // Looked at again once the daemon answered: replaced meanwhile, the cache it read may be the new lifetime's.
+      const d = this.gone(flow) ? null : await this.detrace(flow);
+      const gone = this.gone(flow);
+      if (gone || !d) methodReason = gone!;
+      else if (d.kind === 'entries') {
         const trace = annotatePass(d.pass, this.replicas.model, { ...this.annotateOptions(flow, dp), method: 'detrace' });
         this.metrics.count('detrace_answered');
         // The cache holds the rules of the flow's last translation (install or revalidation, whose
@@ -67,10 +70,11 @@ export class FlowTracer {
           reason: "detrace: rules from the installed flow's own translation cache",
           methodReason: tries ? `ofproto/detrace answered after ${tries} "Cache was not found"` : 'ofproto/detrace answered',
         };
+      } else if (d.kind === 'cache_not_found' && opts.waitForCache) return { kind: 'cache_pending', message: d.message };
+      else {
+        this.metrics.count(`detrace_fallback_${d.kind}`);
+        methodReason = `detrace: ${d.message}`;
       }
-      if (d.kind === 'cache_not_found' && opts.waitForCache) return { kind: 'cache_pending', message: d.message };
-      this.metrics.count(`detrace_fallback_${d.kind}`);
-      methodReason = `detrace: ${d.message}`;
     }
     const t0 = performance.now();
     let text: string;
@@ -88,6 +92,20 @@ export class FlowTracer {
     const trace = annotatePass(parsed.pass, this.replicas.model, { ...this.annotateOptions(flow, dp), method: 'trace' });
     const cmp = compareTracedActions(parsed.pass, flow.actions, dp ? dp.numbers : new Map());
     return { kind: 'ok', trace, consistent: cmp.same, reason: cmp.same ? undefined : cmp.reason, methodReason };
+  }
+
+  /**
+   * Why ofproto/detrace cannot speak for `flow` any more, null while it can: the daemon finds a ukey
+   * by UFID, and once the poller saw this lifetime removed its UFID names nothing or a newer lifetime
+   * (the same packet installs the same UFID again, maybe with other actions), whose cached rules are
+   * not this pass's. Its own key is traced instead (the queue, a detrace retry, take seconds).
+   */
+  private gone(flow: LiveFlow): string | null {
+    const now = this.poller.table.live.get(flow.ufid);
+    if (now === flow) return null;
+    return now
+      ? 'removed before its trace, its UFID now a newer datapath flow\'s: ofproto/detrace would answer for that one'
+      : 'removed before its trace: no ukey for ofproto/detrace';
   }
 
   private annotateOptions(flow: LiveFlow, dp: DatapathPortMaps | null) {

@@ -9,6 +9,7 @@ import type { LiveFlow } from '../../src/collectors/datapath-diff';
 import type { FlowTracer } from '../../src/collectors/flow-tracer';
 import type { PollerService } from '../../src/collectors/poller.service';
 import type { TracerMetrics } from '../../src/collectors/tracer-metrics';
+import type { LivetraceConfig } from '../../src/config/config.schema';
 import { TracerService } from '../../src/collectors/tracer.service';
 import { parseDumpLine } from '../../src/ovs/dump-flows';
 import type { PathRecorder } from '../../src/paths';
@@ -24,10 +25,13 @@ export function installedFlow(i: number): LiveFlow {
 }
 
 export interface TracerParts {
-  flowTracer: FlowTracer;
+  /** Or made from the config and the poller stand-in (a real FlowTracer over them). */
+  flowTracer: FlowTracer | ((cfg: LivetraceConfig, poller: PollerService) => FlowTracer);
   paths: PathRecorder;
   /** Counted nowhere unless given. */
   metrics?: TracerMetrics;
+  /** More settings (LIVETRACE_TRACE_METHOD). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -37,16 +41,18 @@ export interface TracerParts {
  * then the agent and the store.
  */
 export async function sessionTracer(prefix: string, installed: LiveFlow[], parts: TracerParts) {
-  const { cfg, store, sessions: sessionStore, agents: [sessions], close: closeAgents } = await sessionAgentsOnOneFile(prefix, ['hv1'], { LIVETRACE_TRACE_RATE: '100000' });
+  const { cfg, store, sessions: sessionStore, agents: [sessions], close: closeAgents } = await sessionAgentsOnOneFile(prefix, ['hv1'], { LIVETRACE_TRACE_RATE: '100000', ...parts.env });
   const poller = Object.assign(new EventEmitter(), {
-    table: { parentsOf: () => [], childrenOf: () => [], live: new Map() },
+    table: { parentsOf: () => [], childrenOf: () => [], live: new Map<string, LiveFlow>() },
     liveFlows: () => installed,
     whenSeeded: async () => undefined,
+    addBusy: () => undefined,
     chassis: 'hv1',
   });
   const metrics = parts.metrics ?? ({ queueDepth: () => undefined, count: () => undefined, stored: () => undefined } as unknown as TracerMetrics);
   const noPorts = { names: () => undefined } as unknown as DatapathPorts;
-  const tracer = new TracerService(cfg, poller as unknown as PollerService, sessions, parts.flowTracer, parts.paths, noPorts, metrics, store);
+  const flowTracer = typeof parts.flowTracer === 'function' ? parts.flowTracer(cfg, poller as unknown as PollerService) : parts.flowTracer;
+  const tracer = new TracerService(cfg, poller as unknown as PollerService, sessions, flowTracer, parts.paths, noPorts, metrics, store);
   tracer.onApplicationBootstrap();
   const close = async (): Promise<void> => {
     await tracer.beforeApplicationShutdown();
@@ -60,5 +66,5 @@ export async function sessionTracer(prefix: string, installed: LiveFlow[], parts
         includeExisting: false, crossCheck: false, expiresAt: null, onChassis: null, state: 'active', endedAt: null, stats: emptyStats(), perChassis: {}, ...over,
       }),
     );
-  return { sessions, tracer, poller: poller as EventEmitter, newSession, close };
+  return { sessions, tracer, poller, newSession, close };
 }
