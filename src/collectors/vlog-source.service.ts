@@ -222,7 +222,10 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   private onRecord(r: VlogRecord): void {
     const e = r.event;
     if (!e) return;
-    const at = Number.isFinite(r.time) ? r.time : Date.now();
+    // The linker's wait (expire, on the agent's clock) counts from when the line was read: from the
+    // line's own time, an upcall of a vswitchd whose clock is minutes behind was released unlinked at
+    // the first tick, minutes ahead it waited minutes. The record keeps vswitchd's time for display.
+    const at = Date.now();
     switch (e.type) {
       case 'upcall':
         this.upcalls.logSource.upcalls++;

@@ -2,7 +2,8 @@
 // An upcall waits here until a flow of its (in_port, recirc_id) whose masked key it fits is
 // installed, or until it is too old (the flow_add line was rate-limited away, the flow limit was
 // hit, or the upcall was an `action` upcall that installs nothing): then it is released unlinked,
-// never dropped. Pure: the caller passes the clock.
+// never dropped. Pure: the caller passes the clock, one clock for adding and expiring (the time
+// each event arrived, not the producer's own: its clock may be minutes apart).
 import type { OdpKey } from '../ovs/odp-key';
 import { inPort, recircId } from '../ovs/odp-key';
 import { keyUnderMask } from '../ovs/key-match';
@@ -14,6 +15,7 @@ export interface InstalledFlow {
   readonly key: string;
   readonly parsedKey: OdpKey;
   readonly actions: string;
+  /** When it was read, on the caller's clock (the one expire() is given), never the producer's. */
   readonly at: number;
 }
 

@@ -40,15 +40,16 @@ describe('one garbled line in the vswitchd log', () => {
   const lifetimes = () => spec.m.db.prepare('SELECT ufid FROM datapath_flow ORDER BY id').all().map((r) => (r as { ufid: string }).ufid);
   const upcallKeys = () => spec.m.db.prepare('SELECT key FROM upcall ORDER BY id').all().map((r) => (r as { key: string }).key);
 
-  /** The source on a fresh store, its clock past the linker's wait, the whole of `lines` read in one chunk; settle()'s rejection, if any. */
+  /** The source on a fresh store, the whole of `lines` read in one chunk, then its clock past the linker's wait (from the read); settle()'s rejection, if any. */
   async function readAll(lines: string[]): Promise<{ running: RunningSource; threw: string | null; warn: jest.SpyInstance }> {
     spec.m = await openMigratedSqlite('livetrace-vlog-bad-line-');
     const running = await startVlogSource(spec.m, vswitchdAway, [NETDEV]);
     spec.source = running.source;
     const warn = warnings(spec.source);
-    jest.spyOn(Date, 'now').mockReturnValue(timeOf(log[0]) + 10_000);
+    const now = jest.spyOn(Date, 'now').mockReturnValue(timeOf(log[0]) + 10_000);
     appendFileSync(running.file, [...lines, ''].join('\n'));
     const threw = await spec.source.settle().then(() => null, (e: Error) => `${e.name}: ${e.message}`);
+    now.mockReturnValue(timeOf(log[0]) + 20_000);
     await spec.source.settle();
     return { running, threw, warn };
   }
