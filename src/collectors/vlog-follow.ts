@@ -16,10 +16,13 @@ import type { FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 
 export interface FollowerEvents {
-  /** Complete lines (without newline) of stream `stream`. */
-  lines: [lines: string[], stream: number];
-  /** A stream will produce no more lines (its file was rotated away): flush its parser. */
-  end: [stream: number];
+  /**
+   * Complete lines (without newline) of stream `stream`, whose lines are counted from byte `fromByte`
+   * of the file: 0, read from its start (line numbers are the file's own), or where the follower began.
+   */
+  lines: [lines: string[], stream: number, fromByte: number];
+  /** A stream will produce no more lines (its file was rotated away or truncated): flush its parser. */
+  end: [stream: number, fromByte: number];
   rotated: [kind: 'renamed' | 'truncated'];
   error: [err: Error];
 }
@@ -36,6 +39,8 @@ interface Stream {
   tail: Buffer;
   /** Set once rotated away: drained until this time, then closed. */
   drainUntil?: number;
+  /** The byte its first line starts at: 0, or the file's size when the follower started (its lines before were never read). */
+  fromByte: number;
 }
 
 const CHUNK = 1 << 20;
@@ -108,7 +113,8 @@ export class FileFollower extends EventEmitter<FollowerEvents> {
       throw err;
     }
     const st = await fh.stat();
-    const s: Stream = { id: this.nextId++, fh, ino: st.ino, offset: atEnd ? st.size : 0, partial: '', decoder: new StringDecoder('utf8'), tail: Buffer.alloc(0) };
+    const offset = atEnd ? st.size : 0;
+    const s: Stream = { id: this.nextId++, fh, ino: st.ino, offset, fromByte: offset, partial: '', decoder: new StringDecoder('utf8'), tail: Buffer.alloc(0) };
     if (atEnd && st.size > 0) s.tail = await readAt(fh, Math.max(0, st.size - TAIL), Math.min(TAIL, st.size));
     return s;
   }
@@ -154,8 +160,12 @@ export class FileFollower extends EventEmitter<FollowerEvents> {
     const { size } = await s.fh.stat();
     if (size < s.offset || (s.tail.length > 0 && !(await readAt(s.fh, s.offset - s.tail.length, s.tail.length)).equals(s.tail))) {
       // copytruncate (maybe already written past our offset again): start over; what was written
-      // after our last read and before the truncation is lost.
+      // after our last read and before the truncation is lost. A new stream from line 1: what was
+      // read before is ended (its parser flushed) and the lines from here on are the file's own.
+      this.emit('end', s.id, s.fromByte);
+      s.id = this.nextId++;
       s.offset = 0;
+      s.fromByte = 0;
       s.tail = Buffer.alloc(0);
       s.partial = '';
       s.decoder = new StringDecoder('utf8');
@@ -175,7 +185,7 @@ export class FileFollower extends EventEmitter<FollowerEvents> {
         continue;
       }
       s.partial = text.slice(cut + 1);
-      this.emit('lines', text.slice(0, cut).split('\n'), s.id);
+      this.emit('lines', text.slice(0, cut).split('\n'), s.id, s.fromByte);
     }
   }
 
@@ -183,9 +193,9 @@ export class FileFollower extends EventEmitter<FollowerEvents> {
     await this.readNew(s).catch(() => undefined);
     // The writer is done with this file: an unterminated last line is still a line.
     s.partial += s.decoder.end();
-    if (s.partial) this.emit('lines', [s.partial], s.id);
+    if (s.partial) this.emit('lines', [s.partial], s.id, s.fromByte);
     s.partial = '';
-    this.emit('end', s.id);
+    this.emit('end', s.id, s.fromByte);
     await s.fh.close().catch(() => undefined);
   }
 }

@@ -43,10 +43,18 @@ export function refused(err: unknown): Refusal {
   return { reason: 'error', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
 }
 
-/** Where a record was read, for the warning: its time and sequence number find it in the file. */
-export function whereRead(r: VlogRecord, from: string): string {
+/**
+ * Where records were read: a UDP syslog listener, or a log file, its lines counted from `fromByte`
+ * (0: from its start, the file's own line numbers; else where the follower began, the end of what
+ * the file held when the service started).
+ */
+export type ReadFrom = { udp: string } | { file: string; fromByte: number };
+
+/** Where a record was read, for the warning: its time and sequence number find it in the file, and so does its line. */
+export function whereRead(r: VlogRecord, from: ReadFrom): string {
   const at = r.sequence === null ? r.timestamp : `${r.timestamp}|${String(r.sequence).padStart(5, '0')}`;
-  return `${at}, ${r.origin ? 'datagram' : 'line'} ${r.line} read from ${from}`;
+  if ('udp' in from) return `${at}, datagram ${r.line} read from udp ${from.udp}`;
+  return from.fromByte === 0 ? `${at}, line ${r.line} of ${from.file}` : `${at}, line ${r.line} after byte ${from.fromByte} of ${from.file}`;
 }
 
 /** A line for the refused records at most this often (ms), with all refused since the last. */
@@ -64,7 +72,7 @@ export class RefusedLog {
   );
 
   /** `r`, read from `from`, refused at `now`; the line to log now, if one is due. */
-  add(r: VlogRecord, from: string, why: Refusal, now: number): string | null {
+  add(r: VlogRecord, from: ReadFrom, why: Refusal, now: number): string | null {
     return this.tally.add([[why.reason, 1]], now, `(${why.reason}) at ${whereRead(r, from)}: ${why.message}`);
   }
 

@@ -27,7 +27,7 @@ import { checkFlowIn, DatapathAnswers, GoneChecks, maxIdleOf } from './vlog-gone
 import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
 import { vlogMetrics, type VlogMetrics } from './vlog-metrics';
 import { copyHolder } from './vlog-pmd-copies';
-import { refusal, refused, RefusedLog, type Refusal } from './vlog-refuse';
+import { refusal, refused, RefusedLog, type ReadFrom, type Refusal } from './vlog-refuse';
 import { committed, writeJob } from './vlog-write-job';
 import { ApartLog, DropLog, isolate, passing, WriteRetry } from './vlog-write-retry';
 import { VswitchdService } from './vswitchd.service';
@@ -56,6 +56,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
   private readonly log = new Logger('VlogSource');
   private readonly linker = new UpcallLinker<Draft>({ maxWaitMs: 3000, maxPending: 20_000 });
   private readonly parsers = new Map<string, VlogParser>();
+  /** Where each parser's lines come from (a file stream's first byte), for the line numbers its warnings give. */
+  private readonly readFrom = new Map<string, ReadFrom>();
   private follower: FileFollower | null = null;
   private socket: Socket | null = null;
   private timer: NodeJS.Timeout | undefined;
@@ -123,15 +125,16 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     }
     if (this.config.LIVETRACE_VLOG_FILE) {
       const f = new FileFollower(this.config.LIVETRACE_VLOG_FILE);
-      const from = this.config.LIVETRACE_VLOG_FILE;
-      f.on('lines', (lines, stream) => {
-        const p = this.parser(`file:${stream}`);
-        for (const l of lines) this.onOutput(p.pushLine(l), from);
+      const file = this.config.LIVETRACE_VLOG_FILE;
+      f.on('lines', (lines, stream, fromByte) => {
+        const p = this.parser(`file:${stream}`, { file, fromByte });
+        for (const l of lines) this.onOutput(p.pushLine(l), { file, fromByte });
         this.keepBound();
       });
-      f.on('end', (stream) => {
-        this.onOutput(this.parser(`file:${stream}`).flush(), from);
+      f.on('end', (stream, fromByte) => {
+        this.onOutput(this.parser(`file:${stream}`, { file, fromByte }).flush(), { file, fromByte });
         this.parsers.delete(`file:${stream}`);
+        this.readFrom.delete(`file:${stream}`);
         this.keepBound();
       });
       f.on('rotated', (kind) => {
@@ -144,8 +147,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       this.follower = f;
     }
     if (this.config.LIVETRACE_VLOG_UDP) {
-      const p = this.parser('udp');
-      const from = `udp ${this.config.LIVETRACE_VLOG_UDP}`;
+      const from = { udp: this.config.LIVETRACE_VLOG_UDP };
+      const p = this.parser('udp', from);
       this.socket = await listenSyslog(this.config.LIVETRACE_VLOG_UDP, (text) => {
         this.onOutput(p.pushDatagram(text), from);
         this.keepBound();
@@ -162,7 +165,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     await this.checking;
     await this.follower?.stop();
     this.socket?.close();
-    for (const [name, p] of this.parsers) this.onOutput(p.flush(), name === 'udp' ? `udp ${this.config.LIVETRACE_VLOG_UDP}` : this.config.LIVETRACE_VLOG_FILE);
+    for (const [name, p] of this.parsers) this.onOutput(p.flush(), this.readFrom.get(name)!);
     this.release(this.linker.flush());
     this.keepBound();
     await this.flushWrites(true);
@@ -180,18 +183,21 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     await this.writing;
   }
 
-  private parser(name: string): VlogParser {
+  private parser(name: string, from: ReadFrom): VlogParser {
     let p = this.parsers.get(name);
-    if (!p) this.parsers.set(name, (p = new VlogParser()));
+    if (!p) {
+      this.parsers.set(name, (p = new VlogParser()));
+      this.readFrom.set(name, from);
+    }
     return p;
   }
 
   /**
-   * Records read from `from` (the file, `udp HOST:PORT`). Called from the follower's and the socket's
+   * Records read from `from` (a stream of the file, the UDP listener). Called from the follower's and the socket's
    * events: a throw here would lose the rest of the read, or end the process (nothing catches a
    * socket's). A record the source cannot take is refused, and the next one read.
    */
-  private onOutput(out: VlogOutput, from: string): void {
+  private onOutput(out: VlogOutput, from: ReadFrom): void {
     for (const r of out.records) {
       this.m.records.inc({ kind: r.event?.type ?? 'other' });
       try {
@@ -204,7 +210,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     }
   }
 
-  private refuse(r: VlogRecord, from: string, why: Refusal): void {
+  private refuse(r: VlogRecord, from: ReadFrom, why: Refusal): void {
     this.m.refused.inc({ reason: why.reason });
     this.logRefused(this.refusedLog.add(r, from, why, Date.now()));
   }

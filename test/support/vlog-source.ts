@@ -86,15 +86,19 @@ export interface RunningSource {
   retriesSpent(from: number): Promise<number>;
 }
 
-/** The service on `m` (bootstrapped: open vlog lifetimes already stored are read back), vswitchd answering through `call`; `env`: more settings (LIVETRACE_VLOG_UDP). */
+/**
+ * The service on `m` (bootstrapped: open vlog lifetimes already stored are read back), vswitchd answering through `call`;
+ * `env`: more settings (LIVETRACE_VLOG_UDP); `existing`: what the log already holds when the source starts (never read).
+ */
 export async function startVlogSource(
   m: MigratedSqlite & { writer: StoreWriter },
   call: (command: string, args: string[]) => Promise<string>,
   datapaths: Array<{ name: string; type: string }>,
   env: Record<string, string> = {},
+  existing = '',
 ): Promise<RunningSource> {
   const file = join(m.dir, 'ovs-vswitchd.log');
-  writeFileSync(file, '');
+  writeFileSync(file, existing);
   const config = loadConfig({ LIVETRACE_DB: m.file, LIVETRACE_POLLER: 'false', LIVETRACE_VLOG_FILE: file, ...env });
   const vswitchd = Object.assign(new EventEmitter(), { call, datapath: async () => datapaths[0], datapaths: async () => datapaths });
   const spool = { full: false };

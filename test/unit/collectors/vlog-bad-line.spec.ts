@@ -65,9 +65,9 @@ describe('one garbled line in the vswitchd log', () => {
     expect(new Set(upcallKeys())).toEqual(new Set(missKeys35.filter((_, i) => i !== 1)));
     expect(upcallKeys()).toHaveLength(5);
     expect(threw).toBeNull();
-    // The record's time and sequence number find it in the file; its line number counts what was read.
+    // The record's time and sequence number find it in the file, and so does its line (the file was read from its start).
     const head = lines[bad - 1];
-    expect(warn).toHaveBeenCalledWith(expect.stringContaining(`refused a log record (bad_recirc_id) at ${/^\S+?\|\d+/.exec(head)![0]}, line ${bad} read`));
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining(`refused a log record (bad_recirc_id) at ${/^\S+?\|\d+/.exec(head)![0]}, line ${bad} of ${running.file}`));
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('wider than 32 bits in "0x100000000"'));
     expect(await counter(running, 'livetrace_vlog_records_refused_total', 'reason')).toEqual({ bad_recirc_id: 1 });
     expect(await counter(running, 'livetrace_vlog_events_dropped_total', 'kind')).toEqual({});
