@@ -2,7 +2,8 @@
 // long and how much (table trace_session), and /trace-sessions.
 //
 // May import: shared (storage, common, config, openapi, replicas), low (ovs: the filter parser,
-// ODP keys). No feature: the tracer (collectors) asks the sessions, never the other way round.
+// ODP keys), paths (which chassis exist), traces (tells it which session ids exist, for ?session=).
+// The tracer (collectors) asks the sessions, never the other way round.
 //
 // Entry point: TraceSessionsModule (TraceSessionsService: the active sessions, which flows each
 // wants, their counters).

@@ -14,6 +14,7 @@ import { LivetraceConfig } from '../config/config.schema';
 import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import { PathStore } from '../paths/path-store';
+import { TracesService } from '../traces/traces.service';
 import { addStats, emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
 import { checkSessionLimit, createWithinLimit } from './session-limit';
 import { chassisByHostname, parseAddresses, PortTarget, selectFlow, Selection, SessionFlow } from './session-selector';
@@ -88,9 +89,12 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     private readonly sessions: TraceSessionStore,
     private readonly replicas: ReplicasService,
     @Optional() private readonly paths?: Pick<PathStore, 'hasChassis'>,
+    @Optional() traces?: TracesService,
   ) {
     super();
     this.ends = new SessionEnds(store.writer, sessions);
+    // GET /traces?session= tells a session that never was from one with no trace yet.
+    traces?.useSessions(async (id) => (await sessions.endOf(id)) !== undefined);
   }
 
   async onApplicationBootstrap(): Promise<void> {

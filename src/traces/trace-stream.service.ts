@@ -143,7 +143,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
 
   private async page(filter: StreamFilter, cursor: number | undefined, above: number | undefined, limit: number): Promise<{ items: TraceJson[]; more: boolean }> {
     // The port's own rows: far passes are the stream's own look (poll), not the list's.
-    const body = await this.traces.listJson({ ...filter, cursor, above, limit, withSteps: false }, { far: false });
+    const body = await this.traces.listJson({ ...filter, cursor, above, limit, withSteps: false }, { far: false, sessionKnown: true });
     const parsed = JSON.parse(body.toString('utf8')) as { items: TraceJson[]; next: string | null };
     return { items: parsed.items, more: parsed.next !== null };
   }
@@ -171,8 +171,9 @@ export class TraceStreamService implements BeforeApplicationShutdown {
   }
 
   private async begin(filter: StreamFilter, resume: ReadonlyMap<number, number> | undefined, res: Response): Promise<void> {
-    // A 404 for an unknown port, before any byte is written.
+    // A 404 for an unknown port or session, before any byte is written.
     if (filter.logicalPort !== undefined) await this.traces.resolvePort(filter.logicalPort);
+    if (filter.sessionId !== undefined) await this.traces.mustHaveSession(filter.sessionId);
     // Before the read: a commit it does not see comes after this time.
     const readAt = Date.now();
     const newest = await this.newestPerSlot();

@@ -46,6 +46,8 @@ export class TracesService {
    */
   private readWorker?: TracePageReader;
   private farPasses?: FarPasses;
+  /** Whether a trace session exists: set by the trace-sessions feature (it builds on this one). */
+  private sessionKnown?: (id: number) => Promise<boolean>;
 
   constructor(
     private readonly storage: StoreService,
@@ -119,6 +121,19 @@ export class TracesService {
     return { name: nameOrUuid, unsure: !known };
   }
 
+  /** Set by the trace-sessions feature, which owns the sessions' table. */
+  useSessions(known: (id: number) => Promise<boolean>): void {
+    this.sessionKnown = known;
+  }
+
+  /**
+   * The 404 of `?session=` naming a session that never was (or is gone with its traces): an empty
+   * page alone read the same as "nothing traced yet". Asked only when the page came back empty.
+   */
+  async mustHaveSession(id: number): Promise<void> {
+    if (this.sessionKnown && !(await this.sessionKnown(id))) throw notFound(`no trace session ${id}`, 'session');
+  }
+
   /** The 404 of a port name neither OVN nor any trace knows. */
   private async mustHavePort(name: string): Promise<void> {
     if (!(await this.store.hasPort(name))) throw notFound(`no logical port named ${JSON.stringify(name)}`, 'logical_port');
@@ -146,9 +161,10 @@ export class TracesService {
     return this.page(q, true, unsure);
   }
 
-  private async page(q: TraceListQuery, far = true, unsure = false): Promise<Page<TraceJson>> {
+  private async page(q: TraceListQuery, far = true, unsure = false, sessionKnown = false): Promise<Page<TraceJson>> {
     const page = await this.store.list(q);
     if (unsure && !page.items.length) await this.mustHavePort(q.portName!);
+    if (q.sessionId && !page.items.length && !sessionKnown) await this.mustHaveSession(q.sessionId);
     return far && this.farPasses && looksForFarPasses(q) ? this.farPasses(page, q) : page;
   }
 
@@ -156,11 +172,13 @@ export class TracesService {
    * `GET /traces`'s body (JSON, UTF-8), built by a reader thread (see read-workers/read-pool.ts;
    * 503 while it restarts), else here (':memory:', LIVETRACE_READ_WORKERS=0).
    * `far: false` (the stream, which finds far passes its own way): the port's own rows only.
+   * `sessionKnown`: the caller proved the session already (the stream, at its start), so an empty
+   * page is not asked about again, nor is a session deleted since a 404 in the middle of a stream.
    */
-  async listJson(f: TraceFilter, opts: { far?: boolean } = {}): Promise<Buffer> {
+  async listJson(f: TraceFilter, opts: { far?: boolean; sessionKnown?: boolean } = {}): Promise<Buffer> {
     const { q, unsure } = await this.withPortResolved(f);
     const far = opts.far !== false;
-    if (!this.readWorker) return Buffer.from(JSON.stringify(await this.page(q, far, unsure)));
+    if (!this.readWorker) return Buffer.from(JSON.stringify(await this.page(q, far, unsure, opts.sessionKnown)));
     const body = await this.readWorker.list(q).catch(async (err: unknown) => {
       // No page because the reader is away (restarting: 503, retry): a name neither OVN nor any trace
       // knows is still the 404 it was before the probe moved after the page, not a 503 retried in vain.
@@ -169,7 +187,9 @@ export class TracesService {
       if (unsure && this.readWorker!.away(err)) await this.mustHavePort(q.portName!);
       throw err;
     });
-    if (unsure && body.subarray(0, EMPTY_PAGE.length).equals(EMPTY_PAGE)) await this.mustHavePort(q.portName!);
+    const empty = body.subarray(0, EMPTY_PAGE.length).equals(EMPTY_PAGE);
+    if (unsure && empty) await this.mustHavePort(q.portName!);
+    if (q.sessionId && empty && !opts.sessionKnown) await this.mustHaveSession(q.sessionId);
     // Only a page with a tunnel in a verdict can have far passes: the others go out as built. With
     // `chassis` the senders are on other chassis, not in the page: always looked for.
     if (!far || !this.farPasses || !looksForFarPasses(q) || (!q.chassis && !body.includes('"tunnels":[{'))) return body;

@@ -42,6 +42,18 @@ describe('hostile input: ids, cursors and times', () => {
     await refused('get', url, 'session', /^session: must be a positive integer below 2\^53/);
   });
 
+  // ?session= of a session that never was answered 200 with no traces: a typo read as "nothing
+  // traced". As an unknown logical_port: a 404 naming the session; a session that has no trace yet
+  // is still an empty page.
+  it.each(['/traces?session=424242', '/traces?session=424242&verdict=drop&limit=1', '/traces/stream?session=424242'])('%s: an unknown session is a 404 naming it', async (url) => {
+    // fetch, not supertest: before the fix the stream opened (200) and never ended.
+    const ctl = new AbortController();
+    const res = await fetch(`${t.base}${url}`, { signal: ctl.signal });
+    const body = res.status === 404 ? ((await res.json()) as { field?: string; message?: string }) : {};
+    ctl.abort();
+    expect({ status: res.status, field: body.field, message: body.message }).toEqual({ status: 404, field: 'session', message: 'no trace session 424242' });
+  });
+
   it.each(['/trace-sessions', '/datapath-flows', '/upcalls', '/logical-flows/00000000-0000-0000-0000-000000000000/datapath-flows'])('%s: a cursor whose id is past 2^53 is refused', async (path) => {
     await refused('get', `${path}?cursor=${b64('id:9007199254740993')}`, 'cursor', /^cursor: its id must be a positive integer below 2\^53 \(got "9007199254740993"\)$/);
   });
