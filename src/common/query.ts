@@ -144,10 +144,11 @@ export interface TracePosition {
 
 /**
  * The times a writer stamps (toISOString, whatever the year: a trace ingested before ingest
- * refused other years may still hold one, and its page's cursor must page on), and RFC 3339
- * with an offset.
+ * refused other years may still hold one, and its page's cursor must page on): UTC, `Z`. The page
+ * is cut by text order against those, so another offset, a day its month lacks or hour 24 (which
+ * the API never writes) would cut it in the wrong place: refused with parseRfc3339's calendar check.
  */
-const TRACE_TIME = new RegExp(String.raw`^${ISO_YEAR}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$`);
+const TRACE_TIME = new RegExp(String.raw`^${ISO_YEAR}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$`);
 
 export const makeTraceCursor = (p: TracePosition): string => Buffer.from(`at:${p.at};id:${p.id}`).toString('base64url');
 
@@ -169,7 +170,8 @@ export function traceCursor(q: Query): { before?: TracePosition; cursor?: number
   if (!m) throw badRequest('cursor', 'is not a cursor this API returned (neither a trace position nor an id)');
   // An empty time is a position the port walk can stand on: a port row an old agent shipped
   // before its trace keeps '' in PostgreSQL (migration PgPortTimeOfOldAgents), below every time.
-  if (m[1] !== '' && (!TRACE_TIME.test(m[1]) || Number.isNaN(Date.parse(m[1])))) throw badRequest('cursor', `its time must be an RFC 3339 time like 2026-11-27T05:00:00.000Z (got ${JSON.stringify(m[1].slice(0, 40))})`);
+  if (m[1] !== '' && (!TRACE_TIME.test(m[1]) || typeof parseRfc3339(m[1]) !== 'number'))
+    throw badRequest('cursor', `its time must be an RFC 3339 time in UTC like 2026-11-27T05:00:00.000Z, as the API writes it (got ${JSON.stringify(m[1].slice(0, 40))})`);
   return { before: { at: m[1], id: id(m[2]) } };
 }
 

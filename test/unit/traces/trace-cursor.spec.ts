@@ -21,7 +21,6 @@ describe('traceCursor', () => {
   it('reads back the position it made, and an id: cursor as an id', () => {
     const p = { at: '2026-12-05T10:00:01.250Z', id: 3 * 2 ** 40 + 17 };
     expect(traceCursor({ cursor: makeTraceCursor(p) })).toEqual({ before: p });
-    expect(traceCursor({ cursor: makeTraceCursor({ at: '2026-12-05T10:00:01+02:00', id: 1 }) })).toEqual({ before: { at: '2026-12-05T10:00:01+02:00', id: 1 } });
     expect(traceCursor({ cursor: makeCursor(42) })).toEqual({ cursor: 42 });
     expect(traceCursor({})).toEqual({});
     // The port walk's position on a port row an old agent shipped before its trace (time '').
@@ -42,6 +41,19 @@ describe('traceCursor', () => {
     expect(refusal(b64('at:2026-12-05T10:00:00Z;id:5;id:6'))).toMatch(/its trace id must be a positive integer/);
     expect(refusal(b64('id:9007199254740993'))).toMatch(/below 2\^53/);
     expect(refusal(b64('id:1e3'))).toMatch(/its trace id must be a positive integer/);
+  });
+
+  // Stored times are UTC as toISOString writes them and the page is cut by text order: a forged
+  // `+02:00` (10:00:01Z written as 12:00:01) was taken and the page held two hours of traces newer
+  // than the position; a day the month lacks or hour 24 sat between real days in text order.
+  it('refuses a time the API never writes: another offset than Z, a day the month lacks, hour 24', () => {
+    expect(refusal(makeTraceCursor({ at: '2026-12-05T12:00:01+02:00', id: 1 }))).toMatch(/its time must be .*UTC.*"2026-12-05T12:00:01\+02:00"/);
+    expect(refusal(makeTraceCursor({ at: '2026-12-05T10:00:01-00:00', id: 1 }))).toMatch(/its time must be .*UTC/);
+    expect(refusal(makeTraceCursor({ at: '2026-02-30T10:00:01.000Z', id: 1 }))).toMatch(/its time must be .*"2026-02-30/);
+    expect(refusal(makeTraceCursor({ at: '2026-12-05T24:00:00.000Z', id: 1 }))).toMatch(/its time must be .*"2026-12-05T24/);
+    expect(refusal(makeTraceCursor({ at: 'NaN', id: 1 }))).toMatch(/its time must be/);
+    expect(refusal(b64('at:2026-12-05T10:00:00.000Z;id:NaN'))).toMatch(/its trace id must be a positive integer/);
+    expect(refusal(b64('at:2026-12-05T10:00:00.000Z;id:5;at:x'))).toMatch(/its trace id must be a positive integer/);
   });
 
   it('reads back a position whose time toISOString wrote with a six-digit year (a trace ingested at year -1 or 10000)', () => {
