@@ -4,11 +4,12 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import type { Request, Response } from 'express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import { createRequire } from 'node:module';
 import { AppModule } from './app.module';
 import { httpEdge } from './common/http-edge';
 import { DrainingExpressAdapter } from './common/http-drain';
 import { sendError } from './common/api-error';
-import { notServedMessage, servedMethods } from './common/served-methods';
+import { notServedMessage, servedMethods, servesFolder } from './common/served-methods';
 import { refuseRepeatedNames } from './common/json-names';
 import { roleConfig, roleRefuses } from './config/role';
 import { LivetraceConfig } from './config/config.schema';
@@ -52,8 +53,18 @@ export async function createApp(given: LivetraceConfig): Promise<INestApplicatio
     .setVersion('0.1.0')
     .addBearerAuth()
     .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs-json' });
+  // The page's files are express.static's, not routes: named here so that their other methods are a
+  // 405 like every route's (served-methods.ts), from the folder SwaggerModule is told to serve.
+  const swaggerUi = swaggerUiFolder();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs-json', customSwaggerUiPath: swaggerUi });
+  servesFolder(app.getHttpAdapter().getInstance(), '/docs', swaggerUi);
   return app;
+}
+
+/** swagger-ui-dist's files, found as @nestjs/swagger finds them (its own dependency). */
+function swaggerUiFolder(): string {
+  const fromSwagger = createRequire(require.resolve('@nestjs/swagger'));
+  return (fromSwagger('swagger-ui-dist/absolute-path.js') as () => string)();
 }
 
 const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i.test(host);

@@ -27,6 +27,11 @@ describe('a method the path does not serve', () => {
     ['put', '/TRACES/', 'GET, HEAD, POST'],
     // SwaggerModule's routes are Express's too, mounted outside Nest's controllers.
     ['post', '/docs-json', 'GET, HEAD'],
+    // The page's own files (express.static under /docs, no route): PUT answered 404 "no route"
+    // for a file GET serves.
+    ['put', '/docs/swagger-ui.css', 'GET, HEAD'],
+    ['post', '/docs/swagger-ui-bundle.js', 'GET, HEAD'],
+    ['delete', '/docs/favicon-32x32.png', 'GET, HEAD'],
   ] as const)('%s %s: 405 with Allow: %s', async (method, url, allow) => {
     const res = await t.http[method](url);
     expect({ status: res.status, allow: res.headers.allow }).toEqual({ status: 405, allow });
@@ -40,13 +45,14 @@ describe('a method the path does not serve', () => {
     ['/trace-sessions/5', 'GET, HEAD, DELETE'],
     ['/ingest/events', 'POST'],
     ['/traces/stream', 'GET, HEAD'],
+    ['/docs/swagger-ui.css', 'GET, HEAD'],
   ])('OPTIONS %s: 204 with Allow: %s, no body', async (url, allow) => {
     const res = await t.http.options(url);
     expect({ status: res.status, allow: res.headers.allow, body: res.text ?? '' }).toEqual({ status: 204, allow, body: '' });
   });
 
   it.each(['get', 'put', 'options', 'delete'] as const)('%s of an unknown path is still 404, without Allow', async (method) => {
-    for (const url of ['/no-such-path', '/trace-sessions/5/extra', '/ingest']) {
+    for (const url of ['/no-such-path', '/trace-sessions/5/extra', '/ingest', '/docs/no-such-file.js', '/docs/../package.json', '/docs/%2e%2e/package.json']) {
       const res = await t.http[method](url);
       expect({ url, status: res.status, allow: res.headers.allow }).toEqual({ url, status: 404, allow: undefined });
       if (method !== 'options') expect(res.body).toMatchObject({ statusCode: 404, field: 'path', message: `no route ${method.toUpperCase()} ${JSON.stringify(url)}` });
@@ -57,6 +63,8 @@ describe('a method the path does not serve', () => {
     await t.http.get('/trace-sessions').expect(200);
     await t.http.head('/trace-sessions').expect(200);
     await t.http.get('/trace-sessions/5').expect(404);
+    await t.http.get('/docs/swagger-ui.css').expect(200).expect('Content-Type', /text\/css/);
+    await t.http.get('/docs').expect(200).expect('Content-Type', /text\/html/);
   });
 
   // The edge's rules come first: a page of another origin changes nothing and learns nothing here.
