@@ -49,8 +49,8 @@ export class Client {
     return (await this.send('POST', path, body)).json() as Promise<T>;
   }
 
-  async delete(path: string): Promise<void> {
-    await this.send('DELETE', path);
+  async delete<T = any>(path: string): Promise<T> {
+    return (await this.send('DELETE', path)).json() as Promise<T>;
   }
 
   /**

@@ -101,9 +101,11 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
   session
     .command('stop')
     .argument('<id>', 'session id', positiveInt('session id'))
-    .action(async (id: number) => {
-      await client().delete(`/trace-sessions/${id}`);
-      out(`session ${id} stopped`);
+    .option('--json', 'the session as JSON, as the stop left it')
+    .action(async (id: number, o: { json?: boolean }) => {
+      const got = await client().delete(`/trace-sessions/${id}`);
+      if (o.json) json(got);
+      else out(`session ${id} stopped`);
     });
 
   p.command('cross-check')

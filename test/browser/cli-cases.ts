@@ -93,6 +93,16 @@ export function cliCases(ctx: () => Live, dropOf: () => any): void {
     expect(s).toMatchObject({ logicalPort: 'lsp1', filter: 'tcp,tp_dst=22', state: 'active' });
     expect((await cli(['session', 'stop', String(s.id)], live.tracerUrl)).out).toContain(`session ${s.id} stopped`);
   });
+
+  // stop had no --json (its siblings have it): a script could not read what the stop left.
+  it('session stop --json prints the session as the API answers the stop', async () => {
+    const s = JSON.parse((await cli(['session', 'start', 'lsp1', '--filter', 'udp', '--json'], live.tracerUrl)).out);
+    const r = await cli(['session', 'stop', String(s.id), '--json'], live.tracerUrl);
+    expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: '' });
+    const stopped = JSON.parse(r.out);
+    expect(stopped).toMatchObject({ id: s.id, logicalPort: 'lsp1', filter: 'udp', state: 'stopped' });
+    expect(stopped).toEqual((await (await fetch(`${live.tracerUrl}/trace-sessions/${s.id}`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json()));
+  });
 }
 
 /** After the drop ACL was deleted (ui-cases.ts): the client's cross-check says where it diverges. */
