@@ -2,7 +2,8 @@
 // upcall/trace proposal take): `ip,nw_src=10.0.0.1`, `tcp,tp_dst=22`, `nw_dst=10.0.0.0/24`,
 // `in_port=vif1`. Parsed once into predicates over a datapath flow's ODP key. The key of a
 // userspace-datapath dump keeps the packet's own values even where the mask is 0, so matching the
-// values is matching the packet that created the flow.
+// values is matching the packet that created the flow; the kernel's key is masked, and is matched
+// by the packets it carries (meets).
 import type { OdpKey } from './odp-key';
 import { keyField, keyValue } from './odp-key';
 
@@ -59,7 +60,35 @@ function splitMask(term: string, v: string): [string, string | undefined] {
   return [parts[0], parts[1]];
 }
 
-function cidr4(term: string, v: string): (x: string | undefined) => boolean {
+/** A key field as printed: its value and, where the dump printed one, its mask. */
+interface Seen {
+  value: string;
+  mask?: string;
+}
+
+/**
+ * The filter's value and mask against a key field's. A key whose value has no bit outside its mask
+ * is in the kernel's masked form (the kernel datapath returns keys masked; a wildcarded field reads
+ * 0/0): the flow carries every packet equal to it under that mask, so it is selected when those
+ * packets and the filter's meet. A userspace key keeps the packet's own bits outside the mask: the
+ * packet that made the flow is matched, as the header says.
+ */
+function meets(parse: (s: string) => bigint | null, want: bigint, mask: bigint): (x: Seen | undefined) => boolean {
+  return (x) => {
+    const got = x === undefined ? null : parse(x.value);
+    if (got === null) return false;
+    const km = x!.mask === undefined ? null : parse(x!.mask);
+    const m = km !== null && (got & ~km) === 0n ? mask & km : mask;
+    return (got & m) === (want & m);
+  };
+}
+
+const ipv4Big = (s: string): bigint | null => {
+  const n = ipv4ToInt(s);
+  return n === null ? null : BigInt(n);
+};
+
+function cidr4(term: string, v: string): (x: Seen | undefined) => boolean {
   const [addr, len] = splitMask(term, v);
   const a = ipv4ToInt(addr);
   let mask = 0xffffffff;
@@ -69,49 +98,52 @@ function cidr4(term: string, v: string): (x: string | undefined) => boolean {
     else throw new FilterError(term, `bad prefix length or mask "${len}"`);
   }
   if (a === null) throw new FilterError(term, `"${addr}" is not an IPv4 address`);
-  return (x) => {
-    const n = x === undefined ? null : ipv4ToInt(x);
-    return n !== null && ((n & mask) >>> 0) === ((a & mask) >>> 0);
-  };
+  return meets(ipv4Big, BigInt(a), BigInt(mask));
 }
 
-function cidr6(term: string, v: string): (x: string | undefined) => boolean {
+function cidr6(term: string, v: string): (x: Seen | undefined) => boolean {
   const [addr, len] = splitMask(term, v);
   const a = ipv6ToBig(addr);
   if (a === null) throw new FilterError(term, `"${addr}" is not an IPv6 address`);
   const bits = len === undefined ? 128 : Number(len);
   if (!(bits >= 0 && bits <= 128) || (len !== undefined && !/^\d+$/.test(len))) throw new FilterError(term, `bad prefix length "${len}"`);
   const mask = bits === 0 ? 0n : ((1n << BigInt(bits)) - 1n) << BigInt(128 - bits);
-  return (x) => {
-    const n = x === undefined ? null : ipv6ToBig(x);
-    return n !== null && (n & mask) === (a & mask);
-  };
+  return meets(ipv6ToBig, a, mask);
 }
 
-function mac(term: string, v: string): (x: string | undefined) => boolean {
+const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
+const macBig = (s: string): bigint | null => (MAC.test(s.toLowerCase()) ? BigInt(`0x${s.toLowerCase().replace(/:/g, '')}`) : null);
+
+function mac(term: string, v: string): (x: Seen | undefined) => boolean {
   const [addr, m] = splitMask(term, v.toLowerCase());
-  const re = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
-  if (!re.test(addr) || (m !== undefined && !re.test(m))) throw new FilterError(term, `"${v}" is not a MAC address[/mask]`);
-  const bytes = (s: string) => s.split(':').map((b) => parseInt(b, 16));
-  const want = bytes(addr);
-  const mask = m ? bytes(m) : [255, 255, 255, 255, 255, 255];
-  return (x) => {
-    if (!x || !re.test(x.toLowerCase())) return false;
-    const got = bytes(x.toLowerCase());
-    return got.every((b, i) => (b & mask[i]) === (want[i] & mask[i]));
-  };
+  if (!MAC.test(addr) || (m !== undefined && !MAC.test(m))) throw new FilterError(term, `"${v}" is not a MAC address[/mask]`);
+  return meets(macBig, macBig(addr)!, m ? macBig(m)! : 0xffffffffffffn);
 }
 
-function num(term: string, v: string, max: number): (x: string | undefined) => boolean {
+function num(term: string, v: string, max: number): (x: Seen | undefined) => boolean {
   const [val, m] = splitMask(term, v);
   const parse = (s: string) => (/^0x[0-9a-f]+$/i.test(s) ? parseInt(s, 16) : /^\d+$/.test(s) ? Number(s) : NaN);
   const want = parse(val);
   const mask = m === undefined ? max : parse(m);
   if (!Number.isFinite(want) || want > max || !Number.isFinite(mask)) throw new FilterError(term, `"${v}" is not a number[/mask] up to ${max}`);
-  // A mask wider than the field is refused like a value: `&` works on 32 bits, so 0x100000000 (or
+  // A mask wider than the field is refused like a value: `&` worked on 32 bits, so 0x100000000 (or
   // any mask of 2^32 and up) became 0 there, and `tp_dst=22/0x100000000` matched every port.
   if (mask > max) throw new FilterError(term, `mask "${m}" is wider than the field: up to ${max}`);
-  return (x) => x !== undefined && Number.isFinite(parse(x)) && (parse(x) & mask) === (want & mask);
+  const big = (s: string): bigint | null => {
+    const n = parse(s);
+    return Number.isFinite(n) ? BigInt(n) : null;
+  };
+  return meets(big, BigInt(want), BigInt(mask));
+}
+
+/** A key field with its mask (keyValue gives the value alone). */
+function fieldOf(k: OdpKey, name: string, attr?: string): Seen | undefined {
+  const f = keyField(k, name);
+  if (!f) return undefined;
+  if (attr === undefined) return f.kind === 'scalar' ? { value: f.value, mask: f.mask } : undefined;
+  if (f.kind !== 'attrs') return undefined;
+  const a = f.attrs.find((x) => x.name === attr);
+  return a && { value: a.value, mask: a.mask };
 }
 
 const ALIAS: Record<string, string> = {
@@ -234,49 +266,52 @@ export function compileFilter(text: string): CompiledFilter {
       case 'dl_src':
       case 'eth_src': {
         const m = mac(term, v);
-        p = (k) => m(keyValue(k, 'eth', 'src'));
+        p = (k) => m(fieldOf(k, 'eth', 'src'));
         break;
       }
       case 'dl_dst':
       case 'eth_dst': {
         const m = mac(term, v);
-        p = (k) => m(keyValue(k, 'eth', 'dst'));
+        p = (k) => m(fieldOf(k, 'eth', 'dst'));
         break;
       }
       case 'dl_type':
       case 'eth_type': {
         const n = num(term, v, 0xffff);
         prereq.narrow('eth', v.includes('/') ? undefined : [Number(v)], term);
-        p = (k) => n(ethType(k.fields));
+        p = (k) => {
+          const t = ethType(k.fields);
+          return n(t === undefined ? undefined : { value: t });
+        };
         break;
       }
       case 'nw_src':
       case 'ip_src': {
         const c = cidr4(term, v);
-        p = (k) => c(keyValue(k, 'ipv4', 'src') ?? keyValue(k, 'arp', 'sip'));
+        p = (k) => c(fieldOf(k, 'ipv4', 'src') ?? fieldOf(k, 'arp', 'sip'));
         break;
       }
       case 'nw_dst':
       case 'ip_dst': {
         const c = cidr4(term, v);
-        p = (k) => c(keyValue(k, 'ipv4', 'dst') ?? keyValue(k, 'arp', 'tip'));
+        p = (k) => c(fieldOf(k, 'ipv4', 'dst') ?? fieldOf(k, 'arp', 'tip'));
         break;
       }
       case 'ipv6_src': {
         const c = cidr6(term, v);
-        p = (k) => c(keyValue(k, 'ipv6', 'src'));
+        p = (k) => c(fieldOf(k, 'ipv6', 'src'));
         break;
       }
       case 'ipv6_dst': {
         const c = cidr6(term, v);
-        p = (k) => c(keyValue(k, 'ipv6', 'dst'));
+        p = (k) => c(fieldOf(k, 'ipv6', 'dst'));
         break;
       }
       case 'nw_proto':
       case 'ip_proto': {
         const n = num(term, v, 255);
         prereq.narrow('proto', v.includes('/') ? undefined : [Number(v)], term);
-        p = (k) => n(keyValue(k, 'ipv4', 'proto') ?? keyValue(k, 'ipv6', 'proto'));
+        p = (k) => n(fieldOf(k, 'ipv4', 'proto') ?? fieldOf(k, 'ipv6', 'proto'));
         break;
       }
       case 'tp_src':
@@ -285,7 +320,7 @@ export function compileFilter(text: string): CompiledFilter {
         const n = num(term, v, 0xffff);
         p = (k) => {
           const f = l4Field(k);
-          return !!f && n(keyValue(k, f, 'src'));
+          return !!f && n(fieldOf(k, f, 'src'));
         };
         break;
       }
@@ -295,18 +330,18 @@ export function compileFilter(text: string): CompiledFilter {
         const n = num(term, v, 0xffff);
         p = (k) => {
           const f = l4Field(k);
-          return !!f && n(keyValue(k, f, 'dst'));
+          return !!f && n(fieldOf(k, f, 'dst'));
         };
         break;
       }
       case 'icmp_type': {
         const n = num(term, v, 255);
-        p = (k) => n(keyValue(k, 'icmp', 'type') ?? keyValue(k, 'icmpv6', 'type'));
+        p = (k) => n(fieldOf(k, 'icmp', 'type') ?? fieldOf(k, 'icmpv6', 'type'));
         break;
       }
       case 'icmp_code': {
         const n = num(term, v, 255);
-        p = (k) => n(keyValue(k, 'icmp', 'code') ?? keyValue(k, 'icmpv6', 'code'));
+        p = (k) => n(fieldOf(k, 'icmp', 'code') ?? fieldOf(k, 'icmpv6', 'code'));
         break;
       }
       default:

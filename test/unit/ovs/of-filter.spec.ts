@@ -117,3 +117,38 @@ describe('OpenFlow-syntax session filters', () => {
     (filter) => expect(() => compileFilter(filter)).not.toThrow(),
   );
 });
+
+// The kernel datapath returns its keys masked (ovs-ofctl facts, section 3): a field the megaflow
+// wildcards reads 0/0, and a /26 reads its network. A filter on such a field compared the printed
+// value alone: `tcp,nw_src=10.0.0.2` selected nothing on the flow that carried all of 10.0.0.2's
+// replies, and the session never said why. The userspace line below is captured
+// (captured/ovs-3.5.0_ovn-25.03.0/tcp-handshake/dump-flows.txt, the reply 10.0.0.2:8080 ->
+// 10.0.0.1:40000); the kernel line is the same key with each value masked, as the kernel returns it.
+describe('filters on fields a key carries masked', () => {
+  const userspace = parseKey(
+    'recirc_id(0),dp_hash(0/0),skb_priority(0/0),in_port(vif2),skb_mark(0/0),ct_state(0/0),ct_zone(0/0),ct_mark(0/0),ct_label(0/0),packet_type(ns=0,id=0),eth(src=50:54:00:00:00:02/01:00:00:00:00:00,dst=50:54:00:00:00:01),eth_type(0x0800),ipv4(src=10.0.0.2/0.0.0.0,dst=10.0.0.1/255.255.255.192,proto=6,tos=0/0,ttl=64/0,frag=no),tcp(src=8080/0,dst=40000/0),tcp_flags(0/0)',
+  );
+  const kernel = parseKey(
+    'recirc_id(0),dp_hash(0/0),skb_priority(0/0),in_port(vif2),skb_mark(0/0),ct_state(0/0),ct_zone(0/0),ct_mark(0/0),ct_label(0/0),packet_type(ns=0,id=0),eth(src=00:00:00:00:00:00/01:00:00:00:00:00,dst=50:54:00:00:00:01),eth_type(0x0800),ipv4(src=0.0.0.0/0.0.0.0,dst=10.0.0.0/255.255.255.192,proto=6,tos=0/0,ttl=0/0,frag=no),tcp(src=0/0,dst=0/0),tcp_flags(0/0)',
+  );
+
+  it.each(['tcp,nw_src=10.0.0.2', 'nw_dst=10.0.0.1', 'nw_dst=10.0.0.0/24', 'tcp,tp_src=8080', 'tp_dst=40000', 'dl_src=50:54:00:00:00:02', 'ip,nw_src=10.0.0.2,nw_dst=10.0.0.1,tp_src=8080'])(
+    'a kernel-form key is selected by %j: the flow carries those packets',
+    (filter) => {
+      expect(compileFilter(filter).matches(userspace)).toBe(true);
+      expect(compileFilter(filter).matches(kernel)).toBe(true);
+    },
+  );
+
+  it.each(['udp', 'nw_dst=10.0.1.1', 'dl_dst=50:54:00:00:00:09', 'dl_src=51:54:00:00:00:02', 'tcp,nw_dst=10.0.0.64/26'])('nor by %j, which its packets never meet', (filter) => {
+    expect(compileFilter(filter).matches(kernel)).toBe(false);
+    expect(compileFilter(filter).matches(userspace)).toBe(false);
+  });
+
+  // The userspace key keeps the packet's own values: the packet that made the flow, as before.
+  it('a userspace key is still matched by the packet that made it', () => {
+    expect(compileFilter('nw_src=10.0.0.5').matches(userspace)).toBe(false);
+    expect(compileFilter('tp_src=80').matches(userspace)).toBe(false);
+    expect(compileFilter('nw_src=10.0.0.5').matches(kernel)).toBe(true);
+  });
+});
