@@ -97,6 +97,8 @@ export const CONFIG_SCHEMA = {
   LIVETRACE_TRACE_METHOD: oneOf('auto', 'detrace', 'trace'),
   LIVETRACE_RETENTION_DAYS: int(0, 36_500),
   LIVETRACE_RETENTION_ROWS: int(0, 1_000_000_000),
+  // Up to 16 TiB.
+  LIVETRACE_RETENTION_MAX_MB: int(0, 16_777_216),
   LIVETRACE_VLOG_FILE: text,
   LIVETRACE_VLOG_UDP: (raw: string) => {
     const v = raw.trim();

@@ -19,6 +19,7 @@ export function roleConfig(config: LivetraceConfig): LivetraceConfig {
     LIVETRACE_INGEST_IDLE_SECONDS: 0,
     LIVETRACE_RETENTION_DAYS: 0,
     LIVETRACE_RETENTION_ROWS: 0,
+    LIVETRACE_RETENTION_MAX_MB: 0,
   };
 }
 

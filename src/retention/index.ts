@@ -1,4 +1,5 @@
-// retention/ — prunes the oldest traces by age and count, with the paths and ended datapath flow
+// retention/ — prunes the oldest traces by age, count and the store's size on disk
+// (LIVETRACE_RETENTION_MAX_MB: size-retention-store.ts), with the paths and ended datapath flow
 // lifetimes nothing cites any more, in small writer jobs every minute (retention.ts). With
 // PostgreSQL and LIVETRACE_CENTRAL_RETENTION_* set, two retentions instead: the spool forgets,
 // muted, what PostgreSQL holds and the agent can no longer change (spool-retention-store.ts), and one

@@ -7,7 +7,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { CrossCheckStore } from '../cross-checks/cross-check-store';
 import { UpcallStore } from '../upcalls/upcall-store';
 import { IngestStore } from '../ingest/ingest-store';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
@@ -20,6 +20,7 @@ import { TraceStore } from '../traces/trace-store';
 import { centralRound, CentralRound } from './central-retention-store';
 import { addBatch, cutoffOf, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut, UntracedLimits, untracedLimits } from './retention';
 import { pruneSpoolBatch, pruneSpoolLedger, pruneSpoolRecords, pruneSpoolUntraced, QUIET_MS, spoolCut } from './spool-retention-store';
+import { LOW_WATER, MB, sizeCut, sizeRound, type SizeRound, storeSize } from './size-retention-store';
 import type { WriteContext } from '../storage/writer';
 
 type Records = NonNullable<RetentionStores['records']>[number];
@@ -43,6 +44,8 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   private stopped = false;
   private readonly pruned: Counter;
   private readonly centralPruned: Counter;
+  private readonly sizePruned: Counter;
+  private readonly usedBytes: Gauge;
   private readonly stores: RetentionStores;
 
   constructor(
@@ -58,6 +61,17 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   ) {
     this.stores = { traces, paths, flows, records: [upcalls, crossChecks].filter((r) => r !== undefined) };
     this.pruned = new Counter({ name: 'livetrace_retention_pruned_total', help: 'Rows pruned by retention (this process\'s store, or its spool)', labelNames: ['table'], registers: [metrics.registry] });
+    this.sizePruned = new Counter({
+      name: 'livetrace_retention_size_pruned_total',
+      help: 'Rows pruned because the store passed LIVETRACE_RETENTION_MAX_MB (also counted in livetrace_retention_pruned_total)',
+      labelNames: ['table'],
+      registers: [metrics.registry],
+    });
+    this.usedBytes = new Gauge({
+      name: 'livetrace_retention_store_used_bytes',
+      help: 'The store\'s used pages (page_count - freelist_count, times page_size) as retention last measured them against LIVETRACE_RETENTION_MAX_MB',
+      registers: [metrics.registry],
+    });
     this.centralPruned = new Counter({
       name: 'livetrace_retention_central_pruned_total',
       help: 'Rows pruned from PostgreSQL by its own retention (LIVETRACE_CENTRAL_RETENTION_*) in this process\'s rounds',
@@ -75,7 +89,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   get enabled(): boolean {
-    return this.config.LIVETRACE_RETENTION_DAYS > 0 || this.config.LIVETRACE_RETENTION_ROWS > 0 || this.central;
+    return this.config.LIVETRACE_RETENTION_DAYS > 0 || this.config.LIVETRACE_RETENTION_ROWS > 0 || this.config.LIVETRACE_RETENTION_MAX_MB > 0 || this.central;
   }
 
   onApplicationBootstrap(): void {
@@ -150,14 +164,74 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     return this.centralRunning;
   }
 
+  /** The limits by age and count, then the bound by size. */
   private async prune(now: number): Promise<RoundResult> {
-    if (this.central) return this.pruneSpool(now);
+    const total = this.central ? await this.pruneSpool(now, null, false) : await this.pruneLocal(now, null);
+    if (total.traces || total.datapathFlows || total.records || total.ingestEvents)
+      this.log.log(
+        `${this.central ? 'spool: ' : ''}pruned ${total.traces} traces${this.central ? ' shipped to PostgreSQL' : ''}, ${total.paths} paths, ${total.datapathFlows} datapath flows, ` +
+          `${total.records ?? 0} upcalls and cross-checks, ${total.ingestEvents ?? 0} ingest events in ${total.seconds.toFixed(1)} s`,
+      );
+    const size = await this.pruneToSize(now);
+    if (size) {
+      addBatch(total, size);
+      total.batches += size.batches - 1;
+    }
+    return total;
+  }
+
+  /**
+   * LIVETRACE_RETENTION_MAX_MB (size-retention-store.ts): past it, the oldest traces go, cut as the
+   * row limit cuts, until the used pages are under LOW_WATER of it. A spool (PostgreSQL) prunes only
+   * what PostgreSQL already holds and the agent can no longer change, as its own retention does:
+   * muted when PostgreSQL keeps its own history, shipped as deletes when it follows the spool.
+   */
+  private async pruneToSize(now: number): Promise<SizeRound | null> {
+    const maxMb = this.config.LIVETRACE_RETENTION_MAX_MB;
+    if (maxMb <= 0) return null;
+    const w = this.store.writer;
+    const file = w.db.name;
+    const t0 = performance.now();
+    const measure = async () => {
+      const s = await w.submit((tx) => storeSize(tx, file));
+      this.usedBytes.set(s.usedBytes);
+      return s;
+    };
+    const r = await sizeRound({
+      boundBytes: maxMb * MB,
+      measure,
+      cut: (share) => w.submit((tx) => sizeCut(tx, share)),
+      prune: (cut) => (this.store.central ? this.pruneSpool(now, cut, !this.central) : this.pruneLocal(now, cut)),
+      stopped: () => this.stopped,
+    });
+    if (!r) return null;
+    this.sizePruned.inc({ table: 'trace' }, r.traces);
+    this.sizePruned.inc({ table: 'path' }, r.paths);
+    this.sizePruned.inc({ table: 'datapath_flow' }, r.datapathFlows);
+    this.sizePruned.inc({ table: 'upcall_cross_check' }, r.records ?? 0);
+    this.sizePruned.inc({ table: 'ingest_event' }, r.ingestEvents ?? 0);
+    const mb = (b: number) => (b / MB).toFixed(1);
+    const line =
+      `store over LIVETRACE_RETENTION_MAX_MB=${maxMb}: ${mb(r.from.usedBytes)} MB used, pruned the oldest ${r.traces} traces${this.store.central ? ' shipped to PostgreSQL' : ''}, ` +
+      `${r.paths} paths, ${r.datapathFlows} datapath flows, ${r.records ?? 0} upcalls and cross-checks, ${r.ingestEvents ?? 0} ingest events in ${((performance.now() - t0) / 1000).toFixed(1)} s: ` +
+      `${mb(r.to.usedBytes)} MB used (file ${mb(r.to.fileBytes)} MB with its free pages, WAL ${mb(r.to.walBytes)} MB)`;
+    if (r.to.usedBytes <= maxMb * MB * LOW_WATER || this.stopped) this.log.log(line);
+    else
+      this.log.warn(
+        `${line}, still over ${Math.round(LOW_WATER * 100)} % of the bound: the rest is what retention does not prune ` +
+          `(rules, logical-flow snapshots, OVN objects, live lifetimes${this.store.central ? ', rows PostgreSQL does not hold yet' : ''})`,
+      );
+    return r;
+  }
+
+  /** SQLite's retention (and a spool's whose deletes PostgreSQL follows): the limits, and `sizeCut` as one more row limit. */
+  private async pruneLocal(now: number, sizeCut: number | null): Promise<RoundResult> {
     const t0 = performance.now();
     const w = this.store.writer;
     const keep = this.config.LIVETRACE_RETENTION_ROWS;
     const limits: RetentionLimits = {
       before: cutoffOf(now, this.config.LIVETRACE_RETENTION_DAYS),
-      maxPrunedId: keep > 0 ? await w.submit((tx) => rowLimitCut(tx, this.stores, keep)) : null,
+      maxPrunedId: higher(keep > 0 ? await w.submit((tx) => rowLimitCut(tx, this.stores, keep)) : null, sizeCut),
     };
     const total = await this.batches(t0, async () => {
       const r = await w.submit((tx) => pruneBatch(tx, this.stores, limits, RETENTION_BATCH));
@@ -172,50 +246,43 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     await this.pruneRecords(t0, total, flowLimits.before, keep, (tx, records, o) => records.pruneOldest(tx, o));
     // Then the ingest ledger by the same limits, but for what it still answers for (IngestStore.pruneOldest).
     await this.pruneLedger(t0, now, total, flowLimits.before, keep, (tx, ledger, o) => ledger.pruneOldest(tx, o));
-    if (total.traces || total.datapathFlows || total.records || total.ingestEvents)
-      this.log.log(
-        `pruned ${total.traces} traces, ${total.paths} paths, ${total.datapathFlows} datapath flows, ${total.records ?? 0} upcalls and cross-checks, ${total.ingestEvents ?? 0} ingest events in ${total.seconds.toFixed(1)} s`,
-      );
     return total;
   }
 
   /**
    * The spool's own retention when PostgreSQL keeps a longer one: what is over the spool's limits,
    * already in PostgreSQL and no longer changing goes locally, muted; the rest waits for a later round.
+   * `sizeCut`: one more row limit (LIVETRACE_RETENTION_MAX_MB); `ship`: the deletes are shipped (PostgreSQL follows the spool).
    */
-  private async pruneSpool(now: number): Promise<RoundResult> {
+  private async pruneSpool(now: number, sizeCut: number | null, ship: boolean): Promise<RoundResult> {
     const t0 = performance.now();
     const none: RoundResult = { traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 };
     const keep = this.config.LIVETRACE_RETENTION_ROWS;
     const before = cutoffOf(now, this.config.LIVETRACE_RETENTION_DAYS);
-    if (keep <= 0 && before === null) return none;
+    if (keep <= 0 && before === null && sizeCut === null) return none;
     const w = this.store.writer;
     // Whether the row limit cuts traces (SQLite's round: maxPrunedId): only then does the oldest trace
     // kept bound the rows no trace takes; a cut by age alone would put that bound at the oldest trace
     // left, inside LIVETRACE_RETENTION_DAYS.
-    const rowLimited = keep > 0 && (await w.submit((tx) => this.stores.traces.idBeyondNewest(tx, keep))) !== null;
-    const maxId = await w.submit((tx) => spoolCut(tx, this.stores, { keep, before }));
+    const rowLimited = sizeCut !== null || (keep > 0 && (await w.submit((tx) => this.stores.traces.idBeyondNewest(tx, keep))) !== null);
+    const maxId = higher(await w.submit((tx) => spoolCut(tx, this.stores, { keep, before })), sizeCut);
     const quietBefore = new Date(now - QUIET_MS).toISOString();
     let after = -1;
     const total =
       maxId === null
         ? none
         : await this.batches(t0, async () => {
-            const r = await w.submit((tx) => pruneSpoolBatch(tx, this.stores, { after, maxId, quietBefore, batch: RETENTION_BATCH }));
+            const r = await w.submit((tx) => pruneSpoolBatch(tx, this.stores, { after, maxId, quietBefore, batch: RETENTION_BATCH, ship }));
             if (!r.scanned) return null;
             after = r.cursor;
             return r;
           });
     // The lifetimes no trace cites, shipped: the prune by traces never reaches them.
-    const flowLimits = await this.pruneUntraced(t0, now, total, { before, rowLimited, keep }, (tx, o) => pruneSpoolUntraced(tx, this.stores, o));
+    const flowLimits = await this.pruneUntraced(t0, now, total, { before, rowLimited, keep }, (tx, o) => pruneSpoolUntraced(tx, this.stores, { ...o, ship }));
     // Upcalls and cross-checks, shipped: PostgreSQL's own round prunes its copy.
-    await this.pruneRecords(t0, total, flowLimits.before, keep, (tx, records, o) => pruneSpoolRecords(tx, records, o));
+    await this.pruneRecords(t0, total, flowLimits.before, keep, (tx, records, o) => pruneSpoolRecords(tx, records, { ...o, ship }));
     // The ingest ledger, shipped: PostgreSQL's own round prunes its copy.
-    await this.pruneLedger(t0, now, total, flowLimits.before, keep, (tx, ledger, o) => pruneSpoolLedger(tx, ledger, o));
-    if (total.traces || total.datapathFlows || total.records || total.ingestEvents)
-      this.log.log(
-        `spool: pruned ${total.traces} traces shipped to PostgreSQL, ${total.paths} paths, ${total.datapathFlows} datapath flows, ${total.records ?? 0} upcalls and cross-checks, ${total.ingestEvents ?? 0} ingest events in ${total.seconds.toFixed(1)} s`,
-      );
+    await this.pruneLedger(t0, now, total, flowLimits.before, keep, (tx, ledger, o) => pruneSpoolLedger(tx, ledger, { ...o, ship }));
     return total;
   }
 
@@ -318,4 +385,9 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     total.seconds = (performance.now() - t0) / 1000;
     return total;
   }
+}
+
+/** The higher of two cuts (null: no cut). */
+function higher(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
 }

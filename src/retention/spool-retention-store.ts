@@ -56,7 +56,7 @@ export function spoolCut(tx: WriteContext, stores: RetentionStores, limits: { ke
 }
 
 /** One batch (inside one writer job): looks at up to `batch` traces above `after`, prunes the safe ones. */
-export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { after: number; maxId: number; quietBefore: string; batch: number }): SpoolBatch {
+export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { after: number; maxId: number; quietBefore: string; batch: number; ship?: boolean }): SpoolBatch {
   const out: SpoolBatch = { traces: 0, paths: 0, datapathFlows: 0, scanned: 0, cursor: o.after };
   const marks = shippedMarks(tx, TABLES);
   if (TABLES.some((t) => !marks.has(t))) return { ...out, blocked: 'no marks' };
@@ -117,7 +117,7 @@ export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { 
   });
   if (!safe.length) return out;
 
-  return muted(tx, () => Object.assign(out, pruneTraces(tx, stores, safe.map((r) => r.id))));
+  return unshipped(tx, o.ship, () => Object.assign(out, pruneTraces(tx, stores, safe.map((r) => r.id))));
 }
 
 /**
@@ -129,14 +129,15 @@ export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { 
 export function pruneSpoolUntraced(
   tx: WriteContext,
   stores: RetentionStores,
-  o: { after: UntracedCursor; before: string | null; maxId: number | null; quietBefore: string; batch: number },
+  o: { after: UntracedCursor; before: string | null; maxId: number | null; quietBefore: string; batch: number; ship?: boolean },
 ): { cursor: UntracedCursor | null; deleted: number } {
   const tables = ['datapath_flow', 'recirc_edge'];
   const marks = shippedMarks(tx, tables);
   const pending = pendingKeys(tx, tables, MAX_PENDING);
   if (tables.some((t) => !marks.has(t)) || !pending) return { cursor: null, deleted: 0 };
   const waits = new Set([...waitingValues(tx, pending, 'datapath_flow', 'id'), ...waitingValues(tx, pending, 'recirc_edge', 'parent_id'), ...waitingValues(tx, pending, 'recirc_edge', 'child_id')]);
-  return muted(tx, () => stores.flows.pruneEndedUntraced(tx, { ...o, may: shippedLifetime(tx, marks, waits) }));
+  const { ship, ...limits } = o;
+  return unshipped(tx, ship, () => stores.flows.pruneEndedUntraced(tx, { ...limits, may: shippedLifetime(tx, marks, waits) }));
 }
 
 /** Whether PostgreSQL holds a lifetime as the spool does: at or below the marks, its edges too, no change of them waiting. */
@@ -154,14 +155,15 @@ function shippedLifetime(tx: WriteContext, marks: Map<string, number>, waits: Se
 export function pruneSpoolLedger(
   tx: WriteContext,
   ledger: Pick<IngestStore, 'pruneOldest'>,
-  o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number; firsts?: Set<string> },
+  o: { after: number; before: string | null; maxId: number | null; quietBefore: string; batch: number; firsts?: Set<string>; ship?: boolean },
 ): { cursor: number | null; deleted: number } {
   const marks = shippedMarks(tx, ['ingest_event']);
   const pending = pendingKeys(tx, ['ingest_event'], MAX_PENDING);
   if (!marks.has('ingest_event') || !pending) return { cursor: null, deleted: 0 };
   const mark = marks.get('ingest_event')!;
   const waits = waitingValues(tx, pending, 'ingest_event', 'id');
-  return muted(tx, () => ledger.pruneOldest(tx, { ...o, may: (id) => id <= mark && !waits.has(id) }));
+  const { ship, ...limits } = o;
+  return unshipped(tx, ship, () => ledger.pruneOldest(tx, { ...limits, may: (id) => id <= mark && !waits.has(id) }));
 }
 
 /**
@@ -172,7 +174,7 @@ export function pruneSpoolLedger(
 export function pruneSpoolRecords(
   tx: WriteContext,
   records: NonNullable<RetentionStores['records']>[number],
-  o: { before: string | null; maxId: number | null; batch: number },
+  o: { before: string | null; maxId: number | null; batch: number; ship?: boolean },
 ): number {
   const t = records.table;
   const marks = shippedMarks(tx, [t]);
@@ -180,5 +182,14 @@ export function pruneSpoolRecords(
   if (!marks.has(t) || !pending) return 0;
   let upTo = marks.get(t)!;
   for (const id of waitingValues(tx, pending, t, 'id')) if (id <= upTo) upTo = id - 1;
-  return muted(tx, () => records.pruneOldest(tx, { ...o, upTo }));
+  const { ship, ...limits } = o;
+  return unshipped(tx, ship, () => records.pruneOldest(tx, { ...limits, upTo }));
+}
+
+/**
+ * Muted (PostgreSQL keeps its copy: its own retention prunes it), unless `ship`: the spool's size
+ * bound when PostgreSQL follows the spool, whose deletes PostgreSQL then makes too.
+ */
+function unshipped<T>(tx: WriteContext, ship: boolean | undefined, fn: () => T): T {
+  return ship ? fn() : muted(tx, fn);
 }

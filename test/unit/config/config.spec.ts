@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, parseEnvFile } from '../../../src/config/config';
 import { CONFIG_SCHEMA } from '../../../src/config/config.schema';
+import { roleConfig } from '../../../src/config/role';
 import { configRemotes } from '../../../src/config/config.schema';
 import { MIGRATION_LOCK_DEFAULTS, migrationLock } from '../../../src/storage/pg-migrate';
 
@@ -76,6 +77,19 @@ describe('configuration', () => {
     const err = errorOf({ LIVETRACE_API_TOKEN: 'short secret' });
     expect(err.message).toMatch(/LIVETRACE_API_TOKEN=<hidden>: expected 16 to 256 printable characters/);
     expect(err.message).not.toContain('short secret');
+  });
+
+  // Operators bound a hypervisor's store by the disk it may take, in MB (0, the default: no bound).
+  it('reads LIVETRACE_RETENTION_MAX_MB as whole MB, 0 by default, and an api instance never prunes by it', () => {
+    expect(loadConfig(base).LIVETRACE_RETENTION_MAX_MB).toBe(0);
+    expect(loadConfig({ ...base, LIVETRACE_RETENTION_MAX_MB: '2048' }).LIVETRACE_RETENTION_MAX_MB).toBe(2048);
+    expect(roleConfig(loadConfig({ ...base, LIVETRACE_RETENTION_MAX_MB: '2048', LIVETRACE_ROLE: 'api' })).LIVETRACE_RETENTION_MAX_MB).toBe(0);
+  });
+
+  it.each(['-1', '2GB', '1.5', '', '16777217'])('rejects LIVETRACE_RETENTION_MAX_MB=%j naming the key', (value) => {
+    const err = errorOf({ LIVETRACE_RETENTION_MAX_MB: value });
+    expect(err.key).toBe('LIVETRACE_RETENTION_MAX_MB');
+    expect(err.message).toMatch(/expected an integer between 0 and 16777216/);
   });
 
   it('names an unknown reference and a malformed file line', () => {

@@ -1,0 +1,122 @@
+// Retention by size (LIVETRACE_RETENTION_MAX_MB). On a hypervisor the disk is the limit, not an
+// age or a count: a store bounded only by LIVETRACE_RETENTION_DAYS/ROWS filled the disk, and a full
+// disk answers writes with 507 and /health with "down". A real migrated SQLite file is filled with
+// real annotated traces through the writer, past a bound of a few MB; one retention round prunes
+// the oldest traces (with their paths and ended lifetimes, as the row limit does) until the store's
+// used pages are back under the low-water mark, keeps the newest, and counts what it pruned.
+import 'reflect-metadata';
+import type { Database } from 'better-sqlite3';
+import type { DataSource } from 'typeorm';
+import { loadConfig } from '../../../src/config/config';
+import { MetricsService } from '../../../src/metrics/metrics.service';
+import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
+import { PathStore } from '../../../src/paths/path-store';
+import { RetentionService } from '../../../src/retention/retention.service';
+import type { StoreService } from '../../../src/storage/store.service';
+import type { StoreWriter } from '../../../src/storage/writer';
+import { TraceStore } from '../../../src/traces/trace-store';
+import { capturedReplies } from '../../support/captured-replies';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
+
+const MB = 1024 * 1024;
+const NOW = Date.parse('2026-11-27T00:00:00Z');
+
+describe('retention by size', () => {
+  let dir: string;
+  let file: string;
+  let ds: DataSource;
+  let db: Database;
+  let writer: StoreWriter;
+  let traces: TraceStore;
+  const replies = capturedReplies();
+
+  const count = (table: string, where = '1') => (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).get() as { n: number }).n;
+  /** The pages the rows hold: the file's pages but its free ones (those SQLite reuses before it grows the file). */
+  const usedBytes = () => ((db.pragma('page_count', { simple: true }) as number) - (db.pragma('freelist_count', { simple: true }) as number)) * (db.pragma('page_size', { simple: true }) as number);
+
+  /** Every reply as one packet, `rounds` times over, a minute apart, oldest first; odd lifetimes have ended. */
+  async function fill(rounds: number): Promise<void> {
+    let n = count('trace');
+    for (let round = 0; round < rounds; round++) {
+      const jobs: Promise<unknown>[] = [];
+      for (const reply of replies) {
+        const at = new Date(NOW - 86_400_000 + n * 60_000).toISOString();
+        let pathId: number | undefined;
+        for (const pass of reply) {
+          const k = n++;
+          jobs.push(
+            writer.submit((tx) => {
+              const flow = Number(
+                tx
+                  .stmt(`INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source) VALUES ('hv1', ?, ?, ?, ?, ?, ?, ?, 1, 1, 'poller')`)
+                  .run(`00000000-0000-4000-8000-${String(k).padStart(12, '0')}`, at, at, k % 2 ? at : null, pass.recircId, pass.megaflow, pass.datapathActions).lastInsertRowid,
+              );
+              pathId ??= Number(tx.stmt(`INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES ('hv1', ?, ?, '{}')`).run(at, at).lastInsertRowid);
+              const id = traces.insert(tx, { trace: pass, chassis: 'hv1', createdAt: at, datapathFlowId: flow, pathId, portUuids: new Map([[pass.ports[0]?.logicalPort ?? 'x', `11111111-0000-4000-8000-${String(k).padStart(12, '0')}`]]) });
+              traces.addPathPorts(tx, id, pass.ports.map((p) => ({ name: p.logicalPort, uuid: null, bindingUuid: p.portBindingUuid, datapath: p.datapath, role: p.role })));
+              return id;
+            }),
+          );
+        }
+      }
+      await Promise.all(jobs);
+    }
+  }
+
+  function service(maxMb: number): { service: RetentionService; metrics: MetricsService } {
+    const config = loadConfig({ LIVETRACE_DB: file, LIVETRACE_RETENTION_DAYS: '0', LIVETRACE_RETENTION_ROWS: '0', LIVETRACE_RETENTION_MAX_MB: String(maxMb) });
+    const metrics = new MetricsService();
+    const paths = new PathStore({ db } as unknown as StoreService);
+    return { service: new RetentionService({ db, writer } as unknown as StoreService, traces, paths, new DatapathFlowStore({ db }), config, metrics), metrics };
+  }
+
+  beforeEach(async () => {
+    ({ dir, file, ds, db, writer } = await openMigratedSqlite('livetrace-retention-size-'));
+    traces = new TraceStore({ db, writer });
+  });
+
+  afterEach(async () => {
+    await closeMigratedSqlite({ dir, ds, writer });
+  });
+
+  it('past LIVETRACE_RETENTION_MAX_MB, prunes the oldest traces until the used pages are back under 90 % of it, and counts them', async () => {
+    // At least 6 MB of used pages, whatever the captured replies weigh.
+    while (usedBytes() < 6.5 * MB) await fill(1);
+    const used = usedBytes();
+    expect(used).toBeGreaterThan(6 * MB);
+    const bound = Math.floor(used / MB / 2);
+    const total = count('trace');
+    const ids = (db.prepare('SELECT id FROM trace ORDER BY id').all() as Array<{ id: number }>).map((r) => r.id);
+
+    const { service: retention, metrics } = service(bound);
+    const r = await retention.round(NOW);
+
+    expect(usedBytes()).toBeLessThanOrEqual(0.9 * bound * MB);
+    const kept = (db.prepare('SELECT id FROM trace ORDER BY id').all() as Array<{ id: number }>).map((x) => x.id);
+    // The oldest went, the newest stayed: what is left is the tail of the ids, unbroken.
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThan(total);
+    expect(kept).toEqual(ids.slice(ids.length - kept.length));
+    expect(r.traces).toBe(total - kept.length);
+    // Nothing the pruned traces took with them today is left behind.
+    expect(count('trace_port', 'trace_id NOT IN (SELECT id FROM trace)')).toBe(0);
+    expect(count('path', 'id NOT IN (SELECT path_id FROM trace WHERE path_id IS NOT NULL)')).toBe(0);
+    expect(count('datapath_flow', 'removed_at IS NOT NULL AND id NOT IN (SELECT datapath_flow_id FROM trace WHERE datapath_flow_id IS NOT NULL)')).toBe(0);
+
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(new RegExp(`livetrace_retention_size_pruned_total\\{table="trace"[^}]*\\} ${total - kept.length}\\n`));
+    expect(text).toMatch(new RegExp(`livetrace_retention_store_used_bytes(\\{[^}]*\\})? ${usedBytes()}\\n`));
+
+    // Under the bound, the next round leaves the store alone.
+    expect((await retention.round(NOW)).traces).toBe(0);
+    expect(count('trace')).toBe(kept.length);
+  });
+
+  it('under the bound, or with no bound (0), prunes nothing', async () => {
+    await fill(1);
+    const total = count('trace');
+    expect((await service(0).service.round(NOW)).traces).toBe(0);
+    expect((await service(Math.ceil(usedBytes() / MB) + 1).service.round(NOW)).traces).toBe(0);
+    expect(count('trace')).toBe(total);
+  });
+});
