@@ -16,6 +16,7 @@ import type { StoreService } from '../../../src/storage/store.service';
 import type { StoreWriter } from '../../../src/storage/writer';
 import { TraceStore } from '../../../src/traces/trace-store';
 import { capturedReplies } from '../../support/captured-replies';
+import { writeCapturedPass } from '../../support/captured-pass-write';
 import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 
 const MB = 1024 * 1024;
@@ -46,15 +47,9 @@ describe('retention by size', () => {
           const k = n++;
           jobs.push(
             writer.submit((tx) => {
-              const flow = Number(
-                tx
-                  .stmt(`INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source) VALUES ('hv1', ?, ?, ?, ?, ?, ?, ?, 1, 1, 'poller')`)
-                  .run(`00000000-0000-4000-8000-${String(k).padStart(12, '0')}`, at, at, k % 2 ? at : null, pass.recircId, pass.megaflow, pass.datapathActions).lastInsertRowid,
-              );
-              pathId ??= Number(tx.stmt(`INSERT INTO path (chassis, created_at, updated_at, verdict) VALUES ('hv1', ?, ?, '{}')`).run(at, at).lastInsertRowid);
-              const id = traces.insert(tx, { trace: pass, chassis: 'hv1', createdAt: at, datapathFlowId: flow, pathId, portUuids: new Map([[pass.ports[0]?.logicalPort ?? 'x', `11111111-0000-4000-8000-${String(k).padStart(12, '0')}`]]) });
-              traces.addPathPorts(tx, id, pass.ports.map((p) => ({ name: p.logicalPort, uuid: null, bindingUuid: p.portBindingUuid, datapath: p.datapath, role: p.role })));
-              return id;
+              const w = writeCapturedPass(tx, traces, pass, { at, k, ended: k % 2 === 1, pathId });
+              pathId = w.pathId;
+              return w.id;
             }),
           );
         }
