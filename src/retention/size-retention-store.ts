@@ -59,6 +59,7 @@ export function sizeCut(tx: WriteContext, share: number): number | null {
 }
 
 export interface SizeRound extends PruneResult {
+  /** Writer batches, over every pass. */
   batches: number;
   /** Before the first pass and after the last. */
   from: StoreSize;
@@ -74,7 +75,7 @@ export async function sizeRound(o: {
   boundBytes: number;
   measure: () => Promise<StoreSize>;
   cut: (share: number) => Promise<number | null>;
-  prune: (cut: number) => Promise<PruneResult>;
+  prune: (cut: number) => Promise<PruneResult & { batches: number }>;
   stopped: () => boolean;
 }): Promise<SizeRound | null> {
   const from = await o.measure();
@@ -86,6 +87,7 @@ export async function sizeRound(o: {
     if (cut === null) break;
     const r = await o.prune(cut);
     addBatch(out, r);
+    out.batches += r.batches - 1;
     out.to = await o.measure();
     if (!r.traces && !r.datapathFlows && !r.records && !r.ingestEvents) break;
   }
