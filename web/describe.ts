@@ -37,6 +37,8 @@ interface VerdictLike {
   controller?: { reason: string; stage: string | null; copy?: boolean } | null;
   incomplete?: boolean;
   incompleteReason?: string | null;
+  /** A hop the receiving chassis may not have stored its arrival for yet (GET /paths/:id): the answer may change. */
+  provisional?: boolean;
 }
 
 /** One tunnel hop of a cross-chassis path (GET /paths/:id's verdict.tunnels). */
@@ -48,14 +50,16 @@ export interface HopLike {
   remoteChassis: string | null;
   remoteIp: string;
   lookBounded?: boolean;
+  provisional?: boolean;
 }
 
 /**
  * `geneve vni 1 → hv2` (`vxlan vni 8193 → hv2`): a tunnel hop on the page's picture and between the terminal's passes;
- * "(nearest unsure)" when the link look stopped at its bound (docs/multi-chassis.md).
+ * "(nearest unsure)" when the link look stopped at its bound, "(provisional)" while the receiver may not have stored
+ * this packet's arrival yet (docs/multi-chassis.md).
  */
 /** `name`: the page's isolate() for the picture's tunnel label; the terminal client escapes the whole text itself. */
-export const hopText = (t: HopLike, name: (s: string) => string = (s) => s): string => `${t.encap ?? 'geneve'} vni ${t.vni} → ${name(String(t.remoteChassis ?? t.remoteIp))}${t.lookBounded ? ' (nearest unsure)' : ''}`;
+export const hopText = (t: HopLike, name: (s: string) => string = (s) => s): string => `${t.encap ?? 'geneve'} vni ${t.vni} → ${name(String(t.remoteChassis ?? t.remoteIp))}${t.lookBounded ? ' (nearest unsure)' : ''}${t.provisional ? ' (provisional)' : ''}`;
 
 /**
  * Why a path is incomplete, as the API words it (a missing pass, a tunnel whose far end was not
@@ -76,6 +80,7 @@ export const incompleteWhy = (v: VerdictLike, name: (s: string) => string = isol
 export function verdictText(v: VerdictLike, mark: (kind: string, text: string) => string = (_k, t) => t, name: (s: string) => string = isolate): string {
   const parts: string[] = [];
   if (v.incomplete) parts.push(mark('incomplete', 'incomplete'));
+  if (v.provisional) parts.push(mark('incomplete', 'provisional'));
   for (const k of v.kinds) {
     let text: string | undefined;
     if (k === 'output') text = `output to ${v.logicalPorts.map(name).join(', ') || 'a port'}`;

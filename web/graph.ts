@@ -46,6 +46,8 @@ export interface TunnelHop {
   remoteChassis: string | null;
   /** The look stopped at its bound and a nearer arrival may not have been read (src/paths/cross-chassis.ts). */
   lookBounded?: true;
+  /** The receiving chassis may not have stored this packet's arrival yet: the link may change (src/paths/provisional.ts). */
+  provisional?: true;
 }
 
 export type Role = 'pass' | 'head' | 'datapath' | 'stage' | 'northbound' | 'verdict';

@@ -95,7 +95,8 @@ export function traceLine(trace: any, c: Paint): string {
 export function drawPath(json: any, c: Paint): string {
   const path = termSafeDeep(json);
   const why = incompleteWhy(path.verdict, asIs);
-  const out: string[] = [`path ${path.id} on ${path.chassis}: ${verdictText(path.verdict, c)}`, ...(why ? [c.yellow(why)] : []), ''];
+  const until = path.verdict.provisional && path.verdict.provisionalReason ? [c.yellow(`provisional: ${path.verdict.provisionalReason}`)] : [];
+  const out: string[] = [`path ${path.id} on ${path.chassis}: ${verdictText(path.verdict, c)}`, ...(why ? [c.yellow(why)] : []), ...until, ''];
   path.passes.forEach((p: any, i: number) => {
     const ct = ctState(p.flow);
     out.push(c.bold(`┌─ pass ${i + 1} (trace ${p.id}) · ${p.chassis} · recirc ${p.recircId ?? '0'}${ct ? ` · ct ${ct}` : ''}`));

@@ -17,6 +17,7 @@ import { tunnelIdForJson } from '../ovs/ids';
 import { ovnTunnelKeys, type TunnelPush } from '../ovs/odp-tunnel';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
+import { HopTimes, ReceiverMarks } from './provisional';
 import { arrivalOf, gapMs, innerFields, LinkFlow, linkTunnels, nearer, pushesOf, samePacket, senderOf } from './tunnel-link';
 
 /** Chassis hops followed from one packet: a tunnel loop in the data stops here. */
@@ -51,12 +52,17 @@ export interface TunnelHop {
    * For the hop into the arrival a path was asked for, the look is the one that found its sender.
    */
   lookBounded?: true;
+  /** Present (true) while the receiver's agent may not have stored this packet's arrival yet (provisional.ts). */
+  provisional?: true;
 }
 
 export interface CrossChassisVerdict extends StoredPathVerdict {
   /** The chassis whose pass decided (delivered or dropped); the last one reached otherwise. */
   chassis: string;
   tunnels: TunnelHop[];
+  /** Present (true) when a hop is: the answer may still change, `provisionalReason` says until when. */
+  provisional?: true;
+  provisionalReason?: string;
 }
 
 export interface ChassisSegment {
@@ -114,6 +120,7 @@ export class CrossChassisPaths {
     // Why the path's start may not be where the packet started (a sender look past its bound).
     const startReasons: string[] = [];
     const flows = new SegmentFlows(this.store);
+    const marks = new ReceiverMarks((chassis) => this.store.markOf(chassis), this.config.LIVETRACE_TUNNEL_SKEW_MS);
     // Asked for by a receiving chassis's path: the chassis that sent it come first.
     while (segments.length <= MAX_HOPS) {
       const look = await this.senderTraceOf(segments[0].built, flows);
@@ -134,9 +141,10 @@ export class CrossChassisPaths {
     for (let i = 0; i < segments.length && segments.length <= MAX_HOPS; i++) {
       await flows.load(segments[i].built.passes);
       for (const pass of segments[i].built.passes) {
-        for (const { hop, asked, buildFrom } of await this.hopsOf(pass, flows.of(pass), arrivedAt.get(pass.id))) {
+        for (const { hop, asked, times, buildFrom } of await this.hopsOf(pass, flows.of(pass), arrivedAt.get(pass.id))) {
           // A one-chassis service sees its tunnels' far ends only when an agent there shares its store.
           if (hop.toTraceId === null && this.config.LIVETRACE_ROLE === 'all' && (hop.remoteChassis === null || !(await this.store.hasChassis(hop.remoteChassis)))) continue;
+          if (await marks.judge(hop.remoteChassis, hop.fromTraceId, times)) hop.provisional = true;
           tunnels.push(hop);
           // The sender direction was counted where it was looked (senderTraceOf).
           if (!asked && hop.lookBounded) this.bounded?.inc({ direction: 'arrival', linked: hop.toTraceId === null ? 'no' : 'yes' });
@@ -151,7 +159,7 @@ export class CrossChassisPaths {
     }
     if (tunnels.length) {
       const ordered = fromTheStart(segments, tunnels);
-      return { segments: ordered.segments, verdict: combine(ordered.segments, ordered.tunnels, startReasons) };
+      return { segments: ordered.segments, verdict: combine(ordered.segments, ordered.tunnels, startReasons, marks.reason()) };
     }
     if (!startReasons.length) return undefined;
     // No hop: the one-chassis answer (its verdict as it was, a tunnel to a chassis this store does
@@ -217,7 +225,7 @@ export class CrossChassisPaths {
    * the sender found from it: the push that reaches it is its hop, whatever the arrival look read;
    * the other pushes (a multicast sends several to one chassis) keep their own arrivals.
    */
-  private async hopsOf(pass: TraceRow, row: LinkFlowRow | undefined, asked?: AskedArrival): Promise<Array<{ hop: TunnelHop; asked: boolean; buildFrom?: number }>> {
+  private async hopsOf(pass: TraceRow, row: LinkFlowRow | undefined, asked?: AskedArrival): Promise<Array<{ hop: TunnelHop; asked: boolean; times: HopTimes; buildFrom?: number }>> {
     if (!row || !pushesOf(row.actions).length) return [];
     const sender = linkFlow(row);
     const skew = this.config.LIVETRACE_TUNNEL_SKEW_MS;
@@ -259,7 +267,7 @@ export class CrossChassisPaths {
         toTraceId: mine ? asked!.traceId : (receiver?.row.trace_id ?? null),
         ...(unsure ? { lookBounded: true as const } : {}),
       };
-      return { hop, asked: mine, ...(own[i] !== undefined ? { buildFrom: own[i] } : {}) };
+      return { hop, asked: mine, times: { sender, pick: mine ? asked!.flow : receiver }, ...(own[i] !== undefined ? { buildFrom: own[i] } : {}) };
     });
   }
 }
@@ -352,9 +360,10 @@ function fromTheStart(segments: ChassisSegment[], tunnels: TunnelHop[]): { segme
 
 /**
  * One verdict over the chassis's segments: the first drop decides, else every chassis's outputs.
- * `startReasons` say why the first segment may not be where the packet started.
+ * `startReasons` say why the first segment may not be where the packet started; `provisionalReason`
+ * why a hop may still change (provisional.ts).
  */
-function combine(segments: ChassisSegment[], tunnels: TunnelHop[], startReasons: string[] = []): CrossChassisVerdict {
+function combine(segments: ChassisSegment[], tunnels: TunnelHop[], startReasons: string[] = [], provisionalReason?: string): CrossChassisVerdict {
   const v = segments.map((s) => ({ chassis: s.chassis, v: s.built.verdict }));
   const drop = v.find((x) => x.v.kinds.includes('drop'));
   const ctl = v.find((x) => x.v.controller);
@@ -390,5 +399,6 @@ function combine(segments: ChassisSegment[], tunnels: TunnelHop[], startReasons:
     dropTraceId: drop?.v.dropTraceId ?? null,
     chassis: decided.chassis,
     tunnels,
+    ...(provisionalReason ? { provisional: true as const, provisionalReason } : {}),
   };
 }

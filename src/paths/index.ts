@@ -1,6 +1,6 @@
 // paths/ — one packet's path: its passes (traces) linked by the recirculation edges, in edge order,
 // and its one verdict (where the packet went, what dropped it, why it went to ovn-controller,
-// which pass is missing). Tables: path (and the path_id of trace). GET /paths/:id, across chassis:
+// which pass is missing). Tables: path (and the path_id of trace), chassis_mark. GET /paths/:id, across chassis:
 // a pass that leaves through a tunnel continues on the chassis that received it (cross-chassis.ts,
 // the link itself in tunnel-link.ts), found at read time; GET /traces?logical_port= lists a routed
 // packet's passes there after the pass that sent them (port-arrivals.ts).
@@ -11,7 +11,9 @@
 //
 // Entry points: PathsModule, exporting PathRecorder (the tracer stores a pass into its packet's
 // path) and PathBuilder (every reader: GET /paths/:id, the cross-check); pathVerdict, the one
-// verdict function; edgeOrder, the one pass order; linkTunnels/senderOf, the one cross-chassis link.
+// verdict function; edgeOrder, the one pass order; linkTunnels/senderOf, the one cross-chassis link;
+// writeMark/tellCentralMark, an agent's chassis_mark (how far its traces are stored: provisional.ts reads it).
+export { tellCentralMark, writeMark, type ChassisMark } from './chassis-mark-store';
 export { edgeOrder, type FlowEdge, type OrderedPass } from './edge-order';
 export { PathBuilder, type BuiltPath } from './path-builder';
 export { PathRecorder, type PassToRecord, type RecordedPass } from './path-recorder';

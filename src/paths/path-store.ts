@@ -214,6 +214,11 @@ export class PathStore {
     );
   }
 
+  /** The chassis's chassis_mark (chassis-mark-store.ts), null when its agent never told one. */
+  async markOf(chassis: string): Promise<string | null> {
+    return (await this.q.get<{ traced_through: string }>('SELECT traced_through FROM chassis_mark WHERE chassis = ?', chassis))?.traced_through ?? null;
+  }
+
   /** Whether any chassis by this name has written a datapath flow into this store (an agent runs there). */
   async hasChassis(chassis: string): Promise<boolean> {
     return (await this.q.get('SELECT 1 AS found FROM datapath_flow WHERE chassis = ? LIMIT 1', chassis)) !== undefined;

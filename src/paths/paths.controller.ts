@@ -19,6 +19,9 @@ export class PathsController {
       '`verdict.chassis` the chassis that delivered or dropped it (else the last one reached), `verdict.tunnels` the hops ' +
       '(`fromChassis`, `fromTraceId`, `remoteIp`, `remoteChassis`, `encap` (`geneve`, `vxlan`, `stt`, `gre` or `other`), `vni` (the tunnel id as sent, a number; its hex text past 2^53, an STT tun_id; with VXLAN the datapath key | the egress key << 12), `ingressKey`, `egressKey` (OVN\'s logical port keys decoded from the Geneve option, the VXLAN VNI or the STT tun_id; a flood\'s egress is its multicast group\'s key, 32768 and up; null where not carried: VXLAN has no ingress), `toTraceId`: null when no arrival was found), ' +
       '`lookBounded: true` on a hop whose link may not be the nearest (the look reads at most 2,048 candidates each side of the start), and ' +
+      "`provisional: true` on a hop the receiving chassis's agent may not have stored this packet's arrival for yet (its progress mark, chassis_mark, " +
+      "has not passed the point where an arrival stored later could be linked instead, or it never told one), then on the verdict too with " +
+      '`provisionalReason` naming each such chassis and its mark: read again, such a path may link another arrival; ' +
       '`incomplete` with `incompleteReason` when a pass, an arrival or (past that bound) a sender was not found. The example is a one-chassis path.',
   })
   @ApiQuery({ name: 'include', required: false, enum: ['steps'] })

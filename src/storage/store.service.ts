@@ -13,7 +13,8 @@ import { StoreWriter } from './writer';
 // Every table has one owner, a store class in a `*-store.ts` file of the feature that owns it, and
 // SQL is written nowhere else: DatapathFlowStore (datapath_flow, recirc_edge), TraceStore with
 // trace-read-store.ts and citation-store.ts (trace, trace_port, trace_citation, logical_port_alias,
-// of_rule, logical_flow_snapshot, ovn_object), PathStore (path), UpcallStore (upcall), IngestStore
+// of_rule, logical_flow_snapshot, ovn_object), PathStore (path; chassis_mark with
+// paths/chassis-mark-store.ts), UpcallStore (upcall), IngestStore
 // (ingest_event), TraceSessionStore (trace_session), CrossCheckStore (cross_check), the audits'
 // reads in LogicalFlowStore and SchemaStore (journal mode, migrations). Stores write inside writer
 // jobs (the WriteContext they are handed, synchronous) and read through `db`; a read may join

@@ -5,7 +5,7 @@ import 'reflect-metadata';
 import { PathBuilder } from '../../../src/paths/path-builder';
 import { PathsService } from '../../../src/paths/paths.service';
 import { multichassisKeysOf, oneCapturedFlow, type CapturedFlow } from '../../support/captured-multichassis';
-import { oneChassis, storePass, usePathStores } from '../../support/cross-chassis';
+import { allStored, oneChassis, storePass, usePathStores } from '../../support/cross-chassis';
 
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2', hv3: '192.168.0.3' };
 const T0 = Date.parse('2026-12-05T03:00:00.000Z');
@@ -22,6 +22,7 @@ describe('a path across chassis over VXLAN (GET /paths/:id)', () => {
       { kinds: ['tunnel'], tunnels: [{ chassis: 'hv2', remoteIp: ENCAP.hv2 }] });
     const recv = pass('hv2', one('hv2.vxlan-m.txt', (f) => f.key.includes('dst=50:54:00:00:00:02') && f.actions === 'vif2'), T0 + 3,
       { kinds: ['output'], logicalPorts: ['lsp2'] });
+    allStored(s.db, ['hv1', 'hv2']);
     const p = await new PathsService(new PathBuilder(s.store), s.traces, oneChassis(s.store, {}, ENCAP)).get(sent.path, false);
     expect(p.passes.map((x) => [x.chassis, x.id])).toEqual([['hv1', sent.trace], ['hv2', recv.trace]]);
     expect((p.verdict as unknown as { tunnels: unknown[] }).tunnels).toEqual([{

@@ -12,7 +12,7 @@ import { traceCursor } from '../../../src/common/query';
 import type { TraceListQuery } from '../../../src/traces/trace-read-store';
 import { SqliteReader } from '../../../src/storage/sql';
 import { oneCapturedFlow, type CapturedFlow } from '../../support/captured-multichassis';
-import { oneChassis, storePass, usePathStores } from '../../support/cross-chassis';
+import { allStored, oneChassis, storePass, usePathStores } from '../../support/cross-chassis';
 import { recircIdHex } from '../../../src/ovs/ids';
 
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2', hv3: '192.168.0.3' };
@@ -58,6 +58,7 @@ describe('a path across chassis (GET /paths/:id)', () => {
     ids.ctFirst = pass('hv2', ctFirst, T0 + 12_001, { kinds: ['recirculate'], recircIds: [recircIdHex(ctSecond.recirc)] });
     ids.ctSecond = pass('hv2', ctSecond, T0 + 12_001, { kinds: ['output'], logicalPorts: ['lsp2'] }, ids.ctFirst.path);
     s.db.prepare('INSERT INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(ids.ctFirst.flow, ids.ctSecond.flow, recircIdHex(ctSecond.recirc));
+    allStored(s.db, ['hv1', 'hv2', 'hv3']);
   });
 
   it('continues the ping to lsp2 on hv2: both passes, each naming its chassis, delivered to lsp2 on hv2', async () => {

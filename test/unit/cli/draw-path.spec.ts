@@ -33,6 +33,19 @@ describe('drawPath across chassis', () => {
     expect(between).toEqual(['   │ recirc 0x1', '   │ geneve vni 1 → hv2', '   │ recirc 0x3', '   │ geneve vni 1 → hv3 (nearest unsure) (sent by trace 11)']);
   });
 
+  it('a provisional hop (the receiver may not have stored this arrival yet): the verdict, the hop and why, in the API\'s words', () => {
+    const provisionalReason = 'chassis hv2 has stored what its agent traced through 2026-12-07T03:00:01.000Z only: the hop from trace 10 may still link an arrival stored later, until that mark passes 2026-12-07T03:00:01.800Z';
+    const path = {
+      id: 5,
+      chassis: 'hv1',
+      passes: [pass(10, 'hv1', '0', ['tunnel']), pass(20, 'hv2', '0', ['output'], ['lsp2'])],
+      verdict: { kinds: ['output'], logicalPorts: ['lsp2'], logicalFlow: null, northbound: null, chassis: 'hv2', incomplete: false, provisional: true, provisionalReason, tunnels: [hop(10, 20, 'hv2', { provisional: true })] },
+    };
+    const lines = drawPath(path, plain).split('\n');
+    expect(lines.slice(0, 2)).toEqual(['path 5 on hv1: provisional; output to lsp2', `provisional: ${provisionalReason}`]);
+    expect(lines.filter((l) => l.startsWith('   │ '))).toEqual(['   │ geneve vni 1 → hv2 (provisional)']);
+  });
+
   it('two segments of one chassis meet: hv1 floods to hv2 and hv3, hv2 forwards to hv3 again; the second hv3 pass follows its hop, not a recirculation', () => {
     const path = {
       id: 6,

@@ -1,0 +1,105 @@
+// A tunnel hop read before the receiving chassis's agent stored this packet's arrival links the
+// nearest arrival stored that fits, an earlier packet's (issue 19, docs/multi-chassis.md "Time
+// window"). The receiver's chassis_mark says how far its agent has stored what it traced: behind
+// the point where a later stored arrival could still win, the hop and the verdict say provisional
+// (with the chassis and its mark); past it, not. Captured debian12 lines on a migrated SQLite store.
+import 'reflect-metadata';
+import type { Database } from 'better-sqlite3';
+import type { DataSource } from 'typeorm';
+import { writeMark } from '../../../src/paths/chassis-mark-store';
+import { PathBuilder } from '../../../src/paths/path-builder';
+import { PathStore } from '../../../src/paths/path-store';
+import { isProvisional, settlesAt } from '../../../src/paths/provisional';
+import type { StoreWriter } from '../../../src/storage/writer';
+import { CapturedFlow, capturedFlows } from '../../support/captured-multichassis';
+import { oneChassis } from '../../support/cross-chassis';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
+import { tracedPasses } from '../../support/traced-pass';
+
+const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2' };
+const T0 = Date.parse('2026-12-07T03:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+const one = (file: string, pred: (l: CapturedFlow) => boolean): CapturedFlow => capturedFlows('debian12', file).filter(pred)[0];
+const sent = one('hv1.flows-m.txt', (l) => l.key.includes('dst=50:54:00:00:00:02') && l.actions.includes('tnl_push('));
+const arrived = one('hv2.flows-m.txt', (l) => l.key.includes('tunnel(') && l.actions === 'vif2');
+
+describe('settlesAt: the receiver mark a hop waits for', () => {
+  const sender = { from: T0, to: T0 + 50 };
+  it('linked: past the sender start by the pick’s distance (a later arrival is farther), at most the window’s end', () => {
+    expect(settlesAt({ sender, pick: { from: T0 - 900 } }, 1000)).toBe(T0 + 900);
+    expect(settlesAt({ sender, pick: { from: T0 + 200 } }, 1000)).toBe(T0 + 200);
+    expect(settlesAt({ sender: { from: T0, to: T0 + 100 }, pick: { from: T0 - 5000 } }, 1000)).toBe(T0 + 1100);
+  });
+  it('unlinked: the end of the link window (the sender’s end plus the skew)', () => {
+    expect(settlesAt({ sender }, 1000)).toBe(T0 + 1050);
+  });
+  it('a mark at the point itself, or none, is provisional; past it, not', () => {
+    expect(isProvisional({ sender }, T0 + 1050, 1000)).toBe(true);
+    expect(isProvisional({ sender }, null, 1000)).toBe(true);
+    expect(isProvisional({ sender }, T0 + 1051, 1000)).toBe(false);
+  });
+});
+
+describe('GET /paths/:id across chassis, against the receiving chassis’s mark', () => {
+  let dir: string;
+  let ds: DataSource;
+  let db: Database;
+  let writer: StoreWriter;
+
+  beforeEach(async () => {
+    ({ dir, ds, db, writer } = await openMigratedSqlite('livetrace-provisional-'));
+  });
+  afterEach(async () => {
+    await closeMigratedSqlite({ dir, ds, writer });
+  });
+
+  const pass = (chassis: string, l: CapturedFlow, from: number, to: number) => writer.submit((tx) => tracedPasses(db)(tx, { chassis, l, ufid: `${chassis}-${from}`, from, to, seen: to }));
+  const mark = (chassis: string, at: number) => writer.submit((tx) => writeMark(tx, { chassis, tracedThrough: iso(at) }, iso(at)));
+  const read = async (traceId: number, config = {}) => {
+    const store = new PathStore({ db });
+    const builder = new PathBuilder(store);
+    return oneChassis(store, config, ENCAP).extend((await builder.ofTrace(traceId))!, (id) => builder.ofTrace(id));
+  };
+
+  it('an earlier packet’s arrival linked while hv2’s mark is behind: provisional, naming hv2 and its mark; its own arrival once the mark passed: not', async () => {
+    // hv2 received an earlier packet at T0; this one left hv1 at T0 + 900 (within the skew of that arrival's lifetime).
+    const earlier = await pass('hv2', arrived, T0, T0 + 400);
+    const sender = await pass('hv1', sent, T0 + 900, T0 + 950);
+    await mark('hv2', T0 + 1000);
+    const before = await read(sender);
+    expect(before!.verdict.tunnels).toEqual([expect.objectContaining({ remoteChassis: 'hv2', toTraceId: earlier, provisional: true })]);
+    expect(before!.verdict).toMatchObject({ provisional: true });
+    expect(before!.verdict.provisionalReason).toContain(`chassis hv2 has stored what its agent traced through ${iso(T0 + 1000)} only`);
+    expect(before!.verdict.provisionalReason).toContain(`the hop from trace ${sender}`);
+
+    // hv2's agent stores this packet's own arrival, then its mark moves past it.
+    const own = await pass('hv2', arrived, T0 + 1200, T0 + 1250);
+    await mark('hv2', T0 + 1500);
+    const after = await read(sender);
+    expect(after!.verdict.tunnels).toEqual([expect.objectContaining({ remoteChassis: 'hv2', toTraceId: own })]);
+    expect(after!.verdict.tunnels[0]).not.toHaveProperty('provisional');
+    expect(after!.verdict).not.toHaveProperty('provisional');
+    expect(after!.verdict).not.toHaveProperty('provisionalReason');
+    // Read from the arrival (the sender found backwards): the same verdict.
+    expect((await read(own))!.verdict).toEqual(after!.verdict);
+  });
+
+  it('a receiver that never told a mark: provisional, saying so', async () => {
+    await pass('hv2', arrived, T0, T0 + 50);
+    const sender = await pass('hv1', sent, T0 + 10, T0 + 60);
+    const p = await read(sender);
+    expect(p!.verdict.tunnels[0]).toMatchObject({ toTraceId: expect.any(Number), provisional: true });
+    expect(p!.verdict.provisionalReason).toContain('chassis hv2 has not told what its agent stored');
+  });
+
+  it('a mark told late does not move it back', async () => {
+    await mark('hv2', T0 + 1500);
+    await mark('hv2', T0 + 1000);
+    expect(await new PathStore({ db }).markOf('hv2')).toBe(iso(T0 + 1500));
+  });
+
+  it('one chassis (role all, a tunnel to a chassis this store knows nothing of): the path as before, nothing provisional', async () => {
+    const sender = await pass('hv1', sent, T0, T0 + 50);
+    expect(await read(sender)).toBeUndefined();
+  });
+});
