@@ -15,6 +15,8 @@ import { FlowTracer } from './flow-tracer';
 import { parentsFirst } from './parents-first';
 import { PollerService } from './poller.service';
 import { TraceQueue } from './trace-queue';
+import { MarkWriter } from './mark-writer';
+import { TracedMark, type MarkHold } from './traced-mark';
 import { TracerMetrics } from './tracer-metrics';
 import { StoreService } from '../storage/store.service';
 
@@ -34,6 +36,8 @@ interface Job {
   enqueuedAt: number;
   /** Earlier ofproto/detrace attempts that found no cache (LIVETRACE_TRACE_METHOD=detrace). */
   detraceTries?: number;
+  /** Holds this chassis's mark below the flow until its pass is stored or given up (traced-mark.ts). */
+  hold?: MarkHold;
 }
 
 export interface TraceOutcome {
@@ -62,6 +66,9 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
    * first maxTraces were in flight was stored too).
    */
   private readonly storing = new Map<ActiveSession, number>();
+  /** How far this chassis's traces are stored (chassis_mark), told by mark-writer.ts. */
+  readonly mark: TracedMark;
+  private readonly markWriter: MarkWriter;
 
   constructor(
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
@@ -74,6 +81,8 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     private readonly store: StoreService,
   ) {
     super();
+    this.mark = new TracedMark(() => sessions.taken);
+    this.markWriter = new MarkWriter(this.mark, store, () => poller.chassis);
     this.queue = new TraceQueue<Job>(
       config.LIVETRACE_TRACE_QUEUE,
       config.LIVETRACE_TRACE_RATE,
@@ -88,6 +97,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
 
   onApplicationBootstrap(): void {
     this.poller.on('cycle', (events) => this.onCycle(events));
+    if (this.config.LIVETRACE_POLLER) this.markWriter.start(this.config.LIVETRACE_ROLE === 'agent');
     this.sessions.on('created', (s) => {
       if (s.json.includeExisting) void this.includeExisting(s);
     });
@@ -108,6 +118,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   }
 
   onApplicationShutdown(): void {
+    this.markWriter.stop();
     void this.queue.stop();
   }
 
@@ -129,13 +140,15 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       if (e.type === 'ukey_created') created.push(e.flow);
     }
     for (const f of this.parentsFirst(created)) this.consider(f);
+    if (this.poller.lastCycle) this.mark.dumped(this.poller.lastCycle.at);
   }
 
   private parentsFirst(flows: readonly LiveFlow[]): LiveFlow[] {
     return parentsFirst(flows, (f) => this.poller.table.parentsOf(f));
   }
 
-  private consider(flow: LiveFlow, only?: ActiveSession): void {
+  /** `held`: the flow holds the mark back (not an includeExisting's flow first seen before its session). */
+  private consider(flow: LiveFlow, only?: ActiveSession, held = true): void {
     if (!this.sessions.active.size) return;
     const parents = this.poller.table.parentsOf(flow);
     let picked = this.sessions.select(flow, parents, this.ports.names());
@@ -153,7 +166,9 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       for (const p of picked) this.sessions.count(p.session, 'dropped');
       return;
     }
-    if (!this.queue.push({ flow, sessions: picked, enqueuedAt: Date.now() })) {
+    const hold = held ? this.mark.hold(flow.firstSeen) : undefined;
+    if (!this.queue.push({ flow, sessions: picked, enqueuedAt: Date.now(), ...(hold ? { hold } : {}) })) {
+      this.mark.release(hold);
       this.metrics.count('dropped_queue_full');
       for (const p of picked) this.sessions.count(p.session, 'dropped');
     }
@@ -166,7 +181,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     // Parents first, so their recirculations are selected with them.
     const flows = this.parentsFirst(this.poller.liveFlows());
     for (let i = 0; i < flows.length; i++) {
-      this.consider(flows[i], s);
+      this.consider(flows[i], s, false);
       // Tens of thousands of installed flows: let the API and the poller breathe.
       if (i % 500 === 499) await new Promise((r) => setImmediate(r));
     }
@@ -210,6 +225,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     if (job.sessions.some((s) => s.session.json.state === 'active' && this.hasRoom(s.session))) return false;
     this.takers(job.sessions);
     this.metrics.count('skipped_session_ended');
+    this.mark.release(job.hold);
     return true;
   }
 
@@ -217,18 +233,24 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     const live = this.takers(job.sessions);
     if (!live.length) {
       this.metrics.count('skipped_session_ended');
+      this.mark.release(job.hold);
       return;
     }
+    // The hold goes with the job put back for a detrace retry, or with the store in flight.
+    let kept = false;
     try {
-      await this.traceJob({ ...job, sessions: live });
+      kept = await this.traceJob({ ...job, sessions: live });
     } catch (err) {
       this.log.warn(`trace of ${job.flow.ufid} failed: ${(err as Error).message}`);
       this.metrics.count('failed_error');
       for (const s of live) this.sessions.fail(s.session, 'error');
+    } finally {
+      if (!kept) this.mark.release(job.hold);
     }
   }
 
-  private async traceJob(job: Job): Promise<void> {
+  /** True when the job lives on (put back, or its store in flight releases its hold). */
+  private async traceJob(job: Job): Promise<boolean> {
     const { flow } = job;
     const tries = job.detraceTries ?? 0;
     const mayWait = this.config.LIVETRACE_TRACE_METHOD === 'detrace' && tries < DETRACE_RETRY_MS.length;
@@ -237,12 +259,12 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       // Aside, not in the queue: the flows behind it are not held up while its cache is built.
       this.metrics.count('detrace_cache_wait');
       this.queue.pushLater({ ...job, detraceTries: tries + 1 }, DETRACE_RETRY_MS[tries]);
-      return;
+      return true;
     }
     if (result.kind === 'failed') {
       this.metrics.count(`failed_${result.reason}`);
       for (const s of job.sessions) this.sessions.fail(s.session, result.reason);
-      return;
+      return false;
     }
     for (const s of job.sessions) this.sessions.count(s.session, 'traced');
     const about = job.sessions.filter(
@@ -254,7 +276,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     const wanted = about.filter((s) => this.hasRoom(s.session));
     if (!wanted.length) {
       this.metrics.count(about.length ? 'skipped_session_ended' : 'not_selected');
-      return;
+      return false;
     }
     const settle = () => {
       for (const s of wanted) {
@@ -284,8 +306,9 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       },
     );
     this.inflight.add(stored);
-    void stored.finally(() => this.inflight.delete(stored));
+    void stored.finally(() => (this.inflight.delete(stored), this.mark.release(job.hold)));
     if (this.inflight.size >= MAX_STORES_IN_FLIGHT) await Promise.race(this.inflight);
+    return true;
   }
 
   /** Stores the pass into its packet's path (the recirculation edges of the poller's index) and says so. */

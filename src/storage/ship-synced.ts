@@ -43,6 +43,18 @@ export interface SpoolMoment {
   seq: number;
   /** Each marked table's highest own id then. */
   tops: Array<[string, number]>;
+  /** What the process's word (ShippedWord) said then, told once all this moment held has shipped. */
+  word?: unknown;
+}
+
+/**
+ * A fact about what the spool holds, true of PostgreSQL only once that has shipped: taken with a
+ * moment, told after writer_slot's update (its owner writes the SQL: paths/chassis-mark-store.ts).
+ */
+export interface ShippedWord<T = unknown> {
+  /** Now, before the moment's look at the spool (null: nothing to say). */
+  take(): T | null;
+  tell(value: T, send: (text: string, values: unknown[]) => Promise<{ rows: unknown[] }>): Promise<void>;
 }
 
 export class TracedThrough {
@@ -55,6 +67,8 @@ export class TracedThrough {
    * (test/postgres/traced-through-steady.spec.ts).
    */
   private waiting: SpoolMoment | null = null;
+  /** Set once by the agent's tracer (collectors/mark-writer.ts): its chassis_mark. */
+  word?: ShippedWord;
 
   constructor(
     private readonly statements: Statements,
@@ -66,8 +80,10 @@ export class TracedThrough {
     if (this.waiting) return this.waiting;
     const at = Date.now();
     if (this.slot === undefined || at - this.sentAt < NOTE_EVERY_MS) return null;
+    // Before the spool is read: what the word vouches for is committed by then, so it is in seq and tops.
+    const word = this.word?.take() ?? undefined;
     const r = this.statements.get('SELECT MAX(seq) AS s FROM ship_log').get() as { s: number | null };
-    return (this.waiting = { at, seq: r.s ?? -1, tops: tops() });
+    return (this.waiting = { at, seq: r.s ?? -1, tops: tops(), ...(word !== undefined ? { word } : {}) });
   }
 
   /**
@@ -117,6 +133,8 @@ export class TracedThrough {
       },
       () => undefined,
     );
+    // A failed word is only late: the next moment says a newer one.
+    if (told && m.word !== undefined) await this.word?.tell(m.word, send).catch(() => undefined);
     return this.hear(told, pruned);
   }
 

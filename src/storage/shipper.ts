@@ -19,7 +19,7 @@ import { ShipBudget } from './ship-read';
 import { reported, type ReshipState, reshipPruned } from './ship-pruned';
 import { ShipStop } from './ship-stop';
 import { pullSessions } from './ship-sessions';
-import { type SpoolMoment, TracedThrough } from './ship-synced';
+import { type ShippedWord, type SpoolMoment, TracedThrough } from './ship-synced';
 import { columnTypes, copyFresh, remove, upsert } from './ship-sql';
 import { Statements, type StoreWriter, type WriteContext } from './writer';
 
@@ -322,6 +322,11 @@ export class Shipper {
     if (this.opts.ready) await this.opts.ready();
     await pullSessions({ t, statements: this.statements, writer: this.writer, query: (text, values) => this.query(text, values), slot: this.slot });
     this.pulledAt = Date.now();
+  }
+
+  /** A fact told PostgreSQL once what the spool held when it was taken has shipped (ship-synced.ts ShippedWord). */
+  tellWhenShipped(word: ShippedWord): void {
+    this.traced.word = word;
   }
 
   /** writer_slot.traced_through, once all `m` held is shipped (ship-synced.ts). */

@@ -14,8 +14,11 @@ export const SLOT_BITS = 40;
 export const MAX_SLOT = 8191;
 const SLOT_KEY = 'writer_slot';
 
-/** Tables of the spool that are its own business, never shipped. */
-const LOCAL_TABLES = new Set(['migrations', 'meta', 'sqlite_sequence', 'ship_log', 'ship_mute']);
+/**
+ * Tables of the spool that are its own business, never shipped. chassis_mark too: as a row it could
+ * reach PostgreSQL ahead of the traces it vouches for; the shipper tells it instead (ship-synced.ts).
+ */
+const LOCAL_TABLES = new Set(['migrations', 'meta', 'sqlite_sequence', 'ship_log', 'ship_mute', 'chassis_mark']);
 
 export interface ShippedTable {
   name: string;

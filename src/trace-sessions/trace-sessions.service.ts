@@ -73,6 +73,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
    * timer's write had not committed yet read the counters of the write before (issue 19).
    */
   private flushing: Promise<void> = Promise.resolve();
+  private polled = false;
   /** The poll under way: polls run one after the other (each compares the store with `active`). */
   private polling: Promise<void> = Promise.resolve();
   /**
@@ -200,6 +201,12 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       // new), but flows this run saw before the reload are new to the session: the tracer takes those.
       this.emit(reload ? 'reloaded' : 'created', session);
     }
+    this.polled = true;
+  }
+
+  /** The sessions were read once: the flows of every dump since are taken or were given to them (collectors/traced-mark.ts). */
+  get taken(): boolean {
+    return this.polled;
   }
 
   /**

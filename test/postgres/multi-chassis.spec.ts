@@ -84,6 +84,39 @@ describe('three agents and an api instance on one PostgreSQL database', () => {
     expect(new Set(listed.map((t) => t.chassis))).toEqual(new Set(['hv1', 'hv2', 'hv3']));
   });
 
+  it("a hop is provisional while the receiving chassis's mark is behind it: hv2's agent moves its mark on in PostgreSQL and the hop settles", async () => {
+    const pathId = sent.sameSwitch.passes[0].pathId;
+    const settled = await get<Path>(`/paths/${pathId}`);
+    expect(settled.verdict.provisional).toBeUndefined();
+    const [hop] = settled.verdict.tunnels;
+    const mark = async () => (await pgRows<{ traced_through: string; updated_at: string }>("SELECT traced_through, updated_at FROM chassis_mark WHERE chassis = 'hv2'"))[0];
+    const told = await mark();
+    // When hv1 sent the packet (its pass's datapath flow, hv1's clock): a mark there has not passed the push.
+    const [{ first_seen: pushed }] = await pgRows<{ first_seen: string }>(`SELECT f.first_seen FROM trace t JOIN datapath_flow f ON f.id = t.datapath_flow_id WHERE t.id = ${hop.fromTraceId}`);
+    const agent = hv.children[1];
+    agent.proc.kill('SIGSTOP');
+    try {
+      // hv2's agent told nothing past the push yet (a word already on its way may land first: set again until it stands).
+      const behind = await waitFor('the hop provisional', async () => {
+        await pgRows(`UPDATE chassis_mark SET traced_through = '${pushed}' WHERE chassis = 'hv2'`);
+        const p = await get<Path>(`/paths/${pathId}`);
+        return p.verdict.provisional ? p : undefined;
+      });
+      expect(behind.verdict.tunnels).toEqual([{ ...hop, provisional: true }]);
+      expect(behind.verdict.provisionalReason).toContain(`chassis hv2 has stored what its agent traced through ${pushed} only`);
+    } finally {
+      agent.proc.kill('SIGCONT');
+    }
+    // Its agent, going on, tells PostgreSQL a mark past the one it had told, and the hop stands.
+    const after = await waitFor("hv2's mark past its last", async () => {
+      const m = await mark();
+      return m.traced_through > told.traced_through ? m : undefined;
+    });
+    expect(after.updated_at > told.updated_at).toBe(true);
+    const again = await get<Path>(`/paths/${pathId}`);
+    expect(again.verdict).toEqual(settled.verdict);
+  });
+
   it("the same answers from a SQLite store holding PostgreSQL's rows: every GET route over the three chassis's history", async () => {
     // The history stops growing: the agents stop (each ships what it holds as it stops).
     for (const agent of hv.children.slice(0, 3)) await hv.stopService(agent);

@@ -23,7 +23,7 @@ export const TCP_80 = 'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type
 export interface Trace { id: number; chassis: string; pathId: number; verdict: { tunnels?: Array<{ remoteIp: string }> }; logicalPorts?: Array<{ name: string; role: string }>; arrivedFrom?: { traceId: number; chassis: string } }
 export interface Path {
   passes: Array<{ id: number; chassis: string; pathId: number }>;
-  verdict: { kinds: string[]; logicalPorts: string[]; chassis: string; incomplete: boolean; logicalFlow: string | null; northbound: { table: string; uuid: string } | null; tunnels: Array<{ remoteChassis: string; toTraceId: number | null }> };
+  verdict: { kinds: string[]; logicalPorts: string[]; chassis: string; incomplete: boolean; logicalFlow: string | null; northbound: { table: string; uuid: string } | null; tunnels: Array<{ remoteChassis: string; toTraceId: number | null; fromTraceId: number; provisional?: true }>; provisional?: true; provisionalReason?: string };
 }
 export interface Stats { selected: number; stored: number }
 export interface Session { id: number; state: string; onChassis: string[] | null; stats: Stats; perChassis: Record<string, Stats> }
@@ -132,7 +132,9 @@ export class ThreeChassis {
    * protocol, so the earlier ICMP arrival fits the TCP packet), and answers that. A new pass on the
    * receiver (send()'s wait) is not enough: the outer packet's own pass (br-phys, tnl_pop) can be
    * stored a poll round before the inner arrival (CI on debian13 linked the TCP packet to the ICMP
-   * arrival so). The hop into the receiver must name a pass stored after the send.
+   * arrival so). The hop into the receiver must name a pass stored after the send, and the receiver's
+   * agent must have stored everything up to where a later arrival could still be linked instead
+   * (not `provisional`: src/paths/provisional.ts).
    */
   async whole(sent: Sent): Promise<Path> {
     let last: Path | undefined;
@@ -140,7 +142,7 @@ export class ThreeChassis {
       return await waitFor(`path ${sent.pathId} across chassis`, async () => {
         const p = (last = await this.get<Path>(`/paths/${sent.pathId}`));
         const linked = p.verdict.tunnels?.length && p.verdict.tunnels.every((t) => t.toTraceId !== null && (t.remoteChassis !== sent.receiver || t.toTraceId > sent.after));
-        return linked && !p.verdict.incomplete ? p : undefined;
+        return linked && !p.verdict.incomplete && !p.verdict.provisional ? p : undefined;
       });
     } catch (e) {
       // What the link saw: the passes and the receiving chassis's newest passes (their datapath flows' times).

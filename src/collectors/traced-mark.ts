@@ -1,0 +1,53 @@
+// This chassis's progress mark (chassis_mark, paths/chassis-mark-store.ts): the time M through which
+// every datapath flow the poller first saw, that a session selected, has been traced and stored (or
+// given up: failed, dropped by a full queue or spool, its sessions ended). Why that covers every
+// arrival a cross-chassis link could pick: the poller stamps a new flow with its dump's time (the
+// same for all of one dump, after it), and the tracer takes a dump's new flows as it emits them, so
+// a flow not in any dump so far is first seen after the last dump's time; a selected flow still
+// queued, waiting for its detrace cache or for its store's commit holds M below its first seen.
+// M = the last dump's time, or just before the oldest such flow's first seen. Before the sessions
+// are read (an agent whose central store has not answered yet) there is no M: the flows of those
+// first dumps are taken later, when the sessions come (TracerService 'reloaded').
+// Stored means committed to this process's store; with PostgreSQL the shipper tells PostgreSQL M
+// once everything the spool held when M was read has shipped (storage/ship-synced.ts).
+// Not covered: a session's includeExisting (installed flows it traces though they were first seen
+// before it, as no one traced them then) and lifetimes from the vlog source or ingest (dated by their
+// own events, not by a dump).
+
+/** A selected flow on its way to the store. */
+export interface MarkHold {
+  /** Just before the flow's first seen (ms): M cannot pass it while the flow is on its way. */
+  readonly before: number;
+}
+
+export class TracedMark {
+  private lastDump: number | null = null;
+  private readonly holds = new Set<MarkHold>();
+
+  constructor(private readonly ready: () => boolean) {}
+
+  /** A dump's time (ISO), after its new flows were taken (each held already). */
+  dumped(at: string): void {
+    const t = Date.parse(at);
+    if (!Number.isNaN(t) && (this.lastDump === null || t > this.lastDump)) this.lastDump = t;
+  }
+
+  /** A selected flow first seen at `firstSeen` goes to the tracer; release the hold once it is stored or given up. */
+  hold(firstSeen: string): MarkHold {
+    const h = { before: Date.parse(firstSeen) - 1 };
+    this.holds.add(h);
+    return h;
+  }
+
+  release(h: MarkHold | undefined): void {
+    if (h) this.holds.delete(h);
+  }
+
+  /** M (ISO), or null while there is none (no dump yet, sessions not read yet). */
+  through(): string | null {
+    if (this.lastDump === null || !this.ready()) return null;
+    let m = this.lastDump;
+    for (const h of this.holds) if (h.before < m) m = h.before;
+    return new Date(m).toISOString();
+  }
+}
