@@ -17,7 +17,7 @@ import { tunnelIdForJson } from '../ovs/ids';
 import { ovnTunnelKeys, type TunnelPush } from '../ovs/odp-tunnel';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
-import { HopTimes, ReceiverMarks } from './provisional';
+import { HopTimes, ReceiverMarks, sure } from './provisional';
 import { arrivalOf, gapMs, innerFields, LinkFlow, linkTunnels, nearer, pushesOf, samePacket, senderOf } from './tunnel-link';
 
 /** Chassis hops followed from one packet: a tunnel loop in the data stops here. */
@@ -286,21 +286,6 @@ function packetTime(arrival: LinkFlow & { row: LinkFlowRow }, b: BuiltPath, flow
     if (f) latest = Math.max(latest, ms(f.first_seen));
   }
   return latest === arrival.from ? arrival : { ...arrival, from: latest, to: Math.max(arrival.to, latest) };
-}
-
-/**
- * Whether a look's pick stands whatever it did not read: the look was not bounded, or the pick
- * started nearer `near` than where every bounded side stopped (a candidate not read started at or
- * beyond that; `nearer` ranks the start first, and a tie there may go either way).
- */
-function sure(look: LinkLook | undefined, near: number, pick: { from: number } | undefined): boolean {
-  if (!look?.bounded) return true;
-  if (!pick) return false;
-  const d = Math.abs(pick.from - near);
-  const { before, after } = look.reach;
-  if (before !== null && d >= near - ms(before)) return false;
-  if (after !== null && d >= ms(after) - near) return false;
-  return true;
 }
 
 interface SenderLook {
