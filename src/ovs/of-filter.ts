@@ -168,6 +168,20 @@ function ethType(fields: OdpKey['fields']): string | undefined {
 
 const l4Field = (k: OdpKey): string | undefined => ['tcp', 'udp', 'sctp'].find((n) => keyField(k, n));
 
+const ipProto = (k: OdpKey): Seen | undefined => fieldOf(k, 'ipv4', 'proto') ?? fieldOf(k, 'ipv6', 'proto');
+
+/**
+ * The kernel returns the key masked and writes L4 attributes only for the masked key's protocol
+ * (flow_netlink.c __ovs_nla_put_key): a megaflow that wildcards nw_proto reads `proto=0/0` and has
+ * no tcp()/udp()/icmp() at all. Its packets are of every protocol, every port and ICMP type, except
+ * later fragments, which have none. A userspace key always prints its packet's own protocol.
+ */
+const anyL4 = (k: OdpKey): boolean => {
+  const p = ipProto(k);
+  const frag = keyValue(k, 'ipv4', 'frag') ?? keyValue(k, 'ipv6', 'frag');
+  return p?.value === '0' && p.mask === '0' && frag !== 'later';
+};
+
 const IP_ETH = [0x0800, 0x86dd];
 /**
  * The ethertypes and IP protocols a field's predicate can match at all: nw_src reads IPv4 (or ARP)
@@ -244,7 +258,8 @@ export function compileFilter(text: string): CompiledFilter {
       if (p.eth) preds.push((k) => ethType(k.fields) === p.eth);
       if (p.proto !== undefined) {
         const fam = p.eth === ETH.ip ? 'ipv4' : 'ipv6';
-        preds.push((k) => keyValue(k, fam, 'proto') === String(p.proto));
+        const n = num(term, String(p.proto), 255);
+        preds.push((k) => n(fieldOf(k, fam, 'proto')));
       }
       continue;
     }
@@ -320,7 +335,7 @@ export function compileFilter(text: string): CompiledFilter {
         const n = num(term, v, 0xffff);
         p = (k) => {
           const f = l4Field(k);
-          return !!f && n(fieldOf(k, f, 'src'));
+          return f ? n(fieldOf(k, f, 'src')) : anyL4(k);
         };
         break;
       }
@@ -330,18 +345,24 @@ export function compileFilter(text: string): CompiledFilter {
         const n = num(term, v, 0xffff);
         p = (k) => {
           const f = l4Field(k);
-          return !!f && n(fieldOf(k, f, 'dst'));
+          return f ? n(fieldOf(k, f, 'dst')) : anyL4(k);
         };
         break;
       }
       case 'icmp_type': {
         const n = num(term, v, 255);
-        p = (k) => n(fieldOf(k, 'icmp', 'type') ?? fieldOf(k, 'icmpv6', 'type'));
+        p = (k) => {
+          const f = fieldOf(k, 'icmp', 'type') ?? fieldOf(k, 'icmpv6', 'type');
+          return f ? n(f) : anyL4(k);
+        };
         break;
       }
       case 'icmp_code': {
         const n = num(term, v, 255);
-        p = (k) => n(fieldOf(k, 'icmp', 'code') ?? fieldOf(k, 'icmpv6', 'code'));
+        p = (k) => {
+          const f = fieldOf(k, 'icmp', 'code') ?? fieldOf(k, 'icmpv6', 'code');
+          return f ? n(f) : anyL4(k);
+        };
         break;
       }
       default:

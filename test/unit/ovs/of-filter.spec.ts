@@ -1,5 +1,8 @@
 import { compileFilter, FilterError } from '../../../src/ovs/of-filter';
-import { parseKey } from '../../../src/ovs/odp-key';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { parseDumpFlows } from '../../../src/ovs/dump-flows';
+import { keyValue, parseKey } from '../../../src/ovs/odp-key';
 
 // Keys as the userspace datapath dumps them (values of the packet kept under zero masks).
 const ICMP = parseKey(
@@ -150,5 +153,44 @@ describe('filters on fields a key carries masked', () => {
     expect(compileFilter('nw_src=10.0.0.5').matches(userspace)).toBe(false);
     expect(compileFilter('tp_src=80').matches(userspace)).toBe(false);
     expect(compileFilter('nw_src=10.0.0.5').matches(kernel)).toBe(true);
+  });
+});
+
+// A megaflow that wildcards nw_proto: the kernel masks the key (proto=0/0) and then writes no
+// tcp()/udp()/icmp() attribute at all (flow_netlink.c __ovs_nla_put_key picks the L4 attribute by
+// the masked key's protocol). Its packets are of every protocol: `nw_proto=6` selected it, while
+// `tcp`, `tcp,tp_dst=80` and `icmp,icmp_type=8` selected nothing, and a session on them stayed silent.
+describe('filters on a kernel key whose IP protocol is wildcarded', () => {
+  const dump = parseDumpFlows(readFileSync(join(__dirname, '../../fixtures/documented/kernel-datapath/dump-flows.txt'), 'utf8'));
+  const byPort = (port: string) => dump.items.find((f) => keyValue(f.key, 'in_port') === port && keyValue(f.key, 'recirc_id') === '0')!.key;
+
+  it.each([
+    ['tap1', 'tcp'],
+    ['tap1', 'tcp,nw_dst=20.0.0.4,tp_dst=80'],
+    ['tap1', 'tp_src=43210'],
+    ['tap1', 'nw_proto=6'],
+    ['eth1', 'icmp,icmp_type=8,nw_dst=172.16.0.110'],
+    ['tap2', 'udp,tp_dst=53'],
+    ['tap5', 'sctp6,tp_dst=5001'],
+  ])('the %s flow is selected by %j: it carries those packets', (port, filter) => {
+    expect(compileFilter(filter).matches(byPort(port))).toBe(true);
+  });
+
+  it.each([
+    ['eth1', 'icmp,nw_dst=172.16.0.111'],
+    ['tap1', 'icmp6'],
+    ['tap1', 'tcp,nw_src=10.0.0.1,dl_dst=50:54:00:00:00:05'],
+  ])('the %s flow is not selected by %j', (port, filter) => {
+    expect(compileFilter(filter).matches(byPort(port))).toBe(false);
+  });
+
+  it('an exact protocol still decides: a tcp flow carries no ICMP, and a userspace key its own packet', () => {
+    const tcp = dump.items.find((f) => keyValue(f.key, 'recirc_id') === '0x9')!.key;
+    expect(compileFilter('icmp,icmp_type=8').matches(tcp)).toBe(false);
+    expect(compileFilter('udp').matches(tcp)).toBe(false);
+    const userspace = parseKey('recirc_id(0),in_port(vif1),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1/0.0.0.0,dst=10.0.0.2/0.0.0.0,proto=1/0,tos=0/0,ttl=64/0,frag=no),icmp(type=8/0,code=0/0)');
+    expect(compileFilter('icmp').matches(userspace)).toBe(true);
+    expect(compileFilter('tcp').matches(userspace)).toBe(false);
+    expect(compileFilter('tp_dst=80').matches(userspace)).toBe(false);
   });
 });
