@@ -148,8 +148,74 @@ export function valuesUnder(key: OdpKey, shape: MatchShape, override?: KeyOverri
   return out;
 }
 
+const L4 = new Set(['tcp', 'udp', 'sctp', 'icmp', 'icmpv6']);
+
+/**
+ * The kernel returns a key ANDed with its mask and writes the L4 attribute by the masked protocol
+ * (flow_netlink.c __ovs_nla_put_key): `proto=0/0` with no tcp()/udp()/icmp() is a megaflow for
+ * every protocol and port, not a packet without them.
+ */
+function anyL4(key: OdpKey): boolean {
+  const ip = keyField(key, 'ipv4') ?? keyField(key, 'ipv6');
+  const proto = ip?.kind === 'attrs' ? ip.attrs.find((a) => a.name === 'proto') : undefined;
+  return proto?.mask !== undefined && toBits(proto.mask) === 0n && toBits(proto.value) === 0n;
+}
+
+/** A child's field under one part of a shape: its value and its own mask (null: exact). */
+type Seen = { value: string; mask: bigint | null };
+
+/** A child's fields under a shape, each with its own mask; null when it lacks one the shape compares. */
+function seenUnder(key: OdpKey, shape: MatchShape): Seen[] | null {
+  const out: Seen[] = [];
+  for (const p of shape.parts) {
+    const f = keyField(key, p.field);
+    if (!f) {
+      if (!L4.has(p.field) || !anyL4(key)) return null;
+      out.push({ value: '0', mask: 0n });
+      continue;
+    }
+    const at = f.kind === 'scalar' && p.attr === null ? f : f.kind === 'attrs' && p.attr !== null ? f.attrs.find((a) => a.name === p.attr) : undefined;
+    if (!at) return null;
+    out.push({ value: at.value, mask: at.mask === undefined ? null : toBits(at.mask) });
+  }
+  return out;
+}
+
+/**
+ * Whether the child's own masks hide bits the shape compares (a kernel-form key reads 0 there, not
+ * its packet's value): then its values under the shape are not its packet's, and it is matched by
+ * overlap (`overlaps`), not looked up by value. A value with bits outside its mask is the userspace
+ * form, which prints the packet's own value under any mask: that one is looked up as before.
+ */
+function wildUnder(key: OdpKey, shape: MatchShape): boolean {
+  const seen = seenUnder(key, shape);
+  if (!seen) return false;
+  return shape.parts.some((p, i) => {
+    const m = seen[i].mask;
+    if (m === null) return false;
+    const v = toBits(seen[i].value);
+    if (v !== null && (v & ~m) !== 0n) return false;
+    return p.mask === null || (p.mask & ~m) !== 0n;
+  });
+}
+
+/** A parent and a wild child could be the same packet: every compared field agrees under both masks. */
+function overlaps(parent: OdpKey, child: OdpKey, shape: MatchShape): boolean {
+  const seen = seenUnder(child, shape);
+  const own = seenUnder(parent, shape);
+  if (!seen || !own) return false;
+  return shape.parts.every((p, i) => {
+    const a = toBits(own[i].value);
+    const b = toBits(seen[i].value);
+    if (a === null || b === null) return seen[i].mask === 0n || own[i].value.toLowerCase() === seen[i].value.toLowerCase();
+    const m = (p.mask ?? -1n) & (seen[i].mask ?? -1n);
+    return ((a ^ b) & m) === 0n;
+  });
+}
+
 /** A child's values under a parent shape: its own, and before NAT when the parent ran ct(nat). */
 function childValues(key: OdpKey, shape: MatchShape, variant: KeyOverride | null): string[] {
+  if (wildUnder(key, shape)) return [];
   const own = valuesUnder(key, shape);
   const out = own === null ? [] : [own];
   if (shape.nat && variant) {
@@ -174,6 +240,8 @@ class Slot<F extends IndexedFlow> {
   readonly children = new Set<F>();
   /** Children by their values under each parent shape present. */
   readonly childIndex = new Map<string, Map<string, Set<F>>>();
+  /** Children matched by overlap under each parent shape (wildUnder): their values are not their packet's. */
+  readonly wild = new Map<string, Set<F>>();
 
   get empty(): boolean {
     return this.parents.size === 0 && this.children.size === 0;
@@ -225,7 +293,9 @@ export class RecircIndex<F extends IndexedFlow> {
       const s = this.slot(slotOf(f.inPort, f.recircId));
       s.children.add(f);
       for (const [id, idx] of s.childIndex) {
-        for (const v of this.valuesOfChild(f, s.parents.get(id)!.shape)) add(idx, v, f);
+        const shape = s.parents.get(id)!.shape;
+        if (wildUnder(f.flow.key, shape)) add(s.wild, id, f);
+        for (const v of this.valuesOfChild(f, shape)) add(idx, v, f);
       }
     }
     if (!f.recircTargets.length) return;
@@ -237,7 +307,10 @@ export class RecircIndex<F extends IndexedFlow> {
       if (!group) {
         s.parents.set(shape.id, (group = { shape, byValues: new Map() }));
         const idx = new Map<string, Set<F>>();
-        for (const c of s.children) for (const v of this.valuesOfChild(c, shape)) add(idx, v, c);
+        for (const c of s.children) {
+          if (wildUnder(c.flow.key, shape)) add(s.wild, shape.id, c);
+          for (const v of this.valuesOfChild(c, shape)) add(idx, v, c);
+        }
         s.childIndex.set(shape.id, idx);
       }
       if (own !== null) add(group.byValues, own, f);
@@ -252,6 +325,7 @@ export class RecircIndex<F extends IndexedFlow> {
         s.children.delete(f);
         for (const [id, idx] of s.childIndex) {
           for (const v of this.valuesOfChild(f, s.parents.get(id)!.shape)) del(idx, v, f);
+          del(s.wild, id, f);
         }
         if (s.empty) this.slots.delete(k);
       }
@@ -268,6 +342,7 @@ export class RecircIndex<F extends IndexedFlow> {
       if (!group.byValues.size) {
         s.parents.delete(shape.id);
         s.childIndex.delete(shape.id);
+        s.wild.delete(shape.id);
       }
       if (s.empty) this.slots.delete(k);
     }
@@ -279,6 +354,10 @@ export class RecircIndex<F extends IndexedFlow> {
     if (!s) return [];
     const out: F[] = [];
     for (const { shape, byValues } of s.parents.values()) {
+      if (wildUnder(f.flow.key, shape)) {
+        for (const hit of byValues.values()) for (const p of hit) if (p !== f && !out.includes(p) && overlaps(p.flow.key, f.flow.key, shape)) out.push(p);
+        continue;
+      }
       for (const v of this.valuesOfChild(f, shape)) {
         const hit = byValues.get(v);
         if (hit) for (const p of hit) if (p !== f && !out.includes(p)) out.push(p);
@@ -294,8 +373,11 @@ export class RecircIndex<F extends IndexedFlow> {
     if (own === null) return [];
     const out = new Set<F>();
     for (const t of new Set(f.recircTargets)) {
-      const hit = this.slots.get(slotOf(f.inPort, t))?.childIndex.get(shape.id)?.get(own);
+      const s = this.slots.get(slotOf(f.inPort, t));
+      const hit = s?.childIndex.get(shape.id)?.get(own);
       if (hit) for (const c of hit) if (c !== f) out.add(c);
+      // Children whose own masks hide what this parent matches (kernel form) are not indexed by value.
+      for (const c of s?.wild.get(shape.id) ?? []) if (c !== f && overlaps(f.flow.key, c.flow.key, shape)) out.add(c);
     }
     return [...out];
   }
