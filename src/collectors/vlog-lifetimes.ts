@@ -34,6 +34,13 @@ export const MAX_FAILED_CHECKS = 5;
 /** `a` after `b`: times as the log printed them or as a check wrote them (toISOString), compared as instants. */
 const later = (a: string, b: string): boolean => Date.parse(a) > Date.parse(b);
 
+/**
+ * When the agent last knew `f` installed, on its own clock (the one the checks are taken by): a
+ * check's (`seen`, written from its Date.now()) or when its log line was read, never the line's own
+ * time: vswitchd's clock may be minutes apart, and a check reckoned from it ran that much early or late.
+ */
+const heardAt = (f: InstalledFlow, seen: Seen | null): number => (seen ? Date.parse(seen.lastSeen) : f.at);
+
 export class VlogLifetimes {
   /** New lifetimes the full spool held back, by UFID: stored once it has room if a check finds them installed. */
   private readonly unstored = new Map<string, Unstored>();
@@ -73,8 +80,11 @@ export class VlogLifetimes {
    * datapath (asked, they read as gone: test/unit/collectors/vlog-restart-shared-store.spec.ts).
    */
   watchOpen(chassis: string): void {
+    // Read back, when it was heard is gone: its stored last seen, no later than now (vswitchd's time
+    // for a lifetime no check saw, maybe minutes ahead of ours; one long past is checked at once).
+    const now = Date.now();
     for (const l of this.flows.open('vlog', chassis)) {
-      this.gone.watch(l.id, l.ufid, Date.parse(l.lastSeen));
+      this.gone.watch(l.id, l.ufid, Math.min(Date.parse(l.lastSeen), now));
       // Read back with no install line in memory: its stored key says whose line it was (a kernel datapath's refusal vetoes no userspace flow).
       if (loggedByDpifNetdev(l.key)) this.gone.inUserspace(l.id);
     }
@@ -120,7 +130,7 @@ export class VlogLifetimes {
       placed(open.id);
       // Begun by a check later than this line (counters fallen: reset, the log read behind the datapath): installed then.
       if (later(open.firstSeen, time)) this.flows.seenEarlier(tx, open.id, time);
-      return this.gone.watch(open.id, f.ufid, Date.parse(time)); // put again: installed then
+      return this.gone.watch(open.id, f.ufid, f.at); // put again: installed when its line was read
     }
     if (open) this.end(tx, open.id, time, 'actions_changed');
     const was = this.unstored.get(f.ufid);
@@ -130,7 +140,7 @@ export class VlogLifetimes {
       if (later(was.time, time)) was.time = time; // begun by a later check (counters fallen): installed then
       if (!this.bound.full) return this.storeLate(tx, was, chassis); // installed now: stored as first seen then
       was.hurried = false;
-      return this.gone.watch(was.id, f.ufid, Date.parse(time));
+      return this.gone.watch(was.id, f.ufid, f.at);
     }
     if (was) this.lose(was); // replaced before it was stored
     placed(this.begin(tx, f, time, null, chassis, thread));
@@ -171,7 +181,7 @@ export class VlogLifetimes {
       this.unstored.set(f.ufid, u);
       this.notePmd(u.id, thread);
       this.job?.heldBack.push(u);
-      this.gone.watch(u.id, f.ufid, Date.parse(seen?.lastSeen ?? time));
+      this.gone.watch(u.id, f.ufid, heardAt(f, seen));
       this.count('dropped_spool_full');
       return u.id;
     }
@@ -195,7 +205,7 @@ export class VlogLifetimes {
     });
     this.job?.made.add(id);
     this.notePmd(id, thread);
-    this.gone.watch(id, f.ufid, Date.parse(seen?.lastSeen ?? firstSeen));
+    this.gone.watch(id, f.ufid, heardAt(f, seen));
     return id;
   }
 

@@ -78,8 +78,12 @@ export interface RunningSource {
   file: string;
   /** The spool's state as the source reads it (LifetimeSpoolBound.full): set `full` to hold new lifetimes back. */
   spool: { full: boolean };
-  /** Appends lines to the followed log and waits until a lifetime is stored. */
-  append(lines: string[]): Promise<void>;
+  /**
+   * Appends lines to the followed log and waits until a lifetime is stored, read when the agent's
+   * clock (Date.now) says `readAt`: by default the first line's own time (vswitchd's clock and the
+   * agent's agree). The gone-checks count from when a line was read, not from its time.
+   */
+  append(lines: string[], readAt?: number): Promise<void>;
   /** One check as the service makes it at `at` (ms): the tick takes what is due, its answer written. */
   checkAt(at: number): Promise<void>;
   /** A failed write's retries (vlog-write-retry.ts) at the service's times from `from` (ms) until it is given up; the time of the last. */
@@ -120,7 +124,8 @@ export async function startVlogSource(
     metrics,
     file,
     spool,
-    append: async (lines) => {
+    append: async (lines, readAt = timeOf(lines[0])) => {
+      jest.spyOn(Date, 'now').mockReturnValue(readAt);
       appendFileSync(file, [...lines, ''].join('\n'));
       await waitFor('the lifetime stored', async () => {
         await source.settle();

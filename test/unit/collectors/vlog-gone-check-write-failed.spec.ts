@@ -126,14 +126,14 @@ describe('a gone-check whose answer failed to be written', () => {
     await running.source.settle();
     await running.source.settle();
     expect(failed).toHaveBeenCalledWith(expect.stringMatching(/^storing \d+ log events failed: FOREIGN KEY constraint failed/));
-    await running.retriesSpent(Date.now()); // given up
+    const givenUp = await running.retriesSpent(Date.now());
     spec.m.db.exec('DROP TRIGGER t_new');
     // The kernel datapath's put (lib/dpif.c) is the next lifetime stored, under the same id.
     const created = kernel.findIndex((l) => l.includes('put[create] ufid:'));
     const lines = kernel.slice(created, created + 2);
-    await running.append(lines);
+    await running.append(lines, givenUp); // read after the retries, on the agent's clock
     // A kernel that cannot look a UFID up may hold its flow: no check ends it (vlog-gone-check-userspace-line).
-    for (let s = 12; s <= 72; s += 12) await running.checkAt(timeOf(lines[0]) + s * 1000);
+    for (let s = 12; s <= 72; s += 12) await running.checkAt(givenUp + s * 1000);
     expect(lifetimeRows(spec.m)).toEqual([{ removedAt: null, reason: null }]);
   });
 });
