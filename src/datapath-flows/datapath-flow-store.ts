@@ -36,6 +36,11 @@ export interface NewLifetime {
   source: LifetimeSource;
   /** Its copies on several PMD threads, what a restart needs to go on (collectors/pmd-copies-column.ts); null or absent: none stored. */
   pmdCopies?: string | null;
+  /**
+   * When the agent heard of it, on its own clock (ingest: the request's receipt; the idle sweep's).
+   * Absent: an ingested one's last_seen, no other source's.
+   */
+  heardAt?: string;
 }
 
 /** A lifetime not closed yet, as a source continues it. */
@@ -159,13 +164,15 @@ export class DatapathFlowStore {
   create(tx: WriteContext, l: NewLifetime): number {
     const sig = tunnelSignature(l.key, Number(l.recircId));
     const pushSig = pushSignature(l.actions);
+    // Every open ingested row has one: the idle sweep reads it (closeIdleIngested).
+    const heardAt = l.heardAt ?? (l.source === 'ingest' ? l.lastSeen : null);
     return Number(
       tx
         .stmt(
-          `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source, tunnel_sig, push_sig, pmd_copies)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO datapath_flow (chassis, ufid, first_seen, last_seen, in_port, recirc_id, key, actions, packets, bytes, used, source, tunnel_sig, push_sig, pmd_copies, heard_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(l.chassis, l.ufid, l.firstSeen, l.lastSeen, l.inPort, l.recircId, l.key, l.actions, l.packets, l.bytes, l.used, l.source, sig, pushSig, l.pmdCopies ?? null).lastInsertRowid,
+        .run(l.chassis, l.ufid, l.firstSeen, l.lastSeen, l.inPort, l.recircId, l.key, l.actions, l.packets, l.bytes, l.used, l.source, sig, pushSig, l.pmdCopies ?? null, heardAt).lastInsertRowid,
     );
   }
 
@@ -235,14 +242,25 @@ export class DatapathFlowStore {
     tx.stmt('INSERT OR IGNORE INTO recirc_edge (parent_id, child_id, recirc_id) VALUES (?, ?, ?)').run(parentId, childId, recircId);
   }
 
-  /** Closes at most `batch` open ingested lifetimes last seen before `cutoff`, as `idle` at their last_seen; returns how many. */
+  /**
+   * Closes at most `batch` open ingested lifetimes last heard of before `cutoff` (the agent's clock:
+   * heard_at), as `idle` at their last_seen (the producer's last sighting); returns how many.
+   */
   closeIdleIngested(tx: WriteContext, cutoff: string, batch: number): number {
     const rows = tx
-      .stmt(`SELECT id, last_seen FROM datapath_flow WHERE removed_at IS NULL AND source = 'ingest' AND last_seen < ? ORDER BY last_seen LIMIT ?`)
+      .stmt(`SELECT id, last_seen FROM datapath_flow WHERE removed_at IS NULL AND source = 'ingest' AND heard_at < ? ORDER BY heard_at LIMIT ?`)
       .all(cutoff, batch) as Array<{ id: number; last_seen: string }>;
     const close = tx.stmt(`UPDATE datapath_flow SET removed_at = ?, removal_reason = 'idle' WHERE id = ?`);
     for (const r of rows) close.run(r.last_seen, r.id);
     return rows.length;
+  }
+
+  /**
+   * An ingested event of lifetime `id` was heard at `at` (the agent's clock, RFC 3339): what the idle
+   * sweep counts from. Never last_seen, the producer's own time: its clock may be hours apart.
+   */
+  heard(tx: WriteContext, id: number, at: string): void {
+    tx.stmt(`UPDATE datapath_flow SET heard_at = ? WHERE id = ? AND source = 'ingest' AND (heard_at IS NULL OR heard_at < ?)`).run(at, id, at);
   }
 
   /** Closes those of these lifetimes that are ingested and still open; returns how many. */

@@ -6,7 +6,7 @@ import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'ty
 @Entity('datapath_flow')
 @Index('idx_dpflow_ufid', ['ufid', 'firstSeen'])
 @Index('idx_dpflow_live', ['chassis', 'removedAt'])
-@Index('idx_dpflow_ingest_open', ['lastSeen'], { where: "removed_at IS NULL AND source = 'ingest'" })
+@Index('idx_dpflow_ingest_open', ['heardAt'], { where: "removed_at IS NULL AND source = 'ingest'" })
 @Index('idx_dpflow_tunnel', ['tunnelSig', 'chassis', 'removedAt', 'firstSeen'], { where: 'tunnel_sig IS NOT NULL' })
 @Index('idx_dpflow_push', ['pushSig', 'chassis', 'removedAt', 'firstSeen'], { where: 'push_sig IS NOT NULL' })
 export class DatapathFlowEntity {
@@ -33,6 +33,8 @@ export class DatapathFlowEntity {
   @Column('text', { name: 'push_sig', nullable: true }) pushSig!: string | null;
   /** Its copies on several PMD threads, so a restart goes on from them (src/collectors/pmd-copies-column.ts); NULL: none stored. */
   @Column('text', { name: 'pmd_copies', nullable: true }) pmdCopies!: string | null;
+  /** When the agent last heard an ingested event of it, on its own clock (the idle sweep's); NULL for the other sources. */
+  @Column('text', { name: 'heard_at', nullable: true }) heardAt!: string | null;
 }
 
 @Entity('recirc_edge', { withoutRowid: true })

@@ -46,13 +46,16 @@ export function writeEvents(tx: WriteContext, events: readonly Prepared[], recei
       continue;
     }
     out.stored++;
-    const ref = apply(tx, p, time, deps);
-    if (ref !== null) deps.ledger.setRef(tx, entry, ref);
+    const ref = apply(tx, p, time, receivedAt, deps);
+    if (ref === null) continue;
+    deps.ledger.setRef(tx, entry, ref);
+    // The idle sweep counts from when an event was heard, on the agent's clock (heard).
+    if (e.type !== 'upcall' && e.type !== 'translation') deps.flows.heard(tx, ref, receivedAt);
   }
   return out;
 }
 
-function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores): number | null {
+function apply(tx: WriteContext, p: Prepared, time: string, heardAt: string, deps: IngestStores): number | null {
   const e = p.event;
   const flows = deps.flows;
   switch (e.type) {
@@ -92,7 +95,7 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
           flows.seenEarlier(tx, next.id, time);
           return next.id;
         }
-        const earlier = createLifetime(flows, tx, p.chassis, time, e);
+        const earlier = createLifetime(flows, tx, p.chassis, time, e, heardAt);
         if (removal) endByHeard(tx, deps, earlier, time, removal, before);
         else flows.close(tx, earlier, next.firstSeen, 'actions_changed');
         return earlier;
@@ -103,7 +106,7 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
       }
       if (open && open.actions === e.actions) {
         flows.close(tx, open.id, time, 'counters_reset');
-        return createEndedByHeard(tx, deps, p.chassis, time, e);
+        return createEndedByHeard(tx, deps, p.chassis, time, e, heardAt);
       }
       // None open: the lifetime begun before it, if it outlived this install, is the same flow heard again.
       if (!open && before && before.removedAt !== null && before.removedAt > time && before.actions === e.actions) {
@@ -111,7 +114,7 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
         return before.id;
       }
       if (open) flows.close(tx, open.id, time, 'actions_changed');
-      return createEndedByHeard(tx, deps, p.chassis, time, e, open ? undefined : before);
+      return createEndedByHeard(tx, deps, p.chassis, time, e, heardAt, open ? undefined : before);
     }
     case 'ukey_updated': {
       const open = flows.openOf(tx, 'ingest', p.chassis, e.ufid);
@@ -119,7 +122,7 @@ function apply(tx: WriteContext, p: Prepared, time: string, deps: IngestStores):
       const changed = e.actions !== undefined && e.actions !== open.actions;
       if (changed || fell(open, time, e)) {
         flows.close(tx, open.id, time, changed ? 'actions_changed' : 'counters_reset');
-        return createEndedByHeard(tx, deps, p.chassis, time, { ...e, key: open.key, actions: e.actions ?? open.actions });
+        return createEndedByHeard(tx, deps, p.chassis, time, { ...e, key: open.key, actions: e.actions ?? open.actions }, heardAt);
       }
       flows.touch(tx, open.id, time, e);
       return open.id;
@@ -234,10 +237,11 @@ function createEndedByHeard(
   chassis: string,
   time: string,
   e: Pick<UkeyCreatedV1, 'ufid' | 'key' | 'actions' | 'packets' | 'bytes' | 'used'>,
+  heardAt: string,
   before?: { id: number; removedAt: string | null },
 ): number {
   const removal = heardRemoval(tx, deps, chassis, e.ufid, time, null, before);
-  const id = createLifetime(deps.flows, tx, chassis, time, e);
+  const id = createLifetime(deps.flows, tx, chassis, time, e, heardAt);
   if (removal) endByHeard(tx, deps, id, time, removal, before);
   return id;
 }
@@ -258,6 +262,7 @@ function createLifetime(
   chassis: string,
   time: string,
   e: Pick<UkeyCreatedV1, 'ufid' | 'key' | 'actions' | 'packets' | 'bytes' | 'used'>,
+  heardAt: string,
 ): number {
   const k = keyFields(e.key);
   return flows.create(tx, {
@@ -273,6 +278,7 @@ function createLifetime(
     bytes: e.bytes ?? 0,
     used: e.used ?? null,
     source: 'ingest',
+    heardAt,
   });
 }
 

@@ -124,16 +124,24 @@ describe('ingested lifetimes end', () => {
   const post = (source: string, lines: string[]) => t.http.post(`/ingest/events?source=${source}`).set('Content-Type', 'application/x-ndjson').send(lines.join('\n')).expect(200);
   const flow = async (ufid: string) => (await t.http.get(`/datapath-flows/${ufid}`).expect(200)).body;
 
-  it('a lifetime no event touched for LIVETRACE_INGEST_IDLE_SECONDS closes as idle at its last sighting; a fresh one stays', async () => {
+  it('a lifetime no event touched for LIVETRACE_INGEST_IDLE_SECONDS closes as idle at its last sighting; one still touched stays', async () => {
     const old = '11111111-1111-4111-8111-111111111111';
     const fresh = '22222222-2222-4222-8222-222222222222';
+    // The old one's producer dates it 30 minutes back (its clock, or a late send): idle counts from when it was heard.
     await post('usdt', [created('c-old', old, T(30)), created('c-fresh', fresh, T(0))]);
+    let touches = 0;
+    let touched = 0;
     const lt = await waitFor('the idle lifetime to close', async () => {
+      // The fresh one's producer goes on telling of it (a second apart).
+      if (Date.now() - touched >= 1000) {
+        touched = Date.now();
+        await post('usdt', [JSON.stringify({ type: 'ukey_updated', id: `u-fresh-${++touches}`, time: T(0), ufid: fresh, packets: touches })]);
+      }
       const f = await flow(old);
       const l = (f.lifetimes ?? f.items ?? f)[0];
       return l?.removedAt ? l : undefined;
     }, 60_000);
-    expect(lt).toMatchObject({ removalReason: 'idle' });
+    expect(lt).toMatchObject({ removalReason: 'idle', removedAt: lt.lastSeen });
     const f = await flow(fresh);
     expect((f.lifetimes ?? f.items ?? f)[0].removedAt).toBeNull();
   });
