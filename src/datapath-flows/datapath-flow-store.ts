@@ -244,14 +244,15 @@ export class DatapathFlowStore {
 
   /**
    * Closes at most `batch` open ingested lifetimes last heard of before `cutoff` (the agent's clock:
-   * heard_at), as `idle` at their last_seen (the producer's last sighting); returns how many.
+   * heard_at), as `idle` at their last_seen (the producer's last sighting), heard `now`; returns how many.
    */
-  closeIdleIngested(tx: WriteContext, cutoff: string, batch: number): number {
+  closeIdleIngested(tx: WriteContext, cutoff: string, batch: number, now: string): number {
     const rows = tx
       .stmt(`SELECT id, last_seen FROM datapath_flow WHERE removed_at IS NULL AND source = 'ingest' AND heard_at < ? ORDER BY heard_at LIMIT ?`)
       .all(cutoff, batch) as Array<{ id: number; last_seen: string }>;
-    const close = tx.stmt(`UPDATE datapath_flow SET removed_at = ?, removal_reason = 'idle' WHERE id = ?`);
-    for (const r of rows) close.run(r.last_seen, r.id);
+    // heard_at: its end is news now (retention keeps what ended within QUIET_MS on the agent's clock).
+    const close = tx.stmt(`UPDATE datapath_flow SET removed_at = ?, removal_reason = 'idle', heard_at = ? WHERE id = ?`);
+    for (const r of rows) close.run(r.last_seen, now, r.id);
     return rows.length;
   }
 
@@ -305,13 +306,18 @@ export class DatapathFlowStore {
     o: { after: UntracedCursor; before: string | null; maxId: number | null; quietBefore: string; batch: number; may?: (id: number) => boolean },
   ): { cursor: UntracedCursor | null; deleted: number } {
     let deleted = 0;
-    const consider = (r: { id: number; removed_at: string | null }): void => {
-      if (r.removed_at === null || r.removed_at >= o.quietBefore) return;
+    const consider = (r: { id: number; removed_at: string | null; heard_at: string | null }): void => {
+      // Ended within the guard as the agent heard it too (heard_at: an ingested removal dated by a producer's clock behind ours).
+      if (r.removed_at === null || r.removed_at >= o.quietBefore || (r.heard_at !== null && r.heard_at >= o.quietBefore)) return;
       if ((o.may?.(r.id) ?? true) && this.deleteIfEndedAndUntraced(tx, r.id)) deleted++;
     };
     const at = o.after;
     if (at.chassis === undefined && o.maxId !== null) {
-      const rows = tx.stmt('SELECT id, removed_at FROM datapath_flow WHERE id > ? AND id <= ? ORDER BY id LIMIT ?').all(at.id, o.maxId, o.batch) as Array<{ id: number; removed_at: string | null }>;
+      const rows = tx.stmt('SELECT id, removed_at, heard_at FROM datapath_flow WHERE id > ? AND id <= ? ORDER BY id LIMIT ?').all(at.id, o.maxId, o.batch) as Array<{
+        id: number;
+        removed_at: string | null;
+        heard_at: string | null;
+      }>;
       rows.forEach(consider);
       if (rows.length === o.batch) return { cursor: { id: rows[rows.length - 1].id }, deleted };
     }
@@ -323,9 +329,9 @@ export class DatapathFlowStore {
     if (chassis === null) return { cursor: null, deleted };
     const rows = tx
       .stmt(
-        `SELECT id, removed_at FROM datapath_flow WHERE chassis = ? AND removed_at < ? AND (removed_at, id) > (?, ?) ORDER BY removed_at, id LIMIT ?`,
+        `SELECT id, removed_at, heard_at FROM datapath_flow WHERE chassis = ? AND removed_at < ? AND (removed_at, id) > (?, ?) ORDER BY removed_at, id LIMIT ?`,
       )
-      .all(chassis, cut, at.removedAt ?? '', at.chassis === undefined ? -1 : at.id, o.batch) as Array<{ id: number; removed_at: string }>;
+      .all(chassis, cut, at.removedAt ?? '', at.chassis === undefined ? -1 : at.id, o.batch) as Array<{ id: number; removed_at: string; heard_at: string | null }>;
     rows.forEach(consider);
     if (rows.length === o.batch) {
       const last = rows[rows.length - 1];

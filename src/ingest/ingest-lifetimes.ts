@@ -1,7 +1,8 @@
 // Ingested datapath-flow lifetimes end even when their producer never says so: a ukey_created
 // without its ukey_removed (a lost line, a producer killed or restarted) used to stay `live`
-// forever. A lifetime no event touched for LIVETRACE_INGEST_IDLE_SECONDS is closed as `idle`
-// (at its last_seen, the last moment it was known alive), and a producer that restarts can close
+// forever. A lifetime no event touched for LIVETRACE_INGEST_IDLE_SECONDS (counted from when the
+// agent heard the last, heard_at, its own clock: the producer's may be hours apart) is closed as
+// `idle` (at its last_seen, the last moment it was known alive), and a producer that restarts can close
 // all of its open lifetimes at once (POST /ingest/close-lifetimes?source=NAME).
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { LIVETRACE_CONFIG } from '../config/config.module';
@@ -41,14 +42,14 @@ export class IngestLifetimesService implements OnApplicationBootstrap, OnApplica
 
   /** Closes the open ingested lifetimes idle since before now - timeout; returns how many. */
   sweep(now = Date.now()): Promise<number> {
-    this.sweeping ??= this.closeIdle(new Date(now - this.config.LIVETRACE_INGEST_IDLE_SECONDS * 1000).toISOString()).finally(() => (this.sweeping = undefined));
+    this.sweeping ??= this.closeIdle(new Date(now - this.config.LIVETRACE_INGEST_IDLE_SECONDS * 1000).toISOString(), new Date(now).toISOString()).finally(() => (this.sweeping = undefined));
     return this.sweeping;
   }
 
-  private async closeIdle(cutoff: string): Promise<number> {
+  private async closeIdle(cutoff: string, now: string): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.store.writer.submit((tx) => this.flows.closeIdleIngested(tx, cutoff, BATCH));
+      const n = await this.store.writer.submit((tx) => this.flows.closeIdleIngested(tx, cutoff, BATCH, now));
       total += n;
       if (n < BATCH) break;
     }

@@ -21,6 +21,11 @@ export interface UntracedCuts {
   ingestEvent: string | null;
   /** TRACED_IN's bound: slots last heard from before this hold no lifetime back. */
   heardSince: string;
+  /**
+   * now - QUIET_MS on the agents' clock: a lifetime whose end was heard since (heard_at: an ingested
+   * removal a producer dated by a clock behind ours) stays, whatever its removed_at. Absent: no such bound.
+   */
+  quiet?: string;
 }
 
 export interface UntracedResult {
@@ -63,7 +68,7 @@ const SQL = {
   ingestNewest: 'SELECT received_at AS t FROM ingest_event ORDER BY received_at DESC OFFSET $1 LIMIT 1',
   traceNewest: 'SELECT created_at AS t FROM trace ORDER BY created_at DESC OFFSET $1 LIMIT 1',
   /** Ended lifetimes over the cut, after a (removed_at, id) cursor: a cited one is stepped over. */
-  flows: `SELECT id, removed_at FROM datapath_flow WHERE removed_at IS NOT NULL AND (removed_at, id) > ($1, $2) AND removed_at < $3 ORDER BY removed_at, id LIMIT $4`,
+  flows: `SELECT id, removed_at FROM datapath_flow WHERE removed_at IS NOT NULL AND (removed_at, id) > ($1, $2) AND removed_at < $3 AND (heard_at IS NULL OR heard_at < $5) ORDER BY removed_at, id LIMIT $4`,
   /** Never one whose citing traces may still be in its spool's backlog (TRACED_IN, ship-synced.ts). */
   flowsUncited: `SELECT id FROM datapath_flow f WHERE f.id = ANY($1::bigint[]) AND f.removed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id) AND ${TRACED_IN} FOR UPDATE OF f`,
   /** Writer slots silent since before $1: their open lifetimes go by last_seen (a decommissioned agent never ends them). */
@@ -95,7 +100,7 @@ const IDS = Array.from({ length: 500 }, (_, i) => i + 1);
 /** Every statement with parameters of its types, for the plans' test. */
 export const UNTRACED_STATEMENTS: Array<[string, string, unknown[]]> = [
   ...(['flowNewest', 'upcallNewest', 'checkNewest', 'ingestNewest', 'traceNewest'] as const).map((k): [string, string, unknown[]] => [k, SQL[k], [1000]]),
-  ['flows', SQL.flows, ['', 0, T, 500]],
+  ['flows', SQL.flows, ['', 0, T, 500, T]],
   ['flowsUncited', SQL.flowsUncited, [IDS, T]],
   ['silentOpen', SQL.silentOpen, [0, 2 ** 40, T, 500]],
   ['silentUncited', SQL.silentUncited, [IDS, T, T]],
@@ -128,6 +133,7 @@ export async function untracedCuts(c: PoolClient, o: { before: string | null; ke
     // What was heard within QUIET_MS stays too: a resent batch is still a duplicate.
     ingestEvent: before(later(history, await newest(SQL.ingestNewest)), quiet),
     heardSince: o.heardSince,
+    quiet,
   };
 }
 
@@ -153,7 +159,7 @@ export async function pruneCentralUntraced(
   if (cuts.datapathFlow !== null) {
     let cursor: [string, number] = ['', 0];
     while (go()) {
-      const rows = (await c.query<{ id: string; removed_at: string }>(SQL.flows, [...cursor, cuts.datapathFlow, o.batch])).rows;
+      const rows = (await c.query<{ id: string; removed_at: string }>(SQL.flows, [...cursor, cuts.datapathFlow, o.batch, cuts.quiet ?? '\uffff'])).rows;
       if (!rows.length) break;
       cursor = [rows[rows.length - 1].removed_at, Number(rows[rows.length - 1].id)];
       // Those a trace cites stay (the cursor steps over them).

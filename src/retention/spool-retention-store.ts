@@ -85,16 +85,17 @@ export function pruneSpoolBatch(tx: WriteContext, stores: RetentionStores, o: { 
     ...(tx.stmt('SELECT DISTINCT trace_id FROM trace_extra_session WHERE trace_id > ? AND trace_id <= ?').all(Math.max(o.after, extraMark), top) as Array<{ trace_id: number }>).map((r) => r.trace_id),
   ]);
 
-  // A pass whose lifetime is live, or ended within QUIET_MS: its path may still change.
-  const loud = tx.stmt('SELECT 1 FROM datapath_flow WHERE id = ? AND (removed_at IS NULL OR removed_at >= ?)');
+  // A pass whose lifetime is live, or ended within QUIET_MS: its path may still change. Ended as
+  // the agent heard it too (heard_at: an ingested removal a producer dated by a clock behind ours).
+  const loud = tx.stmt('SELECT 1 FROM datapath_flow WHERE id = ? AND (removed_at IS NULL OR removed_at >= ? OR heard_at >= ?)');
   const loudPath = tx.stmt(
-    'SELECT 1 FROM trace t JOIN datapath_flow f ON f.id = t.datapath_flow_id WHERE t.path_id = ? AND (f.removed_at IS NULL OR f.removed_at >= ?) LIMIT 1',
+    'SELECT 1 FROM trace t JOIN datapath_flow f ON f.id = t.datapath_flow_id WHERE t.path_id = ? AND (f.removed_at IS NULL OR f.removed_at >= ? OR f.heard_at >= ?) LIMIT 1',
   );
   const quietPaths = new Map<number, boolean>();
   const quiet = (r: (typeof rows)[number]): boolean => {
-    if (r.path_id === null) return r.datapath_flow_id === null || !loud.get(r.datapath_flow_id, o.quietBefore);
+    if (r.path_id === null) return r.datapath_flow_id === null || !loud.get(r.datapath_flow_id, o.quietBefore, o.quietBefore);
     let q = quietPaths.get(r.path_id);
-    if (q === undefined) quietPaths.set(r.path_id, (q = !pathWaits.has(r.path_id) && !loudPath.get(r.path_id, o.quietBefore)));
+    if (q === undefined) quietPaths.set(r.path_id, (q = !pathWaits.has(r.path_id) && !loudPath.get(r.path_id, o.quietBefore, o.quietBefore)));
     return q;
   };
   const bucketMark = marks.get('trace_citation')!;

@@ -147,6 +147,28 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     expect((await pgRows(url, 'SELECT time FROM upcall ORDER BY time')).map((row) => row.time)).toEqual([ago(3), ago(2)]);
   });
 
+  it('keeps an ingested lifetime whose removal was heard within QUIET_MS, though its producer dated it earlier (a clock behind)', async () => {
+    const url = await spools.pg().database('central_untraced_heard');
+    const s = await spools.storeOn(url);
+    const traces = new TraceStore(s);
+    await s.writer.submit((tx) => traces.insert(tx, { trace: capturedReplies()[0][0], chassis: 'hv1', createdAt: new Date(NOW).toISOString(), datapathFlowId: null, pathId: null, portUuids: new Map() }));
+    const old = await lifetime(s, 1, ago(3), ago(2));
+    // Installed and removed, heard a minute ago from a producer whose clock is 10 minutes behind.
+    const behind = (ms: number) => new Date(NOW - 60_000 - 10 * 60_000 + ms).toISOString();
+    await send(s, new Date(NOW - 60_000).toISOString(), [
+      { type: 'ukey_created', id: 'c1', time: behind(-500), ufid: ufid(2), key: KEY, actions: 'drop' },
+      { type: 'ukey_removed', id: 'x1', time: behind(0), ufid: ufid(2) },
+    ]);
+    await tracedUp(s, url);
+
+    const r = await centralRound(s.central!.pool, { days: 0, keep: 1 }, NOW, { batch: 7 });
+
+    expect(r).toMatchObject({ ran: true, datapathFlows: 1 });
+    const left = await pgRows(url, 'SELECT id, ufid FROM datapath_flow ORDER BY id');
+    expect(left.map((row) => row.ufid)).toEqual([ufid(2)]);
+    expect(left.map((row) => Number(row.id))).not.toContain(old);
+  });
+
   /** The index each statement walks (the migration PgCentralRetentionUntraced adds those retention alone needs). */
   const INDEXES: Record<string, string[]> = {
     flowNewest: ['idx_dpflow_removed'],

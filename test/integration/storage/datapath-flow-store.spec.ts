@@ -84,8 +84,8 @@ describe('DatapathFlowStore', () => {
     expect([row(ids[0]).removal_reason, row(ids[1]).removal_reason, row(ids[2]).removal_reason]).toEqual(['producer_restarted', 'removed', null]);
 
     const idle = await writer.submit((tx) => [1, 2, 3].map((s) => flows.create(tx, lifetime('ingest', `2026-12-01T00:02:0${s}.000Z`, { ufid: `00000000-0000-4000-8000-00000000000${s}` }))));
-    expect(await writer.submit((tx) => flows.closeIdleIngested(tx, '2026-12-01T00:02:03.000Z', 1))).toBe(1);
-    expect(await writer.submit((tx) => flows.closeIdleIngested(tx, '2026-12-01T00:02:03.000Z', 5))).toBe(1);
+    expect(await writer.submit((tx) => flows.closeIdleIngested(tx, '2026-12-01T00:02:03.000Z', 1, '2026-12-01T01:02:03.000Z'))).toBe(1);
+    expect(await writer.submit((tx) => flows.closeIdleIngested(tx, '2026-12-01T00:02:03.000Z', 5, '2026-12-01T01:02:03.000Z'))).toBe(1);
     expect(idle.map((i) => [row(i).removed_at, row(i).removal_reason])).toEqual([
       ['2026-12-01T00:02:01.000Z', 'idle'],
       ['2026-12-01T00:02:02.000Z', 'idle'],

@@ -5,6 +5,11 @@
 // through it, POST /ingest/close-lifetimes; the rest of a flow's stream, installed for weeks, grew the
 // ledger for good when every event of an open lifetime stayed) and anything heard within QUIET_MS (a batch resent after a timeout
 // is still a duplicate; an early removal still ends the late install it waits for).
+// A lifetime ended within QUIET_MS stays (the path recorder may still link a recirculation to it):
+// for an ingested one, also by when the agent heard its end (heard_at), not only by removed_at, the
+// producer's own time: from a producer whose clock is ten minutes behind, a lifetime whose removal
+// was heard a minute ago read "ended eleven minutes ago" and went under the row limit; one the idle
+// sweep closed a minute ago (at its last_seen, an hour before) went the same way.
 import 'reflect-metadata';
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
@@ -13,6 +18,7 @@ import { loadConfig } from '../../../src/config/config';
 import { CrossCheckStore } from '../../../src/cross-checks/cross-check-store';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import type { EventV1 } from '../../../src/ingest/event-schema';
+import { IngestLifetimesService } from '../../../src/ingest/ingest-lifetimes';
 import { IngestStore } from '../../../src/ingest/ingest-store';
 import { IngestStores, writeEvents } from '../../../src/ingest/ingest-write';
 import { MetricsService } from '../../../src/metrics/metrics.service';
@@ -139,5 +145,35 @@ describe('retention of the ingest ledger', () => {
     await service({ LIVETRACE_RETENTION_DAYS: '0', LIVETRACE_RETENTION_ROWS: '1' }).round(NOW);
 
     expect(eventIds()).toEqual(['open-c', 'up-now', 'up-2']);
+  });
+
+  describe('an ingested lifetime just ended, by the agent’s clock', () => {
+    const MINUTES = 10 * 60_000;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const rowsOver = (t: number) => service({ LIVETRACE_RETENTION_DAYS: '0', LIVETRACE_RETENTION_ROWS: '1' }).round(t);
+    const ufids = () => (db.prepare('SELECT ufid FROM datapath_flow ORDER BY id').all() as Array<{ ufid: string }>).map((r) => r.ufid);
+
+    it('stays while its removal was heard within QUIET_MS, though its producer (a clock behind) dated it earlier', async () => {
+      // Installed and removed, heard a minute ago, the producer's clock 10 minutes behind; a newer lifetime after it.
+      await send(iso(NOW - 60_000), [
+        { type: 'ukey_created', id: 'c1', time: iso(NOW - 60_000 - MINUTES - 500), ufid: ufid(1), key: KEY, actions: 'drop' },
+        { type: 'ukey_removed', id: 'x1', time: iso(NOW - 60_000 - MINUTES), ufid: ufid(1) },
+        { type: 'ukey_created', id: 'c2', time: iso(NOW - 60_000 - MINUTES), ufid: ufid(2), key: KEY, actions: 'drop' },
+      ]);
+      await rowsOver(NOW);
+      expect(ufids()).toEqual([ufid(1), ufid(2)]);
+      // Once its removal was heard longer ago than the guard: beyond the row limit, it goes.
+      await rowsOver(NOW + MINUTES);
+      expect(ufids()).toEqual([ufid(2)]);
+    });
+
+    it('stays while the idle sweep closed it within QUIET_MS, though its last sighting is an hour old', async () => {
+      await send(iso(NOW - 3600_000 - 120_000), [{ type: 'ukey_created', id: 'c1', time: iso(NOW - 3600_000 - 120_000), ufid: ufid(1), key: KEY, actions: 'drop' }]);
+      await send(iso(NOW - 120_000), [{ type: 'ukey_created', id: 'c2', time: iso(NOW - 120_000), ufid: ufid(2), key: KEY, actions: 'drop' }]);
+      const idle = new IngestLifetimesService(loadConfig({ LIVETRACE_DB: join(dir, 'db.sqlite') }), { writer } as StoreService, stores.flows, stores.ledger);
+      expect(await idle.sweep(NOW - 60_000)).toBe(1);
+      await rowsOver(NOW);
+      expect(ufids()).toEqual([ufid(1), ufid(2)]);
+    });
   });
 });

@@ -179,4 +179,17 @@ describe('the spool prunes locally only what PostgreSQL holds and the agent can 
     expect(left).toEqual([ofOpen, recent, waiting, unshipped]);
     expect(spool.db.prepare('SELECT tbl, pk FROM ship_log ORDER BY tbl, pk').all()).toEqual(logged);
   });
+
+  // An ingested removal is dated by its producer: with the producer's clock behind the agent's, a
+  // lifetime whose end was heard a moment ago reads "ended a day ago" (removed_at), and its trace went
+  // while the path recorder could still chain to it. heard_at says when the agent heard it.
+  it('keeps a trace whose lifetime the agent heard end within QUIET_MS, whatever the time its producer gave the end', async () => {
+    const [heard] = packet(500, [DAY]);
+    const [newest] = packet(501, [DAY]);
+    spool.db.prepare('UPDATE datapath_flow SET source = ?, heard_at = ? WHERE id = ?').run('ingest', iso(QUIET_MS / 2), heard);
+    spool.db.prepare('DELETE FROM ship_log').run();
+    shippedUpTo(BASE + 600);
+    await round();
+    expect(spoolIds().filter((id) => id >= BASE + 500)).toEqual([heard, newest]);
+  });
 });
