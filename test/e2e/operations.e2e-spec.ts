@@ -9,8 +9,27 @@ import { pairFile, Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';
 import { portBelowEphemeral } from '../support/ports';
 import { spawnService, startApp } from '../support/app';
+import { parsePromText, type PromFamily } from '../support/prom-text';
 
 jest.setTimeout(120_000);
+
+/** A name from the northbound as a hostile tenant may write it: every character the format escapes. */
+const HOSTILE = 'a"b\\c\nd';
+
+/**
+ * GET /metrics read strictly (test/support/prom-text.ts), then the conventions a scrape is still
+ * read without but a dashboard relies on: a counter named _total, a number where a number is meant,
+ * the format's own content type.
+ */
+function strictScrape(res: request.Response): PromFamily[] {
+  expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+  const families = parsePromText(res.text);
+  expect(families.filter((f) => f.type === 'counter' && !f.name.endsWith('_total')).map((f) => f.name)).toEqual([]);
+  expect(families.filter((f) => f.help === undefined || f.type === 'untyped').map((f) => f.name)).toEqual([]);
+  const notNumbers = families.flatMap((f) => f.samples.filter((s) => !Number.isFinite(s.value) && !(f.type === 'gauge' && s.value === Infinity)).map((s) => `${s.name} ${JSON.stringify(s.labels)} ${s.value}`));
+  expect(notNumbers).toEqual([]);
+  return families;
+}
 
 describe('operations endpoints on a real sandbox', () => {
   let sb: Sandbox;
@@ -49,6 +68,25 @@ describe('operations endpoints on a real sandbox', () => {
     expect(skipped.filter((c) => c.startsWith('Datapath_Binding.'))).toEqual(expected);
   });
 
+  // Names from the northbound are the tenant's: a port, a switch and an ACL named with a quote, a
+  // backslash and a newline, must leave the scrape one Prometheus reads.
+  it('GET /metrics is valid text format 0.0.4 with hostile names in the northbound', async () => {
+    const http = request(app.getHttpServer());
+    const acls = async () => ((await http.get('/health')).body.details?.nb_db?.rows?.ACL as number | undefined) ?? 0;
+    const before = await acls();
+    await sb.nbctl('ls-add', `sw-${HOSTILE}`);
+    await sb.nbctl('lsp-add', `sw-${HOSTILE}`, HOSTILE);
+    await sb.nbctl('--name=' + HOSTILE, 'acl-add', `sw-${HOSTILE}`, 'to-lport', '1001', 'ip4', 'allow-related');
+    await sb.nbctl('set', 'logical_switch_port', HOSTILE, `external_ids:reason=${JSON.stringify(HOSTILE)}`);
+    await sb.nbctl('--wait=sb', 'sync');
+    await waitFor('the hostile ACL in the replica', async () => (await acls()) > before);
+    const families = strictScrape(await http.get('/metrics').expect(200));
+    const names = families.map((f) => f.name);
+    expect(names).toEqual(expect.arrayContaining(['livetrace_process_cpu_user_seconds_total', 'livetrace_ovsdb_rows']));
+    // Two scrapes in a row: a collect() that moves a counter must not throw on the second.
+    strictScrape(await http.get('/metrics').expect(200));
+  });
+
   it('GET /health turns 503 naming the database when a server goes away', async () => {
     const pid = Number(readFileSync(join(sb.dir, 'ovsdb-server-nb.pid'), 'utf8'));
     process.kill(pid, 'SIGKILL');
@@ -66,8 +104,9 @@ describe('operations endpoints on a real sandbox', () => {
   });
 
   it('GET /metrics answers Prometheus text', async () => {
+    // With a database gone too (the test before killed nb): still valid, its replica's gauges numbers.
     const res = await request(app.getHttpServer()).get('/metrics').expect(200);
-    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    strictScrape(res);
     expect(res.text).toMatch(/^# TYPE livetrace_process_cpu_user_seconds_total counter$/m);
   });
 
