@@ -41,6 +41,11 @@ export interface StreamOptions {
    * can become visible after id 11. Each poll looks again this far back in time and skips what it sent.
    */
   reorderMs: number;
+  /**
+   * A client that has not taken what was written to it (no drain) this long is let go, to resume by
+   * Last-Event-ID: kept, a suspended tab or a stopped pager held one of maxStreams for good.
+   */
+  stallMs: number;
 }
 
 /**
@@ -50,7 +55,7 @@ export interface StreamOptions {
  */
 const ended = (res: Response): boolean => res.destroyed || res.writableEnded;
 
-export const STREAM_DEFAULTS: StreamOptions = { pollMs: 500, heartbeatMs: 15_000, maxStreams: 32, maxCatchUp: 500, reorderMs: 5000 };
+export const STREAM_DEFAULTS: StreamOptions = { pollMs: 500, heartbeatMs: 15_000, maxStreams: 32, maxCatchUp: 500, reorderMs: 5000, stallMs: 60_000 };
 const PAGE = 100;
 /**
  * Writer slots one stream walks at most a tick (each one filtered query, more pages only for a
@@ -91,6 +96,8 @@ interface Stream {
   readAt: number;
   busy: boolean;
   heartbeat: NodeJS.Timeout;
+  /** Since when its socket has held more than it takes, with no drain since (ms); undefined while it takes all. */
+  stalledAt?: number;
   /** A port's stream (role any or inport): its packets' far passes (stream-far-look.ts). */
   far?: FarLook;
 }
@@ -207,14 +214,31 @@ export class TraceStreamService implements BeforeApplicationShutdown {
       slots: new Map([...starts].map(([slot, id]) => [slot, newSlot(id, resume ? -1 : (newest.get(slot) ?? -1), covered(slot))])),
       readAt,
       busy: false,
-      heartbeat: setInterval(() => (ended(res) ? this.stop(stream) : res.write(': heartbeat\n\n')), this.opts.heartbeatMs),
+      heartbeat: setInterval(() => this.beat(stream), this.opts.heartbeatMs),
       far: filter.logicalPort !== undefined && filter.role !== 'outport' ? new FarLook() : undefined,
     };
     res.write(`retry: 2000\n: after trace ${this.position(stream)}\n\n`);
     this.streams.add(stream);
     res.on('close', () => this.stop(stream));
+    res.on('drain', () => (stream.stalledAt = undefined));
     this.schedule();
     if (resume) this.poll(stream, newest, readAt).catch((err) => this.log.warn(`trace stream resume failed: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  /** Keeps a quiet stream open through idle timeouts; one whose client does not read is not quiet (stallMs). */
+  private beat(s: Stream): void {
+    if (ended(s.res)) return this.stop(s);
+    if (!s.res.writableNeedDrain) {
+      s.stalledAt = undefined;
+      s.res.write(': heartbeat\n\n');
+      return;
+    }
+    const now = Date.now();
+    s.stalledAt ??= now;
+    if (now - s.stalledAt < this.opts.stallMs) return;
+    this.log.warn(`trace stream let go: its client did not take what was written to it in ${Math.round((now - s.stalledAt) / 1000)} s (it resumes by Last-Event-ID)`);
+    this.stop(s);
+    s.res.destroy();
   }
 
   private stop(s: Stream): void {
