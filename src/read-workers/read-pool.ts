@@ -72,12 +72,15 @@ export class ReadWorker {
 
   private start(): void {
     this.restartTimer = undefined;
-    // Under ts-node or jest the sources are .ts: the worker registers ts-node itself.
+    // Under ts-node or jest the sources are .ts: the worker registers a TypeScript hook itself,
+    // ts-node's unless LIVETRACE_TS_REGISTER names another (the tests' swc one: ts-node hands
+    // every file to TypeScript, ~2.5 s of CPU a thread start on a 2-core CI machine).
     const ts = __filename.endsWith('.ts');
     const entry = join(__dirname, `read-worker.${ts ? 'ts' : 'js'}`);
     const opts = { workerData: this.data };
+    const register = process.env.LIVETRACE_TS_REGISTER || 'ts-node/register/transpile-only';
     const w = ts
-      ? new Worker(`require('ts-node/register/transpile-only'); require(${JSON.stringify(entry)});`, { ...opts, eval: true })
+      ? new Worker(`require(${JSON.stringify(register)}); require(${JSON.stringify(entry)});`, { ...opts, eval: true })
       : new Worker(entry, opts);
     w.unref();
     this.worker = w;

@@ -7,7 +7,7 @@ import { ROOT } from '../support/app';
 import { waitFor } from '../support/wait';
 import { Live, TOKEN } from './live-fixture';
 
-const CLI = ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src/cli/main.ts')];
+const CLI = ['-r', join(ROOT, 'test/support/swc-register.js'), join(ROOT, 'src/cli/main.ts')];
 
 export function cliCases(ctx: () => Live, dropOf: () => any): void {
   let live: Live;

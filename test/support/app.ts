@@ -14,6 +14,8 @@ import { Sandbox } from './sandbox';
 import { waitFor } from './wait';
 
 export const ROOT = resolve(__dirname, '../..');
+/** `node -r` this: the processes the tests start compile our .ts as jest does (test/support/swc-register.js). */
+export const SWC_REGISTER = join(__dirname, 'swc-register.js');
 
 export function testConfig(env: Record<string, string> = {}): LivetraceConfig {
   const dir = mkdtempSync(join(tmpdir(), 'livetrace-app-'));
@@ -108,7 +110,7 @@ export interface Child {
  * can read (the Node matrix's copy is a mktemp 0700 folder), which root still reads as its owner.
  */
 export function spawnService(env: Record<string, string>, opts: { modesApply?: boolean } = {}): Child {
-  const node = [process.execPath, '-r', 'ts-node/register/transpile-only', 'src/main.ts'];
+  const node = [process.execPath, '-r', SWC_REGISTER, 'src/main.ts'];
   const dropped = opts.modesApply && process.getuid?.() === 0;
   const caps = '-dac_override,-dac_read_search';
   const [cmd, ...args] = dropped ? ['setpriv', '--bounding-set', caps, '--inh-caps', caps, ...node] : node;

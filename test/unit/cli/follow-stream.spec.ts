@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { waitFor } from '../../support/wait';
 
 const ROOT = resolve(__dirname, '../../..');
-const CLI = ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src/cli/main.ts')];
+const CLI = ['-r', join(ROOT, 'test/support/swc-register.js'), join(ROOT, 'src/cli/main.ts')];
 const trace = (id: number) => ({ id, createdAt: '2026-12-07T12:00:00.000Z', chassis: 'hv1', flow: `udp,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=${40000 + id},tp_dst=9`, verdict: { kinds: ['output'], logicalPorts: ['lsp2'], logicalFlow: null, northbound: null } });
 const event = (id: string, t: object) => `id: ${id}\nevent: trace\ndata: ${JSON.stringify(t)}\n\n`;
 
