@@ -31,8 +31,12 @@ export type CheckedItem = { kind: 'checked'; id: number; ufid: string; at: numbe
  */
 export const MAX_FAILED_CHECKS = 5;
 
-/** `a` after `b`: times as the log printed them or as a check wrote them (toISOString), compared as instants. */
-const later = (a: string, b: string): boolean => Date.parse(a) > Date.parse(b);
+/**
+ * When a stored lifetime began, and when its end was heard, on the agent's clock (heard_at: what its
+ * events are ordered by, vlog-log-clock.ts); a row of before heard_at was set, by its own times.
+ */
+const began = (l: { heardAt: string | null; firstSeen: string }): number => Date.parse(l.heardAt ?? l.firstSeen);
+const ended = (l: { heardAt: string | null; removedAt: string | null }): number => (l.removedAt === null ? NaN : Date.parse(l.heardAt ?? l.removedAt));
 
 /**
  * When the agent last knew `f` installed, on its own clock (the one the checks are taken by): a
@@ -97,22 +101,23 @@ export class VlogLifetimes {
     this.unstored.clear();
   }
 
-  /** A log line deleted the flow of `ufid`. */
-  deleted(tx: WriteContext, ufid: string, time: string, chassis: string): void {
+  /** A log line deleted the flow of `ufid`; `heard`: when, on the agent's clock (vlog-log-clock.ts). */
+  deleted(tx: WriteContext, ufid: string, time: string, chassis: string, heard = Date.parse(time)): void {
     const open = this.flows.openOf(tx, 'vlog', chassis, ufid);
     // A check reads the datapath ahead of the log: an open lifetime begun by a check after this
-    // deletion (counters fallen: reset) is the flow installed after it, and the deletion ended the one before.
-    if (open && later(open.firstSeen, time)) return this.endedEarlier(tx, ufid, time, chassis);
-    if (open) return this.end(tx, open.id, time, 'flow_del');
+    // deletion (counters fallen: reset) is the flow installed after it, and the deletion ended the one
+    // before. After, on the agent's clock: the check's time is the agent's, the line's vswitchd's.
+    if (open && began(open) > heard) return this.endedEarlier(tx, open.id, ufid, time, chassis, heard);
+    if (open) return this.end(tx, open.id, time, 'flow_del', heard);
     const u = this.unstored.get(ufid);
     // Held back and begun by a check after this deletion: the one it ended was lost at that check.
-    if (u && !later(u.time, time)) this.lose(u);
+    if (u && u.heard <= heard) this.lose(u);
   }
 
-  /** The lifetime in force at a logged deletion that a later check ended (counters_reset): ended by the deletion, then. */
-  private endedEarlier(tx: WriteContext, ufid: string, time: string, chassis: string): void {
-    const before = this.flows.begunBy(tx, 'vlog', chassis, ufid, time);
-    if (before?.removedAt && later(before.removedAt, time)) this.flows.close(tx, before.id, time, 'flow_del');
+  /** The lifetime before open `id` that a later check ended (counters_reset): ended by the deletion, then, if that was before the check. */
+  private endedEarlier(tx: WriteContext, id: number, ufid: string, time: string, chassis: string, heard: number): void {
+    const before = this.flows.before(tx, 'vlog', chassis, ufid, id);
+    if (before && ended(before) > heard) this.flows.close(tx, before.id, time, 'flow_del', new Date(heard).toISOString());
   }
 
   /**
@@ -120,7 +125,7 @@ export class VlogLifetimes {
    * not log) or modified (flow_mod) with other actions is a new lifetime: a stored pass keeps its key
    * and actions. While the spool is full a new lifetime is held back (lifetime-spool-bound.ts).
    */
-  installed(tx: WriteContext, f: InstalledFlow, time: string, chassis: string, thread: string | null = null, userspace = false): void {
+  installed(tx: WriteContext, f: InstalledFlow, time: string, chassis: string, thread: string | null = null, userspace = false, heard = Date.parse(time)): void {
     // A dpif_netdev line: the flow is in a userspace datapath, which a kernel one's refusal cannot veto (checkFlowIn).
     const placed = (id: number): void => (userspace ? this.gone.inUserspace(id) : undefined);
     const open = this.flows.openOf(tx, 'vlog', chassis, f.ufid);
@@ -129,21 +134,21 @@ export class VlogLifetimes {
       this.notePmd(open.id, thread, tx); // another PMD's copy, or the same PMD's put again
       placed(open.id);
       // Begun by a check later than this line (counters fallen: reset, the log read behind the datapath): installed then.
-      if (later(open.firstSeen, time)) this.flows.seenEarlier(tx, open.id, time);
+      if (began(open) > heard) this.flows.seenEarlier(tx, open.id, time);
       return this.gone.watch(open.id, f.ufid, f.at); // put again: installed when its line was read
     }
-    if (open) this.end(tx, open.id, time, 'actions_changed');
+    if (open) this.end(tx, open.id, time, 'actions_changed', heard);
     const was = this.unstored.get(f.ufid);
     if (was && was.flow.actions === f.actions) {
       this.notePmd(was.id, thread); // held back: its copies counted as a stored one's (counted())
       placed(was.id);
-      if (later(was.time, time)) was.time = time; // begun by a later check (counters fallen): installed then
+      if (was.heard > heard) was.time = time; // begun by a later check (counters fallen): installed then
       if (!this.bound.full) return this.storeLate(tx, was, chassis); // installed now: stored as first seen then
       was.hurried = false;
       return this.gone.watch(was.id, f.ufid, f.at);
     }
     if (was) this.lose(was); // replaced before it was stored
-    placed(this.begin(tx, f, time, null, chassis, thread));
+    placed(this.begin(tx, f, time, heard, null, chassis, thread));
   }
 
   /**
@@ -175,9 +180,9 @@ export class VlogLifetimes {
   }
 
   /** A new lifetime: stored, or held back while the spool is full (lifetime-spool-bound.ts); its id. */
-  private begin(tx: WriteContext, f: InstalledFlow, time: string, seen: Seen | null, chassis: string, thread: string | null = null): number {
+  private begin(tx: WriteContext, f: InstalledFlow, time: string, heard: number, seen: Seen | null, chassis: string, thread: string | null = null): number {
     if (this.bound.full) {
-      const u: Unstored = { id: this.nextUnstoredId--, flow: f, time, seen, hurried: false, failedChecks: 0 };
+      const u: Unstored = { id: this.nextUnstoredId--, flow: f, time, heard, seen, hurried: false, failedChecks: 0 };
       this.unstored.set(f.ufid, u);
       this.notePmd(u.id, thread);
       this.job?.heldBack.push(u);
@@ -185,10 +190,10 @@ export class VlogLifetimes {
       this.count('dropped_spool_full');
       return u.id;
     }
-    return this.create(tx, f, time, seen, chassis, thread);
+    return this.create(tx, f, time, heard, seen, chassis, thread);
   }
 
-  private create(tx: WriteContext, f: InstalledFlow, firstSeen: string, seen: Seen | null, chassis: string, thread: string | null = null): number {
+  private create(tx: WriteContext, f: InstalledFlow, firstSeen: string, heard: number, seen: Seen | null, chassis: string, thread: string | null = null): number {
     const id = this.flows.create(tx, {
       chassis,
       ufid: f.ufid,
@@ -202,6 +207,7 @@ export class VlogLifetimes {
       bytes: seen?.bytes ?? 0,
       used: seen?.used ?? null,
       source: 'vlog',
+      heardAt: new Date(heard).toISOString(),
     });
     this.job?.made.add(id);
     this.notePmd(id, thread);
@@ -215,7 +221,7 @@ export class VlogLifetimes {
     const late: WriteJob['storedLate'][number] = { u, watch: this.gone.saved(u.id) };
     this.job?.storedLate.push(late); // before its INSERT, which may be what throws
     this.gone.forget(u.id);
-    const id = (late.id = this.create(tx, u.flow, u.time, u.seen, chassis));
+    const id = (late.id = this.create(tx, u.flow, u.time, u.heard, u.seen, chassis));
     if (late.watch.userspace) this.gone.inUserspace(id);
     // Its PMDs' copies go on under the stored id (the next check may read the other copy).
     this.copies.move(u.id, id);
@@ -303,7 +309,8 @@ export class VlogLifetimes {
   }
 
   /** The end of a stored lifetime, full spool or not (with the counters it held back). */
-  private end(tx: WriteContext, id: number, time: string, reason: string): void {
+  /** `heard`: when the end happened on the agent's clock (retention keeps what ended within QUIET_MS of it). */
+  private end(tx: WriteContext, id: number, time: string, reason: string, heard: number): void {
     const seen = this.held.get(id);
     // Undone by a rollback: its watch and PMD copies, and the counters and copies it held (held again).
     this.job?.ended.push({ id, watch: this.gone.saved(id), copies: this.copies.take(id) });
@@ -312,7 +319,7 @@ export class VlogLifetimes {
     this.held.delete(id);
     this.copies.delete(id);
     this.copiesHeld.delete(id);
-    this.flows.close(tx, id, time, reason);
+    this.flows.close(tx, id, time, reason, new Date(heard).toISOString());
     this.gone.forget(id);
   }
 
@@ -336,7 +343,7 @@ export class VlogLifetimes {
     const open = this.flows.openOf(tx, 'vlog', chassis, item.ufid);
     if (open?.id !== item.id) return;
     const time = new Date(item.at).toISOString();
-    if (item.result.state === 'gone') return this.end(tx, item.id, time, GONE_REASON);
+    if (item.result.state === 'gone') return this.end(tx, item.id, time, GONE_REASON, item.at);
     if (item.result.state !== 'present') return;
     const f = item.result.flow;
     this.copies.load(open);
@@ -352,7 +359,7 @@ export class VlogLifetimes {
     const c = ended ? f : (counted ?? f); // a new lifetime: the copy's own counters
     const seen: Seen = { lastSeen: time, packets: c.packets, bytes: c.bytes, used: f.used, pmdCopies: ended ? null : this.copies.text(item.id) };
     if (ended) {
-      this.end(tx, open.id, seen.lastSeen, ended);
+      this.end(tx, open.id, seen.lastSeen, ended, item.at);
       let parsedKey: InstalledFlow['parsedKey'];
       try {
         parsedKey = parseKey(open.key);
@@ -379,7 +386,7 @@ export class VlogLifetimes {
    * the one every vlog lifetime stores and ofproto/trace takes (get-flow prints a terse one).
    */
   private foundAnew(tx: WriteContext, key: Pick<InstalledFlow, 'key' | 'parsedKey'>, item: CheckedItem, f: DumpedFlow, seen: Seen, chassis: string): void {
-    this.begin(tx, { ufid: item.ufid, megaUfid: null, ...key, actions: actionsOf(f), at: item.at }, seen.lastSeen, seen, chassis);
+    this.begin(tx, { ufid: item.ufid, megaUfid: null, ...key, actions: actionsOf(f), at: item.at }, seen.lastSeen, item.at, seen, chassis);
   }
 
   /** A held-back lifetime's check: gone, it is lost; installed, stored if there is room, else checked again later. */

@@ -27,6 +27,7 @@ import { checkFlowIn, DatapathAnswers, GoneChecks, maxIdleOf } from './vlog-gone
 import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
 import { vlogMetrics, type VlogMetrics } from './vlog-metrics';
 import { copyHolder } from './vlog-pmd-copies';
+import { LogClock } from './vlog-log-clock';
 import { refusal, refused, RefusedLog, type ReadFrom, type Refusal } from './vlog-refuse';
 import { committed, writeJob } from './vlog-write-job';
 import { ApartLog, DropLog, isolate, passing, WriteRetry } from './vlog-write-retry';
@@ -42,8 +43,8 @@ interface Draft {
 
 type WriteItem =
   | { kind: 'upcall'; released: Released<Draft> }
-  | { kind: 'flow'; flow: InstalledFlow; time: string; thread: string | null; userspace: boolean }
-  | { kind: 'flow_del'; ufid: string; time: string }
+  | { kind: 'flow'; flow: InstalledFlow; time: string; heard: number; thread: string | null; userspace: boolean }
+  | { kind: 'flow_del'; ufid: string; time: string; heard: number }
   | CheckedItem
   | { kind: 'held' };
 
@@ -54,6 +55,7 @@ const CHECKS_PER_TICK = 5;
 @Injectable()
 export class VlogSourceService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('VlogSource');
+  private readonly logClock = new LogClock();
   private readonly linker = new UpcallLinker<Draft>({ maxWaitMs: 3000, maxPending: 20_000 });
   private readonly parsers = new Map<string, VlogParser>();
   /** Where each parser's lines come from (a file stream's first byte), for the line numbers its warnings give. */
@@ -232,6 +234,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     // line's own time, an upcall of a vswitchd whose clock is minutes behind was released unlinked at
     // the first tick, minutes ahead it waited minutes. The record keeps vswitchd's time for display.
     const at = Date.now();
+    // Ordered against the checks on the agent's clock (vlog-log-clock.ts), shown at vswitchd's time.
+    const heard = this.logClock.heard(r.time, at);
     switch (e.type) {
       case 'upcall':
         this.upcalls.logSource.upcalls++;
@@ -249,12 +253,12 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
         if (!e.parsedKey || !e.ufid || (e.type === 'flow_put' && (e.failure !== null || !(e.flags.includes('create') || e.flags.includes('modify'))))) return;
         const flow: InstalledFlow = { ufid: e.ufid, megaUfid: 'megaUfid' in e ? e.megaUfid : null, key: e.key, parsedKey: e.parsedKey, actions: e.actions ?? '', at };
         // flow_add and flow_mod are lib/dpif-netdev.c's alone: the flow lives in a userspace datapath (checkFlowIn).
-        if (!this.config.LIVETRACE_POLLER) this.queue.push({ kind: 'flow', flow, time: r.timestamp, thread: copyHolder(e.type, r), userspace: e.type !== 'flow_put' });
+        if (!this.config.LIVETRACE_POLLER) this.queue.push({ kind: 'flow', flow, time: r.timestamp, heard, thread: copyHolder(e.type, r), userspace: e.type !== 'flow_put' });
         this.release(this.linker.addFlow(flow));
         return;
       }
       case 'flow_del':
-        if (!this.config.LIVETRACE_POLLER && e.ufid && e.failure === null) this.queue.push({ kind: 'flow_del', ufid: e.ufid, time: r.timestamp });
+        if (!this.config.LIVETRACE_POLLER && e.ufid && e.failure === null) this.queue.push({ kind: 'flow_del', ufid: e.ufid, time: r.timestamp, heard });
         return;
       case 'dropped_messages':
         this.m.dropped.inc(e.count);
@@ -384,8 +388,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
 
   /** Inside the write job (VlogLifetimes.making): what it counts, counted once the job commits (afterCommit). */
   private write(tx: WriteContext, item: WriteItem, chassis: string): void {
-    if (item.kind === 'flow') return this.lifetimes.installed(tx, item.flow, item.time, chassis, item.thread, item.userspace);
-    if (item.kind === 'flow_del') return this.lifetimes.deleted(tx, item.ufid, item.time, chassis);
+    if (item.kind === 'flow') return this.lifetimes.installed(tx, item.flow, item.time, chassis, item.thread, item.userspace, item.heard);
+    if (item.kind === 'flow_del') return this.lifetimes.deleted(tx, item.ufid, item.time, chassis, item.heard);
     if (item.kind === 'held') return this.lifetimes.writeHeld(tx);
     if (item.kind === 'checked') return this.lifetimes.checked(tx, item, chassis);
     const { upcall: d, flow } = item.released;

@@ -23,6 +23,8 @@ export interface Unstored {
   flow: InstalledFlow;
   /** Its log line's time: its first_seen if it is stored. */
   time: string;
+  /** When it began on the agent's clock (its line's event, vlog-log-clock.ts, or the check that found it): its heard_at. */
+  heard: number;
   seen: Seen | null;
   /** Asked for at once since the spool had room (not again until it is full again). */
   hurried: boolean;

@@ -37,7 +37,8 @@ export interface NewLifetime {
   /** Its copies on several PMD threads, what a restart needs to go on (collectors/pmd-copies-column.ts); null or absent: none stored. */
   pmdCopies?: string | null;
   /**
-   * When the agent heard of it, on its own clock (ingest: the request's receipt; the idle sweep's).
+   * When the agent heard of it, on its own clock (ingest: the request's receipt; the idle sweep's;
+   * vlog: when its log line's event happened or its check ran, vlog-log-clock.ts).
    * Absent: an ingested one's last_seen, no other source's.
    */
   heardAt?: string;
@@ -87,7 +88,7 @@ export interface DatapathFlowFilter {
 }
 
 /** DatapathFlowStore.openOf's row. */
-export type OpenOf = Pick<OpenLifetime, 'id' | 'key' | 'actions' | 'firstSeen' | 'lastSeen' | 'packets' | 'bytes' | 'pmdCopies'>;
+export type OpenOf = Pick<OpenLifetime, 'id' | 'key' | 'actions' | 'firstSeen' | 'lastSeen' | 'packets' | 'bytes' | 'pmdCopies'> & { heardAt: string | null };
 
 /** A datapath_flow row (also read by the logical-flow audits: logical-flow-store.ts). */
 export interface DatapathFlowRow {
@@ -191,17 +192,18 @@ export class DatapathFlowStore {
     tx.stmt(TOUCH).run(time, time, counters.packets ?? null, time, counters.bytes ?? null, time, counters.used ?? null, id);
   }
 
-  close(tx: WriteContext, id: number, at: string, reason: string): void {
+  /** `heardAt`: when the agent heard the end (its clock; retention's QUIET_MS guard reads it), kept as it was if absent. */
+  close(tx: WriteContext, id: number, at: string, reason: string, heardAt?: string): void {
     // pmd_copies cleared: only an open lifetime's are read back (a later run goes on with it), and
     // an ended row would keep, and ship, them for as long as retention keeps it.
-    tx.stmt('UPDATE datapath_flow SET removed_at = ?, removal_reason = ?, pmd_copies = NULL WHERE id = ?').run(at, reason, id);
+    tx.stmt('UPDATE datapath_flow SET removed_at = ?, removal_reason = ?, pmd_copies = NULL, heard_at = COALESCE(?, heard_at) WHERE id = ?').run(at, reason, heardAt ?? null, id);
   }
 
   /** The newest open lifetime of this UFID that this source wrote (with its counters and PMD copies: the vlog source's checks compare them). */
   openOf(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string): OpenOf | undefined {
     return tx
       .stmt(
-        `SELECT id, key, actions, first_seen AS firstSeen, last_seen AS lastSeen, packets, bytes, pmd_copies AS pmdCopies FROM datapath_flow WHERE chassis = ? AND ufid = ? AND source = ${SOURCE_SQL[source]} AND removed_at IS NULL ORDER BY id DESC LIMIT 1`,
+        `SELECT id, key, actions, first_seen AS firstSeen, last_seen AS lastSeen, packets, bytes, pmd_copies AS pmdCopies, heard_at AS heardAt FROM datapath_flow WHERE chassis = ? AND ufid = ? AND source = ${SOURCE_SQL[source]} AND removed_at IS NULL ORDER BY id DESC LIMIT 1`,
       )
       .get(chassis, ufid) as OpenOf | undefined;
   }
@@ -213,6 +215,13 @@ export class DatapathFlowStore {
         `SELECT id, actions, removed_at AS removedAt FROM datapath_flow WHERE ufid = ? AND first_seen <= ? AND chassis = ? AND source = ${SOURCE_SQL[source]} ORDER BY first_seen DESC, id DESC LIMIT 1`,
       )
       .get(ufid, time, chassis) as { id: number; actions: string; removedAt: string | null } | undefined;
+  }
+
+  /** The lifetime of this UFID that this source wrote just before lifetime `id` (the order it wrote them). */
+  before(tx: WriteContext, source: LifetimeSource, chassis: string, ufid: string, id: number): { id: number; removedAt: string | null; heardAt: string | null } | undefined {
+    return tx
+      .stmt(`SELECT id, removed_at AS removedAt, heard_at AS heardAt FROM datapath_flow WHERE ufid = ? AND id < ? AND chassis = ? AND source = ${SOURCE_SQL[source]} ORDER BY id DESC LIMIT 1`)
+      .get(ufid, id, chassis) as { id: number; removedAt: string | null; heardAt: string | null } | undefined;
   }
 
   /** The first lifetime of this UFID that this source wrote begun after `time`. */
