@@ -17,11 +17,15 @@ import { actionsOf } from './datapath-diff';
 import { LifetimeSpoolBound, type LifetimeWriteOutcome } from './lifetime-spool-bound';
 import type { Counts } from './pmd-copies-column';
 import { CheckResult, GONE_REASON, GoneChecks, loggedByDpifNetdev } from './vlog-gone-check';
+import { began, ended, shownAt } from './vlog-log-clock';
 import { VlogPmdCopies } from './vlog-pmd-copies';
 import { type Seen, undo, type Unstored, type WriteJob } from './vlog-write-job';
 
-/** A check's answer for lifetime `id` (negative: one held back) of `ufid`; `home`, `userspace`: what the check knew (unwritten). */
-export type CheckedItem = { kind: 'checked'; id: number; ufid: string; at: number; result: CheckResult; home?: string; userspace?: boolean };
+/**
+ * A check's answer for lifetime `id` (negative: one held back) of `ufid`; `home`, `userspace`: what the check knew (unwritten);
+ * `offset`: the clocks' (LogClock.offset) when it was made, absent or null if none was measured.
+ */
+export type CheckedItem = { kind: 'checked'; id: number; ufid: string; at: number; result: CheckResult; home?: string; userspace?: boolean; offset?: number | null };
 
 /**
  * A held-back lifetime whose checks failed this many times in a row (a max-idle apart: about a
@@ -32,18 +36,11 @@ export type CheckedItem = { kind: 'checked'; id: number; ufid: string; at: numbe
 export const MAX_FAILED_CHECKS = 5;
 
 /**
- * When a stored lifetime began, and when its end was heard, on the agent's clock (heard_at: what its
- * events are ordered by, vlog-log-clock.ts); a row of before heard_at was set, by its own times.
- */
-const began = (l: { heardAt: string | null; firstSeen: string }): number => Date.parse(l.heardAt ?? l.firstSeen);
-const ended = (l: { heardAt: string | null; removedAt: string | null }): number => (l.removedAt === null ? NaN : Date.parse(l.heardAt ?? l.removedAt));
-
-/**
  * When the agent last knew `f` installed, on its own clock (the one the checks are taken by): a
  * check's (`seen`, written from its Date.now()) or when its log line was read, never the line's own
  * time: vswitchd's clock may be minutes apart, and a check reckoned from it ran that much early or late.
  */
-const heardAt = (f: InstalledFlow, seen: Seen | null): number => (seen ? Date.parse(seen.lastSeen) : f.at);
+const heardAt = (f: InstalledFlow, seen: Seen | null): number => (seen ? seen.at : f.at);
 
 export class VlogLifetimes {
   /** New lifetimes the full spool held back, by UFID: stored once it has room if a check finds them installed. */
@@ -342,7 +339,7 @@ export class VlogLifetimes {
     if (item.id < 0) return this.writeCheckedUnstored(tx, item, chassis);
     const open = this.flows.openOf(tx, 'vlog', chassis, item.ufid);
     if (open?.id !== item.id) return;
-    const time = new Date(item.at).toISOString();
+    const time = shownAt(item.at, item.offset, { ...open, heard: open.heardAt === null ? null : Date.parse(open.heardAt) });
     if (item.result.state === 'gone') return this.end(tx, item.id, time, GONE_REASON, item.at);
     if (item.result.state !== 'present') return;
     const f = item.result.flow;
@@ -357,7 +354,7 @@ export class VlogLifetimes {
     // rate limit; the kernel's put[modify] is no install): ended actions_changed, as by the poller.
     const ended = !counted ? 'counters_reset' : actionsOf(f) !== open.actions ? 'actions_changed' : null;
     const c = ended ? f : (counted ?? f); // a new lifetime: the copy's own counters
-    const seen: Seen = { lastSeen: time, packets: c.packets, bytes: c.bytes, used: f.used, pmdCopies: ended ? null : this.copies.text(item.id) };
+    const seen: Seen = { lastSeen: time, at: item.at, packets: c.packets, bytes: c.bytes, used: f.used, pmdCopies: ended ? null : this.copies.text(item.id) };
     if (ended) {
       this.end(tx, open.id, seen.lastSeen, ended, item.at);
       let parsedKey: InstalledFlow['parsedKey'];
@@ -396,7 +393,7 @@ export class VlogLifetimes {
     if (item.result.state === 'gone') return this.lose(u);
     if (item.result.state !== 'present') return;
     const f = item.result.flow;
-    const lastSeen = new Date(item.at).toISOString();
+    const lastSeen = shownAt(item.at, item.offset, { firstSeen: u.time, lastSeen: u.seen?.lastSeen, heard: u.heard });
     // Its copies counted as a stored lifetime's (two PMDs: a smaller reading is the other copy).
     const counted = this.counted(u.id, u.seen ?? { packets: 0, bytes: 0 }, f);
     // Other actions, or fewer packets than it held: modified, or ended unlogged and installed again, as
@@ -404,10 +401,10 @@ export class VlogLifetimes {
     // lifetime (held back in turn while full).
     if (!counted || actionsOf(f) !== u.flow.actions) {
       this.lose(u);
-      return this.foundAnew(tx, u.flow, item, f, { lastSeen, packets: f.packets, bytes: f.bytes, used: f.used }, chassis);
+      return this.foundAnew(tx, u.flow, item, f, { lastSeen, at: item.at, packets: f.packets, bytes: f.bytes, used: f.used }, chassis);
     }
     u.failedChecks = 0;
-    u.seen = { lastSeen, packets: counted.packets, bytes: counted.bytes, used: f.used };
+    u.seen = { lastSeen, at: item.at, packets: counted.packets, bytes: counted.bytes, used: f.used };
     if (!this.bound.full) return this.storeLate(tx, u, chassis);
     u.hurried = false;
     this.gone.present(u.id, u.flow.ufid, f, item.at, item.result.dp);

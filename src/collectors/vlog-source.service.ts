@@ -306,7 +306,8 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       const knew = { home: this.gone.homeOf(id), userspace: this.gone.isUserspace(id) };
       const result = await checkFlowIn((command, args) => this.vswitchd.call(command, args), dps, ufid, { answers: this.dpAnswers, ...knew });
       if (result.state === 'unknown') this.lifetimes.unknown(id, ufid); // nothing learnt: later, or given up (vlog-lifetimes.ts)
-      else this.queue.push({ kind: 'checked', id, ufid, at: Date.now(), result, ...knew });
+      // Its time shown on vswitchd's clock, as the lifetime's others (vlog-log-clock.ts shownAt).
+      else this.queue.push({ kind: 'checked', id, ufid, at: Date.now(), result, ...knew, offset: this.logClock.offset() });
     }
     this.keepBound();
   }

@@ -9,7 +9,10 @@ import type { VlogPmdCopies } from './vlog-pmd-copies';
 
 /** What a check that found the flow installed says of its lifetime. */
 export interface Seen {
+  /** On vswitchd's clock, as the lifetime's other times (vlog-log-clock.ts shownAt). */
   lastSeen: string;
+  /** When, on the agent's clock: what its next check is counted from. */
+  at: number;
   packets: number;
   bytes: number;
   used: string | null;

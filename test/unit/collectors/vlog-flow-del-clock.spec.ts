@@ -4,12 +4,12 @@
 // check read as one before it, re-dated the lifetime before and left the open one open. And a vlog
 // lifetime had no heard_at, so retention's QUIET_MS guard read vswitchd's time of its end: ended a
 // minute ago by a clock ten minutes behind, it went under the row limit. Lines and checks are now
-// ordered on the agent's clock (vlog-log-clock.ts) and heard_at says when the end was heard. The
-// flow is the captured OVS 3.5.0 flow_add; the store a real migrated SQLite.
+// ordered on the agent's clock (vlog-log-clock.ts) and heard_at says when the end was heard; the times
+// shown are all vswitchd's (a check's moved by the clocks' offset). The flow is the captured OVS 3.5.0 flow_add; the store a real migrated SQLite.
 import { join } from 'node:path';
 import { LifetimeSpoolBound } from '../../../src/collectors/lifetime-spool-bound';
 import { GoneChecks } from '../../../src/collectors/vlog-gone-check';
-import { VlogLifetimes } from '../../../src/collectors/vlog-lifetimes';
+import { type CheckedItem, VlogLifetimes } from '../../../src/collectors/vlog-lifetimes';
 import { LogClock } from '../../../src/collectors/vlog-log-clock';
 import { loadConfig } from '../../../src/config/config';
 import { CrossCheckStore } from '../../../src/cross-checks/cross-check-store';
@@ -40,28 +40,31 @@ describe('a vlog flow_del, vswitchd’s clock apart from the agent’s', () => {
     const clock = new LogClock();
     const agent = (s: number) => Date.parse(t(s)) + skew;
     const heard = (s: number, readAt = s) => clock.heard(Date.parse(t(s)), agent(readAt));
-    return { flow, t, lifetimes, agent, heard };
+    /** A check at `s` s on the agent's clock, with the clocks' offset the service gives it. */
+    const check = (packets: number, s: number): CheckedItem => ({ ...foundInstalled(flow, 1, packets, agent(s)), offset: clock.offset() });
+    return { flow, t, lifetimes, agent, heard, check };
   }
 
   it('ends the lifetime a check began when the deletion is logged after that check, vswitchd 10 minutes behind', async () => {
-    const { flow, t, lifetimes, agent, heard } = await setUp(MINUTES);
+    const { flow, t, lifetimes, heard, check } = await setUp(MINUTES);
     await m.writer.submit((tx) => lifetimes.installed(tx, flow, t(0), 'hv1', null, false, heard(0)));
-    await m.writer.submit((tx) => lifetimes.checked(tx, foundInstalled(flow, 1, 40, agent(12)), 'hv1'));
+    await m.writer.submit((tx) => lifetimes.checked(tx, check(40, 12), 'hv1'));
     // Deleted unlogged and installed again: the check at 24 s begins a new lifetime.
-    await m.writer.submit((tx) => lifetimes.checked(tx, foundInstalled(flow, 1, 3, agent(24)), 'hv1'));
+    await m.writer.submit((tx) => lifetimes.checked(tx, check(3, 24), 'hv1'));
     // That lifetime deleted at 30 s (after the check), the line read at once.
     await m.writer.submit((tx) => lifetimes.deleted(tx, flow.ufid, t(30), 'hv1', heard(30)));
+    // The check's time shown on vswitchd's clock, as the log's (vlog-log-clock.ts shownAt): 24 s.
     expect(rowsOf(m)).toEqual([
-      { firstSeen: t(0), removedAt: new Date(agent(24)).toISOString(), reason: 'counters_reset' },
-      { firstSeen: new Date(agent(24)).toISOString(), removedAt: t(30), reason: 'flow_del' },
+      { firstSeen: t(0), removedAt: t(24), reason: 'counters_reset' },
+      { firstSeen: t(24), removedAt: t(30), reason: 'flow_del' },
     ]);
   });
 
   it('still ends the lifetime before a check when the deletion was logged before it and read after, vswitchd 10 minutes behind', async () => {
-    const { flow, t, lifetimes, agent, heard } = await setUp(MINUTES);
+    const { flow, t, lifetimes, heard, check } = await setUp(MINUTES);
     await m.writer.submit((tx) => lifetimes.installed(tx, flow, t(0), 'hv1', null, false, heard(0)));
-    await m.writer.submit((tx) => lifetimes.checked(tx, foundInstalled(flow, 1, 40, agent(12)), 'hv1'));
-    await m.writer.submit((tx) => lifetimes.checked(tx, foundInstalled(flow, 1, 3, agent(30)), 'hv1'));
+    await m.writer.submit((tx) => lifetimes.checked(tx, check(40, 12), 'hv1'));
+    await m.writer.submit((tx) => lifetimes.checked(tx, check(3, 30), 'hv1'));
     // Deleted at 20 s and installed again at 21 s, both lines read after the check.
     await m.writer.submit((tx) => {
       lifetimes.deleted(tx, flow.ufid, t(20), 'hv1', heard(20, 30.2));
