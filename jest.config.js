@@ -38,6 +38,9 @@ const pairSetup = '<rootDir>/test/support/pair-setup.ts';
 const pair = process.env.LIVETRACE_PAIR ?? 'debian12';
 const firstPairOnly = !process.env.LIVETRACE_MATRIX_DIR ? [] : pair === 'debian12' ? ['/test/e2e/multi-chassis\\.e2e-spec\\.ts$'] : ['/test/e2e/hardening\\.e2e-spec\\.ts$', '/test/e2e/fuzz\\.e2e-spec\\.ts$'];
 const esm = esmPackages().map((n) => n.replace(/[.+]/g, '\\$&'));
+// A project's time a test. Not its `testTimeout`, which jest does not read there (jest-circus takes
+// the run's global one, jest's 5 s): a setup file sets it in each of the project's files.
+const testTimeout = (ms) => ({ globals: { testTimeoutMs: ms }, setupFilesAfterEnv: ['<rootDir>/test/support/test-timeout.ts'] });
 const common = {
   rootDir: __dirname,
   transform: { '^.+\\.(t|j|mj)s$': '<rootDir>/test/support/jest-transform.js' },
@@ -59,11 +62,11 @@ module.exports = {
   projects: [
     // 20 s a test, not jest's 5: a spec with a real SQLite file and thousands of log lines takes ~2 s
     // here and ran past 5 s in a clean clone's first run (transforms not cached, two workers).
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.spec.ts'], testTimeout: 20_000 },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.spec.ts'], ...testTimeout(20_000) },
     // 60 s a test: these write real SQLite files through the real writer (spool-indexes migrates a file
     // at every earlier version, retention-size fills one past a few MB); on CI's 2 cores beside two e2e
     // lanes both ran past jest's 5 s (stop 40's pre-check), as fast as they run alone.
-    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'], globalSetup: pairSetup, slowTestThreshold: 60, testTimeout: 60_000 },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'], globalSetup: pairSetup, slowTestThreshold: 60, ...testTimeout(60_000) },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], testPathIgnorePatterns: firstPairOnly, globalSetup: pairSetup, slowTestThreshold: 60 },
     // The page in a real Chromium, the event stream and the terminal client on one sandbox: run by
     // scripts/test-matrix on the Debian 12 pair only (the UI reads the API, which every pair's e2e covers).
