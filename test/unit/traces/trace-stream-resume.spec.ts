@@ -11,14 +11,24 @@ import { resumeFloors, slotFloorsAt } from '../../../src/traces/trace-slot-store
 import { STREAM_DEFAULTS, TraceStreamService } from '../../../src/traces/trace-stream.service';
 import type { TracesService } from '../../../src/traces/traces.service';
 import { FakeResponse } from '../../support/fake-sse-response';
+import { waitFor } from '../../support/wait';
 
 const SLOT = 2 ** 40;
-const settle = (ms = 120) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Each wait is for what the next assertion needs, never a fixed time: under a load of 10 on two
+ * cores a 10 ms poll tick took ten times as long and fixed sleeps fell short. Generous, so only a
+ * stream that never gets there fails, naming what it waited for.
+ */
+const BOUND = 30_000;
+jest.setTimeout(4 * BOUND);
+const until = (what: string, cond: () => boolean) => waitFor(what, cond, BOUND);
 const at = (header: string) => parseResumePoint(header) as Map<number, number>;
 
 /** Trace id → its trace time, in a store the list fake and the real SQL both read. */
 class Traces {
   readonly times = new Map<number, string>();
+  /** The stream's reads of each slot's newest id: one starts each poll tick. */
+  reads = 0;
   private readonly db = new Database(':memory:');
   readonly sql = new SqliteReader(this.db);
   clock = Date.parse('2026-12-05T03:00:00.000Z');
@@ -36,6 +46,12 @@ class Traces {
     const t = new Date(time).toISOString();
     this.times.set(id, t);
     this.db.prepare('INSERT INTO trace (id, created_at) VALUES (?, ?)').run(id, t);
+  }
+
+  /** newestPerSlot as the service reads it (counted: ticks). */
+  read(): Map<number, number> {
+    this.reads++;
+    return this.newestPerSlot();
   }
 
   newestPerSlot(ids: Iterable<number> = this.times.keys()): Map<number, number> {
@@ -56,9 +72,12 @@ describe('a stream resumed across writer slots', () => {
   let traces: Traces;
   let service: TraceStreamService;
   const opened: FakeResponse[] = [];
+  /** Each far look the fake answered: the ranges asked (below), how far each was read, and what stayed unlinked. */
+  let looks: Array<{ below: number[]; scannedTo: number[]; unlinked: number[] }>;
 
   beforeEach(() => {
     traces = new Traces();
+    looks = [];
     TraceStreamService.options = { ...STREAM_DEFAULTS, pollMs: 10, heartbeatMs: 60_000, reorderMs: 2000, maxCatchUp: 50 };
   });
 
@@ -67,6 +86,15 @@ describe('a stream resumed across writer slots', () => {
     opened.length = 0;
     TraceStreamService.options = STREAM_DEFAULTS;
   });
+
+  /**
+   * `n` more poll ticks: each starts by reading the slots' newest ids, and one starts only once the
+   * one before it ended (tick's `ticking`), so after two, a whole tick ran after the wait began.
+   */
+  const ticks = async (n = 2) => {
+    const from = traces.reads;
+    await until(`${n} more poll ticks`, () => traces.reads >= from + n);
+  };
 
   const open = async (filter: object, lastEventId?: string) => {
     const res = new FakeResponse();
@@ -81,7 +109,7 @@ describe('a stream resumed across writer slots', () => {
    */
   const portStream = (own: Set<number>, floors: boolean) => {
     const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(own, f), resolvePort: async (name: string) => name };
-    const newestPerSlot = async () => traces.newestPerSlot();
+    const newestPerSlot = async () => traces.read();
     const store = floors ? { newestPerSlot, floorsAt: (time: string, newest: ReadonlyMap<number, number>) => slotFloorsAt(traces.sql, time, newest) } : { newestPerSlot };
     service = new TraceStreamService(list as unknown as TracesService, store);
   };
@@ -97,13 +125,15 @@ describe('a stream resumed across writer slots', () => {
       const items = looked
         .filter((id) => arrivals.get(id) != null)
         .map((id) => ({ id, createdAt: traces.times.get(id), chassis: 'hv3', verdict: { kinds: ['output'] }, arrivedFrom: { traceId: arrivals.get(id), chassis: 'hv1' } }));
-      return { items, scannedTo: ranges.map((r, k) => Math.max(r.after, ...inRange[k])), complete: ranges.map(() => true), unlinked: looked.filter((id) => arrivals.get(id) === null) };
+      const answer = { items, scannedTo: ranges.map((r, k) => Math.max(r.after, ...inRange[k])), complete: ranges.map(() => true), unlinked: looked.filter((id) => arrivals.get(id) === null) };
+      looks.push({ below: ranges.map((r) => r.below), scannedTo: answer.scannedTo, unlinked: answer.unlinked });
+      return answer;
     }) as never;
 
   it("by a plain trace id: its slot after it, every other slot from its trace time (a reorder window earlier), lower and higher slots alike", async () => {
     const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(traces.times.keys(), f) };
     const store = {
-      newestPerSlot: async () => traces.newestPerSlot(),
+      newestPerSlot: async () => traces.read(),
       resumeFloors: (anchor: number, earlierMs: number, newest: ReadonlyMap<number, number>) => resumeFloors(traces.sql, anchor, earlierMs, newest),
     };
     service = new TraceStreamService(list as unknown as TracesService, store);
@@ -115,9 +145,10 @@ describe('a stream resumed across writer slots', () => {
     traces.commit(2 * SLOT + 1); // the id the client resumes by
     traces.commit(SLOT + 2, 3 * SLOT + 2, 2 * SLOT + 2, 4 * SLOT + 2);
     const res = await open({}, String(2 * SLOT + 1));
-    await settle();
+    await until("the resume's catch-up", () => res.ids().length > 0);
     traces.commit(SLOT + 3);
-    await settle();
+    await until('SLOT + 3, committed after the resume', () => res.ids().includes(SLOT + 3));
+    await ticks();
     // Slot 1 is below the id's slot (followed from "now" before: SLOT + 2 was lost), slots 3 and 4
     // above it (sent from their first trace before: 3·SLOT + 1 again).
     expect(res.ids()).toEqual([4 * SLOT + 1, SLOT + 2, 3 * SLOT + 2, 2 * SLOT + 2, 4 * SLOT + 2, SLOT + 3]);
@@ -133,20 +164,23 @@ describe('a stream resumed across writer slots', () => {
     // Slot 1: an arrival whose sender is not stored yet (retried); slot 2 then gets the sender.
     traces.commit(SLOT + 1);
     arrivals.set(SLOT + 1, null);
-    await settle();
+    await until('the arrival SLOT + 1 looked at, its sender not stored', () => looks.some((l) => l.unlinked.includes(SLOT + 1)));
     traces.commit(2 * SLOT + 1);
     own.add(2 * SLOT + 1);
     arrivals.set(SLOT + 1, 2 * SLOT + 1);
-    await settle();
+    await until('the far pass SLOT + 1 and 2·SLOT + 1', () => first.ids().includes(SLOT + 1) && first.ids().includes(2 * SLOT + 1));
+    await ticks();
     expect(first.ids()).toEqual([SLOT + 1, 2 * SLOT + 1]);
     const position = first.positions().at(-1)!;
     expect(position).toBe(`0,${SLOT + 1},${2 * SLOT + 1}`);
     first.emit('close');
     const second = await open({ logicalPort: 'lsp1' }, position);
-    await settle();
+    // The resume's own poll (its fakes answer at once) ran before these ticks.
+    await ticks();
     traces.commit(2 * SLOT + 2);
     own.add(2 * SLOT + 2);
-    await settle();
+    await until('2·SLOT + 2, committed after the resume', () => second.ids().includes(2 * SLOT + 2));
+    await ticks();
     expect(second.ids()).toEqual([2 * SLOT + 2]);
   });
 
@@ -163,11 +197,16 @@ describe('a stream resumed across writer slots', () => {
     const arrival = 400 * SLOT + 1;
     traces.commitAt(Date.now() - 2000, arrival);
     arrivals.set(arrival, null);
-    // 3 s on (still retried): the stream's last look has its slot caught up, and one of lsp1's own passes is sent.
-    await settle(3000);
+    // Looked at (retried from then for the 4 s window), and a reorder window past its trace time:
+    // a walk now has its slot caught up past the arrival, only the retry holds the cover at it.
+    // Then one of lsp1's own passes is sent, its position taken by a poll after that.
+    const tracedAt = Date.parse(traces.times.get(arrival)!);
+    const { reorderMs } = TraceStreamService.options;
+    await until('the arrival looked at (retried), and a reorder window past its trace time', () => looks.some((l) => l.unlinked.includes(arrival)) && Date.now() > tracedAt + reorderMs);
     traces.commitAt(Date.now(), 2 * SLOT + 1);
     own.add(2 * SLOT + 1);
-    await settle(200);
+    await until("lsp1's pass 2·SLOT + 1", () => first.ids().includes(2 * SLOT + 1));
+    await ticks();
     expect(first.ids()).toEqual([2 * SLOT + 1]);
     const position = first.positions().at(-1)!;
     expect(position).toMatch(/^t\d+,/);
@@ -177,7 +216,7 @@ describe('a stream resumed across writer slots', () => {
     traces.commitAt(Date.now(), 2 * SLOT + 2);
     own.add(2 * SLOT + 2);
     arrivals.set(arrival, 2 * SLOT + 2);
-    await settle(300);
+    await until('the far pass (the arrival, its sender stored) on the resumed stream', () => second.ids().includes(arrival));
     expect(second.ids()).toContain(arrival);
   });
 
@@ -196,7 +235,9 @@ describe('a stream resumed across writer slots', () => {
         .flat()
         .filter((id) => arrivals.get(id)! > 0)
         .map((id) => ({ id, createdAt: traces.times.get(id), chassis: 'hv3', verdict: { kinds: ['output'] }, arrivedFrom: { traceId: arrivals.get(id), chassis: 'hv1' } }));
-      return { items, scannedTo: ranges.map((r, k) => Math.max(r.after, ...read[k])), complete: read.map((ids, k) => ids.length === inRange[k].length), unlinked: [] };
+      const scannedTo = ranges.map((r, k) => Math.max(r.after, ...read[k]));
+      looks.push({ below: ranges.map((r) => r.below), scannedTo, unlinked: [] });
+      return { items, scannedTo, complete: read.map((ids, k) => ids.length === inRange[k].length), unlinked: [] };
     }) as never);
     for (let slot = 10; slot < 310; slot++) traces.commitAt(Date.now() - 60_000, slot * SLOT + 1);
     const sender = 2 * SLOT + 1;
@@ -211,16 +252,22 @@ describe('a stream resumed across writer slots', () => {
     }
     traces.commitAt(Date.now() - 3500, far);
     arrivals.set(far, sender);
-    await settle(800);
+    // A reorder window past the arrivals' trace time: a walk now has slot 400 caught up past them,
+    // only the far look being short of them holds its cover (one arrival a look, 101 of them).
+    const tracedAt = Date.parse(traces.times.get(far)!);
+    const { reorderMs } = TraceStreamService.options;
+    await until("a reorder window past the arrivals' trace time", () => Date.now() > tracedAt + reorderMs);
     // One of lsp1's own passes: an id to resume by, anchored; the far look is still short of the far pass.
     traces.commitAt(Date.now(), 2 * SLOT + 2);
     own.add(2 * SLOT + 2);
-    await settle(100);
+    await until("lsp1's pass 2·SLOT + 2", () => first.ids().includes(2 * SLOT + 2));
     const position = first.positions().at(-1)!;
     expect(position).toMatch(/^t\d+,/);
     first.emit('close');
+    const resumedAt = looks.length;
     const second = await open({ logicalPort: 'lsp1' }, position);
-    await settle(2500);
+    await until("the resumed stream's far look read up to the far pass", () => looks.slice(resumedAt).some((l) => l.scannedTo.some((id) => id >= far)));
+    await ticks();
     // Sent once, by either stream.
     expect([...first.ids(), ...second.ids()].filter((id) => id === far)).toEqual([far]);
   });
@@ -232,7 +279,9 @@ describe('a stream resumed across writer slots', () => {
     // Another port's arrivals only: each range read to its end, nothing found.
     service.useFarPasses((async (_q: unknown, ranges: Array<{ after: number; below: number }>) => {
       const inRange = ranges.map((r) => [...arrivals].filter((id) => id > r.after && id < r.below));
-      return { items: [], scannedTo: ranges.map((r, k) => Math.max(r.after, ...inRange[k])), complete: ranges.map(() => true), unlinked: [] };
+      const scannedTo = ranges.map((r, k) => Math.max(r.after, ...inRange[k]));
+      looks.push({ below: ranges.map((r) => r.below), scannedTo, unlinked: [] });
+      return { items: [], scannedTo, complete: ranges.map(() => true), unlinked: [] };
     }) as never);
     for (let slot = 10; slot < 310; slot++) traces.commitAt(Date.now() - 60_000, slot * SLOT + 1);
     const first = await open({ logicalPort: 'lsp1' });
@@ -240,18 +289,26 @@ describe('a stream resumed across writer slots', () => {
     // Slot 400: an arrival, then a trace that is none (the slot's newest).
     traces.commit(400 * SLOT + 1, 400 * SLOT + 2);
     arrivals.add(400 * SLOT + 1);
-    await settle(300);
+    await until("slot 400's range looked at up to its newest", () => looks.some((l) => l.below.includes(400 * SLOT + 3)));
+    await ticks();
     traces.commitAt(Date.now(), 2 * SLOT + 1);
     own.add(2 * SLOT + 1);
-    await settle(100);
+    await until("lsp1's pass 2·SLOT + 1", () => first.ids().includes(2 * SLOT + 1));
     // Every slot walked and looked at since the start: the anchor is a later look's, not the start's.
     expect(Number(/^t(\d+),/.exec(first.positions().at(-1)!)![1])).toBeGreaterThan(started);
   });
 
   it("by a plain trace id on many slots (anchored): the other slots are covered from the id's trace time at once, so the stream's first id is not t0", async () => {
-    const list = { listJson: async (f: { cursor?: number; above?: number; limit: number }) => traces.page(traces.times.keys(), f) };
+    /** The slots walked (a walk's cursor is the slot above's base). */
+    const walked = new Set<number>();
+    const list = {
+      listJson: async (f: { cursor?: number; above?: number; limit: number }) => {
+        if (f.cursor !== undefined) walked.add(f.cursor / SLOT - 1);
+        return traces.page(traces.times.keys(), f);
+      },
+    };
     const store = {
-      newestPerSlot: async () => traces.newestPerSlot(),
+      newestPerSlot: async () => traces.read(),
       resumeFloors: (anchor: number, earlierMs: number, newest: ReadonlyMap<number, number>) => resumeFloors(traces.sql, anchor, earlierMs, newest),
     };
     service = new TraceStreamService(list as unknown as TracesService, store);
@@ -260,7 +317,9 @@ describe('a stream resumed across writer slots', () => {
     traces.commitAt(anchorAt, 2 * SLOT + 1);
     traces.commitAt(Date.now(), 2 * SLOT + 2);
     const res = await open({}, String(2 * SLOT + 1));
-    await settle();
+    // Every slot walked (MAX_SLOTS_A_POLL a poll), so none of them sends anything more.
+    await until('every slot walked', () => res.ids().length > 0 && [...traces.newestPerSlot().keys()].every((slot) => walked.has(slot)));
+    await ticks();
     expect(res.ids()).toEqual([2 * SLOT + 2]);
     // Most slots are walked polls later (MAX_SLOTS_A_POLL a poll); meanwhile they stand where the
     // resume put them, from the id's time a reorder window earlier. With t0, a reconnect by this id

@@ -6,11 +6,17 @@ import { parseResumePoint } from '../../../src/traces/stream-position';
 import { MAX_SLOTS_A_POLL, STREAM_DEFAULTS, TraceStreamService } from '../../../src/traces/trace-stream.service';
 import type { TracesService } from '../../../src/traces/traces.service';
 import { FakeResponse } from '../../support/fake-sse-response';
+import { waitFor } from '../../support/wait';
 
-/** The list query of GET /traces over an in-memory set of visible ids (newest first, cursor = below). */
-function fakeTraces(visible: Set<number>): TracesService {
+/**
+ * The list query of GET /traces over an in-memory set of visible ids (newest first, cursor = below).
+ * `polls.reads`: the lists without a cursor, the service's read of the newest id (one a poll tick,
+ * without a store); a walk always has one.
+ */
+function fakeTraces(visible: Set<number>, polls = { reads: 0 }): TracesService {
   return {
     listJson: async (f: { cursor?: number; limit: number; verdict?: string }) => {
+      if (f.cursor === undefined) polls.reads++;
       const ids = [...visible].filter((id) => (f.cursor ? id < f.cursor : true) && (!f.verdict || id % 2 === 0)).sort((a, b) => b - a);
       const items = ids.slice(0, f.limit).map((id) => ({ id, verdict: { kinds: [id % 2 === 0 ? 'drop' : 'output'] } }));
       return Buffer.from(JSON.stringify({ items, next: ids.length > f.limit ? 'more' : null }));
@@ -18,18 +24,35 @@ function fakeTraces(visible: Set<number>): TracesService {
   } as unknown as TracesService;
 }
 
-const settle = (ms = 120) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Each wait is for what the next assertion needs, never a fixed time: under a load of 10 on two
+ * cores a 10 ms poll tick takes ten times as long. Generous, so only a stream that never gets there
+ * fails, naming what it waited for.
+ */
+const BOUND = 30_000;
+jest.setTimeout(4 * BOUND);
+const until = (what: string, cond: () => boolean) => waitFor(what, cond, BOUND);
+/**
+ * `n` more poll ticks, counted by `polls.reads` (a tick starts with the read of the newest ids, and
+ * one starts only once the one before it ended): after two, a whole tick ran after the wait began.
+ * What a test says is not sent would have been by then.
+ */
+const ticks = async (polls: { reads: number }, n = 2) => {
+  const from = polls.reads;
+  await until(`${n} more poll ticks`, () => polls.reads >= from + n);
+};
 /** A Last-Event-ID as the controller parses it. */
 const at = (header: string) => parseResumePoint(header) as Map<number, number>;
 
 describe('the trace stream tailing', () => {
   const visible = new Set<number>();
+  const polls = { reads: 0 };
   let service: TraceStreamService;
 
   beforeEach(() => {
     visible.clear();
     TraceStreamService.options = { ...STREAM_DEFAULTS, pollMs: 10, heartbeatMs: 60_000, reorderMs: 2000, maxCatchUp: 5 };
-    service = new TraceStreamService(fakeTraces(visible));
+    service = new TraceStreamService(fakeTraces(visible, polls));
   });
 
   afterEach(() => {
@@ -42,11 +65,12 @@ describe('the trace stream tailing', () => {
     const res = new FakeResponse();
     await service.start({}, undefined, res as any);
     visible.add(5);
-    await settle();
+    await until('trace 5', () => res.ids().includes(5));
     visible.add(4); // id 4 becomes visible after id 5
-    await settle();
+    await until('trace 4, committed late', () => res.ids().includes(4));
     visible.add(6);
-    await settle();
+    await until('trace 6', () => res.ids().includes(6));
+    await ticks(polls);
     expect(res.ids()).toEqual([5, 4, 6]);
     // The position never goes back: a resume after the late trace does not send 5 again.
     expect(res.positions()).toEqual(['5', '5', '6']);
@@ -56,7 +80,8 @@ describe('the trace stream tailing', () => {
     for (let id = 1; id <= 20; id++) visible.add(id);
     const res = new FakeResponse();
     await service.start({ verdict: 'drop' }, at('4'), res as any);
-    await settle();
+    await until("the resume's catch-up", () => res.ids().length > 0);
+    await ticks(polls);
     // 6..20 even: 8 traces, 5 sent (the newest), a gap event first.
     expect(res.ids()).toEqual([12, 14, 16, 18, 20]);
     expect(res.out).toMatch(/event: gap\ndata: \{"after":4,"before":12,/);
@@ -68,10 +93,11 @@ describe('the trace stream tailing', () => {
     await service.start({}, undefined, res as any);
     res.writableNeedDrain = true;
     visible.add(2);
-    await settle();
+    await ticks(polls);
     expect(res.ids()).toEqual([]);
     res.writableNeedDrain = false;
-    await settle();
+    await until('trace 2, once the client drained', () => res.ids().includes(2));
+    await ticks(polls);
     expect(res.ids()).toEqual([2]);
   });
 
@@ -95,7 +121,9 @@ describe('the trace stream tailing', () => {
     res.end();
     const written = res.out;
     visible.add(2); // a poll finds a trace to send
-    await settle(); // heartbeats due
+    // The first heartbeat or poll after the end lets the stream go, writing nothing; the timers stop
+    // with it, so there is no later tick to wait for.
+    await until('the stream let go by its first heartbeat or poll', () => service.open === 0);
     expect(res.out).toBe(written);
     expect(service.open).toBe(0);
     res.close();
@@ -111,6 +139,7 @@ describe("a port's stream and its far passes (the look PortArrivals.since regist
   const tunnelled = new Map<number, string>();
   /** The options of each list query the stream ran. */
   const listOpts: Array<{ far?: boolean } | undefined> = [];
+  const polls = { reads: 0 };
   let service: TraceStreamService;
 
   beforeEach(() => {
@@ -131,7 +160,7 @@ describe("a port's stream and its far passes (the look PortArrivals.since regist
             for (const t of page.items) if (tunnelled.has(t.id)) Object.assign(t, { createdAt: tunnelled.get(t.id), verdict: { ...t.verdict, tunnels: [{}] } });
             return Buffer.from(JSON.stringify(page));
           });
-        return fakeTraces(new Set([...visible, ...arrivals.keys()])).listJson(f as never);
+        return fakeTraces(new Set([...visible, ...arrivals.keys()]), polls).listJson(f as never);
       },
     };
     traces.resolvePort = async (name: string) => name;
@@ -162,9 +191,10 @@ describe("a port's stream and its far passes (the look PortArrivals.since regist
     await service.start({ logicalPort: 'lsp1' }, undefined, res as any);
     visible.add(2);
     arrivals.set(3, 2);
-    await settle();
+    await until('trace 2 and the far pass 3', () => res.ids().includes(2) && res.ids().includes(3));
     visible.add(4);
-    await settle();
+    await until('trace 4', () => res.ids().includes(4));
+    await ticks(polls);
     expect(events(res).map((e) => [e.id, e.arrivedFrom?.traceId])).toEqual([[2, undefined], [3, 2], [4, undefined]]);
     // Its own pages never run the list's far-pass walk (which would put far passes, and their ids as cursors, in them).
     expect(listOpts.length).toBeGreaterThan(0);
@@ -178,17 +208,20 @@ describe("a port's stream and its far passes (the look PortArrivals.since regist
     const res = new FakeResponse();
     await service.start({ logicalPort: 'lsp1', role: 'inport' }, undefined, res as any);
     arrivals.set(1, null);
-    await settle();
+    await until('the arrival looked at', () => calls.length > 0);
+    await ticks(polls);
     expect(calls.map((c) => c.retry)).toEqual([[]]);
     // The sender's commit makes the next poll, which looks at the arrival again.
     arrivals.set(1, 2);
     visible.add(2);
-    await settle();
+    await until('the far pass 1 and its sender 2', () => res.ids().includes(1) && res.ids().includes(2));
+    await ticks(polls);
     expect(calls[1].retry).toEqual([1]);
     expect(events(res).map((e) => [e.id, e.arrivedFrom?.traceId])).toEqual([[1, 2], [2, undefined]]);
     const after = calls.length;
     visible.add(5);
-    await settle();
+    await until('trace 5 and its look', () => res.ids().includes(5) && calls.length > after);
+    await ticks(polls);
     expect(calls.slice(after).some((c) => c.retry.length)).toBe(false);
   });
 
@@ -197,12 +230,15 @@ describe("a port's stream and its far passes (the look PortArrivals.since regist
     const res = new FakeResponse();
     await service.start({ logicalPort: 'lsp1' }, undefined, res as any);
     arrivals.set(1, null);
-    await settle(60);
+    await until('the arrival looked at', () => calls.length > 0);
+    // The window is time: what is awaited is the clock past it, from no earlier than that look.
+    const lookedAt = Date.now();
+    await until('the reorder window past the look', () => Date.now() > lookedAt + TraceStreamService.options.reorderMs);
     visible.add(2);
-    await settle(60);
+    await until('trace 2', () => res.ids().includes(2));
     const before = calls.length;
     visible.add(3);
-    await settle();
+    await until('trace 3 and its look', () => res.ids().includes(3) && calls.length > before);
     expect(calls.slice(before).some((c) => c.retry.includes(1))).toBe(false);
   });
 
@@ -212,7 +248,8 @@ describe("a port's stream and its far passes (the look PortArrivals.since regist
     tunnelled.set(1, '2026-12-05T03:00:04.000Z');
     visible.add(1);
     visible.add(2);
-    await settle();
+    await until('traces 1 and 2', () => res.ids().includes(1) && res.ids().includes(2));
+    await ticks(polls);
     expect(calls[calls.length - 1].near).toEqual([Date.parse('2026-12-05T03:00:04.000Z')]);
     expect(calls.every((c) => c.near.length <= 1)).toBe(true);
   });
@@ -224,7 +261,8 @@ describe("a port's stream and its far passes (the look PortArrivals.since regist
     await service.start({ verdict: 'drop' }, undefined, b as any);
     arrivals.set(1, 0);
     visible.add(2);
-    await settle();
+    await until('trace 2 on both streams', () => a.ids().includes(2) && b.ids().includes(2));
+    await ticks(polls);
     expect(calls).toEqual([]);
   });
 });
@@ -237,6 +275,7 @@ describe('writer slots: with PostgreSQL each writer commits its own id range, an
   const commit = (...ids: number[]) => ids.forEach((id) => visible.set(id, new Date(clock++).toISOString()));
   let service: TraceStreamService;
   let walks: Array<{ cursor?: number; above?: number }>;
+  const polls = { reads: 0 };
 
   beforeEach(() => {
     visible.clear();
@@ -253,6 +292,7 @@ describe('writer slots: with PostgreSQL each writer commits its own id range, an
     // As TraceStore.newestPerSlot answers (trace-slot-store.ts).
     const store = {
       newestPerSlot: async () => {
+        polls.reads++;
         const m = new Map<number, number>();
         for (const id of visible.keys()) m.set(Math.floor(id / SLOT), Math.max(id, m.get(Math.floor(id / SLOT)) ?? 0));
         return m;
@@ -271,9 +311,10 @@ describe('writer slots: with PostgreSQL each writer commits its own id range, an
     const res = new FakeResponse();
     await service.start({}, undefined, res as any);
     commit(SLOT + 2, 2 * SLOT + 2, SLOT + 3);
-    await settle();
+    await until('SLOT + 2, 2·SLOT + 2 and SLOT + 3', () => [SLOT + 2, 2 * SLOT + 2, SLOT + 3].every((id) => res.ids().includes(id)));
     commit(2 * SLOT + 3);
-    await settle();
+    await until('2·SLOT + 3', () => res.ids().includes(2 * SLOT + 3));
+    await ticks(polls);
     expect(res.ids()).toEqual([SLOT + 2, 2 * SLOT + 2, SLOT + 3, 2 * SLOT + 3]);
     // Position: slot 0 (none), then each slot's highest sent.
     expect(res.positions().at(-1)).toBe(`0,${SLOT + 3},${2 * SLOT + 3}`);
@@ -286,13 +327,15 @@ describe('writer slots: with PostgreSQL each writer commits its own id range, an
     const first = new FakeResponse();
     await service.start({}, undefined, first as any);
     commit(SLOT + 2, 2 * SLOT + 2);
-    await settle();
+    await until('SLOT + 2 and 2·SLOT + 2', () => first.ids().includes(SLOT + 2) && first.ids().includes(2 * SLOT + 2));
+    await ticks(polls);
     const position = first.positions().at(-1)!;
     first.emit('close');
     commit(SLOT + 3, 2 * SLOT + 3, 3 * SLOT + 1);
     const second = new FakeResponse();
     await service.start({}, at(position), second as any);
-    await settle();
+    await until("the resume's catch-up", () => second.ids().length > 0);
+    await ticks(polls);
     expect(first.ids()).toEqual([SLOT + 2, 2 * SLOT + 2]);
     expect(second.ids()).toEqual([SLOT + 3, 2 * SLOT + 3, 3 * SLOT + 1]);
   });
