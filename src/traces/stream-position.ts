@@ -165,6 +165,42 @@ export function startPoints(newest: ReadonlyMap<number, number>, resume: Readonl
   return out;
 }
 
+/** The store's floors a resume reads (TraceStore, trace-slot-store.ts); without them, as in unit tests, none. */
+export interface ResumeFloors {
+  resumeFloors?(anchor: number, earlierMs: number, newest: ReadonlyMap<number, number>): Promise<{ floors: Map<number, number>; from: number }>;
+  floorsAt?(time: string, newest: ReadonlyMap<number, number>): Promise<Map<number, number>>;
+}
+
+/**
+ * A stream's start after `resume` (or live, without): each slot's start point (startPoints) and
+ * `coveredFrom(slot)`, the time no unsent trace of it is traced before (0 unknown), given each
+ * slot's `newest` id read at `readAt`.
+ */
+export async function streamStart(
+  newest: ReadonlyMap<number, number>,
+  resume: ReadonlyMap<number, number> | undefined,
+  readAt: number,
+  reorderMs: number,
+  store?: ResumeFloors,
+): Promise<{ starts: Map<number, number>; coveredFrom: (slot: number) => number }> {
+  // A plain trace id says where its slot stood, not the others: they resume from its trace time
+  // (a reorder window earlier: writers' clocks differ), so none of their traces since is missed;
+  // an anchored position's unlisted slots from its time (without the store, their first trace).
+  const byTime =
+    resume instanceof SinceTime
+      ? { floors: await store?.floorsAt?.(new Date(resume.from).toISOString(), new Map([...newest].filter(([slot]) => !resume.has(slot)))), from: resume.from }
+      : resume?.size === 1 && store?.resumeFloors
+        ? await store.resumeFloors([...resume.values()][0], reorderMs, newest)
+        : undefined;
+  // Live, every slot is caught up as of the read; resumed, a slot is once walked, except that the
+  // slots resumed from a time (an anchored position's unlisted ones, a plain id's other slots) stay
+  // covered from it meanwhile: at 0 the stream's id was t0 until all were walked (n/16 polls), and
+  // a reconnect by it sent every slot it left out again from its first trace.
+  const coveredFrom = (slot: number) =>
+    !resume ? readAt - reorderMs : resume instanceof SinceTime ? (resume.has(slot) ? 0 : resume.from) : byTime?.floors?.has(slot) ? byTime.from : 0;
+  return { starts: startPoints(newest, resume, byTime?.floors), coveredFrom };
+}
+
 /**
  * Lists each oldest first, merged by trace time: per slot the order is the commit order (ids), and
  * between slots time is the only order there is.

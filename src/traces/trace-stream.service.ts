@@ -11,14 +11,14 @@
 // each with the stream's filter newest first from the slot's top down to its floor (`above`: one
 // index range), at most MAX_SLOTS_A_POLL slots a stream a tick (those waiting longest first; the
 // rest at the next tick). A slot is the whole table on SQLite, so there it is the one walk it was.
-// The SSE id is the stream's position in every slot (stream-position.ts), so a resume gets each
-// slot's traces since, once. A port's stream also sends its packets' far passes, found from tunnel
+// The SSE id is the stream's position in every slot (stream-position.ts, which also says where a
+// resume starts in each slot), so a resume gets each slot's traces since, once. A port's stream also sends its packets' far passes, found from tunnel
 // arrivals: stream-far-look.ts.
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError } from '../common/api-error';
 import { FarLook, type FarPassesSince } from './stream-far-look';
-import { mergeByTime, positionOf, positionsOf, SinceTime, startPoints } from './stream-position';
+import { mergeByTime, positionOf, positionsOf, streamStart } from './stream-position';
 import type { TraceListQuery } from './trace-read-store';
 import type { TraceJson } from './trace-record';
 import { slotBase, slotOf } from './trace-slot-store';
@@ -184,15 +184,7 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     // Before the read: a commit it does not see comes after this time.
     const readAt = Date.now();
     const newest = await this.newestPerSlot();
-    // A plain trace id says where its slot stood, not the others: they resume from its trace time
-    // (a reorder window earlier: writers' clocks differ), so none of their traces since is missed;
-    // an anchored position's unlisted slots from its time (without the store, their first trace).
-    const byTime =
-      resume instanceof SinceTime
-        ? { floors: await this.store?.floorsAt?.(new Date(resume.from).toISOString(), new Map([...newest].filter(([slot]) => !resume.has(slot)))), from: resume.from }
-        : resume?.size === 1 && this.store?.resumeFloors
-          ? await this.store.resumeFloors([...resume.values()][0], this.opts.reorderMs, newest)
-          : undefined;
+    const { starts, coveredFrom } = await streamStart(newest, resume, readAt, this.opts.reorderMs, this.store);
     if (ended(res)) return;
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -200,18 +192,11 @@ export class TraceStreamService implements BeforeApplicationShutdown {
     // Reverse proxies (nginx) would buffer the events otherwise.
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
-    const starts = startPoints(newest, resume, byTime?.floors);
-    // Live, every slot is caught up as of the read; resumed, a slot is once walked, except that the
-    // slots resumed from a time (an anchored position's unlisted ones, a plain id's other slots) stay
-    // covered from it meanwhile: at 0 the stream's id was t0 until all were walked (n/16 polls), and
-    // a reconnect by it sent every slot it left out again from its first trace.
-    const covered = (slot: number) =>
-      !resume ? readAt - this.opts.reorderMs : resume instanceof SinceTime ? (resume.has(slot) ? 0 : resume.from) : byTime?.floors?.has(slot) ? byTime.from : 0;
     const stream: Stream = {
       filter,
       res,
       // A resume must look even when nothing new was committed since.
-      slots: new Map([...starts].map(([slot, id]) => [slot, newSlot(id, resume ? -1 : (newest.get(slot) ?? -1), covered(slot))])),
+      slots: new Map([...starts].map(([slot, id]) => [slot, newSlot(id, resume ? -1 : (newest.get(slot) ?? -1), coveredFrom(slot))])),
       readAt,
       busy: false,
       heartbeat: setInterval(() => this.beat(stream), this.opts.heartbeatMs),
