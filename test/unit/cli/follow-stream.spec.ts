@@ -41,9 +41,16 @@ describe('traces --follow', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   });
   afterAll(async () => {
-    child?.kill();
+    // The CLI waited for, not just signalled: still running when this was a worker's last file, it
+    // kept the worker alive past jest's end ("A worker process has failed to exit gracefully").
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const closed = new Promise((r) => child!.once('close', r));
+      child.kill();
+      await closed;
+    }
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
+    expect(child?.exitCode ?? child?.signalCode).not.toBeNull();
   });
 
   it('reconnects after a cut with Last-Event-ID, prints each trace once, and says on stderr which were skipped', async () => {
