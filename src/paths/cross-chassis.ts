@@ -17,7 +17,7 @@ import { tunnelIdForJson } from '../ovs/ids';
 import { ovnTunnelKeys, type TunnelPush } from '../ovs/odp-tunnel';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
-import { HopTimes, ReceiverMarks, sure } from './provisional';
+import { HopTimes, LinkMarks, sure } from './provisional';
 import { arrivalOf, gapMs, innerFields, LinkFlow, linkTunnels, nearer, pushesOf, samePacket, senderOf } from './tunnel-link';
 
 /** Chassis hops followed from one packet: a tunnel loop in the data stops here. */
@@ -120,7 +120,7 @@ export class CrossChassisPaths {
     // Why the path's start may not be where the packet started (a sender look past its bound).
     const startReasons: string[] = [];
     const flows = new SegmentFlows(this.store);
-    const marks = new ReceiverMarks((chassis) => this.store.markOf(chassis), this.config.LIVETRACE_TUNNEL_SKEW_MS);
+    const marks = new LinkMarks((chassis) => this.store.markOf(chassis), this.config.LIVETRACE_TUNNEL_SKEW_MS);
     // Asked for by a receiving chassis's path: the chassis that sent it come first.
     while (segments.length <= MAX_HOPS) {
       const look = await this.senderTraceOf(segments[0].built, flows);
@@ -134,7 +134,11 @@ export class CrossChassisPaths {
       if (seenTraces.has(sender)) break;
       const back = await ofTrace(sender);
       if (!back) break;
-      if (receiver) arrivedAt.set(sender, { traceId: receiver.id, flow: look.receiver, unsure: look.unsure });
+      if (receiver) {
+        // Read from the arrival: the sending chassis may not have stored this packet's own sender yet.
+        const provisional = await marks.judge('sender', look.senderFlow!.chassis, receiver.id, { near: look.receiver, pick: look.senderFlow });
+        arrivedAt.set(sender, { traceId: receiver.id, flow: look.receiver, unsure: look.unsure, provisional });
+      }
       back.passes.forEach((p) => seenTraces.add(p.id));
       segments.unshift({ chassis: chassisOf(back), built: back });
     }
@@ -144,7 +148,7 @@ export class CrossChassisPaths {
         for (const { hop, asked, times, buildFrom } of await this.hopsOf(pass, flows.of(pass), arrivedAt.get(pass.id))) {
           // A one-chassis service sees its tunnels' far ends only when an agent there shares its store.
           if (hop.toTraceId === null && this.config.LIVETRACE_ROLE === 'all' && (hop.remoteChassis === null || !(await this.store.hasChassis(hop.remoteChassis)))) continue;
-          if (await marks.judge(hop.remoteChassis, hop.fromTraceId, times)) hop.provisional = true;
+          if ((await marks.judge('receiver', hop.remoteChassis, hop.fromTraceId, times)) || (asked && arrivedAt.get(pass.id)?.provisional)) hop.provisional = true;
           tunnels.push(hop);
           // The sender direction was counted where it was looked (senderTraceOf).
           if (!asked && hop.lookBounded) this.bounded?.inc({ direction: 'arrival', linked: hop.toTraceId === null ? 'no' : 'yes' });
@@ -194,7 +198,7 @@ export class CrossChassisPaths {
     const found = senderOf(receiver, senders.rows.map(linkFlow), skew);
     const unsure = !sure(senders, receiver.from, found);
     if (unsure) this.bounded?.inc({ direction: 'sender', linked: found ? 'yes' : 'no' });
-    return { sender: found?.row.trace_id ?? undefined, unsure, srcIp: arrival.src, srcChassis: side.chassis, receiver };
+    return { sender: found?.row.trace_id ?? undefined, ...(found ? { senderFlow: found } : {}), unsure, srcIp: arrival.src, srcChassis: side.chassis, receiver };
   }
 
   /**
@@ -267,7 +271,7 @@ export class CrossChassisPaths {
         toTraceId: mine ? asked!.traceId : (receiver?.row.trace_id ?? null),
         ...(unsure ? { lookBounded: true as const } : {}),
       };
-      return { hop, asked: mine, times: { sender, pick: mine ? asked!.flow : receiver }, ...(own[i] !== undefined ? { buildFrom: own[i] } : {}) };
+      return { hop, asked: mine, times: { near: sender, pick: mine ? asked!.flow : receiver }, ...(own[i] !== undefined ? { buildFrom: own[i] } : {}) };
     });
   }
 }
@@ -290,6 +294,8 @@ function packetTime(arrival: LinkFlow & { row: LinkFlowRow }, b: BuiltPath, flow
 
 interface SenderLook {
   sender: number | undefined;
+  /** The sender's flow, when one was found. */
+  senderFlow?: LinkFlow;
   /** The arrival looked from (the path's first pass's flow). */
   receiver: LinkFlow;
   unsure: boolean;
@@ -303,6 +309,8 @@ interface AskedArrival {
   traceId: number;
   flow: LinkFlow;
   unsure: boolean;
+  /** The sending chassis's mark has not passed where a sender stored later could be picked instead. */
+  provisional: boolean;
 }
 
 /** Why a path asked for by an arrival may start later than its packet did. */

@@ -1,33 +1,36 @@
 // Whether a tunnel hop's pick may still change: candidates its look did not read (`sure`, the look's
-// bound: docs/multi-chassis.md stop 23) or arrivals the receiver has not stored yet (issue 19). A
-// path is built when it is read, from what each chassis's agent has stored by then: read before the
-// receiving chassis stored this packet's arrival, the hop links the nearest arrival stored that fits,
-// maybe an earlier packet's (an ICMP arrival fits a TCP packet sent after it through hv1's
-// protocol-wildcarded megaflow). The receiver's chassis_mark M says every arrival its agent first saw
-// at or before M is stored (collectors/traced-mark.ts); one not stored yet starts after M. The hop
-// stands once no such arrival could be linked instead:
-// - linked or not: M past the sender's lifetime end plus the skew (later arrivals are outside the
-//   link's window);
-// - linked: M past the sender's start by more than the pick's distance from it (`nearer` ranks the
-//   start first: an arrival starting after M is farther, and a tie is not counted as settled).
-// Times compared as the link compares them (each chassis's own clock; the skew covers the rest). One
-// rule whichever way the hop was reached: into the arrival a path was asked for, that arrival is its pick.
+// bound: docs/multi-chassis.md stop 23) or passes a chassis has not stored yet (issue 19). A path is
+// built when it is read, from what each chassis's agent has stored by then. Read before the
+// receiving chassis stored this packet's arrival, the hop links the nearest arrival stored that
+// fits, maybe an earlier packet's (an ICMP arrival fits a TCP packet sent after it through hv1's
+// protocol-wildcarded megaflow); read from an arrival before the sending chassis stored this
+// packet's sender, the same way an earlier packet's sender. A chassis's chassis_mark M says every
+// pass its agent first saw at or before M is stored (collectors/traced-mark.ts); one not stored yet
+// starts after M. One rule for both sides, `near` the flow the link looked from (the sender for its
+// arrival, the arrival for its sender) and M the other side's: the pick stands once no such pass
+// could be linked instead:
+// - linked or not: M past near's lifetime end plus the skew (later passes are outside the window);
+// - linked: M past near's start by more than the pick's distance from it (`nearer` ranks the start
+//   first: a pass starting after M is farther, and a tie is not counted as settled).
+// Times compared as the link compares them (each chassis's own clock; the skew covers the rest).
+// Into the arrival a path was asked for, that arrival is the receiver side's pick.
 import type { LinkLook } from './path-store';
 import type { LinkFlow } from './tunnel-link';
 
 export interface HopTimes {
-  sender: Pick<LinkFlow, 'from' | 'to'>;
-  /** The arrival linked (its start), undefined when none was. */
+  /** The flow the link looked from: the sender when its arrival is picked, the arrival when its sender is. */
+  near: Pick<LinkFlow, 'from' | 'to'>;
+  /** The pass linked on the other side (its start), undefined when none was. */
   pick?: Pick<LinkFlow, 'from'>;
 }
 
-/** The receiver's mark (epoch ms) a hop waits for: settled once the mark is past it. */
+/** The other side's mark (epoch ms) a hop waits for: settled once the mark is past it. */
 export function settlesAt(t: HopTimes, skewMs: number): number {
-  const windowEnd = t.sender.to + skewMs;
-  return t.pick ? Math.min(windowEnd, t.sender.from + Math.abs(t.pick.from - t.sender.from)) : windowEnd;
+  const windowEnd = t.near.to + skewMs;
+  return t.pick ? Math.min(windowEnd, t.near.from + Math.abs(t.pick.from - t.near.from)) : windowEnd;
 }
 
-/** Provisional: the receiver never told a mark, or it has not passed settlesAt. */
+/** Provisional: the other side's chassis never told a mark, or it has not passed settlesAt. */
 export function isProvisional(t: HopTimes, mark: number | null, skewMs: number): boolean {
   return mark === null || !(mark > settlesAt(t, skewMs));
 }
@@ -49,11 +52,19 @@ export function sure(look: LinkLook | undefined, near: number, pick: { from: num
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** Which side of a hop a pass may still be stored on: the arrival's chassis, or (read from an arrival) the sender's. */
+export type LinkSide = 'receiver' | 'sender';
+
+const WAITS_FOR: Record<LinkSide, { who: string; hop: string; what: string }> = {
+  receiver: { who: 'the receiving chassis', hop: 'from', what: 'an arrival' },
+  sender: { who: 'the sending chassis', hop: 'into', what: 'a sender' },
+};
+
 /**
  * The marks of the chassis one path reaches, read once each, and why its hops are provisional: the
- * verdict's `provisionalReason` names each receiving chassis, its mark, and what it waits for.
+ * verdict's `provisionalReason` names each chassis waited for, its mark, and what it waits for.
  */
-export class ReceiverMarks {
+export class LinkMarks {
   private readonly marks = new Map<string, Promise<string | null>>();
   private readonly reasons: string[] = [];
 
@@ -62,14 +73,19 @@ export class ReceiverMarks {
     private readonly skewMs: number,
   ) {}
 
-  /** Whether the hop into `receiver` (null: no chassis known for the remote IP) may still change; the reason kept. */
-  async judge(receiver: string | null, fromTraceId: number, t: HopTimes): Promise<boolean> {
-    const text = receiver === null ? null : await this.markOf(receiver);
+  /**
+   * Whether a hop may still change while `chassis` (on `side`; null: none known for the tunnel's
+   * IP) has not stored a pass that would be picked instead; the reason kept. `traceId`: the pass
+   * the link looked from (the sender's for the receiver side, the arrival's for the sender side).
+   */
+  async judge(side: LinkSide, chassis: string | null, traceId: number, t: HopTimes): Promise<boolean> {
+    const text = chassis === null ? null : await this.markOf(chassis);
     const mark = text === null ? null : Date.parse(text);
     if (!isProvisional(t, Number.isNaN(mark) ? null : mark, this.skewMs)) return false;
-    const who = receiver === null ? 'the receiving chassis (unknown for this tunnel)' : `chassis ${receiver}`;
+    const w = WAITS_FOR[side];
+    const who = chassis === null ? `${w.who} (unknown for this tunnel)` : `chassis ${chassis}`;
     const told = text === null ? `${who} has not told what its agent stored` : `${who} has stored what its agent traced through ${text} only`;
-    this.reasons.push(`${told}: the hop from trace ${fromTraceId} may still link an arrival stored later, until that mark passes ${iso(settlesAt(t, this.skewMs))}`);
+    this.reasons.push(`${told}: the hop ${w.hop} trace ${traceId} may still link ${w.what} stored later, until that mark passes ${iso(settlesAt(t, this.skewMs))}`);
     return true;
   }
 

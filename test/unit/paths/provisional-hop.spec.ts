@@ -26,17 +26,17 @@ const arrived = one('hv2.flows-m.txt', (l) => l.key.includes('tunnel(') && l.act
 describe('settlesAt: the receiver mark a hop waits for', () => {
   const sender = { from: T0, to: T0 + 50 };
   it('linked: past the sender start by the pick’s distance (a later arrival is farther), at most the window’s end', () => {
-    expect(settlesAt({ sender, pick: { from: T0 - 900 } }, 1000)).toBe(T0 + 900);
-    expect(settlesAt({ sender, pick: { from: T0 + 200 } }, 1000)).toBe(T0 + 200);
-    expect(settlesAt({ sender: { from: T0, to: T0 + 100 }, pick: { from: T0 - 5000 } }, 1000)).toBe(T0 + 1100);
+    expect(settlesAt({ near: sender, pick: { from: T0 - 900 } }, 1000)).toBe(T0 + 900);
+    expect(settlesAt({ near: sender, pick: { from: T0 + 200 } }, 1000)).toBe(T0 + 200);
+    expect(settlesAt({ near: { from: T0, to: T0 + 100 }, pick: { from: T0 - 5000 } }, 1000)).toBe(T0 + 1100);
   });
   it('unlinked: the end of the link window (the sender’s end plus the skew)', () => {
-    expect(settlesAt({ sender }, 1000)).toBe(T0 + 1050);
+    expect(settlesAt({ near: sender }, 1000)).toBe(T0 + 1050);
   });
   it('a mark at the point itself, or none, is provisional; past it, not', () => {
-    expect(isProvisional({ sender }, T0 + 1050, 1000)).toBe(true);
-    expect(isProvisional({ sender }, null, 1000)).toBe(true);
-    expect(isProvisional({ sender }, T0 + 1051, 1000)).toBe(false);
+    expect(isProvisional({ near: sender }, T0 + 1050, 1000)).toBe(true);
+    expect(isProvisional({ near: sender }, null, 1000)).toBe(true);
+    expect(isProvisional({ near: sender }, T0 + 1051, 1000)).toBe(false);
   });
 });
 
@@ -80,8 +80,44 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
     expect(after!.verdict.tunnels[0]).not.toHaveProperty('provisional');
     expect(after!.verdict).not.toHaveProperty('provisional');
     expect(after!.verdict).not.toHaveProperty('provisionalReason');
-    // Read from the arrival (the sender found backwards): the same verdict.
+    // Read from the arrival (the sender found backwards), once hv1's mark has passed the point a
+    // later sender could be nearer: the same verdict.
+    await mark('hv1', T0 + 1600);
     expect((await read(own))!.verdict).toEqual(after!.verdict);
+  });
+
+  it('read from an arrival while the sending chassis’s mark is behind: an earlier packet’s sender linked, provisional naming hv1 and its mark; its own sender once the mark passed: not', async () => {
+    // hv1 sent an earlier packet at T0; this packet arrived on hv2 at T0 + 900, and hv1's agent has
+    // not stored its own sender yet (it started at T0 + 850, after hv1's mark).
+    const earlier = await pass('hv1', sent, T0, T0 + 50);
+    const arrival = await pass('hv2', arrived, T0 + 900, T0 + 950);
+    await mark('hv2', T0 + 2000);
+    await mark('hv1', T0 + 800);
+    const before = await read(arrival);
+    expect(before!.verdict.tunnels).toEqual([expect.objectContaining({ fromTraceId: earlier, toTraceId: arrival, provisional: true })]);
+    expect(before!.verdict).toMatchObject({ provisional: true });
+    expect(before!.verdict.provisionalReason).toContain(`chassis hv1 has stored what its agent traced through ${iso(T0 + 800)} only`);
+    expect(before!.verdict.provisionalReason).toContain(`the hop into trace ${arrival}`);
+    expect(before!.verdict.provisionalReason).not.toContain('chassis hv2');
+
+    // hv1's agent stores this packet's own sender, then its mark moves past the point where a later one could still win.
+    const own = await pass('hv1', sent, T0 + 850, T0 + 900);
+    await mark('hv1', T0 + 2000);
+    const after = await read(arrival);
+    expect(after!.verdict.tunnels).toEqual([expect.objectContaining({ fromTraceId: own, toTraceId: arrival })]);
+    expect(after!.verdict.tunnels[0]).not.toHaveProperty('provisional');
+    expect(after!.verdict).not.toHaveProperty('provisional');
+    // Read from the sender: the same verdict.
+    expect((await read(own))!.verdict).toEqual(after!.verdict);
+  });
+
+  it('read from an arrival whose sending chassis never told a mark: provisional, saying so', async () => {
+    await pass('hv1', sent, T0, T0 + 50);
+    const arrival = await pass('hv2', arrived, T0 + 10, T0 + 60);
+    await mark('hv2', T0 + 2000);
+    const p = await read(arrival);
+    expect(p!.verdict.tunnels[0]).toMatchObject({ toTraceId: arrival, provisional: true });
+    expect(p!.verdict.provisionalReason).toContain('chassis hv1 has not told what its agent stored');
   });
 
   it('a receiver that never told a mark: provisional, saying so', async () => {
