@@ -5,6 +5,8 @@
 // the oldest traces (with their paths and ended lifetimes, as the row limit does) until the store's
 // used pages are back under the low-water mark, keeps the newest, and counts what it pruned.
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
 import { loadConfig } from '../../../src/config/config';
@@ -105,6 +107,43 @@ describe('retention by size', () => {
     // Under the bound, the next round leaves the store alone.
     expect((await retention.round(NOW)).traces).toBe(0);
     expect(count('trace')).toBe(kept.length);
+  });
+
+  it("bounds a store whose bulk is the poller's ended lifetimes no trace cites, oldest first, the live ones kept", async () => {
+    // With LIVETRACE_POLL_SCOPE=all (the default) the poller stores a lifetime for every flow it
+    // dumps, traced or not: on a hypervisor with no session running, all the store holds.
+    const lines = readFileSync(join(__dirname, '../../fixtures/documented/kernel-datapath/dump-flows.txt'), 'utf8').split('\n').filter((l) => l.startsWith('ufid:'));
+    let k = 0;
+    const lifetimes = async (n: number, ended: boolean): Promise<void> => {
+      const jobs: Promise<unknown>[] = [];
+      for (let i = 0; i < n; i++, k++) {
+        const line = lines[k % lines.length];
+        const at = new Date(NOW - 86_400_000 + k * 1000).toISOString();
+        const [key, actions] = [line.slice(line.indexOf(' ') + 1, line.indexOf(', packets:')), line.slice(line.indexOf('actions:') + 8)];
+        jobs.push(
+          writer.submit((tx) => {
+            const id = flows.create(tx, { chassis: 'hv1', ufid: `00000000-0000-4000-8000-${String(k).padStart(12, '0')}`, firstSeen: at, lastSeen: at, inPort: null, recircId: '0x0', key, actions, packets: 1, bytes: 1, used: null, source: 'poller' });
+            if (ended) flows.close(tx, id, at, 'gone');
+          }),
+        );
+      }
+      await Promise.all(jobs);
+    };
+    const flows = new DatapathFlowStore({ db });
+    await lifetimes(50, false);
+    while (usedBytes() < 6.5 * MB) await lifetimes(2000, true);
+    const bound = Math.floor(usedBytes() / MB / 2);
+    const ended = count('datapath_flow', 'removed_at IS NOT NULL');
+    const newest = (db.prepare('SELECT max(id) AS id FROM datapath_flow').get() as { id: number }).id;
+
+    await service(bound).service.round(NOW);
+
+    expect(usedBytes()).toBeLessThanOrEqual(0.9 * bound * MB);
+    // The oldest ended went, the newest stayed; every live one stayed.
+    expect(count('datapath_flow', 'removed_at IS NOT NULL')).toBeGreaterThan(0);
+    expect(count('datapath_flow', 'removed_at IS NOT NULL')).toBeLessThan(ended);
+    expect(count('datapath_flow', `id = ${newest}`)).toBe(1);
+    expect(count('datapath_flow', 'removed_at IS NULL')).toBe(50);
   });
 
   it('under the bound, or with no bound (0), prunes nothing', async () => {
