@@ -10,7 +10,8 @@
 // free pages up to the file's high-water mark, plus the WAL: the log line names all three.
 //
 // Past the bound, the oldest traces go until the used pages are under LOW_WATER of it: the share of
-// traces the excess is of the used pages, cut as the row limit cuts (an id), through the same
+// traces the excess is of the used pages, cut as the row limit cuts (an id), and the same share of
+// the oldest lifetimes no trace cites (SizeCut.flow), through the same
 // rounds that take each trace's paths, lifetimes, and the untraced lifetimes, upcalls, cross-checks
 // and ingest ledger older than the oldest trace kept. What retention never prunes (rules,
 // logical-flow snapshots, OVN objects, live lifetimes; in a spool, what PostgreSQL does not hold yet)
@@ -50,12 +51,27 @@ export function storeSize(tx: WriteContext, file: string): StoreSize {
   return { usedBytes: (pages - free) * page, fileBytes: pages * page, walBytes };
 }
 
-/** The newest trace id of the oldest `share` (0–1] of the traces (null: none). One count, one index walk. */
-export function sizeCut(tx: WriteContext, share: number): number | null {
-  const n = (tx.stmt('SELECT count(*) AS n FROM trace').get() as { n: number }).n;
-  const k = Math.min(n, Math.ceil(n * share));
-  if (k <= 0) return null;
-  return (tx.stmt('SELECT id FROM trace ORDER BY id LIMIT 1 OFFSET ?').get(k - 1) as { id: number }).id;
+/** Where a size pass cuts: the newest trace id, and the newest ended lifetime's id, of the oldest `share` of each (null: none). */
+export interface SizeCut {
+  trace: number | null;
+  /**
+   * The lifetimes no trace cites go below it too (never a live one, nor one ended within QUIET_MS):
+   * the poller stores one for every flow it dumps (LIVETRACE_POLL_SCOPE=all), traced or not, and on a
+   * hypervisor with few sessions they are most of the store, which a cut by traces alone never reached.
+   */
+  flow: number | null;
+}
+
+/** The cut of the oldest `share` (0–1] of the traces and of the ended datapath flow lifetimes. One count, one walk each. */
+export function sizeCut(tx: WriteContext, share: number): SizeCut {
+  const cutOf = (from: string): number | null => {
+    const n = (tx.stmt(`SELECT count(*) AS n FROM ${from}`).get() as { n: number }).n;
+    const k = Math.min(n, Math.ceil(n * share));
+    if (k <= 0) return null;
+    return (tx.stmt(`SELECT id FROM ${from} ORDER BY id LIMIT 1 OFFSET ?`).get(k - 1) as { id: number }).id;
+  };
+  // The ended ones: a live lifetime never goes, and the oldest ids are often the longest-lived flows.
+  return { trace: cutOf('trace'), flow: cutOf('datapath_flow WHERE removed_at IS NOT NULL') };
 }
 
 export interface SizeRound extends PruneResult {
@@ -74,8 +90,8 @@ export interface SizeRound extends PruneResult {
 export async function sizeRound(o: {
   boundBytes: number;
   measure: () => Promise<StoreSize>;
-  cut: (share: number) => Promise<number | null>;
-  prune: (cut: number) => Promise<PruneResult & { batches: number }>;
+  cut: (share: number) => Promise<SizeCut>;
+  prune: (cut: SizeCut) => Promise<PruneResult & { batches: number }>;
   stopped: () => boolean;
 }): Promise<SizeRound | null> {
   const from = await o.measure();
@@ -84,7 +100,7 @@ export async function sizeRound(o: {
   const out: SizeRound = { traces: 0, paths: 0, datapathFlows: 0, batches: 0, from, to: from };
   for (let pass = 0; pass < MAX_PASSES && !o.stopped() && out.to.usedBytes > low; pass++) {
     const cut = await o.cut((out.to.usedBytes - low) / out.to.usedBytes);
-    if (cut === null) break;
+    if (cut.trace === null && cut.flow === null) break;
     const r = await o.prune(cut);
     addBatch(out, r);
     out.batches += r.batches - 1;
