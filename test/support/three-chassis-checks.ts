@@ -39,8 +39,13 @@ export function threeChassisChecks(run: () => ThreeChassisRun): SentPaths {
     expect(p.passes.map((x) => x.chassis)).toEqual(['hv1', 'hv2']);
     expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp2'], chassis: 'hv2', incomplete: false });
     expect(p.verdict.tunnels).toEqual([expect.objectContaining({ remoteChassis: 'hv2', toTraceId: p.passes[1].id })]);
-    // Asked for by hv2's own path, the same whole path.
-    const back = await get<Path>(`/paths/${p.passes[1].pathId}`);
+    // Asked for by hv2's own path, the same whole path, once hv1's agent has told it stored everything
+    // up to where a later sender could still be linked (read from an arrival, the sending chassis's
+    // mark decides whether the hop is provisional: src/paths/provisional.ts).
+    const back = await waitFor(`path ${p.passes[1].pathId} read from hv2, settled`, async () => {
+      const b = await get<Path>(`/paths/${p.passes[1].pathId}`);
+      return b.verdict.provisional ? undefined : b;
+    });
     expect(back.passes.map((x) => x.id)).toEqual(p.passes.map((x) => x.id));
     expect(back.verdict).toEqual(p.verdict);
   });
