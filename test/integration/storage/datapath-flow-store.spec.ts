@@ -52,7 +52,7 @@ describe('DatapathFlowStore', () => {
     expect(seen).toEqual({
       poller: undefined,
       vlog: ids.vlog,
-      ingest: { id: ids.ingest, key: 'in_port(2),eth_type(0x0800)', actions: 'drop', firstSeen: '2026-12-01T00:00:03.000Z', lastSeen: '2026-12-01T00:00:03.000Z', packets: 1, bytes: 64, pmdCopies: null },
+      ingest: { id: ids.ingest, key: 'in_port(2),eth_type(0x0800)', actions: 'drop', firstSeen: '2026-12-01T00:00:03.000Z', lastSeen: '2026-12-01T00:00:03.000Z', packets: 1, bytes: 64, pmdCopies: null, heardAt: '2026-12-01T00:00:03.000Z' },
       elsewhere: undefined,
       before: ids.poller,
       after: ids.vlog,
