@@ -1,7 +1,8 @@
 // The strict reader the /metrics specs scrape with (test/support/prom-text.ts): it reads back what
 // prom-client writes, hostile label values included, and refuses each thing the text format 0.0.4
 // does not allow, so a scrape it passes is one Prometheus reads as written.
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { MetricsService } from '../../../src/metrics/metrics.service';
 import { parsePromText } from '../../support/prom-text';
 
 const HOSTILE = 'a"b\\c\nd';
@@ -24,6 +25,16 @@ describe('parsePromText', () => {
       ['h_seconds_sum', undefined, 0.5],
       ['h_seconds_count', undefined, 1],
     ]);
+  });
+
+  it('GET /metrics spells a NaN value NaN, as the format does (prom-client 15 writes "Nan"); labels ending " Nan" untouched', async () => {
+    const m = new MetricsService();
+    new Gauge({ name: 'livetrace_nothing_sampled', help: 'no sample yet', labelNames: ['port'], registers: [m.registry] }).set({ port: 'x Nan' }, NaN);
+    expect(await m.registry.metrics()).toMatch(/^livetrace_nothing_sampled\{.*\} Nan$/m);
+    const text = await m.exposition();
+    expect(text).not.toMatch(/ Nan$/m);
+    const [family] = parsePromText(text).filter((f) => f.name === 'livetrace_nothing_sampled');
+    expect(family.samples.map((s) => [s.labels.port, s.value])).toEqual([['x Nan', NaN]]);
   });
 
   it.each([
