@@ -18,7 +18,7 @@ import { ctAction } from '../ovs/odp-actions';
 import type { OdpKey } from '../ovs/odp-key';
 import { keyField } from '../ovs/odp-key';
 import { ctState } from '../ovs/odp-key-views';
-import { toBits } from '../ovs/key-match';
+import { protoWildcarded, toBits } from '../ovs/key-match';
 
 const COMPARED: ReadonlyArray<[field: string, attrs: readonly string[]]> = [
   ['eth', ['src', 'dst']],
@@ -150,17 +150,6 @@ export function valuesUnder(key: OdpKey, shape: MatchShape, override?: KeyOverri
 
 const L4 = new Set(['tcp', 'udp', 'sctp', 'icmp', 'icmpv6']);
 
-/**
- * The kernel returns a key ANDed with its mask and writes the L4 attribute by the masked protocol
- * (flow_netlink.c __ovs_nla_put_key): `proto=0/0` with no tcp()/udp()/icmp() is a megaflow for
- * every protocol and port, not a packet without them.
- */
-function anyL4(key: OdpKey): boolean {
-  const ip = keyField(key, 'ipv4') ?? keyField(key, 'ipv6');
-  const proto = ip?.kind === 'attrs' ? ip.attrs.find((a) => a.name === 'proto') : undefined;
-  return proto?.mask !== undefined && toBits(proto.mask) === 0n && toBits(proto.value) === 0n;
-}
-
 /** A child's field under one part of a shape: its value and its own mask (null: exact). */
 type Seen = { value: string; mask: bigint | null };
 
@@ -170,7 +159,7 @@ function seenUnder(key: OdpKey, shape: MatchShape): Seen[] | null {
   for (const p of shape.parts) {
     const f = keyField(key, p.field);
     if (!f) {
-      if (!L4.has(p.field) || !anyL4(key)) return null;
+      if (!L4.has(p.field) || !protoWildcarded(key)) return null;
       out.push({ value: '0', mask: 0n });
       continue;
     }

@@ -2,7 +2,7 @@
 // upcall is tied to the flow it installed (facts §3): on the userspace datapath every pass of a
 // packet is upcalled first and the flow_add lines follow innermost first, so log order links
 // the wrong pairs; the key under the mask never does. Pure: keys in, boolean out.
-import { OdpKey, OdpKeyAttr, OdpKeyField, parseCtState } from './odp-key';
+import { keyField, OdpKey, OdpKeyAttr, OdpKeyField, parseCtState } from './odp-key';
 
 /** True when every field the flow matches on has, in the packet's key, the flow's value under the flow's mask. */
 export function keyUnderMask(flow: OdpKey, packet: OdpKey): boolean {
@@ -103,4 +103,16 @@ function ipv6(text: string): bigint | null {
   if (fill < 0 || (halves.length === 1 && fill !== 0)) return null;
   const all = [...head, ...Array<string>(fill).fill('0'), ...tail];
   return all.reduce((acc, g) => (acc << 16n) | BigInt('0x' + g), 0n);
+}
+
+/**
+ * Whether a key wildcards the IP protocol as the kernel writes it: the kernel returns a key ANDed with
+ * its mask and writes the L4 attribute by the masked protocol (flow_netlink.c __ovs_nla_put_key), so
+ * `proto=0/0` with no tcp()/udp()/icmp() is a megaflow for every protocol and port, not a packet
+ * without them. One reading for the session filters (of-filter.ts) and the recirculation index.
+ */
+export function protoWildcarded(key: OdpKey): boolean {
+  const ip = keyField(key, 'ipv4') ?? keyField(key, 'ipv6');
+  const proto = ip?.kind === 'attrs' ? ip.attrs.find((a) => a.name === 'proto') : undefined;
+  return proto?.mask !== undefined && toBits(proto.mask) === 0n && toBits(proto.value) === 0n;
 }

@@ -6,6 +6,7 @@
 // by the packets it carries (meets).
 import type { OdpKey } from './odp-key';
 import { keyField, keyValue } from './odp-key';
+import { protoWildcarded } from './key-match';
 
 export class FilterError extends Error {
   constructor(
@@ -168,19 +169,11 @@ function ethType(fields: OdpKey['fields']): string | undefined {
 
 const l4Field = (k: OdpKey): string | undefined => ['tcp', 'udp', 'sctp'].find((n) => keyField(k, n));
 
-const ipProto = (k: OdpKey): Seen | undefined => fieldOf(k, 'ipv4', 'proto') ?? fieldOf(k, 'ipv6', 'proto');
-
 /**
- * The kernel returns the key masked and writes L4 attributes only for the masked key's protocol
- * (flow_netlink.c __ovs_nla_put_key): a megaflow that wildcards nw_proto reads `proto=0/0` and has
- * no tcp()/udp()/icmp() at all. Its packets are of every protocol, every port and ICMP type, except
- * later fragments, which have none. A userspace key always prints its packet's own protocol.
+ * A kernel key that wildcards nw_proto (protoWildcarded) carries every protocol, port and ICMP type,
+ * except later fragments, which have none. A userspace key always prints its packet's own protocol.
  */
-const anyL4 = (k: OdpKey): boolean => {
-  const p = ipProto(k);
-  const frag = keyValue(k, 'ipv4', 'frag') ?? keyValue(k, 'ipv6', 'frag');
-  return p?.value === '0' && p.mask === '0' && frag !== 'later';
-};
+const anyL4 = (k: OdpKey): boolean => protoWildcarded(k) && (keyValue(k, 'ipv4', 'frag') ?? keyValue(k, 'ipv6', 'frag')) !== 'later';
 
 const IP_ETH = [0x0800, 0x86dd];
 /**
