@@ -122,6 +122,12 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     void this.queue.stop();
   }
 
+  /**
+   * Selected flows not taken since start, by cause (/health): the queue full is this process
+   * tracing too slowly, the spool full is PostgreSQL away or too slow.
+   */
+  readonly dropped = { queueFull: 0, spoolFull: 0 };
+
   get queueDepth(): number {
     return this.queue.depth;
   }
@@ -162,15 +168,17 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     const shipper = this.store.shipper;
     if (shipper?.state.full) {
       shipper.state.dropped++;
+      this.dropped.spoolFull++;
       this.metrics.count('dropped_spool_full');
-      for (const p of picked) this.sessions.count(p.session, 'dropped');
+      for (const p of picked) this.sessions.drop(p.session, 'spool_full');
       return;
     }
     const hold = held ? this.mark.hold(flow.firstSeen) : undefined;
     if (!this.queue.push({ flow, sessions: picked, enqueuedAt: Date.now(), ...(hold ? { hold } : {}) })) {
       this.mark.release(hold);
+      this.dropped.queueFull++;
       this.metrics.count('dropped_queue_full');
-      for (const p of picked) this.sessions.count(p.session, 'dropped');
+      for (const p of picked) this.sessions.drop(p.session, 'queue_full');
     }
   }
 
@@ -266,14 +274,21 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       for (const s of job.sessions) this.sessions.fail(s.session, result.reason);
       return false;
     }
-    for (const s of job.sessions) this.sessions.count(s.session, 'traced');
     const about = job.sessions.filter(
       (s) => s.how === 'store' || result.trace.ports.some((p) => p.logicalPort === s.session.json.logicalPort),
     );
-    for (const s of job.sessions) if (!about.includes(s)) this.sessions.count(s.session, 'notSelected');
-    // Room is looked at again: stores may have been started while this pass was traced. Traced, so
-    // counted as such, not as skipped.
+    // Room is looked at again: stores may have been started, or the session expired, while this
+    // pass was traced. A session with none left skips it, by reason, as if its turn came now: counted
+    // traced, the pass would be neither stored, nor notSelected, nor failed.
     const wanted = about.filter((s) => this.hasRoom(s.session));
+    for (const s of job.sessions) {
+      if (about.includes(s) && !wanted.includes(s)) {
+        this.sessions.skip(s.session, this.noRoom(s.session) ?? 'max_traces');
+        continue;
+      }
+      this.sessions.count(s.session, 'traced');
+      if (!about.includes(s)) this.sessions.count(s.session, 'notSelected');
+    }
     if (!wanted.length) {
       this.metrics.count(about.length ? 'skipped_session_ended' : 'not_selected');
       return false;

@@ -23,6 +23,8 @@ export class VswitchdHealthIndicator {
       ...s,
       poller: this.config.LIVETRACE_POLLER ? { lastCycle: this.poller.lastCycle, lastError: this.poller.lastError } : 'disabled',
       traceQueue: this.tracer.queueDepth,
+      // Each cause its own count: the queue full (this process too slow), the spool full (PostgreSQL).
+      traceDropped: { ...this.tracer.dropped },
     };
     const ok = this.config.LIVETRACE_POLLER ? !!this.poller.lastCycle && !this.poller.lastError : s.lastError === null;
     return ok ? this.health.check('vswitchd').up(data) : this.health.check('vswitchd').down(data);

@@ -8,6 +8,6 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 export class TraceSessionCounterEntity {
   @PrimaryColumn('integer', { name: 'session_id' }) sessionId!: number;
   @PrimaryColumn('text') chassis!: string;
-  /** JSON counters: selected, traced, stored, notSelected, dropped, failed and skipped (by reason) */
+  /** JSON counters: selected, traced, stored, notSelected, dropped, droppedBy, failed and skipped (by reason) */
   @Column('text') stats!: string;
 }

@@ -21,13 +21,21 @@ export interface SessionStats {
   stored: number;
   /** Traced only to decide (a flow towards the port's addresses) and not about the port. */
   notSelected: number;
-  /** Not taken: the trace queue full, or the PostgreSQL spool full. */
+  /** Not taken, every reason together (the sum of droppedBy). */
   dropped: number;
+  /**
+   * Not taken, by reason: queue_full (the tracer's queue held LIVETRACE_TRACE_QUEUE jobs: this
+   * process traces slower than flows come), spool_full (the agent's spool held
+   * LIVETRACE_SPOOL_MAX_CHANGES: PostgreSQL away or too slow). Empty in counters written before it.
+   */
+  droppedBy: Record<string, number>;
   failed: Record<string, number>;
   /**
-   * Taken, then not traced because the session could store no more by the time its turn came, by
-   * reason: max_traces (reached by what is stored and on its way), expired, stopped. With the others,
-   * selected = traced + dropped + failed (but `store`, counted after traced) + skipped + still queued.
+   * Taken, then not traced, or traced and not stored, because the session could store no more by
+   * the time its turn came or its pass was traced, by reason: max_traces (reached by what is stored
+   * and on its way), expired, stopped. With the others, selected = traced + dropped + failed (but
+   * `store`, counted after traced) + skipped + still queued, and traced = stored + notSelected + failed.store
+   * (+ stores in flight).
    */
   skipped: Record<string, number>;
 }
@@ -92,7 +100,7 @@ const rowValues = (json: Omit<TraceSessionJson, 'id'>): unknown[] => [
   json.crossCheck ? 1 : 0, json.expiresAt, json.state, null, JSON.stringify(json.stats), json.onChassis ? JSON.stringify(json.onChassis) : null,
 ];
 
-export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored: 0, notSelected: 0, dropped: 0, failed: {}, skipped: {} });
+export const emptyStats = (): SessionStats => ({ selected: 0, traced: 0, stored: 0, notSelected: 0, dropped: 0, droppedBy: {}, failed: {}, skipped: {} });
 
 @Injectable()
 export class TraceSessionStore {
@@ -323,7 +331,7 @@ export class TraceSessionStore {
 
 const parseStats = (text: string): SessionStats => ({ ...emptyStats(), ...(JSON.parse(text) as Partial<SessionStats>) });
 
-const isEmpty = (s: SessionStats): boolean => !s.selected && !s.traced && !s.stored && !s.notSelected && !s.dropped && !Object.keys(s.failed).length && !Object.keys(s.skipped).length;
+const isEmpty = (s: SessionStats): boolean => !s.selected && !s.traced && !s.stored && !s.notSelected && !s.dropped && !Object.keys(s.droppedBy).length && !Object.keys(s.failed).length && !Object.keys(s.skipped).length;
 
 export function addStats(all: SessionStats[]): SessionStats {
   const sum = emptyStats();
@@ -333,6 +341,7 @@ export function addStats(all: SessionStats[]): SessionStats {
     sum.stored += s.stored;
     sum.notSelected += s.notSelected;
     sum.dropped += s.dropped;
+    for (const [k, n] of Object.entries(s.droppedBy)) sum.droppedBy[k] = (sum.droppedBy[k] ?? 0) + n;
     for (const [k, n] of Object.entries(s.failed)) sum.failed[k] = (sum.failed[k] ?? 0) + n;
     for (const [k, n] of Object.entries(s.skipped)) sum.skipped[k] = (sum.skipped[k] ?? 0) + n;
   }

@@ -17,7 +17,7 @@ export class TraceSessionEntity {
   /** active | completed (maxTraces reached) | expired | stopped */
   @Column('text') state!: string;
   @Column('text', { name: 'ended_at', nullable: true }) endedAt!: string | null;
-  /** JSON counters: selected, traced, stored, notSelected, dropped, failed and skipped (by reason) */
+  /** JSON counters: selected, traced, stored, notSelected, dropped, droppedBy, failed and skipped (by reason) */
   @Column('text') stats!: string;
   /** JSON list of the chassis that carry the session out; NULL: every chassis. */
   @Column('text', { name: 'on_chassis', nullable: true }) onChassis!: string | null;

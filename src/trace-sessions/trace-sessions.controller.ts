@@ -71,7 +71,7 @@ export class TraceSessionsController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'One session with its counters (selected, traced, stored, notSelected, dropped; failed and skipped by reason)' })
+  @ApiOperation({ summary: 'One session with its counters (selected, traced, stored, notSelected, dropped; droppedBy (queue_full, spool_full), failed and skipped by reason)' })
   @ApiOkResponse({ schema: { example: EXAMPLES.traceSession } })
   get(@Param('id') id: string, @Query() q: Q) {
     rejectUnknown(q, []);

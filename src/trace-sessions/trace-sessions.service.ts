@@ -361,7 +361,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     return out;
   }
 
-  count(s: ActiveSession, what: keyof Omit<SessionStats, 'failed' | 'skipped'>, n = 1): void {
+  count(s: ActiveSession, what: keyof Omit<SessionStats, 'dropped' | 'droppedBy' | 'failed' | 'skipped'>, n = 1): void {
     s.local[what] += n;
     this.unflushed.add(s);
     // maxTraces counts every chassis's traces: the others' as of the last poll (a second late at most).
@@ -370,6 +370,13 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
 
   fail(s: ActiveSession, reason: string): void {
     s.local.failed[reason] = (s.local.failed[reason] ?? 0) + 1;
+    this.unflushed.add(s);
+  }
+
+  /** A flow the session selected, not taken: `reason` queue_full or spool_full (SessionStats.droppedBy). */
+  drop(s: ActiveSession, reason: 'queue_full' | 'spool_full'): void {
+    s.local.dropped++;
+    s.local.droppedBy[reason] = (s.local.droppedBy[reason] ?? 0) + 1;
     this.unflushed.add(s);
   }
 

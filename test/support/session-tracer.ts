@@ -13,7 +13,7 @@ import type { LivetraceConfig } from '../../src/config/config.schema';
 import { TracerService } from '../../src/collectors/tracer.service';
 import { parseDumpLine } from '../../src/ovs/dump-flows';
 import type { PathRecorder } from '../../src/paths';
-import { emptyStats } from '../../src/trace-sessions/trace-session-store';
+import { emptyStats, type TraceSessionJson } from '../../src/trace-sessions/trace-session-store';
 import { sessionAgentsOnOneFile } from './session-agents';
 
 /** An installed ICMP echo flow from vif1 as the poller holds it: UFID, ICMP code and row id from `i`. */
@@ -59,12 +59,12 @@ export async function sessionTracer(prefix: string, installed: LiveFlow[], parts
     await closeAgents();
   };
   /** An active session of hv1 on br-int selecting icmp, stored; `over`, what differs. Its id. */
-  const newSession = (over: { maxTraces?: number | null; includeExisting?: boolean }): Promise<number> =>
+  const newSession = (over: Partial<Pick<TraceSessionJson, 'maxTraces' | 'includeExisting' | 'expiresAt'>>): Promise<number> =>
     store.writer.submit((tx) =>
       sessionStore.insert(tx, {
         chassis: 'hv1', createdAt: new Date().toISOString(), bridge: 'br-int', filter: 'icmp', logicalPort: null, maxTraces: null, durationSeconds: null,
         includeExisting: false, crossCheck: false, expiresAt: null, onChassis: null, state: 'active', endedAt: null, stats: emptyStats(), perChassis: {}, ...over,
       }),
     );
-  return { sessions, tracer, poller, newSession, close };
+  return { cfg, store, sessions, tracer, poller, newSession, close };
 }
