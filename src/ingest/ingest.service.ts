@@ -17,7 +17,7 @@ import { UpcallStore } from '../upcalls/upcall-store';
 import { UpcallsService } from '../upcalls/upcalls.service';
 import { IngestStore } from './ingest-store';
 import { eventBatches, LineRejection, ParsedBatch, ParsedLine } from './ndjson';
-import { parseRetis } from './retis-adapter';
+import { parseRetisYielding } from './retis-adapter';
 import { IngestStores, Prepared, writeEvents } from './ingest-write';
 import { passOfTranslation } from './translation';
 import type { EventV1 } from './event-schema';
@@ -37,6 +37,14 @@ export interface IngestResult {
 
 const CHUNK = 500;
 const MAX_ERRORS = 1000;
+
+/**
+ * A whole body's events as batches of CHUNK, the rejected lines with the first: translations are
+ * annotated a batch at a time (store), the event loop turning between them as the writer commits.
+ */
+function* inBatches(b: ParsedBatch<EventV1>): IterableIterator<ParsedBatch<EventV1>> {
+  for (let i = 0; i < b.events.length || i === 0; i += CHUNK) yield { events: b.events.slice(i, i + CHUNK), rejected: i === 0 ? b.rejected : [] };
+}
 
 @Injectable()
 export class IngestService {
@@ -64,8 +72,8 @@ export class IngestService {
   }
 
   async ingestRetis(text: string | Buffer, source: string | undefined): Promise<IngestResult> {
-    const batch = parseRetis(text, { now: Date.now() });
-    const r = await this.store([batch].values(), source ?? 'retis', 'retis');
+    const batch = await parseRetisYielding(text, { now: Date.now() });
+    const r = await this.store(inBatches(batch), source ?? 'retis', 'retis');
     return { ...r, ignored: batch.ignored };
   }
 
