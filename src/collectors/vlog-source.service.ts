@@ -39,6 +39,8 @@ interface Draft {
   packet: string;
   dpif: string;
   upcallType: string;
+  /** When its line's event happened on the agent's clock (LogClock.heard): retention's age of the row. */
+  heard: number;
 }
 
 type WriteItem =
@@ -240,10 +242,10 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       case 'upcall':
         this.upcalls.logSource.upcalls++;
         if (!e.parsedKey) {
-          this.queue.push({ kind: 'upcall', released: { upcall: { record: r, key: e.key, packet: e.packet, dpif: e.dpif, upcallType: e.upcallType }, flow: null } });
+          this.queue.push({ kind: 'upcall', released: { upcall: { record: r, key: e.key, packet: e.packet, dpif: e.dpif, upcallType: e.upcallType, heard }, flow: null } });
           return;
         }
-        this.release(this.linker.addUpcall({ record: r, key: e.key, packet: e.packet, dpif: e.dpif, upcallType: e.upcallType }, e.parsedKey, at));
+        this.release(this.linker.addUpcall({ record: r, key: e.key, packet: e.packet, dpif: e.dpif, upcallType: e.upcallType, heard }, e.parsedKey, at));
         return;
       case 'flow_add':
       case 'flow_mod':
@@ -409,6 +411,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       chassis,
       source: 'vlog',
       time: Number.isFinite(d.record.time) ? new Date(d.record.time).toISOString() : new Date().toISOString(),
+      heardAt: new Date(d.heard).toISOString(),
       upcallType: d.upcallType,
       dpif: d.dpif,
       thread: d.record.thread,

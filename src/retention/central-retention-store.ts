@@ -87,12 +87,17 @@ export function citationMasks(traces: Array<{ id: number; steps: Buffer }>): [nu
 /** One batch, one transaction: at most `batch` of the oldest traces over the limits, with what goes with them. */
 export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, batch: number): Promise<PruneResult> {
   const out: PruneResult = { traces: 0, paths: 0, datapathFlows: 0 };
-  const pick = 'SELECT id, path_id, datapath_flow_id, steps FROM trace WHERE created_at {op} $1 ORDER BY created_at LIMIT $2';
+  const pick = (where: string, by: string) => `SELECT id, path_id, datapath_flow_id, steps FROM trace WHERE ${where} ORDER BY ${by} LIMIT $2`;
   type Row = { id: number; path_id: number | null; datapath_flow_id: number | null; steps: Buffer };
   const rows = new Map<number, Row>();
-  if (limits.atOrBefore !== null) for (const r of (await c.query<Row>(pick.replace('{op}', '<='), [limits.atOrBefore, batch])).rows) rows.set(r.id, r);
-  if (limits.before !== null && rows.size < batch)
-    for (const r of (await c.query<Row>(pick.replace('{op}', '<'), [limits.before, batch - rows.size])).rows) rows.set(r.id, r);
+  if (limits.atOrBefore !== null) for (const r of (await c.query<Row>(pick('created_at <= $1', 'created_at'), [limits.atOrBefore, batch])).rows) rows.set(r.id, r);
+  // By age, on the agents' clocks: an agent's own trace by its created_at, one a producer dated (an
+  // ingested translation) by when its agent heard it (heard_at, idx_trace_heard).
+  for (const [where, by] of [
+    ['created_at < $1 AND heard_at IS NULL', 'created_at'],
+    ['heard_at < $1', 'heard_at'],
+  ])
+    if (limits.before !== null && rows.size < batch) for (const r of (await c.query<Row>(pick(where, by), [limits.before, batch - rows.size])).rows) rows.set(r.id, r);
   if (!rows.size) return out;
   const ids = [...rows.keys()];
   const paths = [...new Set([...rows.values()].map((r) => r.path_id).filter((p): p is number => p !== null))];

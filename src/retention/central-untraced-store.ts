@@ -63,7 +63,7 @@ export const heardSince = (now: number, hours: number): string => (hours > 0 ? n
 const SQL = {
   /** The time of the keep-th newest row: older ones are beyond the row limit. */
   flowNewest: 'SELECT removed_at AS t FROM datapath_flow WHERE removed_at IS NOT NULL ORDER BY removed_at DESC OFFSET $1 LIMIT 1',
-  upcallNewest: 'SELECT time AS t FROM upcall ORDER BY time DESC OFFSET $1 LIMIT 1',
+  upcallNewest: 'SELECT heard_at AS t FROM upcall WHERE heard_at IS NOT NULL ORDER BY heard_at DESC OFFSET $1 LIMIT 1',
   checkNewest: 'SELECT created_at AS t FROM cross_check ORDER BY created_at DESC OFFSET $1 LIMIT 1',
   ingestNewest: 'SELECT received_at AS t FROM ingest_event ORDER BY received_at DESC OFFSET $1 LIMIT 1',
   traceNewest: 'SELECT created_at AS t FROM trace ORDER BY created_at DESC OFFSET $1 LIMIT 1',
@@ -86,7 +86,10 @@ const SQL = {
   flowDelete: 'DELETE FROM datapath_flow WHERE id = ANY($1::bigint[])',
   /** A silent slot's pruned open lifetimes, for its agent if it comes back (storage/ship-pruned.ts ships them again). */
   prunedNote: 'INSERT INTO pruned_lifetime (id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING',
-  upcalls: 'DELETE FROM upcall WHERE id IN (SELECT id FROM upcall WHERE time < $1 ORDER BY time LIMIT $2)',
+  /** By when an agent heard them (heard_at: a producer's clock days off made time go at once, or stay). */
+  upcalls: 'DELETE FROM upcall WHERE id IN (SELECT id FROM upcall WHERE heard_at < $1 ORDER BY heard_at LIMIT $2)',
+  /** Those a spool from before heard_at shipped (NULL): by their own time, as then. */
+  upcallsUnheard: 'DELETE FROM upcall WHERE id IN (SELECT id FROM upcall WHERE time < $1 AND heard_at IS NULL ORDER BY time LIMIT $2)',
   checks: 'DELETE FROM cross_check WHERE id IN (SELECT id FROM cross_check WHERE created_at < $1 ORDER BY created_at LIMIT $2)',
   /** Ledger entries heard before the cut, after a (received_at, id) cursor, each saying whether it is an open lifetime's install or update. */
   ingest: `SELECT e.id, e.received_at, e.time, e.source, e.ref_id, f.id IS NOT NULL AS open FROM ingest_event e
@@ -108,6 +111,7 @@ export const UNTRACED_STATEMENTS: Array<[string, string, unknown[]]> = [
   ['edgesIn', SQL.edgesIn, [IDS]],
   ['flowDelete', SQL.flowDelete, [IDS]],
   ['upcalls', SQL.upcalls, [T, 500]],
+  ['upcallsUnheard', SQL.upcallsUnheard, [T, 500]],
   ['checks', SQL.checks, [T, 500]],
   ['ingest', SQL.ingest, ['', 0, T, 500]],
   ['ingestDelete', SQL.ingestDelete, [IDS]],
@@ -183,6 +187,7 @@ export async function pruneCentralUntraced(
   }
   for (const [sql, cut] of [
     [SQL.upcalls, cuts.upcall],
+    [SQL.upcallsUnheard, cuts.upcall],
     [SQL.checks, cuts.crossCheck],
   ] as const) {
     if (cut === null) continue;

@@ -48,7 +48,7 @@ export function addBatch(total: PruneResult & { batches: number }, r: PruneResul
 
 /** The owners of what a pruned trace takes with it. */
 export interface RetentionStores {
-  traces: Pick<TraceStore, 'idBeyondNewest' | 'oldest' | 'prune' | 'oldestCreatedAt'>;
+  traces: Pick<TraceStore, 'idBeyondNewest' | 'oldest' | 'prune' | 'oldestCreatedAt' | 'newestHeardBefore'>;
   paths: Pick<PathStore, 'deleteIfEmpty'>;
   flows: Pick<DatapathFlowStore, 'deleteIfEndedAndUntraced' | 'idBeyondNewest' | 'pruneEndedUntraced'>;
   /** Rows traffic adds that no trace takes with it: upcalls (vswitchd's log, ingest) and cross-checks. */

@@ -48,9 +48,10 @@ export function spoolCut(tx: WriteContext, stores: RetentionStores, limits: { ke
   let cut: number | null = null;
   if (limits.keep > 0) cut = stores.traces.idBeyondNewest(tx, limits.keep);
   if (limits.before !== null) {
-    // A spool's ids grow with time (one writer): the newest trace created before the cutoff bounds them.
-    const r = tx.stmt('SELECT id FROM trace WHERE created_at < ? ORDER BY created_at DESC LIMIT 1').get(limits.before) as { id: number } | undefined;
-    if (r && (cut === null || r.id > cut)) cut = r.id;
+    // A spool's ids grow with the agent's clock (one writer): the newest trace heard before the cutoff
+    // bounds them (by created_at, an ingested translation a producer dated days back took every trace since).
+    const r = stores.traces.newestHeardBefore(tx, limits.before);
+    if (r !== null && (cut === null || r > cut)) cut = r;
   }
   return cut;
 }

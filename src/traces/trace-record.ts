@@ -6,6 +6,11 @@ export interface TraceRecordInput {
   trace: AnnotatedTrace;
   chassis: string;
   createdAt: string;
+  /**
+   * When the agent heard it, on its own clock, when `createdAt` is a producer's (an ingested
+   * translation): retention goes by it (trace.heard_at). Absent: `createdAt` is the agent's own.
+   */
+  heardAt?: string | null;
   ufid?: string | null;
   datapathFlowId?: number | null;
   upcallId?: number | null;

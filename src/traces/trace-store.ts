@@ -39,6 +39,17 @@ export interface PrunedTrace {
   datapathFlowId: number | null;
 }
 
+/**
+ * The traces heard before ? on the agent's clock, oldest first, each through its own index: the agent's
+ * own (created_at, heard_at NULL: idx_trace_created) and those a producer timed (heard_at: idx_trace_heard,
+ * partial). The first steps over a producer's traces dated before the cut but heard since: as many as
+ * its clock is behind holds, once per batch.
+ */
+const HEARD_BEFORE = [
+  { where: 'created_at < ? AND heard_at IS NULL', by: 'created_at' },
+  { where: 'heard_at < ?', by: 'heard_at' },
+] as const;
+
 @Injectable()
 export class TraceStore {
   private readonly reader: TraceReadStore;
@@ -132,16 +143,34 @@ export class TraceStore {
     return (tx.stmt('SELECT MIN(created_at) AS t FROM trace').get() as { t: string | null }).t;
   }
 
-  /** At most `batch` of the oldest traces with an id at or below `maxId`, then created before `before`. */
+  /**
+   * At most `batch` of the oldest traces with an id at or below `maxId`, then heard before `before` on
+   * the agent's clock: created_at for the agent's own traces, heard_at for those timed by a producer
+   * (HEARD_BEFORE; one by its created_at, from a producer's clock days behind, went as soon as heard).
+   */
   oldest(tx: WriteContext, limits: { maxId: number | null; before: string | null }, batch: number): number[] {
     const ids = new Set<number>();
     if (limits.maxId !== null) {
       for (const r of tx.stmt('SELECT id FROM trace WHERE id <= ? ORDER BY id LIMIT ?').all(limits.maxId, batch) as Array<{ id: number }>) ids.add(r.id);
     }
-    if (limits.before !== null && ids.size < batch) {
-      for (const r of tx.stmt('SELECT id FROM trace WHERE created_at < ? ORDER BY created_at LIMIT ?').all(limits.before, batch - ids.size) as Array<{ id: number }>) ids.add(r.id);
+    for (const h of HEARD_BEFORE) {
+      if (limits.before === null || ids.size >= batch) break;
+      for (const r of tx.stmt(`SELECT id FROM trace WHERE ${h.where} ORDER BY ${h.by} LIMIT ?`).all(limits.before, batch - ids.size) as Array<{ id: number }>) ids.add(r.id);
     }
     return [...ids];
+  }
+
+  /**
+   * The newest trace heard before `before` on the agent's clock (HEARD_BEFORE, newest first), null: none.
+   * A store's ids grow with the agent's clock (one writer), so every trace at or below it was heard before too.
+   */
+  newestHeardBefore(tx: WriteContext, before: string): number | null {
+    let cut: number | null = null;
+    for (const h of HEARD_BEFORE) {
+      const r = tx.stmt(`SELECT id FROM trace WHERE ${h.where} ORDER BY ${h.by} DESC LIMIT 1`).get(before) as { id: number } | undefined;
+      if (r && (cut === null || r.id > cut)) cut = r.id;
+    }
+    return cut;
   }
 
   /**
@@ -201,13 +230,14 @@ export class TraceStore {
     const verdict = verdictJson(t.verdict);
     const info = tx
       .stmt(
-        `INSERT INTO trace (chassis, created_at, datapath_flow_id, upcall_id, session_id, ufid, method, method_reason, bridge, recirc_id,
+        `INSERT INTO trace (chassis, created_at, heard_at, datapath_flow_id, upcall_id, session_id, ufid, method, method_reason, bridge, recirc_id,
            flow, final_flow, megaflow, datapath_actions, consistent, consistent_reason, verdict_kinds, verdict, path_id, step_count, extra, steps)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         rec.chassis,
         rec.createdAt,
+        rec.heardAt ?? null,
         rec.datapathFlowId ?? null,
         rec.upcallId ?? null,
         rec.sessionId ?? null,

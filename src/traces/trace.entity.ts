@@ -15,10 +15,14 @@ import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'ty
 @Index('idx_trace_dpflow', ['datapathFlowId'])
 @Index('idx_trace_path', ['pathId'])
 @Index('idx_trace_dpflow_cover', ['id', 'datapathFlowId'])
+// Retention's age of the traces a producer dated (RecordsHeardAt): the tracer's own have none.
+@Index('idx_trace_heard', ['heardAt'], { where: 'heard_at IS NOT NULL' })
 export class TraceEntity {
   @PrimaryGeneratedColumn() id!: number;
   @Column('text') chassis!: string;
   @Column('text', { name: 'created_at' }) createdAt!: string;
+  /** When the agent heard it, on its own clock, when created_at is a producer's (an ingested translation); NULL for the agent's own. */
+  @Column('text', { name: 'heard_at', nullable: true }) heardAt!: string | null;
   @Column('integer', { name: 'datapath_flow_id', nullable: true }) datapathFlowId!: number | null;
   @Column('integer', { name: 'upcall_id', nullable: true }) upcallId!: number | null;
   @Column('integer', { name: 'session_id', nullable: true }) sessionId!: number | null;

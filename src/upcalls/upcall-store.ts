@@ -12,7 +12,10 @@ export interface UpcallInput {
   chassis: string;
   source: string;
   eventId?: string | null;
+  /** The producer's time (vswitchd's log line, the ingested event's): what the row shows. */
   time: string;
+  /** When the agent heard it, on its own clock: what retention's age goes by. */
+  heardAt: string;
   upcallType?: string | null;
   dpif?: string | null;
   thread?: string | null;
@@ -107,11 +110,11 @@ export class UpcallStore {
     return Number(
       tx
         .stmt(
-          `INSERT INTO upcall (chassis, source, event_id, time, upcall_type, dpif, thread, key, packet, in_port, recirc_id, ufid, mega_ufid,
-             flow_key, flow_actions, datapath_flow_id, sampled, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO upcall (chassis, source, event_id, time, heard_at, upcall_type, dpif, thread, key, packet, in_port, recirc_id, ufid, mega_ufid,
+             flow_key, flow_actions, datapath_flow_id, sampled, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
-          u.chassis, u.source, u.eventId ?? null, u.time, u.upcallType ?? null, u.dpif ?? null, u.thread ?? null, u.key ?? null, u.packet ?? null,
+          u.chassis, u.source, u.eventId ?? null, u.time, u.heardAt, u.upcallType ?? null, u.dpif ?? null, u.thread ?? null, u.key ?? null, u.packet ?? null,
           u.inPort ?? null, u.recircId ?? null, u.ufid ?? null, u.megaUfid ?? null, u.flowKey ?? null, u.flowActions ?? null,
           u.datapathFlowId ?? null, u.sampled ? 1 : 0, u.extra ? JSON.stringify(u.extra) : null,
         ).lastInsertRowid,
@@ -122,8 +125,9 @@ export class UpcallStore {
   readonly table = 'upcall';
 
   /**
-   * Retention (inside its writer job): up to `batch` of the oldest upcalls, seen before `before`
-   * (by time, its index) or with an id at or below `maxId`; none above `upTo` (the spool's: what
+   * Retention (inside its writer job): up to `batch` of the oldest upcalls, heard before `before` on
+   * the agent's clock (heard_at, its index; not time, the producer's: a vswitchd or ingest producer
+   * whose clock was days behind had its upcalls go as soon as heard) or with an id at or below `maxId`; none above `upTo` (the spool's: what
    * PostgreSQL does not hold yet). Returns how many went.
    */
   pruneOldest(tx: WriteContext, o: { before: string | null; maxId: number | null; batch: number; upTo?: number }): number {
@@ -132,7 +136,7 @@ export class UpcallStore {
     if (o.maxId !== null)
       for (const r of tx.stmt('SELECT id FROM upcall WHERE id <= ? ORDER BY id LIMIT ?').all(Math.min(o.maxId, upTo), o.batch) as Array<{ id: number }>) ids.add(r.id);
     if (o.before !== null && ids.size < o.batch)
-      for (const r of tx.stmt('SELECT id FROM upcall WHERE time < ? AND id <= ? ORDER BY time LIMIT ?').all(o.before, upTo, o.batch - ids.size) as Array<{ id: number }>) ids.add(r.id);
+      for (const r of tx.stmt('SELECT id FROM upcall WHERE heard_at < ? AND id <= ? ORDER BY heard_at LIMIT ?').all(o.before, upTo, o.batch - ids.size) as Array<{ id: number }>) ids.add(r.id);
     const del = tx.stmt('DELETE FROM upcall WHERE id = ?');
     let n = 0;
     for (const id of ids) n += del.run(id).changes;

@@ -6,6 +6,7 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 @Index('idx_upcall_time', ['time'])
 @Index('idx_upcall_ufid', ['ufid'])
 @Index('idx_upcall_chassis', ['chassis', 'time'])
+@Index('idx_upcall_heard', ['heardAt'])
 export class UpcallEntity {
   @PrimaryGeneratedColumn() id!: number;
   @Column('text') chassis!: string;
@@ -13,7 +14,10 @@ export class UpcallEntity {
   @Column('text') source!: string;
   /** The producer's event id (ingest); null from the log. */
   @Column('text', { name: 'event_id', nullable: true }) eventId!: string | null;
+  /** The producer's time (vswitchd's log line, the ingested event's). */
   @Column('text') time!: string;
+  /** When the agent heard it, on its own clock (retention's age; migration RecordsHeardAt). */
+  @Column('text', { name: 'heard_at', nullable: true }) heardAt!: string | null;
   /** miss, action, … */
   @Column('text', { name: 'upcall_type', nullable: true }) upcallType!: string | null;
   @Column('text', { nullable: true }) dpif!: string | null;

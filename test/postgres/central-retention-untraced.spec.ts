@@ -37,12 +37,12 @@ const lifetime = (s: StoreService, i: number, firstSeen: string, removedAt: stri
     ),
   );
 
-/** Events as a producer sends them, heard at `receivedAt`. */
+/** Events as a producer sends them, heard at `receivedAt` (a translation carries a captured pass). */
 const send = (s: StoreService, receivedAt: string, events: Array<Record<string, unknown>>) =>
   s.writer.submit((tx) =>
     writeEvents(
       tx,
-      events.map((e, line) => ({ line, event: e as unknown as EventV1, source: 'usdt', chassis: 'hv1' })),
+      events.map((e, line) => ({ line, event: e as unknown as EventV1, source: 'usdt', chassis: 'hv1', ...(e.type === 'translation' ? { trace: capturedReplies()[0][0] } : {}) })),
       receivedAt,
       { ledger: new IngestStore(), flows: new DatapathFlowStore(s), upcalls: new UpcallStore(s), traces: new TraceStore(s) },
     ),
@@ -62,7 +62,7 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
       const child = await lifetime(s, 101 + 2 * i, ago(20), ago(19));
       await s.writer.submit((tx) => {
         flows.link(tx, parent, child, '0x1');
-        upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(20), sampled: true });
+        upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(20), heardAt: ago(20), sampled: true });
         checks.insert(tx, { createdAt: ago(20), traceId: 1, pathId: null, sessionId: null, result: 'match', argv: ['ovn-trace'], detail: { result: 'match' } });
       });
     }
@@ -74,7 +74,7 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
       traces.insert(tx, { trace: capturedReplies()[0][0], chassis: 'hv1', createdAt: ago(1), datapathFlowId: cited, pathId: null, portUuids: new Map() }),
     );
     await s.writer.submit((tx) => {
-      upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(1), sampled: true });
+      upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(1), heardAt: ago(1), sampled: true });
       checks.insert(tx, { createdAt: ago(1), traceId: trace, pathId: null, sessionId: null, result: 'match', argv: ['ovn-trace'], detail: { result: 'match' } });
     });
     const old: Array<Record<string, unknown>> = [];
@@ -115,7 +115,7 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     for (let i = 0; i < 3; i++)
       await s.writer.submit((tx) => traces.insert(tx, { trace: replies[i][0], chassis: 'hv1', createdAt: ago(10 - i), datapathFlowId: null, pathId: null, portUuids: new Map() }));
     const young = await lifetime(s, 2, ago(3), ago(2));
-    for (const d of [3, 2, 1]) await s.writer.submit((tx) => upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(d), sampled: true }));
+    for (const d of [3, 2, 1]) await s.writer.submit((tx) => upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(d), heardAt: ago(d), sampled: true }));
     await tracedUp(s, url);
 
     const r = await centralRound(s.central!.pool, { days: 0, keep: 2 }, NOW, { batch: 7 });
@@ -135,7 +135,7 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     const ended = [];
     for (const d of [6, 5, 4, 3, 2]) {
       ended.push(await lifetime(s, d, ago(d + 1), ago(d)));
-      await s.writer.submit((tx) => upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(d), sampled: true }));
+      await s.writer.submit((tx) => upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(d), heardAt: ago(d), sampled: true }));
     }
     await tracedUp(s, url);
 
@@ -169,10 +169,30 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     expect(left.map((row) => Number(row.id))).not.toContain(old);
   });
 
+  it('by age on the agents’ clocks: upcalls and ingested translations go by when they were heard, not by their producer’s time', async () => {
+    const url = await spools.pg().database('central_untraced_clock');
+    const s = await spools.storeOn(url);
+    // Heard a minute ago from a producer ten days behind; heard twenty days ago from one eighteen days ahead.
+    await send(s, ago(20), [
+      { type: 'upcall', id: 'up-ahead', time: ago(2), key: KEY },
+      { type: 'translation', id: 'tr-ahead', time: ago(2), text: 'x' },
+    ]);
+    await send(s, new Date(NOW - 60_000).toISOString(), [
+      { type: 'upcall', id: 'up-behind', time: ago(10), key: KEY },
+      { type: 'translation', id: 'tr-behind', time: ago(10), text: 'x' },
+    ]);
+    await s.shipper!.synced();
+
+    await centralRound(s.central!.pool, { days: 5, keep: 0 }, NOW, { batch: 7 });
+
+    expect((await pgRows(url, 'SELECT event_id FROM upcall ORDER BY id')).map((row) => row.event_id)).toEqual(['up-behind']);
+    expect((await pgRows(url, 'SELECT created_at FROM trace ORDER BY id')).map((row) => row.created_at)).toEqual([ago(10)]);
+  });
+
   /** The index each statement walks (the migration PgCentralRetentionUntraced adds those retention alone needs). */
   const INDEXES: Record<string, string[]> = {
     flowNewest: ['idx_dpflow_removed'],
-    upcallNewest: ['idx_upcall_time'],
+    upcallNewest: ['idx_upcall_heard'],
     checkNewest: ['idx_cross_check_created'],
     ingestNewest: ['idx_ingest_event_received'],
     traceNewest: ['idx_trace_created'],
@@ -183,7 +203,8 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     edgesOut: ['recirc_edge_pkey'],
     edgesIn: ['idx_recirc_child'],
     flowDelete: ['datapath_flow_pkey'],
-    upcalls: ['idx_upcall_time', 'upcall_pkey'],
+    upcalls: ['idx_upcall_heard', 'upcall_pkey'],
+    upcallsUnheard: ['idx_upcall_heard', 'upcall_pkey'],
     checks: ['cross_check_pkey', 'idx_cross_check_created'],
     ingest: ['idx_dpflow_open', 'idx_ingest_event_received'],
     ingestDelete: ['ingest_event_pkey'],
@@ -202,7 +223,7 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
         `INSERT INTO datapath_flow (id, chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source)
            SELECT ${id}, 'hv' || g % 4, md5(g::text), ${at('g')}, ${at('g')}, CASE WHEN g % 50 = 0 THEN NULL ELSE ${at('g + 10')} END, '0', 'in_port(1)', 'drop', 1, 1, 'poller' FROM generate_series(1, 30000) g`,
         `INSERT INTO recirc_edge (parent_id, child_id, recirc_id) SELECT ${id}, (g % 4) * 2^40 + g + 1, '0x1' FROM generate_series(1, 30000, 3) g`,
-        `INSERT INTO upcall (id, chassis, source, time, sampled) SELECT ${id}, 'hv' || g % 4, 'vlog', ${at('g')}, 1 FROM generate_series(1, 30000) g`,
+        `INSERT INTO upcall (id, chassis, source, time, heard_at, sampled) SELECT ${id}, 'hv' || g % 4, 'vlog', ${at('g')}, ${at('g')}, 1 FROM generate_series(1, 30000) g`,
         `INSERT INTO cross_check (id, created_at, trace_id, result, command, detail) SELECT ${id}, ${at('g')}, g, 'match', 'ovn-trace', '{}' FROM generate_series(1, 30000) g`,
         `INSERT INTO ingest_event (id, source, event_id, type, time, received_at, chassis, ref_id, body)
            SELECT ${id}, 'usdt', g::text, 'ukey_created', ${at('g')}, ${at('g')}, 'hv1', ${id}, '{}' FROM generate_series(1, 30000) g`,

@@ -115,7 +115,7 @@ describe('retention of untraced datapath flow lifetimes', () => {
     const checks = new CrossCheckStore({ db });
     const add = (days: number) =>
       writer.submit((tx) => {
-        upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(days), sampled: true });
+        upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(days), heardAt: ago(days), sampled: true });
         checks.insert(tx, { createdAt: ago(days), traceId: 1, pathId: null, sessionId: null, result: 'match', argv: ['ovn-trace'], detail: { result: 'match' } });
       });
     for (let i = 0; i < 1200; i++) await add(20); // more than one batch
@@ -136,7 +136,7 @@ describe('retention of untraced datapath flow lifetimes', () => {
     const checks = new CrossCheckStore({ db });
     for (const days of [20, 20, 20, 1])
       await writer.submit((tx) => {
-        upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(days), sampled: true });
+        upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: ago(days), heardAt: ago(days), sampled: true });
         checks.insert(tx, { createdAt: ago(days), traceId: 1, pathId: null, sessionId: null, result: 'match', argv: ['ovn-trace'], detail: { result: 'match' } });
       });
     const metrics = new MetricsService();

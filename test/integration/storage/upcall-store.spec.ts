@@ -48,10 +48,10 @@ describe('UpcallStore', () => {
       return [a, flows.create(tx, { ...lifetime, firstSeen: at(6), lastSeen: at(6) })];
     });
     const [early, late, elsewhere, unlinked] = await writer.submit((tx) => [
-      upcalls.insert(tx, { chassis: 'hv1', source: 'usdt', time: at(3), ufid: UFID, sampled: false }),
-      upcalls.insert(tx, { chassis: 'hv1', source: 'usdt', time: at(7), ufid: UFID, sampled: false }),
-      upcalls.insert(tx, { chassis: 'hv2', source: 'usdt', time: at(7), ufid: UFID, sampled: false }),
-      upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: at(8), sampled: true, extra: { line: 'x' } }),
+      upcalls.insert(tx, { chassis: 'hv1', source: 'usdt', time: at(3), heardAt: at(3), ufid: UFID, sampled: false }),
+      upcalls.insert(tx, { chassis: 'hv1', source: 'usdt', time: at(7), heardAt: at(7), ufid: UFID, sampled: false }),
+      upcalls.insert(tx, { chassis: 'hv2', source: 'usdt', time: at(7), heardAt: at(7), ufid: UFID, sampled: false }),
+      upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: at(8), heardAt: at(8), sampled: true, extra: { line: 'x' } }),
     ]);
     trace(old, null);
     const newestOfOld = trace(old, null);

@@ -27,7 +27,7 @@ it('drops the shipped upcalls and cross-checks past its own limits, muted; keeps
   /** One upcall and one cross-check made `agoMs` before NOW; their ids. */
   const add = (agoMs: number) =>
     spool.writer.submit((tx) => [
-      upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: iso(agoMs), sampled: true }),
+      upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: iso(agoMs), heardAt: iso(agoMs), sampled: true }),
       checks.insert(tx, { createdAt: iso(agoMs), traceId: 1, pathId: null, sessionId: null, result: 'match', argv: ['ovn-trace'], detail: { result: 'match' } }),
     ]);
   const old: number[][] = [];

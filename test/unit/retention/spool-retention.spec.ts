@@ -26,6 +26,7 @@ beforeAll(() => {
     idBeyondNewest: (tx, keep) => (tx.stmt('SELECT id FROM trace ORDER BY id DESC LIMIT 1 OFFSET ?').get(keep) as { id: number } | undefined)?.id ?? null,
     oldest: () => [],
     oldestCreatedAt: () => null,
+    newestHeardBefore: () => null,
     prune: (tx, ids) =>
       ids.flatMap((id) => {
         const t = tx.stmt('SELECT path_id, datapath_flow_id FROM trace WHERE id = ?').get(id) as { path_id: number | null; datapath_flow_id: number | null };
