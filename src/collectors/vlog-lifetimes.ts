@@ -17,7 +17,7 @@ import { actionsOf } from './datapath-diff';
 import { LifetimeSpoolBound, type LifetimeWriteOutcome } from './lifetime-spool-bound';
 import type { Counts } from './pmd-copies-column';
 import { CheckResult, GONE_REASON, GoneChecks, loggedByDpifNetdev } from './vlog-gone-check';
-import { began, ended, shownAt } from './vlog-log-clock';
+import { began, ended, lastHeard, shownAt } from './vlog-log-clock';
 import { VlogPmdCopies } from './vlog-pmd-copies';
 import { type Seen, undo, type Unstored, type WriteJob } from './vlog-write-job';
 
@@ -81,11 +81,11 @@ export class VlogLifetimes {
    * datapath (asked, they read as gone: test/unit/collectors/vlog-restart-shared-store.spec.ts).
    */
   watchOpen(chassis: string): void {
-    // Read back, when it was heard is gone: its stored last seen, no later than now (vswitchd's time
-    // for a lifetime no check saw, maybe minutes ahead of ours; one long past is checked at once).
+    // Read back, its stored last seen on the agent's clock (lastHeard), no later than now (the offset
+    // is its begin's; one long past is checked at once).
     const now = Date.now();
     for (const l of this.flows.open('vlog', chassis)) {
-      this.gone.watch(l.id, l.ufid, Math.min(Date.parse(l.lastSeen), now));
+      this.gone.watch(l.id, l.ufid, Math.min(lastHeard(l), now));
       // Read back with no install line in memory: its stored key says whose line it was (a kernel datapath's refusal vetoes no userspace flow).
       if (loggedByDpifNetdev(l.key)) this.gone.inUserspace(l.id);
     }

@@ -54,3 +54,13 @@ export function shownAt(at: number, offset: number | null | undefined, l: { firs
   const off = offset ?? (l.heard === null ? 0 : l.heard - Date.parse(l.firstSeen));
   return new Date(Math.max(at - off, Date.parse(l.firstSeen), Date.parse(l.lastSeen ?? l.firstSeen))).toISOString();
 }
+
+/**
+ * When an open lifetime was last seen, on the agent's clock, read back at a start (no check in memory):
+ * its last_seen, vswitchd's clock, moved by the offset its begin was heard with (heard_at less
+ * first_seen: shownAt's own, the other way; 0 for a row from before heard_at). Taken as it was, a
+ * vswitchd minutes behind had every lifetime read back checked at the first tick, minutes ahead one
+ * long idle waited a max-idle more.
+ */
+export const lastHeard = (l: { firstSeen: string; lastSeen: string; heardAt: string | null }): number =>
+  Date.parse(l.lastSeen) + (l.heardAt === null ? 0 : Date.parse(l.heardAt) - Date.parse(l.firstSeen));

@@ -45,7 +45,7 @@ export interface NewLifetime {
 }
 
 /** A lifetime not closed yet, as a source continues it. */
-export type OpenLifetime = { id: number; pmdCopies: string | null } & Pick<NewLifetime, 'ufid' | 'firstSeen' | 'lastSeen' | 'key' | 'actions' | 'packets' | 'bytes' | 'used'>;
+export type OpenLifetime = { id: number; pmdCopies: string | null; heardAt: string | null } & Pick<NewLifetime, 'ufid' | 'firstSeen' | 'lastSeen' | 'key' | 'actions' | 'packets' | 'bytes' | 'used'>;
 
 /** A lifetime's counters as a source read them, with its PMD copies' (NewLifetime.pmdCopies: absent writes NULL). */
 export type SeenCounters = { lastSeen: string; packets: number; bytes: number; used: string | null } & Pick<NewLifetime, 'pmdCopies'>;
@@ -355,7 +355,7 @@ export class DatapathFlowStore {
   /** The open lifetimes a source left on a chassis (a restart continues them). */
   open(source: LifetimeSource, chassis: string): OpenLifetime[] {
     return (
-      this.stmt(`SELECT id, ufid, first_seen, last_seen, key, actions, packets, bytes, used, pmd_copies FROM datapath_flow WHERE chassis = ? AND removed_at IS NULL AND source = ${SOURCE_SQL[source]}`).all(chassis) as Array<{
+      this.stmt(`SELECT id, ufid, first_seen, last_seen, key, actions, packets, bytes, used, pmd_copies, heard_at FROM datapath_flow WHERE chassis = ? AND removed_at IS NULL AND source = ${SOURCE_SQL[source]}`).all(chassis) as Array<{
         id: number;
         ufid: string;
         first_seen: string;
@@ -366,8 +366,9 @@ export class DatapathFlowStore {
         bytes: number;
         used: string | null;
         pmd_copies: string | null;
+        heard_at: string | null;
       }>
-    ).map((r) => ({ id: r.id, ufid: r.ufid, firstSeen: r.first_seen, lastSeen: r.last_seen, key: r.key, actions: r.actions, packets: r.packets, bytes: r.bytes, used: r.used, pmdCopies: r.pmd_copies }));
+    ).map((r) => ({ id: r.id, ufid: r.ufid, firstSeen: r.first_seen, lastSeen: r.last_seen, key: r.key, actions: r.actions, packets: r.packets, bytes: r.bytes, used: r.used, pmdCopies: r.pmd_copies, heardAt: r.heard_at }));
   }
 
   /** Whether lifetime `id` of `ufid` is still open, as committed (a failed write's checks: VlogLifetimes.unwritten). */

@@ -43,14 +43,17 @@ describe('vlog gone checks, with vswitchd’s clock apart from the agent’s', (
   /**
    * The flow_add read when the agent's clock says `read`; the times (ms after `read`) get-flow was
    * asked at, checked every second for `span` s; found installed by the first `present` checks.
+   * `restarted`: read by a run before, the source started again then (true) or that many ms later.
    */
-  async function askedAfterRead(read: number, span: number, restarted = false, present = 0): Promise<number[]> {
+  async function askedAfterRead(read: number, span: number, restarted: boolean | number = false, present = 0): Promise<number[]> {
     spec.m = await openMigratedSqlite('livetrace-vlog-gone-clock-');
     jest.spyOn(Date, 'now').mockReturnValue(read);
-    if (restarted) {
+    const start = read + (typeof restarted === 'number' ? restarted : 0);
+    if (restarted !== false) {
       const before = await startVlogSource(spec.m, vswitchdAway, [NETDEV]);
       await before.append(lines, read);
       await before.source.onApplicationShutdown();
+      jest.spyOn(Date, 'now').mockReturnValue(start);
     }
     const asked: number[] = [];
     const running = await startVlogSource(
@@ -63,8 +66,8 @@ describe('vlog gone checks, with vswitchd’s clock apart from the agent’s', (
       [NETDEV],
     );
     spec.source = running.source;
-    if (!restarted) await running.append(lines, read);
-    for (let s = 0; s <= span && asked.length <= present; s++) await running.checkAt(read + s * 1000);
+    if (restarted === false) await running.append(lines, read);
+    for (let s = 0; s <= span && asked.length <= present; s++) await running.checkAt(start + s * 1000);
     return asked;
   }
 
@@ -98,5 +101,18 @@ describe('vlog gone checks, with vswitchd’s clock apart from the agent’s', (
     expect(await askedAfterRead(logged - MINUTES, 20, true)).toEqual([DUE_MS]);
     // No line read since the start: the clocks' offset is the one its own begin was heard with.
     expect(rows()).toEqual([{ firstSeen: after(0), removedAt: after(DUE_MS), reason: GONE_REASON }]);
+  });
+
+  // A lifetime read back was watched from its stored last seen taken for the agent's time: vswitchd's,
+  // minutes off. Now moved onto the agent's clock by the offset its begin was heard with (heard_at less
+  // first_seen), as shownAt moved it the other way.
+  it('checks a lifetime read back at a restart, last seen on a clock minutes behind, a max-idle after it was read, not at once', async () => {
+    expect(await askedAfterRead(logged + MINUTES, 20, true)).toEqual([DUE_MS]);
+    expect(rows()).toEqual([{ firstSeen: after(0), removedAt: after(DUE_MS), reason: GONE_REASON }]);
+  });
+
+  it('checks a lifetime read back at a restart minutes after it was read, last seen on a clock minutes ahead, at once', async () => {
+    // Restarted 5 minutes after the read: idle past its max-idle long ago, asked at the first tick.
+    expect(await askedAfterRead(logged - MINUTES, 20, 5 * 60_000)).toEqual([5 * 60_000]);
   });
 });
