@@ -21,7 +21,8 @@ export class PathsController {
       '`lookBounded: true` on a hop whose link may not be the nearest (the look reads at most 2,048 candidates each side of the start), and ' +
       "`provisional: true` on a hop the receiving chassis's agent may not have stored this packet's arrival for yet (its progress mark, chassis_mark, " +
       "has not passed the point where an arrival stored later could be linked instead, or it never told one), then on the verdict too with " +
-      '`provisionalReason` naming each such chassis and its mark: read again, such a path may link another arrival; ' +
+      '`provisionalReason` naming each such chassis and its mark: read again, such a path may link another arrival; the same against the sending ' +
+      "chassis's mark for a path asked for by an arrival, on the hop into it, or on the verdict alone while no sender of it is stored (the path then starts at the arrival); " +
       '`incomplete` with `incompleteReason` when a pass, an arrival or (past that bound) a sender was not found. The example is a one-chassis path.',
   })
   @ApiQuery({ name: 'include', required: false, enum: ['steps'] })

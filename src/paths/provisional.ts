@@ -79,13 +79,26 @@ export class LinkMarks {
    * the link looked from (the sender's for the receiver side, the arrival's for the sender side).
    */
   async judge(side: LinkSide, chassis: string | null, traceId: number, t: HopTimes): Promise<boolean> {
+    const w = WAITS_FOR[side];
+    return this.judged(w.who, chassis, t, `the hop ${w.hop} trace ${traceId} may still link ${w.what} stored later`);
+  }
+
+  /**
+   * Read from an arrival no stored sender fits (`near`, the arrival): the path starts there, and
+   * may start at a sender `chassis` stores later, the same rule with nothing picked (the window's end).
+   */
+  async judgeUnsent(chassis: string | null, traceId: number, srcIp: string, near: HopTimes['near']): Promise<boolean> {
+    const what = `trace ${traceId} arrived through a tunnel from ${srcIp} and no sender of it is stored: the path starts at that arrival and may still start at a sender stored later`;
+    return this.judged(WAITS_FOR.sender.who, chassis, { near }, what);
+  }
+
+  private async judged(unknown: string, chassis: string | null, t: HopTimes, what: string): Promise<boolean> {
     const text = chassis === null ? null : await this.markOf(chassis);
     const mark = text === null ? null : Date.parse(text);
     if (!isProvisional(t, Number.isNaN(mark) ? null : mark, this.skewMs)) return false;
-    const w = WAITS_FOR[side];
-    const who = chassis === null ? `${w.who} (unknown for this tunnel)` : `chassis ${chassis}`;
+    const who = chassis === null ? `${unknown} (unknown for this tunnel)` : `chassis ${chassis}`;
     const told = text === null ? `${who} has not told what its agent stored` : `${who} has stored what its agent traced through ${text} only`;
-    this.reasons.push(`${told}: the hop ${w.hop} trace ${traceId} may still link ${w.what} stored later, until that mark passes ${iso(settlesAt(t, this.skewMs))}`);
+    this.reasons.push(`${told}: ${what}, until that mark passes ${iso(settlesAt(t, this.skewMs))}`);
     return true;
   }
 

@@ -12,7 +12,7 @@ import { PathBuilder } from '../../../src/paths/path-builder';
 import { LINK_A_SIDE, PathStore } from '../../../src/paths/path-store';
 import type { StoreWriter } from '../../../src/storage/writer';
 import { CapturedFlow, capturedFlows } from '../../support/captured-multichassis';
-import { oneChassis } from '../../support/cross-chassis';
+import { allStored, oneChassis } from '../../support/cross-chassis';
 import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 import { TracedPass, tracedPasses } from '../../support/traced-pass';
 
@@ -188,6 +188,8 @@ describe('a cross-chassis link among many candidates', () => {
     await passes([{ chassis: 'hv1', l: sent, from: T0, to: null, seen: T0 + 3_600_000 }]);
     await passes(Array.from({ length: LINK_A_SIDE + 1 }, (_, n) => ({ chassis: 'hv1', l: otherVm(sent, n), from: T0 + 1000 + n, to: null, seen: T0 + 3_600_000 })));
     const [arrival] = await passes([{ chassis: 'hv2', l: onward, from: T0 + 1_800_000, to: T0 + 1_800_060, verdict: { kinds: ['tunnel'], tunnels: [{ remoteIp: '192.168.0.9', chassis: null }] } }]);
+    // hv1's agent has stored all it traced: no sender can come later (not provisional, provisional-hop.spec).
+    allStored(db, ['hv1']);
     const store = new PathStore({ db });
     const builder = new PathBuilder(store);
     const own = (await builder.ofTrace(arrival))!;

@@ -55,10 +55,10 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
 
   const pass = (chassis: string, l: CapturedFlow, from: number, to: number) => writer.submit((tx) => tracedPasses(db)(tx, { chassis, l, ufid: `${chassis}-${from}`, from, to, seen: to }));
   const mark = (chassis: string, at: number) => writer.submit((tx) => writeMark(tx, { chassis, tracedThrough: iso(at) }, iso(at)));
-  const read = async (traceId: number, config = {}) => {
+  const read = async (traceId: number, config = {}, encap: Record<string, string> = ENCAP) => {
     const store = new PathStore({ db });
     const builder = new PathBuilder(store);
-    return oneChassis(store, config, ENCAP).extend((await builder.ofTrace(traceId))!, (id) => builder.ofTrace(id));
+    return oneChassis(store, config, encap).extend((await builder.ofTrace(traceId))!, (id) => builder.ofTrace(id));
   };
 
   it('an earlier packet’s arrival linked while hv2’s mark is behind: provisional, naming hv2 and its mark; its own arrival once the mark passed: not', async () => {
@@ -118,6 +118,49 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
     const p = await read(arrival);
     expect(p!.verdict.tunnels[0]).toMatchObject({ toTraceId: arrival, provisional: true });
     expect(p!.verdict.provisionalReason).toContain('chassis hv1 has not told what its agent stored');
+  });
+
+  it('an arrival with no sender stored, hv1’s mark behind: the path starts at the arrival, provisional naming hv1 and saying no sender was found; once the mark passed the arrival’s end plus the skew: the one-chassis answer, settled', async () => {
+    const api = { LIVETRACE_ROLE: 'api' as const };
+    // hv2 stored this packet's arrival (T0 .. T0 + 50); hv1's agent has not stored its sender yet.
+    const arrival = await pass('hv2', arrived, T0, T0 + 50);
+    await mark('hv2', T0 + 2000);
+    await mark('hv1', T0 - 100);
+    const before = await read(arrival, api);
+    expect(before!.verdict.tunnels).toEqual([]);
+    expect(before!.segments.map((s) => s.chassis)).toEqual(['hv2']);
+    expect(before!.verdict).toMatchObject({ provisional: true, chassis: 'hv2' });
+    expect(before!.verdict.provisionalReason).toContain(`chassis hv1 has stored what its agent traced through ${iso(T0 - 100)} only`);
+    expect(before!.verdict.provisionalReason).toContain(`trace ${arrival} arrived through a tunnel from ${ENCAP.hv1} and no sender of it is stored`);
+    expect(before!.verdict.provisionalReason).toContain(`until that mark passes ${iso(T0 + 1050)}`);
+    expect(before!.verdict.provisionalReason).not.toContain('chassis hv2');
+
+    // A mark at the point itself is not past it.
+    await mark('hv1', T0 + 1050);
+    expect((await read(arrival, api))!.verdict).toMatchObject({ provisional: true });
+    // Past it: no sender can be stored that the link would pick; the answer is the arrival's own path.
+    await mark('hv1', T0 + 1051);
+    expect(await read(arrival, api)).toBeUndefined();
+  });
+
+  it('an arrival with no sender stored, its sending chassis never told a mark: provisional, saying so', async () => {
+    const arrival = await pass('hv2', arrived, T0, T0 + 50);
+    const p = await read(arrival, { LIVETRACE_ROLE: 'api' });
+    expect(p!.verdict).toMatchObject({ provisional: true, tunnels: [] });
+    expect(p!.verdict.provisionalReason).toContain('chassis hv1 has not told what its agent stored');
+  });
+
+  it('an arrival with no sender stored, from an IP the southbound names no chassis for: provisional, the sending chassis unknown', async () => {
+    const arrival = await pass('hv2', arrived, T0, T0 + 50);
+    const p = await read(arrival, { LIVETRACE_ROLE: 'api' }, {});
+    expect(p!.verdict).toMatchObject({ provisional: true });
+    expect(p!.verdict.provisionalReason).toContain('the sending chassis (unknown for this tunnel) has not told what its agent stored');
+  });
+
+  it('one chassis (role all, an arrival from a chassis this store knows nothing of): the path as before, nothing provisional', async () => {
+    const arrival = await pass('hv2', arrived, T0, T0 + 50);
+    expect(await read(arrival)).toBeUndefined();
+    expect(await read(arrival, {}, {})).toBeUndefined();
   });
 
   it('a receiver that never told a mark: provisional, saying so', async () => {
