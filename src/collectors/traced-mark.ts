@@ -13,6 +13,9 @@
 // Not covered: a session's includeExisting (installed flows it traces though they were first seen
 // before it, as no one traced them then) and lifetimes from the vlog source or ingest (dated by their
 // own events, not by a dump).
+// An agent without the poller (the vswitchd log alone) traces nothing: the tracer takes the poller's
+// flows only, and an agent serves no ingest or on-demand trace. Everything it traced is stored
+// through any time, so M is its clock (once the sessions were read: its chassis is named by then).
 
 /** A selected flow on its way to the store. */
 export interface MarkHold {
@@ -20,11 +23,25 @@ export interface MarkHold {
   readonly before: number;
 }
 
+export interface TracedMarkOptions {
+  /** False: no poller hands this chassis's flows to the tracer, so nothing is traced. */
+  polling?: boolean;
+  now?: () => number;
+}
+
 export class TracedMark {
   private lastDump: number | null = null;
   private readonly holds = new Set<MarkHold>();
+  private readonly polling: boolean;
+  private readonly now: () => number;
 
-  constructor(private readonly ready: () => boolean) {}
+  constructor(
+    private readonly ready: () => boolean,
+    options: TracedMarkOptions = {},
+  ) {
+    this.polling = options.polling ?? true;
+    this.now = options.now ?? Date.now;
+  }
 
   /** A dump's time (ISO), after its new flows were taken (each held already). */
   dumped(at: string): void {
@@ -43,9 +60,11 @@ export class TracedMark {
     if (h) this.holds.delete(h);
   }
 
-  /** M (ISO), or null while there is none (no dump yet, sessions not read yet). */
+  /** M (ISO), or null while there is none (sessions not read yet; polling, no dump yet). */
   through(): string | null {
-    if (this.lastDump === null || !this.ready()) return null;
+    if (!this.ready()) return null;
+    if (!this.polling) return new Date(this.now()).toISOString();
+    if (this.lastDump === null) return null;
     let m = this.lastDump;
     for (const h of this.holds) if (h.before < m) m = h.before;
     return new Date(m).toISOString();

@@ -81,7 +81,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     private readonly store: StoreService,
   ) {
     super();
-    this.mark = new TracedMark(() => sessions.taken);
+    this.mark = new TracedMark(() => sessions.taken, { polling: config.LIVETRACE_POLLER });
     this.markWriter = new MarkWriter(this.mark, store, () => poller.chassis);
     this.queue = new TraceQueue<Job>(
       config.LIVETRACE_TRACE_QUEUE,
@@ -97,7 +97,9 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
 
   onApplicationBootstrap(): void {
     this.poller.on('cycle', (events) => this.onCycle(events));
-    if (this.config.LIVETRACE_POLLER) this.markWriter.start(this.config.LIVETRACE_ROLE === 'agent');
+    // Without the poller only an agent vouches for its chassis: a role-all process may store
+    // ingested passes at any time, and an api instance has no chassis (its poller is off by role).
+    if (this.config.LIVETRACE_POLLER || this.config.LIVETRACE_ROLE === 'agent') this.markWriter.start(this.config.LIVETRACE_ROLE === 'agent');
     this.sessions.on('created', (s) => {
       if (s.json.includeExisting) void this.includeExisting(s);
     });

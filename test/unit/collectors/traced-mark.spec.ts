@@ -32,3 +32,16 @@ describe('TracedMark', () => {
     expect(m.through()).toBe(T(1));
   });
 });
+
+describe('TracedMark of an agent without the poller', () => {
+  it('traces nothing, so everything it traced is stored through its clock, once the sessions were read', () => {
+    let read = false;
+    let now = Date.parse(T(5));
+    const m = new TracedMark(() => read, { polling: false, now: () => now });
+    expect(m.through()).toBeNull();
+    read = true;
+    expect(m.through()).toBe(T(5));
+    now = Date.parse(T(6));
+    expect(m.through()).toBe(T(6));
+  });
+});
