@@ -6,6 +6,8 @@
 //   history OUT.sqlite          a real sandbox (the verdict tests' router topology), the service in
 //                               process tracing lsp1 live, vlog upcalls, sessions, cross-checks,
 //                               ingested NDJSON and retis events; daemons stopped, WAL folded in.
+//                               OUT.sqlite.ovn-nb.json: the run's NB Load_Balancer and NAT rows (what
+//                               a bare ct(nat) could rewrite: a recorded recirculation edge's reason).
 //   capture TREE DB OUTDIR      TREE's app on a copy of DB (no OVSDB, no ovs-vswitchd, no poller, no
 //                               retention): every GET with the targets read from DB, one file each.
 //   diff DIR_A DIR_B            identical/total and every difference (a unified diff per answer).
@@ -104,6 +106,7 @@ async function history(out: string): Promise<void> {
     await waitFor('vlog upcalls stored', async () => ((await http.get('/upcalls?source=vlog&linked=true')).body.items?.length ?? 0) >= 3, 30_000).catch(() => console.log('no linked vlog upcalls'));
     if (ssh) await http.delete(`/trace-sessions/${ssh}`);
     await new Promise((r) => setTimeout(r, 2000));
+    writeFileSync(`${out}.ovn-nb.json`, JSON.stringify({ Load_Balancer: await nbRows(sb, 'Load_Balancer'), NAT: await nbRows(sb, 'NAT') }, null, 1) + '\n');
   } finally {
     await app?.close().catch((e: Error) => console.error(`app close: ${e.message}`));
     await sb.stop();
@@ -129,6 +132,20 @@ async function history(out: string): Promise<void> {
   );
   db.close();
   console.log(JSON.stringify(counts));
+}
+
+/** A NB table's rows as the service's replica holds them (maps as objects, sets as arrays, UUIDs as text). */
+async function nbRows(sb: { nbctl(...a: string[]): Promise<string> }, table: string): Promise<Array<Record<string, unknown>>> {
+  const { headings, data } = JSON.parse(await sb.nbctl('--format=json', 'list', table)) as { headings: string[]; data: unknown[][] };
+  const cell = (v: unknown): unknown => {
+    if (!Array.isArray(v)) return v;
+    const [kind, x] = v as [string, unknown];
+    if (kind === 'uuid') return x;
+    if (kind === 'set') return (x as unknown[]).map(cell);
+    if (kind === 'map') return Object.fromEntries((x as Array<[unknown, unknown]>).map(([k, w]) => [String(cell(k)), cell(w)]));
+    return v;
+  };
+  return data.map((row) => Object.fromEntries(headings.map((h, i) => [h, cell(row[i])])));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import type { HintTable, LogicalDatapathRef, LogicalFlowSnapshot, OwnerTable, St
 import { cookieUuidPrefix } from '../ovs/ids';
 import { datapathRef } from './datapaths';
 import { hintName, hintSummary, ownerSummary } from './summaries';
+import type { HeaderRewrite } from '../ovs/key-rewrite';
+import { natRewritesOf } from './nat-rewrites';
 
 /** In ovn-detrace's order (its cookie handlers first), then the ones it does not know. */
 export const OWNER_TABLES: readonly OwnerTable[] = [
@@ -76,6 +78,8 @@ export class OvnModel {
   private readonly hintDeps = new Map<string, Set<string>>();
   private readonly datapaths = new Map<number, LogicalDatapathRef | null>();
   private readonly ports = new Map<string, LogicalPortRef | null>();
+  /** The NB Load_Balancer and NAT rows as header rewrites; null until asked for after a change. */
+  private rewrites: readonly HeaderRewrite[] | null = null;
   private interfaces: { byName: Map<string, OvsInterfaceRef>; byOfport: Map<string, OvsInterfaceRef> } | null = null;
   private readonly listeners: Array<() => void> = [];
   /** Bumped on every invalidation: lets callers (annotators) keep their own caches honest. */
@@ -114,6 +118,7 @@ export class OvnModel {
       this.datapaths.clear();
       this.ports.clear();
       this.interfaces = null;
+      this.rewrites = null;
     });
   }
 
@@ -123,6 +128,7 @@ export class OvnModel {
   }
 
   private onNbChange(c: RowChange): void {
+    if (c.table === 'Load_Balancer' || c.table === 'NAT') this.rewrites = null;
     if (!HINT_SET.has(c.table)) return;
     const deps = this.hintDeps.get(c.uuid.slice(0, 8));
     if (!deps) return;
@@ -293,6 +299,14 @@ export class OvnModel {
     } catch {
       return null; // Encap not replicated (older spec): unknown, not an error
     }
+  }
+
+  /**
+   * What a bare conntrack `nat` can rewrite here: every NB load balancer VIP and NAT row
+   * (nat-rewrites.ts). The same array until one of those rows changes.
+   */
+  natRewrites(): readonly HeaderRewrite[] {
+    return (this.rewrites ??= natRewritesOf(this.db.nb.rows('Load_Balancer'), this.db.nb.rows('NAT')));
   }
 
   // ---- OVS interfaces --------------------------------------------------------------------

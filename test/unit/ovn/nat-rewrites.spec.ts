@@ -1,0 +1,56 @@
+// What a bare ct(nat) can rewrite, read from the NB Load_Balancer and NAT rows (ovn/nat-rewrites.ts):
+// on the captured replicas (the rows as a real northbound server sends them), as they change, and
+// the VIP spellings the rows allow (IPv6 in brackets, no port, another protocol).
+import { natRewritesOf } from '../../../src/ovn/nat-rewrites';
+import { OvnModel } from '../../../src/ovn/ovn-model';
+import type { HeaderRewrite } from '../../../src/ovs/key-rewrite';
+import type { ReplicaRow } from '../../../src/ovsdb/replica/replica';
+import { capturedReplicas } from '../../support/captured-model';
+
+/** `field=value[/mask]` per entry, before => after, as hex bits (what the index compares). */
+const text = (rw: HeaderRewrite) => {
+  const side = (m: HeaderRewrite['before']) => [...m].map(([k, v]) => `${k}=${v.value.toString(16)}${v.mask === null ? '' : '/' + v.mask.toString(16)}`).join(',');
+  return `${side(rw.before)} => ${side(rw.after)}`;
+};
+const row = (r: Record<string, unknown>) => ({ _uuid: 'x', ...r }) as ReplicaRow;
+
+describe('NAT rewrites from the northbound rows', () => {
+  it("reads the captured lb0 (one rewrite per backend and direction) and the router's NAT rows", () => {
+    const rws = new OvnModel(capturedReplicas()).natRewrites();
+    const lb = rws.filter((r) => r.source.startsWith('lb0 ')).map(text);
+    expect(lb).toEqual([
+      'ipv4.dst=a000064,ipv4.proto=6,tcp.dst=50 => ipv4.dst=a000002,tcp.dst=50',
+      'ipv4.src=a000002,ipv4.proto=6,tcp.src=50 => ipv4.src=a000064,tcp.src=50',
+      'ipv4.dst=a000064,ipv4.proto=6,tcp.dst=50 => ipv4.dst=a000003,tcp.dst=50',
+      'ipv4.src=a000003,ipv4.proto=6,tcp.src=50 => ipv4.src=a000064,tcp.src=50',
+    ]);
+    // snat 172.16.0.254 for 10.0.0.0/24: the source prefix becomes the address, any source port.
+    const snat = rws.filter((r) => r.source.startsWith('snat ')).map(text);
+    expect(snat[0]).toBe('ipv4.src=a000000/ffffff00 => ipv4.src=ac1000fe,tcp.src=0/0,udp.src=0/0,sctp.src=0/0');
+    expect(snat[1]).toBe('ipv4.dst=ac1000fe => ipv4.dst=a000000/ffffff00,tcp.dst=0/0,udp.dst=0/0,sctp.dst=0/0');
+    expect(rws.filter((r) => r.source.startsWith('dnat_and_snat '))).toHaveLength(4);
+  });
+
+  it('follows the replica: a changed VIP gives new rewrites, an unchanged one the same answer', () => {
+    const reps = capturedReplicas();
+    const model = new OvnModel(reps);
+    const before = model.natRewrites();
+    expect(model.natRewrites()).toBe(before);
+    const lb = [...reps.nb.rows('Load_Balancer')][0];
+    // An update2 map diff: the new pair is added, the VIP already there stays.
+    reps.nb.applyUpdate2({ Load_Balancer: { [lb._uuid]: { modify: { vips: ['map', [['10.0.0.101:443', '10.0.0.3:8443']]] } } } });
+    const after = model.natRewrites();
+    expect(after).not.toBe(before);
+    expect(after.filter((r) => r.source.startsWith('lb0 10.0.0.101:443')).map(text)).toEqual([
+      'ipv4.dst=a000065,ipv4.proto=6,tcp.dst=1bb => ipv4.dst=a000003,tcp.dst=20fb',
+      'ipv4.src=a000003,ipv4.proto=6,tcp.src=20fb => ipv4.src=a000065,tcp.src=1bb',
+    ]);
+  });
+
+  it('reads IPv6 VIPs in brackets, VIPs without a port (addresses only) and a udp load balancer', () => {
+    const v6 = natRewritesOf([row({ name: 'lb6', vips: { '[fd00::64]:53': '[fd00::3]:5353' }, protocol: ['udp'] })], []).map(text);
+    expect(v6[0]).toBe('ipv6.dst=fd000000000000000000000000000064,ipv6.proto=11,udp.dst=35 => ipv6.dst=fd000000000000000000000000000003,udp.dst=14e9');
+    const bare = natRewritesOf([row({ name: 'lbip', vips: { '10.0.0.100': '10.0.0.3,10.0.0.4' }, protocol: [] })], []).map(text);
+    expect(bare).toEqual(['ipv4.dst=a000064 => ipv4.dst=a000003', 'ipv4.src=a000003 => ipv4.src=a000064', 'ipv4.dst=a000064 => ipv4.dst=a000004', 'ipv4.src=a000004 => ipv4.src=a000064']);
+  });
+});
