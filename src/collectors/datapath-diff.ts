@@ -10,7 +10,7 @@ import type { DumpedFlow } from '../ovs/dump-flows';
 import { formatActions, recircTargets } from '../ovs/odp-actions';
 import { formatKey, inPort, recircId } from '../ovs/odp-key';
 import { type Counts, pollerCopiesOf } from './pmd-copies-column';
-import { RecircIndex } from './recirc-index';
+import { type NatRewrites, RecircIndex } from './recirc-index';
 
 export interface LiveFlow {
   ufid: string;
@@ -81,7 +81,12 @@ export interface DiffResult {
 
 export class DatapathFlowTable {
   readonly live = new Map<string, LiveFlow>();
-  private readonly recirc = new RecircIndex<LiveFlow>();
+  private readonly recirc: RecircIndex<LiveFlow>;
+
+  /** `rewrites`: what a bare ct(nat) can rewrite here (the OVN model's load balancers and NAT rows; recirc-index.ts). */
+  constructor(rewrites?: NatRewrites) {
+    this.recirc = new RecircIndex<LiveFlow>(rewrites);
+  }
 
   /**
    * Applies one full dump. `scope`: the dump covered only flows entering on these ports

@@ -41,7 +41,7 @@ const UFID_AT_START = /^\s*ufid:([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 @Injectable()
 export class PollerService extends EventEmitter<PollerEvents> implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('Poller');
-  readonly table = new DatapathFlowTable();
+  readonly table: DatapathFlowTable;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> | undefined;
@@ -81,6 +81,9 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     @Optional() @Inject(POLL_SCOPE) private readonly scope?: PollScope,
   ) {
     super();
+    // Recirculation edges after a bare ct(nat) follow the NAT bindings OVN can make (kernel-form keys
+    // keep no trace of them). The specs' stand-ins for ReplicasService have no model: no rewrites.
+    this.table = new DatapathFlowTable(() => this.replicas.model?.natRewrites() ?? []);
     this.lifetimes = new PollerLifetimes(store, flows, bound, this.table, () => vswitchdInstance(this.vswitchd.currentPid));
     const registers = [metrics.registry];
     this.m = {

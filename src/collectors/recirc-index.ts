@@ -8,7 +8,13 @@
 // packets of connections that already have a NAT binding (an established load-balanced or SNATed
 // connection): such a child says so itself (ct_state +dnat/+snat) and carries the connection's
 // original tuple (ct_tuple4/6), i.e. the addresses and ports the parent's packet had; it is
-// matched under those too (see natVariant).
+// matched under those too (see natVariant). In the kernel datapath's form a child says neither
+// (+dnat lies outside its ct_state mask; a wildcarded protocol leaves no ct_tuple), so the index is
+// given what a bare ct(nat) can rewrite on this deployment (OVN's load balancer VIPs and NAT rows,
+// ovn/nat-rewrites.ts): a child of such a parent may also be the parent's packet after one rewrite
+// the parent's match admits (VIP:port → a backend, a reply's backend → VIP; recirc-nat.ts), and no
+// other, so a child whose destination is no backend of the parent's VIP is not linked. Without
+// rewrites (none given, or none configured) it links as before.
 //
 // Matching is indexed: parents of a slot are grouped by the shape of their match (which fields,
 // which masks); within a group, by their masked values. A child is looked up once per group
@@ -17,8 +23,11 @@ import type { OdpAction } from '../ovs/odp-actions';
 import { ctAction } from '../ovs/odp-actions';
 import type { OdpKey } from '../ovs/odp-key';
 import { keyField } from '../ovs/odp-key';
-import { ctState } from '../ovs/odp-key-views';
 import { protoWildcarded, toBits } from '../ovs/key-match';
+import type { HeaderRewrite } from '../ovs/key-rewrite';
+import { exactOverride, forwardRewrites, type KeyOverride, natVariant, overlapsRewritten, reverseOverrides } from './recirc-nat';
+
+export { natVariant, type KeyOverride } from './recirc-nat';
 
 const COMPARED: ReadonlyArray<[field: string, attrs: readonly string[]]> = [
   ['eth', ['src', 'dst']],
@@ -87,46 +96,6 @@ export function matchShape(key: OdpKey, actions: readonly OdpAction[]): MatchSha
   return { id: nat ? `${id};nat` : id, parts, nat };
 }
 
-/** `ipv4.src` → value: header values that stand in for the key's own (see natVariant). */
-export type KeyOverride = ReadonlyMap<string, string>;
-
-const CT_DNAT = 0x80;
-const CT_SNAT = 0x40;
-const CT_RPL = 0x08;
-const L4_BY_PROTO: Record<string, string> = { '6': 'tcp', '17': 'udp', '132': 'sctp' };
-
-/**
- * The packet as it was before a bare `ct(…,nat)` translated it, when the key says so: conntrack
- * marked it +dnat or +snat in the original direction, and the key carries the connection's original
- * tuple, which is the packet as the parent's ct() met it. Null when the key shows no translation
- * (then only its own values count, so connections are never linked to each other's passes).
- * Reply-direction packets (+rpl) are not rebuilt: the original tuple does not hold the address the
- * reply had before it was un-NATed.
- */
-export function natVariant(key: OdpKey): KeyOverride | null {
-  const st = ctState(key);
-  if (!st || !(st.bits & (CT_DNAT | CT_SNAT)) || st.bits & CT_RPL) return null;
-  const v6 = keyField(key, 'ct_tuple6');
-  const t = v6 ?? keyField(key, 'ct_tuple4');
-  if (!t || t.kind !== 'attrs') return null;
-  const get = (n: string) => t.attrs.find((a) => a.name === n)?.value.split('/')[0];
-  const ip = v6 ? 'ipv6' : 'ipv4';
-  const out = new Map<string, string>();
-  const src = get('src');
-  const dst = get('dst');
-  if (src !== undefined) out.set(`${ip}.src`, src);
-  if (dst !== undefined) out.set(`${ip}.dst`, dst);
-  const proto = get('proto');
-  const l4 = proto === undefined ? undefined : L4_BY_PROTO[String(Number(proto))];
-  if (l4) {
-    const sp = get('tp_src');
-    const dp = get('tp_dst');
-    if (sp !== undefined) out.set(`${l4}.src`, sp);
-    if (dp !== undefined) out.set(`${l4}.dst`, dp);
-  }
-  return out.size ? out : null;
-}
-
 /** A flow's values under a shape; null when it lacks a field the shape compares. */
 export function valuesUnder(key: OdpKey, shape: MatchShape, override?: KeyOverride | null): string | null {
   let out = '';
@@ -142,7 +111,7 @@ export function valuesUnder(key: OdpKey, shape: MatchShape, override?: KeyOverri
     if (p.mask !== null) {
       const bits = toBits(v);
       v = bits === null ? v : (bits & p.mask).toString(16);
-    } else v = v.toLowerCase();
+    } else v = toBits(v)?.toString(16) ?? v.toLowerCase();
     out += v + '|';
   }
   return out;
@@ -221,6 +190,9 @@ export interface IndexedFlow {
   readonly flow: { readonly key: OdpKey; readonly actions: readonly OdpAction[] };
 }
 
+/** What a bare ct(nat) can rewrite now (OvnModel.natRewrites): asked at each lookup, as it changes. */
+export type NatRewrites = () => readonly HeaderRewrite[];
+
 const slotOf = (inPort: string | null, recirc: number) => `${inPort}\u0000${recirc}`;
 
 class Slot<F extends IndexedFlow> {
@@ -254,6 +226,18 @@ export class RecircIndex<F extends IndexedFlow> {
   private readonly slots = new Map<string, Slot<F>>();
   private readonly shapes = new WeakMap<F, MatchShape>();
   private readonly variants = new WeakMap<F, KeyOverride | null>();
+
+  constructor(private readonly rewrites: NatRewrites = () => []) {}
+
+  /** A wild child under a parent: the parent's packet itself, or after a rewrite its ct(nat) may apply. */
+  private wildFits(parent: F, child: F, shape: MatchShape): boolean {
+    if (overlaps(parent.flow.key, child.flow.key, shape)) return true;
+    if (!shape.nat) return false;
+    const own = seenUnder(parent.flow.key, shape);
+    const seen = seenUnder(child.flow.key, shape);
+    if (!own || !seen) return false;
+    return forwardRewrites(shape.parts, own, this.rewrites()).some((rw) => overlapsRewritten(shape.parts, own, seen, rw));
+  }
 
   private variantOf(f: F): KeyOverride | null {
     let v = this.variants.get(f);
@@ -342,12 +326,19 @@ export class RecircIndex<F extends IndexedFlow> {
     const s = this.slots.get(slotOf(f.inPort, f.recircId));
     if (!s) return [];
     const out: F[] = [];
+    let before: KeyOverride[] | undefined;
     for (const { shape, byValues } of s.parents.values()) {
       if (wildUnder(f.flow.key, shape)) {
-        for (const hit of byValues.values()) for (const p of hit) if (p !== f && !out.includes(p) && overlaps(p.flow.key, f.flow.key, shape)) out.push(p);
+        for (const hit of byValues.values()) for (const p of hit) if (p !== f && !out.includes(p) && this.wildFits(p, f, shape)) out.push(p);
         continue;
       }
-      for (const v of this.valuesOfChild(f, shape)) {
+      const values = this.valuesOfChild(f, shape);
+      // The child's packet as it was before a rewrite whose result it is (its key keeps no NAT trace).
+      for (const o of shape.nat ? (before ??= reverseOverrides(f.flow.key, this.rewrites())) : []) {
+        const v = valuesUnder(f.flow.key, shape, o);
+        if (v !== null) values.push(v);
+      }
+      for (const v of values) {
         const hit = byValues.get(v);
         if (hit) for (const p of hit) if (p !== f && !out.includes(p)) out.push(p);
       }
@@ -360,13 +351,22 @@ export class RecircIndex<F extends IndexedFlow> {
     const shape = this.shapeOf(f);
     const own = valuesUnder(f.flow.key, shape);
     if (own === null) return [];
+    const lookups = [own];
+    if (shape.nat) {
+      // This parent's packet after each rewrite its ct(nat) may apply (exact ones: looked up by value).
+      const seen = seenUnder(f.flow.key, shape);
+      for (const rw of seen ? forwardRewrites(shape.parts, seen, this.rewrites()) : []) {
+        const o = exactOverride(shape.parts, rw);
+        const v = o && valuesUnder(f.flow.key, shape, o);
+        if (v) lookups.push(v);
+      }
+    }
     const out = new Set<F>();
     for (const t of new Set(f.recircTargets)) {
       const s = this.slots.get(slotOf(f.inPort, t));
-      const hit = s?.childIndex.get(shape.id)?.get(own);
-      if (hit) for (const c of hit) if (c !== f) out.add(c);
+      for (const v of lookups) for (const c of s?.childIndex.get(shape.id)?.get(v) ?? []) if (c !== f) out.add(c);
       // Children whose own masks hide what this parent matches (kernel form) are not indexed by value.
-      for (const c of s?.wild.get(shape.id) ?? []) if (c !== f && overlaps(f.flow.key, c.flow.key, shape)) out.add(c);
+      for (const c of s?.wild.get(shape.id) ?? []) if (c !== f && this.wildFits(f, c, shape)) out.add(c);
     }
     return [...out];
   }

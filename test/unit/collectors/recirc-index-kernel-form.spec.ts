@@ -2,7 +2,10 @@
 // 0/0, a wildcarded IP protocol leaves no L4 attribute and no ct_tuple; test/support/kernel-form.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IndexedFlow, RecircIndex } from '../../../src/collectors/recirc-index';
+import { IndexedFlow, NatRewrites, RecircIndex } from '../../../src/collectors/recirc-index';
+import { DatapathFlowTable } from '../../../src/collectors/datapath-diff';
+import { natRewritesOf } from '../../../src/ovn/nat-rewrites';
+import type { ReplicaRow } from '../../../src/ovsdb/replica/replica';
 import { parseDumpLine } from '../../../src/ovs/dump-flows';
 import { indexedFlow } from '../../support/packet-paths';
 import { kernelForm } from '../../support/kernel-form';
@@ -16,14 +19,26 @@ interface FlowRow {
 const FIXTURE = JSON.parse(readFileSync(join(__dirname, '../../fixtures/paths/lb-vip-reused-recirc.json'), 'utf8')) as {
   datapath_flow: FlowRow[];
   recirc_edge: Array<{ parent_id: number; child_id: number }>;
+  /** The run's NB Load_Balancer and NAT rows (its `source` says where they come from). */
+  ovn_nb: { Load_Balancer: Array<Record<string, unknown>>; NAT: Array<Record<string, unknown>> };
 };
+const rows = (list: Array<Record<string, unknown>>) => list.map((r, i) => ({ _uuid: `row-${i}`, ...r }) as ReplicaRow);
+/** What the run's OVN lets a bare ct(nat) rewrite, read as the service reads the NB replica. */
+const RUN_REWRITES = natRewritesOf(rows(FIXTURE.ovn_nb.Load_Balancer), rows(FIXTURE.ovn_nb.NAT));
 
-function edges(rows: FlowRow[]): string[] {
-  const flows = rows.map((r) => ({ id: r.id, ...indexedFlow(parseDumpLine(`ufid:${r.ufid}, ${r.key}, packets:0, bytes:0, used:never, actions:${r.actions}`)) }));
-  const index = new RecircIndex<IndexedFlow & { id: number }>();
+/** Every edge, asked from both ends (parentsOf and childrenOf must agree). */
+function edges(list: FlowRow[], rewrites?: NatRewrites): string[] {
+  const flows = list.map((r) => ({ id: r.id, ...indexedFlow(parseDumpLine(`ufid:${r.ufid}, ${r.key}, packets:0, bytes:0, used:never, actions:${r.actions}`)) }));
+  const index = new RecircIndex<IndexedFlow & { id: number }>(rewrites);
   for (const f of flows) index.add(f);
-  return flows.flatMap((c) => index.parentsOf(c).map((p) => `${p.id}->${c.id}`)).sort();
+  const up = flows.flatMap((c) => index.parentsOf(c).map((p) => `${p.id}->${c.id}`)).sort();
+  const down = flows.flatMap((p) => index.childrenOf(p).map((c) => `${p.id}->${c.id}`)).sort();
+  expect(down).toEqual(up);
+  return up;
 }
+
+/** Flow 47's userspace key with its destination replaced, then in the kernel's form. */
+const with47 = (from: string, to: string) => (r: FlowRow) => (r.id === 47 ? { ...r, key: r.key.replace(from, to) } : r);
 
 describe('recirculation edges on kernel-form keys', () => {
   const kernel = FIXTURE.datapath_flow.map((r) => ({ ...r, key: kernelForm(r.key) }));
@@ -47,6 +62,46 @@ describe('recirculation edges on kernel-form keys', () => {
 
   // 46 → 47 is the VIP's DNAT: 47's packet reads dst 10.0.0.3, and in kernel form neither its
   // ct_state (+dnat sits outside its mask 0x3f) nor a ct_tuple4 (proto wildcarded) says it was
-  // 10.0.0.100 before ct(nat); linking it would need treating every bare ct(nat) as a rewrite.
-  it.todo('links a DNATed child in kernel form to the pass that ran ct(nat) (46 → 47)');
+  // 10.0.0.100 before ct(nat). The run's lb0 says a bare ct(nat) may turn 10.0.0.100:80 into 10.0.0.3:80.
+  it("links a DNATed child in kernel form to the pass that ran ct(nat), by the run's load balancer (46 → 47)", () => {
+    expect(edges(kernel)).not.toContain('46->47');
+    const found = edges(kernel, () => RUN_REWRITES);
+    expect(found).toContain('46->47');
+    expect(found.filter((e) => !recorded.includes(e))).toEqual([]);
+    expect(found).toEqual(recorded);
+  });
+
+  it('does not link a child whose destination is no backend of the VIP (47 to 10.0.0.200/26)', () => {
+    // 10.0.0.200/255.255.255.192 reads 10.0.0.192/26 in kernel form: neither the VIP nor 10.0.0.3.
+    const other = FIXTURE.datapath_flow.map(with47('dst=10.0.0.3/255.255.255.192', 'dst=10.0.0.200/255.255.255.192')).map((r) => ({ ...r, key: kernelForm(r.key) }));
+    expect(other.find((r) => r.id === 47)!.key).toContain('dst=10.0.0.192/255.255.255.192');
+    expect(edges(other, () => RUN_REWRITES)).not.toContain('46->47');
+    // The case is one a looser rule links: a bare ct(nat) taken to rewrite the destination to anything.
+    const anything = [{ before: new Map(), after: new Map([['ipv4.dst', { value: 0n, mask: 0n }]]), source: 'any' }];
+    expect(edges(other, () => anything)).toContain('46->47');
+  });
+
+  it("does not link by another VIP's backends, nor by the router's SNAT", () => {
+    const elsewhere = natRewritesOf(rows([{ name: 'lb9', vips: { '10.0.0.101:80': '10.0.0.3:80' }, protocol: 'tcp' }]), rows(FIXTURE.ovn_nb.NAT));
+    expect(edges(kernel, () => elsewhere)).not.toContain('46->47');
+  });
+
+  it("gives the poller's cycle the edge when its table has the rewrites (a dump of the kernel-form flows)", () => {
+    const dump = kernel.map((r) => parseDumpLine(`ufid:${r.ufid}, ${r.key}, packets:1, bytes:74, used:0.1s, actions:${r.actions}`));
+    const ids = new Map(kernel.map((r) => [r.ufid, r.id]));
+    const cycle = (t: DatapathFlowTable) => t.apply(dump, '2026-12-05T00:00:00Z').links.map((l) => `${ids.get(l.parent.ufid)}->${ids.get(l.child.ufid)}`).sort();
+    expect(cycle(new DatapathFlowTable())).not.toContain('46->47');
+    expect(cycle(new DatapathFlowTable(() => RUN_REWRITES))).toEqual(recorded);
+  });
+
+  it('links a userspace-form child that keeps no NAT trace by value, both ways (47 without ct_tuple4 and +dnat)', () => {
+    // The userspace form prints the packet's own values: the exact lookups (reverse from the child,
+    // forward from the parent) rather than overlap.
+    const bare = FIXTURE.datapath_flow.map(with47('ct_state(0xa1/0x3f)', 'ct_state(0x21/0x3f)')).map((r) =>
+      r.id === 47 ? { ...r, key: r.key.replace(/ct_tuple4\([^)]*\),/, '') } : r,
+    );
+    expect(bare.find((r) => r.id === 47)!.key).not.toMatch(/ct_tuple4|0xa1/);
+    expect(edges(bare)).not.toContain('46->47');
+    expect(edges(bare, () => RUN_REWRITES)).toEqual(recorded);
+  });
 });
