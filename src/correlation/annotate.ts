@@ -6,6 +6,7 @@ import type { DpifDatapath } from '../ovs/dpif-show';
 import type { CookieOwners, OvnModel } from '../ovn/ovn-model';
 import type { TraceStep } from '../ovs/trace-tree';
 import { recircIdHex } from '../ovs/ids';
+import { evpnFlow } from '../ovn/evpn-flows';
 import { collectPassPorts, fieldValue } from './ports';
 import { dpifMaps, passVerdict } from './verdict';
 import type { AnnotatedStep, AnnotatedTrace, LogicalFlowSnapshot, StepHint, StepOwner, TraceMethod, TracePort } from './types';
@@ -54,6 +55,8 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
       parentSeq: s.parentStep,
     };
     if (res && res.hints.length > 1) (step as { hints?: AnnotatedStep['hints'] }).hints = res.hints;
+    const own = cookie && !step.owners.length ? evpnFlow(step) : null;
+    if (own) (step as { controllerFlow?: AnnotatedStep['controllerFlow'] }).controllerFlow = own;
     steps[i] = step;
   }
   const collected = collectPassPorts(pass.flow, pass.steps, model);

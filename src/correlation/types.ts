@@ -6,10 +6,10 @@
  * Cookies are `0x` + 8 lower-case hex digits; UUIDs are full and lower-case.
  */
 
-import type { LogicalFlowSnapshot, StepHint, StepOwner } from '../ovn/types';
+import type { ControllerFlow, LogicalFlowSnapshot, StepHint, StepOwner } from '../ovn/types';
 
 // The OVN model's answers embedded in a step, defined where the model is (ovn/types.ts).
-export type { DatapathKind, HintTable, LogicalDatapathRef, LogicalFlowSnapshot, OwnerTable, StepHint, StepOwner } from '../ovn/types';
+export type { ControllerFlow, DatapathKind, EvpnRole, HintTable, LogicalDatapathRef, LogicalFlowSnapshot, OwnerTable, StepHint, StepOwner } from '../ovn/types';
 
 export type TraceMethod = 'trace' | 'detrace' | 'ingested';
 
@@ -41,6 +41,8 @@ export interface AnnotatedStep {
   readonly parentSeq?: number | null;
   /** The hints of every owning logical flow when a collision gives several. */
   readonly hints?: readonly StepHint[];
+  /** No owner, a non-zero cookie, and the rule is one ovn-controller installs itself (EVPN): it never will have one. */
+  readonly controllerFlow?: ControllerFlow;
 }
 
 export type PortRole = 'inport' | 'outport' | 'output' | 'tunnel_in' | 'tunnel_out';

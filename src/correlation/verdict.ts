@@ -8,6 +8,7 @@ import { ovnTunnelKeys, tunnelPushes, type TunnelPush } from '../ovs/odp-tunnel'
 import type { OvnModel } from '../ovn/ovn-model';
 import { controllerCause, onlyLogCopies } from './controller-reason';
 import { fieldValue } from './ports';
+import { unownedCookieWhy } from '../ovn/evpn-flows';
 import type { AnnotatedStep, ControllerVerdict, DropCause, TracePort, TunnelTarget, Verdict, VerdictKind } from './types';
 
 export interface VerdictInput {
@@ -177,13 +178,13 @@ export function dropCause(steps: readonly AnnotatedStep[]): DropCause | undefine
  * (physical.c, OFTABLE_CHECK_LOOPBACK: `reg10=0/0x1,reg14=K,reg15=K,metadata=D actions=drop`).
  */
 function physicalDrop(steps: readonly AnnotatedStep[]): DropCause | undefined {
-  // Where the pipeline ended is a rule whose cookie no southbound row owns (a logical flow newer than
-  // the replica, or deleted past its tombstone): who dropped is unknown, and no other flow is named.
+  // Where the pipeline ended is a rule whose cookie no southbound row owns: no logical flow is named.
+  // An EVPN rule of ovn-controller's never has an owner; any other's is unknown (evpn-flows.ts).
   let end: AnnotatedStep | undefined;
   for (let i = steps.length - 1; i >= 0 && !end; i--) if (steps[i].outcome === 'match') end = steps[i];
   if (end?.cookie && !end.owners.length) {
-    const why = `dropped where OpenFlow table ${end.table}'s rule with cookie ${end.cookie} ended the pipeline, and no southbound row owns that cookie (a logical flow newer than the replica, or deleted before it was traced)`;
-    return { stepSeq: end.seq, logicalFlowUuid: null, hint: null, stage: null, rule: { table: end.table, owner: null, why } };
+    const why = `dropped where OpenFlow table ${end.table}'s rule with cookie ${end.cookie} ended the pipeline; that rule ${unownedCookieWhy(end)}`;
+    return { stepSeq: end.seq, logicalFlowUuid: null, hint: null, stage: null, rule: { table: end.table, owner: end.controllerFlow ? 'ovn-controller EVPN' : null, why } };
   }
   for (let i = steps.length - 1; i >= 0; i--) {
     const s = steps[i];

@@ -81,6 +81,17 @@ export interface StepOwner {
   readonly datapath?: LogicalDatapathRef | null;
 }
 
+/** What an EVPN rule of ovn-controller's does (ovn/evpn-flows.ts). */
+export type EvpnRole = 'from-vtep' | 'to-vtep' | 'flood-to-vteps' | 'remote-fdb' | 'fdb-learning';
+
+/** A rule ovn-controller installs on its own with a cookie that no southbound row will ever own. */
+export interface ControllerFlow {
+  readonly kind: 'evpn';
+  readonly role: EvpnRole;
+  /** One line for the user: what the rule is and why its cookie names no row. */
+  readonly why: string;
+}
+
 /** The northbound row a logical flow's stage-hint names. */
 export interface StepHint {
   readonly table: HintTable;

@@ -6,6 +6,7 @@ import type { SqlReader } from '../storage/sql';
 import type { StepHint, StepOwner } from '../correlation/types';
 import { PackedStep, unpackSteps } from './step-pack';
 import { OwnerJson, ownerJson, StepJson } from './trace-record';
+import { evpnFlow } from '../ovn/evpn-flows';
 
 /** Owner flags in a packed step. */
 export const STALE = 1;
@@ -62,6 +63,8 @@ export function readSteps(steps: PackedStep[], collisions: Record<string, StepOw
     } else if (o) owners.push({ table: o.tbl, uuid: o.uuid, stale, name: o.name, summary: o.summary, ...objectDatapath(o.detail) });
     for (const c of collisions[String(s.seq)] ?? []) owners.push(ownerJson(c));
     const h = s.hintId !== null ? objects.get(s.hintId) : undefined;
+    // Derived from the rule's own text, as when it was annotated (ovn/evpn-flows.ts), so not stored.
+    const own = !owners.length && r.cookie && !/^0x0+$/.test(r.cookie) ? evpnFlow(r) : null;
     out.push({
       seq: s.seq,
       depth: s.depth,
@@ -74,6 +77,7 @@ export function readSteps(steps: PackedStep[], collisions: Record<string, StepOw
       owners,
       collision: (s.flags & COLLISION) !== 0,
       northbound: h ? { table: h.tbl as StepHint['table'], uuid: h.uuid, name: h.name, summary: h.summary } : null,
+      ...(own ? { controllerFlow: own } : {}),
     });
   }
   return out;

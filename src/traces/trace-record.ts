@@ -1,6 +1,6 @@
 // An annotated trace as the store receives it, and the JSON the API answers with. The JSON names
 // are a contract outside tools rely on (issue 10): only ever add fields.
-import type { AnnotatedTrace, StepHint, StepOwner, Verdict } from '../correlation/types';
+import type { AnnotatedTrace, ControllerFlow, StepHint, StepOwner, Verdict } from '../correlation/types';
 
 export interface TraceRecordInput {
   trace: AnnotatedTrace;
@@ -95,6 +95,8 @@ export interface StepJson {
   owners: OwnerJson[];
   collision: boolean;
   northbound: StepHint | null;
+  /** A rule ovn-controller installs itself whose cookie no southbound row will ever own (EVPN); absent otherwise. */
+  controllerFlow?: ControllerFlow;
 }
 
 export interface TraceJson {

@@ -24,6 +24,6 @@ describe.each(VERDICT_VERSIONS)('%s', (version) => {
     const t = annotatePass(drop.pass, modelWithout(version, last.cookie!.slice(2)), { dpif: dpifOf(version, 'acl-drop') });
     expect(t.verdict).toMatchObject({ kind: 'drop', dropBy: { stepSeq: last.seq, logicalFlowUuid: null, hint: null, stage: null } });
     expect(t.verdict.reason).toContain(`cookie ${last.cookie}`);
-    expect(t.verdict.reason).toMatch(/no southbound row owns/);
+    expect(t.verdict.reason).toMatch(/owned by no southbound row \(a logical flow newer than the replica/);
   });
 });
