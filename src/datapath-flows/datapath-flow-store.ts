@@ -11,6 +11,7 @@ import { pushSignature } from '../ovs/push-signature';
 import { tunnelSignature } from '../ovs/tunnel-signature';
 import { PLAN_EACH_CALL, SqliteReader, type SqlReader } from '../storage/sql';
 import { busyPortPage } from './busy-port-store';
+import { datapathFlowJson, type DatapathFlowJson, type DatapathFlowRow, type RecircNeighbour } from './datapath-flow-json';
 import { StoreService } from '../storage/store.service';
 import { Statements, WriteContext } from '../storage/writer';
 
@@ -50,33 +51,6 @@ export type OpenLifetime = { id: number; pmdCopies: string | null; heardAt: stri
 /** A lifetime's counters as a source read them, with its PMD copies' (NewLifetime.pmdCopies: absent writes NULL). */
 export type SeenCounters = { lastSeen: string; packets: number; bytes: number; used: string | null } & Pick<NewLifetime, 'pmdCopies'>;
 
-export interface DatapathFlowJson {
-  id: number;
-  ufid: string;
-  chassis: string;
-  state: 'live' | 'removed';
-  firstSeen: string;
-  lastSeen: string;
-  removedAt: string | null;
-  removalReason: string | null;
-  inPort: string | null;
-  recircId: string;
-  key: string;
-  actions: string;
-  packets: number;
-  bytes: number;
-  used: string | null;
-  source: string;
-}
-
-/** A lifetime's recirculation parent or child: the other lifetime and the edge's recirc id. */
-export interface RecircNeighbour {
-  id: number;
-  ufid: string;
-  recircId: string;
-  via: string;
-}
-
 export interface DatapathFlowFilter {
   state?: 'live' | 'removed';
   /** Lifetimes a trace of which touched this logical port (the name trace_port is keyed by). */
@@ -89,44 +63,6 @@ export interface DatapathFlowFilter {
 
 /** DatapathFlowStore.openOf's row. */
 export type OpenOf = Pick<OpenLifetime, 'id' | 'key' | 'actions' | 'firstSeen' | 'lastSeen' | 'packets' | 'bytes' | 'pmdCopies'> & { heardAt: string | null };
-
-/** A datapath_flow row (also read by the logical-flow audits: logical-flow-store.ts). */
-export interface DatapathFlowRow {
-  id: number;
-  chassis: string;
-  ufid: string;
-  first_seen: string;
-  last_seen: string;
-  removed_at: string | null;
-  removal_reason: string | null;
-  in_port: string | null;
-  recirc_id: string;
-  key: string;
-  actions: string;
-  packets: number;
-  bytes: number;
-  used: string | null;
-  source: string;
-}
-
-export const datapathFlowJson = (r: DatapathFlowRow): DatapathFlowJson => ({
-  id: r.id,
-  ufid: r.ufid,
-  chassis: r.chassis,
-  state: r.removed_at ? 'removed' : 'live',
-  firstSeen: r.first_seen,
-  lastSeen: r.last_seen,
-  removedAt: r.removed_at,
-  removalReason: r.removal_reason,
-  inPort: r.in_port,
-  recircId: r.recirc_id,
-  key: r.key,
-  actions: r.actions,
-  packets: r.packets,
-  bytes: r.bytes,
-  used: r.used,
-  source: r.source,
-});
 
 /** Where DatapathFlowStore.pruneEndedUntraced goes on: by id, then per chassis by (removed_at, id). */
 export interface UntracedCursor {

@@ -5,7 +5,8 @@ import { notFound } from '../common/api-error';
 import { Page, page } from '../common/query';
 import { TraceStore } from '../traces/trace-store';
 import { TracesService } from '../traces/traces.service';
-import { DatapathFlowJson, DatapathFlowStore } from './datapath-flow-store';
+import type { DatapathFlowJson } from './datapath-flow-json';
+import { DatapathFlowStore } from './datapath-flow-store';
 
 @Injectable()
 export class DatapathFlowsService {

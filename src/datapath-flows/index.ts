@@ -5,4 +5,6 @@
 // arrival's and a push's signatures, written with its lifetime).
 //
 // Entry points: DatapathFlowStoreModule (DatapathFlowStore: the one way into the lifetimes, for
-// the poller, the vlog source and ingest), DatapathFlowsModule (the routes).
+// the poller, the vlog source and ingest), DatapathFlowsModule (the routes); a lifetime's JSON
+// shape and the row it is read from, re-exported here (the logical-flow audits show lifetimes too).
+export * from './datapath-flow-json';

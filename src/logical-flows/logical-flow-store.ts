@@ -6,7 +6,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { LflowRow } from '../traces/trace-read-store';
 import { Page, page } from '../common/query';
-import { DatapathFlowJson, datapathFlowJson, DatapathFlowRow } from '../datapath-flows/datapath-flow-store';
+import { DatapathFlowJson, datapathFlowJson, DatapathFlowRow } from '../datapath-flows';
 import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
 import { citesSql, CITES_HINT, CITES_LFLOW, refsAndTracesCiting } from '../traces/citation-store';

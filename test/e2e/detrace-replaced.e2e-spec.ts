@@ -10,7 +10,7 @@
 // is purged and installed again (and used, so its ukey gets a translation cache) meanwhile.
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
+import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-json';
 import { startApp } from '../support/app';
 import { Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';

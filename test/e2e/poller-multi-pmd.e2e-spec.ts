@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { PollerService } from '../../src/collectors/poller.service';
-import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
+import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-json';
 import { startApp } from '../support/app';
 import { bothPmds, copies, keepPmdCopyOnly, pmdSandbox, queuesByCore, receiveOn } from '../support/pmd-copies';
 import { waitFor } from '../support/wait';

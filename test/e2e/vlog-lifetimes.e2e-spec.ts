@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { VlogSourceService } from '../../src/collectors/vlog-source.service';
-import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
+import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-json';
 import { startApp } from '../support/app';
 import { Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import request from 'supertest';
 import { VlogSourceService } from '../../src/collectors/vlog-source.service';
-import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
+import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-json';
 import { startApp } from '../support/app';
 import { idleOutReadCopy, pmdSandbox, queuesByCore } from '../support/pmd-copies';
 import { waitFor } from '../support/wait';

@@ -18,7 +18,7 @@ import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { VlogSourceService } from '../../src/collectors/vlog-source.service';
 import { VswitchdService } from '../../src/collectors/vswitchd.service';
-import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
+import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-json';
 import { startApp } from '../support/app';
 import { Sandbox } from '../support/sandbox';
 import { waitFor } from '../support/wait';

@@ -4,7 +4,7 @@
 // of the flow (same UFID, own counters), listed under its `flow-dump from pmd on cpu core: N` header.
 import type { INestApplication } from '@nestjs/common';
 import { MAX_IDLE_MS } from '../../src/collectors/vlog-gone-check';
-import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-store';
+import type { DatapathFlowJson } from '../../src/datapath-flows/datapath-flow-json';
 import { compareVersions } from './captured-model';
 import { Sandbox } from './sandbox';
 import { whileSending } from './steady-traffic';
