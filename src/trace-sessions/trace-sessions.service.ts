@@ -6,8 +6,8 @@
 import { Inject, Injectable, Optional, Logger, BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import { compileFilter, CompiledFilter, FilterError } from '../ovs/of-filter';
-import { badRequest, notFound } from '../common/api-error';
+import { compileFilter, CompiledFilter } from '../ovs/of-filter';
+import { notFound } from '../common/api-error';
 import { Page, page } from '../common/query';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
@@ -17,21 +17,10 @@ import { PathStore } from '../paths/path-store';
 import { TracesService } from '../traces/traces.service';
 import { addStats, emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
 import { checkSessionLimit, createWithinLimit } from './session-limit';
-import { chassisByHostname, parseAddresses, PortTarget, selectFlow, Selection, SessionFlow } from './session-selector';
-import { checkAgainstSwitch } from './switch-check';
+import { PortTarget, selectFlow, Selection, SessionFlow } from './session-selector';
+import { portTarget } from './port-target';
+import { checkRequest, CreateSessionInput, newSessionRow } from './session-request';
 import { SessionEnds } from './session-ends';
-
-export interface CreateSessionInput {
-  bridge: string;
-  filter?: string;
-  logicalPort?: string;
-  maxTraces?: number;
-  durationSeconds?: number;
-  includeExisting?: boolean;
-  crossCheck?: boolean;
-  /** Only these chassis carry the session out (default: every chassis). */
-  chassis?: string[];
-}
 
 export interface ActiveSession {
   json: TraceSessionJson;
@@ -237,45 +226,9 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   async create(input: CreateSessionInput): Promise<TraceSessionJson> {
     const max = this.config.LIVETRACE_MAX_SESSIONS;
     await checkSessionLimit(this.sessions, max); // and again where it is inserted (session-limit.ts)
-    let filter: CompiledFilter | undefined;
-    if (input.filter !== undefined) {
-      try {
-        filter = compileFilter(input.filter);
-      } catch (err) {
-        if (err instanceof FilterError) throw badRequest('filter', err.message);
-        throw err;
-      }
-    }
-    // An api instance has no switch of its own: each agent's own bridge is what it traces.
-    if (this.config.LIVETRACE_ROLE !== 'api') await checkAgainstSwitch(this.replicas, input.bridge, filter);
-    // LIVETRACE_CHASSIS may be a hostname: this process's name, or one flows were stored under, is an agent's.
-    const mine = this.config.LIVETRACE_ROLE !== 'api' ? this.chassis : undefined;
-    const agent = async (c: string) => c === mine || !!(await this.paths?.hasChassis(c));
-    const misnamed = input.chassis && (await chassisByHostname(input.chassis, this.replicas.sb.rows('Chassis'), agent));
-    if (misnamed) throw badRequest('chassis', misnamed);
-    if (input.logicalPort !== undefined && !this.portTarget(input.logicalPort)) {
-      throw notFound(`no logical port named ${JSON.stringify(input.logicalPort)} in the southbound database`, 'logicalPort');
-    }
-    const now = new Date();
-    const json: Omit<TraceSessionJson, 'id'> = {
-      chassis: this.chassis,
-      createdAt: now.toISOString(),
-      bridge: input.bridge,
-      filter: input.filter ?? null,
-      logicalPort: input.logicalPort ?? null,
-      maxTraces: input.maxTraces ?? null,
-      durationSeconds: input.durationSeconds ?? null,
-      includeExisting: !!input.includeExisting,
-      crossCheck: !!input.crossCheck,
-      expiresAt: input.durationSeconds ? new Date(now.getTime() + input.durationSeconds * 1000).toISOString() : null,
-      onChassis: input.chassis ? [...new Set(input.chassis)] : null,
-      state: 'active',
-      endedAt: null,
-      stats: emptyStats(),
-      perChassis: {},
-    };
     const here = this.config.LIVETRACE_ROLE !== 'api';
-    const id = await createWithinLimit(this.store, this.sessions, json, max);
+    await checkRequest(input, { replicas: this.replicas, here, chassis: () => this.chassis, paths: this.paths });
+    const id = await createWithinLimit(this.store, this.sessions, newSessionRow(input, this.chassis, new Date()), max);
     // Here at once (the other agents take it up at their next poll).
     if (here) await this.poll();
     // Made: a spool slow to ship this process's other writes (its counters) answers it as PostgreSQL
@@ -311,25 +264,6 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     return this.get(id);
   }
 
-  /** The port's interfaces, datapath ports and addresses, from the live replicas. */
-  portTarget(name: string, portNames?: ReadonlyMap<string, string>): PortTarget | undefined {
-    const pb = this.replicas.sb.find('Port_Binding', 'logical_port', name)[0];
-    if (!pb) return undefined;
-    const interfaces = new Set<string>();
-    for (const i of this.replicas.ovs.rows('Interface')) {
-      if ((i.external_ids as Record<string, string>)['iface-id'] === name) interfaces.add(String(i.name));
-    }
-    const dpPorts = new Set<string>();
-    if (portNames) for (const [num, n] of portNames) if (interfaces.has(n)) dpPorts.add(num);
-    const lsp = this.replicas.nb.find('Logical_Switch_Port', 'name', name)[0];
-    const addrs = parseAddresses([...((pb.mac as string[]) ?? []), ...(((lsp?.addresses as string[]) ?? []) as string[])]);
-    // Another chassis sees the port's packets by these keys in the tunnel (VNI, Geneve ingress).
-    const dpRef = Array.isArray(pb.datapath) ? pb.datapath[0] : pb.datapath;
-    const dp = typeof dpRef === 'string' ? this.replicas.sb.get('Datapath_Binding', dpRef) : undefined;
-    const keys = dp && pb.tunnel_key !== undefined ? { datapath: Number(dp.tunnel_key), port: Number(pb.tunnel_key) } : undefined;
-    return { name, interfaces, dpPorts, ...addrs, keys };
-  }
-
   /** The in_ports every active session is confined to, or null when one needs all flows. */
   inPortScope(): string[] | null {
     const ports = new Set<string>();
@@ -351,7 +285,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       // Recomputed only when the replicas or the datapath ports changed: this runs for every new flow.
       const generation = this.replicas.model.generation;
       if (s.json.logicalPort && (s.portFrom?.generation !== generation || s.portFrom.portNames !== portNames)) {
-        s.port = this.portTarget(s.json.logicalPort, portNames) ?? s.port;
+        s.port = portTarget(this.replicas, s.json.logicalPort, portNames) ?? s.port;
         s.portFrom = { generation, portNames };
       }
       const parentSelected = parents.some((p) => p.dbId !== undefined && s.selectedFlows.has(p.dbId));

@@ -1,0 +1,25 @@
+// Where a logical port is, as the live replicas say: the OVS interfaces bound to it (iface-id) and
+// their datapath port numbers on this chassis, its MACs and addresses (southbound binding and
+// northbound port), and the tunnel keys another chassis sees its packets by. A session on a
+// logical port selects flows by these (session-selector.ts).
+import type { ReplicasService } from '../replicas/replicas.service';
+import { parseAddresses, type PortTarget } from './session-selector';
+
+/** The port's interfaces, datapath ports and addresses, from the live replicas. */
+export function portTarget(replicas: Pick<ReplicasService, 'sb' | 'nb' | 'ovs'>, name: string, portNames?: ReadonlyMap<string, string>): PortTarget | undefined {
+  const pb = replicas.sb.find('Port_Binding', 'logical_port', name)[0];
+  if (!pb) return undefined;
+  const interfaces = new Set<string>();
+  for (const i of replicas.ovs.rows('Interface')) {
+    if ((i.external_ids as Record<string, string>)['iface-id'] === name) interfaces.add(String(i.name));
+  }
+  const dpPorts = new Set<string>();
+  if (portNames) for (const [num, n] of portNames) if (interfaces.has(n)) dpPorts.add(num);
+  const lsp = replicas.nb.find('Logical_Switch_Port', 'name', name)[0];
+  const addrs = parseAddresses([...((pb.mac as string[]) ?? []), ...(((lsp?.addresses as string[]) ?? []) as string[])]);
+  // Another chassis sees the port's packets by these keys in the tunnel (VNI, Geneve ingress).
+  const dpRef = Array.isArray(pb.datapath) ? pb.datapath[0] : pb.datapath;
+  const dp = typeof dpRef === 'string' ? replicas.sb.get('Datapath_Binding', dpRef) : undefined;
+  const keys = dp && pb.tunnel_key !== undefined ? { datapath: Number(dp.tunnel_key), port: Number(pb.tunnel_key) } : undefined;
+  return { name, interfaces, dpPorts, ...addrs, keys };
+}
