@@ -10,10 +10,8 @@ import type { Socket } from 'node:dgram';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
-import { inPort, recircId } from '../ovs/odp-key';
 import { VlogOutput, VlogParser, VlogRecord } from '../ovs/vlog';
 import { DatapathFlowStore } from '../datapath-flows/datapath-flow-store';
-import { recircIdHex } from '../ovs/ids';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import { InstalledFlow, Released, UpcallLinker } from '../upcalls';
@@ -24,31 +22,15 @@ import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { VlogLevels } from './vlog-levels';
 import { ReplicasService, settledChassisName } from '../replicas/replicas.service';
 import { checkFlowIn, DatapathAnswers, GoneChecks, maxIdleOf } from './vlog-gone-check';
-import { CheckedItem, VlogLifetimes } from './vlog-lifetimes';
+import { VlogLifetimes } from './vlog-lifetimes';
 import { vlogMetrics, type VlogMetrics } from './vlog-metrics';
 import { copyHolder } from './vlog-pmd-copies';
 import { LogClock } from './vlog-log-clock';
 import { refusal, refused, RefusedLog, type ReadFrom, type Refusal } from './vlog-refuse';
 import { committed, writeJob } from './vlog-write-job';
+import { type Draft, draftOf, upcallRow, type WriteItem } from './vlog-write-items';
 import { ApartLog, DropLog, isolate, passing, WriteRetry } from './vlog-write-retry';
 import { VswitchdService } from './vswitchd.service';
-
-interface Draft {
-  record: VlogRecord;
-  key: string;
-  packet: string;
-  dpif: string;
-  upcallType: string;
-  /** When its line's event happened on the agent's clock (LogClock.heard): retention's age of the row. */
-  heard: number;
-}
-
-type WriteItem =
-  | { kind: 'upcall'; released: Released<Draft> }
-  | { kind: 'flow'; flow: InstalledFlow; time: string; heard: number; thread: string | null; userspace: boolean }
-  | { kind: 'flow_del'; ufid: string; time: string; heard: number }
-  | CheckedItem
-  | { kind: 'held' };
 
 const TICK_MS = 250;
 /** dpctl/get-flow calls a tick at most (20 a second): each is a little of vswitchd's main thread. */
@@ -242,10 +224,10 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       case 'upcall':
         this.upcalls.logSource.upcalls++;
         if (!e.parsedKey) {
-          this.queue.push({ kind: 'upcall', released: { upcall: { record: r, key: e.key, packet: e.packet, dpif: e.dpif, upcallType: e.upcallType, heard }, flow: null } });
+          this.queue.push({ kind: 'upcall', released: { upcall: draftOf(r, e, heard), flow: null } });
           return;
         }
-        this.release(this.linker.addUpcall({ record: r, key: e.key, packet: e.packet, dpif: e.dpif, upcallType: e.upcallType, heard }, e.parsedKey, at));
+        this.release(this.linker.addUpcall(draftOf(r, e, heard), e.parsedKey, at));
         return;
       case 'flow_add':
       case 'flow_mod':
@@ -396,7 +378,6 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
     if (item.kind === 'held') return this.lifetimes.writeHeld(tx);
     if (item.kind === 'checked') return this.lifetimes.checked(tx, item, chassis);
     const { upcall: d, flow } = item.released;
-    const key = d.record.event?.type === 'upcall' ? d.record.event.parsedKey : null;
     this.lifetimes.afterCommit(() => this.m.upcalls.inc({ linked: flow ? 'yes' : 'no' }));
     // A row an upcall, growing with traffic: not stored while the spool is full, never later (the
     // log already samples them; holding them would grow the agent's memory instead).
@@ -407,25 +388,7 @@ export class VlogSourceService implements OnApplicationBootstrap, OnApplicationS
       });
       return;
     }
-    this.upcallStore.insert(tx, {
-      chassis,
-      source: 'vlog',
-      time: Number.isFinite(d.record.time) ? new Date(d.record.time).toISOString() : new Date().toISOString(),
-      heardAt: new Date(d.heard).toISOString(),
-      upcallType: d.upcallType,
-      dpif: d.dpif,
-      thread: d.record.thread,
-      key: d.key,
-      packet: d.packet,
-      inPort: key ? inPort(key) ?? null : null,
-      recircId: key ? recircIdHex(recircId(key)) : null,
-      ufid: flow?.ufid ?? null,
-      megaUfid: flow?.megaUfid ?? null,
-      flowKey: flow?.key ?? null,
-      flowActions: flow?.actions ?? null,
-      datapathFlowId: flow && !this.config.LIVETRACE_POLLER ? (this.flows.openOf(tx, 'vlog', chassis, flow.ufid)?.id ?? null) : null,
-      sampled: true,
-      extra: { line: d.record.line, ...(d.record.sequence !== null ? { sequence: d.record.sequence } : {}), ...(d.record.origin ? { origin: d.record.origin } : {}) },
-    });
+    const datapathFlowId = flow && !this.config.LIVETRACE_POLLER ? (this.flows.openOf(tx, 'vlog', chassis, flow.ufid)?.id ?? null) : null;
+    this.upcallStore.insert(tx, upcallRow(d, flow, chassis, datapathFlowId));
   }
 }
