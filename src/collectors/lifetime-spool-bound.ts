@@ -15,7 +15,7 @@ import { StoreService } from '../storage/store.service';
 /**
  * dropped_spool_full: a new lifetime not stored; stored_late: stored once there was room;
  * lost_spool_full: ended before there was room (no row, no end); lost_unchecked: given up, its
- * checks in the datapath failing (vlog-lifetimes.ts MAX_FAILED_CHECKS); deferred_spool_full: a
+ * checks in the datapath failing (vlog-check-answer.ts MAX_FAILED_CHECKS); deferred_spool_full: a
  * stored lifetime's counters held back.
  */
 export type LifetimeWriteOutcome = 'dropped_spool_full' | 'stored_late' | 'lost_spool_full' | 'lost_unchecked' | 'deferred_spool_full';

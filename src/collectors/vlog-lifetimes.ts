@@ -16,31 +16,11 @@ import type { InstalledFlow } from '../upcalls';
 import { actionsOf } from './datapath-diff';
 import { LifetimeSpoolBound, type LifetimeWriteOutcome } from './lifetime-spool-bound';
 import type { Counts } from './pmd-copies-column';
-import { CheckResult, GONE_REASON, GoneChecks, loggedByDpifNetdev } from './vlog-gone-check';
+import { type CheckedItem, endByCheck, heardAt, MAX_FAILED_CHECKS } from './vlog-check-answer';
+import { GONE_REASON, GoneChecks, loggedByDpifNetdev } from './vlog-gone-check';
 import { began, ended, lastHeard, shownAt } from './vlog-log-clock';
 import { VlogPmdCopies } from './vlog-pmd-copies';
 import { type Seen, undo, type Unstored, type WriteJob } from './vlog-write-job';
-
-/**
- * A check's answer for lifetime `id` (negative: one held back) of `ufid`; `home`, `userspace`: what the check knew (unwritten);
- * `offset`: the clocks' (LogClock.offset) when it was made, absent or null if none was measured.
- */
-export type CheckedItem = { kind: 'checked'; id: number; ufid: string; at: number; result: CheckResult; home?: string; userspace?: boolean; offset?: number | null };
-
-/**
- * A held-back lifetime whose checks failed this many times in a row (a max-idle apart: about a
- * minute) is given up (lost_unchecked): with vswitchd's socket failing and the spool full, every
- * flow_add read would otherwise stay in memory for good. A stored lifetime is not: its row is the
- * memory, and its checks go on.
- */
-export const MAX_FAILED_CHECKS = 5;
-
-/**
- * When the agent last knew `f` installed, on its own clock (the one the checks are taken by): a
- * check's (`seen`, written from its Date.now()) or when its log line was read, never the line's own
- * time: vswitchd's clock may be minutes apart, and a check reckoned from it ran that much early or late.
- */
-const heardAt = (f: InstalledFlow, seen: Seen | null): number => (seen ? seen.at : f.at);
 
 export class VlogLifetimes {
   /** New lifetimes the full spool held back, by UFID: stored once it has room if a check finds them installed. */
@@ -345,14 +325,7 @@ export class VlogLifetimes {
     const f = item.result.flow;
     this.copies.load(open);
     const counted = this.counted(item.id, open, f);
-    // Fewer packets than the lifetime counted: its flow was deleted unlogged and installed again
-    // (same key, so same UFID; same actions, so no flow_add told another lifetime). As the poller's
-    // counters_reset (datapath-diff.ts): it ends at this check, and the flow found is a new lifetime,
-    // first seen now (its install's log line, if any, was taken for the old one put again).
-    // Other actions, counters not fallen: modified in place (the revalidators' UKEY_MODIFY keeps the
-    // UFID and the counters) with no log line of it read (dpif_netdev's flow_mod dropped by the log's
-    // rate limit; the kernel's put[modify] is no install): ended actions_changed, as by the poller.
-    const ended = !counted ? 'counters_reset' : actionsOf(f) !== open.actions ? 'actions_changed' : null;
+    const ended = endByCheck(counted, f, open.actions);
     const c = ended ? f : (counted ?? f); // a new lifetime: the copy's own counters
     const seen: Seen = { lastSeen: time, at: item.at, packets: c.packets, bytes: c.bytes, used: f.used, pmdCopies: ended ? null : this.copies.text(item.id) };
     if (ended) {

@@ -6,7 +6,7 @@ import { inPort, recircId } from '../ovs/odp-key';
 import type { UpcallEvent, VlogRecord } from '../ovs/vlog';
 import type { InstalledFlow, Released } from '../upcalls';
 import type { UpcallInput } from '../upcalls/upcall-store';
-import type { CheckedItem } from './vlog-lifetimes';
+import type { CheckedItem } from './vlog-check-answer';
 
 /** An upcall's log record, as it waits in the linker for the flow it installed. */
 export interface Draft {

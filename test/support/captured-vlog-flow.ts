@@ -3,7 +3,7 @@
 // flow as dpctl/get-flow prints it: for unit specs of vlog-lifetimes.ts that drive it by hand.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CheckedItem } from '../../src/collectors/vlog-lifetimes';
+import type { CheckedItem } from '../../src/collectors/vlog-check-answer';
 import { parseDumpLine } from '../../src/ovs/dump-flows';
 import { VlogParser } from '../../src/ovs/vlog';
 import type { InstalledFlow } from '../../src/upcalls';

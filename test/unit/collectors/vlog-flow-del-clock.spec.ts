@@ -9,7 +9,8 @@
 import { join } from 'node:path';
 import { LifetimeSpoolBound } from '../../../src/collectors/lifetime-spool-bound';
 import { GoneChecks } from '../../../src/collectors/vlog-gone-check';
-import { type CheckedItem, VlogLifetimes } from '../../../src/collectors/vlog-lifetimes';
+import type { CheckedItem } from '../../../src/collectors/vlog-check-answer';
+import { VlogLifetimes } from '../../../src/collectors/vlog-lifetimes';
 import { LogClock } from '../../../src/collectors/vlog-log-clock';
 import { loadConfig } from '../../../src/config/config';
 import { CrossCheckStore } from '../../../src/cross-checks/cross-check-store';

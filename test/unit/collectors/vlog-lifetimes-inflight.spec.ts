@@ -8,7 +8,8 @@
 // a real migrated SQLite.
 import { LifetimeSpoolBound } from '../../../src/collectors/lifetime-spool-bound';
 import { GoneChecks } from '../../../src/collectors/vlog-gone-check';
-import { MAX_FAILED_CHECKS, VlogLifetimes } from '../../../src/collectors/vlog-lifetimes';
+import { MAX_FAILED_CHECKS } from '../../../src/collectors/vlog-check-answer';
+import { VlogLifetimes } from '../../../src/collectors/vlog-lifetimes';
 import { DatapathFlowStore } from '../../../src/datapath-flows/datapath-flow-store';
 import { MetricsService } from '../../../src/metrics/metrics.service';
 import { capturedFlow } from '../../support/captured-vlog-flow';
