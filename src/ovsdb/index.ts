@@ -5,8 +5,9 @@
 //   session      reconnecting session over a remote list (OVS reconnect.c backoff), onConnected hook
 //   client       typed read-only methods (list_dbs, get_schema, select-only transact, monitors)
 //   sync         syncInitial(): connect + monitor + count, for bench/ovsdb-sync
-//   replica/     in-memory tables with indexes and tombstones (replica), datum decoding (datum), and
-//                the follower that keeps one in sync over a session (follower): replicas/ uses them
+//   replica/     in-memory tables (replica) whose rows, indexes and tombstones are kept per table
+//                (replica-table), datum decoding (datum), and the follower that keeps one in sync
+//                over a session (follower): replicas/ uses them
 //
 // May import: nothing of the service (node built-ins only); no Nest.
 // Entry points: OvsdbSession and OvsdbClient (below); ReplicaFollower (replica/follower) for a replica.

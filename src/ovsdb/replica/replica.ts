@@ -3,7 +3,10 @@
 // It knows nothing of sockets: the follower feeds it monitor replies and notifications.
 import { EventEmitter } from 'node:events';
 import type { DatabaseSchema, Row as WireRow, RowUpdate, RowUpdate2, TableUpdates, TableUpdates2 } from '../types';
-import { applyDiff, brief, CellValue, columnType, ColumnType, decodeDatum, emptyValue, Value } from './datum';
+import { applyDiff, brief, CellValue, columnType, ColumnType, decodeDatum, Value } from './datum';
+import { emptyRow, expireTombstones, indexRow, type ReplicaRow, type Table, type Tombstone, unindexRow } from './replica-table';
+
+export type { ReplicaRow, Tombstone } from './replica-table';
 
 export interface TableSpec {
   /** Columns the service uses; those the server's schema lacks are skipped (and reported). */
@@ -15,16 +18,6 @@ export interface TableSpec {
 }
 
 export type ReplicaSpec = Record<string, TableSpec>;
-
-export interface ReplicaRow {
-  _uuid: string;
-  [column: string]: CellValue;
-}
-
-export interface Tombstone {
-  row: ReplicaRow;
-  deletedAt: number;
-}
 
 export interface RowChange {
   table: string;
@@ -40,31 +33,6 @@ export interface ReplicaEvents {
   reset: [];
   skipped: [what: string];
 }
-
-interface Table {
-  name: string;
-  columns: Map<string, ColumnType>;
-  rows: Map<string, ReplicaRow>;
-  byPrefix: Map<string, Set<string>>;
-  byColumn: Map<string, Map<Value, Set<string>>>;
-  tombstones: Map<string, Tombstone>;
-  keepTombstones: boolean;
-}
-
-function addTo<K>(index: Map<K, Set<string>>, key: K, uuid: string): void {
-  let s = index.get(key);
-  if (!s) index.set(key, (s = new Set()));
-  s.add(uuid);
-}
-
-function removeFrom<K>(index: Map<K, Set<string>>, key: K, uuid: string): void {
-  const s = index.get(key);
-  if (!s) return;
-  s.delete(uuid);
-  if (s.size === 0) index.delete(key);
-}
-
-export const uuidPrefix = (uuid: string): string => uuid.slice(0, 8);
 
 /**
  * An update the replica cannot apply: malformed (a table, row or column not laid out as
@@ -186,7 +154,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   tombstonesByPrefix(table: string, prefix: string): Tombstone[] {
     const t = this.tables.get(table);
     if (!t) return [];
-    this.expireTombstones(t);
+    expireTombstones(t, this.now() - this.tombstoneTtlMs);
     const p = prefix.toLowerCase();
     return [...t.tombstones.values()].filter((ts) => ts.row._uuid.startsWith(p));
   }
@@ -194,7 +162,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   tombstone(table: string, uuid: string): Tombstone | undefined {
     const t = this.tables.get(table);
     if (!t) return undefined;
-    this.expireTombstones(t);
+    expireTombstones(t, this.now() - this.tombstoneTtlMs);
     return t.tombstones.get(uuid);
   }
 
@@ -332,7 +300,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           if (!dump && u.old === undefined) this.mustLack(t, uuid, 'insert');
           else if (!dump) this.mustHave(t, uuid, 'modify');
           const base = t.rows.get(uuid);
-          const row: ReplicaRow = base ? { ...base } : this.emptyRow(t, uuid);
+          const row: ReplicaRow = base ? { ...base } : emptyRow(t, uuid);
           for (const [c, d] of Object.entries(u.new)) {
             const type = t.columns.get(c);
             if (type) row[c] = this.decodeCell(t, uuid, c, () => decodeDatum(type, d));
@@ -346,14 +314,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     }
   }
 
-  private emptyRow(t: Table, uuid: string): ReplicaRow {
-    const row: ReplicaRow = { _uuid: uuid };
-    for (const [c, type] of t.columns) row[c] = emptyValue(type);
-    return row;
-  }
-
   private decodeRow(t: Table, uuid: string, wire: WireRow, old: ReplicaRow | undefined): ReplicaRow {
-    const row: ReplicaRow = old ? { ...old } : this.emptyRow(t, '');
+    const row: ReplicaRow = old ? { ...old } : emptyRow(t, '');
     row._uuid = old?._uuid ?? '';
     for (const [c, d] of Object.entries(wire)) {
       const type = t.columns.get(c);
@@ -375,9 +337,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private putRow(t: Table, uuid: string, row: ReplicaRow): void {
     row._uuid = uuid;
     const old = t.rows.get(uuid);
-    if (old) this.unindex(t, old);
+    if (old) unindexRow(t, old);
     t.rows.set(uuid, row);
-    this.index(t, row);
+    indexRow(t, row);
     t.tombstones.delete(uuid);
     this.emit('change', { table: t.name, uuid, kind: old ? 'modify' : 'insert', row, old });
   }
@@ -385,24 +347,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private deleteRow(t: Table, uuid: string): void {
     const old = t.rows.get(uuid);
     if (!old) return;
-    this.unindex(t, old);
+    unindexRow(t, old);
     t.rows.delete(uuid);
     if (t.keepTombstones) t.tombstones.set(uuid, { row: old, deletedAt: this.now() });
     this.emit('change', { table: t.name, uuid, kind: 'delete', row: old });
-  }
-
-  private index(t: Table, row: ReplicaRow): void {
-    addTo(t.byPrefix, uuidPrefix(row._uuid), row._uuid);
-    for (const [c, idx] of t.byColumn) for (const v of ([] as Value[]).concat(row[c] as Value | Value[])) addTo(idx, v, row._uuid);
-  }
-
-  private unindex(t: Table, row: ReplicaRow): void {
-    removeFrom(t.byPrefix, uuidPrefix(row._uuid), row._uuid);
-    for (const [c, idx] of t.byColumn) for (const v of ([] as Value[]).concat(row[c] as Value | Value[])) removeFrom(idx, v, row._uuid);
-  }
-
-  private expireTombstones(t: Table): void {
-    const limit = this.now() - this.tombstoneTtlMs;
-    for (const [uuid, ts] of t.tombstones) if (ts.deletedAt < limit) t.tombstones.delete(uuid);
   }
 }
