@@ -15,7 +15,7 @@ import { ReplicasService } from '../replicas/replicas.service';
 import { StoreService } from '../storage/store.service';
 import { PathStore } from '../paths/path-store';
 import { TracesService } from '../traces/traces.service';
-import { addStats, emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
+import { emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
 import { checkSessionLimit, createWithinLimit } from './session-limit';
 import { PortTarget, selectFlow, Selection, SessionFlow } from './session-selector';
 import { portTarget } from './port-target';
