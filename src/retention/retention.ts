@@ -48,7 +48,7 @@ export function addBatch(total: PruneResult & { batches: number }, r: PruneResul
 
 /** The owners of what a pruned trace takes with it. */
 export interface RetentionStores {
-  traces: Pick<TraceStore, 'idBeyondNewest' | 'oldest' | 'prune' | 'oldestCreatedAt' | 'newestHeardBefore'>;
+  traces: Pick<TraceStore, 'idBeyondNewest' | 'oldest' | 'prune' | 'oldestHeardAt' | 'newestHeardBefore'>;
   paths: Pick<PathStore, 'deleteIfEmpty'>;
   flows: Pick<DatapathFlowStore, 'deleteIfEndedAndUntraced' | 'idBeyondNewest' | 'pruneEndedUntraced'>;
   /** Rows traffic adds that no trace takes with it: upcalls (vswitchd's log, ingest) and cross-checks. */
@@ -65,12 +65,12 @@ export interface UntracedLimits {
 
 /**
  * The limits of the lifetimes no trace cites, once the traces are pruned: the age limit; with a row
- * limit that pruned traces, the time the oldest trace kept was made (the history kept begins there);
+ * limit that pruned traces, when the oldest trace kept was heard (the history kept begins there);
  * and as many of them as traces are kept (ids beyond the row limit's newest).
  */
 export function untracedLimits(tx: WriteContext, stores: RetentionStores, o: { before: string | null; rowLimited: boolean; keep: number }): UntracedLimits {
   let before = o.before;
-  const oldestKept = o.rowLimited ? stores.traces.oldestCreatedAt(tx) : null;
+  const oldestKept = o.rowLimited ? stores.traces.oldestHeardAt(tx) : null;
   if (oldestKept !== null && (before === null || oldestKept > before)) before = oldestKept;
   return { before, maxId: o.keep > 0 ? stores.flows.idBeyondNewest(tx, o.keep) : null };
 }

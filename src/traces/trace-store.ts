@@ -138,9 +138,14 @@ export class TraceStore {
     return row ? row.id : null;
   }
 
-  /** When the oldest trace kept was made (null: none is): where the history retention keeps begins. */
-  oldestCreatedAt(tx: WriteContext): string | null {
-    return (tx.stmt('SELECT MIN(created_at) AS t FROM trace').get() as { t: string | null }).t;
+  /**
+   * When the oldest trace kept was heard, on the agent's clock (null: none is): where the history
+   * retention keeps begins, compared with upcalls' heard_at. A store's ids grow with that clock (one
+   * writer): the first id's heard_at, or created_at for the agent's own. MIN(created_at) took a
+   * producer's clock: two days ahead, every upcall heard since was older and went.
+   */
+  oldestHeardAt(tx: WriteContext): string | null {
+    return (tx.stmt('SELECT COALESCE(heard_at, created_at) AS t FROM trace ORDER BY id LIMIT 1').get() as { t: string } | undefined)?.t ?? null;
   }
 
   /**

@@ -97,6 +97,24 @@ describe('retention by age on the agent’s clock: ingested rows', () => {
     expect(ids('trace', 'created_at')).toEqual([]);
   });
 
+  it('a row limit keeps the upcalls heard since the oldest trace kept was heard, from a producer two days ahead', async () => {
+    // The history kept begins where the oldest trace kept was heard: by its created_at (the producer's
+    // clock, two days ahead) every upcall heard since, on the agent's clock, was before it and went.
+    for (const k of [3, 2, 1]) {
+      const heard = new Date(NOW - k * 60_000).toISOString();
+      const time = new Date(NOW + 2 * DAY - k * 60_000).toISOString();
+      await send(heard, [
+        { type: 'upcall', id: `up-${k}`, time, key: KEY },
+        { type: 'translation', id: `tr-${k}`, time, text: 'x' },
+      ]);
+    }
+
+    await retention(m, stores, { LIVETRACE_RETENTION_DAYS: '0', LIVETRACE_RETENTION_ROWS: '2' }).round(NOW);
+
+    expect(ids('trace', 'heard_at')).toEqual([new Date(NOW - 120_000).toISOString(), new Date(NOW - 60_000).toISOString()]);
+    expect(ids('upcall', 'event_id')).toEqual(['up-2', 'up-1']);
+  });
+
   it('the tracer’s own traces go by their time as before, around a translation heard lately', async () => {
     await m.writer.submit((tx) => writeCapturedPass(tx, stores.traces, pass, { at: ago(20), k: 1, ended: true }));
     await m.writer.submit((tx) => writeCapturedPass(tx, stores.traces, pass, { at: ago(1), k: 2, ended: true }));
