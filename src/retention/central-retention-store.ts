@@ -22,7 +22,7 @@ import { inTransaction, olderServer, SILENT_MS, withClient } from '../storage/pg
 import { BUCKET_SHIFT, citationsOf } from '../traces';
 import type { SlotRanged } from '../storage/slot-take';
 import { pruneDeadSlots } from './central-dead-slot-store';
-import { heardSince, pruneCentralUntraced, TRACED_IN, untracedCuts } from './central-untraced-store';
+import { heardSince, pruneCentralUntraced, TRACE_HEARD, TRACED_IN, untracedCuts } from './central-untraced-store';
 import { addBatch, type PruneResult } from './retention';
 
 /** pg_advisory_lock key of the central retention (the migrations hold 7946710). */
@@ -92,12 +92,9 @@ export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, ba
   const rows = new Map<number, Row>();
   if (limits.atOrBefore !== null) for (const r of (await c.query<Row>(pick('created_at <= $1', 'created_at'), [limits.atOrBefore, batch])).rows) rows.set(r.id, r);
   // By age, on the agents' clocks: an agent's own trace by its created_at, one a producer dated (an
-  // ingested translation) by when its agent heard it (heard_at, idx_trace_heard).
-  for (const [where, by] of [
-    ['created_at < $1 AND heard_at IS NULL', 'created_at'],
-    ['heard_at < $1', 'heard_at'],
-  ])
-    if (limits.before !== null && rows.size < batch) for (const r of (await c.query<Row>(pick(where, by), [limits.before, batch - rows.size])).rows) rows.set(r.id, r);
+  // ingested translation) by when its agent heard it (TRACE_HEARD, idx_trace_heard).
+  if (limits.before !== null && rows.size < batch)
+    for (const r of (await c.query<Row>(pick(`${TRACE_HEARD} < $1`, TRACE_HEARD), [limits.before, batch - rows.size])).rows) rows.set(r.id, r);
   if (!rows.size) return out;
   const ids = [...rows.keys()];
   const paths = [...new Set([...rows.values()].map((r) => r.path_id).filter((p): p is number => p !== null))];

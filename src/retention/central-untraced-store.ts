@@ -59,11 +59,25 @@ const SILENT = `EXISTS (SELECT 1 FROM writer_slot w WHERE w.slot = f.id / ${2 **
 /** The heardSince of TRACED_IN: a slot silent for `hours` before `now` holds nothing back ('': no bound, 0 hours). */
 export const heardSince = (now: number, hours: number): string => (hours > 0 ? new Date(now - hours * 3_600_000).toISOString() : '');
 
+/**
+ * An upcall's age on the agents' clock, as idx_upcall_heard holds it (the same expression, or the
+ * planner does not match it): heard_at, NULL on the rows from before it and from a spool not yet
+ * migrated, which go by their own time as they did (PgRecordsHeardAt fills in no row).
+ */
+const UPCALL_HEARD = 'COALESCE(heard_at, time)';
+
+/**
+ * A trace's age on the agents' clock, as idx_trace_heard holds it: heard_at for one a producer dated
+ * (an ingested translation), created_at for the agent's own (heard_at NULL).
+ */
+export const TRACE_HEARD = 'COALESCE(heard_at, created_at)';
+
 /** The statements of a prune and example parameters (their plans are a test's). */
 const SQL = {
   /** The time of the keep-th newest row: older ones are beyond the row limit. */
   flowNewest: 'SELECT removed_at AS t FROM datapath_flow WHERE removed_at IS NOT NULL ORDER BY removed_at DESC OFFSET $1 LIMIT 1',
-  upcallNewest: 'SELECT heard_at AS t FROM upcall WHERE heard_at IS NOT NULL ORDER BY heard_at DESC OFFSET $1 LIMIT 1',
+  /** On the agents' clock: heard_at, or for a row from before it (NULL: never filled in, PgRecordsHeardAt) its time (idx_upcall_heard). */
+  upcallNewest: `SELECT ${UPCALL_HEARD} AS t FROM upcall ORDER BY ${UPCALL_HEARD} DESC OFFSET $1 LIMIT 1`,
   checkNewest: 'SELECT created_at AS t FROM cross_check ORDER BY created_at DESC OFFSET $1 LIMIT 1',
   ingestNewest: 'SELECT received_at AS t FROM ingest_event ORDER BY received_at DESC OFFSET $1 LIMIT 1',
   traceNewest: 'SELECT created_at AS t FROM trace ORDER BY created_at DESC OFFSET $1 LIMIT 1',
@@ -86,10 +100,8 @@ const SQL = {
   flowDelete: 'DELETE FROM datapath_flow WHERE id = ANY($1::bigint[])',
   /** A silent slot's pruned open lifetimes, for its agent if it comes back (storage/ship-pruned.ts ships them again). */
   prunedNote: 'INSERT INTO pruned_lifetime (id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING',
-  /** By when an agent heard them (heard_at: a producer's clock days off made time go at once, or stay). */
-  upcalls: 'DELETE FROM upcall WHERE id IN (SELECT id FROM upcall WHERE heard_at < $1 ORDER BY heard_at LIMIT $2)',
-  /** Those a spool from before heard_at shipped (NULL): by their own time, as then. */
-  upcallsUnheard: 'DELETE FROM upcall WHERE id IN (SELECT id FROM upcall WHERE time < $1 AND heard_at IS NULL ORDER BY time LIMIT $2)',
+  /** By when an agent heard them (heard_at: a producer's clock days off made time go at once, or stay); one from before, by its time. */
+  upcalls: `DELETE FROM upcall WHERE id IN (SELECT id FROM upcall WHERE ${UPCALL_HEARD} < $1 ORDER BY ${UPCALL_HEARD} LIMIT $2)`,
   checks: 'DELETE FROM cross_check WHERE id IN (SELECT id FROM cross_check WHERE created_at < $1 ORDER BY created_at LIMIT $2)',
   /** Ledger entries heard before the cut, after a (received_at, id) cursor, each saying whether it is an open lifetime's install or update. */
   ingest: `SELECT e.id, e.received_at, e.time, e.source, e.ref_id, f.id IS NOT NULL AS open FROM ingest_event e
@@ -111,7 +123,6 @@ export const UNTRACED_STATEMENTS: Array<[string, string, unknown[]]> = [
   ['edgesIn', SQL.edgesIn, [IDS]],
   ['flowDelete', SQL.flowDelete, [IDS]],
   ['upcalls', SQL.upcalls, [T, 500]],
-  ['upcallsUnheard', SQL.upcallsUnheard, [T, 500]],
   ['checks', SQL.checks, [T, 500]],
   ['ingest', SQL.ingest, ['', 0, T, 500]],
   ['ingestDelete', SQL.ingestDelete, [IDS]],
@@ -187,7 +198,6 @@ export async function pruneCentralUntraced(
   }
   for (const [sql, cut] of [
     [SQL.upcalls, cuts.upcall],
-    [SQL.upcallsUnheard, cuts.upcall],
     [SQL.checks, cuts.crossCheck],
   ] as const) {
     if (cut === null) continue;

@@ -204,7 +204,6 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     edgesIn: ['idx_recirc_child'],
     flowDelete: ['datapath_flow_pkey'],
     upcalls: ['idx_upcall_heard', 'upcall_pkey'],
-    upcallsUnheard: ['idx_upcall_heard', 'upcall_pkey'],
     checks: ['cross_check_pkey', 'idx_cross_check_created'],
     ingest: ['idx_dpflow_open', 'idx_ingest_event_received'],
     ingestDelete: ['ingest_event_pkey'],
@@ -216,19 +215,20 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     const c = new Client({ connectionString: url });
     await c.connect();
     try {
-      // A history of 30 days over four writer slots, as agents ship it; the prune's cut a third of the way in.
+      // A history of 30 days over four writer slots, as agents ship it; the prune's cut a third of the way in. Half
+      // the upcalls and a fifth of the traces heard by an agent (heard_at), the others from before it (NULL).
       const at = (i: string) => `to_char(timestamp '2026-01-01' + (${i} % 30000) * interval '86 seconds', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
       const id = `(g % 4) * 2^40 + g`;
       for (const sql of [
         `INSERT INTO datapath_flow (id, chassis, ufid, first_seen, last_seen, removed_at, recirc_id, key, actions, packets, bytes, source)
            SELECT ${id}, 'hv' || g % 4, md5(g::text), ${at('g')}, ${at('g')}, CASE WHEN g % 50 = 0 THEN NULL ELSE ${at('g + 10')} END, '0', 'in_port(1)', 'drop', 1, 1, 'poller' FROM generate_series(1, 30000) g`,
         `INSERT INTO recirc_edge (parent_id, child_id, recirc_id) SELECT ${id}, (g % 4) * 2^40 + g + 1, '0x1' FROM generate_series(1, 30000, 3) g`,
-        `INSERT INTO upcall (id, chassis, source, time, heard_at, sampled) SELECT ${id}, 'hv' || g % 4, 'vlog', ${at('g')}, ${at('g')}, 1 FROM generate_series(1, 30000) g`,
+        `INSERT INTO upcall (id, chassis, source, time, heard_at, sampled) SELECT ${id}, 'hv' || g % 4, 'vlog', ${at('g')}, CASE WHEN g % 2 = 0 THEN ${at('g + 5')} END, 1 FROM generate_series(1, 30000) g`,
         `INSERT INTO cross_check (id, created_at, trace_id, result, command, detail) SELECT ${id}, ${at('g')}, g, 'match', 'ovn-trace', '{}' FROM generate_series(1, 30000) g`,
         `INSERT INTO ingest_event (id, source, event_id, type, time, received_at, chassis, ref_id, body)
            SELECT ${id}, 'usdt', g::text, 'ukey_created', ${at('g')}, ${at('g')}, 'hv1', ${id}, '{}' FROM generate_series(1, 30000) g`,
-        `INSERT INTO trace (id, chassis, created_at, datapath_flow_id, method, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, step_count, steps)
-           SELECT ${id}, 'hv' || g % 4, ${at('g')}, CASE WHEN g % 3 = 0 THEN ${id} END, 'trace', '0', '', '', '', '', '', '{}', 0, ''::bytea FROM generate_series(1, 30000) g`,
+        `INSERT INTO trace (id, chassis, created_at, heard_at, datapath_flow_id, method, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, step_count, steps)
+           SELECT ${id}, 'hv' || g % 4, ${at('g')}, CASE WHEN g % 5 = 0 THEN ${at('g + 5')} END, CASE WHEN g % 3 = 0 THEN ${id} END, 'trace', '0', '', '', '', '', '', '{}', 0, ''::bytea FROM generate_series(1, 30000) g`,
         'ANALYZE',
         // At 30k rows a hash join over a whole table is as cheap as 500 index probes; at millions it is
         // not: what is checked is that the index is there and fits, the walk the planner takes at scale.
