@@ -189,6 +189,50 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     expect((await pgRows(url, 'SELECT created_at FROM trace ORDER BY id')).map((row) => row.created_at)).toEqual([ago(10)]);
   });
 
+  it('a row limit keeps the upcalls heard since the oldest trace kept was heard, from a producer two days ahead', async () => {
+    const url = await spools.pg().database('central_untraced_rows_clock');
+    const s = await spools.storeOn(url);
+    // By the oldest kept trace's created_at (the producer's clock, two days ahead), every upcall heard
+    // since, on the agent's clock, was before it and went.
+    for (const k of [3, 2, 1]) {
+      const time = new Date(NOW + 2 * DAY - k * 60_000).toISOString();
+      await send(s, new Date(NOW - k * 60_000).toISOString(), [
+        { type: 'upcall', id: `up-${k}`, time, key: KEY },
+        { type: 'translation', id: `tr-${k}`, time, text: 'x' },
+      ]);
+    }
+    await s.shipper!.synced();
+
+    await centralRound(s.central!.pool, { days: 0, keep: 2 }, NOW, { batch: 7 });
+
+    expect((await pgRows(url, 'SELECT heard_at FROM trace ORDER BY heard_at')).map((row) => row.heard_at)).toEqual([new Date(NOW - 120_000).toISOString(), new Date(NOW - 60_000).toISOString()]);
+    expect((await pgRows(url, 'SELECT event_id FROM upcall ORDER BY id')).map((row) => row.event_id)).toEqual(['up-2', 'up-1']);
+  });
+
+  it('a row limit’s history begins at the earliest heard of the traces kept, not at the one its producer dated oldest', async () => {
+    const url = await spools.pg().database('central_untraced_rows_mixed');
+    const s = await spools.storeOn(url);
+    const traces = new TraceStore(s);
+    const upcalls = new UpcallStore(s);
+    // Kept, both: a translation heard 3 minutes ago from a producer two days ahead, and the tracer's own
+    // trace of a minute ago (the older of the two by created_at, though heard later).
+    await send(s, new Date(NOW - 180_000).toISOString(), [
+      { type: 'upcall', id: 'up-ahead', time: new Date(NOW + 2 * DAY - 180_000).toISOString(), key: KEY },
+      { type: 'translation', id: 'tr-ahead', time: new Date(NOW + 2 * DAY - 180_000).toISOString(), text: 'x' },
+    ]);
+    const minuteAgo = new Date(NOW - 60_000).toISOString();
+    await s.writer.submit((tx) => {
+      traces.insert(tx, { trace: capturedReplies()[1][0], chassis: 'hv1', createdAt: minuteAgo, datapathFlowId: null, pathId: null, portUuids: new Map() });
+      upcalls.insert(tx, { chassis: 'hv1', source: 'vlog', time: minuteAgo, heardAt: minuteAgo, sampled: true });
+    });
+    await s.shipper!.synced();
+
+    await centralRound(s.central!.pool, { days: 0, keep: 2 }, NOW, { batch: 7 });
+
+    expect(await pgRows(url, 'SELECT count(*)::int AS n FROM trace')).toEqual([{ n: 2 }]);
+    expect((await pgRows(url, 'SELECT event_id FROM upcall ORDER BY id')).map((row) => row.event_id)).toEqual(['up-ahead', null]);
+  });
+
   /** The index each statement walks (the migration PgCentralRetentionUntraced adds those retention alone needs). */
   const INDEXES: Record<string, string[]> = {
     flowNewest: ['idx_dpflow_removed'],
@@ -196,6 +240,7 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     checkNewest: ['idx_cross_check_created'],
     ingestNewest: ['idx_ingest_event_received'],
     traceNewest: ['idx_trace_created'],
+    traceHeard: ['idx_trace_heard'],
     flows: ['idx_dpflow_removed'],
     flowsUncited: ['datapath_flow_pkey', 'idx_trace_dpflow', 'writer_slot_pkey'],
     silentOpen: ['idx_dpflow_open'],

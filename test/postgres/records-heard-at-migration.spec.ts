@@ -122,6 +122,7 @@ describe('PgRecordsHeardAt on a database with rows (real PostgreSQL)', () => {
       await admin.query('SET enable_seqscan = off');
       for (const name of ['upcalls', 'upcallNewest']) expect({ name, plan: await plan(admin, name) }).toEqual({ name, plan: expect.stringMatching(/Index (Only )?Scan (Backward )?using idx_upcall_heard/) });
       expect(await plan(admin, 'upcalls')).not.toMatch(/Seq Scan/);
+      expect(await plan(admin, 'traceHeard')).toMatch(/Index Scan using idx_trace_heard/);
 
       const r = await centralRound(pool, { days: 10, keep: 0 }, NOW, { batch: 500 });
 
