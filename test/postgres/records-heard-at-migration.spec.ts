@@ -10,7 +10,7 @@ import { centralRound } from '../../src/retention/central-retention-store';
 import { UNTRACED_STATEMENTS } from '../../src/retention/central-untraced-store';
 import { openPostgres } from '../../src/storage/postgres';
 import { packSteps } from '../../src/traces/step-pack';
-import { connect as client, migratedBefore, usePostgres } from '../support/postgres';
+import { connect as client, doneOrBlocked, migratedBefore, until, usePostgres } from '../support/postgres';
 
 jest.setTimeout(180_000);
 
@@ -36,15 +36,6 @@ async function beforeHeardAt(name: string): Promise<{ url: string; admin: Client
   return { url, admin };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  for (let i = 0; i < 600; i++) {
-    const got = await probe();
-    if (got) return got;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`never: ${what}`);
-}
-
 const plan = async (c: Client, name: string) => {
   const [, sql, params] = UNTRACED_STATEMENTS.find(([n]) => n === name)!;
   return (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params)).rows.map((p) => p['QUERY PLAN']).join('\n');
@@ -56,13 +47,18 @@ describe('PgRecordsHeardAt on a database with rows (real PostgreSQL)', () => {
     // A shipper's batch in flight on trace: the migration's change of trace waits for it.
     const batch = await client(url);
     const shipper = await client(url);
+    let started: Promise<string> | undefined;
     try {
       await batch.query('BEGIN');
       await batch.query(
         `INSERT INTO trace (id, chassis, created_at, method, recirc_id, flow, final_flow, megaflow, datapath_actions, verdict_kinds, verdict, step_count, steps)
          VALUES (1000000001, 'hv1', '2026-02-01T00:00:00.000Z', 'trace', '0', '', '', '', '', '', '{}', 0, ''::bytea)`,
       );
-      const start = openPostgres(url, 2);
+      // Settled whatever the test's outcome: a start left running past the test failed the whole run.
+      started = openPostgres(url, 2).then(
+        (ds) => ds.destroy().then(() => 'started'),
+        (e: Error) => e.message,
+      );
       await until('the migration waiting for trace', async () => {
         const { rows } = await admin.query(`SELECT pid FROM pg_stat_activity WHERE query ILIKE '%ALTER TABLE "trace"%' AND wait_event_type = 'Lock'`);
         return rows.length > 0;
@@ -74,15 +70,11 @@ describe('PgRecordsHeardAt on a database with rows (real PostgreSQL)', () => {
         await shipper.query('SELECT count(*) FROM upcall');
         done = true;
       })().catch((e: Error) => e);
-      const outcome = await until('the insert and read done or blocked', async () => {
-        if (done) return 'done';
-        const { rows } = await admin.query('SELECT cardinality(pg_blocking_pids($1)) AS n', [shipperPid]);
-        return rows[0].n > 0 ? 'blocked behind the migration' : undefined;
-      });
-      expect(outcome).toBe('done');
+      // Before: 'blocked' (upcall ACCESS EXCLUSIVE since the migration's UPDATE, until its transaction ended).
+      expect(await doneOrBlocked(admin, shipperPid, () => done)).toBe('done');
       await batch.query('COMMIT');
       await work;
-      await (await start).destroy();
+      expect(await started).toBe('started');
 
       // No row was rewritten: the old ones, and the old agent's insert, are read by their own time.
       expect((await admin.query('SELECT count(*)::int AS n FROM upcall WHERE heard_at IS NOT NULL')).rows[0].n).toBe(0);
@@ -99,6 +91,7 @@ describe('PgRecordsHeardAt on a database with rows (real PostgreSQL)', () => {
       expect((await admin.query('SELECT name FROM migrations WHERE name = $1', [MIGRATION])).rows).toHaveLength(1);
     } finally {
       await batch.end().catch(() => undefined);
+      await started;
       await shipper.end();
       await admin.end();
     }

@@ -7,7 +7,7 @@
 // shipper's batch is), so "meanwhile" is a state seen in pg_locks / pg_stat_activity, not a time.
 import { Client } from 'pg';
 import { openPostgres } from '../../src/storage/postgres';
-import { connect as client, migratedBefore, usePostgres } from '../support/postgres';
+import { connect as client, doneOrBlocked, migratedBefore, until, usePostgres } from '../support/postgres';
 
 jest.setTimeout(180_000);
 
@@ -36,15 +36,6 @@ async function openBatch(url: string): Promise<Client> {
   await c.query('BEGIN');
   await insertPort(c, 1_000_000_001);
   return c;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  for (let i = 0; i < 600; i++) {
-    const got = await probe();
-    if (got) return got;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`never: ${what}`);
 }
 
 /** The backend building idx_trace_port_in, once it waits on a lock (here: for the open batch). */
@@ -87,12 +78,7 @@ describe('PgTracePortRoleIndexes builds without stopping the shippers (real Post
       const shipperPid = (await shipper.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
       let inserted = false;
       const insert = insertPort(shipper, 1_000_000_002).then(() => (inserted = true));
-      const outcome = await until('the insert done or blocked', async () => {
-        if (inserted) return 'inserted';
-        const { rows } = await admin.query('SELECT cardinality(pg_blocking_pids($1)) AS n', [shipperPid]);
-        return rows[0].n > 0 ? 'blocked behind the build' : undefined;
-      });
-      expect(outcome).toBe('inserted');
+      expect(await doneOrBlocked(admin, shipperPid, () => inserted)).toBe('done');
       await batch.query('COMMIT');
       await insert;
       await (await start).destroy();

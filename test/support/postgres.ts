@@ -98,3 +98,24 @@ export async function migratedBefore(pg: TestPostgres, name: string, migration: 
   }
   return url;
 }
+
+/** `probe`'s first truthy answer, asked every 100 ms (a state awaited, not a time; a minute at most). */
+export async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>): Promise<T> {
+  for (let i = 0; i < 600; i++) {
+    const got = await probe();
+    if (got) return got;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never: ${what}`);
+}
+
+/**
+ * Whether work under way on backend `pid` got done ('done': `isDone()`) or waits behind another
+ * backend's lock ('blocked', pg_blocking_pids), whichever is seen first; `admin` asks.
+ */
+export const doneOrBlocked = (admin: Client, pid: number, isDone: () => boolean): Promise<'done' | 'blocked'> =>
+  until('the work done or blocked', async () => {
+    if (isDone()) return 'done' as const;
+    const { rows } = await admin.query('SELECT cardinality(pg_blocking_pids($1)) AS n', [pid]);
+    return rows[0].n > 0 ? ('blocked' as const) : undefined;
+  });
