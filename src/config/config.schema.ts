@@ -122,6 +122,7 @@ export const CONFIG_SCHEMA = {
   LIVETRACE_PG_POOL: int(1, 1000),
   LIVETRACE_PG_MIGRATION_LOCK_TIMEOUT_MS: int(100, 600_000),
   LIVETRACE_PG_MIGRATION_ATTEMPTS: int(1, 1000),
+  LIVETRACE_SQLITE_MIGRATION_WAIT_MS: int(0, 86_400_000),
   LIVETRACE_SLOT_REUSE_DAYS: int(0, 36_500),
   LIVETRACE_READ_WORKERS: (raw: string): number | 'auto' => (raw.trim() === 'auto' ? 'auto' : int(0, 64)(raw)),
   LIVETRACE_READ_WORKER_AUDITS: (raw: string): boolean | 'auto' => (raw.trim() === 'auto' ? 'auto' : bool(raw)),

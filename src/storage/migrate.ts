@@ -2,8 +2,8 @@
 // configuration file and environment as the service (data-source.ts). With LIVETRACE_DB=postgres://…
 // through the service's own path (storage/pg-migrate.ts): under its advisory lock, so never at the
 // same time as an agent's or api instance's start-up migrations, with the same statement and lock
-// timeouts and tries (the typeorm CLI took no lock). With SQLite as the typeorm CLI did: the data
-// source's runMigrations / undoLastMigration (spool indexes rebuilt first, StoreDataSource).
+// timeouts and tries (the typeorm CLI took no lock). With SQLite through StoreDataSource: under the
+// file's write lock as every start (storage/sqlite-migrate.ts), spool indexes rebuilt first.
 import 'reflect-metadata';
 import { loadConfig } from '../config/config';
 import dataSource from './data-source';

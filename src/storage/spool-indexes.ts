@@ -14,6 +14,7 @@ import type { Database } from 'better-sqlite3';
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { sqliteHandle } from './data-source.options';
+import { migrateSqliteUnderLock, SQLITE_MIGRATION_WAIT_DEFAULT, SqliteMigrationWait } from './sqlite-migrate';
 
 /**
  * Read by the API alone, each with who walks it: a spool never needs them.
@@ -101,27 +102,31 @@ export function restoreApiIndexes(db: Database, which: (name: string) => boolean
 
 /**
  * Runs the migrations not yet run, the indexes a spool dropped built again first (once a version
- * that brings migrations, not every start). What the app's data source does at start.
+ * that brings migrations, not every start), under the file's write lock (sqlite-migrate.ts): other
+ * processes starting on the same file wait, then find nothing left to run. What the app's data
+ * source does at start.
  */
-export async function migrateStore(ds: DataSource): Promise<void> {
+export async function migrateStore(ds: DataSource, wait: SqliteMigrationWait = SQLITE_MIGRATION_WAIT_DEFAULT): Promise<void> {
   if (!(await ds.showMigrations())) return;
-  restoreApiIndexes(sqliteHandle(ds));
-  await ds.runMigrations();
+  await migrateSqliteUnderLock(ds, wait, 'run', (db) => restoreApiIndexes(db));
 }
 
 /**
- * The typeorm CLI's data source on a SQLite file (`npm run migration:run`, `migration:revert`): a
- * spool's dropped indexes are built again before a migration runs or is undone, as at the app's start.
+ * The typeorm CLI's data source on a SQLite file (`npm run migration:run`, `migration:revert`): as at
+ * the app's start, under the file's write lock, a spool's dropped indexes built again before a
+ * migration runs or is undone.
  */
 export class StoreDataSource extends DataSource {
-  override async runMigrations(...args: Parameters<DataSource['runMigrations']>): ReturnType<DataSource['runMigrations']> {
-    restoreApiIndexes(sqliteHandle(this));
-    return super.runMigrations(...args);
+  /** How long it waits for a running service's write lock (data-source.ts sets it from the configuration). */
+  migrationWait: SqliteMigrationWait = SQLITE_MIGRATION_WAIT_DEFAULT;
+
+  // The caller's transaction mode is not taken: the whole run is one transaction under the lock.
+  override async runMigrations(options?: Parameters<DataSource['runMigrations']>[0]): ReturnType<DataSource['runMigrations']> {
+    return migrateSqliteUnderLock(this, this.migrationWait, 'run', (db) => restoreApiIndexes(db), options?.fake);
   }
 
-  override async undoLastMigration(...args: Parameters<DataSource['undoLastMigration']>): ReturnType<DataSource['undoLastMigration']> {
-    restoreApiIndexes(sqliteHandle(this));
-    return super.undoLastMigration(...args);
+  override async undoLastMigration(options?: Parameters<DataSource['undoLastMigration']>[0]): ReturnType<DataSource['undoLastMigration']> {
+    await migrateSqliteUnderLock(this, this.migrationWait, 'revert', (db) => restoreApiIndexes(db), options?.fake);
   }
 }
 

@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { CENTRAL, localFile, openCentral } from './central';
@@ -8,6 +8,7 @@ import { dataSourceOptions } from './data-source.options';
 import { Meta } from './meta.entity';
 import { SchemaStore } from './schema-store';
 import { migrateStore } from './spool-indexes';
+import { MigrationLockTimeout, sqliteMigrationWait, SqliteMigrationWait } from './sqlite-migrate';
 import { ShipLogEntry, ShipMute } from './spool.entity';
 import { StoreService } from './store.service';
 
@@ -18,12 +19,21 @@ import { StoreService } from './store.service';
       inject: [LIVETRACE_CONFIG],
       // Migrations run before the app serves anything; synchronize stays off. Each feature module
       // registers its own entities (TypeOrmModule.forFeature), collected here.
-      useFactory: (cfg: LivetraceConfig) => ({ ...dataSourceOptions(localFile(cfg)), autoLoadEntities: true }),
-      // migrateStore, not migrationsRun: a spool gets back the indexes it dropped before a migration sees it.
+      useFactory: (cfg: LivetraceConfig) => ({
+        ...dataSourceOptions(localFile(cfg)),
+        autoLoadEntities: true,
+        migrationWait: sqliteMigrationWait(cfg),
+        // A start that waited its bound for another process's write lock fails at once, naming the
+        // holder: tried again it waits the whole bound again, ten times over.
+        toRetry: (err: unknown) => !(err instanceof MigrationLockTimeout),
+      }),
+      // migrateStore, not migrationsRun: a spool gets back the indexes it dropped before a migration
+      // sees it, and processes starting together on one file migrate it one at a time.
       dataSourceFactory: async (options) => {
-        const ds = await new DataSource(options!).initialize();
+        const { migrationWait, ...dsOptions } = options as typeof options & { migrationWait: SqliteMigrationWait };
+        const ds = await new DataSource(dsOptions as DataSourceOptions).initialize();
         try {
-          await migrateStore(ds);
+          await migrateStore(ds, migrationWait);
         } catch (err) {
           // As migrationsRun did: a failed start leaves no handle open while Nest tries again.
           await ds.destroy().catch(() => undefined);

@@ -4,6 +4,7 @@ import { CONFIG_SCHEMA } from '../../../src/config/config.schema';
 import { roleConfig } from '../../../src/config/role';
 import { configRemotes } from '../../../src/config/config.schema';
 import { MIGRATION_LOCK_DEFAULTS, migrationLock } from '../../../src/storage/pg-migrate';
+import { SQLITE_MIGRATION_WAIT_DEFAULT, sqliteMigrationWait } from '../../../src/storage/sqlite-migrate';
 
 const base = { LIVETRACE_CONFIG_FILE: DEFAULT_CONFIG_FILE };
 
@@ -37,6 +38,10 @@ describe('configuration', () => {
 
   it("gives openPostgres's callers without a configuration (tests, benches) the documented migration lock defaults", () => {
     expect(migrationLock(loadConfig(base))).toEqual(MIGRATION_LOCK_DEFAULTS);
+  });
+
+  it("gives migrateStore's callers without a configuration (tests, benches) the documented SQLite migration wait", () => {
+    expect(sqliteMigrationWait(loadConfig(base))).toEqual(SQLITE_MIGRATION_WAIT_DEFAULT);
   });
 
   it('lets the environment override any key, and references follow the override', () => {
