@@ -2,10 +2,10 @@
 // integration specs that read and write the store's tables directly: its data source, the raw
 // better-sqlite3 connection and (unless asked not to) a StoreWriter on it. closeMigratedSqlite
 // closes the writer and the data source and removes the folder.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Database } from 'better-sqlite3';
+import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions, sqliteHandle } from '../../src/storage/data-source.options';
 import { entityFiles } from '../../src/storage/entities';
@@ -53,4 +53,20 @@ export async function closeMigratedSqlite(store: { dir?: string; ds?: DataSource
   await store.writer?.close();
   if (store.ds?.isInitialized) await store.ds.destroy();
   if (store.dir) rmSync(store.dir, { recursive: true, force: true });
+}
+
+/** The SQLite migrations' sources in the order they run: `slice(0, n)` is an older version's. */
+export const MIGRATION_FILES: string[] = readdirSync(join(__dirname, '../../migrations'))
+  .filter((f) => /^\d+-.*\.ts$/.test(f))
+  .sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]))
+  .map((f) => join(__dirname, '../../migrations', f));
+
+/** `fn` on a connection of its own to `file`, closed after. */
+export function onSqliteFile<T>(file: string, fn: (db: Database) => T): T {
+  const db = new BetterSqlite3(file);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
 }

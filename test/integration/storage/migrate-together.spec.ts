@@ -5,22 +5,19 @@
 // that cannot have the lock in its bound fails its start naming the file and the holder's pid, the
 // file left as it was.
 import 'reflect-metadata';
-import Database from 'better-sqlite3';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { spawnService } from '../../support/app';
+import { MIGRATION_FILES, onSqliteFile } from '../../support/migrated-sqlite';
 import { freePort } from '../../support/ports';
 import { sqliteProcess } from '../../support/sqlite-process';
 import { startStores, StoreStart, storeStarts } from '../../support/store-starts';
 
-const MIGRATIONS = join(__dirname, '../../../migrations');
-const files = readdirSync(MIGRATIONS)
-  .filter((f) => /^\d+-.*\.ts$/.test(f))
-  .sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]))
-  .map((f) => join(MIGRATIONS, f));
+const files = MIGRATION_FILES;
 
 /** The file as the version with only the first `upTo` migrations left it. */
 async function oldFile(file: string, upTo: number): Promise<void> {
@@ -33,15 +30,7 @@ async function oldFile(file: string, upTo: number): Promise<void> {
   }
 }
 
-function onFile<T>(file: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(file);
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
-
+const onFile = onSqliteFile;
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const schema = (db: Database.Database) => db.prepare(`SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name`).all();
 

@@ -5,18 +5,15 @@
 // the migrations wrote them.
 import 'reflect-metadata';
 import Database from 'better-sqlite3';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../../src/storage/data-source.options';
 import { API_ONLY_INDEXES, migrateStore, restoreApiIndexes, shedApiIndexes, StoreDataSource } from '../../../src/storage/spool-indexes';
+import { MIGRATION_FILES, onSqliteFile } from '../../support/migrated-sqlite';
 
-const MIGRATIONS = join(__dirname, '../../../migrations');
-const files = readdirSync(MIGRATIONS)
-  .filter((f) => /^\d+-.*\.ts$/.test(f))
-  .sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]))
-  .map((f) => join(MIGRATIONS, f));
+const files = MIGRATION_FILES;
 
 /** As the app starts (migrateStore), with the migrations up to `upTo` only: an older version's file. */
 async function migrate(file: string, upTo = files.length): Promise<void> {
@@ -31,15 +28,7 @@ async function migrate(file: string, upTo = files.length): Promise<void> {
 
 const indexes = (db: Database.Database): Record<string, string> =>
   Object.fromEntries((db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name`).all() as Array<{ name: string; sql: string }>).map((r) => [r.name, r.sql]));
-/** `fn` on the file's own connection, closed after. */
-function onFile<T>(file: string, fn: (db: Database.Database) => T): T {
-  const db = new Database(file);
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
+const onFile = onSqliteFile;
 const remembered = (db: Database.Database) => db.prepare(`SELECT key FROM meta WHERE key LIKE 'spool_dropped_index:%' ORDER BY key`).all();
 
 describe('the indexes a spool does without', () => {
