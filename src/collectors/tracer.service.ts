@@ -37,7 +37,7 @@ interface Job {
   /** Earlier ofproto/detrace attempts that found no cache (LIVETRACE_TRACE_METHOD=detrace). */
   detraceTries?: number;
   /** Holds this chassis's mark below the flow until its pass is stored or given up (traced-mark.ts). */
-  hold?: MarkHold;
+  hold: MarkHold;
 }
 
 export interface TraceOutcome {
@@ -155,8 +155,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     return parentsFirst(flows, (f) => this.poller.table.parentsOf(f));
   }
 
-  /** `held`: the flow holds the mark back (not an includeExisting's flow first seen before its session). */
-  private consider(flow: LiveFlow, only?: ActiveSession, held = true): void {
+  private consider(flow: LiveFlow, only?: ActiveSession): void {
     if (!this.sessions.active.size) return;
     const parents = this.poller.table.parentsOf(flow);
     let picked = this.sessions.select(flow, parents, this.ports.names());
@@ -175,8 +174,10 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       for (const p of picked) this.sessions.drop(p.session, 'spool_full');
       return;
     }
-    const hold = held ? this.mark.hold(flow.firstSeen) : undefined;
-    if (!this.queue.push({ flow, sessions: picked, enqueuedAt: Date.now(), ...(hold ? { hold } : {}) })) {
+    // Every selected flow, an includeExisting's too (first seen before its session, maybe before
+    // the mark told): until stored it keeps the mark from passing it (traced-mark.ts).
+    const hold = this.mark.hold(flow.firstSeen);
+    if (!this.queue.push({ flow, sessions: picked, enqueuedAt: Date.now(), hold })) {
       this.mark.release(hold);
       this.dropped.queueFull++;
       this.metrics.count('dropped_queue_full');
@@ -191,7 +192,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     // Parents first, so their recirculations are selected with them.
     const flows = this.parentsFirst(this.poller.liveFlows());
     for (let i = 0; i < flows.length; i++) {
-      this.consider(flows[i], s, false);
+      this.consider(flows[i], s);
       // Tens of thousands of installed flows: let the API and the poller breathe.
       if (i % 500 === 499) await new Promise((r) => setImmediate(r));
     }
