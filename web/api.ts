@@ -39,14 +39,30 @@ async function fail(r: Response): Promise<never> {
   throw new ApiError(r.status, message, field);
 }
 
+/**
+ * The server's clock less this tab's (ms), from the last answer's Date header: trace times are the
+ * server's, so a window back from now counts from its clock (a tab an hour off showed the wrong hour).
+ * The header has whole seconds: now reads up to a second early, a window a second wider.
+ */
+let serverAhead = 0;
+function heard(r: Response): void {
+  const d = Date.parse(r.headers.get('date') ?? '');
+  if (!Number.isNaN(d)) serverAhead = d - Date.now();
+}
+
+/** Now (epoch ms) by the server's clock, as far as its answers told it. */
+export const serverNow = (): number => Date.now() + serverAhead;
+
 export async function get<T = any>(path: string, signal?: AbortSignal): Promise<T> {
   const r = await fetch(path, { headers: headers(), signal });
+  heard(r);
   if (!r.ok) return fail(r);
   return r.headers.get('content-type')?.startsWith('application/json') ? r.json() : ((await r.text()) as T);
 }
 
 export async function post<T = any>(path: string, body: unknown = {}): Promise<T> {
   const r = await fetch(path, { method: 'POST', headers: headers({ 'Content-Type': 'application/json' }), body: JSON.stringify(body) });
+  heard(r);
   if (!r.ok) return fail(r);
   return r.json();
 }

@@ -39,7 +39,7 @@ export function PortPage({ name }: { name: string }) {
     setError(null);
     const q = new URLSearchParams({ logical_port: name, limit: '200' });
     if (verdict) q.set('verdict', verdict);
-    if (since) q.set('since', new Date(Date.now() - since * 1000).toISOString());
+    if (since) q.set('since', new Date(api.serverNow() - since * 1000).toISOString());
     api
       .get(`/traces?${q}`)
       .then(async (page) => {
