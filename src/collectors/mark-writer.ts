@@ -2,6 +2,9 @@
 // on a SQLite store shared by agents straight through the writer (its jobs commit in order, so after the passes it
 // vouches for); with PostgreSQL through the shipper, once what the spool held when the mark was read
 // has shipped (storage/ship-synced.ts): a row shipped as any other could reach PostgreSQL ahead of them.
+// A role-all process on SQLite writes it once the file is shared (another chassis told a mark: an
+// agent writes there). Before, it wrote none, and every hop into its chassis stayed provisional for
+// good; alone, nothing links into it, and it keeps writing nothing.
 import { type ChassisMark, tellCentralMark, writeMark } from '../paths';
 import type { StoreService } from '../storage/store.service';
 import type { TracedMark } from './traced-mark';
@@ -13,19 +16,21 @@ export class MarkWriter {
   private timer: NodeJS.Timeout | undefined;
   private written: string | null = null;
   private writing = false;
+  /** The SQLite file is written by other chassis too: known for an agent, found for role all. */
+  private shared = false;
 
   constructor(
     private readonly mark: TracedMark,
-    private readonly store: Pick<StoreService, 'writer' | 'shipper'>,
+    private readonly store: Pick<StoreService, 'writer' | 'shipper' | 'query'>,
     private readonly chassis: () => string,
   ) {}
 
   /**
-   * `shared`: the SQLite store is written by agents (LIVETRACE_ROLE=agent) whose tunnels meet. A
-   * one-chassis service (role all on SQLite) writes none: it links no hop (cross-chassis.ts skips a
-   * far end its store knows nothing of), and an idle one keeps writing nothing.
+   * `agent`: the SQLite store is written by agents (LIVETRACE_ROLE=agent) whose tunnels meet.
+   * Otherwise (role all) only once another chassis told its mark there: a one-chassis service links
+   * no hop (cross-chassis.ts skips a far end its store knows nothing of), and an idle one writes nothing.
    */
-  start(shared: boolean): void {
+  start(agent: boolean): void {
     const shipper = this.store.shipper;
     if (shipper) {
       shipper.tellWhenShipped({
@@ -34,7 +39,7 @@ export class MarkWriter {
       });
       return;
     }
-    if (!shared) return;
+    this.shared = agent;
     this.timer = setInterval(() => void this.write(), EVERY_MS);
     this.timer.unref();
   }
@@ -53,6 +58,8 @@ export class MarkWriter {
     if (!m || m.tracedThrough === this.written || this.writing) return;
     this.writing = true;
     try {
+      this.shared ||= (await this.store.query.get('SELECT 1 AS found FROM chassis_mark WHERE chassis <> ? LIMIT 1', m.chassis)) !== undefined;
+      if (!this.shared) return;
       await this.store.writer.submit((tx) => writeMark(tx, m, new Date().toISOString()));
       this.written = m.tracedThrough;
     } catch {

@@ -10,16 +10,17 @@
 // first dumps are taken later, when the sessions come (TracerService 'reloaded').
 // Stored means committed to this process's store; with PostgreSQL the shipper tells PostgreSQL M
 // once everything the spool held when M was read has shipped (storage/ship-synced.ts).
-// A session's includeExisting (installed flows first seen before it, as no one traced them then)
-// holds M the same way; a told mark never moves back (chassis-mark-store.ts), so for a flow first
-// seen before it the told mark stays where it was until the pass is stored. What that cannot cover:
-// a hop read as settled before such a session asked for those flows may change once they are stored
-// (no session had selected them when it was read).
-// Lifetimes from the vlog source are never a link's candidates on an agent (the vlog source
-// stores no trace, and a link looks at traced lifetimes only); ingest is a role-all process's.
-// An agent without the poller (the vswitchd log alone) traces nothing: the tracer takes the poller's
-// flows only, and an agent serves no ingest or on-demand trace. Everything it traced is stored
-// through any time, so M is its clock (once the sessions were read: its chassis is named by then).
+// Flows installed before they were asked for (a session's includeExisting, an on-demand trace) hold
+// M the same way; a told mark never moves back (chassis-mark-store.ts), so for a flow first seen
+// before it the told mark stays where it was until the pass is stored. What that cannot cover: a hop
+// read as settled before they were asked for may change once they are stored.
+// Lifetimes from the vlog source are never a link's candidates by themselves (the vlog source stores
+// no trace; a link looks at traced lifetimes only). What an ingest stores (role all, for any chassis
+// its events name) is no mark's: dated by its producer's events, an upload may come any time after
+// them, so no mark could wait for it, and a path it fits may change when it lands, settled or not.
+// Without the poller (the vswitchd log alone) the tracer traces nothing (it takes the poller's flows
+// only, and an on-demand trace needs an installed flow). Everything it traced is stored through any
+// time, so M is its clock (once the sessions were read: its chassis is named by then).
 
 /** A selected flow on its way to the store. */
 export interface MarkHold {

@@ -97,9 +97,9 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
 
   onApplicationBootstrap(): void {
     this.poller.on('cycle', (events) => this.onCycle(events));
-    // Without the poller only an agent vouches for its chassis: a role-all process may store
-    // ingested passes at any time, and an api instance has no chassis (its poller is off by role).
-    if (this.config.LIVETRACE_POLLER || this.config.LIVETRACE_ROLE === 'agent') this.markWriter.start(this.config.LIVETRACE_ROLE === 'agent');
+    // An api instance has no chassis (its poller is off by role). Role all vouches for what it
+    // traces as an agent does; its ingests are dated by their producers, no mark's (traced-mark.ts).
+    if (this.config.LIVETRACE_ROLE !== 'api') this.markWriter.start(this.config.LIVETRACE_ROLE === 'agent');
     this.sessions.on('created', (s) => {
       if (s.json.includeExisting) void this.includeExisting(s);
     });
@@ -353,14 +353,20 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
 
   /** On demand: trace one installed flow now (still rate-limited) and store it. */
   async traceNow(flow: LiveFlow): Promise<TraceOutcome> {
-    await this.queue.turn();
-    const r = await this.flowTracer.traceFlow(flow);
-    if (r.kind !== 'ok') {
-      this.metrics.count(`failed_${r.kind === 'failed' ? r.reason : 'cache_pending'}`);
-      return { consistent: null, reason: r.message };
+    // Its pass is a link's candidate as a selected flow's is: it holds the mark until stored.
+    const hold = this.mark.hold(flow.firstSeen);
+    try {
+      await this.queue.turn();
+      const r = await this.flowTracer.traceFlow(flow);
+      if (r.kind !== 'ok') {
+        this.metrics.count(`failed_${r.kind === 'failed' ? r.reason : 'cache_pending'}`);
+        return { consistent: null, reason: r.message };
+      }
+      const traceId = await this.record(flow, r, []);
+      this.metrics.count('stored');
+      return { traceId, trace: r.trace, consistent: r.consistent, reason: r.reason };
+    } finally {
+      this.mark.release(hold);
     }
-    const traceId = await this.record(flow, r, []);
-    this.metrics.count('stored');
-    return { traceId, trace: r.trace, consistent: r.consistent, reason: r.reason };
   }
 }
