@@ -4,7 +4,7 @@
 // packet's path verdict over all its passes is paths/path-verdict.ts (the one path verdict).
 import type { OdpAction } from '../ovs/odp-actions';
 import type { DpifDatapath } from '../ovs/dpif-show';
-import { ovnTunnelKeys, tunnelPushes, type TunnelPush } from '../ovs/odp-tunnel';
+import { ovnTunnelKeys, tunnelPushes, type PortTypeOf, type TunnelPush } from '../ovs/odp-tunnel';
 import type { OvnModel } from '../ovn/ovn-model';
 import { controllerCause, onlyLogCopies } from './controller-reason';
 import { fieldValue } from './ports';
@@ -40,17 +40,21 @@ export function dpifMaps(dp: DpifDatapath | null | undefined): { names: Map<numb
 }
 
 /**
- * Where the pass's tunnel pushes go, read by the one push parser (odp-tunnel.ts): ofproto/trace
- * prints `out_port(1)` and port numbers, the installed flow a detrace pass holds (`dump-flows -m`)
- * `out_port(br-phys)` and `genev_sys_6081`, and both must name the same targets.
+ * The pass's tunnel pushes, read by the one push parser (odp-tunnel.ts): ofproto/trace prints
+ * `out_port(1)` and port numbers, the installed flow a detrace pass holds (`dump-flows -m`)
+ * `out_port(br-phys)` and `genev_sys_6081`, and both must name the same targets. None when the
+ * actions are not understood.
  */
-function tunnelsOf(text: string, model: OvnModel): TunnelTarget[] {
-  let pushes: TunnelPush[];
+function pushesOf(text: string, portType: PortTypeOf): TunnelPush[] {
   try {
-    pushes = tunnelPushes(text);
+    return tunnelPushes(text, portType);
   } catch {
     return [];
   }
+}
+
+/** Where the pushes go: the remote chassis, and OVN's switch and port decoded from the tunnel. */
+function tunnelsOf(pushes: TunnelPush[], model: OvnModel): TunnelTarget[] {
   return pushes.map((p) => {
     // A flood's egress key is a Multicast_Group's, no logical port: portByKeys finds none and outport stays null.
     const keys = ovnTunnelKeys(p);
@@ -225,6 +229,11 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
   let controller = false;
   let tunnelPorts = 0;
   let cause = withControllerHint(controllerCause(input.steps), input.steps);
+  // A kernel push on a non-default dst_port names its port by number only: dpif/show knows its type,
+  // and the set(tunnel(…)) before it says it is a tunnel port without dpif/show.
+  const portType: PortTypeOf = (port) => input.dpifPortTypes?.get(/^\d+$/.test(port) ? (input.dpifPortNames?.get(Number(port)) ?? port) : port);
+  const pushes = pushesOf(input.datapathActions, portType);
+  const kernelTunnelPorts = new Set(pushes.filter((p) => p.form === 'set_tunnel').map((p) => p.tunnelPort));
   const longOnly = longOnlyPacketIn(input.parsed);
   if (cause && longOnly !== null) cause = { ...cause, reason: `${cause.reason}, for packets longer than ${longOnly} bytes only (check_pkt_len): shorter ones take the other branch` };
   walk(input.parsed, (a) => {
@@ -234,7 +243,7 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
     else if (a.type === 'output') {
       const name = /^\d+$/.test(a.port) ? (input.dpifPortNames?.get(Number(a.port)) ?? a.port) : a.port;
       const type = input.dpifPortTypes?.get(name);
-      if (type === 'geneve' || type === 'vxlan' || type === 'stt' || /^(genev|vxlan|stt)_sys_/.test(name)) {
+      if (type === 'geneve' || type === 'vxlan' || type === 'stt' || /^(genev|vxlan|stt)_sys_/.test(name) || kernelTunnelPorts.has(a.port)) {
         tunnelPorts++;
         return;
       }
@@ -252,7 +261,7 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
     if (!outputs.includes(lp)) outputs.push(lp);
     ports.push({ ...input.lastOutport, role: 'output', via: `output:${unmapped.join(',')}` });
   }
-  const tunnels = tunnelPorts ? tunnelsOf(input.datapathActions, model) : [];
+  const tunnels = tunnelPorts ? tunnelsOf(pushes, model) : [];
   for (const t of tunnels) {
     if (t.outport) ports.push({ logicalPort: t.outport, portBindingUuid: null, datapath: t.datapath ?? null, role: 'tunnel_out', chassis: t.chassis, via: `tunnel:${t.remoteIp}`, scope: 'pass' });
   }

@@ -84,14 +84,24 @@ export interface TunnelMatch {
 const WHAT_PUSH = 'tunnel push action';
 const WHAT_MATCH = 'tunnel key';
 
-/** Every tunnel push in a datapath action list, nested ones (clone, sample, check_pkt_len) included. */
-export function tunnelPushes(actions: string): TunnelPush[] {
+/**
+ * The type of a datapath port as dpif/show lists it (`vxlan`, `geneve`, `stt`), by the name or number an
+ * action gives it; undefined when not known.
+ */
+export type PortTypeOf = (port: string) => string | undefined;
+
+/**
+ * Every tunnel push in a datapath action list, nested ones (clone, sample, check_pkt_len) included.
+ * `portType`: the datapath's own ports, for a kernel push whose port and tp_dst alone do not name the
+ * encapsulation (a tunnel on a non-default dst_port, printed by number).
+ */
+export function tunnelPushes(actions: string, portType?: PortTypeOf): TunnelPush[] {
   const out: TunnelPush[] = [];
-  walk(actions, out, 0);
+  walk(actions, out, 0, portType);
   return out;
 }
 
-function walk(list: string, out: TunnelPush[], depth: number): void {
+function walk(list: string, out: TunnelPush[], depth: number, portType: PortTypeOf | undefined): void {
   if (depth > 16) throw new OvsParseError(WHAT_PUSH, list, 0, 'actions nested too deep');
   const items = splitTopLevel(list).map((s) => s.trim());
   for (let i = 0; i < items.length; i++) {
@@ -107,8 +117,8 @@ function walk(list: string, out: TunnelPush[], depth: number): void {
       // The kernel form outputs to the tunnel port afterwards; other set()s may come in between.
       const port = items.slice(i + 1).find((a) => !a.includes('('));
       if (port === undefined) throw new OvsParseError(WHAT_PUSH, item, 0, 'set(tunnel(…)) with no output after it');
-      out.push(parseSetTunnel(item, inner.slice('tunnel('.length, -1), port));
-    } else if (inner.includes('(')) walk(inner, out, depth + 1);
+      out.push(parseSetTunnel(item, inner.slice('tunnel('.length, -1), port, portType));
+    } else if (inner.includes('(')) walk(inner, out, depth + 1, portType);
   }
 }
 
@@ -144,28 +154,38 @@ function parseTnlPush(text: string, inner: string): TunnelPush {
   };
 }
 
-function parseSetTunnel(text: string, inner: string, port: string): TunnelPush {
+function parseSetTunnel(text: string, inner: string, port: string, portType: PortTypeOf | undefined): TunnelPush {
   const t = fields(WHAT_PUSH, text, inner);
   const remoteIp = t.get('dst') ?? t.get('ipv6_dst');
   if (remoteIp === undefined) throw new OvsParseError(WHAT_PUSH, text, 0, 'set(tunnel(…)) without dst');
   const geneve = t.has('geneve') ? geneveOptions(WHAT_PUSH, text, t.get('geneve')!) : [];
+  const vni = tunnelId(WHAT_PUSH, text, t.get('tun_id') ?? '0', 'tun_id');
   return {
-    form: 'set_tunnel', kind: setTunnelKind(t, port),
-    vni: tunnelId(WHAT_PUSH, text, t.get('tun_id') ?? '0', 'tun_id'), remoteIp, localIp: t.get('src') ?? t.get('ipv6_src'),
+    form: 'set_tunnel', kind: setTunnelKind(t, port, vni, portType?.(port)),
+    vni, remoteIp, localIp: t.get('src') ?? t.get('ipv6_src'),
     geneve, ovn: ovnKeys(geneve), tunnelPort: port, text,
   };
 }
+
+const VXLAN_VNI_LIMIT = 1n << 24n;
 
 /**
  * The kind of a kernel push. Its `set(tunnel(…))` names a Geneve tunnel by its options but a VXLAN or STT
  * one only by the UDP/TCP destination port (`tp_dst=4789`, `flags(df|csum|key)`, no `vxlan(` field
  * unless VXLAN-GBP) and, with -m, by the tunnel port's name (`vxlan_sys_4789`, a non-default dst_port too).
+ * Without -m (and always in ofproto/trace) the port is a number and a non-default dst_port
+ * (`tp_dst=4790`) is no default either: the datapath's port type decides when the caller knows it (dpif/show).
+ * Else OVN's own encodings do: ovs-vswitchd puts the port's dst_port in every UDP/TCP tunnel's tp_dst
+ * (ofproto/tunnel.c tnl_port_send; GRE has none), OVN's Geneve always carries its option (put_encapsulation),
+ * a VXLAN VNI has 24 bits and an STT tun_id holds the ingress key at bit 40.
  */
-function setTunnelKind(t: Map<string, string>, port: string): TunnelPush['kind'] {
+function setTunnelKind(t: Map<string, string>, port: string, vni: string, portType: string | undefined): TunnelPush['kind'] {
+  if (portType === 'geneve' || portType === 'vxlan' || portType === 'stt') return portType;
   const dst = t.get('tp_dst');
   if (t.has('geneve') || dst === '6081' || port.startsWith('genev_sys')) return 'geneve';
   if (t.has('vxlan') || dst === '4789' || port.startsWith('vxlan_sys')) return 'vxlan';
   if (dst === '7471' || port.startsWith('stt_sys')) return 'stt';
+  if (dst !== undefined && /^\d+$/.test(port)) return BigInt(vni) < VXLAN_VNI_LIMIT ? 'vxlan' : 'stt';
   return 'other';
 }
 

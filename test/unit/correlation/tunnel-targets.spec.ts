@@ -3,11 +3,14 @@
 // port's number, the installed flow (`dpctl/dump-flows -m`, what a detrace pass and the poller
 // hold) `out_port(br-phys)` and `genev_sys_6081`. The same flow, captured both ways on a real
 // three-chassis sandbox (scripts/capture-multichassis-fixtures), must name the same targets.
-import { passVerdict } from '../../../src/correlation/verdict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dpifMaps, passVerdict } from '../../../src/correlation/verdict';
+import { parseDpifShow } from '../../../src/ovs/dpif-show';
 import { OvnModel } from '../../../src/ovn/ovn-model';
 import { parseActions } from '../../../src/ovs/odp-actions';
 import { capturedReplicas } from '../../support/captured-model';
-import { capturedFlows, MULTICHASSIS_PAIRS, multichassisKeys, multichassisKeysOf, multichassisModel, VXLAN_PAIRS } from '../../support/captured-multichassis';
+import { capturedFlows, MULTICHASSIS_PAIRS, MULTICHASSIS_ROOT, multichassisKeys, multichassisKeysOf, multichassisModel, VXLAN_PAIRS } from '../../support/captured-multichassis';
 
 describe.each(MULTICHASSIS_PAIRS)('tunnel targets of a pass (%s)', (pair) => {
   const keys = multichassisKeys(pair);
@@ -70,5 +73,25 @@ describe.each(VXLAN_PAIRS)('tunnel targets of a VXLAN pass (%s)', (pair) => {
     const flood = of('ff:ff:ff:ff:ff:ff');
     expect(flood.length).toBeGreaterThan(0);
     for (const f of flood) for (const t of targets(f.actions)) expect(t).toMatchObject({ chassis: 'hv2', datapath: 'sw0', outport: null });
+  });
+});
+
+// VXLAN on dst_port 4790 (capture-multichassis-fixtures vxlan-port): ofproto/trace prints the kernel form's
+// tunnel port by number and tp_dst=4790, no default port. The pass's target still names the switch and lsp2,
+// with hv1's captured dpif/show and without it.
+describe.each(VXLAN_PAIRS.filter((p) => existsSync(join(MULTICHASSIS_ROOT, p, 'vxlan4790.keys.json'))))('tunnel targets of VXLAN on a non-default port (%s)', (pair) => {
+  const model = multichassisModel(multichassisKeysOf(pair, 'vxlan4790.keys.json'));
+  const file = (name: string) => readFileSync(join(MULTICHASSIS_ROOT, pair, name), 'utf8');
+  const traced = /^Datapath actions: (.*)$/m.exec(file('hv1.vxlan4790-trace.txt'))![1];
+  const maps = dpifMaps(parseDpifShow(file('hv1.vxlan4790-dpif-show.txt')).datapaths[0])!;
+  const targets = (actions: string, dpif: object) =>
+    passVerdict({ datapathActions: actions, parsed: parseActions(actions), parseError: null, translationFailed: null, steps: [], lastOutport: null, ...dpif }, model).verdict.tunnels;
+
+  it.each([
+    ['with dpif/show', { dpifPortNames: maps.names, dpifPortTypes: maps.types }],
+    ['without', {}],
+  ])("names sw0 and lsp2 from the trace's set(tunnel(…tp_dst=4790…)),4790 (%s)", (_what, dpif) => {
+    expect(traced).toMatch(/tp_dst=4790,.*\),4790$/);
+    expect(targets(traced, dpif)).toEqual([{ chassis: 'hv2', remoteIp: '192.168.0.2', tunnelId: expect.stringMatching(/^0x/), datapath: 'sw0', outport: 'lsp2' }]);
   });
 });
