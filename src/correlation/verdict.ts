@@ -4,7 +4,7 @@
 // packet's path verdict over all its passes is paths/path-verdict.ts (the one path verdict).
 import type { OdpAction } from '../ovs/odp-actions';
 import type { DpifDatapath } from '../ovs/dpif-show';
-import { ovnTunnelKeys, tunnelPushes, type PortTypeOf, type TunnelPush } from '../ovs/odp-tunnel';
+import { tunnelPushes, type PortTypeOf, type TunnelPush } from '../ovs/odp-tunnel';
 import type { OvnModel } from '../ovn/ovn-model';
 import { controllerCause, onlyLogCopies } from './controller-reason';
 import { fieldValue } from './ports';
@@ -57,7 +57,7 @@ function pushesOf(text: string, portType: PortTypeOf): TunnelPush[] {
 function tunnelsOf(pushes: TunnelPush[], model: OvnModel): TunnelTarget[] {
   return pushes.map((p) => {
     // A flood's egress key is a Multicast_Group's, no logical port: portByKeys finds none and outport stays null.
-    const keys = ovnTunnelKeys(p);
+    const keys = model.tunnelKeys(p);
     const dp = keys ? model.datapathByKey(keys.datapath) : null;
     const outport = keys?.egress ? model.portByKeys(keys.datapath, keys.egress) : null;
     return { chassis: model.chassisByIp(p.remoteIp), remoteIp: p.remoteIp, tunnelId: p.vni, datapath: dp?.name ?? null, outport: outport?.logicalPort ?? null };

@@ -10,6 +10,7 @@ import { datapathRef } from './datapaths';
 import { hintName, hintSummary, ownerSummary } from './summaries';
 import type { HeaderRewrite } from '../ovs/key-rewrite';
 import { natRewritesOf } from './nat-rewrites';
+import { OVN_MIN_MULTICAST, ovnTunnelKeys, type OvnTunnelKeys, type TunnelPush } from '../ovs/odp-tunnel';
 
 /** In ovn-detrace's order (its cookie handlers first), then the ones it does not know. */
 export const OWNER_TABLES: readonly OwnerTable[] = [
@@ -289,6 +290,28 @@ export class OvnModel {
       tunnelKey: Number(row.tunnel_key),
       chassis,
     };
+  }
+
+  /**
+   * OVN's keys of a tunnel push (odp-tunnel.ts ovnTunnelKeys) with what the push alone cannot tell. OVN >= 25.03 floods
+   * an ARP reply or ND NA reaching a transit router to every chassis of another availability zone (Chassis
+   * other_config:is-remote; northd `flood_remote`), and over VXLAN that push's VNI carries the logical INGRESS port in
+   * bits 12..23 (controller/physical.c put_remote_chassis_flood_encap), where any other push carries the egress. A port
+   * sent to in that zone is bound to that chassis (a `remote` port): a key that names none is the flood's ingress.
+   */
+  tunnelKeys(push: Pick<TunnelPush, 'kind' | 'vni' | 'geneve' | 'remoteIp'>): OvnTunnelKeys | null {
+    const keys = ovnTunnelKeys(push);
+    if (keys === null || push.kind !== 'vxlan' || keys.egress === null || keys.egress >= OVN_MIN_MULTICAST) return keys;
+    const chassis = this.chassisByIp(push.remoteIp);
+    if (chassis === null || !this.isRemoteChassis(chassis)) return keys;
+    if (this.portByKeys(keys.datapath, keys.egress)?.chassis === chassis) return keys;
+    return { datapath: keys.datapath, ingress: keys.egress, egress: null };
+  }
+
+  /** Whether a chassis is another availability zone's (SB Chassis other_config:is-remote, written by ovn-ic). */
+  isRemoteChassis(name: string): boolean {
+    const row = this.db.sb.find('Chassis', 'name', name)[0];
+    return (row?.other_config as Record<string, string> | undefined)?.['is-remote'] === 'true';
   }
 
   /** Chassis name of a tunnel endpoint IP (SB Encap). */

@@ -204,7 +204,7 @@ export interface OvnTunnelKeys {
 
 // VXLAN's 24-bit VNI: datapath key in bits 0..11, egress port key in bits 12..23, a multicast group's
 // (OVN_MIN_MULTICAST 32768 and up) sent as 2048 | key & 2047 (get_vxlan_port_key).
-const OVN_MIN_MULTICAST = 32768;
+export const OVN_MIN_MULTICAST = 32768;
 const OVN_VXLAN_MIN_MULTICAST = 2048;
 
 /**

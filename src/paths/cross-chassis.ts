@@ -14,7 +14,6 @@ import { LINK_A_SIDE, LinkFlowRow, LinkLook, PathStore } from './path-store';
 import { SegmentFlows } from './segment-flows';
 import { combine, fromTheStart, type ChassisSegment, type CrossChassisVerdict, type TunnelHop } from './cross-verdict';
 import { tunnelIdForJson } from '../ovs/ids';
-import { ovnTunnelKeys } from '../ovs/odp-tunnel';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
 import { HopTimes, LinkMarks, sure } from './provisional';
@@ -233,7 +232,8 @@ export class CrossChassisPaths {
       const mine = i === askedAt;
       // The asked hop is unsure only when the look that found this sender from it was.
       const unsure = mine ? asked!.unsure : !sure(lookOf[i], sender.from, receiver);
-      const keys = ovnTunnelKeys(push);
+      // Through the model: a VXLAN flood to another availability zone carries the ingress, not the egress.
+      const keys = this.replicas.model.tunnelKeys(push);
       const hop: TunnelHop = {
         fromChassis: row.chassis,
         fromTraceId: pass.id,

@@ -24,7 +24,8 @@ export const SOUTHBOUND: ReplicaSpec = {
   MAC_Binding: { columns: ['logical_port', 'ip', 'mac', 'datapath'], tombstones: true },
   Static_MAC_Binding: { columns: ['logical_port', 'ip', 'mac', 'datapath'], tombstones: true },
   FDB: { columns: ['mac', 'dp_key', 'port_key'], tombstones: true },
-  Chassis: { columns: ['name', 'hostname', 'external_ids'], indexes: ['name'], tombstones: true },
+  // other_config:is-remote: a chassis of another availability zone (ovn-ic), whose VXLAN pushes may be floods (OvnModel.tunnelKeys).
+  Chassis: { columns: ['name', 'hostname', 'external_ids', 'other_config'], indexes: ['name'], tombstones: true },
   // A tunnel's remote IP names the chassis it goes to (correlation: tunnel verdicts).
   Encap: { columns: ['type', 'ip', 'chassis_name', 'options'], indexes: ['ip'] },
   Load_Balancer: { columns: ['name', 'vips', 'protocol', 'datapaths', 'options', 'external_ids'], tombstones: true },

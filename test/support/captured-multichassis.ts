@@ -53,8 +53,11 @@ export const VXLAN_PAIRS = MULTICHASSIS_PAIRS.filter((p) => existsSync(join(MULT
 
 /** A keys file with the multicast groups (vxlan.keys.json): datapath name → group name → tunnel key. */
 export interface MultichassisKeysWithGroups extends MultichassisKeys {
-  ports: Record<string, { tunnelKey: number; datapath: string; type: string }>;
+  /** `chassis`: the chassis the port is bound to (keys files captured with it). */
+  ports: Record<string, { tunnelKey: number; datapath: string; type: string; chassis?: string }>;
   multicastGroups: Record<string, Record<string, number>>;
+  /** The Chassis rows, by name (keys files captured with them): other_config:is-remote. */
+  chassis?: Record<string, { isRemote: boolean }>;
 }
 
 export const multichassisKeysOf = (pair: string, file: string): MultichassisKeysWithGroups =>
@@ -69,12 +72,19 @@ export function multichassisModel(keys: MultichassisKeysWithGroups): OvnModel {
   const sb = new Replica('OVN_Southbound', SOUTHBOUND);
   sb.configure(schema('ovn-sb.ovsschema', DEBIAN12));
   const dpUuid = new Map(Object.keys(keys.datapaths).map((name, i) => [name, uuid(1, i)]));
-  const u: TableUpdates2 = { Datapath_Binding: {}, Port_Binding: {}, Multicast_Group: {}, Encap: {} };
+  const u: TableUpdates2 = { Datapath_Binding: {}, Port_Binding: {}, Multicast_Group: {}, Encap: {}, Chassis: {} };
+  const chassisUuid = new Map(Object.keys(keys.chassis ?? {}).map((name, i) => [name, uuid(5, i)]));
+  for (const [name, c] of Object.entries(keys.chassis ?? {})) {
+    u.Chassis[chassisUuid.get(name)!] = { initial: { name, other_config: ['map', c.isRemote ? [['is-remote', 'true']] : []] } };
+  }
   for (const [name, key] of Object.entries(keys.datapaths)) {
     u.Datapath_Binding[dpUuid.get(name)!] = { initial: { tunnel_key: key, external_ids: ['map', [['name', name]]] } };
   }
   Object.entries(keys.ports).forEach(([name, p], i) => {
-    u.Port_Binding[uuid(2, i)] = { initial: { logical_port: name, tunnel_key: p.tunnelKey, datapath: ['uuid', dpUuid.get(p.datapath)!], type: p.type } };
+    const bound = p.chassis === undefined ? undefined : chassisUuid.get(p.chassis);
+    u.Port_Binding[uuid(2, i)] = {
+      initial: { logical_port: name, tunnel_key: p.tunnelKey, datapath: ['uuid', dpUuid.get(p.datapath)!], type: p.type, ...(bound ? { chassis: ['uuid', bound] } : {}) },
+    };
   });
   let g = 0;
   for (const [dp, groups] of Object.entries(keys.multicastGroups ?? {}))

@@ -12,11 +12,21 @@ import type { ReplicasService } from '../../src/replicas/replicas.service';
 import { recircIdHex } from '../../src/ovs/ids';
 import { pushSignature } from '../../src/ovs/push-signature';
 import { tunnelSignature } from '../../src/ovs/tunnel-signature';
+import { ovnTunnelKeys } from '../../src/ovs/odp-tunnel';
+import type { OvnModel } from '../../src/ovn/ovn-model';
 
-export function oneChassis(store: PathStore, config: Partial<LivetraceConfig> = {}, encap: Record<string, string> = {}, metrics?: MetricsService): CrossChassisPaths {
+export function oneChassis(
+  store: PathStore,
+  config: Partial<LivetraceConfig> = {},
+  encap: Record<string, string> = {},
+  metrics?: MetricsService,
+  model?: Pick<OvnModel, 'tunnelKeys'>,
+): CrossChassisPaths {
   // The southbound Encap table: chassis name → encap IP.
   const sb = { find: (_t: string, _c: string, ip: string) => Object.entries(encap).filter(([, v]) => v === ip).map(([chassis_name]) => ({ chassis_name, ip })) };
-  return new CrossChassisPaths(store, { sb } as unknown as ReplicasService, { LIVETRACE_ROLE: 'all', LIVETRACE_TUNNEL_SKEW_MS: 1000, ...config } as LivetraceConfig, metrics);
+  // No Chassis or Port_Binding rows given: the push's own keys (a real model where a spec needs the southbound's view).
+  const replicas = { sb, model: model ?? { tunnelKeys: ovnTunnelKeys } };
+  return new CrossChassisPaths(store, replicas as unknown as ReplicasService, { LIVETRACE_ROLE: 'all', LIVETRACE_TUNNEL_SKEW_MS: 1000, ...config } as LivetraceConfig, metrics);
 }
 
 export interface PathStores {

@@ -4,7 +4,7 @@
 import 'reflect-metadata';
 import { PathBuilder } from '../../../src/paths/path-builder';
 import { PathsService } from '../../../src/paths/paths.service';
-import { multichassisKeysOf, oneCapturedFlow, type CapturedFlow } from '../../support/captured-multichassis';
+import { multichassisKeysOf, multichassisModel, oneCapturedFlow, type CapturedFlow } from '../../support/captured-multichassis';
 import { allStored, oneChassis, storePass, usePathStores } from '../../support/cross-chassis';
 
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2', hv3: '192.168.0.3' };
@@ -28,6 +28,29 @@ describe('a path across chassis over VXLAN (GET /paths/:id)', () => {
     expect((p.verdict as unknown as { tunnels: unknown[] }).tunnels).toEqual([{
       fromChassis: 'hv1', fromTraceId: sent.trace, remoteIp: '192.168.0.2', remoteChassis: 'hv2', encap: 'vxlan',
       vni: keys.datapaths.sw0 | (keys.ports.lsp2.tunnelKey << 12), ingressKey: null, egressKey: keys.ports.lsp2.tunnelKey, toTraceId: recv.trace,
+    }]);
+  });
+});
+
+// OVN >= 25.03's flood of an ARP reply from a transit router to another availability zone's chassis
+// (capture-multichassis-fixtures flood-remote): over VXLAN its VNI carries lr0 | the INGRESS port (lr0-sw0) << 12.
+// The hop named lr0-sw0 as its egress; through the southbound (hv2 is-remote, lr0-sw0 bound to no chassis there)
+// it names it as the ingress, no egress. hv2 took it by its table-0 flow for ARP replies from a remote chassis.
+describe.each(['debian13', 'unstable'])('a VXLAN flood to another availability zone across chassis (%s)', (pair) => {
+  const s = usePathStores(`livetrace-flood-remote-${pair}-`);
+  const keys = multichassisKeysOf(pair, 'flood-remote.keys.json');
+  const arp = (file: string, pred: (f: CapturedFlow) => boolean) => oneCapturedFlow(pair, file, (f) => f.key.includes('eth_type(0x0806)') && pred(f));
+
+  it("links hv1's push to hv2's arrival; the hop names lr0-sw0 as the ingress and no egress", async () => {
+    const sent = storePass(s.db, 'hv1', arp('hv1.flood-remote-m.txt', (f) => f.actions.includes('tnl_push(')), T0, { kinds: ['tunnel'], tunnels: [{ chassis: 'hv2', remoteIp: keys.encap.hv2 }] });
+    const recv = storePass(s.db, 'hv2', arp('hv2.flood-remote-m.txt', (f) => f.key.includes('tunnel(')), T0 + 3, { kinds: ['drop'] });
+    allStored(s.db, ['hv1', 'hv2']);
+    const cross = oneChassis(s.store, {}, keys.encap, undefined, multichassisModel(keys));
+    const p = await new PathsService(new PathBuilder(s.store), s.traces, cross).get(sent.path, false);
+    expect(p.passes.map((x) => [x.chassis, x.id])).toEqual([['hv1', sent.trace], ['hv2', recv.trace]]);
+    expect((p.verdict as unknown as { tunnels: unknown[] }).tunnels).toEqual([{
+      fromChassis: 'hv1', fromTraceId: sent.trace, remoteIp: keys.encap.hv2, remoteChassis: 'hv2', encap: 'vxlan',
+      vni: keys.datapaths.lr0 | (keys.ports['lr0-sw0'].tunnelKey << 12), ingressKey: keys.ports['lr0-sw0'].tunnelKey, egressKey: null, toTraceId: recv.trace,
     }]);
   });
 });
