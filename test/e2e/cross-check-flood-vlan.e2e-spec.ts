@@ -1,0 +1,142 @@
+// Cross-check of two sender-side topologies users have, against the real ovn-trace of the pair
+// (scripts/ovn-sandbox --chassis 3, multi-topology, plus what beforeAll adds; one service on hv1):
+//  - a flood: an ARP request for an address nobody has, from lsp1@hv1 on sw0, which hv1 delivers
+//    to lsp5 (a second port of sw0 on hv1) and sends by Geneve to hv2 (lsp2), under sw0's
+//    _MC_flood group key; the router port's copy ends in lr0 on hv1;
+//  - a VLAN localnet: sw2 has a localnet port ln-sw2 (tag 100, physnet1 mapped to br-vlan on hv1 and
+//    hv2), lsp6@hv1 and lsp7@hv2: a packet from lsp6 to lsp7 leaves hv1 by the localnet port with
+//    push_vlan(vid=100), as does lsp6's ARP flood.
+// scripts/capture-ovn-trace-fixtures --flood-vlan runs it with LIVETRACE_XC_CAPTURE_DIR: each case's
+// passes (with steps), live verdict, microflow and ovn-trace output (<case>-path.json,
+// <case>.ovn-trace.txt), the inputs of test/unit/cross-checks/flood-vlan-paths.spec.ts.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ThreeChassis, Trace } from '../support/three-chassis';
+import { waitFor } from '../support/wait';
+
+jest.setTimeout(300_000);
+
+const ARP_FLOOD = 'eth(src=50:54:00:00:00:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806),arp(sip=10.0.0.1,tip=10.0.0.99,op=1,sha=50:54:00:00:00:01,tha=00:00:00:00:00:00)';
+const VLAN_ICMP = 'eth(src=50:54:00:00:00:06,dst=50:54:00:00:00:07),eth_type(0x0800),ipv4(src=10.0.2.6,dst=10.0.2.7,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)';
+const VLAN_ARP_FLOOD = 'eth(src=50:54:00:00:00:06,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806),arp(sip=10.0.2.6,tip=10.0.2.99,op=1,sha=50:54:00:00:00:06,tha=00:00:00:00:00:00)';
+
+let hv: ThreeChassis;
+let api = '';
+
+const nbctl = (...args: string[]) => hv.sandbox('run', 'ovn-nbctl', '--no-leader-only', ...args);
+const vsctl = (k: number, ...args: string[]) => hv.sandbox('run', 'ovs-vsctl', `--db=unix:${hv.dir}/hv${k}/db.sock`, ...args);
+
+beforeAll(async () => {
+  hv = await ThreeChassis.start('livetrace-xc-flood-', (dir) => ({ LIVETRACE_DB: `${dir}/xc.sqlite` }));
+  await nbctl('lsp-add', 'sw0', 'lsp5', '--', 'lsp-set-addresses', 'lsp5', '50:54:00:00:00:05 10.0.0.5');
+  await nbctl(
+    'ls-add', 'sw2',
+    '--', 'lsp-add', 'sw2', 'ln-sw2', '--', 'lsp-set-type', 'ln-sw2', 'localnet', '--', 'lsp-set-addresses', 'ln-sw2', 'unknown',
+    '--', 'lsp-set-options', 'ln-sw2', 'network_name=physnet1', '--', 'set', 'logical_switch_port', 'ln-sw2', 'tag=100',
+    '--', 'lsp-add', 'sw2', 'lsp6', '--', 'lsp-set-addresses', 'lsp6', '50:54:00:00:00:06 10.0.2.6',
+    '--', 'lsp-add', 'sw2', 'lsp7', '--', 'lsp-set-addresses', 'lsp7', '50:54:00:00:00:07 10.0.2.7',
+  );
+  for (const k of [1, 2]) {
+    await vsctl(k, '--may-exist', 'add-br', 'br-vlan', '--', '--may-exist', 'add-port', 'br-vlan', 'uplink', '--', 'set', 'interface', 'uplink', 'type=dummy',
+      '--', 'set', 'open_vswitch', '.', 'external-ids:ovn-bridge-mappings=physnet1:br-vlan');
+  }
+  await hv.sandbox('bind', '--chassis', '1', 'lsp5', 'vif5', '5');
+  await hv.sandbox('bind', '--chassis', '1', 'lsp6', 'vif6', '6');
+  await hv.sandbox('bind', '--chassis', '2', 'lsp7', 'vif7', '7');
+  await nbctl('--wait=hv', 'sync');
+  const port = hv.base + 1;
+  api = `http://127.0.0.1:${port}`;
+  await hv.service('all-hv1', 1, port, { LIVETRACE_ROLE: 'all' });
+  // One session per protocol: a filter is one OpenFlow match.
+  for (const filter of ['arp', 'ip']) {
+    const res = await fetch(`${api}/trace-sessions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ filter, durationSeconds: 3600, maxTraces: 1000 }),
+    });
+    expect([res.status, filter]).toEqual([201, filter]);
+  }
+});
+
+afterAll(async () => {
+  await hv?.stop();
+});
+
+type Stored = Trace & { verdict: { outputs?: string[]; tunnels?: Array<{ remoteIp: string }> }; datapathActions?: string };
+
+/** Sends `flow` from `vif` on hv1 and waits for its recirc_id 0 pass that `done` accepts. */
+async function sentPass(vif: string, flow: string, done: (t: Stored) => boolean): Promise<Stored> {
+  const list = async () => ((await (await fetch(`${api}/traces?limit=50`)).json()) as { items: Stored[] }).items;
+  const before = new Set((await list()).map((t) => t.id));
+  const port = new RegExp(`\\b${vif} \\d+/(\\d+)`).exec(await hv.sandbox('ctl', '--chassis', '1', 'dpif/show'))![1];
+  await hv.sandbox('inject', '--chassis', '1', vif, `in_port(${port}),${flow}`);
+  try {
+    return await waitFor(`the pass on hv1 of ${flow}`, async () => (await list()).find((t) => !before.has(t.id) && done(t)));
+  } finally {
+    await hv.sandbox('ctl', '--chassis', '1', 'revalidator/purge');
+  }
+}
+
+interface CrossCheck {
+  id: number;
+  result?: string;
+  message?: string;
+  divergence?: { explanation: string } | null;
+  pipelines?: Array<{ pipeline: string; datapath: string }>;
+  notCompared?: { pipelines: Array<{ pipeline: string; datapath: string }> };
+  verdicts?: { live: { kinds: string[]; logicalPorts: string[] }; simulated: { outputs: string[] } };
+}
+
+async function crossCheck(traceId: number) {
+  return waitFor(`cross-check of trace ${traceId}`, async () => {
+    const res = await fetch(`${api}/traces/${traceId}/cross-check`, { method: 'POST' });
+    const body = (await res.json()) as CrossCheck;
+    if (res.status === 422 && /incomplete/.test(body.message ?? '')) return undefined;
+    return { status: res.status, body };
+  }, 60_000);
+}
+
+/**
+ * With LIVETRACE_XC_CAPTURE_DIR: the cross-check's inputs, and for the correlation's own tests hv1's
+ * `ofproto/trace` of each pass's flow (<name>.hv1-trace-N.txt: the same translation the service
+ * annotated), hv1's dpif/show, and the NB/SB as they are (`ovsdb-client dump --format=json`).
+ */
+async function keep(name: string, id: number) {
+  const dir = process.env.LIVETRACE_XC_CAPTURE_DIR;
+  if (!dir) return;
+  const xc = (await (await fetch(`${api}/cross-checks/${id}`)).json()) as { traceIds: number[]; verdicts: { live: unknown }; microflow: unknown; ovnTrace: { output: string } };
+  const passes: Array<{ flow: string }> = [];
+  for (const t of xc.traceIds) passes.push((await (await fetch(`${api}/traces/${t}`)).json()) as { flow: string });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}-path.json`), JSON.stringify({ verdict: xc.verdicts.live, microflow: xc.microflow, passes }, null, 1) + '\n');
+  writeFileSync(join(dir, `${name}.ovn-trace.txt`), xc.ovnTrace.output);
+  for (const [i, p] of passes.entries()) writeFileSync(join(dir, `${name}.hv1-trace-${i}.txt`), await hv.sandbox('ctl', '--chassis', '1', 'ofproto/trace', 'br-int', p.flow));
+  writeFileSync(join(dir, 'hv1.dpif-show.txt'), await hv.sandbox('ctl', '--chassis', '1', 'dpif/show'));
+  for (const [db, sock] of [['OVN_Northbound', 'ovnnb_db.sock'], ['OVN_Southbound', 'ovnsb_db.sock']]) {
+    writeFileSync(join(dir, `${db === 'OVN_Northbound' ? 'northbound' : 'southbound'}.json`), await hv.sandbox('run', 'ovsdb-client', 'dump', '--format=json', `unix:${hv.dir}/${sock}`, db));
+  }
+}
+
+it('flood on sw0 (lsp1@hv1 ARP for 10.0.0.99): lsp5 here, lsp2 by tunnel; the cross-check agrees', async () => {
+  const t = await sentPass('vif1', ARP_FLOOD, (x) => !!x.verdict.tunnels?.length);
+  const { status, body } = await crossCheck(t.id);
+  await keep('flood', body.id);
+  expect([status, body.message, body.divergence?.explanation ?? null]).toEqual([201, undefined, null]);
+  expect(body.result).toBe('match');
+  expect(body.verdicts?.live).toEqual({ kinds: ['output', 'tunnel'], logicalPorts: ['lsp5'] });
+  expect(body.notCompared?.pipelines).toEqual([{ pipeline: 'egress', datapath: 'sw0', outport: 'lsp2' }]);
+});
+
+it.each([
+  ['unicast to lsp7@hv2', 'vlan-unicast', VLAN_ICMP],
+  ['ARP flood', 'vlan-flood', VLAN_ARP_FLOOD],
+])('VLAN localnet on sw2, %s: leaves by ln-sw2 with push_vlan; the cross-check agrees', async (_n, name, flow) => {
+  const t = await sentPass('vif6', flow, (x) => /push_vlan/.test(x.datapathActions ?? ''));
+  const { status, body } = await crossCheck(t.id);
+  await keep(name, body.id);
+  expect([status, body.message, body.divergence?.explanation ?? null]).toEqual([201, undefined, null]);
+  expect(body.result).toBe('match');
+  // The path's own verdict: the uplink has no iface-id, the localnet port is where it left.
+  expect(body.verdicts?.live).toEqual({ kinds: ['output'], logicalPorts: ['ln-sw2'] });
+  expect(body.notCompared?.pipelines).toEqual([{ pipeline: 'egress', datapath: 'sw2', outport: 'lsp7' }]);
+});
