@@ -69,6 +69,7 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
       translationFailed: pass.translationFailed,
       steps,
       lastOutport: collected.lastOutport,
+      outports: collected.ports.filter((p) => p.role === 'outport'),
       dpifPortNames: maps?.names ?? null,
       dpifPortTypes: maps?.types ?? null,
     },

@@ -18,6 +18,11 @@ export interface VerdictInput {
   readonly translationFailed: string | null;
   readonly steps: readonly AnnotatedStep[];
   readonly lastOutport: TracePort | null;
+  /**
+   * Every outport the pass set, in order. A flood hands copies to several ports and ovn-controller
+   * takes the group's members in its own order: the localnet copy need not be the last.
+   */
+  readonly outports?: readonly TracePort[];
   readonly dpifPortNames?: ReadonlyMap<number, string> | null;
   readonly dpifPortTypes?: ReadonlyMap<string, string> | null;
 }
@@ -256,10 +261,12 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
     }
   });
   // A physical NIC (localnet bridge) has no iface-id: the logical port is the localnet outport.
-  if (unmapped.length && input.lastOutport && model.portByName(input.lastOutport.logicalPort)?.type === 'localnet') {
-    const lp = input.lastOutport.logicalPort;
+  const isLocalnet = (p: TracePort | null | undefined) => !!p && model.portByName(p.logicalPort)?.type === 'localnet';
+  const localnet = isLocalnet(input.lastOutport) ? input.lastOutport : [...(input.outports ?? [])].reverse().find(isLocalnet);
+  if (unmapped.length && localnet) {
+    const lp = localnet.logicalPort;
     if (!outputs.includes(lp)) outputs.push(lp);
-    ports.push({ ...input.lastOutport, role: 'output', via: `output:${unmapped.join(',')}` });
+    ports.push({ ...localnet, role: 'output', via: `output:${unmapped.join(',')}` });
   }
   const tunnels = tunnelPorts ? tunnelsOf(pushes, model) : [];
   for (const t of tunnels) {

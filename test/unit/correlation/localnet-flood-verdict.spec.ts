@@ -1,0 +1,58 @@
+// A flood on a switch with a VLAN localnet port, from real daemons (scripts/capture-ovn-trace-fixtures
+// --flood-vlan: test/fixtures/captured-ovn-trace/<version>/flood-vlan/): lsp6@hv1's ARP request on sw2,
+// whose _MC_flood is lsp6, ln-sw2 (tag 100) and lsp7@hv2. hv1's ofproto/trace of it, with that run's
+// NB/SB and dpif/show: the copy to ln-sw2 leaves by br-vlan's uplink (push_vlan(vid=100)), which has no
+// iface-id, and ovn-controller then handles the copy to lsp6 (the inport: dropped by the loopback
+// check), so the last outport the pass set is lsp6's. The order of a group's members is ovn-controller's
+// (the southbound set's), not ours: the physical outputs belong to the localnet outport wherever it
+// stands among the pass's outports.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { annotatePass } from '../../../src/correlation/annotate';
+import { replicaFromDump } from '../../../src/ovn/fixture-loader';
+import { OvnModel } from '../../../src/ovn/ovn-model';
+import { parseDpifShow } from '../../../src/ovs/dpif-show';
+import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
+import { NORTHBOUND, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
+import { localOvs, schema, VERSIONS } from '../../support/captured-model';
+import { CAPTURED_OVN_TRACE } from '../../support/captured-ovn-trace';
+
+const withDumps = VERSIONS.filter((v) => existsSync(join(CAPTURED_OVN_TRACE, v, 'flood-vlan', 'southbound.json')));
+
+it('a flood-vlan capture with its NB/SB exists for debian12 at least', () => {
+  expect(withDumps).toContain('ovs-3.1.0_ovn-23.03.1');
+});
+
+describe.each(withDumps)('%s', (version) => {
+  const dir = join(CAPTURED_OVN_TRACE, version, 'flood-vlan');
+  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+  const dpif = parseDpifShow(read('hv1.dpif-show.txt')).datapaths[0];
+  // hv1's interfaces as dpif/show names them: the VIFs with their iface-id, the localnet bridge's NIC without one.
+  const ofport = (name: string) => Number(new RegExp(`^\\s+${name} \\d+/(\\d+):`, 'm').exec(read('hv1.dpif-show.txt'))![1]);
+  const model = new OvnModel({
+    nb: replicaFromDump('OVN_Northbound', NORTHBOUND, schema('ovn-nb.ovsschema', version), read('northbound.json')),
+    sb: replicaFromDump('OVN_Southbound', SOUTHBOUND, schema('ovn-sb.ovsschema', version), read('southbound.json')),
+    ovs: localOvs([['vif1', ofport('vif1'), 'lsp1'], ['vif5', ofport('vif5'), 'lsp5'], ['vif6', ofport('vif6'), 'lsp6'], ['uplink', ofport('uplink'), null]], version),
+  });
+  const annotate = (name: string) => {
+    const parsed = parseOfprotoTrace(read(`${name}.hv1-trace-0.txt`));
+    if (parsed.kind !== 'trace') throw new Error(`${name}: ${parsed.kind}`);
+    return annotatePass(parsed.pass, model, { dpif });
+  };
+
+  it('vlan-flood: this capture has the copy to lsp6 (the inport, dropped) after the localnet copy', () => {
+    expect(annotate('vlan-flood').ports.filter((p) => p.role === 'outport').map((p) => p.logicalPort)).toEqual(['ln-sw2', 'lsp6']);
+  });
+
+  it.each(['vlan-flood', 'vlan-unicast'])('%s: leaves by ln-sw2 (uplink, VLAN 100)', (name) => {
+    const t = annotate(name);
+    expect(t.datapathActions).toMatch(/push_vlan\(vid=100,/);
+    expect(t.verdict).toMatchObject({ kind: 'output', outputs: ['ln-sw2'] });
+    expect(t.ports).toContainEqual(expect.objectContaining({ logicalPort: 'ln-sw2', role: 'output' }));
+  });
+
+  it('flood on sw0: lsp5 here, lsp2\'s copy by tunnel', () => {
+    const t = annotate('flood');
+    expect(t.verdict.outputs).toEqual(['lsp5']);
+  });
+});
