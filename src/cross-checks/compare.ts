@@ -9,12 +9,15 @@
 import { cookieUuidPrefix, normaliseCookie } from '../ovs/ids';
 import type { OwnerJson, StepJson } from '../traces';
 import type { LivePass } from './microflow';
-import type { OvnTraceResult, Pipeline, SimStage } from './ovn-trace-parse';
+import type { OvnTraceResult, Pipeline, SimPipeline, SimStage } from './ovn-trace-parse';
 import { simVerdict } from './ovn-trace-parse';
 import { ClearedCtExcuser, clearedAt } from './ct-cleared';
+import { alignFloodCopies, boundChassis, floodCopiesLeft, handedToLocalnet } from './fan-out';
 
 export interface LivePassWithSteps extends LivePass {
   id: number;
+  /** The chassis that ran the pass (a stored trace's): which ports are bound here. */
+  chassis?: string;
   steps?: StepJson[];
 }
 
@@ -43,6 +46,8 @@ interface LiveSegment {
   pipeline: Pipeline;
   datapath: string | null;
   entries: LiveEntry[];
+  /** An egress segment's outport: the first Port_Binding after its logical flows. */
+  outport: string | null;
   /** Logical tables where the live path ran cookie-0 rules only. */
   glue: Set<number>;
 }
@@ -86,6 +91,8 @@ export interface Divergence {
 export interface PipelineComparison {
   pipeline: Pipeline;
   datapath: string | null;
+  /** ovn-trace's outport of an egress pipeline. */
+  outport?: string;
   simulatedStages: number;
   liveStages: number;
   matched: number;
@@ -111,7 +118,7 @@ export interface Comparison {
    * tunnel: they run on the receiving chassis (the egress of the switch whose port is there, and
    * anything after), which a one-chassis path has no pass of. Absent otherwise.
    */
-  notCompared?: { reason: string; pipelines: Array<{ pipeline: Pipeline; datapath: string }> };
+  notCompared?: { reason: string; pipelines: Array<{ pipeline: Pipeline; datapath: string; outport?: string }> };
   verdicts: {
     live: { kinds: string[]; logicalPorts: string[] };
     simulated: { outputs: string[]; dropped: boolean };
@@ -137,11 +144,13 @@ function liveSegments(passes: readonly LivePassWithSteps[]): LiveSegment[] {
         const pipeline = o.pipeline as Pipeline;
         if (!offsets.has(pipeline)) offsets.set(pipeline, step.table - o.tableId!);
         if (!cur || cur.pipeline !== pipeline || o.tableId! < (cur.entries.at(-1)?.tableId ?? -1)) {
-          cur = { pipeline, datapath: null, entries: [], glue: new Set() };
+          cur = { pipeline, datapath: null, entries: [], outport: null, glue: new Set() };
           segs.push(cur);
         }
         if (!cur.datapath && o.datapaths?.length === 1) cur.datapath = o.datapaths[0].name;
         cur.entries.push({ tableId: o.tableId!, ofTable: step.table, cookie: cookie8(step.cookie), owners: lflows, traceId: pass.id, seq: step.seq });
+      } else if (cur?.pipeline === 'egress' && cur.outport === null && step.owners.some((o) => o.table === 'Port_Binding' && o.name)) {
+        cur.outport = step.owners.find((o) => o.table === 'Port_Binding' && o.name)!.name!;
       } else if (!step.owners.length && isCookie0(step.cookie)) {
         pendingGlue.push({ ofTable: step.table, seg: cur });
       }
@@ -215,17 +224,33 @@ export function compareWithSimulation(
   const pipelines: PipelineComparison[] = [];
   const verdicts = { live: { kinds: liveVerdict.kinds, logicalPorts: liveVerdict.logicalPorts }, simulated: simVerdict(sim) };
   const diverged = (d: Divergence): Comparison => ({ result: 'diverged', divergence: d, pipelines, verdicts });
-  const n = Math.max(live.length, sim.pipelines.length);
+  const aligned = alignFloodCopies(sim, live);
+  const simPipes = aligned.pipelines;
+  const bound = boundChassis(passes);
+  const chassis = passes[0]?.chassis ?? null;
+  const n = Math.max(live.length, simPipes.length);
   const clearedCt = new ClearedCtExcuser();
+  const notComparedPipes = (ps: SimPipeline[]) => ps.map((p) => ({ pipeline: p.pipeline, datapath: p.datapath, ...(p.outport ? { outport: p.outport } : {}) }));
   let notCompared: Comparison['notCompared'];
+  // Ports ovn-trace output to whose egress ran elsewhere, and the live ports that stood in for them here.
+  const handedOff = new Set<string>();
+  const standIns = new Set<string>();
   for (let i = 0; i < n; i++) {
-    const sp = sim.pipelines[i];
+    const sp = simPipes[i];
     const lp = live[i];
     if (!lp && i > 0 && liveVerdict.kinds.includes('tunnel')) {
       notCompared = {
         reason: `the packet left this chassis through a tunnel after pipeline ${i}: the rest ran on the receiving chassis`,
-        pipelines: sim.pipelines.slice(i).map((p) => ({ pipeline: p.pipeline, datapath: p.datapath })),
+        pipelines: notComparedPipes(simPipes.slice(i)),
       };
+      for (const p of simPipes.slice(i)) if (p.outport) handedOff.add(p.outport);
+      break;
+    }
+    const localnet = sp && lp && (!lp.datapath || lp.datapath === sp.datapath) ? handedToLocalnet(sp, lp, { chassis, bound, liveOutputs: liveVerdict.logicalPorts }) : null;
+    if (localnet) {
+      notCompared = { reason: localnet, pipelines: notComparedPipes(simPipes.slice(i)) };
+      handedOff.add(sp.outport!);
+      standIns.add(lp.outport!);
       break;
     }
     if (!sp || !lp || sp.pipeline !== lp.pipeline || (lp.datapath && lp.datapath !== sp.datapath)) {
@@ -243,7 +268,7 @@ export function compareWithSimulation(
         explanation: `Pipeline ${i + 1}: ovn-trace went through ${name(sp)}, the live path through ${name(lp)}.`,
       });
     }
-    const cmp: PipelineComparison = { pipeline: sp.pipeline, datapath: sp.datapath, simulatedStages: sp.stages.length, liveStages: 0, matched: 0, excused: {} };
+    const cmp: PipelineComparison = { pipeline: sp.pipeline, datapath: sp.datapath, ...(sp.outport ? { outport: sp.outport } : {}), simulatedStages: sp.stages.length, liveStages: 0, matched: 0, excused: {} };
     pipelines.push(cmp);
     const liveBy = new Map<number, LiveEntry[]>();
     for (const e of lp.entries) liveBy.set(e.tableId, [...(liveBy.get(e.tableId) ?? []), e]);
@@ -309,10 +334,25 @@ export function compareWithSimulation(
     }
   }
   const lv = verdicts.live;
-  const comparable = lv.kinds.every((k) => ['output', 'drop', 'recirculate'].includes(k));
+  const copies = floodCopiesLeft(aligned, { chassis, bound, kinds: lv.kinds, liveOutputs: lv.logicalPorts });
+  if ('missing' in copies) {
+    const first = copies.missing.pipelines[0];
+    const sj = first.stages[0] ? simJson(first.stages[0], resolve) : null;
+    const at = { pipelineIndex: copies.missing.firstIndex, pipeline: first.pipeline, datapath: first.datapath, tableId: sj?.tableId ?? null, stage: sj?.stage ?? null };
+    return diverged({ ...at, live: null, simulated: sj, explanation: copies.explanation });
+  }
+  for (const port of copies.handedOff) handedOff.add(port);
+  if (copies.reason) {
+    notCompared = {
+      reason: notCompared ? `${notCompared.reason}; ${copies.reason}` : copies.reason,
+      pipelines: [...(notCompared?.pipelines ?? []), ...notComparedPipes(aligned.unmatched.flatMap((c) => c.pipelines))],
+    };
+  }
+  // A tunnel's copies are named by notCompared; the ports left here are still compared with ovn-trace's.
+  const comparable = lv.kinds.every((k) => ['output', 'drop', 'recirculate', 'tunnel'].includes(k));
   if (comparable) {
-    const liveOut = lv.kinds.includes('output') ? [...new Set(lv.logicalPorts)].sort() : [];
-    const simOut = [...verdicts.simulated.outputs].sort();
+    const liveOut = lv.kinds.includes('output') ? [...new Set(lv.logicalPorts)].filter((x) => !standIns.has(x)).sort() : [];
+    const simOut = verdicts.simulated.outputs.filter((x) => !handedOff.has(x)).sort();
     if (JSON.stringify(liveOut) !== JSON.stringify(simOut)) {
       return diverged({
         pipelineIndex: Math.max(0, sim.pipelines.length - 1),

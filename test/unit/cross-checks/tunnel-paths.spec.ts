@@ -38,16 +38,16 @@ describe.each(VERSIONS)('the sending chassis of %s', (version) => {
   });
 
   it.each([
-    ['same-switch', ['ingress/sw0'], 'sw0'],
-    ['routed', ['ingress/sw0', 'egress/sw0', 'ingress/lr0', 'egress/lr0', 'ingress/sw1'], 'sw1'],
-  ])('%s: matches up to the tunnel; the receiver\'s egress is named, not a divergence', (name, compared, lastSwitch) => {
+    ['same-switch', ['ingress/sw0'], 'sw0', 'lsp2'],
+    ['routed', ['ingress/sw0', 'egress/sw0', 'ingress/lr0', 'egress/lr0', 'ingress/sw1'], 'sw1', 'lsp3'],
+  ])('%s: matches up to the tunnel; the receiver\'s egress is named, not a divergence', (name, compared, lastSwitch, outport) => {
     const p = path(name);
     expect(p.verdict.kinds).toEqual(['tunnel']);
     const c = compareWithSimulation(p.passes, p.verdict, parseOvnTrace(text(name)), current(p));
     expect(c.divergence).toBeNull();
     expect(c.result).toBe('match');
     expect(c.pipelines.map((x) => `${x.pipeline}/${x.datapath}`)).toEqual(compared);
-    expect(c.notCompared?.pipelines).toEqual([{ pipeline: 'egress', datapath: lastSwitch }]);
+    expect(c.notCompared?.pipelines).toEqual([{ pipeline: 'egress', datapath: lastSwitch, outport }]);
   });
 
   it('a path that did not leave through a tunnel still diverges where ovn-trace went on', () => {

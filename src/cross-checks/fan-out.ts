@@ -1,0 +1,147 @@
+// Where one chassis's live path and ovn-trace's simulation cannot line up pipeline by pipeline,
+// because ovn-trace has no chassis:
+//  - a flood (`multicast(dp=…, mcgroup=…)`): ovn-trace prints one egress pipeline per member of the
+//    group, in the group's order, each followed by what that copy went on to (a router port's copy
+//    runs the router). The datapath runs the egress of the members bound here, in its own order, and
+//    sends one tunnel copy per remote chassis under the group's key (their egress runs there), or,
+//    on a switch with a localnet port, reaches remote members through the localnet port's copy.
+//  - a unicast to a port bound on another chassis of a switch with a localnet port: the datapath
+//    runs the switch's egress for the localnet port (OVN's physical flows set outport to it) and the
+//    packet crosses the physical network (with push_vlan when the port has a tag); ovn-trace runs the
+//    egress for the destination port, which the receiving chassis runs after its own ingress.
+import type { StepJson } from '../traces';
+import type { OvnTraceResult, Pipeline, SimPipeline } from './ovn-trace-parse';
+
+/** What the alignment needs of a live segment (one pipeline of one datapath, as compare.ts cuts them). */
+export interface SegmentShape {
+  pipeline: Pipeline;
+  datapath: string | null;
+  /** An egress segment's logical outport: the Port_Binding its packet was handed to after it. */
+  outport: string | null;
+}
+
+/** Logical port → the chassis its Port_Binding names (null: none, e.g. a patch or localnet port), from the path's own steps. */
+export function boundChassis(passes: ReadonlyArray<{ steps?: StepJson[] }>): Map<string, string | null> {
+  const out = new Map<string, string | null>();
+  for (const step of passes.flatMap((p) => p.steps ?? [])) {
+    for (const o of step.owners) {
+      if (o.table !== 'Port_Binding' || !o.name) continue;
+      out.set(o.name, /chassis-name "([^"]*)"/.exec(o.summary ?? '')?.[1] ?? null);
+    }
+  }
+  return out;
+}
+
+/** One copy of a flood: its egress pipeline and the pipelines it went on to. */
+export interface SimCopy {
+  outport: string;
+  pipelines: SimPipeline[];
+  /** Its index in ovn-trace's output. */
+  firstIndex: number;
+}
+
+export interface AlignedSimulation {
+  /** ovn-trace's pipelines in the live path's order. */
+  pipelines: SimPipeline[];
+  /** Copies of the flood the live path ran no egress for (not the ones ovn-trace skipped as the inport). */
+  unmatched: SimCopy[];
+  /** Ports of the copies the live path ran, with the type ovn-trace printed for their output. */
+  matchedOutputs: Array<{ port: string; type: string }>;
+}
+
+/**
+ * ovn-trace's pipelines reordered so that each egress copy of its first flood stands at the place of
+ * the live egress segment with the same outport. Copies ovn-trace skipped (`omitting output because
+ * inport == outport`: no stage, no output) are left out; copies with no live segment are returned apart.
+ */
+export function alignFloodCopies(sim: OvnTraceResult, live: readonly SegmentShape[]): AlignedSimulation {
+  const all = sim.pipelines;
+  const mc = sim.sections.find((s) => s.title.startsWith('multicast('));
+  const start = mc ? mc.pipelineIndex + 1 : -1;
+  const head = all[start];
+  if (!mc || !head || head.pipeline !== 'egress' || !head.outport) return { pipelines: all, unmatched: [], matchedOutputs: [] };
+  const copies: SimCopy[] = [];
+  for (let k = start; k < all.length; k++) {
+    const p = all[k];
+    if (p.pipeline === 'egress' && p.datapath === head.datapath && p.inport === head.inport && p.outport) copies.push({ outport: p.outport, pipelines: [p], firstIndex: k });
+    else copies.at(-1)!.pipelines.push(p);
+  }
+  const ran = (c: SimCopy) => c.pipelines.length > 1 || c.pipelines[0].stages.length > 0 || sim.outputs.some((o) => o.pipelineIndex === c.firstIndex);
+  const left = copies.filter(ran);
+  const ordered: SimPipeline[] = all.slice(0, start);
+  const matchedOutputs: AlignedSimulation['matchedOutputs'] = [];
+  for (const seg of live.slice(start)) {
+    if (seg.pipeline !== 'egress' || (seg.datapath && seg.datapath !== head.datapath)) continue;
+    const i = left.findIndex((c) => c.outport === seg.outport);
+    if (i < 0) continue;
+    const [c] = left.splice(i, 1);
+    ordered.push(...c.pipelines);
+    const end = c.firstIndex + c.pipelines.length;
+    for (const o of sim.outputs) if (o.pipelineIndex >= c.firstIndex && o.pipelineIndex < end) matchedOutputs.push({ port: o.port, type: o.type });
+  }
+  return { pipelines: ordered, unmatched: left, matchedOutputs };
+}
+
+interface LiveEnds {
+  chassis: string | null;
+  bound: ReadonlyMap<string, string | null>;
+  kinds: readonly string[];
+  liveOutputs: readonly string[];
+}
+
+/**
+ * The flood copies the live path ran no egress for: handed off (their ports, why), or the first
+ * that is a difference (bound here, or no tunnel and no localnet copy that would carry it).
+ */
+export function floodCopiesLeft(
+  a: AlignedSimulation,
+  o: LiveEnds,
+): { handedOff: string[]; reason: string | null } | { missing: SimCopy; explanation: string } {
+  const reasons: string[] = [];
+  for (const c of a.unmatched) {
+    const why = copyHandedOff(c, { ...o, matchedOutputs: a.matchedOutputs });
+    if (why) {
+      reasons.push(why);
+      continue;
+    }
+    const first = c.pipelines[0];
+    const at = o.bound.get(c.outport);
+    return {
+      missing: c,
+      explanation:
+        `ovn-trace's flood sent a copy to "${c.outport}"${at ? ` (bound on ${at})` : ''} (${first.pipeline}(dp=${JSON.stringify(first.datapath)}, outport=${JSON.stringify(c.outport)})); ` +
+        `the live path ran no egress for it${at && at === o.chassis ? ' although the port is bound here' : ', sent no tunnel copy and no localnet copy that would carry it'}.`,
+    };
+  }
+  return { handedOff: a.unmatched.map((c) => c.outport), reason: reasons.length ? reasons.join('; ') : null };
+}
+
+/**
+ * Why a flood copy the live path did not run is no difference, or null when it is one: its port is
+ * not bound here and the packet left by a tunnel, or by a localnet port's copy.
+ */
+function copyHandedOff(c: SimCopy, o: LiveEnds & { matchedOutputs: AlignedSimulation['matchedOutputs'] }): string | null {
+  const at = o.bound.get(c.outport);
+  if (o.chassis && at === o.chassis) return null;
+  const where = at ? ` (bound on ${at})` : '';
+  if (o.kinds.includes('tunnel')) return `the copy to "${c.outport}"${where} left this chassis through a tunnel: its egress runs on the receiving chassis`;
+  const ln = o.matchedOutputs.find((m) => m.type === 'localnet' && o.liveOutputs.includes(m.port));
+  if (ln) return `the copy to "${c.outport}"${where} is the copy the localnet port "${ln.port}" sent to the physical network: its egress runs on the chassis that receives it`;
+  return null;
+}
+
+/**
+ * Why a live egress for another port than ovn-trace's is no difference, or null: ovn-trace's outport is
+ * bound on another chassis and the packet left here by the live egress's port (a localnet port: the
+ * only way OVN reaches a remote port without a tunnel).
+ */
+export function handedToLocalnet(
+  sp: SimPipeline,
+  seg: SegmentShape,
+  o: { chassis: string | null; bound: ReadonlyMap<string, string | null>; liveOutputs: readonly string[] },
+): string | null {
+  if (sp.pipeline !== 'egress' || seg.pipeline !== 'egress' || !sp.outport || !seg.outport || sp.outport === seg.outport) return null;
+  const at = o.bound.get(sp.outport);
+  if (!at || at === o.chassis || !o.liveOutputs.includes(seg.outport)) return null;
+  return `"${sp.outport}" is bound on ${at}: this chassis ran ${sp.pipeline}(dp="${sp.datapath}") for "${seg.outport}" and the packet left by it to the physical network; the egress to "${sp.outport}" runs on ${at}`;
+}

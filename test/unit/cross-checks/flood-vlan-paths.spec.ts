@@ -1,0 +1,90 @@
+// Two sender-side topologies, from real daemons (scripts/capture-ovn-trace-fixtures --flood-vlan:
+// test/fixtures/captured-ovn-trace/<version>/flood-vlan/, one service on hv1 of three chassis):
+//  - flood: lsp1@hv1's ARP request for 10.0.0.99 on sw0. ovn-trace prints one egress pipeline per
+//    member of _MC_flood in the group's order (lsp1, skipped as the inport; lsp2; lsp5; sw0-lr0, then
+//    lr0); hv1's one pass runs the egress of its local members in its own order (sw0-lr0 and lr0,
+//    then lsp5) and sends one Geneve copy to hv2 under the group's key: lsp2's egress runs there.
+//  - vlan-unicast / vlan-flood: sw2 has a localnet port ln-sw2 (tag 100). To lsp7 (bound on hv2)
+//    hv1 runs sw2's egress for ln-sw2 and pushes VLAN 100 onto the uplink; ovn-trace, which has no
+//    chassis, runs the egress for lsp7. The flood's lsp7 copy is likewise the localnet copy's.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compareWithSimulation, LivePassWithSteps } from '../../../src/cross-checks/compare';
+import { parseOvnTrace } from '../../../src/cross-checks/ovn-trace-parse';
+import { CAPTURED_OVN_TRACE, capturedVersions, currentFlows } from '../../support/captured-ovn-trace';
+
+const VERSIONS = capturedVersions('flood-vlan');
+
+interface Captured {
+  verdict: { kinds: string[]; logicalPorts: string[] };
+  passes: LivePassWithSteps[];
+}
+
+it('flood-vlan captures exist for debian12 at least', () => {
+  expect(VERSIONS).toEqual(expect.arrayContaining(['ovs-3.1.0_ovn-23.03.1']));
+});
+
+describe.each(VERSIONS)('%s', (version) => {
+  const dir = join(CAPTURED_OVN_TRACE, version, 'flood-vlan');
+  const path = (name: string) => JSON.parse(readFileSync(join(dir, `${name}-path.json`), 'utf8')) as Captured;
+  const sim = (name: string) => parseOvnTrace(readFileSync(join(dir, `${name}.ovn-trace.txt`), 'utf8'));
+  const compare = (name: string, verdict?: Captured['verdict']) => {
+    const p = path(name);
+    return compareWithSimulation(p.passes, verdict ?? p.verdict, sim(name), currentFlows(p.passes));
+  };
+  const names = (ps: Array<{ pipeline: string; datapath: string | null; outport?: string | null }>) => ps.map((x) => `${x.pipeline}/${x.datapath}${x.outport ? `>${x.outport}` : ''}`);
+
+  it('the captures are what the specs say: hv1 delivers lsp5 and tunnels; ln-sw2 carries VLAN 100', () => {
+    expect(path('flood').verdict).toEqual({ kinds: ['output', 'tunnel'], logicalPorts: ['lsp5'] });
+    for (const n of ['vlan-unicast', 'vlan-flood']) {
+      expect(path(n).verdict).toEqual({ kinds: ['output'], logicalPorts: ['ln-sw2'] });
+      expect(path(n).passes.map((x) => x.datapathActions).join(' ')).toMatch(/push_vlan\(vid=100,/);
+    }
+  });
+
+  it('flood: each local copy is compared with ovn-trace\'s copy to the same port; lsp2\'s copy ran on hv2', () => {
+    const c = compare('flood');
+    expect(c.divergence).toBeNull();
+    expect(c.result).toBe('match');
+    expect(names(c.pipelines)).toEqual(['ingress/sw0', 'egress/sw0>sw0-lr0', 'ingress/lr0', 'egress/sw0>lsp5']);
+    expect(c.notCompared?.pipelines).toEqual([{ pipeline: 'egress', datapath: 'sw0', outport: 'lsp2' }]);
+    expect(c.notCompared?.reason).toMatch(/tunnel/);
+  });
+
+  it('flood: a local copy ovn-trace did not make is named', () => {
+    const c = compare('flood', { kinds: ['output', 'tunnel'], logicalPorts: ['lsp5', 'lsp9'] });
+    expect(c.result).toBe('diverged');
+    expect(c.divergence?.explanation).toMatch(/lsp9/);
+  });
+
+  it('flood: without a tunnel, ovn-trace\'s copy to lsp2 is a copy the datapath did not send', () => {
+    const c = compare('flood', { kinds: ['output'], logicalPorts: ['lsp5'] });
+    expect(c.result).toBe('diverged');
+    expect(c.divergence).toMatchObject({ pipeline: 'egress', datapath: 'sw0', live: null });
+    expect(c.divergence?.explanation).toMatch(/"lsp2"/);
+  });
+
+  it('vlan-unicast: ingress compared; the egress toward lsp7 (on hv2) is handed to the localnet port, not a divergence', () => {
+    const c = compare('vlan-unicast');
+    expect(c.divergence).toBeNull();
+    expect(c.result).toBe('match');
+    expect(names(c.pipelines)).toEqual(['ingress/sw2']);
+    expect(c.notCompared?.pipelines).toEqual([{ pipeline: 'egress', datapath: 'sw2', outport: 'lsp7' }]);
+    expect(c.notCompared?.reason).toMatch(/ln-sw2.*lsp7.*hv2|lsp7.*hv2.*ln-sw2/);
+  });
+
+  it('vlan-unicast: a live path that did not leave by ln-sw2 still diverges at sw2\'s egress', () => {
+    const c = compare('vlan-unicast', { kinds: ['drop'], logicalPorts: [] });
+    expect(c.result).toBe('diverged');
+    expect(c.divergence).toMatchObject({ pipeline: 'egress', datapath: 'sw2' });
+  });
+
+  it('vlan-flood: the localnet copy is compared; lsp7\'s copy went by it', () => {
+    const c = compare('vlan-flood');
+    expect(c.divergence).toBeNull();
+    expect(c.result).toBe('match');
+    expect(names(c.pipelines)).toEqual(['ingress/sw2', 'egress/sw2>ln-sw2']);
+    expect(c.notCompared?.pipelines).toEqual([{ pipeline: 'egress', datapath: 'sw2', outport: 'lsp7' }]);
+    expect(c.notCompared?.reason).toMatch(/ln-sw2/);
+  });
+});
