@@ -13,6 +13,7 @@ import type { OvnTraceResult, Pipeline, SimPipeline, SimStage } from './ovn-trac
 import { simVerdict } from './ovn-trace-parse';
 import { ClearedCtExcuser, clearedAt } from './ct-cleared';
 import { alignFloodCopies, boundChassis, floodCopiesLeft, handedToLocalnet } from './fan-out';
+import { checkLocalnetTags, LocalnetCheck, LocalnetTagLookup } from './vlan-tag';
 
 export interface LivePassWithSteps extends LivePass {
   id: number;
@@ -123,6 +124,8 @@ export interface Comparison {
     live: { kinds: string[]; logicalPorts: string[] };
     simulated: { outputs: string[]; dropped: boolean };
   };
+  /** The VLAN each localnet port the packet left by was sent with, against the southbound's tag (vlan-tag.ts). */
+  localnet?: LocalnetCheck[];
 }
 
 const prefixOf = (uuid: string) => uuid.slice(0, 8).toLowerCase();
@@ -219,6 +222,7 @@ export function compareWithSimulation(
   liveVerdict: { kinds: string[]; logicalPorts: string[] },
   sim: OvnTraceResult,
   resolve: LogicalFlowResolver,
+  tagOf?: LocalnetTagLookup,
 ): Comparison {
   const live = liveSegments(passes);
   const pipelines: PipelineComparison[] = [];
@@ -366,7 +370,14 @@ export function compareWithSimulation(
       });
     }
   }
-  return { result: 'match', divergence: null, pipelines, verdicts, ...(notCompared ? { notCompared } : {}) };
+  const vlan = tagOf ? checkLocalnetTags(passes, lv.kinds.includes('output') ? lv.logicalPorts : [], tagOf) : null;
+  const localnet = vlan?.checks.length ? { localnet: vlan.checks } : {};
+  if (vlan?.mismatch) {
+    const last = sim.pipelines.at(-1);
+    const at = { pipelineIndex: Math.max(0, sim.pipelines.length - 1), pipeline: last?.pipeline ?? null, datapath: last?.datapath ?? null, tableId: null, stage: null };
+    return { ...diverged({ ...at, live: null, simulated: null, explanation: vlan.mismatch }), ...localnet };
+  }
+  return { result: 'match', divergence: null, pipelines, verdicts, ...(notCompared ? { notCompared } : {}), ...localnet };
 }
 
 /**

@@ -16,6 +16,7 @@ import { TracesService } from '../traces/traces.service';
 import { Comparison, compareWithSimulation, explainedByMissingPasses, LogicalFlowResolver } from './compare';
 import { arrivedThrough, buildMicroflow, Microflow, MicroflowError } from './microflow';
 import { feedCtStates, liveCtPasses } from './ct-sequence';
+import type { LocalnetTagLookup } from './vlan-tag';
 import { OvnTraceParseError, OvnTraceRefusedError, OvnTraceResult, parseOvnTrace } from './ovn-trace-parse';
 import { ovnTraceArgs, OvnTraceUnavailableError, runOvnTrace, shellQuote } from './ovn-trace-runner';
 
@@ -82,6 +83,11 @@ export class CrossChecksService {
       .owners.filter((o) => o.logicalFlow)
       .map((o) => ({ ...o.logicalFlow!, uuid: o.uuid, stale: o.stale }));
 
+  private readonly localnetTag: LocalnetTagLookup = (port) => {
+    const p = this.replicas.model.portByName(port);
+    return p?.type === 'localnet' ? { tag: p.tag } : null;
+  };
+
   async crossCheck(traceId: number): Promise<CrossCheckJson> {
     // The path is read where the API reads: with PostgreSQL, the passes this agent just stored (the
     // automatic cross-check of a session's path) must have been shipped there first.
@@ -123,7 +129,7 @@ export class CrossChecksService {
         if (runs >= MAX_OVN_TRACE_RUNS || sameList(feed.flags, microflow.ctStates)) break;
         microflow = { ...microflow, ctStates: feed.flags };
       }
-      comparison = compareWithSimulation(passes, verdict, sim, this.resolve);
+      comparison = compareWithSimulation(passes, verdict, sim, this.resolve, this.localnetTag);
       // Where the live path has no pass (a recirculation not traced, or not yet; an arrival whose
       // sender was not traced) there is nothing the two tools disagree on. A divergence at a stage
       // the live path did reach stands.

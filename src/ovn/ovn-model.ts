@@ -45,6 +45,8 @@ export interface LogicalPortRef {
   readonly type: string;
   readonly tunnelKey: number;
   readonly chassis: string | null;
+  /** A localnet (or container) port's VLAN tag: ovn-controller pushes it on what it sends by the port. */
+  readonly tag: number | null;
 }
 
 export interface OvsInterfaceRef {
@@ -289,6 +291,7 @@ export class OvnModel {
       type: String(row.type ?? ''),
       tunnelKey: Number(row.tunnel_key),
       chassis,
+      tag: firstNumber(row.tag),
     };
   }
 
@@ -379,4 +382,10 @@ function byUuid(a: ReplicaRow, b: ReplicaRow): number {
 function firstRef(cell: unknown): string | null {
   if (Array.isArray(cell)) return cell.length ? String(cell[0]) : null;
   return typeof cell === 'string' && cell ? cell : null;
+}
+
+/** An optional integer column (a set of at most one). */
+function firstNumber(cell: unknown): number | null {
+  const v = Array.isArray(cell) ? cell[0] : cell;
+  return typeof v === 'number' ? v : null;
 }

@@ -5,11 +5,12 @@
 //    _MC_flood group key; the router port's copy ends in lr0 on hv1;
 //  - a VLAN localnet: sw2 has a localnet port ln-sw2 (tag 100, physnet1 mapped to br-vlan on hv1 and
 //    hv2), lsp6@hv1 and lsp7@hv2: a packet from lsp6 to lsp7 leaves hv1 by the localnet port with
-//    push_vlan(vid=100), as does lsp6's ARP flood.
+//    push_vlan(vid=100), as does lsp6's ARP flood; then the tag is set to 200 while hv1's ovn-controller
+//    is paused: the datapath still pushes 100, which ovn-trace cannot show (vlan-stale-tag).
 // scripts/capture-ovn-trace-fixtures --flood-vlan runs it with LIVETRACE_XC_CAPTURE_DIR: each case's
 // passes (with steps), live verdict, microflow and ovn-trace output (<case>-path.json,
 // <case>.ovn-trace.txt), the inputs of test/unit/cross-checks/flood-vlan-paths.spec.ts.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ThreeChassis, Trace } from '../support/three-chassis';
 import { waitFor } from '../support/wait';
@@ -99,9 +100,10 @@ async function crossCheck(traceId: number) {
 /**
  * With LIVETRACE_XC_CAPTURE_DIR: the cross-check's inputs, and for the correlation's own tests hv1's
  * `ofproto/trace` of each pass's flow (<name>.hv1-trace-N.txt: the same translation the service
- * annotated), hv1's dpif/show, and the NB/SB as they are (`ovsdb-client dump --format=json`).
+ * annotated), hv1's dpif/show, and the NB/SB as they are (`ovsdb-client dump --format=json`), under the
+ * prefix `dumps` when the databases are not the other cases' (a changed tag).
  */
-async function keep(name: string, id: number) {
+async function keep(name: string, id: number, dumps = '') {
   const dir = process.env.LIVETRACE_XC_CAPTURE_DIR;
   if (!dir) return;
   const xc = (await (await fetch(`${api}/cross-checks/${id}`)).json()) as { traceIds: number[]; verdicts: { live: unknown }; microflow: unknown; ovnTrace: { output: string } };
@@ -111,13 +113,19 @@ async function keep(name: string, id: number) {
   writeFileSync(join(dir, `${name}-path.json`), JSON.stringify({ verdict: xc.verdicts.live, microflow: xc.microflow, passes }, null, 1) + '\n');
   writeFileSync(join(dir, `${name}.ovn-trace.txt`), xc.ovnTrace.output);
   for (const [i, p] of passes.entries()) writeFileSync(join(dir, `${name}.hv1-trace-${i}.txt`), await hv.sandbox('ctl', '--chassis', '1', 'ofproto/trace', 'br-int', p.flow));
-  writeFileSync(join(dir, 'hv1.dpif-show.txt'), await hv.sandbox('ctl', '--chassis', '1', 'dpif/show'));
+  writeFileSync(join(dir, `${dumps}hv1.dpif-show.txt`), await hv.sandbox('ctl', '--chassis', '1', 'dpif/show'));
   for (const [db, sock] of [['OVN_Northbound', 'ovnnb_db.sock'], ['OVN_Southbound', 'ovnsb_db.sock']]) {
-    writeFileSync(join(dir, `${db === 'OVN_Northbound' ? 'northbound' : 'southbound'}.json`), await hv.sandbox('run', 'ovsdb-client', 'dump', '--format=json', `unix:${hv.dir}/${sock}`, db));
+    writeFileSync(join(dir, `${dumps}${db === 'OVN_Northbound' ? 'northbound' : 'southbound'}.json`), await hv.sandbox('run', 'ovsdb-client', 'dump', '--format=json', `unix:${hv.dir}/${sock}`, db));
   }
 }
 
 it('flood on sw0 (lsp1@hv1 ARP for 10.0.0.99): lsp5 here, lsp2 by tunnel; the cross-check agrees', async () => {
+  // lr0 learns 10.0.0.1 from the router port's copy (put_arp: a MAC_Binding). Until it has, the datapath
+  // runs lr_in_learn_neighbor's put_arp where ovn-trace, reading the southbound later, finds the binding
+  // learned by that very packet: a first packet differs by state the simulation sees too late.
+  await sentPass('vif1', ARP_FLOOD, (x) => !!x.verdict.tunnels?.length);
+  await waitFor('lr0 to learn 10.0.0.1', async () =>
+    (await hv.sandbox('run', 'ovn-sbctl', '--no-leader-only', '--bare', '--columns=mac', 'find', 'MAC_Binding', 'ip=10.0.0.1')).trim() || undefined);
   const t = await sentPass('vif1', ARP_FLOOD, (x) => !!x.verdict.tunnels?.length);
   const { status, body } = await crossCheck(t.id);
   await keep('flood', body.id);
@@ -139,4 +147,23 @@ it.each([
   // The path's own verdict: the uplink has no iface-id, the localnet port is where it left.
   expect(body.verdicts?.live).toEqual({ kinds: ['output'], logicalPorts: ['ln-sw2'] });
   expect(body.notCompared?.pipelines).toEqual([{ pipeline: 'egress', datapath: 'sw2', outport: 'lsp7' }]);
+});
+
+it('VLAN tag changed while hv1\'s ovn-controller is paused: the datapath still pushes 100, the southbound says 200; the cross-check names it', async () => {
+  const ctl = `${hv.dir}/hv1/ovn-controller.${readFileSync(`${hv.dir}/hv1/ovn-controller.pid`, 'utf8').trim()}.ctl`;
+  const sbTag = async () => (await hv.sandbox('run', 'ovn-sbctl', '--no-leader-only', '--bare', '--columns=tag', 'find', 'Port_Binding', 'logical_port=ln-sw2')).trim();
+  await hv.sandbox('run', 'ovs-appctl', '-t', ctl, 'debug/pause');
+  try {
+    await nbctl('set', 'logical_switch_port', 'ln-sw2', 'tag=200');
+    await waitFor('the southbound tag of ln-sw2 to be 200', async () => (await sbTag()) === '200' || undefined);
+    await hv.sandbox('ctl', '--chassis', '1', 'revalidator/purge');
+    const t = await sentPass('vif6', VLAN_ICMP, (x) => /push_vlan\(vid=100,/.test(x.datapathActions ?? ''));
+    const { status, body } = await crossCheck(t.id);
+    await keep('vlan-stale-tag', body.id, 'vlan-stale-tag.');
+    expect([status, body.result]).toEqual([201, 'diverged']);
+    expect(body.divergence?.explanation).toMatch(/"ln-sw2" with VLAN 100 .*tag of "ln-sw2" is 200/);
+  } finally {
+    await hv.sandbox('run', 'ovs-appctl', '-t', ctl, 'debug/resume');
+    await nbctl('set', 'logical_switch_port', 'ln-sw2', 'tag=100');
+  }
 });
