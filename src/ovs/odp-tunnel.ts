@@ -76,6 +76,8 @@ export interface TunnelMatch {
   geneve: GeneveOption[];
   ovn?: OvnPortKeys;
   flags?: string;
+  /** The outer UDP/TCP destination port (the receiver's tunnel port's dst_port), mask dropped; GRE has none. */
+  tpDst?: string;
   /** The flow's in_port, when the text given holds it (the tunnel port on the receiver). */
   inPort?: string;
   text: string;
@@ -182,11 +184,31 @@ const VXLAN_VNI_LIMIT = 1n << 24n;
 function setTunnelKind(t: Map<string, string>, port: string, vni: string, portType: string | undefined): TunnelPush['kind'] {
   if (portType === 'geneve' || portType === 'vxlan' || portType === 'stt') return portType;
   const dst = t.get('tp_dst');
-  if (t.has('geneve') || dst === '6081' || port.startsWith('genev_sys')) return 'geneve';
-  if (t.has('vxlan') || dst === '4789' || port.startsWith('vxlan_sys')) return 'vxlan';
-  if (dst === '7471' || port.startsWith('stt_sys')) return 'stt';
+  const named = kindNamed(port, dst, t.has('geneve') ? 'geneve' : t.has('vxlan') ? 'vxlan' : undefined);
+  if (named !== undefined) return named;
   if (dst !== undefined && /^\d+$/.test(port)) return BigInt(vni) < VXLAN_VNI_LIMIT ? 'vxlan' : 'stt';
   return 'other';
+}
+
+/**
+ * The encapsulation a tunnel's own fields (a Geneve option list, a `vxlan(` field), its datapath port's
+ * name (ovs-vswitchd's `genev_sys_6081`, `vxlan_sys_4790`) or its default UDP/TCP port name; else undefined.
+ */
+function kindNamed(port: string | undefined, tpDst: string | undefined, byField: 'geneve' | 'vxlan' | undefined): TunnelPush['kind'] | undefined {
+  if (byField !== undefined) return byField;
+  if (tpDst === '6081' || port?.startsWith('genev_sys')) return 'geneve';
+  if (tpDst === '4789' || port?.startsWith('vxlan_sys')) return 'vxlan';
+  if (tpDst === '7471' || port?.startsWith('stt_sys')) return 'stt';
+  return undefined;
+}
+
+/**
+ * The encapsulation of a receiver's tunnel match, as setTunnelKind names a push's: its Geneve options, the
+ * datapath port it came in by (`inPort`: the key's in_port, by name; a number means nothing here) or its
+ * tp_dst. 'other' when none tells (a megaflow without -m on a non-default dst_port).
+ */
+export function arrivalKind(match: TunnelMatch, inPort: string | undefined = match.inPort): TunnelPush['kind'] {
+  return kindNamed(inPort, match.tpDst, match.geneve.length > 0 ? 'geneve' : undefined) ?? 'other';
 }
 
 /** The logical keys OVN put in a tunnel (ovn-controller physical.c put_encapsulation). */
@@ -250,7 +272,7 @@ export function tunnelMatch(keyOrLine: string): TunnelMatch | undefined {
     vniMask: m === undefined ? undefined : tunnelId(WHAT_MATCH, item, m, 'tun_id mask'),
     src: unmasked(t.get('src') ?? t.get('ipv6_src')),
     dst: unmasked(t.get('dst') ?? t.get('ipv6_dst')),
-    geneve, ovn: ovnKeys(geneve), flags: t.get('flags'),
+    geneve, ovn: ovnKeys(geneve), flags: t.get('flags'), tpDst: unmasked(t.get('tp_dst')),
     inPort: inPort?.slice('in_port('.length, -1), text: item,
   };
 }

@@ -4,8 +4,9 @@
 // names the port ("decide"); passes recirculated from a selected flow belong to the same packet.
 import type { DumpedFlow } from '../ovs/dump-flows';
 import type { CompiledFilter } from '../ovs/of-filter';
-import { geneveOptions, keyValue } from '../ovs/odp-key';
-import { OVN_GENEVE_CLASS, OVN_GENEVE_TYPE } from '../ovs/odp-tunnel';
+import { formatField, keyField, keyValue } from '../ovs/odp-key';
+import { arrivalKind, tunnelMatch, type TunnelMatch } from '../ovs/odp-tunnel';
+import type { OvnModel } from '../ovn/ovn-model';
 
 export interface PortTarget {
   name: string;
@@ -57,7 +58,7 @@ export function parseAddresses(addresses: readonly string[]): { macs: Set<string
 
 export function selectFlow(
   flow: SessionFlow,
-  opts: { filter?: CompiledFilter; port?: PortTarget; parentSelected: boolean; portNames?: ReadonlyMap<string, string> },
+  opts: { filter?: CompiledFilter; port?: PortTarget; parentSelected: boolean; portNames?: ReadonlyMap<string, string>; model: TunnelKeysOf },
 ): Selection {
   if (opts.parentSelected) return 'store';
   const key = flow.flow.key;
@@ -65,7 +66,7 @@ export function selectFlow(
   if (!opts.port) return 'store';
   const inPort = flow.inPort ?? '';
   if (opts.port.interfaces.has(inPort) || opts.port.dpPorts.has(inPort)) return 'store';
-  if (opts.port.keys && tunnelledFrom(key, opts.port.keys)) return 'store';
+  if (opts.port.keys && tunnelledFrom(key, opts.port.keys, opts.model, opts.portNames?.get(inPort) ?? inPort)) return 'store';
   const dstMac = keyValue(key, 'eth', 'dst')?.toLowerCase();
   const dst = keyValue(key, 'ipv4', 'dst') ?? keyValue(key, 'ipv6', 'dst') ?? keyValue(key, 'arp', 'tip');
   const dstIp = dst === undefined ? undefined : canonicalIp(dst);
@@ -77,24 +78,47 @@ export function selectFlow(
   return null;
 }
 
+/** OVN's keys in a tunnel push, read through the southbound (OvnModel.tunnelKeys): the one reading of both ends of a hop. */
+export type TunnelKeysOf = Pick<OvnModel, 'tunnelKeys'>;
+
 /**
- * Whether a flow is a tunnelled arrival of the port's packets: the sender's chassis put the port's
- * logical switch key in the VNI and the port's key in the ingress half (bits 16..30) of OVN's Geneve
- * option. The receiver's megaflow keeps those bits (its table 0 moves them into reg14); a mask that
- * drops them cannot say whose packet it is, so it does not match.
+ * Whether a flow is a tunnelled arrival of the port's packets: the push that brought it, read as the
+ * model reads every push (the path's hop says the same ingressKey), names the port's logical datapath
+ * and the port as the ingress: OVN's Geneve option (bits 16..30), an STT tun_id, and a VXLAN flood to
+ * another availability zone (its VNI carries the ingress; a plain VXLAN VNI carries only the egress,
+ * so nothing selects by it). The receiver's megaflow keeps the bits its table 0 reads; a mask that
+ * drops any the reading takes cannot say whose packet it is, so it does not match.
  */
-export function tunnelledFrom(key: SessionFlow['flow']['key'], keys: { datapath: number; port: number }): boolean {
-  const tunId = keyValue(key, 'tunnel', 'tun_id');
-  if (tunId === undefined || Number(tunId.split('/')[0]) !== keys.datapath) return false;
-  for (const o of geneveOptions(key)) {
-    const attr = (n: string) => o.attrs.find((a) => a.name === n)?.value;
-    if (Number(attr('class')) !== OVN_GENEVE_CLASS || Number(attr('type')) !== OVN_GENEVE_TYPE || !o.data) continue;
-    const ingress = 0x7fff0000n;
-    const mask = o.dataMask === undefined ? 0xffffffffn : BigInt(o.dataMask);
-    if ((mask & ingress) !== ingress) return false;
-    return Number((BigInt(o.data) & ingress) >> 16n) === keys.port;
+export function tunnelledFrom(
+  key: SessionFlow['flow']['key'],
+  keys: { datapath: number; port: number },
+  model: TunnelKeysOf,
+  inPortName?: string,
+): boolean {
+  const field = keyField(key, 'tunnel');
+  if (field === undefined) return false;
+  let m: TunnelMatch | undefined;
+  try {
+    m = tunnelMatch(formatField(field));
+  } catch {
+    return false; // an option the tunnel parser refuses (class or type wildcarded) names no port
   }
-  return false;
+  if (m?.dst === undefined) return false;
+  // The push at its other end: sent to this chassis's encap IP, as the model's is-remote test takes it.
+  const push = { kind: arrivalKind(m, inPortName), vni: m.vni, geneve: m.geneve, remoteIp: m.dst };
+  const read = model.tunnelKeys(push);
+  if (read?.ingress !== keys.port || read.datapath !== keys.datapath) return false;
+  // The same reading with every wildcarded bit set: the same port only when the mask kept all it read
+  // (an egress the megaflow wildcards is no matter; a flood's VNI whose port bits it drops is).
+  const wild = model.tunnelKeys({ ...push, vni: withWildcardsSet(m.vni, m.vniMask, 64), geneve: m.geneve.map((o) => ({ ...o, data: withWildcardsSet(o.data || '0', o.mask, o.len * 8) })) });
+  return wild?.ingress === read.ingress && wild.datapath === read.datapath;
+}
+
+/** A value (hex text) with the bits its mask leaves out set, within `width` bits; as given when exact. */
+function withWildcardsSet(value: string, mask: string | undefined, width: number): string {
+  if (mask === undefined) return value;
+  const all = (1n << BigInt(width)) - 1n;
+  return `0x${(BigInt(value) | (~BigInt(mask) & all)).toString(16)}`;
 }
 
 /** ovs-vswitchd's datapath port of each tunnel type (netdev-vport.c: dpif_port, `_<dst_port>` where it has one) and its default port. */

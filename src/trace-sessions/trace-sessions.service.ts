@@ -289,7 +289,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
         s.portFrom = { generation, portNames };
       }
       const parentSelected = parents.some((p) => p.dbId !== undefined && s.selectedFlows.has(p.dbId));
-      const how = selectFlow(flow, { filter: s.filter, port: s.port, parentSelected, portNames });
+      const how = selectFlow(flow, { filter: s.filter, port: s.port, parentSelected, portNames, model: this.replicas.model });
       if (how) out.push({ session: s, how });
     }
     return out;

@@ -2,7 +2,11 @@
 // holding the port's logical switch key and OVN's option the port's key as the ingress half. The
 // keys below are the receiver's megaflow keys as `dpctl/dump-flows` prints them (masks included).
 import { parseKey } from '../../../src/ovs/odp-key';
+import { ovnTunnelKeys } from '../../../src/ovs/odp-tunnel';
 import { parseAddresses, PortTarget, selectFlow, tunnelledFrom } from '../../../src/trace-sessions/session-selector';
+
+// Geneve's keys are the push's own (no southbound needed): the decoder the model starts from.
+const model = { tunnelKeys: ovnTunnelKeys };
 
 const arrival = (tunId: string, option: string) =>
   parseKey(
@@ -26,20 +30,20 @@ describe('tunnelledFrom', () => {
     // A megaflow that wildcards the ingress bits cannot say whose packet it is.
     ['0x1', '0x10002/0xffff', false],
   ])('tun_id=%s option %s: %s', (tunId, option, want) => {
-    expect(tunnelledFrom(arrival(tunId, option), { datapath: 1, port: 1 })).toBe(want);
+    expect(tunnelledFrom(arrival(tunId, option), { datapath: 1, port: 1 }, model)).toBe(want);
   });
 
   it('a flow from a VM has no tunnel', () => {
-    expect(tunnelledFrom(parseKey('recirc_id(0),in_port(2),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02)'), { datapath: 1, port: 1 })).toBe(false);
+    expect(tunnelledFrom(parseKey('recirc_id(0),in_port(2),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02)'), { datapath: 1, port: 1 }, model)).toBe(false);
   });
 });
 
 describe('selectFlow for a logical port on the receiving chassis', () => {
   it("stores lsp1's arrival towards lsp2 (not lsp1's address) by its tunnel keys", () => {
     const flow = { inPort: '3', flow: { key: arrival('0x1', '0x10002/0x7fffffff') } };
-    expect(selectFlow(flow, { port: lsp1, parentSelected: false })).toBe('store');
-    expect(selectFlow(flow, { port: { ...lsp1, keys: { datapath: 1, port: 2 } }, parentSelected: false })).toBeNull();
-    expect(selectFlow(flow, { port: { ...lsp1, keys: undefined }, parentSelected: false })).toBeNull();
+    expect(selectFlow(flow, { port: lsp1, parentSelected: false, model })).toBe('store');
+    expect(selectFlow(flow, { port: { ...lsp1, keys: { datapath: 1, port: 2 } }, parentSelected: false, model })).toBeNull();
+    expect(selectFlow(flow, { port: { ...lsp1, keys: undefined }, parentSelected: false, model })).toBeNull();
   });
 });
 
@@ -54,13 +58,13 @@ describe('selectFlow for a logical port with an IPv6 address', () => {
 
   it('a packet to the address written otherwise in the northbound', () => {
     const echo = from2('50:54:00:00:00:09),eth_type(0x86dd),ipv6(src=fd00::2,dst=fd00::1,label=0,proto=58,tclass=0,hlimit=64,frag=no),icmpv6(type=128,code=0)');
-    expect(selectFlow(echo, { port: lsp1v6, parentSelected: false })).toBe('decide');
+    expect(selectFlow(echo, { port: lsp1v6, parentSelected: false, model })).toBe('decide');
   });
 
   it("a neighbour solicitation for the port's address, not for another's", () => {
     const ns = (target: string) =>
       from2(`33:33:ff:00:00:01),eth_type(0x86dd),ipv6(src=fd00::2,dst=ff02::1:ff00:1,label=0,proto=58,tclass=0,hlimit=255,frag=no),icmpv6(type=135,code=0),nd(target=${target},sll=50:54:00:00:00:02,tll=00:00:00:00:00:00)`);
-    expect(selectFlow(ns('fd00::1'), { port: lsp1v6, parentSelected: false })).toBe('decide');
-    expect(selectFlow(ns('fd00::3'), { port: lsp1v6, parentSelected: false })).toBeNull();
+    expect(selectFlow(ns('fd00::1'), { port: lsp1v6, parentSelected: false, model })).toBe('decide');
+    expect(selectFlow(ns('fd00::3'), { port: lsp1v6, parentSelected: false, model })).toBeNull();
   });
 });

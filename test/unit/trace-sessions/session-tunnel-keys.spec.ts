@@ -1,0 +1,118 @@
+// A session on a logical port, on the chassis a tunnel brings the port's packets to: the arrival names
+// the port only by OVN's keys in the tunnel, read as the model reads a push (OvnModel.tunnelKeys).
+// OVN >= 25.03 floods an ARP reply reaching a transit router to every chassis of another availability
+// zone, and over VXLAN that VNI carries the logical INGRESS port in bits 12..23 (the path's hop says
+// ingressKey); a session on that port selected the arrival only by a Geneve option, so never this one.
+// A plain VXLAN VNI carries the egress there, no ingress: nothing to select by, and the egress is no
+// ingress. Captures: scripts/capture-multichassis-fixtures flood-remote (debian13, unstable) and the
+// VXLAN run (hvK.vxlan-m.txt). The service is the real one over a migrated SQLite store; the replicas
+// are the captured southbound's model and rows.
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../../../src/storage/data-source.options';
+import { StoreService } from '../../../src/storage/store.service';
+import type { ReplicasService } from '../../../src/replicas/replicas.service';
+import type { OvnModel } from '../../../src/ovn/ovn-model';
+import { emptyStats, TraceSessionStore } from '../../../src/trace-sessions/trace-session-store';
+import { TraceSessionsService } from '../../../src/trace-sessions/trace-sessions.service';
+import { inPort, parseKey } from '../../../src/ovs/odp-key';
+import { testConfig } from '../../support/app';
+import { MULTICHASSIS_ROOT, MULTICHASSIS_PAIRS, multichassisKeysOf, multichassisModel, oneCapturedFlow, VXLAN_PAIRS } from '../../support/captured-multichassis';
+
+/** A real session service on `chassis` over the model's replicas, with one active session per logical port. */
+async function sessionsOn(model: OvnModel, chassis: string, ports: string[]) {
+  const file = join(mkdtempSync(join(tmpdir(), 'livetrace-sessions-tunnel-')), 'db.sqlite');
+  const ds = new DataSource({ ...dataSourceOptions(file), logging: false });
+  await ds.initialize();
+  await ds.runMigrations();
+  const cfg = testConfig({ LIVETRACE_DB: file });
+  const store = new StoreService(ds, null, cfg);
+  const sessions = new TraceSessionStore(store);
+  const replicas = { chassisName: () => chassis, status: () => ({ synced: true }), model, ...model.db } as unknown as ReplicasService;
+  const svc = new TraceSessionsService(cfg, store, sessions, replicas);
+  const ids = new Map<number, string>();
+  for (const logicalPort of ports) {
+    const id = await store.writer.submit((tx) =>
+      sessions.insert(tx, {
+        chassis: 'api-1', createdAt: new Date().toISOString(), bridge: 'br-int', filter: null, logicalPort, maxTraces: null,
+        durationSeconds: null, includeExisting: false, crossCheck: false, expiresAt: null, onChassis: null, state: 'active', endedAt: null,
+        stats: emptyStats(), perChassis: {},
+      }),
+    );
+    ids.set(id, logicalPort);
+  }
+  await svc.onApplicationBootstrap();
+  clearInterval((svc as unknown as { timer: NodeJS.Timeout }).timer);
+  /** The logical ports whose sessions select the flow, with how. */
+  const selecting = (text: string) => {
+    const key = parseKey(text);
+    return svc.select({ inPort: inPort(key) ?? null, flow: { key } }, []).map((p) => [ids.get(p.session.json.id), p.how]);
+  };
+  const close = async () => {
+    await svc.beforeApplicationShutdown();
+    await store.beforeApplicationShutdown();
+    await store.onApplicationShutdown();
+    await ds.destroy();
+  };
+  return { selecting, close };
+}
+
+// The Geneve case, as before: OVN's option names the ingress (lsp1), whatever the southbound says.
+describe.each(MULTICHASSIS_PAIRS)("a session on lsp1, on the chassis its Geneve tunnel reaches (%s)", (pair) => {
+  const k = multichassisKeysOf(pair, 'keys.json');
+  const model = multichassisModel(k);
+  const arrival = oneCapturedFlow(pair, 'hv2.flows-m.txt', (f) => f.recirc === 0 && f.key.includes('tunnel(') && f.key.includes('proto=1,'));
+  let env: Awaited<ReturnType<typeof sessionsOn>>;
+  beforeAll(async () => {
+    env = await sessionsOn(model, 'hv2', ['lsp1', 'lsp2']);
+  });
+  afterAll(() => env.close());
+
+  it("stores lsp1's echo for lsp1's session", () => {
+    expect(env.selecting(arrival.key).filter(([, how]) => how === 'store')).toEqual([['lsp1', 'store']]);
+  });
+});
+
+const FLOOD_PAIRS = MULTICHASSIS_PAIRS.filter((p) => existsSync(join(MULTICHASSIS_ROOT, p, 'flood-remote.keys.json')));
+
+describe.each(FLOOD_PAIRS)('a session on the port a VXLAN flood to another zone came in by (%s)', (pair) => {
+  const k = multichassisKeysOf(pair, 'flood-remote.keys.json');
+  const model = multichassisModel(k);
+  const arrival = oneCapturedFlow(pair, 'hv2.flood-remote-m.txt', (f) => f.key.includes('tunnel(') && f.key.includes('eth_type(0x0806)'));
+  let env: Awaited<ReturnType<typeof sessionsOn>>;
+  beforeAll(async () => {
+    env = await sessionsOn(model, 'hv2', ['lr0-sw0', 'lr0-az2', 'lsp1']);
+  });
+  afterAll(() => env.close());
+
+  it("hv2 stores the arrival for lr0-sw0's session, the ingress its VNI names (lr0 | lr0-sw0 << 12), and for no other", () => {
+    expect(Number(/tun_id=(0x[0-9a-f]+)/.exec(arrival.key)![1])).toBe(k.datapaths.lr0 | (k.ports['lr0-sw0'].tunnelKey << 12));
+    expect(env.selecting(arrival.key)).toEqual([['lr0-sw0', 'store']]);
+  });
+
+  // -m prints a wildcarded value as the packet had it (`tp_src=43310/0`): the port bits are there, unmatched.
+  it('a megaflow that wildcards the port bits of the VNI cannot say whose packet it is', () => {
+    const wild = arrival.key.replace(/tun_id=(0x[0-9a-f]+)/, 'tun_id=$1/0xfff');
+    expect(env.selecting(wild)).toEqual([]);
+  });
+});
+
+describe.each(VXLAN_PAIRS)('a session on a port a plain VXLAN arrival goes to (%s)', (pair) => {
+  const k = multichassisKeysOf(pair, 'vxlan.keys.json');
+  const model = multichassisModel(k);
+  // lsp1's echo to lsp2: the VNI is sw0 | lsp2 (the egress) << 12.
+  const egressVni = k.datapaths.sw0 | (k.ports.lsp2.tunnelKey << 12);
+  const arrival = oneCapturedFlow(pair, 'hv2.vxlan-m.txt', (f) => f.recirc === 0 && f.key.includes(`tun_id=0x${egressVni.toString(16)},`));
+  let env: Awaited<ReturnType<typeof sessionsOn>>;
+  beforeAll(async () => {
+    env = await sessionsOn(model, 'hv2', ['lsp1', 'lsp2']);
+  });
+  afterAll(() => env.close());
+
+  it("is not selected by the tunnel: the VNI's port is the egress, and the ingress (lsp1) is not carried", () => {
+    // lsp2's session may still trace it by its destination (decide); no session stores it as its ingress.
+    expect(env.selecting(arrival.key).filter(([, how]) => how === 'store')).toEqual([]);
+  });
+});
