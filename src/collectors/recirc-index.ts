@@ -333,8 +333,10 @@ export class RecircIndex<F extends IndexedFlow> {
         continue;
       }
       const values = this.valuesOfChild(f, shape);
-      // The child's packet as it was before a rewrite whose result it is (its key keeps no NAT trace).
-      for (const o of shape.nat ? (before ??= reverseOverrides(f.flow.key, this.rewrites())) : []) {
+      // The child's packet as it was before a rewrite whose result it is, when its key keeps no NAT
+      // trace: one that does (natVariant) names the packet itself, and a rewrite would also give it
+      // the passes of another VIP with the same backend.
+      for (const o of shape.nat && !this.variantOf(f) ? (before ??= reverseOverrides(f.flow.key, this.rewrites())) : []) {
         const v = valuesUnder(f.flow.key, shape, o);
         if (v !== null) values.push(v);
       }
@@ -364,7 +366,10 @@ export class RecircIndex<F extends IndexedFlow> {
     const out = new Set<F>();
     for (const t of new Set(f.recircTargets)) {
       const s = this.slots.get(slotOf(f.inPort, t));
-      for (const v of lookups) for (const c of s?.childIndex.get(shape.id)?.get(v) ?? []) if (c !== f) out.add(c);
+      // By a rewritten value only a child whose key keeps no NAT trace (as in parentsOf).
+      lookups.forEach((v, i) => {
+        for (const c of s?.childIndex.get(shape.id)?.get(v) ?? []) if (c !== f && (i === 0 || !this.variantOf(c))) out.add(c);
+      });
       // Children whose own masks hide what this parent matches (kernel form) are not indexed by value.
       for (const c of s?.wild.get(shape.id) ?? []) if (c !== f && this.wildFits(f, c, shape)) out.add(c);
     }

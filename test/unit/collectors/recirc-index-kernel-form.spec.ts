@@ -105,3 +105,27 @@ describe('recirculation edges on kernel-form keys', () => {
     expect(edges(bare, () => RUN_REWRITES)).toEqual(recorded);
   });
 });
+
+// Two VIPs of one load balancer with the same backend (a ClusterIP and an external IP of one
+// service): the client's passes to both recirculate into the same slot (same in_port, same frozen
+// ct(zone=4,nat)). A userspace-form child that keeps its NAT trace (+dnat, ct_tuple4 dst=10.0.0.100)
+// says which VIP its packet was sent to: it is the child of that VIP's pass, not of the other's.
+describe('two VIPs with one backend', () => {
+  const TWO_VIPS = natRewritesOf(rows([{ name: 'lb0', vips: { '10.0.0.100:80': '10.0.0.3:80', '10.0.0.101:80': '10.0.0.3:80' }, protocol: ['tcp'] }]), []);
+  const p46 = FIXTURE.datapath_flow.find((r) => r.id === 46)!;
+  const other = { ...p46, id: 146, ufid: '033a4505-691a-40cb-a63a-c3803df95146', key: p46.key.replace('dst=10.0.0.100,', 'dst=10.0.0.101,') };
+  const flows = [...FIXTURE.datapath_flow, other];
+
+  it("a child whose key names its VIP (ct_tuple4, +dnat) is not linked to the other VIP's pass", () => {
+    expect(other.key).toContain('dst=10.0.0.101,');
+    const found = edges(flows, () => TWO_VIPS);
+    expect(found).toContain('46->47');
+    expect(found.filter((e) => e.startsWith('146->'))).toEqual([]);
+  });
+
+  it('a kernel-form child that keeps no NAT trace may be either VIP’s (both linked)', () => {
+    const found = edges(flows.map((r) => ({ ...r, key: kernelForm(r.key) })), () => TWO_VIPS);
+    expect(found).toContain('46->47');
+    expect(found).toContain('146->47');
+  });
+});
