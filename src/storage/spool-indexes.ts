@@ -12,7 +12,7 @@
 // migrations built, whatever it does to these indexes, and the agent drops them again after.
 import type { Database } from 'better-sqlite3';
 import { Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, MigrationExecutor } from 'typeorm';
 import { sqliteHandle } from './data-source.options';
 import { migrateSqliteUnderLock, SQLITE_MIGRATION_WAIT_DEFAULT, SqliteMigrationWait } from './sqlite-migrate';
 
@@ -107,7 +107,9 @@ export function restoreApiIndexes(db: Database, which: (name: string) => boolean
  * source does at start.
  */
 export async function migrateStore(ds: DataSource, wait: SqliteMigrationWait = SQLITE_MIGRATION_WAIT_DEFAULT): Promise<void> {
-  if (!(await ds.showMigrations())) return;
+  // Read only: TypeORM's showMigrations creates the migrations table of a new file outside the
+  // lock, and a second process starting on it failed on 'table "migrations" already exists'.
+  if (!(await new MigrationExecutor(ds).getPendingMigrations()).length) return;
   await migrateSqliteUnderLock(ds, wait, 'run', (db) => restoreApiIndexes(db));
 }
 
