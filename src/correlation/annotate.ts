@@ -72,6 +72,7 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
       outports: collected.ports.filter((p) => p.role === 'outport'),
       dpifPortNames: maps?.names ?? null,
       dpifPortTypes: maps?.types ?? null,
+      chassis: opts.chassis ?? null,
     },
     model,
   );

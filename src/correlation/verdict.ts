@@ -25,6 +25,8 @@ export interface VerdictInput {
   readonly outports?: readonly TracePort[];
   readonly dpifPortNames?: ReadonlyMap<number, string> | null;
   readonly dpifPortTypes?: ReadonlyMap<string, string> | null;
+  /** The chassis that ran the pass: a kernel push has no source IP, and the tunnel's keys may depend on who sent it. */
+  readonly chassis?: string | null;
 }
 
 export interface VerdictResult {
@@ -59,10 +61,10 @@ function pushesOf(text: string, portType: PortTypeOf): TunnelPush[] {
 }
 
 /** Where the pushes go: the remote chassis, and OVN's switch and port decoded from the tunnel. */
-function tunnelsOf(pushes: TunnelPush[], model: OvnModel): TunnelTarget[] {
+function tunnelsOf(pushes: TunnelPush[], model: OvnModel, chassis: string | null): TunnelTarget[] {
   return pushes.map((p) => {
     // A flood's egress key is a Multicast_Group's, no logical port: portByKeys finds none and outport stays null.
-    const keys = model.tunnelKeys(p);
+    const keys = model.tunnelKeys(p, chassis);
     const dp = keys ? model.datapathByKey(keys.datapath) : null;
     const outport = keys?.egress ? model.portByKeys(keys.datapath, keys.egress) : null;
     return { chassis: model.chassisByIp(p.remoteIp), remoteIp: p.remoteIp, tunnelId: p.vni, datapath: dp?.name ?? null, outport: outport?.logicalPort ?? null };
@@ -268,7 +270,7 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
     if (!outputs.includes(lp)) outputs.push(lp);
     ports.push({ ...localnet, role: 'output', via: `output:${unmapped.join(',')}` });
   }
-  const tunnels = tunnelPorts ? tunnelsOf(pushes, model) : [];
+  const tunnels = tunnelPorts ? tunnelsOf(pushes, model, input.chassis ?? null) : [];
   for (const t of tunnels) {
     if (t.outport) ports.push({ logicalPort: t.outport, portBindingUuid: null, datapath: t.datapath ?? null, role: 'tunnel_out', chassis: t.chassis, via: `tunnel:${t.remoteIp}`, scope: 'pass' });
   }

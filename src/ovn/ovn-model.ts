@@ -10,7 +10,8 @@ import { datapathRef } from './datapaths';
 import { hintName, hintSummary, ownerSummary } from './summaries';
 import type { HeaderRewrite } from '../ovs/key-rewrite';
 import { natRewritesOf } from './nat-rewrites';
-import { OVN_MIN_MULTICAST, ovnTunnelKeys, type OvnTunnelKeys, type TunnelPush } from '../ovs/odp-tunnel';
+import type { OvnTunnelKeys } from '../ovs/odp-tunnel';
+import { zonedTunnelKeys, type ChassisZone, type PushEnds } from './tunnel-zones';
 
 /** In ovn-detrace's order (its cookie handlers first), then the ones it does not know. */
 export const OWNER_TABLES: readonly OwnerTable[] = [
@@ -296,25 +297,26 @@ export class OvnModel {
   }
 
   /**
-   * OVN's keys of a tunnel push (odp-tunnel.ts ovnTunnelKeys) with what the push alone cannot tell. OVN >= 25.03 floods
-   * an ARP reply or ND NA reaching a transit router to every chassis of another availability zone (Chassis
-   * other_config:is-remote; northd `flood_remote`), and over VXLAN that push's VNI carries the logical INGRESS port in
-   * bits 12..23 (controller/physical.c put_remote_chassis_flood_encap), where any other push carries the egress. A port
-   * sent to in that zone is bound to that chassis (a `remote` port): a key that names none is the flood's ingress.
+   * OVN's keys of a tunnel push (odp-tunnel.ts ovnTunnelKeys) with what the push alone cannot tell: whether a VXLAN
+   * VNI between availability zones carries a flood's ingress (tunnel-zones.ts). `sender`: the chassis that pushed,
+   * when the push has no source IP (kernel form). The one reading of both ends of a hop: paths, verdicts, sessions.
    */
-  tunnelKeys(push: Pick<TunnelPush, 'kind' | 'vni' | 'geneve' | 'remoteIp'>): OvnTunnelKeys | null {
-    const keys = ovnTunnelKeys(push);
-    if (keys === null || push.kind !== 'vxlan' || keys.egress === null || keys.egress >= OVN_MIN_MULTICAST) return keys;
-    const chassis = this.chassisByIp(push.remoteIp);
-    if (chassis === null || !this.isRemoteChassis(chassis)) return keys;
-    if (this.portByKeys(keys.datapath, keys.egress)?.chassis === chassis) return keys;
-    return { datapath: keys.datapath, ingress: keys.egress, egress: null };
+  tunnelKeys(push: PushEnds, sender?: string | null): OvnTunnelKeys | null {
+    return zonedTunnelKeys(this, push, sender);
   }
 
-  /** Whether a chassis is another availability zone's (SB Chassis other_config:is-remote, written by ovn-ic). */
-  isRemoteChassis(name: string): boolean {
+  /** A chassis as this southbound knows it: other_config:is-remote (another zone's, written by ovn-ic), or no row. */
+  chassisZone(name: string | null | undefined): ChassisZone {
+    if (!name) return 'unknown';
     const row = this.db.sb.find('Chassis', 'name', name)[0];
-    return (row?.other_config as Record<string, string> | undefined)?.['is-remote'] === 'true';
+    if (!row) return 'unknown';
+    return (row.other_config as Record<string, string> | undefined)?.['is-remote'] === 'true' ? 'remote' : 'local';
+  }
+
+  /** Whether this southbound holds another zone's chassis (an interconnection's). */
+  hasRemoteChassis(): boolean {
+    for (const r of this.db.sb.rows('Chassis')) if ((r.other_config as Record<string, string> | undefined)?.['is-remote'] === 'true') return true;
+    return false;
   }
 
   /** Chassis name of a tunnel endpoint IP (SB Encap). */

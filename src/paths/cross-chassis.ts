@@ -233,7 +233,7 @@ export class CrossChassisPaths {
       // The asked hop is unsure only when the look that found this sender from it was.
       const unsure = mine ? asked!.unsure : !sure(lookOf[i], sender.from, receiver);
       // Through the model: a VXLAN flood to another availability zone carries the ingress, not the egress.
-      const keys = this.replicas.model.tunnelKeys(push);
+      const keys = this.replicas.model.tunnelKeys(push, row.chassis);
       const hop: TunnelHop = {
         fromChassis: row.chassis,
         fromTraceId: pass.id,

@@ -104,8 +104,8 @@ export function tunnelledFrom(
     return false; // an option the tunnel parser refuses (class or type wildcarded) names no port
   }
   if (m?.dst === undefined) return false;
-  // The push at its other end: sent to this chassis's encap IP, as the model's is-remote test takes it.
-  const push = { kind: arrivalKind(m, inPortName), vni: m.vni, geneve: m.geneve, remoteIp: m.dst };
+  // The push at its other end: from tun_src to this chassis's encap IP, each end's zone read in the model's southbound.
+  const push = { kind: arrivalKind(m, inPortName), vni: m.vni, geneve: m.geneve, remoteIp: m.dst, ...(m.src !== undefined ? { localIp: m.src } : {}) };
   const read = model.tunnelKeys(push);
   if (read?.ingress !== keys.port || read.datapath !== keys.datapath) return false;
   // The same reading with every wildcarded bit set: the same port only when the mask kept all it read

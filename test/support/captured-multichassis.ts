@@ -97,3 +97,28 @@ export function multichassisModel(keys: MultichassisKeysWithGroups): OvnModel {
   nb.configure(schema('ovn-nb.ovsschema', DEBIAN12));
   return new OvnModel({ nb, sb, ovs: localOvs() });
 }
+
+/**
+ * The receiving availability zone's southbound, built from a flood-remote capture's single southbound (where the
+ * capture marked hv1 and hv2 is-remote alike) as ovn-ic and northd would write it in hv2's zone: no two-zone capture
+ * with ovn-ic here (the roots carry ovn-ic-nbctl and ovn-ic-sbctl but no ovn-ic daemon). In hv2's zone hv2 is a local
+ * chassis (no is-remote), hv1 the other zone's interconnection gateway that ovn-ic registered (is-remote,
+ * ic/ovn-ic.c sync_isb_gw_to_sb), hv3 (no gateway) has no row; the transit router lr0 keeps its key (ovn-ic syncs
+ * it), lr0-az2 is this zone's own router port (a patch port, bound to no chassis), and the other zone's switches
+ * and router ports are not here. `ingressPort`: how lr0-sw0, the port the flood came in by in hv1's zone, shows
+ * here: 'absent' (a router port of hv1's zone alone), or 'transit' (a transit router port ovn-ic replicated,
+ * which northd binds to its remote chassis hv1 as type remote: northd.c is_transit_router_port).
+ */
+export function receiverZoneKeys(k: MultichassisKeysWithGroups, ingressPort: 'absent' | 'transit'): MultichassisKeysWithGroups {
+  const lr0 = Object.fromEntries(Object.entries(k.ports).filter(([, p]) => p.datapath === 'lr0'));
+  const ports: MultichassisKeysWithGroups['ports'] = { 'lr0-az2': { tunnelKey: lr0['lr0-az2'].tunnelKey, datapath: 'lr0', type: 'patch' } };
+  if (ingressPort === 'transit') ports['lr0-sw0'] = { tunnelKey: lr0['lr0-sw0'].tunnelKey, datapath: 'lr0', type: 'remote', chassis: 'hv1' };
+  return {
+    ...k,
+    encap: { hv1: k.encap.hv1, hv2: k.encap.hv2 },
+    datapaths: { lr0: k.datapaths.lr0 },
+    ports,
+    multicastGroups: {},
+    chassis: { hv1: { isRemote: true }, hv2: { isRemote: false } },
+  };
+}

@@ -4,7 +4,7 @@
 import 'reflect-metadata';
 import { PathBuilder } from '../../../src/paths/path-builder';
 import { PathsService } from '../../../src/paths/paths.service';
-import { multichassisKeysOf, multichassisModel, oneCapturedFlow, type CapturedFlow } from '../../support/captured-multichassis';
+import { multichassisKeysOf, multichassisModel, oneCapturedFlow, receiverZoneKeys, type CapturedFlow } from '../../support/captured-multichassis';
 import { allStored, oneChassis, storePass, usePathStores } from '../../support/cross-chassis';
 
 const ENCAP = { hv1: '192.168.0.1', hv2: '192.168.0.2', hv3: '192.168.0.3' };
@@ -53,4 +53,19 @@ describe.each(['debian13', 'unstable'])('a VXLAN flood to another availability z
       vni: keys.datapaths.lr0 | (keys.ports['lr0-sw0'].tunnelKey << 12), ingressKey: keys.ports['lr0-sw0'].tunnelKey, egressKey: null, toTraceId: recv.trace,
     }]);
   });
+
+  // The same hop built by an api whose southbound is the receiving zone's (receiverZoneKeys: hv2 local, hv1 the other
+  // zone's gateway, as ovn-ic would write it; no two-zone capture here). The model read the push by the receiver's
+  // is-remote alone: hv2 is local there, so the hop said egressKey lr0-sw0, ingressKey null. A minute later: its own link.
+  it("in the receiving zone's southbound the hop names lr0-sw0 as the ingress and no egress too", async () => {
+    const at = T0 + 60_000;
+    const sent = storePass(s.db, 'hv1', arp('hv1.flood-remote-m.txt', (f) => f.actions.includes('tnl_push(')), at, { kinds: ['tunnel'], tunnels: [{ chassis: 'hv2', remoteIp: keys.encap.hv2 }] });
+    const recv = storePass(s.db, 'hv2', arp('hv2.flood-remote-m.txt', (f) => f.key.includes('tunnel(')), at + 3, { kinds: ['drop'] });
+    allStored(s.db, ['hv1', 'hv2']);
+    const cross = oneChassis(s.store, {}, keys.encap, undefined, multichassisModel(receiverZoneKeys(keys, 'absent')));
+    const p = await new PathsService(new PathBuilder(s.store), s.traces, cross).get(sent.path, false);
+    expect((p.verdict as unknown as { tunnels: Array<Record<string, unknown>> }).tunnels.map((t) => [t.ingressKey, t.egressKey, t.toTraceId]))
+      .toEqual([[keys.ports['lr0-sw0'].tunnelKey, null, recv.trace]]);
+  });
 });
+

@@ -8,8 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { passVerdict } from '../../../src/correlation/verdict';
 import { parseActions } from '../../../src/ovs/odp-actions';
-import { tunnelPushes } from '../../../src/ovs/odp-tunnel';
-import { capturedFlows, MULTICHASSIS_PAIRS, MULTICHASSIS_ROOT, multichassisKeysOf, multichassisModel } from '../../support/captured-multichassis';
+import { tunnelMatch, tunnelPushes } from '../../../src/ovs/odp-tunnel';
+import { capturedFlows, MULTICHASSIS_PAIRS, MULTICHASSIS_ROOT, multichassisKeysOf, multichassisModel, receiverZoneKeys } from '../../support/captured-multichassis';
 
 const PAIRS = MULTICHASSIS_PAIRS.filter((p) => existsSync(join(MULTICHASSIS_ROOT, p, 'flood-remote.keys.json')));
 
@@ -46,5 +46,55 @@ describe.each(PAIRS)('a VXLAN flood to another availability zone (%s)', (pair) =
     const toAz2 = { ...p, vni: `0x${(k.datapaths.lr0 | (port('lr0-az2') << 12)).toString(16)}` };
     expect(model.tunnelKeys(toAz2)).toEqual({ datapath: k.datapaths.lr0, ingress: null, egress: port('lr0-az2') });
     expect(model.tunnelKeys({ ...p, remoteIp: k.encap.hv3 })).toEqual({ datapath: k.datapaths.lr0, ingress: null, egress: port('lr0-sw0') });
+  });
+});
+
+// In a real interconnection each availability zone has its own southbound: in the sender's, the receiving gateway
+// is-remote (ovn-ic registers it); in the receiver's, the receiver is a local chassis and the SENDER is-remote. OVN's
+// receiver takes the flood by a table-0 flow per tunnel to a chassis that its own southbound marks is-remote
+// (controller/physical.c physical_eval_remote_chassis_flows). The capture's one southbound marked both, so the
+// model read the push by the receiver's flag alone; in hv2's zone that reading made lr0-sw0 an egress.
+// The receiver's zone here is built from the captured southbound as ovn-ic would write it (receiverZoneKeys): no
+// two-zone capture with ovn-ic on this machine.
+describe.each(PAIRS)("the same flood read in the receiving zone's southbound (%s)", (pair) => {
+  const k = multichassisKeysOf(pair, 'flood-remote.keys.json');
+  const port = (name: string) => k.ports[name].tunnelKey;
+  const [sent] = capturedFlows(pair, 'hv1.flood-remote-m.txt').filter((f) => f.key.includes('eth_type(0x0806)') && f.actions.includes('tnl_push('));
+  const [arrived] = capturedFlows(pair, 'hv2.flood-remote-m.txt').filter((f) => f.key.includes('tunnel(') && f.key.includes('eth_type(0x0806)'));
+  const flood = { datapath: k.datapaths.lr0, ingress: port('lr0-sw0'), egress: null };
+
+  describe.each(['absent', 'transit'] as const)('lr0-sw0 %s there', (ingressPort) => {
+    const model = multichassisModel(receiverZoneKeys(k, ingressPort));
+
+    it("hv2's arrival (tun_src hv1, is-remote here; tun_dst hv2, local) carries the ingress lr0-sw0 and no egress", () => {
+      const m = tunnelMatch(arrived.key)!;
+      expect([m.src, m.dst]).toEqual([k.encap.hv1, k.encap.hv2]);
+      expect(model.tunnelKeys({ kind: 'vxlan', vni: m.vni, geneve: [], remoteIp: m.dst!, localIp: m.src })).toEqual(flood);
+    });
+
+    it("hv1's push, by its header's source or (kernel form: no source) by the chassis that sent it", () => {
+      const [p] = tunnelPushes(sent.actions);
+      expect(model.tunnelKeys(p)).toEqual(flood);
+      expect(model.tunnelKeys({ ...p, localIp: undefined }, 'hv1')).toEqual(flood);
+    });
+
+    it("the pass's target names lr0 and no remote port", () => {
+      const r = passVerdict({ datapathActions: sent.actions, parsed: parseActions(sent.actions), parseError: null, translationFailed: null, steps: [], lastOutport: null, chassis: 'hv1' }, model);
+      expect(r.verdict.tunnels).toEqual([{ chassis: 'hv2', remoteIp: k.encap.hv2, tunnelId: expect.stringMatching(/^0x/), datapath: 'lr0', outport: null }]);
+    });
+
+    // Built from the captured push, its VNI changed as put_encapsulation would write a unicast to lr0-az2.
+    it('a push from hv1 to this zone\'s own port (lr0-az2) keeps its egress', () => {
+      const [p] = tunnelPushes(sent.actions);
+      const toAz2 = { ...p, vni: `0x${(k.datapaths.lr0 | (port('lr0-az2') << 12)).toString(16)}` };
+      expect(model.tunnelKeys(toAz2)).toEqual({ datapath: k.datapaths.lr0, ingress: null, egress: port('lr0-az2') });
+    });
+
+    it('a push whose sender this southbound cannot name (no source, no chassis given) reads no port: egress or ingress is unknown', () => {
+      const [p] = tunnelPushes(sent.actions);
+      expect(model.tunnelKeys({ ...p, localIp: undefined })).toEqual({ datapath: k.datapaths.lr0, ingress: null, egress: null });
+      // hv3 has no Chassis row in hv2's zone: unknown, not this zone's.
+      expect(model.tunnelKeys({ ...p, localIp: k.encap.hv3 })).toEqual({ datapath: k.datapaths.lr0, ingress: null, egress: null });
+    });
   });
 });

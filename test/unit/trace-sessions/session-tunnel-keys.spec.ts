@@ -19,7 +19,7 @@ import { emptyStats, TraceSessionStore } from '../../../src/trace-sessions/trace
 import { TraceSessionsService } from '../../../src/trace-sessions/trace-sessions.service';
 import { inPort, parseKey } from '../../../src/ovs/odp-key';
 import { testConfig } from '../../support/app';
-import { MULTICHASSIS_ROOT, MULTICHASSIS_PAIRS, multichassisKeysOf, multichassisModel, oneCapturedFlow, VXLAN_PAIRS } from '../../support/captured-multichassis';
+import { MULTICHASSIS_ROOT, MULTICHASSIS_PAIRS, multichassisKeysOf, multichassisModel, oneCapturedFlow, receiverZoneKeys, VXLAN_PAIRS } from '../../support/captured-multichassis';
 
 /** A real session service on `chassis` over the model's replicas, with one active session per logical port. */
 async function sessionsOn(model: OvnModel, chassis: string, ports: string[]) {
@@ -96,6 +96,25 @@ describe.each(FLOOD_PAIRS)('a session on the port a VXLAN flood to another zone 
   it('a megaflow that wildcards the port bits of the VNI cannot say whose packet it is', () => {
     const wild = arrival.key.replace(/tun_id=(0x[0-9a-f]+)/, 'tun_id=$1/0xfff');
     expect(env.selecting(wild)).toEqual([]);
+  });
+});
+
+// The receiving zone's own southbound, as ovn-ic would write it in hv2's zone (receiverZoneKeys; no two-zone capture
+// here): hv2 is this zone's chassis, hv1 the other zone's gateway (is-remote), lr0-sw0 a transit router port of hv1's
+// zone bound to hv1. OVN's hv2 takes the flood because ITS southbound marks the sender is-remote; the session read
+// the push by the receiver's flag alone (hv2 local: a plain VNI, no ingress) and stored nothing.
+describe.each(FLOOD_PAIRS)("the same arrival, in the receiving zone's southbound (%s)", (pair) => {
+  const k = multichassisKeysOf(pair, 'flood-remote.keys.json');
+  const model = multichassisModel(receiverZoneKeys(k, 'transit'));
+  const arrival = oneCapturedFlow(pair, 'hv2.flood-remote-m.txt', (f) => f.key.includes('tunnel(') && f.key.includes('eth_type(0x0806)'));
+  let env: Awaited<ReturnType<typeof sessionsOn>>;
+  beforeAll(async () => {
+    env = await sessionsOn(model, 'hv2', ['lr0-sw0', 'lr0-az2']);
+  });
+  afterAll(() => env.close());
+
+  it("hv2 stores it for lr0-sw0's session (tun_src hv1 is-remote here), and for no other", () => {
+    expect(env.selecting(arrival.key)).toEqual([['lr0-sw0', 'store']]);
   });
 });
 
