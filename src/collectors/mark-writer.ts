@@ -5,7 +5,7 @@
 // A role-all process on SQLite writes it once the file is shared (another chassis told a mark: an
 // agent writes there). Before, it wrote none, and every hop into its chassis stayed provisional for
 // good; alone, nothing links into it, and it keeps writing nothing.
-import { type ChassisMark, tellCentralMark, writeMark } from '../paths';
+import { type ChassisMark, otherChassisMarked, tellCentralMark, writeMark } from '../paths';
 import type { StoreService } from '../storage/store.service';
 import type { TracedMark } from './traced-mark';
 
@@ -58,7 +58,7 @@ export class MarkWriter {
     if (!m || m.tracedThrough === this.written || this.writing) return;
     this.writing = true;
     try {
-      this.shared ||= (await this.store.query.get('SELECT 1 AS found FROM chassis_mark WHERE chassis <> ? LIMIT 1', m.chassis)) !== undefined;
+      this.shared ||= await otherChassisMarked(this.store.query, m.chassis);
       if (!this.shared) return;
       await this.store.writer.submit((tx) => writeMark(tx, m, new Date().toISOString()));
       this.written = m.tracedThrough;

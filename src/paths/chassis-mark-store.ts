@@ -3,6 +3,7 @@
 // agent: on a SQLite store directly, once the traces it vouches for are committed; with PostgreSQL by
 // its shipper, once they have shipped (storage/ship-synced.ts hands this store the statement's
 // sender). Read by the cross-chassis path (provisional.ts) through PathStore's reader.
+import type { SqlReader } from '../storage/sql';
 import type { WriteContext } from '../storage/writer';
 
 /** A chassis's mark: its agent's own clock, ISO text (compared with the first_seen it wrote). */
@@ -26,4 +27,9 @@ export async function tellCentralMark(send: (text: string, values: unknown[]) =>
        ON CONFLICT (chassis) DO UPDATE SET traced_through = GREATEST(chassis_mark.traced_through, EXCLUDED.traced_through), updated_at = EXCLUDED.updated_at`,
     [m.chassis, m.tracedThrough, now],
   );
+}
+
+/** Whether a chassis other than `chassis` told a mark in this store: the file is shared by agents. */
+export async function otherChassisMarked(query: SqlReader, chassis: string): Promise<boolean> {
+  return (await query.get('SELECT 1 AS found FROM chassis_mark WHERE chassis <> ? LIMIT 1', chassis)) !== undefined;
 }

@@ -13,7 +13,7 @@
 // path) and PathBuilder (every reader: GET /paths/:id, the cross-check); pathVerdict, the one
 // verdict function; edgeOrder, the one pass order; linkTunnels/senderOf, the one cross-chassis link;
 // writeMark/tellCentralMark, an agent's chassis_mark (how far its traces are stored: provisional.ts reads it).
-export { tellCentralMark, writeMark, type ChassisMark } from './chassis-mark-store';
+export { otherChassisMarked, tellCentralMark, writeMark, type ChassisMark } from './chassis-mark-store';
 export { edgeOrder, type FlowEdge, type OrderedPass } from './edge-order';
 export { PathBuilder, type BuiltPath } from './path-builder';
 export { PathRecorder, type PassToRecord, type RecordedPass } from './path-recorder';
