@@ -12,7 +12,7 @@
 // resumed (pipeline, datapath, logical table), in order; a section takes its pass's ct_state.
 // Which sections consume depends on the path ovn-trace takes, which depends on the states given:
 // the caller runs ovn-trace again with the derived states until they no longer change.
-import type { LivePassWithSteps } from './compare';
+import type { LivePassWithSteps } from './live-segments';
 import { ctFlags, endsInConntrack, flowFields } from './microflow';
 import type { OvnTraceResult, Pipeline } from './ovn-trace-parse';
 

@@ -12,7 +12,7 @@
 import type { StepJson } from '../traces';
 import type { OvnTraceResult, Pipeline, SimPipeline } from './ovn-trace-parse';
 
-/** What the alignment needs of a live segment (one pipeline of one datapath, as compare.ts cuts them). */
+/** What the alignment needs of a live segment (one pipeline of one datapath, as live-segments.ts cuts them). */
 export interface SegmentShape {
   pipeline: Pipeline;
   datapath: string | null;
