@@ -11,6 +11,7 @@ import { simVerdict } from './ovn-trace-parse';
 import { ClearedCtExcuser, clearedAt } from './ct-cleared';
 import { alignFloodCopies, boundChassis, floodCopiesLeft, handedToLocalnet } from './fan-out';
 import { checkLocalnetTags, LocalnetCheck, LocalnetTagLookup } from './vlan-tag';
+import { learnedBindingExplanation, MacBindingLookup } from './learned-binding';
 import { explain, LiveEntry, LiveFlowJson, liveJson, LivePassWithSteps, liveSegments, LogicalFlowResolver, omittable, prefixOf, sharesRule, SimFlowJson, simJson } from './live-segments';
 
 export type { LiveFlowJson, LivePassWithSteps, LogicalFlowResolver, SimFlowJson } from './live-segments';
@@ -72,8 +73,10 @@ export function compareWithSimulation(
   sim: OvnTraceResult,
   resolve: LogicalFlowResolver,
   tagOf?: LocalnetTagLookup,
+  macBindings?: MacBindingLookup,
 ): Comparison {
   const live = liveSegments(passes);
+  const tracedAt = (id: number) => passes.find((p) => p.id === id)?.createdAt;
   const pipelines: PipelineComparison[] = [];
   const verdicts = { live: { kinds: liveVerdict.kinds, logicalPorts: liveVerdict.logicalPorts }, simulated: simVerdict(sim) };
   const diverged = (d: Divergence): Comparison => ({ result: 'diverged', divergence: d, pipelines, verdicts });
@@ -144,7 +147,9 @@ export function compareWithSimulation(
           stage: s?.stage ?? lj?.stage ?? null,
           live: lj,
           simulated: sj,
-          explanation: explain(lj, sj, where),
+          explanation:
+            (lj && macBindings ? learnedBindingExplanation({ where, datapath: sp.datapath }, lj, sj, sim.flow, macBindings, tracedAt(liveE!.traceId)) : null) ??
+            explain(lj, sj, where),
         });
       };
       const excusedByClearedCt = (liveE: LiveEntry[] | undefined) => {

@@ -17,6 +17,7 @@ import { Comparison, compareWithSimulation, explainedByMissingPasses, LogicalFlo
 import { arrivedThrough, buildMicroflow, Microflow, MicroflowError } from './microflow';
 import { feedCtStates, liveCtPasses } from './ct-sequence';
 import type { LocalnetTagLookup } from './vlan-tag';
+import { macBindingLookup } from './learned-binding';
 import { OvnTraceParseError, OvnTraceRefusedError, OvnTraceResult, parseOvnTrace } from './ovn-trace-parse';
 import { ovnTraceArgs, OvnTraceUnavailableError, runOvnTrace, shellQuote } from './ovn-trace-runner';
 
@@ -129,7 +130,7 @@ export class CrossChecksService {
         if (runs >= MAX_OVN_TRACE_RUNS || sameList(feed.flags, microflow.ctStates)) break;
         microflow = { ...microflow, ctStates: feed.flags };
       }
-      comparison = compareWithSimulation(passes, verdict, sim, this.resolve, this.localnetTag);
+      comparison = compareWithSimulation(passes, verdict, sim, this.resolve, this.localnetTag, macBindingLookup(this.replicas.model));
       // Where the live path has no pass (a recirculation not traced, or not yet; an arrival whose
       // sender was not traced) there is nothing the two tools disagree on. A divergence at a stage
       // the live path did reach stands.

@@ -8,6 +8,8 @@ import type { Pipeline, SimStage } from './ovn-trace-parse';
 
 export interface LivePassWithSteps extends LivePass {
   id: number;
+  /** When the pass was traced (a stored trace's). */
+  createdAt?: string;
   /** The chassis that ran the pass (a stored trace's): which ports are bound here. */
   chassis?: string;
   steps?: StepJson[];

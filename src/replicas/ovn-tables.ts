@@ -21,7 +21,8 @@ export const SOUTHBOUND: ReplicaSpec = {
     tombstones: true,
   },
   Multicast_Group: { columns: ['name', 'datapath', 'tunnel_key', 'ports'], indexes: ['datapath'], tombstones: true },
-  MAC_Binding: { columns: ['logical_port', 'ip', 'mac', 'datapath'], tombstones: true },
+  // timestamp (OVN >= 22.09): when ovn-controller wrote the binding, told beside a cross-check's pass it learned (learned-binding.ts).
+  MAC_Binding: { columns: ['logical_port', 'ip', 'mac', 'datapath', 'timestamp'], tombstones: true },
   Static_MAC_Binding: { columns: ['logical_port', 'ip', 'mac', 'datapath'], tombstones: true },
   FDB: { columns: ['mac', 'dp_key', 'port_key'], tombstones: true },
   // other_config:is-remote: a chassis of another availability zone (ovn-ic), whose VXLAN pushes may be floods (OvnModel.tunnelKeys).

@@ -2,7 +2,9 @@
 // (scripts/ovn-sandbox --chassis 3, multi-topology, plus what beforeAll adds; one service on hv1):
 //  - a flood: an ARP request for an address nobody has, from lsp1@hv1 on sw0, which hv1 delivers
 //    to lsp5 (a second port of sw0 on hv1) and sends by Geneve to hv2 (lsp2), under sw0's
-//    _MC_flood group key; the router port's copy ends in lr0 on hv1;
+//    _MC_flood group key; the router port's copy ends in lr0 on hv1; the same flood from lsp5, lr0's
+//    first sight of 10.0.0.5, traced while hv1's ovn-controller is paused: the pass runs put_arp and
+//    ovn-trace, run once the binding is written, finds it (flood-first-sight);
 //  - a VLAN localnet: sw2 has a localnet port ln-sw2 (tag 100, physnet1 mapped to br-vlan on hv1 and
 //    hv2), lsp6@hv1 and lsp7@hv2: a packet from lsp6 to lsp7 leaves hv1 by the localnet port with
 //    push_vlan(vid=100), as does lsp6's ARP flood; then the tag is set to 200 while hv1's ovn-controller
@@ -18,6 +20,8 @@ import { waitFor } from '../support/wait';
 jest.setTimeout(300_000);
 
 const ARP_FLOOD = 'eth(src=50:54:00:00:00:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806),arp(sip=10.0.0.1,tip=10.0.0.99,op=1,sha=50:54:00:00:00:01,tha=00:00:00:00:00:00)';
+// lsp5's ARP request for the same address: lr0 has no MAC_Binding for 10.0.0.5 until this packet's put_arp.
+const ARP_FLOOD_LSP5 = 'eth(src=50:54:00:00:00:05,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806),arp(sip=10.0.0.5,tip=10.0.0.99,op=1,sha=50:54:00:00:00:05,tha=00:00:00:00:00:00)';
 const VLAN_ICMP = 'eth(src=50:54:00:00:00:06,dst=50:54:00:00:00:07),eth_type(0x0800),ipv4(src=10.0.2.6,dst=10.0.2.7,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)';
 const VLAN_ARP_FLOOD = 'eth(src=50:54:00:00:00:06,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806),arp(sip=10.0.2.6,tip=10.0.2.99,op=1,sha=50:54:00:00:00:06,tha=00:00:00:00:00:00)';
 
@@ -133,6 +137,26 @@ it('flood on sw0 (lsp1@hv1 ARP for 10.0.0.99): lsp5 here, lsp2 by tunnel; the cr
   expect(body.result).toBe('match');
   expect(body.verdicts?.live).toEqual({ kinds: ['output', 'tunnel'], logicalPorts: ['lsp5'] });
   expect(body.notCompared?.pipelines).toEqual([{ pipeline: 'egress', datapath: 'sw0', outport: 'lsp2' }]);
+});
+
+it("flood that is lr0's first sight of lsp5, traced before hv1 applied the binding it learned: the cross-check names the MAC_Binding", async () => {
+  // The race users meet, made certain: the service traces the pass while hv1's ovn-controller has not
+  // yet written (and installed) the MAC_Binding that the pass's put_arp asked for; ovn-trace runs after.
+  const mac = async () => (await hv.sandbox('run', 'ovn-sbctl', '--no-leader-only', '--bare', '--columns=mac', 'find', 'MAC_Binding', 'ip=10.0.0.5')).trim();
+  expect(await mac()).toBe('');
+  const ctl = `${hv.dir}/hv1/ovn-controller.${readFileSync(`${hv.dir}/hv1/ovn-controller.pid`, 'utf8').trim()}.ctl`;
+  await hv.sandbox('run', 'ovs-appctl', '-t', ctl, 'debug/pause');
+  let t: Stored;
+  try {
+    t = await sentPass('vif5', ARP_FLOOD_LSP5, (x) => !!x.verdict.tunnels?.length);
+  } finally {
+    await hv.sandbox('run', 'ovs-appctl', '-t', ctl, 'debug/resume');
+  }
+  await waitFor('lr0 to learn 10.0.0.5', async () => (await mac()) || undefined);
+  const { status, body } = await crossCheck(t.id);
+  await keep('flood-first-sight', body.id, 'flood-first-sight.');
+  expect([status, body.result, body.divergence?.explanation]).toEqual([201, 'diverged', expect.stringMatching(/put_arp/)]);
+  expect(body.divergence?.explanation).toMatch(/MAC_Binding for 10\.0\.0\.5 learned by this packet \(or since\)/);
 });
 
 it.each([

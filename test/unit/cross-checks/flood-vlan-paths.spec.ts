@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { compareWithSimulation, LivePassWithSteps } from '../../../src/cross-checks/compare';
 import { parseOvnTrace } from '../../../src/cross-checks/ovn-trace-parse';
 import type { LocalnetTagLookup } from '../../../src/cross-checks/vlan-tag';
+import { macBindingLookup } from '../../../src/cross-checks/learned-binding';
 import { replicaFromDump } from '../../../src/ovn/fixture-loader';
 import { OvnModel } from '../../../src/ovn/ovn-model';
 import { NORTHBOUND, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
@@ -33,18 +34,22 @@ describe.each(VERSIONS)('%s', (version) => {
   const dir = join(CAPTURED_OVN_TRACE, version, 'flood-vlan');
   const path = (name: string) => JSON.parse(readFileSync(join(dir, `${name}-path.json`), 'utf8')) as Captured;
   const sim = (name: string) => parseOvnTrace(readFileSync(join(dir, `${name}.ovn-trace.txt`), 'utf8'));
-  const compare = (name: string, verdict?: Captured['verdict'], tagOf?: LocalnetTagLookup) => {
+  const compare = (name: string, verdict?: Captured['verdict'], tagOf?: LocalnetTagLookup, macBindings?: ReturnType<typeof macBindingLookup>) => {
     const p = path(name);
-    return compareWithSimulation(p.passes, verdict ?? p.verdict, sim(name), currentFlows(p.passes), tagOf);
+    return compareWithSimulation(p.passes, verdict ?? p.verdict, sim(name), currentFlows(p.passes), tagOf, macBindings);
   };
-  /** The southbound's localnet tags as the service reads them (the model over that run's NB/SB dumps, `prefix` for the changed tag's). */
-  const tagsOf = (prefix = ''): LocalnetTagLookup => {
+  /** The model over that run's NB/SB dumps (`prefix`: another moment's, as the changed tag's). */
+  const modelOf = (prefix = '') => {
     const read = (f: string) => readFileSync(join(dir, `${prefix}${f}`), 'utf8');
-    const model = new OvnModel({
+    return new OvnModel({
       nb: replicaFromDump('OVN_Northbound', NORTHBOUND, schema('ovn-nb.ovsschema', version), read('northbound.json')),
       sb: replicaFromDump('OVN_Southbound', SOUTHBOUND, schema('ovn-sb.ovsschema', version), read('southbound.json')),
       ovs: localOvs([], version),
     });
+  };
+  /** The southbound's localnet tags as the service reads them. */
+  const tagsOf = (prefix = ''): LocalnetTagLookup => {
+    const model = modelOf(prefix);
     return (port) => {
       const p = model.portByName(port);
       return p?.type === 'localnet' ? { tag: p.tag } : null;
@@ -125,5 +130,18 @@ describe.each(VERSIONS)('%s', (version) => {
     expect(c.result).toBe('diverged');
     expect(c.divergence?.explanation).toMatch(/localnet port "ln-sw2" with VLAN 100 .* the southbound's tag of "ln-sw2" is 200/);
     expect(c.localnet).toEqual([{ port: 'ln-sw2', tag: 200, pushed: [100], traceId: path('vlan-stale-tag').passes[0].id }]);
+  });
+
+  const firstSight = existsSync(join(dir, 'flood-first-sight.southbound.json'));
+  (firstSight ? it : it.skip)("flood that was lr0's first sight of 10.0.0.5: the datapath's put_arp against the binding ovn-trace found is named", () => {
+    expect(path('flood-first-sight').passes[0].datapathActions).toMatch(/controller\(reason=1,/);
+    const at = { result: 'diverged', divergence: expect.objectContaining({ datapath: 'lr0', stage: 'lr_in_learn_neighbor' }) };
+    // With the southbound of the first cases (no binding for 10.0.0.5 yet) nothing tells why.
+    const before = compare('flood-first-sight', undefined, undefined, macBindingLookup(modelOf()));
+    expect(before).toMatchObject(at);
+    expect(before.divergence?.explanation).not.toMatch(/MAC_Binding/);
+    const c = compare('flood-first-sight', undefined, undefined, macBindingLookup(modelOf('flood-first-sight.')));
+    expect(c).toMatchObject(at);
+    expect(c.divergence?.explanation).toMatch(/^MAC_Binding for 10\.0\.0\.5 learned by this packet \(or since\): .*put_arp.*"lr0" having no binding .*lr0-sw0 → 50:54:00:00:00:05, written /);
   });
 });
