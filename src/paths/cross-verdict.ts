@@ -110,6 +110,7 @@ export function combine(segments: ChassisSegment[], tunnels: TunnelHop[], startR
   return {
     kinds: [...kinds],
     logicalPorts: [...new Set(v.flatMap((x) => x.v.logicalPorts))],
+    ...(v.some((x) => x.v.unmappedOutputs?.length) ? { unmappedOutputs: [...new Set(v.flatMap((x) => x.v.unmappedOutputs ?? []))] } : {}),
     logicalFlow: drop?.v.logicalFlow ?? null,
     ...(drop ? { stage: drop.v.stage ?? null } : {}),
     northbound: drop?.v.northbound ?? null,

@@ -22,6 +22,8 @@ export interface VerdictPass {
 export interface StoredPathVerdict {
   kinds: string[];
   logicalPorts: string[];
+  /** Where the packet left by an OVS port no logical port stands for (dpif/show names): it left the datapath all the same. */
+  unmappedOutputs?: string[];
   /** The logical flow that decided a drop (with ACL tiers: the `ls_*_acl_eval` flow of the ACL). */
   logicalFlow: string | null;
   /** Its stage (southbound stage-name). */
@@ -49,10 +51,11 @@ const shown = (n: number): string => (Number.isInteger(n) && n >= 0 && n <= 0xff
 export function pathVerdict(passes: readonly VerdictPass[]): StoredPathVerdict {
   const drop = passes.find((x) => x.pass.verdict.kind === 'drop');
   const outputs = [...new Set(passes.flatMap((x) => x.pass.verdict.outputs))];
+  const unmapped = [...new Set(passes.flatMap((x) => x.pass.verdict.unmappedOutputs ?? []))];
   const kinds = new Set<string>();
   for (const x of passes) {
     const v = x.pass.verdict;
-    if (v.outputs.length) kinds.add('output');
+    if (v.outputs.length || v.unmappedOutputs?.length) kinds.add('output');
     if (v.tunnels.length) kinds.add('tunnel');
     if (v.kind === 'drop') kinds.add('drop');
     if (v.kind === 'controller') kinds.add('controller');
@@ -79,6 +82,7 @@ export function pathVerdict(passes: readonly VerdictPass[]): StoredPathVerdict {
   return {
     kinds: [...kinds],
     logicalPorts: outputs,
+    ...(unmapped.length ? { unmappedOutputs: unmapped } : {}),
     logicalFlow: by?.logicalFlowUuid ?? null,
     ...(by ? { stage: by.stage ?? null } : {}),
     northbound: by?.hint ?? null,
@@ -121,6 +125,7 @@ export function passOfStored(v: VerdictJson): PassSummary {
     outputs: v.logicalPorts,
     tunnels: v.tunnels ?? [],
     recircIds: v.recircIds ?? [],
+    ...(v.unmappedOutputs?.length ? { unmappedOutputs: v.unmappedOutputs } : {}),
     ...(v.reason ? { reason: v.reason } : {}),
     ...(kinds.includes('drop')
       ? {

@@ -49,6 +49,8 @@ export interface VerdictJson {
   stage?: string | null;
   /** The logical flow that executed a drop another one decided (`ls_*_acl_action`). */
   executedBy?: { logicalFlow: string | null; stage: string | null };
+  /** OVS ports (dpif/show names) the pass output to that no logical port stands for: a NIC with no iface-id and no localnet port behind it. */
+  unmappedOutputs?: string[];
   /**
    * Why the pass went to ovn-controller. `copy: true`: only a copy to log went there (ACL log), the
    * packet's fate is in the other kinds. Always last in the stored JSON (migration ControllerKind).
@@ -156,6 +158,7 @@ export function verdictJson(v: Verdict): VerdictJson {
     reason: v.reason ?? null,
     ...(v.dropBy ? { stage: v.dropBy.stage ?? null } : {}),
     ...(v.dropBy?.executedBy ? { executedBy: { logicalFlow: v.dropBy.executedBy.logicalFlowUuid, stage: v.dropBy.executedBy.stage } } : {}),
+    ...(v.unmappedOutputs?.length ? { unmappedOutputs: [...v.unmappedOutputs] } : {}),
     ...(v.controller
       ? {
           controller: {
