@@ -4,6 +4,7 @@
 // flows that make the lookup succeed. ovn-trace, run after that, reads the southbound and finds the
 // binding this very packet asked for, so its learn stage runs the `next;` of a known neighbour. The
 // two differ by state written between the packet and the simulation, not by a logical flow.
+import { canonicalIp } from '../ovs/ids';
 import type { OvnModel } from '../ovn/ovn-model';
 import type { LiveFlowJson, SimFlowJson } from './live-segments';
 
@@ -30,23 +31,13 @@ const OPENFLOW_FIELD: Record<string, string> = {
   'nd.target': 'nd_target',
 };
 
-/** One spelling per address (IPv6 is compressed the same way whoever printed it). */
-function canonical(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  try {
-    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  } catch {
-    return ip.toLowerCase();
-  }
-}
-
 /** The lookup over the southbound replica (tombstones are bindings gone: not what ovn-trace found). */
 export function macBindingLookup(model: Pick<OvnModel, 'db' | 'datapathByUuid'>): MacBindingLookup {
   return (datapath, ip) => {
-    const want = canonical(ip);
+    const want = canonicalIp(ip);
     const out: MacBindingRow[] = [];
     for (const row of model.db.sb.rows('MAC_Binding')) {
-      if (canonical(String(row.ip)) !== want) continue;
+      if (canonicalIp(String(row.ip)) !== want) continue;
       const dp = String((Array.isArray(row.datapath) ? row.datapath[0] : row.datapath) ?? '');
       if (model.datapathByUuid(dp)?.name !== datapath) continue;
       const ts = typeof row.timestamp === 'number' ? row.timestamp : null;

@@ -65,3 +65,16 @@ export function tunnelIdForJson(hex: string): number | string {
   const n = BigInt(hex);
   return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : hex;
 }
+
+/**
+ * An address as one text whoever wrote it: IPv6 in one form (the WHATWG URL parser's RFC 5952 one),
+ * so the northbound's `FD00:0::0001` and a key's `fd00::1` compare equal; IPv4 as given.
+ */
+export function canonicalIp(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  try {
+    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    return ip.toLowerCase();
+  }
+}

@@ -4,6 +4,7 @@
 // names the port ("decide"); passes recirculated from a selected flow belong to the same packet.
 import type { DumpedFlow } from '../ovs/dump-flows';
 import type { CompiledFilter } from '../ovs/of-filter';
+import { canonicalIp } from '../ovs/ids';
 import { formatField, keyField, keyValue } from '../ovs/odp-key';
 import { arrivalKind, tunnelMatch, type TunnelMatch } from '../ovs/odp-tunnel';
 import type { OvnModel } from '../ovn/ovn-model';
@@ -28,19 +29,6 @@ export interface SessionFlow {
   dbId?: number;
   inPort: string | null;
   flow: Pick<DumpedFlow, 'key'>;
-}
-
-/**
- * An address as one text whoever wrote it: IPv6 in one form (the WHATWG URL parser's RFC 5952 one),
- * so the northbound's `FD00:0::0001` and a key's `fd00::1` compare equal; IPv4 as given.
- */
-function canonicalIp(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  try {
-    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  } catch {
-    return ip.toLowerCase();
-  }
 }
 
 /** `50:54:00:00:00:01 10.0.0.1 fd00::1` (LSP addresses) → MACs and IPs. */

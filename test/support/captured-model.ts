@@ -119,3 +119,16 @@ export function localOvs(
 export function capturedModel(sbSchema?: string, version = DEBIAN12): OvnModel {
   return new OvnModel(capturedReplicas(sbSchema, version));
 }
+
+/**
+ * The model over NB/SB dumps kept beside a capture (`dir`/`prefix`northbound.json, …southbound.json: a
+ * cross-check capture's own moment) with `ifaces` as the local OVS interfaces.
+ */
+export function modelFromDumps(dir: string, version: string, ifaces: Parameters<typeof localOvs>[0] = [], prefix = ''): OvnModel {
+  const read = (f: string) => readFileSync(join(dir, `${prefix}${f}`), 'utf8');
+  return new OvnModel({
+    nb: replicaFromDump('OVN_Northbound', NORTHBOUND, schema('ovn-nb.ovsschema', version), read('northbound.json')),
+    sb: replicaFromDump('OVN_Southbound', SOUTHBOUND, schema('ovn-sb.ovsschema', version), read('southbound.json')),
+    ovs: localOvs(ifaces, version),
+  });
+}

@@ -20,3 +20,11 @@ export function currentFlows(passes: LivePassWithSteps[]): LogicalFlowResolver {
       .filter((o) => o.uuid.startsWith(prefix))
       .map((o) => ({ uuid: o.uuid, stale: false, pipeline: o.pipeline!, tableId: o.tableId!, stage: o.stage ?? null, priority: o.priority!, match: o.match!, actions: o.actions! }));
 }
+
+/** The pairs whose flood-vlan capture keeps hv1's dpif/show and that run's NB/SB (for the correlation's own tests). */
+export const FLOOD_VLAN_WITH_DUMPS = capturedVersions('flood-vlan').filter((v) => existsSync(join(CAPTURED_OVN_TRACE, v, 'flood-vlan', 'southbound.json')));
+
+/** An interface's OpenFlow port number in a dpif/show (`vif6 6/7:` → 7). */
+export function dpifOfport(show: string, name: string): number {
+  return Number(new RegExp(`^\\s+${name} \\d+/(\\d+):`, 'm').exec(show)![1]);
+}

@@ -6,18 +6,15 @@
 // check), so the last outport the pass set is lsp6's. The order of a group's members is ovn-controller's
 // (the southbound set's), not ours: the physical outputs belong to the localnet outport wherever it
 // stands among the pass's outports.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
-import { replicaFromDump } from '../../../src/ovn/fixture-loader';
-import { OvnModel } from '../../../src/ovn/ovn-model';
 import { parseDpifShow } from '../../../src/ovs/dpif-show';
 import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
-import { NORTHBOUND, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
-import { localOvs, schema, VERSIONS } from '../../support/captured-model';
-import { CAPTURED_OVN_TRACE } from '../../support/captured-ovn-trace';
+import { modelFromDumps } from '../../support/captured-model';
+import { CAPTURED_OVN_TRACE, dpifOfport, FLOOD_VLAN_WITH_DUMPS } from '../../support/captured-ovn-trace';
 
-const withDumps = VERSIONS.filter((v) => existsSync(join(CAPTURED_OVN_TRACE, v, 'flood-vlan', 'southbound.json')));
+const withDumps = FLOOD_VLAN_WITH_DUMPS;
 
 it('a flood-vlan capture with its NB/SB exists for debian12 at least', () => {
   expect(withDumps).toContain('ovs-3.1.0_ovn-23.03.1');
@@ -28,12 +25,8 @@ describe.each(withDumps)('%s', (version) => {
   const read = (f: string) => readFileSync(join(dir, f), 'utf8');
   const dpif = parseDpifShow(read('hv1.dpif-show.txt')).datapaths[0];
   // hv1's interfaces as dpif/show names them: the VIFs with their iface-id, the localnet bridge's NIC without one.
-  const ofport = (name: string) => Number(new RegExp(`^\\s+${name} \\d+/(\\d+):`, 'm').exec(read('hv1.dpif-show.txt'))![1]);
-  const model = new OvnModel({
-    nb: replicaFromDump('OVN_Northbound', NORTHBOUND, schema('ovn-nb.ovsschema', version), read('northbound.json')),
-    sb: replicaFromDump('OVN_Southbound', SOUTHBOUND, schema('ovn-sb.ovsschema', version), read('southbound.json')),
-    ovs: localOvs([['vif1', ofport('vif1'), 'lsp1'], ['vif5', ofport('vif5'), 'lsp5'], ['vif6', ofport('vif6'), 'lsp6'], ['uplink', ofport('uplink'), null]], version),
-  });
+  const ofport = (name: string) => dpifOfport(read('hv1.dpif-show.txt'), name);
+  const model = modelFromDumps(dir, version, [['vif1', ofport('vif1'), 'lsp1'], ['vif5', ofport('vif5'), 'lsp5'], ['vif6', ofport('vif6'), 'lsp6'], ['uplink', ofport('uplink'), null]]);
   const annotate = (name: string) => {
     const parsed = parseOfprotoTrace(read(`${name}.hv1-trace-0.txt`));
     if (parsed.kind !== 'trace') throw new Error(`${name}: ${parsed.kind}`);

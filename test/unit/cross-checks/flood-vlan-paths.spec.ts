@@ -13,10 +13,7 @@ import { compareWithSimulation, LivePassWithSteps } from '../../../src/cross-che
 import { parseOvnTrace } from '../../../src/cross-checks/ovn-trace-parse';
 import type { LocalnetTagLookup } from '../../../src/cross-checks/vlan-tag';
 import { macBindingLookup } from '../../../src/cross-checks/learned-binding';
-import { replicaFromDump } from '../../../src/ovn/fixture-loader';
-import { OvnModel } from '../../../src/ovn/ovn-model';
-import { NORTHBOUND, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
-import { localOvs, schema } from '../../support/captured-model';
+import { modelFromDumps } from '../../support/captured-model';
 import { CAPTURED_OVN_TRACE, capturedVersions, currentFlows } from '../../support/captured-ovn-trace';
 
 const VERSIONS = capturedVersions('flood-vlan');
@@ -39,14 +36,7 @@ describe.each(VERSIONS)('%s', (version) => {
     return compareWithSimulation(p.passes, verdict ?? p.verdict, sim(name), currentFlows(p.passes), tagOf, macBindings);
   };
   /** The model over that run's NB/SB dumps (`prefix`: another moment's, as the changed tag's). */
-  const modelOf = (prefix = '') => {
-    const read = (f: string) => readFileSync(join(dir, `${prefix}${f}`), 'utf8');
-    return new OvnModel({
-      nb: replicaFromDump('OVN_Northbound', NORTHBOUND, schema('ovn-nb.ovsschema', version), read('northbound.json')),
-      sb: replicaFromDump('OVN_Southbound', SOUTHBOUND, schema('ovn-sb.ovsschema', version), read('southbound.json')),
-      ovs: localOvs([], version),
-    });
-  };
+  const modelOf = (prefix = '') => modelFromDumps(dir, version, [], prefix);
   /** The southbound's localnet tags as the service reads them. */
   const tagsOf = (prefix = ''): LocalnetTagLookup => {
     const model = modelOf(prefix);

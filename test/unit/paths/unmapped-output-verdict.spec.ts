@@ -8,20 +8,17 @@
 // lsp7, which hv1 sends by br-vlan with push_vlan(vid=100)): its datapath actions, hv1's dpif/show and
 // that run's NB/SB, with no localnet outport behind the output (the pass's outports left out), which
 // is what a bridge without a localnet port gives. No capture has such a bridge yet.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dpifMaps, passVerdict } from '../../../src/correlation/verdict';
-import { replicaFromDump } from '../../../src/ovn/fixture-loader';
-import { OvnModel } from '../../../src/ovn/ovn-model';
 import { parseDpifShow } from '../../../src/ovs/dpif-show';
 import { parseActions } from '../../../src/ovs/odp-actions';
 import { isComplete, passOfStored, pathVerdict, summarise } from '../../../src/paths/path-verdict';
-import { NORTHBOUND, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
 import { verdictJson } from '../../../src/traces/trace-record';
-import { localOvs, schema, VERSIONS } from '../../support/captured-model';
-import { CAPTURED_OVN_TRACE } from '../../support/captured-ovn-trace';
+import { modelFromDumps } from '../../support/captured-model';
+import { CAPTURED_OVN_TRACE, dpifOfport, FLOOD_VLAN_WITH_DUMPS } from '../../support/captured-ovn-trace';
 
-const withDumps = VERSIONS.filter((v) => existsSync(join(CAPTURED_OVN_TRACE, v, 'flood-vlan', 'southbound.json')));
+const withDumps = FLOOD_VLAN_WITH_DUMPS;
 
 it('a flood-vlan capture with its NB/SB exists for debian12 at least', () => {
   expect(withDumps).toContain('ovs-3.1.0_ovn-23.03.1');
@@ -31,12 +28,8 @@ describe.each(withDumps)('%s', (version) => {
   const dir = join(CAPTURED_OVN_TRACE, version, 'flood-vlan');
   const read = (f: string) => readFileSync(join(dir, f), 'utf8');
   const show = read('hv1.dpif-show.txt');
-  const ofport = (name: string) => Number(new RegExp(`^\\s+${name} \\d+/(\\d+):`, 'm').exec(show)![1]);
-  const model = new OvnModel({
-    nb: replicaFromDump('OVN_Northbound', NORTHBOUND, schema('ovn-nb.ovsschema', version), read('northbound.json')),
-    sb: replicaFromDump('OVN_Southbound', SOUTHBOUND, schema('ovn-sb.ovsschema', version), read('southbound.json')),
-    ovs: localOvs([['vif6', ofport('vif6'), 'lsp6'], ['uplink', ofport('uplink'), null]], version),
-  });
+  const ofport = (name: string) => dpifOfport(show, name);
+  const model = modelFromDumps(dir, version, [['vif6', ofport('vif6'), 'lsp6'], ['uplink', ofport('uplink'), null]]);
   const captured = (JSON.parse(read('vlan-unicast-path.json')) as { passes: Array<{ datapathActions: string }> }).passes[0];
   const maps = dpifMaps(parseDpifShow(show).datapaths[0])!;
   const pass = passVerdict(
