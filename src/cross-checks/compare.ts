@@ -10,7 +10,7 @@ import type { OvnTraceResult, Pipeline, SimPipeline } from './ovn-trace-parse';
 import { simVerdict } from './ovn-trace-parse';
 import { ClearedCtExcuser, clearedAt } from './ct-cleared';
 import { alignFloodCopies, boundChassis, floodCopiesLeft, handedToLocalnet } from './fan-out';
-import { checkLocalnetTags, LocalnetCheck, LocalnetTagLookup } from './vlan-tag';
+import { checkLocalnetTags, LocalnetCheck, SouthboundPortLookup } from './vlan-tag';
 import { learnedBindingExplanation, MacBindingLookup } from './learned-binding';
 import { explain, LiveEntry, LiveFlowJson, liveJson, LivePassWithSteps, liveSegments, LogicalFlowResolver, omittable, prefixOf, sharesRule, SimFlowJson, simJson } from './live-segments';
 
@@ -72,7 +72,7 @@ export function compareWithSimulation(
   liveVerdict: { kinds: string[]; logicalPorts: string[] },
   sim: OvnTraceResult,
   resolve: LogicalFlowResolver,
-  tagOf?: LocalnetTagLookup,
+  portOf?: SouthboundPortLookup,
   macBindings?: MacBindingLookup,
 ): Comparison {
   const live = liveSegments(passes);
@@ -82,7 +82,7 @@ export function compareWithSimulation(
   const diverged = (d: Divergence): Comparison => ({ result: 'diverged', divergence: d, pipelines, verdicts });
   const aligned = alignFloodCopies(sim, live);
   const simPipes = aligned.pipelines;
-  const bound = boundChassis(passes);
+  const bound = boundChassis(passes, portOf);
   const chassis = passes[0]?.chassis ?? null;
   const n = Math.max(live.length, simPipes.length);
   const clearedCt = new ClearedCtExcuser();
@@ -224,7 +224,7 @@ export function compareWithSimulation(
       });
     }
   }
-  const vlan = tagOf ? checkLocalnetTags(passes, lv.kinds.includes('output') ? lv.logicalPorts : [], tagOf) : null;
+  const vlan = portOf ? checkLocalnetTags(passes, lv.kinds.includes('output') ? lv.logicalPorts : [], portOf) : null;
   const localnet = vlan?.checks.length ? { localnet: vlan.checks } : {};
   if (vlan?.mismatch) {
     const last = sim.pipelines.at(-1);

@@ -16,7 +16,7 @@ import { TracesService } from '../traces/traces.service';
 import { Comparison, compareWithSimulation, explainedByMissingPasses, LogicalFlowResolver } from './compare';
 import { arrivedThrough, buildMicroflow, Microflow, MicroflowError } from './microflow';
 import { feedCtStates, liveCtPasses } from './ct-sequence';
-import type { LocalnetTagLookup } from './vlan-tag';
+import type { SouthboundPortLookup } from './vlan-tag';
 import { macBindingLookup } from './learned-binding';
 import { OvnTraceParseError, OvnTraceRefusedError, OvnTraceResult, parseOvnTrace } from './ovn-trace-parse';
 import { ovnTraceArgs, OvnTraceUnavailableError, runOvnTrace, shellQuote } from './ovn-trace-runner';
@@ -84,10 +84,7 @@ export class CrossChecksService {
       .owners.filter((o) => o.logicalFlow)
       .map((o) => ({ ...o.logicalFlow!, uuid: o.uuid, stale: o.stale }));
 
-  private readonly localnetTag: LocalnetTagLookup = (port) => {
-    const p = this.replicas.model.portByName(port);
-    return p?.type === 'localnet' ? { tag: p.tag } : null;
-  };
+  private readonly southboundPort: SouthboundPortLookup = (port) => this.replicas.model.portByName(port);
 
   async crossCheck(traceId: number): Promise<CrossCheckJson> {
     // The path is read where the API reads: with PostgreSQL, the passes this agent just stored (the
@@ -130,7 +127,7 @@ export class CrossChecksService {
         if (runs >= MAX_OVN_TRACE_RUNS || sameList(feed.flags, microflow.ctStates)) break;
         microflow = { ...microflow, ctStates: feed.flags };
       }
-      comparison = compareWithSimulation(passes, verdict, sim, this.resolve, this.localnetTag, macBindingLookup(this.replicas.model));
+      comparison = compareWithSimulation(passes, verdict, sim, this.resolve, this.southboundPort, macBindingLookup(this.replicas.model));
       // Where the live path has no pass (a recirculation not traced, or not yet; an arrival whose
       // sender was not traced) there is nothing the two tools disagree on. A divergence at a stage
       // the live path did reach stands.

@@ -20,16 +20,23 @@ export interface SegmentShape {
   outport: string | null;
 }
 
-/** Logical port → the chassis its Port_Binding names (null: none, e.g. a patch or localnet port), from the path's own steps. */
-export function boundChassis(passes: ReadonlyArray<{ steps?: StepJson[] }>): Map<string, string | null> {
-  const out = new Map<string, string | null>();
+/** The chassis a logical port's Port_Binding names (null: none, e.g. a patch or localnet port; undefined: unknown). */
+export type BoundOn = (port: string) => string | null | undefined;
+
+/**
+ * Which chassis binds a port: as the path's own steps saw it when traced, else as the southbound says now.
+ * A flood copy the datapath never ran has no step naming its port (its Port_Binding's physical flows did
+ * not run: that is the difference to find), so the path alone cannot tell it is bound here.
+ */
+export function boundChassis(passes: ReadonlyArray<{ steps?: StepJson[] }>, southbound?: (port: string) => { chassis: string | null } | null): BoundOn {
+  const seen = new Map<string, string | null>();
   for (const step of passes.flatMap((p) => p.steps ?? [])) {
     for (const o of step.owners) {
       if (o.table !== 'Port_Binding' || !o.name) continue;
-      out.set(o.name, /chassis-name "([^"]*)"/.exec(o.summary ?? '')?.[1] ?? null);
+      seen.set(o.name, /chassis-name "([^"]*)"/.exec(o.summary ?? '')?.[1] ?? null);
     }
   }
-  return out;
+  return (port) => (seen.has(port) ? seen.get(port) : southbound?.(port)?.chassis);
 }
 
 /** One copy of a flood: its egress pipeline and the pipelines it went on to. */
@@ -84,7 +91,7 @@ export function alignFloodCopies(sim: OvnTraceResult, live: readonly SegmentShap
 
 interface LiveEnds {
   chassis: string | null;
-  bound: ReadonlyMap<string, string | null>;
+  bound: BoundOn;
   kinds: readonly string[];
   liveOutputs: readonly string[];
 }
@@ -105,7 +112,7 @@ export function floodCopiesLeft(
       continue;
     }
     const first = c.pipelines[0];
-    const at = o.bound.get(c.outport);
+    const at = o.bound(c.outport);
     return {
       missing: c,
       explanation:
@@ -121,7 +128,7 @@ export function floodCopiesLeft(
  * not bound here and the packet left by a tunnel, or by a localnet port's copy.
  */
 function copyHandedOff(c: SimCopy, o: LiveEnds & { matchedOutputs: AlignedSimulation['matchedOutputs'] }): string | null {
-  const at = o.bound.get(c.outport);
+  const at = o.bound(c.outport);
   if (o.chassis && at === o.chassis) return null;
   const where = at ? ` (bound on ${at})` : '';
   if (o.kinds.includes('tunnel')) return `the copy to "${c.outport}"${where} left this chassis through a tunnel: its egress runs on the receiving chassis`;
@@ -138,10 +145,10 @@ function copyHandedOff(c: SimCopy, o: LiveEnds & { matchedOutputs: AlignedSimula
 export function handedToLocalnet(
   sp: SimPipeline,
   seg: SegmentShape,
-  o: { chassis: string | null; bound: ReadonlyMap<string, string | null>; liveOutputs: readonly string[] },
+  o: { chassis: string | null; bound: BoundOn; liveOutputs: readonly string[] },
 ): string | null {
   if (sp.pipeline !== 'egress' || seg.pipeline !== 'egress' || !sp.outport || !seg.outport || sp.outport === seg.outport) return null;
-  const at = o.bound.get(sp.outport);
+  const at = o.bound(sp.outport);
   if (!at || at === o.chassis || !o.liveOutputs.includes(seg.outport)) return null;
   return `"${sp.outport}" is bound on ${at}: this chassis ran ${sp.pipeline}(dp="${sp.datapath}") for "${seg.outport}" and the packet left by it to the physical network; the egress to "${sp.outport}" runs on ${at}`;
 }

@@ -6,8 +6,11 @@
 // left by the port are read against the tag instead.
 import type { LogicalPortJson } from '../traces';
 
-/** The southbound's tag of a localnet port (null: untagged), or null when the port is not a localnet port. */
-export type LocalnetTagLookup = (port: string) => { tag: number | null } | null;
+/**
+ * A logical port as the southbound has it now (its Port_Binding: type, tag, the chassis that binds it),
+ * or null when there is none.
+ */
+export type SouthboundPortLookup = (port: string) => { type: string; tag: number | null; chassis: string | null } | null;
 
 export interface LocalnetCheck {
   port: string;
@@ -24,8 +27,12 @@ const PUSH_VLAN = /push_vlan\((?:tpid=0x[0-9a-f]+,)?vid=(\d+)/g;
 export function checkLocalnetTags(
   passes: ReadonlyArray<{ id: number; datapathActions: string; logicalPorts: readonly LogicalPortJson[] }>,
   liveOutputs: readonly string[],
-  tagOf: LocalnetTagLookup,
+  portOf: SouthboundPortLookup,
 ): { checks: LocalnetCheck[]; mismatch: string | null } {
+  const tagOf = (port: string) => {
+    const p = portOf(port);
+    return p?.type === 'localnet' ? { tag: p.tag } : null;
+  };
   const checks: LocalnetCheck[] = [];
   let mismatch: string | null = null;
   for (const port of new Set(liveOutputs)) {

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareWithSimulation, LivePassWithSteps } from '../../../src/cross-checks/compare';
 import { parseOvnTrace } from '../../../src/cross-checks/ovn-trace-parse';
-import type { LocalnetTagLookup } from '../../../src/cross-checks/vlan-tag';
+import type { SouthboundPortLookup } from '../../../src/cross-checks/vlan-tag';
 import { macBindingLookup } from '../../../src/cross-checks/learned-binding';
 import { modelFromDumps } from '../../support/captured-model';
 import { CAPTURED_OVN_TRACE, capturedVersions, currentFlows } from '../../support/captured-ovn-trace';
@@ -31,19 +31,16 @@ describe.each(VERSIONS)('%s', (version) => {
   const dir = join(CAPTURED_OVN_TRACE, version, 'flood-vlan');
   const path = (name: string) => JSON.parse(readFileSync(join(dir, `${name}-path.json`), 'utf8')) as Captured;
   const sim = (name: string) => parseOvnTrace(readFileSync(join(dir, `${name}.ovn-trace.txt`), 'utf8'));
-  const compare = (name: string, verdict?: Captured['verdict'], tagOf?: LocalnetTagLookup, macBindings?: ReturnType<typeof macBindingLookup>) => {
+  const compare = (name: string, verdict?: Captured['verdict'], tagOf?: SouthboundPortLookup, macBindings?: ReturnType<typeof macBindingLookup>) => {
     const p = path(name);
     return compareWithSimulation(p.passes, verdict ?? p.verdict, sim(name), currentFlows(p.passes), tagOf, macBindings);
   };
   /** The model over that run's NB/SB dumps (`prefix`: another moment's, as the changed tag's). */
   const modelOf = (prefix = '') => modelFromDumps(dir, version, [], prefix);
-  /** The southbound's localnet tags as the service reads them. */
-  const tagsOf = (prefix = ''): LocalnetTagLookup => {
+  /** The southbound's ports as the service reads them. */
+  const tagsOf = (prefix = ''): SouthboundPortLookup => {
     const model = modelOf(prefix);
-    return (port) => {
-      const p = model.portByName(port);
-      return p?.type === 'localnet' ? { tag: p.tag } : null;
-    };
+    return (port) => model.portByName(port);
   };
   const hasDumps = existsSync(join(dir, 'southbound.json'));
   const names = (ps: Array<{ pipeline: string; datapath: string | null; outport?: string | null }>) => ps.map((x) => `${x.pipeline}/${x.datapath}${x.outport ? `>${x.outport}` : ''}`);

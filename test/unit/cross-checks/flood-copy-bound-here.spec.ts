@@ -1,0 +1,71 @@
+// A flood copy to a port the southbound binds on THIS chassis that the datapath did not run is a
+// difference, even when a tunnel or a localnet copy also left. The live path has no step naming such a
+// port (its Port_Binding's physical flows never ran: that is the difference), so which chassis binds it
+// comes from the southbound, not from the path. From the real captures of flood-vlan-paths.spec.ts
+// (test/fixtures/captured-ovn-trace/<version>/flood-vlan/), with the one local copy cut out of hv1's pass,
+// as a pass looks when ovn-controller left the port out of the group's local flow.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compareWithSimulation, LivePassWithSteps } from '../../../src/cross-checks/compare';
+import { parseOvnTrace } from '../../../src/cross-checks/ovn-trace-parse';
+import { modelFromDumps } from '../../support/captured-model';
+import { CAPTURED_OVN_TRACE, capturedVersions, currentFlows } from '../../support/captured-ovn-trace';
+
+interface Captured {
+  verdict: { kinds: string[]; logicalPorts: string[] };
+  passes: LivePassWithSteps[];
+}
+
+/** The pass without the egress segment that ended at `port`'s Port_Binding (and that step). */
+function withoutCopy(passes: LivePassWithSteps[], port: string): LivePassWithSteps[] {
+  return passes.map((p) => {
+    const steps = p.steps ?? [];
+    const end = steps.findIndex((s) => s.owners.some((o) => o.table === 'Port_Binding' && o.name === port));
+    if (end < 0) return p;
+    let start = end;
+    while (start > 0 && !steps[start].owners.some((o) => o.table === 'Logical_Flow' && o.pipeline === 'egress' && o.tableId === 0)) start--;
+    const kept = steps.filter((_, i) => i < start || i > end);
+    expect(kept.some((s) => s.owners.some((o) => o.name === port))).toBe(false);
+    return { ...p, steps: kept };
+  });
+}
+
+describe.each(capturedVersions('flood-vlan'))('%s', (version) => {
+  const dir = join(CAPTURED_OVN_TRACE, version, 'flood-vlan');
+  const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+  const path = (name: string) => JSON.parse(read(`${name}-path.json`)) as Captured;
+  const model = modelFromDumps(dir, version);
+  const port = (name: string) => model.portByName(name);
+
+  it('the capture binds lsp5 and lsp6 on hv1, the chassis that traced', () => {
+    expect([port('lsp5')?.chassis, port('lsp6')?.chassis, path('flood').passes[0].chassis]).toEqual(['hv1', 'hv1', 'hv1']);
+  });
+
+  it('flood: lsp5 (bound here) got no copy while the Geneve copy to hv2 left: diverged, lsp5 named', () => {
+    const p = path('flood');
+    const passes = withoutCopy(p.passes, 'lsp5');
+    const c = compareWithSimulation(passes, { kinds: ['tunnel'], logicalPorts: [] }, parseOvnTrace(read('flood.ovn-trace.txt')), currentFlows(passes), port);
+    expect(c.result).toBe('diverged');
+    expect(c.divergence?.explanation).toMatch(/"lsp5" \(bound on hv1\).*although the port is bound here/);
+  });
+
+  it('vlan-flood: lsp7 bound here by the southbound (moved to hv1), no local copy, only the localnet copy: diverged', () => {
+    const p = path('vlan-flood');
+    const movedHere = (name: string) => {
+      const r = port(name);
+      return r && name === 'lsp7' ? { ...r, chassis: 'hv1' } : r;
+    };
+    const c = compareWithSimulation(p.passes, p.verdict, parseOvnTrace(read('vlan-flood.ovn-trace.txt')), currentFlows(p.passes), movedHere);
+    expect(c.result).toBe('diverged');
+    expect(c.divergence?.explanation).toMatch(/"lsp7" \(bound on hv1\).*although the port is bound here/);
+    // As captured (lsp7 on hv2), its copy is the localnet copy's.
+    const asIs = compareWithSimulation(p.passes, p.verdict, parseOvnTrace(read('vlan-flood.ovn-trace.txt')), currentFlows(p.passes), port);
+    expect([asIs.result, asIs.notCompared?.pipelines]).toEqual(['match', [{ pipeline: 'egress', datapath: 'sw2', outport: 'lsp7' }]]);
+  });
+
+  it('flood: the captured pass, with both copies, still matches', () => {
+    const p = path('flood');
+    const c = compareWithSimulation(p.passes, p.verdict, parseOvnTrace(read('flood.ovn-trace.txt')), currentFlows(p.passes), port);
+    expect([c.result, c.divergence?.explanation ?? null]).toEqual(['match', null]);
+  });
+});
