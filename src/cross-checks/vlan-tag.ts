@@ -4,7 +4,11 @@
 // that Port_Binding, whose cookie does not change with the tag). So the stage comparison agrees when
 // the datapath pushes another VLAN than the southbound says; the datapath actions of the pass that
 // left by the port are read against the tag instead.
-import type { LogicalPortJson } from '../traces';
+// Whose VLAN a push is: the port's own rule says (the br-int step its Port_Binding owns). A pass may
+// push VLANs that are not the localnet port's: a container port's tag (pushed toward its parent's VIF),
+// or the provider bridge's own (its patch port an access port): an untagged localnet port is judged by
+// its rule alone, a tagged one by its rule and by the datapath actions holding that push.
+import type { LogicalPortJson, StepJson } from '../traces';
 
 /**
  * A logical port as the southbound has it now (its Port_Binding: type, tag, the chassis that binds it),
@@ -22,10 +26,20 @@ export interface LocalnetCheck {
 }
 
 const PUSH_VLAN = /push_vlan\((?:tpid=0x[0-9a-f]+,)?vid=(\d+)/g;
+// OpenFlow 1.3+ prints the VID with OFPVID_PRESENT (0x1000) set; mod_vlan_vid is the bare VID.
+const SET_VLAN_VID = /mod_vlan_vid:(\d+)|set_field:(0x[0-9a-f]+|\d+)->vlan_vid/g;
+
+/** The VLANs the port's own OpenFlow rules set (null: no step of the pass is owned by its Port_Binding). */
+function ruleVlans(steps: readonly StepJson[] | undefined, port: string): number[] | null {
+  const own = (steps ?? []).filter((s) => s.owners.some((o) => o.table === 'Port_Binding' && o.name === port));
+  if (!own.length) return null;
+  const vids = own.flatMap((s) => [...s.actions.matchAll(SET_VLAN_VID)].map((m) => (m[1] !== undefined ? Number(m[1]) : Number(m[2]) & 0xfff)));
+  return [...new Set(vids)];
+}
 
 /** One check per localnet port the live packet left by, and the first disagreement's explanation. */
 export function checkLocalnetTags(
-  passes: ReadonlyArray<{ id: number; datapathActions: string; logicalPorts: readonly LogicalPortJson[] }>,
+  passes: ReadonlyArray<{ id: number; datapathActions: string; logicalPorts: readonly LogicalPortJson[]; steps?: StepJson[] }>,
   liveOutputs: readonly string[],
   portOf: SouthboundPortLookup,
 ): { checks: LocalnetCheck[]; mismatch: string | null } {
@@ -41,12 +55,23 @@ export function checkLocalnetTags(
     for (const p of passes) {
       const outs = p.logicalPorts.filter((x) => x.role === 'output' && x.scope === 'pass');
       if (!outs.some((x) => x.name === port)) continue;
-      const pushed = [...new Set([...p.datapathActions.matchAll(PUSH_VLAN)].map((m) => Number(m[1])))];
+      const inActions = [...new Set([...p.datapathActions.matchAll(PUSH_VLAN)].map((m) => Number(m[1])))];
+      const rule = ruleVlans(p.steps, port);
+      const pushed = rule ?? inActions;
       checks.push({ port, tag: ln.tag, pushed, traceId: p.id });
-      // Untagged: a push is this port's only when the pass left by no other localnet port.
-      const wrong = ln.tag !== null ? !pushed.includes(ln.tag) : pushed.length > 0 && outs.every((x) => x.name === port || !tagOf(x.name));
+      // Without the port's rule, an untagged port's push is its own only when the pass left by no other localnet port.
+      const wrong =
+        ln.tag !== null
+          ? !pushed.includes(ln.tag) || !inActions.includes(ln.tag)
+          : pushed.length > 0 && (rule !== null || outs.every((x) => x.name === port || !tagOf(x.name)));
       if (!wrong || mismatch) continue;
-      const did = pushed.length ? `with VLAN ${pushed.join(', ')} (push_vlan in trace ${p.id}'s datapath actions)` : `untagged (no push_vlan in trace ${p.id}'s datapath actions)`;
+      const where = rule ? `its OpenFlow rule in trace ${p.id}` : `push_vlan in trace ${p.id}'s datapath actions`;
+      const did =
+        ln.tag !== null && pushed.includes(ln.tag)
+          ? `without VLAN ${ln.tag} (no push_vlan(vid=${ln.tag}) in trace ${p.id}'s datapath actions, though its OpenFlow rule sets it)`
+          : pushed.length
+            ? `with VLAN ${pushed.join(', ')} (${where})`
+            : `untagged (no VLAN set by ${rule ? `its OpenFlow rule in trace ${p.id}` : `push_vlan in trace ${p.id}'s datapath actions`})`;
       mismatch =
         `The packet left by the localnet port "${port}" ${did}, but the southbound's tag of "${port}" is ${ln.tag ?? 'none'}: ` +
         'ovn-controller has not applied a tag change, or an OpenFlow rule was changed by hand (ovn-trace does not show VLAN tags).';

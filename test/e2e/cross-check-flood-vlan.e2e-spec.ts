@@ -191,3 +191,20 @@ it('VLAN tag changed while hv1\'s ovn-controller is paused: the datapath still p
     await nbctl('set', 'logical_switch_port', 'ln-sw2', 'tag=100');
   }
 });
+
+it('untagged localnet whose provider bridge tags it (br-vlan\'s patch port an access port of VLAN 42): no VLAN mismatch', async () => {
+  // ovn-controller pushes a localnet port's southbound tag in br-int (table 65, the Port_Binding's rule);
+  // a VLAN the provider bridge adds after the patch port is the operator's, and ovn-trace has nothing to say of it.
+  await nbctl('--wait=hv', 'clear', 'logical_switch_port', 'ln-sw2', 'tag');
+  const patch = (await vsctl(1, 'list-ports', 'br-vlan')).split('\n').find((p) => p.startsWith('patch-'))!;
+  await vsctl(1, 'set', 'port', patch, 'tag=42');
+  try {
+    await hv.sandbox('ctl', '--chassis', '1', 'revalidator/purge');
+    const t = await sentPass('vif6', VLAN_ICMP, (x) => /push_vlan\(vid=42,/.test(x.datapathActions ?? ''));
+    const { status, body } = await crossCheck(t.id);
+    expect([status, body.result, body.divergence?.explanation ?? null]).toEqual([201, 'match', null]);
+  } finally {
+    await vsctl(1, 'remove', 'port', patch, 'tag', '42');
+    await nbctl('--wait=hv', 'set', 'logical_switch_port', 'ln-sw2', 'tag=100');
+  }
+});
