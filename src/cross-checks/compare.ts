@@ -102,7 +102,7 @@ export function compareWithSimulation(
       for (const p of simPipes.slice(i)) if (p.outport) handedOff.add(p.outport);
       break;
     }
-    const localnet = sp && lp && (!lp.datapath || lp.datapath === sp.datapath) ? handedToLocalnet(sp, lp, { chassis, bound, liveOutputs: liveVerdict.logicalPorts }) : null;
+    const localnet = sp && lp && (!lp.datapath || lp.datapath === sp.datapath) ? handedToLocalnet(sp, lp, { chassis, bound, liveOutputs: liveVerdict.logicalPorts, southbound: portOf }) : null;
     if (localnet) {
       notCompared = { reason: localnet, pipelines: notComparedPipes(simPipes.slice(i)) };
       handedOff.add(sp.outport!);

@@ -145,9 +145,11 @@ function copyHandedOff(c: SimCopy, o: LiveEnds & { matchedOutputs: AlignedSimula
 export function handedToLocalnet(
   sp: SimPipeline,
   seg: SegmentShape,
-  o: { chassis: string | null; bound: BoundOn; liveOutputs: readonly string[] },
+  o: { chassis: string | null; bound: BoundOn; liveOutputs: readonly string[]; southbound?: (port: string) => { type: string } | null },
 ): string | null {
   if (sp.pipeline !== 'egress' || seg.pipeline !== 'egress' || !sp.outport || !seg.outport || sp.outport === seg.outport) return null;
+  // A VIF here is where the datapath delivered the packet (a stale FDB or L2 rule), not a hand-off.
+  if (o.southbound && o.southbound(seg.outport)?.type !== 'localnet') return null;
   const at = o.bound(sp.outport);
   if (!at || at === o.chassis || !o.liveOutputs.includes(seg.outport)) return null;
   return `"${sp.outport}" is bound on ${at}: this chassis ran ${sp.pipeline}(dp="${sp.datapath}") for "${seg.outport}" and the packet left by it to the physical network; the egress to "${sp.outport}" runs on ${at}`;

@@ -4,6 +4,8 @@
 // comes from the southbound, not from the path. From the real captures of flood-vlan-paths.spec.ts
 // (test/fixtures/captured-ovn-trace/<version>/flood-vlan/), with the one local copy cut out of hv1's pass,
 // as a pass looks when ovn-controller left the port out of the group's local flow.
+// Likewise a live egress for another port than ovn-trace's stands in for it only when that port is a
+// localnet port: a VIF here is where the datapath delivered the packet, not a hand-off.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareWithSimulation, LivePassWithSteps } from '../../../src/cross-checks/compare';
@@ -60,6 +62,24 @@ describe.each(capturedVersions('flood-vlan'))('%s', (version) => {
     expect(c.divergence?.explanation).toMatch(/"lsp7" \(bound on hv1\).*although the port is bound here/);
     // As captured (lsp7 on hv2), its copy is the localnet copy's.
     const asIs = compareWithSimulation(p.passes, p.verdict, parseOvnTrace(read('vlan-flood.ovn-trace.txt')), currentFlows(p.passes), port);
+    expect([asIs.result, asIs.notCompared?.pipelines]).toEqual(['match', [{ pipeline: 'egress', datapath: 'sw2', outport: 'lsp7' }]]);
+  });
+
+  it('vlan-unicast: delivered to a VIF here (lsp5) where ovn-trace went to lsp7 on hv2: no localnet hand-off, diverged', () => {
+    // As a stale FDB or L2 rule on hv1 delivers it: the same logical flows, the egress for a local VIF
+    // instead of OVN's remote-port flow and the localnet port's.
+    const p = path('vlan-unicast');
+    const passes = p.passes.map((x) => ({
+      ...x,
+      steps: (x.steps ?? [])
+        .filter((st) => !st.owners.some((o) => o.name === 'lsp7'))
+        .map((st) => ({ ...st, owners: st.owners.map((o) => (o.name === 'ln-sw2' ? { ...o, name: 'lsp5', summary: 'Port Binding: logical_port "lsp5", chassis-name "hv1"' } : o)) })),
+    }));
+    const c = compareWithSimulation(passes, { kinds: ['output'], logicalPorts: ['lsp5'] }, parseOvnTrace(read('vlan-unicast.ovn-trace.txt')), currentFlows(passes), port);
+    expect(c.result).toBe('diverged');
+    expect(c.divergence).toMatchObject({ pipeline: 'egress', datapath: 'sw2' });
+    // As captured, the egress for ln-sw2 is the localnet port's hand-off.
+    const asIs = compareWithSimulation(p.passes, p.verdict, parseOvnTrace(read('vlan-unicast.ovn-trace.txt')), currentFlows(p.passes), port);
     expect([asIs.result, asIs.notCompared?.pipelines]).toEqual(['match', [{ pipeline: 'egress', datapath: 'sw2', outport: 'lsp7' }]]);
   });
 
