@@ -192,7 +192,8 @@ export function compareWithSimulation(
     }
   }
   const lv = verdicts.live;
-  const copies = floodCopiesLeft(aligned, { chassis, bound, kinds: lv.kinds, liveOutputs: lv.logicalPorts });
+  const tunnelsTo = passes.flatMap((p) => p.verdict?.tunnels ?? []).map((t) => t.chassis);
+  const copies = floodCopiesLeft(aligned, { chassis, bound, kinds: lv.kinds, liveOutputs: lv.logicalPorts, tunnelsTo });
   if ('missing' in copies) {
     const first = copies.missing.pipelines[0];
     const sj = first.stages[0] ? simJson(first.stages[0], resolve) : null;

@@ -94,6 +94,8 @@ interface LiveEnds {
   bound: BoundOn;
   kinds: readonly string[];
   liveOutputs: readonly string[];
+  /** The chassis the pass's tunnel copies went to (null: a remote IP no Encap names). */
+  tunnelsTo?: ReadonlyArray<string | null>;
 }
 
 /**
@@ -117,7 +119,7 @@ export function floodCopiesLeft(
       missing: c,
       explanation:
         `ovn-trace's flood sent a copy to "${c.outport}"${at ? ` (bound on ${at})` : ''} (${first.pipeline}(dp=${JSON.stringify(first.datapath)}, outport=${JSON.stringify(c.outport)})); ` +
-        `the live path ran no egress for it${at && at === o.chassis ? ' although the port is bound here' : ', sent no tunnel copy and no localnet copy that would carry it'}.`,
+        `the live path ran no egress for it${at && at === o.chassis ? ' although the port is bound here' : `, sent no tunnel copy${at && o.kinds.includes('tunnel') ? ` to ${at}` : ''} and no localnet copy that would carry it`}.`,
     };
   }
   return { handedOff: a.unmatched.map((c) => c.outport), reason: reasons.length ? reasons.join('; ') : null };
@@ -131,7 +133,10 @@ function copyHandedOff(c: SimCopy, o: LiveEnds & { matchedOutputs: AlignedSimula
   const at = o.bound(c.outport);
   if (o.chassis && at === o.chassis) return null;
   const where = at ? ` (bound on ${at})` : '';
-  if (o.kinds.includes('tunnel')) return `the copy to "${c.outport}"${where} left this chassis through a tunnel: its egress runs on the receiving chassis`;
+  // One tunnel copy per chassis a member is bound on: a copy to a port bound on a chassis no tunnel went to was not carried.
+  const known = o.tunnelsTo?.length && o.tunnelsTo.every((t) => t !== null);
+  const carried = !at || !known || o.tunnelsTo!.includes(at);
+  if (o.kinds.includes('tunnel') && carried) return `the copy to "${c.outport}"${where} left this chassis through a tunnel: its egress runs on the receiving chassis`;
   const ln = o.matchedOutputs.find((m) => m.type === 'localnet' && o.liveOutputs.includes(m.port));
   if (ln) return `the copy to "${c.outport}"${where} is the copy the localnet port "${ln.port}" sent to the physical network: its egress runs on the chassis that receives it`;
   return null;

@@ -65,6 +65,18 @@ describe.each(capturedVersions('flood-vlan'))('%s', (version) => {
     expect([asIs.result, asIs.notCompared?.pipelines]).toEqual(['match', [{ pipeline: 'egress', datapath: 'sw2', outport: 'lsp7' }]]);
   });
 
+  it('flood: lsp2 is bound on hv2 but the one tunnel copy went to hv3: lsp2\'s copy was not carried, diverged', () => {
+    // As when hv1 still sends by the tunnel of a chassis the port left (or lacks the new chassis's tunnel).
+    const p = path('flood');
+    const passes = p.passes.map((x) => {
+      const v = (x as unknown as { verdict: { tunnels: Array<{ chassis: string | null; remoteIp: string }> } }).verdict;
+      return { ...x, verdict: { ...v, tunnels: v.tunnels.map((t) => ({ ...t, chassis: 'hv3', remoteIp: '192.168.0.3' })) } };
+    });
+    const c = compareWithSimulation(passes, p.verdict, parseOvnTrace(read('flood.ovn-trace.txt')), currentFlows(passes), port);
+    expect(c.result).toBe('diverged');
+    expect(c.divergence?.explanation).toMatch(/"lsp2" \(bound on hv2\)/);
+  });
+
   it('vlan-unicast: delivered to a VIF here (lsp5) where ovn-trace went to lsp7 on hv2: no localnet hand-off, diverged', () => {
     // As a stale FDB or L2 rule on hv1 delivers it: the same logical flows, the egress for a local VIF
     // instead of OVN's remote-port flow and the localnet port's.
