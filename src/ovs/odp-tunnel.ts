@@ -176,15 +176,19 @@ const VXLAN_VNI_LIMIT = 1n << 24n;
  * one only by the UDP/TCP destination port (`tp_dst=4789`, `flags(df|csum|key)`, no `vxlan(` field
  * unless VXLAN-GBP) and, with -m, by the tunnel port's name (`vxlan_sys_4789`, a non-default dst_port too).
  * Without -m (and always in ofproto/trace) the port is a number and a non-default dst_port
- * (`tp_dst=4790`) is no default either: the datapath's port type decides when the caller knows it (dpif/show).
+ * (`tp_dst=4790`) is no default either: the datapath's port type decides when the caller knows it (dpif/show)
+ * and the push has no field of its own (a `geneve(…)` or `vxlan(…)` field decides first).
  * Else OVN's own encodings do: ovs-vswitchd puts the port's dst_port in every UDP/TCP tunnel's tp_dst
  * (ofproto/tunnel.c tnl_port_send; GRE has none), OVN's Geneve always carries its option (put_encapsulation),
  * a VXLAN VNI has 24 bits and an STT tun_id holds the ingress key at bit 40.
  */
 function setTunnelKind(t: Map<string, string>, port: string, vni: string, portType: string | undefined): TunnelPush['kind'] {
+  // The push's own encapsulation field is the packet's: a dpif/show of another moment cannot overrule it.
+  const byField = t.has('geneve') ? 'geneve' : t.has('vxlan') ? 'vxlan' : undefined;
+  if (byField !== undefined) return byField;
   if (portType === 'geneve' || portType === 'vxlan' || portType === 'stt') return portType;
   const dst = t.get('tp_dst');
-  const named = kindNamed(port, dst, t.has('geneve') ? 'geneve' : t.has('vxlan') ? 'vxlan' : undefined);
+  const named = kindNamed(port, dst, undefined);
   if (named !== undefined) return named;
   if (dst !== undefined && /^\d+$/.test(port)) return BigInt(vni) < VXLAN_VNI_LIMIT ? 'vxlan' : 'stt';
   return 'other';

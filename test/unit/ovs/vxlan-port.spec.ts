@@ -79,3 +79,27 @@ describe('a non-default port the line cannot place', () => {
     expect(p.kind).toBe('geneve');
   });
 });
+
+describe.each(PAIRS)("a kernel Geneve push names itself: a stale dpif/show's port type does not override it (%s)", (pair) => {
+  // hv1's Geneve pushes in the kernel form (set(tunnel(…,geneve({class=0x102,…}),…)),6081): the option
+  // list is the encapsulation's own field. A dpif/show read before the port was re-created as Geneve
+  // (or another moment's) still says vxlan for that port.
+  const pushes = capturedFlows(pair, 'hv1.kernel-form.txt')
+    .map((f) => f.actions)
+    .filter((a) => /set\(tunnel\([^)]*geneve\(/.test(a));
+  const staleVxlan: PortTypeOf = () => 'vxlan';
+
+  it('the capture holds kernel Geneve pushes', () => {
+    expect(pushes.length).toBeGreaterThan(0);
+  });
+
+  it('each reads Geneve, its OVN keys from the option, whatever the port type says', () => {
+    for (const a of pushes) {
+      const [own] = tunnelPushes(a);
+      for (const p of tunnelPushes(a, staleVxlan)) {
+        expect([p.kind, ovnTunnelKeys(p)]).toEqual(['geneve', ovnTunnelKeys(own)]);
+        expect(p.ovn).not.toBeNull();
+      }
+    }
+  });
+});
