@@ -1,5 +1,5 @@
 // A pass's verdict from its own `Datapath actions`: where the packet leaves (logical ports through
-// dpif/show names and the OVS interfaces' iface-id), which chassis a tunnel goes to, recirculation,
+// dpif/show names and the OVS interfaces' iface-id, a container port by its tag on its parent's VIF), which chassis a tunnel goes to, recirculation,
 // controller, or a drop with the logical flow (and northbound row) responsible. One pass only: a
 // packet's path verdict over all its passes is paths/path-verdict.ts (the one path verdict).
 import type { OdpAction } from '../ovs/odp-actions';
@@ -8,6 +8,7 @@ import { tunnelPushes, type PortTypeOf, type TunnelPush } from '../ovs/odp-tunne
 import type { OvnModel } from '../ovn/ovn-model';
 import { controllerCause, onlyLogCopies } from './controller-reason';
 import { fieldValue } from './ports';
+import { containerPortOf, portVlanRules } from './port-vlan-rules';
 import { unownedCookieWhy } from '../ovn/evpn-flows';
 import type { AnnotatedStep, ControllerVerdict, DropCause, TracePort, TunnelTarget, Verdict, VerdictKind } from './types';
 
@@ -71,13 +72,23 @@ function tunnelsOf(pushes: TunnelPush[], model: OvnModel, chassis: string | null
   });
 }
 
-function walk(actions: readonly OdpAction[], f: (a: OdpAction) => void): void {
+/**
+ * Every action in order, with the VLAN the packet carries at it (the last push_vlan not popped; null
+ * untagged): a container port's copy is an output to its parent's VIF between push_vlan and pop_vlan.
+ * A clone or a check_pkt_len branch works on its own copy of the packet.
+ */
+function walk(actions: readonly OdpAction[], f: (a: OdpAction, vlan: number | null) => void, outer: readonly (number | null)[] = []): void {
+  const vlans = [...outer];
   for (const a of actions) {
-    f(a);
-    if (a.type === 'clone') walk(a.actions, f);
+    f(a, vlans.at(-1) ?? null);
+    if (a.type === 'call' && a.name === 'push_vlan') {
+      const vid = a.args.find((x) => x.name === 'vid')?.value;
+      vlans.push(vid !== undefined && /^\d+$/.test(vid) ? Number(vid) : null);
+    } else if (a.type === 'word' && a.name === 'pop_vlan') vlans.pop();
+    else if (a.type === 'clone') walk(a.actions, f, vlans);
     else if (a.type === 'check_pkt_len') {
-      walk(a.gt, f);
-      walk(a.le, f);
+      walk(a.gt, f, vlans);
+      walk(a.le, f, vlans);
     }
   }
 }
@@ -243,7 +254,8 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
   const kernelTunnelPorts = new Set(pushes.filter((p) => p.form === 'set_tunnel').map((p) => p.tunnelPort));
   const longOnly = longOnlyPacketIn(input.parsed);
   if (cause && longOnly !== null) cause = { ...cause, reason: `${cause.reason}, for packets longer than ${longOnly} bytes only (check_pkt_len): shorter ones take the other branch` };
-  walk(input.parsed, (a) => {
+  const vlanRules = portVlanRules(input.steps);
+  walk(input.parsed, (a, vlan) => {
     if (a.type === 'recirc') recircIds.push(a.id);
     else if (a.type === 'call' && a.name === 'userspace') controller ||= isPacketIn(a);
     else if (a.type === 'call' && a.name === 'tnl_push') tunnelPorts++;
@@ -254,11 +266,15 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
         tunnelPorts++;
         return;
       }
-      const lp = model.interfaceByName(name)?.ifaceId;
+      const iface = model.interfaceByName(name);
+      // A tagged copy to a VIF is its container port's when that port's own rule pushed the tag there.
+      const container = iface?.ifaceId && iface.ofport !== null && vlan !== null ? containerPortOf(vlanRules, iface.ifaceId, iface.ofport, vlan) : null;
+      const lp = container ?? iface?.ifaceId;
       if (lp) {
         if (!outputs.includes(lp)) outputs.push(lp);
         const p = model.portByName(lp);
-        ports.push({ logicalPort: lp, portBindingUuid: p?.portBindingUuid ?? null, datapath: p?.datapath?.name ?? null, role: 'output', chassis: p?.chassis ?? null, via: `output:${a.port}`, scope: 'pass' });
+        const via = `output:${a.port}${container ? ` vlan ${vlan}` : ''}`;
+        ports.push({ logicalPort: lp, portBindingUuid: p?.portBindingUuid ?? null, datapath: p?.datapath?.name ?? null, role: 'output', chassis: p?.chassis ?? null, via, scope: 'pass' });
       } else unmapped.push(name);
     }
   });

@@ -4,6 +4,6 @@
 // created with crossCheck.
 //
 // May import: paths (the path and its verdict), traces, trace-sessions, collectors (the tracer's
-// completed paths), shared (storage, common, config, metrics, replicas), low (ovs).
+// completed paths), shared (storage, common, config, metrics, replicas), model (ovn, correlation), low (ovs).
 //
 // Entry point: CrossChecksModule (CrossChecksService).

@@ -4,10 +4,10 @@
 // that Port_Binding, whose cookie does not change with the tag). So the stage comparison agrees when
 // the datapath pushes another VLAN than the southbound says; the datapath actions of the pass that
 // left by the port are read against the tag instead.
-// Whose VLAN a push is: the port's own rule says (the br-int step its Port_Binding owns). A pass may
-// push VLANs that are not the localnet port's: a container port's tag (pushed toward its parent's VIF),
-// or the provider bridge's own (its patch port an access port): an untagged localnet port is judged by
-// its rule alone, a tagged one by its rule and by the datapath actions holding that push.
+// Whose VLAN a push is: the port's own rule says (correlation/port-vlan-rules.ts), not a container
+// port's tag or the provider bridge's own in the same pass: an untagged localnet port is judged by its
+// rule alone, a tagged one by its rule and by the datapath actions holding that push.
+import { portRuleVlans } from '../correlation/port-vlan-rules';
 import type { LogicalPortJson, StepJson } from '../traces';
 
 /**
@@ -26,16 +26,6 @@ export interface LocalnetCheck {
 }
 
 const PUSH_VLAN = /push_vlan\((?:tpid=0x[0-9a-f]+,)?vid=(\d+)/g;
-// OpenFlow 1.3+ prints the VID with OFPVID_PRESENT (0x1000) set; mod_vlan_vid is the bare VID.
-const SET_VLAN_VID = /mod_vlan_vid:(\d+)|set_field:(0x[0-9a-f]+|\d+)->vlan_vid/g;
-
-/** The VLANs the port's own OpenFlow rules set (null: no step of the pass is owned by its Port_Binding). */
-function ruleVlans(steps: readonly StepJson[] | undefined, port: string): number[] | null {
-  const own = (steps ?? []).filter((s) => s.owners.some((o) => o.table === 'Port_Binding' && o.name === port));
-  if (!own.length) return null;
-  const vids = own.flatMap((s) => [...s.actions.matchAll(SET_VLAN_VID)].map((m) => (m[1] !== undefined ? Number(m[1]) : Number(m[2]) & 0xfff)));
-  return [...new Set(vids)];
-}
 
 /** One check per localnet port the live packet left by, and the first disagreement's explanation. */
 export function checkLocalnetTags(
@@ -56,7 +46,7 @@ export function checkLocalnetTags(
       const outs = p.logicalPorts.filter((x) => x.role === 'output' && x.scope === 'pass');
       if (!outs.some((x) => x.name === port)) continue;
       const inActions = [...new Set([...p.datapathActions.matchAll(PUSH_VLAN)].map((m) => Number(m[1])))];
-      const rule = ruleVlans(p.steps, port);
+      const rule = portRuleVlans(p.steps, port);
       const pushed = rule ?? inActions;
       checks.push({ port, tag: ln.tag, pushed, traceId: p.id });
       // Without the port's rule, an untagged port's push is its own only when the pass left by no other localnet port.

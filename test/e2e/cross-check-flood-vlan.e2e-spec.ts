@@ -8,7 +8,8 @@
 //  - a VLAN localnet: sw2 has a localnet port ln-sw2 (tag 100, physnet1 mapped to br-vlan on hv1 and
 //    hv2), lsp6@hv1 and lsp7@hv2: a packet from lsp6 to lsp7 leaves hv1 by the localnet port with
 //    push_vlan(vid=100), as does lsp6's ARP flood; then the tag is set to 200 while hv1's ovn-controller
-//    is paused: the datapath still pushes 100, which ovn-trace cannot show (vlan-stale-tag).
+//    is paused: the datapath still pushes 100, which ovn-trace cannot show (vlan-stale-tag);
+//  - a container port: lsp8 (parent lsp5, tag 8) gets the sw0 flood on vif5 with VLAN 8 (flood-container).
 // scripts/capture-ovn-trace-fixtures --flood-vlan runs it with LIVETRACE_XC_CAPTURE_DIR: each case's
 // passes (with steps), live verdict, microflow and ovn-trace output (<case>-path.json,
 // <case>.ovn-trace.txt), the inputs of test/unit/cross-checks/flood-vlan-paths.spec.ts.
@@ -24,6 +25,8 @@ const ARP_FLOOD = 'eth(src=50:54:00:00:00:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0
 const ARP_FLOOD_LSP5 = 'eth(src=50:54:00:00:00:05,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806),arp(sip=10.0.0.5,tip=10.0.0.99,op=1,sha=50:54:00:00:00:05,tha=00:00:00:00:00:00)';
 // Another address nobody has: lr0 learns 10.0.0.1 from it (see the flood case) under another datapath flow key.
 const ARP_FLOOD_LEARN = ARP_FLOOD.replace('tip=10.0.0.99', 'tip=10.0.0.98');
+// Yet another address nobody has: the flood once lsp8 sits behind lsp5, under a key of its own.
+const ARP_FLOOD_CONTAINER = ARP_FLOOD.replace('tip=10.0.0.99', 'tip=10.0.0.97');
 const VLAN_ICMP = 'eth(src=50:54:00:00:00:06,dst=50:54:00:00:00:07),eth_type(0x0800),ipv4(src=10.0.2.6,dst=10.0.2.7,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)';
 const VLAN_ARP_FLOOD = 'eth(src=50:54:00:00:00:06,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806),arp(sip=10.0.2.6,tip=10.0.2.99,op=1,sha=50:54:00:00:00:06,tha=00:00:00:00:00:00)';
 
@@ -215,5 +218,21 @@ it('untagged localnet whose provider bridge tags it (br-vlan\'s patch port an ac
   } finally {
     await vsctl(1, 'remove', 'port', patch, 'tag', '42');
     await nbctl('--wait=hv', 'set', 'logical_switch_port', 'ln-sw2', 'tag=100');
+  }
+});
+
+it('flood on sw0 with a container port lsp8 behind lsp5 (parent lsp5, tag 8): hv1 delivers lsp8 on vif5 with VLAN 8; the cross-check agrees', async () => {
+  // A container port has no OVS interface: ovn-controller outputs to its parent's VIF with the
+  // container's tag pushed (table 65, the container's Port_Binding's rule). The path names lsp8, as ovn-trace does.
+  await nbctl('--wait=hv', 'lsp-add', 'sw0', 'lsp8', 'lsp5', '8', '--', 'lsp-set-addresses', 'lsp8', '50:54:00:00:00:08 10.0.0.8');
+  try {
+    await hv.sandbox('ctl', '--chassis', '1', 'revalidator/purge');
+    const t = await sentPass('vif1', ARP_FLOOD_CONTAINER, (x) => !!x.verdict.tunnels?.length && /push_vlan\(vid=8,/.test(x.datapathActions ?? ''));
+    const { status, body } = await crossCheck(t.id);
+    await keep('flood-container', body.id, 'flood-container.');
+    expect([status, body.result, body.divergence?.explanation ?? null]).toEqual([201, 'match', null]);
+    expect(body.verdicts?.live.logicalPorts.sort()).toEqual(['lsp5', 'lsp8']);
+  } finally {
+    await nbctl('--wait=hv', 'lsp-del', 'lsp8');
   }
 });

@@ -24,7 +24,10 @@ export function currentFlows(passes: LivePassWithSteps[]): LogicalFlowResolver {
 /** The pairs whose flood-vlan capture keeps hv1's dpif/show and that run's NB/SB (for the correlation's own tests). */
 export const FLOOD_VLAN_WITH_DUMPS = capturedVersions('flood-vlan').filter((v) => existsSync(join(CAPTURED_OVN_TRACE, v, 'flood-vlan', 'southbound.json')));
 
-/** An interface's OpenFlow port number in a dpif/show (`vif6 6/7:` → 7). */
+/**
+ * An interface's OpenFlow port number (its Interface ofport) in a dpif/show: `vif5 5/6:` is OpenFlow
+ * port 5, datapath port 6 (ofproto-dpif.c dpif_show_backer). The OpenFlow rules output to the former.
+ */
 export function dpifOfport(show: string, name: string): number {
-  return Number(new RegExp(`^\\s+${name} \\d+/(\\d+):`, 'm').exec(show)![1]);
+  return Number(new RegExp(`^\\s+${name} (\\d+)/\\d+:`, 'm').exec(show)![1]);
 }

@@ -6,7 +6,10 @@
 // check), so the last outport the pass set is lsp6's. The order of a group's members is ovn-controller's
 // (the southbound set's), not ours: the physical outputs belong to the localnet outport wherever it
 // stands among the pass's outports.
-import { readFileSync } from 'node:fs';
+// flood-container: the same flood on sw0 once lsp8 sits behind lsp5 (parent_name lsp5, tag 8): hv1's
+// datapath actions `push_vlan(vid=8,pcp=0),6,pop_vlan,6` give vif5 two copies, the tagged one lsp8's
+// (table 65's rule its Port_Binding owns: push_vlan, set_field:4104->vlan_vid, output:5).
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
 import { parseDpifShow } from '../../../src/ovs/dpif-show';
@@ -47,5 +50,21 @@ describe.each(withDumps)('%s', (version) => {
   it('flood on sw0: lsp5 here, lsp2\'s copy by tunnel', () => {
     const t = annotate('flood');
     expect(t.verdict.outputs).toEqual(['lsp5']);
+  });
+
+  const container = existsSync(join(dir, 'flood-container.southbound.json'));
+  (container ? it : it.skip)('flood-container: the tagged copy to vif5 is lsp8\'s, the untagged one lsp5\'s', () => {
+    const show = read('flood-container.hv1.dpif-show.txt');
+    const at = (name: string) => dpifOfport(show, name);
+    const m = modelFromDumps(dir, version, [['vif1', at('vif1'), 'lsp1'], ['vif5', at('vif5'), 'lsp5']], 'flood-container.');
+    const parsed = parseOfprotoTrace(read('flood-container.hv1-trace-0.txt'));
+    if (parsed.kind !== 'trace') throw new Error(parsed.kind);
+    const t = annotatePass(parsed.pass, m, { dpif: parseDpifShow(show).datapaths[0] });
+    expect(t.datapathActions).toMatch(/push_vlan\(vid=8,pcp=0\),\d+,pop_vlan,\d+$/);
+    expect(t.verdict).toMatchObject({ kind: 'mixed', outputs: ['lsp8', 'lsp5'] });
+    expect(t.ports.filter((p) => p.role === 'output').map((p) => [p.logicalPort, p.via])).toEqual([
+      ['lsp8', expect.stringMatching(/ vlan 8$/)],
+      ['lsp5', expect.not.stringMatching(/vlan/)],
+    ]);
   });
 });
