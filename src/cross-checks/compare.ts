@@ -59,17 +59,31 @@ export interface Comparison {
    */
   notCompared?: { reason: string; pipelines: Array<{ pipeline: Pipeline; datapath: string; outport?: string }> };
   verdicts: {
-    live: { kinds: string[]; logicalPorts: string[] };
+    live: LiveVerdict;
     simulated: { outputs: string[]; dropped: boolean };
   };
   /** The VLAN each localnet port the packet left by was sent with, against the southbound's tag (vlan-tag.ts). */
   localnet?: LocalnetCheck[];
 }
 
+/** The path's verdict (paths/path-verdict.ts) as far as the compare reads it. */
+export interface LiveVerdict {
+  kinds: string[];
+  logicalPorts: string[];
+  /** OVS ports the packet left by that no logical port stands for (an uplink with no localnet port). */
+  unmappedOutputs?: string[];
+}
+
+/** Where the live packet ended, for the last message: the ports it left by, logical or OVS, or dropped. */
+function liveEnd(logical: readonly string[], unmapped: readonly string[]): string {
+  const by = [...(logical.length ? [logical.join(', ')] : []), ...(unmapped.length ? [`OVS port${unmapped.length > 1 ? 's' : ''} ${unmapped.join(', ')} (no logical port)`] : [])];
+  return by.length ? `left by ${by.join(' and ')}` : 'was dropped';
+}
+
 /** passes: the live path's passes in the order the packet went through them (root first). */
 export function compareWithSimulation(
   passes: readonly LivePassWithSteps[],
-  liveVerdict: { kinds: string[]; logicalPorts: string[] },
+  liveVerdict: LiveVerdict,
   sim: OvnTraceResult,
   resolve: LogicalFlowResolver,
   portOf?: SouthboundPortLookup,
@@ -78,7 +92,8 @@ export function compareWithSimulation(
   const live = liveSegments(passes);
   const tracedAt = (id: number) => passes.find((p) => p.id === id)?.createdAt;
   const pipelines: PipelineComparison[] = [];
-  const verdicts = { live: { kinds: liveVerdict.kinds, logicalPorts: liveVerdict.logicalPorts }, simulated: simVerdict(sim) };
+  const unmapped = liveVerdict.unmappedOutputs?.length ? { unmappedOutputs: liveVerdict.unmappedOutputs } : {};
+  const verdicts = { live: { kinds: liveVerdict.kinds, logicalPorts: liveVerdict.logicalPorts, ...unmapped }, simulated: simVerdict(sim) };
   const diverged = (d: Divergence): Comparison => ({ result: 'diverged', divergence: d, pipelines, verdicts });
   const aligned = alignFloodCopies(sim, live);
   const simPipes = aligned.pipelines;
@@ -212,6 +227,7 @@ export function compareWithSimulation(
   if (comparable) {
     const liveOut = lv.kinds.includes('output') ? [...new Set(lv.logicalPorts)].filter((x) => !standIns.has(x)).sort() : [];
     const simOut = verdicts.simulated.outputs.filter((x) => !handedOff.has(x)).sort();
+    const liveUnmapped = lv.kinds.includes('output') ? [...new Set(lv.unmappedOutputs ?? [])].sort() : [];
     if (JSON.stringify(liveOut) !== JSON.stringify(simOut)) {
       return diverged({
         pipelineIndex: Math.max(0, sim.pipelines.length - 1),
@@ -221,7 +237,7 @@ export function compareWithSimulation(
         stage: null,
         live: null,
         simulated: null,
-        explanation: `Same logical flows, different ends: the live packet ${liveOut.length ? `left by ${liveOut.join(', ')}` : 'was dropped'}, ovn-trace's ${simOut.length ? `left by ${simOut.join(', ')}` : 'was dropped'}.`,
+        explanation: `Same logical flows, different ends: the live packet ${liveEnd(liveOut, liveUnmapped)}, ovn-trace's ${simOut.length ? `left by ${simOut.join(', ')}` : 'was dropped'}.`,
       });
     }
   }

@@ -1,9 +1,13 @@
 // The cross-check's captures (scripts/capture-ovn-trace-fixtures: test/fixtures/captured-ovn-trace/
 // <version>/<kind>/): the versions that hold a kind, and a path's own logical flows resolved as the
 // current southbound rows, the way the live service resolves them when ovn-controller is up to date.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { dpifMaps, passVerdict, type VerdictResult } from '../../src/correlation/verdict';
 import type { LivePassWithSteps, LogicalFlowResolver } from '../../src/cross-checks/compare';
+import { parseDpifShow } from '../../src/ovs/dpif-show';
+import { parseActions } from '../../src/ovs/odp-actions';
+import { modelFromDumps } from './captured-model';
 
 export const CAPTURED_OVN_TRACE = join(__dirname, '../fixtures/captured-ovn-trace');
 
@@ -30,4 +34,20 @@ export const FLOOD_VLAN_WITH_DUMPS = capturedVersions('flood-vlan').filter((v) =
  */
 export function dpifOfport(show: string, name: string): number {
   return Number(new RegExp(`^\\s+${name} (\\d+)/\\d+:`, 'm').exec(show)![1]);
+}
+
+/**
+ * hv1's pass of a flood-vlan capture (`name`-path.json) as the correlation reads it with that run's NB/SB,
+ * hv1's dpif/show and `ifaces` as hv1's interfaces (iface-id null: no logical port stands for it), and no
+ * localnet outport behind an output: what an uplink with no localnet port, or a VIF with no iface-id, gives.
+ */
+export function floodVlanPass(version: string, name: string, ifaces: Array<[name: string, ifaceId: string | null]>): { passes: LivePassWithSteps[]; pass: VerdictResult } {
+  const dir = join(CAPTURED_OVN_TRACE, version, 'flood-vlan');
+  const show = readFileSync(join(dir, 'hv1.dpif-show.txt'), 'utf8');
+  const model = modelFromDumps(dir, version, ifaces.map(([iface, id]) => [iface, dpifOfport(show, iface), id]));
+  const passes = (JSON.parse(readFileSync(join(dir, `${name}-path.json`), 'utf8')) as { passes: LivePassWithSteps[] }).passes;
+  const maps = dpifMaps(parseDpifShow(show).datapaths[0])!;
+  const actions = passes[0].datapathActions;
+  const input = { datapathActions: actions, parsed: parseActions(actions), parseError: null, translationFailed: null, steps: [], lastOutport: null, outports: [] };
+  return { passes, pass: passVerdict({ ...input, dpifPortNames: maps.names, dpifPortTypes: maps.types }, model) };
 }
