@@ -76,19 +76,30 @@ function tunnelsOf(pushes: TunnelPush[], model: OvnModel, chassis: string | null
  * Every action in order, with the VLAN the packet carries at it (the last push_vlan not popped; null
  * untagged): a container port's copy is an output to its parent's VIF between push_vlan and pop_vlan.
  * A clone or a check_pkt_len branch works on its own copy of the packet.
+ *
+ * `underlay`: the action acts on a packet a tnl_push before it in its list encapsulated. The userspace
+ * datapath goes on through the underlay bridge (tnl_push's out_dev, NORMAL there): its outputs
+ * (`clone(tnl_push(…),101)`, 101 a NIC) carry the tunnel, they are not where the packet itself went.
  */
-function walk(actions: readonly OdpAction[], f: (a: OdpAction, vlan: number | null) => void, outer: readonly (number | null)[] = []): void {
+function walk(
+  actions: readonly OdpAction[],
+  f: (a: OdpAction, vlan: number | null, underlay: boolean) => void,
+  outer: readonly (number | null)[] = [],
+  underlay = false,
+): void {
   const vlans = [...outer];
+  let encapsulated = underlay;
   for (const a of actions) {
-    f(a, vlans.at(-1) ?? null);
+    f(a, vlans.at(-1) ?? null, encapsulated);
     if (a.type === 'call' && a.name === 'push_vlan') {
       const vid = a.args.find((x) => x.name === 'vid')?.value;
       vlans.push(vid !== undefined && /^\d+$/.test(vid) ? Number(vid) : null);
     } else if (a.type === 'word' && a.name === 'pop_vlan') vlans.pop();
-    else if (a.type === 'clone') walk(a.actions, f, vlans);
+    else if (a.type === 'call' && a.name === 'tnl_push') encapsulated = true;
+    else if (a.type === 'clone') walk(a.actions, f, vlans, encapsulated);
     else if (a.type === 'check_pkt_len') {
-      walk(a.gt, f, vlans);
-      walk(a.le, f, vlans);
+      walk(a.gt, f, vlans, encapsulated);
+      walk(a.le, f, vlans, encapsulated);
     }
   }
 }
@@ -255,11 +266,11 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
   const longOnly = longOnlyPacketIn(input.parsed);
   if (cause && longOnly !== null) cause = { ...cause, reason: `${cause.reason}, for packets longer than ${longOnly} bytes only (check_pkt_len): shorter ones take the other branch` };
   const vlanRules = portVlanRules(input.steps);
-  walk(input.parsed, (a, vlan) => {
+  walk(input.parsed, (a, vlan, underlay) => {
     if (a.type === 'recirc') recircIds.push(a.id);
     else if (a.type === 'call' && a.name === 'userspace') controller ||= isPacketIn(a);
     else if (a.type === 'call' && a.name === 'tnl_push') tunnelPorts++;
-    else if (a.type === 'output') {
+    else if (a.type === 'output' && !underlay) {
       const name = /^\d+$/.test(a.port) ? (input.dpifPortNames?.get(Number(a.port)) ?? a.port) : a.port;
       const type = input.dpifPortTypes?.get(name);
       if (type === 'geneve' || type === 'vxlan' || type === 'stt' || /^(genev|vxlan|stt)_sys_/.test(name) || kernelTunnelPorts.has(a.port)) {

@@ -24,14 +24,14 @@ describe.each(FLOOD_VLAN_WITH_DUMPS)('%s', (version) => {
   const sim = parseOvnTrace(readFileSync(join(CAPTURED_OVN_TRACE, version, 'flood-vlan', 'flood.ovn-trace.txt'), 'utf8'));
 
   it('the path: output by vif5 (no logical port) and a tunnel', () => {
-    expect(verdict).toMatchObject({ kinds: expect.arrayContaining(['output', 'tunnel']), logicalPorts: [], unmappedOutputs: expect.arrayContaining(['vif5']) });
+    expect(verdict).toMatchObject({ kinds: expect.arrayContaining(['output', 'tunnel']), logicalPorts: [], unmappedOutputs: ['vif5'] });
   });
 
   it('the cross-check says the live packet left by vif5, not that it was dropped, and keeps the port in its live verdict', () => {
     const c = compareWithSimulation(passes, verdict, sim, currentFlows(passes));
     expect(c.result).toBe('diverged');
     expect(c.divergence?.explanation).not.toMatch(/live packet was dropped/);
-    expect(c.divergence?.explanation).toMatch(/the live packet left by OVS ports? (\S+, )*vif5\b.* \(no logical port\), ovn-trace's left by lsp5\.$/);
+    expect(c.divergence?.explanation).toMatch(/the live packet left by OVS port vif5 \(no logical port\), ovn-trace's left by lsp5\.$/);
     expect(c.verdicts.live).toEqual({ kinds: verdict.kinds, logicalPorts: [], unmappedOutputs: verdict.unmappedOutputs });
   });
 });
