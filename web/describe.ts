@@ -27,6 +27,8 @@ export function ctState(flow: string): string | null {
 interface VerdictLike {
   kinds: string[];
   logicalPorts: string[];
+  /** OVS ports (dpif/show names) it left by that no logical port stands for: an uplink with no localnet port. */
+  unmappedOutputs?: string[];
   logicalFlow: string | null;
   northbound: { table: string; uuid: string; summary: string } | null;
   reason?: string | null;
@@ -68,6 +70,15 @@ export const hopText = (t: HopLike, name: (s: string) => string = (s) => s): str
 export const incompleteWhy = (v: VerdictLike, name: (s: string) => string = isolate): string | null => (v.incomplete && v.incompleteReason ? `incomplete: ${name(v.incompleteReason)}` : null);
 
 /**
+ * Where an output left: its logical ports, then the OVS ports no logical port stands for
+ * ("lsp2", "OVS port uplink"), or '' (src/traces/trace-record.ts words them so for the API's text).
+ */
+export function outputPorts(v: { logicalPorts: string[]; unmappedOutputs?: string[] }, name: (s: string) => string = isolate): string {
+  const ovs = v.unmappedOutputs ?? [];
+  return [...v.logicalPorts.map(name), ...(ovs.length ? [`OVS port${ovs.length > 1 ? 's' : ''} ${ovs.map(name).join(', ')}`] : [])].join(', ');
+}
+
+/**
  * "output to lsp2", "dropped by ACL …", "to ovn-controller: …", "recirculated (0x1)": the one
  * wording of a verdict, for the page and the terminal client (src/cli/render.ts colours each part
  * through `mark`, by its kind or 'incomplete').
@@ -83,7 +94,7 @@ export function verdictText(v: VerdictLike, mark: (kind: string, text: string) =
   if (v.provisional) parts.push(mark('incomplete', 'provisional'));
   for (const k of v.kinds) {
     let text: string | undefined;
-    if (k === 'output') text = `output to ${v.logicalPorts.map(name).join(', ') || 'a port'}`;
+    if (k === 'output') text = `output to ${outputPorts(v, name) || 'a port'}`;
     else if (k === 'drop')
       text = v.northbound ? `dropped by ${name(v.northbound.summary)}` : v.logicalFlow ? `dropped by logical flow ${name(short(v.logicalFlow))}${v.stage ? ` (${name(v.stage)})` : ''}` : `dropped${v.reason ? `: ${name(v.reason)}` : ''}`;
     else if (k === 'controller') text = `${v.controller?.copy ? 'copy ' : ''}to ovn-controller: ${v.controller?.reason ?? v.reason ? name((v.controller?.reason ?? v.reason)!) : 'unknown reason'}`;

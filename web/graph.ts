@@ -3,7 +3,7 @@
 // them, recirculation and tunnel edges between passes and the verdict. The model is built here; dagre (a
 // Sugiyama layered layout with compound clusters) places it; picture.ts draws it as SVG.
 import { graphlib, layout } from '@dagrejs/dagre';
-import { ctState, hopText, short } from './describe';
+import { ctState, hopText, outputPorts, short } from './describe';
 import { isolate as nm } from './safe-text';
 
 export interface Step {
@@ -173,7 +173,7 @@ export function buildPicture(path: PathJson): Picture {
     const end = lastStage.get(pass.id)!;
     const vid = `v:${pass.id}`;
     if (v.kinds.includes('output')) {
-      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: clip(`output → ${v.logicalPorts.map(nm).join(', ') || '?'}`, 52), mark: 'output' });
+      nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: clip(`output → ${outputPorts(v, nm) || '?'}`, 52), mark: 'output' });
       edges.push({ from: end, to: vid, kind: 'verdict' });
     } else if (v.kinds.includes('drop')) {
       nodes.set(vid, { id: vid, role: 'verdict', pass, parent: pid, label: 'drop', sub: v.northbound ? clip(`by ${nm(v.northbound.table)} ${nm(short(v.northbound.uuid))}`) : undefined, mark: 'drop' });

@@ -3,6 +3,7 @@
 // could not answer), 2 (usage: a bad argument, here or as the API's 400).
 import { Command, CommanderError, Option } from 'commander';
 import { Client, ClientError } from './client';
+import { outputPorts } from '../../web/describe';
 import { drawAudit, drawPath, jsonLine, oldestFirst, paint, termSafe, termSafeDeep, traceLine } from './render';
 
 const VERDICTS = ['output', 'drop', 'controller', 'tunnel', 'recirculate'];
@@ -116,7 +117,7 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
       const got = await client().post(`/traces/${id}/cross-check`);
       if (o.json) return json(got);
       const x = termSafeDeep(got);
-      const live = `${x.verdicts.live.kinds.join(', ')} ${x.verdicts.live.logicalPorts.join(', ')}`.trim();
+      const live = `${x.verdicts.live.kinds.join(', ')} ${outputPorts(x.verdicts.live, (s) => s)}`.trim();
       const sim = x.verdicts.simulated.dropped ? 'drop' : `output ${x.verdicts.simulated.outputs.join(', ')}`;
       out(`cross-check ${x.id} of trace ${id}: ${x.result === 'match' ? color.green('match') : color.red('diverged')} (live: ${live}; ovn-trace: ${sim})`);
       for (const pl of x.pipelines) out(`  ${pl.pipeline} ${pl.datapath ?? ''}: ${pl.matched}/${pl.liveStages} live stages matched (${pl.simulatedStages} in ovn-trace)`);

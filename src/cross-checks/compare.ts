@@ -13,6 +13,7 @@ import { alignFloodCopies, boundChassis, floodCopiesLeft, handedToLocalnet } fro
 import { checkLocalnetTags, LocalnetCheck, SouthboundPortLookup } from './vlan-tag';
 import { learnedBindingExplanation, MacBindingLookup } from './learned-binding';
 import { explain, LiveEntry, LiveFlowJson, liveJson, LivePassWithSteps, liveSegments, LogicalFlowResolver, omittable, prefixOf, sharesRule, SimFlowJson, simJson } from './live-segments';
+import { ovsPortsText } from '../traces';
 
 export type { LiveFlowJson, LivePassWithSteps, LogicalFlowResolver, SimFlowJson } from './live-segments';
 
@@ -76,7 +77,7 @@ export interface LiveVerdict {
 
 /** Where the live packet ended, for the last message: the ports it left by, logical or OVS, or dropped. */
 function liveEnd(logical: readonly string[], unmapped: readonly string[]): string {
-  const by = [...(logical.length ? [logical.join(', ')] : []), ...(unmapped.length ? [`OVS port${unmapped.length > 1 ? 's' : ''} ${unmapped.join(', ')} (no logical port)`] : [])];
+  const by = [...(logical.length ? [logical.join(', ')] : []), ...(unmapped.length ? [`${ovsPortsText(unmapped)} (no logical port)`] : [])];
   return by.length ? `left by ${by.join(' and ')}` : 'was dropped';
 }
 

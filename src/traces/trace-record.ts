@@ -134,6 +134,9 @@ export interface TraceJson {
   arrivedFrom?: { traceId: number; chassis: string };
 }
 
+/** "OVS port uplink": ports a packet left by that no logical port stands for, as the answers' text words them (web/describe.ts outputPorts for the page). */
+export const ovsPortsText = (ports: readonly string[]): string => (ports.length ? `OVS port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}` : '');
+
 export function verdictJson(v: Verdict): VerdictJson {
   const kinds = new Set<VerdictKindJson>();
   // An output with no logical port (a NIC without iface-id) is an output all the same (passVerdict's kinds).

@@ -14,7 +14,7 @@
 // - the verdict and the consistency with the installed datapath flow close the text.
 import type { StepHint } from '../correlation/types';
 import { datapathText } from '../ovn/summaries';
-import type { OwnerJson, StepJson, TraceJson } from './trace-record';
+import { ovsPortsText, type OwnerJson, type StepJson, type TraceJson } from './trace-record';
 
 /** ovn-detrace's Printer: print_p for the rows owning a cookie, print_h for hints and duplicates. */
 const P = '  * ';
@@ -86,7 +86,8 @@ export function renderTraceText(t: TraceJson): string {
   out.push('', `Final flow: ${t.finalFlow}`, `Megaflow: ${t.megaflow}`, `Datapath actions: ${t.datapathActions}`);
   if (t.translationFailed) out.push(`Translation failed (${t.translationFailed}), packet is dropped.`);
   const v = t.verdict;
-  out.push('', `Verdict: ${v.kinds.join(', ') || 'none'}${v.logicalPorts.length ? ` -> ${v.logicalPorts.join(', ')}` : ''}`);
+  const ports = [...v.logicalPorts, ...(v.unmappedOutputs?.length ? [ovsPortsText(v.unmappedOutputs)] : [])];
+  out.push('', `Verdict: ${v.kinds.join(', ') || 'none'}${ports.length ? ` -> ${ports.join(', ')}` : ''}`);
   if (v.northbound) out.push(`  by ${v.northbound.summary}`);
   if (t.consistent !== null) out.push(`Consistent with the installed datapath flow: ${t.consistent ? 'yes' : `no (${t.consistentReason ?? 'differs'})`}`);
   return out.join('\n') + '\n';

@@ -2,7 +2,7 @@
 // divergence marked.
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
-import { short } from '../describe';
+import { outputPorts, short } from '../describe';
 import { html, link } from '../html';
 import { Entry, liveSegments, Segment, simulatedSegments } from '../parse';
 
@@ -27,7 +27,7 @@ export function CrossCheckPage({ id }: { id: string }) {
   const n = Math.max(live.length, sim.length);
   return html`<section aria-labelledby="xc-title">
     <h1 id="xc-title">Cross-check ${xc.id} <small class=${xc.result}>${xc.result}</small></h1>
-    <p>Trace ${link(`/ui/traces/${xc.traceId}`, xc.traceId)}${xc.pathId ? html` · ${link(`/ui/paths/${xc.pathId}`, `path ${xc.pathId}`)}` : null} · live: ${xc.verdicts.live.kinds.join(', ')} ${xc.verdicts.live.logicalPorts.join(', ')} · ovn-trace: ${xc.verdicts.simulated.dropped ? 'drop' : `output ${xc.verdicts.simulated.outputs.join(', ')}`}</p>
+    <p>Trace ${link(`/ui/traces/${xc.traceId}`, xc.traceId)}${xc.pathId ? html` · ${link(`/ui/paths/${xc.pathId}`, `path ${xc.pathId}`)}` : null} · live: ${xc.verdicts.live.kinds.join(', ')} ${outputPorts(xc.verdicts.live)} · ovn-trace: ${xc.verdicts.simulated.dropped ? 'drop' : `output ${xc.verdicts.simulated.outputs.join(', ')}`}</p>
     ${d ? html`<p class="divergence-text" role="note"><strong>First divergence:</strong> ${d.explanation}</p>` : null}
     <details><summary>ovn-trace command</summary><pre>${xc.command?.shell}</pre></details>
     ${Array.from({ length: n }, (_, i) => {

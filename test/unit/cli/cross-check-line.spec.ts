@@ -1,0 +1,46 @@
+// `ovn-livetrace cross-check ID` names where the live packet left: its live verdict is the cross-check's
+// verdicts.live, which for a packet that left by an OVS port no logical port stands for holds no logical
+// port, only unmappedOutputs. The line said "live: output, tunnel;" with no port.
+//
+// The answer is the cross-check of flood-vlan's lsp1 flood on hv1 with vif5 carrying no iface-id (as
+// test/unit/cross-checks/unmapped-output-explanation.spec builds it), served by a stand-in API.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { compareWithSimulation } from '../../../src/cross-checks/compare';
+import { parseOvnTrace } from '../../../src/cross-checks/ovn-trace-parse';
+import { pathVerdict, summarise } from '../../../src/paths/path-verdict';
+import { CAPTURED_OVN_TRACE, currentFlows, floodVlanPass } from '../../support/captured-ovn-trace';
+
+const ROOT = resolve(__dirname, '../../..');
+const CLI = ['-r', join(ROOT, 'test/support/swc-register.js'), join(ROOT, 'src/cli/main.ts')];
+const VERSION = 'ovs-3.1.0_ovn-23.03.1';
+
+describe('the cross-check line', () => {
+  let server: Server;
+  let url: string;
+  const { passes, pass } = floodVlanPass(VERSION, 'flood', [['vif1', 'lsp1'], ['vif5', null]]);
+  const verdict = pathVerdict([{ traceId: passes[0].id, recircId: 0, pass: summarise(pass) }]);
+  const sim = parseOvnTrace(readFileSync(join(CAPTURED_OVN_TRACE, VERSION, 'flood-vlan', 'flood.ovn-trace.txt'), 'utf8'));
+  const comparison = compareWithSimulation(passes, verdict, sim, currentFlows(passes));
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const body = { ...comparison, id: 9, traceId: 5, pathId: null, sessionId: null, command: { argv: ['ovn-trace'], shell: 'ovn-trace' } };
+      res.writeHead(req.method === 'POST' && req.url === '/traces/5/cross-check' ? 200 : 404, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => new Promise((r) => server.close(r)));
+
+  it('names the OVS port the live packet left by', async () => {
+    expect(comparison.verdicts.live).toMatchObject({ logicalPorts: [], unmappedOutputs: ['vif5'] });
+    const out = await new Promise<string>((done, fail) =>
+      execFile(process.execPath, [...CLI, 'cross-check', '5'], { cwd: ROOT, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', LIVETRACE_URL: url, LIVETRACE_API_TOKEN: '', NO_COLOR: '1' } }, (e, o, err) => (e ? fail(new Error(err)) : done(o))),
+    );
+    expect(out).toMatch(/^cross-check 9 of trace 5: diverged \(live: output, tunnel OVS port vif5; ovn-trace: output lsp2, lsp5\)$/m);
+  });
+});
