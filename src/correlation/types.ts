@@ -122,7 +122,7 @@ export interface Verdict {
   readonly dropBy?: DropCause;
   /** Human words for drop/error/mixed (`translation failed: …`, `ACL drop`, `no matching flow`). */
   readonly reason?: string;
-  /** Raw datapath ports output that map to no logical port (`2`, `br-ex`). */
+  /** Datapath ports output that no logical port stands for (`2`, `br-ex`): no iface-id, and no localnet outport the pass set behind them. */
   readonly unmappedOutputs?: readonly string[];
   /** For `controller` (and `mixed` with a controller action): why, and which logical flow sent it. */
   readonly controller?: ControllerVerdict;

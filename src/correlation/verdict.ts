@@ -315,7 +315,8 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
     outputs,
     tunnels,
     recircIds,
-    ...(unmapped.length ? { unmappedOutputs: unmapped } : {}),
+    // The NICs a localnet port stands for are named by its output port's `via`; unmappedOutputs are those nothing stands for.
+    ...(unmapped.length && !localnet ? { unmappedOutputs: unmapped } : {}),
     ...((kinds.includes('controller') || logCopy) && cause ? { controller: logCopy ? { ...cause, copy: true as const } : cause } : {}),
   };
   if (kinds.length === 0) {

@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
 import { parseDpifShow } from '../../../src/ovs/dpif-show';
 import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
+import { passOfStored, pathVerdict } from '../../../src/paths/path-verdict';
+import { verdictJson } from '../../../src/traces/trace-record';
 import { modelFromDumps } from '../../support/captured-model';
 import { CAPTURED_OVN_TRACE, dpifOfport, FLOOD_VLAN_WITH_DUMPS } from '../../support/captured-ovn-trace';
 
@@ -66,5 +68,21 @@ describe.each(withDumps)('%s', (version) => {
       ['lsp8', expect.stringMatching(/ vlan 8$/)],
       ['lsp5', expect.not.stringMatching(/vlan/)],
     ]);
+  });
+
+  // The stored pass's and the path's unmappedOutputs are the OVS ports no logical port stands for
+  // (trace-record.ts, path-verdict.ts). br-vlan's uplink (and the bridge's own port NORMAL floods to)
+  // stand for ln-sw2: naming them too said the packet also left by ports nothing stood for, and the
+  // page and the client read 'output to ln-sw2, OVS ports br-vlan, uplink'.
+  it.each(['vlan-flood', 'vlan-unicast'])('%s: stored and path verdicts name ln-sw2 and no OVS port without a logical port', (name) => {
+    const t = annotate(name);
+    const stored = verdictJson(t.verdict);
+    expect(stored).toMatchObject({ kinds: ['output'], logicalPorts: ['ln-sw2'] });
+    expect(stored).not.toHaveProperty('unmappedOutputs');
+    const path = pathVerdict([{ traceId: 1, recircId: 0, pass: passOfStored(stored) }]);
+    expect(path).toMatchObject({ kinds: ['output'], logicalPorts: ['ln-sw2'] });
+    expect(path).not.toHaveProperty('unmappedOutputs');
+    // The NIC it left by is still named where the localnet port is: its output port's `via`.
+    expect(t.ports).toContainEqual(expect.objectContaining({ logicalPort: 'ln-sw2', role: 'output', via: expect.stringMatching(/uplink/) }));
   });
 });
