@@ -11,8 +11,6 @@ import type { LiveFlowJson, SimFlowJson } from './live-segments';
 export interface MacBindingRow {
   logicalPort: string;
   mac: string;
-  /** Southbound `timestamp` (ms since the epoch: when ovn-controller wrote or refreshed it); null where the schema lacks it. */
-  timestamp: number | null;
 }
 
 /** The southbound MAC_Bindings of a router (by name) for an IP. */
@@ -40,8 +38,7 @@ export function macBindingLookup(model: Pick<OvnModel, 'db' | 'datapathByUuid'>)
       if (canonicalIp(String(row.ip)) !== want) continue;
       const dp = String((Array.isArray(row.datapath) ? row.datapath[0] : row.datapath) ?? '');
       if (model.datapathByUuid(dp)?.name !== datapath) continue;
-      const ts = typeof row.timestamp === 'number' ? row.timestamp : null;
-      out.push({ logicalPort: String(row.logical_port), mac: String(row.mac), timestamp: ts });
+      out.push({ logicalPort: String(row.logical_port), mac: String(row.mac) });
     }
     return out;
   };
@@ -67,12 +64,10 @@ export function learnedBindingExplanation(
   if (!ip) return null;
   const rows = lookup(at.datapath, ip);
   if (!rows.length) return null;
-  const seen = rows
-    .map((r) => `${r.logicalPort} → ${r.mac}${r.timestamp !== null ? `, written ${new Date(r.timestamp).toISOString()}` : ''}`)
-    .join('; ');
+  const seen = rows.map((r) => `${r.logicalPort} → ${r.mac}`).join('; ');
   return (
     `MAC_Binding for ${ip} learned by this packet (or since): at ${at.where} the datapath ran ${put[1]} (logical flow ${live.cookie.slice(2)}), ` +
-    `"${at.datapath}" having no binding for ${ip} when the pass was traced${tracedAt ? ` (${tracedAt})` : ''}, ` +
+    `"${at.datapath}" having no binding for ${ip} (or another MAC for it) when the pass was traced${tracedAt ? ` (${tracedAt})` : ''}, ` +
     `and ovn-trace, run later, found the one the southbound has now (${seen}) and ran ${sim?.uuidPrefix ? `logical flow ${sim.uuidPrefix} (${JSON.stringify(sim.actions.join(' '))})` : 'no flow'} instead.`
   );
 }

@@ -21,8 +21,9 @@ export const SOUTHBOUND: ReplicaSpec = {
     tombstones: true,
   },
   Multicast_Group: { columns: ['name', 'datapath', 'tunnel_key', 'ports'], indexes: ['datapath'], tombstones: true },
-  // timestamp (OVN >= 22.09): when ovn-controller wrote the binding, told beside a cross-check's pass it learned (learned-binding.ts).
-  MAC_Binding: { columns: ['logical_port', 'ip', 'mac', 'datapath', 'timestamp'], tombstones: true },
+  // Not `timestamp`: with MAC binding aging, ovn-controller refreshes it on every binding in use
+  // (controller/mac-cache.c), an update stream a replica would take for a time it only displays.
+  MAC_Binding: { columns: ['logical_port', 'ip', 'mac', 'datapath'], tombstones: true },
   Static_MAC_Binding: { columns: ['logical_port', 'ip', 'mac', 'datapath'], tombstones: true },
   FDB: { columns: ['mac', 'dp_key', 'port_key'], tombstones: true },
   // other_config:is-remote: a chassis of another availability zone (ovn-ic), whose VXLAN pushes may be floods (OvnModel.tunnelKeys).
