@@ -37,6 +37,20 @@ export function dpifOfport(show: string, name: string): number {
 }
 
 /**
+ * flood-container's two copies to vif5, lsp8's (VLAN 8) and lsp5's, in the order hv1's datapath sent them.
+ * ovn-controller outputs a group's members in the order it reads the Multicast_Group's ports set: in all
+ * three captures that of the Port_Binding uuids, so random per run, not per release. The debian12 capture
+ * has lsp8's copy first (`push_vlan(vid=8,pcp=0),6,pop_vlan,6`), the debian13 and unstable ones lsp5's
+ * (`6,push_vlan(vid=8,pcp=0),6`: no pop_vlan, nothing follows). Read from the actions alone, apart from the
+ * verdict walk under test; any other form throws, a case to look at.
+ */
+export function containerCopyOrder(actions: string): ['lsp8', 'lsp5'] | ['lsp5', 'lsp8'] {
+  if (/push_vlan\(vid=8,pcp=0\),(\d+),pop_vlan,\1$/.test(actions)) return ['lsp8', 'lsp5'];
+  if (/\),(\d+),push_vlan\(vid=8,pcp=0\),\1$/.test(actions)) return ['lsp5', 'lsp8'];
+  throw new Error(`flood-container: neither known order of the two copies to vif5: ${actions}`);
+}
+
+/**
  * hv1's pass of a flood-vlan capture (`name`-path.json) as the correlation reads it with that run's NB/SB,
  * hv1's dpif/show and `ifaces` as hv1's interfaces (iface-id null: no logical port stands for it), and no
  * localnet outport behind an output: what an uplink with no localnet port, or a VIF with no iface-id, gives.
