@@ -9,7 +9,7 @@
 import type { OvnTraceResult, Pipeline, SimPipeline } from './ovn-trace-parse';
 import { simVerdict } from './ovn-trace-parse';
 import { ClearedCtExcuser, clearedAt } from './ct-cleared';
-import { alignFloodCopies, boundChassis, floodCopiesLeft, handedToLocalnet } from './fan-out';
+import { alignFloodCopies, BoundOn, boundChassis, floodCopiesLeft, handedToLocalnet, tunnelCarries } from './fan-out';
 import { checkLocalnetTags, LocalnetCheck, SouthboundPortLookup } from './vlan-tag';
 import { learnedBindingExplanation, MacBindingLookup } from './learned-binding';
 import { explain, LiveEntry, LiveFlowJson, liveJson, LivePassWithSteps, liveSegments, LogicalFlowResolver, omittable, prefixOf, sharesRule, SimFlowJson, simJson } from './live-segments';
@@ -100,6 +100,7 @@ export function compareWithSimulation(
   const simPipes = aligned.pipelines;
   const bound = boundChassis(passes, portOf);
   const chassis = passes[0]?.chassis ?? null;
+  const tunnelsTo = passes.flatMap((p) => p.verdict?.tunnels ?? []).map((t) => t.chassis);
   const n = Math.max(live.length, simPipes.length);
   const clearedCt = new ClearedCtExcuser();
   const notComparedPipes = (ps: SimPipeline[]) => ps.map((p) => ({ pipeline: p.pipeline, datapath: p.datapath, ...(p.outport ? { outport: p.outport } : {}) }));
@@ -111,6 +112,8 @@ export function compareWithSimulation(
     const sp = simPipes[i];
     const lp = live[i];
     if (!lp && i > 0 && liveVerdict.kinds.includes('tunnel')) {
+      const stray = notCarried(sp, bound, tunnelsTo);
+      if (stray) return diverged({ pipelineIndex: i, ...stray, live: null, simulated: sp.stages[0] ? simJson(sp.stages[0], resolve) : null, tableId: sp.stages[0]?.table ?? null, stage: sp.stages[0]?.stage ?? null });
       notCompared = {
         reason: `the packet left this chassis through a tunnel after pipeline ${i}: the rest ran on the receiving chassis`,
         pipelines: notComparedPipes(simPipes.slice(i)),
@@ -208,7 +211,6 @@ export function compareWithSimulation(
     }
   }
   const lv = verdicts.live;
-  const tunnelsTo = passes.flatMap((p) => p.verdict?.tunnels ?? []).map((t) => t.chassis);
   const copies = floodCopiesLeft(aligned, { chassis, bound, kinds: lv.kinds, liveOutputs: lv.logicalPorts, tunnelsTo });
   if ('missing' in copies) {
     const first = copies.missing.pipelines[0];
@@ -250,6 +252,24 @@ export function compareWithSimulation(
     return { ...diverged({ ...at, live: null, simulated: null, explanation: vlan.mismatch }), ...localnet };
   }
   return { result: 'match', divergence: null, pipelines, verdicts, ...(notCompared ? { notCompared } : {}), ...localnet };
+}
+
+/**
+ * The first pipeline a tunnel handed to the receiver runs the egress to ovn-trace's outport there: a
+ * difference when no tunnel went to the chassis that port is bound on (fan-out.ts's rule for flood copies).
+ */
+function notCarried(sp: SimPipeline, bound: BoundOn, tunnelsTo: ReadonlyArray<string | null>): { pipeline: Pipeline; datapath: string; explanation: string } | null {
+  if (!sp.outport) return null;
+  const at = bound(sp.outport);
+  if (tunnelCarries(at, tunnelsTo)) return null;
+  const to = [...new Set(tunnelsTo)].join(', ');
+  return {
+    pipeline: sp.pipeline,
+    datapath: sp.datapath,
+    explanation:
+      `ovn-trace sent the packet to "${sp.outport}" (bound on ${at}) (${sp.pipeline}(dp=${JSON.stringify(sp.datapath)}, outport=${JSON.stringify(sp.outport)})); ` +
+      `the live path sent it by a tunnel to ${to}, none to ${at}: this chassis's flows still follow a binding the southbound no longer has, or lack ${at}'s tunnel.`,
+  };
 }
 
 /**

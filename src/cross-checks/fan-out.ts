@@ -99,6 +99,17 @@ interface LiveEnds {
 }
 
 /**
+ * Whether the pass's tunnels could carry a packet to a port bound on `at`: OVN sends one tunnel copy per
+ * chassis the port (a flood: a member) is bound on, so a port bound on a chassis no tunnel went to was not
+ * carried - as when the datapath still tunnels by a chassis the port left. Taken as carried when that
+ * cannot be told: the port bound nowhere (a patch port), or a tunnel's remote IP no Encap names.
+ */
+export function tunnelCarries(at: string | null | undefined, tunnelsTo: ReadonlyArray<string | null> | undefined): boolean {
+  const known = !!tunnelsTo?.length && tunnelsTo.every((t) => t !== null);
+  return !at || !known || tunnelsTo!.includes(at);
+}
+
+/**
  * The flood copies the live path ran no egress for: handed off (their ports, why), or the first
  * that is a difference (bound here, or no tunnel and no localnet copy that would carry it).
  */
@@ -133,10 +144,7 @@ function copyHandedOff(c: SimCopy, o: LiveEnds & { matchedOutputs: AlignedSimula
   const at = o.bound(c.outport);
   if (o.chassis && at === o.chassis) return null;
   const where = at ? ` (bound on ${at})` : '';
-  // One tunnel copy per chassis a member is bound on: a copy to a port bound on a chassis no tunnel went to was not carried.
-  const known = o.tunnelsTo?.length && o.tunnelsTo.every((t) => t !== null);
-  const carried = !at || !known || o.tunnelsTo!.includes(at);
-  if (o.kinds.includes('tunnel') && carried) return `the copy to "${c.outport}"${where} left this chassis through a tunnel: its egress runs on the receiving chassis`;
+  if (o.kinds.includes('tunnel') && tunnelCarries(at, o.tunnelsTo)) return `the copy to "${c.outport}"${where} left this chassis through a tunnel: its egress runs on the receiving chassis`;
   const ln = o.matchedOutputs.find((m) => m.type === 'localnet' && o.liveOutputs.includes(m.port));
   if (ln) return `the copy to "${c.outport}"${where} is the copy the localnet port "${ln.port}" sent to the physical network: its egress runs on the chassis that receives it`;
   return null;

@@ -57,3 +57,35 @@ describe.each(VERSIONS)('the sending chassis of %s', (version) => {
     expect(c.divergence).toMatchObject({ pipelineIndex: 1, pipeline: 'egress', live: null });
   });
 });
+
+describe.each(VERSIONS)('the tunnel of a unicast goes to its outport\'s chassis (%s)', (version) => {
+  const dir = join(ROOT, version, 'tunnel');
+  const path = (name: string) => JSON.parse(readFileSync(join(dir, `tunnel-${name}-path.json`), 'utf8')) as Captured;
+  const text = (name: string) => readFileSync(join(dir, `tunnel-${name}.ovn-trace.txt`), 'utf8');
+  /** The real capture with its tunnel's remote chassis changed (not captured so): as when hv1's ovn-controller still tunnels by a chassis the port left. */
+  const tunnelTo = (p: Captured, chassis: string): LivePassWithSteps[] =>
+    p.passes.map((x) => {
+      const v = (x as unknown as { verdict: { tunnels: Array<{ chassis: string | null; remoteIp: string }> } }).verdict;
+      return { ...x, verdict: { ...v, tunnels: v.tunnels.map((t) => ({ ...t, chassis, remoteIp: `192.168.0.${chassis.slice(2)}` })) } };
+    });
+
+  it.each([
+    ['same-switch', 'lsp2', 'hv2'],
+    ['routed', 'lsp3', 'hv3'],
+  ])('%s: %s is bound on %s but the tunnel went elsewhere: diverged, naming both chassis', (name, outport, boundOn) => {
+    const p = path(name);
+    const wrong = boundOn === 'hv2' ? 'hv3' : 'hv2';
+    const passes = tunnelTo(p, wrong);
+    const c = compareWithSimulation(passes, p.verdict, parseOvnTrace(text(name)), current(p));
+    expect(c.result).toBe('diverged');
+    expect(c.divergence).toMatchObject({ pipeline: 'egress', live: null });
+    expect(c.divergence?.explanation).toContain(`"${outport}" (bound on ${boundOn})`);
+    expect(c.divergence?.explanation).toContain(`tunnel to ${wrong}`);
+  });
+
+  it('the captured tunnel (to the chassis the outport is bound on) still matches', () => {
+    const p = path('same-switch');
+    const c = compareWithSimulation(tunnelTo(p, 'hv2'), p.verdict, parseOvnTrace(text('same-switch')), current(p));
+    expect(c.result).toBe('match');
+  });
+});
