@@ -7,8 +7,9 @@
 // receiver, not a divergence. scripts/capture-ovn-trace-fixtures --tunnel runs it with
 // LIVETRACE_XC_CAPTURE_DIR: each case's passes (with steps), live verdict, microflow and ovn-trace
 // output are written there (tunnel-<case>-path.json, tunnel-<case>.ovn-trace.txt), the unit tests'
-// inputs (test/unit/cross-checks/tunnel-paths.spec.ts).
-import { mkdirSync, writeFileSync } from 'node:fs';
+// inputs (test/unit/cross-checks/tunnel-paths.spec.ts). Last, lsp2 moves from hv2 to hv3 while hv1's
+// ovn-controller is paused: hv1 still tunnels lsp2's packet to hv2, the southbound binds it on hv3.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ICMP_ROUTED, ICMP_SAME, ThreeChassis, Trace } from '../support/three-chassis';
 import { waitFor } from '../support/wait';
@@ -79,4 +80,30 @@ it.each([
   expect(body.result).toBe('match');
   expect(body.pipelines!.at(-1)).toMatchObject({ pipeline: 'ingress', datapath: lastSwitch });
   expect(body.notCompared).toMatchObject({ pipelines: [{ pipeline: 'egress', datapath: lastSwitch }] });
+});
+
+it('lsp2 moved from hv2 to hv3 while hv1\'s ovn-controller is paused: hv1 still tunnels to hv2; diverged, naming both chassis', async () => {
+  const vsctl = (k: number, ...args: string[]) => hv.sandbox('run', 'ovs-vsctl', `--db=unix:${hv.dir}/hv${k}/db.sock`, ...args);
+  const ctl = `${hv.dir}/hv1/ovn-controller.${readFileSync(`${hv.dir}/hv1/ovn-controller.pid`, 'utf8').trim()}.ctl`;
+  await hv.sandbox('run', 'ovs-appctl', '-t', ctl, 'debug/pause');
+  try {
+    await vsctl(2, 'remove', 'interface', 'vif2', 'external_ids', 'iface-id');
+    await vsctl(3, '--may-exist', 'add-port', 'br-int', 'vif2-moved', '--', 'set', 'interface', 'vif2-moved', 'type=dummy', 'external-ids:iface-id=lsp2');
+    // The pass's Port_Binding step is named from the service's own southbound replica when traced:
+    // until the replica has hv3's claim, a pass still says hv2 (and so does the tunnel): send again.
+    type Steps = { steps: Array<{ owners: Array<{ table: string; name: string | null; summary: string }> }> };
+    const t = await waitFor('a pass of hv1 to lsp2 traced once the service sees lsp2 on hv3', async () => {
+      const sent = await sentPass(ICMP_SAME);
+      const full = (await (await fetch(`${api}/traces/${sent.id}`)).json()) as Steps;
+      const lsp2 = full.steps.flatMap((x) => x.owners).find((o) => o.table === 'Port_Binding' && o.name === 'lsp2');
+      return /chassis-name "hv3"/.test(lsp2?.summary ?? '') ? sent : undefined;
+    }, 120_000);
+    const { status, body } = await crossCheck(t.id);
+    expect([status, body.result]).toEqual([201, 'diverged']);
+    expect(body.divergence?.explanation).toMatch(/"lsp2" \(bound on hv3\).*by a tunnel to hv2, none to hv3/);
+  } finally {
+    await hv.sandbox('run', 'ovs-appctl', '-t', ctl, 'debug/resume');
+    await vsctl(3, '--if-exists', 'del-port', 'br-int', 'vif2-moved');
+    await vsctl(2, 'set', 'interface', 'vif2', 'external-ids:iface-id=lsp2');
+  }
 });
