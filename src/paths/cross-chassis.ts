@@ -76,7 +76,7 @@ export class CrossChassisPaths {
     // Why the path's start may not be where the packet started (a sender look past its bound).
     const startReasons: string[] = [];
     const flows = new SegmentFlows(this.store);
-    const marks = new LinkMarks((chassis) => this.store.markOf(chassis), this.config.LIVETRACE_TUNNEL_SKEW_MS);
+    const marks = new LinkMarks((chassis) => this.store.markOf(chassis), this.config.LIVETRACE_TUNNEL_SKEW_MS, (this.config.LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS ?? 0) * 3_600_000);
     // Asked for by a receiving chassis's path: the chassis that sent it come first.
     while (segments.length <= MAX_HOPS) {
       const look = await this.senderTraceOf(segments[0].built, flows);
@@ -122,10 +122,11 @@ export class CrossChassisPaths {
     }
     if (tunnels.length) {
       const ordered = fromTheStart(segments, tunnels);
-      return { segments: ordered.segments, verdict: combine(ordered.segments, ordered.tunnels, startReasons, marks.reason()) };
+      return { segments: ordered.segments, verdict: combine(ordered.segments, ordered.tunnels, startReasons, marks.reason(), marks.settledReason()) };
     }
     const provisionalReason = marks.reason();
-    if (!startReasons.length && !provisionalReason) return undefined;
+    const settledReason = marks.settledReason();
+    if (!startReasons.length && !provisionalReason && !settledReason) return undefined;
     // No hop: the one-chassis answer (its verdict as it was, a tunnel to a chassis this store does
     // not know included), with why its start may be later than the packet's, or may still change.
     const own = segments.find((s) => s.built === first)!;
@@ -139,6 +140,7 @@ export class CrossChassisPaths {
         chassis: own.chassis,
         tunnels: [],
         ...(provisionalReason ? { provisional: true as const, provisionalReason } : {}),
+        ...(settledReason ? { settledReason } : {}),
       },
     };
   }

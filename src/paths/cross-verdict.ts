@@ -44,6 +44,8 @@ export interface CrossChassisVerdict extends StoredPathVerdict {
   /** Present (true) when a hop is: the answer may still change, `provisionalReason` says until when. */
   provisional?: true;
   provisionalReason?: string;
+  /** Hops settled without the other chassis: unknown or silent past the bound (provisional.ts), and which. */
+  settledReason?: string;
 }
 
 export interface ChassisSegment {
@@ -86,7 +88,7 @@ export function fromTheStart(segments: ChassisSegment[], tunnels: TunnelHop[]): 
  * `startReasons` say why the first segment may not be where the packet started; `provisionalReason`
  * why a hop may still change (provisional.ts).
  */
-export function combine(segments: ChassisSegment[], tunnels: TunnelHop[], startReasons: string[] = [], provisionalReason?: string): CrossChassisVerdict {
+export function combine(segments: ChassisSegment[], tunnels: TunnelHop[], startReasons: string[] = [], provisionalReason?: string, settledReason?: string): CrossChassisVerdict {
   const v = segments.map((s) => ({ chassis: s.chassis, v: s.built.verdict }));
   const drop = v.find((x) => x.v.kinds.includes('drop'));
   const ctl = v.find((x) => x.v.controller);
@@ -124,5 +126,6 @@ export function combine(segments: ChassisSegment[], tunnels: TunnelHop[], startR
     chassis: decided.chassis,
     tunnels,
     ...(provisionalReason ? { provisional: true as const, provisionalReason } : {}),
+    ...(settledReason ? { settledReason } : {}),
   };
 }

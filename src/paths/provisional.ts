@@ -13,6 +13,11 @@
 // - linked: M past near's start by more than the pick's distance from it (`nearer` ranks the start
 //   first: a pass starting after M is farther, and a tie is not counted as settled).
 // Times compared as the link compares them (each chassis's own clock; the skew covers the rest).
+// A chassis that is unknown for the tunnel, never told a mark, or told none reaching that point
+// would keep the hop provisional for good (a chassis deleted after it sent): once the reader's clock
+// is past the point by the silent bound (LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS, the same
+// "gone for good" as the central retention's; 0: wait for good) the hop is settled without it. The
+// reader's clock against an agent's time is off by their offset only, nothing next to hours.
 // Into the arrival a path was asked for, that arrival is the receiver side's pick.
 import type { LinkLook } from './path-store';
 import type { LinkFlow } from './tunnel-link';
@@ -68,9 +73,13 @@ export class LinkMarks {
   private readonly marks = new Map<string, Promise<string | null>>();
   private readonly reasons: string[] = [];
 
+  private readonly settled: string[] = [];
+
   constructor(
     private readonly read: (chassis: string) => Promise<string | null>,
     private readonly skewMs: number,
+    /** How long after a hop's point a chassis that has not passed it is waited for; 0: for good. */
+    private readonly silentMs = 0,
   ) {}
 
   /**
@@ -98,8 +107,19 @@ export class LinkMarks {
     if (!isProvisional(t, Number.isNaN(mark) ? null : mark, this.skewMs)) return false;
     const who = chassis === null ? `${unknown} (unknown for this tunnel)` : `chassis ${chassis}`;
     const told = text === null ? `${who} has not told what its agent stored` : `${who} has stored what its agent traced through ${text} only`;
-    this.reasons.push(`${told}: ${what}, until that mark passes ${iso(settlesAt(t, this.skewMs))}`);
+    const point = settlesAt(t, this.skewMs);
+    if (this.silentMs > 0 && Date.now() > point + this.silentMs) {
+      const silent = chassis === null ? 'unknown' : 'silent';
+      this.settled.push(`${told}, ${silent} for more than ${this.silentMs / 3_600_000} h past ${iso(point)}: ${what}; settled without it`);
+      return false;
+    }
+    this.reasons.push(`${told}: ${what}, until that mark passes ${iso(point)}`);
     return true;
+  }
+
+  /** Hops settled without their chassis (unknown or silent past the bound), joined; undefined when none was. */
+  settledReason(): string | undefined {
+    return this.settled.length ? this.settled.join('; ') : undefined;
   }
 
   /** Every provisional hop's reason, joined; undefined when none is. */

@@ -157,6 +157,57 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
     expect(p!.verdict.provisionalReason).toContain('the sending chassis (unknown for this tunnel) has not told what its agent stored');
   });
 
+  // A chassis deleted after it sent, or one that never told a mark, kept the answer provisional for
+  // good: a week later the path still said "may still change". Past the silent bound after the
+  // hop's point (the reader's clock), it settles, saying without whom. Packets a year back settle,
+  // ones sent now do not.
+  describe('a chassis unknown or silent past LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS', () => {
+    const bounded = { LIVETRACE_ROLE: 'api' as const, LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS: 24 };
+    const OLD = Date.parse('2025-12-07T03:00:00.000Z');
+
+    it('an old arrival from an IP the southbound names no chassis for: settled, the reason saying the sending chassis was unknown', async () => {
+      const arrival = await pass('hv2', arrived, OLD, OLD + 50);
+      const p = await read(arrival, bounded, {});
+      expect(p!.verdict).not.toHaveProperty('provisional');
+      expect(p!.verdict.settledReason).toContain('the sending chassis (unknown for this tunnel) has not told what its agent stored, unknown for more than 24 h');
+      expect(p!.verdict.settledReason).toContain(`trace ${arrival} arrived through a tunnel from ${ENCAP.hv1}`);
+      expect(p!.verdict.settledReason).toContain('settled without it');
+    });
+
+    it('an old hop to a receiver that never told a mark: settled, saying it was silent; one sent now: still provisional', async () => {
+      await pass('hv2', arrived, OLD, OLD + 50);
+      const old = await pass('hv1', sent, OLD + 10, OLD + 60);
+      const p = await read(old, bounded);
+      expect(p!.verdict.tunnels[0]).toMatchObject({ remoteChassis: 'hv2', toTraceId: expect.any(Number) });
+      expect(p!.verdict.tunnels[0]).not.toHaveProperty('provisional');
+      expect(p!.verdict).not.toHaveProperty('provisional');
+      expect(p!.verdict.settledReason).toContain('chassis hv2 has not told what its agent stored, silent for more than 24 h');
+
+      const now = Date.now();
+      await pass('hv2', arrived, now, now + 50);
+      const fresh = await pass('hv1', sent, now + 10, now + 60);
+      const q = await read(fresh, bounded);
+      expect(q!.verdict).toMatchObject({ provisional: true });
+      expect(q!.verdict).not.toHaveProperty('settledReason');
+    });
+
+    it('an old hop whose receiver told a mark behind it and nothing since: settled, saying so', async () => {
+      await pass('hv2', arrived, OLD, OLD + 50);
+      const sender = await pass('hv1', sent, OLD + 10, OLD + 60);
+      await mark('hv2', OLD - 1000);
+      const p = await read(sender, bounded);
+      expect(p!.verdict).not.toHaveProperty('provisional');
+      expect(p!.verdict.settledReason).toContain(`chassis hv2 has stored what its agent traced through ${iso(OLD - 1000)} only, silent for more than 24 h`);
+    });
+
+    it('the bound 0: waited for for good, as before', async () => {
+      const arrival = await pass('hv2', arrived, OLD, OLD + 50);
+      const p = await read(arrival, { ...bounded, LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS: 0 }, {});
+      expect(p!.verdict).toMatchObject({ provisional: true });
+      expect(p!.verdict).not.toHaveProperty('settledReason');
+    });
+  });
+
   it('one chassis (role all, an arrival from a chassis this store knows nothing of): the path as before, nothing provisional', async () => {
     const arrival = await pass('hv2', arrived, T0, T0 + 50);
     expect(await read(arrival)).toBeUndefined();
