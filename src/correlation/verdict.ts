@@ -260,7 +260,9 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
   let cause = withControllerHint(controllerCause(input.steps), input.steps);
   // A kernel push on a non-default dst_port names its port by number only: dpif/show knows its type,
   // and the set(tunnel(…)) before it says it is a tunnel port without dpif/show.
-  const portType: PortTypeOf = (port) => input.dpifPortTypes?.get(/^\d+$/.test(port) ? (input.dpifPortNames?.get(Number(port)) ?? port) : port);
+  // dpif/show names a port printed by number (the kernel datapath's actions).
+  const dpifName = (port: string): string => (/^\d+$/.test(port) ? (input.dpifPortNames?.get(Number(port)) ?? port) : port);
+  const portType: PortTypeOf = (port) => input.dpifPortTypes?.get(dpifName(port));
   const pushes = pushesOf(input.datapathActions, portType);
   const kernelTunnelPorts = new Set(pushes.filter((p) => p.form === 'set_tunnel').map((p) => p.tunnelPort));
   const longOnly = longOnlyPacketIn(input.parsed);
@@ -271,7 +273,7 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
     else if (a.type === 'call' && a.name === 'userspace') controller ||= isPacketIn(a);
     else if (a.type === 'call' && a.name === 'tnl_push') tunnelPorts++;
     else if (a.type === 'output' && !underlay) {
-      const name = /^\d+$/.test(a.port) ? (input.dpifPortNames?.get(Number(a.port)) ?? a.port) : a.port;
+      const name = dpifName(a.port);
       const type = input.dpifPortTypes?.get(name);
       if (type === 'geneve' || type === 'vxlan' || type === 'stt' || /^(genev|vxlan|stt)_sys_/.test(name) || kernelTunnelPorts.has(a.port)) {
         tunnelPorts++;

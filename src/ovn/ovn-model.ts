@@ -85,6 +85,8 @@ export class OvnModel {
   /** The NB Load_Balancer and NAT rows as header rewrites; null until asked for after a change. */
   private rewrites: readonly HeaderRewrite[] | null = null;
   private interfaces: { byName: Map<string, OvsInterfaceRef>; byOfport: Map<string, OvsInterfaceRef> } | null = null;
+  /** Whether a Chassis row is is-remote; null until asked for after a Chassis change (SHARED_SB clears it). */
+  private remoteChassis: boolean | null = null;
   private readonly listeners: Array<() => void> = [];
   /** Bumped on every invalidation: lets callers (annotators) keep their own caches honest. */
   generation = 0;
@@ -123,6 +125,7 @@ export class OvnModel {
       this.ports.clear();
       this.interfaces = null;
       this.rewrites = null;
+      this.remoteChassis = null;
     });
   }
 
@@ -315,8 +318,11 @@ export class OvnModel {
 
   /** Whether this southbound holds another zone's chassis (an interconnection's). */
   hasRemoteChassis(): boolean {
-    for (const r of this.db.sb.rows('Chassis')) if ((r.other_config as Record<string, string> | undefined)?.['is-remote'] === 'true') return true;
-    return false;
+    if (this.remoteChassis === null) {
+      this.remoteChassis = false;
+      for (const r of this.db.sb.rows('Chassis')) if ((r.other_config as Record<string, string> | undefined)?.['is-remote'] === 'true') this.remoteChassis = true;
+    }
+    return this.remoteChassis;
   }
 
   /** Chassis name of a tunnel endpoint IP (SB Encap). */

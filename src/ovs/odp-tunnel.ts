@@ -188,18 +188,17 @@ function setTunnelKind(t: Map<string, string>, port: string, vni: string, portTy
   if (byField !== undefined) return byField;
   if (portType === 'geneve' || portType === 'vxlan' || portType === 'stt') return portType;
   const dst = t.get('tp_dst');
-  const named = kindNamed(port, dst, undefined);
+  const named = kindNamed(port, dst);
   if (named !== undefined) return named;
   if (dst !== undefined && /^\d+$/.test(port)) return BigInt(vni) < VXLAN_VNI_LIMIT ? 'vxlan' : 'stt';
   return 'other';
 }
 
 /**
- * The encapsulation a tunnel's own fields (a Geneve option list, a `vxlan(` field), its datapath port's
- * name (ovs-vswitchd's `genev_sys_6081`, `vxlan_sys_4790`) or its default UDP/TCP port name; else undefined.
+ * The encapsulation its datapath port's name (ovs-vswitchd's `genev_sys_6081`, `vxlan_sys_4790`) or its
+ * default UDP/TCP port names; else undefined. Callers ask the tunnel's own fields first.
  */
-function kindNamed(port: string | undefined, tpDst: string | undefined, byField: 'geneve' | 'vxlan' | undefined): TunnelPush['kind'] | undefined {
-  if (byField !== undefined) return byField;
+function kindNamed(port: string | undefined, tpDst: string | undefined): TunnelPush['kind'] | undefined {
   if (tpDst === '6081' || port?.startsWith('genev_sys')) return 'geneve';
   if (tpDst === '4789' || port?.startsWith('vxlan_sys')) return 'vxlan';
   if (tpDst === '7471' || port?.startsWith('stt_sys')) return 'stt';
@@ -212,7 +211,7 @@ function kindNamed(port: string | undefined, tpDst: string | undefined, byField:
  * tp_dst. 'other' when none tells (a megaflow without -m on a non-default dst_port).
  */
 export function arrivalKind(match: TunnelMatch, inPort: string | undefined = match.inPort): TunnelPush['kind'] {
-  return kindNamed(inPort, match.tpDst, match.geneve.length > 0 ? 'geneve' : undefined) ?? 'other';
+  return match.geneve.length > 0 ? 'geneve' : (kindNamed(inPort, match.tpDst) ?? 'other');
 }
 
 /** The logical keys OVN put in a tunnel (ovn-controller physical.c put_encapsulation). */
