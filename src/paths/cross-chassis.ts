@@ -107,7 +107,7 @@ export class CrossChassisPaths {
         for (const { hop, asked, times, buildFrom } of await this.hopsOf(pass, flows.of(pass), arrivedAt.get(pass.id))) {
           // A one-chassis service sees its tunnels' far ends only when an agent there shares its store.
           if (hop.toTraceId === null && (await this.oneChassisSkips(hop.remoteChassis))) continue;
-          if ((await marks.judge('receiver', hop.remoteChassis, hop.fromTraceId, times)) || (asked && arrivedAt.get(pass.id)?.provisional)) hop.provisional = true;
+          if ((await marks.judge('receiver', hop.remoteChassis, hop.fromTraceId, times, hop.remoteIp)) || (asked && arrivedAt.get(pass.id)?.provisional)) hop.provisional = true;
           tunnels.push(hop);
           // The sender direction was counted where it was looked (senderTraceOf).
           if (!asked && hop.lookBounded) this.bounded?.inc({ direction: 'arrival', linked: hop.toTraceId === null ? 'no' : 'yes' });
@@ -122,11 +122,10 @@ export class CrossChassisPaths {
     }
     if (tunnels.length) {
       const ordered = fromTheStart(segments, tunnels);
-      return { segments: ordered.segments, verdict: combine(ordered.segments, ordered.tunnels, startReasons, marks.reason(), marks.settledReason()) };
+      return { segments: ordered.segments, verdict: combine(ordered.segments, ordered.tunnels, startReasons, marks.verdictFields()) };
     }
-    const provisionalReason = marks.reason();
-    const settledReason = marks.settledReason();
-    if (!startReasons.length && !provisionalReason && !settledReason) return undefined;
+    const fromMarks = marks.verdictFields();
+    if (!startReasons.length && !Object.keys(fromMarks).length) return undefined;
     // No hop: the one-chassis answer (its verdict as it was, a tunnel to a chassis this store does
     // not know included), with why its start may be later than the packet's, or may still change.
     const own = segments.find((s) => s.built === first)!;
@@ -139,8 +138,7 @@ export class CrossChassisPaths {
         ...(startReasons.length ? { incomplete: true, incompleteReason: reasons.join('; ') } : {}),
         chassis: own.chassis,
         tunnels: [],
-        ...(provisionalReason ? { provisional: true as const, provisionalReason } : {}),
-        ...(settledReason ? { settledReason } : {}),
+        ...fromMarks,
       },
     };
   }

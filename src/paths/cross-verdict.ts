@@ -4,6 +4,7 @@
 import type { BuiltPath } from './path-builder';
 import { LINK_A_SIDE } from './path-store';
 import type { StoredPathVerdict } from './path-verdict';
+import type { MarkFields } from './provisional';
 import type { TunnelPush } from '../ovs/odp-tunnel';
 
 export interface TunnelHop {
@@ -37,15 +38,15 @@ export interface TunnelHop {
   provisional?: true;
 }
 
-export interface CrossChassisVerdict extends StoredPathVerdict {
+/**
+ * `provisional` (true) when a hop is: the answer may still change, `provisionalReason` says until when.
+ * `settledReason`, `settledWithout`: hops settled without the other chassis, unknown or silent past
+ * the bound (provisional.ts): why, and whom (a chassis name, or the tunnel IP of one unknown).
+ */
+export interface CrossChassisVerdict extends StoredPathVerdict, MarkFields {
   /** The chassis whose pass decided (delivered or dropped); the last one reached otherwise. */
   chassis: string;
   tunnels: TunnelHop[];
-  /** Present (true) when a hop is: the answer may still change, `provisionalReason` says until when. */
-  provisional?: true;
-  provisionalReason?: string;
-  /** Hops settled without the other chassis: unknown or silent past the bound (provisional.ts), and which. */
-  settledReason?: string;
 }
 
 export interface ChassisSegment {
@@ -85,10 +86,10 @@ export function fromTheStart(segments: ChassisSegment[], tunnels: TunnelHop[]): 
 
 /**
  * One verdict over the chassis's segments: the first drop decides, else every chassis's outputs.
- * `startReasons` say why the first segment may not be where the packet started; `provisionalReason`
- * why a hop may still change (provisional.ts).
+ * `startReasons` say why the first segment may not be where the packet started; `fromMarks` whether
+ * a hop may still change or was settled without its chassis (provisional.ts).
  */
-export function combine(segments: ChassisSegment[], tunnels: TunnelHop[], startReasons: string[] = [], provisionalReason?: string, settledReason?: string): CrossChassisVerdict {
+export function combine(segments: ChassisSegment[], tunnels: TunnelHop[], startReasons: string[] = [], fromMarks: MarkFields = {}): CrossChassisVerdict {
   const v = segments.map((s) => ({ chassis: s.chassis, v: s.built.verdict }));
   const drop = v.find((x) => x.v.kinds.includes('drop'));
   const ctl = v.find((x) => x.v.controller);
@@ -125,7 +126,6 @@ export function combine(segments: ChassisSegment[], tunnels: TunnelHop[], startR
     dropTraceId: drop?.v.dropTraceId ?? null,
     chassis: decided.chassis,
     tunnels,
-    ...(provisionalReason ? { provisional: true as const, provisionalReason } : {}),
-    ...(settledReason ? { settledReason } : {}),
+    ...fromMarks,
   };
 }

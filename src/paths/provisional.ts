@@ -65,6 +65,14 @@ const WAITS_FOR: Record<LinkSide, { who: string; hop: string; what: string }> = 
   sender: { who: 'the sending chassis', hop: 'into', what: 'a sender' },
 };
 
+/** A path verdict's fields from the marks (LinkMarks.verdictFields): each present only when it says something. */
+export interface MarkFields {
+  provisional?: true;
+  provisionalReason?: string;
+  settledReason?: string;
+  settledWithout?: string[];
+}
+
 /**
  * The marks of the chassis one path reaches, read once each, and why its hops are provisional: the
  * verdict's `provisionalReason` names each chassis waited for, its mark, and what it waits for.
@@ -72,8 +80,9 @@ const WAITS_FOR: Record<LinkSide, { who: string; hop: string; what: string }> = 
 export class LinkMarks {
   private readonly marks = new Map<string, Promise<string | null>>();
   private readonly reasons: string[] = [];
-
   private readonly settled: string[] = [];
+  /** Whom those were settled without, for a reader to name before the reason (web/describe.ts). */
+  private readonly without = new Set<string>();
 
   constructor(
     private readonly read: (chassis: string) => Promise<string | null>,
@@ -84,12 +93,12 @@ export class LinkMarks {
 
   /**
    * Whether a hop may still change while `chassis` (on `side`; null: none known for the tunnel's
-   * IP) has not stored a pass that would be picked instead; the reason kept. `traceId`: the pass
-   * the link looked from (the sender's for the receiver side, the arrival's for the sender side).
+   * IP, `ip`) has not stored a pass that would be picked instead; the reason kept. `traceId`: the
+   * pass the link looked from (the sender's for the receiver side, the arrival's for the sender side).
    */
-  async judge(side: LinkSide, chassis: string | null, traceId: number, t: HopTimes): Promise<boolean> {
+  async judge(side: LinkSide, chassis: string | null, traceId: number, t: HopTimes, ip?: string): Promise<boolean> {
     const w = WAITS_FOR[side];
-    return this.judged(w.who, chassis, t, `the hop ${w.hop} trace ${traceId} may still link ${w.what} stored later`);
+    return this.judged(w.who, chassis, t, `the hop ${w.hop} trace ${traceId} may still link ${w.what} stored later`, ip);
   }
 
   /**
@@ -98,10 +107,10 @@ export class LinkMarks {
    */
   async judgeUnsent(chassis: string | null, traceId: number, srcIp: string, near: HopTimes['near']): Promise<boolean> {
     const what = `trace ${traceId} arrived through a tunnel from ${srcIp} and no sender of it is stored: the path starts at that arrival and may still start at a sender stored later`;
-    return this.judged(WAITS_FOR.sender.who, chassis, { near }, what);
+    return this.judged(WAITS_FOR.sender.who, chassis, { near }, what, srcIp);
   }
 
-  private async judged(unknown: string, chassis: string | null, t: HopTimes, what: string): Promise<boolean> {
+  private async judged(unknown: string, chassis: string | null, t: HopTimes, what: string, ip?: string): Promise<boolean> {
     const text = chassis === null ? null : await this.markOf(chassis);
     const mark = text === null ? null : Date.parse(text);
     if (!isProvisional(t, Number.isNaN(mark) ? null : mark, this.skewMs)) return false;
@@ -111,20 +120,24 @@ export class LinkMarks {
     if (this.silentMs > 0 && Date.now() > point + this.silentMs) {
       const silent = chassis === null ? 'unknown' : 'silent';
       this.settled.push(`${told}, ${silent} for more than ${this.silentMs / 3_600_000} h past ${iso(point)}: ${what}; settled without it`);
+      // A chassis unknown for the tunnel is known by the tunnel's far IP only.
+      this.without.add(chassis ?? ip ?? 'an unknown chassis');
       return false;
     }
     this.reasons.push(`${told}: ${what}, until that mark passes ${iso(point)}`);
     return true;
   }
 
-  /** Hops settled without their chassis (unknown or silent past the bound), joined; undefined when none was. */
-  settledReason(): string | undefined {
-    return this.settled.length ? this.settled.join('; ') : undefined;
-  }
-
-  /** Every provisional hop's reason, joined; undefined when none is. */
-  reason(): string | undefined {
-    return this.reasons.length ? this.reasons.join('; ') : undefined;
+  /**
+   * What the verdict says of the hops judged: `provisional` with every such hop's reason, joined;
+   * `settledReason` and `settledWithout` for hops settled without their chassis (unknown or silent
+   * past the bound): why, and whom (each chassis once; one unknown for the tunnel by its IP).
+   */
+  verdictFields(): MarkFields {
+    return {
+      ...(this.reasons.length ? { provisional: true as const, provisionalReason: this.reasons.join('; ') } : {}),
+      ...(this.settled.length ? { settledReason: this.settled.join('; '), settledWithout: [...this.without] } : {}),
+    };
   }
 
   private markOf(chassis: string): Promise<string | null> {

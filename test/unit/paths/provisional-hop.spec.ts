@@ -172,6 +172,8 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
       expect(p!.verdict.settledReason).toContain('the sending chassis (unknown for this tunnel) has not told what its agent stored, unknown for more than 24 h');
       expect(p!.verdict.settledReason).toContain(`trace ${arrival} arrived through a tunnel from ${ENCAP.hv1}`);
       expect(p!.verdict.settledReason).toContain('settled without it');
+      // Named by its tunnel IP: no chassis is known for it (what the CLI and the page name it by).
+      expect(p!.verdict.settledWithout).toEqual([ENCAP.hv1]);
     });
 
     it('an old hop to a receiver that never told a mark: settled, saying it was silent; one sent now: still provisional', async () => {
@@ -182,6 +184,7 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
       expect(p!.verdict.tunnels[0]).not.toHaveProperty('provisional');
       expect(p!.verdict).not.toHaveProperty('provisional');
       expect(p!.verdict.settledReason).toContain('chassis hv2 has not told what its agent stored, silent for more than 24 h');
+      expect(p!.verdict.settledWithout).toEqual(['hv2']);
 
       const now = Date.now();
       await pass('hv2', arrived, now, now + 50);
@@ -189,6 +192,7 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
       const q = await read(fresh, bounded);
       expect(q!.verdict).toMatchObject({ provisional: true });
       expect(q!.verdict).not.toHaveProperty('settledReason');
+      expect(q!.verdict).not.toHaveProperty('settledWithout');
     });
 
     it('an old hop whose receiver told a mark behind it and nothing since: settled, saying so', async () => {
