@@ -41,6 +41,10 @@ interface VerdictLike {
   incompleteReason?: string | null;
   /** A hop the receiving chassis may not have stored its arrival for yet (GET /paths/:id): the answer may change. */
   provisional?: boolean;
+  provisionalReason?: string;
+  /** Hops settled without a chassis unknown or silent past the bound (GET /paths/:id), and whom (a name, or a tunnel IP). */
+  settledReason?: string;
+  settledWithout?: string[];
 }
 
 /** One tunnel hop of a cross-chassis path (GET /paths/:id's verdict.tunnels). */
@@ -69,6 +73,21 @@ export const hopText = (t: HopLike, name: (s: string) => string = (s) => s): str
  */
 export const incompleteWhy = (v: VerdictLike, name: (s: string) => string = isolate): string | null => (v.incomplete && v.incompleteReason ? `incomplete: ${name(v.incompleteReason)}` : null);
 
+/** "settled without hv2" ("… 192.168.0.9": no chassis known for that tunnel; "… a chassis": an api older than settledWithout). */
+const settledWithout = (v: VerdictLike, name: (s: string) => string): string => `settled without ${v.settledWithout?.length ? v.settledWithout.map(name).join(', ') : 'a chassis'}`;
+
+/**
+ * The lines under a path's verdict line, in the API's words, on the page and in the terminal: why
+ * it is incomplete, why it may still change (provisional), and whom it was settled without and why
+ * (a chassis unknown or silent past LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS). A whole path: none.
+ */
+export function verdictNotes(v: VerdictLike, name: (s: string) => string = isolate): string[] {
+  const notes = [incompleteWhy(v, name)];
+  if (v.provisional && v.provisionalReason) notes.push(`provisional: ${name(v.provisionalReason)}`);
+  if (v.settledReason) notes.push(`${settledWithout(v, name)}: ${name(v.settledReason)}`);
+  return notes.filter((n): n is string => n !== null);
+}
+
 /**
  * Where an output left: its logical ports, then the OVS ports no logical port stands for
  * ("lsp2", "OVS port uplink"), or '' (src/traces/trace-record.ts words them so for the API's text).
@@ -92,6 +111,7 @@ export function verdictText(v: VerdictLike, mark: (kind: string, text: string) =
   const parts: string[] = [];
   if (v.incomplete) parts.push(mark('incomplete', 'incomplete'));
   if (v.provisional) parts.push(mark('incomplete', 'provisional'));
+  if (v.settledReason) parts.push(mark('incomplete', settledWithout(v, name)));
   for (const k of v.kinds) {
     let text: string | undefined;
     if (k === 'output') text = `output to ${outputPorts(v, name) || 'a port'}`;

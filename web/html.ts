@@ -18,7 +18,7 @@ export function go(href: string, e?: Event): void {
 export const link = (href: string, text: unknown, cls = '') => html`<a href=${href} class=${cls} onClick=${(e: Event) => go(href, e)}>${text}</a>`;
 
 /**
- * A line whose names were isolated (safe-text.ts isolate: describe.ts verdictText, incompleteWhy)
+ * A line whose names were isolated (safe-text.ts isolate: describe.ts verdictText, verdictNotes)
  * with each name in a <bdi>: isolated the same, and the page's text is the words alone.
  */
 export const bidiLine = (line: string) => isolatedParts(line).map((s, i) => (i % 2 ? html`<bdi>${s}</bdi>` : s));

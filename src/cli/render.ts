@@ -1,6 +1,6 @@
 // What the ovn-livetrace client prints: one line per packet, a path drawn with its passes and
 // verdict, an audit. Colours only when the output is a terminal (and NO_COLOR is unset).
-import { ctState, hopText, incompleteWhy, short, verdictText as words } from '../../web/describe';
+import { ctState, hopText, short, verdictNotes, verdictText as words } from '../../web/describe';
 import { BEYOND_C0, escapeUnsafe } from '../../web/safe-text';
 
 export interface Paint {
@@ -94,9 +94,8 @@ export function traceLine(trace: any, c: Paint): string {
 /** A path as text: each pass a box, its datapaths and stages inside, recirculations between. */
 export function drawPath(json: any, c: Paint): string {
   const path = termSafeDeep(json);
-  const why = incompleteWhy(path.verdict, asIs);
-  const until = path.verdict.provisional && path.verdict.provisionalReason ? [c.yellow(`provisional: ${path.verdict.provisionalReason}`)] : [];
-  const out: string[] = [`path ${path.id} on ${path.chassis}: ${verdictText(path.verdict, c)}`, ...(why ? [c.yellow(why)] : []), ...until, ''];
+  const notes = verdictNotes(path.verdict, asIs).map(c.yellow);
+  const out: string[] = [`path ${path.id} on ${path.chassis}: ${verdictText(path.verdict, c)}`, ...notes, ''];
   path.passes.forEach((p: any, i: number) => {
     const ct = ctState(p.flow);
     out.push(c.bold(`┌─ pass ${i + 1} (trace ${p.id}) · ${p.chassis} · recirc ${p.recircId ?? '0'}${ct ? ` · ct ${ct}` : ''}`));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { ROOT } from '../support/app';
 import { launch, watchErrors } from '../support/browser';
+import { markFields } from '../support/mark-fields';
 import { Live, TOKEN } from './live-fixture';
 
 const DOCS = join(ROOT, 'docs');
@@ -298,6 +299,35 @@ export function uiCases(ctx: () => Live, dropOf: () => any, state: UiState): voi
       expect(await label.locator('tspan.name').allTextContents()).toEqual(spans.map((s) => s.name));
     } finally {
       await page.unroute(mine);
+    }
+  });
+
+  // A cross-chassis path settled without a chassis (hv2 never told what its agent stored, two days
+  // on) read like a whole one on the page, and one still provisional did not say why.
+  it('a path settled without a chassis names it under the verdict line, with why; one provisional says why; the whole path says neither', async () => {
+    await page.addInitScript((t) => (globalThis as any).sessionStorage.setItem('livetrace.token', t), TOKEN);
+    const shown = async () => {
+      await page.goto(`${live.url}/ui/paths/${drop.pathId}`);
+      await page.locator('svg.picture').waitFor();
+      return { line: await page.locator('.verdict-line').textContent(), notes: await page.locator('.verdict-note').allTextContents() };
+    };
+    const whole = await shown();
+    expect(whole.line).toMatch(/^dropped by ACL/);
+    expect(whole.notes).toEqual([]);
+    // The drop's path as the API answers it, its verdict carrying what a cross-chassis path's does
+    // (the fields as LinkMarks, the code GET /paths/:id runs, words them: this sandbox has one chassis).
+    const real = await live.json(`/paths/${drop.pathId}?include=steps`);
+    const mine = (u: URL) => u.pathname === `/paths/${drop.pathId}`;
+    for (const state of ['settled', 'provisional'] as const) {
+      const fields = await markFields(state, real.passes[0].id);
+      await page.route(mine, (r) => r.fulfill({ json: { ...real, verdict: { ...real.verdict, ...fields } } }));
+      try {
+        const { line, notes } = await shown();
+        if (state === 'settled') expect({ line, notes }).toEqual({ line: expect.stringMatching(/^settled without hv2; dropped by ACL/), notes: [`settled without hv2: ${fields.settledReason}`] });
+        else expect({ line, notes }).toEqual({ line: expect.stringMatching(/^provisional; dropped by ACL/), notes: [`provisional: ${fields.provisionalReason}`] });
+      } finally {
+        await page.unroute(mine);
+      }
     }
   });
 

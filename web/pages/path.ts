@@ -2,7 +2,7 @@
 // flow, its OpenFlow rules and its ovn-detrace text.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import * as api from '../api';
-import { ctState, incompleteWhy, short, verdictClass, verdictText } from '../describe';
+import { ctState, short, verdictClass, verdictNotes, verdictText } from '../describe';
 import { buildPicture, GNode, PathJson } from '../graph';
 import { bidiLine, go, html, link } from '../html';
 import { stepBlocks } from '../parse';
@@ -117,7 +117,7 @@ export function PathPage({ id }: { id: string }) {
   return html`<section aria-labelledby="path-title">
     <h1 id="path-title">Path ${path.id} <small>${path.passes.length} passes · ${pic.stages} stages</small></h1>
     <p class=${`verdict-line ${verdictClass(path.verdict.kinds)}`}>${bidiLine(verdictText(path.verdict))}</p>
-    ${incompleteWhy(path.verdict) ? html`<p class="incomplete-reason">${bidiLine(incompleteWhy(path.verdict)!)}</p>` : null}
+    ${verdictNotes(path.verdict).map((note) => html`<p class="verdict-note">${bidiLine(note)}</p>`)}
     <div class="actions">
       <button type="button" onClick=${crossCheck} disabled=${busy}>${busy ? 'Running ovn-trace…' : 'Cross-check with ovn-trace'}</button>
       <button type="button" aria-pressed=${fit} onClick=${() => setFit(!fit)}>${fit ? 'Actual size' : 'Fit to width'}</button>

@@ -4,6 +4,7 @@
 // shapes the sandbox does not make on demand (a flood's second hop, an unsure link, a missing far end).
 import { drawPath, paint } from '../../../src/cli/render';
 import { hopText, incompleteWhy } from '../../../web/describe';
+import { markFields } from '../../support/mark-fields';
 
 const plain = paint(false);
 const pass = (id: number, chassis: string, recircId: string, kinds: string[], logicalPorts: string[] = []) => ({
@@ -44,6 +45,37 @@ describe('drawPath across chassis', () => {
     const lines = drawPath(path, plain).split('\n');
     expect(lines.slice(0, 2)).toEqual(['path 5 on hv1: provisional; output to lsp2', `provisional: ${provisionalReason}`]);
     expect(lines.filter((l) => l.startsWith('   │ '))).toEqual(['   │ geneve vni 1 → hv2 (provisional)']);
+  });
+
+  // A path settled without a chassis (hv2 never told what its agent stored, two days on) read like a
+  // whole one: nothing in the terminal said hv2 was not waited for.
+  describe('settled without a chassis: named in the verdict line, why under it (the API\'s words); a whole path says neither', () => {
+    const path = (fields: object) => ({
+      id: 7,
+      chassis: 'hv1',
+      passes: [pass(10, 'hv1', '0', ['tunnel']), pass(20, 'hv2', '0', ['output'], ['lsp2'])],
+      verdict: { kinds: ['output'], logicalPorts: ['lsp2'], logicalFlow: null, northbound: null, chassis: 'hv2', incomplete: false, tunnels: [hop(10, 20, 'hv2')], ...fields },
+    });
+
+    it('a receiver silent past the bound', async () => {
+      const fields = await markFields('settled', 10);
+      const lines = drawPath(path(fields), plain).split('\n');
+      expect(lines.slice(0, 3)).toEqual(['path 7 on hv1: settled without hv2; output to lsp2', `settled without hv2: ${fields.settledReason}`, '']);
+      expect(lines[1]).toMatch(/^settled without hv2: chassis hv2 has not told what its agent stored, silent for more than 24 h past /);
+      expect(lines.some((l) => l.startsWith('provisional'))).toBe(false);
+    });
+
+    it('a chassis unknown for the tunnel, by its IP', async () => {
+      const fields = await markFields('settled', 10, null, '192.168.0.9');
+      expect(drawPath(path(fields), plain).split('\n').slice(0, 2)).toEqual(['path 7 on hv1: settled without 192.168.0.9; output to lsp2', `settled without 192.168.0.9: ${fields.settledReason}`]);
+    });
+
+    it('a whole path, and one still provisional', async () => {
+      expect(drawPath(path({}), plain).split('\n').slice(0, 2)).toEqual(['path 7 on hv1: output to lsp2', '']);
+      const fields = await markFields('provisional', 10);
+      const lines = drawPath(path(fields), plain).split('\n');
+      expect(lines.slice(0, 3)).toEqual(['path 7 on hv1: provisional; output to lsp2', `provisional: ${fields.provisionalReason}`, '']);
+    });
   });
 
   it('two segments of one chassis meet: hv1 floods to hv2 and hv3, hv2 forwards to hv3 again; the second hv3 pass follows its hop, not a recirculation', () => {
