@@ -1,6 +1,7 @@
 // PostgreSQL's own retention (LIVETRACE_CENTRAL_RETENTION_DAYS / _ROWS), once the spools prune
 // locally (spool-retention-store.ts) and ship no deletes: the oldest traces of every chassis go, by
-// created_at (ids are per writer slot, so they order time only within one chassis), with what the
+// when their agent heard them (TRACE_HEARD: ids are per writer slot, so they order time only within
+// one chassis; created_at is an ingest producer's clock for a translation), with what the
 // SQLite retention takes with a trace, in its order: port rows and citation bits with the trace,
 // then its path once no trace is left under it, then its datapath flow lifetime once ended and
 // cited by no trace (with its recirculation edges). Rules, snapshots and OVN objects stay, as in
@@ -22,7 +23,7 @@ import { inTransaction, olderServer, SILENT_MS, withClient } from '../storage/pg
 import { BUCKET_SHIFT, citationsOf } from '../traces';
 import type { SlotRanged } from '../storage/slot-take';
 import { pruneDeadSlots } from './central-dead-slot-store';
-import { heardSince, pruneCentralUntraced, TRACE_HEARD, TRACED_IN, untracedCuts } from './central-untraced-store';
+import { heardSince, pruneCentralUntraced, TRACE_HEARD, traceHeardAt, TRACED_IN, untracedCuts } from './central-untraced-store';
 import { addBatch, type PruneResult } from './retention';
 
 /** pg_advisory_lock key of the central retention (the migrations hold 7946710). */
@@ -31,9 +32,9 @@ export const CENTRAL_RETENTION_LOCK = 7946711;
 export const CENTRAL_BATCH = 500;
 
 export interface CentralLimits {
-  /** Traces created before this go (RFC 3339; null: no age limit). */
+  /** Traces heard before this go (RFC 3339, the agents' clock; null: no age limit). */
   before: string | null;
-  /** Traces created at or before this go (the row limit's cut; null: no row limit). */
+  /** Traces heard at or before this go (the row limit's cut; null: no row limit). */
   atOrBefore: string | null;
   /** Writer slots last heard from before this hold none of their lifetimes back (TRACED_IN; '': no bound). */
   heardSince: string;
@@ -59,11 +60,24 @@ export interface CentralConfig {
   deadSlots?: { days: number; ranged: SlotRanged[] };
 }
 
-/** The created_at of the newest trace beyond the `keep` newest, across every chassis (one index walk). */
-export async function centralRowCut(c: PoolClient, keep: number): Promise<string | null> {
-  const r = await c.query<{ created_at: string }>('SELECT created_at FROM trace ORDER BY created_at DESC OFFSET $1 LIMIT 1', [keep]);
-  return r.rows[0]?.created_at ?? null;
-}
+/**
+ * When the newest trace beyond the `keep` newest was heard, across every chassis (one walk of
+ * idx_trace_heard). By created_at, from an ingest producer days behind, a translation heard a minute
+ * ago was cut first, and one from a producer ahead outlived what was heard after it; SQLite keeps
+ * its newest ids, in the order its agent heard them (test/postgres/central-retention-row-clock.spec.ts).
+ */
+export const centralRowCut = (c: PoolClient, keep: number): Promise<string | null> => traceHeardAt(c, keep);
+
+/** The oldest traces over a limit, on the agents' clock (idx_trace_heard); $1 the cut, $2 how many. */
+const OVER = (op: '<' | '<=') => `SELECT id, path_id, datapath_flow_id, steps FROM trace WHERE ${TRACE_HEARD} ${op} $1 ORDER BY ${TRACE_HEARD} LIMIT $2`;
+const OVER_ROWS = OVER('<=');
+const OVER_AGE = OVER('<');
+
+/** The statements picking traces and example parameters (their plans are a test's, with UNTRACED_STATEMENTS). */
+export const TRACE_STATEMENTS: Array<[string, string, unknown[]]> = [
+  ['overRows', OVER_ROWS, ['2026-01-11T00:00:00.000Z', 500]],
+  ['overAge', OVER_AGE, ['2026-01-11T00:00:00.000Z', 500]],
+];
 
 /** The bits each (kind, ref, bucket) loses with these traces, as four columns for unnest(). */
 export function citationMasks(traces: Array<{ id: number; steps: Buffer }>): [number[], number[], number[], number[]] {
@@ -87,14 +101,12 @@ export function citationMasks(traces: Array<{ id: number; steps: Buffer }>): [nu
 /** One batch, one transaction: at most `batch` of the oldest traces over the limits, with what goes with them. */
 export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, batch: number): Promise<PruneResult> {
   const out: PruneResult = { traces: 0, paths: 0, datapathFlows: 0 };
-  const pick = (where: string, by: string) => `SELECT id, path_id, datapath_flow_id, steps FROM trace WHERE ${where} ORDER BY ${by} LIMIT $2`;
   type Row = { id: number; path_id: number | null; datapath_flow_id: number | null; steps: Buffer };
   const rows = new Map<number, Row>();
-  if (limits.atOrBefore !== null) for (const r of (await c.query<Row>(pick('created_at <= $1', 'created_at'), [limits.atOrBefore, batch])).rows) rows.set(r.id, r);
-  // By age, on the agents' clocks: an agent's own trace by its created_at, one a producer dated (an
-  // ingested translation) by when its agent heard it (TRACE_HEARD, idx_trace_heard).
-  if (limits.before !== null && rows.size < batch)
-    for (const r of (await c.query<Row>(pick(`${TRACE_HEARD} < $1`, TRACE_HEARD), [limits.before, batch - rows.size])).rows) rows.set(r.id, r);
+  // On the agents' clocks: an agent's own trace by its created_at, one a producer dated (an ingested
+  // translation) by when its agent heard it (TRACE_HEARD).
+  if (limits.atOrBefore !== null) for (const r of (await c.query<Row>(OVER_ROWS, [limits.atOrBefore, batch])).rows) rows.set(r.id, r);
+  if (limits.before !== null && rows.size < batch) for (const r of (await c.query<Row>(OVER_AGE, [limits.before, batch - rows.size])).rows) rows.set(r.id, r);
   if (!rows.size) return out;
   const ids = [...rows.keys()];
   const paths = [...new Set([...rows.values()].map((r) => r.path_id).filter((p): p is number => p !== null))];

@@ -80,12 +80,8 @@ const SQL = {
   upcallNewest: `SELECT ${UPCALL_HEARD} AS t FROM upcall ORDER BY ${UPCALL_HEARD} DESC OFFSET $1 LIMIT 1`,
   checkNewest: 'SELECT created_at AS t FROM cross_check ORDER BY created_at DESC OFFSET $1 LIMIT 1',
   ingestNewest: 'SELECT received_at AS t FROM ingest_event ORDER BY received_at DESC OFFSET $1 LIMIT 1',
-  traceNewest: 'SELECT created_at AS t FROM trace ORDER BY created_at DESC OFFSET $1 LIMIT 1',
-  /**
-   * When the earliest heard of the traces kept (created_at at or after the oldest kept, $1) was heard, on
-   * the agents' clock (idx_trace_heard): where the history kept begins for the tables compared with it.
-   */
-  traceHeard: `SELECT ${TRACE_HEARD} AS t FROM trace WHERE created_at >= $1 ORDER BY ${TRACE_HEARD} LIMIT 1`,
+  /** On the agents' clock (TRACE_HEARD, idx_trace_heard), as the row limit keeps traces (central-retention-store.ts). */
+  traceNewest: `SELECT ${TRACE_HEARD} AS t FROM trace ORDER BY ${TRACE_HEARD} DESC OFFSET $1 LIMIT 1`,
   /** Ended lifetimes over the cut, after a (removed_at, id) cursor: a cited one is stepped over. */
   flows: `SELECT id, removed_at FROM datapath_flow WHERE removed_at IS NOT NULL AND (removed_at, id) > ($1, $2) AND removed_at < $3 AND (heard_at IS NULL OR heard_at < $5) ORDER BY removed_at, id LIMIT $4`,
   /** Never one whose citing traces may still be in its spool's backlog (TRACED_IN, ship-synced.ts). */
@@ -120,7 +116,6 @@ const IDS = Array.from({ length: 500 }, (_, i) => i + 1);
 /** Every statement with parameters of its types, for the plans' test. */
 export const UNTRACED_STATEMENTS: Array<[string, string, unknown[]]> = [
   ...(['flowNewest', 'upcallNewest', 'checkNewest', 'ingestNewest', 'traceNewest'] as const).map((k): [string, string, unknown[]] => [k, SQL[k], [1000]]),
-  ['traceHeard', SQL.traceHeard, [T]],
   ['flows', SQL.flows, ['', 0, T, 500, T]],
   ['flowsUncited', SQL.flowsUncited, [IDS, T]],
   ['silentOpen', SQL.silentOpen, [0, 2 ** 40, T, 500]],
@@ -139,23 +134,28 @@ const later = (...ts: Array<string | null | undefined>): string | null => ts.red
 const before = (t: string | null, bound: string): string | null => (t === null ? null : t < bound ? t : bound);
 
 /**
+ * When the trace `offset` places below the newest was heard, on the agents' clock (TRACE_HEARD; null:
+ * there are not that many): the row limit keeps the traces heard after it (offset keep), and the
+ * history it keeps begins at the keep-th (untracedCuts, offset keep - 1).
+ */
+export async function traceHeardAt(c: PoolClient, offset: number): Promise<string | null> {
+  return (await c.query<{ t: string }>(SQL.traceNewest, [offset])).rows[0]?.t ?? null;
+}
+
+/**
  * Each table's cut: the age cutoff; with a row limit, when the earliest heard of the traces kept was
  * heard (the history kept begins there) and the keep-th newest row of the table itself (as many of
  * each as traces are kept); the later of them. Lifetimes never past now - QUIET_MS.
  *
- * The traces kept are the row limit's, by created_at (centralRowCut), but an ingested translation's
- * created_at is its producer's clock and every table here is cut on the agents' (upcall heard_at,
- * cross_check created_at, ingest_event received_at): by the oldest kept trace's created_at, from a
- * producer two days ahead every upcall heard since went. Not the oldest kept trace's own heard time
- * either: one from a producer ahead is 'newer' than the tracer's trace of a minute ago and was heard
- * before it. SQLite's ids grow with the agent's clock (TraceStore.oldestHeardAt, the first id);
- * PostgreSQL's are per writer slot, so the earliest is found by TRACE_HEARD among those kept.
+ * Every table here is cut on the agents' clock (upcall heard_at, cross_check created_at,
+ * ingest_event received_at), as the row limit keeps traces (TRACE_HEARD): by an ingested
+ * translation's created_at, its producer's clock, from a producer two days ahead every upcall heard
+ * since the oldest kept trace went. SQLite's ids grow with the agent's clock (TraceStore.oldestHeardAt,
+ * the first id); PostgreSQL's are per writer slot, so the keep-th is found by TRACE_HEARD.
  */
 export async function untracedCuts(c: PoolClient, o: { before: string | null; keep: number; now: number; heardSince: string }): Promise<UntracedCuts> {
   const newest = async (sql: string) => (o.keep > 0 ? ((await c.query<{ t: string }>(sql, [o.keep - 1])).rows[0]?.t ?? null) : null);
-  const oldestKept = await newest(SQL.traceNewest);
-  const heard = oldestKept === null ? null : ((await c.query<{ t: string }>(SQL.traceHeard, [oldestKept])).rows[0]?.t ?? oldestKept);
-  const history = later(o.before, heard);
+  const history = later(o.before, await newest(SQL.traceNewest));
   const quiet = new Date(o.now - QUIET_MS).toISOString();
   return {
     datapathFlow: before(later(history, await newest(SQL.flowNewest)), quiet),

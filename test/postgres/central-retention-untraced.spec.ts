@@ -10,7 +10,7 @@ import { CrossCheckStore } from '../../src/cross-checks/cross-check-store';
 import type { EventV1 } from '../../src/ingest/event-schema';
 import { IngestStore } from '../../src/ingest/ingest-store';
 import { writeEvents } from '../../src/ingest/ingest-write';
-import { centralRound } from '../../src/retention/central-retention-store';
+import { centralRound, TRACE_STATEMENTS } from '../../src/retention/central-retention-store';
 import { UNTRACED_STATEMENTS } from '../../src/retention/central-untraced-store';
 import type { StoreService } from '../../src/storage/store.service';
 import { TraceStore } from '../../src/traces/trace-store';
@@ -233,14 +233,15 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     expect((await pgRows(url, 'SELECT event_id FROM upcall ORDER BY id')).map((row) => row.event_id)).toEqual(['up-ahead', null]);
   });
 
-  /** The index each statement walks (the migration PgCentralRetentionUntraced adds those retention alone needs). */
+  /** The index each statement walks (the migration PgCentralRetentionUntraced adds those retention alone needs; PgRecordsHeardAt idx_trace_heard). */
   const INDEXES: Record<string, string[]> = {
     flowNewest: ['idx_dpflow_removed'],
     upcallNewest: ['idx_upcall_heard'],
     checkNewest: ['idx_cross_check_created'],
     ingestNewest: ['idx_ingest_event_received'],
-    traceNewest: ['idx_trace_created'],
-    traceHeard: ['idx_trace_heard'],
+    traceNewest: ['idx_trace_heard'],
+    overRows: ['idx_trace_heard'],
+    overAge: ['idx_trace_heard'],
     flows: ['idx_dpflow_removed'],
     flowsUncited: ['datapath_flow_pkey', 'idx_trace_dpflow', 'writer_slot_pkey'],
     silentOpen: ['idx_dpflow_open'],
@@ -280,11 +281,18 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
         'SET enable_seqscan = off',
       ])
         await c.query(sql);
-      for (const [name, sql, params] of UNTRACED_STATEMENTS) {
+      for (const [name, sql, params] of [...UNTRACED_STATEMENTS, ...TRACE_STATEMENTS]) {
         const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params)).rows.map((p) => p['QUERY PLAN']).join('\n');
         const used = [...plan.matchAll(/(?:Index|Index Only|Bitmap Index) Scan (?:Backward )?(?:using|on) (\w+)/g)].map((m) => m[1]);
         expect({ name, seqScan: /Seq Scan/.test(plan), indexes: [...new Set(used)].sort() }).toEqual({ name, seqScan: false, indexes: INDEXES[name] });
       }
+      // The row limit's cut, as the planner picks it (seq scans allowed): it reads the keep newest heard
+      // and one more through idx_trace_heard, not every trace.
+      await c.query('RESET enable_seqscan');
+      const [, rowCut] = UNTRACED_STATEMENTS.find(([name]) => name === 'traceNewest')!;
+      const cut = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF) ${rowCut}`, [100])).rows.map((p) => p['QUERY PLAN']).join('\n');
+      expect({ scan: /Seq Scan/.test(cut), index: /Index Scan Backward using (\w+)/.exec(cut)?.[1], read: Number(/Index Scan.*rows=(\d+)/.exec(cut)?.[1]) }).toEqual({ scan: false, index: 'idx_trace_heard', read: 101 });
+      await c.query('SET enable_seqscan = off');
       // A silent slot is walked every round while it stays silent: the walk reads its open lifetimes, not
       // every row of its range (through the primary key, all 7,500 of the slot's, ended ones included; 300 open).
       const [, silentOpen] = UNTRACED_STATEMENTS.find(([name]) => name === 'silentOpen')!;

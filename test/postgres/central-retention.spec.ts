@@ -248,7 +248,7 @@ describe('PostgreSQL keeps a longer history than the spools (real PostgreSQL)', 
     // The spools were not touched: PostgreSQL's retention is PostgreSQL's alone.
     expect((await ids(s, 'spool')).length + (await ids(other, 'spool')).length).toBe(rows.length);
 
-    // By count across chassis: the newest N by created_at stay.
+    // By count across chassis: the newest N by when they were heard (the agents' own: created_at) stay.
     // A packet's passes share their created_at: keep the last three packets whole.
     const times = [...new Set((await s.query.all<{ created_at: string }>('SELECT created_at FROM trace ORDER BY created_at DESC')).map((r) => r.created_at))];
     const newest = (await s.query.all<{ id: number }>('SELECT id FROM trace WHERE created_at >= ? ORDER BY id', times[2])).map((r) => r.id);

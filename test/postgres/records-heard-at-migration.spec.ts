@@ -6,7 +6,7 @@
 // Now the columns are added alone, old rows keep heard_at NULL (read as their own time), and the
 // indexes are built CONCURRENTLY; retention still walks them and prunes the old rows by their time.
 import { Client, Pool } from 'pg';
-import { centralRound } from '../../src/retention/central-retention-store';
+import { centralRound, TRACE_STATEMENTS } from '../../src/retention/central-retention-store';
 import { UNTRACED_STATEMENTS } from '../../src/retention/central-untraced-store';
 import { openPostgres } from '../../src/storage/postgres';
 import { packSteps } from '../../src/traces/step-pack';
@@ -37,7 +37,7 @@ async function beforeHeardAt(name: string): Promise<{ url: string; admin: Client
 }
 
 const plan = async (c: Client, name: string) => {
-  const [, sql, params] = UNTRACED_STATEMENTS.find(([n]) => n === name)!;
+  const [, sql, params] = [...UNTRACED_STATEMENTS, ...TRACE_STATEMENTS].find(([n]) => n === name)!;
   return (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, params)).rows.map((p) => p['QUERY PLAN']).join('\n');
 };
 
@@ -115,7 +115,7 @@ describe('PgRecordsHeardAt on a database with rows (real PostgreSQL)', () => {
       await admin.query('SET enable_seqscan = off');
       for (const name of ['upcalls', 'upcallNewest']) expect({ name, plan: await plan(admin, name) }).toEqual({ name, plan: expect.stringMatching(/Index (Only )?Scan (Backward )?using idx_upcall_heard/) });
       expect(await plan(admin, 'upcalls')).not.toMatch(/Seq Scan/);
-      expect(await plan(admin, 'traceHeard')).toMatch(/Index Scan using idx_trace_heard/);
+      for (const name of ['traceNewest', 'overRows', 'overAge']) expect({ name, plan: await plan(admin, name) }).toEqual({ name, plan: expect.stringMatching(/Index Scan (Backward )?using idx_trace_heard/) });
 
       const r = await centralRound(pool, { days: 10, keep: 0 }, NOW, { batch: 500 });
 
