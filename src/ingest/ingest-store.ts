@@ -56,7 +56,8 @@ export class IngestStore {
 
   /**
    * Retention (inside its writer job): looks at up to `batch` entries above `after` in id order and
-   * deletes those heard before `before` (and dated before it) or with an id at or below `maxId`,
+   * deletes those heard before `before` (received_at, the agent's clock, as every table's age: by the
+   * producer's time too, from one days ahead an entry heard weeks ago stayed) or with an id at or below `maxId`,
    * except what the ledger still answers for: for each lifetime still open, each producer's first
    * ukey_created / ukey_updated of it (lifetimesOf finds a producer's open lifetimes through one, so
    * its restart closes them; the rest of a flow's stream, installed for weeks, goes by age), and
@@ -75,11 +76,11 @@ export class IngestStore {
   ): { cursor: number | null; deleted: number } {
     const rows = tx
       .stmt(
-        `SELECT e.id, e.time, e.received_at AS receivedAt, e.source, e.ref_id AS ref, f.id IS NOT NULL AS open FROM ingest_event e
+        `SELECT e.id, e.received_at AS receivedAt, e.source, e.ref_id AS ref, f.id IS NOT NULL AS open FROM ingest_event e
            LEFT JOIN datapath_flow f ON f.id = e.ref_id AND f.removed_at IS NULL AND e.type IN ('ukey_created', 'ukey_updated')
           WHERE e.id > ? ORDER BY e.id LIMIT ?`,
       )
-      .all(o.after, o.batch) as Array<{ id: number; time: string; receivedAt: string; source: string; ref: number; open: number }>;
+      .all(o.after, o.batch) as Array<{ id: number; receivedAt: string; source: string; ref: number; open: number }>;
     const del = tx.stmt('DELETE FROM ingest_event WHERE id = ?');
     const firsts = o.firsts ?? new Set<string>();
     let deleted = 0;
@@ -92,7 +93,7 @@ export class IngestStore {
         }
       }
       if (r.receivedAt >= o.quietBefore) continue;
-      const old = o.before !== null && r.receivedAt < o.before && r.time < o.before;
+      const old = o.before !== null && r.receivedAt < o.before;
       if ((old || (o.maxId !== null && r.id <= o.maxId)) && (o.may?.(r.id) ?? true)) deleted += del.run(r.id).changes;
     }
     const beyond = (r: (typeof rows)[number]) => (o.before === null || r.receivedAt >= o.before) && (o.maxId === null || r.id > o.maxId);

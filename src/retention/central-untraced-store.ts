@@ -104,8 +104,11 @@ const SQL = {
   /** By when an agent heard them (heard_at: a producer's clock days off made time go at once, or stay); one from before, by its time. */
   upcalls: `DELETE FROM upcall WHERE id IN (SELECT id FROM upcall WHERE ${UPCALL_HEARD} < $1 ORDER BY ${UPCALL_HEARD} LIMIT $2)`,
   checks: 'DELETE FROM cross_check WHERE id IN (SELECT id FROM cross_check WHERE created_at < $1 ORDER BY created_at LIMIT $2)',
-  /** Ledger entries heard before the cut, after a (received_at, id) cursor, each saying whether it is an open lifetime's install or update. */
-  ingest: `SELECT e.id, e.received_at, e.time, e.source, e.ref_id, f.id IS NOT NULL AS open FROM ingest_event e
+  /**
+   * Ledger entries heard before the cut (received_at, the agents' clock, as IngestStore.pruneOldest), after a
+   * (received_at, id) cursor, each saying whether it is an open lifetime's install or update.
+   */
+  ingest: `SELECT e.id, e.received_at, e.source, e.ref_id, f.id IS NOT NULL AS open FROM ingest_event e
              LEFT JOIN datapath_flow f ON f.id = e.ref_id AND f.removed_at IS NULL AND e.type IN ${MAKERS}
             WHERE (e.received_at, e.id) > ($1, $2) AND e.received_at < $3 ORDER BY e.received_at, e.id LIMIT $4`,
   ingestDelete: 'DELETE FROM ingest_event WHERE id = ANY($1::bigint[])',
@@ -235,10 +238,10 @@ export async function pruneCentralUntraced(
       return true;
     };
     while (go()) {
-      const rows = (await c.query<{ id: string; received_at: string; time: string; source: string; ref_id: string; open: boolean }>(SQL.ingest, [...cursor, cut, o.batch])).rows;
+      const rows = (await c.query<{ id: string; received_at: string; source: string; ref_id: string; open: boolean }>(SQL.ingest, [...cursor, cut, o.batch])).rows;
       if (!rows.length) break;
       cursor = [rows[rows.length - 1].received_at, Number(rows[rows.length - 1].id)];
-      const ids = rows.filter((r) => !first(r) && r.time < cut).map((r) => r.id);
+      const ids = rows.filter((r) => !first(r)).map((r) => r.id);
       if (ids.length) add({ ingestEvents: (await c.query(SQL.ingestDelete, [ids])).rowCount ?? 0 });
     }
   }

@@ -169,7 +169,7 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
     expect(left.map((row) => Number(row.id))).not.toContain(old);
   });
 
-  it('by age on the agents’ clocks: upcalls and ingested translations go by when they were heard, not by their producer’s time', async () => {
+  it('by age on the agents’ clocks: upcalls, ingested translations and their ledger entries go by when they were heard, not by their producer’s time', async () => {
     const url = await spools.pg().database('central_untraced_clock');
     const s = await spools.storeOn(url);
     // Heard a minute ago from a producer ten days behind; heard twenty days ago from one eighteen days ahead.
@@ -187,6 +187,7 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
 
     expect((await pgRows(url, 'SELECT event_id FROM upcall ORDER BY id')).map((row) => row.event_id)).toEqual(['up-behind']);
     expect((await pgRows(url, 'SELECT created_at FROM trace ORDER BY id')).map((row) => row.created_at)).toEqual([ago(10)]);
+    expect((await pgRows(url, 'SELECT event_id FROM ingest_event ORDER BY id')).map((row) => row.event_id)).toEqual(['up-behind', 'tr-behind']);
   });
 
   it('a row limit keeps the upcalls heard since the oldest trace kept was heard, from a producer two days ahead', async () => {

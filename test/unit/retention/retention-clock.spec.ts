@@ -84,7 +84,7 @@ describe('retention by age on the agent’s clock: ingested rows', () => {
     expect(ids('trace', 'created_at')).toEqual([ago(10)]); // still shown at the producer's time
   });
 
-  it('prunes upcalls and translations heard twenty days ago from a producer eighteen days ahead', async () => {
+  it('prunes upcalls, translations and their ledger entries heard twenty days ago from a producer eighteen days ahead', async () => {
     await send(ago(20), [
       { type: 'upcall', id: 'up-ahead', time: ago(2), key: KEY },
       { type: 'translation', id: 'tr-ahead', time: ago(2), text: 'x' },
@@ -95,6 +95,7 @@ describe('retention by age on the agent’s clock: ingested rows', () => {
 
     expect(ids('upcall', 'event_id')).toEqual(['up-recent']);
     expect(ids('trace', 'created_at')).toEqual([]);
+    expect(ids('ingest_event', 'event_id')).toEqual(['up-recent']);
   });
 
   it('a row limit keeps the upcalls heard since the oldest trace kept was heard, from a producer two days ahead', async () => {
