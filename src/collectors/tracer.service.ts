@@ -124,11 +124,16 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     void this.queue.stop();
   }
 
+  private queueFull = 0;
+
   /**
    * Selected flows not taken since start, by cause (/health): the queue full is this process
-   * tracing too slowly, the spool full is PostgreSQL away or too slow.
+   * tracing too slowly, the spool full is PostgreSQL away or too slow (the shipper keeps that count:
+   * ShipperState.dropped).
    */
-  readonly dropped = { queueFull: 0, spoolFull: 0 };
+  get dropped(): { queueFull: number; spoolFull: number } {
+    return { queueFull: this.queueFull, spoolFull: this.store.shipper?.state.dropped ?? 0 };
+  }
 
   get queueDepth(): number {
     return this.queue.depth;
@@ -165,12 +170,11 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       this.sessions.count(p.session, 'selected');
       if (flow.dbId !== undefined) p.session.selectedFlows.add(flow.dbId);
     }
-    // With PostgreSQL away long enough the spool is full: the bound drops new traces, counted.
+    // With PostgreSQL away long enough the spool is full: the bound drops new traces, counted once,
+    // in the shipper's state (/health and /metrics read it there).
     const shipper = this.store.shipper;
     if (shipper?.state.full) {
       shipper.state.dropped++;
-      this.dropped.spoolFull++;
-      this.metrics.count('dropped_spool_full');
       for (const p of picked) this.sessions.drop(p.session, 'spool_full');
       return;
     }
@@ -179,7 +183,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     const hold = this.mark.hold(flow.firstSeen);
     if (!this.queue.push({ flow, sessions: picked, enqueuedAt: Date.now(), hold })) {
       this.mark.release(hold);
-      this.dropped.queueFull++;
+      this.queueFull++;
       this.metrics.count('dropped_queue_full');
       for (const p of picked) this.sessions.drop(p.session, 'queue_full');
     }

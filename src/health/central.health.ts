@@ -27,7 +27,8 @@ export class CentralHealthIndicator {
     let seenReship = 0;
     // Counters follow the shipper's own totals at scrape time.
     new Counter({ name: 'livetrace_ship_rows_total', help: 'Rows written to PostgreSQL by the shipper', registers: [r], collect() { this.inc(shipper.state.shippedRows - seenRows); seenRows = shipper.state.shippedRows; } });
-    new Counter({ name: 'livetrace_ship_dropped_total', help: 'Traces not stored because the spool was full', registers: [r], collect() { this.inc(shipper.state.dropped - seenDropped); seenDropped = shipper.state.dropped; } });
+    // Kept for the dashboards that scrape it: the same count as livetrace_traces_total{outcome="dropped_spool_full"}, never to be added to it.
+    new Counter({ name: 'livetrace_ship_dropped_total', help: 'Traces not stored because the spool was full: livetrace_traces_total{outcome="dropped_spool_full"} under its older name', registers: [r], collect() { this.inc(shipper.state.dropped - seenDropped); seenDropped = shipper.state.dropped; } });
     new Counter({ name: 'livetrace_ship_reship_failures_total', help: 'Failed attempts to ship again the lifetimes PostgreSQL\'s retention took from this slot while it was silent (ship-pruned.ts)', registers: [r], collect() { this.inc(shipper.state.reshipFailures - seenReship); seenReship = shipper.state.reshipFailures; } });
   }
 
@@ -42,7 +43,8 @@ export class CentralHealthIndicator {
     if (!shipper || !central) return indicator.up({ store: 'sqlite' });
     const s = shipper.state;
     const data = {
-      store: 'postgres', url: central.url, slot: central.slot, backlog: s.backlog, spoolFull: s.full, dropped: s.dropped, lastShippedAt: s.lastShippedAt,
+      // The traces a full spool dropped are vswitchd's traceDropped.spoolFull: one number in /health.
+      store: 'postgres', url: central.url, slot: central.slot, backlog: s.backlog, spoolFull: s.full, lastShippedAt: s.lastShippedAt,
       // Up all the same (the batches ship): traces may cite lifetimes PostgreSQL lacks until it succeeds.
       ...(s.reshipError !== null ? { reshipError: s.reshipError } : {}),
     };

@@ -46,7 +46,11 @@ export interface ShipperState extends ReshipState {
   up: boolean;
   backlog: number;
   full: boolean;
-  /** Traces the sources did not store because the spool was full. */
+  /**
+   * Traces the tracer dropped because the spool was full: their one count, which /health
+   * (traceDropped.spoolFull) and /metrics (livetrace_traces_total{outcome="dropped_spool_full"}, and
+   * livetrace_ship_dropped_total, the same under its older name) read.
+   */
   dropped: number;
   shippedRows: number;
   batches: number;

@@ -10,6 +10,7 @@ import type { FlowTracer } from '../../src/collectors/flow-tracer';
 import type { PollerService } from '../../src/collectors/poller.service';
 import type { TracerMetrics } from '../../src/collectors/tracer-metrics';
 import type { LivetraceConfig } from '../../src/config/config.schema';
+import type { StoreService } from '../../src/storage/store.service';
 import { TracerService } from '../../src/collectors/tracer.service';
 import { parseDumpLine } from '../../src/ovs/dump-flows';
 import type { PathRecorder } from '../../src/paths';
@@ -28,8 +29,8 @@ export interface TracerParts {
   /** Or made from the config and the poller stand-in (a real FlowTracer over them). */
   flowTracer: FlowTracer | ((cfg: LivetraceConfig, poller: PollerService) => FlowTracer);
   paths: PathRecorder;
-  /** Counted nowhere unless given. */
-  metrics?: TracerMetrics;
+  /** Counted nowhere unless given; or made from the store (TracerMetrics reads the shipper's count). */
+  metrics?: TracerMetrics | ((store: StoreService) => TracerMetrics);
   /** More settings (LIVETRACE_TRACE_METHOD). */
   env?: Record<string, string>;
 }
@@ -49,7 +50,8 @@ export async function sessionTracer(prefix: string, installed: LiveFlow[], parts
     addBusy: () => undefined,
     chassis: 'hv1',
   });
-  const metrics = parts.metrics ?? ({ queueDepth: () => undefined, count: () => undefined, stored: () => undefined } as unknown as TracerMetrics);
+  const metrics =
+    typeof parts.metrics === 'function' ? parts.metrics(store) : (parts.metrics ?? ({ queueDepth: () => undefined, count: () => undefined, stored: () => undefined } as unknown as TracerMetrics));
   const noPorts = { names: () => undefined } as unknown as DatapathPorts;
   const flowTracer = typeof parts.flowTracer === 'function' ? parts.flowTracer(cfg, poller as unknown as PollerService) : parts.flowTracer;
   const tracer = new TracerService(cfg, poller as unknown as PollerService, sessions, flowTracer, parts.paths, noPorts, metrics, store);

@@ -4,6 +4,9 @@
 // session's counters, and /health said nothing of the first. Each is now counted by its reason in
 // the session's stats (`droppedBy`, `dropped` the total), /health (vswitchd's `traceDropped`) and
 // GET /metrics (livetrace_traces_total{outcome}), which must stay valid 0.0.4 text.
+// A spool-full drop was also counted apart by the tracer, the shipper and the metric, and /health
+// gave it twice (traceDropped.spoolFull and the central part's `dropped`): its one count is now the
+// shipper's, which /health gives once and livetrace_ship_dropped_total repeats only as an older name.
 // And a pass traced, then not stored because the session could take no more by then (expired while
 // ofproto/trace answered): counted as traced, though neither stored, nor notSelected, nor failed, so
 // traced = stored + notSelected + failed.store did not add up. It is a skip by its reason, not traced.
@@ -11,6 +14,9 @@
 // indicator; stand-ins: the poller's installed flows, ofproto/trace, the path recorder, vswitchd's
 // status and, for the spool, the shipper's state.
 import { HealthIndicatorService } from '@nestjs/terminus';
+import { CentralHealthIndicator } from '../../../src/health/central.health';
+import type { StoreService } from '../../../src/storage/store.service';
+import type { ShipperState } from '../../../src/storage/shipper';
 import type { FlowTracer } from '../../../src/collectors/flow-tracer';
 import { TracerMetrics } from '../../../src/collectors/tracer-metrics';
 import { VswitchdHealthIndicator } from '../../../src/collectors/vswitchd.health';
@@ -35,13 +41,20 @@ describe('the tracer’s drops, by reason', () => {
     const flowTracer = { traceFlow: async () => (await gate, ok) } as unknown as FlowTracer;
     let stored = 0;
     const paths = { record: async () => ({ traceId: ++stored, pathId: 1, complete: null }), forgetLater: () => undefined } as unknown as PathRecorder;
-    const a = await sessionTracer('livetrace-drop-reasons-', Array.from({ length: n }, (_, i) => flow(i)), { flowTracer, paths, metrics: new TracerMetrics(metrics), env });
+    const a = await sessionTracer('livetrace-drop-reasons-', Array.from({ length: n }, (_, i) => flow(i)), { flowTracer, paths, metrics: (store) => new TracerMetrics(metrics, store), env });
     close = a.close;
     const status = { pid: 1, lastError: null } as unknown as ReturnType<VswitchdService['status']>;
     const vswitchd = new VswitchdHealthIndicator(a.cfg, { status: () => status } as unknown as VswitchdService, a.poller as never, a.tracer, new HealthIndicatorService());
     const scrape = async () => parsePromText(await metrics.exposition()).find((f) => f.name === 'livetrace_traces_total')!.samples;
     const outcome = async (o: string) => (await scrape()).find((s) => s.labels.outcome === o)?.value ?? 0;
-    return { ...a, health: () => vswitchd.check().vswitchd as Record<string, unknown>, outcome };
+    return { ...a, health: () => vswitchd.check().vswitchd as Record<string, unknown>, outcome, metrics, scrape };
+  }
+
+  /** Every number /health gives under a name of drops (traceDropped's causes, any other `dropped`), by its path. */
+  function dropNumbers(v: unknown, path = ''): Array<[string, number]> {
+    if (typeof v === 'number') return /dropped/i.test(path) ? [[path, v]] : [];
+    if (!v || typeof v !== 'object') return [];
+    return Object.entries(v).flatMap(([k, x]) => dropNumbers(x, path ? `${path}.${k}` : k));
   }
 
   it('a full trace queue: dropped for queue_full, in the session, /health and /metrics', async () => {
@@ -79,6 +92,29 @@ describe('the tracer’s drops, by reason', () => {
     expect(a.health().traceDropped).toEqual({ queueFull: 0, spoolFull: 4 });
     expect(await a.outcome('dropped_spool_full')).toBe(4);
     expect(await a.outcome('dropped_queue_full')).toBe(0);
+  });
+
+  it('a full spool: each drop counted once, in /health (vswitchd and central parts together) and /metrics', async () => {
+    const a = await agent(4, {});
+    // An agent with PostgreSQL away, its spool full (storage/shipper.ts's state as the bound sets it).
+    const state: ShipperState = { up: false, backlog: 1000, full: true, dropped: 0, shippedRows: 0, batches: 0, lastShippedAt: null, lastError: 'connect ECONNREFUSED', since: new Date().toISOString(), reshipFailures: 0, reshipError: null };
+    const shipper = { state, pullSessions: async () => undefined, synced: async () => undefined, stop: async () => undefined, noteDown: () => undefined };
+    Object.defineProperty(a.store, 'shipper', { value: shipper });
+    const central = new CentralHealthIndicator({ shipper, central: { url: 'postgres://pg/livetrace', slot: 1 } } as unknown as StoreService, new HealthIndicatorService(), a.metrics);
+    const id = await a.newSession({ includeExisting: true });
+    await a.sessions.onApplicationBootstrap();
+    await waitFor('the selection done', async () => ((await a.sessions.get(id)).stats.selected === 4 ? true : undefined), 10_000);
+    expect((await a.sessions.get(id)).stats.dropped).toBe(4);
+
+    const health = { vswitchd: a.health(), central: (await central.check()).central };
+    // One number a cause: summed, they are every drop. (Before, the central part's `dropped` repeated spoolFull: 8.)
+    const numbers = dropNumbers(health);
+    expect(numbers).toEqual([['vswitchd.traceDropped.queueFull', 0], ['vswitchd.traceDropped.spoolFull', 4]]);
+    expect(numbers.reduce((n, [, v]) => n + v, 0)).toBe(4);
+    // Every drop is sum(livetrace_traces_total{outcome=~"dropped_.*"}) (README); livetrace_ship_dropped_total names the same flows.
+    expect((await a.scrape()).filter((x) => x.labels.outcome?.startsWith('dropped_')).reduce((n, x) => n + x.value, 0)).toBe(4);
+    const ship = parsePromText(await a.metrics.exposition()).find((f) => f.name === 'livetrace_ship_dropped_total')!.samples;
+    expect(ship.map((x) => x.value)).toEqual([4]);
   });
 
   it('a pass traced after its session expired: skipped (expired), not traced', async () => {
