@@ -18,9 +18,9 @@ import { slotRanged } from '../storage/slot-take';
 import { StoreService } from '../storage/store.service';
 import { TraceStore } from '../traces/trace-store';
 import { centralRound, CentralRound } from './central-retention-store';
-import { addBatch, cutoffOf, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut, UntracedLimits, untracedLimits } from './retention';
+import { addBatch, cutoffOf, higher, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut, UntracedLimits, untracedLimits } from './retention';
 import { pruneSpoolBatch, pruneSpoolLedger, pruneSpoolRecords, pruneSpoolUntraced, QUIET_MS, spoolCut } from './spool-retention-store';
-import { LOW_WATER, MB, type SizeCut, sizeCut, sizeRound, type SizeRound, storeSize } from './size-retention-store';
+import { LOW_WATER, MB, NO_SIZE_CUT, type SizeCut, sizeCut, sizeRound, type SizeRound, storeSize } from './size-retention-store';
 import type { WriteContext } from '../storage/writer';
 
 type Records = NonNullable<RetentionStores['records']>[number];
@@ -166,7 +166,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
 
   /** The limits by age and count, then the bound by size. */
   private async prune(now: number): Promise<RoundResult> {
-    const total = this.central ? await this.pruneSpool(now, null, false) : await this.pruneLocal(now, null);
+    const total = this.central ? await this.pruneSpool(now, NO_SIZE_CUT, false) : await this.pruneLocal(now, NO_SIZE_CUT);
     if (total.traces || total.datapathFlows || total.records || total.ingestEvents)
       this.log.log(
         `${this.central ? 'spool: ' : ''}pruned ${total.traces} traces${this.central ? ' shipped to PostgreSQL' : ''}, ${total.paths} paths, ${total.datapathFlows} datapath flows, ` +
@@ -224,14 +224,14 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     return r;
   }
 
-  /** SQLite's retention (and a spool's whose deletes PostgreSQL follows): the limits, and `sizeCut` as one more row limit of traces and of untraced lifetimes. */
-  private async pruneLocal(now: number, sizeCut: SizeCut | null): Promise<RoundResult> {
+  /** SQLite's retention (and a spool's whose deletes PostgreSQL follows): the limits, and `size` as one more row limit of traces and of untraced lifetimes. */
+  private async pruneLocal(now: number, size: Readonly<SizeCut>): Promise<RoundResult> {
     const t0 = performance.now();
     const w = this.store.writer;
     const keep = this.config.LIVETRACE_RETENTION_ROWS;
     const limits: RetentionLimits = {
       before: cutoffOf(now, this.config.LIVETRACE_RETENTION_DAYS),
-      maxPrunedId: higher(keep > 0 ? await w.submit((tx) => rowLimitCut(tx, this.stores, keep)) : null, sizeCut?.trace ?? null),
+      maxPrunedId: higher(keep > 0 ? await w.submit((tx) => rowLimitCut(tx, this.stores, keep)) : null, size.trace),
     };
     const total = await this.batches(t0, async () => {
       const r = await w.submit((tx) => pruneBatch(tx, this.stores, limits, RETENTION_BATCH));
@@ -239,7 +239,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     });
     // Then the lifetimes no trace cites, by the same limits (never one ended within QUIET_MS: the
     // path recorder may still link a recirculation to it).
-    const flowLimits = await this.pruneUntraced(t0, now, total, { before: limits.before, rowLimited: limits.maxPrunedId !== null, keep, sizeCut: sizeCut?.flow ?? null }, (tx, o) =>
+    const flowLimits = await this.pruneUntraced(t0, now, total, { before: limits.before, rowLimited: limits.maxPrunedId !== null, keep, sizeCut: size.flow }, (tx, o) =>
       this.stores.flows.pruneEndedUntraced(tx, o),
     );
     // Then upcalls and cross-checks: by the same time, and as many of each as traces are kept.
@@ -252,20 +252,20 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   /**
    * The spool's own retention when PostgreSQL keeps a longer one: what is over the spool's limits,
    * already in PostgreSQL and no longer changing goes locally, muted; the rest waits for a later round.
-   * `sizeCut`: one more row limit of traces and of untraced lifetimes (LIVETRACE_RETENTION_MAX_MB); `ship`: the deletes are shipped (PostgreSQL follows the spool).
+   * `size`: one more row limit of traces and of untraced lifetimes (LIVETRACE_RETENTION_MAX_MB); `ship`: the deletes are shipped (PostgreSQL follows the spool).
    */
-  private async pruneSpool(now: number, sizeCut: SizeCut | null, ship: boolean): Promise<RoundResult> {
+  private async pruneSpool(now: number, size: Readonly<SizeCut>, ship: boolean): Promise<RoundResult> {
     const t0 = performance.now();
     const none: RoundResult = { traces: 0, paths: 0, datapathFlows: 0, batches: 0, seconds: 0 };
     const keep = this.config.LIVETRACE_RETENTION_ROWS;
     const before = cutoffOf(now, this.config.LIVETRACE_RETENTION_DAYS);
-    if (keep <= 0 && before === null && sizeCut === null) return none;
+    if (keep <= 0 && before === null && size.trace === null && size.flow === null) return none;
     const w = this.store.writer;
     // Whether the row limit cuts traces (SQLite's round: maxPrunedId): only then does the oldest trace
     // kept bound the rows no trace takes; a cut by age alone would put that bound at the oldest trace
     // left, inside LIVETRACE_RETENTION_DAYS.
-    const rowLimited = (sizeCut?.trace ?? null) !== null || (keep > 0 && (await w.submit((tx) => this.stores.traces.idBeyondNewest(tx, keep))) !== null);
-    const maxId = higher(await w.submit((tx) => spoolCut(tx, this.stores, { keep, before })), sizeCut?.trace ?? null);
+    const rowLimited = size.trace !== null || (keep > 0 && (await w.submit((tx) => this.stores.traces.idBeyondNewest(tx, keep))) !== null);
+    const maxId = higher(await w.submit((tx) => spoolCut(tx, this.stores, { keep, before })), size.trace);
     const quietBefore = new Date(now - QUIET_MS).toISOString();
     let after = -1;
     const total =
@@ -278,7 +278,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
             return r;
           });
     // The lifetimes no trace cites, shipped: the prune by traces never reaches them.
-    const flowLimits = await this.pruneUntraced(t0, now, total, { before, rowLimited, keep, sizeCut: sizeCut?.flow ?? null }, (tx, o) => pruneSpoolUntraced(tx, this.stores, { ...o, ship }));
+    const flowLimits = await this.pruneUntraced(t0, now, total, { before, rowLimited, keep, sizeCut: size.flow }, (tx, o) => pruneSpoolUntraced(tx, this.stores, { ...o, ship }));
     // Upcalls and cross-checks, shipped: PostgreSQL's own round prunes its copy.
     await this.pruneRecords(t0, total, flowLimits.before, keep, (tx, records, o) => pruneSpoolRecords(tx, records, { ...o, ship }));
     // The ingest ledger, shipped: PostgreSQL's own round prunes its copy.
@@ -295,20 +295,18 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     t0: number,
     now: number,
     total: RoundResult,
-    o: { before: string | null; rowLimited: boolean; keep: number; sizeCut?: number | null },
+    o: Parameters<typeof untracedLimits>[2],
     prune: (tx: WriteContext, o: Parameters<DatapathFlowStore['pruneEndedUntraced']>[1]) => { cursor: UntracedCursor | null; deleted: number },
   ): Promise<UntracedLimits> {
     const w = this.store.writer;
     const limits = await w.submit((tx) => untracedLimits(tx, this.stores, o));
-    // LIVETRACE_RETENTION_MAX_MB's cut of the lifetimes (SizeCut.flow): these only, not the records' time.
-    const cut = { ...limits, maxId: higher(limits.maxId, o.sizeCut ?? null) };
-    if (cut.before === null && cut.maxId === null) return limits;
+    if (limits.before === null && limits.maxId === null) return limits;
     const quietBefore = new Date(now - QUIET_MS).toISOString();
     let after: UntracedCursor | null = UNTRACED_START;
     const r = await this.batches(t0, async () => {
       if (after === null) return null;
       const from = after;
-      const b = await w.submit((tx) => prune(tx, { after: from, ...cut, quietBefore, batch: RETENTION_BATCH * 10 }));
+      const b = await w.submit((tx) => prune(tx, { after: from, ...limits, quietBefore, batch: RETENTION_BATCH * 10 }));
       after = b.cursor;
       return { traces: 0, paths: 0, datapathFlows: b.deleted };
     });
@@ -387,9 +385,4 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     total.seconds = (performance.now() - t0) / 1000;
     return total;
   }
-}
-
-/** The higher of two cuts (null: no cut). */
-function higher(a: number | null, b: number | null): number | null {
-  return a === null ? b : b === null ? a : Math.max(a, b);
 }

@@ -66,13 +66,19 @@ export interface UntracedLimits {
 /**
  * The limits of the lifetimes no trace cites, once the traces are pruned: the age limit; with a row
  * limit that pruned traces, when the oldest trace kept was heard (the history kept begins there);
- * and as many of them as traces are kept (ids beyond the row limit's newest).
+ * and as many of them as traces are kept (ids beyond the row limit's newest), or up to `sizeCut`
+ * (LIVETRACE_RETENTION_MAX_MB's cut of these lifetimes, SizeCut.flow) when it reaches further.
  */
-export function untracedLimits(tx: WriteContext, stores: RetentionStores, o: { before: string | null; rowLimited: boolean; keep: number }): UntracedLimits {
+export function untracedLimits(tx: WriteContext, stores: RetentionStores, o: { before: string | null; rowLimited: boolean; keep: number; sizeCut: number | null }): UntracedLimits {
   let before = o.before;
   const oldestKept = o.rowLimited ? stores.traces.oldestHeardAt(tx) : null;
   if (oldestKept !== null && (before === null || oldestKept > before)) before = oldestKept;
-  return { before, maxId: o.keep > 0 ? stores.flows.idBeyondNewest(tx, o.keep) : null };
+  return { before, maxId: higher(o.keep > 0 ? stores.flows.idBeyondNewest(tx, o.keep) : null, o.sizeCut) };
+}
+
+/** The higher of two cuts (null: no cut). */
+export function higher(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
 }
 
 /**

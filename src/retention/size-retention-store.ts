@@ -62,6 +62,9 @@ export interface SizeCut {
   flow: number | null;
 }
 
+/** A round by age and count alone: no cut by size. */
+export const NO_SIZE_CUT: Readonly<SizeCut> = Object.freeze({ trace: null, flow: null });
+
 /** The cut of the oldest `share` (0–1] of the traces and of the ended datapath flow lifetimes. One count, one walk each. */
 export function sizeCut(tx: WriteContext, share: number): SizeCut {
   const cutOf = (from: string): number | null => {
