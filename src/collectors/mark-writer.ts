@@ -11,6 +11,12 @@ import type { TracedMark } from './traced-mark';
 
 /** How often the mark is written to SQLite (the shipper's moments have their own pace). */
 const EVERY_MS = 1_000;
+/**
+ * How often, at most, role all asks whether its file is shared: before, each second its mark
+ * moved, for good when alone. The gap doubles from EVERY_MS up to this, so an agent that starts
+ * beside a process just started is found within seconds, one beside a long-running one within a minute.
+ */
+const ASK_EVERY_MAX_MS = 60_000;
 
 export class MarkWriter {
   private timer: NodeJS.Timeout | undefined;
@@ -18,11 +24,15 @@ export class MarkWriter {
   private writing = false;
   /** The SQLite file is written by other chassis too: known for an agent, found for role all. */
   private shared = false;
+  /** Role all, not shared yet: when it may ask again (ms, `clock`'s), and the gap after that. */
+  private askAt = -Infinity;
+  private askGap = EVERY_MS;
 
   constructor(
     private readonly mark: TracedMark,
     private readonly store: Pick<StoreService, 'writer' | 'shipper' | 'query'>,
     private readonly chassis: () => string,
+    private readonly clock: () => number = Date.now,
   ) {}
 
   /**
@@ -58,8 +68,7 @@ export class MarkWriter {
     if (!m || m.tracedThrough === this.written || this.writing) return;
     this.writing = true;
     try {
-      this.shared ||= await otherChassisMarked(this.store.query, m.chassis);
-      if (!this.shared) return;
+      if (!this.shared && !(await this.askShared(m.chassis))) return;
       await this.store.writer.submit((tx) => writeMark(tx, m, new Date().toISOString()));
       this.written = m.tracedThrough;
     } catch {
@@ -67,5 +76,15 @@ export class MarkWriter {
     } finally {
       this.writing = false;
     }
+  }
+
+  /** Whether another chassis told a mark in the file, asked no more often than askGap allows. */
+  private async askShared(chassis: string): Promise<boolean> {
+    const now = this.clock();
+    if (now < this.askAt) return false;
+    this.askAt = now + this.askGap;
+    this.askGap = Math.min(this.askGap * 2, ASK_EVERY_MAX_MS);
+    this.shared = await otherChassisMarked(this.store.query, chassis);
+    return this.shared;
   }
 }
