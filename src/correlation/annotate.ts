@@ -5,8 +5,8 @@ import type { TracePass } from '../ovs/ofproto-trace';
 import type { DpifDatapath } from '../ovs/dpif-show';
 import type { CookieOwners, OvnModel } from '../ovn/ovn-model';
 import type { TraceStep } from '../ovs/trace-tree';
-import { recircIdHex } from '../ovs/ids';
-import { evpnFlow } from '../ovn/evpn-flows';
+import { isCookieZero, recircIdHex } from '../ovs/ids';
+import { unownedEvpnFlow } from '../ovn/evpn-flows';
 import { collectPassPorts, fieldValue } from './ports';
 import { dpifMaps, passVerdict } from './verdict';
 import type { AnnotatedStep, AnnotatedTrace, LogicalFlowSnapshot, StepHint, StepOwner, TraceMethod, TracePort } from './types';
@@ -33,7 +33,7 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
   const flows = new Map<string, LogicalFlowSnapshot>();
   for (let i = 0; i < pass.steps.length; i++) {
     const s = pass.steps[i];
-    const cookie = s.cookie && s.cookie !== '0x00000000' ? s.cookie : null;
+    const cookie = isCookieZero(s.cookie) ? null : s.cookie;
     const res = cookie ? model.owners(cookie) : null;
     let actions = '';
     for (const it of s.items) if (it.kind === 'action') actions = actions ? actions + '\n' + it.text : it.text;
@@ -55,7 +55,7 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
       parentSeq: s.parentStep,
     };
     if (res && res.hints.length > 1) (step as { hints?: AnnotatedStep['hints'] }).hints = res.hints;
-    const own = cookie && !step.owners.length ? evpnFlow(step) : null;
+    const own = unownedEvpnFlow(step, step.owners);
     if (own) (step as { controllerFlow?: AnnotatedStep['controllerFlow'] }).controllerFlow = own;
     steps[i] = step;
   }

@@ -9,7 +9,7 @@ import type { OvnModel } from '../ovn/ovn-model';
 import { controllerCause, onlyLogCopies } from './controller-reason';
 import { fieldValue } from './ports';
 import { containerPortOf, portVlanRules } from './port-vlan-rules';
-import { unownedCookieWhy } from '../ovn/evpn-flows';
+import { cookieUnowned, unownedCookieWhy } from '../ovn/evpn-flows';
 import type { AnnotatedStep, ControllerVerdict, DropCause, TracePort, TunnelTarget, Verdict, VerdictKind } from './types';
 
 export interface VerdictInput {
@@ -215,13 +215,13 @@ function physicalDrop(steps: readonly AnnotatedStep[]): DropCause | undefined {
   // An EVPN rule of ovn-controller's never has an owner; any other's is unknown (evpn-flows.ts).
   let end: AnnotatedStep | undefined;
   for (let i = steps.length - 1; i >= 0 && !end; i--) if (steps[i].outcome === 'match') end = steps[i];
-  if (end?.cookie && !end.owners.length) {
+  if (end && cookieUnowned(end, end.owners)) {
     const why = `dropped where OpenFlow table ${end.table}'s rule with cookie ${end.cookie} ended the pipeline; that rule ${unownedCookieWhy(end)}`;
     return { stepSeq: end.seq, logicalFlowUuid: null, hint: null, stage: null, rule: { table: end.table, owner: end.controllerFlow ? 'ovn-controller EVPN' : null, why } };
   }
   for (let i = steps.length - 1; i >= 0; i--) {
     const s = steps[i];
-    if (s.outcome !== 'match' || lfOf(s) || s.actions.trim() !== 'drop' || (s.cookie && !s.owners.length)) continue;
+    if (s.outcome !== 'match' || lfOf(s) || s.actions.trim() !== 'drop' || cookieUnowned(s, s.owners)) continue;
     const o = s.owners[0];
     const owner = o ? `${o.table} ${o.name ?? o.uuid}` : null;
     const inport = fieldValue(s.match, 'reg14');

@@ -1,7 +1,7 @@
 // The two sides of a stage comparison (compare.ts): the live path cut into segments, one per
 // pipeline of one datapath, from the Logical_Flow owners of the OpenFlow rules its passes went
 // through; each side's flow as the answer shows it; and what a stage where they differ means.
-import { cookieUuidPrefix, normaliseCookie } from '../ovs/ids';
+import { cookieUuidPrefix, isCookieZero } from '../ovs/ids';
 import type { OwnerJson, StepJson } from '../traces';
 import type { LivePass } from './microflow';
 import type { Pipeline, SimStage } from './ovn-trace-parse';
@@ -77,7 +77,6 @@ export const prefixOf = (uuid: string) => uuid.slice(0, 8).toLowerCase();
 // One cookie rule (ovs/ids.ts): a cookie names the UUID prefix of its whole value, never of its low
 // 32 bits; only cookie 0 is glue.
 const cookie8 = (c: string | null) => cookieUuidPrefix(c) ?? '00000000';
-const isCookie0 = (c: string | null) => !c || normaliseCookie(c) === '0x00000000';
 
 export function liveSegments(passes: readonly LivePassWithSteps[]): LiveSegment[] {
   const segs: LiveSegment[] = [];
@@ -99,7 +98,7 @@ export function liveSegments(passes: readonly LivePassWithSteps[]): LiveSegment[
         cur.entries.push({ tableId: o.tableId!, ofTable: step.table, cookie: cookie8(step.cookie), owners: lflows, traceId: pass.id, seq: step.seq });
       } else if (cur?.pipeline === 'egress' && cur.outport === null && step.owners.some((o) => o.table === 'Port_Binding' && o.name)) {
         cur.outport = step.owners.find((o) => o.table === 'Port_Binding' && o.name)!.name!;
-      } else if (!step.owners.length && isCookie0(step.cookie)) {
+      } else if (!step.owners.length && isCookieZero(step.cookie)) {
         pendingGlue.push({ ofTable: step.table, seg: cur });
       }
     }

@@ -18,6 +18,7 @@
 //
 // Both spellings of actions are read: ofproto/trace's (`set_field:0x80000001->reg14`,
 // `->tun_dst`) and ovs-ofctl's / detrace's (`load:0x80000001->NXM_NX_REG14[]`, `NXM_NX_TUN_IPV4_DST`).
+import { isCookieZero } from '../ovs/ids';
 import type { ControllerFlow, EvpnRole } from './types';
 
 export interface RuleText {
@@ -66,6 +67,20 @@ function evpnRole({ match, actions }: RuleText): EvpnRole | null {
   if (load) return 'remote-fdb';
   if (FLOOD_KEY.test(match) && SETS_TUN_DST.test(actions) && !SETS_GENEVE_OPTION.test(actions)) return 'flood-to-vteps';
   return null;
+}
+
+/**
+ * Whether no southbound row owns a rule's cookie though it has one: cookie 0 (ids.ts isCookieZero, any
+ * spelling) is glue, no row's. The one guard before a rule is read as an EVPN one, at annotation
+ * (correlation/annotate.ts), when steps are read back (traces/step-store.ts) and in the drop verdict.
+ */
+export function cookieUnowned(rule: { readonly cookie: string | null }, owners: readonly unknown[]): boolean {
+  return owners.length === 0 && !isCookieZero(rule.cookie);
+}
+
+/** The EVPN rule a step is (evpnFlow) when no southbound row owns its non-zero cookie; null otherwise. */
+export function unownedEvpnFlow(rule: RuleText & { readonly cookie: string | null }, owners: readonly unknown[]): ControllerFlow | null {
+  return cookieUnowned(rule, owners) ? evpnFlow(rule) : null;
 }
 
 /**

@@ -18,6 +18,16 @@ export function normaliseCookie(raw: string): string | null {
   return `0x${digits.padStart(digits.length > 8 ? 16 : 8, '0')}`;
 }
 
+/** The text normaliseCookie makes `0x00000000` of, read without building that string (every step is asked). */
+const ZERO_COOKIE = /^(?:0x)?0{1,16}$/;
+
+/**
+ * Whether a rule's cookie is 0 (glue and conjunction flows: no OVN row owns it) or absent, in every
+ * spelling: ovs-ofctl prints `0x0`, ofproto/trace and detrace omit it (their parsers give `0x00000000`),
+ * a wider text pads it to 16 digits.
+ */
+export const isCookieZero = (cookie: string | null | undefined): boolean => !cookie || ZERO_COOKIE.test(cookie.trim());
+
 /**
  * The first 8 hex digits of the southbound UUID that owns this cookie (`0xdd9b0a` → `00dd9b0a`), or
  * null when no OVN row can own it: cookie 0 (glue flows), a cookie wider than 32 bits, bad text.

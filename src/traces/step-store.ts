@@ -6,7 +6,7 @@ import type { SqlReader } from '../storage/sql';
 import type { StepHint, StepOwner } from '../correlation/types';
 import { PackedStep, unpackSteps } from './step-pack';
 import { OwnerJson, ownerJson, StepJson } from './trace-record';
-import { evpnFlow } from '../ovn/evpn-flows';
+import { unownedEvpnFlow } from '../ovn/evpn-flows';
 
 /** Owner flags in a packed step. */
 export const STALE = 1;
@@ -64,7 +64,7 @@ export function readSteps(steps: PackedStep[], collisions: Record<string, StepOw
     for (const c of collisions[String(s.seq)] ?? []) owners.push(ownerJson(c));
     const h = s.hintId !== null ? objects.get(s.hintId) : undefined;
     // Derived from the rule's own text, as when it was annotated (ovn/evpn-flows.ts), so not stored.
-    const own = !owners.length && r.cookie && !/^0x0+$/.test(r.cookie) ? evpnFlow(r) : null;
+    const own = unownedEvpnFlow(r, owners);
     out.push({
       seq: s.seq,
       depth: s.depth,

@@ -14,6 +14,7 @@
 // - the verdict and the consistency with the installed datapath flow close the text.
 import type { StepHint } from '../correlation/types';
 import { datapathText } from '../ovn/summaries';
+import { isCookieZero } from '../ovs/ids';
 import { ovsPortsText, type OwnerJson, type StepJson, type TraceJson } from './trace-record';
 
 /** ovn-detrace's Printer: print_p for the rows owning a cookie, print_h for hints and duplicates. */
@@ -64,7 +65,7 @@ function stepLine(s: StepJson): string {
   const table = String(s.table).padStart(2);
   if (s.priority === null) return `${table}. No match.`;
   // Stored cookies are padded (ids.ts); ofproto/trace prints them without leading zeros.
-  const cookie = s.cookie && !/^0x0+$/.test(s.cookie) ? `, cookie ${s.cookie.replace(/^0x0+(?=.)/, '0x')}` : '';
+  const cookie = s.cookie && !isCookieZero(s.cookie) ? `, cookie ${s.cookie.replace(/^0x0+(?=.)/, '0x')}` : '';
   return `${table}. ${s.match ? s.match + ', ' : ''}priority ${s.priority}${cookie}`;
 }
 

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
 import { replicaFromDump } from '../../../src/ovn/fixture-loader';
-import { evpnFlow } from '../../../src/ovn/evpn-flows';
+import { evpnFlow, unownedEvpnFlow } from '../../../src/ovn/evpn-flows';
 import { OvnModel } from '../../../src/ovn/ovn-model';
 import { parseOfprotoTrace, TracePass } from '../../../src/ovs/ofproto-trace';
 import type { DatabaseSchema } from '../../../src/ovsdb/types';
@@ -48,13 +48,13 @@ function pass(version: string, name: string): TracePass {
   return r.pass;
 }
 
-/** `ovs-ofctl dump-flows` lines as {cookie, table, priority, match, actions}. */
+/** `ovs-ofctl dump-flows` lines as {cookie, table, priority, match, actions}, and the cookie as printed (`0x0`). */
 function ofctlRules(version: string) {
   return read(version, 'ofctl-dump-flows.txt')
     .split('\n')
     .map((l) => /cookie=(0x[0-9a-f]+), .*table=(\d+), .*priority=(\d+),?(\S*) actions=(.*)$/.exec(l))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ cookie: '0x' + m[1].slice(2).padStart(8, '0'), table: Number(m[2]), priority: Number(m[3]), match: m[4], actions: m[5] }));
+    .map((m) => ({ cookie: '0x' + m[1].slice(2).padStart(8, '0'), printed: m[1], table: Number(m[2]), priority: Number(m[3]), match: m[4], actions: m[5] }));
 }
 
 describe.each(VERSIONS)('%s EVPN', (version) => {
@@ -71,6 +71,16 @@ describe.each(VERSIONS)('%s EVPN', (version) => {
     const rules = ofctlRules(version);
     expect(rules.filter((r) => model.owners(r.cookie).owners.length).length).toBeGreaterThan(100);
     for (const r of rules) expect({ rule: r, evpn: evpnFlow(r) !== null }).toEqual({ rule: r, evpn: cookies.has(r.cookie) });
+  });
+
+  // The guard before the shape: a step with an owner, or with cookie 0 in any spelling (ovs-ofctl's `0x0`
+  // in this capture, the parsers' 0x00000000), is no EVPN rule whatever its match and actions.
+  it('an EVPN rule is read as one only with its own cookie and no owner', () => {
+    const rule = ofctlRules(version).find((r) => cookies.has(r.cookie))!;
+    const zero = ofctlRules(version).find((r) => !r.cookie.match(/[1-9a-f]/))!;
+    expect(unownedEvpnFlow(rule, [])).toMatchObject({ kind: 'evpn' });
+    for (const cookie of [zero.printed, zero.cookie, '0x0000000000000000', null]) expect({ cookie, evpn: unownedEvpnFlow({ ...rule, cookie }, []) }).toEqual({ cookie, evpn: null });
+    expect(unownedEvpnFlow(rule, [{ table: 'Logical_Flow' }])).toBeNull();
   });
 
   it.each(['unicast', 'flood', 'vtep-hairpin'])('%s: every step with an EVPN cookie is annotated as an EVPN flow, no other step is', (name) => {

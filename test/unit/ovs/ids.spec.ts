@@ -1,4 +1,4 @@
-import { cookieUuidPrefix, normaliseCookie, recircIdHex } from '../../../src/ovs/ids';
+import { cookieUuidPrefix, isCookieZero, normaliseCookie, recircIdHex } from '../../../src/ovs/ids';
 
 describe('normaliseCookie', () => {
   it('pads a 32-bit cookie to 8 digits and keeps a wider one whole, padded to 16', () => {
@@ -13,6 +13,22 @@ describe('normaliseCookie', () => {
     expect(normaliseCookie('zz')).toBeNull();
     expect(normaliseCookie('0x')).toBeNull();
     expect(normaliseCookie('0x1' + '0'.repeat(16))).toBeNull();
+  });
+});
+
+// Cookie 0 as ovs-ofctl prints it (`0x0`, test/fixtures/evpn's ofctl-dump-flows.txt), as the trace
+// parsers give it, 16 digits wide, or absent: the same zero the normalised spelling says.
+describe('isCookieZero', () => {
+  it.each(['0x0', '0x00000000', '0x0000000000000000', '0', ' 0x0 ', '0x857b152', '0x00000001', '0x1dd9b0a00', '0x', 'zz', '0x' + '0'.repeat(17)])(
+    '%j is zero exactly when normaliseCookie makes 0x00000000 of it',
+    (c) => expect(isCookieZero(c)).toBe(normaliseCookie(c) === '0x00000000'),
+  );
+
+  it('no cookie is none', () => {
+    expect(isCookieZero(null)).toBe(true);
+    expect(isCookieZero('')).toBe(true);
+    expect(isCookieZero('0x0')).toBe(true);
+    expect(isCookieZero('0x857b152')).toBe(false);
   });
 });
 
