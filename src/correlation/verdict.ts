@@ -212,11 +212,12 @@ export function dropCause(steps: readonly AnnotatedStep[]): DropCause | undefine
  */
 function physicalDrop(steps: readonly AnnotatedStep[]): DropCause | undefined {
   // Where the pipeline ended is a rule whose cookie no southbound row owns: no logical flow is named.
-  // An EVPN rule of ovn-controller's never has an owner; any other's is unknown (evpn-flows.ts).
+  // An EVPN rule of ovn-controller's never has an owner; any other's is unknown. Annotation said which
+  // (the step's controllerFlow, evpn-flows.ts).
   let end: AnnotatedStep | undefined;
   for (let i = steps.length - 1; i >= 0 && !end; i--) if (steps[i].outcome === 'match') end = steps[i];
   if (end && cookieUnowned(end, end.owners)) {
-    const why = `dropped where OpenFlow table ${end.table}'s rule with cookie ${end.cookie} ended the pipeline; that rule ${unownedCookieWhy(end)}`;
+    const why = `dropped where OpenFlow table ${end.table}'s rule with cookie ${end.cookie} ended the pipeline; that rule ${unownedCookieWhy(end.controllerFlow)}`;
     return { stepSeq: end.seq, logicalFlowUuid: null, hint: null, stage: null, rule: { table: end.table, owner: end.controllerFlow ? 'ovn-controller EVPN' : null, why } };
   }
   for (let i = steps.length - 1; i >= 0; i--) {

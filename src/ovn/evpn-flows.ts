@@ -84,11 +84,10 @@ export function unownedEvpnFlow(rule: RuleText & { readonly cookie: string | nul
 }
 
 /**
- * Why no southbound row owns a rule's (non-zero) cookie, to follow "…'s rule with cookie C": an EVPN
- * rule's never will; any other's row is newer than the replica or was deleted before the trace.
- * The one wording of both.
+ * Why no southbound row owns a rule's (non-zero) cookie, to follow "…'s rule with cookie C", from what
+ * annotation found the rule to be (its step's controllerFlow): an EVPN rule's never will; any other's
+ * row is newer than the replica or was deleted before the trace. The one wording of both.
  */
-export function unownedCookieWhy(rule: RuleText): string {
-  const evpn = evpnFlow(rule);
+export function unownedCookieWhy(evpn: ControllerFlow | null | undefined): string {
   return evpn ? `is ${evpn.why}` : 'is owned by no southbound row (a logical flow newer than the replica, or deleted before it was traced)';
 }
