@@ -2,6 +2,7 @@ import { parseGeneveOptions } from './odp-geneve';
 import { tunnelIdHex } from './ids';
 import { findClose, splitTopLevel } from './odp-scan';
 import { OvsParseError } from './parse-error';
+import type { OdpKeyField } from './odp-types';
 
 /**
  * The tunnel parts of datapath flows, for linking a pass that leaves one chassis through a tunnel to
@@ -80,7 +81,6 @@ export interface TunnelMatch {
   tpDst?: string;
   /** The flow's in_port, when the text given holds it (the tunnel port on the receiver). */
   inPort?: string;
-  text: string;
 }
 
 const WHAT_PUSH = 'tunnel push action';
@@ -264,19 +264,36 @@ export function tunnelMatch(keyOrLine: string): TunnelMatch | undefined {
   if (item === undefined) return undefined;
   const close = findClose(WHAT_MATCH, item, 'tunnel'.length, item.length);
   if (close !== item.length - 1) throw new OvsParseError(WHAT_MATCH, item, close + 1, 'text after tunnel(…)');
-  const t = fields(WHAT_MATCH, item, item.slice('tunnel('.length, close));
-  const tunId = t.get('tun_id');
-  if (tunId === undefined) throw new OvsParseError(WHAT_MATCH, item, 0, 'tunnel(…) without tun_id');
-  const [v, m] = tunId.split('/');
-  const geneve = t.has('geneve') ? geneveOptions(WHAT_MATCH, item, t.get('geneve')!) : [];
   const inPort = items.find((s) => s.startsWith('in_port('));
+  return readTunnel(fields(WHAT_MATCH, item, item.slice('tunnel('.length, close)), item, inPort?.slice('in_port('.length, -1));
+}
+
+/**
+ * tunnelMatch of a key parsed already (odp-key.ts, as the poller holds it): its `tunnel(…)` field's
+ * attributes read as tunnelMatch reads their text, not printed and split again. Undefined for another
+ * field; no inPort (the caller has the key's). Errors quote the attribute at fault.
+ */
+export function tunnelFieldMatch(field: OdpKeyField): TunnelMatch | undefined {
+  if (field.kind !== 'attrs' || field.name !== 'tunnel') return undefined;
+  const t = new Map<string, string>();
+  for (const a of field.attrs) t.set(a.name, a.mask === undefined ? a.value : `${a.value}/${a.mask}`);
+  return readTunnel(t, undefined, undefined);
+}
+
+/** A tunnel's fields (`name` → `value[/mask]`, a parenthesised one's inside) as TunnelMatch; `item` the text, for errors. */
+function readTunnel(t: ReadonlyMap<string, string>, item: string | undefined, inPort: string | undefined): TunnelMatch {
+  const tunId = t.get('tun_id');
+  if (tunId === undefined) throw new OvsParseError(WHAT_MATCH, item ?? 'tunnel(…)', 0, 'tunnel(…) without tun_id');
+  const [v, m] = tunId.split('/');
+  const list = t.get('geneve');
+  const geneve = list !== undefined ? geneveOptions(WHAT_MATCH, item ?? list, list) : [];
   return {
-    vni: tunnelId(WHAT_MATCH, item, v, 'tun_id'),
-    vniMask: m === undefined ? undefined : tunnelId(WHAT_MATCH, item, m, 'tun_id mask'),
+    vni: tunnelId(WHAT_MATCH, item ?? tunId, v, 'tun_id'),
+    vniMask: m === undefined ? undefined : tunnelId(WHAT_MATCH, item ?? tunId, m, 'tun_id mask'),
     src: unmasked(t.get('src') ?? t.get('ipv6_src')),
     dst: unmasked(t.get('dst') ?? t.get('ipv6_dst')),
     geneve, ovn: ovnKeys(geneve), flags: t.get('flags'), tpDst: unmasked(t.get('tp_dst')),
-    inPort: inPort?.slice('in_port('.length, -1), text: item,
+    inPort,
   };
 }
 

@@ -5,8 +5,8 @@
 import type { DumpedFlow } from '../ovs/dump-flows';
 import type { CompiledFilter } from '../ovs/of-filter';
 import { canonicalIp } from '../ovs/ids';
-import { formatField, keyField, keyValue } from '../ovs/odp-key';
-import { arrivalKind, tunnelMatch, type TunnelMatch } from '../ovs/odp-tunnel';
+import { keyField, keyValue } from '../ovs/odp-key';
+import { arrivalKind, tunnelFieldMatch, type TunnelMatch } from '../ovs/odp-tunnel';
 import type { OvnModel } from '../ovn/ovn-model';
 
 export interface PortTarget {
@@ -87,7 +87,7 @@ export function tunnelledFrom(
   if (field === undefined) return false;
   let m: TunnelMatch | undefined;
   try {
-    m = tunnelMatch(formatField(field));
+    m = tunnelFieldMatch(field);
   } catch {
     return false; // an option the tunnel parser refuses (class or type wildcarded) names no port
   }
@@ -96,6 +96,8 @@ export function tunnelledFrom(
   const push = { kind: arrivalKind(m, inPortName), vni: m.vni, geneve: m.geneve, remoteIp: m.dst, ...(m.src !== undefined ? { localIp: m.src } : {}) };
   const read = model.tunnelKeys(push);
   if (read?.ingress !== keys.port || read.datapath !== keys.datapath) return false;
+  // An exact key (no mask, no option data left out as all wildcarded) is read whole: the reading stands.
+  if (m.vniMask === undefined && m.geneve.every((o) => o.mask === undefined && o.data !== '')) return true;
   // The same reading with every wildcarded bit set: the same port only when the mask kept all it read
   // (an egress the megaflow wildcards is no matter; a flood's VNI whose port bits it drops is).
   const wild = model.tunnelKeys({ ...push, vni: withWildcardsSet(m.vni, m.vniMask, 64), geneve: m.geneve.map((o) => ({ ...o, data: withWildcardsSet(o.data || '0', o.mask, o.len * 8) })) });

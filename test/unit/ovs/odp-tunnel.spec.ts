@@ -3,7 +3,8 @@
 // database (keys.json), never from the lines themselves.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ovnKeys, pushReaches, tunnelMatch, tunnelPushes } from '../../../src/ovs/odp-tunnel';
+import { keyField, parseKey } from '../../../src/ovs/odp-key';
+import { ovnKeys, pushReaches, tunnelFieldMatch, tunnelMatch, tunnelPushes } from '../../../src/ovs/odp-tunnel';
 import { OvsParseError } from '../../../src/ovs/parse-error';
 
 const ROOT = join(__dirname, '../../fixtures/captured-multichassis');
@@ -140,6 +141,18 @@ describe.each(PAIRS)('tunnel lines captured on %s', (pair) => {
     expect(pushReaches(push, m)).toBe(true);
   });
 
+  // Session selection reads the poller's parsed key (tunnelFieldMatch), the path link the text: one reading.
+  it('reads a parsed key\'s tunnel field as the key text, on every captured receiver flow', () => {
+    const lines = readdirSync(join(ROOT, pair)).filter((f) => /^hv\d\..*\.txt$/.test(f)).flatMap((f) => flows(pair, f));
+    const tunnelled = lines.filter((f) => f.key.includes('tunnel('));
+    expect(tunnelled.length).toBeGreaterThan(0);
+    for (const f of lines) {
+      const { inPort: _inPort, ...fromText } = tunnelMatch(f.key) ?? { inPort: undefined };
+      const field = keyField(parseKey(f.key), 'tunnel');
+      expect({ key: f.key, m: field && tunnelFieldMatch(field) }).toEqual({ key: f.key, m: field && { ...fromText, inPort: undefined } });
+    }
+  });
+
   it('finds no tunnel where there is none (a VM port flow, a tnl_pop flow)', () => {
     const vm = one(flows(pair, 'hv1.flows-m.txt'), 'ICMP to lsp2', (f) => f.key.includes('dst=50:54:00:00:00:02') && f.key.includes('icmp('));
     expect(tunnelMatch(vm.key)).toBeUndefined();
@@ -193,6 +206,18 @@ describe('tunnel parts: rules beyond the captures', () => {
     ['a bad tun_id', () => tunnelMatch('tunnel(tun_id=zz,dst=2.2.2.2)'), /tun_id 'zz' is not a number/],
     ['a Geneve option without class', () => tunnelMatch('tunnel(tun_id=0x1,geneve({type=0x80,len=4,0x1}))'), /without class, type or len/],
   ])('rejects %s with an OvsParseError naming it', (_what, f, msg) => {
+    expect(f).toThrow(OvsParseError);
+    expect(f).toThrow(msg);
+  });
+
+  // The same keys parsed first (odp-key.ts takes them), as session selection reads them.
+  it.each([
+    ['a tunnel key without tun_id', 'tunnel(src=1.1.1.1,dst=2.2.2.2),in_port(1)', /without tun_id/],
+    ['a bad tun_id', 'tunnel(tun_id=zz,dst=2.2.2.2)', /tun_id 'zz' is not a number/],
+    ['a bad tun_id mask', 'tunnel(tun_id=0x1/0xzz,dst=2.2.2.2)', /tun_id mask '0xzz' is not a number/],
+    ['a Geneve option without class', 'tunnel(tun_id=0x1,geneve({type=0x80,len=4,0x1}))', /without class, type or len/],
+  ])('rejects %s parsed as a key with the same OvsParseError', (_what, key, msg) => {
+    const f = () => tunnelFieldMatch(keyField(parseKey(key), 'tunnel')!);
     expect(f).toThrow(OvsParseError);
     expect(f).toThrow(msg);
   });

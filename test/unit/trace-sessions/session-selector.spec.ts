@@ -29,8 +29,18 @@ describe('tunnelledFrom', () => {
     ['0x2', '0x10002/0x7fffffff', false],
     // A megaflow that wildcards the ingress bits cannot say whose packet it is.
     ['0x1', '0x10002/0xffff', false],
+    // Nor one that wildcards datapath bits of the VNI, the option exact; the egress bits are no matter.
+    ['0x1/0xff', '0x10002', false],
+    ['0x1', '0x10002/0x7fff0000', true],
   ])('tun_id=%s option %s: %s', (tunId, option, want) => {
     expect(tunnelledFrom(arrival(tunId, option), { datapath: 1, port: 1 }, model)).toBe(want);
+  });
+
+  // OvnModel.tunnelKeys may read the southbound (a VXLAN push's zones): an exact key needs no second reading.
+  it('reads an exact arrival through the model once', () => {
+    const once = { tunnelKeys: jest.fn(ovnTunnelKeys) };
+    expect(tunnelledFrom(arrival('0x1', '0x10002'), { datapath: 1, port: 1 }, once)).toBe(true);
+    expect(once.tunnelKeys).toHaveBeenCalledTimes(1);
   });
 
   it('a flow from a VM has no tunnel', () => {
