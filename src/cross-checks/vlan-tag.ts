@@ -39,13 +39,18 @@ export function checkLocalnetTags(
   };
   const checks: LocalnetCheck[] = [];
   let mismatch: string | null = null;
+  // Each pass's outputs and pushes, read once for every localnet port (only when the packet left by one).
+  let read: Array<{ p: (typeof passes)[number]; outs: LogicalPortJson[]; inActions: number[] }> | undefined;
   for (const port of new Set(liveOutputs)) {
     const ln = tagOf(port);
     if (!ln) continue;
-    for (const p of passes) {
-      const outs = p.logicalPorts.filter((x) => x.role === 'output' && x.scope === 'pass');
+    read ??= passes.map((p) => ({
+      p,
+      outs: p.logicalPorts.filter((x) => x.role === 'output' && x.scope === 'pass'),
+      inActions: [...new Set([...p.datapathActions.matchAll(PUSH_VLAN)].map((m) => Number(m[1])))],
+    }));
+    for (const { p, outs, inActions } of read) {
       if (!outs.some((x) => x.name === port)) continue;
-      const inActions = [...new Set([...p.datapathActions.matchAll(PUSH_VLAN)].map((m) => Number(m[1])))];
       const rule = portRuleVlans(p.steps, port);
       const pushed = rule ?? inActions;
       checks.push({ port, tag: ln.tag, pushed, traceId: p.id });
