@@ -9,7 +9,7 @@
 import type { OvnTraceResult, Pipeline, SimPipeline } from './ovn-trace-parse';
 import { simVerdict } from './ovn-trace-parse';
 import { ClearedCtExcuser, clearedAt } from './ct-cleared';
-import { alignFloodCopies, BoundOn, boundChassis, floodCopiesLeft, handedToLocalnet, tunnelCarries } from './fan-out';
+import { alignFloodCopies, BoundOn, boundChassis, floodCopiesLeft, handedToLocalnet, missedWhy, tunnelCarries, TunnelEnd, tunnelsText } from './fan-out';
 import { checkLocalnetTags, LocalnetCheck, SouthboundPortLookup } from './vlan-tag';
 import { learnedBindingExplanation, MacBindingLookup } from './learned-binding';
 import { explain, LiveEntry, LiveFlowJson, liveJson, LivePassWithSteps, liveSegments, LogicalFlowResolver, omittable, prefixOf, sharesRule, SimFlowJson, simJson } from './live-segments';
@@ -100,7 +100,7 @@ export function compareWithSimulation(
   const simPipes = aligned.pipelines;
   const bound = boundChassis(passes, portOf);
   const chassis = passes[0]?.chassis ?? null;
-  const tunnelsTo = passes.flatMap((p) => p.verdict?.tunnels ?? []).map((t) => t.chassis);
+  const tunnelsTo = passes.flatMap((p) => p.verdict?.tunnels ?? []);
   const n = Math.max(live.length, simPipes.length);
   const clearedCt = new ClearedCtExcuser();
   const notComparedPipes = (ps: SimPipeline[]) => ps.map((p) => ({ pipeline: p.pipeline, datapath: p.datapath, ...(p.outport ? { outport: p.outport } : {}) }));
@@ -258,17 +258,16 @@ export function compareWithSimulation(
  * The first pipeline a tunnel handed to the receiver runs the egress to ovn-trace's outport there: a
  * difference when no tunnel went to the chassis that port is bound on (fan-out.ts's rule for flood copies).
  */
-function notCarried(sp: SimPipeline, bound: BoundOn, tunnelsTo: ReadonlyArray<string | null>): { pipeline: Pipeline; datapath: string; explanation: string } | null {
+function notCarried(sp: SimPipeline, bound: BoundOn, tunnelsTo: readonly TunnelEnd[]): { pipeline: Pipeline; datapath: string; explanation: string } | null {
   if (!sp.outport) return null;
   const at = bound(sp.outport);
-  if (tunnelCarries(at, tunnelsTo)) return null;
-  const to = [...new Set(tunnelsTo)].join(', ');
+  if (!at || tunnelCarries(at, tunnelsTo)) return null;
   return {
     pipeline: sp.pipeline,
     datapath: sp.datapath,
     explanation:
       `ovn-trace sent the packet to "${sp.outport}" (bound on ${at}) (${sp.pipeline}(dp=${JSON.stringify(sp.datapath)}, outport=${JSON.stringify(sp.outport)})); ` +
-      `the live path sent it by a tunnel to ${to}, none to ${at}: this chassis's flows still follow a binding the southbound no longer has, or lack ${at}'s tunnel.`,
+      `the live path sent it by a tunnel to ${tunnelsText(tunnelsTo)}, none to ${at}: ${missedWhy(at, tunnelsTo)}.`,
   };
 }
 

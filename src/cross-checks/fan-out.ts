@@ -89,24 +89,43 @@ export function alignFloodCopies(sim: OvnTraceResult, live: readonly SegmentShap
   return { pipelines: ordered, unmatched: left, matchedOutputs };
 }
 
+/** Where one of the pass's tunnel copies went: the chassis whose Encap names its remote IP, null when none does. */
+export interface TunnelEnd {
+  chassis: string | null;
+  remoteIp?: string;
+}
+
 interface LiveEnds {
   chassis: string | null;
   bound: BoundOn;
   kinds: readonly string[];
   liveOutputs: readonly string[];
-  /** The chassis the pass's tunnel copies went to (null: a remote IP no Encap names). */
-  tunnelsTo?: ReadonlyArray<string | null>;
+  tunnelsTo?: readonly TunnelEnd[];
 }
 
 /**
  * Whether the pass's tunnels could carry a packet to a port bound on `at`: OVN sends one tunnel copy per
  * chassis the port (a flood: a member) is bound on, so a port bound on a chassis no tunnel went to was not
- * carried - as when the datapath still tunnels by a chassis the port left. Taken as carried when that
- * cannot be told: the port bound nowhere (a patch port), or a tunnel's remote IP no Encap names.
+ * carried - as when the datapath still tunnels by a chassis the port left, or to an IP no Encap names any
+ * more (the remote chassis changed its encap IP, or was deleted, and this chassis's flows were not
+ * recomputed): that IP is not `at`'s encap. Taken as carried when it cannot be told: the port bound
+ * nowhere (a patch port), or a pass that names no tunnel.
  */
-export function tunnelCarries(at: string | null | undefined, tunnelsTo: ReadonlyArray<string | null> | undefined): boolean {
-  const known = !!tunnelsTo?.length && tunnelsTo.every((t) => t !== null);
-  return !at || !known || tunnelsTo!.includes(at);
+export function tunnelCarries(at: string | null | undefined, tunnelsTo: readonly TunnelEnd[] | undefined): boolean {
+  return !at || !tunnelsTo?.length || tunnelsTo.some((t) => t.chassis === at);
+}
+
+/** Where the tunnels went, for a message: each chassis, or the remote IP when no Encap names it. */
+export function tunnelsText(tunnelsTo: readonly TunnelEnd[]): string {
+  const ends = [...new Set(tunnelsTo.map((t) => t.chassis ?? `${t.remoteIp ?? 'an IP'} (no southbound Encap names it)`))];
+  return ends.join(', ');
+}
+
+/** Why the pass's tunnels missed `at`: the flows follow a binding or an encap IP the southbound no longer has. */
+export function missedWhy(at: string, tunnelsTo: readonly TunnelEnd[]): string {
+  return tunnelsTo.some((t) => t.chassis === null)
+    ? `this chassis's flows still tunnel to an encap IP the southbound no longer names, not to ${at}'s (a chassis changed its encap IP or was deleted, and this chassis has not caught up)`
+    : `this chassis's flows still follow a binding the southbound no longer has, or lack ${at}'s tunnel`;
 }
 
 /**
@@ -130,10 +149,16 @@ export function floodCopiesLeft(
       missing: c,
       explanation:
         `ovn-trace's flood sent a copy to "${c.outport}"${at ? ` (bound on ${at})` : ''} (${first.pipeline}(dp=${JSON.stringify(first.datapath)}, outport=${JSON.stringify(c.outport)})); ` +
-        `the live path ran no egress for it${at && at === o.chassis ? ' although the port is bound here' : `, sent no tunnel copy${at && o.kinds.includes('tunnel') ? ` to ${at}` : ''} and no localnet copy that would carry it`}.`,
+        `the live path ran no egress for it${at && at === o.chassis ? ' although the port is bound here' : `, sent no tunnel copy${at && o.kinds.includes('tunnel') ? ` to ${at}` : ''} and no localnet copy that would carry it${tunnelled(at, o)}`}.`,
     };
   }
   return { handedOff: a.unmatched.map((c) => c.outport), reason: reasons.length ? reasons.join('; ') : null };
+}
+
+/** Where the tunnels went instead of `at`, and why, for the missing copy's message ('' when none went). */
+function tunnelled(at: string | null | undefined, o: LiveEnds): string {
+  if (!at || !o.kinds.includes('tunnel') || !o.tunnelsTo?.length) return '';
+  return `; its tunnels went to ${tunnelsText(o.tunnelsTo)}: ${missedWhy(at, o.tunnelsTo)}`;
 }
 
 /**

@@ -13,8 +13,8 @@ export interface LivePassWithSteps extends LivePass {
   /** The chassis that ran the pass (a stored trace's): which ports are bound here. */
   chassis?: string;
   steps?: StepJson[];
-  /** The pass's own verdict: which chassis its tunnel copies went to. */
-  verdict?: { tunnels?: ReadonlyArray<{ chassis: string | null }> };
+  /** The pass's own verdict: which chassis (remote IP) its tunnel copies went to. */
+  verdict?: { tunnels?: ReadonlyArray<{ chassis: string | null; remoteIp?: string }> };
 }
 
 /** The current southbound's logical flows with this UUID prefix (live rows and tombstones). */

@@ -9,6 +9,9 @@
 // output are written there (tunnel-<case>-path.json, tunnel-<case>.ovn-trace.txt), the unit tests'
 // inputs (test/unit/cross-checks/tunnel-paths.spec.ts). Last, lsp2 moves from hv2 to hv3 while hv1's
 // ovn-controller is paused: hv1 still tunnels lsp2's packet to hv2, the southbound binds it on hv3.
+// And hv2 changes its encap IP while hv1's ovn-controller is paused: hv1 still tunnels lsp2's packet,
+// and an ARP flood's copy for lsp2, to hv2's old IP, which no Encap names any more (stale-encap,
+// stale-encap-flood); lsp2 stays bound on hv2.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ICMP_ROUTED, ICMP_SAME, ThreeChassis, Trace } from '../support/three-chassis';
@@ -36,11 +39,15 @@ afterAll(async () => {
   await hv?.stop();
 });
 
+async function inject(flow: string) {
+  const port = /\bvif1 \d+\/(\d+)/.exec(await hv.sandbox('ctl', '--chassis', '1', 'dpif/show'))![1];
+  await hv.sandbox('inject', '--chassis', '1', 'vif1', `in_port(${port}),${flow}`);
+}
+
 async function sentPass(flow: string): Promise<Trace> {
   const list = async () => ((await (await fetch(`${api}/traces?limit=50`)).json()) as { items: Trace[] }).items;
   const before = new Set((await list()).map((t) => t.id));
-  const port = /\bvif1 \d+\/(\d+)/.exec(await hv.sandbox('ctl', '--chassis', '1', 'dpif/show'))![1];
-  await hv.sandbox('inject', '--chassis', '1', 'vif1', `in_port(${port}),${flow}`);
+  await inject(flow);
   try {
     return await waitFor('the pass on hv1 that leaves by the tunnel', async () => (await list()).find((t) => !before.has(t.id) && t.verdict.tunnels?.length));
   } finally {
@@ -69,6 +76,16 @@ async function keep(name: string, id: number) {
   writeFileSync(join(dir, `tunnel-${name}.ovn-trace.txt`), xc.ovnTrace.output);
 }
 
+// A flood not of IP: an IP broadcast's copy to the router port meets two priority-110 flows of
+// ls_out_pre_lb (eth.mcast; ip && outport == "sw0-lr0"), which OVS and ovn-trace may pick apart.
+const ARP_FLOOD = 'eth(src=50:54:00:00:00:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806),arp(sip=10.0.0.1,tip=10.0.0.99,op=1,sha=50:54:00:00:00:01,tha=00:00:00:00:00:00)';
+const vsctl = (k: number, ...args: string[]) => hv.sandbox('run', 'ovs-vsctl', `--db=unix:${hv.dir}/hv${k}/db.sock`, ...args);
+const pauseHv1 = async () => {
+  const ctl = `${hv.dir}/hv1/ovn-controller.${readFileSync(`${hv.dir}/hv1/ovn-controller.pid`, 'utf8').trim()}.ctl`;
+  await hv.sandbox('run', 'ovs-appctl', '-t', ctl, 'debug/pause');
+  return () => hv.sandbox('run', 'ovs-appctl', '-t', ctl, 'debug/resume');
+};
+
 it.each([
   ['same switch (lsp1@hv1 to lsp2@hv2)', 'same-switch', ICMP_SAME, 'sw0'],
   ['routed (lsp1@hv1 through lr0 to lsp3@hv3)', 'routed', ICMP_ROUTED, 'sw1'],
@@ -83,9 +100,7 @@ it.each([
 });
 
 it('lsp2 moved from hv2 to hv3 while hv1\'s ovn-controller is paused: hv1 still tunnels to hv2; diverged, naming both chassis', async () => {
-  const vsctl = (k: number, ...args: string[]) => hv.sandbox('run', 'ovs-vsctl', `--db=unix:${hv.dir}/hv${k}/db.sock`, ...args);
-  const ctl = `${hv.dir}/hv1/ovn-controller.${readFileSync(`${hv.dir}/hv1/ovn-controller.pid`, 'utf8').trim()}.ctl`;
-  await hv.sandbox('run', 'ovs-appctl', '-t', ctl, 'debug/pause');
+  const resume = await pauseHv1();
   try {
     await vsctl(2, 'remove', 'interface', 'vif2', 'external_ids', 'iface-id');
     await vsctl(3, '--may-exist', 'add-port', 'br-int', 'vif2-moved', '--', 'set', 'interface', 'vif2-moved', 'type=dummy', 'external-ids:iface-id=lsp2');
@@ -102,8 +117,60 @@ it('lsp2 moved from hv2 to hv3 while hv1\'s ovn-controller is paused: hv1 still 
     expect([status, body.result]).toEqual([201, 'diverged']);
     expect(body.divergence?.explanation).toMatch(/"lsp2" \(bound on hv3\).*by a tunnel to hv2, none to hv3/);
   } finally {
-    await hv.sandbox('run', 'ovs-appctl', '-t', ctl, 'debug/resume');
+    await resume();
     await vsctl(3, '--if-exists', 'del-port', 'br-int', 'vif2-moved');
     await vsctl(2, 'set', 'interface', 'vif2', 'external-ids:iface-id=lsp2');
   }
+});
+
+describe('hv2 changed its encap IP while hv1\'s ovn-controller is paused: hv1 still tunnels to the old IP, which no Encap names', () => {
+  const sbctl = (...args: string[]) => hv.sandbox('run', 'ovn-sbctl', '--no-leader-only', ...args);
+  const encapOfHv2 = async () => (await sbctl('--bare', '--columns=ip', 'find', 'Encap', 'chassis_name=hv2')).trim();
+  const moveEncap = async (ip: string) => {
+    // hv2's underlay takes the new IP too, so the new encap is one the dummy network can carry.
+    await hv.sandbox('ctl', '--chassis', '2', 'netdev-dummy/ip4addr', 'br-phys', `${ip}/24`);
+    await vsctl(2, 'set', 'open_vswitch', '.', `external-ids:ovn-encap-ip=${ip}`);
+    await waitFor(`hv2's Encap to name ${ip}`, async () => (await encapOfHv2()) === ip || undefined);
+  };
+  let resume: (() => Promise<unknown>) | undefined;
+
+  beforeAll(async () => {
+    const res = await fetch(`${api}/trace-sessions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ filter: 'arp', durationSeconds: 3600, maxTraces: 1000 }),
+    });
+    expect(res.status).toBe(201);
+    // lr0 learns 10.0.0.1 from the flood's router copy (put_arp); learned before hv1 stops computing,
+    // or each flood would run put_arp where ovn-trace finds the binding.
+    await inject(ARP_FLOOD.replace('tip=10.0.0.99', 'tip=10.0.0.98'));
+    await waitFor('lr0 to learn 10.0.0.1', async () => (await sbctl('--bare', '--columns=mac', 'find', 'MAC_Binding', 'ip=10.0.0.1')).trim() || undefined);
+    // lsp2 back on hv2 (the moved-port case) and every chassis's flows say so before hv1 stops computing.
+    const hv2 = (await sbctl('--bare', '--columns=_uuid', 'find', 'Chassis', 'name=hv2')).trim();
+    await waitFor('lsp2 bound on hv2', async () => (await sbctl('--bare', '--columns=chassis', 'find', 'Port_Binding', 'logical_port=lsp2')).trim() === hv2 || undefined);
+    await hv.sandbox('run', 'ovn-nbctl', '--no-leader-only', '--wait=hv', 'sync');
+    resume = await pauseHv1();
+    await moveEncap('192.168.0.22');
+  });
+
+  afterAll(async () => {
+    await moveEncap('192.168.0.2');
+    await resume?.();
+  });
+
+  it.each([
+    ['unicast to lsp2', 'stale-encap', ICMP_SAME, /ovn-trace sent the packet to "lsp2" \(bound on hv2\).*by a tunnel to 192\.168\.0\.2 \(no southbound Encap names it\), none to hv2/],
+    ['ARP flood: its copy to lsp2', 'stale-encap-flood', ARP_FLOOD, /flood sent a copy to "lsp2" \(bound on hv2\).*no tunnel copy to hv2.*its tunnels went to 192\.168\.0\.2 \(no southbound Encap names it\)/],
+  ])('%s: diverged, naming the IP and hv2', async (_what, name, flow, explanation) => {
+    // The pass names its tunnel's chassis from the service's own southbound replica when traced: until
+    // the replica has hv2's new Encap, a pass still says hv2: send again.
+    const t = await waitFor(`a pass of hv1 (${name}) traced once the service sees hv2's new encap IP`, async () => {
+      const sent = await sentPass(flow);
+      return sent.verdict.tunnels?.some((x) => x.remoteIp === '192.168.0.2' && x.chassis === null) ? sent : undefined;
+    }, 120_000);
+    const { status, body } = await crossCheck(t.id);
+    await keep(name, (body as { id: number }).id);
+    expect([status, body.result]).toEqual([201, 'diverged']);
+    expect(body.divergence?.explanation).toMatch(explanation);
+  });
 });

@@ -20,7 +20,7 @@ export const ICMP_SAME = 'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_t
 export const ICMP_ROUTED = 'eth(src=50:54:00:00:00:01,dst=00:00:00:00:ff:01),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.1.3,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)';
 export const TCP_80 = 'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=6,tos=0,ttl=64,frag=no),tcp(src=40000,dst=80),tcp_flags(syn)';
 
-export interface Trace { id: number; chassis: string; pathId: number; verdict: { tunnels?: Array<{ remoteIp: string }> }; logicalPorts?: Array<{ name: string; role: string }>; arrivedFrom?: { traceId: number; chassis: string } }
+export interface Trace { id: number; chassis: string; pathId: number; verdict: { tunnels?: Array<{ remoteIp: string; chassis?: string | null }> }; logicalPorts?: Array<{ name: string; role: string }>; arrivedFrom?: { traceId: number; chassis: string } }
 export interface Path {
   passes: Array<{ id: number; chassis: string; pathId: number }>;
   verdict: { kinds: string[]; logicalPorts: string[]; chassis: string; incomplete: boolean; logicalFlow: string | null; northbound: { table: string; uuid: string } | null; tunnels: Array<{ remoteChassis: string; toTraceId: number | null; fromTraceId: number; provisional?: true }>; provisional?: true; provisionalReason?: string };

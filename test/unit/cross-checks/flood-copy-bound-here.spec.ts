@@ -65,16 +65,21 @@ describe.each(capturedVersions('flood-vlan'))('%s', (version) => {
     expect([asIs.result, asIs.notCompared?.pipelines]).toEqual(['match', [{ pipeline: 'egress', datapath: 'sw2', outport: 'lsp7' }]]);
   });
 
-  it('flood: lsp2 is bound on hv2 but the one tunnel copy went to hv3: lsp2\'s copy was not carried, diverged', () => {
+  it.each([
     // As when hv1 still sends by the tunnel of a chassis the port left (or lacks the new chassis's tunnel).
+    ['to hv3', { chassis: 'hv3', remoteIp: '192.168.0.3' }, /tunnels went to hv3: .*binding the southbound no longer has/],
+    // As when hv2 changed its encap IP (or was deleted) and hv1's flows were not recomputed.
+    ['to an IP no Encap names', { chassis: null, remoteIp: '192.168.0.2' }, /tunnels went to 192\.168\.0\.2 \(no southbound Encap names it\): .*encap IP the southbound no longer names/],
+  ])('flood: lsp2 is bound on hv2 but the one tunnel copy went %s: lsp2\'s copy was not carried, diverged', (_to, tunnel, why) => {
     const p = path('flood');
     const passes = p.passes.map((x) => {
       const v = (x as unknown as { verdict: { tunnels: Array<{ chassis: string | null; remoteIp: string }> } }).verdict;
-      return { ...x, verdict: { ...v, tunnels: v.tunnels.map((t) => ({ ...t, chassis: 'hv3', remoteIp: '192.168.0.3' })) } };
+      return { ...x, verdict: { ...v, tunnels: v.tunnels.map((t) => ({ ...t, ...tunnel })) } };
     });
     const c = compareWithSimulation(passes, p.verdict, parseOvnTrace(read('flood.ovn-trace.txt')), currentFlows(passes), port);
     expect(c.result).toBe('diverged');
-    expect(c.divergence?.explanation).toMatch(/"lsp2" \(bound on hv2\)/);
+    expect(c.divergence?.explanation).toMatch(/"lsp2" \(bound on hv2\).*no tunnel copy to hv2/);
+    expect(c.divergence?.explanation).toMatch(why);
   });
 
   it('vlan-unicast: delivered to a VIF here (lsp5) where ovn-trace went to lsp7 on hv2: no localnet hand-off, diverged', () => {

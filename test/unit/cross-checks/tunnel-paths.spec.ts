@@ -4,9 +4,13 @@
 // test/fixtures/captured-ovn-trace/<version>/tunnel/). hv1 runs the ingress pipeline(s) up to the
 // tunnel; the egress of the last switch runs on the receiver. A routed packet's one pass names an
 // inport per datapath it crossed (lsp1, lr0-sw0, sw1-lr0), stored in name order.
+// stale-encap(-flood): hv2 changed its encap IP while hv1's ovn-controller was paused, so hv1 still
+// tunnels a packet for lsp2 (bound on hv2), and an ARP flood's copy for it, to hv2's old IP, which no
+// southbound Encap names (the pass's tunnel: chassis null).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareWithSimulation, LivePassWithSteps, LogicalFlowResolver } from '../../../src/cross-checks/compare';
+import { boundChassis, tunnelCarries } from '../../../src/cross-checks/fan-out';
 import { buildMicroflow } from '../../../src/cross-checks/microflow';
 import { parseOvnTrace } from '../../../src/cross-checks/ovn-trace-parse';
 import { CAPTURED_OVN_TRACE, capturedVersions, currentFlows } from '../../support/captured-ovn-trace';
@@ -88,4 +92,50 @@ describe.each(VERSIONS)('the tunnel of a unicast goes to its outport\'s chassis 
     const c = compareWithSimulation(tunnelTo(p, 'hv2'), p.verdict, parseOvnTrace(text('same-switch')), current(p));
     expect(c.result).toBe('match');
   });
+});
+
+describe.each(VERSIONS)('a tunnel to an IP no Encap names does not carry a packet to a port bound on a known chassis (%s)', (version) => {
+  const dir = join(ROOT, version, 'tunnel');
+  const path = (name: string) => JSON.parse(readFileSync(join(dir, `tunnel-${name}-path.json`), 'utf8')) as Captured;
+  const text = (name: string) => readFileSync(join(dir, `tunnel-${name}.ovn-trace.txt`), 'utf8');
+  const tunnels = (p: Captured) => p.passes.flatMap((x) => x.verdict?.tunnels ?? []);
+
+  it('the captures tunnel to hv2\'s old IP, 192.168.0.2, which no Encap named when traced', () => {
+    for (const name of ['stale-encap', 'stale-encap-flood']) expect([name, tunnels(path(name))]).toEqual([name, [expect.objectContaining({ chassis: null, remoteIp: '192.168.0.2' })]]);
+  });
+
+  it('stale-encap: lsp2 is bound on hv2 (as the pass saw it): diverged, naming the IP and hv2', () => {
+    const p = path('stale-encap');
+    const c = compareWithSimulation(p.passes, p.verdict, parseOvnTrace(text('stale-encap')), current(p));
+    expect(c.result).toBe('diverged');
+    expect(c.divergence).toMatchObject({ pipeline: 'egress', datapath: 'sw0', live: null });
+    expect(c.divergence?.explanation).toMatch(/"lsp2" \(bound on hv2\).*by a tunnel to 192\.168\.0\.2 \(no southbound Encap names it\), none to hv2: .*encap IP the southbound no longer names/);
+  });
+
+  it('stale-encap-flood: the copy to lsp2 (bound on hv2) went by that tunnel: diverged, naming the IP and hv2', () => {
+    const p = path('stale-encap-flood');
+    // The flood's pass has no step naming lsp2 (its copy's egress runs on the receiver): where lsp2 is
+    // bound comes from the southbound, here as the unicast's pass, traced in the same state, saw it.
+    const bound = boundChassis(path('stale-encap').passes);
+    const portOf = (name: string) => (bound(name) === undefined ? null : { type: '', tag: null, chassis: bound(name)! });
+    expect(portOf('lsp2')).toMatchObject({ chassis: 'hv2' });
+    const c = compareWithSimulation(p.passes, p.verdict, parseOvnTrace(text('stale-encap-flood')), current(p), portOf);
+    expect(c.result).toBe('diverged');
+    expect(c.divergence).toMatchObject({ pipeline: 'egress', datapath: 'sw0', live: null });
+    expect(c.divergence?.explanation).toMatch(/flood sent a copy to "lsp2" \(bound on hv2\).*no tunnel copy to hv2.*its tunnels went to 192\.168\.0\.2 \(no southbound Encap names it\)/);
+    // Where lsp2 is bound cannot be told: taken as carried.
+    expect(compareWithSimulation(p.passes, p.verdict, parseOvnTrace(text('stale-encap-flood')), current(p)).result).toBe('match');
+  });
+});
+
+it.each([
+  ['bound nowhere (a patch port)', null, [{ chassis: null }], true],
+  ['bound where it cannot be told', undefined, [{ chassis: null }], true],
+  ['a pass that names no tunnel', 'hv2', [], true],
+  ['the tunnel to its chassis', 'hv2', [{ chassis: 'hv2' }], true],
+  ['a tunnel to its chassis among one to an IP no Encap names', 'hv2', [{ chassis: null }, { chassis: 'hv2' }], true],
+  ['only a tunnel to an IP no Encap names', 'hv2', [{ chassis: null, remoteIp: '192.168.0.2' }], false],
+  ['only a tunnel to another chassis', 'hv2', [{ chassis: 'hv3' }], false],
+])('tunnelCarries, a port %s', (_what, at, to, carried) => {
+  expect(tunnelCarries(at, to)).toBe(carried);
 });
