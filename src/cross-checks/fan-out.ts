@@ -2,7 +2,8 @@
 // because ovn-trace has no chassis:
 //  - a flood (`multicast(dp=…, mcgroup=…)`): ovn-trace prints one egress pipeline per member of the
 //    group, in the group's order, each followed by what that copy went on to (a router port's copy
-//    runs the router). The datapath runs the egress of the members bound here, in its own order, and
+//    runs the router, and the next switch, which may flood again: a relayed multicast, an unknown
+//    unicast). The datapath runs the egress of the members bound here, in its own order, and
 //    sends one tunnel copy per remote chassis under the group's key (their egress runs there), or,
 //    on a switch with a localnet port, reaches remote members through the localnet port's copy.
 //  - a unicast to a port bound on another chassis of a switch with a localnet port: the datapath
@@ -56,37 +57,65 @@ export interface AlignedSimulation {
   matchedOutputs: Array<{ port: string; type: string }>;
 }
 
+/** ovn-trace's pipelines as the tree it prints: a run of pipelines, ending in a flood whose copies are trees again. */
+interface SimTree {
+  pipelines: SimPipeline[];
+  flood?: { datapath: string; copies: Array<SimCopy & { tree: SimTree }> };
+}
+
 /**
- * ovn-trace's pipelines reordered so that each egress copy of its first flood stands at the place of
- * the live egress segment with the same outport. Copies ovn-trace skipped (`omitting output because
- * inport == outport`: no stage, no output) are left out; copies with no live segment are returned apart.
+ * The tree of sim.pipelines[from, to). A flood is the end of its branch: whatever follows its
+ * `multicast(` title up to `to` is its copies, each an egress of the flood's datapath from the flood's
+ * inport and what that copy went on to (a router port's copy: the router, the next switch, its own
+ * flood…), up to the next such egress. An ingress that floods twice (a clone to the mrouter ports,
+ * then the IGMP group) prints the second flood's copies after the first's, with the same datapath
+ * and inport: here they are one set of copies, which the datapath runs in its own order anyway.
+ */
+function simTree(sim: OvnTraceResult, from: number, to: number): SimTree {
+  const all = sim.pipelines;
+  const mc = sim.sections.find((s) => s.title.startsWith('multicast(') && s.pipelineIndex >= from && s.pipelineIndex < to);
+  const start = mc ? mc.pipelineIndex + 1 : to;
+  const head = all[start];
+  if (start >= to || !head || head.pipeline !== 'egress' || !head.outport) return { pipelines: all.slice(from, to) };
+  const heads: number[] = [];
+  for (let k = start; k < to; k++) {
+    const p = all[k];
+    if (p.pipeline === 'egress' && p.datapath === head.datapath && p.inport === head.inport && p.outport) heads.push(k);
+  }
+  const copies = heads.map((k, j) => {
+    const end = heads[j + 1] ?? to;
+    return { outport: all[k].outport!, pipelines: all.slice(k, end), firstIndex: k, tree: simTree(sim, k, end) };
+  });
+  return { pipelines: all.slice(from, start), flood: { datapath: head.datapath, copies } };
+}
+
+/**
+ * ovn-trace's pipelines reordered so that each egress copy of each of its floods stands at the place of
+ * the live egress segment with the same outport, followed by what that copy went on to (its own floods
+ * reordered likewise). Copies ovn-trace skipped (`omitting output because inport == outport`: no stage,
+ * no output) are left out; copies with no live segment are returned apart, in ovn-trace's order.
  */
 export function alignFloodCopies(sim: OvnTraceResult, live: readonly SegmentShape[]): AlignedSimulation {
-  const all = sim.pipelines;
-  const mc = sim.sections.find((s) => s.title.startsWith('multicast('));
-  const start = mc ? mc.pipelineIndex + 1 : -1;
-  const head = all[start];
-  if (!mc || !head || head.pipeline !== 'egress' || !head.outport) return { pipelines: all, unmatched: [], matchedOutputs: [] };
-  const copies: SimCopy[] = [];
-  for (let k = start; k < all.length; k++) {
-    const p = all[k];
-    if (p.pipeline === 'egress' && p.datapath === head.datapath && p.inport === head.inport && p.outport) copies.push({ outport: p.outport, pipelines: [p], firstIndex: k });
-    else copies.at(-1)!.pipelines.push(p);
-  }
   const ran = (c: SimCopy) => c.pipelines.length > 1 || c.pipelines[0].stages.length > 0 || sim.outputs.some((o) => o.pipelineIndex === c.firstIndex);
-  const left = copies.filter(ran);
-  const ordered: SimPipeline[] = all.slice(0, start);
-  const matchedOutputs: AlignedSimulation['matchedOutputs'] = [];
-  for (const seg of live.slice(start)) {
-    if (seg.pipeline !== 'egress' || (seg.datapath && seg.datapath !== head.datapath)) continue;
-    const i = left.findIndex((c) => c.outport === seg.outport);
-    if (i < 0) continue;
-    const [c] = left.splice(i, 1);
-    ordered.push(...c.pipelines);
-    const end = c.firstIndex + c.pipelines.length;
-    for (const o of sim.outputs) if (o.pipelineIndex >= c.firstIndex && o.pipelineIndex < end) matchedOutputs.push({ port: o.port, type: o.type });
-  }
-  return { pipelines: ordered, unmatched: left, matchedOutputs };
+  const ordered: SimPipeline[] = [];
+  const unmatched: SimCopy[] = [];
+  const place = (t: SimTree) => {
+    ordered.push(...t.pipelines);
+    if (!t.flood) return;
+    const left = t.flood.copies.filter(ran);
+    // The live path runs a flood's copies here one after the other, each with all it went on to: the
+    // segment where the next copy's egress would stand names which copy it is.
+    for (let seg = live[ordered.length]; seg?.pipeline === 'egress' && (!seg.datapath || seg.datapath === t.flood.datapath); seg = live[ordered.length]) {
+      const i = left.findIndex((c) => c.outport === seg!.outport);
+      if (i < 0) break;
+      place(left.splice(i, 1)[0].tree);
+    }
+    unmatched.push(...left.map(({ tree: _, ...c }) => c));
+  };
+  place(simTree(sim, 0, sim.pipelines.length));
+  const index = new Map(sim.pipelines.map((p, i) => [p, i]));
+  const matchedOutputs = ordered.flatMap((p) => sim.outputs.filter((o) => o.pipelineIndex === index.get(p)).map((o) => ({ port: o.port, type: o.type })));
+  return { pipelines: ordered, unmatched: unmatched.sort((a, b) => a.firstIndex - b.firstIndex), matchedOutputs };
 }
 
 /** Where one of the pass's tunnel copies went: the chassis whose Encap names its remote IP, null when none does. */
