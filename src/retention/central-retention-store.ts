@@ -23,7 +23,7 @@ import { inTransaction, olderServer, SILENT_MS, withClient } from '../storage/pg
 import { BUCKET_SHIFT, citationsOf } from '../traces';
 import type { SlotRanged } from '../storage/slot-take';
 import { pruneDeadSlots } from './central-dead-slot-store';
-import { heardSince, pruneCentralUntraced, TRACE_HEARD, traceHeardAt, TRACED_IN, untracedCuts } from './central-untraced-store';
+import { heardSince, pruneCentralUntraced, TRACE_HEARD, TRACED_IN, untracedCuts } from './central-untraced-store';
 import { addBatch, type PruneResult } from './retention';
 
 /** pg_advisory_lock key of the central retention (the migrations hold 7946710). */
@@ -34,8 +34,8 @@ export const CENTRAL_BATCH = 500;
 export interface CentralLimits {
   /** Traces heard before this go (RFC 3339, the agents' clock; null: no age limit). */
   before: string | null;
-  /** Traces heard at or before this go (the row limit's cut; null: no row limit). */
-  atOrBefore: string | null;
+  /** The row limit's cut (centralRowCut; null: no row limit): traces heard before `heard` go, and of those heard then, `id` and below. */
+  rowCut: RowCut | null;
   /** Writer slots last heard from before this hold none of their lifetimes back (TRACED_IN; '': no bound). */
   heardSince: string;
 }
@@ -60,22 +60,36 @@ export interface CentralConfig {
   deadSlots?: { days: number; ranged: SlotRanged[] };
 }
 
-/**
- * When the newest trace beyond the `keep` newest was heard, across every chassis (one walk of
- * idx_trace_heard). By created_at, from an ingest producer days behind, a translation heard a minute
- * ago was cut first, and one from a producer ahead outlived what was heard after it; SQLite keeps
- * its newest ids, in the order its agent heard them (test/postgres/central-retention-row-clock.spec.ts).
- */
-export const centralRowCut = (c: PoolClient, keep: number): Promise<string | null> => traceHeardAt(c, keep);
+/** The newest trace beyond the row limit: when it was heard, and its id (a bigint, as the pool's types give it). */
+export interface RowCut {
+  heard: string;
+  id: string | number;
+}
 
-/** The oldest traces over a limit, on the agents' clock (idx_trace_heard); $1 the cut, $2 how many. */
-const OVER = (op: '<' | '<=') => `SELECT id, path_id, datapath_flow_id, steps FROM trace WHERE ${TRACE_HEARD} ${op} $1 ORDER BY ${TRACE_HEARD} LIMIT $2`;
-const OVER_ROWS = OVER('<=');
-const OVER_AGE = OVER('<');
+/**
+ * The newest trace beyond the `keep` newest, across every chassis, by when it was heard and then by
+ * id (one walk of idx_trace_heard). By created_at, from an ingest producer days behind, a translation
+ * heard a minute ago was cut first, and one from a producer ahead outlived what was heard after it;
+ * SQLite keeps its newest ids, in the order its agent heard them. By the heard time alone, the cut
+ * took every trace heard at that moment, and the translations of one ingest body are all heard at
+ * one (writeEvents' receivedAt): a limit falling inside a body dropped all of it, as many as a retis
+ * body holds. Ids order them as SQLite's do, those of one body being one slot's, in the order written
+ * (test/postgres/central-retention-row-clock.spec.ts).
+ */
+export async function centralRowCut(c: PoolClient, keep: number): Promise<RowCut | null> {
+  return (await c.query<RowCut>(ROW_CUT, [keep])).rows[0] ?? null;
+}
+
+const ROW_CUT = `SELECT ${TRACE_HEARD} AS heard, id FROM trace ORDER BY ${TRACE_HEARD} DESC, id DESC OFFSET $1 LIMIT 1`;
+/** The oldest traces over the row limit's cut ($1 heard, $3 id) or the age limit ($1), on the agents' clock (idx_trace_heard); $2 how many. */
+const OVER = (where: string) => `SELECT id, path_id, datapath_flow_id, steps FROM trace WHERE ${where} ORDER BY ${TRACE_HEARD} LIMIT $2`;
+const OVER_ROWS = OVER(`${TRACE_HEARD} <= $1 AND (${TRACE_HEARD} < $1 OR id <= $3::bigint)`);
+const OVER_AGE = OVER(`${TRACE_HEARD} < $1`);
 
 /** The statements picking traces and example parameters (their plans are a test's, with UNTRACED_STATEMENTS). */
 export const TRACE_STATEMENTS: Array<[string, string, unknown[]]> = [
-  ['overRows', OVER_ROWS, ['2026-01-11T00:00:00.000Z', 500]],
+  ['rowCut', ROW_CUT, [1000]],
+  ['overRows', OVER_ROWS, ['2026-01-11T00:00:00.000Z', 500, '4096']],
   ['overAge', OVER_AGE, ['2026-01-11T00:00:00.000Z', 500]],
 ];
 
@@ -105,7 +119,7 @@ export async function pruneCentralBatch(c: PoolClient, limits: CentralLimits, ba
   const rows = new Map<number, Row>();
   // On the agents' clocks: an agent's own trace by its created_at, one a producer dated (an ingested
   // translation) by when its agent heard it (TRACE_HEARD).
-  if (limits.atOrBefore !== null) for (const r of (await c.query<Row>(OVER_ROWS, [limits.atOrBefore, batch])).rows) rows.set(r.id, r);
+  if (limits.rowCut !== null) for (const r of (await c.query<Row>(OVER_ROWS, [limits.rowCut.heard, batch, limits.rowCut.id])).rows) rows.set(r.id, r);
   if (limits.before !== null && rows.size < batch) for (const r of (await c.query<Row>(OVER_AGE, [limits.before, batch - rows.size])).rows) rows.set(r.id, r);
   if (!rows.size) return out;
   const ids = [...rows.keys()];
@@ -197,12 +211,12 @@ async function lockedRound(
   try {
     const limits: CentralLimits = {
       before: cfg.days > 0 ? new Date(now - cfg.days * 86_400_000).toISOString() : null,
-      atOrBefore: cfg.keep > 0 ? await centralRowCut(c, cfg.keep) : null,
+      rowCut: cfg.keep > 0 ? await centralRowCut(c, cfg.keep) : null,
       heardSince: heardSince(now + (await pgAhead(c, cfg.silentSlotHours ?? 0)), cfg.silentSlotHours ?? 0),
     };
     // No trace over the limits still leaves the rows no trace takes with it to cut (as many of each
     // as traces are kept, whatever the traces' own count): only the traces' loop is skipped.
-    const tracesOver = limits.before !== null || limits.atOrBefore !== null;
+    const tracesOver = limits.before !== null || limits.rowCut !== null;
     const count = (r: PruneResult) => {
       addBatch(total, r);
       o.onBatch?.(r);

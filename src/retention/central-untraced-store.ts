@@ -137,15 +137,6 @@ const later = (...ts: Array<string | null | undefined>): string | null => ts.red
 const before = (t: string | null, bound: string): string | null => (t === null ? null : t < bound ? t : bound);
 
 /**
- * When the trace `offset` places below the newest was heard, on the agents' clock (TRACE_HEARD; null:
- * there are not that many): the row limit keeps the traces heard after it (offset keep), and the
- * history it keeps begins at the keep-th (untracedCuts, offset keep - 1).
- */
-export async function traceHeardAt(c: PoolClient, offset: number): Promise<string | null> {
-  return (await c.query<{ t: string }>(SQL.traceNewest, [offset])).rows[0]?.t ?? null;
-}
-
-/**
  * Each table's cut: the age cutoff; with a row limit, when the earliest heard of the traces kept was
  * heard (the history kept begins there) and the keep-th newest row of the table itself (as many of
  * each as traces are kept); the later of them. Lifetimes never past now - QUIET_MS.
