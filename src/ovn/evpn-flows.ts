@@ -13,17 +13,25 @@
 // - The flood rules towards the VTEPs match the multicast keys 0x8000, 0x8001, 0x8004
 //   (lib/mcast-group-index.h) and set the VXLAN endpoints (tun_src/tun_dst) themselves, with no
 //   Geneve option (physical_consider_evpn_multicast); OVN's own Geneve flooding carries tun_metadata.
-// Not recognised: the neighbour rules of EVPN-learned ARPs (physical_consider_evpn_arp), whose match
-// is a router port's ordinary key, as for a MAC_Binding.
+// - A neighbour (a remote workload's MAC+IP, OVN 26.03: evpn-arp.c, physical_consider_evpn_arp)
+//   gets the very rules a MAC_Binding or Static_MAC_Binding row gets, on the same router port key
+//   (neighbor-of.c consider_neighbor_flow): get_arp/get_nd's (OFTABLE_MAC_BINDING, 66: `reg0=IP` or
+//   xxreg1 as reg4..reg7, reg15, metadata → eth_dst := MAC, flags.lookup_mac) and lookup_arp/nd's
+//   (OFTABLE_MAC_LOOKUP, 67: arp + reg0, or icmp6 + xxreg0 as reg0..reg3 + icmp_code=0, reg14,
+//   metadata, dl_src=MAC → flags.lookup_mac). Only the priority tells them apart (neighbor-of.h):
+//   200, or 20 with dynamic-routing-arp-prefer-local, where the southbound's rows get 100 (learned),
+//   150 or 50 (static; those OVN gave them before 26.03 too).
 //
 // Both spellings of actions are read: ofproto/trace's (`set_field:0x80000001->reg14`,
 // `->tun_dst`) and ovs-ofctl's / detrace's (`load:0x80000001->NXM_NX_REG14[]`, `NXM_NX_TUN_IPV4_DST`).
-import { isCookieZero } from '../ovs/ids';
+import { canonicalIp, isCookieZero } from '../ovs/ids';
 import type { ControllerFlow, EvpnRole } from './types';
 
 export interface RuleText {
   readonly match: string;
   readonly actions: string;
+  /** Without it a neighbour rule is not told from a MAC_Binding's (above). */
+  readonly priority?: number | null;
 }
 
 const EVPN_KEY = '0x8000[0-9a-f]{4}';
@@ -40,10 +48,13 @@ const ROLE_TEXT: Record<EvpnRole, string> = {
   'flood-to-vteps': 'flooding to the remote VTEPs',
   'remote-fdb': 'the EVPN FDB: a MAC behind a remote VTEP',
   'fdb-learning': 'MAC learning from a remote VTEP',
+  neighbour: 'a remote workload learned from the EVPN bridge',
 };
 
 /** The EVPN rule this is, by its shape; null when it is not one (OVN's source, above). */
 export function evpnFlow(rule: RuleText): ControllerFlow | null {
+  const neighbour = evpnNeighbour(rule);
+  if (neighbour) return neighbourFlow(neighbour);
   const role = evpnRole(rule);
   if (!role) return null;
   const key = MATCH_KEY.exec(rule.match)?.[2] ?? LOAD_KEY.exec(rule.actions)?.[1] ?? null;
@@ -52,11 +63,83 @@ export function evpnFlow(rule: RuleText): ControllerFlow | null {
   return {
     kind: 'evpn',
     role,
+    name: `EVPN rule: ${ROLE_TEXT[role]}${detail ? ` (${detail})` : ''}`,
     why:
       `an EVPN rule ovn-controller installs itself (${ROLE_TEXT[role]}${detail ? `, ${detail}` : ''}), whose cookie is the ` +
       "start of a random UUID of ovn-controller's (ovn-appctl evpn/vtep-binding-list, evpn/vtep-fdb-list, " +
       'evpn/vtep-multicast-group-list), never a southbound row',
   };
+}
+
+interface Neighbour {
+  readonly ip: string;
+  readonly mac: string;
+  /** get_arp/get_nd's rule (the MAC for an IP), or lookup_arp/lookup_nd's (is this MAC the IP's). */
+  readonly lookup: boolean;
+}
+
+function neighbourFlow({ ip, mac, lookup }: Neighbour): ControllerFlow {
+  return {
+    kind: 'evpn',
+    role: 'neighbour',
+    name: `EVPN neighbour ${ip} → ${mac} (learned, not in the southbound)`,
+    why:
+      `ovn-controller's own rule for EVPN neighbour ${ip} → ${mac} (${lookup ? 'lookup_arp/lookup_nd' : 'get_arp/get_nd'}, ` +
+      "where a MAC_Binding's would be): a remote workload's MAC+IP that the EVPN control plane wrote into the neighbour " +
+      "table of the switch's EVPN bridge, where a stale one is found (ip neigh show nud noarp); its cookie is the start of " +
+      "a random UUID of ovn-controller's (ovn-appctl evpn/vtep-arp-list), never a southbound row",
+  };
+}
+
+const EVPN_NEIGHBOUR_PRIORITIES = new Set([200, 20]);
+const MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/i;
+const LOOKUP_MAC_FLAG = /^(?:set_field:0x40\/0x40->reg10|load:0x1->NXM_NX_REG10\[6\])$/;
+const SET_ETH_DST = /^(?:set_field:([0-9a-f:]{17})->eth_dst|mod_dl_dst:([0-9a-f:]{17}))$/i;
+
+/** An EVPN neighbour's rule (above): its neighbour; null for any other rule. */
+function evpnNeighbour({ match, actions, priority }: RuleText): Neighbour | null {
+  if (priority == null || !EVPN_NEIGHBOUR_PRIORITIES.has(priority)) return null;
+  // ofproto/trace's actions come a line each, ovs-ofctl's and detrace's comma-separated.
+  const acts = actions.split(/[\n,]/).map((a) => a.trim()).filter(Boolean);
+  if (acts.filter((a) => LOOKUP_MAC_FLAG.test(a)).length !== 1) return null;
+  const fields = new Map(match.split(',').filter(Boolean).map((f) => [f.split('=')[0], f.slice(f.indexOf('=') + 1)] as const));
+  const exactly = (...keys: string[]) => fields.size === keys.length && keys.every((k) => fields.has(k));
+  const regs = (...names: string[]) => names.map((r) => fields.get(r)!);
+  if (acts.length === 2) {
+    const set = acts.map((a) => SET_ETH_DST.exec(a)).find((m) => m !== null);
+    if (!set) return null;
+    const mac = set[1] ?? set[2];
+    if (exactly('reg0', 'reg15', 'metadata')) return ipv4(fields.get('reg0')!, mac, false);
+    if (exactly('reg4', 'reg5', 'reg6', 'reg7', 'reg15', 'metadata')) return ipv6(regs('reg4', 'reg5', 'reg6', 'reg7'), mac, false);
+    return null;
+  }
+  const mac = fields.get('dl_src');
+  if (acts.length !== 1 || !mac || !MAC.test(mac)) return null;
+  if (exactly('arp', 'reg0', 'reg14', 'metadata', 'dl_src')) return ipv4(fields.get('reg0')!, mac, true);
+  if (exactly('icmp6', 'reg0', 'reg1', 'reg2', 'reg3', 'reg14', 'metadata', 'dl_src', 'icmp_code') && fields.get('icmp_code') === '0') {
+    return ipv6(regs('reg0', 'reg1', 'reg2', 'reg3'), mac, true);
+  }
+  return null;
+}
+
+/** A 32-bit register as OVS prints it (`0xac100132`, `0`). */
+function reg32(text: string): number | null {
+  if (!/^(?:0x[0-9a-f]{1,8}|\d+)$/i.test(text)) return null;
+  const n = Number(text);
+  return n <= 0xffffffff ? n : null;
+}
+
+function ipv4(reg: string, mac: string, lookup: boolean): Neighbour | null {
+  const n = reg32(reg);
+  return n === null ? null : { ip: [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.'), mac: mac.toLowerCase(), lookup };
+}
+
+/** An xxreg as its four registers, the most significant first (OVS's xxregN = reg4N..reg4N+3). */
+function ipv6(regs: string[], mac: string, lookup: boolean): Neighbour | null {
+  const words = regs.map(reg32);
+  if (words.some((w) => w === null)) return null;
+  const hextets = (words as number[]).flatMap((w) => [(w >>> 16).toString(16), (w & 0xffff).toString(16)]);
+  return { ip: canonicalIp(hextets.join(':')), mac: mac.toLowerCase(), lookup };
 }
 
 function evpnRole({ match, actions }: RuleText): EvpnRole | null {

@@ -82,12 +82,14 @@ export interface StepOwner {
 }
 
 /** What an EVPN rule of ovn-controller's does (ovn/evpn-flows.ts). */
-export type EvpnRole = 'from-vtep' | 'to-vtep' | 'flood-to-vteps' | 'remote-fdb' | 'fdb-learning';
+export type EvpnRole = 'from-vtep' | 'to-vtep' | 'flood-to-vteps' | 'remote-fdb' | 'fdb-learning' | 'neighbour';
 
 /** A rule ovn-controller installs on its own with a cookie that no southbound row will ever own. */
 export interface ControllerFlow {
   readonly kind: 'evpn';
   readonly role: EvpnRole;
+  /** What the step is, in a few words (`EVPN neighbour 172.16.1.50 → f0:00:0f:16:10:50 (learned, not in the southbound)`). */
+  readonly name: string;
   /** One line for the user: what the rule is and why its cookie names no row. */
   readonly why: string;
 }

@@ -11,6 +11,9 @@
 // - a match or actions are printed as the database holds them: ovn-detrace prints them through
 //   Python's `.strip('"')`, which also eats the closing quote of a match ending in a quoted name
 //   (`outport == "sw0-lr0"` → `outport == "sw0-lr0`);
+// - a step on a rule ovn-controller installs itself with a cookie no row will ever own (EVPN) gets
+//   one line naming it (`  * EVPN neighbour 172.16.1.50 → f0:00:0f:16:10:50 (learned, …)`), where
+//   ovn-detrace prints nothing;
 // - the verdict and the consistency with the installed datapath flow close the text.
 import type { StepHint } from '../correlation/types';
 import { datapathText } from '../ovn/summaries';
@@ -83,6 +86,7 @@ export function renderTraceText(t: TraceJson): string {
     out.push(pad + stepLine(s));
     for (const a of s.actions ? s.actions.split('\n') : []) out.push(`${pad}    ${a}`);
     for (const l of stepOvnLines(s)) out.push(pad + l);
+    if (s.controllerFlow) out.push(pad + P + s.controllerFlow.name);
   }
   out.push('', `Final flow: ${t.finalFlow}`, `Megaflow: ${t.megaflow}`, `Datapath actions: ${t.datapathActions}`);
   if (t.translationFailed) out.push(`Translation failed (${t.translationFailed}), packet is dropped.`);
