@@ -128,6 +128,31 @@ describe('live tracing of lsp1 on a real sandbox', () => {
     expect(byAcl.body.items.map((t: { id: number }) => t.id)).toContain(ssh.id);
   });
 
+  it('stores a reply to lsp1 whole: the first pass from lsp2, which stops at conntrack before the outport is known, heads its path', async () => {
+    // Through conntrack both ways: the echo request commits the connection, the reply is +est+rpl.
+    await inject('vif1', ip4(1, 2, 'icmp(type=8,code=0)', 1), 1);
+    await inject('vif2', ip4(2, 1, 'icmp(type=0,code=0)', 1), 1);
+    type Trace = { id: number; pathId: number; flow: string; verdict: { kinds: string[]; logicalPorts: string[] } };
+    const reply = await waitFor('the reply output to lsp1', async () => {
+      const items: Trace[] = (await http.get('/traces').query({ logical_port: 'lsp1', limit: 500 }).expect(200)).body.items;
+      return items.find((t) => t.flow.includes('icmp_type=0') && t.verdict.logicalPorts.includes('lsp1'));
+    }, 60_000);
+    type Counters = { selected: number; traced: number; stored: number; notSelected: number; dropped: number; failed: Record<string, number>; skipped: Record<string, number> };
+    const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+    await waitFor('no pass of the session in flight', async () => {
+      const c: Counters = (await http.get('/trace-sessions/1').expect(200)).body.stats;
+      const store = c.failed.store ?? 0;
+      return c.selected === c.traced + c.dropped + sum(c.skipped) + sum(c.failed) - store && c.traced === c.stored + c.notSelected + store;
+    }, 30_000);
+    const path = (await http.get(`/paths/${reply.pathId}`).expect(200)).body;
+    const first = path.passes[0];
+    expect({ incomplete: path.verdict.incomplete, reason: path.verdict.incompleteReason, firstRecirc: first.recircId }).toEqual({ incomplete: false, reason: undefined, firstRecirc: '0x0' });
+    expect(first.logicalPorts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'lsp2', role: 'inport', scope: 'pass' })]));
+    // The packet entered from lsp2: its passes are found by lsp2 as inport too.
+    const fromLsp2: Trace[] = (await http.get('/traces').query({ logical_port: 'lsp2', role: 'inport', limit: 500 }).expect(200)).body.items;
+    expect(fromLsp2.map((t) => t.id)).toEqual(expect.arrayContaining(path.passes.map((p: { id: number }) => p.id)));
+  });
+
   it('marks idle flows removed, and a re-created UFID is a new lifetime traced again', async () => {
     const first = (await dump()).find((f) => f.line.includes('in_port(vif1)') && f.line.includes('recirc_id(0)') && f.line.includes('proto=1'))!;
     expect(first).toBeDefined();

@@ -25,7 +25,7 @@ describe('trace jobs no session wants any more', () => {
     const installed = Array.from({ length: 20 }, (_, i) => flow(i));
     const take = jest.spyOn(TokenBucket.prototype, 'take');
     let traced = 0;
-    const flowTracer = { traceFlow: async () => (traced++, { kind: 'ok', trace: { ports: [] }, consistent: true, methodReason: 'trace' }) } as unknown as FlowTracer;
+    const flowTracer = { traceFlow: async () => (traced++, { kind: 'ok', trace: { ports: [], verdict: { recircIds: [] } }, consistent: true, methodReason: 'trace' }) } as unknown as FlowTracer;
     let stored = 0;
     const paths = { record: async () => ({ traceId: ++stored, pathId: 1, complete: null }), forgetLater: () => undefined } as unknown as PathRecorder;
     const skipped: string[] = [];

@@ -29,7 +29,7 @@ import { installedFlow as flow, sessionTracer } from '../../support/session-trac
 import { waitFor } from '../../support/wait';
 
 const sum = (r: Record<string, number> | undefined) => Object.values(r ?? {}).reduce((a, b) => a + b, 0);
-const ok = { kind: 'ok', trace: { ports: [] }, consistent: true, methodReason: 'trace' };
+const ok = { kind: 'ok', trace: { ports: [], verdict: { recircIds: [] } }, consistent: true, methodReason: 'trace' };
 
 describe('the tracer’s drops, by reason', () => {
   let close: () => Promise<void> = async () => undefined;

@@ -19,7 +19,7 @@ describe('the mark and passes of flows installed before they were asked for', ()
   /** hv1's tracer with one flow installed, first seen at T(1); its store commits when `commits[i]()` is called. */
   async function agentWithInstalledFlow() {
     const installed = [{ ...installedFlow(0), firstSeen: T(1), lastSeen: T(1) }];
-    const flowTracer = { traceFlow: async () => ({ kind: 'ok', trace: { ports: [] }, consistent: true, methodReason: 'trace' }) } as unknown as FlowTracer;
+    const flowTracer = { traceFlow: async () => ({ kind: 'ok', trace: { ports: [], verdict: { recircIds: [] } }, consistent: true, methodReason: 'trace' }) } as unknown as FlowTracer;
     const commits: Array<() => void> = [];
     const paths = {
       record: () => new Promise((resolve) => commits.push(() => resolve({ traceId: 1, pathId: 1, complete: null }))),

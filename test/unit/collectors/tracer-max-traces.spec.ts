@@ -28,7 +28,7 @@ describe('a session’s maxTraces', () => {
       traceFlow: async () => {
         await traceGate;
         traced++;
-        return { kind: 'ok', trace: { ports: [] }, consistent: true, methodReason: 'trace' };
+        return { kind: 'ok', trace: { ports: [], verdict: { recircIds: [] } }, consistent: true, methodReason: 'trace' };
       },
     } as unknown as FlowTracer;
     const commits: Array<() => void> = [];

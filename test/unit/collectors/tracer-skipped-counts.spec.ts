@@ -19,7 +19,7 @@ describe('a session’s counters of the flows the tracer skipped', () => {
 
   it('count each skipped job by reason, so selected = traced + dropped + failed + skipped', async () => {
     const installed = Array.from({ length: 20 }, (_, i) => flow(i));
-    const flowTracer = { traceFlow: async () => ({ kind: 'ok', trace: { ports: [] }, consistent: true, methodReason: 'trace' }) } as unknown as FlowTracer;
+    const flowTracer = { traceFlow: async () => ({ kind: 'ok', trace: { ports: [], verdict: { recircIds: [] } }, consistent: true, methodReason: 'trace' }) } as unknown as FlowTracer;
     let stored = 0;
     const paths = { record: async () => ({ traceId: ++stored, pathId: 1, complete: null }), forgetLater: () => undefined } as unknown as PathRecorder;
     const { sessions, tracer, newSession, ...agent } = await sessionTracer('livetrace-skipped-counts-', installed, { flowTracer, paths });
