@@ -129,3 +129,23 @@ export function verdictText(v: VerdictLike, mark: (kind: string, text: string) =
 export const verdictClass = (kinds: string[]) => (kinds.includes('drop') ? 'drop' : kinds.includes('output') ? 'output' : kinds.includes('controller') ? 'controller' : kinds.includes('tunnel') ? 'tunnel' : 'recirc');
 
 export const time = (iso: string) => new Date(iso).toLocaleTimeString([], { hour12: false }) + '.' + iso.slice(20, 23);
+
+/**
+ * Why a cross-check's live stage is no difference (the API's `excused`, src/cross-checks/compare.ts),
+ * in the words the page and the terminal client print.
+ */
+export const EXCUSED: Readonly<Record<string, string>> = {
+  omittedByOvnTrace: 'not printed by ovn-trace',
+  cookie0: 'run live by rules of no logical flow (cookie 0)',
+  sharedOpenflowRule: "on an OpenFlow rule ovn-trace's logical flow shares",
+  noMatchBoth: 'past the live end, no flow in ovn-trace either',
+  ctClearedByCommit: 'conntrack state OVS cleared after ct_commit',
+};
+
+/** ", 19 not printed by ovn-trace (not a difference)": a pipeline's stages neither matched nor diverged, or ''. */
+export function excusedText(excused: Readonly<Record<string, readonly number[]>> | undefined): string {
+  const parts = Object.entries(excused ?? {})
+    .filter(([, tables]) => tables.length)
+    .map(([why, tables]) => `${tables.length} ${EXCUSED[why] ?? why}`);
+  return parts.length ? `, ${parts.join(', ')} (not a difference)` : '';
+}

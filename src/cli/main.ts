@@ -3,7 +3,7 @@
 // could not answer), 2 (usage: a bad argument, here or as the API's 400).
 import { Command, CommanderError, Option } from 'commander';
 import { Client, ClientError } from './client';
-import { outputPorts } from '../../web/describe';
+import { excusedText, outputPorts } from '../../web/describe';
 import { drawAudit, drawPath, jsonLine, oldestFirst, paint, termSafe, termSafeDeep, traceLine } from './render';
 
 const VERDICTS = ['output', 'drop', 'controller', 'tunnel', 'recirculate'];
@@ -120,7 +120,12 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
       const live = `${x.verdicts.live.kinds.join(', ')} ${outputPorts(x.verdicts.live, (s) => s)}`.trim();
       const sim = x.verdicts.simulated.dropped ? 'drop' : `output ${x.verdicts.simulated.outputs.join(', ')}`;
       out(`cross-check ${x.id} of trace ${id}: ${x.result === 'match' ? color.green('match') : color.red('diverged')} (live: ${live}; ovn-trace: ${sim})`);
-      for (const pl of x.pipelines) out(`  ${pl.pipeline} ${pl.datapath ?? ''}: ${pl.matched}/${pl.liveStages} live stages matched (${pl.simulatedStages} in ovn-trace)`);
+      // Every live stage accounted for: the stages ovn-trace does not print (next; only) are most of a
+      // pipeline, and a bare "3/26 matched" read as 23 differences.
+      for (const pl of x.pipelines) {
+        const where = `${pl.pipeline} ${pl.datapath ?? ''}${pl.outport ? ` to ${pl.outport}` : ''}`;
+        out(`  ${where}: ${pl.matched}/${pl.liveStages} live stages matched (${pl.simulatedStages} in ovn-trace)${excusedText(pl.excused)}`);
+      }
       if (x.divergence) out(color.red(`  first divergence: ${x.divergence.explanation}`));
       out(color.dim(`  ${x.command.shell}`));
     });

@@ -2,7 +2,7 @@
 // divergence marked.
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
-import { outputPorts, short } from '../describe';
+import { EXCUSED, outputPorts, short } from '../describe';
 import { html, link } from '../html';
 import { Entry, liveSegments, Segment, simulatedSegments } from '../parse';
 
@@ -45,7 +45,7 @@ export function CrossCheckPage({ id }: { id: string }) {
           const cell = (e?: Entry, sim = false) =>
             e
               ? html`<b>${e.stage}</b> ${e.uuid.length > 8 ? link(`/ui/logical-flows/${e.uuid}`, short(e.uuid)) : html`<code>${e.uuid}</code>`}${e.stale ? ' (stale)' : ''}<br /><code>${e.text}</code>`
-              : html`<span class="none">${sim && omitted ? 'not printed by ovn-trace (not a difference)' : '—'}</span>`;
+              : html`<span class="none">${sim && omitted ? `${EXCUSED.omittedByOvnTrace} (not a difference)` : '—'}</span>`;
           return html`<tr class=${diverged ? 'diverged' : ''} aria-label=${diverged ? 'first divergence' : undefined}><th scope="row">${t}${diverged ? html` <span class="mark">first divergence</span>` : null}</th><td>${cell(le)}</td><td>${cell(se, true)}</td></tr>`;
         })}</tbody>
       </table>`;

@@ -2,6 +2,10 @@
 // verdicts.live, which for a packet that left by an OVS port no logical port stands for holds no logical
 // port, only unmappedOutputs. The line said "live: output, tunnel;" with no port.
 //
+// Each pipeline's line said "3/26 live stages matched (3 in ovn-trace)" and no more: read as 23
+// mismatches, where the answer holds 23 stages ovn-trace does not print (excused.omittedByOvnTrace,
+// which the page shows as "not a difference"); and two "egress sw0" lines without their outports.
+//
 // The answer is the cross-check of flood-vlan's lsp1 flood on hv1 with vif5 carrying no iface-id (as
 // test/unit/cross-checks/unmapped-output-explanation.spec builds it), served by a stand-in API.
 import { execFile } from 'node:child_process';
@@ -36,11 +40,26 @@ describe('the cross-check line', () => {
   });
   afterAll(async () => new Promise((r) => server.close(r)));
 
-  it('names the OVS port the live packet left by', async () => {
-    expect(comparison.verdicts.live).toMatchObject({ logicalPorts: [], unmappedOutputs: ['vif5'] });
-    const out = await new Promise<string>((done, fail) =>
+  const crossCheck = () =>
+    new Promise<string>((done, fail) =>
       execFile(process.execPath, [...CLI, 'cross-check', '5'], { cwd: ROOT, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', LIVETRACE_URL: url, LIVETRACE_API_TOKEN: '', NO_COLOR: '1' } }, (e, o, err) => (e ? fail(new Error(err)) : done(o))),
     );
+
+  it('names the OVS port the live packet left by', async () => {
+    expect(comparison.verdicts.live).toMatchObject({ logicalPorts: [], unmappedOutputs: ['vif5'] });
+    const out = await crossCheck();
     expect(out).toMatch(/^cross-check 9 of trace 5: diverged \(live: output, tunnel OVS port vif5; ovn-trace: output lsp2, lsp5\)$/m);
+  });
+
+  it('accounts for every live stage of a pipeline: matched, or not a difference and why', async () => {
+    const omitted = comparison.pipelines.map((p) => p.excused.omittedByOvnTrace?.length ?? 0);
+    expect(omitted.some((n) => n > 0)).toBe(true);
+    const lines = (await crossCheck()).split('\n').filter((l) => /^  (ingress|egress) /.test(l));
+    expect(lines).toEqual(
+      comparison.pipelines.map((p, i) =>
+        `  ${p.pipeline} ${p.datapath}${p.outport ? ` to ${p.outport}` : ''}: ${p.matched}/${p.liveStages} live stages matched (${p.simulatedStages} in ovn-trace)` +
+        (omitted[i] ? `, ${omitted[i]} not printed by ovn-trace (not a difference)` : ''),
+      ),
+    );
   });
 });
