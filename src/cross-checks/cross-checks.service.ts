@@ -135,6 +135,15 @@ export class CrossChecksService {
       // one-chassis path) misses its start as surely as one marked incomplete.
       const from = arrivedThrough(passes[0].flow);
       if ((verdict.incomplete || from) && explainedByMissingPasses(comparison)) {
+        // A hand-typed flow's later passes will never be traced: ofproto/trace only simulated them.
+        if (trace.ufid === null && trace.datapathFlowId === null && trace.method !== 'ingested') {
+          throw new ApiError(
+            422,
+            `trace ${traceId}: a hand-typed flow (POST /traces) has its first pass only: ofproto/trace simulated the passes after its recirculation ` +
+              `(${trace.verdict.recircIds.join(', ')}) with an assumed conntrack state and they are not stored, so ovn-trace went where there is no pass ` +
+              'to compare; cross-check a live trace of this traffic (POST /trace-sessions)',
+          );
+        }
         const why = verdict.incomplete ? (verdict.incompleteReason ?? 'a pass is missing') : `it starts with a packet that arrived through a tunnel from ${from}: its ingress pipeline ran on the sending chassis`;
         throw new ApiError(422, `trace ${traceId}: the path is incomplete (${why}): ovn-trace went where the live path has no pass to compare; cross-check ${verdict.incomplete ? 'it once every pass is traced' : "the sending chassis's path"}`);
       }
