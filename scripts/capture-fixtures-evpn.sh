@@ -108,6 +108,18 @@ capture_evpn() {
     echo "${name%%:*}	br-int ${name#*:}" >> "$OUT/packets.txt"
     appctl ofproto/trace br-int "${name#*:}" > "$OUT/traces/${name%%:*}.txt" 2>&1
   done
+  # What the cross-check runs for the routed packets (the microflow the service builds from each
+  # pass: test/unit/cross-checks/evpn-neighbour.spec.ts checks they agree): ovn-trace reads the
+  # southbound, where the EVPN neighbour is not, and the static binding is.
+  mkdir -p "$OUT/ovn-trace"
+  local wl3='inport == "workload3" && eth.src == f0:00:0f:16:02:30 && eth.dst == 00:00:00:00:ff:20' icmp='ip.ttl == 64 && icmp4 && icmp4.type == 8 && icmp4.code == 0'
+  for name in routed-neighbour:"$wl3 && ip4 && ip4.src == 172.16.2.30 && ip4.dst == 172.16.1.50 && $icmp" \
+    routed-neighbour6:"$wl3 && ip6 && ip6.src == 172:17::30 && ip6.dst == 172:16::50 && ip.ttl == 64 && icmp6 && icmp6.type == 128 && icmp6.code == 0" \
+    routed-static:"$wl3 && ip4 && ip4.src == 172.16.2.30 && ip4.dst == 172.16.1.80 && $icmp"; do
+    local rc=0
+    ovn-trace --db="unix:$SANDBOX/ovnsb_db.sock" --detailed -- ls-b "${name#*:}" > "$OUT/ovn-trace/${name%%:*}.txt" || rc=$?
+    node -e 'console.log(JSON.stringify({args: process.argv.slice(1, -1), exitStatus: Number(process.argv.at(-1))}, null, 1))' -- --detailed -- ls-b "${name#*:}" "$rc" > "$OUT/ovn-trace/${name%%:*}.args.json"
+  done
   # The dumps after the traffic, so the MAC_Binding it made is in them.
   ovsdb-client dump --format=json "unix:$SANDBOX/ovnnb_db.sock" OVN_Northbound > "$OUT/northbound.json"
   ovsdb-client dump --format=json "unix:$SANDBOX/ovnsb_db.sock" OVN_Southbound > "$OUT/southbound.json"

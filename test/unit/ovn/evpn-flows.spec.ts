@@ -6,35 +6,16 @@
 // no MAC_Binding's. Fixtures: real OVS 4.0 / OVN 26.03.1 daemons (scripts/capture-fixtures --evpn),
 // their NB/SB dumps, ovs-ofctl dump-flows of br-int and ovn-controller's evpn/*-list replies, which
 // name the random UUIDs and so say which cookies are EVPN's.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { annotatePass } from '../../../src/correlation/annotate';
-import { replicaFromDump } from '../../../src/ovn/fixture-loader';
 import { evpnFlow, unownedEvpnFlow } from '../../../src/ovn/evpn-flows';
-import { OvnModel } from '../../../src/ovn/ovn-model';
 import { parseOfprotoDetrace } from '../../../src/ovs/ofproto-detrace';
-import { parseOfprotoTrace, TracePass } from '../../../src/ovs/ofproto-trace';
-import type { DatabaseSchema } from '../../../src/ovsdb/types';
-import { NORTHBOUND, SOUTHBOUND } from '../../../src/replicas/ovn-tables';
+import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
 import { renderTraceText } from '../../../src/traces/trace-text';
 import { TraceStore } from '../../../src/traces/trace-store';
+import { EVPN_FIXTURES as ROOT, EVPN_VERSIONS as VERSIONS, evpnModel as modelOf, evpnNeighbours, evpnPass as pass, readEvpn as read } from '../../support/evpn-fixtures';
 import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
-
-const ROOT = join(__dirname, '../../fixtures/evpn');
-const VERSIONS = existsSync(ROOT) ? readdirSync(ROOT).filter((d) => /^ovs-.*_ovn-/.test(d)).sort() : [];
-
-function read(version: string, file: string): string {
-  return readFileSync(join(ROOT, version, file), 'utf8');
-}
-
-function modelOf(version: string): OvnModel {
-  const load = (db: string, spec: typeof NORTHBOUND, schema: string, dump: string) =>
-    replicaFromDump(db, spec, JSON.parse(read(version, schema)) as DatabaseSchema, read(version, dump));
-  return new OvnModel({
-    nb: load('OVN_Northbound', NORTHBOUND, 'ovn-nb.ovsschema', 'northbound.json'),
-    sb: load('OVN_Southbound', SOUTHBOUND, 'ovn-sb.ovsschema', 'southbound.json'),
-  });
-}
 
 /** Cookies (`0x` + 8 hex) of ovn-controller's EVPN objects, from its own evpn/*-list replies. */
 function evpnCookies(version: string): Set<string> {
@@ -45,21 +26,8 @@ function evpnCookies(version: string): Set<string> {
   return out;
 }
 
-/** The neighbours of evpn/vtep-arp-list by cookie: `UUID: <uuid>, VNI: 10, MAC: <mac>, IP: <ip>, dp_key: 1`. */
-function evpnNeighbours(version: string): Map<string, { ip: string; mac: string }> {
-  const out = new Map<string, { ip: string; mac: string }>();
-  for (const m of read(version, 'arp-list.txt').matchAll(/^UUID: ([0-9a-f]{8})-.*, MAC: ([^,]+), IP: ([^,]+),/gm)) out.set('0x' + m[1], { mac: m[2], ip: m[3] });
-  return out;
-}
-
 function traceNames(version: string): string[] {
   return readdirSync(join(ROOT, version, 'traces')).map((f) => f.replace(/\.txt$/, '')).sort();
-}
-
-function pass(version: string, name: string): TracePass {
-  const r = parseOfprotoTrace(read(version, `traces/${name}.txt`));
-  if (r.kind !== 'trace') throw new Error(`${name}: ${r.kind}`);
-  return r.pass;
 }
 
 /** `ovs-ofctl dump-flows` lines as {cookie, table, priority, match, actions}, and the cookie as printed (`0x0`). */
