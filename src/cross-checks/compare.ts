@@ -12,6 +12,7 @@ import { ClearedCtExcuser, clearedAt } from './ct-cleared';
 import { alignFloodCopies, BoundOn, boundChassis, floodCopiesLeft, handedToLocalnet, missedWhy, tunnelCarries, TunnelEnd, tunnelsText } from './fan-out';
 import { checkLocalnetTags, LocalnetCheck, SouthboundPortLookup } from './vlan-tag';
 import { learnedBindingExplanation, MacBindingLookup } from './learned-binding';
+import { evpnNeighbourExplanation } from './evpn-neighbour';
 import { explain, LiveEntry, LiveFlowJson, liveJson, LivePassWithSteps, liveSegments, LogicalFlowResolver, omittable, prefixOf, sharesRule, SimFlowJson, simJson } from './live-segments';
 import { ovsPortsText } from '../traces';
 
@@ -168,6 +169,7 @@ export function compareWithSimulation(
           simulated: sj,
           explanation:
             (lj && macBindings ? learnedBindingExplanation({ where, datapath: sp.datapath }, lj, sj, sim.flow, macBindings, tracedAt(liveE!.traceId)) : null) ??
+            evpnNeighbourExplanation({ where, pipeline: sp.pipeline, datapath: sp.datapath, tableId: t }, passes, sp, lj, sj) ??
             explain(lj, sj, where),
         });
       };

@@ -146,9 +146,16 @@ export function simJson(s: SimStage, resolve: LogicalFlowResolver): SimFlowJson 
 
 export const omittable = (o: OwnerJson) => o.match === '1' && o.actions === 'next;';
 
+/** A live flow as the explanations name it: `logical flow 1a2b3c4d (priority P, "match" → "actions")`. */
+export const liveFlowText = (live: LiveFlowJson) => `logical flow ${live.cookie.slice(2)} (priority ${live.priority}, ${JSON.stringify(live.match)} → ${JSON.stringify(live.actions)})`;
+
+/** ovn-trace's flow as the explanations name it; '' for no flow (implicit drop). */
+export const simFlowText = (sim: SimFlowJson | null) =>
+  sim?.uuidPrefix ? `logical flow ${sim.uuidPrefix} (priority ${sim.priority}, ${JSON.stringify(sim.match)} → ${JSON.stringify(sim.actions.join(' '))})` : '';
+
 export function explain(live: LiveFlowJson | null, sim: SimFlowJson | null, where: string): string {
-  const l = live ? `logical flow ${live.cookie.slice(2)} (priority ${live.priority}, ${JSON.stringify(live.match)} → ${JSON.stringify(live.actions)})` : '';
-  const s = sim?.uuidPrefix ? `logical flow ${sim.uuidPrefix} (priority ${sim.priority}, ${JSON.stringify(sim.match)} → ${JSON.stringify(sim.actions.join(' '))})` : '';
+  const l = live ? liveFlowText(live) : '';
+  const s = simFlowText(sim);
   if (live && sim?.uuidPrefix) {
     return live.stale
       ? `At ${where} the datapath ran ${l}, which is no longer in the southbound database (stale), while ovn-trace ran ${s}: ovn-controller has not applied the southbound's change.`

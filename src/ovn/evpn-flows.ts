@@ -71,7 +71,7 @@ export function evpnFlow(rule: RuleText): ControllerFlow | null {
   };
 }
 
-interface Neighbour {
+export interface Neighbour {
   readonly ip: string;
   readonly mac: string;
   /** get_arp/get_nd's rule (the MAC for an IP), or lookup_arp/lookup_nd's (is this MAC the IP's). */
@@ -97,7 +97,7 @@ const LOOKUP_MAC_FLAG = /^(?:set_field:0x40\/0x40->reg10|load:0x1->NXM_NX_REG10\
 const SET_ETH_DST = /^(?:set_field:([0-9a-f:]{17})->eth_dst|mod_dl_dst:([0-9a-f:]{17}))$/i;
 
 /** An EVPN neighbour's rule (above): its neighbour; null for any other rule. */
-function evpnNeighbour({ match, actions, priority }: RuleText): Neighbour | null {
+export function evpnNeighbour({ match, actions, priority }: RuleText): Neighbour | null {
   if (priority == null || !EVPN_NEIGHBOUR_PRIORITIES.has(priority)) return null;
   // ofproto/trace's actions come a line each, ovs-ofctl's and detrace's comma-separated.
   const acts = actions.split(/[\n,]/).map((a) => a.trim()).filter(Boolean);
