@@ -245,6 +245,11 @@ export class RecircIndex<F extends IndexedFlow> {
     return v;
   }
 
+  /** A child's values under a shape with each rewrite's before-values put back (reverseOverrides). */
+  private beforeValues(c: F, shape: MatchShape): string[] {
+    return reverseOverrides(c.flow.key, this.rewrites()).flatMap((o) => valuesUnder(c.flow.key, shape, o) ?? []);
+  }
+
   private valuesOfChild(c: F, shape: MatchShape): string[] {
     return childValues(c.flow.key, shape, shape.nat ? this.variantOf(c) : null);
   }
@@ -326,7 +331,6 @@ export class RecircIndex<F extends IndexedFlow> {
     const s = this.slots.get(slotOf(f.inPort, f.recircId));
     if (!s) return [];
     const out: F[] = [];
-    let before: KeyOverride[] | undefined;
     for (const { shape, byValues } of s.parents.values()) {
       if (wildUnder(f.flow.key, shape)) {
         for (const hit of byValues.values()) for (const p of hit) if (p !== f && !out.includes(p) && this.wildFits(p, f, shape)) out.push(p);
@@ -336,10 +340,7 @@ export class RecircIndex<F extends IndexedFlow> {
       // The child's packet as it was before a rewrite whose result it is, when its key keeps no NAT
       // trace: one that does (natVariant) names the packet itself, and a rewrite would also give it
       // the passes of another VIP with the same backend.
-      for (const o of shape.nat && !this.variantOf(f) ? (before ??= reverseOverrides(f.flow.key, this.rewrites())) : []) {
-        const v = valuesUnder(f.flow.key, shape, o);
-        if (v !== null) values.push(v);
-      }
+      if (shape.nat && !this.variantOf(f)) values.push(...this.beforeValues(f, shape));
       for (const v of values) {
         const hit = byValues.get(v);
         if (hit) for (const p of hit) if (p !== f && !out.includes(p)) out.push(p);
@@ -354,6 +355,7 @@ export class RecircIndex<F extends IndexedFlow> {
     const own = valuesUnder(f.flow.key, shape);
     if (own === null) return [];
     const lookups = [own];
+    let inexact = false;
     if (shape.nat) {
       // This parent's packet after each rewrite its ct(nat) may apply (exact ones: looked up by value).
       const seen = seenUnder(f.flow.key, shape);
@@ -361,15 +363,27 @@ export class RecircIndex<F extends IndexedFlow> {
         const o = exactOverride(shape.parts, rw);
         const v = o && valuesUnder(f.flow.key, shape, o);
         if (v) lookups.push(v);
+        else if (!o) inexact = true;
       }
     }
     const out = new Set<F>();
     for (const t of new Set(f.recircTargets)) {
       const s = this.slots.get(slotOf(f.inPort, t));
-      // By a rewritten value only a child whose key keeps no NAT trace (as in parentsOf).
+      // By a rewritten value only a child whose key keeps no NAT trace, and that is the rewrite's
+      // result in the fields this parent wildcards too (a port): what parentsOf asks of it. A wild
+      // child is asked below.
+      const byRewrite = (c: F) => !this.variantOf(c) && !wildUnder(c.flow.key, shape) && this.beforeValues(c, shape).includes(own);
       lookups.forEach((v, i) => {
-        for (const c of s?.childIndex.get(shape.id)?.get(v) ?? []) if (c !== f && (i === 0 || !this.variantOf(c))) out.add(c);
+        for (const c of s?.childIndex.get(shape.id)?.get(v) ?? []) if (c !== f && (i === 0 || byRewrite(c))) out.add(c);
       });
+      // A rewrite that leaves a field any value (the port a SNAT picks, a force-SNATed reply's
+      // client) names no one child to look up: the children that keep no NAT trace are asked the
+      // other way round, as parentsOf asks them.
+      if (inexact) {
+        for (const cs of s?.childIndex.get(shape.id)?.values() ?? []) {
+          for (const c of cs) if (c !== f && !out.has(c) && byRewrite(c)) out.add(c);
+        }
+      }
       // Children whose own masks hide what this parent matches (kernel form) are not indexed by value.
       for (const c of s?.wild.get(shape.id) ?? []) if (c !== f && this.wildFits(f, c, shape)) out.add(c);
     }

@@ -88,26 +88,38 @@ function indexOf(all: readonly HeaderRewrite[]): RewriteIndex {
   ix = { byBefore: new Map(), byAfter: new Map(), wideBefore: [], wideAfter: [] };
   for (const rw of all) {
     for (const [side, by, wide] of [[rw.before, ix.byBefore, ix.wideBefore], [rw.after, ix.byAfter, ix.wideAfter]] as const) {
-      const name = ADDRESSES.find((a) => side.has(a));
-      const m = name === undefined ? undefined : side.get(name)!;
-      if (m && m.mask === null) {
-        const k = exactKey(name!, m);
+      // Under each exact address (a hairpin's reply has two): a lookup by any one of them finds it.
+      const exact = ADDRESSES.filter((a) => side.get(a)?.mask === null);
+      for (const name of exact) {
+        const k = exactKey(name, side.get(name)!);
         const list = by.get(k);
         if (list) list.push(rw);
         else by.set(k, [rw]);
-      } else wide.push(rw);
+      }
+      if (!exact.length) wide.push(rw);
     }
   }
   indexes.set(all, ix);
   return ix;
 }
 
-/** `value` agrees with `m` on the bits both masks keep (null: exact; a value that is not bits agrees only with `any`). */
+/**
+ * `value` agrees with `m` on the bits both masks keep (null: exact; a value that is not bits agrees
+ * only with `any`), and is not wholly inside one of m's exceptions: a masked value agrees while some
+ * of the packets it stands for are not excepted (as precise as the flow's mask).
+ */
 function agrees(value: string, mask: bigint | null, m: MaskedValue): boolean {
   const v = toBits(value);
   const keep = (mask ?? -1n) & (m.mask ?? -1n);
   if (v === null) return keep === 0n;
-  return ((v ^ m.value) & keep) === 0n;
+  if (((v ^ m.value) & keep) !== 0n) return false;
+  const own = mask ?? -1n;
+  // An exact exception is a whole field: a key's all-ones mask (255.255.255.255) keeps it too.
+  const full = own === -1n || ((own + 1n) & own) === 0n;
+  return !m.except?.some((x) => {
+    const xm = x.mask ?? (full ? own : -1n);
+    return (own & xm) === xm && ((v ^ x.value) & xm) === 0n;
+  });
 }
 
 /**

@@ -28,6 +28,8 @@ const OWNER_SET = new Set<string>(OWNER_TABLES);
 const HINT_SET = new Set<string>(HINT_TABLES);
 /** SB tables every cached answer may depend on (names, groups, chassis): a change clears all. */
 const SHARED_SB = new Set(['Datapath_Binding', 'Logical_DP_Group', 'Chassis', 'Port_Binding']);
+/** The NB rows natRewrites reads: its answer is dropped when one of them changes. */
+const REWRITE_TABLES = new Set(['Load_Balancer', 'NAT', 'Logical_Router', 'Logical_Router_Port']);
 
 export interface CookieOwners {
   readonly cookie: string;
@@ -135,7 +137,7 @@ export class OvnModel {
   }
 
   private onNbChange(c: RowChange): void {
-    if (c.table === 'Load_Balancer' || c.table === 'NAT') this.rewrites = null;
+    if (REWRITE_TABLES.has(c.table)) this.rewrites = null;
     if (!HINT_SET.has(c.table)) return;
     const deps = this.hintDeps.get(c.uuid.slice(0, 8));
     if (!deps) return;
@@ -336,11 +338,12 @@ export class OvnModel {
   }
 
   /**
-   * What a bare conntrack `nat` can rewrite here: every NB load balancer VIP and NAT row
-   * (nat-rewrites.ts). The same array until one of those rows changes.
+   * What a bare conntrack `nat` can rewrite here: every NB load balancer VIP (and its hairpin),
+   * NAT row and router lb_force_snat_ip (nat-rewrites.ts). The same array until one of those rows changes.
    */
   natRewrites(): readonly HeaderRewrite[] {
-    return (this.rewrites ??= natRewritesOf(this.db.nb.rows('Load_Balancer'), this.db.nb.rows('NAT')));
+    const nb = this.db.nb;
+    return (this.rewrites ??= natRewritesOf(nb.rows('Load_Balancer'), nb.rows('NAT'), nb.rows('Logical_Router'), nb.rows('Logical_Router_Port')));
   }
 
   // ---- OVS interfaces --------------------------------------------------------------------

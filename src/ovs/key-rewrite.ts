@@ -9,6 +9,8 @@ import { toBits } from './key-match';
 export interface MaskedValue {
   readonly value: bigint;
   readonly mask: bigint | null;
+  /** Values under the mask that are not meant: a SNAT prefix less the longer prefixes SNATed elsewhere. */
+  readonly except?: readonly MaskedValue[];
 }
 
 /**

@@ -1,0 +1,78 @@
+// The NAT captures of every supported pair (scripts/capture-nat-fixtures --pair PAIR writes
+// test/fixtures/captured-nat/<version>/<scenario>/: LB hairpin, lb_force_snat_ip, SNAT prefixes)
+// read as the service reads them: the datapath flows as dumped (userspace datapath) or as a kernel
+// datapath would dump the same megaflows (kernel-form.ts: there is no kernel module here), and the
+// NAT rewrites the OVN model makes of the scenario's NB rows.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IndexedFlow, RecircIndex } from '../../src/collectors/recirc-index';
+import { parseDumpLine } from '../../src/ovs/dump-flows';
+import type { HeaderRewrite } from '../../src/ovs/key-rewrite';
+import { replicaFromDump } from '../../src/ovn/fixture-loader';
+import { OvnModel } from '../../src/ovn/ovn-model';
+import { Replica } from '../../src/ovsdb/replica/replica';
+import { NORTHBOUND, SOUTHBOUND } from '../../src/replicas/ovn-tables';
+import { capturedVersions, schema } from './captured-model';
+import { kernelForm } from './kernel-form';
+import { indexedFlow } from './packet-paths';
+
+export const CAPTURED_NAT = join(__dirname, '../fixtures/captured-nat');
+export const NAT_VERSIONS = capturedVersions(CAPTURED_NAT);
+
+export type Form = 'userspace' | 'kernel';
+
+export interface NatCapture {
+  /** `ufid:…, key, packets:…, actions:…` lines of dpctl/dump-flows -m. */
+  readonly lines: readonly string[];
+  /** The NB Load_Balancer, NAT, Logical_Router and Logical_Router_Port rows of the scenario. */
+  readonly nb: Replica;
+}
+
+export function natCapture(version: string, scenario: string): NatCapture {
+  const dir = join(CAPTURED_NAT, version, scenario);
+  const nbSchema = JSON.parse(readFileSync(join(CAPTURED_NAT, version, 'ovn-nb.ovsschema'), 'utf8'));
+  const nb = replicaFromDump('OVN_Northbound', NORTHBOUND, nbSchema, readFileSync(join(dir, 'northbound.json'), 'utf8'));
+  const lines = readFileSync(join(dir, 'dump-flows.txt'), 'utf8').split('\n').filter((l) => l.startsWith('ufid:'));
+  return { lines, nb };
+}
+
+/** The rewrites the OVN model makes of these NB rows (its SB is empty: natRewrites reads only NB). */
+export function modelRewrites(version: string, nb: Replica): readonly HeaderRewrite[] {
+  const sb = new Replica('OVN_Southbound', SOUTHBOUND);
+  sb.configure(schema('ovn-sb.ovsschema', version));
+  return new OvnModel({ nb, sb }).natRewrites();
+}
+
+export type NatFlow = IndexedFlow & { id: number; line: string };
+
+/** The capture's flows in a form, numbered as dumped; `line` is the dumped (userspace) line. */
+export function natFlows(c: NatCapture, form: Form): NatFlow[] {
+  return c.lines.map((line, id) => {
+    const l = form === 'kernel' ? line.replace(/^(ufid:[^,]+, )(.*?)(, packets:.*)$/, (_m, a: string, key: string, b: string) => a + kernelForm(key) + b) : line;
+    return { id, line, ...indexedFlow(parseDumpLine(l)) };
+  });
+}
+
+/** Every edge the index finds, asked from both ends (they must agree), as `parent->child` ids. */
+export function natEdges(flows: readonly NatFlow[], rewrites: readonly HeaderRewrite[]): string[] {
+  const index = new RecircIndex<NatFlow>(() => rewrites);
+  for (const f of flows) index.add(f);
+  const up = flows.flatMap((c) => index.parentsOf(c).map((p) => `${p.id}->${c.id}`)).sort();
+  const down = flows.flatMap((p) => index.childrenOf(p).map((c) => `${p.id}->${c.id}`)).sort();
+  if (up.join() !== down.join()) throw new Error(`parentsOf and childrenOf disagree: ${up.join(' ')} / ${down.join(' ')}`);
+  return up;
+}
+
+/** Every parent -> child of one recirculation slot (the child's recirc_id is a target of the parent's, same in_port). */
+export function slotEdges(flows: readonly NatFlow[]): string[] {
+  return flows
+    .flatMap((c) => flows.filter((p) => c.recircId !== 0 && p.recircTargets.includes(c.recircId) && p.inPort === c.inPort).map((p) => `${p.id}->${c.id}`))
+    .sort();
+}
+
+/** The one flow whose dumped line matches every pattern. */
+export function flowWith(flows: readonly NatFlow[], ...patterns: RegExp[]): NatFlow {
+  const found = flows.filter((f) => patterns.every((p) => p.test(f.line)));
+  if (found.length !== 1) throw new Error(`${found.length} flows match ${patterns.join(' ')}`);
+  return found[0];
+}
