@@ -9,6 +9,7 @@
 import type { OvnTraceResult, Pipeline, SimPipeline } from './ovn-trace-parse';
 import { simVerdict } from './ovn-trace-parse';
 import { ClearedCtExcuser, clearedAt } from './ct-cleared';
+import { findTie, Tie } from './tie';
 import { alignFloodCopies, BoundOn, boundChassis, floodCopiesLeft, handedToLocalnet, missedWhy, tunnelCarries, TunnelEnd, tunnelsText } from './fan-out';
 import { checkLocalnetTags, LocalnetCheck, SouthboundPortLookup } from './vlan-tag';
 import { learnedBindingExplanation, MacBindingLookup } from './learned-binding';
@@ -17,6 +18,7 @@ import { explain, LiveEntry, LiveFlowJson, liveJson, LivePassWithSteps, liveSegm
 import { ovsPortsText } from '../traces';
 
 export type { LiveFlowJson, LivePassWithSteps, LogicalFlowResolver, SimFlowJson } from './live-segments';
+export type { Tie } from './tie';
 
 export interface Divergence {
   pipelineIndex: number;
@@ -39,12 +41,14 @@ export interface PipelineComparison {
   matched: number;
   /**
    * Logical tables not counted as differences, by why: omittedByOvnTrace, cookie0, sharedOpenflowRule, noMatchBoth,
-   * ctClearedByCommit (conntrack state OVS had cleared after a ct_commit and ovn-trace had not: ct-cleared.ts).
+   * ctClearedByCommit (conntrack state OVS had cleared after a ct_commit and ovn-trace had not: ct-cleared.ts),
+   * equalPriorityTie (two flows of one priority both matched and OVS ran the other one: tie.ts, listed in
+   * Comparison.ties) and followsTie (a later table differing only through what the tied flows did differently).
    */
   excused: Partial<Record<ExcuseReason, number[]>>;
 }
 
-export type ExcuseReason = 'omittedByOvnTrace' | 'cookie0' | 'sharedOpenflowRule' | 'noMatchBoth' | 'ctClearedByCommit';
+export type ExcuseReason = 'omittedByOvnTrace' | 'cookie0' | 'sharedOpenflowRule' | 'noMatchBoth' | 'ctClearedByCommit' | 'equalPriorityTie' | 'followsTie';
 
 function excuse(cmp: PipelineComparison, reason: ExcuseReason, tableId: number): void {
   (cmp.excused[reason] ??= []).push(tableId);
@@ -66,6 +70,8 @@ export interface Comparison {
   };
   /** The VLAN each localnet port the packet left by was sent with, against the southbound's tag (vlan-tag.ts). */
   localnet?: LocalnetCheck[];
+  /** Stages where two equal-priority flows both matched and OVS and ovn-trace each ran another (tie.ts). Absent when none. */
+  ties?: Tie[];
 }
 
 /** The path's verdict (paths/path-verdict.ts) as far as the compare reads it. */
@@ -96,7 +102,9 @@ export function compareWithSimulation(
   const pipelines: PipelineComparison[] = [];
   const unmapped = liveVerdict.unmappedOutputs?.length ? { unmappedOutputs: liveVerdict.unmappedOutputs } : {};
   const verdicts = { live: { kinds: liveVerdict.kinds, logicalPorts: liveVerdict.logicalPorts, ...unmapped }, simulated: simVerdict(sim) };
-  const diverged = (d: Divergence): Comparison => ({ result: 'diverged', divergence: d, pipelines, verdicts });
+  const ties: Tie[] = [];
+  const tiesJson = () => (ties.length ? { ties } : {});
+  const diverged = (d: Divergence): Comparison => ({ result: 'diverged', divergence: d, pipelines, verdicts, ...tiesJson() });
   const aligned = alignFloodCopies(sim, live);
   const simPipes = aligned.pipelines;
   const bound = boundChassis(passes, portOf);
@@ -152,6 +160,8 @@ export function compareWithSimulation(
     const simBy = new Map(sp.stages.map((s) => [s.table, s]));
     const lastLive = Math.max(-1, ...lp.entries.map((e) => e.tableId));
     const tables = [...new Set([...simBy.keys(), ...liveBy.keys()])].sort((a, b) => a - b);
+    // This pipeline's ties, each with what its two flows did differently (registers are per pipeline).
+    const tied: Array<{ tie: Tie; after: ClearedCtExcuser | null }> = [];
     for (const t of tables) {
       const s = simBy.get(t);
       const l = liveBy.get(t);
@@ -180,6 +190,14 @@ export function compareWithSimulation(
         excuse(cmp, 'ctClearedByCommit', t);
         return true;
       };
+      const excusedByTie = (liveE: LiveEntry[] | undefined) => {
+        const shapes = (liveE ?? []).map((e) => liveJson(e, resolve));
+        const by = [...tied].reverse().find((x) => x.after?.excuses(s, shapes));
+        if (!by) return false;
+        by.tie.followedBy.push(t);
+        excuse(cmp, 'followsTie', t);
+        return true;
+      };
       if (s && l) {
         if (s.uuid && l.some((e) => e.cookie === s.uuid || e.owners.some((o) => prefixOf(o.uuid) === s.uuid))) {
           cmp.matched++;
@@ -190,6 +208,14 @@ export function compareWithSimulation(
           continue;
         }
         if (excusedByClearedCt(l)) continue;
+        const tie = findTie({ pipelineIndex: i, pipeline: sp.pipeline, datapath: sp.datapath, tableId: t, where }, l, s, resolve, [clearedCt, ...tied.flatMap((x) => x.after ?? [])]);
+        if (tie) {
+          ties.push(tie.tie);
+          tied.push(tie);
+          excuse(cmp, 'equalPriorityTie', t);
+          continue;
+        }
+        if (excusedByTie(l)) continue;
         return fail(l[0]);
       }
       if (s) {
@@ -201,14 +227,14 @@ export function compareWithSimulation(
           excuse(cmp, 'noMatchBoth', t);
           continue;
         }
-        if (excusedByClearedCt(undefined)) continue;
+        if (excusedByClearedCt(undefined) || excusedByTie(undefined)) continue;
         return fail(undefined);
       }
       if (l!.every((e) => e.owners.some(omittable))) {
         excuse(cmp, 'omittedByOvnTrace', t);
         continue;
       }
-      if (excusedByClearedCt(l)) continue;
+      if (excusedByClearedCt(l) || excusedByTie(l)) continue;
       return fail(l![0]);
     }
   }
@@ -253,7 +279,7 @@ export function compareWithSimulation(
     const at = { pipelineIndex: Math.max(0, sim.pipelines.length - 1), pipeline: last?.pipeline ?? null, datapath: last?.datapath ?? null, tableId: null, stage: null };
     return { ...diverged({ ...at, live: null, simulated: null, explanation: vlan.mismatch }), ...localnet };
   }
-  return { result: 'match', divergence: null, pipelines, verdicts, ...(notCompared ? { notCompared } : {}), ...localnet };
+  return { result: 'match', divergence: null, pipelines, verdicts, ...(notCompared ? { notCompared } : {}), ...localnet, ...tiesJson() };
 }
 
 /**

@@ -18,6 +18,7 @@ import { arrivedThrough, buildMicroflow, Microflow, MicroflowError } from './mic
 import { feedCtStates, liveCtPasses } from './ct-sequence';
 import type { SouthboundPortLookup } from './vlan-tag';
 import { macBindingLookup } from './learned-binding';
+import { logicalFlowResolver } from './live-segments';
 import { OvnTraceParseError, OvnTraceRefusedError, OvnTraceResult, parseOvnTrace } from './ovn-trace-parse';
 import { ovnTraceArgs, OvnTraceUnavailableError, runOvnTrace, shellQuote } from './ovn-trace-runner';
 
@@ -78,11 +79,7 @@ export class CrossChecksService {
     return { passes: await Promise.all(built.passes.map((r) => this.traceStore.fromRow(r, true))), verdict: built.verdict };
   }
 
-  private readonly resolve: LogicalFlowResolver = (prefix) =>
-    this.replicas.model
-      .owners('0x' + prefix)
-      .owners.filter((o) => o.logicalFlow)
-      .map((o) => ({ ...o.logicalFlow!, uuid: o.uuid, stale: o.stale }));
+  private readonly resolve: LogicalFlowResolver = (prefix) => logicalFlowResolver(this.replicas.model)(prefix);
 
   private readonly southboundPort: SouthboundPortLookup = (port) => this.replicas.model.portByName(port);
 

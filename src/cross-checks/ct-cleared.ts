@@ -31,15 +31,30 @@ export function clearedAt(stages: readonly SimStage[], table: number): boolean {
   return !!before && (before.ctCleared || before.actions.some((a) => /^ct_commit(?![A-Za-z0-9_])/.test(a)));
 }
 
-function assigned(actions: string): string[] {
+/** Whether a match tests conntrack state (ct.est, ct_mark…). */
+export const testsConntrack = (match: string) => CT_FIELD.test(match);
+
+export function assigned(actions: string): string[] {
   return [...actions.matchAll(ASSIGNED)].map((m) => m[1]);
 }
 
-/** Tracks, along one comparison, the registers written differently by stages excused for a cleared conntrack state. */
+/**
+ * Tracks, along one comparison (or, seeded, from a tie: tie.ts), the registers written differently by
+ * stages excused for a conntrack state the live path had cleared. ctCleared false: the live packet's
+ * conntrack state is ovn-trace's, and only those registers explain a difference.
+ */
 export class ClearedCtExcuser {
-  private readonly tainted = new Set<string>();
+  private readonly tainted: Set<string>;
 
-  private reads(match: string | null | undefined): boolean {
+  constructor(seed: { tainted?: Iterable<string>; ctCleared?: boolean } = {}) {
+    this.tainted = new Set(seed.tainted ?? []);
+    this.ctCleared = seed.ctCleared ?? true;
+  }
+
+  private readonly ctCleared: boolean;
+
+  /** Whether a match reads a register written differently by a stage excused so far. */
+  reads(match: string | null | undefined): boolean {
     return !!match && [...this.tainted].some((r) => match.includes(r));
   }
 
@@ -50,10 +65,11 @@ export class ClearedCtExcuser {
   excuses(sim: SimStage | undefined, live: readonly LiveFlowShape[]): boolean {
     if (live.some((l) => l.stale)) return false;
     // An untracked packet matched the live flows in OVS: one that needs tracked state cannot be there.
-    if (!live.every((l) => !CT_REQUIRES_TRACKED.test(l.match ?? '') || this.reads(l.match))) return false;
+    if (this.ctCleared && !live.every((l) => !CT_REQUIRES_TRACKED.test(l.match ?? '') || this.reads(l.match))) return false;
+    const ct = (m: string) => this.ctCleared && CT_FIELD.test(m);
     const explained = sim
-      ? sim.match !== null && (CT_FIELD.test(sim.match) || this.reads(sim.match))
-      : live.some((l) => CT_FIELD.test(l.match ?? '') || this.reads(l.match));
+      ? sim.match !== null && (ct(sim.match) || this.reads(sim.match))
+      : live.some((l) => ct(l.match ?? '') || this.reads(l.match));
     if (!explained) return false;
     for (const a of sim?.actions ?? []) for (const r of assigned(a)) this.tainted.add(r);
     for (const l of live) for (const r of assigned(l.actions ?? '')) this.tainted.add(r);

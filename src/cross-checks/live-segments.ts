@@ -2,6 +2,7 @@
 // pipeline of one datapath, from the Logical_Flow owners of the OpenFlow rules its passes went
 // through; each side's flow as the answer shows it; and what a stage where they differ means.
 import { cookieUuidPrefix, isCookieZero } from '../ovs/ids';
+import type { OvnModel } from '../ovn/ovn-model';
 import type { OwnerJson, StepJson } from '../traces';
 import type { LivePass } from './microflow';
 import type { Pipeline, SimStage } from './ovn-trace-parse';
@@ -28,6 +29,15 @@ export type LogicalFlowResolver = (prefix: string) => Array<{
   match: string;
   actions: string;
 }>;
+
+/** The resolver over the service's southbound replica (live rows and tombstones by cookie). */
+export function logicalFlowResolver(model: Pick<OvnModel, 'owners'>): LogicalFlowResolver {
+  return (prefix) =>
+    model
+      .owners('0x' + prefix)
+      .owners.filter((o) => o.logicalFlow)
+      .map((o) => ({ ...o.logicalFlow!, uuid: o.uuid, stale: o.stale }));
+}
 
 export interface LiveEntry {
   tableId: number;
