@@ -140,6 +140,8 @@ export const EXCUSED: Readonly<Record<string, string>> = {
   sharedOpenflowRule: "on an OpenFlow rule ovn-trace's logical flow shares",
   noMatchBoth: 'past the live end, no flow in ovn-trace either',
   ctClearedByCommit: 'conntrack state OVS cleared after ct_commit',
+  equalPriorityTie: 'a tie between equal-priority flows OVS broke otherwise',
+  followsTie: "differing only through the tied flows' actions",
 };
 
 /** ", 19 not printed by ovn-trace (not a difference)": a pipeline's stages neither matched nor diverged, or ''. */

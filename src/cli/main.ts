@@ -126,6 +126,7 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
         const where = `${pl.pipeline} ${pl.datapath ?? ''}${pl.outport ? ` to ${pl.outport}` : ''}`;
         out(`  ${where}: ${pl.matched}/${pl.liveStages} live stages matched (${pl.simulatedStages} in ovn-trace)${excusedText(pl.excused)}`);
       }
+      for (const t of x.ties ?? []) out(color.yellow(`  tie, not a difference: ${t.explanation}`));
       if (x.divergence) out(color.red(`  first divergence: ${x.divergence.explanation}`));
       out(color.dim(`  ${x.command.shell}`));
     });
