@@ -55,26 +55,31 @@ export interface HopLike {
   vni: number | string;
   remoteChassis: string | null;
   remoteIp: string;
+  /** The look stopped at its bound and a nearer arrival may not have been read (src/paths/cross-chassis.ts). */
   lookBounded?: boolean;
+  /** The other side may not have stored this packet's pass yet: the link may change (src/paths/provisional.ts). */
   provisional?: boolean;
+  /** Settled without these chassis (a name, or a tunnel IP), unknown or silent past the bound (src/paths/provisional.ts). */
+  settledWithout?: string[];
 }
+
+/** "settled without hv2" ("… 192.168.0.9": no chassis known for that tunnel; "… a chassis": an api older than settledWithout). */
+const settledWithout = (whom: string[] | undefined, name: (s: string) => string): string => `settled without ${whom?.length ? whom.map(name).join(', ') : 'a chassis'}`;
 
 /**
  * `geneve vni 1 → hv2` (`vxlan vni 8193 → hv2`): a tunnel hop on the page's picture and between the terminal's passes;
- * "(nearest unsure)" when the link look stopped at its bound, "(provisional)" while the receiver may not have stored
- * this packet's arrival yet (docs/multi-chassis.md).
+ * "(nearest unsure)" when the link look stopped at its bound, "(provisional)" while the other side may not have stored
+ * this packet's pass yet, "(settled without hv2)" when it was settled without a chassis (docs/multi-chassis.md).
+ * `name`: the page's isolate() for the picture's tunnel label; the terminal client escapes the whole text itself.
  */
-/** `name`: the page's isolate() for the picture's tunnel label; the terminal client escapes the whole text itself. */
-export const hopText = (t: HopLike, name: (s: string) => string = (s) => s): string => `${t.encap ?? 'geneve'} vni ${t.vni} → ${name(String(t.remoteChassis ?? t.remoteIp))}${t.lookBounded ? ' (nearest unsure)' : ''}${t.provisional ? ' (provisional)' : ''}`;
+export const hopText = (t: HopLike, name: (s: string) => string = (s) => s): string =>
+  `${t.encap ?? 'geneve'} vni ${t.vni} → ${name(String(t.remoteChassis ?? t.remoteIp))}${t.lookBounded ? ' (nearest unsure)' : ''}${t.provisional ? ' (provisional)' : ''}${t.settledWithout?.length ? ` (${settledWithout(t.settledWithout, name)})` : ''}`;
 
 /**
  * Why a path is incomplete, as the API words it (a missing pass, a tunnel whose far end was not
  * found, an arrival whose sender the bounded look did not read), or null.
  */
 export const incompleteWhy = (v: VerdictLike, name: (s: string) => string = isolate): string | null => (v.incomplete && v.incompleteReason ? `incomplete: ${name(v.incompleteReason)}` : null);
-
-/** "settled without hv2" ("… 192.168.0.9": no chassis known for that tunnel; "… a chassis": an api older than settledWithout). */
-const settledWithout = (v: VerdictLike, name: (s: string) => string): string => `settled without ${v.settledWithout?.length ? v.settledWithout.map(name).join(', ') : 'a chassis'}`;
 
 /**
  * The lines under a path's verdict line, in the API's words, on the page and in the terminal: why
@@ -84,7 +89,7 @@ const settledWithout = (v: VerdictLike, name: (s: string) => string): string => 
 export function verdictNotes(v: VerdictLike, name: (s: string) => string = isolate): string[] {
   const notes = [incompleteWhy(v, name)];
   if (v.provisional && v.provisionalReason) notes.push(`provisional: ${name(v.provisionalReason)}`);
-  if (v.settledReason) notes.push(`${settledWithout(v, name)}: ${name(v.settledReason)}`);
+  if (v.settledReason) notes.push(`${settledWithout(v.settledWithout, name)}: ${name(v.settledReason)}`);
   return notes.filter((n): n is string => n !== null);
 }
 
@@ -111,7 +116,7 @@ export function verdictText(v: VerdictLike, mark: (kind: string, text: string) =
   const parts: string[] = [];
   if (v.incomplete) parts.push(mark('incomplete', 'incomplete'));
   if (v.provisional) parts.push(mark('incomplete', 'provisional'));
-  if (v.settledReason) parts.push(mark('incomplete', settledWithout(v, name)));
+  if (v.settledReason) parts.push(mark('incomplete', settledWithout(v.settledWithout, name)));
   for (const k of v.kinds) {
     let text: string | undefined;
     if (k === 'output') text = `output to ${outputPorts(v, name) || 'a port'}`;

@@ -3,7 +3,7 @@
 // them, recirculation and tunnel edges between passes and the verdict. The model is built here; dagre (a
 // Sugiyama layered layout with compound clusters) places it; picture.ts draws it as SVG.
 import { graphlib, layout } from '@dagrejs/dagre';
-import { ctState, hopText, outputPorts, short } from './describe';
+import { ctState, hopText, outputPorts, short, type HopLike } from './describe';
 import { isolate as nm } from './safe-text';
 
 export interface Step {
@@ -36,18 +36,10 @@ export interface PathJson {
   edges: Array<{ parentDatapathFlowId: number; childDatapathFlowId: number; recircId: string }>;
 }
 
-/** One Geneve hop of a cross-chassis path (the path verdict's `tunnels`). */
-export interface TunnelHop {
+/** One tunnel hop of a cross-chassis path (the path verdict's `tunnels`): what hopText words, and the passes it links. */
+export interface TunnelHop extends HopLike {
   fromTraceId: number;
   toTraceId: number | null;
-  /** A number, or hex text for a tunnel id past 2^53 (an STT tun_id: src/ovs/ids.ts tunnelIdForJson). */
-  vni: number | string;
-  remoteIp: string;
-  remoteChassis: string | null;
-  /** The look stopped at its bound and a nearer arrival may not have been read (src/paths/cross-chassis.ts). */
-  lookBounded?: true;
-  /** The receiving chassis may not have stored this packet's arrival yet: the link may change (src/paths/provisional.ts). */
-  provisional?: true;
 }
 
 export type Role = 'pass' | 'head' | 'datapath' | 'stage' | 'northbound' | 'verdict';

@@ -16,7 +16,7 @@ import { combine, fromTheStart, type ChassisSegment, type CrossChassisVerdict, t
 import { tunnelIdForJson } from '../ovs/ids';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
-import { HopTimes, LinkMarks, sure } from './provisional';
+import { bothSides, HopMarks, HopTimes, LinkMarks, sure } from './provisional';
 import { arrivalOf, gapMs, innerFields, LinkFlow, linkTunnels, nearer, pushesOf, samePacket, senderOf } from './tunnel-link';
 
 /** Chassis hops followed from one packet: a tunnel loop in the data stops here. */
@@ -95,8 +95,8 @@ export class CrossChassisPaths {
       if (!back) break;
       if (receiver) {
         // Read from the arrival: the sending chassis may not have stored this packet's own sender yet.
-        const provisional = await marks.judge('sender', look.senderFlow!.chassis, receiver.id, { near: look.receiver, pick: look.senderFlow });
-        arrivedAt.set(sender, { traceId: receiver.id, flow: look.receiver, unsure: look.unsure, provisional });
+        const senderSide = await marks.judge('sender', look.senderFlow!.chassis, receiver.id, { near: look.receiver, pick: look.senderFlow });
+        arrivedAt.set(sender, { traceId: receiver.id, flow: look.receiver, unsure: look.unsure, senderSide });
       }
       back.passes.forEach((p) => seenTraces.add(p.id));
       segments.unshift({ chassis: chassisOf(back), built: back });
@@ -107,7 +107,7 @@ export class CrossChassisPaths {
         for (const { hop, asked, times, buildFrom } of await this.hopsOf(pass, flows.of(pass), arrivedAt.get(pass.id))) {
           // A one-chassis service sees its tunnels' far ends only when an agent there shares its store.
           if (hop.toTraceId === null && (await this.oneChassisSkips(hop.remoteChassis))) continue;
-          if ((await marks.judge('receiver', hop.remoteChassis, hop.fromTraceId, times, hop.remoteIp)) || (asked && arrivedAt.get(pass.id)?.provisional)) hop.provisional = true;
+          Object.assign(hop, bothSides(await marks.judge('receiver', hop.remoteChassis, hop.fromTraceId, times, hop.remoteIp), asked ? arrivedAt.get(pass.id)?.senderSide : undefined));
           tunnels.push(hop);
           // The sender direction was counted where it was looked (senderTraceOf).
           if (!asked && hop.lookBounded) this.bounded?.inc({ direction: 'arrival', linked: hop.toTraceId === null ? 'no' : 'yes' });
@@ -284,8 +284,8 @@ interface AskedArrival {
   traceId: number;
   flow: LinkFlow;
   unsure: boolean;
-  /** The sending chassis's mark has not passed where a sender stored later could be picked instead. */
-  provisional: boolean;
+  /** The hop into it judged against the sending chassis's mark: provisional while a sender stored later could be picked instead, or settled without that chassis. */
+  senderSide: HopMarks;
 }
 
 /** Why a path asked for by an arrival may start later than its packet did. */

@@ -36,6 +36,12 @@ export interface TunnelHop {
   lookBounded?: true;
   /** Present (true) while the receiver's agent may not have stored this packet's arrival yet (provisional.ts). */
   provisional?: true;
+  /**
+   * Present when the hop was settled without a chassis unknown or silent past the bound (provisional.ts):
+   * whom, as the verdict's settledWithout names it (the receiver's, or for the hop into an arrival a
+   * path was asked for, the sender's).
+   */
+  settledWithout?: string[];
 }
 
 /**

@@ -23,7 +23,7 @@ export class PathsController {
       "has not passed the point where an arrival stored later could be linked instead, or it never told one), then on the verdict too with " +
       '`provisionalReason` naming each such chassis and its mark: read again, such a path may link another arrival; the same against the sending ' +
       "chassis's mark for a path asked for by an arrival, on the hop into it, or on the verdict alone while no sender of it is stored (the path then starts at the arrival); " +
-      '`settledReason` when such a chassis was unknown for the tunnel or silent for LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS past that point: settled without it, `settledWithout` naming each (its tunnel IP when unknown); ' +
+      '`settledReason` when such a chassis was unknown for the tunnel or silent for LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS past that point: settled without it, `settledWithout` naming each (its tunnel IP when unknown), on the verdict and on each hop so settled; ' +
       '`incomplete` with `incompleteReason` when a pass, an arrival or (past that bound) a sender was not found. The example is a one-chassis path.',
   })
   @ApiQuery({ name: 'include', required: false, enum: ['steps'] })

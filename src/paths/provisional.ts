@@ -65,6 +65,22 @@ const WAITS_FOR: Record<LinkSide, { who: string; hop: string; what: string }> = 
   sender: { who: 'the sending chassis', hop: 'into', what: 'a sender' },
 };
 
+/**
+ * What one hop says of its judging (TunnelHop's fields, LinkMarks.judge): `provisional` while a side
+ * may still link another pass, `settledWithout` whom it was settled without (a chassis name, or the
+ * tunnel IP of one unknown); each present only when it says something.
+ */
+export interface HopMarks {
+  provisional?: true;
+  settledWithout?: string[];
+}
+
+/** Both sides' marks of one hop (the hop into an asked arrival is judged from each side): provisional if either is. */
+export function bothSides(a: HopMarks, b: HopMarks = {}): HopMarks {
+  const without = [...new Set([...(a.settledWithout ?? []), ...(b.settledWithout ?? [])])];
+  return { ...(a.provisional || b.provisional ? { provisional: true as const } : {}), ...(without.length ? { settledWithout: without } : {}) };
+}
+
 /** A path verdict's fields from the marks (LinkMarks.verdictFields): each present only when it says something. */
 export interface MarkFields {
   provisional?: true;
@@ -93,10 +109,11 @@ export class LinkMarks {
 
   /**
    * Whether a hop may still change while `chassis` (on `side`; null: none known for the tunnel's
-   * IP, `ip`) has not stored a pass that would be picked instead; the reason kept. `traceId`: the
-   * pass the link looked from (the sender's for the receiver side, the arrival's for the sender side).
+   * IP, `ip`) has not stored a pass that would be picked instead, or was settled without it; the
+   * reason kept. `traceId`: the pass the link looked from (the sender's for the receiver side, the
+   * arrival's for the sender side).
    */
-  async judge(side: LinkSide, chassis: string | null, traceId: number, t: HopTimes, ip?: string): Promise<boolean> {
+  async judge(side: LinkSide, chassis: string | null, traceId: number, t: HopTimes, ip?: string): Promise<HopMarks> {
     const w = WAITS_FOR[side];
     return this.judged(w.who, chassis, t, `the hop ${w.hop} trace ${traceId} may still link ${w.what} stored later`, ip);
   }
@@ -105,15 +122,15 @@ export class LinkMarks {
    * Read from an arrival no stored sender fits (`near`, the arrival): the path starts there, and
    * may start at a sender `chassis` stores later, the same rule with nothing picked (the window's end).
    */
-  async judgeUnsent(chassis: string | null, traceId: number, srcIp: string, near: HopTimes['near']): Promise<boolean> {
+  async judgeUnsent(chassis: string | null, traceId: number, srcIp: string, near: HopTimes['near']): Promise<HopMarks> {
     const what = `trace ${traceId} arrived through a tunnel from ${srcIp} and no sender of it is stored: the path starts at that arrival and may still start at a sender stored later`;
     return this.judged(WAITS_FOR.sender.who, chassis, { near }, what, srcIp);
   }
 
-  private async judged(unknown: string, chassis: string | null, t: HopTimes, what: string, ip?: string): Promise<boolean> {
+  private async judged(unknown: string, chassis: string | null, t: HopTimes, what: string, ip?: string): Promise<HopMarks> {
     const text = chassis === null ? null : await this.markOf(chassis);
     const mark = text === null ? null : Date.parse(text);
-    if (!isProvisional(t, Number.isNaN(mark) ? null : mark, this.skewMs)) return false;
+    if (!isProvisional(t, Number.isNaN(mark) ? null : mark, this.skewMs)) return {};
     const who = chassis === null ? `${unknown} (unknown for this tunnel)` : `chassis ${chassis}`;
     const told = text === null ? `${who} has not told what its agent stored` : `${who} has stored what its agent traced through ${text} only`;
     const point = settlesAt(t, this.skewMs);
@@ -121,11 +138,12 @@ export class LinkMarks {
       const silent = chassis === null ? 'unknown' : 'silent';
       this.settled.push(`${told}, ${silent} for more than ${this.silentMs / 3_600_000} h past ${iso(point)}: ${what}; settled without it`);
       // A chassis unknown for the tunnel is known by the tunnel's far IP only.
-      this.without.add(chassis ?? ip ?? 'an unknown chassis');
-      return false;
+      const whom = chassis ?? ip ?? 'an unknown chassis';
+      this.without.add(whom);
+      return { settledWithout: [whom] };
     }
     this.reasons.push(`${told}: ${what}, until that mark passes ${iso(point)}`);
-    return true;
+    return { provisional: true };
   }
 
   /**

@@ -303,28 +303,33 @@ export function uiCases(ctx: () => Live, dropOf: () => any, state: UiState): voi
   });
 
   // A cross-chassis path settled without a chassis (hv2 never told what its agent stored, two days
-  // on) read like a whole one on the page, and one still provisional did not say why.
-  it('a path settled without a chassis names it under the verdict line, with why; one provisional says why; the whole path says neither', async () => {
+  // on) read like a whole one on the page, and one still provisional did not say why; then the
+  // verdict line said so, and the hop's edge was still drawn like a whole one.
+  it('a path settled without a chassis names it under the verdict line, with why, and on its hop; one provisional says why; the whole path says neither', async () => {
     await page.addInitScript((t) => (globalThis as any).sessionStorage.setItem('livetrace.token', t), TOKEN);
     const shown = async () => {
       await page.goto(`${live.url}/ui/paths/${drop.pathId}`);
       await page.locator('svg.picture').waitFor();
-      return { line: await page.locator('.verdict-line').textContent(), notes: await page.locator('.verdict-note').allTextContents() };
+      return { line: await page.locator('.verdict-line').textContent(), notes: await page.locator('.verdict-note').allTextContents(), hops: await page.locator('.edge.tunnel text').allTextContents() };
     };
     const whole = await shown();
     expect(whole.line).toMatch(/^dropped by ACL/);
     expect(whole.notes).toEqual([]);
-    // The drop's path as the API answers it, its verdict carrying what a cross-chassis path's does
-    // (the fields as LinkMarks, the code GET /paths/:id runs, words them: this sandbox has one chassis).
+    // The drop's path as the API answers it, as a cross-chassis path's: its second pass on hv2,
+    // reached through a Geneve hop, the verdict's and the hop's fields as LinkMarks, the code
+    // GET /paths/:id runs, words them (this sandbox has one chassis).
     const real = await live.json(`/paths/${drop.pathId}?include=steps`);
+    const [first, second] = real.passes;
+    const tunnel = { fromChassis: first.chassis, fromTraceId: first.id, remoteIp: '192.168.0.2', remoteChassis: 'hv2', encap: 'geneve', vni: 1, ingressKey: 1, egressKey: 2, toTraceId: second.id };
     const mine = (u: URL) => u.pathname === `/paths/${drop.pathId}`;
     for (const state of ['settled', 'provisional'] as const) {
-      const fields = await markFields(state, real.passes[0].id);
-      await page.route(mine, (r) => r.fulfill({ json: { ...real, verdict: { ...real.verdict, ...fields } } }));
+      const { verdict, hop } = await markFields(state, first.id);
+      const cross = { ...real, passes: [first, { ...second, chassis: 'hv2' }], edges: [], verdict: { ...real.verdict, ...verdict, chassis: 'hv2', tunnels: [{ ...tunnel, ...hop }] } };
+      await page.route(mine, (r) => r.fulfill({ json: cross }));
       try {
-        const { line, notes } = await shown();
-        if (state === 'settled') expect({ line, notes }).toEqual({ line: expect.stringMatching(/^settled without hv2; dropped by ACL/), notes: [`settled without hv2: ${fields.settledReason}`] });
-        else expect({ line, notes }).toEqual({ line: expect.stringMatching(/^provisional; dropped by ACL/), notes: [`provisional: ${fields.provisionalReason}`] });
+        const { line, notes, hops } = await shown();
+        if (state === 'settled') expect({ line, notes, hops }).toEqual({ line: expect.stringMatching(/^settled without hv2; dropped by ACL/), notes: [`settled without hv2: ${verdict.settledReason}`], hops: ['geneve vni 1 → hv2 (settled without hv2)'] });
+        else expect({ line, notes, hops }).toEqual({ line: expect.stringMatching(/^provisional; dropped by ACL/), notes: [`provisional: ${verdict.provisionalReason}`], hops: ['geneve vni 1 → hv2 (provisional)'] });
       } finally {
         await page.unroute(mine);
       }

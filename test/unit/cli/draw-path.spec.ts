@@ -48,33 +48,42 @@ describe('drawPath across chassis', () => {
   });
 
   // A path settled without a chassis (hv2 never told what its agent stored, two days on) read like a
-  // whole one: nothing in the terminal said hv2 was not waited for.
-  describe('settled without a chassis: named in the verdict line, why under it (the API\'s words); a whole path says neither', () => {
-    const path = (fields: object) => ({
+  // whole one: nothing in the terminal said hv2 was not waited for; then its verdict line did, and
+  // its hop was still drawn like a whole one.
+  describe('settled without a chassis: named in the verdict line and after its hop, why under the verdict (the API\'s words); a whole path says neither', () => {
+    const path = ({ verdict, hop: marks }: { verdict: object; hop: object }, far: { remoteChassis: string | null; remoteIp: string } = { remoteChassis: 'hv2', remoteIp: '192.168.0.2' }) => ({
       id: 7,
       chassis: 'hv1',
       passes: [pass(10, 'hv1', '0', ['tunnel']), pass(20, 'hv2', '0', ['output'], ['lsp2'])],
-      verdict: { kinds: ['output'], logicalPorts: ['lsp2'], logicalFlow: null, northbound: null, chassis: 'hv2', incomplete: false, tunnels: [hop(10, 20, 'hv2')], ...fields },
+      verdict: { kinds: ['output'], logicalPorts: ['lsp2'], logicalFlow: null, northbound: null, chassis: 'hv2', incomplete: false, tunnels: [hop(10, 20, 'hv2', { ...far, ...marks })], ...verdict },
     });
+    const hopLines = (text: string) => text.split('\n').filter((l) => l.startsWith('   │ '));
 
     it('a receiver silent past the bound', async () => {
       const fields = await markFields('settled', 10);
-      const lines = drawPath(path(fields), plain).split('\n');
-      expect(lines.slice(0, 3)).toEqual(['path 7 on hv1: settled without hv2; output to lsp2', `settled without hv2: ${fields.settledReason}`, '']);
+      const text = drawPath(path(fields), plain);
+      const lines = text.split('\n');
+      expect(lines.slice(0, 3)).toEqual(['path 7 on hv1: settled without hv2; output to lsp2', `settled without hv2: ${fields.verdict.settledReason}`, '']);
       expect(lines[1]).toMatch(/^settled without hv2: chassis hv2 has not told what its agent stored, silent for more than 24 h past /);
+      expect(hopLines(text)).toEqual(['   │ geneve vni 1 → hv2 (settled without hv2)']);
       expect(lines.some((l) => l.startsWith('provisional'))).toBe(false);
     });
 
     it('a chassis unknown for the tunnel, by its IP', async () => {
       const fields = await markFields('settled', 10, null, '192.168.0.9');
-      expect(drawPath(path(fields), plain).split('\n').slice(0, 2)).toEqual(['path 7 on hv1: settled without 192.168.0.9; output to lsp2', `settled without 192.168.0.9: ${fields.settledReason}`]);
+      const text = drawPath(path(fields, { remoteChassis: null, remoteIp: '192.168.0.9' }), plain);
+      expect(text.split('\n').slice(0, 2)).toEqual(['path 7 on hv1: settled without 192.168.0.9; output to lsp2', `settled without 192.168.0.9: ${fields.verdict.settledReason}`]);
+      expect(hopLines(text)).toEqual(['   │ geneve vni 1 → 192.168.0.9 (settled without 192.168.0.9)']);
     });
 
     it('a whole path, and one still provisional', async () => {
-      expect(drawPath(path({}), plain).split('\n').slice(0, 2)).toEqual(['path 7 on hv1: output to lsp2', '']);
+      const whole = drawPath(path({ verdict: {}, hop: {} }), plain);
+      expect(whole.split('\n').slice(0, 2)).toEqual(['path 7 on hv1: output to lsp2', '']);
+      expect(hopLines(whole)).toEqual(['   │ geneve vni 1 → hv2']);
       const fields = await markFields('provisional', 10);
-      const lines = drawPath(path(fields), plain).split('\n');
-      expect(lines.slice(0, 3)).toEqual(['path 7 on hv1: provisional; output to lsp2', `provisional: ${fields.provisionalReason}`, '']);
+      const text = drawPath(path(fields), plain);
+      expect(text.split('\n').slice(0, 3)).toEqual(['path 7 on hv1: provisional; output to lsp2', `provisional: ${fields.verdict.provisionalReason}`, '']);
+      expect(hopLines(text)).toEqual(['   │ geneve vni 1 → hv2 (provisional)']);
     });
   });
 

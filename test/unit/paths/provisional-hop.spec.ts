@@ -185,6 +185,8 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
       expect(p!.verdict).not.toHaveProperty('provisional');
       expect(p!.verdict.settledReason).toContain('chassis hv2 has not told what its agent stored, silent for more than 24 h');
       expect(p!.verdict.settledWithout).toEqual(['hv2']);
+      // The hop itself says whom it was settled without (what the CLI and the page mark it by).
+      expect(p!.verdict.tunnels[0].settledWithout).toEqual(['hv2']);
 
       const now = Date.now();
       await pass('hv2', arrived, now, now + 50);
@@ -193,6 +195,19 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
       expect(q!.verdict).toMatchObject({ provisional: true });
       expect(q!.verdict).not.toHaveProperty('settledReason');
       expect(q!.verdict).not.toHaveProperty('settledWithout');
+      expect(q!.verdict.tunnels[0]).toMatchObject({ provisional: true });
+      expect(q!.verdict.tunnels[0]).not.toHaveProperty('settledWithout');
+    });
+
+    it('read from an old arrival whose sending chassis never told a mark: the hop into it settled without hv1, the receiver past it', async () => {
+      const sender = await pass('hv1', sent, OLD, OLD + 50);
+      const arrival = await pass('hv2', arrived, OLD + 10, OLD + 60);
+      await mark('hv2', OLD + 5000);
+      const p = await read(arrival, bounded);
+      expect(p!.verdict.tunnels).toEqual([expect.objectContaining({ fromTraceId: sender, toTraceId: arrival, settledWithout: ['hv1'] })]);
+      expect(p!.verdict.tunnels[0]).not.toHaveProperty('provisional');
+      expect(p!.verdict).toMatchObject({ settledWithout: ['hv1'] });
+      expect(p!.verdict.settledReason).toContain(`the hop into trace ${arrival}`);
     });
 
     it('an old hop whose receiver told a mark behind it and nothing since: settled, saying so', async () => {
