@@ -115,7 +115,8 @@ export class LinkMarks {
    */
   async judge(side: LinkSide, chassis: string | null, traceId: number, t: HopTimes, ip?: string): Promise<HopMarks> {
     const w = WAITS_FOR[side];
-    return this.judged(w.who, chassis, t, `the hop ${w.hop} trace ${traceId} may still link ${w.what} stored later`, ip);
+    const hop = `the hop ${w.hop} trace ${traceId}`;
+    return this.judged(w.who, chassis, t, { pending: `${hop} may still link ${w.what} stored later`, settled: `${hop} was settled without it: ${w.what} stored later would not be linked` }, ip);
   }
 
   /**
@@ -123,11 +124,12 @@ export class LinkMarks {
    * may start at a sender `chassis` stores later, the same rule with nothing picked (the window's end).
    */
   async judgeUnsent(chassis: string | null, traceId: number, srcIp: string, near: HopTimes['near']): Promise<HopMarks> {
-    const what = `trace ${traceId} arrived through a tunnel from ${srcIp} and no sender of it is stored: the path starts at that arrival and may still start at a sender stored later`;
-    return this.judged(WAITS_FOR.sender.who, chassis, { near }, what, srcIp);
+    const starts = `trace ${traceId} arrived through a tunnel from ${srcIp} and no sender of it is stored: the path starts at that arrival`;
+    return this.judged(WAITS_FOR.sender.who, chassis, { near }, { pending: `${starts} and may still start at a sender stored later`, settled: `${starts}, settled without it: it would not start at a sender stored later` }, srcIp);
   }
 
-  private async judged(unknown: string, chassis: string | null, t: HopTimes, what: string, ip?: string): Promise<HopMarks> {
+  /** `what`: what the hop (or the path's start) may still do while waited for, and what settling it meant. */
+  private async judged(unknown: string, chassis: string | null, t: HopTimes, what: { pending: string; settled: string }, ip?: string): Promise<HopMarks> {
     const text = chassis === null ? null : await this.markOf(chassis);
     const mark = text === null ? null : Date.parse(text);
     if (!isProvisional(t, Number.isNaN(mark) ? null : mark, this.skewMs)) return {};
@@ -136,13 +138,13 @@ export class LinkMarks {
     const point = settlesAt(t, this.skewMs);
     if (this.silentMs > 0 && Date.now() > point + this.silentMs) {
       const silent = chassis === null ? 'unknown' : 'silent';
-      this.settled.push(`${told}, ${silent} for more than ${this.silentMs / 3_600_000} h past ${iso(point)}: ${what}; settled without it`);
+      this.settled.push(`${told}, ${silent} for more than ${this.silentMs / 3_600_000} h past ${iso(point)}: ${what.settled}`);
       // A chassis unknown for the tunnel is known by the tunnel's far IP only.
       const whom = chassis ?? ip ?? 'an unknown chassis';
       this.without.add(whom);
       return { settledWithout: [whom] };
     }
-    this.reasons.push(`${told}: ${what}, until that mark passes ${iso(point)}`);
+    this.reasons.push(`${told}: ${what.pending}, until that mark passes ${iso(point)}`);
     return { provisional: true };
   }
 

@@ -170,8 +170,11 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
       const p = await read(arrival, bounded, {});
       expect(p!.verdict).not.toHaveProperty('provisional');
       expect(p!.verdict.settledReason).toContain('the sending chassis (unknown for this tunnel) has not told what its agent stored, unknown for more than 24 h');
-      expect(p!.verdict.settledReason).toContain(`trace ${arrival} arrived through a tunnel from ${ENCAP.hv1}`);
-      expect(p!.verdict.settledReason).toContain('settled without it');
+      // What happened, not what may still: the path starts at that arrival, and stays so.
+      expect(p!.verdict.settledReason).toContain(
+        `trace ${arrival} arrived through a tunnel from ${ENCAP.hv1} and no sender of it is stored: the path starts at that arrival, settled without it: it would not start at a sender stored later`,
+      );
+      expect(p!.verdict.settledReason).not.toContain('may still');
       // Named by its tunnel IP: no chassis is known for it (what the CLI and the page name it by).
       expect(p!.verdict.settledWithout).toEqual([ENCAP.hv1]);
     });
@@ -184,6 +187,8 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
       expect(p!.verdict.tunnels[0]).not.toHaveProperty('provisional');
       expect(p!.verdict).not.toHaveProperty('provisional');
       expect(p!.verdict.settledReason).toContain('chassis hv2 has not told what its agent stored, silent for more than 24 h');
+      expect(p!.verdict.settledReason).toMatch(new RegExp(`: the hop from trace ${old} was settled without it: an arrival stored later would not be linked$`));
+      expect(p!.verdict.settledReason).not.toContain('may still');
       expect(p!.verdict.settledWithout).toEqual(['hv2']);
       // The hop itself says whom it was settled without (what the CLI and the page mark it by).
       expect(p!.verdict.tunnels[0].settledWithout).toEqual(['hv2']);
@@ -207,7 +212,7 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
       expect(p!.verdict.tunnels).toEqual([expect.objectContaining({ fromTraceId: sender, toTraceId: arrival, settledWithout: ['hv1'] })]);
       expect(p!.verdict.tunnels[0]).not.toHaveProperty('provisional');
       expect(p!.verdict).toMatchObject({ settledWithout: ['hv1'] });
-      expect(p!.verdict.settledReason).toContain(`the hop into trace ${arrival}`);
+      expect(p!.verdict.settledReason).toContain(`the hop into trace ${arrival} was settled without it: a sender stored later would not be linked`);
     });
 
     it('an old hop whose receiver told a mark behind it and nothing since: settled, saying so', async () => {
