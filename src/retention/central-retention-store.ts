@@ -23,7 +23,7 @@ import { inTransaction, olderServer, SILENT_MS, withClient } from '../storage/pg
 import { BUCKET_SHIFT, citationsOf } from '../traces';
 import type { SlotRanged } from '../storage/slot-take';
 import { pruneDeadSlots } from './central-dead-slot-store';
-import { heardSince, pruneCentralUntraced, TRACE_HEARD, TRACED_IN, untracedCuts } from './central-untraced-store';
+import { atOrBefore, beyondNewest, heardSince, pruneCentralUntraced, type RowCut, TRACE_HEARD, TRACED_IN, untracedCuts } from './central-untraced-store';
 import { addBatch, type PruneResult } from './retention';
 
 /** pg_advisory_lock key of the central retention (the migrations hold 7946710). */
@@ -60,30 +60,21 @@ export interface CentralConfig {
   deadSlots?: { days: number; ranged: SlotRanged[] };
 }
 
-/** The newest trace beyond the row limit: when it was heard, and its id (a bigint, as the pool's types give it). */
-export interface RowCut {
-  heard: string;
-  id: string | number;
-}
-
 /**
  * The newest trace beyond the `keep` newest, across every chassis, by when it was heard and then by
- * id (one walk of idx_trace_heard). By created_at, from an ingest producer days behind, a translation
- * heard a minute ago was cut first, and one from a producer ahead outlived what was heard after it;
- * SQLite keeps its newest ids, in the order its agent heard them. By the heard time alone, the cut
- * took every trace heard at that moment, and the translations of one ingest body are all heard at
- * one (writeEvents' receivedAt): a limit falling inside a body dropped all of it, as many as a retis
- * body holds. Ids order them as SQLite's do, those of one body being one slot's, in the order written
+ * id (one walk of idx_trace_heard; beyondNewest says why the id). By created_at, from an ingest
+ * producer days behind, a translation heard a minute ago was cut first, and one from a producer ahead
+ * outlived what was heard after it; SQLite keeps its newest ids, in the order its agent heard them
  * (test/postgres/central-retention-row-clock.spec.ts).
  */
 export async function centralRowCut(c: PoolClient, keep: number): Promise<RowCut | null> {
   return (await c.query<RowCut>(ROW_CUT, [keep])).rows[0] ?? null;
 }
 
-const ROW_CUT = `SELECT ${TRACE_HEARD} AS heard, id FROM trace ORDER BY ${TRACE_HEARD} DESC, id DESC OFFSET $1 LIMIT 1`;
+const ROW_CUT = beyondNewest('trace', TRACE_HEARD);
 /** The oldest traces over the row limit's cut ($1 heard, $3 id) or the age limit ($1), on the agents' clock (idx_trace_heard); $2 how many. */
 const OVER = (where: string) => `SELECT id, path_id, datapath_flow_id, steps FROM trace WHERE ${where} ORDER BY ${TRACE_HEARD} LIMIT $2`;
-const OVER_ROWS = OVER(`${TRACE_HEARD} <= $1 AND (${TRACE_HEARD} < $1 OR id <= $3::bigint)`);
+const OVER_ROWS = OVER(atOrBefore(TRACE_HEARD, { heard: '$1', id: '$3' }));
 const OVER_AGE = OVER(`${TRACE_HEARD} < $1`);
 
 /** The statements picking traces and example parameters (their plans are a test's, with UNTRACED_STATEMENTS). */

@@ -13,12 +13,33 @@ import type { PoolClient } from 'pg';
 import { inTransaction } from '../storage/pg-client';
 import { QUIET_MS } from './spool-retention-store';
 
-/** What each table keeps: rows dated before `cut` go (RFC 3339, exclusive; null: none). */
+/**
+ * A cut in rows ordered by when they were heard, then by id: those heard before `heard` go, and of
+ * those heard then, `id` and below (a bigint, as the pool's types give it; -1: none of them).
+ */
+export interface RowCut {
+  heard: string;
+  id: string | number;
+}
+
+/**
+ * The row beyond the `keep` ($1) newest of `table` by `heard` (an expression an index holds), then by id:
+ * the row limit's cut. By the time alone, every row sharing the cut's moment stayed, or went: one ingest
+ * body's rows all share when it was heard (writeEvents' receivedAt), so a limit falling inside a body
+ * kept or dropped all of it. Ids order one moment's rows as SQLite's ids do, those of one body being
+ * one writer slot's, in the order written (test/postgres/central-retention-row-clock.spec.ts).
+ */
+export const beyondNewest = (table: string, heard: string): string => `SELECT ${heard} AS heard, id FROM ${table} ORDER BY ${heard} DESC, id DESC OFFSET $1 LIMIT 1`;
+
+/** Rows at or before a RowCut (`cut`: its heard and id parameters), written so the index on `heard` bounds the walk. */
+export const atOrBefore = (heard: string, cut: { heard: string; id: string }, id = 'id'): string => `${heard} <= ${cut.heard} AND (${heard} < ${cut.heard} OR ${id} <= ${cut.id}::bigint)`;
+
+/** What each table keeps: lifetimes removed before `datapathFlow` go (RFC 3339, exclusive), the others' rows at or before their cut (null: none). */
 export interface UntracedCuts {
   datapathFlow: string | null;
-  upcall: string | null;
-  crossCheck: string | null;
-  ingestEvent: string | null;
+  upcall: RowCut | null;
+  crossCheck: RowCut | null;
+  ingestEvent: RowCut | null;
   /** TRACED_IN's bound: slots last heard from before this hold no lifetime back. */
   heardSince: string;
   /**
@@ -72,14 +93,17 @@ const UPCALL_HEARD = 'COALESCE(heard_at, time)';
  */
 export const TRACE_HEARD = 'COALESCE(heard_at, created_at)';
 
+/** The cut's parameters in the upcall and cross-check deletes ($2: how many). */
+const CUT = { heard: '$1', id: '$3' };
+
 /** The statements of a prune and example parameters (their plans are a test's). */
 const SQL = {
   /** The time of the keep-th newest row: older ones are beyond the row limit. */
   flowNewest: 'SELECT removed_at AS t FROM datapath_flow WHERE removed_at IS NOT NULL ORDER BY removed_at DESC OFFSET $1 LIMIT 1',
   /** On the agents' clock: heard_at, or for a row from before it (NULL: never filled in, PgRecordsHeardAt) its time (idx_upcall_heard). */
-  upcallNewest: `SELECT ${UPCALL_HEARD} AS t FROM upcall ORDER BY ${UPCALL_HEARD} DESC OFFSET $1 LIMIT 1`,
-  checkNewest: 'SELECT created_at AS t FROM cross_check ORDER BY created_at DESC OFFSET $1 LIMIT 1',
-  ingestNewest: 'SELECT received_at AS t FROM ingest_event ORDER BY received_at DESC OFFSET $1 LIMIT 1',
+  upcallCut: beyondNewest('upcall', UPCALL_HEARD),
+  checkCut: beyondNewest('cross_check', 'created_at'),
+  ingestCut: beyondNewest('ingest_event', 'received_at'),
   /** On the agents' clock (TRACE_HEARD, idx_trace_heard), as the row limit keeps traces (central-retention-store.ts). */
   traceNewest: `SELECT ${TRACE_HEARD} AS t FROM trace ORDER BY ${TRACE_HEARD} DESC OFFSET $1 LIMIT 1`,
   /** Ended lifetimes over the cut, after a (removed_at, id) cursor: a cited one is stepped over. */
@@ -101,16 +125,19 @@ const SQL = {
   flowDelete: 'DELETE FROM datapath_flow WHERE id = ANY($1::bigint[])',
   /** A silent slot's pruned open lifetimes, for its agent if it comes back (storage/ship-pruned.ts ships them again). */
   prunedNote: 'INSERT INTO pruned_lifetime (id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING',
-  /** By when an agent heard them (heard_at: a producer's clock days off made time go at once, or stay); one from before, by its time. */
-  upcalls: `DELETE FROM upcall WHERE id IN (SELECT id FROM upcall WHERE ${UPCALL_HEARD} < $1 ORDER BY ${UPCALL_HEARD} LIMIT $2)`,
-  checks: 'DELETE FROM cross_check WHERE id IN (SELECT id FROM cross_check WHERE created_at < $1 ORDER BY created_at LIMIT $2)',
   /**
-   * Ledger entries heard before the cut (received_at, the agents' clock, as IngestStore.pruneOldest), after a
+   * By when an agent heard them (heard_at: a producer's clock days off made time go at once, or stay); one from before, by its time.
+   * $1, $3: the cut; $2 how many.
+   */
+  upcalls: `DELETE FROM upcall WHERE id IN (SELECT id FROM upcall WHERE ${atOrBefore(UPCALL_HEARD, CUT)} ORDER BY ${UPCALL_HEARD} LIMIT $2)`,
+  checks: `DELETE FROM cross_check WHERE id IN (SELECT id FROM cross_check WHERE ${atOrBefore('created_at', CUT)} ORDER BY created_at LIMIT $2)`,
+  /**
+   * Ledger entries at or before the cut ($3, $5; received_at, the agents' clock, as IngestStore.pruneOldest), after a
    * (received_at, id) cursor, each saying whether it is an open lifetime's install or update.
    */
   ingest: `SELECT e.id, e.received_at, e.source, e.ref_id, f.id IS NOT NULL AS open FROM ingest_event e
              LEFT JOIN datapath_flow f ON f.id = e.ref_id AND f.removed_at IS NULL AND e.type IN ${MAKERS}
-            WHERE (e.received_at, e.id) > ($1, $2) AND e.received_at < $3 ORDER BY e.received_at, e.id LIMIT $4`,
+            WHERE (e.received_at, e.id) > ($1, $2) AND ${atOrBefore('e.received_at', { heard: '$3', id: '$5' }, 'e.id')} ORDER BY e.received_at, e.id LIMIT $4`,
   ingestDelete: 'DELETE FROM ingest_event WHERE id = ANY($1::bigint[])',
 };
 
@@ -118,7 +145,7 @@ const T = '2026-01-11T00:00:00.000Z';
 const IDS = Array.from({ length: 500 }, (_, i) => i + 1);
 /** Every statement with parameters of its types, for the plans' test. */
 export const UNTRACED_STATEMENTS: Array<[string, string, unknown[]]> = [
-  ...(['flowNewest', 'upcallNewest', 'checkNewest', 'ingestNewest', 'traceNewest'] as const).map((k): [string, string, unknown[]] => [k, SQL[k], [1000]]),
+  ...(['flowNewest', 'upcallCut', 'checkCut', 'ingestCut', 'traceNewest'] as const).map((k): [string, string, unknown[]] => [k, SQL[k], [1000]]),
   ['flows', SQL.flows, ['', 0, T, 500, T]],
   ['flowsUncited', SQL.flowsUncited, [IDS, T]],
   ['silentOpen', SQL.silentOpen, [0, 2 ** 40, T, 500]],
@@ -126,9 +153,9 @@ export const UNTRACED_STATEMENTS: Array<[string, string, unknown[]]> = [
   ['edgesOut', SQL.edgesOut, [IDS]],
   ['edgesIn', SQL.edgesIn, [IDS]],
   ['flowDelete', SQL.flowDelete, [IDS]],
-  ['upcalls', SQL.upcalls, [T, 500]],
-  ['checks', SQL.checks, [T, 500]],
-  ['ingest', SQL.ingest, ['', 0, T, 500]],
+  ['upcalls', SQL.upcalls, [T, 500, '4096']],
+  ['checks', SQL.checks, [T, 500, '4096']],
+  ['ingest', SQL.ingest, ['', 0, T, 500, '4096']],
   ['ingestDelete', SQL.ingestDelete, [IDS]],
 ];
 
@@ -136,10 +163,18 @@ const later = (...ts: Array<string | null | undefined>): string | null => ts.red
 
 const before = (t: string | null, bound: string): string | null => (t === null ? null : t < bound ? t : bound);
 
+/** A cut by time alone: whatever was heard then stays (no id is below 0). */
+const timeCut = (t: string | null): RowCut | null => (t === null ? null : { heard: t, id: -1 });
+/** The order rows are cut in: by when heard, then by id. */
+const order = (a: RowCut, b: RowCut): number => (a.heard !== b.heard ? (a.heard < b.heard ? -1 : 1) : Number(BigInt(a.id) - BigInt(b.id)));
+const laterCut = (a: RowCut | null, b: RowCut | null): RowCut | null => (a === null ? b : b === null || order(a, b) >= 0 ? a : b);
+const earlierCut = (a: RowCut | null, b: RowCut): RowCut | null => (a === null ? null : order(a, b) <= 0 ? a : b);
+
 /**
  * Each table's cut: the age cutoff; with a row limit, when the earliest heard of the traces kept was
- * heard (the history kept begins there) and the keep-th newest row of the table itself (as many of
- * each as traces are kept); the later of them. Lifetimes never past now - QUIET_MS.
+ * heard (the history kept begins there) and the newest row of the table itself beyond the limit (as
+ * many of each as traces are kept, by heard time then id: beyondNewest); the later of them.
+ * Lifetimes and ledger entries never past now - QUIET_MS.
  *
  * Every table here is cut on the agents' clock (upcall heard_at, cross_check created_at,
  * ingest_event received_at), as the row limit keeps traces (TRACE_HEARD): by an ingested
@@ -149,14 +184,15 @@ const before = (t: string | null, bound: string): string | null => (t === null ?
  */
 export async function untracedCuts(c: PoolClient, o: { before: string | null; keep: number; now: number; heardSince: string }): Promise<UntracedCuts> {
   const newest = async (sql: string) => (o.keep > 0 ? ((await c.query<{ t: string }>(sql, [o.keep - 1])).rows[0]?.t ?? null) : null);
+  const beyond = async (sql: string) => (o.keep > 0 ? ((await c.query<RowCut>(sql, [o.keep])).rows[0] ?? null) : null);
   const history = later(o.before, await newest(SQL.traceNewest));
   const quiet = new Date(o.now - QUIET_MS).toISOString();
   return {
     datapathFlow: before(later(history, await newest(SQL.flowNewest)), quiet),
-    upcall: later(history, await newest(SQL.upcallNewest)),
-    crossCheck: later(history, await newest(SQL.checkNewest)),
+    upcall: laterCut(timeCut(history), await beyond(SQL.upcallCut)),
+    crossCheck: laterCut(timeCut(history), await beyond(SQL.checkCut)),
     // What was heard within QUIET_MS stays too: a resent batch is still a duplicate.
-    ingestEvent: before(later(history, await newest(SQL.ingestNewest)), quiet),
+    ingestEvent: earlierCut(laterCut(timeCut(history), await beyond(SQL.ingestCut)), { heard: quiet, id: -1 }),
     heardSince: o.heardSince,
     quiet,
   };
@@ -212,7 +248,7 @@ export async function pruneCentralUntraced(
   ] as const) {
     if (cut === null) continue;
     while (go()) {
-      const n = (await c.query(sql, [cut, o.batch])).rowCount ?? 0;
+      const n = (await c.query(sql, [cut.heard, o.batch, cut.id])).rowCount ?? 0;
       if (n) add({ records: n });
       if (n < o.batch) break;
     }
@@ -229,7 +265,7 @@ export async function pruneCentralUntraced(
       return true;
     };
     while (go()) {
-      const rows = (await c.query<{ id: string; received_at: string; source: string; ref_id: string; open: boolean }>(SQL.ingest, [...cursor, cut, o.batch])).rows;
+      const rows = (await c.query<{ id: string; received_at: string; source: string; ref_id: string; open: boolean }>(SQL.ingest, [...cursor, cut.heard, o.batch, cut.id])).rows;
       if (!rows.length) break;
       cursor = [rows[rows.length - 1].received_at, Number(rows[rows.length - 1].id)];
       const ids = rows.filter((r) => !first(r)).map((r) => r.id);

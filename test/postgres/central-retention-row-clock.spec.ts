@@ -3,7 +3,8 @@
 // newest by created_at, which for an ingested translation is its producer's clock: from a producer
 // days behind, a translation heard a minute ago was cut first; from one ahead, one heard long before
 // the rest stayed. One history, written the same way into a plain SQLite store and into a spool shipped
-// to a real PostgreSQL, each pruned by its own row limit: both keep the same traces and upcalls.
+// to a real PostgreSQL, each pruned by its own row limit: both keep the same traces, upcalls,
+// cross-checks and ledger entries.
 import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store';
 import { loadConfig } from '../../src/config/config';
 import { CrossCheckStore } from '../../src/cross-checks/cross-check-store';
@@ -37,7 +38,7 @@ const pass = capturedReplies()[0][0];
  * The history, in the order the agent heard it: its own traces (created_at its clock) between
  * translations and upcalls from a producer two days ahead and one three days behind.
  */
-type Heard = { heard: number; own?: true; skew?: number; id?: string; body?: string[] };
+type Heard = { heard: number; own?: true; skew?: number; id?: string; body?: string[]; upcalls?: string[]; checks?: string[] };
 const HISTORY: Heard[] = [
   { heard: -10 * MIN, own: true },
   { heard: -8 * MIN, skew: 2 * DAY, id: 'ahead' },
@@ -47,35 +48,53 @@ const HISTORY: Heard[] = [
   { heard: -1 * MIN, skew: -3 * DAY, id: 'behind-2' },
 ];
 
-/** Writes a history through the stores an agent writes with (`body`: translations of one ingest body, heard at one moment). */
+/**
+ * Writes a history through the stores an agent writes with (`body`: translations of one ingest body,
+ * heard at one moment; `upcalls`: upcalls of one body; `checks`: cross-checks stored at one moment).
+ */
 async function write(store: { db: Database; writer: StoreWriter }, history: Heard[]): Promise<void> {
   const traces = new TraceStore(store);
+  const checks = new CrossCheckStore(store);
   const stores = { ledger: new IngestStore(), flows: new DatapathFlowStore(store), upcalls: new UpcallStore(store), traces };
   for (const h of history) {
     if (h.own) {
       await store.writer.submit((tx) => traces.insert(tx, { trace: pass, chassis: 'hv1', createdAt: at(h.heard), datapathFlowId: null, pathId: null, portUuids: new Map() }));
       continue;
     }
-    const time = at(h.heard + h.skew!);
+    if (h.checks) {
+      await store.writer.submit((tx) => {
+        for (const c of h.checks!) checks.insert(tx, { createdAt: at(h.heard), traceId: 1, pathId: null, sessionId: null, result: 'match', argv: ['ovn-trace', c], detail: {} });
+      });
+      continue;
+    }
+    const event = (type: 'upcall' | 'translation', id: string, ms = 0) => ({ type, id: `${type === 'upcall' ? 'up' : 'tr'}-${id}`, time: at(h.heard + h.skew! + ms), ...(type === 'upcall' ? { key: KEY } : { text: 'x' }) });
     const events = h.body
-      ? h.body.map((id, i) => ({ type: 'translation', id: `tr-${id}`, time: at(h.heard + h.skew! + i * 1000), text: 'x' }))
-      : [
-          { type: 'upcall', id: `up-${h.id}`, time, key: KEY },
-          { type: 'translation', id: `tr-${h.id}`, time, text: 'x' },
-        ];
+      ? h.body.map((id, i) => event('translation', id, i * 1000))
+      : h.upcalls
+        ? h.upcalls.map((id, i) => event('upcall', id, i * 1000))
+        : [event('upcall', h.id!), event('translation', h.id!)];
     await store.writer.submit((tx) =>
       writeEvents(tx, events.map((e, line) => ({ line, event: e as unknown as EventV1, source: 'usdt', chassis: 'hv1', ...(e.type === 'translation' ? { trace: pass } : {}) })), at(h.heard), stores),
     );
   }
 }
 
-/** What a store keeps: its traces by when they were heard (created_at shown), its upcalls' events. */
+/** What a store keeps: its traces by when they were heard (created_at shown), its upcalls' events, its cross-checks (by their command), its ledger's events. */
 const KEPT = {
   traces: `SELECT created_at AS v FROM trace ORDER BY COALESCE(heard_at, created_at), id`,
-  upcalls: `SELECT event_id AS v FROM upcall ORDER BY COALESCE(heard_at, time)`,
+  upcalls: `SELECT event_id AS v FROM upcall ORDER BY COALESCE(heard_at, time), id`,
+  checks: `SELECT command AS v FROM cross_check ORDER BY created_at, id`,
+  ledger: `SELECT event_id AS v FROM ingest_event ORDER BY received_at, id`,
 };
 
-type Kept = { traces: string[]; upcalls: string[] };
+type Kept = Record<keyof typeof KEPT, string[]>;
+
+/** Each of KEPT's columns, read by `col`. */
+async function kept(col: (sql: string) => string[] | Promise<string[]>): Promise<Kept> {
+  const out = {} as Kept;
+  for (const k of Object.keys(KEPT) as Array<keyof Kept>) out[k] = await col(KEPT[k]);
+  return out;
+}
 
 /** What a plain SQLite store and PostgreSQL (through a spool) keep of one history under the same row limit. */
 async function bothKeep(history: Heard[], keep: number, database: string): Promise<{ sqlite: Kept; postgres: Kept }> {
@@ -98,7 +117,7 @@ async function bothKeep(history: Heard[], keep: number, database: string): Promi
     );
     await svc.round(NOW);
     const col = (sql: string) => (m.db.prepare(sql).all() as Array<{ v: string }>).map((r) => r.v);
-    sqlite = { traces: col(KEPT.traces), upcalls: col(KEPT.upcalls) };
+    sqlite = await kept(col);
   } finally {
     await closeMigratedSqlite(m);
   }
@@ -109,13 +128,14 @@ async function bothKeep(history: Heard[], keep: number, database: string): Promi
   await s.shipper!.synced();
   await centralRound(s.central!.pool, { days: 0, keep }, NOW, { batch: 2 });
   const col = async (sql: string) => (await pgRows(url, sql)).map((r) => r.v as string);
-  return { sqlite, postgres: { traces: await col(KEPT.traces), upcalls: await col(KEPT.upcalls) } };
+  return { sqlite, postgres: await kept(col) };
 }
 
 describe('PostgreSQL’s row limit keeps the traces heard last, as SQLite does (real PostgreSQL)', () => {
   it('a translation freshly heard from a producer days behind stays, one heard before the rest from a producer ahead goes', async () => {
     // Heard last: behind-1, the tracer's own of two minutes ago, behind-2.
-    const expected = { traces: [at(-4 * MIN - 3 * DAY), at(-2 * MIN), at(-MIN - 3 * DAY)], upcalls: ['up-behind-1', 'up-behind-2'] };
+    // The ledger's last three, and what was heard within QUIET_MS (behind-1's upcall).
+    const expected = { traces: [at(-4 * MIN - 3 * DAY), at(-2 * MIN), at(-MIN - 3 * DAY)], upcalls: ['up-behind-1', 'up-behind-2'], checks: [], ledger: ['up-behind-1', 'tr-behind-1', 'up-behind-2', 'tr-behind-2'] };
     const { sqlite, postgres } = await bothKeep(HISTORY, 3, 'central_row_clock');
     expect(sqlite).toEqual(expected);
     expect(postgres).toEqual(expected);
@@ -126,8 +146,30 @@ describe('PostgreSQL’s row limit keeps the traces heard last, as SQLite does (
   // translation, keeping one trace of three), where SQLite keeps its newest ids.
   it('the limit falling inside one ingest body: the body’s last translations stay, as many as the limit keeps', async () => {
     const history: Heard[] = [{ heard: -10 * MIN, own: true }, { heard: -5 * MIN, skew: -DAY, body: ['b-1', 'b-2', 'b-3'] }, { heard: -2 * MIN, own: true }];
-    const expected = { traces: [at(-5 * MIN - DAY + 1000), at(-5 * MIN - DAY + 2000), at(-2 * MIN)], upcalls: [] };
+    const expected = { traces: [at(-5 * MIN - DAY + 1000), at(-5 * MIN - DAY + 2000), at(-2 * MIN)], upcalls: [], checks: [], ledger: ['tr-b-1', 'tr-b-2', 'tr-b-3'] };
     const { sqlite, postgres } = await bothKeep(history, 3, 'central_row_tie');
+    expect(sqlite).toEqual(expected);
+    expect(postgres).toEqual(expected);
+  });
+
+  // The same tie in the rows no trace takes with it: each was cut strictly before its keep-th newest
+  // row's time, so every row sharing that time stayed (one ingest body's upcalls and ledger entries
+  // share its heard time; cross-checks stored in one millisecond their created_at), where SQLite keeps
+  // as many as the limit by id. Heard before QUIET_MS, so the ledger's go by the limit alone.
+  it('the limit falling inside one ingest body of upcalls, or one moment of cross-checks: as many as the limit keeps, the newest', async () => {
+    const history: Heard[] = [
+      { heard: -20 * MIN, own: true },
+      { heard: -10 * MIN, skew: -DAY, upcalls: ['u-1', 'u-2', 'u-3', 'u-4', 'u-5'] },
+      { heard: -9 * MIN, checks: ['c-1', 'c-2', 'c-3', 'c-4', 'c-5'] },
+      { heard: -2 * MIN, own: true },
+    ];
+    const expected = {
+      traces: [at(-20 * MIN), at(-2 * MIN)],
+      upcalls: ['up-u-3', 'up-u-4', 'up-u-5'],
+      checks: ['c-3', 'c-4', 'c-5'].map((c) => JSON.stringify(['ovn-trace', c])),
+      ledger: ['up-u-3', 'up-u-4', 'up-u-5'],
+    };
+    const { sqlite, postgres } = await bothKeep(history, 3, 'central_row_tie_untraced');
     expect(sqlite).toEqual(expected);
     expect(postgres).toEqual(expected);
   });

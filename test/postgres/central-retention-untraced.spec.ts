@@ -237,9 +237,9 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
   /** The index each statement walks (the migration PgCentralRetentionUntraced adds those retention alone needs; PgRecordsHeardAt idx_trace_heard). */
   const INDEXES: Record<string, string[]> = {
     flowNewest: ['idx_dpflow_removed'],
-    upcallNewest: ['idx_upcall_heard'],
-    checkNewest: ['idx_cross_check_created'],
-    ingestNewest: ['idx_ingest_event_received'],
+    upcallCut: ['idx_upcall_heard'],
+    checkCut: ['idx_cross_check_created'],
+    ingestCut: ['idx_ingest_event_received'],
     traceNewest: ['idx_trace_heard'],
     rowCut: ['idx_trace_heard'],
     overRows: ['idx_trace_heard'],
@@ -288,13 +288,15 @@ describe('PostgreSQL’s own retention of the rows no trace takes with it (real 
         const used = [...plan.matchAll(/(?:Index|Index Only|Bitmap Index) Scan (?:Backward )?(?:using|on) (\w+)/g)].map((m) => m[1]);
         expect({ name, seqScan: /Seq Scan/.test(plan), indexes: [...new Set(used)].sort() }).toEqual({ name, seqScan: false, indexes: INDEXES[name] });
       }
-      // The row limit's cut, as the planner picks it (seq scans allowed): it reads the keep newest heard,
-      // the one beyond and the next (whether it was heard at the same moment, ids then ordering them)
-      // through idx_trace_heard, not every trace.
+      // Each row limit's cut, as the planner picks it (seq scans allowed): it reads the keep newest heard,
+      // the one beyond and, through an index on the time alone, those heard at its moment and the next
+      // (ids then ordering them), not every row; the ledger's index holds the id too.
       await c.query('RESET enable_seqscan');
-      const [, rowCut] = TRACE_STATEMENTS.find(([name]) => name === 'rowCut')!;
-      const cut = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF) ${rowCut}`, [100])).rows.map((p) => p['QUERY PLAN']).join('\n');
-      expect({ scan: /Seq Scan/.test(cut), index: /Index Scan Backward using (\w+)/.exec(cut)?.[1], read: Number(/Index Scan.*rows=(\d+)/.exec(cut)?.[1]) }).toEqual({ scan: false, index: 'idx_trace_heard', read: 102 });
+      const CUTS: Record<string, [string, number]> = { rowCut: ['idx_trace_heard', 102], upcallCut: ['idx_upcall_heard', 102], checkCut: ['idx_cross_check_created', 102], ingestCut: ['idx_ingest_event_received', 101] };
+      for (const [name, sql] of [...UNTRACED_STATEMENTS, ...TRACE_STATEMENTS].filter(([n]) => n in CUTS)) {
+        const cut = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF) ${sql}`, [100])).rows.map((p) => p['QUERY PLAN']).join('\n');
+        expect({ name, scan: /Seq Scan/.test(cut), index: /Index (?:Only )?Scan Backward using (\w+)/.exec(cut)?.[1], read: Number(/Index (?:Only )?Scan.*rows=(\d+)/.exec(cut)?.[1]) }).toEqual({ name, scan: false, index: CUTS[name][0], read: CUTS[name][1] });
+      }
       await c.query('SET enable_seqscan = off');
       // A silent slot is walked every round while it stays silent: the walk reads its open lifetimes, not
       // every row of its range (through the primary key, all 7,500 of the slot's, ended ones included; 300 open).
