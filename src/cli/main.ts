@@ -87,6 +87,7 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
   const session = p.command('session').description('trace sessions: trace a port live');
   session
     .command('start')
+    .description("trace a logical port's packets live on every chassis, traffic already flowing included")
     .argument('<port>', 'logical port name or UUID')
     .option('--filter <filter>', "ofproto-style filter, e.g. 'tcp,tp_dst=22'")
     .option('--max-traces <n>', 'stop after n traces', positiveInt('--max-traces'))
@@ -101,6 +102,7 @@ export function program(out: (s: string) => void = (s) => process.stdout.write(s
     });
   session
     .command('stop')
+    .description('stop a trace session (its traces stay)')
     .argument('<id>', 'session id', positiveInt('session id'))
     .option('--json', 'the session as JSON, as the stop left it')
     .action(async (id: number, o: { json?: boolean }) => {
