@@ -131,6 +131,12 @@ export function verdictText(v: VerdictLike, mark: (kind: string, text: string) =
   return parts.join('; ') || 'no verdict';
 }
 
+/**
+ * What a pass is when it is not a live packet's, or '': a hand-typed flow (POST /traces) is listed
+ * with the port's live passes, its conntrack state typed, not seen (the API's `origin`).
+ */
+export const originText = (t: { origin?: string }): string => (t.origin === 'hand-typed' ? 'hand-typed flow, not a live packet' : '');
+
 export const verdictClass = (kinds: string[]) => (kinds.includes('drop') ? 'drop' : kinds.includes('output') ? 'output' : kinds.includes('controller') ? 'controller' : kinds.includes('tunnel') ? 'tunnel' : 'recirc');
 
 export const time = (iso: string) => new Date(iso).toLocaleTimeString([], { hour12: false }) + '.' + iso.slice(20, 23);

@@ -1,6 +1,6 @@
 // What the ovn-livetrace client prints: one line per packet, a path drawn with its passes and
 // verdict, an audit. Colours only when the output is a terminal (and NO_COLOR is unset).
-import { ctState, hopText, short, verdictNotes, verdictText as words } from '../../web/describe';
+import { ctState, hopText, originText, short, verdictNotes, verdictText as words } from '../../web/describe';
 import { BEYOND_C0, escapeUnsafe } from '../../web/safe-text';
 
 export interface Paint {
@@ -86,9 +86,10 @@ export function oldestFirst<T extends { id: number; arrivedFrom?: { traceId: num
 
 export function traceLine(trace: any, c: Paint): string {
   const t = termSafeDeep(trace);
+  const origin = originText(t);
   return `${c.dim(t.createdAt.slice(11, 23))} ${String(t.id).padStart(6)} ${flowText(t.flow).padEnd(44)} ${verdictText(t.verdict, c)}${t.pathId ? c.dim(`  path ${t.pathId}`) : ''}${
     t.arrivedFrom ? c.dim(`  on ${t.chassis}, sent by trace ${t.arrivedFrom.traceId} on ${t.arrivedFrom.chassis}`) : ''
-  }`;
+  }${origin ? c.yellow(`  ${origin}`) : ''}`;
 }
 
 /** A path as text: each pass a box, its datapaths and stages inside, recirculations between. */

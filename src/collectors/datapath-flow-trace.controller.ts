@@ -1,7 +1,8 @@
 import { EXAMPLES } from '../openapi/examples';
-import { Controller, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiError, notFound, vswitchdUnavailable } from '../common/api-error';
+import { noBody } from '../common/body';
 import { pathUuid, Query as Q, rejectUnknown } from '../common/query';
 import { TracesService } from '../traces/traces.service';
 import { PollerService } from './poller.service';
@@ -27,8 +28,9 @@ export class DatapathFlowTraceController {
   // The operationId it had under DatapathFlowsController: clients generated from the document keep their method name.
   @ApiOperation({ operationId: 'DatapathFlowsController_trace', summary: 'Trace one installed datapath flow now (ofproto/trace of its own key), annotate and store it' })
   @ApiCreatedResponse({ description: 'The stored, annotated trace', schema: { example: EXAMPLES.trace } })
-  async trace(@Param('ufid') ufidText: string, @Query() q: Q) {
+  async trace(@Param('ufid') ufidText: string, @Query() q: Q, @Body() raw: unknown) {
     rejectUnknown(q, []);
+    noBody(raw);
     const ufid = pathUuid(ufidText, 'ufid');
     let flow = this.poller.table.live.get(ufid);
     if (!flow) {

@@ -9,7 +9,17 @@ export function object(body: unknown): Body {
 }
 
 export function onlyKeys(b: Body, keys: readonly string[]): void {
-  for (const k of Object.keys(b)) if (!keys.includes(k)) throw badRequest(k.slice(0, 64), `unknown field (allowed: ${keys.join(', ')})`);
+  const allowed = keys.length ? `allowed: ${keys.join(', ')}` : 'this route reads no body';
+  for (const k of Object.keys(b)) if (!keys.includes(k)) throw badRequest(k.slice(0, 64), `unknown field (${allowed})`);
+}
+
+/**
+ * A POST that reads no body (a cross-check, a trace of an installed flow): none or `{}`, and any
+ * field refused as the routes with a body refuse an unknown one, not ignored (a client that sent
+ * options would take them for applied).
+ */
+export function noBody(body: unknown): void {
+  if (body !== undefined) onlyKeys(object(body), []);
 }
 
 export function bodyStr(b: Body, name: string, opts: { required?: boolean; max?: number } = {}): string | undefined {

@@ -1,5 +1,6 @@
-import { Controller, Get, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { noBody } from '../common/body';
 import { pathId, Query as Q, rejectUnknown } from '../common/query';
 import { CrossChecksService } from './cross-checks.service';
 
@@ -36,8 +37,9 @@ export class CrossChecksController {
   @ApiCreatedResponse({ description: 'The stored cross-check', schema: { example: EXAMPLE } })
   @ApiResponse({ status: 422, description: 'No microflow can be built from the path, or the path is incomplete where it differs (a pass not traced): nothing to compare there' })
   @ApiResponse({ status: 503, description: 'ovn-trace missing, timed out or failed' })
-  create(@Param('id') id: string, @Query() q: Q) {
+  create(@Param('id') id: string, @Query() q: Q, @Body() raw: unknown) {
     rejectUnknown(q, []);
+    noBody(raw);
     return this.crossChecks.crossCheck(pathId(id, 'id'));
   }
 

@@ -133,7 +133,7 @@ export class CrossChecksService {
       const from = arrivedThrough(passes[0].flow);
       if ((verdict.incomplete || from) && explainedByMissingPasses(comparison)) {
         // A hand-typed flow's later passes will never be traced: ofproto/trace only simulated them.
-        if (trace.ufid === null && trace.datapathFlowId === null && trace.method !== 'ingested') {
+        if (trace.origin === 'hand-typed') {
           throw new ApiError(
             422,
             `trace ${traceId}: a hand-typed flow (POST /traces) has its first pass only: ofproto/trace simulated the passes after its recirculation ` +

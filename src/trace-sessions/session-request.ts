@@ -25,12 +25,14 @@ export interface CreateSessionInput {
 /**
  * Throws the API's error for a request no agent could carry out. `here`: this process is an agent
  * (its own switch is checked); `chassis`: its name, read once the switch check waited for the
- * local OVS database.
+ * local OVS database. Returns the warnings of what it lets be: a `chassis` entry no one knows yet
+ * (no southbound Chassis row, no agent that stored or marked anything under it) is taken, as its
+ * agent may start later, but a typo would otherwise wait forever unsaid.
  */
 export async function checkRequest(
   input: CreateSessionInput,
-  o: { replicas: ReplicasService; here: boolean; chassis: () => string; paths?: Pick<PathStore, 'hasChassis'> },
-): Promise<void> {
+  o: { replicas: ReplicasService; here: boolean; chassis: () => string; paths?: Pick<PathStore, 'hasChassis' | 'markOf'> },
+): Promise<string[]> {
   let filter: CompiledFilter | undefined;
   if (input.filter !== undefined) {
     try {
@@ -44,12 +46,23 @@ export async function checkRequest(
   if (o.here) await checkAgainstSwitch(o.replicas, input.bridge, filter);
   // LIVETRACE_CHASSIS may be a hostname: this process's name, or one flows were stored under, is an agent's.
   const mine = o.here ? o.chassis() : undefined;
-  const agent = async (c: string) => c === mine || !!(await o.paths?.hasChassis(c));
-  const misnamed = input.chassis && (await chassisByHostname(input.chassis, o.replicas.sb.rows('Chassis'), agent));
+  const agent = async (c: string) => c === mine || !!(await o.paths?.hasChassis(c)) || (await o.paths?.markOf(c)) != null;
+  const chassisRows = input.chassis ? [...o.replicas.sb.rows('Chassis')] : [];
+  const misnamed = input.chassis && (await chassisByHostname(input.chassis, chassisRows, agent));
   if (misnamed) throw badRequest('chassis', misnamed);
   if (input.logicalPort !== undefined && !portTarget(o.replicas, input.logicalPort)) {
     throw notFound(`no logical port named ${JSON.stringify(input.logicalPort)} in the southbound database`, 'logicalPort');
   }
+  const warnings: string[] = [];
+  const inSouthbound = new Set(chassisRows.map((c) => String(c.name)));
+  for (const c of new Set(input.chassis ?? [])) {
+    if (inSouthbound.has(c) || (await agent(c))) continue;
+    warnings.push(
+      `chassis ${JSON.stringify(c)}: no southbound Chassis row and no agent has stored anything under this name yet; ` +
+        'the session waits for an agent of that name to start (a chassis is named by its system-id: check the spelling)',
+    );
+  }
+  return warnings;
 }
 
 /** The row a checked request is stored as, made by `chassis` at `now`. */

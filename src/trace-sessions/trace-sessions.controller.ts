@@ -37,10 +37,12 @@ export class TraceSessionsController {
       '`logicalPort` (both directions: flows entering from its interface, flows towards its addresses, and their recirculations). ' +
       '`includeExisting` also traces the matching flows already installed. Every agent carries the session out (a port\'s packets ' +
         'arriving through a tunnel are matched by the port\'s key in the Geneve option); `chassis` (a name or a list) narrows it to those chassis. ' +
+      'A chassis name no one knows yet (no southbound Chassis row, no agent that stored or marked anything under it) is taken, as its agent may start later, ' +
+      'and named in the answer\'s `warnings` (a list of sentences, empty when none; only in this answer): the session waits for it, a typo forever. ' +
       '`maxTraces` is for all chassis together, each agent counting the others\' as of its last poll (each second): agents storing at once can pass it by what they store meanwhile.',
   })
   @ApiBody({ schema: { example: SESSION_EXAMPLE } })
-  @ApiCreatedResponse({ description: 'The session, with its counters', schema: { example: EXAMPLES.traceSession } })
+  @ApiCreatedResponse({ description: 'The session, with its counters, and `warnings`: a chassis of `chassis` no one knows yet', schema: { example: { ...EXAMPLES.traceSession, warnings: [] } } })
   create(@Body() raw: unknown, @Query() q: Q) {
     rejectUnknown(q, []);
     const b = object(raw);

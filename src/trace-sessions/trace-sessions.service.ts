@@ -78,7 +78,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     private readonly store: StoreService,
     private readonly sessions: TraceSessionStore,
     private readonly replicas: ReplicasService,
-    @Optional() private readonly paths?: Pick<PathStore, 'hasChassis'>,
+    @Optional() private readonly paths?: Pick<PathStore, 'hasChassis' | 'markOf'>,
     @Optional() traces?: TracesService,
   ) {
     super();
@@ -223,17 +223,19 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     await this.flush();
   }
 
-  async create(input: CreateSessionInput): Promise<TraceSessionJson> {
+  /** The session as created, with the warnings of checkRequest (an empty list when none). */
+  async create(input: CreateSessionInput): Promise<TraceSessionJson & { warnings: string[] }> {
     const max = this.config.LIVETRACE_MAX_SESSIONS;
     await checkSessionLimit(this.sessions, max); // and again where it is inserted (session-limit.ts)
     const here = this.config.LIVETRACE_ROLE !== 'api';
-    await checkRequest(input, { replicas: this.replicas, here, chassis: () => this.chassis, paths: this.paths });
+    const warnings = await checkRequest(input, { replicas: this.replicas, here, chassis: () => this.chassis, paths: this.paths });
     const id = await createWithinLimit(this.store, this.sessions, newSessionRow(input, this.chassis, new Date()), max);
     // Here at once (the other agents take it up at their next poll).
     if (here) await this.poll();
     // Made: a spool slow to ship this process's other writes (its counters) answers it as PostgreSQL
     // holds it, not 503 ('retry' would make a second; test/postgres/session-limit.spec.ts).
-    return this.get(id).catch(async (err: { code?: string }) => (err.code === 'ESPOOLBEHIND' && (await this.sessions.get(id))) || Promise.reject(err));
+    const made = await this.get(id).catch(async (err: { code?: string }) => (err.code === 'ESPOOLBEHIND' && (await this.sessions.get(id))) || Promise.reject(err));
+    return { ...made, warnings };
   }
 
   /** From the store, after this chassis's own counters are written: every chassis's, added up. */

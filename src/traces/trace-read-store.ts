@@ -7,7 +7,7 @@ import { makeCursor, makeTraceCursor, Page, TracePosition } from '../common/quer
 import type { SqlReader } from '../storage/sql';
 import { inSession } from './trace-extra-session-store';
 import { citesSql, CITES_HINT, CITES_LFLOW, tracesCiting } from './citation-store';
-import { LogicalPortJson, TraceJson } from './trace-record';
+import { LogicalPortJson, TraceJson, traceOrigin } from './trace-record';
 import type { StepOwner } from '../correlation/types';
 import { slotBase, slotOf } from './trace-slot-store';
 import { unpackFinalFlow } from './final-flow';
@@ -233,6 +233,7 @@ export class TraceReadStore {
       pathId: row.path_id,
       datapathFlowId: row.datapath_flow_id,
       sessionId: row.session_id,
+      origin: traceOrigin({ method: row.method, ufid: row.ufid, datapathFlowId: row.datapath_flow_id }),
       verdict: JSON.parse(row.verdict),
       logicalPorts: ports.map((p): LogicalPortJson => ({ name: p[1], uuid: p[4], bindingUuid: p[5], datapath: p[6], role: p[2], scope: p[3] })),
       stepCount: row.step_count,

@@ -120,6 +120,8 @@ export interface TraceJson {
   pathId: number | null;
   datapathFlowId: number | null;
   sessionId: number | null;
+  /** Where the pass came from (traceOrigin): a hand-typed flow is no packet the datapath saw. */
+  origin: TraceOrigin;
   verdict: VerdictJson;
   logicalPorts: LogicalPortJson[];
   stepCount: number;
@@ -132,6 +134,20 @@ export interface TraceJson {
    * packet that pass `traceId` sent through a tunnel (paths/port-arrivals.ts).
    */
   arrivedFrom?: { traceId: number; chassis: string };
+}
+
+/**
+ * `live`: the pass of a datapath flow the datapath installed (a session's, or one traced now by
+ * POST /datapath-flows/:ufid/trace); `ingested`: a translation a producer sent (POST /ingest/*);
+ * `hand-typed`: POST /traces, a flow someone typed, with the conntrack state they typed. Told by
+ * the columns the trace already has: only POST /traces stores one with neither a UFID nor a
+ * datapath flow that is not ingested.
+ */
+export type TraceOrigin = 'live' | 'ingested' | 'hand-typed';
+
+export function traceOrigin(t: { method: string; ufid: string | null; datapathFlowId: number | string | null }): TraceOrigin {
+  if (t.method === 'ingested') return 'ingested';
+  return t.ufid === null && t.datapathFlowId === null ? 'hand-typed' : 'live';
 }
 
 /** "OVS port uplink": ports a packet left by that no logical port stands for, as the answers' text words them (web/describe.ts outputPorts for the page). */

@@ -29,7 +29,7 @@ export class TracesController {
   @ApiQuery({ name: 'ufid', required: false, description: 'Datapath flow UFID' })
   @ApiQuery({ name: 'logical_flow', required: false, description: 'Southbound Logical_Flow UUID cited by a step' })
   @ApiQuery({ name: 'northbound_uuid', required: false, description: 'Northbound row (ACL, NAT, …) behind a cited logical flow' })
-  @ApiQuery({ name: 'datapath', required: false, description: 'Logical switch or router name' })
+  @ApiQuery({ name: 'datapath', required: false, description: "Logical switch or router: its name, or a UUID as the answers print it (the southbound Datapath_Binding's, as in the text form's `\"sw0\" (uuid)`, or the northbound row's, `nbUuid`); 404 for a UUID OVN does not know, an empty page for an unknown name" })
   @ApiQuery({ name: 'verdict', required: false, enum: ['output', 'drop', 'controller', 'tunnel', 'recirculate'], description: VERDICT_FILTER_DOC })
   @ApiQuery({ name: 'since', required: false, description: 'RFC 3339', example: '2026-11-27T00:00:00Z' })
   @ApiQuery({ name: 'until', required: false, description: 'RFC 3339' })

@@ -145,10 +145,28 @@ export class TracesService {
    * the caller checks with mustHavePort if its page is empty.
    */
   private async withPortResolved(f: TraceFilter): Promise<{ q: TraceListQuery; unsure: boolean }> {
-    const { logicalPort, ...rest } = f;
+    const { logicalPort, ...given } = f;
+    const rest = given.datapath === undefined ? given : { ...given, datapath: this.datapathName(given.datapath) };
     if (!logicalPort) return { q: rest, unsure: false };
     const p = await this.portOf(logicalPort);
     return { q: { ...rest, portName: p.name }, unsure: p.unsure };
+  }
+
+  /**
+   * `?datapath=` as the name trace_port keeps, from a name or from a UUID our answers print: the
+   * southbound Datapath_Binding's (the text form's `"sw0" (uuid)`, an owner's `datapath.uuid`; a
+   * deleted one while its tombstone lasts) or the northbound switch's or router's (`nbUuid`). An
+   * unknown UUID is a 404 naming it, as logical_port's. An unknown name stays an empty page: the
+   * store keeps the names of datapaths OVN has deleted, and trace_port has no index by datapath
+   * that would prove one absent cheaply.
+   */
+  private datapathName(nameOrUuid: string): string {
+    const u = nameOrUuid.toLowerCase();
+    if (!isUuid(u)) return nameOrUuid;
+    const nb = this.replicas.nb.get('Logical_Switch', u) ?? this.replicas.nb.get('Logical_Router', u);
+    const name = nb ? String(nb.name) : this.replicas.model.datapathByUuid(u)?.name;
+    if (!name) throw notFound(`no logical datapath with UUID ${u} (a Datapath_Binding, Logical_Switch or Logical_Router)`, 'datapath');
+    return name;
   }
 
   /** Set by the paths feature, which builds on this one (a routed packet's far passes need its links). */

@@ -116,6 +116,20 @@ describe('REST API on real data', () => {
       expect((await get('/traces?until=2000-01-01T00:00:00Z').expect(200)).body.items).toEqual([]);
     });
 
+    it("by the datapath's UUID as our answers print it (the text form's Datapath_Binding, the JSON's nbUuid), as by its name", async () => {
+      const byName = (await get('/traces?datapath=sw0&limit=500').expect(200)).body.items.map((t: { id: number }) => t.id);
+      expect(byName.length).toBeGreaterThan(0);
+      const text = (await get(`/traces/${byName[0]}?format=text`).expect(200)).text;
+      const printed = /"sw0" \(([0-9a-f-]{36})\)/.exec(text)?.[1];
+      expect(printed).toBeDefined();
+      const nb = (await sb.nbctl('--bare', '--columns=_uuid', 'find', 'logical_switch', 'name=sw0')).trim();
+      for (const u of [printed!, printed!.toUpperCase(), nb])
+        expect((await get(`/traces?datapath=${u}&limit=500`).expect(200)).body.items.map((t: { id: number }) => t.id)).toEqual(byName);
+      // An unknown UUID is a 404 naming it, as logical_port's; an unknown name stays an empty page.
+      const none = (await get('/traces?datapath=00000000-0000-0000-0000-000000000000').expect(404)).body;
+      expect(none).toMatchObject({ field: 'datapath', message: expect.stringMatching(/no logical datapath with UUID 00000000-/) });
+    });
+
     it.each([
       ['/traces?logical_port=no-such-port', 404, /no logical port named "no-such-port"/],
       ['/traces?logical_port=00000000-0000-0000-0000-000000000000', 404, /no logical port with UUID/],
@@ -211,7 +225,12 @@ describe('REST API on real data', () => {
           .send({ bridge: 'br-int', flow: 'in_port=1,icmp,dl_src=50:54:00:00:00:01,dl_dst=50:54:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2' })
           .expect(201)
       ).body;
-      expect(hand).toMatchObject({ method: 'trace', ufid: null, datapathFlowId: null });
+      expect(hand).toMatchObject({ method: 'trace', ufid: null, datapathFlowId: null, origin: 'hand-typed' });
+      expect(t.origin).toBe('live');
+      // Listed with the port's live passes, and told apart from them.
+      const listed = (await get('/traces?logical_port=lsp1&limit=500').expect(200)).body.items;
+      expect(listed.find((x: { id: number }) => x.id === hand.id)?.origin).toBe('hand-typed');
+      expect(listed.filter((x: { id: number }) => x.id !== hand.id).every((x: { origin: string }) => x.origin === 'live')).toBe(true);
       expect(hand.steps.length).toBeGreaterThan(5);
       // Its recirculations were only simulated by ofproto/trace (not stored): the cross-check says so,
       // not "a pass not traced yet … cross-check it once every pass is traced", which never comes.
@@ -222,6 +241,31 @@ describe('REST API on real data', () => {
       const bad = await http.post('/traces').set('Authorization', `Bearer ${TOKEN}`).send({ flow: 'in_port=1,bogus_field=3' }).expect(400);
       expect(bad.body).toMatchObject({ field: 'flow' });
       expect(bad.body.message).toMatch(/ovs-vswitchd refused it/);
+    });
+  });
+
+  describe('POST /trace-sessions', () => {
+    it('takes a chassis no one knows yet (an agent may start later) and says so in warnings', async () => {
+      const post = (body: object) => http.post('/trace-sessions').set('Authorization', `Bearer ${TOKEN}`).send(body).expect(201);
+      const typo = (await post({ logicalPort: 'lsp1', chassis: ['hv1', 'hvX'] })).body;
+      expect(typo.state).toBe('active');
+      expect(typo.warnings).toHaveLength(1);
+      expect(typo.warnings[0]).toMatch(/"hvX".*no southbound Chassis/);
+      const known = (await post({ logicalPort: 'lsp1', chassis: 'hv1' })).body;
+      expect(known.warnings).toEqual([]);
+      for (const s of [typo, known]) await http.delete(`/trace-sessions/${s.id}`).set('Authorization', `Bearer ${TOKEN}`).expect(200);
+    });
+  });
+
+  describe('POST routes that read no body', () => {
+    it('refuse a field as POST /traces refuses an unknown one, rather than ignore it', async () => {
+      const one = (await get('/traces?logical_port=lsp1&limit=1').expect(200)).body.items[0];
+      for (const url of [`/traces/${one.id}/cross-check`, `/datapath-flows/${one.ufid}/trace`]) {
+        const extra = (await http.post(url).set('Authorization', `Bearer ${TOKEN}`).send({ x: 1 }).expect(400)).body;
+        expect(extra).toMatchObject({ field: 'x', message: expect.stringMatching(/^x: unknown field/) });
+        const list = (await http.post(url).set('Authorization', `Bearer ${TOKEN}`).send([1]).expect(400)).body;
+        expect(list).toMatchObject({ field: 'body', message: expect.stringMatching(/must be a JSON object/) });
+      }
     });
   });
 

@@ -1,7 +1,7 @@
 // /ui/ports/:name — a logical port's packets, newest first, live from GET /traces/stream.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import * as api from '../api';
-import { flowSummary, time, verdictClass, verdictText } from '../describe';
+import { flowSummary, originText, time, verdictClass, verdictText } from '../describe';
 import { bidiLine, go, html, link } from '../html';
 
 const VERDICTS = ['', 'output', 'drop', 'controller', 'tunnel', 'recirculate'];
@@ -89,6 +89,7 @@ export function PortPage({ name }: { name: string }) {
           <time datetime=${t.createdAt}>${time(t.createdAt)}</time>
           <span class="flow">${f.text}</span>
           <span class="verdict">${bidiLine(verdictText(t.verdict))}</span>
+          ${originText(t) ? html`<span class="via">${originText(t)}</span>` : null}
           ${t.arrivedFrom ? html`<span class="via">on ${t.chassis}, sent by ${link(`/ui/traces/${t.arrivedFrom.traceId}`, `trace ${t.arrivedFrom.traceId}`)} on ${t.arrivedFrom.chassis}</span>` : null}
           <span class="links">${t.pathId ? link(`/ui/paths/${t.pathId}`, 'path') : null} ${link(`/ui/traces/${t.id}`, `trace ${t.id}`)}</span>
         </li>`;

@@ -24,6 +24,15 @@ describe('traceLine', () => {
   });
 });
 
+describe('traceLine of a hand-typed flow', () => {
+  it('says the pass is a hand-typed flow (POST /traces), not a live packet', () => {
+    expect(traceLine({ ...base, pathId: null, origin: 'hand-typed' }, plain)).toBe(
+      '08:00:00.123      7 icmp 10.0.0.1 -> 10.0.1.3                    output to lsp3  hand-typed flow, not a live packet',
+    );
+    expect(traceLine({ ...base, origin: 'live' }, plain)).toBe(traceLine(base, plain));
+  });
+});
+
 describe('oldestFirst', () => {
   it('reverses the page and keeps each far pass right after its sender', () => {
     const page = [{ id: 9 }, { id: 8 }, { id: 30, arrivedFrom: { traceId: 8, chassis: 'hv1' } }, { id: 7 }, { id: 20, arrivedFrom: { traceId: 7, chassis: 'hv1' } }, { id: 21, arrivedFrom: { traceId: 7, chassis: 'hv1' } }];

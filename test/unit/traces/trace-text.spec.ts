@@ -18,7 +18,7 @@ function served(t: AnnotatedTrace): TraceJson {
   return {
     id: 1, ufid: null, chassis: 'hv1', bridge: t.bridge, createdAt: '2026-12-05T00:00:00.000Z', method: t.method, methodReason: null,
     recircId: t.recircId, flow: t.flow, finalFlow: t.finalFlow, megaflow: t.megaflow, datapathActions: t.datapathActions,
-    consistent: null, consistentReason: null, pathId: null, datapathFlowId: null, sessionId: null,
+    consistent: null, consistentReason: null, pathId: null, datapathFlowId: null, sessionId: null, origin: 'hand-typed',
     verdict: verdictJson(t.verdict), logicalPorts: [], stepCount: t.steps.length, translationFailed: t.translationFailed,
     steps: t.steps.map((s) => ({
       seq: s.seq, depth: s.depth, bridge: s.bridge, table: s.table, priority: s.outcome === 'match' ? s.priority : null,
