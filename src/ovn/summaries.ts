@@ -30,6 +30,8 @@ export function hintSummary(table: HintTable, r: ReplicaRow): string {
     case 'Forwarding_Group':
       return `Forwarding Group: name ${str(r, 'name')} vip ${str(r, 'vip')} vmac ${str(r, 'vmac')} liveness ${str(r, 'liveness')} child ports (${repr(r, 'child_port')})`;
     case 'Logical_Switch_Port':
+      // No closing parenthesis: ovn-detrace prints none (on Debian 12, 13 and unstable alike), and this line
+      // is compared with its line as it is (test/integration/correlation/served-text-vs-detrace.spec.ts).
       return `Logical Switch Port: ${str(r, 'name')} type ${str(r, 'type')} (addresses ${repr(r, 'addresses')}, dynamic addresses ${repr(r, 'dynamic_addresses')}, security ${repr(r, 'port_security')}`;
     case 'Logical_Router_Port':
       return `Logical Router Port: ${str(r, 'name')} mac ${str(r, 'mac')} networks ${repr(r, 'networks')} ipv6_ra_configs ${repr(r, 'ipv6_ra_configs')}`;
