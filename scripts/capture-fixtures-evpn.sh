@@ -110,7 +110,7 @@ capture_evpn() {
   done
   # What the cross-check runs for the routed packets (the microflow the service builds from each
   # pass: test/unit/cross-checks/evpn-neighbour.spec.ts checks they agree): ovn-trace reads the
-  # southbound, where the EVPN neighbour is not, and the static binding is.
+  # southbound's MAC_Binding only: neither the EVPN neighbour nor the Static_MAC_Binding is there.
   mkdir -p "$OUT/ovn-trace"
   local wl3='inport == "workload3" && eth.src == f0:00:0f:16:02:30 && eth.dst == 00:00:00:00:ff:20' icmp='ip.ttl == 64 && icmp4 && icmp4.type == 8 && icmp4.code == 0'
   for name in routed-neighbour:"$wl3 && ip4 && ip4.src == 172.16.2.30 && ip4.dst == 172.16.1.50 && $icmp" \

@@ -13,7 +13,7 @@ import { findTie, Tie } from './tie';
 import { alignFloodCopies, BoundOn, boundChassis, floodCopiesLeft, handedToLocalnet, missedWhy, tunnelCarries, TunnelEnd, tunnelsText } from './fan-out';
 import { checkLocalnetTags, LocalnetCheck, SouthboundPortLookup } from './vlan-tag';
 import { learnedBindingExplanation, MacBindingLookup } from './learned-binding';
-import { evpnNeighbourExplanation } from './evpn-neighbour';
+import { unreadBindingExplanation } from './unread-binding';
 import { explain, LiveEntry, LiveFlowJson, liveJson, LivePassWithSteps, liveSegments, LogicalFlowResolver, omittable, prefixOf, sharesRule, SimFlowJson, simJson } from './live-segments';
 import { ovsPortsText } from '../traces';
 
@@ -179,7 +179,7 @@ export function compareWithSimulation(
           simulated: sj,
           explanation:
             (lj && macBindings ? learnedBindingExplanation({ where, datapath: sp.datapath }, lj, sj, sim.flow, macBindings, tracedAt(liveE!.traceId)) : null) ??
-            evpnNeighbourExplanation({ where, pipeline: sp.pipeline, datapath: sp.datapath, tableId: t }, passes, sp, lj, sj) ??
+            unreadBindingExplanation({ where, pipeline: sp.pipeline, datapath: sp.datapath, tableId: t }, passes, sp, lj, sj) ??
             explain(lj, sj, where),
         });
       };

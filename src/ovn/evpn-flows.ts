@@ -97,8 +97,16 @@ const LOOKUP_MAC_FLAG = /^(?:set_field:0x40\/0x40->reg10|load:0x1->NXM_NX_REG10\
 const SET_ETH_DST = /^(?:set_field:([0-9a-f:]{17})->eth_dst|mod_dl_dst:([0-9a-f:]{17}))$/i;
 
 /** An EVPN neighbour's rule (above): its neighbour; null for any other rule. */
-export function evpnNeighbour({ match, actions, priority }: RuleText): Neighbour | null {
-  if (priority == null || !EVPN_NEIGHBOUR_PRIORITIES.has(priority)) return null;
+export function evpnNeighbour(rule: RuleText): Neighbour | null {
+  if (rule.priority == null || !EVPN_NEIGHBOUR_PRIORITIES.has(rule.priority)) return null;
+  return macBindingRule(rule);
+}
+
+/**
+ * The IP and MAC of a rule shaped as get_arp/get_nd's or lookup_arp/lookup_nd's in tables 66/67
+ * (above), whoever it is for: an EVPN neighbour, a MAC_Binding or a Static_MAC_Binding; null otherwise.
+ */
+export function macBindingRule({ match, actions }: RuleText): Neighbour | null {
   // ofproto/trace's actions come a line each, ovs-ofctl's and detrace's comma-separated.
   const acts = actions.split(/[\n,]/).map((a) => a.trim()).filter(Boolean);
   if (acts.filter((a) => LOOKUP_MAC_FLAG.test(a)).length !== 1) return null;

@@ -96,9 +96,22 @@ describe.each(EVPN_VERSIONS)('%s', (version) => {
     expect(c.divergence!.explanation).not.toMatch(/EVPN/);
   });
 
-  it("routed-static: a Static_MAC_Binding's rule in the same table is no EVPN neighbour", () => {
+  // ovn-trace never reads the southbound's Static_MAC_Binding (utilities/ovn-trace.c read_mac_bindings reads
+  // MAC_Binding only, in every release since the table came in 22.06): its get_arp finds no binding where
+  // the datapath's found the rule ovn-controller installed for the row.
+  it("routed-static: the divergence after get_arp names the Static_MAC_Binding the datapath used, not an EVPN neighbour", () => {
+    const [row] = [...model.db.sb.rows('Static_MAC_Binding')];
+    const [ip, mac, port] = [String(row.ip), String(row.mac), String(row.logical_port)];
+    expect(stored.get('routed-static')!.datapathActions).toContain(`dst=${mac}`);
+    expect(readEvpn(version, 'ovn-trace/routed-static.txt')).toContain('/* No MAC binding. */');
     const c = compare('routed-static');
-    expect(c.divergence?.explanation ?? '').not.toMatch(/EVPN/);
+    expect(c).toMatchObject({ result: 'diverged', divergence: { pipeline: 'ingress', datapath: 'lr-evpn', stage: 'lr_in_arp_request' } });
+    expect(c.divergence!.explanation).not.toMatch(/EVPN/);
+    expect(c.divergence!.explanation).toMatch(
+      new RegExp(`^At ingress\\(dp="lr-evpn"\\) table \\d+ \\(lr_in_arp_request\\) .* the datapath used Static_MAC_Binding ${esc(ip)} → ${esc(mac)} on ${esc(port)}, which ovn-trace does not read`),
+    );
+    expect(c.divergence!.explanation).toMatch(/get_arp.*lr_in_arp_resolve.*no MAC binding for 172\.16\.1\.80/);
+    expect(c.divergence!.explanation).toMatch(/static-mac-binding-list/);
   });
 });
 
