@@ -6,8 +6,9 @@
 // ovn-controller that still runs an allow-related ACL the northbound changed to drop makes every
 // one of them diverge at the ACL stage (ls_in_acl, or ls_in_acl_eval with ACL tiers), naming the
 // stale live logical flow and ovn-trace's new one, and they match again once resumed; a port named
-// with quotes, a backslash and shell metacharacters reaches ovn-trace as data; a missing ovn-trace
-// binary is a 503 naming it.
+// with quotes, a backslash and shell metacharacters reaches ovn-trace as data; a packet routed to a
+// Static_MAC_Binding diverges after get_arp, naming the binding ovn-trace does not read; a missing
+// ovn-trace binary is a 503 naming it.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { INestApplication } from '@nestjs/common';
@@ -199,6 +200,18 @@ describe('cross-check of live paths against ovn-trace', () => {
     expect(egress.excused.ctClearedByCommit?.length ?? 0).toBeGreaterThanOrEqual(1);
     expect(xc.verdicts).toEqual({ live: { kinds: ['output'], logicalPorts: ['lsp4'] }, simulated: { outputs: ['lsp4'], dropped: false } });
     expect(xc.microflow.ctStates[0]).toBe('new,trk');
+  });
+
+  // ovn-trace reads no Static_MAC_Binding (its get_arp reads the southbound's MAC_Binding only): the
+  // datapath's get_arp finds the row's rule, ovn-trace's finds nothing and asks for the MAC.
+  it("a packet routed to a Static_MAC_Binding diverges after get_arp, naming the binding ovn-trace does not read", async () => {
+    const [ip, mac] = ['20.0.0.80', '50:54:00:00:00:80'];
+    await sb.nbctl('--wait=hv', 'static-mac-binding-add', 'lr0-sw1', ip, mac);
+    const p = await pathOf('vif1', ip4(1, { ...ROUTER, ip }, 'icmp(type=8,code=0)', 1), /nw_dst=20\.0\.0\.80\b/);
+    const xc = await crossCheck(p, 'routed-static');
+    expect(xc).toMatchObject({ result: 'diverged', divergence: { pipeline: 'ingress', datapath: 'lr0', stage: 'lr_in_arp_request' } });
+    expect(xc.divergence.explanation).toContain(`the datapath used Static_MAC_Binding ${ip} → ${mac} on lr0-sw1, which ovn-trace does not read`);
+    expect(xc.divergence.explanation).toMatch(/get_arp.*no MAC binding for 20\.0\.0\.80/);
   });
 
   it('a packet SNATed out of the gateway port matches', async () => {

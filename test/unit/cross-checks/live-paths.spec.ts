@@ -71,6 +71,19 @@ describe.each(VERSIONS)('live paths of %s', (version) => {
     expect(c2.divergence).toMatchObject({ pipeline: 'ingress', datapath: 'lr0', stage: 'lr_in_ip_routing' });
   });
 
+  // ovn-trace reads no Static_MAC_Binding on any pair (utilities/ovn-trace.c read_mac_bindings: MAC_Binding only).
+  it('routed-static: the divergence after get_arp names the Static_MAC_Binding the datapath used', () => {
+    const p = path('routed-static');
+    const t = text('routed-static');
+    expect(t).toContain('/* No MAC binding. */');
+    const row = p.passes.flatMap((x) => x.steps ?? []).flatMap((s) => s.owners).find((o) => o.table === 'Static_MAC_Binding')!;
+    const [, ip, port, mac] = /ip "([^"]+)", logical_port "([^"]+)", mac "([^"]+)"/.exec(row.summary ?? '')!;
+    const c = compareWithSimulation(p.passes, p.verdict, parseOvnTrace(t), current(p));
+    expect(c).toMatchObject({ result: 'diverged', divergence: { pipeline: 'ingress', datapath: 'lr0', stage: 'lr_in_arp_request' } });
+    expect(c.divergence!.explanation).toContain(`the datapath used Static_MAC_Binding ${ip} → ${mac} on ${port}, which ovn-trace does not read`);
+    expect(c.divergence!.explanation).toContain(`found no MAC binding for ${ip}`);
+  });
+
   it('snat: the router NAT after sw0 conntrack takes no --ct; each flag stands for a live pass', () => {
     const sim = parseOvnTrace(text('snat'));
     const feed = feedCtStates(sim, liveCtPasses(path('snat').passes));
