@@ -18,6 +18,8 @@
 // Seen on real daemons (scripts/capture-nat-fixtures, test/fixtures/captured-nat: OVN 23.03, 25.03,
 // 26.03 alike). Every Load_Balancer row counts, attached or not (a switch, a router, a group): a
 // spare candidate only widens what a child may be, never links a child that no rewrite explains.
+// lb_force_snat_ip alone is the router's own: its load balancers are those of its load_balancer
+// column and of its Load_Balancer_Groups (loadBalancersOf).
 import type { ReplicaRow } from '../ovsdb/replica/replica';
 import { addressValue, type HeaderRewrite, type MaskedValue } from '../ovs/key-rewrite';
 
@@ -121,14 +123,21 @@ function hairpinRewrites(p: LbPair): HeaderRewrite[] {
   return snat.map((a) => unsnatReply(p, a, p.backend, `${p.source} (hairpin reply)`));
 }
 
+/**
+ * The UUIDs of a router's or a switch's load balancers: its load_balancer column and the members of
+ * each Load_Balancer_Group of its load_balancer_group column (`groups` by UUID).
+ */
+export function loadBalancersOf(row: ReplicaRow, groups: ReadonlyMap<string, ReplicaRow>): Set<string> {
+  return new Set([...all(row.load_balancer), ...all(row.load_balancer_group).flatMap((g) => all(groups.get(g)?.load_balancer))]);
+}
+
 /** lb_force_snat_ip of a router: the router's load balancers' backends replying to its SNAT address. */
-function forceSnatRewrites(router: ReplicaRow, pairs: readonly LbPair[], portsByUuid: ReadonlyMap<string, ReplicaRow>): HeaderRewrite[] {
+function forceSnatRewrites(router: ReplicaRow, pairs: readonly LbPair[], rows: { ports: ReadonlyMap<string, ReplicaRow>; groups: ReadonlyMap<string, ReplicaRow> }): HeaderRewrite[] {
   const opt = option(router, 'lb_force_snat_ip');
   if (!opt) return [];
-  const networks = opt === 'router_ip' ? all(router.ports).flatMap((u) => all(portsByUuid.get(u)?.networks)).join(' ') : opt;
-  // A router's load balancer groups' members are not replicated: with a group, every load balancer counts.
-  const own = new Set(all(router.load_balancer));
-  const mine = all(router.load_balancer_group).length ? pairs : pairs.filter((p) => own.has(p.lb._uuid));
+  const networks = opt === 'router_ip' ? all(router.ports).flatMap((u) => all(rows.ports.get(u)?.networks)).join(' ') : opt;
+  const own = loadBalancersOf(router, rows.groups);
+  const mine = pairs.filter((p) => own.has(p.lb._uuid));
   const out: HeaderRewrite[] = [];
   for (const p of mine) {
     for (const a of addressesOf(networks, p.ip)) {
@@ -176,15 +185,16 @@ function natRowRewrites(row: ReplicaRow, siblings: readonly ReplicaRow[]): Heade
 }
 
 /**
- * Every rewrite the northbound Load_Balancer, NAT, Logical_Router and Logical_Router_Port rows
- * allow (see the top of this file). Without routers, no router's options count and NAT rows are
- * taken one by one (no prefix is narrowed by another's).
+ * Every rewrite the northbound Load_Balancer, NAT, Logical_Router, Logical_Router_Port and
+ * Load_Balancer_Group rows allow (see the top of this file). Without routers, no router's options
+ * count and NAT rows are taken one by one (no prefix is narrowed by another's).
  */
 export function natRewritesOf(
   loadBalancers: Iterable<ReplicaRow>,
   nats: Iterable<ReplicaRow>,
   routers: Iterable<ReplicaRow> = [],
   routerPorts: Iterable<ReplicaRow> = [],
+  loadBalancerGroups: Iterable<ReplicaRow> = [],
 ): HeaderRewrite[] {
   const out: HeaderRewrite[] = [];
   const pairs = [...loadBalancers].flatMap(lbPairs);
@@ -192,11 +202,11 @@ export function natRewritesOf(
   const natRows = [...nats];
   const natByUuid = new Map(natRows.map((n) => [n._uuid, n]));
   const siblingsOf = new Map<ReplicaRow, ReplicaRow[]>();
-  const portsByUuid = new Map([...routerPorts].map((p) => [p._uuid, p]));
+  const rows = { ports: new Map([...routerPorts].map((p) => [p._uuid, p])), groups: new Map([...loadBalancerGroups].map((g) => [g._uuid, g])) };
   for (const r of routers) {
     const mine = all(r.nat).flatMap((u) => natByUuid.get(u) ?? []);
     for (const n of mine) siblingsOf.set(n, mine);
-    out.push(...forceSnatRewrites(r, pairs, portsByUuid));
+    out.push(...forceSnatRewrites(r, pairs, rows));
   }
   for (const n of natRows) out.push(...natRowRewrites(n, siblingsOf.get(n) ?? []));
   return out;

@@ -29,7 +29,7 @@ const HINT_SET = new Set<string>(HINT_TABLES);
 /** SB tables every cached answer may depend on (names, groups, chassis): a change clears all. */
 const SHARED_SB = new Set(['Datapath_Binding', 'Logical_DP_Group', 'Chassis', 'Port_Binding']);
 /** The NB rows natRewrites reads: its answer is dropped when one of them changes. */
-const REWRITE_TABLES = new Set(['Load_Balancer', 'NAT', 'Logical_Router', 'Logical_Router_Port']);
+const REWRITE_TABLES = new Set(['Load_Balancer', 'NAT', 'Logical_Router', 'Logical_Router_Port', 'Load_Balancer_Group']);
 
 export interface CookieOwners {
   readonly cookie: string;
@@ -343,7 +343,7 @@ export class OvnModel {
    */
   natRewrites(): readonly HeaderRewrite[] {
     const nb = this.db.nb;
-    return (this.rewrites ??= natRewritesOf(nb.rows('Load_Balancer'), nb.rows('NAT'), nb.rows('Logical_Router'), nb.rows('Logical_Router_Port')));
+    return (this.rewrites ??= natRewritesOf(nb.rows('Load_Balancer'), nb.rows('NAT'), nb.rows('Logical_Router'), nb.rows('Logical_Router_Port'), nb.rows('Load_Balancer_Group')));
   }
 
   // ---- OVS interfaces --------------------------------------------------------------------

@@ -35,18 +35,20 @@ export const SOUTHBOUND: ReplicaSpec = {
 
 export const NORTHBOUND: ReplicaSpec = {
   ACL: { columns: ['name', 'direction', 'priority', 'match', 'action', 'log', 'severity', 'meter', 'label', 'tier', 'options', 'external_ids'] },
-  Logical_Switch: { columns: ['name', 'ports', 'acls', 'load_balancer', 'qos_rules', 'dns_records', 'other_config', 'external_ids'], indexes: ['name', 'ports', 'acls'] },
+  Logical_Switch: { columns: ['name', 'ports', 'acls', 'load_balancer', 'load_balancer_group', 'qos_rules', 'dns_records', 'other_config', 'external_ids'], indexes: ['name', 'ports', 'acls'] },
   Logical_Switch_Port: {
     columns: ['name', 'type', 'addresses', 'dynamic_addresses', 'port_security', 'options', 'external_ids', 'tag', 'parent_name', 'enabled', 'up', 'dhcpv4_options', 'dhcpv6_options'],
     indexes: ['name'],
   },
   Logical_Router: {
-    columns: ['name', 'ports', 'nat', 'load_balancer', 'policies', 'static_routes', 'options', 'external_ids'],
+    columns: ['name', 'ports', 'nat', 'load_balancer', 'load_balancer_group', 'policies', 'static_routes', 'options', 'external_ids'],
     indexes: ['name', 'ports', 'nat', 'policies', 'static_routes'],
   },
   Logical_Router_Port: { columns: ['name', 'mac', 'networks', 'ipv6_ra_configs', 'options', 'peer', 'gateway_chassis', 'ha_chassis_group', 'external_ids'], indexes: ['name'] },
   NAT: { columns: ['type', 'external_ip', 'external_mac', 'logical_ip', 'logical_port', 'external_port_range', 'options', 'external_ids'] },
   Load_Balancer: { columns: ['name', 'vips', 'protocol', 'options', 'selection_fields', 'health_check', 'ip_port_mappings', 'external_ids'], indexes: ['name'] },
+  // A router's or switch's load balancers beyond its own column (nat-rewrites.ts loadBalancersOf).
+  Load_Balancer_Group: { columns: ['name', 'load_balancer'] },
   Logical_Router_Policy: { columns: ['priority', 'match', 'action', 'nexthop', 'nexthops', 'options', 'external_ids'] },
   Logical_Router_Static_Route: { columns: ['ip_prefix', 'nexthop', 'output_port', 'policy', 'route_table', 'options', 'external_ids'] },
   QoS: { columns: ['priority', 'direction', 'match', 'action', 'bandwidth', 'external_ids'] },

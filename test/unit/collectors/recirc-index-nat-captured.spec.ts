@@ -71,6 +71,8 @@ describe.each(NAT_VERSIONS)('NAT captures of %s', (version) => {
   describe.each([
     ['force-snat-router-ip', '10.0.0.254'],
     ['force-snat-ip', '10.0.0.250'],
+    // lr1's load balancer in a Load_Balancer_Group of lr1's (scripts/capture-nat-fixtures).
+    ['force-snat-lb-group', '10.0.0.254'],
   ])('%s: lr1 SNATs the load-balanced request to %s', (scenario, snat) => {
     const cap = natCapture(version, scenario);
     const pick = (flows: NatFlow[]) => {

@@ -95,6 +95,25 @@ describe.each(NAT_VERSIONS)('NAT rewrites of the captured rows of %s', (version)
     expect(of('force-snat-router-ip', (s) => s.startsWith('lr1 ') && !s.includes(' lb-gw '))).toEqual([]);
   });
 
+  // lr1's lb-gw in a Load_Balancer_Group of lr1's, its own load_balancer column empty: the group's
+  // members are lr1's load balancers, sw0's lbh and lbs still are not.
+  it("lb_force_snat_ip with the router's load balancer in a group: the group's members, as if lr1's own", () => {
+    const byGroup = of('force-snat-lb-group', (s) => s.startsWith('lr1 ')).sort();
+    expect(byGroup).toEqual(of('force-snat-router-ip', (s) => s.startsWith('lr1 ')).sort());
+    expect(byGroup.length).toBeGreaterThan(0);
+    expect(of('force-snat-lb-group', (s) => s.startsWith('lr1 ') && !s.includes(' lb-gw '))).toEqual([]);
+  });
+
+  it("follows the group: lb-gw taken out of lr1's group takes lr1's lb_force_snat_ip rewrites with it", () => {
+    const { nb } = natCapture(version, 'force-snat-lb-group');
+    const model = new OvnModel({ nb, sb: capturedReplicas().sb });
+    expect(model.natRewrites().filter((r) => r.source.startsWith('lr1 ')).length).toBeGreaterThan(0);
+    const [group] = [...nb.rows('Load_Balancer_Group')];
+    // An update2 set diff: a member already there is removed.
+    nb.applyUpdate2({ Load_Balancer_Group: { [group._uuid]: { modify: { load_balancer: ['set', [['uuid', String(group.load_balancer)]]] } } } });
+    expect(model.natRewrites().filter((r) => r.source.startsWith('lr1 '))).toEqual([]);
+  });
+
   it('lb_force_snat_ip=<address>: that address only', () => {
     expect(of('force-snat-ip', (s) => s.startsWith('lr1 '))).toEqual([`ipv4.src=a000001,ipv4.dst=a0000fa,ipv4.proto=11,udp.src=50 => ${REPLY_ANY}`]);
     expect(of('lb-hairpin', (s) => s.startsWith('lr1 '))).toEqual([]);
