@@ -15,6 +15,11 @@ export interface DatapathFlowJson {
   actions: string;
   packets: number;
   bytes: number;
+  /**
+   * The last reading's `used:` as dump-flows printed it ("0.081s", "never"): how long the flow had been
+   * idle at that reading, for a live lifetime; null once removed, as the reading's own time is not kept
+   * (last_seen moves with events that carry no `used`), so no absolute time can be told from it.
+   */
   used: string | null;
   source: string;
 }
@@ -61,6 +66,6 @@ export const datapathFlowJson = (r: DatapathFlowRow): DatapathFlowJson => ({
   actions: r.actions,
   packets: r.packets,
   bytes: r.bytes,
-  used: r.used,
+  used: r.removed_at ? null : r.used,
   source: r.source,
 });

@@ -119,4 +119,17 @@ describe('DatapathFlowStore', () => {
     expect((await flows.list({ state: 'live', limit: 10 })).map((l) => l.id)).toEqual([child]);
     expect((await flows.list({ state: 'removed', limit: 10 })).map((l) => [l.id, l.state, l.removalReason])).toEqual([[traced, 'removed', 'ukey_removed']]);
   });
+
+  // `used` is relative to a reading whose time the lifetime does not keep (last_seen moves with events
+  // that carry none): the last reading of a live flow says how long it had been idle; once the flow is
+  // gone that number tells nothing, and the row's last_seen / removed_at say when it was last seen.
+  it('serves the last reading\'s `used` for a live lifetime and null for a removed one, wherever lifetimes are served', async () => {
+    const id = await writer.submit((tx) => flows.create(tx, lifetime('poller', '2026-12-01T00:00:01.000Z', { used: '0.081s' })));
+    expect((await flows.list({ state: 'live', limit: 10 })).map((l) => [l.id, l.used])).toEqual([[id, '0.081s']]);
+    expect((await flows.lifetimesOf(UFID)).map((l) => l.used)).toEqual(['0.081s']);
+    await writer.submit((tx) => flows.close(tx, id, '2026-12-01T00:00:05.000Z', 'gone'));
+    expect((await flows.list({ state: 'removed', limit: 10 })).map((l) => [l.id, l.used])).toEqual([[id, null]]);
+    expect((await flows.lifetimesOf(UFID)).map((l) => l.used)).toEqual([null]);
+    expect(row(id).used).toBe('0.081s'); // stored as read: the row is the record of the reading
+  });
 });
