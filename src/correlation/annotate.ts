@@ -90,6 +90,7 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
     warnings: pass.warnings.map((w) => w.text),
     errors: pass.errors.map((e) => e.text),
     translationFailed: pass.translationFailed,
+    slowPath: pass.slowPath,
     steps,
     ports,
     verdict,

@@ -145,6 +145,8 @@ export interface AnnotatedTrace {
   readonly warnings: readonly string[];
   readonly errors: readonly string[];
   readonly translationFailed: string | null;
+  /** ofproto/trace's `This flow is handled by the userspace slow path because it:` reasons (none: the datapath runs it). */
+  readonly slowPath: readonly string[];
   readonly steps: readonly AnnotatedStep[];
   readonly ports: readonly TracePort[];
   readonly verdict: Verdict;

@@ -244,6 +244,7 @@ export class TraceReadStore {
       json.warnings = (extra.warnings as string[]) ?? [];
       json.errors = (extra.errors as string[]) ?? [];
       json.translationFailed = (extra.translationFailed as string) ?? null;
+      json.slowPath = (extra.slowPath as string[]) ?? [];
     }
     return json;
   }

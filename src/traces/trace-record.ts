@@ -129,6 +129,8 @@ export interface TraceJson {
   warnings?: string[];
   errors?: string[];
   translationFailed?: string | null;
+  /** Why ofproto/trace says the userspace slow path handles this pass (`Uses action(s) not supported by datapath`); with steps. */
+  slowPath?: string[];
   /**
    * In `GET /traces?logical_port=`: this pass is the far end, on another chassis, of the port's
    * packet that pass `traceId` sent through a tunnel (paths/port-arrivals.ts).

@@ -210,6 +210,7 @@ export class TraceStore {
     if (t.warnings.length) extra.warnings = t.warnings;
     if (t.errors.length) extra.errors = t.errors;
     if (t.translationFailed) extra.translationFailed = t.translationFailed;
+    if (t.slowPath.length) extra.slowPath = t.slowPath;
     const collisions: Record<number, StepOwner[]> = {};
     for (const s of t.steps) if (s.owners.length > 1) collisions[s.seq] = s.owners.slice(1) as StepOwner[];
     if (Object.keys(collisions).length) extra.collisions = collisions;

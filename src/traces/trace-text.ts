@@ -14,7 +14,8 @@
 // - a step on a rule ovn-controller installs itself with a cookie no row will ever own (EVPN) gets
 //   one line naming it (`  * EVPN neighbour 172.16.1.50 → f0:00:0f:16:10:50 (learned, …)`), where
 //   ovn-detrace prints nothing;
-// - the verdict and the consistency with the installed datapath flow close the text.
+// - the verdict and the consistency with the installed datapath flow close the text (after
+//   ofproto/trace's own tail: the slow path's reasons, a failed translation).
 import type { StepHint } from '../correlation/types';
 import { datapathText } from '../ovn/summaries';
 import { isCookieZero } from '../ovs/ids';
@@ -89,6 +90,8 @@ export function renderTraceText(t: TraceJson): string {
     if (s.controllerFlow) out.push(pad + P + s.controllerFlow.name);
   }
   out.push('', `Final flow: ${t.finalFlow}`, `Megaflow: ${t.megaflow}`, `Datapath actions: ${t.datapathActions}`);
+  // ofproto_trace__()'s tail, as it prints it (ovs/ofproto-trace.ts parseTail reads it).
+  if (t.slowPath?.length) out.push('This flow is handled by the userspace slow path because it:', ...t.slowPath.map((r) => `  - ${r}.`));
   if (t.translationFailed) out.push(`Translation failed (${t.translationFailed}), packet is dropped.`);
   const v = t.verdict;
   const ports = [...v.logicalPorts, ...(v.unmappedOutputs?.length ? [ovsPortsText(v.unmappedOutputs)] : [])];

@@ -7,7 +7,9 @@ import type { AnnotatedTrace } from '../../../src/correlation/types';
 import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
 import { ownerJson, TraceJson, verdictJson } from '../../../src/traces/trace-record';
 import { renderTraceText, stepOvnLines } from '../../../src/traces/trace-text';
-import { capturedModel, CAPTURED } from '../../support/captured-model';
+import { TraceStore } from '../../../src/traces/trace-store';
+import { capturedModel, CAPTURED, versionDir } from '../../support/captured-model';
+import { closeMigratedSqlite, openMigratedSqlite } from '../../support/migrated-sqlite';
 import { asDetracePrints, readDetrace } from '../../support/detrace-text';
 
 const model = capturedModel();
@@ -63,5 +65,32 @@ describe('the served trace text', () => {
 
   it('prints a stored 8-digit cookie as ofproto/trace does, without leading zeros', () => {
     expect(text).not.toMatch(/cookie 0x0[0-9a-f]/);
+  });
+});
+
+// An ARP responder's pass (OVN's flow ends in controller-less actions the datapath cannot run, so
+// ofproto/trace says it is handled by the userspace slow path and why): the served text keeps that
+// tail as ofproto/trace printed it, after `Datapath actions:`, read back from the store like any trace.
+describe('the served text of a pass handled by the userspace slow path', () => {
+  const version = 'ovs-3.5.0_ovn-25.03.0';
+  const file = join(versionDir(version), 'arp/traces/a9789f44-5881-449c-bbbd-1e0e6b4a982e.txt');
+  const raw = readFileSync(file, 'utf8');
+
+  it('keeps ofproto/trace\'s "handled by the userspace slow path because it:" lines, stored and read back', async () => {
+    const parsed = parseOfprotoTrace(raw);
+    if (parsed.kind !== 'trace') throw new Error('captured trace did not parse');
+    expect(parsed.pass.slowPath.length).toBeGreaterThan(0);
+    const m = await openMigratedSqlite('slow-path-text');
+    try {
+      const store = new TraceStore({ db: m.db, writer: m.writer });
+      const trace = annotatePass(parsed.pass, capturedModel(undefined, version), { method: 'trace' });
+      const id = await m.writer.submit((tx) => store.insert(tx, { trace, chassis: 'hv1', createdAt: '2026-12-07T22:50:00.000Z' }));
+      const text = renderTraceText((await store.read(id, true))!);
+      const tail = (t: string) => t.slice(t.indexOf('\nDatapath actions: ') + 1).split('\n').slice(0, 3).join('\n');
+      expect(tail(text)).toBe(tail(raw));
+      expect(tail(text)).toMatch(/\nThis flow is handled by the userspace slow path because it:\n {2}- .+\.$/);
+    } finally {
+      await closeMigratedSqlite(m);
+    }
   });
 });
