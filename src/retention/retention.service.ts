@@ -20,7 +20,7 @@ import { TraceStore } from '../traces/trace-store';
 import { centralRound, CentralRound } from './central-retention-store';
 import { addBatch, cutoffOf, higher, pruneBatch, PruneResult, RetentionLimits, RetentionStores, rowLimitCut, UntracedLimits, untracedLimits } from './retention';
 import { pruneSpoolBatch, pruneSpoolLedger, pruneSpoolRecords, pruneSpoolUntraced, QUIET_MS, spoolCut } from './spool-retention-store';
-import { LOW_WATER, MB, NO_SIZE_CUT, type SizeCut, sizeCut, sizeRound, type SizeRound, storeSize } from './size-retention-store';
+import { LOW_WATER, MB, NO_SIZE_CUT, type SizeCut, sizeCut, sizeRound, type SizeRound, storeSize, storeSizeRead } from './size-retention-store';
 import type { WriteContext } from '../storage/writer';
 
 type Records = NonNullable<RetentionStores['records']>[number];
@@ -45,7 +45,6 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   private readonly pruned: Counter;
   private readonly centralPruned: Counter;
   private readonly sizePruned: Counter;
-  private readonly usedBytes: Gauge;
   private readonly stores: RetentionStores;
 
   constructor(
@@ -67,10 +66,16 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       labelNames: ['table'],
       registers: [metrics.registry],
     });
-    this.usedBytes = new Gauge({
+    // Measured when scraped, on the read connection, bound or not: a gauge set by the size rounds alone
+    // read 0 (an empty store) whenever LIVETRACE_RETENTION_MAX_MB was unset, and before the first round.
+    const read = store.db;
+    new Gauge({
       name: 'livetrace_retention_store_used_bytes',
-      help: 'The store\'s used pages (page_count - freelist_count, times page_size) as retention last measured them against LIVETRACE_RETENTION_MAX_MB',
+      help: "The store's used pages (page_count - freelist_count, times page_size; the spool's with PostgreSQL), what LIVETRACE_RETENTION_MAX_MB bounds",
       registers: [metrics.registry],
+      collect() {
+        if (read.open) this.set(storeSizeRead(read).usedBytes);
+      },
     });
     this.centralPruned = new Counter({
       name: 'livetrace_retention_central_pruned_total',
@@ -192,14 +197,9 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     const w = this.store.writer;
     const file = w.db.name;
     const t0 = performance.now();
-    const measure = async () => {
-      const s = await w.submit((tx) => storeSize(tx, file));
-      this.usedBytes.set(s.usedBytes);
-      return s;
-    };
     const r = await sizeRound({
       boundBytes: maxMb * MB,
-      measure,
+      measure: () => w.submit((tx) => storeSize(tx, file)),
       cut: (share) => w.submit((tx) => sizeCut(tx, share)),
       prune: (cut) => (this.store.central ? this.pruneSpool(now, cut, !this.central) : this.pruneLocal(now, cut)),
       stopped: () => this.stopped,

@@ -17,6 +17,7 @@
 // logical-flow snapshots, OVN objects, live lifetimes; in a spool, what PostgreSQL does not hold yet)
 // cannot be pruned by size either: passes stop when one frees nothing.
 import { statSync } from 'node:fs';
+import type Database from 'better-sqlite3';
 import type { WriteContext } from '../storage/writer';
 import { addBatch, type PruneResult } from './retention';
 
@@ -35,8 +36,11 @@ export interface StoreSize {
   walBytes: number;
 }
 
-/** The store's size now, on the writer's connection (`file`: its path; '' or ':memory:' for none). */
-export function storeSize(tx: WriteContext, file: string): StoreSize {
+/**
+ * The store's size now, on the writer's connection or a reader's (the last committed pages under WAL);
+ * `file`: its path ('' or ':memory:' for none).
+ */
+export function storeSize(tx: Pick<WriteContext, 'stmt'>, file: string): StoreSize {
   const page = (tx.stmt('PRAGMA page_size').get() as { page_size: number }).page_size;
   const pages = (tx.stmt('PRAGMA page_count').get() as { page_count: number }).page_count;
   const free = (tx.stmt('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count;
@@ -49,6 +53,11 @@ export function storeSize(tx: WriteContext, file: string): StoreSize {
     }
   }
   return { usedBytes: (pages - free) * page, fileBytes: pages * page, walBytes };
+}
+
+/** The store's size on a read connection (the metric's, measured when scraped). */
+export function storeSizeRead(db: Database.Database): StoreSize {
+  return storeSize({ stmt: (sql) => db.prepare(sql) }, db.name);
 }
 
 /** Where a size pass cuts: the newest trace id, and the newest ended lifetime's id, of the oldest `share` of each (null: none). */

@@ -109,6 +109,20 @@ describe('retention by size', () => {
     expect(count('trace')).toBe(kept.length);
   });
 
+  // Read as "the store is empty" otherwise: the gauge is the store's size whether or not it is bounded,
+  // measured when scraped, before any retention round.
+  it('livetrace_retention_store_used_bytes is the used pages when scraped, with LIVETRACE_RETENTION_MAX_MB unset too', async () => {
+    await fill(1);
+    expect(usedBytes()).toBeGreaterThan(0);
+    for (const maxMb of [0, 1000]) {
+      const { metrics } = service(maxMb);
+      expect(await metrics.registry.metrics()).toMatch(new RegExp(`\nlivetrace_retention_store_used_bytes(\\{[^}]*\\})? ${usedBytes()}\n`));
+    }
+    await fill(1);
+    const { metrics } = service(0);
+    expect(await metrics.registry.metrics()).toMatch(new RegExp(`\nlivetrace_retention_store_used_bytes(\\{[^}]*\\})? ${usedBytes()}\n`));
+  });
+
   it("bounds a store whose bulk is the poller's ended lifetimes no trace cites, oldest first, the live ones kept", async () => {
     // With LIVETRACE_POLL_SCOPE=all (the default) the poller stores a lifetime for every flow it
     // dumps, traced or not: on a hypervisor with no session running, all the store holds.
