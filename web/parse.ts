@@ -22,6 +22,8 @@ export interface Entry {
 export interface Segment {
   pipeline: string;
   datapath: string;
+  /** ovn-trace's egress header names the port it outputs to. */
+  outport?: string;
   entries: Entry[];
 }
 
@@ -29,15 +31,32 @@ export interface Segment {
 export function simulatedSegments(output: string): Segment[] {
   const segs: Segment[] = [];
   for (const line of output.split('\n')) {
-    const head = /^(ingress|egress)\(dp="([^"]*)"/.exec(line.trim());
+    const head = /^(ingress|egress)\(dp="([^"]*)"(?:, inport="[^"]*")?(?:, outport="([^"]*)")?/.exec(line.trim());
     if (head) {
-      segs.push({ pipeline: head[1], datapath: head[2], entries: [] });
+      segs.push({ pipeline: head[1], datapath: head[2], ...(head[3] !== undefined ? { outport: head[3] } : {}), entries: [] });
       continue;
     }
     const st = /^\s*(\d+)\. (\S+)(?: \([^)]*\))?: (.*), priority (\d+), uuid ([0-9a-f]+)/.exec(line);
     if (st && segs.length) segs[segs.length - 1].entries.push({ tableId: Number(st[1]), stage: st[2], uuid: st[5], text: `${st[3]}, priority ${st[4]}` });
   }
   return segs;
+}
+
+/**
+ * ovn-trace's pipelines in the order the cross-check compared them (its `pipelines`: a flood's copies
+ * aligned with the live ones, src/cross-checks/fan-out.ts), each the first not taken with the same
+ * pipeline, datapath and outport; then those it did not compare (copies run elsewhere), in text order.
+ * In text order, pipeline i of the live path stood beside another copy than the one compared with it:
+ * a tie or a divergence marked there showed ovn-trace's flow of another egress, or none.
+ */
+export function alignedSegments(sim: Segment[], compared: ReadonlyArray<{ pipeline: string; datapath: string | null; outport?: string | null }>): Array<Segment | undefined> {
+  const left = [...sim];
+  const take = (c: (typeof compared)[number]) => {
+    const i = left.findIndex((s) => s.pipeline === c.pipeline && s.datapath === c.datapath && (c.outport == null || s.outport === c.outport));
+    return i < 0 ? undefined : left.splice(i, 1)[0];
+  };
+  const out = compared.map(take);
+  return out.some((s) => s === undefined) ? sim : [...out, ...left];
 }
 
 /** The live path's logical flows in order, cut into pipelines where the pipeline changes or the table goes back. */

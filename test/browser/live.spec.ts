@@ -9,7 +9,8 @@ import { waitFor } from '../support/wait';
 import { cliCases, cliCrossCheckCase } from './cli-cases';
 import { Live, startLive } from './live-fixture';
 import { streamCases } from './stream-cases';
-import { uiCases, uiCrossCheckCase, UiState } from './ui-cases';
+import { uiCases, UiState } from './ui-cases';
+import { uiCrossCheckCase } from './ui-crosscheck-cases';
 
 jest.setTimeout(240_000);
 

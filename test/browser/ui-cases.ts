@@ -1,6 +1,6 @@
 // The /ui page in a real Chromium (registered by live.spec.ts): live packets without a reload,
 // the path picture of a dropped packet naming the ACL, stage details, the trace text and the
-// audits, phone width, the token form, the cross-check divergence, and no console errors.
+// audits, phone width, the token form, and no console errors (the cross-check page: ui-crosscheck-cases.ts).
 // Screenshots of each page go to docs/ (committed, for the README).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -349,28 +349,4 @@ export function uiCases(ctx: () => Live, dropOf: () => any, state: UiState): voi
     await phone.setViewportSize({ width: 1280, height: 800 });
   });
 
-}
-
-/** Last of all: it deletes the drop ACL. */
-export function uiCrossCheckCase(ctx: () => Live, dropOf: () => any, state: UiState): void {
-  it('the cross-check started from the path page marks the first divergence (the ACL deleted since)', async () => {
-    const live = ctx();
-    const drop = dropOf();
-    const page = state.page;
-    const shot = (name: string) => page.screenshot({ path: join(DOCS, `ui-${name}.png`), fullPage: false });
-    await live.sb.nbctl('acl-del', 'sw0', 'to-lport', '1002', 'outport == "lsp3" && ip4 && udp.dst == 53');
-    await live.sb.nbctl('--wait=hv', 'sync');
-    await page.goto(`${live.url}/ui/paths/${drop.pathId}`);
-    await page.getByRole('button', { name: 'Cross-check with ovn-trace' }).click();
-    await page.waitForURL(/\/ui\/cross-checks\/\d+$/);
-    const row = page.locator('table.xc tr.diverged');
-    await row.waitFor();
-    expect(await page.locator('h1 small').textContent()).toBe('diverged');
-    expect(await row.textContent()).toContain('first divergence');
-    expect(await row.textContent()).toMatch(/ls_out_acl/);
-    expect(await page.locator('.divergence-text').textContent()).toMatch(/stale/);
-    await row.scrollIntoViewIfNeeded();
-    await shot('cross-check');
-    expect(state.errors).toEqual([]);
-  });
 }

@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
 import { EXCUSED, outputPorts, short } from '../describe';
 import { html, link } from '../html';
-import { Entry, liveSegments, Segment, simulatedSegments } from '../parse';
+import { alignedSegments, Entry, liveSegments, Segment, simulatedSegments } from '../parse';
 
 export function CrossCheckPage({ id }: { id: string }) {
   const [xc, setXc] = useState<any>(null);
@@ -22,7 +22,7 @@ export function CrossCheckPage({ id }: { id: string }) {
   }, [id]);
   if (error) return html`<p class="error" role="alert">${error}</p>`;
   if (!xc || !live) return html`<p>Loading cross-check ${id}…</p>`;
-  const sim = simulatedSegments(xc.ovnTrace?.output ?? '');
+  const sim = alignedSegments(simulatedSegments(xc.ovnTrace?.output ?? ''), xc.pipelines ?? []);
   const d = xc.divergence;
   const n = Math.max(live.length, sim.length);
   return html`<section aria-labelledby="xc-title">

@@ -113,7 +113,7 @@ describe('the words of the page', () => {
     const out = 'ingress(dp="sw0", inport="lsp1")\n-------\n 0. ls_in_check_port_sec (northd.c:1): 1, priority 50, uuid ae6df7c1\n    next;\negress(dp="sw0", inport="lsp1", outport="lsp3")\n 4. ls_out_acl (northd.c:2): ip && !ct.est, priority 1, uuid 87578c13\n';
     expect(simulatedSegments(out)).toEqual([
       { pipeline: 'ingress', datapath: 'sw0', entries: [{ tableId: 0, stage: 'ls_in_check_port_sec', uuid: 'ae6df7c1', text: '1, priority 50' }] },
-      { pipeline: 'egress', datapath: 'sw0', entries: [{ tableId: 4, stage: 'ls_out_acl', uuid: '87578c13', text: 'ip && !ct.est, priority 1' }] },
+      { pipeline: 'egress', datapath: 'sw0', outport: 'lsp3', entries: [{ tableId: 4, stage: 'ls_out_acl', uuid: '87578c13', text: 'ip && !ct.est, priority 1' }] },
     ]);
   });
 });
