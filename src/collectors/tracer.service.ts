@@ -9,6 +9,7 @@ import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { PathRecorder } from '../paths';
 import { ActiveSession, TraceSessionsService } from '../trace-sessions/trace-sessions.service';
+import { decidedFor } from '../trace-sessions';
 import { DatapathPorts } from './datapath-ports';
 import { FlowEvent, LiveFlow } from './datapath-diff';
 import { FlowTracer } from './flow-tracer';
@@ -281,14 +282,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       for (const s of job.sessions) this.sessions.fail(s.session, result.reason);
       return false;
     }
-    // A pass that recirculates has not decided its packet yet, and its recirculations are selected
-    // with it (their parent was selected): it heads their path. Kept only when it named the port, it
-    // was lost for a reply into the port, whose first pass stops at conntrack before the outport is
-    // known: that path had no first pass and no inport.
-    const undecided = result.trace.verdict.recircIds.length > 0;
-    const about = job.sessions.filter(
-      (s) => s.how === 'store' || undecided || result.trace.ports.some((p) => p.logicalPort === s.session.json.logicalPort),
-    );
+    const about = job.sessions.filter((s) => s.how === 'store' || (s.session.port !== undefined && decidedFor(result.trace, s.session.port)));
     // Room is looked at again: stores may have been started, or the session expired, while this
     // pass was traced. A session with none left skips it, by reason, as if its turn came now: counted
     // traced, the pass would be neither stored, nor notSelected, nor failed.

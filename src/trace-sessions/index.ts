@@ -9,3 +9,4 @@
 // Entry point: TraceSessionsModule (TraceSessionsService: the active sessions, which flows each
 // wants, their counters).
 export type { SessionFlow } from './session-selector';
+export { decidedFor } from './session-selector';

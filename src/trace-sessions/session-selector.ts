@@ -19,6 +19,11 @@ export interface PortTarget {
   ips: Set<string>;
   /** Southbound tunnel keys of the port and of its logical switch: how another chassis sees its packets. */
   keys?: { datapath: number; port: number };
+  /**
+   * Where a packet to it runs its first pipeline: its logical switch, the routers on it and their other
+   * datapaths (port-target.ts), by name as a trace's ports name theirs (ovn/datapaths.ts).
+   */
+  datapaths?: ReadonlySet<string>;
 }
 
 export type Selection = 'store' | 'decide' | null;
@@ -64,6 +69,23 @@ export function selectFlow(
   const ndTarget = keyValue(key, 'nd', 'target');
   if (ndTarget !== undefined && opts.port.ips.has(canonicalIp(ndTarget))) return 'decide';
   return null;
+}
+
+/**
+ * Whether a pass traced to decide (selectFlow's 'decide': addressed to the port) is the port's. It is
+ * when it names the port. A pass that recirculates has not decided its packet yet (a reply into the
+ * port stops at conntrack before the outport is known) and heads its recirculations, which are
+ * selected with it: it is kept when it ran where a packet to the port starts (its switch, or one a
+ * router on it reaches: PortTarget.datapaths). Its address alone says nothing: another tenant's
+ * switch may hold the same IP, and every conntracked packet to it there (and every pass after it)
+ * would be stored.
+ */
+export function decidedFor(
+  pass: { ports: ReadonlyArray<{ logicalPort: string; datapath: string | null }>; verdict: { recircIds: readonly string[] } },
+  port: Pick<PortTarget, 'name' | 'datapaths'>,
+): boolean {
+  if (pass.ports.some((p) => p.logicalPort === port.name)) return true;
+  return pass.verdict.recircIds.length > 0 && pass.ports.some((p) => p.datapath !== null && !!port.datapaths?.has(p.datapath));
 }
 
 /** OVN's keys in a tunnel push, read through the southbound (OvnModel.tunnelKeys): the one reading of both ends of a hop. */
