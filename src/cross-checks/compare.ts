@@ -9,7 +9,7 @@
 import type { OvnTraceResult, Pipeline, SimPipeline } from './ovn-trace-parse';
 import { simVerdict } from './ovn-trace-parse';
 import { ClearedCtExcuser, clearedAt } from './ct-cleared';
-import { findTie, Tie } from './tie';
+import { ANYTHING_DIFFERS, findTie, Tie } from './tie';
 import { alignFloodCopies, BoundOn, boundChassis, floodCopiesLeft, handedToLocalnet, missedWhy, tunnelCarries, TunnelEnd, tunnelsText } from './fan-out';
 import { checkLocalnetTags, LocalnetCheck, SouthboundPortLookup } from './vlan-tag';
 import { learnedBindingExplanation, MacBindingLookup } from './learned-binding';
@@ -161,7 +161,7 @@ export function compareWithSimulation(
     const lastLive = Math.max(-1, ...lp.entries.map((e) => e.tableId));
     const tables = [...new Set([...simBy.keys(), ...liveBy.keys()])].sort((a, b) => a - b);
     // This pipeline's ties, each with what its two flows did differently (registers are per pipeline).
-    const tied: Array<{ tie: Tie; after: ClearedCtExcuser | null }> = [];
+    const tied: Array<{ tie: Tie; after: ClearedCtExcuser | null; untracked: boolean }> = [];
     for (const t of tables) {
       const s = simBy.get(t);
       const l = liveBy.get(t);
@@ -208,7 +208,7 @@ export function compareWithSimulation(
           continue;
         }
         if (excusedByClearedCt(l)) continue;
-        const tie = findTie({ pipelineIndex: i, pipeline: sp.pipeline, datapath: sp.datapath, tableId: t, where }, l, s, resolve, [clearedCt, ...tied.flatMap((x) => x.after ?? [])]);
+        const tie = findTie({ pipelineIndex: i, pipeline: sp.pipeline, datapath: sp.datapath, tableId: t, where }, l, s, resolve, [clearedCt, ...tied.flatMap((x) => (x.untracked ? [ANYTHING_DIFFERS] : (x.after ?? [])))]);
         if (tie) {
           ties.push(tie.tie);
           tied.push(tie);

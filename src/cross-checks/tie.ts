@@ -80,6 +80,9 @@ function effects(liveActions: string, simActions: string): { excuser: ClearedCtE
   return { excuser: new ClearedCtExcuser({ tainted, ctCleared }), differ: [...new Set([...(ctCleared ? ['conntrack state'] : []), ...tainted])] };
 }
 
+/** After a tie whose flows did otherwise (untracked): any match may read what differs. */
+export const ANYTHING_DIFFERS = { reads: (_match: string) => true };
+
 export interface TieAt {
   pipelineIndex: number;
   pipeline: Pipeline;
@@ -91,6 +94,9 @@ export interface TieAt {
 /**
  * The tie at a table where the live path ran `live` and ovn-trace `sim`, or null when it is not one.
  * earlier: what stages excused before this one wrote otherwise (a match reading it is no tie).
+ * untracked in the answer: the two flows did more than excused writes (fx 'other'): the packets may
+ * differ in anything after, so no later stage of the pipeline is a tie (the caller's `earlier` then
+ * reads every match: ANYTHING_DIFFERS).
  */
 export function findTie(
   at: TieAt,
@@ -98,7 +104,7 @@ export function findTie(
   sim: SimStage,
   resolve: LogicalFlowResolver,
   earlier: ReadonlyArray<{ reads(match: string): boolean }>,
-): { tie: Tie; after: ClearedCtExcuser | null } | null {
+): { tie: Tie; after: ClearedCtExcuser | null; untracked: boolean } | null {
   if (!sim.uuid || sim.ctCleared) return null;
   const ys = resolve(sim.uuid).filter((r) => !r.stale && r.pipeline === at.pipeline && r.tableId === at.tableId);
   if (ys.length !== 1) return null;
@@ -123,6 +129,7 @@ export function findTie(
     return {
       tie: { pipelineIndex: at.pipelineIndex, pipeline: at.pipeline, datapath: at.datapath, tableId: at.tableId, stage: sim.stage ?? lj.stage, priority: x.priority, live: lj, simulated: sj, followedBy: [], explanation },
       after: fx && fx !== 'other' ? fx.excuser : null,
+      untracked: fx === 'other',
     };
   }
   return null;

@@ -137,3 +137,37 @@ describe.each(VERSIONS)('%s', (version) => {
     expect(kept.ties).toHaveLength(1);
   });
 });
+
+// A tie whose flows did more than write registers or clear conntrack (here an edited eth.dst rewrite
+// on the live one) leaves two packets that may differ: its explanation says any later difference
+// counts. A later stage where each tool ran another flow of one priority was taken for a second tie,
+// and the whole answer was a match.
+describe.each(capturedVersions('tie'))('%s, edited: after a tie whose flows did otherwise', (version) => {
+  const dir = join(CAPTURED_OVN_TRACE, version, 'tie');
+  const name = 'tie-router';
+  const p = JSON.parse(readFileSync(join(dir, `${name}-path.json`), 'utf8')) as { verdict: { kinds: string[]; logicalPorts: string[] }; passes: LivePassWithSteps[] };
+  const text = readFileSync(join(dir, `${name}.ovn-trace.txt`), 'utf8');
+  const resolve = logicalFlowResolver(modelFromDumps(dir, version, [], `${name}.`));
+
+  it('a later equal-priority difference is a divergence, not a second tie', () => {
+    const first = compareWithSimulation(p.passes, p.verdict, parseOvnTrace(text), resolve).ties![0];
+    // The live path's flow at the next table of that egress, and an edited ovn-trace stage there: another flow at its priority.
+    const owners = p.passes.flatMap((x) => x.steps ?? []).flatMap((s) => s.owners);
+    const next = owners.find((o) => o.pipeline === 'egress' && o.tableId === first.tableId + 1 && o.table === 'Logical_Flow')!;
+    const liveNext = resolve(next.uuid.slice(0, 8)).find((r) => r.uuid === next.uuid)!;
+    const other = { ...liveNext, uuid: 'feedf00d-0000-4000-8000-000000000000', match: 'eth.dst == 00:00:00:00:00:01' };
+    const lines = text.split('\n');
+    const head = lines.findIndex((l) => l.includes('outport="sw0-lr0"'));
+    const at = lines.findIndex((l, i) => i > head && l.includes(`uuid ${first.simulated.uuid!.slice(0, 8)}`));
+    const indent = /^(\s*)/.exec(lines[at])![1];
+    const drop = lines.findIndex((l, i) => i > at && /^\s*\d+\. /.test(l));
+    lines.splice(drop, new RegExp(`^\\s*${first.tableId + 1}\\. `).test(lines[drop]) ? 2 : 0, `${indent}${first.tableId + 1}. ${liveNext.stage} (northd.c:1): ${other.match}, priority ${liveNext.priority}, uuid feedf00d`, `${indent}    next;`);
+    const edited: LogicalFlowResolver = (prefix) =>
+      prefix === 'feedf00d' ? [other] : resolve(prefix).map((r) => (r.uuid === first.live.uuid ? { ...r, actions: `eth.dst = 00:00:00:00:00:01; ${r.actions}` } : r));
+    const c = compareWithSimulation(p.passes, p.verdict, parseOvnTrace(lines.join('\n')), edited);
+    expect(c.ties?.[0].explanation).toMatch(/any later difference counts/);
+    expect(c.result).toBe('diverged');
+    expect(c.divergence).toMatchObject({ tableId: first.tableId + 1, simulated: { uuidPrefix: 'feedf00d' } });
+    expect(c.ties).toHaveLength(1);
+  });
+});
