@@ -78,7 +78,9 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     private readonly store: StoreService,
     private readonly sessions: TraceSessionStore,
     private readonly replicas: ReplicasService,
-    @Optional() private readonly paths?: Pick<PathStore, 'hasChassis' | 'markOf'>,
+    // By its class: a Pick<> type is emitted as Object, a token nothing provides, so @Optional gave
+    // undefined and every chassis known only by what its agent stored was warned of (or refused).
+    @Optional() @Inject(PathStore) private readonly paths?: Pick<PathStore, 'hasChassis' | 'markOf'>,
     @Optional() traces?: TracesService,
   ) {
     super();
