@@ -31,6 +31,12 @@ export class CrossChecksController {
     description:
       'Builds the ovn-trace microflow from the live path (inport, flow fields, TTL, the real conntrack state of each recirculation as --ct, ' +
       "a load balancer's NAT as --lb-dst), runs LIVETRACE_OVN_TRACE against OVN_SB_DB and compares, per pipeline, the logical flows both visited. " +
+      'The answer: `result` (match or diverged), `divergence` (the first stage that differs, both logical flows), `pipelines` (per pipeline ' +
+      'the stages compared and matched, and `excused`: tables not counted as differences, by reason: omittedByOvnTrace, cookie0, ' +
+      'sharedOpenflowRule, noMatchBoth, ctClearedByCommit, `equalPriorityTie` (two flows of one stage at one southbound priority both ' +
+      'matched and OVS ran the other: a tie, undefined by ovn-sb(5)) and `followsTie` (a later table differing only through what the tied ' +
+      "flows' actions did otherwise)), `ties` (each tie with both flows and `followedBy`, its followsTie tables; absent when none), " +
+      "`notCompared` (pipelines of another chassis, past a tunnel or a localnet port), `localnet` (a localnet port's VLAN against its tag) and `verdicts`. " +
       '503 when ovn-trace is missing or fails (the message names the binary and its stderr).',
   })
   @ApiParam({ name: 'id', example: 1 })
