@@ -12,6 +12,7 @@ import type { HeaderRewrite } from '../ovs/key-rewrite';
 import { natRewritesOf } from './nat-rewrites';
 import type { OvnTunnelKeys } from '../ovs/odp-tunnel';
 import { zonedTunnelKeys, type ChassisZone, type PushEnds } from './tunnel-zones';
+import { ovsInterfaceIndex, type OvsInterfaceIndex, type OvsInterfaceRef } from './ovs-interfaces';
 
 /** In ovn-detrace's order (its cookie handlers first), then the ones it does not know. */
 export const OWNER_TABLES: readonly OwnerTable[] = [
@@ -52,14 +53,6 @@ export interface LogicalPortRef {
   readonly tag: number | null;
 }
 
-export interface OvsInterfaceRef {
-  readonly name: string;
-  readonly ofport: number | null;
-  readonly bridge: string | null;
-  /** external_ids:iface-id, the logical port name. */
-  readonly ifaceId: string | null;
-}
-
 export interface OvnReplicas {
   readonly nb: Replica;
   readonly sb: Replica;
@@ -86,7 +79,7 @@ export class OvnModel {
   private readonly ports = new Map<string, LogicalPortRef | null>();
   /** The NB Load_Balancer and NAT rows as header rewrites; null until asked for after a change. */
   private rewrites: readonly HeaderRewrite[] | null = null;
-  private interfaces: { byName: Map<string, OvsInterfaceRef>; byOfport: Map<string, OvsInterfaceRef> } | null = null;
+  private interfaces: OvsInterfaceIndex | null = null;
   /** Whether a Chassis row is is-remote; null until asked for after a Chassis change (SHARED_SB clears it). */
   private remoteChassis: boolean | null = null;
   private readonly listeners: Array<() => void> = [];
@@ -348,32 +341,8 @@ export class OvnModel {
 
   // ---- OVS interfaces --------------------------------------------------------------------
 
-  private interfaceIndex(): NonNullable<OvnModel['interfaces']> {
-    if (this.interfaces) return this.interfaces;
-    const byName = new Map<string, OvsInterfaceRef>();
-    const byOfport = new Map<string, OvsInterfaceRef>();
-    const ovs = this.db.ovs;
-    if (ovs) {
-      const bridgeOf = new Map<string, string>();
-      for (const br of ovs.rows('Bridge')) {
-        for (const p of ([] as unknown[]).concat(br.ports ?? [])) {
-          const port = ovs.get('Port', String(p));
-          for (const i of ([] as unknown[]).concat(port?.interfaces ?? [])) bridgeOf.set(String(i), String(br.name));
-        }
-      }
-      for (const i of ovs.rows('Interface')) {
-        const ofport = ([] as unknown[]).concat(i.ofport ?? [])[0];
-        const ref: OvsInterfaceRef = {
-          name: String(i.name),
-          ofport: typeof ofport === 'number' ? ofport : null,
-          bridge: bridgeOf.get(i._uuid) ?? null,
-          ifaceId: ((i.external_ids ?? {}) as Record<string, string>)['iface-id'] ?? null,
-        };
-        byName.set(ref.name, ref);
-        if (ref.ofport !== null) byOfport.set(`${ref.bridge ?? ''}/${ref.ofport}`, ref);
-      }
-    }
-    return (this.interfaces = { byName, byOfport });
+  private interfaceIndex(): OvsInterfaceIndex {
+    return (this.interfaces ??= ovsInterfaceIndex(this.db.ovs));
   }
 
   interfaceByName(name: string): OvsInterfaceRef | null {
