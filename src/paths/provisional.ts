@@ -116,7 +116,7 @@ export class LinkMarks {
   async judge(side: LinkSide, chassis: string | null, traceId: number, t: HopTimes, ip?: string): Promise<HopMarks> {
     const w = WAITS_FOR[side];
     const hop = `the hop ${w.hop} trace ${traceId}`;
-    return this.judged(w.who, chassis, t, { pending: `${hop} may still link ${w.what} stored later`, settled: `${hop} was settled without it: ${w.what} stored later would not be linked` }, ip);
+    return this.judged(w.who, chassis, t, { pending: `${hop} may still link ${w.what} stored later`, settled: `${hop} was settled without it: ${w.what} stored later is linked when the path is read again` }, ip);
   }
 
   /**
@@ -125,7 +125,7 @@ export class LinkMarks {
    */
   async judgeUnsent(chassis: string | null, traceId: number, srcIp: string, near: HopTimes['near']): Promise<HopMarks> {
     const starts = `trace ${traceId} arrived through a tunnel from ${srcIp} and no sender of it is stored: the path starts at that arrival`;
-    return this.judged(WAITS_FOR.sender.who, chassis, { near }, { pending: `${starts} and may still start at a sender stored later`, settled: `${starts}, settled without it: it would not start at a sender stored later` }, srcIp);
+    return this.judged(WAITS_FOR.sender.who, chassis, { near }, { pending: `${starts} and may still start at a sender stored later`, settled: `${starts}, settled without it: a sender stored later is linked when the path is read again` }, srcIp);
   }
 
   /** `what`: what the hop (or the path's start) may still do while waited for, and what settling it meant. */

@@ -64,7 +64,7 @@ describe('drawPath across chassis', () => {
       const text = drawPath(path(fields), plain);
       const lines = text.split('\n');
       expect(lines.slice(0, 3)).toEqual(['path 7 on hv1: settled without hv2; output to lsp2', `settled without hv2: ${fields.verdict.settledReason}`, '']);
-      expect(lines[1]).toMatch(/^settled without hv2: chassis hv2 has not told what its agent stored, silent for more than 24 h past \S+: the hop from trace 10 was settled without it: an arrival stored later would not be linked$/);
+      expect(lines[1]).toMatch(/^settled without hv2: chassis hv2 has not told what its agent stored, silent for more than 24 h past \S+: the hop from trace 10 was settled without it: an arrival stored later is linked when the path is read again$/);
       expect(hopLines(text)).toEqual(['   │ geneve vni 1 → hv2 (settled without hv2)']);
       expect(lines.some((l) => l.startsWith('provisional'))).toBe(false);
     });

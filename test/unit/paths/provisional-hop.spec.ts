@@ -172,7 +172,7 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
       expect(p!.verdict.settledReason).toContain('the sending chassis (unknown for this tunnel) has not told what its agent stored, unknown for more than 24 h');
       // What happened, not what may still: the path starts at that arrival, and stays so.
       expect(p!.verdict.settledReason).toContain(
-        `trace ${arrival} arrived through a tunnel from ${ENCAP.hv1} and no sender of it is stored: the path starts at that arrival, settled without it: it would not start at a sender stored later`,
+        `trace ${arrival} arrived through a tunnel from ${ENCAP.hv1} and no sender of it is stored: the path starts at that arrival, settled without it: a sender stored later is linked when the path is read again`,
       );
       expect(p!.verdict.settledReason).not.toContain('may still');
       // Named by its tunnel IP: no chassis is known for it (what the CLI and the page name it by).
@@ -187,7 +187,7 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
       expect(p!.verdict.tunnels[0]).not.toHaveProperty('provisional');
       expect(p!.verdict).not.toHaveProperty('provisional');
       expect(p!.verdict.settledReason).toContain('chassis hv2 has not told what its agent stored, silent for more than 24 h');
-      expect(p!.verdict.settledReason).toMatch(new RegExp(`: the hop from trace ${old} was settled without it: an arrival stored later would not be linked$`));
+      expect(p!.verdict.settledReason).toMatch(new RegExp(`: the hop from trace ${old} was settled without it: an arrival stored later is linked when the path is read again$`));
       expect(p!.verdict.settledReason).not.toContain('may still');
       expect(p!.verdict.settledWithout).toEqual(['hv2']);
       // The hop itself says whom it was settled without (what the CLI and the page mark it by).
@@ -212,7 +212,24 @@ describe('GET /paths/:id across chassis, against the receiving chassis’s mark'
       expect(p!.verdict.tunnels).toEqual([expect.objectContaining({ fromTraceId: sender, toTraceId: arrival, settledWithout: ['hv1'] })]);
       expect(p!.verdict.tunnels[0]).not.toHaveProperty('provisional');
       expect(p!.verdict).toMatchObject({ settledWithout: ['hv1'] });
-      expect(p!.verdict.settledReason).toContain(`the hop into trace ${arrival} was settled without it: a sender stored later would not be linked`);
+      expect(p!.verdict.settledReason).toContain(`the hop into trace ${arrival} was settled without it: a sender stored later is linked when the path is read again`);
+    });
+
+    // Settled is not final: a path is built when it is read, so the silent chassis's pass, shipped
+    // late (its spool back after the bound), is linked at the next read; the reason must not say otherwise.
+    it('an old arrival settled without its silent sender: a sender stored later is linked at the next read, as the reason says', async () => {
+      const arrival = await pass('hv2', arrived, OLD + 10, OLD + 60);
+      await mark('hv2', OLD + 5000);
+      const p = await read(arrival, bounded);
+      expect(p!.verdict).toMatchObject({ settledWithout: ['hv1'] });
+      expect(p!.verdict.tunnels).toEqual([]);
+      const reason = p!.verdict.settledReason!;
+
+      const sender = await pass('hv1', sent, OLD, OLD + 50);
+      const q = await read(arrival, bounded);
+      expect(q!.verdict.tunnels).toEqual([expect.objectContaining({ fromTraceId: sender, toTraceId: arrival })]);
+      expect(reason).not.toMatch(/would not (start at|be linked)/);
+      expect(reason).toContain('a sender stored later is linked when the path is read again');
     });
 
     it('an old hop whose receiver told a mark behind it and nothing since: settled, saying so', async () => {
