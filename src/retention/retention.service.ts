@@ -74,7 +74,13 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       help: "The store's used pages (page_count - freelist_count, times page_size; the spool's with PostgreSQL), what LIVETRACE_RETENTION_MAX_MB bounds",
       registers: [metrics.registry],
       collect() {
-        if (read.open) this.set(storeSizeRead(read).usedBytes);
+        // A read that fails (busy in a WAL recovery, the file gone) keeps the last value rather than
+        // failing the whole scrape: prom-client turns a throwing collect into a 500 for every metric.
+        try {
+          if (read.open) this.set(storeSizeRead(read).usedBytes);
+        } catch {
+          /* the last value stands */
+        }
       },
     });
     this.centralPruned = new Counter({
