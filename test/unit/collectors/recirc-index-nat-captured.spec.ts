@@ -128,3 +128,20 @@ describe.each(NAT_VERSIONS)('NAT captures of %s', (version) => {
     });
   });
 });
+
+// lr1 force-SNATs the client's request to the VIP (reply to 10.0.0.254) and not the one to its
+// dnat_and_snat address 172.16.0.50, both to lsp1 (scripts/capture-nat-fixtures): each reply is
+// linked to its own un-NATed child in the router's zone.
+describe.each(NAT_VERSIONS)('force-snat-dnat-and-snat of %s', (version) => {
+  const cap = natCapture(version, 'force-snat-dnat-and-snat');
+  const rewrites = modelRewrites(version, cap.nb);
+
+  it.each(FORMS)("links the force-SNATed reply and the dnat_and_snat row's reply to their own children (%s form)", (form) => {
+    const flows = natFlows(cap, form);
+    const forced = flowWith(flows, /in_port\(vif1\)/, /dst=10\.0\.0\.254,proto=17,/, bareNat);
+    const other = flowWith(flows, /in_port\(vif1\)/, /dst=172\.16\.0\.10,proto=17,/, /udp\(src=80\/0(xfe00)?,dst=44002\//, /ct\(zone=\d+,nat\),recirc\(/);
+    const found = natEdges(flows, rewrites);
+    expect(found).toContain(edge(forced, childOf(flows, forced, /dst=172\.16\.0\.10,proto=17,.*udp\(src=80\/0,dst=44000\//)));
+    expect(found).toContain(edge(other, childOf(flows, other, /src=172\.16\.0\.50\/0\.0\.0\.0,/)));
+  });
+});
