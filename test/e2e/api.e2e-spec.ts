@@ -31,7 +31,7 @@ describe('REST API on real data', () => {
     // The checks read the flows the two packets below installed as live, some a minute after them
     // on a loaded host: under vswitchd's default max-idle (10 s) they had idled out (CI on debian13:
     // no live flow left for 'lists live flows').
-    await sb.vsctl('set', 'open_vswitch', '.', 'other_config:max-idle=600000');
+    await sb.keepFlows();
     dropAclUuid = (await sb.nbctl('--bare', '--columns=_uuid', 'find', 'acl', 'priority=1002')).trim();
     app = await startApp(env());
     http = request(app.getHttpServer());

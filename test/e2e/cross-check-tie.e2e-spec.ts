@@ -144,6 +144,7 @@ describe('cross-check where two equal-priority logical flows match (ls_out_pre_l
     await sb.bind('lsp1', 'vif1', 1);
     await sb.bind('lsp2', 'vif2', 2);
     await sb.nbctl('--wait=hv', 'sync');
+    await sb.keepFlows();
     app = await startApp({ ...sb.env, LIVETRACE_DB: join(sb.dir, 'livetrace.sqlite'), LIVETRACE_POLL_INTERVAL_MS: '200' });
     http = request(app.getHttpServer());
     await waitFor('service healthy', async () => (await http.get('/health')).status === 200, 60_000);

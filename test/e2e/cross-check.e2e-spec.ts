@@ -134,6 +134,7 @@ describe('cross-check of live paths against ovn-trace', () => {
     await sb.nbctl('lr-nat-add', 'lr0', 'snat', '172.16.0.254', '10.0.0.0/24');
     aclUuid = (await sb.nbctl('--bare', '--columns=_uuid', 'find', 'acl', 'priority=1001', 'match="inport == \\"lsp1\\" && ip4"')).trim();
     await sb.nbctl('--wait=hv', 'sync');
+    await sb.keepFlows();
     for (const [name, port] of await sb.dpPorts()) dpPort.set(name, port);
     dbFile = join(sb.dir, 'livetrace.sqlite');
     app = await startApp({ ...sb.env, LIVETRACE_DB: dbFile, LIVETRACE_POLL_INTERVAL_MS: '200' });

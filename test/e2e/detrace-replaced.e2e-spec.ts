@@ -34,7 +34,7 @@ describe(`a detrace of a pass whose flow was replaced under the same UFID while 
     sb = await Sandbox.start();
     await sb.demoTopology();
     // The flows wait in the queue for seconds: none idles out meanwhile.
-    await sb.vsctl('set', 'open_vswitch', '.', 'other_config:max-idle=600000');
+    await sb.keepFlows();
   });
 
   afterAll(async () => {

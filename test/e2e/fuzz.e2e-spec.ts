@@ -40,6 +40,7 @@ describe('fuzz: every route, the NDJSON ingest and the retis adapter', () => {
   beforeAll(async () => {
     ({ sb, app, http } = await startDemoApp({ LIVETRACE_POLL_INTERVAL_MS: '200', LIVETRACE_ONDEMAND_RATE: '100000', LIVETRACE_ONDEMAND_MAX_IN_FLIGHT: '64' }));
     await http.post('/trace-sessions').send({ logicalPort: 'lsp1', includeExisting: true }).expect(201);
+    await sb.keepFlows();
     const ports = await sb.dpPorts();
     await sb.inject('vif1', `in_port(${ports.get('vif1')}),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)`, 2);
     const traces = await waitFor('a trace', async () => {

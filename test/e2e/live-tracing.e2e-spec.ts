@@ -40,7 +40,7 @@ describe('live tracing of lsp1 on a real sandbox', () => {
     await sb.nbctl('--wait=hv', 'sync');
     // The injected packets' flows stay until the idle test lowers max-idle itself: at the default
     // 10 s a loaded machine let them idle out before a dump counted them (Debian 13, stop 27's CI).
-    await sb.vsctl('set', 'open_vswitch', '.', 'other_config:max-idle=120000');
+    await sb.keepFlows(120_000);
     for (const [name, port] of await sb.dpPorts()) dpPort.set(name, port);
     app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
     http = request(app.getHttpServer());

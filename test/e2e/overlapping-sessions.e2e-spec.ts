@@ -28,7 +28,7 @@ describe('two sessions wanting the same passes', () => {
   beforeAll(async () => {
     sb = await Sandbox.start();
     await sb.demoTopology();
-    await sb.vsctl('set', 'open_vswitch', '.', 'other_config:max-idle=120000');
+    await sb.keepFlows(120_000);
     for (const [name, port] of await sb.dpPorts()) dpPort.set(name, port);
     app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200' });
     await app.listen(0, '127.0.0.1');

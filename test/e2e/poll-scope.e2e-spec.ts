@@ -20,6 +20,7 @@ describe('a poller narrowed to the sessions’ ports', () => {
   beforeAll(async () => {
     sb = await Sandbox.start();
     await sb.demoTopology();
+    await sb.keepFlows();
     app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200', LIVETRACE_POLL_SCOPE: 'sessions' });
     http = request(app.getHttpServer());
     await waitFor('synced', async () => (await http.get('/health')).body.details?.nb_db?.synced === true, 60_000);

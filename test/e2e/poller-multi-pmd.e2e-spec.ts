@@ -42,7 +42,7 @@ describe('the poller on a userspace datapath with two PMD threads', () => {
     // learn which one the dump lists first.
     // No copy idles out (the service's start takes seconds on a busy machine, and a copy that left
     // before the burst made its first packet an upcall: 29 counted): the copy that leaves is taken.
-    await sb.vsctl('set', 'open_vswitch', '.', 'other_config:max-idle=120000');
+    await sb.keepFlows(120_000);
     for (const q of byCore.values()) await receive(q, 1);
     const both = await waitFor('a copy on each PMD', async () => {
       const c = copies(await sb.appctl('dpctl/dump-flows', '-m'));
@@ -84,7 +84,7 @@ describe('the poller on a userspace datapath with two PMD threads', () => {
     const byCore = await queuesByCore(sb);
     const receive = (qid: string, n: number) => receiveOn(sb, qid, n);
     // No copy idles out (see above); the last case's flows deleted.
-    await sb.vsctl('set', 'open_vswitch', '.', 'other_config:max-idle=120000');
+    await sb.keepFlows(120_000);
     await sb.appctl('revalidator/purge');
     for (const q of byCore.values()) await receive(q, 1);
     const both = await waitFor('a copy on each PMD', async () => {

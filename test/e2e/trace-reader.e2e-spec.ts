@@ -32,6 +32,7 @@ describe('the trace reader worker', () => {
     traces = app.get(TracesService);
     pool = app.get(ReadWorkersService).pool;
     await http.post('/trace-sessions').send({ logicalPort: 'lsp1', includeExisting: true }).expect(201);
+    await sb.keepFlows();
     const ports = await sb.dpPorts();
     await sb.inject('vif1', `in_port(${ports.get('vif1')}),${pkt(1, 2, 'icmp(type=8,code=0)', 1)}`, 2);
     await sb.inject('vif1', `in_port(${ports.get('vif1')}),${pkt(1, 3, 'udp(src=5353,dst=53)', 17)}`, 2);

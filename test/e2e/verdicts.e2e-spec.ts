@@ -26,6 +26,7 @@ describe(`path verdicts against the datapath (${process.env.LIVETRACE_PAIR ?? 'd
   beforeAll(async () => {
     sb = await Sandbox.start({ prefix: 'livetrace-verdicts-' });
     topo = await buildVerdictTopology(sb);
+    await sb.keepFlows();
     // LIVETRACE_TRACE_METHOD (trace | auto | detrace) reaches the service: the verdicts must not depend on it.
     const method = process.env.LIVETRACE_TRACE_METHOD;
     app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200', ...(method ? { LIVETRACE_TRACE_METHOD: method } : {}) });

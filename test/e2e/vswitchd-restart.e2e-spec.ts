@@ -20,6 +20,7 @@ describe('an ovs-vswitchd restart during a session', () => {
 
   beforeAll(async () => {
     ({ sb, app, http } = await startDemoApp({ LIVETRACE_POLL_INTERVAL_MS: '200' }));
+    await sb.keepFlows();
   });
 
   afterAll(async () => {

@@ -254,7 +254,7 @@ describe('an agent and PostgreSQL faults (real daemons)', () => {
 
   it('an agent restarted on its spool continues the lifetimes it had open: same ids, once in PostgreSQL', async () => {
     // Flows stay installed across the restart (the default 10 s idle time could end them meanwhile).
-    await sb.vsctl('set', 'open_vswitch', '.', 'other_config:max-idle=120000');
+    await sb.keepFlows(120_000);
     if (agent.child.proc.exitCode === null && agent.child.proc.signalCode === null) await stopAgent(agent);
     agent = await startAgent(url, agent.spool, agent.port);
     const sports = await send(3);

@@ -120,6 +120,19 @@ export class Sandbox {
     return this.script('restart-vswitchd');
   }
 
+  /**
+   * Flows stay installed for `ms` idle (other_config:max-idle) instead of vswitchd's 10 s. The
+   * poller sees a flow only if a dump comes while it is installed, and it stretches its interval to
+   * 20 times a dump's time (LIVETRACE_POLL_MAX_SHARE 0.05): on a loaded host (CI's lanes, load 6-9
+   * on 2 cores) a dump of half a second spaces dumps 10 s apart, and a packet injected once makes
+   * flows that idle out before any dump lists them, so never traced (debian13 CI: trace-reader
+   * timed out waiting for its traces). A spec that injects once and waits for what those flows give
+   * calls this first.
+   */
+  keepFlows(ms = 600_000): Promise<string> {
+    return this.vsctl('set', 'open_vswitch', '.', `other_config:max-idle=${ms}`);
+  }
+
   /** Datapath port numbers by interface name (dpif/show): what `in_port(N)` of an injected flow needs. */
   async dpPorts(): Promise<Map<string, number>> {
     return dpifShowPortNumbers(await this.appctl('dpif/show'));

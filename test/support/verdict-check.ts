@@ -28,6 +28,7 @@ export async function startTracingLsp1(prefix: string, session: Record<string, u
   let app: INestApplication | undefined;
   try {
     const topo = await buildVerdictTopology(sb);
+    await sb.keepFlows();
     app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200', ...env });
     const http = request(app.getHttpServer());
     await waitFor('service healthy', async () => (await http.get('/health')).status === 200, 60_000);

@@ -123,7 +123,7 @@ describe('LIVETRACE_TRACE_METHOD=detrace: a flow without a cache yet waits once,
     await sb.demoTopology();
     // The one-packet flow must still be installed when its trace comes (a loaded CI host can take
     // longer than the default max-idle, 10 s, to get there; then it is traced as removed, rightly).
-    await sb.vsctl('set', 'open_vswitch', '.', 'other_config:max-idle=600000');
+    await sb.keepFlows();
     vif1 = (await sb.dpPorts()).get('vif1')!;
     detraceCapable = (await sb.appctl('list-commands')).includes('ofproto/detrace');
     app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '200', LIVETRACE_TRACE_METHOD: 'detrace' });
