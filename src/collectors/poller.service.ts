@@ -15,7 +15,9 @@ import { StoreService } from '../storage/store.service';
 import { DatapathFlowTable, FlowEvent, LiveFlow, RecircLink } from './datapath-diff';
 import { LifetimeSpoolBound } from './lifetime-spool-bound';
 import { vswitchdInstance } from './pmd-copies-column';
+import { nextPollIntervalMs } from './poll-interval';
 import { PollerLifetimes } from './poller-lifetimes';
+import { maxIdleOf } from './vlog-gone-check';
 import { POLL_SCOPE, PollScope } from './poll-scope';
 import { VswitchdService } from './vswitchd.service';
 
@@ -208,7 +210,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
       await this.lifetimes.persist(events, links, this.chassis);
       const count = (t: FlowEvent['type']) => events.filter((e) => e.type === t).length;
       for (const t of ['ukey_created', 'ukey_updated', 'ukey_removed'] as const) this.m.events.inc({ type: t }, count(t));
-      next = Math.max(this.config.LIVETRACE_POLL_INTERVAL_MS, dumpMs / this.config.LIVETRACE_POLL_MAX_SHARE);
+      next = nextPollIntervalMs(this.config.LIVETRACE_POLL_INTERVAL_MS, dumpMs, this.config.LIVETRACE_POLL_MAX_SHARE, maxIdleOf(this.replicas.ovsOtherConfig?.('max-idle')));
       const cycleMs = performance.now() - t0;
       this.lastCycle = {
         at: now,

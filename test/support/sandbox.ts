@@ -127,7 +127,8 @@ export class Sandbox {
    * on 2 cores) a dump of half a second spaces dumps 10 s apart, and a packet injected once makes
    * flows that idle out before any dump lists them, so never traced (debian13 CI: trace-reader
    * timed out waiting for its traces). A spec that injects once and waits for what those flows give
-   * calls this first.
+   * calls this first. (The poller now caps its wait at half of max-idle, src/collectors/poll-interval.ts;
+   * this keeps such specs independent of a dump's wall time altogether.)
    */
   keepFlows(ms = 600_000): Promise<string> {
     return this.vsctl('set', 'open_vswitch', '.', `other_config:max-idle=${ms}`);
