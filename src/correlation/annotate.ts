@@ -91,6 +91,7 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
     errors: pass.errors.map((e) => e.text),
     translationFailed: pass.translationFailed,
     slowPath: pass.slowPath,
+    actionExecutionFailed: pass.actionExecutionFailed,
     steps,
     ports,
     verdict,

@@ -7,6 +7,7 @@
  */
 
 import type { ControllerFlow, LogicalFlowSnapshot, StepHint, StepOwner } from '../ovn/types';
+import type { TraceEnding } from '../ovs/trace-ending';
 
 // The OVN model's answers embedded in a step, defined where the model is (ovn/types.ts).
 export type { ControllerFlow, DatapathKind, EvpnRole, HintTable, LogicalDatapathRef, LogicalFlowSnapshot, OwnerTable, StepHint, StepOwner } from '../ovn/types';
@@ -128,7 +129,8 @@ export interface Verdict {
   readonly controller?: ControllerVerdict;
 }
 
-export interface AnnotatedTrace {
+/** With ofproto/trace's ending (after `Datapath actions:`), as the pass read it. */
+export interface AnnotatedTrace extends TraceEnding {
   readonly method: TraceMethod;
   /** The `Flow:` line. */
   readonly flow: string;
@@ -144,9 +146,6 @@ export interface AnnotatedTrace {
   readonly inPort: string | null;
   readonly warnings: readonly string[];
   readonly errors: readonly string[];
-  readonly translationFailed: string | null;
-  /** ofproto/trace's `This flow is handled by the userspace slow path because it:` reasons (none: the datapath runs it). */
-  readonly slowPath: readonly string[];
   readonly steps: readonly AnnotatedStep[];
   readonly ports: readonly TracePort[];
   readonly verdict: Verdict;

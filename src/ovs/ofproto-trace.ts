@@ -1,6 +1,7 @@
 import { buildTraceTree, TraceItem, TraceNode, TraceStep } from './trace-tree';
 import { OdpAction, parseActions } from './odp-actions';
 import { OvsParseError } from './parse-error';
+import { emptyEnding, readEndingLine, TraceEnding } from './trace-ending';
 import { lineDecimal, lineError, splitLines, TextLine, tryParse } from './trace-error';
 
 export { OvsTextParseError } from './trace-error';
@@ -15,7 +16,7 @@ export type { TraceItem, TraceNode, TraceStep, TableOutcome } from './trace-tree
  * real packet may not have had, so they are kept apart and never mixed into `pass`.
  */
 
-export interface TracePass {
+export interface TracePass extends TraceEnding {
   /** The `Flow:` line (the flow as translated, OpenFlow syntax). */
   readonly flow: string;
   readonly bridges: readonly string[];
@@ -35,12 +36,6 @@ export interface TracePass {
   /** The same read by the ODP actions parser; null, with the reason, if it could not be. */
   readonly datapathActionsParsed: readonly OdpAction[] | null;
   readonly datapathActionsError: OvsParseError | null;
-  /** `Translation failed (<reason>), packet is dropped.` */
-  readonly translationFailed: string | null;
-  /** `This flow is handled by the userspace slow path because it:` reasons. */
-  readonly slowPath: readonly string[];
-  /** `Action execution failed (<reason>)` (only when a packet was given). */
-  readonly actionExecutionFailed: string | null;
   readonly warnings: readonly TraceMessage[];
   readonly errors: readonly TraceMessage[];
   /** 1-based line of the `Flow:` line. */
@@ -197,25 +192,10 @@ function parsePass(whole: string, lines: readonly TextLine[]): TracePass {
   };
 }
 
-type Tail = Pick<TracePass, 'translationFailed' | 'slowPath' | 'actionExecutionFailed'>;
-
 /** What ofproto_trace__() may print after `Datapath actions:`. */
-function parseTail(whole: string, lines: readonly TextLine[]): Tail {
-  const tail: { translationFailed: string | null; slowPath: string[]; actionExecutionFailed: string | null } = {
-    translationFailed: null,
-    slowPath: [],
-    actionExecutionFailed: null,
-  };
-  for (let i = 0; i < lines.length; i++) {
-    const t = lines[i].text;
-    let m: RegExpExecArray | null;
-    if (t.trim() === '' || t === '.') continue;
-    if ((m = /^Translation failed \((.*)\), packet is dropped\.$/.exec(t))) tail.translationFailed = m[1];
-    else if (t === 'This flow is handled by the userspace slow path because it:') continue;
-    else if ((m = /^ {2}- (.*)\.$/.exec(t))) tail.slowPath.push(m[1]);
-    else if ((m = /^Action execution failed \((.*)\)$/.exec(t))) tail.actionExecutionFailed = m[1];
-    else throw lineError(WHAT, whole, lines[i], 'unexpected line after "Datapath actions:"');
-  }
+function parseTail(whole: string, lines: readonly TextLine[]): TraceEnding {
+  const tail = emptyEnding();
+  for (const l of lines) if (!readEndingLine(tail, l.text)) throw lineError(WHAT, whole, l, 'unexpected line after "Datapath actions:"');
   return tail;
 }
 

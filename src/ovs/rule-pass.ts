@@ -4,6 +4,7 @@
 import { parseActions } from './odp-actions';
 import type { TracePass, TraceStep } from './ofproto-trace';
 import type { OvsParseError } from './parse-error';
+import { emptyEnding } from './trace-ending';
 import { tryParse } from './trace-error';
 
 export function rulePass(steps: TraceStep[], flow: string, datapathActions: string, megaflow = ''): TracePass {
@@ -23,9 +24,7 @@ export function rulePass(steps: TraceStep[], flow: string, datapathActions: stri
     datapathActions,
     datapathActionsParsed: parsed,
     datapathActionsError: errors[0] ?? null,
-    translationFailed: null,
-    slowPath: [],
-    actionExecutionFailed: null,
+    ...emptyEnding(),
     warnings: [],
     errors: [],
     line: 1,

@@ -4,6 +4,7 @@
 // `storage.query` (TraceStore, trace-store.ts: SQLite or PostgreSQL), or the trace reader worker's
 // own connection (src/read-workers/read-worker.ts). The SQL is written once for both dialects.
 import { makeCursor, makeTraceCursor, Page, TracePosition } from '../common/query';
+import { endingOfExtra } from '../ovs/trace-ending';
 import type { SqlReader } from '../storage/sql';
 import { inSession } from './trace-extra-session-store';
 import { citesSql, CITES_HINT, CITES_LFLOW, tracesCiting } from './citation-store';
@@ -243,8 +244,7 @@ export class TraceReadStore {
       json.steps = readSteps(cited.steps.get(row.id) ?? [], (extra.collisions ?? {}) as Record<string, StepOwner[]>, cited);
       json.warnings = (extra.warnings as string[]) ?? [];
       json.errors = (extra.errors as string[]) ?? [];
-      json.translationFailed = (extra.translationFailed as string) ?? null;
-      json.slowPath = (extra.slowPath as string[]) ?? [];
+      Object.assign(json, endingOfExtra(extra));
     }
     return json;
   }

@@ -128,9 +128,10 @@ export interface TraceJson {
   steps?: StepJson[];
   warnings?: string[];
   errors?: string[];
+  /** With steps: what ofproto/trace printed after `Datapath actions:` (ovs/trace-ending.ts), e.g. why the userspace slow path handles this pass. */
   translationFailed?: string | null;
-  /** Why ofproto/trace says the userspace slow path handles this pass (`Uses action(s) not supported by datapath`); with steps. */
-  slowPath?: string[];
+  slowPath?: readonly string[];
+  actionExecutionFailed?: string | null;
   /**
    * In `GET /traces?logical_port=`: this pass is the far end, on another chassis, of the port's
    * packet that pass `traceId` sent through a tunnel (paths/port-arrivals.ts).

@@ -8,6 +8,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Page } from '../common/query';
 import type { StepOwner } from '../correlation/types';
+import { endingExtra } from '../ovs/trace-ending';
 import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
@@ -209,8 +210,7 @@ export class TraceStore {
     const extra: Record<string, unknown> = {};
     if (t.warnings.length) extra.warnings = t.warnings;
     if (t.errors.length) extra.errors = t.errors;
-    if (t.translationFailed) extra.translationFailed = t.translationFailed;
-    if (t.slowPath.length) extra.slowPath = t.slowPath;
+    Object.assign(extra, endingExtra(t));
     const collisions: Record<number, StepOwner[]> = {};
     for (const s of t.steps) if (s.owners.length > 1) collisions[s.seq] = s.owners.slice(1) as StepOwner[];
     if (Object.keys(collisions).length) extra.collisions = collisions;

@@ -17,6 +17,7 @@
 // - the verdict and the consistency with the installed datapath flow close the text (after
 //   ofproto/trace's own tail: the slow path's reasons, a failed translation).
 import type { StepHint } from '../correlation/types';
+import { endingLines } from '../ovs/trace-ending';
 import { datapathText } from '../ovn/summaries';
 import { isCookieZero } from '../ovs/ids';
 import { ovsPortsText, type OwnerJson, type StepJson, type TraceJson } from './trace-record';
@@ -90,9 +91,7 @@ export function renderTraceText(t: TraceJson): string {
     if (s.controllerFlow) out.push(pad + P + s.controllerFlow.name);
   }
   out.push('', `Final flow: ${t.finalFlow}`, `Megaflow: ${t.megaflow}`, `Datapath actions: ${t.datapathActions}`);
-  // ofproto_trace__()'s tail, as it prints it (ovs/ofproto-trace.ts parseTail reads it).
-  if (t.slowPath?.length) out.push('This flow is handled by the userspace slow path because it:', ...t.slowPath.map((r) => `  - ${r}.`));
-  if (t.translationFailed) out.push(`Translation failed (${t.translationFailed}), packet is dropped.`);
+  out.push(...endingLines(t));
   const v = t.verdict;
   const ports = [...v.logicalPorts, ...(v.unmappedOutputs?.length ? [ovsPortsText(v.unmappedOutputs)] : [])];
   out.push('', `Verdict: ${v.kinds.join(', ') || 'none'}${ports.length ? ` -> ${ports.join(', ')}` : ''}`);

@@ -93,4 +93,32 @@ describe('the served text of a pass handled by the userspace slow path', () => {
       await closeMigratedSqlite(m);
     }
   });
+
+  // ofproto_trace__() runs the actions only when a packet comes with the flow (this service traces
+  // flows alone), and prints their failure after the slow-path reasons as "\nAction execution
+  // failed (%s)\n.". No daemon here gives one on demand (dpif-netdev's only failure, a packet over
+  // 65535 bytes, is longer than ovs-appctl takes, and over unixctl 3.1's vswitchd exited without a word), so the
+  // captured pass carries EINVAL's text, which is what that failure prints.
+  it("keeps ofproto/trace's action execution failure after the slow-path reasons, stored and read back", async () => {
+    const parsed = parseOfprotoTrace(raw);
+    if (parsed.kind !== 'trace') throw new Error('captured trace did not parse');
+    const m = await openMigratedSqlite('action-failed-text');
+    try {
+      const store = new TraceStore({ db: m.db, writer: m.writer });
+      const trace = { ...annotatePass(parsed.pass, capturedModel(undefined, version), { method: 'trace' }), actionExecutionFailed: 'Invalid argument' };
+      const id = await m.writer.submit((tx) => store.insert(tx, { trace, chassis: 'hv1', createdAt: '2026-12-07T23:30:00.000Z' }));
+      const json = (await store.read(id, true))!;
+      expect(json.actionExecutionFailed).toBe('Invalid argument');
+      const lines = renderTraceText(json).split('\n');
+      const from = lines.findIndex((l) => l.startsWith('Datapath actions: '));
+      expect(lines.slice(from + 1, from + 2 + parsed.pass.slowPath.length + 2)).toEqual([
+        'This flow is handled by the userspace slow path because it:',
+        ...parsed.pass.slowPath.map((r) => `  - ${r}.`),
+        'Action execution failed (Invalid argument)',
+        '.',
+      ]);
+    } finally {
+      await closeMigratedSqlite(m);
+    }
+  });
 });
