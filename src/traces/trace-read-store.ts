@@ -199,6 +199,21 @@ export class TraceReadStore {
     return (await this.q.get<{ port_name: string }>('SELECT port_name FROM logical_port_alias WHERE uuid = ? ORDER BY port_name LIMIT 1', uuid))?.port_name;
   }
 
+  /**
+   * The name a datapath UUID was stored under, if a trace's step cited the datapath's own row: a
+   * Datapath_Binding owner (southbound) or a Logical_Switch / Logical_Router stage-hint
+   * (northbound). By idx_ovn_object_uuid; the datapath every other owner carries sits in its detail
+   * JSON, which no index reaches.
+   */
+  async datapathNameOfUuid(uuid: string): Promise<string | undefined> {
+    return (
+      await this.q.get<{ name: string }>(
+        `SELECT name FROM ovn_object WHERE uuid = ? AND tbl IN ('Datapath_Binding', 'Logical_Switch', 'Logical_Router') AND name IS NOT NULL ORDER BY name LIMIT 1`,
+        uuid,
+      )
+    )?.name;
+  }
+
   /** The traces of a datapath flow lifetime, newest first, as its summary shows them. */
   async ofDatapathFlow(flowId: number): Promise<TraceOfFlow[]> {
     const rows = await this.q.all<{ id: number; created_at: string; method: string; consistent: number | null; verdict: string; path_id: number | null }>(

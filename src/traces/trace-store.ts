@@ -101,6 +101,10 @@ export class TraceStore {
     return this.reader.portNameOfUuid(uuid);
   }
 
+  datapathNameOfUuid(uuid: string): Promise<string | undefined> {
+    return this.reader.datapathNameOfUuid(uuid);
+  }
+
   hasPort(name: string): Promise<boolean> {
     return this.reader.hasPort(name);
   }

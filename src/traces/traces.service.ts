@@ -146,7 +146,7 @@ export class TracesService {
    */
   private async withPortResolved(f: TraceFilter): Promise<{ q: TraceListQuery; unsure: boolean }> {
     const { logicalPort, ...given } = f;
-    const rest = given.datapath === undefined ? given : { ...given, datapath: this.datapathName(given.datapath) };
+    const rest = given.datapath === undefined ? given : { ...given, datapath: await this.datapathName(given.datapath) };
     if (!logicalPort) return { q: rest, unsure: false };
     const p = await this.portOf(logicalPort);
     return { q: { ...rest, portName: p.name }, unsure: p.unsure };
@@ -159,12 +159,17 @@ export class TracesService {
    * unknown UUID is a 404 naming it, as logical_port's. An unknown name stays an empty page: the
    * store keeps the names of datapaths OVN has deleted, and trace_port has no index by datapath
    * that would prove one absent cheaply.
+   *
+   * OVN's replicas first (in memory, where the store is a round trip to PostgreSQL, and the name new
+   * traces are keyed by), then the store: an api instance whose replicas are not synced, or a
+   * datapath OVN has deleted and whose tombstone expired, still resolves where a step cited the
+   * datapath's own row (datapathNameOfUuid).
    */
-  private datapathName(nameOrUuid: string): string {
+  private async datapathName(nameOrUuid: string): Promise<string> {
     const u = nameOrUuid.toLowerCase();
     if (!isUuid(u)) return nameOrUuid;
     const nb = this.replicas.nb.get('Logical_Switch', u) ?? this.replicas.nb.get('Logical_Router', u);
-    const name = nb ? String(nb.name) : this.replicas.model.datapathByUuid(u)?.name;
+    const name = nb ? String(nb.name) : (this.replicas.model.datapathByUuid(u)?.name ?? (await this.store.datapathNameOfUuid(u)));
     if (!name) throw notFound(`no logical datapath with UUID ${u} (a Datapath_Binding, Logical_Switch or Logical_Router)`, 'datapath');
     return name;
   }
