@@ -10,7 +10,7 @@
 // original tuple (ct_tuple4/6), i.e. the addresses and ports the parent's packet had; it is
 // matched under those too (see natVariant). In the kernel datapath's form a child says neither
 // (+dnat lies outside its ct_state mask; a wildcarded protocol leaves no ct_tuple), so the index is
-// given what a bare ct(nat) can rewrite on this deployment (OVN's load balancer VIPs and NAT rows,
+// given what a bare ct(nat) in the parent's zone can rewrite (OVN's load balancer VIPs, NAT rows; ct-zones.ts,
 // ovn/nat-rewrites.ts): a child of such a parent may also be the parent's packet after one rewrite
 // the parent's match admits (VIP:port → a backend, a reply's backend → VIP; recirc-nat.ts), and no
 // other, so a child whose destination is no backend of the parent's VIP is not linked. Without
@@ -25,9 +25,9 @@ import type { OdpKey } from '../ovs/odp-key';
 import { keyField } from '../ovs/odp-key';
 import { protoWildcarded, toBits } from '../ovs/key-match';
 import type { HeaderRewrite } from '../ovs/key-rewrite';
-import { exactOverride, forwardRewrites, type KeyOverride, natVariant, overlapsRewritten, reverseOverrides } from './recirc-nat';
+import { exactOverride, forwardRewrites, type KeyOverride, natVariant, type NatRewrites, natZone, overlapsRewritten, reverseOverrides } from './recirc-nat';
 
-export { natVariant, type KeyOverride } from './recirc-nat';
+export { natVariant, type KeyOverride, type NatRewrites } from './recirc-nat';
 
 const COMPARED: ReadonlyArray<[field: string, attrs: readonly string[]]> = [
   ['eth', ['src', 'dst']],
@@ -190,9 +190,6 @@ export interface IndexedFlow {
   readonly flow: { readonly key: OdpKey; readonly actions: readonly OdpAction[] };
 }
 
-/** What a bare ct(nat) can rewrite now (OvnModel.natRewrites): asked at each lookup, as it changes. */
-export type NatRewrites = () => readonly HeaderRewrite[];
-
 const slotOf = (inPort: string | null, recirc: number) => `${inPort}\u0000${recirc}`;
 
 class Slot<F extends IndexedFlow> {
@@ -229,6 +226,11 @@ export class RecircIndex<F extends IndexedFlow> {
 
   constructor(private readonly rewrites: NatRewrites = () => []) {}
 
+  /** What the parent's ct(nat) may rewrite, in its zone. */
+  private rewritesOf(parent: F): readonly HeaderRewrite[] {
+    return this.rewrites(natZone(parent.flow.actions));
+  }
+
   /** A wild child under a parent: the parent's packet itself, or after a rewrite its ct(nat) may apply. */
   private wildFits(parent: F, child: F, shape: MatchShape): boolean {
     if (overlaps(parent.flow.key, child.flow.key, shape)) return true;
@@ -236,7 +238,7 @@ export class RecircIndex<F extends IndexedFlow> {
     const own = seenUnder(parent.flow.key, shape);
     const seen = seenUnder(child.flow.key, shape);
     if (!own || !seen) return false;
-    return forwardRewrites(shape.parts, own, this.rewrites()).some((rw) => overlapsRewritten(shape.parts, own, seen, rw));
+    return forwardRewrites(shape.parts, own, this.rewritesOf(parent)).some((rw) => overlapsRewritten(shape.parts, own, seen, rw));
   }
 
   private variantOf(f: F): KeyOverride | null {
@@ -246,8 +248,8 @@ export class RecircIndex<F extends IndexedFlow> {
   }
 
   /** A child's values under a shape with each rewrite's before-values put back (reverseOverrides). */
-  private beforeValues(c: F, shape: MatchShape): string[] {
-    return reverseOverrides(c.flow.key, this.rewrites()).flatMap((o) => valuesUnder(c.flow.key, shape, o) ?? []);
+  private beforeValues(c: F, shape: MatchShape, rewrites: readonly HeaderRewrite[]): string[] {
+    return reverseOverrides(c.flow.key, rewrites).flatMap((o) => valuesUnder(c.flow.key, shape, o) ?? []);
   }
 
   private valuesOfChild(c: F, shape: MatchShape): string[] {
@@ -339,11 +341,12 @@ export class RecircIndex<F extends IndexedFlow> {
       const values = this.valuesOfChild(f, shape);
       // The child's packet as it was before a rewrite whose result it is, when its key keeps no NAT
       // trace: one that does (natVariant) names the packet itself, and a rewrite would also give it
-      // the passes of another VIP with the same backend.
-      if (shape.nat && !this.variantOf(f)) values.push(...this.beforeValues(f, shape));
-      for (const v of values) {
-        const hit = byValues.get(v);
-        if (hit) for (const p of hit) if (p !== f && !out.includes(p)) out.push(p);
+      // the passes of another VIP with the same backend. Found under every rewrite, kept when one
+      // the parent's zone applies gives it.
+      const before = shape.nat && !this.variantOf(f) ? this.beforeValues(f, shape, this.rewrites()) : [];
+      for (const v of [...values, ...before]) {
+        const fits = (p: F) => values.includes(v) || this.beforeValues(f, shape, this.rewritesOf(p)).includes(v);
+        for (const p of byValues.get(v) ?? []) if (p !== f && !out.includes(p) && fits(p)) out.push(p);
       }
     }
     return out;
@@ -359,7 +362,7 @@ export class RecircIndex<F extends IndexedFlow> {
     if (shape.nat) {
       // This parent's packet after each rewrite its ct(nat) may apply (exact ones: looked up by value).
       const seen = seenUnder(f.flow.key, shape);
-      for (const rw of seen ? forwardRewrites(shape.parts, seen, this.rewrites()) : []) {
+      for (const rw of seen ? forwardRewrites(shape.parts, seen, this.rewritesOf(f)) : []) {
         const o = exactOverride(shape.parts, rw);
         const v = o && valuesUnder(f.flow.key, shape, o);
         if (v) lookups.push(v);
@@ -372,7 +375,7 @@ export class RecircIndex<F extends IndexedFlow> {
       // By a rewritten value only a child whose key keeps no NAT trace, and that is the rewrite's
       // result in the fields this parent wildcards too (a port): what parentsOf asks of it. A wild
       // child is asked below.
-      const byRewrite = (c: F) => !this.variantOf(c) && !wildUnder(c.flow.key, shape) && this.beforeValues(c, shape).includes(own);
+      const byRewrite = (c: F) => !this.variantOf(c) && !wildUnder(c.flow.key, shape) && this.beforeValues(c, shape, this.rewritesOf(f)).includes(own);
       lookups.forEach((v, i) => {
         for (const c of s?.childIndex.get(shape.id)?.get(v) ?? []) if (c !== f && (i === 0 || byRewrite(c))) out.add(c);
       });

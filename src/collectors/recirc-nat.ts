@@ -5,6 +5,8 @@
 // says what the parent's packet may have become: the child must be that packet, the parent must
 // admit the packet before. Pure: the rewrites come in from the caller. Here too the userspace
 // form's own account of a translation (natVariant: the child's ct_tuple).
+import type { OdpAction } from '../ovs/odp-actions';
+import { ctAction } from '../ovs/odp-actions';
 import type { HeaderRewrite, MaskedValue } from '../ovs/key-rewrite';
 import type { OdpKey } from '../ovs/odp-key';
 import { keyField } from '../ovs/odp-key';
@@ -211,4 +213,20 @@ export function reverseOverrides(child: OdpKey, all: readonly HeaderRewrite[]): 
     out.push(new Map([...rw.before].map(([name, m]) => [name, '0x' + m.value.toString(16)])));
   }
   return out;
+}
+
+/**
+ * What a bare ct(nat) can rewrite now (OvnModel.natRewrites): asked at each lookup, as it changes;
+ * with the parent's conntrack zone when its actions name one (a router's rewrites apply in its zones only).
+ */
+export type NatRewrites = (zone?: number) => readonly HeaderRewrite[];
+
+/** The zone of the ct(…,nat) a parent runs before recirculating, when its actions name one. */
+export function natZone(actions: readonly OdpAction[]): number | undefined {
+  let zone: number | undefined;
+  for (const a of actions) {
+    const ct = ctAction(a);
+    if (ct?.nat && ct.zone !== undefined && /^\d+$/.test(ct.zone)) zone = Number(ct.zone);
+  }
+  return zone;
 }

@@ -141,7 +141,7 @@ function forceSnatRewrites(router: ReplicaRow, pairs: readonly LbPair[], rows: {
   const out: HeaderRewrite[] = [];
   for (const p of mine) {
     for (const a of addressesOf(networks, p.ip)) {
-      out.push(unsnatReply(p, a, ANY, `${first(router.name)} lb_force_snat_ip=${opt} ${p.source} (reply)`));
+      out.push({ ...unsnatReply(p, a, ANY, `${first(router.name)} lb_force_snat_ip=${opt} ${p.source} (reply)`), router: router._uuid });
     }
   }
   return out;
@@ -202,12 +202,19 @@ export function natRewritesOf(
   const natRows = [...nats];
   const natByUuid = new Map(natRows.map((n) => [n._uuid, n]));
   const siblingsOf = new Map<ReplicaRow, ReplicaRow[]>();
+  const routerOf = new Map<ReplicaRow, string>();
   const rows = { ports: new Map([...routerPorts].map((p) => [p._uuid, p])), groups: new Map([...loadBalancerGroups].map((g) => [g._uuid, g])) };
   for (const r of routers) {
     const mine = all(r.nat).flatMap((u) => natByUuid.get(u) ?? []);
-    for (const n of mine) siblingsOf.set(n, mine);
+    for (const n of mine) {
+      siblingsOf.set(n, mine);
+      routerOf.set(n, r._uuid);
+    }
     out.push(...forceSnatRewrites(r, pairs, rows));
   }
-  for (const n of natRows) out.push(...natRowRewrites(n, siblingsOf.get(n) ?? []));
+  for (const n of natRows) {
+    const router = routerOf.get(n);
+    out.push(...natRowRewrites(n, siblingsOf.get(n) ?? []).map((rw) => (router ? { ...rw, router } : rw)));
+  }
   return out;
 }

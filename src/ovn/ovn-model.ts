@@ -10,6 +10,7 @@ import { datapathRef } from './datapaths';
 import { hintName, hintSummary, ownerSummary } from './summaries';
 import type { HeaderRewrite } from '../ovs/key-rewrite';
 import { natRewritesOf } from './nat-rewrites';
+import { ctZoneOwners, rewritesInZone, type ZoneOwners } from './ct-zones';
 import type { OvnTunnelKeys } from '../ovs/odp-tunnel';
 import { zonedTunnelKeys, type ChassisZone, type PushEnds } from './tunnel-zones';
 import { ovsInterfaceIndex, type OvsInterfaceIndex, type OvsInterfaceRef } from './ovs-interfaces';
@@ -79,6 +80,9 @@ export class OvnModel {
   private readonly ports = new Map<string, LogicalPortRef | null>();
   /** The NB Load_Balancer and NAT rows as header rewrites; null until asked for after a change. */
   private rewrites: readonly HeaderRewrite[] | null = null;
+  /** natRewrites by conntrack zone, and whose zone is which (ct-zones.ts); dropped with `rewrites` or an OVS change. */
+  private zoned = new Map<number, readonly HeaderRewrite[]>();
+  private zoneOwners: ZoneOwners | null = null;
   private interfaces: OvsInterfaceIndex | null = null;
   /** Whether a Chassis row is is-remote; null until asked for after a Chassis change (SHARED_SB clears it). */
   private remoteChassis: boolean | null = null;
@@ -90,7 +94,7 @@ export class OvnModel {
   constructor(readonly db: OvnReplicas, readonly integrationBridge = 'br-int') {
     this.listen(db.sb, (c) => this.onSbChange(c), () => this.clearAll());
     this.listen(db.nb, (c) => this.onNbChange(c), () => this.clearAll());
-    if (db.ovs) this.listen(db.ovs, () => this.touch(() => (this.interfaces = null)), () => this.clearAll());
+    if (db.ovs) this.listen(db.ovs, () => this.touch(() => this.dropOvs()), () => this.clearAll());
   }
 
   private listen(r: Replica, onChange: (c: RowChange) => void, onReset: () => void): void {
@@ -106,6 +110,12 @@ export class OvnModel {
     for (const off of this.listeners.splice(0)) off();
   }
 
+  private dropOvs(): void {
+    this.interfaces = null;
+    this.zoneOwners = null;
+    this.zoned.clear();
+  }
+
   private touch(fn: () => void): void {
     fn();
     this.generation++;
@@ -118,7 +128,7 @@ export class OvnModel {
       this.hintDeps.clear();
       this.datapaths.clear();
       this.ports.clear();
-      this.interfaces = null;
+      this.dropOvs();
       this.rewrites = null;
       this.remoteChassis = null;
     });
@@ -130,7 +140,10 @@ export class OvnModel {
   }
 
   private onNbChange(c: RowChange): void {
-    if (REWRITE_TABLES.has(c.table)) this.rewrites = null;
+    if (REWRITE_TABLES.has(c.table)) {
+      this.rewrites = null;
+      this.zoned.clear();
+    }
     if (!HINT_SET.has(c.table)) return;
     const deps = this.hintDeps.get(c.uuid.slice(0, 8));
     if (!deps) return;
@@ -332,11 +345,17 @@ export class OvnModel {
 
   /**
    * What a bare conntrack `nat` can rewrite here: every NB load balancer VIP (and its hairpin),
-   * NAT row and router lb_force_snat_ip (nat-rewrites.ts). The same array until one of those rows changes.
+   * NAT row and router lb_force_snat_ip (nat-rewrites.ts); with `zone`, those a ct(zone=N,nat) there can
+   * apply (a router's only in its own zones: ct-zones.ts). The same array until one of those rows changes.
    */
-  natRewrites(): readonly HeaderRewrite[] {
+  natRewrites(zone?: number): readonly HeaderRewrite[] {
     const nb = this.db.nb;
-    return (this.rewrites ??= natRewritesOf(nb.rows('Load_Balancer'), nb.rows('NAT'), nb.rows('Logical_Router'), nb.rows('Logical_Router_Port'), nb.rows('Load_Balancer_Group')));
+    const all = (this.rewrites ??= natRewritesOf(nb.rows('Load_Balancer'), nb.rows('NAT'), nb.rows('Logical_Router'), nb.rows('Logical_Router_Port'), nb.rows('Load_Balancer_Group')));
+    if (zone === undefined || !this.db.ovs) return all;
+    this.zoneOwners ??= ctZoneOwners([...this.db.ovs.rows('Bridge')].filter((b) => b.name === this.integrationBridge), this.db.sb.rows('Datapath_Binding'));
+    let out = this.zoned.get(zone);
+    if (!out) this.zoned.set(zone, (out = rewritesInZone(all, zone, this.zoneOwners)));
+    return out;
   }
 
   // ---- OVS interfaces --------------------------------------------------------------------

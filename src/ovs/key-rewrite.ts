@@ -23,6 +23,8 @@ export interface HeaderRewrite {
   readonly after: ReadonlyMap<string, MaskedValue>;
   /** Where it comes from, for logs and tests: `lb0 10.0.0.100:80 -> 10.0.0.3:80`, `snat 172.16.0.254`. */
   readonly source: string;
+  /** The NB Logical_Router whose conntrack zones apply it (its NAT rows, lb_force_snat_ip); any zone when absent (ovn/ct-zones.ts). */
+  readonly router?: string;
 }
 
 /** `10.0.0.3`, `fd00::3`, `10.0.0.0/24`, `fd00::/64` → value and mask (null: exact); null when not an address. */

@@ -3,15 +3,15 @@
 // read as the service reads them: the datapath flows as dumped (userspace datapath) or as a kernel
 // datapath would dump the same megaflows (kernel-form.ts: there is no kernel module here), and the
 // NAT rewrites the OVN model makes of the scenario's NB rows.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IndexedFlow, RecircIndex } from '../../src/collectors/recirc-index';
+import { IndexedFlow, type NatRewrites, RecircIndex } from '../../src/collectors/recirc-index';
 import { parseDumpLine } from '../../src/ovs/dump-flows';
 import type { HeaderRewrite } from '../../src/ovs/key-rewrite';
 import { replicaFromDump } from '../../src/ovn/fixture-loader';
 import { OvnModel } from '../../src/ovn/ovn-model';
 import { Replica } from '../../src/ovsdb/replica/replica';
-import { NORTHBOUND, SOUTHBOUND } from '../../src/replicas/ovn-tables';
+import { NORTHBOUND, OPEN_VSWITCH, SOUTHBOUND } from '../../src/replicas/ovn-tables';
 import { capturedVersions, schema } from './captured-model';
 import { kernelForm } from './kernel-form';
 import { indexedFlow } from './packet-paths';
@@ -26,6 +26,8 @@ export interface NatCapture {
   readonly lines: readonly string[];
   /** The NB Load_Balancer, NAT, Logical_Router and Logical_Router_Port rows of the scenario. */
   readonly nb: Replica;
+  /** The capture's SB Datapath_Binding rows and local Bridge rows (ct-zone-* keys), when it has them. */
+  readonly zones?: { readonly sb: Replica; readonly ovs: Replica };
 }
 
 export function natCapture(version: string, scenario: string): NatCapture {
@@ -33,7 +35,17 @@ export function natCapture(version: string, scenario: string): NatCapture {
   const nbSchema = JSON.parse(readFileSync(join(CAPTURED_NAT, version, 'ovn-nb.ovsschema'), 'utf8'));
   const nb = replicaFromDump('OVN_Northbound', NORTHBOUND, nbSchema, readFileSync(join(dir, 'northbound.json'), 'utf8'));
   const lines = readFileSync(join(dir, 'dump-flows.txt'), 'utf8').split('\n').filter((l) => l.startsWith('ufid:'));
-  return { lines, nb };
+  if (!existsSync(join(dir, 'bridges.json'))) return { lines, nb };
+  const sb = replicaFromDump('OVN_Southbound', SOUTHBOUND, schema('ovn-sb.ovsschema', version), readFileSync(join(dir, 'datapaths.json'), 'utf8'));
+  const ovs = replicaFromDump('Open_vSwitch', OPEN_VSWITCH, schema('vswitch.ovsschema', version), readFileSync(join(dir, 'bridges.json'), 'utf8'));
+  return { lines, nb, zones: { sb, ovs } };
+}
+
+/** What the OVN model says a ct(nat) in a zone can rewrite, by the capture's zone assignments. */
+export function zonedRewrites(c: NatCapture): NatRewrites {
+  if (!c.zones) throw new Error('capture without bridges.json');
+  const model = new OvnModel({ nb: c.nb, ...c.zones });
+  return (zone) => model.natRewrites(zone);
 }
 
 /** The rewrites the OVN model makes of these NB rows (its SB is empty: natRewrites reads only NB). */
@@ -54,8 +66,8 @@ export function natFlows(c: NatCapture, form: Form): NatFlow[] {
 }
 
 /** Every edge the index finds, asked from both ends (they must agree), as `parent->child` ids. */
-export function natEdges(flows: readonly NatFlow[], rewrites: readonly HeaderRewrite[]): string[] {
-  const index = new RecircIndex<NatFlow>(() => rewrites);
+export function natEdges(flows: readonly NatFlow[], rewrites: readonly HeaderRewrite[] | NatRewrites): string[] {
+  const index = new RecircIndex<NatFlow>(typeof rewrites === 'function' ? rewrites : () => rewrites);
   for (const f of flows) index.add(f);
   const up = flows.flatMap((c) => index.parentsOf(c).map((p) => `${p.id}->${c.id}`)).sort();
   const down = flows.flatMap((p) => index.childrenOf(p).map((c) => `${p.id}->${c.id}`)).sort();

@@ -6,7 +6,7 @@
 // dump the same megaflows: there is no kernel module here, so the kernel form is derived from the
 // userspace capture (test/support/kernel-form.ts), as in recirc-index-kernel-form.spec.ts.
 import type { Replica } from '../../../src/ovsdb/replica/replica';
-import { flowWith, Form, modelRewrites, NAT_VERSIONS, natCapture, natEdges, NatFlow, natFlows, slotEdges } from '../../support/captured-nat';
+import { flowWith, Form, modelRewrites, NAT_VERSIONS, natCapture, natEdges, NatFlow, natFlows, slotEdges, zonedRewrites } from '../../support/captured-nat';
 
 const FORMS: Form[] = ['userspace', 'kernel'];
 
@@ -141,6 +141,34 @@ describe.each(NAT_VERSIONS)('force-snat-dnat-and-snat of %s', (version) => {
     const forced = flowWith(flows, /in_port\(vif1\)/, /dst=10\.0\.0\.254,proto=17,/, bareNat);
     const other = flowWith(flows, /in_port\(vif1\)/, /dst=172\.16\.0\.10,proto=17,/, /udp\(src=80\/0(xfe00)?,dst=44002\//, /ct\(zone=\d+,nat\),recirc\(/);
     const found = natEdges(flows, rewrites);
+    expect(found).toContain(edge(forced, childOf(flows, forced, /dst=172\.16\.0\.10,proto=17,.*udp\(src=80\/0,dst=44000\//)));
+    expect(found).toContain(edge(other, childOf(flows, other, /src=172\.16\.0\.50\/0\.0\.0\.0,/)));
+  });
+
+  // Both replies first pass lsp1's zone (recirc_id(0), ct(zone=<lsp1>,nat)) into one slot, which
+  // holds both connections' next passes; lr1's un-SNAT happens later, in lr1's zone. By the
+  // capture's zone assignments (bridges.json) lr1's rewrites do not apply at lsp1's ct(nat), so
+  // each reply's first pass is linked to its own connection's next pass only (the client's source
+  // port tells them apart). Without the assignments every rewrite applied there (the over-link).
+  it.each(FORMS)("links each reply's pass in the switch's zone to its own connection's next pass only (%s form)", (form) => {
+    const flows = natFlows(cap, form);
+    const parents = flows.filter((f) => f.recircId === 0 && /in_port\(vif1\)/.test(f.line) && bareNat.test(f.line));
+    expect(parents).toHaveLength(2);
+    const port = (f: NatFlow) => /udp\(src=[^,]*,dst=(\d+)/.exec(f.line)![1];
+    const found = natEdges(flows, zonedRewrites(cap));
+    for (const p of parents) {
+      const slot = slotEdges(flows).filter((e) => e.startsWith(`${p.id}->`));
+      const own = slot.filter((e) => port(flows[Number(e.split('->')[1])]) === port(p));
+      expect(own).toHaveLength(1);
+      expect(found.filter((e) => e.startsWith(`${p.id}->`))).toEqual(own);
+    }
+  });
+
+  it.each(FORMS)("links each reply's pass in lr1's zone to its un-NATed child by the capture's zones (%s form)", (form) => {
+    const flows = natFlows(cap, form);
+    const forced = flowWith(flows, /in_port\(vif1\)/, /dst=10\.0\.0\.254,proto=17,/, bareNat);
+    const other = flowWith(flows, /in_port\(vif1\)/, /dst=172\.16\.0\.10,proto=17,/, /udp\(src=80\/0(xfe00)?,dst=44002\//, /ct\(zone=\d+,nat\),recirc\(/);
+    const found = natEdges(flows, zonedRewrites(cap));
     expect(found).toContain(edge(forced, childOf(flows, forced, /dst=172\.16\.0\.10,proto=17,.*udp\(src=80\/0,dst=44000\//)));
     expect(found).toContain(edge(other, childOf(flows, other, /src=172\.16\.0\.50\/0\.0\.0\.0,/)));
   });
