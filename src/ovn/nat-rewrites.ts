@@ -6,8 +6,8 @@
 // - LB hairpin (a backend reaching its own VIP): OVN SNATs the hairpinned request to the VIP, or to
 //   options:hairpin_snat_ip, with an explicit ct(commit,nat(src=…)); the backend's reply
 //   (src backend:port, dst that address) is un-SNATed by a bare ct(nat) to dst the backend.
-// - A gateway router's options:lb_force_snat_ip (router_ip: the address of each router port; or
-//   addresses): the load-balanced request is SNATed to it (explicit nat(src=…)); the backend's reply
+// - A gateway router's options:lb_force_snat_ip (router_ip: the address of the router port on the
+//   backend's network, each port's when none is; or addresses): the load-balanced request is SNATed to it (explicit nat(src=…)); the backend's reply
 //   to it is un-SNATed by a bare ct(nat) to the client, who can be anyone (dst any address and port).
 // - NAT rows: dnat (and dnat_and_snat) turn dst external_ip into logical_ip and a reply's src back;
 //   snat (and dnat_and_snat) turn src logical_ip (a prefix for snat) into external_ip, and a reply's
@@ -131,16 +131,29 @@ export function loadBalancersOf(row: ReplicaRow, groups: ReadonlyMap<string, Rep
   return new Set([...all(row.load_balancer), ...all(row.load_balancer_group).flatMap((g) => all(groups.get(g)?.load_balancer))]);
 }
 
+/**
+ * router_ip's SNAT addresses for a backend: OVN SNATs to the address of the port the request leaves
+ * by, that of the port whose network holds the backend (captured: lr1-sw0's for a backend on sw0);
+ * every port's when none does (a static route decides, which this does not follow).
+ */
+function routerIpFor(p: LbPair, networks: readonly string[]): MaskedValue[] {
+  const on = networks.filter((n) => {
+    const net = familyOf(n) === p.ip ? addressValue(n) : null;
+    return net?.mask != null && ((p.backend.value ^ net.value) & net.mask) === 0n;
+  });
+  return addressesOf((on.length ? on : networks).join(' '), p.ip);
+}
+
 /** lb_force_snat_ip of a router: the router's load balancers' backends replying to its SNAT address. */
 function forceSnatRewrites(router: ReplicaRow, pairs: readonly LbPair[], rows: { ports: ReadonlyMap<string, ReplicaRow>; groups: ReadonlyMap<string, ReplicaRow> }): HeaderRewrite[] {
   const opt = option(router, 'lb_force_snat_ip');
   if (!opt) return [];
-  const networks = opt === 'router_ip' ? all(router.ports).flatMap((u) => all(rows.ports.get(u)?.networks)).join(' ') : opt;
+  const networks = all(router.ports).flatMap((u) => all(rows.ports.get(u)?.networks));
   const own = loadBalancersOf(router, rows.groups);
   const mine = pairs.filter((p) => own.has(p.lb._uuid));
   const out: HeaderRewrite[] = [];
   for (const p of mine) {
-    for (const a of addressesOf(networks, p.ip)) {
+    for (const a of opt === 'router_ip' ? routerIpFor(p, networks) : addressesOf(opt, p.ip)) {
       out.push({ ...unsnatReply(p, a, ANY, `${first(router.name)} lb_force_snat_ip=${opt} ${p.source} (reply)`), router: router._uuid });
     }
   }
