@@ -85,7 +85,7 @@ export class PollerService extends EventEmitter<PollerEvents> implements OnAppli
     super();
     // Recirculation edges after a bare ct(nat) follow the NAT bindings OVN can make (kernel-form keys
     // keep no trace of them). The specs' stand-ins for ReplicasService have no model: no rewrites.
-    this.table = new DatapathFlowTable(() => this.replicas.model?.natRewrites() ?? []);
+    this.table = new DatapathFlowTable((zone) => this.replicas.model?.natRewrites(zone) ?? []);
     this.lifetimes = new PollerLifetimes(store, flows, bound, this.table, () => vswitchdInstance(this.vswitchd.currentPid));
     const registers = [metrics.registry];
     this.m = {
