@@ -156,10 +156,14 @@ describe('cross-check where two equal-priority logical flows match (ls_out_pre_l
     await sb?.stop();
   });
 
-  it.each<[Pick, string, string]>([
-    ['mcast', MCAST, ROUTER_PORT],
-    ['router', ROUTER_PORT, MCAST],
-  ])('OVS ran the %s flow where ovn-trace ran the other: a tie, and the cross-check matches', async (ovs, liveMatch, simMatch) => {
+  // OVS running the router port's flow needs a whole install in ovn-controller's own order: recreating sw0
+  // gives it on OVN 23.03, but on 25.03 and 26.03 only a vswitchd restart sometimes does (a CI run on
+  // unstable redrew for 10 min without it). That order is checked here on Debian 12 only; on the newer
+  // pairs its real captures (tie/tie-router, scripts/capture-ovn-trace-fixtures --tie) are read by the
+  // unit suite (test/unit/cross-checks/tie-paths.spec.ts).
+  const orders: Array<[Pick, string, string]> = [['mcast', MCAST, ROUTER_PORT]];
+  if ((process.env.LIVETRACE_PAIR ?? 'debian12') === 'debian12') orders.push(['router', ROUTER_PORT, MCAST]);
+  it.each<[Pick, string, string]>(orders)('OVS ran the %s flow where ovn-trace ran the other: a tie, and the cross-check matches', async (ovs, liveMatch, simMatch) => {
     const src = await draw(ovs);
     const [mcast, router] = [await flowPrefix(MCAST), await flowPrefix(ROUTER_PORT)];
     const traceId = await broadcast(src);
