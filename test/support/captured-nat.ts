@@ -30,15 +30,41 @@ export interface NatCapture {
   readonly zones?: { readonly sb: Replica; readonly ovs: Replica };
 }
 
-export function natCapture(version: string, scenario: string): NatCapture {
+export interface NatCaptureOptions {
+  /**
+   * Two routers (NB names) whose SB datapaths trade NB routers: the capture's ct-zone-* keys then
+   * give each router's zones to the other, as if ovn-controller had assigned them the other way.
+   */
+  readonly swapRouters?: readonly [string, string];
+}
+
+export function natCapture(version: string, scenario: string, opts: NatCaptureOptions = {}): NatCapture {
   const dir = join(CAPTURED_NAT, version, scenario);
   const nbSchema = JSON.parse(readFileSync(join(CAPTURED_NAT, version, 'ovn-nb.ovsschema'), 'utf8'));
   const nb = replicaFromDump('OVN_Northbound', NORTHBOUND, nbSchema, readFileSync(join(dir, 'northbound.json'), 'utf8'));
   const lines = readFileSync(join(dir, 'dump-flows.txt'), 'utf8').split('\n').filter((l) => l.startsWith('ufid:'));
   if (!existsSync(join(dir, 'bridges.json'))) return { lines, nb };
-  const sb = replicaFromDump('OVN_Southbound', SOUTHBOUND, schema('ovn-sb.ovsschema', version), readFileSync(join(dir, 'datapaths.json'), 'utf8'));
+  let datapaths = readFileSync(join(dir, 'datapaths.json'), 'utf8');
+  if (opts.swapRouters) datapaths = swapRouters(datapaths, opts.swapRouters);
+  const sb = replicaFromDump('OVN_Southbound', SOUTHBOUND, schema('ovn-sb.ovsschema', version), datapaths);
   const ovs = replicaFromDump('Open_vSwitch', OPEN_VSWITCH, schema('vswitch.ovsschema', version), readFileSync(join(dir, 'bridges.json'), 'utf8'));
   return { lines, nb, zones: { sb, ovs } };
+}
+
+/** `ovsdb-client dump --format=json` Datapath_Binding rows with the two routers' `logical-router` ids traded. */
+function swapRouters(dump: string, [a, b]: readonly [string, string]): string {
+  const table = JSON.parse(dump) as { headings: string[]; data: unknown[][] };
+  const col = table.headings.indexOf('external_ids');
+  const ids = (row: unknown[]) => (row[col] as ['map', Array<[string, string]>])[1];
+  const named = (name: string) => {
+    const row = table.data.find((r) => ids(r).some(([k, v]) => k === 'name' && v === name));
+    const pair = row && ids(row).find(([k]) => k === 'logical-router');
+    if (!pair) throw new Error(`no router datapath named ${name}`);
+    return pair;
+  };
+  const [pa, pb] = [named(a), named(b)];
+  [pa[1], pb[1]] = [pb[1], pa[1]];
+  return JSON.stringify(table);
 }
 
 /** What the OVN model says a ct(nat) in a zone can rewrite, by the capture's zone assignments. */
