@@ -119,6 +119,26 @@ describe.each(NAT_VERSIONS)('NAT rewrites of the captured rows of %s', (version)
     expect(of('lb-hairpin', (s) => s.startsWith('lr1 '))).toEqual([]);
   });
 
+  // A floating IP on a distributed router (logical_port and external_mac: OVN runs it where the VM's
+  // port is bound, in lr2's zones): what it rewrites is a centralized row's, and it is lr2's.
+  it("a distributed dnat_and_snat: a centralized row's rewrites, lr2's", () => {
+    const { nb } = natCapture(version, 'distributed-dnat-and-snat');
+    const rows = [...nb.rows('NAT')];
+    expect(rows.map((r) => [r.type, r.logical_port, r.external_mac])).toEqual([['dnat_and_snat', ['lsp6'], ['50:54:00:00:01:50']]]);
+    const lr2 = [...nb.rows('Logical_Router')].find((r) => r.name === 'lr2')!._uuid;
+    const fip = modelRewrites(version, nb).filter((r) => r.source.startsWith('dnat_and_snat '));
+    expect(fip.map((r) => r.router)).toEqual(fip.map(() => lr2));
+    // 192.168.100.50 <-> 10.1.0.6: DNAT (and its reply) keep the ports, SNAT (and its reply) may pick one.
+    expect(fip.map(text).sort()).toEqual([
+      'ipv4.dst=c0a86432 => ipv4.dst=a010006',
+      'ipv4.src=a010006 => ipv4.src=c0a86432',
+      'ipv4.dst=c0a86432 => ipv4.dst=a010006,tcp.dst=0/0,udp.dst=0/0,sctp.dst=0/0',
+      'ipv4.src=a010006 => ipv4.src=c0a86432,tcp.src=0/0,udp.src=0/0,sctp.src=0/0',
+    ].sort());
+    const centralized = rows.map((r) => row({ ...r, logical_port: [], external_mac: [] }));
+    expect(fip.map(text).sort()).toEqual(natRewritesOf([], centralized).map(text).sort());
+  });
+
   it("a SNAT prefix leaves out the longer prefix its router SNATs to another address, both ways", () => {
     expect(of('snat-prefix', (s) => s.startsWith('snat 172.16.0.1 '))).toEqual([
       'ipv4.src=a000000/ffffff00!(a000002) => ipv4.src=ac100001,tcp.src=0/0,udp.src=0/0,sctp.src=0/0',
