@@ -6,6 +6,7 @@ import type { DpifDatapath } from '../ovs/dpif-show';
 import type { CookieOwners, OvnModel } from '../ovn/ovn-model';
 import type { TraceStep } from '../ovs/trace-tree';
 import { isCookieZero, recircIdHex } from '../ovs/ids';
+import { flowRecircId } from '../ovs/trace-passes';
 import { unownedEvpnFlow } from '../ovn/evpn-flows';
 import { collectPassPorts, fieldValue } from './ports';
 import { dpifMaps, passVerdict } from './verdict';
@@ -24,8 +25,6 @@ export interface AnnotateOptions {
   readonly chassis?: string | null;
 }
 
-// OVS prints recirc_id in hex; a decimal of up to 9 digits (hand-typed flows) always fits 32 bits.
-const RECIRC = /(?:^|,)recirc_id=(0x[0-9a-f]{1,8}|\d{1,9})(?=,|$)/;
 const IN_PORT = /(?:^|,)in_port=([^,]+)/;
 
 export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOptions = {}): AnnotatedTrace {
@@ -85,7 +84,7 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
     megaflow: pass.megaflow,
     datapathActions: pass.datapathActions,
     bridge: pass.bridges[0] ?? null,
-    recircId: opts.recircId ?? recircIdHex(RECIRC.exec(pass.flow)?.[1] ?? 0),
+    recircId: opts.recircId ?? recircIdHex(flowRecircId(pass.flow)),
     inPort: opts.inPort ?? IN_PORT.exec(pass.flow)?.[1] ?? null,
     warnings: pass.warnings.map((w) => w.text),
     errors: pass.errors.map((e) => e.text),
