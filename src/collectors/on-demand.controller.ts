@@ -6,12 +6,19 @@ import { bodyStr, object, onlyKeys } from '../common/body';
 import { Query as Q, rejectUnknown } from '../common/query';
 import { annotatePass } from '../correlation/annotate';
 import { parseOfprotoTrace } from '../ovs/ofproto-trace';
+import { recircIdHex } from '../ovs/ids';
+import { simulatedPasses } from '../ovs/trace-passes';
+import { PathBuilder, PathRecorder } from '../paths';
 import { ReplicasService } from '../replicas/replicas.service';
 import { TracesService } from '../traces/traces.service';
 import { UnixctlError } from '../unixctl/client';
 import { VswitchdService } from './vswitchd.service';
 
-/** ofproto/trace's classic use, annotated and stored: a hand-typed flow, no datapath flow. */
+/**
+ * ofproto/trace's classic use, annotated and stored: a hand-typed flow, no datapath flow. Every pass
+ * the daemon simulated (after ct()/recirc() it goes on with an assumed conntrack state) is stored, in
+ * its order, as one path: GET /paths/:id, ?logical_port= and the cross-check read them as a live path's.
+ */
 @ApiTags('traces')
 @Controller('traces')
 export class OnDemandTraceController {
@@ -19,13 +26,19 @@ export class OnDemandTraceController {
     private readonly vswitchd: VswitchdService,
     private readonly replicas: ReplicasService,
     private readonly traces: TracesService,
+    private readonly recorder: PathRecorder,
+    private readonly paths: PathBuilder,
   ) {}
 
   @Post()
   @HttpCode(201)
   @ApiOperation({
     summary: 'Trace a hand-typed flow (OpenFlow syntax with a bridge, or an ODP key), annotate and store it',
-    description: 'Note: conntrack state is what you type, not what a real packet saw; live sessions trace real flows.',
+    description:
+      'Every pass ofproto/trace simulated is stored, in order, as one path: the answer is the first pass, with `path` (its id, ' +
+      'its one verdict, the last pass\'s fate, and its passes in order, as GET /paths/:id gives them). Conntrack state is what you type for ' +
+      'the first pass and what ofproto/trace assumed after each ct() (`ctState`, `ctStateAssumed`: its default trk|new), not what a real ' +
+      'packet saw; live sessions trace real flows.',
   })
   @ApiBody({ schema: { example: { bridge: 'br-int', flow: 'in_port=1,icmp,dl_src=50:54:00:00:00:01,dl_dst=50:54:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2' } } })
   async create(@Body() raw: unknown, @Query() q: Q) {
@@ -48,8 +61,32 @@ export class OnDemandTraceController {
     if (parsed.kind === 'no_recirculation_data') throw badRequest('flow', parsed.message);
     const dp = await this.vswitchd.datapath().catch(() => null);
     const chassis = this.replicas.chassisName() ?? hostname();
-    const trace = annotatePass(parsed.pass, this.replicas.model, { method: 'trace', dpif: dp, chassis });
-    const id = await this.traces.record({ trace, chassis, createdAt: new Date().toISOString(), consistent: null });
-    return this.traces.getStored(id);
+    const sims = simulatedPasses(parsed);
+    const annotated = sims.map((p) => annotatePass(p.pass, this.replicas.model, { method: 'trace', dpif: dp, chassis }));
+    const { pathId, traceIds } = await this.recorder.recordSimulated(annotated, chassis);
+    const first = await this.traces.getStored(traceIds[0]);
+    const built = await this.paths.ofPath(pathId);
+    const sim = new Map(traceIds.map((id, i) => [id, sims[i]]));
+    const assumed = sims.filter((p) => p.ctStateAssumed).map((p) => recircIdHex(p.recircId));
+    return {
+      ...first,
+      path: {
+        id: pathId,
+        verdict: built?.verdict ?? null,
+        passes: (built?.passes ?? []).map((r) => ({
+          id: r.id,
+          recircId: r.recirc_id,
+          // The pass whose recirc(0xN) queued it (ofproto/trace's own link; no datapath flow).
+          queuedBy: sim.get(r.id)?.parent == null ? null : traceIds[sim.get(r.id)!.parent!],
+          ctState: sim.get(r.id)?.ctState ?? null,
+          ctStateAssumed: sim.get(r.id)?.ctStateAssumed ?? false,
+          kinds: (JSON.parse(r.verdict) as { kinds: string[] }).kinds,
+        })),
+        ...(assumed.length
+          ? { conntrack: `the passes after ${assumed.join(', ')} ran with ofproto/trace's assumed ct_state (trk|new, a first packet), not a real connection's` }
+          : {}),
+        ...(parsed.recirculationLimit ? { recirculationLimit: parsed.recirculationLimit } : {}),
+      },
+    };
   }
 }

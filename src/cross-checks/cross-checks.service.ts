@@ -33,6 +33,8 @@ export interface CrossCheckJson extends Comparison {
   command: { argv: string[]; shell: string };
   /** The passes compared, in edge order (as GET /paths/:id gives them). */
   traceIds: number[];
+  /** A hand-typed path's: its conntrack states are what ofproto/trace assumed, not a real connection's. */
+  conntrack?: string;
   ovnTrace: {
     flow: string;
     /** How many times ovn-trace ran before the --ct values settled (ct-sequence.ts). */
@@ -132,13 +134,15 @@ export class CrossChecksService {
       // one-chassis path) misses its start as surely as one marked incomplete.
       const from = arrivedThrough(passes[0].flow);
       if ((verdict.incomplete || from) && explainedByMissingPasses(comparison)) {
-        // A hand-typed flow's later passes will never be traced: ofproto/trace only simulated them.
+        // A hand-typed path holds what ofproto/trace simulated, and nothing more will ever be traced:
+        // a pass it lacks is one the daemon did not simulate (its recirculation limit), or the trace
+        // was stored alone, before POST /traces kept every pass.
         if (trace.origin === 'hand-typed') {
           throw new ApiError(
             422,
-            `trace ${traceId}: a hand-typed flow (POST /traces) has its first pass only: ofproto/trace simulated the passes after its recirculation ` +
-              `(${trace.verdict.recircIds.join(', ')}) with an assumed conntrack state and they are not stored, so ovn-trace went where there is no pass ` +
-              'to compare; cross-check a live trace of this traffic (POST /trace-sessions)',
+            `trace ${traceId}: a hand-typed flow (POST /traces) whose path lacks a pass (${verdict.incompleteReason ?? 'a pass is missing'}): ofproto/trace did not ` +
+              'simulate it (its recirculation limit) or the trace was stored with its first pass only (before every pass was kept), so ovn-trace went where ' +
+              'there is no pass to compare; trace the flow again (POST /traces) or cross-check a live trace of this traffic (POST /trace-sessions)',
           );
         }
         const why = verdict.incomplete ? (verdict.incompleteReason ?? 'a pass is missing') : `it starts with a packet that arrived through a tunnel from ${from}: its ingress pipeline ran on the sending chassis`;
@@ -154,6 +158,11 @@ export class CrossChecksService {
     const argv = [binary, ...args];
     const body = {
       ...comparison,
+      // A hand-typed path's passes after ct() ran with the state ofproto/trace assumed (trk|new unless
+      // --ct-next was given), and ovn-trace was told that same state: both simulate a first packet.
+      ...(trace.origin === 'hand-typed' && liveCt.length
+        ? { conntrack: `hand-typed: the conntrack states compared (${liveCt.map((c) => c.ctState).join('; ')}) are what ofproto/trace assumed, not a real connection's` }
+        : {}),
       traceId,
       pathId: trace.pathId,
       sessionId: trace.sessionId,

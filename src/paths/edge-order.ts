@@ -7,11 +7,31 @@ export interface OrderedPass {
   /** The datapath flow lifetime the pass traced; null when none was recorded. */
   flowId: number | null;
   recircId: number;
+  /**
+   * The recirc ids the pass's datapath actions queue. Read for passes without a datapath flow only
+   * (a hand-typed flow's passes, which ofproto/trace simulated): no recirc_edge links them, so a
+   * flowless pass that queued 0xN is the parent of the path's flowless pass with recirc_id 0xN
+   * (a path is one packet: one pass per recirc id).
+   */
+  queued?: readonly number[];
 }
 
 export interface FlowEdge {
   parent: number;
   child: number;
+}
+
+/** A pass's node: its datapath flow (the passes of one flow stay together), else the pass itself. */
+const nodeOf = (p: OrderedPass): string => (p.flowId !== null ? `f${p.flowId}` : `t${p.traceId}`);
+
+/** The recirculation edges of flowless passes, from what they queued and the ids they ran with. */
+function queuedEdges(passes: readonly OrderedPass[]): Array<[string, string]> {
+  const flowless = passes.filter((p) => p.flowId === null);
+  const out: Array<[string, string]> = [];
+  for (const child of flowless) {
+    for (const parent of flowless) if (parent !== child && parent.queued?.includes(child.recircId)) out.push([nodeOf(parent), nodeOf(child)]);
+  }
+  return out;
 }
 
 /**
@@ -23,40 +43,37 @@ export interface FlowEdge {
  */
 export function edgeOrder<T extends OrderedPass>(passes: readonly T[], edges: readonly FlowEdge[]): T[] {
   const byTrace = [...passes].sort((a, b) => a.traceId - b.traceId);
-  const byFlow = new Map<number, T[]>();
-  for (const p of byTrace) if (p.flowId !== null) byFlow.set(p.flowId, [...(byFlow.get(p.flowId) ?? []), p]);
-  const children = new Map<number, number[]>();
-  const waiting = new Map<number, number>();
-  for (const e of edges) {
-    if (e.parent === e.child || !byFlow.has(e.parent) || !byFlow.has(e.child)) continue;
-    const kids = children.get(e.parent) ?? [];
-    if (kids.includes(e.child)) continue;
-    kids.push(e.child);
-    children.set(e.parent, kids);
-    waiting.set(e.child, (waiting.get(e.child) ?? 0) + 1);
+  const byNode = new Map<string, T[]>();
+  for (const p of byTrace) byNode.set(nodeOf(p), [...(byNode.get(nodeOf(p)) ?? []), p]);
+  const children = new Map<string, string[]>();
+  const waiting = new Map<string, number>();
+  const links: Array<[string, string]> = [...edges.map((e): [string, string] => [`f${e.parent}`, `f${e.child}`]), ...queuedEdges(byTrace)];
+  for (const [parent, child] of links) {
+    if (parent === child || !byNode.has(parent) || !byNode.has(child)) continue;
+    const kids = children.get(parent) ?? [];
+    if (kids.includes(child)) continue;
+    kids.push(child);
+    children.set(parent, kids);
+    waiting.set(child, (waiting.get(child) ?? 0) + 1);
   }
-  const firstTrace = (flow: number) => byFlow.get(flow)![0].traceId;
+  const firstTrace = (node: string) => byNode.get(node)![0].traceId;
   for (const kids of children.values()) kids.sort((a, b) => firstTrace(a) - firstTrace(b));
   const out: T[] = [];
   const seen = new Set<T>();
   const place = (p: T) => {
     if (seen.has(p)) return;
-    if (p.flowId === null) {
-      seen.add(p);
-      out.push(p);
-      return;
-    }
-    for (const same of byFlow.get(p.flowId)!) {
+    const node = nodeOf(p);
+    for (const same of byNode.get(node)!) {
       seen.add(same);
       out.push(same);
     }
-    for (const c of children.get(p.flowId) ?? []) {
+    for (const c of children.get(node) ?? []) {
       const left = waiting.get(c)! - 1;
       waiting.set(c, left);
-      if (left === 0) place(byFlow.get(c)![0]);
+      if (left === 0) place(byNode.get(c)![0]);
     }
   };
-  const isRoot = (p: T) => p.flowId === null || !waiting.has(p.flowId);
+  const isRoot = (p: T) => !waiting.has(nodeOf(p));
   for (const p of byTrace) if (isRoot(p) && p.recircId === 0) place(p);
   for (const p of byTrace) if (isRoot(p)) place(p);
   for (const p of byTrace) place(p);

@@ -22,6 +22,9 @@ export interface BuiltPath {
 }
 
 const recircOf = (r: TraceRow): number => Number(r.recirc_id);
+/** What a pass without a datapath flow (a hand-typed flow's) queued: its only link to its next passes (edge-order.ts). */
+const queuedOf = (r: TraceRow): number[] | undefined =>
+  r.datapath_flow_id === null ? ((JSON.parse(r.verdict) as { recircIds?: string[] }).recircIds ?? []).map(Number) : undefined;
 
 @Injectable()
 export class PathBuilder {
@@ -82,7 +85,7 @@ export class PathBuilder {
     }
     const edges = await this.store.edgesAmong(flowsOf(rows));
     const passes = edgeOrder(
-      rows.map((row) => ({ row, traceId: row.id, flowId: row.datapath_flow_id, recircId: recircOf(row) })),
+      rows.map((row) => ({ row, traceId: row.id, flowId: row.datapath_flow_id, recircId: recircOf(row), queued: queuedOf(row) })),
       edges.map((e) => ({ parent: e.parent_id, child: e.child_id })),
     );
     const storedVerdict = path ? (JSON.parse(path.verdict) as StoredPathVerdict) : undefined;

@@ -126,6 +126,28 @@ export class PathRecorder {
     return { traceId, pathId, complete: state ? isComplete(state.verdict()) : null };
   }
 
+  /**
+   * The passes ofproto/trace simulated for a hand-typed flow (POST /traces), in its order, as one new
+   * path: stored together in one transaction, with no datapath flow (so no recirc_edge: edge-order.ts
+   * links them by what each queued) and never chained with live passes, whose conntrack state they
+   * only assumed. Every pass gets the path's ports (scope 'path'), as a live packet's do.
+   */
+  async recordSimulated(passes: readonly AnnotatedTrace[], chassis: string): Promise<{ pathId: number; traceIds: number[] }> {
+    const uuids = passes.map((t) => this.ports.uuids(t.ports));
+    const now = new Date().toISOString();
+    return this.storage.writer.submit((tx) => {
+      const pathId = this.store.create(tx, chassis, now);
+      const state = new PathState();
+      const traceIds = passes.map((trace, i) => {
+        const id = this.traces.insert(tx, { trace, chassis, createdAt: now, ufid: null, datapathFlowId: null, pathId, consistent: null, portUuids: uuids[i] });
+        state.add({ traceId: id, flowId: null, recircId: Number(trace.recircId), pass: trace, parents: [] });
+        return id;
+      });
+      this.writePath(tx, pathId, state, new Map(uuids.flatMap((m) => [...m])), now);
+      return { pathId, traceIds };
+    });
+  }
+
   /** The traced earlier passes of a flow with these parents (one parent per level, nearest first). */
   private ancestors(parents: readonly number[]): Array<[number, Traced]> {
     const out: Array<[number, Traced]> = [];
@@ -157,12 +179,16 @@ export class PathRecorder {
     let st = this.paths.get(pathId);
     if (!st) this.paths.set(pathId, (st = new PathState()));
     st.add(pass);
-    // Every pass of the packet carries the ports of the whole path (scope 'path').
+    this.writePath(tx, pathId, st, uuids, now);
+    if (this.paths.size > MAX_PATHS_IN_MEMORY) this.paths.delete(this.paths.keys().next().value!);
+  }
+
+  /** Every pass of the packet carries the ports of the whole path (scope 'path'); the path its verdict. */
+  private writePath(tx: WriteContext, pathId: number, st: PathState, uuids: Map<string, string>, now: string): void {
     const all = st.ports();
     const known = new Map([...this.ports.uuids(all), ...uuids]);
     const ports = all.map((x) => ({ name: x.logicalPort, uuid: known.get(x.logicalPort) ?? null, bindingUuid: x.portBindingUuid, datapath: x.datapath, role: x.role }));
     for (const id of st.traceIds) this.traces.addPathPorts(tx, id, ports);
     this.store.setVerdict(tx, pathId, st.verdict(), now);
-    if (this.paths.size > MAX_PATHS_IN_MEMORY) this.paths.delete(this.paths.keys().next().value!);
   }
 }

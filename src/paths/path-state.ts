@@ -46,7 +46,11 @@ export class PathState {
 
   ordered(): StatePass[] {
     const edges: FlowEdge[] = this.passes.flatMap((p) => (p.flowId === null ? [] : p.parents.map((parent) => ({ parent, child: p.flowId! }))));
-    return edgeOrder(this.passes, edges);
+    // A pass without a datapath flow (hand-typed) is linked by what it queued (edge-order.ts).
+    return edgeOrder(
+      this.passes.map((p) => (p.flowId === null ? { ...p, queued: p.pass.verdict.recircIds.map(Number) } : p)),
+      edges,
+    );
   }
 
   verdict(): StoredPathVerdict {

@@ -63,4 +63,13 @@ describe('edgeOrder with a pass two parents recirculate into', () => {
     ];
     expect(ids(edgeOrder(passes, edges))).toEqual([1, 2, 3, 4, 5]);
   });
+
+  it("orders a hand-typed flow's passes (no datapath flow) by what each queued, not by trace id", () => {
+    // ofproto/trace's passes: 0 → ct → 0x5 → ct → 0x3, and a sibling 0x9 queued by the first; stored in any order.
+    const hand = (traceId: number, recircId: number, queued: number[]): OrderedPass => ({ traceId, flowId: null, recircId, queued });
+    const passes = [hand(40, 0x3, []), hand(41, 0x5, [0x3]), hand(42, 0, [0x5, 0x9]), hand(43, 0x9, [])];
+    expect(ids(edgeOrder(passes, []))).toEqual([42, 41, 40, 43]);
+    // A live flow's pass never links to a flowless one by recirc id: only recirc_edge rows link flows.
+    expect(ids(edgeOrder([pass(1, 7, 0x5), hand(2, 0, [0x5])], []))).toEqual([2, 1]);
+  });
 });
