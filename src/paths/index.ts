@@ -10,7 +10,7 @@
 // Never collectors or cross-checks: they build on it.
 //
 // Entry points: PathsModule, exporting PathRecorder (the tracer stores a pass into its packet's
-// path) and PathBuilder (every reader: GET /paths/:id, the cross-check); pathVerdict, the one
+// path; POST /traces a hand-typed flow's simulated passes as one path, recordSimulated) and PathBuilder (every reader: GET /paths/:id, the cross-check); pathVerdict, the one
 // verdict function; edgeOrder, the one pass order; linkTunnels/senderOf, the one cross-chassis link;
 // writeMark/tellCentralMark, an agent's chassis_mark (how far its traces are stored: provisional.ts reads it).
 export { otherChassisMarked, tellCentralMark, writeMark, type ChassisMark } from './chassis-mark-store';

@@ -4,11 +4,7 @@
 // drop ACL); GET /paths/:id gives the same passes, ?logical_port= lists every one of them, and the
 // cross-check compares the whole path against ovn-trace. How many passes there are is read from the
 // daemon's own reply to the same ofproto/trace, not assumed: it differs between pairs.
-import { INestApplication } from '@nestjs/common';
-import request from 'supertest';
-import { startApp } from '../support/app';
-import { Sandbox } from '../support/sandbox';
-import { waitFor } from '../support/wait';
+import { startDemoApp, startedForAll } from '../support/app';
 
 jest.setTimeout(240_000);
 
@@ -36,21 +32,9 @@ interface Answer {
 }
 
 describe('POST /traces: a hand-typed flow through conntrack is one path of every simulated pass', () => {
-  let sb: Sandbox;
-  let app: INestApplication;
-  let http: ReturnType<typeof request>;
-
-  beforeAll(async () => {
-    sb = await Sandbox.start();
-    await sb.demoTopology();
-    app = await startApp({ ...sb.env, LIVETRACE_POLL_INTERVAL_MS: '500' });
-    http = request(app.getHttpServer());
-    await waitFor('healthy', async () => (await http.get('/health')).status === 200, 60_000);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await sb?.stop();
+  const t = startedForAll(async () => {
+    const s = await startDemoApp();
+    return { ...s, close: async () => (await s.app.close(), await s.sb.stop()) };
   });
 
   /**
@@ -58,7 +42,7 @@ describe('POST /traces: a hand-typed flow through conntrack is one path of every
    * (each ofproto/trace allocates its own recirculation ids: the numbers differ from call to call).
    */
   async function daemonPasses(f: string): Promise<{ recircIds: string[]; lastActions: string }> {
-    const text = await sb.appctl('ofproto/trace', 'br-int', f);
+    const text = await t.sb.appctl('ofproto/trace', 'br-int', f);
     const lines = text.split('\n');
     const recircIds = ['0x0'];
     lines.forEach((l, i) => {
@@ -69,7 +53,7 @@ describe('POST /traces: a hand-typed flow through conntrack is one path of every
   }
 
   async function post(f: string): Promise<Answer> {
-    return (await http.post('/traces').send({ bridge: 'br-int', flow: f }).expect(201)).body as Answer;
+    return (await t.http.post('/traces').send({ bridge: 'br-int', flow: f }).expect(201)).body as Answer;
   }
 
   it('stores every pass, in order, and answers the path with the final verdict; GET /paths/:id the same', async () => {
@@ -81,7 +65,7 @@ describe('POST /traces: a hand-typed flow through conntrack is one path of every
     expect(a.path.passes.map((p) => p.id)[0]).toBe(a.id);
     expect(a.path.passes.length).toBe(daemon.recircIds.length);
     expect(a.path.passes[0].recircId).toBe('0x0');
-    const got = (await http.get(`/paths/${a.path.id}`).expect(200)).body;
+    const got = (await t.http.get(`/paths/${a.path.id}`).expect(200)).body;
     // Each pass after the first was queued by an earlier one (its recirc(0xN)), and ran with the state ofproto/trace assumed.
     a.path.passes.slice(1).forEach((p, i) => {
       const at = a.path.passes.findIndex((q) => q.id === p.queuedBy);
@@ -103,7 +87,7 @@ describe('POST /traces: a hand-typed flow through conntrack is one path of every
 
     // Every pass is listed under the ports the packet touched, the first pass's inport included.
     for (const port of ['lsp1', 'lsp2']) {
-      const listed = (await http.get('/traces').query({ logical_port: port, limit: 500 }).expect(200)).body.items.map((t: { id: number }) => t.id);
+      const listed = (await t.http.get('/traces').query({ logical_port: port, limit: 500 }).expect(200)).body.items.map((t: { id: number }) => t.id);
       for (const p of a.path.passes) expect(listed).toContain(p.id);
     }
   });
@@ -112,7 +96,7 @@ describe('POST /traces: a hand-typed flow through conntrack is one path of every
     const daemon = await daemonPasses(DNS);
     expect(daemon.recircIds.length).toBeGreaterThan(1);
     expect(daemon.lastActions).toBe('drop');
-    const aclUuid = (await sb.nbctl('--bare', '--columns=_uuid', 'find', 'acl', 'priority=1002')).trim();
+    const aclUuid = (await t.sb.nbctl('--bare', '--columns=_uuid', 'find', 'acl', 'priority=1002')).trim();
     const a = await post(DNS);
     expect(a.path.passes.length).toBe(daemon.recircIds.length);
     expect(a.path.verdict).toMatchObject({ kinds: ['drop'], incomplete: false, northbound: expect.objectContaining({ uuid: aclUuid }) });
@@ -120,7 +104,7 @@ describe('POST /traces: a hand-typed flow through conntrack is one path of every
 
   it("cross-checks the whole hand-typed path against ovn-trace, with the conntrack states ofproto/trace assumed", async () => {
     const a = await post(ECHO);
-    const xc = (await http.post(`/traces/${a.id}/cross-check`).expect(201)).body;
+    const xc = (await t.http.post(`/traces/${a.id}/cross-check`).expect(201)).body;
     expect(xc.traceIds).toEqual(a.path.passes.map((p) => p.id));
     expect(xc.result).toBe('match');
     // ovn-trace was told each pass's assumed state (new), not its own default est.

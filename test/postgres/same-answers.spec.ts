@@ -62,7 +62,13 @@ async function history(url: string): Promise<string> {
     await t.sb.inject('vif2', pingFlow(topo.dpPorts, 2, 3), 3);
     await waitFor('the pings of lsp2 traced', async () => ((await http.get('/traces?logical_port=lsp2&role=inport')).body.items?.length ?? 0) > 0, 30_000);
     const [live] = (await http.get('/datapath-flows?state=live&limit=1')).body.items as Array<{ ufid: string }>;
-    await onDemandTraces(post, topo.dpPorts, live?.ufid);
+    const hand = await onDemandTraces(post, topo.dpPorts, live?.ufid);
+    // Through PostgreSQL too, a hand-typed flow through conntrack is one path of all its passes (the
+    // comparison below then holds its GET /paths/:id and ?logical_port= answers to SQLite's).
+    expect(hand.passes.length).toBeGreaterThan(1);
+    expect(hand.verdict).toMatchObject({ incomplete: false });
+    const read = (await http.get(`/paths/${hand.id}`).expect(200)).body as { passes: Array<{ id: number; pathId: number }> };
+    expect(read.passes.map((p) => p.id)).toEqual(hand.passes.map((p) => p.id));
     // Cross-checks of a drop and a delivery: the newest trace of each that ovn-trace can be asked
     // about (a pass after recirculation has no logical inport to start from: 422, the next one).
     for (const v of ['drop', 'output']) {

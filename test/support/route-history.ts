@@ -29,9 +29,17 @@ export const pingFlow = (dpPorts: Map<string, number>, from: number, to: number)
   `in_port(${dpPorts.get(`vif${from}`)}),eth(src=${MAC(from)},dst=${MAC(to)}),eth_type(0x0800),ipv4(src=10.0.0.${from},dst=10.0.0.${to},proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)`;
 
 /** On-demand traces: a hand-typed OpenFlow flow (no datapath flow behind it) and an installed datapath flow by UFID. */
-export async function onDemandTraces(post: Post, dpPorts: Map<string, number>, liveUfid: string | undefined): Promise<void> {
-  await post('/traces', { bridge: 'br-int', flow: `in_port=${dpPorts.get('vif1')},icmp,dl_src=${MAC(1)},dl_dst=${MAC(3)},nw_src=10.0.0.1,nw_dst=10.0.0.3` });
+export async function onDemandTraces(post: Post, dpPorts: Map<string, number>, liveUfid: string | undefined): Promise<HandTypedPath> {
+  const hand = await post('/traces', { bridge: 'br-int', flow: `in_port=${dpPorts.get('vif1')},icmp,dl_src=${MAC(1)},dl_dst=${MAC(3)},nw_src=10.0.0.1,nw_dst=10.0.0.3` });
   if (liveUfid) await post(`/datapath-flows/${liveUfid}/trace`, {});
+  return (hand.body as { path: HandTypedPath }).path;
+}
+
+/** The path POST /traces answers with: every pass ofproto/trace simulated, in order. */
+export interface HandTypedPath {
+  id: number;
+  verdict: { kinds: string[]; incomplete: boolean };
+  passes: Array<{ id: number; recircId: string }>;
 }
 
 /** The UFID of the ingested lifetime. */
