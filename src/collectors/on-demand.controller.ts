@@ -67,23 +67,30 @@ export class OnDemandTraceController {
     const first = await this.traces.getStored(traceIds[0]);
     const built = await this.paths.ofPath(pathId);
     const sim = new Map(traceIds.map((id, i) => [id, sims[i]]));
-    const assumed = sims.filter((p) => p.ctStateAssumed).map((p) => recircIdHex(p.recircId));
+    const assumed = sims.filter((p) => p.ctStateAssumed);
     return {
       ...first,
       path: {
         id: pathId,
         verdict: built?.verdict ?? null,
-        passes: (built?.passes ?? []).map((r) => ({
-          id: r.id,
-          recircId: r.recirc_id,
-          // The pass whose recirc(0xN) queued it (ofproto/trace's own link; no datapath flow).
-          queuedBy: sim.get(r.id)?.parent == null ? null : traceIds[sim.get(r.id)!.parent!],
-          ctState: sim.get(r.id)?.ctState ?? null,
-          ctStateAssumed: sim.get(r.id)?.ctStateAssumed ?? false,
-          kinds: (JSON.parse(r.verdict) as { kinds: string[] }).kinds,
-        })),
+        passes: (built?.passes ?? []).map((r) => {
+          const s = sim.get(r.id);
+          return {
+            id: r.id,
+            recircId: r.recirc_id,
+            // The pass whose recirc(0xN) queued it (ofproto/trace's own link; no datapath flow).
+            queuedBy: s?.parent == null ? null : traceIds[s.parent],
+            ctState: s?.ctState ?? null,
+            ctStateAssumed: s?.ctStateAssumed ?? false,
+            kinds: (JSON.parse(r.verdict) as { kinds: string[] }).kinds,
+          };
+        }),
         ...(assumed.length
-          ? { conntrack: `the passes after ${assumed.join(', ')} ran with ofproto/trace's assumed ct_state (trk|new, a first packet), not a real connection's` }
+          ? {
+              conntrack:
+                `passes ${assumed.map((p) => recircIdHex(p.recircId)).join(', ')} resumed after ct() with the conntrack state ofproto/trace assumed ` +
+                `(ct_state=${[...new Set(assumed.map((p) => p.ctState))].join(' / ')}, a first packet's), not a real connection's`,
+            }
           : {}),
         ...(parsed.recirculationLimit ? { recirculationLimit: parsed.recirculationLimit } : {}),
       },

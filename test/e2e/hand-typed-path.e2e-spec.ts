@@ -74,7 +74,7 @@ describe('POST /traces: a hand-typed flow through conntrack is one path of every
       expect(got.passes[at].verdict.recircIds).toContain(p.recircId);
       expect(p).toMatchObject({ ctStateAssumed: true, ctState: expect.stringMatching(/new/) });
     });
-    expect(a.path.conntrack).toMatch(/assumed ct_state/);
+    expect(a.path.conntrack).toMatch(/ofproto\/trace assumed \(ct_state=[^)]*new/);
     // One verdict, the last pass's: delivered to lsp2, nothing missing.
     expect(daemon.lastActions).not.toMatch(/recirc\(/);
     expect(a.path.passes[a.path.passes.length - 1].kinds).toContain('output');
