@@ -5,6 +5,7 @@
 import type { ReplicaRow } from '../ovsdb/replica/replica';
 import type { ReplicasService } from '../replicas/replicas.service';
 import { datapathRef } from '../ovn/datapaths';
+import { routerPortsToward } from '../ovn/router-routes';
 import { parseAddresses, type PortTarget } from './session-selector';
 
 /** The port's interfaces, datapath ports and addresses, from the live replicas. */
@@ -23,26 +24,53 @@ export function portTarget(replicas: Pick<ReplicasService, 'sb' | 'nb' | 'ovs'>,
   const dpRef = Array.isArray(pb.datapath) ? pb.datapath[0] : pb.datapath;
   const dp = typeof dpRef === 'string' ? replicas.sb.get('Datapath_Binding', dpRef) : undefined;
   const keys = dp && pb.tunnel_key !== undefined ? { datapath: Number(dp.tunnel_key), port: Number(pb.tunnel_key) } : undefined;
-  return { name, interfaces, dpPorts, ...addrs, keys, datapaths: dp ? nearDatapaths(replicas.sb, dp) : new Set() };
+  return { name, interfaces, dpPorts, ...addrs, keys, datapaths: dp ? routedDatapaths(replicas, dp, addrs.ips) : new Set() };
 }
 
-type Sb = Pick<ReplicasService, 'sb'>['sb'];
+type Rows = Pick<ReplicasService, 'sb' | 'nb'>;
+
+/** A datapath's patch and l3gateway bindings with the binding and datapath at the other end (options:peer). */
+function peersOf(sb: Rows['sb'], d: ReplicaRow): Array<{ far: ReplicaRow; dp: ReplicaRow }> {
+  return sb.find('Port_Binding', 'datapath', d._uuid).flatMap((pb) => {
+    const peer = ((pb.options ?? {}) as Record<string, string>).peer;
+    const far = peer ? sb.find('Port_Binding', 'logical_port', peer)[0] : undefined;
+    const ref = far && (Array.isArray(far.datapath) ? far.datapath[0] : far.datapath);
+    const dp = typeof ref === 'string' ? sb.get('Datapath_Binding', ref) : undefined;
+    return far && dp ? [{ far, dp }] : [];
+  });
+}
 
 /**
- * The names of the port's logical switch, of the routers on it and of the other datapaths on those
- * routers (a patch or l3gateway binding's options:peer): where a packet to the port's address runs
- * its first pipeline, reaching it directly or through one router. Another tenant's switch holding
- * the same address lies behind a router of its own, not here.
+ * The names of the datapaths where a packet to the port's addresses runs its first pipeline: its
+ * logical switch, and, walking outward, every router that would send those addresses toward the
+ * datapaths already found (its longest-prefix route for them leaves by its port there:
+ * ovn/router-routes.ts) with the switches on its other ports, however many routers away (a reply
+ * from the external switch of an ovn-kubernetes gateway router, or from another network's router
+ * under OpenStack). Another tenant's switch holding the same address lies behind a router that
+ * routes it into its own network, so the walk stops there. A port with no address is reached by no
+ * router: its own switch only. The walk reads the northbound's routes; a route change rewrites
+ * lr_in_ip_routing's logical flows, which bumps the model's generation the session recomputes by.
  */
-function nearDatapaths(sb: Sb, dp: ReplicaRow): Set<string> {
-  const peersOf = (d: ReplicaRow): ReplicaRow[] =>
-    sb.find('Port_Binding', 'datapath', d._uuid).flatMap((pb) => {
-      const peer = ((pb.options ?? {}) as Record<string, string>).peer;
-      const other = peer ? sb.find('Port_Binding', 'logical_port', peer)[0] : undefined;
-      const ref = other && (Array.isArray(other.datapath) ? other.datapath[0] : other.datapath);
-      const row = typeof ref === 'string' ? sb.get('Datapath_Binding', ref) : undefined;
-      return row ? [row] : [];
-    });
-  const near = [dp, ...peersOf(dp).flatMap((router) => [router, ...peersOf(router)])];
-  return new Set(near.flatMap((d) => datapathRef(d).name ?? []));
+function routedDatapaths(replicas: Rows, dp: ReplicaRow, ips: ReadonlySet<string>): Set<string> {
+  const found = new Map([[dp._uuid, dp]]);
+  const frontier = [dp];
+  for (let d = frontier.pop(); d; d = frontier.pop()) {
+    const fromRouter = datapathRef(d).kind === 'router';
+    for (const { far, dp: next } of peersOf(replicas.sb, d)) {
+      if (found.has(next._uuid)) continue;
+      const ref = datapathRef(next);
+      // A switch beyond a router already found hands that router every packet for the port; a router
+      // must send the port's addresses out of the port it has here.
+      const toward = ref.kind === 'router' ? routesInto(replicas.nb, ref.nbUuid, String(far.logical_port), ips) : fromRouter;
+      if (!toward) continue;
+      found.set(next._uuid, next);
+      frontier.push(next);
+    }
+  }
+  return new Set([...found.values()].flatMap((d) => datapathRef(d).name ?? []));
+}
+
+function routesInto(nb: Rows['nb'], routerUuid: string | null, port: string, ips: ReadonlySet<string>): boolean {
+  const router = routerUuid ? nb.get('Logical_Router', routerUuid) : undefined;
+  return !!router && ips.size > 0 && routerPortsToward(nb, router, ips).has(port);
 }

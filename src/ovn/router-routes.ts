@@ -1,0 +1,93 @@
+// Which of a logical router's ports it sends a packet for an address out of, read from the northbound
+// as northd builds lr_in_ip_routing: the longest prefix among the router's connected networks
+// (Logical_Router_Port.networks) and its dst-ip static routes (Logical_Router_Static_Route); at the
+// same length a connected network wins over a static route (northd's ROUTE_PRIO_OFFSET_CONNECTED 2
+// against STATIC 1), and routes of the same length and kind are ECMP: every one of their ports. A
+// static route leaves by its output_port, or by the port whose network holds its nexthop; a
+// `discard` route leaves by none. Not followed: src-ip routes, Logical_Router_Policy reroutes, BFD
+// state, learned (ovn-ic) routes beyond their rows.
+import type { ReplicaRow } from '../ovsdb/replica/replica';
+import { addressValue, type MaskedValue } from '../ovs/key-rewrite';
+
+/** The northbound rows this reads (a Replica is one). */
+export interface NorthboundRows {
+  get(table: string, uuid: string): ReplicaRow | undefined;
+}
+
+interface Route {
+  readonly net: MaskedValue;
+  readonly v6: boolean;
+  readonly len: number;
+  readonly connected: boolean;
+  /** Logical_Router_Static_Route.route_table; '' is the global table, connected networks are in every table. */
+  readonly table: string;
+  /** The router port it leaves by; null for a discard route or a nexthop no network of the router holds. */
+  readonly port: string | null;
+}
+
+const all = (v: unknown): string[] => ([] as unknown[]).concat(v ?? []).map(String);
+const first = (v: unknown): string => all(v)[0] ?? '';
+const isV6 = (text: string): boolean => text.includes(':');
+
+/** `10.0.0.254/24` → the network 10.0.0.0/24 with its length; a bare address is a host route; null when not an address. */
+function prefixOf(text: string): { net: MaskedValue; v6: boolean; len: number } | null {
+  const net = addressValue(text);
+  if (!net) return null;
+  const v6 = isV6(text);
+  const len = net.mask === null ? (v6 ? 128 : 32) : [...net.mask.toString(2)].filter((b) => b === '1').length;
+  return { net, v6, len };
+}
+
+function holds(r: { net: MaskedValue; v6: boolean }, ip: { value: bigint; v6: boolean }): boolean {
+  return r.v6 === ip.v6 && (r.net.mask === null ? ip.value === r.net.value : (ip.value & r.net.mask) === r.net.value);
+}
+
+/** The router's routes: one per network of each port, one per dst-ip static route. */
+function routesOf(nb: NorthboundRows, router: ReplicaRow): Route[] {
+  const ports = all(router.ports).flatMap((u) => nb.get('Logical_Router_Port', u) ?? []);
+  const connected = ports.flatMap((p) =>
+    all(p.networks).flatMap((n) => {
+      const pre = prefixOf(n);
+      return pre ? [{ ...pre, connected: true, table: '', port: first(p.name) }] : [];
+    }),
+  );
+  const portFor = (nexthop: string): string | null => {
+    const hop = addressValue(nexthop);
+    if (!hop || hop.mask !== null) return null;
+    return connected.find((c) => holds(c, { value: hop.value, v6: isV6(nexthop) }))?.port ?? null;
+  };
+  const statics = all(router.static_routes).flatMap((u) => {
+    const row = nb.get('Logical_Router_Static_Route', u);
+    const pre = row && first(row.policy) !== 'src-ip' ? prefixOf(first(row.ip_prefix)) : null;
+    if (!row || !pre) return [];
+    const nexthop = first(row.nexthop);
+    const port = nexthop === 'discard' ? null : first(row.output_port) || portFor(nexthop);
+    return [{ ...pre, connected: false, table: first(row.route_table), port }];
+  });
+  return [...connected, ...statics];
+}
+
+/** The ports the best routes for one address in one route table leave by. */
+function bestPorts(routes: readonly Route[], ip: { value: bigint; v6: boolean }, table: string): string[] {
+  const fit = routes.filter((r) => (r.table === '' || r.table === table) && holds(r, ip));
+  const rank = (r: Route) => r.len * 3 + (r.connected ? 2 : 1);
+  const top = Math.max(-1, ...fit.map(rank));
+  return fit.filter((r) => rank(r) === top).flatMap((r) => r.port ?? []);
+}
+
+/**
+ * The names of the router ports a packet to any of `ips` leaves the router by, in any of its route
+ * tables (the global one, and each a port's options:route_table picks, which sees the global routes
+ * too): what a walk outward from a port asks to know where a packet to it comes from.
+ */
+export function routerPortsToward(nb: NorthboundRows, router: ReplicaRow, ips: Iterable<string>): Set<string> {
+  const routes = routesOf(nb, router);
+  const tables = new Set(['', ...routes.map((r) => r.table)]);
+  const out = new Set<string>();
+  for (const ip of ips) {
+    const value = addressValue(ip);
+    if (!value || value.mask !== null) continue;
+    for (const table of tables) for (const p of bestPorts(routes, { value: value.value, v6: isV6(ip) }, table)) out.add(p);
+  }
+  return out;
+}
