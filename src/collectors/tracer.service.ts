@@ -149,7 +149,10 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
         this.paths.forgetLater(e.flow.dbId);
         // A removed flow recirculates into no new flow: the sessions forget they selected it
         // (else a long session's memory grows with every flow it ever saw).
-        for (const s of this.sessions.active.values()) s.selectedFlows.delete(e.flow.dbId);
+        for (const s of this.sessions.active.values()) {
+          s.selectedFlows.delete(e.flow.dbId);
+          s.decidingFlows.delete(e.flow.dbId);
+        }
       }
       if (e.type === 'ukey_created') created.push(e.flow);
     }
@@ -169,7 +172,8 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     if (!picked.length) return;
     for (const p of picked) {
       this.sessions.count(p.session, 'selected');
-      if (flow.dbId !== undefined) p.session.selectedFlows.add(flow.dbId);
+      // A pass to decide heads its recirculations only once its trace says it is the port's (run).
+      if (flow.dbId !== undefined) (p.how === 'store' ? p.session.selectedFlows : p.session.decidingFlows).add(flow.dbId);
     }
     // With PostgreSQL away long enough the spool is full: the bound drops new traces, counted once,
     // in the shipper's state (/health and /metrics read it there).
@@ -282,7 +286,14 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       for (const s of job.sessions) this.sessions.fail(s.session, result.reason);
       return false;
     }
-    const about = job.sessions.filter((s) => s.how === 'store' || (s.session.port !== undefined && decidedFor(result.trace, s.session.port)));
+    // A recirculation selected with a parent to decide is the port's when that parent was kept
+    // (traced before it: the queue runs in order, parents first), or when it is itself.
+    const parents = job.sessions.some((s) => s.how === 'decide') ? this.poller.table.parentsOf(flow) : [];
+    const parentKept = (s: ActiveSession) => parents.some((p) => p.dbId !== undefined && s.selectedFlows.has(p.dbId));
+    const about = job.sessions.filter(
+      (s) => s.how === 'store' || (s.session.port !== undefined && decidedFor(result.trace, s.session.port)) || parentKept(s.session),
+    );
+    if (flow.dbId !== undefined) for (const s of job.sessions) s.session.decidingFlows.delete(flow.dbId);
     // Room is looked at again: stores may have been started, or the session expired, while this
     // pass was traced. A session with none left skips it, by reason, as if its turn came now: counted
     // traced, the pass would be neither stored, nor notSelected, nor failed.

@@ -51,9 +51,12 @@ export function parseAddresses(addresses: readonly string[]): { macs: Set<string
 
 export function selectFlow(
   flow: SessionFlow,
-  opts: { filter?: CompiledFilter; port?: PortTarget; parentSelected: boolean; portNames?: ReadonlyMap<string, string>; model: TunnelKeysOf },
+  opts: { filter?: CompiledFilter; port?: PortTarget; parentSelected: boolean; parentDeciding?: boolean; portNames?: ReadonlyMap<string, string>; model: TunnelKeysOf },
 ): Selection {
   if (opts.parentSelected) return 'store';
+  // The recirculation of a pass selected to decide, not traced yet: the same packet, whose fate is
+  // decided with its first pass (the tracer keeps it when its parent was kept, or it names the port).
+  if (opts.parentDeciding) return 'decide';
   const key = flow.flow.key;
   if (opts.filter && !opts.filter.matches(key, opts.portNames)) return null;
   if (!opts.port) return 'store';

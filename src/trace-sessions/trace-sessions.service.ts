@@ -30,6 +30,11 @@ export interface ActiveSession {
   portFrom?: { generation: number; portNames?: ReadonlyMap<string, string> };
   /** Datapath flow lifetimes (dbId) selected for this session, so their recirculations are too. */
   selectedFlows: Set<number>;
+  /**
+   * Lifetimes selected to decide (by the port's address) whose trace has not said yet whether they
+   * are the port's: their recirculations are decided with them, not stored whatever they are.
+   */
+  decidingFlows: Set<number>;
   /** This chassis's counters (json.stats is every chassis's total, as last read). */
   local: SessionStats;
   /**
@@ -167,7 +172,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       // the spool's is the newer, as no one else writes it.
       const own = this.sessions.ownCounters(json.id, me) ?? json.perChassis[me];
       const local = { ...emptyStats(), ...own };
-      const session: ActiveSession = { json, filter, selectedFlows: new Set(), local, chassis: me, storedElsewhere: elsewhere };
+      const session: ActiveSession = { json, filter, selectedFlows: new Set(), decidingFlows: new Set(), local, chassis: me, storedElsewhere: elsewhere };
       takenUp.push({ session, hasRow: own !== undefined, reload: own !== undefined || this.takenUpBefore(json, me) });
     }
     // This chassis's row says it took the session up, so it is written before the take-up is
@@ -293,7 +298,8 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
         s.portFrom = { generation, portNames };
       }
       const parentSelected = parents.some((p) => p.dbId !== undefined && s.selectedFlows.has(p.dbId));
-      const how = selectFlow(flow, { filter: s.filter, port: s.port, parentSelected, portNames, model: this.replicas.model });
+      const parentDeciding = parents.some((p) => p.dbId !== undefined && s.decidingFlows.has(p.dbId));
+      const how = selectFlow(flow, { filter: s.filter, port: s.port, parentSelected, parentDeciding, portNames, model: this.replicas.model });
       if (how) out.push({ session: s, how });
     }
     return out;

@@ -78,3 +78,17 @@ describe('selectFlow for a logical port with an IPv6 address', () => {
     expect(selectFlow(ns('fd00::3'), { port: lsp1v6, parentSelected: false, model })).toBeNull();
   });
 });
+
+// A recirculation of a pass selected to decide (by the port's address) is decided with it, not
+// stored whatever it is: another tenant's reply to the same IP had its first pass let go and its
+// recirculations stored (test/e2e/session-routed-reach.e2e-spec.ts).
+describe('selectFlow for a recirculation', () => {
+  const child = { inPort: 'vif6', flow: { key: parseKey('recirc_id(0x1),in_port(vif6),eth(src=50:54:00:00:0a:07,dst=50:54:00:00:0a:01),eth_type(0x0800),ipv4(src=10.0.0.7,dst=10.0.0.9,proto=1,frag=no)') } };
+
+  it("of a stored pass is stored; of a pass to decide is decided, whatever its own header; of neither, by its own header", () => {
+    expect(selectFlow(child, { port: lsp1, parentSelected: true, model })).toBe('store');
+    expect(selectFlow(child, { port: lsp1, parentSelected: false, parentDeciding: true, model })).toBe('decide');
+    expect(selectFlow(child, { port: lsp1, parentSelected: true, parentDeciding: true, model })).toBe('store');
+    expect(selectFlow(child, { port: lsp1, parentSelected: false, model })).toBeNull();
+  });
+});
