@@ -2,7 +2,7 @@
 // long and how much (table trace_session), and /trace-sessions.
 //
 // May import: shared (storage, common, config, openapi, replicas), model (ovn: the one reading of
-// a tunnel's keys), low (ovs: the filter parser, ODP keys), paths (which chassis exist), traces
+// a tunnel's keys, datapath names, a router's routes), low (ovs: the filter parser, ODP keys), paths (which chassis exist), traces
 // (tells it which session ids exist, for ?session=).
 // The tracer (collectors) asks the sessions, never the other way round.
 //

@@ -20,8 +20,9 @@ export interface PortTarget {
   /** Southbound tunnel keys of the port and of its logical switch: how another chassis sees its packets. */
   keys?: { datapath: number; port: number };
   /**
-   * Where a packet to it runs its first pipeline: its logical switch, the routers on it and their other
-   * datapaths (port-target.ts), by name as a trace's ports name theirs (ovn/datapaths.ts).
+   * Where a packet to it runs its first pipeline: its logical switch and the routers (with the switches
+   * beyond them) whose routes send its addresses toward it (port-target.ts), by name as a trace's ports
+   * name theirs (ovn/datapaths.ts).
    */
   datapaths?: ReadonlySet<string>;
 }
@@ -78,8 +79,8 @@ export function selectFlow(
  * Whether a pass traced to decide (selectFlow's 'decide': addressed to the port) is the port's. It is
  * when it names the port. A pass that recirculates has not decided its packet yet (a reply into the
  * port stops at conntrack before the outport is known) and heads its recirculations, which are
- * selected with it: it is kept when it ran where a packet to the port starts (its switch, or one a
- * router on it reaches: PortTarget.datapaths). Its address alone says nothing: another tenant's
+ * selected with it: it is kept when it ran where a packet to the port starts (its switch, or one from
+ * which the routers on the way route the port's addresses to it: PortTarget.datapaths). Its address alone says nothing: another tenant's
  * switch may hold the same IP, and every conntracked packet to it there (and every pass after it)
  * would be stored.
  */

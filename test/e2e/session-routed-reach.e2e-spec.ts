@@ -9,6 +9,7 @@
 //
 //   lsp1 (10.0.0.1) ── sw0 ── lr0 ── join (100.64.0.0/24) ── lr1 ── swFar ── vmfar (30.0.0.5)
 //                                          └── lrT ── swT ── lspT (10.0.0.1), vmT (10.0.0.7)
+// (router port lrN-<switch>, its peer <switch>-lrN)
 import { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { startApp } from '../support/app';
@@ -29,41 +30,40 @@ describe('a session on lsp1 and a packet to it from two routers away', () => {
   let app: INestApplication;
   let http: ReturnType<typeof request>;
 
+  /** Router port `<lr>-<ls>` on switch `ls` (made if absent), peered by the switch's `<ls>-<lr>`. */
+  async function link(lr: string, ls: string, mac: string, network: string): Promise<void> {
+    const [lrp, lsp] = [`${lr}-${ls}`, `${ls}-${lr}`];
+    await sb.nbctl('--may-exist', 'ls-add', ls);
+    await sb.nbctl('lrp-add', lr, lrp, mac, network);
+    await sb.nbctl('lsp-add', ls, lsp, '--', 'lsp-set-type', lsp, 'router', '--', 'lsp-set-addresses', lsp, 'router', '--', 'lsp-set-options', lsp, `router-port=${lrp}`);
+  }
+
+  /** A VM port on `ls` with an allow-related ACL from it: its first pass stops at the switch's conntrack. */
+  async function vm(ls: string, name: string, addresses: string, iface: string, ofport: number): Promise<void> {
+    await sb.nbctl('lsp-add', ls, name, '--', 'lsp-set-addresses', name, addresses);
+    await sb.nbctl('acl-add', ls, 'from-lport', '1001', `inport == "${name}" && ip4`, 'allow-related');
+    await sb.bind(name, iface, ofport);
+  }
+
   async function twoRouters(): Promise<void> {
     await sb.demoTopology();
-    const nb = (...a: string[]) => sb.nbctl(...a);
-    await nb('lr-add', 'lr0');
-    await nb('lrp-add', 'lr0', 'lr0-sw0', '00:00:00:00:ff:01', '10.0.0.254/24');
-    await nb('lsp-add', 'sw0', 'sw0-lr0', '--', 'lsp-set-type', 'sw0-lr0', 'router', '--', 'lsp-set-addresses', 'sw0-lr0', 'router', '--', 'lsp-set-options', 'sw0-lr0', 'router-port=lr0-sw0');
-    await nb('ls-add', 'join');
-    await nb('lrp-add', 'lr0', 'lr0-join', '00:00:00:00:0f:01', '100.64.0.1/24');
-    await nb('lsp-add', 'join', 'join-lr0', '--', 'lsp-set-type', 'join-lr0', 'router', '--', 'lsp-set-addresses', 'join-lr0', 'router', '--', 'lsp-set-options', 'join-lr0', 'router-port=lr0-join');
-    await nb('lr-add', 'lr1');
-    await nb('lrp-add', 'lr1', 'lr1-join', '00:00:00:00:0f:02', '100.64.0.2/24');
-    await nb('lsp-add', 'join', 'join-lr1', '--', 'lsp-set-type', 'join-lr1', 'router', '--', 'lsp-set-addresses', 'join-lr1', 'router', '--', 'lsp-set-options', 'join-lr1', 'router-port=lr1-join');
-    await nb('ls-add', 'swFar');
-    await nb('lrp-add', 'lr1', 'lr1-far', LR1_FAR_MAC, '30.0.0.254/24');
-    await nb('lsp-add', 'swFar', 'far-lr1', '--', 'lsp-set-type', 'far-lr1', 'router', '--', 'lsp-set-addresses', 'far-lr1', 'router', '--', 'lsp-set-options', 'far-lr1', 'router-port=lr1-far');
-    await nb('lsp-add', 'swFar', 'vmfar', '--', 'lsp-set-addresses', 'vmfar', `${FAR_MAC} 30.0.0.5`);
+    for (const lr of ['lr0', 'lr1', 'lrT']) await sb.nbctl('lr-add', lr);
+    await link('lr0', 'sw0', '00:00:00:00:ff:01', '10.0.0.254/24');
+    await link('lr0', 'join', '00:00:00:00:0f:01', '100.64.0.1/24');
+    await link('lr1', 'join', '00:00:00:00:0f:02', '100.64.0.2/24');
+    await link('lr1', 'swFar', LR1_FAR_MAC, '30.0.0.254/24');
+    await vm('swFar', 'vmfar', `${FAR_MAC} 30.0.0.5`, 'vif4', 4);
     // lr1 knows lsp1's subnet only by a static route to lr0's join address; lr0 sends the rest back.
-    await nb('lr-route-add', 'lr1', '10.0.0.0/24', '100.64.0.1');
-    await nb('lr-route-add', 'lr0', '0.0.0.0/0', '100.64.0.2');
-    // Conntrack in the far switch's ingress: the first pass stops there, naming vmfar only.
-    await nb('acl-add', 'swFar', 'from-lport', '1001', 'inport == "vmfar" && ip4', 'allow-related');
-    await sb.bind('vmfar', 'vif4', 4);
-    await nb('lr-add', 'lrT');
-    await nb('lrp-add', 'lrT', 'lrT-join', '00:00:00:00:0f:03', '100.64.0.3/24');
-    await nb('lsp-add', 'join', 'join-lrT', '--', 'lsp-set-type', 'join-lrT', 'router', '--', 'lsp-set-addresses', 'join-lrT', 'router', '--', 'lsp-set-options', 'join-lrT', 'router-port=lrT-join');
-    await nb('ls-add', 'swT');
-    await nb('lrp-add', 'lrT', 'lrT-swT', '00:00:00:00:2f:01', '10.0.0.254/24');
-    await nb('lsp-add', 'swT', 'swT-lrT', '--', 'lsp-set-type', 'swT-lrT', 'router', '--', 'lsp-set-addresses', 'swT-lrT', 'router', '--', 'lsp-set-options', 'swT-lrT', 'router-port=lrT-swT');
-    await nb('lr-route-add', 'lrT', '0.0.0.0/0', '100.64.0.1');
-    await nb('lsp-add', 'swT', 'lspT', '--', 'lsp-set-addresses', 'lspT', `${TENANT_MAC} 10.0.0.1`);
-    await nb('lsp-add', 'swT', 'vmT', '--', 'lsp-set-addresses', 'vmT', `${VMT_MAC} 10.0.0.7`);
-    await nb('acl-add', 'swT', 'from-lport', '1001', 'inport == "vmT" && ip4', 'allow-related');
+    await sb.nbctl('lr-route-add', 'lr1', '10.0.0.0/24', '100.64.0.1');
+    await sb.nbctl('lr-route-add', 'lr0', '0.0.0.0/0', '100.64.0.2');
+    // The tenant: its own 10.0.0.0/24 behind lrT, whose default route goes to lr0.
+    await link('lrT', 'join', '00:00:00:00:0f:03', '100.64.0.3/24');
+    await link('lrT', 'swT', '00:00:00:00:2f:01', '10.0.0.254/24');
+    await sb.nbctl('lr-route-add', 'lrT', '0.0.0.0/0', '100.64.0.1');
+    await sb.nbctl('lsp-add', 'swT', 'lspT', '--', 'lsp-set-addresses', 'lspT', `${TENANT_MAC} 10.0.0.1`);
     await sb.bind('lspT', 'vif5', 5);
-    await sb.bind('vmT', 'vif6', 6);
-    await nb('--wait=hv', 'sync');
+    await vm('swT', 'vmT', `${VMT_MAC} 10.0.0.7`, 'vif6', 6);
+    await sb.nbctl('--wait=hv', 'sync');
   }
 
   beforeAll(async () => {
