@@ -36,18 +36,26 @@ export interface NatCaptureOptions {
    * give each router's zones to the other, as if ovn-controller had assigned them the other way.
    */
   readonly swapRouters?: readonly [string, string];
+  /**
+   * A several-chassis capture (capture-nat-fixtures --chassis 2): the chassis (hv1, hv2) whose
+   * dump-flows.txt and bridges.json are read from <scenario>/<chassis>/; its ports.json (SB
+   * Port_Binding and Chassis rows) joins the SB replica.
+   */
+  readonly chassis?: string;
 }
 
 export function natCapture(version: string, scenario: string, opts: NatCaptureOptions = {}): NatCapture {
   const dir = join(CAPTURED_NAT, version, scenario);
+  const local = opts.chassis ? join(dir, opts.chassis) : dir;
   const nbSchema = JSON.parse(readFileSync(join(CAPTURED_NAT, version, 'ovn-nb.ovsschema'), 'utf8'));
   const nb = replicaFromDump('OVN_Northbound', NORTHBOUND, nbSchema, readFileSync(join(dir, 'northbound.json'), 'utf8'));
-  const lines = readFileSync(join(dir, 'dump-flows.txt'), 'utf8').split('\n').filter((l) => l.startsWith('ufid:'));
-  if (!existsSync(join(dir, 'bridges.json'))) return { lines, nb };
+  const lines = readFileSync(join(local, 'dump-flows.txt'), 'utf8').split('\n').filter((l) => l.startsWith('ufid:'));
+  if (!existsSync(join(local, 'bridges.json'))) return { lines, nb };
   let datapaths = readFileSync(join(dir, 'datapaths.json'), 'utf8');
   if (opts.swapRouters) datapaths = swapRouters(datapaths, opts.swapRouters);
+  if (opts.chassis) datapaths += `\n${readFileSync(join(dir, 'ports.json'), 'utf8')}`;
   const sb = replicaFromDump('OVN_Southbound', SOUTHBOUND, schema('ovn-sb.ovsschema', version), datapaths);
-  const ovs = replicaFromDump('Open_vSwitch', OPEN_VSWITCH, schema('vswitch.ovsschema', version), readFileSync(join(dir, 'bridges.json'), 'utf8'));
+  const ovs = replicaFromDump('Open_vSwitch', OPEN_VSWITCH, schema('vswitch.ovsschema', version), readFileSync(join(local, 'bridges.json'), 'utf8'));
   return { lines, nb, zones: { sb, ovs } };
 }
 
