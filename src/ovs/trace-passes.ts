@@ -27,20 +27,34 @@ export function flowRecircId(flow: string): number {
 }
 
 /**
+ * ofproto/trace's recirculation queue replayed over passes in the order the daemon ran them (each with
+ * the recirc id it ran with and the ids its Datapath actions queued): for each pass, the index of the
+ * pass whose queue entry it took. The daemon runs its queue first in, first out, so a pass takes the
+ * oldest entry not yet taken with its id: OVS gives identical frozen states one recirc id, so the same
+ * id can be queued twice (two ct() of one pass, or a loop up to the recirculation limit), each time by
+ * another pass. null for the first pass and for one whose id no earlier pass queued (never guessed).
+ */
+export function queueParents(passes: readonly { readonly recircId: number; readonly queued: readonly number[] }[]): Array<number | null> {
+  const waiting = new Map<number, number[]>();
+  return passes.map((p, i) => {
+    const parent = i === 0 ? null : (waiting.get(p.recircId)?.shift() ?? null);
+    for (const id of p.queued) waiting.get(id)?.push(i) ?? waiting.set(id, [i]);
+    return parent;
+  });
+}
+
+/**
  * The passes in the reply's order: the traced one, then ofproto/trace's recirculation queue, which it
- * runs first in, first out, so a pass always comes after the pass that queued it. A continuation whose
- * recirc id no earlier pass queued (never seen) keeps parent null rather than a guessed one.
+ * runs first in, first out, so a pass always comes after the pass that queued it (queueParents).
  */
 export function simulatedPasses(trace: OfprotoTrace): SimulatedPass[] {
-  const out: SimulatedPass[] = [{ pass: trace.pass, recircId: flowRecircId(trace.pass.flow), parent: null, ctState: null, ctStateAssumed: false }];
   // Actions that did not parse queue nothing we can read: their continuations keep parent null.
   const queuedBy = (p: TracePass): number[] => recircTargets(p.datapathActionsParsed ?? []);
-  const queued: number[][] = [queuedBy(trace.pass)];
-  for (const c of trace.continuations) {
-    const id = recircNumber(c.recircId);
-    const parent = queued.findIndex((q) => q.includes(id));
-    out.push({ pass: c, recircId: id, parent: parent < 0 ? null : parent, ctState: c.ctState, ctStateAssumed: c.ctStateAssumed });
-    queued.push(queuedBy(c));
-  }
-  return out;
+  const all = [trace.pass, ...trace.continuations];
+  const ids = [flowRecircId(trace.pass.flow), ...trace.continuations.map((c) => recircNumber(c.recircId))];
+  const parents = queueParents(all.map((p, i) => ({ recircId: ids[i], queued: queuedBy(p) })));
+  return all.map((pass, i) => {
+    const c = i === 0 ? null : trace.continuations[i - 1];
+    return { pass, recircId: ids[i], parent: parents[i], ctState: c?.ctState ?? null, ctStateAssumed: c?.ctStateAssumed ?? false };
+  });
 }

@@ -2,16 +2,17 @@
 // recorded them from recirc(0xN) actions and the keys that fit). Recirculation ids are reused
 // (every connection through one conntrack zone gets the same one, and ids are recycled), so
 // their numbers never order passes: a child's id may be smaller than its parent's.
+import { queueParents } from '../ovs/trace-passes';
+
 export interface OrderedPass {
   traceId: number;
   /** The datapath flow lifetime the pass traced; null when none was recorded. */
   flowId: number | null;
   recircId: number;
   /**
-   * The recirc ids the pass's datapath actions queue. Read for passes without a datapath flow only
-   * (a hand-typed flow's passes, which ofproto/trace simulated): no recirc_edge links them, so a
-   * flowless pass that queued 0xN is the parent of the path's flowless pass with recirc_id 0xN
-   * (a path is one packet: one pass per recirc id).
+   * Set on the passes of a hand-typed flow only (ofproto/trace simulated them, stored in its order, so
+   * in trace id order): the recirc ids the pass's Datapath actions queued. No recirc_edge links them:
+   * each is linked to the pass whose queue entry it took (queueParents), a live pass never by this.
    */
   queued?: readonly number[];
 }
@@ -24,14 +25,11 @@ export interface FlowEdge {
 /** A pass's node: its datapath flow (the passes of one flow stay together), else the pass itself. */
 const nodeOf = (p: OrderedPass): string => (p.flowId !== null ? `f${p.flowId}` : `t${p.traceId}`);
 
-/** The recirculation edges of flowless passes, from what they queued and the ids they ran with. */
-function queuedEdges(passes: readonly OrderedPass[]): Array<[string, string]> {
-  const flowless = passes.filter((p) => p.flowId === null);
-  const out: Array<[string, string]> = [];
-  for (const child of flowless) {
-    for (const parent of flowless) if (parent !== child && parent.queued?.includes(child.recircId)) out.push([nodeOf(parent), nodeOf(child)]);
-  }
-  return out;
+/** The recirculation edges of a hand-typed flow's passes, ofproto/trace's queue replayed in trace id order. */
+function queuedEdges(byTrace: readonly OrderedPass[]): Array<[string, string]> {
+  const simulated = byTrace.filter((p) => p.flowId === null && p.queued !== undefined);
+  const parents = queueParents(simulated.map((p) => ({ recircId: p.recircId, queued: p.queued! })));
+  return simulated.flatMap((p, i) => (parents[i] === null ? [] : [[nodeOf(simulated[parents[i]!]), nodeOf(p)] as [string, string]]));
 }
 
 /**

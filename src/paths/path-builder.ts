@@ -5,6 +5,7 @@
 // passes has, the flows they recirculate into (walked down).
 import { Injectable } from '@nestjs/common';
 import type { TraceRow } from '../traces/trace-store';
+import { traceOrigin } from '../traces/trace-record';
 import { edgeOrder } from './edge-order';
 import { EdgeRow, PathRow, PathStore } from './path-store';
 import { passOfStored, pathVerdict, StoredPathVerdict } from './path-verdict';
@@ -22,9 +23,11 @@ export interface BuiltPath {
 }
 
 const recircOf = (r: TraceRow): number => Number(r.recirc_id);
-/** What a pass without a datapath flow (a hand-typed flow's) queued: its only link to its next passes (edge-order.ts). */
+/** What a hand-typed flow's pass queued: its only link to its next passes (edge-order.ts); undefined for any other pass. */
 const queuedOf = (r: TraceRow): number[] | undefined =>
-  r.datapath_flow_id === null ? ((JSON.parse(r.verdict) as { recircIds?: string[] }).recircIds ?? []).map(Number) : undefined;
+  traceOrigin({ method: r.method, ufid: r.ufid, datapathFlowId: r.datapath_flow_id }) === 'hand-typed'
+    ? ((JSON.parse(r.verdict) as { recircIds?: string[] }).recircIds ?? []).map(Number)
+    : undefined;
 
 @Injectable()
 export class PathBuilder {

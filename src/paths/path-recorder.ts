@@ -140,7 +140,7 @@ export class PathRecorder {
       const state = new PathState();
       const traceIds = passes.map((trace, i) => {
         const id = this.traces.insert(tx, { trace, chassis, createdAt: now, ufid: null, datapathFlowId: null, pathId, consistent: null, portUuids: uuids[i] });
-        state.add({ traceId: id, flowId: null, recircId: Number(trace.recircId), pass: trace, parents: [] });
+        state.add({ traceId: id, flowId: null, recircId: Number(trace.recircId), pass: trace, parents: [], simulated: true });
         return id;
       });
       this.writePath(tx, pathId, state, new Map(uuids.flatMap((m) => [...m])), now);

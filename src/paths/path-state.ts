@@ -11,6 +11,8 @@ export interface StatePass {
   pass: PassSummary;
   /** The datapath flows this pass's flow recirculated from (poller's recirculation index). */
   parents: readonly number[];
+  /** A hand-typed flow's pass (PathRecorder.recordSimulated): linked by what it queued, in its order (edge-order.ts). */
+  simulated?: boolean;
 }
 
 export class PathState {
@@ -46,9 +48,9 @@ export class PathState {
 
   ordered(): StatePass[] {
     const edges: FlowEdge[] = this.passes.flatMap((p) => (p.flowId === null ? [] : p.parents.map((parent) => ({ parent, child: p.flowId! }))));
-    // A pass without a datapath flow (hand-typed) is linked by what it queued (edge-order.ts).
+    // A hand-typed flow's pass is linked by what it queued (edge-order.ts); a live one never is.
     return edgeOrder(
-      this.passes.map((p) => (p.flowId === null ? { ...p, queued: p.pass.verdict.recircIds.map(Number) } : p)),
+      this.passes.map((p) => (p.simulated ? { ...p, queued: p.pass.verdict.recircIds.map(Number) } : p)),
       edges,
     );
   }

@@ -41,8 +41,8 @@ describe('POST /traces: a hand-typed flow through conntrack is one path of every
    * The daemon's own reply to the same flow: how many passes, and the last pass's Datapath actions
    * (each ofproto/trace allocates its own recirculation ids: the numbers differ from call to call).
    */
-  async function daemonPasses(f: string): Promise<{ recircIds: string[]; lastActions: string }> {
-    const text = await t.sb.appctl('ofproto/trace', 'br-int', f);
+  async function daemonPasses(f: string, bridge = 'br-int'): Promise<{ recircIds: string[]; lastActions: string }> {
+    const text = await t.sb.appctl('ofproto/trace', bridge, f);
     const lines = text.split('\n');
     const recircIds = ['0x0'];
     lines.forEach((l, i) => {
@@ -112,4 +112,68 @@ describe('POST /traces: a hand-typed flow through conntrack is one path of every
     expect(xc.microflow.ctStates.every((s: string) => /new/.test(s))).toBe(true);
     expect(xc.conntrack).toMatch(/^hand-typed: .*what ofproto\/trace assumed/);
   });
+
+  /**
+   * The daemon's own queue, read from its reply: ofproto/trace runs the recirculations it queued first in,
+   * first out, each pass appending the recirc(0xN) of its Datapath actions. For each pass, the index of
+   * the pass that queued it (null for the first).
+   */
+  function fifoParents(text: string): Array<number | null> {
+    const lines = text.split('\n');
+    const queue: Array<{ id: string; by: number }> = [];
+    const parents: Array<number | null> = [null];
+    let pass = 0;
+    lines.forEach((l, i) => {
+      if (l === RULE && /^recirc\(0x[0-9a-f]+\)/.test(lines[i + 1] ?? '')) {
+        const id = /^recirc\((0x[0-9a-f]+)\)/.exec(lines[i + 1])![1];
+        const head = queue.shift()!;
+        expect(head.id).toBe(id);
+        parents.push(head.by);
+        pass = parents.length - 1;
+      } else if (l.startsWith('Datapath actions: ')) {
+        for (const m of l.matchAll(/recirc\((0x[0-9a-f]+)\)/g)) queue.push({ id: m[1], by: pass });
+      }
+    });
+    return parents;
+  }
+
+  /** Chain by chain: each pass followed by what it queued, depth first, in the daemon's order. */
+  function depthFirst(parents: ReadonlyArray<number | null>): number[] {
+    const out: number[] = [];
+    const visit = (i: number) => {
+      out.push(i);
+      parents.forEach((p, c) => p === i && visit(c));
+    };
+    parents.forEach((p, i) => p === null && visit(i));
+    return out;
+  }
+
+  describe('on a bridge whose two ct() freeze the same state: ofproto/trace queues one recirc id twice', () => {
+    // brx (plainBridge): two ct(table=1) in one pass freeze identical states, so OVS gives both the
+    // same recirc id (recirc_alloc_id_ctx finds the first), and each of those passes queues the next
+    // id from its own ct(table=2): the reply prints 0x..a twice, then 0x..b twice, each 0x..b queued
+    // by a different pass.
+    const FLOWS = ['table=0,ip,actions=ct(table=1),ct(table=1)', 'table=1,ip,actions=ct(table=2)', 'table=2,ip,actions=output:xp2'];
+    const TWICE = 'in_port=xp1,icmp,nw_src=10.9.0.1,nw_dst=10.9.0.2';
+
+    it('names as each pass\'s queuedBy the pass that queued it, and orders the path chain by chain', async () => {
+      await t.sb.plainBridge('netdev');
+      for (const f of FLOWS) await t.sb.script('run', 'ovs-ofctl', 'add-flow', 'brx', f);
+      const text = await t.sb.appctl('ofproto/trace', 'brx', TWICE);
+      const parents = fifoParents(text);
+      const ids = (await daemonPasses(TWICE, 'brx')).recircIds;
+      // The same id twice, and the two passes of the next id queued by different passes.
+      expect(new Set(ids.slice(1)).size).toBeLessThan(ids.length - 1);
+      expect(new Set(parents.slice(3)).size).toBe(2);
+
+      const a = (await t.http.post('/traces').send({ bridge: 'brx', flow: TWICE }).expect(201)).body as Answer;
+      expect(a.path.passes).toHaveLength(parents.length);
+      const stored = [...a.path.passes].sort((x, y) => x.id - y.id);
+      expect(stored.map((p) => p.queuedBy)).toEqual(parents.map((p) => (p === null ? null : stored[p].id)));
+      expect(a.path.passes.map((p) => p.id)).toEqual(depthFirst(parents).map((i) => stored[i].id));
+      const got = (await t.http.get(`/paths/${a.path.id}`).expect(200)).body;
+      expect(got.passes.map((p: { id: number }) => p.id)).toEqual(a.path.passes.map((p) => p.id));
+    });
+  });
 });
+

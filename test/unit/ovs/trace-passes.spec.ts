@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
-import { flowRecircId, simulatedPasses } from '../../../src/ovs/trace-passes';
+import { flowRecircId, queueParents, simulatedPasses } from '../../../src/ovs/trace-passes';
 import { VERSIONS, versionDir, versionScenarios } from '../../support/captured-model';
 
 const RULE = '='.repeat(79);
@@ -60,8 +60,10 @@ describe('simulatedPasses: every pass of a captured ofproto/trace reply, as one 
     expect(passes.map((p) => p.recircId)).toEqual(expected.map((e) => e.recircId));
     expect(passes[0]).toMatchObject({ recircId: 0, parent: null, ctState: null });
     for (let i = 1; i < passes.length; i++) {
-      // The pass that queued it came earlier (ofproto/trace runs its queue first in, first out).
-      const parent = expected.findIndex((e) => e.queues.includes(expected[i].recircId));
+      // The pass that queued it came earlier: ofproto/trace runs its queue first in, first out, so the
+      // i-th pass after the first took the i-th entry queued (the Datapath actions' recirc() in order).
+      const parent = expected.flatMap((e, at) => e.queues.map(() => at))[i - 1];
+      expect(expected.flatMap((e) => e.queues)[i - 1]).toBe(expected[i].recircId);
       expect(parent).toBeGreaterThanOrEqual(0);
       expect(parent).toBeLessThan(i);
       expect(passes[i].parent).toBe(parent);
@@ -73,6 +75,11 @@ describe('simulatedPasses: every pass of a captured ofproto/trace reply, as one 
     expect(passes[passes.length - 1].pass.datapathActions).toBe(
       text.split('\n').filter((l) => l.startsWith('Datapath actions: ')).pop()!.slice('Datapath actions: '.length),
     );
+  });
+
+  it('queueParents: an id queued twice is taken by the passes that queued it in turn; an id never queued has none', () => {
+    const q = (recircId: number, queued: number[]) => ({ recircId, queued });
+    expect(queueParents([q(0, [2, 2]), q(2, [3]), q(2, [3]), q(3, []), q(3, []), q(9, [])])).toEqual([null, 0, 0, 1, 2, null]);
   });
 
   it('reads a hand-typed decimal recirc_id and a Flow: line without one', () => {

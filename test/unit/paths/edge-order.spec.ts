@@ -64,12 +64,27 @@ describe('edgeOrder with a pass two parents recirculate into', () => {
     expect(ids(edgeOrder(passes, edges))).toEqual([1, 2, 3, 4, 5]);
   });
 
-  it("orders a hand-typed flow's passes (no datapath flow) by what each queued, not by trace id", () => {
-    // ofproto/trace's passes: 0 → ct → 0x5 → ct → 0x3, and a sibling 0x9 queued by the first; stored in any order.
-    const hand = (traceId: number, recircId: number, queued: number[]): OrderedPass => ({ traceId, flowId: null, recircId, queued });
-    const passes = [hand(40, 0x3, []), hand(41, 0x5, [0x3]), hand(42, 0, [0x5, 0x9]), hand(43, 0x9, [])];
-    expect(ids(edgeOrder(passes, []))).toEqual([42, 41, 40, 43]);
+  const hand = (traceId: number, recircId: number, queued: number[]): OrderedPass => ({ traceId, flowId: null, recircId, queued });
+
+  it("orders a hand-typed flow's passes (stored in ofproto/trace's order) chain by chain, by what each queued", () => {
+    // ofproto/trace's passes: 0 queues 0x5 and 0x9, 0x5 queues 0x3; run first in, first out: 0, 0x5, 0x9, 0x3.
+    const passes = [hand(40, 0, [0x5, 0x9]), hand(41, 0x5, [0x3]), hand(42, 0x9, []), hand(43, 0x3, [])];
+    expect(ids(edgeOrder(passes, []))).toEqual([40, 41, 43, 42]);
     // A live flow's pass never links to a flowless one by recirc id: only recirc_edge rows link flows.
     expect(ids(edgeOrder([pass(1, 7, 0x5), hand(2, 0, [0x5])], []))).toEqual([2, 1]);
+  });
+
+  it("links a recirc id queued twice to each pass that queued it, ofproto/trace's queue first in, first out", () => {
+    // Two ct() of the first pass froze the same state (one id, 0x2, twice); each 0x2 pass queued its own 0x3.
+    const passes = [hand(1, 0, [0x2, 0x2]), hand(2, 0x2, [0x3]), hand(3, 0x2, [0x3]), hand(4, 0x3, []), hand(5, 0x3, [])];
+    expect(ids(edgeOrder(passes, []))).toEqual([1, 2, 4, 3, 5]);
+    // A loop to the recirculation limit (ct(table=0) in table 0: every pass queues 0x1 again) is one chain.
+    const loop = [hand(10, 0, [0x1]), ...Array.from({ length: 4097 }, (_, i) => hand(11 + i, 0x1, [0x1]))];
+    expect(ids(edgeOrder(loop, []))).toEqual(ids(loop));
+  });
+
+  it('never links a live pass without a datapath flow by what it queued', () => {
+    // Passes the tracer stored before the poller had the flow's lifetime (no flowId, no queued): roots in trace order.
+    expect(ids(edgeOrder([pass(1, null, 0x5), pass(2, null, 0), { ...pass(3, null, 0x7) }], []))).toEqual([2, 1, 3]);
   });
 });
