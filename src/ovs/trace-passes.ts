@@ -32,27 +32,33 @@ export function flowRecircId(flow: string): number {
  * pass whose queue entry it took. The daemon runs its queue first in, first out, so a pass takes the
  * oldest entry not yet taken with its id: OVS gives identical frozen states one recirc id, so the same
  * id can be queued twice (two ct() of one pass, or a loop up to the recirculation limit), each time by
- * another pass. null for the first pass and for one whose id no earlier pass queued (never guessed).
+ * another pass. Parent null for the first pass and for one whose id no earlier pass queued (never
+ * guessed); `untaken`, the entries no pass took (the recirculation limit stopped the trace before them).
  */
-export function queueParents(passes: readonly { readonly recircId: number; readonly queued: readonly number[] }[]): Array<number | null> {
+export function replayQueue(passes: readonly { readonly recircId: number; readonly queued: readonly number[] }[]): {
+  parents: Array<number | null>;
+  untaken: Array<{ by: number; id: number }>;
+} {
   const waiting = new Map<number, number[]>();
-  return passes.map((p, i) => {
+  const parents = passes.map((p, i) => {
     const parent = i === 0 ? null : (waiting.get(p.recircId)?.shift() ?? null);
     for (const id of p.queued) waiting.get(id)?.push(i) ?? waiting.set(id, [i]);
     return parent;
   });
+  const untaken = [...waiting].flatMap(([id, by]) => by.map((b) => ({ by: b, id }))).sort((a, b) => a.by - b.by);
+  return { parents, untaken };
 }
 
 /**
  * The passes in the reply's order: the traced one, then ofproto/trace's recirculation queue, which it
- * runs first in, first out, so a pass always comes after the pass that queued it (queueParents).
+ * runs first in, first out, so a pass always comes after the pass that queued it (replayQueue).
  */
 export function simulatedPasses(trace: OfprotoTrace): SimulatedPass[] {
   // Actions that did not parse queue nothing we can read: their continuations keep parent null.
   const queuedBy = (p: TracePass): number[] => recircTargets(p.datapathActionsParsed ?? []);
   const all = [trace.pass, ...trace.continuations];
   const ids = [flowRecircId(trace.pass.flow), ...trace.continuations.map((c) => recircNumber(c.recircId))];
-  const parents = queueParents(all.map((p, i) => ({ recircId: ids[i], queued: queuedBy(p) })));
+  const { parents } = replayQueue(all.map((p, i) => ({ recircId: ids[i], queued: queuedBy(p) })));
   return all.map((pass, i) => {
     const c = i === 0 ? null : trace.continuations[i - 1];
     return { pass, recircId: ids[i], parent: parents[i], ctState: c?.ctState ?? null, ctStateAssumed: c?.ctStateAssumed ?? false };

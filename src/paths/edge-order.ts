@@ -2,7 +2,7 @@
 // recorded them from recirc(0xN) actions and the keys that fit). Recirculation ids are reused
 // (every connection through one conntrack zone gets the same one, and ids are recycled), so
 // their numbers never order passes: a child's id may be smaller than its parent's.
-import { queueParents } from '../ovs/trace-passes';
+import { replayQueue } from '../ovs/trace-passes';
 
 export interface OrderedPass {
   traceId: number;
@@ -12,7 +12,7 @@ export interface OrderedPass {
   /**
    * Set on the passes of a hand-typed flow only (ofproto/trace simulated them, stored in its order, so
    * in trace id order): the recirc ids the pass's Datapath actions queued. No recirc_edge links them:
-   * each is linked to the pass whose queue entry it took (queueParents), a live pass never by this.
+   * each is linked to the pass whose queue entry it took (replayQueue), a live pass never by this.
    */
   queued?: readonly number[];
 }
@@ -28,7 +28,7 @@ const nodeOf = (p: OrderedPass): string => (p.flowId !== null ? `f${p.flowId}` :
 /** The recirculation edges of a hand-typed flow's passes, ofproto/trace's queue replayed in trace id order. */
 function queuedEdges(byTrace: readonly OrderedPass[]): Array<[string, string]> {
   const simulated = byTrace.filter((p) => p.flowId === null && p.queued !== undefined);
-  const parents = queueParents(simulated.map((p) => ({ recircId: p.recircId, queued: p.queued! })));
+  const { parents } = replayQueue(simulated.map((p) => ({ recircId: p.recircId, queued: p.queued! })));
   return simulated.flatMap((p, i) => (parents[i] === null ? [] : [[nodeOf(simulated[parents[i]!]), nodeOf(p)] as [string, string]]));
 }
 

@@ -99,7 +99,7 @@ export class PathBuilder {
     const verdict =
       storedVerdict?.kinds && !added && !storedVerdict.incomplete
         ? storedVerdict
-        : pathVerdict(passes.map((p) => ({ traceId: p.traceId, recircId: p.recircId, pass: passOfStored(JSON.parse(p.row.verdict)) })));
+        : pathVerdict(passes.map((p) => ({ traceId: p.traceId, recircId: p.recircId, queued: p.queued, pass: passOfStored(JSON.parse(p.row.verdict)) })));
     return { path, passes: passes.map((p) => p.row), edges, verdict };
   }
 }

@@ -4,6 +4,7 @@
 // passes (path-builder.ts) with this same function, so both give the same answer.
 import type { AnnotatedTrace, Verdict, VerdictKind } from '../correlation/types';
 import { recircIdHex } from '../ovs/ids';
+import { replayQueue } from '../ovs/trace-passes';
 import type { VerdictJson } from '../traces';
 
 /** What a path needs of a pass: its ports and verdict (not its steps: memory grows with live flows). */
@@ -17,6 +18,8 @@ export interface VerdictPass {
   /** The recirc_id the pass's datapath flow matched (0: the packet's first pass). */
   recircId: number;
   pass: PassSummary;
+  /** A hand-typed flow's pass (edge-order.ts OrderedPass.queued): what it queued, each entry one pass. */
+  queued?: readonly number[];
 }
 
 export interface StoredPathVerdict {
@@ -62,12 +65,15 @@ export function pathVerdict(passes: readonly VerdictPass[]): StoredPathVerdict {
   }
   const have = new Set(passes.map((x) => x.recircId));
   const missing: string[] = [];
+  const noPass = (x: VerdictPass, r: string) => `recirculation ${r} queued by trace ${x.traceId} (recirc_id ${shown(x.recircId)}) has no pass in the path`;
   for (const x of passes) {
-    for (const r of x.pass.verdict.recircIds) {
-      if (have.has(Number(r))) continue;
-      missing.push(`recirculation ${r} queued by trace ${x.traceId} (recirc_id ${shown(x.recircId)}) has no pass in the path`);
-    }
+    if (x.queued) continue;
+    for (const r of x.pass.verdict.recircIds) if (!have.has(Number(r))) missing.push(noPass(x, r));
   }
+  // A hand-typed flow's passes are ofproto/trace's queue, in trace id order: an entry no pass took is
+  // missing even when its id has a pass (an id queued again by that pass, up to the recirculation limit).
+  const simulated = passes.filter((x) => x.queued).sort((a, b) => a.traceId - b.traceId);
+  for (const e of replayQueue(simulated.map((x) => ({ recircId: x.recircId, queued: x.queued! }))).untaken) missing.push(noPass(simulated[e.by], shown(e.id)));
   // A packet's path starts with its recirc_id 0 pass: without it the passes found are the tail of
   // a packet whose earlier passes were not linked to them (or not traced).
   if (passes.length && !have.has(0)) {

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { parseOfprotoTrace } from '../../../src/ovs/ofproto-trace';
-import { flowRecircId, queueParents, simulatedPasses } from '../../../src/ovs/trace-passes';
+import { flowRecircId, replayQueue, simulatedPasses } from '../../../src/ovs/trace-passes';
 import { VERSIONS, versionDir, versionScenarios } from '../../support/captured-model';
 
 const RULE = '='.repeat(79);
@@ -77,9 +77,11 @@ describe('simulatedPasses: every pass of a captured ofproto/trace reply, as one 
     );
   });
 
-  it('queueParents: an id queued twice is taken by the passes that queued it in turn; an id never queued has none', () => {
+  it('replayQueue: an id queued twice is taken by the passes that queued it in turn; an id never queued has none', () => {
     const q = (recircId: number, queued: number[]) => ({ recircId, queued });
-    expect(queueParents([q(0, [2, 2]), q(2, [3]), q(2, [3]), q(3, []), q(3, []), q(9, [])])).toEqual([null, 0, 0, 1, 2, null]);
+    expect(replayQueue([q(0, [2, 2]), q(2, [3]), q(2, [3]), q(3, []), q(3, []), q(9, [])])).toEqual({ parents: [null, 0, 0, 1, 2, null], untaken: [] });
+    // Cut by the recirculation limit: the last pass's entry was never taken, though its id has passes.
+    expect(replayQueue([q(0, [1]), q(1, [1]), q(1, [1])])).toEqual({ parents: [null, 0, 1], untaken: [{ by: 2, id: 1 }] });
   });
 
   it('reads a hand-typed decimal recirc_id and a Flow: line without one', () => {
