@@ -5,7 +5,7 @@
 // passes has, the flows they recirculate into (walked down).
 import { Injectable } from '@nestjs/common';
 import type { TraceRow } from '../traces/trace-store';
-import { traceOrigin } from '../traces/trace-record';
+import { traceOrigin } from '../traces';
 import { edgeOrder } from './edge-order';
 import { EdgeRow, PathRow, PathStore } from './path-store';
 import { passOfStored, pathVerdict, StoredPathVerdict } from './path-verdict';
