@@ -8,7 +8,9 @@
 // - The agent stopped while flows are installed and started on the same spool: it continues its
 //   open datapath flow lifetimes under the same ids, and PostgreSQL holds each once.
 // - A small spool (LIVETRACE_SPOOL_MAX_CHANGES) and PostgreSQL away: new traces are dropped and
-//   counted, the process stays up, and once PostgreSQL is back the spool drains and drops stop.
+//   counted, the process stays up, and once PostgreSQL is back the spool drains and drops stop. The
+//   spool is filled by packets no session selects (lifetimes, never traced), so how soon it is full
+//   does not hang on the tracer's pace or on how many turns the traffic loop gets on a loaded host.
 // Megaflows are disabled (upcall/disable-megaflows, as bench/live does): every packet with a new
 // TCP source port is then a new datapath flow, so new traces keep coming.
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -30,6 +32,7 @@ jest.setTimeout(600_000);
 
 const OUTAGE_MS = 30_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ANSI = /\x1b\[[0-9;]*m/g;
 
 let pg: TestPostgres;
 let sb: Sandbox;
@@ -41,25 +44,44 @@ const syn = (sport: number) =>
   `in_port(${vif1}),eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type(0x0800),` +
   `ipv4(src=10.0.0.1,dst=10.0.0.2,proto=6,tos=0,ttl=64,frag=no),tcp(src=${sport},dst=80),tcp_flags(0x002)`;
 let nextSport = 10_000;
+let vif2 = 0;
+/**
+ * A TCP SYN from lsp2 to lsp3 from source port `sport`: a session on lsp1 does not select it (not its
+ * port, not its address), so it is never traced, but each of its passes is a datapath flow, so a
+ * lifetime row in the spool.
+ */
+const synLsp2ToLsp3 = (sport: number) =>
+  `in_port(${vif2}),eth(src=50:54:00:00:00:02,dst=50:54:00:00:00:03),eth_type(0x0800),` +
+  `ipv4(src=10.0.0.2,dst=10.0.0.3,proto=6,tos=0,ttl=64,frag=no),tcp(src=${sport},dst=80),tcp_flags(0x002)`;
 
-/** Sends `n` new packets (new source ports) at once; returns their source ports. */
-async function send(n: number): Promise<number[]> {
+/** Sends `n` new packets (new source ports, lsp1's SYNs unless told) at once; returns their source ports. */
+async function send(n: number, packet = syn, iface = 'vif1'): Promise<number[]> {
   const ports = Array.from({ length: n }, () => nextSport++);
-  await sb.appctl('netdev-dummy/receive', 'vif1', ...ports.map(syn));
+  await sb.appctl('netdev-dummy/receive', iface, ...ports.map(packet));
   return ports;
 }
 
-/** New packets every `everyMs` until stopped: new flows, so new traces keep coming. */
-function traffic(perTick = 2, everyMs = 300): { stop(): Promise<number> } {
+/** `n` new packets from lsp2 to lsp3, 100 an ovs-appctl call. */
+async function sendUnselected(n: number): Promise<void> {
+  for (let left = n; left > 0; left -= 100) await send(Math.min(100, left), synLsp2ToLsp3, 'vif2');
+}
+
+/**
+ * New packets every `everyMs` until stopped: new flows, so new traces keep coming. `told()` says how
+ * many went and whether a send failed (the loop ends there: a wait's failure names it).
+ */
+function traffic(perTick = 2, everyMs = 300): { stop(): Promise<number>; told(): string } {
   let stopped = false;
   let sent = 0;
+  let failed: string | undefined;
   const loop = (async () => {
     while (!stopped) {
       sent += (await send(perTick)).length;
       await sleep(everyMs);
     }
   })();
-  return { stop: async () => ((stopped = true), await loop, sent) };
+  loop.catch((err: Error) => (failed = err.message));
+  return { stop: async () => ((stopped = true), await loop, sent), told: () => `lsp1 packets sent ${sent}${failed ? `, then a send failed: ${failed}` : ''}` };
 }
 
 interface Agent {
@@ -98,11 +120,53 @@ async function startAgent(url: string, spool: string, port: number, env: Record<
     throw new Error(`/health ${h.status}: ${JSON.stringify(h.body.error ?? h.body)}`);
   }, 120_000);
   if (gone()) {
-    const log = (child.stdout() + child.stderr()).replace(/\x1b\[[0-9;]*m/g, '');
+    const log = (child.stdout() + child.stderr()).replace(ANSI, '');
     const errors = log.split('\n').filter((l) => /ERROR|Error/.test(l)).slice(0, 5).join('\n');
     throw new Error(`the agent on port ${port} exited (code ${child.proc.exitCode}, signal ${child.proc.signalCode}) before it was healthy:\n${errors || log.slice(-2000)}`);
   }
   return agent;
+}
+
+/**
+ * What an agent says now, for a wait's failure: /health's central part and tracer counts, the
+ * metrics a bounded spool moves, and its log's last lines (afterAll keeps the whole logs in a
+ * temporary folder, which CI's run takes with it).
+ */
+async function agentStory(a: Agent, logLines = 60): Promise<string> {
+  const out: string[] = [];
+  try {
+    const r = await fetch(`http://127.0.0.1:${a.port}/health`, { signal: AbortSignal.timeout(5000) });
+    const h = { status: r.status, body: (await r.json()) as HealthBody };
+    const v = h.body.details.vswitchd ?? {};
+    out.push(`/health ${h.status}: central ${JSON.stringify(centralPart(h))}; traceQueue ${JSON.stringify(v.traceQueue)}, traceDropped ${JSON.stringify(v.traceDropped)}, poller ${JSON.stringify(v.poller)}`);
+  } catch (err) {
+    out.push(`/health did not answer: ${(err as Error).message}`);
+  }
+  try {
+    const m = await (await fetch(`http://127.0.0.1:${a.port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    out.push(`traces by outcome ${JSON.stringify(metricByLabel(m, 'livetrace_traces_total', 'outcome'))}; ` +
+      `lifetime writes ${JSON.stringify(metricByLabel(m, 'livetrace_datapath_flow_writes_total', 'outcome'))}; ` +
+      `ship backlog ${metric(m, 'livetrace_ship_backlog')}, up ${metric(m, 'livetrace_ship_up')}, spool full ${metric(m, 'livetrace_ship_spool_full')}`);
+  } catch (err) {
+    out.push(`/metrics did not answer: ${(err as Error).message}`);
+  }
+  const exited = a.child.proc.exitCode !== null || a.child.proc.signalCode !== null;
+  if (exited) out.push(`the agent exited (code ${a.child.proc.exitCode}, signal ${a.child.proc.signalCode})`);
+  // Nest's start-up lines (modules, routes) are some hundred at info: not the story.
+  const startUp = /"context":"(InstanceLoader|RoutesResolver|RouterExplorer)"/;
+  const lines = (a.child.stdout() + a.child.stderr()).replace(ANSI, '').trimEnd().split('\n').filter((l) => !startUp.test(l));
+  out.push(`the agent's log (start-up lines left out), last ${logLines} lines:\n${lines.slice(-logLines).join('\n') || '(nothing logged)'}`);
+  return out.join('\n');
+}
+
+/** `wait`, failing with the agent's story (and `more`: what the test itself saw) appended to its error. */
+async function told<T>(a: Agent, wait: Promise<T>, more: () => string = () => ''): Promise<T> {
+  try {
+    return await wait;
+  } catch (err) {
+    const extra = more();
+    throw new Error(`${(err as Error).message}\n${extra ? `${extra}\n` : ''}${await agentStory(a)}`);
+  }
 }
 
 async function stopAgent(a: Agent): Promise<{ code: number | null; signal: string | null }> {
@@ -149,7 +213,9 @@ beforeAll(async () => {
   sb = await Sandbox.start({ prefix: 'livetrace-faults-' });
   await sb.demoTopology();
   await sb.appctl('upcall/disable-megaflows');
-  vif1 = (await sb.dpPorts()).get('vif1')!;
+  const dp = await sb.dpPorts();
+  vif1 = dp.get('vif1')!;
+  vif2 = dp.get('vif2')!;
 });
 
 afterAll(async () => {
@@ -304,17 +370,31 @@ describe('an agent and PostgreSQL faults (real daemons)', () => {
   });
 
   it('a small spool with PostgreSQL away: new traces dropped and counted, the agent up; after PostgreSQL returns it drains and stops dropping', async () => {
+    const BOUND = 1000;
     const bounded = await pg.database('faults_bounded');
-    const small = await startAgent(bounded, join(mkdtempSync(join(tmpdir(), 'livetrace-faults-spool-')), 'spool.sqlite'), await freePort(), { LIVETRACE_SPOOL_MAX_CHANGES: '1000' });
+    const small = await startAgent(bounded, join(mkdtempSync(join(tmpdir(), 'livetrace-faults-spool-')), 'spool.sqlite'), await freePort(), { LIVETRACE_SPOOL_MAX_CHANGES: String(BOUND), LIVETRACE_LOG_LEVEL: 'info' });
     await sessionOnLsp1(bounded);
     pg.stopServer();
-    let load = traffic(4, 200);
+    // The spool filled by lifetimes alone, from packets no session selects: each makes three
+    // datapath flows (conntrack twice: sw0 has a stateful ACL), a row each (and two recirculation
+    // edges), so 400 packets pass the bound by their lifetime rows alone, whatever the tracer's pace
+    // and however few turns a traffic loop gets. lsp1's traffic filling it through its traces, 4
+    // packets every 200 ms, timed out twice after 90 s in CI (2 cores, three lanes, load 6): a packet
+    // adds ~11 changes with its traces but ~5 without, so a tracer falling behind and each turn of the
+    // loop (ovs-appctl through the sandbox script) slowed by the load left the count under the bound.
+    await sendUnselected(400);
+    let load: ReturnType<typeof traffic> | undefined;
     let full: { status: number; body: HealthBody };
     try {
-      full = await waitFor('the spool full and traces dropped', async () => {
+      await told(small, waitFor('the spool full (its bound passed by the lifetimes of lsp2’s packets)', async () => centralPart(await small.health())?.spoolFull === true, 90_000));
+      // Now lsp1's new flows: selected by the session, so each a trace the full spool drops.
+      load = traffic(4, 200);
+      const l = load;
+      full = await told(small, waitFor('the full spool to drop lsp1’s new traces', async () => {
         const h = await small.health();
         return centralPart(h)?.spoolFull && (spoolFullDrops(h) ?? 0) > 0 ? h : undefined;
-      }, 90_000);
+      }, 90_000), () => `since the spool was full: ${l.told()}`);
+      console.log(`bounded spool full: backlog ${centralPart(full).backlog as number}, ${spoolFullDrops(full)} traces dropped (${load.told()})`);
       expect(full.status).toBe(503);
       expect(centralPart(full)).toMatchObject({ status: 'down', spooling: true, spoolFull: true });
       expect(Object.entries(full.body.details).filter(([k, v]) => k !== 'central' && v.status !== 'up')).toEqual([]);
@@ -325,19 +405,19 @@ describe('an agent and PostgreSQL faults (real daemons)', () => {
       // The poller's new lifetimes wait too (one row a new flow: megaflows are off, so every packet's).
       expect(metric(m, 'livetrace_datapath_flow_writes_total', { outcome: 'dropped_spool_full' })).toBeGreaterThan(0);
     } finally {
-      await load.stop();
+      await load?.stop();
       pg.startServer();
     }
-    await waitFor('the spool drained', async () => {
+    await told(small, waitFor('the spool drained', async () => {
       const m = await small.metrics();
       return metric(m, 'livetrace_ship_up') === 1 && metric(m, 'livetrace_ship_backlog') === 0 && metric(m, 'livetrace_ship_spool_full') === 0;
-    }, 120_000);
+    }, 120_000));
     const dropped = metric(await small.metrics(), 'livetrace_ship_dropped_total');
     const stored = () => small.metrics().then((m) => metric(m, 'livetrace_traces_total', { outcome: 'stored' }));
     const storedBefore = await stored();
     load = traffic(2, 300);
     try {
-      await waitFor('new traces stored after the drain', async () => (await stored()) >= storedBefore + 6, 60_000);
+      await told(small, waitFor('new traces stored after the drain', async () => (await stored()) >= storedBefore + 6, 60_000));
     } finally {
       await load.stop();
     }
@@ -345,15 +425,15 @@ describe('an agent and PostgreSQL faults (real daemons)', () => {
     // read once no trace waits and the stored count has not moved for 2 s (one run in a few read
     // 311 stored while 312 traces reached the tables).
     let last = { stored: -1, since: Date.now() };
-    await waitFor('tracing settled after the load', async () => {
+    await told(small, waitFor('tracing settled after the load', async () => {
       const now = await small.metrics();
       const s = metric(now, 'livetrace_traces_total', { outcome: 'stored' });
       if (s !== last.stored || metric(now, 'livetrace_trace_queue_depth') > 0) last = { stored: s, since: Date.now() };
       return Date.now() - last.since >= 2_000;
-    }, 60_000);
+    }, 60_000));
     const m = await small.metrics();
     const outcomes = metricByLabel(m, 'livetrace_traces_total', 'outcome');
-    console.log(`bounded spool (1000 changes): ${dropped} traces dropped while full; by outcome ${JSON.stringify(outcomes)}`);
+    console.log(`bounded spool (${BOUND} changes): ${dropped} traces dropped while full; by outcome ${JSON.stringify(outcomes)}`);
     expect(metric(m, 'livetrace_ship_dropped_total')).toBe(dropped);
     expect(outcomes.dropped_spool_full).toBe(dropped);
     // Every lifetime held back was stored once there was room, or had ended before (no row, no end).
