@@ -8,7 +8,7 @@ import type { AnnotatedTrace } from '../correlation/types';
 import { LIVETRACE_CONFIG } from '../config/config.module';
 import { LivetraceConfig } from '../config/config.schema';
 import { PathRecorder } from '../paths';
-import { ActiveSession, TraceSessionsService } from '../trace-sessions/trace-sessions.service';
+import { ActiveSession, Decision, SessionPick, TraceSessionsService } from '../trace-sessions/trace-sessions.service';
 import { decidedFor } from '../trace-sessions';
 import { DatapathPorts } from './datapath-ports';
 import { FlowEvent, LiveFlow } from './datapath-diff';
@@ -33,7 +33,8 @@ const MAX_STORES_IN_FLIGHT = 256;
 
 interface Job {
   flow: LiveFlow;
-  sessions: Array<{ session: ActiveSession; how: 'store' | 'decide' }>;
+  /** `decision`: a pass to decide tells its recirculations' jobs what its trace said (they hold it as `parents`). */
+  sessions: Array<SessionPick & { decision?: Decision }>;
   enqueuedAt: number;
   /** Earlier ofproto/detrace attempts that found no cache (LIVETRACE_TRACE_METHOD=detrace). */
   detraceTries?: number;
@@ -167,13 +168,16 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   private consider(flow: LiveFlow, only?: ActiveSession): void {
     if (!this.sessions.active.size) return;
     const parents = this.poller.table.parentsOf(flow);
-    let picked = this.sessions.select(flow, parents, this.ports.names());
-    if (only) picked = picked.filter((p) => p.session === only);
-    if (!picked.length) return;
+    let selected = this.sessions.select(flow, parents, this.ports.names());
+    if (only) selected = selected.filter((p) => p.session === only);
+    if (!selected.length) return;
+    const picked: Job['sessions'] = selected.map((p) => (p.how === 'decide' ? { ...p, decision: {} } : p));
     for (const p of picked) {
       this.sessions.count(p.session, 'selected');
       // A pass to decide heads its recirculations only once its trace says it is the port's (run).
-      if (flow.dbId !== undefined) (p.how === 'store' ? p.session.selectedFlows : p.session.decidingFlows).add(flow.dbId);
+      if (flow.dbId === undefined) continue;
+      if (p.decision) p.session.decidingFlows.set(flow.dbId, p.decision);
+      else p.session.selectedFlows.add(flow.dbId);
     }
     // With PostgreSQL away long enough the spool is full: the bound drops new traces, counted once,
     // in the shipper's state (/health and /metrics read it there).
@@ -181,6 +185,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     if (shipper?.state.full) {
       shipper.state.dropped++;
       for (const p of picked) this.sessions.drop(p.session, 'spool_full');
+      this.decided(picked, flow);
       return;
     }
     // Every selected flow, an includeExisting's too (first seen before its session, maybe before
@@ -191,6 +196,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       this.queueFull++;
       this.metrics.count('dropped_queue_full');
       for (const p of picked) this.sessions.drop(p.session, 'queue_full');
+      this.decided(picked, flow);
     }
   }
 
@@ -244,6 +250,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   private unwanted(job: Job): boolean {
     if (job.sessions.some((s) => s.session.json.state === 'active' && this.hasRoom(s.session))) return false;
     this.takers(job.sessions);
+    this.decided(job.sessions, job.flow);
     this.metrics.count('skipped_session_ended');
     this.mark.release(job.hold);
     return true;
@@ -254,23 +261,38 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     if (!live.length) {
       this.metrics.count('skipped_session_ended');
       this.mark.release(job.hold);
+      this.decided(job.sessions, job.flow);
       return;
     }
     // The hold goes with the job put back for a detrace retry, or with the store in flight.
-    let kept = false;
+    let next: 'aside' | 'storing' | 'done' = 'done';
     try {
-      kept = await this.traceJob({ ...job, sessions: live });
+      next = await this.traceJob({ ...job, sessions: live });
     } catch (err) {
       this.log.warn(`trace of ${job.flow.ufid} failed: ${(err as Error).message}`);
       this.metrics.count('failed_error');
       for (const s of live) this.sessions.fail(s.session, 'error');
     } finally {
-      if (!kept) this.mark.release(job.hold);
+      if (next === 'done') this.mark.release(job.hold);
+      // Put aside, the pass is still to decide for the sessions it went aside with; else decided now.
+      this.decided(next === 'aside' ? job.sessions.filter((s) => !live.includes(s)) : job.sessions, job.flow);
     }
   }
 
-  /** True when the job lives on (put back, or its store in flight releases its hold). */
-  private async traceJob(job: Job): Promise<boolean> {
+  /**
+   * A job's passes to decide are decided: not the port's unless its trace said so (failed, skipped,
+   * dropped as unwanted), and no longer among their sessions' deciding flows, whatever their lifetime does.
+   */
+  private decided(sessions: Job['sessions'], flow: LiveFlow): void {
+    for (const s of sessions) {
+      if (!s.decision) continue;
+      s.decision.kept ??= false;
+      if (flow.dbId !== undefined && s.session.decidingFlows.get(flow.dbId) === s.decision) s.session.decidingFlows.delete(flow.dbId);
+    }
+  }
+
+  /** Whether the job lives on: put aside (a detrace retry), or stored in flight (which releases its hold), or done. */
+  private async traceJob(job: Job): Promise<'aside' | 'storing' | 'done'> {
     const { flow } = job;
     const tries = job.detraceTries ?? 0;
     const mayWait = this.config.LIVETRACE_TRACE_METHOD === 'detrace' && tries < DETRACE_RETRY_MS.length;
@@ -279,21 +301,19 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
       // Aside, not in the queue: the flows behind it are not held up while its cache is built.
       this.metrics.count('detrace_cache_wait');
       this.queue.pushLater({ ...job, detraceTries: tries + 1 }, DETRACE_RETRY_MS[tries]);
-      return true;
+      return 'aside';
     }
     if (result.kind === 'failed') {
       this.metrics.count(`failed_${result.reason}`);
       for (const s of job.sessions) this.sessions.fail(s.session, result.reason);
-      return false;
+      return 'done';
     }
-    // A recirculation selected with a parent to decide is the port's when that parent was kept
+    // A recirculation selected with a first pass to decide is the port's when that pass was kept
     // (traced before it: the queue runs in order, parents first), or when it is itself.
-    const parents = job.sessions.some((s) => s.how === 'decide') ? this.poller.table.parentsOf(flow) : [];
-    const parentKept = (s: ActiveSession) => parents.some((p) => p.dbId !== undefined && s.selectedFlows.has(p.dbId));
     const about = job.sessions.filter(
-      (s) => s.how === 'store' || (s.session.port !== undefined && decidedFor(result.trace, s.session.port)) || parentKept(s.session),
+      (s) => s.how === 'store' || (s.session.port !== undefined && decidedFor(result.trace, s.session.port)) || !!s.parents?.some((d) => d.kept),
     );
-    if (flow.dbId !== undefined) for (const s of job.sessions) s.session.decidingFlows.delete(flow.dbId);
+    for (const s of job.sessions) if (s.decision) s.decision.kept = about.includes(s);
     // Room is looked at again: stores may have been started, or the session expired, while this
     // pass was traced. A session with none left skips it, by reason, as if its turn came now: counted
     // traced, the pass would be neither stored, nor notSelected, nor failed.
@@ -308,7 +328,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     }
     if (!wanted.length) {
       this.metrics.count(about.length ? 'skipped_session_ended' : 'not_selected');
-      return false;
+      return 'done';
     }
     const settle = () => {
       for (const s of wanted) {
@@ -340,7 +360,7 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
     this.inflight.add(stored);
     void stored.finally(() => (this.inflight.delete(stored), this.mark.release(job.hold)));
     if (this.inflight.size >= MAX_STORES_IN_FLIGHT) await Promise.race(this.inflight);
-    return true;
+    return 'storing';
   }
 
   /** Stores the pass into its packet's path (the recirculation edges of the poller's index) and says so. */

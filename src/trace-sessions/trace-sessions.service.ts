@@ -34,7 +34,7 @@ export interface ActiveSession {
    * Lifetimes selected to decide (by the port's address) whose trace has not said yet whether they
    * are the port's: their recirculations are decided with them, not stored whatever they are.
    */
-  decidingFlows: Set<number>;
+  decidingFlows: Map<number, Decision>;
   /** This chassis's counters (json.stats is every chassis's total, as last read). */
   local: SessionStats;
   /**
@@ -44,6 +44,22 @@ export interface ActiveSession {
   chassis: string;
   /** What the other chassis had stored at the last poll, for maxTraces across chassis. */
   storedElsewhere: number;
+}
+
+/**
+ * What the trace of a pass selected to decide said: the port's (kept) or not; unset while it waits.
+ * Its recirculations' jobs hold it (TraceSessionsService.select), so the verdict reaches them however
+ * its lifetime ends meanwhile (idled out, its trace failed).
+ */
+export interface Decision {
+  kept?: boolean;
+}
+
+/** A session's selection of a flow; `parents`, for a recirculation decided with its first pass, that pass's decision. */
+export interface SessionPick {
+  session: ActiveSession;
+  how: Exclude<Selection, null>;
+  parents?: readonly Decision[];
 }
 
 /** maxTraces stored by every chassis together, the others' as of the last poll. */
@@ -172,7 +188,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
       // the spool's is the newer, as no one else writes it.
       const own = this.sessions.ownCounters(json.id, me) ?? json.perChassis[me];
       const local = { ...emptyStats(), ...own };
-      const session: ActiveSession = { json, filter, selectedFlows: new Set(), decidingFlows: new Set(), local, chassis: me, storedElsewhere: elsewhere };
+      const session: ActiveSession = { json, filter, selectedFlows: new Set(), decidingFlows: new Map(), local, chassis: me, storedElsewhere: elsewhere };
       takenUp.push({ session, hasRow: own !== undefined, reload: own !== undefined || this.takenUpBefore(json, me) });
     }
     // This chassis's row says it took the session up, so it is written before the take-up is
@@ -285,8 +301,8 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   }
 
   /** Active sessions that want this new datapath flow, with how. */
-  select(flow: SessionFlow, parents: SessionFlow[], portNames?: ReadonlyMap<string, string>): Array<{ session: ActiveSession; how: Exclude<Selection, null> }> {
-    const out: Array<{ session: ActiveSession; how: Exclude<Selection, null> }> = [];
+  select(flow: SessionFlow, parents: SessionFlow[], portNames?: ReadonlyMap<string, string>): SessionPick[] {
+    const out: SessionPick[] = [];
     const now = new Date().toISOString();
     for (const s of this.active.values()) {
       // Past its expiry it takes no more flows, whether or not the housekeeping has ended it yet.
@@ -298,9 +314,9 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
         s.portFrom = { generation, portNames };
       }
       const parentSelected = parents.some((p) => p.dbId !== undefined && s.selectedFlows.has(p.dbId));
-      const parentDeciding = parents.some((p) => p.dbId !== undefined && s.decidingFlows.has(p.dbId));
-      const how = selectFlow(flow, { filter: s.filter, port: s.port, parentSelected, parentDeciding, portNames, model: this.replicas.model });
-      if (how) out.push({ session: s, how });
+      const deciding = parents.flatMap((p) => (p.dbId !== undefined && s.decidingFlows.get(p.dbId)) || []);
+      const how = selectFlow(flow, { filter: s.filter, port: s.port, parentSelected, parentDeciding: deciding.length > 0, portNames, model: this.replicas.model });
+      if (how) out.push(how === 'decide' && !parentSelected && deciding.length ? { session: s, how, parents: deciding } : { session: s, how });
     }
     return out;
   }
