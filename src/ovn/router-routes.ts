@@ -3,10 +3,13 @@
 // (Logical_Router_Port.networks) and its dst-ip static routes (Logical_Router_Static_Route); at the
 // same length a connected network wins over a static route (northd's ROUTE_PRIO_OFFSET_CONNECTED 2
 // against STATIC 1), and routes of the same length and kind are ECMP: every one of their ports. A
-// static route leaves by its output_port, or by the port whose network holds its nexthop; a
-// `discard` route leaves by none. Not followed: src-ip routes, Logical_Router_Policy reroutes, BFD
+// static route leaves by its output_port, or by the port whose network holds its nexthop; one with
+// neither is no route (northd warns "No path for static route" and installs no flow); a `discard`
+// route leaves by none. Each route says its next hop, where a walk needs to know who gets the packet
+// on a switch several routers share. Not followed: src-ip routes, Logical_Router_Policy reroutes, BFD
 // state, learned (ovn-ic) routes beyond their rows.
 import type { ReplicaRow } from '../ovsdb/replica/replica';
+import { canonicalIp } from '../ovs/ids';
 import { addressValue, type MaskedValue } from '../ovs/key-rewrite';
 
 /** The northbound rows this reads (a Replica is one). */
@@ -21,8 +24,16 @@ interface Route {
   readonly connected: boolean;
   /** Logical_Router_Static_Route.route_table; '' is the global table, connected networks are in every table. */
   readonly table: string;
-  /** The router port it leaves by; null for a discard route or a nexthop no network of the router holds. */
+  /** The router port it leaves by; null for a discard route. */
   readonly port: string | null;
+  /** The static route's nexthop (canonical); null for a connected network (the address itself is on the link). */
+  readonly nexthop: string | null;
+}
+
+/** A way out of a router for an address: the port, and the next hop on its link (null: the address itself). */
+export interface RouteHop {
+  port: string;
+  nexthop: string | null;
 }
 
 const all = (v: unknown): string[] => ([] as unknown[]).concat(v ?? []).map(String);
@@ -48,7 +59,7 @@ function routesOf(nb: NorthboundRows, router: ReplicaRow): Route[] {
   const connected = ports.flatMap((p) =>
     all(p.networks).flatMap((n) => {
       const pre = prefixOf(n);
-      return pre ? [{ ...pre, connected: true, table: '', port: first(p.name) }] : [];
+      return pre ? [{ ...pre, connected: true, table: '', port: first(p.name), nexthop: null }] : [];
     }),
   );
   const portFor = (nexthop: string): string | null => {
@@ -62,17 +73,18 @@ function routesOf(nb: NorthboundRows, router: ReplicaRow): Route[] {
     if (!row || !pre) return [];
     const nexthop = first(row.nexthop);
     const port = nexthop === 'discard' ? null : first(row.output_port) || portFor(nexthop);
-    return [{ ...pre, connected: false, table: first(row.route_table), port }];
+    if (nexthop !== 'discard' && port === null) return [];
+    return [{ ...pre, connected: false, table: first(row.route_table), port, nexthop: nexthop && nexthop !== 'discard' ? canonicalIp(nexthop) : null }];
   });
   return [...connected, ...statics];
 }
 
-/** The ports the best routes for one address in one route table leave by. */
-function bestPorts(routes: readonly Route[], ip: { value: bigint; v6: boolean }, table: string): string[] {
+/** The ways out the best routes for one address in one route table take. */
+function bestHops(routes: readonly Route[], ip: { value: bigint; v6: boolean }, table: string): RouteHop[] {
   const fit = routes.filter((r) => (r.table === '' || r.table === table) && holds(r, ip));
   const rank = (r: Route) => r.len * 3 + (r.connected ? 2 : 1);
   const top = Math.max(-1, ...fit.map(rank));
-  return fit.filter((r) => rank(r) === top).flatMap((r) => r.port ?? []);
+  return fit.filter((r) => rank(r) === top).flatMap((r) => (r.port === null ? [] : [{ port: r.port, nexthop: r.nexthop }]));
 }
 
 /**
@@ -81,13 +93,18 @@ function bestPorts(routes: readonly Route[], ip: { value: bigint; v6: boolean },
  * too): what a walk outward from a port asks to know where a packet to it comes from.
  */
 export function routerPortsToward(nb: NorthboundRows, router: ReplicaRow, ips: Iterable<string>): Set<string> {
+  return new Set(routeHopsToward(nb, router, ips).map((h) => h.port));
+}
+
+/** As routerPortsToward, each port with the next hop its route hands the packet to there. */
+export function routeHopsToward(nb: NorthboundRows, router: ReplicaRow, ips: Iterable<string>): RouteHop[] {
   const routes = routesOf(nb, router);
   const tables = new Set(['', ...routes.map((r) => r.table)]);
-  const out = new Set<string>();
+  const out: RouteHop[] = [];
   for (const ip of ips) {
     const value = addressValue(ip);
     if (!value || value.mask !== null) continue;
-    for (const table of tables) for (const p of bestPorts(routes, { value: value.value, v6: isV6(ip) }, table)) out.add(p);
+    for (const table of tables) out.push(...bestHops(routes, { value: value.value, v6: isV6(ip) }, table));
   }
   return out;
 }

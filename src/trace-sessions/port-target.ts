@@ -5,7 +5,7 @@
 import type { ReplicaRow } from '../ovsdb/replica/replica';
 import type { ReplicasService } from '../replicas/replicas.service';
 import { datapathRef } from '../ovn/datapaths';
-import { routerPortsToward } from '../ovn/router-routes';
+import { routeHopsToward, type RouteHop } from '../ovn/router-routes';
 import { parseAddresses, type PortTarget } from './session-selector';
 
 /** The port's interfaces, datapath ports and addresses, from the live replicas. */
@@ -29,48 +29,74 @@ export function portTarget(replicas: Pick<ReplicasService, 'sb' | 'nb' | 'ovs'>,
 
 type Rows = Pick<ReplicasService, 'sb' | 'nb'>;
 
-/** A datapath's patch and l3gateway bindings with the binding and datapath at the other end (options:peer). */
-function peersOf(sb: Rows['sb'], d: ReplicaRow): Array<{ far: ReplicaRow; dp: ReplicaRow }> {
-  return sb.find('Port_Binding', 'datapath', d._uuid).flatMap((pb) => {
-    const peer = ((pb.options ?? {}) as Record<string, string>).peer;
+/** A datapath's patch and l3gateway bindings (near) with the binding and datapath at the other end (options:peer). */
+function peersOf(sb: Rows['sb'], d: ReplicaRow): Array<{ near: ReplicaRow; far: ReplicaRow; dp: ReplicaRow }> {
+  return sb.find('Port_Binding', 'datapath', d._uuid).flatMap((near) => {
+    const peer = ((near.options ?? {}) as Record<string, string>).peer;
     const far = peer ? sb.find('Port_Binding', 'logical_port', peer)[0] : undefined;
     const ref = far && (Array.isArray(far.datapath) ? far.datapath[0] : far.datapath);
     const dp = typeof ref === 'string' ? sb.get('Datapath_Binding', ref) : undefined;
-    return far && dp ? [{ far, dp }] : [];
+    return far && dp ? [{ near, far, dp }] : [];
   });
 }
+
+/** A router port binding's own addresses (Port_Binding.mac `MAC 172.16.0.254/24 …`). */
+const routerPortIps = (pb: ReplicaRow): string[] => [...parseAddresses(([] as unknown[]).concat(pb.mac ?? []).map((m) => String(m).replace(/\/\d+/g, ''))).ips];
 
 /**
  * The names of the datapaths where a packet to the port's addresses runs its first pipeline: its
  * logical switch, and, walking outward, every router that would send those addresses toward the
- * datapaths already found (its longest-prefix route for them leaves by its port there:
- * ovn/router-routes.ts) with the switches on its other ports, however many routers away (a reply
+ * datapaths already found with the switches on its other ports, however many routers away (a reply
  * from the external switch of an ovn-kubernetes gateway router, or from another network's router
- * under OpenStack). Another tenant's switch holding the same address lies behind a router that
- * routes it into its own network, so the walk stops there. A port with no address is reached by no
- * router: its own switch only. The walk reads the northbound's routes; a route change rewrites
- * lr_in_ip_routing's logical flows, which bumps the model's generation the session recomputes by.
+ * under OpenStack). Toward means its longest-prefix route for them (ovn/router-routes.ts) leaves by
+ * its port there and hands the packet to whoever takes it on to the port: on the port's own switch
+ * the address itself (a connected network) or the port; on a switch further out, a router already
+ * found (its address on that switch is the route's next hop); a router patched straight to a found
+ * one is the only one on its link. Another tenant's switch holding the same address lies behind a
+ * router that routes it into its own network, and a third router whose route for the address goes
+ * to that tenant's router over a shared switch hands it there: the walk stops at both. Found routers
+ * make more next hops good, so the walk goes round until nothing more is found. A port with no
+ * address is reached by no router: its own switch only. The walk reads the northbound's routes; a
+ * route change rewrites lr_in_ip_routing's logical flows, which bumps the model's generation the
+ * session recomputes by.
  */
 function routedDatapaths(replicas: Rows, dp: ReplicaRow, ips: ReadonlySet<string>): Set<string> {
   const found = new Map([[dp._uuid, dp]]);
-  const frontier = [dp];
-  for (let d = frontier.pop(); d; d = frontier.pop()) {
-    const fromRouter = datapathRef(d).kind === 'router';
-    for (const { far, dp: next } of peersOf(replicas.sb, d)) {
-      if (found.has(next._uuid)) continue;
-      const ref = datapathRef(next);
-      // A switch beyond a router already found hands that router every packet for the port; a router
-      // must send the port's addresses out of the port it has here.
-      const toward = ref.kind === 'router' ? routesInto(replicas.nb, ref.nbUuid, String(far.logical_port), ips) : fromRouter;
-      if (!toward) continue;
-      found.set(next._uuid, next);
-      frontier.push(next);
+  // Per switch found: the addresses there a packet to the port is handed to.
+  const handedTo = new Map<string, Set<string>>([[dp._uuid, new Set(ips)]]);
+  const hops = new Map<string, RouteHop[]>();
+  const hopsOf = (router: ReplicaRow): RouteHop[] => {
+    if (!hops.has(router._uuid)) {
+      const uuid = datapathRef(router).nbUuid;
+      const nb = uuid ? replicas.nb.get('Logical_Router', uuid) : undefined;
+      hops.set(router._uuid, nb && ips.size ? routeHopsToward(replicas.nb, nb, ips) : []);
+    }
+    return hops.get(router._uuid)!;
+  };
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const d of [...found.values()]) {
+      const fromRouter = datapathRef(d).kind === 'router';
+      for (const { near, far, dp: next } of peersOf(replicas.sb, d)) {
+        // A found router's address on a switch is where the packet for the port is taken on from there.
+        if (fromRouter && datapathRef(next).kind !== 'router') {
+          const at = handedTo.get(next._uuid) ?? new Set<string>();
+          handedTo.set(next._uuid, at);
+          for (const ip of routerPortIps(near)) if (!at.has(ip)) (at.add(ip), (grew = true));
+        }
+        if (found.has(next._uuid)) continue;
+        let toward = fromRouter;
+        if (datapathRef(next).kind === 'router') {
+          const port = String(far.logical_port);
+          // Patched router to router, the link has one other end; on a switch, the next hop must take it on.
+          const takers = fromRouter ? null : handedTo.get(d._uuid);
+          toward = hopsOf(next).some((h) => h.port === port && (takers === null || (h.nexthop === null ? d === dp : !!takers?.has(h.nexthop))));
+        }
+        if (!toward) continue;
+        found.set(next._uuid, next);
+        grew = true;
+      }
     }
   }
   return new Set([...found.values()].flatMap((d) => datapathRef(d).name ?? []));
-}
-
-function routesInto(nb: Rows['nb'], routerUuid: string | null, port: string, ips: ReadonlySet<string>): boolean {
-  const router = routerUuid ? nb.get('Logical_Router', routerUuid) : undefined;
-  return !!router && ips.size > 0 && routerPortsToward(nb, router, ips).has(port);
 }

@@ -21,6 +21,7 @@ describe('the ports a router sends an address out of', () => {
     { prefix: '10.3.0.0/16', nexthop: '192.168.3.2', routeTable: 'blue' },
     { prefix: '::/0', nexthop: 'fd0a::2' },
     { prefix: '10.4.0.9', nexthop: '192.168.9.9', outputPort: 'rt-c' },
+    { prefix: '10.5.0.0/16', nexthop: '192.168.9.9' },
   ]);
   const router = [...replicas.nb.rows('Logical_Router')].find((r) => r.name === 'rt')!;
   const out = (...ips: string[]) => [...routerPortsToward(replicas.nb, router, ips)].sort();
@@ -36,6 +37,10 @@ describe('the ports a router sends an address out of', () => {
     expect(out('192.168.1.7')).toEqual(['rt-a']);
     expect(out('10.4.0.9')).toEqual(['rt-c']);
     expect(out('10.4.0.8')).toEqual(['rt-a']);
+  });
+
+  it('a route whose nexthop no network of the router holds (and no output_port) is none: northd installs no flow for it', () => {
+    expect(out('10.5.0.1')).toEqual(['rt-a']);
   });
 
   it("a route table's route for the packets of the ports that pick it, besides the global ones", () => {

@@ -40,8 +40,16 @@ describe('a pass traced for a port session selecting it by its destination', () 
     { prefix: '10.0.0.0/24', nexthop: '40.0.0.1' },
   ]);
   addSwitch(replicas, 'swX', [{ name: 'lspX', mac: '50:54:00:00:04:05 40.0.0.5' }]);
-  // IPv6 only, by output_port: lr6 sends fd00::/64 (lsp1's fd00::1) out of lr6-public.
-  addRouter(replicas, 'lr6', [{ name: 'lr6-public', networks: ['172.16.0.6/24'], on: 'public' }, { name: 'lr6-sw6', networks: ['fd06::fe/64'], on: 'sw6' }], [{ prefix: 'fd00::/64', nexthop: 'fd06::1', outputPort: 'lr6-public' }]);
+  // Routers on public whose route for 10.0.0.0/24 leaves by public too, each to another router's
+  // address there: lrY's to lrT (which delivers it into its own swT), lrZ's to lr1 (which sends it
+  // on to lr0, so it reaches lsp1). The route's port alone does not say where the packet goes.
+  addRouter(replicas, 'lrY', [{ name: 'lrY-public', networks: ['172.16.0.7/24'], on: 'public' }, { name: 'lrY-swY', networks: ['60.0.0.254/24'], on: 'swY' }], [{ prefix: '10.0.0.0/24', nexthop: '172.16.0.2' }]);
+  addSwitch(replicas, 'swY', [{ name: 'lspY', mac: '50:54:00:00:07:05 60.0.0.5' }]);
+  addRouter(replicas, 'lrZ', [{ name: 'lrZ-public', networks: ['172.16.0.8/24'], on: 'public' }, { name: 'lrZ-swZ', networks: ['70.0.0.254/24'], on: 'swZ' }], [{ prefix: '10.0.0.0/24', nexthop: '172.16.0.1' }]);
+  addSwitch(replicas, 'swZ', [{ name: 'lspZ', mac: '50:54:00:00:08:05 70.0.0.5' }]);
+  // IPv6 only, by output_port: lr6 sends fd00::/64 (lsp1's fd00::1) out of lr6-sw1 to lr0's fd01::fe
+  // (lr0 has no IPv6 on public: a route out of lr6's port there would hand the packet to no one).
+  addRouter(replicas, 'lr6', [{ name: 'lr6-sw1', networks: ['fd01::6/64'], on: 'sw1' }, { name: 'lr6-sw6', networks: ['fd06::fe/64'], on: 'sw6' }], [{ prefix: 'fd00::/64', nexthop: 'fd01::fe', outputPort: 'lr6-sw1' }]);
   addSwitch(replicas, 'sw6', [{ name: 'lsp6', mac: '50:54:00:00:06:05 fd06::5' }]);
   // A port with a MAC and no address on sw0: nothing is routed to it.
   addSwitch(replicas, 'sw0', [{ name: 'lspM', mac: '50:54:00:00:00:0d' }]);
@@ -73,7 +81,12 @@ describe('a pass traced for a port session selecting it by its destination', () 
     expect(model.portByName('lspT')?.datapath?.name).toBe('swT');
     expect(decidedFor(pass('lspT', ['0x3']), port)).toBe(false);
     expect(decidedFor(pass('lspX', ['0x3']), port)).toBe(false);
-    expect([...port.datapaths!].sort()).toEqual(['lr0', 'lr1', 'lr2', 'lr6', 'public', 'sw0', 'sw1', 'sw6', 'swDeep', 'swFar']);
+    expect([...port.datapaths!].sort()).toEqual(['lr0', 'lr1', 'lr2', 'lr6', 'lrZ', 'public', 'sw0', 'sw1', 'sw6', 'swDeep', 'swFar', 'swZ']);
+  });
+
+  it("by the route's next hop on a shared switch: to a router that sends the packet on toward the port, not to another tenant's", () => {
+    expect(decidedFor(pass('lspZ', ['0x3']), port)).toBe(true);
+    expect(decidedFor(pass('lspY', ['0x3']), port)).toBe(false);
   });
 
   it('a port with no address: only its own switch', () => {
