@@ -38,6 +38,8 @@ interface Job {
   enqueuedAt: number;
   /** Earlier ofproto/detrace attempts that found no cache (LIVETRACE_TRACE_METHOD=detrace). */
   detraceTries?: number;
+  /** Put aside once already behind a first pass to decide that was itself put aside (traceJob). */
+  waitedForParents?: boolean;
   /** Holds this chassis's mark below the flow until its pass is stored or given up (traced-mark.ts). */
   hold: MarkHold;
 }
@@ -294,6 +296,12 @@ export class TracerService extends EventEmitter<{ pathUpdated: [PathUpdate] }> i
   /** Whether the job lives on: put aside (a detrace retry), or stored in flight (which releases its hold), or done. */
   private async traceJob(job: Job): Promise<'aside' | 'storing' | 'done'> {
     const { flow } = job;
+    // Its first pass, to decide, was put aside for a detrace retry: this recirculation goes aside as
+    // long, behind it, so the queue decides the parent first again (once: the parent retries once).
+    if (!job.waitedForParents && job.sessions.some((s) => s.parents?.some((d) => d.kept === undefined) && !s.parents.some((d) => d.kept))) {
+      this.queue.pushLater({ ...job, waitedForParents: true }, DETRACE_RETRY_MS[DETRACE_RETRY_MS.length - 1]);
+      return 'aside';
+    }
     const tries = job.detraceTries ?? 0;
     const mayWait = this.config.LIVETRACE_TRACE_METHOD === 'detrace' && tries < DETRACE_RETRY_MS.length;
     const result = await this.flowTracer.traceFlow(flow, { waitForCache: mayWait, detraceTries: tries });

@@ -4,7 +4,8 @@
 // goes only while installed (else it would stay there for good): a first pass that idled out while
 // it waited in the queue (a slow queue, a long LIVETRACE_TRACE_RATE backlog) was stored, and its
 // recirculations, traced next, were let go: a path with its head and without its body. And a pass
-// whose trace failed stayed among the deciding flows until its lifetime ended. The real session
+// whose trace failed stayed among the deciding flows until its lifetime ended. A first pass put aside
+// for a detrace retry was decided after its recirculations, which were let go. The real session
 // service, tracer and queue (test/support/session-tracer.ts); stand-ins for the poller's
 // recirculation index, ofproto/trace (a gate holds the first pass's answer) and the path recorder.
 import type { LiveFlow } from '../../../src/collectors/datapath-diff';
@@ -32,7 +33,7 @@ describe("a recirculation of a pass a port session decides", () => {
   let close: () => Promise<void> = async () => undefined;
   afterEach(async () => close());
 
-  async function setUp(firstAnswer: () => Promise<object>) {
+  async function setUp(firstAnswer: () => Promise<object>, env?: Record<string, string>) {
     const parent = pass(1, 0);
     const child = pass(2, 1);
     const stored: string[] = [];
@@ -40,7 +41,7 @@ describe("a recirculation of a pass a port session decides", () => {
       traceFlow: async (f: LiveFlow) => (f === parent ? firstAnswer() : { kind: 'ok', trace: recirculation, consistent: true, methodReason: 'trace' }),
     } as unknown as FlowTracer;
     const paths = { record: async (r: { flow: LiveFlow }) => (stored.push(r.flow.ufid), { traceId: stored.length, pathId: 1, complete: null }), forgetLater: () => undefined } as unknown as PathRecorder;
-    const agent = await sessionTracer('livetrace-decide-recirc-', [], { flowTracer, paths });
+    const agent = await sessionTracer('livetrace-decide-recirc-', [], { flowTracer, paths, env });
     close = agent.close;
     const id = await agent.newSession({});
     await agent.sessions.onApplicationBootstrap();
@@ -76,5 +77,16 @@ describe("a recirculation of a pass a port session decides", () => {
     // The lifetime of the first pass goes on: its entry must not wait for its end.
     expect([...s.decidingFlows]).toEqual([]);
     expect(child.dbId).toBe(2);
+  });
+
+  it('waits for its first pass put aside for a detrace retry (LIVETRACE_TRACE_METHOD=detrace), and is kept with it', async () => {
+    let asked = 0;
+    const first = async () =>
+      ++asked === 1 ? { kind: 'cache_pending', message: 'Cache was not found' } : { kind: 'ok', trace: firstPass, consistent: null, methodReason: 'ofproto/detrace answered after 1 "Cache was not found"' };
+    const { parent, child, stored, sessions, id, s } = await setUp(first, { LIVETRACE_TRACE_METHOD: 'detrace' });
+    await waitFor('both passes decided', async () => ((await sessions.get(id)).stats.traced === 2 ? true : undefined), 10_000);
+    expect(stored).toEqual([parent.ufid, child.ufid]);
+    expect((await sessions.get(id)).stats).toMatchObject({ selected: 2, traced: 2, stored: 2, notSelected: 0 });
+    expect(s.decidingFlows.size).toBe(0);
   });
 });
