@@ -30,6 +30,8 @@ const OWNER_SET = new Set<string>(OWNER_TABLES);
 const HINT_SET = new Set<string>(HINT_TABLES);
 /** SB tables every cached answer may depend on (names, groups, chassis): a change clears all. */
 const SHARED_SB = new Set(['Datapath_Binding', 'Logical_DP_Group', 'Chassis', 'Port_Binding']);
+/** The NB rows of the topology (switch ports' addresses, routers, their ports and routes): topologyGeneration. */
+const TOPOLOGY_NB = new Set(['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Logical_Router_Static_Route']);
 /** The NB rows natRewrites reads: its answer is dropped when one of them changes. */
 const REWRITE_TABLES = new Set(['Load_Balancer', 'NAT', 'Logical_Router', 'Logical_Router_Port', 'Load_Balancer_Group']);
 
@@ -89,12 +91,18 @@ export class OvnModel {
   private readonly listeners: Array<() => void> = [];
   /** Bumped on every invalidation: lets callers (annotators) keep their own caches honest. */
   generation = 0;
+  /**
+   * Bumped when the topology may have changed: the SB bindings and datapaths (SHARED_SB), the NB rows
+   * of TOPOLOGY_NB, the local OVS database, a reset. Not by logical flows, MAC or FDB bindings, which
+   * change far more often: what a port session's route walk reads (trace-sessions/port-target.ts).
+   */
+  topologyGeneration = 0;
   readonly stats = { cookieHits: 0, cookieMisses: 0, invalidations: 0 };
 
   constructor(readonly db: OvnReplicas, readonly integrationBridge = 'br-int') {
     this.listen(db.sb, (c) => this.onSbChange(c), () => this.clearAll());
     this.listen(db.nb, (c) => this.onNbChange(c), () => this.clearAll());
-    if (db.ovs) this.listen(db.ovs, () => this.touch(() => this.dropOvs()), () => this.clearAll());
+    if (db.ovs) this.listen(db.ovs, () => (this.topologyGeneration++, this.touch(() => this.dropOvs())), () => this.clearAll());
   }
 
   private listen(r: Replica, onChange: (c: RowChange) => void, onReset: () => void): void {
@@ -123,6 +131,7 @@ export class OvnModel {
   }
 
   private clearAll(): void {
+    this.topologyGeneration++;
     this.touch(() => {
       this.cookies.clear();
       this.hintDeps.clear();
@@ -140,6 +149,7 @@ export class OvnModel {
   }
 
   private onNbChange(c: RowChange): void {
+    if (TOPOLOGY_NB.has(c.table)) this.topologyGeneration++;
     if (REWRITE_TABLES.has(c.table)) {
       this.rewrites = null;
       this.zoned.clear();

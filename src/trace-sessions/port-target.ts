@@ -56,9 +56,8 @@ const routerPortIps = (pb: ReplicaRow): string[] => [...parseAddresses(([] as un
  * router that routes it into its own network, and a third router whose route for the address goes
  * to that tenant's router over a shared switch hands it there: the walk stops at both. Found routers
  * make more next hops good, so the walk goes round until nothing more is found. A port with no
- * address is reached by no router: its own switch only. The walk reads the northbound's routes; a
- * route change rewrites lr_in_ip_routing's logical flows, which bumps the model's generation the
- * session recomputes by.
+ * address is reached by no router: its own switch only. The walk reads the northbound's routes: a
+ * change there bumps the model's topologyGeneration, which the session recomputes by.
  */
 function routedDatapaths(replicas: Rows, dp: ReplicaRow, ips: ReadonlySet<string>): Set<string> {
   const found = new Map([[dp._uuid, dp]]);

@@ -26,7 +26,7 @@ export interface ActiveSession {
   json: TraceSessionJson;
   filter?: CompiledFilter;
   port?: PortTarget;
-  /** What `port` was computed from: the OVN model's generation and the dpif/show port names. */
+  /** What `port` was computed from: the OVN model's topology generation and the dpif/show port names. */
   portFrom?: { generation: number; portNames?: ReadonlyMap<string, string> };
   /** Datapath flow lifetimes (dbId) selected for this session, so their recirculations are too. */
   selectedFlows: Set<number>;
@@ -307,9 +307,10 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     for (const s of this.active.values()) {
       // Past its expiry it takes no more flows, whether or not the housekeeping has ended it yet.
       if (s.json.state !== 'active' || (s.json.expiresAt !== null && s.json.expiresAt <= now)) continue;
-      // Recomputed only when the replicas or the datapath ports changed: this runs for every new flow.
-      const generation = this.replicas.model.generation;
-      if (s.json.logicalPort && (s.portFrom?.generation !== generation || s.portFrom.portNames !== portNames)) {
+      // Recomputed only when the topology or the datapath ports changed: this runs for every new flow,
+      // and the route walk takes tens of ms on a large northbound (logical flows churn far more often).
+      const generation = this.replicas.model.topologyGeneration;
+      if (s.json.logicalPort && (!s.portFrom || s.portFrom.generation !== generation || s.portFrom.portNames !== portNames)) {
         s.port = portTarget(this.replicas, s.json.logicalPort, portNames) ?? s.port;
         s.portFrom = { generation, portNames };
       }

@@ -27,7 +27,7 @@ export async function sessionAgentsOnFile(file: string, names: string[], env: Re
   const store = new StoreService(ds, null, cfg);
   const sessions = new TraceSessionStore(store);
   const agents = names.map(
-    (name) => new TraceSessionsService(cfg, store, sessions, { chassisName: () => name, status: () => ({ synced: true }), model: { generation: 1 } } as unknown as ReplicasService),
+    (name) => new TraceSessionsService(cfg, store, sessions, { chassisName: () => name, status: () => ({ synced: true }), model: { generation: 1, topologyGeneration: 1 } } as unknown as ReplicasService),
   );
   /** The agents stopped, then the store and its file's connection. */
   const close = async (): Promise<void> => {

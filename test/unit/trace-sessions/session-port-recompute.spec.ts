@@ -1,0 +1,85 @@
+// When a port session computes its port's reach again (port-target.ts: the interfaces, addresses and
+// the route walk outward through the routers). It did so at every bump of the OVN model's generation,
+// which every southbound Logical_Flow, MAC_Binding or FDB change makes: on a cluster of 300 nodes the
+// walk took ~100 ms here, once per such change for each session, on the path every new datapath
+// flow takes. And a northbound route edit bumped nothing: the walk waited for northd's logical flows,
+// and an NB update read after them (two connections, no order between them) left it stale. Now it
+// follows the model's topology generation: the bindings and datapaths of the southbound, the
+// northbound's switch ports, routers, router ports and static routes, the local OVS database. The
+// real session service over a migrated SQLite store; the replicas are the captured sandbox's with a
+// router added on public (test/support/router-rows.ts).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { OvnModel } from '../../../src/ovn/ovn-model';
+import { parseKey, inPort } from '../../../src/ovs/odp-key';
+import type { ReplicasService } from '../../../src/replicas/replicas.service';
+import { dataSourceOptions } from '../../../src/storage/data-source.options';
+import { StoreService } from '../../../src/storage/store.service';
+import { emptyStats, TraceSessionStore } from '../../../src/trace-sessions/trace-session-store';
+import { TraceSessionsService } from '../../../src/trace-sessions/trace-sessions.service';
+import { testConfig } from '../../support/app';
+import { capturedReplicas } from '../../support/captured-model';
+import { addRouter, addSwitch } from '../../support/router-rows';
+
+describe("a port session's reach, computed again", () => {
+  const replicas = capturedReplicas();
+  // lrX on public sends 10.0.0.0/24 into its own swX: lsp1's packets do not start there.
+  addRouter(replicas, 'lrX', [{ name: 'lrX-public', networks: ['172.16.0.3/24'], on: 'public' }, { name: 'lrX-swX', networks: ['40.0.0.254/24'], on: 'swX' }], [{ prefix: '10.0.0.0/24', nexthop: '40.0.0.1' }]);
+  addSwitch(replicas, 'swX', [{ name: 'lspX', mac: '50:54:00:00:04:05 40.0.0.5' }]);
+  const model = new OvnModel(replicas);
+  let svc: TraceSessionsService;
+  let close = async () => undefined as void;
+
+  beforeAll(async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'livetrace-port-recompute-')), 'db.sqlite');
+    const ds = new DataSource({ ...dataSourceOptions(file), logging: false });
+    await ds.initialize();
+    await ds.runMigrations();
+    const cfg = testConfig({ LIVETRACE_DB: file });
+    const store = new StoreService(ds, null, cfg);
+    const sessions = new TraceSessionStore(store);
+    svc = new TraceSessionsService(cfg, store, sessions, { chassisName: () => 'hv1', status: () => ({ synced: true }), model, ...replicas } as unknown as ReplicasService);
+    await store.writer.submit((tx) =>
+      sessions.insert(tx, {
+        chassis: 'hv1', createdAt: new Date().toISOString(), bridge: 'br-int', filter: null, logicalPort: 'lsp1', maxTraces: null, durationSeconds: null,
+        includeExisting: false, crossCheck: false, expiresAt: null, onChassis: null, state: 'active', endedAt: null, stats: emptyStats(), perChassis: {},
+      }),
+    );
+    await svc.onApplicationBootstrap();
+    clearInterval((svc as unknown as { timer: NodeJS.Timeout }).timer);
+    close = async () => {
+      await svc.beforeApplicationShutdown();
+      await store.beforeApplicationShutdown();
+      await store.onApplicationShutdown();
+      await ds.destroy();
+    };
+  });
+  afterAll(() => close());
+
+  const key = parseKey('recirc_id(0),in_port(vif4),eth(src=50:54:00:00:00:04,dst=50:54:00:00:00:01),eth_type(0x0800),ipv4(src=20.0.0.4,dst=10.0.0.1,proto=1,frag=no)');
+  /** The session's port target after it looked at a new flow. */
+  const target = () => {
+    svc.select({ inPort: inPort(key) ?? null, flow: { key } }, []);
+    return [...svc.active.values()][0].port!;
+  };
+
+  it("not at northd's logical flow churn: nothing the reach reads changed", () => {
+    const before = target();
+    expect(before.datapaths!.has('swX')).toBe(false);
+    replicas.sb.applyUpdate2({
+      Logical_Flow: { 'f0000000-0000-4000-8000-000000000001': { insert: { pipeline: 'ingress', table_id: 0, priority: 0, match: '1', actions: 'next;', external_ids: ['map', []] } } },
+    });
+    expect(target()).toBe(before);
+  });
+
+  it('at a northbound route edit, before any southbound change', () => {
+    const lrX = [...replicas.nb.rows('Logical_Router')].find((r) => r.name === 'lrX')!;
+    const route = 'f0000000-0000-4000-8000-000000000002';
+    // lrX now sends lsp1's own address to lr0's address on public.
+    replicas.nb.applyUpdate2({ Logical_Router_Static_Route: { [route]: { insert: { ip_prefix: '10.0.0.1/32', nexthop: '172.16.0.254', route_table: '' } } } });
+    replicas.nb.applyUpdate2({ Logical_Router: { [lrX._uuid]: { modify: { static_routes: ['set', [['uuid', route]]] } } } });
+    expect(target().datapaths!.has('swX')).toBe(true);
+  });
+});
