@@ -55,7 +55,7 @@ const routerPortIps = (pb: ReplicaRow): string[] => [...parseAddresses(([] as un
  * one is the only one on its link. Another tenant's switch holding the same address lies behind a
  * router that routes it into its own network, and a third router whose route for the address goes
  * to that tenant's router over a shared switch hands it there: the walk stops at both. Found routers
- * make more next hops good, so the walk goes round until nothing more is found. A port with no
+ * make more next hops good: the routers waiting on a switch are asked again when one adds some there. A port with no
  * address is reached by no router: its own switch only. The walk reads the northbound's routes: a
  * change there bumps the model's topologyGeneration, which the session recomputes by.
  */
@@ -72,28 +72,39 @@ function routedDatapaths(replicas: Rows, dp: ReplicaRow, ips: ReadonlySet<string
     }
     return hops.get(router._uuid)!;
   };
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const d of [...found.values()]) {
-      const fromRouter = datapathRef(d).kind === 'router';
-      for (const { near, far, dp: next } of peersOf(replicas.sb, d)) {
+  // Routers on a found switch whose route hands the packet to no one found yet: asked again when a
+  // router found on that switch adds its addresses there.
+  const waiting = new Map<string, Array<{ far: ReplicaRow; router: ReplicaRow }>>();
+  const todo = [dp];
+  const take = (next: ReplicaRow) => (found.set(next._uuid, next), todo.push(next));
+  /** Whether `router`, patched to switch `sw` by binding `far`, sends the port's addresses to someone there who takes them on. */
+  const handsOn = (sw: ReplicaRow, far: ReplicaRow, router: ReplicaRow): boolean => {
+    const takers = handedTo.get(sw._uuid);
+    return hopsOf(router).some((h) => h.port === String(far.logical_port) && (h.nexthop === null ? sw === dp : !!takers?.has(h.nexthop)));
+  };
+  for (let d = todo.pop(); d; d = todo.pop()) {
+    const fromRouter = datapathRef(d).kind === 'router';
+    for (const { near, far, dp: next } of peersOf(replicas.sb, d)) {
+      const nextIsRouter = datapathRef(next).kind === 'router';
+      if (fromRouter && !nextIsRouter) {
         // A found router's address on a switch is where the packet for the port is taken on from there.
-        if (fromRouter && datapathRef(next).kind !== 'router') {
-          const at = handedTo.get(next._uuid) ?? new Set<string>();
-          handedTo.set(next._uuid, at);
-          for (const ip of routerPortIps(near)) if (!at.has(ip)) (at.add(ip), (grew = true));
-        }
-        if (found.has(next._uuid)) continue;
-        let toward = fromRouter;
-        if (datapathRef(next).kind === 'router') {
-          const port = String(far.logical_port);
-          // Patched router to router, the link has one other end; on a switch, the next hop must take it on.
-          const takers = fromRouter ? null : handedTo.get(d._uuid);
-          toward = hopsOf(next).some((h) => h.port === port && (takers === null || (h.nexthop === null ? d === dp : !!takers?.has(h.nexthop))));
-        }
-        if (!toward) continue;
-        found.set(next._uuid, next);
-        grew = true;
+        const at = handedTo.get(next._uuid) ?? new Set<string>();
+        handedTo.set(next._uuid, at);
+        for (const ip of routerPortIps(near)) at.add(ip);
+        const asked = waiting.get(next._uuid) ?? [];
+        for (const w of asked) if (!found.has(w.router._uuid) && handsOn(next, w.far, w.router)) take(w.router);
+        waiting.set(next._uuid, asked.filter((w) => !found.has(w.router._uuid)));
+      }
+      if (found.has(next._uuid)) continue;
+      // A switch beyond a found router hands it every packet for the port; a router patched straight to
+      // a found one is the only other end of its link; one on a switch must hand the packet on.
+      if (!nextIsRouter) {
+        if (fromRouter) take(next);
+      } else if (fromRouter ? hopsOf(next).some((h) => h.port === String(far.logical_port)) : handsOn(d, far, next)) take(next);
+      else if (!fromRouter) {
+        const asked = waiting.get(d._uuid) ?? [];
+        waiting.set(d._uuid, asked);
+        asked.push({ far, router: next });
       }
     }
   }
