@@ -6,21 +6,12 @@
 // and an NB update read after them (two connections, no order between them) left it stale. Now it
 // follows the model's topology generation: the bindings and datapaths of the southbound, the
 // northbound's switch ports, routers, router ports and static routes, the local OVS database. The
-// real session service over a migrated SQLite store; the replicas are the captured sandbox's with a
+// real session service over a migrated SQLite store (test/support/port-sessions.ts); the replicas are the captured sandbox's with a
 // router added on public (test/support/router-rows.ts).
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DataSource } from 'typeorm';
 import { OvnModel } from '../../../src/ovn/ovn-model';
 import { parseKey, inPort } from '../../../src/ovs/odp-key';
-import type { ReplicasService } from '../../../src/replicas/replicas.service';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { StoreService } from '../../../src/storage/store.service';
-import { emptyStats, TraceSessionStore } from '../../../src/trace-sessions/trace-session-store';
-import { TraceSessionsService } from '../../../src/trace-sessions/trace-sessions.service';
-import { testConfig } from '../../support/app';
 import { capturedReplicas } from '../../support/captured-model';
+import { sessionsOn } from '../../support/port-sessions';
 import { addRouter, addSwitch } from '../../support/router-rows';
 
 describe("a port session's reach, computed again", () => {
@@ -29,40 +20,17 @@ describe("a port session's reach, computed again", () => {
   addRouter(replicas, 'lrX', [{ name: 'lrX-public', networks: ['172.16.0.3/24'], on: 'public' }, { name: 'lrX-swX', networks: ['40.0.0.254/24'], on: 'swX' }], [{ prefix: '10.0.0.0/24', nexthop: '40.0.0.1' }]);
   addSwitch(replicas, 'swX', [{ name: 'lspX', mac: '50:54:00:00:04:05 40.0.0.5' }]);
   const model = new OvnModel(replicas);
-  let svc: TraceSessionsService;
-  let close = async () => undefined as void;
-
+  let env: Awaited<ReturnType<typeof sessionsOn>>;
   beforeAll(async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'livetrace-port-recompute-')), 'db.sqlite');
-    const ds = new DataSource({ ...dataSourceOptions(file), logging: false });
-    await ds.initialize();
-    await ds.runMigrations();
-    const cfg = testConfig({ LIVETRACE_DB: file });
-    const store = new StoreService(ds, null, cfg);
-    const sessions = new TraceSessionStore(store);
-    svc = new TraceSessionsService(cfg, store, sessions, { chassisName: () => 'hv1', status: () => ({ synced: true }), model, ...replicas } as unknown as ReplicasService);
-    await store.writer.submit((tx) =>
-      sessions.insert(tx, {
-        chassis: 'hv1', createdAt: new Date().toISOString(), bridge: 'br-int', filter: null, logicalPort: 'lsp1', maxTraces: null, durationSeconds: null,
-        includeExisting: false, crossCheck: false, expiresAt: null, onChassis: null, state: 'active', endedAt: null, stats: emptyStats(), perChassis: {},
-      }),
-    );
-    await svc.onApplicationBootstrap();
-    clearInterval((svc as unknown as { timer: NodeJS.Timeout }).timer);
-    close = async () => {
-      await svc.beforeApplicationShutdown();
-      await store.beforeApplicationShutdown();
-      await store.onApplicationShutdown();
-      await ds.destroy();
-    };
+    env = await sessionsOn(model, 'hv1', ['lsp1']);
   });
-  afterAll(() => close());
+  afterAll(() => env.close());
 
   const key = parseKey('recirc_id(0),in_port(vif4),eth(src=50:54:00:00:00:04,dst=50:54:00:00:00:01),eth_type(0x0800),ipv4(src=20.0.0.4,dst=10.0.0.1,proto=1,frag=no)');
   /** The session's port target after it looked at a new flow. */
   const target = () => {
-    svc.select({ inPort: inPort(key) ?? null, flow: { key } }, []);
-    return [...svc.active.values()][0].port!;
+    env.svc.select({ inPort: inPort(key) ?? null, flow: { key } }, []);
+    return [...env.svc.active.values()][0].port!;
   };
 
   it("not at northd's logical flow churn: nothing the reach reads changed", () => {

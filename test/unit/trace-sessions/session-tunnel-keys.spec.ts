@@ -7,57 +7,11 @@
 // ingress. Captures: scripts/capture-multichassis-fixtures flood-remote (debian13, unstable) and the
 // VXLAN run (hvK.vxlan-m.txt). The service is the real one over a migrated SQLite store; the replicas
 // are the captured southbound's model and rows.
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../../src/storage/data-source.options';
-import { StoreService } from '../../../src/storage/store.service';
-import type { ReplicasService } from '../../../src/replicas/replicas.service';
-import type { OvnModel } from '../../../src/ovn/ovn-model';
-import { emptyStats, TraceSessionStore } from '../../../src/trace-sessions/trace-session-store';
-import { TraceSessionsService } from '../../../src/trace-sessions/trace-sessions.service';
-import { inPort, parseKey } from '../../../src/ovs/odp-key';
-import { testConfig } from '../../support/app';
+import { sessionsOn } from '../../support/port-sessions';
 import { MULTICHASSIS_ROOT, MULTICHASSIS_PAIRS, multichassisKeysOf, multichassisModel, oneCapturedFlow, receiverZoneKeys, VXLAN_PAIRS } from '../../support/captured-multichassis';
 
-/** A real session service on `chassis` over the model's replicas, with one active session per logical port. */
-async function sessionsOn(model: OvnModel, chassis: string, ports: string[]) {
-  const file = join(mkdtempSync(join(tmpdir(), 'livetrace-sessions-tunnel-')), 'db.sqlite');
-  const ds = new DataSource({ ...dataSourceOptions(file), logging: false });
-  await ds.initialize();
-  await ds.runMigrations();
-  const cfg = testConfig({ LIVETRACE_DB: file });
-  const store = new StoreService(ds, null, cfg);
-  const sessions = new TraceSessionStore(store);
-  const replicas = { chassisName: () => chassis, status: () => ({ synced: true }), model, ...model.db } as unknown as ReplicasService;
-  const svc = new TraceSessionsService(cfg, store, sessions, replicas);
-  const ids = new Map<number, string>();
-  for (const logicalPort of ports) {
-    const id = await store.writer.submit((tx) =>
-      sessions.insert(tx, {
-        chassis: 'api-1', createdAt: new Date().toISOString(), bridge: 'br-int', filter: null, logicalPort, maxTraces: null,
-        durationSeconds: null, includeExisting: false, crossCheck: false, expiresAt: null, onChassis: null, state: 'active', endedAt: null,
-        stats: emptyStats(), perChassis: {},
-      }),
-    );
-    ids.set(id, logicalPort);
-  }
-  await svc.onApplicationBootstrap();
-  clearInterval((svc as unknown as { timer: NodeJS.Timeout }).timer);
-  /** The logical ports whose sessions select the flow, with how. */
-  const selecting = (text: string) => {
-    const key = parseKey(text);
-    return svc.select({ inPort: inPort(key) ?? null, flow: { key } }, []).map((p) => [ids.get(p.session.json.id), p.how]);
-  };
-  const close = async () => {
-    await svc.beforeApplicationShutdown();
-    await store.beforeApplicationShutdown();
-    await store.onApplicationShutdown();
-    await ds.destroy();
-  };
-  return { selecting, close };
-}
 
 // The Geneve case, as before: OVN's option names the ingress (lsp1), whatever the southbound says.
 describe.each(MULTICHASSIS_PAIRS)("a session on lsp1, on the chassis its Geneve tunnel reaches (%s)", (pair) => {
