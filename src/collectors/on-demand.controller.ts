@@ -1,17 +1,18 @@
 import { Body, Controller, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { hostname } from 'node:os';
-import { badRequest, vswitchdUnavailable } from '../common/api-error';
+import { ApiError, badRequest, vswitchdUnavailable } from '../common/api-error';
 import { bodyStr, object, onlyKeys } from '../common/body';
 import { Query as Q, rejectUnknown } from '../common/query';
 import { annotatePass } from '../correlation/annotate';
+import { OvsParseError } from '../ovs/parse-error';
 import { parseOfprotoTrace } from '../ovs/ofproto-trace';
-import { recircIdHex } from '../ovs/ids';
 import { simulatedPasses } from '../ovs/trace-passes';
 import { PathBuilder, PathRecorder } from '../paths';
 import { ReplicasService } from '../replicas/replicas.service';
 import { TracesService } from '../traces/traces.service';
 import { UnixctlError } from '../unixctl/client';
+import { conntrackSummary, ctNextBody } from './on-demand-ct';
 import { VswitchdService } from './vswitchd.service';
 
 /**
@@ -44,20 +45,27 @@ export class OnDemandTraceController {
   async create(@Body() raw: unknown, @Query() q: Q) {
     rejectUnknown(q, []);
     const b = object(raw);
-    onlyKeys(b, ['bridge', 'flow']);
+    onlyKeys(b, ['bridge', 'flow', 'ctNext']);
     const flow = bodyStr(b, 'flow', { required: true, max: 4096 })!;
     const bridge = bodyStr(b, 'bridge', { max: 64 }) ?? 'br-int';
     if (!/^[\w.-]+$/.test(bridge)) throw badRequest('bridge', `not a bridge name: ${JSON.stringify(bridge)}`);
+    // ofproto/trace reads any argument that starts with "-" as an option (-generate, --ct-next …):
+    // neither a bridge nor a flow does, so such a value is refused, never handed over as one.
+    if (bridge.startsWith('-')) throw badRequest('bridge', `not a bridge name: ${JSON.stringify(bridge)} (ofproto/trace would read it as an option)`);
+    if (flow.trim().startsWith('-')) throw badRequest('flow', 'must not start with "-" (ofproto/trace would read it as an option; its options are fields of this body)');
+    const ctNext = ctNextBody(b.ctNext);
     // An ODP key (`in_port(1),eth(...)`) goes alone; an OpenFlow flow needs its bridge.
     const isOdp = /^[a-z_0-9]+\(/.test(flow.trim());
+    // Each --ct-next and its checked value are separate params of the JSON-RPC request: no shell, no splitting.
+    const options = ctNext.flatMap((s) => ['--ct-next', s]);
     let text: string;
     try {
-      text = await this.vswitchd.call('ofproto/trace', isOdp ? [flow] : [bridge, flow]);
+      text = await this.vswitchd.call('ofproto/trace', [...options, ...(isOdp ? [flow] : [bridge, flow])]);
     } catch (err) {
       if (err instanceof UnixctlError) throw badRequest('flow', `ovs-vswitchd refused it: ${err.text.trim().split('\n')[0]}`);
       throw vswitchdUnavailable(err);
     }
-    const parsed = parseOfprotoTrace(text);
+    const parsed = readReply(text);
     if (parsed.kind === 'no_recirculation_data') throw badRequest('flow', parsed.message);
     const dp = await this.vswitchd.datapath().catch(() => null);
     const chassis = this.replicas.chassisName() ?? hostname();
@@ -67,7 +75,7 @@ export class OnDemandTraceController {
     const first = await this.traces.getStored(traceIds[0]);
     const built = await this.paths.ofPath(pathId);
     const sim = new Map(traceIds.map((id, i) => [id, sims[i]]));
-    const assumed = sims.filter((p) => p.ctStateAssumed);
+    const conntrack = conntrackSummary(sims, ctNext.length);
     return {
       ...first,
       path: {
@@ -85,15 +93,27 @@ export class OnDemandTraceController {
             kinds: (JSON.parse(r.verdict) as { kinds: string[] }).kinds,
           };
         }),
-        ...(assumed.length
-          ? {
-              conntrack:
-                `passes ${assumed.map((p) => recircIdHex(p.recircId)).join(', ')} resumed after ct() with the conntrack state ofproto/trace assumed ` +
-                `(ct_state=${[...new Set(assumed.map((p) => p.ctState))].join(' / ')}, a first packet's), not a real connection's`,
-            }
-          : {}),
+        ...(conntrack ? { conntrack } : {}),
         ...(parsed.recirculationLimit ? { recirculationLimit: parsed.recirculationLimit } : {}),
       },
     };
+  }
+}
+
+/** How much of a reply a 502 quotes: enough to see what the daemon said, not a whole trace. */
+const QUOTED = 120;
+
+/**
+ * The daemon's reply, parsed; a reply that does not parse is the daemon's answer gone wrong (cut
+ * short, or a version printing what no parser here reads), not the caller's flow: a 502 naming what
+ * could not be read and how the reply began, before anything is stored.
+ */
+function readReply(text: string): ReturnType<typeof parseOfprotoTrace> {
+  try {
+    return parseOfprotoTrace(text);
+  } catch (err) {
+    if (!(err instanceof OvsParseError)) throw err;
+    const first = text.trimStart().split('\n')[0].slice(0, QUOTED);
+    throw new ApiError(502, `ovs-vswitchd's ofproto/trace reply could not be read: ${err.reason} (${text.length} characters; it began: ${JSON.stringify(first)}); nothing was stored`);
   }
 }

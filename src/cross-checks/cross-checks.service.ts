@@ -158,10 +158,15 @@ export class CrossChecksService {
     const argv = [binary, ...args];
     const body = {
       ...comparison,
-      // A hand-typed path's passes after ct() ran with the state ofproto/trace assumed (trk|new unless
-      // --ct-next was given), and ovn-trace was told that same state: both simulate a first packet.
+      // A hand-typed path's passes after ct() ran with the states POST /traces gave ofproto/trace
+      // (ctNext, its --ct-next) and past them with its trk|new; each pass's Flow: line holds the state it
+      // ran with, and ovn-trace was told that same state (microflow.ctStates, read from those lines).
       ...(trace.origin === 'hand-typed' && liveCt.length
-        ? { conntrack: `hand-typed: the conntrack states compared (${liveCt.map((c) => c.ctState).join('; ')}) are what ofproto/trace assumed, not a real connection's` }
+        ? {
+            conntrack:
+              `hand-typed: the conntrack states compared (${liveCt.map((c) => c.ctState).join('; ')}) are those POST /traces gave ofproto/trace (ctNext) ` +
+              "or, past them, what ofproto/trace assumed (trk|new), not a real connection's",
+          }
         : {}),
       traceId,
       pathId: trace.pathId,

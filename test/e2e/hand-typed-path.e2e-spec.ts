@@ -113,6 +113,78 @@ describe('POST /traces: a hand-typed flow through conntrack is one path of every
     expect(xc.conntrack).toMatch(/^hand-typed: .*what ofproto\/trace assumed/);
   });
 
+  describe("an established connection's packet: ctNext gives each pass resumed after ct() its state", () => {
+    // lsp2's echo reply to lsp1: as a first packet (ofproto/trace's trk|new) sw0's ACL stage commits it
+    // as a new connection (`ip && !ct.est`, ct(commit)); as the reply of an established one
+    // (trk,est,rpl) it takes the established-reply flow (priority 65532, `ct.est … && ct.rpl`) and
+    // nothing is committed. Both are delivered to lsp1.
+    const REPLY = 'in_port=2,icmp,dl_src=50:54:00:00:00:02,dl_dst=50:54:00:00:00:01,nw_src=10.0.0.2,nw_dst=10.0.0.1,nw_ttl=64,icmp_type=0,icmp_code=0';
+    interface Owner { table: string; stage?: string | null; priority?: number; match?: string }
+
+    /** The ACL stages' logical flows every pass of the path ran, and every pass's datapath actions. */
+    async function aclFlows(a: Answer): Promise<{ flows: Owner[]; actions: string[] }> {
+      const flows: Owner[] = [];
+      const actions: string[] = [];
+      for (const p of a.path.passes) {
+        const got = (await t.http.get(`/traces/${p.id}`).expect(200)).body as { datapathActions: string; steps: Array<{ owners: Owner[] }> };
+        actions.push(got.datapathActions);
+        for (const s of got.steps) for (const o of s.owners) if (o.table === 'Logical_Flow' && /^ls_(in|out)_acl(_eval)?$/.test(o.stage ?? '')) flows.push(o);
+      }
+      return { flows, actions };
+    }
+    const establishedReply = (o: Owner) => o.priority === 65532 && /ct\.est/.test(o.match ?? '') && /ct\.rpl/.test(o.match ?? '');
+    const newConnection = (o: Owner) => /!ct\.est/.test(o.match ?? '');
+
+    it('takes the established branch with the states given, the new-connection one without; the cross-check hands ovn-trace the same states and matches', async () => {
+      // As many states as ct() resumes on this pair (read from the daemon's own reply: it differs between pairs).
+      const resumes = (await daemonPasses(REPLY)).recircIds.length - 1;
+      expect(resumes).toBeGreaterThan(0);
+      const states = Array.from({ length: resumes }, () => 'trk,est,rpl');
+
+      const fresh = await post(REPLY);
+      const est = (await t.http.post('/traces').send({ bridge: 'br-int', flow: REPLY, ctNext: states }).expect(201)).body as Answer;
+      expect(est.path.passes).toHaveLength(resumes + 1);
+      for (const p of est.path.passes.slice(1)) expect(p).toMatchObject({ ctStateAssumed: false, ctState: 'est|rpl|trk' });
+      for (const p of fresh.path.passes.slice(1)) expect(p).toMatchObject({ ctStateAssumed: true, ctState: expect.stringMatching(/new/) });
+      expect(est.path.conntrack).toMatch(/ct_state=est\|rpl\|trk\).*resumed after ct\(\) with the conntrack state given \(ctNext/);
+      expect(est.path.conntrack).not.toMatch(/assumed|unused/);
+
+      const e = await aclFlows(est);
+      const f = await aclFlows(fresh);
+      expect(e.flows.some(establishedReply)).toBe(true);
+      expect(e.flows.some(newConnection)).toBe(false);
+      expect(f.flows.some(newConnection)).toBe(true);
+      expect(f.flows.some(establishedReply)).toBe(false);
+      expect(f.actions.join(' ')).toMatch(/ct\(commit/);
+      expect(e.actions.join(' ')).not.toMatch(/ct\(commit/);
+      for (const a of [est, fresh]) expect(a.path.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp1'], incomplete: false });
+
+      const xc = (await t.http.post(`/traces/${est.id}/cross-check`).expect(201)).body;
+      expect(xc.traceIds).toEqual(est.path.passes.map((p) => p.id));
+      expect(xc.result).toBe('match');
+      // ovn-trace was told the states given, est and rpl, not its own default nor ofproto/trace's new.
+      expect(xc.microflow.ctStates).toHaveLength(resumes);
+      for (const s of xc.microflow.ctStates as string[]) expect(s.split(',').sort()).toEqual(['est', 'rpl', 'trk']);
+      expect(xc.command.argv).toContain('--ct=est,rpl,trk');
+      expect(xc.conntrack).toMatch(/^hand-typed: .*gave ofproto\/trace \(ctNext\)/);
+    });
+
+    it('states past the last resume are said unused; fewer leave the rest to ofproto/trace\'s assumption', async () => {
+      const resumes = (await daemonPasses(REPLY)).recircIds.length - 1;
+      const more = (await t.http.post('/traces').send({ bridge: 'br-int', flow: REPLY, ctNext: Array.from({ length: resumes + 2 }, () => 'trk|est|rpl') }).expect(201)).body as Answer;
+      expect(more.path.conntrack).toMatch(new RegExp(`ctNext gave ${resumes + 2} states and 2 went unused: ofproto/trace resumed ${resumes} passes`));
+      if (resumes < 2) return;
+      const one = (await t.http.post('/traces').send({ bridge: 'br-int', flow: REPLY, ctNext: ['trk,est,rpl'] }).expect(201)).body as Answer;
+      expect(one.path.passes.slice(1).map((p) => p.ctStateAssumed)).toEqual([false, ...Array.from({ length: resumes - 1 }, () => true)]);
+      expect(one.path.conntrack).toMatch(/given \(ctNext, in order\); passes .* ofproto\/trace assumed \(ct_state=[^)]*new/);
+    });
+
+    it('a state OVS would refuse is a 400 naming it, before the daemon is asked', async () => {
+      const res = await t.http.post('/traces').send({ bridge: 'br-int', flow: REPLY, ctNext: ['trk,est', 'trk,new,est'] }).expect(400);
+      expect(res.body).toMatchObject({ field: 'ctNext', message: 'ctNext[1]: "trk,new,est": "new" and "est" are mutually exclusive' });
+    });
+  });
+
   /**
    * The daemon's own queue, read from its reply: ofproto/trace runs the recirculations it queued first in,
    * first out, each pass appending the recirc(0xN) of its Datapath actions. For each pass, the index of
