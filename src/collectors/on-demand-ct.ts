@@ -14,9 +14,10 @@ export function ctNextBody(raw: unknown): string[] {
   return raw.map((v: unknown, i) => {
     const at = `ctNext[${i}]`;
     if (typeof v !== 'string') throw new ApiError(400, `${at}: must be a string of conntrack flags, e.g. "trk,est"`, 'ctNext');
-    const shown = JSON.stringify(v.slice(0, 64)) + (v.length > 64 ? '…' : '');
+    // Every flag once is 30 characters: a longer value is no state, and is not quoted back whole.
+    if (v.length > 64) throw new ApiError(400, `${at}: longer than 64 characters (${JSON.stringify(v.slice(0, 24))}…)`, 'ctNext');
     const r = ctNextArg(v);
-    if ('error' in r) throw new ApiError(400, `${at}: ${shown}: ${r.error}`, 'ctNext');
+    if ('error' in r) throw new ApiError(400, `${at}: ${JSON.stringify(v)}: ${r.error}`, 'ctNext');
     return r.arg;
   });
 }

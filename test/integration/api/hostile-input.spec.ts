@@ -136,6 +136,26 @@ describe('hostile input: JSON bodies', () => {
     expect(corrupt.body).toMatchObject({ field: 'content-encoding', message: expect.stringMatching(/^content-encoding: the body is not valid "gzip" data \(/) });
   });
 
+  // POST /traces hands ofproto/trace its arguments as separate JSON-RPC params: a ctNext value must be
+  // conntrack flags OVS takes (checked here, refused before the daemon: this app has none, so anything
+  // that got through would answer 503), and a bridge or flow that ofproto/trace would read as an
+  // option (-generate, --ct-next …) is refused rather than handed over as one.
+  it.each([
+    ['ctNext not a list', { flow: 'in_port=1,icmp', ctNext: 'trk,est' }, 'ctNext', /^ctNext: must be a list of conntrack states/],
+    ['17 states', { flow: 'in_port=1,icmp', ctNext: Array.from({ length: 17 }, () => 'trk') }, 'ctNext', /^ctNext: at most 16 states \(got 17\)$/],
+    ['a number', { flow: 'in_port=1,icmp', ctNext: [2] }, 'ctNext', /^ctNext\[0\]: must be a string of conntrack flags/],
+    ['an option inside a state', { flow: 'in_port=1,icmp', ctNext: ['trk,est', 'trk,est --ct-next trk'] }, 'ctNext', /^ctNext\[1\]: "trk,est --ct-next trk": unknown conntrack flag "est --ct-next tr"/],
+    ['no trk', { flow: 'in_port=1,icmp', ctNext: ['est'] }, 'ctNext', /^ctNext\[0\]: "est": "trk" is required/],
+    ['inv with est', { flow: 'in_port=1,icmp', ctNext: ['trk,inv,est'] }, 'ctNext', /^ctNext\[0\]: "trk,inv,est": when "inv" is set, only "trk" may also be set$/],
+    ['5,000 characters', { flow: 'in_port=1,icmp', ctNext: ['trk,' + 'x'.repeat(5000)] }, 'ctNext', /^ctNext\[0\]: longer than 64 characters \("trk,x{20}"…\)$/],
+    ['a bridge that is an option', { bridge: '--ct-next', flow: 'trk,est' }, 'bridge', /would read it as an option/],
+    ['a flow that is an option', { flow: '-generate' }, 'flow', /^flow: must not start with "-"/],
+  ] as const)('POST /traces, %s: refused by name', async (_what, body, field, message) => {
+    const res = await t.http.post('/traces').send(body);
+    expect({ status: res.status, field: res.body.field }).toEqual({ status: 400, field });
+    expect(res.body.message).toMatch(message);
+  });
+
   it('a name given once in each of two objects is no repetition; a malformed body is still named as such', async () => {
     await t.http.post('/trace-sessions').set('Content-Type', 'application/json').send('{"filter":"tcp","chassis":["a"],"x":{"filter":1}}').expect(400, /"field":"x"/);
     const long = await t.http.post('/trace-sessions').set('Content-Type', 'application/json').send(`{"${'n'.repeat(100_000)}":1,"${'n'.repeat(100_000)}":2}`).expect(400);
