@@ -5,6 +5,7 @@ import { ApiError, badRequest, vswitchdUnavailable } from '../common/api-error';
 import { bodyStr, object, onlyKeys } from '../common/body';
 import { Query as Q, rejectUnknown } from '../common/query';
 import { annotatePass } from '../correlation/annotate';
+import { MAX_CT_NEXT } from '../ovs/ct-next';
 import { OvsParseError } from '../ovs/parse-error';
 import { parseOfprotoTrace } from '../ovs/ofproto-trace';
 import { simulatedPasses } from '../ovs/trace-passes';
@@ -38,10 +39,31 @@ export class OnDemandTraceController {
     description:
       'Every pass ofproto/trace simulated is stored, in order, as one path: the answer is the first pass, with `path` (its id, ' +
       'its one verdict, the last pass\'s fate, and its passes in order, as GET /paths/:id gives them). Conntrack state is what you type for ' +
-      'the first pass and what ofproto/trace assumed after each ct() (`ctState`, `ctStateAssumed`: its default trk|new), not what a real ' +
-      'packet saw; live sessions trace real flows.',
+      'the first pass, and after each ct() the state `ctNext` gives that resumed pass (ofproto/trace\'s --ct-next, one per resume, in order), ' +
+      'past them what ofproto/trace assumed (its default trk|new): each pass\'s `ctState` and `ctStateAssumed`, `path.conntrack` in words. ' +
+      'Not what a real packet saw; live sessions trace real flows. A reply of ovs-vswitchd that does not parse is a 502 naming what could not be read.',
   })
-  @ApiBody({ schema: { example: { bridge: 'br-int', flow: 'in_port=1,icmp,dl_src=50:54:00:00:00:01,dl_dst=50:54:00:00:00:02,nw_src=10.0.0.1,nw_dst=10.0.0.2' } } })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['flow'],
+      properties: {
+        flow: { type: 'string', maxLength: 4096, description: 'OpenFlow flow (with `bridge`) or ODP key; must not start with "-"' },
+        bridge: { type: 'string', maxLength: 64, default: 'br-int' },
+        ctNext: {
+          type: 'array',
+          maxItems: MAX_CT_NEXT,
+          items: { type: 'string', maxLength: 64, example: 'trk,est' },
+          description: 'conntrack state of each pass resumed after ct(), in order: flags new, est, rel, rpl, inv, trk, snat, dnat joined by "," or "|" (trk required; OVS\'s rules)',
+        },
+      },
+      example: {
+        bridge: 'br-int',
+        flow: 'in_port=2,icmp,dl_src=50:54:00:00:00:02,dl_dst=50:54:00:00:00:01,nw_src=10.0.0.2,nw_dst=10.0.0.1,nw_ttl=64,icmp_type=0,icmp_code=0',
+        ctNext: ['trk,est,rpl', 'trk,est,rpl'],
+      },
+    },
+  })
   async create(@Body() raw: unknown, @Query() q: Q) {
     rejectUnknown(q, []);
     const b = object(raw);
