@@ -10,13 +10,14 @@ import { MetricsService } from '../metrics/metrics.service';
 import { ReplicasService } from '../replicas/replicas.service';
 import type { TraceRow } from '../traces/trace-store';
 import type { BuiltPath } from './path-builder';
-import { LINK_A_SIDE, LinkFlowRow, LinkLook, PathStore } from './path-store';
+import { LINK_A_SIDE, LinkFlowRow, LinkLook, linkFlowOf, PathStore } from './path-store';
 import { SegmentFlows } from './segment-flows';
-import { combine, fromTheStart, type ChassisSegment, type CrossChassisVerdict, type TunnelHop } from './cross-verdict';
+import { combine, fromTheStart, isTunnelHop, type ChassisSegment, type CrossChassisVerdict, type TunnelHop } from './cross-verdict';
 import { tunnelIdForJson } from '../ovs/ids';
 import { pushSignaturesSought } from '../ovs/push-signature';
 import { signaturesReaching, tunnelSignature } from '../ovs/tunnel-signature';
 import { bothSides, HopMarks, HopTimes, LinkMarks, sure } from './provisional';
+import { LocalnetLinks, type AskedLocalnet, type LocalnetHop } from './localnet-hops';
 import { arrivalOf, gapMs, innerFields, LinkFlow, linkTunnels, nearer, pushesOf, samePacket, senderOf } from './tunnel-link';
 
 /** Chassis hops followed from one packet: a tunnel loop in the data stops here. */
@@ -27,15 +28,14 @@ const MAX_DEPTH = 16;
 export type { ChassisSegment, CrossChassisVerdict, TunnelHop } from './cross-verdict';
 
 const ms = (iso: string): number => Date.parse(iso);
-const linkFlow = (r: LinkFlowRow): LinkFlow & { row: LinkFlowRow } => ({
-  chassis: r.chassis, key: r.key, actions: r.actions, recircId: Number(r.recirc_id),
-  from: ms(r.first_seen), to: ms(r.removed_at ?? r.last_seen), row: r,
-});
+const linkFlow = linkFlowOf;
 
 @Injectable()
 export class CrossChassisPaths {
   /** Picks a look's bound left unsure (see TunnelHop.lookBounded), counted each time a path is built. */
   private readonly bounded?: Counter<'direction' | 'linked'>;
+  /** Hops across the physical network, by localnet ports (localnet-hops.ts). */
+  private readonly localnet: LocalnetLinks;
 
   constructor(
     private readonly store: PathStore,
@@ -43,6 +43,7 @@ export class CrossChassisPaths {
     @Inject(LIVETRACE_CONFIG) private readonly config: LivetraceConfig,
     @Optional() metrics?: MetricsService,
   ) {
+    this.localnet = new LocalnetLinks(store, () => this.replicas.sb, config.LIVETRACE_TUNNEL_SKEW_MS);
     if (metrics)
       this.bounded = new Counter({
         name: 'livetrace_link_looks_bounded_total',
@@ -77,10 +78,23 @@ export class CrossChassisPaths {
     const startReasons: string[] = [];
     const flows = new SegmentFlows(this.store);
     const marks = new LinkMarks((chassis) => this.store.markOf(chassis), this.config.LIVETRACE_TUNNEL_SKEW_MS, (this.config.LIVETRACE_CENTRAL_RETENTION_SILENT_SLOT_HOURS ?? 0) * 3_600_000);
+    // A receiver taken in from the physical network, asked for: its sender's localnet hop picks it.
+    const askedLocalnet = new Map<number, AskedLocalnet>();
+    const localnetHops: LocalnetHop[] = [];
     // Asked for by a receiving chassis's path: the chassis that sent it come first.
     while (segments.length <= MAX_HOPS) {
       const look = await this.senderTraceOf(segments[0].built, flows);
-      if (!look) break;
+      if (!look) {
+        // Not a tunnel's arrival: maybe a frame taken in from the physical network by a localnet port.
+        const ln = await this.localnet.senderOf(segments[0].built, flows);
+        if (!ln || seenTraces.has(ln.sender)) break;
+        const back = await ofTrace(ln.sender);
+        if (!back) break;
+        askedLocalnet.set(ln.sender, ln.receiver);
+        back.passes.forEach((p) => seenTraces.add(p.id));
+        segments.unshift({ chassis: chassisOf(back), built: back });
+        continue;
+      }
       const receiver = segments[0].built.passes[0];
       if (look.sender === undefined) {
         if (look.unsure && receiver) startReasons.push(unsentReason(receiver.id, segments[0].chassis, look));
@@ -118,11 +132,20 @@ export class CrossChassisPaths {
           next.passes.forEach((p) => seenTraces.add(p.id));
           segments.push({ chassis: chassisOf(next), built: next });
         }
+        for (const { hop, times, built } of await this.localnet.hopsOf(pass, flows.of(pass), ofTrace, askedLocalnet.get(pass.id))) {
+          if (hop.toChassis !== null) Object.assign(hop, await marks.judge('receiver', hop.toChassis, hop.fromTraceId, times));
+          localnetHops.push(hop);
+          if (hop.toTraceId === null || !built || seenTraces.has(hop.toTraceId)) continue;
+          built.passes.forEach((p) => seenTraces.add(p.id));
+          segments.push({ chassis: chassisOf(built), built });
+        }
       }
     }
-    if (tunnels.length) {
-      const ordered = fromTheStart(segments, tunnels);
-      return { segments: ordered.segments, verdict: combine(ordered.segments, ordered.tunnels, startReasons, marks.verdictFields()) };
+    if (tunnels.length || localnetHops.length) {
+      const ordered = fromTheStart(segments, [...tunnels, ...localnetHops]);
+      const verdict = combine(ordered.segments, ordered.hops.filter(isTunnelHop), startReasons, marks.verdictFields());
+      const lnOrdered = ordered.hops.filter((h): h is LocalnetHop => !isTunnelHop(h));
+      return { segments: ordered.segments, verdict: { ...verdict, ...(lnOrdered.length ? { localnetHops: lnOrdered } : {}) } };
     }
     const fromMarks = marks.verdictFields();
     if (!startReasons.length && !Object.keys(fromMarks).length) return undefined;

@@ -6,6 +6,7 @@ import { LINK_A_SIDE } from './path-store';
 import type { StoredPathVerdict } from './path-verdict';
 import type { MarkFields } from './provisional';
 import type { TunnelPush } from '../ovs/odp-tunnel';
+import type { LocalnetHop } from './localnet-hops';
 
 export interface TunnelHop {
   fromChassis: string;
@@ -53,6 +54,16 @@ export interface CrossChassisVerdict extends StoredPathVerdict, MarkFields {
   /** The chassis whose pass decided (delivered or dropped); the last one reached otherwise. */
   chassis: string;
   tunnels: TunnelHop[];
+  /** Hops across the physical network by localnet ports (localnet-hops.ts); present only when there is one. */
+  localnetHops?: LocalnetHop[];
+}
+
+/** A hop between chassis, by tunnel or by the physical network: from a sender's pass to a receiver's first pass. */
+export type Hop = Pick<TunnelHop, 'fromTraceId' | 'toTraceId'>;
+
+/** A tunnel's hop (a localnet hop has no tunnel IP). */
+export function isTunnelHop(h: TunnelHop | LocalnetHop): h is TunnelHop {
+  return 'remoteIp' in h;
 }
 
 export interface ChassisSegment {
@@ -61,18 +72,18 @@ export interface ChassisSegment {
 }
 
 /**
- * The segments and hops as the walk from the packet's first segment finds them: each segment's
+ * The segments and hops (tunnels and localnet hops alike) as the walk from the packet's first segment finds them: each segment's
  * passes in order, each pass's hops in push order, a receiver after its sender. A path asked for by
  * an arrival reaches the others in another order (its own first), and the verdict's first drop and
  * deciding chassis must not depend on which pass of the packet was asked for.
  */
-export function fromTheStart(segments: ChassisSegment[], tunnels: TunnelHop[]): { segments: ChassisSegment[]; tunnels: TunnelHop[] } {
+export function fromTheStart<H extends Hop>(segments: ChassisSegment[], tunnels: H[]): { segments: ChassisSegment[]; hops: H[] } {
   const segmentOf = new Map(segments.flatMap((s) => s.built.passes.map((p) => [p.id, s] as const)));
-  const hopsFrom = new Map<number, TunnelHop[]>();
+  const hopsFrom = new Map<number, H[]>();
   for (const t of tunnels) hopsFrom.set(t.fromTraceId, [...(hopsFrom.get(t.fromTraceId) ?? []), t]);
   const out = [segments[0]];
   const reached = new Set(out);
-  const hops: TunnelHop[] = [];
+  const hops: H[] = [];
   for (let k = 0; k < out.length; k++) {
     for (const pass of out[k].built.passes) {
       for (const hop of hopsFrom.get(pass.id) ?? []) {
@@ -87,7 +98,7 @@ export function fromTheStart(segments: ChassisSegment[], tunnels: TunnelHop[]): 
   }
   // Nothing is lost should the data hold a segment or hop no walk from the start reaches.
   const placed = new Set(hops);
-  return { segments: [...out, ...segments.filter((s) => !reached.has(s))], tunnels: [...hops, ...tunnels.filter((t) => !placed.has(t))] };
+  return { segments: [...out, ...segments.filter((s) => !reached.has(s))], hops: [...hops, ...tunnels.filter((t) => !placed.has(t))] };
 }
 
 /**

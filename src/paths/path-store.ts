@@ -8,6 +8,7 @@ import { StoreService } from '../storage/store.service';
 import type { WriteContext } from '../storage/writer';
 import type { TraceRow } from '../traces/trace-store';
 import type { StoredPathVerdict } from './path-verdict';
+import type { LinkFlow } from './tunnel-link';
 
 export interface PathRow {
   id: number;
@@ -199,6 +200,40 @@ export class PathStore {
   }
 
   /**
+   * Passes on chassis other than `notChassis` whose own trace names one of `ports` (the localnet
+   * ports of one physical network and VLAN: localnet-hops.ts) as its inport ('in': the frame came in
+   * from the network) or as where it left ('out'), traced in [from, to] by its agent's clock (a
+   * pass is traced once its flow is seen: not before its lifetime starts) and alive then: the
+   * candidates of a hop across the physical network. Seeks of idx_trace_port_in / idx_trace_port_out
+   * (port, time), whose WHERE is the role term below; the nearest LINK_A_SIDE to `near` on each side,
+   * as linkCandidates reads them, `bounded` when a side had more.
+   */
+  async localnetPasses(direction: 'in' | 'out', ports: readonly string[], notChassis: string, window: LinkWindow): Promise<LinkLook> {
+    if (!ports.length) return { rows: [], bounded: false, reach: { before: null, after: null } };
+    const q = this.q;
+    const role = direction === 'in' ? `p.role IN ('inport', 'tunnel_in')` : `p.role IN ('outport', 'output', 'tunnel_out')`;
+    const look = (cut: string, bounds: readonly string[], order: 'ASC' | 'DESC') =>
+      q.all<LinkFlowRow>(
+        `SELECT ${FLOW_COLUMNS}, p.trace_id AS trace_id
+           FROM trace_port p JOIN trace t ON t.id = p.trace_id JOIN datapath_flow f ON f.id = t.datapath_flow_id
+          WHERE p.port_name IN (${ports.map(() => '?').join(', ')}) AND ${role} AND p.scope = 'pass' AND ${cut}
+            AND f.chassis <> ? AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ?
+          ORDER BY p.created_at ${order}, p.trace_id DESC LIMIT ${LINK_A_SIDE + 1}`,
+        ...ports,
+        ...bounds,
+        notChassis,
+        window.to,
+        window.from,
+      );
+    const before = await look('p.created_at >= ? AND p.created_at <= ?', [window.from, window.near], 'DESC');
+    const after = await look('p.created_at > ? AND p.created_at <= ?', [window.near, window.to], 'ASC');
+    // One pass may name two of the ports (in by one, out by another): each flow once.
+    const byId = new Map([...before.slice(0, LINK_A_SIDE), ...after.slice(0, LINK_A_SIDE)].map((r) => [r.id, r]));
+    // Cut by when traced, not by first_seen: `reach` stays unknown (null), `bounded` alone says a side had more.
+    return { rows: [...byId.values()], bounded: before.length > LINK_A_SIDE || after.length > LINK_A_SIDE, reach: { before: null, after: null } };
+  }
+
+  /**
    * The flows this flow recirculates into whose lifetime meets [from, to], as the cross-chassis link
    * reads them: an arrival megaflow's passes after conntrack, one set a packet that rode it (at most
    * CHILDREN_READ, the latest started first).
@@ -214,6 +249,11 @@ export class PathStore {
     );
   }
 
+  /** The logical ports a trace's own pass names (scope 'pass'), with their roles. */
+  passPorts(traceId: number): Promise<Array<{ port_name: string; role: string }>> {
+    return this.q.all(`SELECT port_name, role FROM trace_port WHERE trace_id = ? AND scope = 'pass' ORDER BY port_name, role`, traceId);
+  }
+
   /** The chassis's chassis_mark (chassis-mark-store.ts), null when its agent never told one. */
   async markOf(chassis: string): Promise<string | null> {
     return (await this.q.get<{ traced_through: string }>('SELECT traced_through FROM chassis_mark WHERE chassis = ?', chassis))?.traced_through ?? null;
@@ -223,6 +263,11 @@ export class PathStore {
   async hasChassis(chassis: string): Promise<boolean> {
     return (await this.q.get('SELECT 1 AS found FROM datapath_flow WHERE chassis = ? LIMIT 1', chassis)) !== undefined;
   }
+}
+
+/** A flow row as the link compares it: its lifetime in epoch ms (to: removed, else last seen), the row kept. */
+export function linkFlowOf(r: LinkFlowRow): LinkFlow & { row: LinkFlowRow } {
+  return { chassis: r.chassis, key: r.key, actions: r.actions, recircId: Number(r.recirc_id), from: Date.parse(r.first_seen), to: Date.parse(r.removed_at ?? r.last_seen), row: r };
 }
 
 /** Where the other end of a tunnel is looked for: that chassis when the southbound names it, else any other. */
@@ -275,6 +320,6 @@ const SIGNATURES = 8;
 /** Alive in [from, to] and traced (the order, so the LIMIT and the pick see one order on both databases, is linkCandidates'). */
 const TAIL = 'AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ? AND EXISTS (SELECT 1 FROM trace t WHERE t.datapath_flow_id = f.id)';
 
-const LINK_COLUMNS =
-  'f.id, f.chassis, f.key, f.actions, f.recirc_id, f.first_seen, f.last_seen, f.removed_at, ' +
-  '(SELECT max(t.id) FROM trace t WHERE t.datapath_flow_id = f.id) AS trace_id';
+const FLOW_COLUMNS = 'f.id, f.chassis, f.key, f.actions, f.recirc_id, f.first_seen, f.last_seen, f.removed_at';
+
+const LINK_COLUMNS = `${FLOW_COLUMNS}, (SELECT max(t.id) FROM trace t WHERE t.datapath_flow_id = f.id) AS trace_id`;

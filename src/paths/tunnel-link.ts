@@ -2,7 +2,9 @@
 // docs/multi-chassis.md). No packet id crosses the tunnel: the link is the tunnel (VNI, OVN port
 // keys, encap IPs: pushReaches), the same inner packet (the sender's key after its own set()
 // rewrites against the receiver's key, under both masks) and a time within the skew window
-// (the hosts' clocks differ). Pure: the store finds the candidates, this picks one.
+// (the hosts' clocks differ). Pure: the store finds the candidates, this picks one. The packet
+// comparison (innerFields, the rewrites up to each push or output, samePacket) is also the
+// localnet link's (localnet-link.ts): a frame sent to the physical network is compared the same way.
 import { toBits } from '../ovs/key-match';
 import { splitTopLevel } from '../ovs/odp-scan';
 import { pushReaches, tunnelMatch, tunnelPushes, type TunnelMatch, type TunnelPush } from '../ovs/odp-tunnel';
@@ -69,6 +71,8 @@ const COMPARED: Record<string, string[]> = {
   sctp: ['src', 'dst'],
   icmp: ['type', 'code'],
   icmpv6: ['type', 'code'],
+  // A localnet port's tag: the sender's push_vlan(vid=…) against the receiver's vlan(vid=…).
+  vlan: ['vid'],
 };
 
 /** The compared fields of a key (or of a `set(…)` action's inner list), `eth.src` → value/mask. */
@@ -77,6 +81,11 @@ export function innerFields(text: string, into: Fields = new Map()): Fields {
     const open = item.indexOf('(');
     if (open < 0 || !item.endsWith(')')) continue;
     const name = item.slice(0, open);
+    // A tagged frame's key holds the packet under encap(…): eth_type(0x8100),vlan(…),encap(eth_type(0x0800),ipv4(…),…).
+    if (name === 'encap') {
+      innerFields(item.slice(open + 1, -1), into);
+      continue;
+    }
     const wanted = COMPARED[name];
     if (!wanted) continue;
     for (const part of item.slice(open + 1, -1).split(',')) {
@@ -106,34 +115,68 @@ export function sentFieldsOfPushes(sender: Pick<LinkFlow, 'key' | 'actions'>): F
   return out;
 }
 
+/** The packet as one bare output of a flow's actions sent it (a datapath port by name or number). */
+export interface SentOutput {
+  port: string;
+  fields: Fields;
+}
+
+/**
+ * The sender's packet at each bare output of its actions (not a tunnel push's), in order: its key
+ * with the set() and push_vlan rewrites that reach that output applied, as sentFieldsOfPushes does
+ * for pushes. A localnet port's frame leaves by such an output (the provider bridge's NIC).
+ */
+export function sentFieldsOfOutputs(sender: Pick<LinkFlow, 'key' | 'actions'>): SentOutput[] {
+  const outputs: SentOutput[] = [];
+  rewritesTo(sender.actions, innerFields(sender.key), [], 0, outputs);
+  return outputs;
+}
+
 const copyOf = (f: Fields): Fields => new Map(f);
 
-/** Walks an action list as odp-tunnel.ts tunnelPushes does, recording the fields at each push. */
-function rewritesTo(list: string, fields: Fields, out: Fields[], depth: number): void {
+/** Walks an action list as odp-tunnel.ts tunnelPushes does, recording the fields at each push (and, given `outputs`, at each bare output). */
+function rewritesTo(list: string, fields: Fields, out: Fields[], depth: number, outputs?: SentOutput[]): void {
   if (depth > 16) return;
   // Kernel form: the slots of set(tunnel(…))s whose output has not come yet.
   const waiting: number[] = [];
+  // After a tnl_push(…) the bare outputs that follow (the uplink) send the outer packet: no frame of the key's.
+  let encapsulated = false;
   for (const item of splitTopLevel(list).map((s) => s.trim())) {
     const open = item.indexOf('(');
     if (open < 0) {
       // Bare actions that are no output (odp-actions.ts WORDS): pop_vlan and the like change the type.
       if (/^(pop_|ct_clear$|ct_commit$)/.test(item)) {
         if (item.startsWith('pop_')) fields.delete('eth_type.');
+        if (item === 'pop_vlan') fields.delete('vlan.vid');
         continue;
       }
+      // Kernel form: an output a set(tunnel(…)) waited for is the tunnel port's, encapsulated too.
+      const tunnelPort = waiting.length > 0;
       for (const slot of waiting.splice(0)) out[slot] = copyOf(fields);
+      if (!tunnelPort && !encapsulated) outputs?.push({ port: item, fields: copyOf(fields) });
       continue;
     }
     if (!item.endsWith(')')) continue;
     const name = item.slice(0, open);
     const inner = item.slice(open + 1, -1);
-    if (name === 'tnl_push') out.push(copyOf(fields));
+    if (name === 'tnl_push') {
+      out.push(copyOf(fields));
+      encapsulated = true;
+    }
     else if (name === 'set' && inner.startsWith('tunnel(')) waiting.push(out.push(copyOf(fields)) - 1);
     else if (name === 'set') applySet(fields, inner);
     // A VLAN, MPLS or NSH header pushed or popped changes the type the receiver sees: no longer compared.
-    else if (/^(push|pop)_/.test(name)) fields.delete('eth_type.');
-    else if (inner.includes('(')) rewritesTo(inner, copyOf(fields), out, depth + 1);
+    else if (/^(push|pop)_/.test(name)) {
+      fields.delete('eth_type.');
+      if (name === 'push_vlan') pushVlan(fields, inner);
+    } else if (inner.includes('(')) rewritesTo(inner, copyOf(fields), out, depth + 1, outputs);
   }
+}
+
+/** push_vlan([tpid=…,]vid=N,pcp=P): the frame now carries VLAN N (a tag the receiver's key shows as vlan(vid=N,…)). */
+function pushVlan(fields: Fields, inner: string): void {
+  const vid = /(?:^|,)vid=(\d+)/.exec(inner);
+  if (vid) fields.set('vlan.vid', { value: BigInt(vid[1]), mask: 0xffffffffn, bits: 32 });
 }
 
 /** A set()'s rewrite: the whole field, or with a mask (value/mask) only the bits it covers. */

@@ -17,7 +17,7 @@ export const SOUTHBOUND: ReplicaSpec = {
   Datapath_Binding: { columns: ['tunnel_key', 'external_ids', 'type', 'nb_uuid'], indexes: ['tunnel_key'], tombstones: true },
   Port_Binding: {
     columns: ['logical_port', 'datapath', 'tunnel_key', 'type', 'chassis', 'mac', 'tag', 'options', 'external_ids', 'up'],
-    indexes: ['logical_port', 'datapath'],
+    indexes: ['logical_port', 'datapath', 'type'],
     tombstones: true,
   },
   Multicast_Group: { columns: ['name', 'datapath', 'tunnel_key', 'ports'], indexes: ['datapath'], tombstones: true },

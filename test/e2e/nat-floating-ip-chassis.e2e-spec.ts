@@ -6,6 +6,8 @@
 // multi-topology has its own sw1. OVN sends the client's packet out of hv1 by the localnet port,
 // unchanged, and hv2 takes it in from the physical network, DNATs it and delivers it to lsp6
 // (test/unit/collectors/nat-distributed-two-chassis.spec.ts: the same from captures, both directions).
+// GET /paths follows it across the physical network: one path from hv1's pass to hv2's delivery,
+// whichever pass it is asked for by, with the localnet hop (paths/localnet-hops.ts).
 import { Path, ThreeChassis, Trace } from '../support/three-chassis';
 import { waitFor } from '../support/wait';
 
@@ -71,24 +73,40 @@ describe("the client's packet to the floating IP (lsp7@hv1 -> 192.168.100.50 -> 
     delivered = await waitFor('the pass on hv2 that outputs to lsp6', async () => (await traces('hv2')).find((t) => !before.has(t.id) && t.verdict.logicalPorts?.includes('lsp6')));
   });
 
-  it("hv2's path is whole: in from the physical network, DNATed to the VM there (once), delivered to lsp6", async () => {
-    const p = await whole(delivered.pathId);
-    expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['lsp6'], incomplete: false });
-    expect(new Set(p.passes.map((x) => x.chassis))).toEqual(new Set(['hv2']));
+  // The physical network links the chassis (docs/multi-chassis.md, "Across a localnet port"): hv1's
+  // pass that left by pub-ln continues on hv2's first pass taken in by br-phys from n1, whichever of
+  // the two passes the path is asked for.
+  const hopTo = (p: Path) => p.verdict.localnetHops?.find((h) => h.fromTraceId === sent.id && h.toTraceId !== null);
+
+  it("hv1's path continues across the physical network: out by pub-ln on hv1, in on hv2, DNATed there (once), delivered to lsp6", async () => {
+    const p = await waitFor(`path ${sent.pathId} across the localnet`, async () => {
+      const q = await whole(sent.pathId);
+      return hopTo(q) ? q : undefined;
+    });
+    const chassis = p.passes.map((x) => x.chassis);
+    expect(chassis[0]).toBe('hv1');
+    expect(chassis.slice(1).every((c) => c === 'hv2')).toBe(true);
+    expect(p.passes.map((x) => x.id)).toContain(delivered.id);
+    expect(p.verdict).toMatchObject({ kinds: ['output'], chassis: 'hv2', incomplete: false, tunnels: [] });
+    expect(p.verdict.logicalPorts).toEqual(expect.arrayContaining(['pub-ln', 'lsp6']));
+    const hop = hopTo(p)!;
+    expect(hop).toMatchObject({ fromChassis: 'hv1', fromTraceId: sent.id, port: 'pub-ln', network: 'phys', vlan: null, toChassis: 'hv2' });
+    // The receiving pass is hv2's first: recirc_id 0, in from br-phys, the frame as hv1 sent it.
+    const first = await pass(hop.toTraceId!);
+    expect(first).toMatchObject({ chassis: 'hv2', bridge: 'br-phys' });
+    expect(p.passes[1].id).toBe(first.id);
     const passes = await Promise.all(p.passes.map((x) => pass(x.id)));
-    // The first pass is the frame hv2's br-phys took from n1 (ovn-bridge-mappings phys:br-phys), not a tunnel's.
-    expect(passes[0].bridge).toBe('br-phys');
-    expect(passes[0].verdict.tunnels ?? []).toEqual([]);
     expect(passes.filter((x) => /nat\(dst=10\.1\.0\.6\)/.test(x.datapathActions))).toHaveLength(1);
   });
 
-  // What GET /paths does not do yet (README Known limits): follow a packet across the physical
-  // network. hv1's path ends where the packet left by the localnet port; nothing links it to hv2's.
-  it("hv1's path ends at pub's localnet port, with no tunnel and no hop to hv2", async () => {
-    const p = await whole(sent.pathId);
-    expect(p.verdict).toMatchObject({ kinds: ['output'], logicalPorts: ['pub-ln'], incomplete: false });
-    expect(p.verdict.tunnels ?? []).toEqual([]);
-    expect(p.passes.map((x) => x.chassis)).toEqual(['hv1']);
-    expect(p.passes.map((x) => x.id)).not.toContain(delivered.id);
+  it("asked for by hv2's delivering pass, the path is the same: it starts at hv1's pass", async () => {
+    const fromHv1 = await whole(sent.pathId);
+    const p = await waitFor(`path ${delivered.pathId} from hv1`, async () => {
+      const q = await whole(delivered.pathId);
+      return hopTo(q) ? q : undefined;
+    });
+    expect(p.passes.map((x) => x.id)).toEqual(fromHv1.passes.map((x) => x.id));
+    expect(p.verdict).toMatchObject({ kinds: ['output'], chassis: 'hv2', incomplete: false });
+    expect(p.verdict.localnetHops).toEqual(fromHv1.verdict.localnetHops);
   });
 });

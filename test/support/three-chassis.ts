@@ -23,7 +23,7 @@ export const TCP_80 = 'eth(src=50:54:00:00:00:01,dst=50:54:00:00:00:02),eth_type
 export interface Trace { id: number; chassis: string; pathId: number; verdict: { tunnels?: Array<{ remoteIp: string; chassis?: string | null }> }; logicalPorts?: Array<{ name: string; role: string }>; arrivedFrom?: { traceId: number; chassis: string } }
 export interface Path {
   passes: Array<{ id: number; chassis: string; pathId: number }>;
-  verdict: { kinds: string[]; logicalPorts: string[]; chassis: string; incomplete: boolean; logicalFlow: string | null; northbound: { table: string; uuid: string } | null; tunnels: Array<{ remoteChassis: string; toTraceId: number | null; fromTraceId: number; provisional?: true }>; provisional?: true; provisionalReason?: string };
+  verdict: { kinds: string[]; logicalPorts: string[]; chassis: string; incomplete: boolean; logicalFlow: string | null; northbound: { table: string; uuid: string } | null; tunnels: Array<{ remoteChassis: string; toTraceId: number | null; fromTraceId: number; provisional?: true }>; provisional?: true; provisionalReason?: string; localnetHops?: Array<{ fromChassis: string; fromTraceId: number; port: string; network: string | null; vlan: number | null; toChassis: string | null; toTraceId: number | null; copies?: Array<{ chassis: string; traceId: number }> }> };
 }
 export interface Stats { selected: number; stored: number }
 export interface Session { id: number; state: string; onChassis: string[] | null; stats: Stats; perChassis: Record<string, Stats> }
