@@ -112,8 +112,12 @@ export class LocalnetLinks {
     if (!outs.length) return [];
     const sender = linkFlowOf(row);
     const out: Array<{ hop: LocalnetHop; times: HopTimes; built?: BuiltPath }> = [];
+    // Taken in from the network by one of the ports: OVN sends nothing back by them (inport == outport
+    // is dropped); the verdict's localnet output is the provider bridge's own flood to its LOCAL port.
+    const cameBy = new Set((await this.inPorts(pass.id)).map((p) => p.port));
     for (const ln of outs) {
       const peers = localnetPeersOf(this.sb(), ln).map((p) => p.port);
+      if (peers.some((p) => cameBy.has(p))) continue;
       const look = await this.store.localnetPasses('in', peers, row.chassis, this.window(sender));
       let picks = localnetReceivers(sender, look.rows.map(linkFlowOf), this.skewMs).flatMap((r) => (r.row.trace_id === null ? [] : [{ r, traceId: r.row.trace_id }]));
       // Only when the asked pass came in by one of these ports (a pass may leave by several).

@@ -211,15 +211,22 @@ export class PathStore {
   async localnetPasses(direction: 'in' | 'out', ports: readonly string[], notChassis: string, window: LinkWindow): Promise<LinkLook> {
     if (!ports.length) return { rows: [], bounded: false, reach: { before: null, after: null } };
     const q = this.q;
-    const role = direction === 'in' ? `p.role IN ('inport', 'tunnel_in')` : `p.role IN ('outport', 'output', 'tunnel_out')`;
+    const list = ports.map(() => '?').join(', ');
+    // A pass that came in by one of the ports sent nothing back by them (OVN drops inport == outport):
+    // what it output outside br-int was the provider bridge's own flood (its LOCAL port), not a frame to the network.
+    const role =
+      direction === 'in'
+        ? `p.role IN ('inport', 'tunnel_in')`
+        : `p.role IN ('outport', 'output', 'tunnel_out') AND NOT EXISTS (SELECT 1 FROM trace_port pi WHERE pi.trace_id = p.trace_id AND pi.port_name IN (${list}) AND pi.role = 'inport' AND pi.scope = 'pass')`;
     const look = (cut: string, bounds: readonly string[], order: 'ASC' | 'DESC') =>
       q.all<LinkFlowRow>(
         `SELECT ${FLOW_COLUMNS}, p.trace_id AS trace_id
            FROM trace_port p JOIN trace t ON t.id = p.trace_id JOIN datapath_flow f ON f.id = t.datapath_flow_id
-          WHERE p.port_name IN (${ports.map(() => '?').join(', ')}) AND ${role} AND p.scope = 'pass' AND ${cut}
+          WHERE p.port_name IN (${list}) AND ${role} AND p.scope = 'pass' AND ${cut}
             AND f.chassis <> ? AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ?
           ORDER BY p.created_at ${order}, p.trace_id DESC LIMIT ${LINK_A_SIDE + 1}`,
         ...ports,
+        ...(direction === 'out' ? ports : []),
         ...bounds,
         notChassis,
         window.to,
