@@ -8,7 +8,8 @@
 // (test/unit/collectors/nat-distributed-two-chassis.spec.ts: the same from captures, both directions).
 // GET /paths follows it across the physical network: one path from hv1's pass to hv2's delivery,
 // whichever pass it is asked for by, with the localnet hop (paths/localnet-hops.ts).
-import { Path, ThreeChassis, Trace } from '../support/three-chassis';
+import { onPhysicalNetwork, passOf, type StoredTrace, tracesOn } from '../support/provider-network';
+import { Path, ThreeChassis } from '../support/three-chassis';
 import { waitFor } from '../support/wait';
 
 jest.setTimeout(300_000);
@@ -18,9 +19,8 @@ const TO_FIP = `eth(src=50:54:00:00:00:07,dst=${FIP_MAC}),eth_type(0x0800),ipv4(
 
 let hv: ThreeChassis;
 const nbctl = (...args: string[]) => hv.sandbox('run', 'ovn-nbctl', '--no-leader-only', ...args);
-const vsctl = (k: number, ...args: string[]) => hv.sandbox('run', 'ovs-vsctl', `--db=unix:${hv.dir}/hv${k}/db.sock`, ...args);
 
-type Stored = Trace & { verdict: { logicalPorts?: string[] } };
+type Stored = StoredTrace;
 
 beforeAll(async () => {
   hv = await ThreeChassis.start('livetrace-fip-', (dir) => ({ LIVETRACE_DB: `${dir}/fip.sqlite` }));
@@ -39,21 +39,15 @@ beforeAll(async () => {
     '--', 'lsp-add', 'pub', 'pub-lr2', '--', 'lsp-set-type', 'pub-lr2', 'router', '--', 'lsp-set-addresses', 'pub-lr2', 'router', '--', 'lsp-set-options', 'pub-lr2', 'router-port=lr2-pub',
   );
   await nbctl('lr-nat-add', 'lr2', 'dnat_and_snat', '192.168.100.50', '10.1.0.6', 'lsp6', FIP_MAC);
-  for (const k of [1, 2, 3]) await vsctl(k, 'set', 'open_vswitch', '.', 'external-ids:ovn-bridge-mappings=phys:br-phys');
-  await hv.sandbox('bind', '--chassis', '1', 'lsp7', 'vif7', '7');
-  await hv.sandbox('bind', '--chassis', '2', 'lsp6', 'vif6', '6');
-  await nbctl('--wait=hv', 'sync');
-  await hv.startServices();
-  const s = await hv.createSession({ filter: 'ip', durationSeconds: 3600, maxTraces: 1000 });
-  await hv.takenUp(s.id, ['hv1', 'hv2', 'hv3']);
+  await onPhysicalNetwork(hv, [[1, 'lsp7', 'vif7', 7], [2, 'lsp6', 'vif6', 6]]);
 });
 
 afterAll(async () => {
   await hv?.stop();
 });
 
-const traces = async (chassis: string) => (await hv.get<{ items: Stored[] }>(`/traces?chassis=${chassis}&limit=50`)).items;
-const pass = (id: number) => hv.get<Stored & { bridge: string; datapathActions: string }>(`/traces/${id}`);
+const traces = (chassis: string) => tracesOn(hv, chassis);
+const pass = (id: number) => passOf(hv, id);
 /** The path once no pass of it is missing (the agents store on their own time). */
 const whole = (pathId: number) => waitFor(`path ${pathId} whole`, async () => {
   const p = await hv.get<Path>(`/paths/${pathId}`);

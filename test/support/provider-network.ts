@@ -12,6 +12,26 @@
 import { Path, ThreeChassis, StoreEnv, Trace } from './three-chassis';
 import { waitFor } from './wait';
 
+export type StoredTrace = Trace & { verdict: { logicalPorts?: string[] } };
+
+/**
+ * Every chassis maps the physical network `phys` to its br-phys (the sandbox's n1), the VMs are
+ * bound ([chassis, logical port, interface, ofport]), then the agents and the api start and one
+ * session tracing `ip` is taken up on all three chassis.
+ */
+export async function onPhysicalNetwork(hv: ThreeChassis, vms: ReadonlyArray<[number, string, string, number]>): Promise<void> {
+  for (const k of [1, 2, 3]) await hv.sandbox('run', 'ovs-vsctl', `--db=unix:${hv.dir}/hv${k}/db.sock`, 'set', 'open_vswitch', '.', 'external-ids:ovn-bridge-mappings=phys:br-phys');
+  for (const [k, port, iface, ofport] of vms) await hv.sandbox('bind', '--chassis', String(k), port, iface, String(ofport));
+  await hv.sandbox('run', 'ovn-nbctl', '--no-leader-only', '--wait=hv', 'sync');
+  await hv.startServices();
+  const s = await hv.createSession({ filter: 'ip', durationSeconds: 3600, maxTraces: 1000 });
+  await hv.takenUp(s.id, ['hv1', 'hv2', 'hv3']);
+}
+
+/** The newest traces of one chassis, and one trace with its bridge and datapath actions, through the api. */
+export const tracesOn = async (hv: ThreeChassis, chassis: string) => (await hv.get<{ items: StoredTrace[] }>(`/traces?chassis=${chassis}&limit=50`)).items;
+export const passOf = (hv: ThreeChassis, id: number) => hv.get<StoredTrace & { bridge: string; datapathActions: string }>(`/traces/${id}`);
+
 /** The provider network's cases on a fresh sandbox whose processes use the store `store()` gives; `stop` ends it. */
 export function providerNetworkCases(prefix: string, store: () => Promise<StoreEnv>, stop?: () => Promise<void> | void): void {
   const BROADCAST = 'eth(src=50:54:00:00:00:0a,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0800),ipv4(src=172.16.0.10,dst=172.16.0.255,proto=17,tos=0,ttl=64,frag=no),udp(src=5000,dst=5000)';
@@ -19,9 +39,7 @@ export function providerNetworkCases(prefix: string, store: () => Promise<StoreE
 
   let hv: ThreeChassis;
   const nbctl = (...args: string[]) => hv.sandbox('run', 'ovn-nbctl', '--no-leader-only', ...args);
-  const vsctl = (k: number, ...args: string[]) => hv.sandbox('run', 'ovs-vsctl', `--db=unix:${hv.dir}/hv${k}/db.sock`, ...args);
-
-  type Stored = Trace & { verdict: { logicalPorts?: string[] } };
+  type Stored = StoredTrace;
 
   beforeAll(async () => {
     hv = await ThreeChassis.start(prefix, await store());
@@ -34,15 +52,8 @@ export function providerNetworkCases(prefix: string, store: () => Promise<StoreE
       '--', 'lsp-set-options', 'prov-ln', 'network_name=phys', '--', 'set', 'logical_switch_port', 'prov-ln', 'tag_request=100',
     );
     await nbctl('acl-add', 'prov', 'to-lport', '1001', 'outport == "lsp-c" && udp.dst == 5000', 'drop');
-    for (const k of [1, 2, 3]) await vsctl(k, 'set', 'open_vswitch', '.', 'external-ids:ovn-bridge-mappings=phys:br-phys');
-    await hv.sandbox('bind', '--chassis', '1', 'lsp-a', 'vif10', '10');
-    await hv.sandbox('bind', '--chassis', '2', 'lsp-b', 'vif11', '11');
     // A third VM on hv3, so hv3 has the switch (and its copy of prov-ln) too: it takes the flooded ping in.
-    await hv.sandbox('bind', '--chassis', '3', 'lsp-c', 'vif12', '12');
-    await nbctl('--wait=hv', 'sync');
-    await hv.startServices();
-    const s = await hv.createSession({ filter: 'ip', durationSeconds: 3600, maxTraces: 1000 });
-    await hv.takenUp(s.id, ['hv1', 'hv2', 'hv3']);
+    await onPhysicalNetwork(hv, [[1, 'lsp-a', 'vif10', 10], [2, 'lsp-b', 'vif11', 11], [3, 'lsp-c', 'vif12', 12]]);
   });
 
   afterAll(async () => {
@@ -50,8 +61,8 @@ export function providerNetworkCases(prefix: string, store: () => Promise<StoreE
     await stop?.();
   });
 
-  const traces = async (chassis: string) => (await hv.get<{ items: Stored[] }>(`/traces?chassis=${chassis}&limit=50`)).items;
-  const pass = (id: number) => hv.get<Stored & { bridge: string; datapathActions: string }>(`/traces/${id}`);
+  const traces = (chassis: string) => tracesOn(hv, chassis);
+  const pass = (id: number) => passOf(hv, id);
   const whole = (pathId: number) => waitFor(`path ${pathId} whole`, async () => {
     const p = await hv.get<Path>(`/paths/${pathId}`);
     return p.verdict.incomplete || p.verdict.provisional ? undefined : p;
