@@ -73,7 +73,31 @@ const settledWithout = (whom: string[] | undefined, name: (s: string) => string)
  * `name`: the page's isolate() for the picture's tunnel label; the terminal client escapes the whole text itself.
  */
 export const hopText = (t: HopLike, name: (s: string) => string = (s) => s): string =>
-  `${t.encap ?? 'geneve'} vni ${t.vni} → ${name(String(t.remoteChassis ?? t.remoteIp))}${t.lookBounded ? ' (nearest unsure)' : ''}${t.provisional ? ' (provisional)' : ''}${t.settledWithout?.length ? ` (${settledWithout(t.settledWithout, name)})` : ''}`;
+  `${t.encap ?? 'geneve'} vni ${t.vni} → ${name(String(t.remoteChassis ?? t.remoteIp))}${hopFlags(t, name)}`;
+
+/** What every hop says of its link after where it went: unsure, provisional, settled without whom. */
+const hopFlags = (t: Pick<HopLike, 'lookBounded' | 'provisional' | 'settledWithout'>, name: (s: string) => string): string =>
+  `${t.lookBounded ? ' (nearest unsure)' : ''}${t.provisional ? ' (provisional)' : ''}${t.settledWithout?.length ? ` (${settledWithout(t.settledWithout, name)})` : ''}`;
+
+/** One hop across the physical network by a localnet port (GET /paths/:id's verdict.localnetHops). */
+export interface LocalnetHopLike extends Pick<HopLike, 'lookBounded' | 'provisional' | 'settledWithout'> {
+  port: string;
+  network: string | null;
+  vlan: number | null;
+  toChassis: string | null;
+  /** Other chassis that took the same (flooded) frame in and carried it nowhere. */
+  copies?: Array<{ chassis: string; traceId: number }>;
+}
+
+/**
+ * `localnet pub-ln (phys, vlan 100) → hv2`, then `, copy on hv3` for each flooded copy, and the
+ * flags hopText gives a tunnel's hop; `→ nowhere` when every receiver was a copy.
+ */
+export const localnetHopText = (h: LocalnetHopLike, name: (s: string) => string = (s) => s): string => {
+  const where = [h.network === null ? null : name(h.network), h.vlan === null ? null : `vlan ${h.vlan}`].filter((x) => x !== null);
+  const copies = (h.copies ?? []).map((c) => `, copy on ${name(c.chassis)}`).join('');
+  return `localnet ${name(h.port)}${where.length ? ` (${where.join(', ')})` : ''} → ${h.toChassis === null ? 'nowhere' : name(h.toChassis)}${copies}${hopFlags(h, name)}`;
+};
 
 /**
  * Why a path is incomplete, as the API words it (a missing pass, a tunnel whose far end was not

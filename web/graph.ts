@@ -3,7 +3,7 @@
 // them, recirculation and tunnel edges between passes and the verdict. The model is built here; dagre (a
 // Sugiyama layered layout with compound clusters) places it; picture.ts draws it as SVG.
 import { graphlib, layout } from '@dagrejs/dagre';
-import { ctState, hopText, outputPorts, short, type HopLike } from './describe';
+import { ctState, hopText, localnetHopText, outputPorts, short, type HopLike, type LocalnetHopLike } from './describe';
 import { isolate as nm } from './safe-text';
 
 export interface Step {
@@ -194,6 +194,13 @@ export function buildPicture(path: PathJson): Picture {
     const b = t.toTraceId === null ? undefined : byTrace.get(t.toTraceId);
     if (!a || !b || !lastStage.has(a.id)) continue;
     edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'tunnel', label: clip(hopText(t, nm), 52) });
+  }
+  // Hops across the physical network by a localnet port (src/paths/localnet-hops.ts), drawn as a tunnel's.
+  for (const h of (path.verdict?.localnetHops ?? []) as Array<LocalnetHopLike & { fromTraceId: number; toTraceId: number | null }>) {
+    const a = byTrace.get(h.fromTraceId);
+    const b = h.toTraceId === null ? undefined : byTrace.get(h.toTraceId);
+    if (!a || !b || !lastStage.has(a.id)) continue;
+    edges.push({ from: lastStage.get(a.id)!, to: `head:${b.id}`, kind: 'tunnel', label: clip(localnetHopText(h, nm), 52) });
   }
   return layoutPicture([...nodes.values()], edges, stages);
 }

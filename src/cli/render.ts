@@ -1,6 +1,6 @@
 // What the ovn-livetrace client prints: one line per packet, a path drawn with its passes and
 // verdict, an audit. Colours only when the output is a terminal (and NO_COLOR is unset).
-import { ctState, hopText, originText, short, verdictNotes, verdictText as words } from '../../web/describe';
+import { ctState, hopText, localnetHopText, originText, short, verdictNotes, verdictText as words } from '../../web/describe';
 import { BEYOND_C0, escapeUnsafe } from '../../web/safe-text';
 
 export interface Paint {
@@ -120,8 +120,12 @@ export function drawPath(json: any, c: Paint): string {
     const next = path.passes[i + 1];
     // A tunnel's far end (GET /paths/:id's hops) is not a recirculation: two segments of one chassis
     // may meet too (hv2 forwarding back to hv3 after hv1's flood reached hv3).
-    const hop = (path.verdict.tunnels ?? []).find((t: any) => t.toTraceId === next.id);
-    if (hop) out.push(`   │ ${c.blue(`${hopText(hop)}${hop.fromTraceId !== p.id ? ` (sent by trace ${hop.fromTraceId})` : ''}`)}`, '   ▼');
+    // A localnet hop (across the physical network) is drawn the same way, in its own words.
+    const tunnel = (path.verdict.tunnels ?? []).find((t: any) => t.toTraceId === next.id);
+    const localnet = tunnel ? undefined : (path.verdict.localnetHops ?? []).find((h: any) => h.toTraceId === next.id);
+    const hop = tunnel ?? localnet;
+    const text = tunnel ? hopText(tunnel) : localnet ? localnetHopText(localnet) : '';
+    if (hop) out.push(`   │ ${c.blue(`${text}${hop.fromTraceId !== p.id ? ` (sent by trace ${hop.fromTraceId})` : ''}`)}`, '   ▼');
     else out.push(`   │ ${c.blue(`recirc ${next.recircId}`)}`, '   ▼');
   });
   return out.join('\n');

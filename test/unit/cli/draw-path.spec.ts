@@ -34,6 +34,20 @@ describe('drawPath across chassis', () => {
     expect(between).toEqual(['   │ recirc 0x1', '   │ geneve vni 1 → hv2', '   │ recirc 0x3', '   │ geneve vni 1 → hv3 (nearest unsure) (sent by trace 11)']);
   });
 
+  it('a hop across the physical network: the localnet port, its network and VLAN, the receiving chassis and the flooded copies', () => {
+    const ln = { fromChassis: 'hv1', fromTraceId: 10, port: 'pub-ln', network: 'phys', vlan: 100, toChassis: 'hv2', toTraceId: 20, copies: [{ chassis: 'hv3', traceId: 30 }] };
+    const path = {
+      id: 6,
+      chassis: 'hv1',
+      passes: [pass(10, 'hv1', '0', ['output'], ['pub-ln']), pass(20, 'hv2', '0', ['recirculate']), pass(21, 'hv2', '0x1', ['output'], ['lsp6'])],
+      verdict: { kinds: ['output'], logicalPorts: ['pub-ln', 'lsp6'], logicalFlow: null, northbound: null, chassis: 'hv2', incomplete: false, tunnels: [], localnetHops: [ln] },
+    };
+    const between = drawPath(path, plain)
+      .split('\n')
+      .filter((l) => l.startsWith('   │ '));
+    expect(between).toEqual(['   │ localnet pub-ln (phys, vlan 100) → hv2, copy on hv3', '   │ recirc 0x1']);
+  });
+
   it('a provisional hop (the receiver may not have stored this arrival yet): the verdict, the hop and why, in the API\'s words', () => {
     const provisionalReason = 'chassis hv2 has stored what its agent traced through 2026-12-07T03:00:01.000Z only: the hop from trace 10 may still link an arrival stored later, until that mark passes 2026-12-07T03:00:01.800Z';
     const path = {

@@ -65,6 +65,16 @@ describe('the path picture', () => {
     expect(unlinked.edges.filter((e) => e.kind === 'tunnel')).toEqual([]);
   });
 
+  it('draws a hop across the physical network as a tunnel edge, in its own words', () => {
+    const two = syntheticPath(2, 10) as any;
+    const [a, b] = two.passes;
+    const hop = { fromChassis: 'hv1', fromTraceId: a.id, port: 'pub-ln', network: 'phys', vlan: null, toChassis: 'hv2', toTraceId: b.id };
+    const p = buildPicture({ ...two, edges: [], passes: [a, { ...b, chassis: 'hv2' }], verdict: { ...two.verdict, chassis: 'hv2', tunnels: [], localnetHops: [hop] } });
+    const edges = p.edges.filter((e) => e.kind === 'tunnel');
+    expect(edges.map((e) => [e.to, shown(e.label!)])).toEqual([[`head:${b.id}`, 'localnet pub-ln (phys) → hv2']]);
+    expect(p.nodes.find((n) => n.id === edges[0].from)!.pass.id).toBe(a.id);
+  });
+
   it('draws a flood to two chassis with their passes apart: no pass over another, every box inside the picture', () => {
     const three = syntheticPath(3, 6) as any;
     const [a, b, c] = three.passes;
