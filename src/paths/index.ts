@@ -2,7 +2,8 @@
 // and its one verdict (where the packet went, what dropped it, why it went to ovn-controller,
 // which pass is missing). Tables: path (and the path_id of trace), chassis_mark. GET /paths/:id, across chassis:
 // a pass that leaves through a tunnel continues on the chassis that received it (cross-chassis.ts,
-// the link itself in tunnel-link.ts), found at read time; GET /traces?logical_port= lists a routed
+// the link itself in tunnel-link.ts), and one that leaves by a localnet port on the chassis that took
+// the frame in from the physical network (localnet-hops.ts, the link in localnet-link.ts), found at read time; GET /traces?logical_port= lists a routed
 // packet's passes there after the pass that sent them (port-arrivals.ts).
 //
 // May import: traces (the stored passes), shared (storage, common, config, replicas, openapi), model
