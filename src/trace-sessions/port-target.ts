@@ -5,7 +5,7 @@
 import type { ReplicaRow } from '../ovsdb/replica/replica';
 import type { ReplicasService } from '../replicas/replicas.service';
 import { datapathRef } from '../ovn/datapaths';
-import { routeHopsToward, type RouteHop } from '../ovn/router-routes';
+import { routeHopsByIngress, type RouteHop } from '../ovn/router-routes';
 import { parseAddresses, type PortTarget } from './session-selector';
 
 /** The port's interfaces, datapath ports and addresses, from the live replicas. */
@@ -45,68 +45,93 @@ const routerPortIps = (pb: ReplicaRow): string[] => [...parseAddresses(([] as un
 
 /**
  * The names of the datapaths where a packet to the port's addresses runs its first pipeline: its
- * logical switch, and, walking outward, every router that would send those addresses toward the
- * datapaths already found with the switches on its other ports, however many routers away (a reply
- * from the external switch of an ovn-kubernetes gateway router, or from another network's router
- * under OpenStack). Toward means its longest-prefix route for them (ovn/router-routes.ts) leaves by
- * its port there and hands the packet to whoever takes it on to the port: on the port's own switch
- * the address itself (a connected network) or the port; on a switch further out, a router already
- * found (its address on that switch is the route's next hop); a router patched straight to a found
- * one is the only one on its link. Another tenant's switch holding the same address lies behind a
+ * logical switch, and, walking outward, every router that forwards those addresses toward it for a
+ * packet entering by some port, with the switch or router beyond each such port, however many
+ * routers away (a reply from the external switch of an ovn-kubernetes gateway router, or from
+ * another network's router under OpenStack). A router looks a packet up in the route table of the
+ * port it entered by (ovn/router-routes.ts): an ingress port counts when that lookup's longest-prefix
+ * route leaves by a port where someone takes the packet on to the port: on the port's own switch the
+ * address itself (a connected network); on a switch further out, a router port that counts (its
+ * address there is the route's next hop); on a router patched straight to this one, the port at the
+ * other end, if it counts. The sides of a router whose table routes the address elsewhere are not
+ * where a packet to the port starts. Another tenant's switch holding the same address lies behind a
  * router that routes it into its own network, and a third router whose route for the address goes
- * to that tenant's router over a shared switch hands it there: the walk stops at both. Found routers
- * make more next hops good: the routers waiting on a switch are asked again when one adds some there. A port with no
- * address is reached by no router: its own switch only. The walk reads the northbound's routes: a
- * change there bumps the model's topologyGeneration, which the session recomputes by.
+ * to that tenant's router over a shared switch hands it there: the walk stops at both. A router is
+ * asked when a switch it is on is first reached, when the port at the other end of its direct link
+ * starts to count, and again when a router port it hands the packet to on a switch starts to count
+ * there (by that next hop), not the whole walk again. A port with no address is reached by no
+ * router: its own switch only. The walk reads the northbound's routes: a change there bumps the
+ * model's topologyGeneration, which the session recomputes by.
  */
 function routedDatapaths(replicas: Rows, dp: ReplicaRow, ips: ReadonlySet<string>): Set<string> {
   const found = new Map([[dp._uuid, dp]]);
-  // Per switch found: the addresses there a packet to the port is handed to.
-  const handedTo = new Map<string, Set<string>>([[dp._uuid, new Set(ips)]]);
-  const hops = new Map<string, RouteHop[]>();
-  const hopsOf = (router: ReplicaRow): RouteHop[] => {
-    if (!hops.has(router._uuid)) {
+  const names = () => new Set([...found.values()].flatMap((d) => datapathRef(d).name ?? []));
+  if (!ips.size) return names();
+  /** Router ports (by name) a packet to the port entering by is forwarded toward it. */
+  const counting = new Set<string>();
+  /** Per switch reached: the addresses of the counting router ports there (next hops that take the packet on). */
+  const takers = new Map<string, Set<string>>();
+  /** Routers to ask again when `<switch uuid> <address>` starts to take the packet on. */
+  const waiting = new Map<string, Set<ReplicaRow>>();
+  const links = new Map<string, ReturnType<typeof peersOf>>();
+  const linksOf = (d: ReplicaRow) => links.get(d._uuid) ?? (links.set(d._uuid, peersOf(replicas.sb, d)), links.get(d._uuid)!);
+  const lookups = new Map<string, Map<string, RouteHop[]>>();
+  const lookupOf = (router: ReplicaRow): Map<string, RouteHop[]> => {
+    if (!lookups.has(router._uuid)) {
       const uuid = datapathRef(router).nbUuid;
       const nb = uuid ? replicas.nb.get('Logical_Router', uuid) : undefined;
-      hops.set(router._uuid, nb && ips.size ? routeHopsToward(replicas.nb, nb, ips) : []);
+      lookups.set(router._uuid, nb ? routeHopsByIngress(replicas.nb, nb, ips) : new Map());
     }
-    return hops.get(router._uuid)!;
+    return lookups.get(router._uuid)!;
   };
-  // Routers on a found switch whose route hands the packet to no one found yet: asked again when a
-  // router found on that switch adds its addresses there.
-  const waiting = new Map<string, Array<{ far: ReplicaRow; router: ReplicaRow }>>();
-  const todo = [dp];
-  const take = (next: ReplicaRow) => (found.set(next._uuid, next), todo.push(next));
-  /** Whether `router`, patched to switch `sw` by binding `far`, sends the port's addresses to someone there who takes them on. */
-  const handsOn = (sw: ReplicaRow, far: ReplicaRow, router: ReplicaRow): boolean => {
-    const takers = handedTo.get(sw._uuid);
-    return hopsOf(router).some((h) => h.port === String(far.logical_port) && (h.nexthop === null ? sw === dp : !!takers?.has(h.nexthop)));
+  const isRouter = (d: ReplicaRow) => datapathRef(d).kind === 'router';
+
+  /** Whether `router`'s way out `h` reaches someone who takes the packet on; if not yet, wait for its next hop there. */
+  const handsOn = (router: ReplicaRow, h: RouteHop): boolean => {
+    const link = linksOf(router).find((l) => String(l.near.logical_port) === h.port);
+    if (!link) return false;
+    if (isRouter(link.dp)) return counting.has(String(link.far.logical_port));
+    if (h.nexthop === null) return link.dp === dp;
+    if (takers.get(link.dp._uuid)?.has(h.nexthop)) return true;
+    const key = `${link.dp._uuid} ${h.nexthop}`;
+    waiting.set(key, (waiting.get(key) ?? new Set()).add(router));
+    return false;
   };
-  for (let d = todo.pop(); d; d = todo.pop()) {
-    const fromRouter = datapathRef(d).kind === 'router';
-    for (const { near, far, dp: next } of peersOf(replicas.sb, d)) {
-      const nextIsRouter = datapathRef(next).kind === 'router';
-      if (fromRouter && !nextIsRouter) {
-        // A found router's address on a switch is where the packet for the port is taken on from there.
-        const at = handedTo.get(next._uuid) ?? new Set<string>();
-        handedTo.set(next._uuid, at);
-        for (const ip of routerPortIps(near)) at.add(ip);
-        const asked = waiting.get(next._uuid) ?? [];
-        for (const w of asked) if (!found.has(w.router._uuid) && handsOn(next, w.far, w.router)) take(w.router);
-        waiting.set(next._uuid, asked.filter((w) => !found.has(w.router._uuid)));
-      }
-      if (found.has(next._uuid)) continue;
-      // A switch beyond a found router hands it every packet for the port; a router patched straight to
-      // a found one is the only other end of its link; one on a switch must hand the packet on.
-      if (!nextIsRouter) {
-        if (fromRouter) take(next);
-      } else if (fromRouter ? hopsOf(next).some((h) => h.port === String(far.logical_port)) : handsOn(d, far, next)) take(next);
-      else if (!fromRouter) {
-        const asked = waiting.get(d._uuid) ?? [];
-        waiting.set(d._uuid, asked);
-        asked.push({ far, router: next });
-      }
+  const queue: ReplicaRow[] = [];
+  /** The ports of `router` whose lookup hands the packet on start to count (each lookup asked once per ask: ports share their table's). */
+  const ask = (router: ReplicaRow) => {
+    const verdicts = new Map<RouteHop[], boolean>();
+    for (const [ingress, hops] of lookupOf(router)) {
+      if (counting.has(ingress)) continue;
+      if (!verdicts.has(hops)) verdicts.set(hops, hops.some((h) => handsOn(router, h)));
+      if (verdicts.get(hops)) count(router, ingress);
     }
-  }
-  return new Set([...found.values()].flatMap((d) => datapathRef(d).name ?? []));
+  };
+  /** The switch beyond a counting port is where a packet to the port starts; who waits on it is asked. */
+  const count = (router: ReplicaRow, ingress: string) => {
+    counting.add(ingress);
+    found.set(router._uuid, router);
+    const link = linksOf(router).find((l) => String(l.near.logical_port) === ingress);
+    if (!link) return;
+    // A router patched straight to this port is asked: its way out here now hands the packet on.
+    if (isRouter(link.dp)) return void queue.push(link.dp);
+    const reached = found.has(link.dp._uuid);
+    found.set(link.dp._uuid, link.dp);
+    const at = takers.get(link.dp._uuid) ?? new Set<string>();
+    takers.set(link.dp._uuid, at);
+    for (const ip of routerPortIps(link.near)) {
+      at.add(ip);
+      const key = `${link.dp._uuid} ${ip}`;
+      for (const r of waiting.get(key) ?? []) queue.push(r);
+      waiting.delete(key);
+    }
+    if (!reached) reach(link.dp, router);
+  };
+  /** A switch first reached: every other router on it is asked. */
+  const reach = (sw: ReplicaRow, from?: ReplicaRow) => {
+    for (const l of linksOf(sw)) if (isRouter(l.dp) && l.dp._uuid !== from?._uuid) queue.push(l.dp);
+  };
+  reach(dp);
+  for (let r = queue.pop(); r; r = queue.pop()) ask(r);
+  return names();
 }

@@ -35,6 +35,8 @@ export interface RouterPortSpec {
   networks: string[];
   /** The switch it is patched to (made if absent). */
   on: string;
+  /** options:route_table: the table a packet entering by it is routed by. */
+  routeTable?: string;
 }
 
 export interface StaticRouteSpec {
@@ -50,7 +52,7 @@ export function addRouter(r: Replicas, name: string, ports: RouterPortSpec[], ro
   const lrps = ports.map((p) => ({ ...p, uuid: uuid() }));
   const srs = routes.map((s) => ({ ...s, uuid: uuid() }));
   r.nb.applyUpdate2({
-    Logical_Router_Port: Object.fromEntries(lrps.map((p, i) => [p.uuid, { insert: { name: p.name, mac: `00:00:00:00:f${next % 10}:0${i}`, networks: ['set', p.networks] } }])),
+    Logical_Router_Port: Object.fromEntries(lrps.map((p, i) => [p.uuid, { insert: { name: p.name, mac: `00:00:00:00:f${next % 10}:0${i}`, networks: ['set', p.networks], options: map(p.routeTable ? { route_table: p.routeTable } : {}) } }])),
     Logical_Router_Static_Route: Object.fromEntries(
       srs.map((s) => [s.uuid, { insert: { ip_prefix: s.prefix, nexthop: s.nexthop, output_port: ['set', s.outputPort ? [s.outputPort] : []], route_table: s.routeTable ?? '' } }]),
     ),

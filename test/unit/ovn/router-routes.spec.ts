@@ -1,10 +1,11 @@
-// Which port a logical router sends an address out of (routerPortsToward), as northd's
+// Which port a logical router sends an address out of (routeHopsByIngress), as northd's
 // lr_in_ip_routing decides: longest prefix over connected networks and dst-ip static routes, a
 // connected network over a static route of the same length, ECMP routes all, a discard route none,
-// a port's route table seeing its own routes and the global ones, IPv4 and IPv6 apart.
+// a packet entering by a port with a route table seeing the connected networks and that table's
+// routes only, IPv4 and IPv6 apart. (router-route-tables.spec.ts: the same against ovn-trace.)
 import { capturedReplicas } from '../../support/captured-model';
 import { addRouter } from '../../support/router-rows';
-import { routerPortsToward } from '../../../src/ovn/router-routes';
+import { routeHopsByIngress } from '../../../src/ovn/router-routes';
 
 describe('the ports a router sends an address out of', () => {
   const replicas = capturedReplicas();
@@ -12,6 +13,7 @@ describe('the ports a router sends an address out of', () => {
     { name: 'rt-a', networks: ['192.168.1.1/24', 'fd0a::1/64'], on: 'swA' },
     { name: 'rt-b', networks: ['192.168.2.1/24'], on: 'swB2' },
     { name: 'rt-c', networks: ['192.168.3.1/24'], on: 'swC' },
+    { name: 'rt-d', networks: ['192.168.4.1/24'], on: 'swD', routeTable: 'blue' },
   ], [
     { prefix: '10.0.0.0/8', nexthop: '192.168.1.2' },
     { prefix: '10.1.0.0/16', nexthop: '192.168.2.2' },
@@ -24,7 +26,9 @@ describe('the ports a router sends an address out of', () => {
     { prefix: '10.5.0.0/16', nexthop: '192.168.9.9' },
   ]);
   const router = [...replicas.nb.rows('Logical_Router')].find((r) => r.name === 'rt')!;
-  const out = (...ips: string[]) => [...routerPortsToward(replicas.nb, router, ips)].sort();
+  /** The ports a packet to `ips` entering by `ingress` (default rt-b: no route table) leaves by. */
+  const from = (ingress: string, ...ips: string[]) => [...new Set((routeHopsByIngress(replicas.nb, router, ips).get(ingress) ?? []).map((h) => h.port))].sort();
+  const out = (...ips: string[]) => from('rt-b', ...ips);
 
   it('takes the longest prefix; equal static routes are ECMP; a discard route leaves by none', () => {
     expect(out('10.9.9.9')).toEqual(['rt-a']);
@@ -43,8 +47,10 @@ describe('the ports a router sends an address out of', () => {
     expect(out('10.5.0.1')).toEqual(['rt-a']);
   });
 
-  it("a route table's route for the packets of the ports that pick it, besides the global ones", () => {
-    expect(out('10.3.0.1')).toEqual(['rt-a', 'rt-c']);
+  it("a route table's routes for the packets entering by the ports that pick it, and the global ones for the others", () => {
+    expect(from('rt-d', '10.3.0.1')).toEqual(['rt-c']);
+    expect(out('10.3.0.1')).toEqual(['rt-a']);
+    expect(from('rt-d', '10.9.9.9', '192.168.2.7')).toEqual(['rt-b']);
   });
 
   it('IPv6 by IPv6 routes only, and addresses asked together answer together', () => {
