@@ -13,6 +13,7 @@ import type { Pool, PoolClient } from 'pg';
 import { inTransaction, SILENT_MS, withClient } from './pg-client';
 import { stillOurs } from './slot-claim';
 import { highestOwn, markKeys, type ShippedTable } from './spool';
+import { SpoolBacklog } from './ship-backlog';
 import { claimRanges } from './ship-claim';
 import { readBatch, type ShipLogEntry } from './ship-batch';
 import { ShipBudget } from './ship-read';
@@ -28,7 +29,7 @@ export interface ShipperOptions {
   batch: number;
   /** And at most this many bytes of their values (ship-read.ts rowBytes); one row larger than it still ships, alone. */
   batchBytes?: number;
-  /** Backlog (changes waiting) at which the spool is full: sources drop new traces and count them. */
+  /** Backlog (changes waiting) at which the spool is full: sources drop new traces and count them. Passed by at most one writer chunk while PostgreSQL is away (countChunk). */
   maxBacklog: number;
   /** Pause when there is nothing to ship, and the first retry delay after an error. */
   idleMs: number;
@@ -108,6 +109,8 @@ export class Shipper {
    */
   private loggedTurn = false;
   private readonly traced: TracedThrough;
+  /** Counted whole by attempts, chunk by chunk by the writer while PostgreSQL is away (ship-backlog.ts). */
+  private readonly backlog: SpoolBacklog;
 
   constructor(
     /** A read connection on the spool (committed state). */
@@ -137,7 +140,10 @@ export class Shipper {
         this.marks.set(t.name, { shipped: Number(shipped.value), claim: Number(claim.value) });
       }
     }
+    this.backlog = new SpoolBacklog(this.state, opts.maxBacklog, this.marked, (name) => this.marks.get(name)!.shipped, slot);
     this.refreshBacklog();
+    writer.onChunkRan((tx) => this.countChunk(tx));
+    writer.onRollback(() => this.backlog.forget());
   }
 
   start(): void {
@@ -210,21 +216,42 @@ export class Shipper {
 
   /** PostgreSQL did not answer (the shipper's own attempt, or /health's ping): down since the first miss. */
   noteDown(reason: string): void {
+    // From now on the writer counts the backlog, first whole on its own connection (its open transaction too).
+    if (!this.away()) this.backlog.forget();
     if (this.state.up || this.state.lastError === null) this.log.warn(`PostgreSQL unreachable, spooling locally (${this.state.backlog} changes waiting): ${reason}`);
     if (this.state.up || !this.state.since) this.state.since = new Date().toISOString();
     this.state.up = false;
     this.state.lastError = reason;
   }
 
+  /**
+   * The backlog counted whole on the spool's read connection: 0 only when all is in PostgreSQL, what
+   * /health and the tests wait for. Not while PostgreSQL is known away: the writer counts then
+   * (countChunk), its open transaction too, which this connection would not see (room again, wrongly).
+   */
   private refreshBacklog(): void {
-    const r = this.statements.get('SELECT COUNT(*) AS n FROM ship_log').get() as { n: number };
-    // Rows above a mark, counted by the mark's values (ids are dense in a writer's range; port rows
-    // by their traces, citations by bucket: counting rows would walk the range). 0 only when all is
-    // in PostgreSQL, which is what /health and the tests wait for.
-    let n = r.n;
-    for (const t of this.marked) n += Math.max(0, this.top(t) - this.marks.get(t.name)!.shipped);
-    this.state.backlog = n;
-    this.state.full = n >= this.opts.maxBacklog;
+    if (!this.away()) this.backlog.whole((sql) => this.statements.get(sql));
+  }
+
+  /**
+   * At the end of each writer chunk while PostgreSQL is away, inside its transaction: the backlog
+   * follows the writes, so the spool is full from the chunk that reached its bound on (counted at an
+   * attempt's end, the attempts 5 s apart, it went on for 5 s past it: test/postgres/ship-bound-down.spec.ts).
+   */
+  private countChunk(tx: WriteContext): void {
+    if (!this.away() || this.stopped) return;
+    try {
+      this.backlog.since((sql) => tx.stmt(sql));
+    } catch (err) {
+      // Never the chunk's failure (a throw here replays it job by job): counted whole next time.
+      this.backlog.forget();
+      this.log.warn(`the spool's backlog not counted after a writer chunk: ${(err as Error).message}`);
+    }
+  }
+
+  /** PostgreSQL did not answer the last attempt (or /health's ping): not merely not asked yet. */
+  private away(): boolean {
+    return !this.state.up && this.state.lastError !== null;
   }
 
   /** One batch: returns how many changes it shipped (rows of ranges included). */
@@ -269,7 +296,7 @@ export class Shipper {
     // Only entries not changed since they were read: a newer change goes out with the next batch.
     const shipped = JSON.stringify(done.map((e) => [e.seq, e.ver]));
     const claims = await this.writer.submit((tx) => {
-      tx.stmt(`DELETE FROM ship_log WHERE (seq, ver) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`).run(shipped);
+      this.backlog.deleted(tx.stmt(`DELETE FROM ship_log WHERE (seq, ver) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`).run(shipped).changes);
       for (const r of reached) tx.stmt('UPDATE meta SET value = ? WHERE key = ?').run(String(r.upTo), markKeys(r.t.name).shipped);
       // The next range is claimed in the same transaction: one writer turn a batch. Not while a
       // range is cut short by the byte bound: every table's next claim waits for its end, so

@@ -95,6 +95,7 @@ export class StoreWriter {
   private readonly statements: Statements;
   private readonly ctx: WriteContext;
   private readonly chunkEnd: Array<(tx: WriteContext) => void> = [];
+  private readonly chunkRan: Array<(tx: WriteContext) => void> = [];
   private readonly rollbackListeners: Array<() => void> = [];
   /** The transaction in progress (spanTurns: it may outlive one drain). */
   private open?: { started: number; jobs: Array<{ q: Queued; result: unknown }> };
@@ -175,6 +176,16 @@ export class StoreWriter {
     this.chunkEnd.push(fn);
   }
 
+  /**
+   * Work run after each chunk of jobs, inside its transaction, whether it commits now or stays open
+   * across turns (spanTurns: up to maxTxMs); and after a job replayed alone. It sees the chunk's
+   * writes: what must follow them chunk by chunk (the spool's backlog while PostgreSQL is away,
+   * shipper.ts) without a query each job. It must not throw (a throw replays the chunk job by job).
+   */
+  onChunkRan(fn: (tx: WriteContext) => void): void {
+    this.chunkRan.push(fn);
+  }
+
   /** Resolves when everything queued so far has been committed. */
   idle(): Promise<void> {
     if (!this.running && this.queue.length === 0) return Promise.resolve();
@@ -251,6 +262,7 @@ export class StoreWriter {
         done++;
         if (performance.now() - t0 >= this.maxChunkMs) break;
       }
+      if (done) for (const fn of this.chunkRan) fn(this.ctx);
       if (done < taken.length) {
         this.queue.unshift(...taken.slice(done));
         this.stats.queued = this.queue.length;
@@ -284,6 +296,7 @@ export class StoreWriter {
           let r: unknown;
           try {
             r = q.job(this.ctx);
+            for (const fn of this.chunkRan) fn(this.ctx);
             this.endOfTransaction();
             this.db.exec('COMMIT');
           } catch (e) {
