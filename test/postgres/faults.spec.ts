@@ -386,7 +386,12 @@ describe('an agent and PostgreSQL faults (real daemons)', () => {
     let load: ReturnType<typeof traffic> | undefined;
     let full: { status: number; body: HealthBody };
     try {
-      await told(small, waitFor('the spool full (its bound passed by the lifetimes of lsp2’s packets)', async () => centralPart(await small.health())?.spoolFull === true, 90_000));
+      const first = await told(small, waitFor('the spool full (its bound passed by the lifetimes of lsp2’s packets)', async () => {
+        const c = centralPart(await small.health());
+        return c?.spoolFull === true ? c : undefined;
+      }, 90_000));
+      // How far past its bound the spool was when it first said full: the writer chunk that reached it (README, Known limits).
+      console.log(`bounded spool said full at backlog ${first.backlog as number} (bound ${BOUND})`);
       // Now lsp1's new flows: selected by the session, so each a trace the full spool drops.
       load = traffic(4, 200);
       const l = load;
