@@ -30,7 +30,7 @@ export async function onPhysicalNetwork(hv: ThreeChassis, vms: ReadonlyArray<[nu
 
 /** The newest traces of one chassis, and one trace with its bridge and datapath actions, through the api. */
 export const tracesOn = async (hv: ThreeChassis, chassis: string) => (await hv.get<{ items: StoredTrace[] }>(`/traces?chassis=${chassis}&limit=50`)).items;
-export const passOf = (hv: ThreeChassis, id: number) => hv.get<StoredTrace & { bridge: string; datapathActions: string }>(`/traces/${id}`);
+export const passOf = (hv: ThreeChassis, id: number) => hv.get<StoredTrace & { bridge: string; datapathActions: string; ufid: string | null }>(`/traces/${id}`);
 
 /** The provider network's cases on a fresh sandbox whose processes use the store `store()` gives; `stop` ends it. */
 export function providerNetworkCases(prefix: string, store: () => Promise<StoreEnv>, stop?: () => Promise<void> | void): void {
@@ -116,6 +116,50 @@ export function providerNetworkCases(prefix: string, store: () => Promise<StoreE
       const p = await across(delivered.pathId);
       expect(p.passes.map((x) => x.id)).toEqual(fromHv1.passes.map((x) => x.id));
       expect(p.verdict.localnetHops).toEqual(fromHv1.verdict.localnetHops);
+    });
+  });
+
+  describe("the sender's megaflow re-created while the receiver's lives on (one trace per lifetime)", () => {
+    // hv2 keeps its receiving megaflow (traced once, at the first ping) while hv1's is purged and made
+    // again by the next ping: the new sender pass was traced long after the receiver's trace, but the
+    // receiver's flow was alive the whole time. The link is by lifetimes, as a tunnel's is.
+    let first: Stored;
+    let again: Stored;
+    let receiver: number;
+    const hv2Ctl = (...args: string[]) => hv.sandbox('run', 'ovs-vsctl', `--db=unix:${hv.dir}/hv2/db.sock`, ...args);
+
+    beforeAll(async () => {
+      await hv2Ctl('set', 'open_vswitch', '.', 'other_config:max-idle=120000');
+      ({ sent: first } = await send(PING, (t) => t.verdict.logicalPorts?.includes('lsp-b') ?? false));
+      const p = await waitFor('the first ping across', async () => {
+        const q = await whole(first.pathId);
+        return q.verdict.localnetHops?.some((h) => h.toTraceId !== null) ? q : undefined;
+      });
+      receiver = p.verdict.localnetHops!.find((h) => h.toTraceId !== null)!.toTraceId!;
+      // Past the skew window of the first traces (config: LIVETRACE_TUNNEL_SKEW_MS=1000), so only the lifetimes can link them.
+      const since = Date.now();
+      await waitFor('the skew window past', () => Date.now() - since > 3000 || undefined);
+      const before = new Set([...(await traces('hv1')), ...(await traces('hv2'))].map((t) => t.id));
+      await hv.sandbox('ctl', '--chassis', '1', 'revalidator/purge');
+      // The agent saw the lifetime end: the next ping's flow is a new lifetime (the same UFID), traced anew.
+      const ufid = (await passOf(hv, first.id)).ufid!;
+      await waitFor('hv1 sees its megaflow removed', async () => (await hv.get<{ lifetimes: Array<{ removedAt: string | null }> }>(`/datapath-flows/${ufid}`)).lifetimes.every((l) => l.removedAt !== null));
+      const port = /\bvif10 \d+\/(\d+)/.exec(await hv.sandbox('ctl', '--chassis', '1', 'dpif/show'))![1];
+      await hv.sandbox('inject', '--chassis', '1', 'vif10', `in_port(${port}),${PING}`);
+      again = await waitFor('the new pass on hv1', async () => (await traces('hv1')).find((t) => !before.has(t.id) && t.verdict.logicalPorts?.includes('prov-ln')));
+      // hv2 traced nothing new: its megaflow of the first ping took this one in.
+      expect((await traces('hv2')).filter((t) => !before.has(t.id))).toEqual([]);
+    });
+
+    afterAll(() => hv2Ctl('remove', 'open_vswitch', '.', 'other_config', 'max-idle'));
+
+    it("the new sender pass's path continues on hv2's pass of the living megaflow", async () => {
+      const p = await waitFor(`path ${again.pathId} across the localnet`, async () => {
+        const q = await whole(again.pathId);
+        return q.verdict.localnetHops?.some((h) => h.fromTraceId === again.id && h.toTraceId !== null) ? q : undefined;
+      });
+      expect(p.verdict.localnetHops).toEqual([expect.objectContaining({ fromChassis: 'hv1', fromTraceId: again.id, toChassis: 'hv2', toTraceId: receiver })]);
+      expect(p.verdict).toMatchObject({ chassis: 'hv2', incomplete: false });
     });
   });
 
