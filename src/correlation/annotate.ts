@@ -10,7 +10,7 @@ import { flowRecircId } from '../ovs/trace-passes';
 import { unownedEvpnFlow } from '../ovn/evpn-flows';
 import { collectPassPorts, fieldValue } from './ports';
 import { dpifMaps, passVerdict } from './verdict';
-import type { AnnotatedStep, AnnotatedTrace, LogicalFlowSnapshot, StepHint, StepOwner, TraceMethod, TracePort } from './types';
+import type { AnnotatedStep, AnnotatedTrace, LocalnetEnds, LogicalFlowSnapshot, StepHint, StepOwner, TraceMethod, TracePort, Verdict } from './types';
 
 export interface AnnotateOptions {
   readonly method?: TraceMethod;
@@ -77,6 +77,7 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
   );
   const ports: TracePort[] = collected.ports;
   for (const p of outPorts) if (!ports.some((q) => q.role === p.role && q.logicalPort === p.logicalPort)) ports.push(p);
+  const localnet = localnetEnds(ports, verdict, model);
   return {
     method: opts.method ?? 'trace',
     flow: pass.flow,
@@ -96,7 +97,20 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
     verdict,
     logicalFlows: [...flows.values()],
     ...(opts.chassis !== undefined ? { chassis: opts.chassis } : {}),
+    ...(localnet ? { localnet } : {}),
   };
+}
+
+/**
+ * The localnet port a pass came in by (its own inport) and the first its verdict outputs to, or
+ * undefined when neither is one: the ends of a hop across the physical network, as the path's look
+ * reads them (paths/localnet-hops.ts takes the verdict's outputs and the inport the same way).
+ */
+export function localnetEnds(ports: readonly TracePort[], verdict: Verdict, model: OvnModel): LocalnetEnds | undefined {
+  const isLocalnet = (name: string) => model.portByName(name)?.type === 'localnet';
+  const inPort = ports.find((p) => p.role === 'inport' && (p.scope ?? 'pass') === 'pass' && isLocalnet(p.logicalPort))?.logicalPort ?? null;
+  const out = verdict.outputs.find(isLocalnet) ?? null;
+  return inPort !== null || out !== null ? { in: inPort, out } : undefined;
 }
 
 /**

@@ -153,4 +153,16 @@ export interface AnnotatedTrace extends TraceEnding {
   readonly logicalFlows?: readonly LogicalFlowSnapshot[];
   /** Chassis that produced the trace. */
   readonly chassis?: string | null;
+  /**
+   * The localnet ports of a pass that crossed the physical network: the one it came in by (its
+   * inport) and the first it output to. Stored on its datapath flow lifetime (datapath_flow.localnet_in
+   * / localnet_out), so the path's hop across the network finds the other side by lifetime
+   * (paths/localnet-hops.ts). Absent when neither.
+   */
+  readonly localnet?: LocalnetEnds;
+}
+
+export interface LocalnetEnds {
+  readonly in: string | null;
+  readonly out: string | null;
 }

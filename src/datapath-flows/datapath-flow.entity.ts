@@ -9,6 +9,8 @@ import { Column, Entity, Index, PrimaryColumn, PrimaryGeneratedColumn } from 'ty
 @Index('idx_dpflow_ingest_open', ['heardAt'], { where: "removed_at IS NULL AND source = 'ingest'" })
 @Index('idx_dpflow_tunnel', ['tunnelSig', 'chassis', 'removedAt', 'firstSeen'], { where: 'tunnel_sig IS NOT NULL' })
 @Index('idx_dpflow_push', ['pushSig', 'chassis', 'removedAt', 'firstSeen'], { where: 'push_sig IS NOT NULL' })
+@Index('idx_dpflow_localnet_in', ['localnetIn', 'removedAt', 'firstSeen', 'chassis'], { where: 'localnet_in IS NOT NULL' })
+@Index('idx_dpflow_localnet_out', ['localnetOut', 'removedAt', 'firstSeen', 'chassis', 'localnetIn'], { where: 'localnet_out IS NOT NULL' })
 export class DatapathFlowEntity {
   @PrimaryGeneratedColumn() id!: number;
   @Column('text') chassis!: string;
@@ -35,6 +37,13 @@ export class DatapathFlowEntity {
   @Column('text', { name: 'pmd_copies', nullable: true }) pmdCopies!: string | null;
   /** When the agent last heard an ingested event of it, on its own clock (the idle sweep's); NULL for the other sources. */
   @Column('text', { name: 'heard_at', nullable: true }) heardAt!: string | null;
+  /**
+   * The localnet port its pass came in by from the physical network, and the first it left by
+   * (correlation/annotate.ts localnetEnds), set when the pass is stored: the lifetimes a hop across a
+   * provider network pairs (paths/localnet-hops.ts). NULL: not traced, or no such port.
+   */
+  @Column('text', { name: 'localnet_in', nullable: true }) localnetIn!: string | null;
+  @Column('text', { name: 'localnet_out', nullable: true }) localnetOut!: string | null;
 }
 
 @Entity('recirc_edge', { withoutRowid: true })

@@ -200,44 +200,26 @@ export class PathStore {
   }
 
   /**
-   * Passes on chassis other than `notChassis` whose own trace names one of `ports` (the localnet
-   * ports of one physical network and VLAN: localnet-hops.ts) as its inport ('in': the frame came in
-   * from the network) or as where it left ('out'), traced in [from, to] by its agent's clock (a
-   * pass is traced once its flow is seen: not before its lifetime starts) and alive then: the
-   * candidates of a hop across the physical network. Seeks of idx_trace_port_in / idx_trace_port_out
-   * (port, time), whose WHERE is the role term below; the nearest LINK_A_SIDE to `near` on each side,
-   * as linkCandidates reads them, `bounded` when a side had more.
+   * Passes on chassis other than `notChassis` whose datapath flow lifetime came in from the physical
+   * network by one of `ports` (the localnet ports of one physical network and VLAN: localnet-hops.ts)
+   * ('in', datapath_flow.localnet_in) or left to it by one ('out', localnet_out, but not one that came
+   * in by them too: OVN drops inport == outport, so what such a pass output outside br-int was the
+   * provider bridge's own flood to its LOCAL port), whose lifetime meets [from, to], each with its
+   * newest trace: the candidates of a hop across the physical network. By lifetime, as a tunnel's
+   * (linkCandidates: a lifetime is traced once, maybe long before the other side's), seeks of
+   * idx_dpflow_localnet_in / idx_dpflow_localnet_out.
    */
-  async localnetPasses(direction: 'in' | 'out', ports: readonly string[], notChassis: string, window: LinkWindow): Promise<LinkLook> {
-    if (!ports.length) return { rows: [], bounded: false, reach: { before: null, after: null } };
-    const q = this.q;
+  localnetPasses(direction: 'in' | 'out', ports: readonly string[], notChassis: string, window: LinkWindow): Promise<LinkLook> {
+    if (!ports.length) return Promise.resolve({ rows: [], bounded: false, reach: { before: null, after: null } });
     const list = ports.map(() => '?').join(', ');
-    // A pass that came in by one of the ports sent nothing back by them (OVN drops inport == outport):
-    // what it output outside br-int was the provider bridge's own flood (its LOCAL port), not a frame to the network.
-    const role =
+    const shape =
       direction === 'in'
-        ? `p.role IN ('inport', 'tunnel_in')`
-        : `p.role IN ('outport', 'output', 'tunnel_out') AND NOT EXISTS (SELECT 1 FROM trace_port pi WHERE pi.trace_id = p.trace_id AND pi.port_name IN (${list}) AND pi.role = 'inport' AND pi.scope = 'pass')`;
-    const look = (cut: string, bounds: readonly string[], order: 'ASC' | 'DESC') =>
-      q.all<LinkFlowRow>(
-        `SELECT ${FLOW_COLUMNS}, p.trace_id AS trace_id
-           FROM trace_port p JOIN trace t ON t.id = p.trace_id JOIN datapath_flow f ON f.id = t.datapath_flow_id
-          WHERE p.port_name IN (${list}) AND ${role} AND p.scope = 'pass' AND ${cut}
-            AND f.chassis <> ? AND f.first_seen <= ? AND coalesce(f.removed_at, f.last_seen) >= ?
-          ORDER BY p.created_at ${order}, p.trace_id DESC LIMIT ${LINK_A_SIDE + 1}`,
-        ...ports,
-        ...(direction === 'out' ? ports : []),
-        ...bounds,
-        notChassis,
-        window.to,
-        window.from,
-      );
-    const before = await look('p.created_at >= ? AND p.created_at <= ?', [window.from, window.near], 'DESC');
-    const after = await look('p.created_at > ? AND p.created_at <= ?', [window.near, window.to], 'ASC');
-    // One pass may name two of the ports (in by one, out by another): each flow once.
-    const byId = new Map([...before.slice(0, LINK_A_SIDE), ...after.slice(0, LINK_A_SIDE)].map((r) => [r.id, r]));
-    // Cut by when traced, not by first_seen: `reach` stays unknown (null), `bounded` alone says a side had more.
-    return { rows: [...byId.values()], bounded: before.length > LINK_A_SIDE || after.length > LINK_A_SIDE, reach: { before: null, after: null } };
+        ? { sql: `f2.localnet_in IN (${list})`, params: ports }
+        : { sql: `f2.localnet_out IN (${list}) AND (f2.localnet_in IS NULL OR f2.localnet_in NOT IN (${list}))`, params: [...ports, ...ports] };
+    // As senders: without statistics SQLite may prefer idx_dpflow_live's equalities (see senders).
+    const index = direction === 'in' ? 'idx_dpflow_localnet_in' : 'idx_dpflow_localnet_out';
+    const seekIn = `datapath_flow f2${this.q.dialect === 'sqlite' ? ` INDEXED BY ${index}` : ''}`;
+    return this.linkCandidates({ chassis: null, notChassis }, seekIn, [shape], window);
   }
 
   /**

@@ -30,6 +30,8 @@ export const API_ONLY_INDEXES: readonly string[] = [
   'idx_trace_port_out', // the same, &role=outport
   'idx_dpflow_tunnel', // a cross-chassis link: the arrivals a push may have become
   'idx_dpflow_push', // a cross-chassis link: the senders an arrival may have come from
+  'idx_dpflow_localnet_in', // a localnet hop: the passes that took a frame in from the physical network
+  'idx_dpflow_localnet_out', // a localnet hop: the passes that sent one to it
 ];
 
 const KEY = (name: string) => `spool_dropped_index:${name}`;

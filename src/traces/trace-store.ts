@@ -7,7 +7,7 @@
 // `storage.query` (SQLite or PostgreSQL, async); the writes' own id lookups stay on the writer.
 import { Inject, Injectable } from '@nestjs/common';
 import type { Page } from '../common/query';
-import type { StepOwner } from '../correlation/types';
+import type { LocalnetEnds, StepOwner } from '../correlation/types';
 import { endingExtra } from '../ovs/trace-ending';
 import { SqliteReader, type SqlReader } from '../storage/sql';
 import { StoreService } from '../storage/store.service';
@@ -270,6 +270,7 @@ export class TraceStore {
         packer.bytes(),
       );
     const traceId = Number(info.lastInsertRowid);
+    if (rec.datapathFlowId != null && t.localnet) markLocalnet(tx, rec.datapathFlowId, t.localnet);
     this.insertCitations(tx, traceId, lflowIds, hintIds);
     this.insertPorts(tx, traceId, rec, 'pass');
     insertExtraSessions(tx, traceId, rec.extraSessionIds ?? []);
@@ -335,4 +336,15 @@ export class TraceStore {
     if (this.aliases.size > 100_000) this.aliases.clear();
     this.aliases.set(uuid, name);
   }
+}
+
+/**
+ * A pass that crossed the physical network marks its datapath flow lifetime with the localnet ports
+ * it came in by and left by (datapath_flow.localnet_in / localnet_out, idx_dpflow_localnet_*): the
+ * hop across the network pairs lifetimes, as a tunnel's does, and a lifetime is traced once, maybe
+ * long before the other side's (paths/localnet-hops.ts). Written here because a pass is stored only
+ * here and only its annotation knows a port is a localnet one; the newest pass of a lifetime wins.
+ */
+function markLocalnet(tx: WriteContext, flowId: number, ends: LocalnetEnds): void {
+  tx.stmt('UPDATE datapath_flow SET localnet_in = ?, localnet_out = ? WHERE id = ?').run(ends.in, ends.out, flowId);
 }

@@ -1,6 +1,7 @@
 // The localnet hop's look (PathStore.localnetPasses, paths/localnet-hops.ts) on a real migrated SQLite
-// file: planned as seeks of trace_port's role indexes (idx_trace_port_in for receivers,
-// idx_trace_port_out for senders), by port and time, never a scan of trace_port, trace or datapath_flow.
+// file: planned as seeks of the lifetimes' localnet indexes (idx_dpflow_localnet_in for receivers,
+// idx_dpflow_localnet_out for senders), by port and removal (the live ones, then those removed since
+// the window opened), never a scan of trace or datapath_flow.
 import 'reflect-metadata';
 import type { Database } from 'better-sqlite3';
 import type { DataSource } from 'typeorm';
@@ -22,9 +23,9 @@ describe('the localnet look', () => {
   });
 
   it.each([
-    ['in', 'idx_trace_port_in'],
-    ['out', 'idx_trace_port_out'],
-  ] as const)('%s: seeks %s by port and time', async (direction, index) => {
+    ['in', 'idx_dpflow_localnet_in'],
+    ['out', 'idx_dpflow_localnet_out'],
+  ] as const)('%s: seeks %s by port and removal', async (direction, index) => {
     const seen: Array<{ sql: string; params: unknown[] }> = [];
     const reader = new SqliteReader(db);
     const recording = Object.assign(Object.create(reader) as SqliteReader, {
@@ -34,12 +35,15 @@ describe('the localnet look', () => {
       from: '2026-12-05T02:59:59.000Z', to: '2026-12-05T03:00:01.000Z', near: '2026-12-05T03:00:00.000Z',
     });
     expect(look).toEqual({ rows: [], bounded: false, reach: { before: null, after: null } });
-    // Two statements: the passes traced at or before the reference time, then those after.
+    // Two statements: the lifetimes started at or before the reference time, then those after.
     expect(seen).toHaveLength(2);
     for (const { sql, params } of seen) {
       const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
-      expect(plan.some((d) => d.includes(index))).toBe(true);
-      expect(plan.filter((d) => /^SCAN (trace_port|trace|datapath_flow|p|t|f)\b/.test(d))).toEqual([]);
+      const seeks = plan.filter((d) => d.includes(index));
+      // Each port's live lifetimes (removed_at IS NULL, SQLite prints `=?`) and those removed since
+      // `from`: a range of the index each, not the port's every lifetime.
+      expect(seeks.map((d) => /\((localnet_(?:in|out)=\? AND removed_at[=>]\?)/.exec(d)?.[1])).toEqual([`localnet_${direction}=? AND removed_at=?`, `localnet_${direction}=? AND removed_at>?`]);
+      expect(plan.filter((d) => /^SCAN (trace_port|trace|datapath_flow|p|t|f|f2)\b/.test(d))).toEqual([]);
     }
   });
 });
