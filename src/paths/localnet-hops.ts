@@ -11,7 +11,7 @@ import type { Replica } from '../ovsdb/replica/replica';
 import { localnetPeersOf, localnetPort, type LocalnetPort } from '../ovn/localnet-ports';
 import type { BuiltPath } from './path-builder';
 import { linkFlowOf, type LinkFlowRow, type PathStore } from './path-store';
-import type { HopTimes } from './provisional';
+import { sure, type HopTimes } from './provisional';
 import type { SegmentFlows } from './segment-flows';
 import { localnetReceivers, localnetSenderOf } from './localnet-link';
 import { nearer, type LinkFlow } from './tunnel-link';
@@ -30,7 +30,7 @@ export interface LocalnetHop {
   toTraceId: number | null;
   /** Other chassis's first passes that took the same frame in (flooded) and did not carry the packet on: listed, not walked. */
   copies?: Array<{ chassis: string; traceId: number }>;
-  /** Present (true) when a look had more candidates than it reads (LINK_A_SIDE each side): a nearer receiver may not have been read. */
+  /** Present (true) when a look had more candidates than it reads (LINK_A_SIDE each side) and the receiver is not nearer than where it stopped: a nearer one may not have been read. */
   lookBounded?: true;
   /** Present (true) while the receiving chassis's agent may not have stored a nearer pass (provisional.ts). */
   provisional?: true;
@@ -130,17 +130,13 @@ export class LocalnetLinks {
       const taken = picks.map((x, i) => ({ ...x, b: built[i] }));
       const on = carriedOn(taken, new Set(peers));
       const copies = taken.filter((x) => !on.includes(x)).map((x) => ({ chassis: x.r.chassis, traceId: x.traceId }));
-      const base = {
-        fromChassis: row.chassis,
-        fromTraceId: pass.id,
-        port: ln.port,
-        network: ln.network,
-        vlan: ln.vlan,
-        ...(copies.length ? { copies } : {}),
-        ...(look.bounded ? { lookBounded: true as const } : {}),
-      };
-      if (!on.length) out.push({ hop: { ...base, toChassis: null, toTraceId: null }, times: { near: sender } });
-      for (const { r, traceId, b } of on) out.push({ hop: { ...base, toChassis: r.chassis, toTraceId: traceId }, times: { near: sender, pick: r }, ...(b ? { built: b } : {}) });
+      const base = { fromChassis: row.chassis, fromTraceId: pass.id, port: ln.port, network: ln.network, vlan: ln.vlan, ...(copies.length ? { copies } : {}) };
+      // Unsure as a tunnel's pick is (provisional.ts `sure`): a bounded look whose pick is not nearer than where it stopped.
+      const bounded = (pick: LinkFlow | undefined) => (sure(look, sender.from, pick) ? {} : { lookBounded: true as const });
+      if (!on.length) out.push({ hop: { ...base, ...bounded(undefined), toChassis: null, toTraceId: null }, times: { near: sender } });
+      for (const { r, traceId, b } of on) {
+        out.push({ hop: { ...base, ...bounded(r), toChassis: r.chassis, toTraceId: traceId }, times: { near: sender, pick: r }, ...(b ? { built: b } : {}) });
+      }
     }
     return out;
   }
