@@ -6,10 +6,13 @@
 // end seconds apart, so the writer counts it at the end of each of its chunks instead, by what the
 // chunk added (shipper.ts countChunk): ship_log's entries past the newest one counted (seq only grows,
 // AUTOINCREMENT; nothing deletes an entry but the shipper, after PostgreSQL's COMMIT, and it says how
-// many), and each marked table's top again (one index probe). Work in proportion to the chunk's
-// own changes, no query a write.
+// many), and each marked table's top again (one index probe) over its shipped mark as that same
+// connection reads meta (inside the shipper's own delete job the mark has moved before the shipper's
+// memory of it does: counted by memory, the chunk that shipped the first batch after an outage said
+// its whole range still waited). Work in proportion to the chunk's own changes, no query a write.
 import type { Statement } from 'better-sqlite3';
 import { highestOwn, type ShippedTable } from './spool';
+import { shippedMarks } from './spool-state';
 
 type Stmt = (sql: string) => Statement;
 
@@ -33,7 +36,6 @@ export class SpoolBacklog {
     /** The bound: LIVETRACE_SPOOL_MAX_CHANGES. */
     private readonly max: number,
     private readonly marked: readonly ShippedTable[],
-    private readonly shippedMark: (name: string) => number,
     private readonly slot: number | undefined,
   ) {}
 
@@ -71,10 +73,12 @@ export class SpoolBacklog {
     this.state.full = n >= this.max;
   }
 
-  /** Rows of the marked tables above their shipped marks. */
+  /** Rows of the marked tables above their shipped marks, both as the counting connection sees them. */
   private aboveMarks(stmt: Stmt): number {
+    if (!this.marked.length) return 0;
+    const marks = shippedMarks({ stmt }, this.marked.map((t) => t.name));
     let n = 0;
-    for (const t of this.marked) n += Math.max(0, highestOwn(stmt, t, this.slot!) - this.shippedMark(t.name));
+    for (const t of this.marked) n += Math.max(0, highestOwn(stmt, t, this.slot!) - (marks.get(t.name) ?? 0));
     return n;
   }
 }

@@ -140,7 +140,7 @@ export class Shipper {
         this.marks.set(t.name, { shipped: Number(shipped.value), claim: Number(claim.value) });
       }
     }
-    this.backlog = new SpoolBacklog(this.state, opts.maxBacklog, this.marked, (name) => this.marks.get(name)!.shipped, slot);
+    this.backlog = new SpoolBacklog(this.state, opts.maxBacklog, this.marked, slot);
     this.refreshBacklog();
     writer.onChunkRan((tx) => this.countChunk(tx));
     writer.onRollback(() => this.backlog.forget());

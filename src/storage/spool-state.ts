@@ -1,12 +1,12 @@
 // What a spool knows of PostgreSQL's copy, for pruning the spool locally (retention/spool-retention-store.ts)
-// while PostgreSQL keeps the rows: a row is in PostgreSQL as it is now when it is at or below its
+// while PostgreSQL keeps the rows, and for counting its backlog (ship-backlog.ts): a row is in PostgreSQL as it is now when it is at or below its
 // table's shipped mark (the shipper advances it only after PostgreSQL's COMMIT) and no ship_log entry
 // waits for it (a change made after it was claimed). Anything else may exist only in the spool.
 import { markKeys } from './spool';
 import type { WriteContext } from './writer';
 
-/** The shipped mark of each marked table (absent: the table has no marks, nothing is known shipped). */
-export function shippedMarks(tx: WriteContext, tables: readonly string[]): Map<string, number> {
+/** The shipped mark of each marked table (absent: the table has no marks, nothing is known shipped), as `tx`'s connection sees meta. */
+export function shippedMarks(tx: Pick<WriteContext, 'stmt'>, tables: readonly string[]): Map<string, number> {
   const get = tx.stmt('SELECT value FROM meta WHERE key = ?');
   const out = new Map<string, number>();
   for (const t of tables) {

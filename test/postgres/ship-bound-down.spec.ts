@@ -5,7 +5,8 @@
 // 1,059–1,200 changes at the moment it said full with a bound of 1,000; an agent tracing 1,000 flows
 // a second writes ~70,000 changes in 5 s). Now the writer counts at the end of each of its chunks while
 // PostgreSQL is away: the spool passes its bound by at most one chunk's changes (README).
-import { SLOT_BITS } from '../../src/storage/spool';
+import type { WriteContext } from '../../src/storage/writer';
+import { highestOwn, markKeys, shippedTables, SLOT_BITS } from '../../src/storage/spool';
 import { newSpool, pgRows, usePostgresSpools } from '../support/spool-stores';
 import { waitFor } from '../support/wait';
 
@@ -79,6 +80,52 @@ describe('the spool bound while PostgreSQL is away (real PostgreSQL, stopped)', 
       expect(shipper.state).toMatchObject({ up: true, backlog: 0, full: false });
       const rows = await pgRows(url, `SELECT count(*)::int AS n, count(*) FILTER (WHERE updated_at = 'u1')::int AS changed FROM path WHERE id / $1::bigint = $2`, [2 ** SLOT_BITS, s.central!.slot]);
       expect(rows).toEqual([{ n: 2000 + (written / PER_JOB) * NEW_PATHS, changed: (written / PER_JOB) * OLD_PATHS_CHANGED }]);
+    } finally {
+      if (!restarted) spools.pg().startServer();
+    }
+  });
+
+  it('at the end of every writer chunk while PostgreSQL is away, the one that ships the first batch when it is back too, the backlog is what the chunk\'s transaction holds', async () => {
+    const url = await spools.pg().database('ship_bound_back');
+    const s = await spools.storeOn(url, newSpool(), { LIVETRACE_SPOOL_MAX_CHANGES: String(BOUND) });
+    const shipper = s.shipper!;
+    const slot = s.central!.slot;
+    const old = await s.writer.submit((tx) => Array.from({ length: 200 }, () => Number(tx.stmt(newPath).run().lastInsertRowid)));
+    await shipper.synced();
+    // The backlog counted from scratch in the chunk's own transaction: ship_log's entries, and each
+    // marked table's rows above its shipped mark as meta holds it there.
+    const marked = shippedTables(s.writer.db).filter((t) => t.mark);
+    const shippedIn = (tx: WriteContext, name: string) => Number((tx.stmt('SELECT value FROM meta WHERE key = ?').get(markKeys(name).shipped) as { value: string }).value);
+    const truth = (tx: WriteContext) =>
+      (tx.stmt('SELECT COUNT(*) AS n FROM ship_log').get() as { n: number }).n +
+      marked.reduce((n, t) => n + Math.max(0, highestOwn((sql) => tx.stmt(sql), t, slot) - shippedIn(tx, t.name)), 0);
+    const pathMark = () => shippedIn({ stmt: (sql: string) => s.writer.db.prepare(sql) } as unknown as WriteContext, 'path');
+    const markBefore = pathMark();
+    const seen: Array<{ backlog: number; truth: number; markMoved: boolean }> = [];
+    // After the shipper's own hook (registered when it was built): what it counted for this chunk.
+    s.writer.onChunkRan((tx) => {
+      if (shipper.state.up || shipper.state.lastError === null) return;
+      seen.push({ backlog: shipper.state.backlog, truth: truth(tx), markMoved: shippedIn(tx, 'path') > markBefore });
+    });
+
+    spools.pg().stopServer();
+    let restarted = false;
+    try {
+      await waitFor('the shipper to find PostgreSQL away', () => !shipper.state.up && shipper.state.lastError !== null, 30_000);
+      // New paths (above the shipped mark: a range to ship) and shipped ones changed (ship_log entries), under the bound.
+      for (let i = 0; i < 20; i++)
+        await s.writer.submit((tx) => {
+          for (let j = 0; j < NEW_PATHS; j++) tx.stmt(newPath).run();
+          tx.stmt(`UPDATE path SET updated_at = 'u1' WHERE id = ?`).run(old[i]);
+        });
+      expect(shipper.state.backlog).toBe(20 * (NEW_PATHS + 1));
+      spools.pg().startServer();
+      restarted = true;
+      await shipper.synced(60_000);
+      expect(shipper.state).toMatchObject({ up: true, backlog: 0, full: false });
+      // The shipper's delete of what it shipped (its marks moved in the same transaction) ran while it still knew PostgreSQL away.
+      expect(seen.some((o) => o.markMoved)).toBe(true);
+      expect(seen.filter((o) => o.backlog !== o.truth)).toEqual([]);
     } finally {
       if (!restarted) spools.pg().startServer();
     }
