@@ -243,7 +243,8 @@ export class Shipper {
     try {
       this.backlog.since((sql) => tx.stmt(sql));
     } catch (err) {
-      // Never the chunk's failure (a throw here replays it job by job): counted whole next time.
+      // Never the chunk's failure (a throw here replays it job by job): counted whole next time. An
+      // error that made SQLite end the transaction is the writer's to see (chunkRanHooks replays the chunk).
       this.backlog.forget();
       this.log.warn(`the spool's backlog not counted after a writer chunk: ${(err as Error).message}`);
     }

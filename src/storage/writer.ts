@@ -226,6 +226,17 @@ export class StoreWriter {
     for (const fn of this.rollbackListeners) fn();
   }
 
+  /**
+   * The chunk hooks (onChunkRan), then a check that the transaction is still open: SQLite ends it
+   * itself on SQLITE_IOERR, NOMEM or FULL, and a hook (or job) that swallowed such an error would
+   * leave the next statements to autocommit one by one, then the failed COMMIT replay them: written
+   * twice (test/integration/storage/writer.spec.ts). A throw here replays the chunk in transactions.
+   */
+  private chunkRanHooks(): void {
+    for (const fn of this.chunkRan) fn(this.ctx);
+    if (!this.db.inTransaction) throw new Error('the transaction ended inside the chunk (SQLite rolled it back on an error a job or hook did not pass on): replayed');
+  }
+
   /** Everything that waits for the end of the transaction, inside it. */
   private endOfTransaction(): void {
     for (const [key, e] of this.txShared) {
@@ -262,7 +273,7 @@ export class StoreWriter {
         done++;
         if (performance.now() - t0 >= this.maxChunkMs) break;
       }
-      if (done) for (const fn of this.chunkRan) fn(this.ctx);
+      if (done) this.chunkRanHooks();
       if (done < taken.length) {
         this.queue.unshift(...taken.slice(done));
         this.stats.queued = this.queue.length;
@@ -296,7 +307,7 @@ export class StoreWriter {
           let r: unknown;
           try {
             r = q.job(this.ctx);
-            for (const fn of this.chunkRan) fn(this.ctx);
+            this.chunkRanHooks();
             this.endOfTransaction();
             this.db.exec('COMMIT');
           } catch (e) {

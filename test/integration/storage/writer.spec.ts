@@ -130,6 +130,45 @@ describe('StoreWriter spanning event-loop turns (reads on another connection)', 
     }
   });
 
+  // SQLite ends the transaction itself when a statement meets SQLITE_IOERR, SQLITE_NOMEM or
+  // SQLITE_FULL; a chunk hook that must not fail the chunk (shipper.ts countChunk) swallows the error.
+  // The fault is injected (a hook's ROLLBACK): a real disk cannot be made to fail a read on demand.
+  it('replays a chunk whose transaction SQLite ended under a hook that swallowed the error, nothing written outside a transaction', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const Database = (await import('better-sqlite3')).default;
+    const dir = mkdtempSync(join(tmpdir(), 'livetrace-writer-'));
+    const main = new Database(join(dir, 'db.sqlite'));
+    main.pragma('journal_mode = WAL');
+    main.exec('CREATE TABLE t (job INTEGER NOT NULL)');
+    // As storeHandles builds a file's writer (spanTurns), one job a chunk: the transaction stays open across chunks.
+    const reader = new Database(join(dir, 'db.sqlite'), { readonly: true });
+    const writer = new StoreWriter(main, { spanTurns: true, chunkSize: 1 });
+    let faults = 1;
+    writer.onChunkRan((tx) => {
+      if (!faults) return;
+      faults--;
+      try {
+        tx.stmt('ROLLBACK').run();
+        throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_READ' });
+      } catch {
+        // Never the chunk's failure (as the shipper's hook does).
+      }
+    });
+    try {
+      const settled = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => writer.submit((tx) => tx.stmt('INSERT INTO t (job) VALUES (?)').run(i).changes)));
+      expect(settled.filter((r) => r.status === 'rejected')).toEqual([]);
+      // Each job's row once: none lost with the ended transaction, none committed alone by a later chunk and again by the replay.
+      expect(reader.prepare('SELECT job, count(*) AS n FROM t GROUP BY job ORDER BY job').all()).toEqual(Array.from({ length: 6 }, (_, job) => ({ job, n: 1 })));
+    } finally {
+      await writer.close();
+      reader.close();
+      main.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   // Several agents on one SQLite file (LIVETRACE_ROLE=agent): another process commits while our
   // transaction is open across turns. A deferred BEGIN whose first job reads fails at the first
   // write with SQLITE_BUSY_SNAPSHOT (no busy wait applies), and a job that failed twice was lost;
