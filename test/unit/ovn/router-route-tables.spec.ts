@@ -15,7 +15,7 @@ describe.each(ROUTE_TABLE_VERSIONS)('the route taken by the port a packet entere
   const cases = routeTableCases(version);
 
   it('is captured for every ingress and destination, some dropped, some by ECMP', () => {
-    expect(cases).toHaveLength(28);
+    expect(cases).toHaveLength(36);
     expect(cases.filter((c) => tracedHops(version, c).length === 0).length).toBeGreaterThan(0);
     expect(cases.filter((c) => tracedHops(version, c).length === 2).length).toBeGreaterThan(0);
   });
