@@ -21,7 +21,7 @@ import { CrossChecksModule } from './cross-checks/cross-checks.module';
 import { UiModule } from './ui/ui.module';
 import { APP_FILTER } from '@nestjs/core';
 import { ApiErrorFilter } from './common/api-error';
-import { isClientGone } from './common/api-error';
+import { requestLogOptions } from './common/request-log';
 
 @Module({})
 export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdown {
@@ -42,15 +42,7 @@ export class AppModule implements BeforeApplicationShutdown, OnApplicationShutdo
         ConfigModule.forRoot(config),
         LoggerModule.forRoot({
           pinoHttp: [
-            {
-              level: config.LIVETRACE_LOG_LEVEL,
-              // Health probes and scrapes every few seconds would drown the log.
-              autoLogging: { ignore: (req) => ['/health', '/metrics'].includes(req.url ?? '') },
-              // Credentials never reach a log line (the token is checked in src/common/http-edge.ts).
-              redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]', 'res.headers["set-cookie"]'], censor: '<redacted>' },
-              // A client that hangs up is not a server error: one info line, no stack.
-              customLogLevel: (_req, res, err) => ((err && !isClientGone(err)) || res.statusCode >= 500 ? 'error' : 'info'),
-            },
+            requestLogOptions(config.LIVETRACE_LOG_LEVEL),
             // Synchronous: the last lines before a signal re-raise must not be lost in a buffer.
             pino.destination({ dest: 1, sync: true }),
           ],
