@@ -139,7 +139,7 @@ export class TraceReadStore {
       // PostgreSQL takes no ON after CROSS JOIN.
       from = 'trace_port p CROSS JOIN trace t';
       key = ['p.created_at', 'p.trace_id'];
-      where.push('t.id = p.trace_id', 'p.port_name = ?') && args.push(f.portName);
+      where.push('p.port_name = ?') && args.push(f.portName);
       // A tunnel arrival's inport is the ingress key in the Geneve option (correlation/ports.ts:
       // tunnel_in), so a port's packets are its inport's on the receiving chassis too.
       if (f.role === 'inport') where.push(`p.role IN ('inport', 'tunnel_in')`);
@@ -178,7 +178,8 @@ export class TraceReadStore {
     // agent shipped before its trace (PostgreSQL's fill leaves '') — a cursor from the trace's time
     // would then page back to it forever.
     const walkAt = f.portName === undefined || byId ? '' : `, ${time} AS walk_at`;
-    let sql = `SELECT ${columns}${walkAt} FROM ${from} ${where.length ? 'WHERE ' + where.join(' AND ') : ''}${group} ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT ?`;
+    const all = f.portName === undefined ? where : ['t.id = p.trace_id', ...where];
+    let sql = `SELECT ${columns}${walkAt} FROM ${from} ${all.length ? 'WHERE ' + all.join(' AND ') : ''}${group} ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT ?`;
     // PostgreSQL: each trace of the page with its port rows, one statement where the page and its
     // ports were two round trips (bench/api/RESULTS-postgres.md, stop 27); ordered again by the
     // walk's key as the page's columns name it (a sort of limit + 1 rows, if the plan keeps one).
@@ -186,7 +187,13 @@ export class TraceReadStore {
       const outer = byId ? ['page.id'] : [walkAt ? 'page.walk_at' : 'page.created_at', 'page.id'];
       sql = `SELECT page.*, ${PORTS_OF_PAGE} FROM (${sql}) page ORDER BY ${outer.map((k) => `${k} DESC`).join(', ')}`;
     }
-    const rows = await q.all<TraceRow & { walk_at?: string; page_ports?: PortJsonRow[] | null }>(sql, ...args, f.limit + 1);
+    type PageRow = TraceRow & { walk_at?: string; page_ports?: PortJsonRow[] | null };
+    // PostgreSQL, a port's walk by time that no column of the trace filters: its first traces.
+    const firstTraces = q.dialect === 'postgres' && walkAt && !(f.ufid || f.logicalFlow || f.northboundUuid || f.datapath || f.verdict || f.chassis || f.sessionId);
+    let rows = firstTraces ? await q.all<PageRow>(firstTracesOfPort(where, columns), ...args, f.limit + 1) : undefined;
+    // A port row whose trace is not there (shipped ahead of it, or its trace pruned first) is no
+    // trace of the page, and the page may go on past it: the walk that joins every row then.
+    if (!rows || rows.some((r) => r.id == null)) rows = await q.all<PageRow>(sql, ...args, f.limit + 1);
     // The row past the limit only says there is a next page: not built.
     const items = await this.fromRows(rows.slice(0, f.limit), f.withSteps);
     const last = items[items.length - 1];
@@ -279,6 +286,22 @@ export async function positionBelow(q: SqlReader, id: number): Promise<TracePosi
   if (!r) return undefined;
   const found = Number(r.id);
   return { at: r.created_at, id: found === id ? id : found + 1 };
+}
+
+/**
+ * PostgreSQL: a port's page as its first distinct (time, trace) positions in the walk's order,
+ * each trace's row then fetched once. A trace has several rows of a port (roles; its own pass's and
+ * its path's), and the walk that joins every row and groups after the join fetched each trace ~1.7
+ * times at 150k (bench/api/RESULTS-postgres.md, stop 43). The LIMIT is inside, on the port's rows
+ * alone (`where`: the port, its role, time and position), so PostgreSQL plans it as a Unique over
+ * the port index's walk that stops after limit + 1 traces; without it, it plans the subquery for
+ * all of the port's rows (a hot port's whole history sorted, test/postgres/hot-port-plans.spec.ts).
+ * A LEFT JOIN, so that a position without its trace shows as a row without an id.
+ */
+function firstTracesOfPort(where: string[], columns: string): string {
+  const walk = `SELECT DISTINCT p.created_at, p.trace_id FROM trace_port p WHERE ${where.join(' AND ')} ORDER BY p.created_at DESC, p.trace_id DESC LIMIT ?`;
+  const page = `SELECT ${columns}, p.created_at AS walk_at, p.trace_id AS walk_id FROM (${walk}) p LEFT JOIN trace t ON t.id = p.trace_id`;
+  return `SELECT page.*, ${PORTS_OF_PAGE} FROM (${page}) page ORDER BY page.walk_at DESC, page.walk_id DESC`;
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -119,7 +119,8 @@ async function listOn(reader: SqlReader, portName: string, role: 'inport' | 'out
     all: (sql: string, ...params: unknown[]) => (seen.push({ sql, params }), reader.all(sql, ...params)),
   });
   const body = JSON.stringify(await new TraceReadStore(recording).list({ portName, role, limit: 50, withSteps: false }));
-  const walk = seen.find((s) => /FROM trace_port p CROSS JOIN trace t/.test(s.sql));
+  // SQLite joins the port rows; PostgreSQL walks them alone, then joins its first traces (firstTracesOfPort).
+  const walk = seen.find((s) => /FROM trace_port p (CROSS JOIN trace t|WHERE)/.test(s.sql));
   if (!walk) throw new Error(`no walk of trace_port among ${seen.map((s) => s.sql).join('; ')}`);
   return { body, walk };
 }
