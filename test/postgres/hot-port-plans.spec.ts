@@ -16,9 +16,10 @@ import { Pool as PgPool } from 'pg';
 import type { DataSource } from 'typeorm';
 import { DatapathFlowStore } from '../../src/datapath-flows/datapath-flow-store';
 import { pgPoolOptions, poolOf } from '../../src/storage/postgres';
-import { numberPlaceholders, PgReader, SqliteReader, type SqlReader } from '../../src/storage/sql';
+import { PgReader, SqliteReader, type SqlReader } from '../../src/storage/sql';
 import { TraceReadStore } from '../../src/traces/trace-read-store';
 import type { MigratedSqlite } from '../support/migrated-sqlite';
+import { analyzedPlan, planSum, type PlanNode } from '../support/pg-plan';
 import { openTwoStores, T0, type TwoStores } from '../support/two-stores';
 
 jest.setTimeout(120_000);
@@ -92,25 +93,13 @@ it('GET /datapath-flows?logical_port= is never served by a generic plan, whateve
   }
 });
 
-interface PlanNode {
-  'Relation Name'?: string;
-  'Parent Relationship'?: string;
-  'Actual Rows'?: number;
-  'Actual Loops'?: number;
-  'Rows Removed by Filter'?: number;
-  Plans?: PlanNode[];
-}
-
 /**
  * trace_port's rows the walk read: those its scans returned and those they filtered away. Not a
  * SubPlan's: on PostgreSQL the page's traces bring their own port rows (trace-read-store.ts
  * PORTS_OF_PAGE, one trace's index range each), which are not the walk of the port.
  */
-function portRowsRead(n: PlanNode): number {
-  if (n['Parent Relationship'] === 'SubPlan') return 0;
-  const own = n['Relation Name'] === 'trace_port' ? ((n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0)) * (n['Actual Loops'] ?? 1) : 0;
-  return own + (n.Plans ?? []).reduce((a, p) => a + portRowsRead(p), 0);
-}
+const portRowsRead = (plan: PlanNode): number =>
+  planSum(plan, (n) => (n['Relation Name'] === 'trace_port' ? ((n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0)) * (n['Actual Loops'] ?? 1) : undefined));
 
 /** The list's page on a store, and the statement it sent for it. */
 async function listOn(reader: SqlReader, portName: string, role: 'inport' | 'outport') {
@@ -136,10 +125,8 @@ it.each([
   expect(onPg.body).toEqual(onLite.body);
   expect((JSON.parse(onPg.body) as { items: unknown[] }).items).toHaveLength(Math.min(items, 50));
   // PostgreSQL: at most a page and its extra row read from trace_port (the whole port: 400 or 4000).
-  const [{ 'QUERY PLAN': plan }] = (
-    await poolOf(ds).query(`EXPLAIN (ANALYZE, FORMAT JSON) ${numberPlaceholders(onPg.walk.sql)}`, onPg.walk.params)
-  ).rows as Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>;
-  expect(portRowsRead(plan[0].Plan)).toBeLessThanOrEqual(51);
+  const plan = await analyzedPlan(poolOf(ds), onPg.walk.sql, onPg.walk.params);
+  expect(portRowsRead(plan)).toBeLessThanOrEqual(51);
   // SQLite: the walk is on the role group's index (a partial one holds that group's rows alone).
   const steps = lite.db.prepare(`EXPLAIN QUERY PLAN ${onLite.walk.sql}`).all(...(onLite.walk.params as unknown[])) as Array<{ detail: string }>;
   expect(steps.map((s) => s.detail).join('\n')).toContain(`INDEX idx_trace_port_${role === 'inport' ? 'in' : 'out'} (port_name=?)`);

@@ -6,9 +6,10 @@
 import type { DataSource } from 'typeorm';
 import { traceCursor } from '../../src/common/query';
 import { poolOf } from '../../src/storage/postgres';
-import { numberPlaceholders, PgReader, SqliteReader, type SqlReader } from '../../src/storage/sql';
+import { PgReader, SqliteReader, type SqlReader } from '../../src/storage/sql';
 import { TraceListQuery, TraceReadStore } from '../../src/traces/trace-read-store';
 import type { MigratedSqlite } from '../support/migrated-sqlite';
+import { analyzedPlan, planSum, readsTable, type PlanNode } from '../support/pg-plan';
 import { openTwoStores, T0, type TwoStores } from '../support/two-stores';
 
 jest.setTimeout(120_000);
@@ -56,25 +57,14 @@ afterAll(async () => {
   await stores?.close();
 });
 
-interface PlanNode {
-  'Node Type'?: string;
-  'Relation Name'?: string;
-  'Parent Relationship'?: string;
-  'Actual Rows'?: number;
-  'Actual Loops'?: number;
-  Plans?: PlanNode[];
-}
-
 /**
  * Trace rows the page's statement joined to the port's walk: the trace table's scans, or a Memoize
  * over them (its cache hits are joined rows too, then grouped away). Not the port rows' subplan.
  */
-function traceRowsJoined(n: PlanNode): number {
-  if (n['Parent Relationship'] === 'SubPlan') return 0;
-  const reads = (m: PlanNode): boolean => m['Relation Name'] === 'trace' || (m.Plans ?? []).some(reads);
-  if (n['Relation Name'] === 'trace' || (n['Node Type'] === 'Memoize' && reads(n))) return (n['Actual Rows'] ?? 0) * (n['Actual Loops'] ?? 1);
-  return (n.Plans ?? []).reduce((a, p) => a + traceRowsJoined(p), 0);
-}
+const traceRowsJoined = (plan: PlanNode): number =>
+  planSum(plan, (n) =>
+    n['Relation Name'] === 'trace' || (n['Node Type'] === 'Memoize' && readsTable(n, 'trace')) ? (n['Actual Rows'] ?? 0) * (n['Actual Loops'] ?? 1) : undefined,
+  );
 
 /** The page as the API writes it, and the statement that read its traces. */
 async function listOn(reader: SqlReader, q: TraceListQuery) {
@@ -102,11 +92,9 @@ it.each([
   expect(onPg.body).toEqual(onLite.body);
   expect(onPg.page.items).toHaveLength(traces - 1);
   expect(new Set(onPg.page.items.map((t) => t.id)).size).toBe(traces - 1);
-  const [{ 'QUERY PLAN': plan }] = (
-    await poolOf(ds).query(`EXPLAIN (ANALYZE, FORMAT JSON) ${numberPlaceholders(onPg.walk.sql)}`, onPg.walk.params)
-  ).rows as Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>;
+  const plan = await analyzedPlan(poolOf(ds), onPg.walk.sql, onPg.walk.params);
   // The page and the row that says a next page exists.
-  expect(traceRowsJoined(plan[0].Plan)).toBeLessThanOrEqual(traces);
+  expect(traceRowsJoined(plan)).toBeLessThanOrEqual(traces);
 });
 
 // A filter on the trace's own columns turns traces away after the join: those walks join every row, as before.
