@@ -32,6 +32,14 @@ const HINT_SET = new Set<string>(HINT_TABLES);
 const SHARED_SB = new Set(['Datapath_Binding', 'Logical_DP_Group', 'Chassis', 'Port_Binding']);
 /** The NB rows of the topology (switch ports' addresses, routers, their ports and routes): topologyGeneration. */
 const TOPOLOGY_NB = new Set(['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Logical_Router_Static_Route']);
+/** The NB rows a port session's route walk reads (routers, their ports, static routes): routingGeneration. */
+const ROUTING_NB = new Set(['Logical_Router', 'Logical_Router_Port', 'Logical_Router_Static_Route']);
+/** Binding types that join datapaths (patch, l3gateway) or stand for a router's gateway port (chassisredirect). */
+const LINK_TYPES = new Set(['patch', 'l3gateway', 'chassisredirect']);
+/** Whether a southbound binding is one the route walk follows: a link between datapaths (options:peer) or of a link's type. */
+function isLink(pb: ReplicaRow | undefined): boolean {
+  return !!pb && (LINK_TYPES.has(String(pb.type ?? '')) || !!((pb.options ?? {}) as Record<string, string>).peer);
+}
 /** The NB rows natRewrites reads: its answer is dropped when one of them changes. */
 const REWRITE_TABLES = new Set(['Load_Balancer', 'NAT', 'Logical_Router', 'Logical_Router_Port', 'Load_Balancer_Group']);
 
@@ -97,11 +105,19 @@ export class OvnModel {
    * change far more often: what a port session's route walk reads (trace-sessions/port-target.ts).
    */
   topologyGeneration = 0;
+  /**
+   * Bumped when a row the route walk reads may have changed (trace-sessions/port-target.ts): every
+   * Datapath_Binding, a Port_Binding that is or was a link (isLink), the NB rows of ROUTING_NB, a
+   * reset. Not by a VM port's switch port or binding: a pod created or deleted in a big cluster
+   * bumps topologyGeneration (a session's own port may be it) but leaves the walk's answer as it was.
+   */
+  routingGeneration = 0;
   readonly stats = { cookieHits: 0, cookieMisses: 0, invalidations: 0 };
 
   constructor(readonly db: OvnReplicas, readonly integrationBridge = 'br-int') {
-    this.listen(db.sb, (c) => this.onSbChange(c), () => this.clearAll());
-    this.listen(db.nb, (c) => this.onNbChange(c), () => this.clearAll());
+    this.listen(db.sb, (c) => this.onSbChange(c), () => this.reset());
+    this.listen(db.nb, (c) => this.onNbChange(c), () => this.reset());
+    // The walk reads nothing of the local OVS database: its reset leaves routingGeneration as it was.
     if (db.ovs) this.listen(db.ovs, () => (this.topologyGeneration++, this.touch(() => this.dropOvs())), () => this.clearAll());
   }
 
@@ -130,6 +146,12 @@ export class OvnModel {
     this.stats.invalidations++;
   }
 
+  /** A full dump replaced a database's rows: anything may have changed. */
+  private reset(): void {
+    this.routingGeneration++;
+    this.clearAll();
+  }
+
   private clearAll(): void {
     this.topologyGeneration++;
     this.touch(() => {
@@ -144,12 +166,14 @@ export class OvnModel {
   }
 
   private onSbChange(c: RowChange): void {
+    if (c.table === 'Datapath_Binding' || (c.table === 'Port_Binding' && (isLink(c.row) || isLink(c.old)))) this.routingGeneration++;
     if (SHARED_SB.has(c.table)) return this.clearAll();
     if (OWNER_SET.has(c.table)) this.touch(() => this.cookies.delete(c.uuid.slice(0, 8)));
   }
 
   private onNbChange(c: RowChange): void {
     if (TOPOLOGY_NB.has(c.table)) this.topologyGeneration++;
+    if (ROUTING_NB.has(c.table)) this.routingGeneration++;
     if (REWRITE_TABLES.has(c.table)) {
       this.rewrites = null;
       this.zoned.clear();

@@ -129,4 +129,27 @@ describe('OvnModel', () => {
     model.dispose();
     expect(reps.sb.listenerCount('change')).toBe(0);
   });
+
+  it("bumps routingGeneration at the rows a port session's route walk reads, not at a VM port's", () => {
+    const replicas = capturedReplicas();
+    const model = new OvnModel(replicas);
+    const bumps = (fn: () => void): boolean => {
+      const [routing, topology] = [model.routingGeneration, model.topologyGeneration];
+      fn();
+      expect(model.topologyGeneration).toBeGreaterThan(topology);
+      return model.routingGeneration > routing;
+    };
+    const vif = 'f0000000-0000-4000-8000-00000000b001';
+    expect(bumps(() => replicas.sb.applyUpdate2({ Port_Binding: { [vif]: { insert: { logical_port: 'pod-b', datapath: ['uuid', SW0], tunnel_key: 98, type: '' } } } }))).toBe(false);
+    expect(bumps(() => replicas.nb.applyUpdate2({ Logical_Switch_Port: { 'f0000000-0000-4000-8000-00000000b002': { insert: { name: 'pod-b' } } } }))).toBe(false);
+    // A binding that becomes a link, and one that stops being one (its peer gone).
+    expect(bumps(() => replicas.sb.applyUpdate2({ Port_Binding: { [vif]: { modify: { type: 'patch', options: ['map', [['peer', 'lr0-sw0']]] } } } }))).toBe(true);
+    // (update2's modify of a map toggles the pairs it names: the peer goes.)
+    expect(bumps(() => replicas.sb.applyUpdate2({ Port_Binding: { [vif]: { modify: { type: '', options: ['map', [['peer', 'lr0-sw0']]] } } } }))).toBe(true);
+    expect(replicas.sb.get('Port_Binding', vif)).toMatchObject({ type: '', options: {} });
+    const patch = [...replicas.sb.rows('Port_Binding')].find((r) => r.type === 'patch' && r._uuid !== vif)!;
+    expect(bumps(() => replicas.sb.applyUpdate2({ Port_Binding: { [patch._uuid]: { delete: null } } }))).toBe(true);
+    expect(bumps(() => replicas.sb.applyUpdate2({ Datapath_Binding: { [SW0]: { modify: { external_ids: ['map', [['name', 'sw0-renamed']]] } } } }))).toBe(true);
+    expect(bumps(() => replicas.nb.applyUpdate2({ Logical_Router_Static_Route: { 'f0000000-0000-4000-8000-00000000b003': { insert: { ip_prefix: '10.9.0.0/16', nexthop: '172.16.0.1' } } } }))).toBe(true);
+  });
 });
