@@ -18,7 +18,7 @@ import { TracesService } from '../traces/traces.service';
 import { emptyStats, SessionStats, TraceSessionJson, TraceSessionStore } from './trace-session-store';
 import { checkSessionLimit, createWithinLimit } from './session-limit';
 import { PortTarget, selectFlow, Selection, SessionFlow } from './session-selector';
-import { portTarget } from './port-target';
+import { portTarget, ReachWalks } from './port-target';
 import { checkRequest, CreateSessionInput, newSessionRow } from './session-request';
 import { SessionEnds } from './session-ends';
 
@@ -91,6 +91,8 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
    * them active, and must not take them up again (nor announce them as new).
    */
   private readonly endedHere = new Set<number>();
+  /** The sessions' route walks, walked again only when the routing rows change (not at every VM port). */
+  private readonly walks = new ReachWalks(() => this.replicas.model.routingGeneration);
   /** Ends decided here, written (again, after a failed write) with their last counters. */
   private readonly ends: SessionEnds;
 
@@ -307,11 +309,12 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
     for (const s of this.active.values()) {
       // Past its expiry it takes no more flows, whether or not the housekeeping has ended it yet.
       if (s.json.state !== 'active' || (s.json.expiresAt !== null && s.json.expiresAt <= now)) continue;
-      // Recomputed only when the topology or the datapath ports changed: this runs for every new flow,
-      // and the route walk takes tens of ms on a large northbound (logical flows churn far more often).
+      // Recomputed only when the topology or the datapath ports changed: this runs for every new flow
+      // (logical flows churn far more often). The route walk (tens of ms on a large northbound) only
+      // when the routing rows changed too: a VM port's rows leave it as it was (ReachWalks).
       const generation = this.replicas.model.topologyGeneration;
       if (s.json.logicalPort && (!s.portFrom || s.portFrom.generation !== generation || s.portFrom.portNames !== portNames)) {
-        s.port = portTarget(this.replicas, s.json.logicalPort, portNames) ?? s.port;
+        s.port = portTarget(this.replicas, s.json.logicalPort, portNames, this.walks) ?? s.port;
         s.portFrom = { generation, portNames };
       }
       const parentSelected = parents.some((p) => p.dbId !== undefined && s.selectedFlows.has(p.dbId));

@@ -5,9 +5,12 @@
 // ports all route its /24 to its switch), on the join switch (a gateway router hands it on to
 // 100.64.0.1, the cluster router's port there) and on every external switch (each gateway router's
 // outside port routes it to the join switch): one walk through 300 routers on one switch, each asked
-// once, not each time another of them starts to count. The time is logged, not asserted.
+// once, not each time another of them starts to count. A pod bound on another node then recomputes
+// the session's target without walking again (ReachWalks by the model's routingGeneration). The
+// times are logged, not asserted.
 import { capturedReplicas } from '../../support/captured-model';
-import { portTarget } from '../../../src/trace-sessions/port-target';
+import { portTarget, ReachWalks } from '../../../src/trace-sessions/port-target';
+import { OvnModel } from '../../../src/ovn/ovn-model';
 import type { ReplicasService } from '../../../src/replicas/replicas.service';
 import { addRouter, addSwitch } from '../../support/router-rows';
 
@@ -43,5 +46,19 @@ describe('a port session on a 300-node ovn-kubernetes-shaped cluster', () => {
     console.log(`reach walk over ${NODES} nodes: ${reached.size} datapaths in ${(performance.now() - t0).toFixed(0)} ms`);
     const expected = ['ovn_cluster_router', 'join', ...Array.from({ length: NODES }, (_, i) => [`node${i}`, `GR_node${i}`, `ext_node${i}`]).flat()];
     expect([...reached].sort()).toEqual(expected.sort());
+  });
+
+  it("walks nothing again when a pod is bound on another node's switch", () => {
+    const model = new OvnModel(replicas);
+    const walks = new ReachWalks(() => model.routingGeneration);
+    const first = portTarget(replicas as unknown as ReplicasService, 'pod5', undefined, walks)!.datapaths!;
+    const topology = model.topologyGeneration;
+    addSwitch(replicas, 'node7', [{ name: 'pod7', mac: `0a:58:0a:01:07:0a ${podNet(7)}.10` }]);
+    expect(model.topologyGeneration).toBeGreaterThan(topology);
+    const t0 = performance.now();
+    const again = portTarget(replicas as unknown as ReplicasService, 'pod5', undefined, walks)!.datapaths!;
+    console.log(`port target after a pod bound on ${NODES} nodes: ${(performance.now() - t0).toFixed(1)} ms`);
+    expect(again).toBe(first);
+    model.dispose();
   });
 });

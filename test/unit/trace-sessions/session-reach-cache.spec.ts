@@ -1,0 +1,82 @@
+// When a port session walks its reach again (port-target.ts: the route walk outward through the
+// routers, ~100 ms on a 300-node cluster). A VM port's switch port and binding bump the model's
+// topology generation (its interfaces and addresses may be the session's), and every pod created or
+// deleted in a big cluster makes one: each made a full walk per active session, on the event loop
+// that polls and traces. The walk reads routers, router ports, static routes, the patch and
+// l3gateway bindings between datapaths and the datapaths: a VM port's rows leave it as it was, a
+// router's or a route's make it walk again. The walks are counted by routeHopsByIngress calls (a
+// router asked); the real session service over the captured sandbox with routers added
+// (test/support/router-rows.ts).
+import { OvnModel } from '../../../src/ovn/ovn-model';
+import type { Uuid } from '../../../src/ovsdb/types';
+import * as routes from '../../../src/ovn/router-routes';
+import { parseKey, inPort } from '../../../src/ovs/odp-key';
+import { capturedReplicas } from '../../support/captured-model';
+import { sessionsOn } from '../../support/port-sessions';
+import { addRouter, addSwitch } from '../../support/router-rows';
+
+jest.mock('../../../src/ovn/router-routes', () => {
+  const actual = jest.requireActual('../../../src/ovn/router-routes');
+  return { ...actual, routeHopsByIngress: jest.fn(actual.routeHopsByIngress) };
+});
+const asked = routes.routeHopsByIngress as jest.Mock;
+
+describe("a port session's reach walk, at a VM port's churn and at a router's", () => {
+  const replicas = capturedReplicas();
+  // lrX on public sends 10.0.0.0/24 into its own swX: lsp1's packets do not start there.
+  addRouter(replicas, 'lrX', [{ name: 'lrX-public', networks: ['172.16.0.3/24'], on: 'public' }, { name: 'lrX-swX', networks: ['40.0.0.254/24'], on: 'swX' }], [{ prefix: '10.0.0.0/24', nexthop: '40.0.0.1' }]);
+  addSwitch(replicas, 'swX', [{ name: 'lspX', mac: '50:54:00:00:04:05 40.0.0.5' }]);
+  const model = new OvnModel(replicas);
+  let env: Awaited<ReturnType<typeof sessionsOn>>;
+  beforeAll(async () => {
+    env = await sessionsOn(model, 'hv1', ['lsp1']);
+  });
+  afterAll(() => env.close());
+
+  const key = parseKey('recirc_id(0),in_port(vif4),eth(src=50:54:00:00:00:04,dst=50:54:00:00:00:01),eth_type(0x0800),ipv4(src=20.0.0.4,dst=10.0.0.1,proto=1,frag=no)');
+  /** The session's port target after it looked at a new flow. */
+  const target = () => {
+    env.svc.select({ inPort: inPort(key) ?? null, flow: { key } }, []);
+    return [...env.svc.active.values()][0].port!;
+  };
+  const sw0 = () => [...replicas.nb.rows('Logical_Switch')].find((r) => r.name === 'sw0')!;
+  const sw0Datapath = () => [...replicas.sb.rows('Datapath_Binding')].find((r) => (r.external_ids as Record<string, string>).name === 'sw0')!;
+
+  it("walks nothing again when a VM port is bound on the session's switch; its own target is still recomputed", () => {
+    const before = target();
+    expect(before.datapaths!.has('swX')).toBe(false);
+    const generation = model.topologyGeneration;
+    asked.mockClear();
+    const lsp = 'f0000000-0000-4000-8000-00000000a001';
+    const ports = ([] as unknown[]).concat((sw0().ports as unknown[]) ?? []).map((u): Uuid => ['uuid', String(u)]);
+    replicas.nb.applyUpdate2({ Logical_Switch_Port: { [lsp]: { insert: { name: 'pod-new', addresses: ['set', ['0a:58:0a:00:00:63 10.0.0.99']] } } } });
+    replicas.nb.applyUpdate2({ Logical_Switch: { [sw0()._uuid]: { modify: { ports: ['set', [...ports, ['uuid', lsp]]] } } } });
+    replicas.sb.applyUpdate2({
+      Port_Binding: { 'f0000000-0000-4000-8000-00000000a002': { insert: { logical_port: 'pod-new', datapath: ['uuid', sw0Datapath()._uuid], tunnel_key: 99, type: '', mac: ['set', ['0a:58:0a:00:00:63 10.0.0.99']] } } },
+    });
+    expect(model.topologyGeneration).toBeGreaterThan(generation);
+    const after = target();
+    expect(after).not.toBe(before);
+    expect([...after.datapaths!].sort()).toEqual([...before.datapaths!].sort());
+    expect(asked).not.toHaveBeenCalled();
+  });
+
+  it('walks again when a static route changes: the session reaches the switch now routed to it', () => {
+    asked.mockClear();
+    const lrX = [...replicas.nb.rows('Logical_Router')].find((r) => r.name === 'lrX')!;
+    const route = 'f0000000-0000-4000-8000-00000000a003';
+    // lrX now sends lsp1's own address to lr0's address on public.
+    replicas.nb.applyUpdate2({ Logical_Router_Static_Route: { [route]: { insert: { ip_prefix: '10.0.0.1/32', nexthop: '172.16.0.254', route_table: '' } } } });
+    replicas.nb.applyUpdate2({ Logical_Router: { [lrX._uuid]: { modify: { static_routes: ['set', [['uuid', route]]] } } } });
+    expect(target().datapaths!.has('swX')).toBe(true);
+    expect(asked).toHaveBeenCalled();
+  });
+
+  it('walks again when a router is added: the session reaches the switch behind it', () => {
+    asked.mockClear();
+    // lrY on public routes lsp1's network to lr0's address there: swY is where a packet to lsp1 starts too.
+    addRouter(replicas, 'lrY', [{ name: 'lrY-public', networks: ['172.16.0.4/24'], on: 'public' }, { name: 'lrY-swY', networks: ['41.0.0.254/24'], on: 'swY' }], [{ prefix: '10.0.0.0/24', nexthop: '172.16.0.254' }]);
+    expect(target().datapaths!.has('swY')).toBe(true);
+    expect(asked).toHaveBeenCalled();
+  });
+});
