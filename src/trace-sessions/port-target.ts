@@ -32,9 +32,14 @@ export class ReachWalks {
   }
 }
 
+/** The port's southbound binding: a port without one has no target (a session's create answers 404 by it). */
+export function portBinding(sb: ReplicasService['sb'], name: string): ReplicaRow | undefined {
+  return sb.find('Port_Binding', 'logical_port', name)[0];
+}
+
 /** The port's interfaces, datapath ports and addresses, from the live replicas; the walk from `walks` when it holds it. */
 export function portTarget(replicas: Pick<ReplicasService, 'sb' | 'nb' | 'ovs'>, name: string, portNames?: ReadonlyMap<string, string>, walks?: ReachWalks): PortTarget | undefined {
-  const pb = replicas.sb.find('Port_Binding', 'logical_port', name)[0];
+  const pb = portBinding(replicas.sb, name);
   if (!pb) return undefined;
   const interfaces = new Set<string>();
   for (const i of replicas.ovs.rows('Interface')) {

@@ -5,7 +5,7 @@ import { badRequest, notFound } from '../common/api-error';
 import { compileFilter, CompiledFilter, FilterError } from '../ovs/of-filter';
 import type { PathStore } from '../paths/path-store';
 import type { ReplicasService } from '../replicas/replicas.service';
-import { portTarget } from './port-target';
+import { portBinding } from './port-target';
 import { chassisByHostname } from './session-selector';
 import { checkAgainstSwitch } from './switch-check';
 import { emptyStats, TraceSessionJson } from './trace-session-store';
@@ -50,7 +50,8 @@ export async function checkRequest(
   const chassisRows = input.chassis ? [...o.replicas.sb.rows('Chassis')] : [];
   const misnamed = input.chassis && (await chassisByHostname(input.chassis, chassisRows, agent));
   if (misnamed) throw badRequest('chassis', misnamed);
-  if (input.logicalPort !== undefined && !portTarget(o.replicas, input.logicalPort)) {
+  // Its binding only, the one thing portTarget needs to answer at all: the target itself (a route walk) is the agents'.
+  if (input.logicalPort !== undefined && !portBinding(o.replicas.sb, input.logicalPort)) {
     throw notFound(`no logical port named ${JSON.stringify(input.logicalPort)} in the southbound database`, 'logicalPort');
   }
   const warnings: string[] = [];

@@ -15,6 +15,8 @@ import { OvnModel } from '../../../src/ovn/ovn-model';
 import * as routes from '../../../src/ovn/router-routes';
 import type { Uuid } from '../../../src/ovsdb/types';
 import { parseKey, inPort } from '../../../src/ovs/odp-key';
+import type { ReplicasService } from '../../../src/replicas/replicas.service';
+import { checkRequest } from '../../../src/trace-sessions/session-request';
 import { capturedReplicas } from '../../support/captured-model';
 import { sessionsOn } from '../../support/port-sessions';
 import { addRouter, addSwitch } from '../../support/router-rows';
@@ -91,5 +93,16 @@ describe("a port session's reach, computed again", () => {
     addRouter(replicas, 'lrY', [{ name: 'lrY-public', networks: ['172.16.0.4/24'], on: 'public' }, { name: 'lrY-swY', networks: ['41.0.0.254/24'], on: 'swY' }], [{ prefix: '10.0.0.0/24', nexthop: '172.16.0.254' }]);
     expect(target().datapaths!.has('swY')).toBe(true);
     expect(asked).toHaveBeenCalled();
+  });
+
+  // POST /trace-sessions asks only whether the port has a southbound binding: it walked the routes
+  // of a port target it then threw away, a full walk per request on a big cluster.
+  it("not at a session's create: the port is looked up, not walked from", async () => {
+    asked.mockClear();
+    const ask = (logicalPort: string) => checkRequest({ bridge: 'br-int', logicalPort }, { replicas: replicas as unknown as ReplicasService, here: false, chassis: () => 'api' });
+    await expect(ask('lsp1')).resolves.toEqual([]);
+    const refused = await ask('no-such-port').catch((e: { getResponse(): unknown }) => e.getResponse());
+    expect(refused).toMatchObject({ statusCode: 404, field: 'logicalPort', message: 'no logical port named "no-such-port" in the southbound database' });
+    expect(asked).not.toHaveBeenCalled();
   });
 });
