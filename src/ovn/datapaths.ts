@@ -4,7 +4,8 @@
 import type { ReplicaRow } from '../ovsdb/replica/replica';
 import type { DatapathKind, LogicalDatapathRef } from './types';
 
-function first(cell: unknown): string | null {
+/** A reference or optional string column's value (a set of at most one), null when empty. */
+export function firstRef(cell: unknown): string | null {
   if (Array.isArray(cell)) return cell.length ? String(cell[0]) : null;
   if (typeof cell === 'string' && cell !== '') return cell;
   return null;
@@ -12,11 +13,11 @@ function first(cell: unknown): string | null {
 
 export function datapathRef(row: ReplicaRow): LogicalDatapathRef {
   const ids = (row.external_ids ?? {}) as Record<string, string>;
-  const type = first(row.type);
+  const type = firstRef(row.type);
   let kind: DatapathKind | null = null;
   if (type === 'logical-switch' || ids['logical-switch'] !== undefined) kind = 'switch';
   else if (type === 'logical-router' || ids['logical-router'] !== undefined) kind = 'router';
-  const nbUuid = first(row.nb_uuid) ?? ids['logical-switch'] ?? ids['logical-router'] ?? null;
+  const nbUuid = firstRef(row.nb_uuid) ?? ids['logical-switch'] ?? ids['logical-router'] ?? null;
   return {
     uuid: row._uuid,
     tunnelKey: Number(row.tunnel_key),

@@ -2,11 +2,12 @@
 // stage-hint → northbound row, datapath and port keys → logical names, OVS interfaces → logical
 // ports. Answers are cached and the caches are invalidated from the replicas' change events,
 // so a query never rescans a table and never sees rows older than the replica.
-import { createHash } from 'node:crypto';
 import type { ReplicaRow, Replica, RowChange } from '../ovsdb/replica/replica';
+import { nbChangeMoves, sbChangeMoves } from './model-generations';
 import type { HintTable, LogicalDatapathRef, LogicalFlowSnapshot, OwnerTable, StepHint, StepOwner } from './types';
 import { cookieUuidPrefix } from '../ovs/ids';
-import { datapathRef } from './datapaths';
+import { datapathRef, firstRef } from './datapaths';
+import { flowSnapshot } from './flow-snapshot';
 import { hintName, hintSummary, ownerSummary } from './summaries';
 import type { HeaderRewrite } from '../ovs/key-rewrite';
 import { natRewritesOf } from './nat-rewrites';
@@ -28,20 +29,6 @@ export const HINT_TABLES: readonly HintTable[] = [
 ];
 const OWNER_SET = new Set<string>(OWNER_TABLES);
 const HINT_SET = new Set<string>(HINT_TABLES);
-/** SB tables every cached answer may depend on (names, groups, chassis): a change clears all. */
-const SHARED_SB = new Set(['Datapath_Binding', 'Logical_DP_Group', 'Chassis', 'Port_Binding']);
-/** The NB rows of the topology (switch ports' addresses, routers, their ports and routes): topologyGeneration. */
-const TOPOLOGY_NB = new Set(['Logical_Switch', 'Logical_Switch_Port', 'Logical_Router', 'Logical_Router_Port', 'Logical_Router_Static_Route']);
-/** The NB rows a port session's route walk reads (routers, their ports, static routes): routingGeneration. */
-const ROUTING_NB = new Set(['Logical_Router', 'Logical_Router_Port', 'Logical_Router_Static_Route']);
-/** Binding types that join datapaths (patch, l3gateway) or stand for a router's gateway port (chassisredirect). */
-const LINK_TYPES = new Set(['patch', 'l3gateway', 'chassisredirect']);
-/** Whether a southbound binding is one the route walk follows: a link between datapaths (options:peer) or of a link's type. */
-function isLink(pb: ReplicaRow | undefined): boolean {
-  return !!pb && (LINK_TYPES.has(String(pb.type ?? '')) || !!((pb.options ?? {}) as Record<string, string>).peer);
-}
-/** The NB rows natRewrites reads: its answer is dropped when one of them changes. */
-const REWRITE_TABLES = new Set(['Load_Balancer', 'NAT', 'Logical_Router', 'Logical_Router_Port', 'Load_Balancer_Group']);
 
 export interface CookieOwners {
   readonly cookie: string;
@@ -71,15 +58,6 @@ export interface OvnReplicas {
   readonly ovs?: Replica;
 }
 
-export function contentHash(f: Omit<LogicalFlowSnapshot, 'uuid' | 'contentHash'>): string {
-  const ids = Object.keys(f.externalIds).sort().map((k) => [k, f.externalIds[k]]);
-  const canon = JSON.stringify([
-    f.datapaths.map((d) => [d.uuid, d.tunnelKey, d.name, d.kind, d.nbUuid]),
-    f.pipeline, f.tableId, f.stage, f.priority, f.match, f.actions, f.source, f.stageHint, ids,
-  ]);
-  return createHash('sha256').update(canon).digest('hex').slice(0, 32);
-}
-
 export class OvnModel {
   private readonly cookies = new Map<string, CookieOwners & { expiresAt: number }>();
   /** Cookie text as printed → UUID prefix (pure; saves the parse on every step). */
@@ -94,21 +72,21 @@ export class OvnModel {
   private zoned = new Map<number, readonly HeaderRewrite[]>();
   private zoneOwners: ZoneOwners | null = null;
   private interfaces: OvsInterfaceIndex | null = null;
-  /** Whether a Chassis row is is-remote; null until asked for after a Chassis change (SHARED_SB clears it). */
+  /** Whether a Chassis row is is-remote; null until asked for after a Chassis change (a shared SB change clears it). */
   private remoteChassis: boolean | null = null;
   private readonly listeners: Array<() => void> = [];
   /** Bumped on every invalidation: lets callers (annotators) keep their own caches honest. */
   generation = 0;
   /**
-   * Bumped when the topology may have changed: the SB bindings and datapaths (SHARED_SB), the NB rows
-   * of TOPOLOGY_NB, the local OVS database, a reset. Not by logical flows, MAC or FDB bindings, which
+   * Bumped when the topology may have changed: the SB bindings and datapaths, the NB switch ports,
+   * routers and routes (model-generations.ts), the local OVS database, a reset. Not by logical flows, MAC or FDB bindings, which
    * change far more often: what a port session's route walk reads (trace-sessions/port-target.ts).
    */
   topologyGeneration = 0;
   /**
    * Bumped when a row the route walk reads may have changed (trace-sessions/port-target.ts): every
-   * Datapath_Binding, a Port_Binding that is or was a link (isLink), the NB rows of ROUTING_NB, a
-   * reset. Not by a VM port's switch port or binding: a pod created or deleted in a big cluster
+   * Datapath_Binding, a Port_Binding that is or was a link, the NB routers, router ports and routes
+   * (model-generations.ts), a reset. Not by a VM port's switch port or binding: a pod created or deleted in a big cluster
    * bumps topologyGeneration (a session's own port may be it) but leaves the walk's answer as it was.
    */
   routingGeneration = 0;
@@ -166,15 +144,17 @@ export class OvnModel {
   }
 
   private onSbChange(c: RowChange): void {
-    if (c.table === 'Datapath_Binding' || (c.table === 'Port_Binding' && (isLink(c.row) || isLink(c.old)))) this.routingGeneration++;
-    if (SHARED_SB.has(c.table)) return this.clearAll();
+    const moves = sbChangeMoves(c);
+    if (moves.routing) this.routingGeneration++;
+    if (moves.shared) return this.clearAll();
     if (OWNER_SET.has(c.table)) this.touch(() => this.cookies.delete(c.uuid.slice(0, 8)));
   }
 
   private onNbChange(c: RowChange): void {
-    if (TOPOLOGY_NB.has(c.table)) this.topologyGeneration++;
-    if (ROUTING_NB.has(c.table)) this.routingGeneration++;
-    if (REWRITE_TABLES.has(c.table)) {
+    const moves = nbChangeMoves(c.table);
+    if (moves.topology) this.topologyGeneration++;
+    if (moves.routing) this.routingGeneration++;
+    if (moves.rewrites) {
       this.rewrites = null;
       this.zoned.clear();
     }
@@ -247,31 +227,9 @@ export class OvnModel {
     return { table, uuid: row._uuid, stale, name: text.name, summary: text.summary, datapath };
   }
 
-  /** A Logical_Flow row as a snapshot (datapath groups expanded, ordered as ovn-detrace lists them). */
+  /** A Logical_Flow row as a snapshot (flow-snapshot.ts). */
   snapshot(row: ReplicaRow): LogicalFlowSnapshot {
-    const dpUuids: string[] = [];
-    const own = firstRef(row.logical_datapath);
-    if (own) dpUuids.push(own);
-    const group = firstRef(row.logical_dp_group);
-    if (group) {
-      const g = this.db.sb.get('Logical_DP_Group', group) ?? this.db.sb.tombstone('Logical_DP_Group', group)?.row;
-      dpUuids.push(...([] as unknown[]).concat(g?.datapaths ?? []).map(String).sort());
-    }
-    const datapaths = dpUuids.map((u) => this.datapathByUuid(u) ?? { uuid: u, tunnelKey: 0, name: null, kind: null, nbUuid: null });
-    const ids = (row.external_ids ?? {}) as Record<string, string>;
-    const body = {
-      datapaths,
-      pipeline: (row.pipeline === 'egress' ? 'egress' : 'ingress') as 'ingress' | 'egress',
-      tableId: Number(row.table_id),
-      stage: ids['stage-name'] ?? null,
-      priority: Number(row.priority),
-      match: String(row.match),
-      actions: String(row.actions),
-      source: ids.source ?? null,
-      stageHint: ids['stage-hint'] ? ids['stage-hint'].toLowerCase().slice(0, 8) : null,
-      externalIds: { ...ids },
-    };
-    return { uuid: row._uuid, contentHash: contentHash(body), ...body };
+    return flowSnapshot(row, this.db.sb, (u) => this.datapathByUuid(u));
   }
 
   /** Northbound rows whose UUID starts with the hint, table by table (ovn-detrace's order). */
@@ -410,11 +368,6 @@ export class OvnModel {
 
 function byUuid(a: ReplicaRow, b: ReplicaRow): number {
   return a._uuid < b._uuid ? -1 : a._uuid > b._uuid ? 1 : 0;
-}
-
-function firstRef(cell: unknown): string | null {
-  if (Array.isArray(cell)) return cell.length ? String(cell[0]) : null;
-  return typeof cell === 'string' && cell ? cell : null;
 }
 
 /** An optional integer column (a set of at most one). */
