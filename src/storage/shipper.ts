@@ -19,6 +19,7 @@ import { readBatch, type ShipLogEntry } from './ship-batch';
 import { ShipBudget } from './ship-read';
 import { reported, type ReshipState, reshipPruned } from './ship-pruned';
 import { ShipStop } from './ship-stop';
+import { SyncWaiters } from './ship-waiters';
 import { pullSessions } from './ship-sessions';
 import { type ShippedWord, type SpoolMoment, TracedThrough } from './ship-synced';
 import { columnTypes, copyFresh, remove, upsert } from './ship-sql';
@@ -88,11 +89,11 @@ export class Shipper {
       while ((await this.shipSome()) > 0);
     },
     flushed: () => {
-      for (const w of this.waiters.splice(0)) w.reject(new Error('the shipper stopped'));
+      this.waiters.rejectAll(new Error('the shipper stopped'));
     },
   });
   private retryMs: number;
-  private waiters: Array<{ seq: number; tops: Array<[string, number]>; resolve(): void; reject(e: Error): void }> = [];
+  private readonly waiters = new SyncWaiters();
   private pulledAt = 0;
   private readonly log = new Logger('Shipper');
   /** Tables shipped by range, with their marks as committed in the spool's meta. */
@@ -162,20 +163,11 @@ export class Shipper {
     const row = this.statements.get('SELECT MAX(seq) AS s FROM ship_log').get() as { s: number | null };
     const tops = this.marked.map((t): [string, number] => [t.name, this.top(t)]).filter(([name, top]) => top > this.marks.get(name)!.shipped);
     if (row.s === null && !tops.length) return Promise.resolve();
-    const seq = row.s ?? -1;
-    return new Promise((resolve, reject) => {
-      const w = { seq, tops, resolve, reject };
-      this.waiters.push(w);
-      setTimeout(() => {
-        const i = this.waiters.indexOf(w);
-        if (i < 0) return;
-        this.waiters.splice(i, 1);
-        // ECONNREFUSED-like: the API answers 503 (retry), as when PostgreSQL itself is away.
-        const e = new Error(`PostgreSQL has not taken this process's last writes within ${timeoutMs} ms (${this.state.backlog} changes waiting${this.state.lastError ? `: ${this.state.lastError}` : ''})`);
-        reject(Object.assign(e, { code: 'ESPOOLBEHIND' }));
-      }, timeoutMs).unref();
-      this.schedule(0);
-    });
+    const waiting = this.waiters.wait({ seq: row.s ?? -1, tops }, timeoutMs, () =>
+      `PostgreSQL has not taken this process's last writes within ${timeoutMs} ms (${this.state.backlog} changes waiting${this.state.lastError ? `: ${this.state.lastError}` : ''})`,
+    );
+    this.schedule(0);
+    return waiting;
   }
 
   private schedule(ms: number): void {
@@ -390,19 +382,13 @@ export class Shipper {
   }
 
   /**
-   * Waiters whose changes have all left the spool (no entry at or below their seq remains; each
-   * marked table shipped up to the height it had when they asked, or nothing of it left above the
-   * shipped mark: its newest rows deleted before their range was claimed, a merged path).
+   * Waiters whose changes have all left the spool (ship-waiters.ts): each marked table shipped up to
+   * the height it had when they asked, or nothing of it left above the shipped mark (its newest rows
+   * deleted before their range was claimed, a merged path).
    */
   private release(): void {
-    if (!this.waiters.length) return;
+    if (this.waiters.empty) return;
     const first = (this.statements.get('SELECT MIN(seq) AS s FROM ship_log').get() as { s: number | null }).s;
-    this.waiters = this.waiters.filter((w) => {
-      if ((first === null || w.seq < first) && w.tops.every(([name, top]) => this.shipped(name, top))) {
-        w.resolve();
-        return false;
-      }
-      return true;
-    });
+    this.waiters.release(first, (name, top) => this.shipped(name, top));
   }
 }
