@@ -21,6 +21,7 @@ import { PortTarget, selectFlow, Selection, SessionFlow } from './session-select
 import { portTarget, ReachWalks } from './port-target';
 import { checkRequest, CreateSessionInput, newSessionRow } from './session-request';
 import { SessionEnds } from './session-ends';
+import { LocalCounters } from './local-counters';
 
 export interface ActiveSession {
   json: TraceSessionJson;
@@ -72,17 +73,8 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   private timer: NodeJS.Timeout | undefined;
   /** When this run began: a session older than it may have been taken up by an earlier run. */
   private readonly startedAt = new Date().toISOString();
-  /**
-   * Sessions whose counters changed since they were last written. Ended ones stay until written:
-   * a trace job in flight when its session ended still counts what it stored.
-   */
-  private readonly unflushed = new Set<ActiveSession>();
-  /**
-   * The counter write under way: writes run one after the other, so whoever awaits flush() reads
-   * every count made before the call. A reader whose flush found nothing to write while the
-   * timer's write had not committed yet read the counters of the write before (issue 19).
-   */
-  private flushing: Promise<void> = Promise.resolve();
+  /** This chassis's counters, written to its own row of each session (local-counters.ts). */
+  private readonly counters: LocalCounters;
   private polled = false;
   /** The poll under way: polls run one after the other (each compares the store with `active`). */
   private polling: Promise<void> = Promise.resolve();
@@ -108,6 +100,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
   ) {
     super();
     this.ends = new SessionEnds(store.writer, sessions);
+    this.counters = new LocalCounters(store.writer, sessions);
     // GET /traces?session= tells a session that never was from one with no trace yet.
     traces?.useSessions(async (id) => (await sessions.endOf(id)) !== undefined);
   }
@@ -327,27 +320,27 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
 
   count(s: ActiveSession, what: keyof Omit<SessionStats, 'dropped' | 'droppedBy' | 'failed' | 'skipped'>, n = 1): void {
     s.local[what] += n;
-    this.unflushed.add(s);
+    this.counters.changed(s);
     // maxTraces counts every chassis's traces: the others' as of the last poll (a second late at most).
     if (what === 'stored' && reached(s)) void this.end(s, 'completed').catch((err: Error) => this.endFailed(s, err));
   }
 
   fail(s: ActiveSession, reason: string): void {
     s.local.failed[reason] = (s.local.failed[reason] ?? 0) + 1;
-    this.unflushed.add(s);
+    this.counters.changed(s);
   }
 
   /** A flow the session selected, not taken: `reason` queue_full or spool_full (SessionStats.droppedBy). */
   drop(s: ActiveSession, reason: 'queue_full' | 'spool_full'): void {
     s.local.dropped++;
     s.local.droppedBy[reason] = (s.local.droppedBy[reason] ?? 0) + 1;
-    this.unflushed.add(s);
+    this.counters.changed(s);
   }
 
   /** A flow the session selected, not traced: it could store no more when its turn came (SessionStats.skipped). */
   skip(s: ActiveSession, reason: string): void {
     s.local.skipped[reason] = (s.local.skipped[reason] ?? 0) + 1;
-    this.unflushed.add(s);
+    this.counters.changed(s);
   }
 
   /** This chassis's counters, and the end if no one (another agent, an api instance) ended it first. */
@@ -375,24 +368,7 @@ export class TraceSessionsService extends EventEmitter<{ created: [ActiveSession
 
   /** Writes this chassis's changed counters (each second, and before an answer); resolves once committed. */
   flush(): Promise<void> {
-    const next = this.flushing.then(() => this.flushOnce());
-    this.flushing = next.catch(() => undefined);
-    return next;
-  }
-
-  private async flushOnce(): Promise<void> {
-    const due = [...this.unflushed];
-    if (!due.length) return;
-    this.unflushed.clear();
-    try {
-      await this.store.writer.submit((tx) => {
-        for (const s of due) this.sessions.saveStats(tx, s.json.id, s.chassis, s.local);
-      });
-    } catch (err) {
-      // Not written: the next flush writes them (the counts themselves are in memory).
-      for (const s of due) this.unflushed.add(s);
-      throw err;
-    }
+    return this.counters.flush();
   }
 
   /** Before an answer read from the store: this chassis's counters written, and with PostgreSQL arrived there. */
