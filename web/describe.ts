@@ -29,6 +29,7 @@ interface VerdictLike {
   logicalPorts: string[];
   /** OVS ports (dpif/show names) it left by that no logical port stands for: an uplink with no localnet port. */
   unmappedOutputs?: string[];
+  bridgeLocal?: string[];
   logicalFlow: string | null;
   northbound: { table: string; uuid: string; summary: string } | null;
   reason?: string | null;
@@ -121,9 +122,15 @@ export function verdictNotes(v: VerdictLike, name: (s: string) => string = isola
  * Where an output left: its logical ports, then the OVS ports no logical port stands for
  * ("lsp2", "OVS port uplink"), or '' (src/traces/trace-record.ts words them so for the API's text).
  */
-export function outputPorts(v: { logicalPorts: string[]; unmappedOutputs?: string[] }, name: (s: string) => string = isolate): string {
+export function outputPorts(v: { logicalPorts: string[]; unmappedOutputs?: string[]; bridgeLocal?: string[] }, name: (s: string) => string = isolate): string {
   const ovs = v.unmappedOutputs ?? [];
-  return [...v.logicalPorts.map(name), ...(ovs.length ? [`OVS port${ovs.length > 1 ? 's' : ''} ${ovs.map(name).join(', ')}`] : [])].join(', ');
+  const local = v.bridgeLocal ?? [];
+  return [
+    ...v.logicalPorts.map(name),
+    ...(ovs.length ? [`OVS port${ovs.length > 1 ? 's' : ''} ${ovs.map(name).join(', ')}`] : []),
+    // A bridge's own flood to its LOCAL port (the host's interface), not OVN's output.
+    ...(local.length ? [`LOCAL port of ${local.map(name).join(', ')}`] : []),
+  ].join(', ');
 }
 
 /**

@@ -71,6 +71,8 @@ export function annotatePass(pass: TracePass, model: OvnModel, opts: AnnotateOpt
       outports: collected.ports.filter((p) => p.role === 'outport'),
       dpifPortNames: maps?.names ?? null,
       dpifPortTypes: maps?.types ?? null,
+      dpifLocalPorts: maps?.locals ?? null,
+      inports: collected.ports.filter((p) => p.role === 'inport'),
       chassis: opts.chassis ?? null,
     },
     model,

@@ -125,6 +125,13 @@ export interface Verdict {
   readonly reason?: string;
   /** Datapath ports output that no logical port stands for (`2`, `br-ex`): no iface-id, and no localnet outport the pass set behind them. */
   readonly unmappedOutputs?: readonly string[];
+  /**
+   * Bridges whose own LOCAL port (OpenFlow port 65534, the host's interface named as the bridge) got
+   * a copy: a bridge's NORMAL flood (the provider bridge's, of a broadcast or an unknown MAC), not
+   * OVN's. Never a logical port's output nor in unmappedOutputs; an output kind only when OVN's
+   * pipeline did not run (no logical inport or outport).
+   */
+  readonly bridgeLocal?: readonly string[];
   /** For `controller` (and `mixed` with a controller action): why, and which logical flow sent it. */
   readonly controller?: ControllerVerdict;
 }

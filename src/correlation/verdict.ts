@@ -3,7 +3,7 @@
 // controller, or a drop with the logical flow (and northbound row) responsible. One pass only: a
 // packet's path verdict over all its passes is paths/path-verdict.ts (the one path verdict).
 import type { OdpAction } from '../ovs/odp-actions';
-import type { DpifDatapath } from '../ovs/dpif-show';
+import { OFPP_LOCAL, type DpifDatapath } from '../ovs/dpif-show';
 import { tunnelPushes, type PortTypeOf, type TunnelPush } from '../ovs/odp-tunnel';
 import type { OvnModel } from '../ovn/ovn-model';
 import { controllerCause, onlyLogCopies } from './controller-reason';
@@ -26,6 +26,10 @@ export interface VerdictInput {
   readonly outports?: readonly TracePort[];
   readonly dpifPortNames?: ReadonlyMap<number, string> | null;
   readonly dpifPortTypes?: ReadonlyMap<string, string> | null;
+  /** dpif/show's LOCAL ports (OpenFlow port 65534, each named as its bridge). */
+  readonly dpifLocalPorts?: ReadonlySet<string> | null;
+  /** The logical ports the pass came in by: a localnet port it came in by gets nothing back (OVN's loopback check). */
+  readonly inports?: readonly TracePort[];
   /** The chassis that ran the pass: a kernel push has no source IP, and the tunnel's keys may depend on who sent it. */
   readonly chassis?: string | null;
 }
@@ -36,15 +40,17 @@ export interface VerdictResult {
 }
 
 /** Port names and types of one datapath, for the verdict (built once per dpif/show, not per trace). */
-export function dpifMaps(dp: DpifDatapath | null | undefined): { names: Map<number, string>; types: Map<string, string> } | null {
+export function dpifMaps(dp: DpifDatapath | null | undefined): { names: Map<number, string>; types: Map<string, string>; locals: Set<string> } | null {
   if (!dp) return null;
   const names = new Map<number, string>();
   const types = new Map<string, string>();
+  const locals = new Set<string>();
   for (const b of dp.bridges) for (const p of b.ports) {
     if (p.odpPort !== null) names.set(p.odpPort, p.name);
     types.set(p.name, p.type);
+    if (p.ofport === OFPP_LOCAL) locals.add(p.name);
   }
-  return { names, types };
+  return { names, types, locals };
 }
 
 /**
@@ -255,6 +261,7 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
   }
   const outputs: string[] = [];
   const unmapped: string[] = [];
+  const bridgeLocal: string[] = [];
   const recircIds: string[] = [];
   let controller = false;
   let tunnelPorts = 0;
@@ -280,6 +287,13 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
         tunnelPorts++;
         return;
       }
+      // A bridge's NORMAL flood (the provider bridge's, of a broadcast or an unknown MAC) also reaches
+      // its LOCAL port, the host's interface named as the bridge. OVN never outputs there: that copy is
+      // the bridge's, neither a localnet port's delivery nor an output to a port nothing stands for.
+      if (input.dpifLocalPorts?.has(name) || model.isBridgeLocal(name)) {
+        if (!bridgeLocal.includes(name)) bridgeLocal.push(name);
+        return;
+      }
       const iface = model.interfaceByName(name);
       // A tagged copy to a VIF is its container port's when that port's own rule pushed the tag there.
       const container = iface?.ifaceId && iface.ofport !== null && vlan !== null ? containerPortOf(vlanRules, iface.ifaceId, iface.ofport, vlan) : null;
@@ -293,7 +307,9 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
     }
   });
   // A physical NIC (localnet bridge) has no iface-id: the logical port is the localnet outport.
-  const isLocalnet = (p: TracePort | null | undefined) => !!p && model.portByName(p.logicalPort)?.type === 'localnet';
+  // A copy to the localnet port the pass came in by is dropped by OVN's loopback check: whatever
+  // the provider bridge floods on is not that port's delivery.
+  const isLocalnet = (p: TracePort | null | undefined) => !!p && !input.inports?.some((i) => i.logicalPort === p.logicalPort) && model.portByName(p.logicalPort)?.type === 'localnet';
   const localnet = isLocalnet(input.lastOutport) ? input.lastOutport : [...(input.outports ?? [])].reverse().find(isLocalnet);
   if (unmapped.length && localnet) {
     const lp = localnet.logicalPort;
@@ -305,7 +321,11 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
     if (t.outport) ports.push({ logicalPort: t.outport, portBindingUuid: null, datapath: t.datapath ?? null, role: 'tunnel_out', chassis: t.chassis, via: `tunnel:${t.remoteIp}`, scope: 'pass' });
   }
   const kinds: VerdictKind[] = [];
-  if (outputs.length || unmapped.length) kinds.push('output');
+  // The bridge's LOCAL copy is the packet's output only when OVN's pipeline never ran (no logical
+  // inport or outport: a packet of the host's bridge alone); otherwise the pass's fate is OVN's (a
+  // drop stays a drop) and bridgeLocal names the host's copy beside it.
+  const ovnRan = !!input.lastOutport || !!input.outports?.length || !!input.inports?.length;
+  if (outputs.length || unmapped.length || (bridgeLocal.length && !ovnRan)) kinds.push('output');
   if (tunnelPorts) kinds.push('tunnel');
   if (recircIds.length) kinds.push('recirculate');
   // ofproto/trace of OVS >= 3.2 freezes at a paused controller action and prints no userspace()
@@ -320,6 +340,7 @@ export function passVerdict(input: VerdictInput, model: OvnModel): VerdictResult
     recircIds,
     // The NICs a localnet port stands for are named by its output port's `via`; unmappedOutputs are those nothing stands for.
     ...(unmapped.length && !localnet ? { unmappedOutputs: unmapped } : {}),
+    ...(bridgeLocal.length ? { bridgeLocal } : {}),
     ...((kinds.includes('controller') || logCopy) && cause ? { controller: logCopy ? { ...cause, copy: true as const } : cause } : {}),
   };
   if (kinds.length === 0) {

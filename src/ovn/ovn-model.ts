@@ -2,6 +2,7 @@
 // stage-hint → northbound row, datapath and port keys → logical names, OVS interfaces → logical
 // ports. Answers are cached and the caches are invalidated from the replicas' change events,
 // so a query never rescans a table and never sees rows older than the replica.
+import { OFPP_LOCAL } from '../ovs/dpif-show';
 import type { ReplicaRow, Replica, RowChange } from '../ovsdb/replica/replica';
 import { nbChangeMoves, sbChangeMoves } from './model-generations';
 import type { HintTable, LogicalDatapathRef, LogicalFlowSnapshot, OwnerTable, StepHint, StepOwner } from './types';
@@ -358,6 +359,15 @@ export class OvnModel {
 
   interfaceByName(name: string): OvsInterfaceRef | null {
     return this.interfaceIndex().byName.get(name) ?? null;
+  }
+
+  /**
+   * A bridge's own LOCAL port (OpenFlow port 65534, named as its bridge: the host's interface of it),
+   * by the local database: a bridge's NORMAL flood reaches it, OVN never outputs there.
+   */
+  isBridgeLocal(name: string): boolean {
+    const idx = this.interfaceIndex();
+    return idx.bridges.has(name) || idx.byName.get(name)?.ofport === OFPP_LOCAL;
   }
 
   /** OpenFlow port on a bridge (the integration bridge by default) → interface. */

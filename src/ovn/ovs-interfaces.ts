@@ -15,15 +15,19 @@ export interface OvsInterfaceIndex {
   byName: Map<string, OvsInterfaceRef>;
   /** By `bridge/ofport`. */
   byOfport: Map<string, OvsInterfaceRef>;
+  /** The bridges' names: OVS names each bridge's LOCAL port (OpenFlow port 65534) after it. */
+  bridges: Set<string>;
 }
 
 /** Every interface of `ovs` (none without the local database). */
 export function ovsInterfaceIndex(ovs: Replica | undefined): OvsInterfaceIndex {
   const byName = new Map<string, OvsInterfaceRef>();
   const byOfport = new Map<string, OvsInterfaceRef>();
+  const bridges = new Set<string>();
   if (ovs) {
     const bridgeOf = new Map<string, string>();
     for (const br of ovs.rows('Bridge')) {
+      bridges.add(String(br.name));
       for (const p of ([] as unknown[]).concat(br.ports ?? [])) {
         const port = ovs.get('Port', String(p));
         for (const i of ([] as unknown[]).concat(port?.interfaces ?? [])) bridgeOf.set(String(i), String(br.name));
@@ -41,5 +45,5 @@ export function ovsInterfaceIndex(ovs: Replica | undefined): OvsInterfaceIndex {
       if (ref.ofport !== null) byOfport.set(`${ref.bridge ?? ''}/${ref.ofport}`, ref);
     }
   }
-  return { byName, byOfport };
+  return { byName, byOfport, bridges };
 }

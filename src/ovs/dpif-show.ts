@@ -12,6 +12,9 @@ import { LineError, OvsParseError } from './parse-error';
  * This is how a datapath flow's `in_port(2)` / `actions:3` become port names.
  */
 
+/** OpenFlow's number of a bridge's LOCAL port (OFPP_LOCAL): the port named as the bridge. */
+export const OFPP_LOCAL = 65534;
+
 export interface DpifPort {
   readonly name: string;
   /** OpenFlow port number (65534 is the bridge's LOCAL port). */

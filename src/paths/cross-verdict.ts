@@ -131,6 +131,7 @@ export function combine(segments: ChassisSegment[], tunnels: TunnelHop[], startR
     kinds: [...kinds],
     logicalPorts: [...new Set(v.flatMap((x) => x.v.logicalPorts))],
     ...(v.some((x) => x.v.unmappedOutputs?.length) ? { unmappedOutputs: [...new Set(v.flatMap((x) => x.v.unmappedOutputs ?? []))] } : {}),
+    ...(v.some((x) => x.v.bridgeLocal?.length) ? { bridgeLocal: [...new Set(v.flatMap((x) => x.v.bridgeLocal ?? []))] } : {}),
     logicalFlow: drop?.v.logicalFlow ?? null,
     ...(drop ? { stage: drop.v.stage ?? null } : {}),
     northbound: drop?.v.northbound ?? null,

@@ -113,7 +113,8 @@ export class LocalnetLinks {
     const sender = linkFlowOf(row);
     const out: Array<{ hop: LocalnetHop; times: HopTimes; built?: BuiltPath }> = [];
     // Taken in from the network by one of the ports: OVN sends nothing back by them (inport == outport
-    // is dropped); the verdict's localnet output is the provider bridge's own flood to its LOCAL port.
+    // is dropped); what such a pass output is the provider bridge's own flood to its LOCAL port
+    // (verdict bridgeLocal; passes stored before it named it by the localnet port).
     const cameBy = new Set((await this.inPorts(pass.id)).map((p) => p.port));
     for (const ln of outs) {
       const peers = localnetPeersOf(this.sb(), ln).map((p) => p.port);

@@ -27,6 +27,8 @@ export interface StoredPathVerdict {
   logicalPorts: string[];
   /** Where the packet left by an OVS port no logical port stands for (dpif/show names): it left the datapath all the same. */
   unmappedOutputs?: string[];
+  /** Bridges whose own LOCAL port got a copy by the bridge's NORMAL flood (correlation Verdict.bridgeLocal): the host's, not OVN's. */
+  bridgeLocal?: string[];
   /** The logical flow that decided a drop (with ACL tiers: the `ls_*_acl_eval` flow of the ACL). */
   logicalFlow: string | null;
   /** Its stage (southbound stage-name). */
@@ -55,10 +57,12 @@ export function pathVerdict(passes: readonly VerdictPass[]): StoredPathVerdict {
   const drop = passes.find((x) => x.pass.verdict.kind === 'drop');
   const outputs = [...new Set(passes.flatMap((x) => x.pass.verdict.outputs))];
   const unmapped = [...new Set(passes.flatMap((x) => x.pass.verdict.unmappedOutputs ?? []))];
+  const bridgeLocal = [...new Set(passes.flatMap((x) => x.pass.verdict.bridgeLocal ?? []))];
   const kinds = new Set<string>();
   for (const x of passes) {
     const v = x.pass.verdict;
-    if (v.outputs.length || v.unmappedOutputs?.length) kinds.add('output');
+    // A pass whose one output is a bridge's LOCAL port, OVN's pipeline not having run, is 'output' too.
+    if (v.outputs.length || v.unmappedOutputs?.length || v.kind === 'output') kinds.add('output');
     if (v.tunnels.length) kinds.add('tunnel');
     if (v.kind === 'drop') kinds.add('drop');
     if (v.kind === 'controller') kinds.add('controller');
@@ -89,6 +93,7 @@ export function pathVerdict(passes: readonly VerdictPass[]): StoredPathVerdict {
     kinds: [...kinds],
     logicalPorts: outputs,
     ...(unmapped.length ? { unmappedOutputs: unmapped } : {}),
+    ...(bridgeLocal.length ? { bridgeLocal } : {}),
     logicalFlow: by?.logicalFlowUuid ?? null,
     ...(by ? { stage: by.stage ?? null } : {}),
     northbound: by?.hint ?? null,
@@ -132,6 +137,7 @@ export function passOfStored(v: VerdictJson): PassSummary {
     tunnels: v.tunnels ?? [],
     recircIds: v.recircIds ?? [],
     ...(v.unmappedOutputs?.length ? { unmappedOutputs: v.unmappedOutputs } : {}),
+    ...(v.bridgeLocal?.length ? { bridgeLocal: v.bridgeLocal } : {}),
     ...(v.reason ? { reason: v.reason } : {}),
     ...(kinds.includes('drop')
       ? {

@@ -51,6 +51,8 @@ export interface VerdictJson {
   executedBy?: { logicalFlow: string | null; stage: string | null };
   /** OVS ports (dpif/show names) the pass output to that no logical port stands for: a NIC with no iface-id and no localnet port behind it. */
   unmappedOutputs?: string[];
+  /** Bridges whose own LOCAL port (the host's interface named as the bridge) got a copy by the bridge's NORMAL flood, not by OVN. */
+  bridgeLocal?: string[];
   /**
    * Why the pass went to ovn-controller. `copy: true`: only a copy to log went there (ACL log), the
    * packet's fate is in the other kinds. Always last in the stored JSON (migration ControllerKind).
@@ -156,6 +158,9 @@ export function traceOrigin(t: { method: string; ufid: string | null; datapathFl
 /** "OVS port uplink": ports a packet left by that no logical port stands for, as the answers' text words them (web/describe.ts outputPorts for the page). */
 export const ovsPortsText = (ports: readonly string[]): string => (ports.length ? `OVS port${ports.length > 1 ? 's' : ''} ${ports.join(', ')}` : '');
 
+/** "LOCAL port of br-phys": a bridge's own flood to the host's interface, as web/describe.ts outputPorts words it. */
+export const bridgeLocalText = (bridges: readonly string[]): string => (bridges.length ? `LOCAL port of ${bridges.join(', ')}` : '');
+
 export function verdictJson(v: Verdict): VerdictJson {
   const kinds = new Set<VerdictKindJson>();
   // An output with no logical port (a NIC without iface-id) is an output all the same (passVerdict's kinds).
@@ -181,6 +186,7 @@ export function verdictJson(v: Verdict): VerdictJson {
     ...(v.dropBy ? { stage: v.dropBy.stage ?? null } : {}),
     ...(v.dropBy?.executedBy ? { executedBy: { logicalFlow: v.dropBy.executedBy.logicalFlowUuid, stage: v.dropBy.executedBy.stage } } : {}),
     ...(v.unmappedOutputs?.length ? { unmappedOutputs: [...v.unmappedOutputs] } : {}),
+    ...(v.bridgeLocal?.length ? { bridgeLocal: [...v.bridgeLocal] } : {}),
     ...(v.controller
       ? {
           controller: {

@@ -20,7 +20,7 @@ import type { StepHint } from '../correlation/types';
 import { endingLines } from '../ovs/trace-ending';
 import { datapathText } from '../ovn/summaries';
 import { isCookieZero } from '../ovs/ids';
-import { ovsPortsText, type OwnerJson, type StepJson, type TraceJson } from './trace-record';
+import { bridgeLocalText, ovsPortsText, type OwnerJson, type StepJson, type TraceJson } from './trace-record';
 
 /** ovn-detrace's Printer: print_p for the rows owning a cookie, print_h for hints and duplicates. */
 const P = '  * ';
@@ -93,7 +93,7 @@ export function renderTraceText(t: TraceJson): string {
   out.push('', `Final flow: ${t.finalFlow}`, `Megaflow: ${t.megaflow}`, `Datapath actions: ${t.datapathActions}`);
   out.push(...endingLines(t));
   const v = t.verdict;
-  const ports = [...v.logicalPorts, ...(v.unmappedOutputs?.length ? [ovsPortsText(v.unmappedOutputs)] : [])];
+  const ports = [...v.logicalPorts, ...(v.unmappedOutputs?.length ? [ovsPortsText(v.unmappedOutputs)] : []), ...(v.bridgeLocal?.length ? [bridgeLocalText(v.bridgeLocal)] : [])];
   out.push('', `Verdict: ${v.kinds.join(', ') || 'none'}${ports.length ? ` -> ${ports.join(', ')}` : ''}`);
   if (v.northbound) out.push(`  by ${v.northbound.summary}`);
   if (t.consistent !== null) out.push(`Consistent with the installed datapath flow: ${t.consistent ? 'yes' : `no (${t.consistentReason ?? 'differs'})`}`);

@@ -12,7 +12,7 @@
 import { Path, ThreeChassis, StoreEnv, Trace } from './three-chassis';
 import { waitFor } from './wait';
 
-export type StoredTrace = Trace & { verdict: { logicalPorts?: string[] } };
+export type StoredTrace = Trace & { verdict: { logicalPorts?: string[]; bridgeLocal?: string[]; kinds?: string[] } };
 
 /**
  * Every chassis maps the physical network `phys` to its br-phys (the sandbox's n1), the VMs are
@@ -184,9 +184,16 @@ export function providerNetworkCases(prefix: string, store: () => Promise<StoreE
       expect(p.verdict).toMatchObject({ kinds: ['output'], chassis: 'hv2', incomplete: false });
       const copy = await pass(p.verdict.localnetHops![0].copies![0].traceId);
       expect(copy).toMatchObject({ chassis: 'hv3', bridge: 'br-phys' });
-      // The ACL kept it from lsp-c: hv3 delivered it to no VM (what its verdict names is the provider
-      // bridge's own flood to its LOCAL port, by prov-ln).
-      expect(copy.verdict.logicalPorts ?? []).not.toContain('lsp-c');
+      // The ACL kept it from lsp-c: hv3 delivered it to no VM and OVN sent nothing back to prov-ln (its
+      // inport); what left the datapath is br-phys's own flood to its LOCAL port, named as such.
+      // (Its first pass: the ACL's conntrack recirculates, the drop is a later pass's.)
+      expect(copy.verdict).toMatchObject({ logicalPorts: [], bridgeLocal: ['br-phys'] });
+      expect(copy.verdict.kinds).not.toContain('output');
+      expect(copy.verdict).not.toHaveProperty('unmappedOutputs');
+      // hv2's first pass took it in the same way: br-phys's flood to its LOCAL port, prov-ln no output there either.
+      const receiver = await pass(p.verdict.localnetHops![0].toTraceId!);
+      expect(receiver.verdict).toMatchObject({ bridgeLocal: ['br-phys'] });
+      expect(receiver.verdict.logicalPorts).not.toContain('prov-ln');
     });
   });
 }
