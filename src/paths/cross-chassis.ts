@@ -28,7 +28,6 @@ const MAX_DEPTH = 16;
 export type { ChassisSegment, CrossChassisVerdict, TunnelHop } from './cross-verdict';
 
 const ms = (iso: string): number => Date.parse(iso);
-const linkFlow = linkFlowOf;
 
 @Injectable()
 export class CrossChassisPaths {
@@ -182,7 +181,7 @@ export class CrossChassisPaths {
     await flows.load(b.passes);
     const row = flows.of(root);
     if (!row) return undefined;
-    const receiver = packetTime(linkFlow(row), b, flows);
+    const receiver = packetTime(linkFlowOf(row), b, flows);
     const arrival = arrivalOf(receiver);
     if (!arrival?.src) return undefined;
     // No dst, no signature: no push can be told to reach it (the search by `dst=` text found none either).
@@ -192,7 +191,7 @@ export class CrossChassisPaths {
     const side = { chassis: this.chassisOfIp(arrival.src), notChassis: row.chassis };
     const window = { from: new Date(receiver.from - skew).toISOString(), to: new Date(receiver.to + skew).toISOString(), near: new Date(receiver.from).toISOString() };
     const senders = await this.store.senders(side, sought, window);
-    const found = senderOf(receiver, senders.rows.map(linkFlow), skew);
+    const found = senderOf(receiver, senders.rows.map(linkFlowOf), skew);
     const unsure = !sure(senders, receiver.from, found);
     if (unsure) this.bounded?.inc({ direction: 'sender', linked: found ? 'yes' : 'no' });
     return { sender: found?.row.trace_id ?? undefined, ...(found ? { senderFlow: found } : {}), unsure, srcIp: arrival.src, srcChassis: side.chassis, receiver };
@@ -211,7 +210,7 @@ export class CrossChassisPaths {
     let node = arrival;
     for (let depth = 0; depth < MAX_DEPTH && node.from < sender.from - skew; depth++) {
       let best: (LinkFlow & { row: LinkFlowRow }) | undefined;
-      for (const c of (await this.store.childFlows(node.row.id, window)).map(linkFlow)) {
+      for (const c of (await this.store.childFlows(node.row.id, window)).map(linkFlowOf)) {
         if (c.row.trace_id === null || gapMs(sender, c) > skew || !samePacket(sent, innerFields(c.key))) continue;
         if (nearer(sender, c, best)) best = c;
       }
@@ -228,7 +227,7 @@ export class CrossChassisPaths {
    */
   private async hopsOf(pass: TraceRow, row: LinkFlowRow | undefined, asked?: AskedArrival): Promise<Array<{ hop: TunnelHop; asked: boolean; times: HopTimes; buildFrom?: number }>> {
     if (!row || !pushesOf(row.actions).length) return [];
-    const sender = linkFlow(row);
+    const sender = linkFlowOf(row);
     const skew = this.config.LIVETRACE_TUNNEL_SKEW_MS;
     const from = new Date(sender.from - skew).toISOString();
     const to = new Date(sender.to + skew).toISOString();
@@ -245,7 +244,7 @@ export class CrossChassisPaths {
       lookOf.push(look);
     }
     const byId = new Map([...looks.values()].flatMap((l) => l.rows).map((r) => [r.id, r]));
-    const candidates = [...byId.values()].map(linkFlow);
+    const candidates = [...byId.values()].map(linkFlowOf);
     const links = linkTunnels(sender, candidates, skew);
     // The push that sent the asked arrival: the one whose own pick it is, else the first that reaches it.
     const reaching = asked ? linkTunnels(sender, [asked.flow], skew).flatMap((l, i) => (l.receiver ? [i] : [])) : [];

@@ -4,7 +4,7 @@
 // logical port selects flows by these (session-selector.ts).
 import type { ReplicaRow } from '../ovsdb/replica/replica';
 import type { ReplicasService } from '../replicas/replicas.service';
-import { datapathRef } from '../ovn/datapaths';
+import { datapathRef, firstRef } from '../ovn/datapaths';
 import { routeHopsByIngress, type RouteHop } from '../ovn/router-routes';
 import { parseAddresses, type PortTarget } from './session-selector';
 
@@ -50,8 +50,8 @@ export function portTarget(replicas: Pick<ReplicasService, 'sb' | 'nb' | 'ovs'>,
   const lsp = replicas.nb.find('Logical_Switch_Port', 'name', name)[0];
   const addrs = parseAddresses([...((pb.mac as string[]) ?? []), ...(((lsp?.addresses as string[]) ?? []) as string[])]);
   // Another chassis sees the port's packets by these keys in the tunnel (VNI, Geneve ingress).
-  const dpRef = Array.isArray(pb.datapath) ? pb.datapath[0] : pb.datapath;
-  const dp = typeof dpRef === 'string' ? replicas.sb.get('Datapath_Binding', dpRef) : undefined;
+  const dpRef = firstRef(pb.datapath);
+  const dp = dpRef ? replicas.sb.get('Datapath_Binding', dpRef) : undefined;
   const keys = dp && pb.tunnel_key !== undefined ? { datapath: Number(dp.tunnel_key), port: Number(pb.tunnel_key) } : undefined;
   const walk = (d: ReplicaRow) => () => routedDatapaths(replicas, d, addrs.ips);
   const datapaths = !dp ? new Set<string>() : (walks?.reach(dp, addrs.ips, walk(dp)) ?? walk(dp)());
@@ -65,8 +65,8 @@ function peersOf(sb: Rows['sb'], d: ReplicaRow): Array<{ near: ReplicaRow; far: 
   return sb.find('Port_Binding', 'datapath', d._uuid).flatMap((near) => {
     const peer = ((near.options ?? {}) as Record<string, string>).peer;
     const far = peer ? sb.find('Port_Binding', 'logical_port', peer)[0] : undefined;
-    const ref = far && (Array.isArray(far.datapath) ? far.datapath[0] : far.datapath);
-    const dp = typeof ref === 'string' ? sb.get('Datapath_Binding', ref) : undefined;
+    const ref = far && firstRef(far.datapath);
+    const dp = ref ? sb.get('Datapath_Binding', ref) : undefined;
     return far && dp ? [{ near, far, dp }] : [];
   });
 }
